@@ -1,0 +1,44 @@
+# hakgal — top-level commands. See README.md.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all deps build build-asan test test-fast run bench clean format
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHK_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Every test, in the normal build and again under ASan + UBSan.
+test: build build-asan
+	@bash scripts/test-setup.sh
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+# Normal build only (quick iteration).
+test-fast: build
+	@bash scripts/test-setup.sh
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+run: build
+	@bash scripts/run.sh
+
+bench: build
+	@bash bench/run.sh
+
+format:
+	clang-format -i include/*.h src/*/*.[ch] tests/unit/*.c bench/*.c
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building and testing hakgal need.
+# Idempotent and quick when everything is present (one dpkg query).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  liblmdb-dev lmdb-utils        # storage
+  libjansson-dev                # JSON
+  libsqlite3-dev sqlite3        # legacy KB import, benchmark anchor
+  libssl-dev                    # SHA-256, TLS
+  libh2o-evloop-dev             # HTTP server
+  libcmocka-dev                 # unit tests
+  python3 curl                  # end-to-end test clients
+  nodejs npm                    # MCP conformance / SDK test clients
+  prometheus                    # promtool for /metrics checks
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# nodejs/npm may come from outside Debian's packages; a working node is enough.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]}"; do
+    case "$p" in nodejs|npm) ;; *) filtered+=("$p") ;; esac
+  done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
