@@ -1,0 +1,242 @@
+/*
+ * server.h — internal interface of the hakgal HTTP server (src/server/).
+ *
+ * The server is `hakgal serve`: h2o (evloop flavour) with one event loop per
+ * worker thread, each loop owning its own SO_REUSEPORT listening socket. This
+ * header is what other parts of the executable (the MCP Streamable HTTP
+ * endpoint in mcp_http.c) use to plug into it. It is stable: new functions
+ * may be added, existing ones keep their signatures.
+ *
+ * Threads and who may call what:
+ *  - Loop threads run h2o. Every h2o_req_t is touched only by the loop thread
+ *    that received it. Path handlers, hk_http_send_*, hk_server_authorize,
+ *    hk_server_write_async, hk_server_defer, hk_req_ref_* and
+ *    hk_loop_read_txn run on loop threads only.
+ *  - The writer thread owns the single LMDB write transaction. Jobs from any
+ *    thread are queued to it; it drains the queue, applies every queued job
+ *    in one write transaction (each with its own audit actor), commits
+ *    durably and only then completes each job (group commit). No loop ever
+ *    waits for a commit.
+ *  - Pool threads run blocking work handed over with hk_server_defer; the
+ *    completion then runs on the loop thread that owns the request.
+ *  - hk_server_write_sync, hk_loop_post, hk_server_store, the config, auth
+ *    lookups and metrics are callable from any thread.
+ *
+ * Plugging in a path (how /mcp is served):
+ *  At start-up, after the REST routes are set up and before the loops start,
+ *  the server calls hk_mcp_http_register(srv) when that function is linked
+ *  in (it is declared weak here). It registers its prefixes with
+ *  hk_server_register_path. The server's router then hands every request
+ *  whose path equals the prefix or continues it with '/' or '?' to the
+ *  handler, after the common checks (body size limit, Host check). Auth is
+ *  left to the handler (hk_server_authorize), since protocols differ in what
+ *  needs which role. Request counts and latency for the route label
+ *  "<METHOD> <prefix>" are recorded automatically when the request ends.
+ */
+#ifndef HK_SERVER_H
+#define HK_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <h2o.h>
+
+#include "hakgal.h"
+
+typedef struct hk_server hk_server;
+typedef struct hk_loop hk_loop; /* one per loop (worker) thread */
+
+/* ==== Configuration ==== */
+
+#define HK_SERVER_MAX_LIST 16 /* entries in allowed_hosts / allowed_origins */
+
+typedef struct hk_server_config {
+    char data_dir[4096];        /* KB directory (--data, HAKGAL_DATA) */
+    char listen_host[256];      /* address to bind, e.g. "127.0.0.1" */
+    uint16_t listen_port;       /* TCP port; 0 picks a free one */
+    unsigned threads;           /* event loop threads */
+    unsigned pool_threads;      /* threads for blocking work (hk_server_defer) */
+    char tokens_file[4096];     /* token file path, "" when none */
+    bool insecure;              /* allow non-loopback listen without tokens */
+    bool read_auth;             /* reads need a read token too */
+    char tls_cert[4096];        /* PEM certificate chain, "" = plain HTTP */
+    char tls_key[4096];         /* PEM private key */
+    size_t max_body;            /* bytes of request body accepted */
+    uint32_t max_batch;         /* facts per POST /v2/facts/batch */
+    size_t max_statement;       /* bytes of one statement text */
+    uint32_t max_limit;         /* largest page size (?limit=) */
+    uint32_t default_limit;     /* page size when ?limit= is absent */
+    uint32_t query_timeout_ms;  /* time budget of one read query */
+    uint32_t request_timeout_ms;/* h2o I/O timeout (slow clients) */
+    uint32_t max_group;         /* jobs per group commit at most */
+    uint64_t map_size;          /* LMDB map size in bytes, 0 = default */
+    bool no_sync;               /* skip fsync (benchmarks only; not durable) */
+    unsigned n_allowed_hosts;   /* entries in allowed_hosts; 0 = any */
+    char allowed_hosts[HK_SERVER_MAX_LIST][256];   /* Host header values */
+    unsigned n_allowed_origins; /* entries in allowed_origins */
+    char allowed_origins[HK_SERVER_MAX_LIST][256]; /* Origin values, "*" any */
+    char access_log[4096];      /* access log path, "" = none */
+    bool quiet;                 /* no start-up banner on stderr */
+} hk_server_config;
+
+/* Read-only after start-up; valid as long as the server. */
+const hk_server_config *hk_server_get_config(const hk_server *srv);
+/* The open KB. Shared by all threads (see hakgal.h thread rules). */
+hk_store *hk_server_store(hk_server *srv);
+/* True once SIGTERM/SIGINT was received: long-lived streams should end. */
+bool hk_server_stopping(const hk_server *srv);
+
+/* ==== Auth ==== */
+
+typedef enum hk_role {
+    HK_ROLE_NONE = 0,  /* anonymous */
+    HK_ROLE_READ = 1,  /* may read */
+    HK_ROLE_WRITE = 2, /* may read and write facts */
+    HK_ROLE_ADMIN = 3  /* may do everything (backup, ...) */
+} hk_role;
+
+typedef struct hk_principal {
+    char name[64];      /* token name; "anonymous" without a token */
+    hk_role role;       /* granted role */
+    bool authenticated; /* a valid bearer token was presented */
+} hk_principal;
+
+/* True when at least one token is configured (file or environment). */
+bool hk_server_auth_enabled(const hk_server *srv);
+/* Looks a bearer token up (SHA-256 of the token compared in constant time
+ * against every configured hash). HK_ERR_NOT_FOUND when unknown. */
+hk_err hk_server_auth_lookup(const hk_server *srv, const char *token,
+                             size_t len, hk_principal *out);
+/* The role an operation of kind `need` requires of this request under the
+ * configured policy, resolved: with no tokens configured every request is
+ * allowed (principal "anonymous", role admin, loopback-only listen); with
+ * tokens, writes need >= write, admin routes admin, and reads need a read
+ * token only when read_auth is on. On success fills *out (may be NULL) and
+ * returns true. On failure sends the JSON 401/403 answer itself (with
+ * WWW-Authenticate) and returns false: the handler must then return 0. */
+bool hk_server_authorize(hk_server *srv, h2o_req_t *req, hk_role need,
+                         hk_principal *out);
+/* Origin header check for browser clients: true when the request has no
+ * Origin header, or it is listed in allowed_origins (or "*" is), or it is a
+ * loopback origin (http://localhost, http://127.0.0.1, http://[::1], any
+ * port) while the server listens on loopback. */
+bool hk_server_origin_allowed(const hk_server *srv, h2o_req_t *req);
+
+/* ==== Registering paths ==== */
+
+/* Handles one request on its loop thread. Must answer it (now or later,
+ * through hk_server_defer / hk_loop_post / hk_req_ref) and return 0;
+ * returning -1 makes the server answer 404. */
+typedef int (*hk_path_handler_fn)(hk_server *srv, h2o_req_t *req, void *ud);
+
+/* Adds a path prefix ("/mcp"). Only during start-up (inside
+ * hk_mcp_http_register). HK_ERR_EXISTS when taken, HK_ERR_LIMIT when the
+ * table (16 entries) is full. */
+hk_err hk_server_register_path(hk_server *srv, const char *prefix,
+                               hk_path_handler_fn fn, void *ud);
+
+/* Start-up hook implemented by src/server/mcp_http.c; called once when it is
+ * linked in. Returns HK_OK or an error that stops start-up. */
+hk_err hk_mcp_http_register(hk_server *srv, hk_error *err)
+    __attribute__((weak));
+/* Shutdown hook, called once after the loops stopped and before the store
+ * closes, when linked in. */
+void hk_mcp_http_shutdown(hk_server *srv) __attribute__((weak));
+
+/* ==== Responses (loop thread) ==== */
+
+/* Sends body (copied into the request pool) with Content-Type
+ * application/json; charset=utf-8. */
+void hk_http_send_json(h2o_req_t *req, int status, const char *body,
+                       size_t len);
+/* Sends {"error": {"code": code, "message": message, "detail": detail}}.
+ * detail_json is raw JSON text (object, number, ...) or NULL for null. */
+void hk_http_send_error(h2o_req_t *req, int status, const char *code,
+                        const char *message, const char *detail_json);
+/* Maps an hk_error to status and code (INVALID -> 400 invalid_statement or
+ * bad_request, NOT_FOUND -> 404, EXISTS -> 409, LIMIT -> 413/422,
+ * FULL -> 507, others -> 500) with line/column/field in detail. */
+void hk_http_send_hk_error(h2o_req_t *req, const hk_error *err);
+
+/* ==== Writes through the group commit ==== */
+
+/* Runs on the writer thread inside the group's write transaction (the actor
+ * is already set). Rules: it must not keep pointers into txn; when it
+ * returns an input error (HK_ERR_INVALID, NOT_FOUND, EXISTS, LIMIT) it must
+ * have left the transaction unchanged (validate before mutating); on
+ * HK_ERR_STORE/FULL/NOMEM/IO/STATE the whole group is rolled back and every
+ * job is re-run alone, so fn may run twice and must not consume arg. */
+typedef hk_err (*hk_write_fn)(hk_txn *txn, void *arg, hk_error *err);
+
+/* From any thread except a loop thread: queues the job and blocks until its
+ * transaction is durably committed (or failed). Returns fn's result, or the
+ * commit's error. actor NULL = "local". */
+hk_err hk_server_write_sync(hk_server *srv, hk_write_fn fn, void *arg,
+                            const char *actor, hk_error *err);
+
+/* Called on the loop thread of the request once the job is durable (rc
+ * HK_OK) or failed. req is NULL when the client went away meanwhile. done
+ * owns arg from then on (free it there). */
+typedef void (*hk_write_done_fn)(h2o_req_t *req, hk_err rc,
+                                 const hk_error *err, void *arg);
+
+/* Loop thread only: queues a job for the request; never blocks. On an error
+ * return (HK_ERR_STATE when shutting down) nothing was queued and done will
+ * not be called. */
+hk_err hk_server_write_async(h2o_req_t *req, hk_write_fn fn,
+                             hk_write_done_fn done, void *arg,
+                             const char *actor);
+
+/* ==== Blocking work off the loop ==== */
+
+typedef void (*hk_work_fn)(void *arg);                       /* pool thread */
+typedef void (*hk_after_work_fn)(h2o_req_t *req, void *arg); /* loop thread;
+                                                  req NULL when gone; owns arg */
+
+/* Loop thread only: runs work(arg) on a pool thread, then after(req, arg)
+ * on this loop thread. HK_ERR_STATE when shutting down (nothing queued). */
+hk_err hk_server_defer(h2o_req_t *req, hk_work_fn work, hk_after_work_fn after,
+                       void *arg);
+
+/* The loop of the calling thread, NULL when it is not a loop thread. */
+hk_loop *hk_server_current_loop(void);
+/* The h2o context of a loop (use on that loop's thread only). */
+h2o_context_t *hk_loop_context(hk_loop *loop);
+/* Any thread: runs fn(arg) soon on loop's thread (used to push SSE chunks
+ * produced elsewhere). HK_ERR_NOMEM when the message cannot be allocated. */
+hk_err hk_loop_post(hk_loop *loop, void (*fn)(void *arg), void *arg);
+
+/* A weak reference to a request that tells whether it is still alive (the
+ * client may disconnect before an asynchronous answer is ready). Loop thread
+ * only. hk_req_ref_new returns NULL on allocation failure. */
+typedef struct hk_req_ref hk_req_ref;
+hk_req_ref *hk_req_ref_new(h2o_req_t *req);
+h2o_req_t *hk_req_ref_get(hk_req_ref *ref); /* NULL once disposed */
+void hk_req_ref_release(hk_req_ref *ref);
+
+/* ==== Reads ==== */
+
+/* Loop thread only: this loop's reusable read transaction with a fresh
+ * snapshot (hk_txn_renew). Call hk_loop_read_done when the answer is built,
+ * before returning to the loop. Other threads open their own read
+ * transaction with hk_txn_begin(hk_server_store(srv), false, ...). */
+hk_txn *hk_loop_read_txn(hk_loop *loop, hk_error *err);
+void hk_loop_read_done(hk_loop *loop); /* releases the snapshot (reset) */
+
+/* ==== Metrics ==== */
+
+/* Registers a counter (name must match [a-z_][a-z0-9_]*, conventionally
+ * ending in _total) before the loops start. Returns its id, or -1 when the
+ * table (64 counters) is full or the name is invalid or taken. */
+int hk_metrics_counter_register(hk_server *srv, const char *name,
+                                const char *help);
+/* Any thread, lock-free. */
+void hk_metrics_counter_add(hk_server *srv, int id, uint64_t n);
+/* Any thread: records one request for a route label such as "POST /mcp"
+ * (registered routes are recorded automatically; use this only for work
+ * that is not an HTTP request of its own, e.g. messages on a stream). */
+void hk_metrics_observe(hk_server *srv, const char *route, int status,
+                        double seconds);
+
+#endif /* HK_SERVER_H */
