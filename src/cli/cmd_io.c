@@ -1,0 +1,395 @@
+/*
+ * cmd_io.c — `hakgal import` and `hakgal export`.
+ *
+ * import: each FILE goes through hk_import_file (streaming, batched,
+ * rejects to a file); a progress bar is drawn on stderr when stderr is a
+ * terminal, and one summary line per file goes to stdout. Rejects go to
+ * --rejects PATH (truncated when the command starts, shared by all files)
+ * or else to "<file name>.rejects" in the current directory, created only
+ * when a file has rejects. Exit code: 0 when every file was read, even
+ * with rejects; 2 when every record of some file was rejected; 3 when a
+ * file does not exist; 5 on store or I/O errors. Input-file problems do
+ * not stop the remaining files; a store error stops the command.
+ *
+ * export: hk_export to stdout or, with --output, to a temporary file that
+ * is synced and renamed into place only when complete.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ==== Progress bar ==== */
+
+typedef struct progress_state {
+    const char *name;   /* file shown in the bar */
+    double start;       /* monotonic seconds at the start */
+    double last_draw;   /* when the bar was last drawn */
+    bool drawn;         /* something is on the line that must be cleared */
+} progress_state;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void draw_progress(void *ud, uint64_t done, uint64_t total,
+                          uint64_t records)
+{
+    progress_state *p = ud;
+    double t = now_s();
+    if (p->drawn && t - p->last_draw < 0.2 && (total == 0 || done < total))
+        return;
+    p->last_draw = t;
+    p->drawn = true;
+    double rate = t > p->start ? (double)records / (t - p->start) : 0.0;
+    if (total > 0) {
+        int width = 30;
+        double frac = done >= total ? 1.0 : (double)done / (double)total;
+        int fill = (int)(frac * width);
+        char bar[64];
+        for (int i = 0; i < width; i++)
+            bar[i] = i < fill ? '#' : '-';
+        bar[width] = '\0';
+        fprintf(stderr, "\r\033[K%s [%s] %3d%%  %llu records  %.0f/s",
+                p->name, bar, (int)(frac * 100.0),
+                (unsigned long long)records, rate);
+    } else {
+        fprintf(stderr, "\r\033[K%s  %llu records  %.0f/s", p->name,
+                (unsigned long long)records, rate);
+    }
+    fflush(stderr);
+}
+
+static void clear_progress(progress_state *p)
+{
+    if (p->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        p->drawn = false;
+    }
+}
+
+/* ==== import ==== */
+
+static const char *base_name(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b != NULL && b[1] != '\0' ? b + 1 : path;
+}
+
+int hk_cmd_import(int argc, char **argv)
+{
+    static const char usage[] =
+        "Usage: hakgal import FILE... [options]\n\n"
+        "Imports facts from files ('-' = standard input). Formats:\n"
+        "  statements  one statement per line; blank lines and lines starting\n"
+        "              with # are skipped; a trailing '.' is allowed\n"
+        "  jsonl       one JSON object per line: {\"statement\": \"P(a, b)\",\n"
+        "              \"confidence\": 0.9, \"source\": \"...\", \"tags\": [...],\n"
+        "              \"context\": {...}} or {\"predicate\": \"P\", \"args\":\n"
+        "              [\"a\", \"b\"], ...}\n"
+        "  tsv         predicate<TAB>arg<TAB>arg... (arguments taken raw)\n"
+        "  sqlite      a legacy HAK-GAL SQLite KB (table facts, column\n"
+        "              statement; confidence, context, fact_metadata when present)\n"
+        "The format is detected from the file (SQLite header, .jsonl/.ndjson/\n"
+        ".tsv extension, first line) unless --format is given.\n\n"
+        "Facts already in the KB are counted as 'already present' and left\n"
+        "unchanged, so re-running an import adds nothing. Each invalid record\n"
+        "is skipped and written to the rejects file as\n"
+        "  <file>:<line>: <reason><TAB><record>\n\n"
+        "Options:\n"
+        "  --format F     auto (default), statements, jsonl, tsv, sqlite\n"
+        "  --rejects PATH write rejects here (default: <file name>.rejects in\n"
+        "                 the current directory, only when there are rejects)\n"
+        "  --batch N      facts per transaction (default 100000)\n"
+        "  --actor NAME   audit actor (default import)\n"
+        "  --quiet        no progress bar\n"
+        "  --data DIR     knowledge base directory\n"
+        "  --json         one JSON summary object per file\n\n"
+        "Exit code: 0 when every file was read (even with rejects), 2 when\n"
+        "every record of a file was rejected, 3 when a file is missing, 5 on\n"
+        "store or I/O errors.\n";
+    cli_ctx c;
+    cli_init(&c, "import", usage);
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS,
+        {"format", required_argument, NULL, 'f'},
+        {"rejects", required_argument, NULL, 'r'},
+        {"batch", required_argument, NULL, 'b'},
+        {"actor", required_argument, NULL, 'a'},
+        {"quiet", no_argument, NULL, 'q'},
+        {0, 0, 0, 0}};
+    hk_import_options io;
+    memset(&io, 0, sizeof io);
+    io.actor = "import";
+    const char *rejects = NULL;
+    bool quiet = false;
+    hk_error e;
+    hk_error_clear(&e);
+    int o;
+    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
+        switch (o) {
+        case CLI_STOP: return c.exit_code;
+        case 'f':
+            if (hk_format_parse(optarg, &io.format, &e) != HK_OK)
+                return cli_usage_error(&c, "--format: %s", e.message);
+            break;
+        case 'r': rejects = optarg; break;
+        case 'b':
+            if (!cli_parse_u64(&c, "--batch", optarg, 1, 100000000,
+                               &io.batch_size))
+                return HK_EXIT_INVALID;
+            break;
+        case 'a': io.actor = optarg; break;
+        case 'q': quiet = true; break;
+        default: break;
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error(&c, "missing FILE");
+    if (rejects != NULL) {
+        if (strcmp(rejects, "-") == 0)
+            rejects = "/dev/stderr";
+        else {
+            FILE *f = fopen(rejects, "w");
+            if (f == NULL) {
+                cli_msg(&c, "cannot create rejects file '%s': %s", rejects,
+                        strerror(errno));
+                return HK_EXIT_IO;
+            }
+            fclose(f);
+        }
+    }
+    hk_store *s = NULL;
+    int rc = cli_open(&c, false, false, &s);
+    if (rc != HK_EXIT_OK)
+        return rc;
+    progress_state ps;
+    bool tty = !quiet && isatty(STDERR_FILENO);
+    hk_buf line = HK_BUF_INIT;
+    char *default_rejects = NULL;
+    for (int i = optind; i < argc; i++) {
+        const char *path = argv[i];
+        const char *name = strcmp(path, "-") == 0 ? "stdin" : base_name(path);
+        free(default_rejects);
+        default_rejects = NULL;
+        if (rejects != NULL) {
+            io.rejects_path = rejects;
+        } else {
+            size_t n = strlen(name) + sizeof ".rejects";
+            default_rejects = malloc(n);
+            if (default_rejects == NULL) {
+                cli_msg(&c, "out of memory");
+                rc = HK_EXIT_IO;
+                break;
+            }
+            snprintf(default_rejects, n, "%s.rejects", name);
+            unlink(default_rejects); /* stale rejects of an earlier run */
+            io.rejects_path = default_rejects;
+        }
+        memset(&ps, 0, sizeof ps);
+        ps.name = name;
+        ps.start = now_s();
+        io.progress = tty ? draw_progress : NULL;
+        io.progress_ud = &ps;
+        hk_import_summary sum;
+        hk_error_clear(&e);
+        hk_err err = hk_import_file(s, path, &io, &sum, &e);
+        clear_progress(&ps);
+        double secs = now_s() - ps.start;
+        if (err != HK_OK) {
+            if (err == HK_ERR_NOT_FOUND || err == HK_ERR_IO ||
+                err == HK_ERR_INVALID || err == HK_ERR_UNSUPPORTED) {
+                /* A problem of this input file: report, go on. */
+                cli_msg(&c, "%s: %s", path, e.message[0] ? e.message
+                                                         : hk_strerror(err));
+                if (rc == HK_EXIT_OK)
+                    rc = hk_exit_code(err);
+                if (sum.read == 0)
+                    continue;
+            } else {
+                cli_msg(&c, "%s: import stopped after %llu records: %s (the "
+                            "facts of committed batches stay; re-run the "
+                            "import to complete it)",
+                        path, (unsigned long long)sum.read,
+                        e.message[0] ? e.message : hk_strerror(err));
+                rc = hk_exit_code(err);
+                break;
+            }
+        }
+        const char *rej = sum.rejected > 0 ? io.rejects_path : NULL;
+        if (rej != NULL && strcmp(rej, "/dev/stderr") == 0)
+            rej = "stderr";
+        hk_buf_reset(&line);
+        if (c.json) {
+            hk_buf_append_str(&line, "{\"file\":");
+            cli_json_str(&line, path);
+            hk_buf_appendf(&line,
+                           ",\"format\":\"%s\",\"read\":%llu,\"added\":%llu,"
+                           "\"present\":%llu,\"rejected\":%llu,"
+                           "\"seconds\":%.3f,\"rejects\":",
+                           hk_format_name(sum.format),
+                           (unsigned long long)sum.read,
+                           (unsigned long long)sum.added,
+                           (unsigned long long)sum.present,
+                           (unsigned long long)sum.rejected, secs);
+            cli_json_str(&line, rej);
+            hk_buf_append_str(&line, "}");
+        } else {
+            hk_buf_appendf(&line,
+                           "%s: read %llu, added %llu, already present %llu, "
+                           "rejected %llu (%s, %.2f s",
+                           path, (unsigned long long)sum.read,
+                           (unsigned long long)sum.added,
+                           (unsigned long long)sum.present,
+                           (unsigned long long)sum.rejected,
+                           hk_format_name(sum.format), secs);
+            if (secs > 0 && sum.read > 0)
+                hk_buf_appendf(&line, ", %.0f records/s",
+                               (double)sum.read / secs);
+            hk_buf_append_str(&line, ")");
+            if (rej != NULL)
+                hk_buf_appendf(&line, "; rejects in %s", rej);
+        }
+        int erc = cli_emit(&c, &line);
+        if (erc != HK_EXIT_OK) {
+            rc = erc;
+            break;
+        }
+        if (err == HK_OK && sum.read > 0 && sum.rejected == sum.read &&
+            rc == HK_EXIT_OK) {
+            cli_msg(&c, "%s: every record was rejected (is this the right "
+                        "file and --format?)",
+                    path);
+            rc = HK_EXIT_INVALID;
+        }
+    }
+    free(default_rejects);
+    hk_buf_free(&line);
+    if (s != NULL)
+        hk_store_close(s);
+    return rc;
+}
+
+/* ==== export ==== */
+
+int hk_cmd_export(int argc, char **argv)
+{
+    static const char usage[] =
+        "Usage: hakgal export [--format statements|jsonl|tsv] [--output FILE]\n\n"
+        "Writes every fact in id (insertion) order from one consistent\n"
+        "snapshot, to standard output or FILE (written completely, then\n"
+        "renamed into place).\n"
+        "  statements  canonical statements, one per line (default)\n"
+        "  jsonl       one JSON object per fact with id, statement, predicate,\n"
+        "              args, confidence, source, tags, context, created, updated;\n"
+        "              'hakgal import' reads it back with its metadata\n"
+        "  tsv         predicate<TAB>arg<TAB>...\n";
+    cli_ctx c;
+    cli_init(&c, "export", usage);
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS,
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {0, 0, 0, 0}};
+    hk_format format = HK_FORMAT_STATEMENTS;
+    const char *output = NULL;
+    hk_error e;
+    hk_error_clear(&e);
+    int o;
+    while ((o = cli_next_opt(&c, argc, argv, "ho:", opts)) != -1) {
+        switch (o) {
+        case CLI_STOP: return c.exit_code;
+        case 'f':
+            if (hk_format_parse(optarg, &format, &e) != HK_OK)
+                return cli_usage_error(&c, "--format: %s", e.message);
+            if (format != HK_FORMAT_STATEMENTS && format != HK_FORMAT_JSONL &&
+                format != HK_FORMAT_TSV)
+                return cli_usage_error(&c, "--format %s: export writes "
+                                           "statements, jsonl or tsv",
+                                       optarg);
+            break;
+        case 'o': output = optarg; break;
+        default: break;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    hk_store *s = NULL;
+    int rc = cli_open(&c, true, false, &s);
+    if (rc != HK_EXIT_OK)
+        return rc;
+    if (output == NULL || strcmp(output, "-") == 0) {
+        hk_err err = hk_export(s, stdout, format, &e);
+        if (err != HK_OK)
+            rc = cli_fail(&c, err, &e);
+        if (s != NULL)
+            hk_store_close(s);
+        return rc;
+    }
+    size_t n = strlen(output) + 32;
+    char *tmp = malloc(n);
+    FILE *f = NULL;
+    if (tmp == NULL) {
+        cli_msg(&c, "out of memory");
+        rc = HK_EXIT_IO;
+        goto done;
+    }
+    snprintf(tmp, n, "%s.tmp.%ld", output, (long)getpid());
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        cli_msg(&c, "cannot create '%s': %s", tmp, strerror(errno));
+        rc = HK_EXIT_IO;
+        goto done;
+    }
+    hk_err err = hk_export(s, f, format, &e);
+    if (err != HK_OK) {
+        rc = cli_fail(&c, err, &e);
+        goto done;
+    }
+    long bytes = ftell(f);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        cli_msg(&c, "cannot write '%s': %s", tmp, strerror(errno));
+        rc = HK_EXIT_IO;
+        goto done;
+    }
+    int close_rc = fclose(f);
+    f = NULL;
+    if (close_rc != 0 || rename(tmp, output) != 0) {
+        cli_msg(&c, "cannot write '%s': %s", output, strerror(errno));
+        rc = HK_EXIT_IO;
+        goto done;
+    }
+    free(tmp);
+    tmp = NULL;
+    if (c.json) {
+        hk_buf b = HK_BUF_INIT;
+        hk_buf_append_str(&b, "{\"output\":");
+        cli_json_str(&b, output);
+        hk_buf_appendf(&b, ",\"format\":\"%s\",\"bytes\":%ld}",
+                       hk_format_name(format), bytes);
+        rc = cli_emit(&c, &b);
+        hk_buf_free(&b);
+    } else {
+        fprintf(stderr, "exported to %s (%s, %ld bytes)\n", output,
+                hk_format_name(format), bytes);
+    }
+done:
+    if (f != NULL)
+        fclose(f);
+    if (tmp != NULL) {
+        unlink(tmp);
+        free(tmp);
+    }
+    if (s != NULL)
+        hk_store_close(s);
+    return rc;
+}

@@ -1,0 +1,224 @@
+/*
+ * cmd_query.c — `hakgal query`: pattern queries and scans by predicate /
+ * entity / position, streamed from one read transaction with limit and
+ * cursor paging.
+ *
+ * Text output: one "id<TAB>statement" line per fact; when the limit cut
+ * the result, a hint with the cursor for the next page goes to stderr so
+ * that stdout stays pure results. --json output: one fact object per line
+ * (with "bindings" for pattern variables), then {"cursor": C|null,
+ * "count": N}.
+ */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int hk_cmd_query(int argc, char **argv)
+{
+    static const char usage[] =
+        "Usage: hakgal query [PATTERN] [options]\n\n"
+        "Finds facts. PATTERN is a statement whose slots may be constants,\n"
+        "variables ?name (the same name must bind equal values) or _ (any):\n"
+        "  hakgal query 'HasPart(?x, CPU)'\n"
+        "  hakgal query '_(Computer, ?y)'\n"
+        "  hakgal query '?p(Water, ?o)' --json\n"
+        "Without PATTERN, scans by predicate and/or entity:\n"
+        "  hakgal query --predicate IsA\n"
+        "  hakgal query --entity Water --position 0\n\n"
+        "Options:\n"
+        "  --predicate P  only facts of predicate P\n"
+        "  --entity E     only facts mentioning E\n"
+        "  --position N   with --entity: only where E is argument N (0-based)\n"
+        "  --arity N      only facts with N arguments\n"
+        "  --newest       newest facts first (scans without --entity)\n"
+        "  --limit N      at most N facts (default 100; 0 = no limit)\n"
+        "  --cursor C     continue after the page that printed cursor C\n"
+        "  --ids          print only fact ids\n"
+        "  --data DIR     knowledge base directory\n"
+        "  --json         one JSON object per fact, then {\"cursor\":...}\n";
+    cli_ctx c;
+    cli_init(&c, "query", usage);
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS,
+        {"predicate", required_argument, NULL, 'p'},
+        {"entity", required_argument, NULL, 'e'},
+        {"position", required_argument, NULL, 'n'},
+        {"arity", required_argument, NULL, 'r'},
+        {"newest", no_argument, NULL, 'N'},
+        {"limit", required_argument, NULL, 'l'},
+        {"cursor", required_argument, NULL, 'C'},
+        {"ids", no_argument, NULL, 'i'},
+        {0, 0, 0, 0}};
+    hk_scan scan = HK_SCAN_INIT;
+    uint64_t limit = 100, v = 0;
+    const char *cursor = NULL;
+    bool ids_only = false, scan_given = false;
+    int o;
+    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
+        switch (o) {
+        case CLI_STOP: return c.exit_code;
+        case 'p':
+            scan.predicate = optarg;
+            scan_given = true;
+            break;
+        case 'e':
+            scan.entity = optarg;
+            scan_given = true;
+            break;
+        case 'n':
+            if (!cli_parse_u64(&c, "--position", optarg, 0, HK_MAX_ARGS - 1, &v))
+                return HK_EXIT_INVALID;
+            scan.position = (int)v;
+            break;
+        case 'r':
+            if (!cli_parse_u64(&c, "--arity", optarg, 1, HK_MAX_ARGS, &v))
+                return HK_EXIT_INVALID;
+            scan.arity = (uint32_t)v;
+            scan_given = true;
+            break;
+        case 'N': scan.newest_first = true; break;
+        case 'l':
+            if (!cli_parse_u64(&c, "--limit", optarg, 0, UINT64_MAX, &limit))
+                return HK_EXIT_INVALID;
+            break;
+        case 'C':
+            if (strlen(optarg) > HK_MAX_CURSOR_BYTES) {
+                cli_msg(&c, "--cursor: longer than %d bytes; pass the cursor "
+                            "a previous query printed",
+                        HK_MAX_CURSOR_BYTES);
+                return HK_EXIT_INVALID;
+            }
+            cursor = optarg;
+            break;
+        case 'i': ids_only = true; break;
+        default: break;
+        }
+    }
+    const char *pattern_text = NULL;
+    if (optind < argc)
+        pattern_text = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error(&c, "unexpected argument '%s' (quote a pattern "
+                                   "that has spaces)",
+                               argv[optind]);
+    if (pattern_text != NULL && (scan_given || scan.position >= 0))
+        return cli_usage_error(&c, "give either a PATTERN or --predicate/"
+                                   "--entity/--arity, not both");
+    if (scan.position >= 0 && scan.entity == NULL)
+        return cli_usage_error(&c, "--position needs --entity");
+    if (pattern_text == NULL && !scan_given && !scan.newest_first)
+        return cli_usage_error(&c, "missing PATTERN (or --predicate, "
+                                   "--entity, --arity, --newest)");
+
+    hk_pattern pat;
+    bool have_pat = false;
+    hk_error e;
+    hk_error_clear(&e);
+    if (pattern_text != NULL) {
+        if (hk_pattern_parse(pattern_text, strlen(pattern_text), &pat, &e) !=
+            HK_OK)
+            return cli_fail_text(&c, "pattern", pattern_text, &e);
+        have_pat = true;
+    }
+    hk_store *s = NULL;
+    hk_txn *t = NULL;
+    hk_query *q = NULL;
+    hk_fact f;
+    hk_fact_init(&f);
+    hk_buf out = HK_BUF_INIT, st = HK_BUF_INIT, next = HK_BUF_INIT;
+    int rc = cli_open(&c, true, false, &s);
+    if (rc != HK_EXIT_OK)
+        goto done;
+    hk_err err = hk_txn_begin(s, false, &t, &e);
+    if (err == HK_OK)
+        err = have_pat ? hk_query_open_pattern(t, &pat, cursor, &q, &e)
+                       : hk_query_open_scan(t, &scan, cursor, &q, &e);
+    if (err != HK_OK) {
+        rc = cli_fail(&c, err, &e);
+        goto done;
+    }
+    uint64_t count = 0;
+    while (limit == 0 || count < limit) {
+        bool has_row = false;
+        if (ids_only && !c.json) {
+            hk_fact_id id;
+            err = hk_query_next_id(q, &id, &has_row, &e);
+            if (err != HK_OK || !has_row)
+                break;
+            hk_buf_appendf(&out, "%llu", (unsigned long long)id);
+        } else {
+            err = hk_query_next(q, &f, &has_row, &e);
+            if (err != HK_OK || !has_row)
+                break;
+            if (c.json) {
+                hk_fact_write_json(&f, &out);
+                if (have_pat) {
+                    /* Splice the bindings in before the closing brace. */
+                    if (out.len > 0 && out.data[out.len - 1] == '}')
+                        out.len--;
+                    hk_buf_append_str(&out, ",\"bindings\":{");
+                    bool first = true;
+                    hk_term *slots[HK_MAX_ARGS + 1];
+                    uint32_t n_slots = 0;
+                    slots[n_slots++] = &pat.predicate;
+                    for (uint32_t i = 0; i < pat.n_args; i++)
+                        slots[n_slots++] = &pat.args[i];
+                    for (uint32_t i = 0; i < n_slots; i++) {
+                        if (slots[i]->kind != HK_TERM_VAR)
+                            continue;
+                        bool dup = false;
+                        for (uint32_t j = 0; j < i; j++)
+                            if (slots[j]->kind == HK_TERM_VAR &&
+                                strcmp(slots[j]->text, slots[i]->text) == 0)
+                                dup = true;
+                        if (dup)
+                            continue;
+                        const char *val = hk_query_binding(q, slots[i]->text);
+                        cli_json_key(&out, &first, slots[i]->text);
+                        cli_json_str(&out, val);
+                    }
+                    hk_buf_append_str(&out, "}}");
+                }
+            } else {
+                cli_format_statement(&f.st, &st);
+                hk_buf_appendf(&out, "%llu\t%s", (unsigned long long)f.id,
+                               st.data);
+            }
+        }
+        count++;
+        if ((rc = cli_emit(&c, &out)) != HK_EXIT_OK)
+            goto done;
+    }
+    if (err != HK_OK) {
+        rc = cli_fail(&c, err, &e);
+        goto done;
+    }
+    if (limit != 0 && count >= limit)
+        hk_query_cursor(q, &next);
+    if (c.json) {
+        hk_buf_append_str(&out, "{\"cursor\":");
+        cli_json_str(&out, next.len > 0 ? next.data : NULL);
+        hk_buf_appendf(&out, ",\"count\":%llu}", (unsigned long long)count);
+        rc = cli_emit(&c, &out);
+    } else if (next.len > 0) {
+        fprintf(stderr, "(%llu shown; more with --cursor %s)\n",
+                (unsigned long long)count, next.data);
+    } else if (count == 0) {
+        fprintf(stderr, "(no matching facts)\n");
+    }
+done:
+    if (q != NULL)
+        hk_query_close(q);
+    if (t != NULL)
+        hk_txn_abort(t);
+    hk_fact_release(&f);
+    hk_buf_free(&out);
+    hk_buf_free(&st);
+    hk_buf_free(&next);
+    if (have_pat)
+        hk_pattern_release(&pat);
+    if (s != NULL)
+        hk_store_close(s);
+    return rc;
+}

@@ -1,0 +1,72 @@
+/*
+ * commands.h — the command table of the `hakgal` executable.
+ *
+ * Every command is a function `int fn(int argc, char **argv)` with
+ * argv[0] = the command name, returning a process exit code (HK_EXIT_*).
+ * main.c looks the command up in hk_commands[] and calls it; global
+ * options written before the command (`hakgal --data D stats`) are moved
+ * behind the command name, so each command parses them with its own.
+ *
+ * Adding a command: declare its function here and add one row to
+ * hk_commands[] in main.c (name, function, one-line summary). The rows
+ * appear in `hakgal help` in table order.
+ *
+ * Commands provided by other modules of the executable:
+ *   serve  hk_cmd_serve  src/server  REST API server (row added with it)
+ *   mcp    hk_cmd_mcp    src/mcp     MCP server over stdio (row added
+ *                                    with it)
+ */
+#ifndef HK_CLI_COMMANDS_H
+#define HK_CLI_COMMANDS_H
+
+#include "hakgal.h"
+
+/* Process exit codes, documented in `hakgal help` and README.md. */
+enum {
+    HK_EXIT_OK = 0,        /* success */
+    HK_EXIT_USAGE = 1,     /* unknown command/option, missing argument */
+    HK_EXIT_INVALID = 2,   /* invalid input: statement, JSON, value */
+    HK_EXIT_NOT_FOUND = 3, /* no such fact, file, KB or backup */
+    HK_EXIT_CONFLICT = 4,  /* already exists, or the KB/dir is in use */
+    HK_EXIT_IO = 5,        /* I/O or store error */
+    HK_EXIT_AUDIT = 6      /* audit verification failed */
+};
+
+/* Maps a library error to the exit code above. */
+int hk_exit_code(hk_err rc);
+
+typedef int (*hk_cmd_fn)(int argc, char **argv);
+
+typedef struct hk_command {
+    const char *name;    /* what the user types */
+    hk_cmd_fn run;       /* implementation */
+    const char *summary; /* one line for `hakgal help` */
+} hk_command;
+
+/* src/cli */
+int hk_cmd_init(int argc, char **argv);
+int hk_cmd_add(int argc, char **argv);
+int hk_cmd_get(int argc, char **argv);
+int hk_cmd_query(int argc, char **argv);
+int hk_cmd_delete(int argc, char **argv);
+int hk_cmd_update(int argc, char **argv);
+int hk_cmd_import(int argc, char **argv);
+int hk_cmd_export(int argc, char **argv);
+int hk_cmd_stats(int argc, char **argv);
+int hk_cmd_predicates(int argc, char **argv);
+int hk_cmd_entities(int argc, char **argv);
+int hk_cmd_history(int argc, char **argv);
+int hk_cmd_audit(int argc, char **argv);
+int hk_cmd_backup(int argc, char **argv);
+int hk_cmd_restore(int argc, char **argv);
+int hk_cmd_version(int argc, char **argv);
+int hk_cmd_help(int argc, char **argv);
+
+/* src/server and src/mcp */
+int hk_cmd_serve(int argc, char **argv);
+int hk_cmd_mcp(int argc, char **argv);
+
+/* The table (main.c), terminated by a row with name NULL. */
+extern const hk_command hk_commands[];
+
+#endif /* HK_CLI_COMMANDS_H */

@@ -1,0 +1,205 @@
+/*
+ * main.c — entry point of the `hakgal` executable.
+ *
+ * `hakgal [global options] <command> [options] [arguments]`. The command
+ * table below maps names to functions (commands.h). Global options given
+ * before the command (--data DIR, --json) are moved behind the command
+ * name so that every command, including those of other modules (serve,
+ * mcp), sees them in its own argument vector. Single-threaded until a
+ * command (serve) starts threads of its own.
+ */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ==== Command table ==== */
+
+const hk_command hk_commands[] = {
+    {"init", hk_cmd_init, "create an empty knowledge base"},
+    {"add", hk_cmd_add, "add facts (idempotent)"},
+    {"get", hk_cmd_get, "show a fact by id or statement"},
+    {"query", hk_cmd_query, "find facts by pattern, predicate or entity"},
+    {"delete", hk_cmd_delete, "delete facts by id or statement"},
+    {"update", hk_cmd_update, "replace a fact's statement, keeping its id"},
+    {"import", hk_cmd_import, "import statements, JSONL, TSV or a legacy "
+                              "SQLite KB"},
+    {"export", hk_cmd_export, "export every fact (statements, jsonl, tsv)"},
+    {"stats", hk_cmd_stats, "counts and sizes of the knowledge base"},
+    {"predicates", hk_cmd_predicates, "list predicates with fact counts"},
+    {"entities", hk_cmd_entities, "list entities with fact counts"},
+    {"history", hk_cmd_history, "audit entries of one fact"},
+    {"audit", hk_cmd_audit, "list or verify the tamper-evident audit log"},
+    {"backup", hk_cmd_backup, "write a consistent, checksummed copy"},
+    {"restore", hk_cmd_restore, "install a backup as the knowledge base"},
+    {"version", hk_cmd_version, "print the version"},
+    {"help", hk_cmd_help, "show help for hakgal or a command"},
+    {NULL, NULL, NULL},
+};
+
+static const hk_command *find_command(const char *name)
+{
+    for (const hk_command *c = hk_commands; c->name != NULL; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+/* ==== help and version ==== */
+
+static const char EXIT_CODES[] =
+    "Exit codes:\n"
+    "  0  success\n"
+    "  1  usage error (unknown command or option, missing argument)\n"
+    "  2  invalid input (statement, pattern, JSON, option value; an import\n"
+    "     in which every record of a file was rejected)\n"
+    "  3  not found (fact, file, knowledge base, backup)\n"
+    "  4  conflict (fact already exists, KB or directory already present "
+    "or in use)\n"
+    "  5  I/O or store error\n"
+    "  6  audit verification failed\n";
+
+static void print_general_help(FILE *out)
+{
+    fprintf(out,
+            "hakgal %s - knowledge-graph fact store\n\n"
+            "Usage: hakgal [--data DIR] [--json] <command> [options] "
+            "[arguments]\n\n"
+            "Commands:\n",
+            HK_VERSION);
+    for (const hk_command *c = hk_commands; c->name != NULL; c++)
+        fprintf(out, "  %-11s %s\n", c->name, c->summary);
+    fprintf(out,
+            "\nGlobal options (accepted by every command):\n"
+            "  --data DIR  knowledge base directory (default: $HAKGAL_DATA, "
+            "else ./hakgal-data)\n"
+            "  --json      machine-readable output: one JSON value per "
+            "line\n"
+            "  --help      help for the command\n\n"
+            "Statements look like HasPart(Computer, CPU) or\n"
+            "Bond(NH3, nitrogen, hydrogen); see 'hakgal help add'.\n\n"
+            "%s\n"
+            "Run 'hakgal <command> --help' for the options of a command.\n",
+            EXIT_CODES);
+}
+
+int hk_cmd_help(int argc, char **argv)
+{
+    if (argc >= 2 && argv[1][0] != '-') {
+        const hk_command *c = find_command(argv[1]);
+        if (c == NULL) {
+            fprintf(stderr,
+                    "hakgal help: unknown command '%s'\n"
+                    "Run 'hakgal help' for the list of commands.\n",
+                    argv[1]);
+            return HK_EXIT_USAGE;
+        }
+        char *sub[] = {(char *)c->name, (char *)"--help", NULL};
+        return c->run(2, sub);
+    }
+    print_general_help(stdout);
+    return HK_EXIT_OK;
+}
+
+int hk_cmd_version(int argc, char **argv)
+{
+    static const char usage[] =
+        "Usage: hakgal version [--json]\n\nPrints the version of hakgal.\n";
+    cli_ctx c;
+    cli_init(&c, "version", usage);
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+    int o;
+    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1)
+        if (o == CLI_STOP)
+            return c.exit_code;
+    if (optind < argc)
+        return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (c.json)
+        printf("{\"version\":\"%s\"}\n", HK_VERSION);
+    else
+        printf("hakgal %s\n", HK_VERSION);
+    return HK_EXIT_OK;
+}
+
+/* ==== main ==== */
+
+int main(int argc, char **argv)
+{
+    /* Collect global options written before the command. */
+    char **globals = calloc((size_t)argc + 1, sizeof *globals);
+    if (globals == NULL) {
+        fputs("hakgal: out of memory\n", stderr);
+        return HK_EXIT_IO;
+    }
+    int n_globals = 0;
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--data") == 0) {
+            if (i + 1 >= argc) {
+                fputs("hakgal: option '--data' needs a directory\n", stderr);
+                free(globals);
+                return HK_EXIT_USAGE;
+            }
+            globals[n_globals++] = argv[i++];
+            globals[n_globals++] = argv[i];
+        } else if (strncmp(a, "--data=", 7) == 0 || strcmp(a, "--json") == 0) {
+            globals[n_globals++] = argv[i];
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            free(globals);
+            print_general_help(stdout);
+            return HK_EXIT_OK;
+        } else if (strcmp(a, "--version") == 0) {
+            free(globals);
+            printf("hakgal %s\n", HK_VERSION);
+            return HK_EXIT_OK;
+        } else if (a[0] == '-') {
+            fprintf(stderr,
+                    "hakgal: unknown option '%s' before the command\n"
+                    "Run 'hakgal help' for usage.\n",
+                    a);
+            free(globals);
+            return HK_EXIT_USAGE;
+        } else {
+            break;
+        }
+    }
+    if (i >= argc) {
+        free(globals);
+        print_general_help(stderr);
+        fputs("\nhakgal: no command given\n", stderr);
+        return HK_EXIT_USAGE;
+    }
+    const hk_command *cmd = find_command(argv[i]);
+    if (cmd == NULL) {
+        fprintf(stderr,
+                "hakgal: unknown command '%s'\n"
+                "Run 'hakgal help' for the list of commands.\n",
+                argv[i]);
+        free(globals);
+        return HK_EXIT_USAGE;
+    }
+    /* argv for the command: name, globals, then its own arguments. */
+    int sub_argc = 1 + n_globals + (argc - i - 1);
+    char **sub = calloc((size_t)sub_argc + 1, sizeof *sub);
+    if (sub == NULL) {
+        fputs("hakgal: out of memory\n", stderr);
+        free(globals);
+        return HK_EXIT_IO;
+    }
+    int k = 0;
+    sub[k++] = argv[i];
+    for (int g = 0; g < n_globals; g++)
+        sub[k++] = globals[g];
+    for (int j = i + 1; j < argc; j++)
+        sub[k++] = argv[j];
+    sub[k] = NULL;
+    free(globals);
+    int rc = cmd->run(sub_argc, sub);
+    free(sub);
+    if (fflush(stdout) != 0 && rc == HK_EXIT_OK) {
+        fputs("hakgal: cannot write to standard output\n", stderr);
+        rc = HK_EXIT_IO;
+    }
+    return rc;
+}

@@ -1,0 +1,106 @@
+/*
+ * io_format.c — import/export format names and auto-detection.
+ *
+ * Detection order (first match wins), chosen so that an explicit signal
+ * beats a guess:
+ *   1. the SQLite header magic "SQLite format 3\0" in the first 16 bytes;
+ *   2. the file extension: .jsonl/.ndjson -> JSONL, .tsv -> TSV,
+ *      .db/.sqlite/.sqlite3 -> SQLite (even without magic, so that a bad
+ *      file gets SQLite's error rather than thousands of rejects);
+ *   3. the first line that is neither blank nor a '#' comment: it starts
+ *      with '{' -> JSONL; it holds a TAB and no '(' -> TSV;
+ *   4. otherwise statement text.
+ * Pure functions; safe from any thread.
+ */
+#include "io/io_internal.h"
+
+#include <string.h>
+#include <strings.h>
+
+static const char SQLITE_MAGIC[16] = "SQLite format 3";  /* + NUL = 16 */
+
+hk_err hk_format_parse(const char *name, hk_format *out, hk_error *err)
+{
+    static const struct {
+        const char *name; /* accepted spelling */
+        hk_format format; /* what it means */
+    } names[] = {
+        {"auto", HK_FORMAT_AUTO},         {"statements", HK_FORMAT_STATEMENTS},
+        {"txt", HK_FORMAT_STATEMENTS},    {"text", HK_FORMAT_STATEMENTS},
+        {"jsonl", HK_FORMAT_JSONL},       {"ndjson", HK_FORMAT_JSONL},
+        {"sqlite", HK_FORMAT_SQLITE},     {"tsv", HK_FORMAT_TSV},
+    };
+    if (name == NULL)
+        return hk_error_set(err, HK_ERR_INVALID, "format name is missing");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcasecmp(name, names[i].name) == 0) {
+            *out = names[i].format;
+            return HK_OK;
+        }
+    }
+    return hk_error_set(err, HK_ERR_INVALID,
+                        "unknown format '%.64s': expected auto, statements, "
+                        "jsonl, sqlite or tsv",
+                        name);
+}
+
+const char *hk_format_name(hk_format f)
+{
+    switch (f) {
+    case HK_FORMAT_AUTO: return "auto";
+    case HK_FORMAT_STATEMENTS: return "statements";
+    case HK_FORMAT_JSONL: return "jsonl";
+    case HK_FORMAT_SQLITE: return "sqlite";
+    case HK_FORMAT_TSV: return "tsv";
+    }
+    return "unknown";
+}
+
+bool io_has_sqlite_magic(const char *head, size_t len)
+{
+    return len >= sizeof SQLITE_MAGIC &&
+           memcmp(head, SQLITE_MAGIC, sizeof SQLITE_MAGIC) == 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+hk_format io_detect_format(const char *path, const char *head, size_t len)
+{
+    if (io_has_sqlite_magic(head, len))
+        return HK_FORMAT_SQLITE;
+    if (path != NULL) {
+        if (ends_with(path, ".jsonl") || ends_with(path, ".ndjson"))
+            return HK_FORMAT_JSONL;
+        if (ends_with(path, ".tsv"))
+            return HK_FORMAT_TSV;
+        if (ends_with(path, ".db") || ends_with(path, ".sqlite") ||
+            ends_with(path, ".sqlite3"))
+            return HK_FORMAT_SQLITE;
+    }
+    /* Look at the first meaningful line within the bytes we have. */
+    size_t i = 0;
+    while (i < len) {
+        size_t eol = i;
+        while (eol < len && head[eol] != '\n')
+            eol++;
+        size_t s = i;
+        while (s < eol && (head[s] == ' ' || head[s] == '\t' ||
+                           head[s] == '\r'))
+            s++;
+        if (s < eol && head[s] != '#') {
+            if (head[s] == '{')
+                return HK_FORMAT_JSONL;
+            bool tab = memchr(head + i, '\t', eol - i) != NULL;
+            bool paren = memchr(head + i, '(', eol - i) != NULL;
+            if (tab && !paren)
+                return HK_FORMAT_TSV;
+            return HK_FORMAT_STATEMENTS;
+        }
+        i = eol + 1;
+    }
+    return HK_FORMAT_STATEMENTS;
+}

@@ -1,0 +1,577 @@
+/*
+ * io_import.c — hk_import_file: streams a file of facts into the store.
+ *
+ * Design:
+ *  - Constant memory: input is read line by line through io_reader (one
+ *    fixed buffer, no allocation per line); the SQLite source steps a
+ *    prepared statement. Nothing grows with the size of the input.
+ *  - Large transactions: facts are added in write transactions of
+ *    batch_size adds (default 100,000), each in bulk mode (one "import"
+ *    audit entry per transaction, labelled with the file's name) and
+ *    committed durably before the next begins. A crash loses at most the
+ *    open batch; what was committed stays, and re-running the import adds
+ *    only what is missing (the store's MERGE makes adds idempotent).
+ *  - A bad record never stops the import: it is counted, written to the
+ *    rejects file as "<file>:<line>: <reason>\t<record>" (record cut to
+ *    IO_REJECT_ECHO_BYTES) and skipped. Only failures of the store, of
+ *    reading the input or of writing the rejects file end an import; the
+ *    open batch is then rolled back and the summary counts only committed
+ *    facts.
+ *  - Line formats handled here: statements (one per line; blank lines and
+ *    lines whose first non-blank character is '#' are skipped, so '#'
+ *    inside an argument is fine), TSV (pred<TAB>arg<TAB>..., fields taken
+ *    raw) and JSONL (see io_meta.c for metadata). The SQLite source lives
+ *    in io_sqlite.c and feeds the same driver.
+ *
+ * Threads: one call owns its io_import; the store serialises writers, so
+ * an import waits for (and blocks) other writers only while a batch is
+ * open.
+ */
+#include "io/io_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IO_DEFAULT_BATCH 100000u
+#define IO_PROGRESS_EVERY 65536u /* records between progress calls */
+
+struct io_import {
+    hk_store *store;           /* destination KB */
+    hk_txn *txn;               /* open write transaction or NULL */
+    const char *path;          /* input name as shown in rejects */
+    char label[256];           /* bulk audit label (file base name) */
+    const char *actor;         /* audit actor */
+    uint64_t batch_size;       /* adds per transaction */
+    uint64_t in_batch;         /* adds in the open transaction */
+    uint64_t batch_added;      /* facts created in the open transaction */
+    uint64_t batch_present;    /* adds that found the fact already there */
+    const char *rejects_path;  /* where rejects go, NULL = nowhere */
+    FILE *rejects;             /* opened on the first reject */
+    hk_import_summary *sum;    /* counts reported to the caller */
+    hk_progress_fn progress;   /* progress callback or NULL */
+    void *progress_ud;         /* its argument */
+    uint64_t next_progress;    /* read count at which to report next */
+    hk_buf scratch;            /* reject line being built */
+    bool nul_is_tab;           /* TSV: NULs in a record were tabs */
+};
+
+/* ==== Helpers ==== */
+
+void io_clean_reason(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] != '\0' && i + 1 < cap; i++) {
+        char c = src[i];
+        dst[i] = (c == '\t' || c == '\n' || c == '\r') ? ' ' : c;
+    }
+    dst[i] = '\0';
+}
+
+/* Length of at most max bytes of s that does not end inside a UTF-8
+ * sequence. */
+static size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+/* ==== Transactions ==== */
+
+static hk_err begin_batch(io_import *im, hk_error *err)
+{
+    hk_err rc = hk_txn_begin(im->store, true, &im->txn, err);
+    if (rc != HK_OK)
+        return rc;
+    rc = hk_txn_set_actor(im->txn, im->actor);
+    if (rc == HK_OK)
+        rc = hk_txn_set_bulk(im->txn, im->label);
+    if (rc != HK_OK) {
+        hk_txn_abort(im->txn);
+        im->txn = NULL;
+        return hk_error_set(err, rc, "cannot start an import transaction: %s",
+                            hk_strerror(rc));
+    }
+    im->in_batch = 0;
+    im->batch_added = 0;
+    im->batch_present = 0;
+    return HK_OK;
+}
+
+static hk_err commit_batch(io_import *im, hk_error *err)
+{
+    if (im->txn == NULL)
+        return HK_OK;
+    hk_txn *t = im->txn;
+    im->txn = NULL;
+    hk_err rc = hk_txn_commit(t, err);
+    if (rc != HK_OK) {
+        im->sum->added -= im->batch_added;
+        im->sum->present -= im->batch_present;
+    }
+    im->in_batch = im->batch_added = im->batch_present = 0;
+    return rc;
+}
+
+static void abort_batch(io_import *im)
+{
+    if (im->txn == NULL)
+        return;
+    hk_txn_abort(im->txn);
+    im->txn = NULL;
+    im->sum->added -= im->batch_added;
+    im->sum->present -= im->batch_present;
+    im->in_batch = im->batch_added = im->batch_present = 0;
+}
+
+/* ==== Driver entry points used by the sources ==== */
+
+void io_import_count_read(io_import *im, uint64_t done, uint64_t total)
+{
+    im->sum->read++;
+    if (im->progress != NULL && im->sum->read >= im->next_progress) {
+        im->next_progress = im->sum->read + IO_PROGRESS_EVERY;
+        im->progress(im->progress_ud, done, total, im->sum->read);
+    }
+}
+
+hk_err io_import_reject(io_import *im, uint64_t line, const char *reason,
+                        const char *rec, size_t rec_len, hk_error *err)
+{
+    im->sum->rejected++;
+    if (im->rejects_path == NULL)
+        return HK_OK;
+    if (im->rejects == NULL) {
+        im->rejects = fopen(im->rejects_path, "a");
+        if (im->rejects == NULL)
+            return hk_error_set(err, HK_ERR_IO,
+                                "cannot open rejects file '%s': %s",
+                                im->rejects_path, strerror(errno));
+    }
+    char why[600];
+    io_clean_reason(why, sizeof why, reason);
+    size_t shown = utf8_cut(rec, rec_len, IO_REJECT_ECHO_BYTES);
+    hk_buf_reset(&im->scratch);
+    hk_err rc = hk_buf_appendf(&im->scratch, "%s:%" PRIu64 ": %s\t", im->path,
+                               line, why);
+    size_t rec_at = im->scratch.len;
+    if (rc == HK_OK)
+        rc = hk_buf_append(&im->scratch, rec, shown);
+    if (rc == HK_OK && im->nul_is_tab)
+        for (size_t i = rec_at; i < im->scratch.len; i++)
+            if (im->scratch.data[i] == '\0')
+                im->scratch.data[i] = '\t';
+    if (rc == HK_OK && shown < rec_len)
+        rc = hk_buf_append_str(&im->scratch, "...");
+    if (rc == HK_OK)
+        rc = hk_buf_append(&im->scratch, "\n", 1);
+    if (rc != HK_OK)
+        return hk_error_set(err, rc, "cannot format a reject: out of memory");
+    if (fwrite(im->scratch.data, 1, im->scratch.len, im->rejects) !=
+        im->scratch.len)
+        return hk_error_set(err, HK_ERR_IO, "cannot write rejects file '%s': %s",
+                            im->rejects_path, strerror(errno));
+    return HK_OK;
+}
+
+hk_err io_import_add(io_import *im, uint64_t line, const hk_statement *st,
+                     const hk_fact_meta *meta, const char *rec,
+                     size_t rec_len, hk_error *err)
+{
+    hk_err rc;
+    if (im->txn == NULL && (rc = begin_batch(im, err)) != HK_OK)
+        return rc;
+    hk_fact_id id = 0;
+    bool created = false;
+    hk_error e;
+    hk_error_clear(&e);
+    rc = hk_store_add(im->txn, st, meta, &id, &created, &e);
+    if (rc == HK_ERR_INVALID || rc == HK_ERR_LIMIT)
+        return io_import_reject(im, line, e.message, rec, rec_len, err);
+    if (rc != HK_OK) {
+        if (err != NULL)
+            *err = e;
+        return rc;
+    }
+    if (created) {
+        im->sum->added++;
+        im->batch_added++;
+    } else {
+        im->sum->present++;
+        im->batch_present++;
+    }
+    if (++im->in_batch >= im->batch_size)
+        return commit_batch(im, err);
+    return HK_OK;
+}
+
+/* ==== Line formats ==== */
+
+/* Statement text: one statement per line. */
+static hk_err import_statement_line(io_import *im, io_reader *r, char *line,
+                                    size_t len, hk_error *err)
+{
+    hk_statement st;
+    hk_error e;
+    hk_error_clear(&e);
+    hk_err rc = hk_statement_parse(line, len, &st, &e);
+    if (rc != HK_OK)
+        return io_import_reject(im, r->line_no, e.message, line, len, err);
+    rc = io_import_add(im, r->line_no, &st, NULL, line, len, err);
+    hk_statement_release(&st);
+    return rc;
+}
+
+/* TSV: predicate<TAB>arg<TAB>arg..., fields taken raw. The tabs are
+ * replaced by NULs while the statement is in use and restored for a
+ * reject. */
+static hk_err import_tsv_line(io_import *im, io_reader *r, char *line,
+                              size_t len, hk_error *err)
+{
+    hk_statement st;
+    memset(&st, 0, sizeof st);
+    size_t n_fields = 1;
+    for (size_t i = 0; i < len; i++)
+        if (line[i] == '\t')
+            n_fields++;
+    if (n_fields < 2)
+        return io_import_reject(im, r->line_no,
+                                "expected a predicate and at least one "
+                                "argument separated by tabs",
+                                line, len, err);
+    if (n_fields - 1 > HK_MAX_ARGS) {
+        char why[128];
+        snprintf(why, sizeof why, "%zu arguments, at most %d allowed",
+                 n_fields - 1, HK_MAX_ARGS);
+        return io_import_reject(im, r->line_no, why, line, len, err);
+    }
+    if (memchr(line, '\0', len) != NULL)
+        return io_import_reject(im, r->line_no, "line contains a NUL byte",
+                                line, len, err);
+    st.predicate = line;
+    for (size_t i = 0; i < len; i++) {
+        if (line[i] == '\t') {
+            line[i] = '\0';
+            st.args[st.n_args++] = line + i + 1;
+        }
+    }
+    hk_error e;
+    hk_error_clear(&e);
+    hk_err rc = hk_statement_validate(&st, &e);
+    if (rc == HK_OK) /* a reject inside shows NULs as tabs (nul_is_tab) */
+        return io_import_add(im, r->line_no, &st, NULL, line, len, err);
+    for (uint32_t a = 0; a < st.n_args; a++)
+        ((char *)st.args[a])[-1] = '\t';
+    char why[600];
+    if (e.field[0] != '\0' && strstr(e.message, e.field) == NULL)
+        snprintf(why, sizeof why, "%s: %s", e.field, e.message);
+    else
+        snprintf(why, sizeof why, "%s", e.message);
+    return io_import_reject(im, r->line_no, why, line, len, err);
+}
+
+/* JSONL: one object per line. */
+typedef struct jsonl_state {
+    io_meta meta;                         /* metadata of the current line */
+    char numbers[HK_MAX_ARGS][32];        /* numeric args rendered as text */
+} jsonl_state;
+
+/* Builds st from {"predicate": P, "args": [...]} or {"predicate": P,
+ * "subject": S, "object": O}. Returns false with why set when neither. */
+static bool statement_from_parts(json_t *obj, jsonl_state *js,
+                                 hk_statement *st, char *why, size_t why_cap)
+{
+    json_t *pred = json_object_get(obj, "predicate");
+    if (!json_is_string(pred)) {
+        snprintf(why, why_cap, "expected a string field \"statement\", or "
+                               "\"predicate\" with \"args\"");
+        return false;
+    }
+    st->predicate = json_string_value(pred);
+    json_t *args = json_object_get(obj, "args");
+    json_t *pair[2] = {NULL, NULL};
+    size_t n;
+    if (args != NULL) {
+        if (!json_is_array(args)) {
+            snprintf(why, why_cap, "field \"args\": expected an array");
+            return false;
+        }
+        n = json_array_size(args);
+    } else {
+        pair[0] = json_object_get(obj, "subject");
+        pair[1] = json_object_get(obj, "object");
+        if (pair[0] == NULL || pair[1] == NULL) {
+            snprintf(why, why_cap, "field \"args\" is missing");
+            return false;
+        }
+        n = 2;
+    }
+    if (n == 0 || n > HK_MAX_ARGS) {
+        snprintf(why, why_cap, "field \"args\": %zu arguments, expected 1..%d",
+                 n, HK_MAX_ARGS);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *a = args != NULL ? json_array_get(args, i) : pair[i];
+        if (json_is_string(a)) {
+            if (strlen(json_string_value(a)) != json_string_length(a)) {
+                snprintf(why, why_cap, "args[%zu]: contains a NUL byte", i);
+                return false;
+            }
+            st->args[i] = json_string_value(a);
+        } else if (json_is_integer(a)) {
+            snprintf(js->numbers[i], sizeof js->numbers[i], "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(a));
+            st->args[i] = js->numbers[i];
+        } else if (json_is_real(a)) {
+            snprintf(js->numbers[i], sizeof js->numbers[i], "%.17g",
+                     json_real_value(a));
+            st->args[i] = js->numbers[i];
+        } else {
+            snprintf(why, why_cap,
+                     "args[%zu]: expected a string or a number", i);
+            return false;
+        }
+    }
+    st->n_args = (uint32_t)n;
+    return true;
+}
+
+static hk_err import_jsonl_line(io_import *im, io_reader *r, jsonl_state *js,
+                                char *line, size_t len, hk_error *err)
+{
+    char why[600];
+    json_error_t jerr;
+    json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (obj == NULL) {
+        snprintf(why, sizeof why, "invalid JSON at column %d: %s",
+                 jerr.column, jerr.text);
+        return io_import_reject(im, r->line_no, why, line, len, err);
+    }
+    hk_err rc = HK_OK;
+    hk_statement st;
+    memset(&st, 0, sizeof st);
+    bool parsed = false;
+    hk_error e;
+    hk_error_clear(&e);
+    io_meta_reset(&js->meta);
+    if (!json_is_object(obj)) {
+        rc = io_import_reject(im, r->line_no, "expected a JSON object", line,
+                              len, err);
+        goto done;
+    }
+    json_t *text = json_object_get(obj, "statement");
+    if (text != NULL && !json_is_null(text)) {
+        if (!json_is_string(text)) {
+            rc = io_import_reject(im, r->line_no,
+                                  "field \"statement\": expected a string",
+                                  line, len, err);
+            goto done;
+        }
+        if (hk_statement_parse(json_string_value(text),
+                               json_string_length(text), &st, &e) != HK_OK) {
+            snprintf(why, sizeof why, "field \"statement\": %s", e.message);
+            rc = io_import_reject(im, r->line_no, why, line, len, err);
+            goto done;
+        }
+        parsed = true;
+    } else {
+        if (!statement_from_parts(obj, js, &st, why, sizeof why)) {
+            rc = io_import_reject(im, r->line_no, why, line, len, err);
+            goto done;
+        }
+        if (hk_statement_validate(&st, &e) != HK_OK) {
+            if (e.field[0] != '\0' && strstr(e.message, e.field) == NULL)
+                snprintf(why, sizeof why, "%s: %s", e.field, e.message);
+            else
+                snprintf(why, sizeof why, "%s", e.message);
+            rc = io_import_reject(im, r->line_no, why, line, len, err);
+            goto done;
+        }
+    }
+    io_meta *m = &js->meta;
+    if (io_meta_set_confidence(m, json_object_get(obj, "confidence"), &e) ||
+        io_meta_set_source(m, json_object_get(obj, "source"), &e) ||
+        io_meta_set_tags(m, json_object_get(obj, "tags"), &e) ||
+        io_meta_set_context(m, json_object_get(obj, "context"), &e) ||
+        io_meta_merge_fact_metadata(m, json_object_get(obj, "fact_metadata"),
+                                    &e) ||
+        io_meta_finish(m, &e)) {
+        if (e.code == HK_ERR_NOMEM) {
+            if (err != NULL)
+                *err = e;
+            rc = HK_ERR_NOMEM;
+            goto done;
+        }
+        rc = io_import_reject(im, r->line_no, e.message, line, len, err);
+        goto done;
+    }
+    rc = io_import_add(im, r->line_no, &st, &m->meta, line, len, err);
+done:
+    if (parsed)
+        hk_statement_release(&st);
+    json_decref(obj);
+    return rc;
+}
+
+/* ==== hk_import_file ==== */
+
+static void set_label(io_import *im, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base != NULL && base[1] != '\0' ? base + 1 : path;
+    if (strcmp(path, "-") == 0)
+        base = "stdin";
+    snprintf(im->label, sizeof im->label, "%s", base);
+}
+
+static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
+                           hk_error *err)
+{
+    jsonl_state *js = NULL;
+    hk_err rc = HK_OK;
+    im->nul_is_tab = format == HK_FORMAT_TSV;
+    if (format == HK_FORMAT_JSONL) {
+        js = malloc(sizeof *js);
+        if (js == NULL)
+            return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        io_meta_init(&js->meta);
+        if ((rc = io_reader_set_max_line(r, IO_MAX_JSONL_LINE, err)) != HK_OK)
+            goto done;
+    }
+    for (;;) {
+        char *line;
+        size_t len;
+        bool overlong, got;
+        uint64_t full_len;
+        rc = io_reader_next(r, &line, &len, &overlong, &full_len, &got, err);
+        if (rc != HK_OK || !got)
+            break;
+        size_t s = 0;
+        while (s < len && (line[s] == ' ' || line[s] == '\t'))
+            s++;
+        if (!overlong && (s == len || line[s] == '#'))
+            continue; /* blank line or comment */
+        io_import_count_read(im, r->bytes_done, r->bytes_total);
+        if (overlong) {
+            char why[160];
+            snprintf(why, sizeof why,
+                     "line is %" PRIu64 " bytes, longer than the limit of %zu "
+                     "bytes",
+                     full_len, r->max_line);
+            rc = io_import_reject(im, r->line_no, why, line, len, err);
+        } else if (format == HK_FORMAT_TSV) {
+            rc = import_tsv_line(im, r, line, len, err);
+        } else if (format == HK_FORMAT_JSONL) {
+            rc = import_jsonl_line(im, r, js, line + s, len - s, err);
+        } else {
+            rc = import_statement_line(im, r, line, len, err);
+        }
+        if (rc != HK_OK)
+            break;
+    }
+done:
+    if (js != NULL) {
+        io_meta_free(&js->meta);
+        free(js);
+    }
+    return rc;
+}
+
+hk_err hk_import_file(hk_store *s, const char *path,
+                      const hk_import_options *opt, hk_import_summary *sum,
+                      hk_error *err)
+{
+    hk_import_summary local;
+    if (sum == NULL)
+        sum = &local;
+    memset(sum, 0, sizeof *sum);
+    hk_import_options defaults;
+    memset(&defaults, 0, sizeof defaults);
+    if (opt == NULL)
+        opt = &defaults;
+    if (s == NULL || path == NULL)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "import needs a store and a file path");
+
+    io_import im;
+    memset(&im, 0, sizeof im);
+    im.store = s;
+    im.path = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    im.actor = opt->actor != NULL ? opt->actor : "import";
+    im.batch_size = opt->batch_size != 0 ? opt->batch_size : IO_DEFAULT_BATCH;
+    im.rejects_path = opt->rejects_path;
+    im.sum = sum;
+    im.progress = opt->progress;
+    im.progress_ud = opt->progress_ud;
+    im.next_progress = IO_PROGRESS_EVERY;
+    set_label(&im, path);
+
+    io_reader r;
+    hk_err rc = io_reader_open(&r, path, IO_MAX_TEXT_LINE, err);
+    if (rc != HK_OK)
+        return rc;
+    const char *head;
+    size_t head_len;
+    hk_format format = opt->format;
+    rc = io_reader_peek(&r, 65536, &head, &head_len, err);
+    if (rc != HK_OK)
+        goto fail;
+    if (format == HK_FORMAT_AUTO)
+        format = io_detect_format(strcmp(path, "-") == 0 ? NULL : path, head,
+                                  head_len);
+    sum->format = format;
+    if (format == HK_FORMAT_SQLITE) {
+        io_reader_close(&r);
+        if (strcmp(path, "-") == 0) {
+            rc = hk_error_set(err, HK_ERR_UNSUPPORTED,
+                              "a SQLite KB cannot be read from standard "
+                              "input; give its file name");
+            goto fail_closed;
+        }
+        rc = io_import_sqlite(&im, path, err);
+        if (rc != HK_OK)
+            goto fail_closed;
+    } else if (format == HK_FORMAT_STATEMENTS || format == HK_FORMAT_TSV ||
+               format == HK_FORMAT_JSONL) {
+        rc = import_lines(&im, &r, format, err);
+        if (rc != HK_OK)
+            goto fail;
+        if (im.progress != NULL)
+            im.progress(im.progress_ud, r.bytes_done, r.bytes_total, sum->read);
+        io_reader_close(&r);
+    } else {
+        rc = hk_error_set(err, HK_ERR_INVALID, "unknown import format %d",
+                          (int)format);
+        goto fail;
+    }
+    rc = commit_batch(&im, err);
+    if (rc != HK_OK)
+        goto fail_closed;
+    if (im.rejects != NULL) {
+        FILE *f = im.rejects;
+        im.rejects = NULL;
+        if (fclose(f) != 0) {
+            rc = hk_error_set(err, HK_ERR_IO,
+                              "cannot write rejects file '%s': %s",
+                              im.rejects_path, strerror(errno));
+            goto fail_closed;
+        }
+    }
+    hk_buf_free(&im.scratch);
+    return HK_OK;
+
+fail:
+    io_reader_close(&r);
+fail_closed:
+    abort_batch(&im);
+    if (im.rejects != NULL)
+        fclose(im.rejects);
+    hk_buf_free(&im.scratch);
+    return rc;
+}
