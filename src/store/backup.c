@@ -1,0 +1,404 @@
+/*
+ * backup.c — hot, consistent, compacted backups and restore.
+ *
+ * hk_store_backup uses mdb_env_copy2(MDB_CP_COMPACT): LMDB copies the pages
+ * reachable from one read snapshot (free pages omitted), so the copy is a
+ * consistent KB as of one commit while writers continue. The copy is
+ * fsynced, hashed (SHA-256 of data.mdb), and its fact count is read from
+ * the copy itself (so it matches the snapshot, not a later commit). The
+ * MANIFEST.json (jansson) is written to a temporary file, fsynced and
+ * renamed into place last: a backup directory with a manifest is complete.
+ *
+ *   {"format": "hakgal-lmdb", "schema_version": 1, "created": RFC 3339,
+ *    "created_us": int, "facts": int, "bytes": int, "sha256": hex}
+ *
+ * hk_backup_restore verifies the checksum, copies data.mdb to
+ * data_dir/data.mdb.tmp, fsyncs it, renames it over data.mdb, removes a
+ * stale lock.mdb and fsyncs the directory. It refuses to replace an
+ * existing KB unless force is set; the KB must not be open anywhere.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "core/mem.h"
+#include "store/store_int.h"
+
+#define MANIFEST_FORMAT "hakgal-lmdb"
+
+static hk_err io_err(hk_error *err, const char *what, const char *path) {
+    return hk_error_set(err, HK_ERR_IO, "backup: %s %s: %s", what, path,
+                        strerror(errno));
+}
+
+static char *path_join(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = hk_malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static hk_err fsync_path(const char *path, bool dir, hk_error *err) {
+    int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0)
+        return io_err(err, "cannot open", path);
+    if (fsync(fd) != 0) {
+        close(fd);
+        return io_err(err, "cannot sync", path);
+    }
+    close(fd);
+    return HK_OK;
+}
+
+/* SHA-256 of a file in 1 MiB chunks; *bytes gets its size. */
+static hk_err file_sha256(const char *path, char hex[65], uint64_t *bytes,
+                          hk_error *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return io_err(err, "cannot open", path);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    uint8_t *buf = hk_malloc(1 << 20);
+    hk_err e = HK_OK;
+    uint64_t total = 0;
+    if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
+        goto done;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf, 1 << 20);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            e = io_err(err, "cannot read", path);
+            goto done;
+        }
+        if (n == 0)
+            break;
+        EVP_DigestUpdate(ctx, buf, (size_t)n);
+        total += (uint64_t)n;
+    }
+    uint8_t md[32];
+    unsigned mdlen = 32;
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    hk_hex(md, 32, hex);
+    if (bytes)
+        *bytes = total;
+done:
+    EVP_MD_CTX_free(ctx);
+    hk_free(buf);
+    close(fd);
+    return e;
+}
+
+static bool dir_is_empty(const char *path) {
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    struct dirent *de;
+    bool empty = true;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+            empty = false;
+            break;
+        }
+    }
+    closedir(d);
+    return empty;
+}
+
+/* Facts in the copied KB, read from the copy itself. */
+static hk_err copy_fact_count(const char *dir, uint64_t *facts,
+                              hk_error *err) {
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    int rc;
+    *facts = 0;
+    if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 32)) ||
+        (rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK, 0644)) ||
+        (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) ||
+        (rc = mdb_dbi_open(txn, "meta", 0, &dbi)))
+        goto fail;
+    MDB_val k = {5, (void *)"facts"}, d;
+    rc = mdb_get(txn, dbi, &k, &d);
+    if (rc == 0 && d.mv_size == 8)
+        *facts = hk_get_u64(d.mv_data);
+    else if (rc != MDB_NOTFOUND)
+        goto fail;
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return HK_OK;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (env)
+        mdb_env_close(env);
+    return hk_error_set(err, HK_ERR_CORRUPT, "backup: the copy in %s does "
+                        "not open: %s", dir, mdb_strerror(rc));
+}
+
+static hk_err write_manifest(const char *dir, uint64_t facts, uint64_t bytes,
+                             const char *hex, uint32_t version,
+                             hk_error *err) {
+    char *tmp = path_join(dir, "MANIFEST.json.tmp");
+    char *final = path_join(dir, "MANIFEST.json");
+    hk_err e = HK_OK;
+    char ts[32];
+    int64_t now = hk_now_us();
+    json_t *j = NULL;
+    FILE *f = NULL;
+    if (!tmp || !final) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
+        goto done;
+    }
+    hk_time_format(now, ts);
+    j = json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:s}", "format",
+                  MANIFEST_FORMAT, "schema_version", (int)version, "created",
+                  ts, "created_us", (json_int_t)now, "facts",
+                  (json_int_t)facts, "bytes", (json_int_t)bytes, "sha256",
+                  hex);
+    if (!j) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
+        goto done;
+    }
+    f = fopen(tmp, "w");
+    if (!f) {
+        e = io_err(err, "cannot create", tmp);
+        goto done;
+    }
+    if (json_dumpf(j, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+        fputc('\n', f) == EOF || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        e = io_err(err, "cannot write", tmp);
+        goto done;
+    }
+    if (fclose(f) != 0) {
+        f = NULL;
+        e = io_err(err, "cannot write", tmp);
+        goto done;
+    }
+    f = NULL;
+    if (rename(tmp, final) != 0) {
+        e = io_err(err, "cannot rename", tmp);
+        goto done;
+    }
+    e = fsync_path(dir, true, err);
+done:
+    if (f)
+        fclose(f);
+    json_decref(j);
+    hk_free(tmp);
+    hk_free(final);
+    return e;
+}
+
+hk_err hk_store_backup(hk_store *s, const char *dest_dir, char sha256_hex[65],
+                       hk_error *err) {
+    struct stat sb;
+    char hex[65];
+    uint64_t bytes = 0, facts = 0;
+    hk_err e;
+    char *data = NULL;
+    if (!s || !dest_dir || !*dest_dir)
+        return hk_error_set(err, HK_ERR_INVALID, "backup: no destination");
+    if (stat(dest_dir, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode) || !dir_is_empty(dest_dir))
+            return hk_error_set(err, HK_ERR_EXISTS,
+                                "backup: %s exists and is not an empty "
+                                "directory", dest_dir);
+    } else if (mkdir(dest_dir, 0755) != 0) {
+        return io_err(err, "cannot create", dest_dir);
+    }
+    int rc = mdb_env_copy2(s->env, dest_dir, MDB_CP_COMPACT);
+    if (rc) {
+        if (rc == ENOSPC)
+            return hk_error_set(err, HK_ERR_FULL, "backup: disk full");
+        return hk_error_set(err, HK_ERR_IO, "backup: copying to %s: %s",
+                            dest_dir, mdb_strerror(rc));
+    }
+    data = path_join(dest_dir, "data.mdb");
+    if (!data)
+        return hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
+    if ((e = fsync_path(data, false, err)) ||
+        (e = copy_fact_count(dest_dir, &facts, err)) ||
+        (e = file_sha256(data, hex, &bytes, err)) ||
+        (e = write_manifest(dest_dir, facts, bytes, hex, s->schema_version,
+                            err)))
+        goto done;
+    if (sha256_hex)
+        memcpy(sha256_hex, hex, 65);
+done:
+    hk_free(data);
+    return e;
+}
+
+/* Reads the manifest; *sha gets its checksum (65 bytes). */
+static hk_err read_manifest(const char *dir, char sha[65], uint64_t *bytes,
+                            hk_error *err) {
+    char *mpath = path_join(dir, "MANIFEST.json");
+    if (!mpath)
+        return hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
+    json_error_t je;
+    json_t *j = json_load_file(mpath, 0, &je);
+    hk_err e = HK_OK;
+    if (!j) {
+        struct stat sb;
+        if (stat(mpath, &sb) != 0)
+            e = hk_error_set(err, HK_ERR_NOT_FOUND,
+                             "backup: no backup at %s (MANIFEST.json "
+                             "missing)", dir);
+        else
+            e = hk_error_set(err, HK_ERR_CORRUPT,
+                             "backup: MANIFEST.json is not valid JSON: %s",
+                             je.text);
+        hk_free(mpath);
+        return e;
+    }
+    const char *fmt = json_string_value(json_object_get(j, "format"));
+    const char *h = json_string_value(json_object_get(j, "sha256"));
+    json_t *b = json_object_get(j, "bytes");
+    if (!fmt || strcmp(fmt, MANIFEST_FORMAT) != 0 || !h || strlen(h) != 64 ||
+        !json_is_integer(b)) {
+        e = hk_error_set(err, HK_ERR_CORRUPT,
+                         "backup: MANIFEST.json lacks format/sha256/bytes");
+    } else {
+        memcpy(sha, h, 65);
+        *bytes = (uint64_t)json_integer_value(b);
+    }
+    json_decref(j);
+    hk_free(mpath);
+    return e;
+}
+
+hk_err hk_backup_verify(const char *backup_dir, char sha256_hex[65],
+                        hk_error *err) {
+    char want[65], got[65];
+    uint64_t want_bytes = 0, got_bytes = 0;
+    hk_err e;
+    if (!backup_dir)
+        return hk_error_set(err, HK_ERR_INVALID, "backup: no directory");
+    if ((e = read_manifest(backup_dir, want, &want_bytes, err)))
+        return e;
+    char *data = path_join(backup_dir, "data.mdb");
+    if (!data)
+        return hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
+    e = file_sha256(data, got, &got_bytes, err);
+    hk_free(data);
+    if (e)
+        return e;
+    if (sha256_hex)
+        memcpy(sha256_hex, got, 65);
+    if (strcmp(want, got) != 0 || want_bytes != got_bytes)
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "backup: checksum mismatch in %s (manifest %s, "
+                            "data.mdb %s)", backup_dir, want, got);
+    return HK_OK;
+}
+
+static hk_err copy_file(const char *from, const char *to, hk_error *err) {
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return io_err(err, "cannot open", from);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        close(in);
+        return io_err(err, "cannot create", to);
+    }
+    hk_err e = HK_OK;
+    char *buf = hk_malloc(1 << 20);
+    if (!buf) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
+        goto done;
+    }
+    for (;;) {
+        ssize_t n = read(in, buf, 1 << 20);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            e = io_err(err, "cannot read", from);
+            goto done;
+        }
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                e = errno == ENOSPC
+                        ? hk_error_set(err, HK_ERR_FULL, "backup: disk full")
+                        : io_err(err, "cannot write", to);
+                goto done;
+            }
+            off += w;
+        }
+    }
+    if (fsync(out) != 0)
+        e = io_err(err, "cannot sync", to);
+done:
+    hk_free(buf);
+    close(in);
+    if (close(out) != 0 && !e)
+        e = io_err(err, "cannot write", to);
+    return e;
+}
+
+hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
+                         bool force, hk_error *err) {
+    struct stat sb;
+    hk_err e;
+    char *src = NULL, *tmp = NULL, *dst = NULL, *lock = NULL;
+    if (!backup_dir || !data_dir || !*data_dir)
+        return hk_error_set(err, HK_ERR_INVALID, "restore: no directory");
+    if ((e = hk_backup_verify(backup_dir, NULL, err)))
+        return e;
+    src = path_join(backup_dir, "data.mdb");
+    tmp = path_join(data_dir, "data.mdb.tmp");
+    dst = path_join(data_dir, "data.mdb");
+    lock = path_join(data_dir, "lock.mdb");
+    if (!src || !tmp || !dst || !lock) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "restore: out of memory");
+        goto done;
+    }
+    if (stat(data_dir, &sb) != 0) {
+        if (mkdir(data_dir, 0755) != 0) {
+            e = io_err(err, "cannot create", data_dir);
+            goto done;
+        }
+    } else if (!S_ISDIR(sb.st_mode)) {
+        e = hk_error_set(err, HK_ERR_INVALID, "restore: %s is not a "
+                         "directory", data_dir);
+        goto done;
+    }
+    if (stat(dst, &sb) == 0 && !force) {
+        e = hk_error_set(err, HK_ERR_EXISTS,
+                         "restore: %s already holds a KB (use force to "
+                         "replace it)", data_dir);
+        goto done;
+    }
+    if ((e = copy_file(src, tmp, err)))
+        goto done;
+    if (rename(tmp, dst) != 0) {
+        e = io_err(err, "cannot rename", tmp);
+        goto done;
+    }
+    if (unlink(lock) != 0 && errno != ENOENT) {
+        e = io_err(err, "cannot remove", lock);
+        goto done;
+    }
+    e = fsync_path(data_dir, true, err);
+done:
+    if (e && tmp)
+        unlink(tmp);
+    hk_free(src);
+    hk_free(tmp);
+    hk_free(dst);
+    hk_free(lock);
+    return e;
+}

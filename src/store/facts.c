@@ -1,0 +1,607 @@
+/*
+ * facts.c — add (MERGE), delete, update, metadata changes, get and exact
+ * find, with the index maintenance they imply.
+ *
+ * Indexes written per fact (see store_int.h): `stmt` (exact content ->
+ * id), `by_pred` (pred -> id), `by_arg` (entity -> position, pred, id, one
+ * entry per argument position), `pstat` (pred, arity -> count), plus the
+ * `arg_multi` correction when one entity fills several positions of a fact.
+ * Counters of distinct predicates/entities change when a by_pred/by_arg key
+ * gets its first or loses its last duplicate; `pred_names` follows the
+ * predicates in use so that listing them needs no scan of the dictionary.
+ *
+ * Every operation validates all input before its first write. After the
+ * first write any failure marks the transaction failed (see store.c).
+ * Fact ids come from `next_fact_id` and only grow: `fact` is written with
+ * MDB_APPEND, and the ids created by one transaction are contiguous, which
+ * the bulk audit entry relies on.
+ */
+#include "core/mem.h"
+#include "store/store_int.h"
+
+#define STMT_KEY_MAX (4u * (1u + HK_MAX_ARGS))
+
+static size_t stmt_key(uint32_t pred, uint32_t n, const uint32_t *args,
+                       uint8_t out[STMT_KEY_MAX]) {
+    hk_put_u32(out, pred);
+    for (uint32_t i = 0; i < n; i++)
+        hk_put_u32(out + 4 + 4 * i, args[i]);
+    return 4 + 4 * (size_t)n;
+}
+
+/* Looks up the syms of st; *all false when one is not in the dictionary. */
+static hk_err lookup_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
+                         bool *all, hk_error *err) {
+    hk_err e;
+    *all = true;
+    r->n_args = st->n_args;
+    if ((e = hk_sym_lookup(t, st->predicate, strlen(st->predicate), &r->pred,
+                           err)))
+        return e;
+    if (!r->pred)
+        *all = false;
+    for (uint32_t i = 0; i < st->n_args; i++) {
+        if ((e = hk_sym_lookup(t, st->args[i], strlen(st->args[i]),
+                               &r->args[i], err)))
+            return e;
+        if (!r->args[i])
+            *all = false;
+    }
+    return HK_OK;
+}
+
+static hk_err intern_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
+                         hk_error *err) {
+    hk_err e;
+    r->n_args = st->n_args;
+    if (!r->pred && (e = hk_sym_intern(t, st->predicate,
+                                       strlen(st->predicate), &r->pred, err)))
+        return e;
+    for (uint32_t i = 0; i < st->n_args; i++)
+        if (!r->args[i] && (e = hk_sym_intern(t, st->args[i],
+                                              strlen(st->args[i]),
+                                              &r->args[i], err)))
+            return e;
+    return HK_OK;
+}
+
+static hk_err stmt_lookup(hk_txn *t, const hk_rec *r, hk_fact_id *id,
+                          hk_error *err) {
+    uint8_t kb[STMT_KEY_MAX];
+    MDB_val k = {stmt_key(r->pred, r->n_args, r->args, kb), kb}, d;
+    int rc = mdb_get(t->txn, t->s->db.stmt, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        *id = 0;
+        return HK_OK;
+    }
+    if (rc)
+        return hk_store_mdb_error(t, rc, err, "looking up a statement");
+    if (d.mv_size != 8)
+        return hk_error_set(err, HK_ERR_CORRUPT, "store: bad stmt entry");
+    *id = hk_get_u64(d.mv_data);
+    return HK_OK;
+}
+
+/* ==== Index maintenance ==== */
+
+static int key_exists(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, bool *exists) {
+    MDB_val d;
+    int rc = mdb_get(txn, dbi, k, &d);
+    *exists = rc == 0;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int pstat_add(MDB_txn *txn, MDB_dbi dbi, uint32_t pred, uint32_t arity,
+                     int64_t delta) {
+    uint8_t kb[5], vb[8];
+    hk_put_u32(kb, pred);
+    kb[4] = (uint8_t)arity;
+    MDB_val k = {5, kb}, d;
+    uint64_t n = 0;
+    int rc = mdb_get(txn, dbi, &k, &d);
+    if (rc == 0 && d.mv_size == 8)
+        n = hk_get_u64(d.mv_data);
+    else if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    n = (uint64_t)((int64_t)n + delta);
+    if (n == 0 || (int64_t)n < 0)
+        return rc == 0 ? mdb_del(txn, dbi, &k, NULL) : 0;
+    hk_put_u64(vb, n);
+    d.mv_size = 8;
+    d.mv_data = vb;
+    return mdb_put(txn, dbi, &k, &d, 0);
+}
+
+static int multi_add(MDB_txn *txn, MDB_dbi dbi, uint32_t ent, int64_t delta) {
+    uint8_t kb[4], vb[8];
+    hk_put_u32(kb, ent);
+    MDB_val k = {4, kb}, d;
+    uint64_t n = 0;
+    int rc = mdb_get(txn, dbi, &k, &d);
+    if (rc == 0 && d.mv_size == 8)
+        n = hk_get_u64(d.mv_data);
+    else if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    n = (uint64_t)((int64_t)n + delta);
+    if (n == 0 || (int64_t)n < 0)
+        return rc == 0 ? mdb_del(txn, dbi, &k, NULL) : 0;
+    hk_put_u64(vb, n);
+    d.mv_size = 8;
+    d.mv_data = vb;
+    return mdb_put(txn, dbi, &k, &d, 0);
+}
+
+/* True when args[i] equals an earlier argument (a repeated mention). */
+static bool repeated_before(const hk_rec *r, uint32_t i) {
+    for (uint32_t j = 0; j < i; j++)
+        if (r->args[j] == r->args[i])
+            return true;
+    return false;
+}
+
+static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
+                        const char *pred, hk_error *err) {
+    MDB_txn *txn = t->txn;
+    const hk_store_dbs *db = &t->s->db;
+    uint8_t kb[STMT_KEY_MAX], idb[8], pk[4], dup[HK_ARG_DUP_BYTES];
+    uint8_t nk[HK_SYM_KEY_MAX];
+    bool exists;
+    int rc;
+    const char *what = "indexing a fact";
+
+    hk_put_u64(idb, id);
+    MDB_val k = {stmt_key(r->pred, r->n_args, r->args, kb), kb}, d = {8, idb};
+    if ((rc = mdb_put(txn, db->stmt, &k, &d, MDB_NOOVERWRITE)))
+        goto fail;
+
+    hk_put_u32(pk, r->pred);
+    MDB_val pkv = {4, pk};
+    if ((rc = key_exists(txn, db->by_pred, &pkv, &exists)))
+        goto fail;
+    if (!exists) {
+        t->c.predicates++;
+        MDB_val nkv = {hk_sym_key(pred, strlen(pred), nk), nk}, sv = {4, pk};
+        if ((rc = mdb_put(txn, db->pred_names, &nkv, &sv, 0)))
+            goto fail;
+    }
+    d.mv_size = 8;
+    d.mv_data = idb;
+    if ((rc = mdb_put(txn, db->by_pred, &pkv, &d, 0)))
+        goto fail;
+
+    dup[1] = pk[0]; dup[2] = pk[1]; dup[3] = pk[2]; dup[4] = pk[3];
+    memcpy(dup + 5, idb, 8);
+    for (uint32_t i = 0; i < r->n_args; i++) {
+        uint8_t ek[4];
+        hk_put_u32(ek, r->args[i]);
+        MDB_val ekv = {4, ek}, dv = {HK_ARG_DUP_BYTES, dup};
+        dup[0] = (uint8_t)i;
+        if (repeated_before(r, i)) {
+            if ((rc = multi_add(txn, db->arg_multi, r->args[i], 1)))
+                goto fail;
+        } else {
+            if ((rc = key_exists(txn, db->by_arg, &ekv, &exists)))
+                goto fail;
+            if (!exists)
+                t->c.entities++;
+        }
+        if ((rc = mdb_put(txn, db->by_arg, &ekv, &dv, 0)))
+            goto fail;
+    }
+    if ((rc = pstat_add(txn, db->pstat, r->pred, r->n_args, 1)))
+        goto fail;
+    t->c.facts++;
+    t->counters_dirty = true;
+    return HK_OK;
+fail:
+    if (rc == MDB_KEYEXIST)
+        rc = MDB_CORRUPTED; /* stmt said absent a moment ago */
+    return hk_store_mdb_error(t, rc, err, what);
+}
+
+static hk_err index_remove(hk_txn *t, hk_fact_id id, const hk_rec *r,
+                           const char *pred, hk_error *err) {
+    MDB_txn *txn = t->txn;
+    const hk_store_dbs *db = &t->s->db;
+    uint8_t kb[STMT_KEY_MAX], idb[8], pk[4], dup[HK_ARG_DUP_BYTES];
+    uint8_t nk[HK_SYM_KEY_MAX];
+    bool exists;
+    int rc;
+
+    hk_put_u64(idb, id);
+    MDB_val k = {stmt_key(r->pred, r->n_args, r->args, kb), kb};
+    if ((rc = mdb_del(txn, db->stmt, &k, NULL)))
+        goto fail;
+
+    hk_put_u32(pk, r->pred);
+    MDB_val pkv = {4, pk}, d = {8, idb};
+    if ((rc = mdb_del(txn, db->by_pred, &pkv, &d)))
+        goto fail;
+    if ((rc = key_exists(txn, db->by_pred, &pkv, &exists)))
+        goto fail;
+    if (!exists) {
+        t->c.predicates--;
+        MDB_val nkv = {hk_sym_key(pred, strlen(pred), nk), nk};
+        rc = mdb_del(txn, db->pred_names, &nkv, NULL);
+        if (rc && rc != MDB_NOTFOUND)
+            goto fail;
+    }
+
+    dup[1] = pk[0]; dup[2] = pk[1]; dup[3] = pk[2]; dup[4] = pk[3];
+    memcpy(dup + 5, idb, 8);
+    for (uint32_t i = 0; i < r->n_args; i++) {
+        uint8_t ek[4];
+        hk_put_u32(ek, r->args[i]);
+        MDB_val ekv = {4, ek}, dv = {HK_ARG_DUP_BYTES, dup};
+        dup[0] = (uint8_t)i;
+        if ((rc = mdb_del(txn, db->by_arg, &ekv, &dv)))
+            goto fail;
+        if (repeated_before(r, i)) {
+            if ((rc = multi_add(txn, db->arg_multi, r->args[i], -1)))
+                goto fail;
+        }
+    }
+    for (uint32_t i = 0; i < r->n_args; i++) {
+        if (repeated_before(r, i))
+            continue;
+        uint8_t ek[4];
+        hk_put_u32(ek, r->args[i]);
+        MDB_val ekv = {4, ek};
+        if ((rc = key_exists(txn, db->by_arg, &ekv, &exists)))
+            goto fail;
+        if (!exists)
+            t->c.entities--;
+    }
+    if ((rc = pstat_add(txn, db->pstat, r->pred, r->n_args, -1)))
+        goto fail;
+    t->c.facts--;
+    t->counters_dirty = true;
+    return HK_OK;
+fail:
+    if (rc == MDB_NOTFOUND)
+        rc = MDB_CORRUPTED; /* an index entry of a stored fact is missing */
+    return hk_store_mdb_error(t, rc, err, "unindexing a fact");
+}
+
+static hk_err put_record(hk_txn *t, hk_fact_id id, const hk_rec *r,
+                         unsigned flags, hk_error *err) {
+    uint8_t kb[8];
+    hk_buf_reset(&t->scratch);
+    hk_err e = hk_rec_encode(r, &t->scratch);
+    if (e)
+        return hk_error_set(err, e, "store: out of memory encoding a fact");
+    hk_put_u64(kb, id);
+    MDB_val k = {8, kb}, d = {t->scratch.len, t->scratch.data};
+    int rc = mdb_put(t->txn, t->s->db.fact, &k, &d, flags);
+    if (rc)
+        return hk_store_mdb_error(t, rc, err, "writing a fact");
+    return HK_OK;
+}
+
+/* JSON of a fact built from caller strings (no decoding). */
+static hk_err fact_json(const hk_fact *f, hk_buf *out, hk_error *err) {
+    hk_buf_reset(out);
+    hk_err e = hk_fact_write_json(f, out);
+    if (e)
+        return hk_error_set(err, e, "store: cannot render fact JSON");
+    return HK_OK;
+}
+
+static void fact_from_parts(hk_fact *f, hk_fact_id id, const hk_statement *st,
+                            const hk_rec *r) {
+    memset(f, 0, sizeof *f);
+    f->id = id;
+    f->st = *st;
+    f->st.owned = NULL;
+    f->confidence = r->confidence;
+    f->source = r->source;
+    f->n_tags = r->n_tags;
+    for (uint32_t i = 0; i < r->n_tags; i++)
+        f->tags[i] = r->tags[i];
+    f->context_json = r->context;
+    f->created_us = r->created_us;
+    f->updated_us = r->updated_us;
+}
+
+/* Copies meta fields into r (strings are borrowed from meta). */
+static void rec_apply_meta(hk_rec *r, const hk_fact_meta *m) {
+    if (!m)
+        return;
+    if (m->fields & HK_META_CONFIDENCE)
+        r->confidence = m->confidence;
+    if (m->fields & HK_META_SOURCE) {
+        r->source = m->source;
+        r->source_len = m->source ? strlen(m->source) : 0;
+    }
+    if (m->fields & HK_META_TAGS) {
+        r->n_tags = m->n_tags;
+        for (uint32_t i = 0; i < m->n_tags; i++) {
+            r->tags[i] = m->tags[i];
+            r->tag_lens[i] = strlen(m->tags[i]);
+        }
+    }
+    if (m->fields & HK_META_CONTEXT) {
+        r->context = m->context_json;
+        r->context_len = m->context_json ? strlen(m->context_json) : 0;
+    }
+}
+
+/* Copies the metadata of a decoded fact into r (strings borrowed from f). */
+static void rec_meta_from_fact(hk_rec *r, const hk_fact *f) {
+    r->confidence = f->confidence;
+    r->created_us = f->created_us;
+    r->updated_us = f->updated_us;
+    r->source = f->source;
+    r->source_len = f->source ? strlen(f->source) : 0;
+    r->n_tags = f->n_tags;
+    for (uint32_t i = 0; i < f->n_tags; i++) {
+        r->tags[i] = f->tags[i];
+        r->tag_lens[i] = strlen(f->tags[i]);
+    }
+    r->context = f->context_json;
+    r->context_len = f->context_json ? strlen(f->context_json) : 0;
+}
+
+static hk_err check_statement(const hk_statement *st, hk_error *err) {
+    if (!st)
+        return hk_error_set(err, HK_ERR_INVALID, "no statement");
+    return hk_statement_validate(st, err);
+}
+
+static int64_t now_after(int64_t created) {
+    int64_t now = hk_now_us();
+    return now < created ? created : now;
+}
+
+/* ==== Add ==== */
+
+hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
+                    hk_fact_id *id_out, bool *created, hk_error *err) {
+    hk_rec r;
+    bool all;
+    hk_fact_id id = 0;
+    hk_err e;
+    hk_buf json = HK_BUF_INIT;
+
+    if (created)
+        *created = false;
+    if ((e = hk_txn_check_write(t, err)) || (e = check_statement(st, err)) ||
+        (e = hk_meta_validate(meta, err)))
+        return e;
+    memset(&r, 0, sizeof r);
+    if ((e = lookup_ids(t, st, &r, &all, err)))
+        return e;
+    if (all) {
+        if ((e = stmt_lookup(t, &r, &id, err)))
+            return e;
+        if (id) {
+            if (id_out)
+                *id_out = id;
+            return HK_OK;
+        }
+    }
+    /* From here on the txn is written: a failure marks it failed. */
+    if ((e = intern_ids(t, st, &r, err)))
+        goto fail;
+    r.confidence = 1.0;
+    r.created_us = r.updated_us = hk_now_us();
+    rec_apply_meta(&r, meta);
+    id = t->c.next_fact_id;
+    hk_txn_touch(t);
+    if ((e = put_record(t, id, &r, MDB_APPEND, err)) ||
+        (e = index_add(t, id, &r, st->predicate, err)))
+        goto fail;
+    t->c.next_fact_id++;
+    t->counters_dirty = true;
+    if (t->bulk) {
+        if ((e = hk_audit_bulk_note(t, id, st, err)))
+            goto fail;
+    } else {
+        hk_fact f;
+        fact_from_parts(&f, id, st, &r);
+        if ((e = fact_json(&f, &json, err)) ||
+            (e = hk_audit_append(t, "add", id, id, 1, NULL, json.data, err)))
+            goto fail;
+    }
+    hk_buf_free(&json);
+    if (id_out)
+        *id_out = id;
+    if (created)
+        *created = true;
+    return HK_OK;
+fail:
+    t->failed = true;
+    hk_buf_free(&json);
+    return e;
+}
+
+/* ==== Delete ==== */
+
+hk_err hk_store_delete(hk_txn *t, hk_fact_id id, hk_error *err) {
+    hk_rec r;
+    hk_fact f;
+    hk_err e;
+    hk_buf json = HK_BUF_INIT;
+    uint8_t kb[8];
+
+    if ((e = hk_txn_check_write(t, err)))
+        return e;
+    if ((e = hk_rec_get(t, id, &r, err)))
+        return e;
+    hk_fact_init(&f);
+    if ((e = hk_rec_to_fact(t, id, &r, &f, err)) ||
+        (e = fact_json(&f, &json, err))) {
+        hk_fact_release(&f);
+        hk_buf_free(&json);
+        return e;
+    }
+    hk_txn_touch(t);
+    if ((e = index_remove(t, id, &r, f.st.predicate, err)))
+        goto fail;
+    hk_put_u64(kb, id);
+    MDB_val k = {8, kb};
+    int rc = mdb_del(t->txn, t->s->db.fact, &k, NULL);
+    if (rc) {
+        e = hk_store_mdb_error(t, rc, err, "deleting a fact");
+        goto fail;
+    }
+    if ((e = hk_audit_append(t, "delete", id, id, 1, json.data, NULL, err)))
+        goto fail;
+    hk_fact_release(&f);
+    hk_buf_free(&json);
+    return HK_OK;
+fail:
+    t->failed = true;
+    hk_fact_release(&f);
+    hk_buf_free(&json);
+    return e;
+}
+
+/* ==== Update (content) ==== */
+
+hk_err hk_store_update(hk_txn *t, hk_fact_id id, const hk_statement *st,
+                       hk_fact_id *other, hk_error *err) {
+    hk_rec old, nr;
+    hk_fact f, nf;
+    bool all;
+    hk_fact_id found = 0;
+    hk_err e;
+    hk_buf before = HK_BUF_INIT, after = HK_BUF_INIT;
+
+    if (other)
+        *other = 0;
+    if ((e = hk_txn_check_write(t, err)) || (e = check_statement(st, err)))
+        return e;
+    if ((e = hk_rec_get(t, id, &old, err)))
+        return e;
+    memset(&nr, 0, sizeof nr);
+    if ((e = lookup_ids(t, st, &nr, &all, err)))
+        return e;
+    if (all) {
+        if ((e = stmt_lookup(t, &nr, &found, err)))
+            return e;
+        if (found == id)
+            return HK_OK; /* same content: nothing to do */
+        if (found) {
+            if (other)
+                *other = found;
+            hk_error_set(err, HK_ERR_EXISTS,
+                         "the new statement is already fact %llu",
+                         (unsigned long long)found);
+            if (err)
+                snprintf(err->field, sizeof err->field, "statement");
+            return HK_ERR_EXISTS;
+        }
+    }
+    hk_fact_init(&f);
+    if ((e = hk_rec_to_fact(t, id, &old, &f, err)) ||
+        (e = fact_json(&f, &before, err))) {
+        hk_fact_release(&f);
+        hk_buf_free(&before);
+        return e;
+    }
+    hk_txn_touch(t);
+    if ((e = intern_ids(t, st, &nr, err)) ||
+        (e = index_remove(t, id, &old, f.st.predicate, err)))
+        goto fail;
+    rec_meta_from_fact(&nr, &f);
+    nr.updated_us = now_after(f.created_us);
+    if ((e = put_record(t, id, &nr, 0, err)) ||
+        (e = index_add(t, id, &nr, st->predicate, err)))
+        goto fail;
+    fact_from_parts(&nf, id, st, &nr);
+    if ((e = fact_json(&nf, &after, err)) ||
+        (e = hk_audit_append(t, "update", id, id, 1, before.data, after.data,
+                             err)))
+        goto fail;
+    hk_fact_release(&f);
+    hk_buf_free(&before);
+    hk_buf_free(&after);
+    return HK_OK;
+fail:
+    t->failed = true;
+    hk_fact_release(&f);
+    hk_buf_free(&before);
+    hk_buf_free(&after);
+    return e;
+}
+
+/* ==== Metadata ==== */
+
+hk_err hk_store_set_meta(hk_txn *t, hk_fact_id id, const hk_fact_meta *meta,
+                         hk_error *err) {
+    hk_rec r;
+    hk_fact f, nf;
+    hk_err e;
+    hk_buf before = HK_BUF_INIT, after = HK_BUF_INIT;
+
+    if ((e = hk_txn_check_write(t, err)) || (e = hk_meta_validate(meta, err)))
+        return e;
+    if ((e = hk_rec_get(t, id, &r, err)))
+        return e;
+    if (!meta || !meta->fields)
+        return HK_OK;
+    hk_fact_init(&f);
+    if ((e = hk_rec_to_fact(t, id, &r, &f, err)) ||
+        (e = fact_json(&f, &before, err))) {
+        hk_fact_release(&f);
+        hk_buf_free(&before);
+        return e;
+    }
+    /* r keeps pred/args; its metadata now comes from f (copied strings),
+     * then the requested changes are applied. */
+    rec_meta_from_fact(&r, &f);
+    rec_apply_meta(&r, meta);
+    r.updated_us = now_after(f.created_us);
+    hk_txn_touch(t);
+    if ((e = put_record(t, id, &r, 0, err)))
+        goto fail;
+    fact_from_parts(&nf, id, &f.st, &r);
+    if ((e = fact_json(&nf, &after, err)) ||
+        (e = hk_audit_append(t, "meta", id, id, 1, before.data, after.data,
+                             err)))
+        goto fail;
+    hk_fact_release(&f);
+    hk_buf_free(&before);
+    hk_buf_free(&after);
+    return HK_OK;
+fail:
+    t->failed = true;
+    hk_fact_release(&f);
+    hk_buf_free(&before);
+    hk_buf_free(&after);
+    return e;
+}
+
+/* ==== Reads ==== */
+
+hk_err hk_store_get(hk_txn *t, hk_fact_id id, hk_fact *f, hk_error *err) {
+    hk_rec r;
+    hk_err e;
+    if ((e = hk_txn_check_read(t, err)))
+        return e;
+    if (!f)
+        return hk_error_set(err, HK_ERR_INVALID, "no fact to fill");
+    if ((e = hk_rec_get(t, id, &r, err)))
+        return e;
+    return hk_rec_to_fact(t, id, &r, f, err);
+}
+
+hk_err hk_store_find(hk_txn *t, const hk_statement *st, hk_fact_id *id,
+                     hk_error *err) {
+    hk_rec r;
+    bool all;
+    hk_fact_id found = 0;
+    hk_err e;
+    if ((e = hk_txn_check_read(t, err)) || (e = check_statement(st, err)))
+        return e;
+    if ((e = lookup_ids(t, st, &r, &all, err)))
+        return e;
+    if (all && (e = stmt_lookup(t, &r, &found, err)))
+        return e;
+    if (!found)
+        return hk_error_set(err, HK_ERR_NOT_FOUND, "no such fact");
+    if (id)
+        *id = found;
+    return HK_OK;
+}

@@ -1,0 +1,404 @@
+/*
+ * search.c — ranked text search over predicates and arguments.
+ *
+ * The `tok` index maps every search token of every symbol (hk_tokenize:
+ * lower case, split at punctuation, camelCase and letter/digit boundaries)
+ * to the symbol ids that contain it. A query is answered in bounded work:
+ *
+ *  1. Tokenize the query (at most SEARCH_MAX_TOKENS distinct tokens).
+ *  2. Per token: the symbols containing it exactly (MDB_SET on `tok`; the
+ *     duplicate count is its document frequency df), and for tokens of 3+
+ *     bytes also symbols with a token that starts with it (a short range
+ *     walk), each capped. Weight idf = ln(1 + symbols / df); a prefix-only
+ *     match counts half.
+ *  3. Candidates: facts of the matched symbols (by_arg, by_pred), rarest
+ *     token first, at most SEARCH_MAX_CANDIDATES facts in total.
+ *  4. Score each candidate from its record's symbol ids: the sum of the
+ *     weights of the query tokens it matches (each token once), plus a
+ *     bonus larger than any token sum when one of its symbols equals the
+ *     whole query (exact symbol match ranks highest). Ties: newest id first.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/mem.h"
+#include "store/store_int.h"
+
+#define SEARCH_MAX_TOKENS 16u
+#define SEARCH_SYMS_PER_TOKEN 2048u
+#define SEARCH_PREFIX_KEYS 32u
+#define SEARCH_PREFIX_SYMS 512u
+#define SEARCH_FACTS_PER_SYM 1000u
+#define SEARCH_MAX_CANDIDATES 5000u
+#define SEARCH_MAX_LIMIT 10000u
+
+typedef struct qtok {
+    char text[HK_TOKEN_MAX_BYTES]; /* token bytes */
+    size_t len;                    /* length */
+    double idf;                    /* weight of an exact token match */
+    double prefix_idf;             /* weight of a prefix-only match */
+    size_t df;                     /* symbols holding the token */
+} qtok;
+
+typedef struct tok_list {
+    qtok tok[SEARCH_MAX_TOKENS]; /* distinct query tokens */
+    uint32_t n;                  /* count */
+} tok_list;
+
+static hk_err add_qtok(void *ud, const char *s, size_t len) {
+    tok_list *tl = ud;
+    if (len == 0 || len > HK_TOKEN_MAX_BYTES || tl->n == SEARCH_MAX_TOKENS)
+        return HK_OK;
+    for (uint32_t i = 0; i < tl->n; i++)
+        if (tl->tok[i].len == len && memcmp(tl->tok[i].text, s, len) == 0)
+            return HK_OK;
+    memcpy(tl->tok[tl->n].text, s, len);
+    tl->tok[tl->n].len = len;
+    tl->n++;
+    return HK_OK;
+}
+
+/* ==== Small open-addressing tables ==== */
+
+typedef struct sym_slot {
+    uint32_t sym;     /* 0 = empty */
+    uint32_t exact;   /* bit i: symbol holds token i */
+    uint32_t prefix;  /* bit i: symbol holds a token starting with token i */
+} sym_slot;
+
+typedef struct sym_map {
+    sym_slot *slot; /* table */
+    size_t mask;    /* capacity - 1 */
+    size_t n;       /* used */
+} sym_map;
+
+static sym_slot *sym_map_get(sym_map *m, uint32_t sym, bool insert) {
+    size_t i = (sym * 2654435761u) & m->mask;
+    for (size_t probe = 0; probe <= m->mask; probe++) {
+        sym_slot *s = &m->slot[i];
+        if (s->sym == sym)
+            return s;
+        if (s->sym == 0) {
+            if (!insert || m->n * 2 >= m->mask)
+                return NULL;
+            s->sym = sym;
+            m->n++;
+            return s;
+        }
+        i = (i + 1) & m->mask;
+    }
+    return NULL;
+}
+
+typedef struct id_set {
+    hk_fact_id *slot; /* 0 = empty */
+    size_t mask;      /* capacity - 1 */
+    size_t n;         /* used */
+} id_set;
+
+/* Returns true when id was newly inserted. */
+static bool id_set_add(id_set *s, hk_fact_id id) {
+    size_t i = (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) & s->mask;
+    for (;;) {
+        if (s->slot[i] == id)
+            return false;
+        if (s->slot[i] == 0) {
+            s->slot[i] = id;
+            s->n++;
+            return true;
+        }
+        i = (i + 1) & s->mask;
+    }
+}
+
+/* ==== Gathering ==== */
+
+typedef struct search_ctx {
+    hk_txn *t;          /* transaction */
+    tok_list tl;        /* query tokens */
+    sym_map syms;       /* matched symbols */
+    uint32_t *tok_syms[SEARCH_MAX_TOKENS]; /* per token: matched syms */
+    size_t tok_nsyms[SEARCH_MAX_TOKENS];   /* their count */
+    id_set cand;        /* candidate fact ids */
+    hk_fact_id *cand_list; /* candidates in insertion order */
+    uint32_t exact_sym; /* symbol equal to the whole query, 0 = none */
+} search_ctx;
+
+static hk_err push_tok_sym(search_ctx *c, uint32_t ti, uint32_t sym,
+                           bool exact) {
+    sym_slot *s = sym_map_get(&c->syms, sym, true);
+    if (!s)
+        return HK_OK; /* map full: bounded work */
+    if (exact)
+        s->exact |= 1u << ti;
+    else
+        s->prefix |= 1u << ti;
+    if (c->tok_nsyms[ti] < SEARCH_SYMS_PER_TOKEN + SEARCH_PREFIX_SYMS)
+        c->tok_syms[ti][c->tok_nsyms[ti]++] = sym;
+    return HK_OK;
+}
+
+static hk_err match_token(search_ctx *c, MDB_cursor *cur, uint32_t ti,
+                          double n_syms, hk_error *err) {
+    qtok *q = &c->tl.tok[ti];
+    MDB_val k = {q->len, q->text}, d;
+    size_t df = 0, taken = 0;
+    int rc = mdb_cursor_get(cur, &k, &d, MDB_SET);
+    if (rc == 0) {
+        mdb_cursor_count(cur, &df);
+        rc = mdb_cursor_get(cur, &k, &d, MDB_GET_MULTIPLE);
+        while (rc == 0 && taken < SEARCH_SYMS_PER_TOKEN) {
+            for (size_t i = 0; i + 4 <= d.mv_size &&
+                               taken < SEARCH_SYMS_PER_TOKEN; i += 4) {
+                push_tok_sym(c, ti, hk_get_u32((uint8_t *)d.mv_data + i),
+                             true);
+                taken++;
+            }
+            rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_MULTIPLE);
+        }
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        return hk_store_mdb_error(c->t, rc, err, "searching");
+    q->df = df;
+    q->idf = df ? log(1.0 + n_syms / (double)df) : 0.0;
+    if (q->len < 3)
+        return HK_OK;
+    /* Tokens that extend this one ("part" -> "parts", "partition"). */
+    size_t pdf = 0, keys = 0, ptaken = 0;
+    k.mv_size = q->len;
+    k.mv_data = q->text;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+    while (rc == 0 && keys < SEARCH_PREFIX_KEYS &&
+           k.mv_size >= q->len && memcmp(k.mv_data, q->text, q->len) == 0) {
+        if (k.mv_size > q->len) {
+            size_t cnt = 0;
+            mdb_cursor_count(cur, &cnt);
+            pdf += cnt;
+            keys++;
+            int drc = 0;
+            while (drc == 0 && ptaken < SEARCH_PREFIX_SYMS) {
+                if (d.mv_size == 4) {
+                    push_tok_sym(c, ti, hk_get_u32(d.mv_data), false);
+                    ptaken++;
+                }
+                drc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP);
+            }
+        }
+        rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_NODUP);
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        return hk_store_mdb_error(c->t, rc, err, "searching");
+    q->prefix_idf = pdf ? 0.5 * log(1.0 + n_syms / (double)pdf) : 0.0;
+    return HK_OK;
+}
+
+static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
+                           MDB_cursor *pred_cur, uint32_t sym,
+                           hk_error *err) {
+    uint8_t kb[4];
+    MDB_val k, d;
+    int rc;
+    hk_put_u32(kb, sym);
+    for (int pass = 0; pass < 2; pass++) {
+        MDB_cursor *cur = pass == 0 ? arg_cur : pred_cur;
+        size_t taken = 0;
+        k.mv_size = 4;
+        k.mv_data = kb;
+        rc = mdb_cursor_get(cur, &k, &d, MDB_SET);
+        if (rc == 0)
+            rc = mdb_cursor_get(cur, &k, &d, MDB_LAST_DUP);
+        while (rc == 0 && taken < SEARCH_FACTS_PER_SYM &&
+               c->cand.n < SEARCH_MAX_CANDIDATES) {
+            hk_fact_id id = 0;
+            if (pass == 0 && d.mv_size == HK_ARG_DUP_BYTES)
+                id = hk_get_u64((uint8_t *)d.mv_data + 5);
+            else if (pass == 1 && d.mv_size == 8)
+                id = hk_get_u64(d.mv_data);
+            if (id && id_set_add(&c->cand, id))
+                c->cand_list[c->cand.n - 1] = id;
+            taken++;
+            rc = mdb_cursor_get(cur, &k, &d, MDB_PREV_DUP);
+        }
+        if (rc && rc != MDB_NOTFOUND)
+            return hk_store_mdb_error(c->t, rc, err, "searching");
+    }
+    return HK_OK;
+}
+
+static int cmp_hits(const void *a, const void *b) {
+    const hk_search_hit *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
+}
+
+hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
+                       hk_search_hit **hits, size_t *n_hits, hk_error *err) {
+    search_ctx *c = NULL;
+    MDB_cursor *tok_cur = NULL, *arg_cur = NULL, *pred_cur = NULL;
+    hk_search_hit *out = NULL;
+    hk_counters cnt;
+    hk_err e;
+    int rc;
+
+    if (!hits || !n_hits)
+        return hk_error_set(err, HK_ERR_INVALID, "no output");
+    *hits = NULL;
+    *n_hits = 0;
+    if ((e = hk_txn_check_read(t, err)))
+        return e;
+    if (!query)
+        return hk_error_set(err, HK_ERR_INVALID, "no query");
+    size_t qlen = strlen(query);
+    if (qlen > HK_MAX_STATEMENT_BYTES || !hk_utf8_valid(query, qlen, NULL))
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "search query must be UTF-8, at most 65536 bytes");
+    if (limit == 0)
+        return HK_OK;
+    if (limit > SEARCH_MAX_LIMIT)
+        limit = SEARCH_MAX_LIMIT;
+    if (t->write)
+        cnt = t->c;
+    else if ((e = hk_txn_load_counters(t, &cnt, err)))
+        return e;
+
+    c = hk_calloc(1, sizeof *c);
+    if (!c)
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    c->t = t;
+    if ((e = hk_tokenize(query, qlen, add_qtok, &c->tl)))
+        goto nomem;
+    c->syms.mask = 65535;
+    c->syms.slot = hk_calloc(c->syms.mask + 1, sizeof *c->syms.slot);
+    c->cand.mask = 16383;
+    c->cand.slot = hk_calloc(c->cand.mask + 1, sizeof *c->cand.slot);
+    c->cand_list = hk_malloc(SEARCH_MAX_CANDIDATES * sizeof *c->cand_list);
+    if (!c->syms.slot || !c->cand.slot || !c->cand_list)
+        goto nomem;
+    for (uint32_t i = 0; i < c->tl.n; i++) {
+        c->tok_syms[i] = hk_malloc((SEARCH_SYMS_PER_TOKEN +
+                                    SEARCH_PREFIX_SYMS) * sizeof(uint32_t));
+        if (!c->tok_syms[i])
+            goto nomem;
+    }
+
+    /* The whole query as one symbol (trimmed). */
+    {
+        const char *s = query;
+        size_t n = qlen;
+        while (n && (*s == ' ' || *s == '\t')) { s++; n--; }
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+        if (n && (e = hk_sym_lookup(t, s, n, &c->exact_sym, err)))
+            goto fail;
+    }
+
+    double n_syms = (double)(cnt.next_sym_id > 1 ? cnt.next_sym_id - 1 : 1);
+    if ((rc = mdb_cursor_open(t->txn, t->s->db.tok, &tok_cur)) ||
+        (rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &arg_cur)) ||
+        (rc = mdb_cursor_open(t->txn, t->s->db.by_pred, &pred_cur))) {
+        e = hk_store_mdb_error(t, rc, err, "searching");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < c->tl.n; i++)
+        if ((e = match_token(c, tok_cur, i, n_syms, err)))
+            goto fail;
+
+    /* Candidates: exact symbol first, then tokens from rarest. */
+    if (c->exact_sym &&
+        (e = gather_facts(c, arg_cur, pred_cur, c->exact_sym, err)))
+        goto fail;
+    uint32_t order[SEARCH_MAX_TOKENS];
+    for (uint32_t i = 0; i < c->tl.n; i++)
+        order[i] = i;
+    for (uint32_t i = 1; i < c->tl.n; i++) /* insertion sort by df */
+        for (uint32_t j = i; j > 0 &&
+             c->tl.tok[order[j]].df < c->tl.tok[order[j - 1]].df; j--) {
+            uint32_t x = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = x;
+        }
+    for (uint32_t oi = 0; oi < c->tl.n &&
+                          c->cand.n < SEARCH_MAX_CANDIDATES; oi++) {
+        uint32_t ti = order[oi];
+        for (size_t si = 0; si < c->tok_nsyms[ti] &&
+                            c->cand.n < SEARCH_MAX_CANDIDATES; si++)
+            if ((e = gather_facts(c, arg_cur, pred_cur, c->tok_syms[ti][si],
+                                  err)))
+                goto fail;
+    }
+
+    /* Score. */
+    double bonus = 1.0;
+    for (uint32_t i = 0; i < c->tl.n; i++)
+        bonus += c->tl.tok[i].idf > c->tl.tok[i].prefix_idf
+                     ? c->tl.tok[i].idf : c->tl.tok[i].prefix_idf;
+    size_t nh = 0;
+    out = hk_malloc((c->cand.n ? c->cand.n : 1) * sizeof *out);
+    if (!out)
+        goto nomem;
+    for (size_t i = 0; i < c->cand.n; i++) {
+        hk_rec r;
+        hk_fact_id id = c->cand_list[i];
+        uint8_t kb[8];
+        hk_put_u64(kb, id);
+        MDB_val k = {8, kb}, d;
+        rc = mdb_get(t->txn, t->s->db.fact, &k, &d);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc) {
+            e = hk_store_mdb_error(t, rc, err, "searching");
+            goto fail;
+        }
+        if (hk_rec_decode_ids(d.mv_data, d.mv_size, &r))
+            continue;
+        uint32_t ex = 0, pre = 0;
+        bool exact = false;
+        for (uint32_t s = 0; s <= r.n_args; s++) {
+            uint32_t sym = s == 0 ? r.pred : r.args[s - 1];
+            if (sym == c->exact_sym)
+                exact = true;
+            sym_slot *sl = sym_map_get(&c->syms, sym, false);
+            if (sl) {
+                ex |= sl->exact;
+                pre |= sl->prefix;
+            }
+        }
+        double score = exact ? bonus : 0.0;
+        for (uint32_t ti = 0; ti < c->tl.n; ti++) {
+            if (ex & (1u << ti))
+                score += c->tl.tok[ti].idf;
+            else if (pre & (1u << ti))
+                score += c->tl.tok[ti].prefix_idf;
+        }
+        if (score <= 0.0)
+            continue;
+        out[nh].id = id;
+        out[nh].score = score;
+        nh++;
+    }
+    qsort(out, nh, sizeof *out, cmp_hits);
+    if (nh > limit)
+        nh = limit;
+    *hits = out;
+    *n_hits = nh;
+    out = NULL;
+    e = HK_OK;
+    goto done;
+nomem:
+    e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+fail:
+done:
+    if (tok_cur) mdb_cursor_close(tok_cur);
+    if (arg_cur) mdb_cursor_close(arg_cur);
+    if (pred_cur) mdb_cursor_close(pred_cur);
+    hk_free(out);
+    if (c) {
+        for (uint32_t i = 0; i < SEARCH_MAX_TOKENS; i++)
+            hk_free(c->tok_syms[i]);
+        hk_free(c->syms.slot);
+        hk_free(c->cand.slot);
+        hk_free(c->cand_list);
+        hk_free(c);
+    }
+    return e;
+}

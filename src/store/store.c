@@ -1,0 +1,506 @@
+/*
+ * store.c — opening a KB, transactions and the counters kept in `meta`.
+ *
+ * A KB directory holds one LMDB environment (data.mdb + lock.mdb). It is
+ * opened with MDB_NOTLS so that read transactions are not tied to a thread
+ * (server workers hand them around and reuse them with reset/renew), a
+ * sparse 64 GiB map and 512 reader slots by default.
+ *
+ * Counters (facts, predicates, entities, next ids, audit head) live in the
+ * `meta` database. A write transaction reads them once at begin, keeps them
+ * in its hk_txn and writes the changed ones back just before mdb_txn_commit,
+ * so a bulk import pays one meta write per transaction, not per fact. Since
+ * LMDB admits one writer at a time, that copy is authoritative.
+ *
+ * Failure rule: when an operation fails after it started writing (LMDB
+ * error, map full, allocation failure), the transaction is marked failed and
+ * hk_txn_commit refuses it (HK_ERR_STATE) and aborts, so half an operation
+ * is never committed.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "core/mem.h"
+#include "store/store_int.h"
+
+#define HK_DEFAULT_MAP_SIZE (64ull << 30)
+#define HK_DEFAULT_MAX_READERS 512u
+
+/* ==== Errors ==== */
+
+hk_err hk_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what) {
+    hk_err code = HK_ERR_STORE;
+    if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == MDB_TXN_FULL ||
+        rc == MDB_PAGE_FULL)
+        code = HK_ERR_FULL;
+    else if (rc == ENOMEM)
+        code = HK_ERR_NOMEM;
+    if (t && t->write)
+        t->failed = true;
+    return hk_error_set(err, code, "store: %s: %s", what, mdb_strerror(rc));
+}
+
+hk_err hk_txn_check_write(hk_txn *t, hk_error *err) {
+    if (!t)
+        return hk_error_set(err, HK_ERR_INVALID, "store: no transaction");
+    if (!t->write)
+        return hk_error_set(err, HK_ERR_STATE,
+                            "store: write operation in a read transaction");
+    if (t->failed)
+        return hk_error_set(err, HK_ERR_STATE,
+                            "store: transaction already failed; abort it");
+    return HK_OK;
+}
+
+hk_err hk_txn_check_read(hk_txn *t, hk_error *err) {
+    if (!t)
+        return hk_error_set(err, HK_ERR_INVALID, "store: no transaction");
+    if (!t->write && !t->active)
+        return hk_error_set(err, HK_ERR_STATE,
+                            "store: read transaction was reset; renew it");
+    if (t->failed)
+        return hk_error_set(err, HK_ERR_STATE,
+                            "store: transaction already failed; abort it");
+    return HK_OK;
+}
+
+/* ==== Meta values ==== */
+
+static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
+                        uint64_t *v) {
+    MDB_val k = {strlen(name), (void *)name}, d;
+    int rc = mdb_get(txn, dbi, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        *v = 0;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (d.mv_size != 8)
+        return MDB_CORRUPTED;
+    *v = hk_get_u64(d.mv_data);
+    return 0;
+}
+
+static int meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
+                        uint64_t v) {
+    uint8_t b[8];
+    hk_put_u64(b, v);
+    MDB_val k = {strlen(name), (void *)name}, d = {8, b};
+    return mdb_put(txn, dbi, &k, &d, 0);
+}
+
+hk_err hk_txn_load_counters(hk_txn *t, hk_counters *c, hk_error *err) {
+    MDB_txn *txn = t->txn;
+    MDB_dbi m = t->s->db.meta;
+    uint64_t last = 0;
+    int rc;
+    memset(c, 0, sizeof *c);
+    if ((rc = meta_get_u64(txn, m, "facts", &c->facts)) ||
+        (rc = meta_get_u64(txn, m, "predicates", &c->predicates)) ||
+        (rc = meta_get_u64(txn, m, "entities", &c->entities)) ||
+        (rc = meta_get_u64(txn, m, "next_fact_id", &c->next_fact_id)) ||
+        (rc = meta_get_u64(txn, m, "next_sym_id", &c->next_sym_id)) ||
+        (rc = meta_get_u64(txn, m, "audit_seq", &c->audit_seq)) ||
+        (rc = meta_get_u64(txn, m, "last_change_us", &last)))
+        return hk_store_mdb_error(NULL, rc, err, "reading counters");
+    c->last_change_us = (int64_t)last;
+    if (c->next_fact_id == 0)
+        c->next_fact_id = 1;
+    if (c->next_sym_id == 0)
+        c->next_sym_id = 1;
+    MDB_val k = {10, (void *)"audit_hash"}, d;
+    rc = mdb_get(txn, m, &k, &d);
+    if (rc == 0 && d.mv_size == 32)
+        memcpy(c->audit_hash, d.mv_data, 32);
+    else if (rc != MDB_NOTFOUND && rc != 0)
+        return hk_store_mdb_error(NULL, rc, err, "reading audit head");
+    return HK_OK;
+}
+
+static int store_counters(hk_txn *t) {
+    MDB_txn *txn = t->txn;
+    MDB_dbi m = t->s->db.meta;
+    const hk_counters *c = &t->c;
+    int rc;
+    if ((rc = meta_put_u64(txn, m, "facts", c->facts)) ||
+        (rc = meta_put_u64(txn, m, "predicates", c->predicates)) ||
+        (rc = meta_put_u64(txn, m, "entities", c->entities)) ||
+        (rc = meta_put_u64(txn, m, "next_fact_id", c->next_fact_id)) ||
+        (rc = meta_put_u64(txn, m, "next_sym_id", c->next_sym_id)) ||
+        (rc = meta_put_u64(txn, m, "audit_seq", c->audit_seq)) ||
+        (rc = meta_put_u64(txn, m, "last_change_us",
+                           (uint64_t)c->last_change_us)))
+        return rc;
+    MDB_val k = {10, (void *)"audit_hash"}, d = {32, (void *)c->audit_hash};
+    return mdb_put(txn, m, &k, &d, 0);
+}
+
+/* ==== Open / close ==== */
+
+typedef struct db_spec {
+    const char *name;   /* LMDB database name */
+    unsigned flags;     /* MDB_DUPSORT etc. */
+    size_t offset;      /* offset of the handle in hk_store_dbs */
+} db_spec;
+
+#define DB(n, f) {#n, f, offsetof(hk_store_dbs, n)}
+static const db_spec DB_SPECS[] = {
+    DB(meta, 0),
+    DB(sym, 0),
+    DB(sym_id, 0),
+    DB(fact, 0),
+    DB(stmt, 0),
+    DB(by_pred, MDB_DUPSORT | MDB_DUPFIXED),
+    DB(by_arg, MDB_DUPSORT | MDB_DUPFIXED),
+    DB(arg_multi, 0),
+    DB(pstat, 0),
+    DB(pred_names, 0),
+    DB(tok, MDB_DUPSORT | MDB_DUPFIXED),
+    DB(audit, 0),
+    DB(audit_by_fact, MDB_DUPSORT | MDB_DUPFIXED),
+    DB(audit_bulk, 0),
+};
+#undef DB
+#define N_DBS (sizeof DB_SPECS / sizeof DB_SPECS[0])
+
+static hk_err make_dir(const char *dir, hk_error *err) {
+    /* mkdir -p: create each missing component. */
+    size_t n = strlen(dir);
+    char *p = hk_strdup(dir);
+    if (!p)
+        return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char save = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            hk_err rc = hk_error_set(err, HK_ERR_IO,
+                                     "store: cannot create directory %s: %s",
+                                     p, strerror(errno));
+            hk_free(p);
+            return rc;
+        }
+        p[i] = save;
+    }
+    hk_free(p);
+    return HK_OK;
+}
+
+static hk_err open_dbs(hk_store *s, bool create, hk_error *err) {
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(s->env, NULL, create ? 0 : MDB_RDONLY, &txn);
+    if (rc)
+        return hk_store_mdb_error(NULL, rc, err, "opening the KB");
+    for (size_t i = 0; i < N_DBS; i++) {
+        MDB_dbi *h = (MDB_dbi *)((char *)&s->db + DB_SPECS[i].offset);
+        rc = mdb_dbi_open(txn, DB_SPECS[i].name,
+                          DB_SPECS[i].flags | (create ? MDB_CREATE : 0), h);
+        if (rc == MDB_NOTFOUND) {
+            mdb_txn_abort(txn);
+            return hk_error_set(err, HK_ERR_VERSION,
+                                "store: %s is not a hakgal KB (database '%s' "
+                                "missing)", s->path, DB_SPECS[i].name);
+        }
+        if (rc) {
+            mdb_txn_abort(txn);
+            return hk_store_mdb_error(NULL, rc, err, "opening a database");
+        }
+    }
+    /* Schema version: written when the KB is new, checked otherwise. */
+    MDB_val k = {14, (void *)"schema_version"}, d;
+    rc = mdb_get(txn, s->db.meta, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        MDB_stat st;
+        mdb_stat(txn, s->db.fact, &st);
+        if (!create || st.ms_entries != 0) {
+            mdb_txn_abort(txn);
+            return hk_error_set(err, HK_ERR_VERSION,
+                                "store: %s has no schema version", s->path);
+        }
+        uint8_t v[4];
+        hk_put_u32(v, HK_SCHEMA_VERSION);
+        MDB_val dv = {4, v};
+        rc = mdb_put(txn, s->db.meta, &k, &dv, 0);
+        if (rc) {
+            mdb_txn_abort(txn);
+            return hk_store_mdb_error(NULL, rc, err, "writing schema version");
+        }
+        s->schema_version = HK_SCHEMA_VERSION;
+    } else if (rc) {
+        mdb_txn_abort(txn);
+        return hk_store_mdb_error(NULL, rc, err, "reading schema version");
+    } else {
+        uint32_t v = d.mv_size == 4 ? hk_get_u32(d.mv_data) : 0;
+        if (v != HK_SCHEMA_VERSION) {
+            mdb_txn_abort(txn);
+            return hk_error_set(err, HK_ERR_VERSION,
+                                "store: %s has schema version %u; this build "
+                                "understands %u", s->path, v,
+                                HK_SCHEMA_VERSION);
+        }
+        s->schema_version = v;
+    }
+    rc = mdb_txn_commit(txn); /* keeps the dbi handles */
+    if (rc)
+        return hk_store_mdb_error(NULL, rc, err, "opening the KB");
+    return HK_OK;
+}
+
+hk_err hk_store_open(const char *dir, const hk_store_options *opt,
+                     hk_store **out, hk_error *err) {
+    hk_store_options o = {0};
+    hk_store *s = NULL;
+    hk_err e = HK_OK;
+    int rc;
+    struct stat sb;
+
+    if (!dir || !*dir || !out)
+        return hk_error_set(err, HK_ERR_INVALID, "store: no KB directory");
+    *out = NULL;
+    if (opt)
+        o = *opt;
+    if (!o.map_size)
+        o.map_size = HK_DEFAULT_MAP_SIZE;
+    if (!o.max_readers)
+        o.max_readers = HK_DEFAULT_MAX_READERS;
+    if (o.read_only)
+        o.create = false;
+
+    s = hk_calloc(1, sizeof *s);
+    if (!s)
+        return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    s->opt = o;
+    s->path = hk_strdup(dir);
+    s->data_path = hk_malloc(strlen(dir) + 10);
+    if (!s->path || !s->data_path) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+        goto fail;
+    }
+    sprintf(s->data_path, "%s/data.mdb", dir);
+
+    if (stat(dir, &sb) != 0) {
+        if (!o.create) {
+            e = hk_error_set(err, HK_ERR_NOT_FOUND,
+                             "store: no KB at %s (directory missing)", dir);
+            goto fail;
+        }
+        if ((e = make_dir(dir, err)))
+            goto fail;
+    } else if (!S_ISDIR(sb.st_mode)) {
+        e = hk_error_set(err, HK_ERR_INVALID, "store: %s is not a directory",
+                         dir);
+        goto fail;
+    }
+    if (stat(s->data_path, &sb) != 0 && !o.create) {
+        e = hk_error_set(err, HK_ERR_NOT_FOUND, "store: no KB at %s", dir);
+        goto fail;
+    }
+
+    if ((rc = mdb_env_create(&s->env)) ||
+        (rc = mdb_env_set_maxdbs(s->env, 32)) ||
+        (rc = mdb_env_set_mapsize(s->env, (size_t)o.map_size)) ||
+        (rc = mdb_env_set_maxreaders(s->env, o.max_readers))) {
+        e = hk_store_mdb_error(NULL, rc, err, "creating the environment");
+        goto fail;
+    }
+    unsigned flags = MDB_NOTLS;
+    if (o.read_only)
+        flags |= MDB_RDONLY;
+    if (o.no_sync)
+        flags |= MDB_NOSYNC;
+    rc = mdb_env_open(s->env, dir, flags, 0644);
+    if (rc) {
+        if (rc == EACCES || rc == EROFS)
+            e = hk_error_set(err, HK_ERR_IO, "store: cannot open %s: %s", dir,
+                             mdb_strerror(rc));
+        else if (rc == MDB_VERSION_MISMATCH || rc == MDB_INVALID)
+            e = hk_error_set(err, HK_ERR_VERSION,
+                             "store: %s is not a readable LMDB KB: %s", dir,
+                             mdb_strerror(rc));
+        else
+            e = hk_store_mdb_error(NULL, rc, err, "opening the environment");
+        goto fail;
+    }
+    if ((e = open_dbs(s, !o.read_only, err)))
+        goto fail;
+    *out = s;
+    return HK_OK;
+fail:
+    hk_store_close(s);
+    return e;
+}
+
+void hk_store_close(hk_store *s) {
+    if (!s)
+        return;
+    if (s->env)
+        mdb_env_close(s->env);
+    hk_free(s->path);
+    hk_free(s->data_path);
+    hk_free(s);
+}
+
+const char *hk_store_path(const hk_store *s) { return s ? s->path : NULL; }
+
+/* ==== Transactions ==== */
+
+hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err) {
+    if (!s || !out)
+        return hk_error_set(err, HK_ERR_INVALID, "store: no store");
+    *out = NULL;
+    if (write && s->opt.read_only)
+        return hk_error_set(err, HK_ERR_STATE,
+                            "store: %s is open read-only", s->path);
+    hk_txn *t = hk_malloc(sizeof *t);
+    if (!t)
+        return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    memset(t, 0, sizeof *t);
+    t->s = s;
+    t->write = write;
+    t->gen = 1;
+    int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    if (rc) {
+        hk_free(t);
+        return hk_store_mdb_error(NULL, rc, err, "beginning a transaction");
+    }
+    t->active = true;
+    if (write) {
+        hk_err e = hk_txn_load_counters(t, &t->c, err);
+        if (e) {
+            mdb_txn_abort(t->txn);
+            hk_free(t);
+            return e;
+        }
+    }
+    *out = t;
+    return HK_OK;
+}
+
+static void txn_free(hk_txn *t) {
+    hk_free(t->actor);
+    hk_free(t->bulk_label);
+    if (t->bulk_digest)
+        EVP_MD_CTX_free(t->bulk_digest);
+    hk_buf_free(&t->scratch);
+    hk_free(t);
+}
+
+hk_err hk_txn_commit(hk_txn *t, hk_error *err) {
+    hk_err e = HK_OK;
+    int rc;
+    if (!t)
+        return hk_error_set(err, HK_ERR_INVALID, "store: no transaction");
+    if (!t->write) {
+        if (t->active)
+            mdb_txn_abort(t->txn);
+        else
+            mdb_txn_abort(t->txn); /* a reset txn is still a handle */
+        txn_free(t);
+        return HK_OK;
+    }
+    if (t->failed) {
+        mdb_txn_abort(t->txn);
+        txn_free(t);
+        return hk_error_set(err, HK_ERR_STATE,
+                            "store: transaction had a failed operation and "
+                            "was aborted");
+    }
+    if (t->bulk && t->bulk_count > 0) {
+        if ((e = hk_audit_flush_bulk(t, err)))
+            goto fail;
+    }
+    if (t->counters_dirty) {
+        rc = store_counters(t);
+        if (rc) {
+            e = hk_store_mdb_error(t, rc, err, "writing counters");
+            goto fail;
+        }
+    }
+    rc = mdb_txn_commit(t->txn);
+    t->txn = NULL;
+    if (rc) {
+        e = hk_store_mdb_error(NULL, rc, err, "committing");
+        txn_free(t);
+        return e;
+    }
+    txn_free(t);
+    return HK_OK;
+fail:
+    mdb_txn_abort(t->txn);
+    txn_free(t);
+    return e;
+}
+
+void hk_txn_abort(hk_txn *t) {
+    if (!t)
+        return;
+    if (t->txn)
+        mdb_txn_abort(t->txn);
+    txn_free(t);
+}
+
+void hk_txn_reset(hk_txn *t) {
+    if (!t || t->write || !t->active)
+        return;
+    mdb_txn_reset(t->txn);
+    t->active = false;
+    t->gen++;
+}
+
+hk_err hk_txn_renew(hk_txn *t, hk_error *err) {
+    if (!t || t->write)
+        return hk_error_set(err, HK_ERR_STATE,
+                            "store: only read transactions can be renewed");
+    if (t->active)
+        hk_txn_reset(t);
+    int rc = mdb_txn_renew(t->txn);
+    if (rc)
+        return hk_store_mdb_error(NULL, rc, err, "renewing a transaction");
+    t->active = true;
+    t->gen++;
+    return HK_OK;
+}
+
+hk_err hk_txn_set_actor(hk_txn *t, const char *actor) {
+    if (!t || !actor || !*actor || strlen(actor) > 256 ||
+        !hk_utf8_valid(actor, strlen(actor), NULL))
+        return HK_ERR_INVALID;
+    char *a = hk_strdup(actor);
+    if (!a)
+        return HK_ERR_NOMEM;
+    hk_free(t->actor);
+    t->actor = a;
+    return HK_OK;
+}
+
+hk_err hk_txn_set_bulk(hk_txn *t, const char *label) {
+    if (!t || !t->write)
+        return HK_ERR_STATE;
+    if (label && (strlen(label) > 4096 ||
+                  !hk_utf8_valid(label, strlen(label), NULL)))
+        return HK_ERR_INVALID;
+    char *l = hk_strdup(label ? label : "");
+    if (!l)
+        return HK_ERR_NOMEM;
+    if (!t->bulk_digest) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+            EVP_MD_CTX_free(ctx);
+            hk_free(l);
+            return HK_ERR_NOMEM;
+        }
+        t->bulk_digest = ctx;
+    }
+    hk_free(t->bulk_label);
+    t->bulk_label = l;
+    t->bulk = true;
+    return HK_OK;
+}

@@ -1,0 +1,224 @@
+/*
+ * store_int.h — internals shared by the files of src/store (never included
+ * outside this folder).
+ *
+ * The store is one LMDB environment with named databases (see
+ * docs/STORAGE.md for the full layout):
+ *
+ *   meta            name -> value (schema version, counters, audit head)
+ *   sym             symbol key (string, long strings hashed) -> sym id u32 BE
+ *   sym_id          sym id u32 BE -> string bytes
+ *   fact            fact id u64 BE -> compact record (record.c)
+ *   stmt            pred sym, arg syms (u32 BE each) -> fact id u64 BE
+ *   by_pred         DUPSORT|DUPFIXED pred sym -> fact id (8 bytes)
+ *   by_arg          DUPSORT|DUPFIXED entity sym -> pos u8, pred u32, id u64
+ *   arg_multi       entity sym -> u64 extra mentions (same entity twice in
+ *                   one fact), so entity counts stay exact
+ *   pstat           pred sym u32 BE, arity u8 -> u64 count
+ *   pred_names      symbol key of a predicate in use -> sym id (dictionary
+ *                   ordered predicate listing without scanning entities)
+ *   tok             DUPSORT|DUPFIXED search token -> sym id u32 BE
+ *   audit           seq u64 BE -> entry (audit.c)
+ *   audit_by_fact   DUPSORT|DUPFIXED fact id u64 BE -> seq u64 BE
+ *   audit_bulk      last fact id of an import range u64 BE -> first id, seq
+ *
+ * Threads: an hk_store is shared; an hk_txn and everything opened inside it
+ * belongs to one thread at a time. Read transactions may move between
+ * threads (MDB_NOTLS); a write transaction must end on the thread that
+ * began it (LMDB's writer mutex).
+ */
+#ifndef HK_STORE_INT_H
+#define HK_STORE_INT_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hakgal.h"
+
+#define HK_SCHEMA_VERSION 1u
+
+/* Strings up to this many bytes are their own `sym` key; longer strings are
+ * keyed by a prefix, a NUL and the SHA-256 of the whole string. */
+#define HK_SYM_KEY_DIRECT_MAX 480u
+#define HK_SYM_KEY_PREFIX 440u
+#define HK_SYM_KEY_MAX (HK_SYM_KEY_PREFIX + 1u + 32u)
+
+/* by_arg duplicate value: position u8, predicate u32 BE, fact id u64 BE. */
+#define HK_ARG_DUP_BYTES 13u
+
+/* Direct-mapped cache of sym id -> string inside the txn's snapshot. */
+#define HK_SYM_CACHE_SIZE 1024u
+
+/* Search tokens longer than this are not indexed. */
+#define HK_TOKEN_MAX_BYTES 64u
+/* Tokens indexed per symbol at most (long arguments). */
+#define HK_TOKENS_PER_SYMBOL 64u
+
+typedef struct hk_store_dbs {
+    MDB_dbi meta;          /* name -> value */
+    MDB_dbi sym;           /* symbol key -> sym id */
+    MDB_dbi sym_id;        /* sym id -> string */
+    MDB_dbi fact;          /* fact id -> record */
+    MDB_dbi stmt;          /* statement ids -> fact id */
+    MDB_dbi by_pred;       /* pred -> fact ids */
+    MDB_dbi by_arg;        /* entity -> (pos, pred, id) */
+    MDB_dbi arg_multi;     /* entity -> extra mentions */
+    MDB_dbi pstat;         /* (pred, arity) -> count */
+    MDB_dbi pred_names;    /* predicate names in use */
+    MDB_dbi tok;           /* token -> sym ids */
+    MDB_dbi audit;         /* seq -> entry */
+    MDB_dbi audit_by_fact; /* fact id -> seqs */
+    MDB_dbi audit_bulk;    /* last id of import range -> (first id, seq) */
+} hk_store_dbs;
+
+struct hk_store {
+    MDB_env *env;           /* the LMDB environment */
+    hk_store_dbs db;        /* named database handles */
+    char *path;             /* KB directory (owned) */
+    char *data_path;        /* dir/data.mdb (owned) */
+    hk_store_options opt;   /* options as opened (defaults filled in) */
+    uint32_t schema_version;/* on-disk version read at open */
+};
+
+/* Counters kept in `meta`; a write txn loads them at begin and stores the
+ * changed ones at commit. */
+typedef struct hk_counters {
+    uint64_t facts;          /* facts stored */
+    uint64_t predicates;     /* by_pred keys */
+    uint64_t entities;       /* by_arg keys */
+    uint64_t next_fact_id;   /* next id to assign (>= 1) */
+    uint64_t next_sym_id;    /* next symbol id (>= 1) */
+    uint64_t audit_seq;      /* seq of the newest audit entry (0 = none) */
+    uint8_t audit_hash[32];  /* hash of the newest audit entry */
+    int64_t last_change_us;  /* time of the newest audit entry */
+} hk_counters;
+
+typedef struct hk_sym_cache_entry {
+    uint32_t id;       /* sym id (0 = empty) */
+    uint32_t len;      /* string length */
+    uint64_t gen;      /* txn generation when filled */
+    const char *ptr;   /* string bytes inside the LMDB map */
+} hk_sym_cache_entry;
+
+struct hk_txn {
+    hk_store *s;            /* owning store */
+    MDB_txn *txn;           /* LMDB transaction */
+    bool write;             /* write transaction */
+    bool failed;            /* an op failed mid-write: commit refuses */
+    bool active;            /* read txn: snapshot held (not reset) */
+    bool counters_dirty;    /* counters changed since begin */
+    hk_counters c;          /* counters (write txns: authoritative copy) */
+    char *actor;            /* audit actor (owned), NULL = "local" */
+    bool bulk;              /* bulk mode: created facts get one entry */
+    char *bulk_label;       /* label of the import entry (owned) */
+    hk_fact_id bulk_first;  /* first id created in bulk mode (0 = none) */
+    hk_fact_id bulk_last;   /* last id created in bulk mode */
+    uint64_t bulk_count;    /* facts created in bulk mode */
+    void *bulk_digest;      /* EVP_MD_CTX over canonical statements */
+    uint64_t gen;           /* bumped whenever mmap pointers may go stale */
+    hk_buf scratch;         /* reusable buffer for formatting */
+    hk_sym_cache_entry cache[HK_SYM_CACHE_SIZE]; /* sym id -> string */
+};
+
+/* ==== Big-endian codecs ==== */
+
+static inline void hk_put_u32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+static inline uint32_t hk_get_u32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+static inline void hk_put_u64(uint8_t *p, uint64_t v) {
+    hk_put_u32(p, (uint32_t)(v >> 32));
+    hk_put_u32(p + 4, (uint32_t)v);
+}
+static inline uint64_t hk_get_u64(const uint8_t *p) {
+    return ((uint64_t)hk_get_u32(p) << 32) | hk_get_u32(p + 4);
+}
+
+/* ==== store.c ==== */
+
+/* Maps an LMDB return code to hk_err, fills err, and marks a write txn
+ * failed (t may be NULL). */
+hk_err hk_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what);
+/* HK_ERR_STATE unless t is a live write transaction. */
+hk_err hk_txn_check_write(hk_txn *t, hk_error *err);
+/* HK_ERR_STATE when a read txn has been reset. */
+hk_err hk_txn_check_read(hk_txn *t, hk_error *err);
+/* Reads counters from meta (read txns: fresh each call). */
+hk_err hk_txn_load_counters(hk_txn *t, hk_counters *c, hk_error *err);
+/* Marks pointers into the map as stale (after a write in this txn). */
+static inline void hk_txn_touch(hk_txn *t) { t->gen++; }
+
+/* ==== symbols.c ==== */
+
+/* Builds the `sym` key of a string; returns its length (<= HK_SYM_KEY_MAX). */
+size_t hk_sym_key(const char *s, size_t len, uint8_t out[HK_SYM_KEY_MAX]);
+/* Sym id of s or 0 when s is not in the dictionary. */
+hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
+                     hk_error *err);
+/* Sym id of s, creating it (and its search tokens) when missing. */
+hk_err hk_sym_intern(hk_txn *t, const char *s, size_t len, uint32_t *id,
+                     hk_error *err);
+/* The string of sym id (pointer into the map, valid for the snapshot and
+ * until the next write in this txn; not NUL-terminated). */
+hk_err hk_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
+                     hk_error *err);
+
+/* ==== record.c ==== */
+
+enum {
+    HK_REC_CONF = 1u << 0,    /* confidence present (else 1.0) */
+    HK_REC_UPDATED = 1u << 1, /* updated time present (else = created) */
+    HK_REC_SOURCE = 1u << 2,  /* source present */
+    HK_REC_TAGS = 1u << 3,    /* tags present */
+    HK_REC_CONTEXT = 1u << 4  /* context JSON present */
+};
+
+/* A fact record decoded without touching the dictionary. Pointers refer to
+ * the encoded bytes. */
+typedef struct hk_rec {
+    uint32_t pred;                  /* predicate sym */
+    uint32_t n_args;                /* arguments */
+    uint32_t args[HK_MAX_ARGS];     /* argument syms */
+    double confidence;              /* 0..1 */
+    int64_t created_us;             /* creation time */
+    int64_t updated_us;             /* last change */
+    const char *source;             /* NULL when none */
+    size_t source_len;              /* bytes */
+    uint32_t n_tags;                /* tags */
+    const char *tags[HK_MAX_TAGS];  /* tag bytes */
+    size_t tag_lens[HK_MAX_TAGS];   /* tag lengths */
+    const char *context;            /* context JSON or NULL */
+    size_t context_len;             /* bytes */
+} hk_rec;
+
+/* Decodes only pred and args (hot path). */
+hk_err hk_rec_decode_ids(const void *data, size_t len, hk_rec *r);
+hk_err hk_rec_decode(const void *data, size_t len, hk_rec *r);
+hk_err hk_rec_encode(const hk_rec *r, hk_buf *out);
+/* Validates metadata (confidence range, lengths, UTF-8, context JSON). */
+hk_err hk_meta_validate(const hk_fact_meta *m, hk_error *err);
+/* Reads fact id into *r (pointers into the map). HK_ERR_NOT_FOUND. */
+hk_err hk_rec_get(hk_txn *t, hk_fact_id id, hk_rec *r, hk_error *err);
+/* Fills f with the strings of r. */
+hk_err hk_rec_to_fact(hk_txn *t, hk_fact_id id, const hk_rec *r, hk_fact *f,
+                      hk_error *err);
+
+/* ==== audit.c ==== */
+
+/* Appends an audit entry in t (before/after may be NULL). */
+hk_err hk_audit_append(hk_txn *t, const char *op, hk_fact_id first,
+                       hk_fact_id last, uint64_t count, const char *before,
+                       const char *after, hk_error *err);
+/* Called by commit: writes the import entry of a bulk txn. */
+hk_err hk_audit_flush_bulk(hk_txn *t, hk_error *err);
+/* Feeds one created fact's canonical statement into the bulk digest. */
+hk_err hk_audit_bulk_note(hk_txn *t, hk_fact_id id, const hk_statement *st,
+                          hk_error *err);
+
+#endif /* HK_STORE_INT_H */

@@ -1,0 +1,527 @@
+/*
+ * test_store_basic.c — store CRUD: open/create, add (MERGE), get, find,
+ * delete, update (incl. EXISTS), metadata, counts and stats, long symbols,
+ * persistence across reopen, schema version refusal and failed-txn rules.
+ */
+#include "test_store_util.h"
+
+#include <lmdb.h>
+#include <math.h>
+
+#include "core/mem.h"
+
+static void test_open_missing(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("missing");
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/nope", dir);
+    hk_store_options o = {0};
+    hk_store *s = NULL;
+    hk_error err;
+    assert_int_equal(hk_store_open(sub, &o, &s, &err), HK_ERR_NOT_FOUND);
+    assert_null(s);
+    /* An existing empty dir without create is not a KB either. */
+    assert_int_equal(hk_store_open(dir, &o, &s, &err), HK_ERR_NOT_FOUND);
+    o.create = true;
+    assert_int_equal(hk_store_open(sub, &o, &s, &err), HK_OK);
+    assert_string_equal(hk_store_path(s), sub);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_add_get_find_merge(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("crud");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    bool created;
+    hk_fact_id a = tu_add(t, tu_st("HasPart", "Computer", "CPU", NULL),
+                          &created);
+    assert_true(created);
+    hk_fact_id b = tu_add(t, tu_st("Bond", "NH3", "chlorine", "carbon", NULL),
+                          &created);
+    assert_true(created);
+    assert_true(b > a);
+    /* MERGE: same statement, same id, not created. */
+    hk_fact_id a2 = tu_add(t, tu_st("HasPart", "Computer", "CPU", NULL),
+                           &created);
+    assert_false(created);
+    assert_int_equal(a2, a);
+    tu_commit(t);
+
+    t = tu_begin(s, false);
+    hk_fact f;
+    hk_error err;
+    hk_fact_init(&f);
+    assert_int_equal(hk_store_get(t, b, &f, &err), HK_OK);
+    assert_string_equal(f.st.predicate, "Bond");
+    assert_int_equal(f.st.n_args, 3);
+    assert_string_equal(f.st.args[2], "carbon");
+    assert_true(f.confidence == 1.0);
+    assert_null(f.source);
+    assert_int_equal(f.n_tags, 0);
+    assert_null(f.context_json);
+    assert_true(f.created_us > 0);
+    assert_true(f.updated_us == f.created_us);
+    assert_int_equal(hk_store_get(t, 999, &f, &err), HK_ERR_NOT_FOUND);
+    hk_fact_id id = 0;
+    hk_statement st = tu_st("HasPart", "Computer", "CPU", NULL);
+    assert_int_equal(hk_store_find(t, &st, &id, &err), HK_OK);
+    assert_int_equal(id, a);
+    st = tu_st("HasPart", "CPU", "Computer", NULL);
+    assert_int_equal(hk_store_find(t, &st, &id, &err), HK_ERR_NOT_FOUND);
+    st = tu_st("HasPart", "Computer", NULL);
+    assert_int_equal(hk_store_find(t, &st, &id, &err), HK_ERR_NOT_FOUND);
+    /* Writes in a read txn are refused. */
+    assert_int_equal(hk_store_add(t, &st, NULL, &id, NULL, &err),
+                     HK_ERR_STATE);
+    hk_fact_release(&f);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_invalid_input(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("invalid");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    hk_error err;
+    hk_fact_id id;
+    hk_statement st = tu_st("Has Part", "a", NULL);
+    assert_int_equal(hk_store_add(t, &st, NULL, &id, NULL, &err),
+                     HK_ERR_INVALID);
+    st = tu_st("P", "", NULL);
+    assert_int_equal(hk_store_add(t, &st, NULL, &id, NULL, &err),
+                     HK_ERR_INVALID);
+    st = tu_st("P", "a", NULL);
+    hk_fact_meta m = {0};
+    m.fields = HK_META_CONFIDENCE;
+    m.confidence = NAN;
+    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err),
+                     HK_ERR_INVALID);
+    assert_string_equal(err.field, "confidence");
+    m.confidence = 1.5;
+    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err),
+                     HK_ERR_INVALID);
+    m.fields = HK_META_CONTEXT;
+    m.context_json = "[1,2]";
+    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err),
+                     HK_ERR_INVALID);
+    assert_string_equal(err.field, "context");
+    m.context_json = "{\"a\":";
+    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err),
+                     HK_ERR_INVALID);
+    m.fields = HK_META_TAGS;
+    const char *tags[] = {"ok", ""};
+    m.n_tags = 2;
+    m.tags = tags;
+    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err),
+                     HK_ERR_INVALID);
+    assert_string_equal(err.field, "tags");
+    /* Invalid input never fails the txn: a valid add still commits. */
+    tu_add(t, st, NULL);
+    tu_commit(t);
+    t = tu_begin(s, false);
+    hk_stats stats;
+    assert_int_equal(hk_store_stats(t, &stats, &err), HK_OK);
+    assert_int_equal(stats.facts, 1);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_meta_roundtrip_and_set_meta(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("meta");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    hk_error err;
+    hk_fact_id id;
+    bool created;
+    hk_statement st = tu_st("IsA", "Water", "Molecule", NULL);
+    const char *tags[] = {"chemistry", "basics"};
+    hk_fact_meta m = {HK_META_CONFIDENCE | HK_META_SOURCE | HK_META_TAGS |
+                          HK_META_CONTEXT,
+                      0.75, "textbook", 2, tags, "{\"page\": 12}"};
+    assert_int_equal(hk_store_add(t, &st, &m, &id, &created, &err), HK_OK);
+    assert_true(created);
+    tu_commit(t);
+
+    t = tu_begin(s, false);
+    hk_fact f;
+    hk_fact_init(&f);
+    assert_int_equal(hk_store_get(t, id, &f, &err), HK_OK);
+    assert_true(f.confidence == 0.75);
+    assert_string_equal(f.source, "textbook");
+    assert_int_equal(f.n_tags, 2);
+    assert_string_equal(f.tags[1], "basics");
+    assert_string_equal(f.context_json, "{\"page\": 12}");
+    int64_t created_us = f.created_us;
+    hk_txn_abort(t);
+
+    /* Change only the confidence; clear the source. */
+    t = tu_begin(s, true);
+    hk_fact_meta m2 = {HK_META_CONFIDENCE | HK_META_SOURCE, 0.5, NULL, 0,
+                       NULL, NULL};
+    assert_int_equal(hk_store_set_meta(t, id, &m2, &err), HK_OK);
+    assert_int_equal(hk_store_set_meta(t, 12345, &m2, &err),
+                     HK_ERR_NOT_FOUND);
+    tu_commit(t);
+    t = tu_begin(s, false);
+    assert_int_equal(hk_store_get(t, id, &f, &err), HK_OK);
+    assert_true(f.confidence == 0.5);
+    assert_null(f.source);
+    assert_int_equal(f.n_tags, 2);
+    assert_string_equal(f.context_json, "{\"page\": 12}");
+    assert_true(f.created_us == created_us);
+    assert_true(f.updated_us >= created_us);
+    hk_fact_release(&f);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_update(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("update");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    hk_error err;
+    hk_fact_id a = tu_add(t, tu_st("P", "x", "y", NULL), NULL);
+    hk_fact_id b = tu_add(t, tu_st("P", "y", "z", NULL), NULL);
+    hk_statement st = tu_st("Q", "x", "w", "v", NULL);
+    hk_fact_id other = 77;
+    assert_int_equal(hk_store_update(t, a, &st, &other, &err), HK_OK);
+    assert_int_equal(other, 0);
+    /* Onto another fact: EXISTS with its id. */
+    st = tu_st("P", "y", "z", NULL);
+    assert_int_equal(hk_store_update(t, a, &st, &other, &err), HK_ERR_EXISTS);
+    assert_int_equal(other, b);
+    /* Onto itself: no change. */
+    st = tu_st("Q", "x", "w", "v", NULL);
+    assert_int_equal(hk_store_update(t, a, &st, &other, &err), HK_OK);
+    assert_int_equal(hk_store_update(t, 999, &st, &other, &err),
+                     HK_ERR_NOT_FOUND);
+    tu_commit(t);
+
+    t = tu_begin(s, false);
+    hk_fact f;
+    hk_fact_init(&f);
+    assert_int_equal(hk_store_get(t, a, &f, &err), HK_OK);
+    assert_string_equal(f.st.predicate, "Q");
+    assert_int_equal(f.st.n_args, 3);
+    hk_fact_id id;
+    st = tu_st("P", "x", "y", NULL);
+    assert_int_equal(hk_store_find(t, &st, &id, &err), HK_ERR_NOT_FOUND);
+    st = tu_st("Q", "x", "w", "v", NULL);
+    assert_int_equal(hk_store_find(t, &st, &id, &err), HK_OK);
+    assert_int_equal(id, a);
+    uint64_t n;
+    assert_int_equal(hk_store_count_predicate(t, "P", &n, &err), HK_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(hk_store_count_predicate(t, "Q", &n, &err), HK_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(hk_store_count_entity(t, "x", &n, &err), HK_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(hk_store_count_entity(t, "y", &n, &err), HK_OK);
+    assert_int_equal(n, 1);
+    hk_stats stats;
+    assert_int_equal(hk_store_stats(t, &stats, &err), HK_OK);
+    assert_int_equal(stats.facts, 2);
+    assert_int_equal(stats.predicates, 2);
+    assert_int_equal(stats.entities, 5); /* x y z w v */
+    hk_fact_release(&f);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_delete_counts(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("delete");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    hk_error err;
+    hk_fact_id a = tu_add(t, tu_st("R", "a", "a", NULL), NULL);
+    hk_fact_id b = tu_add(t, tu_st("R", "a", "b", NULL), NULL);
+    tu_commit(t);
+    t = tu_begin(s, false);
+    uint64_t n;
+    assert_int_equal(hk_store_count_entity(t, "a", &n, &err), HK_OK);
+    assert_int_equal(n, 2); /* facts, not mentions */
+    hk_txn_abort(t);
+
+    t = tu_begin(s, true);
+    assert_int_equal(hk_store_delete(t, a, &err), HK_OK);
+    assert_int_equal(hk_store_delete(t, a, &err), HK_ERR_NOT_FOUND);
+    tu_commit(t);
+    t = tu_begin(s, false);
+    assert_int_equal(hk_store_count_entity(t, "a", &n, &err), HK_OK);
+    assert_int_equal(n, 1);
+    hk_stats st;
+    assert_int_equal(hk_store_stats(t, &st, &err), HK_OK);
+    assert_int_equal(st.facts, 1);
+    assert_int_equal(st.entities, 2);
+    assert_int_equal(st.predicates, 1);
+    assert_int_equal(st.last_fact_id, b);
+    hk_txn_abort(t);
+    t = tu_begin(s, true);
+    assert_int_equal(hk_store_delete(t, b, &err), HK_OK);
+    tu_commit(t);
+    t = tu_begin(s, false);
+    assert_int_equal(hk_store_stats(t, &st, &err), HK_OK);
+    assert_int_equal(st.facts, 0);
+    assert_int_equal(st.entities, 0);
+    assert_int_equal(st.predicates, 0);
+    assert_int_equal(st.last_fact_id, b);
+    assert_int_equal(hk_store_count_predicate(t, "R", &n, &err), HK_OK);
+    assert_int_equal(n, 0);
+    uint64_t ar[HK_MAX_ARGS + 1];
+    assert_int_equal(hk_store_predicate_arities(t, "R", ar, &err), HK_OK);
+    assert_int_equal(ar[2], 0);
+    hk_txn_abort(t);
+    /* A new fact gets a new id (never reused). */
+    t = tu_begin(s, true);
+    hk_fact_id c = tu_add(t, tu_st("R", "a", "a", NULL), NULL);
+    assert_true(c > b);
+    tu_commit(t);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_long_symbols_and_reopen(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("long");
+    char *long1 = malloc(HK_MAX_ARG_BYTES + 1);
+    char *long2 = malloc(HK_MAX_ARG_BYTES + 1);
+    /* Same first 440+ bytes, differ only at the end. */
+    memset(long1, 'x', HK_MAX_ARG_BYTES);
+    memset(long2, 'x', HK_MAX_ARG_BYTES);
+    long1[HK_MAX_ARG_BYTES] = long2[HK_MAX_ARG_BYTES] = 0;
+    long2[HK_MAX_ARG_BYTES - 1] = 'y';
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    hk_fact_id a = tu_add(t, tu_st("Text", long1, NULL), NULL);
+    hk_fact_id b = tu_add(t, tu_st("Text", long2, NULL), NULL);
+    assert_true(a != b);
+    const char *tags[] = {"t1"};
+    hk_fact_meta m = {HK_META_TAGS | HK_META_SOURCE, 1.0, "src", 1, tags,
+                      NULL};
+    hk_statement st = tu_st("Located", "North Pacific", "Ocean", NULL);
+    hk_fact_id c;
+    hk_error err;
+    assert_int_equal(hk_store_add(t, &st, &m, &c, NULL, &err), HK_OK);
+    tu_commit(t);
+    hk_store_close(s);
+
+    s = tu_open(dir);
+    t = tu_begin(s, false);
+    hk_fact f;
+    hk_fact_init(&f);
+    assert_int_equal(hk_store_get(t, a, &f, &err), HK_OK);
+    assert_string_equal(f.st.args[0], long1);
+    assert_int_equal(hk_store_get(t, b, &f, &err), HK_OK);
+    assert_string_equal(f.st.args[0], long2);
+    assert_int_equal(hk_store_get(t, c, &f, &err), HK_OK);
+    assert_string_equal(f.source, "src");
+    assert_string_equal(f.tags[0], "t1");
+    hk_fact_id id;
+    st = tu_st("Text", long2, NULL);
+    assert_int_equal(hk_store_find(t, &st, &id, &err), HK_OK);
+    assert_int_equal(id, b);
+    uint64_t n;
+    assert_int_equal(hk_store_count_entity(t, long1, &n, &err), HK_OK);
+    assert_int_equal(n, 1);
+    hk_stats stats;
+    assert_int_equal(hk_store_stats(t, &stats, &err), HK_OK);
+    assert_int_equal(stats.facts, 3);
+    assert_int_equal(stats.audit_entries, 3);
+    assert_int_equal(stats.schema_version, 1);
+    assert_true(stats.bytes_on_disk > 0);
+    assert_true(stats.bytes_used > 0 && stats.bytes_used <= stats.bytes_on_disk);
+    assert_int_equal(stats.map_size, 1ull << 30);
+    assert_true(stats.last_change_us > 0);
+    hk_fact_release(&f);
+    hk_txn_abort(t);
+    hk_store_close(s);
+
+    /* Read-only open refuses writes. */
+    hk_store_options o = {0};
+    o.read_only = true;
+    assert_int_equal(hk_store_open(dir, &o, &s, &err), HK_OK);
+    hk_txn *w;
+    assert_int_equal(hk_txn_begin(s, true, &w, &err), HK_ERR_STATE);
+    hk_store_close(s);
+    free(long1);
+    free(long2);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_schema_version_refused(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("version");
+    hk_store *s = tu_open(dir);
+    hk_store_close(s);
+    /* Rewrite the version with raw LMDB. */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 32);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    uint8_t v[4] = {0, 0, 0, 99};
+    MDB_val k = {14, "schema_version"}, d = {4, v};
+    assert_int_equal(mdb_put(txn, dbi, &k, &d, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    hk_store_options o = {0};
+    hk_error err;
+    assert_int_equal(hk_store_open(dir, &o, &s, &err), HK_ERR_VERSION);
+    assert_non_null(strstr(err.message, "99"));
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_txn_reset_renew(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("renew");
+    hk_store *s = tu_open(dir);
+    hk_txn *r = tu_begin(s, false);
+    hk_error err;
+    hk_stats st;
+    assert_int_equal(hk_store_stats(r, &st, &err), HK_OK);
+    assert_int_equal(st.facts, 0);
+    hk_txn *t = tu_begin(s, true);
+    tu_add(t, tu_st("P", "a", NULL), NULL);
+    tu_commit(t);
+    /* Old snapshot still sees nothing; after renew it sees the fact. */
+    assert_int_equal(hk_store_stats(r, &st, &err), HK_OK);
+    assert_int_equal(st.facts, 0);
+    hk_txn_reset(r);
+    assert_int_equal(hk_store_stats(r, &st, &err), HK_ERR_STATE);
+    assert_int_equal(hk_txn_renew(r, &err), HK_OK);
+    assert_int_equal(hk_store_stats(r, &st, &err), HK_OK);
+    assert_int_equal(st.facts, 1);
+    hk_txn_abort(r);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+/* Allocation failures at every point of an add must leave the KB as it
+ * was: the op fails, the txn refuses to commit, nothing leaks. */
+static void test_alloc_failure_injection(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("nomem");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    tu_add(t, tu_st("Base", "fact", NULL), NULL);
+    tu_commit(t);
+    bool succeeded = false;
+    for (long n = 0; n < 200 && !succeeded; n++) {
+        hk_txn *w = NULL;
+        hk_error err;
+        hk_mem_fail_after(n);
+        hk_err e = hk_txn_begin(s, true, &w, &err);
+        if (e == HK_OK) {
+            hk_statement st = tu_st("NewPred", "alpha beta", "gammaDelta",
+                                    NULL);
+            const char *tags[] = {"x"};
+            hk_fact_meta m = {HK_META_TAGS | HK_META_CONTEXT, 1, NULL, 1,
+                              tags, "{\"k\": [1, 2]}"};
+            hk_fact_id id;
+            e = hk_store_add(w, &st, &m, &id, NULL, &err);
+            if (e == HK_OK)
+                e = hk_txn_commit(w, &err);
+            else
+                hk_txn_abort(w);
+        }
+        bool injected = hk_mem_fail_triggered();
+        hk_mem_fail_after(-1);
+        if (e == HK_OK) {
+            succeeded = true;
+        } else {
+            assert_true(injected);
+        }
+        /* The KB is consistent either way. */
+        hk_txn *r = tu_begin(s, false);
+        hk_stats st;
+        assert_int_equal(hk_store_stats(r, &st, &err), HK_OK);
+        assert_int_equal(st.facts, succeeded ? 2 : 1);
+        hk_audit_report rep;
+        assert_int_equal(hk_audit_verify(r, &rep, &err), HK_OK);
+        assert_true(rep.ok);
+        assert_int_equal(rep.checked, succeeded ? 2 : 1);
+        uint64_t cnt;
+        assert_int_equal(hk_store_count_predicate(r, "NewPred", &cnt, &err),
+                         HK_OK);
+        assert_int_equal(cnt, succeeded ? 1 : 0);
+        hk_txn_abort(r);
+    }
+    assert_true(succeeded);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_failed_txn_refuses_commit(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("full");
+    hk_store_options o = {0};
+    hk_store *s = NULL;
+    hk_error err;
+    o.create = true;
+    o.no_sync = true;
+    o.map_size = 256 * 1024; /* tiny map: fills quickly */
+    assert_int_equal(hk_store_open(dir, &o, &s, &err), HK_OK);
+    hk_txn *t = tu_begin(s, true);
+    hk_err e = HK_OK;
+    char a[64];
+    for (int i = 0; i < 100000 && e == HK_OK; i++) {
+        snprintf(a, sizeof a, "entity number %d", i);
+        hk_statement st = tu_st("P", a, NULL);
+        hk_fact_id id;
+        e = hk_store_add(t, &st, NULL, &id, NULL, &err);
+    }
+    assert_int_equal(e, HK_ERR_FULL);
+    hk_statement st = tu_st("P", "more", NULL);
+    hk_fact_id id;
+    assert_int_equal(hk_store_add(t, &st, NULL, &id, NULL, &err),
+                     HK_ERR_STATE);
+    assert_int_equal(hk_txn_commit(t, &err), HK_ERR_STATE);
+    t = tu_begin(s, false);
+    hk_stats stats;
+    assert_int_equal(hk_store_stats(t, &stats, &err), HK_OK);
+    assert_int_equal(stats.facts, 0);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_missing),
+        cmocka_unit_test(test_add_get_find_merge),
+        cmocka_unit_test(test_invalid_input),
+        cmocka_unit_test(test_meta_roundtrip_and_set_meta),
+        cmocka_unit_test(test_update),
+        cmocka_unit_test(test_delete_counts),
+        cmocka_unit_test(test_long_symbols_and_reopen),
+        cmocka_unit_test(test_schema_version_refused),
+        cmocka_unit_test(test_txn_reset_renew),
+        cmocka_unit_test(test_alloc_failure_injection),
+        cmocka_unit_test(test_failed_txn_refuses_commit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
