@@ -90,10 +90,12 @@ size_t hk_ident_span(const char *s, size_t n)
  * "control character U+000A". */
 static const char *describe_char(const char *p, size_t n, char out[40])
 {
-    unsigned char c = (unsigned char)p[0];
-    if (n == 0)
+    if (n == 0) {
         snprintf(out, 40, "end of input");
-    else if (is_ctrl(c))
+        return out;
+    }
+    unsigned char c = (unsigned char)p[0];
+    if (is_ctrl(c))
         snprintf(out, 40, "control character U+%04X", c);
     else if (c < 0x80)
         snprintf(out, 40, "'%c'", c);

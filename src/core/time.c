@@ -10,6 +10,8 @@
  * (fraction 1..9 digits, digits beyond microseconds truncated; second 60
  * accepted as a leap second and folded into the next minute, as POSIX
  * time does) or a plain integer of seconds since the epoch (optional '-').
+ * Results must fall in years 0000..9999 UTC, the range the format can
+ * write, so that parse(format(t)) == t for every accepted t.
  *
  * Threads: pure functions except hk_now_us, which reads the clock.
  */
@@ -23,6 +25,10 @@
 
 #define US_PER_SEC INT64_C(1000000)
 #define SEC_PER_DAY INT64_C(86400)
+/* Accepted range: the years RFC 3339 can write, 0000..9999, so that every
+ * parsed time formats to text that parses back. */
+#define MIN_SECS INT64_C(-62167219200) /* 0000-01-01T00:00:00Z */
+#define MAX_SECS INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 
 int64_t hk_now_us(void)
 {
@@ -150,7 +156,10 @@ static hk_err parse_epoch_seconds(const char *s, int64_t *us, hk_error *err)
         if (v > max_secs)
             return time_fail(err, s, p, "out of range");
     }
-    *us = (neg ? -v : v) * US_PER_SEC;
+    v = neg ? -v : v;
+    if (v < MIN_SECS || v > MAX_SECS)
+        return time_fail(err, s, s, "out of range (years 0000..9999)");
+    *us = v * US_PER_SEC;
     return HK_OK;
 }
 
@@ -236,6 +245,8 @@ hk_err hk_time_parse(const char *s, int64_t *us, hk_error *err)
     int64_t days = days_from_civil(year, month, day);
     int64_t secs = days * SEC_PER_DAY + hour * 3600 + minute * 60 + second -
                    offset_s;
+    if (secs < MIN_SECS || secs > MAX_SECS)
+        return time_fail(err, s, s, "out of range (years 0000..9999 UTC)");
     *us = secs * US_PER_SEC + frac_us;
     return HK_OK;
 }

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "core/mem.h"
 #include "hakgal.h"
 
 static void parse_ok(const char *text, hk_pattern *p)
@@ -143,6 +144,50 @@ static void test_bad_patterns(void **state)
     }
 }
 
+static void test_pattern_alloc_failure(void **state)
+{
+    (void)state;
+    const char *text = "?p(\"a, b\", ?x, _)";
+    hk_pattern p;
+    hk_error err;
+    hk_mem_fail_after(0);
+    assert_int_equal(hk_pattern_parse(text, strlen(text), &p, &err),
+                     HK_ERR_NOMEM);
+    hk_mem_fail_after(-1);
+    assert_int_equal(err.code, HK_ERR_NOMEM);
+    assert_null(p.owned);
+    hk_mem_fail_after(1);
+    assert_int_equal(hk_pattern_parse(text, strlen(text), &p, &err), HK_OK);
+    hk_mem_fail_after(-1);
+    assert_term(&p.predicate, HK_TERM_VAR, "p");
+    assert_term(&p.args[0], HK_TERM_CONST, "a, b");
+    assert_term(&p.args[1], HK_TERM_VAR, "x");
+    assert_term(&p.args[2], HK_TERM_ANY, "_");
+    hk_pattern_release(&p);
+    hk_pattern_release(&p); /* released twice is harmless */
+}
+
+static void test_pattern_arity_limit(void **state)
+{
+    (void)state;
+    hk_buf b = HK_BUF_INIT;
+    hk_pattern p;
+    hk_error err;
+    hk_buf_append_str(&b, "P(");
+    for (int i = 0; i < 32; i++)
+        hk_buf_appendf(&b, "%s?v%d", i ? ", " : "", i);
+    hk_buf_append_str(&b, ")");
+    assert_int_equal(hk_pattern_parse(b.data, b.len, &p, &err), HK_OK);
+    assert_int_equal(p.n_args, 32);
+    assert_term(&p.args[31], HK_TERM_VAR, "v31");
+    hk_pattern_release(&p);
+    b.len--; /* drop ')' */
+    hk_buf_append_str(&b, ", _)");
+    assert_int_equal(hk_pattern_parse(b.data, b.len, &p, &err), HK_ERR_INVALID);
+    assert_non_null(strstr(err.message, "too many arguments (max 32)"));
+    hk_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -150,6 +195,8 @@ int main(void)
         cmocka_unit_test(test_quoted_are_constants),
         cmocka_unit_test(test_canonical_statement_is_constant_pattern),
         cmocka_unit_test(test_bad_patterns),
+        cmocka_unit_test(test_pattern_alloc_failure),
+        cmocka_unit_test(test_pattern_arity_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,7 +81,11 @@ static void test_valid_statements(void **state)
         hk_statement st;
         hk_error err;
         hk_error_clear(&err);
-        hk_err rc = hk_statement_parse(vc->text, strlen(vc->text), &st, &err);
+        size_t len = strlen(vc->text);
+        char *exact = malloc(len);
+        memcpy(exact, vc->text, len);
+        hk_err rc = hk_statement_parse(exact, len, &st, &err);
+        free(exact);
         if (rc != HK_OK)
             fail_msg("case %zu '%s': %s", c, vc->text, err.message);
         assert_string_equal(st.predicate, vc->predicate);
@@ -121,6 +125,11 @@ static const invalid_case k_invalid[] = {
     {"   ", 0, 1, "empty statement"},
     {"(a, b)", 0, 1, "missing predicate"},
     {"HasPart", 0, 8, "expected '('"},
+    {"g", 0, 2, "expected '('"},
+    {"P ", 0, 2, "expected '('"},
+    {"P(a", 0, 4, "missing ')'"},
+    {"P(\"a\"", 0, 6, "missing ')'"},
+    {"P(\"a\\", 0, 3, "unterminated"},
     {"HasPart Computer, CPU", 0, 9, "expected '('"},
     {"Has-Part(a, b)", 0, 4, "unexpected '-'"},
     {"Has Part(a, b)", 0, 5, "unexpected 'P'"},
@@ -179,10 +188,15 @@ static void test_invalid_statements(void **state)
     for (size_t c = 0; c < sizeof k_invalid / sizeof k_invalid[0]; c++) {
         const invalid_case *ic = &k_invalid[c];
         size_t len = ic->len ? ic->len : strlen(ic->text);
+        /* An exact-size copy without NUL: the sanitizers catch any read
+         * past the end (found by fuzzing: "g" read one byte too far). */
+        char *exact = malloc(len ? len : 1);
+        memcpy(exact, ic->text, len);
         hk_statement st;
         hk_error err;
         hk_error_clear(&err);
-        hk_err rc = hk_statement_parse(ic->text, len, &st, &err);
+        hk_err rc = hk_statement_parse(exact, len, &st, &err);
+        free(exact);
         if (rc != HK_ERR_INVALID)
             fail_msg("case %zu '%s': expected HK_ERR_INVALID, got %d", c,
                      ic->text, rc);
@@ -419,6 +433,246 @@ static void test_format_rejects_bad_shape(void **state)
     hk_buf_free(&b);
 }
 
+/* ==== Round-trip property on random statements ==== */
+
+static uint64_t g_rng = 0x9E3779B97F4A7C15u; /* xorshift64 state */
+
+static uint64_t rnd(void)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return g_rng;
+}
+
+static size_t rnd_below(size_t n)
+{
+    return (size_t)(rnd() % n);
+}
+
+/* Pieces arguments are built from: ordinary text, every character the
+ * grammar treats specially, and multi-byte UTF-8. */
+static const char *const k_arg_pieces[] = {
+    "a", "Z", "0", "9", " ", " ", ",", "(", ")", "\"", "\\", "?", "_", ".",
+    "=", "%", "/", "-", "+", ":", "'", ";", "[", "]", "{", "}", "!", "#",
+    "é", "ß", "€", "₂", "日本", "😀", "\xf4\x8f\xbf\xbf", "\xc2\xa0",
+    "North", "x1", "\\\"", "\"\"", "),(",
+};
+static const char *const k_pred_first[] = {"P", "Has", "_", "é", "日", "z"};
+static const char *const k_pred_rest[] = {"a", "Part", "_", "0", "9", "ß",
+                                          "本", "X"};
+
+static void random_statement(hk_statement *st, char *storage, size_t cap)
+{
+    size_t used = 0;
+    memset(st, 0, sizeof *st);
+    char *pred = storage;
+    used += (size_t)snprintf(storage, cap, "%s",
+                             k_pred_first[rnd_below(6)]);
+    for (size_t k = rnd_below(6); k > 0; k--)
+        used += (size_t)snprintf(storage + used, cap - used, "%s",
+                                 k_pred_rest[rnd_below(8)]);
+    used++;
+    st->predicate = pred;
+    st->n_args = 1 + (uint32_t)rnd_below(rnd_below(4) == 0 ? HK_MAX_ARGS : 4);
+    size_t n_pieces = sizeof k_arg_pieces / sizeof k_arg_pieces[0];
+    for (uint32_t i = 0; i < st->n_args; i++) {
+        char *arg = storage + used;
+        size_t alen = 0;
+        size_t pieces = 1 + rnd_below(rnd_below(8) == 0 ? 40 : 6);
+        for (size_t k = 0; k < pieces; k++)
+            alen += (size_t)snprintf(arg + alen, cap - used - alen, "%s",
+                                     k_arg_pieces[rnd_below(n_pieces)]);
+        used += alen + 1;
+        st->args[i] = arg;
+    }
+}
+
+/* Writes st in a random non-canonical but equivalent spelling. */
+static void random_spelling(const hk_statement *st, hk_buf *b)
+{
+    static const char *const blanks[] = {"", "", " ", "\t", "  ", " \t "};
+    hk_buf_reset(b);
+    hk_buf_append_str(b, blanks[rnd_below(6)]);
+    hk_buf_append_str(b, st->predicate);
+    hk_buf_append_str(b, blanks[rnd_below(6)]);
+    hk_buf_append_str(b, "(");
+    for (uint32_t i = 0; i < st->n_args; i++) {
+        if (i)
+            hk_buf_append_str(b, ",");
+        hk_buf_append_str(b, blanks[rnd_below(6)]);
+        const char *a = st->args[i];
+        /* Bare when possible and chosen; "?x" and "_" are constants in a
+         * statement either way. */
+        if ((hk_arg_is_bare(a) || strcmp(a, "_") == 0 || a[0] == '?') &&
+            strpbrk(a, ",()\"\\") == NULL && a[0] != ' ' &&
+            a[strlen(a) - 1] != ' ' && rnd_below(2)) {
+            hk_buf_append_str(b, a);
+        } else {
+            hk_buf_append_str(b, "\"");
+            for (const char *p = a; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                    hk_buf_append(b, "\\", 1);
+                hk_buf_append(b, p, 1);
+            }
+            hk_buf_append_str(b, "\"");
+        }
+        hk_buf_append_str(b, blanks[rnd_below(6)]);
+    }
+    hk_buf_append_str(b, ")");
+    static const char *const tails[] = {"", ".", " . ", "\n", ".\r\n", "\t"};
+    hk_buf_append_str(b, tails[rnd_below(6)]);
+}
+
+static void assert_same_statement(const hk_statement *a, const hk_statement *b)
+{
+    assert_string_equal(a->predicate, b->predicate);
+    assert_int_equal(a->n_args, b->n_args);
+    for (uint32_t i = 0; i < a->n_args; i++)
+        assert_string_equal(a->args[i], b->args[i]);
+}
+
+static void test_random_round_trip(void **state)
+{
+    (void)state;
+    size_t cap = 64 * 1024;
+    char *storage = malloc(cap);
+    hk_buf canon = HK_BUF_INIT, canon2 = HK_BUF_INIT, spelled = HK_BUF_INIT;
+    int checked = 0;
+    for (int iter = 0; iter < 10000; iter++) {
+        hk_statement st;
+        hk_error err;
+        random_statement(&st, storage, cap);
+        if (hk_statement_validate(&st, &err) != HK_OK)
+            fail_msg("generated statement invalid: %s", err.message);
+        hk_buf_reset(&canon);
+        assert_int_equal(hk_statement_format(&st, &canon), HK_OK);
+        assert_int_equal(strlen(canon.data), canon.len);
+
+        hk_statement parsed;
+        if (hk_statement_parse(canon.data, canon.len, &parsed, &err) != HK_OK)
+            fail_msg("canonical '%s' rejected: %s", canon.data, err.message);
+        assert_same_statement(&st, &parsed);
+        hk_buf_reset(&canon2);
+        assert_int_equal(hk_statement_format(&parsed, &canon2), HK_OK);
+        assert_string_equal(canon.data, canon2.data);
+        hk_statement_release(&parsed);
+
+        /* Any equivalent spelling parses to the same statement. */
+        random_spelling(&st, &spelled);
+        if (hk_statement_parse(spelled.data, spelled.len, &parsed, &err) !=
+            HK_OK)
+            fail_msg("spelling '%s' rejected: %s", spelled.data, err.message);
+        assert_same_statement(&st, &parsed);
+        hk_statement_release(&parsed);
+        checked++;
+    }
+    assert_int_equal(checked, 10000);
+    hk_buf_free(&canon);
+    hk_buf_free(&canon2);
+    hk_buf_free(&spelled);
+    free(storage);
+}
+
+/* Random byte edits of valid statements: the parser either accepts (and
+ * then the canonical form round-trips) or rejects with a column inside the
+ * input. */
+static void test_random_mutations(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "(),\" \t\\.?_a\n\x01\xc3\xa4\xe2\x82\x82\xff";
+    size_t cap = 64 * 1024;
+    char *storage = malloc(cap);
+    hk_buf text = HK_BUF_INIT, canon = HK_BUF_INIT;
+    int accepted = 0, rejected = 0;
+    for (int iter = 0; iter < 10000; iter++) {
+        hk_statement st;
+        random_statement(&st, storage, cap);
+        hk_buf_reset(&text);
+        hk_statement_format(&st, &text);
+        for (size_t k = 1 + rnd_below(3); k > 0 && text.len > 0; k--) {
+            size_t at = rnd_below(text.len);
+            text.data[at] = alphabet[rnd_below(sizeof alphabet - 1)];
+        }
+        hk_statement parsed;
+        hk_error err;
+        hk_error_clear(&err);
+        if (hk_statement_parse(text.data, text.len, &parsed, &err) == HK_OK) {
+            accepted++;
+            hk_buf_reset(&canon);
+            assert_int_equal(hk_statement_format(&parsed, &canon), HK_OK);
+            hk_statement again;
+            assert_int_equal(
+                hk_statement_parse(canon.data, canon.len, &again, &err),
+                HK_OK);
+            assert_same_statement(&parsed, &again);
+            hk_statement_release(&again);
+            hk_statement_release(&parsed);
+        } else {
+            rejected++;
+            assert_int_equal(err.code, HK_ERR_INVALID);
+            assert_true(err.column >= 1);
+            assert_true(err.column <= text.len + 1);
+            assert_true(hk_utf8_valid(err.message, strlen(err.message), NULL));
+        }
+    }
+    assert_true(accepted > 100);
+    assert_true(rejected > 100);
+    hk_buf_free(&text);
+    hk_buf_free(&canon);
+    free(storage);
+}
+
+/* ==== Allocation failures ==== */
+
+static void test_parse_alloc_failure(void **state)
+{
+    (void)state;
+    const char *text = "Says(Bob, \"Hello, world\", CO₂)";
+    int failures = 0;
+    for (long budget = 0; budget < 10; budget++) {
+        hk_statement st;
+        hk_error err;
+        hk_error_clear(&err);
+        hk_mem_fail_after(budget);
+        hk_err rc = hk_statement_parse(text, strlen(text), &st, &err);
+        hk_mem_fail_after(-1);
+        if (rc == HK_OK) {
+            assert_string_equal(st.args[1], "Hello, world");
+            hk_statement_release(&st);
+            break;
+        }
+        failures++;
+        assert_int_equal(rc, HK_ERR_NOMEM);
+        assert_int_equal(err.code, HK_ERR_NOMEM);
+        assert_null(st.owned);
+    }
+    assert_true(failures >= 1);
+
+    /* Formatting under failure leaves the buffer's old content intact. */
+    hk_statement st;
+    assert_int_equal(hk_statement_parse(text, strlen(text), &st, NULL), HK_OK);
+    failures = 0;
+    for (long budget = 0; budget < 10; budget++) {
+        hk_buf b = HK_BUF_INIT;
+        hk_mem_fail_after(budget);
+        hk_err rc = hk_statement_format(&st, &b);
+        hk_mem_fail_after(-1);
+        if (rc == HK_OK) {
+            assert_string_equal(b.data, "Says(Bob, \"Hello, world\", CO₂)");
+            hk_buf_free(&b);
+            break;
+        }
+        failures++;
+        assert_int_equal(rc, HK_ERR_NOMEM);
+        assert_true(b.data == NULL || b.data[0] == '\0');
+        assert_int_equal(b.len, 0);
+        hk_buf_free(&b);
+    }
+    assert_true(failures >= 1);
+    hk_statement_release(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +684,9 @@ int main(void)
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_arg_is_bare),
         cmocka_unit_test(test_format_rejects_bad_shape),
+        cmocka_unit_test(test_random_round_trip),
+        cmocka_unit_test(test_random_mutations),
+        cmocka_unit_test(test_parse_alloc_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -228,6 +228,10 @@ static void test_time_parse(void **state)
         {"1795686279", INT64_C(1795686279000000)},
         {"0", 0},
         {"-1", -1000000},
+        {"253402300799", INT64_C(253402300799000000)},
+        {"-62167219200", INT64_C(-62167219200000000)},
+        {"9999-12-31T23:59:59.999999Z", INT64_C(253402300799999999)},
+        {"0000-01-01T00:00:00Z", INT64_C(-62167219200000000)},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int64_t us = 12345;
@@ -253,7 +257,12 @@ static void test_time_parse(void **state)
                          "12a",
                          "99999999999999999999",
                          "--1",
-                         "2026-1-26T09:44:39Z"};
+                         "2026-1-26T09:44:39Z",
+                         "2092021223450", /* year > 9999 (fuzz find) */
+                         "253402300800",
+                         "-62167219201",
+                         "9999-12-31T23:59:59-01:00",
+                         "0000-01-01T00:00:00+00:01"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t us = 0;
         hk_error err;
@@ -487,6 +496,68 @@ static void test_fact_json(void **state)
     hk_fact_release(&f); /* idempotent */
 }
 
+static void test_fact_json_alloc_failure(void **state)
+{
+    (void)state;
+    hk_fact f;
+    hk_fact_init(&f);
+    f.id = 42;
+    f.st.predicate = "P";
+    f.st.n_args = 1;
+    f.st.args[0] = "a b";
+    f.confidence = 0.25;
+    f.source = "src";
+    f.n_tags = 1;
+    f.tags[0] = "t";
+    f.context_json = "{}";
+    int failures = 0;
+    for (long budget = 0; budget < 20; budget++) {
+        hk_buf out = HK_BUF_INIT;
+        assert_int_equal(hk_buf_append_str(&out, "pre"), HK_OK);
+        hk_mem_fail_after(budget);
+        hk_err rc = hk_fact_write_json(&f, &out);
+        hk_mem_fail_after(-1);
+        if (rc == HK_OK) {
+            assert_non_null(strstr(out.data, "\"confidence\":0.25,"));
+            assert_memory_equal(out.data, "pre{", 4);
+            hk_buf_free(&out);
+            break;
+        }
+        failures++;
+        assert_int_equal(rc, HK_ERR_NOMEM);
+        assert_string_equal(out.data, "pre");
+        hk_buf_free(&out);
+    }
+    assert_true(failures >= 1);
+    assert_false(hk_mem_fail_triggered()); /* reset by fail_after(-1) */
+}
+
+static void test_mem_hook(void **state)
+{
+    (void)state;
+    hk_mem_fail_after(2);
+    void *a = hk_malloc(8);
+    char *b = hk_strdup("xy");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_false(hk_mem_fail_triggered());
+    assert_null(hk_malloc(8));
+    assert_null(hk_calloc(2, 2));
+    assert_null(hk_realloc(a, 64));
+    assert_true(hk_mem_fail_triggered());
+    hk_mem_fail_after(-1);
+    assert_string_equal(b, "xy");
+    void *c = hk_realloc(a, 64);
+    assert_non_null(c);
+    assert_null(hk_calloc(SIZE_MAX / 2, 4)); /* overflow */
+    char *d = hk_strndup("abcdef", 3);
+    assert_string_equal(d, "abc");
+    hk_free(c);
+    hk_free(b);
+    hk_free(d);
+    hk_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,6 +572,8 @@ int main(void)
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_tokenize),
         cmocka_unit_test(test_fact_json),
+        cmocka_unit_test(test_fact_json_alloc_failure),
+        cmocka_unit_test(test_mem_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
