@@ -7,7 +7,14 @@ HAKGAL="${HAKGAL_BIN:-./build/hakgal}"
 export HAKGAL_DATA="${HAKGAL_DATA:-./hakgal-data}"
 
 # Prints a command the way one would type it, then runs it.
-show() { printf '\n$ hakgal'; printf " %q" "$@"; printf '\n'; "$HAKGAL" "$@"; }
+show() {
+  local a line='$ hakgal'
+  for a in "$@"; do
+    if [[ "$a" =~ ^[A-Za-z0-9_./=-]+$ ]]; then line+=" $a"; else line+=" '$a'"; fi
+  done
+  printf '\n%s\n' "$line"
+  "$HAKGAL" "$@"
+}
 
 [ -d "$HAKGAL_DATA" ] || "$HAKGAL" init
 show import data/sample.hkl --quiet
