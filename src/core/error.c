@@ -3,7 +3,9 @@
  *
  * Messages are formatted into the fixed-size hk_error.message; a message
  * that does not fit is cut at a UTF-8 character boundary so that it stays
- * valid UTF-8 (it is shown to users and embedded in JSON).
+ * valid UTF-8 (it is shown to users and embedded in JSON). The message may
+ * be built from the error's own previous message or field
+ * (hk_error_set(e, rc, "import: %s", e->message)).
  *
  * Threads: no shared state; every function is thread-safe.
  */
@@ -62,19 +64,22 @@ hk_err hk_error_set(hk_error *e, hk_err code, const char *fmt, ...)
 {
     if (!e)
         return code;
+    /* Format into scratch space first: callers may pass e->message or
+     * e->field as an argument to add context to an earlier error. */
+    char text[sizeof e->message];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        snprintf(text, sizeof text, "%s", hk_strerror(code));
+    else if ((size_t)n >= sizeof text)
+        trim_partial_utf8(text, sizeof text - 1);
     e->code = code;
     e->line = 0;
     e->column = 0;
     e->field[0] = '\0';
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        snprintf(e->message, sizeof e->message, "%s", hk_strerror(code));
-    } else if ((size_t)n >= sizeof e->message) {
-        trim_partial_utf8(e->message, sizeof e->message - 1);
-    }
+    memcpy(e->message, text, sizeof text);
     return code;
 }
 

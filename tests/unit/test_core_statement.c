@@ -388,6 +388,33 @@ static void test_validate(void **state)
     assert_string_equal(err.field, "args");
     assert_int_equal(hk_statement_validate(NULL, &err), HK_ERR_INVALID);
 
+    /* Over-long predicate. */
+    char longpred[HK_MAX_PREDICATE_BYTES + 2];
+    memset(longpred, 'p', sizeof longpred - 1);
+    longpred[sizeof longpred - 1] = '\0';
+    st.predicate = longpred;
+    assert_int_equal(hk_statement_validate(&st, &err), HK_ERR_INVALID);
+    assert_string_equal(err.field, "predicate");
+    assert_non_null(strstr(err.message, "257 bytes"));
+    st.predicate = "P";
+
+    /* Arguments each within limits whose canonical form is too long. */
+    char *slashes = malloc(HK_MAX_ARG_BYTES + 1);
+    memset(slashes, '\\', HK_MAX_ARG_BYTES);
+    slashes[HK_MAX_ARG_BYTES] = '\0';
+    st.n_args = 16;
+    for (int i = 0; i < 16; i++)
+        st.args[i] = slashes;
+    assert_int_equal(hk_statement_validate(&st, &err), HK_ERR_INVALID);
+    assert_string_equal(err.field, "args");
+    assert_non_null(strstr(err.message, "canonical form"));
+    st.n_args = 7; /* 7 * (2 * 4096 + 2) + 12 bytes fits */
+    assert_int_equal(hk_statement_validate(&st, &err), HK_OK);
+    free(slashes);
+    st.n_args = 2;
+    st.args[0] = "Computer";
+    st.args[1] = "ok";
+
     /* Over-long argument. */
     char *big = malloc(HK_MAX_ARG_BYTES + 2);
     memset(big, 'x', HK_MAX_ARG_BYTES + 1);

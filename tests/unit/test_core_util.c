@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <math.h>
 
 #include "core/mem.h"
 #include "hakgal.h"
@@ -42,6 +43,11 @@ static void test_strerror_and_error_set(void **state)
     assert_int_equal(e.column, 0);
     assert_string_equal(e.field, "");
     assert_int_equal(hk_error_set(NULL, HK_ERR_FULL, "x"), HK_ERR_FULL);
+    /* Adding context to the error's own message is safe. */
+    strcpy(e.field, "args[1]");
+    hk_error_set(&e, HK_ERR_INVALID, "line 3: %s (%s)", e.message, e.field);
+    assert_string_equal(e.message, "line 3: open f: 2 (args[1])");
+    assert_string_equal(e.field, "");
 
     /* A message longer than the field is cut at a character boundary. */
     char big[1200];
@@ -262,7 +268,14 @@ static void test_time_parse(void **state)
                          "253402300800",
                          "-62167219201",
                          "9999-12-31T23:59:59-01:00",
-                         "0000-01-01T00:00:00+00:01"};
+                         "0000-01-01T00:00:00+00:01",
+                         "-",
+                         "2026x11-26T09:44:39Z",
+                         "2026-11-26T09x44:39Z",
+                         "2026-11-26T09:44x39Z",
+                         "2026-11-26T09:44:39+02x00",
+                         "2026-11-26T09:44:39+02:6x",
+                         "2026-11-26T09:44:39+24:00"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t us = 0;
         hk_error err;
@@ -384,6 +397,8 @@ static void test_tokenize(void **state)
     expect_tokens("Ünïcödé—dash", "Ünïcödé|dash"); /* ASCII-only folding */
     expect_tokens("a\xff" "b", "a|b");
     expect_tokens("x «quoted» y", "x|quoted|y");
+    expect_tokens("a😀b→C", "a😀b|c");
+    expect_tokens("pH7.4", "p|h|7|4");
 
     /* Early stop returns the callback's code. */
     tok_list t = {{0}, 0, 2};
@@ -477,6 +492,12 @@ static void test_fact_json(void **state)
     f.confidence = 0.95;
     assert_int_equal(hk_fact_write_json(&f, &out), HK_OK);
     assert_non_null(strstr(out.data, "\"confidence\":0.95,"));
+
+    /* JSON has no NaN: a non-finite confidence is written as null. */
+    hk_buf_reset(&out);
+    f.confidence = NAN;
+    assert_int_equal(hk_fact_write_json(&f, &out), HK_OK);
+    assert_non_null(strstr(out.data, "\"confidence\":null,"));
 
     /* Appends after existing content; a failure leaves it untouched. */
     hk_buf_reset(&out);
