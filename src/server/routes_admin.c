@@ -1,0 +1,182 @@
+/*
+ * routes_admin.c — operational routes: POST /v2/admin/backup (runs on a pool
+ * thread: a hot copy of a large KB takes seconds), /healthz (the process
+ * answers), /readyz (the KB is open and the server is not stopping),
+ * /metrics (Prometheus text 0.0.4) and /openapi.json.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/routes.h"
+
+/* ==== POST /v2/admin/backup ==== */
+
+typedef struct backup_job {
+    hk_server *srv;          /* the server */
+    char dest[4096];         /* target directory */
+    char sha[65];            /* result checksum */
+    hk_err rc;               /* result */
+    hk_error err;            /* why it failed */
+    int64_t took_us;         /* duration */
+} backup_job;
+
+static void backup_work(void *arg)
+{
+    backup_job *j = arg;
+    int64_t t0 = hk_now_us();
+    hk_error_clear(&j->err);
+    j->rc = hk_store_backup(j->srv->store, j->dest, j->sha, &j->err);
+    j->took_us = hk_now_us() - t0;
+}
+
+static void backup_after(h2o_req_t *req, void *arg)
+{
+    backup_job *j = arg;
+    if (req) {
+        if (j->rc != HK_OK) {
+            hk_http_send_hk_error(req, &j->err);
+        } else {
+            hk_buf b = HK_BUF_INIT;
+            hk_err w = hk_buf_append_str(&b, "{\"path\":");
+            if (w == HK_OK)
+                w = hk_buf_append_json_string(&b, j->dest, strlen(j->dest));
+            if (w == HK_OK)
+                w = hk_buf_appendf(&b,
+                                   ",\"sha256\":\"%s\",\"seconds\":%.3f}\n",
+                                   j->sha, (double)j->took_us / 1e6);
+            if (w == HK_OK)
+                hk_http_send_buf(req, 201, &b);
+            else
+                hk_http_send_error(req, 503, "out_of_memory",
+                                   "cannot build answer", NULL);
+            hk_buf_free(&b);
+        }
+    }
+    free(j);
+}
+
+void hk_route_backup(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)param;
+    backup_job *j = calloc(1, sizeof(*j));
+    if (!j) {
+        hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
+        return;
+    }
+    j->srv = srv;
+    const char *dest = NULL;
+    json_t *body = NULL;
+    if (req->entity.len > 0) {
+        body = hk_body_json(req);
+        if (!body) {
+            free(j);
+            return;
+        }
+        json_t *d = json_object_get(body, "dest");
+        if (!json_is_object(body) || (d && !json_is_string(d))) {
+            json_decref(body);
+            free(j);
+            hk_send_field_error(req, 422, "invalid_input",
+                                "body is {\"dest\": \"/path/to/new/dir\"}",
+                                "dest");
+            return;
+        }
+        dest = d ? json_string_value(d) : NULL;
+    }
+    if (dest && (!*dest || strlen(dest) >= sizeof(j->dest))) {
+        json_decref(body);
+        free(j);
+        hk_send_field_error(req, 422, "invalid_input",
+                            "dest must be a directory path", "dest");
+        return;
+    }
+    if (dest) {
+        snprintf(j->dest, sizeof(j->dest), "%s", dest);
+    } else {
+        /* Default: beside the KB, named by the time. */
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        char stamp[32];
+        strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+        int n = snprintf(j->dest, sizeof(j->dest), "%s-backup-%s-%llu",
+                         srv->cfg.data_dir, stamp,
+                         (unsigned long long)(hk_now_us() % 1000000));
+        if (n < 0 || (size_t)n >= sizeof(j->dest)) {
+            json_decref(body);
+            free(j);
+            hk_http_send_error(req, 500, "internal",
+                               "the data directory path is too long", NULL);
+            return;
+        }
+    }
+    json_decref(body);
+    hk_err rc = hk_server_defer(req, backup_work, backup_after, j);
+    if (rc != HK_OK) {
+        free(j);
+        hk_http_send_error(req, 503, "shutting_down",
+                           "the server is shutting down", NULL);
+    }
+}
+
+/* ==== Health ==== */
+
+void hk_route_healthz(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)srv;
+    (void)param;
+    static const char ok[] = "{\"status\":\"ok\"}\n";
+    hk_http_send_json(req, 200, ok, sizeof(ok) - 1);
+}
+
+void hk_route_readyz(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)param;
+    if (!atomic_load(&srv->ready) || atomic_load(&srv->stopping)) {
+        hk_http_send_error(req, 503, "not_ready",
+                           "the server is starting or stopping", NULL);
+        return;
+    }
+    /* Ready means the KB answers a read. */
+    hk_loop *loop = hk_loop_self();
+    hk_error err;
+    hk_error_clear(&err);
+    hk_txn *txn = hk_loop_read_txn(loop, &err);
+    if (!txn) {
+        hk_http_send_error(req, 503, "not_ready", err.message, NULL);
+        return;
+    }
+    hk_loop_read_done(loop);
+    static const char ok[] = "{\"status\":\"ready\"}\n";
+    hk_http_send_json(req, 200, ok, sizeof(ok) - 1);
+}
+
+/* ==== /metrics and /openapi.json ==== */
+
+void hk_route_metrics(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)param;
+    hk_loop *loop = hk_loop_self();
+    hk_txn *txn = hk_loop_read_txn(loop, NULL);
+    hk_buf b = HK_BUF_INIT;
+    hk_err rc = hk_metrics_render(srv, txn, &b);
+    if (txn)
+        hk_loop_read_done(loop);
+    if (rc == HK_OK)
+        hk_http_send_typed(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+                           b.data ? b.data : "", b.len);
+    else
+        hk_http_send_error(req, 503, "out_of_memory",
+                           "cannot render metrics", NULL);
+    hk_buf_free(&b);
+}
+
+void hk_route_openapi(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)srv;
+    (void)param;
+    size_t len = 0;
+    const char *doc = hk_openapi_json(&len);
+    hk_http_send_json(req, 200, doc, len);
+}

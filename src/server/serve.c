@@ -1,0 +1,493 @@
+/*
+ * serve.c — `hakgal serve`: start-up, the event loops, graceful shutdown.
+ *
+ * Start-up (main thread): settings -> tokens -> protected-mode check ->
+ * open the KB -> h2o configuration and routes -> MCP hook -> writer and
+ * pool threads -> one SO_REUSEPORT listening socket per loop (the kernel
+ * spreads connections over them) -> loop threads. The main thread then
+ * waits in sigwait for SIGTERM/SIGINT (those signals are blocked in every
+ * thread, so no handler runs in a random thread).
+ *
+ * Each loop thread owns an h2o evloop and context, its listening socket, a
+ * multithread queue (completions from the writer and the pool arrive
+ * there) and a reusable read transaction.
+ *
+ * Shutdown: `stopping` is set; each loop closes its listener, asks h2o to
+ * close idle keep-alive connections, and keeps running until its
+ * connections and its pending asynchronous jobs are gone (or the request
+ * timeout passes). Then the pool and the writer drain (every queued write
+ * is committed) and the KB is closed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "cli/commands.h"
+#include "server/server_int.h"
+
+void hk_loop_bind_thread(hk_loop *loop);
+
+/* ==== Accessors (server.h) ==== */
+
+const hk_server_config *hk_server_get_config(const hk_server *srv)
+{
+    return &srv->cfg;
+}
+
+hk_store *hk_server_store(hk_server *srv)
+{
+    return srv->store;
+}
+
+bool hk_server_stopping(const hk_server *srv)
+{
+    return atomic_load(&srv->stopping);
+}
+
+hk_txn *hk_loop_read_txn(hk_loop *loop, hk_error *err)
+{
+    if (loop->read_live)
+        hk_txn_reset(loop->read_txn);
+    loop->read_live = false;
+    if (!loop->read_txn) {
+        if (hk_txn_begin(loop->srv->store, false, &loop->read_txn, err) !=
+            HK_OK) {
+            loop->read_txn = NULL;
+            return NULL;
+        }
+    } else if (hk_txn_renew(loop->read_txn, err) != HK_OK) {
+        return NULL;
+    }
+    loop->read_live = true;
+    return loop->read_txn;
+}
+
+void hk_loop_read_done(hk_loop *loop)
+{
+    if (loop->read_live) {
+        hk_txn_reset(loop->read_txn);
+        loop->read_live = false;
+    }
+}
+
+/* ==== Listening sockets ==== */
+
+static bool addr_is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return false;
+}
+
+static hk_err resolve(hk_server *srv, struct sockaddr_storage *ss,
+                      socklen_t *sl, hk_error *err)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", (unsigned)srv->cfg.listen_port);
+    const char *host = srv->cfg.listen_host[0] ? srv->cfg.listen_host : NULL;
+    int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai != 0 || !res)
+        return hk_error_set(err, HK_ERR_INVALID, "cannot resolve %s: %s",
+                            srv->cfg.listen_host, gai_strerror(gai));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sl = res->ai_addrlen;
+    freeaddrinfo(res);
+    return HK_OK;
+}
+
+static int open_listener(struct sockaddr_storage *ss, socklen_t sl,
+                         hk_error *err)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        hk_error_set(err, HK_ERR_IO, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    if (bind(fd, (struct sockaddr *)ss, sl) != 0) {
+        hk_error_set(err, HK_ERR_IO, "bind: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, 4096) != 0) {
+        hk_error_set(err, HK_ERR_IO, "listen: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* ==== Loops ==== */
+
+static void on_accept(h2o_socket_t *listener, const char *errstr)
+{
+    if (errstr)
+        return;
+    hk_loop *loop = listener->data;
+    for (int i = 0; i < 32; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (!sock)
+            break;
+        h2o_accept(&loop->accept_ctx, sock);
+    }
+}
+
+static bool loop_idle(hk_loop *loop)
+{
+    return h2o_linklist_is_empty(&loop->ctx.http1._conns) &&
+           h2o_linklist_is_empty(&loop->ctx.http2._conns) &&
+           atomic_load(&loop->pending) == 0;
+}
+
+static h2o_barrier_t g_ready_barrier;
+
+static void *loop_main(void *arg)
+{
+    hk_loop *loop = arg;
+    hk_server *srv = loop->srv;
+    hk_loop_bind_thread(loop);
+    loop->listener = h2o_evloop_socket_create(loop->evloop, loop->listen_fd,
+                                              H2O_SOCKET_FLAG_DONT_READ);
+    loop->listener->data = loop;
+    h2o_socket_read_start(loop->listener, on_accept);
+    h2o_barrier_wait(&g_ready_barrier);
+
+    int64_t deadline = 0;
+    for (;;) {
+        h2o_evloop_run(loop->evloop, 100);
+        if (!atomic_load(&srv->stopping))
+            continue;
+        if (loop->listener) {
+            h2o_socket_read_stop(loop->listener);
+            h2o_socket_close(loop->listener);
+            loop->listener = NULL;
+            h2o_context_request_shutdown(&loop->ctx);
+            deadline = hk_now_us() +
+                       (int64_t)srv->cfg.request_timeout_ms * 1000;
+        }
+        if (loop_idle(loop) || hk_now_us() > deadline)
+            break;
+    }
+    if (loop->read_txn) {
+        hk_txn_abort(loop->read_txn);
+        loop->read_txn = NULL;
+        loop->read_live = false;
+    }
+    hk_loop_bind_thread(NULL);
+    return NULL;
+}
+
+static hk_err loops_create(hk_server *srv, hk_error *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    hk_err rc = resolve(srv, &ss, &sl, err);
+    if (rc != HK_OK)
+        return rc;
+    srv->loopback = addr_is_loopback((struct sockaddr *)&ss);
+    if (!srv->loopback && srv->n_tokens == 0 && !srv->cfg.insecure)
+        return hk_error_set(
+            err, HK_ERR_INVALID,
+            "refusing to listen on %s without tokens: anyone could write. "
+            "Configure tokens (--tokens FILE) or pass --insecure",
+            srv->cfg.listen_host);
+    srv->loops = calloc(srv->cfg.threads, sizeof(hk_loop));
+    if (!srv->loops)
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory for loops");
+    for (unsigned i = 0; i < srv->cfg.threads; i++) {
+        hk_loop *loop = &srv->loops[i];
+        loop->srv = srv;
+        loop->index = i;
+        loop->listen_fd = open_listener(&ss, sl, err);
+        if (loop->listen_fd < 0)
+            return err ? err->code : HK_ERR_IO;
+        if (i == 0 && srv->cfg.listen_port == 0) {
+            /* Bind the other loops to the port the kernel chose. */
+            socklen_t l = sizeof(ss);
+            getsockname(loop->listen_fd, (struct sockaddr *)&ss, &l);
+            sl = l;
+            srv->cfg.listen_port = ntohs(
+                ss.ss_family == AF_INET
+                    ? ((struct sockaddr_in *)&ss)->sin_port
+                    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+        loop->evloop = h2o_evloop_create();
+        h2o_context_init(&loop->ctx, loop->evloop, &srv->h2o_config);
+        loop->queue = h2o_multithread_create_queue(loop->evloop);
+        h2o_multithread_register_receiver(loop->queue, &loop->receiver,
+                                          hk_loop_on_messages);
+        loop->accept_ctx.ctx = &loop->ctx;
+        loop->accept_ctx.hosts = srv->h2o_config.hosts;
+        loop->accept_ctx.ssl_ctx = srv->ssl_ctx;
+        srv->n_loops++;
+    }
+    return HK_OK;
+}
+
+static void loops_dispose(hk_server *srv)
+{
+    for (unsigned i = 0; i < srv->n_loops; i++) {
+        hk_loop *loop = &srv->loops[i];
+        /* Deliver completions that arrived after the loop stopped. */
+        hk_loop_bind_thread(loop);
+        for (int k = 0; k < 10 && atomic_load(&loop->pending) > 0; k++)
+            h2o_evloop_run(loop->evloop, 10);
+        hk_loop_bind_thread(NULL);
+        if (loop->listener) {
+            h2o_socket_close(loop->listener);
+            loop->listener = NULL;
+        } else if (loop->listen_fd >= 0 && !loop->thread) {
+            close(loop->listen_fd);
+        }
+        bool idle = loop_idle(loop);
+        h2o_multithread_unregister_receiver(loop->queue, &loop->receiver);
+        h2o_multithread_destroy_queue(loop->queue);
+        if (idle) {
+            /* Only safe when no connection still points at the context. */
+            h2o_context_dispose(&loop->ctx);
+            h2o_evloop_destroy(loop->evloop);
+        }
+    }
+    free(srv->loops);
+    srv->loops = NULL;
+    srv->n_loops = 0;
+}
+
+/* ==== TLS ==== */
+
+static hk_err tls_setup(hk_server *srv, hk_error *err)
+{
+    if (!srv->cfg.tls_cert[0])
+        return HK_OK;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx)
+        return hk_error_set(err, HK_ERR_NOMEM, "cannot create a TLS context");
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, srv->cfg.tls_cert) != 1) {
+        SSL_CTX_free(ctx);
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "cannot load TLS certificate %s",
+                            srv->cfg.tls_cert);
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, srv->cfg.tls_key, SSL_FILETYPE_PEM) !=
+            1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        SSL_CTX_free(ctx);
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "cannot load TLS key %s (or it does not match "
+                            "the certificate)",
+                            srv->cfg.tls_key);
+    }
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    srv->ssl_ctx = ctx;
+    return HK_OK;
+}
+
+/* ==== The command ==== */
+
+static int fail(hk_server *srv, const hk_error *err, int code)
+{
+    (void)srv;
+    fprintf(stderr, "hakgal serve: %s\n",
+            err->message[0] ? err->message : hk_strerror(err->code));
+    return code;
+}
+
+static void banner(hk_server *srv)
+{
+    if (srv->cfg.quiet)
+        return;
+    const char *scheme = srv->ssl_ctx ? "https" : "http";
+    bool v6 = strchr(srv->cfg.listen_host, ':') != NULL;
+    fprintf(stderr,
+            "hakgal serve: listening on %s://%s%s%s:%u (%u threads), KB %s\n",
+            scheme, v6 ? "[" : "", srv->cfg.listen_host, v6 ? "]" : "",
+            (unsigned)srv->cfg.listen_port, srv->n_loops, srv->cfg.data_dir);
+    if (srv->n_tokens == 0) {
+        if (srv->loopback)
+            fprintf(stderr,
+                    "hakgal serve: no tokens configured: protected mode, "
+                    "loopback only, writes accepted without a token\n");
+        else
+            fprintf(stderr,
+                    "hakgal serve: WARNING: no tokens and --insecure: anyone "
+                    "who can reach this address can write\n");
+    } else {
+        fprintf(stderr,
+                "hakgal serve: %u token(s); writes need a write token%s\n",
+                srv->n_tokens,
+                srv->cfg.read_auth ? ", reads a read token" : "");
+    }
+    if (srv->cfg.no_sync)
+        fprintf(stderr, "hakgal serve: WARNING: --no-sync: commits are not "
+                        "durable\n");
+    fflush(stderr);
+}
+
+int hk_cmd_serve(int argc, char **argv)
+{
+    hk_error err;
+    hk_error_clear(&err);
+    hk_server *srv = calloc(1, sizeof(*srv));
+    if (!srv) {
+        fprintf(stderr, "hakgal serve: out of memory\n");
+        return 1;
+    }
+    int code = 1;
+    bool config_ready = false;
+    bool help = false;
+    hk_metrics_init(&srv->metrics);
+    pthread_mutex_init(&srv->log_lock, NULL);
+    hk_config_defaults(&srv->cfg);
+    if (hk_config_load(&srv->cfg, argc, argv, &help, &err) != HK_OK) {
+        code = fail(srv, &err, 2);
+        goto done;
+    }
+    if (help) {
+        code = 0;
+        goto done;
+    }
+    if (hk_auth_load(srv, &err) != HK_OK) {
+        code = fail(srv, &err, 2);
+        goto done;
+    }
+    if (srv->cfg.access_log[0]) {
+        srv->access_log = strcmp(srv->cfg.access_log, "-") == 0
+                              ? stderr
+                              : fopen(srv->cfg.access_log, "a");
+        if (!srv->access_log) {
+            hk_error_set(&err, HK_ERR_IO, "access log %s: %s",
+                         srv->cfg.access_log, strerror(errno));
+            code = fail(srv, &err, 2);
+            goto done;
+        }
+    }
+    if (tls_setup(srv, &err) != HK_OK) {
+        code = fail(srv, &err, 2);
+        goto done;
+    }
+
+    /* Signals: blocked everywhere, taken by sigwait on this thread. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    hk_store_options so;
+    memset(&so, 0, sizeof(so));
+    so.create = true;
+    so.map_size = srv->cfg.map_size;
+    so.no_sync = srv->cfg.no_sync;
+    so.max_readers = 1024;
+    if (hk_store_open(srv->cfg.data_dir, &so, &srv->store, &err) != HK_OK) {
+        code = fail(srv, &err, 1);
+        goto done;
+    }
+
+    h2o_config_init(&srv->h2o_config);
+    config_ready = true;
+    srv->h2o_config.server_name = h2o_iovec_init(H2O_STRLIT("hakgal"));
+    /* h2o's own 413 (plain text) only beyond twice our limit; up to there
+     * the router answers with a JSON error. */
+    srv->h2o_config.max_request_entity_size =
+        srv->cfg.max_body > SIZE_MAX / 2 ? SIZE_MAX : srv->cfg.max_body * 2;
+    srv->h2o_config.http1.req_timeout = srv->cfg.request_timeout_ms;
+    srv->h2o_config.http2.idle_timeout = srv->cfg.request_timeout_ms;
+    srv->hostconf = h2o_config_register_host(
+        &srv->h2o_config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    if (hk_router_install(srv, &err) != HK_OK) {
+        code = fail(srv, &err, 1);
+        goto done;
+    }
+    srv->registering = true;
+    if (hk_mcp_http_register && hk_mcp_http_register(srv, &err) != HK_OK) {
+        code = fail(srv, &err, 1);
+        goto done;
+    }
+    srv->registering = false;
+
+    if (loops_create(srv, &err) != HK_OK) {
+        code = fail(srv, &err, 2);
+        goto done;
+    }
+    if (hk_writer_start(srv, &err) != HK_OK ||
+        hk_pool_start(srv, &err) != HK_OK) {
+        code = fail(srv, &err, 1);
+        goto done;
+    }
+    srv->started_us = hk_now_us();
+    h2o_barrier_init(&g_ready_barrier, srv->n_loops + 1);
+    for (unsigned i = 0; i < srv->n_loops; i++) {
+        if (pthread_create(&srv->loops[i].thread, NULL, loop_main,
+                           &srv->loops[i]) != 0) {
+            fprintf(stderr, "hakgal serve: cannot start loop thread %u\n", i);
+            abort(); /* cannot unwind a partly started barrier */
+        }
+    }
+    h2o_barrier_wait(&g_ready_barrier);
+    atomic_store(&srv->ready, true);
+    banner(srv);
+
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    if (!srv->cfg.quiet)
+        fprintf(stderr, "hakgal serve: %s received, shutting down\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+    atomic_store(&srv->ready, false);
+    atomic_store(&srv->stopping, true);
+    for (unsigned i = 0; i < srv->n_loops; i++)
+        pthread_join(srv->loops[i].thread, NULL);
+    code = 0;
+
+done:
+    hk_pool_stop(srv);
+    hk_writer_stop(srv);
+    if (srv->n_loops)
+        loops_dispose(srv);
+    if (hk_mcp_http_shutdown && config_ready)
+        hk_mcp_http_shutdown(srv);
+    if (config_ready)
+        h2o_config_dispose(&srv->h2o_config);
+    if (srv->ssl_ctx)
+        SSL_CTX_free(srv->ssl_ctx);
+    if (srv->store)
+        hk_store_close(srv->store);
+    if (srv->access_log && srv->access_log != stderr)
+        fclose(srv->access_log);
+    free(srv->tokens);
+    free(srv->loops);
+    hk_metrics_destroy(&srv->metrics);
+    pthread_mutex_destroy(&srv->log_lock);
+    if (code == 0 && !help && !srv->cfg.quiet)
+        fprintf(stderr, "hakgal serve: stopped\n");
+    free(srv);
+    return code;
+}

@@ -1,0 +1,487 @@
+/*
+ * server_config.c — settings of `hakgal serve`.
+ *
+ * One table lists every setting once: its flag (--name), its environment
+ * variable (HAKGAL_NAME with '-' -> '_'), its config file key (name), its
+ * type and its help line. Sources apply in increasing precedence: built-in
+ * defaults, the config file (--config FILE or HAKGAL_CONFIG), the
+ * environment, then flags. The config file holds `key = value` lines; '#'
+ * starts a comment; blank lines are ignored; values may be quoted with "".
+ *
+ * Runs once on the main thread before any other server thread exists.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/server_int.h"
+
+/* ==== The settings table ==== */
+
+typedef enum opt_kind {
+    OPT_STR,    /* string into a char[] of size `size` */
+    OPT_BOOL,   /* flag without value; env/file accept true/false/1/0 */
+    OPT_UINT,   /* unsigned, range checked */
+    OPT_SIZE,   /* byte count with optional k/m/g suffix */
+    OPT_LISTEN, /* host:port */
+    OPT_LIST    /* comma-separated list into allowed_hosts/origins */
+} opt_kind;
+
+typedef struct opt_def {
+    const char *name;   /* flag without "--", file key */
+    opt_kind kind;      /* how to parse */
+    size_t offset;      /* field offset in hk_server_config */
+    size_t size;        /* field size (strings), or max value (numbers) */
+    uint64_t min;       /* smallest accepted number */
+    const char *arg;    /* value placeholder for --help */
+    const char *help;   /* help line */
+} opt_def;
+
+#define F(field) offsetof(hk_server_config, field)
+#define S(field) sizeof(((hk_server_config *)0)->field)
+
+static const opt_def k_opts[] = {
+    {"data", OPT_STR, F(data_dir), S(data_dir), 0, "DIR",
+     "knowledge base directory (created if missing; default ./hakgal-data)"},
+    {"listen", OPT_LISTEN, 0, 0, 0, "HOST:PORT",
+     "address to listen on (default 127.0.0.1:8080; port 0 = any free)"},
+    {"threads", OPT_UINT, F(threads), 256, 1, "N",
+     "event loop threads (default: number of CPUs)"},
+    {"pool-threads", OPT_UINT, F(pool_threads), 256, 1, "N",
+     "threads for blocking work such as backups (default 2)"},
+    {"tokens", OPT_STR, F(tokens_file), S(tokens_file), 0, "FILE",
+     "token file: lines `name role sha256hex` (role read|write|admin)"},
+    {"insecure", OPT_BOOL, F(insecure), 0, 0, NULL,
+     "allow listening beyond loopback without any token"},
+    {"read-auth", OPT_BOOL, F(read_auth), 0, 0, NULL,
+     "reads need a read token too (default: reads are open)"},
+    {"tls-cert", OPT_STR, F(tls_cert), S(tls_cert), 0, "FILE",
+     "PEM certificate chain; with --tls-key serves HTTPS (HTTP/2 via ALPN)"},
+    {"tls-key", OPT_STR, F(tls_key), S(tls_key), 0, "FILE", "PEM private key"},
+    {"max-body", OPT_SIZE, F(max_body), (size_t)1 << 30, 1024, "BYTES",
+     "largest request body (default 64m; suffix k, m, g)"},
+    {"max-batch", OPT_UINT, F(max_batch), 1000000, 1, "N",
+     "most facts in one POST /v2/facts/batch (default 100000)"},
+    {"max-statement", OPT_SIZE, F(max_statement), HK_MAX_STATEMENT_BYTES, 16,
+     "BYTES", "longest statement text (default 65536)"},
+    {"max-limit", OPT_UINT, F(max_limit), 100000, 1, "N",
+     "largest page size a client may ask for with ?limit= (default 10000)"},
+    {"default-limit", OPT_UINT, F(default_limit), 100000, 1, "N",
+     "page size when ?limit= is absent (default 100)"},
+    {"query-timeout-ms", OPT_UINT, F(query_timeout_ms), 3600000, 1, "MS",
+     "time budget of one read query; longer ones answer 503 (default 5000)"},
+    {"request-timeout-ms", OPT_UINT, F(request_timeout_ms), 3600000, 100, "MS",
+     "I/O timeout for slow or idle clients (default 10000)"},
+    {"max-group", OPT_UINT, F(max_group), 1000000, 1, "N",
+     "most write requests grouped into one commit (default 4096)"},
+    {"map-size", OPT_SIZE, F(map_size), (size_t)1 << 50, 1 << 20, "BYTES",
+     "LMDB map size, the KB's maximum size (default 64g)"},
+    {"no-sync", OPT_BOOL, F(no_sync), 0, 0, NULL,
+     "do not fsync commits (NOT durable; benchmarks only)"},
+    {"allowed-hosts", OPT_LIST, F(allowed_hosts), 0, 0, "H1,H2",
+     "accepted Host header names (default: any)"},
+    {"allowed-origins", OPT_LIST, F(allowed_origins), 0, 0, "O1,O2",
+     "accepted browser Origin values; * = any (default: loopback only)"},
+    {"access-log", OPT_STR, F(access_log), S(access_log), 0, "FILE",
+     "append one line per request to FILE (- = stderr)"},
+    {"quiet", OPT_BOOL, F(quiet), 0, 0, NULL, "no start-up banner"},
+};
+#define N_OPTS (sizeof(k_opts) / sizeof(k_opts[0]))
+
+#undef F
+#undef S
+
+void hk_config_defaults(hk_server_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "hakgal-data");
+    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
+    cfg->listen_port = 8080;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->threads = ncpu > 0 && ncpu < 64 ? (unsigned)ncpu : 2;
+    cfg->pool_threads = 2;
+    cfg->max_body = (size_t)64 << 20;
+    cfg->max_batch = 100000;
+    cfg->max_statement = HK_MAX_STATEMENT_BYTES;
+    cfg->max_limit = 10000;
+    cfg->default_limit = 100;
+    cfg->query_timeout_ms = 5000;
+    cfg->request_timeout_ms = 10000;
+    cfg->max_group = 4096;
+}
+
+void hk_config_print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: hakgal serve [options]\n"
+            "\n"
+            "Serves the knowledge base over HTTP: REST under /v2/, /healthz,\n"
+            "/readyz, /metrics (Prometheus), /openapi.json and /mcp.\n"
+            "\n"
+            "Every option can also be set in the environment as HAKGAL_<NAME>\n"
+            "(upper case, '-' -> '_', e.g. HAKGAL_LISTEN=0.0.0.0:9000) or in a\n"
+            "config file of `name = value` lines (--config FILE or\n"
+            "HAKGAL_CONFIG). Flags beat the environment, which beats the file.\n"
+            "Boolean options take true/false in the environment and file.\n"
+            "\n"
+            "options:\n"
+            "  --config FILE              read settings from FILE first\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s%s", k_opts[i].name,
+                 k_opts[i].arg ? " " : "", k_opts[i].arg ? k_opts[i].arg : "");
+        fprintf(out, "  %-26s %s\n", left, k_opts[i].help);
+    }
+    fprintf(out,
+            "  --help                     show this help\n"
+            "\n"
+            "Auth: with no token configured the server accepts every request,\n"
+            "listens on loopback only (unless --insecure) and says so at\n"
+            "start-up. Once tokens exist, writes need a write token, admin\n"
+            "routes an admin token, and reads a read token if --read-auth.\n"
+            "Send tokens as `Authorization: Bearer TOKEN`. Tokens are stored\n"
+            "hashed: a token file line is `name role sha256hex`, where\n"
+            "sha256hex = `printf %%s TOKEN | sha256sum`. The environment can add\n"
+            "tokens as HAKGAL_TOKEN_<NAME>=<role>:<sha256hex>. The token name\n"
+            "is the audit actor of the writes made with it.\n"
+            "\n"
+            "Signals: SIGTERM or SIGINT stop accepting connections, finish\n"
+            "requests in flight, commit queued writes and exit.\n");
+}
+
+/* ==== Parsing values ==== */
+
+static const opt_def *find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTS; i++) {
+        if (strlen(k_opts[i].name) == len &&
+            memcmp(k_opts[i].name, name, len) == 0)
+            return &k_opts[i];
+    }
+    return NULL;
+}
+
+static hk_err parse_bool(const char *v, bool *out)
+{
+    if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+        !strcasecmp(v, "on")) {
+        *out = true;
+        return HK_OK;
+    }
+    if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+        !strcasecmp(v, "off") || !*v) {
+        *out = false;
+        return HK_OK;
+    }
+    return HK_ERR_INVALID;
+}
+
+static hk_err parse_number(const char *v, bool sizes, uint64_t *out)
+{
+    char *end = NULL;
+    if (!*v || *v == '-' || !isdigit((unsigned char)*v))
+        return HK_ERR_INVALID;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno)
+        return HK_ERR_INVALID;
+    uint64_t mul = 1;
+    if (sizes && *end) {
+        switch (tolower((unsigned char)*end)) {
+        case 'k': mul = 1024ull; break;
+        case 'm': mul = 1024ull * 1024; break;
+        case 'g': mul = 1024ull * 1024 * 1024; break;
+        case 't': mul = 1024ull * 1024 * 1024 * 1024; break;
+        default: return HK_ERR_INVALID;
+        }
+        end++;
+        if (*end == 'b' || *end == 'B')
+            end++;
+    }
+    if (*end)
+        return HK_ERR_INVALID;
+    if (n > UINT64_MAX / mul)
+        return HK_ERR_INVALID;
+    *out = (uint64_t)n * mul;
+    return HK_OK;
+}
+
+/* Splits "host:port", "[v6]:port" or ":port" / "port". */
+static hk_err parse_listen(hk_server_config *cfg, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    const char *port_s = v;
+    char host[256];
+    host[0] = '\0';
+    if (colon) {
+        size_t hl = (size_t)(colon - v);
+        const char *h = v;
+        if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+            h++;
+            hl -= 2;
+        }
+        if (hl >= sizeof(host))
+            return HK_ERR_INVALID;
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+        port_s = colon + 1;
+    }
+    uint64_t port;
+    if (parse_number(port_s, false, &port) != HK_OK || port > 65535)
+        return HK_ERR_INVALID;
+    if (host[0])
+        snprintf(cfg->listen_host, sizeof(cfg->listen_host), "%s", host);
+    cfg->listen_port = (uint16_t)port;
+    return HK_OK;
+}
+
+static hk_err parse_list(char (*list)[256], unsigned *n, const char *v)
+{
+    unsigned count = 0;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ')
+            t--;
+        size_t len = (size_t)(t - p);
+        if (count >= HK_SERVER_MAX_LIST || len >= 256)
+            return HK_ERR_LIMIT;
+        memcpy(list[count], p, len);
+        list[count][len] = '\0';
+        count++;
+        p = e;
+    }
+    *n = count;
+    return HK_OK;
+}
+
+static hk_err apply(hk_server_config *cfg, const opt_def *o, const char *v,
+                    const char *from, hk_error *err)
+{
+    char *base = (char *)cfg;
+    uint64_t n = 0;
+    switch (o->kind) {
+    case OPT_STR:
+        if (strlen(v) >= o->size)
+            return hk_error_set(err, HK_ERR_LIMIT, "%s: %s is too long",
+                                from, o->name);
+        snprintf(base + o->offset, o->size, "%s", v);
+        return HK_OK;
+    case OPT_BOOL: {
+        bool b;
+        if (parse_bool(v, &b) != HK_OK)
+            return hk_error_set(err, HK_ERR_INVALID,
+                                "%s: %s wants true or false, not '%s'", from,
+                                o->name, v);
+        *(bool *)(base + o->offset) = b;
+        return HK_OK;
+    }
+    case OPT_UINT:
+    case OPT_SIZE:
+        if (parse_number(v, o->kind == OPT_SIZE, &n) != HK_OK)
+            return hk_error_set(err, HK_ERR_INVALID,
+                                "%s: %s wants a number, not '%s'", from,
+                                o->name, v);
+        if (n < o->min || n > o->size)
+            return hk_error_set(err, HK_ERR_INVALID,
+                                "%s: %s must be between %llu and %llu", from,
+                                o->name, (unsigned long long)o->min,
+                                (unsigned long long)o->size);
+        if (o->kind == OPT_SIZE) {
+            if (o->offset == offsetof(hk_server_config, map_size))
+                cfg->map_size = n;
+            else
+                *(size_t *)(base + o->offset) = (size_t)n;
+        } else if (o->offset == offsetof(hk_server_config, threads) ||
+                   o->offset == offsetof(hk_server_config, pool_threads)) {
+            *(unsigned *)(base + o->offset) = (unsigned)n;
+        } else {
+            *(uint32_t *)(base + o->offset) = (uint32_t)n;
+        }
+        return HK_OK;
+    case OPT_LISTEN:
+        if (parse_listen(cfg, v) != HK_OK)
+            return hk_error_set(err, HK_ERR_INVALID,
+                                "%s: listen wants HOST:PORT, not '%s'", from,
+                                v);
+        return HK_OK;
+    case OPT_LIST: {
+        hk_err rc;
+        if (o->offset == offsetof(hk_server_config, allowed_hosts))
+            rc = parse_list(cfg->allowed_hosts, &cfg->n_allowed_hosts, v);
+        else
+            rc = parse_list(cfg->allowed_origins, &cfg->n_allowed_origins, v);
+        if (rc != HK_OK)
+            return hk_error_set(err, rc,
+                                "%s: %s takes at most %d entries of < 256 "
+                                "bytes",
+                                from, o->name, HK_SERVER_MAX_LIST);
+        return HK_OK;
+    }
+    }
+    return hk_error_set(err, HK_ERR_INVALID, "%s: unknown option kind", from);
+}
+
+/* ==== Sources ==== */
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
+                     s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+static hk_err load_file(hk_server_config *cfg, const char *path, hk_error *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return hk_error_set(err, HK_ERR_IO, "config %s: %s", path,
+                            strerror(errno));
+    char line[8192];
+    uint64_t lineno = 0;
+    hk_err rc = HK_OK;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = hk_error_set(err, HK_ERR_INVALID,
+                              "config %s:%llu: expected `name = value`", path,
+                              (unsigned long long)lineno);
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *val = trim(eq + 1);
+        size_t vl = strlen(val);
+        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+            val[vl - 1] = '\0';
+            val++;
+        }
+        const opt_def *o = find_opt(key, strlen(key));
+        if (!o) {
+            rc = hk_error_set(err, HK_ERR_INVALID,
+                              "config %s:%llu: unknown setting '%s'", path,
+                              (unsigned long long)lineno, key);
+            break;
+        }
+        char from[4200];
+        snprintf(from, sizeof(from), "config %s:%llu", path,
+                 (unsigned long long)lineno);
+        rc = apply(cfg, o, val, from, err);
+        if (rc != HK_OK)
+            break;
+    }
+    if (rc == HK_OK && ferror(f))
+        rc = hk_error_set(err, HK_ERR_IO, "config %s: read error", path);
+    fclose(f);
+    if (err && rc != HK_OK)
+        err->line = lineno;
+    return rc;
+}
+
+static hk_err load_env(hk_server_config *cfg, hk_error *err)
+{
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char env[96] = "HAKGAL_";
+        size_t p = strlen(env);
+        for (const char *c = k_opts[i].name; *c && p < sizeof(env) - 1; c++)
+            env[p++] = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
+        env[p] = '\0';
+        const char *v = getenv(env);
+        if (!v)
+            continue;
+        hk_err rc = apply(cfg, &k_opts[i], v, env, err);
+        if (rc != HK_OK)
+            return rc;
+    }
+    return HK_OK;
+}
+
+hk_err hk_config_load(hk_server_config *cfg, int argc, char **argv,
+                      bool *help_shown, hk_error *err)
+{
+    *help_shown = false;
+    /* First pass: --help and --config. */
+    const char *config_path = getenv("HAKGAL_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            hk_config_print_help(stdout);
+            *help_shown = true;
+            return HK_OK;
+        }
+        if (!strcmp(argv[i], "--config")) {
+            if (i + 1 >= argc)
+                return hk_error_set(err, HK_ERR_INVALID,
+                                    "--config needs a file name");
+            config_path = argv[++i];
+        } else if (!strncmp(argv[i], "--config=", 9)) {
+            config_path = argv[i] + 9;
+        }
+    }
+    hk_err rc;
+    if (config_path && *config_path) {
+        rc = load_file(cfg, config_path, err);
+        if (rc != HK_OK)
+            return rc;
+    }
+    rc = load_env(cfg, err);
+    if (rc != HK_OK)
+        return rc;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--config")) {
+            i++;
+            continue;
+        }
+        if (!strncmp(a, "--config=", 9))
+            continue;
+        if (strncmp(a, "--", 2) != 0)
+            return hk_error_set(err, HK_ERR_INVALID,
+                                "unexpected argument '%s' (see --help)", a);
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+        const opt_def *o = find_opt(name, nl);
+        if (!o)
+            return hk_error_set(err, HK_ERR_INVALID,
+                                "unknown option '%s' (see --help)", a);
+        const char *v;
+        if (o->kind == OPT_BOOL && !eq) {
+            v = "true";
+        } else if (eq) {
+            v = eq + 1;
+        } else {
+            if (i + 1 >= argc)
+                return hk_error_set(err, HK_ERR_INVALID, "%s needs a value",
+                                    a);
+            v = argv[++i];
+        }
+        rc = apply(cfg, o, v, "flag", err);
+        if (rc != HK_OK)
+            return rc;
+    }
+    if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0'))
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "--tls-cert and --tls-key go together");
+    if (cfg->default_limit > cfg->max_limit)
+        cfg->default_limit = cfg->max_limit;
+    return HK_OK;
+}

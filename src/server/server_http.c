@@ -1,0 +1,223 @@
+/*
+ * server_http.c — small HTTP helpers shared by every handler: JSON answers
+ * and JSON errors, query strings, URL decoding, headers, and request
+ * references that survive a client hang-up.
+ *
+ * Everything here runs on the loop thread that owns the request. Memory for
+ * answers comes from the request's pool (h2o frees it with the request).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server_int.h"
+
+/* ==== Responses ==== */
+
+void hk_http_send_typed(h2o_req_t *req, int status, const char *ctype,
+                        const char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = status < 300   ? "OK"
+                      : status < 500 ? "Client Error"
+                                     : "Server Error";
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   ctype, strlen(ctype));
+    h2o_send_inline(req, body, len);
+}
+
+void hk_http_send_json(h2o_req_t *req, int status, const char *body,
+                       size_t len)
+{
+    hk_http_send_typed(req, status, "application/json; charset=utf-8", body,
+                       len);
+}
+
+void hk_http_send_buf(h2o_req_t *req, int status, const hk_buf *b)
+{
+    hk_http_send_json(req, status, b->data ? b->data : "", b->len);
+}
+
+void hk_http_send_error(h2o_req_t *req, int status, const char *code,
+                        const char *message, const char *detail_json)
+{
+    hk_buf b = HK_BUF_INIT;
+    hk_err rc = hk_buf_append_str(&b, "{\"error\":{\"code\":");
+    if (rc == HK_OK)
+        rc = hk_buf_append_json_string(&b, code, strlen(code));
+    if (rc == HK_OK)
+        rc = hk_buf_append_str(&b, ",\"message\":");
+    if (rc == HK_OK)
+        rc = hk_buf_append_json_string(&b, message, strlen(message));
+    if (rc == HK_OK)
+        rc = hk_buf_appendf(&b, ",\"detail\":%s}}\n",
+                            detail_json ? detail_json : "null");
+    if (rc != HK_OK) {
+        static const char oom[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"out of "
+            "memory\",\"detail\":null}}\n";
+        hk_http_send_json(req, 500, oom, sizeof(oom) - 1);
+    } else {
+        hk_http_send_buf(req, status, &b);
+    }
+    hk_buf_free(&b);
+}
+
+void hk_http_send_hk_error(h2o_req_t *req, const hk_error *err)
+{
+    int status;
+    const char *code;
+    switch (err->code) {
+    case HK_ERR_INVALID: status = 400; code = "invalid_input"; break;
+    case HK_ERR_NOT_FOUND: status = 404; code = "not_found"; break;
+    case HK_ERR_EXISTS: status = 409; code = "conflict"; break;
+    case HK_ERR_LIMIT: status = 422; code = "limit_exceeded"; break;
+    case HK_ERR_FULL: status = 507; code = "storage_full"; break;
+    case HK_ERR_BUSY: status = 503; code = "busy"; break;
+    case HK_ERR_UNSUPPORTED: status = 501; code = "unsupported"; break;
+    case HK_ERR_NOMEM: status = 503; code = "out_of_memory"; break;
+    default: status = 500; code = "internal"; break;
+    }
+    hk_buf d = HK_BUF_INIT;
+    hk_err rc = hk_buf_appendf(&d, "{\"kind\":\"%s\"", hk_strerror(err->code));
+    if (rc == HK_OK && err->line)
+        rc = hk_buf_appendf(&d, ",\"line\":%llu",
+                            (unsigned long long)err->line);
+    if (rc == HK_OK && err->column)
+        rc = hk_buf_appendf(&d, ",\"column\":%u", (unsigned)err->column);
+    if (rc == HK_OK && err->field[0]) {
+        rc = hk_buf_append_str(&d, ",\"field\":");
+        if (rc == HK_OK)
+            rc = hk_buf_append_json_string(
+                &d, err->field, strnlen(err->field, sizeof(err->field)));
+    }
+    if (rc == HK_OK)
+        rc = hk_buf_append_str(&d, "}");
+    const char *msg = err->message[0] ? err->message : hk_strerror(err->code);
+    hk_http_send_error(req, status, code, msg, rc == HK_OK ? d.data : NULL);
+    hk_buf_free(&d);
+}
+
+/* ==== Requests ==== */
+
+static int hexdigit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *hk_url_decode(h2o_mem_pool_t *pool, const char *src, size_t len)
+{
+    char *out = h2o_mem_alloc_pool(pool, len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = src[i];
+        if (c == '%') {
+            if (i + 2 >= len)
+                return NULL;
+            int hi = hexdigit((unsigned char)src[i + 1]);
+            int lo = hexdigit((unsigned char)src[i + 2]);
+            if (hi < 0 || lo < 0)
+                return NULL;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+            if (c == '\0')
+                return NULL;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+const char *hk_query_param(h2o_req_t *req, const char *name, bool *bad)
+{
+    if (req->query_at == SIZE_MAX)
+        return NULL;
+    const char *q = req->path.base + req->query_at + 1;
+    const char *end = req->path.base + req->path.len;
+    size_t nl = strlen(name);
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *pe = amp ? amp : end;
+        const char *eq = memchr(q, '=', (size_t)(pe - q));
+        const char *ke = eq ? eq : pe;
+        if ((size_t)(ke - q) == nl && memcmp(q, name, nl) == 0) {
+            const char *v = eq ? eq + 1 : pe;
+            char *d = hk_url_decode(&req->pool, v, (size_t)(pe - v));
+            if (!d && bad)
+                *bad = true;
+            return d;
+        }
+        q = pe + 1;
+    }
+    return NULL;
+}
+
+const char *hk_req_header(h2o_req_t *req, const h2o_token_t *token)
+{
+    ssize_t i = h2o_find_header(&req->headers, token, -1);
+    if (i < 0)
+        return NULL;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    return h2o_strdup(&req->pool, v.base, v.len).base;
+}
+
+void hk_req_set_route(h2o_req_t *req, const char *label)
+{
+    h2o_iovec_t *slot = h2o_req_getenv(req, H2O_STRLIT("hk.route"), 1);
+    slot->base = (char *)label;
+    slot->len = strlen(label);
+}
+
+/* ==== Request references ==== */
+
+struct hk_req_ref {
+    h2o_req_t *req; /* the request, NULL once h2o disposed it */
+    int refs;       /* holders: the request pool and the caller */
+};
+
+static void ref_drop(hk_req_ref *ref)
+{
+    if (--ref->refs == 0)
+        free(ref);
+}
+
+static void on_pool_dispose(void *p)
+{
+    hk_req_ref *ref = *(hk_req_ref **)p;
+    ref->req = NULL;
+    ref_drop(ref);
+}
+
+hk_req_ref *hk_req_ref_new(h2o_req_t *req)
+{
+    hk_req_ref *ref = malloc(sizeof(*ref));
+    if (!ref)
+        return NULL;
+    ref->req = req;
+    ref->refs = 2;
+    hk_req_ref **slot =
+        h2o_mem_alloc_shared(&req->pool, sizeof(*slot), on_pool_dispose);
+    *slot = ref;
+    return ref;
+}
+
+h2o_req_t *hk_req_ref_get(hk_req_ref *ref)
+{
+    return ref ? ref->req : NULL;
+}
+
+void hk_req_ref_release(hk_req_ref *ref)
+{
+    if (ref)
+        ref_drop(ref);
+}

@@ -1,0 +1,271 @@
+/*
+ * server_int.h — internals shared by the files of src/server/ (not for use
+ * outside this folder; the interface for others is server.h).
+ *
+ * Files:
+ *   serve.c          hk_cmd_serve: settings, start-up, loops, shutdown
+ *   server_config.c  defaults, config file, environment, flags, --help
+ *   server_auth.c    token file/env loading, hashing, role checks
+ *   server_http.c    responses, JSON errors, query strings, request refs
+ *   server_writer.c  the group-commit writer thread
+ *   server_pool.c    pool threads for blocking work, loop messages
+ *   server_metrics.c Prometheus counters and histograms
+ *   server_router.c  route table, dispatch, per-request bookkeeping
+ *   routes_*.c       REST handlers
+ *   server_openapi.c the OpenAPI 3.1 document
+ */
+#ifndef HK_SERVER_INT_H
+#define HK_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "server/server.h"
+
+/* ==== Loop messages ==== */
+
+/* Every message sent to a loop through its multithread queue starts with
+ * this header; the loop calls run(msg) on its own thread. run owns msg. */
+typedef struct hk_loop_msg {
+    h2o_multithread_message_t super; /* queue link (must be first) */
+    void (*run)(struct hk_loop_msg *msg); /* handler, runs on the loop */
+} hk_loop_msg;
+
+struct hk_loop {
+    hk_server *srv;                 /* owner */
+    unsigned index;                 /* 0..threads-1 */
+    pthread_t thread;               /* the loop thread */
+    h2o_evloop_t *evloop;           /* h2o event loop */
+    h2o_context_t ctx;              /* h2o per-thread context */
+    h2o_accept_ctx_t accept_ctx;    /* how accepted sockets are served */
+    int listen_fd;                  /* this loop's SO_REUSEPORT socket */
+    h2o_socket_t *listener;         /* listen_fd wrapped, NULL once closed */
+    h2o_multithread_queue_t *queue; /* wakes the loop from other threads */
+    h2o_multithread_receiver_t receiver; /* receives hk_loop_msg */
+    hk_txn *read_txn;               /* reusable read txn (reset between) */
+    bool read_live;                 /* read_txn holds a snapshot now */
+    atomic_uint pending;            /* async jobs not yet completed */
+};
+
+/* ==== Registered paths ==== */
+
+#define HK_MAX_PATHS 16
+
+typedef struct hk_path_entry {
+    char prefix[128];          /* "/mcp" */
+    size_t len;                /* strlen(prefix) */
+    hk_path_handler_fn fn;     /* handler */
+    void *ud;                  /* passed to fn */
+} hk_path_entry;
+
+/* ==== Metrics ==== */
+
+#define HK_METRIC_BUCKETS 14    /* latency histogram buckets (+Inf extra) */
+#define HK_METRIC_MAX_ROUTES 96 /* route label slots */
+#define HK_METRIC_MAX_COUNTERS 64
+#define HK_METRIC_STATUS 6      /* status classes we keep per route: see
+                                   server_metrics.c */
+
+typedef struct hk_route_metric {
+    char label[96];                       /* "GET /v2/facts/{id}" */
+    atomic_bool used;                     /* slot taken */
+    atomic_uint_fast64_t by_status[600];  /* requests by status code */
+    atomic_uint_fast64_t bucket[HK_METRIC_BUCKETS + 1]; /* latency counts */
+    atomic_uint_fast64_t sum_ns;          /* total latency, ns */
+    atomic_uint_fast64_t count;           /* requests */
+} hk_route_metric;
+
+typedef struct hk_counter {
+    char name[96];                 /* metric name */
+    char help[160];                /* HELP text */
+    atomic_uint_fast64_t value;    /* current value */
+} hk_counter;
+
+typedef struct hk_metrics {
+    pthread_mutex_t lock;               /* guards route slot allocation */
+    hk_route_metric routes[HK_METRIC_MAX_ROUTES]; /* per route label */
+    unsigned n_counters;                /* registered counters */
+    hk_counter counters[HK_METRIC_MAX_COUNTERS]; /* registered counters */
+    atomic_uint_fast64_t facts_added;   /* facts created through the server */
+    atomic_uint_fast64_t facts_deleted; /* facts deleted */
+    atomic_uint_fast64_t commits;       /* group commits done */
+    atomic_uint_fast64_t commit_failures; /* commits that failed */
+    atomic_uint_fast64_t group_bucket[12]; /* jobs-per-commit histogram */
+    atomic_uint_fast64_t group_sum;     /* jobs committed in total */
+    atomic_uint_fast64_t commit_bucket[HK_METRIC_BUCKETS + 1]; /* latency */
+    atomic_uint_fast64_t commit_sum_ns; /* total commit latency */
+    atomic_uint_fast64_t queue_depth;   /* jobs waiting for the writer */
+} hk_metrics;
+
+void hk_metrics_init(hk_metrics *m);
+void hk_metrics_destroy(hk_metrics *m);
+/* Records one finished request (loop thread). */
+void hk_metrics_request(hk_server *srv, const char *route, int status,
+                        double seconds);
+void hk_metrics_commit(hk_server *srv, size_t jobs, double seconds, bool ok);
+/* Appends the Prometheus text exposition (format 0.0.4). */
+hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *out);
+
+/* ==== Auth ==== */
+
+typedef struct hk_token {
+    char name[64];        /* token name = audit actor */
+    hk_role role;         /* granted role */
+    uint8_t hash[32];     /* SHA-256 of the token */
+} hk_token;
+
+#define HK_MAX_TOKENS 256
+
+/* Loads the token file (if any) and HAKGAL_TOKEN_<NAME> variables. */
+hk_err hk_auth_load(hk_server *srv, hk_error *err);
+const char *hk_role_name(hk_role r);
+hk_err hk_role_parse(const char *s, hk_role *out);
+
+/* ==== Writer ==== */
+
+typedef struct hk_write_job hk_write_job;
+
+typedef struct hk_writer {
+    pthread_t thread;          /* the writer thread */
+    bool started;              /* thread was created */
+    pthread_mutex_t lock;      /* guards head/tail/stop */
+    pthread_cond_t wake;       /* signalled when a job arrives or on stop */
+    hk_write_job *head;        /* queue, FIFO */
+    hk_write_job *tail;        /* last queued job */
+    bool stop;                 /* finish the queue, then exit */
+    bool closed;               /* refuse new jobs */
+} hk_writer;
+
+hk_err hk_writer_start(hk_server *srv, hk_error *err);
+/* Refuses new jobs, drains the queue (committing it) and joins. */
+void hk_writer_stop(hk_server *srv);
+
+/* ==== Pool ==== */
+
+typedef struct hk_pool_job hk_pool_job;
+
+typedef struct hk_pool {
+    pthread_t *threads;        /* pool_threads threads */
+    unsigned n_threads;        /* started */
+    pthread_mutex_t lock;      /* guards the queue */
+    pthread_cond_t wake;       /* job arrived or stop */
+    hk_pool_job *head;         /* FIFO */
+    hk_pool_job *tail;         /* last */
+    bool stop;                 /* exit once empty */
+    bool closed;               /* refuse new jobs */
+} hk_pool;
+
+hk_err hk_pool_start(hk_server *srv, hk_error *err);
+void hk_pool_stop(hk_server *srv);
+
+/* Sends msg to loop (any thread). */
+void hk_loop_send(hk_loop *loop, hk_loop_msg *msg);
+/* Multithread receiver callback (runs hk_loop_msg handlers). */
+void hk_loop_on_messages(h2o_multithread_receiver_t *receiver,
+                         h2o_linklist_t *messages);
+
+/* ==== The server ==== */
+
+struct hk_server {
+    hk_server_config cfg;          /* settings (read-only once started) */
+    hk_store *store;               /* the open KB */
+    h2o_globalconf_t h2o_config;   /* h2o global configuration */
+    h2o_hostconf_t *hostconf;      /* the single host */
+    SSL_CTX *ssl_ctx;              /* TLS context or NULL */
+    hk_loop *loops;                /* cfg.threads loops */
+    unsigned n_loops;              /* loops created */
+    hk_writer writer;              /* group commit */
+    hk_pool pool;                  /* blocking work */
+    hk_metrics metrics;            /* counters and histograms */
+    hk_token *tokens;              /* configured tokens */
+    unsigned n_tokens;             /* entries in tokens */
+    hk_path_entry paths[HK_MAX_PATHS]; /* registered prefixes */
+    unsigned n_paths;              /* entries in paths */
+    bool registering;              /* register_path allowed now */
+    atomic_bool stopping;          /* a stop signal arrived */
+    atomic_bool ready;             /* loops are serving */
+    int64_t started_us;            /* start time */
+    bool loopback;                 /* listen address is loopback */
+    FILE *access_log;              /* access log or NULL */
+    pthread_mutex_t log_lock;      /* serialises access log lines */
+};
+
+/* ==== Config ==== */
+
+void hk_config_defaults(hk_server_config *cfg);
+/* Applies file (from --config or HAKGAL_CONFIG), then environment, then
+ * flags. *help_shown is set when --help was printed (exit 0). */
+hk_err hk_config_load(hk_server_config *cfg, int argc, char **argv,
+                      bool *help_shown, hk_error *err);
+void hk_config_print_help(FILE *out);
+
+/* ==== HTTP helpers ==== */
+
+/* Value of query parameter name (URL-decoded into the request pool) or NULL
+ * when absent. *bad is set when its encoding is invalid. */
+const char *hk_query_param(h2o_req_t *req, const char *name, bool *bad);
+/* URL-decodes src[0..len) into the pool; NULL on bad encoding (or when
+ * the result would contain NUL). */
+char *hk_url_decode(h2o_mem_pool_t *pool, const char *src, size_t len);
+/* The request header value (pool copy, NUL-terminated) or NULL. */
+const char *hk_req_header(h2o_req_t *req, const h2o_token_t *token);
+/* Sends an hk_buf as JSON (copies) and frees nothing. */
+void hk_http_send_buf(h2o_req_t *req, int status, const hk_buf *b);
+/* Sends a plain/other content type body (copied). */
+void hk_http_send_typed(h2o_req_t *req, int status, const char *ctype,
+                        const char *body, size_t len);
+/* Stores the route label of the request for metrics. */
+void hk_req_set_route(h2o_req_t *req, const char *label);
+
+/* ==== Router and routes ==== */
+
+/* Installs the root handler and the metrics logger on the host. */
+hk_err hk_router_install(hk_server *srv, hk_error *err);
+
+typedef struct hk_route hk_route;
+/* A REST handler: path params already split. */
+typedef void (*hk_route_fn)(hk_server *srv, h2o_req_t *req,
+                            const char *param);
+
+struct hk_route {
+    const char *method;     /* "GET", ... */
+    const char *pattern;    /* "/v2/facts/{id}" (one {param} at most) */
+    const char *suffix;     /* text after the param, "" when none */
+    hk_role need;           /* role required */
+    hk_route_fn fn;         /* handler */
+};
+
+extern const hk_route hk_routes[];
+extern const size_t hk_n_routes;
+
+/* routes_facts.c */
+void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_fact_get(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_fact_delete(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_facts_delete(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_fact_put(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_fact_patch(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_fact_history(hk_server *srv, h2o_req_t *req, const char *param);
+/* routes_query.c */
+void hk_route_facts_list(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_query(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_entity(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_predicates(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_search(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param);
+/* routes_admin.c */
+void hk_route_backup(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_healthz(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_readyz(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_metrics(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_openapi(hk_server *srv, h2o_req_t *req, const char *param);
+
+/* server_openapi.c: the document (static text). */
+const char *hk_openapi_json(size_t *len);
+
+/* Per-request loop accessor for handlers: the loop running this thread. */
+hk_loop *hk_loop_self(void);
+
+#endif /* HK_SERVER_INT_H */

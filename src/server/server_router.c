@@ -1,0 +1,366 @@
+/*
+ * server_router.c — from an h2o request to a handler.
+ *
+ * One h2o handler is installed at "/" and does the routing itself, so that
+ * every answer (including 404 and 405) is our JSON and every request passes
+ * the same checks in the same order:
+ *   1. Host allow-list (when configured) -> 403 forbidden_host
+ *   2. body size limit -> 413 body_too_large
+ *   3. registered prefixes (e.g. /mcp) -> their handler (auth is theirs)
+ *   4. REST route table: path match (405 with Allow when only the method
+ *      is wrong), auth for the route's role, Content-Type for bodies (415)
+ * An h2o logger on the same path records metrics (and the optional access
+ * log) when the request ends, whether it was answered synchronously or
+ * later from the writer or a pool thread.
+ *
+ * Paths are matched on the raw (still percent-encoded) path so that "%2F"
+ * inside an entity name stays part of that segment; the parameter is then
+ * decoded. Runs on loop threads only.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "server/server_int.h"
+
+/* ==== Route table ==== */
+
+const hk_route hk_routes[] = {
+    {"POST", "/v2/facts/batch", "", HK_ROLE_WRITE, hk_route_facts_batch},
+    {"POST", "/v2/facts", "", HK_ROLE_WRITE, hk_route_facts_post},
+    {"GET", "/v2/facts", "", HK_ROLE_READ, hk_route_facts_list},
+    {"DELETE", "/v2/facts", "", HK_ROLE_WRITE, hk_route_facts_delete},
+    {"GET", "/v2/facts/{id}", "/history", HK_ROLE_READ, hk_route_fact_history},
+    {"GET", "/v2/facts/{id}", "", HK_ROLE_READ, hk_route_fact_get},
+    {"PUT", "/v2/facts/{id}", "", HK_ROLE_WRITE, hk_route_fact_put},
+    {"PATCH", "/v2/facts/{id}", "", HK_ROLE_WRITE, hk_route_fact_patch},
+    {"DELETE", "/v2/facts/{id}", "", HK_ROLE_WRITE, hk_route_fact_delete},
+    {"GET", "/v2/query", "", HK_ROLE_READ, hk_route_query},
+    {"GET", "/v2/entities/{name}", "", HK_ROLE_READ, hk_route_entity},
+    {"GET", "/v2/predicates", "", HK_ROLE_READ, hk_route_predicates},
+    {"GET", "/v2/stats", "", HK_ROLE_READ, hk_route_stats},
+    {"GET", "/v2/search", "", HK_ROLE_READ, hk_route_search},
+    {"GET", "/v2/audit", "", HK_ROLE_READ, hk_route_audit},
+    {"POST", "/v2/admin/backup", "", HK_ROLE_ADMIN, hk_route_backup},
+    {"GET", "/healthz", "", HK_ROLE_NONE, hk_route_healthz},
+    {"GET", "/readyz", "", HK_ROLE_NONE, hk_route_readyz},
+    {"GET", "/metrics", "", HK_ROLE_READ, hk_route_metrics},
+    {"GET", "/openapi.json", "", HK_ROLE_NONE, hk_route_openapi},
+};
+const size_t hk_n_routes = sizeof(hk_routes) / sizeof(hk_routes[0]);
+
+/* Route labels for metrics: "GET /v2/facts/{id}/history". Built once. */
+static char g_labels[sizeof(hk_routes) / sizeof(hk_routes[0])][96];
+
+static __thread hk_loop *tls_loop;
+
+hk_loop *hk_loop_self(void)
+{
+    return tls_loop;
+}
+
+hk_loop *hk_server_current_loop(void)
+{
+    return tls_loop;
+}
+
+void hk_loop_bind_thread(hk_loop *loop);
+void hk_loop_bind_thread(hk_loop *loop)
+{
+    tls_loop = loop;
+}
+
+/* ==== Matching ==== */
+
+/* Does path[0..len) match route r? On a match with a parameter, *param and
+ * *param_len give the raw (encoded) parameter text. */
+static bool route_matches(const hk_route *r, const char *path, size_t len,
+                          const char **param, size_t *param_len)
+{
+    const char *brace = strchr(r->pattern, '{');
+    if (!brace) {
+        return strlen(r->pattern) == len && memcmp(r->pattern, path, len) == 0;
+    }
+    size_t pre = (size_t)(brace - r->pattern);
+    if (len <= pre || memcmp(r->pattern, path, pre) != 0)
+        return false;
+    const char *p = path + pre;
+    const char *end = path + len;
+    const char *slash = memchr(p, '/', (size_t)(end - p));
+    const char *pend = slash ? slash : end;
+    if (pend == p)
+        return false;
+    size_t sl = strlen(r->suffix);
+    if ((size_t)(end - pend) != sl || memcmp(pend, r->suffix, sl) != 0)
+        return false;
+    *param = p;
+    *param_len = (size_t)(pend - p);
+    return true;
+}
+
+static bool method_is(h2o_req_t *req, const char *m)
+{
+    size_t n = strlen(m);
+    return req->method.len == n && memcmp(req->method.base, m, n) == 0;
+}
+
+static bool has_json_type(h2o_req_t *req, bool allow_ndjson)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (i < 0)
+        return true; /* curl -d without -H: be lenient, the body decides */
+    h2o_iovec_t v = req->headers.entries[i].value;
+    size_t n = v.len;
+    const char *semi = memchr(v.base, ';', v.len);
+    if (semi)
+        n = (size_t)(semi - v.base);
+    while (n > 0 && v.base[n - 1] == ' ')
+        n--;
+#define IS(s) (n == sizeof(s) - 1 && strncasecmp(v.base, s, n) == 0)
+    if (IS("application/json"))
+        return true;
+    if (allow_ndjson && (IS("application/x-ndjson") ||
+                         IS("application/ndjson") ||
+                         IS("application/jsonl") ||
+                         IS("application/json-seq")))
+        return true;
+    /* curl -d sends this by default; the body is still parsed as JSON. */
+    if (IS("application/x-www-form-urlencoded"))
+        return true;
+#undef IS
+    return false;
+}
+
+static bool host_allowed(hk_server *srv, h2o_req_t *req)
+{
+    if (srv->cfg.n_allowed_hosts == 0)
+        return true;
+    h2o_iovec_t a = req->authority;
+    /* Compare without the port. */
+    size_t n = a.len;
+    if (n && a.base[0] != '[') {
+        const char *colon = memchr(a.base, ':', a.len);
+        if (colon)
+            n = (size_t)(colon - a.base);
+    } else if (n) {
+        const char *rb = memchr(a.base, ']', a.len);
+        if (rb)
+            n = (size_t)(rb - a.base) + 1;
+    }
+    for (unsigned i = 0; i < srv->cfg.n_allowed_hosts; i++) {
+        const char *h = srv->cfg.allowed_hosts[i];
+        if (strlen(h) == n && strncasecmp(h, a.base, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ==== The root handler ==== */
+
+typedef struct root_handler {
+    h2o_handler_t super; /* h2o handler header */
+    hk_server *srv;      /* the server */
+} root_handler;
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    hk_server *srv = ((root_handler *)self)->srv;
+    size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
+    const char *path = req->path.base;
+
+    if (!host_allowed(srv, req)) {
+        hk_req_set_route(req, "other");
+        hk_http_send_error(req, 403, "forbidden_host",
+                           "the Host header is not in allowed-hosts", NULL);
+        return 0;
+    }
+    if (req->entity.base && req->entity.len > srv->cfg.max_body) {
+        hk_req_set_route(req, "other");
+        char d[64];
+        snprintf(d, sizeof(d), "{\"limit\":%zu,\"got\":%zu}",
+                 srv->cfg.max_body, req->entity.len);
+        hk_http_send_error(req, 413, "body_too_large",
+                           "the request body is larger than max-body", d);
+        return 0;
+    }
+
+    /* Registered prefixes. */
+    for (unsigned i = 0; i < srv->n_paths; i++) {
+        hk_path_entry *e = &srv->paths[i];
+        if (plen >= e->len && memcmp(path, e->prefix, e->len) == 0 &&
+            (plen == e->len || path[e->len] == '/')) {
+            char *label = h2o_mem_alloc_pool(&req->pool, req->method.len +
+                                                             e->len + 2);
+            memcpy(label, req->method.base, req->method.len);
+            label[req->method.len] = ' ';
+            memcpy(label + req->method.len + 1, e->prefix, e->len + 1);
+            hk_req_set_route(req, label);
+            if (e->fn(srv, req, e->ud) != 0)
+                hk_http_send_error(req, 404, "not_found", "no such resource",
+                                   NULL);
+            return 0;
+        }
+    }
+
+    /* REST routes: literal patterns win over parameter patterns. */
+    bool literal_hit = false;
+    for (size_t i = 0; i < hk_n_routes; i++) {
+        const char *pp;
+        size_t pl;
+        if (!strchr(hk_routes[i].pattern, '{') &&
+            route_matches(&hk_routes[i], path, plen, &pp, &pl))
+            literal_hit = true;
+    }
+    const hk_route *found = NULL;
+    const char *param = NULL;
+    size_t param_len = 0;
+    char allow[96] = "";
+    size_t found_idx = 0;
+    bool head = method_is(req, "HEAD");
+    for (size_t i = 0; i < hk_n_routes; i++) {
+        const hk_route *r = &hk_routes[i];
+        const char *pp = NULL;
+        size_t pl = 0;
+        if (literal_hit && strchr(r->pattern, '{'))
+            continue;
+        if (!route_matches(r, path, plen, &pp, &pl))
+            continue;
+        if (method_is(req, r->method) ||
+            (head && !strcmp(r->method, "GET"))) {
+            found = r;
+            found_idx = i;
+            param = pp;
+            param_len = pl;
+            break;
+        }
+        if (!strstr(allow, r->method)) {
+            size_t al = strlen(allow);
+            snprintf(allow + al, sizeof(allow) - al, "%s%s", al ? ", " : "",
+                     r->method);
+        }
+    }
+    if (!found) {
+        hk_req_set_route(req, "other");
+        if (allow[0]) {
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW,
+                           NULL, h2o_strdup(&req->pool, allow, SIZE_MAX).base,
+                           strlen(allow));
+            char d[128];
+            snprintf(d, sizeof(d), "{\"allow\":\"%s\"}", allow);
+            hk_http_send_error(req, 405, "method_not_allowed",
+                               "this method is not allowed on this path", d);
+        } else {
+            hk_http_send_error(req, 404, "not_found", "no such route", NULL);
+        }
+        return 0;
+    }
+    hk_req_set_route(req, g_labels[found_idx]);
+
+    if (!hk_server_authorize(srv, req, found->need, NULL))
+        return 0;
+    if (!hk_server_origin_allowed(srv, req)) {
+        hk_http_send_error(req, 403, "forbidden_origin",
+                           "the Origin header is not in allowed-origins",
+                           NULL);
+        return 0;
+    }
+    bool has_body = method_is(req, "POST") || method_is(req, "PUT") ||
+                    method_is(req, "PATCH");
+    if (has_body && req->entity.len > 0 &&
+        !has_json_type(req, found->fn == hk_route_facts_batch)) {
+        hk_http_send_error(req, 415, "unsupported_media_type",
+                           found->fn == hk_route_facts_batch
+                               ? "send application/json or "
+                                 "application/x-ndjson"
+                               : "send application/json",
+                           NULL);
+        return 0;
+    }
+    const char *decoded = NULL;
+    if (param) {
+        decoded = hk_url_decode(&req->pool, param, param_len);
+        if (!decoded) {
+            hk_http_send_error(req, 400, "bad_path",
+                               "the path has an invalid %-escape", NULL);
+            return 0;
+        }
+    }
+    found->fn(srv, req, decoded);
+    return 0;
+}
+
+/* ==== Logger: metrics and access log ==== */
+
+typedef struct metrics_logger {
+    h2o_logger_t super; /* h2o logger header */
+    hk_server *srv;     /* the server */
+} metrics_logger;
+
+static void log_access(h2o_logger_t *self, h2o_req_t *req)
+{
+    hk_server *srv = ((metrics_logger *)self)->srv;
+    h2o_iovec_t *route = h2o_req_getenv(req, H2O_STRLIT("hk.route"), 0);
+    const char *label = route ? route->base : "other";
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    double secs = (double)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) +
+                  (double)(now.tv_usec -
+                           req->timestamps.request_begin_at.tv_usec) /
+                      1e6;
+    int status = req->res.status ? req->res.status : 499;
+    hk_metrics_request(srv, label, status, secs);
+    if (srv->access_log) {
+        size_t plen = req->path.len < 512 ? req->path.len : 512;
+        pthread_mutex_lock(&srv->log_lock);
+        fprintf(srv->access_log, "%s %.*s %.*s %d %zu %.6f\n",
+                label, (int)req->method.len, req->method.base, (int)plen,
+                req->path.base, status, req->bytes_sent, secs);
+        fflush(srv->access_log);
+        pthread_mutex_unlock(&srv->log_lock);
+    }
+}
+
+hk_err hk_router_install(hk_server *srv, hk_error *err)
+{
+    for (size_t i = 0; i < hk_n_routes; i++) {
+        char pat[80];
+        snprintf(pat, sizeof(pat), "%s", hk_routes[i].pattern);
+        snprintf(g_labels[i], sizeof(g_labels[i]), "%s %s%s",
+                 hk_routes[i].method, pat, hk_routes[i].suffix);
+    }
+    h2o_pathconf_t *pc = h2o_config_register_path(srv->hostconf, "/", 0);
+    if (!pc)
+        return hk_error_set(err, HK_ERR_NOMEM, "cannot register path /");
+    root_handler *h = (root_handler *)h2o_create_handler(pc, sizeof(*h));
+    h->super.on_req = on_req;
+    h->srv = srv;
+    metrics_logger *l = (metrics_logger *)h2o_create_logger(pc, sizeof(*l));
+    l->super.log_access = log_access;
+    l->srv = srv;
+    return HK_OK;
+}
+
+hk_err hk_server_register_path(hk_server *srv, const char *prefix,
+                               hk_path_handler_fn fn, void *ud)
+{
+    if (!srv->registering || !prefix || prefix[0] != '/' || !fn)
+        return HK_ERR_STATE;
+    size_t len = strlen(prefix);
+    while (len > 1 && prefix[len - 1] == '/')
+        len--;
+    if (len >= sizeof(srv->paths[0].prefix))
+        return HK_ERR_LIMIT;
+    for (unsigned i = 0; i < srv->n_paths; i++)
+        if (srv->paths[i].len == len &&
+            !memcmp(srv->paths[i].prefix, prefix, len))
+            return HK_ERR_EXISTS;
+    if (srv->n_paths >= HK_MAX_PATHS)
+        return HK_ERR_LIMIT;
+    hk_path_entry *e = &srv->paths[srv->n_paths++];
+    memcpy(e->prefix, prefix, len);
+    e->prefix[len] = '\0';
+    e->len = len;
+    e->fn = fn;
+    e->ud = ud;
+    return HK_OK;
+}

@@ -1,0 +1,321 @@
+/*
+ * server_writer.c — the group-commit writer thread.
+ *
+ * Every mutation of the KB made by the server is a job: a function run
+ * inside a write transaction. Loop threads (hk_server_write_async) and other
+ * threads (hk_server_write_sync) append jobs to one FIFO queue guarded by a
+ * mutex. The writer thread repeatedly takes everything queued (at most
+ * max_group jobs), opens ONE write transaction, runs each job in it with its
+ * own audit actor, commits durably (fsync) and only then completes the jobs:
+ * an async job is handed back to its loop through h2o's multithread queue
+ * (the loop renders the answer); a sync job wakes its waiting thread. While
+ * one group commits, new requests queue up and form the next group, so the
+ * cost of one fsync is shared by every request that arrived meanwhile.
+ *
+ * Failure isolation: a job that fails with an input error (INVALID,
+ * NOT_FOUND, EXISTS, LIMIT) has left the transaction unchanged (write_fn
+ * contract, server.h), so the group goes on. A job that fails with a store
+ * error poisons the transaction: the group is aborted and each job re-run in
+ * a transaction of its own, so one bad job cannot fail its neighbours.
+ *
+ * Shutdown: hk_writer_stop refuses new jobs, lets the thread drain and
+ * commit what is queued, and joins it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server_int.h"
+
+struct hk_write_job {
+    hk_loop_msg msg;          /* completion message to the origin loop */
+    hk_write_job *next;       /* writer queue link */
+    hk_write_fn fn;           /* the mutation */
+    void *arg;                /* fn's argument */
+    char actor[64];           /* audit actor */
+    hk_err rc;                /* result */
+    hk_error err;             /* result details */
+    /* async completion */
+    hk_server *srv;           /* owner */
+    hk_loop *loop;            /* origin loop, NULL for sync jobs */
+    hk_req_ref *ref;          /* the request, if still alive */
+    hk_write_done_fn done;    /* completion on the loop */
+    /* sync completion */
+    pthread_mutex_t *mu;      /* guards *finished */
+    pthread_cond_t *cv;       /* signalled when finished */
+    bool *finished;           /* set by the writer */
+};
+
+static bool fatal_for_txn(hk_err rc)
+{
+    return rc == HK_ERR_STORE || rc == HK_ERR_FULL || rc == HK_ERR_NOMEM ||
+           rc == HK_ERR_IO || rc == HK_ERR_STATE || rc == HK_ERR_CORRUPT;
+}
+
+/* ==== Completion ==== */
+
+static void complete_on_loop(hk_loop_msg *msg)
+{
+    hk_write_job *job = (hk_write_job *)msg;
+    h2o_req_t *req = hk_req_ref_get(job->ref);
+    job->done(req, job->rc, &job->err, job->arg);
+    hk_req_ref_release(job->ref);
+    atomic_fetch_sub(&job->loop->pending, 1);
+    free(job);
+}
+
+static void complete(hk_write_job *job)
+{
+    if (job->loop) {
+        job->msg.run = complete_on_loop;
+        hk_loop_send(job->loop, &job->msg);
+    } else {
+        pthread_mutex_lock(job->mu);
+        *job->finished = true;
+        pthread_cond_broadcast(job->cv);
+        pthread_mutex_unlock(job->mu);
+    }
+}
+
+/* ==== Applying groups ==== */
+
+static hk_err run_job(hk_txn *txn, hk_write_job *job)
+{
+    hk_error_clear(&job->err);
+    hk_err rc = hk_txn_set_actor(txn, job->actor);
+    if (rc != HK_OK)
+        return hk_error_set(&job->err, rc, "cannot set the audit actor");
+    job->rc = job->fn(txn, job->arg, &job->err);
+    if (job->rc != HK_OK && job->err.code == HK_OK)
+        hk_error_set(&job->err, job->rc, "%s", hk_strerror(job->rc));
+    return job->rc;
+}
+
+/* Runs jobs one transaction each (after a poisoned group). */
+static void apply_alone(hk_server *srv, hk_write_job *first)
+{
+    for (hk_write_job *job = first; job; job = job->next) {
+        hk_txn *txn = NULL;
+        int64_t t0 = hk_now_us();
+        job->rc = hk_txn_begin(srv->store, true, &txn, &job->err);
+        if (job->rc != HK_OK)
+            continue;
+        if (run_job(txn, job) != HK_OK && fatal_for_txn(job->rc)) {
+            hk_txn_abort(txn);
+            continue;
+        }
+        hk_error cerr;
+        hk_error_clear(&cerr);
+        hk_err crc = hk_txn_commit(txn, &cerr);
+        hk_metrics_commit(srv, 1, (double)(hk_now_us() - t0) / 1e6,
+                          crc == HK_OK);
+        if (crc != HK_OK) {
+            job->rc = crc;
+            job->err = cerr;
+        }
+    }
+}
+
+static void apply_group(hk_server *srv, hk_write_job *first, size_t n)
+{
+    hk_txn *txn = NULL;
+    hk_error berr;
+    hk_error_clear(&berr);
+    int64_t t0 = hk_now_us();
+    hk_err rc = hk_txn_begin(srv->store, true, &txn, &berr);
+    if (rc != HK_OK) {
+        for (hk_write_job *job = first; job; job = job->next) {
+            job->rc = rc;
+            job->err = berr;
+        }
+        hk_metrics_commit(srv, n, 0, false);
+        return;
+    }
+    bool poisoned = false;
+    for (hk_write_job *job = first; job; job = job->next) {
+        if (run_job(txn, job) != HK_OK && fatal_for_txn(job->rc)) {
+            poisoned = true;
+            break;
+        }
+    }
+    if (poisoned) {
+        hk_txn_abort(txn);
+        if (n == 1) {
+            hk_metrics_commit(srv, 1, 0, false);
+            return; /* the job already holds its error */
+        }
+        apply_alone(srv, first);
+        return;
+    }
+    hk_error cerr;
+    hk_error_clear(&cerr);
+    hk_err crc = hk_txn_commit(txn, &cerr);
+    hk_metrics_commit(srv, n, (double)(hk_now_us() - t0) / 1e6, crc == HK_OK);
+    if (crc != HK_OK) {
+        /* Nothing of the group is durable: every job fails. */
+        for (hk_write_job *job = first; job; job = job->next) {
+            if (job->rc == HK_OK) {
+                job->rc = crc;
+                job->err = cerr;
+            }
+        }
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    hk_server *srv = arg;
+    hk_writer *w = &srv->writer;
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        while (!w->head && !w->stop)
+            pthread_cond_wait(&w->wake, &w->lock);
+        if (!w->head && w->stop) {
+            pthread_mutex_unlock(&w->lock);
+            break;
+        }
+        /* Take up to max_group jobs. */
+        hk_write_job *first = w->head;
+        hk_write_job *last = first;
+        size_t n = 1;
+        while (last->next && n < srv->cfg.max_group) {
+            last = last->next;
+            n++;
+        }
+        w->head = last->next;
+        if (!w->head)
+            w->tail = NULL;
+        last->next = NULL;
+        atomic_fetch_sub(&srv->metrics.queue_depth, n);
+        pthread_mutex_unlock(&w->lock);
+
+        apply_group(srv, first, n);
+        for (hk_write_job *job = first, *next; job; job = next) {
+            next = job->next;
+            complete(job);
+        }
+    }
+    return NULL;
+}
+
+/* ==== Queueing ==== */
+
+static hk_err enqueue(hk_server *srv, hk_write_job *job)
+{
+    hk_writer *w = &srv->writer;
+    pthread_mutex_lock(&w->lock);
+    if (w->closed) {
+        pthread_mutex_unlock(&w->lock);
+        return HK_ERR_STATE;
+    }
+    job->next = NULL;
+    if (w->tail)
+        w->tail->next = job;
+    else
+        w->head = job;
+    w->tail = job;
+    atomic_fetch_add(&srv->metrics.queue_depth, 1);
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    return HK_OK;
+}
+
+static void set_actor(hk_write_job *job, const char *actor)
+{
+    snprintf(job->actor, sizeof(job->actor), "%s",
+             actor && *actor ? actor : "local");
+}
+
+hk_err hk_server_write_sync(hk_server *srv, hk_write_fn fn, void *arg,
+                            const char *actor, hk_error *err)
+{
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    bool finished = false;
+    hk_write_job job;
+    memset(&job, 0, sizeof(job));
+    job.fn = fn;
+    job.arg = arg;
+    job.srv = srv;
+    job.mu = &mu;
+    job.cv = &cv;
+    job.finished = &finished;
+    set_actor(&job, actor);
+    if (hk_server_current_loop())
+        return hk_error_set(err, HK_ERR_STATE,
+                            "hk_server_write_sync called on a loop thread");
+    if (enqueue(srv, &job) != HK_OK)
+        return hk_error_set(err, HK_ERR_STATE,
+                            "the server is shutting down; write refused");
+    pthread_mutex_lock(&mu);
+    while (!finished)
+        pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+    pthread_cond_destroy(&cv);
+    pthread_mutex_destroy(&mu);
+    if (err)
+        *err = job.err;
+    return job.rc;
+}
+
+hk_err hk_server_write_async(h2o_req_t *req, hk_write_fn fn,
+                             hk_write_done_fn done, void *arg,
+                             const char *actor)
+{
+    hk_loop *loop = hk_server_current_loop();
+    if (!loop)
+        return HK_ERR_STATE;
+    hk_write_job *job = calloc(1, sizeof(*job));
+    if (!job)
+        return HK_ERR_NOMEM;
+    job->ref = hk_req_ref_new(req);
+    if (!job->ref) {
+        free(job);
+        return HK_ERR_NOMEM;
+    }
+    job->fn = fn;
+    job->arg = arg;
+    job->srv = loop->srv;
+    job->loop = loop;
+    job->done = done;
+    set_actor(job, actor);
+    atomic_fetch_add(&loop->pending, 1);
+    hk_err rc = enqueue(loop->srv, job);
+    if (rc != HK_OK) {
+        atomic_fetch_sub(&loop->pending, 1);
+        hk_req_ref_release(job->ref);
+        free(job);
+    }
+    return rc;
+}
+
+/* ==== Lifecycle ==== */
+
+hk_err hk_writer_start(hk_server *srv, hk_error *err)
+{
+    hk_writer *w = &srv->writer;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    w->head = w->tail = NULL;
+    w->stop = w->closed = false;
+    if (pthread_create(&w->thread, NULL, writer_main, srv) != 0)
+        return hk_error_set(err, HK_ERR_NOMEM,
+                            "cannot start the writer thread");
+    w->started = true;
+    return HK_OK;
+}
+
+void hk_writer_stop(hk_server *srv)
+{
+    hk_writer *w = &srv->writer;
+    if (!w->started)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->closed = true;
+    w->stop = true;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    w->started = false;
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+}
