@@ -32,6 +32,7 @@ const hk_command hk_commands[] = {
     {"audit", hk_cmd_audit, "list or verify the tamper-evident audit log"},
     {"backup", hk_cmd_backup, "write a consistent, checksummed copy"},
     {"restore", hk_cmd_restore, "install a backup as the knowledge base"},
+    {"serve", hk_cmd_serve, "serve the REST API over HTTP (hakgal serve --help)"},
     {"version", hk_cmd_version, "print the version"},
     {"help", hk_cmd_help, "show help for hakgal or a command"},
     {NULL, NULL, NULL},
