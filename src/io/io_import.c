@@ -29,6 +29,8 @@
  */
 #include "io/io_internal.h"
 
+#include "core/mem.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -437,7 +439,7 @@ static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
     hk_err rc = HK_OK;
     im->nul_is_tab = format == HK_FORMAT_TSV;
     if (format == HK_FORMAT_JSONL) {
-        js = malloc(sizeof *js);
+        js = hk_malloc(sizeof *js);
         if (js == NULL)
             return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         io_meta_init(&js->meta);
@@ -478,7 +480,7 @@ static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
 done:
     if (js != NULL) {
         io_meta_free(&js->meta);
-        free(js);
+        hk_free(js);
     }
     return rc;
 }

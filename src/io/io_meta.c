@@ -24,6 +24,8 @@
  */
 #include "io/io_internal.h"
 
+#include "core/mem.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +42,8 @@ void io_meta_reset(io_meta *m)
         json_decref(m->context);
     if (m->hold != NULL)
         json_decref(m->hold);
-    free(m->context_text);
-    free(m->source_text);
+    free(m->context_text); /* from json_dumps: jansson's allocator */
+    hk_free(m->source_text);
     io_meta_init(m);
 }
 
@@ -80,8 +82,8 @@ hk_err io_meta_set_source(io_meta *m, const json_t *v, hk_error *err)
                             n, HK_MAX_SOURCE_BYTES);
     if (n == 0)
         return HK_OK; /* an empty source means none */
-    free(m->source_text);
-    m->source_text = strdup(json_string_value(v));
+    hk_free(m->source_text);
+    m->source_text = hk_strdup(json_string_value(v));
     if (m->source_text == NULL)
         return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     m->meta.source = m->source_text;

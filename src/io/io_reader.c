@@ -13,6 +13,8 @@
  */
 #include "io/io_internal.h"
 
+#include "core/mem.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -56,7 +58,7 @@ hk_err io_reader_open(io_reader *r, const char *path, size_t max_line,
 #endif
     r->max_line = max_line;
     r->cap = max_line + IO_CHUNK + 1;
-    r->buf = malloc(r->cap);
+    r->buf = hk_malloc(r->cap);
     if (r->buf == NULL) {
         io_reader_close(r);
         return hk_error_set(err, HK_ERR_NOMEM,
@@ -70,7 +72,7 @@ void io_reader_close(io_reader *r)
     if (r->own_fd && r->fd >= 0)
         close(r->fd);
     r->fd = -1;
-    free(r->buf);
+    hk_free(r->buf);
     r->buf = NULL;
 }
 
@@ -79,7 +81,7 @@ hk_err io_reader_set_max_line(io_reader *r, size_t max_line, hk_error *err)
     if (max_line <= r->max_line)
         return HK_OK;
     size_t cap = max_line + IO_CHUNK + 1;
-    char *nb = realloc(r->buf, cap);
+    char *nb = hk_realloc(r->buf, cap);
     if (nb == NULL)
         return hk_error_set(err, HK_ERR_NOMEM,
                             "cannot grow the read buffer to %zu bytes", cap);
