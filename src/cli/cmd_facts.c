@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 /* ==== Output of one fact ==== */
@@ -80,12 +81,21 @@ int hk_cmd_init(int argc, char **argv)
             return c.exit_code;
     if (optind < argc)
         return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
-    /* An existing KB directory is any non-empty directory. */
+    /* A KB existed when the directory existed and was not empty. */
     struct stat sb;
-    bool existed = stat(c.data_dir, &sb) == 0;
-    if (existed && !S_ISDIR(sb.st_mode)) {
-        cli_msg(&c, "'%s' exists and is not a directory", c.data_dir);
-        return HK_EXIT_CONFLICT;
+    bool existed = false;
+    if (stat(c.data_dir, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode)) {
+            cli_msg(&c, "'%s' exists and is not a directory", c.data_dir);
+            return HK_EXIT_CONFLICT;
+        }
+        DIR *d = opendir(c.data_dir);
+        struct dirent *de;
+        while (d != NULL && !existed && (de = readdir(d)) != NULL)
+            existed = strcmp(de->d_name, ".") != 0 &&
+                      strcmp(de->d_name, "..") != 0;
+        if (d != NULL)
+            closedir(d);
     }
     hk_store *s = NULL;
     int rc = cli_open(&c, false, true, &s);
@@ -108,12 +118,11 @@ int hk_cmd_init(int argc, char **argv)
         hk_buf_append_str(&b, "{\"path\":");
         cli_json_str(&b, c.data_dir);
         hk_buf_appendf(&b, ",\"created\":%s,\"facts\":%llu}",
-                       existed && st.facts + st.audit_entries > 0 ? "false"
-                                                                  : "true",
+                       existed ? "false" : "true",
                        (unsigned long long)st.facts);
         rc = cli_emit(&c, &b);
         hk_buf_free(&b);
-    } else if (existed && st.facts + st.audit_entries > 0) {
+    } else if (existed) {
         printf("knowledge base already exists at %s (%llu facts)\n",
                c.data_dir, (unsigned long long)st.facts);
     } else {
