@@ -308,7 +308,10 @@ static void batch_done(h2o_req_t *req, hk_err rc, const hk_error *err,
                     w = hk_buf_append_json_string(&b, be->err.message,
                                                   strlen(be->err.message));
                 if (w == HK_OK)
-                    w = hk_buf_appendf(&b, ",\"detail\":{\"column\":%u",
+                    w = hk_buf_appendf(&b, ",\"detail\":{\"line\":%zu",
+                                       i + 1);
+                if (w == HK_OK && be->err.column)
+                    w = hk_buf_appendf(&b, ",\"column\":%u",
                                        (unsigned)be->err.column);
                 if (w == HK_OK && be->err.field[0]) {
                     w = hk_buf_append_str(&b, ",\"field\":");
@@ -443,7 +446,7 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
             if (s < e) {
                 json_error_t je;
                 j->items[n] = json_loadb(p + s, e - s,
-                                         JSON_REJECT_DUPLICATES, &je);
+                                         JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
                 if (!j->items[n]) {
                     char msg[300];
                     snprintf(msg, sizeof(msg),

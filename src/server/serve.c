@@ -249,6 +249,15 @@ static hk_err loops_create(hk_server *srv, hk_error *err)
     return HK_OK;
 }
 
+static void unlink_all(h2o_timeout_t *t)
+{
+    while (!h2o_linklist_is_empty(&t->_entries)) {
+        h2o_timeout_entry_t *e = H2O_STRUCT_FROM_MEMBER(
+            h2o_timeout_entry_t, _link, t->_entries.next);
+        h2o_timeout_unlink(e);
+    }
+}
+
 static void loops_dispose(hk_server *srv)
 {
     for (unsigned i = 0; i < srv->n_loops; i++) {
@@ -268,8 +277,15 @@ static void loops_dispose(hk_server *srv)
         h2o_multithread_unregister_receiver(loop->queue, &loop->receiver);
         h2o_multithread_destroy_queue(loop->queue);
         if (idle) {
-            /* Only safe when no connection still points at the context. */
+            /* Only safe when no connection still points at the context.
+             * h2o_context_request_shutdown leaves a one-second timer armed
+             * that h2o_context_dispose insists is gone. */
+            unlink_all(&loop->ctx.one_sec_timeout);
+            unlink_all(&loop->ctx.zero_timeout);
+            unlink_all(&loop->ctx.hundred_ms_timeout);
             h2o_context_dispose(&loop->ctx);
+            /* Sockets closed above are freed by the loop's next turn. */
+            h2o_evloop_run(loop->evloop, 0);
             h2o_evloop_destroy(loop->evloop);
         }
     }

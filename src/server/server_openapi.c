@@ -167,7 +167,7 @@ static json_t *schemas(void)
     json_t *s = json_object();
     json_object_set_new(
         s, "Fact",
-        json_pack("{ss s{s{ss} s{ss} s{ss} s{ss s{ss}} s{ss} s{ss s[ss]}"
+        json_pack("{ss s{s{ss} s{ss} s{ss} s{ss s{ss}} s{ss} s{s[ss]}"
                   " s{ss s{ss}} s{s[ss]} s{ss ss} s{ss ss}}}",
                   "type", "object", "properties", "id", "type", "integer",
                   "statement", "type", "string", "predicate", "type", "string",
