@@ -33,6 +33,7 @@ const hk_command hk_commands[] = {
     {"backup", hk_cmd_backup, "write a consistent, checksummed copy"},
     {"restore", hk_cmd_restore, "install a backup as the knowledge base"},
     {"serve", hk_cmd_serve, "serve the REST API over HTTP (hakgal serve --help)"},
+    {"mcp", hk_cmd_mcp, "serve the KB to an MCP client over stdio (hakgal mcp --help)"},
     {"version", hk_cmd_version, "print the version"},
     {"help", hk_cmd_help, "show help for hakgal or a command"},
     {NULL, NULL, NULL},
@@ -86,6 +87,26 @@ static void print_general_help(FILE *out)
 
 int hk_cmd_help(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs("Usage: hakgal help [COMMAND]\n\n"
+                  "Without COMMAND: lists the commands, the global options and\n"
+                  "the exit codes. With COMMAND: the same as "
+                  "'hakgal COMMAND --help'.\n",
+                  stdout);
+            return HK_EXIT_OK;
+        }
+    }
+    /* Skip global options main moved here (--data DIR, --json). */
+    int at = 1;
+    while (at < argc && argv[at][0] == '-')
+        at += strcmp(argv[at], "--data") == 0 ? 2 : 1;
+    if (at < argc) {
+        argv[1] = argv[at];
+        argc = 2;
+    } else {
+        argc = 1;
+    }
     if (argc >= 2 && argv[1][0] != '-') {
         const hk_command *c = find_command(argv[1]);
         if (c == NULL) {

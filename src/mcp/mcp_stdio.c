@@ -1,0 +1,367 @@
+/*
+ * mcp_stdio.c — `hakgal mcp`: the MCP server on stdin/stdout, as MCP
+ * clients such as Claude Desktop start it.
+ *
+ * Framing is newline-delimited JSON: one JSON-RPC message per line in each
+ * direction. Only protocol goes to stdout; diagnostics go to stderr. The
+ * process exits 0 when stdin ends. A line that is not JSON gets -32700, a
+ * batch or a non-message -32600, and a line longer than
+ * HK_MCP_MAX_MESSAGE_BYTES is skipped up to its newline and answered with
+ * -32600; the server keeps running in every case.
+ *
+ * The process owns the KB: writes run in their own durable write
+ * transaction, and restore_kb can close the KB, install a verified backup
+ * and reopen it. Server->client requests (sampling, elicitation in fixtures
+ * mode) are written to stdout and the reply is read from stdin; messages
+ * arriving meanwhile are handled in order.
+ *
+ * Single-threaded.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mcp/mcp.h"
+
+/* ==== The process state ==== */
+
+typedef struct stdio_srv {
+    hk_store *store;           /* the open KB (replaced by restore) */
+    char data_dir[4096];       /* KB directory */
+    hk_mcp_server *srv;        /* MCP server */
+    hk_mcp_session *sess;      /* the one session of this connection */
+    char *buf;                 /* line buffer (HK_MCP_MAX_MESSAGE_BYTES+1) */
+    int depth;                 /* nesting of client requests */
+    bool eof;                  /* stdin ended */
+} stdio_srv;
+
+static hk_err stdio_write(void *ud, hk_mcp_txn_fn fn, void *arg,
+                          const char *actor, hk_error *err) {
+    stdio_srv *ss = ud;
+    hk_txn *t = NULL;
+    hk_err rc = hk_txn_begin(ss->store, true, &t, err);
+    if (rc != HK_OK) return rc;
+    rc = hk_txn_set_actor(t, actor ? actor : "mcp");
+    if (rc == HK_OK) rc = fn(t, arg, err);
+    if (rc != HK_OK) {
+        hk_txn_abort(t);
+        return rc;
+    }
+    return hk_txn_commit(t, err);
+}
+
+static hk_err stdio_restore(void *ud, const char *backup_dir, hk_error *err) {
+    stdio_srv *ss = ud;
+    hk_store_options opt;
+    memset(&opt, 0, sizeof opt);
+    hk_store_close(ss->store);
+    ss->store = NULL;
+    hk_err rc = hk_backup_restore(backup_dir, ss->data_dir, true, err);
+    hk_error e2;
+    hk_err rc2 = hk_store_open(ss->data_dir, &opt, &ss->store, &e2);
+    if (rc2 != HK_OK) {
+        /* the KB is gone: nothing can be served any more */
+        fprintf(stderr, "hakgal mcp: cannot reopen %s after restore: %s\n",
+                ss->data_dir, e2.message);
+        exit(5);
+    }
+    return rc;
+}
+
+/* ==== Output ==== */
+
+static void send_msg(json_t *msg) {
+    char *s = json_dumps(msg, JSON_COMPACT);
+    if (!s) {
+        fprintf(stderr, "hakgal mcp: cannot encode a message\n");
+        return;
+    }
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+    free(s);
+}
+
+static void on_notify(void *ud, json_t *msg) {
+    (void)ud;
+    send_msg(msg);
+}
+
+/* ==== Input ==== */
+
+/* Reads one line into ss->buf. Returns its length, -1 at EOF, -2 when the
+ * line was longer than the limit (skipped to its end). */
+static long read_line(stdio_srv *ss) {
+    size_t n = 0;
+    bool too_long = false;
+    int ch;
+    while ((ch = getchar()) != EOF) {
+        if (ch == '\n') break;
+        if (n < HK_MCP_MAX_MESSAGE_BYTES) ss->buf[n++] = (char)ch;
+        else too_long = true;
+    }
+    if (ch == EOF && n == 0 && !too_long) {
+        ss->eof = true;
+        return -1;
+    }
+    if (ch == EOF) ss->eof = true;
+    if (too_long) return -2;
+    if (n > 0 && ss->buf[n - 1] == '\r') n--;
+    ss->buf[n] = '\0';
+    return (long)n;
+}
+
+static hk_err client_request(void *ud, const char *method, json_t *params,
+                             json_t **result, hk_error *err);
+
+static const hk_mcp_io *stdio_io(stdio_srv *ss) {
+    static hk_mcp_io io;
+    io.ud = ss;
+    io.notify = on_notify;
+    io.client_request = client_request;
+    return &io;
+}
+
+/* Handles one input line; answers on stdout. */
+static void handle_line(stdio_srv *ss, long n) {
+    if (n == -2) {
+        json_t *r = hk_mcp_error_response(NULL, HK_MCP_INVALID_REQUEST,
+                                          "Invalid request: message larger "
+                                          "than 4 MiB");
+        send_msg(r);
+        json_decref(r);
+        return;
+    }
+    const char *p = ss->buf;
+    while (*p == ' ' || *p == '\t') p++;
+    if (!*p) return; /* blank line */
+    json_error_t je;
+    json_t *msg = json_loadb(ss->buf, (size_t)n, 0, &je);
+    if (!msg) {
+        char m[300];
+        snprintf(m, sizeof m, "Parse error: %s (column %d)", je.text,
+                 je.column);
+        json_t *r = hk_mcp_error_response(NULL, HK_MCP_PARSE_ERROR, m);
+        send_msg(r);
+        json_decref(r);
+        return;
+    }
+    json_t *resp = NULL;
+    if (json_is_array(msg)) {
+        resp = hk_mcp_error_response(NULL, HK_MCP_INVALID_REQUEST,
+                                     "Invalid request: JSON-RPC batches are "
+                                     "not supported");
+    } else {
+        resp = hk_mcp_handle(ss->srv, ss->sess, msg, stdio_io(ss), NULL, NULL);
+    }
+    if (resp) send_msg(resp);
+    json_decref(resp);
+    json_decref(msg);
+}
+
+#define CLIENT_REQUEST_MAX_DEPTH 4
+
+static hk_err client_request(void *ud, const char *method, json_t *params,
+                             json_t **result, hk_error *err) {
+    stdio_srv *ss = ud;
+    *result = NULL;
+    if (ss->depth >= CLIENT_REQUEST_MAX_DEPTH)
+        return hk_error_set(err, HK_ERR_LIMIT, "too many nested client requests");
+    json_int_t id = hk_mcp_session_expect(ss->sess);
+    if (id == 0)
+        return hk_error_set(err, HK_ERR_LIMIT, "too many client requests pending");
+    json_t *req = json_pack("{s:s, s:I, s:s, s:O}", "jsonrpc", "2.0", "id", id,
+                            "method", method, "params", params);
+    if (!req) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    send_msg(req);
+    json_decref(req);
+    ss->depth++;
+    hk_err rc = HK_OK;
+    /* read until the answer arrives; other messages are handled in order */
+    for (;;) {
+        json_t *answer = NULL;
+        if (hk_mcp_session_take(ss->sess, id, &answer)) {
+            *result = answer;
+            break;
+        }
+        if (ss->eof) {
+            hk_mcp_session_cancel(ss->sess, id);
+            rc = hk_error_set(err, HK_ERR_STATE,
+                              "stdin closed before the client answered");
+            break;
+        }
+        long n = read_line(ss);
+        if (n == -1) continue;
+        handle_line(ss, n);
+    }
+    ss->depth--;
+    return rc;
+}
+
+/* ==== Command ==== */
+
+static const char usage[] =
+    "Usage: hakgal mcp [--data DIR] [options]\n\n"
+    "Serves the knowledge base to one MCP client over stdin/stdout\n"
+    "(newline-delimited JSON-RPC; protocol revisions 2025-11-25 and\n"
+    "2026-07-28). Logs go to stderr; the server exits when stdin closes.\n\n"
+    "Options:\n"
+    "  --data DIR            KB directory (default $HAKGAL_DATA or ./hakgal-data;\n"
+    "                        created when missing)\n"
+    "  --write-token TOKEN   enable write tools for clients presenting TOKEN\n"
+    "                        (audit actor \"mcp\"); also $HAKGAL_MCP_WRITE_TOKEN\n"
+    "  --tokens FILE         token file of `hakgal serve` (name role sha256hex);\n"
+    "                        write and admin tokens enable write tools\n"
+    "  --allow-dir DIR       directory clients may name in hub_path, path and\n"
+    "                        report_path (repeatable)\n"
+    "  --backup-dir DIR      where backup_kb writes (default DATA.backups)\n"
+    "  --page-size N         entries per tools/resources/prompts list page\n"
+    "                        (default 100)\n"
+    "  --mcp-conformance-fixtures\n"
+    "                        add the fixtures of the MCP conformance suite\n"
+    "                        (testing only)\n"
+    "  -h, --help            this help\n";
+
+int hk_cmd_mcp(int argc, char **argv) {
+    enum { O_DATA = 256, O_WTOK, O_TOKENS, O_ALLOW, O_BACKUP, O_FIX, O_PAGE };
+    static const struct option opts[] = {
+        {"data", required_argument, 0, O_DATA},
+        {"write-token", required_argument, 0, O_WTOK},
+        {"tokens", required_argument, 0, O_TOKENS},
+        {"allow-dir", required_argument, 0, O_ALLOW},
+        {"backup-dir", required_argument, 0, O_BACKUP},
+        {"page-size", required_argument, 0, O_PAGE},
+        {"mcp-conformance-fixtures", no_argument, 0, O_FIX},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    static stdio_srv ss;
+    memset(&ss, 0, sizeof ss);
+    static hk_mcp_token tokens[HK_MCP_MAX_TOKENS];
+    size_t n_tokens = 0;
+    const char *allow[HK_MCP_MAX_DIRS];
+    size_t n_allow = 0;
+    const char *data = getenv("HAKGAL_DATA");
+    const char *backup = NULL;
+    char backup_default[4200];
+    bool fixtures = false;
+    unsigned page = 0;
+    int exit_code = 0;
+    hk_error e;
+    hk_error_clear(&e);
+
+    optind = 1;
+    int o;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case O_DATA: data = optarg; break;
+        case O_WTOK:
+            if (n_tokens >= HK_MCP_MAX_TOKENS || !optarg[0]) {
+                fprintf(stderr, "hakgal mcp: bad or too many --write-token\n");
+                return 1;
+            }
+            snprintf(tokens[n_tokens].name, 64, "mcp");
+            hk_sha256(optarg, strlen(optarg), tokens[n_tokens++].sha256);
+            break;
+        case O_TOKENS: {
+            size_t got = 0;
+            if (hk_mcp_tokens_load(optarg, tokens + n_tokens,
+                                   HK_MCP_MAX_TOKENS - n_tokens, &got, &e) != HK_OK) {
+                fprintf(stderr, "hakgal mcp: %s\n", e.message);
+                return 2;
+            }
+            n_tokens += got;
+            break;
+        }
+        case O_ALLOW:
+            if (n_allow >= HK_MCP_MAX_DIRS) {
+                fprintf(stderr, "hakgal mcp: at most %d --allow-dir\n",
+                        HK_MCP_MAX_DIRS);
+                return 1;
+            }
+            allow[n_allow++] = optarg;
+            break;
+        case O_BACKUP: backup = optarg; break;
+        case O_PAGE: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 10000) {
+                fprintf(stderr, "hakgal mcp: --page-size must be 1..10000\n");
+                return 1;
+            }
+            page = (unsigned)v;
+            break;
+        }
+        case O_FIX: fixtures = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "hakgal mcp: unexpected argument '%s'\n%s", argv[optind],
+                usage);
+        return 1;
+    }
+    const char *env_tok = getenv("HAKGAL_MCP_WRITE_TOKEN");
+    if (env_tok && env_tok[0] && n_tokens < HK_MCP_MAX_TOKENS) {
+        snprintf(tokens[n_tokens].name, 64, "mcp");
+        hk_sha256(env_tok, strlen(env_tok), tokens[n_tokens++].sha256);
+    }
+    if (!data || !data[0]) data = "hakgal-data";
+    snprintf(ss.data_dir, sizeof ss.data_dir, "%s", data);
+    if (!backup) {
+        snprintf(backup_default, sizeof backup_default, "%s.backups", data);
+        backup = backup_default;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    hk_store_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.create = true;
+    if (hk_store_open(ss.data_dir, &opt, &ss.store, &e) != HK_OK) {
+        fprintf(stderr, "hakgal mcp: cannot open %s: %s\n", ss.data_dir,
+                e.message);
+        return e.code == HK_ERR_BUSY ? 4 : 5;
+    }
+    hk_mcp_env env;
+    memset(&env, 0, sizeof env);
+    env.store = ss.store;
+    env.store_slot = &ss.store;
+    env.write = stdio_write;
+    env.write_ud = &ss;
+    env.restore = stdio_restore;
+    env.restore_ud = &ss;
+    env.tokens = tokens;
+    env.n_tokens = n_tokens;
+    env.allow_dirs = allow;
+    env.n_allow_dirs = n_allow;
+    env.backup_dir = backup;
+    env.fixtures = fixtures;
+    env.list_page_size = page;
+    env.transport = "stdio";
+    ss.buf = malloc(HK_MCP_MAX_MESSAGE_BYTES + 1);
+    if (!ss.buf || hk_mcp_server_new(&env, &ss.srv, &e) != HK_OK ||
+        hk_mcp_session_new(ss.srv, &ss.sess, &e) != HK_OK) {
+        fprintf(stderr, "hakgal mcp: %s\n", ss.buf ? e.message : "out of memory");
+        exit_code = 5;
+        goto done;
+    }
+    fprintf(stderr, "hakgal mcp: serving %s on stdio (%zu tools%s, writes %s)\n",
+            ss.data_dir, hk_mcp_tool_count(ss.srv),
+            fixtures ? ", conformance fixtures" : "",
+            n_tokens ? "enabled" : "disabled: no write token");
+    while (!ss.eof) {
+        long n = read_line(&ss);
+        if (n == -1) break;
+        handle_line(&ss, n);
+    }
+done:
+    hk_mcp_session_free(ss.sess);
+    hk_mcp_server_free(ss.srv);
+    free(ss.buf);
+    hk_store_close(ss.store);
+    return exit_code;
+}

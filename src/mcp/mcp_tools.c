@@ -1,0 +1,416 @@
+/*
+ * mcp_tools.c — the table of the 30 knowledge-base tools: names and
+ * parameters of the legacy HAK-GAL MCP server, descriptions written for a
+ * model, JSON Schema 2020-12 input and output schemas, and annotations.
+ *
+ * The schemas are JSON text parsed once by hk_mcp_server_new (a typo here
+ * fails server start and every test). Input schemas are closed
+ * (additionalProperties: false) so that a misspelt argument is reported as
+ * -32602 instead of silently ignored; output schemas describe exactly the
+ * structuredContent the functions in mcp_tools_*.c return.
+ */
+#include "mcp/mcp_tools.h"
+
+/* ==== Schema fragments ==== */
+
+#define S2020 "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
+#define IN(props, req)                                                        \
+    "{" S2020 "\"type\":\"object\",\"properties\":{" props "},"               \
+    "\"required\":[" req "],\"additionalProperties\":false}"
+#define OUT(props, req)                                                       \
+    "{" S2020 "\"type\":\"object\",\"properties\":{" props "},"               \
+    "\"required\":[" req "]}"
+#define AUTH                                                                  \
+    "\"auth_token\":{\"type\":\"string\",\"description\":\"A write token "    \
+    "configured by the operator. Not needed when the HTTP request carries "   \
+    "an Authorization: Bearer write token.\"}"
+#define INT(name, dflt, lo, hi, desc)                                         \
+    "\"" name "\":{\"type\":\"integer\",\"default\":" #dflt                   \
+    ",\"minimum\":" #lo ",\"maximum\":" #hi ",\"description\":\"" desc "\"}"
+#define STR(name, desc)                                                       \
+    "\"" name "\":{\"type\":\"string\",\"minLength\":1,\"description\":\""    \
+    desc "\"}"
+#define FACT                                                                  \
+    "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"},"     \
+    "\"statement\":{\"type\":\"string\"},\"predicate\":{\"type\":\"string\"}," \
+    "\"args\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"          \
+    "\"confidence\":{\"type\":\"number\"},"                                   \
+    "\"source\":{\"type\":[\"string\",\"null\"]},"                            \
+    "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"          \
+    "\"created\":{\"type\":[\"string\",\"null\"]},"                           \
+    "\"updated\":{\"type\":[\"string\",\"null\"]},"                           \
+    "\"score\":{\"type\":\"number\"}},"                                       \
+    "\"required\":[\"id\",\"statement\",\"predicate\",\"args\"]}"
+#define FACTS "\"facts\":{\"type\":\"array\",\"items\":" FACT "}"
+#define NUM(name) "\"" name "\":{\"type\":\"integer\"}"
+#define TXT(name) "\"" name "\":{\"type\":\"string\"}"
+#define AUDIT                                                                 \
+    "{\"type\":\"object\",\"properties\":{" NUM("seq") "," TXT("time") ","   \
+    TXT("actor") "," TXT("op") "," NUM("fact_id") "," NUM("fact_id_last")    \
+    "," NUM("count") ",\"before\":{},\"after\":{}," TXT("hash") "},"          \
+    "\"required\":[\"seq\",\"time\",\"actor\",\"op\",\"fact_id\"]}"
+#define STATEMENT_HINT                                                        \
+    "Write statements as Predicate(arg1, arg2, ...), e.g. HasPart(Computer, " \
+    "CPU); quote arguments containing commas or parentheses."
+
+#define RO (MCP_TOOL_READ_ONLY | MCP_TOOL_IDEMPOTENT)
+
+const mcp_tool_def mcp_kb_tools[] = {
+    /* ---- Basic ---- */
+    {"search_knowledge", "Search facts",
+     "Full-text search over the knowledge base. Returns facts whose "
+     "predicate or arguments share words with the query, best first (exact "
+     "names rank highest, rarer words weigh more; camelCase is split, so "
+     "'has part' finds HasPart). Use it first to find what the KB knows "
+     "about a topic.",
+     IN(STR("query", "Words to look for, e.g. 'computer cpu'") ","
+        INT("limit", 10, 1, 1000, "Maximum facts to return"), "\"query\""),
+     OUT(TXT("query") "," NUM("count") "," FACTS, "\"query\",\"count\",\"facts\""),
+     RO, mcp_t_search_knowledge},
+    {"get_system_status", "System status",
+     "Server, store and build status: version, protocol revisions, "
+     "transport, KB path, fact count, uptime and whether writes are enabled.",
+     IN("", ""),
+     OUT(TXT("server") "," TXT("version") ",\"protocol_versions\":{\"type\":"
+         "\"array\",\"items\":{\"type\":\"string\"}}," TXT("transport") ","
+         TXT("store_path") "," NUM("facts") ",\"uptime_seconds\":{\"type\":"
+         "\"number\"},\"writes_enabled\":{\"type\":\"boolean\"},"
+         "\"fixtures\":{\"type\":\"boolean\"}," NUM("tools"),
+         "\"server\",\"version\",\"facts\",\"writes_enabled\""),
+     RO, mcp_t_get_system_status},
+    {"list_recent_facts", "Recent facts",
+     "The newest facts, newest first (fact ids grow with insertion).",
+     IN(INT("count", 5, 1, 1000, "How many facts"), ""),
+     OUT(NUM("count") "," FACTS, "\"count\",\"facts\""), RO,
+     mcp_t_list_recent_facts},
+    {"add_fact", "Add a fact",
+     "Adds one fact. Idempotent: adding a fact that exists returns its id "
+     "with created=false and changes nothing. Needs a write token; only add "
+     "facts the user asked for. " STATEMENT_HINT,
+     IN(STR("statement", "The fact, e.g. HasPart(Computer, CPU)") ","
+        "\"source\":{\"type\":\"string\",\"description\":\"Where the fact "
+        "comes from (URL, document, person)\"},"
+        "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
+        "\"maxItems\":32,\"description\":\"Labels for the fact\"}," AUTH,
+        "\"statement\""),
+     OUT(NUM("id") "," TXT("statement") ",\"created\":{\"type\":\"boolean\"}",
+         "\"id\",\"statement\",\"created\""),
+     MCP_TOOL_IDEMPOTENT | MCP_TOOL_AUTH, mcp_t_add_fact},
+    {"delete_fact", "Delete a fact",
+     "Deletes the fact with exactly this statement (compared in canonical "
+     "form). Fails with a message when no such fact exists. Needs a write "
+     "token. " STATEMENT_HINT,
+     IN(STR("statement", "The exact fact to delete") "," AUTH, "\"statement\""),
+     OUT(NUM("id") "," TXT("statement") ",\"deleted\":{\"type\":\"boolean\"}",
+         "\"id\",\"statement\",\"deleted\""),
+     MCP_TOOL_DESTRUCTIVE | MCP_TOOL_AUTH, mcp_t_delete_fact},
+    {"update_fact", "Replace a fact",
+     "Replaces one fact by another atomically, keeping its id, metadata and "
+     "history. Fails when old_statement does not exist or new_statement is "
+     "already another fact. Needs a write token. " STATEMENT_HINT,
+     IN(STR("old_statement", "The fact to replace") ","
+        STR("new_statement", "Its new content") "," AUTH,
+        "\"old_statement\",\"new_statement\""),
+     OUT(NUM("id") "," TXT("old_statement") "," TXT("new_statement") ","
+         "\"changed\":{\"type\":\"boolean\"}",
+         "\"id\",\"old_statement\",\"new_statement\",\"changed\""),
+     MCP_TOOL_DESTRUCTIVE | MCP_TOOL_IDEMPOTENT | MCP_TOOL_AUTH,
+     mcp_t_update_fact},
+    {"kb_stats", "KB statistics",
+     "Counts (facts, predicates, entities, audit entries), size on disk and "
+     "time of the last change.",
+     IN("", ""),
+     OUT(NUM("facts") "," NUM("predicates") "," NUM("entities") ","
+         NUM("symbols") "," NUM("audit_entries") "," NUM("last_fact_id") ","
+         NUM("bytes_on_disk") "," NUM("bytes_used") "," NUM("map_size") ","
+         "\"last_change\":{\"type\":[\"string\",\"null\"]},"
+         NUM("schema_version"),
+         "\"facts\",\"predicates\",\"entities\",\"audit_entries\""),
+     RO, mcp_t_kb_stats},
+
+    /* ---- Analysis ---- */
+    {"semantic_similarity", "Similar facts",
+     "Facts similar to a statement, with scores 0..1. Method (lexical, not "
+     "embeddings yet): candidates are facts sharing words with the "
+     "statement (search index, camelCase split); the score is the mean of "
+     "the word-set and character-trigram Jaccard similarities of the "
+     "canonical statements. Synonyms are not recognised.",
+     IN(STR("statement", "A statement or phrase to compare") ","
+        "\"threshold\":{\"type\":\"number\",\"default\":0.8,\"minimum\":0,"
+        "\"maximum\":1,\"description\":\"Minimum score\"},"
+        INT("limit", 50, 1, 1000, "Maximum matches"), "\"statement\""),
+     OUT(TXT("statement") "," TXT("method") ",\"threshold\":{\"type\":"
+         "\"number\"}," NUM("candidates_examined") "," NUM("count") ","
+         "\"matches\":{\"type\":\"array\",\"items\":" FACT "}",
+         "\"statement\",\"method\",\"count\",\"matches\""),
+     RO, mcp_t_semantic_similarity},
+    {"consistency_check", "Find contradictions",
+     "Finds contradictions: a fact and its negation (P(a, b) with "
+     "NotP(a, b), or predicates declared NegationOf(NotP, P)); two-cycles "
+     "of asymmetric predicates (IsA(A, B) and IsA(B, A); asymmetric by "
+     "default: IsA, HasPart, IsPartOf, Causes, plus any declared "
+     "Asymmetric(P)); several values of a predicate declared Functional(P) "
+     "for the same first argument. Declarations are ordinary facts. Each "
+     "finding names the facts involved.",
+     IN(INT("limit", 1000, 1, 1000000,
+            "Facts examined per rule (bounds the work)"), ""),
+     OUT(NUM("examined") "," NUM("count") ",\"truncated\":{\"type\":"
+         "\"boolean\"},\"declarations\":{\"type\":\"object\"},"
+         "\"contradictions\":{\"type\":\"array\",\"items\":{\"type\":"
+         "\"object\",\"properties\":{" TXT("kind") "," TXT("description") ","
+         "\"facts\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+         "\"fact_ids\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}},"
+         "\"required\":[\"kind\",\"facts\"]}}",
+         "\"examined\",\"count\",\"contradictions\""),
+     RO, mcp_t_consistency_check},
+    {"validate_facts", "Validate facts",
+     "Checks the newest facts for invalid syntax and for an arity that is "
+     "unusual for their predicate (differs from the arity of at least 90% of "
+     "the predicate's facts).",
+     IN(INT("limit", 1000, 1, 1000000, "Newest facts to check"), ""),
+     OUT(NUM("examined") "," NUM("count") ",\"issues\":{\"type\":\"array\","
+         "\"items\":{\"type\":\"object\",\"properties\":{" TXT("kind") ","
+         NUM("fact_id") "," TXT("statement") "," TXT("message") "},"
+         "\"required\":[\"kind\",\"fact_id\",\"message\"]}}",
+         "\"examined\",\"count\",\"issues\""),
+     RO, mcp_t_validate_facts},
+    {"get_entities_stats", "Entity frequencies",
+     "Entities (argument values) that occur in at least min_occurrences "
+     "facts, most frequent first (at most 1000 listed).",
+     IN(INT("min_occurrences", 2, 1, 1000000000, "Minimum fact count"), ""),
+     OUT(NUM("min_occurrences") "," NUM("matching") "," NUM("count") ","
+         "\"entities\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+         "\"properties\":{" TXT("name") "," NUM("count") "},"
+         "\"required\":[\"name\",\"count\"]}}",
+         "\"matching\",\"count\",\"entities\""),
+     RO, mcp_t_get_entities_stats},
+    {"search_by_predicate", "Facts of a predicate",
+     "All facts of one predicate (exact, case-sensitive name), oldest first.",
+     IN(STR("predicate", "Predicate name, e.g. HasPart") ","
+        INT("limit", 100, 1, 10000, "Maximum facts"), "\"predicate\""),
+     OUT(TXT("predicate") "," NUM("total") "," NUM("count") "," FACTS,
+         "\"predicate\",\"total\",\"count\",\"facts\""),
+     RO, mcp_t_search_by_predicate},
+    {"get_predicates_stats", "Predicate frequencies",
+     "Every predicate with its fact count and the smallest and largest "
+     "arity seen, most frequent first.",
+     IN("", ""),
+     OUT(NUM("count") ",\"predicates\":{\"type\":\"array\",\"items\":{"
+         "\"type\":\"object\",\"properties\":{" TXT("name") "," NUM("count")
+         "," NUM("min_arity") "," NUM("max_arity") "},\"required\":[\"name\","
+         "\"count\"]}}",
+         "\"count\",\"predicates\""),
+     RO, mcp_t_get_predicates_stats},
+    {"query_related", "Facts about an entity",
+     "All facts that mention an entity in any argument position (exact, "
+     "case-sensitive), oldest first.",
+     IN(STR("entity", "Entity name, e.g. Computer") ","
+        INT("limit", 100, 1, 10000, "Maximum facts"), "\"entity\""),
+     OUT(TXT("entity") "," NUM("total") "," NUM("count") "," FACTS,
+         "\"entity\",\"total\",\"count\",\"facts\""),
+     RO, mcp_t_query_related},
+    {"analyze_duplicates", "Near-duplicate facts",
+     "Pairs of near-duplicate facts among the newest 20000, with scores "
+     "0..1 (same lexical method as semantic_similarity: word-set and "
+     "character-trigram Jaccard of canonical statements, camelCase split). "
+     "Only pairs sharing a word are compared.",
+     IN("\"threshold\":{\"type\":\"number\",\"default\":0.9,\"minimum\":0,"
+        "\"maximum\":1,\"description\":\"Minimum score\"},"
+        INT("max_pairs", 200, 1, 10000, "Maximum pairs"), ""),
+     OUT(TXT("method") ",\"threshold\":{\"type\":\"number\"},"
+         NUM("examined") "," NUM("count") ",\"pairs\":{\"type\":\"array\","
+         "\"items\":{\"type\":\"object\",\"properties\":{\"score\":{\"type\":"
+         "\"number\"},\"a\":" FACT ",\"b\":" FACT "},\"required\":[\"score\","
+         "\"a\",\"b\"]}}",
+         "\"method\",\"examined\",\"count\",\"pairs\""),
+     RO, mcp_t_analyze_duplicates},
+
+    /* ---- Management ---- */
+    {"list_audit", "Audit log",
+     "The newest audit entries (who changed what, when), newest first. "
+     "Entries are hash-chained; health_check verifies the chain.",
+     IN(INT("limit", 20, 1, 10000, "Maximum entries"), ""),
+     OUT(NUM("count") ",\"entries\":{\"type\":\"array\",\"items\":" AUDIT "}",
+         "\"count\",\"entries\""),
+     RO, mcp_t_list_audit},
+    {"export_facts", "Export facts",
+     "The oldest (direction head) or newest (direction tail) facts with "
+     "their metadata.",
+     IN(INT("count", 50, 1, 10000, "How many facts") ","
+        "\"direction\":{\"type\":\"string\",\"enum\":[\"head\",\"tail\"],"
+        "\"default\":\"tail\",\"description\":\"head = oldest, tail = "
+        "newest\"}", ""),
+     OUT(TXT("direction") "," NUM("count") "," FACTS,
+         "\"direction\",\"count\",\"facts\""),
+     RO, mcp_t_export_facts},
+    {"growth_stats", "Growth per day",
+     "Facts added per UTC day over the last days (by creation time of the "
+     "facts that still exist).",
+     IN(INT("days", 30, 1, 3660, "Days to look back"), ""),
+     OUT(NUM("days") "," NUM("total_added") ",\"per_day\":{\"type\":"
+         "\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
+         TXT("date") "," NUM("added") "},\"required\":[\"date\",\"added\"]}}",
+         "\"days\",\"total_added\",\"per_day\""),
+     RO, mcp_t_growth_stats},
+    {"health_check", "Health check",
+     "Store integrity: opens a read snapshot, verifies the whole audit hash "
+     "chain, reports free disk space and map usage, and whether the server "
+     "is ready.",
+     IN("", ""),
+     OUT(TXT("status") ",\"ready\":{\"type\":\"boolean\"},\"checks\":{"
+         "\"type\":\"object\"}", "\"status\",\"ready\",\"checks\""),
+     RO, mcp_t_health_check},
+    {"get_fact_history", "History of a fact",
+     "Audit entries of one fact (creation, changes, deletion), newest "
+     "first. Works for deleted facts too (searches the newest 10000 audit "
+     "entries). " STATEMENT_HINT,
+     IN(STR("statement", "The fact") ","
+        INT("limit", 50, 1, 1000, "Maximum entries"), "\"statement\""),
+     OUT(TXT("statement") ",\"fact_id\":{\"type\":[\"integer\",\"null\"]},"
+         NUM("count") ",\"entries\":{\"type\":\"array\",\"items\":" AUDIT "}",
+         "\"statement\",\"fact_id\",\"count\",\"entries\""),
+     RO, mcp_t_get_fact_history},
+    {"backup_kb", "Back up the KB",
+     "Consistent hot backup of the whole KB into the server's backup "
+     "directory while writes continue; returns the backup id for "
+     "restore_kb. Needs a write token.",
+     IN("\"description\":{\"type\":\"string\",\"maxLength\":1000,"
+        "\"description\":\"Note stored with the backup\"}," AUTH, ""),
+     OUT(TXT("backup_id") "," TXT("path") "," TXT("sha256") ","
+         TXT("created") ",\"description\":{\"type\":[\"string\",\"null\"]}",
+         "\"backup_id\",\"path\",\"sha256\""),
+     MCP_TOOL_AUTH, mcp_t_backup_kb},
+    {"restore_kb", "Restore a backup",
+     "Replaces the whole KB by a verified backup (by backup_id from "
+     "backup_kb, or a backup directory path inside the allowed "
+     "directories). Only possible where the server may close the KB (stdio "
+     "mode); the HTTP server refuses and names the CLI command. Needs a "
+     "write token.",
+     IN("\"backup_id\":{\"type\":\"string\",\"minLength\":1},"
+        "\"path\":{\"type\":\"string\",\"minLength\":1}," AUTH, ""),
+     OUT(TXT("restored_from") "," TXT("sha256") "," NUM("facts"),
+         "\"restored_from\",\"sha256\",\"facts\""),
+     MCP_TOOL_DESTRUCTIVE | MCP_TOOL_AUTH, mcp_t_restore_kb},
+
+    /* ---- Advanced ---- */
+    {"bulk_delete", "Delete several facts",
+     "Deletes several facts in one transaction: either all found facts are "
+     "deleted or none (on error). Statements that do not exist are listed "
+     "in not_found. Needs a write token. " STATEMENT_HINT,
+     IN("\"statements\":{\"type\":\"array\",\"minItems\":1,\"maxItems\":"
+        "10000,\"items\":{\"type\":\"string\",\"minLength\":1}}," AUTH,
+        "\"statements\""),
+     OUT(NUM("deleted") ",\"deleted_ids\":{\"type\":\"array\",\"items\":{"
+         "\"type\":\"integer\"}},\"not_found\":{\"type\":\"array\",\"items\":"
+         "{\"type\":\"string\"}}", "\"deleted\",\"not_found\""),
+     MCP_TOOL_DESTRUCTIVE | MCP_TOOL_AUTH, mcp_t_bulk_delete},
+    {"find_isolated_facts", "Isolated facts",
+     "Facts none of whose arguments occurs in any other fact (islands in "
+     "the graph), newest first; examines at most the newest 100000 facts.",
+     IN(INT("limit", 50, 1, 10000, "Maximum facts"), ""),
+     OUT(NUM("examined") "," NUM("count") "," FACTS,
+         "\"examined\",\"count\",\"facts\""),
+     RO, mcp_t_find_isolated_facts},
+    {"inference_chain", "Chain of linked facts",
+     "Breadth-first chain of facts linked through shared entities, starting "
+     "at a fact: depth 1 holds facts sharing an argument with it, depth 2 "
+     "facts sharing one with those, and so on (at most 25 facts per entity "
+     "and 500 in total). " STATEMENT_HINT,
+     IN(STR("start_fact", "The starting fact") ","
+        INT("max_depth", 5, 1, 10, "Maximum depth"), "\"start_fact\""),
+     OUT(TXT("start_fact") "," NUM("max_depth") "," NUM("count") ","
+         "\"truncated\":{\"type\":\"boolean\"},\"steps\":{\"type\":\"array\","
+         "\"items\":{\"type\":\"object\",\"properties\":{" NUM("depth") ","
+         TXT("via") ",\"fact\":" FACT "},\"required\":[\"depth\",\"fact\"]}}",
+         "\"start_fact\",\"count\",\"steps\""),
+     RO, mcp_t_inference_chain},
+    {"get_knowledge_graph", "Subgraph around an entity",
+     "The subgraph within depth hops of an entity: binary facts are edges "
+     "arg0 -> arg1 labelled by the predicate; n-ary facts become a fact "
+     "node linked to each argument. format dot also returns Graphviz text. "
+     "At most 2000 edges.",
+     IN(STR("entity", "Centre entity") ","
+        INT("depth", 2, 1, 5, "Hops from the entity") ","
+        "\"format\":{\"type\":\"string\",\"enum\":[\"json\",\"dot\"],"
+        "\"default\":\"json\"}", "\"entity\""),
+     OUT(TXT("entity") "," NUM("depth") ",\"nodes\":{\"type\":\"array\","
+         "\"items\":{\"type\":\"object\",\"properties\":{" TXT("id") ","
+         TXT("kind") "},\"required\":[\"id\",\"kind\"]}},\"edges\":{\"type\":"
+         "\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
+         TXT("from") "," TXT("to") "," TXT("label") "," NUM("fact_id") "},"
+         "\"required\":[\"from\",\"to\",\"label\",\"fact_id\"]}},"
+         "\"truncated\":{\"type\":\"boolean\"}," TXT("dot"),
+         "\"entity\",\"nodes\",\"edges\""),
+     RO, mcp_t_get_knowledge_graph},
+    {"bulk_translate_predicates", "Rename predicates",
+     "Renames predicates in bulk (mapping old -> new). dry_run (default) "
+     "only reports what would change. When the renamed fact already exists "
+     "the old one is deleted (merged). limit bounds examined facts "
+     "(limit_mode lines) or changes (limit_mode changes); start_offset "
+     "skips candidates; sample_strategy orders them (head = oldest first, "
+     "tail = newest first, stratified = round-robin over predicates). "
+     "report_path writes a JSON report inside the allowed directories. "
+     "Needs a write token unless dry_run.",
+     IN("\"mapping\":{\"type\":\"object\",\"additionalProperties\":{\"type\":"
+        "\"string\",\"minLength\":1},\"description\":\"old predicate -> new "
+        "predicate\"},"
+        "\"predicates\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
+        "\"description\":\"Only these old predicates\"},"
+        "\"exclude_predicates\":{\"type\":\"array\",\"items\":{\"type\":"
+        "\"string\"}},"
+        "\"dry_run\":{\"type\":\"boolean\",\"default\":true},"
+        INT("limit", 0, 0, 100000000, "0 = all") ","
+        "\"limit_mode\":{\"type\":\"string\",\"enum\":[\"lines\",\"changes\"],"
+        "\"default\":\"lines\"},"
+        INT("start_offset", 0, 0, 100000000, "Candidates to skip") ","
+        "\"sample_strategy\":{\"type\":\"string\",\"enum\":[\"head\",\"tail\","
+        "\"stratified\"],\"default\":\"head\"},"
+        "\"report_path\":{\"type\":\"string\",\"minLength\":1}," AUTH,
+        "\"mapping\""),
+     OUT("\"dry_run\":{\"type\":\"boolean\"}," NUM("examined") ","
+         NUM("changed") "," NUM("merged") ",\"changes\":{\"type\":\"array\","
+         "\"items\":{\"type\":\"object\",\"properties\":{" NUM("fact_id") ","
+         TXT("old") "," TXT("new") "," TXT("action") "},\"required\":["
+         "\"fact_id\",\"old\",\"new\",\"action\"]}},"
+         "\"report_path\":{\"type\":[\"string\",\"null\"]}",
+         "\"dry_run\",\"examined\",\"changed\",\"merged\",\"changes\""),
+     MCP_TOOL_DESTRUCTIVE | MCP_TOOL_AUTH_UNLESS_DRY,
+     mcp_t_bulk_translate_predicates},
+
+    /* ---- Project hub ---- */
+    {"project_snapshot", "Write a hand-over snapshot",
+     "Writes a snapshot into the project hub directory: a titled, "
+     "timestamped note plus a digest of the KB (counts, newest facts, "
+     "newest audit entries), for the next working session to read with "
+     "project_hub_digest. hub_path must be inside the allowed directories. "
+     "Needs a write token.",
+     IN("\"title\":{\"type\":\"string\",\"maxLength\":200},"
+        "\"description\":{\"type\":\"string\",\"maxLength\":20000},"
+        STR("hub_path", "Project hub directory") "," AUTH, "\"hub_path\""),
+     OUT(TXT("file") "," TXT("title") "," TXT("created") "," NUM("facts"),
+         "\"file\",\"title\",\"created\""),
+     MCP_TOOL_AUTH, mcp_t_project_snapshot},
+    {"project_list_snapshots", "List snapshots",
+     "Snapshots in a project hub directory, newest first.",
+     IN(STR("hub_path", "Project hub directory") ","
+        INT("limit", 20, 1, 1000, "Maximum snapshots"), "\"hub_path\""),
+     OUT(TXT("hub_path") "," NUM("count") ",\"snapshots\":{\"type\":"
+         "\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
+         TXT("file") "," TXT("title") "," TXT("created") "," NUM("bytes")
+         "},\"required\":[\"file\",\"bytes\"]}}",
+         "\"hub_path\",\"count\",\"snapshots\""),
+     RO, mcp_t_project_list_snapshots},
+    {"project_hub_digest", "Digest of snapshots",
+     "A compact text digest of the newest snapshots of a project hub, at "
+     "most max_chars characters: read it at the start of a working session.",
+     IN(STR("hub_path", "Project hub directory") ","
+        INT("limit_files", 3, 1, 100, "Newest snapshots to include") ","
+        INT("max_chars", 20000, 100, 1000000, "Maximum digest length"),
+        "\"hub_path\""),
+     OUT(TXT("hub_path") ",\"files\":{\"type\":\"array\",\"items\":{\"type\":"
+         "\"string\"}}," TXT("digest") ",\"truncated\":{\"type\":\"boolean\"}",
+         "\"hub_path\",\"files\",\"digest\",\"truncated\""),
+     RO, mcp_t_project_hub_digest},
+};
+
+const size_t mcp_n_kb_tools = sizeof mcp_kb_tools / sizeof mcp_kb_tools[0];

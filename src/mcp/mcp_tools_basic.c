@@ -1,0 +1,314 @@
+/*
+ * mcp_tools_basic.c — the seven basic tools (search, status, recent facts,
+ * add / delete / update, statistics) and helpers other tool files share.
+ *
+ * Reads run in their own read transaction (MVCC snapshot); writes run in
+ * one write transaction through env.write, which commits durably before
+ * the tool answers. Every loop is bounded by a limit argument whose
+ * maximum the input schema enforces.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp/mcp_tools.h"
+
+/* ==== Shared helpers ==== */
+
+hk_err mcp_scan_facts(mcp_call *c, hk_txn *t, const hk_scan *scan,
+                      size_t limit, json_t **facts, hk_error *err) {
+    (void)c;
+    hk_query *q = NULL;
+    hk_fact f;
+    hk_fact_init(&f);
+    json_t *arr = json_array();
+    hk_err rc = arr ? HK_OK : HK_ERR_NOMEM;
+    if (rc == HK_OK) rc = hk_query_open_scan(t, scan, NULL, &q, err);
+    for (size_t i = 0; rc == HK_OK && i < limit; i++) {
+        bool has = false;
+        rc = hk_query_next(q, &f, &has, err);
+        if (rc != HK_OK || !has) break;
+        json_t *j = mcp_fact_json(&f);
+        if (!j || json_array_append_new(arr, j)) rc = HK_ERR_NOMEM;
+    }
+    hk_query_close(q);
+    hk_fact_release(&f);
+    if (rc != HK_OK) {
+        json_decref(arr);
+        if (rc == HK_ERR_NOMEM) hk_error_set(err, rc, "out of memory");
+        return rc;
+    }
+    *facts = arr;
+    return HK_OK;
+}
+
+json_t *mcp_audit_json(const hk_audit_entry *a) {
+    char hex[65];
+    hk_hex(a->hash, 32, hex);
+    json_t *before = a->before ? json_loads(a->before, 0, NULL) : NULL;
+    json_t *after = a->after ? json_loads(a->after, 0, NULL) : NULL;
+    if (a->before && !before) before = json_string(a->before);
+    if (a->after && !after) after = json_string(a->after);
+    return json_pack("{s:I, s:o, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:s}",
+                     "seq", (json_int_t)a->seq, "time",
+                     mcp_time_json(a->time_us), "actor",
+                     a->actor ? a->actor : "", "op", a->op ? a->op : "",
+                     "fact_id", (json_int_t)a->fact_id, "fact_id_last",
+                     (json_int_t)a->fact_id_last, "count",
+                     (json_int_t)a->count, "before",
+                     before ? before : json_null(), "after",
+                     after ? after : json_null(), "hash", hex);
+}
+
+/* ==== search_knowledge ==== */
+
+hk_err mcp_t_search_knowledge(mcp_call *c, json_t **out, hk_error *err) {
+    const char *query = mcp_arg_str(c, "query", "");
+    size_t limit = (size_t)mcp_arg_int(c, "limit", 10);
+    hk_txn *t = NULL;
+    hk_search_hit *hits = NULL;
+    size_t n = 0;
+    hk_fact f;
+    hk_fact_init(&f);
+    json_t *facts = json_array();
+    hk_err rc = facts ? mcp_read_begin(c, &t, err) : HK_ERR_NOMEM;
+    if (rc == HK_OK) rc = hk_store_search(t, query, limit, &hits, &n, err);
+    for (size_t i = 0; rc == HK_OK && i < n; i++) {
+        rc = hk_store_get(t, hits[i].id, &f, err);
+        if (rc == HK_ERR_NOT_FOUND) {
+            rc = HK_OK;
+            continue;
+        }
+        if (rc != HK_OK) break;
+        json_t *j = mcp_fact_json(&f);
+        if (!j) {
+            rc = HK_ERR_NOMEM;
+            break;
+        }
+        json_object_set_new(j, "score", json_real(hits[i].score));
+        json_array_append_new(facts, j);
+    }
+    if (t) hk_txn_abort(t);
+    hk_free(hits);
+    hk_fact_release(&f);
+    if (rc != HK_OK) {
+        json_decref(facts);
+        return rc;
+    }
+    *out = json_pack("{s:s, s:I, s:o}", "query", query, "count",
+                     (json_int_t)json_array_size(facts), "facts", facts);
+    return *out ? HK_OK : HK_ERR_NOMEM;
+}
+
+/* ==== get_system_status ==== */
+
+hk_err mcp_t_get_system_status(mcp_call *c, json_t **out, hk_error *err) {
+    hk_txn *t = NULL;
+    hk_stats st;
+    memset(&st, 0, sizeof st);
+    hk_err rc = mcp_read_begin(c, &t, err);
+    if (rc == HK_OK) rc = hk_store_stats(t, &st, err);
+    if (t) hk_txn_abort(t);
+    if (rc != HK_OK) return rc;
+    json_t *versions = json_array();
+    for (size_t i = 0; i < hk_mcp_n_versions; i++)
+        json_array_append_new(versions, json_string(hk_mcp_versions[i]));
+    const hk_mcp_env *e = &c->srv->env;
+    *out = json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:f, s:b, s:b, s:I}",
+                     "server", HK_MCP_SERVER_NAME, "version", HK_VERSION,
+                     "protocol_versions", versions, "transport", e->transport,
+                     "store_path", hk_store_path(mcp_store(c)), "facts",
+                     (json_int_t)st.facts, "uptime_seconds",
+                     (double)(hk_now_us() - c->srv->started_us) / 1e6,
+                     "writes_enabled", hk_mcp_writes_enabled(c->srv),
+                     "fixtures", e->fixtures, "tools",
+                     (json_int_t)c->srv->n_tools);
+    return *out ? HK_OK : HK_ERR_NOMEM;
+}
+
+/* ==== list_recent_facts ==== */
+
+hk_err mcp_t_list_recent_facts(mcp_call *c, json_t **out, hk_error *err) {
+    size_t count = (size_t)mcp_arg_int(c, "count", 5);
+    hk_txn *t = NULL;
+    json_t *facts = NULL;
+    hk_scan scan = HK_SCAN_INIT;
+    scan.newest_first = true;
+    hk_err rc = mcp_read_begin(c, &t, err);
+    if (rc == HK_OK) rc = mcp_scan_facts(c, t, &scan, count, &facts, err);
+    if (t) hk_txn_abort(t);
+    if (rc != HK_OK) return rc;
+    *out = json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(facts),
+                     "facts", facts);
+    return *out ? HK_OK : HK_ERR_NOMEM;
+}
+
+/* ==== add_fact ==== */
+
+typedef struct add_job {
+    hk_statement st;        /* parsed statement */
+    hk_fact_meta meta;      /* source and tags */
+    const char *tags[HK_MAX_TAGS]; /* tag pointers into the arguments */
+    hk_fact_id id;          /* result */
+    bool created;           /* result */
+} add_job;
+
+static hk_err add_in_txn(hk_txn *t, void *arg, hk_error *err) {
+    add_job *j = arg;
+    return hk_store_add(t, &j->st, &j->meta, &j->id, &j->created, err);
+}
+
+hk_err mcp_t_add_fact(mcp_call *c, json_t **out, hk_error *err) {
+    add_job j;
+    memset(&j, 0, sizeof j);
+    hk_buf canon = HK_BUF_INIT;
+    hk_err rc = mcp_parse_statement(mcp_arg_str(c, "statement", NULL),
+                                    "statement", &j.st, err);
+    if (rc != HK_OK) return rc;
+    const char *source = mcp_arg_str(c, "source", NULL);
+    if (source) {
+        j.meta.fields |= HK_META_SOURCE;
+        j.meta.source = source;
+    }
+    json_t *tags = json_object_get(c->args, "tags");
+    if (json_is_array(tags)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(tags, i, v) {
+            if (i >= HK_MAX_TAGS) break;
+            j.tags[j.meta.n_tags++] = json_string_value(v);
+        }
+        j.meta.fields |= HK_META_TAGS;
+        j.meta.tags = j.tags;
+    }
+    rc = c->srv->env.write(c->srv->env.write_ud, add_in_txn, &j, c->actor, err);
+    if (rc == HK_OK) rc = hk_statement_format(&j.st, &canon);
+    if (rc == HK_OK) {
+        *out = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)j.id,
+                         "statement", canon.data, "created", j.created);
+        if (!*out) rc = HK_ERR_NOMEM;
+    }
+    hk_buf_free(&canon);
+    hk_statement_release(&j.st);
+    return rc;
+}
+
+/* ==== delete_fact ==== */
+
+typedef struct delete_job {
+    hk_statement st; /* the fact */
+    hk_fact_id id;   /* its id once found */
+} delete_job;
+
+static hk_err delete_in_txn(hk_txn *t, void *arg, hk_error *err) {
+    delete_job *j = arg;
+    hk_err rc = hk_store_find(t, &j->st, &j->id, err);
+    if (rc == HK_ERR_NOT_FOUND)
+        return hk_error_set(err, rc,
+                            "no such fact; use search_knowledge to find the "
+                            "exact statement");
+    if (rc != HK_OK) return rc;
+    return hk_store_delete(t, j->id, err);
+}
+
+hk_err mcp_t_delete_fact(mcp_call *c, json_t **out, hk_error *err) {
+    delete_job j;
+    memset(&j, 0, sizeof j);
+    hk_buf canon = HK_BUF_INIT;
+    hk_err rc = mcp_parse_statement(mcp_arg_str(c, "statement", NULL),
+                                    "statement", &j.st, err);
+    if (rc != HK_OK) return rc;
+    rc = c->srv->env.write(c->srv->env.write_ud, delete_in_txn, &j, c->actor,
+                           err);
+    if (rc == HK_OK) rc = hk_statement_format(&j.st, &canon);
+    if (rc == HK_OK) {
+        *out = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)j.id,
+                         "statement", canon.data, "deleted", true);
+        if (!*out) rc = HK_ERR_NOMEM;
+    }
+    hk_buf_free(&canon);
+    hk_statement_release(&j.st);
+    return rc;
+}
+
+/* ==== update_fact ==== */
+
+typedef struct update_job {
+    hk_statement old_st; /* current content */
+    hk_statement new_st; /* replacement */
+    hk_fact_id id;       /* the fact */
+    bool changed;        /* content differed */
+} update_job;
+
+static hk_err update_in_txn(hk_txn *t, void *arg, hk_error *err) {
+    update_job *j = arg;
+    j->changed = false; /* the job may run twice (group commit retry) */
+    hk_err rc = hk_store_find(t, &j->old_st, &j->id, err);
+    if (rc == HK_ERR_NOT_FOUND)
+        return hk_error_set(err, rc,
+                            "old_statement does not exist; use "
+                            "search_knowledge to find the exact statement");
+    if (rc != HK_OK) return rc;
+    hk_fact_id other = 0;
+    if (hk_store_find(t, &j->new_st, &other, NULL) == HK_OK) {
+        if (other == j->id) return HK_OK; /* same content */
+        return hk_error_set(err, HK_ERR_EXISTS,
+                            "new_statement already exists as fact %llu; "
+                            "delete old_statement instead",
+                            (unsigned long long)other);
+    }
+    rc = hk_store_update(t, j->id, &j->new_st, &other, err);
+    if (rc == HK_OK) j->changed = true;
+    return rc;
+}
+
+hk_err mcp_t_update_fact(mcp_call *c, json_t **out, hk_error *err) {
+    update_job j;
+    memset(&j, 0, sizeof j);
+    hk_buf a = HK_BUF_INIT, b = HK_BUF_INIT;
+    hk_err rc = mcp_parse_statement(mcp_arg_str(c, "old_statement", NULL),
+                                    "old_statement", &j.old_st, err);
+    if (rc == HK_OK)
+        rc = mcp_parse_statement(mcp_arg_str(c, "new_statement", NULL),
+                                 "new_statement", &j.new_st, err);
+    if (rc == HK_OK)
+        rc = c->srv->env.write(c->srv->env.write_ud, update_in_txn, &j,
+                               c->actor, err);
+    if (rc == HK_OK) rc = hk_statement_format(&j.old_st, &a);
+    if (rc == HK_OK) rc = hk_statement_format(&j.new_st, &b);
+    if (rc == HK_OK) {
+        *out = json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)j.id,
+                         "old_statement", a.data, "new_statement", b.data,
+                         "changed", j.changed);
+        if (!*out) rc = HK_ERR_NOMEM;
+    }
+    hk_buf_free(&a);
+    hk_buf_free(&b);
+    hk_statement_release(&j.old_st);
+    hk_statement_release(&j.new_st);
+    return rc;
+}
+
+/* ==== kb_stats ==== */
+
+hk_err mcp_t_kb_stats(mcp_call *c, json_t **out, hk_error *err) {
+    hk_txn *t = NULL;
+    hk_stats s;
+    memset(&s, 0, sizeof s);
+    hk_err rc = mcp_read_begin(c, &t, err);
+    if (rc == HK_OK) rc = hk_store_stats(t, &s, err);
+    if (t) hk_txn_abort(t);
+    if (rc != HK_OK) return rc;
+    *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I}",
+                     "facts", (json_int_t)s.facts, "predicates",
+                     (json_int_t)s.predicates, "entities",
+                     (json_int_t)s.entities, "symbols", (json_int_t)s.symbols,
+                     "audit_entries", (json_int_t)s.audit_entries,
+                     "last_fact_id", (json_int_t)s.last_fact_id,
+                     "bytes_on_disk", (json_int_t)s.bytes_on_disk,
+                     "bytes_used", (json_int_t)s.bytes_used, "map_size",
+                     (json_int_t)s.map_size, "last_change",
+                     mcp_time_json(s.last_change_us), "schema_version",
+                     (json_int_t)s.schema_version);
+    return *out ? HK_OK : HK_ERR_NOMEM;
+}
