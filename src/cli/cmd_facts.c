@@ -441,18 +441,28 @@ int hk_cmd_delete(int argc, char **argv)
         rc = cli_fail(&c, err, &e);
         goto done;
     }
+    /* Resolve every argument first, so that one fact named twice (by id
+     * and by statement) is reported as such. */
     for (int i = 0; i < n; i++) {
         hk_fact_id id = 0;
         if ((rc = cli_resolve_fact(&c, t, argv[optind + i], &id)) != HK_EXIT_OK)
             goto done;
-        if ((err = hk_store_get(t, id, &facts[i], &e)) == HK_OK)
-            err = hk_store_delete(t, id, &e);
-        if (err == HK_ERR_NOT_FOUND) {
-            cli_msg(&c, "fact %llu is named twice", (unsigned long long)id);
-            rc = HK_EXIT_INVALID;
+        for (int j = 0; j < i; j++) {
+            if (facts[j].id == id) {
+                cli_msg(&c, "fact %llu is named twice ('%s' and '%s')",
+                        (unsigned long long)id, argv[optind + j],
+                        argv[optind + i]);
+                rc = HK_EXIT_INVALID;
+                goto done;
+            }
+        }
+        if ((err = hk_store_get(t, id, &facts[i], &e)) != HK_OK) {
+            rc = cli_fail(&c, err, &e);
             goto done;
         }
-        if (err != HK_OK) {
+    }
+    for (int i = 0; i < n; i++) {
+        if ((err = hk_store_delete(t, facts[i].id, &e)) != HK_OK) {
             rc = cli_fail(&c, err, &e);
             goto done;
         }
