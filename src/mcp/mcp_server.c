@@ -217,7 +217,7 @@ hk_err hk_mcp_tokens_load(const char *path, hk_mcp_token *out, size_t max,
             break;
         }
         hk_mcp_token *t = &out[*n];
-        snprintf(t->name, sizeof t->name, "%s", name);
+        memcpy(t->name, name, strlen(name) + 1); /* < 64, checked above */
         for (int i = 0; i < 32; i++) {
             int hi = hexdigit(hex[2 * i]), lo = hexdigit(hex[2 * i + 1]);
             if (hi < 0 || lo < 0) {

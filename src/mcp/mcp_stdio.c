@@ -140,7 +140,7 @@ static void handle_line(stdio_srv *ss, long n) {
     while (*p == ' ' || *p == '\t') p++;
     if (!*p) return; /* blank line */
     json_error_t je;
-    json_t *msg = json_loadb(ss->buf, (size_t)n, 0, &je);
+    json_t *msg = json_loadb(ss->buf, (size_t)n, JSON_DECODE_ANY, &je);
     if (!msg) {
         char m[300];
         snprintf(m, sizeof m, "Parse error: %s (column %d)", je.text,
