@@ -3,7 +3,7 @@
  * with SQLite (libsqlite3, normalized and indexed) as the anchor, in one run.
  *
  *   hk_bench [--n N] [--dir DIR] [--json FILE] [--samples S] [--warmup W]
- *            [--batch B] [--seed X] [--only hakgal|sqlite] [--keep]
+ *            [--batch B] [--seed X] [--map-mib M] [--only hakgal|sqlite] [--keep]
  *
  * Design:
  *  - The parent generates N distinct facts once (hk_gen.h) into compact
@@ -60,6 +60,7 @@ typedef struct bench_opts {
     uint32_t warmup;    /* untimed operations before them */
     uint64_t batch;     /* hakgal facts per write transaction */
     uint64_t seed;      /* generator seed */
+    uint64_t map_mib;   /* hakgal map size in MiB (0 = store default) */
     bool run_hakgal;    /* measure hakgal */
     bool run_sqlite;    /* measure SQLite */
     bool keep;          /* keep the databases afterwards */
@@ -394,6 +395,7 @@ static void run_hakgal(const dataset *ds, const bench_opts *o,
 
     hk_store_options so = {0};
     so.create = true;
+    so.map_size = o->map_mib << 20;
     if (hk_store_open(dir, &so, &s, &err) != HK_OK)
         FAIL(r, "hk_store_open: %s", err.message);
 
@@ -1002,8 +1004,9 @@ static void json_store(FILE *f, const char *name, const store_result *r,
                        uint64_t n, bool last)
 {
     fprintf(f, "    \"%s\": {\n", name);
+    fprintf(f, "      \"ran\": %s,\n", r->ran ? "true" : "false");
     fprintf(f, "      \"ok\": %s,\n", r->ok ? "true" : "false");
-    if (!r->ok) {
+    if (r->ran && !r->ok) {
         hk_buf b = HK_BUF_INIT;
         hk_buf_append_json_string(&b, r->error, strlen(r->error));
         fprintf(f, "      \"error\": %s,\n", b.data ? b.data : "\"\"");
@@ -1085,14 +1088,15 @@ static int usage(FILE *to)
     fprintf(to,
             "usage: hk_bench [--n N] [--dir DIR] [--json FILE] [--samples S]"
             " [--warmup W]\n"
-            "                [--batch B] [--seed X] [--only hakgal|sqlite]"
-            " [--keep]\n"
+            "                [--batch B] [--seed X] [--map-mib M]"
+            " [--only hakgal|sqlite] [--keep]\n"
             "  --n        facts to load (default 1000000)\n"
             "  --dir      scratch directory (default bench/out/work)\n"
             "  --json     results file (default bench/out/hk_bench-N.json)\n"
             "  --samples  timed operations per query kind (default 20000)\n"
             "  --warmup   untimed operations first (default 2000)\n"
             "  --batch    hakgal facts per transaction (default 100000)\n"
+            "  --map-mib  hakgal map size in MiB (default: the store's)\n"
             "  --keep     keep the databases in DIR\n");
     return to == stdout ? 0 : 2;
 }
@@ -1153,6 +1157,8 @@ int main(int argc, char **argv)
             o.batch = v;
         } else if (!strcmp(a, "--seed")) {
             o.seed = v;
+        } else if (!strcmp(a, "--map-mib") && v < (1ull << 40)) {
+            o.map_mib = v;
         } else {
             return usage(stderr);
         }
