@@ -46,10 +46,11 @@ if [ "${BENCH_SKIP_CLI:-0}" != 1 ]; then
     kb="$work/cli-kb"
     "$build_dir/hk_gen" --n "$n" --out "$facts"
     rm -rf "$kb"
+    "$build_dir/hakgal" --data "$kb" init >/dev/null
     bytes=$(stat -c %s "$facts")
     start=$(date +%s.%N)
     /usr/bin/time -f '%M' -o "$out/cli_import-$n.time" \
-        "$build_dir/hakgal" --data "$kb" import "$facts" \
+        "$build_dir/hakgal" --data "$kb" import --quiet "$facts" \
         >"$out/cli_import-$n.log" 2>&1 || {
         echo "bench: hakgal import failed:" >&2
         tail -20 "$out/cli_import-$n.log" >&2
