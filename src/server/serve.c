@@ -10,13 +10,18 @@
  *
  * Each loop thread owns an h2o evloop and context, its listening socket, a
  * multithread queue (completions from the writer and the pool arrive
- * there) and a reusable read transaction.
+ * there) and a reusable read transaction; it creates and destroys all of
+ * them itself (h2o's buffer recycling is per thread).
  *
- * Shutdown: `stopping` is set; each loop closes its listener, asks h2o to
- * close idle keep-alive connections, and keeps running until its
- * connections and its pending asynchronous jobs are gone (or the request
- * timeout passes). Then the pool and the writer drain (every queued write
- * is committed) and the KB is closed.
+ * Shutdown, in three steps so that no completion is ever lost:
+ *  1. `stopping` is set; each loop closes its listener, asks h2o to close
+ *     idle keep-alive connections, and serves until its connections and
+ *     pending asynchronous jobs are gone (or request-timeout-ms passes),
+ *     then reports itself drained while still delivering messages;
+ *  2. the pool and the writer drain: every queued write is committed and
+ *     its completion sent to its loop;
+ *  3. `finish` is set; loops deliver the last completions, dispose of their
+ *     h2o state and exit; the KB is closed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -164,19 +169,41 @@ static bool loop_idle(hk_loop *loop)
            atomic_load(&loop->pending) == 0;
 }
 
+static void unlink_all(h2o_timeout_t *t)
+{
+    while (!h2o_linklist_is_empty(&t->_entries)) {
+        h2o_timeout_entry_t *e = H2O_STRUCT_FROM_MEMBER(
+            h2o_timeout_entry_t, _link, t->_entries.next);
+        h2o_timeout_unlink(e);
+    }
+}
+
 static h2o_barrier_t g_ready_barrier;
 
+/* Everything h2o allocates for a loop is created and destroyed on the loop's
+ * own thread: h2o 2.2 recycles socket buffers through a thread-local
+ * allocator that the socket remembers, so a socket made on one thread and
+ * used on another would share that allocator unsafely. */
 static void *loop_main(void *arg)
 {
     hk_loop *loop = arg;
     hk_server *srv = loop->srv;
     hk_loop_bind_thread(loop);
+    loop->evloop = h2o_evloop_create();
+    h2o_context_init(&loop->ctx, loop->evloop, &srv->h2o_config);
+    loop->queue = h2o_multithread_create_queue(loop->evloop);
+    h2o_multithread_register_receiver(loop->queue, &loop->receiver,
+                                      hk_loop_on_messages);
+    loop->accept_ctx.ctx = &loop->ctx;
+    loop->accept_ctx.hosts = srv->h2o_config.hosts;
+    loop->accept_ctx.ssl_ctx = srv->ssl_ctx;
     loop->listener = h2o_evloop_socket_create(loop->evloop, loop->listen_fd,
                                               H2O_SOCKET_FLAG_DONT_READ);
     loop->listener->data = loop;
     h2o_socket_read_start(loop->listener, on_accept);
     h2o_barrier_wait(&g_ready_barrier);
 
+    /* Serve until stopping, then until idle (or the grace time ran out). */
     int64_t deadline = 0;
     for (;;) {
         h2o_evloop_run(loop->evloop, 100);
@@ -193,10 +220,33 @@ static void *loop_main(void *arg)
         if (loop_idle(loop) || hk_now_us() > deadline)
             break;
     }
+    atomic_store(&loop->drained, true);
+    /* Keep delivering completions until the writer and pool have stopped
+     * (serve.c stops them once every loop is drained). */
+    while (!atomic_load(&srv->finish))
+        h2o_evloop_run(loop->evloop, 10);
+    for (int k = 0; k < 100 && atomic_load(&loop->pending) > 0; k++)
+        h2o_evloop_run(loop->evloop, 10);
+
     if (loop->read_txn) {
         hk_txn_abort(loop->read_txn);
         loop->read_txn = NULL;
         loop->read_live = false;
+    }
+    bool idle = loop_idle(loop);
+    h2o_multithread_unregister_receiver(loop->queue, &loop->receiver);
+    h2o_multithread_destroy_queue(loop->queue);
+    if (idle) {
+        /* Only safe when no connection still points at the context.
+         * h2o_context_request_shutdown leaves a one-second timer armed
+         * that h2o_context_dispose insists is gone. */
+        unlink_all(&loop->ctx.one_sec_timeout);
+        unlink_all(&loop->ctx.zero_timeout);
+        unlink_all(&loop->ctx.hundred_ms_timeout);
+        h2o_context_dispose(&loop->ctx);
+        /* Sockets closed above are freed by the loop's next turn. */
+        h2o_evloop_run(loop->evloop, 0);
+        h2o_evloop_destroy(loop->evloop);
     }
     hk_loop_bind_thread(NULL);
     return NULL;
@@ -226,6 +276,7 @@ static hk_err loops_create(hk_server *srv, hk_error *err)
         loop->listen_fd = open_listener(&ss, sl, err);
         if (loop->listen_fd < 0)
             return err ? err->code : HK_ERR_IO;
+        srv->n_loops++;
         if (i == 0 && srv->cfg.listen_port == 0) {
             /* Bind the other loops to the port the kernel chose. */
             socklen_t l = sizeof(ss);
@@ -236,62 +287,17 @@ static hk_err loops_create(hk_server *srv, hk_error *err)
                     ? ((struct sockaddr_in *)&ss)->sin_port
                     : ((struct sockaddr_in6 *)&ss)->sin6_port);
         }
-        loop->evloop = h2o_evloop_create();
-        h2o_context_init(&loop->ctx, loop->evloop, &srv->h2o_config);
-        loop->queue = h2o_multithread_create_queue(loop->evloop);
-        h2o_multithread_register_receiver(loop->queue, &loop->receiver,
-                                          hk_loop_on_messages);
-        loop->accept_ctx.ctx = &loop->ctx;
-        loop->accept_ctx.hosts = srv->h2o_config.hosts;
-        loop->accept_ctx.ssl_ctx = srv->ssl_ctx;
-        srv->n_loops++;
     }
     return HK_OK;
 }
 
-static void unlink_all(h2o_timeout_t *t)
+/* Closes the sockets of loops whose thread never started (start-up
+ * failure); running loops clean up after themselves. */
+static void loops_close_unstarted(hk_server *srv)
 {
-    while (!h2o_linklist_is_empty(&t->_entries)) {
-        h2o_timeout_entry_t *e = H2O_STRUCT_FROM_MEMBER(
-            h2o_timeout_entry_t, _link, t->_entries.next);
-        h2o_timeout_unlink(e);
-    }
-}
-
-static void loops_dispose(hk_server *srv)
-{
-    for (unsigned i = 0; i < srv->n_loops; i++) {
-        hk_loop *loop = &srv->loops[i];
-        /* Deliver completions that arrived after the loop stopped. */
-        hk_loop_bind_thread(loop);
-        for (int k = 0; k < 10 && atomic_load(&loop->pending) > 0; k++)
-            h2o_evloop_run(loop->evloop, 10);
-        hk_loop_bind_thread(NULL);
-        if (loop->listener) {
-            h2o_socket_close(loop->listener);
-            loop->listener = NULL;
-        } else if (loop->listen_fd >= 0 && !loop->thread) {
-            close(loop->listen_fd);
-        }
-        bool idle = loop_idle(loop);
-        h2o_multithread_unregister_receiver(loop->queue, &loop->receiver);
-        h2o_multithread_destroy_queue(loop->queue);
-        if (idle) {
-            /* Only safe when no connection still points at the context.
-             * h2o_context_request_shutdown leaves a one-second timer armed
-             * that h2o_context_dispose insists is gone. */
-            unlink_all(&loop->ctx.one_sec_timeout);
-            unlink_all(&loop->ctx.zero_timeout);
-            unlink_all(&loop->ctx.hundred_ms_timeout);
-            h2o_context_dispose(&loop->ctx);
-            /* Sockets closed above are freed by the loop's next turn. */
-            h2o_evloop_run(loop->evloop, 0);
-            h2o_evloop_destroy(loop->evloop);
-        }
-    }
-    free(srv->loops);
-    srv->loops = NULL;
-    srv->n_loops = 0;
+    for (unsigned i = 0; i < srv->n_loops; i++)
+        if (!srv->loops[i].started && srv->loops[i].listen_fd >= 0)
+            close(srv->loops[i].listen_fd);
 }
 
 /* ==== TLS ==== */
@@ -466,6 +472,7 @@ int hk_cmd_serve(int argc, char **argv)
             fprintf(stderr, "hakgal serve: cannot start loop thread %u\n", i);
             abort(); /* cannot unwind a partly started barrier */
         }
+        srv->loops[i].started = true;
     }
     h2o_barrier_wait(&g_ready_barrier);
     atomic_store(&srv->ready, true);
@@ -479,6 +486,15 @@ int hk_cmd_serve(int argc, char **argv)
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
     atomic_store(&srv->ready, false);
     atomic_store(&srv->stopping, true);
+    /* 1. loops stop accepting and drain their connections */
+    for (unsigned i = 0; i < srv->n_loops; i++)
+        while (!atomic_load(&srv->loops[i].drained))
+            usleep(5000);
+    /* 2. blocking work and queued writes finish (committed) */
+    hk_pool_stop(srv);
+    hk_writer_stop(srv);
+    /* 3. loops deliver the last completions and dispose of h2o state */
+    atomic_store(&srv->finish, true);
     for (unsigned i = 0; i < srv->n_loops; i++)
         pthread_join(srv->loops[i].thread, NULL);
     code = 0;
@@ -486,8 +502,8 @@ int hk_cmd_serve(int argc, char **argv)
 done:
     hk_pool_stop(srv);
     hk_writer_stop(srv);
-    if (srv->n_loops)
-        loops_dispose(srv);
+    if (srv->loops)
+        loops_close_unstarted(srv);
     if (hk_mcp_http_shutdown && config_ready)
         hk_mcp_http_shutdown(srv);
     if (config_ready)

@@ -45,6 +45,8 @@ struct hk_loop {
     hk_txn *read_txn;               /* reusable read txn (reset between) */
     bool read_live;                 /* read_txn holds a snapshot now */
     atomic_uint pending;            /* async jobs not yet completed */
+    bool started;                   /* the thread was created */
+    atomic_bool drained;            /* stopped serving (shutdown step 1) */
 };
 
 /* ==== Registered paths ==== */
@@ -184,6 +186,7 @@ struct hk_server {
     bool registering;              /* register_path allowed now */
     atomic_bool stopping;          /* a stop signal arrived */
     atomic_bool ready;             /* loops are serving */
+    atomic_bool finish;            /* writer and pool stopped: loops exit */
     int64_t started_us;            /* start time */
     bool loopback;                 /* listen address is loopback */
     FILE *access_log;              /* access log or NULL */

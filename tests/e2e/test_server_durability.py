@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Durability of `hakgal serve`: many concurrent writers on keep-alive
+connections, SIGKILL while writes are in flight, restart on the same data
+directory: every write that was acknowledged (201) must be there. Also
+checks that concurrent writes really share commits (group commit) and that
+a SIGTERM shutdown commits what was accepted.
+"""
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_server_api import Server, run_tests  # noqa: E402
+
+WRITERS = 16
+WRITE_SECONDS = 2.0
+
+
+def writer(port, wid, stop, acked, errors):
+    """POSTs unique facts until stop is set; records acknowledged ones."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    i = 0
+    mine = []
+    try:
+        while not stop.is_set():
+            stmt = "Dur(w%d, n%d)" % (wid, i)
+            body = json.dumps({"statement": stmt, "source": "w%d" % wid})
+            try:
+                conn.request("POST", "/v2/facts", body=body,
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                data = r.read()
+            except (OSError, http.client.HTTPException):
+                break  # the server was killed
+            if r.status == 201:
+                mine.append(stmt)
+            else:
+                errors.append((r.status, data))
+            i += 1
+    finally:
+        conn.close()
+        acked.extend(mine)
+
+
+def all_statements(s, predicate):
+    """Every statement of a predicate, through cursor pagination."""
+    out = set()
+    cursor = None
+    for _ in range(10000):
+        path = "/v2/facts?predicate=%s&limit=5000" % predicate
+        if cursor:
+            path += "&cursor=" + cursor
+        st, _, b = s.request("GET", path)
+        assert st == 200, b
+        out.update(f["statement"] for f in b["facts"])
+        cursor = b["next_cursor"]
+        if not cursor:
+            return out
+    raise AssertionError("pagination did not end")
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("metric %s missing" % name)
+
+
+class Durability(unittest.TestCase):
+
+    def test_sigkill_keeps_every_acknowledged_write(self):
+        s = Server()
+        data = s.data
+        acked, errors = [], []
+        stop = threading.Event()
+        threads = [threading.Thread(target=writer,
+                                    args=(s.port, w, stop, acked, errors))
+                   for w in range(WRITERS)]
+        for t in threads:
+            t.start()
+        time.sleep(WRITE_SECONDS)
+        # Group commit: fewer commits than acknowledged writes so far.
+        st, _, text = s.request("GET", "/metrics")
+        commits = metric(text, "hakgal_commit_group_size_count")
+        grouped = metric(text, "hakgal_commit_group_size_sum")
+        # Kill while the writers are still sending.
+        s.kill()
+        stop.set()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+        self.assertGreater(len(acked), 100, "too few writes to mean much")
+        self.assertGreater(grouped / max(commits, 1), 1.5,
+                           "writes were not grouped into shared commits")
+        s2 = Server(data=data)
+        try:
+            have = all_statements(s2, "Dur")
+            missing = [a for a in acked if a not in have]
+            self.assertEqual(missing, [], "acknowledged writes lost")
+            # The KB is consistent after the crash: stats agree.
+            st, _, b = s2.request("GET", "/v2/stats")
+            self.assertGreaterEqual(b["facts"], len(acked))
+            # And it keeps accepting writes.
+            st, _, b = s2.request("POST", "/v2/facts",
+                                  {"statement": "After(crash)"})
+            self.assertEqual(st, 201, b)
+        finally:
+            rc = s2.stop()
+            out = s2.output()
+            s.cleanup()
+            s2.cleanup()
+            self.assertEqual(rc, 0, out)
+
+    def test_sigterm_commits_and_exits_cleanly(self):
+        s = Server()
+        data = s.data
+        acked, errors = [], []
+        stop = threading.Event()
+        threads = [threading.Thread(target=writer,
+                                    args=(s.port, w, stop, acked, errors))
+                   for w in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        rc = s.stop()
+        stop.set()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(rc, 0, s.output())
+        self.assertIn("stopped", s.output())
+        self.assertEqual([e for e in errors if e[0] != 503], [])
+        s2 = Server(data=data)
+        try:
+            have = all_statements(s2, "Dur")
+            self.assertEqual([a for a in acked if a not in have], [])
+        finally:
+            self.assertEqual(s2.stop(), 0, s2.output())
+            s.cleanup()
+            s2.cleanup()
+
+    def test_concurrent_batches(self):
+        s = Server()
+        results = []
+
+        def batch(k):
+            items = ["Bat(b%d, i%d)" % (k, i) for i in range(500)]
+            st, _, b = s.request("POST", "/v2/facts/batch", items)
+            results.append((st, b["created"] if st == 200 else b))
+
+        try:
+            ts = [threading.Thread(target=batch, args=(k,)) for k in range(6)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(120)
+            self.assertEqual(sorted(results), [(200, 500)] * 6)
+            self.assertEqual(len(all_statements(s, "Bat")), 3000)
+        finally:
+            self.assertEqual(s.stop(), 0, s.output())
+            s.cleanup()
+
+
+if __name__ == "__main__":
+    run_tests(__name__)
