@@ -190,8 +190,9 @@ hk_err io_import_add(io_import *im, uint64_t line, const hk_statement *st,
         return rc;
     hk_fact_id id = 0;
     bool created = false;
-    hk_error e;
-    hk_error_clear(&e);
+    hk_error e; /* hot path: only the parts read on failure are reset */
+    e.code = HK_OK;
+    e.message[0] = '\0';
     rc = hk_store_add(im->txn, st, meta, &id, &created, &e);
     if (rc == HK_ERR_INVALID || rc == HK_ERR_LIMIT)
         return io_import_reject(im, line, e.message, rec, rec_len, err);
@@ -219,8 +220,8 @@ static hk_err import_statement_line(io_import *im, io_reader *r, char *line,
                                     size_t len, hk_error *err)
 {
     hk_statement st;
-    hk_error e;
-    hk_error_clear(&e);
+    hk_error e; /* hot path: only the message is read on failure */
+    e.message[0] = '\0';
     hk_err rc = hk_statement_parse(line, len, &st, &e);
     if (rc != HK_OK)
         return io_import_reject(im, r->line_no, e.message, line, len, err);
