@@ -170,6 +170,9 @@ hk_err hk_mcp_session_await(hk_mcp_session *sess, json_int_t id,
 /* Non-blocking: true when the answer to id has arrived (*msg gets it, new
  * reference, and the id is released). */
 bool hk_mcp_session_take(hk_mcp_session *sess, json_int_t id, json_t **msg);
+/* Wakes every thread waiting in hk_mcp_session_await on this session and
+ * makes later waits fail at once (server shutdown). */
+void hk_mcp_session_abort(hk_mcp_session *sess);
 /* Forgets an expected id (its answer, if any, is dropped). */
 void hk_mcp_session_cancel(hk_mcp_session *sess, json_int_t id);
 /* True when uri is subscribed (resources/subscribe). */

@@ -95,6 +95,7 @@ struct hk_mcp_session {
     json_int_t next_id;           /* ids of server->client requests */
     mcp_pending pending[MCP_MAX_PENDING]; /* awaited answers */
     char *subs[MCP_MAX_SUBS];     /* subscribed resource uris */
+    bool aborted;                 /* shutdown: waits fail at once */
 };
 
 /* Logging levels of RFC 5424 as MCP names them, lowest first. */

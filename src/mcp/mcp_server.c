@@ -311,6 +311,11 @@ hk_err hk_mcp_session_await(hk_mcp_session *sess, json_int_t id,
                               (long long)id);
             break;
         }
+        if (sess->aborted) {
+            p->id = 0;
+            rc = hk_error_set(err, HK_ERR_STATE, "the server is stopping");
+            break;
+        }
         if (p->answer) {
             *msg = p->answer;
             p->answer = NULL;
@@ -346,6 +351,13 @@ bool hk_mcp_session_take(hk_mcp_session *sess, json_int_t id, json_t **msg) {
     }
     pthread_mutex_unlock(&sess->lock);
     return got;
+}
+
+void hk_mcp_session_abort(hk_mcp_session *sess) {
+    pthread_mutex_lock(&sess->lock);
+    sess->aborted = true;
+    pthread_cond_broadcast(&sess->cond);
+    pthread_mutex_unlock(&sess->lock);
 }
 
 void hk_mcp_session_cancel(hk_mcp_session *sess, json_int_t id) {

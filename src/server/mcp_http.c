@@ -1,0 +1,936 @@
+/*
+ * mcp_http.c — MCP Streamable HTTP at /mcp in `hakgal serve`.
+ *
+ * One endpoint serves both protocol revisions (src/mcp/mcp.h chooses per
+ * message):
+ *   POST   a JSON-RPC message. Requests are answered with application/json,
+ *          or with text/event-stream when the call produces notifications
+ *          (progress, log messages) or asks the client something (sampling,
+ *          elicitation) before its result; notifications and responses get
+ *          202. 2025-11-25 sessions: `initialize` creates a session whose id
+ *          travels in Mcp-Session-Id; other requests must name a live
+ *          session (400 without, 404 for an unknown or ended one).
+ *          2026-07-28 requests are stateless and need no session.
+ *   GET    opens the session's SSE stream for server-initiated messages;
+ *          it ends after STREAM_MAX_MS (clients reconnect), when the
+ *          session ends or the server stops.
+ *   DELETE ends the session named by Mcp-Session-Id.
+ * Every method checks Origin (hk_server_origin_allowed) and, while no
+ * allowed-hosts list is configured and the server listens on loopback,
+ * that Host is a loopback name — DNS-rebinding protection, 403 otherwise —
+ * and bearer auth through hk_server_authorize (401 + WWW-Authenticate).
+ * A bearer token with the write role authorises the write tools; so does
+ * the legacy auth_token argument when it is a configured write/admin
+ * token. Writes go through the server's group commit (write_sync).
+ *
+ * Threads: handlers run on loop threads. tools/call runs on this file's
+ * worker threads (WORKERS), which never touch h2o: they queue SSE events
+ * and the final answer in the job and wake the request's loop with
+ * hk_loop_post; the loop then writes (one h2o_send in flight at a time,
+ * the next one from the generator's proceed callback). A ticker thread
+ * posts a tick to the loop of every open GET stream so that streams end on
+ * time and at shutdown. The session table and stream list are guarded by
+ * g.lock.
+ *
+ * Configuration (environment, read at start-up): HAKGAL_MCP_FIXTURES=1
+ * registers the conformance-suite fixtures (testing only);
+ * HAKGAL_MCP_ALLOW_DIRS=dir:dir the directories clients may name in
+ * hub_path / path / report_path; HAKGAL_MCP_BACKUP_DIR the backup_kb
+ * target (default DATA.backups).
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "mcp/mcp.h"
+#include "server/server.h"
+
+#define MAX_SESSIONS 1024          /* live sessions */
+#define SESSION_IDLE_US (3600LL * 1000000LL) /* idle sessions expire */
+#define MAX_STREAMS 256            /* open GET streams */
+#define STREAM_MAX_MS 60000        /* a GET stream ends after this */
+#define WORKERS 8                  /* threads running tools/call */
+#define MAX_QUEUED 1024            /* calls waiting for a worker */
+#define CLIENT_TIMEOUT_MS 60000    /* wait for a client's answer */
+
+/* ==== State ==== */
+
+typedef struct session_entry {
+    char id[33];               /* hex session id, "" = free slot */
+    hk_mcp_session *sess;      /* the session */
+    int refs;                  /* requests using it */
+    bool dead;                 /* ended (DELETE / expiry); freed at refs 0 */
+    int64_t last_used_us;      /* for expiry */
+} session_entry;
+
+typedef struct get_stream {
+    uint64_t id;               /* stream id, 0 = free slot */
+    hk_loop *loop;             /* loop that owns the request */
+    hk_req_ref *ref;           /* the GET request (loop thread only) */
+    char session[33];          /* its session */
+    int64_t opened_us;         /* when it opened */
+    struct sse_out *out;       /* its SSE output (loop thread only) */
+} get_stream;
+
+typedef struct call_job call_job;
+
+static struct {
+    hk_server *srv;            /* the server */
+    hk_mcp_server *mcp;        /* the MCP server */
+    pthread_mutex_t lock;      /* guards sessions, streams, queue */
+    pthread_cond_t wake;       /* workers wait here */
+    session_entry sessions[MAX_SESSIONS]; /* session table */
+    get_stream streams[MAX_STREAMS];      /* open GET streams */
+    uint64_t next_stream;      /* stream ids */
+    call_job *head, *tail;     /* queued calls */
+    size_t queued;             /* count */
+    bool closing;              /* shutdown: workers and ticker exit */
+    pthread_t workers[WORKERS];/* worker threads */
+    pthread_t ticker;          /* GET stream ticker */
+    bool started;              /* threads were started */
+    bool loopback;             /* listening on a loopback address */
+    char *allow_buf;           /* storage of the allowed directories */
+    const char *allow[HK_MCP_MAX_DIRS]; /* allowed directories */
+    char backup_dir[4200];     /* backup_kb target */
+} g;
+
+/* ==== Sessions ==== */
+
+static void new_session_id(char out[33]) {
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof r) != 1) {
+        int64_t t = hk_now_us();
+        memcpy(r, &t, sizeof t);
+        memcpy(r + 8, &r[0], 8);
+    }
+    hk_hex(r, 16, out);
+}
+
+/* Finds and references a live session; NULL when unknown. */
+static session_entry *session_get(const char *id) {
+    session_entry *found = NULL;
+    pthread_mutex_lock(&g.lock);
+    for (size_t i = 0; i < MAX_SESSIONS; i++) {
+        session_entry *e = &g.sessions[i];
+        if (e->id[0] && !e->dead && strcmp(e->id, id) == 0) {
+            e->refs++;
+            e->last_used_us = hk_now_us();
+            found = e;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g.lock);
+    return found;
+}
+
+static void session_put(session_entry *e) {
+    hk_mcp_session *to_free = NULL;
+    pthread_mutex_lock(&g.lock);
+    if (--e->refs == 0 && e->dead) {
+        to_free = e->sess;
+        e->sess = NULL;
+        e->id[0] = '\0';
+    }
+    pthread_mutex_unlock(&g.lock);
+    hk_mcp_session_free(to_free);
+}
+
+/* Stores a new session; false when the table is full. */
+static bool session_add(hk_mcp_session *sess, char id_out[33]) {
+    bool ok = false;
+    int64_t now = hk_now_us();
+    pthread_mutex_lock(&g.lock);
+    session_entry *slot = NULL;
+    for (size_t i = 0; i < MAX_SESSIONS; i++) {
+        session_entry *e = &g.sessions[i];
+        /* expire idle sessions nobody uses */
+        if (e->id[0] && !e->dead && e->refs == 0 &&
+            now - e->last_used_us > SESSION_IDLE_US) {
+            hk_mcp_session_free(e->sess);
+            e->sess = NULL;
+            e->id[0] = '\0';
+        }
+        if (!e->id[0] && !slot) slot = e;
+    }
+    if (slot) {
+        new_session_id(slot->id);
+        slot->sess = sess;
+        slot->refs = 0;
+        slot->dead = false;
+        slot->last_used_us = now;
+        memcpy(id_out, slot->id, 33);
+        ok = true;
+    }
+    pthread_mutex_unlock(&g.lock);
+    return ok;
+}
+
+/* Ends a session; false when unknown. */
+static bool session_end(const char *id) {
+    hk_mcp_session *to_free = NULL;
+    bool found = false;
+    pthread_mutex_lock(&g.lock);
+    for (size_t i = 0; i < MAX_SESSIONS; i++) {
+        session_entry *e = &g.sessions[i];
+        if (e->id[0] && !e->dead && strcmp(e->id, id) == 0) {
+            found = true;
+            e->dead = true;
+            if (e->refs == 0) {
+                to_free = e->sess;
+                e->sess = NULL;
+                e->id[0] = '\0';
+            }
+        }
+    }
+    pthread_mutex_unlock(&g.lock);
+    hk_mcp_session_free(to_free);
+    return found;
+}
+
+/* ==== HTTP helpers (loop thread) ==== */
+
+static bool header(h2o_req_t *req, const char *name, size_t nlen,
+                   h2o_iovec_t *out) {
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, nlen, -1);
+    if (i < 0) return false;
+    *out = req->headers.entries[i].value;
+    return true;
+}
+
+/* Copies a header value into the request pool as a C string. */
+static const char *header_str(h2o_req_t *req, const char *name, size_t nlen) {
+    h2o_iovec_t v;
+    if (!header(req, name, nlen, &v)) return NULL;
+    char *s = h2o_mem_alloc_pool(&req->pool, v.len + 1);
+    memcpy(s, v.base, v.len);
+    s[v.len] = '\0';
+    return s;
+}
+
+static bool accepts_sse(h2o_req_t *req) {
+    h2o_iovec_t v;
+    if (!header(req, H2O_STRLIT("accept"), &v)) return false;
+    return h2o_strstr(v.base, v.len, H2O_STRLIT("text/event-stream")) != SIZE_MAX;
+}
+
+static void add_session_header(h2o_req_t *req, const char *id) {
+    size_t n = strlen(id);
+    char *v = h2o_mem_alloc_pool(&req->pool, n);
+    memcpy(v, id, n);
+    h2o_add_header_by_str(&req->pool, &req->res.headers,
+                          H2O_STRLIT("mcp-session-id"), 0, NULL, v, n);
+}
+
+static void send_json_msg(h2o_req_t *req, int status, json_t *msg,
+                          const char *session_id) {
+    char *s = json_dumps(msg, JSON_COMPACT);
+    if (session_id) add_session_header(req, session_id);
+    if (!s) {
+        hk_http_send_error(req, 500, "internal", "cannot encode the answer",
+                           NULL);
+        return;
+    }
+    hk_http_send_json(req, status, s, strlen(s));
+    free(s);
+}
+
+static void send_rpc_error(h2o_req_t *req, int status, int code,
+                           const char *message) {
+    json_t *r = hk_mcp_error_response(NULL, code, message);
+    send_json_msg(req, status, r, NULL);
+    json_decref(r);
+}
+
+static void send_empty(h2o_req_t *req, int status) {
+    req->res.status = status;
+    req->res.reason = status == 202 ? "Accepted" : "OK";
+    req->res.content_length = 0;
+    h2o_send_inline(req, "", 0);
+}
+
+static bool is_loopback_name(const char *h, size_t n) {
+    static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t l = strlen(names[i]);
+        if (n >= l && strncasecmp(h, names[i], l) == 0 &&
+            (n == l || h[l] == ':'))
+            return true;
+    }
+    return false;
+}
+
+/* DNS-rebinding protection on top of the server's own checks. */
+static bool host_and_origin_ok(h2o_req_t *req) {
+    if (!hk_server_origin_allowed(g.srv, req)) return false;
+    const hk_server_config *cfg = hk_server_get_config(g.srv);
+    if (cfg->n_allowed_hosts == 0 && g.loopback)
+        return is_loopback_name(req->authority.base, req->authority.len);
+    return true; /* the router checked allowed-hosts */
+}
+
+/* ==== SSE output (loop thread) ==== */
+
+struct sse_out {
+    h2o_generator_t gen; /* h2o callbacks (first member) */
+    h2o_req_t *req;      /* the response */
+    hk_buf pending;      /* bytes not yet handed to h2o */
+    hk_buf inflight;     /* bytes h2o is sending */
+    bool sending;        /* an h2o_send is in flight */
+    bool final_wanted;   /* end the response after pending */
+    bool final_sent;     /* the final h2o_send happened */
+    bool stopped;        /* h2o stopped the response */
+};
+typedef struct sse_out sse_out;
+
+static void sse_flush(sse_out *o) {
+    if (o->sending || o->final_sent || o->stopped) return;
+    if (o->pending.len == 0 && !o->final_wanted) return;
+    hk_buf tmp = o->inflight;
+    o->inflight = o->pending;
+    o->pending = tmp;
+    hk_buf_reset(&o->pending);
+    h2o_iovec_t v = h2o_iovec_init(o->inflight.data, o->inflight.len);
+    bool fin = o->final_wanted;
+    o->sending = !fin;
+    if (fin) o->final_sent = true;
+    h2o_send(o->req, &v, v.len ? 1 : 0,
+             fin ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void sse_proceed(h2o_generator_t *gen, h2o_req_t *req) {
+    (void)req;
+    sse_out *o = (sse_out *)gen;
+    o->sending = false;
+    sse_flush(o);
+}
+
+static void sse_stop(h2o_generator_t *gen, h2o_req_t *req) {
+    (void)req;
+    ((sse_out *)gen)->stopped = true;
+}
+
+static void sse_dispose(void *p) {
+    sse_out *o = p;
+    hk_buf_free(&o->pending);
+    hk_buf_free(&o->inflight);
+}
+
+/* Starts a 200 text/event-stream response. */
+static sse_out *sse_start(h2o_req_t *req, const char *session_id) {
+    sse_out *o = h2o_mem_alloc_shared(&req->pool, sizeof *o, sse_dispose);
+    memset(o, 0, sizeof *o);
+    o->gen.proceed = sse_proceed;
+    o->gen.stop = sse_stop;
+    o->req = req;
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/event-stream"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL,
+                   NULL, H2O_STRLIT("no-cache"));
+    if (session_id) add_session_header(req, session_id);
+    h2o_start_response(req, &o->gen);
+    return o;
+}
+
+static void sse_event(hk_buf *b, json_t *msg) {
+    char *s = json_dumps(msg, JSON_COMPACT);
+    if (!s) return;
+    hk_buf_append_str(b, "event: message\ndata: ");
+    hk_buf_append_str(b, s);
+    hk_buf_append_str(b, "\n\n");
+    free(s);
+}
+
+/* ==== tools/call on worker threads ==== */
+
+struct call_job {
+    call_job *next;            /* queue link */
+    hk_loop *loop;             /* loop of the request */
+    hk_req_ref *ref;           /* the request (loop thread only) */
+    json_t *msg;               /* the JSON-RPC request */
+    session_entry *entry;      /* session (referenced) or NULL */
+    bool sse_ok;               /* the client accepts text/event-stream */
+    char actor[64];            /* bearer writer name, "" = none */
+    char hv[64], hm[128], hn[1024]; /* header copies */
+    bool hv_set, hm_set, hn_set;    /* which headers were sent */
+    pthread_mutex_t lock;      /* guards the fields below */
+    hk_buf events;             /* SSE bytes produced by the worker */
+    json_t *response;          /* final answer once done */
+    int status;                /* its HTTP status */
+    bool done;                 /* the worker finished */
+    int refs;                  /* worker + posted messages + loop state */
+    sse_out *out;              /* loop: SSE response once started */
+    bool started;              /* loop: the response was started */
+    bool finished;             /* loop: the answer is complete */
+};
+
+static void job_release(call_job *j) {
+    pthread_mutex_lock(&j->lock);
+    int left = --j->refs;
+    pthread_mutex_unlock(&j->lock);
+    if (left) return;
+    json_decref(j->msg);
+    json_decref(j->response);
+    hk_buf_free(&j->events);
+    pthread_mutex_destroy(&j->lock);
+    if (j->entry) session_put(j->entry);
+    free(j);
+}
+
+/* Loop thread: moves what the worker produced into the response. */
+static void job_on_loop(void *arg) {
+    call_job *j = arg;
+    h2o_req_t *req = hk_req_ref_get(j->ref);
+    pthread_mutex_lock(&j->lock);
+    bool done = j->done;
+    bool has_events = j->events.len > 0;
+    pthread_mutex_unlock(&j->lock);
+    if (!req || j->finished) goto out;
+    if (!j->started) {
+        if (done && !has_events) {
+            /* nothing streamed: a plain JSON answer */
+            j->started = j->finished = true;
+            if (j->response) send_json_msg(req, j->status, j->response, NULL);
+            else send_empty(req, 202);
+            goto out;
+        }
+        if (!has_events) goto out;
+        j->out = sse_start(req, NULL);
+        j->started = true;
+    }
+    pthread_mutex_lock(&j->lock);
+    hk_buf_append(&j->out->pending, j->events.data, j->events.len);
+    hk_buf_reset(&j->events);
+    if (done) {
+        if (j->response) sse_event(&j->out->pending, j->response);
+        j->out->final_wanted = true;
+        j->finished = true;
+    }
+    pthread_mutex_unlock(&j->lock);
+    sse_flush(j->out);
+out:
+    if (done && !j->finished && !req) j->finished = true;
+    if (done && j->ref) {
+        hk_req_ref_release(j->ref);
+        j->ref = NULL;
+    }
+    job_release(j);
+}
+
+static void job_post(call_job *j) {
+    pthread_mutex_lock(&j->lock);
+    j->refs++;
+    pthread_mutex_unlock(&j->lock);
+    if (hk_loop_post(j->loop, job_on_loop, j) != HK_OK) job_release(j);
+}
+
+static void job_notify(void *ud, json_t *msg) {
+    call_job *j = ud;
+    if (!j->sse_ok) return; /* a JSON answer cannot carry notifications */
+    pthread_mutex_lock(&j->lock);
+    sse_event(&j->events, msg);
+    pthread_mutex_unlock(&j->lock);
+    job_post(j);
+}
+
+static hk_err job_client_request(void *ud, const char *method, json_t *params,
+                                 json_t **result, hk_error *err) {
+    call_job *j = ud;
+    *result = NULL;
+    if (!j->entry || !j->sse_ok)
+        return hk_error_set(err, HK_ERR_UNSUPPORTED,
+                            "the client cannot be asked: it needs a session "
+                            "and must accept text/event-stream");
+    hk_mcp_session *sess = j->entry->sess;
+    json_int_t id = hk_mcp_session_expect(sess);
+    if (id == 0)
+        return hk_error_set(err, HK_ERR_LIMIT, "too many client requests");
+    json_t *req = json_pack("{s:s, s:I, s:s, s:O}", "jsonrpc", "2.0", "id", id,
+                            "method", method, "params", params);
+    if (!req) {
+        hk_mcp_session_cancel(sess, id);
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    }
+    job_notify(j, req);
+    json_decref(req);
+    return hk_mcp_session_await(sess, id, CLIENT_TIMEOUT_MS, result, err);
+}
+
+static void job_run(call_job *j) {
+    hk_mcp_io io;
+    memset(&io, 0, sizeof io);
+    io.ud = j;
+    io.notify = job_notify;
+    io.client_request = job_client_request;
+    io.bearer_actor = j->actor[0] ? j->actor : NULL;
+    io.http = true;
+    io.header_version = j->hv_set ? j->hv : NULL;
+    io.header_method = j->hm_set ? j->hm : NULL;
+    io.header_method_present = j->hm_set;
+    io.header_name = j->hn_set ? j->hn : NULL;
+    int status = 200;
+    json_t *resp = hk_mcp_handle(g.mcp, j->entry ? j->entry->sess : NULL,
+                                 j->msg, &io, NULL, &status);
+    pthread_mutex_lock(&j->lock);
+    j->response = resp;
+    j->status = status;
+    j->done = true;
+    pthread_mutex_unlock(&j->lock);
+    job_post(j);
+}
+
+static void *worker_main(void *arg) {
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&g.lock);
+        while (!g.head && !g.closing) pthread_cond_wait(&g.wake, &g.lock);
+        call_job *j = g.head;
+        if (j) {
+            g.head = j->next;
+            if (!g.head) g.tail = NULL;
+            g.queued--;
+        }
+        bool stop = !j && g.closing;
+        pthread_mutex_unlock(&g.lock);
+        if (stop) break;
+        if (!j) continue;
+        job_run(j);
+        job_release(j); /* the worker's reference */
+    }
+    return NULL;
+}
+
+/* ==== GET streams ==== */
+
+typedef struct stream_tick {
+    uint64_t id; /* stream to look at */
+} stream_tick;
+
+static void stream_close_locked(get_stream *s) {
+    if (s->ref) hk_req_ref_release(s->ref);
+    memset(s, 0, sizeof *s);
+}
+
+/* Loop thread: ends a stream when its time is up, its session ended or the
+ * server stops. */
+static void stream_on_tick(void *arg) {
+    stream_tick *t = arg;
+    pthread_mutex_lock(&g.lock);
+    for (size_t i = 0; i < MAX_STREAMS; i++) {
+        get_stream *s = &g.streams[i];
+        if (s->id != t->id) continue;
+        bool session_live = false;
+        for (size_t k = 0; k < MAX_SESSIONS; k++)
+            if (g.sessions[k].id[0] && !g.sessions[k].dead &&
+                strcmp(g.sessions[k].id, s->session) == 0)
+                session_live = true;
+        bool end = g.closing || hk_server_stopping(g.srv) || !session_live ||
+                   hk_now_us() - s->opened_us > (int64_t)STREAM_MAX_MS * 1000;
+        h2o_req_t *req = hk_req_ref_get(s->ref);
+        if (!req) {
+            stream_close_locked(s);
+        } else if (end) {
+            sse_out *o = s->out;
+            o->final_wanted = true;
+            stream_close_locked(s);
+            pthread_mutex_unlock(&g.lock);
+            sse_flush(o);
+            free(t);
+            return;
+        }
+    }
+    pthread_mutex_unlock(&g.lock);
+    free(t);
+}
+
+static void *ticker_main(void *arg) {
+    (void)arg;
+    for (;;) {
+        struct timespec ts = {0, 250 * 1000000L};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&g.lock);
+        bool open = false;
+        for (size_t i = 0; i < MAX_STREAMS; i++) {
+            get_stream *s = &g.streams[i];
+            if (!s->id) continue;
+            open = true;
+            stream_tick *t = malloc(sizeof *t);
+            if (!t) continue;
+            t->id = s->id;
+            if (hk_loop_post(s->loop, stream_on_tick, t) != HK_OK) free(t);
+        }
+        bool stop = g.closing && !open;
+        pthread_mutex_unlock(&g.lock);
+        if (stop) break;
+    }
+    return NULL;
+}
+
+static int on_get(h2o_req_t *req) {
+    const char *sid = header_str(req, H2O_STRLIT("mcp-session-id"));
+    if (!accepts_sse(req)) {
+        send_rpc_error(req, 406, HK_MCP_INVALID_REQUEST,
+                       "Not Acceptable: GET needs Accept: text/event-stream");
+        return 0;
+    }
+    if (!sid) {
+        send_rpc_error(req, 400, HK_MCP_INVALID_REQUEST,
+                       "Bad Request: Mcp-Session-Id header is required");
+        return 0;
+    }
+    session_entry *e = session_get(sid);
+    if (!e) {
+        send_rpc_error(req, 404, HK_MCP_INVALID_REQUEST,
+                       "Session not found: start a new one with initialize");
+        return 0;
+    }
+    hk_loop *loop = hk_server_current_loop();
+    pthread_mutex_lock(&g.lock);
+    get_stream *slot = NULL;
+    for (size_t i = 0; i < MAX_STREAMS && !slot; i++)
+        if (!g.streams[i].id) slot = &g.streams[i];
+    if (slot) {
+        slot->id = ++g.next_stream;
+        slot->loop = loop;
+        slot->ref = hk_req_ref_new(req);
+        memcpy(slot->session, e->id, 33);
+        slot->opened_us = hk_now_us();
+    }
+    pthread_mutex_unlock(&g.lock);
+    session_put(e);
+    if (!slot || !slot->ref) {
+        send_rpc_error(req, 503, HK_MCP_INTERNAL_ERROR,
+                       "too many open streams; retry later");
+        return 0;
+    }
+    sse_out *o = sse_start(req, NULL);
+    pthread_mutex_lock(&g.lock);
+    slot->out = o;
+    pthread_mutex_unlock(&g.lock);
+    hk_buf_append_str(&o->pending, ": stream open\n\n");
+    sse_flush(o);
+    return 0;
+}
+
+/* ==== POST ==== */
+
+static bool auth_writer(h2o_req_t *req, hk_principal *p, char actor[64]) {
+    actor[0] = '\0';
+    if (!hk_server_authorize(g.srv, req, HK_ROLE_READ, p)) return false;
+    if (p->authenticated && p->role >= HK_ROLE_WRITE)
+        snprintf(actor, 64, "%s", p->name);
+    return true;
+}
+
+static void copy_header(h2o_req_t *req, const char *name, size_t nlen,
+                        char *dst, size_t cap, bool *set) {
+    h2o_iovec_t v;
+    *set = header(req, name, nlen, &v);
+    if (!*set) return;
+    size_t n = v.len < cap - 1 ? v.len : cap - 1;
+    memcpy(dst, v.base, n);
+    dst[n] = '\0';
+    /* trim spaces (Mcp-Name values may be padded) */
+    size_t a = 0;
+    while (dst[a] == ' ' || dst[a] == '\t') a++;
+    while (n > a && (dst[n - 1] == ' ' || dst[n - 1] == '\t')) dst[--n] = '\0';
+    if (a) memmove(dst, dst + a, n - a + 1);
+}
+
+static int on_post(h2o_req_t *req) {
+    hk_principal p;
+    char actor[64];
+    if (!auth_writer(req, &p, actor)) return 0;
+    json_error_t je;
+    json_t *msg = json_loadb(req->entity.base ? req->entity.base : "",
+                             req->entity.len, JSON_DECODE_ANY, &je);
+    if (!msg) {
+        char m[300];
+        snprintf(m, sizeof m, "Parse error: %s", je.text);
+        send_rpc_error(req, 400, HK_MCP_PARSE_ERROR, m);
+        return 0;
+    }
+    if (json_is_array(msg)) {
+        json_decref(msg);
+        send_rpc_error(req, 400, HK_MCP_INVALID_REQUEST,
+                       "Invalid request: JSON-RPC batches are not supported");
+        return 0;
+    }
+    hk_mcp_kind kind = hk_mcp_classify(msg);
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    const char *sid = header_str(req, H2O_STRLIT("mcp-session-id"));
+    const char *hver = header_str(req, H2O_STRLIT("mcp-protocol-version"));
+    bool stateless = hk_mcp_is_stateless(msg);
+    if (!stateless && hver && kind == HK_MCP_KIND_REQUEST && method &&
+        strcmp(method, "initialize") != 0) {
+        bool known = false;
+        for (size_t i = 0; i < hk_mcp_n_versions; i++)
+            if (strcmp(hk_mcp_versions[i], hver) == 0) known = true;
+        if (!known || strcmp(hver, HK_MCP_VERSION_STATELESS) == 0)
+            stateless = true; /* validated (and rejected) by the library */
+    }
+    session_entry *entry = NULL;
+    bool initialize = kind == HK_MCP_KIND_REQUEST && method &&
+                      strcmp(method, "initialize") == 0 && !stateless;
+    if (!stateless && !initialize && kind != HK_MCP_KIND_INVALID) {
+        if (!sid) {
+            json_decref(msg);
+            send_rpc_error(req, 400, HK_MCP_INVALID_REQUEST,
+                           "Bad Request: Mcp-Session-Id header is required "
+                           "(send initialize first)");
+            return 0;
+        }
+        entry = session_get(sid);
+        if (!entry) {
+            json_decref(msg);
+            send_rpc_error(req, 404, HK_MCP_INVALID_REQUEST,
+                           "Session not found: start a new one with "
+                           "initialize");
+            return 0;
+        }
+    }
+    if (initialize && sid) {
+        json_decref(msg);
+        send_rpc_error(req, 400, HK_MCP_INVALID_REQUEST,
+                       "Bad Request: initialize must not carry "
+                       "Mcp-Session-Id");
+        return 0;
+    }
+
+    if (kind == HK_MCP_KIND_REQUEST && method &&
+        strcmp(method, "tools/call") == 0) {
+        call_job *j = calloc(1, sizeof *j);
+        if (!j) goto busy;
+        pthread_mutex_init(&j->lock, NULL);
+        j->loop = hk_server_current_loop();
+        j->ref = hk_req_ref_new(req);
+        j->msg = msg;
+        j->entry = entry;
+        j->sse_ok = accepts_sse(req);
+        snprintf(j->actor, sizeof j->actor, "%s", actor);
+        copy_header(req, H2O_STRLIT("mcp-protocol-version"), j->hv,
+                    sizeof j->hv, &j->hv_set);
+        copy_header(req, H2O_STRLIT("mcp-method"), j->hm, sizeof j->hm,
+                    &j->hm_set);
+        copy_header(req, H2O_STRLIT("mcp-name"), j->hn, sizeof j->hn,
+                    &j->hn_set);
+        j->refs = 1; /* the worker's */
+        pthread_mutex_lock(&g.lock);
+        bool full = g.queued >= MAX_QUEUED || g.closing || !j->ref;
+        if (!full) {
+            if (g.tail) g.tail->next = j;
+            else g.head = j;
+            g.tail = j;
+            g.queued++;
+            pthread_cond_signal(&g.wake);
+        }
+        pthread_mutex_unlock(&g.lock);
+        if (full) {
+            if (j->ref) hk_req_ref_release(j->ref);
+            j->ref = NULL;
+            j->entry = NULL; /* released below */
+            j->msg = NULL;
+            job_release(j);
+            goto busy;
+        }
+        return 0;
+    }
+
+    /* everything else is answered here, on the loop */
+    hk_mcp_io io;
+    memset(&io, 0, sizeof io);
+    io.bearer_actor = actor[0] ? actor : NULL;
+    io.http = true;
+    io.header_version = hver;
+    io.header_method = header_str(req, H2O_STRLIT("mcp-method"));
+    io.header_method_present = io.header_method != NULL;
+    char hn[1024];
+    bool hn_set = false;
+    copy_header(req, H2O_STRLIT("mcp-name"), hn, sizeof hn, &hn_set);
+    io.header_name = hn_set ? hn : NULL;
+    hk_mcp_session *created = NULL;
+    int status = 200;
+    json_t *resp = hk_mcp_handle(g.mcp, entry ? entry->sess : NULL, msg, &io,
+                                 initialize ? &created : NULL, &status);
+    char new_id[33] = "";
+    if (created) {
+        if (!session_add(created, new_id)) {
+            hk_mcp_session_free(created);
+            json_decref(resp);
+            resp = hk_mcp_error_response(json_object_get(msg, "id"),
+                                         HK_MCP_INTERNAL_ERROR,
+                                         "too many sessions; retry later");
+            status = 503;
+        }
+    }
+    if (resp) send_json_msg(req, status, resp, new_id[0] ? new_id : NULL);
+    else send_empty(req, kind == HK_MCP_KIND_INVALID ? 400 : 202);
+    json_decref(resp);
+    json_decref(msg);
+    if (entry) session_put(entry);
+    return 0;
+busy:
+    json_decref(msg);
+    if (entry) session_put(entry);
+    send_rpc_error(req, 503, HK_MCP_INTERNAL_ERROR,
+                   "the server is busy or stopping; retry later");
+    return 0;
+}
+
+/* ==== DELETE and dispatch ==== */
+
+static int on_delete(h2o_req_t *req) {
+    const char *sid = header_str(req, H2O_STRLIT("mcp-session-id"));
+    if (!sid) {
+        send_rpc_error(req, 400, HK_MCP_INVALID_REQUEST,
+                       "Bad Request: Mcp-Session-Id header is required");
+        return 0;
+    }
+    if (!session_end(sid)) {
+        send_rpc_error(req, 404, HK_MCP_INVALID_REQUEST, "Session not found");
+        return 0;
+    }
+    send_empty(req, 200);
+    return 0;
+}
+
+static int on_mcp(hk_server *srv, h2o_req_t *req, void *ud) {
+    (void)srv;
+    (void)ud;
+    size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
+    if (plen != 4) return -1; /* /mcp/... is not ours */
+    if (!host_and_origin_ok(req)) {
+        send_rpc_error(req, 403, HK_MCP_INVALID_REQUEST,
+                       "Forbidden: Origin or Host is not allowed "
+                       "(DNS-rebinding protection)");
+        return 0;
+    }
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+        return on_post(req);
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+        hk_principal p;
+        char actor[64];
+        if (!auth_writer(req, &p, actor)) return 0;
+        return on_get(req);
+    }
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"))) {
+        hk_principal p;
+        char actor[64];
+        if (!auth_writer(req, &p, actor)) return 0;
+        return on_delete(req);
+    }
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                   H2O_STRLIT("GET, POST, DELETE"));
+    send_rpc_error(req, 405, HK_MCP_INVALID_REQUEST,
+                   "Method Not Allowed: use POST, GET or DELETE");
+    return 0;
+}
+
+/* ==== Start-up and shutdown ==== */
+
+static hk_err write_sync(void *ud, hk_mcp_txn_fn fn, void *arg,
+                         const char *actor, hk_error *err) {
+    return hk_server_write_sync(ud, fn, arg, actor ? actor : "mcp", err);
+}
+
+static bool check_token(void *ud, const char *token, char name[64]) {
+    hk_principal p;
+    if (hk_server_auth_lookup(ud, token, strlen(token), &p) != HK_OK)
+        return false;
+    if (p.role < HK_ROLE_WRITE) return false;
+    snprintf(name, 64, "%s", p.name);
+    return true;
+}
+
+hk_err hk_mcp_http_register(hk_server *srv, hk_error *err) {
+    memset(&g, 0, sizeof g);
+    g.srv = srv;
+    pthread_mutex_init(&g.lock, NULL);
+    pthread_cond_init(&g.wake, NULL);
+    const hk_server_config *cfg = hk_server_get_config(srv);
+    g.loopback = strcmp(cfg->listen_host, "127.0.0.1") == 0 ||
+                 strcmp(cfg->listen_host, "localhost") == 0 ||
+                 strcmp(cfg->listen_host, "::1") == 0 ||
+                 strncmp(cfg->listen_host, "127.", 4) == 0;
+    const char *fx = getenv("HAKGAL_MCP_FIXTURES");
+    const char *dirs = getenv("HAKGAL_MCP_ALLOW_DIRS");
+    const char *bdir = getenv("HAKGAL_MCP_BACKUP_DIR");
+    size_t n_allow = 0;
+    if (dirs && dirs[0]) {
+        g.allow_buf = strdup(dirs);
+        if (!g.allow_buf) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        char *save = NULL;
+        for (char *d = strtok_r(g.allow_buf, ":", &save);
+             d && n_allow < HK_MCP_MAX_DIRS; d = strtok_r(NULL, ":", &save))
+            g.allow[n_allow++] = d;
+    }
+    snprintf(g.backup_dir, sizeof g.backup_dir, "%s",
+             bdir && bdir[0] ? bdir : "");
+    if (!g.backup_dir[0])
+        snprintf(g.backup_dir, sizeof g.backup_dir, "%s.backups",
+                 cfg->data_dir);
+    hk_mcp_env env;
+    memset(&env, 0, sizeof env);
+    env.store = hk_server_store(srv);
+    env.write = write_sync;
+    env.write_ud = srv;
+    env.check_token = check_token;
+    env.check_ud = srv;
+    env.external_tokens = hk_server_auth_enabled(srv);
+    env.allow_dirs = g.allow;
+    env.n_allow_dirs = n_allow;
+    env.backup_dir = g.backup_dir;
+    env.fixtures = fx && strcmp(fx, "1") == 0;
+    env.transport = "http";
+    hk_err rc = hk_mcp_server_new(&env, &g.mcp, err);
+    if (rc != HK_OK) return rc;
+    rc = hk_server_register_path(srv, "/mcp", on_mcp, NULL);
+    if (rc != HK_OK) {
+        hk_mcp_server_free(g.mcp);
+        g.mcp = NULL;
+        return hk_error_set(err, rc, "cannot register /mcp");
+    }
+    for (size_t i = 0; i < WORKERS; i++)
+        if (pthread_create(&g.workers[i], NULL, worker_main, NULL) != 0)
+            return hk_error_set(err, HK_ERR_NOMEM, "cannot start MCP workers");
+    if (pthread_create(&g.ticker, NULL, ticker_main, NULL) != 0)
+        return hk_error_set(err, HK_ERR_NOMEM, "cannot start MCP ticker");
+    g.started = true;
+    if (!cfg->quiet && env.fixtures)
+        fprintf(stderr, "hakgal serve: /mcp has the conformance-suite "
+                        "fixtures (testing only)\n");
+    return HK_OK;
+}
+
+void hk_mcp_http_shutdown(hk_server *srv) {
+    (void)srv;
+    if (!g.mcp) return;
+    pthread_mutex_lock(&g.lock);
+    g.closing = true;
+    pthread_cond_broadcast(&g.wake);
+    for (size_t i = 0; i < MAX_SESSIONS; i++)
+        if (g.sessions[i].sess) /* wake workers waiting for an answer */
+            hk_mcp_session_abort(g.sessions[i].sess);
+    for (size_t i = 0; i < MAX_STREAMS; i++)
+        if (g.streams[i].id) stream_close_locked(&g.streams[i]);
+    pthread_mutex_unlock(&g.lock);
+    if (g.started) {
+        for (size_t i = 0; i < WORKERS; i++) pthread_join(g.workers[i], NULL);
+        pthread_join(g.ticker, NULL);
+    }
+    for (size_t i = 0; i < MAX_SESSIONS; i++) {
+        hk_mcp_session_free(g.sessions[i].sess);
+        g.sessions[i].sess = NULL;
+    }
+    hk_mcp_server_free(g.mcp);
+    g.mcp = NULL;
+    free(g.allow_buf);
+    g.allow_buf = NULL;
+}
