@@ -62,7 +62,7 @@ hk_err hk_store_count_predicate(hk_txn *t, const char *predicate,
     uint32_t id;
     hk_err e;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)))
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
         return e;
     if (!predicate)
         return hk_error_set(err, HK_ERR_INVALID, "no predicate");
@@ -76,7 +76,7 @@ hk_err hk_store_count_entity(hk_txn *t, const char *entity, uint64_t *n,
     uint32_t id;
     hk_err e;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)))
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
         return e;
     if (!entity)
         return hk_error_set(err, HK_ERR_INVALID, "no entity");
@@ -91,7 +91,7 @@ hk_err hk_store_predicate_arities(hk_txn *t, const char *predicate,
     uint32_t id;
     hk_err e;
     memset(counts, 0, sizeof(uint64_t) * (HK_MAX_ARGS + 1));
-    if ((e = hk_txn_check_read(t, err)))
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
         return e;
     if (!predicate)
         return hk_error_set(err, HK_ERR_INVALID, "no predicate");
@@ -124,7 +124,7 @@ hk_err hk_store_stats(hk_txn *t, hk_stats *out, hk_error *err) {
     MDB_envinfo info;
     MDB_stat st;
     struct stat sb;
-    if ((e = hk_txn_check_read(t, err)))
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
         return e;
     memset(out, 0, sizeof *out);
     if (t->write)
@@ -212,7 +212,7 @@ hk_err hk_store_list_predicates(hk_txn *t, const char *after, size_t limit,
     int rc;
     *out = NULL;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)))
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
         return e;
     if ((rc = mdb_cursor_open(t->txn, t->s->db.pred_names, &c)))
         return hk_store_mdb_error(t, rc, err, "listing predicates");
@@ -277,7 +277,7 @@ hk_err hk_store_list_entities(hk_txn *t, const char *after, size_t limit,
     int rc;
     *out = NULL;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)))
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
         return e;
     if ((rc = mdb_cursor_open(t->txn, t->s->db.sym, &c)))
         return hk_store_mdb_error(t, rc, err, "listing entities");

@@ -16,6 +16,8 @@
  * MDB_APPEND, and the ids created by one transaction are contiguous, which
  * the bulk audit entry relies on.
  */
+#include <errno.h>
+
 #include "core/mem.h"
 #include "store/store_int.h"
 
@@ -50,18 +52,29 @@ static hk_err lookup_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
     return HK_OK;
 }
 
+/* Creates the symbols lookup_ids did not find. A string missing from the
+ * dictionary can only appear again in this statement, so earlier slots are
+ * checked before creating. */
 static hk_err intern_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
                          hk_error *err) {
     hk_err e;
     r->n_args = st->n_args;
-    if (!r->pred && (e = hk_sym_intern(t, st->predicate,
+    if (!r->pred && (e = hk_sym_create(t, st->predicate,
                                        strlen(st->predicate), &r->pred, err)))
         return e;
-    for (uint32_t i = 0; i < st->n_args; i++)
-        if (!r->args[i] && (e = hk_sym_intern(t, st->args[i],
+    for (uint32_t i = 0; i < st->n_args; i++) {
+        if (r->args[i])
+            continue;
+        if (strcmp(st->args[i], st->predicate) == 0)
+            r->args[i] = r->pred;
+        for (uint32_t j = 0; j < i && !r->args[i]; j++)
+            if (strcmp(st->args[i], st->args[j]) == 0)
+                r->args[i] = r->args[j];
+        if (!r->args[i] && (e = hk_sym_create(t, st->args[i],
                                               strlen(st->args[i]),
                                               &r->args[i], err)))
             return e;
+    }
     return HK_OK;
 }
 
@@ -69,6 +82,8 @@ static hk_err stmt_lookup(hk_txn *t, const hk_rec *r, hk_fact_id *id,
                           hk_error *err) {
     uint8_t kb[STMT_KEY_MAX];
     MDB_val k = {stmt_key(r->pred, r->n_args, r->args, kb), kb}, d;
+    if (t->write && (*id = hk_pending_find_stmt(&t->pend, kb, k.mv_size)))
+        return HK_OK;
     int rc = mdb_get(t->txn, t->s->db.stmt, &k, &d);
     if (rc == MDB_NOTFOUND) {
         *id = 0;
@@ -91,8 +106,8 @@ static int key_exists(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, bool *exists) {
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static int pstat_add(MDB_txn *txn, MDB_dbi dbi, uint32_t pred, uint32_t arity,
-                     int64_t delta) {
+static int pstat_write(MDB_txn *txn, MDB_dbi dbi, uint32_t pred,
+                       uint32_t arity, int64_t delta) {
     uint8_t kb[5], vb[8];
     hk_put_u32(kb, pred);
     kb[4] = (uint8_t)arity;
@@ -110,6 +125,54 @@ static int pstat_add(MDB_txn *txn, MDB_dbi dbi, uint32_t pred, uint32_t arity,
     d.mv_size = 8;
     d.mv_data = vb;
     return mdb_put(txn, dbi, &k, &d, 0);
+}
+
+/* Records a pstat change in the txn; written by hk_txn_flush. */
+static int pstat_add(hk_txn *t, uint32_t pred, uint32_t arity, int delta) {
+    uint32_t key = pred << 6 | arity;
+    if (pred >= (1u << 26))
+        return pstat_write(t->txn, t->s->db.pstat, pred, arity, delta);
+    uint32_t i = (key * 2654435761u) & (HK_PSTAT_SLOTS - 1);
+    for (;; i = (i + 1) & (HK_PSTAT_SLOTS - 1)) {
+        hk_pstat_delta *d = &t->pstat[i];
+        if (d->key == key) {
+            d->delta += delta;
+            return 0;
+        }
+        if (d->key == 0)
+            break;
+    }
+    if (t->n_pstat >= HK_PSTAT_SLOTS / 2) /* keep probes short */
+        return pstat_write(t->txn, t->s->db.pstat, pred, arity, delta);
+    t->pstat[i].key = key;
+    t->pstat[i].delta = delta;
+    t->n_pstat++;
+    return 0;
+}
+
+hk_err hk_txn_flush(hk_txn *t, hk_error *err) {
+    hk_err e;
+    if (!t->write)
+        return HK_OK;
+    if ((e = hk_pending_flush(t, err)))
+        return e;
+    if (!t->n_pstat)
+        return HK_OK;
+    for (uint32_t i = 0; i < HK_PSTAT_SLOTS; i++) {
+        hk_pstat_delta *d = &t->pstat[i];
+        if (!d->key)
+            continue;
+        if (d->delta) {
+            int rc = pstat_write(t->txn, t->s->db.pstat, d->key >> 6,
+                                 d->key & 63, d->delta);
+            if (rc)
+                return hk_store_mdb_error(t, rc, err, "writing counts");
+        }
+        d->key = 0;
+        d->delta = 0;
+    }
+    t->n_pstat = 0;
+    return HK_OK;
 }
 
 static int multi_add(MDB_txn *txn, MDB_dbi dbi, uint32_t ent, int64_t delta) {
@@ -139,35 +202,45 @@ static bool repeated_before(const hk_rec *r, uint32_t i) {
     return false;
 }
 
+/* fresh: id was just assigned (larger than every stored id). */
 static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
-                        const char *pred, hk_error *err) {
+                        const char *pred, bool fresh, hk_error *err) {
     MDB_txn *txn = t->txn;
     const hk_store_dbs *db = &t->s->db;
     uint8_t kb[STMT_KEY_MAX], idb[8], pk[4], dup[HK_ARG_DUP_BYTES];
     uint8_t nk[HK_SYM_KEY_MAX];
-    bool exists;
     int rc;
     const char *what = "indexing a fact";
 
     hk_put_u64(idb, id);
-    MDB_val k = {stmt_key(r->pred, r->n_args, r->args, kb), kb}, d = {8, idb};
-    if ((rc = mdb_put(txn, db->stmt, &k, &d, MDB_NOOVERWRITE)))
+    MDB_val d = {8, idb};
+    if (hk_pending_add_stmt(&t->pend, kb,
+                            stmt_key(r->pred, r->n_args, r->args, kb), id)) {
+        rc = ENOMEM;
         goto fail;
+    }
 
+    if (!t->c_by_pred &&
+        (rc = mdb_cursor_open(txn, db->by_pred, &t->c_by_pred)))
+        goto fail;
+    /* Ids only grow, so the id is the last duplicate of its predicate:
+     * MDB_APPENDDUP fills pages completely. After the put the cursor sits
+     * on the key; a duplicate count of 1 means the key is new. */
     hk_put_u32(pk, r->pred);
     MDB_val pkv = {4, pk};
-    if ((rc = key_exists(txn, db->by_pred, &pkv, &exists)))
+    size_t cnt = 0;
+    d.mv_size = 8;
+    d.mv_data = idb;
+    if ((rc = mdb_cursor_put(t->c_by_pred, &pkv, &d,
+                             fresh ? MDB_APPENDDUP : 0)) ||
+        (rc = mdb_cursor_count(t->c_by_pred, &cnt)))
         goto fail;
-    if (!exists) {
+    if (cnt == 1) {
         t->c.predicates++;
         MDB_val nkv = {hk_sym_key(pred, strlen(pred), nk), nk}, sv = {4, pk};
         if ((rc = mdb_put(txn, db->pred_names, &nkv, &sv, 0)))
             goto fail;
     }
-    d.mv_size = 8;
-    d.mv_data = idb;
-    if ((rc = mdb_put(txn, db->by_pred, &pkv, &d, 0)))
-        goto fail;
 
     dup[1] = pk[0]; dup[2] = pk[1]; dup[3] = pk[2]; dup[4] = pk[3];
     memcpy(dup + 5, idb, 8);
@@ -176,19 +249,17 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
         hk_put_u32(ek, r->args[i]);
         MDB_val ekv = {4, ek}, dv = {HK_ARG_DUP_BYTES, dup};
         dup[0] = (uint8_t)i;
-        if (repeated_before(r, i)) {
-            if ((rc = multi_add(txn, db->arg_multi, r->args[i], 1)))
-                goto fail;
-        } else {
-            if ((rc = key_exists(txn, db->by_arg, &ekv, &exists)))
-                goto fail;
-            if (!exists)
-                t->c.entities++;
+        (void)ekv;
+        (void)dv;
+        if (hk_pending_add_arg(&t->pend, r->args[i], dup)) {
+            rc = ENOMEM;
+            goto fail;
         }
-        if ((rc = mdb_put(txn, db->by_arg, &ekv, &dv, 0)))
+        if (repeated_before(r, i) &&
+            (rc = multi_add(txn, db->arg_multi, r->args[i], 1)))
             goto fail;
     }
-    if ((rc = pstat_add(txn, db->pstat, r->pred, r->n_args, 1)))
+    if ((rc = pstat_add(t, r->pred, r->n_args, 1)))
         goto fail;
     t->c.facts++;
     t->counters_dirty = true;
@@ -252,7 +323,7 @@ static hk_err index_remove(hk_txn *t, hk_fact_id id, const hk_rec *r,
         if (!exists)
             t->c.entities--;
     }
-    if ((rc = pstat_add(txn, db->pstat, r->pred, r->n_args, -1)))
+    if ((rc = pstat_add(t, r->pred, r->n_args, -1)))
         goto fail;
     t->c.facts--;
     t->counters_dirty = true;
@@ -389,7 +460,7 @@ hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
     id = t->c.next_fact_id;
     hk_txn_touch(t);
     if ((e = put_record(t, id, &r, MDB_APPEND, err)) ||
-        (e = index_add(t, id, &r, st->predicate, err)))
+        (e = index_add(t, id, &r, st->predicate, true, err)))
         goto fail;
     t->c.next_fact_id++;
     t->counters_dirty = true;
@@ -404,6 +475,8 @@ hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
             goto fail;
     }
     hk_buf_free(&json);
+    if (hk_pending_full(&t->pend) && (e = hk_txn_flush(t, err)))
+        goto fail;
     if (id_out)
         *id_out = id;
     if (created)
@@ -427,6 +500,8 @@ hk_err hk_store_delete(hk_txn *t, hk_fact_id id, hk_error *err) {
     if ((e = hk_txn_check_write(t, err)))
         return e;
     if ((e = hk_rec_get(t, id, &r, err)))
+        return e;
+    if ((e = hk_txn_flush(t, err))) /* index entries must be in place */
         return e;
     hk_fact_init(&f);
     if ((e = hk_rec_to_fact(t, id, &r, &f, err)) ||
@@ -472,7 +547,7 @@ hk_err hk_store_update(hk_txn *t, hk_fact_id id, const hk_statement *st,
         *other = 0;
     if ((e = hk_txn_check_write(t, err)) || (e = check_statement(st, err)))
         return e;
-    if ((e = hk_rec_get(t, id, &old, err)))
+    if ((e = hk_rec_get(t, id, &old, err)) || (e = hk_txn_flush(t, err)))
         return e;
     memset(&nr, 0, sizeof nr);
     if ((e = lookup_ids(t, st, &nr, &all, err)))
@@ -507,7 +582,7 @@ hk_err hk_store_update(hk_txn *t, hk_fact_id id, const hk_statement *st,
     rec_meta_from_fact(&nr, &f);
     nr.updated_us = now_after(f.created_us);
     if ((e = put_record(t, id, &nr, 0, err)) ||
-        (e = index_add(t, id, &nr, st->predicate, err)))
+        (e = index_add(t, id, &nr, st->predicate, false, err)))
         goto fail;
     fact_from_parts(&nf, id, st, &nr);
     if ((e = fact_json(&nf, &after, err)) ||

@@ -187,6 +187,8 @@ static hk_err dup_count(hk_txn *t, MDB_dbi dbi, uint32_t key, size_t *n,
 
 static hk_err query_new(hk_txn *t, hk_query **out, hk_error *err) {
     hk_err e = hk_txn_check_read(t, err);
+    if (!e)
+        e = hk_txn_flush(t, err); /* pending index writes become visible */
     if (e)
         return e;
     if (!out)

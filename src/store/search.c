@@ -245,7 +245,7 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
         return hk_error_set(err, HK_ERR_INVALID, "no output");
     *hits = NULL;
     *n_hits = 0;
-    if ((e = hk_txn_check_read(t, err)))
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
         return e;
     if (!query)
         return hk_error_set(err, HK_ERR_INVALID, "no query");

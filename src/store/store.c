@@ -331,6 +331,10 @@ hk_err hk_store_open(const char *dir, const hk_store_options *opt,
     }
     if ((e = open_dbs(s, !o.read_only, err)))
         goto fail;
+    if (!o.read_only && !(s->symtab = hk_symtab_new())) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+        goto fail;
+    }
     *out = s;
     return HK_OK;
 fail:
@@ -343,6 +347,7 @@ void hk_store_close(hk_store *s) {
         return;
     if (s->env)
         mdb_env_close(s->env);
+    hk_symtab_free(s->symtab);
     hk_free(s->path);
     hk_free(s->data_path);
     hk_free(s);
@@ -390,6 +395,7 @@ static void txn_free(hk_txn *t) {
     if (t->bulk_digest)
         EVP_MD_CTX_free(t->bulk_digest);
     hk_buf_free(&t->scratch);
+    hk_pending_free(&t->pend);
     hk_free(t);
 }
 
@@ -408,6 +414,8 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err) {
     }
     if (t->failed) {
         mdb_txn_abort(t->txn);
+        if (t->new_syms)
+            hk_symtab_clear(t->s->symtab);
         txn_free(t);
         return hk_error_set(err, HK_ERR_STATE,
                             "store: transaction had a failed operation and "
@@ -417,6 +425,8 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err) {
         if ((e = hk_audit_flush_bulk(t, err)))
             goto fail;
     }
+    if ((e = hk_txn_flush(t, err)))
+        goto fail;
     if (t->counters_dirty) {
         rc = store_counters(t);
         if (rc) {
@@ -428,6 +438,8 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err) {
     t->txn = NULL;
     if (rc) {
         e = hk_store_mdb_error(NULL, rc, err, "committing");
+        if (t->new_syms)
+            hk_symtab_clear(t->s->symtab);
         txn_free(t);
         return e;
     }
@@ -435,6 +447,8 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err) {
     return HK_OK;
 fail:
     mdb_txn_abort(t->txn);
+    if (t->new_syms)
+        hk_symtab_clear(t->s->symtab);
     txn_free(t);
     return e;
 }
@@ -444,6 +458,8 @@ void hk_txn_abort(hk_txn *t) {
         return;
     if (t->txn)
         mdb_txn_abort(t->txn);
+    if (t->new_syms)
+        hk_symtab_clear(t->s->symtab); /* its new ids are gone */
     txn_free(t);
 }
 

@@ -73,8 +73,12 @@ typedef struct hk_store_dbs {
     MDB_dbi audit_bulk;    /* last id of import range -> (first id, seq) */
 } hk_store_dbs;
 
+typedef struct hk_symtab hk_symtab;
+
 struct hk_store {
     MDB_env *env;           /* the LMDB environment */
+    hk_symtab *symtab;      /* writer's string -> sym id cache (symtab.c);
+                               used only inside write transactions */
     hk_store_dbs db;        /* named database handles */
     char *path;             /* KB directory (owned) */
     char *data_path;        /* dir/data.mdb (owned) */
@@ -102,6 +106,37 @@ typedef struct hk_sym_cache_entry {
     const char *ptr;   /* string bytes inside the LMDB map */
 } hk_sym_cache_entry;
 
+/* Index writes collected by a write txn, written sorted at flush
+ * (pending.c). */
+typedef struct hk_pending_stmt {
+    uint32_t off;     /* key offset in keys */
+    uint32_t len;     /* key length */
+    hk_fact_id id;    /* fact id (the value) */
+} hk_pending_stmt;
+
+typedef struct hk_pending_arg {
+    uint8_t k[4 + HK_ARG_DUP_BYTES]; /* entity u32 BE + by_arg duplicate */
+} hk_pending_arg;
+
+typedef struct hk_pending {
+    hk_buf keys;            /* concatenated stmt keys */
+    hk_pending_stmt *stmt;  /* pending stmt entries */
+    size_t n_stmt;          /* used */
+    size_t cap_stmt;        /* allocated */
+    uint32_t *index;        /* hash index: entry + 1, 0 = empty */
+    size_t index_mask;      /* index slots - 1 */
+    hk_pending_arg *arg;    /* pending by_arg entries */
+    size_t n_arg;           /* used */
+    size_t cap_arg;         /* allocated */
+} hk_pending;
+
+/* Pending change of one pstat counter (pred, arity), applied at flush. */
+typedef struct hk_pstat_delta {
+    uint32_t key;     /* pred << 6 | arity; 0 = empty slot */
+    int32_t delta;    /* change of the count */
+} hk_pstat_delta;
+#define HK_PSTAT_SLOTS 1024u
+
 struct hk_txn {
     hk_store *s;            /* owning store */
     MDB_txn *txn;           /* LMDB transaction */
@@ -119,6 +154,12 @@ struct hk_txn {
     void *bulk_digest;      /* EVP_MD_CTX over canonical statements */
     uint64_t gen;           /* bumped whenever mmap pointers may go stale */
     hk_buf scratch;         /* reusable buffer for formatting */
+    bool new_syms;          /* symbols were created (abort drops symtab) */
+    MDB_cursor *c_by_pred;  /* write cursor on by_pred (closed by LMDB) */
+    MDB_cursor *c_by_arg;   /* write cursor on by_arg (closed by LMDB) */
+    hk_pending pend;        /* deferred stmt / by_arg writes */
+    uint32_t n_pstat;       /* used slots in pstat */
+    hk_pstat_delta pstat[HK_PSTAT_SLOTS]; /* pending pstat changes */
     hk_sym_cache_entry cache[HK_SYM_CACHE_SIZE]; /* sym id -> string */
 };
 
@@ -154,6 +195,39 @@ hk_err hk_txn_load_counters(hk_txn *t, hk_counters *c, hk_error *err);
 /* Marks pointers into the map as stale (after a write in this txn). */
 static inline void hk_txn_touch(hk_txn *t) { t->gen++; }
 
+/* Writes pending counters (pstat) into LMDB; write txns only. Called
+ * before commit and before anything reads those tables in the txn. */
+hk_err hk_txn_flush(hk_txn *t, hk_error *err);
+
+/* ==== pending.c ==== */
+
+hk_fact_id hk_pending_find_stmt(const hk_pending *p, const uint8_t *key,
+                                size_t len);
+hk_err hk_pending_add_stmt(hk_pending *p, const uint8_t *key, size_t len,
+                           hk_fact_id id);
+hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
+                          const uint8_t dup[HK_ARG_DUP_BYTES]);
+/* Writes the pending entries sorted; maintains the entity counter. */
+hk_err hk_pending_flush(hk_txn *t, hk_error *err);
+bool hk_pending_full(const hk_pending *p);
+void hk_pending_free(hk_pending *p);
+
+/* Flushes pending writes when t is a write txn (call before reading
+ * stmt / by_arg / pstat / counters inside a txn). */
+static inline hk_err hk_txn_sync(hk_txn *t, hk_error *err) {
+    return t && t->write ? hk_txn_flush(t, err) : HK_OK;
+}
+
+/* ==== symtab.c ==== */
+
+hk_symtab *hk_symtab_new(void);
+void hk_symtab_free(hk_symtab *st);
+void hk_symtab_clear(hk_symtab *st);
+/* Sym id of s, 0 when not cached. */
+uint32_t hk_symtab_get(const hk_symtab *st, const char *s, size_t len);
+/* Caches s -> id (best effort: may decline when full). */
+void hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id);
+
 /* ==== symbols.c ==== */
 
 /* Builds the `sym` key of a string; returns its length (<= HK_SYM_KEY_MAX). */
@@ -163,6 +237,9 @@ hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
                      hk_error *err);
 /* Sym id of s, creating it (and its search tokens) when missing. */
 hk_err hk_sym_intern(hk_txn *t, const char *s, size_t len, uint32_t *id,
+                     hk_error *err);
+/* Creates s, which the caller knows is not in the dictionary. */
+hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
                      hk_error *err);
 /* The string of sym id (pointer into the map, valid for the snapshot and
  * until the next write in this txn; not NUL-terminated). */

@@ -41,6 +41,8 @@ hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
     *id = 0;
     if (len == 0)
         return HK_OK;
+    if (t->write && (*id = hk_symtab_get(t->s->symtab, s, len)))
+        return HK_OK;
     MDB_val k = {hk_sym_key(s, len, key), key}, d;
     int rc = mdb_get(t->txn, t->s->db.sym, &k, &d);
     if (rc == MDB_NOTFOUND)
@@ -50,6 +52,8 @@ hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
     if (d.mv_size != 4)
         return hk_error_set(err, HK_ERR_CORRUPT, "store: bad symbol entry");
     *id = hk_get_u32(d.mv_data);
+    if (t->write)
+        hk_symtab_put(t->s->symtab, s, len, *id);
     return HK_OK;
 }
 
@@ -105,10 +109,16 @@ static hk_err index_tokens(hk_txn *t, const char *s, size_t len, uint32_t id,
 
 hk_err hk_sym_intern(hk_txn *t, const char *s, size_t len, uint32_t *id,
                      hk_error *err) {
-    uint8_t key[HK_SYM_KEY_MAX], v[4];
     hk_err e = hk_sym_lookup(t, s, len, id, err);
     if (e || *id)
         return e;
+    return hk_sym_create(t, s, len, id, err);
+}
+
+hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
+                     hk_error *err) {
+    uint8_t key[HK_SYM_KEY_MAX], v[4];
+    hk_err e;
     if (len == 0)
         return hk_error_set(err, HK_ERR_INVALID, "store: empty symbol");
     if (t->c.next_sym_id >= UINT32_MAX)
@@ -127,6 +137,8 @@ hk_err hk_sym_intern(hk_txn *t, const char *s, size_t len, uint32_t *id,
         return hk_store_mdb_error(t, rc, err, "adding a symbol id");
     t->c.next_sym_id++;
     t->counters_dirty = true;
+    t->new_syms = true;
+    hk_symtab_put(t->s->symtab, s, len, nid);
     if ((e = index_tokens(t, s, len, nid, err))) {
         t->failed = true;
         return e;

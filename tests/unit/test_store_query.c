@@ -69,7 +69,7 @@ static int setup(void **state) {
     uint64_t rng = 42;
     g_dir = tu_tmpdir("query");
     g_store = tu_open(g_dir);
-    g_facts = calloc(N_OPS, sizeof *g_facts);
+    g_facts = calloc(N_OPS + 1000, sizeof *g_facts);
     assert_non_null(g_facts);
     hk_txn *t = tu_begin(g_store, true);
     for (int op = 0; op < N_OPS; op++) {
@@ -534,14 +534,15 @@ static void test_cursor_paging(void **state) {
 
 static void test_cursor_across_writes(void **state) {
     (void)state;
-    /* Rows added after the cursor was taken appear later; none repeat. */
+    /* Rows added after the cursor was taken appear later; none repeat.
+     * (Arity 6: no pattern or entity of the oracle tests can match.) */
     hk_scan sc = HK_SCAN_INIT;
     sc.predicate = "Fresh";
     hk_txn *w = tu_begin(g_store, true);
     for (int i = 0; i < 10; i++) {
         char a[16];
         snprintf(a, sizeof a, "a%d", i);
-        tu_add(w, tu_st("Fresh", a, NULL), NULL);
+        tu_add(w, tu_st("Fresh", a, "b", "c", "d", "e", "f", NULL), NULL);
     }
     tu_commit(w);
     hk_txn *t = tu_begin(g_store, false);
@@ -561,7 +562,7 @@ static void test_cursor_across_writes(void **state) {
     w = tu_begin(g_store, true);
     hk_error e2;
     assert_int_equal(hk_store_delete(w, first[4] + 1, &e2), HK_OK);
-    tu_add(w, tu_st("Fresh", "late", NULL), NULL);
+    tu_add(w, tu_st("Fresh", "late", "b", "c", "d", "e", "f", NULL), NULL);
     tu_commit(w);
     t = tu_begin(g_store, false);
     assert_int_equal(hk_query_open_scan(t, &sc, cur.data, &q, &err), HK_OK);
@@ -721,6 +722,114 @@ static void test_counts_and_lists(void **state) {
     hk_txn_abort(t);
 }
 
+/* Adds, MERGE re-adds, deletes, updates and reads all inside one write
+ * transaction (pending index writes must be visible to every read), then
+ * the same checks after commit. */
+static void check_all(hk_txn *t) {
+    const char *preds[] = {NULL, "HasPart", "R"};
+    const char *ents[] = {NULL, "E0", "x"};
+    for (size_t pi = 0; pi < 3; pi++)
+        for (size_t ei = 0; ei < 3; ei++)
+            for (int pos = -1; pos < 3; pos++)
+                /* (no predicate, no entity) would include the "Fresh"
+                 * facts of another test, which the oracle lacks */
+                if ((pos < 0 || ents[ei]) && (preds[pi] || ents[ei]))
+                    check_scan(t, preds[pi], ents[ei], pos, 0, false);
+    uint64_t rng = 3;
+    for (int i = 0; i < 100; i++) {
+        hk_pattern p;
+        random_pattern(&rng, &p);
+        check_pattern(t, &p);
+    }
+    hk_error err;
+    for (int e = 0; e < N_ENT; e++) {
+        uint64_t want = 0, n;
+        for (size_t i = 0; i < g_n; i++) {
+            if (!g_facts[i].alive)
+                continue;
+            for (int a = 0; a < g_facts[i].n; a++)
+                if (g_facts[i].arg[a] == e) {
+                    want++;
+                    break;
+                }
+        }
+        assert_int_equal(hk_store_count_entity(t, ENT[e], &n, &err), HK_OK);
+        assert_int_equal(n, want);
+    }
+}
+
+static void test_single_txn_mixed(void **state) {
+    (void)state;
+    uint64_t rng = 1234;
+    hk_error err;
+    hk_txn *t = tu_begin(g_store, true);
+    for (int op = 0; op < 2000; op++) {
+        uint64_t r = tu_rand(&rng) % 10;
+        if (r < 6 && g_n < N_OPS + 1000) {
+            ofact f = {0};
+            random_content(&rng, &f);
+            bool created;
+            f.id = tu_add(t, ofact_st(&f), &created);
+            f.alive = true;
+            if (created)
+                g_facts[g_n++] = f;
+            else
+                assert_true(same_content(by_id(f.id), &f));
+            /* MERGE inside the txn finds it again */
+            hk_fact_id again = tu_add(t, ofact_st(&f), &created);
+            assert_false(created);
+            assert_int_equal(again, f.id);
+        } else {
+            ofact *f = &g_facts[tu_rand(&rng) % g_n];
+            if (!f->alive)
+                continue;
+            if (r < 8) {
+                assert_int_equal(hk_store_delete(t, f->id, &err), HK_OK);
+                f->alive = false;
+            } else {
+                ofact nf = *f;
+                random_content(&rng, &nf);
+                hk_statement st = ofact_st(&nf);
+                hk_fact_id other = 0;
+                hk_err e = hk_store_update(t, f->id, &st, &other, &err);
+                if (e == HK_OK) {
+                    f->pred = nf.pred;
+                    f->n = nf.n;
+                    memcpy(f->arg, nf.arg, sizeof f->arg);
+                } else {
+                    assert_int_equal(e, HK_ERR_EXISTS);
+                }
+            }
+        }
+        if (op % 400 == 0) {
+            hk_fact_id id;
+            ofact *f = &g_facts[tu_rand(&rng) % g_n];
+            hk_statement st = ofact_st(f);
+            hk_err e = hk_store_find(t, &st, &id, &err);
+            if (f->alive) {
+                assert_int_equal(e, HK_OK);
+                assert_int_equal(id, f->id);
+            }
+            check_all(t);
+        }
+    }
+    check_all(t);
+    tu_commit(t);
+    t = tu_begin(g_store, false);
+    check_all(t);
+    hk_stats st;
+    assert_int_equal(hk_store_stats(t, &st, &err), HK_OK);
+    uint64_t alive = 0;
+    for (size_t i = 0; i < g_n; i++)
+        alive += g_facts[i].alive;
+    /* + the 10 (minus 1 deleted, plus 1) "Fresh" facts of another test */
+    assert_int_equal(st.facts, alive + 10);
+    hk_audit_report rep;
+    assert_int_equal(hk_audit_verify(t, &rep, &err), HK_OK);
+    assert_true(rep.ok);
+    hk_txn_abort(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scans_vs_oracle),
@@ -729,6 +838,7 @@ int main(void) {
         cmocka_unit_test(test_malformed_cursors),
         cmocka_unit_test(test_counts_and_lists),
         cmocka_unit_test(test_cursor_across_writes),
+        cmocka_unit_test(test_single_txn_mixed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,244 @@
+/*
+ * pending.c — deferred, sorted index writes of a write transaction.
+ *
+ * Adding a fact writes one `stmt` key and one `by_arg` duplicate per
+ * argument at places spread randomly over those B-trees. Done one by one,
+ * each put descends a cold path and dirties a different page. Instead a
+ * write transaction collects them here and writes them at flush time in
+ * key order, so consecutive puts land on the same (hot, already dirty)
+ * pages: bulk imports run several times faster and dirty fewer pages.
+ *
+ * Correctness rules:
+ *  - The MERGE check of hk_store_add consults the pending `stmt` keys
+ *    (hash index below) before the B-tree, so a statement added twice in
+ *    one transaction is found.
+ *  - Everything that reads `stmt`, `by_arg` or the entity counter in a
+ *    write transaction (queries, counts, lists, search, stats, delete,
+ *    update, commit) calls hk_txn_flush first.
+ *  - The distinct-entity counter is maintained at flush time: a by_arg key
+ *    whose duplicate count is 1 right after a put is new.
+ *  - Memory is bounded: hk_pending_maybe_flush flushes once
+ *    HK_PENDING_MAX_FACTS statements are waiting.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/mem.h"
+#include "store/store_int.h"
+
+#define HK_PENDING_MAX_FACTS 262144u
+
+static uint64_t hash_key(const uint8_t *k, size_t len) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= k[i];
+        h *= 0x100000001b3ull;
+    }
+    return h ^ (h >> 31);
+}
+
+static const uint8_t *stmt_key_at(const hk_pending *p, size_t i) {
+    return (const uint8_t *)p->keys.data + p->stmt[i].off;
+}
+
+static bool grow_index(hk_pending *p) {
+    size_t cap = p->index_mask ? (p->index_mask + 1) * 2 : 4096;
+    uint32_t *ni = hk_calloc(cap, sizeof *ni);
+    if (!ni)
+        return false;
+    for (size_t i = 0; i < p->n_stmt; i++) {
+        size_t j = hash_key(stmt_key_at(p, i), p->stmt[i].len) & (cap - 1);
+        while (ni[j])
+            j = (j + 1) & (cap - 1);
+        ni[j] = (uint32_t)i + 1;
+    }
+    hk_free(p->index);
+    p->index = ni;
+    p->index_mask = cap - 1;
+    return true;
+}
+
+hk_fact_id hk_pending_find_stmt(const hk_pending *p, const uint8_t *key,
+                                size_t len) {
+    if (!p->n_stmt)
+        return 0;
+    for (size_t j = hash_key(key, len) & p->index_mask;;
+         j = (j + 1) & p->index_mask) {
+        uint32_t v = p->index[j];
+        if (!v)
+            return 0;
+        const hk_pending_stmt *s = &p->stmt[v - 1];
+        if (s->len == len && memcmp(stmt_key_at(p, v - 1), key, len) == 0)
+            return s->id;
+    }
+}
+
+hk_err hk_pending_add_stmt(hk_pending *p, const uint8_t *key, size_t len,
+                           hk_fact_id id) {
+    if (p->n_stmt == p->cap_stmt) {
+        size_t cap = p->cap_stmt ? p->cap_stmt * 2 : 1024;
+        hk_pending_stmt *ns = hk_realloc(p->stmt, cap * sizeof *ns);
+        if (!ns)
+            return HK_ERR_NOMEM;
+        p->stmt = ns;
+        p->cap_stmt = cap;
+    }
+    if ((p->n_stmt + 1) * 2 > p->index_mask + 1 && !grow_index(p))
+        return HK_ERR_NOMEM;
+    size_t off = p->keys.len;
+    hk_err e = hk_buf_append(&p->keys, key, len);
+    if (e)
+        return e;
+    size_t i = p->n_stmt++;
+    p->stmt[i] = (hk_pending_stmt){(uint32_t)off, (uint32_t)len, id};
+    size_t j = hash_key(key, len) & p->index_mask;
+    while (p->index[j])
+        j = (j + 1) & p->index_mask;
+    p->index[j] = (uint32_t)i + 1;
+    return HK_OK;
+}
+
+hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
+                          const uint8_t dup[HK_ARG_DUP_BYTES]) {
+    if (p->n_arg == p->cap_arg) {
+        size_t cap = p->cap_arg ? p->cap_arg * 2 : 4096;
+        hk_pending_arg *na = hk_realloc(p->arg, cap * sizeof *na);
+        if (!na)
+            return HK_ERR_NOMEM;
+        p->arg = na;
+        p->cap_arg = cap;
+    }
+    hk_pending_arg *a = &p->arg[p->n_arg++];
+    hk_put_u32(a->k, ent);
+    memcpy(a->k + 4, dup, HK_ARG_DUP_BYTES);
+    return HK_OK;
+}
+
+/* LMDB's default order: memcmp over the common length, shorter first. */
+static int cmp_stmt(const void *a, const void *b, void *ud) {
+    const hk_pending *p = ud;
+    const hk_pending_stmt *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp((const uint8_t *)p->keys.data + x->off,
+                   (const uint8_t *)p->keys.data + y->off, n);
+    if (c)
+        return c;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Stable LSD radix sort of the by_arg entries by (entity, position,
+ * predicate) in 16-bit digits. Entries were appended in fact id order and
+ * the sort is stable, so equal prefixes stay in id order: the result is in
+ * full key order (entity, position, predicate, id), as LMDB stores it.
+ * Digits on which all entries agree are skipped. */
+static bool sort_args(hk_pending_arg *a, size_t n) {
+    /* digit byte offsets, least significant first: pred lo, pred hi, pos,
+     * entity lo, entity hi (pos is one byte: paired with a zero byte) */
+    static const int off[5] = {7, 5, 4, 2, 0};
+    hk_pending_arg *tmp = hk_malloc(n * sizeof *tmp);
+    uint32_t *cnt = hk_malloc(65536 * sizeof *cnt);
+    if (!tmp || !cnt) {
+        hk_free(tmp);
+        hk_free(cnt);
+        return false;
+    }
+    hk_pending_arg *src = a, *dst = tmp;
+    for (int d = 0; d < 5; d++) {
+        int o = off[d];
+        memset(cnt, 0, 65536 * sizeof *cnt);
+        for (size_t i = 0; i < n; i++) {
+            unsigned v = o == 4 ? src[i].k[4]
+                                : (unsigned)src[i].k[o] << 8 | src[i].k[o + 1];
+            cnt[v]++;
+        }
+        unsigned first = o == 4 ? src[0].k[4]
+                                : (unsigned)src[0].k[o] << 8 | src[0].k[o + 1];
+        if (cnt[first] == n)
+            continue; /* every entry has this digit */
+        uint32_t sum = 0;
+        for (unsigned v = 0; v < 65536; v++) {
+            uint32_t c = cnt[v];
+            cnt[v] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            unsigned v = o == 4 ? src[i].k[4]
+                                : (unsigned)src[i].k[o] << 8 | src[i].k[o + 1];
+            dst[cnt[v]++] = src[i];
+        }
+        hk_pending_arg *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    hk_free(tmp);
+    hk_free(cnt);
+    return true;
+}
+
+void hk_pending_free(hk_pending *p) {
+    hk_free(p->stmt);
+    hk_free(p->index);
+    hk_free(p->arg);
+    hk_buf_free(&p->keys);
+    memset(p, 0, sizeof *p);
+}
+
+hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
+    hk_pending *p = &t->pend;
+    const hk_store_dbs *db = &t->s->db;
+    int rc = 0;
+    if (!p->n_stmt && !p->n_arg)
+        return HK_OK;
+    hk_txn_touch(t);
+    if (p->n_stmt) {
+        MDB_cursor *c;
+        if ((rc = mdb_cursor_open(t->txn, db->stmt, &c)))
+            goto fail;
+        qsort_r(p->stmt, p->n_stmt, sizeof *p->stmt, cmp_stmt, p);
+        for (size_t i = 0; i < p->n_stmt && !rc; i++) {
+            uint8_t idb[8];
+            hk_put_u64(idb, p->stmt[i].id);
+            MDB_val k = {p->stmt[i].len, (void *)stmt_key_at(p, i)};
+            MDB_val d = {8, idb};
+            rc = mdb_cursor_put(c, &k, &d, MDB_NOOVERWRITE);
+        }
+        mdb_cursor_close(c);
+        if (rc)
+            goto fail;
+        p->n_stmt = 0;
+        hk_buf_reset(&p->keys);
+        memset(p->index, 0, (p->index_mask + 1) * sizeof *p->index);
+    }
+    if (p->n_arg) {
+        if (!t->c_by_arg &&
+            (rc = mdb_cursor_open(t->txn, db->by_arg, &t->c_by_arg)))
+            goto fail;
+        if (!sort_args(p->arg, p->n_arg)) {
+            rc = ENOMEM;
+            goto fail;
+        }
+        for (size_t i = 0; i < p->n_arg; i++) {
+            MDB_val k = {4, p->arg[i].k};
+            MDB_val d = {HK_ARG_DUP_BYTES, p->arg[i].k + 4};
+            size_t cnt = 0;
+            if ((rc = mdb_cursor_put(t->c_by_arg, &k, &d, 0)) ||
+                (rc = mdb_cursor_count(t->c_by_arg, &cnt)))
+                goto fail;
+            if (cnt == 1)
+                t->c.entities++;
+        }
+        p->n_arg = 0;
+        t->counters_dirty = true;
+    }
+    return HK_OK;
+fail:
+    if (rc == MDB_KEYEXIST)
+        rc = MDB_CORRUPTED; /* the MERGE check said the key was absent */
+    return hk_store_mdb_error(t, rc, err, "writing indexes");
+}
+
+bool hk_pending_full(const hk_pending *p) {
+    return p->n_stmt >= HK_PENDING_MAX_FACTS;
+}

@@ -1,0 +1,176 @@
+/*
+ * symtab.c — the writer's in-memory dictionary cache: string -> sym id.
+ *
+ * Interning every predicate and argument of every added fact would cost a
+ * B-tree descent with string compares per symbol (several per fact). Since
+ * a symbol's id never changes once committed (symbols are never removed or
+ * renumbered), a process-wide cache of string -> id stays correct forever
+ * for one KB. It is only touched inside write transactions, which LMDB
+ * serializes (its writer mutex is held from hk_txn_begin(write) to
+ * commit/abort), so it needs no lock of its own.
+ *
+ * Symbols created by a transaction enter the cache at once (the same
+ * transaction may use them again); if that transaction aborts, the whole
+ * cache is dropped (aborts are rare; correctness beats keeping it warm).
+ *
+ * Open addressing with linear probing over 64-bit hashes; strings live in
+ * an arena of 1 MiB chunks. Memory is bounded: past HK_SYMTAB_MAX entries
+ * or HK_SYMTAB_ARENA_MAX bytes nothing new is cached (lookups then fall back
+ * to LMDB), and the first symbols seen — for Zipf-distributed data the
+ * frequent ones — stay.
+ */
+#include "core/mem.h"
+#include "store/store_int.h"
+
+#define HK_SYMTAB_MAX (1u << 22)          /* entries */
+#define HK_SYMTAB_ARENA_MAX (256u << 20)  /* bytes of strings */
+#define ARENA_CHUNK (1u << 20)
+
+typedef struct symtab_slot {
+    uint64_t hash;     /* hash of the string (0 = empty slot) */
+    uint32_t id;       /* sym id */
+    uint32_t len;      /* string length */
+    const char *str;   /* string bytes in the arena */
+} symtab_slot;
+
+typedef struct arena_chunk {
+    struct arena_chunk *next; /* older chunk */
+    size_t used;              /* bytes used in data */
+    size_t cap;               /* bytes available in data */
+    char data[];              /* string bytes */
+} arena_chunk;
+
+struct hk_symtab {
+    symtab_slot *slots;   /* table, power-of-two size */
+    size_t mask;          /* size - 1 */
+    size_t n;             /* entries */
+    arena_chunk *arena;   /* newest chunk first */
+    size_t arena_bytes;   /* total chunk bytes */
+};
+
+static uint64_t hash_bytes(const char *s, size_t len) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 29;
+    return h ? h : 1;
+}
+
+void hk_symtab_free(hk_symtab *st) {
+    if (!st)
+        return;
+    arena_chunk *c = st->arena;
+    while (c) {
+        arena_chunk *next = c->next;
+        hk_free(c);
+        c = next;
+    }
+    hk_free(st->slots);
+    hk_free(st);
+}
+
+void hk_symtab_clear(hk_symtab *st) {
+    if (!st)
+        return;
+    arena_chunk *c = st->arena;
+    while (c) {
+        arena_chunk *next = c->next;
+        hk_free(c);
+        c = next;
+    }
+    st->arena = NULL;
+    st->arena_bytes = 0;
+    memset(st->slots, 0, (st->mask + 1) * sizeof *st->slots);
+    st->n = 0;
+}
+
+hk_symtab *hk_symtab_new(void) {
+    hk_symtab *st = hk_calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->mask = 4095;
+    st->slots = hk_calloc(st->mask + 1, sizeof *st->slots);
+    if (!st->slots) {
+        hk_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+uint32_t hk_symtab_get(const hk_symtab *st, const char *s, size_t len) {
+    if (!st)
+        return 0;
+    uint64_t h = hash_bytes(s, len);
+    for (size_t i = h & st->mask;; i = (i + 1) & st->mask) {
+        const symtab_slot *sl = &st->slots[i];
+        if (!sl->hash)
+            return 0;
+        if (sl->hash == h && sl->len == len && memcmp(sl->str, s, len) == 0)
+            return sl->id;
+    }
+}
+
+static bool grow(hk_symtab *st) {
+    size_t ncap = (st->mask + 1) * 2;
+    symtab_slot *ns = hk_calloc(ncap, sizeof *ns);
+    if (!ns)
+        return false;
+    for (size_t i = 0; i <= st->mask; i++) {
+        symtab_slot *sl = &st->slots[i];
+        if (!sl->hash)
+            continue;
+        size_t j = sl->hash & (ncap - 1);
+        while (ns[j].hash)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = *sl;
+    }
+    hk_free(st->slots);
+    st->slots = ns;
+    st->mask = ncap - 1;
+    return true;
+}
+
+static const char *arena_copy(hk_symtab *st, const char *s, size_t len) {
+    arena_chunk *c = st->arena;
+    if (!c || c->cap - c->used < len) {
+        size_t cap = len > ARENA_CHUNK ? len : ARENA_CHUNK;
+        if (st->arena_bytes + cap > HK_SYMTAB_ARENA_MAX)
+            return NULL;
+        c = hk_malloc(sizeof *c + cap);
+        if (!c)
+            return NULL;
+        c->next = st->arena;
+        c->used = 0;
+        c->cap = cap;
+        st->arena = c;
+        st->arena_bytes += cap;
+    }
+    char *p = c->data + c->used;
+    memcpy(p, s, len);
+    c->used += len;
+    return p;
+}
+
+void hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id) {
+    /* Best effort: a full or out-of-memory cache just caches less. */
+    if (!st || st->n >= HK_SYMTAB_MAX)
+        return;
+    if ((st->n + 1) * 2 > st->mask + 1 && !grow(st))
+        return;
+    uint64_t h = hash_bytes(s, len);
+    size_t i = h & st->mask;
+    for (;; i = (i + 1) & st->mask) {
+        symtab_slot *sl = &st->slots[i];
+        if (!sl->hash)
+            break;
+        if (sl->hash == h && sl->len == len && memcmp(sl->str, s, len) == 0)
+            return;
+    }
+    const char *copy = arena_copy(st, s, len);
+    if (!copy)
+        return;
+    st->slots[i] = (symtab_slot){h, id, (uint32_t)len, copy};
+    st->n++;
+}
