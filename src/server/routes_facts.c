@@ -222,6 +222,11 @@ static hk_err batch_error_add(batch_job *j, size_t index, int status,
 static hk_err batch_write(hk_txn *txn, void *arg, hk_error *err)
 {
     batch_job *j = arg;
+    /* A batch has its transaction to itself (solo job): one audit entry
+     * covers the facts it creates. */
+    hk_err brc = hk_txn_set_bulk(txn, "POST /v2/facts/batch");
+    if (brc != HK_OK)
+        return hk_error_set(err, brc, "cannot start bulk mode");
     j->n_errs = 0;
     j->created = j->existing = 0;
     for (size_t i = 0; i < j->n; i++) {
@@ -467,8 +472,8 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
         j->n = n;
     }
     char actor[64];
-    hk_err rc = hk_server_write_async(req, batch_write, batch_done, j,
-                                      actor_of(srv, req, actor));
+    hk_err rc = hk_write_async_ex(req, batch_write, batch_done, j,
+                                  actor_of(srv, req, actor), true);
     if (rc != HK_OK) {
         queue_failed(req, rc);
         batch_free(j);

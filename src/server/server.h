@@ -70,6 +70,7 @@ typedef struct hk_server_config {
     uint32_t query_timeout_ms;  /* time budget of one read query */
     uint32_t request_timeout_ms;/* h2o I/O timeout (slow clients) */
     uint32_t max_group;         /* jobs per group commit at most */
+    uint32_t commit_delay_us;   /* most a group waits to gather, 0 = never */
     uint64_t map_size;          /* LMDB map size in bytes, 0 = default */
     bool no_sync;               /* skip fsync (benchmarks only; not durable) */
     unsigned n_allowed_hosts;   /* entries in allowed_hosts; 0 = any */

@@ -134,11 +134,19 @@ typedef struct hk_writer {
     pthread_cond_t wake;       /* signalled when a job arrives or on stop */
     hk_write_job *head;        /* queue, FIFO */
     hk_write_job *tail;        /* last queued job */
+    size_t count;              /* jobs queued */
+    size_t last_group;         /* jobs in the last (non-solo) group */
+    int64_t last_commit_us;    /* duration of that group's commit */
+    int64_t delay_us;          /* most a group waits to gather (config) */
     bool stop;                 /* finish the queue, then exit */
     bool closed;               /* refuse new jobs */
 } hk_writer;
 
 hk_err hk_writer_start(hk_server *srv, hk_error *err);
+/* hk_server_write_async with a choice: solo jobs get a transaction of
+ * their own (used by batches, which switch the store to bulk mode). */
+hk_err hk_write_async_ex(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,
+                         void *arg, const char *actor, bool solo);
 /* Refuses new jobs, drains the queue (committing it) and joins. */
 void hk_writer_stop(hk_server *srv);
 

@@ -12,6 +12,18 @@
  * one group commits, new requests queue up and form the next group, so the
  * cost of one fsync is shared by every request that arrived meanwhile.
  *
+ * Gathering: a commit costs about the same for 1 or 64 jobs (it is mostly
+ * fsync), and with many clients the next group forms while the current one
+ * commits, so groups settle at about half the clients. When the last group
+ * was bigger than what is queued now, the writer waits a little (at most
+ * half the last commit's duration, capped by commit-delay-us) for the
+ * clients that were just answered to send their next write, as
+ * PostgreSQL's commit_delay and MySQL's binlog_group_commit_sync_delay do.
+ * A lone client never waits: its last group had one job.
+ *
+ * Solo jobs (batches) run in a transaction of their own so that they can
+ * use the store's bulk mode (one audit entry for the whole batch).
+ *
  * Failure isolation: a job that fails with an input error (INVALID,
  * NOT_FOUND, EXISTS, LIMIT) has left the transaction unchanged (write_fn
  * contract, server.h), so the group goes on. A job that fails with a store
@@ -23,6 +35,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server/server_int.h"
 
@@ -30,6 +43,7 @@ struct hk_write_job {
     hk_loop_msg msg;          /* completion message to the origin loop */
     hk_write_job *next;       /* writer queue link */
     hk_write_fn fn;           /* the mutation */
+    bool solo;                /* run in a transaction of its own */
     void *arg;                /* fn's argument */
     char actor[64];           /* audit actor */
     hk_err rc;                /* result */
@@ -173,11 +187,28 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&w->lock);
             break;
         }
-        /* Take up to max_group jobs. */
+        /* Gather: give the clients answered by the last commit a moment
+         * to send their next write (see the file comment). */
+        if (w->count < w->last_group && !w->stop && w->delay_us > 0 &&
+            !w->head->solo) {
+            int64_t wait_us = w->last_commit_us / 2;
+            if (wait_us > w->delay_us)
+                wait_us = w->delay_us;
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += (long)(wait_us * 1000);
+            until.tv_sec += until.tv_nsec / 1000000000L;
+            until.tv_nsec %= 1000000000L;
+            while (w->count < w->last_group && !w->stop)
+                if (pthread_cond_timedwait(&w->wake, &w->lock, &until) != 0)
+                    break;
+        }
+        /* Take up to max_group jobs; a solo job goes alone. */
         hk_write_job *first = w->head;
         hk_write_job *last = first;
         size_t n = 1;
-        while (last->next && n < srv->cfg.max_group) {
+        while (!first->solo && last->next && !last->next->solo &&
+               n < srv->cfg.max_group) {
             last = last->next;
             n++;
         }
@@ -185,10 +216,16 @@ static void *writer_main(void *arg)
         if (!w->head)
             w->tail = NULL;
         last->next = NULL;
+        w->count -= n;
+        if (!first->solo)
+            w->last_group = n;
         atomic_fetch_sub(&srv->metrics.queue_depth, n);
         pthread_mutex_unlock(&w->lock);
 
+        int64_t t0 = hk_now_us();
         apply_group(srv, first, n);
+        if (!first->solo)
+            w->last_commit_us = hk_now_us() - t0;
         for (hk_write_job *job = first, *next; job; job = next) {
             next = job->next;
             complete(job);
@@ -213,6 +250,7 @@ static hk_err enqueue(hk_server *srv, hk_write_job *job)
     else
         w->head = job;
     w->tail = job;
+    w->count++;
     atomic_fetch_add(&srv->metrics.queue_depth, 1);
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
@@ -261,6 +299,12 @@ hk_err hk_server_write_async(h2o_req_t *req, hk_write_fn fn,
                              hk_write_done_fn done, void *arg,
                              const char *actor)
 {
+    return hk_write_async_ex(req, fn, done, arg, actor, false);
+}
+
+hk_err hk_write_async_ex(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,
+                         void *arg, const char *actor, bool solo)
+{
     hk_loop *loop = hk_server_current_loop();
     if (!loop)
         return HK_ERR_STATE;
@@ -273,6 +317,7 @@ hk_err hk_server_write_async(h2o_req_t *req, hk_write_fn fn,
         return HK_ERR_NOMEM;
     }
     job->fn = fn;
+    job->solo = solo;
     job->arg = arg;
     job->srv = loop->srv;
     job->loop = loop;
@@ -296,6 +341,10 @@ hk_err hk_writer_start(hk_server *srv, hk_error *err)
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
     w->head = w->tail = NULL;
+    w->count = 0;
+    w->last_group = 1;
+    w->last_commit_us = 0;
+    w->delay_us = srv->cfg.commit_delay_us;
     w->stop = w->closed = false;
     if (pthread_create(&w->thread, NULL, writer_main, srv) != 0)
         return hk_error_set(err, HK_ERR_NOMEM,
