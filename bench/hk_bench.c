@@ -258,6 +258,7 @@ typedef struct store_result {
     char error[600];          /* what failed */
     uint64_t facts;           /* facts stored after the load */
     double load_s;            /* seconds from first add to last commit */
+    double load_cpu_s;        /* CPU seconds (user + system) of the load */
     double checkpoint_s;      /* SQLite: WAL checkpoint after commit */
     uint32_t n_milestones;    /* entries in milestone_rate */
     double milestone_rate[MAX_MILESTONES]; /* facts/s of each 1M slice */
@@ -299,6 +300,15 @@ static long max_rss_kb(void)
     return ru.ru_maxrss;
 }
 
+/* User + system CPU seconds of this process so far. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
 static long current_rss_kb(void)
 {
     long pages = 0, resident = 0;
@@ -309,6 +319,19 @@ static long current_rss_kb(void)
         resident = 0;
     fclose(f);
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* 1-minute load average (other processes compete for the 2 cores). */
+static double loadavg1(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
 }
 
 static uint64_t file_size(const char *path)
@@ -400,7 +423,7 @@ static void run_hakgal(const dataset *ds, const bench_opts *o,
         FAIL(r, "hk_store_open: %s", err.message);
 
     /* ---- load ---- */
-    double t0 = now_s(), last = t0;
+    double t0 = now_s(), last = t0, cpu0 = cpu_s();
     uint64_t off = 0, created_n = 0;
     for (uint64_t i = 0; i < ds->n; i++) {
         if (!t) {
@@ -430,6 +453,7 @@ static void run_hakgal(const dataset *ds, const bench_opts *o,
         milestone(r, i + 1, &last);
     }
     r->load_s = now_s() - t0;
+    r->load_cpu_s = cpu_s() - cpu0;
     r->rss_load_kb = max_rss_kb();
     if (created_n != ds->n)
         FAIL(r, "only %" PRIu64 " of %" PRIu64 " facts were new", created_n,
@@ -725,7 +749,7 @@ static void run_sqlite(const dataset *ds, const bench_opts *o,
         goto fail;
 
     /* ---- load ---- */
-    double t0 = now_s(), last = t0;
+    double t0 = now_s(), last = t0, cpu0 = cpu_s();
     if (!sql_exec(c.db, "BEGIN", r))
         goto fail;
     uint64_t off = 0, created_n = 0;
@@ -767,6 +791,7 @@ static void run_sqlite(const dataset *ds, const bench_opts *o,
     if (!sql_exec(c.db, "COMMIT", r))
         goto fail;
     r->load_s = now_s() - t0;
+    r->load_cpu_s = cpu_s() - cpu0;
     r->rss_load_kb = max_rss_kb();
     r->facts = created_n;
     if (created_n != ds->n)
@@ -942,6 +967,9 @@ static void print_table(const dataset *ds, const bench_opts *o,
            ratio(hr, sr));
     printf("%-34s %-19.2f %-19.2f %.2fx\n", "load time (s)", h->load_s,
            s->load_s, ratio(s->load_s, h->load_s));
+    printf("%-34s %-19.0f %-19.0f %.2fx\n", "load per CPU second (facts/s)",
+           ratio(n, h->load_cpu_s), ratio(n, s->load_cpu_s),
+           ratio(s->load_cpu_s, h->load_cpu_s));
     printf("%-34s %-19.1f %-19.1f %.2fx\n", "bytes/fact on disk",
            h->file_bytes / n, s->file_bytes / n,
            ratio((double)s->file_bytes, (double)h->file_bytes));
@@ -1016,6 +1044,9 @@ static void json_store(FILE *f, const char *name, const store_result *r,
     fprintf(f, "      \"load_s\": %.4f,\n", r->load_s);
     fprintf(f, "      \"load_facts_per_s\": %.1f,\n",
             ratio((double)n, r->load_s));
+    fprintf(f, "      \"load_cpu_s\": %.4f,\n", r->load_cpu_s);
+    fprintf(f, "      \"load_facts_per_cpu_s\": %.1f,\n",
+            ratio((double)n, r->load_cpu_s));
     fprintf(f, "      \"load_rate_per_1m\": [");
     for (uint32_t i = 0; i < r->n_milestones; i++)
         fprintf(f, "%s%.1f", i ? ", " : "", r->milestone_rate[i]);
@@ -1040,7 +1071,8 @@ static void json_store(FILE *f, const char *name, const store_result *r,
 
 static int write_json(const char *path, const dataset *ds,
                       const bench_opts *o, const store_result *h,
-                      const store_result *s, long base_rss_kb)
+                      const store_result *s, long base_rss_kb,
+                      const double load[2])
 {
     FILE *f = fopen(path, "w");
     if (!f)
@@ -1063,12 +1095,16 @@ static int write_json(const char *path, const dataset *ds,
                "1048576},\n",
             sqlite3_libversion());
     fprintf(f, "  \"base_rss_kb\": %ld,\n", base_rss_kb);
+    fprintf(f, "  \"loadavg_start\": %.2f,\n  \"loadavg_end\": %.2f,\n",
+            load[0], load[1]);
     fprintf(f, "  \"results\": {\n");
     json_store(f, "hakgal", h, ds->n, false);
     json_store(f, "sqlite", s, ds->n, true);
     fprintf(f, "  },\n  \"ratios\": {\n");
     fprintf(f, "    \"load_rate_hakgal_over_sqlite\": %.3f,\n",
             ratio(s->load_s, h->load_s));
+    fprintf(f, "    \"load_cpu_hakgal_over_sqlite\": %.3f,\n",
+            ratio(s->load_cpu_s, h->load_cpu_s));
     fprintf(f, "    \"bytes_sqlite_over_hakgal\": %.3f,\n",
             ratio((double)s->file_bytes, (double)h->file_bytes));
     fprintf(f, "    \"exact_p50_sqlite_over_hakgal\": %.3f,\n",
@@ -1185,6 +1221,7 @@ int main(int argc, char **argv)
                     " duplicate draws rejected)\n",
             ds.gen_s, ds.duplicates);
     long base_rss_kb = current_rss_kb();
+    double load[2] = {loadavg1(), 0};
 
     store_result *res = mmap(NULL, 2 * sizeof *res, PROT_READ | PROT_WRITE,
                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1199,7 +1236,10 @@ int main(int argc, char **argv)
     if (o.run_sqlite)
         run_child(run_sqlite, &ds, &o, &res[1], "sqlite");
 
+    load[1] = loadavg1();
     print_table(&ds, &o, &res[0], &res[1], base_rss_kb);
+    printf("machine load average (1 min): %.2f at start, %.2f at end\n",
+           load[0], load[1]);
     int rc = (o.run_hakgal && !res[0].ok) || (o.run_sqlite && !res[1].ok);
     char dir_json[PATH_MAX];
     snprintf(dir_json, sizeof dir_json, "%s", o.json);
@@ -1208,7 +1248,8 @@ int main(int argc, char **argv)
         *slash = '\0';
         mkdir_p(dir_json);
     }
-    if (write_json(o.json, &ds, &o, &res[0], &res[1], base_rss_kb) != 0) {
+    if (write_json(o.json, &ds, &o, &res[0], &res[1], base_rss_kb, load) !=
+        0) {
         fprintf(stderr, "hk_bench: cannot write %s: %s\n", o.json,
                 strerror(errno));
         rc = 1;
