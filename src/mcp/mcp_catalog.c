@@ -120,6 +120,10 @@ json_t *mcp_prompts_list(hk_mcp_server *s, bool fixtures) {
         json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name",
             "test_prompt_with_image", "title", "Prompt With Image",
             "description", "A prompt that includes image content"));
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name",
+            "test_input_required_result_prompt", "title",
+            "Prompt asking for input", "description",
+            "Asks the client for context through an input_required result"));
     }
     return a ? a : json_array();
 }
@@ -313,7 +317,8 @@ static const char *str_arg(json_t *args, const char *k) {
 }
 
 hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
-                      json_t **result, hk_error *err) {
+                      json_t *input_responses, json_t *client_caps,
+                      bool stateless, json_t **result, hk_error *err) {
     *result = NULL;
     hk_store *st = s->env.store_slot ? *s->env.store_slot : s->env.store;
     bool explain = strcmp(name, "explain_entity") == 0;
@@ -415,6 +420,31 @@ hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
                 "Embedded resource content for testing.",
                 user_text("Please process the embedded resource above."));
             return HK_OK;
+        }
+        if (strcmp(name, "test_input_required_result_prompt") == 0) {
+            json_t *have = json_object_get(input_responses, "user_context");
+            if (json_is_object(have)) {
+                const char *ctx = json_string_value(json_object_get(
+                    json_object_get(have, "content"), "context"));
+                char text[700];
+                snprintf(text, sizeof text, "Prompt using context: %.500s",
+                         ctx ? ctx : "(none)");
+                *result = json_pack("{s:[o]}", "messages", user_text(text));
+                return HK_OK;
+            }
+            if (!stateless || !json_object_get(client_caps, "elicitation")) {
+                *result = json_pack("{s:[o]}", "messages",
+                                    user_text("Prompt using context: (none)"));
+                return HK_OK;
+            }
+            *result = json_pack(
+                "{s:s, s:{s:{s:s, s:{s:s, s:{s:s, s:{s:{s:s}}, s:[s]}}}}}",
+                "resultType", "input_required", "inputRequests",
+                "user_context", "method", "elicitation/create", "params",
+                "message", "What context should the prompt use?",
+                "requestedSchema", "type", "object", "properties", "context",
+                "type", "string", "required", "context");
+            return *result ? HK_OK : HK_ERR_NOMEM;
         }
         if (strcmp(name, "test_prompt_with_image") == 0) {
             *result = json_pack("{s:[{s:s, s:{s:s, s:s, s:s}}, o]}", "messages",

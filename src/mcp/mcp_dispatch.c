@@ -506,7 +506,9 @@ static json_t *m_prompts_get(req *r) {
     hk_error e;
     hk_error_clear(&e);
     hk_err rc = mcp_prompt_get(r->srv, json_string_value(name),
-                               json_is_object(args) ? args : NULL, &res, &e);
+                               json_is_object(args) ? args : NULL,
+                               json_object_get(r->params, "inputResponses"),
+                               r->client_caps, r->stateless, &res, &e);
     if (rc != HK_OK)
         return err_resp(r, rc == HK_ERR_NOT_FOUND || rc == HK_ERR_INVALID
                                ? HK_MCP_INVALID_PARAMS

@@ -282,11 +282,18 @@ const mcp_tool_def mcp_fixture_tools[] = {
      "Tool with JSON Schema 2020-12 features for conformance testing "
      "(SEP-1613)",
      "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
-     "\"type\":\"object\",\"$defs\":{\"address\":{\"type\":\"object\","
-     "\"properties\":{\"street\":{\"type\":\"string\"},\"city\":{\"type\":"
-     "\"string\"}}}},\"properties\":{\"name\":{\"type\":\"string\"},"
-     "\"address\":{\"$ref\":\"#/$defs/address\"}},"
-     "\"additionalProperties\":false}", NULL, FX, f_schema_2020},
+     "\"type\":\"object\",\"$defs\":{\"address\":{\"$anchor\":"
+     "\"addressDef\",\"type\":\"object\",\"properties\":{\"street\":{"
+     "\"type\":\"string\"},\"city\":{\"type\":\"string\"}}}},"
+     "\"properties\":{\"name\":{\"type\":\"string\"},\"address\":{"
+     "\"$ref\":\"#/$defs/address\"},\"contactMethod\":{\"type\":"
+     "\"string\",\"enum\":[\"phone\",\"email\"]},\"phone\":{\"type\":"
+     "\"string\"},\"email\":{\"type\":\"string\"}},"
+     "\"allOf\":[{\"anyOf\":[{\"required\":[\"phone\"]},{\"required\":"
+     "[\"email\"]}]}],\"if\":{\"properties\":{\"contactMethod\":{"
+     "\"const\":\"phone\"}},\"required\":[\"contactMethod\"]},"
+     "\"then\":{\"required\":[\"phone\"]},\"else\":{\"required\":"
+     "[\"email\"]},\"additionalProperties\":false}", NULL, FX, f_schema_2020},
     MCP_FIXTURE_MRTR_TOOLS
 };
 

@@ -196,9 +196,12 @@ json_t *mcp_templates_list(hk_mcp_server *s, bool fixtures);
 hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
                          hk_error *err);
 json_t *mcp_prompts_list(hk_mcp_server *s, bool fixtures);
-/* HK_ERR_NOT_FOUND for unknown prompts, HK_ERR_INVALID for bad args. */
+/* HK_ERR_NOT_FOUND for unknown prompts, HK_ERR_INVALID for bad args.
+ * input_responses / client_caps / stateless serve the fixture prompt that
+ * asks the client for input (2026-07-28). */
 hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
-                      json_t **result, hk_error *err);
+                      json_t *input_responses, json_t *client_caps,
+                      bool stateless, json_t **result, hk_error *err);
 /* completion/complete: values for a prompt or template argument. */
 hk_err mcp_complete(hk_mcp_server *s, json_t *ref, const char *arg_name,
                     const char *value, json_t *context_args, json_t **values,

@@ -129,12 +129,14 @@ hk_err hk_mcp_server_new(const hk_mcp_env *env, hk_mcp_server **out,
         rc = hk_error_set(err, HK_ERR_NOMEM, "mcp: out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < mcp_n_kb_tools; i++)
-        if ((rc = register_tool(s, &mcp_kb_tools[i], err)) != HK_OK) goto fail;
+    /* fixtures first: the conformance suite calls the first listed tool
+     * without arguments */
     if (env->fixtures)
         for (size_t i = 0; i < mcp_n_fixture_tools; i++)
             if ((rc = register_tool(s, &mcp_fixture_tools[i], err)) != HK_OK)
                 goto fail;
+    for (size_t i = 0; i < mcp_n_kb_tools; i++)
+        if ((rc = register_tool(s, &mcp_kb_tools[i], err)) != HK_OK) goto fail;
     *out = s;
     return HK_OK;
 fail:
