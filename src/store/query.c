@@ -49,6 +49,9 @@ enum { PLAN_EMPTY = 0, PLAN_ALL = 1, PLAN_PRED = 2, PLAN_ARG = 3,
 struct hk_query {
     hk_txn *t;                    /* owning transaction */
     MDB_cursor *cur;              /* cursor on the plan's database */
+    MDB_cursor *fact_cur;         /* cursor on `fact` for row decoding:
+                                     LMDB re-seeks within the current leaf
+                                     when the next id is near */
     /* plan */
     uint8_t kind;                 /* PLAN_* */
     bool desc;                    /* descending id order (ALL / PRED) */
@@ -490,6 +493,8 @@ void hk_query_close(hk_query *q) {
         return;
     if (q->cur)
         mdb_cursor_close(q->cur);
+    if (q->fact_cur)
+        mdb_cursor_close(q->fact_cur);
     hk_buf_free(&q->bind);
     hk_free(q->names);
     hk_free(q);
@@ -823,8 +828,24 @@ hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err) {
         return e;
     if (!f)
         return HK_OK;
-    if ((e = hk_rec_get(q->t, q->row_id, &r, err)))
-        return e;
+    if (!q->fact_cur) {
+        int rc = mdb_cursor_open(q->t->txn, q->t->s->db.fact, &q->fact_cur);
+        if (rc)
+            return hk_store_mdb_error(q->t, rc, err, "reading a fact");
+    }
+    uint8_t kb[8];
+    hk_put_u64(kb, q->row_id);
+    MDB_val k = {8, kb}, d;
+    int rc = mdb_cursor_get(q->fact_cur, &k, &d, MDB_SET_KEY);
+    if (rc == MDB_NOTFOUND)
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "index names missing fact %llu",
+                            (unsigned long long)q->row_id);
+    if (rc)
+        return hk_store_mdb_error(q->t, rc, err, "reading a fact");
+    if (hk_rec_decode(d.mv_data, d.mv_size, &r))
+        return hk_error_set(err, HK_ERR_CORRUPT, "damaged fact %llu",
+                            (unsigned long long)q->row_id);
     return hk_rec_to_fact(q->t, q->row_id, &r, f, err);
 }
 

@@ -331,7 +331,8 @@ hk_err hk_store_open(const char *dir, const hk_store_options *opt,
     }
     if ((e = open_dbs(s, !o.read_only, err)))
         goto fail;
-    if (!o.read_only && !(s->symtab = hk_symtab_new())) {
+    if (!(s->symcache = hk_symcache_new()) ||
+        (!o.read_only && !(s->symtab = hk_symtab_new()))) {
         e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
         goto fail;
     }
@@ -348,6 +349,7 @@ void hk_store_close(hk_store *s) {
     if (s->env)
         mdb_env_close(s->env);
     hk_symtab_free(s->symtab);
+    hk_symcache_free(s->symcache);
     hk_free(s->path);
     hk_free(s->data_path);
     hk_free(s);

@@ -74,11 +74,14 @@ typedef struct hk_store_dbs {
 } hk_store_dbs;
 
 typedef struct hk_symtab hk_symtab;
+typedef struct hk_symcache hk_symcache;
 
 struct hk_store {
     MDB_env *env;           /* the LMDB environment */
     hk_symtab *symtab;      /* writer's string -> sym id cache (symtab.c);
                                used only inside write transactions */
+    hk_symcache *symcache;  /* shared sym id -> string cache (symbols.c);
+                               lock-free, any thread */
     hk_store_dbs db;        /* named database handles */
     char *path;             /* KB directory (owned) */
     char *data_path;        /* dir/data.mdb (owned) */
@@ -238,6 +241,8 @@ hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
 /* Sym id of s, creating it (and its search tokens) when missing. */
 hk_err hk_sym_intern(hk_txn *t, const char *s, size_t len, uint32_t *id,
                      hk_error *err);
+hk_symcache *hk_symcache_new(void);
+void hk_symcache_free(hk_symcache *c);
 /* Creates s, which the caller knows is not in the dictionary. */
 hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
                      hk_error *err);

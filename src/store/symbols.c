@@ -16,13 +16,110 @@
  * When a symbol is created its search tokens (hk_tokenize: lower case,
  * split at punctuation and camelCase) are added to `tok` (token -> sym ids).
  *
- * Decoding ids back to strings is the hot path of every query, so each
- * transaction keeps a small direct-mapped cache id -> (pointer, length) into
- * the memory map. The pointers are valid for the snapshot; every write in
- * the txn and every reset/renew bumps t->gen, which invalidates the cache.
+ * Decoding ids back to strings is the hot path of every query. Since the
+ * string of an id never changes (symbols are never removed or renumbered),
+ * the store keeps one shared cache id -> heap copy of the string, valid for
+ * the life of the hk_store and shared by all threads without locks: a
+ * two-level table (chunks of 65536 slots) whose slots and chunks are
+ * published with atomic compare-and-swap; a loser of a race frees its copy.
+ * It is bounded (HK_SYMCACHE_MAX_BYTES); once full, each transaction falls
+ * back to a small direct-mapped cache id -> (pointer, length) into the
+ * memory map, valid for its snapshot (every write in the txn and every
+ * reset/renew bumps t->gen, which invalidates it).
  */
+#include <stdatomic.h>
+
 #include "core/mem.h"
 #include "store/store_int.h"
+
+#define HK_SYMCACHE_MAX_BYTES (96u << 20)
+#define SYMCACHE_CHUNK_BITS 16u
+#define SYMCACHE_CHUNKS (1u << (32 - SYMCACHE_CHUNK_BITS))
+
+typedef struct symstr {
+    uint32_t len;   /* string length */
+    char s[];       /* string bytes (not NUL-terminated) */
+} symstr;
+
+typedef _Atomic(symstr *) symslot;
+
+struct hk_symcache {
+    _Atomic(symslot *) chunks[SYMCACHE_CHUNKS]; /* lazily allocated */
+    atomic_size_t bytes;                         /* memory held */
+};
+
+hk_symcache *hk_symcache_new(void) {
+    hk_symcache *c = hk_calloc(1, sizeof *c);
+    if (c) {
+        for (size_t i = 0; i < SYMCACHE_CHUNKS; i++)
+            atomic_init(&c->chunks[i], NULL);
+        atomic_init(&c->bytes, sizeof *c);
+    }
+    return c;
+}
+
+void hk_symcache_free(hk_symcache *c) {
+    if (!c)
+        return;
+    for (size_t i = 0; i < SYMCACHE_CHUNKS; i++) {
+        symslot *ch = atomic_load(&c->chunks[i]);
+        if (!ch)
+            continue;
+        for (size_t j = 0; j < (1u << SYMCACHE_CHUNK_BITS); j++)
+            hk_free(atomic_load(&ch[j]));
+        hk_free(ch);
+    }
+    hk_free(c);
+}
+
+static const symstr *symcache_get(hk_symcache *c, uint32_t id) {
+    symslot *ch = atomic_load_explicit(&c->chunks[id >> SYMCACHE_CHUNK_BITS],
+                                       memory_order_acquire);
+    if (!ch)
+        return NULL;
+    return atomic_load_explicit(&ch[id & ((1u << SYMCACHE_CHUNK_BITS) - 1)],
+                                memory_order_acquire);
+}
+
+/* Best effort: returns the cached copy, or NULL when the cache is full or
+ * memory is short. */
+static const symstr *symcache_put(hk_symcache *c, uint32_t id, const char *s,
+                                  size_t len) {
+    size_t need = sizeof(symstr) + len;
+    if (atomic_load_explicit(&c->bytes, memory_order_relaxed) + need >
+        HK_SYMCACHE_MAX_BYTES)
+        return NULL;
+    _Atomic(symslot *) *cp = &c->chunks[id >> SYMCACHE_CHUNK_BITS];
+    symslot *ch = atomic_load_explicit(cp, memory_order_acquire);
+    if (!ch) {
+        symslot *fresh = hk_calloc((size_t)1 << SYMCACHE_CHUNK_BITS,
+                                   sizeof *fresh);
+        if (!fresh)
+            return NULL;
+        symslot *expected = NULL;
+        if (atomic_compare_exchange_strong(cp, &expected, fresh)) {
+            ch = fresh;
+            atomic_fetch_add(&c->bytes,
+                             ((size_t)1 << SYMCACHE_CHUNK_BITS) * sizeof *fresh);
+        } else {
+            hk_free(fresh);
+            ch = expected;
+        }
+    }
+    symstr *e = hk_malloc(need);
+    if (!e)
+        return NULL;
+    e->len = (uint32_t)len;
+    memcpy(e->s, s, len);
+    symstr *expected = NULL;
+    symslot *slot = &ch[id & ((1u << SYMCACHE_CHUNK_BITS) - 1)];
+    if (!atomic_compare_exchange_strong(slot, &expected, e)) {
+        hk_free(e);
+        return expected;
+    }
+    atomic_fetch_add(&c->bytes, need);
+    return e;
+}
 
 size_t hk_sym_key(const char *s, size_t len, uint8_t out[HK_SYM_KEY_MAX]) {
     if (len <= HK_SYM_KEY_DIRECT_MAX) {
@@ -149,6 +246,12 @@ hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
 
 hk_err hk_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
                      hk_error *err) {
+    const symstr *cs = symcache_get(t->s->symcache, id);
+    if (cs) {
+        *s = cs->s;
+        *len = cs->len;
+        return HK_OK;
+    }
     uint32_t slot = (uint32_t)(id * 2654435761u) >> 22; /* 10 bits */
     hk_sym_cache_entry *c = &t->cache[slot & (HK_SYM_CACHE_SIZE - 1)];
     if (c->id == id && c->gen == t->gen) {
@@ -165,6 +268,11 @@ hk_err hk_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
                             "store: symbol %u is missing", id);
     if (rc)
         return hk_store_mdb_error(t, rc, err, "reading a symbol");
+    if ((cs = symcache_put(t->s->symcache, id, d.mv_data, d.mv_size))) {
+        *s = cs->s;
+        *len = cs->len;
+        return HK_OK;
+    }
     c->id = id;
     c->gen = t->gen;
     c->ptr = d.mv_data;
