@@ -83,6 +83,22 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
     return n;
 }
 
+bool io_is_input_error(hk_err rc)
+{
+    return rc == HK_ERR_INVALID || rc == HK_ERR_LIMIT;
+}
+
+hk_err io_fatal(hk_error *err, const hk_error *e, hk_err rc)
+{
+    if (err != NULL) {
+        *err = *e;
+        err->code = rc;
+        if (err->message[0] == '\0')
+            hk_error_set(err, rc, "%s", hk_strerror(rc));
+    }
+    return rc;
+}
+
 /* ==== Transactions ==== */
 
 static hk_err begin_batch(io_import *im, hk_error *err)
@@ -194,7 +210,7 @@ hk_err io_import_add(io_import *im, uint64_t line, const hk_statement *st,
     e.code = HK_OK;
     e.message[0] = '\0';
     rc = hk_store_add(im->txn, st, meta, &id, &created, &e);
-    if (rc == HK_ERR_INVALID || rc == HK_ERR_LIMIT)
+    if (io_is_input_error(rc))
         return io_import_reject(im, line, e.message, rec, rec_len, err);
     if (rc != HK_OK) {
         if (err != NULL)
@@ -223,6 +239,8 @@ static hk_err import_statement_line(io_import *im, io_reader *r, char *line,
     hk_error e; /* hot path: only the message is read on failure */
     e.message[0] = '\0';
     hk_err rc = hk_statement_parse(line, len, &st, &e);
+    if (rc != HK_OK && !io_is_input_error(rc))
+        return io_fatal(err, &e, rc);
     if (rc != HK_OK)
         return io_import_reject(im, r->line_no, e.message, line, len, err);
     rc = io_import_add(im, r->line_no, &st, NULL, line, len, err);
@@ -268,6 +286,8 @@ static hk_err import_tsv_line(io_import *im, io_reader *r, char *line,
     hk_err rc = hk_statement_validate(&st, &e);
     if (rc == HK_OK) /* a reject inside shows NULs as tabs (nul_is_tab) */
         return io_import_add(im, r->line_no, &st, NULL, line, len, err);
+    if (!io_is_input_error(rc))
+        return io_fatal(err, &e, rc);
     for (uint32_t a = 0; a < st.n_args; a++)
         ((char *)st.args[a])[-1] = '\t';
     char why[600];
@@ -376,8 +396,13 @@ static hk_err import_jsonl_line(io_import *im, io_reader *r, jsonl_state *js,
                                   line, len, err);
             goto done;
         }
-        if (hk_statement_parse(json_string_value(text),
-                               json_string_length(text), &st, &e) != HK_OK) {
+        hk_err prc = hk_statement_parse(json_string_value(text),
+                                        json_string_length(text), &st, &e);
+        if (prc != HK_OK && !io_is_input_error(prc)) {
+            rc = io_fatal(err, &e, prc);
+            goto done;
+        }
+        if (prc != HK_OK) {
             snprintf(why, sizeof why, "field \"statement\": %s", e.message);
             rc = io_import_reject(im, r->line_no, why, line, len, err);
             goto done;
@@ -388,7 +413,12 @@ static hk_err import_jsonl_line(io_import *im, io_reader *r, jsonl_state *js,
             rc = io_import_reject(im, r->line_no, why, line, len, err);
             goto done;
         }
-        if (hk_statement_validate(&st, &e) != HK_OK) {
+        hk_err vrc = hk_statement_validate(&st, &e);
+        if (vrc != HK_OK && !io_is_input_error(vrc)) {
+            rc = io_fatal(err, &e, vrc);
+            goto done;
+        }
+        if (vrc != HK_OK) {
             if (e.field[0] != '\0' && strstr(e.message, e.field) == NULL)
                 snprintf(why, sizeof why, "%s: %s", e.field, e.message);
             else

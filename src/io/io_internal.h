@@ -134,6 +134,12 @@ hk_err io_meta_finish(io_meta *m, hk_error *err);
 
 /* ==== Small helpers ==== */
 
+/* True for errors that mean "this record is bad" (a reject), as opposed
+ * to failures of the machine (memory, store, I/O) that end an import. */
+bool io_is_input_error(hk_err rc);
+/* Copies e into err (if non-NULL) for a fatal rc and returns rc. */
+hk_err io_fatal(hk_error *err, const hk_error *e, hk_err rc);
+
 /* Copies a reason into a fixed buffer replacing tabs and newlines by
  * spaces so that a rejects line stays one line. */
 void io_clean_reason(char *dst, size_t cap, const char *src);

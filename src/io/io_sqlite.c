@@ -207,7 +207,12 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err)
         hk_statement st;
         hk_error e;
         hk_error_clear(&e);
-        if (hk_statement_parse(text, len, &st, &e) != HK_OK) {
+        hk_err prc = hk_statement_parse(text, len, &st, &e);
+        if (prc != HK_OK && !io_is_input_error(prc)) {
+            rc = io_fatal(err, &e, prc);
+            goto done;
+        }
+        if (prc != HK_OK) {
             rc = io_import_reject(im, rowid, e.message, text, len, err);
             if (rc != HK_OK)
                 goto done;
