@@ -38,7 +38,13 @@ typedef struct sqlite_columns {
 static hk_err sqlite_fail(sqlite3 *db, const char *path, const char *what,
                           hk_error *err)
 {
-    return hk_error_set(err, HK_ERR_IO, "%s '%s': %s", what, path,
+    /* A file that is not a SQLite database is bad input, not an I/O
+     * failure. */
+    hk_err code = db != NULL && (sqlite3_errcode(db) == SQLITE_NOTADB ||
+                                 sqlite3_errcode(db) == SQLITE_CORRUPT)
+                      ? HK_ERR_INVALID
+                      : HK_ERR_IO;
+    return hk_error_set(err, code, "%s '%s': %s", what, path,
                         db != NULL ? sqlite3_errmsg(db) : "out of memory");
 }
 

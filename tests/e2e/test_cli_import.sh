@@ -150,6 +150,7 @@ run import legacy.sqlite; expect 0 "added 0, already present 2, rejected 2"
 cp "$ROOT/legacy.sqlite" "$ROOT/plain.bin"
 run import plain.bin --rejects /dev/null; expect 0 "(sqlite"   # detected by magic
 run import - --format sqlite <legacy.sqlite; expect 5 "" "standard input"
+run import facts.hkl --format sqlite; expect 2 "" "file is not a database"
 
 # ---- the sample KB imports cleanly ----
 run --data "$ROOT/sample" init; expect 0
