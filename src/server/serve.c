@@ -122,6 +122,30 @@ static hk_err resolve(hk_server *srv, struct sockaddr_storage *ss,
     return HK_OK;
 }
 
+/* SO_REUSEPORT would let a second server silently share a port that is
+ * already served; a plain bind first proves the address is free (and, for
+ * port 0, picks the port). */
+static hk_err probe_address(struct sockaddr_storage *ss, socklen_t *sl,
+                            hk_error *err)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return hk_error_set(err, HK_ERR_IO, "socket: %s", strerror(errno));
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (bind(fd, (struct sockaddr *)ss, *sl) != 0) {
+        int e = errno;
+        close(fd);
+        return hk_error_set(err, e == EADDRINUSE ? HK_ERR_BUSY : HK_ERR_IO,
+                            "cannot listen there: %s", strerror(e));
+    }
+    socklen_t l = sizeof(*ss);
+    getsockname(fd, (struct sockaddr *)ss, &l);
+    *sl = l;
+    close(fd);
+    return HK_OK;
+}
+
 static int open_listener(struct sockaddr_storage *ss, socklen_t sl,
                          hk_error *err)
 {
@@ -266,6 +290,12 @@ static hk_err loops_create(hk_server *srv, hk_error *err)
             "refusing to listen on %s without tokens: anyone could write. "
             "Configure tokens (--tokens FILE) or pass --insecure",
             srv->cfg.listen_host);
+    rc = probe_address(&ss, &sl, err);
+    if (rc != HK_OK)
+        return rc;
+    srv->cfg.listen_port = ntohs(ss.ss_family == AF_INET
+                                     ? ((struct sockaddr_in *)&ss)->sin_port
+                                     : ((struct sockaddr_in6 *)&ss)->sin6_port);
     srv->loops = calloc(srv->cfg.threads, sizeof(hk_loop));
     if (!srv->loops)
         return hk_error_set(err, HK_ERR_NOMEM, "out of memory for loops");
@@ -277,16 +307,6 @@ static hk_err loops_create(hk_server *srv, hk_error *err)
         if (loop->listen_fd < 0)
             return err ? err->code : HK_ERR_IO;
         srv->n_loops++;
-        if (i == 0 && srv->cfg.listen_port == 0) {
-            /* Bind the other loops to the port the kernel chose. */
-            socklen_t l = sizeof(ss);
-            getsockname(loop->listen_fd, (struct sockaddr *)&ss, &l);
-            sl = l;
-            srv->cfg.listen_port = ntohs(
-                ss.ss_family == AF_INET
-                    ? ((struct sockaddr_in *)&ss)->sin_port
-                    : ((struct sockaddr_in6 *)&ss)->sin6_port);
-        }
     }
     return HK_OK;
 }

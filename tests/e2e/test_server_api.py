@@ -599,6 +599,22 @@ class ReadAuthAndSettings(unittest.TestCase):
             s.kill()
             s.cleanup()
 
+    def test_port_in_use_is_refused(self):
+        a = Server()
+        try:
+            b = Server(listen="127.0.0.1:%d" % a.port, wait=False)
+            try:
+                self.assertNotEqual(b.proc.wait(60), 0)
+                self.assertIn("cannot listen", b.output())
+            finally:
+                b.kill()
+                b.cleanup()
+            st, _, _ = a.request("GET", "/healthz")
+            self.assertEqual(st, 200)
+        finally:
+            self.assertEqual(a.stop(), 0, a.output())
+            a.cleanup()
+
     def test_bad_token_file_is_refused(self):
         os.makedirs(TMP, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=TMP, delete=False) as f:
