@@ -189,8 +189,8 @@ int hk_cmd_add(int argc, char **argv)
             meta.fields |= HK_META_CONFIDENCE;
             break;
         case 's':
-            if (strlen(optarg) > HK_MAX_SOURCE_BYTES) {
-                cli_msg(&c, "--source: %zu bytes, at most %d allowed",
+            if (optarg[0] == '\0' || strlen(optarg) > HK_MAX_SOURCE_BYTES) {
+                cli_msg(&c, "--source: %zu bytes, expected 1..%d",
                         strlen(optarg), HK_MAX_SOURCE_BYTES);
                 rc = HK_EXIT_INVALID;
                 goto done;
@@ -210,7 +210,11 @@ int hk_cmd_add(int argc, char **argv)
                 rc = HK_EXIT_INVALID;
                 goto done;
             }
-            tags[meta.n_tags++] = optarg;
+            bool dup = false;
+            for (uint32_t i = 0; i < meta.n_tags; i++)
+                dup = dup || strcmp(tags[i], optarg) == 0;
+            if (!dup) /* a tag given twice is one tag */
+                tags[meta.n_tags++] = optarg;
             meta.tags = tags;
             meta.fields |= HK_META_TAGS;
             break;

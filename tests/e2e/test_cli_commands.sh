@@ -122,6 +122,7 @@ run add 'P(x)' --confidence abc; expect 2 "" "expected a number"
 run add 'P(x)' --context '[1]'; expect 2 "" "expected a JSON object"
 run add 'P(x)' --context '{bad'; expect 2 "" "invalid JSON"
 run add 'P(x)' --tag ''; expect 2 "" "--tag"
+run add 'P(x)' --source ''; expect 2 "" "--source: 0 bytes"
 run add; expect 1 "" "missing STATEMENT"
 run add 'P(x)' --nope; expect 1 "" "unknown option '--nope'"
 run add 'P(x)' --source; expect 1 "" "needs a value"
@@ -293,5 +294,8 @@ EOF
   run --data "$ROOT/tamper" audit verify; expect 6 "audit chain BROKEN at entry 3" "audit verification failed"
   run --data "$ROOT/tamper" audit verify --json; expect 6; json 'j["ok"] is False and j["first_bad"] == 3'
 fi
+
+# ---- a tag given twice is stored once ----
+run add 'Tagged(twice)' --tag t --tag t --json; expect 0; json 'j["fact"]["tags"] == ["t"]'
 
 echo "$passed passed, 0 failed"
