@@ -82,8 +82,12 @@ static hk_err stmt_lookup(hk_txn *t, const hk_rec *r, hk_fact_id *id,
                           hk_error *err) {
     uint8_t kb[STMT_KEY_MAX];
     MDB_val k = {stmt_key(r->pred, r->n_args, r->args, kb), kb}, d;
-    if (t->write && (*id = hk_pending_find_stmt(&t->pend, kb, k.mv_size)))
-        return HK_OK;
+    if (t->write) {
+        if ((*id = hk_pending_find_stmt(&t->pend, kb, k.mv_size)))
+            return HK_OK;
+        if (!hk_bloom_maybe(t->s->bloom, kb, k.mv_size))
+            return HK_OK; /* certainly absent */
+    }
     int rc = mdb_get(t->txn, t->s->db.stmt, &k, &d);
     if (rc == MDB_NOTFOUND) {
         *id = 0;
@@ -214,11 +218,12 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
 
     hk_put_u64(idb, id);
     MDB_val d = {8, idb};
-    if (hk_pending_add_stmt(&t->pend, kb,
-                            stmt_key(r->pred, r->n_args, r->args, kb), id)) {
+    size_t klen = stmt_key(r->pred, r->n_args, r->args, kb);
+    if (hk_pending_add_stmt(&t->pend, kb, klen, id)) {
         rc = ENOMEM;
         goto fail;
     }
+    hk_bloom_add(t->s->bloom, kb, klen);
 
     if (!t->c_by_pred &&
         (rc = mdb_cursor_open(txn, db->by_pred, &t->c_by_pred)))

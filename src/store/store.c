@@ -350,6 +350,7 @@ void hk_store_close(hk_store *s) {
         mdb_env_close(s->env);
     hk_symtab_free(s->symtab);
     hk_symcache_free(s->symcache);
+    hk_bloom_free(s->bloom);
     hk_free(s->path);
     hk_free(s->data_path);
     hk_free(s);
@@ -380,6 +381,12 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err) {
     }
     t->active = true;
     if (write) {
+        t->txnid = mdb_txn_id(t->txn);
+        if (s->bloom && t->txnid != s->bloom_txnid + 1) {
+            /* another writer committed: the filter may lack its keys */
+            hk_bloom_free(s->bloom);
+            s->bloom = NULL;
+        }
         hk_err e = hk_txn_load_counters(t, &t->c, err);
         if (e) {
             mdb_txn_abort(t->txn);
@@ -438,6 +445,8 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err) {
     }
     rc = mdb_txn_commit(t->txn);
     t->txn = NULL;
+    if (rc == 0)
+        t->s->bloom_txnid = t->txnid;
     if (rc) {
         e = hk_store_mdb_error(NULL, rc, err, "committing");
         if (t->new_syms)
@@ -500,8 +509,19 @@ hk_err hk_txn_set_actor(hk_txn *t, const char *actor) {
 }
 
 hk_err hk_txn_set_bulk(hk_txn *t, const char *label) {
-    if (!t || !t->write)
+    if (!t || !t->write || t->failed)
         return HK_ERR_STATE;
+    if (hk_bloom_needs_rebuild(t->s->bloom) && !hk_txn_flush(t, NULL)) {
+        /* Imports look up mostly absent statements: (re)build the filter
+         * (after the flush, so that it sees every key of this txn too). */
+        hk_bloom *b = NULL;
+        hk_bloom_free(t->s->bloom);
+        t->s->bloom = NULL;
+        if (hk_bloom_build(t, &b, NULL) == HK_OK) {
+            t->s->bloom = b;
+            t->s->bloom_txnid = t->txnid - 1;
+        }
+    }
     if (label && (strlen(label) > 4096 ||
                   !hk_utf8_valid(label, strlen(label), NULL)))
         return HK_ERR_INVALID;

@@ -75,6 +75,7 @@ typedef struct hk_store_dbs {
 
 typedef struct hk_symtab hk_symtab;
 typedef struct hk_symcache hk_symcache;
+typedef struct hk_bloom hk_bloom;
 
 struct hk_store {
     MDB_env *env;           /* the LMDB environment */
@@ -82,6 +83,9 @@ struct hk_store {
                                used only inside write transactions */
     hk_symcache *symcache;  /* shared sym id -> string cache (symbols.c);
                                lock-free, any thread */
+    hk_bloom *bloom;        /* writer's filter over stmt keys (bloom.c) */
+    size_t bloom_txnid;     /* LMDB id of the last write txn the filter
+                               saw commit */
     hk_store_dbs db;        /* named database handles */
     char *path;             /* KB directory (owned) */
     char *data_path;        /* dir/data.mdb (owned) */
@@ -144,6 +148,7 @@ struct hk_txn {
     hk_store *s;            /* owning store */
     MDB_txn *txn;           /* LMDB transaction */
     bool write;             /* write transaction */
+    size_t txnid;           /* LMDB transaction id */
     bool failed;            /* an op failed mid-write: commit refuses */
     bool active;            /* read txn: snapshot held (not reset) */
     bool counters_dirty;    /* counters changed since begin */
@@ -220,6 +225,16 @@ void hk_pending_free(hk_pending *p);
 static inline hk_err hk_txn_sync(hk_txn *t, hk_error *err) {
     return t && t->write ? hk_txn_flush(t, err) : HK_OK;
 }
+
+/* ==== bloom.c ==== */
+
+void hk_bloom_free(hk_bloom *b);
+bool hk_bloom_needs_rebuild(const hk_bloom *b);
+void hk_bloom_add(hk_bloom *b, const uint8_t *k, size_t len);
+/* False only when the key is certainly not in `stmt`. */
+bool hk_bloom_maybe(const hk_bloom *b, const uint8_t *k, size_t len);
+/* Builds a filter over every stmt key (*out NULL when memory is short). */
+hk_err hk_bloom_build(hk_txn *t, hk_bloom **out, hk_error *err);
 
 /* ==== symtab.c ==== */
 

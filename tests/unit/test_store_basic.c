@@ -509,6 +509,57 @@ static void test_failed_txn_refuses_commit(void **state) {
     free(dir);
 }
 
+/* Bulk transactions use a filter over statement keys to skip lookups of
+ * new statements; duplicates must still be found, also when another
+ * handle (another writer) committed in between. */
+static void bulk_add_range(hk_store *s, int from, int to, int *created_n) {
+    hk_txn *t = tu_begin(s, true);
+    assert_int_equal(hk_txn_set_bulk(t, "range"), HK_OK);
+    *created_n = 0;
+    for (int i = from; i < to; i++) {
+        char a[32];
+        snprintf(a, sizeof a, "e%d", i);
+        bool created;
+        tu_add(t, tu_st("Bulk", a, "x", NULL), &created);
+        *created_n += created;
+    }
+    tu_commit(t);
+}
+
+static void test_bulk_merge_two_handles(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("bulk2");
+    hk_store *a = tu_open(dir);
+    hk_store *b = tu_open(dir);
+    int n;
+    bulk_add_range(a, 0, 3000, &n);
+    assert_int_equal(n, 3000);
+    bulk_add_range(a, 1000, 4000, &n); /* same handle: filter kept */
+    assert_int_equal(n, 1000);
+    bulk_add_range(b, 2000, 5000, &n); /* other handle: builds its own */
+    assert_int_equal(n, 1000);
+    bulk_add_range(a, 4500, 6000, &n); /* a must notice b's commit */
+    assert_int_equal(n, 1000);
+    /* Non-bulk adds by b, then bulk by a again. */
+    hk_txn *t = tu_begin(b, true);
+    bool created;
+    tu_add(t, tu_st("Bulk", "e7000", "x", NULL), &created);
+    assert_true(created);
+    tu_commit(t);
+    bulk_add_range(a, 6990, 7010, &n);
+    assert_int_equal(n, 19);
+    t = tu_begin(a, false);
+    hk_stats st;
+    hk_error err;
+    assert_int_equal(hk_store_stats(t, &st, &err), HK_OK);
+    assert_int_equal(st.facts, 6020);
+    hk_txn_abort(t);
+    hk_store_close(a);
+    hk_store_close(b);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_missing),
@@ -522,6 +573,7 @@ int main(void) {
         cmocka_unit_test(test_txn_reset_renew),
         cmocka_unit_test(test_alloc_failure_injection),
         cmocka_unit_test(test_failed_txn_refuses_commit),
+        cmocka_unit_test(test_bulk_merge_two_handles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,122 @@
+/*
+ * bloom.c — the writer's Bloom filter over `stmt` keys.
+ *
+ * In a bulk import almost every statement is new, yet the MERGE check of
+ * hk_store_add must look it up in `stmt`: a B-tree descent that finds
+ * nothing. A Bloom filter answers most of those "no" in a few nanoseconds.
+ * It may say "maybe" for a key that is absent (about 1% of the time; the
+ * B-tree then decides) but never "no" for a present key, provided it has
+ * seen every key in `stmt`. That holds because:
+ *  - it is built by a full scan of `stmt` inside a write transaction (the
+ *    writer lock is held, so nothing is added meanwhile);
+ *  - every key added afterwards by this process goes in (index_add);
+ *  - deletions leave bits set (only more "maybe");
+ *  - a commit by any other writer (another process) is noticed: the store
+ *    remembers the LMDB id of the last write transaction it committed, and
+ *    a write transaction whose id is not that + 1 drops the filter.
+ * Like the symtab it is touched only under the writer lock.
+ *
+ * It is built only for bulk transactions (imports), sized for twice the
+ * current keys plus room for a large batch, and rebuilt (bigger) at the
+ * start of a bulk transaction once it holds more keys than it was sized
+ * for. 10 bits and 4 probes per key.
+ */
+#include "core/mem.h"
+#include "store/store_int.h"
+
+#define BLOOM_BITS_PER_KEY 10u
+#define BLOOM_PROBES 4u
+#define BLOOM_MIN_KEYS (1u << 20)
+
+struct hk_bloom {
+    uint64_t *bits;     /* bit array */
+    uint64_t n_bits;    /* size in bits (power of two) */
+    uint64_t cap_keys;  /* keys it was sized for */
+    uint64_t n_keys;    /* keys added */
+};
+
+static uint64_t key_hash(const uint8_t *k, size_t len) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ len;
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        uint32_t w;
+        memcpy(&w, k + i, 4);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    for (; i < len; i++)
+        h = (h ^ k[i]) * 0x100000001b3ull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+void hk_bloom_free(hk_bloom *b) {
+    if (!b)
+        return;
+    hk_free(b->bits);
+    hk_free(b);
+}
+
+bool hk_bloom_needs_rebuild(const hk_bloom *b) {
+    return !b || b->n_keys > b->cap_keys;
+}
+
+void hk_bloom_add(hk_bloom *b, const uint8_t *k, size_t len) {
+    if (!b)
+        return;
+    uint64_t h = key_hash(k, len), step = (h >> 32) | 1;
+    for (unsigned i = 0; i < BLOOM_PROBES; i++, h += step) {
+        uint64_t bit = h & (b->n_bits - 1);
+        b->bits[bit >> 6] |= 1ull << (bit & 63);
+    }
+    b->n_keys++;
+}
+
+bool hk_bloom_maybe(const hk_bloom *b, const uint8_t *k, size_t len) {
+    if (!b)
+        return true;
+    uint64_t h = key_hash(k, len), step = (h >> 32) | 1;
+    for (unsigned i = 0; i < BLOOM_PROBES; i++, h += step) {
+        uint64_t bit = h & (b->n_bits - 1);
+        if (!(b->bits[bit >> 6] & (1ull << (bit & 63))))
+            return false;
+    }
+    return true;
+}
+
+hk_err hk_bloom_build(hk_txn *t, hk_bloom **out, hk_error *err) {
+    MDB_stat st;
+    MDB_cursor *c = NULL;
+    MDB_val k, d;
+    int rc = mdb_stat(t->txn, t->s->db.stmt, &st);
+    if (rc)
+        return hk_store_mdb_error(t, rc, err, "sizing the bloom filter");
+    uint64_t keys = 2 * (uint64_t)st.ms_entries + BLOOM_MIN_KEYS;
+    uint64_t n_bits = 64;
+    while (n_bits < keys * BLOOM_BITS_PER_KEY)
+        n_bits <<= 1;
+    hk_bloom *b = hk_calloc(1, sizeof *b);
+    if (!b || !(b->bits = hk_calloc(n_bits / 64, sizeof(uint64_t)))) {
+        hk_free(b);
+        *out = NULL; /* no filter: every lookup goes to the B-tree */
+        return HK_OK;
+    }
+    b->n_bits = n_bits;
+    b->cap_keys = n_bits / BLOOM_BITS_PER_KEY;
+    if ((rc = mdb_cursor_open(t->txn, t->s->db.stmt, &c)))
+        goto fail;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+        hk_bloom_add(b, k.mv_data, k.mv_size);
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND)
+        goto fail;
+    *out = b;
+    return HK_OK;
+fail:
+    hk_bloom_free(b);
+    *out = NULL;
+    return hk_store_mdb_error(t, rc, err, "building the bloom filter");
+}
