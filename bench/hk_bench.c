@@ -14,15 +14,19 @@
  *    in proportion to how often they occur, i.e. Zipf); "predicate + first
  *    argument" uses the predicate and first argument of a sampled fact. Both
  *    stores answer the same key sequence.
- *  - Each store runs in its own forked child, one after the other (never in
- *    parallel: the machine has two shared cores), so that peak RSS
- *    (ru_maxrss) is per store. Children report into a MAP_SHARED block.
+ *  - Each store is loaded in its own forked child, one after the other
+ *    (never in parallel: the machine has two shared cores), so that peak
+ *    RSS (ru_maxrss) is per store. Children report into a MAP_SHARED block.
+ *    A third child reopens both databases and runs the queries in blocks
+ *    of Q_BLOCK operations, the stores taking turns, so that other
+ *    processes on the shared machine slow both alike and the ratios hold.
  *  - Load: hakgal through the public API (hk_store_add in transactions of
  *    --batch facts with hk_txn_set_bulk, fsync on each commit); SQLite in
  *    one transaction with prepared statements, journal_mode=WAL,
  *    synchronous=FULL (the commit is durable, as hakgal's are), a 1 GiB page
  *    cache, all indexes present during the load (both stores deduplicate
- *    on insert, so the content index must exist).
+ *    on insert, so the content index must exist). Load time is reported as
+ *    wall-clock and as CPU time (robust when the machine is shared).
  *  - Latency: clock_gettime(CLOCK_MONOTONIC) around each operation, after a
  *    warm-up; p50/p99 over --samples operations. Each hakgal operation
  *    includes hk_txn_renew/hk_txn_reset of a reused read transaction; each
@@ -386,7 +390,38 @@ static void milestone(store_result *r, uint64_t done, double *last_t)
                 done / 1000000, r->milestone_rate[r->n_milestones - 1]);
 }
 
-/* ==== hakgal ==== */
+/* ==== Paths ==== */
+
+static void path_in(char *out, size_t cap, const bench_opts *o,
+                    const char *name)
+{
+    snprintf(out, cap, "%s/%s", o->dir, name);
+}
+
+static void remove_sqlite_files(const char *path)
+{
+    char side[PATH_MAX + 8];
+    remove(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    remove(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    remove(side);
+}
+
+static void remove_databases(const bench_opts *o)
+{
+    char p[PATH_MAX];
+    path_in(p, sizeof p, o, "hakgal-kb");
+    rm_tree(p);
+    path_in(p, sizeof p, o, "hakgal-backup");
+    rm_tree(p);
+    path_in(p, sizeof p, o, "sqlite.db");
+    remove_sqlite_files(p);
+    path_in(p, sizeof p, o, "sqlite-compact.db");
+    remove(p);
+}
+
+/* ==== hakgal: load ==== */
 
 static void statement_of(const dataset *ds, const hk_gen_fact *f,
                          hk_statement *st)
@@ -398,21 +433,15 @@ static void statement_of(const dataset *ds, const hk_gen_fact *f,
         st->args[a] = entity_name(ds, f->args[a]);
 }
 
-static void run_hakgal(const dataset *ds, const bench_opts *o,
-                       store_result *r)
+static void load_hakgal(const dataset *ds, const bench_opts *o,
+                        store_result *r)
 {
     char dir[PATH_MAX], backup[PATH_MAX], path[PATH_MAX + 16];
     hk_store *s = NULL;
     hk_txn *t = NULL, *rt = NULL;
-    hk_query *q = NULL;
     hk_error err;
-    hk_fact fact;
-    hk_fact_init(&fact);
-    snprintf(dir, sizeof dir, "%s/hakgal-kb", o->dir);
-    snprintf(backup, sizeof backup, "%s/hakgal-backup", o->dir);
-    uint64_t *ns = malloc((size_t)ds->n_ops * sizeof *ns);
-    if (!ns)
-        FAIL(r, "out of memory");
+    path_in(dir, sizeof dir, o, "hakgal-kb");
+    path_in(backup, sizeof backup, o, "hakgal-backup");
     rm_tree(dir);
     rm_tree(backup);
 
@@ -422,7 +451,6 @@ static void run_hakgal(const dataset *ds, const bench_opts *o,
     if (hk_store_open(dir, &so, &s, &err) != HK_OK)
         FAIL(r, "hk_store_open: %s", err.message);
 
-    /* ---- load ---- */
     double t0 = now_s(), last = t0, cpu0 = cpu_s();
     uint64_t off = 0, created_n = 0;
     for (uint64_t i = 0; i < ds->n; i++) {
@@ -459,136 +487,37 @@ static void run_hakgal(const dataset *ds, const bench_opts *o,
         FAIL(r, "only %" PRIu64 " of %" PRIu64 " facts were new", created_n,
              ds->n);
 
-    /* ---- size ---- */
     if (hk_txn_begin(s, false, &rt, &err) != HK_OK)
         FAIL(r, "hk_txn_begin(read): %s", err.message);
     hk_stats stats;
     if (hk_store_stats(rt, &stats, &err) != HK_OK)
         FAIL(r, "hk_store_stats: %s", err.message);
+    hk_txn_abort(rt);
+    rt = NULL;
     r->facts = stats.facts;
     r->used_bytes = stats.bytes_used;
     snprintf(path, sizeof path, "%s/data.mdb", dir);
     r->file_bytes = file_size(path);
     if (!r->file_bytes)
         r->file_bytes = stats.bytes_on_disk;
-    hk_txn_reset(rt);
     double c0 = now_s();
     if (hk_store_backup(s, backup, NULL, &err) != HK_OK)
         FAIL(r, "hk_store_backup: %s", err.message);
     r->compact_s = now_s() - c0;
     snprintf(path, sizeof path, "%s/data.mdb", backup);
     r->compact_bytes = file_size(path);
-
-    /* ---- exact lookup ---- */
-    uint64_t rows = 0;
-    for (uint32_t k = 0; k < ds->n_ops; k++) {
-        hk_statement st;
-        statement_of(ds, &ds->pool[ds->exact_seq[k]], &st);
-        hk_fact_id id = 0;
-        uint64_t a = now_ns();
-        if (hk_txn_renew(rt, &err) != HK_OK)
-            FAIL(r, "hk_txn_renew: %s", err.message);
-        hk_err rc = hk_store_find(rt, &st, &id, &err);
-        hk_txn_reset(rt);
-        ns[k] = now_ns() - a;
-        if (rc != HK_OK && rc != HK_ERR_NOT_FOUND)
-            FAIL(r, "hk_store_find: %s", err.message);
-        if (k >= o->warmup)
-            rows += rc == HK_OK;
-    }
-    latency_finish(&r->exact, ns + o->warmup, o->samples, rows);
-
-    /* ---- exact lookup including the parse ---- */
-    rows = 0;
-    for (uint32_t k = 0; k < ds->n_ops; k++) {
-        const char *text = ds->pool_text[ds->exact_seq[k]];
-        size_t len = strlen(text);
-        hk_statement st;
-        hk_fact_id id = 0;
-        uint64_t a = now_ns();
-        if (hk_statement_parse(text, len, &st, &err) != HK_OK)
-            FAIL(r, "hk_statement_parse(%s): %s", text, err.message);
-        if (hk_txn_renew(rt, &err) != HK_OK) {
-            hk_statement_release(&st);
-            FAIL(r, "hk_txn_renew: %s", err.message);
-        }
-        hk_err rc = hk_store_find(rt, &st, &id, &err);
-        hk_txn_reset(rt);
-        hk_statement_release(&st);
-        ns[k] = now_ns() - a;
-        if (rc != HK_OK && rc != HK_ERR_NOT_FOUND)
-            FAIL(r, "hk_store_find: %s", err.message);
-        if (k >= o->warmup)
-            rows += rc == HK_OK;
-    }
-    latency_finish(&r->exact_parse, ns + o->warmup, o->samples, rows);
-
-    /* ---- first 100 facts of an entity / of predicate + first arg ---- */
-    for (int kind = 0; kind < 2; kind++) {
-        rows = 0;
-        size_t checksum = 0;
-        for (uint32_t k = 0; k < ds->n_ops; k++) {
-            hk_scan scan = HK_SCAN_INIT;
-            if (kind == 0) {
-                scan.entity = entity_name(ds, ds->entity_seq[k]);
-            } else {
-                const hk_gen_fact *pf = &ds->pool[ds->pa_seq[k]];
-                scan.predicate = ds->pred_names[pf->pred];
-                scan.entity = entity_name(ds, pf->args[0]);
-                scan.position = 0;
-            }
-            uint64_t a = now_ns();
-            if (hk_txn_renew(rt, &err) != HK_OK)
-                FAIL(r, "hk_txn_renew: %s", err.message);
-            if (hk_query_open_scan(rt, &scan, NULL, &q, &err) != HK_OK)
-                FAIL(r, "hk_query_open_scan: %s", err.message);
-            uint32_t got = 0;
-            bool has = true;
-            while (got < 100) {
-                if (hk_query_next(q, &fact, &has, &err) != HK_OK)
-                    FAIL(r, "hk_query_next: %s", err.message);
-                if (!has)
-                    break;
-                checksum += strlen(fact.st.predicate) + fact.st.n_args;
-                for (uint32_t x = 0; x < fact.st.n_args; x++)
-                    checksum += strlen(fact.st.args[x]);
-                got++;
-            }
-            hk_query_close(q);
-            q = NULL;
-            hk_txn_reset(rt);
-            ns[k] = now_ns() - a;
-            if (k >= o->warmup)
-                rows += got;
-        }
-        latency_finish(kind == 0 ? &r->entity : &r->pred_arg0,
-                       ns + o->warmup, o->samples, rows);
-        if (checksum == 0)
-            FAIL(r, "queries returned nothing");
-    }
-    hk_txn_abort(rt);
-    rt = NULL;
-    hk_store_close(s);
-    s = NULL;
+    rm_tree(backup);
     r->ok = 1;
 fail:
-    if (q)
-        hk_query_close(q);
     if (rt)
         hk_txn_abort(rt);
     if (t)
         hk_txn_abort(t);
     if (s)
         hk_store_close(s);
-    hk_fact_release(&fact);
-    free(ns);
-    if (!o->keep) {
-        rm_tree(dir);
-        rm_tree(backup);
-    }
 }
 
-/* ==== SQLite ==== */
+/* ==== SQLite: schema, load ==== */
 
 static const char *const SQL_SCHEMA =
     "CREATE TABLE symbols(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
@@ -602,6 +531,10 @@ static const char *const SQL_SCHEMA =
     /* by entity, any or one position */
     "CREATE TABLE fact_args(sym INTEGER NOT NULL, pos INTEGER NOT NULL,"
     " fact INTEGER NOT NULL, PRIMARY KEY(sym, pos, fact)) WITHOUT ROWID;";
+
+#define SQL_PRAGMAS                                                          \
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"                      \
+    "PRAGMA cache_size=-1048576; PRAGMA temp_store=MEMORY;"
 
 #define SQL_SYM(n) "(SELECT id FROM symbols WHERE name = ?" #n ")"
 #define SQL_OPT(n) "CASE WHEN ?" #n " IS NULL THEN 0 ELSE " SQL_SYM(n) " END"
@@ -642,6 +575,20 @@ typedef struct sql_ctx {
     sqlite3_stmt *pred_arg0;   /* SQL_PRED_ARG0 */
 } sql_ctx;
 
+static void sql_close(sql_ctx *c)
+{
+    sqlite3_finalize(c->sym_get);
+    sqlite3_finalize(c->sym_put);
+    sqlite3_finalize(c->fact_put);
+    sqlite3_finalize(c->arg_put);
+    sqlite3_finalize(c->exact);
+    sqlite3_finalize(c->entity);
+    sqlite3_finalize(c->pred_arg0);
+    if (c->db)
+        sqlite3_close(c->db);
+    memset(c, 0, sizeof *c);
+}
+
 static int64_t sql_symbol(sql_ctx *c, const char *name)
 {
     int64_t id = -1;
@@ -679,60 +626,31 @@ static bool sql_prepare(sql_ctx *c, const char *sql, sqlite3_stmt **out,
     return false;
 }
 
-/* Reads every column as text, as a client decoding rows to strings does. */
-static size_t sql_row_checksum(sqlite3_stmt *st)
+static bool sql_open(sql_ctx *c, const char *path, bool create,
+                     store_result *r)
 {
-    size_t sum = 0;
-    int n = sqlite3_column_count(st);
-    for (int i = 0; i < n; i++) {
-        if (sqlite3_column_type(st, i) == SQLITE_NULL)
-            continue;
-        const unsigned char *v = sqlite3_column_text(st, i);
-        sum += v ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    memset(c, 0, sizeof *c);
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+        snprintf(r->error, sizeof r->error, "sqlite3_open %.200s: %.300s",
+                 path, sqlite3_errmsg(c->db));
+        return false;
     }
-    return sum;
+    return sql_exec(c->db, SQL_PRAGMAS, r);
 }
 
-static void bind_exact(sqlite3_stmt *st, const hk_statement *s)
+static void load_sqlite(const dataset *ds, const bench_opts *o,
+                        store_result *r)
 {
-    sqlite3_bind_text(st, 1, s->predicate, -1, SQLITE_STATIC);
-    for (uint32_t a = 0; a < 5; a++) {
-        if (a < s->n_args)
-            sqlite3_bind_text(st, (int)a + 2, s->args[a], -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, (int)a + 2);
-    }
-    sqlite3_bind_int(st, 7, (int)s->n_args);
-}
-
-static void run_sqlite(const dataset *ds, const bench_opts *o,
-                       store_result *r)
-{
-    char path[PATH_MAX], compact[PATH_MAX], side[PATH_MAX + 8];
+    char path[PATH_MAX], compact[PATH_MAX];
     sql_ctx c;
     memset(&c, 0, sizeof c);
-    hk_error err;
-    snprintf(path, sizeof path, "%s/sqlite.db", o->dir);
-    snprintf(compact, sizeof compact, "%s/sqlite-compact.db", o->dir);
-    uint64_t *ns = malloc((size_t)ds->n_ops * sizeof *ns);
-    if (!ns)
-        FAIL(r, "out of memory");
-    remove(path);
+    path_in(path, sizeof path, o, "sqlite.db");
+    path_in(compact, sizeof compact, o, "sqlite-compact.db");
+    remove_sqlite_files(path);
     remove(compact);
-    snprintf(side, sizeof side, "%s-wal", path);
-    remove(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    remove(side);
 
-    if (sqlite3_open_v2(path, &c.db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        NULL) != SQLITE_OK)
-        FAIL(r, "sqlite3_open %.200s: %.300s", path, sqlite3_errmsg(c.db));
-    if (!sql_exec(c.db,
-                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                  "PRAGMA cache_size=-1048576; PRAGMA temp_store=MEMORY;",
-                  r) ||
-        !sql_exec(c.db, SQL_SCHEMA, r))
+    if (!sql_open(&c, path, true, r) || !sql_exec(c.db, SQL_SCHEMA, r))
         goto fail;
     if (!sql_prepare(&c, "SELECT id FROM symbols WHERE name = ?1",
                      &c.sym_get, r) ||
@@ -748,7 +666,6 @@ static void run_sqlite(const dataset *ds, const bench_opts *o,
                      &c.arg_put, r))
         goto fail;
 
-    /* ---- load ---- */
     double t0 = now_s(), last = t0, cpu0 = cpu_s();
     if (!sql_exec(c.db, "BEGIN", r))
         goto fail;
@@ -803,103 +720,260 @@ static void run_sqlite(const dataset *ds, const bench_opts *o,
     r->checkpoint_s = now_s() - c0;
     r->file_bytes = file_size(path);
     r->used_bytes = r->file_bytes;
-    {
-        char sql[PATH_MAX + 32];
-        snprintf(sql, sizeof sql, "VACUUM INTO '%s'", compact);
-        c0 = now_s();
-        if (!sql_exec(c.db, sql, r))
-            goto fail;
-        r->compact_s = now_s() - c0;
-        r->compact_bytes = file_size(compact);
-        remove(compact);
-    }
-
-    if (!sql_prepare(&c, SQL_EXACT, &c.exact, r) ||
-        !sql_prepare(&c, SQL_ENTITY, &c.entity, r) ||
-        !sql_prepare(&c, SQL_PRED_ARG0, &c.pred_arg0, r))
+    char sql[PATH_MAX + 32];
+    snprintf(sql, sizeof sql, "VACUUM INTO '%s'", compact);
+    c0 = now_s();
+    if (!sql_exec(c.db, sql, r))
         goto fail;
-
-    /* ---- exact lookup (with and without the hakgal parse) ---- */
-    for (int parse = 0; parse < 2; parse++) {
-        uint64_t rows = 0;
-        for (uint32_t k = 0; k < ds->n_ops; k++) {
-            const char *text = ds->pool_text[ds->exact_seq[k]];
-            size_t len = strlen(text);
-            hk_statement st;
-            if (!parse)
-                statement_of(ds, &ds->pool[ds->exact_seq[k]], &st);
-            uint64_t a = now_ns();
-            if (parse && hk_statement_parse(text, len, &st, &err) != HK_OK)
-                FAIL(r, "hk_statement_parse(%s): %s", text, err.message);
-            bind_exact(c.exact, &st);
-            int rc = sqlite3_step(c.exact);
-            int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(c.exact, 0)
-                                          : 0;
-            sqlite3_reset(c.exact);
-            if (parse)
-                hk_statement_release(&st);
-            ns[k] = now_ns() - a;
-            if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                FAIL(r, "exact lookup: %s", sqlite3_errmsg(c.db));
-            if (k >= o->warmup)
-                rows += id > 0;
-        }
-        latency_finish(parse ? &r->exact_parse : &r->exact, ns + o->warmup,
-                       o->samples, rows);
-    }
-
-    /* ---- first 100 facts of an entity / of predicate + first arg ---- */
-    for (int kind = 0; kind < 2; kind++) {
-        sqlite3_stmt *st = kind == 0 ? c.entity : c.pred_arg0;
-        uint64_t rows = 0;
-        size_t checksum = 0;
-        for (uint32_t k = 0; k < ds->n_ops; k++) {
-            const hk_gen_fact *pf = &ds->pool[ds->pa_seq[k]];
-            uint64_t a = now_ns();
-            if (kind == 0) {
-                sqlite3_bind_text(st, 1, entity_name(ds, ds->entity_seq[k]),
-                                  -1, SQLITE_STATIC);
-            } else {
-                sqlite3_bind_text(st, 1, ds->pred_names[pf->pred], -1,
-                                  SQLITE_STATIC);
-                sqlite3_bind_text(st, 2, entity_name(ds, pf->args[0]), -1,
-                                  SQLITE_STATIC);
-            }
-            uint32_t got = 0;
-            int rc;
-            while (got < 100 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                checksum += sql_row_checksum(st);
-                got++;
-            }
-            sqlite3_reset(st);
-            ns[k] = now_ns() - a;
-            if (k >= o->warmup)
-                rows += got;
-        }
-        latency_finish(kind == 0 ? &r->entity : &r->pred_arg0,
-                       ns + o->warmup, o->samples, rows);
-        if (checksum == 0)
-            FAIL(r, "queries returned nothing");
-    }
+    r->compact_s = now_s() - c0;
+    r->compact_bytes = file_size(compact);
+    remove(compact);
     r->ok = 1;
 fail:
-    sqlite3_finalize(c.sym_get);
-    sqlite3_finalize(c.sym_put);
-    sqlite3_finalize(c.fact_put);
-    sqlite3_finalize(c.arg_put);
-    sqlite3_finalize(c.exact);
-    sqlite3_finalize(c.entity);
-    sqlite3_finalize(c.pred_arg0);
-    if (c.db)
-        sqlite3_close(c.db);
-    free(ns);
-    if (!o->keep) {
-        remove(path);
-        snprintf(side, sizeof side, "%s-wal", path);
-        remove(side);
-        snprintf(side, sizeof side, "%s-shm", path);
-        remove(side);
+    sql_close(&c);
+}
+
+/* ==== Queries, both stores interleaved ==== */
+
+enum { Q_EXACT = 0, Q_EXACT_PARSE = 1, Q_ENTITY = 2, Q_PRED_ARG0 = 3,
+       Q_KINDS = 4 };
+
+/* Operations run in blocks of this many per store, the two stores taking
+ * turns (and turns at going first), so that load from other processes on
+ * the shared machine falls on both alike while each block stays warm. */
+#define Q_BLOCK 250
+
+typedef struct hk_side {
+    hk_store *s;    /* the loaded KB */
+    hk_txn *rt;     /* reused read transaction (reset between operations) */
+    hk_fact fact;   /* decoded row */
+} hk_side;
+
+/* One hakgal operation; returns rows found or -1 (message in r). */
+static int64_t hk_op(hk_side *h, const dataset *ds, int kind, uint32_t k,
+                     size_t *checksum, store_result *r)
+{
+    hk_error err;
+    hk_statement st;
+    hk_query *q = NULL;
+    int64_t rows = 0;
+    if (hk_txn_renew(h->rt, &err) != HK_OK)
+        FAIL(r, "hk_txn_renew: %s", err.message);
+    if (kind == Q_EXACT || kind == Q_EXACT_PARSE) {
+        const char *text = ds->pool_text[ds->exact_seq[k]];
+        if (kind == Q_EXACT)
+            statement_of(ds, &ds->pool[ds->exact_seq[k]], &st);
+        else if (hk_statement_parse(text, strlen(text), &st, &err) != HK_OK)
+            FAIL(r, "hk_statement_parse(%s): %s", text, err.message);
+        hk_fact_id id = 0;
+        hk_err rc = hk_store_find(h->rt, &st, &id, &err);
+        if (kind == Q_EXACT_PARSE)
+            hk_statement_release(&st);
+        if (rc != HK_OK && rc != HK_ERR_NOT_FOUND)
+            FAIL(r, "hk_store_find: %s", err.message);
+        rows = rc == HK_OK;
+    } else {
+        hk_scan scan = HK_SCAN_INIT;
+        if (kind == Q_ENTITY) {
+            scan.entity = entity_name(ds, ds->entity_seq[k]);
+        } else {
+            const hk_gen_fact *pf = &ds->pool[ds->pa_seq[k]];
+            scan.predicate = ds->pred_names[pf->pred];
+            scan.entity = entity_name(ds, pf->args[0]);
+            scan.position = 0;
+        }
+        if (hk_query_open_scan(h->rt, &scan, NULL, &q, &err) != HK_OK)
+            FAIL(r, "hk_query_open_scan: %s", err.message);
+        bool has = true;
+        while (rows < 100) {
+            if (hk_query_next(q, &h->fact, &has, &err) != HK_OK)
+                FAIL(r, "hk_query_next: %s", err.message);
+            if (!has)
+                break;
+            *checksum += strlen(h->fact.st.predicate) + h->fact.st.n_args;
+            for (uint32_t x = 0; x < h->fact.st.n_args; x++)
+                *checksum += strlen(h->fact.st.args[x]);
+            rows++;
+        }
+        hk_query_close(q);
     }
+    hk_txn_reset(h->rt);
+    return rows;
+fail:
+    if (q)
+        hk_query_close(q);
+    hk_txn_reset(h->rt);
+    return -1;
+}
+
+/* Reads every column as text, as a client decoding rows to strings does. */
+static size_t sql_row_checksum(sqlite3_stmt *st)
+{
+    size_t sum = 0;
+    int n = sqlite3_column_count(st);
+    for (int i = 0; i < n; i++) {
+        if (sqlite3_column_type(st, i) == SQLITE_NULL)
+            continue;
+        const unsigned char *v = sqlite3_column_text(st, i);
+        sum += v ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    }
+    return sum;
+}
+
+static void bind_exact(sqlite3_stmt *st, const hk_statement *s)
+{
+    sqlite3_bind_text(st, 1, s->predicate, -1, SQLITE_STATIC);
+    for (uint32_t a = 0; a < 5; a++) {
+        if (a < s->n_args)
+            sqlite3_bind_text(st, (int)a + 2, s->args[a], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, (int)a + 2);
+    }
+    sqlite3_bind_int(st, 7, (int)s->n_args);
+}
+
+/* One SQLite operation (autocommit: its own read transaction). The parse
+ * variant uses hakgal's parser too, so both sides do the same work. */
+static int64_t sql_op(sql_ctx *c, const dataset *ds, int kind, uint32_t k,
+                      size_t *checksum, store_result *r)
+{
+    hk_error err;
+    hk_statement st;
+    int64_t rows = 0;
+    int rc;
+    if (kind == Q_EXACT || kind == Q_EXACT_PARSE) {
+        const char *text = ds->pool_text[ds->exact_seq[k]];
+        if (kind == Q_EXACT)
+            statement_of(ds, &ds->pool[ds->exact_seq[k]], &st);
+        else if (hk_statement_parse(text, strlen(text), &st, &err) != HK_OK)
+            FAIL(r, "hk_statement_parse(%s): %s", text, err.message);
+        bind_exact(c->exact, &st);
+        rc = sqlite3_step(c->exact);
+        rows = rc == SQLITE_ROW && sqlite3_column_int64(c->exact, 0) > 0;
+        sqlite3_reset(c->exact);
+        if (kind == Q_EXACT_PARSE)
+            hk_statement_release(&st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            FAIL(r, "exact lookup: %s", sqlite3_errmsg(c->db));
+        return rows;
+    }
+    sqlite3_stmt *q = kind == Q_ENTITY ? c->entity : c->pred_arg0;
+    if (kind == Q_ENTITY) {
+        sqlite3_bind_text(q, 1, entity_name(ds, ds->entity_seq[k]), -1,
+                          SQLITE_STATIC);
+    } else {
+        const hk_gen_fact *pf = &ds->pool[ds->pa_seq[k]];
+        sqlite3_bind_text(q, 1, ds->pred_names[pf->pred], -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, entity_name(ds, pf->args[0]), -1,
+                          SQLITE_STATIC);
+    }
+    while (rows < 100 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        *checksum += sql_row_checksum(q);
+        rows++;
+    }
+    sqlite3_reset(q);
+    return rows;
+fail:
+    return -1;
+}
+
+static void run_queries(const dataset *ds, const bench_opts *o,
+                        store_result *res)
+{
+    store_result *hr = &res[0], *sr = &res[1];
+    bool use_h = hr->ok, use_s = sr->ok;
+    char path[PATH_MAX];
+    hk_side h;
+    memset(&h, 0, sizeof h);
+    hk_fact_init(&h.fact);
+    sql_ctx c;
+    memset(&c, 0, sizeof c);
+    hk_error err;
+    uint64_t *ns[2] = {malloc((size_t)ds->n_ops * sizeof(uint64_t)),
+                       malloc((size_t)ds->n_ops * sizeof(uint64_t))};
+    if (!ns[0] || !ns[1]) {
+        snprintf(hr->error, sizeof hr->error, "out of memory");
+        goto done;
+    }
+    if (use_h) {
+        hk_store_options so = {0};
+        so.map_size = o->map_mib << 20;
+        path_in(path, sizeof path, o, "hakgal-kb");
+        if (hk_store_open(path, &so, &h.s, &err) != HK_OK ||
+            hk_txn_begin(h.s, false, &h.rt, &err) != HK_OK) {
+            snprintf(hr->error, sizeof hr->error, "reopen: %s", err.message);
+            use_h = false;
+            hr->ok = 0;
+        } else {
+            hk_txn_reset(h.rt);
+        }
+    }
+    if (use_s) {
+        path_in(path, sizeof path, o, "sqlite.db");
+        if (!sql_open(&c, path, false, sr) ||
+            !sql_prepare(&c, SQL_EXACT, &c.exact, sr) ||
+            !sql_prepare(&c, SQL_ENTITY, &c.entity, sr) ||
+            !sql_prepare(&c, SQL_PRED_ARG0, &c.pred_arg0, sr)) {
+            use_s = false;
+            sr->ok = 0;
+        }
+    }
+    for (int kind = 0; kind < Q_KINDS; kind++) {
+        uint64_t rows[2] = {0, 0};
+        size_t checksum[2] = {0, 0};
+        for (uint32_t b0 = 0; b0 < ds->n_ops; b0 += Q_BLOCK) {
+            uint32_t b1 = b0 + Q_BLOCK < ds->n_ops ? b0 + Q_BLOCK : ds->n_ops;
+            for (int turn = 0; turn < 2; turn++) {
+                int side = (int)((b0 / Q_BLOCK + (uint32_t)turn) % 2);
+                if ((side == 0 && !use_h) || (side == 1 && !use_s))
+                    continue;
+                for (uint32_t k = b0; k < b1; k++) {
+                    uint64_t a = now_ns();
+                    int64_t got =
+                        side == 0
+                            ? hk_op(&h, ds, kind, k, &checksum[0], hr)
+                            : sql_op(&c, ds, kind, k, &checksum[1], sr);
+                    ns[side][k] = now_ns() - a;
+                    if (got < 0) {
+                        if (side == 0) {
+                            use_h = false;
+                            hr->ok = 0;
+                        } else {
+                            use_s = false;
+                            sr->ok = 0;
+                        }
+                        break;
+                    }
+                    if (k >= o->warmup)
+                        rows[side] += (uint64_t)got;
+                }
+            }
+        }
+        for (int side = 0; side < 2; side++) {
+            store_result *r = &res[side];
+            if (!r->ok)
+                continue;
+            latency *l = kind == Q_EXACT         ? &r->exact
+                         : kind == Q_EXACT_PARSE ? &r->exact_parse
+                         : kind == Q_ENTITY      ? &r->entity
+                                                 : &r->pred_arg0;
+            latency_finish(l, ns[side] + o->warmup, o->samples, rows[side]);
+            if (kind >= Q_ENTITY && checksum[side] == 0) {
+                snprintf(r->error, sizeof r->error, "queries returned "
+                                                    "nothing");
+                r->ok = 0;
+            }
+        }
+    }
+done:
+    if (h.rt)
+        hk_txn_abort(h.rt);
+    if (h.s)
+        hk_store_close(h.s);
+    hk_fact_release(&h.fact);
+    sql_close(&c);
+    free(ns[0]);
+    free(ns[1]);
 }
 
 /* ==== Orchestration ==== */
@@ -907,7 +981,9 @@ fail:
 typedef void (*runner_fn)(const dataset *, const bench_opts *,
                           store_result *);
 
-static void run_child(runner_fn fn, const dataset *ds, const bench_opts *o,
+/* Runs fn in a child process (so that its peak RSS is its own) and waits.
+ * Returns the child's ru_maxrss in KiB. */
+static long run_child(runner_fn fn, const dataset *ds, const bench_opts *o,
                       store_result *r, const char *name)
 {
     fprintf(stderr, "hk_bench: %s ...\n", name);
@@ -915,24 +991,31 @@ static void run_child(runner_fn fn, const dataset *ds, const bench_opts *o,
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(r->error, sizeof r->error, "fork: %s", strerror(errno));
-        return;
+        return 0;
     }
     if (pid == 0) {
         fn(ds, o, r);
-        r->rss_peak_kb = max_rss_kb();
         fflush(NULL);
-        _exit(r->ok ? 0 : 1);
+        _exit(0);
     }
     int status = 0;
     struct rusage ru;
+    memset(&ru, 0, sizeof ru);
     while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
     }
-    r->ran = 1;
-    if (!WIFEXITED(status) && !r->error[0])
+    if (!WIFEXITED(status)) {
         snprintf(r->error, sizeof r->error, "%s child died (signal %d)",
                  name, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    if (ru.ru_maxrss > r->rss_peak_kb)
-        r->rss_peak_kb = ru.ru_maxrss;
+        r->ok = 0;
+    }
+    return ru.ru_maxrss;
+}
+
+static void load_child(runner_fn fn, const dataset *ds, const bench_opts *o,
+                       store_result *r, const char *name)
+{
+    r->rss_peak_kb = run_child(fn, ds, o, r, name);
+    r->ran = 1;
     if (!r->ok)
         fprintf(stderr, "hk_bench: %s FAILED: %s\n", name, r->error);
 }
@@ -976,7 +1059,7 @@ static void print_table(const dataset *ds, const bench_opts *o,
     printf("%-34s %-19.1f %-19.1f %.2fx\n", "bytes/fact compacted",
            h->compact_bytes / n, s->compact_bytes / n,
            ratio((double)s->compact_bytes, (double)h->compact_bytes));
-    printf("%-34s %-19.1f %-19.1f %.2fx\n", "peak RSS (MiB)",
+    printf("%-34s %-19.1f %-19.1f %.2fx\n", "peak RSS of the load (MiB)",
            h->rss_peak_kb / 1024.0, s->rss_peak_kb / 1024.0,
            ratio((double)s->rss_peak_kb, (double)h->rss_peak_kb));
     printf("%-34s %-19s %-19s %s\n", "latency p50 / p99 (us)", "", "", "");
@@ -1232,9 +1315,18 @@ int main(int argc, char **argv)
     }
     memset(res, 0, 2 * sizeof *res);
     if (o.run_hakgal)
-        run_child(run_hakgal, &ds, &o, &res[0], "hakgal");
+        load_child(load_hakgal, &ds, &o, &res[0], "hakgal load");
     if (o.run_sqlite)
-        run_child(run_sqlite, &ds, &o, &res[1], "sqlite");
+        load_child(load_sqlite, &ds, &o, &res[1], "sqlite load");
+    if (res[0].ok || res[1].ok) {
+        run_child(run_queries, &ds, &o, res, "queries (interleaved)");
+        for (int i = 0; i < 2; i++)
+            if (res[i].ran && !res[i].ok)
+                fprintf(stderr, "hk_bench: %s queries FAILED: %s\n",
+                        i ? "sqlite" : "hakgal", res[i].error);
+    }
+    if (!o.keep)
+        remove_databases(&o);
 
     load[1] = loadavg1();
     print_table(&ds, &o, &res[0], &res[1], base_rss_kb);
