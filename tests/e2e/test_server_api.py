@@ -599,6 +599,51 @@ class ReadAuthAndSettings(unittest.TestCase):
             s.kill()
             s.cleanup()
 
+    def test_tls_and_http2_alpn(self):
+        import socket
+        import ssl
+        root = tempfile.mkdtemp(prefix="tls-", dir=TMP)
+        cert, key = os.path.join(root, "c.pem"), os.path.join(root, "k.pem")
+        p = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                            "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                            "-keyout", key, "-out", cert],
+                           capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        s = Server(["--tls-cert", cert, "--tls-key", key], wait=False)
+        try:
+            deadline = time.time() + START_TIMEOUT
+            while s.port is None and time.time() < deadline:
+                for line in s.output().splitlines():
+                    if "listening on https://" in line:
+                        s.port = int(line.split()[4].rsplit(":", 1)[1])
+                time.sleep(0.05)
+            self.assertIsNotNone(s.port, s.output())
+            ctx = ssl.create_default_context(cafile=cert)
+            ctx.check_hostname = False
+            ctx.set_alpn_protocols(["h2", "http/1.1"])
+            for _ in range(200):
+                try:
+                    raw = socket.create_connection(("127.0.0.1", s.port), 10)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            with ctx.wrap_socket(raw, server_hostname="localhost") as t:
+                self.assertEqual(t.selected_alpn_protocol(), "h2")
+            ctx1 = ssl.create_default_context(cafile=cert)
+            ctx1.check_hostname = False
+            c = http.client.HTTPSConnection("127.0.0.1", s.port, timeout=30,
+                                            context=ctx1)
+            c.request("POST", "/v2/facts", body='{"statement": "Tls(ok)"}',
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            self.assertEqual(r.status, 201, r.read())
+            r.read()
+            c.close()
+        finally:
+            self.assertEqual(s.stop(), 0, s.output())
+            s.cleanup()
+            shutil.rmtree(root, ignore_errors=True)
+
     def test_port_in_use_is_refused(self):
         a = Server()
         try:
