@@ -15,7 +15,7 @@
  *   [u8 n, (varint len, bytes) * n] tags                    (HK_REC_TAGS)
  *   [varint len, bytes]  context JSON, compact              (HK_REC_CONTEXT)
  *
- * A binary fact with default metadata takes about 12 bytes. Only what is
+ * A binary fact with default metadata takes about 18 bytes. Only what is
  * not default is written, and the decoder checks every length against the
  * record size (a damaged record gives HK_ERR_CORRUPT, never a crash).
  */
