@@ -174,9 +174,8 @@ void hk_route_metrics(hk_server *srv, h2o_req_t *req, const char *param)
 
 void hk_route_openapi(hk_server *srv, h2o_req_t *req, const char *param)
 {
-    (void)srv;
     (void)param;
     size_t len = 0;
-    const char *doc = hk_openapi_json(&len);
+    const char *doc = hk_openapi_json(srv, &len);
     hk_http_send_json(req, 200, doc, len);
 }

@@ -274,7 +274,7 @@ void hk_route_metrics(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_openapi(hk_server *srv, h2o_req_t *req, const char *param);
 
 /* server_openapi.c: the document (static text). */
-const char *hk_openapi_json(size_t *len);
+const char *hk_openapi_json(const hk_server *srv, size_t *len);
 
 /* Per-request loop accessor for handlers: the loop running this thread. */
 hk_loop *hk_loop_self(void);

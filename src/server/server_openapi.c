@@ -4,8 +4,10 @@
  * Built once (pthread_once) with jansson from a table that mirrors the
  * route table in server_router.c: every operation lists its parameters,
  * request body, success response and the error statuses it can answer;
- * components hold the shared schemas (Fact, FactInput, Error, ...). A test
- * checks that every route the server answers appears here.
+ * components hold the shared schemas (Fact, FactInput, Error, ...).
+ * Registered prefixes (/mcp) appear only when served. A test checks that
+ * every route the server answers appears here and every operation listed
+ * here is answered.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -314,11 +316,31 @@ static json_t *operation(const api_op *op)
 static char *g_doc;
 static size_t g_doc_len;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static const hk_server *g_srv; /* set before the once-build runs */
+
+/* Operations of registered prefixes (/mcp) are listed only when that
+ * prefix is really served by this process. */
+static bool served(const char *path)
+{
+    if (strncmp(path, "/v2/", 4) == 0 || !g_srv)
+        return true;
+    static const char *const fixed[] = {"/healthz", "/readyz", "/metrics",
+                                        "/openapi.json"};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if (!strcmp(path, fixed[i]))
+            return true;
+    for (unsigned i = 0; i < g_srv->n_paths; i++)
+        if (!strcmp(g_srv->paths[i].prefix, path))
+            return true;
+    return false;
+}
 
 static void build(void)
 {
     json_t *paths = json_object();
     for (size_t i = 0; i < sizeof(k_ops) / sizeof(k_ops[0]); i++) {
+        if (!served(k_ops[i].path))
+            continue;
         json_t *item = json_object_get(paths, k_ops[i].path);
         if (!item) {
             item = json_object();
@@ -348,8 +370,9 @@ static void build(void)
     g_doc_len = strlen(g_doc);
 }
 
-const char *hk_openapi_json(size_t *len)
+const char *hk_openapi_json(const hk_server *srv, size_t *len)
 {
+    g_srv = srv;
     pthread_once(&g_once, build);
     *len = g_doc_len;
     return g_doc;
