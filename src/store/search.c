@@ -225,6 +225,88 @@ static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
     return HK_OK;
 }
 
+/* Facts that hold both a matched predicate and a matched argument symbol
+ * (the common "HasPart computer" query), found by by_arg range seeks:
+ * for each position, the duplicates (position, pred, *) of the entity. */
+#define SEARCH_PAIR_PREDS 16u
+#define SEARCH_PAIR_ENTS 64u
+#define SEARCH_FACTS_PER_PAIR 200u
+
+static hk_err gather_pairs(search_ctx *c, MDB_cursor *arg_cur,
+                           MDB_cursor *pred_cur, hk_error *err) {
+    uint32_t preds[SEARCH_PAIR_PREDS], ents[SEARCH_PAIR_ENTS];
+    size_t np = 0, ne = 0;
+    int rc;
+    /* Matched symbols with exact token matches; which are predicates. */
+    for (size_t i = 0; i <= c->syms.mask && (np < SEARCH_PAIR_PREDS ||
+                                             ne < SEARCH_PAIR_ENTS); i++) {
+        const sym_slot *sl = &c->syms.slot[i];
+        if (!sl->sym || !sl->exact)
+            continue;
+        uint8_t kb[4];
+        hk_put_u32(kb, sl->sym);
+        MDB_val k = {4, kb}, d;
+        rc = mdb_cursor_get(pred_cur, &k, &d, MDB_SET);
+        if (rc == 0 && np < SEARCH_PAIR_PREDS)
+            preds[np++] = sl->sym;
+        else if (rc && rc != MDB_NOTFOUND)
+            return hk_store_mdb_error(c->t, rc, err, "searching");
+        k.mv_size = 4;
+        k.mv_data = kb;
+        rc = mdb_cursor_get(arg_cur, &k, &d, MDB_SET);
+        if (rc == 0 && ne < SEARCH_PAIR_ENTS)
+            ents[ne++] = sl->sym;
+        else if (rc && rc != MDB_NOTFOUND)
+            return hk_store_mdb_error(c->t, rc, err, "searching");
+    }
+    for (size_t ei = 0; ei < ne; ei++) {
+        uint8_t kb[4];
+        hk_put_u32(kb, ents[ei]);
+        for (size_t pi = 0; pi < np; pi++) {
+            size_t taken = 0;
+            unsigned pos = 0;
+            while (pos < HK_MAX_ARGS && taken < SEARCH_FACTS_PER_PAIR &&
+                   c->cand.n < SEARCH_MAX_CANDIDATES) {
+                uint8_t target[HK_ARG_DUP_BYTES] = {0};
+                target[0] = (uint8_t)pos;
+                hk_put_u32(target + 1, preds[pi]);
+                MDB_val k = {4, kb}, d = {HK_ARG_DUP_BYTES, target};
+                rc = mdb_cursor_get(arg_cur, &k, &d, MDB_GET_BOTH_RANGE);
+                if (rc == MDB_NOTFOUND)
+                    break;
+                if (rc)
+                    return hk_store_mdb_error(c->t, rc, err, "searching");
+                const uint8_t *v = d.mv_data;
+                if (d.mv_size != HK_ARG_DUP_BYTES)
+                    break;
+                if (v[0] != pos || hk_get_u32(v + 1) != preds[pi]) {
+                    /* nothing for this position: go to the next one */
+                    pos = v[0] > pos && hk_get_u32(v + 1) <= preds[pi]
+                              ? v[0] : pos + 1;
+                    continue;
+                }
+                while (rc == 0 && v[0] == pos &&
+                       hk_get_u32(v + 1) == preds[pi] &&
+                       taken < SEARCH_FACTS_PER_PAIR &&
+                       c->cand.n < SEARCH_MAX_CANDIDATES) {
+                    hk_fact_id id = hk_get_u64(v + 5);
+                    if (id_set_add(&c->cand, id))
+                        c->cand_list[c->cand.n - 1] = id;
+                    taken++;
+                    rc = mdb_cursor_get(arg_cur, &k, &d, MDB_NEXT_DUP);
+                    v = d.mv_data;
+                    if (rc == 0 && d.mv_size != HK_ARG_DUP_BYTES)
+                        break;
+                }
+                if (rc && rc != MDB_NOTFOUND)
+                    return hk_store_mdb_error(c->t, rc, err, "searching");
+                pos++;
+            }
+        }
+    }
+    return HK_OK;
+}
+
 static int cmp_hits(const void *a, const void *b) {
     const hk_search_hit *x = a, *y = b;
     if (x->score != y->score)
@@ -303,7 +385,10 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
         if ((e = match_token(c, tok_cur, i, n_syms, err)))
             goto fail;
 
-    /* Candidates: exact symbol first, then tokens from rarest. */
+    /* Candidates: facts holding a matched predicate and argument, then the
+     * exact symbol's facts, then by token from the rarest. */
+    if (c->tl.n > 1 && (e = gather_pairs(c, arg_cur, pred_cur, err)))
+        goto fail;
     if (c->exact_sym &&
         (e = gather_facts(c, arg_cur, pred_cur, c->exact_sym, err)))
         goto fail;
