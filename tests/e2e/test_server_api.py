@@ -659,6 +659,21 @@ class ReadAuthAndSettings(unittest.TestCase):
             s.cleanup()
             shutil.rmtree(root, ignore_errors=True)
 
+    def test_query_timeout(self):
+        s = Server(["--query-timeout-ms", "1"])
+        try:
+            st, _, b = s.request("POST", "/v2/facts/batch",
+                                 ["Slow(n%d, x)" % i for i in range(6000)])
+            self.assertEqual((st, b["created"]), (200, 6000), b)
+            st, _, b = s.request("GET", "/v2/facts?predicate=Slow&limit=6000")
+            assert_error(self, st, b, 503, "query_timeout")
+            self.assertEqual(b["error"]["detail"]["limit_ms"], 1)
+            st, _, b = s.request("GET", "/v2/facts?predicate=Slow&limit=10")
+            self.assertEqual((st, b["count"]), (200, 10), b)
+        finally:
+            self.assertEqual(s.stop(), 0, s.output())
+            s.cleanup()
+
     def test_port_in_use_is_refused(self):
         a = Server()
         try:
