@@ -118,11 +118,51 @@ static void test_prefix_and_misses(void **state) {
     hk_txn_abort(t);
 }
 
+/* A predicate and an entity that are both common: the few facts holding
+ * both must still be found and ranked first. */
+static void test_common_pred_and_entity(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("search2");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    hk_fact_id want[3];
+    char a[32], b[32];
+    for (int i = 0; i < 3; i++) {
+        snprintf(a, sizeof a, "piece%d", i);
+        want[i] = tu_add(t, tu_st("HasPart", "Hub", a, NULL), NULL);
+    }
+    for (int i = 0; i < 1500; i++) {
+        snprintf(a, sizeof a, "y%d", i);
+        tu_add(t, tu_st("Other", a, "Hub", NULL), NULL);
+        snprintf(a, sizeof a, "z%d", i);
+        snprintf(b, sizeof b, "w%d", i);
+        tu_add(t, tu_st("HasPart", a, b, NULL), NULL);
+    }
+    tu_commit(t);
+    t = tu_begin(s, false);
+    hk_search_hit *h;
+    size_t n;
+    hk_error err;
+    assert_int_equal(hk_store_search(t, "HasPart Hub", 5, &h, &n, &err),
+                     HK_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(h[0].id, want[2]);
+    assert_int_equal(h[1].id, want[1]);
+    assert_int_equal(h[2].id, want[0]);
+    assert_true(h[2].score > h[3].score);
+    hk_free(h);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_camel_case),
         cmocka_unit_test(test_exact_symbol_first),
         cmocka_unit_test(test_prefix_and_misses),
+        cmocka_unit_test(test_common_pred_and_entity),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
