@@ -474,6 +474,158 @@ static void test_alloc_failure_injection(void **state) {
     free(dir);
 }
 
+/* The same for every other operation: each allocation point fails once;
+ * the KB stays consistent (audit chain intact, counters = a full scan),
+ * reads return an error or a right answer, nothing leaks. */
+typedef enum op_kind { OP_UPDATE, OP_META, OP_DELETE, OP_BULK, OP_QUERY,
+                       OP_SEARCH, OP_AUDIT, OP_LIST, N_OPS } op_kind;
+
+static hk_err run_op(hk_store *s, op_kind op, hk_fact_id id) {
+    hk_txn *t = NULL;
+    hk_error err;
+    hk_err e = hk_txn_begin(s, op <= OP_BULK, &t, &err);
+    if (e)
+        return e;
+    hk_statement st = tu_st("Moved", "x y", "z", NULL);
+    const char *tags[] = {"t"};
+    hk_fact_meta m = {HK_META_TAGS | HK_META_SOURCE, 1, "src", 1, tags, NULL};
+    switch (op) {
+    case OP_UPDATE: e = hk_store_update(t, id, &st, NULL, &err); break;
+    case OP_META: e = hk_store_set_meta(t, id, &m, &err); break;
+    case OP_DELETE: e = hk_store_delete(t, id, &err); break;
+    case OP_BULK:
+        e = hk_txn_set_bulk(t, "bulk");
+        for (int i = 0; i < 20 && !e; i++) {
+            char a[16];
+            snprintf(a, sizeof a, "b%d", i);
+            hk_statement bs = tu_st("BulkPred", a, NULL);
+            hk_fact_id nid;
+            e = hk_store_add(t, &bs, NULL, &nid, NULL, &err);
+        }
+        break;
+    case OP_QUERY: {
+        hk_pattern p;
+        hk_query *q = NULL;
+        e = hk_pattern_parse("?p(?x, ?y)", 10, &p, &err);
+        if (!e)
+            e = hk_query_open_pattern(t, &p, NULL, &q, &err);
+        hk_fact f;
+        hk_fact_init(&f);
+        bool has = true;
+        while (!e && has) {
+            e = hk_query_next(q, &f, &has, &err);
+            if (!e && has && !hk_query_binding(q, "x"))
+                e = HK_ERR_NOMEM;
+        }
+        hk_buf cur = HK_BUF_INIT;
+        if (!e)
+            e = hk_query_cursor(q, &cur);
+        hk_buf_free(&cur);
+        hk_fact_release(&f);
+        hk_query_close(q);
+        hk_pattern_release(&p);
+        break;
+    }
+    case OP_SEARCH: {
+        hk_search_hit *h = NULL;
+        size_t n;
+        e = hk_store_search(t, "has part", 10, &h, &n, &err);
+        hk_free(h);
+        break;
+    }
+    case OP_AUDIT: {
+        hk_audit_entry *v = NULL;
+        size_t n = 0;
+        e = hk_audit_list(t, 0, 10, &v, &n, &err);
+        hk_audit_entries_free(v, n);
+        v = NULL;
+        n = 0;
+        if (!e)
+            e = hk_audit_history(t, id, 10, &v, &n, &err);
+        hk_audit_entries_free(v, n);
+        break;
+    }
+    case OP_LIST: {
+        hk_name_count *v = NULL;
+        size_t n = 0;
+        e = hk_store_list_predicates(t, NULL, 10, &v, &n, &err);
+        hk_name_counts_free(v, n);
+        v = NULL;
+        n = 0;
+        if (!e)
+            e = hk_store_list_entities(t, NULL, 10, 1, &v, &n, &err);
+        hk_name_counts_free(v, n);
+        break;
+    }
+    default: break;
+    }
+    if (e) {
+        hk_txn_abort(t);
+        return e;
+    }
+    return hk_txn_commit(t, &err);
+}
+
+static void check_consistent(hk_store *s) {
+    hk_txn *r = tu_begin(s, false);
+    hk_error err;
+    hk_stats st;
+    assert_int_equal(hk_store_stats(r, &st, &err), HK_OK);
+    hk_audit_report rep;
+    assert_int_equal(hk_audit_verify(r, &rep, &err), HK_OK);
+    assert_true(rep.ok);
+    hk_scan sc = HK_SCAN_INIT;
+    hk_query *q;
+    assert_int_equal(hk_query_open_scan(r, &sc, NULL, &q, &err), HK_OK);
+    uint64_t n = 0;
+    bool has;
+    hk_fact_id id;
+    while (hk_query_next_id(q, &id, &has, &err) == HK_OK && has)
+        n++;
+    hk_query_close(q);
+    assert_int_equal(n, st.facts);
+    hk_txn_abort(r);
+}
+
+static void test_alloc_failure_all_ops(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("nomem2");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    hk_fact_id ids[N_OPS];
+    for (int i = 0; i < N_OPS; i++) {
+        char a[16];
+        snprintf(a, sizeof a, "thing%d", i);
+        ids[i] = tu_add(t, tu_st("HasPart", "Computer", a, NULL), NULL);
+    }
+    tu_commit(t);
+    for (int op = 0; op < N_OPS; op++) {
+        bool ok = false;
+        long fails = 0;
+        for (long n = 0; n < 400 && !ok; n++) {
+            hk_mem_fail_after(n);
+            hk_err e = run_op(s, (op_kind)op, ids[op]);
+            bool injected = hk_mem_fail_triggered();
+            hk_mem_fail_after(-1);
+            if (e == HK_OK)
+                ok = true;
+            else
+                fails++;
+            if (e != HK_OK && !injected)
+                fprintf(stderr, "op %d failed without injection: %d\n", op,
+                        e);
+            assert_true(e == HK_OK || injected);
+            check_consistent(s);
+        }
+        assert_true(ok);
+        fprintf(stderr, "op %d: succeeded after %ld injected failures\n", op,
+                fails);
+    }
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void test_failed_txn_refuses_commit(void **state) {
     (void)state;
     char *dir = tu_tmpdir("full");
@@ -574,6 +726,7 @@ int main(void) {
         cmocka_unit_test(test_alloc_failure_injection),
         cmocka_unit_test(test_failed_txn_refuses_commit),
         cmocka_unit_test(test_bulk_merge_two_handles),
+        cmocka_unit_test(test_alloc_failure_all_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
