@@ -341,13 +341,12 @@ fail:
 
 static hk_err put_record(hk_txn *t, hk_fact_id id, const hk_rec *r,
                          unsigned flags, hk_error *err) {
-    uint8_t kb[8];
     hk_buf_reset(&t->scratch);
     hk_err e = hk_rec_encode(r, &t->scratch);
     if (e)
         return hk_error_set(err, e, "store: out of memory encoding a fact");
-    hk_put_u64(kb, id);
-    MDB_val k = {8, kb}, d = {t->scratch.len, t->scratch.data};
+    HK_FACT_KEY(k, id);
+    MDB_val d = {t->scratch.len, t->scratch.data};
     int rc = mdb_put(t->txn, t->s->db.fact, &k, &d, flags);
     if (rc)
         return hk_store_mdb_error(t, rc, err, "writing a fact");
@@ -500,7 +499,6 @@ hk_err hk_store_delete(hk_txn *t, hk_fact_id id, hk_error *err) {
     hk_fact f;
     hk_err e;
     hk_buf json = HK_BUF_INIT;
-    uint8_t kb[8];
 
     if ((e = hk_txn_check_write(t, err)))
         return e;
@@ -518,8 +516,7 @@ hk_err hk_store_delete(hk_txn *t, hk_fact_id id, hk_error *err) {
     hk_txn_touch(t);
     if ((e = index_remove(t, id, &r, f.st.predicate, err)))
         goto fail;
-    hk_put_u64(kb, id);
-    MDB_val k = {8, kb};
+    HK_FACT_KEY(k, id);
     int rc = mdb_del(t->txn, t->s->db.fact, &k, NULL);
     if (rc) {
         e = hk_store_mdb_error(t, rc, err, "deleting a fact");

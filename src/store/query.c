@@ -518,18 +518,15 @@ static int step_all(hk_query *q, uint8_t pos[8]) {
     if (!q->started) {
         q->started = true;
         if (q->last_len == 8) {
+            /* positions are big-endian; `fact` keys are native integers */
             uint8_t b[8];
             memcpy(b, q->last, 8);
-            if (!q->desc) {
-                if (!be_increment(b, 8))
-                    return MDB_NOTFOUND;
-                k.mv_size = 8;
-                k.mv_data = b;
-                rc = mdb_cursor_get(q->cur, &k, &d, MDB_SET_RANGE);
-            } else {
-                k.mv_size = 8;
-                k.mv_data = b;
-                rc = mdb_cursor_get(q->cur, &k, &d, MDB_SET_RANGE);
+            if (!q->desc && !be_increment(b, 8))
+                return MDB_NOTFOUND;
+            HK_FACT_KEY(start, hk_get_u64(b));
+            k = start;
+            rc = mdb_cursor_get(q->cur, &k, &d, MDB_SET_RANGE);
+            if (q->desc) {
                 if (rc == 0)
                     rc = mdb_cursor_get(q->cur, &k, &d, MDB_PREV);
                 else if (rc == MDB_NOTFOUND)
@@ -543,9 +540,9 @@ static int step_all(hk_query *q, uint8_t pos[8]) {
     }
     if (rc)
         return rc;
-    if (k.mv_size != 8)
+    if (k.mv_size != sizeof(size_t))
         return MDB_CORRUPTED;
-    memcpy(pos, k.mv_data, 8);
+    hk_put_u64(pos, hk_fact_key_id(&k));
     q->rec_valid = false;
     if (q->need_check) {
         if (hk_rec_decode_ids(d.mv_data, d.mv_size, &q->rec))
@@ -672,9 +669,8 @@ static hk_err check_row(hk_query *q, bool *ok, hk_error *err) {
     hk_rec *r = &q->rec;
     *ok = false;
     if (!q->rec_valid) {
-        uint8_t kb[8];
-        hk_put_u64(kb, q->probe_id);
-        MDB_val k = {8, kb}, d;
+        HK_FACT_KEY(k, q->probe_id);
+        MDB_val d;
         int rc = mdb_get(q->t->txn, q->t->s->db.fact, &k, &d);
         if (rc == MDB_NOTFOUND)
             return hk_error_set(err, HK_ERR_CORRUPT,
@@ -833,9 +829,8 @@ hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err) {
         if (rc)
             return hk_store_mdb_error(q->t, rc, err, "reading a fact");
     }
-    uint8_t kb[8];
-    hk_put_u64(kb, q->row_id);
-    MDB_val k = {8, kb}, d;
+    HK_FACT_KEY(k, q->row_id);
+    MDB_val d;
     int rc = mdb_cursor_get(q->fact_cur, &k, &d, MDB_SET_KEY);
     if (rc == MDB_NOTFOUND)
         return hk_error_set(err, HK_ERR_CORRUPT,
@@ -861,9 +856,8 @@ const char *hk_query_binding(hk_query *q, const char *name) {
     if (!q->bind_ready) {
         if (!q->row_valid) {
             hk_rec r;
-            uint8_t kb[8];
-            hk_put_u64(kb, q->row_id);
-            MDB_val k = {8, kb}, d;
+            HK_FACT_KEY(k, q->row_id);
+            MDB_val d;
             if (mdb_get(q->t->txn, q->t->s->db.fact, &k, &d) ||
                 hk_rec_decode_ids(d.mv_data, d.mv_size, &r) ||
                 r.n_args + 1 < q->n_slots)

@@ -218,9 +218,8 @@ hk_err hk_rec_decode(const void *data, size_t len, hk_rec *r) {
 }
 
 hk_err hk_rec_get(hk_txn *t, hk_fact_id id, hk_rec *r, hk_error *err) {
-    uint8_t kb[8];
-    hk_put_u64(kb, id);
-    MDB_val k = {8, kb}, d;
+    HK_FACT_KEY(k, id);
+    MDB_val d;
     int rc = mdb_get(t->txn, t->s->db.fact, &k, &d);
     if (rc == MDB_NOTFOUND)
         return hk_error_set(err, HK_ERR_NOT_FOUND, "no fact with id %llu",

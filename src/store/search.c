@@ -424,9 +424,8 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
     for (size_t i = 0; i < c->cand.n; i++) {
         hk_rec r;
         hk_fact_id id = c->cand_list[i];
-        uint8_t kb[8];
-        hk_put_u64(kb, id);
-        MDB_val k = {8, kb}, d;
+        HK_FACT_KEY(k, id);
+        MDB_val d;
         rc = mdb_get(t->txn, t->s->db.fact, &k, &d);
         if (rc == MDB_NOTFOUND)
             continue;

@@ -154,8 +154,8 @@ typedef struct db_spec {
 static const db_spec DB_SPECS[] = {
     DB(meta, 0),
     DB(sym, 0),
-    DB(sym_id, 0),
-    DB(fact, 0),
+    DB(sym_id, MDB_INTEGERKEY),
+    DB(fact, MDB_INTEGERKEY),
     DB(stmt, 0),
     DB(by_pred, MDB_DUPSORT | MDB_DUPFIXED),
     DB(by_arg, MDB_DUPSORT | MDB_DUPFIXED),

@@ -7,8 +7,8 @@
  *
  *   meta            name -> value (schema version, counters, audit head)
  *   sym             symbol key (string, long strings hashed) -> sym id u32 BE
- *   sym_id          sym id u32 BE -> string bytes
- *   fact            fact id u64 BE -> compact record (record.c)
+ *   sym_id          sym id (native, INTEGERKEY) -> string bytes
+ *   fact            fact id (native, INTEGERKEY) -> compact record
  *   stmt            pred sym, arg syms (u32 BE each) -> fact id u64 BE
  *   by_pred         DUPSORT|DUPFIXED pred sym -> fact id (8 bytes)
  *   by_arg          DUPSORT|DUPFIXED entity sym -> pos u8, pred u32, id u64
@@ -170,6 +170,24 @@ struct hk_txn {
     hk_pstat_delta pstat[HK_PSTAT_SLOTS]; /* pending pstat changes */
     hk_sym_cache_entry cache[HK_SYM_CACHE_SIZE]; /* sym id -> string */
 };
+
+/* ==== Integer keys ====
+ * `fact` (fact id) and `sym_id` (sym id) are MDB_INTEGERKEY databases:
+ * keys are native size_t / unsigned int and LMDB compares them as
+ * integers, which is cheaper than memcmp on the hottest lookups (decoding
+ * query rows). Everything else (cursors, other keys) stays big-endian. */
+_Static_assert(sizeof(size_t) == 8, "fact ids need a 64-bit size_t");
+#define HK_FACT_KEY(name, id)                                                 \
+    size_t name##_v = (size_t)(id);                                          \
+    MDB_val name = {sizeof(size_t), &name##_v}
+#define HK_SYM_ID_KEY(name, id)                                               \
+    unsigned int name##_v = (unsigned int)(id);                              \
+    MDB_val name = {sizeof(unsigned int), &name##_v}
+static inline uint64_t hk_fact_key_id(const MDB_val *k) {
+    size_t v;
+    memcpy(&v, k->mv_data, sizeof v);
+    return v;
+}
 
 /* ==== Big-endian codecs ==== */
 

@@ -228,7 +228,8 @@ hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
     int rc = mdb_put(t->txn, t->s->db.sym, &k, &d, MDB_NOOVERWRITE);
     if (rc)
         return hk_store_mdb_error(t, rc, err, "adding a symbol");
-    MDB_val ik = {4, v}, id_d = {len, (void *)s};
+    HK_SYM_ID_KEY(ik, nid);
+    MDB_val id_d = {len, (void *)s};
     rc = mdb_put(t->txn, t->s->db.sym_id, &ik, &id_d, MDB_APPEND);
     if (rc)
         return hk_store_mdb_error(t, rc, err, "adding a symbol id");
@@ -259,9 +260,8 @@ hk_err hk_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
         *len = c->len;
         return HK_OK;
     }
-    uint8_t kb[4];
-    hk_put_u32(kb, id);
-    MDB_val k = {4, kb}, d;
+    HK_SYM_ID_KEY(k, id);
+    MDB_val d;
     int rc = mdb_get(t->txn, t->s->db.sym_id, &k, &d);
     if (rc == MDB_NOTFOUND)
         return hk_error_set(err, HK_ERR_CORRUPT,
