@@ -209,6 +209,13 @@ static hk_err open_dbs(hk_store *s, bool create, hk_error *err) {
                                 "store: %s is not a hakgal KB (database '%s' "
                                 "missing)", s->path, DB_SPECS[i].name);
         }
+        if (rc == MDB_INCOMPATIBLE) {
+            mdb_txn_abort(txn);
+            return hk_error_set(err, HK_ERR_VERSION,
+                                "store: %s was written by an incompatible "
+                                "layout (database '%s' has other flags)",
+                                s->path, DB_SPECS[i].name);
+        }
         if (rc) {
             mdb_txn_abort(txn);
             return hk_store_mdb_error(NULL, rc, err, "opening a database");
