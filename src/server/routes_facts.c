@@ -71,26 +71,6 @@ static bool id_param(h2o_req_t *req, const char *param, hk_fact_id *id)
     return true;
 }
 
-static const char *actor_of(hk_server *srv, h2o_req_t *req, char out[64])
-{
-    hk_principal p;
-    /* Authorization was checked by the router; this only names the actor. */
-    if (hk_server_auth_enabled(srv)) {
-        ssize_t hi = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION,
-                                     -1);
-        if (hi >= 0) {
-            h2o_iovec_t v = req->headers.entries[hi].value;
-            if (v.len > 7 &&
-                hk_server_auth_lookup(srv, v.base + 7, v.len - 7, &p) == HK_OK) {
-                snprintf(out, 64, "%s", p.name);
-                return out;
-            }
-        }
-    }
-    snprintf(out, 64, "anonymous");
-    return out;
-}
-
 /* ==== POST /v2/facts ==== */
 
 typedef struct add_job {
@@ -151,9 +131,8 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
         free(j);
         return;
     }
-    char actor[64];
     rc = hk_server_write_async(req, add_write, add_done, j,
-                               actor_of(srv, req, actor));
+                               hk_req_actor(req));
     if (rc != HK_OK) {
         queue_failed(req, rc);
         hk_fact_in_release(&j->in);
@@ -471,9 +450,8 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
         }
         j->n = n;
     }
-    char actor[64];
     hk_err rc = hk_write_async_ex(req, batch_write, batch_done, j,
-                                  actor_of(srv, req, actor), true);
+                                  hk_req_actor(req), true);
     if (rc != HK_OK) {
         queue_failed(req, rc);
         batch_free(j);
@@ -596,9 +574,8 @@ void hk_route_fact_delete(hk_server *srv, h2o_req_t *req, const char *param)
         if (rc != HK_OK)
             hk_buf_reset(&j->before);
     }
-    char actor[64];
     hk_err rc = hk_server_write_async(req, delete_write, delete_done, j,
-                                      actor_of(srv, req, actor));
+                                      hk_req_actor(req));
     if (rc != HK_OK) {
         queue_failed(req, rc);
         hk_buf_free(&j->before);
@@ -640,9 +617,8 @@ void hk_route_facts_delete(hk_server *srv, h2o_req_t *req, const char *param)
         return;
     }
     j->by_statement = true;
-    char actor[64];
     hk_err rc = hk_server_write_async(req, delete_write, delete_done, j,
-                                      actor_of(srv, req, actor));
+                                      hk_req_actor(req));
     if (rc != HK_OK) {
         queue_failed(req, rc);
         hk_statement_release(&j->st);
@@ -750,9 +726,8 @@ static void update_route(hk_server *srv, h2o_req_t *req, const char *param,
         free(j);
         return;
     }
-    char actor[64];
     rc = hk_server_write_async(req, update_write, update_done, j,
-                               actor_of(srv, req, actor));
+                               hk_req_actor(req));
     if (rc != HK_OK) {
         queue_failed(req, rc);
         hk_fact_in_release(&j->in);

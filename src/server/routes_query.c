@@ -228,12 +228,12 @@ void hk_route_facts_list(hk_server *srv, h2o_req_t *req, const char *param)
         return;
     }
     if (pos) {
-        uint64_t p1;
-        /* position is 0-based; parse p+1 to reuse the > 0 parser. */
-        char tmp[32];
-        snprintf(tmp, sizeof(tmp), "1%s", pos);
-        if (!*pos || !hk_parse_id(tmp, &p1) || strlen(pos) > 2 ||
-            atoi(pos) >= HK_MAX_ARGS) {
+        /* 0-based argument index, 0..31 */
+        size_t pl = strlen(pos);
+        bool ok = pl >= 1 && pl <= 2 && pos[0] >= '0' && pos[0] <= '9' &&
+                  (pl == 1 || (pos[1] >= '0' && pos[1] <= '9'));
+        int pv = ok ? atoi(pos) : -1;
+        if (!ok || pv >= HK_MAX_ARGS) {
             hk_send_field_error(req, 400, "invalid_parameter",
                                 "position is a 0-based argument index 0..31",
                                 "position");
@@ -244,7 +244,7 @@ void hk_route_facts_list(hk_server *srv, h2o_req_t *req, const char *param)
                                 "position needs entity", "position");
             return;
         }
-        scan.position = atoi(pos);
+        scan.position = pv;
     }
     if (arity) {
         uint64_t a;

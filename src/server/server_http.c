@@ -14,13 +14,35 @@
 
 /* ==== Responses ==== */
 
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 507: return "Insufficient Storage";
+    default: return status < 400 ? "OK" : status < 500 ? "Client Error"
+                                                       : "Server Error";
+    }
+}
+
 void hk_http_send_typed(h2o_req_t *req, int status, const char *ctype,
                         const char *body, size_t len)
 {
     req->res.status = status;
-    req->res.reason = status < 300   ? "OK"
-                      : status < 500 ? "Client Error"
-                                     : "Server Error";
+    req->res.reason = reason_phrase(status);
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    ctype, strlen(ctype));
@@ -169,6 +191,18 @@ const char *hk_req_header(h2o_req_t *req, const h2o_token_t *token)
         return NULL;
     h2o_iovec_t v = req->headers.entries[i].value;
     return h2o_strdup(&req->pool, v.base, v.len).base;
+}
+
+void hk_req_set_actor(h2o_req_t *req, const char *name)
+{
+    h2o_iovec_t *slot = h2o_req_getenv(req, H2O_STRLIT("hk.actor"), 1);
+    *slot = h2o_strdup(&req->pool, name, SIZE_MAX);
+}
+
+const char *hk_req_actor(h2o_req_t *req)
+{
+    h2o_iovec_t *slot = h2o_req_getenv(req, H2O_STRLIT("hk.actor"), 0);
+    return slot && slot->base ? slot->base : "anonymous";
 }
 
 void hk_req_set_route(h2o_req_t *req, const char *label)

@@ -225,6 +225,10 @@ void hk_http_send_buf(h2o_req_t *req, int status, const hk_buf *b);
 /* Sends a plain/other content type body (copied). */
 void hk_http_send_typed(h2o_req_t *req, int status, const char *ctype,
                         const char *body, size_t len);
+/* The authorized principal's name (audit actor) of a request, set by the
+ * router; "anonymous" when none. */
+void hk_req_set_actor(h2o_req_t *req, const char *name);
+const char *hk_req_actor(h2o_req_t *req);
 /* Stores the route label of the request for metrics. */
 void hk_req_set_route(h2o_req_t *req, const char *label);
 

@@ -155,6 +155,55 @@ static bool host_allowed(hk_server *srv, h2o_req_t *req)
     return false;
 }
 
+/* ==== CORS ==== */
+
+/* An allowed browser origin may read the answer. */
+static void add_cors(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+    if (i < 0)
+        return;
+    h2o_iovec_t o = req->headers.entries[i].value;
+    h2o_add_header_by_str(&req->pool, &req->res.headers,
+                          H2O_STRLIT("access-control-allow-origin"), 0, NULL,
+                          o.base, o.len);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL,
+                   H2O_STRLIT("Origin"));
+}
+
+/* OPTIONS on a known path: the methods, and a CORS preflight answer for
+ * allowed origins. */
+static void send_options(hk_server *srv, h2o_req_t *req, const char *allow)
+{
+    if (!hk_server_origin_allowed(srv, req)) {
+        hk_http_send_error(req, 403, "forbidden_origin",
+                           "the Origin header is not in allowed-origins",
+                           NULL);
+        return;
+    }
+    size_t al = strlen(allow);
+    char *methods = h2o_mem_alloc_pool(&req->pool, al + 10);
+    memcpy(methods, allow, al);
+    memcpy(methods + al, ", OPTIONS", 10);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                   methods, al + 9);
+    if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1) >= 0) {
+        add_cors(req);
+        h2o_add_header_by_str(&req->pool, &req->res.headers,
+                              H2O_STRLIT("access-control-allow-methods"), 0,
+                              NULL, methods, al + 9);
+        h2o_add_header_by_str(&req->pool, &req->res.headers,
+                              H2O_STRLIT("access-control-allow-headers"), 0,
+                              NULL, H2O_STRLIT("Authorization, Content-Type"));
+        h2o_add_header_by_str(&req->pool, &req->res.headers,
+                              H2O_STRLIT("access-control-max-age"), 0, NULL,
+                              H2O_STRLIT("600"));
+    }
+    req->res.status = 204;
+    req->res.reason = "No Content";
+    h2o_send_inline(req, "", 0);
+}
+
 /* ==== The root handler ==== */
 
 typedef struct root_handler {
@@ -189,11 +238,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         hk_path_entry *e = &srv->paths[i];
         if (plen >= e->len && memcmp(path, e->prefix, e->len) == 0 &&
             (plen == e->len || path[e->len] == '/')) {
-            char *label = h2o_mem_alloc_pool(&req->pool, req->method.len +
-                                                             e->len + 2);
-            memcpy(label, req->method.base, req->method.len);
-            label[req->method.len] = ' ';
-            memcpy(label + req->method.len + 1, e->prefix, e->len + 1);
+            /* Known methods only, so that clients cannot invent labels. */
+            static const char *const known[] = {"GET", "POST", "PUT",
+                                                "PATCH", "DELETE", "HEAD",
+                                                "OPTIONS"};
+            const char *m = "OTHER";
+            for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+                if (method_is(req, known[k]))
+                    m = known[k];
+            size_t ml = strlen(m);
+            char *label = h2o_mem_alloc_pool(&req->pool, ml + e->len + 2);
+            memcpy(label, m, ml);
+            label[ml] = ' ';
+            memcpy(label + ml + 1, e->prefix, e->len + 1);
             hk_req_set_route(req, label);
             if (e->fn(srv, req, e->ud) != 0)
                 hk_http_send_error(req, 404, "not_found", "no such resource",
@@ -239,6 +296,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                      r->method);
         }
     }
+    if (!found && allow[0] && method_is(req, "OPTIONS")) {
+        hk_req_set_route(req, "OPTIONS");
+        send_options(srv, req, allow);
+        return 0;
+    }
     if (!found) {
         hk_req_set_route(req, "other");
         if (allow[0]) {
@@ -256,14 +318,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     hk_req_set_route(req, g_labels[found_idx]);
 
-    if (!hk_server_authorize(srv, req, found->need, NULL))
-        return 0;
     if (!hk_server_origin_allowed(srv, req)) {
         hk_http_send_error(req, 403, "forbidden_origin",
                            "the Origin header is not in allowed-origins",
                            NULL);
         return 0;
     }
+    add_cors(req);
+    hk_principal who;
+    if (!hk_server_authorize(srv, req, found->need, &who))
+        return 0;
+    hk_req_set_actor(req, who.name);
     bool has_body = method_is(req, "POST") || method_is(req, "PUT") ||
                     method_is(req, "PATCH");
     if (has_body && req->entity.len > 0 &&

@@ -515,6 +515,28 @@ class OpenServer(unittest.TestCase):
         for ref in ("Fact", "FactInput", "Error"):
             self.assertIn(ref, doc["components"]["schemas"])
 
+    def test_cors_and_origins(self):
+        st, h, _ = self.r("OPTIONS", "/v2/facts",
+                          headers={"Origin": "http://localhost:3000"})
+        self.assertEqual(st, 204)
+        self.assertEqual(h["access-control-allow-origin"],
+                         "http://localhost:3000")
+        self.assertIn("POST", h["access-control-allow-methods"])
+        self.assertIn("Authorization", h["access-control-allow-headers"])
+        st, h, _ = self.r("GET", "/v2/stats",
+                          headers={"Origin": "http://127.0.0.1:8000"})
+        self.assertEqual(st, 200)
+        self.assertEqual(h["access-control-allow-origin"],
+                         "http://127.0.0.1:8000")
+        st, _, b = self.r("GET", "/v2/stats",
+                          headers={"Origin": "http://evil.example"})
+        assert_error(self, st, b, 403, "forbidden_origin")
+        st, _, b = self.r("POST", "/v2/facts", {"statement": "Cors(x)"},
+                          headers={"Origin": "http://localhost.evil.example"})
+        assert_error(self, st, b, 403, "forbidden_origin")
+        st, _, b = self.r("OPTIONS", "/v2/nothing")
+        assert_error(self, st, b, 404)
+
     def test_head_request(self):
         st, h, data = self.r("HEAD", "/healthz", raw=True)
         self.assertEqual((st, data), (200, b""))
@@ -728,6 +750,26 @@ class ReadAuthAndSettings(unittest.TestCase):
             self.assertEqual(s.stop(), 0, s.output())
             s.cleanup()
             os.unlink(f.name)
+
+    def test_allowed_hosts_and_origins(self):
+        s = Server(["--allowed-hosts", "kb.example,127.0.0.1",
+                    "--allowed-origins", "https://app.example"])
+        try:
+            st, _, b = s.request("GET", "/v2/stats")
+            self.assertEqual(st, 200, b)
+            st, _, b = s.request("GET", "/v2/stats",
+                                 headers={"Host": "rebind.example"})
+            assert_error(self, st, b, 403, "forbidden_host")
+            st, _, b = s.request("GET", "/v2/stats",
+                                 headers={"Host": "kb.example:8080",
+                                          "Origin": "https://app.example"})
+            self.assertEqual(st, 200, b)
+            st, _, b = s.request("GET", "/v2/stats",
+                                 headers={"Origin": "https://other.example"})
+            assert_error(self, st, b, 403, "forbidden_origin")
+        finally:
+            self.assertEqual(s.stop(), 0, s.output())
+            s.cleanup()
 
     def test_help_documents_every_option(self):
         p = subprocess.run([BIN, "serve", "--help"], capture_output=True,
