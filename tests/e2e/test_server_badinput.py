@@ -149,7 +149,7 @@ class BadInput(unittest.TestCase):
                  ("GET", "/v2/facts//1"), ("GET", "/../../etc/passwd"),
                  ("GET", "/v2/entities/"), ("GET", "/%00"),
                  ("POST", "/v2/stats"), ("BREW", "/v2/facts"),
-                 ("OPTIONS", "/v2/facts"), ("TRACE", "/healthz"),
+                 ("OPTIONS", "/v2/nothing"), ("TRACE", "/healthz"),
                  ("GET", "/v2/facts/1%2F2"), ("GET", "/" + "a" * 4000)]
         for m, p in cases:
             st, _, b = self.r(m, p)
