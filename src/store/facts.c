@@ -211,13 +211,13 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
                         const char *pred, bool fresh, hk_error *err) {
     MDB_txn *txn = t->txn;
     const hk_store_dbs *db = &t->s->db;
-    uint8_t kb[STMT_KEY_MAX], idb[8], pk[4], dup[HK_ARG_DUP_BYTES];
+    uint8_t kb[STMT_KEY_MAX], idb[HK_ID_BYTES], pk[4], dup[HK_ARG_DUP_BYTES];
     uint8_t nk[HK_SYM_KEY_MAX];
     int rc;
     const char *what = "indexing a fact";
 
-    hk_put_u64(idb, id);
-    MDB_val d = {8, idb};
+    hk_put_u48(idb, id);
+    MDB_val d = {HK_ID_BYTES, idb};
     size_t klen = stmt_key(r->pred, r->n_args, r->args, kb);
     if (hk_pending_add_stmt(&t->pend, kb, klen, id)) {
         rc = ENOMEM;
@@ -234,7 +234,7 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
     hk_put_u32(pk, r->pred);
     MDB_val pkv = {4, pk};
     size_t cnt = 0;
-    d.mv_size = 8;
+    d.mv_size = HK_ID_BYTES;
     d.mv_data = idb;
     if ((rc = mdb_cursor_put(t->c_by_pred, &pkv, &d,
                              fresh ? MDB_APPENDDUP : 0)) ||
@@ -248,7 +248,7 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
     }
 
     dup[1] = pk[0]; dup[2] = pk[1]; dup[3] = pk[2]; dup[4] = pk[3];
-    memcpy(dup + 5, idb, 8);
+    memcpy(dup + 5, idb, HK_ID_BYTES);
     for (uint32_t i = 0; i < r->n_args; i++) {
         uint8_t ek[4];
         hk_put_u32(ek, r->args[i]);
@@ -279,18 +279,18 @@ static hk_err index_remove(hk_txn *t, hk_fact_id id, const hk_rec *r,
                            const char *pred, hk_error *err) {
     MDB_txn *txn = t->txn;
     const hk_store_dbs *db = &t->s->db;
-    uint8_t kb[STMT_KEY_MAX], idb[8], pk[4], dup[HK_ARG_DUP_BYTES];
+    uint8_t kb[STMT_KEY_MAX], idb[HK_ID_BYTES], pk[4], dup[HK_ARG_DUP_BYTES];
     uint8_t nk[HK_SYM_KEY_MAX];
     bool exists;
     int rc;
 
-    hk_put_u64(idb, id);
+    hk_put_u48(idb, id);
     MDB_val k = {stmt_key(r->pred, r->n_args, r->args, kb), kb};
     if ((rc = mdb_del(txn, db->stmt, &k, NULL)))
         goto fail;
 
     hk_put_u32(pk, r->pred);
-    MDB_val pkv = {4, pk}, d = {8, idb};
+    MDB_val pkv = {4, pk}, d = {HK_ID_BYTES, idb};
     if ((rc = mdb_del(txn, db->by_pred, &pkv, &d)))
         goto fail;
     if ((rc = key_exists(txn, db->by_pred, &pkv, &exists)))
@@ -304,7 +304,7 @@ static hk_err index_remove(hk_txn *t, hk_fact_id id, const hk_rec *r,
     }
 
     dup[1] = pk[0]; dup[2] = pk[1]; dup[3] = pk[2]; dup[4] = pk[3];
-    memcpy(dup + 5, idb, 8);
+    memcpy(dup + 5, idb, HK_ID_BYTES);
     for (uint32_t i = 0; i < r->n_args; i++) {
         uint8_t ek[4];
         hk_put_u32(ek, r->args[i]);
@@ -462,6 +462,10 @@ hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
     r.created_us = r.updated_us = hk_now_us();
     rec_apply_meta(&r, meta);
     id = t->c.next_fact_id;
+    if (id > HK_MAX_FACT_ID) {
+        e = hk_error_set(err, HK_ERR_LIMIT, "store: fact ids exhausted");
+        goto fail;
+    }
     hk_txn_touch(t);
     if ((e = put_record(t, id, &r, MDB_APPEND, err)) ||
         (e = index_add(t, id, &r, st->predicate, true, err)))

@@ -562,10 +562,14 @@ static int step_pred(hk_query *q, uint8_t pos[8]) {
         k.mv_size = 4;
         k.mv_data = kb;
         if (q->last_len == 8) {
-            memcpy(b, q->last, 8);
-            if (!q->desc && !be_increment(b, 8))
+            /* cursor positions are 8-byte ids; duplicates hold 6 bytes */
+            uint64_t last = hk_get_u64(q->last);
+            if (!q->desc && last >= HK_MAX_FACT_ID)
                 return MDB_NOTFOUND;
-            d.mv_size = 8;
+            if (last > HK_MAX_FACT_ID)
+                last = HK_MAX_FACT_ID;
+            hk_put_u48(b, q->desc ? last : last + 1);
+            d.mv_size = HK_ID_BYTES;
             d.mv_data = b;
             rc = mdb_cursor_get(q->cur, &k, &d, MDB_GET_BOTH_RANGE);
             if (q->desc) {
@@ -592,9 +596,9 @@ static int step_pred(hk_query *q, uint8_t pos[8]) {
     }
     if (rc)
         return rc;
-    if (d.mv_size != 8)
+    if (d.mv_size != HK_ID_BYTES)
         return MDB_CORRUPTED;
-    memcpy(pos, d.mv_data, 8);
+    hk_put_u64(pos, hk_get_u48(d.mv_data));
     return 0;
 }
 
@@ -751,7 +755,7 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err) {
         default:
             rc = step_arg(q, q->peek_pos);
             if (!rc)
-                q->probe_id = hk_get_u64(q->peek_pos + 5);
+                q->probe_id = hk_get_u48(q->peek_pos + 5);
             break;
         }
         if (rc == MDB_NOTFOUND) {

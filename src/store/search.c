@@ -211,9 +211,9 @@ static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
                c->cand.n < SEARCH_MAX_CANDIDATES) {
             hk_fact_id id = 0;
             if (pass == 0 && d.mv_size == HK_ARG_DUP_BYTES)
-                id = hk_get_u64((uint8_t *)d.mv_data + 5);
-            else if (pass == 1 && d.mv_size == 8)
-                id = hk_get_u64(d.mv_data);
+                id = hk_get_u48((uint8_t *)d.mv_data + 5);
+            else if (pass == 1 && d.mv_size == HK_ID_BYTES)
+                id = hk_get_u48(d.mv_data);
             if (id && id_set_add(&c->cand, id))
                 c->cand_list[c->cand.n - 1] = id;
             taken++;
@@ -289,7 +289,7 @@ static hk_err gather_pairs(search_ctx *c, MDB_cursor *arg_cur,
                        hk_get_u32(v + 1) == preds[pi] &&
                        taken < SEARCH_FACTS_PER_PAIR &&
                        c->cand.n < SEARCH_MAX_CANDIDATES) {
-                    hk_fact_id id = hk_get_u64(v + 5);
+                    hk_fact_id id = hk_get_u48(v + 5);
                     if (id_set_add(&c->cand, id))
                         c->cand_list[c->cand.n - 1] = id;
                     taken++;

@@ -10,8 +10,8 @@
  *   sym_id          sym id (native, INTEGERKEY) -> string bytes
  *   fact            fact id (native, INTEGERKEY) -> compact record
  *   stmt            pred sym, arg syms (u32 BE each) -> fact id u64 BE
- *   by_pred         DUPSORT|DUPFIXED pred sym -> fact id (8 bytes)
- *   by_arg          DUPSORT|DUPFIXED entity sym -> pos u8, pred u32, id u64
+ *   by_pred         DUPSORT|DUPFIXED pred sym -> fact id (u48 BE)
+ *   by_arg          DUPSORT|DUPFIXED entity sym -> pos u8, pred u32, id u48
  *   arg_multi       entity sym -> u64 extra mentions (same entity twice in
  *                   one fact), so entity counts stay exact
  *   pstat           pred sym u32 BE, arity u8 -> u64 count
@@ -45,8 +45,12 @@
 #define HK_SYM_KEY_PREFIX 440u
 #define HK_SYM_KEY_MAX (HK_SYM_KEY_PREFIX + 1u + 32u)
 
-/* by_arg duplicate value: position u8, predicate u32 BE, fact id u64 BE. */
-#define HK_ARG_DUP_BYTES 13u
+/* Fact ids are stored in 6 bytes inside the duplicate lists (by_pred,
+ * by_arg): 2^48 - 1 ids are enough, and 2 bytes less per entry add up. */
+#define HK_ID_BYTES 6u
+#define HK_MAX_FACT_ID ((1ull << 48) - 1)
+/* by_arg duplicate value: position u8, predicate u32 BE, fact id u48 BE. */
+#define HK_ARG_DUP_BYTES (1u + 4u + HK_ID_BYTES)
 
 /* Direct-mapped cache of sym id -> string inside the txn's snapshot. */
 #define HK_SYM_CACHE_SIZE 1024u
@@ -205,6 +209,13 @@ static inline void hk_put_u64(uint8_t *p, uint64_t v) {
 }
 static inline uint64_t hk_get_u64(const uint8_t *p) {
     return ((uint64_t)hk_get_u32(p) << 32) | hk_get_u32(p + 4);
+}
+static inline void hk_put_u48(uint8_t *p, uint64_t v) {
+    p[0] = (uint8_t)(v >> 40); p[1] = (uint8_t)(v >> 32);
+    hk_put_u32(p + 2, (uint32_t)v);
+}
+static inline uint64_t hk_get_u48(const uint8_t *p) {
+    return ((uint64_t)p[0] << 40) | ((uint64_t)p[1] << 32) | hk_get_u32(p + 2);
 }
 
 /* ==== store.c ==== */
