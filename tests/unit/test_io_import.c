@@ -789,6 +789,169 @@ static void test_progress(void **state)
     hk_buf_free(&text);
 }
 
+/* ==== Random input against an oracle ==== */
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static uint32_t rnd(uint32_t n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng % n);
+}
+
+/* Appends a random argument: bare words with spaces and symbols, or a
+ * quoted string with commas, parentheses and escapes. */
+static void random_arg(hk_buf *b)
+{
+    static const char *bare[] = {"Water", "North Pacific", "TCP/IP", "F=ma",
+                                 "95%", "CO\xe2\x82\x82", "4.6Gyr", "x",
+                                 "Marie Curie", "-273.15 \xc2\xb0" "C"};
+    static const char *quoted[] = {"\"a, b\"", "\"(x)\"", "\"say \\\"hi\\\"\"",
+                                   "\"back\\\\slash\""};
+    if (rnd(5) == 0) {
+        hk_buf_append_str(b, quoted[rnd(4)]);
+    } else {
+        hk_buf_append_str(b, bare[rnd(10)]);
+        if (rnd(3) == 0) /* more distinct values */
+            hk_buf_appendf(b, "%u", rnd(50));
+    }
+}
+
+/* Appends one random line; *valid tells whether it should parse. */
+static void random_line(hk_buf *b, bool *valid)
+{
+    static const char *preds[] = {"HasPart", "IsA", "Bond", "P", "_x9"};
+    hk_buf line = HK_BUF_INIT;
+    hk_buf_append_str(&line, preds[rnd(5)]);
+    hk_buf_append_str(&line, rnd(4) == 0 ? " ( " : "(");
+    uint32_t n = 1 + rnd(4);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i > 0)
+            hk_buf_append_str(&line, rnd(3) == 0 ? " ,  " : ", ");
+        random_arg(&line);
+    }
+    hk_buf_append_str(&line, ")");
+    if (rnd(4) == 0)
+        hk_buf_append_str(&line, ".");
+    *valid = true;
+    switch (rnd(8)) {
+    case 0: /* drop the closing parenthesis */
+        *strrchr(line.data, ')') = ' ';
+        *valid = false;
+        break;
+    case 1: /* an empty argument */
+        hk_buf_append_str(&line, "");
+        {
+            char *comma = strstr(line.data, "(");
+            hk_buf fixed = HK_BUF_INIT;
+            hk_buf_append(&fixed, line.data, (size_t)(comma - line.data) + 1);
+            hk_buf_append_str(&fixed, " , ");
+            hk_buf_append_str(&fixed, comma + 1);
+            hk_buf_free(&line);
+            line = fixed;
+        }
+        *valid = false;
+        break;
+    case 2: /* a control character */
+        line.data[line.len / 2] = '\x01';
+        *valid = false;
+        break;
+    default:
+        break;
+    }
+    hk_buf_append(b, line.data, line.len);
+    hk_buf_append_str(b, rnd(10) == 0 ? "\r\n" : "\n");
+    hk_buf_free(&line);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Thousands of random lines (duplicates, syntax errors, CRLF, comments) in
+ * odd-sized batches: the stored facts are exactly the distinct canonical
+ * forms of the lines the parser accepts, and the counts add up. */
+static void test_random_against_oracle(void **state)
+{
+    fixture *f = *state;
+    char in[700], out[700];
+    path_in(f, "random.hkl", in, sizeof in);
+    path_in(f, "random.export", out, sizeof out);
+    hk_buf text = HK_BUF_INIT;
+    const int n = 4000;
+    char **canon = calloc((size_t)n, sizeof *canon);
+    size_t n_canon = 0, n_valid = 0, n_invalid = 0;
+    for (int i = 0; i < n; i++) {
+        if (rnd(20) == 0)
+            hk_buf_append_str(&text, rnd(2) ? "# comment\n" : "\n");
+        size_t start = text.len;
+        bool valid_guess;
+        random_line(&text, &valid_guess);
+        /* The oracle: the parser itself on the line without its ending. */
+        size_t len = text.len - start - 1;
+        if (text.data[start + len - 1] == '\r')
+            len--;
+        hk_statement st;
+        hk_error e;
+        if (hk_statement_parse(text.data + start, len, &st, &e) == HK_OK) {
+            assert_true(valid_guess);
+            hk_buf c = HK_BUF_INIT;
+            assert_int_equal(hk_statement_format(&st, &c), HK_OK);
+            canon[n_canon++] = strdup(c.data);
+            hk_buf_free(&c);
+            hk_statement_release(&st);
+            n_valid++;
+        } else {
+            if (valid_guess)
+                fail_msg("rejected: [%.*s] %s", (int)len, text.data + start,
+                         e.message);
+            n_invalid++;
+        }
+    }
+    write_file(in, text.data, text.len);
+    qsort(canon, n_canon, sizeof *canon, cmp_str);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n_canon; i++)
+        if (distinct == 0 || strcmp(canon[i], canon[distinct - 1]) != 0)
+            canon[distinct++] = canon[i];
+        else
+            free(canon[i]);
+
+    hk_import_summary s = import(f, in, HK_FORMAT_AUTO, NULL, 37);
+    assert_counts(&s, n_valid + n_invalid, distinct, n_valid - distinct,
+                  n_invalid);
+    assert_true(n_invalid > 100 && distinct > 100);
+
+    FILE *fp = fopen(out, "w");
+    hk_error e;
+    assert_int_equal(hk_export(f->store, fp, HK_FORMAT_STATEMENTS, &e), HK_OK);
+    fclose(fp);
+    char *exported = read_file(out);
+    char **got = calloc(distinct + 1, sizeof *got);
+    size_t n_got = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(exported, "\n", &save); l != NULL;
+         l = strtok_r(NULL, "\n", &save)) {
+        assert_true(n_got < distinct);
+        got[n_got++] = l;
+    }
+    assert_int_equal(n_got, distinct);
+    qsort(got, n_got, sizeof *got, cmp_str);
+    for (size_t i = 0; i < distinct; i++)
+        assert_string_equal(got[i], canon[i]);
+
+    s = import(f, in, HK_FORMAT_AUTO, NULL, 1000);
+    assert_counts(&s, n_valid + n_invalid, 0, n_valid, n_invalid);
+    for (size_t i = 0; i < distinct; i++)
+        free(canon[i]);
+    free(canon);
+    free(got);
+    free(exported);
+    hk_buf_free(&text);
+}
+
 /* ==== Allocation failures ==== */
 
 /* Every allocation an import makes is made to fail in turn: the import
@@ -853,6 +1016,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batches_and_missing_file, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_against_oracle, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_allocation_failures, setup,
                                         teardown),
     };
