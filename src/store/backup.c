@@ -212,8 +212,8 @@ hk_err hk_store_backup(hk_store *s, const char *dest_dir, char sha256_hex[65],
             return hk_error_set(err, HK_ERR_EXISTS,
                                 "backup: %s exists and is not an empty "
                                 "directory", dest_dir);
-    } else if (mkdir(dest_dir, 0755) != 0) {
-        return io_err(err, "cannot create", dest_dir);
+    } else if ((e = hk_store_make_dir(dest_dir, err))) {
+        return e;
     }
     int rc = mdb_env_copy2(s->env, dest_dir, MDB_CP_COMPACT);
     if (rc) {
@@ -367,10 +367,8 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
         goto done;
     }
     if (stat(data_dir, &sb) != 0) {
-        if (mkdir(data_dir, 0755) != 0) {
-            e = io_err(err, "cannot create", data_dir);
+        if ((e = hk_store_make_dir(data_dir, err)))
             goto done;
-        }
     } else if (!S_ISDIR(sb.st_mode)) {
         e = hk_error_set(err, HK_ERR_INVALID, "restore: %s is not a "
                          "directory", data_dir);

@@ -170,7 +170,7 @@ static const db_spec DB_SPECS[] = {
 #undef DB
 #define N_DBS (sizeof DB_SPECS / sizeof DB_SPECS[0])
 
-static hk_err make_dir(const char *dir, hk_error *err) {
+hk_err hk_store_make_dir(const char *dir, hk_error *err) {
     /* mkdir -p: create each missing component. */
     size_t n = strlen(dir);
     char *p = hk_strdup(dir);
@@ -299,7 +299,7 @@ hk_err hk_store_open(const char *dir, const hk_store_options *opt,
                              "store: no KB at %s (directory missing)", dir);
             goto fail;
         }
-        if ((e = make_dir(dir, err)))
+        if ((e = hk_store_make_dir(dir, err)))
             goto fail;
     } else if (!S_ISDIR(sb.st_mode)) {
         e = hk_error_set(err, HK_ERR_INVALID, "store: %s is not a directory",

@@ -223,6 +223,8 @@ static inline uint64_t hk_get_u48(const uint8_t *p) {
 /* Maps an LMDB return code to hk_err, fills err, and marks a write txn
  * failed (t may be NULL). */
 hk_err hk_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what);
+/* mkdir -p dir (0755). */
+hk_err hk_store_make_dir(const char *dir, hk_error *err);
 /* HK_ERR_STATE unless t is a live write transaction. */
 hk_err hk_txn_check_write(hk_txn *t, hk_error *err);
 /* HK_ERR_STATE when a read txn has been reset. */

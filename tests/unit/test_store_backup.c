@@ -73,8 +73,8 @@ static void test_hot_backup_restore(void **state) {
     char *bdir = tu_tmpdir("bk-dst");
     char *rdir = tu_tmpdir("bk-restore");
     char bk[600], rs[600];
-    snprintf(bk, sizeof bk, "%s/backup1", bdir);
-    snprintf(rs, sizeof rs, "%s/kb", rdir);
+    snprintf(bk, sizeof bk, "%s/nested/dirs/backup1", bdir);
+    snprintf(rs, sizeof rs, "%s/deeper/kb", rdir);
     hk_store *s = tu_open(dir);
     hk_txn *t = tu_begin(s, true);
     for (int i = 0; i < 50; i++) {
