@@ -385,6 +385,92 @@ static void log_access(h2o_logger_t *self, h2o_req_t *req)
     }
 }
 
+/* ==== Errors h2o answers itself ==== */
+
+/* A few errors are answered by h2o before any handler runs (a body far over
+ * the limit: 413; a request it cannot route). It binds those to the host's
+ * fallback path, where this filter rewrites the plain-text body into our
+ * JSON error shape, keeping h2o's status and message. */
+typedef struct json_error_ostream {
+    h2o_ostream_t super; /* h2o output stream header */
+    hk_buf body;         /* the original text body, collected */
+} json_error_ostream;
+
+static const char *code_for(int status)
+{
+    switch (status) {
+    case 400: return "bad_request";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 413: return "body_too_large";
+    case 417: return "expectation_failed";
+    case 503: return "unavailable";
+    default: return status >= 500 ? "internal" : "bad_request";
+    }
+}
+
+static void json_error_send(h2o_ostream_t *self, h2o_req_t *req,
+                            h2o_iovec_t *bufs, size_t bufcnt,
+                            h2o_send_state_t state)
+{
+    json_error_ostream *os = (json_error_ostream *)self;
+    for (size_t i = 0; i < bufcnt; i++)
+        if (os->body.len < 4096) /* h2o's messages are one line */
+            hk_buf_append(&os->body, bufs[i].base, bufs[i].len);
+    if (h2o_send_state_is_in_progress(state)) {
+        h2o_ostream_send_next(&os->super, req, NULL, 0, state);
+        return;
+    }
+    size_t n = os->body.len;
+    while (n > 0 && (os->body.data[n - 1] == '\n' ||
+                     os->body.data[n - 1] == ' '))
+        n--;
+    hk_buf b = HK_BUF_INIT;
+    hk_err rc = hk_buf_appendf(&b, "{\"error\":{\"code\":\"%s\",\"message\":",
+                               code_for(req->res.status));
+    if (rc == HK_OK)
+        rc = hk_buf_append_json_string(&b, n ? os->body.data : "error",
+                                       n ? n : 5);
+    if (rc == HK_OK)
+        rc = hk_buf_append_str(&b, ",\"detail\":null}}\n");
+    hk_buf_free(&os->body);
+    h2o_iovec_t out = rc == HK_OK ? h2o_strdup(&req->pool, b.data, b.len)
+                                  : h2o_iovec_init(NULL, 0);
+    hk_buf_free(&b);
+    req->res.content_length = out.len;
+    h2o_ostream_send_next(&os->super, req, out.len ? &out : NULL,
+                          out.len ? 1 : 0, state);
+}
+
+static void json_error_stop(h2o_ostream_t *self, h2o_req_t *req)
+{
+    (void)req;
+    hk_buf_free(&((json_error_ostream *)self)->body);
+}
+
+static void json_error_setup(h2o_filter_t *self, h2o_req_t *req,
+                             h2o_ostream_t **slot)
+{
+    (void)self;
+    if (req->res.status >= 400) {
+        ssize_t i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+                                    -1);
+        if (i >= 0 && req->res.headers.entries[i].value.len >= 10 &&
+            memcmp(req->res.headers.entries[i].value.base, "text/plain",
+                   10) == 0) {
+            req->res.headers.entries[i].value =
+                h2o_iovec_init(H2O_STRLIT("application/json; charset=utf-8"));
+            json_error_ostream *os = (json_error_ostream *)h2o_add_ostream(
+                req, sizeof(*os), slot);
+            memset(&os->body, 0, sizeof(os->body));
+            os->super.do_send = json_error_send;
+            os->super.stop = json_error_stop;
+            slot = &os->super.next;
+        }
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
 hk_err hk_router_install(hk_server *srv, hk_error *err)
 {
     for (size_t i = 0; i < hk_n_routes; i++) {
@@ -402,6 +488,13 @@ hk_err hk_router_install(hk_server *srv, hk_error *err)
     metrics_logger *l = (metrics_logger *)h2o_create_logger(pc, sizeof(*l));
     l->super.log_access = log_access;
     l->srv = srv;
+    h2o_filter_t *f = h2o_create_filter(&srv->hostconf->fallback_path,
+                                        sizeof(*f));
+    f->on_setup_ostream = json_error_setup;
+    metrics_logger *fl = (metrics_logger *)h2o_create_logger(
+        &srv->hostconf->fallback_path, sizeof(*fl));
+    fl->super.log_access = log_access;
+    fl->srv = srv;
     return HK_OK;
 }
 
