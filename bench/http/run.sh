@@ -191,4 +191,27 @@ post_facts=$((mid - before))
 batch_facts=$((after - mid))
 echo "durable single POST: $post_facts facts in ${secs}s = $((post_facts / secs)) facts/s" | tee -a "$res"
 echo "batch POST (1000/request): $batch_facts facts in ${secs}s = $((batch_facts / secs)) facts/s" | tee -a "$res"
-echo "== results: $res $json"
+/usr/bin/python3 - "$json" "$post_facts" "$batch_facts" "$secs" <<'PY' | tee "$out/summary-$n.md"
+import json, sys
+rows = json.load(open(sys.argv[1]))
+post, batch, secs = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+get = {(r["name"], r["server"], r["connections"]): r for r in rows}
+print("| query | conns | nginx req/s | hakgal req/s | ratio | nginx p50 / p99 ms | hakgal p50 / p99 ms |")
+print("|---|---|---|---|---|---|---|")
+for name in ("pattern", "entity"):
+    for c in (16, 64):
+        ng, hk = get[(name, "nginx", c)], get[(name, "hakgal", c)]
+        print("| %s | %d | %.0f | %.0f | %.2f | %.3f / %.2f | %.3f / %.2f |" % (
+            name, c, ng["requests_per_s"], hk["requests_per_s"],
+            hk["requests_per_s"] / ng["requests_per_s"], ng["p50_ms"],
+            ng["p99_ms"], hk["p50_ms"], hk["p99_ms"]))
+p, b = get[("post", "hakgal", 64)], get[("batch", "hakgal", 4)]
+print()
+print("| write | conns | facts/s | p50 / p99 ms per request |")
+print("|---|---|---|---|")
+print("| durable single POST /v2/facts | 64 | %.0f | %.2f / %.2f |" % (
+    post / secs, p["p50_ms"], p["p99_ms"]))
+print("| POST /v2/facts/batch (1000 per request) | 4 | %.0f | %.2f / %.2f |" % (
+    batch / secs, b["p50_ms"], b["p99_ms"]))
+PY
+echo "== results: $res $json $out/summary-$n.md"
