@@ -18,8 +18,9 @@
  *     idle keep-alive connections, and serves until its connections and
  *     pending asynchronous jobs are gone (or request-timeout-ms passes),
  *     then reports itself drained while still delivering messages;
- *  2. the pool and the writer drain: every queued write is committed and
- *     its completion sent to its loop;
+ *  2. the MCP endpoint (if linked in) shuts down its sessions and threads,
+ *     then the pool and the writer drain: every queued write is committed
+ *     and its completion sent to its loop;
  *  3. `finish` is set; loops deliver the last completions, dispose of their
  *     h2o state and exit; the KB is closed.
  */
@@ -402,6 +403,7 @@ int hk_cmd_serve(int argc, char **argv)
     }
     int code = 1;
     bool config_ready = false;
+    bool mcp_registered = false; /* hk_mcp_http_shutdown still owed */
     bool help = false;
     hk_metrics_init(&srv->metrics);
     pthread_mutex_init(&srv->log_lock, NULL);
@@ -469,9 +471,13 @@ int hk_cmd_serve(int argc, char **argv)
         goto done;
     }
     srv->registering = true;
-    if (hk_mcp_http_register && hk_mcp_http_register(srv, &err) != HK_OK) {
-        code = fail(srv, &err, 1);
-        goto done;
+    if (hk_mcp_http_register) {
+        /* Its shutdown hook runs whether or not registration completed. */
+        mcp_registered = true;
+        if (hk_mcp_http_register(srv, &err) != HK_OK) {
+            code = fail(srv, &err, 1);
+            goto done;
+        }
     }
     srv->registering = false;
 
@@ -510,6 +516,12 @@ int hk_cmd_serve(int argc, char **argv)
     for (unsigned i = 0; i < srv->n_loops; i++)
         while (!atomic_load(&srv->loops[i].drained))
             usleep(5000);
+    /* The MCP endpoint ends its sessions and threads while the writer and
+     * the loops still serve its last writes and messages. */
+    if (hk_mcp_http_shutdown && mcp_registered) {
+        hk_mcp_http_shutdown(srv);
+        mcp_registered = false;
+    }
     /* 2. blocking work and queued writes finish (committed) */
     hk_pool_stop(srv);
     hk_writer_stop(srv);
@@ -520,12 +532,12 @@ int hk_cmd_serve(int argc, char **argv)
     code = 0;
 
 done:
+    if (hk_mcp_http_shutdown && mcp_registered)
+        hk_mcp_http_shutdown(srv);
     hk_pool_stop(srv);
     hk_writer_stop(srv);
     if (srv->loops)
         loops_close_unstarted(srv);
-    if (hk_mcp_http_shutdown && config_ready)
-        hk_mcp_http_shutdown(srv);
     if (config_ready)
         h2o_config_dispose(&srv->h2o_config);
     if (srv->ssl_ctx)

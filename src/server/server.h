@@ -141,8 +141,11 @@ hk_err hk_server_register_path(hk_server *srv, const char *prefix,
  * linked in. Returns HK_OK or an error that stops start-up. */
 hk_err hk_mcp_http_register(hk_server *srv, hk_error *err)
     __attribute__((weak));
-/* Shutdown hook, called once after the loops stopped and before the store
- * closes, when linked in. */
+/* Shutdown hook, called once when linked in (also after a failed
+ * registration): after the loops stopped accepting and drained their
+ * connections, while the writer (hk_server_write_sync) and the loops'
+ * message queues (hk_loop_post) still work; after it returns no thread of
+ * the endpoint may use the server. */
 void hk_mcp_http_shutdown(hk_server *srv) __attribute__((weak));
 
 /* ==== Responses (loop thread) ==== */
