@@ -28,7 +28,8 @@
  *    on insert, so the content index must exist). Load time is reported as
  *    wall-clock and as CPU time (robust when the machine is shared).
  *  - Latency: clock_gettime(CLOCK_MONOTONIC) around each operation, after a
- *    warm-up; p50/p99 over --samples operations. Each hakgal operation
+ *    warm-up pass over every query kind (--warmup operations each, keys
+ *    other than the timed ones); p50/p99 over --samples operations. Each hakgal operation
  *    includes hk_txn_renew/hk_txn_reset of a reused read transaction; each
  *    SQLite operation is one autocommit statement (its own read
  *    transaction). "First 100" queries decode every row to strings (hakgal:
@@ -266,6 +267,9 @@ typedef struct store_result {
     double checkpoint_s;      /* SQLite: WAL checkpoint after commit */
     uint32_t n_milestones;    /* entries in milestone_rate */
     double milestone_rate[MAX_MILESTONES]; /* facts/s of each 1M slice */
+    double milestone_cpu_rate[MAX_MILESTONES]; /* facts per CPU second */
+    long rss_anon_kb;         /* anonymous RSS right after the load */
+    long rss_file_kb;         /* file-backed RSS (mapped pages) then */
     uint64_t file_bytes;      /* main data file size after the load */
     uint64_t used_bytes;      /* hakgal: pages in use * page size */
     uint64_t compact_bytes;   /* after compaction (backup / VACUUM INTO) */
@@ -377,17 +381,42 @@ static int mkdir_p(const char *path)
         goto fail;                                                           \
     } while (0)
 
-/* Milestone bookkeeping shared by both loaders: rate of each 1M slice. */
-static void milestone(store_result *r, uint64_t done, double *last_t)
+/* Milestone bookkeeping shared by both loaders: rate of each 1M slice,
+ * by the wall clock and per CPU second. */
+static void milestone(store_result *r, uint64_t done, double *last_t,
+                      double *last_cpu)
 {
     if (done % 1000000 != 0 || r->n_milestones >= MAX_MILESTONES)
         return;
-    double t = now_s();
-    r->milestone_rate[r->n_milestones++] = 1e6 / (t - *last_t);
+    double t = now_s(), c = cpu_s();
+    r->milestone_rate[r->n_milestones] = 1e6 / (t - *last_t);
+    r->milestone_cpu_rate[r->n_milestones] = 1e6 / (c - *last_cpu);
+    r->n_milestones++;
     *last_t = t;
+    *last_cpu = c;
     if (done >= 2000000)
-        fprintf(stderr, "  %" PRIu64 "M facts, last 1M at %.0f facts/s\n",
-                done / 1000000, r->milestone_rate[r->n_milestones - 1]);
+        fprintf(stderr,
+                "  %" PRIu64 "M facts, last 1M at %.0f facts/s (%.0f per "
+                "CPU second)\n",
+                done / 1000000, r->milestone_rate[r->n_milestones - 1],
+                r->milestone_cpu_rate[r->n_milestones - 1]);
+}
+
+/* Current anonymous and file-backed RSS from /proc/self/status. */
+static void rss_split(long *anon_kb, long *file_kb)
+{
+    char line[256];
+    *anon_kb = *file_kb = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "RssAnon:", 8))
+            *anon_kb = strtol(line + 8, NULL, 10);
+        else if (!strncmp(line, "RssFile:", 8))
+            *file_kb = strtol(line + 8, NULL, 10);
+    }
+    fclose(f);
 }
 
 /* ==== Paths ==== */
@@ -451,7 +480,7 @@ static void load_hakgal(const dataset *ds, const bench_opts *o,
     if (hk_store_open(dir, &so, &s, &err) != HK_OK)
         FAIL(r, "hk_store_open: %s", err.message);
 
-    double t0 = now_s(), last = t0, cpu0 = cpu_s();
+    double t0 = now_s(), last = t0, cpu0 = cpu_s(), last_cpu = cpu0;
     uint64_t off = 0, created_n = 0;
     for (uint64_t i = 0; i < ds->n; i++) {
         if (!t) {
@@ -478,11 +507,12 @@ static void load_hakgal(const dataset *ds, const bench_opts *o,
             if (rc != HK_OK)
                 FAIL(r, "hk_txn_commit: %s", err.message);
         }
-        milestone(r, i + 1, &last);
+        milestone(r, i + 1, &last, &last_cpu);
     }
     r->load_s = now_s() - t0;
     r->load_cpu_s = cpu_s() - cpu0;
     r->rss_load_kb = max_rss_kb();
+    rss_split(&r->rss_anon_kb, &r->rss_file_kb);
     if (created_n != ds->n)
         FAIL(r, "only %" PRIu64 " of %" PRIu64 " facts were new", created_n,
              ds->n);
@@ -666,7 +696,7 @@ static void load_sqlite(const dataset *ds, const bench_opts *o,
                      &c.arg_put, r))
         goto fail;
 
-    double t0 = now_s(), last = t0, cpu0 = cpu_s();
+    double t0 = now_s(), last = t0, cpu0 = cpu_s(), last_cpu = cpu0;
     if (!sql_exec(c.db, "BEGIN", r))
         goto fail;
     uint64_t off = 0, created_n = 0;
@@ -703,13 +733,14 @@ static void load_sqlite(const dataset *ds, const bench_opts *o,
                 sqlite3_reset(c.arg_put);
             }
         }
-        milestone(r, i + 1, &last);
+        milestone(r, i + 1, &last, &last_cpu);
     }
     if (!sql_exec(c.db, "COMMIT", r))
         goto fail;
     r->load_s = now_s() - t0;
     r->load_cpu_s = cpu_s() - cpu0;
     r->rss_load_kb = max_rss_kb();
+    rss_split(&r->rss_anon_kb, &r->rss_file_kb);
     r->facts = created_n;
     if (created_n != ds->n)
         FAIL(r, "only %" PRIu64 " of %" PRIu64 " facts were new", created_n,
@@ -918,11 +949,16 @@ static void run_queries(const dataset *ds, const bench_opts *o,
             sr->ok = 0;
         }
     }
+    /* Pass 0 warms both stores up with every query kind (keys distinct
+     * from the timed ones, same distribution); pass 1 is timed. */
+    for (int pass = 0; pass < 2; pass++)
     for (int kind = 0; kind < Q_KINDS; kind++) {
         uint64_t rows[2] = {0, 0};
         size_t checksum[2] = {0, 0};
-        for (uint32_t b0 = 0; b0 < ds->n_ops; b0 += Q_BLOCK) {
-            uint32_t b1 = b0 + Q_BLOCK < ds->n_ops ? b0 + Q_BLOCK : ds->n_ops;
+        uint32_t first = pass ? o->warmup : 0;
+        uint32_t end = pass ? ds->n_ops : o->warmup;
+        for (uint32_t b0 = first; b0 < end; b0 += Q_BLOCK) {
+            uint32_t b1 = b0 + Q_BLOCK < end ? b0 + Q_BLOCK : end;
             for (int turn = 0; turn < 2; turn++) {
                 int side = (int)((b0 / Q_BLOCK + (uint32_t)turn) % 2);
                 if ((side == 0 && !use_h) || (side == 1 && !use_s))
@@ -944,12 +980,11 @@ static void run_queries(const dataset *ds, const bench_opts *o,
                         }
                         break;
                     }
-                    if (k >= o->warmup)
-                        rows[side] += (uint64_t)got;
+                    rows[side] += (uint64_t)got;
                 }
             }
         }
-        for (int side = 0; side < 2; side++) {
+        for (int side = 0; side < 2 && pass == 1; side++) {
             store_result *r = &res[side];
             if (!r->ok)
                 continue;
@@ -1062,6 +1097,8 @@ static void print_table(const dataset *ds, const bench_opts *o,
     printf("%-34s %-19.1f %-19.1f %.2fx\n", "peak RSS of the load (MiB)",
            h->rss_peak_kb / 1024.0, s->rss_peak_kb / 1024.0,
            ratio((double)s->rss_peak_kb, (double)h->rss_peak_kb));
+    printf("%-34s %-19.1f %-19.1f\n", "  of which anonymous (MiB)",
+           h->rss_anon_kb / 1024.0, s->rss_anon_kb / 1024.0);
     printf("%-34s %-19s %-19s %s\n", "latency p50 / p99 (us)", "", "", "");
     print_latency_row("  exact lookup", &h->exact, &s->exact);
     print_latency_row("  exact lookup incl. parse", &h->exact_parse,
@@ -1076,15 +1113,22 @@ static void print_table(const dataset *ds, const bench_opts *o,
            "load time; compaction: hakgal backup %.2f s, SQLite VACUUM INTO "
            "%.2f s.)\n",
            s->checkpoint_s, h->compact_s, s->compact_s);
-    if (h->n_milestones > 1) {
-        double lo = h->milestone_rate[0];
-        for (uint32_t i = 1; i < h->n_milestones; i++)
-            if (h->milestone_rate[i] < lo)
-                lo = h->milestone_rate[i];
-        printf("hakgal per-1M-slice load rate: first %.0f, last %.0f, "
-               "lowest %.0f facts/s\n",
-               h->milestone_rate[0], h->milestone_rate[h->n_milestones - 1],
-               lo);
+    for (int side = 0; side < 2; side++) {
+        const store_result *r = side ? s : h;
+        if (r->n_milestones < 2)
+            continue;
+        double lo = r->milestone_rate[0], lo_cpu = r->milestone_cpu_rate[0];
+        for (uint32_t i = 1; i < r->n_milestones; i++) {
+            if (r->milestone_rate[i] < lo)
+                lo = r->milestone_rate[i];
+            if (r->milestone_cpu_rate[i] < lo_cpu)
+                lo_cpu = r->milestone_cpu_rate[i];
+        }
+        printf("%s per-1M-slice load rate (facts/s): first %.0f, last %.0f,"
+               " lowest %.0f; per CPU second: last %.0f, lowest %.0f\n",
+               side ? "SQLite" : "hakgal", r->milestone_rate[0],
+               r->milestone_rate[r->n_milestones - 1], lo,
+               r->milestone_cpu_rate[r->n_milestones - 1], lo_cpu);
     }
     const latency *pairs[4][2] = {{&h->exact, &s->exact},
                                   {&h->exact_parse, &s->exact_parse},
@@ -1134,6 +1178,10 @@ static void json_store(FILE *f, const char *name, const store_result *r,
     for (uint32_t i = 0; i < r->n_milestones; i++)
         fprintf(f, "%s%.1f", i ? ", " : "", r->milestone_rate[i]);
     fprintf(f, "],\n");
+    fprintf(f, "      \"load_cpu_rate_per_1m\": [");
+    for (uint32_t i = 0; i < r->n_milestones; i++)
+        fprintf(f, "%s%.1f", i ? ", " : "", r->milestone_cpu_rate[i]);
+    fprintf(f, "],\n");
     fprintf(f, "      \"checkpoint_s\": %.4f,\n", r->checkpoint_s);
     fprintf(f, "      \"file_bytes\": %" PRIu64 ",\n", r->file_bytes);
     fprintf(f, "      \"used_bytes\": %" PRIu64 ",\n", r->used_bytes);
@@ -1145,6 +1193,8 @@ static void json_store(FILE *f, const char *name, const store_result *r,
     fprintf(f, "      \"compact_s\": %.4f,\n", r->compact_s);
     fprintf(f, "      \"rss_after_load_kb\": %ld,\n", r->rss_load_kb);
     fprintf(f, "      \"rss_peak_kb\": %ld,\n", r->rss_peak_kb);
+    fprintf(f, "      \"rss_anon_after_load_kb\": %ld,\n", r->rss_anon_kb);
+    fprintf(f, "      \"rss_file_after_load_kb\": %ld,\n", r->rss_file_kb);
     json_latency(f, "exact", &r->exact, false);
     json_latency(f, "exact_with_parse", &r->exact_parse, false);
     json_latency(f, "entity_first100", &r->entity, false);
@@ -1213,7 +1263,9 @@ static int usage(FILE *to)
             "  --dir      scratch directory (default bench/out/work)\n"
             "  --json     results file (default bench/out/hk_bench-N.json)\n"
             "  --samples  timed operations per query kind (default 20000)\n"
-            "  --warmup   untimed operations first (default 2000)\n"
+            "  --warmup   untimed operations per kind, all kinds before any\n"
+            "             timing, other keys than the timed ones (default "
+            "20000)\n"
             "  --batch    hakgal facts per transaction (default 100000)\n"
             "  --map-mib  hakgal map size in MiB (default: the store's)\n"
             "  --keep     keep the databases in DIR\n");
@@ -1237,7 +1289,7 @@ int main(int argc, char **argv)
                     .dir = "bench/out/work",
                     .json = NULL,
                     .samples = 20000,
-                    .warmup = 2000,
+                    .warmup = 20000,
                     .batch = 100000,
                     .seed = HK_GEN_DEFAULT_SEED,
                     .run_hakgal = true,
