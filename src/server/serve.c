@@ -409,7 +409,9 @@ int hk_cmd_serve(int argc, char **argv)
     pthread_mutex_init(&srv->log_lock, NULL);
     hk_config_defaults(&srv->cfg);
     if (hk_config_load(&srv->cfg, argc, argv, &help, &err) != HK_OK) {
-        code = fail(srv, &err, 2);
+        code = fail(srv, &err,
+                    strcmp(err.field, "usage") == 0 ? HK_EXIT_USAGE
+                                                    : HK_EXIT_INVALID);
         goto done;
     }
     if (help) {
@@ -417,7 +419,7 @@ int hk_cmd_serve(int argc, char **argv)
         goto done;
     }
     if (hk_auth_load(srv, &err) != HK_OK) {
-        code = fail(srv, &err, 2);
+        code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }
     if (srv->cfg.access_log[0]) {
@@ -451,7 +453,7 @@ int hk_cmd_serve(int argc, char **argv)
     so.no_sync = srv->cfg.no_sync;
     so.max_readers = 1024;
     if (hk_store_open(srv->cfg.data_dir, &so, &srv->store, &err) != HK_OK) {
-        code = fail(srv, &err, 1);
+        code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }
 
@@ -482,7 +484,7 @@ int hk_cmd_serve(int argc, char **argv)
     srv->registering = false;
 
     if (loops_create(srv, &err) != HK_OK) {
-        code = fail(srv, &err, 2);
+        code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }
     if (hk_writer_start(srv, &err) != HK_OK ||

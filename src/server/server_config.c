@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,7 +155,10 @@ void hk_config_print_help(FILE *out)
             "is the audit actor of the writes made with it.\n"
             "\n"
             "Signals: SIGTERM or SIGINT stop accepting connections, finish\n"
-            "requests in flight, commit queued writes and exit.\n");
+            "requests in flight, commit queued writes and exit 0.\n"
+            "Exit codes: 1 usage error, 2 invalid setting or token file,\n"
+            "3 file not found, 4 address or KB in use, 5 I/O or store "
+            "error.\n");
 }
 
 /* ==== Parsing values ==== */
@@ -339,6 +343,23 @@ static hk_err apply(hk_server_config *cfg, const opt_def *o, const char *v,
 
 /* ==== Sources ==== */
 
+/* A usage error (unknown option, missing value): err->field is "usage" so
+ * that the command exits with the usage code. */
+static hk_err usage_error(hk_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static hk_err usage_error(hk_error *err, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    hk_error_set(err, HK_ERR_INVALID, "%s", msg);
+    if (err)
+        snprintf(err->field, sizeof(err->field), "usage");
+    return HK_ERR_INVALID;
+}
+
 static char *trim(char *s)
 {
     while (*s == ' ' || *s == '\t')
@@ -433,7 +454,7 @@ hk_err hk_config_load(hk_server_config *cfg, int argc, char **argv,
         }
         if (!strcmp(argv[i], "--config")) {
             if (i + 1 >= argc)
-                return hk_error_set(err, HK_ERR_INVALID,
+                return usage_error(err,
                                     "--config needs a file name");
             config_path = argv[++i];
         } else if (!strncmp(argv[i], "--config=", 9)) {
@@ -458,14 +479,14 @@ hk_err hk_config_load(hk_server_config *cfg, int argc, char **argv,
         if (!strncmp(a, "--config=", 9))
             continue;
         if (strncmp(a, "--", 2) != 0)
-            return hk_error_set(err, HK_ERR_INVALID,
+            return usage_error(err,
                                 "unexpected argument '%s' (see --help)", a);
         const char *name = a + 2;
         const char *eq = strchr(name, '=');
         size_t nl = eq ? (size_t)(eq - name) : strlen(name);
         const opt_def *o = find_opt(name, nl);
         if (!o)
-            return hk_error_set(err, HK_ERR_INVALID,
+            return usage_error(err,
                                 "unknown option '%s' (see --help)", a);
         const char *v;
         if (o->kind == OPT_BOOL && !eq) {
@@ -474,7 +495,7 @@ hk_err hk_config_load(hk_server_config *cfg, int argc, char **argv,
             v = eq + 1;
         } else {
             if (i + 1 >= argc)
-                return hk_error_set(err, HK_ERR_INVALID, "%s needs a value",
+                return usage_error(err, "%s needs a value",
                                     a);
             v = argv[++i];
         }
