@@ -119,6 +119,9 @@ typedef struct hk_mcp_io {
      * *result) or error (HK_ERR_* with message). */
     hk_err (*client_request)(void *ud, const char *method, json_t *params,
                              json_t **result, hk_error *err);
+    /* Called after a tool changed the KB (so that subscribed clients can
+     * be told, see hk_mcp_session_updates). */
+    void (*kb_changed)(void *ud);
     const char *bearer_actor; /* token name of an authenticated HTTP bearer
                                  allowed to write, or NULL */
     bool http;                /* the message came over HTTP */
@@ -175,6 +178,10 @@ bool hk_mcp_session_take(hk_mcp_session *sess, json_int_t id, json_t **msg);
 void hk_mcp_session_abort(hk_mcp_session *sess);
 /* Forgets an expected id (its answer, if any, is dropped). */
 void hk_mcp_session_cancel(hk_mcp_session *sess, json_int_t id);
+/* notifications/resources/updated messages for every KB resource
+ * (hakgal://...) the session subscribed to: sent after a write, since any
+ * write may change them. New reference (an array, possibly empty). */
+json_t *hk_mcp_session_updates(hk_mcp_session *sess);
 /* True when uri is subscribed (resources/subscribe). */
 bool hk_mcp_session_subscribed(hk_mcp_session *sess, const char *uri);
 

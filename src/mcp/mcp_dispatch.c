@@ -424,6 +424,10 @@ static json_t *m_tools_call(req *r) {
         result = c.result;
         json_decref(structured);
     } else {
+        bool wrote = (f & MCP_TOOL_AUTH) ||
+                     ((f & MCP_TOOL_AUTH_UNLESS_DRY) &&
+                      !mcp_arg_bool(&c, "dry_run", true));
+        if (wrote && r->io->kb_changed) r->io->kb_changed(r->io->ud);
         if (!structured) structured = json_object();
         char *text = json_dumps(structured, JSON_COMPACT | JSON_ENSURE_ASCII);
         result = json_pack("{s:[{s:s, s:s}], s:o}", "content", "type", "text",

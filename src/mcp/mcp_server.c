@@ -395,6 +395,21 @@ bool mcp_session_deliver(hk_mcp_session *sess, json_t *msg) {
     return used;
 }
 
+json_t *hk_mcp_session_updates(hk_mcp_session *sess) {
+    json_t *arr = json_array();
+    pthread_mutex_lock(&sess->lock);
+    for (size_t i = 0; arr && i < MCP_MAX_SUBS; i++) {
+        const char *u = sess->subs[i];
+        if (!u || strncmp(u, "hakgal://", 9) != 0) continue;
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:{s:s}}", "jsonrpc",
+                                             "2.0", "method",
+                                             "notifications/resources/updated",
+                                             "params", "uri", u));
+    }
+    pthread_mutex_unlock(&sess->lock);
+    return arr;
+}
+
 bool hk_mcp_session_subscribed(hk_mcp_session *sess, const char *uri) {
     bool found = false;
     pthread_mutex_lock(&sess->lock);

@@ -36,6 +36,7 @@ typedef struct stdio_srv {
     hk_mcp_session *sess;      /* the one session of this connection */
     char *buf;                 /* line buffer (HK_MCP_MAX_MESSAGE_BYTES+1) */
     int depth;                 /* nesting of client requests */
+    bool changed;              /* a tool changed the KB (notify subs) */
     bool eof;                  /* stdin ended */
 } stdio_srv;
 
@@ -118,11 +119,16 @@ static long read_line(stdio_srv *ss) {
 static hk_err client_request(void *ud, const char *method, json_t *params,
                              json_t **result, hk_error *err);
 
+static void on_kb_changed(void *ud) {
+    ((stdio_srv *)ud)->changed = true;
+}
+
 static const hk_mcp_io *stdio_io(stdio_srv *ss) {
     static hk_mcp_io io;
     io.ud = ss;
     io.notify = on_notify;
     io.client_request = client_request;
+    io.kb_changed = on_kb_changed;
     return &io;
 }
 
@@ -161,6 +167,16 @@ static void handle_line(stdio_srv *ss, long n) {
     if (resp) send_msg(resp);
     json_decref(resp);
     json_decref(msg);
+    if (ss->changed) {
+        /* after the answer: tell the client which subscribed resources
+         * may have changed */
+        ss->changed = false;
+        json_t *ups = hk_mcp_session_updates(ss->sess);
+        size_t i;
+        json_t *u;
+        json_array_foreach(ups, i, u) send_msg(u);
+        json_decref(ups);
+    }
 }
 
 #define CLIENT_REQUEST_MAX_DEPTH 4

@@ -19,6 +19,9 @@
  * allowed-hosts list is configured and the server listens on loopback,
  * that Host is a loopback name — DNS-rebinding protection, 403 otherwise —
  * and bearer auth through hk_server_authorize (401 + WWW-Authenticate).
+ * After a tool changed the KB, every session subscribed to KB resources
+ * gets notifications/resources/updated on its open GET streams (writes
+ * made through REST or the CLI are not announced).
  * A bearer token with the write role authorises the write tools; so does
  * the legacy auth_token argument when it is a configured write/admin
  * token. Writes go through the server's group commit (write_sync).
@@ -463,12 +466,71 @@ static hk_err job_client_request(void *ud, const char *method, json_t *params,
     return hk_mcp_session_await(sess, id, CLIENT_TIMEOUT_MS, result, err);
 }
 
+/* A message for one GET stream, built by any thread. */
+typedef struct stream_push {
+    uint64_t id;   /* stream */
+    hk_buf bytes;  /* SSE bytes to append */
+} stream_push;
+
+static void stream_push_on_loop(void *arg) {
+    stream_push *m = arg;
+    sse_out *o = NULL;
+    pthread_mutex_lock(&g.lock);
+    for (size_t i = 0; i < MAX_STREAMS; i++) {
+        get_stream *s = &g.streams[i];
+        if (s->id == m->id && hk_req_ref_get(s->ref) && s->out) o = s->out;
+    }
+    pthread_mutex_unlock(&g.lock);
+    if (o) { /* o belongs to this loop thread: safe after unlocking */
+        hk_buf_append(&o->pending, m->bytes.data, m->bytes.len);
+        sse_flush(o);
+    }
+    hk_buf_free(&m->bytes);
+    free(m);
+}
+
+/* After a write: every session subscribed to KB resources hears about it
+ * on its open GET streams. */
+static void job_kb_changed(void *ud) {
+    (void)ud;
+    pthread_mutex_lock(&g.lock);
+    for (size_t i = 0; i < MAX_SESSIONS; i++) {
+        session_entry *e = &g.sessions[i];
+        if (!e->id[0] || e->dead || !e->sess) continue;
+        json_t *ups = hk_mcp_session_updates(e->sess);
+        if (json_array_size(ups) == 0) {
+            json_decref(ups);
+            continue;
+        }
+        hk_buf bytes = HK_BUF_INIT;
+        size_t k;
+        json_t *u;
+        json_array_foreach(ups, k, u) sse_event(&bytes, u);
+        json_decref(ups);
+        for (size_t si = 0; si < MAX_STREAMS; si++) {
+            get_stream *st = &g.streams[si];
+            if (!st->id || strcmp(st->session, e->id) != 0) continue;
+            stream_push *m = calloc(1, sizeof *m);
+            if (!m) continue;
+            m->id = st->id;
+            if (hk_buf_append(&m->bytes, bytes.data, bytes.len) != HK_OK ||
+                hk_loop_post(st->loop, stream_push_on_loop, m) != HK_OK) {
+                hk_buf_free(&m->bytes);
+                free(m);
+            }
+        }
+        hk_buf_free(&bytes);
+    }
+    pthread_mutex_unlock(&g.lock);
+}
+
 static void job_run(call_job *j) {
     hk_mcp_io io;
     memset(&io, 0, sizeof io);
     io.ud = j;
     io.notify = job_notify;
     io.client_request = job_client_request;
+    io.kb_changed = job_kb_changed;
     io.bearer_actor = j->actor[0] ? j->actor : NULL;
     io.http = true;
     io.header_version = j->hv_set ? j->hv : NULL;

@@ -11,6 +11,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import * as lib from './mcp_client_lib.mjs';
 
 const bin = process.env.HAKGAL_BIN;
@@ -87,6 +88,14 @@ try {
     lib.ok(!r.isError && r.structuredContent.created, 'bearer write');
     const au = await client.callTool({ name: 'list_audit', arguments: { limit: 1 } });
     lib.eq(au.structuredContent.entries[0].actor, 'alice', 'audit actor is the token name');
+    // subscriptions: the update arrives on the session's GET stream
+    const updates = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => updates.push(n.params.uri));
+    await client.subscribeResource({ uri: 'hakgal://entity/Bearer' });
+    await new Promise((r) => setTimeout(r, 300)); // the SDK opens its GET stream
+    await client.callTool({ name: 'add_fact', arguments: { statement: 'Bearer(Again)' } });
+    for (let i = 0; i < 100 && !updates.length; i++) await new Promise((r) => setTimeout(r, 20));
+    lib.eq(updates, ['hakgal://entity/Bearer'], 'resources/updated on the GET stream');
     await client.close();
   }
   {

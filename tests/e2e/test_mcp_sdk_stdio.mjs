@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import * as lib from './mcp_client_lib.mjs';
 
 const bin = process.env.HAKGAL_BIN;
@@ -63,6 +64,18 @@ try {
     lib.eq(comp.completion.values, ['France'], 'entity completion');
     const comp2 = await client.complete({ ref: { type: 'ref/resource', uri: 'hakgal://predicate/{name}' }, argument: { name: 'name', value: 'Has' } });
     lib.ok(comp2.completion.values.includes('HasCapital'), 'predicate completion');
+    // subscriptions: a write announces the subscribed KB resources
+    const updates = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => updates.push(n.params.uri));
+    await client.subscribeResource({ uri: 'hakgal://stats' });
+    await client.callTool({ name: 'add_fact', arguments: { statement: 'Subscribed(Update)', auth_token: token } });
+    for (let i = 0; i < 50 && !updates.length; i++) await new Promise((r) => setTimeout(r, 20));
+    lib.eq(updates, ['hakgal://stats'], 'resources/updated after a write');
+    await client.unsubscribeResource({ uri: 'hakgal://stats' });
+    await client.callTool({ name: 'kb_stats', arguments: {} });
+    await client.callTool({ name: 'add_fact', arguments: { statement: 'Unsubscribed(Update)', auth_token: token } });
+    await new Promise((r) => setTimeout(r, 100));
+    lib.eq(updates.length, 1, 'no update after unsubscribe');
     await client.setLoggingLevel('debug');
     await client.ping();
     await client.close();
