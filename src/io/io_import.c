@@ -570,6 +570,9 @@ hk_err hk_import_file(hk_store *s, const char *path,
         rc = io_import_sqlite(&im, path, err);
         if (rc != HK_OK)
             goto fail_closed;
+        /* SQLite progress counts rows: done = total at the end. */
+        if (im.progress != NULL)
+            im.progress(im.progress_ud, sum->read, sum->read, sum->read);
     } else if (format == HK_FORMAT_STATEMENTS || format == HK_FORMAT_TSV ||
                format == HK_FORMAT_JSONL) {
         rc = import_lines(&im, &r, format, err);

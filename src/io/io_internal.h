@@ -83,7 +83,8 @@ hk_err io_import_add(io_import *im, uint64_t line, const hk_statement *st,
 /* Counts a rejected record and writes it to the rejects file. */
 hk_err io_import_reject(io_import *im, uint64_t line, const char *reason,
                         const char *rec, size_t rec_len, hk_error *err);
-/* Counts a record as read and reports progress every 64k records. */
+/* Counts a record as read and reports progress every 64k records. done
+ * and total are bytes for line formats and rows for SQLite. */
 void io_import_count_read(io_import *im, uint64_t done, uint64_t total);
 
 /* The SQLite source (io_sqlite.c): streams table facts into im. */
