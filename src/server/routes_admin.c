@@ -53,13 +53,13 @@ static void backup_after(h2o_req_t *req, void *arg)
             hk_buf_free(&b);
         }
     }
-    free(j);
+    hk_free(j);
 }
 
 void hk_route_backup(hk_server *srv, h2o_req_t *req, const char *param)
 {
     (void)param;
-    backup_job *j = calloc(1, sizeof(*j));
+    backup_job *j = hk_calloc(1, sizeof(*j));
     if (!j) {
         hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
         return;
@@ -70,13 +70,13 @@ void hk_route_backup(hk_server *srv, h2o_req_t *req, const char *param)
     if (req->entity.len > 0) {
         body = hk_body_json(req);
         if (!body) {
-            free(j);
+            hk_free(j);
             return;
         }
         json_t *d = json_object_get(body, "dest");
         if (!json_is_object(body) || (d && !json_is_string(d))) {
             json_decref(body);
-            free(j);
+            hk_free(j);
             hk_send_field_error(req, 422, "invalid_input",
                                 "body is {\"dest\": \"/path/to/new/dir\"}",
                                 "dest");
@@ -86,7 +86,7 @@ void hk_route_backup(hk_server *srv, h2o_req_t *req, const char *param)
     }
     if (dest && (!*dest || strlen(dest) >= sizeof(j->dest))) {
         json_decref(body);
-        free(j);
+        hk_free(j);
         hk_send_field_error(req, 422, "invalid_input",
                             "dest must be a directory path", "dest");
         return;
@@ -105,7 +105,7 @@ void hk_route_backup(hk_server *srv, h2o_req_t *req, const char *param)
                          (unsigned long long)(hk_now_us() % 1000000));
         if (n < 0 || (size_t)n >= sizeof(j->dest)) {
             json_decref(body);
-            free(j);
+            hk_free(j);
             hk_http_send_error(req, 500, "internal",
                                "the data directory path is too long", NULL);
             return;
@@ -114,7 +114,7 @@ void hk_route_backup(hk_server *srv, h2o_req_t *req, const char *param)
     json_decref(body);
     hk_err rc = hk_server_defer(req, backup_work, backup_after, j);
     if (rc != HK_OK) {
-        free(j);
+        hk_free(j);
         hk_http_send_error(req, 503, "shutting_down",
                            "the server is shutting down", NULL);
     }

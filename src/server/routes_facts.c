@@ -101,7 +101,7 @@ static void add_done(h2o_req_t *req, hk_err rc, const hk_error *err,
             send_fact(req, j->id, j->created ? 201 : 200);
     }
     hk_fact_in_release(&j->in);
-    free(j);
+    hk_free(j);
 }
 
 void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
@@ -110,7 +110,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
     json_t *body = hk_body_json(req);
     if (!body)
         return;
-    add_job *j = calloc(1, sizeof(*j));
+    add_job *j = hk_calloc(1, sizeof(*j));
     if (!j) {
         json_decref(body);
         queue_failed(req, HK_ERR_NOMEM);
@@ -128,7 +128,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
                                             : "invalid_fact",
                             &err);
         hk_fact_in_release(&j->in);
-        free(j);
+        hk_free(j);
         return;
     }
     rc = hk_server_write_async(req, add_write, add_done, j,
@@ -136,7 +136,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
     if (rc != HK_OK) {
         queue_failed(req, rc);
         hk_fact_in_release(&j->in);
-        free(j);
+        hk_free(j);
     }
 }
 
@@ -169,14 +169,14 @@ static void batch_free(batch_job *j)
     for (size_t i = 0; i < j->n; i++) {
         if (j->items[i])
             json_decref(j->items[i]);
-        free(j->bad[i]);
+        hk_free(j->bad[i]);
     }
-    free(j->items);
-    free(j->bad);
-    free(j->ids);
-    free(j->state);
-    free(j->errs);
-    free(j);
+    hk_free(j->items);
+    hk_free(j->bad);
+    hk_free(j->ids);
+    hk_free(j->state);
+    hk_free(j->errs);
+    hk_free(j);
 }
 
 static hk_err batch_error_add(batch_job *j, size_t index, int status,
@@ -184,7 +184,7 @@ static hk_err batch_error_add(batch_job *j, size_t index, int status,
 {
     if (j->n_errs == j->cap_errs) {
         size_t cap = j->cap_errs ? j->cap_errs * 2 : 16;
-        batch_error *ne = realloc(j->errs, cap * sizeof(*ne));
+        batch_error *ne = hk_realloc(j->errs, cap * sizeof(*ne));
         if (!ne)
             return HK_ERR_NOMEM;
         j->errs = ne;
@@ -329,10 +329,10 @@ static void batch_done(h2o_req_t *req, hk_err rc, const hk_error *err,
 static bool batch_alloc(batch_job *j, size_t n)
 {
     size_t c = n ? n : 1;
-    j->items = calloc(c, sizeof(*j->items));
-    j->bad = calloc(c, sizeof(*j->bad));
-    j->ids = calloc(c, sizeof(*j->ids));
-    j->state = calloc(c, sizeof(*j->state));
+    j->items = hk_calloc(c, sizeof(*j->items));
+    j->bad = hk_calloc(c, sizeof(*j->bad));
+    j->ids = hk_calloc(c, sizeof(*j->ids));
+    j->state = hk_calloc(c, sizeof(*j->state));
     return j->items && j->bad && j->ids && j->state;
 }
 
@@ -359,7 +359,7 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
                            NULL);
         return;
     }
-    batch_job *j = calloc(1, sizeof(*j));
+    batch_job *j = hk_calloc(1, sizeof(*j));
     if (!j) {
         queue_failed(req, HK_ERR_NOMEM);
         return;
@@ -368,19 +368,19 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
     if (p[k] == '[') {
         json_t *arr = hk_body_json(req);
         if (!arr) {
-            free(j);
+            hk_free(j);
             return;
         }
         size_t n = json_array_size(arr);
         if (n > srv->cfg.max_batch) {
             json_decref(arr);
-            free(j);
+            hk_free(j);
             send_too_many(srv, req, n);
             return;
         }
         if (n == 0) {
             json_decref(arr);
-            free(j);
+            hk_free(j);
             hk_http_send_error(req, 400, "invalid_json",
                                "the batch array is empty", NULL);
             return;
@@ -409,7 +409,7 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
             i = e + 1;
         }
         if (lines > srv->cfg.max_batch) {
-            free(j);
+            hk_free(j);
             send_too_many(srv, req, lines);
             return;
         }
@@ -436,7 +436,7 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
                     snprintf(msg, sizeof(msg),
                              "line %llu: invalid JSON at column %d: %s",
                              (unsigned long long)lineno, je.column, je.text);
-                    j->bad[n] = strdup(msg);
+                    j->bad[n] = hk_strdup(msg);
                     if (!j->bad[n]) {
                         j->n = n;
                         batch_free(j);
@@ -543,7 +543,7 @@ static void delete_done(h2o_req_t *req, hk_err rc, const hk_error *err,
     }
     hk_statement_release(&j->st);
     hk_buf_free(&j->before);
-    free(j);
+    hk_free(j);
 }
 
 void hk_route_fact_delete(hk_server *srv, h2o_req_t *req, const char *param)
@@ -551,7 +551,7 @@ void hk_route_fact_delete(hk_server *srv, h2o_req_t *req, const char *param)
     hk_fact_id id;
     if (!id_param(req, param, &id))
         return;
-    delete_job *j = calloc(1, sizeof(*j));
+    delete_job *j = hk_calloc(1, sizeof(*j));
     if (!j) {
         queue_failed(req, HK_ERR_NOMEM);
         return;
@@ -564,7 +564,7 @@ void hk_route_fact_delete(hk_server *srv, h2o_req_t *req, const char *param)
         hk_err rc = hk_fact_json_by_id(txn, id, &j->before, NULL);
         hk_loop_read_done(loop);
         if (rc == HK_ERR_NOT_FOUND) {
-            free(j);
+            hk_free(j);
             char msg[64];
             snprintf(msg, sizeof(msg), "no fact with id %llu",
                      (unsigned long long)id);
@@ -579,7 +579,7 @@ void hk_route_fact_delete(hk_server *srv, h2o_req_t *req, const char *param)
     if (rc != HK_OK) {
         queue_failed(req, rc);
         hk_buf_free(&j->before);
-        free(j);
+        hk_free(j);
     }
 }
 
@@ -603,7 +603,7 @@ void hk_route_facts_delete(hk_server *srv, h2o_req_t *req, const char *param)
                             "statement");
         return;
     }
-    delete_job *j = calloc(1, sizeof(*j));
+    delete_job *j = hk_calloc(1, sizeof(*j));
     if (!j) {
         queue_failed(req, HK_ERR_NOMEM);
         return;
@@ -613,7 +613,7 @@ void hk_route_facts_delete(hk_server *srv, h2o_req_t *req, const char *param)
         if (!err.field[0])
             snprintf(err.field, sizeof(err.field), "statement");
         hk_send_input_error(req, 400, "invalid_statement", &err);
-        free(j);
+        hk_free(j);
         return;
     }
     j->by_statement = true;
@@ -622,7 +622,7 @@ void hk_route_facts_delete(hk_server *srv, h2o_req_t *req, const char *param)
     if (rc != HK_OK) {
         queue_failed(req, rc);
         hk_statement_release(&j->st);
-        free(j);
+        hk_free(j);
     }
 }
 
@@ -675,7 +675,7 @@ static void update_done(h2o_req_t *req, hk_err rc, const hk_error *err,
         }
     }
     hk_fact_in_release(&j->in);
-    free(j);
+    hk_free(j);
 }
 
 static void update_route(hk_server *srv, h2o_req_t *req, const char *param,
@@ -687,7 +687,7 @@ static void update_route(hk_server *srv, h2o_req_t *req, const char *param,
     json_t *body = hk_body_json(req);
     if (!body)
         return;
-    update_job *j = calloc(1, sizeof(*j));
+    update_job *j = hk_calloc(1, sizeof(*j));
     if (!j) {
         json_decref(body);
         queue_failed(req, HK_ERR_NOMEM);
@@ -723,7 +723,7 @@ static void update_route(hk_server *srv, h2o_req_t *req, const char *param,
                                             : "invalid_fact",
                             &err);
         hk_fact_in_release(&j->in);
-        free(j);
+        hk_free(j);
         return;
     }
     rc = hk_server_write_async(req, update_write, update_done, j,
@@ -731,7 +731,7 @@ static void update_route(hk_server *srv, h2o_req_t *req, const char *param,
     if (rc != HK_OK) {
         queue_failed(req, rc);
         hk_fact_in_release(&j->in);
-        free(j);
+        hk_free(j);
     }
 }
 

@@ -297,7 +297,7 @@ static hk_err loops_create(hk_server *srv, hk_error *err)
     srv->cfg.listen_port = ntohs(ss.ss_family == AF_INET
                                      ? ((struct sockaddr_in *)&ss)->sin_port
                                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
-    srv->loops = calloc(srv->cfg.threads, sizeof(hk_loop));
+    srv->loops = hk_calloc(srv->cfg.threads, sizeof(hk_loop));
     if (!srv->loops)
         return hk_error_set(err, HK_ERR_NOMEM, "out of memory for loops");
     for (unsigned i = 0; i < srv->cfg.threads; i++) {
@@ -396,7 +396,7 @@ int hk_cmd_serve(int argc, char **argv)
 {
     hk_error err;
     hk_error_clear(&err);
-    hk_server *srv = calloc(1, sizeof(*srv));
+    hk_server *srv = hk_calloc(1, sizeof(*srv));
     if (!srv) {
         fprintf(stderr, "hakgal serve: out of memory\n");
         return 1;
@@ -548,12 +548,12 @@ done:
         hk_store_close(srv->store);
     if (srv->access_log && srv->access_log != stderr)
         fclose(srv->access_log);
-    free(srv->tokens);
-    free(srv->loops);
+    hk_free(srv->tokens);
+    hk_free(srv->loops);
     hk_metrics_destroy(&srv->metrics);
     pthread_mutex_destroy(&srv->log_lock);
     if (code == 0 && !help && !srv->cfg.quiet)
         fprintf(stderr, "hakgal serve: stopped\n");
-    free(srv);
+    hk_free(srv);
     return code;
 }

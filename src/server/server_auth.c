@@ -156,7 +156,7 @@ static hk_err load_file(hk_server *srv, const char *path, hk_error *err)
 
 hk_err hk_auth_load(hk_server *srv, hk_error *err)
 {
-    srv->tokens = calloc(HK_MAX_TOKENS, sizeof(hk_token));
+    srv->tokens = hk_calloc(HK_MAX_TOKENS, sizeof(hk_token));
     if (!srv->tokens)
         return hk_error_set(err, HK_ERR_NOMEM, "out of memory for tokens");
     srv->n_tokens = 0;

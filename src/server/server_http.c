@@ -222,7 +222,7 @@ struct hk_req_ref {
 static void ref_drop(hk_req_ref *ref)
 {
     if (--ref->refs == 0)
-        free(ref);
+        hk_free(ref);
 }
 
 static void on_pool_dispose(void *p)
@@ -234,7 +234,7 @@ static void on_pool_dispose(void *p)
 
 hk_req_ref *hk_req_ref_new(h2o_req_t *req)
 {
-    hk_req_ref *ref = malloc(sizeof(*ref));
+    hk_req_ref *ref = hk_malloc(sizeof(*ref));
     if (!ref)
         return NULL;
     ref->req = req;

@@ -5,14 +5,23 @@
  * Files:
  *   serve.c          hk_cmd_serve: settings, start-up, loops, shutdown
  *   server_config.c  defaults, config file, environment, flags, --help
- *   server_auth.c    token file/env loading, hashing, role checks
+ *   server_auth.c    token file/env loading, hashing, role checks, Origin
  *   server_http.c    responses, JSON errors, query strings, request refs
  *   server_writer.c  the group-commit writer thread
  *   server_pool.c    pool threads for blocking work, loop messages
  *   server_metrics.c Prometheus counters and histograms
- *   server_router.c  route table, dispatch, per-request bookkeeping
- *   routes_*.c       REST handlers
+ *   server_router.c  route table, dispatch, CORS, metrics logger, JSON
+ *                    rewriting of errors h2o answers itself
  *   server_openapi.c the OpenAPI 3.1 document
+ *   routes.h, routes_util.c  fact input parsing and output helpers
+ *   routes_facts.c   fact writes and fact-by-id reads
+ *   routes_query.c   queries, scans, entities, predicates, stats, search,
+ *                    audit
+ *   routes_admin.c   backup, health, readiness, metrics, OpenAPI
+ *   mcp_http.c       /mcp (Streamable HTTP), plugged in through server.h
+ *
+ * Memory: everything here allocates through core/mem.h (hk_malloc ...,
+ * released with hk_free) except JSON text from jansson (free()).
  */
 #ifndef HK_SERVER_INT_H
 #define HK_SERVER_INT_H
@@ -20,6 +29,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/mem.h"
 #include "server/server.h"
 
 /* ==== Loop messages ==== */

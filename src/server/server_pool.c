@@ -49,12 +49,12 @@ static void run_post(hk_loop_msg *m)
 {
     post_msg *p = (post_msg *)m;
     p->fn(p->arg);
-    free(p);
+    hk_free(p);
 }
 
 hk_err hk_loop_post(hk_loop *loop, void (*fn)(void *arg), void *arg)
 {
-    post_msg *p = calloc(1, sizeof(*p));
+    post_msg *p = hk_calloc(1, sizeof(*p));
     if (!p)
         return HK_ERR_NOMEM;
     p->msg.run = run_post;
@@ -87,7 +87,7 @@ static void pool_done_on_loop(hk_loop_msg *m)
     job->after(hk_req_ref_get(job->ref), job->arg);
     hk_req_ref_release(job->ref);
     atomic_fetch_sub(&job->loop->pending, 1);
-    free(job);
+    hk_free(job);
 }
 
 static void *pool_main(void *arg)
@@ -121,12 +121,12 @@ hk_err hk_server_defer(h2o_req_t *req, hk_work_fn work, hk_after_work_fn after,
     if (!loop)
         return HK_ERR_STATE;
     hk_server *srv = loop->srv;
-    hk_pool_job *job = calloc(1, sizeof(*job));
+    hk_pool_job *job = hk_calloc(1, sizeof(*job));
     if (!job)
         return HK_ERR_NOMEM;
     job->ref = hk_req_ref_new(req);
     if (!job->ref) {
-        free(job);
+        hk_free(job);
         return HK_ERR_NOMEM;
     }
     job->loop = loop;
@@ -138,7 +138,7 @@ hk_err hk_server_defer(h2o_req_t *req, hk_work_fn work, hk_after_work_fn after,
     if (p->closed) {
         pthread_mutex_unlock(&p->lock);
         hk_req_ref_release(job->ref);
-        free(job);
+        hk_free(job);
         return HK_ERR_STATE;
     }
     atomic_fetch_add(&loop->pending, 1);
@@ -157,7 +157,7 @@ hk_err hk_pool_start(hk_server *srv, hk_error *err)
     hk_pool *p = &srv->pool;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
-    p->threads = calloc(srv->cfg.pool_threads, sizeof(pthread_t));
+    p->threads = hk_calloc(srv->cfg.pool_threads, sizeof(pthread_t));
     if (!p->threads)
         return hk_error_set(err, HK_ERR_NOMEM, "out of memory for the pool");
     for (unsigned i = 0; i < srv->cfg.pool_threads; i++) {
@@ -181,7 +181,7 @@ void hk_pool_stop(hk_server *srv)
     pthread_mutex_unlock(&p->lock);
     for (unsigned i = 0; i < p->n_threads; i++)
         pthread_join(p->threads[i], NULL);
-    free(p->threads);
+    hk_free(p->threads);
     p->threads = NULL;
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);

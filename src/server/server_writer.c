@@ -74,7 +74,7 @@ static void complete_on_loop(hk_loop_msg *msg)
     job->done(req, job->rc, &job->err, job->arg);
     hk_req_ref_release(job->ref);
     atomic_fetch_sub(&job->loop->pending, 1);
-    free(job);
+    hk_free(job);
 }
 
 static void complete(hk_write_job *job)
@@ -308,12 +308,12 @@ hk_err hk_write_async_ex(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,
     hk_loop *loop = hk_server_current_loop();
     if (!loop)
         return HK_ERR_STATE;
-    hk_write_job *job = calloc(1, sizeof(*job));
+    hk_write_job *job = hk_calloc(1, sizeof(*job));
     if (!job)
         return HK_ERR_NOMEM;
     job->ref = hk_req_ref_new(req);
     if (!job->ref) {
-        free(job);
+        hk_free(job);
         return HK_ERR_NOMEM;
     }
     job->fn = fn;
@@ -328,7 +328,7 @@ hk_err hk_write_async_ex(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,
     if (rc != HK_OK) {
         atomic_fetch_sub(&loop->pending, 1);
         hk_req_ref_release(job->ref);
-        free(job);
+        hk_free(job);
     }
     return rc;
 }
