@@ -4,7 +4,8 @@
 # then open, pass `audit verify`, hold exactly the committed transactions
 # (a whole number of batches, since every line is a new fact), and a second
 # run of the same import must complete it to the full count, reporting the
-# facts that survived the crash as already present.
+# facts that survived the crash as already present. An export taken while
+# the import runs must be a consistent snapshot of whole batches.
 set -euo pipefail
 
 : "${HAKGAL_BIN:?HAKGAL_BIN must name the hakgal binary}"
@@ -56,6 +57,14 @@ while :; do
   [ "$SECONDS" -lt "$deadline" ] || fail "no batch committed within 120 s"
   sleep 0.05
 done
+# A concurrent export is one consistent snapshot: whole batches, in order.
+"$HAKGAL_BIN" export >"$ROOT/during.hkl"
+n_during="$(wc -l <"$ROOT/during.hkl")"
+[ $((n_during % BATCH)) -eq 0 ] && [ "$n_during" -ge $((2 * BATCH)) ] ||
+  fail "export during the import holds $n_during facts, not whole batches"
+head -n "$n_during" "$ROOT/big.hkl" | cmp -s - "$ROOT/during.hkl" ||
+  fail "export during the import is not the file's first $n_during lines"
+ok
 kill -9 "$IMPORT_PID"
 set +e
 wait "$IMPORT_PID" 2>/dev/null
