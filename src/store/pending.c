@@ -219,10 +219,38 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
             rc = ENOMEM;
             goto fail;
         }
+        /* Keys above the current last key (entities first used in this
+         * batch: their sym ids are the newest) are appended: MDB_APPEND
+         * for the first duplicate, MDB_APPENDDUP for the rest, so their
+         * pages fill completely and no search is needed. */
+        uint8_t last_key[4] = {0, 0, 0, 0};
+        bool have_last = false;
+        {
+            MDB_val lk, ld;
+            int lrc = mdb_cursor_get(t->c_by_arg, &lk, &ld, MDB_LAST);
+            if (lrc == 0 && lk.mv_size == 4) {
+                memcpy(last_key, lk.mv_data, 4);
+                have_last = true;
+            } else if (lrc && lrc != MDB_NOTFOUND) {
+                rc = lrc;
+                goto fail;
+            }
+        }
         for (size_t i = 0; i < p->n_arg; i++) {
             MDB_val k = {4, p->arg[i].k};
             MDB_val d = {HK_ARG_DUP_BYTES, p->arg[i].k + 4};
             size_t cnt = 0;
+            bool beyond = !have_last || memcmp(p->arg[i].k, last_key, 4) > 0;
+            if (beyond) {
+                bool first = i == 0 || memcmp(p->arg[i].k, p->arg[i - 1].k,
+                                              4) != 0;
+                if ((rc = mdb_cursor_put(t->c_by_arg, &k, &d,
+                                         first ? MDB_APPEND : MDB_APPENDDUP)))
+                    goto fail;
+                if (first)
+                    t->c.entities++;
+                continue;
+            }
             if ((rc = mdb_cursor_put(t->c_by_arg, &k, &d, 0)) ||
                 (rc = mdb_cursor_count(t->c_by_arg, &cnt)))
                 goto fail;
