@@ -47,6 +47,23 @@ static int simple_opts(cli_ctx *c, int argc, char **argv)
 
 /* ==== stats ==== */
 
+/* " (12.3 MiB)" for sizes of 1 KiB and more, "" below. */
+static const char *human_bytes(uint64_t n, char out[32])
+{
+    static const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    int u = -1;
+    while (v >= 1024.0 && u < 3) {
+        v /= 1024.0;
+        u++;
+    }
+    if (u < 0)
+        out[0] = '\0';
+    else
+        snprintf(out, 32, " (%.1f %s)", v, units[u]);
+    return out;
+}
+
 int hk_cmd_stats(int argc, char **argv)
 {
     static const char usage[] =
@@ -109,9 +126,13 @@ int hk_cmd_stats(int argc, char **argv)
         printf("symbols         %llu\n", (unsigned long long)st.symbols);
         printf("audit entries   %llu\n", (unsigned long long)st.audit_entries);
         printf("last fact id    %llu\n", (unsigned long long)st.last_fact_id);
-        printf("bytes on disk   %llu\n", (unsigned long long)st.bytes_on_disk);
-        printf("bytes used      %llu\n", (unsigned long long)st.bytes_used);
-        printf("map size        %llu\n", (unsigned long long)st.map_size);
+        char h[32];
+        printf("bytes on disk   %llu%s\n", (unsigned long long)st.bytes_on_disk,
+               human_bytes(st.bytes_on_disk, h));
+        printf("bytes used      %llu%s\n", (unsigned long long)st.bytes_used,
+               human_bytes(st.bytes_used, h));
+        printf("map size        %llu%s\n", (unsigned long long)st.map_size,
+               human_bytes(st.map_size, h));
         printf("last change     %s\n", changed);
         printf("schema version  %u\n", st.schema_version);
     }

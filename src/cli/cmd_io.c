@@ -174,6 +174,10 @@ int hk_cmd_import(int argc, char **argv)
         return rc;
     progress_state ps;
     bool tty = !quiet && isatty(STDERR_FILENO);
+    hk_import_summary total; /* over all files, for the closing line */
+    memset(&total, 0, sizeof total);
+    int n_files = 0;
+    double all_start = now_s();
     hk_buf line = HK_BUF_INIT;
     char *default_rejects = NULL;
     for (int i = optind; i < argc; i++) {
@@ -225,6 +229,11 @@ int hk_cmd_import(int argc, char **argv)
                 break;
             }
         }
+        n_files++;
+        total.read += sum.read;
+        total.added += sum.added;
+        total.present += sum.present;
+        total.rejected += sum.rejected;
         const char *rej = sum.rejected > 0 ? io.rejects_path : NULL;
         if (rej != NULL && strcmp(rej, "/dev/stderr") == 0)
             rej = "stderr";
@@ -271,6 +280,15 @@ int hk_cmd_import(int argc, char **argv)
                     path);
             rc = HK_EXIT_INVALID;
         }
+    }
+    if (n_files > 1 && !c.json) {
+        double secs = now_s() - all_start;
+        printf("total: %d files, read %llu, added %llu, already present %llu, "
+               "rejected %llu (%.2f s)\n",
+               n_files, (unsigned long long)total.read,
+               (unsigned long long)total.added,
+               (unsigned long long)total.present,
+               (unsigned long long)total.rejected, secs);
     }
     free(default_rejects);
     hk_buf_free(&line);

@@ -94,6 +94,8 @@ same "$(cut -d: -f1,2 "$ROOT/all.rejects")" "$(printf 'one.hkl:1\ntwo.hkl:2')"
 printf 'Later(fact)\n' >later.hkl
 run import missing.hkl later.hkl
 expect 3 "later.hkl: read 1, added 1" "missing.hkl: cannot open"
+run import facts.hkl later.hkl --rejects /dev/null
+expect 0 "total: 2 files, read 6, added 0, already present 4, rejected 2"
 
 # ---- TSV, auto-detected by extension and by content ----
 printf 'HasPart\tCar\tWheel\nBond\tNH3\tnitrogen\thydrogen\nLonely\n' >facts.tsv
