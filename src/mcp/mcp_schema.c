@@ -46,7 +46,7 @@ static size_t utf8_chars(const char *s) {
     return n;
 }
 
-static bool fail(char *why, size_t why_len, const char *path,
+static bool reject(char *why, size_t why_len, const char *path,
                  const char *what) {
     snprintf(why, why_len, "%s%s%s", path[0] ? path : "", path[0] ? ": " : "",
              what);
@@ -58,7 +58,7 @@ static bool fail(char *why, size_t why_len, const char *path,
 static bool validate(const json_t *schema, const json_t *v, const char *path,
                      char *why, size_t why_len, int depth) {
     char msg[320];
-    if (depth > 32) return fail(why, why_len, path, "schema nests too deep");
+    if (depth > 32) return reject(why, why_len, path, "schema nests too deep");
     if (!json_is_object(schema)) return true;
 
     const json_t *type = json_object_get(schema, "type");
@@ -66,7 +66,7 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
         if (!type_matches(json_string_value(type), v)) {
             snprintf(msg, sizeof msg, "must be of type %s",
                      json_string_value(type));
-            return fail(why, why_len, path, msg);
+            return reject(why, why_len, path, msg);
         }
     } else if (json_is_array(type)) {
         size_t i;
@@ -76,7 +76,7 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
             if (json_is_string(t) && type_matches(json_string_value(t), v))
                 ok = true;
         }
-        if (!ok) return fail(why, why_len, path, "has the wrong type");
+        if (!ok) return reject(why, why_len, path, "has the wrong type");
     }
 
     const json_t *en = json_object_get(schema, "enum");
@@ -92,12 +92,12 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
             snprintf(msg, sizeof msg, "must be one of %s",
                      allowed ? allowed : "the listed values");
             free(allowed);
-            return fail(why, why_len, path, msg);
+            return reject(why, why_len, path, msg);
         }
     }
     const json_t *cn = json_object_get(schema, "const");
     if (cn && !json_equal((json_t *)cn, (json_t *)v))
-        return fail(why, why_len, path, "does not have the required value");
+        return reject(why, why_len, path, "does not have the required value");
 
     if (json_is_number(v)) {
         double d = json_number_value(v);
@@ -105,11 +105,11 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
         const json_t *mx = json_object_get(schema, "maximum");
         if (json_is_number(mn) && d < json_number_value(mn)) {
             snprintf(msg, sizeof msg, "must be >= %g", json_number_value(mn));
-            return fail(why, why_len, path, msg);
+            return reject(why, why_len, path, msg);
         }
         if (json_is_number(mx) && d > json_number_value(mx)) {
             snprintf(msg, sizeof msg, "must be <= %g", json_number_value(mx));
-            return fail(why, why_len, path, msg);
+            return reject(why, why_len, path, msg);
         }
     }
 
@@ -120,12 +120,12 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
         if (json_is_integer(mn) && (json_int_t)n < json_integer_value(mn)) {
             snprintf(msg, sizeof msg, "must have at least %lld characters",
                      (long long)json_integer_value(mn));
-            return fail(why, why_len, path, msg);
+            return reject(why, why_len, path, msg);
         }
         if (json_is_integer(mx) && (json_int_t)n > json_integer_value(mx)) {
             snprintf(msg, sizeof msg, "must have at most %lld characters",
                      (long long)json_integer_value(mx));
-            return fail(why, why_len, path, msg);
+            return reject(why, why_len, path, msg);
         }
     }
 
@@ -136,12 +136,12 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
         if (json_is_integer(mn) && (json_int_t)n < json_integer_value(mn)) {
             snprintf(msg, sizeof msg, "must have at least %lld items",
                      (long long)json_integer_value(mn));
-            return fail(why, why_len, path, msg);
+            return reject(why, why_len, path, msg);
         }
         if (json_is_integer(mx) && (json_int_t)n > json_integer_value(mx)) {
             snprintf(msg, sizeof msg, "must have at most %lld items",
                      (long long)json_integer_value(mx));
-            return fail(why, why_len, path, msg);
+            return reject(why, why_len, path, msg);
         }
         const json_t *items = json_object_get(schema, "items");
         if (json_is_object(items)) {
@@ -168,7 +168,7 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
                     !json_object_get(v, json_string_value(r))) {
                     snprintf(msg, sizeof msg, "missing required property '%s'",
                              json_string_value(r));
-                    return fail(why, why_len, path, msg);
+                    return reject(why, why_len, path, msg);
                 }
             }
         }
@@ -185,7 +185,7 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
                     return false;
             } else if (json_is_false(addl)) {
                 snprintf(msg, sizeof msg, "unknown property '%s'", key);
-                return fail(why, why_len, path, msg);
+                return reject(why, why_len, path, msg);
             } else if (json_is_object(addl)) {
                 if (!validate(addl, val, sub, why, why_len, depth + 1))
                     return false;
