@@ -142,6 +142,52 @@ class Durability(unittest.TestCase):
             s.cleanup()
             s2.cleanup()
 
+    def test_storage_full(self):
+        # A 1 MiB map fills up: writes answer 507 storage_full, everything
+        # acknowledged stays readable, and the server keeps working.
+        s = Server(["--map-size", "1m"])
+        try:
+            full = False
+            for i in range(200):
+                items = ["Full(i%d_%d, %s)" % (i, k, "x" * 200)
+                         for k in range(200)]
+                st, _, b = s.request("POST", "/v2/facts/batch", items)
+                if st == 507:
+                    self.assertEqual(b["error"]["code"], "storage_full", b)
+                    full = True
+                    break
+                self.assertEqual(st, 200, b)
+            self.assertTrue(full, "the map never filled")
+            acked, statuses = [], []
+
+            def small(k):
+                for j in range(10):
+                    stmt = "Tiny(k%d, j%d, %s)" % (k, j, "y" * 100)
+                    st, _, b = s.request("POST", "/v2/facts",
+                                         {"statement": stmt})
+                    statuses.append(st)
+                    if st == 201:
+                        acked.append((b["id"], stmt))
+                    elif st != 507:
+                        raise AssertionError((st, b))
+
+            ts = [threading.Thread(target=small, args=(k,)) for k in range(8)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(120)
+            self.assertEqual(len(statuses), 80)
+            for fid, stmt in acked:
+                st, _, b = s.request("GET", "/v2/facts/%d" % fid)
+                self.assertEqual((st, b["statement"]), (200, stmt))
+            st, _, b = s.request("GET", "/readyz")
+            self.assertEqual(st, 200)
+            st, _, text = s.request("GET", "/metrics")
+            self.assertIn("hakgal_commit_failures_total", text)
+        finally:
+            self.assertEqual(s.stop(), 0, s.output())
+            s.cleanup()
+
     def test_concurrent_batches(self):
         s = Server()
         results = []
