@@ -227,19 +227,15 @@ static json_t *server_info(void) {
 }
 
 static json_t *capabilities(req *r) {
+    /* the lists only change when the server restarts: no listChanged */
     json_t *c = json_pack("{s:{s:b}, s:{s:b}, s:{}, s:{}}", "tools",
-                          "listChanged", r->srv->env.fixtures, "prompts",
-                          "listChanged", false, "logging", "completions");
+                          "listChanged", false, "prompts", "listChanged",
+                          false, "logging", "completions");
     json_t *res = r->stateless
                       ? json_pack("{s:b}", "listChanged", false)
                       : json_pack("{s:b, s:b}", "subscribe", true,
                                   "listChanged", false);
     json_object_set_new(c, "resources", res);
-    if (r->stateless) {
-        /* logging is requested per request via _meta logLevel */
-        json_object_set_new(json_object_get(c, "tools"), "listChanged",
-                            json_false());
-    }
     return c;
 }
 

@@ -74,8 +74,6 @@ struct hk_mcp_server {
     mcp_tool *tools;             /* n_tools registered tools */
     size_t n_tools;              /* count */
     int64_t started_us;          /* for uptime */
-    pthread_mutex_t fixture_lock;/* guards fixture state below */
-    unsigned tool_generation;    /* fixture: bumped by list-change tools */
 };
 
 /* One awaited server->client request. */

@@ -6,12 +6,13 @@
  * The server copies its environment, resolves the allowed directories once
  * (realpath), and builds every tool's tools/list entry at creation so that
  * listing is a copy of prebuilt JSON. Nothing in the server changes after
- * creation except the fixture state under fixture_lock.
+ * creation. Write tokens are kept as SHA-256 hashes and compared with
+ * CRYPTO_memcmp over the whole table.
  *
  * Sessions: a mutex guards all session fields; client requests
  * (sampling, elicitation) register an id with hk_mcp_session_expect and
- * wait on the condition variable until hk_mcp_session_deliver-style
- * delivery (hk_mcp_handle receiving a response message) fills the slot.
+ * wait on the condition variable until mcp_session_deliver (called when
+ * hk_mcp_handle receives the client's response message) fills the slot.
  */
 #include <errno.h>
 #include <limits.h>
@@ -95,7 +96,6 @@ hk_err hk_mcp_server_new(const hk_mcp_env *env, hk_mcp_server **out,
     hk_err rc = HK_OK;
     hk_mcp_server *s = calloc(1, sizeof *s);
     if (!s) return hk_error_set(err, HK_ERR_NOMEM, "mcp: out of memory");
-    pthread_mutex_init(&s->fixture_lock, NULL);
     s->env = *env;
     s->started_us = hk_now_us();
     for (size_t i = 0; i < env->n_tokens; i++) s->tokens[i] = env->tokens[i];
@@ -153,7 +153,6 @@ void hk_mcp_server_free(hk_mcp_server *s) {
     free(s->tools);
     for (size_t i = 0; i < HK_MCP_MAX_DIRS; i++) free(s->allow_dirs[i]);
     free(s->backup_dir);
-    pthread_mutex_destroy(&s->fixture_lock);
     /* wipe copied secrets */
     volatile unsigned char *p = (volatile unsigned char *)s->tokens;
     for (size_t i = 0; i < sizeof s->tokens; i++) p[i] = 0;

@@ -710,6 +710,11 @@ static int on_post(h2o_req_t *req) {
     hk_principal p;
     char actor[64];
     if (!auth_writer(req, &p, actor)) return 0;
+    if (req->entity.len > HK_MCP_MAX_MESSAGE_BYTES) {
+        send_rpc_error(req, 413, HK_MCP_INVALID_REQUEST,
+                       "Invalid request: message larger than 4 MiB");
+        return 0;
+    }
     json_error_t je;
     json_t *msg = json_loadb(req->entity.base ? req->entity.base : "",
                              req->entity.len, JSON_DECODE_ANY, &je);
