@@ -34,6 +34,12 @@ mkdir -p "$out" "$work"
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo |
     cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
+if git rev-parse --git-dir >/dev/null 2>&1; then
+    dirty=$(git status --porcelain -- src include | wc -l)
+    echo "== source: $(git rev-parse --short HEAD) ($dirty uncommitted" \
+        "paths under src/ include/ in the build)"
+fi
+
 echo "== store: hakgal vs SQLite, N=$n"
 keep=()
 [ "${BENCH_KEEP:-0}" = 1 ] && keep=(--keep)
