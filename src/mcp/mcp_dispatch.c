@@ -415,6 +415,7 @@ static json_t *m_tools_call(req *r) {
         char msg[600];
         snprintf(msg, sizeof msg, "%s failed: %s", tool->def->name,
                  e.message[0] ? e.message : hk_strerror(rc));
+        mcp_log(&c, 3 /* warning */, "hakgal.tools", msg);
         result = tool_error_result(msg);
     } else if (c.result) {
         result = c.result;
@@ -423,7 +424,13 @@ static json_t *m_tools_call(req *r) {
         bool wrote = (f & MCP_TOOL_AUTH) ||
                      ((f & MCP_TOOL_AUTH_UNLESS_DRY) &&
                       !mcp_arg_bool(&c, "dry_run", true));
-        if (wrote && r->io->kb_changed) r->io->kb_changed(r->io->ud);
+        if (wrote) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "%s changed the knowledge base (actor %s)",
+                     tool->def->name, c.actor ? c.actor : "-");
+            mcp_log(&c, 2 /* notice */, "hakgal.tools", msg);
+            if (r->io->kb_changed) r->io->kb_changed(r->io->ud);
+        }
         if (!structured) structured = json_object();
         char *text = json_dumps(structured, JSON_COMPACT | JSON_ENSURE_ASCII);
         result = json_pack("{s:[{s:s, s:s}], s:o}", "content", "type", "text",

@@ -100,7 +100,7 @@ static long read_line(stdio_srv *ss) {
     size_t n = 0;
     bool too_long = false;
     int ch;
-    while ((ch = getchar()) != EOF) {
+    while ((ch = getc_unlocked(stdin)) != EOF) {
         if (ch == '\n') break;
         if (n < HK_MCP_MAX_MESSAGE_BYTES) ss->buf[n++] = (char)ch;
         else too_long = true;

@@ -416,8 +416,12 @@ hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err) {
             }
         }
     }
-    for (size_t i = 0; rc == HK_OK && i < asym.n; i++)
+    double rules = (double)(asym.n + json_array_size(neg_pairs) + func.n);
+    double done = 0;
+    for (size_t i = 0; rc == HK_OK && i < asym.n; i++) {
         rc = each_fact(t, asym.v[i], 2, limit, rule_asymmetric, &ctx, &fs, err);
+        mcp_progress(c, ++done, rules, "asymmetric predicates");
+    }
     size_t x;
     json_t *p;
     json_array_foreach(neg_pairs, x, p) {
@@ -425,9 +429,12 @@ hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err) {
         ctx.other = json_string_value(json_array_get(p, 1));
         rc = each_fact(t, json_string_value(json_array_get(p, 0)), 0, limit,
                        rule_negation, &ctx, &fs, err);
+        mcp_progress(c, ++done, rules, "negations");
     }
-    for (size_t i = 0; rc == HK_OK && i < func.n; i++)
+    for (size_t i = 0; rc == HK_OK && i < func.n; i++) {
         rc = each_fact(t, func.v[i], 0, limit, rule_functional, &ctx, &fs, err);
+        mcp_progress(c, ++done, rules, "functional predicates");
+    }
     if (t) hk_txn_abort(t);
     hk_name_counts_free(preds, n_preds);
     hk_fact_release(&ctx.g);
@@ -616,6 +623,7 @@ hk_err mcp_t_get_entities_stats(mcp_call *c, json_t **out, hk_error *err) {
             matching++;
             rc = heap_offer(h, &v[i]);
         }
+        if (page % 5 == 4) mcp_progress(c, (double)matching, 0, "entities counted");
         free(after);
         after = n ? strdup(v[n - 1].name) : NULL;
         hk_name_counts_free(v, n);
@@ -721,6 +729,8 @@ hk_err mcp_t_analyze_duplicates(mcp_call *c, json_t **out, hk_error *err) {
         if (rc == HK_OK) rc = mcp_profile_build(b.data, b.len, &prof[n]);
         if (rc != HK_OK) break;
         ids[n] = f.id;
+        if (n % 5000 == 4999)
+            mcp_progress(c, (double)n + 1, 2.0 * DUP_WINDOW, "profiling facts");
         for (size_t k = 0; k < prof[n].n_tokens; k++) {
             if (n_refs == cap_refs) {
                 size_t nc = cap_refs ? cap_refs * 2 : 4096;
@@ -742,6 +752,9 @@ hk_err mcp_t_analyze_duplicates(mcp_call *c, json_t **out, hk_error *err) {
     if (rc == HK_OK && n_refs) qsort(refs, n_refs, sizeof *refs, cmp_tok_ref);
     size_t comparisons = 0;
     for (uint32_t i = 0; rc == HK_OK && i < n; i++) {
+        if (i % 5000 == 4999)
+            mcp_progress(c, (double)DUP_WINDOW + i + 1, 2.0 * DUP_WINDOW,
+                         "comparing facts");
         for (size_t k = 0; k < prof[i].n_tokens; k++) {
             /* find the run of this token */
             size_t lo = 0, hi = n_refs;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import * as lib from './mcp_client_lib.mjs';
 
 const bin = process.env.HAKGAL_BIN;
@@ -76,7 +76,21 @@ try {
     await client.callTool({ name: 'add_fact', arguments: { statement: 'Unsubscribed(Update)', auth_token: token } });
     await new Promise((r) => setTimeout(r, 100));
     lib.eq(updates.length, 1, 'no update after unsubscribe');
-    await client.setLoggingLevel('debug');
+    // logging: nothing before logging/setLevel, then notices and warnings
+    const logs = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => logs.push(n.params));
+    lib.eq(logs.length, 0, 'no log messages before setLevel');
+    await client.setLoggingLevel('notice');
+    await client.callTool({ name: 'add_fact', arguments: { statement: 'Logged(Write)', auth_token: token } });
+    await client.callTool({ name: 'delete_fact', arguments: { statement: 'Never(There)', auth_token: token } });
+    for (let i = 0; i < 50 && logs.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    lib.ok(logs.some((l) => l.level === 'notice' && /add_fact changed the knowledge base \(actor mcp\)/.test(l.data)), 'write logged');
+    lib.ok(logs.some((l) => l.level === 'warning' && /delete_fact failed/.test(l.data)), 'failure logged');
+    await client.setLoggingLevel('error');
+    const before = logs.length;
+    await client.callTool({ name: 'add_fact', arguments: { statement: 'Quiet(Write)', auth_token: token } });
+    await new Promise((r) => setTimeout(r, 100));
+    lib.eq(logs.length, before, 'level error filters notices');
     await client.ping();
     await client.close();
   }
