@@ -83,6 +83,12 @@ struct hk_query {
     hk_fact_id probe_id;          /* probed row's fact id */
     bool rec_valid;               /* rec holds probe_id's decoded ids */
     hk_rec rec;                   /* decoded ids of the probed row */
+    const void *probe_data;       /* PLAN_ALL: probed row's record (map) */
+    size_t probe_len;             /* its length */
+    const void *row_data;         /* PLAN_ALL: record of the last row, or
+                                     NULL (then it is looked up) */
+    size_t row_len;               /* its length */
+    uint64_t row_gen;             /* t->gen when row_data was taken */
     hk_fact_id row_id;            /* last row returned */
     bool row_valid;               /* row_syms holds its ids */
     uint32_t row_syms[MAX_SLOTS]; /* its pred + args */
@@ -543,6 +549,8 @@ static int step_all(hk_query *q, uint8_t pos[8]) {
     if (k.mv_size != sizeof(size_t))
         return MDB_CORRUPTED;
     hk_put_u64(pos, hk_fact_key_id(&k));
+    q->probe_data = d.mv_data;
+    q->probe_len = d.mv_size;
     q->rec_valid = false;
     if (q->need_check) {
         if (hk_rec_decode_ids(d.mv_data, d.mv_size, &q->rec))
@@ -804,6 +812,9 @@ static hk_err next_row(hk_query *q, bool *has_row, hk_error *err) {
         memcpy(q->last, q->peek_pos, q->last_len);
         q->row_id = q->probe_id;
         q->row_valid = q->rec_valid;
+        q->row_data = q->kind == PLAN_ALL ? q->probe_data : NULL;
+        q->row_len = q->probe_len;
+        q->row_gen = q->t->gen;
         if (q->rec_valid) {
             q->row_syms[0] = q->rec.pred;
             memcpy(q->row_syms + 1, q->rec.args,
@@ -828,6 +839,14 @@ hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err) {
         return e;
     if (!f)
         return HK_OK;
+    if (q->row_data && q->row_gen == q->t->gen) {
+        /* full scans already hold the record (same snapshot, no write
+         * since): decode it without a second lookup */
+        if (hk_rec_decode(q->row_data, q->row_len, &r))
+            return hk_error_set(err, HK_ERR_CORRUPT, "damaged fact %llu",
+                                (unsigned long long)q->row_id);
+        return hk_rec_to_fact(q->t, q->row_id, &r, f, err);
+    }
     if (!q->fact_cur) {
         int rc = mdb_cursor_open(q->t->txn, q->t->s->db.fact, &q->fact_cur);
         if (rc)

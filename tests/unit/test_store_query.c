@@ -246,28 +246,38 @@ static void test_scans_vs_oracle(void **state) {
                     for (int d = 0; d < 2; d++)
                         check_scan(t, preds[pi], ents[ei], pos, ar, d);
             }
-    /* Full decode matches get. */
+    /* Full decode matches the oracle: entity scan, full scans (which
+     * decode from the cursor's record), with and without filters. */
     hk_scan sc = HK_SCAN_INIT;
-    sc.entity = "E1";
     hk_query *q;
     hk_error err;
-    assert_int_equal(hk_query_open_scan(t, &sc, NULL, &q, &err), HK_OK);
     hk_fact f, g;
     hk_fact_init(&f);
     hk_fact_init(&g);
     bool has;
-    int rows = 0;
-    while (hk_query_next(q, &f, &has, &err) == HK_OK && has) {
-        ofact *o = by_id(f.id);
-        assert_non_null(o);
-        assert_string_equal(f.st.predicate, PRED[o->pred]);
-        assert_int_equal(f.st.n_args, o->n);
-        for (int i = 0; i < o->n; i++)
-            assert_string_equal(f.st.args[i], ENT[o->arg[i]]);
-        rows++;
+    for (int kind = 0; kind < 3; kind++) {
+        sc = (hk_scan)HK_SCAN_INIT;
+        if (kind == 0)
+            sc.entity = "E1";
+        if (kind == 1)
+            sc.newest_first = true;
+        if (kind == 2)
+            sc.arity = 3;
+        assert_int_equal(hk_query_open_scan(t, &sc, NULL, &q, &err), HK_OK);
+        int rows = 0;
+        while (hk_query_next(q, &f, &has, &err) == HK_OK && has) {
+            ofact *o = by_id(f.id);
+            assert_non_null(o);
+            assert_string_equal(f.st.predicate, PRED[o->pred]);
+            assert_int_equal(f.st.n_args, o->n);
+            for (int i = 0; i < o->n; i++)
+                assert_string_equal(f.st.args[i], ENT[o->arg[i]]);
+            assert_true(f.confidence == 1.0);
+            rows++;
+        }
+        assert_true(rows > 10);
+        hk_query_close(q);
     }
-    assert_true(rows > 10);
-    hk_query_close(q);
     /* Invalid scans. */
     sc = (hk_scan)HK_SCAN_INIT;
     sc.position = 1;
