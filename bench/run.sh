@@ -55,7 +55,7 @@ if [ "${BENCH_SKIP_CLI:-0}" != 1 ]; then
     "$build_dir/hakgal" --data "$kb" init >/dev/null
     bytes=$(stat -c %s "$facts")
     start=$(date +%s.%N)
-    /usr/bin/time -f '%M' -o "$out/cli_import-$n.time" \
+    /usr/bin/time -f '%M %U %S' -o "$out/cli_import-$n.time" \
         "$build_dir/hakgal" --data "$kb" import --quiet "$facts" \
         >"$out/cli_import-$n.log" 2>&1 || {
         echo "bench: hakgal import failed:" >&2
@@ -63,21 +63,23 @@ if [ "${BENCH_SKIP_CLI:-0}" != 1 ]; then
         exit 1
     }
     end=$(date +%s.%N)
-    rss_kb=$(tail -1 "$out/cli_import-$n.time")
+    read -r rss_kb user_s sys_s < <(tail -1 "$out/cli_import-$n.time")
     kb_bytes=$(stat -c %s "$kb/data.mdb" 2>/dev/null || echo 0)
     stored=$("$build_dir/hakgal" --data "$kb" stats --json |
         /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["facts"])')
     /usr/bin/python3 - "$n" "$start" "$end" "$bytes" "$rss_kb" "$kb_bytes" \
-        "$stored" "$out/cli_import-$n.json" <<'EOF'
+        "$stored" "$user_s" "$sys_s" "$out/cli_import-$n.json" <<'EOF'
 import json, sys
-n, start, end, size, rss, kb, stored, path = sys.argv[1:]
-n, secs = int(n), float(end) - float(start)
+n, start, end, size, rss, kb, stored, user, system, path = sys.argv[1:]
+n, secs, cpu = int(n), float(end) - float(start), float(user) + float(system)
 r = {"n": n, "seconds": round(secs, 3), "facts_per_s": round(n / secs),
+     "cpu_seconds": round(cpu, 3), "facts_per_cpu_s": round(n / cpu),
      "input_bytes": int(size), "stored_facts": int(stored),
      "peak_rss_kb": int(rss), "data_mdb_bytes": int(kb),
      "bytes_per_fact": round(int(kb) / n, 1)}
 json.dump(r, open(path, "w"), indent=2)
-print(f"hakgal import: {n} facts in {secs:.2f} s = {n / secs:,.0f} facts/s "
+print(f"hakgal import: {n} facts in {secs:.2f} s = {n / secs:,.0f} facts/s; "
+      f"{cpu:.2f} CPU s = {n / cpu:,.0f} facts per CPU second "
       f"(stored {stored}, peak RSS {int(rss) / 1024:.0f} MiB, "
       f"{int(kb) / n:.1f} bytes/fact on disk)")
 EOF
