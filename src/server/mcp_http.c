@@ -614,10 +614,19 @@ static void stream_on_tick(void *arg) {
 
 static void *ticker_main(void *arg) {
     (void)arg;
+    int64_t closing_since = 0;
+    bool aborted = false;
     for (;;) {
         struct timespec ts = {0, 250 * 1000000L};
         nanosleep(&ts, NULL);
         pthread_mutex_lock(&g.lock);
+        if (!aborted && hk_server_stopping(g.srv)) {
+            /* calls waiting for a client's answer end now, so that their
+             * connections close and the loops can drain */
+            aborted = true;
+            for (size_t i = 0; i < MAX_SESSIONS; i++)
+                if (g.sessions[i].sess) hk_mcp_session_abort(g.sessions[i].sess);
+        }
         bool open = false;
         for (size_t i = 0; i < MAX_STREAMS; i++) {
             get_stream *s = &g.streams[i];
@@ -628,7 +637,11 @@ static void *ticker_main(void *arg) {
             t->id = s->id;
             if (hk_loop_post(s->loop, stream_on_tick, t) != HK_OK) free(t);
         }
-        bool stop = g.closing && !open;
+        if (g.closing && !closing_since) closing_since = hk_now_us();
+        /* at shutdown the loops still deliver messages: wait (bounded) until
+         * every stream was ended on its own loop thread */
+        bool stop = g.closing &&
+                    (!open || hk_now_us() - closing_since > 3000000);
         pthread_mutex_unlock(&g.lock);
         if (stop) break;
     }
@@ -976,6 +989,9 @@ hk_err hk_mcp_http_register(hk_server *srv, hk_error *err) {
     return HK_OK;
 }
 
+/* Called by serve.c after the loops drained their connections, while they
+ * still deliver posted messages: workers finish (waits for client answers
+ * are aborted), the ticker ends the last GET streams on their loops. */
 void hk_mcp_http_shutdown(hk_server *srv) {
     (void)srv;
     if (!g.mcp) return;
@@ -985,8 +1001,6 @@ void hk_mcp_http_shutdown(hk_server *srv) {
     for (size_t i = 0; i < MAX_SESSIONS; i++)
         if (g.sessions[i].sess) /* wake workers waiting for an answer */
             hk_mcp_session_abort(g.sessions[i].sess);
-    for (size_t i = 0; i < MAX_STREAMS; i++)
-        if (g.streams[i].id) stream_close_locked(&g.streams[i]);
     pthread_mutex_unlock(&g.lock);
     if (g.started) {
         for (size_t i = 0; i < WORKERS; i++) pthread_join(g.workers[i], NULL);
