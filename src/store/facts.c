@@ -21,15 +21,8 @@
 #include "core/mem.h"
 #include "store/store_int.h"
 
-#define STMT_KEY_MAX (4u * (1u + HK_MAX_ARGS))
-
-static size_t stmt_key(uint32_t pred, uint32_t n, const uint32_t *args,
-                       uint8_t out[STMT_KEY_MAX]) {
-    hk_put_u32(out, pred);
-    for (uint32_t i = 0; i < n; i++)
-        hk_put_u32(out + 4 + 4 * i, args[i]);
-    return 4 + 4 * (size_t)n;
-}
+#define STMT_KEY_MAX HK_STMT_KEY_MAX
+#define stmt_key hk_stmt_key
 
 /* Looks up the syms of st; *all false when one is not in the dictionary. */
 static hk_err lookup_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
@@ -95,9 +88,8 @@ static hk_err stmt_lookup(hk_txn *t, const hk_rec *r, hk_fact_id *id,
     }
     if (rc)
         return hk_store_mdb_error(t, rc, err, "looking up a statement");
-    if (d.mv_size != 8)
+    if (!hk_varint_exact(d.mv_data, d.mv_size, id) || !*id)
         return hk_error_set(err, HK_ERR_CORRUPT, "store: bad stmt entry");
-    *id = hk_get_u64(d.mv_data);
     return HK_OK;
 }
 

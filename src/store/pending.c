@@ -198,10 +198,9 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
             goto fail;
         qsort_r(p->stmt, p->n_stmt, sizeof *p->stmt, cmp_stmt, p);
         for (size_t i = 0; i < p->n_stmt && !rc; i++) {
-            uint8_t idb[8];
-            hk_put_u64(idb, p->stmt[i].id);
+            uint8_t idb[HK_STMT_VAL_MAX];
             MDB_val k = {p->stmt[i].len, (void *)stmt_key_at(p, i)};
-            MDB_val d = {8, idb};
+            MDB_val d = {hk_varint_put(idb, p->stmt[i].id), idb};
             rc = mdb_cursor_put(c, &k, &d, MDB_NOOVERWRITE);
         }
         mdb_cursor_close(c);

@@ -71,7 +71,7 @@ struct hk_query {
     char *names;                  /* owned copy of variable names */
     bool has_repeat;              /* some variable occurs twice */
     /* stmt plan */
-    uint8_t stmt_key[4 * MAX_SLOTS]; /* exact key */
+    uint8_t stmt_key[HK_STMT_KEY_MAX]; /* exact key */
     size_t stmt_len;              /* its length */
     /* iteration state */
     bool started;                 /* the cursor has been positioned */
@@ -450,9 +450,8 @@ hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p,
         q->kind = PLAN_EMPTY;
     } else if (all_const) {
         q->kind = PLAN_STMT;
-        for (uint32_t s = 0; s < q->n_slots; s++)
-            hk_put_u32(q->stmt_key + 4 * s, q->slot_const[s]);
-        q->stmt_len = 4 * (size_t)q->n_slots;
+        q->stmt_len = hk_stmt_key(q->slot_const[0], q->n_slots - 1,
+                                  q->slot_const + 1, q->stmt_key);
     } else {
         /* Most selective constant. */
         size_t best = SIZE_MAX, n;
@@ -734,10 +733,10 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err) {
             return HK_OK;
         if (rc)
             return hk_store_mdb_error(q->t, rc, err, "running a query");
-        if (d.mv_size != 8)
+        if (!hk_varint_exact(d.mv_data, d.mv_size, &q->probe_id) ||
+            !q->probe_id)
             return hk_error_set(err, HK_ERR_CORRUPT, "bad stmt entry");
-        q->probe_id = hk_get_u64(d.mv_data);
-        memcpy(q->peek_pos, d.mv_data, 8);
+        hk_put_u64(q->peek_pos, q->probe_id);
         q->rec_valid = false;
         *has_row = true;
         return HK_OK;

@@ -9,7 +9,7 @@
  *   sym             symbol key (string, long strings hashed) -> sym id u32 BE
  *   sym_id          sym id (native, INTEGERKEY) -> string bytes
  *   fact            fact id (native, INTEGERKEY) -> compact record
- *   stmt            pred sym, arg syms (u32 BE each) -> fact id u64 BE
+ *   stmt            pred sym, arg syms (varints) -> fact id (varint)
  *   by_pred         DUPSORT|DUPFIXED pred sym -> fact id (u48 BE)
  *   by_arg          DUPSORT|DUPFIXED entity sym -> pos u8, pred u32, id u48
  *   arg_multi       entity sym -> u64 extra mentions (same entity twice in
@@ -216,6 +216,48 @@ static inline void hk_put_u48(uint8_t *p, uint64_t v) {
 }
 static inline uint64_t hk_get_u48(const uint8_t *p) {
     return ((uint64_t)p[0] << 40) | ((uint64_t)p[1] << 32) | hk_get_u32(p + 2);
+}
+
+/* ==== Statement keys ====
+ * `stmt` only answers exact lookups, so its keys need no order: they are
+ * the predicate and argument sym ids as unsigned LEB128 varints (a
+ * prefix-free, hence injective, encoding; about 9 bytes for a binary fact
+ * instead of 12), and the value is the fact id as a varint. */
+#define HK_STMT_KEY_MAX (5u * (1u + HK_MAX_ARGS))
+#define HK_STMT_VAL_MAX 10u
+
+static inline size_t hk_varint_put(uint8_t *p, uint64_t v) {
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Decodes a varint filling exactly len bytes; false when malformed. */
+static inline bool hk_varint_exact(const void *data, size_t len,
+                                   uint64_t *v) {
+    const uint8_t *p = data;
+    uint64_t r = 0;
+    if (len == 0 || len > 10)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        r |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80))
+            return i + 1 == len && (*v = r, true);
+    }
+    return false;
+}
+
+static inline size_t hk_stmt_key(uint32_t pred, uint32_t n,
+                                 const uint32_t *args,
+                                 uint8_t out[HK_STMT_KEY_MAX]) {
+    size_t len = hk_varint_put(out, pred);
+    for (uint32_t i = 0; i < n; i++)
+        len += hk_varint_put(out + len, args[i]);
+    return len;
 }
 
 /* ==== store.c ==== */
