@@ -177,9 +177,20 @@ try {
   const st = await clients[0].client.callTool({ name: 'search_by_predicate', arguments: { predicate: 'Concurrent', limit: 1000 } });
   lib.eq(st.structuredContent.total, 80, 'all concurrent writes committed');
   await Promise.all(clients.map(({ client }) => client.close()));
+  // 6. SIGTERM with a session's GET stream open: the server stops quickly
+  const raw = await post(url, init);
+  const sid2 = raw.headers.get('mcp-session-id');
+  const open = await fetch(url, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid2 } });
+  const rd = open.body.getReader();
+  await rd.read();
+  const t0 = Date.now();
+  server.kill('SIGTERM');
+  await new Promise((r) => { server.on('exit', r); setTimeout(r, 15000); });
+  lib.ok(server.exitCode !== null || server.signalCode !== null, 'server exited after SIGTERM');
+  lib.ok(Date.now() - t0 < 5000, `server stopped within 5 s with a stream open (${Date.now() - t0} ms)`);
   console.log(`${lib.passed} passed, 0 failed`);
 } finally {
-  if (server && server.exitCode === null) {
+  if (server && server.exitCode === null && server.signalCode === null) {
     server.kill('SIGTERM');
     await new Promise((r) => { server.on('exit', r); setTimeout(r, 10000); });
   }
