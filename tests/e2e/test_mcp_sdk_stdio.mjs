@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import * as lib from './mcp_client_lib.mjs';
 
 const bin = process.env.HAKGAL_BIN;
@@ -103,7 +103,26 @@ try {
     lib.ok(!s.isError && s.structuredContent.facts > 0, 'reads work without token');
     await client.close();
   }
-  // 3. the KB after the sessions, through the CLI
+  // 3. fixtures mode: sampling and elicitation round trips over stdio
+  {
+    const transport = new StdioClientTransport({
+      command: bin, args: ['mcp', '--data', dataDir, '--mcp-conformance-fixtures'],
+      env: { PATH: process.env.PATH }, stderr: 'pipe' });
+    const client = new Client({ name: 'hakgal-e2e', version: '1.0.0' },
+      { capabilities: { sampling: {}, elicitation: {} } });
+    client.setRequestHandler(CreateMessageRequestSchema, async (req) => ({
+      role: 'assistant', model: 'test', content: { type: 'text', text: `echo ${req.params.messages[0].content.text}` } }));
+    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { response: 'yes' } }));
+    await client.connect(transport);
+    const { tools } = await lib.listAllTools(client);
+    lib.ok(tools.length > 30 && tools.some((t) => t.name === 'test_sampling'), 'fixtures listed in fixtures mode');
+    const smp = await client.callTool({ name: 'test_sampling', arguments: { prompt: 'ping' } });
+    lib.eq(smp.content[0].text, 'LLM response: echo ping', 'sampling round trip over stdio');
+    const eli = await client.callTool({ name: 'test_elicitation', arguments: { message: 'ok?' } });
+    lib.eq(eli.content[0].text, 'User response: action=accept, content={"response":"yes"}', 'elicitation round trip over stdio');
+    await client.close();
+  }
+  // 4. the KB after the sessions, through the CLI
   const out = JSON.parse(lib.cli(bin, ['stats', '--data', dataDir, '--json']));
   lib.ok(out.facts > 0, 'CLI sees the facts written over MCP');
   const got = JSON.parse(lib.cli(bin, ['get', 'HasCapital(France, Paris)', '--data', dataDir, '--json']));
