@@ -81,7 +81,7 @@ static const opt_def k_opts[] = {
      "most write requests grouped into one commit (default 4096)"},
     {"commit-delay-us", OPT_UINT, F(commit_delay_us), 100000, 0, "US",
      "most a group commit waits for writers answered by the previous one "
-     "(default 200; 0 = never)"},
+     "(default 3000; 0 = never)"},
     {"map-size", OPT_SIZE, F(map_size), (size_t)1 << 50, 1 << 20, "BYTES",
      "LMDB map size, the KB's maximum size (default 64g)"},
     {"no-sync", OPT_BOOL, F(no_sync), 0, 0, NULL,
@@ -116,7 +116,7 @@ void hk_config_defaults(hk_server_config *cfg)
     cfg->query_timeout_ms = 5000;
     cfg->request_timeout_ms = 10000;
     cfg->max_group = 4096;
-    cfg->commit_delay_us = 200;
+    cfg->commit_delay_us = 3000;
 }
 
 void hk_config_print_help(FILE *out)
