@@ -771,6 +771,31 @@ class ReadAuthAndSettings(unittest.TestCase):
             self.assertEqual(s.stop(), 0, s.output())
             s.cleanup()
 
+    def test_access_log_and_bad_config(self):
+        os.makedirs(TMP, exist_ok=True)
+        log = os.path.join(TMP, "access-%d.log" % os.getpid())
+        s = Server(["--access-log", log])
+        try:
+            s.request("GET", "/v2/stats")
+            s.request("GET", "/v2/nothing")
+        finally:
+            self.assertEqual(s.stop(), 0, s.output())
+            s.cleanup()
+        with open(log) as f:
+            lines = f.read().splitlines()
+        os.unlink(log)
+        self.assertTrue(any(l.startswith("GET /v2/stats GET /v2/stats 200")
+                            for l in lines), lines)
+        self.assertTrue(any(" 404 " in l for l in lines), lines)
+        with tempfile.NamedTemporaryFile("w", dir=TMP, delete=False,
+                                         suffix=".conf") as f:
+            f.write("listen = 127.0.0.1:0\nno-such-setting = 1\n")
+        p = subprocess.run([BIN, "serve", "--config", f.name],
+                           capture_output=True, timeout=30)
+        os.unlink(f.name)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(":2: unknown setting", p.stderr.decode())
+
     def test_help_documents_every_option(self):
         p = subprocess.run([BIN, "serve", "--help"], capture_output=True,
                            timeout=30)
