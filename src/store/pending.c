@@ -2,7 +2,8 @@
  * pending.c — deferred, sorted index writes of a write transaction.
  *
  * Adding a fact writes one `stmt` key and one `by_arg` duplicate per
- * argument at places spread randomly over those B-trees. Done one by one,
+ * argument (and a new symbol its `tok` entries) at places spread randomly
+ * over those B-trees. Done one by one,
  * each put descends a cold path and dirties a different page. Instead a
  * write transaction collects them here and writes them at flush time in
  * key order, so consecutive puts land on the same (hot, already dirty)
@@ -12,7 +13,7 @@
  *  - The MERGE check of hk_store_add consults the pending `stmt` keys
  *    (hash index below) before the B-tree, so a statement added twice in
  *    one transaction is found.
- *  - Everything that reads `stmt`, `by_arg` or the entity counter in a
+ *  - Everything that reads `stmt`, `by_arg`, `tok` or the entity counter in a
  *    write transaction (queries, counts, lists, search, stats, delete,
  *    update, commit) calls hk_txn_flush first.
  *  - The distinct-entity counter is maintained at flush time: a by_arg key
@@ -98,6 +99,24 @@ hk_err hk_pending_add_stmt(hk_pending *p, const uint8_t *key, size_t len,
     return HK_OK;
 }
 
+hk_err hk_pending_add_tok(hk_pending *p, const char *tok, size_t len,
+                          uint32_t sym) {
+    if (p->n_tok == p->cap_tok) {
+        size_t cap = p->cap_tok ? p->cap_tok * 2 : 1024;
+        hk_pending_tok *nt = hk_realloc(p->tok, cap * sizeof *nt);
+        if (!nt)
+            return HK_ERR_NOMEM;
+        p->tok = nt;
+        p->cap_tok = cap;
+    }
+    size_t off = p->tok_keys.len;
+    hk_err e = hk_buf_append(&p->tok_keys, tok, len);
+    if (e)
+        return e;
+    p->tok[p->n_tok++] = (hk_pending_tok){(uint32_t)off, (uint32_t)len, sym};
+    return HK_OK;
+}
+
 hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
                           const uint8_t dup[HK_ARG_DUP_BYTES]) {
     if (p->n_arg == p->cap_arg) {
@@ -177,7 +196,22 @@ static bool sort_args(hk_pending_arg *a, size_t n) {
     return true;
 }
 
+/* Token bytes (LMDB order), then sym id. */
+static int cmp_tok(const void *a, const void *b, void *ud) {
+    const hk_pending *p = ud;
+    const hk_pending_tok *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(p->tok_keys.data + x->off, p->tok_keys.data + y->off, n);
+    if (c)
+        return c;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->sym < y->sym ? -1 : x->sym > y->sym;
+}
+
 void hk_pending_free(hk_pending *p) {
+    hk_free(p->tok);
+    hk_buf_free(&p->tok_keys);
     hk_free(p->stmt);
     hk_free(p->index);
     hk_free(p->arg);
@@ -189,9 +223,33 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
     hk_pending *p = &t->pend;
     const hk_store_dbs *db = &t->s->db;
     int rc = 0;
-    if (!p->n_stmt && !p->n_arg)
+    if (!p->n_stmt && !p->n_arg && !p->n_tok)
         return HK_OK;
     hk_txn_touch(t);
+    if (p->n_tok) {
+        /* Symbols created in this txn have the largest ids, so each is the
+         * last duplicate of its token: MDB_APPENDDUP. */
+        MDB_cursor *c;
+        if ((rc = mdb_cursor_open(t->txn, db->tok, &c)))
+            goto fail;
+        qsort_r(p->tok, p->n_tok, sizeof *p->tok, cmp_tok, p);
+        for (size_t i = 0; i < p->n_tok && !rc; i++) {
+            uint8_t v[4];
+            hk_put_u32(v, p->tok[i].sym);
+            MDB_val k = {p->tok[i].len, p->tok_keys.data + p->tok[i].off};
+            MDB_val d = {4, v};
+            rc = mdb_cursor_put(c, &k, &d, MDB_APPENDDUP);
+            if (rc == MDB_KEYEXIST) /* not last after all: plain insert */
+                rc = mdb_cursor_put(c, &k, &d, MDB_NODUPDATA);
+            if (rc == MDB_KEYEXIST)
+                rc = 0;
+        }
+        mdb_cursor_close(c);
+        if (rc)
+            goto fail;
+        p->n_tok = 0;
+        hk_buf_reset(&p->tok_keys);
+    }
     if (p->n_stmt) {
         MDB_cursor *c;
         if ((rc = mdb_cursor_open(t->txn, db->stmt, &c)))

@@ -129,7 +129,17 @@ typedef struct hk_pending_arg {
     uint8_t k[4 + HK_ARG_DUP_BYTES]; /* entity u32 BE + by_arg duplicate */
 } hk_pending_arg;
 
+typedef struct hk_pending_tok {
+    uint32_t off;     /* token offset in tok_keys */
+    uint32_t len;     /* token length */
+    uint32_t sym;     /* sym id (the duplicate) */
+} hk_pending_tok;
+
 typedef struct hk_pending {
+    hk_buf tok_keys;        /* concatenated search tokens */
+    hk_pending_tok *tok;    /* pending tok entries */
+    size_t n_tok;           /* used */
+    size_t cap_tok;         /* allocated */
     hk_buf keys;            /* concatenated stmt keys */
     hk_pending_stmt *stmt;  /* pending stmt entries */
     size_t n_stmt;          /* used */
@@ -286,6 +296,8 @@ hk_fact_id hk_pending_find_stmt(const hk_pending *p, const uint8_t *key,
                                 size_t len);
 hk_err hk_pending_add_stmt(hk_pending *p, const uint8_t *key, size_t len,
                            hk_fact_id id);
+hk_err hk_pending_add_tok(hk_pending *p, const char *tok, size_t len,
+                          uint32_t sym);
 hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
                           const uint8_t dup[HK_ARG_DUP_BYTES]);
 /* Writes the pending entries sorted; maintains the entity counter. */

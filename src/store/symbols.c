@@ -14,7 +14,8 @@
  * stable for cursors.
  *
  * When a symbol is created its search tokens (hk_tokenize: lower case,
- * split at punctuation and camelCase) are added to `tok` (token -> sym ids).
+ * split at punctuation and camelCase) are queued for `tok` (token -> sym
+ * ids), written sorted when the transaction flushes (pending.c).
  *
  * Decoding ids back to strings is the hot path of every query. Since the
  * string of an id never changes (symbols are never removed or renumbered),
@@ -190,14 +191,11 @@ static hk_err index_tokens(hk_txn *t, const char *s, size_t len, uint32_t id,
         hk_free(ts);
         return hk_error_set(err, e, "store: tokenizing a symbol failed");
     }
-    uint8_t v[4];
-    hk_put_u32(v, id);
+    /* Written sorted at flush (pending.c). */
     for (uint32_t i = 0; i < ts->n; i++) {
-        MDB_val k = {ts->len[i], (void *)ts->tok[i]}, d = {4, v};
-        int rc = mdb_put(t->txn, t->s->db.tok, &k, &d, MDB_NODUPDATA);
-        if (rc && rc != MDB_KEYEXIST) {
+        if (hk_pending_add_tok(&t->pend, ts->tok[i], ts->len[i], id)) {
             hk_free(ts);
-            return hk_store_mdb_error(t, rc, err, "indexing search tokens");
+            return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
         }
     }
     hk_free(ts);
