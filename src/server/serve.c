@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -174,15 +175,37 @@ static int open_listener(struct sockaddr_storage *ss, socklen_t sl,
 
 /* ==== Loops ==== */
 
+static void on_accept(h2o_socket_t *listener, const char *errstr);
+
+static void resume_accept(h2o_timeout_entry_t *entry)
+{
+    hk_loop *loop = H2O_STRUCT_FROM_MEMBER(hk_loop, accept_pause, entry);
+    if (loop->listener)
+        h2o_socket_read_start(loop->listener, on_accept);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *errstr)
 {
     if (errstr)
         return;
     hk_loop *loop = listener->data;
     for (int i = 0; i < 32; i++) {
+        errno = 0;
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (!sock)
+        if (!sock) {
+            /* Out of descriptors or memory: the pending connection stays
+             * in the backlog and the listener would fire again at once, so
+             * pause accepting for 100 ms instead of spinning. */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM) {
+                h2o_socket_read_stop(listener);
+                if (!h2o_timeout_is_linked(&loop->accept_pause))
+                    h2o_timeout_link(loop->evloop,
+                                     &loop->ctx.hundred_ms_timeout,
+                                     &loop->accept_pause);
+            }
             break;
+        }
         h2o_accept(&loop->accept_ctx, sock);
     }
 }
@@ -225,6 +248,7 @@ static void *loop_main(void *arg)
     loop->listener = h2o_evloop_socket_create(loop->evloop, loop->listen_fd,
                                               H2O_SOCKET_FLAG_DONT_READ);
     loop->listener->data = loop;
+    loop->accept_pause.cb = resume_accept;
     h2o_socket_read_start(loop->listener, on_accept);
     h2o_barrier_wait(&g_ready_barrier);
 
@@ -235,6 +259,8 @@ static void *loop_main(void *arg)
         if (!atomic_load(&srv->stopping))
             continue;
         if (loop->listener) {
+            if (h2o_timeout_is_linked(&loop->accept_pause))
+                h2o_timeout_unlink(&loop->accept_pause);
             h2o_socket_read_stop(loop->listener);
             h2o_socket_close(loop->listener);
             loop->listener = NULL;
@@ -445,6 +471,13 @@ int hk_cmd_serve(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* One descriptor per client: allow as many as the hard limit does. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+        nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
 
     hk_store_options so;
     memset(&so, 0, sizeof(so));

@@ -50,6 +50,7 @@ struct hk_loop {
     h2o_accept_ctx_t accept_ctx;    /* how accepted sockets are served */
     int listen_fd;                  /* this loop's SO_REUSEPORT socket */
     h2o_socket_t *listener;         /* listen_fd wrapped, NULL once closed */
+    h2o_timeout_entry_t accept_pause; /* resumes accepting after EMFILE */
     h2o_multithread_queue_t *queue; /* wakes the loop from other threads */
     h2o_multithread_receiver_t receiver; /* receives hk_loop_msg */
     hk_txn *read_txn;               /* reusable read txn (reset between) */

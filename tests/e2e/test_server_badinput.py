@@ -5,18 +5,86 @@ garbage on the socket, slow and idle clients, random bytes. Every request
 must get the right status with a JSON error body (where HTTP allows a
 body), and the server must keep serving and keep its data intact.
 """
+import http.client
 import os
 import random
+import shutil
+import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_server_api import Server, assert_error, q, run_tests  # noqa: E402
+from test_server_api import (LSAN_SUPP, TMP, BIN, Server,  # noqa: E402
+                             assert_error, q, run_tests)
 
 MAX_BODY = 65536
+
+
+class DescriptorExhaustion(unittest.TestCase):
+
+    def test_out_of_descriptors_does_not_spin(self):
+        import shutil as sh
+        prlimit = sh.which("prlimit")
+        if not prlimit:
+            self.skipTest("prlimit (util-linux) missing")
+        root = tempfile.mkdtemp(prefix="fd-", dir=TMP)
+        log = open(os.path.join(root, "log"), "wb")
+        env = dict(os.environ)
+        env["LSAN_OPTIONS"] = "suppressions=%s" % LSAN_SUPP
+        p = subprocess.Popen([prlimit, "--nofile=64:64", BIN, "serve",
+                              "--data", os.path.join(root, "kb"), "--listen",
+                              "127.0.0.1:0", "--threads", "1",
+                              "--request-timeout-ms", "2000"],
+                             stdout=log, stderr=log, env=env)
+        try:
+            port = None
+            for _ in range(1200):
+                with open(os.path.join(root, "log")) as f:
+                    for line in f:
+                        if "listening on" in line:
+                            port = int(line.split()[4].rsplit(":", 1)[1])
+                if port:
+                    break
+                time.sleep(0.05)
+            self.assertIsNotNone(port)
+            socks = [socket.create_connection(("127.0.0.1", port), 5)
+                     for _ in range(100)]
+            time.sleep(0.5)
+
+            def ticks():
+                with open("/proc/%d/stat" % p.pid) as f:
+                    v = f.read().rsplit(")", 1)[1].split()
+                return int(v[11]) + int(v[12])
+
+            t0 = ticks()
+            time.sleep(1)
+            # a spinning accept loop would burn ~100 ticks per second
+            self.assertLess(ticks() - t0, 30)
+            for s in socks:
+                s.close()
+            ok = False
+            for _ in range(100):
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", port,
+                                                   timeout=5)
+                    c.request("GET", "/healthz")
+                    ok = c.getresponse().status == 200
+                    c.close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            self.assertTrue(ok)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(60)
+            log.close()
+            shutil.rmtree(root, ignore_errors=True)
+        self.assertEqual(rc, 0)
 
 
 class BadInput(unittest.TestCase):
