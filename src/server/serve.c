@@ -455,12 +455,12 @@ int hk_cmd_serve(int argc, char **argv)
         if (!srv->access_log) {
             hk_error_set(&err, HK_ERR_IO, "access log %s: %s",
                          srv->cfg.access_log, strerror(errno));
-            code = fail(srv, &err, 2);
+            code = fail(srv, &err, HK_EXIT_IO);
             goto done;
         }
     }
     if (tls_setup(srv, &err) != HK_OK) {
-        code = fail(srv, &err, 2);
+        code = fail(srv, &err, HK_EXIT_INVALID);
         goto done;
     }
 
@@ -493,8 +493,9 @@ int hk_cmd_serve(int argc, char **argv)
     h2o_config_init(&srv->h2o_config);
     config_ready = true;
     srv->h2o_config.server_name = h2o_iovec_init(H2O_STRLIT("hakgal"));
-    /* h2o's own 413 (plain text) only beyond twice our limit; up to there
-     * the router answers with a JSON error. */
+    /* h2o refuses bodies beyond twice our limit before reading them (the
+     * router's fallback filter turns that answer into JSON too); up to
+     * there the router answers with a detailed JSON 413. */
     srv->h2o_config.max_request_entity_size =
         srv->cfg.max_body > SIZE_MAX / 2 ? SIZE_MAX : srv->cfg.max_body * 2;
     srv->h2o_config.http1.req_timeout = srv->cfg.request_timeout_ms;
@@ -502,7 +503,7 @@ int hk_cmd_serve(int argc, char **argv)
     srv->hostconf = h2o_config_register_host(
         &srv->h2o_config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     if (hk_router_install(srv, &err) != HK_OK) {
-        code = fail(srv, &err, 1);
+        code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }
     srv->registering = true;
@@ -510,7 +511,7 @@ int hk_cmd_serve(int argc, char **argv)
         /* Its shutdown hook runs whether or not registration completed. */
         mcp_registered = true;
         if (hk_mcp_http_register(srv, &err) != HK_OK) {
-            code = fail(srv, &err, 1);
+            code = fail(srv, &err, hk_exit_code(err.code));
             goto done;
         }
     }
