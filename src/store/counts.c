@@ -19,29 +19,38 @@
 #include "core/mem.h"
 #include "store/store_int.h"
 
-static hk_err count_dups(hk_txn *t, MDB_dbi dbi, uint32_t key, uint64_t *n,
-                         hk_error *err) {
-    MDB_cursor *c;
+/* Duplicates under key, using cursor c (positioned anywhere). */
+static hk_err count_dups_with(hk_txn *t, MDB_cursor *c, uint32_t key,
+                              uint64_t *n, hk_error *err) {
     uint8_t kb[4];
     size_t cnt = 0;
     hk_put_u32(kb, key);
     MDB_val k = {4, kb}, d;
-    int rc = mdb_cursor_open(t->txn, dbi, &c);
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "counting");
-    rc = mdb_cursor_get(c, &k, &d, MDB_SET);
+    int rc = mdb_cursor_get(c, &k, &d, MDB_SET);
     if (rc == 0)
         rc = mdb_cursor_count(c, &cnt);
-    mdb_cursor_close(c);
     if (rc && rc != MDB_NOTFOUND)
         return hk_store_mdb_error(t, rc, err, "counting");
     *n = cnt;
     return HK_OK;
 }
 
-static hk_err entity_count(hk_txn *t, uint32_t ent, uint64_t *n,
-                           hk_error *err) {
-    hk_err e = count_dups(t, t->s->db.by_arg, ent, n, err);
+static hk_err count_dups(hk_txn *t, MDB_dbi dbi, uint32_t key, uint64_t *n,
+                         hk_error *err) {
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, dbi, &c);
+    if (rc)
+        return hk_store_mdb_error(t, rc, err, "counting");
+    hk_err e = count_dups_with(t, c, key, n, err);
+    mdb_cursor_close(c);
+    return e;
+}
+
+/* Facts mentioning ent; arg_cur (may be NULL) is a cursor on by_arg. */
+static hk_err entity_count_with(hk_txn *t, MDB_cursor *arg_cur, uint32_t ent,
+                                uint64_t *n, hk_error *err) {
+    hk_err e = arg_cur ? count_dups_with(t, arg_cur, ent, n, err)
+                       : count_dups(t, t->s->db.by_arg, ent, n, err);
     if (e || !*n)
         return e;
     uint8_t kb[4];
@@ -55,6 +64,11 @@ static hk_err entity_count(hk_txn *t, uint32_t ent, uint64_t *n,
         return hk_store_mdb_error(t, rc, err, "counting");
     }
     return HK_OK;
+}
+
+static hk_err entity_count(hk_txn *t, uint32_t ent, uint64_t *n,
+                           hk_error *err) {
+    return entity_count_with(t, NULL, ent, n, err);
 }
 
 hk_err hk_store_count_predicate(hk_txn *t, const char *predicate,
@@ -279,8 +293,13 @@ hk_err hk_store_list_entities(hk_txn *t, const char *after, size_t limit,
     *n = 0;
     if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
         return e;
-    if ((rc = mdb_cursor_open(t->txn, t->s->db.sym, &c)))
+    MDB_cursor *ac = NULL;
+    if ((rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &ac)))
         return hk_store_mdb_error(t, rc, err, "listing entities");
+    if ((rc = mdb_cursor_open(t->txn, t->s->db.sym, &c))) {
+        mdb_cursor_close(ac);
+        return hk_store_mdb_error(t, rc, err, "listing entities");
+    }
     rc = seek_after(c, after, &k, &d, kb);
     while (rc == 0 && ls.n < limit) {
         if (d.mv_size != 4) {
@@ -289,7 +308,7 @@ hk_err hk_store_list_entities(hk_txn *t, const char *after, size_t limit,
         }
         uint64_t cnt;
         uint32_t sym = hk_get_u32(d.mv_data);
-        if ((e = entity_count(t, sym, &cnt, err)))
+        if ((e = entity_count_with(t, ac, sym, &cnt, err)))
             goto fail;
         if (cnt && cnt >= min_count &&
             (e = list_push(&ls, t, sym, cnt, 0, 0, err)))
@@ -301,11 +320,13 @@ hk_err hk_store_list_entities(hk_txn *t, const char *after, size_t limit,
         goto fail;
     }
     mdb_cursor_close(c);
+    mdb_cursor_close(ac);
     *out = ls.v;
     *n = ls.n;
     return HK_OK;
 fail:
     mdb_cursor_close(c);
+    mdb_cursor_close(ac);
     hk_name_counts_free(ls.v, ls.n);
     return e;
 }
