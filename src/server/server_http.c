@@ -99,6 +99,8 @@ void hk_http_send_hk_error(h2o_req_t *req, const hk_error *err)
     case HK_ERR_BUSY: status = 503; code = "busy"; break;
     case HK_ERR_UNSUPPORTED: status = 501; code = "unsupported"; break;
     case HK_ERR_NOMEM: status = 503; code = "out_of_memory"; break;
+    case HK_ERR_IO: status = 500; code = "io_error"; break;
+    case HK_ERR_CORRUPT: status = 500; code = "corrupt"; break;
     default: status = 500; code = "internal"; break;
     }
     hk_buf d = HK_BUF_INIT;
