@@ -285,9 +285,11 @@ hk_err hk_store_open(const char *dir, const hk_store_options *opt,
     if (!s)
         return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
     s->opt = o;
+    if (pthread_mutex_init(&s->writer_mu, NULL) == 0)
+        s->writer_mu_init = true;
     s->path = hk_strdup(dir);
     s->data_path = hk_malloc(strlen(dir) + 10);
-    if (!s->path || !s->data_path) {
+    if (!s->path || !s->data_path || !s->writer_mu_init) {
         e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
         goto fail;
     }
@@ -355,6 +357,8 @@ void hk_store_close(hk_store *s) {
         return;
     if (s->env)
         mdb_env_close(s->env);
+    if (s->writer_mu_init)
+        pthread_mutex_destroy(&s->writer_mu);
     hk_symtab_free(s->symtab);
     hk_symcache_free(s->symcache);
     hk_bloom_free(s->bloom);
@@ -381,8 +385,12 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err) {
     t->s = s;
     t->write = write;
     t->gen = 1;
+    if (write)
+        pthread_mutex_lock(&s->writer_mu);
     int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     if (rc) {
+        if (write)
+            pthread_mutex_unlock(&s->writer_mu);
         hk_free(t);
         return hk_store_mdb_error(NULL, rc, err, "beginning a transaction");
     }
@@ -397,6 +405,7 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err) {
         hk_err e = hk_txn_load_counters(t, &t->c, err);
         if (e) {
             mdb_txn_abort(t->txn);
+            pthread_mutex_unlock(&s->writer_mu);
             hk_free(t);
             return e;
         }
@@ -405,7 +414,11 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err) {
     return HK_OK;
 }
 
+/* Frees t; a write txn releases the process writer mutex last, after all
+ * cleanup of the shared writer caches. */
 static void txn_free(hk_txn *t) {
+    hk_store *s = t->s;
+    bool write = t->write;
     hk_free(t->actor);
     hk_free(t->bulk_label);
     if (t->bulk_digest)
@@ -413,6 +426,8 @@ static void txn_free(hk_txn *t) {
     hk_buf_free(&t->scratch);
     hk_pending_free(&t->pend);
     hk_free(t);
+    if (write)
+        pthread_mutex_unlock(&s->writer_mu);
 }
 
 hk_err hk_txn_commit(hk_txn *t, hk_error *err) {

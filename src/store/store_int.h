@@ -31,6 +31,7 @@
 #define HK_STORE_INT_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -87,6 +88,12 @@ struct hk_store {
                                used only inside write transactions */
     hk_symcache *symcache;  /* shared sym id -> string cache (symbols.c);
                                lock-free, any thread */
+    pthread_mutex_t writer_mu; /* held by this process's write txn from
+                               begin until after its cleanup; guards
+                               symtab, bloom and bloom_txnid (LMDB's own
+                               writer lock is released inside commit/abort,
+                               before that cleanup) */
+    bool writer_mu_init;    /* writer_mu was initialised */
     hk_bloom *bloom;        /* writer's filter over stmt keys (bloom.c) */
     size_t bloom_txnid;     /* LMDB id of the last write txn the filter
                                saw commit */
