@@ -12,6 +12,12 @@
  * so a bulk import pays one meta write per transaction, not per fact. Since
  * LMDB admits one writer at a time, that copy is authoritative.
  *
+ * Writers: besides LMDB's writer lock (which also serializes other
+ * processes), a write transaction holds the store's writer_mu from begin
+ * until its cleanup after commit/abort is done, because the writer caches
+ * (symtab.c, bloom.c) are updated or dropped after LMDB has released its
+ * lock. A write transaction must end on the thread that began it.
+ *
  * Failure rule: when an operation fails after it started writing (LMDB
  * error, map full, allocation failure), the transaction is marked failed and
  * hk_txn_commit refuses it (HK_ERR_STATE) and aborts, so half an operation
