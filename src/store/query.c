@@ -25,8 +25,8 @@
  * Cursors are stateless: base64url of
  *   u8 version | u8 plan (bit 7: descending) | u32 key sym | u8 position
  *   (255 = any) | u32 predicate filter | u8 n | n bytes of the last index
- *   position returned (fact id, or the 13-byte by_arg value) | 8 bytes of
- *   SHA-256 over the query's description
+ *   position returned (8-byte fact id, or the 11-byte by_arg value) |
+ *   8 bytes of SHA-256 over the query's description
  * so resuming in another transaction re-seeks just past the last row.
  * Because plan choice depends on counts that change between transactions,
  * the cursor carries the plan; on resume it is checked to be a valid plan
