@@ -35,8 +35,9 @@
  * time and at shutdown. The session table and stream list are guarded by
  * g.lock.
  *
- * Configuration (environment, read at start-up): HAKGAL_MCP_FIXTURES=1
- * registers the conformance-suite fixtures (testing only);
+ * Configuration (environment, read at start-up):
+ * HAKGAL_MCP_CONFORMANCE_FIXTURES=1 (or HAKGAL_MCP_FIXTURES=1) registers
+ * the conformance-suite fixtures (testing only);
  * HAKGAL_MCP_ALLOW_DIRS=dir:dir the directories clients may name in
  * hub_path / path / report_path; HAKGAL_MCP_BACKUP_DIR the backup_kb
  * target (default DATA.backups).
@@ -939,7 +940,10 @@ hk_err hk_mcp_http_register(hk_server *srv, hk_error *err) {
                  strcmp(cfg->listen_host, "localhost") == 0 ||
                  strcmp(cfg->listen_host, "::1") == 0 ||
                  strncmp(cfg->listen_host, "127.", 4) == 0;
-    const char *fx = getenv("HAKGAL_MCP_FIXTURES");
+    /* named like `hakgal serve` options in the environment
+     * (HAKGAL_<OPTION>); HAKGAL_MCP_FIXTURES is the short form */
+    const char *fx = getenv("HAKGAL_MCP_CONFORMANCE_FIXTURES");
+    if (!fx || !fx[0]) fx = getenv("HAKGAL_MCP_FIXTURES");
     const char *dirs = getenv("HAKGAL_MCP_ALLOW_DIRS");
     const char *bdir = getenv("HAKGAL_MCP_BACKUP_DIR");
     size_t n_allow = 0;
@@ -967,7 +971,7 @@ hk_err hk_mcp_http_register(hk_server *srv, hk_error *err) {
     env.allow_dirs = g.allow;
     env.n_allow_dirs = n_allow;
     env.backup_dir = g.backup_dir;
-    env.fixtures = fx && strcmp(fx, "1") == 0;
+    env.fixtures = fx && (strcmp(fx, "1") == 0 || strcmp(fx, "true") == 0);
     env.transport = "http";
     hk_err rc = hk_mcp_server_new(&env, &g.mcp, err);
     if (rc != HK_OK) return rc;

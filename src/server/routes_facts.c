@@ -123,6 +123,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
     if (rc != HK_OK) {
         hk_send_input_error(req, status,
                             status == 413   ? "statement_too_long"
+                            : err.code == HK_ERR_LIMIT ? "limit_exceeded"
                             : status == 422 ? "invalid_fact"
                             : err.column    ? "invalid_statement"
                                             : "invalid_fact",
@@ -251,6 +252,8 @@ static const char *item_code(const batch_error *be)
 {
     if (be->status == 413)
         return "statement_too_long";
+    if (be->err.code == HK_ERR_LIMIT)
+        return "limit_exceeded";
     if (be->status == 422)
         return "invalid_fact";
     return be->err.column ? "invalid_statement" : "invalid_input";
@@ -718,6 +721,7 @@ static void update_route(hk_server *srv, h2o_req_t *req, const char *param,
     if (rc != HK_OK) {
         hk_send_input_error(req, status,
                             status == 413   ? "statement_too_long"
+                            : err.code == HK_ERR_LIMIT ? "limit_exceeded"
                             : status == 422 ? "invalid_fact"
                             : err.column    ? "invalid_statement"
                                             : "invalid_fact",

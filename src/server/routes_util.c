@@ -368,6 +368,14 @@ hk_err hk_fact_in_parse(hk_server *srv, json_t *obj, bool allow_string,
     }
     if (rc != HK_OK)
         return rc;
+    if (in->has_statement && in->st.n_args > srv->cfg.max_args) {
+        hk_error_set(err, HK_ERR_LIMIT,
+                     "the fact has %u arguments; max-args is %u",
+                     (unsigned)in->st.n_args, (unsigned)srv->cfg.max_args);
+        snprintf(err->field, sizeof(err->field), "args");
+        *status = 422;
+        return HK_ERR_LIMIT;
+    }
     return parse_meta(obj, in, status, err);
 }
 

@@ -65,6 +65,7 @@ typedef struct hk_server_config {
     size_t max_body;            /* bytes of request body accepted */
     uint32_t max_batch;         /* facts per POST /v2/facts/batch */
     size_t max_statement;       /* bytes of one statement text */
+    uint32_t max_args;          /* arguments per fact (<= HK_MAX_ARGS) */
     uint32_t max_limit;         /* largest page size (?limit=) */
     uint32_t default_limit;     /* page size when ?limit= is absent */
     uint32_t query_timeout_ms;  /* time budget of one read query */

@@ -69,6 +69,8 @@ static const opt_def k_opts[] = {
      "most facts in one POST /v2/facts/batch (default 100000)"},
     {"max-statement", OPT_SIZE, F(max_statement), HK_MAX_STATEMENT_BYTES, 16,
      "BYTES", "longest statement text (default 65536)"},
+    {"max-args", OPT_UINT, F(max_args), HK_MAX_ARGS, 1, "N",
+     "most arguments per fact (default and maximum 32)"},
     {"max-limit", OPT_UINT, F(max_limit), 100000, 1, "N",
      "largest page size a client may ask for with ?limit= (default 10000)"},
     {"default-limit", OPT_UINT, F(default_limit), 100000, 1, "N",
@@ -111,6 +113,7 @@ void hk_config_defaults(hk_server_config *cfg)
     cfg->max_body = (size_t)64 << 20;
     cfg->max_batch = 100000;
     cfg->max_statement = HK_MAX_STATEMENT_BYTES;
+    cfg->max_args = HK_MAX_ARGS;
     cfg->max_limit = 10000;
     cfg->default_limit = 100;
     cfg->query_timeout_ms = 5000;

@@ -732,7 +732,8 @@ class ReadAuthAndSettings(unittest.TestCase):
             f.write("# settings\nmax-batch = 3\ndefault-limit = 2\n"
                     "max-limit = 50\n")
         # file says max-batch 3, env says 4, flag says 5 -> 5
-        s = Server(["--config", f.name, "--max-batch", "5"],
+        s = Server(["--config", f.name, "--max-batch", "5", "--max-args",
+                    "3"],
                    env={"HAKGAL_MAX_BATCH": "4", "HAKGAL_MAX_LIMIT": "40"})
         try:
             st, _, b = s.request("POST", "/v2/facts/batch",
@@ -746,6 +747,13 @@ class ReadAuthAndSettings(unittest.TestCase):
             self.assertEqual(b["count"], 2)  # default-limit from the file
             st, _, b = s.request("GET", "/v2/facts?predicate=P&limit=45")
             assert_error(self, st, b, 422)  # env max-limit 40 beats file 50
+            st, _, b = s.request("POST", "/v2/facts",
+                                 {"statement": "Four(a, b, c, d)"})
+            assert_error(self, st, b, 422)
+            self.assertEqual(b["error"]["detail"]["field"], "args")
+            st, _, b = s.request("POST", "/v2/facts",
+                                 {"statement": "Three(a, b, c)"})
+            self.assertEqual(st, 201, b)
         finally:
             self.assertEqual(s.stop(), 0, s.output())
             s.cleanup()
