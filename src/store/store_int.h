@@ -38,7 +38,7 @@
 
 #include "hakgal.h"
 
-#define HK_SCHEMA_VERSION 1u
+#define HK_SCHEMA_VERSION 2u /* 2: varint stmt keys, 6-byte ids in duplicates */
 
 /* Strings up to this many bytes are their own `sym` key; longer strings are
  * keyed by a prefix, a NUL and the SHA-256 of the whole string. */
