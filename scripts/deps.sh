@@ -14,6 +14,7 @@ PACKAGES=(
   python3 curl                  # end-to-end test clients
   nodejs npm                    # MCP conformance / SDK test clients
   prometheus                    # promtool for /metrics checks
+  openssl                       # test certificates for the TLS test
 )
 
 missing=()
