@@ -268,6 +268,8 @@ typedef struct store_result {
     uint32_t n_milestones;    /* entries in milestone_rate */
     double milestone_rate[MAX_MILESTONES]; /* facts/s of each 1M slice */
     double milestone_cpu_rate[MAX_MILESTONES]; /* facts per CPU second */
+    uint64_t load_write_bytes; /* bytes the load sent to storage
+                                  (/proc/self/io write_bytes) */
     long rss_anon_kb;         /* anonymous RSS right after the load */
     long rss_file_kb;         /* file-backed RSS (mapped pages) then */
     uint64_t file_bytes;      /* main data file size after the load */
@@ -402,6 +404,22 @@ static void milestone(store_result *r, uint64_t done, double *last_t,
                 r->milestone_cpu_rate[r->n_milestones - 1]);
 }
 
+/* Bytes this process caused to be written to storage (page-dirtying
+ * time accounting of /proc/self/io), 0 when unavailable. */
+static uint64_t io_write_bytes(void)
+{
+    char line[128];
+    uint64_t v = 0;
+    FILE *f = fopen("/proc/self/io", "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "write_bytes:", 12))
+            v = strtoull(line + 12, NULL, 10);
+    fclose(f);
+    return v;
+}
+
 /* Current anonymous and file-backed RSS from /proc/self/status. */
 static void rss_split(long *anon_kb, long *file_kb)
 {
@@ -480,6 +498,7 @@ static void load_hakgal(const dataset *ds, const bench_opts *o,
     if (hk_store_open(dir, &so, &s, &err) != HK_OK)
         FAIL(r, "hk_store_open: %s", err.message);
 
+    uint64_t wb0 = io_write_bytes();
     double t0 = now_s(), last = t0, cpu0 = cpu_s(), last_cpu = cpu0;
     uint64_t off = 0, created_n = 0;
     for (uint64_t i = 0; i < ds->n; i++) {
@@ -511,6 +530,7 @@ static void load_hakgal(const dataset *ds, const bench_opts *o,
     }
     r->load_s = now_s() - t0;
     r->load_cpu_s = cpu_s() - cpu0;
+    r->load_write_bytes = io_write_bytes() - wb0;
     r->rss_load_kb = max_rss_kb();
     rss_split(&r->rss_anon_kb, &r->rss_file_kb);
     if (created_n != ds->n)
@@ -696,6 +716,7 @@ static void load_sqlite(const dataset *ds, const bench_opts *o,
                      &c.arg_put, r))
         goto fail;
 
+    uint64_t wb0 = io_write_bytes();
     double t0 = now_s(), last = t0, cpu0 = cpu_s(), last_cpu = cpu0;
     if (!sql_exec(c.db, "BEGIN", r))
         goto fail;
@@ -739,6 +760,7 @@ static void load_sqlite(const dataset *ds, const bench_opts *o,
         goto fail;
     r->load_s = now_s() - t0;
     r->load_cpu_s = cpu_s() - cpu0;
+    r->load_write_bytes = io_write_bytes() - wb0;
     r->rss_load_kb = max_rss_kb();
     rss_split(&r->rss_anon_kb, &r->rss_file_kb);
     r->facts = created_n;
@@ -1091,6 +1113,9 @@ static void print_table(const dataset *ds, const bench_opts *o,
     printf("%-34s %-19.1f %-19.1f %.2fx\n", "bytes/fact on disk",
            h->file_bytes / n, s->file_bytes / n,
            ratio((double)s->file_bytes, (double)h->file_bytes));
+    printf("%-34s %-19.0f %-19.0f %.2fx\n", "bytes written by the load / fact",
+           h->load_write_bytes / n, s->load_write_bytes / n,
+           ratio((double)s->load_write_bytes, (double)h->load_write_bytes));
     printf("%-34s %-19.1f %-19.1f %.2fx\n", "bytes/fact compacted",
            h->compact_bytes / n, s->compact_bytes / n,
            ratio((double)s->compact_bytes, (double)h->compact_bytes));
@@ -1182,6 +1207,8 @@ static void json_store(FILE *f, const char *name, const store_result *r,
     for (uint32_t i = 0; i < r->n_milestones; i++)
         fprintf(f, "%s%.1f", i ? ", " : "", r->milestone_cpu_rate[i]);
     fprintf(f, "],\n");
+    fprintf(f, "      \"load_write_bytes\": %" PRIu64 ",\n",
+            r->load_write_bytes);
     fprintf(f, "      \"checkpoint_s\": %.4f,\n", r->checkpoint_s);
     fprintf(f, "      \"file_bytes\": %" PRIu64 ",\n", r->file_bytes);
     fprintf(f, "      \"used_bytes\": %" PRIu64 ",\n", r->used_bytes);
