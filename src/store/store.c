@@ -415,6 +415,7 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err) {
             hk_free(t);
             return e;
         }
+        t->sym_floor = t->c.next_sym_id;
     }
     *out = t;
     return HK_OK;

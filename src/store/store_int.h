@@ -184,6 +184,10 @@ struct hk_txn {
     uint64_t gen;           /* bumped whenever mmap pointers may go stale */
     hk_buf scratch;         /* reusable buffer for formatting */
     bool new_syms;          /* symbols were created (abort drops symtab) */
+    uint64_t sym_floor;     /* write txns: first sym id this txn may create;
+                               ids >= it are uncommitted and must never
+                               enter the shared id -> string cache, since
+                               an abort hands them out again */
     MDB_cursor *c_by_pred;  /* write cursor on by_pred (closed by LMDB) */
     MDB_cursor *c_by_arg;   /* write cursor on by_arg (closed by LMDB) */
     hk_pending pend;        /* deferred stmt / by_arg writes */

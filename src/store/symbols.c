@@ -266,7 +266,9 @@ hk_err hk_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
                             "store: symbol %u is missing", id);
     if (rc)
         return hk_store_mdb_error(t, rc, err, "reading a symbol");
-    if ((cs = symcache_put(t->s->symcache, id, d.mv_data, d.mv_size))) {
+    bool committed = !t->write || id < t->sym_floor;
+    if (committed &&
+        (cs = symcache_put(t->s->symcache, id, d.mv_data, d.mv_size))) {
         *s = cs->s;
         *len = cs->len;
         return HK_OK;
