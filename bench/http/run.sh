@@ -6,7 +6,8 @@
 #   BENCH_N=100000 BENCH_SECONDS=5 bash bench/http/run.sh
 #
 # 1. A KB of N facts (build/hk_gen statements, `hakgal import`), kept in
-#    bench/out/http/kb-N and reused by later runs.
+#    bench/out/http/kb-N and reused by later runs; each run serves a fresh
+#    copy of it.
 # 2. `hakgal serve` (durable, default settings) and nginx (Debian, temp
 #    config on a loopback port) serving static files holding exactly the
 #    bytes hakgal answers for each query: the HTTP ceiling of this machine.
@@ -79,7 +80,12 @@ fi
 [ -f "$facts" ] || "$build_dir/hk_gen" --n "$n" --out "$facts"
 
 # ---- 2. servers ----
-"$HAKGAL" serve --data "$kb" --listen "127.0.0.1:$port_hk" --quiet \
+# Every run starts from a copy of the pristine N-fact KB (the write runs add
+# facts; the read runs must see exactly N).
+run_kb="$work/kb-run"
+rm -rf "$run_kb"
+cp -r "$kb" "$run_kb"
+"$HAKGAL" serve --data "$run_kb" --listen "127.0.0.1:$port_hk" --quiet \
     --max-batch 100000 ${SERVE_THREADS:+--threads "$SERVE_THREADS"} \
     >"$out/serve.log" 2>&1 &
 pids+=($!)
@@ -214,4 +220,7 @@ print("| durable single POST /v2/facts | 64 | %.0f | %.2f / %.2f |" % (
 print("| POST /v2/facts/batch (1000 per request) | 4 | %.0f | %.2f / %.2f |" % (
     batch / secs, b["p50_ms"], b["p99_ms"]))
 PY
+kill "${pids[0]}" 2>/dev/null || true
+wait "${pids[0]}" 2>/dev/null || true
+rm -rf "$run_kb"
 echo "== results: $res $json $out/summary-$n.md"
