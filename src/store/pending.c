@@ -27,7 +27,7 @@
 #include "core/mem.h"
 #include "store/store_int.h"
 
-#define HK_PENDING_MAX_FACTS 262144u
+#define HK_PENDING_MAX_FACTS 1048576u
 
 static uint64_t hash_key(const uint8_t *k, size_t len) {
     uint64_t h = 0xcbf29ce484222325ull;
