@@ -308,8 +308,11 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
                     t->c.entities++;
                 continue;
             }
-            if ((rc = mdb_cursor_put(t->c_by_arg, &k, &d, 0)) ||
-                (rc = mdb_cursor_count(t->c_by_arg, &cnt)))
+            if ((rc = mdb_cursor_put(t->c_by_arg, &k, &d, 0)))
+                goto fail;
+            if (i > 0 && memcmp(p->arg[i].k, p->arg[i - 1].k, 4) == 0)
+                continue; /* same key as the entry before: not new */
+            if ((rc = mdb_cursor_count(t->c_by_arg, &cnt)))
                 goto fail;
             if (cnt == 1)
                 t->c.entities++;
