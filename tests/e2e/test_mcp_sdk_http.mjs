@@ -39,7 +39,7 @@ async function startServer() {
     const t = setTimeout(() => reject(new Error(`server did not start: ${log}`)), 10000);
     server.stderr.on('data', (d) => {
       log += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(log);
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+) /.exec(log);
       if (m) {
         clearTimeout(t);
         resolve(`http://127.0.0.1:${m[1]}/mcp`);
