@@ -420,6 +420,16 @@ static void banner(hk_server *srv)
 
 int hk_cmd_serve(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--new-token") == 0) {
+            if (i + 2 >= argc) {
+                fprintf(stderr, "hakgal serve: --new-token needs NAME and "
+                                "ROLE (read, write or admin)\n");
+                return HK_EXIT_USAGE;
+            }
+            return hk_auth_new_token(argv[i + 1], argv[i + 2]);
+        }
+    }
     hk_error err;
     hk_error_clear(&err);
     hk_server *srv = hk_calloc(1, sizeof(*srv));

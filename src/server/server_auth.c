@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "server/server_int.h"
 
@@ -322,4 +323,41 @@ bool hk_server_origin_allowed(const hk_server *srv, h2o_req_t *req)
             return true;
     }
     return srv->loopback && is_loopback_origin(v.base, v.len);
+}
+
+/* ==== Making tokens ==== */
+
+int hk_auth_new_token(const char *name, const char *role)
+{
+    hk_role r;
+    if (!valid_name(name)) {
+        fprintf(stderr,
+                "hakgal serve: token name '%s' must be 1-63 characters of "
+                "letters, digits, _ - . @\n",
+                name);
+        return 2;
+    }
+    if (hk_role_parse(role, &r) != HK_OK) {
+        fprintf(stderr, "hakgal serve: role '%s' must be read, write or "
+                        "admin\n",
+                role);
+        return 2;
+    }
+    uint8_t secret[24];
+    if (RAND_bytes(secret, sizeof(secret)) != 1) {
+        fprintf(stderr, "hakgal serve: no randomness for a token\n");
+        return 5;
+    }
+    char token[2 * sizeof(secret) + 1];
+    hk_hex(secret, sizeof(secret), token);
+    uint8_t h[32];
+    hk_sha256(token, strlen(token), h);
+    char hex[65];
+    hk_hex(h, 32, hex);
+    /* The line goes to stdout (append it to the token file); the token
+     * itself only to stderr, shown once. */
+    printf("%s %s %s\n", name, hk_role_name(r), hex);
+    fflush(stdout);
+    fprintf(stderr, "token for %s (%s): %s\n", name, hk_role_name(r), token);
+    return 0;
 }

@@ -137,7 +137,11 @@ void hk_config_print_help(FILE *out)
             "Boolean options take true/false in the environment and file.\n"
             "\n"
             "options:\n"
-            "  --config FILE              read settings from FILE first\n");
+            "  --config FILE              read settings from FILE first\n"
+            "  --new-token NAME ROLE      print a token-file line for a new "
+            "random\n"
+            "                             token (the token itself on stderr) "
+            "and exit\n");
     for (size_t i = 0; i < N_OPTS; i++) {
         char left[64];
         snprintf(left, sizeof(left), "--%s%s%s", k_opts[i].name,
@@ -153,9 +157,11 @@ void hk_config_print_help(FILE *out)
             "routes an admin token, and reads a read token if --read-auth.\n"
             "Send tokens as `Authorization: Bearer TOKEN`. Tokens are stored\n"
             "hashed: a token file line is `name role sha256hex`, where\n"
-            "sha256hex = `printf %%s TOKEN | sha256sum`. The environment can add\n"
-            "tokens as HAKGAL_TOKEN_<NAME>=<role>:<sha256hex>. The token name\n"
-            "is the audit actor of the writes made with it.\n"
+            "sha256hex = `printf %%s TOKEN | sha256sum` (or let\n"
+            "`hakgal serve --new-token alice write >> tokens.txt` make one).\n"
+            "The environment can add tokens as\n"
+            "HAKGAL_TOKEN_<NAME>=<role>:<sha256hex>. The token name is the\n"
+            "audit actor of the writes made with it.\n"
             "\n"
             "Signals: SIGTERM or SIGINT stop accepting connections, finish\n"
             "requests in flight, commit queued writes and exit 0.\n"

@@ -132,6 +132,9 @@ typedef struct hk_token {
 /* Loads the token file (if any) and HAKGAL_TOKEN_<NAME> variables. */
 hk_err hk_auth_load(hk_server *srv, hk_error *err);
 const char *hk_role_name(hk_role r);
+/* `hakgal serve --new-token NAME ROLE`: prints a token-file line for a new
+ * random token on stdout and the token on stderr; returns the exit code. */
+int hk_auth_new_token(const char *name, const char *role);
 hk_err hk_role_parse(const char *s, hk_role *out);
 
 /* ==== Writer ==== */

@@ -804,6 +804,34 @@ class ReadAuthAndSettings(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn(":2: unknown setting", p.stderr.decode())
 
+    def test_new_token_works_with_the_server(self):
+        p = subprocess.run([BIN, "serve", "--new-token", "ci-bot", "write"],
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        line = p.stdout.decode().strip()
+        name, role, digest = line.split()
+        self.assertEqual((name, role, len(digest)), ("ci-bot", "write", 64))
+        token = p.stderr.decode().strip().rsplit(" ", 1)[1]
+        self.assertEqual(sha256_hex(token), digest)
+        self.assertNotIn(token, line)  # the file line never holds the token
+        os.makedirs(TMP, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=TMP, delete=False) as f:
+            f.write(line + "\n")
+        s = Server(["--tokens", f.name])
+        try:
+            st, _, b = s.request("POST", "/v2/facts", {"statement": "Bot(x)"},
+                                 headers={"Authorization": "Bearer " + token})
+            self.assertEqual(st, 201, b)
+            st, _, b = s.request("GET", "/v2/facts/%d/history" % b["id"])
+            self.assertEqual(b["entries"][0]["actor"], "ci-bot")
+        finally:
+            self.assertEqual(s.stop(), 0, s.output())
+            s.cleanup()
+            os.unlink(f.name)
+        p = subprocess.run([BIN, "serve", "--new-token", "x", "root"],
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+
     def test_help_documents_every_option(self):
         p = subprocess.run([BIN, "serve", "--help"], capture_output=True,
                            timeout=30)
