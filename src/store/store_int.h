@@ -214,6 +214,27 @@ static inline uint64_t hk_fact_key_id(const MDB_val *k) {
     return v;
 }
 
+/* ==== String hash (symbol caches) ====
+ * 8 bytes per step; never 0 (0 marks an empty slot). */
+static inline uint64_t hk_hash_bytes(const char *s, size_t len) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)len * 0xff51afd7ed558ccdull);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+        s += 8;
+        len -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, len);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 32;
+    return h ? h : 1;
+}
+
 /* ==== Big-endian codecs ==== */
 
 static inline void hk_put_u32(uint8_t *p, uint32_t v) {

@@ -44,17 +44,44 @@ typedef struct symstr {
 
 typedef _Atomic(symstr *) symslot;
 
+/* Reverse direction, string -> id, for lookups outside the writer (query
+ * constants, exact finds): an insert-only open-addressing table whose
+ * slots are published with compare-and-swap; at most SYMIDX_PROBES probes,
+ * so a crowded neighbourhood just means "not cached". Only committed
+ * symbols enter it (their ids never change). */
+#define SYMIDX_SLOTS (1u << 20)
+#define SYMIDX_PROBES 8u
+#define SYMIDX_MAX_BYTES (64u << 20)
+
+typedef struct symidx_entry {
+    uint64_t hash;  /* hk_hash_bytes of the string */
+    uint32_t id;    /* sym id */
+    uint32_t len;   /* string length */
+    char s[];       /* string bytes */
+} symidx_entry;
+
+typedef _Atomic(symidx_entry *) symidx_slot;
+
 struct hk_symcache {
     _Atomic(symslot *) chunks[SYMCACHE_CHUNKS]; /* lazily allocated */
     atomic_size_t bytes;                         /* memory held */
+    symidx_slot *idx;                            /* string -> id slots */
+    atomic_size_t idx_bytes;                     /* memory of entries */
 };
 
 hk_symcache *hk_symcache_new(void) {
     hk_symcache *c = hk_calloc(1, sizeof *c);
-    if (c) {
-        for (size_t i = 0; i < SYMCACHE_CHUNKS; i++)
-            atomic_init(&c->chunks[i], NULL);
-        atomic_init(&c->bytes, sizeof *c);
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < SYMCACHE_CHUNKS; i++)
+        atomic_init(&c->chunks[i], NULL);
+    atomic_init(&c->bytes, sizeof *c);
+    atomic_init(&c->idx_bytes, 0);
+    /* calloc'd zero pages cost no memory until a slot is used */
+    c->idx = hk_calloc(SYMIDX_SLOTS, sizeof *c->idx);
+    if (!c->idx) {
+        hk_free(c);
+        return NULL;
     }
     return c;
 }
@@ -70,7 +97,61 @@ void hk_symcache_free(hk_symcache *c) {
             hk_free(atomic_load(&ch[j]));
         hk_free(ch);
     }
+    for (size_t i = 0; i < SYMIDX_SLOTS; i++)
+        hk_free(atomic_load(&c->idx[i]));
+    hk_free(c->idx);
     hk_free(c);
+}
+
+static uint32_t symidx_get(hk_symcache *c, const char *s, size_t len) {
+    uint64_t h = hk_hash_bytes(s, len);
+    for (uint32_t p = 0; p < SYMIDX_PROBES; p++) {
+        symidx_entry *e = atomic_load_explicit(
+            &c->idx[(h + p) & (SYMIDX_SLOTS - 1)], memory_order_acquire);
+        if (!e)
+            return 0;
+        if (e->hash == h && e->len == len && memcmp(e->s, s, len) == 0)
+            return e->id;
+    }
+    return 0;
+}
+
+static void symidx_put(hk_symcache *c, const char *s, size_t len,
+                       uint32_t id) {
+    size_t need = sizeof(symidx_entry) + len;
+    if (atomic_load_explicit(&c->idx_bytes, memory_order_relaxed) + need >
+        SYMIDX_MAX_BYTES)
+        return;
+    uint64_t h = hk_hash_bytes(s, len);
+    symidx_entry *e = NULL;
+    for (uint32_t p = 0; p < SYMIDX_PROBES; p++) {
+        symidx_slot *slot = &c->idx[(h + p) & (SYMIDX_SLOTS - 1)];
+        symidx_entry *cur = atomic_load_explicit(slot, memory_order_acquire);
+        if (cur) {
+            if (cur->hash == h && cur->len == len &&
+                memcmp(cur->s, s, len) == 0)
+                break; /* already there */
+            continue;
+        }
+        if (!e) {
+            e = hk_malloc(need);
+            if (!e)
+                return;
+            e->hash = h;
+            e->id = id;
+            e->len = (uint32_t)len;
+            memcpy(e->s, s, len);
+        }
+        symidx_entry *expected = NULL;
+        if (atomic_compare_exchange_strong(slot, &expected, e)) {
+            atomic_fetch_add(&c->idx_bytes, need);
+            return;
+        }
+        if (expected->hash == h && expected->len == len &&
+            memcmp(expected->s, s, len) == 0)
+            break; /* another thread cached it */
+    }
+    hk_free(e);
 }
 
 static const symstr *symcache_get(hk_symcache *c, uint32_t id) {
@@ -141,6 +222,8 @@ hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
         return HK_OK;
     if (t->write && (*id = hk_symtab_get(t->s->symtab, s, len)))
         return HK_OK;
+    if ((*id = symidx_get(t->s->symcache, s, len)))
+        return HK_OK;
     MDB_val k = {hk_sym_key(s, len, key), key}, d;
     int rc = mdb_get(t->txn, t->s->db.sym, &k, &d);
     if (rc == MDB_NOTFOUND)
@@ -152,6 +235,8 @@ hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
     *id = hk_get_u32(d.mv_data);
     if (t->write)
         hk_symtab_put(t->s->symtab, s, len, *id);
+    if (!t->write || *id < t->sym_floor) /* committed: stable forever */
+        symidx_put(t->s->symcache, s, len, *id);
     return HK_OK;
 }
 

@@ -48,25 +48,7 @@ struct hk_symtab {
     size_t arena_bytes;   /* total chunk bytes */
 };
 
-/* 8 bytes per step (strings are short; this is on every add's path). */
-static uint64_t hash_bytes(const char *s, size_t len) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)len * 0xff51afd7ed558ccdull);
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 31;
-        s += 8;
-        len -= 8;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s, len);
-    h = (h ^ w) * 0x94d049bb133111ebull;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 32;
-    return h ? h : 1;
-}
+#define hash_bytes hk_hash_bytes
 
 void hk_symtab_free(hk_symtab *st) {
     if (!st)
