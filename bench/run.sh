@@ -10,7 +10,9 @@
 #    `hakgal import` loads them into a fresh KB; wall time -> facts/s.
 #
 # Environment: BENCH_N (facts, default 1000000), BENCH_SAMPLES (timed
-# operations per query kind, default 20000), BENCH_SKIP_CLI=1 (skip step 2),
+# operations per query kind, default 20000), BENCH_BATCH (facts per write
+# transaction, in-process and CLI; default: 100000, the import default),
+# BENCH_SKIP_CLI=1 (skip step 2),
 # BENCH_KEEP=1 (keep databases and the statement file), BUILD (build dir).
 # Results: bench/out/hk_bench-N.{txt,json}, bench/out/cli_import-N.json.
 # Builds nothing.
@@ -43,8 +45,11 @@ fi
 echo "== store: hakgal vs SQLite, N=$n"
 keep=()
 [ "${BENCH_KEEP:-0}" = 1 ] && keep=(--keep)
+batch=()
+[ -n "${BENCH_BATCH:-}" ] && batch=(--batch "$BENCH_BATCH")
 "$build_dir/hk_bench" --n "$n" --samples "$samples" --dir "$work" \
-    --json "$out/hk_bench-$n.json" "${keep[@]}" | tee "$out/hk_bench-$n.txt"
+    --json "$out/hk_bench-$n.json" "${keep[@]}" "${batch[@]}" |
+    tee "$out/hk_bench-$n.txt"
 
 if [ "${BENCH_SKIP_CLI:-0}" != 1 ]; then
     echo "== CLI import: hakgal import of $n statements"
@@ -56,7 +61,7 @@ if [ "${BENCH_SKIP_CLI:-0}" != 1 ]; then
     bytes=$(stat -c %s "$facts")
     start=$(date +%s.%N)
     /usr/bin/time -f '%M %U %S' -o "$out/cli_import-$n.time" \
-        "$build_dir/hakgal" --data "$kb" import --quiet "$facts" \
+        "$build_dir/hakgal" --data "$kb" import --quiet "${batch[@]}" "$facts" \
         >"$out/cli_import-$n.log" 2>&1 || {
         echo "bench: hakgal import failed:" >&2
         tail -20 "$out/cli_import-$n.log" >&2
