@@ -555,6 +555,15 @@ hk_err hk_import_file(hk_store *s, const char *path,
     rc = io_reader_peek(&r, 65536, &head, &head_len, err);
     if (rc != HK_OK)
         goto fail;
+    /* A UTF-8 byte-order mark (Windows exports) is not part of the first
+     * record: kept, it would become part of the first predicate or make
+     * the first JSONL object invalid. */
+    if (head_len >= 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0) {
+        r.start += 3;
+        r.bytes_done += 3;
+        head += 3;
+        head_len -= 3;
+    }
     if (format == HK_FORMAT_AUTO)
         format = io_detect_format(strcmp(path, "-") == 0 ? NULL : path, head,
                                   head_len);

@@ -405,6 +405,42 @@ static void test_tsv(void **state)
     assert_counts(&s, 7, 0, 4, 3);
 }
 
+/* ==== Byte-order mark ==== */
+
+/* A UTF-8 byte-order mark at the start of a file (Windows exports) is not
+ * part of the first record: the first statement keeps its predicate, a
+ * first JSONL object is not rejected, and detection still sees '{'. */
+static void test_byte_order_mark(void **state)
+{
+    fixture *f = *state;
+    char in[700];
+    static const struct {
+        const char *name;
+        const char *text;
+        const char *fact;
+        hk_format format;
+    } cases[] = {
+        {"bom.hkl", "\xEF\xBB\xBFIsA(Bom, Mark)\nIsA(Two, Mark)\n",
+         "IsA(Bom, Mark)", HK_FORMAT_STATEMENTS},
+        {"bom.txt", "\xEF\xBB\xBF{\"statement\": \"IsA(Json, Mark)\"}\n",
+         "IsA(Json, Mark)", HK_FORMAT_JSONL},
+        {"bom.tsv", "\xEF\xBB\xBFIsA\tTab\tMark\n", "IsA(Tab, Mark)",
+         HK_FORMAT_TSV},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        path_in(f, cases[i].name, in, sizeof in);
+        write_file(in, cases[i].text, strlen(cases[i].text));
+        hk_import_summary s = import(f, in, HK_FORMAT_AUTO, NULL, 0);
+        assert_int_equal(s.format, cases[i].format);
+        assert_int_equal(s.rejected, 0);
+        hk_fact fact;
+        hk_fact_init(&fact);
+        get_fact(f, cases[i].fact, &fact);
+        assert_string_equal(fact.st.predicate, "IsA");
+        hk_fact_release(&fact);
+    }
+}
+
 /* ==== JSONL ==== */
 
 static void test_jsonl(void **state)
@@ -1011,6 +1047,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overlong_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tsv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jsonl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_byte_order_mark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jsonl_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_legacy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batches_and_missing_file, setup,
