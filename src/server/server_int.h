@@ -51,6 +51,7 @@ struct hk_loop {
     int listen_fd;                  /* this loop's SO_REUSEPORT socket */
     h2o_socket_t *listener;         /* listen_fd wrapped, NULL once closed */
     h2o_timeout_entry_t accept_pause; /* resumes accepting after EMFILE */
+    atomic_uint_fast64_t accepted;  /* connections accepted (metrics) */
     h2o_multithread_queue_t *queue; /* wakes the loop from other threads */
     h2o_multithread_receiver_t receiver; /* receives hk_loop_msg */
     hk_txn *read_txn;               /* reusable read txn (reset between) */
@@ -209,6 +210,7 @@ struct hk_server {
     atomic_bool stopping;          /* a stop signal arrived */
     atomic_bool ready;             /* loops are serving */
     atomic_bool finish;            /* writer and pool stopped: loops exit */
+    atomic_uint next_loop;         /* round-robin connection placement */
     int64_t started_us;            /* start time */
     bool loopback;                 /* listen address is loopback */
     FILE *access_log;              /* access log or NULL */

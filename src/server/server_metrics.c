@@ -323,5 +323,13 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
     if (rc == HK_OK)
         rc = gauge(b, "hakgal_loop_threads", "Event loop threads.",
                    srv->n_loops);
+    if (rc == HK_OK)
+        rc = head(b, "hakgal_connections_accepted_total", "counter",
+                  "Connections accepted, by event loop.");
+    for (unsigned i = 0; rc == HK_OK && srv->loops && i < srv->n_loops; i++)
+        rc = hk_buf_appendf(b,
+                            "hakgal_connections_accepted_total{loop=\"%u\"} "
+                            "%llu\n",
+                            i, LD(srv->loops[i].accepted));
     return rc;
 }

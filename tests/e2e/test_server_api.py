@@ -459,6 +459,11 @@ class OpenServer(unittest.TestCase):
                      "hakgal_build_info"):
             self.assertIn(name, text)
         self.assertIn('route="GET /v2/stats",status="200"', text)
+        # connections are spread evenly over the two loops (round-robin)
+        acc = [int(l.split()[-1]) for l in text.splitlines()
+               if l.startswith("hakgal_connections_accepted_total{")]
+        self.assertEqual(len(acc), 2, acc)
+        self.assertLessEqual(max(acc) - min(acc), 1, acc)
         promtool = shutil.which("promtool")
         if not promtool:
             self.fail("promtool missing: install the Debian package "
