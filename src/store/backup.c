@@ -1,11 +1,17 @@
 /*
  * backup.c — hot, consistent, compacted backups and restore.
  *
- * hk_store_backup uses mdb_env_copy2(MDB_CP_COMPACT): LMDB copies the pages
- * reachable from one read snapshot (free pages omitted), so the copy is a
- * consistent KB as of one commit while writers continue. The copy is
- * fsynced, hashed (SHA-256 of data.mdb), and its fact count is read from
- * the copy itself (so it matches the snapshot, not a later commit). The
+ * hk_store_backup writes a dense copy: it reads every database from one
+ * read snapshot (so the copy is a consistent KB as of one commit while
+ * writers continue) and writes it into a fresh environment in key order
+ * with MDB_APPEND / MDB_APPENDDUP. LMDB then fills every page completely,
+ * where the live KB's randomly inserted trees are about 70% full and its
+ * file also holds free pages, so the backup is much smaller than the KB
+ * and than mdb_env_copy2's compaction (which keeps pages as they are).
+ * The copy is committed in steps of HK_COPY_STEP entries (appends touch
+ * only the right edge of each tree, so steps cost little), synced, hashed
+ * (SHA-256 of data.mdb), and its fact count is read from the copy itself
+ * (so it matches the snapshot, not a later commit). The
  * MANIFEST.json (jansson) is written to a temporary file, fsynced and
  * renamed into place last: a backup directory with a manifest is complete.
  *
@@ -144,6 +150,98 @@ fail:
                         "not open: %s", dir, mdb_strerror(rc));
 }
 
+#define HK_COPY_STEP 1000000u
+
+/* Copies every database of s, as of one snapshot, into a new environment
+ * in dir, in key order with appends (dense pages). */
+static hk_err dense_copy(hk_store *s, const char *dir, hk_error *err) {
+    MDB_env *dst = NULL;
+    MDB_txn *rtxn = NULL, *wtxn = NULL;
+    MDB_cursor *rc_cur = NULL, *wc = NULL;
+    int rc;
+    hk_err e = HK_OK;
+    size_t n_db = hk_store_db_count(), since_commit = 0;
+
+    if ((rc = mdb_env_create(&dst)) || (rc = mdb_env_set_maxdbs(dst, 32)) ||
+        (rc = mdb_env_set_mapsize(dst, (size_t)s->opt.map_size)) ||
+        (rc = mdb_env_open(dst, dir, MDB_NOLOCK | MDB_NOSYNC, 0644)))
+        goto lmdb;
+    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &rtxn)))
+        goto lmdb;
+    for (size_t i = 0; i < n_db; i++) {
+        const char *name;
+        unsigned flags;
+        MDB_dbi sdbi, ddbi;
+        hk_store_db_spec(s, i, &name, &flags, &sdbi);
+        if (!wtxn && (rc = mdb_txn_begin(dst, NULL, 0, &wtxn)))
+            goto lmdb;
+        if ((rc = mdb_dbi_open(wtxn, name, flags | MDB_CREATE, &ddbi)) ||
+            (rc = mdb_cursor_open(rtxn, sdbi, &rc_cur)) ||
+            (rc = mdb_cursor_open(wtxn, ddbi, &wc)))
+            goto lmdb;
+        MDB_val k, d, prev = {0, NULL};
+        uint8_t prev_key[512];
+        bool dupsort = (flags & MDB_DUPSORT) != 0;
+        for (rc = mdb_cursor_get(rc_cur, &k, &d, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(rc_cur, &k, &d, MDB_NEXT)) {
+            bool same = dupsort && prev.mv_data && k.mv_size == prev.mv_size &&
+                        memcmp(k.mv_data, prev_key, k.mv_size) == 0;
+            int prc = mdb_cursor_put(wc, &k, &d,
+                                     same ? MDB_APPENDDUP : MDB_APPEND);
+            if (prc) {
+                rc = prc;
+                goto lmdb;
+            }
+            if (dupsort && k.mv_size <= sizeof prev_key) {
+                memcpy(prev_key, k.mv_data, k.mv_size);
+                prev.mv_size = k.mv_size;
+                prev.mv_data = prev_key;
+            }
+            if (++since_commit >= HK_COPY_STEP) {
+                /* commit a step; reopen the write cursor in a new txn */
+                mdb_cursor_close(wc);
+                wc = NULL;
+                rc = mdb_txn_commit(wtxn);
+                wtxn = NULL;
+                if (rc || (rc = mdb_txn_begin(dst, NULL, 0, &wtxn)) ||
+                    (rc = mdb_cursor_open(wtxn, ddbi, &wc)))
+                    goto lmdb;
+                since_commit = 0;
+            }
+        }
+        if (rc != MDB_NOTFOUND)
+            goto lmdb;
+        mdb_cursor_close(rc_cur);
+        rc_cur = NULL;
+        mdb_cursor_close(wc);
+        wc = NULL;
+    }
+    rc = wtxn ? mdb_txn_commit(wtxn) : 0;
+    wtxn = NULL;
+    if (rc || (rc = mdb_env_sync(dst, 1)))
+        goto lmdb;
+    goto done;
+lmdb:
+    if (rc == MDB_MAP_FULL || rc == ENOSPC)
+        e = hk_error_set(err, HK_ERR_FULL, "backup: copy to %s: %s", dir,
+                         mdb_strerror(rc));
+    else
+        e = hk_error_set(err, HK_ERR_IO, "backup: copy to %s: %s", dir,
+                         mdb_strerror(rc));
+done:
+    if (rc_cur)
+        mdb_cursor_close(rc_cur);
+    if (wc)
+        mdb_cursor_close(wc);
+    if (wtxn)
+        mdb_txn_abort(wtxn);
+    if (rtxn)
+        mdb_txn_abort(rtxn);
+    if (dst)
+        mdb_env_close(dst);
+    return e;
+}
+
 static hk_err write_manifest(const char *dir, uint64_t facts, uint64_t bytes,
                              const char *hex, uint32_t version,
                              hk_error *err) {
@@ -215,16 +313,13 @@ hk_err hk_store_backup(hk_store *s, const char *dest_dir, char sha256_hex[65],
     } else if ((e = hk_store_make_dir(dest_dir, err))) {
         return e;
     }
-    int rc = mdb_env_copy2(s->env, dest_dir, MDB_CP_COMPACT);
-    if (rc) {
-        if (rc == ENOSPC)
-            return hk_error_set(err, HK_ERR_FULL, "backup: disk full");
-        return hk_error_set(err, HK_ERR_IO, "backup: copying to %s: %s",
-                            dest_dir, mdb_strerror(rc));
-    }
     data = path_join(dest_dir, "data.mdb");
     if (!data)
         return hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
+    if ((e = dense_copy(s, dest_dir, err))) {
+        unlink(data); /* no half copy without a manifest lying around */
+        goto done;
+    }
     if ((e = fsync_path(data, false, err)) ||
         (e = copy_fact_count(dest_dir, &facts, err)) ||
         (e = file_sha256(data, hex, &bytes, err)) ||

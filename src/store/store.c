@@ -176,6 +176,15 @@ static const db_spec DB_SPECS[] = {
 #undef DB
 #define N_DBS (sizeof DB_SPECS / sizeof DB_SPECS[0])
 
+size_t hk_store_db_count(void) { return N_DBS; }
+
+void hk_store_db_spec(const hk_store *s, size_t i, const char **name,
+                      unsigned *flags, MDB_dbi *dbi) {
+    *name = DB_SPECS[i].name;
+    *flags = DB_SPECS[i].flags;
+    *dbi = *(const MDB_dbi *)((const char *)&s->db + DB_SPECS[i].offset);
+}
+
 hk_err hk_store_make_dir(const char *dir, hk_error *err) {
     /* mkdir -p: create each missing component. */
     size_t n = strlen(dir);

@@ -307,6 +307,10 @@ static inline size_t hk_stmt_key(uint32_t pred, uint32_t n,
 /* Maps an LMDB return code to hk_err, fills err, and marks a write txn
  * failed (t may be NULL). */
 hk_err hk_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what);
+/* The named databases: how many, and name / flags / handle of one. */
+size_t hk_store_db_count(void);
+void hk_store_db_spec(const hk_store *s, size_t i, const char **name,
+                      unsigned *flags, MDB_dbi *dbi);
 /* mkdir -p dir (0755). */
 hk_err hk_store_make_dir(const char *dir, hk_error *err);
 /* HK_ERR_STATE unless t is a live write transaction. */

@@ -6,6 +6,7 @@
  */
 #include "test_store_util.h"
 
+#include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -184,10 +185,120 @@ static void test_verify_detects_damage(void **state) {
     free(rdir);
 }
 
+/* The backup holds exactly the same entries as the KB in every database
+ * (it is rewritten in key order, not copied page by page), and it is
+ * smaller than the KB file. */
+static const char *DBS[] = {"meta", "sym", "sym_id", "fact", "stmt",
+                            "by_pred", "by_arg", "arg_multi", "pstat",
+                            "pred_names", "tok", "audit", "audit_by_fact",
+                            "audit_bulk"};
+static const unsigned DB_FLAGS[] = {0, 0, MDB_INTEGERKEY, MDB_INTEGERKEY, 0,
+                                    MDB_DUPSORT | MDB_DUPFIXED,
+                                    MDB_DUPSORT | MDB_DUPFIXED, 0, 0, 0,
+                                    MDB_DUPSORT | MDB_DUPFIXED, 0,
+                                    MDB_DUPSORT | MDB_DUPFIXED, 0};
+
+static void compare_envs(const char *a, const char *b) {
+    MDB_env *ea, *eb;
+    MDB_txn *ta, *tb;
+    assert_int_equal(mdb_env_create(&ea), 0);
+    assert_int_equal(mdb_env_create(&eb), 0);
+    mdb_env_set_maxdbs(ea, 32);
+    mdb_env_set_maxdbs(eb, 32);
+    assert_int_equal(mdb_env_open(ea, a, MDB_RDONLY | MDB_NOLOCK, 0644), 0);
+    assert_int_equal(mdb_env_open(eb, b, MDB_RDONLY | MDB_NOLOCK, 0644), 0);
+    assert_int_equal(mdb_txn_begin(ea, NULL, MDB_RDONLY, &ta), 0);
+    assert_int_equal(mdb_txn_begin(eb, NULL, MDB_RDONLY, &tb), 0);
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof DBS / sizeof *DBS; i++) {
+        MDB_dbi da, db;
+        MDB_cursor *ca, *cb;
+        assert_int_equal(mdb_dbi_open(ta, DBS[i], DB_FLAGS[i], &da), 0);
+        assert_int_equal(mdb_dbi_open(tb, DBS[i], DB_FLAGS[i], &db), 0);
+        assert_int_equal(mdb_cursor_open(ta, da, &ca), 0);
+        assert_int_equal(mdb_cursor_open(tb, db, &cb), 0);
+        MDB_val ka, va, kb, vb;
+        int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST);
+        int rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
+        while (ra == 0 && rb == 0) {
+            assert_int_equal(ka.mv_size, kb.mv_size);
+            assert_memory_equal(ka.mv_data, kb.mv_data, ka.mv_size);
+            assert_int_equal(va.mv_size, vb.mv_size);
+            assert_memory_equal(va.mv_data, vb.mv_data, va.mv_size);
+            total++;
+            ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+            rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+        }
+        assert_int_equal(ra, MDB_NOTFOUND);
+        assert_int_equal(rb, MDB_NOTFOUND);
+        mdb_cursor_close(ca);
+        mdb_cursor_close(cb);
+    }
+    assert_true(total > 10000);
+    mdb_txn_abort(ta);
+    mdb_txn_abort(tb);
+    mdb_env_close(ea);
+    mdb_env_close(eb);
+}
+
+static void test_backup_is_identical_and_dense(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("bk3-src");
+    char *bdir = tu_tmpdir("bk3-dst");
+    hk_store *s = tu_open(dir);
+    uint64_t rng = 17;
+    hk_error err;
+    for (int tx = 0; tx < 20; tx++) {
+        hk_txn *t = tu_begin(s, true);
+        if (tx % 2)
+            assert_int_equal(hk_txn_set_bulk(t, "bk3"), HK_OK);
+        for (int i = 0; i < 500; i++) {
+            char a[32], b[32];
+            snprintf(a, sizeof a, "ent%llu",
+                     (unsigned long long)(tu_rand(&rng) % 2000));
+            snprintf(b, sizeof b, "val%llu",
+                     (unsigned long long)(tu_rand(&rng) % 5000));
+            hk_statement st = tu_st(tu_rand(&rng) % 2 ? "HasPart" : "IsA", a,
+                                    b, NULL);
+            hk_fact_id id;
+            assert_int_equal(hk_store_add(t, &st, NULL, &id, NULL, &err),
+                             HK_OK);
+            if (i % 50 == 0)
+                assert_int_equal(hk_store_delete(t, id, &err), HK_OK);
+        }
+        tu_commit(t);
+    }
+    hk_store_close(s);
+    s = tu_open(dir);
+    char bk[600];
+    snprintf(bk, sizeof bk, "%s/b", bdir);
+    assert_int_equal(hk_store_backup(s, bk, NULL, &err), HK_OK);
+    hk_store_close(s);
+    compare_envs(dir, bk);
+    struct stat sa, sb;
+    char pa[700], pb[700];
+    snprintf(pa, sizeof pa, "%s/data.mdb", dir);
+    snprintf(pb, sizeof pb, "%s/data.mdb", bk);
+    assert_int_equal(stat(pa, &sa), 0);
+    assert_int_equal(stat(pb, &sb), 0);
+    fprintf(stderr, "KB %lld bytes, backup %lld bytes\n", (long long)sa.st_size,
+            (long long)sb.st_size);
+    assert_true(sb.st_size < sa.st_size);
+    /* no lock file was left in the backup */
+    snprintf(pb, sizeof pb, "%s/lock.mdb", bk);
+    assert_int_not_equal(access(pb, F_OK), 0);
+    assert_int_equal(hk_backup_verify(bk, NULL, &err), HK_OK);
+    tu_rmrf(dir);
+    tu_rmrf(bdir);
+    free(dir);
+    free(bdir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hot_backup_restore),
         cmocka_unit_test(test_verify_detects_damage),
+        cmocka_unit_test(test_backup_is_identical_and_dense),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
