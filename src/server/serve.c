@@ -3,8 +3,9 @@
  *
  * Start-up (main thread): settings -> tokens -> protected-mode check ->
  * open the KB -> h2o configuration and routes -> MCP hook -> writer and
- * pool threads -> one SO_REUSEPORT listening socket per loop (the kernel
- * spreads connections over them) -> loop threads. The main thread then
+ * pool threads -> one SO_REUSEPORT listening socket per loop -> loop
+ * threads. Whichever loop accepts a connection, connections are placed on
+ * the loops round-robin (see on_accept). The main thread then
  * waits in sigwait for SIGTERM/SIGINT (those signals are blocked in every
  * thread, so no handler runs in a random thread).
  *
