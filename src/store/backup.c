@@ -162,8 +162,10 @@ static hk_err dense_copy(hk_store *s, const char *dir, hk_error *err) {
     hk_err e = HK_OK;
     size_t n_db = hk_store_db_count(), since_commit = 0;
 
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info); /* the map in use (>= the file) */
     if ((rc = mdb_env_create(&dst)) || (rc = mdb_env_set_maxdbs(dst, 32)) ||
-        (rc = mdb_env_set_mapsize(dst, (size_t)s->opt.map_size)) ||
+        (rc = mdb_env_set_mapsize(dst, info.me_mapsize)) ||
         (rc = mdb_env_open(dst, dir, MDB_NOLOCK | MDB_NOSYNC, 0644)))
         goto lmdb;
     if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &rtxn)))
