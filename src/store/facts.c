@@ -242,12 +242,8 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
     dup[1] = pk[0]; dup[2] = pk[1]; dup[3] = pk[2]; dup[4] = pk[3];
     memcpy(dup + 5, idb, HK_ID_BYTES);
     for (uint32_t i = 0; i < r->n_args; i++) {
-        uint8_t ek[4];
-        hk_put_u32(ek, r->args[i]);
-        MDB_val ekv = {4, ek}, dv = {HK_ARG_DUP_BYTES, dup};
         dup[0] = (uint8_t)i;
-        (void)ekv;
-        (void)dv;
+        /* written sorted at flush (pending.c) */
         if (hk_pending_add_arg(&t->pend, r->args[i], dup)) {
             rc = ENOMEM;
             goto fail;
