@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -515,6 +516,15 @@ hk_err mcp_path_allowed(const hk_mcp_server *s, const char *path,
         if (errno != ENOENT)
             return hk_error_set(err, HK_ERR_INVALID, "%s: '%s': %s", field,
                                 path, strerror(errno));
+        /* The name exists but does not resolve: a dangling symbolic link.
+         * Creating the "new" file would follow it to wherever it points,
+         * possibly outside every allowed directory. */
+        struct stat lst;
+        if (lstat(path, &lst) == 0)
+            return hk_error_set(err, HK_ERR_INVALID,
+                                "%s: '%s' is a symbolic link to a missing "
+                                "target; give a path that is not a link",
+                                field, path);
         const char *slash = strrchr(path, '/');
         char *parent = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
         if (!parent) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");

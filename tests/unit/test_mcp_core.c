@@ -207,6 +207,16 @@ static void test_tokens_and_paths(void **state) {
     snprintf(target, sizeof target, "%s/other", dir);
     assert_int_equal(symlink(target, link), 0);
     assert_int_equal(mcp_path_allowed(s, link, "hub_path", &res, &e), HK_ERR_INVALID);
+    /* a dangling symlink inside pointing outside: writing the "new file"
+     * would create the link's target outside, so it is refused too */
+    char dangling[2048], away[1024];
+    snprintf(dangling, sizeof dangling, "%s/report.json", allowed);
+    snprintf(away, sizeof away, "%s/other/not-yet.json", dir);
+    assert_int_equal(symlink(away, dangling), 0);
+    assert_int_equal(mcp_path_allowed(s, dangling, "report_path", &res, &e),
+                     HK_ERR_INVALID);
+    assert_null(res);
+    assert_non_null(strstr(e.message, "symbolic link"));
     assert_int_equal(mcp_path_allowed(s, "", "hub_path", &res, &e), HK_ERR_INVALID);
     hk_mcp_server_free(s);
 
