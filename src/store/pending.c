@@ -322,8 +322,13 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
     }
     return HK_OK;
 fail:
-    if (rc == MDB_KEYEXIST)
-        rc = MDB_CORRUPTED; /* the MERGE check said the key was absent */
+    if (rc == MDB_KEYEXIST) {
+        /* the MERGE check said the key was absent: a bug or damage */
+        t->failed = true;
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "store: writing indexes: a statement found absent "
+                            "is already indexed");
+    }
     return hk_store_mdb_error(t, rc, err, "writing indexes");
 }
 
