@@ -262,8 +262,11 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
     t->counters_dirty = true;
     return HK_OK;
 fail:
-    if (rc == MDB_KEYEXIST)
-        rc = MDB_CORRUPTED; /* stmt said absent a moment ago */
+    if (rc == MDB_KEYEXIST) { /* an id below an indexed one: damage */
+        t->failed = true;
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "store: %s: the entry exists already", what);
+    }
     return hk_store_mdb_error(t, rc, err, what);
 }
 
@@ -326,8 +329,12 @@ static hk_err index_remove(hk_txn *t, hk_fact_id id, const hk_rec *r,
     t->counters_dirty = true;
     return HK_OK;
 fail:
-    if (rc == MDB_NOTFOUND)
-        rc = MDB_CORRUPTED; /* an index entry of a stored fact is missing */
+    if (rc == MDB_NOTFOUND) { /* an index entry of a stored fact is missing */
+        t->failed = true;
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "store: unindexing fact %llu: an index entry is "
+                            "missing", (unsigned long long)id);
+    }
     return hk_store_mdb_error(t, rc, err, "unindexing a fact");
 }
 
