@@ -30,8 +30,9 @@
  *    wall-clock and as CPU time (robust when the machine is shared).
  *  - Latency: clock_gettime(CLOCK_MONOTONIC) around each operation, after a
  *    warm-up pass over every query kind (--warmup operations each, keys
- *    other than the timed ones); p50/p99 over --samples operations. Each hakgal operation
- *    includes hk_txn_renew/hk_txn_reset of a reused read transaction; each
+ *    other than the timed ones); p50/p99 over --samples operations. Each
+ *    hakgal operation includes hk_txn_renew/hk_txn_reset of a reused read
+ *    transaction; each
  *    SQLite operation is one autocommit statement (its own read
  *    transaction). "First 100" queries decode every row to strings (hakgal:
  *    hk_query_next into an hk_fact; SQLite: joins to the symbol table and
