@@ -427,6 +427,14 @@ hk_err hk_rec_get(hk_txn *t, hk_fact_id id, hk_rec *r, hk_error *err);
 hk_err hk_rec_to_fact(hk_txn *t, hk_fact_id id, const hk_rec *r, hk_fact *f,
                       hk_error *err);
 
+/* ==== check.c ==== */
+
+/* Walks the whole store and checks every index and counter against the
+ * facts. *ok false (with the first problem in why) when one fails; the
+ * return value is for errors reading the store. For tests. */
+hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
+                      hk_error *err);
+
 /* ==== audit.c ==== */
 
 /* Appends an audit entry in t (before/after may be NULL). */

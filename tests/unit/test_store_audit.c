@@ -150,6 +150,7 @@ static void test_entries_list_history(void **state) {
     assert_int_equal(hk_store_stats(t, &st, &err), HK_OK);
     assert_int_equal(st.audit_entries, ki.entries);
     assert_int_equal(st.facts, 2 + 49);
+    tu_check(t);
     hk_txn_abort(t);
     hk_store_close(s);
     tu_rmrf(dir);

@@ -63,6 +63,7 @@ static void check_kb(const char *dir, uint64_t *facts) {
     hk_query_close(q);
     assert_int_equal(n, st.facts);
     assert_int_equal(rep.checked, st.audit_entries);
+    tu_check(t);
     *facts = st.facts;
     hk_txn_abort(t);
     hk_store_close(s);

@@ -232,6 +232,7 @@ static void test_update(void **state) {
     assert_int_equal(hk_store_count_entity(t, "y", &n, &err), HK_OK);
     assert_int_equal(n, 1);
     hk_stats stats;
+    tu_check(t);
     assert_int_equal(hk_store_stats(t, &stats, &err), HK_OK);
     assert_int_equal(stats.facts, 2);
     assert_int_equal(stats.predicates, 2);
@@ -280,6 +281,7 @@ static void test_delete_counts(void **state) {
     assert_int_equal(st.facts, 0);
     assert_int_equal(st.entities, 0);
     assert_int_equal(st.predicates, 0);
+    tu_check(t);
     assert_int_equal(st.last_fact_id, b);
     assert_int_equal(hk_store_count_predicate(t, "R", &n, &err), HK_OK);
     assert_int_equal(n, 0);
@@ -585,6 +587,7 @@ static void check_consistent(hk_store *s) {
         n++;
     hk_query_close(q);
     assert_int_equal(n, st.facts);
+    tu_check(r);
     hk_txn_abort(r);
 }
 
@@ -738,6 +741,7 @@ static void test_bulk_merge_other_writer(void **state) {
     hk_error err;
     assert_int_equal(hk_store_stats(t, &st, &err), HK_OK);
     assert_int_equal(st.facts, 6020);
+    tu_check(t);
     hk_audit_report rep;
     assert_int_equal(hk_audit_verify(t, &rep, &err), HK_OK);
     assert_true(rep.ok);
@@ -789,6 +793,11 @@ static void test_damaged_records(void **state) {
     t = tu_begin(s, false);
     hk_fact f;
     hk_error err;
+    bool ok = true;
+    char why[256];
+    assert_int_equal(hk_store_check(t, &ok, why, sizeof why, &err), HK_OK);
+    assert_false(ok); /* the validator sees the damage */
+    assert_non_null(strstr(why, "fact"));
     hk_fact_init(&f);
     int corrupt = 0;
     for (hk_fact_id id = 1; id <= 200; id++) {
@@ -842,6 +851,61 @@ static void test_damaged_records(void **state) {
     free(dir);
 }
 
+/* The validator notices a missing index entry and a wrong counter. */
+static void test_check_detects_index_damage(void **state) {
+    (void)state;
+    for (int round = 0; round < 2; round++) {
+        char *dir = tu_tmpdir("check");
+        hk_store *s = tu_open(dir);
+        hk_txn *t = tu_begin(s, true);
+        tu_add(t, tu_st("HasPart", "Computer", "CPU", NULL), NULL);
+        tu_add(t, tu_st("HasPart", "Computer", "RAM", NULL), NULL);
+        tu_commit(t);
+        t = tu_begin(s, false);
+        tu_check(t);
+        hk_txn_abort(t);
+        hk_store_close(s);
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi dbi;
+        assert_int_equal(mdb_env_create(&env), 0);
+        mdb_env_set_maxdbs(env, 32);
+        assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+        assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        if (round == 0) { /* drop every by_arg entry of one key */
+            assert_int_equal(mdb_dbi_open(txn, "by_arg",
+                                          MDB_DUPSORT | MDB_DUPFIXED, &dbi),
+                             0);
+            MDB_cursor *c;
+            MDB_val k, d;
+            assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+            assert_int_equal(mdb_cursor_get(c, &k, &d, MDB_LAST), 0);
+            assert_int_equal(mdb_cursor_del(c, MDB_NODUPDATA), 0);
+            mdb_cursor_close(c);
+        } else { /* a wrong facts counter */
+            assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+            uint8_t v[8] = {0, 0, 0, 0, 0, 0, 0, 7};
+            MDB_val k = {5, "facts"}, d = {8, v};
+            assert_int_equal(mdb_put(txn, dbi, &k, &d, 0), 0);
+        }
+        assert_int_equal(mdb_txn_commit(txn), 0);
+        mdb_env_close(env);
+        s = tu_open(dir);
+        t = tu_begin(s, false);
+        bool ok = true;
+        char why[256];
+        hk_error err;
+        assert_int_equal(hk_store_check(t, &ok, why, sizeof why, &err),
+                         HK_OK);
+        assert_false(ok);
+        assert_non_null(strstr(why, round == 0 ? "by_arg" : "counter"));
+        hk_txn_abort(t);
+        hk_store_close(s);
+        tu_rmrf(dir);
+        free(dir);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_missing),
@@ -858,6 +922,7 @@ int main(void) {
         cmocka_unit_test(test_bulk_merge_other_writer),
         cmocka_unit_test(test_alloc_failure_all_ops),
         cmocka_unit_test(test_damaged_records),
+        cmocka_unit_test(test_check_detects_index_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,6 +144,7 @@ static void test_readers_and_writer(void **state) {
     hk_error err;
     assert_int_equal(hk_store_stats(t, &st, &err), HK_OK);
     assert_int_equal(st.facts, WRITER_TXNS * PER_TXN);
+    tu_check(t);
     hk_txn_abort(t);
     hk_store_close(g_store);
     tu_rmrf(dir);
@@ -222,6 +223,7 @@ static void test_two_writers(void **state) {
         rows++;
     }
     assert_int_equal(rows, st.facts);
+    tu_check(t);
     hk_fact_release(&f);
     hk_query_close(q);
     hk_audit_report rep;

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "hakgal.h"
+#include "store/store_int.h" /* hk_store_check */
 
 /* A fresh empty directory path (not created) under $HK_TEST_TMP. */
 static inline char *tu_tmpdir(const char *tag) {
@@ -94,6 +95,20 @@ static inline hk_fact_id tu_add(hk_txn *t, hk_statement st, bool *created) {
     assert_int_equal(e, HK_OK);
     assert_true(id > 0);
     return id;
+}
+
+/* Asserts that every index and counter agrees with the facts. */
+static inline void tu_check(hk_txn *t) {
+    bool ok = false;
+    char why[256];
+    hk_error err;
+    hk_err e = hk_store_check(t, &ok, why, sizeof why, &err);
+    if (e)
+        fprintf(stderr, "check: %s\n", err.message);
+    assert_int_equal(e, HK_OK);
+    if (!ok)
+        fprintf(stderr, "check: %s\n", why);
+    assert_true(ok);
 }
 
 static inline uint64_t tu_rand(uint64_t *s) {
