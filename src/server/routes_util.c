@@ -158,6 +158,32 @@ static hk_err type_error(hk_error *err, int *status, const char *field,
     return HK_ERR_INVALID;
 }
 
+/* A statement given as text (the "statement" field or a bare string). */
+static hk_err parse_statement_text(hk_server *srv, json_t *stmt,
+                                   hk_fact_in *in, int *status, hk_error *err)
+{
+    if (!json_is_string(stmt))
+        return type_error(err, status, "statement", "must be a string");
+    size_t len = json_string_length(stmt);
+    if (len > srv->cfg.max_statement) {
+        hk_error_set(err, HK_ERR_LIMIT,
+                     "statement is %zu bytes, over the limit of %zu", len,
+                     srv->cfg.max_statement);
+        snprintf(err->field, sizeof(err->field), "statement");
+        *status = 413;
+        return HK_ERR_LIMIT;
+    }
+    hk_err rc = hk_statement_parse(json_string_value(stmt), len, &in->st, err);
+    if (rc != HK_OK) {
+        if (!err->field[0])
+            snprintf(err->field, sizeof(err->field), "statement");
+        *status = rc == HK_ERR_INVALID ? 400 : 422;
+        return rc;
+    }
+    in->has_statement = true;
+    return HK_OK;
+}
+
 static hk_err parse_content(hk_server *srv, json_t *obj, hk_fact_in *in,
                             int *status, hk_error *err)
 {
@@ -166,29 +192,8 @@ static hk_err parse_content(hk_server *srv, json_t *obj, hk_fact_in *in,
     if (stmt && pred)
         return type_error(err, status, "statement",
                           "give either statement or predicate, not both");
-    if (stmt) {
-        if (!json_is_string(stmt))
-            return type_error(err, status, "statement", "must be a string");
-        size_t len = json_string_length(stmt);
-        if (len > srv->cfg.max_statement) {
-            hk_error_set(err, HK_ERR_LIMIT,
-                         "statement is %zu bytes, over the limit of %zu", len,
-                         srv->cfg.max_statement);
-            snprintf(err->field, sizeof(err->field), "statement");
-            *status = 413;
-            return HK_ERR_LIMIT;
-        }
-        hk_err rc = hk_statement_parse(json_string_value(stmt), len, &in->st,
-                                       err);
-        if (rc != HK_OK) {
-            if (!err->field[0])
-                snprintf(err->field, sizeof(err->field), "statement");
-            *status = rc == HK_ERR_INVALID ? 400 : 422;
-            return rc;
-        }
-        in->has_statement = true;
-        return HK_OK;
-    }
+    if (stmt)
+        return parse_statement_text(srv, stmt, in, status, err);
     if (!pred)
         return HK_ERR_NOT_FOUND; /* caller decides whether that is an error */
     if (!json_is_string(pred))
@@ -335,6 +340,21 @@ static hk_err parse_meta(json_t *obj, hk_fact_in *in, int *status,
     return HK_OK;
 }
 
+/* The configured argument limit (--max-args, at most HK_MAX_ARGS). */
+static hk_err check_args(hk_server *srv, const hk_fact_in *in, int *status,
+                         hk_error *err)
+{
+    if (in->has_statement && in->st.n_args > srv->cfg.max_args) {
+        hk_error_set(err, HK_ERR_LIMIT,
+                     "the fact has %u arguments; max-args is %u",
+                     (unsigned)in->st.n_args, (unsigned)srv->cfg.max_args);
+        snprintf(err->field, sizeof(err->field), "args");
+        *status = 422;
+        return HK_ERR_LIMIT;
+    }
+    return HK_OK;
+}
+
 hk_err hk_fact_in_parse(hk_server *srv, json_t *obj, bool allow_string,
                         bool need_statement, hk_fact_in *in, int *status,
                         hk_error *err)
@@ -343,22 +363,17 @@ hk_err hk_fact_in_parse(hk_server *srv, json_t *obj, bool allow_string,
     hk_error_clear(err);
     *status = 400;
     in->json = json_incref(obj);
+    hk_err rc;
     if (allow_string && json_is_string(obj)) {
-        json_t *wrap = json_pack("{sO}", "statement", obj);
-        if (!wrap) {
-            *status = 503;
-            return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-        }
-        json_decref(in->json);
-        in->json = wrap;
-        obj = wrap;
+        rc = parse_statement_text(srv, obj, in, status, err);
+        return rc == HK_OK ? check_args(srv, in, status, err) : rc;
     }
     if (!json_is_object(obj))
         return type_error(err, status, "body",
                           allow_string ? "each item must be an object or a "
                                          "statement string"
                                        : "must be a JSON object");
-    hk_err rc = parse_content(srv, obj, in, status, err);
+    rc = parse_content(srv, obj, in, status, err);
     if (rc == HK_ERR_NOT_FOUND) {
         if (need_statement)
             return type_error(err, status, "statement",
@@ -368,14 +383,9 @@ hk_err hk_fact_in_parse(hk_server *srv, json_t *obj, bool allow_string,
     }
     if (rc != HK_OK)
         return rc;
-    if (in->has_statement && in->st.n_args > srv->cfg.max_args) {
-        hk_error_set(err, HK_ERR_LIMIT,
-                     "the fact has %u arguments; max-args is %u",
-                     (unsigned)in->st.n_args, (unsigned)srv->cfg.max_args);
-        snprintf(err->field, sizeof(err->field), "args");
-        *status = 422;
-        return HK_ERR_LIMIT;
-    }
+    rc = check_args(srv, in, status, err);
+    if (rc != HK_OK)
+        return rc;
     return parse_meta(obj, in, status, err);
 }
 

@@ -759,6 +759,11 @@ class ReadAuthAndSettings(unittest.TestCase):
             st, _, b = s.request("POST", "/v2/facts",
                                  {"statement": "Three(a, b, c)"})
             self.assertEqual(st, 201, b)
+            st, _, b = s.request("POST", "/v2/facts/batch",
+                                 ["Four(a, b, c, d)", "Two(a, b)"])
+            self.assertEqual((st, b["failed"], b["created"]), (200, 1, 1), b)
+            self.assertEqual(b["results"][0]["error"]["code"],
+                             "limit_exceeded")
         finally:
             self.assertEqual(s.stop(), 0, s.output())
             s.cleanup()
