@@ -77,8 +77,6 @@ typedef struct hk_path_entry {
 #define HK_METRIC_BUCKETS 14    /* latency histogram buckets (+Inf extra) */
 #define HK_METRIC_MAX_ROUTES 96 /* route label slots */
 #define HK_METRIC_MAX_COUNTERS 64
-#define HK_METRIC_STATUS 6      /* status classes we keep per route: see
-                                   server_metrics.c */
 
 typedef struct hk_route_metric {
     char label[96];                       /* "GET /v2/facts/{id}" */
