@@ -345,7 +345,9 @@ const mcp_tool_def mcp_kb_tools[] = {
     {"bulk_translate_predicates", "Rename predicates",
      "Renames predicates in bulk (mapping old -> new). dry_run (default) "
      "only reports what would change. When the renamed fact already exists "
-     "the old one is deleted (merged). limit bounds examined facts "
+     "the old one is deleted (merged). A new name may not be renamed in "
+     "the same call (no swaps or chains: run B->C, then A->B). limit "
+     "bounds examined facts "
      "(limit_mode lines) or changes (limit_mode changes); start_offset "
      "skips candidates; sample_strategy orders them (head = oldest first, "
      "tail = newest first, stratified = round-robin over predicates). "

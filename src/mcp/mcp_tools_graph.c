@@ -660,6 +660,21 @@ hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out,
         j.old_p[j.n_map] = key;
         j.new_p[j.n_map++] = probe.predicate;
     }
+    /* A new name that is also renamed (swap A<->B, chain A->B->C): the
+     * plan is made against the KB before any rename, so A(x) would merge
+     * into B(x) while B(x) merges into A(x) and both are deleted. Refuse;
+     * the caller runs such mappings as separate calls. */
+    for (size_t a = 0; rc == HK_OK && a < j.n_map; a++)
+        for (size_t b = 0; b < j.n_map; b++)
+            if (strcmp(j.new_p[a], j.old_p[b]) == 0) {
+                rc = hk_error_set(err, HK_ERR_INVALID,
+                                  "mapping renames %s to %s and also renames "
+                                  "%s; chains and swaps are not done in one "
+                                  "call: run them as separate calls (for "
+                                  "A->B->C first B->C, then A->B)",
+                                  j.old_p[a], j.new_p[a], j.old_p[b]);
+                break;
+            }
     if (rc == HK_OK && report)
         rc = mcp_path_allowed(c->srv, report, "report_path", &report_real, err);
     if (rc == HK_OK) {

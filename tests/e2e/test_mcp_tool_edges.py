@@ -1,0 +1,99 @@
+"""End-to-end: edge cases of the MCP KB tools over stdio (`hakgal mcp`)
+that once lost data or escaped their limits. Each case checks the KB with
+the CLI afterwards, so a tool that reports success but changed the wrong
+facts fails here."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+BIN = os.environ["HAKGAL_BIN"]
+ROOT = os.path.join(os.environ.get("HK_TEST_TMP", "/tmp"),
+                    "mcp-tool-edges-%d" % os.getpid())
+shutil.rmtree(ROOT, ignore_errors=True)
+os.makedirs(ROOT)
+passed = 0
+
+
+def check(cond, msg):
+    global passed
+    if not cond:
+        print("FAIL:", msg, file=sys.stderr)
+        sys.exit(1)
+    passed += 1
+
+
+def cli(kb, *args):
+    p = subprocess.run([BIN, "--data", kb, *args], capture_output=True)
+    check(p.returncode == 0, "hakgal %s: %s" % (" ".join(args), p.stderr))
+    return p.stdout.decode()
+
+
+def statements(kb):
+    return sorted(l for l in cli(kb, "export").splitlines() if l)
+
+
+def mcp(kb, calls, *extra):
+    """Runs one stdio session: initialize, then tools/call for each
+    (name, arguments); returns the tools/call responses in order."""
+    msgs = [{"jsonrpc": "2.0", "id": 0, "method": "initialize",
+             "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                        "clientInfo": {"name": "edges", "version": "1"}}},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"}]
+    for i, (name, args) in enumerate(calls):
+        msgs.append({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+                     "params": {"name": name, "arguments": args}})
+    p = subprocess.run([BIN, "mcp", "--data", kb, "--write-token", "tok",
+                        *extra],
+                       input="".join(json.dumps(m) + "\n" for m in msgs).encode(),
+                       capture_output=True, timeout=120)
+    check(p.returncode == 0, "mcp exits 0: %s" % p.stderr)
+    out = [json.loads(l) for l in p.stdout.decode().splitlines()]
+    check(len(out) == len(calls) + 1, "one response per request")
+    return out[1:]
+
+
+def new_kb(name, *facts):
+    kb = os.path.join(ROOT, name)
+    cli(kb, "init")
+    if facts:
+        cli(kb, "add", *facts)
+    return kb
+
+
+# bulk_translate_predicates: a mapping that renames a predicate into one
+# that is itself renamed (swap or chain) merged facts into their own
+# renamed copies and deleted both (A(x), B(x) with {A: B, B: A} left
+# nothing). Such mappings are refused and nothing changes.
+for mapping in ({"A": "B", "B": "A"}, {"A": "B", "B": "C"}):
+    kb = new_kb("swap-%d" % len(os.listdir(ROOT)), "A(x)", "B(x)", "A(only)")
+    before = statements(kb)
+    for dry in (True, False):
+        r = mcp(kb, [("bulk_translate_predicates",
+                      {"mapping": mapping, "dry_run": dry,
+                       "auth_token": "tok"})])[0]
+        res = r.get("result", {})
+        check(res.get("isError") is True,
+              "mapping %s (dry_run %s) is refused: %s" % (mapping, dry, r))
+        check("B" in res["content"][0]["text"],
+              "the message names the predicate: %s" % res["content"][0]["text"])
+        check(statements(kb) == before,
+              "mapping %s (dry_run %s) changes nothing" % (mapping, dry))
+# a chain is done in two calls, in order
+kb = new_kb("chain", "A(x)", "B(x)", "A(only)")
+r = mcp(kb, [("bulk_translate_predicates",
+              {"mapping": {"B": "C"}, "dry_run": False, "auth_token": "tok"}),
+             ("bulk_translate_predicates",
+              {"mapping": {"A": "B"}, "dry_run": False, "auth_token": "tok"})])
+check(all(not x["result"].get("isError") for x in r), "two-step chain: %s" % r)
+check(statements(kb) == ["B(only)", "B(x)", "C(x)"],
+      "two-step chain result: %s" % statements(kb))
+# a plain rename onto an existing fact still merges
+kb = new_kb("merge", "A(x)", "B(x)", "A(y)")
+r = mcp(kb, [("bulk_translate_predicates",
+              {"mapping": {"A": "B"}, "dry_run": False, "auth_token": "tok"})])
+check(r[0]["result"]["structuredContent"]["merged"] == 1, "merge: %s" % r)
+check(statements(kb) == ["B(x)", "B(y)"], "merge result: %s" % statements(kb))
+
+print("ok: %d checks" % passed)
