@@ -412,17 +412,19 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err) {
     t->active = true;
     if (write) {
         t->txnid = mdb_txn_id(t->txn);
-        if (s->bloom && t->txnid != s->bloom_txnid + 1) {
-            /* another writer committed: the filter may lack its keys */
-            hk_bloom_free(s->bloom);
-            s->bloom = NULL;
-        }
         hk_err e = hk_txn_load_counters(t, &t->c, err);
         if (e) {
             mdb_txn_abort(t->txn);
             pthread_mutex_unlock(&s->writer_mu);
             hk_free(t);
             return e;
+        }
+        if (t->txnid != s->writer_txnid + 1) {
+            /* first write of this handle, or another writer committed: the
+             * filter may lack its keys, the symbol cache its symbols */
+            hk_bloom_free(s->bloom);
+            s->bloom = NULL;
+            s->symtab_complete = t->c.next_sym_id == 1; /* empty KB */
         }
         t->sym_floor = t->c.next_sym_id;
     }
@@ -461,8 +463,10 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err) {
     }
     if (t->failed) {
         mdb_txn_abort(t->txn);
-        if (t->new_syms)
+        if (t->new_syms) {
             hk_symtab_clear(t->s->symtab);
+            t->s->symtab_complete = t->sym_floor == 1;
+        }
         txn_free(t);
         return hk_error_set(err, HK_ERR_STATE,
                             "store: transaction had a failed operation and "
@@ -484,11 +488,13 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err) {
     rc = mdb_txn_commit(t->txn);
     t->txn = NULL;
     if (rc == 0)
-        t->s->bloom_txnid = t->txnid;
+        t->s->writer_txnid = t->txnid;
     if (rc) {
         e = hk_store_mdb_error(NULL, rc, err, "committing");
-        if (t->new_syms)
+        if (t->new_syms) {
             hk_symtab_clear(t->s->symtab);
+            t->s->symtab_complete = t->sym_floor == 1;
+        }
         txn_free(t);
         return e;
     }
@@ -496,8 +502,10 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err) {
     return HK_OK;
 fail:
     mdb_txn_abort(t->txn);
-    if (t->new_syms)
+    if (t->new_syms) {
         hk_symtab_clear(t->s->symtab);
+        t->s->symtab_complete = t->sym_floor == 1;
+    }
     txn_free(t);
     return e;
 }
@@ -507,8 +515,10 @@ void hk_txn_abort(hk_txn *t) {
         return;
     if (t->txn)
         mdb_txn_abort(t->txn);
-    if (t->new_syms)
+    if (t->new_syms) {
         hk_symtab_clear(t->s->symtab); /* its new ids are gone */
+        t->s->symtab_complete = t->sym_floor == 1; /* empty KB only */
+    }
     txn_free(t);
 }
 
@@ -557,9 +567,10 @@ hk_err hk_txn_set_bulk(hk_txn *t, const char *label) {
         t->s->bloom = NULL;
         if (hk_bloom_build(t, &b, NULL) == HK_OK) {
             t->s->bloom = b;
-            t->s->bloom_txnid = t->txnid - 1;
         }
     }
+    if (!t->s->symtab_complete && hk_txn_flush(t, NULL) == HK_OK)
+        hk_symtab_preload(t, NULL); /* imports: misses need no lookup */
     if (label && (strlen(label) > 4096 ||
                   !hk_utf8_valid(label, strlen(label), NULL)))
         return HK_ERR_INVALID;

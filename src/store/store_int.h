@@ -90,13 +90,16 @@ struct hk_store {
                                lock-free, any thread */
     pthread_mutex_t writer_mu; /* held by this process's write txn from
                                begin until after its cleanup; guards
-                               symtab, bloom and bloom_txnid (LMDB's own
+                               symtab, bloom and writer_txnid (LMDB's own
                                writer lock is released inside commit/abort,
                                before that cleanup) */
     bool writer_mu_init;    /* writer_mu was initialised */
     hk_bloom *bloom;        /* writer's filter over stmt keys (bloom.c) */
-    size_t bloom_txnid;     /* LMDB id of the last write txn the filter
-                               saw commit */
+    size_t writer_txnid;    /* LMDB id of the last write txn this handle
+                               committed (another id in between = another
+                               writer: the writer caches lose trust) */
+    bool symtab_complete;   /* symtab holds every symbol of the KB, so a
+                               miss means "absent" (no B-tree lookup) */
     hk_store_dbs db;        /* named database handles */
     char *path;             /* KB directory (owned) */
     char *data_path;        /* dir/data.mdb (owned) */
@@ -364,8 +367,12 @@ void hk_symtab_free(hk_symtab *st);
 void hk_symtab_clear(hk_symtab *st);
 /* Sym id of s, 0 when not cached. */
 uint32_t hk_symtab_get(const hk_symtab *st, const char *s, size_t len);
-/* Caches s -> id (best effort: may decline when full). */
-void hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id);
+/* Caches s -> id (best effort: false when it declined, full or no
+ * memory). */
+bool hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id);
+/* Makes symtab complete by loading the whole dictionary, when it has at
+ * most HK_SYMTAB_PRELOAD_MAX symbols (write txns). */
+hk_err hk_symtab_preload(hk_txn *t, hk_error *err);
 
 /* ==== symbols.c ==== */
 

@@ -220,8 +220,12 @@ hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
     *id = 0;
     if (len == 0)
         return HK_OK;
-    if (t->write && (*id = hk_symtab_get(t->s->symtab, s, len)))
-        return HK_OK;
+    if (t->write) {
+        if ((*id = hk_symtab_get(t->s->symtab, s, len)))
+            return HK_OK;
+        if (t->s->symtab_complete)
+            return HK_OK; /* the whole dictionary is cached: absent */
+    }
     if ((*id = symidx_get(t->s->symcache, s, len)))
         return HK_OK;
     MDB_val k = {hk_sym_key(s, len, key), key}, d;
@@ -233,8 +237,8 @@ hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
     if (d.mv_size != 4)
         return hk_error_set(err, HK_ERR_CORRUPT, "store: bad symbol entry");
     *id = hk_get_u32(d.mv_data);
-    if (t->write)
-        hk_symtab_put(t->s->symtab, s, len, *id);
+    if (t->write && !hk_symtab_put(t->s->symtab, s, len, *id))
+        t->s->symtab_complete = false;
     if (!t->write || *id < t->sym_floor) /* committed: stable forever */
         symidx_put(t->s->symcache, s, len, *id);
     return HK_OK;
@@ -319,7 +323,8 @@ hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
     t->c.next_sym_id++;
     t->counters_dirty = true;
     t->new_syms = true;
-    hk_symtab_put(t->s->symtab, s, len, nid);
+    if (!hk_symtab_put(t->s->symtab, s, len, nid))
+        t->s->symtab_complete = false;
     if ((e = index_tokens(t, s, len, nid, err))) {
         t->failed = true;
         return e;

@@ -13,6 +13,12 @@
  * transaction may use them again); if that transaction aborts, the whole
  * cache is dropped (aborts are rare; correctness beats keeping it warm).
  *
+ * When the cache holds every symbol of the KB (the handle started on an
+ * empty KB, or loaded the dictionary at a bulk transaction, and never
+ * declined an entry, and no other writer committed since), a miss means
+ * the string is not in the dictionary: new symbols cost no failed B-tree
+ * lookup.
+ *
  * Open addressing with linear probing over 64-bit hashes; strings live in
  * an arena of 1 MiB chunks. Memory is bounded: past HK_SYMTAB_MAX entries
  * or HK_SYMTAB_ARENA_MAX bytes nothing new is cached (lookups then fall back
@@ -145,12 +151,12 @@ static const char *arena_copy(hk_symtab *st, const char *s, size_t len) {
     return p;
 }
 
-void hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id) {
+bool hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id) {
     /* Best effort: a full or out-of-memory cache just caches less. */
     if (!st || st->n >= HK_SYMTAB_MAX)
-        return;
+        return false;
     if ((st->n + 1) * 2 > st->mask + 1 && !grow(st))
-        return;
+        return false;
     uint64_t h = hash_bytes(s, len);
     size_t i = h & st->mask;
     for (;; i = (i + 1) & st->mask) {
@@ -158,11 +164,40 @@ void hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id) {
         if (!sl->hash)
             break;
         if (sl->hash == h && sl->len == len && memcmp(sl->str, s, len) == 0)
-            return;
+            return true;
     }
     const char *copy = arena_copy(st, s, len);
     if (!copy)
-        return;
+        return false;
     st->slots[i] = (symtab_slot){h, id, (uint32_t)len, copy};
     st->n++;
+    return true;
+}
+
+#define HK_SYMTAB_PRELOAD_MAX 2000000u
+
+hk_err hk_symtab_preload(hk_txn *t, hk_error *err) {
+    hk_store *s = t->s;
+    if (s->symtab_complete || !s->symtab ||
+        t->c.next_sym_id - 1 > HK_SYMTAB_PRELOAD_MAX)
+        return HK_OK;
+    MDB_cursor *c;
+    MDB_val k, d;
+    int rc = mdb_cursor_open(t->txn, s->db.sym_id, &c);
+    if (rc)
+        return hk_store_mdb_error(t, rc, err, "loading the dictionary");
+    bool all = true;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0 && all;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        unsigned int id;
+        if (k.mv_size != sizeof id)
+            break;
+        memcpy(&id, k.mv_data, sizeof id);
+        all = hk_symtab_put(s->symtab, d.mv_data, d.mv_size, id);
+    }
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND)
+        return hk_store_mdb_error(t, rc, err, "loading the dictionary");
+    s->symtab_complete = all && rc == MDB_NOTFOUND;
+    return HK_OK;
 }
