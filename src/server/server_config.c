@@ -487,6 +487,10 @@ hk_err hk_config_load(hk_server_config *cfg, int argc, char **argv,
         }
         if (!strncmp(a, "--config=", 9))
             continue;
+        /* The CLI's global --json (hakgal --json serve): the server always
+         * answers JSON, so it changes nothing here. */
+        if (!strcmp(a, "--json"))
+            continue;
         if (strncmp(a, "--", 2) != 0)
             return usage_error(err,
                                 "unexpected argument '%s' (see --help)", a);
