@@ -465,7 +465,7 @@ typedef void (*hk_progress_fn)(void *ud, uint64_t bytes_done,
 typedef struct hk_import_options {
     hk_format format;          /* HK_FORMAT_AUTO to detect */
     const char *rejects_path;  /* append rejected records here; NULL = none */
-    uint64_t batch_size;       /* facts per transaction; 0 = 100000 */
+    uint64_t batch_size;       /* facts per transaction; 0 = 1000000 */
     const char *actor;         /* audit actor; NULL = "import" */
     hk_progress_fn progress;   /* called about every 64k records; may be NULL */
     void *progress_ud;         /* passed to progress */

@@ -109,7 +109,7 @@ int hk_cmd_import(int argc, char **argv)
         "  --format F     auto (default), statements, jsonl, tsv, sqlite\n"
         "  --rejects PATH write rejects here (default: <file name>.rejects in\n"
         "                 the current directory, only when there are rejects)\n"
-        "  --batch N      facts per transaction (default 100000)\n"
+        "  --batch N      facts per transaction (default 1000000)\n"
         "  --actor NAME   audit actor (default import)\n"
         "  --quiet        no progress bar\n"
         "  --data DIR     knowledge base directory\n"

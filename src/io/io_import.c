@@ -6,7 +6,7 @@
  *    fixed buffer, no allocation per line); the SQLite source steps a
  *    prepared statement. Nothing grows with the size of the input.
  *  - Large transactions: facts are added in write transactions of
- *    batch_size adds (default 100,000), each in bulk mode (one "import"
+ *    batch_size adds (default 1,000,000), each in bulk mode (one "import"
  *    audit entry per transaction, labelled with the file's name) and
  *    committed durably before the next begins. A crash loses at most the
  *    open batch; what was committed stays, and re-running the import adds
@@ -36,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IO_DEFAULT_BATCH 100000u
+#define IO_DEFAULT_BATCH 1000000u
 #define IO_PROGRESS_EVERY 65536u /* records between progress calls */
 
 struct io_import {
