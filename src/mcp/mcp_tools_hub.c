@@ -10,11 +10,13 @@
  *    "recent_facts": [statements], "recent_changes": [{time, actor, op,
  *    statement}]}.
  * Files are written to a temporary name and renamed, so a reader never sees
- * half a snapshot. Reading is bounded: at most HUB_MAX_FILES names are
+ * half a snapshot. Only regular files are read (a link could lead outside
+ * the allowed directories). Reading is bounded: at most HUB_MAX_FILES names are
  * considered and files above HUB_MAX_BYTES are skipped.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,10 @@ static hk_err list_snapshots(const char *dir, char ***out, size_t *n,
     struct dirent *e;
     while ((e = readdir(d)) != NULL && seen++ < HUB_MAX_FILES) {
         if (!is_snapshot_name(e->d_name)) continue;
+        struct stat sb; /* links and other non-files are no snapshots */
+        if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(sb.st_mode))
+            continue;
         if (cnt == cap) {
             size_t nc = cap ? cap * 2 : 64;
             char **nv = realloc(v, nc * sizeof *nv);
@@ -80,13 +86,22 @@ static hk_err list_snapshots(const char *dir, char ***out, size_t *n,
     return HK_OK;
 }
 
+/* Reads one snapshot. Only regular files are read: a symbolic link in the
+ * hub could point outside the allowed directories. */
 static json_t *load_snapshot(const char *dir, const char *name, size_t *bytes) {
     char path[8192];
     snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return NULL;
     struct stat sb;
-    if (stat(path, &sb) != 0 || sb.st_size > HUB_MAX_BYTES) return NULL;
-    *bytes = (size_t)sb.st_size;
-    return json_load_file(path, 0, NULL);
+    json_t *j = NULL;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        sb.st_size <= HUB_MAX_BYTES) {
+        *bytes = (size_t)sb.st_size;
+        j = json_loadfd(fd, 0, NULL);
+    }
+    close(fd);
+    return j;
 }
 
 /* ==== project_snapshot ==== */

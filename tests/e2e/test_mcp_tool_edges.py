@@ -96,4 +96,31 @@ r = mcp(kb, [("bulk_translate_predicates",
 check(r[0]["result"]["structuredContent"]["merged"] == 1, "merge: %s" % r)
 check(statements(kb) == ["B(x)", "B(y)"], "merge result: %s" % statements(kb))
 
+# project_hub_digest / project_list_snapshots: a snapshot-*.json inside the
+# hub that is a symbolic link to a file outside the allowed directories is
+# not read (its title and description would leak into the digest).
+allowed = os.path.join(ROOT, "allowed")
+hub = os.path.join(allowed, "hub")
+outside = os.path.join(ROOT, "outside")
+os.makedirs(hub)
+os.makedirs(outside)
+secret = os.path.join(outside, "secret.json")
+with open(secret, "w") as f:
+    json.dump({"kind": "hakgal-project-snapshot", "title": "SECRET-TITLE",
+               "description": "SECRET-TEXT", "created": "2099-01-01",
+               "kb": {"facts": 1}}, f)
+os.symlink(secret, os.path.join(hub, "snapshot-20990101T000000.000000Z.json"))
+kb = new_kb("hub", "A(x)")
+r = mcp(kb, [("project_snapshot", {"hub_path": hub, "title": "real",
+                                   "auth_token": "tok"}),
+             ("project_hub_digest", {"hub_path": hub, "limit_files": 5}),
+             ("project_list_snapshots", {"hub_path": hub})],
+        "--allow-dir", allowed)
+check(not r[0]["result"].get("isError"), "snapshot written: %s" % r[0])
+digest = r[1]["result"]["structuredContent"]
+check("real" in digest["digest"], "digest has the real snapshot: %s" % digest)
+check("SECRET" not in json.dumps(digest), "digest skips the link: %s" % digest)
+check("SECRET" not in json.dumps(r[2]["result"]),
+      "list skips the link's content: %s" % r[2]["result"])
+
 print("ok: %d checks" % passed)
