@@ -303,12 +303,16 @@ hk_err mcp_t_backup_kb(mcp_call *c, json_t **out, hk_error *err) {
         char dpath[4200];
         snprintf(dpath, sizeof dpath, "%s/DESCRIPTION.txt", path);
         FILE *fp = fopen(dpath, "w");
-        if (!fp || fputs(desc, fp) < 0 || fclose(fp) != 0) {
-            if (fp) fclose(fp);
+        bool ok = fp && fputs(desc, fp) >= 0;
+        int e = errno;
+        if (fp && fclose(fp) != 0 && ok) { /* fp is gone either way */
+            ok = false;
+            e = errno;
+        }
+        if (!ok)
             return hk_error_set(err, HK_ERR_IO, "backup %s written, but its "
                                 "description could not be saved: %s", id,
-                                strerror(errno));
-        }
+                                strerror(e));
     }
     mcp_progress(c, 1, 1, "backup written");
     *out = json_pack("{s:s, s:s, s:s, s:s, s:o}", "backup_id", id, "path",
