@@ -9,9 +9,12 @@
  * breadth-first with hard caps (facts per entity, total facts / edges) so
  * that a hub entity with millions of facts cannot blow up a call.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mcp/mcp_tools.h"
 
@@ -677,6 +680,19 @@ hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out,
             }
     if (rc == HK_OK && report)
         rc = mcp_path_allowed(c->srv, report, "report_path", &report_real, err);
+    /* Open the report before renaming anything: a report that cannot be
+     * written must fail the call while the KB is still unchanged.
+     * O_NOFOLLOW: the checked path is the one written. */
+    int report_fd = -1;
+    if (rc == HK_OK && report_real) {
+        report_fd = open(report_real,
+                         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                         0640);
+        if (report_fd < 0)
+            rc = hk_error_set(err, HK_ERR_IO, "cannot write report %s: %s; "
+                              "nothing was renamed", report_real,
+                              strerror(errno));
+    }
     if (rc == HK_OK) {
         if (j.apply) {
             rc = c->srv->env.write(c->srv->env.write_ud, translate_in_txn, &j,
@@ -730,11 +746,16 @@ hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out,
                                 !j.apply, "examined", (json_int_t)j.examined,
                                 "changed", (json_int_t)j.n_plan, "merged",
                                 (json_int_t)j.merged, "changes", all);
-        if (!rep || json_dump_file(rep, report_real, JSON_INDENT(1)) != 0)
-            rc = hk_error_set(err, HK_ERR_IO, "cannot write report %s",
-                              report_real);
+        bool ok = rep && json_dumpfd(rep, report_fd, JSON_INDENT(1)) == 0;
+        if (close(report_fd) != 0) ok = false;
+        report_fd = -1;
+        if (!ok)
+            rc = hk_error_set(err, HK_ERR_IO, "cannot write report %s%s",
+                              report_real,
+                              j.apply ? " (the renames were made)" : "");
         json_decref(rep);
     }
+    if (report_fd >= 0) close(report_fd);
     json_decref(all);
     free(j.old_p);
     free(j.new_p);

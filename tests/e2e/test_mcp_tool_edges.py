@@ -123,4 +123,30 @@ check("SECRET" not in json.dumps(digest), "digest skips the link: %s" % digest)
 check("SECRET" not in json.dumps(r[2]["result"]),
       "list skips the link's content: %s" % r[2]["result"])
 
+# bulk_translate_predicates: a report_path that cannot be written (here a
+# directory) is refused before anything is renamed (it used to rename,
+# commit, then fail with "cannot write report", so a retrying client saw
+# an error for a change that had happened).
+os.makedirs(os.path.join(allowed, "a-directory"))
+kb = new_kb("report", "A(x)", "A(y)")
+r = mcp(kb, [("bulk_translate_predicates",
+              {"mapping": {"A": "B"}, "dry_run": False, "auth_token": "tok",
+               "report_path": os.path.join(allowed, "a-directory")})],
+        "--allow-dir", allowed)
+check(r[0]["result"].get("isError") is True, "unwritable report refused: %s" % r)
+check("report" in r[0]["result"]["content"][0]["text"],
+      "the message names the report: %s" % r)
+check(statements(kb) == ["A(x)", "A(y)"],
+      "nothing renamed when the report cannot be written: %s" % statements(kb))
+rep = os.path.join(allowed, "rename.json")
+r = mcp(kb, [("bulk_translate_predicates",
+              {"mapping": {"A": "B"}, "dry_run": False, "auth_token": "tok",
+               "report_path": rep})], "--allow-dir", allowed)
+check(not r[0]["result"].get("isError"), "report written: %s" % r)
+with open(rep) as f:
+    report = json.load(f)
+check(report["changed"] == 2 and len(report["changes"]) == 2,
+      "report lists the changes: %s" % report)
+check(statements(kb) == ["B(x)", "B(y)"], "renamed: %s" % statements(kb))
+
 print("ok: %d checks" % passed)
