@@ -940,12 +940,15 @@ hk_err hk_mcp_http_register(hk_server *srv, hk_error *err) {
                  strcmp(cfg->listen_host, "localhost") == 0 ||
                  strcmp(cfg->listen_host, "::1") == 0 ||
                  strncmp(cfg->listen_host, "127.", 4) == 0;
-    /* named like `hakgal serve` options in the environment
-     * (HAKGAL_<OPTION>); HAKGAL_MCP_FIXTURES is the short form */
-    const char *fx = getenv("HAKGAL_MCP_CONFORMANCE_FIXTURES");
-    if (!fx || !fx[0]) fx = getenv("HAKGAL_MCP_FIXTURES");
-    const char *dirs = getenv("HAKGAL_MCP_ALLOW_DIRS");
-    const char *bdir = getenv("HAKGAL_MCP_BACKUP_DIR");
+    /* `hakgal serve` options --mcp-conformance-fixtures, --mcp-allow-dirs,
+     * --mcp-backup-dir (also HAKGAL_<OPTION> and the config file);
+     * HAKGAL_MCP_FIXTURES is a short form of the first */
+    const char *fx_env = getenv("HAKGAL_MCP_FIXTURES");
+    bool fixtures = cfg->mcp_conformance_fixtures ||
+                    (fx_env && (strcmp(fx_env, "1") == 0 ||
+                                strcmp(fx_env, "true") == 0));
+    const char *dirs = cfg->mcp_allow_dirs;
+    const char *bdir = cfg->mcp_backup_dir;
     size_t n_allow = 0;
     if (dirs && dirs[0]) {
         g.allow_buf = strdup(dirs);
@@ -971,7 +974,7 @@ hk_err hk_mcp_http_register(hk_server *srv, hk_error *err) {
     env.allow_dirs = g.allow;
     env.n_allow_dirs = n_allow;
     env.backup_dir = g.backup_dir;
-    env.fixtures = fx && (strcmp(fx, "1") == 0 || strcmp(fx, "true") == 0);
+    env.fixtures = fixtures;
     env.transport = "http";
     hk_err rc = hk_mcp_server_new(&env, &g.mcp, err);
     if (rc != HK_OK) return rc;

@@ -79,6 +79,10 @@ typedef struct hk_server_config {
     unsigned n_allowed_origins; /* entries in allowed_origins */
     char allowed_origins[HK_SERVER_MAX_LIST][256]; /* Origin values, "*" any */
     char access_log[4096];      /* access log path, "" = none */
+    bool mcp_conformance_fixtures; /* /mcp registers the conformance suite's
+                                      fixture tools (testing only) */
+    char mcp_allow_dirs[4096];  /* ':'-separated dirs MCP tools may touch */
+    char mcp_backup_dir[4096];  /* backup_kb target, "" = <data>.backups */
     bool quiet;                 /* no start-up banner on stderr */
 } hk_server_config;
 

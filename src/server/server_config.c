@@ -95,6 +95,12 @@ static const opt_def k_opts[] = {
     {"access-log", OPT_STR, F(access_log), S(access_log), 0, "FILE",
      "append one line per request to FILE (- = stderr)"},
     {"quiet", OPT_BOOL, F(quiet), 0, 0, NULL, "no start-up banner"},
+    {"mcp-allow-dirs", OPT_STR, F(mcp_allow_dirs), S(mcp_allow_dirs), 0,
+     "D1:D2", "directories MCP tools may read/write (hub_path, report_path)"},
+    {"mcp-backup-dir", OPT_STR, F(mcp_backup_dir), S(mcp_backup_dir), 0, "DIR",
+     "where the MCP backup_kb tool writes (default <data>.backups)"},
+    {"mcp-conformance-fixtures", OPT_BOOL, F(mcp_conformance_fixtures), 0, 0,
+     NULL, "add the MCP conformance suite's fixture tools (testing only)"},
 };
 #define N_OPTS (sizeof(k_opts) / sizeof(k_opts[0]))
 

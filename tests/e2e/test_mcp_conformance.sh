@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The official MCP conformance suite in server mode against `hakgal serve`
-# with the conformance fixtures (HAKGAL_MCP_CONFORMANCE_FIXTURES=1, testing only):
+# with the conformance fixtures (--mcp-conformance-fixtures, testing only):
 #   - @modelcontextprotocol/conformance 0.1.11 on the machine's Node 20
 #     (all its server scenarios, protocol 2025-11-25);
 #   - the 0.2 line (npm alias conformance-next) on Node 22 from the npm
@@ -28,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-HAKGAL_MCP_CONFORMANCE_FIXTURES=1 "$HAKGAL_BIN" serve --data "$ROOT/kb" --listen 127.0.0.1:0 \
+"$HAKGAL_BIN" serve --mcp-conformance-fixtures --data "$ROOT/kb" --listen 127.0.0.1:0 \
   --threads 2 2>"$ROOT/serve.log" &
 SERVER_PID=$!
 PORT=""
