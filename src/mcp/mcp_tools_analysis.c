@@ -353,6 +353,23 @@ static hk_err rule_functional(hk_txn *t, const hk_fact *f, void *ud,
     return rc;
 }
 
+/* qsort/bsearch over const char * names */
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* qsort/bsearch over [negated, positive] pairs (JSON arrays of strings) */
+static int cmp_pair(const void *a, const void *b) {
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    for (size_t i = 0; i < 2; i++) {
+        const char *s = json_string_value(json_array_get(x, i));
+        const char *t = json_string_value(json_array_get(y, i));
+        int c = strcmp(s ? s : "", t ? t : "");
+        if (c) return c;
+    }
+    return 0;
+}
+
 hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err) {
     size_t limit = (size_t)mcp_arg_int(c, "limit", 1000);
     static const char *const default_asym[] = {"IsA", "HasPart", "IsPartOf",
@@ -395,27 +412,45 @@ hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err) {
         hk_query_close(q);
         hk_fact_release(&f);
     }
-    /* naming convention NotP <-> P for predicates present in the KB */
+    /* naming convention NotP <-> P for predicates present in the KB.
+     * Lookups are binary searches over sorted copies: a KB may hold up
+     * to 100000 predicates, and nested scans took minutes. */
     if (rc == HK_OK) rc = hk_store_list_predicates(t, NULL, 100000, &preds,
                                                    &n_preds, err);
+    const char **names = NULL;
+    json_t **declared = NULL;
+    size_t n_declared = json_array_size(neg_pairs);
+    if (rc == HK_OK && n_preds) {
+        names = malloc(n_preds * sizeof *names);
+        declared = malloc((n_declared ? n_declared : 1) * sizeof *declared);
+        if (!names || !declared) rc = HK_ERR_NOMEM;
+    }
+    if (rc == HK_OK && n_preds) {
+        for (size_t i = 0; i < n_preds; i++) names[i] = preds[i].name;
+        qsort(names, n_preds, sizeof *names, cmp_name);
+        for (size_t i = 0; i < n_declared; i++)
+            declared[i] = json_array_get(neg_pairs, i);
+        qsort(declared, n_declared, sizeof *declared, cmp_pair);
+    }
     for (size_t i = 0; rc == HK_OK && i < n_preds; i++) {
         const char *nm = preds[i].name;
         if (strncmp(nm, "Not", 3) != 0 || !nm[3]) continue;
-        for (size_t k = 0; k < n_preds; k++) {
-            if (strcmp(preds[k].name, nm + 3) == 0) {
-                bool dup = false;
-                size_t x;
-                json_t *p;
-                json_array_foreach(neg_pairs, x, p) {
-                    if (strcmp(json_string_value(json_array_get(p, 0)), nm) == 0 &&
-                        strcmp(json_string_value(json_array_get(p, 1)), nm + 3) == 0)
-                        dup = true;
-                }
-                if (!dup)
-                    json_array_append_new(neg_pairs, json_pack("[s,s]", nm, nm + 3));
-            }
+        const char *positive = nm + 3;
+        if (!bsearch(&positive, names, n_preds, sizeof *names, cmp_name))
+            continue;
+        json_t *pair = json_pack("[s,s]", nm, positive);
+        if (!pair) {
+            rc = HK_ERR_NOMEM;
+            break;
         }
+        if (n_declared &&
+            bsearch(&pair, declared, n_declared, sizeof *declared, cmp_pair))
+            json_decref(pair); /* declared already */
+        else
+            json_array_append_new(neg_pairs, pair);
     }
+    free(names);
+    free(declared);
     double rules = (double)(asym.n + json_array_size(neg_pairs) + func.n);
     double done = 0;
     for (size_t i = 0; rc == HK_OK && i < asym.n; i++) {

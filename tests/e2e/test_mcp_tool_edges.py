@@ -149,4 +149,28 @@ check(report["changed"] == 2 and len(report["changes"]) == 2,
       "report lists the changes: %s" % report)
 check(statements(kb) == ["B(x)", "B(y)"], "renamed: %s" % statements(kb))
 
+# consistency_check: the NotP <-> P naming convention was matched with
+# nested scans over all predicates (40000 NotPi/Pi pairs took about 28 s
+# in a release build; a KB may hold 100000 predicates). Bounded well below
+# that, with room for sanitizer builds and a loaded machine.
+import time
+kb = new_kb("negations")
+src = os.path.join(ROOT, "negations.hkl")
+with open(src, "w") as f:
+    for i in range(40000):
+        f.write("NotP%d(a)\nP%d(a)\n" % (i, i))
+f_ok = subprocess.run([BIN, "--data", kb, "import", src], capture_output=True)
+check(f_ok.returncode == 0, "negation KB imported: %s" % f_ok.stderr)
+cli(kb, "add", "NegationOf(NotP7, P7)")
+t0 = time.monotonic()
+r = mcp(kb, [("consistency_check", {"limit": 1})])
+took = time.monotonic() - t0
+sc = r[0]["result"]["structuredContent"]
+check(took < 10, "consistency_check over 40000 negation pairs took %.1f s" % took)
+check(len(sc["declarations"]["negations"]) == 40000,
+      "one pair per NotP, the declared one not repeated: %d"
+      % len(sc["declarations"]["negations"]))
+check(sc["count"] == 1000 and sc["truncated"],
+      "negations found (capped at 1000): %d" % sc["count"])
+
 print("ok: %d checks" % passed)
