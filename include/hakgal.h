@@ -221,7 +221,9 @@ enum {
     HK_META_CONFIDENCE = 1u << 0,
     HK_META_SOURCE = 1u << 1,
     HK_META_TAGS = 1u << 2,
-    HK_META_CONTEXT = 1u << 3
+    HK_META_CONTEXT = 1u << 3,
+    HK_META_TIMES = 1u << 4 /* created/updated; only when a fact is created
+                               (imports that keep the original times) */
 };
 
 typedef struct hk_fact_meta {
@@ -231,6 +233,9 @@ typedef struct hk_fact_meta {
     uint32_t n_tags;              /* tags to store */
     const char *const *tags;      /* n_tags strings */
     const char *context_json;     /* valid JSON object text; NULL clears */
+    int64_t created_us;           /* HK_META_TIMES: creation time (>= 0) */
+    int64_t updated_us;           /* HK_META_TIMES: last change, >= created;
+                                     0 = same as created */
 } hk_fact_meta;
 
 /* ==== Store ==== */
@@ -286,7 +291,8 @@ hk_err hk_store_delete(hk_txn *t, hk_fact_id id, hk_error *err);
  * already another fact; no change when st equals the current content. */
 hk_err hk_store_update(hk_txn *t, hk_fact_id id, const hk_statement *st,
                        hk_fact_id *other, hk_error *err);
-/* Changes the metadata fields named in meta->fields. */
+/* Changes the metadata fields named in meta->fields (HK_META_TIMES is
+ * refused: times change only by writing). */
 hk_err hk_store_set_meta(hk_txn *t, hk_fact_id id, const hk_fact_meta *meta,
                          hk_error *err);
 /* Reads a fact by id into f (reusing f's memory). */

@@ -429,6 +429,8 @@ static hk_err import_jsonl_line(io_import *im, io_reader *r, jsonl_state *js,
     }
     io_meta *m = &js->meta;
     if (io_meta_set_confidence(m, json_object_get(obj, "confidence"), &e) ||
+        io_meta_set_times(m, json_object_get(obj, "created"),
+                          json_object_get(obj, "updated"), &e) ||
         io_meta_set_source(m, json_object_get(obj, "source"), &e) ||
         io_meta_set_tags(m, json_object_get(obj, "tags"), &e) ||
         io_meta_set_context(m, json_object_get(obj, "context"), &e) ||

@@ -111,6 +111,10 @@ void io_meta_free(io_meta *m);
 
 /* Sets confidence from a JSON value (number 0..1; null = default). */
 hk_err io_meta_set_confidence(io_meta *m, const json_t *v, hk_error *err);
+/* Sets created/updated times from RFC 3339 strings or integer seconds
+ * (as hk_fact_write_json writes them; null or absent = now). */
+hk_err io_meta_set_times(io_meta *m, const json_t *created,
+                         const json_t *updated, hk_error *err);
 /* Sets source from a JSON string (null = none). */
 hk_err io_meta_set_source(io_meta *m, const json_t *v, hk_error *err);
 /* Sets tags from a JSON array of strings (or one string; null = none).

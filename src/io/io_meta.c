@@ -52,6 +52,59 @@ void io_meta_free(io_meta *m)
     io_meta_reset(m);
 }
 
+static hk_err time_value(const json_t *v, const char *name, int64_t *us,
+                         hk_error *err)
+{
+    *us = 0;
+    if (v == NULL || json_is_null(v))
+        return HK_OK;
+    if (json_is_integer(v)) {
+        json_int_t s = json_integer_value(v);
+        if (s < 0 || s > INT64_C(253402300799))
+            return hk_error_set(err, HK_ERR_INVALID,
+                                "field \"%s\": %lld seconds is outside "
+                                "1970..9999", name, (long long)s);
+        *us = (int64_t)s * 1000000;
+        return HK_OK;
+    }
+    if (!json_is_string(v))
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "field \"%s\": expected an RFC 3339 time string",
+                            name);
+    hk_error te;
+    if (hk_time_parse(json_string_value(v), us, &te) != HK_OK)
+        return hk_error_set(err, HK_ERR_INVALID, "field \"%s\": %s", name,
+                            te.message);
+    if (*us < 0)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "field \"%s\": times before 1970 are not kept",
+                            name);
+    return HK_OK;
+}
+
+hk_err io_meta_set_times(io_meta *m, const json_t *created,
+                         const json_t *updated, hk_error *err)
+{
+    int64_t c, u;
+    hk_err e;
+    if ((e = time_value(created, "created", &c, err)) ||
+        (e = time_value(updated, "updated", &u, err)))
+        return e;
+    if (created == NULL || json_is_null(created)) {
+        if (updated != NULL && !json_is_null(updated))
+            return hk_error_set(err, HK_ERR_INVALID,
+                                "field \"updated\" needs \"created\"");
+        return HK_OK;
+    }
+    if (u != 0 && u < c)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "field \"updated\" precedes \"created\"");
+    m->meta.created_us = c;
+    m->meta.updated_us = u;
+    m->meta.fields |= HK_META_TIMES;
+    return HK_OK;
+}
+
 hk_err io_meta_set_confidence(io_meta *m, const json_t *v, hk_error *err)
 {
     if (v == NULL || json_is_null(v))

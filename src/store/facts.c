@@ -460,6 +460,10 @@ hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
     r.confidence = 1.0;
     r.created_us = r.updated_us = hk_now_us();
     rec_apply_meta(&r, meta);
+    if (meta && (meta->fields & HK_META_TIMES)) {
+        r.created_us = meta->created_us;
+        r.updated_us = meta->updated_us ? meta->updated_us : meta->created_us;
+    }
     id = t->c.next_fact_id;
     if (id > HK_MAX_FACT_ID) {
         e = hk_error_set(err, HK_ERR_LIMIT, "store: fact ids exhausted");
@@ -617,6 +621,14 @@ hk_err hk_store_set_meta(hk_txn *t, hk_fact_id id, const hk_fact_meta *meta,
 
     if ((e = hk_txn_check_write(t, err)) || (e = hk_meta_validate(meta, err)))
         return e;
+    if (meta && (meta->fields & HK_META_TIMES)) {
+        e = hk_error_set(err, HK_ERR_INVALID,
+                         "created/updated times are set only when a fact is "
+                         "created");
+        if (err)
+            snprintf(err->field, sizeof err->field, "created");
+        return e;
+    }
     if ((e = hk_rec_get(t, id, &r, err)))
         return e;
     if (!meta || !meta->fields)

@@ -315,6 +315,19 @@ static bool text_ok(const char *s, size_t len) {
 hk_err hk_meta_validate(const hk_fact_meta *m, hk_error *err) {
     if (!m)
         return HK_OK;
+    if (m->fields & HK_META_TIMES) {
+        /* 253402300799999999 us = 9999-12-31T23:59:59.999999Z, the last
+         * time hk_time_format writes in four-digit years */
+        const int64_t max_us = INT64_C(253402300799999999);
+        if (m->created_us < 0 || m->created_us > max_us)
+            return bad_field(err, "created",
+                             "created time must be within 1970..9999%s", "");
+        if (m->updated_us != 0 &&
+            (m->updated_us < m->created_us || m->updated_us > max_us))
+            return bad_field(err, "updated",
+                             "updated time must not precede the created "
+                             "time%s", "");
+    }
     if (m->fields & HK_META_CONFIDENCE) {
         if (isnan(m->confidence) || m->confidence < 0.0 || m->confidence > 1.0)
             return bad_field(err, "confidence",

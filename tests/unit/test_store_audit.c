@@ -26,7 +26,7 @@ static void build_kb(const char *dir, kb_info *ki) {
     t = tu_begin(s, true);
     hk_statement st = tu_st("IsA", "CPU", "Chip", NULL);
     assert_int_equal(hk_store_update(t, ki->b, &st, NULL, &err), HK_OK); /*3*/
-    hk_fact_meta m = {HK_META_CONFIDENCE, 0.5, NULL, 0, NULL, NULL};
+    hk_fact_meta m = {HK_META_CONFIDENCE, 0.5, NULL, 0, NULL, NULL, 0, 0};
     assert_int_equal(hk_store_set_meta(t, ki->a, &m, &err), HK_OK); /*4*/
     ki->c = tu_add(t, tu_st("Temp", "x", NULL), NULL);                /*5*/
     assert_int_equal(hk_store_delete(t, ki->c, &err), HK_OK);         /*6*/

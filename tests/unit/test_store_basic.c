@@ -147,7 +147,7 @@ static void test_meta_roundtrip_and_set_meta(void **state) {
     const char *tags[] = {"chemistry", "basics"};
     hk_fact_meta m = {HK_META_CONFIDENCE | HK_META_SOURCE | HK_META_TAGS |
                           HK_META_CONTEXT,
-                      0.75, "textbook", 2, tags, "{\"page\": 12}"};
+                      0.75, "textbook", 2, tags, "{\"page\": 12}", 0, 0};
     assert_int_equal(hk_store_add(t, &st, &m, &id, &created, &err), HK_OK);
     assert_true(created);
     tu_commit(t);
@@ -167,7 +167,7 @@ static void test_meta_roundtrip_and_set_meta(void **state) {
     /* Change only the confidence; clear the source. */
     t = tu_begin(s, true);
     hk_fact_meta m2 = {HK_META_CONFIDENCE | HK_META_SOURCE, 0.5, NULL, 0,
-                       NULL, NULL};
+                       NULL, NULL, 0, 0};
     assert_int_equal(hk_store_set_meta(t, id, &m2, &err), HK_OK);
     assert_int_equal(hk_store_set_meta(t, 12345, &m2, &err),
                      HK_ERR_NOT_FOUND);
@@ -316,7 +316,7 @@ static void test_long_symbols_and_reopen(void **state) {
     assert_true(a != b);
     const char *tags[] = {"t1"};
     hk_fact_meta m = {HK_META_TAGS | HK_META_SOURCE, 1.0, "src", 1, tags,
-                      NULL};
+                      NULL, 0, 0};
     hk_statement st = tu_st("Located", "North Pacific", "Ocean", NULL);
     hk_fact_id c;
     hk_error err;
@@ -441,7 +441,7 @@ static void test_alloc_failure_injection(void **state) {
                                     NULL);
             const char *tags[] = {"x"};
             hk_fact_meta m = {HK_META_TAGS | HK_META_CONTEXT, 1, NULL, 1,
-                              tags, "{\"k\": [1, 2]}"};
+                              tags, "{\"k\": [1, 2]}", 0, 0};
             hk_fact_id id;
             e = hk_store_add(w, &st, &m, &id, NULL, &err);
             if (e == HK_OK)
@@ -491,7 +491,7 @@ static hk_err run_op(hk_store *s, op_kind op, hk_fact_id id) {
         return e;
     hk_statement st = tu_st("Moved", "x y", "z", NULL);
     const char *tags[] = {"t"};
-    hk_fact_meta m = {HK_META_TAGS | HK_META_SOURCE, 1, "src", 1, tags, NULL};
+    hk_fact_meta m = {HK_META_TAGS | HK_META_SOURCE, 1, "src", 1, tags, NULL, 0, 0};
     switch (op) {
     case OP_UPDATE: e = hk_store_update(t, id, &st, NULL, &err); break;
     case OP_META: e = hk_store_set_meta(t, id, &m, &err); break;

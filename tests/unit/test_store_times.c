@@ -1,0 +1,92 @@
+/*
+ * test_store_times.c — HK_META_TIMES: an add may carry the original created
+ * and updated times (imports that keep history); they are validated, kept
+ * exactly, never applied to an existing fact (MERGE), and refused by
+ * hk_store_set_meta.
+ */
+#include "test_store_util.h"
+
+static hk_err add_with(hk_txn *t, const char *text, const hk_fact_meta *m,
+                       hk_fact_id *id, bool *created, hk_error *err) {
+    hk_statement st;
+    assert_int_equal(hk_statement_parse(text, strlen(text), &st, NULL), HK_OK);
+    hk_err e = hk_store_add(t, &st, m, id, created, err);
+    hk_statement_release(&st);
+    return e;
+}
+
+static void test_times_kept_and_checked(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("times");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    hk_error err;
+    hk_fact_id id = 0, id2 = 0;
+    bool created = false;
+
+    hk_fact_meta m = {0};
+    m.fields = HK_META_TIMES;
+    m.created_us = INT64_C(1500000000123456); /* 2017-07-14 */
+    m.updated_us = INT64_C(1600000000654321);
+    assert_int_equal(add_with(t, "Old(fact)", &m, &id, &created, &err), HK_OK);
+    assert_true(created);
+
+    m.updated_us = 0; /* same as created */
+    assert_int_equal(add_with(t, "Old(other)", &m, &id2, &created, &err),
+                     HK_OK);
+
+    /* MERGE: an existing fact keeps its times */
+    m.created_us = 1;
+    assert_int_equal(add_with(t, "Old(fact)", &m, &id, &created, &err), HK_OK);
+    assert_false(created);
+
+    /* invalid: updated before created, negative, beyond year 9999 */
+    m.created_us = 2000000;
+    m.updated_us = 1000000;
+    assert_int_equal(add_with(t, "Bad(a)", &m, &id2, &created, &err),
+                     HK_ERR_INVALID);
+    assert_string_equal(err.field, "updated");
+    m.created_us = -5;
+    m.updated_us = 0;
+    assert_int_equal(add_with(t, "Bad(b)", &m, &id2, &created, &err),
+                     HK_ERR_INVALID);
+    assert_string_equal(err.field, "created");
+    m.created_us = INT64_C(253402300800000000);
+    assert_int_equal(add_with(t, "Bad(c)", &m, &id2, &created, &err),
+                     HK_ERR_INVALID);
+
+    /* times are not editable afterwards */
+    m.created_us = 1;
+    assert_int_equal(hk_store_set_meta(t, id, &m, &err), HK_ERR_INVALID);
+    assert_int_equal(hk_txn_commit(t, &err), HK_OK);
+
+    t = tu_begin(s, false);
+    hk_fact f;
+    hk_fact_init(&f);
+    assert_int_equal(hk_store_get(t, id, &f, &err), HK_OK);
+    assert_true(f.created_us == INT64_C(1500000000123456));
+    assert_true(f.updated_us == INT64_C(1600000000654321));
+    hk_fact_id other = 0;
+    hk_statement st;
+    assert_int_equal(hk_statement_parse("Old(other)", 10, &st, NULL), HK_OK);
+    assert_int_equal(hk_store_find(t, &st, &other, NULL), HK_OK);
+    hk_statement_release(&st);
+    assert_int_equal(hk_store_get(t, other, &f, &err), HK_OK);
+    assert_true(f.created_us == INT64_C(1500000000123456));
+    assert_true(f.updated_us == f.created_us);
+    assert_int_equal(hk_statement_parse("Bad(a)", 6, &st, NULL), HK_OK);
+    assert_int_equal(hk_store_find(t, &st, &other, NULL), HK_ERR_NOT_FOUND);
+    hk_statement_release(&st);
+    hk_fact_release(&f);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_times_kept_and_checked),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
