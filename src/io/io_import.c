@@ -30,6 +30,7 @@
 #include "io/io_internal.h"
 
 #include "core/mem.h"
+#include "core/utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -456,13 +457,31 @@ done:
 
 /* ==== hk_import_file ==== */
 
+/* The audit label is the file's base name as valid UTF-8 (the store
+ * refuses anything else): bytes that are no UTF-8 (a Latin-1 name) become
+ * '?', and a long name is cut between characters. */
 static void set_label(io_import *im, const char *path)
 {
     const char *base = strrchr(path, '/');
     base = base != NULL && base[1] != '\0' ? base + 1 : path;
     if (strcmp(path, "-") == 0)
         base = "stdin";
-    snprintf(im->label, sizeof im->label, "%s", base);
+    const unsigned char *p = (const unsigned char *)base;
+    size_t n = strlen(base), i = 0, o = 0;
+    while (i < n) {
+        size_t l = p[i] < 0x80 ? 1 : hk_utf8_seq_len(p + i, n - i);
+        if (o + (l ? l : 1) >= sizeof im->label)
+            break;
+        if (l == 0) {
+            im->label[o++] = '?';
+            i++;
+        } else {
+            memcpy(im->label + o, base + i, l);
+            o += l;
+            i += l;
+        }
+    }
+    im->label[o] = '\0';
 }
 
 static hk_err import_lines(io_import *im, io_reader *r, hk_format format,

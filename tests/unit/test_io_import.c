@@ -441,6 +441,27 @@ static void test_byte_order_mark(void **state)
     }
 }
 
+/* ==== File names ==== */
+
+/* A file whose name is not valid UTF-8 (a Latin-1 legacy export) imports:
+ * its name only labels the audit entry. It used to fail as a whole with
+ * "cannot start an import transaction: invalid input". */
+static void test_non_utf8_file_name(void **state)
+{
+    fixture *f = *state;
+    char in[700];
+    path_in(f, "Wissensbasis_\xE4.hkl", in, sizeof in);
+    static const char text[] = "IsA(Latin1, Name)\n";
+    write_file(in, text, sizeof text - 1);
+    hk_import_summary s = import(f, in, HK_FORMAT_AUTO, NULL, 0);
+    assert_counts(&s, 1, 1, 0, 0);
+    hk_fact fact;
+    hk_fact_init(&fact);
+    get_fact(f, "IsA(Latin1, Name)", &fact);
+    hk_fact_release(&fact);
+}
+
+
 /* ==== JSONL ==== */
 
 static void test_jsonl(void **state)
@@ -1054,6 +1075,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tsv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jsonl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_byte_order_mark, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_non_utf8_file_name, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_jsonl_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_legacy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batches_and_missing_file, setup,
