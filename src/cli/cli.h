@@ -63,6 +63,11 @@ bool cli_parse_u64(const cli_ctx *c, const char *opt, const char *s,
 bool cli_parse_double(const cli_ctx *c, const char *opt, const char *s,
                       double min, double max, double *out);
 
+/* --actor NAME: what the audit log can record (1..256 bytes of UTF-8,
+ * as hk_txn_set_actor requires). On error prints a message naming the
+ * option and returns false. */
+bool cli_check_actor(const cli_ctx *c, const char *actor);
+
 /* Opens the KB in c->data_dir. create: make it when missing (init).
  * Returns HK_EXIT_OK or an exit code after printing why. */
 int cli_open(const cli_ctx *c, bool read_only, bool create, hk_store **out);

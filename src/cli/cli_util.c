@@ -175,6 +175,18 @@ bool cli_parse_double(const cli_ctx *c, const char *opt, const char *s,
     return true;
 }
 
+bool cli_check_actor(const cli_ctx *c, const char *actor)
+{
+    size_t n = strlen(actor);
+    if (n == 0 || n > 256 || !hk_utf8_valid(actor, n, NULL)) {
+        cli_msg(c, "--actor: %s; expected a name of 1..256 bytes of UTF-8 "
+                   "text",
+                n == 0 ? "empty" : n > 256 ? "too long" : "not UTF-8");
+        return false;
+    }
+    return true;
+}
+
 int cli_open(const cli_ctx *c, bool read_only, bool create, hk_store **out)
 {
     *out = NULL;

@@ -240,6 +240,10 @@ int hk_cmd_add(int argc, char **argv)
             break;
         }
         case 'a':
+            if (!cli_check_actor(&c, optarg)) {
+                rc = HK_EXIT_INVALID;
+                goto done;
+            }
             actor = optarg;
             break;
         default:
@@ -404,8 +408,11 @@ int hk_cmd_delete(int argc, char **argv)
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         if (o == CLI_STOP)
             return c.exit_code;
-        if (o == 'a')
+        if (o == 'a') {
+            if (!cli_check_actor(&c, optarg))
+                return HK_EXIT_INVALID;
             actor = optarg;
+        }
     }
     if (optind >= argc)
         return cli_usage_error(&c, "missing ID or STATEMENT");
@@ -511,8 +518,11 @@ int hk_cmd_update(int argc, char **argv)
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         if (o == CLI_STOP)
             return c.exit_code;
-        if (o == 'a')
+        if (o == 'a') {
+            if (!cli_check_actor(&c, optarg))
+                return HK_EXIT_INVALID;
             actor = optarg;
+        }
     }
     if (argc - optind != 2)
         return cli_usage_error(&c, "expected OLD and NEW, got %d argument%s",

@@ -148,7 +148,11 @@ int hk_cmd_import(int argc, char **argv)
                                &io.batch_size))
                 return HK_EXIT_INVALID;
             break;
-        case 'a': io.actor = optarg; break;
+        case 'a':
+            if (!cli_check_actor(&c, optarg))
+                return HK_EXIT_INVALID;
+            io.actor = optarg;
+            break;
         case 'q': quiet = true; break;
         default: break;
         }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# End-to-end: CLI edge cases that once failed with unhelpful messages or
+# wrong results (regression tests; the command tour is test_cli_commands.sh).
+set -euo pipefail
+
+: "${HAKGAL_BIN:?HAKGAL_BIN must name the hakgal binary}"
+ROOT="${HK_TEST_TMP:-/tmp}/cli-edges-$$"
+rm -rf "$ROOT"
+mkdir -p "$ROOT"
+trap 'rm -rf "$ROOT"' EXIT
+cd "$ROOT"
+export HAKGAL_DATA="$ROOT/kb"
+
+passed=0
+OUT="" ERR="" RC=0
+run() {
+  set +e
+  "$HAKGAL_BIN" "$@" >"$ROOT/.out" 2>"$ROOT/.err"
+  RC=$?
+  set -e
+  OUT="$(cat "$ROOT/.out")"
+  ERR="$(cat "$ROOT/.err")"
+}
+fail() {
+  echo "FAIL: $*" >&2
+  echo "--- stdout:" >&2; printf '%s\n' "$OUT" >&2
+  echo "--- stderr:" >&2; printf '%s\n' "$ERR" >&2
+  exit 1
+}
+# expect RC [stdout-substring [stderr-substring]]
+expect() {
+  local want_rc=$1 out_sub=${2:-} err_sub=${3:-}
+  [ "$RC" -eq "$want_rc" ] || fail "exit code $RC, expected $want_rc"
+  if [ -n "$out_sub" ]; then
+    grep -qF -- "$out_sub" <<<"$OUT" || fail "stdout lacks '$out_sub'"
+  fi
+  if [ -n "$err_sub" ]; then
+    grep -qF -- "$err_sub" <<<"$ERR" || fail "stderr lacks '$err_sub'"
+  fi
+  passed=$((passed + 1))
+}
+
+run init; expect 0
+run add 'IsA(a, b)'; expect 0
+
+# --actor that the audit log cannot record (not UTF-8, empty, too long):
+# a clear message and exit 2 before anything is written (it was
+# "invalid input", and import printed a summary before failing).
+long=$(printf 'x%.0s' $(seq 1 300))
+for bad in $'\xff' '' "$long"; do
+  run add --actor "$bad" 'IsA(c, d)'; expect 2 "" "--actor"
+  run delete --actor "$bad" 'IsA(a, b)'; expect 2 "" "--actor"
+  run update --actor "$bad" 'IsA(a, b)' 'IsA(a, e)'; expect 2 "" "--actor"
+  printf 'IsA(f, g)\n' > in.hkl
+  run import --actor "$bad" in.hkl; expect 2 "" "--actor"
+  [ -z "$OUT" ] || fail "no import summary for a refused --actor"
+done
+run export; expect 0 "IsA(a, b)"
+[ "$OUT" = "IsA(a, b)" ] || fail "nothing changed by refused commands"
+passed=$((passed + 1))
+run add --actor 'Zoë' 'IsA(c, d)'; expect 0 "added"
+
+echo "ok: $passed checks"
