@@ -4,7 +4,11 @@
  * Formatting uses proleptic Gregorian civil-date arithmetic (days from
  * 1970-01-01) instead of gmtime/timegm, so that it is exact for every
  * int64 microsecond value, needs no locale or time zone and is thread-safe.
- * Output is always UTC with 6 fraction digits and 'Z'.
+ * Output is always UTC with 6 fraction digits and 'Z'. Every fact written
+ * as JSON formats two times, so years 0000..9999 (all that the store can
+ * hold) are written with a digit-pair table instead of snprintf; years
+ * outside that range (only reachable by a caller passing a raw out-of-range
+ * value) take the snprintf path, which writes the same text either way.
  *
  * Parsing accepts `YYYY-MM-DD[Tt ]HH:MM:SS[.fraction](Z|z|+hh:mm|-hh:mm)`
  * (fraction 1..9 digits, digits beyond microseconds truncated; second 60
@@ -20,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/fmt.h"
 #include "core/utf8.h"
 #include "hakgal.h"
 
@@ -72,7 +77,14 @@ static int64_t floor_div(int64_t a, int64_t b)
     return q;
 }
 
-void hk_time_format(int64_t us, char out[32])
+/* Writes the two digits of v (0..99). */
+static inline char *put2(char *w, unsigned v)
+{
+    memcpy(w, hk_digit_pairs + 2 * v, 2);
+    return w + 2;
+}
+
+char *hk_fmt_time(char *w, int64_t us)
 {
     int64_t secs = us / US_PER_SEC;
     int64_t frac = us % US_PER_SEC; /* made [0, 999999] below, no overflow */
@@ -85,19 +97,47 @@ void hk_time_format(int64_t us, char out[32])
     int64_t year;
     int month, day;
     civil_from_days(days, &year, &month, &day);
-    /* |year| <= 294247 for any int64 microsecond value, so the text is at
-     * most 30 characters; the wider scratch buffer only keeps the compiler's
-     * truncation analysis quiet. */
-    char text[96];
-    snprintf(text, sizeof text,
-             "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06uZ", year,
-             (unsigned)month, (unsigned)day, (unsigned)(sod / 3600),
-             (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), (unsigned)frac);
-    size_t n = strlen(text);
-    if (n > 31)
-        n = 31;
-    memcpy(out, text, n);
-    out[n] = '\0';
+    if (year < 0 || year > 9999) {
+        /* |year| <= 294247 for any int64 microsecond value, so the text is
+         * at most 30 characters; the wider scratch buffer only keeps the
+         * compiler's truncation analysis quiet. */
+        char text[96];
+        snprintf(text, sizeof text,
+                 "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06uZ", year,
+                 (unsigned)month, (unsigned)day, (unsigned)(sod / 3600),
+                 (unsigned)(sod / 60 % 60), (unsigned)(sod % 60),
+                 (unsigned)frac);
+        size_t n = strlen(text);
+        if (n > 31)
+            n = 31;
+        memcpy(w, text, n);
+        return w + n;
+    }
+    unsigned s = (unsigned)sod, f = (unsigned)frac;
+    w = put2(w, (unsigned)year / 100);
+    w = put2(w, (unsigned)year % 100);
+    *w++ = '-';
+    w = put2(w, (unsigned)month);
+    *w++ = '-';
+    w = put2(w, (unsigned)day);
+    *w++ = 'T';
+    w = put2(w, s / 3600);
+    *w++ = ':';
+    w = put2(w, s / 60 % 60);
+    *w++ = ':';
+    w = put2(w, s % 60);
+    *w++ = '.';
+    w = put2(w, f / 10000);
+    w = put2(w, f / 100 % 100);
+    w = put2(w, f % 100);
+    *w++ = 'Z';
+    return w;
+}
+
+void hk_time_format(int64_t us, char out[32])
+{
+    char *end = hk_fmt_time(out, us); /* at most 31 bytes */
+    *end = '\0';
 }
 
 /* Reads exactly n decimal digits at *p into *v. */
