@@ -243,7 +243,8 @@ static const char usage[] =
     "  -h, --help            this help\n";
 
 int hk_cmd_mcp(int argc, char **argv) {
-    enum { O_DATA = 256, O_WTOK, O_TOKENS, O_ALLOW, O_BACKUP, O_FIX, O_PAGE };
+    enum { O_DATA = 256, O_WTOK, O_TOKENS, O_ALLOW, O_BACKUP, O_FIX, O_PAGE,
+           O_JSON };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},
         {"write-token", required_argument, 0, O_WTOK},
@@ -252,6 +253,8 @@ int hk_cmd_mcp(int argc, char **argv) {
         {"backup-dir", required_argument, 0, O_BACKUP},
         {"page-size", required_argument, 0, O_PAGE},
         {"mcp-conformance-fixtures", no_argument, 0, O_FIX},
+        {"json", no_argument, 0, O_JSON}, /* global option: the output is
+                                             JSON-RPC anyway */
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     static stdio_srv ss;
@@ -312,6 +315,7 @@ int hk_cmd_mcp(int argc, char **argv) {
             break;
         }
         case O_FIX: fixtures = true; break;
+        case O_JSON: break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 1;
         }

@@ -60,4 +60,17 @@ run export; expect 0 "IsA(a, b)"
 passed=$((passed + 1))
 run add --actor 'Zoë' 'IsA(c, d)'; expect 0 "added"
 
+# Global options are accepted by every command (hakgal --help): `hakgal
+# --json mcp` failed with "unrecognized option '--json'".
+for args in "--json --data $ROOT/kb mcp" "--data=$ROOT/kb mcp --json"; do
+  set +e
+  # shellcheck disable=SC2086
+  OUT=$(printf '{"jsonrpc":"2.0","id":7,"method":"ping"}\n' |
+        "$HAKGAL_BIN" $args 2>"$ROOT/.err")
+  RC=$?
+  set -e
+  ERR="$(cat "$ROOT/.err")"
+  expect 0 '"id":7'
+done
+
 echo "ok: $passed checks"
