@@ -58,14 +58,101 @@ static void format_double(double v, char out[40])
         strcat(out, ".0");
 }
 
+/* Exact %.<prec>g for confidences that are not short decimals (1/3,
+ * computed averages). printf is correctly rounded, so exact integer
+ * arithmetic gives the same digits: v = m * 2^-s with m < 2^53 and, for
+ * v in [1e-4, 1), s in 53..66; v * 10^d for d <= 20 then fits in 128 bits
+ * (2^53 * 10^20 < 2^120), as does every comparison below. */
+__extension__ typedef unsigned __int128 u128;
+
+static u128 pow10_u128(int d)
+{
+    static const uint64_t pow10[20] = {
+        UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000),
+        UINT64_C(10000), UINT64_C(100000), UINT64_C(1000000),
+        UINT64_C(10000000), UINT64_C(100000000), UINT64_C(1000000000),
+        UINT64_C(10000000000), UINT64_C(100000000000),
+        UINT64_C(1000000000000), UINT64_C(10000000000000),
+        UINT64_C(100000000000000), UINT64_C(1000000000000000),
+        UINT64_C(10000000000000000), UINT64_C(100000000000000000),
+        UINT64_C(1000000000000000000), UINT64_C(10000000000000000000)};
+    return d < 20 ? (u128)pow10[d] : (u128)pow10[19] * 10; /* d <= 20 */
+}
+
+/* Writes v in [1e-4, 1) as printf's "%.<prec>g" (prec 15 or 17) would and
+ * returns the end, or NULL when v is outside that range or rounds up to 1
+ * (the caller then uses printf). *round_trips says whether the text reads
+ * back to v under round-to-nearest-even, as strtod would. */
+static char *write_g_fraction(char *w, double v, int prec, bool *round_trips)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    int biased = (int)((bits >> 52) & 0x7FF);
+    if ((bits >> 63) || biased == 0 || biased == 0x7FF)
+        return NULL;
+    uint64_t m = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+    int s = 1075 - biased; /* v = m * 2^-s */
+    if (s < 53 || s > 66)
+        return NULL; /* v >= 1 or v < 2^-14 */
+    u128 low_mask = ((u128)1 << s) - 1;
+    u128 lead = pow10_u128(prec - 1); /* smallest prec-digit integer */
+    /* Decimal exponent x: 10^x <= v < 10^(x+1), exactly, from the floor of
+     * v * 10^(prec-1-x) having prec digits. */
+    int x = -1;
+    for (; x >= -4; x--)
+        if ((((u128)m * pow10_u128(prec - 1 - x)) >> s) >= lead)
+            break;
+    if (x < -4)
+        return NULL; /* below 1e-4: printf writes an exponent */
+    /* Round v * 10^d to an integer, ties to even. */
+    u128 scaled = (u128)m * pow10_u128(prec - 1 - x);
+    u128 q = scaled >> s, r = scaled & low_mask, half = (u128)1 << (s - 1);
+    if (r > half || (r == half && (q & 1)))
+        q++;
+    if (q == lead * 10) { /* rounded up to the next power of ten */
+        q = lead;
+        x++;
+        if (x == 0)
+            return NULL; /* "1": not a fraction any more */
+    }
+    /* Does q / 10^d read back as v? Only if it lies within half the gap to
+     * each neighbour (the gap below is halved when m is a power of two).
+     * It is never exactly halfway, (2m+1) / 2^(s+1): q * 2^(s+1) =
+     * (2m+1) * 5^d * 2^d would need d >= s + 1 >= 54, and d <= 20. */
+    int d = prec - 1 - x;
+    u128 p10 = pow10_u128(d);
+    u128 dec = q << s, exact = (u128)m * p10; /* both scaled by 10^d 2^s */
+    u128 half_up = p10 / 2;
+    u128 half_down = m == (UINT64_C(1) << 52) ? p10 / 4 : p10 / 2;
+    *round_trips = dec >= exact ? dec - exact < half_up
+                                : exact - dec < half_down;
+    /* "0." then -x-1 zeros, then the digits without trailing zeros. */
+    char digits[17];
+    uint64_t q64 = (uint64_t)q; /* < 10^17 */
+    for (int i = prec - 1; i >= 0; i--) {
+        digits[i] = (char)('0' + q64 % 10);
+        q64 /= 10;
+    }
+    int n = prec;
+    while (digits[n - 1] == '0') /* the first digit is not 0 */
+        n--;
+    *w++ = '0';
+    *w++ = '.';
+    for (int i = 0; i < -x - 1; i++)
+        *w++ = '0';
+    memcpy(w, digits, (size_t)n);
+    return w + n;
+}
+
 /* Writes the confidence as format_double would (null when not finite);
  * at most 24 bytes. Confidences are nearly always short decimals (1.0,
  * 0.95, 0.8), so those skip the printf/strtod round trip: when v is the
  * double nearest to k/10^6 (1 <= k/100, k <= 10^6), its %.15g text is
  * exactly the decimal k/10^6 with trailing zeros dropped, because v is
  * within 2^-53 relative of it, far below half a unit in the 15th digit, and
- * that text reads back to v. Values below 1e-4 would switch %g to
- * exponent notation and take the general path, like everything else. */
+ * that text reads back to v. Other values in [1e-4, 1) get the same digits
+ * as printf from exact integer arithmetic (write_g_fraction); values below
+ * 1e-4 (where %g switches to an exponent) or above 1 use printf. */
 static char *write_confidence(char *w, double v)
 {
     if (!isfinite(v)) {
@@ -99,6 +186,13 @@ static char *write_confidence(char *w, double v)
             return w + n;
         }
     }
+    /* Other fractions: 15 digits if they read back, else 17. */
+    bool round_trips = false;
+    char *end = write_g_fraction(w, v, 15, &round_trips);
+    if (end && round_trips)
+        return end;
+    if (end && (end = write_g_fraction(w, v, 17, &round_trips)))
+        return end;
     char num[40];
     format_double(v, num);
     size_t n = strlen(num);

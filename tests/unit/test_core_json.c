@@ -424,6 +424,37 @@ static void test_confidence_matches_reference(void **state)
         expect_confidence(&f, special[i], &out);
     for (int i = 0; i < 200000; i++)
         expect_confidence(&f, random_confidence(), &out);
+    /* Exact-arithmetic fractions: every binade from 2^-15 to 1, around
+     * powers of ten and of two (where the gap below a double halves) and
+     * just below 1 (where 15 digits round up to "1"). */
+    for (int i = 0; i < 300000; i++) {
+        uint64_t m = (UINT64_C(1) << 52) | (rng() >> 12);
+        expect_confidence(&f, ldexp((double)m, -53 - (int)(rng() % 15)),
+                          &out);
+    }
+    /* j / 2^k has exactly k decimals: for k = 16..18 and v >= 0.1 its
+     * last digit is a 5 right at the 15th or 17th significant digit, a
+     * tie that printf breaks to even. */
+    for (int k = 14; k <= 18; k++)
+        for (uint32_t j = 1; j < (UINT32_C(1) << k); j += 2)
+            expect_confidence(&f, ldexp((double)j, -k), &out);
+    /* Every power of two in range: the only doubles whose gap below is
+     * half the gap above. */
+    for (int k = 1; k <= 16; k++)
+        for (int i = -3; i <= 3; i++)
+            expect_confidence(&f, ldexp(1.0 + i * 0x1p-52, -k), &out);
+    static const double anchors[] = {1.0,  0.1,   0.01, 0.001, 0.0001,
+                                     0.5,  0.25,  0.125, 0x1p-13, 0x1p-14,
+                                     0.2,  0.3,   0.7,  0.9,   1e-4 * 3};
+    for (size_t i = 0; i < sizeof anchors / sizeof anchors[0]; i++) {
+        double up = anchors[i], down = anchors[i];
+        for (int k = 0; k < 64; k++) {
+            expect_confidence(&f, up, &out);
+            expect_confidence(&f, down, &out);
+            up = nextafter(up, 2.0);
+            down = nextafter(down, -1.0);
+        }
+    }
     char text[64];
     confidence_text(&f, 1.0, &out, text, sizeof text);
     assert_string_equal(text, "1.0");
