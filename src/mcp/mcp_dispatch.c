@@ -47,9 +47,10 @@ static const char *const instructions =
 /* ==== Message helpers ==== */
 
 json_t *hk_mcp_error_response(json_t *id, int code, const char *message) {
-    return json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
+    /* messages quote client text, possibly cut inside a character */
+    return json_pack("{s:s, s:O, s:{s:i, s:o}}", "jsonrpc", "2.0", "id",
                      id ? id : json_null(), "error", "code", code, "message",
-                     message);
+                     mcp_json_text(message));
 }
 
 static json_t *error_with_data(json_t *id, int code, const char *message,
@@ -343,8 +344,8 @@ static const mcp_tool *find_tool(hk_mcp_server *s, const char *name) {
 }
 
 static json_t *tool_error_result(const char *msg) {
-    return json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text",
-                     "text", msg, "isError", true);
+    return json_pack("{s:[{s:s, s:o}], s:b}", "content", "type", "text",
+                     "text", mcp_json_text(msg), "isError", true);
 }
 
 static json_t *m_tools_call(req *r) {

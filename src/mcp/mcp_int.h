@@ -158,6 +158,11 @@ hk_err mcp_parse_statement(const char *text, const char *field,
 hk_err mcp_set(json_t *obj, const char *key, json_t *value);
 /* RFC 3339 string of a time in microseconds (0 -> null). */
 json_t *mcp_time_json(int64_t us);
+/* s as a JSON string even when it is not valid UTF-8 (a message that cut
+ * client text inside a character): each invalid byte becomes U+FFFD.
+ * json_string(s) would be NULL and the answer would be lost. New
+ * reference; NULL only when out of memory. */
+json_t *mcp_json_text(const char *s);
 
 /* ==== Schema validation (mcp_schema.c) ==== */
 

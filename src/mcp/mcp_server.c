@@ -572,6 +572,24 @@ hk_err mcp_set(json_t *obj, const char *key, json_t *value) {
     return json_object_set_new(obj, key, value) == 0 ? HK_OK : HK_ERR_NOMEM;
 }
 
+json_t *mcp_json_text(const char *s) {
+    size_t n = strlen(s), bad = 0;
+    if (hk_utf8_valid(s, n, &bad)) return json_string(s);
+    hk_buf b = HK_BUF_INIT;
+    hk_err rc = HK_OK;
+    /* each round copies the valid run before one invalid byte */
+    while (rc == HK_OK && !hk_utf8_valid(s, n, &bad)) {
+        rc = hk_buf_append(&b, s, bad);
+        if (rc == HK_OK) rc = hk_buf_append(&b, "\xEF\xBF\xBD", 3);
+        s += bad + 1;
+        n -= bad + 1;
+    }
+    if (rc == HK_OK) rc = hk_buf_append(&b, s, n);
+    json_t *j = rc == HK_OK ? json_stringn(b.data, b.len) : NULL;
+    hk_buf_free(&b);
+    return j;
+}
+
 json_t *mcp_time_json(int64_t us) {
     if (us == 0) return json_null();
     char buf[32];

@@ -173,4 +173,32 @@ check(len(sc["declarations"]["negations"]) == 40000,
 check(sc["count"] == 1000 and sc["truncated"],
       "negations found (capped at 1000): %d" % sc["count"])
 
+# Every request gets an answer even when the error message quotes client
+# text that must be cut: "Unknown tool: <name>" and "unknown property
+# '<key>'" were cut inside a multi-byte character, the response could not
+# be encoded, and no answer was sent at all (the client waited forever).
+euro = "\u20ac"
+kb = new_kb("utf8-errors", "A(x)")
+msgs = [{"jsonrpc": "2.0", "id": 0, "method": "initialize",
+         "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": {"name": "edges", "version": "1"}}},
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+         "params": {"name": "nosuch" + euro * 60}},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+         "params": {"name": "kb_stats", "arguments": {euro * 150: 1}}},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+         "params": {"name": "search_knowledge",
+                    "arguments": {"query": "x", euro * 150: {"a": 1}}}},
+        {"jsonrpc": "2.0", "id": 4, "method": "ping"}]
+p = subprocess.run([BIN, "mcp", "--data", kb],
+                   input="".join(json.dumps(m) + "\n" for m in msgs).encode(),
+                   capture_output=True, timeout=60)
+out = [json.loads(l) for l in p.stdout.decode().splitlines()]
+check([o.get("id") for o in out] == [0, 1, 2, 3, 4],
+      "one answer per request: %s" % [o.get("id") for o in out])
+for o in out[1:4]:
+    check(o["error"]["code"] == -32602, "invalid params: %s" % o)
+check(out[1]["error"]["message"].startswith("Unknown tool: nosuch"),
+      "unknown tool named: %s" % out[1]["error"]["message"])
+
 print("ok: %d checks" % passed)
