@@ -1,4 +1,5 @@
 # hakgal — top-level commands. See README.md.
+MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan

@@ -31,7 +31,9 @@ B="http://$LISTEN"
 printf '\n$ hakgal serve --listen %s\n' "$LISTEN"
 "$HAKGAL" serve --listen "$LISTEN" &
 serve_pid=$!
-trap 'kill -TERM $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null' INT TERM EXIT
+stop_server() { kill -TERM "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null; }
+trap 'stop_server; exit 0' INT TERM   # Ctrl-C is the normal way to stop
+trap stop_server EXIT
 for _ in $(seq 1 100); do
   curl -fs "$B/readyz" >/dev/null 2>&1 && break
   kill -0 "$serve_pid" 2>/dev/null || { echo "hakgal serve did not start" >&2; exit 1; }
