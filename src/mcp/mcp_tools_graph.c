@@ -24,6 +24,7 @@ typedef struct bulk_job {
     hk_statement *st;    /* n parsed statements */
     size_t n;            /* count */
     hk_fact_id *ids;     /* found ids (0 = not found), per statement */
+    bool *dup;           /* the same fact as an earlier statement */
     size_t deleted;      /* result */
 } bulk_job;
 
@@ -32,14 +33,18 @@ static hk_err bulk_in_txn(hk_txn *t, void *arg, hk_error *err) {
     j->deleted = 0;
     for (size_t i = 0; i < j->n; i++) {
         j->ids[i] = 0;
+        j->dup[i] = false;
         hk_err rc = hk_store_find(t, &j->st[i], &j->ids[i], err);
         if (rc == HK_ERR_NOT_FOUND) {
             j->ids[i] = 0;
             continue;
         }
         if (rc != HK_OK) return rc;
-        for (size_t k = 0; k < i; k++)
-            if (j->ids[k] == j->ids[i]) j->ids[i] = 0; /* listed twice */
+        for (size_t k = 0; k < i && j->ids[i]; k++)
+            if (j->ids[k] == j->ids[i]) { /* listed twice: deleted once */
+                j->ids[i] = 0;
+                j->dup[i] = true;
+            }
     }
     for (size_t i = 0; i < j->n; i++) {
         if (!j->ids[i]) continue;
@@ -57,7 +62,8 @@ hk_err mcp_t_bulk_delete(mcp_call *c, json_t **out, hk_error *err) {
     memset(&j, 0, sizeof j);
     j.st = calloc(n, sizeof *j.st);
     j.ids = calloc(n, sizeof *j.ids);
-    hk_err rc = j.st && j.ids ? HK_OK : HK_ERR_NOMEM;
+    j.dup = calloc(n, sizeof *j.dup);
+    hk_err rc = j.st && j.ids && j.dup ? HK_OK : HK_ERR_NOMEM;
     for (size_t i = 0; rc == HK_OK && i < n; i++) {
         char field[48];
         snprintf(field, sizeof field, "statements[%zu]", i);
@@ -73,7 +79,7 @@ hk_err mcp_t_bulk_delete(mcp_call *c, json_t **out, hk_error *err) {
     for (size_t i = 0; rc == HK_OK && i < j.n; i++) {
         if (j.ids[i]) {
             json_array_append_new(ids, json_integer((json_int_t)j.ids[i]));
-        } else {
+        } else if (!j.dup[i]) {
             rc = hk_statement_format(&j.st[i], &b);
             if (rc == HK_OK) json_array_append_new(missing, json_string(b.data));
             hk_buf_reset(&b);
@@ -83,6 +89,7 @@ hk_err mcp_t_bulk_delete(mcp_call *c, json_t **out, hk_error *err) {
     for (size_t i = 0; i < j.n; i++) hk_statement_release(&j.st[i]);
     free(j.st);
     free(j.ids);
+    free(j.dup);
     if (rc != HK_OK || !ids || !missing) {
         json_decref(ids);
         json_decref(missing);

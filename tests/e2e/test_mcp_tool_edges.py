@@ -201,4 +201,14 @@ for o in out[1:4]:
 check(out[1]["error"]["message"].startswith("Unknown tool: nosuch"),
       "unknown tool named: %s" % out[1]["error"]["message"])
 
+# bulk_delete: a fact listed twice (in any spelling) is deleted once and
+# is not reported as not found.
+kb = new_kb("bulk", "A(x)", "A(y)")
+r = mcp(kb, [("bulk_delete", {"statements": ["A(x)", "A( x ).", "A(x)",
+                                             "C(q)"], "auth_token": "tok"})])
+sc = r[0]["result"]["structuredContent"]
+check(sc["deleted"] == 1 and sc["deleted_ids"] == [1], "deleted once: %s" % sc)
+check(sc["not_found"] == ["C(q)"], "only C(q) not found: %s" % sc)
+check(statements(kb) == ["A(y)"], "bulk result: %s" % statements(kb))
+
 print("ok: %d checks" % passed)
