@@ -1302,7 +1302,8 @@ static int usage(FILE *to)
             "  --warmup   untimed operations per kind, all kinds before any\n"
             "             timing, other keys than the timed ones (default "
             "20000)\n"
-            "  --batch    hakgal facts per transaction (default 100000)\n"
+            "  --batch    hakgal facts per transaction (default 1000000, as\n"
+            "             hakgal import)\n"
             "  --map-mib  hakgal map size in MiB (default: the store's)\n"
             "  --keep     keep the databases in DIR\n"
             "  --reuse    skip the loads: query the databases an earlier\n"
@@ -1328,7 +1329,7 @@ int main(int argc, char **argv)
                     .json = NULL,
                     .samples = 20000,
                     .warmup = 20000,
-                    .batch = 100000,
+                    .batch = 1000000,
                     .seed = HK_GEN_DEFAULT_SEED,
                     .run_hakgal = true,
                     .run_sqlite = true,

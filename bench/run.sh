@@ -11,7 +11,7 @@
 #
 # Environment: BENCH_N (facts, default 1000000), BENCH_SAMPLES (timed
 # operations per query kind, default 20000), BENCH_BATCH (facts per write
-# transaction, in-process and CLI; default: 100000, the import default),
+# transaction, in-process and CLI; default: 1000000, the import default),
 # BENCH_SKIP_CLI=1 (skip step 2),
 # BENCH_KEEP=1 (keep databases and the statement file), BUILD (build dir).
 # Results: bench/out/hk_bench-N.{txt,json}, bench/out/cli_import-N.json.
