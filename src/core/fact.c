@@ -16,7 +16,9 @@
  * every string once, reserves the worst case once (6 bytes per input byte
  * for JSON escapes, twice for the statement's pieces), then writes through
  * a raw pointer with the core/fmt.h writers: no printf, no temporary
- * statement buffer, no per-piece growth check. The statement's JSON text
+ * statement buffer, no per-piece growth check. The predicate and bare
+ * arguments are escaped once, for the statement text, and copied from
+ * there into their own fields. The statement's JSON text
  * is written straight from its parts and must equal escaping
  * hk_statement_format's output (tests/unit/test_core_json.c checks this
  * against that reference for random facts).
@@ -214,18 +216,44 @@ static char *write_nullable_string(char *w, const char *s, size_t len)
     return w;
 }
 
+/* Where the JSON body of a string already written in the statement text
+ * is, so that the "predicate" and "args" fields can copy it instead of
+ * escaping the same bytes again. */
+typedef struct json_span {
+    const char *at; /* first byte in the output, NULL when not reusable */
+    size_t len;     /* bytes */
+} json_span;
+
+/* Copies a body written before (span.at set) as a JSON string literal, or
+ * escapes s as write_nullable_string does. */
+static char *write_string_again(char *w, json_span span, const char *s,
+                                size_t len)
+{
+    if (!span.at)
+        return write_nullable_string(w, s, len);
+    *w++ = '"';
+    memcpy(w, span.at, span.len);
+    w += span.len;
+    *w++ = '"';
+    return w;
+}
+
 /* Writes the JSON body (no surrounding quotes) of the statement's
  * canonical text, as hk_statement_format writes it: `Pred(a, "b c")`,
  * quoting an argument unless hk_arg_is_bare, with '"' and '\' escaped
  * inside quotes. Equal, byte for byte, to escaping hk_statement_format's
  * output as one string: every UTF-8 sequence lies inside one piece, since
  * each piece is followed by ASCII. A quoted argument of len bytes needs at
- * most 6 * len + 4 bytes. */
+ * most 6 * len + 4 bytes. spans[0] gets the predicate's body, spans[1 + i]
+ * argument i's when it is bare (its body is then the same as in the args
+ * field). */
 static char *write_statement_chars(char *w, const hk_statement *st,
-                                   const size_t arg_len[],
-                                   size_t pred_len)
+                                   const size_t arg_len[], size_t pred_len,
+                                   json_span spans[])
 {
+    spans[0].at = w;
     w = hk_fmt_json_chars(w, st->predicate, pred_len);
+    spans[0].len = (size_t)(w - spans[0].at);
     *w++ = '(';
     for (uint32_t i = 0; i < st->n_args; i++) {
         const char *arg = st->args[i];
@@ -234,9 +262,12 @@ static char *write_statement_chars(char *w, const hk_statement *st,
             *w++ = ' ';
         }
         if (hk_arg_is_bare(arg)) {
+            spans[1 + i].at = w;
             w = hk_fmt_json_chars(w, arg, arg_len[i]);
+            spans[1 + i].len = (size_t)(w - spans[1 + i].at);
             continue;
         }
+        spans[1 + i].at = NULL; /* the field's text differs: escape again */
         memcpy(w, "\\\"", 2); /* the canonical '"', escaped for JSON */
         w += 2;
         const char *run = arg;
@@ -289,6 +320,7 @@ hk_err hk_fact_write_json(const hk_fact *f, hk_buf *out)
      * Predicate and arguments appear twice (statement and fields): 12
      * bytes each at most, plus quotes and separators. */
     size_t arg_len[HK_MAX_ARGS];
+    json_span spans[1 + HK_MAX_ARGS]; /* predicate, then each argument */
     size_t pred_len = strlen(st->predicate);
     size_t src_len = f->source ? strlen(f->source) : 0;
     size_t ctx_len = has_context ? strlen(f->context_json) : 0;
@@ -313,14 +345,14 @@ hk_err hk_fact_write_json(const hk_fact *f, hk_buf *out)
     w = LIT(w, "{\"id\":");
     w = hk_fmt_u64(w, f->id);
     w = LIT(w, ",\"statement\":\"");
-    w = write_statement_chars(w, st, arg_len, pred_len);
+    w = write_statement_chars(w, st, arg_len, pred_len, spans);
     w = LIT(w, "\",\"predicate\":");
-    w = write_nullable_string(w, st->predicate, pred_len);
+    w = write_string_again(w, spans[0], st->predicate, pred_len);
     w = LIT(w, ",\"args\":[");
     for (uint32_t i = 0; i < st->n_args; i++) {
         if (i)
             *w++ = ',';
-        w = write_nullable_string(w, st->args[i], arg_len[i]);
+        w = write_string_again(w, spans[1 + i], st->args[i], arg_len[i]);
     }
     w = LIT(w, "],\"confidence\":");
     w = write_confidence(w, f->confidence);

@@ -6,9 +6,10 @@
  * int64 microsecond value, needs no locale or time zone and is thread-safe.
  * Output is always UTC with 6 fraction digits and 'Z'. Every fact written
  * as JSON formats two times, so years 0000..9999 (all that the store can
- * hold) are written with a digit-pair table instead of snprintf; years
- * outside that range (only reachable by a caller passing a raw out-of-range
- * value) take the snprintf path, which writes the same text either way.
+ * hold) are written with unsigned date arithmetic and a digit-pair table
+ * instead of snprintf; years outside that range (only reachable by a
+ * caller passing a raw out-of-range value) take the signed snprintf path,
+ * which writes the same text either way.
  *
  * Parsing accepts `YYYY-MM-DD[Tt ]HH:MM:SS[.fraction](Z|z|+hh:mm|-hh:mm)`
  * (fraction 1..9 digits, digits beyond microseconds truncated; second 60
@@ -84,7 +85,10 @@ static inline char *put2(char *w, unsigned v)
     return w + 2;
 }
 
-char *hk_fmt_time(char *w, int64_t us)
+/* Text of a time outside years 0000..9999 (only reachable by a caller
+ * passing a raw out-of-range value): signed civil arithmetic and printf,
+ * with a sign and more year digits as needed. */
+static char *fmt_time_wide(char *w, int64_t us)
 {
     int64_t secs = us / US_PER_SEC;
     int64_t frac = us % US_PER_SEC; /* made [0, 999999] below, no overflow */
@@ -97,39 +101,59 @@ char *hk_fmt_time(char *w, int64_t us)
     int64_t year;
     int month, day;
     civil_from_days(days, &year, &month, &day);
-    if (year < 0 || year > 9999) {
-        /* |year| <= 294247 for any int64 microsecond value, so the text is
-         * at most 30 characters; the wider scratch buffer only keeps the
-         * compiler's truncation analysis quiet. */
-        char text[96];
-        snprintf(text, sizeof text,
-                 "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06uZ", year,
-                 (unsigned)month, (unsigned)day, (unsigned)(sod / 3600),
-                 (unsigned)(sod / 60 % 60), (unsigned)(sod % 60),
-                 (unsigned)frac);
-        size_t n = strlen(text);
-        if (n > 31)
-            n = 31;
-        memcpy(w, text, n);
-        return w + n;
-    }
-    unsigned s = (unsigned)sod, f = (unsigned)frac;
-    w = put2(w, (unsigned)year / 100);
-    w = put2(w, (unsigned)year % 100);
+    /* |year| <= 294247 for any int64 microsecond value, so the text is at
+     * most 30 characters; the wider scratch buffer only keeps the
+     * compiler's truncation analysis quiet. */
+    char text[96];
+    snprintf(text, sizeof text,
+             "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06uZ", year,
+             (unsigned)month, (unsigned)day, (unsigned)(sod / 3600),
+             (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), (unsigned)frac);
+    size_t n = strlen(text);
+    if (n > 31)
+        n = 31;
+    memcpy(w, text, n);
+    return w + n;
+}
+
+char *hk_fmt_time(char *w, int64_t us)
+{
+    if (us < MIN_SECS * US_PER_SEC || us > MAX_SECS * US_PER_SEC + 999999)
+        return fmt_time_wide(w, us);
+    /* Years 0000..9999: everything is non-negative once counted from
+     * 0000-01-01, so unsigned arithmetic (cheaper division by constants)
+     * and civil_from_days' formula counted from 0400 years before
+     * 0000-03-01, which keeps January and February of year 0 positive. */
+    uint64_t since0 = (uint64_t)(us - MIN_SECS * US_PER_SEC);
+    uint64_t secs = since0 / 1000000;
+    unsigned frac = (unsigned)(since0 % 1000000);
+    uint32_t days0 = (uint32_t)(secs / 86400); /* since 0000-01-01 */
+    unsigned sod = (unsigned)(secs % 86400);
+    uint32_t z = days0 + 146097 - 60; /* 0000-03-01 is day 60 */
+    uint32_t era = z / 146097;
+    uint32_t doe = z - era * 146097;
+    uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    uint32_t mp = (5 * doy + 2) / 153;
+    unsigned day = doy - (153 * mp + 2) / 5 + 1;
+    unsigned month = mp < 10 ? mp + 3 : mp - 9;
+    unsigned year = yoe + era * 400 + (month <= 2) - 400;
+    w = put2(w, year / 100);
+    w = put2(w, year % 100);
     *w++ = '-';
-    w = put2(w, (unsigned)month);
+    w = put2(w, month);
     *w++ = '-';
-    w = put2(w, (unsigned)day);
+    w = put2(w, day);
     *w++ = 'T';
-    w = put2(w, s / 3600);
+    w = put2(w, sod / 3600);
     *w++ = ':';
-    w = put2(w, s / 60 % 60);
+    w = put2(w, sod / 60 % 60);
     *w++ = ':';
-    w = put2(w, s % 60);
+    w = put2(w, sod % 60);
     *w++ = '.';
-    w = put2(w, f / 10000);
-    w = put2(w, f / 100 % 100);
-    w = put2(w, f % 100);
+    w = put2(w, frac / 10000);
+    w = put2(w, frac / 100 % 100);
+    w = put2(w, frac % 100);
     *w++ = 'Z';
     return w;
 }
