@@ -90,9 +90,15 @@ int hk_cmd_restore(int argc, char **argv)
         return hk_exit_code(err);
     }
     err = hk_backup_restore(src, c.data_dir, force, &e);
+    if (err == HK_ERR_EXISTS && !force) {
+        /* the store's message names its own flag, not the option */
+        cli_msg(&c, "%s already holds a knowledge base; use --force to "
+                    "replace it (no process may have it open)",
+                c.data_dir);
+        return HK_EXIT_CONFLICT;
+    }
     if (err == HK_ERR_EXISTS || err == HK_ERR_BUSY) {
-        cli_msg(&c, "%s%s", e.message[0] ? e.message : hk_strerror(err),
-                force ? "" : " (use --force to replace it)");
+        cli_msg(&c, "%s", e.message[0] ? e.message : hk_strerror(err));
         return HK_EXIT_CONFLICT;
     }
     if (err != HK_OK)

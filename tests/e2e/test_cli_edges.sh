@@ -73,4 +73,12 @@ for args in "--json --data $ROOT/kb mcp" "--data=$ROOT/kb mcp --json"; do
   expect 0 '"id":7'
 done
 
+# restore onto an existing KB without --force: one hint naming the option
+# (the store's "use force" and the CLI's "use --force" were both printed).
+run backup "$ROOT/bk"; expect 0 "backup written"
+run restore "$ROOT/bk"; expect 4 "" "use --force to replace it"
+[ "$(grep -o 'force' <<<"$ERR" | wc -l)" -eq 1 ] || fail "one --force hint"
+passed=$((passed + 1))
+run restore "$ROOT/bk" --force; expect 0 "restored"
+
 echo "ok: $passed checks"
