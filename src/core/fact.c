@@ -292,9 +292,11 @@ static char *write_statement_chars(char *w, const hk_statement *st,
 /* a + b * k, or SIZE_MAX when that overflows (hk_buf_reserve then fails). */
 static size_t size_add(size_t a, size_t b, size_t k)
 {
-    if (b > (SIZE_MAX - a) / k)
+    size_t sum;
+    if (__builtin_mul_overflow(b, k, &sum) ||
+        __builtin_add_overflow(a, sum, &sum))
         return SIZE_MAX;
-    return a + b * k;
+    return sum;
 }
 
 #define LIT(w, s) (memcpy((w), (s), sizeof(s) - 1), (w) + sizeof(s) - 1)
