@@ -20,6 +20,13 @@
  * current keys plus room for a large batch, and rebuilt (bigger) at the
  * start of a bulk transaction once it holds more keys than it was sized
  * for. 10 bits and 4 probes per key.
+ *
+ * Blocked layout: the 4 bits of a key lie in one 64-byte block (chosen by
+ * the high bits of the hash, the bits by 9-bit slices of the low ones), so
+ * a check or an add costs one cache miss instead of four; the false
+ * positive rate rises only from about 1.2% to about 1.5%. The hash is
+ * hk_hash_bytes, the same as the pending statement index uses, so one
+ * hash per statement serves both.
  */
 #include "core/mem.h"
 #include "store/store_int.h"
@@ -35,21 +42,12 @@ struct hk_bloom {
     uint64_t n_keys;    /* keys added */
 };
 
-static uint64_t key_hash(const uint8_t *k, size_t len) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ len;
-    size_t i = 0;
-    for (; i + 4 <= len; i += 4) {
-        uint32_t w;
-        memcpy(&w, k + i, 4);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    for (; i < len; i++)
-        h = (h ^ k[i]) * 0x100000001b3ull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
+#define BLOCK_WORDS 8u /* uint64 words per 64-byte block */
+
+/* The block of hash h (high bits: independent of the bit slices). */
+static inline uint64_t *block_of(const hk_bloom *b, uint64_t h) {
+    uint64_t blocks = b->n_bits / 512;
+    return b->bits + ((h >> 36) & (blocks - 1)) * BLOCK_WORDS;
 }
 
 void hk_bloom_free(hk_bloom *b) {
@@ -63,24 +61,29 @@ bool hk_bloom_needs_rebuild(const hk_bloom *b) {
     return !b || b->n_keys > b->cap_keys;
 }
 
-void hk_bloom_add(hk_bloom *b, const uint8_t *k, size_t len) {
+void hk_bloom_add(hk_bloom *b, uint64_t h) {
     if (!b)
         return;
-    uint64_t h = key_hash(k, len), step = (h >> 32) | 1;
-    for (unsigned i = 0; i < BLOOM_PROBES; i++, h += step) {
-        uint64_t bit = h & (b->n_bits - 1);
-        b->bits[bit >> 6] |= 1ull << (bit & 63);
+    uint64_t *blk = block_of(b, h);
+    for (unsigned i = 0; i < BLOOM_PROBES; i++) {
+        unsigned bit = (unsigned)(h >> (9 * i)) & 511u;
+        blk[bit >> 6] |= 1ull << (bit & 63);
     }
     b->n_keys++;
 }
 
-bool hk_bloom_maybe(const hk_bloom *b, const uint8_t *k, size_t len) {
+void hk_bloom_prefetch(const hk_bloom *b, uint64_t h) {
+    if (b)
+        __builtin_prefetch(block_of(b, h));
+}
+
+bool hk_bloom_maybe(const hk_bloom *b, uint64_t h) {
     if (!b)
         return true;
-    uint64_t h = key_hash(k, len), step = (h >> 32) | 1;
-    for (unsigned i = 0; i < BLOOM_PROBES; i++, h += step) {
-        uint64_t bit = h & (b->n_bits - 1);
-        if (!(b->bits[bit >> 6] & (1ull << (bit & 63))))
+    const uint64_t *blk = block_of(b, h);
+    for (unsigned i = 0; i < BLOOM_PROBES; i++) {
+        unsigned bit = (unsigned)(h >> (9 * i)) & 511u;
+        if (!(blk[bit >> 6] & (1ull << (bit & 63))))
             return false;
     }
     return true;
@@ -94,7 +97,7 @@ hk_err hk_bloom_build(hk_txn *t, hk_bloom **out, hk_error *err) {
     if (rc)
         return hk_store_mdb_error(t, rc, err, "sizing the bloom filter");
     uint64_t keys = 2 * (uint64_t)st.ms_entries + BLOOM_MIN_KEYS;
-    uint64_t n_bits = 64;
+    uint64_t n_bits = 512; /* at least one block */
     while (n_bits < keys * BLOOM_BITS_PER_KEY)
         n_bits <<= 1;
     hk_bloom *b = hk_calloc(1, sizeof *b);
@@ -109,7 +112,7 @@ hk_err hk_bloom_build(hk_txn *t, hk_bloom **out, hk_error *err) {
         goto fail;
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
-        hk_bloom_add(b, k.mv_data, k.mv_size);
+        hk_bloom_add(b, hk_hash_bytes(k.mv_data, k.mv_size));
     mdb_cursor_close(c);
     if (rc != MDB_NOTFOUND)
         goto fail;

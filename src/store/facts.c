@@ -28,22 +28,32 @@
 #define STMT_KEY_MAX HK_STMT_KEY_MAX
 #define stmt_key hk_stmt_key
 
-/* Looks up the syms of st; *all false when one is not in the dictionary. */
+/* Looks up the syms of st; *all false when one is not in the dictionary.
+ * In a write txn all strings are hashed first and their symtab slots
+ * prefetched, so the cache misses of one statement overlap. */
 static hk_err lookup_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
                          bool *all, hk_error *err) {
     hk_err e;
+    uint64_t h[1 + HK_MAX_ARGS];
+    size_t len[1 + HK_MAX_ARGS];
+    const char *str[1 + HK_MAX_ARGS];
+    uint32_t n = 1 + st->n_args;
     *all = true;
     r->n_args = st->n_args;
-    if ((e = hk_sym_lookup(t, st->predicate, strlen(st->predicate), &r->pred,
-                           err)))
-        return e;
-    if (!r->pred)
-        *all = false;
-    for (uint32_t i = 0; i < st->n_args; i++) {
-        if ((e = hk_sym_lookup(t, st->args[i], strlen(st->args[i]),
-                               &r->args[i], err)))
+    str[0] = st->predicate;
+    for (uint32_t i = 0; i < st->n_args; i++)
+        str[1 + i] = st->args[i];
+    for (uint32_t i = 0; i < n; i++) {
+        len[i] = strlen(str[i]);
+        h[i] = hk_hash_bytes(str[i], len[i]);
+        if (t->write)
+            hk_symtab_prefetch(t->s->symtab, h[i]);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t *id = i ? &r->args[i - 1] : &r->pred;
+        if ((e = hk_sym_lookup_hashed(t, str[i], len[i], h[i], id, err)))
             return e;
-        if (!r->args[i])
+        if (!*id)
             *all = false;
     }
     return HK_OK;
@@ -80,10 +90,17 @@ static hk_err stmt_lookup(hk_txn *t, const hk_rec *r, hk_fact_id *id,
     uint8_t kb[STMT_KEY_MAX];
     MDB_val k = {stmt_key(r->pred, r->n_args, r->args, kb), kb}, d;
     if (t->write) {
-        if ((*id = hk_pending_find_stmt(&t->pend, kb, k.mv_size)))
-            return HK_OK;
-        if (!hk_bloom_maybe(t->s->bloom, kb, k.mv_size))
+        /* The filter has seen every stmt key and every pending one
+         * (index_add feeds it), so "no" settles it before the queue. */
+        uint64_t h = hk_hash_bytes((const char *)kb, k.mv_size);
+        *id = 0;
+        /* both are needed when the statement is new (index_add) */
+        hk_pending_prefetch_stmt(&t->pend, h);
+        hk_bloom_prefetch(t->s->bloom, h);
+        if (!hk_bloom_maybe(t->s->bloom, h))
             return HK_OK; /* certainly absent */
+        if ((*id = hk_pending_find_stmt(&t->pend, kb, k.mv_size, h)))
+            return HK_OK;
     }
     int rc = mdb_get(t->txn, t->s->db.stmt, &k, &d);
     if (rc == MDB_NOTFOUND) {
@@ -215,11 +232,12 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
     hk_put_u48(idb, id);
     MDB_val d = {HK_ID_BYTES, idb};
     size_t klen = stmt_key(r->pred, r->n_args, r->args, kb);
-    if (hk_pending_add_stmt(&t->pend, kb, klen, id)) {
+    uint64_t h = hk_hash_bytes((const char *)kb, klen);
+    if (hk_pending_add_stmt(&t->pend, kb, klen, h, id)) {
         rc = ENOMEM;
         goto fail;
     }
-    hk_bloom_add(t->s->bloom, kb, klen);
+    hk_bloom_add(t->s->bloom, h);
 
     if (!t->c_by_pred &&
         (rc = mdb_cursor_open(txn, db->by_pred, &t->c_by_pred)))

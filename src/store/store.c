@@ -571,6 +571,7 @@ hk_err hk_txn_set_bulk(hk_txn *t, const char *label) {
     }
     if (!t->s->symtab_complete && hk_txn_flush(t, NULL) == HK_OK)
         hk_symtab_preload(t, NULL); /* imports: misses need no lookup */
+    hk_pending_reserve_bulk(&t->pend);
     if (label && (strlen(label) > 4096 ||
                   !hk_utf8_valid(label, strlen(label), NULL)))
         return HK_ERR_INVALID;

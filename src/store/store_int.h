@@ -154,7 +154,8 @@ typedef struct hk_pending {
     hk_pending_stmt *stmt;  /* pending stmt entries */
     size_t n_stmt;          /* used */
     size_t cap_stmt;        /* allocated */
-    uint32_t *index;        /* hash index: entry + 1, 0 = empty */
+    uint64_t *index;        /* hash index: high 32 bits of the key's
+                               hash << 32 | entry + 1; 0 = empty */
     size_t index_mask;      /* index slots - 1 */
     hk_pending_arg *arg;    /* pending by_arg entries */
     size_t n_arg;           /* used */
@@ -331,10 +332,16 @@ hk_err hk_txn_flush(hk_txn *t, hk_error *err);
 
 /* ==== pending.c ==== */
 
+/* h is hk_hash_bytes(key, len). */
 hk_fact_id hk_pending_find_stmt(const hk_pending *p, const uint8_t *key,
-                                size_t len);
+                                size_t len, uint64_t h);
 hk_err hk_pending_add_stmt(hk_pending *p, const uint8_t *key, size_t len,
-                           hk_fact_id id);
+                           uint64_t h, hk_fact_id id);
+/* Sizes the statement index for a full queue at once (bulk txns: saves
+ * rehashing it while it grows). */
+void hk_pending_reserve_bulk(hk_pending *p);
+/* Starts loading the index slot of hash h into the cache (a hint). */
+void hk_pending_prefetch_stmt(const hk_pending *p, uint64_t h);
 hk_err hk_pending_add_tok(hk_pending *p, const char *tok, size_t len,
                           uint32_t sym);
 hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
@@ -354,9 +361,12 @@ static inline hk_err hk_txn_sync(hk_txn *t, hk_error *err) {
 
 void hk_bloom_free(hk_bloom *b);
 bool hk_bloom_needs_rebuild(const hk_bloom *b);
-void hk_bloom_add(hk_bloom *b, const uint8_t *k, size_t len);
-/* False only when the key is certainly not in `stmt`. */
-bool hk_bloom_maybe(const hk_bloom *b, const uint8_t *k, size_t len);
+/* h is hk_hash_bytes of the stmt key (b may be NULL: no filter). */
+void hk_bloom_add(hk_bloom *b, uint64_t h);
+/* False only when the key is certainly not in `stmt` nor pending. */
+bool hk_bloom_maybe(const hk_bloom *b, uint64_t h);
+/* Starts loading the block of hash h into the cache (a hint). */
+void hk_bloom_prefetch(const hk_bloom *b, uint64_t h);
 /* Builds a filter over every stmt key (*out NULL when memory is short). */
 hk_err hk_bloom_build(hk_txn *t, hk_bloom **out, hk_error *err);
 
@@ -367,6 +377,11 @@ void hk_symtab_free(hk_symtab *st);
 void hk_symtab_clear(hk_symtab *st);
 /* Sym id of s, 0 when not cached. */
 uint32_t hk_symtab_get(const hk_symtab *st, const char *s, size_t len);
+/* The same with h = hk_hash_bytes(s, len) computed by the caller. */
+uint32_t hk_symtab_get_hashed(const hk_symtab *st, const char *s,
+                              size_t len, uint64_t h);
+/* Starts loading the slot of hash h into the cache (a hint). */
+void hk_symtab_prefetch(const hk_symtab *st, uint64_t h);
 /* Caches s -> id (best effort: false when it declined, full or no
  * memory). */
 bool hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id);
@@ -381,6 +396,9 @@ size_t hk_sym_key(const char *s, size_t len, uint8_t out[HK_SYM_KEY_MAX]);
 /* Sym id of s or 0 when s is not in the dictionary. */
 hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
                      hk_error *err);
+/* The same with h = hk_hash_bytes(s, len) computed by the caller. */
+hk_err hk_sym_lookup_hashed(hk_txn *t, const char *s, size_t len,
+                            uint64_t h, uint32_t *id, hk_error *err);
 /* Sym id of s, creating it (and its search tokens) when missing. */
 hk_err hk_sym_intern(hk_txn *t, const char *s, size_t len, uint32_t *id,
                      hk_error *err);

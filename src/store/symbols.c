@@ -216,12 +216,17 @@ size_t hk_sym_key(const char *s, size_t len, uint8_t out[HK_SYM_KEY_MAX]) {
 
 hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
                      hk_error *err) {
+    return hk_sym_lookup_hashed(t, s, len, hk_hash_bytes(s, len), id, err);
+}
+
+hk_err hk_sym_lookup_hashed(hk_txn *t, const char *s, size_t len,
+                            uint64_t h, uint32_t *id, hk_error *err) {
     uint8_t key[HK_SYM_KEY_MAX];
     *id = 0;
     if (len == 0)
         return HK_OK;
     if (t->write) {
-        if ((*id = hk_symtab_get(t->s->symtab, s, len)))
+        if ((*id = hk_symtab_get_hashed(t->s->symtab, s, len, h)))
             return HK_OK;
         if (t->s->symtab_complete)
             return HK_OK; /* the whole dictionary is cached: absent */

@@ -19,8 +19,12 @@
  * the string is not in the dictionary: new symbols cost no failed B-tree
  * lookup.
  *
- * Open addressing with linear probing over 64-bit hashes; strings live in
- * an arena of 1 MiB chunks. Memory is bounded: past HK_SYMTAB_MAX entries
+ * Open addressing with linear probing over 64-bit hashes. A slot is 32
+ * bytes (two per cache line) and holds strings of up to 16 bytes itself,
+ * so the common short symbol is confirmed without a second cache miss;
+ * longer strings live in an arena of 1 MiB chunks. Callers that know
+ * several strings up front (the symbols of one statement) hash them first
+ * and prefetch their slots (hk_symtab_prefetch), so the misses overlap. Memory is bounded: past HK_SYMTAB_MAX entries
  * or HK_SYMTAB_ARENA_MAX bytes nothing new is cached (lookups then fall back
  * to LMDB), and the first symbols seen — for Zipf-distributed data the
  * frequent ones — stay.
@@ -32,12 +36,22 @@
 #define HK_SYMTAB_ARENA_MAX (256u << 20)  /* bytes of strings */
 #define ARENA_CHUNK (1u << 20)
 
+#define SLOT_INLINE 16u /* strings up to this long live in the slot */
+
 typedef struct symtab_slot {
     uint64_t hash;     /* hash of the string (0 = empty slot) */
     uint32_t id;       /* sym id */
     uint32_t len;      /* string length */
-    const char *str;   /* string bytes in the arena */
+    union {
+        char inl[SLOT_INLINE]; /* the bytes, when len <= SLOT_INLINE */
+        const char *str;       /* else: the bytes in the arena */
+    } u;
 } symtab_slot;
+_Static_assert(sizeof(symtab_slot) == 32, "two slots per cache line");
+
+static inline const char *slot_str(const symtab_slot *sl) {
+    return sl->len <= SLOT_INLINE ? sl->u.inl : sl->u.str;
+}
 
 typedef struct arena_chunk {
     struct arena_chunk *next; /* older chunk */
@@ -97,17 +111,27 @@ hk_symtab *hk_symtab_new(void) {
     return st;
 }
 
-uint32_t hk_symtab_get(const hk_symtab *st, const char *s, size_t len) {
+void hk_symtab_prefetch(const hk_symtab *st, uint64_t h) {
+    if (st)
+        __builtin_prefetch(&st->slots[h & st->mask]);
+}
+
+uint32_t hk_symtab_get_hashed(const hk_symtab *st, const char *s,
+                              size_t len, uint64_t h) {
     if (!st)
         return 0;
-    uint64_t h = hash_bytes(s, len);
     for (size_t i = h & st->mask;; i = (i + 1) & st->mask) {
         const symtab_slot *sl = &st->slots[i];
         if (!sl->hash)
             return 0;
-        if (sl->hash == h && sl->len == len && memcmp(sl->str, s, len) == 0)
+        if (sl->hash == h && sl->len == len &&
+            memcmp(slot_str(sl), s, len) == 0)
             return sl->id;
     }
+}
+
+uint32_t hk_symtab_get(const hk_symtab *st, const char *s, size_t len) {
+    return hk_symtab_get_hashed(st, s, len, hash_bytes(s, len));
 }
 
 static bool grow(hk_symtab *st) {
@@ -163,13 +187,17 @@ bool hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id) {
         symtab_slot *sl = &st->slots[i];
         if (!sl->hash)
             break;
-        if (sl->hash == h && sl->len == len && memcmp(sl->str, s, len) == 0)
+        if (sl->hash == h && sl->len == len &&
+            memcmp(slot_str(sl), s, len) == 0)
             return true;
     }
-    const char *copy = arena_copy(st, s, len);
-    if (!copy)
+    symtab_slot ns = {.hash = h, .id = id, .len = (uint32_t)len};
+    if (len <= SLOT_INLINE) {
+        memcpy(ns.u.inl, s, len);
+    } else if (!(ns.u.str = arena_copy(st, s, len))) {
         return false;
-    st->slots[i] = (symtab_slot){h, id, (uint32_t)len, copy};
+    }
+    st->slots[i] = ns;
     st->n++;
     return true;
 }

@@ -751,6 +751,60 @@ static void test_bulk_merge_other_writer(void **state) {
     free(dir);
 }
 
+/* MERGE inside one bulk transaction: statements repeated within the
+ * queue (found through the filter and the pending index) and across
+ * transactions, with statement keys that are prefixes of each other or
+ * share their first 8 bytes (the flush orders keys by an 8-byte prefix,
+ * then in full). Every repeat returns the first id; the indexes agree. */
+static void test_bulk_merge_repeats(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("bulkrep");
+    hk_store *s = tu_open(dir);
+    enum { N = 6000 };
+    static hk_fact_id ids[N];
+    char a[32], b[32], c[32];
+    for (int round = 0; round < 2; round++) {
+        hk_txn *t = tu_begin(s, true);
+        assert_int_equal(hk_txn_set_bulk(t, "rep"), HK_OK);
+        uint64_t seed = 7;
+        for (int k = 0; k < 3 * N; k++) {
+            int i = (int)(tu_rand(&seed) % N);
+            /* arity 1..4; the same leading arguments for many i */
+            snprintf(a, sizeof a, "e%d", i % 50);
+            snprintf(b, sizeof b, "f%d", i % 300);
+            snprintf(c, sizeof c, "g%d", i);
+            hk_statement st;
+            switch (i % 4) {
+            case 0: /* P(e<i>): a prefix of P(e<i>, ...) for i < 50 */
+                snprintf(a, sizeof a, "e%d", i);
+                st = tu_st("P", a, NULL);
+                break;
+            case 1: st = tu_st("P", a, c, NULL); break;
+            case 2: st = tu_st("P", a, b, c, NULL); break;
+            default: st = tu_st("P", a, b, c, b, NULL); break;
+            }
+            bool created;
+            hk_fact_id id = tu_add(t, st, &created);
+            if (!ids[i]) {
+                assert_int_equal(round, 0);
+                assert_true(created);
+                ids[i] = id;
+            } else {
+                assert_int_equal(id, ids[i]);
+                assert_false(created);
+            }
+        }
+        tu_check(t);
+        tu_commit(t);
+    }
+    hk_txn *t = tu_begin(s, false);
+    tu_check(t);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* Damaged records (random bytes written over `fact` values with raw
  * LMDB) give HK_ERR_CORRUPT or a decodable fact, never a crash, in get,
  * scans, patterns and search. */
@@ -920,6 +974,7 @@ int main(void) {
         cmocka_unit_test(test_alloc_failure_injection),
         cmocka_unit_test(test_failed_txn_refuses_commit),
         cmocka_unit_test(test_bulk_merge_other_writer),
+        cmocka_unit_test(test_bulk_merge_repeats),
         cmocka_unit_test(test_alloc_failure_all_ops),
         cmocka_unit_test(test_damaged_records),
         cmocka_unit_test(test_check_detects_index_damage),
