@@ -184,13 +184,18 @@ hk_err io_meta_set_tags(io_meta *m, const json_t *v, hk_error *err)
         return hk_error_set(err, HK_ERR_INVALID,
                             "field \"tags\": %zu tags, at most %d allowed", n,
                             HK_MAX_TAGS);
+    uint32_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         const char *t = check_tag(json_array_get(v, i), i, err);
         if (t == NULL)
             return HK_ERR_INVALID;
-        m->tags[i] = t;
+        bool dup = false; /* tags are a set: a tag given twice is one tag */
+        for (uint32_t k = 0; k < kept && !dup; k++)
+            dup = strcmp(m->tags[k], t) == 0;
+        if (!dup)
+            m->tags[kept++] = t;
     }
-    m->meta.n_tags = (uint32_t)n;
+    m->meta.n_tags = kept;
     m->meta.fields |= HK_META_TAGS;
     return HK_OK;
 }

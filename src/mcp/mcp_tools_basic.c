@@ -175,8 +175,12 @@ hk_err mcp_t_add_fact(mcp_call *c, json_t **out, hk_error *err) {
         size_t i;
         json_t *v;
         json_array_foreach(tags, i, v) {
-            if (i >= HK_MAX_TAGS) break;
-            j.tags[j.meta.n_tags++] = json_string_value(v);
+            if (j.meta.n_tags >= HK_MAX_TAGS) break;
+            const char *t = json_string_value(v);
+            bool dup = false; /* a tag given twice is one tag (as in the CLI) */
+            for (uint32_t k = 0; k < j.meta.n_tags && !dup; k++)
+                dup = strcmp(j.tags[k], t) == 0;
+            if (!dup) j.tags[j.meta.n_tags++] = t;
         }
         j.meta.fields |= HK_META_TAGS;
         j.meta.tags = j.tags;

@@ -211,4 +211,12 @@ check(sc["deleted"] == 1 and sc["deleted_ids"] == [1], "deleted once: %s" % sc)
 check(sc["not_found"] == ["C(q)"], "only C(q) not found: %s" % sc)
 check(statements(kb) == ["A(y)"], "bulk result: %s" % statements(kb))
 
+# add_fact: tags are a set (a tag given twice is one tag, as in the CLI).
+kb = new_kb("tags")
+r = mcp(kb, [("add_fact", {"statement": "A(x)", "tags": ["a", "b", "a"],
+                           "auth_token": "tok"})])
+check(not r[0]["result"].get("isError"), "add_fact with tags: %s" % r)
+got = json.loads(cli(kb, "--json", "get", "A(x)"))
+check(got["tags"] == ["a", "b"], "tags stored once each: %s" % got["tags"])
+
 print("ok: %d checks" % passed)

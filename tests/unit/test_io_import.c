@@ -462,6 +462,30 @@ static void test_non_utf8_file_name(void **state)
 }
 
 
+/* Tags are a set: a JSONL record naming a tag twice stores it once (as
+ * `hakgal add --tag a --tag a` does). */
+static void test_jsonl_duplicate_tags(void **state)
+{
+    fixture *f = *state;
+    char in[700];
+    path_in(f, "tags.jsonl", in, sizeof in);
+    static const char text[] =
+        "{\"statement\": \"IsA(Tagged, Twice)\", \"tags\": [\"a\", \"b\", "
+        "\"a\", \"b\", \"c\"]}\n";
+    write_file(in, text, sizeof text - 1);
+    hk_import_summary s = import(f, in, HK_FORMAT_AUTO, NULL, 0);
+    assert_counts(&s, 1, 1, 0, 0);
+    hk_fact fact;
+    hk_fact_init(&fact);
+    get_fact(f, "IsA(Tagged, Twice)", &fact);
+    assert_int_equal(fact.n_tags, 3);
+    assert_string_equal(fact.tags[0], "a");
+    assert_string_equal(fact.tags[1], "b");
+    assert_string_equal(fact.tags[2], "c");
+    hk_fact_release(&fact);
+}
+
+
 /* ==== JSONL ==== */
 
 static void test_jsonl(void **state)
@@ -1076,6 +1100,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jsonl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_byte_order_mark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_non_utf8_file_name, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_jsonl_duplicate_tags, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_jsonl_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_legacy, setup, teardown),
