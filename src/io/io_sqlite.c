@@ -19,6 +19,7 @@
 #include "io/io_internal.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -236,7 +237,9 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err)
             /* A confidence stored as text: accept it when it is a number. */
             char *end = NULL;
             double c = strtod(json_string_value(vals[0]), &end);
-            if (end != json_string_value(vals[0]) && *end == '\0') {
+            /* "nan", "inf", "1e999" stay text and are rejected below */
+            if (end != json_string_value(vals[0]) && *end == '\0' &&
+                isfinite(c)) {
                 json_decref(vals[0]);
                 vals[0] = json_real(c);
             }

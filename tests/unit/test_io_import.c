@@ -807,6 +807,39 @@ static void test_sqlite_legacy(void **state)
 
 /* ==== Batching, errors ==== */
 
+/* A legacy confidence stored as the text "nan", "inf" or "1e999" is no
+ * number in 0..1: the row is rejected like any other bad confidence (it was
+ * imported with the default confidence 1.0). */
+static void test_sqlite_text_confidence_not_finite(void **state)
+{
+    fixture *f = *state;
+    char db_path[700], rej[700];
+    path_in(f, "nan.sqlite", db_path, sizeof db_path);
+    path_in(f, "nan.rejects", rej, sizeof rej);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    sql(db, "CREATE TABLE facts (id INTEGER PRIMARY KEY, statement TEXT, "
+            "confidence)");
+    sql(db, "INSERT INTO facts VALUES (1, 'N(a)', 'nan'), (2, 'N(b)', 'inf'),"
+            "(3, 'N(c)', '-inf'), (4, 'N(d)', '1e999'), (5, 'N(e)', '0.25')");
+    sqlite3_close(db);
+    hk_import_summary s = import(f, db_path, HK_FORMAT_AUTO, rej, 0);
+    assert_counts(&s, 5, 1, 0, 4);
+    char *got = read_file(rej);
+    int lines = 0;
+    for (char *p = got; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, 4);
+    assert_non_null(strstr(got, "confidence"));
+    free(got);
+    hk_fact fact;
+    hk_fact_init(&fact);
+    get_fact(f, "N(e)", &fact);
+    assert_true(fact.confidence == 0.25);
+    hk_fact_release(&fact);
+}
+
+
 static void test_batches_and_missing_file(void **state)
 {
     fixture *f = *state;
@@ -1105,6 +1138,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_jsonl_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_legacy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sqlite_text_confidence_not_finite,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_batches_and_missing_file, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
