@@ -164,17 +164,18 @@ static int cmp_stmt(const void *a, const void *b, void *ud) {
  * each key's first 8 bytes read big-endian and zero-padded, then the rare
  * runs with equal prefixes by cmp_stmt. That is LMDB's order: keys are
  * sequences of varints whose first byte is never 0 for ids >= 1, so a key
- * that is a prefix of another sorts first in both. Returns the positions
- * in p->stmt (caller frees), NULL when memory is short. */
+ * that is a prefix of another sorts first in both. Returns the entries
+ * in order (caller frees), NULL when memory is short. */
 typedef struct stmt_ord {
-    uint64_t pre; /* first 8 key bytes, big-endian, zero-padded */
-    uint64_t i;   /* index in p->stmt */
+    uint64_t pre;     /* first 8 key bytes, big-endian, zero-padded */
+    hk_pending_stmt e;/* the entry (copied: the write loop then reads
+                         the sorted array in order, not p->stmt at
+                         random) */
 } stmt_ord;
 
 static int cmp_ord(const void *a, const void *b, void *ud) {
-    const hk_pending *p = ud;
-    return cmp_stmt(&p->stmt[((const stmt_ord *)a)->i],
-                    &p->stmt[((const stmt_ord *)b)->i], ud);
+    return cmp_stmt(&((const stmt_ord *)a)->e, &((const stmt_ord *)b)->e,
+                    ud);
 }
 
 static stmt_ord *sort_stmt(const hk_pending *p) {
@@ -192,7 +193,7 @@ static stmt_ord *sort_stmt(const hk_pending *p) {
         const hk_pending_stmt *e = &p->stmt[i];
         memcpy(b, stmt_key_at(p, i), e->len < 8 ? e->len : 8);
         a[i].pre = hk_get_u64(b);
-        a[i].i = i;
+        a[i].e = *e;
     }
     stmt_ord *src = a, *dst = tmp;
     for (int sh = 0; sh < 64; sh += 16) {
@@ -339,11 +340,14 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
             rc = ENOMEM;
             goto fail;
         }
+        const uint8_t *keys = (const uint8_t *)p->keys.data;
         for (size_t o = 0; o < p->n_stmt && !rc; o++) {
-            size_t i = ord[o].i;
+            const hk_pending_stmt *e = &ord[o].e;
             uint8_t idb[HK_STMT_VAL_MAX];
-            MDB_val k = {p->stmt[i].len, (void *)stmt_key_at(p, i)};
-            MDB_val d = {hk_varint_put(idb, p->stmt[i].id), idb};
+            if (o + 16 < p->n_stmt) /* keys are read in random order */
+                __builtin_prefetch(keys + ord[o + 16].e.off);
+            MDB_val k = {e->len, (void *)(keys + e->off)};
+            MDB_val d = {hk_varint_put(idb, e->id), idb};
             rc = mdb_cursor_put(c, &k, &d, MDB_NOOVERWRITE);
         }
         hk_free(ord);
