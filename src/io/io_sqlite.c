@@ -112,7 +112,12 @@ static json_t *column_json(sqlite3_stmt *q, int col)
     switch (sqlite3_column_type(q, col)) {
     case SQLITE_NULL: return NULL;
     case SQLITE_INTEGER: return json_integer(sqlite3_column_int64(q, col));
-    case SQLITE_FLOAT: return json_real(sqlite3_column_double(q, col));
+    case SQLITE_FLOAT: {
+        /* jansson has no infinity (json_real gives NULL, which reads as
+         * "no value"): keep it as text, which no numeric field accepts */
+        double d = sqlite3_column_double(q, col);
+        return isfinite(d) ? json_real(d) : json_string(d > 0 ? "inf" : "-inf");
+    }
     default: {
         const char *t = (const char *)sqlite3_column_text(q, col);
         int n = sqlite3_column_bytes(q, col);

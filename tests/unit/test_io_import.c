@@ -807,9 +807,9 @@ static void test_sqlite_legacy(void **state)
 
 /* ==== Batching, errors ==== */
 
-/* A legacy confidence stored as the text "nan", "inf" or "1e999" is no
- * number in 0..1: the row is rejected like any other bad confidence (it was
- * imported with the default confidence 1.0). */
+/* A legacy confidence stored as the text "nan", "inf" or "1e999", or as a
+ * REAL infinity, is no number in 0..1: the row is rejected like any other
+ * bad confidence (it was imported with the default confidence 1.0). */
 static void test_sqlite_text_confidence_not_finite(void **state)
 {
     fixture *f = *state;
@@ -821,15 +821,16 @@ static void test_sqlite_text_confidence_not_finite(void **state)
     sql(db, "CREATE TABLE facts (id INTEGER PRIMARY KEY, statement TEXT, "
             "confidence)");
     sql(db, "INSERT INTO facts VALUES (1, 'N(a)', 'nan'), (2, 'N(b)', 'inf'),"
-            "(3, 'N(c)', '-inf'), (4, 'N(d)', '1e999'), (5, 'N(e)', '0.25')");
+            "(3, 'N(c)', '-inf'), (4, 'N(d)', '1e999'), (5, 'N(e)', '0.25'),"
+            "(6, 'N(f)', 9e999)"); /* a REAL infinity */
     sqlite3_close(db);
     hk_import_summary s = import(f, db_path, HK_FORMAT_AUTO, rej, 0);
-    assert_counts(&s, 5, 1, 0, 4);
+    assert_counts(&s, 6, 1, 0, 5);
     char *got = read_file(rej);
     int lines = 0;
     for (char *p = got; *p; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 4);
+    assert_int_equal(lines, 5);
     assert_non_null(strstr(got, "confidence"));
     free(got);
     hk_fact fact;
