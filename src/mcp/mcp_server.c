@@ -650,12 +650,18 @@ hk_err mcp_parse_statement(const char *text, const char *field,
 
 hk_err mcp_require_writer(mcp_call *c, hk_error *err) {
     hk_mcp_server *s = c->srv;
-    if (!hk_mcp_writes_enabled(s))
+    if (!hk_mcp_writes_enabled(s)) {
+        /* name the options of the command that runs this server */
+        bool http = s->env.transport && strcmp(s->env.transport, "http") == 0;
         return hk_error_set(
             err, HK_ERR_STATE,
             "writes are disabled: the operator has not configured a write "
-            "token (start the server with --write-token or --tokens). Ask the "
-            "user before changing the knowledge base");
+            "token (start %s). Ask the user before changing the knowledge "
+            "base",
+            http ? "hakgal serve with --tokens FILE holding a write or admin "
+                   "token"
+                 : "hakgal mcp with --write-token TOKEN or --tokens FILE");
+    }
     const char *tok = mcp_arg_str(c, "auth_token", NULL);
     if (tok && hk_mcp_token_check(s, tok, c->actor_buf)) {
         c->actor = c->actor_buf;

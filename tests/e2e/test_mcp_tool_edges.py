@@ -219,4 +219,76 @@ check(not r[0]["result"].get("isError"), "add_fact with tags: %s" % r)
 got = json.loads(cli(kb, "--json", "get", "A(x)"))
 check(got["tags"] == ["a", "b"], "tags stored once each: %s" % got["tags"])
 
+# Writes refused because no token is configured: the message names the
+# options of the running command (over HTTP it named `hakgal mcp`'s
+# --write-token, which `hakgal serve` does not have).
+import http.client
+import time
+kb = new_kb("no-token", "A(x)")
+p = subprocess.run([BIN, "mcp", "--data", kb],
+                   input=(json.dumps({"jsonrpc": "2.0", "id": 0,
+                                      "method": "initialize",
+                                      "params": {"protocolVersion": "2025-11-25",
+                                                 "capabilities": {},
+                                                 "clientInfo": {"name": "e",
+                                                                "version": "1"}}})
+                          + "\n" + json.dumps({"jsonrpc": "2.0", "id": 1,
+                                               "method": "tools/call",
+                                               "params": {"name": "add_fact",
+                                                          "arguments": {"statement": "B(y)"}}})
+                          + "\n").encode(), capture_output=True, timeout=60)
+text = json.loads(p.stdout.decode().splitlines()[1])["result"]["content"][0]["text"]
+check("hakgal mcp with --write-token" in text, "stdio names its options: %s" % text)
+log_path = os.path.join(ROOT, "serve.log")
+env = dict(os.environ)
+supp = os.path.join(os.environ.get("HK_SOURCE_DIR", "."), "tests", "e2e",
+                    "test_server_lsan.supp")
+if os.path.exists(supp):
+    env["LSAN_OPTIONS"] = "suppressions=%s" % supp
+with open(log_path, "wb") as log:
+    srv = subprocess.Popen([BIN, "serve", "--data", kb, "--listen",
+                            "127.0.0.1:0", "--threads", "1"],
+                           stdout=log, stderr=log, env=env)
+try:
+    port = None
+    for _ in range(1200):
+        with open(log_path, errors="replace") as f:
+            for line in f:
+                if "listening on" in line and line.endswith("\n"):
+                    port = int(line.split()[4].rsplit(":", 1)[1])
+        if port:
+            break
+        time.sleep(0.05)
+    check(port is not None, "serve started: %s" % open(log_path).read())
+    def post(body, sid=None):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        h = {"Content-Type": "application/json",
+             "Accept": "application/json, text/event-stream",
+             "MCP-Protocol-Version": "2025-11-25"}
+        if sid:
+            h["Mcp-Session-Id"] = sid
+        c.request("POST", "/mcp", json.dumps(body), h)
+        r = c.getresponse()
+        data = r.read()
+        sid = r.getheader("Mcp-Session-Id")
+        c.close()
+        return sid, data
+    sid, _ = post({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                   "params": {"protocolVersion": "2025-11-25",
+                              "capabilities": {},
+                              "clientInfo": {"name": "e", "version": "1"}}})
+    post({"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
+    _, data = post({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                    "params": {"name": "add_fact",
+                               "arguments": {"statement": "B(y)"}}}, sid)
+    body = data.decode()
+    if body.startswith("event:") or body.startswith("data:"):
+        body = [l[5:] for l in body.splitlines() if l.startswith("data:")][-1]
+    text = json.loads(body)["result"]["content"][0]["text"]
+    check("hakgal serve with --tokens" in text and "--write-token" not in text,
+          "http names serve's options: %s" % text)
+finally:
+    srv.terminate()
+    srv.wait(timeout=30)
+
 print("ok: %d checks" % passed)
