@@ -239,21 +239,27 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
     }
     hk_bloom_add(t->s->bloom, h);
 
-    if (!t->c_by_pred &&
-        (rc = mdb_cursor_open(txn, db->by_pred, &t->c_by_pred)))
-        goto fail;
-    /* Ids only grow, so the id is the last duplicate of its predicate:
-     * MDB_APPENDDUP fills pages completely. After the put the cursor sits
-     * on the key; a duplicate count of 1 means the key is new. */
+    /* A new fact's by_pred entry is queued and written sorted at flush
+     * (pending.c: MDB_APPENDDUP, predicate counter and pred_names there);
+     * an update (same id, new predicate; the queue was flushed) writes it
+     * here. After the put the cursor sits on the key; a duplicate count of
+     * 1 means the key is new. */
     hk_put_u32(pk, r->pred);
     MDB_val pkv = {4, pk};
     size_t cnt = 0;
     d.mv_size = HK_ID_BYTES;
     d.mv_data = idb;
-    if ((rc = mdb_cursor_put(t->c_by_pred, &pkv, &d,
-                             fresh ? MDB_APPENDDUP : 0)) ||
-        (rc = mdb_cursor_count(t->c_by_pred, &cnt)))
+    if (fresh) {
+        if (hk_pending_add_pred(&t->pend, r->pred, id)) {
+            rc = ENOMEM;
+            goto fail;
+        }
+    } else if ((!t->c_by_pred &&
+                (rc = mdb_cursor_open(txn, db->by_pred, &t->c_by_pred))) ||
+               (rc = mdb_cursor_put(t->c_by_pred, &pkv, &d, 0)) ||
+               (rc = mdb_cursor_count(t->c_by_pred, &cnt))) {
         goto fail;
+    }
     if (cnt == 1) {
         t->c.predicates++;
         MDB_val nkv = {hk_sym_key(pred, strlen(pred), nk), nk}, sv = {4, pk};

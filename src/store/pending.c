@@ -132,6 +132,19 @@ hk_err hk_pending_add_tok(hk_pending *p, const char *tok, size_t len,
     return HK_OK;
 }
 
+hk_err hk_pending_add_pred(hk_pending *p, uint32_t pred, hk_fact_id id) {
+    if (p->n_pred == p->cap_pred) {
+        size_t cap = p->cap_pred ? p->cap_pred * 2 : 1024;
+        hk_pending_pred *np = hk_realloc(p->pred, cap * sizeof *np);
+        if (!np)
+            return HK_ERR_NOMEM;
+        p->pred = np;
+        p->cap_pred = cap;
+    }
+    p->pred[p->n_pred++] = (hk_pending_pred){id, pred};
+    return HK_OK;
+}
+
 hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
                           const uint8_t dup[HK_ARG_DUP_BYTES]) {
     if (p->n_arg == p->cap_arg) {
@@ -276,6 +289,91 @@ static bool sort_args(hk_pending_arg *a, size_t n) {
     return true;
 }
 
+/* Stable LSD radix sort of the by_pred entries by predicate (16-bit
+ * digits, a digit all entries share is skipped). They were queued in id
+ * order, so the result is in (predicate, id) order, as LMDB stores them. */
+static bool sort_preds(hk_pending_pred *a, size_t n) {
+    hk_pending_pred *tmp = hk_malloc(n * sizeof *tmp);
+    uint32_t *cnt = hk_malloc(65536 * sizeof *cnt);
+    if (!tmp || !cnt) {
+        hk_free(tmp);
+        hk_free(cnt);
+        return false;
+    }
+    hk_pending_pred *src = a, *dst = tmp;
+    for (int sh = 0; sh < 32; sh += 16) {
+        memset(cnt, 0, 65536 * sizeof *cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i].pred >> sh) & 0xffff]++;
+        if (cnt[(src[0].pred >> sh) & 0xffff] == n)
+            continue;
+        uint32_t sum = 0;
+        for (unsigned v = 0; v < 65536; v++) {
+            uint32_t c = cnt[v];
+            cnt[v] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i].pred >> sh) & 0xffff]++] = src[i];
+        hk_pending_pred *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    hk_free(tmp);
+    hk_free(cnt);
+    return true;
+}
+
+/* Writes the queued by_pred entries in (predicate, id) order. New facts
+ * have the largest ids, so each is its predicate's last duplicate:
+ * MDB_APPENDDUP, and consecutive entries stay on the same page. A key
+ * whose first duplicate this is makes the predicate "in use": the counter
+ * and `pred_names` follow. */
+static int flush_preds(hk_txn *t) {
+    hk_pending *p = &t->pend;
+    const hk_store_dbs *db = &t->s->db;
+    int rc = 0;
+    if (!t->c_by_pred &&
+        (rc = mdb_cursor_open(t->txn, db->by_pred, &t->c_by_pred)))
+        return rc;
+    if (!sort_preds(p->pred, p->n_pred))
+        return ENOMEM;
+    for (size_t i = 0; i < p->n_pred; i++) {
+        uint8_t pk[4], idb[HK_ID_BYTES];
+        hk_put_u32(pk, p->pred[i].pred);
+        hk_put_u48(idb, p->pred[i].id);
+        MDB_val k = {4, pk}, d = {HK_ID_BYTES, idb};
+        rc = mdb_cursor_put(t->c_by_pred, &k, &d, MDB_APPENDDUP);
+        if (rc == MDB_KEYEXIST) /* not the last id after all */
+            rc = mdb_cursor_put(t->c_by_pred, &k, &d, 0);
+        if (rc)
+            return rc;
+        if (i > 0 && p->pred[i].pred == p->pred[i - 1].pred)
+            continue; /* same key as the entry before: not new */
+        size_t cnt = 0;
+        if ((rc = mdb_cursor_count(t->c_by_pred, &cnt)))
+            return rc;
+        if (cnt != 1)
+            continue;
+        /* the predicate's first fact: list its name */
+        uint8_t nk[HK_SYM_KEY_MAX];
+        HK_SYM_ID_KEY(ik, p->pred[i].pred);
+        MDB_val name;
+        if ((rc = mdb_get(t->txn, db->sym_id, &ik, &name)))
+            return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+        MDB_val nkv = {hk_sym_key(name.mv_data, name.mv_size, nk), nk};
+        MDB_val sv = {4, pk};
+        if ((rc = mdb_put(t->txn, db->pred_names, &nkv, &sv, 0)))
+            return rc;
+        t->c.predicates++;
+    }
+    p->n_pred = 0;
+    t->counters_dirty = true;
+    return 0;
+}
+
 /* Token bytes (LMDB order), then sym id. */
 static int cmp_tok(const void *a, const void *b, void *ud) {
     const hk_pending *p = ud;
@@ -295,6 +393,7 @@ void hk_pending_free(hk_pending *p) {
     hk_free(p->stmt);
     hk_free(p->index);
     hk_free(p->arg);
+    hk_free(p->pred);
     hk_buf_free(&p->keys);
     memset(p, 0, sizeof *p);
 }
@@ -303,9 +402,11 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
     hk_pending *p = &t->pend;
     const hk_store_dbs *db = &t->s->db;
     int rc = 0;
-    if (!p->n_stmt && !p->n_arg && !p->n_tok)
+    if (!p->n_stmt && !p->n_arg && !p->n_tok && !p->n_pred)
         return HK_OK;
     hk_txn_touch(t);
+    if (p->n_pred && (rc = flush_preds(t)))
+        goto fail;
     if (p->n_tok) {
         /* Symbols created in this txn have the largest ids, so each is the
          * last duplicate of its token: MDB_APPENDDUP. */

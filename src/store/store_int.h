@@ -139,6 +139,11 @@ typedef struct hk_pending_arg {
     uint8_t k[4 + HK_ARG_DUP_BYTES]; /* entity u32 BE + by_arg duplicate */
 } hk_pending_arg;
 
+typedef struct hk_pending_pred {
+    uint64_t id;      /* fact id (the duplicate) */
+    uint32_t pred;    /* predicate sym (the key) */
+} hk_pending_pred;
+
 typedef struct hk_pending_tok {
     uint32_t off;     /* token offset in tok_keys */
     uint32_t len;     /* token length */
@@ -157,6 +162,10 @@ typedef struct hk_pending {
     uint64_t *index;        /* hash index: high 32 bits of the key's
                                hash << 32 | entry + 1; 0 = empty */
     size_t index_mask;      /* index slots - 1 */
+    hk_pending_pred *pred;  /* pending by_pred entries of new facts, in
+                               id order */
+    size_t n_pred;          /* used */
+    size_t cap_pred;        /* allocated */
     hk_pending_arg *arg;    /* pending by_arg entries */
     size_t n_arg;           /* used */
     size_t cap_arg;         /* allocated */
@@ -344,6 +353,8 @@ void hk_pending_reserve_bulk(hk_pending *p);
 void hk_pending_prefetch_stmt(const hk_pending *p, uint64_t h);
 hk_err hk_pending_add_tok(hk_pending *p, const char *tok, size_t len,
                           uint32_t sym);
+/* Queues the by_pred entry of a new fact (id above every stored id). */
+hk_err hk_pending_add_pred(hk_pending *p, uint32_t pred, hk_fact_id id);
 hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
                           const uint8_t dup[HK_ARG_DUP_BYTES]);
 /* Writes the pending entries sorted; maintains the entity counter. */
