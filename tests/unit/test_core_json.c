@@ -614,6 +614,42 @@ static void test_fact_statement_text(void **state)
     hk_buf_free(&out);
 }
 
+/* The largest output per input byte: every byte a control character
+ * (6 bytes escaped, twice for arguments), every slot used, the longest
+ * confidence and times, into an empty buffer whose reservation is exact
+ * enough that an underestimate would be caught (assert in debug builds,
+ * AddressSanitizer in the sanitizer build). */
+static void test_fact_json_worst_case(void **state)
+{
+    (void)state;
+    static char text[HK_MAX_ARGS + HK_MAX_TAGS + 2][80];
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++) {
+        memset(text[i], '\x01', sizeof text[i] - 1);
+        text[i][sizeof text[i] - 1] = '\0';
+    }
+    hk_fact f;
+    hk_fact_init(&f);
+    f.id = UINT64_MAX;
+    f.st.predicate = text[0];
+    f.st.n_args = HK_MAX_ARGS;
+    for (uint32_t i = 0; i < HK_MAX_ARGS; i++)
+        f.st.args[i] = text[1 + i];
+    f.source = text[1 + HK_MAX_ARGS];
+    f.n_tags = HK_MAX_TAGS;
+    for (uint32_t i = 0; i < HK_MAX_TAGS; i++)
+        f.tags[i] = text[2 + HK_MAX_ARGS + i];
+    f.confidence = -2.2250738585072014e-308;
+    f.created_us = INT64_MIN;
+    f.updated_us = INT64_MAX;
+    hk_buf got = HK_BUF_INIT, want = HK_BUF_INIT;
+    assert_int_equal(hk_fact_write_json(&f, &got), HK_OK);
+    ref_fact_json(&f, &want);
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.data, want.data, want.len);
+    hk_buf_free(&got);
+    hk_buf_free(&want);
+}
+
 /* Allocation failure for the one reservation leaves the buffer as it
  * was; the next attempt succeeds. */
 static void test_fact_json_reserve_failure(void **state)
@@ -661,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_confidence_matches_reference),
         cmocka_unit_test(test_fact_json_matches_reference),
         cmocka_unit_test(test_fact_statement_text),
+        cmocka_unit_test(test_fact_json_worst_case),
         cmocka_unit_test(test_fact_json_reserve_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
