@@ -94,19 +94,16 @@ hk_err mcp_t_growth_stats(mcp_call *c, json_t **out, hk_error *err) {
     scan.newest_first = true;
     hk_err rc = per ? mcp_read_begin(c, &t, err) : HK_ERR_NOMEM;
     if (rc == HK_OK) rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-    /* facts are in id order = insertion order, so creation times fall
-     * (almost) monotonically: stop after a run of older facts */
-    size_t older_run = 0;
+    /* Every fact is read: creation times do not follow id order (a JSONL
+     * import keeps the times of its records, so the newest ids may be the
+     * oldest facts), and stopping at a run of older facts missed the
+     * facts added before such an import. */
     for (size_t i = 0; rc == HK_OK && i < GROWTH_MAX_SCAN; i++) {
         bool has = false;
         rc = hk_query_next(q, &f, &has, err);
         if (rc != HK_OK || !has) break;
         int64_t d = f.created_us / day_us;
-        if (d < first_day) {
-            if (++older_run > 1000) break;
-            continue;
-        }
-        older_run = 0;
+        if (d < first_day) continue;
         if (d <= today) {
             per[d - first_day]++;
             total++;
