@@ -7,8 +7,9 @@
  *   statements  canonical statement per line (imports back as statements)
  *   jsonl       hk_fact_write_json per line: id, statement, predicate,
  *               args, confidence, source, tags, context, created, updated.
- *               Importing it restores statement and metadata; ids and
- *               times are assigned anew by the importing KB.
+ *               Importing it restores statement, metadata and the
+ *               created/updated times; ids are assigned anew by the
+ *               importing KB.
  *   tsv         predicate<TAB>arg<TAB>...; statements never hold control
  *               characters, so no quoting is needed.
  * SQLite output is not offered (the legacy format is an import source).
