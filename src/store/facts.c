@@ -370,7 +370,14 @@ static hk_err put_record(hk_txn *t, hk_fact_id id, const hk_rec *r,
         return hk_error_set(err, e, "store: out of memory encoding a fact");
     HK_FACT_KEY(k, id);
     MDB_val d = {t->scratch.len, t->scratch.data};
-    int rc = mdb_put(t->txn, t->s->db.fact, &k, &d, flags);
+    int rc;
+    if (flags & MDB_APPEND) {
+        if (t->c_fact ||
+            !(rc = mdb_cursor_open(t->txn, t->s->db.fact, &t->c_fact)))
+            rc = mdb_cursor_put(t->c_fact, &k, &d, flags);
+    } else {
+        rc = mdb_put(t->txn, t->s->db.fact, &k, &d, flags);
+    }
     if (rc)
         return hk_store_mdb_error(t, rc, err, "writing a fact");
     return HK_OK;

@@ -203,6 +203,8 @@ struct hk_txn {
                                an abort hands them out again */
     MDB_cursor *c_by_pred;  /* write cursor on by_pred (closed by LMDB) */
     MDB_cursor *c_by_arg;   /* write cursor on by_arg (closed by LMDB) */
+    MDB_cursor *c_fact;     /* write cursor on fact for appends: it stays
+                               at the last page (closed by LMDB) */
     hk_pending pend;        /* deferred stmt / by_arg writes */
     uint32_t n_pstat;       /* used slots in pstat */
     hk_pstat_delta pstat[HK_PSTAT_SLOTS]; /* pending pstat changes */
