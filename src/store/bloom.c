@@ -110,9 +110,22 @@ hk_err hk_bloom_build(hk_txn *t, hk_bloom **out, hk_error *err) {
     b->cap_keys = n_bits / BLOOM_BITS_PER_KEY;
     if ((rc = mdb_cursor_open(t->txn, t->s->db.stmt, &c)))
         goto fail;
+    /* Each add is a cache miss at a random block: the block of a key is
+     * prefetched and the key added PIPE keys later, so that the misses
+     * overlap (a KB of 10M facts: several times faster). */
+    enum { PIPE = 16 };
+    uint64_t ring[PIPE];
+    size_t n = 0;
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
-        hk_bloom_add(b, hk_hash_bytes(k.mv_data, k.mv_size));
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT), n++) {
+        uint64_t h = hk_hash_bytes(k.mv_data, k.mv_size);
+        hk_bloom_prefetch(b, h);
+        if (n >= PIPE)
+            hk_bloom_add(b, ring[n % PIPE]);
+        ring[n % PIPE] = h;
+    }
+    for (size_t i = n > PIPE ? n - PIPE : 0; i < n; i++)
+        hk_bloom_add(b, ring[i % PIPE]);
     mdb_cursor_close(c);
     if (rc != MDB_NOTFOUND)
         goto fail;

@@ -175,13 +175,13 @@ static const char *arena_copy(hk_symtab *st, const char *s, size_t len) {
     return p;
 }
 
-bool hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id) {
+static bool put_hashed(hk_symtab *st, const char *s, size_t len,
+                       uint32_t id, uint64_t h) {
     /* Best effort: a full or out-of-memory cache just caches less. */
     if (!st || st->n >= HK_SYMTAB_MAX)
         return false;
     if ((st->n + 1) * 2 > st->mask + 1 && !grow(st))
         return false;
-    uint64_t h = hash_bytes(s, len);
     size_t i = h & st->mask;
     for (;; i = (i + 1) & st->mask) {
         symtab_slot *sl = &st->slots[i];
@@ -202,6 +202,10 @@ bool hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id) {
     return true;
 }
 
+bool hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id) {
+    return put_hashed(st, s, len, id, hash_bytes(s, len));
+}
+
 #define HK_SYMTAB_PRELOAD_MAX 2000000u
 
 hk_err hk_symtab_preload(hk_txn *t, hk_error *err) {
@@ -215,14 +219,42 @@ hk_err hk_symtab_preload(hk_txn *t, hk_error *err) {
     if (rc)
         return hk_store_mdb_error(t, rc, err, "loading the dictionary");
     bool all = true;
+    /* Size the table for the whole dictionary at once (no rehashing while
+     * it grows), and insert each symbol PIPE symbols after prefetching its
+     * slot, so that the cache misses overlap. The strings point into the
+     * map: valid, since nothing is written meanwhile. */
+    hk_symtab *st = s->symtab;
+    while ((t->c.next_sym_id + 1) * 2 > st->mask + 1 && grow(st))
+        ;
+    enum { PIPE = 16 };
+    struct {
+        const char *s; /* string in the map */
+        size_t len;    /* its length */
+        uint32_t id;   /* its sym id */
+        uint64_t h;    /* its hash */
+    } ring[PIPE];
+    size_t n = 0;
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0 && all;
-         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT), n++) {
         unsigned int id;
         if (k.mv_size != sizeof id)
             break;
         memcpy(&id, k.mv_data, sizeof id);
-        all = hk_symtab_put(s->symtab, d.mv_data, d.mv_size, id);
+        uint64_t h = hash_bytes(d.mv_data, d.mv_size);
+        hk_symtab_prefetch(st, h);
+        if (n >= PIPE) {
+            size_t j = n % PIPE;
+            all = put_hashed(st, ring[j].s, ring[j].len, ring[j].id,
+                             ring[j].h);
+        }
+        ring[n % PIPE].s = d.mv_data;
+        ring[n % PIPE].len = d.mv_size;
+        ring[n % PIPE].id = id;
+        ring[n % PIPE].h = h;
     }
+    for (size_t i = n > PIPE ? n - PIPE : 0; i < n && all; i++)
+        all = put_hashed(st, ring[i % PIPE].s, ring[i % PIPE].len,
+                         ring[i % PIPE].id, ring[i % PIPE].h);
     mdb_cursor_close(c);
     if (rc && rc != MDB_NOTFOUND)
         return hk_store_mdb_error(t, rc, err, "loading the dictionary");
