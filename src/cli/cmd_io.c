@@ -200,7 +200,16 @@ int hk_cmd_import(int argc, char **argv)
                 break;
             }
             snprintf(default_rejects, n, "%s.rejects", name);
-            unlink(default_rejects); /* stale rejects of an earlier run */
+            /* Stale rejects of an earlier run go; but two files of this
+             * run with the same base name (d1/x.hkl d2/x.hkl) share the
+             * file, and the second must append to the first's rejects. */
+            bool seen = false;
+            for (int k = optind; k < i && !seen; k++)
+                seen = strcmp(strcmp(argv[k], "-") == 0 ? "stdin"
+                                                        : base_name(argv[k]),
+                              name) == 0;
+            if (!seen)
+                unlink(default_rejects);
             io.rejects_path = default_rejects;
         }
         memset(&ps, 0, sizeof ps);

@@ -81,4 +81,20 @@ run restore "$ROOT/bk"; expect 4 "" "use --force to replace it"
 passed=$((passed + 1))
 run restore "$ROOT/bk" --force; expect 0 "restored"
 
+# Two files with the same base name in one import share the default
+# rejects file: the second appends (it deleted the first one's rejects).
+mkdir -p d1 d2
+printf 'bad1(\nA(1)\n' > d1/x.hkl
+printf 'bad2(\nA(2)\n' > d2/x.hkl
+rm -f x.hkl.rejects
+run import d1/x.hkl d2/x.hkl; expect 0 "rejects in x.hkl.rejects"
+grep -q "d1/x.hkl:1:" x.hkl.rejects || fail "d1's reject kept"
+grep -q "d2/x.hkl:1:" x.hkl.rejects || fail "d2's reject written"
+passed=$((passed + 1))
+# a later run still starts a fresh rejects file
+printf 'bad3(\n' > d1/x.hkl
+run import d1/x.hkl; expect 2
+[ "$(wc -l < x.hkl.rejects)" -eq 1 ] || fail "stale rejects removed"
+passed=$((passed + 1))
+
 echo "ok: $passed checks"
