@@ -44,7 +44,11 @@
  * keyed by a prefix, a NUL and the SHA-256 of the whole string. */
 #define HK_SYM_KEY_DIRECT_MAX 480u
 #define HK_SYM_KEY_PREFIX 440u
-#define HK_SYM_KEY_MAX (HK_SYM_KEY_PREFIX + 1u + 32u)
+/* Length of a hashed key: prefix, NUL, SHA-256. */
+#define HK_SYM_KEY_HASHED (HK_SYM_KEY_PREFIX + 1u + 32u)
+/* Bytes a key buffer needs: the longer of a direct and a hashed key. */
+#define HK_SYM_KEY_MAX HK_SYM_KEY_DIRECT_MAX
+_Static_assert(HK_SYM_KEY_HASHED <= HK_SYM_KEY_MAX, "sym key buffer");
 
 /* Fact ids are stored in 6 bytes inside the duplicate lists (by_pred,
  * by_arg): 2^48 - 1 ids are enough, and 2 bytes less per entry add up. */

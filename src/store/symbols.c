@@ -211,7 +211,7 @@ size_t hk_sym_key(const char *s, size_t len, uint8_t out[HK_SYM_KEY_MAX]) {
     memcpy(out, s, HK_SYM_KEY_PREFIX);
     out[HK_SYM_KEY_PREFIX] = 0;
     hk_sha256(s, len, out + HK_SYM_KEY_PREFIX + 1);
-    return HK_SYM_KEY_MAX;
+    return HK_SYM_KEY_HASHED;
 }
 
 hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
