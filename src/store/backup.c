@@ -21,7 +21,8 @@
  * hk_backup_restore verifies the checksum, copies data.mdb to
  * data_dir/data.mdb.tmp, fsyncs it, renames it over data.mdb, removes a
  * stale lock.mdb and fsyncs the directory. It refuses to replace an
- * existing KB unless force is set; the KB must not be open anywhere.
+ * existing KB unless force is set, and refuses (HK_ERR_BUSY) while any
+ * other process has the KB open (LMDB's reader lock on lock.mdb).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -451,6 +452,7 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
     struct stat sb;
     hk_err e;
     char *src = NULL, *tmp = NULL, *dst = NULL, *lock = NULL;
+    int lock_fd = -1; /* lock.mdb, holding its byte 0 exclusively */
     if (!backup_dir || !data_dir || !*data_dir)
         return hk_error_set(err, HK_ERR_INVALID, "restore: no directory");
     if ((e = hk_backup_verify(backup_dir, NULL, err)))
@@ -477,6 +479,30 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
                          "replace it)", data_dir);
         goto done;
     }
+    /* Every process that has the KB open holds LMDB's shared lock on byte
+     * 0 of lock.mdb; replacing data.mdb under it would send its later
+     * (acknowledged) writes to an orphaned file. Take that byte
+     * exclusively and keep it until the new file is in place. */
+    lock_fd = open(lock, O_RDWR | O_CLOEXEC);
+    if (lock_fd >= 0) {
+        struct flock fl;
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        fl.l_start = 0;
+        fl.l_len = 1;
+        if (fcntl(lock_fd, F_SETLK, &fl) != 0) {
+            e = (errno == EAGAIN || errno == EACCES)
+                    ? hk_error_set(err, HK_ERR_BUSY,
+                                   "restore: the KB in %s is open in another "
+                                   "process; stop it first", data_dir)
+                    : io_err(err, "cannot lock", lock);
+            goto done;
+        }
+    } else if (errno != ENOENT) {
+        e = io_err(err, "cannot open", lock);
+        goto done;
+    }
     if ((e = copy_file(src, tmp, err)))
         goto done;
     if (rename(tmp, dst) != 0) {
@@ -491,6 +517,8 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
 done:
     if (e && tmp)
         unlink(tmp);
+    if (lock_fd >= 0)
+        close(lock_fd);
     hk_free(src);
     hk_free(tmp);
     hk_free(dst);
