@@ -692,10 +692,19 @@ hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out,
      * O_NOFOLLOW: the checked path is the one written. */
     int report_fd = -1;
     if (rc == HK_OK && report_real) {
+        /* A dry run needs no token, so it may only create new files: it
+         * must not be a way to overwrite snapshots or earlier reports. */
+        int create_only = j.apply ? 0 : O_EXCL;
         report_fd = open(report_real,
-                         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+                             O_CLOEXEC | create_only,
                          0640);
-        if (report_fd < 0)
+        if (report_fd < 0 && create_only && errno == EEXIST)
+            rc = hk_error_set(err, HK_ERR_EXISTS,
+                              "report_path %s already exists; a dry run "
+                              "only writes new files (choose another name)",
+                              report_real);
+        else if (report_fd < 0)
             rc = hk_error_set(err, HK_ERR_IO, "cannot write report %s: %s; "
                               "nothing was renamed", report_real,
                               strerror(errno));

@@ -306,4 +306,26 @@ r = mcp(kb, [("growth_stats", {"days": 2})])
 sc = r[0]["result"]["structuredContent"]
 check(sc["total_added"] == 2, "today's facts counted: %s" % sc)
 
+# bulk_translate_predicates dry run (no token needed) never overwrites a
+# file: an existing report_path is refused and left as it was; a new name
+# is written.
+kb = new_kb("dryrun", "A(x)")
+keep = os.path.join(allowed, "precious.json")
+with open(keep, "w") as f:
+    f.write("keep me")
+r = mcp(kb, [("bulk_translate_predicates",
+              {"mapping": {"A": "B"}, "report_path": keep}),
+             ("bulk_translate_predicates",
+              {"mapping": {"A": "B"},
+               "report_path": os.path.join(allowed, "new-report.json")})],
+        "--allow-dir", allowed)
+check(r[0]["result"].get("isError") is True, "dry run refuses to overwrite: %s" % r[0])
+check("already exists" in r[0]["result"]["content"][0]["text"],
+      "message says why: %s" % r[0])
+with open(keep) as f:
+    check(f.read() == "keep me", "existing file untouched")
+check(not r[1]["result"].get("isError"), "dry run writes a new report: %s" % r[1])
+check(os.path.exists(os.path.join(allowed, "new-report.json")), "new report written")
+check(statements(kb) == ["A(x)"], "dry run changed nothing")
+
 print("ok: %d checks" % passed)
