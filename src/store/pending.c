@@ -60,6 +60,32 @@ static bool grow_index(hk_pending *p) {
     return grow_index_to(p, p->index_mask ? (p->index_mask + 1) * 2 : 4096);
 }
 
+/* Empties the index. A sparse one (a small transaction in a table sized
+ * for a full queue) clears just the slots of its entries: each entry sits
+ * at or after its home slot, so scanning from there finds it even when
+ * other slots of its run were cleared first. */
+static void clear_index(hk_pending *p) {
+    size_t cap = p->index_mask + 1;
+    if (p->n_stmt * 16 >= cap) {
+        memset(p->index, 0, cap * sizeof *p->index);
+        return;
+    }
+    for (size_t i = 0; i < p->n_stmt; i++) {
+        uint64_t h = hk_hash_bytes((const char *)stmt_key_at(p, i),
+                                   p->stmt[i].len);
+        uint64_t v = SLOT_TAG(h) | ((uint64_t)i + 1);
+        size_t j = h & p->index_mask;
+        size_t k = 0;
+        for (; k < cap && p->index[j] != v; k++)
+            j = (j + 1) & p->index_mask;
+        if (k == cap) { /* not found: cannot happen; be safe */
+            memset(p->index, 0, cap * sizeof *p->index);
+            return;
+        }
+        p->index[j] = 0;
+    }
+}
+
 void hk_pending_reserve_bulk(hk_pending *p) {
     /* room for HK_PENDING_MAX_FACTS entries at load <= 1/2 (16 MiB) */
     size_t cap = 2 * (size_t)HK_PENDING_MAX_FACTS;
@@ -455,9 +481,9 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
         mdb_cursor_close(c);
         if (rc)
             goto fail;
+        clear_index(p);
         p->n_stmt = 0;
         hk_buf_reset(&p->keys);
-        memset(p->index, 0, (p->index_mask + 1) * sizeof *p->index);
     }
     if (p->n_arg) {
         if (!t->c_by_arg &&
