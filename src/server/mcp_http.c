@@ -71,6 +71,8 @@ typedef struct session_entry {
     int refs;                  /* requests using it */
     bool dead;                 /* ended (DELETE / expiry); freed at refs 0 */
     int64_t last_used_us;      /* for expiry */
+    char owner[64];            /* principal that created it ("anonymous"
+                                  without a token): only it may use it */
 } session_entry;
 
 typedef struct get_stream {
@@ -116,13 +118,16 @@ static void new_session_id(char out[33]) {
     hk_hex(r, 16, out);
 }
 
-/* Finds and references a live session; NULL when unknown. */
-static session_entry *session_get(const char *id) {
+/* Finds and references a live session of owner; NULL when unknown (a
+ * session of another principal is reported as unknown, so a leaked id is
+ * of no use to other token holders). */
+static session_entry *session_get(const char *id, const char *owner) {
     session_entry *found = NULL;
     pthread_mutex_lock(&g.lock);
     for (size_t i = 0; i < MAX_SESSIONS; i++) {
         session_entry *e = &g.sessions[i];
-        if (e->id[0] && !e->dead && strcmp(e->id, id) == 0) {
+        if (e->id[0] && !e->dead && strcmp(e->id, id) == 0 &&
+            strcmp(e->owner, owner) == 0) {
             e->refs++;
             e->last_used_us = hk_now_us();
             found = e;
@@ -146,7 +151,8 @@ static void session_put(session_entry *e) {
 }
 
 /* Stores a new session; false when the table is full. */
-static bool session_add(hk_mcp_session *sess, char id_out[33]) {
+static bool session_add(hk_mcp_session *sess, const char *owner,
+                        char id_out[33]) {
     bool ok = false;
     int64_t now = hk_now_us();
     pthread_mutex_lock(&g.lock);
@@ -168,6 +174,7 @@ static bool session_add(hk_mcp_session *sess, char id_out[33]) {
         slot->refs = 0;
         slot->dead = false;
         slot->last_used_us = now;
+        snprintf(slot->owner, sizeof slot->owner, "%s", owner);
         memcpy(id_out, slot->id, 33);
         ok = true;
     }
@@ -175,14 +182,15 @@ static bool session_add(hk_mcp_session *sess, char id_out[33]) {
     return ok;
 }
 
-/* Ends a session; false when unknown. */
-static bool session_end(const char *id) {
+/* Ends a session of owner; false when unknown. */
+static bool session_end(const char *id, const char *owner) {
     hk_mcp_session *to_free = NULL;
     bool found = false;
     pthread_mutex_lock(&g.lock);
     for (size_t i = 0; i < MAX_SESSIONS; i++) {
         session_entry *e = &g.sessions[i];
-        if (e->id[0] && !e->dead && strcmp(e->id, id) == 0) {
+        if (e->id[0] && !e->dead && strcmp(e->id, id) == 0 &&
+            strcmp(e->owner, owner) == 0) {
             found = true;
             e->dead = true;
             if (e->refs == 0) {
@@ -649,7 +657,7 @@ static void *ticker_main(void *arg) {
     return NULL;
 }
 
-static int on_get(h2o_req_t *req) {
+static int on_get(h2o_req_t *req, const hk_principal *p) {
     const char *sid = header_str(req, H2O_STRLIT("mcp-session-id"));
     if (!accepts_sse(req)) {
         send_rpc_error(req, 406, HK_MCP_INVALID_REQUEST,
@@ -661,7 +669,7 @@ static int on_get(h2o_req_t *req) {
                        "Bad Request: Mcp-Session-Id header is required");
         return 0;
     }
-    session_entry *e = session_get(sid);
+    session_entry *e = session_get(sid, p->name);
     if (!e) {
         send_rpc_error(req, 404, HK_MCP_INVALID_REQUEST,
                        "Session not found: start a new one with initialize");
@@ -768,7 +776,7 @@ static int on_post(h2o_req_t *req) {
                            "(send initialize first)");
             return 0;
         }
-        entry = session_get(sid);
+        entry = session_get(sid, p.name);
         if (!entry) {
             json_decref(msg);
             send_rpc_error(req, 404, HK_MCP_INVALID_REQUEST,
@@ -842,7 +850,7 @@ static int on_post(h2o_req_t *req) {
                                  initialize ? &created : NULL, &status);
     char new_id[33] = "";
     if (created) {
-        if (!session_add(created, new_id)) {
+        if (!session_add(created, p.name, new_id)) {
             hk_mcp_session_free(created);
             json_decref(resp);
             resp = hk_mcp_error_response(json_object_get(msg, "id"),
@@ -867,14 +875,14 @@ busy:
 
 /* ==== DELETE and dispatch ==== */
 
-static int on_delete(h2o_req_t *req) {
+static int on_delete(h2o_req_t *req, const hk_principal *p) {
     const char *sid = header_str(req, H2O_STRLIT("mcp-session-id"));
     if (!sid) {
         send_rpc_error(req, 400, HK_MCP_INVALID_REQUEST,
                        "Bad Request: Mcp-Session-Id header is required");
         return 0;
     }
-    if (!session_end(sid)) {
+    if (!session_end(sid, p->name)) {
         send_rpc_error(req, 404, HK_MCP_INVALID_REQUEST, "Session not found");
         return 0;
     }
@@ -899,13 +907,13 @@ static int on_mcp(hk_server *srv, h2o_req_t *req, void *ud) {
         hk_principal p;
         char actor[64];
         if (!auth_writer(req, &p, actor)) return 0;
-        return on_get(req);
+        return on_get(req, &p);
     }
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"))) {
         hk_principal p;
         char actor[64];
         if (!auth_writer(req, &p, actor)) return 0;
-        return on_delete(req);
+        return on_delete(req, &p);
     }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
                    H2O_STRLIT("GET, POST, DELETE"));
