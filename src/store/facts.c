@@ -9,10 +9,11 @@
  * Counters of distinct predicates/entities change when a by_pred/by_arg key
  * gets its first or loses its last duplicate; `pred_names` follows the
  * predicates in use so that listing them needs no scan of the dictionary.
- * `stmt` keys and `by_arg` entries are not written here but queued in the
- * transaction and written sorted at flush (pending.c); the MERGE check
- * looks at the queue, then the Bloom filter (bloom.c), then `stmt`;
- * delete and update flush first, since they remove index entries.
+ * `stmt` keys, `by_arg` entries and the `by_pred` entries of new facts
+ * are not written here but queued in the transaction and written sorted
+ * at flush (pending.c); the MERGE check asks the Bloom filter (bloom.c),
+ * then the queue, then `stmt`; delete and update flush first, since they
+ * remove index entries.
  *
  * Every operation validates all input before its first write. After the
  * first write any failure marks the transaction failed (see store.c).

@@ -1,25 +1,30 @@
 /*
  * pending.c — deferred, sorted index writes of a write transaction.
  *
- * Adding a fact writes one `stmt` key and one `by_arg` duplicate per
- * argument (and a new symbol its `tok` entries) at places spread randomly
- * over those B-trees. Done one by one,
- * each put descends a cold path and dirties a different page. Instead a
- * write transaction collects them here and writes them at flush time in
- * key order, so consecutive puts land on the same (hot, already dirty)
- * pages: bulk imports run several times faster and dirty fewer pages.
+ * Adding a fact writes one `stmt` key, one `by_pred` duplicate and one
+ * `by_arg` duplicate per argument (and a new symbol its `tok` entries) at
+ * places spread randomly over those B-trees. Done one by one, each put
+ * descends a cold path and dirties a different page. Instead a write
+ * transaction collects them here and writes them at flush time in key
+ * order, so consecutive puts land on the same (hot, already dirty) pages:
+ * bulk imports run several times faster and dirty fewer pages.
  *
  * Correctness rules:
- *  - The MERGE check of hk_store_add consults the pending `stmt` keys
- *    (hash index below) before the B-tree, so a statement added twice in
- *    one transaction is found.
- *  - Everything that reads `stmt`, `by_arg`, `tok` or the entity counter in a
- *    write transaction (queries, counts, lists, search, stats, delete,
- *    update, commit) calls hk_txn_flush first.
- *  - The distinct-entity counter is maintained at flush time: a by_arg key
- *    whose duplicate count is 1 right after a put is new.
- *  - Memory is bounded: hk_pending_maybe_flush flushes once
- *    HK_PENDING_MAX_FACTS statements are waiting.
+ *  - The MERGE check of hk_store_add asks the writer's Bloom filter (which
+ *    has seen every stmt key and every pending one), then the pending
+ *    `stmt` keys (hash index below), then the B-tree, so a statement added
+ *    twice in one transaction is found.
+ *  - Everything that reads `stmt`, `by_pred`, `by_arg`, `tok` or the
+ *    predicate/entity counters in a write transaction (queries, counts,
+ *    lists, search, stats, delete, update, commit) calls hk_txn_flush
+ *    first.
+ *  - The distinct-predicate and distinct-entity counters (and
+ *    `pred_names`) are maintained at flush time: a key whose duplicate
+ *    count is 1 right after a put is new.
+ *  - Only new facts queue `by_pred` entries (their ids are above every
+ *    stored one); an update writes its entry directly, after a flush.
+ *  - Memory is bounded: hk_store_add flushes once HK_PENDING_MAX_FACTS
+ *    statements are waiting.
  */
 #include <errno.h>
 #include <stdlib.h>
