@@ -139,8 +139,10 @@ int hk_cmd_import(int argc, char **argv)
         switch (o) {
         case CLI_STOP: return c.exit_code;
         case 'f':
-            if (hk_format_parse(optarg, &io.format, &e) != HK_OK)
-                return cli_usage_error(&c, "--format: %s", e.message);
+            if (hk_format_parse(optarg, &io.format, &e) != HK_OK) {
+                cli_msg(&c, "--format: %s", e.message);
+                return HK_EXIT_INVALID; /* a bad option value, like --batch */
+            }
             break;
         case 'r': rejects = optarg; break;
         case 'b':
@@ -340,13 +342,13 @@ int hk_cmd_export(int argc, char **argv)
         switch (o) {
         case CLI_STOP: return c.exit_code;
         case 'f':
-            if (hk_format_parse(optarg, &format, &e) != HK_OK)
-                return cli_usage_error(&c, "--format: %s", e.message);
-            if (format != HK_FORMAT_STATEMENTS && format != HK_FORMAT_JSONL &&
-                format != HK_FORMAT_TSV)
-                return cli_usage_error(&c, "--format %s: export writes "
-                                           "statements, jsonl or tsv",
-                                       optarg);
+            if (hk_format_parse(optarg, &format, &e) != HK_OK ||
+                (format != HK_FORMAT_STATEMENTS && format != HK_FORMAT_JSONL &&
+                 format != HK_FORMAT_TSV)) {
+                cli_msg(&c, "--format: unknown format '%s': export writes "
+                            "statements, jsonl or tsv", optarg);
+                return HK_EXIT_INVALID;
+            }
             break;
         case 'o': output = optarg; break;
         default: break;

@@ -117,7 +117,7 @@ json 'j["confidence"] == 0.9 and j["source"] == "lab" and j["tags"] == ["phase"]
 printf '{"statement": "X(y)"}\n' >forced.txt
 run import forced.txt --format statements; expect 2 "rejected 1 (statements"
 run import forced.txt --format jsonl; expect 0 "added 1"
-run import forced.txt --format csv; expect 1 "" "unknown format 'csv'"
+run import forced.txt --format csv; expect 2 "" "unknown format 'csv'"
 run import forced.txt --batch 0; expect 2 "" "--batch '0'"
 run import; expect 1 "" "missing FILE"
 
