@@ -163,6 +163,24 @@ hk_err hk_pending_add_tok(hk_pending *p, const char *tok, size_t len,
     return HK_OK;
 }
 
+hk_err hk_pending_add_sym(hk_pending *p, const uint8_t *key, size_t len,
+                          uint32_t id) {
+    if (p->n_sym == p->cap_sym) {
+        size_t cap = p->cap_sym ? p->cap_sym * 2 : 1024;
+        hk_pending_stmt *ns = hk_realloc(p->sym, cap * sizeof *ns);
+        if (!ns)
+            return HK_ERR_NOMEM;
+        p->sym = ns;
+        p->cap_sym = cap;
+    }
+    size_t off = p->sym_keys.len;
+    hk_err e = hk_buf_append(&p->sym_keys, key, len);
+    if (e)
+        return e;
+    p->sym[p->n_sym++] = (hk_pending_stmt){(uint32_t)off, (uint32_t)len, id};
+    return HK_OK;
+}
+
 hk_err hk_pending_add_pred(hk_pending *p, uint32_t pred, hk_fact_id id) {
     if (p->n_pred == p->cap_pred) {
         size_t cap = p->cap_pred ? p->cap_pred * 2 : 1024;
@@ -192,24 +210,26 @@ hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
     return HK_OK;
 }
 
-/* LMDB's default order: memcmp over the common length, shorter first. */
+/* LMDB's default order: memcmp over the common length, shorter first.
+ * ud: the key bytes the entries' offsets refer to. */
 static int cmp_stmt(const void *a, const void *b, void *ud) {
-    const hk_pending *p = ud;
+    const uint8_t *keys = ud;
     const hk_pending_stmt *x = a, *y = b;
     size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp((const uint8_t *)p->keys.data + x->off,
-                   (const uint8_t *)p->keys.data + y->off, n);
+    int c = memcmp(keys + x->off, keys + y->off, n);
     if (c)
         return c;
     return x->len < y->len ? -1 : x->len > y->len;
 }
 
-/* Order of the stmt entries for writing: LSD radix sort (16-bit digits) of
- * each key's first 8 bytes read big-endian and zero-padded, then the rare
- * runs with equal prefixes by cmp_stmt. That is LMDB's order: keys are
- * sequences of varints whose first byte is never 0 for ids >= 1, so a key
- * that is a prefix of another sorts first in both. Returns the entries
- * in order (caller frees), NULL when memory is short. */
+/* Order of the stmt (or sym) entries for writing: LSD radix sort (16-bit
+ * digits) of each key's first 8 bytes read big-endian and zero-padded,
+ * then the rare runs with equal prefixes by cmp_stmt. That is LMDB's
+ * order: stmt keys are sequences of varints whose first byte is never 0
+ * for ids >= 1, and a symbol key shorter than 8 bytes is a string (no NUL
+ * bytes), so a key that is a prefix of another sorts first in both.
+ * Returns the entries in order (caller frees), NULL when memory is
+ * short. */
 typedef struct stmt_ord {
     uint64_t pre;     /* first 8 key bytes, big-endian, zero-padded */
     hk_pending_stmt e;/* the entry (copied: the write loop then reads
@@ -222,8 +242,8 @@ static int cmp_ord(const void *a, const void *b, void *ud) {
                     ud);
 }
 
-static stmt_ord *sort_stmt(const hk_pending *p) {
-    size_t n = p->n_stmt;
+static stmt_ord *sort_keyed(const hk_pending_stmt *ent, size_t n,
+                            const uint8_t *keys) {
     stmt_ord *a = hk_malloc(n * sizeof *a), *tmp = hk_malloc(n * sizeof *a);
     uint32_t *cnt = hk_malloc(65536 * sizeof *cnt);
     if (!a || !tmp || !cnt) {
@@ -234,8 +254,8 @@ static stmt_ord *sort_stmt(const hk_pending *p) {
     }
     for (size_t i = 0; i < n; i++) {
         uint8_t b[8] = {0};
-        const hk_pending_stmt *e = &p->stmt[i];
-        memcpy(b, stmt_key_at(p, i), e->len < 8 ? e->len : 8);
+        const hk_pending_stmt *e = &ent[i];
+        memcpy(b, keys + e->off, e->len < 8 ? e->len : 8);
         a[i].pre = hk_get_u64(b);
         a[i].e = *e;
     }
@@ -264,7 +284,7 @@ static stmt_ord *sort_stmt(const hk_pending *p) {
         for (j = i + 1; j < n && src[j].pre == src[i].pre; j++)
             ;
         if (j - i > 1)
-            qsort_r(src + i, j - i, sizeof *src, cmp_ord, (void *)p);
+            qsort_r(src + i, j - i, sizeof *src, cmp_ord, (void *)keys);
     }
     return src;
 }
@@ -425,6 +445,8 @@ void hk_pending_free(hk_pending *p) {
     hk_free(p->index);
     hk_free(p->arg);
     hk_free(p->pred);
+    hk_free(p->sym);
+    hk_buf_free(&p->sym_keys);
     hk_buf_free(&p->keys);
     memset(p, 0, sizeof *p);
 }
@@ -433,9 +455,37 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
     hk_pending *p = &t->pend;
     const hk_store_dbs *db = &t->s->db;
     int rc = 0;
-    if (!p->n_stmt && !p->n_arg && !p->n_tok && !p->n_pred)
+    if (!p->n_stmt && !p->n_arg && !p->n_tok && !p->n_pred && !p->n_sym)
         return HK_OK;
     hk_txn_touch(t);
+    if (p->n_sym) {
+        /* sym keys of symbols created in this txn, in key order */
+        MDB_cursor *c;
+        if ((rc = mdb_cursor_open(t->txn, db->sym, &c)))
+            goto fail;
+        const uint8_t *keys = (const uint8_t *)p->sym_keys.data;
+        stmt_ord *ord = sort_keyed(p->sym, p->n_sym, keys);
+        if (!ord) {
+            mdb_cursor_close(c);
+            rc = ENOMEM;
+            goto fail;
+        }
+        for (size_t o = 0; o < p->n_sym && !rc; o++) {
+            const hk_pending_stmt *e = &ord[o].e;
+            uint8_t v[4];
+            if (o + 16 < p->n_sym)
+                __builtin_prefetch(keys + ord[o + 16].e.off);
+            hk_put_u32(v, (uint32_t)e->id);
+            MDB_val k = {e->len, (void *)(keys + e->off)}, d = {4, v};
+            rc = mdb_cursor_put(c, &k, &d, MDB_NOOVERWRITE);
+        }
+        hk_free(ord);
+        mdb_cursor_close(c);
+        if (rc)
+            goto fail;
+        p->n_sym = 0;
+        hk_buf_reset(&p->sym_keys);
+    }
     if (p->n_pred && (rc = flush_preds(t)))
         goto fail;
     if (p->n_tok) {
@@ -466,7 +516,8 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
         MDB_cursor *c;
         if ((rc = mdb_cursor_open(t->txn, db->stmt, &c)))
             goto fail;
-        stmt_ord *ord = sort_stmt(p);
+        stmt_ord *ord = sort_keyed(p->stmt, p->n_stmt,
+                                   (const uint8_t *)p->keys.data);
         if (!ord) {
             mdb_cursor_close(c);
             rc = ENOMEM;
@@ -548,8 +599,8 @@ fail:
         /* the MERGE check said the key was absent: a bug or damage */
         t->failed = true;
         return hk_error_set(err, HK_ERR_CORRUPT,
-                            "store: writing indexes: a statement found absent "
-                            "is already indexed");
+                            "store: writing indexes: a statement or symbol "
+                            "found absent is already indexed");
     }
     return hk_store_mdb_error(t, rc, err, "writing indexes");
 }

@@ -166,6 +166,12 @@ typedef struct hk_pending {
     uint64_t *index;        /* hash index: high 32 bits of the key's
                                hash << 32 | entry + 1; 0 = empty */
     size_t index_mask;      /* index slots - 1 */
+    hk_buf sym_keys;        /* concatenated sym keys */
+    hk_pending_stmt *sym;   /* pending sym entries of new symbols (id =
+                               sym id); only symbols the writer's symtab
+                               holds, so lookups in the txn find them */
+    size_t n_sym;           /* used */
+    size_t cap_sym;         /* allocated */
     hk_pending_pred *pred;  /* pending by_pred entries of new facts, in
                                id order */
     size_t n_pred;          /* used */
@@ -359,6 +365,10 @@ void hk_pending_reserve_bulk(hk_pending *p);
 void hk_pending_prefetch_stmt(const hk_pending *p, uint64_t h);
 hk_err hk_pending_add_tok(hk_pending *p, const char *tok, size_t len,
                           uint32_t sym);
+/* Queues the `sym` entry of a new symbol; only for a symbol the writer's
+ * symtab holds (lookups in the txn must find it there). */
+hk_err hk_pending_add_sym(hk_pending *p, const uint8_t *key, size_t len,
+                          uint32_t id);
 /* Queues the by_pred entry of a new fact (id above every stored id). */
 hk_err hk_pending_add_pred(hk_pending *p, uint32_t pred, hk_fact_id id);
 hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,

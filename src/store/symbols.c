@@ -317,19 +317,29 @@ hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
     hk_put_u32(v, nid);
     MDB_val k = {hk_sym_key(s, len, key), key}, d = {4, v};
     hk_txn_touch(t);
-    int rc = mdb_put(t->txn, t->s->db.sym, &k, &d, MDB_NOOVERWRITE);
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "adding a symbol");
     HK_SYM_ID_KEY(ik, nid);
     MDB_val id_d = {len, (void *)s};
-    rc = mdb_put(t->txn, t->s->db.sym_id, &ik, &id_d, MDB_APPEND);
+    int rc = mdb_put(t->txn, t->s->db.sym_id, &ik, &id_d, MDB_APPEND);
     if (rc)
         return hk_store_mdb_error(t, rc, err, "adding a symbol id");
+    t->new_syms = true; /* from here on an abort drops the symtab */
+    /* Every lookup in a write txn asks the symtab before `sym`, so a
+     * symbol it holds can wait for the sorted write at flush (pending.c);
+     * one it declined is written now. */
+    if (hk_symtab_put(t->s->symtab, s, len, nid)) {
+        if (hk_pending_add_sym(&t->pend, key, k.mv_size, nid)) {
+            t->failed = true;
+            return hk_error_set(err, HK_ERR_NOMEM,
+                                "store: out of memory adding a symbol");
+        }
+    } else {
+        t->s->symtab_complete = false;
+        rc = mdb_put(t->txn, t->s->db.sym, &k, &d, MDB_NOOVERWRITE);
+        if (rc)
+            return hk_store_mdb_error(t, rc, err, "adding a symbol");
+    }
     t->c.next_sym_id++;
     t->counters_dirty = true;
-    t->new_syms = true;
-    if (!hk_symtab_put(t->s->symtab, s, len, nid))
-        t->s->symtab_complete = false;
     if ((e = index_tokens(t, s, len, nid, err))) {
         t->failed = true;
         return e;
