@@ -149,7 +149,7 @@ hk_err hk_pending_add_tok(hk_pending *p, const char *tok, size_t len,
                           uint32_t sym) {
     if (p->n_tok == p->cap_tok) {
         size_t cap = p->cap_tok ? p->cap_tok * 2 : 1024;
-        hk_pending_tok *nt = hk_realloc(p->tok, cap * sizeof *nt);
+        hk_pending_stmt *nt = hk_realloc(p->tok, cap * sizeof *nt);
         if (!nt)
             return HK_ERR_NOMEM;
         p->tok = nt;
@@ -159,7 +159,7 @@ hk_err hk_pending_add_tok(hk_pending *p, const char *tok, size_t len,
     hk_err e = hk_buf_append(&p->tok_keys, tok, len);
     if (e)
         return e;
-    p->tok[p->n_tok++] = (hk_pending_tok){(uint32_t)off, (uint32_t)len, sym};
+    p->tok[p->n_tok++] = (hk_pending_stmt){(uint32_t)off, (uint32_t)len, sym};
     return HK_OK;
 }
 
@@ -219,15 +219,18 @@ static int cmp_stmt(const void *a, const void *b, void *ud) {
     int c = memcmp(keys + x->off, keys + y->off, n);
     if (c)
         return c;
-    return x->len < y->len ? -1 : x->len > y->len;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id; /* tok: duplicates in order */
 }
 
-/* Order of the stmt (or sym) entries for writing: LSD radix sort (16-bit
- * digits) of each key's first 8 bytes read big-endian and zero-padded,
- * then the rare runs with equal prefixes by cmp_stmt. That is LMDB's
- * order: stmt keys are sequences of varints whose first byte is never 0
- * for ids >= 1, and a symbol key shorter than 8 bytes is a string (no NUL
- * bytes), so a key that is a prefix of another sorts first in both.
+/* Order of the stmt, sym or tok entries for writing: LSD radix sort
+ * (16-bit digits) of each key's first 8 bytes read big-endian and
+ * zero-padded, then the runs with equal prefixes by cmp_stmt (equal tok
+ * keys by sym id). That is LMDB's order: stmt keys are sequences of
+ * varints whose first byte is never 0 for ids >= 1, and a symbol key or
+ * token shorter than 8 bytes is text (no NUL bytes), so a key that is a
+ * prefix of another sorts first in both.
  * Returns the entries in order (caller frees), NULL when memory is
  * short. */
 typedef struct stmt_ord {
@@ -425,19 +428,6 @@ static int flush_preds(hk_txn *t) {
     return 0;
 }
 
-/* Token bytes (LMDB order), then sym id. */
-static int cmp_tok(const void *a, const void *b, void *ud) {
-    const hk_pending *p = ud;
-    const hk_pending_tok *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(p->tok_keys.data + x->off, p->tok_keys.data + y->off, n);
-    if (c)
-        return c;
-    if (x->len != y->len)
-        return x->len < y->len ? -1 : 1;
-    return x->sym < y->sym ? -1 : x->sym > y->sym;
-}
-
 void hk_pending_free(hk_pending *p) {
     hk_free(p->tok);
     hk_buf_free(&p->tok_keys);
@@ -494,11 +484,18 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
         MDB_cursor *c;
         if ((rc = mdb_cursor_open(t->txn, db->tok, &c)))
             goto fail;
-        qsort_r(p->tok, p->n_tok, sizeof *p->tok, cmp_tok, p);
-        for (size_t i = 0; i < p->n_tok && !rc; i++) {
+        stmt_ord *ord = sort_keyed(p->tok, p->n_tok,
+                                   (const uint8_t *)p->tok_keys.data);
+        if (!ord) {
+            mdb_cursor_close(c);
+            rc = ENOMEM;
+            goto fail;
+        }
+        for (size_t o = 0; o < p->n_tok && !rc; o++) {
+            const hk_pending_stmt *e = &ord[o].e;
             uint8_t v[4];
-            hk_put_u32(v, p->tok[i].sym);
-            MDB_val k = {p->tok[i].len, p->tok_keys.data + p->tok[i].off};
+            hk_put_u32(v, (uint32_t)e->id);
+            MDB_val k = {e->len, p->tok_keys.data + e->off};
             MDB_val d = {4, v};
             rc = mdb_cursor_put(c, &k, &d, MDB_APPENDDUP);
             if (rc == MDB_KEYEXIST) /* not last after all: plain insert */
@@ -506,6 +503,7 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
             if (rc == MDB_KEYEXIST)
                 rc = 0;
         }
+        hk_free(ord);
         mdb_cursor_close(c);
         if (rc)
             goto fail;

@@ -148,15 +148,10 @@ typedef struct hk_pending_pred {
     uint32_t pred;    /* predicate sym (the key) */
 } hk_pending_pred;
 
-typedef struct hk_pending_tok {
-    uint32_t off;     /* token offset in tok_keys */
-    uint32_t len;     /* token length */
-    uint32_t sym;     /* sym id (the duplicate) */
-} hk_pending_tok;
 
 typedef struct hk_pending {
     hk_buf tok_keys;        /* concatenated search tokens */
-    hk_pending_tok *tok;    /* pending tok entries */
+    hk_pending_stmt *tok;   /* pending tok entries (id = sym id) */
     size_t n_tok;           /* used */
     size_t cap_tok;         /* allocated */
     hk_buf keys;            /* concatenated stmt keys */
