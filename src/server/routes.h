@@ -48,6 +48,9 @@ void hk_send_input_error(h2o_req_t *req, int status, const char *code,
 
 /* Appends one audit entry as JSON. Any thread. */
 hk_err hk_audit_entry_write_json(const hk_audit_entry *e, hk_buf *out);
+/* Appends "[e1,e2,...]" for n entries. */
+hk_err hk_audit_entries_write_json(const hk_audit_entry *v, size_t n,
+                                   hk_buf *out);
 
 /* Reads fact id from txn and appends its JSON; HK_ERR_NOT_FOUND if gone. */
 hk_err hk_fact_json_by_id(hk_txn *txn, hk_fact_id id, hk_buf *out,

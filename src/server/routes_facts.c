@@ -784,16 +784,12 @@ void hk_route_fact_history(hk_server *srv, h2o_req_t *req, const char *param)
         return;
     }
     hk_buf b = HK_BUF_INIT;
-    hk_err w = hk_buf_appendf(&b, "{\"fact_id\":%llu,\"entries\":[",
+    hk_err w = hk_buf_appendf(&b, "{\"fact_id\":%llu,\"entries\":",
                               (unsigned long long)id);
-    for (size_t i = 0; w == HK_OK && i < n; i++) {
-        if (i)
-            w = hk_buf_append(&b, ",", 1);
-        if (w == HK_OK)
-            w = hk_audit_entry_write_json(&v[i], &b);
-    }
     if (w == HK_OK)
-        w = hk_buf_append_str(&b, "]}\n");
+        w = hk_audit_entries_write_json(v, n, &b);
+    if (w == HK_OK)
+        w = hk_buf_append_str(&b, "}\n");
     hk_audit_entries_free(v, n);
     if (w == HK_OK)
         hk_http_send_buf(req, 200, &b);

@@ -556,15 +556,11 @@ void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param)
         return;
     }
     hk_buf b = HK_BUF_INIT;
-    hk_err w = hk_buf_append_str(&b, "{\"entries\":[");
-    for (size_t i = 0; w == HK_OK && i < n; i++) {
-        if (i)
-            w = hk_buf_append(&b, ",", 1);
-        if (w == HK_OK)
-            w = hk_audit_entry_write_json(&v[i], &b);
-    }
+    hk_err w = hk_buf_append_str(&b, "{\"entries\":");
     if (w == HK_OK)
-        w = hk_buf_appendf(&b, "],\"count\":%zu,\"next_before\":", n);
+        w = hk_audit_entries_write_json(v, n, &b);
+    if (w == HK_OK)
+        w = hk_buf_appendf(&b, ",\"count\":%zu,\"next_before\":", n);
     if (w == HK_OK)
         w = n == limit && n > 0 && v[n - 1].seq > 1
                 ? hk_buf_appendf(&b, "%llu",

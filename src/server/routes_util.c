@@ -432,6 +432,21 @@ hk_err hk_audit_entry_write_json(const hk_audit_entry *e, hk_buf *out)
     return rc;
 }
 
+hk_err hk_audit_entries_write_json(const hk_audit_entry *v, size_t n,
+                                   hk_buf *out)
+{
+    hk_err w = hk_buf_append(out, "[", 1);
+    for (size_t i = 0; w == HK_OK && i < n; i++) {
+        if (i)
+            w = hk_buf_append(out, ",", 1);
+        if (w == HK_OK)
+            w = hk_audit_entry_write_json(&v[i], out);
+    }
+    if (w == HK_OK)
+        w = hk_buf_append(out, "]", 1);
+    return w;
+}
+
 hk_err hk_fact_json_by_id(hk_txn *txn, hk_fact_id id, hk_buf *out,
                           hk_error *err)
 {
