@@ -46,6 +46,11 @@ void hk_send_field_error(h2o_req_t *req, int status, const char *code,
 void hk_send_input_error(h2o_req_t *req, int status, const char *code,
                          const hk_error *err);
 
+/* The loop's read transaction for a route (loop thread). On failure sends
+ * the store error answer itself and returns NULL: the handler just returns.
+ * End it with hk_loop_read_done(loop). err is cleared first. */
+hk_txn *hk_route_read_txn(h2o_req_t *req, hk_loop *loop, hk_error *err);
+
 /* Appends one audit entry as JSON. Any thread. */
 hk_err hk_audit_entry_write_json(const hk_audit_entry *e, hk_buf *out);
 /* Appends "[e1,e2,...]" for n entries. */

@@ -26,12 +26,9 @@ static void send_fact(h2o_req_t *req, hk_fact_id id, int status)
 {
     hk_loop *loop = hk_loop_self();
     hk_error err;
-    hk_error_clear(&err);
-    hk_txn *txn = hk_loop_read_txn(loop, &err);
-    if (!txn) {
-        hk_send_store_error(req, &err);
+    hk_txn *txn = hk_route_read_txn(req, loop, &err);
+    if (!txn)
         return;
-    }
     hk_buf b = HK_BUF_INIT;
     hk_err rc = hk_fact_json_by_id(txn, id, &b, &err);
     hk_loop_read_done(loop);
@@ -471,12 +468,9 @@ void hk_route_fact_get(hk_server *srv, h2o_req_t *req, const char *param)
         return;
     hk_loop *loop = hk_loop_self();
     hk_error err;
-    hk_error_clear(&err);
-    hk_txn *txn = hk_loop_read_txn(loop, &err);
-    if (!txn) {
-        hk_send_store_error(req, &err);
+    hk_txn *txn = hk_route_read_txn(req, loop, &err);
+    if (!txn)
         return;
-    }
     hk_buf b = HK_BUF_INIT;
     hk_err rc = hk_fact_json_by_id(txn, id, &b, &err);
     hk_loop_read_done(loop);
@@ -761,12 +755,9 @@ void hk_route_fact_history(hk_server *srv, h2o_req_t *req, const char *param)
         return;
     hk_loop *loop = hk_loop_self();
     hk_error err;
-    hk_error_clear(&err);
-    hk_txn *txn = hk_loop_read_txn(loop, &err);
-    if (!txn) {
-        hk_send_store_error(req, &err);
+    hk_txn *txn = hk_route_read_txn(req, loop, &err);
+    if (!txn)
         return;
-    }
     hk_audit_entry *v = NULL;
     size_t n = 0;
     hk_err rc = hk_audit_history(txn, id, limit, &v, &n, &err);

@@ -270,12 +270,9 @@ void hk_route_facts_list(hk_server *srv, h2o_req_t *req, const char *param)
         return;
     hk_loop *loop = hk_loop_self();
     hk_error err;
-    hk_error_clear(&err);
-    hk_txn *txn = hk_loop_read_txn(loop, &err);
-    if (!txn) {
-        hk_send_store_error(req, &err);
+    hk_txn *txn = hk_route_read_txn(req, loop, &err);
+    if (!txn)
         return;
-    }
     page pg;
     memset(&pg, 0, sizeof(pg));
     hk_fact_init(&pg.f);
@@ -301,12 +298,9 @@ void hk_route_entity(hk_server *srv, h2o_req_t *req, const char *name)
         return;
     hk_loop *loop = hk_loop_self();
     hk_error err;
-    hk_error_clear(&err);
-    hk_txn *txn = hk_loop_read_txn(loop, &err);
-    if (!txn) {
-        hk_send_store_error(req, &err);
+    hk_txn *txn = hk_route_read_txn(req, loop, &err);
+    if (!txn)
         return;
-    }
     uint64_t count = 0;
     hk_err rc = hk_store_count_entity(txn, name, &count, &err);
     if (rc == HK_OK && count == 0) {
@@ -356,12 +350,9 @@ void hk_route_predicates(hk_server *srv, h2o_req_t *req, const char *param)
     }
     hk_loop *loop = hk_loop_self();
     hk_error err;
-    hk_error_clear(&err);
-    hk_txn *txn = hk_loop_read_txn(loop, &err);
-    if (!txn) {
-        hk_send_store_error(req, &err);
+    hk_txn *txn = hk_route_read_txn(req, loop, &err);
+    if (!txn)
         return;
-    }
     hk_name_count *v = NULL;
     size_t n = 0;
     hk_err rc = hk_store_list_predicates(txn, after, limit, &v, &n, &err);
@@ -408,12 +399,9 @@ void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param)
     (void)param;
     hk_loop *loop = hk_loop_self();
     hk_error err;
-    hk_error_clear(&err);
-    hk_txn *txn = hk_loop_read_txn(loop, &err);
-    if (!txn) {
-        hk_send_store_error(req, &err);
+    hk_txn *txn = hk_route_read_txn(req, loop, &err);
+    if (!txn)
         return;
-    }
     hk_stats st;
     memset(&st, 0, sizeof(st));
     hk_err rc = hk_store_stats(txn, &st, &err);
@@ -478,12 +466,9 @@ void hk_route_search(hk_server *srv, h2o_req_t *req, const char *param)
         return;
     hk_loop *loop = hk_loop_self();
     hk_error err;
-    hk_error_clear(&err);
-    hk_txn *txn = hk_loop_read_txn(loop, &err);
-    if (!txn) {
-        hk_send_store_error(req, &err);
+    hk_txn *txn = hk_route_read_txn(req, loop, &err);
+    if (!txn)
         return;
-    }
     hk_search_hit *hits = NULL;
     size_t n = 0;
     hk_err rc = hk_store_search(txn, qtext, limit, &hits, &n, &err);
@@ -541,12 +526,9 @@ void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param)
     }
     hk_loop *loop = hk_loop_self();
     hk_error err;
-    hk_error_clear(&err);
-    hk_txn *txn = hk_loop_read_txn(loop, &err);
-    if (!txn) {
-        hk_send_store_error(req, &err);
+    hk_txn *txn = hk_route_read_txn(req, loop, &err);
+    if (!txn)
         return;
-    }
     hk_audit_entry *v = NULL;
     size_t n = 0;
     hk_err rc = hk_audit_list(txn, before_seq, limit, &v, &n, &err);

@@ -432,6 +432,15 @@ hk_err hk_audit_entry_write_json(const hk_audit_entry *e, hk_buf *out)
     return rc;
 }
 
+hk_txn *hk_route_read_txn(h2o_req_t *req, hk_loop *loop, hk_error *err)
+{
+    hk_error_clear(err);
+    hk_txn *txn = hk_loop_read_txn(loop, err);
+    if (!txn)
+        hk_send_store_error(req, err);
+    return txn;
+}
+
 hk_err hk_audit_entries_write_json(const hk_audit_entry *v, size_t n,
                                    hk_buf *out)
 {
