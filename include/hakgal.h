@@ -249,9 +249,14 @@ typedef struct hk_store_options {
     bool create;           /* create the directory and KB if missing */
     bool no_sync;          /* skip fsync on commit (benchmarks only) */
     unsigned max_readers;  /* concurrent read txns; 0 = default (512) */
+    unsigned lock_wait_ms; /* how long an open waits while a compaction or
+                              restore holds the KB; 0 = default (120000) */
 } hk_store_options;
 
-/* Opens (or creates) the KB in dir. Caller closes with hk_store_close. */
+/* Opens (or creates) the KB in dir. Caller closes with hk_store_close.
+ * Every handle holds a shared lock on dir/hakgal.lock until it is closed;
+ * while hk_store_compact or hk_backup_restore holds it exclusively, the
+ * open waits (up to lock_wait_ms) and then fails with HK_ERR_BUSY. */
 hk_err hk_store_open(const char *dir, const hk_store_options *opt,
                      hk_store **out, hk_error *err);
 void hk_store_close(hk_store *s);
@@ -353,6 +358,10 @@ typedef struct hk_stats {
     uint64_t map_size;      /* configured maximum */
     int64_t last_change_us; /* time of the newest audit entry, 0 if none */
     uint32_t schema_version;/* on-disk format version */
+    uint64_t bytes_free;    /* pages on LMDB's free list * page size: part
+                               of bytes_used that later writes reuse and
+                               hk_store_compact gives back (in a write
+                               txn: as of the last commit) */
 } hk_stats;
 
 hk_err hk_store_stats(hk_txn *t, hk_stats *out, hk_error *err);
@@ -450,6 +459,31 @@ hk_err hk_backup_verify(const char *backup_dir, char sha256_hex[65],
  * not hold a KB unless force is set; the KB must not be open. */
 hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
                          bool force, hk_error *err);
+
+/* ==== Compaction ==== */
+
+/* What hk_store_compact did. */
+typedef struct hk_compact_report {
+    uint64_t bytes_before;      /* size of data.mdb before */
+    uint64_t bytes_after;       /* size of data.mdb after (0 on failure) */
+    uint64_t bytes_free_before; /* free-list bytes before (hk_stats) */
+    uint64_t facts;             /* facts in the KB (unchanged) */
+    double seconds;             /* wall time of the whole call */
+} hk_compact_report;
+
+/* Rewrites the KB in dir densely (every tree in key order, full pages, no
+ * free pages) and replaces data.mdb with the copy once it is synced and
+ * checked (counters, audit head and entry counts equal); a crash leaves
+ * either the old or the new complete file. No handle on the KB may be open,
+ * in this process or another: the caller closes its own first. Fails at
+ * once with HK_ERR_BUSY while any process has the KB open; opens started
+ * during compaction wait for it. report (may be NULL) is filled also on
+ * failure, as far as the call got. */
+hk_err hk_store_compact(const char *dir, hk_compact_report *report,
+                        hk_error *err);
+/* The compaction policy of imports: true when the free list is at least a
+ * quarter of the file and at least 64 MiB. st from hk_store_stats. */
+bool hk_store_compact_advised(const hk_stats *st);
 
 /* ==== Import and export ==== */
 

@@ -22,12 +22,19 @@
  * data_dir/data.mdb.tmp, fsyncs it, renames it over data.mdb, removes a
  * stale lock.mdb and fsyncs the directory. It refuses to replace an
  * existing KB unless force is set, and refuses (HK_ERR_BUSY) while any
- * other process has the KB open (LMDB's reader lock on lock.mdb).
+ * process has the KB open: it takes LOCK_EX on the process lock
+ * (hakgal.lock, store.c) without waiting and holds it until the new file
+ * is in place, so no handle opens meanwhile; it also checks LMDB's reader
+ * lock on lock.mdb, which processes of older builds hold.
+ *
+ * The dense copy (hk_dense_copy) is shared with compaction (compact.c),
+ * which writes it next to data.mdb and renames it over the original.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,13 +59,16 @@ static char *path_join(const char *dir, const char *name) {
     return p;
 }
 
-static hk_err fsync_path(const char *path, bool dir, hk_error *err) {
+hk_err hk_store_fsync_path(const char *path, bool dir, hk_error *err) {
     int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
     if (fd < 0)
-        return io_err(err, "cannot open", path);
+        return hk_error_set(err, HK_ERR_IO, "store: cannot open %s: %s", path,
+                            strerror(errno));
     if (fsync(fd) != 0) {
+        hk_err e = hk_error_set(err, HK_ERR_IO, "store: cannot sync %s: %s",
+                                path, strerror(errno));
         close(fd);
-        return io_err(err, "cannot sync", path);
+        return e;
     }
     close(fd);
     return HK_OK;
@@ -153,9 +163,8 @@ fail:
 
 #define HK_COPY_STEP 1000000u
 
-/* Copies every database of s, as of one snapshot, into a new environment
- * in dir, in key order with appends (dense pages). */
-static hk_err dense_copy(hk_store *s, const char *dir, hk_error *err) {
+hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
+                     hk_error *err) {
     MDB_env *dst = NULL;
     MDB_txn *rtxn = NULL, *wtxn = NULL;
     MDB_cursor *rc_cur = NULL, *wc = NULL;
@@ -167,7 +176,8 @@ static hk_err dense_copy(hk_store *s, const char *dir, hk_error *err) {
     mdb_env_info(s->env, &info); /* the map in use (>= the file) */
     if ((rc = mdb_env_create(&dst)) || (rc = mdb_env_set_maxdbs(dst, 32)) ||
         (rc = mdb_env_set_mapsize(dst, info.me_mapsize)) ||
-        (rc = mdb_env_open(dst, dir, MDB_NOLOCK | MDB_NOSYNC, 0644)))
+        (rc = mdb_env_open(dst, dir, MDB_NOLOCK | MDB_NOSYNC | env_flags,
+                           0644)))
         goto lmdb;
     if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &rtxn)))
         goto lmdb;
@@ -226,10 +236,10 @@ static hk_err dense_copy(hk_store *s, const char *dir, hk_error *err) {
     goto done;
 lmdb:
     if (rc == MDB_MAP_FULL || rc == ENOSPC)
-        e = hk_error_set(err, HK_ERR_FULL, "backup: copy to %s: %s", dir,
-                         mdb_strerror(rc));
+        e = hk_error_set(err, HK_ERR_FULL, "store: dense copy to %s: %s",
+                         dir, mdb_strerror(rc));
     else
-        e = hk_error_set(err, HK_ERR_IO, "backup: copy to %s: %s", dir,
+        e = hk_error_set(err, HK_ERR_IO, "store: dense copy to %s: %s", dir,
                          mdb_strerror(rc));
 done:
     if (rc_cur)
@@ -289,7 +299,7 @@ static hk_err write_manifest(const char *dir, uint64_t facts, uint64_t bytes,
         e = io_err(err, "cannot rename", tmp);
         goto done;
     }
-    e = fsync_path(dir, true, err);
+    e = hk_store_fsync_path(dir, true, err);
 done:
     if (f)
         fclose(f);
@@ -319,11 +329,11 @@ hk_err hk_store_backup(hk_store *s, const char *dest_dir, char sha256_hex[65],
     data = path_join(dest_dir, "data.mdb");
     if (!data)
         return hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
-    if ((e = dense_copy(s, dest_dir, err))) {
+    if ((e = hk_dense_copy(s, dest_dir, 0, err))) {
         unlink(data); /* no half copy without a manifest lying around */
         goto done;
     }
-    if ((e = fsync_path(data, false, err)) ||
+    if ((e = hk_store_fsync_path(data, false, err)) ||
         (e = copy_fact_count(dest_dir, &facts, err)) ||
         (e = file_sha256(data, hex, &bytes, err)) ||
         (e = write_manifest(dest_dir, facts, bytes, hex, s->schema_version,
@@ -453,6 +463,7 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
     hk_err e;
     char *src = NULL, *tmp = NULL, *dst = NULL, *lock = NULL;
     int lock_fd = -1; /* lock.mdb, holding its byte 0 exclusively */
+    int kb_lock = -1; /* hakgal.lock, held with LOCK_EX */
     if (!backup_dir || !data_dir || !*data_dir)
         return hk_error_set(err, HK_ERR_INVALID, "restore: no directory");
     if ((e = hk_backup_verify(backup_dir, NULL, err)))
@@ -477,6 +488,24 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
         e = hk_error_set(err, HK_ERR_EXISTS,
                          "restore: %s already holds a KB (use force to "
                          "replace it)", data_dir);
+        goto done;
+    }
+    /* The process lock: every open handle holds it shared, and opens wait
+     * while we hold it exclusively. */
+    kb_lock = hk_kb_lock_open(data_dir, true);
+    if (kb_lock < 0) {
+        e = hk_error_set(err, HK_ERR_IO, "restore: cannot open %s/%s: %s",
+                         data_dir, HK_LOCK_FILE, strerror(errno));
+        goto done;
+    }
+    int lrc = hk_kb_lock_try(kb_lock, LOCK_EX);
+    if (lrc) {
+        e = lrc == EWOULDBLOCK
+                ? hk_error_set(err, HK_ERR_BUSY,
+                               "restore: the KB in %s is open in another "
+                               "process; stop it first", data_dir)
+                : hk_error_set(err, HK_ERR_IO, "restore: cannot lock %s/%s: "
+                               "%s", data_dir, HK_LOCK_FILE, strerror(lrc));
         goto done;
     }
     /* Every process that has the KB open holds LMDB's shared lock on byte
@@ -513,12 +542,14 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
         e = io_err(err, "cannot remove", lock);
         goto done;
     }
-    e = fsync_path(data_dir, true, err);
+    e = hk_store_fsync_path(data_dir, true, err);
 done:
     if (e && tmp)
         unlink(tmp);
     if (lock_fd >= 0)
         close(lock_fd);
+    if (kb_lock >= 0)
+        close(kb_lock); /* last: the new file is in place */
     hk_free(src);
     hk_free(tmp);
     hk_free(dst);

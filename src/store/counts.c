@@ -13,6 +13,9 @@
  * `sym` (all symbols in dictionary order, skipping those no fact uses as an
  * argument). Dictionary order is byte order of the symbol key, which is the
  * string itself for names up to 480 bytes.
+ *
+ * hk_stats.bytes_free walks LMDB's free list (dbi 0, as `mdb_stat -f`
+ * does): a few thousand small records even for a file of several GB.
  */
 #include <sys/stat.h>
 
@@ -159,7 +162,52 @@ hk_err hk_store_stats(hk_txn *t, hk_stats *out, hk_error *err) {
     out->bytes_used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
     if (stat(t->s->data_path, &sb) == 0)
         out->bytes_on_disk = (uint64_t)sb.st_size;
+    /* LMDB refuses cursors on its free list in a write txn: a write txn
+     * reads it from a snapshot of the last commit (MDB_NOTLS allows a
+     * read txn beside the write txn on this thread). */
+    MDB_txn *ftxn = t->txn;
+    int rc = 0;
+    if (t->write)
+        rc = mdb_txn_begin(t->s->env, NULL, MDB_RDONLY, &ftxn);
+    if (rc == 0) {
+        rc = hk_free_list_bytes(ftxn, st.ms_psize, &out->bytes_free);
+        if (t->write)
+            mdb_txn_abort(ftxn);
+    }
+    if (rc)
+        return hk_store_mdb_error(NULL, rc, err, "reading the free list");
     return HK_OK;
+}
+
+int hk_free_list_bytes(MDB_txn *rtxn, unsigned psize, uint64_t *bytes) {
+    /* As mdb_stat -f: each value of dbi 0 is an ID list (MDB_ID = size_t
+     * words) whose first word is its length. */
+    MDB_cursor *c = NULL;
+    MDB_val k, d;
+    uint64_t pages = 0;
+    *bytes = 0;
+    int rc = mdb_cursor_open(rtxn, 0, &c);
+    if (rc)
+        return rc;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        size_t n;
+        if (d.mv_size < sizeof n) {
+            mdb_cursor_close(c);
+            return MDB_CORRUPTED;
+        }
+        memcpy(&n, d.mv_data, sizeof n);
+        if (n > d.mv_size / sizeof n - 1) {
+            mdb_cursor_close(c);
+            return MDB_CORRUPTED;
+        }
+        pages += n;
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    *bytes = pages * psize;
+    return 0;
 }
 
 /* ==== Listings ==== */

@@ -22,12 +22,25 @@
  * error, map full, allocation failure), the transaction is marked failed and
  * hk_txn_commit refuses it (HK_ERR_STATE) and aborts, so half an operation
  * is never committed.
+ *
+ * Process lock: every handle (read-only ones too) holds flock(LOCK_SH) on
+ * DIR/hakgal.lock from open to close. Compaction (compact.c) and restore
+ * (backup.c) replace data.mdb, which is only safe when no process has it
+ * mapped, so they take LOCK_EX and fail at once when it is held. An open
+ * that meets their LOCK_EX polls every 20 ms for up to lock_wait_ms (120 s
+ * by default) and then fails with HK_ERR_BUSY. flock, not fcntl: fcntl
+ * locks belong to the process and any close() of the file drops them,
+ * which is how LMDB's own locks on lock.mdb work and why this file is
+ * separate from lock.mdb.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -37,6 +50,8 @@
 
 #define HK_DEFAULT_MAP_SIZE (64ull << 30)
 #define HK_DEFAULT_MAX_READERS 512u
+#define HK_DEFAULT_LOCK_WAIT_MS 120000u
+#define HK_LOCK_POLL_MS 20u
 
 /* ==== Errors ==== */
 
@@ -276,8 +291,73 @@ static hk_err open_dbs(hk_store *s, bool create, hk_error *err) {
     return HK_OK;
 }
 
-hk_err hk_store_open(const char *dir, const hk_store_options *opt,
-                     hk_store **out, hk_error *err) {
+/* ==== Process lock ==== */
+
+int hk_kb_lock_open(const char *dir, bool create) {
+    size_t n = strlen(dir) + sizeof "/" HK_LOCK_FILE;
+    char *p = hk_malloc(n);
+    if (!p) {
+        errno = ENOMEM;
+        return -1;
+    }
+    snprintf(p, n, "%s/%s", dir, HK_LOCK_FILE);
+    int fd = open(p, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+    if (fd < 0 && (errno == EACCES || errno == EROFS))
+        fd = open(p, O_RDONLY | O_CLOEXEC); /* flock needs no write access */
+    int saved = errno;
+    hk_free(p);
+    errno = saved;
+    return fd;
+}
+
+int hk_kb_lock_try(int fd, int op) {
+    for (int tries = 0; tries < 1000; tries++) {
+        if (flock(fd, op | LOCK_NB) == 0)
+            return 0;
+        if (errno != EINTR)
+            return errno == EAGAIN ? EWOULDBLOCK : errno;
+    }
+    return EINTR;
+}
+
+/* Takes LOCK_SH on dir's lock file for s, waiting up to wait_ms while a
+ * compaction or restore holds LOCK_EX. */
+static hk_err take_process_lock(hk_store *s, const char *dir, bool read_only,
+                                unsigned wait_ms, hk_error *err) {
+    int fd = hk_kb_lock_open(dir, true);
+    if (fd < 0) {
+        if (read_only && (errno == ENOENT || errno == EACCES ||
+                          errno == EROFS))
+            return HK_OK; /* read-only directory: nobody can replace the
+                             file in it either */
+        return hk_error_set(err, HK_ERR_IO, "store: cannot open %s/%s: %s",
+                            dir, HK_LOCK_FILE, strerror(errno));
+    }
+    s->lock_fd = fd;
+    unsigned waited = 0;
+    for (;;) {
+        int rc = hk_kb_lock_try(fd, LOCK_SH);
+        if (rc == 0)
+            return HK_OK;
+        if (rc != EWOULDBLOCK)
+            return hk_error_set(err, HK_ERR_IO, "store: cannot lock %s/%s: %s",
+                                dir, HK_LOCK_FILE, strerror(rc));
+        if (waited >= wait_ms)
+            return hk_error_set(err, HK_ERR_BUSY,
+                                "store: the KB in %s is being compacted or "
+                                "restored by another process (waited %.1f s "
+                                "for it to finish); try again later", dir,
+                                (double)waited / 1000.0);
+        struct timespec ts = {0, (long)HK_LOCK_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        waited += HK_LOCK_POLL_MS;
+    }
+}
+
+/* ==== Open / close (continued) ==== */
+
+static hk_err store_open(const char *dir, const hk_store_options *opt,
+                         bool process_lock, hk_store **out, hk_error *err) {
     hk_store_options o = {0};
     hk_store *s = NULL;
     hk_err e = HK_OK;
@@ -296,9 +376,13 @@ hk_err hk_store_open(const char *dir, const hk_store_options *opt,
     if (o.read_only)
         o.create = false;
 
+    if (!o.lock_wait_ms)
+        o.lock_wait_ms = HK_DEFAULT_LOCK_WAIT_MS;
+
     s = hk_calloc(1, sizeof *s);
     if (!s)
         return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    s->lock_fd = -1;
     s->opt = o;
     if (pthread_mutex_init(&s->writer_mu, NULL) == 0)
         s->writer_mu_init = true;
@@ -327,6 +411,9 @@ hk_err hk_store_open(const char *dir, const hk_store_options *opt,
         e = hk_error_set(err, HK_ERR_NOT_FOUND, "store: no KB at %s", dir);
         goto fail;
     }
+    if (process_lock &&
+        (e = take_process_lock(s, dir, o.read_only, o.lock_wait_ms, err)))
+        goto fail;
 
     if ((rc = mdb_env_create(&s->env)) ||
         (rc = mdb_env_set_maxdbs(s->env, 32)) ||
@@ -367,11 +454,23 @@ fail:
     return e;
 }
 
+hk_err hk_store_open(const char *dir, const hk_store_options *opt,
+                     hk_store **out, hk_error *err) {
+    return store_open(dir, opt, true, out, err);
+}
+
+hk_err hk_store_open_unlocked(const char *dir, const hk_store_options *opt,
+                              hk_store **out, hk_error *err) {
+    return store_open(dir, opt, false, out, err);
+}
+
 void hk_store_close(hk_store *s) {
     if (!s)
         return;
     if (s->env)
         mdb_env_close(s->env);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases LOCK_SH, after the env is gone */
     if (s->writer_mu_init)
         pthread_mutex_destroy(&s->writer_mu);
     hk_symtab_free(s->symtab);

@@ -109,6 +109,10 @@ struct hk_store {
     char *data_path;        /* dir/data.mdb (owned) */
     hk_store_options opt;   /* options as opened (defaults filled in) */
     uint32_t schema_version;/* on-disk version read at open */
+    int lock_fd;            /* DIR/hakgal.lock holding flock(LOCK_SH)
+                               until close, so that compaction and restore
+                               (LOCK_EX) never replace data.mdb under an
+                               open handle; -1 when not held */
 };
 
 /* Counters kept in `meta`; a write txn loads them at begin and stores the
@@ -333,6 +337,22 @@ void hk_store_db_spec(const hk_store *s, size_t i, const char **name,
                       unsigned *flags, MDB_dbi *dbi);
 /* mkdir -p dir (0755). */
 hk_err hk_store_make_dir(const char *dir, hk_error *err);
+
+/* The process lock: every handle holds flock(LOCK_SH) on DIR/hakgal.lock;
+ * compaction and restore take LOCK_EX. flock locks belong to an open file
+ * description, so they are independent of LMDB's fcntl locks on lock.mdb
+ * and conflict between two descriptions even in one process. */
+#define HK_LOCK_FILE "hakgal.lock"
+/* Opens DIR/hakgal.lock (created 0644 when create and missing), O_CLOEXEC.
+ * Returns the fd, or -1 with errno set. */
+int hk_kb_lock_open(const char *dir, bool create);
+/* flock(fd, op | LOCK_NB), retried on EINTR. 0, or the errno (EWOULDBLOCK
+ * when another description holds a conflicting lock). */
+int hk_kb_lock_try(int fd, int op);
+/* hk_store_open without the process lock, for code that already holds
+ * LOCK_EX on the KB (compact.c). */
+hk_err hk_store_open_unlocked(const char *dir, const hk_store_options *opt,
+                              hk_store **out, hk_error *err);
 /* HK_ERR_STATE unless t is a live write transaction. */
 hk_err hk_txn_check_write(hk_txn *t, hk_error *err);
 /* HK_ERR_STATE when a read txn has been reset. */
@@ -345,6 +365,23 @@ static inline void hk_txn_touch(hk_txn *t) { t->gen++; }
 /* Writes pending counters (pstat) into LMDB; write txns only. Called
  * before commit and before anything reads those tables in the txn. */
 hk_err hk_txn_flush(hk_txn *t, hk_error *err);
+
+/* ==== backup.c ==== */
+
+/* Copies every database of s, as of one read snapshot, into a new
+ * environment at path (a directory, or the data file itself when env_flags
+ * has MDB_NOSUBDIR), in key order with appends, so every page is full.
+ * Committed in steps, then synced; no lock file is written (MDB_NOLOCK). */
+hk_err hk_dense_copy(hk_store *s, const char *path, unsigned env_flags,
+                     hk_error *err);
+/* fsync of a file, or of a directory (its entries) when dir. */
+hk_err hk_store_fsync_path(const char *path, bool dir, hk_error *err);
+
+/* ==== counts.c ==== */
+
+/* Bytes of the pages on LMDB's free list (dbi 0) in the snapshot of the
+ * read txn rtxn; psize is the page size. */
+int hk_free_list_bytes(MDB_txn *rtxn, unsigned psize, uint64_t *bytes);
 
 /* ==== pending.c ==== */
 
