@@ -89,4 +89,19 @@ hk_err cli_json_str(hk_buf *b, const char *s);
 /* Canonical text of a statement (for messages); caller frees b. */
 void cli_format_statement(const hk_statement *st, hk_buf *b);
 
+/* cmd_compact.c: `import --compact auto|always|never`. */
+typedef enum cli_compact_mode {
+    CLI_COMPACT_AUTO = 0,   /* when hk_store_compact_advised says so */
+    CLI_COMPACT_ALWAYS = 1, /* after every successful import */
+    CLI_COMPACT_NEVER = 2   /* never */
+} cli_compact_mode;
+bool cli_compact_mode_parse(const char *s, cli_compact_mode *out);
+/* Runs after a successful import, with the import's handle closed; st is
+ * its statistics taken before closing (NULL when unavailable). Prints one
+ * line (text) or one {"compaction": {...}} object (--json) saying what was
+ * done or why not. A KB open elsewhere is a note, not an error (returns
+ * HK_EXIT_OK); another failure returns its exit code. */
+int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
+                             const hk_stats *st);
+
 #endif /* HK_CLI_H */

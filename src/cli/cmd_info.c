@@ -70,8 +70,10 @@ int hk_cmd_stats(int argc, char **argv)
         "Usage: hakgal stats [--data DIR] [--json]\n\n"
         "Shows counts and sizes of the knowledge base. --json prints one\n"
         "object with facts, predicates, entities, symbols, audit_entries,\n"
-        "last_fact_id, bytes_on_disk, bytes_used, map_size, last_change,\n"
-        "schema_version and path.\n";
+        "last_fact_id, bytes_on_disk, bytes_used, bytes_free, map_size,\n"
+        "last_change, schema_version and path. bytes_free is the part of\n"
+        "the file on LMDB's free list: reused by later writes, given back\n"
+        "by 'hakgal compact'.\n";
     cli_ctx c;
     cli_init(&c, "stats", usage);
     int rc = simple_opts(&c, argc, argv);
@@ -101,7 +103,8 @@ int hk_cmd_stats(int argc, char **argv)
                        "{\"facts\":%llu,\"predicates\":%llu,\"entities\":%llu,"
                        "\"symbols\":%llu,\"audit_entries\":%llu,"
                        "\"last_fact_id\":%llu,\"bytes_on_disk\":%llu,"
-                       "\"bytes_used\":%llu,\"map_size\":%llu,"
+                       "\"bytes_used\":%llu,\"bytes_free\":%llu,"
+                       "\"map_size\":%llu,"
                        "\"schema_version\":%u,\"last_change\":",
                        (unsigned long long)st.facts,
                        (unsigned long long)st.predicates,
@@ -111,6 +114,7 @@ int hk_cmd_stats(int argc, char **argv)
                        (unsigned long long)st.last_fact_id,
                        (unsigned long long)st.bytes_on_disk,
                        (unsigned long long)st.bytes_used,
+                       (unsigned long long)st.bytes_free,
                        (unsigned long long)st.map_size, st.schema_version);
         cli_json_str(&b, st.last_change_us != 0 ? changed : NULL);
         hk_buf_append_str(&b, ",\"path\":");
@@ -131,6 +135,8 @@ int hk_cmd_stats(int argc, char **argv)
                human_bytes(st.bytes_on_disk, h));
         printf("bytes used      %llu%s\n", (unsigned long long)st.bytes_used,
                human_bytes(st.bytes_used, h));
+        printf("bytes free      %llu%s\n", (unsigned long long)st.bytes_free,
+               human_bytes(st.bytes_free, h));
         printf("map size        %llu%s\n", (unsigned long long)st.map_size,
                human_bytes(st.map_size, h));
         printf("last change     %s\n", changed);

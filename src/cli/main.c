@@ -32,6 +32,7 @@ const hk_command hk_commands[] = {
     {"audit", hk_cmd_audit, "list or verify the tamper-evident audit log"},
     {"backup", hk_cmd_backup, "write a consistent, checksummed copy"},
     {"restore", hk_cmd_restore, "install a backup as the knowledge base"},
+    {"compact", hk_cmd_compact, "give free space back (rewrite the KB densely)"},
     {"serve", hk_cmd_serve, "serve the REST API over HTTP (hakgal serve --help)"},
     {"mcp", hk_cmd_mcp, "serve the KB to an MCP client over stdio (hakgal mcp --help)"},
     {"version", hk_cmd_version, "print the version"},
@@ -57,7 +58,8 @@ static const char EXIT_CODES[] =
     "     in which every record of a file was rejected)\n"
     "  3  not found (fact, file, knowledge base, backup)\n"
     "  4  conflict (fact already exists, KB or directory already present "
-    "or in use)\n"
+    "or in use,\n"
+    "     e.g. compact or restore while another process has the KB open)\n"
     "  5  I/O or store error\n"
     "  6  audit verification failed\n";
 
