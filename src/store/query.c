@@ -34,10 +34,19 @@
  * byte string decodes to positions that are only used as seek keys, so a
  * forged cursor can at worst skip rows.
  *
- * Memory: a query holds one LMDB cursor and fixed-size state; rows stream.
+ * Read-ahead: in read transactions, PLAN_PRED and PLAN_ARG walk their
+ * index a batch of rows ahead (16, then 64), look the batch's records up
+ * together (factwalk.c: their cache misses overlap instead of adding up)
+ * and prefetch the symbols those records name, then hand the rows out one
+ * by one. Cursors still name the last row handed out, so read-ahead is
+ * invisible to callers. Write transactions read row by row (their pages
+ * may change under a batch).
+ *
+ * Memory: a query holds one LMDB cursor and fixed-size state (the
+ * read-ahead buffer: about 2.3 KiB); rows stream.
  */
 #include "core/mem.h"
-#include "store/store_int.h"
+#include "store/factwalk.h"
 
 enum { PLAN_EMPTY = 0, PLAN_ALL = 1, PLAN_PRED = 2, PLAN_ARG = 3,
        PLAN_STMT = 4 };
@@ -83,12 +92,26 @@ struct hk_query {
     hk_fact_id probe_id;          /* probed row's fact id */
     bool rec_valid;               /* rec holds probe_id's decoded ids */
     hk_rec rec;                   /* decoded ids of the probed row */
-    const void *probe_data;       /* PLAN_ALL: probed row's record (map) */
+    const void *probe_data;       /* probed row's record in the map when at
+                                     hand (PLAN_ALL, read-ahead), or NULL */
     size_t probe_len;             /* its length */
     const void *row_data;         /* PLAN_ALL: record of the last row, or
                                      NULL (then it is looked up) */
     size_t row_len;               /* its length */
     uint64_t row_gen;             /* t->gen when row_data was taken */
+    /* read-ahead (read transactions, PLAN_PRED / PLAN_ARG) */
+    bool ra_on;                   /* rows come from the buffer below */
+    hk_factwalk walk;             /* batched record lookups, this snapshot */
+    uint32_t ra_n;                /* rows in the buffer */
+    uint32_t ra_i;                /* next buffered row to hand out */
+    uint32_t ra_batch;            /* rows to fetch in the next batch */
+    int ra_rc;                    /* what the index walk returned after the
+                                     buffered rows (0: batch was full) */
+    uint8_t ra_pos[HK_FACTWALK_MAX][HK_ARG_DUP_BYTES]; /* index positions */
+    uint64_t ra_id[HK_FACTWALK_MAX];       /* their fact ids */
+    const uint8_t *ra_rec[HK_FACTWALK_MAX]; /* their records, NULL = look
+                                              up with mdb_get */
+    size_t ra_len[HK_FACTWALK_MAX];        /* record lengths */
     hk_fact_id row_id;            /* last row returned */
     bool row_valid;               /* row_syms holds its ids */
     uint32_t row_syms[MAX_SLOTS]; /* its pred + args */
@@ -295,6 +318,11 @@ static hk_err open_cursor(hk_query *q, hk_error *err) {
     int rc = mdb_cursor_open(q->t->txn, dbi, &q->cur);
     if (rc)
         return hk_store_mdb_error(q->t, rc, err, "opening a query");
+    if (q->kind == PLAN_PRED || q->kind == PLAN_ARG) {
+        hk_factwalk_init(q->t, &q->walk);
+        q->ra_on = q->walk.usable;
+        q->ra_batch = 16; /* small first: many queries want a few rows */
+    }
     return HK_OK;
 }
 
@@ -679,6 +707,12 @@ static int step_arg(hk_query *q, uint8_t pos[HK_ARG_DUP_BYTES]) {
 static hk_err check_row(hk_query *q, bool *ok, hk_error *err) {
     hk_rec *r = &q->rec;
     *ok = false;
+    if (!q->rec_valid && q->probe_data) {
+        if (hk_rec_decode_ids(q->probe_data, q->probe_len, r))
+            return hk_error_set(err, HK_ERR_CORRUPT, "damaged fact %llu",
+                                (unsigned long long)q->probe_id);
+        q->rec_valid = true;
+    }
     if (!q->rec_valid) {
         HK_FACT_KEY(k, q->probe_id);
         MDB_val d;
@@ -720,6 +754,80 @@ static hk_err check_row(hk_query *q, bool *ok, hk_error *err) {
     return HK_OK;
 }
 
+/* Prefetches the symbols named by the buffered records, in two passes
+ * over the batch (cache slots, then strings) so that their misses
+ * overlap too. */
+static void ra_prefetch_symbols(hk_query *q) {
+    hk_rec r;
+    for (uint32_t i = 0; i < q->ra_n; i++)
+        if (q->ra_rec[i] &&
+            !hk_rec_decode_ids(q->ra_rec[i], q->ra_len[i], &r)) {
+            hk_sym_prefetch_slot(q->t, r.pred);
+            for (uint32_t a = 0; a < r.n_args; a++)
+                hk_sym_prefetch_slot(q->t, r.args[a]);
+        }
+    for (uint32_t i = 0; i < q->ra_n; i++)
+        if (q->ra_rec[i] &&
+            !hk_rec_decode_ids(q->ra_rec[i], q->ra_len[i], &r)) {
+            hk_sym_prefetch_string(q->t, r.pred);
+            for (uint32_t a = 0; a < r.n_args; a++)
+                hk_sym_prefetch_string(q->t, r.args[a]);
+        }
+}
+
+/* Refills the read-ahead buffer: walks the index up to ra_batch rows, then
+ * looks their records up together. Returns the index walk's result when
+ * no row was found. */
+static int ra_fill(hk_query *q) {
+    uint32_t n = 0;
+    int rc = 0;
+    while (n < q->ra_batch) {
+        rc = q->kind == PLAN_PRED ? step_pred(q, q->ra_pos[n])
+                                  : step_arg(q, q->ra_pos[n]);
+        if (rc)
+            break;
+        q->ra_id[n] = q->kind == PLAN_PRED ? hk_get_u64(q->ra_pos[n])
+                                           : hk_get_u48(q->ra_pos[n] + 5);
+        n++;
+    }
+    q->ra_rc = rc;
+    q->ra_n = n;
+    q->ra_i = 0;
+    q->ra_batch = HK_FACTWALK_MAX;
+    if (!n)
+        return rc;
+    hk_factwalk_get(&q->walk, n, q->ra_id, q->ra_rec, q->ra_len);
+    ra_prefetch_symbols(q);
+    return 0;
+}
+
+/* The next index row of a PLAN_PRED / PLAN_ARG query: sets peek_pos and
+ * probe_id, and probe_data when its record is already at hand. */
+static int step_index(hk_query *q) {
+    if (!q->ra_on) {
+        int rc = q->kind == PLAN_PRED ? step_pred(q, q->peek_pos)
+                                      : step_arg(q, q->peek_pos);
+        if (!rc)
+            q->probe_id = q->kind == PLAN_PRED
+                              ? hk_get_u64(q->peek_pos)
+                              : hk_get_u48(q->peek_pos + 5);
+        return rc;
+    }
+    if (q->ra_i == q->ra_n) {
+        if (q->ra_n && q->ra_rc)
+            return q->ra_rc; /* the walk ended after the last batch */
+        int rc = ra_fill(q);
+        if (rc)
+            return rc;
+    }
+    uint32_t i = q->ra_i++;
+    memcpy(q->peek_pos, q->ra_pos[i], HK_ARG_DUP_BYTES);
+    q->probe_id = q->ra_id[i];
+    q->probe_data = q->ra_rec[i];
+    q->probe_len = q->ra_len[i];
+    return 0;
+}
+
 /* Finds the next matching row: sets q->probe_id, q->peek_pos. */
 static hk_err advance(hk_query *q, bool *has_row, hk_error *err) {
     *has_row = false;
@@ -727,6 +835,7 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err) {
         return HK_OK;
     if (q->kind == PLAN_STMT) {
         q->done = true;
+        q->probe_data = NULL;
         MDB_val k = {q->stmt_len, q->stmt_key}, d;
         int rc = mdb_get(q->t->txn, q->t->s->db.stmt, &k, &d);
         if (rc == MDB_NOTFOUND)
@@ -748,22 +857,13 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err) {
     for (;;) {
         int rc;
         q->rec_valid = false;
-        switch (q->kind) {
-        case PLAN_ALL:
+        q->probe_data = NULL;
+        if (q->kind == PLAN_ALL) {
             rc = step_all(q, q->peek_pos);
             if (!rc)
                 q->probe_id = hk_get_u64(q->peek_pos);
-            break;
-        case PLAN_PRED:
-            rc = step_pred(q, q->peek_pos);
-            if (!rc)
-                q->probe_id = hk_get_u64(q->peek_pos);
-            break;
-        default:
-            rc = step_arg(q, q->peek_pos);
-            if (!rc)
-                q->probe_id = hk_get_u48(q->peek_pos + 5);
-            break;
+        } else {
+            rc = step_index(q);
         }
         if (rc == MDB_NOTFOUND) {
             q->done = true;
@@ -811,7 +911,7 @@ static hk_err next_row(hk_query *q, bool *has_row, hk_error *err) {
         memcpy(q->last, q->peek_pos, q->last_len);
         q->row_id = q->probe_id;
         q->row_valid = q->rec_valid;
-        q->row_data = q->kind == PLAN_ALL ? q->probe_data : NULL;
+        q->row_data = q->probe_data;
         q->row_len = q->probe_len;
         q->row_gen = q->t->gen;
         if (q->rec_valid) {
@@ -839,8 +939,8 @@ hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err) {
     if (!f)
         return HK_OK;
     if (q->row_data && q->row_gen == q->t->gen) {
-        /* full scans already hold the record (same snapshot, no write
-         * since): decode it without a second lookup */
+        /* full scans and read-ahead already hold the record (same
+         * snapshot, no write since): decode it without a second lookup */
         if (hk_rec_decode(q->row_data, q->row_len, &r))
             return hk_error_set(err, HK_ERR_CORRUPT, "damaged fact %llu",
                                 (unsigned long long)q->row_id);

@@ -31,7 +31,7 @@
 #include <stdatomic.h>
 
 #include "core/mem.h"
-#include "store/store_int.h"
+#include "store/factwalk.h"
 
 #define HK_SYMCACHE_MAX_BYTES (96u << 20)
 #define SYMCACHE_CHUNK_BITS 16u
@@ -346,6 +346,20 @@ hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
     }
     *id = nid;
     return HK_OK;
+}
+
+void hk_sym_prefetch_slot(hk_txn *t, uint32_t id) {
+    symslot *ch = atomic_load_explicit(
+        &t->s->symcache->chunks[id >> SYMCACHE_CHUNK_BITS],
+        memory_order_relaxed);
+    if (ch)
+        __builtin_prefetch(&ch[id & ((1u << SYMCACHE_CHUNK_BITS) - 1)]);
+}
+
+void hk_sym_prefetch_string(hk_txn *t, uint32_t id) {
+    const symstr *cs = symcache_get(t->s->symcache, id);
+    if (cs)
+        __builtin_prefetch(cs);
 }
 
 hk_err hk_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
