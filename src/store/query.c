@@ -756,23 +756,27 @@ static hk_err check_row(hk_query *q, bool *ok, hk_error *err) {
 
 /* Prefetches the symbols named by the buffered records, in two passes
  * over the batch (cache slots, then strings) so that their misses
- * overlap too. */
+ * overlap too. Only the first RA_PREFETCH_SYMS of a row are hinted. */
+#define RA_PREFETCH_SYMS 6
 static void ra_prefetch_symbols(hk_query *q) {
+    uint32_t syms[HK_FACTWALK_MAX][RA_PREFETCH_SYMS];
+    uint8_t n_syms[HK_FACTWALK_MAX];
     hk_rec r;
+    for (uint32_t i = 0; i < q->ra_n; i++) {
+        n_syms[i] = 0;
+        if (!q->ra_rec[i] ||
+            hk_rec_decode_ids(q->ra_rec[i], q->ra_len[i], &r))
+            continue;
+        syms[i][n_syms[i]++] = r.pred;
+        for (uint32_t a = 0; a < r.n_args && n_syms[i] < RA_PREFETCH_SYMS;
+             a++)
+            syms[i][n_syms[i]++] = r.args[a];
+        for (uint32_t j = 0; j < n_syms[i]; j++)
+            hk_sym_prefetch_slot(q->t, syms[i][j]);
+    }
     for (uint32_t i = 0; i < q->ra_n; i++)
-        if (q->ra_rec[i] &&
-            !hk_rec_decode_ids(q->ra_rec[i], q->ra_len[i], &r)) {
-            hk_sym_prefetch_slot(q->t, r.pred);
-            for (uint32_t a = 0; a < r.n_args; a++)
-                hk_sym_prefetch_slot(q->t, r.args[a]);
-        }
-    for (uint32_t i = 0; i < q->ra_n; i++)
-        if (q->ra_rec[i] &&
-            !hk_rec_decode_ids(q->ra_rec[i], q->ra_len[i], &r)) {
-            hk_sym_prefetch_string(q->t, r.pred);
-            for (uint32_t a = 0; a < r.n_args; a++)
-                hk_sym_prefetch_string(q->t, r.args[a]);
-        }
+        for (uint32_t j = 0; j < n_syms[i]; j++)
+            hk_sym_prefetch_string(q->t, syms[i][j]);
 }
 
 /* Refills the read-ahead buffer: walks the index up to ra_batch rows, then
