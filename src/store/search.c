@@ -22,7 +22,7 @@
 #include <stdlib.h>
 
 #include "core/mem.h"
-#include "store/store_int.h"
+#include "store/factwalk.h"
 
 #define SEARCH_MAX_TOKENS 16u
 #define SEARCH_SYMS_PER_TOKEN 2048u
@@ -421,17 +421,31 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
     out = hk_malloc((c->cand.n ? c->cand.n : 1) * sizeof *out);
     if (!out)
         goto nomem;
+    /* Candidates' records are looked up a batch at a time (factwalk.c;
+     * read transactions), the rest one by one. */
+    hk_factwalk walk;
+    hk_factwalk_init(t, &walk);
+    const uint8_t *recs[HK_FACTWALK_MAX];
+    size_t lens[HK_FACTWALK_MAX];
     for (size_t i = 0; i < c->cand.n; i++) {
         hk_rec r;
         hk_fact_id id = c->cand_list[i];
-        HK_FACT_KEY(k, id);
-        MDB_val d;
-        rc = mdb_get(t->txn, t->s->db.fact, &k, &d);
-        if (rc == MDB_NOTFOUND)
-            continue;
-        if (rc) {
-            e = hk_store_mdb_error(t, rc, err, "searching");
-            goto fail;
+        size_t in_batch = i % HK_FACTWALK_MAX;
+        if (in_batch == 0) {
+            size_t n = c->cand.n - i;
+            hk_factwalk_get(&walk, n < HK_FACTWALK_MAX ? n : HK_FACTWALK_MAX,
+                            c->cand_list + i, recs, lens);
+        }
+        MDB_val d = {lens[in_batch], (void *)recs[in_batch]};
+        if (!d.mv_data) {
+            HK_FACT_KEY(k, id);
+            rc = mdb_get(t->txn, t->s->db.fact, &k, &d);
+            if (rc == MDB_NOTFOUND)
+                continue;
+            if (rc) {
+                e = hk_store_mdb_error(t, rc, err, "searching");
+                goto fail;
+            }
         }
         if (hk_rec_decode_ids(d.mv_data, d.mv_size, &r))
             continue;
