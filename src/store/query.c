@@ -983,9 +983,11 @@ const char *hk_query_binding(hk_query *q, const char *name) {
         if (!q->row_valid) {
             hk_rec r;
             HK_FACT_KEY(k, q->row_id);
-            MDB_val d;
-            if (mdb_get(q->t->txn, q->t->s->db.fact, &k, &d) ||
-                hk_rec_decode_ids(d.mv_data, d.mv_size, &r) ||
+            MDB_val d = {q->row_len, (void *)q->row_data};
+            if (!q->row_data || q->row_gen != q->t->gen)
+                if (mdb_get(q->t->txn, q->t->s->db.fact, &k, &d))
+                    return NULL;
+            if (hk_rec_decode_ids(d.mv_data, d.mv_size, &r) ||
                 r.n_args + 1 < q->n_slots)
                 return NULL;
             q->row_syms[0] = r.pred;
