@@ -3,8 +3,9 @@
 # --json, help, errors), `hakgal import --compact always|never|auto`, the
 # one-line note (exit 0) when another process (an MCP server on a held-open
 # stdin) has the KB open, `hakgal compact` and `restore` refused (exit 4)
-# meanwhile, and both working once that process has stopped. The facts,
-# the audit chain and `stats` agree before and after.
+# meanwhile, and both working once that process has stopped; compactions
+# killed (kill -9) at several points leave the KB whole. The facts, the
+# audit chain and `stats` agree before and after.
 set -euo pipefail
 
 : "${HAKGAL_BIN:?HAKGAL_BIN must name the hakgal binary}"
@@ -167,6 +168,38 @@ run audit verify; expect 0 "audit chain ok"
 run restore "$ROOT/bk" --force
 expect 0 "restored"
 [ "$(stat_of facts)" = 22001 ] || fail "restore after the server stopped"; ok
+
+# ---- kill -9 during compaction: the old or the new file, always whole ----
+"$PY" -c '
+with open("crash.hkl", "w") as f:
+    for i in range(60000):
+        f.write("Crash%d(Key%d, Value%d)\n" % (i % 50, (i * 7919) % 20000, i))
+'
+run import crash.hkl --batch 3000 --compact never --quiet; expect 0 "added 60000"
+want_facts=$(stat_of facts)
+snapshot "$ROOT/crash-before.txt"
+interrupted=0
+for delay in 0.01 0.05 0.1 0.2 0.4; do
+  "$HAKGAL_BIN" compact >/dev/null 2>&1 &
+  cpid=$!
+  sleep "$delay"
+  kill -9 "$cpid" 2>/dev/null || true
+  wait "$cpid" 2>/dev/null || true
+  [ -e "$HAKGAL_DATA/data.mdb.compact" ] && interrupted=$((interrupted + 1))
+  [ "$(stat_of facts)" = "$want_facts" ] || fail "facts after kill -9 at $delay s"; ok
+  snapshot "$ROOT/crash-after.txt"
+  cmp -s "$ROOT/crash-before.txt" "$ROOT/crash-after.txt" || fail "KB changed by kill -9 at $delay s"; ok
+  # the KB stays writable
+  printf 'Survived(kill%s)\n' "$delay" >survived.hkl
+  run import survived.hkl --compact never --quiet; expect 0 "added 1"
+  want_facts=$((want_facts + 1))
+  snapshot "$ROOT/crash-before.txt"
+done
+echo "kill -9 interrupted $interrupted of 5 compactions mid-copy"
+run compact; expect 0 "compacted"
+[ ! -e "$HAKGAL_DATA/data.mdb.compact" ] || fail "stale copy not removed"; ok
+snapshot "$ROOT/crash-after.txt"
+cmp -s "$ROOT/crash-before.txt" "$ROOT/crash-after.txt" || fail "final compaction changed the KB"; ok
 
 # ---- help and errors ----
 run compact --help; expect 0 "Usage: hakgal compact"
