@@ -264,6 +264,9 @@ static void on_accept(h2o_socket_t *listener, const char *errstr)
     }
 }
 
+/* How long an idle connection may stay open once shutdown began. */
+#define SHUTDOWN_IDLE_MS 1000u
+
 static bool loop_idle(hk_loop *loop)
 {
     return h2o_linklist_is_empty(&loop->ctx.http1._conns) &&
@@ -319,6 +322,18 @@ static void *loop_main(void *arg)
             h2o_socket_close(loop->listener);
             loop->listener = NULL;
             h2o_context_request_shutdown(&loop->ctx);
+            /* h2o 2.2 closes an idle HTTP/1 connection only when its wait
+             * for the next request (req_timeout) runs out, and that wait
+             * is armed only between requests and while one is being
+             * received. Shortening it closes idle keep-alive connections
+             * on the next turn instead of holding shutdown for the full
+             * timeout; requests in flight finish, and a request body
+             * still arriving keeps its connection as long as bytes keep
+             * coming within a second. HTTP/2 idle connections likewise. */
+            if (loop->ctx.http1.req_timeout.timeout > SHUTDOWN_IDLE_MS)
+                loop->ctx.http1.req_timeout.timeout = SHUTDOWN_IDLE_MS;
+            if (loop->ctx.http2.idle_timeout.timeout > SHUTDOWN_IDLE_MS)
+                loop->ctx.http2.idle_timeout.timeout = SHUTDOWN_IDLE_MS;
             deadline = hk_now_us() +
                        (int64_t)srv->cfg.request_timeout_ms * 1000;
         }
