@@ -260,6 +260,9 @@ typedef struct hk_store_options {
 hk_err hk_store_open(const char *dir, const hk_store_options *opt,
                      hk_store **out, hk_error *err);
 void hk_store_close(hk_store *s);
+/* A number that grows with every commit that changed the KB, made by any
+ * process (LMDB's last transaction id); for cheap change polling. */
+uint64_t hk_store_last_commit(hk_store *s);
 const char *hk_store_path(const hk_store *s);
 
 /* Begins a transaction. Write transactions serialize (a second writer

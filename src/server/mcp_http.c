@@ -20,8 +20,10 @@
  * that Host is a loopback name — DNS-rebinding protection, 403 otherwise —
  * and bearer auth through hk_server_authorize (401 + WWW-Authenticate).
  * After a tool changed the KB, every session subscribed to KB resources
- * gets notifications/resources/updated on its open GET streams (writes
- * made through REST or the CLI are not announced).
+ * gets notifications/resources/updated on its open GET streams at once;
+ * the ticker announces every other change (REST writes, other processes
+ * such as the CLI) within its period, noticed by the KB's commit number
+ * (hk_store_last_commit), so each commit is announced once.
  * A bearer token with the write role authorises the write tools; so does
  * the legacy auth_token argument when it is a configured write/admin
  * token. Writes go through the server's group commit (write_sync).
@@ -99,6 +101,7 @@ static struct {
     bool closing;              /* shutdown: workers and ticker exit */
     pthread_t workers[WORKERS];/* worker threads */
     pthread_t ticker;          /* GET stream ticker */
+    _Atomic uint64_t announced; /* commit number last announced */
     bool started;              /* threads were started */
     bool loopback;             /* listening on a loopback address */
     char *allow_buf;           /* storage of the allowed directories */
@@ -502,6 +505,7 @@ static void stream_push_on_loop(void *arg) {
  * on its open GET streams. */
 static void job_kb_changed(void *ud) {
     (void)ud;
+    atomic_store(&g.announced, hk_store_last_commit(hk_server_store(g.srv)));
     pthread_mutex_lock(&g.lock);
     for (size_t i = 0; i < MAX_SESSIONS; i++) {
         session_entry *e = &g.sessions[i];
@@ -628,6 +632,9 @@ static void *ticker_main(void *arg) {
     for (;;) {
         struct timespec ts = {0, 250 * 1000000L};
         nanosleep(&ts, NULL);
+        uint64_t commit = hk_store_last_commit(hk_server_store(g.srv));
+        if (commit != atomic_load(&g.announced))
+            job_kb_changed(NULL); /* a write made outside MCP */
         pthread_mutex_lock(&g.lock);
         if (!aborted && hk_server_stopping(g.srv)) {
             /* calls waiting for a client's answer end now, so that their
@@ -941,6 +948,7 @@ static bool check_token(void *ud, const char *token, char name[64]) {
 hk_err hk_mcp_http_register(hk_server *srv, hk_error *err) {
     memset(&g, 0, sizeof g);
     g.srv = srv;
+    atomic_store(&g.announced, hk_store_last_commit(hk_server_store(srv)));
     pthread_mutex_init(&g.lock, NULL);
     pthread_cond_init(&g.wake, NULL);
     const hk_server_config *cfg = hk_server_get_config(srv);

@@ -464,6 +464,13 @@ hk_err hk_store_open_unlocked(const char *dir, const hk_store_options *opt,
     return store_open(dir, opt, false, out, err);
 }
 
+uint64_t hk_store_last_commit(hk_store *s) {
+    MDB_envinfo info;
+    if (!s || mdb_env_info(s->env, &info))
+        return 0;
+    return (uint64_t)info.me_last_txnid;
+}
+
 void hk_store_close(hk_store *s) {
     if (!s)
         return;

@@ -96,6 +96,16 @@ try {
     await client.callTool({ name: 'add_fact', arguments: { statement: 'Bearer(Again)' } });
     for (let i = 0; i < 100 && !updates.length; i++) await new Promise((r) => setTimeout(r, 20));
     lib.eq(updates, ['hakgal://entity/Bearer'], 'resources/updated on the GET stream');
+    // a write made outside MCP (REST) is announced too, once
+    const rest = await fetch(url.replace(/\/mcp$/, '/v2/facts'), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${writer}` },
+      body: JSON.stringify({ statement: 'Bearer(Rest)' }),
+    });
+    lib.eq(rest.status, 201, 'REST write');
+    for (let i = 0; i < 150 && updates.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 600)); // no second announcement
+    lib.eq(updates, ['hakgal://entity/Bearer', 'hakgal://entity/Bearer'], 'resources/updated after a REST write');
     await client.close();
   }
   {
