@@ -163,6 +163,63 @@ fail:
 
 #define HK_COPY_STEP 1000000u
 
+/* Commits a step of the copy and reopens the write cursor on ddbi in a
+ * new write txn. */
+static int copy_step(MDB_env *dst, MDB_txn **wtxn, MDB_cursor **wc,
+                     MDB_dbi ddbi) {
+    mdb_cursor_close(*wc);
+    *wc = NULL;
+    int rc = mdb_txn_commit(*wtxn);
+    *wtxn = NULL;
+    if (rc || (rc = mdb_txn_begin(dst, NULL, 0, wtxn)) ||
+        (rc = mdb_cursor_open(*wtxn, ddbi, wc)))
+        return rc;
+    return 0;
+}
+
+/* Copies a DUPSORT|DUPFIXED database a page of duplicates at a time:
+ * MDB_GET_MULTIPLE / MDB_NEXT_MULTIPLE hand out whole leaf pages of a
+ * key's duplicates, MDB_MULTIPLE writes them in one call (appended). A
+ * key with a single value has no duplicate page: GET_MULTIPLE then leaves
+ * the value as read. Steps are committed between keys. */
+static int copy_dupfixed(MDB_cursor *rc_cur, MDB_env *dst, MDB_txn **wtxn,
+                         MDB_cursor **wc, MDB_dbi ddbi, size_t *since_commit) {
+    MDB_val k, d, k2, page;
+    int rc;
+    for (rc = mdb_cursor_get(rc_cur, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(rc_cur, &k, &d, MDB_NEXT_NODUP)) {
+        size_t item = d.mv_size;
+        unsigned put = MDB_APPEND;
+        int mrc;
+        if (item == 0)
+            return MDB_CORRUPTED;
+        page = d;
+        for (mrc = mdb_cursor_get(rc_cur, &k2, &page, MDB_GET_MULTIPLE);
+             mrc == 0;
+             mrc = mdb_cursor_get(rc_cur, &k2, &page, MDB_NEXT_MULTIPLE)) {
+            if (page.mv_size == 0 || page.mv_size % item != 0)
+                return MDB_CORRUPTED;
+            MDB_val items[2] = {{item, page.mv_data},
+                                {page.mv_size / item, NULL}};
+            int prc = mdb_cursor_put(*wc, &k, items, MDB_MULTIPLE | put);
+            if (prc)
+                return prc;
+            if (items[1].mv_size != page.mv_size / item)
+                return EIO; /* LMDB stored fewer than given */
+            *since_commit += page.mv_size / item;
+            put = MDB_APPENDDUP;
+        }
+        if (mrc != MDB_NOTFOUND)
+            return mrc;
+        if (*since_commit >= HK_COPY_STEP) {
+            if ((rc = copy_step(dst, wtxn, wc, ddbi)))
+                return rc;
+            *since_commit = 0;
+        }
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
                      hk_error *err) {
     MDB_env *dst = NULL;
@@ -192,6 +249,16 @@ hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
             (rc = mdb_cursor_open(rtxn, sdbi, &rc_cur)) ||
             (rc = mdb_cursor_open(wtxn, ddbi, &wc)))
             goto lmdb;
+        if (flags & MDB_DUPFIXED) {
+            if ((rc = copy_dupfixed(rc_cur, dst, &wtxn, &wc, ddbi,
+                                    &since_commit)))
+                goto lmdb;
+            mdb_cursor_close(rc_cur);
+            rc_cur = NULL;
+            mdb_cursor_close(wc);
+            wc = NULL;
+            continue;
+        }
         MDB_val k, d, prev = {0, NULL};
         uint8_t prev_key[512];
         bool dupsort = (flags & MDB_DUPSORT) != 0;
@@ -211,13 +278,7 @@ hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
                 prev.mv_data = prev_key;
             }
             if (++since_commit >= HK_COPY_STEP) {
-                /* commit a step; reopen the write cursor in a new txn */
-                mdb_cursor_close(wc);
-                wc = NULL;
-                rc = mdb_txn_commit(wtxn);
-                wtxn = NULL;
-                if (rc || (rc = mdb_txn_begin(dst, NULL, 0, &wtxn)) ||
-                    (rc = mdb_cursor_open(wtxn, ddbi, &wc)))
+                if ((rc = copy_step(dst, &wtxn, &wc, ddbi)))
                     goto lmdb;
                 since_commit = 0;
             }
