@@ -1466,6 +1466,7 @@ int main(int argc, char **argv)
         char p[PATH_MAX];
         path_in(p, sizeof p, &o, "hakgal-kb/data.mdb");
         res[0].file_bytes = file_size(p);
+        res[0].file_bytes_before_compact = res[0].file_bytes; /* unknown */
         res[0].ran = res[0].ok = o.run_hakgal && res[0].file_bytes > 0;
         res[0].facts = o.n;
         path_in(p, sizeof p, &o, "sqlite.db");
