@@ -4,8 +4,9 @@
 # one-line note (exit 0) when another process (an MCP server on a held-open
 # stdin) has the KB open, `hakgal compact` and `restore` refused (exit 4)
 # meanwhile, and both working once that process has stopped; compactions
-# killed (kill -9) at several points leave the KB whole. The facts, the
-# audit chain and `stats` agree before and after.
+# killed (kill -9) at several points leave the KB whole; a command started
+# during a compaction waits for it. The facts, the audit chain and `stats`
+# agree before and after.
 set -euo pipefail
 
 : "${HAKGAL_BIN:?HAKGAL_BIN must name the hakgal binary}"
@@ -200,6 +201,33 @@ run compact; expect 0 "compacted"
 [ ! -e "$HAKGAL_DATA/data.mdb.compact" ] || fail "stale copy not removed"; ok
 snapshot "$ROOT/crash-after.txt"
 cmp -s "$ROOT/crash-before.txt" "$ROOT/crash-after.txt" || fail "final compaction changed the KB"; ok
+
+# ---- a command started during a compaction waits, then reads the new file ----
+# (small batches of new facts give the KB free pages again)
+"$PY" -c '
+with open("again.hkl", "w") as f:
+    for i in range(20000):
+        f.write("Again%d(Key%d, Other%d)\n" % (i % 30, (i * 7919) % 20000, i))
+'
+run import again.hkl --batch 1000 --compact never --quiet; expect 0 "added 20000"
+want_facts=$(stat_of facts)
+"$HAKGAL_BIN" compact >"$ROOT/bg.out" 2>&1 &
+cpid=$!
+seen=0
+for _ in $(seq 1 2000); do
+  if [ -e "$HAKGAL_DATA/data.mdb.compact" ]; then seen=1; break; fi
+  kill -0 "$cpid" 2>/dev/null || break
+done
+if [ "$seen" = 1 ]; then
+  j=$("$HAKGAL_BIN" stats --json) || fail "stats during a compaction failed"
+  "$PY" -c 'import json,sys; j=json.loads(sys.argv[1]); sys.exit(0 if j["facts"] == int(sys.argv[2]) and j["bytes_free"] <= 65536 else 1)' "$j" "$want_facts" ||
+    fail "stats started during the compaction did not wait for the new file: $j"
+  ok
+  echo "a stats command started during the copy waited for it"
+else
+  echo "note: the compaction ended before a command could start during it"
+fi
+wait "$cpid" || fail "background compaction failed: $(cat "$ROOT/bg.out")"; ok
 
 # ---- help and errors ----
 run compact --help; expect 0 "Usage: hakgal compact"
