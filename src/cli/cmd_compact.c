@@ -129,7 +129,13 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
     hk_error_clear(&e);
     hk_err err = HK_OK;
     if (mode == CLI_COMPACT_NEVER) {
-        why = "--compact never";
+        if (st)
+            snprintf(reason, sizeof reason, "--compact never (%s of %s free)",
+                     size_text(st->bytes_free, f),
+                     size_text(st->bytes_on_disk, a));
+        else
+            snprintf(reason, sizeof reason, "--compact never");
+        why = reason;
     } else if (mode == CLI_COMPACT_AUTO && !st) {
         why = "the statistics of the knowledge base could not be read";
     } else if (mode == CLI_COMPACT_AUTO && !hk_store_compact_advised(st)) {
@@ -159,9 +165,11 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
         if (why) {
             hk_buf_append_str(&j, "\"reason\":");
             cli_json_str(&j, why);
-            hk_buf_appendf(&j, ",\"bytes_on_disk\":%llu,\"bytes_free\":%llu",
-                           (unsigned long long)(st ? st->bytes_on_disk : 0),
-                           (unsigned long long)(st ? st->bytes_free : 0));
+            if (st)
+                hk_buf_appendf(&j,
+                               ",\"bytes_on_disk\":%llu,\"bytes_free\":%llu",
+                               (unsigned long long)st->bytes_on_disk,
+                               (unsigned long long)st->bytes_free);
         } else {
             report_json(&j, &r);
         }

@@ -326,11 +326,11 @@ int hk_cmd_import(int argc, char **argv)
     }
     free(default_rejects);
     hk_buf_free(&line);
-    /* Compaction needs every handle closed; take the statistics that
-     * drive the auto policy first. */
+    /* Compaction needs every handle closed; take the statistics (the
+     * auto policy, the note when it does not run) first. */
     hk_stats st;
     bool have_stats = false;
-    if (rc == HK_EXIT_OK && compact == CLI_COMPACT_AUTO) {
+    if (rc == HK_EXIT_OK) {
         hk_txn *t = NULL;
         memset(&st, 0, sizeof st);
         if (hk_txn_begin(s, false, &t, &e) == HK_OK) {
