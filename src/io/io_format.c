@@ -85,7 +85,7 @@ hk_format io_detect_format(const char *path, const char *head, size_t len)
     size_t i = 0;
     while (i < len) {
         size_t eol = i;
-        while (eol < len && head[eol] != '\n')
+        while (eol < len && head[eol] != '\n' && head[eol] != '\r')
             eol++;
         size_t s = i;
         while (s < eol && (head[s] == ' ' || head[s] == '\t' ||

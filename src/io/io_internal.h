@@ -44,6 +44,9 @@ typedef struct io_reader {
     uint64_t line_no;    /* 1-based number of the line last returned */
     uint64_t bytes_done; /* bytes consumed so far (progress) */
     uint64_t bytes_total;/* file size, 0 when unknown (pipes) */
+    char eol;            /* line terminator: '\n', or '\r' for files whose
+                            first line ends with a lone CR (old Mac text) */
+    bool eol_known;      /* eol was decided from the first line ending */
 } io_reader;
 
 /* Opens path ("-" = standard input). Caller closes with io_reader_close. */
@@ -54,7 +57,8 @@ void io_reader_close(io_reader *r);
  * without consuming them (format detection). */
 hk_err io_reader_peek(io_reader *r, size_t n, const char **data, size_t *len,
                       hk_error *err);
-/* Next line without its '\n' (and without a trailing '\r').
+/* Next line without its '\n' (and without a trailing '\r'); in a file
+ * whose first line ends with a lone '\r', every '\r' ends a line.
  * *line stays valid until the next call; the reader owns it. Sets *got
  * false at the end of input. A line longer than max_line is consumed
  * whole but returned cut to its first max_line bytes with *overlong true

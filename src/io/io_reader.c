@@ -9,6 +9,11 @@
  * returned flagged overlong (so that the caller can reject it with a
  * preview) and the rest is skipped up to the next newline.
  *
+ * Line endings: LF and CRLF; and lone CR (old Mac text files), decided by
+ * the file's first line ending, so that a stray CR inside a line of an LF
+ * file stays part of that line (and is rejected with it) instead of
+ * splitting it.
+ *
  * One reader belongs to one import call (one thread).
  */
 #include "io/io_internal.h"
@@ -57,6 +62,7 @@ hk_err io_reader_open(io_reader *r, const char *path, size_t max_line,
         (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
     r->max_line = max_line;
+    r->eol = '\n';
     r->cap = max_line + IO_CHUNK + 1;
     r->buf = hk_malloc(r->cap);
     if (r->buf == NULL) {
@@ -133,17 +139,52 @@ hk_err io_reader_peek(io_reader *r, size_t n, const char **data, size_t *len,
     return HK_OK;
 }
 
+/* Decides the line terminator from the first line ending: a CR not
+ * followed by LF makes CR the terminator for the whole file. Reads at most
+ * max_line bytes ahead (no ending by then: LF). */
+static hk_err detect_eol(io_reader *r, hk_error *err)
+{
+    for (;;) {
+        size_t avail = r->end - r->start;
+        const char *base = r->buf + r->start;
+        const char *lf = memchr(base, '\n', avail);
+        const char *cr = memchr(base, '\r', lf ? (size_t)(lf - base) : avail);
+        if (cr != NULL && (size_t)(cr - base) + 1 < avail) {
+            r->eol = cr[1] == '\n' ? '\n' : '\r';
+            break;
+        }
+        if (cr != NULL && r->eof) {
+            r->eol = '\r'; /* the file ends with its first CR */
+            break;
+        }
+        if (cr == NULL && (lf != NULL || r->eof || avail > r->max_line))
+            break; /* LF first, no ending at all, or none in reach */
+        if (r->end - r->start >= r->cap - 1)
+            break;
+        hk_err rc = fill(r, err);
+        if (rc != HK_OK)
+            return rc;
+    }
+    r->eol_known = true;
+    return HK_OK;
+}
+
 hk_err io_reader_next(io_reader *r, char **line, size_t *len, bool *overlong,
                       uint64_t *full_len, bool *got, hk_error *err)
 {
     *got = false;
     *overlong = false;
+    if (!r->eol_known) {
+        hk_err rc = detect_eol(r, err);
+        if (rc != HK_OK)
+            return rc;
+    }
     size_t scanned = 0; /* bytes after start already known to lack '\n' */
     for (;;) {
         size_t avail = r->end - r->start;
         char *base = r->buf + r->start;
         char *nl = avail > scanned
-                       ? memchr(base + scanned, '\n', avail - scanned)
+                       ? memchr(base + scanned, r->eol, avail - scanned)
                        : NULL;
         if (nl != NULL || (r->eof && avail > 0) || avail > r->max_line) {
             size_t n;
@@ -167,7 +208,7 @@ hk_err io_reader_next(io_reader *r, char **line, size_t *len, bool *overlong,
                 uint64_t total = keep; /* bytes of this line seen */
                 r->bytes_done += keep;
                 for (;;) {
-                    char *p = memchr(r->buf + keep, '\n', r->end - keep);
+                    char *p = memchr(r->buf + keep, r->eol, r->end - keep);
                     if (p != NULL) {
                         size_t tail = (size_t)(p - (r->buf + keep));
                         total += tail;

@@ -104,6 +104,16 @@ printf '# tabs, no parentheses\nOrbits\tMoon\tEarth\n' >tabs.data
 run import tabs.data; expect 0 "read 1, added 1, already present 0, rejected 0 (tsv"
 run get 'Orbits(Moon, Earth)'; expect 0
 
+# ---- old Mac line endings (lone CR), statements and TSV ----
+printf '# mac\rMacA(one, two)\rMacB(three)\rBad((\r' >mac.hkl
+run import mac.hkl
+expect 0 "mac.hkl: read 3, added 2, already present 0, rejected 1 (statements"
+same "$(cut -d: -f1,2 mac.hkl.rejects)" "mac.hkl:4"
+run get 'MacB(three)'; expect 0
+printf '# tabs\rMacT\tfour\tfive\r' >mac.data
+run import mac.data; expect 0 "read 1, added 1, already present 0, rejected 0 (tsv"
+run get 'MacT(four, five)'; expect 0
+
 # ---- JSONL by content, and --format overriding detection ----
 cat >meta.data <<'EOF'
 {"statement": "IsA(Ice, Solid)", "confidence": 0.9, "source": "lab", "tags": ["phase"], "context": {"t": -5}}

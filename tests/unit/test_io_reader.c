@@ -200,12 +200,87 @@ static void test_peek_and_errors(void **state)
     assert_non_null(strstr(e.message, "directory"));
 }
 
+/* Reads every line of a file with the given content into one string,
+ * lines joined by '|'. */
+static char *read_all(const char *content, size_t content_len, size_t cap)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/eol.txt", g_dir);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(content, 1, content_len, fp), content_len);
+    fclose(fp);
+    io_reader r;
+    hk_error e;
+    assert_int_equal(io_reader_open(&r, path, cap, &e), HK_OK);
+    hk_buf out = HK_BUF_INIT;
+    for (int guard = 0; guard < 1000; guard++) {
+        char *line;
+        size_t len;
+        bool overlong, got;
+        uint64_t full;
+        assert_int_equal(
+            io_reader_next(&r, &line, &len, &overlong, &full, &got, &e), HK_OK);
+        if (!got)
+            break;
+        hk_buf_appendf(&out, "%s%.*s%s", out.len ? "|" : "", (int)len, line,
+                       overlong ? "+" : "");
+    }
+    assert_int_equal(r.bytes_done, content_len);
+    io_reader_close(&r);
+    hk_buf_append(&out, "", 1);
+    return out.data;
+}
+
+static void test_line_endings(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        const char *lines;
+    } cases[] = {
+        {"a\nb\n", "a|b"},
+        {"a\r\nb\r\nc", "a|b|c"},
+        /* old Mac text: a lone CR ends every line */
+        {"a\rb\rc\r", "a|b|c"},
+        {"P(x, y)\r\rQ(z)", "P(x, y)||Q(z)"},
+        {"only\r", "only"},
+        /* the first ending decides: a stray CR in an LF file stays */
+        {"a\nb\rc\n", "a|b\rc"},
+        {"a\r\nb\rc\r\n", "a|b\rc"},
+        /* in a CR file, LF is an ordinary byte */
+        {"a\rb\nc\r", "a|b\nc"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *got = read_all(cases[i].in, strlen(cases[i].in), 64);
+        assert_string_equal(got, cases[i].lines);
+        free(got);
+    }
+    /* CR file with an overlong line: the rest is skipped to the next CR */
+    char *got = read_all("12345678901234567890\rshort\r", 27, 8);
+    assert_string_equal(got, "12345678+|short");
+    free(got);
+    /* the first ending lies beyond the first read chunk */
+    size_t big = (1u << 20) + 100;
+    char *in = malloc(big + 8);
+    assert_non_null(in);
+    memset(in, 'x', big);
+    memcpy(in + big, "\rnext\r", 6);
+    got = read_all(in, big + 6, big + 10);
+    assert_int_equal(strlen(got), big + 5);
+    assert_string_equal(got + big, "|next");
+    free(got);
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_lines_small_cap),
         cmocka_unit_test(test_random_lines_import_cap),
         cmocka_unit_test(test_peek_and_errors),
+        cmocka_unit_test(test_line_endings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
