@@ -374,6 +374,12 @@ hk_err hk_store_count_predicate(hk_txn *t, const char *predicate,
                                 uint64_t *n, hk_error *err);
 hk_err hk_store_count_entity(hk_txn *t, const char *entity, uint64_t *n,
                              hk_error *err);
+/* Facts by creation day (UTC): per_day[i] gets the number of facts whose
+ * created time falls on day first_day + i (days since 1970-01-01), for
+ * n_days (1..36600) days. Reads every fact record once, without decoding
+ * strings (about 0.1 µs per fact). per_day is the caller's array. */
+hk_err hk_store_count_created(hk_txn *t, int64_t first_day, uint32_t n_days,
+                              uint64_t *per_day, hk_error *err);
 
 typedef struct hk_name_count {
     char *name;       /* predicate or entity */

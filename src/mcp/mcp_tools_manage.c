@@ -76,49 +76,26 @@ hk_err mcp_t_export_facts(mcp_call *c, json_t **out, hk_error *err) {
 
 /* ==== growth_stats ==== */
 
-#define GROWTH_MAX_SCAN 50000000 /* facts read at most */
-
 hk_err mcp_t_growth_stats(mcp_call *c, json_t **out, hk_error *err) {
     int64_t days = mcp_arg_int(c, "days", 30);
     const int64_t day_us = 86400LL * 1000000LL;
-    int64_t now = hk_now_us();
-    int64_t today = now / day_us;
+    int64_t today = hk_now_us() / day_us;
     int64_t first_day = today - days + 1;
     uint64_t *per = calloc((size_t)days, sizeof *per);
     hk_txn *t = NULL;
-    hk_query *q = NULL;
-    hk_fact f;
-    hk_fact_init(&f);
-    uint64_t total = 0;
-    hk_scan scan = HK_SCAN_INIT;
-    scan.newest_first = true;
+    /* Creation times do not follow id order (a JSONL import keeps the
+     * times of its records), so the store counts every record's day. */
     hk_err rc = per ? mcp_read_begin(c, &t, err) : HK_ERR_NOMEM;
-    if (rc == HK_OK) rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-    /* Every fact is read: creation times do not follow id order (a JSONL
-     * import keeps the times of its records, so the newest ids may be the
-     * oldest facts), and stopping at a run of older facts missed the
-     * facts added before such an import. */
-    for (size_t i = 0; rc == HK_OK && i < GROWTH_MAX_SCAN; i++) {
-        bool has = false;
-        rc = hk_query_next(q, &f, &has, err);
-        if (rc != HK_OK || !has) break;
-        int64_t d = f.created_us / day_us;
-        if (d < first_day) continue;
-        if (d <= today) {
-            per[d - first_day]++;
-            total++;
-        }
-        if ((i & 0xFFFF) == 0xFFFF)
-            mcp_progress(c, (double)i, 0, "scanning facts");
-    }
-    hk_query_close(q);
+    if (rc == HK_OK)
+        rc = hk_store_count_created(t, first_day, (uint32_t)days, per, err);
     if (t) hk_txn_abort(t);
-    hk_fact_release(&f);
+    uint64_t total = 0;
     json_t *arr = rc == HK_OK ? json_array() : NULL;
     for (int64_t d = 0; arr && d < days; d++) {
         char date[32];
         hk_time_format((first_day + d) * day_us, date);
         date[10] = '\0';
+        total += per[d];
         json_array_append_new(arr, json_pack("{s:s, s:I}", "date", date,
                                              "added", (json_int_t)per[d]));
     }

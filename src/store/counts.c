@@ -102,6 +102,43 @@ hk_err hk_store_count_entity(hk_txn *t, const char *entity, uint64_t *n,
     return entity_count(t, id, n, err);
 }
 
+#define US_PER_DAY INT64_C(86400000000)
+#define MAX_COUNT_DAYS 36600u
+
+hk_err hk_store_count_created(hk_txn *t, int64_t first_day, uint32_t n_days,
+                              uint64_t *per_day, hk_error *err) {
+    hk_err e;
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
+        return e;
+    if (!per_day || n_days == 0 || n_days > MAX_COUNT_DAYS)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "days must be 1..%u", MAX_COUNT_DAYS);
+    memset(per_day, 0, n_days * sizeof *per_day);
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->db.fact, &c);
+    if (rc)
+        return hk_store_mdb_error(t, rc, err, "counting facts by day");
+    MDB_val k, d;
+    /* One pass in id order: creation times do not follow ids (imports
+     * keep the times of their records). */
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        hk_rec r;
+        if (hk_rec_decode(d.mv_data, d.mv_size, &r)) {
+            mdb_cursor_close(c);
+            return hk_error_set(err, HK_ERR_CORRUPT,
+                                "store: a fact record is damaged");
+        }
+        int64_t day = r.created_us / US_PER_DAY; /* created_us >= 0 */
+        if (day >= first_day && day - first_day < (int64_t)n_days)
+            per_day[day - first_day]++;
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND)
+        return hk_store_mdb_error(t, rc, err, "counting facts by day");
+    return HK_OK;
+}
+
 hk_err hk_store_predicate_arities(hk_txn *t, const char *predicate,
                                   uint64_t counts[HK_MAX_ARGS + 1],
                                   hk_error *err) {

@@ -84,9 +84,62 @@ static void test_times_kept_and_checked(void **state) {
     free(dir);
 }
 
+static void test_count_created_by_day(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("times-days");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    hk_error err;
+    hk_fact_id id = 0;
+    const int64_t day = INT64_C(86400000000);
+    hk_fact_meta m = {0};
+    m.fields = HK_META_TIMES;
+    /* day 20000: three facts (first and last microsecond of the day),
+     * day 20002: one, day 19999 and 20010: outside the window */
+    int64_t when[] = {20000 * day, 20000 * day + day - 1, 20000 * day + 5,
+                      20002 * day, 19999 * day + day - 1, 20010 * day};
+    for (size_t i = 0; i < sizeof when / sizeof *when; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "Day(f%zu)", i);
+        m.created_us = when[i];
+        assert_int_equal(add_with(t, text, &m, &id, NULL, &err), HK_OK);
+    }
+    uint64_t per[5];
+    /* inside the write transaction, then committed, in a read txn */
+    assert_int_equal(hk_store_count_created(t, 20000, 5, per, &err), HK_OK);
+    uint64_t want[5] = {3, 0, 1, 0, 0};
+    assert_memory_equal(per, want, sizeof want);
+    /* a deleted fact no longer counts */
+    assert_int_equal(hk_store_delete(t, 4, &err), HK_OK);
+    want[2] = 0;
+    tu_commit(t);
+    t = tu_begin(s, false);
+    assert_int_equal(hk_store_count_created(t, 20000, 5, per, &err), HK_OK);
+    assert_memory_equal(per, want, sizeof want);
+    /* today's facts (no explicit time) count on today */
+    hk_txn_abort(t);
+    t = tu_begin(s, true);
+    assert_int_equal(add_with(t, "Day(now)", NULL, &id, NULL, &err), HK_OK);
+    tu_commit(t);
+    t = tu_begin(s, false);
+    int64_t today = hk_now_us() / day;
+    assert_int_equal(hk_store_count_created(t, today - 1, 3, per, &err),
+                     HK_OK);
+    assert_true(per[1] == 1 || per[2] == 1); /* midnight may pass */
+    assert_int_equal(hk_store_count_created(t, 0, 0, per, &err),
+                     HK_ERR_INVALID);
+    assert_int_equal(hk_store_count_created(t, 0, 36601, per, &err),
+                     HK_ERR_INVALID);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_times_kept_and_checked),
+        cmocka_unit_test(test_count_created_by_day),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
