@@ -122,7 +122,8 @@ const mcp_tool_def mcp_kb_tools[] = {
      IN("", ""),
      OUT(NUM("facts") "," NUM("predicates") "," NUM("entities") ","
          NUM("symbols") "," NUM("audit_entries") "," NUM("last_fact_id") ","
-         NUM("bytes_on_disk") "," NUM("bytes_used") "," NUM("map_size") ","
+         NUM("bytes_on_disk") "," NUM("bytes_used") "," NUM("bytes_free")
+         "," NUM("map_size") ","
          "\"last_change\":{\"type\":[\"string\",\"null\"]},"
          NUM("schema_version"),
          "\"facts\",\"predicates\",\"entities\",\"audit_entries\""),

@@ -303,14 +303,16 @@ hk_err mcp_t_kb_stats(mcp_call *c, json_t **out, hk_error *err) {
     if (rc == HK_OK) rc = hk_store_stats(t, &s, err);
     if (t) hk_txn_abort(t);
     if (rc != HK_OK) return rc;
-    *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I}",
+    *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o,"
+                     " s:I}",
                      "facts", (json_int_t)s.facts, "predicates",
                      (json_int_t)s.predicates, "entities",
                      (json_int_t)s.entities, "symbols", (json_int_t)s.symbols,
                      "audit_entries", (json_int_t)s.audit_entries,
                      "last_fact_id", (json_int_t)s.last_fact_id,
                      "bytes_on_disk", (json_int_t)s.bytes_on_disk,
-                     "bytes_used", (json_int_t)s.bytes_used, "map_size",
+                     "bytes_used", (json_int_t)s.bytes_used, "bytes_free",
+                     (json_int_t)s.bytes_free, "map_size",
                      (json_int_t)s.map_size, "last_change",
                      mcp_time_json(s.last_change_us), "schema_version",
                      (json_int_t)s.schema_version);

@@ -418,7 +418,8 @@ void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param)
         &b,
         "{\"facts\":%llu,\"predicates\":%llu,\"entities\":%llu,"
         "\"symbols\":%llu,\"audit_entries\":%llu,\"last_fact_id\":%llu,"
-        "\"bytes_on_disk\":%llu,\"bytes_used\":%llu,\"map_size\":%llu,"
+        "\"bytes_on_disk\":%llu,\"bytes_used\":%llu,\"bytes_free\":%llu,"
+        "\"map_size\":%llu,"
         "\"last_change\":%s%s%s,\"schema_version\":%u,\"version\":\"%s\","
         "\"uptime_seconds\":%.3f}\n",
         (unsigned long long)st.facts, (unsigned long long)st.predicates,
@@ -426,7 +427,8 @@ void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param)
         (unsigned long long)st.audit_entries,
         (unsigned long long)st.last_fact_id,
         (unsigned long long)st.bytes_on_disk,
-        (unsigned long long)st.bytes_used, (unsigned long long)st.map_size,
+        (unsigned long long)st.bytes_used, (unsigned long long)st.bytes_free,
+        (unsigned long long)st.map_size,
         when[0] ? "\"" : "", when[0] ? when : "null", when[0] ? "\"" : "",
         st.schema_version, HK_VERSION,
         (double)(hk_now_us() - srv->started_us) / 1e6);

@@ -303,6 +303,11 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
                 rc = gauge(b, "hakgal_store_used_bytes",
                            "LMDB pages in use times page size.", st.bytes_used);
             if (rc == HK_OK)
+                rc = gauge(b, "hakgal_store_free_bytes",
+                           "Pages on LMDB's free list (reused by later "
+                           "writes; `hakgal compact` returns them).",
+                           st.bytes_free);
+            if (rc == HK_OK)
                 rc = gauge(b, "hakgal_store_map_bytes",
                            "LMDB map size (maximum KB size).", st.map_size);
         }

@@ -185,6 +185,7 @@ export async function exerciseAllTools(client, ctx) {
   eq(recent.facts.map((f) => f.statement), [...SEED].reverse().slice(0, 3), 'recent facts newest first');
   const stats = await call(client, validators, 'kb_stats', {});
   eq(stats.facts, SEED.length, 'kb_stats facts');
+  ok(Number.isInteger(stats.bytes_free) && stats.bytes_free <= stats.bytes_on_disk, 'kb_stats bytes_free');
 
   // ---- update / delete ----
   const up = await call(client, validators, 'update_fact', { old_statement: 'Causes(Heat, Expansion)', new_statement: 'Causes(Heat, ThermalExpansion)', ...tok });

@@ -408,6 +408,8 @@ class OpenServer(unittest.TestCase):
         st, _, b = self.r("GET", "/v2/stats")
         self.assertEqual(st, 200)
         self.assertGreater(b["facts"], 0)
+        self.assertGreaterEqual(b["bytes_free"], 0)
+        self.assertLessEqual(b["bytes_free"], b["bytes_on_disk"])
         st, _, b = self.r("GET", "/v2/search?q=" + q("has part laptop"))
         self.assertEqual(st, 200, b)
         self.assertEqual(b["results"][0]["fact"]["statement"],
@@ -455,7 +457,8 @@ class OpenServer(unittest.TestCase):
                      "hakgal_http_request_duration_seconds_bucket",
                      "hakgal_facts_added_total", "hakgal_commit_group_size",
                      "hakgal_commit_duration_seconds", "hakgal_facts ",
-                     "hakgal_store_file_bytes", "hakgal_uptime_seconds",
+                     "hakgal_store_file_bytes", "hakgal_store_free_bytes",
+                     "hakgal_uptime_seconds",
                      "hakgal_build_info"):
             self.assertIn(name, text)
         self.assertIn('route="GET /v2/stats",status="200"', text)
