@@ -181,10 +181,16 @@ hk_err io_import_reject(io_import *im, uint64_t line, const char *reason,
     size_t rec_at = im->scratch.len;
     if (rc == HK_OK)
         rc = hk_buf_append(&im->scratch, rec, shown);
-    if (rc == HK_OK && im->nul_is_tab)
-        for (size_t i = rec_at; i < im->scratch.len; i++)
-            if (im->scratch.data[i] == '\0')
-                im->scratch.data[i] = '\t';
+    /* One reject per line: a line break inside the record (an LF in a
+     * file with CR line endings, a statement from SQLite) shows as a
+     * space. */
+    for (size_t i = rec_at; rc == HK_OK && i < im->scratch.len; i++) {
+        char *c = &im->scratch.data[i];
+        if (*c == '\0' && im->nul_is_tab)
+            *c = '\t';
+        else if (*c == '\n' || *c == '\r')
+            *c = ' ';
+    }
     if (rc == HK_OK && shown < rec_len)
         rc = hk_buf_append_str(&im->scratch, "...");
     if (rc == HK_OK)

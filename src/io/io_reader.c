@@ -140,8 +140,8 @@ hk_err io_reader_peek(io_reader *r, size_t n, const char **data, size_t *len,
 }
 
 /* Decides the line terminator from the first line ending: a CR not
- * followed by LF makes CR the terminator for the whole file. Reads at most
- * max_line bytes ahead (no ending by then: LF). */
+ * followed by LF makes CR the terminator for the whole file. Reads ahead
+ * at most a buffer's worth (max_line + 1 MiB; no ending by then: LF). */
 static hk_err detect_eol(io_reader *r, hk_error *err)
 {
     for (;;) {
@@ -157,8 +157,8 @@ static hk_err detect_eol(io_reader *r, hk_error *err)
             r->eol = '\r'; /* the file ends with its first CR */
             break;
         }
-        if (cr == NULL && (lf != NULL || r->eof || avail > r->max_line))
-            break; /* LF first, no ending at all, or none in reach */
+        if (cr == NULL && (lf != NULL || r->eof))
+            break; /* LF first, or no ending at all */
         if (r->end - r->start >= r->cap - 1)
             break;
         hk_err rc = fill(r, err);

@@ -113,6 +113,12 @@ run get 'MacB(three)'; expect 0
 printf '# tabs\rMacT\tfour\tfive\r' >mac.data
 run import mac.data; expect 0 "read 1, added 1, already present 0, rejected 0 (tsv"
 run get 'MacT(four, five)'; expect 0
+# an LF inside a CR-terminated record: rejected, and its reject stays one line
+printf 'MacC(six)\rBad(x\ny)\rMacD(seven)\r' >mac2.hkl
+run import mac2.hkl
+expect 0 "mac2.hkl: read 3, added 2, already present 0, rejected 1"
+same "$(wc -l <mac2.hkl.rejects)" 1
+grep -qF "$(printf 'Bad(x y)')" mac2.hkl.rejects || fail "the reject shows the record on one line"; ok
 
 # ---- JSONL by content, and --format overriding detection ----
 cat >meta.data <<'EOF'

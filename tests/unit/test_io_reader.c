@@ -261,6 +261,10 @@ static void test_line_endings(void **state)
     char *got = read_all("12345678901234567890\rshort\r", 27, 8);
     assert_string_equal(got, "12345678+|short");
     free(got);
+    /* a CR file whose first line is overlong: still read as CR lines */
+    got = read_all("abcdefghijklmnopqrstuvwxyz\rnext\rlast", 36, 8);
+    assert_string_equal(got, "abcdefgh+|next|last");
+    free(got);
     /* the first ending lies beyond the first read chunk */
     size_t big = (1u << 20) + 100;
     char *in = malloc(big + 8);
