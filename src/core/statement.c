@@ -512,22 +512,24 @@ hk_err hk_statement_validate(const hk_statement *st, hk_error *err)
         return field_fail(err, "args", detail);
     }
     for (uint32_t i = 0; i < st->n_args; i++) {
-        snprintf(field, sizeof field, "args[%u]", (unsigned)i);
         const char *arg = st->args[i];
-        if (!arg)
-            return field_fail(err, field, "argument is missing");
-        size_t alen = strlen(arg);
-        if (alen == 0)
-            return field_fail(err, field, "argument is empty");
-        if (alen > HK_MAX_ARG_BYTES) {
+        size_t alen = arg ? strlen(arg) : 0;
+        why = !arg                       ? "argument is missing"
+              : alen == 0                ? "argument is empty"
+              : alen > HK_MAX_ARG_BYTES ? NULL
+                                         : text_problem(arg, alen, detail);
+        if (arg && alen > HK_MAX_ARG_BYTES) {
             snprintf(detail, sizeof detail,
                      "argument is %zu bytes, over the limit of %d", alen,
                      HK_MAX_ARG_BYTES);
-            return field_fail(err, field, detail);
+            why = detail;
         }
-        why = text_problem(arg, alen, detail);
-        if (why)
+        if (why) {
+            /* the field name is formatted only for the error (this loop
+             * runs for every argument of every statement written) */
+            snprintf(field, sizeof field, "args[%u]", (unsigned)i);
             return field_fail(err, field, why);
+        }
     }
     size_t canon = hk_statement_canonical_len(st);
     if (canon > HK_MAX_STATEMENT_BYTES) {
