@@ -185,6 +185,24 @@ static void resume_accept(h2o_timeout_entry_t *entry)
         h2o_socket_read_start(loop->listener, on_accept);
 }
 
+/* An accepted socket, watched so that shutdown can tell idle connections
+ * from those still receiving or answering a request (see close_idle). */
+typedef struct hk_conn_watch {
+    h2o_linklist_t link; /* in hk_loop.conns */
+    h2o_socket_t *sock;  /* the socket (freed by h2o after on_close) */
+    size_t seen_bytes;   /* sock->bytes_read at seen_at */
+    int64_t seen_at;     /* when bytes last arrived (shutdown only), us */
+    bool read_shut;      /* its read side was shut down */
+    bool http2;          /* carried an HTTP/2 request */
+} hk_conn_watch;
+
+static void on_conn_close(void *data)
+{
+    hk_conn_watch *w = data;
+    h2o_linklist_unlink(&w->link);
+    hk_free(w);
+}
+
 /* Serves an accepted connection on this loop. */
 static void serve_fd(hk_loop *loop, int fd)
 {
@@ -193,6 +211,13 @@ static void serve_fd(hk_loop *loop, int fd)
     h2o_socket_t *sock = h2o_evloop_socket_create(
         loop->evloop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
     atomic_fetch_add_explicit(&loop->accepted, 1, memory_order_relaxed);
+    hk_conn_watch *w = hk_calloc(1, sizeof(*w));
+    if (w) { /* without it the connection is only not closed early */
+        w->sock = sock;
+        h2o_linklist_insert(&loop->conns, &w->link);
+        sock->on_close.cb = on_conn_close; /* accepted sockets: ours */
+        sock->on_close.data = w;
+    }
     h2o_accept(&loop->accept_ctx, sock);
 }
 
@@ -267,6 +292,62 @@ static void on_accept(h2o_socket_t *listener, const char *errstr)
 /* How long an idle connection may stay open once shutdown began. */
 #define SHUTDOWN_IDLE_MS 1000u
 
+void hk_loop_note_request(h2o_req_t *req)
+{
+    if (req->version < 0x200 || !req->conn->callbacks->get_socket)
+        return;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock && sock->on_close.cb == on_conn_close)
+        ((hk_conn_watch *)sock->on_close.data)->http2 = true;
+}
+
+/* True when sock carries HTTP/2: negotiated by TLS, or seen in a request
+ * (cleartext HTTP/2 starts as HTTP/1 in h2o). */
+static bool is_http2(const hk_conn_watch *w)
+{
+    if (w->http2)
+        return true;
+    if (!w->sock->ssl)
+        return false;
+    h2o_iovec_t p = h2o_socket_ssl_get_selected_protocol(w->sock);
+    return p.len >= 2 && memcmp(p.base, "h2", 2) == 0;
+}
+
+/* Shutdown: closes HTTP/1 connections that wait for a next request.
+ *
+ * h2o 2.2 closes them only when http1.req_timeout runs out, and that timer
+ * is armed once when a connection starts waiting for a request and not
+ * re-armed as its bytes arrive: it bounds the whole receipt of a request,
+ * body included. Shortening it for everybody would also cut an upload that
+ * began earlier and is still streaming in. So a connection counts as idle
+ * only when nothing of a request is buffered (h2o keeps a request's bytes
+ * in sock->input until it has been answered, so a request being received
+ * or answered is never idle) and no byte arrived for SHUTDOWN_IDLE_MS.
+ * Its read side is then shut down: h2o reads end-of-file and closes it as
+ * if the client had. HTTP/2 connections are left to h2o (GOAWAY, and their
+ * idle timeout is shortened instead, as it restarts with every read). */
+static void close_idle(hk_loop *loop, bool first)
+{
+    int64_t now = hk_now_us();
+    for (h2o_linklist_t *n = loop->conns.next; n != &loop->conns;
+         n = n->next) {
+        hk_conn_watch *w = H2O_STRUCT_FROM_MEMBER(hk_conn_watch, link, n);
+        h2o_socket_t *sock = w->sock;
+        if (first || sock->bytes_read != w->seen_bytes ||
+            (sock->input && sock->input->size != 0)) {
+            w->seen_bytes = sock->bytes_read;
+            w->seen_at = now;
+            continue;
+        }
+        if (w->read_shut ||
+            now - w->seen_at < (int64_t)SHUTDOWN_IDLE_MS * 1000 ||
+            is_http2(w))
+            continue;
+        w->read_shut = true;
+        shutdown(h2o_socket_get_fd(sock), SHUT_RD);
+    }
+}
+
 static bool loop_idle(hk_loop *loop)
 {
     return h2o_linklist_is_empty(&loop->ctx.http1._conns) &&
@@ -295,6 +376,7 @@ static void *loop_main(void *arg)
     hk_server *srv = loop->srv;
     hk_loop_bind_thread(loop);
     loop->evloop = h2o_evloop_create();
+    h2o_linklist_init_anchor(&loop->conns);
     h2o_context_init(&loop->ctx, loop->evloop, &srv->h2o_config);
     loop->queue = h2o_multithread_create_queue(loop->evloop);
     h2o_multithread_register_receiver(loop->queue, &loop->receiver,
@@ -322,20 +404,17 @@ static void *loop_main(void *arg)
             h2o_socket_close(loop->listener);
             loop->listener = NULL;
             h2o_context_request_shutdown(&loop->ctx);
-            /* h2o 2.2 closes an idle HTTP/1 connection only when its wait
-             * for the next request (req_timeout) runs out, and that wait
-             * is armed only between requests and while one is being
-             * received. Shortening it closes idle keep-alive connections
-             * on the next turn instead of holding shutdown for the full
-             * timeout; requests in flight finish, and a request body
-             * still arriving keeps its connection as long as bytes keep
-             * coming within a second. HTTP/2 idle connections likewise. */
-            if (loop->ctx.http1.req_timeout.timeout > SHUTDOWN_IDLE_MS)
-                loop->ctx.http1.req_timeout.timeout = SHUTDOWN_IDLE_MS;
+            /* Idle HTTP/1 keep-alive connections are closed by close_idle
+             * (h2o 2.2 would hold them for the request timeout). HTTP/2
+             * restarts its idle timeout with every read, so shortening it
+             * closes only connections that stay silent. */
             if (loop->ctx.http2.idle_timeout.timeout > SHUTDOWN_IDLE_MS)
                 loop->ctx.http2.idle_timeout.timeout = SHUTDOWN_IDLE_MS;
             deadline = hk_now_us() +
                        (int64_t)srv->cfg.request_timeout_ms * 1000;
+            close_idle(loop, true);
+        } else {
+            close_idle(loop, false);
         }
         if (loop_idle(loop) || hk_now_us() > deadline)
             break;

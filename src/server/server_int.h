@@ -59,7 +59,14 @@ struct hk_loop {
     atomic_uint pending;            /* async jobs not yet completed */
     bool started;                   /* the thread was created */
     atomic_bool drained;            /* stopped serving (shutdown step 1) */
+    h2o_linklist_t conns;           /* hk_conn_watch of every open accepted
+                                       socket (serve.c: idle ones are closed
+                                       at shutdown) */
 };
+
+/* Loop thread, for every request: notes the connections that carry
+ * HTTP/2, which shutdown leaves to h2o (serve.c). */
+void hk_loop_note_request(h2o_req_t *req);
 
 /* ==== Registered paths ==== */
 

@@ -217,6 +217,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
     const char *path = req->path.base;
 
+    hk_loop_note_request(req);
     if (!host_allowed(srv, req)) {
         hk_req_set_route(req, "other");
         hk_http_send_error(req, 403, "forbidden_host",

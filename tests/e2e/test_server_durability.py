@@ -8,6 +8,8 @@ a SIGTERM shutdown commits what was accepted.
 import http.client
 import json
 import os
+import signal
+import socket
 import sys
 import threading
 import time
@@ -173,6 +175,72 @@ class Durability(unittest.TestCase):
         finally:
             for c in idle:
                 c.close()
+            s.cleanup()
+
+    def test_sigterm_keeps_a_slow_upload_that_is_still_arriving(self):
+        # h2o 2.2 arms the HTTP/1 request timer once per request, not per
+        # read: shortening it at shutdown cut an upload that had started
+        # more than a second before SIGTERM although its bytes kept coming.
+        # The upload must be answered; idle keep-alive connections must
+        # still be closed promptly.
+        s = Server(["--request-timeout-ms", "10000"])
+        idle = []
+        up = None
+        try:
+            for _ in range(2):
+                c = s.conn(30)
+                c.request("GET", "/healthz")
+                r = c.getresponse()
+                r.read()
+                idle.append(c)
+            body = json.dumps(["Slow(a%d, b)" % i
+                               for i in range(300)]).encode()
+            up = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+            up.sendall(("POST /v2/facts/batch HTTP/1.1\r\nHost: x\r\n"
+                        "Content-Type: application/json\r\n"
+                        "Content-Length: %d\r\n\r\n" % len(body)).encode())
+            pieces = 30
+            step = (len(body) + pieces - 1) // pieces
+            started = None
+            for i in range(pieces):
+                up.sendall(body[i * step:(i + 1) * step])
+                if i == 15:  # 1.5 s into the upload
+                    s.proc.send_signal(signal.SIGTERM)
+                    started = time.time()
+                time.sleep(0.1)
+            up.shutdown(socket.SHUT_WR)
+            answer = b""
+            while True:
+                chunk = up.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            self.assertTrue(answer.startswith(b"HTTP/1.1 "), answer)
+            status = int(answer.split()[1])
+            # answered, not dropped (a write may be refused once stopping)
+            self.assertIn(status, (200, 503), answer)
+            s.proc.wait(30)
+            took = time.time() - started
+            self.assertEqual(s.proc.returncode, 0, s.output())
+            self.assertLess(took, 8.0, "shutdown waited %.1f s" % took)
+            if status == 200:
+                self.assertEqual(json.loads(answer.split(b"\r\n\r\n", 1)[1])
+                                 ["created"], 300, answer)
+                s2 = Server(data=s.data)
+                try:
+                    st, _, b = s2.request("GET", "/v2/stats")
+                    self.assertEqual(st, 200, b)
+                    self.assertEqual(b["facts"], 300, b)
+                finally:
+                    s2.stop()
+                    s2.cleanup()
+        finally:
+            if up:
+                up.close()
+            for c in idle:
+                c.close()
+            if s.proc.poll() is None:
+                s.stop()
             s.cleanup()
 
     def test_storage_full(self):
