@@ -99,6 +99,8 @@ struct hk_query {
                                      NULL (then it is looked up) */
     size_t row_len;               /* its length */
     uint64_t row_gen;             /* t->gen when row_data was taken */
+    uint64_t probe_gen;           /* t->gen when the probed row was read
+                                     (a write may follow a peek) */
     /* read-ahead (read transactions, PLAN_PRED / PLAN_ARG) */
     bool ra_on;                   /* rows come from the buffer below */
     hk_factwalk walk;             /* batched record lookups, this snapshot */
@@ -837,6 +839,7 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err) {
     *has_row = false;
     if (q->done)
         return HK_OK;
+    q->probe_gen = q->t->gen;
     if (q->kind == PLAN_STMT) {
         q->done = true;
         q->probe_data = NULL;
@@ -914,11 +917,13 @@ static hk_err next_row(hk_query *q, bool *has_row, hk_error *err) {
         q->last_len = q->kind == PLAN_ARG ? HK_ARG_DUP_BYTES : 8;
         memcpy(q->last, q->peek_pos, q->last_len);
         q->row_id = q->probe_id;
-        q->row_valid = q->rec_valid;
+        /* a row looked ahead by hk_query_cursor, then a write in this
+         * txn: its record pointer and decoded ids may be stale */
+        q->row_valid = q->rec_valid && q->probe_gen == q->t->gen;
         q->row_data = q->probe_data;
         q->row_len = q->probe_len;
-        q->row_gen = q->t->gen;
-        if (q->rec_valid) {
+        q->row_gen = q->probe_gen;
+        if (q->row_valid) {
             q->row_syms[0] = q->rec.pred;
             memcpy(q->row_syms + 1, q->rec.args,
                    q->rec.n_args * sizeof(uint32_t));
