@@ -42,6 +42,12 @@ void cli_init(cli_ctx *c, const char *cmd, const char *usage);
  * printed). */
 int cli_next_opt(cli_ctx *c, int argc, char **argv, const char *shortopts,
                  const struct option *longopts);
+/* For commands that take only the common options and no arguments:
+ * parses them. Returns -1 to go on, else the exit code to return (after
+ * --help or a usage error, message printed). */
+int cli_parse_common_only(cli_ctx *c, int argc, char **argv);
+/* "12.3 MiB" (binary units; "512 B" below 1 KiB) into out; returns out. */
+const char *cli_size_text(uint64_t n, char out[32]);
 
 /* Messages to stderr prefixed with "hakgal <cmd>: ". */
 void cli_msg(const cli_ctx *c, const char *fmt, ...)

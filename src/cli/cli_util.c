@@ -109,6 +109,34 @@ int cli_next_opt(cli_ctx *c, int argc, char **argv, const char *shortopts,
     }
 }
 
+int cli_parse_common_only(cli_ctx *c, int argc, char **argv)
+{
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+    int o;
+    while ((o = cli_next_opt(c, argc, argv, "h", opts)) != -1)
+        if (o == CLI_STOP)
+            return c->exit_code;
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+const char *cli_size_text(uint64_t n, char out[32])
+{
+    static const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    int u = -1;
+    while (v >= 1024.0 && u < 3) {
+        v /= 1024.0;
+        u++;
+    }
+    if (u < 0)
+        snprintf(out, 32, "%llu B", (unsigned long long)n);
+    else
+        snprintf(out, 32, "%.1f %s", v, units[u]);
+    return out;
+}
+
 int cli_fail(const cli_ctx *c, hk_err rc, const hk_error *e)
 {
     if (e != NULL && e->message[0] != '\0')

@@ -16,23 +16,6 @@
 
 #include <string.h>
 
-/* "12.3 MiB" (binary units; bytes below 1 KiB). */
-static const char *size_text(uint64_t n, char out[32])
-{
-    static const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
-    double v = (double)n;
-    int u = -1;
-    while (v >= 1024.0 && u < 3) {
-        v /= 1024.0;
-        u++;
-    }
-    if (u < 0)
-        snprintf(out, 32, "%llu B", (unsigned long long)n);
-    else
-        snprintf(out, 32, "%.1f %s", v, units[u]);
-    return out;
-}
-
 /* Appends the report fields to a JSON object under construction. */
 static void report_json(hk_buf *b, const hk_compact_report *r)
 {
@@ -65,13 +48,9 @@ int hk_cmd_compact(int argc, char **argv)
         "process, 5 I/O or store error (the knowledge base is unchanged).\n";
     cli_ctx c;
     cli_init(&c, "compact", usage);
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
-    int o;
-    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1)
-        if (o == CLI_STOP)
-            return c.exit_code;
-    if (optind < argc)
-        return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    int stop = cli_parse_common_only(&c, argc, argv);
+    if (stop >= 0)
+        return stop;
     hk_compact_report r;
     hk_error e;
     hk_error_clear(&e);
@@ -96,9 +75,9 @@ int hk_cmd_compact(int argc, char **argv)
     }
     char before[32], after[32], freeb[32];
     printf("compacted %s: %s -> %s (%s were free), %llu facts, %.2f s\n",
-           c.data_dir, size_text(r.bytes_before, before),
-           size_text(r.bytes_after, after),
-           size_text(r.bytes_free_before, freeb),
+           c.data_dir, cli_size_text(r.bytes_before, before),
+           cli_size_text(r.bytes_after, after),
+           cli_size_text(r.bytes_free_before, freeb),
            (unsigned long long)r.facts, r.seconds);
     return HK_EXIT_OK;
 }
@@ -131,8 +110,8 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
     if (mode == CLI_COMPACT_NEVER) {
         if (st)
             snprintf(reason, sizeof reason, "--compact never (%s of %s free)",
-                     size_text(st->bytes_free, f),
-                     size_text(st->bytes_on_disk, a));
+                     cli_size_text(st->bytes_free, f),
+                     cli_size_text(st->bytes_on_disk, a));
         else
             snprintf(reason, sizeof reason, "--compact never");
         why = reason;
@@ -142,7 +121,7 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
         snprintf(reason, sizeof reason,
                  "%s of %s free (auto compacts from 25%% of the file and "
                  "64 MiB)",
-                 size_text(st->bytes_free, f), size_text(st->bytes_on_disk, a));
+                 cli_size_text(st->bytes_free, f), cli_size_text(st->bytes_on_disk, a));
         why = reason;
     } else {
         err = hk_store_compact(c->data_dir, &r, &e);
@@ -182,7 +161,7 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
         printf("not compacted: %s\n", why);
     else
         printf("compacted: %s -> %s in %.2f s (%s were free)\n",
-               size_text(r.bytes_before, a), size_text(r.bytes_after, b),
-               r.seconds, size_text(r.bytes_free_before, f));
+               cli_size_text(r.bytes_before, a), cli_size_text(r.bytes_after, b),
+               r.seconds, cli_size_text(r.bytes_free_before, f));
     return HK_EXIT_OK;
 }

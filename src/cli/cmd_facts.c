@@ -74,13 +74,9 @@ int hk_cmd_init(int argc, char **argv)
         "nothing and reports its size.\n";
     cli_ctx c;
     cli_init(&c, "init", usage);
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
-    int o;
-    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1)
-        if (o == CLI_STOP)
-            return c.exit_code;
-    if (optind < argc)
-        return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    int stop = cli_parse_common_only(&c, argc, argv);
+    if (stop >= 0)
+        return stop;
     /* A KB existed when the directory existed and was not empty. */
     struct stat sb;
     bool existed = false;

@@ -50,17 +50,11 @@ static int simple_opts(cli_ctx *c, int argc, char **argv)
 /* " (12.3 MiB)" for sizes of 1 KiB and more, "" below. */
 static const char *human_bytes(uint64_t n, char out[32])
 {
-    static const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
-    double v = (double)n;
-    int u = -1;
-    while (v >= 1024.0 && u < 3) {
-        v /= 1024.0;
-        u++;
-    }
-    if (u < 0)
+    char t[32];
+    if (n < 1024)
         out[0] = '\0';
     else
-        snprintf(out, 32, " (%.1f %s)", v, units[u]);
+        snprintf(out, 32, " (%s)", cli_size_text(n, t));
     return out;
 }
 

@@ -131,13 +131,9 @@ int hk_cmd_version(int argc, char **argv)
         "Usage: hakgal version [--json]\n\nPrints the version of hakgal.\n";
     cli_ctx c;
     cli_init(&c, "version", usage);
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
-    int o;
-    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1)
-        if (o == CLI_STOP)
-            return c.exit_code;
-    if (optind < argc)
-        return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    int stop = cli_parse_common_only(&c, argc, argv);
+    if (stop >= 0)
+        return stop;
     if (c.json)
         printf("{\"version\":\"%s\"}\n", HK_VERSION);
     else
