@@ -11,10 +11,14 @@
  *      when it is held the answer is HK_ERR_BUSY at once. Opens that start
  *      meanwhile wait for the lock (store.c) and then see the new file.
  *   2. A leftover DIR/data.mdb.compact of a crashed compaction is removed;
- *      nothing ever reads it.
+ *      nothing ever reads it. Processes of builds before the process lock
+ *      hold only LMDB's shared lock on byte 0 of lock.mdb: taking it
+ *      exclusively (here and again before the rename) proves none has the
+ *      KB open, else HK_ERR_BUSY, as for restore.
  *   3. The KB is opened read-only (without taking LOCK_SH on top of our
  *      LOCK_EX) and hk_dense_copy (backup.c) writes every tree in key order
- *      with appends into DIR/data.mdb.compact (MDB_NOSUBDIR), then syncs.
+ *      with appends into DIR/data.mdb.compact (MDB_NOSUBDIR), gives it
+ *      data.mdb's mode (and owner, when allowed), then syncs it.
  *   4. The copy is checked: opened on its own, its schema version, every
  *      counter in `meta` (facts, ids, audit length and head hash) and the
  *      entry count of every database must equal the source's.
@@ -190,6 +194,47 @@ done:
 
 /* ==== Compaction ==== */
 
+/* Builds before the process lock hold only LMDB's own locks: every process
+ * with the environment open holds a shared fcntl lock on byte 0 of
+ * lock.mdb. Taking that byte exclusively proves that none has (restore
+ * checks the same). fcntl locks belong to the process, and our own
+ * environment's open and close change and drop it, so the check is made
+ * before the copy and again just before the rename. HK_OK, or HK_ERR_BUSY
+ * when such a process has the KB open. */
+static hk_err lmdb_users_check(int fd, const char *dir, hk_error *err) {
+    struct flock fl;
+    if (fd < 0)
+        return HK_OK; /* no lock.mdb: nobody has it open */
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 1;
+    if (fcntl(fd, F_SETLK, &fl) == 0)
+        return HK_OK;
+    if (errno == EAGAIN || errno == EACCES)
+        return hk_error_set(err, HK_ERR_BUSY,
+                            "compact: the KB in %s is open in another "
+                            "process (one that holds LMDB's lock only); "
+                            "close it and run `hakgal compact`", dir);
+    return hk_error_set(err, HK_ERR_IO, "compact: cannot lock %s/lock.mdb: "
+                        "%s", dir, strerror(errno));
+}
+
+/* Gives the copy the original file's permissions, and its owner when we
+ * may (root compacting another user's KB must not take it from them). */
+static hk_err copy_file_attrs(const char *tmp, const struct stat *orig,
+                              hk_error *err) {
+    if (chmod(tmp, orig->st_mode & 07777) != 0)
+        return hk_error_set(err, HK_ERR_IO, "compact: cannot set the mode "
+                            "of %s: %s", tmp, strerror(errno));
+    if ((orig->st_uid != geteuid() || orig->st_gid != getegid()) &&
+        chown(tmp, orig->st_uid, orig->st_gid) != 0 && errno != EPERM)
+        return hk_error_set(err, HK_ERR_IO, "compact: cannot set the owner "
+                            "of %s: %s", tmp, strerror(errno));
+    return HK_OK;
+}
+
 /* Removes a leftover copy of an interrupted compaction. */
 static hk_err remove_stale(const char *tmp, hk_error *err) {
     if (unlink(tmp) != 0 && errno != ENOENT)
@@ -203,6 +248,7 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
     double start = mono_s();
     char *data = NULL, *tmp = NULL, *lockmdb = NULL;
     int kb_lock = -1;   /* DIR/hakgal.lock */
+    int lmdb_lock = -1; /* DIR/lock.mdb, for lmdb_users_check */
     bool locked = false; /* kb_lock holds LOCK_EX */
     hk_store *s = NULL;
     hk_txn *rt = NULL;
@@ -253,6 +299,14 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
         goto done;
     }
     r.bytes_before = (uint64_t)sb.st_size;
+    lmdb_lock = open(lockmdb, O_RDWR | O_CLOEXEC);
+    if (lmdb_lock < 0 && errno != ENOENT) {
+        e = hk_error_set(err, HK_ERR_IO, "compact: cannot open %s: %s",
+                         lockmdb, strerror(errno));
+        goto done;
+    }
+    if ((e = lmdb_users_check(lmdb_lock, dir, err)))
+        goto done;
 
     hk_store_options o;
     memset(&o, 0, sizeof o);
@@ -273,11 +327,14 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
         goto done;
     }
     if ((e = hk_dense_copy(s, tmp, MDB_NOSUBDIR, err)) ||
+        (e = copy_file_attrs(tmp, &sb, err)) ||
         (e = hk_store_fsync_path(tmp, false, err)) ||
         (e = check_copy(tmp, s, &want, err)))
         goto done;
     hk_store_close(s); /* unmaps the old file before it is replaced */
     s = NULL;
+    if ((e = lmdb_users_check(lmdb_lock, dir, err)))
+        goto done; /* one opened it meanwhile */
     if (rename(tmp, data) != 0) {
         e = hk_error_set(err, HK_ERR_IO, "compact: cannot rename %s to %s: %s",
                          tmp, data, strerror(errno));
@@ -300,6 +357,8 @@ done:
     hk_store_close(s);
     if (e && locked)
         unlink(tmp); /* our own copy, when the rename did not happen */
+    if (lmdb_lock >= 0)
+        close(lmdb_lock);
     if (kb_lock >= 0)
         close(kb_lock); /* releases LOCK_EX last */
     hk_free(data);

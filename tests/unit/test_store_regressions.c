@@ -4,9 +4,21 @@
  *
  *  - a query row looked ahead by hk_query_cursor in a write transaction,
  *    then a write, then the row handed out: its record must be read after
- *    the write, not through a pointer into a page the write moved.
+ *    the write, not through a pointer into a page the write moved (it
+ *    returned the next fact's content under the row's id), and so must
+ *    its pattern bindings;
+ *  - compaction while a process of a build without the process lock
+ *    (LMDB's own locks only) has the KB open: refused, like restore, or
+ *    that process's later commits went to the replaced file and were lost;
+ *  - compaction keeps data.mdb's permissions and owner (the copy was
+ *    created 0644 by the compacting process: a private KB became readable
+ *    by everyone, and a KB compacted by root unwritable for its owner).
  */
 #include "test_store_util.h"
+
+#include <sys/wait.h>
+
+#include <lmdb.h>
 
 static void test_peeked_row_after_write_in_write_txn(void **state) {
     (void)state;
@@ -76,9 +88,115 @@ static void test_peeked_row_after_write_in_write_txn(void **state) {
     free(dir);
 }
 
+static void small_kb(const char *dir) {
+    hk_store *s = tu_open(dir);
+    for (int r = 0; r < 5; r++) {
+        hk_txn *t = tu_begin(s, true);
+        for (int i = 0; i < 40; i++) {
+            char a[32];
+            snprintf(a, sizeof a, "x%d_%d", r, i);
+            tu_add(t, tu_st("Small", a, "kb", NULL), NULL);
+        }
+        tu_commit(t);
+    }
+    hk_store_close(s);
+}
+
+/* Child: opens the KB with LMDB alone (as builds before hakgal.lock did),
+ * says 'y', waits for the parent, then commits key "probe" into meta. */
+static int old_build_child(const char *dir, int ready, int go) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    char c = 0;
+    if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 32) ||
+        mdb_env_set_mapsize(env, 1ull << 30) ||
+        mdb_env_open(env, dir, MDB_NOTLS, 0644))
+        return 1;
+    if (write(ready, "y", 1) != 1 || read(go, &c, 1) != 1)
+        return 2;
+    MDB_val k = {5, (void *)"probe"}, d = {3, (void *)"old"};
+    if (mdb_txn_begin(env, NULL, 0, &txn) ||
+        mdb_dbi_open(txn, "meta", 0, &dbi) || mdb_put(txn, dbi, &k, &d, 0) ||
+        mdb_txn_commit(txn))
+        return 3;
+    mdb_env_close(env);
+    return 0;
+}
+
+static void test_compact_refused_while_an_old_build_has_it_open(void **st) {
+    (void)st;
+    char *dir = tu_tmpdir("regress-oldbuild");
+    small_kb(dir);
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(ready[0]);
+        close(go[1]);
+        _exit(old_build_child(dir, ready[1], go[0]));
+    }
+    close(ready[1]);
+    close(go[0]);
+    char c = 0;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    hk_error err;
+    hk_err e = hk_store_compact(dir, NULL, &err);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    close(ready[0]);
+    close(go[1]);
+    assert_int_equal(e, HK_ERR_BUSY);
+    assert_non_null(strstr(err.message, "open in another process"));
+    /* the old process's commit is in the KB */
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, false);
+    MDB_val k = {5, (void *)"probe"}, d;
+    assert_int_equal(mdb_get(t->txn, t->s->db.meta, &k, &d), 0);
+    assert_int_equal(d.mv_size, 3);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    /* and once it is gone, compaction runs */
+    assert_int_equal(hk_store_compact(dir, NULL, &err), HK_OK);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_compact_keeps_mode_and_owner(void **st) {
+    (void)st;
+    char *dir = tu_tmpdir("regress-mode");
+    small_kb(dir);
+    char data[600];
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    assert_int_equal(chmod(data, 0600), 0);
+    bool root = geteuid() == 0;
+    if (root)
+        assert_int_equal(chown(data, 65534, 65534), 0);
+    hk_error err;
+    hk_compact_report r;
+    assert_int_equal(hk_store_compact(dir, &r, &err), HK_OK);
+    assert_true(r.bytes_after > 0 && r.bytes_after < r.bytes_before);
+    struct stat sb;
+    assert_int_equal(stat(data, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+    if (root) {
+        assert_int_equal(sb.st_uid, 65534);
+        assert_int_equal(sb.st_gid, 65534);
+    }
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peeked_row_after_write_in_write_txn),
+        cmocka_unit_test(test_compact_refused_while_an_old_build_has_it_open),
+        cmocka_unit_test(test_compact_keeps_mode_and_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
