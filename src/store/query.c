@@ -35,11 +35,13 @@
  * forged cursor can at worst skip rows.
  *
  * Read-ahead: in read transactions, PLAN_PRED and PLAN_ARG walk their
- * index a batch of rows ahead (16, then 64), look the batch's records up
- * together (factwalk.c: their cache misses overlap instead of adding up)
- * and prefetch the symbols those records name, then hand the rows out one
- * by one. Cursors still name the last row handed out, so read-ahead is
- * invisible to callers. Write transactions read row by row (their pages
+ * index a batch of rows ahead (16, then 64) and hand the rows out one by
+ * one; the first row whose record is needed (decoding, filters) has the
+ * records of it and the rest of the batch looked up together (factwalk.c:
+ * their cache misses overlap instead of adding up) and the symbols they
+ * name prefetched. Callers that only want ids (hk_query_next_id) never
+ * pay for record lookups. Cursors still name the last row handed out, so
+ * read-ahead is invisible to callers. Write transactions read row by row (their pages
  * may change under a batch).
  *
  * Memory: a query holds one LMDB cursor and fixed-size state (the
@@ -114,6 +116,17 @@ struct hk_query {
     const uint8_t *ra_rec[HK_FACTWALK_MAX]; /* their records, NULL = look
                                               up with mdb_get */
     size_t ra_len[HK_FACTWALK_MAX];        /* record lengths */
+    bool ra_fetched;              /* records looked up for rows from
+                                     ra_from on (callers of next_id never
+                                     need them, so lookups wait for the
+                                     first row that does) */
+    uint32_t ra_from;             /* first row whose record was looked up */
+    uint64_t ra_fill_no;          /* batches filled so far */
+    uint32_t probe_ra;            /* buffer row of the probed row */
+    uint64_t probe_fill_no;       /* its batch (ra_fill_no), 0 when it did
+                                     not come from the buffer */
+    uint32_t row_ra;              /* the same for the last row returned */
+    uint64_t row_fill_no;
     hk_fact_id row_id;            /* last row returned */
     bool row_valid;               /* row_syms holds its ids */
     uint32_t row_syms[MAX_SLOTS]; /* its pred + args */
@@ -706,9 +719,15 @@ static int step_arg(hk_query *q, uint8_t pos[HK_ARG_DUP_BYTES]) {
     return rc ? rc : MDB_CORRUPTED;
 }
 
+static const uint8_t *ra_record(hk_query *q, uint32_t row, uint64_t fill_no,
+                                size_t *len);
+
 static hk_err check_row(hk_query *q, bool *ok, hk_error *err) {
     hk_rec *r = &q->rec;
     *ok = false;
+    if (!q->rec_valid && !q->probe_data && q->probe_fill_no)
+        q->probe_data =
+            ra_record(q, q->probe_ra, q->probe_fill_no, &q->probe_len);
     if (!q->rec_valid && q->probe_data) {
         if (hk_rec_decode_ids(q->probe_data, q->probe_len, r))
             return hk_error_set(err, HK_ERR_CORRUPT, "damaged fact %llu",
@@ -764,7 +783,7 @@ static void ra_prefetch_symbols(hk_query *q) {
     uint32_t syms[HK_FACTWALK_MAX][RA_PREFETCH_SYMS];
     uint8_t n_syms[HK_FACTWALK_MAX];
     hk_rec r;
-    for (uint32_t i = 0; i < q->ra_n; i++) {
+    for (uint32_t i = q->ra_from; i < q->ra_n; i++) {
         n_syms[i] = 0;
         if (!q->ra_rec[i] ||
             hk_rec_decode_ids(q->ra_rec[i], q->ra_len[i], &r))
@@ -776,14 +795,38 @@ static void ra_prefetch_symbols(hk_query *q) {
         for (uint32_t j = 0; j < n_syms[i]; j++)
             hk_sym_prefetch_slot(q->t, syms[i][j]);
     }
-    for (uint32_t i = 0; i < q->ra_n; i++)
+    for (uint32_t i = q->ra_from; i < q->ra_n; i++)
         for (uint32_t j = 0; j < n_syms[i]; j++)
             hk_sym_prefetch_string(q->t, syms[i][j]);
 }
 
-/* Refills the read-ahead buffer: walks the index up to ra_batch rows, then
- * looks their records up together. Returns the index walk's result when
- * no row was found. */
+/* Looks up together the records of buffer rows from..ra_n, then prefetches
+ * their symbols. */
+static void ra_fetch(hk_query *q, uint32_t from) {
+    q->ra_fetched = true;
+    q->ra_from = from;
+    hk_factwalk_get(&q->walk, q->ra_n - from, q->ra_id + from,
+                    q->ra_rec + from, q->ra_len + from);
+    ra_prefetch_symbols(q);
+}
+
+/* The probed (or last returned) row's record from the read-ahead buffer,
+ * looking up the rest of the batch first when that has not been done.
+ * NULL when the row is not from the current batch or the walker left it
+ * to mdb_get. */
+static const uint8_t *ra_record(hk_query *q, uint32_t row, uint64_t fill_no,
+                                size_t *len) {
+    if (!q->ra_on || !fill_no || fill_no != q->ra_fill_no || row >= q->ra_n)
+        return NULL;
+    if (!q->ra_fetched || row < q->ra_from)
+        ra_fetch(q, row);
+    *len = q->ra_len[row];
+    return q->ra_rec[row];
+}
+
+/* Refills the read-ahead buffer: walks the index up to ra_batch rows (their
+ * records are looked up when first needed). Returns the index walk's
+ * result when no row was found. */
 static int ra_fill(hk_query *q) {
     uint32_t n = 0;
     int rc = 0;
@@ -800,11 +843,9 @@ static int ra_fill(hk_query *q) {
     q->ra_n = n;
     q->ra_i = 0;
     q->ra_batch = HK_FACTWALK_MAX;
-    if (!n)
-        return rc;
-    hk_factwalk_get(&q->walk, n, q->ra_id, q->ra_rec, q->ra_len);
-    ra_prefetch_symbols(q);
-    return 0;
+    q->ra_fetched = false;
+    q->ra_fill_no++;
+    return n ? 0 : rc;
 }
 
 /* The next index row of a PLAN_PRED / PLAN_ARG query: sets peek_pos and
@@ -829,8 +870,12 @@ static int step_index(hk_query *q) {
     uint32_t i = q->ra_i++;
     memcpy(q->peek_pos, q->ra_pos[i], HK_ARG_DUP_BYTES);
     q->probe_id = q->ra_id[i];
-    q->probe_data = q->ra_rec[i];
-    q->probe_len = q->ra_len[i];
+    q->probe_ra = i;
+    q->probe_fill_no = q->ra_fill_no;
+    if (q->ra_fetched && i >= q->ra_from) {
+        q->probe_data = q->ra_rec[i];
+        q->probe_len = q->ra_len[i];
+    }
     return 0;
 }
 
@@ -840,6 +885,7 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err) {
     if (q->done)
         return HK_OK;
     q->probe_gen = q->t->gen;
+    q->probe_fill_no = 0;
     if (q->kind == PLAN_STMT) {
         q->done = true;
         q->probe_data = NULL;
@@ -865,6 +911,7 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err) {
         int rc;
         q->rec_valid = false;
         q->probe_data = NULL;
+        q->probe_fill_no = 0;
         if (q->kind == PLAN_ALL) {
             rc = step_all(q, q->peek_pos);
             if (!rc)
@@ -923,6 +970,8 @@ static hk_err next_row(hk_query *q, bool *has_row, hk_error *err) {
         q->row_data = q->probe_data;
         q->row_len = q->probe_len;
         q->row_gen = q->probe_gen;
+        q->row_ra = q->probe_ra;
+        q->row_fill_no = q->probe_fill_no;
         if (q->row_valid) {
             q->row_syms[0] = q->rec.pred;
             memcpy(q->row_syms + 1, q->rec.args,
@@ -947,6 +996,8 @@ hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err) {
         return e;
     if (!f)
         return HK_OK;
+    if (!q->row_data && q->row_fill_no && q->row_gen == q->t->gen)
+        q->row_data = ra_record(q, q->row_ra, q->row_fill_no, &q->row_len);
     if (q->row_data && q->row_gen == q->t->gen) {
         /* full scans and read-ahead already hold the record (same
          * snapshot, no write since): decode it without a second lookup */
@@ -988,6 +1039,9 @@ const char *hk_query_binding(hk_query *q, const char *name) {
         if (!q->row_valid) {
             hk_rec r;
             HK_FACT_KEY(k, q->row_id);
+            if (!q->row_data && q->row_fill_no && q->row_gen == q->t->gen)
+                q->row_data =
+                    ra_record(q, q->row_ra, q->row_fill_no, &q->row_len);
             MDB_val d = {q->row_len, (void *)q->row_data};
             if (!q->row_data || q->row_gen != q->t->gen)
                 if (mdb_get(q->t->txn, q->t->s->db.fact, &k, &d))

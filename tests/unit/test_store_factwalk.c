@@ -208,6 +208,67 @@ static char *scan_all(const hk_scan *sc, bool write, uint32_t k) {
     return out.data;
 }
 
+/* Rows read with a mix of hk_query_next_id (no record needed) and
+ * hk_query_next (record needed), cursors taken in between: the records are
+ * looked up lazily, from the first row that needs one, and must still be
+ * exactly the row-by-row results. */
+static void test_read_ahead_mixed_next_and_next_id(void **state) {
+    (void)state;
+    const char *entities[] = {"e0", "e17", "x"};
+    uint64_t rng = 5;
+    for (size_t e = 0; e < sizeof entities / sizeof *entities; e++) {
+        hk_scan sc = HK_SCAN_INIT;
+        sc.entity = entities[e];
+        char *want = scan_all(&sc, true, 1000000);
+        for (int round = 0; round < 4; round++) {
+            hk_buf got = HK_BUF_INIT, line = HK_BUF_INIT, cur = HK_BUF_INIT;
+            hk_error err;
+            hk_fact f;
+            hk_fact_init(&f);
+            hk_txn *t = tu_begin(g_store, false);
+            hk_query *q = NULL;
+            assert_int_equal(hk_query_open_scan(t, &sc, NULL, &q, &err), HK_OK);
+            for (int guard = 0; guard < 100000; guard++) {
+                bool has = false;
+                uint64_t r = tu_rand(&rng) % 10;
+                if (r < 4) {
+                    hk_fact_id id = 0;
+                    assert_int_equal(hk_query_next_id(q, &id, &has, &err),
+                                     HK_OK);
+                    if (!has)
+                        break;
+                    /* the record is still decodable afterwards through a
+                     * fresh get */
+                    assert_int_equal(hk_store_get(t, id, &f, &err), HK_OK);
+                } else {
+                    assert_int_equal(hk_query_next(q, &f, &has, &err), HK_OK);
+                    if (!has)
+                        break;
+                }
+                if (r == 9) { /* a cursor looks one row ahead */
+                    hk_buf_reset(&cur);
+                    assert_int_equal(hk_query_cursor(q, &cur), HK_OK);
+                }
+                hk_buf_reset(&line);
+                assert_int_equal(hk_statement_format(&f.st, &line), HK_OK);
+                hk_buf_appendf(&got, "%llu %.*s %zu\n",
+                               (unsigned long long)f.id, (int)line.len,
+                               line.data,
+                               f.context_json ? strlen(f.context_json) : 0);
+            }
+            hk_query_close(q);
+            hk_txn_abort(t);
+            hk_buf_append(&got, "", 1);
+            assert_string_equal(got.data, want);
+            hk_fact_release(&f);
+            hk_buf_free(&got);
+            hk_buf_free(&line);
+            hk_buf_free(&cur);
+        }
+        free(want);
+    }
+}
+
 static void test_read_ahead_matches_row_by_row(void **state) {
     (void)state;
     const char *entities[] = {"e0", "e1", "e17", "e4098", "x"};
@@ -313,6 +374,7 @@ int main(void) {
         cmocka_unit_test(test_walker_matches_lmdb),
         cmocka_unit_test(test_walker_refuses_write_txn_and_empty_store),
         cmocka_unit_test(test_read_ahead_matches_row_by_row),
+        cmocka_unit_test(test_read_ahead_mixed_next_and_next_id),
         cmocka_unit_test(test_walker_survives_damaged_pages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
