@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -220,6 +221,29 @@ static int copy_dupfixed(MDB_cursor *rc_cur, MDB_env *dst, MDB_txn **wtxn,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* True when the file system that holds the copy at path (a directory, or
+ * a file with MDB_NOSUBDIR) has less than a page left for us. */
+static bool disk_full(const char *path, unsigned env_flags) {
+    char *dir = hk_strdup(path);
+    struct statvfs vs;
+    bool full = false;
+    if (!dir)
+        return false;
+    if (env_flags & MDB_NOSUBDIR) {
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir)
+            *slash = '\0';
+        else if (slash)
+            slash[1] = '\0';
+        else
+            strcpy(dir, ".");
+    }
+    if (statvfs(dir, &vs) == 0)
+        full = (uint64_t)vs.f_bavail * vs.f_frsize < 65536;
+    hk_free(dir);
+    return full;
+}
+
 hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
                      hk_error *err) {
     MDB_env *dst = NULL;
@@ -299,6 +323,11 @@ lmdb:
     if (rc == MDB_MAP_FULL || rc == ENOSPC)
         e = hk_error_set(err, HK_ERR_FULL, "store: dense copy to %s: %s",
                          dir, mdb_strerror(rc));
+    else if (rc == EIO && disk_full(dir, env_flags))
+        /* LMDB reports a short write (what a full disk gives) as EIO */
+        e = hk_error_set(err, HK_ERR_FULL, "store: dense copy to %s: the "
+                         "file system is full (no space left for the copy; "
+                         "the KB itself is unchanged)", dir);
     else
         e = hk_error_set(err, HK_ERR_IO, "store: dense copy to %s: %s", dir,
                          mdb_strerror(rc));

@@ -12,10 +12,15 @@
  *    that process's later commits went to the replaced file and were lost;
  *  - compaction keeps data.mdb's permissions and owner (the copy was
  *    created 0644 by the compacting process: a private KB became readable
- *    by everyone, and a KB compacted by root unwritable for its owner).
+ *    by everyone, and a KB compacted by root unwritable for its owner);
+ *  - compaction on a full disk: the KB stays as it was, and the error says
+ *    the disk is full (LMDB reports the short write as "Input/output
+ *    error"). Needs a small tmpfs (root); skipped where mount is refused.
  */
 #include "test_store_util.h"
 
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 
 #include <lmdb.h>
@@ -192,11 +197,70 @@ static void test_compact_keeps_mode_and_owner(void **st) {
     free(dir);
 }
 
+static uint64_t count_facts(const char *dir) {
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, false);
+    tu_check(t);
+    hk_stats st;
+    hk_error err;
+    assert_int_equal(hk_store_stats(t, &st, &err), HK_OK);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    return st.facts;
+}
+
+static void test_compact_on_a_full_disk(void **st) {
+    (void)st;
+    char *mnt = tu_tmpdir("regress-full"); /* created by mkdtemp */
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=2m") != 0) {
+        rmdir(mnt);
+        free(mnt);
+        skip();
+    }
+    char dir[600], data[640], tmp[640], filler[640];
+    snprintf(dir, sizeof dir, "%s/kb", mnt);
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    snprintf(tmp, sizeof tmp, "%s/data.mdb.compact", dir);
+    snprintf(filler, sizeof filler, "%s/filler", mnt);
+    small_kb(dir);
+    small_kb(dir); /* same facts again: only free pages are added */
+    struct stat before, after;
+    assert_int_equal(stat(data, &before), 0);
+    /* leave less room than the copy needs */
+    struct statvfs vs;
+    assert_int_equal(statvfs(mnt, &vs), 0);
+    uint64_t avail = (uint64_t)vs.f_bavail * vs.f_frsize;
+    FILE *f = fopen(filler, "w");
+    assert_non_null(f);
+    static char zeros[4096];
+    for (uint64_t n = 0; n + 16384 + sizeof zeros <= avail; n += sizeof zeros)
+        assert_int_equal(fwrite(zeros, 1, sizeof zeros, f), sizeof zeros);
+    assert_int_equal(fclose(f), 0);
+
+    hk_error err;
+    hk_err e = hk_store_compact(dir, NULL, &err);
+    assert_int_equal(e, HK_ERR_FULL);
+    assert_non_null(strstr(err.message, "full"));
+    assert_int_equal(stat(data, &after), 0);
+    assert_int_equal(after.st_ino, before.st_ino);
+    assert_int_equal(after.st_size, before.st_size);
+    assert_int_not_equal(access(tmp, F_OK), 0);
+    assert_int_equal(count_facts(dir), 200);
+
+    assert_int_equal(unlink(filler), 0);
+    assert_int_equal(hk_store_compact(dir, NULL, &err), HK_OK);
+    assert_int_equal(count_facts(dir), 200);
+    assert_int_equal(umount2(mnt, MNT_DETACH), 0);
+    rmdir(mnt);
+    free(mnt);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peeked_row_after_write_in_write_txn),
         cmocka_unit_test(test_compact_refused_while_an_old_build_has_it_open),
         cmocka_unit_test(test_compact_keeps_mode_and_owner),
+        cmocka_unit_test(test_compact_on_a_full_disk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
