@@ -326,8 +326,9 @@ typedef struct hk_query hk_query;
 /* Opens a streaming query over facts matching a scan or a pattern, answered
  * from the most selective index, in constant memory. cursor (NULL or "")
  * resumes after the row a previous query's hk_query_cursor named. The query
- * lives inside txn; close it before the txn ends. Caller frees with
- * hk_query_close. */
+ * lives inside txn; close it before the txn ends (hk_txn_reset ends a read
+ * txn's snapshot: the query then answers HK_ERR_STATE, also after
+ * hk_txn_renew). Caller frees with hk_query_close. */
 hk_err hk_query_open_scan(hk_txn *t, const hk_scan *scan, const char *cursor,
                           hk_query **out, hk_error *err);
 hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p,

@@ -101,6 +101,9 @@ struct hk_query {
                                      NULL (then it is looked up) */
     size_t row_len;               /* its length */
     uint64_t row_gen;             /* t->gen when row_data was taken */
+    uint64_t snap_gen;            /* read txn: t->gen at open (a reset or
+                                     renew changes it: the query's pages
+                                     belong to the old snapshot) */
     uint64_t probe_gen;           /* t->gen when the probed row was read
                                      (a write may follow a peek) */
     /* read-ahead (read transactions, PLAN_PRED / PLAN_ARG) */
@@ -245,6 +248,7 @@ static hk_err query_new(hk_txn *t, hk_query **out, hk_error *err) {
     if (!q)
         return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     q->t = t;
+    q->snap_gen = t->gen;
     q->pos = NO_POS;
     q->n_slots = 1;
     *out = q;
@@ -947,11 +951,23 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err) {
     }
 }
 
+/* The query's transaction is usable and, for a read txn, still holds the
+ * snapshot the query was opened in. */
+static hk_err check_snapshot(hk_query *q, hk_error *err) {
+    hk_err e = hk_txn_check_read(q->t, err);
+    if (!e && !q->t->write && q->t->gen != q->snap_gen)
+        e = hk_error_set(err, HK_ERR_STATE,
+                         "store: the query's read transaction was reset "
+                         "since the query was opened; open it again (a "
+                         "cursor resumes it)");
+    return e;
+}
+
 static hk_err next_row(hk_query *q, bool *has_row, hk_error *err) {
     hk_err e;
     if (!q)
         return hk_error_set(err, HK_ERR_INVALID, "no query");
-    if ((e = hk_txn_check_read(q->t, err)))
+    if ((e = check_snapshot(q, err)))
         return e;
     q->bind_ready = false;
     if (q->peeked) {
@@ -1027,7 +1043,8 @@ hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err) {
 }
 
 const char *hk_query_binding(hk_query *q, const char *name) {
-    if (!q || !name || !q->last_len || !q->row_id)
+    if (!q || !name || !q->last_len || !q->row_id ||
+        check_snapshot(q, NULL))
         return NULL;
     uint32_t v;
     for (v = 0; v < q->n_vars; v++)
@@ -1073,6 +1090,9 @@ hk_err hk_query_cursor(hk_query *q, hk_buf *out) {
     uint8_t b[12 + HK_ARG_DUP_BYTES + 8];
     if (!q || !out)
         return HK_ERR_INVALID;
+    hk_err se = check_snapshot(q, NULL);
+    if (se)
+        return se;
     if (!q->peeked && !q->done) {
         /* Look one row ahead so that an exhausted query gives no cursor. */
         bool has = false;

@@ -255,12 +255,65 @@ static void test_compact_on_a_full_disk(void **st) {
     free(mnt);
 }
 
+/* A query whose read transaction was reset and renewed would read its
+ * LMDB cursor's and read-ahead buffer's pages of the old snapshot, which
+ * writers may have reused meanwhile; it must refuse instead. */
+static void test_query_refuses_a_renewed_snapshot(void **st) {
+    (void)st;
+    char *dir = tu_tmpdir("regress-renew");
+    hk_store *s = tu_open(dir);
+    hk_txn *w = tu_begin(s, true);
+    char a[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(a, sizeof a, "v%d", i);
+        tu_add(w, tu_st("R", "hub", a, NULL), NULL);
+    }
+    tu_commit(w);
+    hk_txn *t = tu_begin(s, false);
+    hk_scan sc = HK_SCAN_INIT;
+    sc.entity = "hub";
+    hk_query *q = NULL;
+    hk_error err;
+    assert_int_equal(hk_query_open_scan(t, &sc, NULL, &q, &err), HK_OK);
+    hk_fact f;
+    hk_fact_init(&f);
+    bool has = false;
+    assert_int_equal(hk_query_next(q, &f, &has, &err), HK_OK);
+    assert_true(has);
+    hk_txn_reset(t);
+    /* writers free and reuse the old snapshot's pages */
+    for (int round = 0; round < 3; round++) {
+        w = tu_begin(s, true);
+        for (hk_fact_id id = 1 + (hk_fact_id)round * 1000;
+             id <= (hk_fact_id)(round + 1) * 1000; id++)
+            assert_int_equal(hk_store_delete(w, id, &err), HK_OK);
+        for (int i = 0; i < 1000; i++) {
+            snprintf(a, sizeof a, "n%d_%d", round, i);
+            tu_add(w, tu_st("Other", a, "z", NULL), NULL);
+        }
+        tu_commit(w);
+    }
+    assert_int_equal(hk_txn_renew(t, &err), HK_OK);
+    hk_err e = hk_query_next(q, &f, &has, &err);
+    assert_int_equal(e, HK_ERR_STATE);
+    hk_buf cur = HK_BUF_INIT;
+    assert_int_equal(hk_query_cursor(q, &cur), HK_ERR_STATE);
+    hk_buf_free(&cur);
+    hk_fact_release(&f);
+    hk_query_close(q);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peeked_row_after_write_in_write_txn),
         cmocka_unit_test(test_compact_refused_while_an_old_build_has_it_open),
         cmocka_unit_test(test_compact_keeps_mode_and_owner),
         cmocka_unit_test(test_compact_on_a_full_disk),
+        cmocka_unit_test(test_query_refuses_a_renewed_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
