@@ -348,6 +348,21 @@ static void close_idle(hk_loop *loop, bool first)
     }
 }
 
+/* Forgets the sockets still watched when the loop ends (the grace time ran
+ * out, or a TLS handshake was still pending): they are never served again,
+ * and their on_close must not reach the freed watch. */
+static void release_watches(hk_loop *loop)
+{
+    while (!h2o_linklist_is_empty(&loop->conns)) {
+        hk_conn_watch *w = H2O_STRUCT_FROM_MEMBER(hk_conn_watch, link,
+                                                  loop->conns.next);
+        w->sock->on_close.cb = NULL;
+        w->sock->on_close.data = NULL;
+        h2o_linklist_unlink(&w->link);
+        hk_free(w);
+    }
+}
+
 static bool loop_idle(hk_loop *loop)
 {
     return h2o_linklist_is_empty(&loop->ctx.http1._conns) &&
@@ -445,7 +460,10 @@ static void *loop_main(void *arg)
         h2o_context_dispose(&loop->ctx);
         /* Sockets closed above are freed by the loop's next turn. */
         h2o_evloop_run(loop->evloop, 0);
+        release_watches(loop);
         h2o_evloop_destroy(loop->evloop);
+    } else {
+        release_watches(loop);
     }
     hk_loop_bind_thread(NULL);
     return NULL;
