@@ -75,6 +75,18 @@ hk_err hk_store_fsync_path(const char *path, bool dir, hk_error *err) {
     return HK_OK;
 }
 
+hk_err hk_store_copy_attrs(const char *path, const struct stat *orig,
+                           hk_error *err) {
+    if (chmod(path, orig->st_mode & 07777) != 0)
+        return hk_error_set(err, HK_ERR_IO, "store: cannot set the mode of "
+                            "%s: %s", path, strerror(errno));
+    if ((orig->st_uid != geteuid() || orig->st_gid != getegid()) &&
+        chown(path, orig->st_uid, orig->st_gid) != 0 && errno != EPERM)
+        return hk_error_set(err, HK_ERR_IO, "store: cannot set the owner "
+                            "of %s: %s", path, strerror(errno));
+    return HK_OK;
+}
+
 /* SHA-256 of a file in 1 MiB chunks; *bytes gets its size. */
 static hk_err file_sha256(const char *path, char hex[65], uint64_t *bytes,
                           hk_error *err) {
@@ -423,6 +435,13 @@ hk_err hk_store_backup(hk_store *s, const char *dest_dir, char sha256_hex[65],
         unlink(data); /* no half copy without a manifest lying around */
         goto done;
     }
+    /* as private as the KB it copies (the copy is created 0644) */
+    struct stat kb;
+    if (stat(s->data_path, &kb) == 0 &&
+        chmod(data, kb.st_mode & 0777) != 0) {
+        e = io_err(err, "cannot set the mode of", data);
+        goto done;
+    }
     if ((e = hk_store_fsync_path(data, false, err)) ||
         (e = copy_fact_count(dest_dir, &facts, err)) ||
         (e = file_sha256(data, hex, &bytes, err)) ||
@@ -622,7 +641,10 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
         e = io_err(err, "cannot open", lock);
         goto done;
     }
-    if ((e = copy_file(src, tmp, err)))
+    struct stat old_kb; /* the KB replaced keeps its mode and owner */
+    bool had_kb = stat(dst, &old_kb) == 0;
+    if ((e = copy_file(src, tmp, err)) ||
+        (had_kb && (e = hk_store_copy_attrs(tmp, &old_kb, err))))
         goto done;
     if (rename(tmp, dst) != 0) {
         e = io_err(err, "cannot rename", tmp);

@@ -221,19 +221,6 @@ static hk_err lmdb_users_check(int fd, const char *dir, hk_error *err) {
                         "%s", dir, strerror(errno));
 }
 
-/* Gives the copy the original file's permissions, and its owner when we
- * may (root compacting another user's KB must not take it from them). */
-static hk_err copy_file_attrs(const char *tmp, const struct stat *orig,
-                              hk_error *err) {
-    if (chmod(tmp, orig->st_mode & 07777) != 0)
-        return hk_error_set(err, HK_ERR_IO, "compact: cannot set the mode "
-                            "of %s: %s", tmp, strerror(errno));
-    if ((orig->st_uid != geteuid() || orig->st_gid != getegid()) &&
-        chown(tmp, orig->st_uid, orig->st_gid) != 0 && errno != EPERM)
-        return hk_error_set(err, HK_ERR_IO, "compact: cannot set the owner "
-                            "of %s: %s", tmp, strerror(errno));
-    return HK_OK;
-}
 
 /* Removes a leftover copy of an interrupted compaction. */
 static hk_err remove_stale(const char *tmp, hk_error *err) {
@@ -327,7 +314,7 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
         goto done;
     }
     if ((e = hk_dense_copy(s, tmp, MDB_NOSUBDIR, err)) ||
-        (e = copy_file_attrs(tmp, &sb, err)) ||
+        (e = hk_store_copy_attrs(tmp, &sb, err)) ||
         (e = hk_store_fsync_path(tmp, false, err)) ||
         (e = check_copy(tmp, s, &want, err)))
         goto done;

@@ -376,6 +376,11 @@ hk_err hk_dense_copy(hk_store *s, const char *path, unsigned env_flags,
                      hk_error *err);
 /* fsync of a file, or of a directory (its entries) when dir. */
 hk_err hk_store_fsync_path(const char *path, bool dir, hk_error *err);
+/* Gives the file at path the permissions of orig, and its owner and group
+ * when the process may (a KB rewritten by root stays its user's). */
+struct stat;
+hk_err hk_store_copy_attrs(const char *path, const struct stat *orig,
+                           hk_error *err);
 
 /* ==== counts.c ==== */
 

@@ -13,6 +13,8 @@
  *  - compaction keeps data.mdb's permissions and owner (the copy was
  *    created 0644 by the compacting process: a private KB became readable
  *    by everyone, and a KB compacted by root unwritable for its owner);
+ *    so does a restore over an existing KB, and a backup of a private KB
+ *    is private too;
  *  - compaction on a full disk: the KB stays as it was, and the error says
  *    the disk is full (LMDB reports the short write as "Input/output
  *    error"). Needs a small tmpfs (root); skipped where mount is refused.
@@ -255,6 +257,42 @@ static void test_compact_on_a_full_disk(void **st) {
     free(mnt);
 }
 
+static void test_backup_and_restore_keep_mode_and_owner(void **st) {
+    (void)st;
+    char *dir = tu_tmpdir("regress-bmode");
+    char *bdir = tu_tmpdir("regress-bmode-bk");
+    char bk[600], data[600], bdata[640];
+    snprintf(bk, sizeof bk, "%s/backup", bdir);
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    snprintf(bdata, sizeof bdata, "%s/data.mdb", bk);
+    small_kb(dir);
+    assert_int_equal(chmod(data, 0600), 0);
+    hk_error err;
+    hk_store *s = tu_open(dir);
+    assert_int_equal(hk_store_backup(s, bk, NULL, &err), HK_OK);
+    hk_store_close(s);
+    struct stat sb;
+    assert_int_equal(stat(bdata, &sb), 0);
+    assert_int_equal(sb.st_mode & 077, 0); /* private like its KB */
+    assert_int_equal(hk_backup_verify(bk, NULL, &err), HK_OK);
+
+    bool root = geteuid() == 0;
+    if (root)
+        assert_int_equal(chown(data, 65534, 65534), 0);
+    assert_int_equal(hk_backup_restore(bk, dir, true, &err), HK_OK);
+    assert_int_equal(stat(data, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+    if (root) {
+        assert_int_equal(sb.st_uid, 65534);
+        assert_int_equal(sb.st_gid, 65534);
+    }
+    assert_int_equal(count_facts(dir), 200);
+    tu_rmrf(dir);
+    tu_rmrf(bdir);
+    free(dir);
+    free(bdir);
+}
+
 /* A query whose read transaction was reset and renewed would read its
  * LMDB cursor's and read-ahead buffer's pages of the old snapshot, which
  * writers may have reused meanwhile; it must refuse instead. */
@@ -314,6 +352,7 @@ int main(void) {
         cmocka_unit_test(test_compact_keeps_mode_and_owner),
         cmocka_unit_test(test_compact_on_a_full_disk),
         cmocka_unit_test(test_query_refuses_a_renewed_snapshot),
+        cmocka_unit_test(test_backup_and_restore_keep_mode_and_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
