@@ -261,7 +261,9 @@ hk_err hk_store_open(const char *dir, const hk_store_options *opt,
                      hk_store **out, hk_error *err);
 void hk_store_close(hk_store *s);
 /* A number that grows with every commit that changed the KB, made by any
- * process (LMDB's last transaction id); for cheap change polling. */
+ * process (LMDB's last transaction id); for cheap change polling while the
+ * KB stays open. Compaction and restore, which need every handle closed,
+ * start it again from a small number. */
 uint64_t hk_store_last_commit(hk_store *s);
 const char *hk_store_path(const hk_store *s);
 

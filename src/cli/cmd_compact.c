@@ -100,7 +100,7 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
 {
     static const char *const names[] = {"auto", "always", "never"};
     const char *why = NULL; /* why it was skipped; NULL = it ran */
-    char reason[256];
+    char reason[sizeof(((hk_error *)0)->message) + 64];
     char a[32], b[32], f[32];
     hk_compact_report r;
     memset(&r, 0, sizeof r);
@@ -121,7 +121,8 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
         snprintf(reason, sizeof reason,
                  "%s of %s free (auto compacts from 25%% of the file and "
                  "64 MiB)",
-                 cli_size_text(st->bytes_free, f), cli_size_text(st->bytes_on_disk, a));
+                 cli_size_text(st->bytes_free, f),
+                 cli_size_text(st->bytes_on_disk, a));
         why = reason;
     } else {
         err = hk_store_compact(c->data_dir, &r, &e);
@@ -129,6 +130,15 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
             snprintf(reason, sizeof reason,
                      "the knowledge base is open in another process; run "
                      "`hakgal compact` when it is closed");
+            why = reason;
+        } else if (err != HK_OK && mode == CLI_COMPACT_AUTO) {
+            /* Compaction was only advised: the import succeeded and the
+             * KB is unchanged, so a failure (a disk without room for the
+             * copy) is reported, not fatal. */
+            snprintf(reason, sizeof reason, "compacting failed (the "
+                     "knowledge base is unchanged): %s",
+                     e.message[0] ? e.message : hk_strerror(err));
+            cli_msg(c, "the import is complete, but %s", reason);
             why = reason;
         } else if (err != HK_OK) {
             cli_msg(c, "the import is complete, but compacting failed (the "
@@ -161,7 +171,8 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
         printf("not compacted: %s\n", why);
     else
         printf("compacted: %s -> %s in %.2f s (%s were free)\n",
-               cli_size_text(r.bytes_before, a), cli_size_text(r.bytes_after, b),
+               cli_size_text(r.bytes_before, a),
+               cli_size_text(r.bytes_after, b),
                r.seconds, cli_size_text(r.bytes_free_before, f));
     return HK_EXIT_OK;
 }
