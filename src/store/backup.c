@@ -593,14 +593,9 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
                          "directory", data_dir);
         goto done;
     }
-    if (stat(dst, &sb) == 0 && !force) {
-        e = hk_error_set(err, HK_ERR_EXISTS,
-                         "restore: %s already holds a KB (use force to "
-                         "replace it)", data_dir);
-        goto done;
-    }
     /* The process lock: every open handle holds it shared, and opens wait
-     * while we hold it exclusively. */
+     * while we hold it exclusively. Whether a KB exists is checked only
+     * once it is held, so that one created meanwhile is not replaced. */
     kb_lock = hk_kb_lock_open(data_dir, true);
     if (kb_lock < 0) {
         e = hk_error_set(err, HK_ERR_IO, "restore: cannot open %s/%s: %s",
@@ -643,6 +638,12 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
     }
     struct stat old_kb; /* the KB replaced keeps its mode and owner */
     bool had_kb = stat(dst, &old_kb) == 0;
+    if (had_kb && !force) {
+        e = hk_error_set(err, HK_ERR_EXISTS,
+                         "restore: %s already holds a KB (use force to "
+                         "replace it)", data_dir);
+        goto done;
+    }
     if ((e = copy_file(src, tmp, err)) ||
         (had_kb && (e = hk_store_copy_attrs(tmp, &old_kb, err))))
         goto done;
