@@ -259,6 +259,16 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
         e = hk_error_set(err, HK_ERR_NOT_FOUND, "compact: no KB at %s", dir);
         goto done;
     }
+    if (lstat(data, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+        /* The rename would put a plain file where the link was and leave
+         * the linked file behind with the old data. */
+        e = hk_error_set(err, HK_ERR_INVALID,
+                         "compact: %s is a symbolic link; compaction "
+                         "replaces data.mdb by a new file, which would "
+                         "break the link (link the KB directory instead)",
+                         data);
+        goto done;
+    }
     kb_lock = hk_kb_lock_open(dir, true);
     if (kb_lock < 0) {
         e = hk_error_set(err, HK_ERR_IO, "compact: cannot open %s/%s: %s",

@@ -522,6 +522,36 @@ static void test_compact_bad_input(void **state) {
     free(dir);
     assert_int_equal(hk_store_compact("/nonexistent/kb", NULL, &err),
                      HK_ERR_NOT_FOUND);
+
+    /* data.mdb as a symbolic link to a file elsewhere: refused, both the
+     * link and the file it names stay as they are and the KB opens */
+    char *real = tu_tmpdir("compact-real");
+    char *kb = tu_tmpdir("compact-link");
+    hk_store *s = tu_open(real);
+    hk_txn *t = tu_begin(s, true);
+    tu_add(t, tu_st("Linked", "a", "b", NULL), NULL);
+    tu_commit(t);
+    hk_store_close(s);
+    char target[600], link[600];
+    snprintf(target, sizeof target, "%s/data.mdb", real);
+    snprintf(link, sizeof link, "%s/data.mdb", kb);
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(hk_store_compact(kb, NULL, &err), HK_ERR_INVALID);
+    assert_non_null(strstr(err.message, "symbolic link"));
+    struct stat lsb;
+    assert_int_equal(lstat(link, &lsb), 0);
+    assert_true(S_ISLNK(lsb.st_mode));
+    s = tu_open(kb);
+    t = tu_begin(s, false);
+    hk_stats st;
+    assert_int_equal(hk_store_stats(t, &st, &err), HK_OK);
+    assert_int_equal(st.facts, 1);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    tu_rmrf(kb);
+    tu_rmrf(real);
+    free(kb);
+    free(real);
 }
 
 static void test_compact_policy(void **state) {
