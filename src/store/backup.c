@@ -637,6 +637,13 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
         goto done;
     }
     struct stat old_kb; /* the KB replaced keeps its mode and owner */
+    if (lstat(dst, &old_kb) == 0 && S_ISLNK(old_kb.st_mode)) {
+        e = hk_error_set(err, HK_ERR_INVALID,
+                         "restore: %s is a symbolic link; restore replaces "
+                         "data.mdb by a new file, which would break the "
+                         "link (link the KB directory instead)", dst);
+        goto done;
+    }
     bool had_kb = stat(dst, &old_kb) == 0;
     if (had_kb && !force) {
         e = hk_error_set(err, HK_ERR_EXISTS,

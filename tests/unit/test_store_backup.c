@@ -295,9 +295,56 @@ static void test_backup_is_identical_and_dense(void **state) {
     free(bdir);
 }
 
+/* A KB whose data.mdb is a symbolic link is not replaced by restore (the
+ * link would become a file and the linked file keep the old data). */
+static void test_restore_refuses_linked_data_file(void **state) {
+    (void)state;
+    char *src = tu_tmpdir("bk-link-src");
+    char *bdir = tu_tmpdir("bk-link-bk");
+    char *real = tu_tmpdir("bk-link-real");
+    char *kb = tu_tmpdir("bk-link-kb");
+    char bk[600], target[600], link[600];
+    hk_error err;
+    snprintf(bk, sizeof bk, "%s/b", bdir);
+    hk_store *s = tu_open(src);
+    hk_txn *t = tu_begin(s, true);
+    tu_add(t, tu_st("FromBackup", "x", NULL), NULL);
+    tu_commit(t);
+    assert_int_equal(hk_store_backup(s, bk, NULL, &err), HK_OK);
+    hk_store_close(s);
+    s = tu_open(real);
+    t = tu_begin(s, true);
+    tu_add(t, tu_st("Original", "y", NULL), NULL);
+    tu_commit(t);
+    hk_store_close(s);
+    snprintf(target, sizeof target, "%s/data.mdb", real);
+    snprintf(link, sizeof link, "%s/data.mdb", kb);
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(hk_backup_restore(bk, kb, true, &err), HK_ERR_INVALID);
+    assert_non_null(strstr(err.message, "symbolic link"));
+    struct stat lsb;
+    assert_int_equal(lstat(link, &lsb), 0);
+    assert_true(S_ISLNK(lsb.st_mode));
+    s = tu_open(kb);
+    t = tu_begin(s, false);
+    hk_fact f;
+    hk_fact_init(&f);
+    assert_int_equal(hk_store_get(t, 1, &f, &err), HK_OK);
+    assert_string_equal(f.st.predicate, "Original");
+    hk_fact_release(&f);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    const char *dirs[] = {src, bdir, real, kb};
+    for (size_t i = 0; i < 4; i++) {
+        tu_rmrf(dirs[i]);
+        free((void *)dirs[i]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hot_backup_restore),
+        cmocka_unit_test(test_restore_refuses_linked_data_file),
         cmocka_unit_test(test_verify_detects_damage),
         cmocka_unit_test(test_backup_is_identical_and_dense),
     };
