@@ -105,9 +105,11 @@ bool cli_compact_mode_parse(const char *s, cli_compact_mode *out);
 /* Runs after a successful import, with the import's handle closed; st is
  * its statistics taken before closing (NULL when unavailable). Prints one
  * line (text) or one {"compaction": {...}} object (--json) saying what was
- * done or why not. A KB open elsewhere is a note, not an error (returns
- * HK_EXIT_OK); another failure returns its exit code. */
+ * done or why not. A KB open elsewhere, or a failed compaction under
+ * auto, is a note, not an error (returns HK_EXIT_OK); another failure
+ * returns its exit code. announce: say on stderr that compaction starts
+ * (for terminals; it takes seconds on large KBs). */
 int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
-                             const hk_stats *st);
+                             const hk_stats *st, bool announce);
 
 #endif /* HK_CLI_H */

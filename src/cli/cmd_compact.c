@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 
 #include <string.h>
+#include <unistd.h>
 
 /* Appends the report fields to a JSON object under construction. */
 static void report_json(hk_buf *b, const hk_compact_report *r)
@@ -54,6 +55,8 @@ int hk_cmd_compact(int argc, char **argv)
     hk_compact_report r;
     hk_error e;
     hk_error_clear(&e);
+    if (!c.json && isatty(STDERR_FILENO)) /* seconds on large KBs */
+        cli_msg(&c, "compacting %s ...", c.data_dir);
     hk_err err = hk_store_compact(c.data_dir, &r, &e);
     if (err == HK_ERR_NOT_FOUND) {
         cli_msg(&c, "no knowledge base at '%s' (set --data or HAKGAL_DATA)",
@@ -96,7 +99,7 @@ bool cli_compact_mode_parse(const char *s, cli_compact_mode *out)
 }
 
 int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
-                             const hk_stats *st)
+                             const hk_stats *st, bool announce)
 {
     static const char *const names[] = {"auto", "always", "never"};
     const char *why = NULL; /* why it was skipped; NULL = it ran */
@@ -125,6 +128,10 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
                  cli_size_text(st->bytes_on_disk, a));
         why = reason;
     } else {
+        if (announce) /* a few seconds per 10M facts without output */
+            cli_msg(c, "compacting the knowledge base (%s of %s free) ...",
+                    cli_size_text(st ? st->bytes_free : 0, f),
+                    cli_size_text(st ? st->bytes_on_disk : 0, a));
         err = hk_store_compact(c->data_dir, &r, &e);
         if (err == HK_ERR_BUSY) {
             snprintf(reason, sizeof reason,

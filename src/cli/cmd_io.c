@@ -342,7 +342,8 @@ int hk_cmd_import(int argc, char **argv)
     if (s != NULL)
         hk_store_close(s);
     if (rc == HK_EXIT_OK)
-        rc = cli_compact_after_import(&c, compact, have_stats ? &st : NULL);
+        rc = cli_compact_after_import(&c, compact, have_stats ? &st : NULL,
+                                      tty);
     return rc;
 }
 
