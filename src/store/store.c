@@ -301,7 +301,20 @@ int hk_kb_lock_open(const char *dir, bool create) {
         return -1;
     }
     snprintf(p, n, "%s/%s", dir, HK_LOCK_FILE);
-    int fd = open(p, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+    /* Whoever may read data.mdb may hold the lock (a reader holds it
+     * shared); nobody else should be able to take it and make every open
+     * wait. A new lock file therefore gets data.mdb's permissions. */
+    mode_t mode = 0644;
+    size_t dn = strlen(dir) + sizeof "/data.mdb";
+    char *data = hk_malloc(dn);
+    struct stat sb;
+    if (data) {
+        snprintf(data, dn, "%s/data.mdb", dir);
+        if (stat(data, &sb) == 0)
+            mode = sb.st_mode & 0666;
+        hk_free(data);
+    }
+    int fd = open(p, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), mode);
     if (fd < 0 && (errno == EACCES || errno == EROFS))
         fd = open(p, O_RDONLY | O_CLOEXEC); /* flock needs no write access */
     int saved = errno;

@@ -554,6 +554,29 @@ static void test_compact_bad_input(void **state) {
     free(real);
 }
 
+/* A private KB gets a private lock file: nobody who cannot read data.mdb
+ * can take the lock and make every open wait. */
+static void test_lock_file_follows_data_mode(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("lock-mode");
+    hk_store *s = tu_open(dir);
+    hk_store_close(s);
+    char data[600], lock[600];
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    snprintf(lock, sizeof lock, "%s/hakgal.lock", dir);
+    assert_int_equal(chmod(data, 0600), 0);
+    assert_int_equal(unlink(lock), 0);
+    mode_t old = umask(022);
+    s = tu_open(dir);
+    umask(old);
+    struct stat sb;
+    assert_int_equal(stat(lock, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void test_compact_policy(void **state) {
     (void)state;
     hk_stats st;
@@ -582,6 +605,7 @@ int main(void) {
         cmocka_unit_test(test_stale_temp_removed),
         cmocka_unit_test(test_compact_bad_input),
         cmocka_unit_test(test_compact_policy),
+        cmocka_unit_test(test_lock_file_follows_data_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
