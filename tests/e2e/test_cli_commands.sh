@@ -5,6 +5,7 @@
 set -euo pipefail
 
 : "${HAKGAL_BIN:?HAKGAL_BIN must name the hakgal binary}"
+. "$(dirname "$0")/cli_lib.sh"
 PY=/usr/bin/python3
 ROOT="${HK_TEST_TMP:-/tmp}/cli-commands-$$"
 rm -rf "$ROOT"
@@ -12,50 +13,6 @@ mkdir -p "$ROOT"
 trap 'rm -rf "$ROOT"' EXIT
 cd "$ROOT"
 export HAKGAL_DATA="$ROOT/kb"
-
-passed=0
-OUT="" ERR="" RC=0
-
-# run ARGS...: runs hakgal, keeps stdout in OUT, stderr in ERR, status in RC.
-run() {
-  set +e
-  "$HAKGAL_BIN" "$@" >"$ROOT/.out" 2>"$ROOT/.err"
-  RC=$?
-  set -e
-  OUT="$(cat "$ROOT/.out")"
-  ERR="$(cat "$ROOT/.err")"
-}
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- stdout:" >&2; printf '%s\n' "$OUT" >&2
-  echo "--- stderr:" >&2; printf '%s\n' "$ERR" >&2
-  echo "$passed passed, 1 failed"
-  exit 1
-}
-ok() { passed=$((passed + 1)); }
-# expect RC [stdout-substring [stderr-substring]]
-expect() {
-  local want_rc=$1 out_sub=${2:-} err_sub=${3:-}
-  [ "$RC" -eq "$want_rc" ] || fail "exit code $RC, expected $want_rc (${CMD:-})"
-  if [ -n "$out_sub" ]; then
-    grep -qF -- "$out_sub" <<<"$OUT" || fail "stdout lacks '$out_sub'"
-  fi
-  if [ -n "$err_sub" ]; then
-    grep -qF -- "$err_sub" <<<"$ERR" || fail "stderr lacks '$err_sub'"
-  fi
-  ok
-}
-# json EXPR: evaluates a Python expression over j = the parsed last line
-# of OUT (or all lines as list `lines`), must be true.
-json() {
-  printf '%s\n' "$OUT" | "$PY" -c '
-import json, sys
-lines = [json.loads(l) for l in sys.stdin.read().splitlines() if l.strip()]
-j = lines[-1] if lines else None
-ok = eval(sys.argv[1])
-sys.exit(0 if ok else 1)' "$1" || fail "JSON check failed: $1"
-  ok
-}
 
 # ---- no command, unknown command, help, version ----
 run; expect 1 "" "no command given"

@@ -10,6 +10,7 @@
 set -euo pipefail
 
 : "${HAKGAL_BIN:?HAKGAL_BIN must name the hakgal binary}"
+. "$(dirname "$0")/cli_lib.sh"
 PY=/usr/bin/python3
 ROOT="${HK_TEST_TMP:-/tmp}/cli-compact-$$"
 rm -rf "$ROOT"
@@ -23,42 +24,6 @@ cleanup() {
 trap cleanup EXIT
 cd "$ROOT"
 export HAKGAL_DATA="$ROOT/kb"
-
-passed=0
-OUT="" ERR="" RC=0
-run() {
-  set +e
-  "$HAKGAL_BIN" "$@" >"$ROOT/.out" 2>"$ROOT/.err"
-  RC=$?
-  set -e
-  OUT="$(cat "$ROOT/.out")"
-  ERR="$(cat "$ROOT/.err")"
-}
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- stdout:" >&2; printf '%s\n' "$OUT" >&2
-  echo "--- stderr:" >&2; printf '%s\n' "$ERR" >&2
-  echo "$passed passed, 1 failed"
-  exit 1
-}
-ok() { passed=$((passed + 1)); }
-expect() {
-  local want_rc=$1 out_sub=${2:-} err_sub=${3:-}
-  [ "$RC" -eq "$want_rc" ] || fail "exit code $RC, expected $want_rc"
-  if [ -n "$out_sub" ]; then grep -qF -- "$out_sub" <<<"$OUT" || fail "stdout lacks '$out_sub'"; fi
-  if [ -n "$err_sub" ]; then grep -qF -- "$err_sub" <<<"$ERR" || fail "stderr lacks '$err_sub'"; fi
-  ok
-}
-# Evaluates a Python expression over the JSON lines of stdout: `lines`,
-# and `j` = the last one.
-json() {
-  printf '%s\n' "$OUT" | "$PY" -c '
-import json, sys
-lines = [json.loads(l) for l in sys.stdin.read().splitlines() if l.strip()]
-j = lines[-1] if lines else None
-sys.exit(0 if eval(sys.argv[1]) else 1)' "$1" || fail "JSON check failed: $1"
-  ok
-}
 stat_of() { "$HAKGAL_BIN" stats --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 # State that compaction must not change: every fact with its metadata, and
 # the audit log.

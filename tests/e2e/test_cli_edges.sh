@@ -4,41 +4,13 @@
 set -euo pipefail
 
 : "${HAKGAL_BIN:?HAKGAL_BIN must name the hakgal binary}"
+. "$(dirname "$0")/cli_lib.sh"
 ROOT="${HK_TEST_TMP:-/tmp}/cli-edges-$$"
 rm -rf "$ROOT"
 mkdir -p "$ROOT"
 trap 'rm -rf "$ROOT"' EXIT
 cd "$ROOT"
 export HAKGAL_DATA="$ROOT/kb"
-
-passed=0
-OUT="" ERR="" RC=0
-run() {
-  set +e
-  "$HAKGAL_BIN" "$@" >"$ROOT/.out" 2>"$ROOT/.err"
-  RC=$?
-  set -e
-  OUT="$(cat "$ROOT/.out")"
-  ERR="$(cat "$ROOT/.err")"
-}
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- stdout:" >&2; printf '%s\n' "$OUT" >&2
-  echo "--- stderr:" >&2; printf '%s\n' "$ERR" >&2
-  exit 1
-}
-# expect RC [stdout-substring [stderr-substring]]
-expect() {
-  local want_rc=$1 out_sub=${2:-} err_sub=${3:-}
-  [ "$RC" -eq "$want_rc" ] || fail "exit code $RC, expected $want_rc"
-  if [ -n "$out_sub" ]; then
-    grep -qF -- "$out_sub" <<<"$OUT" || fail "stdout lacks '$out_sub'"
-  fi
-  if [ -n "$err_sub" ]; then
-    grep -qF -- "$err_sub" <<<"$ERR" || fail "stderr lacks '$err_sub'"
-  fi
-  passed=$((passed + 1))
-}
 
 run init; expect 0
 run add 'IsA(a, b)'; expect 0

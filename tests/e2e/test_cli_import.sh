@@ -6,6 +6,7 @@
 set -euo pipefail
 
 : "${HAKGAL_BIN:?HAKGAL_BIN must name the hakgal binary}"
+. "$(dirname "$0")/cli_lib.sh"
 PY=/usr/bin/python3
 SRC="${HK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 ROOT="${HK_TEST_TMP:-/tmp}/cli-import-$$"
@@ -14,42 +15,6 @@ mkdir -p "$ROOT"
 trap 'rm -rf "$ROOT"' EXIT
 cd "$ROOT"
 export HAKGAL_DATA="$ROOT/kb"
-
-passed=0
-OUT="" ERR="" RC=0
-run() {
-  set +e
-  "$HAKGAL_BIN" "$@" >"$ROOT/.out" 2>"$ROOT/.err"
-  RC=$?
-  set -e
-  OUT="$(cat "$ROOT/.out")"
-  ERR="$(cat "$ROOT/.err")"
-}
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- stdout:" >&2; printf '%s\n' "$OUT" >&2
-  echo "--- stderr:" >&2; printf '%s\n' "$ERR" >&2
-  echo "$passed passed, 1 failed"
-  exit 1
-}
-ok() { passed=$((passed + 1)); }
-expect() {
-  local want_rc=$1 out_sub=${2:-} err_sub=${3:-}
-  [ "$RC" -eq "$want_rc" ] || fail "exit code $RC, expected $want_rc"
-  if [ -n "$out_sub" ]; then grep -qF -- "$out_sub" <<<"$OUT" || fail "stdout lacks '$out_sub'"; fi
-  if [ -n "$err_sub" ]; then grep -qF -- "$err_sub" <<<"$ERR" || fail "stderr lacks '$err_sub'"; fi
-  ok
-}
-same() { [ "$1" = "$2" ] || fail "expected [$2], got [$1]"; ok; }
-json() {
-  printf '%s\n' "$OUT" | "$PY" -c '
-import json, sys
-lines = [json.loads(l) for l in sys.stdin.read().splitlines() if l.strip()]
-j = lines[-1] if lines else None
-sys.exit(0 if eval(sys.argv[1]) else 1)' "$1" || fail "JSON check failed: $1"
-  ok
-}
-facts() { "$HAKGAL_BIN" stats --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["facts"])'; }
 
 run import "$ROOT/x.hkl"; expect 3 "" "no knowledge base"
 run init; expect 0
