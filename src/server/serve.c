@@ -188,19 +188,39 @@ static void resume_accept(h2o_timeout_entry_t *entry)
 /* An accepted socket, watched so that shutdown can tell idle connections
  * from those still receiving or answering a request (see close_idle). */
 typedef struct hk_conn_watch {
-    h2o_linklist_t link; /* in hk_loop.conns */
-    h2o_socket_t *sock;  /* the socket (freed by h2o after on_close) */
+    h2o_linklist_t link; /* in hk_loop.conns; unlinked when the socket
+                            closes or the loop ends */
+    h2o_socket_t *sock;  /* the socket (freed by h2o after on_close);
+                            NULL once unlinked */
+    unsigned inflight;   /* HTTP/1 requests received and not yet disposed
+                            by h2o (their answers may still be pending) */
+    unsigned refs;       /* the socket's link + one per request in flight */
     size_t seen_bytes;   /* sock->bytes_read at seen_at */
     int64_t seen_at;     /* when bytes last arrived (shutdown only), us */
     bool read_shut;      /* its read side was shut down */
     bool http2;          /* carried an HTTP/2 request */
 } hk_conn_watch;
 
+static void watch_drop(hk_conn_watch *w)
+{
+    if (--w->refs == 0)
+        hk_free(w);
+}
+
 static void on_conn_close(void *data)
 {
     hk_conn_watch *w = data;
     h2o_linklist_unlink(&w->link);
-    hk_free(w);
+    w->sock = NULL;
+    watch_drop(w);
+}
+
+/* A request's pool was disposed: its answer is done (or abandoned). */
+static void on_request_disposed(void *p)
+{
+    hk_conn_watch *w = *(hk_conn_watch **)p;
+    w->inflight--;
+    watch_drop(w);
 }
 
 /* Serves an accepted connection on this loop. */
@@ -214,6 +234,7 @@ static void serve_fd(hk_loop *loop, int fd)
     hk_conn_watch *w = hk_calloc(1, sizeof(*w));
     if (w) { /* without it the connection is only not closed early */
         w->sock = sock;
+        w->refs = 1;
         h2o_linklist_insert(&loop->conns, &w->link);
         sock->on_close.cb = on_conn_close; /* accepted sockets: ours */
         sock->on_close.data = w;
@@ -294,11 +315,24 @@ static void on_accept(h2o_socket_t *listener, const char *errstr)
 
 void hk_loop_note_request(h2o_req_t *req)
 {
-    if (req->version < 0x200 || !req->conn->callbacks->get_socket)
+    if (!req->conn->callbacks->get_socket)
         return;
     h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
-    if (sock && sock->on_close.cb == on_conn_close)
-        ((hk_conn_watch *)sock->on_close.data)->http2 = true;
+    if (!sock || sock->on_close.cb != on_conn_close)
+        return;
+    hk_conn_watch *w = sock->on_close.data;
+    if (req->version >= 0x200) {
+        w->http2 = true;
+        return;
+    }
+    /* In flight until h2o disposes the request, i.e. after its answer
+     * (an answer from the writer or a worker may take a while, and h2o
+     * has consumed the request's bytes by then). */
+    hk_conn_watch **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot),
+                                                on_request_disposed);
+    *slot = w;
+    w->inflight++;
+    w->refs++;
 }
 
 /* True when sock carries HTTP/2: negotiated by TLS, or seen in a request
@@ -320,9 +354,10 @@ static bool is_http2(const hk_conn_watch *w)
  * re-armed as its bytes arrive: it bounds the whole receipt of a request,
  * body included. Shortening it for everybody would also cut an upload that
  * began earlier and is still streaming in. So a connection counts as idle
- * only when nothing of a request is buffered (h2o keeps a request's bytes
- * in sock->input until it has been answered, so a request being received
- * or answered is never idle) and no byte arrived for SHUTDOWN_IDLE_MS.
+ * only when no request of it is in flight (received and not yet answered:
+ * counted from hk_loop_note_request until h2o disposes the request),
+ * nothing of a next request is buffered, and no byte arrived for
+ * SHUTDOWN_IDLE_MS.
  * Its read side is then shut down: h2o reads end-of-file and closes it as
  * if the client had. HTTP/2 connections are left to h2o (GOAWAY, and their
  * idle timeout is shortened instead, as it restarts with every read). */
@@ -333,7 +368,7 @@ static void close_idle(hk_loop *loop, bool first)
          n = n->next) {
         hk_conn_watch *w = H2O_STRUCT_FROM_MEMBER(hk_conn_watch, link, n);
         h2o_socket_t *sock = w->sock;
-        if (first || sock->bytes_read != w->seen_bytes ||
+        if (first || w->inflight || sock->bytes_read != w->seen_bytes ||
             (sock->input && sock->input->size != 0)) {
             w->seen_bytes = sock->bytes_read;
             w->seen_at = now;
@@ -358,8 +393,9 @@ static void release_watches(hk_loop *loop)
                                                   loop->conns.next);
         w->sock->on_close.cb = NULL;
         w->sock->on_close.data = NULL;
+        w->sock = NULL;
         h2o_linklist_unlink(&w->link);
-        hk_free(w);
+        watch_drop(w); /* requests still in flight keep it until disposed */
     }
 }
 

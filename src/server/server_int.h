@@ -65,7 +65,9 @@ struct hk_loop {
 };
 
 /* Loop thread, for every request: notes the connections that carry
- * HTTP/2, which shutdown leaves to h2o (serve.c). */
+ * HTTP/2, which shutdown leaves to h2o, and counts an HTTP/1 request as in
+ * flight until h2o disposes it, so that shutdown never takes its
+ * connection for an idle one (serve.c). */
 void hk_loop_note_request(h2o_req_t *req);
 
 /* ==== Registered paths ==== */
