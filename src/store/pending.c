@@ -120,24 +120,45 @@ hk_fact_id hk_pending_find_stmt(const hk_pending *p, const uint8_t *key,
     }
 }
 
-hk_err hk_pending_add_stmt(hk_pending *p, const uint8_t *key, size_t len,
-                           uint64_t h, hk_fact_id id) {
-    if (p->n_stmt == p->cap_stmt) {
-        size_t cap = p->cap_stmt ? p->cap_stmt * 2 : 1024;
-        hk_pending_stmt *ns = hk_realloc(p->stmt, cap * sizeof *ns);
-        if (!ns)
-            return HK_ERR_NOMEM;
-        p->stmt = ns;
-        p->cap_stmt = cap;
-    }
-    if ((p->n_stmt + 1) * 2 > p->index_mask + 1 && !grow_index(p))
+/* Returns the queue array arr (n of *cap elem-byte entries used) with
+ * room for one more entry, growing it (capacity doubles from first); NULL
+ * when memory is short, arr staying valid then. */
+static void *queue_room(void *arr, size_t n, size_t *cap, size_t elem,
+                        size_t first) {
+    if (n < *cap)
+        return arr;
+    size_t nc = *cap ? *cap * 2 : first;
+    void *na = hk_realloc(arr, nc * elem);
+    if (na)
+        *cap = nc;
+    return na;
+}
+
+/* Appends a key to keys and its entry (offset, length, value) to q. */
+static hk_err queue_keyed(hk_pending_stmt **q, size_t *n, size_t *cap,
+                          hk_buf *keys, const void *key, size_t len,
+                          hk_fact_id value) {
+    hk_pending_stmt *nq = queue_room(*q, *n, cap, sizeof *nq, 1024);
+    if (!nq)
         return HK_ERR_NOMEM;
-    size_t off = p->keys.len;
-    hk_err e = hk_buf_append(&p->keys, key, len);
+    *q = nq;
+    size_t off = keys->len;
+    hk_err e = hk_buf_append(keys, key, len);
     if (e)
         return e;
-    size_t i = p->n_stmt++;
-    p->stmt[i] = (hk_pending_stmt){(uint32_t)off, (uint32_t)len, id};
+    (*q)[(*n)++] = (hk_pending_stmt){(uint32_t)off, (uint32_t)len, value};
+    return HK_OK;
+}
+
+hk_err hk_pending_add_stmt(hk_pending *p, const uint8_t *key, size_t len,
+                           uint64_t h, hk_fact_id id) {
+    if ((p->n_stmt + 1) * 2 > p->index_mask + 1 && !grow_index(p))
+        return HK_ERR_NOMEM;
+    size_t i = p->n_stmt;
+    hk_err e = queue_keyed(&p->stmt, &p->n_stmt, &p->cap_stmt, &p->keys, key,
+                           len, id);
+    if (e)
+        return e;
     size_t j = h & p->index_mask;
     while (p->index[j])
         j = (j + 1) & p->index_mask;
@@ -147,63 +168,33 @@ hk_err hk_pending_add_stmt(hk_pending *p, const uint8_t *key, size_t len,
 
 hk_err hk_pending_add_tok(hk_pending *p, const char *tok, size_t len,
                           uint32_t sym) {
-    if (p->n_tok == p->cap_tok) {
-        size_t cap = p->cap_tok ? p->cap_tok * 2 : 1024;
-        hk_pending_stmt *nt = hk_realloc(p->tok, cap * sizeof *nt);
-        if (!nt)
-            return HK_ERR_NOMEM;
-        p->tok = nt;
-        p->cap_tok = cap;
-    }
-    size_t off = p->tok_keys.len;
-    hk_err e = hk_buf_append(&p->tok_keys, tok, len);
-    if (e)
-        return e;
-    p->tok[p->n_tok++] = (hk_pending_stmt){(uint32_t)off, (uint32_t)len, sym};
-    return HK_OK;
+    return queue_keyed(&p->tok, &p->n_tok, &p->cap_tok, &p->tok_keys, tok, len,
+                       sym);
 }
 
 hk_err hk_pending_add_sym(hk_pending *p, const uint8_t *key, size_t len,
                           uint32_t id) {
-    if (p->n_sym == p->cap_sym) {
-        size_t cap = p->cap_sym ? p->cap_sym * 2 : 1024;
-        hk_pending_stmt *ns = hk_realloc(p->sym, cap * sizeof *ns);
-        if (!ns)
-            return HK_ERR_NOMEM;
-        p->sym = ns;
-        p->cap_sym = cap;
-    }
-    size_t off = p->sym_keys.len;
-    hk_err e = hk_buf_append(&p->sym_keys, key, len);
-    if (e)
-        return e;
-    p->sym[p->n_sym++] = (hk_pending_stmt){(uint32_t)off, (uint32_t)len, id};
-    return HK_OK;
+    return queue_keyed(&p->sym, &p->n_sym, &p->cap_sym, &p->sym_keys, key,
+                       len, id);
 }
 
 hk_err hk_pending_add_pred(hk_pending *p, uint32_t pred, hk_fact_id id) {
-    if (p->n_pred == p->cap_pred) {
-        size_t cap = p->cap_pred ? p->cap_pred * 2 : 1024;
-        hk_pending_pred *np = hk_realloc(p->pred, cap * sizeof *np);
-        if (!np)
-            return HK_ERR_NOMEM;
-        p->pred = np;
-        p->cap_pred = cap;
-    }
+    hk_pending_pred *np =
+        queue_room(p->pred, p->n_pred, &p->cap_pred, sizeof *np, 1024);
+    if (!np)
+        return HK_ERR_NOMEM;
+    p->pred = np;
     p->pred[p->n_pred++] = (hk_pending_pred){id, pred};
     return HK_OK;
 }
 
 hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
                           const uint8_t dup[HK_ARG_DUP_BYTES]) {
-    if (p->n_arg == p->cap_arg) {
-        size_t cap = p->cap_arg ? p->cap_arg * 2 : 4096;
-        hk_pending_arg *na = hk_realloc(p->arg, cap * sizeof *na);
-        if (!na)
-            return HK_ERR_NOMEM;
-        p->arg = na;
-        p->cap_arg = cap;
-    }
+    hk_pending_arg *na =
+        queue_room(p->arg, p->n_arg, &p->cap_arg, sizeof *na, 4096);
+    if (!na)
+        return HK_ERR_NOMEM;
+    p->arg = na;
     hk_pending_arg *a = &p->arg[p->n_arg++];
     hk_put_u32(a->k, ent);
     memcpy(a->k + 4, dup, HK_ARG_DUP_BYTES);
