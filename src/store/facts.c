@@ -124,25 +124,33 @@ static int key_exists(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, bool *exists) {
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static int pstat_write(MDB_txn *txn, MDB_dbi dbi, uint32_t pred,
-                       uint32_t arity, int64_t delta) {
-    uint8_t kb[5], vb[8];
-    hk_put_u32(kb, pred);
-    kb[4] = (uint8_t)arity;
-    MDB_val k = {5, kb}, d;
+/* Adds delta to the u64 counter under key k (big-endian value); a counter
+ * that reaches 0 is removed. */
+static int counter_add(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, int64_t delta) {
+    uint8_t vb[8];
+    MDB_val d;
     uint64_t n = 0;
-    int rc = mdb_get(txn, dbi, &k, &d);
+    int rc = mdb_get(txn, dbi, k, &d);
     if (rc == 0 && d.mv_size == 8)
         n = hk_get_u64(d.mv_data);
     else if (rc && rc != MDB_NOTFOUND)
         return rc;
     n = (uint64_t)((int64_t)n + delta);
     if (n == 0 || (int64_t)n < 0)
-        return rc == 0 ? mdb_del(txn, dbi, &k, NULL) : 0;
+        return rc == 0 ? mdb_del(txn, dbi, k, NULL) : 0;
     hk_put_u64(vb, n);
     d.mv_size = 8;
     d.mv_data = vb;
-    return mdb_put(txn, dbi, &k, &d, 0);
+    return mdb_put(txn, dbi, k, &d, 0);
+}
+
+static int pstat_write(MDB_txn *txn, MDB_dbi dbi, uint32_t pred,
+                       uint32_t arity, int64_t delta) {
+    uint8_t kb[5];
+    hk_put_u32(kb, pred);
+    kb[4] = (uint8_t)arity;
+    MDB_val k = {5, kb};
+    return counter_add(txn, dbi, &k, delta);
 }
 
 /* Records a pstat change in the txn; written by hk_txn_flush. */
@@ -194,22 +202,10 @@ hk_err hk_txn_flush(hk_txn *t, hk_error *err) {
 }
 
 static int multi_add(MDB_txn *txn, MDB_dbi dbi, uint32_t ent, int64_t delta) {
-    uint8_t kb[4], vb[8];
+    uint8_t kb[4];
     hk_put_u32(kb, ent);
-    MDB_val k = {4, kb}, d;
-    uint64_t n = 0;
-    int rc = mdb_get(txn, dbi, &k, &d);
-    if (rc == 0 && d.mv_size == 8)
-        n = hk_get_u64(d.mv_data);
-    else if (rc && rc != MDB_NOTFOUND)
-        return rc;
-    n = (uint64_t)((int64_t)n + delta);
-    if (n == 0 || (int64_t)n < 0)
-        return rc == 0 ? mdb_del(txn, dbi, &k, NULL) : 0;
-    hk_put_u64(vb, n);
-    d.mv_size = 8;
-    d.mv_data = vb;
-    return mdb_put(txn, dbi, &k, &d, 0);
+    MDB_val k = {4, kb};
+    return counter_add(txn, dbi, &k, delta);
 }
 
 /* True when args[i] equals an earlier argument (a repeated mention). */
