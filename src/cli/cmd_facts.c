@@ -388,6 +388,27 @@ done:
 
 /* ==== delete ==== */
 
+/* Options of commands that take the common ones and --actor: parses
+ * them into *actor. Returns -1 to go on, else the exit code to return. */
+static int parse_actor_only(cli_ctx *c, int argc, char **argv,
+                            const char **actor)
+{
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS, {"actor", required_argument, NULL, 'a'},
+        {0, 0, 0, 0}};
+    int o;
+    while ((o = cli_next_opt(c, argc, argv, "h", opts)) != -1) {
+        if (o == CLI_STOP)
+            return c->exit_code;
+        if (o == 'a') {
+            if (!cli_check_actor(c, optarg))
+                return HK_EXIT_INVALID;
+            *actor = optarg;
+        }
+    }
+    return -1;
+}
+
 int hk_cmd_delete(int argc, char **argv)
 {
     static const char usage[] =
@@ -396,20 +417,10 @@ int hk_cmd_delete(int argc, char **argv)
         "deleted. The audit log keeps each deleted fact's last state.\n";
     cli_ctx c;
     cli_init(&c, "delete", usage);
-    static const struct option opts[] = {
-        CLI_COMMON_OPTIONS, {"actor", required_argument, NULL, 'a'},
-        {0, 0, 0, 0}};
     const char *actor = "cli";
-    int o;
-    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
-        if (o == CLI_STOP)
-            return c.exit_code;
-        if (o == 'a') {
-            if (!cli_check_actor(&c, optarg))
-                return HK_EXIT_INVALID;
-            actor = optarg;
-        }
-    }
+    int stop = parse_actor_only(&c, argc, argv, &actor);
+    if (stop >= 0)
+        return stop;
     if (optind >= argc)
         return cli_usage_error(&c, "missing ID or STATEMENT");
     /* Check statement syntax before touching the KB. */
@@ -506,20 +517,10 @@ int hk_cmd_update(int argc, char **argv)
         "  hakgal update 'IsA(Pluto, Planet)' 'IsA(Pluto, DwarfPlanet)'\n";
     cli_ctx c;
     cli_init(&c, "update", usage);
-    static const struct option opts[] = {
-        CLI_COMMON_OPTIONS, {"actor", required_argument, NULL, 'a'},
-        {0, 0, 0, 0}};
     const char *actor = "cli";
-    int o;
-    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
-        if (o == CLI_STOP)
-            return c.exit_code;
-        if (o == 'a') {
-            if (!cli_check_actor(&c, optarg))
-                return HK_EXIT_INVALID;
-            actor = optarg;
-        }
-    }
+    int stop = parse_actor_only(&c, argc, argv, &actor);
+    if (stop >= 0)
+        return stop;
     if (argc - optind != 2)
         return cli_usage_error(&c, "expected OLD and NEW, got %d argument%s",
                                argc - optind, argc - optind == 1 ? "" : "s");
