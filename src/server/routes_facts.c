@@ -47,6 +47,20 @@ static void send_fact(h2o_req_t *req, hk_fact_id id, int status)
     hk_buf_free(&b);
 }
 
+/* Answers a fact body that hk_fact_in_parse (or a later check) refused,
+ * with the error code that says why. */
+static void send_fact_input_error(h2o_req_t *req, int status,
+                                  const hk_error *err)
+{
+    hk_send_input_error(req, status,
+                        status == 413               ? "statement_too_long"
+                        : err->code == HK_ERR_LIMIT ? "limit_exceeded"
+                        : status == 422             ? "invalid_fact"
+                        : err->column               ? "invalid_statement"
+                                                    : "invalid_fact",
+                        err);
+}
+
 static void queue_failed(h2o_req_t *req, hk_err rc)
 {
     if (rc == HK_ERR_STATE)
@@ -118,13 +132,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
     hk_err rc = hk_fact_in_parse(srv, body, false, true, &j->in, &status, &err);
     json_decref(body);
     if (rc != HK_OK) {
-        hk_send_input_error(req, status,
-                            status == 413   ? "statement_too_long"
-                            : err.code == HK_ERR_LIMIT ? "limit_exceeded"
-                            : status == 422 ? "invalid_fact"
-                            : err.column    ? "invalid_statement"
-                                            : "invalid_fact",
-                            &err);
+        send_fact_input_error(req, status, &err);
         hk_fact_in_release(&j->in);
         hk_free(j);
         return;
@@ -713,13 +721,7 @@ static void update_route(hk_server *srv, h2o_req_t *req, const char *param,
                      "context");
     }
     if (rc != HK_OK) {
-        hk_send_input_error(req, status,
-                            status == 413   ? "statement_too_long"
-                            : err.code == HK_ERR_LIMIT ? "limit_exceeded"
-                            : status == 422 ? "invalid_fact"
-                            : err.column    ? "invalid_statement"
-                                            : "invalid_fact",
-                            &err);
+        send_fact_input_error(req, status, &err);
         hk_fact_in_release(&j->in);
         hk_free(j);
         return;
