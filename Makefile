@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build build-asan test test-fast run bench clean format
+.PHONY: all deps build build-asan test test-fast run bench clean format check-format
 
 all: build
 
@@ -21,6 +21,7 @@ build-asan: deps
 
 # Every test, in the normal build and again under ASan + UBSan.
 test: build build-asan
+	@bash scripts/check-format.sh
 	@bash scripts/test-setup.sh
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -39,7 +40,10 @@ bench: build
 	@bash bench/run.sh
 
 format:
-	clang-format -i include/*.h src/*/*.[ch] tests/unit/*.c bench/*.c
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	@bash scripts/check-format.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -63,18 +63,18 @@
 /* ==== Options ==== */
 
 typedef struct bench_opts {
-    uint64_t n;         /* facts to load */
-    const char *dir;    /* scratch directory for the two databases */
-    const char *json;   /* where the JSON results go (NULL = default) */
-    uint32_t samples;   /* timed operations per query kind */
-    uint32_t warmup;    /* untimed operations before them */
-    uint64_t batch;     /* hakgal facts per write transaction */
-    uint64_t seed;      /* generator seed */
-    uint64_t map_mib;   /* hakgal map size in MiB (0 = store default) */
-    bool run_hakgal;    /* measure hakgal */
-    bool run_sqlite;    /* measure SQLite */
-    bool keep;          /* keep the databases afterwards */
-    bool reuse;         /* query databases kept by an earlier --keep run */
+    uint64_t n;       /* facts to load */
+    const char *dir;  /* scratch directory for the two databases */
+    const char *json; /* where the JSON results go (NULL = default) */
+    uint32_t samples; /* timed operations per query kind */
+    uint32_t warmup;  /* untimed operations before them */
+    uint64_t batch;   /* hakgal facts per write transaction */
+    uint64_t seed;    /* generator seed */
+    uint64_t map_mib; /* hakgal map size in MiB (0 = store default) */
+    bool run_hakgal;  /* measure hakgal */
+    bool run_sqlite;  /* measure SQLite */
+    bool keep;        /* keep the databases afterwards */
+    bool reuse;       /* query databases kept by an earlier --keep run */
 } bench_opts;
 
 /* ==== Data set ==== */
@@ -82,24 +82,24 @@ typedef struct bench_opts {
 #define KEY_POOL 50000 /* facts sampled as query keys */
 
 typedef struct dataset {
-    uint64_t n;              /* facts */
-    uint32_t n_entities;     /* entity vocabulary size */
-    uint16_t *pred;          /* predicate index per fact */
-    uint8_t *n_args;         /* argument count per fact */
-    uint32_t *args;          /* entity ids of all facts, concatenated */
-    uint64_t n_args_total;   /* length of args */
-    char *names;             /* entity names, each NUL-terminated */
-    uint32_t *name_off;      /* offset of entity id's name in names */
+    uint64_t n;            /* facts */
+    uint32_t n_entities;   /* entity vocabulary size */
+    uint16_t *pred;        /* predicate index per fact */
+    uint8_t *n_args;       /* argument count per fact */
+    uint32_t *args;        /* entity ids of all facts, concatenated */
+    uint64_t n_args_total; /* length of args */
+    char *names;           /* entity names, each NUL-terminated */
+    uint32_t *name_off;    /* offset of entity id's name in names */
     char pred_names[HK_GEN_PREDICATES][HK_GEN_NAME_MAX]; /* predicates */
-    uint64_t duplicates;     /* generator draws rejected as repeats */
-    double gen_s;            /* seconds to generate all of the above */
-    uint32_t n_pool;         /* sampled facts (<= KEY_POOL) */
-    hk_gen_fact *pool;       /* facts sampled uniformly from the N */
-    char **pool_text;        /* their canonical statements */
-    uint32_t n_ops;          /* warmup + samples */
-    uint32_t *exact_seq;     /* pool index per exact-lookup operation */
-    uint32_t *entity_seq;    /* entity id per entity query */
-    uint32_t *pa_seq;        /* pool index per predicate+arg0 query */
+    uint64_t duplicates;  /* generator draws rejected as repeats */
+    double gen_s;         /* seconds to generate all of the above */
+    uint32_t n_pool;      /* sampled facts (<= KEY_POOL) */
+    hk_gen_fact *pool;    /* facts sampled uniformly from the N */
+    char **pool_text;     /* their canonical statements */
+    uint32_t n_ops;       /* warmup + samples */
+    uint32_t *exact_seq;  /* pool index per exact-lookup operation */
+    uint32_t *entity_seq; /* entity id per entity query */
+    uint32_t *pa_seq;     /* pool index per predicate+arg0 query */
 } dataset;
 
 static const char *entity_name(const dataset *ds, uint32_t id)
@@ -144,8 +144,7 @@ static bool dataset_build(dataset *ds, const bench_opts *o)
     memset(ds, 0, sizeof *ds);
     double t0 = now_s();
     hk_gen g;
-    if (!hk_gen_init(&g, o->n, o->seed))
-        return false;
+    if (!hk_gen_init(&g, o->n, o->seed)) return false;
     ds->n = o->n;
     ds->n_entities = g.n_entities;
     ds->pred = malloc(o->n * sizeof *ds->pred);
@@ -153,8 +152,7 @@ static bool dataset_build(dataset *ds, const bench_opts *o)
     uint64_t args_cap = o->n * 3;
     ds->args = malloc(args_cap * sizeof *ds->args);
     ds->pool = malloc(KEY_POOL * sizeof *ds->pool);
-    if (!ds->pred || !ds->n_args || !ds->args || !ds->pool)
-        goto fail;
+    if (!ds->pred || !ds->n_args || !ds->args || !ds->pool) goto fail;
 
     /* Reservoir sampling (Algorithm R) with its own stream, so the fact
      * stream does not depend on the pool size. */
@@ -166,21 +164,18 @@ static bool dataset_build(dataset *ds, const bench_opts *o)
         if (ds->n_args_total + HK_GEN_MAX_ARITY > args_cap) {
             args_cap += args_cap / 2;
             uint32_t *grown = realloc(ds->args, args_cap * sizeof *grown);
-            if (!grown)
-                goto fail;
+            if (!grown) goto fail;
             ds->args = grown;
         }
         ds->pred[i] = (uint16_t)f.pred;
         ds->n_args[i] = (uint8_t)f.n_args;
-        memcpy(ds->args + ds->n_args_total, f.args,
-               f.n_args * sizeof *f.args);
+        memcpy(ds->args + ds->n_args_total, f.args, f.n_args * sizeof *f.args);
         ds->n_args_total += f.n_args;
         if (i < KEY_POOL) {
             ds->pool[i] = f;
         } else {
             uint64_t j = hk_rng_below(&pick, i + 1);
-            if (j < KEY_POOL)
-                ds->pool[j] = f;
+            if (j < KEY_POOL) ds->pool[j] = f;
         }
         i++;
     }
@@ -196,14 +191,12 @@ static bool dataset_build(dataset *ds, const bench_opts *o)
     size_t names_cap = (size_t)ds->n_entities * 12 + 64, names_len = 0;
     ds->names = malloc(names_cap);
     ds->name_off = malloc((size_t)ds->n_entities * sizeof *ds->name_off);
-    if (!ds->names || !ds->name_off)
-        goto fail;
+    if (!ds->names || !ds->name_off) goto fail;
     for (uint32_t id = 0; id < ds->n_entities; id++) {
         if (names_len + HK_GEN_NAME_MAX > names_cap) {
             names_cap += names_cap / 2;
             char *grown = realloc(ds->names, names_cap);
-            if (!grown)
-                goto fail;
+            if (!grown) goto fail;
             ds->names = grown;
         }
         ds->name_off[id] = (uint32_t)names_len;
@@ -214,8 +207,7 @@ static bool dataset_build(dataset *ds, const bench_opts *o)
 
     /* Statements of the pool, and the operation sequences. */
     ds->pool_text = calloc(ds->n_pool, sizeof *ds->pool_text);
-    if (!ds->pool_text)
-        goto fail;
+    if (!ds->pool_text) goto fail;
     for (uint32_t k = 0; k < ds->n_pool; k++) {
         const hk_gen_fact *pf = &ds->pool[k];
         const char *arg_names[HK_GEN_MAX_ARITY];
@@ -226,15 +218,13 @@ static bool dataset_build(dataset *ds, const bench_opts *o)
                            line, sizeof line))
             goto fail;
         ds->pool_text[k] = strdup(line);
-        if (!ds->pool_text[k])
-            goto fail;
+        if (!ds->pool_text[k]) goto fail;
     }
     ds->n_ops = o->warmup + o->samples;
     ds->exact_seq = malloc(ds->n_ops * sizeof *ds->exact_seq);
     ds->entity_seq = malloc(ds->n_ops * sizeof *ds->entity_seq);
     ds->pa_seq = malloc(ds->n_ops * sizeof *ds->pa_seq);
-    if (!ds->exact_seq || !ds->entity_seq || !ds->pa_seq)
-        goto fail;
+    if (!ds->exact_seq || !ds->entity_seq || !ds->pa_seq) goto fail;
     hk_rng qr;
     hk_rng_seed(&qr, o->seed ^ 0x5EED0F0Full);
     for (uint32_t k = 0; k < ds->n_ops; k++) {
@@ -264,38 +254,38 @@ typedef struct latency {
 #define MAX_MILESTONES 64 /* per-million load rates kept */
 
 typedef struct store_result {
-    int ran;                  /* 1 when this store was measured */
-    int ok;                   /* 1 when every step succeeded */
-    char error[600];          /* what failed */
-    uint64_t facts;           /* facts stored after the load */
-    double load_s;            /* seconds from first add to last commit */
-    double load_cpu_s;        /* CPU seconds (user + system) of the load */
-    double commit_s;          /* hakgal: wall seconds inside hk_txn_commit */
-    double checkpoint_s;      /* SQLite: WAL checkpoint after commit */
-    uint32_t n_milestones;    /* entries in milestone_rate */
-    double milestone_rate[MAX_MILESTONES]; /* facts/s of each 1M slice */
+    int ran;               /* 1 when this store was measured */
+    int ok;                /* 1 when every step succeeded */
+    char error[600];       /* what failed */
+    uint64_t facts;        /* facts stored after the load */
+    double load_s;         /* seconds from first add to last commit */
+    double load_cpu_s;     /* CPU seconds (user + system) of the load */
+    double commit_s;       /* hakgal: wall seconds inside hk_txn_commit */
+    double checkpoint_s;   /* SQLite: WAL checkpoint after commit */
+    uint32_t n_milestones; /* entries in milestone_rate */
+    double milestone_rate[MAX_MILESTONES];     /* facts/s of each 1M slice */
     double milestone_cpu_rate[MAX_MILESTONES]; /* facts per CPU second */
-    uint64_t load_write_bytes; /* bytes the load sent to storage
-                                  (/proc/self/io write_bytes) */
-    long rss_anon_kb;         /* anonymous RSS right after the load */
-    long rss_file_kb;         /* file-backed RSS (mapped pages) then */
-    uint64_t file_bytes;      /* main data file size after the load */
+    uint64_t load_write_bytes;                 /* bytes the load sent to storage
+                                                  (/proc/self/io write_bytes) */
+    long rss_anon_kb;    /* anonymous RSS right after the load */
+    long rss_file_kb;    /* file-backed RSS (mapped pages) then */
+    uint64_t file_bytes; /* main data file size after the load */
     uint64_t file_bytes_before_compact; /* hakgal: data.mdb size before the
                                   import's compaction step */
-    uint64_t used_bytes;      /* hakgal: pages in use * page size (before
-                                  that step) */
-    uint64_t free_bytes;      /* hakgal: free-list bytes before it */
-    int auto_compacted;       /* hakgal: the policy compacted the KB */
-    double auto_compact_s;    /* hakgal: seconds of that compaction (part
-                                  of load_s) */
-    uint64_t compact_bytes;   /* after compaction (backup / VACUUM INTO) */
-    double compact_s;         /* seconds the compaction took */
-    long rss_load_kb;         /* ru_maxrss after the load */
-    long rss_peak_kb;         /* ru_maxrss of the whole child */
-    latency exact;            /* exact lookup, statement given as parts */
-    latency exact_parse;      /* the same, parsing the text first */
-    latency entity;           /* first 100 facts of an entity, decoded */
-    latency pred_arg0;        /* first 100 by predicate + first arg */
+    uint64_t used_bytes;    /* hakgal: pages in use * page size (before
+                                that step) */
+    uint64_t free_bytes;    /* hakgal: free-list bytes before it */
+    int auto_compacted;     /* hakgal: the policy compacted the KB */
+    double auto_compact_s;  /* hakgal: seconds of that compaction (part
+                                of load_s) */
+    uint64_t compact_bytes; /* after compaction (backup / VACUUM INTO) */
+    double compact_s;       /* seconds the compaction took */
+    long rss_load_kb;       /* ru_maxrss after the load */
+    long rss_peak_kb;       /* ru_maxrss of the whole child */
+    latency exact;          /* exact lookup, statement given as parts */
+    latency exact_parse;    /* the same, parsing the text first */
+    latency entity;         /* first 100 facts of an entity, decoded */
+    latency pred_arg0;      /* first 100 by predicate + first arg */
 } store_result;
 
 static int cmp_u64(const void *a, const void *b)
@@ -337,10 +327,8 @@ static long current_rss_kb(void)
 {
     long pages = 0, resident = 0;
     FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return 0;
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-        resident = 0;
+    if (!f) return 0;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
     fclose(f);
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
@@ -351,8 +339,7 @@ static double loadavg1(void)
     double l = -1;
     FILE *f = fopen("/proc/loadavg", "r");
     if (f) {
-        if (fscanf(f, "%lf", &l) != 1)
-            l = -1;
+        if (fscanf(f, "%lf", &l) != 1) l = -1;
         fclose(f);
     }
     return l;
@@ -378,23 +365,20 @@ static void rm_tree(const char *path)
 static int mkdir_p(const char *path)
 {
     char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return -1;
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
     for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
+        if (*p != '/') continue;
         *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return -1;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
         *p = '/';
     }
     return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-#define FAIL(r, ...)                                                         \
-    do {                                                                     \
-        snprintf((r)->error, sizeof (r)->error, __VA_ARGS__);                \
-        goto fail;                                                           \
+#define FAIL(r, ...)                                                           \
+    do {                                                                       \
+        snprintf((r)->error, sizeof(r)->error, __VA_ARGS__);                   \
+        goto fail;                                                             \
     } while (0)
 
 /* Milestone bookkeeping shared by both loaders: rate of each 1M slice,
@@ -402,8 +386,7 @@ static int mkdir_p(const char *path)
 static void milestone(store_result *r, uint64_t done, double *last_t,
                       double *last_cpu)
 {
-    if (done % 1000000 != 0 || r->n_milestones >= MAX_MILESTONES)
-        return;
+    if (done % 1000000 != 0 || r->n_milestones >= MAX_MILESTONES) return;
     double t = now_s(), c = cpu_s();
     r->milestone_rate[r->n_milestones] = 1e6 / (t - *last_t);
     r->milestone_cpu_rate[r->n_milestones] = 1e6 / (c - *last_cpu);
@@ -425,8 +408,7 @@ static uint64_t io_write_bytes(void)
     char line[128];
     uint64_t v = 0;
     FILE *f = fopen("/proc/self/io", "r");
-    if (!f)
-        return 0;
+    if (!f) return 0;
     while (fgets(line, sizeof line, f))
         if (!strncmp(line, "write_bytes:", 12))
             v = strtoull(line + 12, NULL, 10);
@@ -440,8 +422,7 @@ static void rss_split(long *anon_kb, long *file_kb)
     char line[256];
     *anon_kb = *file_kb = 0;
     FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return;
+    if (!f) return;
     while (fgets(line, sizeof line, f)) {
         if (!strncmp(line, "RssAnon:", 8))
             *anon_kb = strtol(line + 8, NULL, 10);
@@ -494,8 +475,7 @@ static void statement_of(const dataset *ds, const hk_gen_fact *f,
         st->args[a] = entity_name(ds, f->args[a]);
 }
 
-static void load_hakgal(const dataset *ds, const bench_opts *o,
-                        store_result *r)
+static void load_hakgal(const dataset *ds, const bench_opts *o, store_result *r)
 {
     char dir[PATH_MAX], backup[PATH_MAX], path[PATH_MAX + 16];
     hk_store *s = NULL;
@@ -539,8 +519,7 @@ static void load_hakgal(const dataset *ds, const bench_opts *o,
             hk_err rc = hk_txn_commit(t, &err);
             r->commit_s += now_s() - c0;
             t = NULL;
-            if (rc != HK_OK)
-                FAIL(r, "hk_txn_commit: %s", err.message);
+            if (rc != HK_OK) FAIL(r, "hk_txn_commit: %s", err.message);
         }
         milestone(r, i + 1, &last, &last_cpu);
     }
@@ -595,12 +574,9 @@ static void load_hakgal(const dataset *ds, const bench_opts *o,
     }
     r->ok = 1;
 fail:
-    if (rt)
-        hk_txn_abort(rt);
-    if (t)
-        hk_txn_abort(t);
-    if (s)
-        hk_store_close(s);
+    if (rt) hk_txn_abort(rt);
+    if (t) hk_txn_abort(t);
+    if (s) hk_store_close(s);
 }
 
 /* ==== SQLite: schema, load ==== */
@@ -618,47 +594,48 @@ static const char *const SQL_SCHEMA =
     "CREATE TABLE fact_args(sym INTEGER NOT NULL, pos INTEGER NOT NULL,"
     " fact INTEGER NOT NULL, PRIMARY KEY(sym, pos, fact)) WITHOUT ROWID;";
 
-#define SQL_PRAGMAS                                                          \
-    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"                      \
+#define SQL_PRAGMAS                                                            \
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"                        \
     "PRAGMA cache_size=-1048576; PRAGMA temp_store=MEMORY;"
 
 #define SQL_SYM(n) "(SELECT id FROM symbols WHERE name = ?" #n ")"
 #define SQL_OPT(n) "CASE WHEN ?" #n " IS NULL THEN 0 ELSE " SQL_SYM(n) " END"
 
+/* clang-format off */
 static const char *const SQL_EXACT =
     "SELECT id FROM facts WHERE pred = " SQL_SYM(1) " AND a0 = " SQL_SYM(2)
     " AND a1 = " SQL_OPT(3) " AND a2 = " SQL_OPT(4) " AND a3 = " SQL_OPT(5)
     " AND a4 = " SQL_OPT(6) " AND nargs = ?7";
+/* clang-format on */
 
-#define SQL_DECODED_COLUMNS                                                  \
-    "SELECT f.id, p.name, f.nargs, s0.name, s1.name, s2.name, s3.name,"     \
+#define SQL_DECODED_COLUMNS                                                    \
+    "SELECT f.id, p.name, f.nargs, s0.name, s1.name, s2.name, s3.name,"        \
     " s4.name, f.confidence, f.created, f.updated "
-#define SQL_DECODE_JOINS                                                     \
-    " CROSS JOIN symbols p LEFT JOIN symbols s0 ON s0.id = f.a0"            \
-    " LEFT JOIN symbols s1 ON s1.id = f.a1"                                 \
-    " LEFT JOIN symbols s2 ON s2.id = f.a2"                                 \
-    " LEFT JOIN symbols s3 ON s3.id = f.a3"                                 \
+#define SQL_DECODE_JOINS                                                       \
+    " CROSS JOIN symbols p LEFT JOIN symbols s0 ON s0.id = f.a0"               \
+    " LEFT JOIN symbols s1 ON s1.id = f.a1"                                    \
+    " LEFT JOIN symbols s2 ON s2.id = f.a2"                                    \
+    " LEFT JOIN symbols s3 ON s3.id = f.a3"                                    \
     " LEFT JOIN symbols s4 ON s4.id = f.a4 "
 
-static const char *const SQL_ENTITY =
-    SQL_DECODED_COLUMNS "FROM fact_args x CROSS JOIN facts f" SQL_DECODE_JOINS
+static const char *const SQL_ENTITY = SQL_DECODED_COLUMNS
+    "FROM fact_args x CROSS JOIN facts f" SQL_DECODE_JOINS
     "WHERE x.sym = " SQL_SYM(1) " AND f.id = x.fact AND p.id = f.pred"
-    " LIMIT 100";
+                                " LIMIT 100";
 
-static const char *const SQL_PRED_ARG0 =
-    SQL_DECODED_COLUMNS "FROM facts f" SQL_DECODE_JOINS
-    "WHERE f.pred = " SQL_SYM(1) " AND f.a0 = " SQL_SYM(2)
-    " AND p.id = f.pred LIMIT 100";
+static const char *const SQL_PRED_ARG0 = SQL_DECODED_COLUMNS
+    "FROM facts f" SQL_DECODE_JOINS "WHERE f.pred = " SQL_SYM(
+        1) " AND f.a0 = " SQL_SYM(2) " AND p.id = f.pred LIMIT 100";
 
 typedef struct sql_ctx {
-    sqlite3 *db;               /* the connection */
-    sqlite3_stmt *sym_get;     /* name -> id */
-    sqlite3_stmt *sym_put;     /* insert a name */
-    sqlite3_stmt *fact_put;    /* insert or ignore a fact */
-    sqlite3_stmt *arg_put;     /* insert a fact_args row */
-    sqlite3_stmt *exact;       /* SQL_EXACT */
-    sqlite3_stmt *entity;      /* SQL_ENTITY */
-    sqlite3_stmt *pred_arg0;   /* SQL_PRED_ARG0 */
+    sqlite3 *db;             /* the connection */
+    sqlite3_stmt *sym_get;   /* name -> id */
+    sqlite3_stmt *sym_put;   /* insert a name */
+    sqlite3_stmt *fact_put;  /* insert or ignore a fact */
+    sqlite3_stmt *arg_put;   /* insert a fact_args row */
+    sqlite3_stmt *exact;     /* SQL_EXACT */
+    sqlite3_stmt *entity;    /* SQL_ENTITY */
+    sqlite3_stmt *pred_arg0; /* SQL_PRED_ARG0 */
 } sql_ctx;
 
 static void sql_close(sql_ctx *c)
@@ -670,8 +647,7 @@ static void sql_close(sql_ctx *c)
     sqlite3_finalize(c->exact);
     sqlite3_finalize(c->entity);
     sqlite3_finalize(c->pred_arg0);
-    if (c->db)
-        sqlite3_close(c->db);
+    if (c->db) sqlite3_close(c->db);
     memset(c, 0, sizeof *c);
 }
 
@@ -682,8 +658,7 @@ static int64_t sql_symbol(sql_ctx *c, const char *name)
     if (sqlite3_step(c->sym_get) == SQLITE_ROW)
         id = sqlite3_column_int64(c->sym_get, 0);
     sqlite3_reset(c->sym_get);
-    if (id >= 0)
-        return id;
+    if (id >= 0) return id;
     sqlite3_bind_text(c->sym_put, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(c->sym_put);
     sqlite3_reset(c->sym_put);
@@ -693,10 +668,8 @@ static int64_t sql_symbol(sql_ctx *c, const char *name)
 static bool sql_exec(sqlite3 *db, const char *sql, store_result *r)
 {
     char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
-        return true;
-    snprintf(r->error, sizeof r->error, "%.80s: %s", sql,
-             msg ? msg : "?");
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK) return true;
+    snprintf(r->error, sizeof r->error, "%.80s: %s", sql, msg ? msg : "?");
     sqlite3_free(msg);
     return false;
 }
@@ -712,21 +685,19 @@ static bool sql_prepare(sql_ctx *c, const char *sql, sqlite3_stmt **out,
     return false;
 }
 
-static bool sql_open(sql_ctx *c, const char *path, bool create,
-                     store_result *r)
+static bool sql_open(sql_ctx *c, const char *path, bool create, store_result *r)
 {
     memset(c, 0, sizeof *c);
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
-        snprintf(r->error, sizeof r->error, "sqlite3_open %.200s: %.300s",
-                 path, sqlite3_errmsg(c->db));
+        snprintf(r->error, sizeof r->error, "sqlite3_open %.200s: %.300s", path,
+                 sqlite3_errmsg(c->db));
         return false;
     }
     return sql_exec(c->db, SQL_PRAGMAS, r);
 }
 
-static void load_sqlite(const dataset *ds, const bench_opts *o,
-                        store_result *r)
+static void load_sqlite(const dataset *ds, const bench_opts *o, store_result *r)
 {
     char path[PATH_MAX], compact[PATH_MAX];
     sql_ctx c;
@@ -738,8 +709,8 @@ static void load_sqlite(const dataset *ds, const bench_opts *o,
 
     if (!sql_open(&c, path, true, r) || !sql_exec(c.db, SQL_SCHEMA, r))
         goto fail;
-    if (!sql_prepare(&c, "SELECT id FROM symbols WHERE name = ?1",
-                     &c.sym_get, r) ||
+    if (!sql_prepare(&c, "SELECT id FROM symbols WHERE name = ?1", &c.sym_get,
+                     r) ||
         !sql_prepare(&c, "INSERT INTO symbols(name) VALUES(?1)", &c.sym_put,
                      r) ||
         !sql_prepare(&c,
@@ -747,15 +718,15 @@ static void load_sqlite(const dataset *ds, const bench_opts *o,
                      " a3, a4, confidence, created, updated)"
                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
                      &c.fact_put, r) ||
-        !sql_prepare(&c, "INSERT INTO fact_args(sym, pos, fact)"
-                         " VALUES(?1, ?2, ?3)",
+        !sql_prepare(&c,
+                     "INSERT INTO fact_args(sym, pos, fact)"
+                     " VALUES(?1, ?2, ?3)",
                      &c.arg_put, r))
         goto fail;
 
     uint64_t wb0 = io_write_bytes();
     double t0 = now_s(), last = t0, cpu0 = cpu_s(), last_cpu = cpu0;
-    if (!sql_exec(c.db, "BEGIN", r))
-        goto fail;
+    if (!sql_exec(c.db, "BEGIN", r)) goto fail;
     uint64_t off = 0, created_n = 0;
     for (uint64_t i = 0; i < ds->n; i++) {
         uint32_t n_args = ds->n_args[i];
@@ -764,13 +735,11 @@ static void load_sqlite(const dataset *ds, const bench_opts *o,
         for (uint32_t a = 0; a < n_args; a++)
             ids[a] = sql_symbol(&c, entity_name(ds, ds->args[off + a]));
         off += n_args;
-        if (pred < 0)
-            FAIL(r, "symbol insert: %s", sqlite3_errmsg(c.db));
+        if (pred < 0) FAIL(r, "symbol insert: %s", sqlite3_errmsg(c.db));
         sqlite3_bind_int64(c.fact_put, 1, pred);
         sqlite3_bind_int(c.fact_put, 2, (int)n_args);
         for (uint32_t a = 0; a < HK_GEN_MAX_ARITY; a++) {
-            if (ids[a] < 0)
-                FAIL(r, "symbol insert: %s", sqlite3_errmsg(c.db));
+            if (ids[a] < 0) FAIL(r, "symbol insert: %s", sqlite3_errmsg(c.db));
             sqlite3_bind_int64(c.fact_put, 3 + (int)a, ids[a]);
         }
         sqlite3_bind_double(c.fact_put, 8, 1.0);
@@ -792,8 +761,7 @@ static void load_sqlite(const dataset *ds, const bench_opts *o,
         }
         milestone(r, i + 1, &last, &last_cpu);
     }
-    if (!sql_exec(c.db, "COMMIT", r))
-        goto fail;
+    if (!sql_exec(c.db, "COMMIT", r)) goto fail;
     r->load_s = now_s() - t0;
     r->load_cpu_s = cpu_s() - cpu0;
     r->load_write_bytes = io_write_bytes() - wb0;
@@ -804,16 +772,14 @@ static void load_sqlite(const dataset *ds, const bench_opts *o,
         FAIL(r, "only %" PRIu64 " of %" PRIu64 " facts were new", created_n,
              ds->n);
     double c0 = now_s();
-    if (!sql_exec(c.db, "PRAGMA wal_checkpoint(TRUNCATE)", r))
-        goto fail;
+    if (!sql_exec(c.db, "PRAGMA wal_checkpoint(TRUNCATE)", r)) goto fail;
     r->checkpoint_s = now_s() - c0;
     r->file_bytes = file_size(path);
     r->used_bytes = r->file_bytes;
     char sql[PATH_MAX + 32];
     snprintf(sql, sizeof sql, "VACUUM INTO '%s'", compact);
     c0 = now_s();
-    if (!sql_exec(c.db, sql, r))
-        goto fail;
+    if (!sql_exec(c.db, sql, r)) goto fail;
     r->compact_s = now_s() - c0;
     r->compact_bytes = file_size(compact);
     remove(compact);
@@ -824,8 +790,13 @@ fail:
 
 /* ==== Queries, both stores interleaved ==== */
 
-enum { Q_EXACT = 0, Q_EXACT_PARSE = 1, Q_ENTITY = 2, Q_PRED_ARG0 = 3,
-       Q_KINDS = 4 };
+enum {
+    Q_EXACT = 0,
+    Q_EXACT_PARSE = 1,
+    Q_ENTITY = 2,
+    Q_PRED_ARG0 = 3,
+    Q_KINDS = 4
+};
 
 /* Operations run in blocks of this many per store, the two stores taking
  * turns (and turns at going first), so that load from other processes on
@@ -833,9 +804,9 @@ enum { Q_EXACT = 0, Q_EXACT_PARSE = 1, Q_ENTITY = 2, Q_PRED_ARG0 = 3,
 #define Q_BLOCK 250
 
 typedef struct hk_side {
-    hk_store *s;    /* the loaded KB */
-    hk_txn *rt;     /* reused read transaction (reset between operations) */
-    hk_fact fact;   /* decoded row */
+    hk_store *s;  /* the loaded KB */
+    hk_txn *rt;   /* reused read transaction (reset between operations) */
+    hk_fact fact; /* decoded row */
 } hk_side;
 
 /* One hakgal operation; returns rows found or -1 (message in r). */
@@ -856,8 +827,7 @@ static int64_t hk_op(hk_side *h, const dataset *ds, int kind, uint32_t k,
             FAIL(r, "hk_statement_parse(%s): %s", text, err.message);
         hk_fact_id id = 0;
         hk_err rc = hk_store_find(h->rt, &st, &id, &err);
-        if (kind == Q_EXACT_PARSE)
-            hk_statement_release(&st);
+        if (kind == Q_EXACT_PARSE) hk_statement_release(&st);
         if (rc != HK_OK && rc != HK_ERR_NOT_FOUND)
             FAIL(r, "hk_store_find: %s", err.message);
         rows = rc == HK_OK;
@@ -877,8 +847,7 @@ static int64_t hk_op(hk_side *h, const dataset *ds, int kind, uint32_t k,
         while (rows < 100) {
             if (hk_query_next(q, &h->fact, &has, &err) != HK_OK)
                 FAIL(r, "hk_query_next: %s", err.message);
-            if (!has)
-                break;
+            if (!has) break;
             *checksum += strlen(h->fact.st.predicate) + h->fact.st.n_args;
             for (uint32_t x = 0; x < h->fact.st.n_args; x++)
                 *checksum += strlen(h->fact.st.args[x]);
@@ -889,8 +858,7 @@ static int64_t hk_op(hk_side *h, const dataset *ds, int kind, uint32_t k,
     hk_txn_reset(h->rt);
     return rows;
 fail:
-    if (q)
-        hk_query_close(q);
+    if (q) hk_query_close(q);
     hk_txn_reset(h->rt);
     return -1;
 }
@@ -901,8 +869,7 @@ static size_t sql_row_checksum(sqlite3_stmt *st)
     size_t sum = 0;
     int n = sqlite3_column_count(st);
     for (int i = 0; i < n; i++) {
-        if (sqlite3_column_type(st, i) == SQLITE_NULL)
-            continue;
+        if (sqlite3_column_type(st, i) == SQLITE_NULL) continue;
         const unsigned char *v = sqlite3_column_text(st, i);
         sum += v ? (size_t)sqlite3_column_bytes(st, i) : 0;
     }
@@ -940,8 +907,7 @@ static int64_t sql_op(sql_ctx *c, const dataset *ds, int kind, uint32_t k,
         rc = sqlite3_step(c->exact);
         rows = rc == SQLITE_ROW && sqlite3_column_int64(c->exact, 0) > 0;
         sqlite3_reset(c->exact);
-        if (kind == Q_EXACT_PARSE)
-            hk_statement_release(&st);
+        if (kind == Q_EXACT_PARSE) hk_statement_release(&st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             FAIL(r, "exact lookup: %s", sqlite3_errmsg(c->db));
         return rows;
@@ -1010,59 +976,57 @@ static void run_queries(const dataset *ds, const bench_opts *o,
     /* Pass 0 warms both stores up with every query kind (keys distinct
      * from the timed ones, same distribution); pass 1 is timed. */
     for (int pass = 0; pass < 2; pass++)
-    for (int kind = 0; kind < Q_KINDS; kind++) {
-        uint64_t rows[2] = {0, 0};
-        size_t checksum[2] = {0, 0};
-        uint32_t first = pass ? o->warmup : 0;
-        uint32_t end = pass ? ds->n_ops : o->warmup;
-        for (uint32_t b0 = first; b0 < end; b0 += Q_BLOCK) {
-            uint32_t b1 = b0 + Q_BLOCK < end ? b0 + Q_BLOCK : end;
-            for (int turn = 0; turn < 2; turn++) {
-                int side = (int)((b0 / Q_BLOCK + (uint32_t)turn) % 2);
-                if ((side == 0 && !use_h) || (side == 1 && !use_s))
-                    continue;
-                for (uint32_t k = b0; k < b1; k++) {
-                    uint64_t a = now_ns();
-                    int64_t got =
-                        side == 0
-                            ? hk_op(&h, ds, kind, k, &checksum[0], hr)
-                            : sql_op(&c, ds, kind, k, &checksum[1], sr);
-                    ns[side][k] = now_ns() - a;
-                    if (got < 0) {
-                        if (side == 0) {
-                            use_h = false;
-                            hr->ok = 0;
-                        } else {
-                            use_s = false;
-                            sr->ok = 0;
+        for (int kind = 0; kind < Q_KINDS; kind++) {
+            uint64_t rows[2] = {0, 0};
+            size_t checksum[2] = {0, 0};
+            uint32_t first = pass ? o->warmup : 0;
+            uint32_t end = pass ? ds->n_ops : o->warmup;
+            for (uint32_t b0 = first; b0 < end; b0 += Q_BLOCK) {
+                uint32_t b1 = b0 + Q_BLOCK < end ? b0 + Q_BLOCK : end;
+                for (int turn = 0; turn < 2; turn++) {
+                    int side = (int)((b0 / Q_BLOCK + (uint32_t)turn) % 2);
+                    if ((side == 0 && !use_h) || (side == 1 && !use_s))
+                        continue;
+                    for (uint32_t k = b0; k < b1; k++) {
+                        uint64_t a = now_ns();
+                        int64_t got =
+                            side == 0
+                                ? hk_op(&h, ds, kind, k, &checksum[0], hr)
+                                : sql_op(&c, ds, kind, k, &checksum[1], sr);
+                        ns[side][k] = now_ns() - a;
+                        if (got < 0) {
+                            if (side == 0) {
+                                use_h = false;
+                                hr->ok = 0;
+                            } else {
+                                use_s = false;
+                                sr->ok = 0;
+                            }
+                            break;
                         }
-                        break;
+                        rows[side] += (uint64_t)got;
                     }
-                    rows[side] += (uint64_t)got;
+                }
+            }
+            for (int side = 0; side < 2 && pass == 1; side++) {
+                store_result *r = &res[side];
+                if (!r->ok) continue;
+                latency *l = kind == Q_EXACT         ? &r->exact
+                             : kind == Q_EXACT_PARSE ? &r->exact_parse
+                             : kind == Q_ENTITY      ? &r->entity
+                                                     : &r->pred_arg0;
+                latency_finish(l, ns[side] + o->warmup, o->samples, rows[side]);
+                if (kind >= Q_ENTITY && checksum[side] == 0) {
+                    snprintf(r->error, sizeof r->error,
+                             "queries returned "
+                             "nothing");
+                    r->ok = 0;
                 }
             }
         }
-        for (int side = 0; side < 2 && pass == 1; side++) {
-            store_result *r = &res[side];
-            if (!r->ok)
-                continue;
-            latency *l = kind == Q_EXACT         ? &r->exact
-                         : kind == Q_EXACT_PARSE ? &r->exact_parse
-                         : kind == Q_ENTITY      ? &r->entity
-                                                 : &r->pred_arg0;
-            latency_finish(l, ns[side] + o->warmup, o->samples, rows[side]);
-            if (kind >= Q_ENTITY && checksum[side] == 0) {
-                snprintf(r->error, sizeof r->error, "queries returned "
-                                                    "nothing");
-                r->ok = 0;
-            }
-        }
-    }
 done:
-    if (h.rt)
-        hk_txn_abort(h.rt);
-    if (h.s)
-        hk_store_close(h.s);
+    if (h.rt) hk_txn_abort(h.rt);
+    if (h.s) hk_store_close(h.s);
     hk_fact_release(&h.fact);
     sql_close(&c);
     free(ns[0]);
@@ -1071,8 +1035,7 @@ done:
 
 /* ==== Orchestration ==== */
 
-typedef void (*runner_fn)(const dataset *, const bench_opts *,
-                          store_result *);
+typedef void (*runner_fn)(const dataset *, const bench_opts *, store_result *);
 
 /* Runs fn in a child process (so that its peak RSS is its own) and waits.
  * Returns the child's ru_maxrss in KiB. */
@@ -1097,8 +1060,8 @@ static long run_child(runner_fn fn, const dataset *ds, const bench_opts *o,
     while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
     }
     if (!WIFEXITED(status)) {
-        snprintf(r->error, sizeof r->error, "%s child died (signal %d)",
-                 name, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        snprintf(r->error, sizeof r->error, "%s child died (signal %d)", name,
+                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
         r->ok = 0;
     }
     return ru.ru_maxrss;
@@ -1109,8 +1072,7 @@ static void load_child(runner_fn fn, const dataset *ds, const bench_opts *o,
 {
     r->rss_peak_kb = run_child(fn, ds, o, r, name);
     r->ran = 1;
-    if (!r->ok)
-        fprintf(stderr, "hk_bench: %s FAILED: %s\n", name, r->error);
+    if (!r->ok) fprintf(stderr, "hk_bench: %s FAILED: %s\n", name, r->error);
 }
 
 /* ==== Report ==== */
@@ -1191,12 +1153,10 @@ static void print_table(const dataset *ds, const bench_opts *o,
            h->compact_s, s->compact_s);
     for (int side = 0; side < 2; side++) {
         const store_result *r = side ? s : h;
-        if (r->n_milestones < 2)
-            continue;
+        if (r->n_milestones < 2) continue;
         double lo = r->milestone_rate[0], lo_cpu = r->milestone_cpu_rate[0];
         for (uint32_t i = 1; i < r->n_milestones; i++) {
-            if (r->milestone_rate[i] < lo)
-                lo = r->milestone_rate[i];
+            if (r->milestone_rate[i] < lo) lo = r->milestone_rate[i];
             if (r->milestone_cpu_rate[i] < lo_cpu)
                 lo_cpu = r->milestone_cpu_rate[i];
         }
@@ -1216,13 +1176,11 @@ static void print_table(const dataset *ds, const bench_opts *o,
     printf("check: rows returned by both stores %s (exact hits %" PRIu64
            "/%u; entity rows %" PRIu64 " vs %" PRIu64
            "; pred+arg0 rows %" PRIu64 " vs %" PRIu64 ")\n",
-           same ? "agree" : "DIFFER", h->exact.rows, o->samples,
-           h->entity.rows, s->entity.rows, h->pred_arg0.rows,
-           s->pred_arg0.rows);
+           same ? "agree" : "DIFFER", h->exact.rows, o->samples, h->entity.rows,
+           s->entity.rows, h->pred_arg0.rows, s->pred_arg0.rows);
 }
 
-static void json_latency(FILE *f, const char *name, const latency *l,
-                         bool last)
+static void json_latency(FILE *f, const char *name, const latency *l, bool last)
 {
     fprintf(f,
             "      \"%s\": {\"p50_us\": %.3f, \"p99_us\": %.3f, "
@@ -1290,14 +1248,12 @@ static void json_store(FILE *f, const char *name, const store_result *r,
     fprintf(f, "    }%s\n", last ? "" : ",");
 }
 
-static int write_json(const char *path, const dataset *ds,
-                      const bench_opts *o, const store_result *h,
-                      const store_result *s, long base_rss_kb,
-                      const double load[2])
+static int write_json(const char *path, const dataset *ds, const bench_opts *o,
+                      const store_result *h, const store_result *s,
+                      long base_rss_kb, const double load[2])
 {
     FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     char when[32];
     hk_time_format(hk_now_us(), when);
     fprintf(f, "{\n  \"benchmark\": \"hk_bench\",\n  \"time\": \"%s\",\n",
@@ -1311,9 +1267,10 @@ static int write_json(const char *path, const dataset *ds,
     fprintf(f, "  \"samples\": %u,\n  \"warmup\": %u,\n", o->samples,
             o->warmup);
     fprintf(f, "  \"hakgal_batch\": %" PRIu64 ",\n", o->batch);
-    fprintf(f, "  \"sqlite\": {\"version\": \"%s\", \"journal_mode\": "
-               "\"WAL\", \"synchronous\": \"FULL\", \"cache_size_kib\": "
-               "1048576},\n",
+    fprintf(f,
+            "  \"sqlite\": {\"version\": \"%s\", \"journal_mode\": "
+            "\"WAL\", \"synchronous\": \"FULL\", \"cache_size_kib\": "
+            "1048576},\n",
             sqlite3_libversion());
     fprintf(f, "  \"base_rss_kb\": %ld,\n", base_rss_kb);
     fprintf(f, "  \"loadavg_start\": %.2f,\n  \"loadavg_end\": %.2f,\n",
@@ -1368,8 +1325,7 @@ static bool parse_u64(const char *s, uint64_t *out)
     char *end = NULL;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || !end || *end || end == s)
-        return false;
+    if (errno || !end || *end || end == s) return false;
     *out = v;
     return true;
 }
@@ -1389,8 +1345,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         uint64_t v = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-            return usage(stdout);
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout);
         if (!strcmp(a, "--keep")) {
             o.keep = true;
             continue;
@@ -1399,8 +1354,7 @@ int main(int argc, char **argv)
             o.reuse = o.keep = true;
             continue;
         }
-        if (i + 1 >= argc)
-            return usage(stderr);
+        if (i + 1 >= argc) return usage(stderr);
         const char *val = argv[++i];
         if (!strcmp(a, "--dir")) {
             o.dir = val;
@@ -1409,8 +1363,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--only")) {
             o.run_hakgal = !strcmp(val, "hakgal");
             o.run_sqlite = !strcmp(val, "sqlite");
-            if (!o.run_hakgal && !o.run_sqlite)
-                return usage(stderr);
+            if (!o.run_hakgal && !o.run_sqlite) return usage(stderr);
         } else if (!parse_u64(val, &v)) {
             return usage(stderr);
         } else if (!strcmp(a, "--n") && v > 0) {
@@ -1447,8 +1400,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "hk_bench: out of memory generating the data set\n");
         return 1;
     }
-    fprintf(stderr, "hk_bench: generated in %.2f s (%" PRIu64
-                    " duplicate draws rejected)\n",
+    fprintf(stderr,
+            "hk_bench: generated in %.2f s (%" PRIu64
+            " duplicate draws rejected)\n",
             ds.gen_s, ds.duplicates);
     long base_rss_kb = current_rss_kb();
     double load[2] = {loadavg1(), 0};
@@ -1474,8 +1428,7 @@ int main(int argc, char **argv)
         res[1].ran = res[1].ok = o.run_sqlite && res[1].file_bytes > 0;
         res[1].facts = o.n;
         if (!res[0].ok && !res[1].ok)
-            fprintf(stderr, "hk_bench: --reuse: no databases in %s\n",
-                    o.dir);
+            fprintf(stderr, "hk_bench: --reuse: no databases in %s\n", o.dir);
     } else {
         if (o.run_hakgal)
             load_child(load_hakgal, &ds, &o, &res[0], "hakgal load");
@@ -1489,8 +1442,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "hk_bench: %s queries FAILED: %s\n",
                         i ? "sqlite" : "hakgal", res[i].error);
     }
-    if (!o.keep)
-        remove_databases(&o);
+    if (!o.keep) remove_databases(&o);
 
     load[1] = loadavg1();
     print_table(&ds, &o, &res[0], &res[1], base_rss_kb);
@@ -1504,8 +1456,7 @@ int main(int argc, char **argv)
         *slash = '\0';
         mkdir_p(dir_json);
     }
-    if (write_json(o.json, &ds, &o, &res[0], &res[1], base_rss_kb, load) !=
-        0) {
+    if (write_json(o.json, &ds, &o, &res[0], &res[1], base_rss_kb, load) != 0) {
         fprintf(stderr, "hk_bench: cannot write %s: %s\n", o.json,
                 strerror(errno));
         rc = 1;

@@ -26,8 +26,7 @@ static bool parse_u64(const char *s, uint64_t *out)
     char *end = NULL;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || !end || *end || end == s)
-        return false;
+    if (errno || !end || *end || end == s) return false;
     *out = v;
     return true;
 }
@@ -39,20 +38,16 @@ int main(int argc, char **argv)
     bool stats = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-            return usage(stdout);
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout);
         if (!strcmp(a, "--stats")) {
             stats = true;
             continue;
         }
-        if (i + 1 >= argc)
-            return usage(stderr);
+        if (i + 1 >= argc) return usage(stderr);
         if (!strcmp(a, "--n")) {
-            if (!parse_u64(argv[++i], &n) || n == 0)
-                return usage(stderr);
+            if (!parse_u64(argv[++i], &n) || n == 0) return usage(stderr);
         } else if (!strcmp(a, "--seed")) {
-            if (!parse_u64(argv[++i], &seed))
-                return usage(stderr);
+            if (!parse_u64(argv[++i], &seed)) return usage(stderr);
         } else if (!strcmp(a, "--out")) {
             out_path = argv[++i];
         } else {
@@ -90,8 +85,8 @@ int main(int argc, char **argv)
             hk_gen_entity_name(f.args[i], names[i]);
             arg_names[i] = names[i];
         }
-        size_t len = hk_gen_format(pred, arg_names, f.n_args, line,
-                                   sizeof line - 1);
+        size_t len =
+            hk_gen_format(pred, arg_names, f.n_args, line, sizeof line - 1);
         line[len++] = '\n';
         if (fwrite(line, 1, len, out) != len) {
             rc = 1;
@@ -99,10 +94,8 @@ int main(int argc, char **argv)
         }
         bytes += len;
     }
-    if (g.produced != n)
-        rc = 1;
-    if (fflush(out) != 0 || (out != stdout && fclose(out) != 0))
-        rc = 1;
+    if (g.produced != n) rc = 1;
+    if (fflush(out) != 0 || (out != stdout && fclose(out) != 0)) rc = 1;
     if (rc)
         fprintf(stderr, "hk_gen: writing failed after %" PRIu64 " facts\n",
                 g.produced);

@@ -22,8 +22,8 @@
  *    second word ("Kavoti Rune"), a quarter a number ("Bemosa-42"). All are
  *    bare statement arguments.
  *
- * Header-only (static inline) because every bench source file is its own program.
- * Not thread-safe: one hk_gen per thread.
+ * Header-only (static inline) because every bench source file is its own
+ * program. Not thread-safe: one hk_gen per thread.
  */
 #ifndef HK_GEN_H
 #define HK_GEN_H
@@ -36,9 +36,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HK_GEN_PREDICATES 300   /* predicate vocabulary */
-#define HK_GEN_MAX_ARITY 5      /* largest arity produced */
-#define HK_GEN_NAME_MAX 48      /* bytes of the longest name, NUL included */
+#define HK_GEN_PREDICATES 300    /* predicate vocabulary */
+#define HK_GEN_MAX_ARITY 5       /* largest arity produced */
+#define HK_GEN_NAME_MAX 48       /* bytes of the longest name, NUL included */
 #define HK_GEN_STATEMENT_MAX 320 /* bytes of the longest statement + NUL */
 #define HK_GEN_DEFAULT_SEED 20261126u
 
@@ -106,16 +106,14 @@ typedef struct hk_zipf {
 /* log1p(x)/x, accurate near 0. */
 static inline double hk_zipf_helper1(double x)
 {
-    if (fabs(x) > 1e-8)
-        return log1p(x) / x;
+    if (fabs(x) > 1e-8) return log1p(x) / x;
     return 1.0 - x * (0.5 - x * (1.0 / 3.0 - 0.25 * x));
 }
 
 /* expm1(x)/x, accurate near 0. */
 static inline double hk_zipf_helper2(double x)
 {
-    if (fabs(x) > 1e-8)
-        return expm1(x) / x;
+    if (fabs(x) > 1e-8) return expm1(x) / x;
     return 1.0 + x * 0.5 * (1.0 + x / 3.0 * (1.0 + 0.25 * x));
 }
 
@@ -133,8 +131,7 @@ static inline double hk_zipf_hintegral(const hk_zipf *z, double x)
 static inline double hk_zipf_hintegral_inverse(const hk_zipf *z, double x)
 {
     double t = x * (1.0 - z->exponent);
-    if (t < -1.0)
-        t = -1.0; /* guards rounding at the interval's end */
+    if (t < -1.0) t = -1.0; /* guards rounding at the interval's end */
     return exp(hk_zipf_helper1(t) * x);
 }
 
@@ -144,8 +141,8 @@ static inline void hk_zipf_init(hk_zipf *z, uint64_t n, double exponent)
     z->exponent = exponent;
     z->h_x1 = hk_zipf_hintegral(z, 1.5) - 1.0;
     z->h_n = hk_zipf_hintegral(z, z->n + 0.5);
-    z->squeeze = 2.0 - hk_zipf_hintegral_inverse(
-                           z, hk_zipf_hintegral(z, 2.5) - hk_zipf_h(z, 2.0));
+    z->squeeze = 2.0 - hk_zipf_hintegral_inverse(z, hk_zipf_hintegral(z, 2.5) -
+                                                        hk_zipf_h(z, 2.0));
 }
 
 /* A rank in 1..n with P(k) proportional to k^-s. Expected < 1.2 rounds; the
@@ -173,14 +170,14 @@ static const char hk_gen_consonants[16] = "bdfgklmnprstvzhj";
 static const char hk_gen_vowels[5] = "aeiou";
 
 static const char *const hk_gen_verbs[20] = {
-    "Has",      "Is",        "Contains", "Causes",    "Located",
-    "Part",     "Member",    "Produces", "Requires",  "Uses",
-    "Belongs",  "Connected", "Derived",  "Related",   "Consists",
-    "Influences", "Precedes", "Depends", "Interacts", "Regulates"};
+    "Has",        "Is",        "Contains", "Causes",    "Located",
+    "Part",       "Member",    "Produces", "Requires",  "Uses",
+    "Belongs",    "Connected", "Derived",  "Related",   "Consists",
+    "Influences", "Precedes",  "Depends",  "Interacts", "Regulates"};
 static const char *const hk_gen_nouns[15] = {
-    "Part",   "Property", "In",     "Of",     "With",
-    "Type",   "Member",   "Component", "Effect", "Role",
-    "Source", "Target",   "Origin", "Feature", "Relation"};
+    "Part",   "Property", "In",        "Of",      "With",
+    "Type",   "Member",   "Component", "Effect",  "Role",
+    "Source", "Target",   "Origin",    "Feature", "Relation"};
 
 /* Writes the syllable word of v (at least min_syl syllables, most
  * significant first, first letter upper case). Returns bytes written. */
@@ -196,8 +193,7 @@ static inline size_t hk_gen_word(uint64_t v, int min_syl, char *out)
     for (int i = n - 1; i >= 0; i--) {
         int d = (unsigned char)digits[i];
         char c = hk_gen_consonants[d / 5];
-        if (len == 0)
-            c = (char)(c - 'a' + 'A');
+        if (len == 0) c = (char)(c - 'a' + 'A');
         out[len++] = c;
         out[len++] = hk_gen_vowels[d % 5];
     }
@@ -237,31 +233,29 @@ static inline size_t hk_gen_predicate_name(uint32_t p, char *out)
 /* ==== Fact stream ==== */
 
 typedef struct hk_gen_fact {
-    uint32_t pred;                    /* predicate index 0..299 */
-    uint32_t n_args;                  /* 2..5 */
-    uint32_t args[HK_GEN_MAX_ARITY];  /* entity ids, distinct */
+    uint32_t pred;                   /* predicate index 0..299 */
+    uint32_t n_args;                 /* 2..5 */
+    uint32_t args[HK_GEN_MAX_ARITY]; /* entity ids, distinct */
 } hk_gen_fact;
 
 typedef struct hk_gen {
-    uint64_t n;           /* facts to produce */
-    uint64_t produced;    /* facts produced so far */
-    uint32_t n_entities;  /* entity vocabulary size */
-    uint64_t perm_mask;   /* 2^k - 1 >= n_entities - 1 (id permutation) */
-    hk_rng rng;           /* the one random stream */
-    hk_zipf entities;     /* rank distribution of arguments */
-    hk_zipf predicates;   /* rank distribution of predicates */
-    uint64_t *seen;       /* fingerprints of produced facts, 0 = empty */
-    uint64_t seen_mask;   /* slots - 1 (power of two, load <= 0.5) */
-    uint64_t duplicates;  /* draws rejected because already produced */
+    uint64_t n;          /* facts to produce */
+    uint64_t produced;   /* facts produced so far */
+    uint32_t n_entities; /* entity vocabulary size */
+    uint64_t perm_mask;  /* 2^k - 1 >= n_entities - 1 (id permutation) */
+    hk_rng rng;          /* the one random stream */
+    hk_zipf entities;    /* rank distribution of arguments */
+    hk_zipf predicates;  /* rank distribution of predicates */
+    uint64_t *seen;      /* fingerprints of produced facts, 0 = empty */
+    uint64_t seen_mask;  /* slots - 1 (power of two, load <= 0.5) */
+    uint64_t duplicates; /* draws rejected because already produced */
 } hk_gen;
 
 static inline uint32_t hk_gen_vocabulary(uint64_t n)
 {
     uint64_t v = n / 4;
-    if (v < 1000)
-        v = 1000;
-    if (v > UINT32_MAX - 1)
-        v = UINT32_MAX - 1;
+    if (v < 1000) v = 1000;
+    if (v > UINT32_MAX - 1) v = UINT32_MAX - 1;
     return (uint32_t)v;
 }
 
@@ -282,8 +276,7 @@ static inline bool hk_gen_init(hk_gen *g, uint64_t n, uint64_t seed)
     while (slots < 2 * n)
         slots <<= 1;
     g->seen = calloc(slots, sizeof *g->seen);
-    if (!g->seen)
-        return false;
+    if (!g->seen) return false;
     g->seen_mask = slots - 1;
     return true;
 }
@@ -302,8 +295,7 @@ static inline uint32_t hk_gen_rank_to_id(const hk_gen *g, uint64_t rank)
      * cycle until we land inside [0, n) restricts it to a bijection there. */
     for (int i = 0; i < 4096; i++) {
         x = (x * 0x9E3779B1ull + 0x7F4A7C15ull) & g->perm_mask;
-        if (x < g->n_entities)
-            return (uint32_t)x;
+        if (x < g->n_entities) return (uint32_t)x;
     }
     return (uint32_t)((rank - 1) % g->n_entities);
 }
@@ -329,8 +321,7 @@ static inline bool hk_gen_mark_new(hk_gen *g, uint64_t fp)
             g->seen[i] = fp;
             return true;
         }
-        if (g->seen[i] == fp)
-            return false;
+        if (g->seen[i] == fp) return false;
         i = (i + 1) & g->seen_mask;
     }
     return false;
@@ -349,8 +340,7 @@ static inline void hk_gen_draw(hk_gen *g, hk_gen_fact *f)
             bool clash = false;
             for (uint32_t j = 0; j < i; j++)
                 clash |= f->args[j] == id;
-            if (!clash)
-                break;
+            if (!clash) break;
         }
         f->args[i] = id;
     }
@@ -360,8 +350,7 @@ static inline void hk_gen_draw(hk_gen *g, hk_gen_fact *f)
  * practice, when no new fact was found in 10000 draws). */
 static inline bool hk_gen_next(hk_gen *g, hk_gen_fact *f)
 {
-    if (g->produced >= g->n)
-        return false;
+    if (g->produced >= g->n) return false;
     for (int round = 0; round < 10000; round++) {
         hk_gen_draw(g, f);
         if (hk_gen_mark_new(g, hk_gen_fingerprint(f))) {
@@ -382,18 +371,14 @@ static inline size_t hk_gen_format(const char *pred_name,
 {
     size_t len = 0;
     int w = snprintf(out, cap, "%s(", pred_name);
-    if (w < 0 || (size_t)w >= cap)
-        return 0;
+    if (w < 0 || (size_t)w >= cap) return 0;
     len = (size_t)w;
     for (uint32_t i = 0; i < n_args; i++) {
-        w = snprintf(out + len, cap - len, "%s%s", i ? ", " : "",
-                     arg_names[i]);
-        if (w < 0 || (size_t)w >= cap - len)
-            return 0;
+        w = snprintf(out + len, cap - len, "%s%s", i ? ", " : "", arg_names[i]);
+        if (w < 0 || (size_t)w >= cap - len) return 0;
         len += (size_t)w;
     }
-    if (len + 2 > cap)
-        return 0;
+    if (len + 2 > cap) return 0;
     out[len++] = ')';
     out[len] = '\0';
     return len;

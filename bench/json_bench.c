@@ -10,9 +10,9 @@
  *
  * Output: ns/fact for each of R runs and their median, plus the total bytes
  * and an FNV-1a hash of everything written; then the median ns per
- * hk_time_format call (N calls per run) and a hash of the first texts. The hash depends only on the
- * output text, so two builds of the library (before and after a change)
- * that print the same hash rendered byte-identical JSON.
+ * hk_time_format call (N calls per run) and a hash of the first texts. The hash
+ * depends only on the output text, so two builds of the library (before and
+ * after a change) that print the same hash rendered byte-identical JSON.
  *
  * Uses only the public API (hakgal.h) so that it builds against any
  * version of libhakgal.
@@ -51,15 +51,16 @@ static uint64_t rng(void)
 
 static void make_fact(bench_fact *b, uint64_t i)
 {
-    static const char *preds[] = {"HasPart", "IsA", "LocatedIn",
+    static const char *preds[] = {"HasPart",     "IsA",    "LocatedIn",
                                   "HasProperty", "Causes", "PartOf"};
-    static const char *words[] = {"Computer", "CPU", "Water", "Hydrogen",
-                                  "Berlin", "Germany", "Photosynthesis",
-                                  "Mitochondrion", "Paris", "Einstein"};
+    static const char *words[] = {"Computer",       "CPU",           "Water",
+                                  "Hydrogen",       "Berlin",        "Germany",
+                                  "Photosynthesis", "Mitochondrion", "Paris",
+                                  "Einstein"};
     static const char *sources[] = {"wikipedia", "manual entry",
                                     "import:kb-2024.jsonl", "hexagonal_core"};
-    static const double confs[] = {1.0, 1.0, 1.0, 0.95, 0.9, 0.8,
-                                   0.75, 0.5, 1.0 / 3.0, 0.123};
+    static const double confs[] = {1.0, 1.0,  1.0, 0.95,      0.9,
+                                   0.8, 0.75, 0.5, 1.0 / 3.0, 0.123};
     hk_fact_init(&b->f);
     b->f.id = i + 1 + (rng() % 1000000);
     snprintf(b->pred, sizeof b->pred, "%s", preds[rng() % 6]);
@@ -68,9 +69,8 @@ static void make_fact(bench_fact *b, uint64_t i)
     for (uint32_t a = 0; a < b->f.st.n_args; a++) {
         uint64_t r = rng();
         if (r % 8 == 0) /* some need quotes in the canonical form */
-            snprintf(b->args[a], sizeof b->args[a], "%s %s, %u",
-                     words[r % 10], words[(r >> 8) % 10],
-                     (unsigned)(r >> 20) % 1000);
+            snprintf(b->args[a], sizeof b->args[a], "%s %s, %u", words[r % 10],
+                     words[(r >> 8) % 10], (unsigned)(r >> 20) % 1000);
         else
             snprintf(b->args[a], sizeof b->args[a], "%s_%u", words[r % 10],
                      (unsigned)(r >> 20) % 100000);
@@ -87,8 +87,7 @@ static void make_fact(bench_fact *b, uint64_t i)
                  (unsigned)(rng() % 50));
         b->f.tags[t] = b->tags[t];
     }
-    if (rng() % 4 == 0)
-        b->f.context_json = "{\"origin\":\"legacy\",\"n\":3}";
+    if (rng() % 4 == 0) b->f.context_json = "{\"origin\":\"legacy\",\"n\":3}";
     b->f.created_us = INT64_C(1700000000000000) +
                       (int64_t)(rng() % UINT64_C(100000000000000));
     b->f.updated_us = b->f.created_us + (int64_t)(rng() % 1000000000);
@@ -139,8 +138,7 @@ int main(int argc, char **argv)
     int status = 0;
     /* Untimed pass: the hash and size of the output (and a warm cache). */
     for (long i = 0; i < n && status == 0; i++) {
-        if (hk_fact_write_json(&pool[i % POOL].f, &out) != HK_OK)
-            status = 1;
+        if (hk_fact_write_json(&pool[i % POOL].f, &out) != HK_OK) status = 1;
         if ((i + 1) % PAGE == 0 || i + 1 == n) {
             hash = fnv1a(hash, out.data, out.len);
             bytes += out.len;
@@ -154,14 +152,12 @@ int main(int argc, char **argv)
                 status = 1;
                 break;
             }
-            if ((i + 1) % PAGE == 0)
-                hk_buf_reset(&out);
+            if ((i + 1) % PAGE == 0) hk_buf_reset(&out);
         }
         ns[r] = (now_ns() - t0) / (double)n;
         printf("run %d: %.1f ns/fact\n", r + 1, ns[r]);
     }
-    if (status != 0)
-        fprintf(stderr, "json_bench: hk_fact_write_json failed\n");
+    if (status != 0) fprintf(stderr, "json_bench: hk_fact_write_json failed\n");
 
     /* hk_time_format alone, on the pool's creation times. */
     double *time_ns = calloc((size_t)runs, sizeof *time_ns);

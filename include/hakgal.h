@@ -39,15 +39,15 @@ extern "C" {
 
 /* ==== Limits ==== */
 
-#define HK_MAX_ARGS 32            /* arguments per fact */
-#define HK_MAX_PREDICATE_BYTES 256 /* UTF-8 bytes in a predicate name */
-#define HK_MAX_ARG_BYTES 4096     /* UTF-8 bytes in one argument */
+#define HK_MAX_ARGS 32               /* arguments per fact */
+#define HK_MAX_PREDICATE_BYTES 256   /* UTF-8 bytes in a predicate name */
+#define HK_MAX_ARG_BYTES 4096        /* UTF-8 bytes in one argument */
 #define HK_MAX_STATEMENT_BYTES 65536 /* bytes of statement text accepted */
-#define HK_MAX_TAGS 32            /* tags per fact */
-#define HK_MAX_TAG_BYTES 256      /* bytes per tag */
-#define HK_MAX_SOURCE_BYTES 1024  /* bytes of the source field */
-#define HK_MAX_CONTEXT_BYTES 65536 /* bytes of legacy context JSON */
-#define HK_MAX_CURSOR_BYTES 256   /* bytes of an opaque query cursor */
+#define HK_MAX_TAGS 32               /* tags per fact */
+#define HK_MAX_TAG_BYTES 256         /* bytes per tag */
+#define HK_MAX_SOURCE_BYTES 1024     /* bytes of the source field */
+#define HK_MAX_CONTEXT_BYTES 65536   /* bytes of legacy context JSON */
+#define HK_MAX_CURSOR_BYTES 256      /* bytes of an opaque query cursor */
 
 /* ==== Errors ==== */
 
@@ -64,23 +64,24 @@ typedef enum hk_err {
     HK_ERR_LIMIT = 9,     /* a configured or built-in limit was exceeded */
     HK_ERR_BUSY = 10,     /* the resource is in use (KB locked, dir exists) */
     HK_ERR_UNSUPPORTED = 11, /* valid request the build cannot serve */
-    HK_ERR_STATE = 12,    /* called in the wrong state (txn already failed) */
-    HK_ERR_VERSION = 13   /* on-disk schema version is not understood */
+    HK_ERR_STATE = 12,  /* called in the wrong state (txn already failed) */
+    HK_ERR_VERSION = 13 /* on-disk schema version is not understood */
 } hk_err;
 
 typedef struct hk_error {
-    hk_err code;         /* same value the function returned */
-    uint64_t line;       /* 1-based input line, 0 when not applicable */
-    uint32_t column;     /* 1-based column (in characters), 0 when n/a */
-    char field[64];      /* name of the offending field, "" when n/a */
-    char message[512];   /* human-readable: what, where, why */
+    hk_err code;       /* same value the function returned */
+    uint64_t line;     /* 1-based input line, 0 when not applicable */
+    uint32_t column;   /* 1-based column (in characters), 0 when n/a */
+    char field[64];    /* name of the offending field, "" when n/a */
+    char message[512]; /* human-readable: what, where, why */
 } hk_error;
 
 /* Static, never NULL. */
 const char *hk_strerror(hk_err code);
 
 /* Fill *e (if non-NULL) with code and a printf-style message; clears line,
- * column and field. Returns code so that callers can `return hk_error_set(..)`. */
+ * column and field. Returns code so that callers can `return hk_error_set(..)`.
+ */
 hk_err hk_error_set(hk_error *e, hk_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void hk_error_clear(hk_error *e);
@@ -98,7 +99,10 @@ typedef struct hk_buf {
     size_t len; /* bytes used, not counting the NUL */
     size_t cap; /* bytes allocated */
 } hk_buf;
-#define HK_BUF_INIT {NULL, 0, 0}
+#define HK_BUF_INIT                                                            \
+    {                                                                          \
+        NULL, 0, 0                                                             \
+    }
 
 hk_err hk_buf_append(hk_buf *b, const void *data, size_t len);
 hk_err hk_buf_append_str(hk_buf *b, const char *s);
@@ -140,10 +144,10 @@ hk_err hk_tokenize(const char *text, size_t len, hk_token_fn fn, void *ud);
  * caller (owned == NULL, strings owned by the caller) or by a parser
  * (owned != NULL; release with hk_statement_release). */
 typedef struct hk_statement {
-    const char *predicate;           /* predicate name */
-    uint32_t n_args;                 /* 1..HK_MAX_ARGS */
-    const char *args[HK_MAX_ARGS];   /* argument texts, unquoted */
-    char *owned;                     /* parser-owned storage or NULL */
+    const char *predicate;         /* predicate name */
+    uint32_t n_args;               /* 1..HK_MAX_ARGS */
+    const char *args[HK_MAX_ARGS]; /* argument texts, unquoted */
+    char *owned;                   /* parser-owned storage or NULL */
 } hk_statement;
 
 /* Parses `Pred(arg, "quoted arg", ...)` with an optional trailing '.'.
@@ -179,10 +183,10 @@ typedef struct hk_term {
  * the pattern. Quoted constants are allowed; `?x` and `_` are only special
  * when bare. */
 typedef struct hk_pattern {
-    hk_term predicate;           /* predicate slot */
-    uint32_t n_args;             /* 1..HK_MAX_ARGS */
-    hk_term args[HK_MAX_ARGS];   /* argument slots */
-    char *owned;                 /* parser-owned storage or NULL */
+    hk_term predicate;         /* predicate slot */
+    uint32_t n_args;           /* 1..HK_MAX_ARGS */
+    hk_term args[HK_MAX_ARGS]; /* argument slots */
+    char *owned;               /* parser-owned storage or NULL */
 } hk_pattern;
 
 hk_err hk_pattern_parse(const char *text, size_t len, hk_pattern *out,
@@ -197,16 +201,16 @@ typedef uint64_t hk_fact_id; /* > 0; grows monotonically: id order is
 /* A decoded fact. Initialise with hk_fact_init; functions that fill it
  * reuse its memory; release with hk_fact_release. */
 typedef struct hk_fact {
-    hk_fact_id id;                /* fact id */
-    hk_statement st;              /* predicate and arguments */
-    double confidence;            /* 0..1 */
-    const char *source;           /* provenance, NULL when none */
-    uint32_t n_tags;              /* number of tags */
-    const char *tags[HK_MAX_TAGS];/* tag strings */
-    const char *context_json;     /* legacy context (JSON text) or NULL */
-    int64_t created_us;           /* creation time */
-    int64_t updated_us;           /* last metadata/content change */
-    hk_buf mem;                   /* owns every string above */
+    hk_fact_id id;                 /* fact id */
+    hk_statement st;               /* predicate and arguments */
+    double confidence;             /* 0..1 */
+    const char *source;            /* provenance, NULL when none */
+    uint32_t n_tags;               /* number of tags */
+    const char *tags[HK_MAX_TAGS]; /* tag strings */
+    const char *context_json;      /* legacy context (JSON text) or NULL */
+    int64_t created_us;            /* creation time */
+    int64_t updated_us;            /* last metadata/content change */
+    hk_buf mem;                    /* owns every string above */
 } hk_fact;
 
 void hk_fact_init(hk_fact *f);
@@ -227,15 +231,15 @@ enum {
 };
 
 typedef struct hk_fact_meta {
-    unsigned fields;              /* HK_META_* bits that are set */
-    double confidence;            /* 0..1 */
-    const char *source;           /* NULL clears */
-    uint32_t n_tags;              /* tags to store */
-    const char *const *tags;      /* n_tags strings */
-    const char *context_json;     /* valid JSON object text; NULL clears */
-    int64_t created_us;           /* HK_META_TIMES: creation time (>= 0) */
-    int64_t updated_us;           /* HK_META_TIMES: last change, >= created;
-                                     0 = same as created */
+    unsigned fields;          /* HK_META_* bits that are set */
+    double confidence;        /* 0..1 */
+    const char *source;       /* NULL clears */
+    uint32_t n_tags;          /* tags to store */
+    const char *const *tags;  /* n_tags strings */
+    const char *context_json; /* valid JSON object text; NULL clears */
+    int64_t created_us;       /* HK_META_TIMES: creation time (>= 0) */
+    int64_t updated_us;       /* HK_META_TIMES: last change, >= created;
+                                 0 = same as created */
 } hk_fact_meta;
 
 /* ==== Store ==== */
@@ -321,7 +325,10 @@ typedef struct hk_scan {
     uint32_t arity;        /* only facts with this many arguments */
     bool newest_first;     /* with no entity: descending id order */
 } hk_scan;
-#define HK_SCAN_INIT {NULL, NULL, -1, 0, false}
+#define HK_SCAN_INIT                                                           \
+    {                                                                          \
+        NULL, NULL, -1, 0, false                                               \
+    }
 
 typedef struct hk_query hk_query;
 
@@ -333,9 +340,8 @@ typedef struct hk_query hk_query;
  * hk_txn_renew). Caller frees with hk_query_close. */
 hk_err hk_query_open_scan(hk_txn *t, const hk_scan *scan, const char *cursor,
                           hk_query **out, hk_error *err);
-hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p,
-                             const char *cursor, hk_query **out,
-                             hk_error *err);
+hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p, const char *cursor,
+                             hk_query **out, hk_error *err);
 /* Next matching fact into f; *has_row false at the end. */
 hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err);
 /* Like hk_query_next without decoding strings. */
@@ -353,28 +359,28 @@ void hk_query_close(hk_query *q);
 /* ==== Counts, statistics, search ==== */
 
 typedef struct hk_stats {
-    uint64_t facts;         /* facts stored */
-    uint64_t predicates;    /* distinct predicates in use */
-    uint64_t entities;      /* distinct argument values in use */
-    uint64_t symbols;       /* dictionary entries (may include unused) */
-    uint64_t audit_entries; /* audit log length */
-    uint64_t last_fact_id;  /* highest id ever assigned */
-    uint64_t bytes_on_disk; /* size of the data file */
-    uint64_t bytes_used;    /* pages in use * page size */
-    uint64_t map_size;      /* configured maximum */
-    int64_t last_change_us; /* time of the newest audit entry, 0 if none */
-    uint32_t schema_version;/* on-disk format version */
-    uint64_t bytes_free;    /* pages on LMDB's free list * page size: part
-                               of bytes_used that later writes reuse and
-                               hk_store_compact gives back (in a write
-                               txn: as of the last commit) */
+    uint64_t facts;          /* facts stored */
+    uint64_t predicates;     /* distinct predicates in use */
+    uint64_t entities;       /* distinct argument values in use */
+    uint64_t symbols;        /* dictionary entries (may include unused) */
+    uint64_t audit_entries;  /* audit log length */
+    uint64_t last_fact_id;   /* highest id ever assigned */
+    uint64_t bytes_on_disk;  /* size of the data file */
+    uint64_t bytes_used;     /* pages in use * page size */
+    uint64_t map_size;       /* configured maximum */
+    int64_t last_change_us;  /* time of the newest audit entry, 0 if none */
+    uint32_t schema_version; /* on-disk format version */
+    uint64_t bytes_free;     /* pages on LMDB's free list * page size: part
+                                of bytes_used that later writes reuse and
+                                hk_store_compact gives back (in a write
+                                txn: as of the last commit) */
 } hk_stats;
 
 hk_err hk_store_stats(hk_txn *t, hk_stats *out, hk_error *err);
 /* Number of facts of a predicate / mentioning an entity (any position), in
  * O(log n). 0 when unknown. */
-hk_err hk_store_count_predicate(hk_txn *t, const char *predicate,
-                                uint64_t *n, hk_error *err);
+hk_err hk_store_count_predicate(hk_txn *t, const char *predicate, uint64_t *n,
+                                hk_error *err);
 hk_err hk_store_count_entity(hk_txn *t, const char *entity, uint64_t *n,
                              hk_error *err);
 /* Facts by creation day (UTC): per_day[i] gets the number of facts whose
@@ -385,8 +391,8 @@ hk_err hk_store_count_created(hk_txn *t, int64_t first_day, uint32_t n_days,
                               uint64_t *per_day, hk_error *err);
 
 typedef struct hk_name_count {
-    char *name;       /* predicate or entity */
-    uint64_t count;   /* facts */
+    char *name;         /* predicate or entity */
+    uint64_t count;     /* facts */
     uint32_t min_arity; /* predicates: smallest arity seen (entities: 0) */
     uint32_t max_arity; /* predicates: largest arity seen (entities: 0) */
 } hk_name_count;
@@ -421,17 +427,17 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
 /* ==== Audit ==== */
 
 typedef struct hk_audit_entry {
-    uint64_t seq;          /* 1-based position in the log */
-    int64_t time_us;       /* when the mutation committed */
-    char *actor;           /* who (token name, "cli", ...) */
-    char *op;              /* "add","delete","update","meta","import" */
-    hk_fact_id fact_id;    /* fact affected (first of a bulk range) */
+    uint64_t seq;            /* 1-based position in the log */
+    int64_t time_us;         /* when the mutation committed */
+    char *actor;             /* who (token name, "cli", ...) */
+    char *op;                /* "add","delete","update","meta","import" */
+    hk_fact_id fact_id;      /* fact affected (first of a bulk range) */
     hk_fact_id fact_id_last; /* last id of a bulk range (= fact_id else) */
-    uint64_t count;        /* facts affected */
-    char *before;          /* JSON of the state before, or NULL */
-    char *after;           /* JSON of the state after, or NULL */
-    uint8_t prev_hash[32]; /* hash of entry seq-1 (zeros for seq 1) */
-    uint8_t hash[32];      /* SHA-256 over prev_hash and this entry */
+    uint64_t count;          /* facts affected */
+    char *before;            /* JSON of the state before, or NULL */
+    char *after;             /* JSON of the state after, or NULL */
+    uint8_t prev_hash[32];   /* hash of entry seq-1 (zeros for seq 1) */
+    uint8_t hash[32];        /* SHA-256 over prev_hash and this entry */
 } hk_audit_entry;
 
 /* Newest first, starting below before_seq (0 = newest). Caller frees with
@@ -445,10 +451,10 @@ hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
 void hk_audit_entries_free(hk_audit_entry *v, size_t n);
 
 typedef struct hk_audit_report {
-    uint64_t checked;    /* entries verified */
-    bool ok;             /* whole chain intact */
-    uint64_t first_bad;  /* seq of the first bad entry (0 when ok) */
-    char reason[256];    /* why it is bad */
+    uint64_t checked;   /* entries verified */
+    bool ok;            /* whole chain intact */
+    uint64_t first_bad; /* seq of the first bad entry (0 when ok) */
+    char reason[256];   /* why it is bad */
 } hk_audit_report;
 
 /* Recomputes the chain; detects edited, removed, reordered or appended
@@ -462,8 +468,8 @@ hk_err hk_audit_verify(hk_txn *t, hk_audit_report *report, hk_error *err);
  * exist or be empty) while writers continue. Writes dest_dir/data.mdb and
  * dest_dir/MANIFEST.json (time, facts, bytes, sha256). sha256_hex (may be
  * NULL) receives the checksum of data.mdb. */
-hk_err hk_store_backup(hk_store *s, const char *dest_dir,
-                       char sha256_hex[65], hk_error *err);
+hk_err hk_store_backup(hk_store *s, const char *dest_dir, char sha256_hex[65],
+                       hk_error *err);
 /* Recomputes a backup's checksum and compares it with its manifest. */
 hk_err hk_backup_verify(const char *backup_dir, char sha256_hex[65],
                         hk_error *err);
@@ -515,20 +521,20 @@ typedef void (*hk_progress_fn)(void *ud, uint64_t bytes_done,
                                uint64_t bytes_total, uint64_t records);
 
 typedef struct hk_import_options {
-    hk_format format;          /* HK_FORMAT_AUTO to detect */
-    const char *rejects_path;  /* append rejected records here; NULL = none */
-    uint64_t batch_size;       /* facts per transaction; 0 = 1000000 */
-    const char *actor;         /* audit actor; NULL = "import" */
-    hk_progress_fn progress;   /* called about every 64k records; may be NULL */
-    void *progress_ud;         /* passed to progress */
+    hk_format format;         /* HK_FORMAT_AUTO to detect */
+    const char *rejects_path; /* append rejected records here; NULL = none */
+    uint64_t batch_size;      /* facts per transaction; 0 = 1000000 */
+    const char *actor;        /* audit actor; NULL = "import" */
+    hk_progress_fn progress;  /* called about every 64k records; may be NULL */
+    void *progress_ud;        /* passed to progress */
 } hk_import_options;
 
 typedef struct hk_import_summary {
-    uint64_t read;      /* records read (blank lines and comments excluded) */
-    uint64_t added;     /* new facts */
-    uint64_t present;   /* already in the KB (or earlier in the input) */
-    uint64_t rejected;  /* invalid records, each written to rejects */
-    hk_format format;   /* format used */
+    uint64_t read;     /* records read (blank lines and comments excluded) */
+    uint64_t added;    /* new facts */
+    uint64_t present;  /* already in the KB (or earlier in the input) */
+    uint64_t rejected; /* invalid records, each written to rejects */
+    hk_format format;  /* format used */
 } hk_import_summary;
 
 /* Streams path into the KB in constant memory, committing every batch.

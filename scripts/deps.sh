@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
+  clang-format                  # the formatting check of make test
   liblmdb-dev lmdb-utils        # storage
   libjansson-dev                # JSON
   libsqlite3-dev sqlite3        # legacy KB import, benchmark anchor

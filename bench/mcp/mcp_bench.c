@@ -28,23 +28,26 @@
 #define RESP_MAX (64u << 20)
 
 static int fd = -1;
-static char *resp;          /* last response body */
-static size_t resp_len;     /* its length */
-static char session[128];   /* Mcp-Session-Id */
-static int last_status;     /* HTTP status */
+static char *resp;        /* last response body */
+static size_t resp_len;   /* its length */
+static char session[128]; /* Mcp-Session-Id */
+static int last_status;   /* HTTP status */
 
-static double now_us(void) {
+static double now_us(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static void die(const char *m) {
+static void die(const char *m)
+{
     fprintf(stderr, "mcp_bench: %s\n", m);
     exit(1);
 }
 
-static void send_all(const char *p, size_t n) {
+static void send_all(const char *p, size_t n)
+{
     while (n) {
         ssize_t w = write(fd, p, n);
         if (w <= 0) die("write failed");
@@ -54,7 +57,8 @@ static void send_all(const char *p, size_t n) {
 }
 
 /* Reads one response (Content-Length or chunked) into resp. */
-static void read_response(void) {
+static void read_response(void)
+{
     static char buf[1 << 16];
     static size_t have = 0;
     char *hdr_end = NULL;
@@ -70,13 +74,16 @@ static void read_response(void) {
     last_status = atoi(buf + 9);
     long clen = -1;
     int chunked = 0;
-    for (char *line = strstr(buf, "\r\n"); line && line < buf + hlen; line = strstr(line + 2, "\r\n")) {
+    for (char *line = strstr(buf, "\r\n"); line && line < buf + hlen;
+         line = strstr(line + 2, "\r\n")) {
         char *l = line + 2;
         if (!strncasecmp(l, "content-length:", 15)) clen = atol(l + 15);
-        if (!strncasecmp(l, "transfer-encoding:", 18) && strstr(l, "chunked")) chunked = 1;
+        if (!strncasecmp(l, "transfer-encoding:", 18) && strstr(l, "chunked"))
+            chunked = 1;
         if (!strncasecmp(l, "mcp-session-id:", 15)) {
             char *v = l + 15;
-            while (*v == ' ') v++;
+            while (*v == ' ')
+                v++;
             size_t k = strcspn(v, "\r\n");
             if (k < sizeof session) {
                 memcpy(session, v, k);
@@ -129,7 +136,8 @@ static void read_response(void) {
     resp[resp_len] = '\0';
 }
 
-static void post(const char *host, int port, const char *body) {
+static void post(const char *host, int port, const char *body)
+{
     char head[1024];
     int n = snprintf(head, sizeof head,
                      "POST /mcp HTTP/1.1\r\nHost: %s:%d\r\n"
@@ -145,12 +153,14 @@ static void post(const char *host, int port, const char *body) {
     read_response();
 }
 
-static int cmp_d(const void *a, const void *b) {
+static int cmp_d(const void *a, const void *b)
+{
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc != 5) die("usage: mcp_bench HOST PORT WORDS_FILE SAMPLES");
     const char *host = argv[1];
     int port = atoi(argv[2]);
@@ -169,17 +179,21 @@ int main(int argc, char **argv) {
     if (!n_words) die("empty word list");
 
     fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, host, &sa.sin_addr);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) die("connect failed");
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        die("connect failed");
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
-    post(host, port, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":"
-                     "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
-                     "\"clientInfo\":{\"name\":\"mcp_bench\",\"version\":\"1\"}}}");
+    post(host, port,
+         "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":"
+         "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+         "\"clientInfo\":{\"name\":\"mcp_bench\",\"version\":\"1\"}}}");
     if (last_status != 200 || !session[0]) die("initialize failed");
-    post(host, port, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    post(host, port,
+         "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
 
     static const char *const tools[2] = {"search_knowledge", "query_related"};
     static const char *const keys[2] = {"query", "entity"};
@@ -191,7 +205,8 @@ int main(int argc, char **argv) {
         for (int i = -200; i < samples; i++) {
             const char *w = words[((size_t)(i + 200) * 7919u) % n_words];
             snprintf(body, sizeof body,
-                     "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":"
+                     "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/"
+                     "call\",\"params\":"
                      "{\"name\":\"%s\",\"arguments\":{\"%s\":\"%s\"}}}",
                      i + 1000, tools[t], keys[t], w);
             double t0 = now_us();
@@ -208,14 +223,20 @@ int main(int argc, char **argv) {
             }
         }
         double sum = 0;
-        for (int i = 0; i < samples; i++) sum += lat[i];
+        for (int i = 0; i < samples; i++)
+            sum += lat[i];
         qsort(lat, (size_t)samples, sizeof *lat, cmp_d);
         double p50 = lat[samples / 2], p90 = lat[samples * 9 / 10],
                p99 = lat[samples * 99 / 100], mx = lat[samples - 1];
-        printf("%-17s n=%d  p50 %7.1f us  p90 %7.1f us  p99 %7.1f us  mean %7.1f us  max %8.1f us  (avg answer %zu bytes)\n",
-               tools[t], samples, p50, p90, p99, sum / samples, mx, bytes / (size_t)samples);
-        printf("{\"tool\":\"%s\",\"samples\":%d,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f,\"max_us\":%.1f,\"avg_bytes\":%zu}\n",
-               tools[t], samples, p50, p90, p99, sum / samples, mx, bytes / (size_t)samples);
+        printf("%-17s n=%d  p50 %7.1f us  p90 %7.1f us  p99 %7.1f us  mean "
+               "%7.1f us  max %8.1f us  (avg answer %zu bytes)\n",
+               tools[t], samples, p50, p90, p99, sum / samples, mx,
+               bytes / (size_t)samples);
+        printf("{\"tool\":\"%s\",\"samples\":%d,\"p50_us\":%.1f,\"p90_us\":%."
+               "1f,\"p99_us\":%.1f,\"mean_us\":%.1f,\"max_us\":%.1f,\"avg_"
+               "bytes\":%zu}\n",
+               tools[t], samples, p50, p90, p99, sum / samples, mx,
+               bytes / (size_t)samples);
     }
     close(fd);
     return 0;

@@ -28,10 +28,12 @@ typedef struct cli_ctx {
 #define CLI_OPT_DATA 0x1001
 #define CLI_OPT_JSON 0x1002
 #define CLI_OPT_HELP 'h'
-#define CLI_COMMON_OPTIONS                                                    \
-    {"data", required_argument, NULL, CLI_OPT_DATA},                          \
-        {"json", no_argument, NULL, CLI_OPT_JSON},                            \
-        {"help", no_argument, NULL, CLI_OPT_HELP}
+#define CLI_COMMON_OPTIONS                                                     \
+    {"data", required_argument, NULL, CLI_OPT_DATA},                           \
+        {"json", no_argument, NULL, CLI_OPT_JSON},                             \
+    {                                                                          \
+        "help", no_argument, NULL, CLI_OPT_HELP                                \
+    }
 
 #define CLI_STOP (-2) /* returned by cli_next_opt: stop, use exit_code */
 

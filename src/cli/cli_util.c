@@ -17,13 +17,18 @@
 int hk_exit_code(hk_err rc)
 {
     switch (rc) {
-    case HK_OK: return HK_EXIT_OK;
+    case HK_OK:
+        return HK_EXIT_OK;
     case HK_ERR_INVALID:
-    case HK_ERR_LIMIT: return HK_EXIT_INVALID;
-    case HK_ERR_NOT_FOUND: return HK_EXIT_NOT_FOUND;
+    case HK_ERR_LIMIT:
+        return HK_EXIT_INVALID;
+    case HK_ERR_NOT_FOUND:
+        return HK_EXIT_NOT_FOUND;
     case HK_ERR_EXISTS:
-    case HK_ERR_BUSY: return HK_EXIT_CONFLICT;
-    default: return HK_EXIT_IO;
+    case HK_ERR_BUSY:
+        return HK_EXIT_CONFLICT;
+    default:
+        return HK_EXIT_IO;
     }
 }
 
@@ -88,12 +93,13 @@ int cli_next_opt(cli_ctx *c, int argc, char **argv, const char *shortopts,
                 for (const struct option *lo = longopts; lo->name; lo++)
                     if (lo->val == optopt && lo->has_arg == required_argument)
                         needs_arg = true;
-                if (needs_arg || (shortopts != NULL && strchr(shortopts, optopt)))
-                    c->exit_code = cli_usage_error(c, "option '%s' needs a value",
-                                                   bad);
+                if (needs_arg ||
+                    (shortopts != NULL && strchr(shortopts, optopt)))
+                    c->exit_code =
+                        cli_usage_error(c, "option '%s' needs a value", bad);
                 else
-                    c->exit_code = cli_usage_error(c, "unknown option '-%c'",
-                                                   optopt);
+                    c->exit_code =
+                        cli_usage_error(c, "unknown option '-%c'", optopt);
             } else {
                 c->exit_code = cli_usage_error(c, "unknown option '%s'", bad);
             }
@@ -114,8 +120,7 @@ int cli_parse_common_only(cli_ctx *c, int argc, char **argv)
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     int o;
     while ((o = cli_next_opt(c, argc, argv, "h", opts)) != -1)
-        if (o == CLI_STOP)
-            return c->exit_code;
+        if (o == CLI_STOP) return c->exit_code;
     if (optind < argc)
         return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
     return -1;
@@ -179,8 +184,8 @@ bool cli_parse_u64(const cli_ctx *c, const char *opt, const char *s,
             cli_msg(c, "%s '%s': expected a whole number >= %" PRIu64, opt, s,
                     min);
         else
-            cli_msg(c, "%s '%s': expected a whole number in %" PRIu64
-                       "..%" PRIu64,
+            cli_msg(c,
+                    "%s '%s': expected a whole number in %" PRIu64 "..%" PRIu64,
                     opt, s, min, max);
         return false;
     }
@@ -207,9 +212,12 @@ bool cli_check_actor(const cli_ctx *c, const char *actor)
 {
     size_t n = strlen(actor);
     if (n == 0 || n > 256 || !hk_utf8_valid(actor, n, NULL)) {
-        cli_msg(c, "--actor: %s; expected a name of 1..256 bytes of UTF-8 "
-                   "text",
-                n == 0 ? "empty" : n > 256 ? "too long" : "not UTF-8");
+        cli_msg(c,
+                "--actor: %s; expected a name of 1..256 bytes of UTF-8 "
+                "text",
+                n == 0    ? "empty"
+                : n > 256 ? "too long"
+                          : "not UTF-8");
         return false;
     }
     return true;
@@ -220,8 +228,9 @@ int cli_open(const cli_ctx *c, bool read_only, bool create, hk_store **out)
     *out = NULL;
     struct stat sb;
     if (!create && stat(c->data_dir, &sb) != 0) {
-        cli_msg(c, "no knowledge base at '%s' (create one with 'hakgal init "
-                   "--data %s', or set --data / HAKGAL_DATA)",
+        cli_msg(c,
+                "no knowledge base at '%s' (create one with 'hakgal init "
+                "--data %s', or set --data / HAKGAL_DATA)",
                 c->data_dir, c->data_dir);
         return HK_EXIT_NOT_FOUND;
     }
@@ -232,11 +241,11 @@ int cli_open(const cli_ctx *c, bool read_only, bool create, hk_store **out)
     hk_error e;
     hk_error_clear(&e);
     hk_err rc = hk_store_open(c->data_dir, &opt, out, &e);
-    if (rc == HK_OK)
-        return HK_EXIT_OK;
+    if (rc == HK_OK) return HK_EXIT_OK;
     if (rc == HK_ERR_NOT_FOUND) {
-        cli_msg(c, "no knowledge base at '%s' (%s; create one with 'hakgal "
-                   "init --data %s')",
+        cli_msg(c,
+                "no knowledge base at '%s' (%s; create one with 'hakgal "
+                "init --data %s')",
                 c->data_dir, e.message[0] ? e.message : "not found",
                 c->data_dir);
         return HK_EXIT_NOT_FOUND;
@@ -248,15 +257,12 @@ int cli_open(const cli_ctx *c, bool read_only, bool create, hk_store **out)
 
 bool cli_is_id(const char *s, hk_fact_id *id)
 {
-    if (s[0] == '\0')
-        return false;
+    if (s[0] == '\0') return false;
     for (const char *p = s; *p; p++)
-        if (*p < '0' || *p > '9')
-            return false;
+        if (*p < '0' || *p > '9') return false;
     errno = 0;
     unsigned long long v = strtoull(s, NULL, 10);
-    if (errno == ERANGE || v == 0)
-        return false;
+    if (errno == ERANGE || v == 0) return false;
     *id = v;
     return true;
 }
@@ -284,14 +290,12 @@ int cli_resolve_fact(const cli_ctx *c, hk_txn *t, const char *arg,
             cli_msg(c, "no fact with id %s", arg);
             return HK_EXIT_NOT_FOUND;
         }
-        if (rc != HK_OK)
-            return cli_fail(c, rc, &e);
+        if (rc != HK_OK) return cli_fail(c, rc, &e);
         return HK_EXIT_OK;
     }
     hk_statement st;
     hk_err rc = hk_statement_parse(arg, strlen(arg), &st, &e);
-    if (rc != HK_OK)
-        return cli_fail_text(c, "statement", arg, &e);
+    if (rc != HK_OK) return cli_fail_text(c, "statement", arg, &e);
     rc = hk_store_find(t, &st, id, &e);
     if (rc == HK_ERR_NOT_FOUND) {
         hk_buf b = HK_BUF_INIT;
@@ -300,17 +304,14 @@ int cli_resolve_fact(const cli_ctx *c, hk_txn *t, const char *arg,
         hk_buf_free(&b);
     }
     hk_statement_release(&st);
-    if (rc == HK_ERR_NOT_FOUND)
-        return HK_EXIT_NOT_FOUND;
-    if (rc != HK_OK)
-        return cli_fail(c, rc, &e);
+    if (rc == HK_ERR_NOT_FOUND) return HK_EXIT_NOT_FOUND;
+    if (rc != HK_OK) return cli_fail(c, rc, &e);
     return HK_EXIT_OK;
 }
 
 int cli_emit(const cli_ctx *c, hk_buf *b)
 {
-    if (b->data != NULL)
-        fwrite(b->data, 1, b->len, stdout);
+    if (b->data != NULL) fwrite(b->data, 1, b->len, stdout);
     fputc('\n', stdout);
     hk_buf_reset(b);
     if (ferror(stdout)) {
@@ -323,19 +324,15 @@ int cli_emit(const cli_ctx *c, hk_buf *b)
 hk_err cli_json_key(hk_buf *b, bool *first, const char *key)
 {
     hk_err rc = HK_OK;
-    if (!*first)
-        rc = hk_buf_append(b, ",", 1);
+    if (!*first) rc = hk_buf_append(b, ",", 1);
     *first = false;
-    if (rc == HK_OK)
-        rc = hk_buf_append_json_string(b, key, strlen(key));
-    if (rc == HK_OK)
-        rc = hk_buf_append(b, ":", 1);
+    if (rc == HK_OK) rc = hk_buf_append_json_string(b, key, strlen(key));
+    if (rc == HK_OK) rc = hk_buf_append(b, ":", 1);
     return rc;
 }
 
 hk_err cli_json_str(hk_buf *b, const char *s)
 {
-    if (s == NULL)
-        return hk_buf_append_str(b, "null");
+    if (s == NULL) return hk_buf_append_str(b, "null");
     return hk_buf_append_json_string(b, s, strlen(s));
 }

@@ -16,32 +16,29 @@ int hk_cmd_backup(int argc, char **argv)
         "Usage: hakgal backup DIR [--data KB_DIR] [--json]\n\n"
         "Writes a consistent, compacted copy of the knowledge base into DIR\n"
         "(created; it must not exist or must be empty) while other processes\n"
-        "may keep writing. DIR gets data.mdb and MANIFEST.json; the SHA-256 of\n"
+        "may keep writing. DIR gets data.mdb and MANIFEST.json; the SHA-256 "
+        "of\n"
         "data.mdb is printed and recorded in the manifest.\n";
     cli_ctx c;
     cli_init(&c, "backup", usage);
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1)
-        if (o == CLI_STOP)
-            return c.exit_code;
-    if (optind >= argc)
-        return cli_usage_error(&c, "missing DIR");
+        if (o == CLI_STOP) return c.exit_code;
+    if (optind >= argc) return cli_usage_error(&c, "missing DIR");
     if (optind + 1 < argc)
         return cli_usage_error(&c, "unexpected argument '%s'",
                                argv[optind + 1]);
     const char *dest = argv[optind];
     hk_store *s = NULL;
     int rc = cli_open(&c, true, false, &s);
-    if (rc != HK_EXIT_OK)
-        return rc;
+    if (rc != HK_EXIT_OK) return rc;
     char sha[65] = "";
     hk_error e;
     hk_error_clear(&e);
     hk_err err = hk_store_backup(s, dest, sha, &e);
     hk_store_close(s);
-    if (err != HK_OK)
-        return cli_fail(&c, err, &e);
+    if (err != HK_OK) return cli_fail(&c, err, &e);
     if (c.json) {
         hk_buf b = HK_BUF_INIT;
         hk_buf_append_str(&b, "{\"backup\":");
@@ -58,7 +55,8 @@ int hk_cmd_backup(int argc, char **argv)
 int hk_cmd_restore(int argc, char **argv)
 {
     static const char usage[] =
-        "Usage: hakgal restore BACKUP_DIR [--force] [--data KB_DIR] [--json]\n\n"
+        "Usage: hakgal restore BACKUP_DIR [--force] [--data KB_DIR] "
+        "[--json]\n\n"
         "Verifies the backup's checksum, then installs it as the knowledge\n"
         "base in KB_DIR. KB_DIR must not hold a knowledge base unless --force\n"
         "is given, and no process may have it open.\n";
@@ -69,13 +67,10 @@ int hk_cmd_restore(int argc, char **argv)
     bool force = false;
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "hf", opts)) != -1) {
-        if (o == CLI_STOP)
-            return c.exit_code;
-        if (o == 'f')
-            force = true;
+        if (o == CLI_STOP) return c.exit_code;
+        if (o == 'f') force = true;
     }
-    if (optind >= argc)
-        return cli_usage_error(&c, "missing BACKUP_DIR");
+    if (optind >= argc) return cli_usage_error(&c, "missing BACKUP_DIR");
     if (optind + 1 < argc)
         return cli_usage_error(&c, "unexpected argument '%s'",
                                argv[optind + 1]);
@@ -92,8 +87,9 @@ int hk_cmd_restore(int argc, char **argv)
     err = hk_backup_restore(src, c.data_dir, force, &e);
     if (err == HK_ERR_EXISTS && !force) {
         /* the store's message names its own flag, not the option */
-        cli_msg(&c, "%s already holds a knowledge base; use --force to "
-                    "replace it (no process may have it open)",
+        cli_msg(&c,
+                "%s already holds a knowledge base; use --force to "
+                "replace it (no process may have it open)",
                 c.data_dir);
         return HK_EXIT_CONFLICT;
     }
@@ -101,8 +97,7 @@ int hk_cmd_restore(int argc, char **argv)
         cli_msg(&c, "%s", e.message[0] ? e.message : hk_strerror(err));
         return HK_EXIT_CONFLICT;
     }
-    if (err != HK_OK)
-        return cli_fail(&c, err, &e);
+    if (err != HK_OK) return cli_fail(&c, err, &e);
     if (c.json) {
         hk_buf b = HK_BUF_INIT;
         hk_buf_append_str(&b, "{\"restored\":");

@@ -50,8 +50,7 @@ int hk_cmd_compact(int argc, char **argv)
     cli_ctx c;
     cli_init(&c, "compact", usage);
     int stop = cli_parse_common_only(&c, argc, argv);
-    if (stop >= 0)
-        return stop;
+    if (stop >= 0) return stop;
     hk_compact_report r;
     hk_error e;
     hk_error_clear(&e);
@@ -63,8 +62,7 @@ int hk_cmd_compact(int argc, char **argv)
                 c.data_dir);
         return HK_EXIT_NOT_FOUND;
     }
-    if (err != HK_OK)
-        return cli_fail(&c, err, &e);
+    if (err != HK_OK) return cli_fail(&c, err, &e);
     if (c.json) {
         hk_buf b = HK_BUF_INIT;
         hk_buf_append_str(&b, "{\"compacted\":");
@@ -142,14 +140,16 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
             /* Compaction was only advised: the import succeeded and the
              * KB is unchanged, so a failure (a disk without room for the
              * copy) is reported, not fatal. */
-            snprintf(reason, sizeof reason, "compacting failed (the "
+            snprintf(reason, sizeof reason,
+                     "compacting failed (the "
                      "knowledge base is unchanged): %s",
                      e.message[0] ? e.message : hk_strerror(err));
             cli_msg(c, "the import is complete, but %s", reason);
             why = reason;
         } else if (err != HK_OK) {
-            cli_msg(c, "the import is complete, but compacting failed (the "
-                       "knowledge base is unchanged): %s",
+            cli_msg(c,
+                    "the import is complete, but compacting failed (the "
+                    "knowledge base is unchanged): %s",
                     e.message[0] ? e.message : hk_strerror(err));
             return hk_exit_code(err);
         }
@@ -179,7 +179,7 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
     else
         printf("compacted: %s -> %s in %.2f s (%s were free)\n",
                cli_size_text(r.bytes_before, a),
-               cli_size_text(r.bytes_after, b),
-               r.seconds, cli_size_text(r.bytes_free_before, f));
+               cli_size_text(r.bytes_after, b), r.seconds,
+               cli_size_text(r.bytes_free_before, f));
     return HK_EXIT_OK;
 }

@@ -21,17 +21,14 @@ static void print_fact_text(const hk_fact *f)
     hk_buf b = HK_BUF_INIT;
     cli_format_statement(&f->st, &b);
     char created[32] = "-", updated[32] = "-";
-    if (f->created_us != 0)
-        hk_time_format(f->created_us, created);
-    if (f->updated_us != 0)
-        hk_time_format(f->updated_us, updated);
+    if (f->created_us != 0) hk_time_format(f->created_us, created);
+    if (f->updated_us != 0) hk_time_format(f->updated_us, updated);
     printf("id          %llu\n", (unsigned long long)f->id);
     printf("statement   %s\n", b.data);
     printf("confidence  %g\n", f->confidence);
     printf("source      %s\n", f->source != NULL ? f->source : "-");
     printf("tags        ");
-    if (f->n_tags == 0)
-        printf("-");
+    if (f->n_tags == 0) printf("-");
     for (uint32_t i = 0; i < f->n_tags; i++)
         printf("%s%s", i > 0 ? ", " : "", f->tags[i]);
     printf("\ncontext     %s\n",
@@ -42,8 +39,7 @@ static void print_fact_text(const hk_fact *f)
 }
 
 /* "status id statement" for add/delete/update, or JSON with the fact. */
-static int emit_change(const cli_ctx *c, const char *status,
-                       const hk_fact *f)
+static int emit_change(const cli_ctx *c, const char *status, const hk_fact *f)
 {
     hk_buf b = HK_BUF_INIT;
     int rc = HK_EXIT_OK;
@@ -75,8 +71,7 @@ int hk_cmd_init(int argc, char **argv)
     cli_ctx c;
     cli_init(&c, "init", usage);
     int stop = cli_parse_common_only(&c, argc, argv);
-    if (stop >= 0)
-        return stop;
+    if (stop >= 0) return stop;
     /* A KB existed when the directory existed and was not empty. */
     struct stat sb;
     bool existed = false;
@@ -88,15 +83,13 @@ int hk_cmd_init(int argc, char **argv)
         DIR *d = opendir(c.data_dir);
         struct dirent *de;
         while (d != NULL && !existed && (de = readdir(d)) != NULL)
-            existed = strcmp(de->d_name, ".") != 0 &&
-                      strcmp(de->d_name, "..") != 0;
-        if (d != NULL)
-            closedir(d);
+            existed =
+                strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+        if (d != NULL) closedir(d);
     }
     hk_store *s = NULL;
     int rc = cli_open(&c, false, true, &s);
-    if (rc != HK_EXIT_OK)
-        return rc;
+    if (rc != HK_EXIT_OK) return rc;
     hk_txn *t = NULL;
     hk_error e;
     hk_error_clear(&e);
@@ -119,13 +112,12 @@ int hk_cmd_init(int argc, char **argv)
         rc = cli_emit(&c, &b);
         hk_buf_free(&b);
     } else if (existed) {
-        printf("knowledge base already exists at %s (%llu facts)\n",
-               c.data_dir, (unsigned long long)st.facts);
+        printf("knowledge base already exists at %s (%llu facts)\n", c.data_dir,
+               (unsigned long long)st.facts);
     } else {
         printf("initialized empty knowledge base at %s\n", c.data_dir);
     }
-    if (s != NULL)
-        hk_store_close(s);
+    if (s != NULL) hk_store_close(s);
     return rc;
 }
 
@@ -153,7 +145,8 @@ int hk_cmd_add(int argc, char **argv)
         "  --data DIR      knowledge base directory\n"
         "  --json          print {\"status\":...,\"fact\":{...}} per fact\n\n"
         "Example:\n"
-        "  hakgal add 'HasPart(Computer, CPU)' --source manual --tag hardware\n";
+        "  hakgal add 'HasPart(Computer, CPU)' --source manual --tag "
+        "hardware\n";
     cli_ctx c;
     cli_init(&c, "add", usage);
     static const struct option opts[] = {
@@ -268,12 +261,10 @@ int hk_cmd_add(int argc, char **argv)
         }
     }
     hk_store *s = NULL;
-    if ((rc = cli_open(&c, false, false, &s)) != HK_EXIT_OK)
-        goto release;
+    if ((rc = cli_open(&c, false, false, &s)) != HK_EXIT_OK) goto release;
     hk_txn *t = NULL;
     hk_err err = hk_txn_begin(s, true, &t, &e);
-    if (err == HK_OK)
-        err = hk_txn_set_actor(t, actor);
+    if (err == HK_OK) err = hk_txn_set_actor(t, actor);
     hk_fact_id *ids = calloc((size_t)n, sizeof *ids);
     bool *created = calloc((size_t)n, sizeof *created);
     if (err == HK_OK && (ids == NULL || created == NULL))
@@ -300,20 +291,18 @@ int hk_cmd_add(int argc, char **argv)
             if (err == HK_OK)
                 rc = emit_change(&c, created[i] ? "added" : "present", &f);
             if (!created[i] && meta.fields != 0 && !c.json)
-                cli_msg(&c, "note: fact %llu already existed; its metadata "
-                            "was not changed",
+                cli_msg(&c,
+                        "note: fact %llu already existed; its metadata "
+                        "was not changed",
                         (unsigned long long)ids[i]);
         }
-        if (r != NULL)
-            hk_txn_abort(r);
+        if (r != NULL) hk_txn_abort(r);
         hk_fact_release(&f);
-        if (err != HK_OK)
-            rc = cli_fail(&c, err, &e);
+        if (err != HK_OK) rc = cli_fail(&c, err, &e);
     }
     free(ids);
     free(created);
-    if (s != NULL)
-        hk_store_close(s);
+    if (s != NULL) hk_store_close(s);
 release:
     for (int i = 0; i < parsed; i++)
         hk_statement_release(&sts[i]);
@@ -339,19 +328,17 @@ int hk_cmd_get(int argc, char **argv)
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1)
-        if (o == CLI_STOP)
-            return c.exit_code;
-    if (optind >= argc)
-        return cli_usage_error(&c, "missing ID or STATEMENT");
+        if (o == CLI_STOP) return c.exit_code;
+    if (optind >= argc) return cli_usage_error(&c, "missing ID or STATEMENT");
     if (optind + 1 < argc)
-        return cli_usage_error(&c, "expected one ID or STATEMENT, got %d "
-                                   "arguments (quote a statement that has "
-                                   "spaces)",
+        return cli_usage_error(&c,
+                               "expected one ID or STATEMENT, got %d "
+                               "arguments (quote a statement that has "
+                               "spaces)",
                                argc - optind);
     hk_store *s = NULL;
     int rc = cli_open(&c, true, false, &s);
-    if (rc != HK_EXIT_OK)
-        return rc;
+    if (rc != HK_EXIT_OK) return rc;
     hk_txn *t = NULL;
     hk_error e;
     hk_error_clear(&e);
@@ -378,11 +365,9 @@ int hk_cmd_get(int argc, char **argv)
         print_fact_text(&f);
     }
 done:
-    if (t != NULL)
-        hk_txn_abort(t);
+    if (t != NULL) hk_txn_abort(t);
     hk_fact_release(&f);
-    if (s != NULL)
-        hk_store_close(s);
+    if (s != NULL) hk_store_close(s);
     return rc;
 }
 
@@ -394,15 +379,14 @@ static int parse_actor_only(cli_ctx *c, int argc, char **argv,
                             const char **actor)
 {
     static const struct option opts[] = {
-        CLI_COMMON_OPTIONS, {"actor", required_argument, NULL, 'a'},
+        CLI_COMMON_OPTIONS,
+        {"actor", required_argument, NULL, 'a'},
         {0, 0, 0, 0}};
     int o;
     while ((o = cli_next_opt(c, argc, argv, "h", opts)) != -1) {
-        if (o == CLI_STOP)
-            return c->exit_code;
+        if (o == CLI_STOP) return c->exit_code;
         if (o == 'a') {
-            if (!cli_check_actor(c, optarg))
-                return HK_EXIT_INVALID;
+            if (!cli_check_actor(c, optarg)) return HK_EXIT_INVALID;
             *actor = optarg;
         }
     }
@@ -419,15 +403,12 @@ int hk_cmd_delete(int argc, char **argv)
     cli_init(&c, "delete", usage);
     const char *actor = "cli";
     int stop = parse_actor_only(&c, argc, argv, &actor);
-    if (stop >= 0)
-        return stop;
-    if (optind >= argc)
-        return cli_usage_error(&c, "missing ID or STATEMENT");
+    if (stop >= 0) return stop;
+    if (optind >= argc) return cli_usage_error(&c, "missing ID or STATEMENT");
     /* Check statement syntax before touching the KB. */
     for (int i = optind; i < argc; i++) {
         hk_fact_id id;
-        if (cli_is_id(argv[i], &id))
-            continue;
+        if (cli_is_id(argv[i], &id)) continue;
         hk_statement st;
         hk_error e;
         hk_error_clear(&e);
@@ -437,8 +418,7 @@ int hk_cmd_delete(int argc, char **argv)
     }
     hk_store *s = NULL;
     int rc = cli_open(&c, false, false, &s);
-    if (rc != HK_EXIT_OK)
-        return rc;
+    if (rc != HK_EXIT_OK) return rc;
     int n = argc - optind;
     hk_fact *facts = calloc((size_t)n, sizeof *facts);
     hk_txn *t = NULL;
@@ -446,15 +426,13 @@ int hk_cmd_delete(int argc, char **argv)
     hk_error_clear(&e);
     if (facts == NULL) {
         cli_msg(&c, "out of memory");
-        if (s != NULL)
-            hk_store_close(s);
+        if (s != NULL) hk_store_close(s);
         return HK_EXIT_IO;
     }
     for (int i = 0; i < n; i++)
         hk_fact_init(&facts[i]);
     hk_err err = hk_txn_begin(s, true, &t, &e);
-    if (err == HK_OK)
-        err = hk_txn_set_actor(t, actor);
+    if (err == HK_OK) err = hk_txn_set_actor(t, actor);
     if (err != HK_OK) {
         rc = cli_fail(&c, err, &e);
         goto done;
@@ -494,13 +472,11 @@ int hk_cmd_delete(int argc, char **argv)
     for (int i = 0; i < n && rc == HK_EXIT_OK; i++)
         rc = emit_change(&c, "deleted", &facts[i]);
 done:
-    if (t != NULL)
-        hk_txn_abort(t);
+    if (t != NULL) hk_txn_abort(t);
     for (int i = 0; i < n; i++)
         hk_fact_release(&facts[i]);
     free(facts);
-    if (s != NULL)
-        hk_store_close(s);
+    if (s != NULL) hk_store_close(s);
     return rc;
 }
 
@@ -519,8 +495,7 @@ int hk_cmd_update(int argc, char **argv)
     cli_init(&c, "update", usage);
     const char *actor = "cli";
     int stop = parse_actor_only(&c, argc, argv, &actor);
-    if (stop >= 0)
-        return stop;
+    if (stop >= 0) return stop;
     if (argc - optind != 2)
         return cli_usage_error(&c, "expected OLD and NEW, got %d argument%s",
                                argc - optind, argc - optind == 1 ? "" : "s");
@@ -536,18 +511,15 @@ int hk_cmd_update(int argc, char **argv)
     hk_fact_init(&before);
     hk_fact_init(&after);
     int rc = cli_open(&c, false, false, &s);
-    if (rc != HK_EXIT_OK)
-        goto done;
+    if (rc != HK_EXIT_OK) goto done;
     hk_err err = hk_txn_begin(s, true, &t, &e);
-    if (err == HK_OK)
-        err = hk_txn_set_actor(t, actor);
+    if (err == HK_OK) err = hk_txn_set_actor(t, actor);
     if (err != HK_OK) {
         rc = cli_fail(&c, err, &e);
         goto done;
     }
     hk_fact_id id = 0, other = 0;
-    if ((rc = cli_resolve_fact(&c, t, old_arg, &id)) != HK_EXIT_OK)
-        goto done;
+    if ((rc = cli_resolve_fact(&c, t, old_arg, &id)) != HK_EXIT_OK) goto done;
     if ((err = hk_store_get(t, id, &before, &e)) == HK_OK)
         err = hk_store_update(t, id, &nst, &other, &e);
     if (err == HK_ERR_EXISTS) {
@@ -559,8 +531,7 @@ int hk_cmd_update(int argc, char **argv)
         rc = HK_EXIT_CONFLICT;
         goto done;
     }
-    if (err == HK_OK)
-        err = hk_store_get(t, id, &after, &e);
+    if (err == HK_OK) err = hk_store_get(t, id, &after, &e);
     if (err == HK_OK) {
         hk_txn *ct = t;
         t = NULL;
@@ -593,12 +564,10 @@ int hk_cmd_update(int argc, char **argv)
     hk_buf_free(&a);
     hk_buf_free(&b);
 done:
-    if (t != NULL)
-        hk_txn_abort(t);
+    if (t != NULL) hk_txn_abort(t);
     hk_fact_release(&before);
     hk_fact_release(&after);
     hk_statement_release(&nst);
-    if (s != NULL)
-        hk_store_close(s);
+    if (s != NULL) hk_store_close(s);
     return rc;
 }

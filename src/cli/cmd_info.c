@@ -13,8 +13,7 @@ static int open_read(const cli_ctx *c, hk_store **s, hk_txn **t)
 {
     *t = NULL;
     int rc = cli_open(c, true, false, s);
-    if (rc != HK_EXIT_OK)
-        return rc;
+    if (rc != HK_EXIT_OK) return rc;
     hk_error e;
     hk_error_clear(&e);
     hk_err err = hk_txn_begin(*s, false, t, &e);
@@ -28,10 +27,8 @@ static int open_read(const cli_ctx *c, hk_store **s, hk_txn **t)
 
 static void close_read(hk_store *s, hk_txn *t)
 {
-    if (t != NULL)
-        hk_txn_abort(t);
-    if (s != NULL)
-        hk_store_close(s);
+    if (t != NULL) hk_txn_abort(t);
+    if (s != NULL) hk_store_close(s);
 }
 
 /* Parses only the common options; for commands without their own. */
@@ -40,8 +37,7 @@ static int simple_opts(cli_ctx *c, int argc, char **argv)
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     int o;
     while ((o = cli_next_opt(c, argc, argv, "h", opts)) != -1)
-        if (o == CLI_STOP)
-            return c->exit_code;
+        if (o == CLI_STOP) return c->exit_code;
     return -1;
 }
 
@@ -71,14 +67,12 @@ int hk_cmd_stats(int argc, char **argv)
     cli_ctx c;
     cli_init(&c, "stats", usage);
     int rc = simple_opts(&c, argc, argv);
-    if (rc != -1)
-        return rc;
+    if (rc != -1) return rc;
     if (optind < argc)
         return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
     hk_store *s = NULL;
     hk_txn *t = NULL;
-    if ((rc = open_read(&c, &s, &t)) != HK_EXIT_OK)
-        return rc;
+    if ((rc = open_read(&c, &s, &t)) != HK_EXIT_OK) return rc;
     hk_stats st;
     hk_error e;
     hk_error_clear(&e);
@@ -89,27 +83,25 @@ int hk_cmd_stats(int argc, char **argv)
         goto done;
     }
     char changed[32] = "-";
-    if (st.last_change_us != 0)
-        hk_time_format(st.last_change_us, changed);
+    if (st.last_change_us != 0) hk_time_format(st.last_change_us, changed);
     if (c.json) {
         hk_buf b = HK_BUF_INIT;
-        hk_buf_appendf(&b,
-                       "{\"facts\":%llu,\"predicates\":%llu,\"entities\":%llu,"
-                       "\"symbols\":%llu,\"audit_entries\":%llu,"
-                       "\"last_fact_id\":%llu,\"bytes_on_disk\":%llu,"
-                       "\"bytes_used\":%llu,\"bytes_free\":%llu,"
-                       "\"map_size\":%llu,"
-                       "\"schema_version\":%u,\"last_change\":",
-                       (unsigned long long)st.facts,
-                       (unsigned long long)st.predicates,
-                       (unsigned long long)st.entities,
-                       (unsigned long long)st.symbols,
-                       (unsigned long long)st.audit_entries,
-                       (unsigned long long)st.last_fact_id,
-                       (unsigned long long)st.bytes_on_disk,
-                       (unsigned long long)st.bytes_used,
-                       (unsigned long long)st.bytes_free,
-                       (unsigned long long)st.map_size, st.schema_version);
+        hk_buf_appendf(
+            &b,
+            "{\"facts\":%llu,\"predicates\":%llu,\"entities\":%llu,"
+            "\"symbols\":%llu,\"audit_entries\":%llu,"
+            "\"last_fact_id\":%llu,\"bytes_on_disk\":%llu,"
+            "\"bytes_used\":%llu,\"bytes_free\":%llu,"
+            "\"map_size\":%llu,"
+            "\"schema_version\":%u,\"last_change\":",
+            (unsigned long long)st.facts, (unsigned long long)st.predicates,
+            (unsigned long long)st.entities, (unsigned long long)st.symbols,
+            (unsigned long long)st.audit_entries,
+            (unsigned long long)st.last_fact_id,
+            (unsigned long long)st.bytes_on_disk,
+            (unsigned long long)st.bytes_used,
+            (unsigned long long)st.bytes_free, (unsigned long long)st.map_size,
+            st.schema_version);
         cli_json_str(&b, st.last_change_us != 0 ? changed : NULL);
         hk_buf_append_str(&b, ",\"path\":");
         cli_json_str(&b, c.data_dir);
@@ -150,8 +142,7 @@ static int list_names(cli_ctx *c, bool predicates, const char *after,
     hk_store *s = NULL;
     hk_txn *t = NULL;
     int rc = open_read(c, &s, &t);
-    if (rc != HK_EXIT_OK)
-        return rc;
+    if (rc != HK_EXIT_OK) return rc;
     hk_error e;
     hk_error_clear(&e);
     char *cursor = after != NULL ? strdup(after) : NULL;
@@ -159,10 +150,8 @@ static int list_names(cli_ctx *c, bool predicates, const char *after,
     hk_buf b = HK_BUF_INIT;
     for (;;) {
         size_t page = 1000;
-        if (limit != 0 && limit - shown < page)
-            page = (size_t)(limit - shown);
-        if (page == 0)
-            break;
+        if (limit != 0 && limit - shown < page) page = (size_t)(limit - shown);
+        if (page == 0) break;
         hk_name_count *v = NULL;
         size_t n = 0;
         hk_err err = predicates
@@ -201,8 +190,7 @@ static int list_names(cli_ctx *c, bool predicates, const char *after,
         free(cursor);
         cursor = n > 0 ? strdup(v[n - 1].name) : NULL;
         hk_name_counts_free(v, n);
-        if (rc != HK_EXIT_OK || n < page || cursor == NULL)
-            break;
+        if (rc != HK_EXIT_OK || n < page || cursor == NULL) break;
     }
     free(cursor);
     hk_buf_free(&b);
@@ -228,13 +216,11 @@ int hk_cmd_predicates(int argc, char **argv)
     const char *after = NULL;
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
-        if (o == CLI_STOP)
-            return c.exit_code;
-        if (o == 'l' && !cli_parse_u64(&c, "--limit", optarg, 0, UINT64_MAX,
-                                       &limit))
+        if (o == CLI_STOP) return c.exit_code;
+        if (o == 'l' &&
+            !cli_parse_u64(&c, "--limit", optarg, 0, UINT64_MAX, &limit))
             return HK_EXIT_INVALID;
-        if (o == 'A')
-            after = optarg;
+        if (o == 'A') after = optarg;
     }
     if (optind < argc)
         return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
@@ -244,7 +230,8 @@ int hk_cmd_predicates(int argc, char **argv)
 int hk_cmd_entities(int argc, char **argv)
 {
     static const char usage[] =
-        "Usage: hakgal entities [--min N] [--limit N] [--after NAME] [--json]\n\n"
+        "Usage: hakgal entities [--min N] [--limit N] [--after NAME] "
+        "[--json]\n\n"
         "Lists entities (argument values) in name order with the number of\n"
         "facts that mention them.\n"
         "  --min N       only entities in at least N facts (default 1)\n"
@@ -262,16 +249,14 @@ int hk_cmd_entities(int argc, char **argv)
     const char *after = NULL;
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
-        if (o == CLI_STOP)
-            return c.exit_code;
-        if (o == 'l' && !cli_parse_u64(&c, "--limit", optarg, 0, UINT64_MAX,
-                                       &limit))
+        if (o == CLI_STOP) return c.exit_code;
+        if (o == 'l' &&
+            !cli_parse_u64(&c, "--limit", optarg, 0, UINT64_MAX, &limit))
             return HK_EXIT_INVALID;
         if (o == 'm' &&
             !cli_parse_u64(&c, "--min", optarg, 0, UINT64_MAX, &min))
             return HK_EXIT_INVALID;
-        if (o == 'A')
-            after = optarg;
+        if (o == 'A') after = optarg;
     }
     if (optind < argc)
         return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
@@ -294,8 +279,9 @@ static void append_entry(const cli_ctx *c, const hk_audit_entry *a, hk_buf *b)
         cli_json_str(b, a->actor);
         hk_buf_append_str(b, ",\"op\":");
         cli_json_str(b, a->op);
-        hk_buf_appendf(b, ",\"fact_id\":%llu,\"fact_id_last\":%llu,"
-                          "\"count\":%llu,\"before\":",
+        hk_buf_appendf(b,
+                       ",\"fact_id\":%llu,\"fact_id_last\":%llu,"
+                       "\"count\":%llu,\"before\":",
                        (unsigned long long)a->fact_id,
                        (unsigned long long)a->fact_id_last,
                        (unsigned long long)a->count);
@@ -310,16 +296,13 @@ static void append_entry(const cli_ctx *c, const hk_audit_entry *a, hk_buf *b)
                    when, a->actor != NULL ? a->actor : "-",
                    a->op != NULL ? a->op : "-");
     if (a->fact_id_last > a->fact_id)
-        hk_buf_appendf(b, "facts %llu..%llu (%llu)",
-                       (unsigned long long)a->fact_id,
-                       (unsigned long long)a->fact_id_last,
-                       (unsigned long long)a->count);
+        hk_buf_appendf(
+            b, "facts %llu..%llu (%llu)", (unsigned long long)a->fact_id,
+            (unsigned long long)a->fact_id_last, (unsigned long long)a->count);
     else
         hk_buf_appendf(b, "fact %llu", (unsigned long long)a->fact_id);
-    if (a->before != NULL)
-        hk_buf_appendf(b, "  before=%s", a->before);
-    if (a->after != NULL)
-        hk_buf_appendf(b, "  after=%s", a->after);
+    if (a->before != NULL) hk_buf_appendf(b, "  before=%s", a->before);
+    if (a->after != NULL) hk_buf_appendf(b, "  after=%s", a->after);
     hk_buf_appendf(b, "  hash=%.16s", hash);
 }
 
@@ -334,28 +317,27 @@ int hk_cmd_history(int argc, char **argv)
     cli_ctx c;
     cli_init(&c, "history", usage);
     static const struct option opts[] = {
-        CLI_COMMON_OPTIONS, {"limit", required_argument, NULL, 'l'},
+        CLI_COMMON_OPTIONS,
+        {"limit", required_argument, NULL, 'l'},
         {0, 0, 0, 0}};
     uint64_t limit = 100;
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
-        if (o == CLI_STOP)
-            return c.exit_code;
+        if (o == CLI_STOP) return c.exit_code;
         if (o == 'l' &&
             !cli_parse_u64(&c, "--limit", optarg, 1, 1000000, &limit))
             return HK_EXIT_INVALID;
     }
-    if (optind >= argc)
-        return cli_usage_error(&c, "missing ID or STATEMENT");
+    if (optind >= argc) return cli_usage_error(&c, "missing ID or STATEMENT");
     if (optind + 1 < argc)
-        return cli_usage_error(&c, "expected one ID or STATEMENT, got %d "
-                                   "arguments",
+        return cli_usage_error(&c,
+                               "expected one ID or STATEMENT, got %d "
+                               "arguments",
                                argc - optind);
     hk_store *s = NULL;
     hk_txn *t = NULL;
     int rc = open_read(&c, &s, &t);
-    if (rc != HK_EXIT_OK)
-        return rc;
+    if (rc != HK_EXIT_OK) return rc;
     hk_fact_id id = 0;
     hk_error e;
     hk_error_clear(&e);
@@ -395,8 +377,7 @@ static int audit_list(cli_ctx *c, int argc, char **argv)
     uint64_t limit = 20, before = 0;
     int o;
     while ((o = cli_next_opt(c, argc, argv, "h", opts)) != -1) {
-        if (o == CLI_STOP)
-            return c->exit_code;
+        if (o == CLI_STOP) return c->exit_code;
         if (o == 'l' &&
             !cli_parse_u64(c, "--limit", optarg, 1, 1000000, &limit))
             return HK_EXIT_INVALID;
@@ -409,8 +390,7 @@ static int audit_list(cli_ctx *c, int argc, char **argv)
     hk_store *s = NULL;
     hk_txn *t = NULL;
     int rc = open_read(c, &s, &t);
-    if (rc != HK_EXIT_OK)
-        return rc;
+    if (rc != HK_EXIT_OK) return rc;
     hk_error e;
     hk_error_clear(&e);
     hk_audit_entry *v = NULL;
@@ -434,14 +414,12 @@ static int audit_list(cli_ctx *c, int argc, char **argv)
 static int audit_verify(cli_ctx *c, int argc, char **argv)
 {
     int rc = simple_opts(c, argc, argv);
-    if (rc != -1)
-        return rc;
+    if (rc != -1) return rc;
     if (optind < argc)
         return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
     hk_store *s = NULL;
     hk_txn *t = NULL;
-    if ((rc = open_read(c, &s, &t)) != HK_EXIT_OK)
-        return rc;
+    if ((rc = open_read(c, &s, &t)) != HK_EXIT_OK) return rc;
     hk_audit_report rep;
     memset(&rep, 0, sizeof rep);
     hk_error e;
@@ -466,8 +444,8 @@ static int audit_verify(cli_ctx *c, int argc, char **argv)
         if (rep.ok)
             hk_buf_append_str(&b, "null,\"reason\":null,\"entry\":null}");
         else {
-            hk_buf_appendf(&b, "%llu,\"reason\":",
-                           (unsigned long long)rep.first_bad);
+            hk_buf_appendf(
+                &b, "%llu,\"reason\":", (unsigned long long)rep.first_bad);
             cli_json_str(&b, rep.reason);
             hk_buf_append_str(&b, ",\"entry\":");
             if (n == 1 && v[0].seq == rep.first_bad)
@@ -487,16 +465,16 @@ static int audit_verify(cli_ctx *c, int argc, char **argv)
             append_entry(c, &v[0], &b);
             printf("first bad entry: %s\n", b.data);
         }
-        cli_msg(c, "audit verification failed at entry %llu (%llu entries "
-                   "checked)",
+        cli_msg(c,
+                "audit verification failed at entry %llu (%llu entries "
+                "checked)",
                 (unsigned long long)rep.first_bad,
                 (unsigned long long)rep.checked);
     }
     hk_buf_free(&b);
     hk_audit_entries_free(v, n);
     close_read(s, t);
-    if (rc == HK_EXIT_OK && !rep.ok)
-        rc = HK_EXIT_AUDIT;
+    if (rc == HK_EXIT_OK && !rep.ok) rc = HK_EXIT_AUDIT;
     return rc;
 }
 
@@ -506,7 +484,8 @@ int hk_cmd_audit(int argc, char **argv)
         "Usage: hakgal audit list [--limit N] [--before SEQ] [--json]\n"
         "       hakgal audit verify [--json]\n\n"
         "The audit log records every change (time, actor, operation, fact\n"
-        "before and after), each entry chained to the previous one by SHA-256.\n"
+        "before and after), each entry chained to the previous one by "
+        "SHA-256.\n"
         "  list    newest entries first (default 20; --before SEQ pages back)\n"
         "  verify  recomputes the chain; exit code 6 and the first bad entry\n"
         "          when any entry was changed, removed or reordered\n";
@@ -525,8 +504,7 @@ int hk_cmd_audit(int argc, char **argv)
     }
     if (at <= 0) {
         int rc = simple_opts(&c, argc, argv); /* --help, or a usage error */
-        if (rc != -1)
-            return rc;
+        if (rc != -1) return rc;
         return cli_usage_error(&c, "missing subcommand: list or verify");
     }
     const char *sub = argv[at];
@@ -537,8 +515,7 @@ int hk_cmd_audit(int argc, char **argv)
     }
     int n = 0;
     for (int i = 0; i < argc; i++)
-        if (i != at)
-            rest[n++] = argv[i];
+        if (i != at) rest[n++] = argv[i];
     int rc;
     if (strcmp(sub, "list") == 0) {
         cli_init(&c, "audit list", usage);
@@ -547,8 +524,9 @@ int hk_cmd_audit(int argc, char **argv)
         cli_init(&c, "audit verify", usage);
         rc = audit_verify(&c, n, rest);
     } else {
-        rc = cli_usage_error(&c, "unknown subcommand '%s': expected list or "
-                                 "verify",
+        rc = cli_usage_error(&c,
+                             "unknown subcommand '%s': expected list or "
+                             "verify",
                              sub);
     }
     free(rest);

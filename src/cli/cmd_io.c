@@ -31,10 +31,10 @@
 /* ==== Progress bar ==== */
 
 typedef struct progress_state {
-    const char *name;   /* file shown in the bar */
-    double start;       /* monotonic seconds at the start */
-    double last_draw;   /* when the bar was last drawn */
-    bool drawn;         /* something is on the line that must be cleared */
+    const char *name; /* file shown in the bar */
+    double start;     /* monotonic seconds at the start */
+    double last_draw; /* when the bar was last drawn */
+    bool drawn;       /* something is on the line that must be cleared */
 } progress_state;
 
 static double now_s(void)
@@ -62,9 +62,8 @@ static void draw_progress(void *ud, uint64_t done, uint64_t total,
         for (int i = 0; i < width; i++)
             bar[i] = i < fill ? '#' : '-';
         bar[width] = '\0';
-        fprintf(stderr, "\r\033[K%s [%s] %3d%%  %llu records  %.0f/s",
-                p->name, bar, (int)(frac * 100.0),
-                (unsigned long long)records, rate);
+        fprintf(stderr, "\r\033[K%s [%s] %3d%%  %llu records  %.0f/s", p->name,
+                bar, (int)(frac * 100.0), (unsigned long long)records, rate);
     } else {
         fprintf(stderr, "\r\033[K%s  %llu records  %.0f/s", p->name,
                 (unsigned long long)records, rate);
@@ -97,12 +96,15 @@ int hk_cmd_import(int argc, char **argv)
         "  statements  one statement per line; blank lines and lines starting\n"
         "              with # are skipped; a trailing '.' is allowed\n"
         "  jsonl       one JSON object per line: {\"statement\": \"P(a, b)\",\n"
-        "              \"confidence\": 0.9, \"source\": \"...\", \"tags\": [...],\n"
-        "              \"context\": {...}} or {\"predicate\": \"P\", \"args\":\n"
+        "              \"confidence\": 0.9, \"source\": \"...\", \"tags\": "
+        "[...],\n"
+        "              \"context\": {...}} or {\"predicate\": \"P\", "
+        "\"args\":\n"
         "              [\"a\", \"b\"], ...}\n"
         "  tsv         predicate<TAB>arg<TAB>arg... (arguments taken raw)\n"
         "  sqlite      a legacy HAK-GAL SQLite KB (table facts, column\n"
-        "              statement; confidence, context, fact_metadata when present)\n"
+        "              statement; confidence, context, fact_metadata when "
+        "present)\n"
         "The format is detected from the file (SQLite header, .jsonl/.ndjson/\n"
         ".tsv extension, first line) unless --format is given.\n\n"
         "Facts already in the KB are counted as 'already present' and left\n"
@@ -150,25 +152,29 @@ int hk_cmd_import(int argc, char **argv)
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         switch (o) {
-        case CLI_STOP: return c.exit_code;
+        case CLI_STOP:
+            return c.exit_code;
         case 'f':
             if (hk_format_parse(optarg, &io.format, &e) != HK_OK) {
                 cli_msg(&c, "--format: %s", e.message);
                 return HK_EXIT_INVALID; /* a bad option value, like --batch */
             }
             break;
-        case 'r': rejects = optarg; break;
+        case 'r':
+            rejects = optarg;
+            break;
         case 'b':
             if (!cli_parse_u64(&c, "--batch", optarg, 1, 100000000,
                                &io.batch_size))
                 return HK_EXIT_INVALID;
             break;
         case 'a':
-            if (!cli_check_actor(&c, optarg))
-                return HK_EXIT_INVALID;
+            if (!cli_check_actor(&c, optarg)) return HK_EXIT_INVALID;
             io.actor = optarg;
             break;
-        case 'q': quiet = true; break;
+        case 'q':
+            quiet = true;
+            break;
         case 'c':
             if (!cli_compact_mode_parse(optarg, &compact)) {
                 cli_msg(&c, "--compact: '%s' is not auto, always or never",
@@ -176,11 +182,11 @@ int hk_cmd_import(int argc, char **argv)
                 return HK_EXIT_INVALID; /* a bad option value */
             }
             break;
-        default: break;
+        default:
+            break;
         }
     }
-    if (optind >= argc)
-        return cli_usage_error(&c, "missing FILE");
+    if (optind >= argc) return cli_usage_error(&c, "missing FILE");
     if (rejects != NULL) {
         if (strcmp(rejects, "-") == 0)
             rejects = "/dev/stderr";
@@ -196,8 +202,7 @@ int hk_cmd_import(int argc, char **argv)
     }
     hk_store *s = NULL;
     int rc = cli_open(&c, false, false, &s);
-    if (rc != HK_EXIT_OK)
-        return rc;
+    if (rc != HK_EXIT_OK) return rc;
     progress_state ps;
     bool tty = !quiet && isatty(STDERR_FILENO);
     hk_import_summary total; /* over all files, for the closing line */
@@ -230,8 +235,7 @@ int hk_cmd_import(int argc, char **argv)
                 seen = strcmp(strcmp(argv[k], "-") == 0 ? "stdin"
                                                         : base_name(argv[k]),
                               name) == 0;
-            if (!seen)
-                unlink(default_rejects);
+            if (!seen) unlink(default_rejects);
             io.rejects_path = default_rejects;
         }
         memset(&ps, 0, sizeof ps);
@@ -248,16 +252,15 @@ int hk_cmd_import(int argc, char **argv)
             if (err == HK_ERR_NOT_FOUND || err == HK_ERR_IO ||
                 err == HK_ERR_INVALID || err == HK_ERR_UNSUPPORTED) {
                 /* A problem of this input file: report, go on. */
-                cli_msg(&c, "%s: %s", path, e.message[0] ? e.message
-                                                         : hk_strerror(err));
-                if (rc == HK_EXIT_OK)
-                    rc = hk_exit_code(err);
-                if (sum.read == 0)
-                    continue;
+                cli_msg(&c, "%s: %s", path,
+                        e.message[0] ? e.message : hk_strerror(err));
+                if (rc == HK_EXIT_OK) rc = hk_exit_code(err);
+                if (sum.read == 0) continue;
             } else {
-                cli_msg(&c, "%s: import stopped after %llu records: %s (the "
-                            "facts of committed batches stay; re-run the "
-                            "import to complete it)",
+                cli_msg(&c,
+                        "%s: import stopped after %llu records: %s (the "
+                        "facts of committed batches stay; re-run the "
+                        "import to complete it)",
                         path, (unsigned long long)sum.read,
                         e.message[0] ? e.message : hk_strerror(err));
                 rc = hk_exit_code(err);
@@ -270,21 +273,19 @@ int hk_cmd_import(int argc, char **argv)
         total.present += sum.present;
         total.rejected += sum.rejected;
         const char *rej = sum.rejected > 0 ? io.rejects_path : NULL;
-        if (rej != NULL && strcmp(rej, "/dev/stderr") == 0)
-            rej = "stderr";
+        if (rej != NULL && strcmp(rej, "/dev/stderr") == 0) rej = "stderr";
         hk_buf_reset(&line);
         if (c.json) {
             hk_buf_append_str(&line, "{\"file\":");
             cli_json_str(&line, path);
-            hk_buf_appendf(&line,
-                           ",\"format\":\"%s\",\"read\":%llu,\"added\":%llu,"
-                           "\"present\":%llu,\"rejected\":%llu,"
-                           "\"seconds\":%.3f,\"rejects\":",
-                           hk_format_name(sum.format),
-                           (unsigned long long)sum.read,
-                           (unsigned long long)sum.added,
-                           (unsigned long long)sum.present,
-                           (unsigned long long)sum.rejected, secs);
+            hk_buf_appendf(
+                &line,
+                ",\"format\":\"%s\",\"read\":%llu,\"added\":%llu,"
+                "\"present\":%llu,\"rejected\":%llu,"
+                "\"seconds\":%.3f,\"rejects\":",
+                hk_format_name(sum.format), (unsigned long long)sum.read,
+                (unsigned long long)sum.added, (unsigned long long)sum.present,
+                (unsigned long long)sum.rejected, secs);
             cli_json_str(&line, rej);
             hk_buf_append_str(&line, "}");
         } else {
@@ -300,8 +301,7 @@ int hk_cmd_import(int argc, char **argv)
                 hk_buf_appendf(&line, ", %.0f records/s",
                                (double)sum.read / secs);
             hk_buf_append_str(&line, ")");
-            if (rej != NULL)
-                hk_buf_appendf(&line, "; rejects in %s", rej);
+            if (rej != NULL) hk_buf_appendf(&line, "; rejects in %s", rej);
         }
         int erc = cli_emit(&c, &line);
         if (erc != HK_EXIT_OK) {
@@ -310,8 +310,9 @@ int hk_cmd_import(int argc, char **argv)
         }
         if (err == HK_OK && sum.read > 0 && sum.rejected == sum.read &&
             rc == HK_EXIT_OK) {
-            cli_msg(&c, "%s: every record was rejected (is this the right "
-                        "file and --format?)",
+            cli_msg(&c,
+                    "%s: every record was rejected (is this the right "
+                    "file and --format?)",
                     path);
             rc = HK_EXIT_INVALID;
         }
@@ -339,11 +340,10 @@ int hk_cmd_import(int argc, char **argv)
             hk_txn_abort(t);
         }
     }
-    if (s != NULL)
-        hk_store_close(s);
+    if (s != NULL) hk_store_close(s);
     if (rc == HK_EXIT_OK)
-        rc = cli_compact_after_import(&c, compact, have_stats ? &st : NULL,
-                                      tty);
+        rc =
+            cli_compact_after_import(&c, compact, have_stats ? &st : NULL, tty);
     return rc;
 }
 
@@ -352,13 +352,16 @@ int hk_cmd_import(int argc, char **argv)
 int hk_cmd_export(int argc, char **argv)
 {
     static const char usage[] =
-        "Usage: hakgal export [--format statements|jsonl|tsv] [--output FILE]\n\n"
+        "Usage: hakgal export [--format statements|jsonl|tsv] [--output "
+        "FILE]\n\n"
         "Writes every fact in id (insertion) order from one consistent\n"
         "snapshot, to standard output or FILE (written completely, then\n"
         "renamed into place).\n"
         "  statements  canonical statements, one per line (default)\n"
-        "  jsonl       one JSON object per fact with id, statement, predicate,\n"
-        "              args, confidence, source, tags, context, created, updated;\n"
+        "  jsonl       one JSON object per fact with id, statement, "
+        "predicate,\n"
+        "              args, confidence, source, tags, context, created, "
+        "updated;\n"
         "              'hakgal import' reads it back with its metadata\n"
         "  tsv         predicate<TAB>arg<TAB>...\n";
     cli_ctx c;
@@ -375,32 +378,35 @@ int hk_cmd_export(int argc, char **argv)
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "ho:", opts)) != -1) {
         switch (o) {
-        case CLI_STOP: return c.exit_code;
+        case CLI_STOP:
+            return c.exit_code;
         case 'f':
             if (hk_format_parse(optarg, &format, &e) != HK_OK ||
                 (format != HK_FORMAT_STATEMENTS && format != HK_FORMAT_JSONL &&
                  format != HK_FORMAT_TSV)) {
-                cli_msg(&c, "--format: unknown format '%s': export writes "
-                            "statements, jsonl or tsv", optarg);
+                cli_msg(&c,
+                        "--format: unknown format '%s': export writes "
+                        "statements, jsonl or tsv",
+                        optarg);
                 return HK_EXIT_INVALID;
             }
             break;
-        case 'o': output = optarg; break;
-        default: break;
+        case 'o':
+            output = optarg;
+            break;
+        default:
+            break;
         }
     }
     if (optind < argc)
         return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
     hk_store *s = NULL;
     int rc = cli_open(&c, true, false, &s);
-    if (rc != HK_EXIT_OK)
-        return rc;
+    if (rc != HK_EXIT_OK) return rc;
     if (output == NULL || strcmp(output, "-") == 0) {
         hk_err err = hk_export(s, stdout, format, &e);
-        if (err != HK_OK)
-            rc = cli_fail(&c, err, &e);
-        if (s != NULL)
-            hk_store_close(s);
+        if (err != HK_OK) rc = cli_fail(&c, err, &e);
+        if (s != NULL) hk_store_close(s);
         return rc;
     }
     size_t n = strlen(output) + 32;
@@ -451,13 +457,11 @@ int hk_cmd_export(int argc, char **argv)
                 hk_format_name(format), bytes);
     }
 done:
-    if (f != NULL)
-        fclose(f);
+    if (f != NULL) fclose(f);
     if (tmp != NULL) {
         unlink(tmp);
         free(tmp);
     }
-    if (s != NULL)
-        hk_store_close(s);
+    if (s != NULL) hk_store_close(s);
     return rc;
 }

@@ -57,7 +57,8 @@ int hk_cmd_query(int argc, char **argv)
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         switch (o) {
-        case CLI_STOP: return c.exit_code;
+        case CLI_STOP:
+            return c.exit_code;
         case 'p':
             scan.predicate = optarg;
             scan_given = true;
@@ -67,7 +68,8 @@ int hk_cmd_query(int argc, char **argv)
             scan_given = true;
             break;
         case 'n':
-            if (!cli_parse_u64(&c, "--position", optarg, 0, HK_MAX_ARGS - 1, &v))
+            if (!cli_parse_u64(&c, "--position", optarg, 0, HK_MAX_ARGS - 1,
+                               &v))
                 return HK_EXIT_INVALID;
             scan.position = (int)v;
             break;
@@ -77,30 +79,36 @@ int hk_cmd_query(int argc, char **argv)
             scan.arity = (uint32_t)v;
             scan_given = true;
             break;
-        case 'N': scan.newest_first = true; break;
+        case 'N':
+            scan.newest_first = true;
+            break;
         case 'l':
             if (!cli_parse_u64(&c, "--limit", optarg, 0, UINT64_MAX, &limit))
                 return HK_EXIT_INVALID;
             break;
         case 'C':
             if (strlen(optarg) > HK_MAX_CURSOR_BYTES) {
-                cli_msg(&c, "--cursor: longer than %d bytes; pass the cursor "
-                            "a previous query printed",
+                cli_msg(&c,
+                        "--cursor: longer than %d bytes; pass the cursor "
+                        "a previous query printed",
                         HK_MAX_CURSOR_BYTES);
                 return HK_EXIT_INVALID;
             }
             cursor = optarg;
             break;
-        case 'i': ids_only = true; break;
-        default: break;
+        case 'i':
+            ids_only = true;
+            break;
+        default:
+            break;
         }
     }
     const char *pattern_text = NULL;
+    if (optind < argc) pattern_text = argv[optind++];
     if (optind < argc)
-        pattern_text = argv[optind++];
-    if (optind < argc)
-        return cli_usage_error(&c, "unexpected argument '%s' (quote a pattern "
-                                   "that has spaces)",
+        return cli_usage_error(&c,
+                               "unexpected argument '%s' (quote a pattern "
+                               "that has spaces)",
                                argv[optind]);
     if (pattern_text != NULL && (scan_given || scan.position >= 0))
         return cli_usage_error(&c, "give either a PATTERN or --predicate/"
@@ -128,8 +136,7 @@ int hk_cmd_query(int argc, char **argv)
     hk_fact_init(&f);
     hk_buf out = HK_BUF_INIT, st = HK_BUF_INIT, next = HK_BUF_INIT;
     int rc = cli_open(&c, true, false, &s);
-    if (rc != HK_EXIT_OK)
-        goto done;
+    if (rc != HK_EXIT_OK) goto done;
     hk_err err = hk_txn_begin(s, false, &t, &e);
     if (err == HK_OK)
         err = have_pat ? hk_query_open_pattern(t, &pat, cursor, &q, &e)
@@ -144,19 +151,16 @@ int hk_cmd_query(int argc, char **argv)
         if (ids_only && !c.json) {
             hk_fact_id id;
             err = hk_query_next_id(q, &id, &has_row, &e);
-            if (err != HK_OK || !has_row)
-                break;
+            if (err != HK_OK || !has_row) break;
             hk_buf_appendf(&out, "%llu", (unsigned long long)id);
         } else {
             err = hk_query_next(q, &f, &has_row, &e);
-            if (err != HK_OK || !has_row)
-                break;
+            if (err != HK_OK || !has_row) break;
             if (c.json) {
                 hk_fact_write_json(&f, &out);
                 if (have_pat) {
                     /* Splice the bindings in before the closing brace. */
-                    if (out.len > 0 && out.data[out.len - 1] == '}')
-                        out.len--;
+                    if (out.len > 0 && out.data[out.len - 1] == '}') out.len--;
                     hk_buf_append_str(&out, ",\"bindings\":{");
                     bool first = true;
                     hk_term *slots[HK_MAX_ARGS + 1];
@@ -165,15 +169,13 @@ int hk_cmd_query(int argc, char **argv)
                     for (uint32_t i = 0; i < pat.n_args; i++)
                         slots[n_slots++] = &pat.args[i];
                     for (uint32_t i = 0; i < n_slots; i++) {
-                        if (slots[i]->kind != HK_TERM_VAR)
-                            continue;
+                        if (slots[i]->kind != HK_TERM_VAR) continue;
                         bool dup = false;
                         for (uint32_t j = 0; j < i; j++)
                             if (slots[j]->kind == HK_TERM_VAR &&
                                 strcmp(slots[j]->text, slots[i]->text) == 0)
                                 dup = true;
-                        if (dup)
-                            continue;
+                        if (dup) continue;
                         const char *val = hk_query_binding(q, slots[i]->text);
                         cli_json_key(&out, &first, slots[i]->text);
                         cli_json_str(&out, val);
@@ -187,15 +189,13 @@ int hk_cmd_query(int argc, char **argv)
             }
         }
         count++;
-        if ((rc = cli_emit(&c, &out)) != HK_EXIT_OK)
-            goto done;
+        if ((rc = cli_emit(&c, &out)) != HK_EXIT_OK) goto done;
     }
     if (err != HK_OK) {
         rc = cli_fail(&c, err, &e);
         goto done;
     }
-    if (limit != 0 && count >= limit)
-        hk_query_cursor(q, &next);
+    if (limit != 0 && count >= limit) hk_query_cursor(q, &next);
     if (c.json) {
         hk_buf_append_str(&out, "{\"cursor\":");
         cli_json_str(&out, next.len > 0 ? next.data : NULL);
@@ -208,17 +208,13 @@ int hk_cmd_query(int argc, char **argv)
         fprintf(stderr, "(no matching facts)\n");
     }
 done:
-    if (q != NULL)
-        hk_query_close(q);
-    if (t != NULL)
-        hk_txn_abort(t);
+    if (q != NULL) hk_query_close(q);
+    if (t != NULL) hk_txn_abort(t);
     hk_fact_release(&f);
     hk_buf_free(&out);
     hk_buf_free(&st);
     hk_buf_free(&next);
-    if (have_pat)
-        hk_pattern_release(&pat);
-    if (s != NULL)
-        hk_store_close(s);
+    if (have_pat) hk_pattern_release(&pat);
+    if (s != NULL) hk_store_close(s);
     return rc;
 }

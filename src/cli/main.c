@@ -22,8 +22,9 @@ const hk_command hk_commands[] = {
     {"query", hk_cmd_query, "find facts by pattern, predicate or entity"},
     {"delete", hk_cmd_delete, "delete facts by id or statement"},
     {"update", hk_cmd_update, "replace a fact's statement, keeping its id"},
-    {"import", hk_cmd_import, "import statements, JSONL, TSV or a legacy "
-                              "SQLite KB"},
+    {"import", hk_cmd_import,
+     "import statements, JSONL, TSV or a legacy "
+     "SQLite KB"},
     {"export", hk_cmd_export, "export every fact (statements, jsonl, tsv)"},
     {"stats", hk_cmd_stats, "counts and sizes of the knowledge base"},
     {"predicates", hk_cmd_predicates, "list predicates with fact counts"},
@@ -32,9 +33,12 @@ const hk_command hk_commands[] = {
     {"audit", hk_cmd_audit, "list or verify the tamper-evident audit log"},
     {"backup", hk_cmd_backup, "write a consistent, checksummed copy"},
     {"restore", hk_cmd_restore, "install a backup as the knowledge base"},
-    {"compact", hk_cmd_compact, "give free space back (rewrite the KB densely)"},
-    {"serve", hk_cmd_serve, "serve the REST API over HTTP (hakgal serve --help)"},
-    {"mcp", hk_cmd_mcp, "serve the KB to an MCP client over stdio (hakgal mcp --help)"},
+    {"compact", hk_cmd_compact,
+     "give free space back (rewrite the KB densely)"},
+    {"serve", hk_cmd_serve,
+     "serve the REST API over HTTP (hakgal serve --help)"},
+    {"mcp", hk_cmd_mcp,
+     "serve the KB to an MCP client over stdio (hakgal mcp --help)"},
     {"version", hk_cmd_version, "print the version"},
     {"help", hk_cmd_help, "show help for hakgal or a command"},
     {NULL, NULL, NULL},
@@ -43,8 +47,7 @@ const hk_command hk_commands[] = {
 static const hk_command *find_command(const char *name)
 {
     for (const hk_command *c = hk_commands; c->name != NULL; c++)
-        if (strcmp(c->name, name) == 0)
-            return c;
+        if (strcmp(c->name, name) == 0) return c;
     return NULL;
 }
 
@@ -91,11 +94,12 @@ int hk_cmd_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs("Usage: hakgal help [COMMAND]\n\n"
-                  "Without COMMAND: lists the commands, the global options and\n"
-                  "the exit codes. With COMMAND: the same as "
-                  "'hakgal COMMAND --help'.\n",
-                  stdout);
+            fputs(
+                "Usage: hakgal help [COMMAND]\n\n"
+                "Without COMMAND: lists the commands, the global options and\n"
+                "the exit codes. With COMMAND: the same as "
+                "'hakgal COMMAND --help'.\n",
+                stdout);
             return HK_EXIT_OK;
         }
     }
@@ -132,8 +136,7 @@ int hk_cmd_version(int argc, char **argv)
     cli_ctx c;
     cli_init(&c, "version", usage);
     int stop = cli_parse_common_only(&c, argc, argv);
-    if (stop >= 0)
-        return stop;
+    if (stop >= 0) return stop;
     if (c.json)
         printf("{\"version\":\"%s\"}\n", HK_VERSION);
     else

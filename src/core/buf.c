@@ -34,11 +34,9 @@
 /* Makes room for `extra` more bytes plus the NUL (see core/fmt.h). */
 hk_err hk_buf_reserve(hk_buf *b, size_t extra)
 {
-    if (extra > SIZE_MAX - b->len - 1)
-        return HK_ERR_NOMEM;
+    if (extra > SIZE_MAX - b->len - 1) return HK_ERR_NOMEM;
     size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return HK_OK;
+    if (need <= b->cap) return HK_OK;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need) {
         if (cap > SIZE_MAX / 2) {
@@ -48,10 +46,8 @@ hk_err hk_buf_reserve(hk_buf *b, size_t extra)
         cap *= 2;
     }
     char *data = hk_realloc(b->data, cap);
-    if (!data)
-        return HK_ERR_NOMEM;
-    if (!b->data)
-        data[0] = '\0';
+    if (!data) return HK_ERR_NOMEM;
+    if (!b->data) data[0] = '\0';
     b->data = data;
     b->cap = cap;
     return HK_OK;
@@ -62,10 +58,8 @@ hk_err hk_buf_reserve(hk_buf *b, size_t extra)
 hk_err hk_buf_append(hk_buf *b, const void *data, size_t len)
 {
     hk_err rc = hk_buf_reserve(b, len);
-    if (rc != HK_OK)
-        return rc;
-    if (len)
-        memcpy(b->data + b->len, data, len);
+    if (rc != HK_OK) return rc;
+    if (len) memcpy(b->data + b->len, data, len);
     b->len += len;
     b->data[b->len] = '\0';
     return HK_OK;
@@ -85,19 +79,16 @@ hk_err hk_buf_appendf(hk_buf *b, const char *fmt, ...)
     int n = vsnprintf(avail ? b->data + b->len : NULL, avail, fmt, ap);
     va_end(ap);
     if (n < 0) {
-        if (b->data)
-            b->data[b->len] = '\0';
+        if (b->data) b->data[b->len] = '\0';
         return HK_ERR_INVALID;
     }
     if ((size_t)n < avail) {
         b->len += (size_t)n;
         return HK_OK;
     }
-    if (b->data)
-        b->data[b->len] = '\0'; /* undo the partial write */
+    if (b->data) b->data[b->len] = '\0'; /* undo the partial write */
     hk_err rc = hk_buf_reserve(b, (size_t)n);
-    if (rc != HK_OK)
-        return rc;
+    if (rc != HK_OK) return rc;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -108,21 +99,20 @@ hk_err hk_buf_appendf(hk_buf *b, const char *fmt, ...)
 /* ==== Raw writers (core/fmt.h) ==== */
 
 const char hk_digit_pairs[200] = {
-    '0', '0', '0', '1', '0', '2', '0', '3', '0', '4', '0', '5', '0', '6',
-    '0', '7', '0', '8', '0', '9', '1', '0', '1', '1', '1', '2', '1', '3',
-    '1', '4', '1', '5', '1', '6', '1', '7', '1', '8', '1', '9', '2', '0',
-    '2', '1', '2', '2', '2', '3', '2', '4', '2', '5', '2', '6', '2', '7',
-    '2', '8', '2', '9', '3', '0', '3', '1', '3', '2', '3', '3', '3', '4',
-    '3', '5', '3', '6', '3', '7', '3', '8', '3', '9', '4', '0', '4', '1',
-    '4', '2', '4', '3', '4', '4', '4', '5', '4', '6', '4', '7', '4', '8',
-    '4', '9', '5', '0', '5', '1', '5', '2', '5', '3', '5', '4', '5', '5',
-    '5', '6', '5', '7', '5', '8', '5', '9', '6', '0', '6', '1', '6', '2',
-    '6', '3', '6', '4', '6', '5', '6', '6', '6', '7', '6', '8', '6', '9',
-    '7', '0', '7', '1', '7', '2', '7', '3', '7', '4', '7', '5', '7', '6',
-    '7', '7', '7', '8', '7', '9', '8', '0', '8', '1', '8', '2', '8', '3',
-    '8', '4', '8', '5', '8', '6', '8', '7', '8', '8', '8', '9', '9', '0',
-    '9', '1', '9', '2', '9', '3', '9', '4', '9', '5', '9', '6', '9', '7',
-    '9', '8', '9', '9'};
+    '0', '0', '0', '1', '0', '2', '0', '3', '0', '4', '0', '5', '0', '6', '0',
+    '7', '0', '8', '0', '9', '1', '0', '1', '1', '1', '2', '1', '3', '1', '4',
+    '1', '5', '1', '6', '1', '7', '1', '8', '1', '9', '2', '0', '2', '1', '2',
+    '2', '2', '3', '2', '4', '2', '5', '2', '6', '2', '7', '2', '8', '2', '9',
+    '3', '0', '3', '1', '3', '2', '3', '3', '3', '4', '3', '5', '3', '6', '3',
+    '7', '3', '8', '3', '9', '4', '0', '4', '1', '4', '2', '4', '3', '4', '4',
+    '4', '5', '4', '6', '4', '7', '4', '8', '4', '9', '5', '0', '5', '1', '5',
+    '2', '5', '3', '5', '4', '5', '5', '5', '6', '5', '7', '5', '8', '5', '9',
+    '6', '0', '6', '1', '6', '2', '6', '3', '6', '4', '6', '5', '6', '6', '6',
+    '7', '6', '8', '6', '9', '7', '0', '7', '1', '7', '2', '7', '3', '7', '4',
+    '7', '5', '7', '6', '7', '7', '7', '8', '7', '9', '8', '0', '8', '1', '8',
+    '2', '8', '3', '8', '4', '8', '5', '8', '6', '8', '7', '8', '8', '8', '9',
+    '9', '0', '9', '1', '9', '2', '9', '3', '9', '4', '9', '5', '9', '6', '9',
+    '7', '9', '8', '9', '9'};
 
 char *hk_fmt_u64(char *w, uint64_t v)
 {
@@ -164,23 +154,22 @@ static inline int word_is_plain(uint64_t x)
 }
 
 /* Per byte: 0 copied as is, 1 escaped, 2 start of a UTF-8 sequence. */
-static const unsigned char json_byte_class[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00 controls */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10 controls */
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x22 '"' */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* 0x5C backslash */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0x80.. non-ASCII */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
+static const unsigned char json_byte_class[256] =
+    {
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00 controls */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10 controls */
+        0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x22 '"' */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+        0, 0, /* 0x5C backslash */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+        2, 2, /* 0x80.. non-ASCII */
+        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
 
 char *hk_fmt_json_chars(char *w, const char *s, size_t len)
 {
@@ -192,8 +181,7 @@ char *hk_fmt_json_chars(char *w, const char *s, size_t len)
         while (end - p >= 8) {
             uint64_t x;
             memcpy(&x, p, 8);
-            if (!word_is_plain(x))
-                break;
+            if (!word_is_plain(x)) break;
             memcpy(w, p, 8);
             w += 8;
             p += 8;
@@ -201,8 +189,7 @@ char *hk_fmt_json_chars(char *w, const char *s, size_t len)
         /* The rest of the plain run, byte by byte. */
         while (p < end && json_byte_class[*p] == 0)
             *w++ = (char)*p++;
-        if (p == end)
-            break;
+        if (p == end) break;
         unsigned char c = *p;
         if (c >= 0x80) {
             size_t n = hk_utf8_seq_len(p, (size_t)(end - p));
@@ -221,13 +208,27 @@ char *hk_fmt_json_chars(char *w, const char *s, size_t len)
         p++;
         *w++ = '\\';
         switch (c) {
-        case '"': *w++ = '"'; break;
-        case '\\': *w++ = '\\'; break;
-        case '\b': *w++ = 'b'; break;
-        case '\f': *w++ = 'f'; break;
-        case '\n': *w++ = 'n'; break;
-        case '\r': *w++ = 'r'; break;
-        case '\t': *w++ = 't'; break;
+        case '"':
+            *w++ = '"';
+            break;
+        case '\\':
+            *w++ = '\\';
+            break;
+        case '\b':
+            *w++ = 'b';
+            break;
+        case '\f':
+            *w++ = 'f';
+            break;
+        case '\n':
+            *w++ = 'n';
+            break;
+        case '\r':
+            *w++ = 'r';
+            break;
+        case '\t':
+            *w++ = 't';
+            break;
         default: /* other control characters */
             *w++ = 'u';
             *w++ = '0';
@@ -244,11 +245,9 @@ char *hk_fmt_json_chars(char *w, const char *s, size_t len)
 hk_err hk_buf_append_json_string(hk_buf *b, const char *s, size_t len)
 {
     /* Worst case every byte becomes 6 (\u00XX) — reserve once. */
-    if (len > (SIZE_MAX - 3) / 6)
-        return HK_ERR_NOMEM;
+    if (len > (SIZE_MAX - 3) / 6) return HK_ERR_NOMEM;
     hk_err rc = hk_buf_reserve(b, len * 6 + 2);
-    if (rc != HK_OK)
-        return rc;
+    if (rc != HK_OK) return rc;
     char *w = b->data + b->len;
     *w++ = '"';
     w = hk_fmt_json_chars(w, s, len);
@@ -261,8 +260,7 @@ hk_err hk_buf_append_json_string(hk_buf *b, const char *s, size_t len)
 void hk_buf_reset(hk_buf *b)
 {
     b->len = 0;
-    if (b->data)
-        b->data[0] = '\0';
+    if (b->data) b->data[0] = '\0';
 }
 
 void hk_buf_free(hk_buf *b)

@@ -18,20 +18,34 @@
 const char *hk_strerror(hk_err code)
 {
     switch (code) {
-    case HK_OK: return "ok";
-    case HK_ERR_INVALID: return "invalid input";
-    case HK_ERR_NOT_FOUND: return "not found";
-    case HK_ERR_EXISTS: return "already exists";
-    case HK_ERR_NOMEM: return "out of memory";
-    case HK_ERR_IO: return "I/O error";
-    case HK_ERR_STORE: return "storage engine error";
-    case HK_ERR_FULL: return "storage full";
-    case HK_ERR_CORRUPT: return "data corrupt";
-    case HK_ERR_LIMIT: return "limit exceeded";
-    case HK_ERR_BUSY: return "resource busy";
-    case HK_ERR_UNSUPPORTED: return "unsupported";
-    case HK_ERR_STATE: return "invalid state";
-    case HK_ERR_VERSION: return "unsupported schema version";
+    case HK_OK:
+        return "ok";
+    case HK_ERR_INVALID:
+        return "invalid input";
+    case HK_ERR_NOT_FOUND:
+        return "not found";
+    case HK_ERR_EXISTS:
+        return "already exists";
+    case HK_ERR_NOMEM:
+        return "out of memory";
+    case HK_ERR_IO:
+        return "I/O error";
+    case HK_ERR_STORE:
+        return "storage engine error";
+    case HK_ERR_FULL:
+        return "storage full";
+    case HK_ERR_CORRUPT:
+        return "data corrupt";
+    case HK_ERR_LIMIT:
+        return "limit exceeded";
+    case HK_ERR_BUSY:
+        return "resource busy";
+    case HK_ERR_UNSUPPORTED:
+        return "unsupported";
+    case HK_ERR_STATE:
+        return "invalid state";
+    case HK_ERR_VERSION:
+        return "unsupported schema version";
     }
     return "unknown error";
 }
@@ -46,8 +60,7 @@ static void trim_partial_utf8(char *s, size_t len)
         i--;
         back++;
     }
-    if (i == 0)
-        return;
+    if (i == 0) return;
     unsigned char lead = (unsigned char)s[i - 1];
     size_t need = 1;
     if (lead >= 0xF0)
@@ -62,8 +75,7 @@ static void trim_partial_utf8(char *s, size_t len)
 
 hk_err hk_error_set(hk_error *e, hk_err code, const char *fmt, ...)
 {
-    if (!e)
-        return code;
+    if (!e) return code;
     /* Format into scratch space first: callers may pass e->message or
      * e->field as an argument to add context to an earlier error. */
     char text[sizeof e->message];
@@ -85,6 +97,5 @@ hk_err hk_error_set(hk_error *e, hk_err code, const char *fmt, ...)
 
 void hk_error_clear(hk_error *e)
 {
-    if (e)
-        memset(e, 0, sizeof *e);
+    if (e) memset(e, 0, sizeof *e);
 }

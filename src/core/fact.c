@@ -41,8 +41,7 @@ void hk_fact_init(hk_fact *f)
 
 void hk_fact_release(hk_fact *f)
 {
-    if (!f)
-        return;
+    if (!f) return;
     hk_statement_release(&f->st);
     hk_buf_free(&f->mem);
     memset(f, 0, sizeof *f);
@@ -54,10 +53,8 @@ void hk_fact_release(hk_fact *f)
 static void format_double(double v, char out[40])
 {
     snprintf(out, 40, "%.15g", v);
-    if (strtod(out, NULL) != v)
-        snprintf(out, 40, "%.17g", v);
-    if (!strpbrk(out, ".eE"))
-        strcat(out, ".0");
+    if (strtod(out, NULL) != v) snprintf(out, 40, "%.17g", v);
+    if (!strpbrk(out, ".eE")) strcat(out, ".0");
 }
 
 /* Exact %.<prec>g for confidences that are not short decimals (1/3,
@@ -69,15 +66,26 @@ __extension__ typedef unsigned __int128 u128;
 
 static u128 pow10_u128(int d)
 {
-    static const uint64_t pow10[20] = {
-        UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000),
-        UINT64_C(10000), UINT64_C(100000), UINT64_C(1000000),
-        UINT64_C(10000000), UINT64_C(100000000), UINT64_C(1000000000),
-        UINT64_C(10000000000), UINT64_C(100000000000),
-        UINT64_C(1000000000000), UINT64_C(10000000000000),
-        UINT64_C(100000000000000), UINT64_C(1000000000000000),
-        UINT64_C(10000000000000000), UINT64_C(100000000000000000),
-        UINT64_C(1000000000000000000), UINT64_C(10000000000000000000)};
+    static const uint64_t pow10[20] = {UINT64_C(1),
+                                       UINT64_C(10),
+                                       UINT64_C(100),
+                                       UINT64_C(1000),
+                                       UINT64_C(10000),
+                                       UINT64_C(100000),
+                                       UINT64_C(1000000),
+                                       UINT64_C(10000000),
+                                       UINT64_C(100000000),
+                                       UINT64_C(1000000000),
+                                       UINT64_C(10000000000),
+                                       UINT64_C(100000000000),
+                                       UINT64_C(1000000000000),
+                                       UINT64_C(10000000000000),
+                                       UINT64_C(100000000000000),
+                                       UINT64_C(1000000000000000),
+                                       UINT64_C(10000000000000000),
+                                       UINT64_C(100000000000000000),
+                                       UINT64_C(1000000000000000000),
+                                       UINT64_C(10000000000000000000)};
     return d < 20 ? (u128)pow10[d] : (u128)pow10[19] * 10; /* d <= 20 */
 }
 
@@ -90,32 +98,26 @@ static char *write_g_fraction(char *w, double v, int prec, bool *round_trips)
     uint64_t bits;
     memcpy(&bits, &v, sizeof bits);
     int biased = (int)((bits >> 52) & 0x7FF);
-    if ((bits >> 63) || biased == 0 || biased == 0x7FF)
-        return NULL;
+    if ((bits >> 63) || biased == 0 || biased == 0x7FF) return NULL;
     uint64_t m = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
-    int s = 1075 - biased; /* v = m * 2^-s */
-    if (s < 53 || s > 66)
-        return NULL; /* v >= 1 or v < 2^-14 */
+    int s = 1075 - biased;             /* v = m * 2^-s */
+    if (s < 53 || s > 66) return NULL; /* v >= 1 or v < 2^-14 */
     u128 low_mask = ((u128)1 << s) - 1;
     u128 lead = pow10_u128(prec - 1); /* smallest prec-digit integer */
     /* Decimal exponent x: 10^x <= v < 10^(x+1), exactly, from the floor of
      * v * 10^(prec-1-x) having prec digits. */
     int x = -1;
     for (; x >= -4; x--)
-        if ((((u128)m * pow10_u128(prec - 1 - x)) >> s) >= lead)
-            break;
-    if (x < -4)
-        return NULL; /* below 1e-4: printf writes an exponent */
+        if ((((u128)m * pow10_u128(prec - 1 - x)) >> s) >= lead) break;
+    if (x < -4) return NULL; /* below 1e-4: printf writes an exponent */
     /* Round v * 10^d to an integer, ties to even. */
     u128 scaled = (u128)m * pow10_u128(prec - 1 - x);
     u128 q = scaled >> s, r = scaled & low_mask, half = (u128)1 << (s - 1);
-    if (r > half || (r == half && (q & 1)))
-        q++;
+    if (r > half || (r == half && (q & 1))) q++;
     if (q == lead * 10) { /* rounded up to the next power of ten */
         q = lead;
         x++;
-        if (x == 0)
-            return NULL; /* "1": not a fraction any more */
+        if (x == 0) return NULL; /* "1": not a fraction any more */
     }
     /* Does q / 10^d read back as v? Only if it lies within half the gap to
      * each neighbour (the gap below is halved when m is a power of two).
@@ -126,8 +128,8 @@ static char *write_g_fraction(char *w, double v, int prec, bool *round_trips)
     u128 dec = q << s, exact = (u128)m * p10; /* both scaled by 10^d 2^s */
     u128 half_up = p10 / 2;
     u128 half_down = m == (UINT64_C(1) << 52) ? p10 / 4 : p10 / 2;
-    *round_trips = dec >= exact ? dec - exact < half_up
-                                : exact - dec < half_down;
+    *round_trips =
+        dec >= exact ? dec - exact < half_up : exact - dec < half_down;
     /* "0." then -x-1 zeros, then the digits without trailing zeros. */
     char digits[17];
     uint64_t q64 = (uint64_t)q; /* < 10^17 */
@@ -162,8 +164,7 @@ static char *write_confidence(char *w, double v)
         return w + 4;
     }
     if (v == 0.0) { /* %.15g gives "0" or "-0" */
-        if (signbit(v))
-            *w++ = '-';
+        if (signbit(v)) *w++ = '-';
         memcpy(w, "0.0", 3);
         return w + 3;
     }
@@ -191,10 +192,8 @@ static char *write_confidence(char *w, double v)
     /* Other fractions: 15 digits if they read back, else 17. */
     bool round_trips = false;
     char *end = write_g_fraction(w, v, 15, &round_trips);
-    if (end && round_trips)
-        return end;
-    if (end && (end = write_g_fraction(w, v, 17, &round_trips)))
-        return end;
+    if (end && round_trips) return end;
+    if (end && (end = write_g_fraction(w, v, 17, &round_trips))) return end;
     char num[40];
     format_double(v, num);
     size_t n = strlen(num);
@@ -229,8 +228,7 @@ typedef struct json_span {
 static char *write_string_again(char *w, json_span span, const char *s,
                                 size_t len)
 {
-    if (!span.at)
-        return write_nullable_string(w, s, len);
+    if (!span.at) return write_nullable_string(w, s, len);
     *w++ = '"';
     memcpy(w, span.at, span.len);
     w += span.len;
@@ -268,13 +266,12 @@ static char *write_statement_chars(char *w, const hk_statement *st,
             continue;
         }
         spans[1 + i].at = NULL; /* the field's text differs: escape again */
-        memcpy(w, "\\\"", 2); /* the canonical '"', escaped for JSON */
+        memcpy(w, "\\\"", 2);   /* the canonical '"', escaped for JSON */
         w += 2;
         const char *run = arg;
         const char *end = arg + arg_len[i];
         for (const char *p = arg; p < end; p++) {
-            if (*p != '"' && *p != '\\')
-                continue;
+            if (*p != '"' && *p != '\\') continue;
             w = hk_fmt_json_chars(w, run, (size_t)(p - run));
             /* canonical \" or \\ , each byte escaped for JSON */
             memcpy(w, *p == '"' ? "\\\\\\\"" : "\\\\\\\\", 4);
@@ -313,8 +310,7 @@ hk_err hk_fact_write_json(const hk_fact *f, hk_buf *out)
     if (!st->predicate || st->n_args < 1 || st->n_args > HK_MAX_ARGS)
         return HK_ERR_INVALID;
     for (uint32_t i = 0; i < st->n_args; i++)
-        if (!st->args[i])
-            return HK_ERR_INVALID;
+        if (!st->args[i]) return HK_ERR_INVALID;
     uint32_t n_tags = f->n_tags < HK_MAX_TAGS ? f->n_tags : HK_MAX_TAGS;
     bool has_context = f->context_json && f->context_json[0];
 
@@ -339,8 +335,7 @@ hk_err hk_fact_write_json(const hk_fact *f, hk_buf *out)
     }
     need = size_add(need, ctx_len, 1);
     hk_err rc = hk_buf_reserve(out, need);
-    if (rc != HK_OK)
-        return rc; /* out untouched */
+    if (rc != HK_OK) return rc; /* out untouched */
 
     char *start = out->data + out->len;
     char *w = start;
@@ -352,8 +347,7 @@ hk_err hk_fact_write_json(const hk_fact *f, hk_buf *out)
     w = write_string_again(w, spans[0], st->predicate, pred_len);
     w = LIT(w, ",\"args\":[");
     for (uint32_t i = 0; i < st->n_args; i++) {
-        if (i)
-            *w++ = ',';
+        if (i) *w++ = ',';
         w = write_string_again(w, spans[1 + i], st->args[i], arg_len[i]);
     }
     w = LIT(w, "],\"confidence\":");
@@ -362,8 +356,7 @@ hk_err hk_fact_write_json(const hk_fact *f, hk_buf *out)
     w = write_nullable_string(w, f->source, src_len);
     w = LIT(w, ",\"tags\":[");
     for (uint32_t i = 0; i < n_tags; i++) {
-        if (i)
-            *w++ = ',';
+        if (i) *w++ = ',';
         const char *tag = f->tags[i];
         w = write_nullable_string(w, tag, tag ? strlen(tag) : 0);
     }

@@ -34,8 +34,7 @@ static int injected_failure(void)
 {
     long n = atomic_load_explicit(&g_fail_budget, memory_order_relaxed);
     while (n > 0) {
-        if (atomic_compare_exchange_weak(&g_fail_budget, &n, n - 1))
-            return 0;
+        if (atomic_compare_exchange_weak(&g_fail_budget, &n, n - 1)) return 0;
     }
     if (n == 0) {
         atomic_store(&g_fail_hit, 1);
@@ -46,32 +45,27 @@ static int injected_failure(void)
 
 void *hk_malloc(size_t n)
 {
-    if (injected_failure())
-        return NULL;
+    if (injected_failure()) return NULL;
     return malloc(n ? n : 1);
 }
 
 void *hk_calloc(size_t n, size_t size)
 {
-    if (size != 0 && n > SIZE_MAX / size)
-        return NULL;
-    if (injected_failure())
-        return NULL;
+    if (size != 0 && n > SIZE_MAX / size) return NULL;
+    if (injected_failure()) return NULL;
     return calloc(n ? n : 1, size ? size : 1);
 }
 
 void *hk_realloc(void *p, size_t n)
 {
-    if (injected_failure())
-        return NULL;
+    if (injected_failure()) return NULL;
     return realloc(p, n ? n : 1);
 }
 
 char *hk_strndup(const char *s, size_t n)
 {
     char *copy = hk_malloc(n + 1);
-    if (!copy)
-        return NULL;
+    if (!copy) return NULL;
     memcpy(copy, s, n);
     copy[n] = '\0';
     return copy;

@@ -26,8 +26,7 @@ hk_err hk_pattern_parse(const char *text, size_t len, hk_pattern *out,
     hk_syntax syn;
     memset(out, 0, sizeof *out);
     hk_err rc = hk_syntax_parse(text, len, true, &syn, err);
-    if (rc != HK_OK)
-        return rc;
+    if (rc != HK_OK) return rc;
     out->owned = syn.owned;
 
     if (syn.predicate_is_var) {
@@ -45,19 +44,19 @@ hk_err hk_pattern_parse(const char *text, size_t len, hk_pattern *out,
         hk_term *term = &out->args[i];
         term->kind = HK_TERM_CONST;
         term->text = slot->text;
-        if (slot->quoted)
-            continue;
+        if (slot->quoted) continue;
         if (slot->text[0] == '?') {
             size_t name_len = slot->len - 1;
             if (name_len == 0 ||
                 hk_ident_span(slot->text + 1, name_len) != name_len) {
-                rc = hk_syntax_fail(err, text, slot->offset,
-                                    "invalid variable '%.*s' in argument %u "
-                                    "— a variable is '?' then a letter or "
-                                    "'_' and letters, digits or '_'; quote "
-                                    "the argument for a constant",
-                                    (int)hk_utf8_prefix(slot->text, slot->len, 64),
-                                    slot->text, (unsigned)(i + 1));
+                rc = hk_syntax_fail(
+                    err, text, slot->offset,
+                    "invalid variable '%.*s' in argument %u "
+                    "— a variable is '?' then a letter or "
+                    "'_' and letters, digits or '_'; quote "
+                    "the argument for a constant",
+                    (int)hk_utf8_prefix(slot->text, slot->len, 64), slot->text,
+                    (unsigned)(i + 1));
                 goto fail;
             }
             term->kind = HK_TERM_VAR;
@@ -75,8 +74,7 @@ fail:
 
 void hk_pattern_release(hk_pattern *p)
 {
-    if (!p)
-        return;
+    if (!p) return;
     hk_free(p->owned);
     memset(p, 0, sizeof *p);
 }

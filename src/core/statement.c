@@ -73,8 +73,7 @@ size_t hk_ident_span(const char *s, size_t n)
         unsigned char c = p[i];
         if (c >= 0x80) {
             size_t l = hk_utf8_seq_len(p + i, n - i);
-            if (l == 0)
-                break;
+            if (l == 0) break;
             i += l;
         } else if (is_ascii_letter(c) || c == '_' ||
                    (i > 0 && c >= '0' && c <= '9')) {
@@ -112,8 +111,7 @@ static const char *describe_char(const char *p, size_t n, char out[40])
 hk_err hk_syntax_fail(hk_error *err, const char *text, size_t offset,
                       const char *fmt, ...)
 {
-    if (!err)
-        return HK_ERR_INVALID;
+    if (!err) return HK_ERR_INVALID;
     char reason[400];
     va_list ap;
     va_start(ap, fmt);
@@ -197,8 +195,7 @@ static hk_err scan_bare(const char *text, size_t n, size_t *pos, char **w,
     size_t i = start;
     while (i < n) {
         unsigned char c = (unsigned char)text[i];
-        if (c == ',' || c == ')')
-            break;
+        if (c == ',' || c == ')') break;
         if (c == '(')
             return hk_syntax_fail(err, text, i,
                                   "unexpected '(' in argument %u — quote the "
@@ -229,8 +226,9 @@ static hk_err scan_bare(const char *text, size_t n, size_t *pos, char **w,
     while (end > start && is_ws((unsigned char)text[end - 1]))
         end--;
     if (end == start)
-        return hk_syntax_fail(err, text, i, "unexpected '%c' — empty argument %u",
-                              text[i], argno);
+        return hk_syntax_fail(err, text, i,
+                              "unexpected '%c' — empty argument %u", text[i],
+                              argno);
     memcpy(*w, text + start, end - start);
     *w += end - start;
     *pos = i;
@@ -243,12 +241,11 @@ hk_err hk_syntax_parse(const char *text, size_t len, bool pattern,
     char what[40];
     hk_err rc = HK_OK;
     memset(out, 0, sizeof *out);
-    if (!text)
-        return hk_error_set(err, HK_ERR_INVALID, "statement is missing");
+    if (!text) return hk_error_set(err, HK_ERR_INVALID, "statement is missing");
     if (len > HK_MAX_STATEMENT_BYTES)
         return hk_error_set(err, HK_ERR_INVALID,
-                            "statement is %zu bytes, over the limit of %d",
-                            len, HK_MAX_STATEMENT_BYTES);
+                            "statement is %zu bytes, over the limit of %d", len,
+                            HK_MAX_STATEMENT_BYTES);
     size_t bad = 0;
     if (!hk_utf8_valid(text, len, &bad))
         return hk_syntax_fail(err, text, bad,
@@ -330,8 +327,7 @@ hk_err hk_syntax_parse(const char *text, size_t len, bool pattern,
         bool quoted = i < n && text[i] == '"';
         if (quoted) {
             rc = scan_quoted(text, n, &i, &w, argno, err);
-            if (rc != HK_OK)
-                goto fail;
+            if (rc != HK_OK) goto fail;
             i = skip_ws(text, i, n);
             if (i >= n) {
                 rc = hk_syntax_fail(err, text, i,
@@ -339,23 +335,23 @@ hk_err hk_syntax_parse(const char *text, size_t len, bool pattern,
                 goto fail;
             }
             if (text[i] != ',' && text[i] != ')') {
-                rc = hk_syntax_fail(err, text, i,
-                                    "unexpected %s after quoted argument %u — "
-                                    "expected ',' or ')'",
-                                    describe_char(text + i, n - i, what),
-                                    argno);
+                rc =
+                    hk_syntax_fail(err, text, i,
+                                   "unexpected %s after quoted argument %u — "
+                                   "expected ',' or ')'",
+                                   describe_char(text + i, n - i, what), argno);
                 goto fail;
             }
         } else {
             rc = scan_bare(text, n, &i, &w, argno, err);
-            if (rc != HK_OK)
-                goto fail;
+            if (rc != HK_OK) goto fail;
         }
         size_t arg_len = (size_t)(w - arg_text);
         if (arg_len > HK_MAX_ARG_BYTES) {
-            rc = hk_syntax_fail(err, text, arg_start,
-                                "argument %u is %zu bytes, over the limit of %d",
-                                argno, arg_len, HK_MAX_ARG_BYTES);
+            rc =
+                hk_syntax_fail(err, text, arg_start,
+                               "argument %u is %zu bytes, over the limit of %d",
+                               argno, arg_len, HK_MAX_ARG_BYTES);
             goto fail;
         }
         *w++ = '\0';
@@ -365,14 +361,12 @@ hk_err hk_syntax_parse(const char *text, size_t len, bool pattern,
         slot->quoted = quoted;
         slot->offset = arg_start;
         /* text[i] is ',' or ')' here (both scanners guarantee it). */
-        if (text[i++] == ')')
-            break;
+        if (text[i++] == ')') break;
     }
 
     /* ---- after ')' ---- */
     i = skip_ws(text, i, n);
-    if (i < n && text[i] == '.')
-        i = skip_ws(text, i + 1, n);
+    if (i < n && text[i] == '.') i = skip_ws(text, i + 1, n);
     if (i < n) {
         rc = hk_syntax_fail(err, text, i, "unexpected %s after the closing ')'",
                             describe_char(text + i, n - i, what));
@@ -390,10 +384,8 @@ fail:
 
 bool hk_arg_is_bare(const char *arg)
 {
-    if (!arg || !arg[0])
-        return false;
-    if (arg[0] == '?' || (arg[0] == '_' && arg[1] == '\0'))
-        return false;
+    if (!arg || !arg[0]) return false;
+    if (arg[0] == '?' || (arg[0] == '_' && arg[1] == '\0')) return false;
     size_t len = strlen(arg);
     if (is_ws((unsigned char)arg[0]) || is_ws((unsigned char)arg[len - 1]))
         return false;
@@ -410,12 +402,10 @@ bool hk_arg_is_bare(const char *arg)
 static size_t arg_canonical_len(const char *arg)
 {
     size_t len = strlen(arg);
-    if (hk_arg_is_bare(arg))
-        return len;
+    if (hk_arg_is_bare(arg)) return len;
     size_t n = len + 2;
     for (size_t i = 0; i < len; i++)
-        if (arg[i] == '"' || arg[i] == '\\')
-            n++;
+        if (arg[i] == '"' || arg[i] == '\\') n++;
     return n;
 }
 
@@ -433,8 +423,7 @@ hk_err hk_statement_parse(const char *text, size_t len, hk_statement *out,
     hk_syntax syn;
     memset(out, 0, sizeof *out);
     hk_err rc = hk_syntax_parse(text, len, false, &syn, err);
-    if (rc != HK_OK)
-        return rc;
+    if (rc != HK_OK) return rc;
     out->predicate = syn.predicate.text;
     out->n_args = syn.n_args;
     for (uint32_t i = 0; i < syn.n_args; i++)
@@ -454,8 +443,7 @@ hk_err hk_statement_parse(const char *text, size_t len, hk_statement *out,
 static hk_err field_fail(hk_error *err, const char *field, const char *why)
 {
     hk_error_set(err, HK_ERR_INVALID, "%s: %s", field, why);
-    if (err)
-        snprintf(err->field, sizeof err->field, "%s", field);
+    if (err) snprintf(err->field, sizeof err->field, "%s", field);
     return HK_ERR_INVALID;
 }
 
@@ -482,13 +470,11 @@ hk_err hk_statement_validate(const hk_statement *st, hk_error *err)
 {
     char detail[96];
     char field[32];
-    if (!st)
-        return hk_error_set(err, HK_ERR_INVALID, "statement is missing");
+    if (!st) return hk_error_set(err, HK_ERR_INVALID, "statement is missing");
     if (!st->predicate)
         return field_fail(err, "predicate", "predicate is missing");
     size_t plen = strlen(st->predicate);
-    if (plen == 0)
-        return field_fail(err, "predicate", "predicate is empty");
+    if (plen == 0) return field_fail(err, "predicate", "predicate is empty");
     if (plen > HK_MAX_PREDICATE_BYTES) {
         snprintf(detail, sizeof detail,
                  "predicate is %zu bytes, over the limit of %d", plen,
@@ -496,8 +482,7 @@ hk_err hk_statement_validate(const hk_statement *st, hk_error *err)
         return field_fail(err, "predicate", detail);
     }
     const char *why = text_problem(st->predicate, plen, detail);
-    if (why)
-        return field_fail(err, "predicate", why);
+    if (why) return field_fail(err, "predicate", why);
     size_t span = hk_ident_span(st->predicate, plen);
     if (span != plen) {
         snprintf(detail, sizeof detail,
@@ -514,10 +499,10 @@ hk_err hk_statement_validate(const hk_statement *st, hk_error *err)
     for (uint32_t i = 0; i < st->n_args; i++) {
         const char *arg = st->args[i];
         size_t alen = arg ? strlen(arg) : 0;
-        why = !arg                       ? "argument is missing"
-              : alen == 0                ? "argument is empty"
+        why = !arg                      ? "argument is missing"
+              : alen == 0               ? "argument is empty"
               : alen > HK_MAX_ARG_BYTES ? NULL
-                                         : text_problem(arg, alen, detail);
+                                        : text_problem(arg, alen, detail);
         if (arg && alen > HK_MAX_ARG_BYTES) {
             snprintf(detail, sizeof detail,
                      "argument is %zu bytes, over the limit of %d", alen,
@@ -544,22 +529,18 @@ hk_err hk_statement_validate(const hk_statement *st, hk_error *err)
 /* Appends one argument in canonical form. */
 static hk_err format_arg(const char *arg, hk_buf *out)
 {
-    if (hk_arg_is_bare(arg))
-        return hk_buf_append_str(out, arg);
+    if (hk_arg_is_bare(arg)) return hk_buf_append_str(out, arg);
     hk_err rc = hk_buf_append(out, "\"", 1);
     const char *run = arg;
     for (const char *p = arg; rc == HK_OK && *p; p++) {
         if (*p == '"' || *p == '\\') {
             rc = hk_buf_append(out, run, (size_t)(p - run));
-            if (rc == HK_OK)
-                rc = hk_buf_append(out, "\\", 1);
+            if (rc == HK_OK) rc = hk_buf_append(out, "\\", 1);
             run = p; /* the escaped character starts the next run */
         }
     }
-    if (rc == HK_OK)
-        rc = hk_buf_append_str(out, run);
-    if (rc == HK_OK)
-        rc = hk_buf_append(out, "\"", 1);
+    if (rc == HK_OK) rc = hk_buf_append_str(out, run);
+    if (rc == HK_OK) rc = hk_buf_append(out, "\"", 1);
     return rc;
 }
 
@@ -568,32 +549,25 @@ hk_err hk_statement_format(const hk_statement *st, hk_buf *out)
     if (!st || !st->predicate || st->n_args < 1 || st->n_args > HK_MAX_ARGS)
         return HK_ERR_INVALID;
     for (uint32_t i = 0; i < st->n_args; i++)
-        if (!st->args[i])
-            return HK_ERR_INVALID;
+        if (!st->args[i]) return HK_ERR_INVALID;
     size_t old_len = out->len;
     hk_err rc = hk_buf_append_str(out, st->predicate);
-    if (rc == HK_OK)
-        rc = hk_buf_append(out, "(", 1);
+    if (rc == HK_OK) rc = hk_buf_append(out, "(", 1);
     for (uint32_t i = 0; rc == HK_OK && i < st->n_args; i++) {
-        if (i)
-            rc = hk_buf_append(out, ", ", 2);
-        if (rc == HK_OK)
-            rc = format_arg(st->args[i], out);
+        if (i) rc = hk_buf_append(out, ", ", 2);
+        if (rc == HK_OK) rc = format_arg(st->args[i], out);
     }
-    if (rc == HK_OK)
-        rc = hk_buf_append(out, ")", 1);
+    if (rc == HK_OK) rc = hk_buf_append(out, ")", 1);
     if (rc != HK_OK) {
         out->len = old_len; /* leave no partial statement behind */
-        if (out->data)
-            out->data[old_len] = '\0';
+        if (out->data) out->data[old_len] = '\0';
     }
     return rc;
 }
 
 void hk_statement_release(hk_statement *st)
 {
-    if (!st)
-        return;
+    if (!st) return;
     hk_free(st->owned);
     memset(st, 0, sizeof *st);
 }

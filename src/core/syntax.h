@@ -42,7 +42,8 @@ hk_err hk_syntax_parse(const char *text, size_t len, bool pattern,
 /* Sets an HK_ERR_INVALID error at byte offset `offset` of text: column is
  * counted in characters and the message starts with "column N: ". */
 hk_err hk_syntax_fail(hk_error *err, const char *text, size_t offset,
-                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                      const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Byte length of the identifier (letter or '_', then letters, digits,
  * '_'; any valid non-ASCII character counts as a letter) at the start of

@@ -49,9 +49,9 @@ static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;                                /* [0, 399] */
+    int64_t yoe = y - era * 400;                                  /* [0, 399] */
     int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1; /* [0, 365] */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;        /* [0, 146096] */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* [0, 146096] */
     return era * 146097 + doe - 719468;
 }
 
@@ -73,8 +73,7 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 static int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
     return q;
 }
 
@@ -105,13 +104,11 @@ static char *fmt_time_wide(char *w, int64_t us)
      * most 30 characters; the wider scratch buffer only keeps the
      * compiler's truncation analysis quiet. */
     char text[96];
-    snprintf(text, sizeof text,
-             "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06uZ", year,
-             (unsigned)month, (unsigned)day, (unsigned)(sod / 3600),
+    snprintf(text, sizeof text, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06uZ",
+             year, (unsigned)month, (unsigned)day, (unsigned)(sod / 3600),
              (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), (unsigned)frac);
     size_t n = strlen(text);
-    if (n > 31)
-        n = 31;
+    if (n > 31) n = 31;
     memcpy(w, text, n);
     return w + n;
 }
@@ -170,8 +167,7 @@ static bool read_digits(const char **p, int n, int *v)
     int x = 0;
     for (int i = 0; i < n; i++) {
         char c = (*p)[i];
-        if (c < '0' || c > '9')
-            return false;
+        if (c < '0' || c > '9') return false;
         x = x * 10 + (c - '0');
     }
     *v = x;
@@ -183,20 +179,17 @@ static int days_in_month(int64_t y, int m)
 {
     static const int days[12] = {31, 28, 31, 30, 31, 30,
                                  31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
     return days[m - 1];
 }
 
 static hk_err time_fail(hk_error *err, const char *s, const char *at,
                         const char *why)
 {
-    hk_err rc = hk_error_set(err, HK_ERR_INVALID,
-                             "column %u: invalid time '%.*s': %s",
-                             (unsigned)(at - s) + 1,
-                             (int)hk_utf8_prefix(s, strlen(s), 64), s, why);
-    if (err)
-        err->column = (uint32_t)(at - s) + 1;
+    hk_err rc = hk_error_set(
+        err, HK_ERR_INVALID, "column %u: invalid time '%.*s': %s",
+        (unsigned)(at - s) + 1, (int)hk_utf8_prefix(s, strlen(s), 64), s, why);
+    if (err) err->column = (uint32_t)(at - s) + 1;
     return rc;
 }
 
@@ -209,16 +202,14 @@ static hk_err parse_epoch_seconds(const char *s, int64_t *us, hk_error *err)
         neg = true;
         p++;
     }
-    if (*p < '0' || *p > '9')
-        return time_fail(err, s, p, "expected digits");
+    if (*p < '0' || *p > '9') return time_fail(err, s, p, "expected digits");
     int64_t v = 0;
     const int64_t max_secs = INT64_MAX / US_PER_SEC;
     for (; *p; p++) { /* bounded by the overflow check */
         if (*p < '0' || *p > '9')
             return time_fail(err, s, p, "expected only digits");
         v = v * 10 + (*p - '0');
-        if (v > max_secs)
-            return time_fail(err, s, p, "out of range");
+        if (v > max_secs) return time_fail(err, s, p, "out of range");
     }
     v = neg ? -v : v;
     if (v < MIN_SECS || v > MAX_SECS)
@@ -240,13 +231,11 @@ hk_err hk_time_parse(const char *s, int64_t *us, hk_error *err)
     int year, month, day, hour, minute, second;
     if (!read_digits(&p, 4, &year))
         return time_fail(err, s, p, "expected a 4-digit year");
-    if (*p != '-')
-        return time_fail(err, s, p, "expected '-' after the year");
+    if (*p != '-') return time_fail(err, s, p, "expected '-' after the year");
     p++;
     if (!read_digits(&p, 2, &month) || month < 1 || month > 12)
         return time_fail(err, s, p, "expected a month 01..12");
-    if (*p != '-')
-        return time_fail(err, s, p, "expected '-' after the month");
+    if (*p != '-') return time_fail(err, s, p, "expected '-' after the month");
     p++;
     const char *day_at = p;
     if (!read_digits(&p, 2, &day) || day < 1 ||
@@ -258,8 +247,7 @@ hk_err hk_time_parse(const char *s, int64_t *us, hk_error *err)
     const char *hour_at = p;
     if (!read_digits(&p, 2, &hour) || hour > 23)
         return time_fail(err, s, hour_at, "expected an hour 00..23");
-    if (*p != ':')
-        return time_fail(err, s, p, "expected ':' after the hour");
+    if (*p != ':') return time_fail(err, s, p, "expected ':' after the hour");
     p++;
     const char *min_at = p;
     if (!read_digits(&p, 2, &minute) || minute > 59)
@@ -277,8 +265,7 @@ hk_err hk_time_parse(const char *s, int64_t *us, hk_error *err)
         while (*p >= '0' && *p <= '9') {
             if (digits >= 9)
                 return time_fail(err, s, p, "more than 9 fraction digits");
-            if (digits < 6)
-                frac_us = frac_us * 10 + (*p - '0');
+            if (digits < 6) frac_us = frac_us * 10 + (*p - '0');
             digits++;
             p++;
         }
@@ -304,11 +291,10 @@ hk_err hk_time_parse(const char *s, int64_t *us, hk_error *err)
     } else {
         return time_fail(err, s, p, "expected 'Z' or an offset like +02:00");
     }
-    if (*p)
-        return time_fail(err, s, p, "unexpected text after the time");
+    if (*p) return time_fail(err, s, p, "unexpected text after the time");
     int64_t days = days_from_civil(year, month, day);
-    int64_t secs = days * SEC_PER_DAY + hour * 3600 + minute * 60 + second -
-                   offset_s;
+    int64_t secs =
+        days * SEC_PER_DAY + hour * 3600 + minute * 60 + second - offset_s;
     if (secs < MIN_SECS || secs > MAX_SECS)
         return time_fail(err, s, s, "out of range (years 0000..9999 UTC)");
     *us = secs * US_PER_SEC + frac_us;

@@ -51,18 +51,13 @@ static enum char_class classify(const unsigned char *p, size_t n, size_t *len)
 {
     unsigned char c = p[0];
     *len = 1;
-    if (c >= 'a' && c <= 'z')
-        return CC_LOWER;
-    if (c >= 'A' && c <= 'Z')
-        return CC_UPPER;
-    if (c >= '0' && c <= '9')
-        return CC_DIGIT;
-    if (c < 0x80)
-        return CC_SEP;
+    if (c >= 'a' && c <= 'z') return CC_LOWER;
+    if (c >= 'A' && c <= 'Z') return CC_UPPER;
+    if (c >= '0' && c <= '9') return CC_DIGIT;
+    if (c < 0x80) return CC_SEP;
     size_t l;
     int32_t cp = hk_utf8_decode(p, n, &l);
-    if (cp < 0)
-        return CC_SEP; /* invalid byte: skip it alone */
+    if (cp < 0) return CC_SEP; /* invalid byte: skip it alone */
     *len = l;
     return is_unicode_separator(cp) ? CC_SEP : CC_OTHER;
 }
@@ -71,22 +66,19 @@ static enum char_class classify(const unsigned char *p, size_t n, size_t *len)
 static hk_err emit(const char *tok, size_t len, bool has_upper, hk_token_fn fn,
                    void *ud)
 {
-    if (!has_upper || len == 0)
-        return fn(ud, tok, len);
+    if (!has_upper || len == 0) return fn(ud, tok, len);
     char stack_buf[256];
     char *buf = stack_buf;
     if (len > sizeof stack_buf) {
         buf = hk_malloc(len);
-        if (!buf)
-            return HK_ERR_NOMEM;
+        if (!buf) return HK_ERR_NOMEM;
     }
     for (size_t i = 0; i < len; i++) {
         char c = tok[i];
         buf[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
     }
     hk_err rc = fn(ud, buf, len);
-    if (buf != stack_buf)
-        hk_free(buf);
+    if (buf != stack_buf) hk_free(buf);
     return rc;
 }
 
@@ -108,8 +100,7 @@ hk_err hk_tokenize(const char *text, size_t len, hk_token_fn fn, void *ud)
         while (i < len) {
             size_t nlen;
             enum char_class cur = classify(p + i, len - i, &nlen);
-            if (cur == CC_SEP)
-                break;
+            if (cur == CC_SEP) break;
             bool split = false;
             if ((prev == CC_DIGIT) != (cur == CC_DIGIT))
                 split = true; /* letter <-> digit */
@@ -117,21 +108,17 @@ hk_err hk_tokenize(const char *text, size_t len, hk_token_fn fn, void *ud)
                 split = true; /* hasPart */
             else if (prev == CC_UPPER && cur == CC_UPPER && i + nlen < len) {
                 size_t l2;
-                enum char_class next = classify(p + i + nlen, len - i - nlen,
-                                                &l2);
-                if (next == CC_LOWER)
-                    split = true; /* XML|Parser */
+                enum char_class next =
+                    classify(p + i + nlen, len - i - nlen, &l2);
+                if (next == CC_LOWER) split = true; /* XML|Parser */
             }
-            if (split)
-                break;
-            if (cur == CC_UPPER)
-                has_upper = true;
+            if (split) break;
+            if (cur == CC_UPPER) has_upper = true;
             prev = cur;
             i += nlen;
         }
         hk_err rc = emit(text + start, i - start, has_upper, fn, ud);
-        if (rc != HK_OK)
-            return rc;
+        if (rc != HK_OK) return rc;
     }
     return HK_OK;
 }

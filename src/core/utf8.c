@@ -16,11 +16,9 @@
 
 size_t hk_utf8_seq_len(const unsigned char *p, size_t n)
 {
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
+    if (c < 0x80) return 1;
     size_t len;
     unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the 2nd byte */
     if (c >= 0xC2 && c <= 0xDF) {
@@ -40,31 +38,30 @@ size_t hk_utf8_seq_len(const unsigned char *p, size_t n)
     } else {
         return 0; /* continuation byte, C0/C1 overlong lead, F5..FF */
     }
-    if (n < len)
-        return 0;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
+    if (n < len) return 0;
+    if (p[1] < lo || p[1] > hi) return 0;
     for (size_t i = 2; i < len; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
+        if ((p[i] & 0xC0) != 0x80) return 0;
     return len;
 }
 
 int32_t hk_utf8_decode(const unsigned char *p, size_t n, size_t *len)
 {
     size_t l = hk_utf8_seq_len(p, n);
-    if (len)
-        *len = l;
+    if (len) *len = l;
     switch (l) {
-    case 1: return p[0];
-    case 2: return ((int32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F);
+    case 1:
+        return p[0];
+    case 2:
+        return ((int32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F);
     case 3:
         return ((int32_t)(p[0] & 0x0F) << 12) | ((int32_t)(p[1] & 0x3F) << 6) |
                (p[2] & 0x3F);
     case 4:
         return ((int32_t)(p[0] & 0x07) << 18) | ((int32_t)(p[1] & 0x3F) << 12) |
                ((int32_t)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
-    default: return -1;
+    default:
+        return -1;
     }
 }
 
@@ -72,8 +69,7 @@ size_t hk_utf8_count(const char *s, size_t n)
 {
     size_t count = 0;
     for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            count++;
+        if (((unsigned char)s[i] & 0xC0) != 0x80) count++;
     return count;
 }
 
@@ -90,8 +86,7 @@ bool hk_utf8_valid(const char *s, size_t len, size_t *bad_offset)
         }
         size_t l = hk_utf8_seq_len(p + i, len - i);
         if (l == 0) {
-            if (bad_offset)
-                *bad_offset = i;
+            if (bad_offset) *bad_offset = i;
             return false;
         }
         i += l;
@@ -105,8 +100,7 @@ size_t hk_utf8_prefix(const char *s, size_t len, size_t max)
     size_t i = 0;
     while (i < len) {
         size_t l = hk_utf8_seq_len(p + i, len - i);
-        if (l == 0 || i + l > max)
-            break;
+        if (l == 0 || i + l > max) break;
         i += l;
     }
     return i;

@@ -25,8 +25,7 @@
 
 static hk_err flush_out(FILE *out, hk_buf *b, hk_error *err)
 {
-    if (b->len == 0)
-        return HK_OK;
+    if (b->len == 0) return HK_OK;
     if (fwrite(b->data, 1, b->len, out) != b->len)
         return hk_error_set(err, HK_ERR_IO, "cannot write the export: %s",
                             strerror(errno));
@@ -48,15 +47,13 @@ static hk_err append_fact(const hk_fact *f, hk_format format, hk_buf *b)
         rc = hk_buf_append_str(b, f->st.predicate);
         for (uint32_t i = 0; rc == HK_OK && i < f->st.n_args; i++) {
             rc = hk_buf_append(b, "\t", 1);
-            if (rc == HK_OK)
-                rc = hk_buf_append_str(b, f->st.args[i]);
+            if (rc == HK_OK) rc = hk_buf_append_str(b, f->st.args[i]);
         }
         break;
     default:
         return HK_ERR_UNSUPPORTED;
     }
-    if (rc == HK_OK)
-        rc = hk_buf_append(b, "\n", 1);
+    if (rc == HK_OK) rc = hk_buf_append(b, "\n", 1);
     return rc;
 }
 
@@ -74,17 +71,14 @@ hk_err hk_export(hk_store *s, FILE *out, hk_format format, hk_error *err)
     hk_fact_init(&f);
     hk_buf b = HK_BUF_INIT;
     hk_err rc = hk_txn_begin(s, false, &t, err);
-    if (rc != HK_OK)
-        goto done;
+    if (rc != HK_OK) goto done;
     hk_scan scan = HK_SCAN_INIT;
     rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-    if (rc != HK_OK)
-        goto done;
+    if (rc != HK_OK) goto done;
     for (;;) {
         bool has_row = false;
         rc = hk_query_next(q, &f, &has_row, err);
-        if (rc != HK_OK || !has_row)
-            break;
+        if (rc != HK_OK || !has_row) break;
         rc = append_fact(&f, format, &b);
         if (rc != HK_OK) {
             hk_error_set(err, rc, "cannot format fact %llu: %s",
@@ -94,16 +88,13 @@ hk_err hk_export(hk_store *s, FILE *out, hk_format format, hk_error *err)
         if (b.len >= IO_EXPORT_FLUSH && (rc = flush_out(out, &b, err)) != HK_OK)
             break;
     }
-    if (rc == HK_OK)
-        rc = flush_out(out, &b, err);
+    if (rc == HK_OK) rc = flush_out(out, &b, err);
     if (rc == HK_OK && fflush(out) != 0)
         rc = hk_error_set(err, HK_ERR_IO, "cannot write the export: %s",
                           strerror(errno));
 done:
-    if (q != NULL)
-        hk_query_close(q);
-    if (t != NULL)
-        hk_txn_abort(t);
+    if (q != NULL) hk_query_close(q);
+    if (t != NULL) hk_txn_abort(t);
     hk_fact_release(&f);
     hk_buf_free(&b);
     return rc;

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-static const char SQLITE_MAGIC[16] = "SQLite format 3";  /* + NUL = 16 */
+static const char SQLITE_MAGIC[16] = "SQLite format 3"; /* + NUL = 16 */
 
 hk_err hk_format_parse(const char *name, hk_format *out, hk_error *err)
 {
@@ -25,10 +25,10 @@ hk_err hk_format_parse(const char *name, hk_format *out, hk_error *err)
         const char *name; /* accepted spelling */
         hk_format format; /* what it means */
     } names[] = {
-        {"auto", HK_FORMAT_AUTO},         {"statements", HK_FORMAT_STATEMENTS},
-        {"txt", HK_FORMAT_STATEMENTS},    {"text", HK_FORMAT_STATEMENTS},
-        {"jsonl", HK_FORMAT_JSONL},       {"ndjson", HK_FORMAT_JSONL},
-        {"sqlite", HK_FORMAT_SQLITE},     {"tsv", HK_FORMAT_TSV},
+        {"auto", HK_FORMAT_AUTO},      {"statements", HK_FORMAT_STATEMENTS},
+        {"txt", HK_FORMAT_STATEMENTS}, {"text", HK_FORMAT_STATEMENTS},
+        {"jsonl", HK_FORMAT_JSONL},    {"ndjson", HK_FORMAT_JSONL},
+        {"sqlite", HK_FORMAT_SQLITE},  {"tsv", HK_FORMAT_TSV},
     };
     if (name == NULL)
         return hk_error_set(err, HK_ERR_INVALID, "format name is missing");
@@ -47,11 +47,16 @@ hk_err hk_format_parse(const char *name, hk_format *out, hk_error *err)
 const char *hk_format_name(hk_format f)
 {
     switch (f) {
-    case HK_FORMAT_AUTO: return "auto";
-    case HK_FORMAT_STATEMENTS: return "statements";
-    case HK_FORMAT_JSONL: return "jsonl";
-    case HK_FORMAT_SQLITE: return "sqlite";
-    case HK_FORMAT_TSV: return "tsv";
+    case HK_FORMAT_AUTO:
+        return "auto";
+    case HK_FORMAT_STATEMENTS:
+        return "statements";
+    case HK_FORMAT_JSONL:
+        return "jsonl";
+    case HK_FORMAT_SQLITE:
+        return "sqlite";
+    case HK_FORMAT_TSV:
+        return "tsv";
     }
     return "unknown";
 }
@@ -70,13 +75,11 @@ static bool ends_with(const char *s, const char *suffix)
 
 hk_format io_detect_format(const char *path, const char *head, size_t len)
 {
-    if (io_has_sqlite_magic(head, len))
-        return HK_FORMAT_SQLITE;
+    if (io_has_sqlite_magic(head, len)) return HK_FORMAT_SQLITE;
     if (path != NULL) {
         if (ends_with(path, ".jsonl") || ends_with(path, ".ndjson"))
             return HK_FORMAT_JSONL;
-        if (ends_with(path, ".tsv"))
-            return HK_FORMAT_TSV;
+        if (ends_with(path, ".tsv")) return HK_FORMAT_TSV;
         if (ends_with(path, ".db") || ends_with(path, ".sqlite") ||
             ends_with(path, ".sqlite3"))
             return HK_FORMAT_SQLITE;
@@ -88,16 +91,14 @@ hk_format io_detect_format(const char *path, const char *head, size_t len)
         while (eol < len && head[eol] != '\n' && head[eol] != '\r')
             eol++;
         size_t s = i;
-        while (s < eol && (head[s] == ' ' || head[s] == '\t' ||
-                           head[s] == '\r'))
+        while (s < eol &&
+               (head[s] == ' ' || head[s] == '\t' || head[s] == '\r'))
             s++;
         if (s < eol && head[s] != '#') {
-            if (head[s] == '{')
-                return HK_FORMAT_JSONL;
+            if (head[s] == '{') return HK_FORMAT_JSONL;
             bool tab = memchr(head + i, '\t', eol - i) != NULL;
             bool paren = memchr(head + i, '(', eol - i) != NULL;
-            if (tab && !paren)
-                return HK_FORMAT_TSV;
+            if (tab && !paren) return HK_FORMAT_TSV;
             return HK_FORMAT_STATEMENTS;
         }
         i = eol + 1;

@@ -41,23 +41,23 @@
 #define IO_PROGRESS_EVERY 65536u /* records between progress calls */
 
 struct io_import {
-    hk_store *store;           /* destination KB */
-    hk_txn *txn;               /* open write transaction or NULL */
-    const char *path;          /* input name as shown in rejects */
-    char label[256];           /* bulk audit label (file base name) */
-    const char *actor;         /* audit actor */
-    uint64_t batch_size;       /* adds per transaction */
-    uint64_t in_batch;         /* adds in the open transaction */
-    uint64_t batch_added;      /* facts created in the open transaction */
-    uint64_t batch_present;    /* adds that found the fact already there */
-    const char *rejects_path;  /* where rejects go, NULL = nowhere */
-    FILE *rejects;             /* opened on the first reject */
-    hk_import_summary *sum;    /* counts reported to the caller */
-    hk_progress_fn progress;   /* progress callback or NULL */
-    void *progress_ud;         /* its argument */
-    uint64_t next_progress;    /* read count at which to report next */
-    hk_buf scratch;            /* reject line being built */
-    bool nul_is_tab;           /* TSV: NULs in a record were tabs */
+    hk_store *store;          /* destination KB */
+    hk_txn *txn;              /* open write transaction or NULL */
+    const char *path;         /* input name as shown in rejects */
+    char label[256];          /* bulk audit label (file base name) */
+    const char *actor;        /* audit actor */
+    uint64_t batch_size;      /* adds per transaction */
+    uint64_t in_batch;        /* adds in the open transaction */
+    uint64_t batch_added;     /* facts created in the open transaction */
+    uint64_t batch_present;   /* adds that found the fact already there */
+    const char *rejects_path; /* where rejects go, NULL = nowhere */
+    FILE *rejects;            /* opened on the first reject */
+    hk_import_summary *sum;   /* counts reported to the caller */
+    hk_progress_fn progress;  /* progress callback or NULL */
+    void *progress_ud;        /* its argument */
+    uint64_t next_progress;   /* read count at which to report next */
+    hk_buf scratch;           /* reject line being built */
+    bool nul_is_tab;          /* TSV: NULs in a record were tabs */
 };
 
 /* ==== Helpers ==== */
@@ -76,8 +76,7 @@ void io_clean_reason(char *dst, size_t cap, const char *src)
  * sequence. */
 static size_t utf8_cut(const char *s, size_t len, size_t max)
 {
-    if (len <= max)
-        return len;
+    if (len <= max) return len;
     size_t n = max;
     while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
         n--;
@@ -105,11 +104,9 @@ hk_err io_fatal(hk_error *err, const hk_error *e, hk_err rc)
 static hk_err begin_batch(io_import *im, hk_error *err)
 {
     hk_err rc = hk_txn_begin(im->store, true, &im->txn, err);
-    if (rc != HK_OK)
-        return rc;
+    if (rc != HK_OK) return rc;
     rc = hk_txn_set_actor(im->txn, im->actor);
-    if (rc == HK_OK)
-        rc = hk_txn_set_bulk(im->txn, im->label);
+    if (rc == HK_OK) rc = hk_txn_set_bulk(im->txn, im->label);
     if (rc != HK_OK) {
         hk_txn_abort(im->txn);
         im->txn = NULL;
@@ -124,8 +121,7 @@ static hk_err begin_batch(io_import *im, hk_error *err)
 
 static hk_err commit_batch(io_import *im, hk_error *err)
 {
-    if (im->txn == NULL)
-        return HK_OK;
+    if (im->txn == NULL) return HK_OK;
     hk_txn *t = im->txn;
     im->txn = NULL;
     hk_err rc = hk_txn_commit(t, err);
@@ -139,8 +135,7 @@ static hk_err commit_batch(io_import *im, hk_error *err)
 
 static void abort_batch(io_import *im)
 {
-    if (im->txn == NULL)
-        return;
+    if (im->txn == NULL) return;
     hk_txn_abort(im->txn);
     im->txn = NULL;
     im->sum->added -= im->batch_added;
@@ -163,8 +158,7 @@ hk_err io_import_reject(io_import *im, uint64_t line, const char *reason,
                         const char *rec, size_t rec_len, hk_error *err)
 {
     im->sum->rejected++;
-    if (im->rejects_path == NULL)
-        return HK_OK;
+    if (im->rejects_path == NULL) return HK_OK;
     if (im->rejects == NULL) {
         im->rejects = fopen(im->rejects_path, "a");
         if (im->rejects == NULL)
@@ -179,8 +173,7 @@ hk_err io_import_reject(io_import *im, uint64_t line, const char *reason,
     hk_err rc = hk_buf_appendf(&im->scratch, "%s:%" PRIu64 ": %s\t", im->path,
                                line, why);
     size_t rec_at = im->scratch.len;
-    if (rc == HK_OK)
-        rc = hk_buf_append(&im->scratch, rec, shown);
+    if (rc == HK_OK) rc = hk_buf_append(&im->scratch, rec, shown);
     /* One reject per line: a line break inside the record (an LF in a
      * file with CR line endings, a statement from SQLite) shows as a
      * space. */
@@ -193,24 +186,23 @@ hk_err io_import_reject(io_import *im, uint64_t line, const char *reason,
     }
     if (rc == HK_OK && shown < rec_len)
         rc = hk_buf_append_str(&im->scratch, "...");
-    if (rc == HK_OK)
-        rc = hk_buf_append(&im->scratch, "\n", 1);
+    if (rc == HK_OK) rc = hk_buf_append(&im->scratch, "\n", 1);
     if (rc != HK_OK)
         return hk_error_set(err, rc, "cannot format a reject: out of memory");
     if (fwrite(im->scratch.data, 1, im->scratch.len, im->rejects) !=
         im->scratch.len)
-        return hk_error_set(err, HK_ERR_IO, "cannot write rejects file '%s': %s",
+        return hk_error_set(err, HK_ERR_IO,
+                            "cannot write rejects file '%s': %s",
                             im->rejects_path, strerror(errno));
     return HK_OK;
 }
 
 hk_err io_import_add(io_import *im, uint64_t line, const hk_statement *st,
-                     const hk_fact_meta *meta, const char *rec,
-                     size_t rec_len, hk_error *err)
+                     const hk_fact_meta *meta, const char *rec, size_t rec_len,
+                     hk_error *err)
 {
     hk_err rc;
-    if (im->txn == NULL && (rc = begin_batch(im, err)) != HK_OK)
-        return rc;
+    if (im->txn == NULL && (rc = begin_batch(im, err)) != HK_OK) return rc;
     hk_fact_id id = 0;
     bool created = false;
     hk_error e; /* hot path: only the parts read on failure are reset */
@@ -220,8 +212,7 @@ hk_err io_import_add(io_import *im, uint64_t line, const hk_statement *st,
     if (io_is_input_error(rc))
         return io_import_reject(im, line, e.message, rec, rec_len, err);
     if (rc != HK_OK) {
-        if (err != NULL)
-            *err = e;
+        if (err != NULL) *err = e;
         return rc;
     }
     if (created) {
@@ -231,8 +222,7 @@ hk_err io_import_add(io_import *im, uint64_t line, const hk_statement *st,
         im->sum->present++;
         im->batch_present++;
     }
-    if (++im->in_batch >= im->batch_size)
-        return commit_batch(im, err);
+    if (++im->in_batch >= im->batch_size) return commit_batch(im, err);
     return HK_OK;
 }
 
@@ -246,8 +236,7 @@ static hk_err import_statement_line(io_import *im, io_reader *r, char *line,
     hk_error e; /* hot path: only the message is read on failure */
     e.message[0] = '\0';
     hk_err rc = hk_statement_parse(line, len, &st, &e);
-    if (rc != HK_OK && !io_is_input_error(rc))
-        return io_fatal(err, &e, rc);
+    if (rc != HK_OK && !io_is_input_error(rc)) return io_fatal(err, &e, rc);
     if (rc != HK_OK)
         return io_import_reject(im, r->line_no, e.message, line, len, err);
     rc = io_import_add(im, r->line_no, &st, NULL, line, len, err);
@@ -265,8 +254,7 @@ static hk_err import_tsv_line(io_import *im, io_reader *r, char *line,
     memset(&st, 0, sizeof st);
     size_t n_fields = 1;
     for (size_t i = 0; i < len; i++)
-        if (line[i] == '\t')
-            n_fields++;
+        if (line[i] == '\t') n_fields++;
     if (n_fields < 2)
         return io_import_reject(im, r->line_no,
                                 "expected a predicate and at least one "
@@ -293,8 +281,7 @@ static hk_err import_tsv_line(io_import *im, io_reader *r, char *line,
     hk_err rc = hk_statement_validate(&st, &e);
     if (rc == HK_OK) /* a reject inside shows NULs as tabs (nul_is_tab) */
         return io_import_add(im, r->line_no, &st, NULL, line, len, err);
-    if (!io_is_input_error(rc))
-        return io_fatal(err, &e, rc);
+    if (!io_is_input_error(rc)) return io_fatal(err, &e, rc);
     for (uint32_t a = 0; a < st.n_args; a++)
         ((char *)st.args[a])[-1] = '\t';
     char why[600];
@@ -307,19 +294,20 @@ static hk_err import_tsv_line(io_import *im, io_reader *r, char *line,
 
 /* JSONL: one object per line. */
 typedef struct jsonl_state {
-    io_meta meta;                         /* metadata of the current line */
-    char numbers[HK_MAX_ARGS][32];        /* numeric args rendered as text */
+    io_meta meta;                  /* metadata of the current line */
+    char numbers[HK_MAX_ARGS][32]; /* numeric args rendered as text */
 } jsonl_state;
 
 /* Builds st from {"predicate": P, "args": [...]} or {"predicate": P,
  * "subject": S, "object": O}. Returns false with why set when neither. */
-static bool statement_from_parts(json_t *obj, jsonl_state *js,
-                                 hk_statement *st, char *why, size_t why_cap)
+static bool statement_from_parts(json_t *obj, jsonl_state *js, hk_statement *st,
+                                 char *why, size_t why_cap)
 {
     json_t *pred = json_object_get(obj, "predicate");
     if (!json_is_string(pred)) {
-        snprintf(why, why_cap, "expected a string field \"statement\", or "
-                               "\"predicate\" with \"args\"");
+        snprintf(why, why_cap,
+                 "expected a string field \"statement\", or "
+                 "\"predicate\" with \"args\"");
         return false;
     }
     st->predicate = json_string_value(pred);
@@ -355,16 +343,16 @@ static bool statement_from_parts(json_t *obj, jsonl_state *js,
             }
             st->args[i] = json_string_value(a);
         } else if (json_is_integer(a)) {
-            snprintf(js->numbers[i], sizeof js->numbers[i], "%" JSON_INTEGER_FORMAT,
-                     json_integer_value(a));
+            snprintf(js->numbers[i], sizeof js->numbers[i],
+                     "%" JSON_INTEGER_FORMAT, json_integer_value(a));
             st->args[i] = js->numbers[i];
         } else if (json_is_real(a)) {
             snprintf(js->numbers[i], sizeof js->numbers[i], "%.17g",
                      json_real_value(a));
             st->args[i] = js->numbers[i];
         } else {
-            snprintf(why, why_cap,
-                     "args[%zu]: expected a string or a number", i);
+            snprintf(why, why_cap, "args[%zu]: expected a string or a number",
+                     i);
             return false;
         }
     }
@@ -379,8 +367,8 @@ static hk_err import_jsonl_line(io_import *im, io_reader *r, jsonl_state *js,
     json_error_t jerr;
     json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
     if (obj == NULL) {
-        snprintf(why, sizeof why, "invalid JSON at column %d: %s",
-                 jerr.column, jerr.text);
+        snprintf(why, sizeof why, "invalid JSON at column %d: %s", jerr.column,
+                 jerr.text);
         return io_import_reject(im, r->line_no, why, line, len, err);
     }
     hk_err rc = HK_OK;
@@ -445,8 +433,7 @@ static hk_err import_jsonl_line(io_import *im, io_reader *r, jsonl_state *js,
                                     &e) ||
         io_meta_finish(m, &e)) {
         if (e.code == HK_ERR_NOMEM) {
-            if (err != NULL)
-                *err = e;
+            if (err != NULL) *err = e;
             rc = HK_ERR_NOMEM;
             goto done;
         }
@@ -455,8 +442,7 @@ static hk_err import_jsonl_line(io_import *im, io_reader *r, jsonl_state *js,
     }
     rc = io_import_add(im, r->line_no, &st, &m->meta, line, len, err);
 done:
-    if (parsed)
-        hk_statement_release(&st);
+    if (parsed) hk_statement_release(&st);
     json_decref(obj);
     return rc;
 }
@@ -470,14 +456,12 @@ static void set_label(io_import *im, const char *path)
 {
     const char *base = strrchr(path, '/');
     base = base != NULL && base[1] != '\0' ? base + 1 : path;
-    if (strcmp(path, "-") == 0)
-        base = "stdin";
+    if (strcmp(path, "-") == 0) base = "stdin";
     const unsigned char *p = (const unsigned char *)base;
     size_t n = strlen(base), i = 0, o = 0;
     while (i < n) {
         size_t l = p[i] < 0x80 ? 1 : hk_utf8_seq_len(p + i, n - i);
-        if (o + (l ? l : 1) >= sizeof im->label)
-            break;
+        if (o + (l ? l : 1) >= sizeof im->label) break;
         if (l == 0) {
             im->label[o++] = '?';
             i++;
@@ -498,8 +482,7 @@ static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
     im->nul_is_tab = format == HK_FORMAT_TSV;
     if (format == HK_FORMAT_JSONL) {
         js = hk_malloc(sizeof *js);
-        if (js == NULL)
-            return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        if (js == NULL) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         io_meta_init(&js->meta);
         if ((rc = io_reader_set_max_line(r, IO_MAX_JSONL_LINE, err)) != HK_OK)
             goto done;
@@ -510,8 +493,7 @@ static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
         bool overlong, got;
         uint64_t full_len;
         rc = io_reader_next(r, &line, &len, &overlong, &full_len, &got, err);
-        if (rc != HK_OK || !got)
-            break;
+        if (rc != HK_OK || !got) break;
         size_t s = 0;
         while (s < len && (line[s] == ' ' || line[s] == '\t'))
             s++;
@@ -532,8 +514,7 @@ static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
         } else {
             rc = import_statement_line(im, r, line, len, err);
         }
-        if (rc != HK_OK)
-            break;
+        if (rc != HK_OK) break;
     }
 done:
     if (js != NULL) {
@@ -548,13 +529,11 @@ hk_err hk_import_file(hk_store *s, const char *path,
                       hk_error *err)
 {
     hk_import_summary local;
-    if (sum == NULL)
-        sum = &local;
+    if (sum == NULL) sum = &local;
     memset(sum, 0, sizeof *sum);
     hk_import_options defaults;
     memset(&defaults, 0, sizeof defaults);
-    if (opt == NULL)
-        opt = &defaults;
+    if (opt == NULL) opt = &defaults;
     if (s == NULL || path == NULL)
         return hk_error_set(err, HK_ERR_INVALID,
                             "import needs a store and a file path");
@@ -574,14 +553,12 @@ hk_err hk_import_file(hk_store *s, const char *path,
 
     io_reader r;
     hk_err rc = io_reader_open(&r, path, IO_MAX_TEXT_LINE, err);
-    if (rc != HK_OK)
-        return rc;
+    if (rc != HK_OK) return rc;
     const char *head;
     size_t head_len;
     hk_format format = opt->format;
     rc = io_reader_peek(&r, 65536, &head, &head_len, err);
-    if (rc != HK_OK)
-        goto fail;
+    if (rc != HK_OK) goto fail;
     /* A UTF-8 byte-order mark (Windows exports) is not part of the first
      * record: kept, it would become part of the first predicate or make
      * the first JSONL object invalid. */
@@ -604,16 +581,14 @@ hk_err hk_import_file(hk_store *s, const char *path,
             goto fail_closed;
         }
         rc = io_import_sqlite(&im, path, err);
-        if (rc != HK_OK)
-            goto fail_closed;
+        if (rc != HK_OK) goto fail_closed;
         /* SQLite progress counts rows: done = total at the end. */
         if (im.progress != NULL)
             im.progress(im.progress_ud, sum->read, sum->read, sum->read);
     } else if (format == HK_FORMAT_STATEMENTS || format == HK_FORMAT_TSV ||
                format == HK_FORMAT_JSONL) {
         rc = import_lines(&im, &r, format, err);
-        if (rc != HK_OK)
-            goto fail;
+        if (rc != HK_OK) goto fail;
         if (im.progress != NULL)
             im.progress(im.progress_ud, r.bytes_done, r.bytes_total, sum->read);
         io_reader_close(&r);
@@ -623,8 +598,7 @@ hk_err hk_import_file(hk_store *s, const char *path,
         goto fail;
     }
     rc = commit_batch(&im, err);
-    if (rc != HK_OK)
-        goto fail_closed;
+    if (rc != HK_OK) goto fail_closed;
     if (im.rejects != NULL) {
         FILE *f = im.rejects;
         im.rejects = NULL;
@@ -642,8 +616,7 @@ fail:
     io_reader_close(&r);
 fail_closed:
     abort_batch(&im);
-    if (im.rejects != NULL)
-        fclose(im.rejects);
+    if (im.rejects != NULL) fclose(im.rejects);
     hk_buf_free(&im.scratch);
     return rc;
 }

@@ -33,20 +33,20 @@
 #define IO_REJECT_ECHO_BYTES 1024
 
 typedef struct io_reader {
-    int fd;              /* input descriptor */
-    bool own_fd;         /* close fd in io_reader_close */
-    char *buf;           /* read buffer: max_line + chunk bytes */
-    size_t cap;          /* bytes allocated in buf */
-    size_t start;        /* first unconsumed byte in buf */
-    size_t end;          /* one past the last valid byte in buf */
-    bool eof;            /* read() returned 0 */
-    size_t max_line;     /* longest line returned whole, in bytes */
-    uint64_t line_no;    /* 1-based number of the line last returned */
-    uint64_t bytes_done; /* bytes consumed so far (progress) */
-    uint64_t bytes_total;/* file size, 0 when unknown (pipes) */
-    char eol;            /* line terminator: '\n', or '\r' for files whose
-                            first line ends with a lone CR (old Mac text) */
-    bool eol_known;      /* eol was decided from the first line ending */
+    int fd;               /* input descriptor */
+    bool own_fd;          /* close fd in io_reader_close */
+    char *buf;            /* read buffer: max_line + chunk bytes */
+    size_t cap;           /* bytes allocated in buf */
+    size_t start;         /* first unconsumed byte in buf */
+    size_t end;           /* one past the last valid byte in buf */
+    bool eof;             /* read() returned 0 */
+    size_t max_line;      /* longest line returned whole, in bytes */
+    uint64_t line_no;     /* 1-based number of the line last returned */
+    uint64_t bytes_done;  /* bytes consumed so far (progress) */
+    uint64_t bytes_total; /* file size, 0 when unknown (pipes) */
+    char eol;             /* line terminator: '\n', or '\r' for files whose
+                             first line ends with a lone CR (old Mac text) */
+    bool eol_known;       /* eol was decided from the first line ending */
 } io_reader;
 
 /* Opens path ("-" = standard input). Caller closes with io_reader_close. */
@@ -82,8 +82,8 @@ typedef struct io_import io_import;
  * HK_ERR_INVALID or HK_ERR_LIMIT) become a reject and return HK_OK; any
  * other failure is fatal for the import and is returned. */
 hk_err io_import_add(io_import *im, uint64_t line, const hk_statement *st,
-                     const hk_fact_meta *meta, const char *rec,
-                     size_t rec_len, hk_error *err);
+                     const hk_fact_meta *meta, const char *rec, size_t rec_len,
+                     hk_error *err);
 /* Counts a rejected record and writes it to the rejects file. */
 hk_err io_import_reject(io_import *im, uint64_t line, const char *reason,
                         const char *rec, size_t rec_len, hk_error *err);
@@ -99,13 +99,13 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err);
 /* Holds the metadata of one record and the memory behind it. Reused from
  * record to record without allocating once warm. */
 typedef struct io_meta {
-    hk_fact_meta meta;              /* what is passed to hk_store_add */
-    const char *tags[HK_MAX_TAGS];  /* tag pointers (into json values) */
-    json_t *context;                /* context object being built, or NULL */
-    char *context_text;             /* serialised context (malloc) */
-    char *source_text;              /* source copy (malloc) or NULL */
-    json_t *hold;                   /* decoded JSON the tags point into */
-    bool context_given;             /* the record itself gave a context */
+    hk_fact_meta meta;             /* what is passed to hk_store_add */
+    const char *tags[HK_MAX_TAGS]; /* tag pointers (into json values) */
+    json_t *context;               /* context object being built, or NULL */
+    char *context_text;            /* serialised context (malloc) */
+    char *source_text;             /* source copy (malloc) or NULL */
+    json_t *hold;                  /* decoded JSON the tags point into */
+    bool context_given;            /* the record itself gave a context */
 } io_meta;
 
 void io_meta_init(io_meta *m);
@@ -135,8 +135,7 @@ hk_err io_meta_set_context(io_meta *m, const json_t *v, hk_error *err);
  * (and any value that could not be mapped) is kept in the context under
  * "fact_metadata". Text that is not a JSON object is kept there as a
  * string. */
-hk_err io_meta_merge_fact_metadata(io_meta *m, const json_t *v,
-                                   hk_error *err);
+hk_err io_meta_merge_fact_metadata(io_meta *m, const json_t *v, hk_error *err);
 /* Serialises the context built so far into meta.context_json. Call once
  * after all setters. */
 hk_err io_meta_finish(io_meta *m, hk_error *err);

@@ -38,10 +38,8 @@ void io_meta_init(io_meta *m)
 
 void io_meta_reset(io_meta *m)
 {
-    if (m->context != NULL)
-        json_decref(m->context);
-    if (m->hold != NULL)
-        json_decref(m->hold);
+    if (m->context != NULL) json_decref(m->context);
+    if (m->hold != NULL) json_decref(m->hold);
     free(m->context_text); /* from json_dumps: jansson's allocator */
     hk_free(m->source_text);
     io_meta_init(m);
@@ -56,14 +54,14 @@ static hk_err time_value(const json_t *v, const char *name, int64_t *us,
                          hk_error *err)
 {
     *us = 0;
-    if (v == NULL || json_is_null(v))
-        return HK_OK;
+    if (v == NULL || json_is_null(v)) return HK_OK;
     if (json_is_integer(v)) {
         json_int_t s = json_integer_value(v);
         if (s < 0 || s > INT64_C(253402300799))
             return hk_error_set(err, HK_ERR_INVALID,
                                 "field \"%s\": %lld seconds is outside "
-                                "1970..9999", name, (long long)s);
+                                "1970..9999",
+                                name, (long long)s);
         *us = (int64_t)s * 1000000;
         return HK_OK;
     }
@@ -107,8 +105,7 @@ hk_err io_meta_set_times(io_meta *m, const json_t *created,
 
 hk_err io_meta_set_confidence(io_meta *m, const json_t *v, hk_error *err)
 {
-    if (v == NULL || json_is_null(v))
-        return HK_OK;
+    if (v == NULL || json_is_null(v)) return HK_OK;
     if (!json_is_number(v))
         return hk_error_set(err, HK_ERR_INVALID,
                             "field \"confidence\": expected a number in 0..1");
@@ -123,8 +120,7 @@ hk_err io_meta_set_confidence(io_meta *m, const json_t *v, hk_error *err)
 
 hk_err io_meta_set_source(io_meta *m, const json_t *v, hk_error *err)
 {
-    if (v == NULL || json_is_null(v))
-        return HK_OK;
+    if (v == NULL || json_is_null(v)) return HK_OK;
     if (!json_is_string(v))
         return hk_error_set(err, HK_ERR_INVALID,
                             "field \"source\": expected a string");
@@ -133,8 +129,7 @@ hk_err io_meta_set_source(io_meta *m, const json_t *v, hk_error *err)
         return hk_error_set(err, HK_ERR_INVALID,
                             "field \"source\": %zu bytes, at most %d allowed",
                             n, HK_MAX_SOURCE_BYTES);
-    if (n == 0)
-        return HK_OK; /* an empty source means none */
+    if (n == 0) return HK_OK; /* an empty source means none */
     hk_free(m->source_text);
     m->source_text = hk_strdup(json_string_value(v));
     if (m->source_text == NULL)
@@ -165,12 +160,10 @@ static const char *check_tag(const json_t *t, size_t i, hk_error *err)
 
 hk_err io_meta_set_tags(io_meta *m, const json_t *v, hk_error *err)
 {
-    if (v == NULL || json_is_null(v))
-        return HK_OK;
+    if (v == NULL || json_is_null(v)) return HK_OK;
     if (json_is_string(v)) {
         const char *t = check_tag(v, 0, err);
-        if (t == NULL)
-            return HK_ERR_INVALID;
+        if (t == NULL) return HK_ERR_INVALID;
         m->tags[0] = t;
         m->meta.n_tags = 1;
         m->meta.fields |= HK_META_TAGS;
@@ -187,13 +180,11 @@ hk_err io_meta_set_tags(io_meta *m, const json_t *v, hk_error *err)
     uint32_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         const char *t = check_tag(json_array_get(v, i), i, err);
-        if (t == NULL)
-            return HK_ERR_INVALID;
+        if (t == NULL) return HK_ERR_INVALID;
         bool dup = false; /* tags are a set: a tag given twice is one tag */
         for (uint32_t k = 0; k < kept && !dup; k++)
             dup = strcmp(m->tags[k], t) == 0;
-        if (!dup)
-            m->tags[kept++] = t;
+        if (!dup) m->tags[kept++] = t;
     }
     m->meta.n_tags = kept;
     m->meta.fields |= HK_META_TAGS;
@@ -217,16 +208,15 @@ static hk_err own_context(io_meta *m, hk_error *err)
 
 hk_err io_meta_set_context(io_meta *m, const json_t *v, hk_error *err)
 {
-    if (v == NULL || json_is_null(v))
-        return HK_OK;
+    if (v == NULL || json_is_null(v)) return HK_OK;
     json_t *obj = NULL;
     if (json_is_object(v)) {
         obj = json_incref((json_t *)v);
     } else {
         if (json_is_string(v)) {
-            json_t *inner = json_loadb(json_string_value(v),
-                                       json_string_length(v), JSON_DECODE_ANY,
-                                       NULL);
+            json_t *inner =
+                json_loadb(json_string_value(v), json_string_length(v),
+                           JSON_DECODE_ANY, NULL);
             if (inner != NULL && json_is_object(inner))
                 obj = inner;
             else if (inner != NULL && json_is_null(inner)) {
@@ -246,24 +236,20 @@ hk_err io_meta_set_context(io_meta *m, const json_t *v, hk_error *err)
             }
         }
     }
-    if (m->context != NULL)
-        json_decref(m->context);
+    if (m->context != NULL) json_decref(m->context);
     m->context = obj;
     m->context_given = true;
     m->meta.fields |= HK_META_CONTEXT;
     return HK_OK;
 }
 
-hk_err io_meta_merge_fact_metadata(io_meta *m, const json_t *v,
-                                   hk_error *err)
+hk_err io_meta_merge_fact_metadata(io_meta *m, const json_t *v, hk_error *err)
 {
-    if (v == NULL || json_is_null(v))
-        return HK_OK;
+    if (v == NULL || json_is_null(v)) return HK_OK;
     json_t *decoded = NULL;
     const json_t *obj = v;
     if (json_is_string(v)) {
-        if (json_string_length(v) == 0)
-            return HK_OK;
+        if (json_string_length(v) == 0) return HK_OK;
         decoded = json_loadb(json_string_value(v), json_string_length(v),
                              JSON_DECODE_ANY, NULL);
         if (decoded != NULL && json_is_null(decoded)) {
@@ -273,8 +259,7 @@ hk_err io_meta_merge_fact_metadata(io_meta *m, const json_t *v,
         obj = decoded != NULL ? decoded : v;
     }
     hk_err rc = own_context(m, err);
-    if (rc != HK_OK)
-        goto done;
+    if (rc != HK_OK) goto done;
     m->meta.fields |= HK_META_CONTEXT;
     if (!json_is_object(obj)) {
         /* Not an object: keep the original value (text stays text). */
@@ -289,7 +274,8 @@ hk_err io_meta_merge_fact_metadata(io_meta *m, const json_t *v,
     }
     const char *key;
     json_t *val;
-    json_object_foreach((json_t *)obj, key, val) {
+    json_object_foreach((json_t *)obj, key, val)
+    {
         bool mapped = false;
         hk_error ignored;
         if (strcmp(key, "source") == 0 && !(m->meta.fields & HK_META_SOURCE) &&
@@ -321,15 +307,13 @@ hk_err io_meta_merge_fact_metadata(io_meta *m, const json_t *v,
         m->hold = json_incref(decoded);
     }
 done:
-    if (decoded != NULL)
-        json_decref(decoded);
+    if (decoded != NULL) json_decref(decoded);
     return rc;
 }
 
 hk_err io_meta_finish(io_meta *m, hk_error *err)
 {
-    if (m->context == NULL)
-        return HK_OK;
+    if (m->context == NULL) return HK_OK;
     if (json_object_size(m->context) == 0 && !m->context_given) {
         /* fact_metadata was fully mapped: no context left to store. */
         m->meta.fields &= ~(unsigned)HK_META_CONTEXT;

@@ -41,8 +41,7 @@ hk_err io_reader_open(io_reader *r, const char *path, size_t max_line,
         r->fd = open(path, O_RDONLY | O_CLOEXEC);
         if (r->fd < 0) {
             int e = errno;
-            return hk_error_set(err,
-                                e == ENOENT ? HK_ERR_NOT_FOUND : HK_ERR_IO,
+            return hk_error_set(err, e == ENOENT ? HK_ERR_NOT_FOUND : HK_ERR_IO,
                                 "cannot open '%s': %s", path, strerror(e));
         }
         r->own_fd = true;
@@ -54,12 +53,10 @@ hk_err io_reader_open(io_reader *r, const char *path, size_t max_line,
             return hk_error_set(err, HK_ERR_IO,
                                 "cannot read '%s': it is a directory", path);
         }
-        if (S_ISREG(sb.st_mode))
-            r->bytes_total = (uint64_t)sb.st_size;
+        if (S_ISREG(sb.st_mode)) r->bytes_total = (uint64_t)sb.st_size;
     }
 #ifdef POSIX_FADV_SEQUENTIAL
-    if (r->own_fd)
-        (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (r->own_fd) (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
     r->max_line = max_line;
     r->eol = '\n';
@@ -75,8 +72,7 @@ hk_err io_reader_open(io_reader *r, const char *path, size_t max_line,
 
 void io_reader_close(io_reader *r)
 {
-    if (r->own_fd && r->fd >= 0)
-        close(r->fd);
+    if (r->own_fd && r->fd >= 0) close(r->fd);
     r->fd = -1;
     hk_free(r->buf);
     r->buf = NULL;
@@ -84,8 +80,7 @@ void io_reader_close(io_reader *r)
 
 hk_err io_reader_set_max_line(io_reader *r, size_t max_line, hk_error *err)
 {
-    if (max_line <= r->max_line)
-        return HK_OK;
+    if (max_line <= r->max_line) return HK_OK;
     size_t cap = max_line + IO_CHUNK + 1;
     char *nb = hk_realloc(r->buf, cap);
     if (nb == NULL)
@@ -107,18 +102,15 @@ static hk_err fill(io_reader *r, hk_error *err)
         r->start = 0;
     }
     size_t room = r->cap - 1 - r->end;
-    if (room == 0)
-        return HK_OK;
+    if (room == 0) return HK_OK;
     for (;;) {
         ssize_t n = read(r->fd, r->buf + r->end, room);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return hk_error_set(err, HK_ERR_IO, "read failed: %s",
                                 strerror(errno));
         }
-        if (n == 0)
-            r->eof = true;
+        if (n == 0) r->eof = true;
         r->end += (size_t)n;
         return HK_OK;
     }
@@ -127,12 +119,10 @@ static hk_err fill(io_reader *r, hk_error *err)
 hk_err io_reader_peek(io_reader *r, size_t n, const char **data, size_t *len,
                       hk_error *err)
 {
-    if (n > r->cap - 1)
-        n = r->cap - 1;
+    if (n > r->cap - 1) n = r->cap - 1;
     while (!r->eof && r->end - r->start < n) {
         hk_err rc = fill(r, err);
-        if (rc != HK_OK)
-            return rc;
+        if (rc != HK_OK) return rc;
     }
     *data = r->buf + r->start;
     *len = r->end - r->start;
@@ -159,11 +149,9 @@ static hk_err detect_eol(io_reader *r, hk_error *err)
         }
         if (cr == NULL && (lf != NULL || r->eof))
             break; /* LF first, or no ending at all */
-        if (r->end - r->start >= r->cap - 1)
-            break;
+        if (r->end - r->start >= r->cap - 1) break;
         hk_err rc = fill(r, err);
-        if (rc != HK_OK)
-            return rc;
+        if (rc != HK_OK) return rc;
     }
     r->eol_known = true;
     return HK_OK;
@@ -176,8 +164,7 @@ hk_err io_reader_next(io_reader *r, char **line, size_t *len, bool *overlong,
     *overlong = false;
     if (!r->eol_known) {
         hk_err rc = detect_eol(r, err);
-        if (rc != HK_OK)
-            return rc;
+        if (rc != HK_OK) return rc;
     }
     size_t scanned = 0; /* bytes after start already known to lack '\n' */
     for (;;) {
@@ -224,8 +211,7 @@ hk_err io_reader_next(io_reader *r, char **line, size_t *len, bool *overlong,
                         break;
                     }
                     hk_err rc = fill(r, err); /* start is 0: only reads */
-                    if (rc != HK_OK)
-                        return rc;
+                    if (rc != HK_OK) return rc;
                 }
                 r->buf[keep] = '\0';
                 *line = r->buf;
@@ -237,8 +223,7 @@ hk_err io_reader_next(io_reader *r, char **line, size_t *len, bool *overlong,
                 return HK_OK;
             }
             base[n] = '\0';
-            if (n > 0 && base[n - 1] == '\r')
-                base[--n] = '\0';
+            if (n > 0 && base[n - 1] == '\r') base[--n] = '\0';
             r->start += consumed;
             r->bytes_done += consumed;
             r->line_no++;
@@ -248,11 +233,9 @@ hk_err io_reader_next(io_reader *r, char **line, size_t *len, bool *overlong,
             *got = true;
             return HK_OK;
         }
-        if (r->eof)
-            return HK_OK; /* nothing left */
+        if (r->eof) return HK_OK; /* nothing left */
         scanned = avail;
         hk_err rc = fill(r, err);
-        if (rc != HK_OK)
-            return rc;
+        if (rc != HK_OK) return rc;
     }
 }

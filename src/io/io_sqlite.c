@@ -61,8 +61,8 @@ static hk_err plan_query(sqlite3 *db, const char *path, sqlite_columns *cols,
     if (sqlite3_prepare_v2(db, "PRAGMA table_info(facts)", -1, &info, NULL) !=
         SQLITE_OK)
         return sqlite_fail(db, path, "cannot read the schema of", err);
-    const char *wanted[] = {"confidence", "context", "fact_metadata",
-                            "source", "tags"};
+    const char *wanted[] = {"confidence", "context", "fact_metadata", "source",
+                            "tags"};
     int *slot[] = {&cols->confidence, &cols->context, &cols->fact_metadata,
                    &cols->source, &cols->tags};
     int next = 2;
@@ -70,10 +70,8 @@ static hk_err plan_query(sqlite3 *db, const char *path, sqlite_columns *cols,
     int step;
     while ((step = sqlite3_step(info)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(info, 1);
-        if (name == NULL)
-            continue;
-        if (strcasecmp(name, "statement") == 0)
-            has_statement = true;
+        if (name == NULL) continue;
+        if (strcasecmp(name, "statement") == 0) has_statement = true;
         for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
             if (strcasecmp(name, wanted[i]) == 0 && *slot[i] < 0) {
                 *slot[i] = next++;
@@ -95,8 +93,9 @@ static hk_err plan_query(sqlite3 *db, const char *path, sqlite_columns *cols,
                           path);
         goto done;
     }
-    if (hk_buf_appendf(sql, "SELECT rowid, \"statement\"%s FROM facts "
-                            "ORDER BY rowid",
+    if (hk_buf_appendf(sql,
+                       "SELECT rowid, \"statement\"%s FROM facts "
+                       "ORDER BY rowid",
                        extra.data != NULL ? extra.data : "") != HK_OK)
         rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
 done:
@@ -110,8 +109,10 @@ done:
 static json_t *column_json(sqlite3_stmt *q, int col)
 {
     switch (sqlite3_column_type(q, col)) {
-    case SQLITE_NULL: return NULL;
-    case SQLITE_INTEGER: return json_integer(sqlite3_column_int64(q, col));
+    case SQLITE_NULL:
+        return NULL;
+    case SQLITE_INTEGER:
+        return json_integer(sqlite3_column_int64(q, col));
     case SQLITE_FLOAT: {
         /* jansson has no infinity (json_real gives NULL, which reads as
          * "no value"): keep it as text, which no numeric field accepts */
@@ -121,8 +122,7 @@ static json_t *column_json(sqlite3_stmt *q, int col)
     default: {
         const char *t = (const char *)sqlite3_column_text(q, col);
         int n = sqlite3_column_bytes(q, col);
-        if (t == NULL)
-            return NULL;
+        if (t == NULL) return NULL;
         /* Invalid UTF-8 cannot become a JSON string; keep it out. */
         return hk_utf8_valid(t, (size_t)n, NULL) ? json_stringn(t, (size_t)n)
                                                  : NULL;
@@ -134,8 +134,7 @@ static json_t *column_json(sqlite3_stmt *q, int col)
 static json_t *tags_json(sqlite3_stmt *q, int col)
 {
     json_t *v = column_json(q, col);
-    if (v == NULL || !json_is_string(v))
-        return v;
+    if (v == NULL || !json_is_string(v)) return v;
     json_t *arr = json_loads(json_string_value(v), 0, NULL);
     if (arr != NULL && json_is_array(arr)) {
         json_decref(v);
@@ -152,11 +151,9 @@ static json_t *tags_json(sqlite3_stmt *q, int col)
             a++;
         while (b > a && s[b - 1] == ' ')
             b--;
-        if (b > a)
-            json_array_append_new(arr, json_stringn(s + a, b - a));
+        if (b > a) json_array_append_new(arr, json_stringn(s + a, b - a));
         s += n;
-        if (*s == ',')
-            s++;
+        if (*s == ',') s++;
     }
     json_decref(v);
     return arr;
@@ -179,8 +176,7 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err)
     }
     sqlite3_busy_timeout(db, 5000);
     sqlite_columns cols;
-    if ((rc = plan_query(db, path, &cols, &sql, err)) != HK_OK)
-        goto done;
+    if ((rc = plan_query(db, path, &cols, &sql, err)) != HK_OK) goto done;
     {
         sqlite3_stmt *count = NULL;
         if (sqlite3_prepare_v2(db, "SELECT count(*) FROM facts", -1, &count,
@@ -209,11 +205,10 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err)
             const char *what = sqlite3_column_type(q, 1) == SQLITE_NULL
                                    ? "statement is NULL"
                                    : "statement is not text";
-            rc = io_import_reject(im, rowid, what, "NULL",
-                                  sqlite3_column_type(q, 1) == SQLITE_NULL ? 4 : 0,
-                                  err);
-            if (rc != HK_OK)
-                goto done;
+            rc = io_import_reject(
+                im, rowid, what, "NULL",
+                sqlite3_column_type(q, 1) == SQLITE_NULL ? 4 : 0, err);
+            if (rc != HK_OK) goto done;
             continue;
         }
         hk_statement st;
@@ -226,8 +221,7 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err)
         }
         if (prc != HK_OK) {
             rc = io_import_reject(im, rowid, e.message, text, len, err);
-            if (rc != HK_OK)
-                goto done;
+            if (rc != HK_OK) goto done;
             continue;
         }
         io_meta_reset(&m);
@@ -236,7 +230,8 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err)
                       cols.fact_metadata};
         for (int i = 0; i < 5; i++)
             if (idx[i] >= 0)
-                vals[i] = i == 2 ? tags_json(q, idx[i]) : column_json(q, idx[i]);
+                vals[i] =
+                    i == 2 ? tags_json(q, idx[i]) : column_json(q, idx[i]);
         hk_err mrc = HK_OK;
         if (vals[0] != NULL && json_is_string(vals[0])) {
             /* A confidence stored as text: accept it when it is a number. */
@@ -256,17 +251,13 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err)
             hk_error_clear(&e); /* bad legacy tags are dropped */
             m.meta.n_tags = 0;
         }
-        if (mrc == HK_OK)
-            mrc = io_meta_set_context(&m, vals[3], &e);
-        if (mrc == HK_OK)
-            mrc = io_meta_merge_fact_metadata(&m, vals[4], &e);
-        if (mrc == HK_OK)
-            mrc = io_meta_finish(&m, &e);
+        if (mrc == HK_OK) mrc = io_meta_set_context(&m, vals[3], &e);
+        if (mrc == HK_OK) mrc = io_meta_merge_fact_metadata(&m, vals[4], &e);
+        if (mrc == HK_OK) mrc = io_meta_finish(&m, &e);
         if (mrc == HK_OK)
             rc = io_import_add(im, rowid, &st, &m.meta, text, len, err);
         else if (mrc == HK_ERR_NOMEM) {
-            if (err != NULL)
-                *err = e;
+            if (err != NULL) *err = e;
             rc = mrc;
         } else
             rc = io_import_reject(im, rowid, e.message, text, len, err);
@@ -274,8 +265,7 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err)
         io_meta_reset(&m); /* before the values its pointers refer to */
         for (int i = 0; i < 5; i++)
             json_decref(vals[i]);
-        if (rc != HK_OK)
-            goto done;
+        if (rc != HK_OK) goto done;
     }
     if (step != SQLITE_DONE) {
         rc = sqlite_fail(db, path, "cannot read table facts of", err);

@@ -40,9 +40,10 @@
 #define HK_MCP_SERVER_NAME "hakgal"
 #define HK_MCP_VERSION_STATEFUL "2025-11-25"  /* newest stateful revision */
 #define HK_MCP_VERSION_STATELESS "2026-07-28" /* stateless revision */
-#define HK_MCP_MAX_MESSAGE_BYTES (4u * 1024u * 1024u) /* one JSON-RPC message */
-#define HK_MCP_MAX_TOKENS 64   /* configured write tokens */
-#define HK_MCP_MAX_DIRS 16     /* configured allowed directories */
+/* Bytes of one JSON-RPC message. */
+#define HK_MCP_MAX_MESSAGE_BYTES (4u * 1024u * 1024u)
+#define HK_MCP_MAX_TOKENS 64 /* configured write tokens */
+#define HK_MCP_MAX_DIRS 16   /* configured allowed directories */
 
 /* JSON-RPC and MCP error codes. */
 enum {
@@ -51,10 +52,10 @@ enum {
     HK_MCP_METHOD_NOT_FOUND = -32601,
     HK_MCP_INVALID_PARAMS = -32602,
     HK_MCP_INTERNAL_ERROR = -32603,
-    HK_MCP_RESOURCE_NOT_FOUND = -32002,    /* resources/read of unknown uri */
-    HK_MCP_HEADER_MISMATCH = -32020,       /* HTTP header disagrees with body */
+    HK_MCP_RESOURCE_NOT_FOUND = -32002, /* resources/read of unknown uri */
+    HK_MCP_HEADER_MISMATCH = -32020,    /* HTTP header disagrees with body */
     HK_MCP_MISSING_CLIENT_CAPABILITY = -32021, /* needs undeclared capability */
-    HK_MCP_UNSUPPORTED_VERSION = -32022    /* protocol version not served */
+    HK_MCP_UNSUPPORTED_VERSION = -32022        /* protocol version not served */
 };
 
 /* A write token as the server's token file stores it: the name recorded
@@ -82,26 +83,26 @@ typedef hk_err (*hk_mcp_restore_fn)(void *ud, const char *backup_dir,
 /* What the tools run against. Copied by hk_mcp_server_new (strings are
  * copied too); store must outlive the server. */
 typedef struct hk_mcp_env {
-    hk_store *store;              /* the KB; replaced by restore in stdio */
-    hk_mcp_write_fn write;        /* one durable write transaction */
-    void *write_ud;               /* passed to write */
-    hk_mcp_restore_fn restore;    /* NULL: restore_kb explains the CLI way */
-    void *restore_ud;             /* passed to restore */
-    hk_store **store_slot;        /* where restore puts the reopened store
-                                     (NULL when restore is NULL) */
-    const hk_mcp_token *tokens;   /* n_tokens write tokens */
-    size_t n_tokens;              /* 0 and no check_token: writes refused */
-    hk_mcp_token_fn check_token;  /* extra lookup (server mode) or NULL */
-    void *check_ud;               /* passed to check_token */
-    bool external_tokens;         /* check_token knows at least one write
-                                     token (so writes are enabled) */
-    const char *const *allow_dirs;/* n_allow_dirs directories clients may
-                                     name in hub_path / path / report_path */
-    size_t n_allow_dirs;          /* 0: such paths are refused */
-    const char *backup_dir;       /* where backup_kb writes; NULL = none */
-    bool fixtures;                /* register conformance-suite fixtures */
-    unsigned list_page_size;      /* items per list page; 0 = 100 */
-    const char *transport;        /* "stdio" or "http" (status output) */
+    hk_store *store;               /* the KB; replaced by restore in stdio */
+    hk_mcp_write_fn write;         /* one durable write transaction */
+    void *write_ud;                /* passed to write */
+    hk_mcp_restore_fn restore;     /* NULL: restore_kb explains the CLI way */
+    void *restore_ud;              /* passed to restore */
+    hk_store **store_slot;         /* where restore puts the reopened store
+                                      (NULL when restore is NULL) */
+    const hk_mcp_token *tokens;    /* n_tokens write tokens */
+    size_t n_tokens;               /* 0 and no check_token: writes refused */
+    hk_mcp_token_fn check_token;   /* extra lookup (server mode) or NULL */
+    void *check_ud;                /* passed to check_token */
+    bool external_tokens;          /* check_token knows at least one write
+                                      token (so writes are enabled) */
+    const char *const *allow_dirs; /* n_allow_dirs directories clients may
+                                      name in hub_path / path / report_path */
+    size_t n_allow_dirs;           /* 0: such paths are refused */
+    const char *backup_dir;        /* where backup_kb writes; NULL = none */
+    bool fixtures;                 /* register conformance-suite fixtures */
+    unsigned list_page_size;       /* items per list page; 0 = 100 */
+    const char *transport;         /* "stdio" or "http" (status output) */
 } hk_mcp_env;
 
 typedef struct hk_mcp_server hk_mcp_server;
@@ -122,9 +123,9 @@ typedef struct hk_mcp_io {
     /* Called after a tool changed the KB (so that subscribed clients can
      * be told, see hk_mcp_session_updates). */
     void (*kb_changed)(void *ud);
-    const char *bearer_actor; /* token name of an authenticated HTTP bearer
-                                 allowed to write, or NULL */
-    bool http;                /* the message came over HTTP */
+    const char *bearer_actor;   /* token name of an authenticated HTTP bearer
+                                   allowed to write, or NULL */
+    bool http;                  /* the message came over HTTP */
     const char *header_version; /* HTTP MCP-Protocol-Version or NULL */
     const char *header_method;  /* HTTP Mcp-Method or NULL */
     const char *header_name;    /* HTTP Mcp-Name or NULL */
@@ -168,8 +169,8 @@ void hk_mcp_session_version(hk_mcp_session *sess, char out[32]);
 json_int_t hk_mcp_session_expect(hk_mcp_session *sess);
 /* Waits (up to timeout_ms) for the answer to an expected id. *msg gets the
  * whole response message (new reference). HK_ERR_LIMIT on timeout. */
-hk_err hk_mcp_session_await(hk_mcp_session *sess, json_int_t id,
-                            int timeout_ms, json_t **msg, hk_error *err);
+hk_err hk_mcp_session_await(hk_mcp_session *sess, json_int_t id, int timeout_ms,
+                            json_t **msg, hk_error *err);
 /* Non-blocking: true when the answer to id has arrived (*msg gets it, new
  * reference, and the id is released). */
 bool hk_mcp_session_take(hk_mcp_session *sess, json_int_t id, json_t **msg);

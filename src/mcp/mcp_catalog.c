@@ -34,7 +34,8 @@ static const char fixture_png[] =
 
 /* ==== Listing ==== */
 
-json_t *mcp_resources_list(hk_mcp_server *s, bool fixtures) {
+json_t *mcp_resources_list(hk_mcp_server *s, bool fixtures)
+{
     (void)s;
     json_t *a = json_pack(
         "[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s}]", "uri",
@@ -45,28 +46,34 @@ json_t *mcp_resources_list(hk_mcp_server *s, bool fixtures) {
         "Every predicate with its fact count and arities", "mimeType",
         "application/json");
     if (a && fixtures) {
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "uri",
-            "test://static-text", "name", "static-text", "title",
-            "Static Text Resource", "description",
-            "A static text resource for testing", "mimeType", "text/plain"));
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "uri",
-            "test://static-binary", "name", "static-binary", "title",
-            "Static Binary Resource", "description",
-            "A static binary resource (image) for testing", "mimeType",
-            "image/png"));
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "uri",
-            "test://watched-resource", "name", "watched-resource", "title",
-            "Watched Resource", "description",
-            "A resource clients may subscribe to", "mimeType", "text/plain"));
+        json_array_append_new(
+            a,
+            json_pack("{s:s, s:s, s:s, s:s, s:s}", "uri", "test://static-text",
+                      "name", "static-text", "title", "Static Text Resource",
+                      "description", "A static text resource for testing",
+                      "mimeType", "text/plain"));
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "uri",
+                         "test://static-binary", "name", "static-binary",
+                         "title", "Static Binary Resource", "description",
+                         "A static binary resource (image) for testing",
+                         "mimeType", "image/png"));
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "uri",
+                         "test://watched-resource", "name", "watched-resource",
+                         "title", "Watched Resource", "description",
+                         "A resource clients may subscribe to", "mimeType",
+                         "text/plain"));
     }
     return a ? a : json_array();
 }
 
-json_t *mcp_templates_list(hk_mcp_server *s, bool fixtures) {
+json_t *mcp_templates_list(hk_mcp_server *s, bool fixtures)
+{
     (void)s;
     json_t *a = json_pack(
-        "[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s}]",
-        "uriTemplate", "hakgal://entity/{name}", "name", "entity", "title",
+        "[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s}]", "uriTemplate",
+        "hakgal://entity/{name}", "name", "entity", "title",
         "Facts about an entity", "description",
         "Every fact mentioning the entity (any argument position), up to 1000",
         "mimeType", "application/json", "uriTemplate",
@@ -75,15 +82,17 @@ json_t *mcp_templates_list(hk_mcp_server *s, bool fixtures) {
         "Every fact of the predicate, up to 1000", "mimeType",
         "application/json");
     if (a && fixtures)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s}",
-            "uriTemplate", "test://template/{id}/data", "name", "template",
-            "title", "Resource Template", "description",
-            "A resource template with parameter substitution", "mimeType",
-            "application/json"));
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "uriTemplate",
+                         "test://template/{id}/data", "name", "template",
+                         "title", "Resource Template", "description",
+                         "A resource template with parameter substitution",
+                         "mimeType", "application/json"));
     return a ? a : json_array();
 }
 
-json_t *mcp_prompts_list(hk_mcp_server *s, bool fixtures) {
+json_t *mcp_prompts_list(hk_mcp_server *s, bool fixtures)
+{
     (void)s;
     json_t *a = json_pack(
         "[{s:s, s:s, s:s, s:[{s:s, s:s, s:b}]},"
@@ -100,30 +109,36 @@ json_t *mcp_prompts_list(hk_mcp_server *s, bool fixtures) {
         "arguments", "name", "claim", "description",
         "The claim to check, as text or as a statement", "required", true);
     if (a && fixtures) {
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:s}", "name", "test_simple_prompt",
+                         "title", "Simple Test Prompt", "description",
+                         "A simple prompt without arguments"));
+        json_array_append_new(
+            a,
+            json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:b}, {s:s, s:s, s:b}]}",
+                      "name", "test_prompt_with_arguments", "title",
+                      "Prompt With Arguments", "description",
+                      "A prompt with required arguments", "arguments", "name",
+                      "arg1", "description", "First test argument", "required",
+                      true, "name", "arg2", "description",
+                      "Second test argument", "required", true));
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:b}]}", "name",
+                         "test_prompt_with_embedded_resource", "title",
+                         "Prompt With Embedded Resource", "description",
+                         "A prompt that includes an embedded resource",
+                         "arguments", "name", "resourceUri", "description",
+                         "URI of the resource to embed", "required", true));
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:s}", "name", "test_prompt_with_image",
+                         "title", "Prompt With Image", "description",
+                         "A prompt that includes image content"));
         json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name",
-            "test_simple_prompt", "title", "Simple Test Prompt", "description",
-            "A simple prompt without arguments"));
-        json_array_append_new(a, json_pack(
-            "{s:s, s:s, s:s, s:[{s:s, s:s, s:b}, {s:s, s:s, s:b}]}", "name",
-            "test_prompt_with_arguments", "title", "Prompt With Arguments",
-            "description", "A prompt with required arguments", "arguments",
-            "name", "arg1", "description", "First test argument", "required",
-            true, "name", "arg2", "description", "Second test argument",
-            "required", true));
-        json_array_append_new(a, json_pack(
-            "{s:s, s:s, s:s, s:[{s:s, s:s, s:b}]}", "name",
-            "test_prompt_with_embedded_resource", "title",
-            "Prompt With Embedded Resource", "description",
-            "A prompt that includes an embedded resource", "arguments", "name",
-            "resourceUri", "description", "URI of the resource to embed",
-            "required", true));
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name",
-            "test_prompt_with_image", "title", "Prompt With Image",
-            "description", "A prompt that includes image content"));
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name",
-            "test_input_required_result_prompt", "title",
-            "Prompt asking for input", "description",
-            "Asks the client for context through an input_required result"));
+                                           "test_input_required_result_prompt",
+                                           "title", "Prompt asking for input",
+                                           "description",
+                                           "Asks the client for context "
+                                           "through an input_required result"));
     }
     return a ? a : json_array();
 }
@@ -131,7 +146,8 @@ json_t *mcp_prompts_list(hk_mcp_server *s, bool fixtures) {
 /* ==== Reading ==== */
 
 /* Percent-decodes src into a malloc'ed string; NULL on bad escapes. */
-static char *pct_decode(const char *src) {
+static char *pct_decode(const char *src)
+{
     size_t n = strlen(src);
     char *out = malloc(n + 1);
     if (!out) return NULL;
@@ -159,7 +175,8 @@ static char *pct_decode(const char *src) {
 
 static hk_err facts_resource(hk_mcp_server *s, const char *uri,
                              const char *name, bool entity, json_t **contents,
-                             hk_error *err) {
+                             hk_error *err)
+{
     hk_txn *t = NULL;
     hk_query *q = NULL;
     hk_fact f;
@@ -167,8 +184,10 @@ static hk_err facts_resource(hk_mcp_server *s, const char *uri,
     json_t *facts = json_array();
     uint64_t total = 0;
     hk_scan scan = HK_SCAN_INIT;
-    if (entity) scan.entity = name;
-    else scan.predicate = name;
+    if (entity)
+        scan.entity = name;
+    else
+        scan.predicate = name;
     hk_store *st = s->env.store_slot ? *s->env.store_slot : s->env.store;
     hk_err rc = facts ? hk_txn_begin(st, false, &t, err) : HK_ERR_NOMEM;
     if (rc == HK_OK)
@@ -194,9 +213,10 @@ static hk_err facts_resource(hk_mcp_server *s, const char *uri,
         json_decref(facts);
         return rc;
     }
-    json_t *doc = json_pack("{s:s, s:I, s:I, s:o}", entity ? "entity" : "predicate",
-                            name, "total", (json_int_t)total, "count",
-                            (json_int_t)json_array_size(facts), "facts", facts);
+    json_t *doc =
+        json_pack("{s:s, s:I, s:I, s:o}", entity ? "entity" : "predicate", name,
+                  "total", (json_int_t)total, "count",
+                  (json_int_t)json_array_size(facts), "facts", facts);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text) return HK_ERR_NOMEM;
@@ -207,7 +227,8 @@ static hk_err facts_resource(hk_mcp_server *s, const char *uri,
 }
 
 static hk_err json_text_resource(const char *uri, json_t *doc /* stolen */,
-                                 json_t **contents) {
+                                 json_t **contents)
+{
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text) return HK_ERR_NOMEM;
@@ -218,7 +239,8 @@ static hk_err json_text_resource(const char *uri, json_t *doc /* stolen */,
 }
 
 hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
-                         hk_error *err) {
+                         hk_error *err)
+{
     *contents = NULL;
     hk_store *st = s->env.store_slot ? *s->env.store_slot : s->env.store;
     if (strcmp(uri, "hakgal://stats") == 0) {
@@ -229,50 +251,60 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
         if (rc == HK_OK) rc = hk_store_stats(t, &x, err);
         if (t) hk_txn_abort(t);
         if (rc != HK_OK) return rc;
-        return json_text_resource(uri, json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}",
-            "facts", (json_int_t)x.facts, "predicates", (json_int_t)x.predicates,
-            "entities", (json_int_t)x.entities, "audit_entries",
-            (json_int_t)x.audit_entries, "bytes_on_disk",
-            (json_int_t)x.bytes_on_disk, "last_change",
-            mcp_time_json(x.last_change_us)), contents);
+        return json_text_resource(
+            uri,
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "facts",
+                      (json_int_t)x.facts, "predicates",
+                      (json_int_t)x.predicates, "entities",
+                      (json_int_t)x.entities, "audit_entries",
+                      (json_int_t)x.audit_entries, "bytes_on_disk",
+                      (json_int_t)x.bytes_on_disk, "last_change",
+                      mcp_time_json(x.last_change_us)),
+            contents);
     }
     if (strcmp(uri, "hakgal://predicates") == 0) {
         hk_txn *t = NULL;
         hk_name_count *v = NULL;
         size_t n = 0;
         hk_err rc = hk_txn_begin(st, false, &t, err);
-        if (rc == HK_OK) rc = hk_store_list_predicates(t, NULL, 10000, &v, &n, err);
+        if (rc == HK_OK)
+            rc = hk_store_list_predicates(t, NULL, 10000, &v, &n, err);
         if (t) hk_txn_abort(t);
         if (rc != HK_OK) return rc;
         json_t *arr = json_array();
         for (size_t i = 0; arr && i < n; i++)
-            json_array_append_new(arr, json_pack("{s:s, s:I, s:i, s:i}",
-                "name", v[i].name, "count", (json_int_t)v[i].count,
-                "min_arity", (int)v[i].min_arity, "max_arity",
-                (int)v[i].max_arity));
+            json_array_append_new(
+                arr, json_pack("{s:s, s:I, s:i, s:i}", "name", v[i].name,
+                               "count", (json_int_t)v[i].count, "min_arity",
+                               (int)v[i].min_arity, "max_arity",
+                               (int)v[i].max_arity));
         hk_name_counts_free(v, n);
-        return json_text_resource(uri, json_pack("{s:I, s:o}", "count",
-                                  (json_int_t)json_array_size(arr),
-                                  "predicates", arr), contents);
+        return json_text_resource(uri,
+                                  json_pack("{s:I, s:o}", "count",
+                                            (json_int_t)json_array_size(arr),
+                                            "predicates", arr),
+                                  contents);
     }
-    static const char ent[] = "hakgal://entity/", pred[] = "hakgal://predicate/";
+    static const char ent[] = "hakgal://entity/",
+                      pred[] = "hakgal://predicate/";
     if (strncmp(uri, ent, sizeof ent - 1) == 0 ||
         strncmp(uri, pred, sizeof pred - 1) == 0) {
         bool is_ent = uri[9] == 'e';
         const char *raw = uri + (is_ent ? sizeof ent : sizeof pred) - 1;
         if (!raw[0]) return HK_ERR_NOT_FOUND;
         char *name = pct_decode(raw);
-        if (!name) return hk_error_set(err, HK_ERR_INVALID,
-                                       "bad percent-escape in %s", uri);
+        if (!name)
+            return hk_error_set(err, HK_ERR_INVALID, "bad percent-escape in %s",
+                                uri);
         hk_err rc = facts_resource(s, uri, name, is_ent, contents, err);
         free(name);
         return rc;
     }
     if (s->env.fixtures) {
         if (strcmp(uri, "test://static-text") == 0) {
-            *contents = json_pack("[{s:s, s:s, s:s}]", "uri", uri, "mimeType",
-                "text/plain", "text",
-                "This is the content of the static text resource.");
+            *contents = json_pack(
+                "[{s:s, s:s, s:s}]", "uri", uri, "mimeType", "text/plain",
+                "text", "This is the content of the static text resource.");
             return HK_OK;
         }
         if (strcmp(uri, "test://static-binary") == 0) {
@@ -281,9 +313,9 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
             return HK_OK;
         }
         if (strcmp(uri, "test://watched-resource") == 0) {
-            *contents = json_pack("[{s:s, s:s, s:s}]", "uri", uri, "mimeType",
-                                  "text/plain", "text",
-                                  "Watched resource content");
+            *contents =
+                json_pack("[{s:s, s:s, s:s}]", "uri", uri, "mimeType",
+                          "text/plain", "text", "Watched resource content");
             return HK_OK;
         }
         static const char tp[] = "test://template/", ts[] = "/data";
@@ -297,8 +329,10 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
             id[il] = '\0';
             char data[300];
             snprintf(data, sizeof data, "Data for ID: %s", id);
-            return json_text_resource(uri, json_pack("{s:s, s:b, s:s}", "id",
-                                      id, "templateTest", true, "data", data),
+            return json_text_resource(uri,
+                                      json_pack("{s:s, s:b, s:s}", "id", id,
+                                                "templateTest", true, "data",
+                                                data),
                                       contents);
         }
     }
@@ -307,18 +341,21 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
 
 /* ==== Prompts ==== */
 
-static json_t *user_text(const char *text) {
+static json_t *user_text(const char *text)
+{
     return json_pack("{s:s, s:{s:s, s:s}}", "role", "user", "content", "type",
                      "text", "text", text);
 }
 
-static const char *str_arg(json_t *args, const char *k) {
+static const char *str_arg(json_t *args, const char *k)
+{
     return json_string_value(json_object_get(args, k));
 }
 
 hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
                       json_t *input_responses, json_t *client_caps,
-                      bool stateless, json_t **result, hk_error *err) {
+                      bool stateless, json_t **result, hk_error *err)
+{
     *result = NULL;
     hk_store *st = s->env.store_slot ? *s->env.store_slot : s->env.store;
     bool explain = strcmp(name, "explain_entity") == 0;
@@ -372,17 +409,22 @@ hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
         }
         hk_buf text = HK_BUF_INIT;
         if (explain)
-            hk_buf_appendf(&text,
+            hk_buf_appendf(
+                &text,
                 "Explain what the knowledge base says about \"%s\". Use only "
                 "the facts below (written as Predicate(arguments)); say so "
-                "where they are silent.\n\nFacts (%zu):\n%s", val, n,
-                n ? b.data : "(none: the knowledge base has no facts about "
-                "this entity)\n");
+                "where they are silent.\n\nFacts (%zu):\n%s",
+                val, n,
+                n ? b.data
+                  : "(none: the knowledge base has no facts about "
+                    "this entity)\n");
         else
-            hk_buf_appendf(&text,
+            hk_buf_appendf(
+                &text,
                 "Check this claim against the knowledge base: \"%s\".\n\n"
                 "Answer supported, contradicted or not covered, and cite the "
-                "facts you relied on. Facts a search returned for it (%zu):\n%s",
+                "facts you relied on. Facts a search returned for it "
+                "(%zu):\n%s",
                 val, n, n ? b.data : "(none)\n");
         hk_buf_free(&b);
         *result = json_pack("{s:s, s:[o]}", "description",
@@ -394,18 +436,21 @@ hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
     }
     if (s->env.fixtures) {
         if (strcmp(name, "test_simple_prompt") == 0) {
-            *result = json_pack("{s:[o]}", "messages",
-                                user_text("This is a simple prompt for testing."));
+            *result =
+                json_pack("{s:[o]}", "messages",
+                          user_text("This is a simple prompt for testing."));
             return HK_OK;
         }
         if (strcmp(name, "test_prompt_with_arguments") == 0) {
             const char *a1 = str_arg(args, "arg1"), *a2 = str_arg(args, "arg2");
             if (!a1 || !a2)
-                return hk_error_set(err, HK_ERR_INVALID,
-                                    "Invalid params: arg1 and arg2 are required");
+                return hk_error_set(
+                    err, HK_ERR_INVALID,
+                    "Invalid params: arg1 and arg2 are required");
             char text[1024];
             snprintf(text, sizeof text,
-                     "Prompt with arguments: arg1='%.400s', arg2='%.400s'", a1, a2);
+                     "Prompt with arguments: arg1='%.400s', arg2='%.400s'", a1,
+                     a2);
             *result = json_pack("{s:[o]}", "messages", user_text(text));
             return HK_OK;
         }
@@ -414,9 +459,10 @@ hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
             if (!uri)
                 return hk_error_set(err, HK_ERR_INVALID,
                                     "Invalid params: resourceUri is required");
-            *result = json_pack("{s:[{s:s, s:{s:s, s:{s:s, s:s, s:s}}}, o]}",
-                "messages", "role", "user", "content", "type", "resource",
-                "resource", "uri", uri, "mimeType", "text/plain", "text",
+            *result = json_pack(
+                "{s:[{s:s, s:{s:s, s:{s:s, s:s, s:s}}}, o]}", "messages",
+                "role", "user", "content", "type", "resource", "resource",
+                "uri", uri, "mimeType", "text/plain", "text",
                 "Embedded resource content for testing.",
                 user_text("Please process the embedded resource above."));
             return HK_OK;
@@ -439,18 +485,18 @@ hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
             }
             *result = json_pack(
                 "{s:s, s:{s:{s:s, s:{s:s, s:{s:s, s:{s:{s:s}}, s:[s]}}}}}",
-                "resultType", "input_required", "inputRequests",
-                "user_context", "method", "elicitation/create", "params",
-                "message", "What context should the prompt use?",
-                "requestedSchema", "type", "object", "properties", "context",
-                "type", "string", "required", "context");
+                "resultType", "input_required", "inputRequests", "user_context",
+                "method", "elicitation/create", "params", "message",
+                "What context should the prompt use?", "requestedSchema",
+                "type", "object", "properties", "context", "type", "string",
+                "required", "context");
             return *result ? HK_OK : HK_ERR_NOMEM;
         }
         if (strcmp(name, "test_prompt_with_image") == 0) {
             *result = json_pack("{s:[{s:s, s:{s:s, s:s, s:s}}, o]}", "messages",
-                "role", "user", "content", "type", "image", "data",
-                fixture_png, "mimeType", "image/png",
-                user_text("Please analyze the image above."));
+                                "role", "user", "content", "type", "image",
+                                "data", fixture_png, "mimeType", "image/png",
+                                user_text("Please analyze the image above."));
             return HK_OK;
         }
     }
@@ -461,8 +507,8 @@ hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
 /* ==== Completion ==== */
 
 static hk_err complete_names(hk_mcp_server *s, bool entities,
-                             const char *prefix, json_t **values,
-                             hk_error *err) {
+                             const char *prefix, json_t **values, hk_error *err)
+{
     hk_store *st = s->env.store_slot ? *s->env.store_slot : s->env.store;
     hk_txn *t = NULL;
     hk_name_count *v = NULL;
@@ -475,14 +521,14 @@ static hk_err complete_names(hk_mcp_server *s, bool entities,
         uint64_t cnt = 0;
         rc = entities ? hk_store_count_entity(t, prefix, &cnt, err)
                       : hk_store_count_predicate(t, prefix, &cnt, err);
-        if (rc == HK_OK && cnt > 0) json_array_append_new(arr, json_string(prefix));
+        if (rc == HK_OK && cnt > 0)
+            json_array_append_new(arr, json_string(prefix));
     }
     if (rc == HK_OK)
-        rc = entities
-                 ? hk_store_list_entities(t, pl ? prefix : NULL, COMPLETE_MAX,
-                                          1, &v, &n, err)
-                 : hk_store_list_predicates(t, pl ? prefix : NULL,
-                                            COMPLETE_MAX, &v, &n, err);
+        rc = entities ? hk_store_list_entities(t, pl ? prefix : NULL,
+                                               COMPLETE_MAX, 1, &v, &n, err)
+                      : hk_store_list_predicates(t, pl ? prefix : NULL,
+                                                 COMPLETE_MAX, &v, &n, err);
     for (size_t i = 0; rc == HK_OK && i < n; i++) {
         if (strncmp(v[i].name, prefix, pl) != 0) break; /* past the prefix */
         if (json_array_size(arr) >= COMPLETE_MAX) break;
@@ -500,15 +546,18 @@ static hk_err complete_names(hk_mcp_server *s, bool entities,
 
 hk_err mcp_complete(hk_mcp_server *s, json_t *ref, const char *arg_name,
                     const char *value, json_t *context_args, json_t **values,
-                    hk_error *err) {
+                    hk_error *err)
+{
     (void)context_args;
     const char *type = str_arg(ref, "type");
     *values = NULL;
     if (type && strcmp(type, "ref/prompt") == 0) {
         const char *name = str_arg(ref, "name");
-        if (!name) return hk_error_set(err, HK_ERR_INVALID,
-                                       "Invalid params: ref/prompt needs a name");
-        if (strcmp(name, "explain_entity") == 0 && strcmp(arg_name, "entity") == 0)
+        if (!name)
+            return hk_error_set(err, HK_ERR_INVALID,
+                                "Invalid params: ref/prompt needs a name");
+        if (strcmp(name, "explain_entity") == 0 &&
+            strcmp(arg_name, "entity") == 0)
             return complete_names(s, true, value, values, err);
         if (strcmp(name, "explain_entity") == 0 ||
             strcmp(name, "check_claim") == 0 ||
@@ -521,8 +570,9 @@ hk_err mcp_complete(hk_mcp_server *s, json_t *ref, const char *arg_name,
     }
     if (type && strcmp(type, "ref/resource") == 0) {
         const char *uri = str_arg(ref, "uri");
-        if (!uri) return hk_error_set(err, HK_ERR_INVALID,
-                                      "Invalid params: ref/resource needs a uri");
+        if (!uri)
+            return hk_error_set(err, HK_ERR_INVALID,
+                                "Invalid params: ref/resource needs a uri");
         if (strcmp(uri, "hakgal://entity/{name}") == 0)
             return complete_names(s, true, value, values, err);
         if (strcmp(uri, "hakgal://predicate/{name}") == 0)
@@ -532,7 +582,8 @@ hk_err mcp_complete(hk_mcp_server *s, json_t *ref, const char *arg_name,
             return *values ? HK_OK : HK_ERR_NOMEM;
         }
         return hk_error_set(err, HK_ERR_NOT_FOUND,
-                            "Invalid params: unknown resource template '%s'", uri);
+                            "Invalid params: unknown resource template '%s'",
+                            uri);
     }
     return hk_error_set(err, HK_ERR_INVALID,
                         "Invalid params: ref.type must be ref/prompt or "

@@ -46,7 +46,8 @@ static const char *const instructions =
 
 /* ==== Message helpers ==== */
 
-json_t *hk_mcp_error_response(json_t *id, int code, const char *message) {
+json_t *hk_mcp_error_response(json_t *id, int code, const char *message)
+{
     /* messages quote client text, possibly cut inside a character */
     return json_pack("{s:s, s:O, s:{s:i, s:o}}", "jsonrpc", "2.0", "id",
                      id ? id : json_null(), "error", "code", code, "message",
@@ -54,21 +55,27 @@ json_t *hk_mcp_error_response(json_t *id, int code, const char *message) {
 }
 
 static json_t *error_with_data(json_t *id, int code, const char *message,
-                               json_t *data /* stolen */) {
+                               json_t *data /* stolen */)
+{
     json_t *r = hk_mcp_error_response(id, code, message);
-    if (r && data) json_object_set_new(json_object_get(r, "error"), "data", data);
-    else json_decref(data);
+    if (r && data)
+        json_object_set_new(json_object_get(r, "error"), "data", data);
+    else
+        json_decref(data);
     return r;
 }
 
-static json_t *result_response(json_t *id, json_t *result /* stolen */) {
-    if (!result) return hk_mcp_error_response(id, HK_MCP_INTERNAL_ERROR,
-                                              "out of memory");
+static json_t *result_response(json_t *id, json_t *result /* stolen */)
+{
+    if (!result)
+        return hk_mcp_error_response(id, HK_MCP_INTERNAL_ERROR,
+                                     "out of memory");
     return json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result",
                      result);
 }
 
-hk_mcp_kind hk_mcp_classify(const json_t *msg) {
+hk_mcp_kind hk_mcp_classify(const json_t *msg)
+{
     if (!json_is_object(msg)) return HK_MCP_KIND_INVALID;
     const json_t *v = json_object_get(msg, "jsonrpc");
     if (!json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0)
@@ -87,22 +94,26 @@ hk_mcp_kind hk_mcp_classify(const json_t *msg) {
     return HK_MCP_KIND_INVALID;
 }
 
-static const char *meta_version(const json_t *msg) {
+static const char *meta_version(const json_t *msg)
+{
     const json_t *meta =
         json_object_get(json_object_get(msg, "params"), "_meta");
     const json_t *v = json_object_get(meta, META_VERSION);
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static bool is_dated_stateful(const char *v) {
+static bool is_dated_stateful(const char *v)
+{
     for (size_t i = 1; i < hk_mcp_n_versions; i++)
         if (strcmp(hk_mcp_versions[i], v) == 0) return true;
     return false;
 }
 
-bool hk_mcp_is_stateless(const json_t *msg) {
+bool hk_mcp_is_stateless(const json_t *msg)
+{
     const json_t *m = json_object_get(msg, "method");
-    if (json_is_string(m) && strcmp(json_string_value(m), "server/discover") == 0)
+    if (json_is_string(m) &&
+        strcmp(json_string_value(m), "server/discover") == 0)
         return true;
     const char *v = meta_version(msg);
     return v && !is_dated_stateful(v);
@@ -113,7 +124,8 @@ bool hk_mcp_is_stateless(const json_t *msg) {
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static json_t *cursor_json(size_t offset) {
+static json_t *cursor_json(size_t offset)
+{
     char raw[32], out[64];
     int n = snprintf(raw, sizeof raw, "hk1:%zu", offset);
     size_t o = 0;
@@ -131,7 +143,8 @@ static json_t *cursor_json(size_t offset) {
 }
 
 /* Decodes a cursor; false when it is not one of ours. */
-static bool cursor_parse(const char *c, size_t *offset) {
+static bool cursor_parse(const char *c, size_t *offset)
+{
     char raw[48];
     size_t len = strlen(c), o = 0;
     if (len == 0 || len > 40) return false;
@@ -158,12 +171,14 @@ static bool cursor_parse(const char *c, size_t *offset) {
 
 /* Slices a full list into one page; adds nextCursor. items stolen. */
 static hk_err paginate(json_t *params, json_t *items, size_t page,
-                       const char *key, json_t **result, const char **why) {
+                       const char *key, json_t **result, const char **why)
+{
     size_t offset = 0;
     json_t *cj = json_object_get(params, "cursor");
     *result = NULL;
     if (cj && !json_is_null(cj)) {
-        if (!json_is_string(cj) || !cursor_parse(json_string_value(cj), &offset) ||
+        if (!json_is_string(cj) ||
+            !cursor_parse(json_string_value(cj), &offset) ||
             offset > json_array_size(items)) {
             json_decref(items);
             *why = "Invalid params: unknown or expired cursor";
@@ -178,8 +193,8 @@ static hk_err paginate(json_t *params, json_t *items, size_t page,
         json_array_append(slice, json_array_get(items, i));
     json_object_set_new(r, key, slice);
     slice = NULL;
-    if (offset + page < n) json_object_set_new(r, "nextCursor",
-                                               cursor_json(offset + page));
+    if (offset + page < n)
+        json_object_set_new(r, "nextCursor", cursor_json(offset + page));
     json_decref(items);
     *result = r;
     return HK_OK;
@@ -195,31 +210,33 @@ oom:
 
 /* Per-request facts the handlers need. */
 typedef struct req {
-    hk_mcp_server *srv;     /* server */
-    hk_mcp_session *sess;   /* session (stateful) or NULL */
-    const hk_mcp_io *io;    /* channel */
-    json_t *id;             /* request id (borrowed) */
-    json_t *params;         /* params object (borrowed, never NULL) */
-    bool stateless;         /* 2026-07-28 */
-    const char *version;    /* revision in force */
-    json_t *client_caps;    /* capabilities (borrowed) or NULL */
-    int log_level;          /* -1: send no log messages */
-    int http_status;        /* status for the response */
+    hk_mcp_server *srv;   /* server */
+    hk_mcp_session *sess; /* session (stateful) or NULL */
+    const hk_mcp_io *io;  /* channel */
+    json_t *id;           /* request id (borrowed) */
+    json_t *params;       /* params object (borrowed, never NULL) */
+    bool stateless;       /* 2026-07-28 */
+    const char *version;  /* revision in force */
+    json_t *client_caps;  /* capabilities (borrowed) or NULL */
+    int log_level;        /* -1: send no log messages */
+    int http_status;      /* status for the response */
 } req;
 
-static json_t *err_resp(req *r, int code, const char *msg, json_t *data) {
+static json_t *err_resp(req *r, int code, const char *msg, json_t *data)
+{
     if (r->io->http && r->http_status == 200) {
-        if (code == HK_MCP_METHOD_NOT_FOUND && r->stateless) r->http_status = 404;
-        else if (r->stateless &&
-                 (code == HK_MCP_HEADER_MISMATCH ||
-                  code == HK_MCP_MISSING_CLIENT_CAPABILITY ||
-                  code == HK_MCP_UNSUPPORTED_VERSION))
+        if (code == HK_MCP_METHOD_NOT_FOUND && r->stateless)
+            r->http_status = 404;
+        else if (r->stateless && (code == HK_MCP_HEADER_MISMATCH ||
+                                  code == HK_MCP_MISSING_CLIENT_CAPABILITY ||
+                                  code == HK_MCP_UNSUPPORTED_VERSION))
             r->http_status = 400;
     }
     return error_with_data(r->id, code, msg, data);
 }
 
-static json_t *server_info(void) {
+static json_t *server_info(void)
+{
     return json_pack("{s:s, s:s, s:s, s:s}", "name", HK_MCP_SERVER_NAME,
                      "title", "HAK-GAL knowledge base", "version", HK_VERSION,
                      "description",
@@ -227,22 +244,23 @@ static json_t *server_info(void) {
                      "consistency tools");
 }
 
-static json_t *capabilities(req *r) {
+static json_t *capabilities(req *r)
+{
     /* the lists only change when the server restarts: no listChanged */
     json_t *c = json_pack("{s:{s:b}, s:{s:b}, s:{}, s:{}}", "tools",
-                          "listChanged", false, "prompts", "listChanged",
-                          false, "logging", "completions");
-    json_t *res = r->stateless
-                      ? json_pack("{s:b}", "listChanged", false)
-                      : json_pack("{s:b, s:b}", "subscribe", true,
-                                  "listChanged", false);
+                          "listChanged", false, "prompts", "listChanged", false,
+                          "logging", "completions");
+    json_t *res = r->stateless ? json_pack("{s:b}", "listChanged", false)
+                               : json_pack("{s:b, s:b}", "subscribe", true,
+                                           "listChanged", false);
     json_object_set_new(c, "resources", res);
     return c;
 }
 
 /* Adds the fields every 2026-07-28 result carries. */
-static void stateless_fields(req *r, json_t *result, bool cacheable,
-                             int ttl_ms, bool is_public) {
+static void stateless_fields(req *r, json_t *result, bool cacheable, int ttl_ms,
+                             bool is_public)
+{
     if (!r->stateless || !result) return;
     if (!json_object_get(result, "resultType"))
         json_object_set_new(result, "resultType", json_string("complete"));
@@ -255,20 +273,22 @@ static void stateless_fields(req *r, json_t *result, bool cacheable,
 
 /* ==== Methods ==== */
 
-static json_t *m_initialize(req *r, hk_mcp_session **new_session) {
+static json_t *m_initialize(req *r, hk_mcp_session **new_session)
+{
     json_t *pv = json_object_get(r->params, "protocolVersion");
     if (!json_is_string(pv))
         return err_resp(r, HK_MCP_INVALID_PARAMS,
                         "Invalid params: initialize needs protocolVersion",
                         NULL);
     const char *want = json_string_value(pv);
-    const char *chosen = is_dated_stateful(want) ? want : HK_MCP_VERSION_STATEFUL;
+    const char *chosen =
+        is_dated_stateful(want) ? want : HK_MCP_VERSION_STATEFUL;
     hk_mcp_session *sess = r->sess;
     if (!sess) {
         hk_error e;
         if (!new_session || hk_mcp_session_new(r->srv, &sess, &e) != HK_OK)
-            return err_resp(r, HK_MCP_INTERNAL_ERROR,
-                            "cannot create a session", NULL);
+            return err_resp(r, HK_MCP_INTERNAL_ERROR, "cannot create a session",
+                            NULL);
         *new_session = sess;
     }
     pthread_mutex_lock(&sess->lock);
@@ -277,8 +297,8 @@ static json_t *m_initialize(req *r, hk_mcp_session **new_session) {
         sess->initialized = true;
         snprintf(sess->version, sizeof sess->version, "%s", chosen);
         json_t *caps = json_object_get(r->params, "capabilities");
-        sess->client_caps = json_is_object(caps) ? json_incref(caps)
-                                                 : json_object();
+        sess->client_caps =
+            json_is_object(caps) ? json_incref(caps) : json_object();
     }
     pthread_mutex_unlock(&sess->lock);
     if (again)
@@ -291,22 +311,24 @@ static json_t *m_initialize(req *r, hk_mcp_session **new_session) {
                          server_info(), "instructions", instructions));
 }
 
-static json_t *m_discover(req *r) {
+static json_t *m_discover(req *r)
+{
     json_t *versions = json_array();
     for (size_t i = 0; i < hk_mcp_n_versions; i++)
         json_array_append_new(versions, json_string(hk_mcp_versions[i]));
-    json_t *res = json_pack("{s:o, s:o, s:s, s:{s:o}}", "supportedVersions",
-                            versions, "capabilities", capabilities(r),
-                            "instructions", instructions, "_meta",
-                            META_SERVERINFO, server_info());
+    json_t *res =
+        json_pack("{s:o, s:o, s:s, s:{s:o}}", "supportedVersions", versions,
+                  "capabilities", capabilities(r), "instructions", instructions,
+                  "_meta", META_SERVERINFO, server_info());
     stateless_fields(r, res, true, LIST_TTL_MS, true);
     return result_response(r->id, res);
 }
 
-static json_t *m_set_level(req *r) {
+static json_t *m_set_level(req *r)
+{
     const json_t *lv = json_object_get(r->params, "level");
-    int level = json_is_string(lv) ? mcp_log_level_parse(json_string_value(lv))
-                                   : -1;
+    int level =
+        json_is_string(lv) ? mcp_log_level_parse(json_string_value(lv)) : -1;
     if (level < 0)
         return err_resp(r, HK_MCP_INVALID_PARAMS,
                         "Invalid params: level must be one of debug, info, "
@@ -320,7 +342,8 @@ static json_t *m_set_level(req *r) {
     return result_response(r->id, json_object());
 }
 
-static json_t *list_reply(req *r, json_t *items, const char *key, int ttl) {
+static json_t *list_reply(req *r, json_t *items, const char *key, int ttl)
+{
     json_t *res = NULL;
     const char *why = NULL;
     if (paginate(r->params, items, r->srv->env.list_page_size, key, &res,
@@ -330,25 +353,29 @@ static json_t *list_reply(req *r, json_t *items, const char *key, int ttl) {
     return result_response(r->id, res);
 }
 
-static json_t *m_tools_list(req *r) {
+static json_t *m_tools_list(req *r)
+{
     json_t *items = json_array();
     for (size_t i = 0; i < r->srv->n_tools; i++)
         json_array_append(items, r->srv->tools[i].listing);
     return list_reply(r, items, "tools", LIST_TTL_MS);
 }
 
-static const mcp_tool *find_tool(hk_mcp_server *s, const char *name) {
+static const mcp_tool *find_tool(hk_mcp_server *s, const char *name)
+{
     for (size_t i = 0; i < s->n_tools; i++)
         if (strcmp(s->tools[i].def->name, name) == 0) return &s->tools[i];
     return NULL;
 }
 
-static json_t *tool_error_result(const char *msg) {
-    return json_pack("{s:[{s:s, s:o}], s:b}", "content", "type", "text",
-                     "text", mcp_json_text(msg), "isError", true);
+static json_t *tool_error_result(const char *msg)
+{
+    return json_pack("{s:[{s:s, s:o}], s:b}", "content", "type", "text", "text",
+                     mcp_json_text(msg), "isError", true);
 }
 
-static json_t *m_tools_call(req *r) {
+static json_t *m_tools_call(req *r)
+{
     json_t *name = json_object_get(r->params, "name");
     if (!json_is_string(name))
         return err_resp(r, HK_MCP_INVALID_PARAMS,
@@ -422,12 +449,13 @@ static json_t *m_tools_call(req *r) {
         result = c.result;
         json_decref(structured);
     } else {
-        bool wrote = (f & MCP_TOOL_AUTH) ||
-                     ((f & MCP_TOOL_AUTH_UNLESS_DRY) &&
-                      !mcp_arg_bool(&c, "dry_run", true));
+        bool wrote =
+            (f & MCP_TOOL_AUTH) || ((f & MCP_TOOL_AUTH_UNLESS_DRY) &&
+                                    !mcp_arg_bool(&c, "dry_run", true));
         if (wrote) {
             char msg[300];
-            snprintf(msg, sizeof msg, "%s changed the knowledge base (actor %s)",
+            snprintf(msg, sizeof msg,
+                     "%s changed the knowledge base (actor %s)",
                      tool->def->name, c.actor ? c.actor : "-");
             mcp_log(&c, 2 /* notice */, "hakgal.tools", msg);
             if (r->io->kb_changed) r->io->kb_changed(r->io->ud);
@@ -444,7 +472,8 @@ static json_t *m_tools_call(req *r) {
     return result_response(r->id, result);
 }
 
-static json_t *m_resources_read(req *r) {
+static json_t *m_resources_read(req *r)
+{
     json_t *uri = json_object_get(r->params, "uri");
     if (!json_is_string(uri))
         return err_resp(r, HK_MCP_INVALID_PARAMS,
@@ -452,16 +481,16 @@ static json_t *m_resources_read(req *r) {
     json_t *contents = NULL;
     hk_error e;
     hk_error_clear(&e);
-    hk_err rc = mcp_resource_read(r->srv, json_string_value(uri), &contents, &e);
+    hk_err rc =
+        mcp_resource_read(r->srv, json_string_value(uri), &contents, &e);
     if (rc == HK_ERR_NOT_FOUND)
-        return err_resp(r,
-                        r->stateless ? HK_MCP_INVALID_PARAMS
-                                     : HK_MCP_RESOURCE_NOT_FOUND,
-                        "Resource not found",
-                        json_pack("{s:O}", "uri", uri));
+        return err_resp(
+            r, r->stateless ? HK_MCP_INVALID_PARAMS : HK_MCP_RESOURCE_NOT_FOUND,
+            "Resource not found", json_pack("{s:O}", "uri", uri));
     if (rc != HK_OK)
-        return err_resp(r, rc == HK_ERR_INVALID ? HK_MCP_INVALID_PARAMS
-                                                : HK_MCP_INTERNAL_ERROR,
+        return err_resp(r,
+                        rc == HK_ERR_INVALID ? HK_MCP_INVALID_PARAMS
+                                             : HK_MCP_INTERNAL_ERROR,
                         e.message, NULL);
     json_t *res = json_pack("{s:o}", "contents", contents);
     /* KB resources change with every write: clients revalidate */
@@ -469,11 +498,12 @@ static json_t *m_resources_read(req *r) {
     return result_response(r->id, res);
 }
 
-static json_t *m_subscribe(req *r, bool on) {
+static json_t *m_subscribe(req *r, bool on)
+{
     json_t *uri = json_object_get(r->params, "uri");
     if (!json_is_string(uri))
-        return err_resp(r, HK_MCP_INVALID_PARAMS,
-                        "Invalid params: needs a uri", NULL);
+        return err_resp(r, HK_MCP_INVALID_PARAMS, "Invalid params: needs a uri",
+                        NULL);
     if (r->sess) {
         const char *u = json_string_value(uri);
         pthread_mutex_lock(&r->sess->lock);
@@ -501,7 +531,8 @@ static json_t *m_subscribe(req *r, bool on) {
     return result_response(r->id, json_object());
 }
 
-static json_t *m_prompts_get(req *r) {
+static json_t *m_prompts_get(req *r)
+{
     json_t *name = json_object_get(r->params, "name");
     if (!json_is_string(name))
         return err_resp(r, HK_MCP_INVALID_PARAMS,
@@ -518,15 +549,17 @@ static json_t *m_prompts_get(req *r) {
                                json_object_get(r->params, "inputResponses"),
                                r->client_caps, r->stateless, &res, &e);
     if (rc != HK_OK)
-        return err_resp(r, rc == HK_ERR_NOT_FOUND || rc == HK_ERR_INVALID
-                               ? HK_MCP_INVALID_PARAMS
-                               : HK_MCP_INTERNAL_ERROR,
+        return err_resp(r,
+                        rc == HK_ERR_NOT_FOUND || rc == HK_ERR_INVALID
+                            ? HK_MCP_INVALID_PARAMS
+                            : HK_MCP_INTERNAL_ERROR,
                         e.message, NULL);
     stateless_fields(r, res, false, 0, false);
     return result_response(r->id, res);
 }
 
-static json_t *m_complete(req *r) {
+static json_t *m_complete(req *r)
+{
     json_t *ref = json_object_get(r->params, "ref");
     json_t *arg = json_object_get(r->params, "argument");
     json_t *an = json_object_get(arg, "name");
@@ -534,23 +567,25 @@ static json_t *m_complete(req *r) {
     if (!json_is_object(ref) || !json_is_string(an) || !json_is_string(av))
         return err_resp(r, HK_MCP_INVALID_PARAMS,
                         "Invalid params: completion/complete needs ref and "
-                        "argument {name, value}", NULL);
-    json_t *ctx = json_object_get(json_object_get(r->params, "context"),
-                                  "arguments");
+                        "argument {name, value}",
+                        NULL);
+    json_t *ctx =
+        json_object_get(json_object_get(r->params, "context"), "arguments");
     json_t *values = NULL;
     hk_error e;
     hk_error_clear(&e);
     hk_err rc = mcp_complete(r->srv, ref, json_string_value(an),
                              json_string_value(av), ctx, &values, &e);
     if (rc != HK_OK)
-        return err_resp(r, rc == HK_ERR_INVALID || rc == HK_ERR_NOT_FOUND
-                               ? HK_MCP_INVALID_PARAMS
-                               : HK_MCP_INTERNAL_ERROR,
+        return err_resp(r,
+                        rc == HK_ERR_INVALID || rc == HK_ERR_NOT_FOUND
+                            ? HK_MCP_INVALID_PARAMS
+                            : HK_MCP_INTERNAL_ERROR,
                         e.message, NULL);
     size_t total = json_array_size(values);
-    json_t *res = json_pack("{s:{s:o, s:I, s:b}}", "completion", "values",
-                            values, "total", (json_int_t)total, "hasMore",
-                            false);
+    json_t *res =
+        json_pack("{s:{s:o, s:I, s:b}}", "completion", "values", values,
+                  "total", (json_int_t)total, "hasMore", false);
     stateless_fields(r, res, false, 0, false);
     return result_response(r->id, res);
 }
@@ -558,20 +593,21 @@ static json_t *m_complete(req *r) {
 /* ==== Entry ==== */
 
 /* Stateless validation of _meta and headers; NULL when all is well. */
-static json_t *check_stateless(req *r, const char *method) {
+static json_t *check_stateless(req *r, const char *method)
+{
     json_t *meta = json_object_get(r->params, "_meta");
     json_t *ver = json_object_get(meta, META_VERSION);
     json_t *caps = json_object_get(meta, META_CAPS);
     const hk_mcp_io *io = r->io;
-    if (!json_is_object(meta) || !json_is_string(ver) || !json_is_object(caps)) {
+    if (!json_is_object(meta) || !json_is_string(ver) ||
+        !json_is_object(caps)) {
         r->http_status = 400;
         return err_resp(
             r, HK_MCP_INVALID_PARAMS,
             !json_is_object(meta)
                 ? "Invalid params: _meta is required in protocol 2026-07-28"
-                : !json_is_string(ver)
-                      ? "Invalid params: _meta lacks " META_VERSION
-                      : "Invalid params: _meta lacks " META_CAPS,
+            : !json_is_string(ver) ? "Invalid params: _meta lacks " META_VERSION
+                                   : "Invalid params: _meta lacks " META_CAPS,
             NULL);
     }
     const char *v = json_string_value(ver);
@@ -579,17 +615,17 @@ static json_t *check_stateless(req *r, const char *method) {
         r->http_status = 400;
         return err_resp(r, HK_MCP_HEADER_MISMATCH,
                         "Header mismatch: MCP-Protocol-Version header differs "
-                        "from _meta " META_VERSION, NULL);
+                        "from _meta " META_VERSION,
+                        NULL);
     }
     if (strcmp(v, HK_MCP_VERSION_STATELESS) != 0) {
         json_t *sup = json_array();
         for (size_t i = 0; i < hk_mcp_n_versions; i++)
             json_array_append_new(sup, json_string(hk_mcp_versions[i]));
         r->http_status = 400;
-        return err_resp(r, HK_MCP_UNSUPPORTED_VERSION,
-                        "Unsupported protocol version",
-                        json_pack("{s:s, s:o}", "requested", v, "supported",
-                                  sup));
+        return err_resp(
+            r, HK_MCP_UNSUPPORTED_VERSION, "Unsupported protocol version",
+            json_pack("{s:s, s:o}", "requested", v, "supported", sup));
     }
     if (io->http) {
         if (!io->header_method_present ||
@@ -612,8 +648,8 @@ static json_t *check_stateless(req *r, const char *method) {
             json_t *n = json_object_get(r->params, "uri");
             body_name = json_is_string(n) ? json_string_value(n) : NULL;
         }
-        if (body_name && (!io->header_name ||
-                          strcmp(io->header_name, body_name) != 0)) {
+        if (body_name &&
+            (!io->header_name || strcmp(io->header_name, body_name) != 0)) {
             r->http_status = 400;
             return err_resp(r, HK_MCP_HEADER_MISMATCH,
                             io->header_name
@@ -626,14 +662,15 @@ static json_t *check_stateless(req *r, const char *method) {
     }
     r->client_caps = caps;
     json_t *lv = json_object_get(meta, META_LOGLEVEL);
-    r->log_level = json_is_string(lv) ? mcp_log_level_parse(json_string_value(lv))
-                                      : -1;
+    r->log_level =
+        json_is_string(lv) ? mcp_log_level_parse(json_string_value(lv)) : -1;
     return NULL;
 }
 
 json_t *hk_mcp_handle(hk_mcp_server *s, hk_mcp_session *sess, json_t *msg,
                       const hk_mcp_io *io, hk_mcp_session **new_session,
-                      int *http_status) {
+                      int *http_status)
+{
     static const hk_mcp_io no_io;
     if (!io) io = &no_io;
     if (new_session) *new_session = NULL;
@@ -658,8 +695,9 @@ json_t *hk_mcp_handle(hk_mcp_server *s, hk_mcp_session *sess, json_t *msg,
     if (!json_is_object(params)) {
         if (kind == HK_MCP_KIND_NOTIFICATION) return NULL;
         if (http_status) *http_status = 400;
-        return hk_mcp_error_response(id, HK_MCP_INVALID_PARAMS,
-                                     "Invalid params: params must be an object");
+        return hk_mcp_error_response(
+            id, HK_MCP_INVALID_PARAMS,
+            "Invalid params: params must be an object");
     }
 
     req r;
@@ -690,9 +728,12 @@ json_t *hk_mcp_handle(hk_mcp_server *s, hk_mcp_session *sess, json_t *msg,
         r.sess = NULL;
         resp = check_stateless(&r, method);
         if (resp) goto done;
-        if (strcmp(method, "server/discover") == 0) resp = m_discover(&r);
-        else if (strcmp(method, "tools/list") == 0) resp = m_tools_list(&r);
-        else if (strcmp(method, "tools/call") == 0) resp = m_tools_call(&r);
+        if (strcmp(method, "server/discover") == 0)
+            resp = m_discover(&r);
+        else if (strcmp(method, "tools/list") == 0)
+            resp = m_tools_list(&r);
+        else if (strcmp(method, "tools/call") == 0)
+            resp = m_tools_call(&r);
         else if (strcmp(method, "resources/list") == 0)
             resp = list_reply(&r, mcp_resources_list(s, s->env.fixtures),
                               "resources", 0);
@@ -704,7 +745,8 @@ json_t *hk_mcp_handle(hk_mcp_server *s, hk_mcp_session *sess, json_t *msg,
         else if (strcmp(method, "prompts/list") == 0)
             resp = list_reply(&r, mcp_prompts_list(s, s->env.fixtures),
                               "prompts", LIST_TTL_MS);
-        else if (strcmp(method, "prompts/get") == 0) resp = m_prompts_get(&r);
+        else if (strcmp(method, "prompts/get") == 0)
+            resp = m_prompts_get(&r);
         else if (strcmp(method, "completion/complete") == 0)
             resp = m_complete(&r);
         else {
@@ -739,25 +781,31 @@ json_t *hk_mcp_handle(hk_mcp_server *s, hk_mcp_session *sess, json_t *msg,
     } else {
         r.version = HK_MCP_VERSION_STATEFUL;
     }
-    if (strcmp(method, "logging/setLevel") == 0) resp = m_set_level(&r);
-    else if (strcmp(method, "tools/list") == 0) resp = m_tools_list(&r);
-    else if (strcmp(method, "tools/call") == 0) resp = m_tools_call(&r);
+    if (strcmp(method, "logging/setLevel") == 0)
+        resp = m_set_level(&r);
+    else if (strcmp(method, "tools/list") == 0)
+        resp = m_tools_list(&r);
+    else if (strcmp(method, "tools/call") == 0)
+        resp = m_tools_call(&r);
     else if (strcmp(method, "resources/list") == 0)
         resp = list_reply(&r, mcp_resources_list(s, s->env.fixtures),
                           "resources", 0);
     else if (strcmp(method, "resources/templates/list") == 0)
         resp = list_reply(&r, mcp_templates_list(s, s->env.fixtures),
                           "resourceTemplates", 0);
-    else if (strcmp(method, "resources/read") == 0) resp = m_resources_read(&r);
+    else if (strcmp(method, "resources/read") == 0)
+        resp = m_resources_read(&r);
     else if (strcmp(method, "resources/subscribe") == 0)
         resp = m_subscribe(&r, true);
     else if (strcmp(method, "resources/unsubscribe") == 0)
         resp = m_subscribe(&r, false);
     else if (strcmp(method, "prompts/list") == 0)
-        resp = list_reply(&r, mcp_prompts_list(s, s->env.fixtures), "prompts",
-                          0);
-    else if (strcmp(method, "prompts/get") == 0) resp = m_prompts_get(&r);
-    else if (strcmp(method, "completion/complete") == 0) resp = m_complete(&r);
+        resp =
+            list_reply(&r, mcp_prompts_list(s, s->env.fixtures), "prompts", 0);
+    else if (strcmp(method, "prompts/get") == 0)
+        resp = m_prompts_get(&r);
+    else if (strcmp(method, "completion/complete") == 0)
+        resp = m_complete(&r);
     else {
         char m[160];
         snprintf(m, sizeof m, "Method not found: %.100s", method);

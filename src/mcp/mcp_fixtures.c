@@ -23,73 +23,88 @@ static const char png[] =
 static const char wav[] =
     "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA=";
 
-static void sleep_ms(long ms) {
+static void sleep_ms(long ms)
+{
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-hk_err mcp_fixture_content(mcp_call *c, json_t *content /* stolen */) {
+hk_err mcp_fixture_content(mcp_call *c, json_t *content /* stolen */)
+{
     c->result = json_pack("{s:o}", "content", content);
     return c->result ? HK_OK : HK_ERR_NOMEM;
 }
 
-static json_t *text_block(const char *text) {
+static json_t *text_block(const char *text)
+{
     return json_pack("{s:s, s:s}", "type", "text", "text", text);
 }
 
 /* ==== Content ==== */
 
-static hk_err f_simple_text(mcp_call *c, json_t **out, hk_error *err) {
+static hk_err f_simple_text(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     (void)err;
-    return mcp_fixture_content(c, json_pack("[o]", text_block(
-        "This is a simple text response for testing.")));
+    return mcp_fixture_content(
+        c,
+        json_pack("[o]",
+                  text_block("This is a simple text response for testing.")));
 }
 
-static hk_err f_image(mcp_call *c, json_t **out, hk_error *err) {
+static hk_err f_image(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     (void)err;
-    return mcp_fixture_content(c, json_pack("[{s:s, s:s, s:s}]", "type",
-                                            "image", "data", png, "mimeType",
-                                            "image/png"));
+    return mcp_fixture_content(c,
+                               json_pack("[{s:s, s:s, s:s}]", "type", "image",
+                                         "data", png, "mimeType", "image/png"));
 }
 
-static hk_err f_audio(mcp_call *c, json_t **out, hk_error *err) {
+static hk_err f_audio(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     (void)err;
-    return mcp_fixture_content(c, json_pack("[{s:s, s:s, s:s}]", "type",
-                                            "audio", "data", wav, "mimeType",
-                                            "audio/wav"));
+    return mcp_fixture_content(c,
+                               json_pack("[{s:s, s:s, s:s}]", "type", "audio",
+                                         "data", wav, "mimeType", "audio/wav"));
 }
 
-static hk_err f_embedded(mcp_call *c, json_t **out, hk_error *err) {
+static hk_err f_embedded(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     (void)err;
-    return mcp_fixture_content(c, json_pack(
-        "[{s:s, s:{s:s, s:s, s:s}}]", "type", "resource", "resource", "uri",
-        "test://embedded-resource", "mimeType", "text/plain", "text",
-        "This is an embedded resource content."));
+    return mcp_fixture_content(
+        c,
+        json_pack("[{s:s, s:{s:s, s:s, s:s}}]", "type", "resource", "resource",
+                  "uri", "test://embedded-resource", "mimeType", "text/plain",
+                  "text", "This is an embedded resource content."));
 }
 
-static hk_err f_mixed(mcp_call *c, json_t **out, hk_error *err) {
+static hk_err f_mixed(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     (void)err;
-    return mcp_fixture_content(c, json_pack(
-        "[o, {s:s, s:s, s:s}, {s:s, s:{s:s, s:s, s:s}}]",
-        text_block("Multiple content types test:"), "type", "image", "data",
-        png, "mimeType", "image/png", "type", "resource", "resource", "uri",
-        "test://mixed-content-resource", "mimeType", "application/json",
-        "text", "{\"test\":\"data\",\"value\":123}"));
+    return mcp_fixture_content(
+        c,
+        json_pack("[o, {s:s, s:s, s:s}, {s:s, s:{s:s, s:s, s:s}}]",
+                  text_block("Multiple content types test:"), "type", "image",
+                  "data", png, "mimeType", "image/png", "type", "resource",
+                  "resource", "uri", "test://mixed-content-resource",
+                  "mimeType", "application/json", "text",
+                  "{\"test\":\"data\",\"value\":123}"));
 }
 
-static hk_err f_error(mcp_call *c, json_t **out, hk_error *err) {
+static hk_err f_error(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)c;
     (void)out;
     return hk_error_set(err, HK_ERR_INVALID,
                         "This tool intentionally returns an error for testing");
 }
 
-static hk_err f_logging(mcp_call *c, json_t **out, hk_error *err) {
+static hk_err f_logging(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     (void)err;
     static const char *const msgs[] = {"Tool execution started",
@@ -99,11 +114,13 @@ static hk_err f_logging(mcp_call *c, json_t **out, hk_error *err) {
         mcp_log(c, 1, "conformance-fixtures", msgs[i]);
         if (i < 2) sleep_ms(50);
     }
-    return mcp_fixture_content(c, json_pack("[o]", text_block(
-        "Tool with logging executed successfully")));
+    return mcp_fixture_content(
+        c, json_pack("[o]",
+                     text_block("Tool with logging executed successfully")));
 }
 
-static hk_err f_progress(mcp_call *c, json_t **out, hk_error *err) {
+static hk_err f_progress(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     (void)err;
     for (int i = 0; i <= 2; i++) {
@@ -121,7 +138,8 @@ static hk_err f_progress(mcp_call *c, json_t **out, hk_error *err) {
     return mcp_fixture_content(c, json_pack("[o]", text_block(tok)));
 }
 
-static hk_err f_schema_2020(mcp_call *c, json_t **out, hk_error *err) {
+static hk_err f_schema_2020(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     (void)err;
     char *args = json_dumps(c->args, JSON_COMPACT);
@@ -134,27 +152,29 @@ static hk_err f_schema_2020(mcp_call *c, json_t **out, hk_error *err) {
 
 /* ==== Round trips to the client ==== */
 
-static hk_err f_sampling(mcp_call *c, json_t **out, hk_error *err) {
+static hk_err f_sampling(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
-    json_t *params = json_pack("{s:[{s:s, s:{s:s, s:s}}], s:i}", "messages",
-                               "role", "user", "content", "type", "text",
-                               "text", mcp_arg_str(c, "prompt", ""),
-                               "maxTokens", 100);
+    json_t *params = json_pack(
+        "{s:[{s:s, s:{s:s, s:s}}], s:i}", "messages", "role", "user", "content",
+        "type", "text", "text", mcp_arg_str(c, "prompt", ""), "maxTokens", 100);
     json_t *res = NULL;
-    hk_err rc = mcp_fixture_ask(c, "sampling", "sampling/createMessage",
-                                params, &res, err);
+    hk_err rc = mcp_fixture_ask(c, "sampling", "sampling/createMessage", params,
+                                &res, err);
     json_decref(params);
     if (rc != HK_OK || !res) return rc;
     const char *txt = json_string_value(
         json_object_get(json_object_get(res, "content"), "text"));
     char text[1200];
-    snprintf(text, sizeof text, "LLM response: %.1000s", txt ? txt : "No response");
+    snprintf(text, sizeof text, "LLM response: %.1000s",
+             txt ? txt : "No response");
     json_decref(res);
     return mcp_fixture_content(c, json_pack("[o]", text_block(text)));
 }
 
 static hk_err elicit(mcp_call *c, json_t *params /* stolen */,
-                     const char *prefix, hk_error *err) {
+                     const char *prefix, hk_error *err)
+{
     json_t *res = NULL;
     hk_err rc = mcp_fixture_ask(c, "elicitation", "elicitation/create", params,
                                 &res, err);
@@ -171,19 +191,21 @@ static hk_err elicit(mcp_call *c, json_t *params /* stolen */,
     return mcp_fixture_content(c, json_pack("[o]", text_block(text)));
 }
 
-static hk_err f_elicitation(mcp_call *c, json_t **out, hk_error *err) {
+static hk_err f_elicitation(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
-    return elicit(c, json_pack("{s:s, s:s, s:{s:s, s:{s:{s:s, s:s}}, s:[s]}}",
-                               "mode", "form", "message",
-                               mcp_arg_str(c, "message", ""),
-                               "requestedSchema", "type", "object",
-                               "properties", "response", "type", "string",
-                               "description", "User's response", "required",
-                               "response"),
+    return elicit(c,
+                  json_pack("{s:s, s:s, s:{s:s, s:{s:{s:s, s:s}}, s:[s]}}",
+                            "mode", "form", "message",
+                            mcp_arg_str(c, "message", ""), "requestedSchema",
+                            "type", "object", "properties", "response", "type",
+                            "string", "description", "User's response",
+                            "required", "response"),
                   "User response", err);
 }
 
-static hk_err f_elicit_defaults(mcp_call *c, json_t **out, hk_error *err) {
+static hk_err f_elicit_defaults(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     json_t *schema = json_loads(
         "{\"type\":\"object\",\"properties\":{"
@@ -194,17 +216,21 @@ static hk_err f_elicit_defaults(mcp_call *c, json_t **out, hk_error *err) {
         "\"score\":{\"type\":\"number\",\"description\":\"User score\","
         "\"default\":95.5},"
         "\"status\":{\"type\":\"string\",\"description\":\"User status\","
-        "\"enum\":[\"active\",\"inactive\",\"pending\"],\"default\":\"active\"},"
+        "\"enum\":[\"active\",\"inactive\",\"pending\"],\"default\":\"active\"}"
+        ","
         "\"verified\":{\"type\":\"boolean\",\"description\":"
         "\"Verification status\",\"default\":true}},\"required\":[]}",
         0, NULL);
-    return elicit(c, json_pack("{s:s, s:s, s:o}", "mode", "form", "message",
-                               "Please review and update the form fields with "
-                               "defaults", "requestedSchema", schema),
+    return elicit(c,
+                  json_pack("{s:s, s:s, s:o}", "mode", "form", "message",
+                            "Please review and update the form fields with "
+                            "defaults",
+                            "requestedSchema", schema),
                   "Elicitation completed", err);
 }
 
-static hk_err f_elicit_enums(mcp_call *c, json_t **out, hk_error *err) {
+static hk_err f_elicit_enums(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     json_t *schema = json_loads(
         "{\"type\":\"object\",\"properties\":{"
@@ -230,9 +256,10 @@ static hk_err f_elicit_enums(mcp_call *c, json_t **out, hk_error *err) {
         "{\"const\":\"value3\",\"title\":\"Third Choice\"}]}}},"
         "\"required\":[]}",
         0, NULL);
-    return elicit(c, json_pack("{s:s, s:s, s:o}", "mode", "form", "message",
-                               "Please select options from the enum fields",
-                               "requestedSchema", schema),
+    return elicit(c,
+                  json_pack("{s:s, s:s, s:o}", "mode", "form", "message",
+                            "Please select options from the enum fields",
+                            "requestedSchema", schema),
                   "Elicitation completed", err);
 }
 
@@ -255,29 +282,31 @@ const mcp_tool_def mcp_fixture_tools[] = {
      "Tests response with multiple content types (text, image, resource)",
      EMPTY_IN, NULL, FX, f_mixed},
     {"test_tool_with_logging", "Logging",
-     "Tests tool that emits log messages during execution", EMPTY_IN, NULL,
-     FX, f_logging},
+     "Tests tool that emits log messages during execution", EMPTY_IN, NULL, FX,
+     f_logging},
     {"test_tool_with_progress", "Progress",
      "Tests tool that reports progress notifications", EMPTY_IN, NULL, FX,
      f_progress},
-    {"test_error_handling", "Error", "Tests error response handling",
-     EMPTY_IN, NULL, FX, f_error},
+    {"test_error_handling", "Error", "Tests error response handling", EMPTY_IN,
+     NULL, FX, f_error},
     {"test_sampling", "Sampling",
      "Tests server-initiated sampling (LLM completion request)",
      "{\"type\":\"object\",\"properties\":{\"prompt\":{\"type\":\"string\","
      "\"description\":\"The prompt to send to the LLM\"}},\"required\":"
-     "[\"prompt\"]}", NULL, FX, f_sampling},
+     "[\"prompt\"]}",
+     NULL, FX, f_sampling},
     {"test_elicitation", "Elicitation",
      "Tests server-initiated elicitation (user input request)",
      "{\"type\":\"object\",\"properties\":{\"message\":{\"type\":\"string\","
      "\"description\":\"The message to show the user\"}},\"required\":"
-     "[\"message\"]}", NULL, FX, f_elicitation},
+     "[\"message\"]}",
+     NULL, FX, f_elicitation},
     {"test_elicitation_sep1034_defaults", "Elicitation defaults",
      "Tests elicitation with default values per SEP-1034", EMPTY_IN, NULL, FX,
      f_elicit_defaults},
     {"test_elicitation_sep1330_enums", "Elicitation enums",
-     "Tests elicitation with enum schema improvements per SEP-1330",
-     EMPTY_IN, NULL, FX, f_elicit_enums},
+     "Tests elicitation with enum schema improvements per SEP-1330", EMPTY_IN,
+     NULL, FX, f_elicit_enums},
     {"json_schema_2020_12_tool", "JSON Schema 2020-12",
      "Tool with JSON Schema 2020-12 features for conformance testing "
      "(SEP-1613)",
@@ -293,9 +322,9 @@ const mcp_tool_def mcp_fixture_tools[] = {
      "[\"email\"]}]}],\"if\":{\"properties\":{\"contactMethod\":{"
      "\"const\":\"phone\"}},\"required\":[\"contactMethod\"]},"
      "\"then\":{\"required\":[\"phone\"]},\"else\":{\"required\":"
-     "[\"email\"]},\"additionalProperties\":false}", NULL, FX, f_schema_2020},
-    MCP_FIXTURE_MRTR_TOOLS
-};
+     "[\"email\"]},\"additionalProperties\":false}",
+     NULL, FX, f_schema_2020},
+    MCP_FIXTURE_MRTR_TOOLS};
 
 const size_t mcp_n_fixture_tools =
     sizeof mcp_fixture_tools / sizeof mcp_fixture_tools[0];

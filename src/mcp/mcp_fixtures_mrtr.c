@@ -25,16 +25,18 @@
 
 /* ==== Asking the client ==== */
 
-static hk_err missing_capability(mcp_call *c, const char *cap, hk_error *err) {
+static hk_err missing_capability(mcp_call *c, const char *cap, hk_error *err)
+{
     c->rpc_error = HK_MCP_MISSING_CLIENT_CAPABILITY;
     c->rpc_error_data = json_pack("{s:{s:{}}}", "requiredCapabilities", cap);
-    hk_error_set(err, HK_ERR_STATE,
-                 "Missing required client capability: %s", cap);
+    hk_error_set(err, HK_ERR_STATE, "Missing required client capability: %s",
+                 cap);
     return HK_OK;
 }
 
 hk_err mcp_fixture_ask(mcp_call *c, const char *cap, const char *method,
-                       json_t *params, json_t **result, hk_error *err) {
+                       json_t *params, json_t **result, hk_error *err)
+{
     *result = NULL;
     if (!json_object_get(c->client_caps, cap)) {
         if (c->stateless) return missing_capability(c, cap, err);
@@ -48,23 +50,26 @@ hk_err mcp_fixture_ask(mcp_call *c, const char *cap, const char *method,
             *result = json_incref(have);
             return HK_OK;
         }
-        c->result = json_pack("{s:s, s:{s:{s:s, s:O}}}", "resultType",
-                              "input_required", "inputRequests", cap,
-                              "method", method, "params", params);
+        c->result =
+            json_pack("{s:s, s:{s:{s:s, s:O}}}", "resultType", "input_required",
+                      "inputRequests", cap, "method", method, "params", params);
         return c->result ? HK_OK : HK_ERR_NOMEM;
     }
     if (!c->io->client_request)
-        return hk_error_set(err, HK_ERR_UNSUPPORTED,
-                            "this transport cannot send requests to the client");
+        return hk_error_set(
+            err, HK_ERR_UNSUPPORTED,
+            "this transport cannot send requests to the client");
     json_t *msg = NULL;
     hk_err rc = c->io->client_request(c->io->ud, method, params, &msg, err);
     if (rc != HK_OK) return rc;
     json_t *res = json_object_get(msg, "result");
     if (!json_is_object(res)) {
-        const char *m = json_string_value(json_object_get(
-            json_object_get(msg, "error"), "message"));
-        rc = hk_error_set(err, HK_ERR_STATE, "the client answered %s with an "
-                          "error: %s", method, m ? m : "unknown");
+        const char *m = json_string_value(
+            json_object_get(json_object_get(msg, "error"), "message"));
+        rc = hk_error_set(err, HK_ERR_STATE,
+                          "the client answered %s with an "
+                          "error: %s",
+                          method, m ? m : "unknown");
         json_decref(msg);
         return rc;
     }
@@ -78,14 +83,16 @@ hk_err mcp_fixture_ask(mcp_call *c, const char *cap, const char *method,
 static unsigned char state_key[32]; /* HMAC key, set once */
 static pthread_once_t state_once = PTHREAD_ONCE_INIT;
 
-static void state_key_init(void) {
+static void state_key_init(void)
+{
     if (RAND_bytes(state_key, sizeof state_key) != 1) {
         int64_t t = hk_now_us();
         memcpy(state_key, &t, sizeof t);
     }
 }
 
-static void state_mac(const char *payload, char hex[65]) {
+static void state_mac(const char *payload, char hex[65])
+{
     unsigned char mac[32];
     unsigned int len = 0;
     pthread_once(&state_once, state_key_init);
@@ -94,7 +101,8 @@ static void state_mac(const char *payload, char hex[65]) {
     hk_hex(mac, 32, hex);
 }
 
-static json_t *state_make(const char *payload) {
+static json_t *state_make(const char *payload)
+{
     char hex[65], buf[256];
     state_mac(payload, hex);
     snprintf(buf, sizeof buf, "%s.%s", payload, hex);
@@ -102,7 +110,8 @@ static json_t *state_make(const char *payload) {
 }
 
 /* 1: valid state with this payload; 0: absent; -1: forged or altered. */
-static int state_check(const mcp_call *c, const char *payload) {
+static int state_check(const mcp_call *c, const char *payload)
+{
     if (!c->request_state) return 0;
     const char *dot = strrchr(c->request_state, '.');
     if (!dot) return -1;
@@ -127,9 +136,10 @@ typedef struct mrtr_input {
     const char *params; /* params as JSON text */
 } mrtr_input;
 
-#define ELICIT_NAME(msg)                                                      \
-    "{\"message\":\"" msg "\",\"requestedSchema\":{\"type\":\"object\","      \
-    "\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}}"
+#define ELICIT_NAME(msg)                                                       \
+    "{\"message\":\"" msg "\",\"requestedSchema\":{\"type\":\"object\","       \
+    "\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}" \
+    "}"
 
 /* Checks inputResponses for the wanted inputs. Returns HK_OK with
  * *complete set when all are there; otherwise leaves an input_required
@@ -137,7 +147,8 @@ typedef struct mrtr_input {
  * an rpc error in c->rpc_error. */
 static hk_err mrtr_round(mcp_call *c, const mrtr_input *in, size_t n,
                          const char *state_payload, bool *complete,
-                         hk_error *err) {
+                         hk_error *err)
+{
     *complete = false;
     json_t *ir = c->input_responses;
     if (ir && !json_is_null(ir) && !json_is_object(ir)) {
@@ -155,7 +166,8 @@ static hk_err mrtr_round(mcp_call *c, const mrtr_input *in, size_t n,
             c->rpc_error = HK_MCP_INVALID_PARAMS;
             hk_error_set(err, HK_ERR_INVALID,
                          "Invalid params: inputResponses.%s must be a result "
-                         "object", in[i].key);
+                         "object",
+                         in[i].key);
             return HK_OK;
         }
         if (have) continue;
@@ -163,7 +175,8 @@ static hk_err mrtr_round(mcp_call *c, const mrtr_input *in, size_t n,
         if (!json_object_get(c->client_caps, in[i].cap)) continue;
         json_object_set_new(reqs, in[i].key,
                             json_pack("{s:s, s:o}", "method", in[i].method,
-                                      "params", json_loads(in[i].params, 0, NULL)));
+                                      "params",
+                                      json_loads(in[i].params, 0, NULL)));
     }
     if (all) {
         json_decref(reqs);
@@ -177,23 +190,27 @@ static hk_err mrtr_round(mcp_call *c, const mrtr_input *in, size_t n,
     c->result = json_pack("{s:s, s:o}", "resultType", "input_required",
                           "inputRequests", reqs);
     if (c->result && state_payload)
-        json_object_set_new(c->result, "requestState", state_make(state_payload));
+        json_object_set_new(c->result, "requestState",
+                            state_make(state_payload));
     return c->result ? HK_OK : HK_ERR_NOMEM;
 }
 
-static hk_err text_result(mcp_call *c, const char *text) {
-    return mcp_fixture_content(c, json_pack("[{s:s, s:s}]", "type", "text",
-                                            "text", text));
+static hk_err text_result(mcp_call *c, const char *text)
+{
+    return mcp_fixture_content(
+        c, json_pack("[{s:s, s:s}]", "type", "text", "text", text));
 }
 
 static const char *elicited(const mcp_call *c, const char *key,
-                            const char *field) {
+                            const char *field)
+{
     json_t *r = json_object_get(c->input_responses, key);
-    return json_string_value(json_object_get(json_object_get(r, "content"),
-                                             field));
+    return json_string_value(
+        json_object_get(json_object_get(r, "content"), field));
 }
 
-static hk_err reject_state(mcp_call *c, hk_error *err) {
+static hk_err reject_state(mcp_call *c, hk_error *err)
+{
     c->rpc_error = HK_MCP_INVALID_PARAMS;
     hk_error_set(err, HK_ERR_INVALID,
                  "Invalid params: requestState failed its integrity check");
@@ -202,14 +219,16 @@ static hk_err reject_state(mcp_call *c, hk_error *err) {
 
 /* ==== Tools ==== */
 
-hk_err mcp_fx_missing_capability(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_fx_missing_capability(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     if (!json_object_get(c->client_caps, "sampling"))
         return missing_capability(c, "sampling", err);
     return text_result(c, "The client declared the sampling capability.");
 }
 
-hk_err mcp_fx_logging_tool(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_fx_logging_tool(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     (void)err;
     mcp_log(c, 1, "conformance-fixtures", "Tool execution started");
@@ -217,22 +236,24 @@ hk_err mcp_fx_logging_tool(mcp_call *c, json_t **out, hk_error *err) {
     return text_result(c, "Tool with logging executed successfully");
 }
 
-hk_err mcp_fx_streaming_elicitation(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_fx_streaming_elicitation(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
-    static const mrtr_input in[] = {
-        {"user_input", "elicitation", "elicitation/create",
-         ELICIT_NAME("Please enter your name")}};
+    static const mrtr_input in[] = {{"user_input", "elicitation",
+                                     "elicitation/create",
+                                     ELICIT_NAME("Please enter your name")}};
     bool done = false;
     hk_err rc = mrtr_round(c, in, 1, NULL, &done, err);
     if (rc != HK_OK || !done) return rc;
     return text_result(c, "Elicitation received");
 }
 
-hk_err mcp_fx_mrtr_elicitation(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_fx_mrtr_elicitation(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
-    static const mrtr_input in[] = {
-        {"user_name", "elicitation", "elicitation/create",
-         ELICIT_NAME("What is your name?")}};
+    static const mrtr_input in[] = {{"user_name", "elicitation",
+                                     "elicitation/create",
+                                     ELICIT_NAME("What is your name?")}};
     bool done = false;
     hk_err rc = mrtr_round(c, in, 1, NULL, &done, err);
     if (rc != HK_OK || !done) return rc;
@@ -242,7 +263,8 @@ hk_err mcp_fx_mrtr_elicitation(mcp_call *c, json_t **out, hk_error *err) {
     return text_result(c, text);
 }
 
-hk_err mcp_fx_mrtr_sampling(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_fx_mrtr_sampling(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     static const mrtr_input in[] = {
         {"capital_question", "sampling", "sampling/createMessage",
@@ -259,7 +281,8 @@ hk_err mcp_fx_mrtr_sampling(mcp_call *c, json_t **out, hk_error *err) {
     return text_result(c, text);
 }
 
-hk_err mcp_fx_mrtr_list_roots(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_fx_mrtr_list_roots(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     static const mrtr_input in[] = {
         {"client_roots", "roots", "roots/list", "{}"}};
@@ -272,16 +295,19 @@ hk_err mcp_fx_mrtr_list_roots(mcp_call *c, json_t **out, hk_error *err) {
     hk_buf_appendf(&b, "Client roots (%zu):", json_array_size(roots));
     size_t i;
     json_t *r;
-    json_array_foreach(roots, i, r) {
+    json_array_foreach(roots, i, r)
+    {
         if (i >= 50) break;
-        hk_buf_appendf(&b, " %s", json_string_value(json_object_get(r, "uri")) ?: "?");
+        hk_buf_appendf(&b, " %s",
+                       json_string_value(json_object_get(r, "uri")) ?: "?");
     }
     rc = text_result(c, b.data ? b.data : "");
     hk_buf_free(&b);
     return rc;
 }
 
-hk_err mcp_fx_mrtr_request_state(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_fx_mrtr_request_state(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     static const mrtr_input in[] = {
         {"confirm", "elicitation", "elicitation/create",
@@ -305,7 +331,8 @@ hk_err mcp_fx_mrtr_request_state(mcp_call *c, json_t **out, hk_error *err) {
     return text_result(c, "Confirmed: state-ok");
 }
 
-hk_err mcp_fx_mrtr_multiple(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_fx_mrtr_multiple(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     static const mrtr_input in[] = {
         {"user_name", "elicitation", "elicitation/create",
@@ -325,7 +352,8 @@ hk_err mcp_fx_mrtr_multiple(mcp_call *c, json_t **out, hk_error *err) {
     return text_result(c, text);
 }
 
-hk_err mcp_fx_mrtr_multi_round(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_fx_mrtr_multi_round(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     static const mrtr_input step1[] = {
         {"step1", "elicitation", "elicitation/create",
@@ -365,7 +393,8 @@ hk_err mcp_fx_mrtr_multi_round(mcp_call *c, json_t **out, hk_error *err) {
     return rc;
 }
 
-hk_err mcp_fx_mrtr_tampered(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_fx_mrtr_tampered(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     static const mrtr_input in[] = {
         {"confirm", "elicitation", "elicitation/create",
@@ -387,7 +416,8 @@ hk_err mcp_fx_mrtr_tampered(mcp_call *c, json_t **out, hk_error *err) {
     return text_result(c, "State verified");
 }
 
-hk_err mcp_fx_mrtr_capabilities(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_fx_mrtr_capabilities(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)out;
     static const mrtr_input in[] = {
         {"user_name", "elicitation", "elicitation/create",
@@ -400,7 +430,8 @@ hk_err mcp_fx_mrtr_capabilities(mcp_call *c, json_t **out, hk_error *err) {
     size_t n = 0;
     for (size_t i = 0; i < 2; i++)
         if (json_object_get(c->client_caps, in[i].cap)) want[n++] = in[i];
-    if (n == 0) return text_result(c, "The client declared no input capability");
+    if (n == 0)
+        return text_result(c, "The client declared no input capability");
     bool done = false;
     hk_err rc = mrtr_round(c, want, n, NULL, &done, err);
     if (rc != HK_OK || !done) return rc;

@@ -26,10 +26,10 @@
 /* ==== Tools ==== */
 
 enum {
-    MCP_TOOL_READ_ONLY = 1u << 0,   /* annotations.readOnlyHint */
-    MCP_TOOL_DESTRUCTIVE = 1u << 1, /* annotations.destructiveHint */
-    MCP_TOOL_IDEMPOTENT = 1u << 2,  /* annotations.idempotentHint */
-    MCP_TOOL_AUTH = 1u << 3,        /* needs a write token */
+    MCP_TOOL_READ_ONLY = 1u << 0,       /* annotations.readOnlyHint */
+    MCP_TOOL_DESTRUCTIVE = 1u << 1,     /* annotations.destructiveHint */
+    MCP_TOOL_IDEMPOTENT = 1u << 2,      /* annotations.idempotentHint */
+    MCP_TOOL_AUTH = 1u << 3,            /* needs a write token */
     MCP_TOOL_AUTH_UNLESS_DRY = 1u << 4, /* needs one unless dry_run */
     MCP_TOOL_NO_STRUCTURED = 1u << 5,   /* fixture: no outputSchema */
     MCP_TOOL_OPEN_WORLD = 1u << 6       /* fixture: openWorldHint true */
@@ -55,7 +55,7 @@ typedef struct mcp_tool {
     json_t *listing;         /* the tools/list entry */
 } mcp_tool;
 
-extern const mcp_tool_def mcp_kb_tools[];     /* the 30 KB tools */
+extern const mcp_tool_def mcp_kb_tools[]; /* the 30 KB tools */
 extern const size_t mcp_n_kb_tools;
 extern const mcp_tool_def mcp_fixture_tools[]; /* conformance fixtures */
 extern const size_t mcp_n_fixture_tools;
@@ -66,34 +66,34 @@ extern const size_t mcp_n_fixture_tools;
 #define MCP_MAX_SUBS 64    /* resource subscriptions per session */
 
 struct hk_mcp_server {
-    hk_mcp_env env;              /* copy; strings below own the text */
-    hk_mcp_token tokens[HK_MCP_MAX_TOKENS]; /* copied tokens */
-    char *allow_dirs[HK_MCP_MAX_DIRS];      /* realpath'ed directories */
-    const char *allow_ptrs[HK_MCP_MAX_DIRS];/* env.allow_dirs points here */
-    char *backup_dir;            /* copy of env.backup_dir */
-    mcp_tool *tools;             /* n_tools registered tools */
-    size_t n_tools;              /* count */
-    int64_t started_us;          /* for uptime */
+    hk_mcp_env env; /* copy; strings below own the text */
+    hk_mcp_token tokens[HK_MCP_MAX_TOKENS];  /* copied tokens */
+    char *allow_dirs[HK_MCP_MAX_DIRS];       /* realpath'ed directories */
+    const char *allow_ptrs[HK_MCP_MAX_DIRS]; /* env.allow_dirs points here */
+    char *backup_dir;                        /* copy of env.backup_dir */
+    mcp_tool *tools;                         /* n_tools registered tools */
+    size_t n_tools;                          /* count */
+    int64_t started_us;                      /* for uptime */
 };
 
 /* One awaited server->client request. */
 typedef struct mcp_pending {
-    json_int_t id;   /* request id we sent; 0 = free slot */
-    json_t *answer;  /* response message once delivered */
+    json_int_t id;  /* request id we sent; 0 = free slot */
+    json_t *answer; /* response message once delivered */
 } mcp_pending;
 
 struct hk_mcp_session {
-    hk_mcp_server *srv;           /* owner */
-    pthread_mutex_t lock;         /* guards every field below */
-    pthread_cond_t cond;          /* signalled when an answer arrives */
-    bool initialized;             /* initialize succeeded */
-    char version[32];             /* negotiated revision */
-    json_t *client_caps;          /* client capabilities (owned) */
-    int log_level;                /* min level to send; -1 = none set */
-    json_int_t next_id;           /* ids of server->client requests */
+    hk_mcp_server *srv;                   /* owner */
+    pthread_mutex_t lock;                 /* guards every field below */
+    pthread_cond_t cond;                  /* signalled when an answer arrives */
+    bool initialized;                     /* initialize succeeded */
+    char version[32];                     /* negotiated revision */
+    json_t *client_caps;                  /* client capabilities (owned) */
+    int log_level;                        /* min level to send; -1 = none set */
+    json_int_t next_id;                   /* ids of server->client requests */
     mcp_pending pending[MCP_MAX_PENDING]; /* awaited answers */
-    char *subs[MCP_MAX_SUBS];     /* subscribed resource uris */
-    bool aborted;                 /* shutdown: waits fail at once */
+    char *subs[MCP_MAX_SUBS];             /* subscribed resource uris */
+    bool aborted;                         /* shutdown: waits fail at once */
 };
 
 /* Logging levels of RFC 5424 as MCP names them, lowest first. */
@@ -103,23 +103,23 @@ const char *mcp_log_level_name(int level);
 /* ==== A running request ==== */
 
 struct mcp_call {
-    hk_mcp_server *srv;       /* server */
-    hk_mcp_session *sess;     /* session (stateful) or NULL */
-    const hk_mcp_io *io;      /* client channel (never NULL) */
-    const mcp_tool *tool;     /* the tool being called */
-    json_t *args;             /* arguments object (borrowed) */
-    json_t *progress_token;   /* _meta.progressToken or NULL (borrowed) */
-    bool stateless;           /* 2026-07-28 request */
-    json_t *client_caps;      /* capabilities for this request (borrowed) */
-    int log_level;            /* level to send at or above; -1 = none */
-    json_t *input_responses;  /* 2026: params.inputResponses (borrowed) */
-    const char *request_state;/* 2026: params.requestState or NULL */
-    const char *actor;        /* authorised writer name, or NULL */
-    char actor_buf[64];       /* storage for actor */
-    json_t *result;           /* set by a tool: the whole result (owned) */
-    int rpc_error;            /* set by a tool: answer with this JSON-RPC
-                                 error code instead of a result */
-    json_t *rpc_error_data;   /* data of that error (owned) or NULL */
+    hk_mcp_server *srv;        /* server */
+    hk_mcp_session *sess;      /* session (stateful) or NULL */
+    const hk_mcp_io *io;       /* client channel (never NULL) */
+    const mcp_tool *tool;      /* the tool being called */
+    json_t *args;              /* arguments object (borrowed) */
+    json_t *progress_token;    /* _meta.progressToken or NULL (borrowed) */
+    bool stateless;            /* 2026-07-28 request */
+    json_t *client_caps;       /* capabilities for this request (borrowed) */
+    int log_level;             /* level to send at or above; -1 = none */
+    json_t *input_responses;   /* 2026: params.inputResponses (borrowed) */
+    const char *request_state; /* 2026: params.requestState or NULL */
+    const char *actor;         /* authorised writer name, or NULL */
+    char actor_buf[64];        /* storage for actor */
+    json_t *result;            /* set by a tool: the whole result (owned) */
+    int rpc_error;             /* set by a tool: answer with this JSON-RPC
+                                  error code instead of a result */
+    json_t *rpc_error_data;    /* data of that error (owned) or NULL */
 };
 
 /* Reads arguments (already validated against the input schema). */
@@ -170,8 +170,8 @@ json_t *mcp_json_text(const char *s);
  * schemas use (type, properties, required, additionalProperties,
  * items, enum, const, minimum, maximum, minLength, maxLength, minItems,
  * maxItems). why gets the first problem ("limit: must be >= 1"). */
-bool mcp_schema_validate(const json_t *schema, const json_t *value,
-                         char *why, size_t why_len);
+bool mcp_schema_validate(const json_t *schema, const json_t *value, char *why,
+                         size_t why_len);
 
 /* ==== Similarity (mcp_similar.c) ==== */
 
@@ -179,10 +179,10 @@ bool mcp_schema_validate(const json_t *schema, const json_t *value,
  * character trigrams of the token string. Release with
  * mcp_profile_release. */
 typedef struct mcp_profile {
-    uint64_t *tokens;  /* sorted hashes of distinct tokens */
-    size_t n_tokens;   /* count */
-    uint64_t *grams;   /* sorted hashes of distinct character trigrams */
-    size_t n_grams;    /* count */
+    uint64_t *tokens; /* sorted hashes of distinct tokens */
+    size_t n_tokens;  /* count */
+    uint64_t *grams;  /* sorted hashes of distinct character trigrams */
+    size_t n_grams;   /* count */
 } mcp_profile;
 
 hk_err mcp_profile_build(const char *text, size_t len, mcp_profile *p);

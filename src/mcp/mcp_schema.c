@@ -20,7 +20,8 @@
 
 /* ==== Helpers ==== */
 
-static bool type_matches(const char *type, const json_t *v) {
+static bool type_matches(const char *type, const json_t *v)
+{
     if (strcmp(type, "object") == 0) return json_is_object(v);
     if (strcmp(type, "array") == 0) return json_is_array(v);
     if (strcmp(type, "string") == 0) return json_is_string(v);
@@ -39,7 +40,8 @@ static bool type_matches(const char *type, const json_t *v) {
 }
 
 /* Counts UTF-8 code points (minLength counts characters, not bytes). */
-static size_t utf8_chars(const char *s) {
+static size_t utf8_chars(const char *s)
+{
     size_t n = 0;
     for (; *s; s++)
         if (((unsigned char)*s & 0xC0) != 0x80) n++;
@@ -47,7 +49,8 @@ static size_t utf8_chars(const char *s) {
 }
 
 static bool reject(char *why, size_t why_len, const char *path,
-                 const char *what) {
+                   const char *what)
+{
     snprintf(why, why_len, "%s%s%s", path[0] ? path : "", path[0] ? ": " : "",
              what);
     return false;
@@ -56,7 +59,8 @@ static bool reject(char *why, size_t why_len, const char *path,
 /* ==== Validation ==== */
 
 static bool validate(const json_t *schema, const json_t *v, const char *path,
-                     char *why, size_t why_len, int depth) {
+                     char *why, size_t why_len, int depth)
+{
     char msg[320];
     if (depth > 32) return reject(why, why_len, path, "schema nests too deep");
     if (!json_is_object(schema)) return true;
@@ -72,7 +76,8 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
         size_t i;
         const json_t *t;
         bool ok = false;
-        json_array_foreach(type, i, t) {
+        json_array_foreach(type, i, t)
+        {
             if (json_is_string(t) && type_matches(json_string_value(t), v))
                 ok = true;
         }
@@ -84,7 +89,8 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
         size_t i;
         const json_t *e;
         bool ok = false;
-        json_array_foreach(en, i, e) {
+        json_array_foreach(en, i, e)
+        {
             if (json_equal((json_t *)e, (json_t *)v)) ok = true;
         }
         if (!ok) {
@@ -147,7 +153,8 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
         if (json_is_object(items)) {
             size_t i;
             const json_t *e;
-            json_array_foreach(v, i, e) {
+            json_array_foreach(v, i, e)
+            {
                 char sub[256];
                 snprintf(sub, sizeof sub, "%s[%zu]", path, i);
                 if (!validate(items, e, sub, why, why_len, depth + 1))
@@ -163,7 +170,8 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
         if (json_is_array(req)) {
             size_t i;
             const json_t *r;
-            json_array_foreach(req, i, r) {
+            json_array_foreach(req, i, r)
+            {
                 if (json_is_string(r) &&
                     !json_object_get(v, json_string_value(r))) {
                     snprintf(msg, sizeof msg, "missing required property '%s'",
@@ -174,12 +182,12 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
         }
         const char *key;
         const json_t *val;
-        json_object_foreach((json_t *)v, key, val) {
+        json_object_foreach((json_t *)v, key, val)
+        {
             char sub[256];
             snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", key);
-            const json_t *ps = json_is_object(props)
-                                   ? json_object_get(props, key)
-                                   : NULL;
+            const json_t *ps =
+                json_is_object(props) ? json_object_get(props, key) : NULL;
             if (ps) {
                 if (!validate(ps, val, sub, why, why_len, depth + 1))
                     return false;
@@ -196,7 +204,8 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
 }
 
 bool mcp_schema_validate(const json_t *schema, const json_t *value, char *why,
-                         size_t why_len) {
+                         size_t why_len)
+{
     if (why_len) why[0] = '\0';
     return validate(schema, value, "", why, why_len, 0);
 }

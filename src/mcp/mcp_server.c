@@ -34,7 +34,8 @@ const size_t hk_mcp_n_versions =
 
 /* ==== Tool table ==== */
 
-static json_t *annotations_json(const mcp_tool_def *d) {
+static json_t *annotations_json(const mcp_tool_def *d)
+{
     unsigned f = d->flags;
     return json_pack("{s:s, s:b, s:b, s:b, s:b}", "title", d->title,
                      "readOnlyHint", (f & MCP_TOOL_READ_ONLY) != 0,
@@ -44,7 +45,8 @@ static json_t *annotations_json(const mcp_tool_def *d) {
 }
 
 static hk_err register_tool(hk_mcp_server *s, const mcp_tool_def *d,
-                            hk_error *err) {
+                            hk_error *err)
+{
     mcp_tool *t = &s->tools[s->n_tools];
     json_error_t je;
     t->def = d;
@@ -64,12 +66,14 @@ static hk_err register_tool(hk_mcp_server *s, const mcp_tool_def *d,
                                 d->name, je.text);
         }
     }
-    t->listing = json_pack("{s:s, s:s, s:s, s:O, s:o}", "name", d->name,
-                           "title", d->title, "description", d->description,
-                           "inputSchema", t->input, "annotations",
-                           annotations_json(d));
-    if (t->listing && out) json_object_set_new(t->listing, "outputSchema", out);
-    else json_decref(out);
+    t->listing =
+        json_pack("{s:s, s:s, s:s, s:O, s:o}", "name", d->name, "title",
+                  d->title, "description", d->description, "inputSchema",
+                  t->input, "annotations", annotations_json(d));
+    if (t->listing && out)
+        json_object_set_new(t->listing, "outputSchema", out);
+    else
+        json_decref(out);
     if (!t->listing) {
         json_decref(t->input);
         t->input = NULL;
@@ -83,7 +87,8 @@ static hk_err register_tool(hk_mcp_server *s, const mcp_tool_def *d,
 /* ==== Server ==== */
 
 hk_err hk_mcp_server_new(const hk_mcp_env *env, hk_mcp_server **out,
-                         hk_error *err) {
+                         hk_error *err)
+{
     *out = NULL;
     if (!env || !env->store)
         return hk_error_set(err, HK_ERR_INVALID, "mcp: no store given");
@@ -99,7 +104,8 @@ hk_err hk_mcp_server_new(const hk_mcp_env *env, hk_mcp_server **out,
     if (!s) return hk_error_set(err, HK_ERR_NOMEM, "mcp: out of memory");
     s->env = *env;
     s->started_us = hk_now_us();
-    for (size_t i = 0; i < env->n_tokens; i++) s->tokens[i] = env->tokens[i];
+    for (size_t i = 0; i < env->n_tokens; i++)
+        s->tokens[i] = env->tokens[i];
     s->env.tokens = s->tokens;
     for (size_t i = 0; i < env->n_allow_dirs; i++) {
         char *real = realpath(env->allow_dirs[i], NULL);
@@ -145,29 +151,38 @@ fail:
     return rc;
 }
 
-void hk_mcp_server_free(hk_mcp_server *s) {
+void hk_mcp_server_free(hk_mcp_server *s)
+{
     if (!s) return;
     for (size_t i = 0; i < s->n_tools; i++) {
         json_decref(s->tools[i].input);
         json_decref(s->tools[i].listing);
     }
     free(s->tools);
-    for (size_t i = 0; i < HK_MCP_MAX_DIRS; i++) free(s->allow_dirs[i]);
+    for (size_t i = 0; i < HK_MCP_MAX_DIRS; i++)
+        free(s->allow_dirs[i]);
     free(s->backup_dir);
     /* wipe copied secrets */
     volatile unsigned char *p = (volatile unsigned char *)s->tokens;
-    for (size_t i = 0; i < sizeof s->tokens; i++) p[i] = 0;
+    for (size_t i = 0; i < sizeof s->tokens; i++)
+        p[i] = 0;
     free(s);
 }
 
-size_t hk_mcp_tool_count(const hk_mcp_server *s) { return s->n_tools; }
+size_t hk_mcp_tool_count(const hk_mcp_server *s)
+{
+    return s->n_tools;
+}
 
-bool hk_mcp_writes_enabled(const hk_mcp_server *s) {
-    return s->env.n_tokens > 0 || (s->env.check_token && s->env.external_tokens);
+bool hk_mcp_writes_enabled(const hk_mcp_server *s)
+{
+    return s->env.n_tokens > 0 ||
+           (s->env.check_token && s->env.external_tokens);
 }
 
 bool hk_mcp_token_check(const hk_mcp_server *s, const char *secret,
-                        char name[64]) {
+                        char name[64])
+{
     if (!secret || !secret[0]) return false;
     uint8_t h[32];
     hk_sha256(secret, strlen(secret), h);
@@ -184,7 +199,8 @@ bool hk_mcp_token_check(const hk_mcp_server *s, const char *secret,
     return false;
 }
 
-static int hexdigit(int ch) {
+static int hexdigit(int ch)
+{
     if (ch >= '0' && ch <= '9') return ch - '0';
     if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
     if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
@@ -192,7 +208,8 @@ static int hexdigit(int ch) {
 }
 
 hk_err hk_mcp_tokens_load(const char *path, hk_mcp_token *out, size_t max,
-                          size_t *n, hk_error *err) {
+                          size_t *n, hk_error *err)
+{
     *n = 0;
     FILE *fp = fopen(path, "r");
     if (!fp)
@@ -203,19 +220,23 @@ hk_err hk_mcp_tokens_load(const char *path, hk_mcp_token *out, size_t max,
     for (uint64_t ln = 1; rc == HK_OK && fgets(line, sizeof line, fp); ln++) {
         char name[128], role[32], hex[128];
         char *p = line;
-        while (*p == ' ' || *p == '\t') p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
         if (*p == '#' || *p == '\n' || *p == '\0') continue;
         if (sscanf(p, "%127s %31s %127s", name, role, hex) != 3 ||
             strlen(hex) != 64 || strlen(name) >= 64) {
-            rc = hk_error_set(err, HK_ERR_INVALID, "token file %s line %llu: "
-                              "expected `name role sha256hex`", path,
-                              (unsigned long long)ln);
+            rc = hk_error_set(err, HK_ERR_INVALID,
+                              "token file %s line %llu: "
+                              "expected `name role sha256hex`",
+                              path, (unsigned long long)ln);
             break;
         }
         if (strcmp(role, "write") != 0 && strcmp(role, "admin") != 0) continue;
         if (*n >= max) {
-            rc = hk_error_set(err, HK_ERR_LIMIT, "token file %s: more than "
-                              "%zu write tokens", path, max);
+            rc = hk_error_set(err, HK_ERR_LIMIT,
+                              "token file %s: more than "
+                              "%zu write tokens",
+                              path, max);
             break;
         }
         hk_mcp_token *t = &out[*n];
@@ -223,9 +244,10 @@ hk_err hk_mcp_tokens_load(const char *path, hk_mcp_token *out, size_t max,
         for (int i = 0; i < 32; i++) {
             int hi = hexdigit(hex[2 * i]), lo = hexdigit(hex[2 * i + 1]);
             if (hi < 0 || lo < 0) {
-                rc = hk_error_set(err, HK_ERR_INVALID, "token file %s line "
-                                  "%llu: bad hex digest", path,
-                                  (unsigned long long)ln);
+                rc = hk_error_set(err, HK_ERR_INVALID,
+                                  "token file %s line "
+                                  "%llu: bad hex digest",
+                                  path, (unsigned long long)ln);
                 break;
             }
             t->sha256[i] = (uint8_t)(hi << 4 | lo);
@@ -238,8 +260,8 @@ hk_err hk_mcp_tokens_load(const char *path, hk_mcp_token *out, size_t max,
 
 /* ==== Sessions ==== */
 
-hk_err hk_mcp_session_new(hk_mcp_server *s, hk_mcp_session **out,
-                          hk_error *err) {
+hk_err hk_mcp_session_new(hk_mcp_server *s, hk_mcp_session **out, hk_error *err)
+{
     hk_mcp_session *sess = calloc(1, sizeof *sess);
     if (!sess) return hk_error_set(err, HK_ERR_NOMEM, "mcp: out of memory");
     sess->srv = s;
@@ -251,31 +273,36 @@ hk_err hk_mcp_session_new(hk_mcp_server *s, hk_mcp_session **out,
     return HK_OK;
 }
 
-void hk_mcp_session_free(hk_mcp_session *sess) {
+void hk_mcp_session_free(hk_mcp_session *sess)
+{
     if (!sess) return;
     json_decref(sess->client_caps);
     for (size_t i = 0; i < MCP_MAX_PENDING; i++)
         json_decref(sess->pending[i].answer);
-    for (size_t i = 0; i < MCP_MAX_SUBS; i++) free(sess->subs[i]);
+    for (size_t i = 0; i < MCP_MAX_SUBS; i++)
+        free(sess->subs[i]);
     pthread_cond_destroy(&sess->cond);
     pthread_mutex_destroy(&sess->lock);
     free(sess);
 }
 
-bool hk_mcp_session_initialized(hk_mcp_session *sess) {
+bool hk_mcp_session_initialized(hk_mcp_session *sess)
+{
     pthread_mutex_lock(&sess->lock);
     bool v = sess->initialized;
     pthread_mutex_unlock(&sess->lock);
     return v;
 }
 
-void hk_mcp_session_version(hk_mcp_session *sess, char out[32]) {
+void hk_mcp_session_version(hk_mcp_session *sess, char out[32])
+{
     pthread_mutex_lock(&sess->lock);
     memcpy(out, sess->version, 32);
     pthread_mutex_unlock(&sess->lock);
 }
 
-json_int_t hk_mcp_session_expect(hk_mcp_session *sess) {
+json_int_t hk_mcp_session_expect(hk_mcp_session *sess)
+{
     json_int_t id = 0;
     pthread_mutex_lock(&sess->lock);
     for (size_t i = 0; i < MCP_MAX_PENDING; i++) {
@@ -290,8 +317,9 @@ json_int_t hk_mcp_session_expect(hk_mcp_session *sess) {
     return id;
 }
 
-hk_err hk_mcp_session_await(hk_mcp_session *sess, json_int_t id,
-                            int timeout_ms, json_t **msg, hk_error *err) {
+hk_err hk_mcp_session_await(hk_mcp_session *sess, json_int_t id, int timeout_ms,
+                            json_t **msg, hk_error *err)
+{
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += timeout_ms / 1000;
@@ -330,7 +358,8 @@ hk_err hk_mcp_session_await(hk_mcp_session *sess, json_int_t id,
             p->id = 0;
             rc = hk_error_set(err, HK_ERR_LIMIT,
                               "the client did not answer request %lld within "
-                              "%d ms", (long long)id, timeout_ms);
+                              "%d ms",
+                              (long long)id, timeout_ms);
             break;
         }
     }
@@ -338,7 +367,8 @@ hk_err hk_mcp_session_await(hk_mcp_session *sess, json_int_t id,
     return rc;
 }
 
-bool hk_mcp_session_take(hk_mcp_session *sess, json_int_t id, json_t **msg) {
+bool hk_mcp_session_take(hk_mcp_session *sess, json_int_t id, json_t **msg)
+{
     bool got = false;
     *msg = NULL;
     pthread_mutex_lock(&sess->lock);
@@ -355,14 +385,16 @@ bool hk_mcp_session_take(hk_mcp_session *sess, json_int_t id, json_t **msg) {
     return got;
 }
 
-void hk_mcp_session_abort(hk_mcp_session *sess) {
+void hk_mcp_session_abort(hk_mcp_session *sess)
+{
     pthread_mutex_lock(&sess->lock);
     sess->aborted = true;
     pthread_cond_broadcast(&sess->cond);
     pthread_mutex_unlock(&sess->lock);
 }
 
-void hk_mcp_session_cancel(hk_mcp_session *sess, json_int_t id) {
+void hk_mcp_session_cancel(hk_mcp_session *sess, json_int_t id)
+{
     pthread_mutex_lock(&sess->lock);
     for (size_t i = 0; i < MCP_MAX_PENDING; i++) {
         mcp_pending *p = &sess->pending[i];
@@ -378,7 +410,8 @@ void hk_mcp_session_cancel(hk_mcp_session *sess, json_int_t id) {
 /* Called by the dispatcher for a response message; false when nobody
  * waits for that id. Takes a reference to msg when it is used. */
 bool mcp_session_deliver(hk_mcp_session *sess, json_t *msg);
-bool mcp_session_deliver(hk_mcp_session *sess, json_t *msg) {
+bool mcp_session_deliver(hk_mcp_session *sess, json_t *msg)
+{
     json_t *idj = json_object_get(msg, "id");
     if (!json_is_integer(idj)) return false;
     json_int_t id = json_integer_value(idj);
@@ -395,7 +428,8 @@ bool mcp_session_deliver(hk_mcp_session *sess, json_t *msg) {
     return used;
 }
 
-json_t *hk_mcp_session_updates(hk_mcp_session *sess) {
+json_t *hk_mcp_session_updates(hk_mcp_session *sess)
+{
     json_t *arr = json_array();
     pthread_mutex_lock(&sess->lock);
     for (size_t i = 0; arr && i < MCP_MAX_SUBS; i++) {
@@ -410,7 +444,8 @@ json_t *hk_mcp_session_updates(hk_mcp_session *sess) {
     return arr;
 }
 
-bool hk_mcp_session_subscribed(hk_mcp_session *sess, const char *uri) {
+bool hk_mcp_session_subscribed(hk_mcp_session *sess, const char *uri)
+{
     bool found = false;
     pthread_mutex_lock(&sess->lock);
     for (size_t i = 0; i < MCP_MAX_SUBS; i++)
@@ -421,46 +456,53 @@ bool hk_mcp_session_subscribed(hk_mcp_session *sess, const char *uri) {
 
 /* ==== Logging levels ==== */
 
-static const char *const log_levels[] = {"debug",    "info",  "notice",
-                                         "warning",  "error", "critical",
-                                         "alert",    "emergency"};
+static const char *const log_levels[] = {"debug",   "info",     "notice",
+                                         "warning", "error",    "critical",
+                                         "alert",   "emergency"};
 
-int mcp_log_level_parse(const char *name) {
+int mcp_log_level_parse(const char *name)
+{
     if (!name) return -1;
     for (int i = 0; i < 8; i++)
         if (strcmp(log_levels[i], name) == 0) return i;
     return -1;
 }
 
-const char *mcp_log_level_name(int level) {
+const char *mcp_log_level_name(int level)
+{
     return level >= 0 && level < 8 ? log_levels[level] : "info";
 }
 
 /* ==== Call helpers ==== */
 
-const char *mcp_arg_str(const mcp_call *c, const char *key, const char *dflt) {
+const char *mcp_arg_str(const mcp_call *c, const char *key, const char *dflt)
+{
     const json_t *v = json_object_get(c->args, key);
     return json_is_string(v) ? json_string_value(v) : dflt;
 }
 
-json_int_t mcp_arg_int(const mcp_call *c, const char *key, json_int_t dflt) {
+json_int_t mcp_arg_int(const mcp_call *c, const char *key, json_int_t dflt)
+{
     const json_t *v = json_object_get(c->args, key);
     if (json_is_integer(v)) return json_integer_value(v);
     if (json_is_real(v)) return (json_int_t)json_real_value(v);
     return dflt;
 }
 
-double mcp_arg_num(const mcp_call *c, const char *key, double dflt) {
+double mcp_arg_num(const mcp_call *c, const char *key, double dflt)
+{
     const json_t *v = json_object_get(c->args, key);
     return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
-bool mcp_arg_bool(const mcp_call *c, const char *key, bool dflt) {
+bool mcp_arg_bool(const mcp_call *c, const char *key, bool dflt)
+{
     const json_t *v = json_object_get(c->args, key);
     return json_is_boolean(v) ? json_is_true(v) : dflt;
 }
 
-void mcp_progress(mcp_call *c, double done, double total, const char *msg) {
+void mcp_progress(mcp_call *c, double done, double total, const char *msg)
+{
     if (!c->progress_token || !c->io->notify) return;
     json_t *n = json_pack("{s:s, s:s, s:{s:O, s:f}}", "jsonrpc", "2.0",
                           "method", "notifications/progress", "params",
@@ -473,27 +515,31 @@ void mcp_progress(mcp_call *c, double done, double total, const char *msg) {
     json_decref(n);
 }
 
-void mcp_log(mcp_call *c, int level, const char *logger, const char *msg) {
+void mcp_log(mcp_call *c, int level, const char *logger, const char *msg)
+{
     if (c->log_level < 0 || level < c->log_level || !c->io->notify) return;
-    json_t *n = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "jsonrpc", "2.0",
-                          "method", "notifications/message", "params", "level",
-                          mcp_log_level_name(level), "logger", logger, "data",
-                          msg);
+    json_t *n =
+        json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "jsonrpc", "2.0", "method",
+                  "notifications/message", "params", "level",
+                  mcp_log_level_name(level), "logger", logger, "data", msg);
     if (!n) return;
     c->io->notify(c->io->ud, n);
     json_decref(n);
 }
 
-hk_store *mcp_store(const mcp_call *c) {
+hk_store *mcp_store(const mcp_call *c)
+{
     const hk_mcp_env *e = &c->srv->env;
     return e->store_slot ? *e->store_slot : e->store;
 }
 
-hk_err mcp_read_begin(mcp_call *c, hk_txn **t, hk_error *err) {
+hk_err mcp_read_begin(mcp_call *c, hk_txn **t, hk_error *err)
+{
     return hk_txn_begin(mcp_store(c), false, t, err);
 }
 
-static bool inside(const char *dir, const char *path) {
+static bool inside(const char *dir, const char *path)
+{
     size_t n = strlen(dir);
     if (strncmp(dir, path, n) != 0) return false;
     if (n > 0 && dir[n - 1] == '/') return true; /* dir is "/" */
@@ -501,13 +547,15 @@ static bool inside(const char *dir, const char *path) {
 }
 
 hk_err mcp_path_allowed(const hk_mcp_server *s, const char *path,
-                        const char *field, char **resolved, hk_error *err) {
+                        const char *field, char **resolved, hk_error *err)
+{
     *resolved = NULL;
     if (s->env.n_allow_dirs == 0)
         return hk_error_set(err, HK_ERR_INVALID,
                             "%s: no directories are configured for client "
                             "paths; the operator must start the server with "
-                            "--allow-dir DIR", field);
+                            "--allow-dir DIR",
+                            field);
     if (!path || !path[0])
         return hk_error_set(err, HK_ERR_INVALID, "%s: empty path", field);
     char *real = realpath(path, NULL);
@@ -526,21 +574,25 @@ hk_err mcp_path_allowed(const hk_mcp_server *s, const char *path,
                                 "target; give a path that is not a link",
                                 field, path);
         const char *slash = strrchr(path, '/');
-        char *parent = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+        char *parent =
+            slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
         if (!parent) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         if (!parent[0]) {
             free(parent);
             parent = strdup("/");
-            if (!parent) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+            if (!parent)
+                return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         }
         char *rp = realpath(parent, NULL);
         free(parent);
         const char *base = slash ? slash + 1 : path;
-        if (!rp || !base[0] || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        if (!rp || !base[0] || strcmp(base, ".") == 0 ||
+            strcmp(base, "..") == 0) {
             free(rp);
             return hk_error_set(err, HK_ERR_INVALID,
                                 "%s: '%s' does not exist and its directory "
-                                "cannot be resolved", field, path);
+                                "cannot be resolved",
+                                field, path);
         }
         size_t n = strlen(rp) + strlen(base) + 2;
         real = malloc(n);
@@ -559,20 +611,23 @@ hk_err mcp_path_allowed(const hk_mcp_server *s, const char *path,
     }
     hk_error_set(err, HK_ERR_INVALID,
                  "%s: '%s' is outside the directories this server may use "
-                 "(%s%s); choose a path inside one of them", field, path,
-                 s->allow_dirs[0], s->env.n_allow_dirs > 1 ? ", ..." : "");
+                 "(%s%s); choose a path inside one of them",
+                 field, path, s->allow_dirs[0],
+                 s->env.n_allow_dirs > 1 ? ", ..." : "");
     free(real);
     return HK_ERR_INVALID;
 }
 
 /* ==== JSON helpers ==== */
 
-hk_err mcp_set(json_t *obj, const char *key, json_t *value) {
+hk_err mcp_set(json_t *obj, const char *key, json_t *value)
+{
     if (!value) return HK_ERR_NOMEM;
     return json_object_set_new(obj, key, value) == 0 ? HK_OK : HK_ERR_NOMEM;
 }
 
-json_t *mcp_json_text(const char *s) {
+json_t *mcp_json_text(const char *s)
+{
     size_t n = strlen(s), bad = 0;
     if (hk_utf8_valid(s, n, &bad)) return json_string(s);
     hk_buf b = HK_BUF_INIT;
@@ -590,19 +645,22 @@ json_t *mcp_json_text(const char *s) {
     return j;
 }
 
-json_t *mcp_time_json(int64_t us) {
+json_t *mcp_time_json(int64_t us)
+{
     if (us == 0) return json_null();
     char buf[32];
     hk_time_format(us, buf);
     return json_string(buf);
 }
 
-hk_err mcp_fact_statement(const hk_fact *f, hk_buf *buf) {
+hk_err mcp_fact_statement(const hk_fact *f, hk_buf *buf)
+{
     hk_buf_reset(buf);
     return hk_statement_format(&f->st, buf);
 }
 
-json_t *mcp_fact_json(const hk_fact *f) {
+json_t *mcp_fact_json(const hk_fact *f)
+{
     hk_buf b = HK_BUF_INIT;
     json_t *o = NULL, *args = NULL, *tags = NULL;
     if (hk_statement_format(&f->st, &b) != HK_OK) goto fail;
@@ -630,7 +688,8 @@ fail:
 }
 
 hk_err mcp_parse_statement(const char *text, const char *field,
-                           hk_statement *st, hk_error *err) {
+                           hk_statement *st, hk_error *err)
+{
     memset(st, 0, sizeof *st);
     if (!text)
         return hk_error_set(err, HK_ERR_INVALID, "%s: missing statement",
@@ -642,13 +701,15 @@ hk_err mcp_parse_statement(const char *text, const char *field,
         return hk_error_set(err, rc,
                             "%s: '%s' is not a valid statement: %s. Write "
                             "statements as Predicate(arg1, arg2), e.g. "
-                            "HasPart(Computer, CPU)", field, text, e.message);
+                            "HasPart(Computer, CPU)",
+                            field, text, e.message);
     return HK_OK;
 }
 
 /* ==== Writes ==== */
 
-hk_err mcp_require_writer(mcp_call *c, hk_error *err) {
+hk_err mcp_require_writer(mcp_call *c, hk_error *err)
+{
     hk_mcp_server *s = c->srv;
     if (!hk_mcp_writes_enabled(s)) {
         /* name the options of the command that runs this server */

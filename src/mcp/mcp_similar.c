@@ -24,7 +24,8 @@
 
 #define MCP_PROFILE_MAX_TOKENS 512 /* tokens kept per statement */
 
-static uint64_t fnv1a(const char *s, size_t n) {
+static uint64_t fnv1a(const char *s, size_t n)
+{
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++) {
         h ^= (unsigned char)s[i];
@@ -33,13 +34,15 @@ static uint64_t fnv1a(const char *s, size_t n) {
     return h;
 }
 
-static int cmp_u64(const void *a, const void *b) {
+static int cmp_u64(const void *a, const void *b)
+{
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
 /* Sorts and removes duplicates; returns the new length. */
-static size_t sort_unique(uint64_t *v, size_t n) {
+static size_t sort_unique(uint64_t *v, size_t n)
+{
     if (n == 0) return 0;
     qsort(v, n, sizeof *v, cmp_u64);
     size_t k = 1;
@@ -53,7 +56,8 @@ typedef struct token_sink {
     size_t n_tokens; /* tokens appended */
 } token_sink;
 
-static hk_err on_token(void *ud, const char *tok, size_t len) {
+static hk_err on_token(void *ud, const char *tok, size_t len)
+{
     token_sink *ts = ud;
     if (ts->n_tokens >= MCP_PROFILE_MAX_TOKENS) return HK_ERR_LIMIT;
     hk_err rc = hk_buf_append(&ts->joined, tok, len);
@@ -62,7 +66,8 @@ static hk_err on_token(void *ud, const char *tok, size_t len) {
     return rc;
 }
 
-hk_err mcp_profile_build(const char *text, size_t len, mcp_profile *p) {
+hk_err mcp_profile_build(const char *text, size_t len, mcp_profile *p)
+{
     memset(p, 0, sizeof *p);
     token_sink ts = {HK_BUF_INIT, 0};
     hk_err rc = hk_buf_append(&ts.joined, " ", 1);
@@ -83,7 +88,8 @@ hk_err mcp_profile_build(const char *text, size_t len, mcp_profile *p) {
     size_t start = 1;
     for (size_t i = 1; i < jl; i++) {
         if (j[i] == ' ') {
-            if (i > start) p->tokens[p->n_tokens++] = fnv1a(j + start, i - start);
+            if (i > start)
+                p->tokens[p->n_tokens++] = fnv1a(j + start, i - start);
             start = i + 1;
         }
     }
@@ -99,14 +105,16 @@ fail:
     return rc;
 }
 
-void mcp_profile_release(mcp_profile *p) {
+void mcp_profile_release(mcp_profile *p)
+{
     free(p->tokens);
     free(p->grams);
     memset(p, 0, sizeof *p);
 }
 
 static double jaccard(const uint64_t *a, size_t na, const uint64_t *b,
-                      size_t nb) {
+                      size_t nb)
+{
     if (na == 0 && nb == 0) return 1.0;
     size_t i = 0, k = 0, common = 0;
     while (i < na && k < nb) {
@@ -123,7 +131,8 @@ static double jaccard(const uint64_t *a, size_t na, const uint64_t *b,
     return (double)common / (double)(na + nb - common);
 }
 
-double mcp_similarity(const mcp_profile *a, const mcp_profile *b) {
+double mcp_similarity(const mcp_profile *a, const mcp_profile *b)
+{
     double t = jaccard(a->tokens, a->n_tokens, b->tokens, b->n_tokens);
     double g = jaccard(a->grams, a->n_grams, b->grams, b->n_grams);
     return (t + g) / 2.0;

@@ -30,18 +30,19 @@
 /* ==== The process state ==== */
 
 typedef struct stdio_srv {
-    hk_store *store;           /* the open KB (replaced by restore) */
-    char data_dir[4096];       /* KB directory */
-    hk_mcp_server *srv;        /* MCP server */
-    hk_mcp_session *sess;      /* the one session of this connection */
-    char *buf;                 /* line buffer (HK_MCP_MAX_MESSAGE_BYTES+1) */
-    int depth;                 /* nesting of client requests */
-    bool changed;              /* a tool changed the KB (notify subs) */
-    bool eof;                  /* stdin ended */
+    hk_store *store;      /* the open KB (replaced by restore) */
+    char data_dir[4096];  /* KB directory */
+    hk_mcp_server *srv;   /* MCP server */
+    hk_mcp_session *sess; /* the one session of this connection */
+    char *buf;            /* line buffer (HK_MCP_MAX_MESSAGE_BYTES+1) */
+    int depth;            /* nesting of client requests */
+    bool changed;         /* a tool changed the KB (notify subs) */
+    bool eof;             /* stdin ended */
 } stdio_srv;
 
 static hk_err stdio_write(void *ud, hk_mcp_txn_fn fn, void *arg,
-                          const char *actor, hk_error *err) {
+                          const char *actor, hk_error *err)
+{
     stdio_srv *ss = ud;
     hk_txn *t = NULL;
     hk_err rc = hk_txn_begin(ss->store, true, &t, err);
@@ -55,7 +56,8 @@ static hk_err stdio_write(void *ud, hk_mcp_txn_fn fn, void *arg,
     return hk_txn_commit(t, err);
 }
 
-static hk_err stdio_restore(void *ud, const char *backup_dir, hk_error *err) {
+static hk_err stdio_restore(void *ud, const char *backup_dir, hk_error *err)
+{
     stdio_srv *ss = ud;
     hk_store_options opt;
     memset(&opt, 0, sizeof opt);
@@ -75,7 +77,8 @@ static hk_err stdio_restore(void *ud, const char *backup_dir, hk_error *err) {
 
 /* ==== Output ==== */
 
-static void send_msg(json_t *msg) {
+static void send_msg(json_t *msg)
+{
     char *s = json_dumps(msg, JSON_COMPACT);
     if (!s) {
         fprintf(stderr, "hakgal mcp: cannot encode a message\n");
@@ -87,7 +90,8 @@ static void send_msg(json_t *msg) {
     free(s);
 }
 
-static void on_notify(void *ud, json_t *msg) {
+static void on_notify(void *ud, json_t *msg)
+{
     (void)ud;
     send_msg(msg);
 }
@@ -96,14 +100,17 @@ static void on_notify(void *ud, json_t *msg) {
 
 /* Reads one line into ss->buf. Returns its length, -1 at EOF, -2 when the
  * line was longer than the limit (skipped to its end). */
-static long read_line(stdio_srv *ss) {
+static long read_line(stdio_srv *ss)
+{
     size_t n = 0;
     bool too_long = false;
     int ch;
     while ((ch = getc_unlocked(stdin)) != EOF) {
         if (ch == '\n') break;
-        if (n < HK_MCP_MAX_MESSAGE_BYTES) ss->buf[n++] = (char)ch;
-        else too_long = true;
+        if (n < HK_MCP_MAX_MESSAGE_BYTES)
+            ss->buf[n++] = (char)ch;
+        else
+            too_long = true;
     }
     if (ch == EOF && n == 0 && !too_long) {
         ss->eof = true;
@@ -119,11 +126,13 @@ static long read_line(stdio_srv *ss) {
 static hk_err client_request(void *ud, const char *method, json_t *params,
                              json_t **result, hk_error *err);
 
-static void on_kb_changed(void *ud) {
+static void on_kb_changed(void *ud)
+{
     ((stdio_srv *)ud)->changed = true;
 }
 
-static const hk_mcp_io *stdio_io(stdio_srv *ss) {
+static const hk_mcp_io *stdio_io(stdio_srv *ss)
+{
     static hk_mcp_io io;
     io.ud = ss;
     io.notify = on_notify;
@@ -133,7 +142,8 @@ static const hk_mcp_io *stdio_io(stdio_srv *ss) {
 }
 
 /* Handles one input line; answers on stdout. */
-static void handle_line(stdio_srv *ss, long n) {
+static void handle_line(stdio_srv *ss, long n)
+{
     if (n == -2) {
         json_t *r = hk_mcp_error_response(NULL, HK_MCP_INVALID_REQUEST,
                                           "Invalid request: message larger "
@@ -143,7 +153,8 @@ static void handle_line(stdio_srv *ss, long n) {
         return;
     }
     const char *p = ss->buf;
-    while (*p == ' ' || *p == '\t') p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
     if (!*p) return; /* blank line */
     json_error_t je;
     json_t *msg = json_loadb(ss->buf, (size_t)n, JSON_DECODE_ANY, &je);
@@ -182,14 +193,17 @@ static void handle_line(stdio_srv *ss, long n) {
 #define CLIENT_REQUEST_MAX_DEPTH 4
 
 static hk_err client_request(void *ud, const char *method, json_t *params,
-                             json_t **result, hk_error *err) {
+                             json_t **result, hk_error *err)
+{
     stdio_srv *ss = ud;
     *result = NULL;
     if (ss->depth >= CLIENT_REQUEST_MAX_DEPTH)
-        return hk_error_set(err, HK_ERR_LIMIT, "too many nested client requests");
+        return hk_error_set(err, HK_ERR_LIMIT,
+                            "too many nested client requests");
     json_int_t id = hk_mcp_session_expect(ss->sess);
     if (id == 0)
-        return hk_error_set(err, HK_ERR_LIMIT, "too many client requests pending");
+        return hk_error_set(err, HK_ERR_LIMIT,
+                            "too many client requests pending");
     json_t *req = json_pack("{s:s, s:I, s:s, s:O}", "jsonrpc", "2.0", "id", id,
                             "method", method, "params", params);
     if (!req) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
@@ -226,11 +240,14 @@ static const char usage[] =
     "(newline-delimited JSON-RPC; protocol revisions 2025-11-25 and\n"
     "2026-07-28). Logs go to stderr; the server exits when stdin closes.\n\n"
     "Options:\n"
-    "  --data DIR            KB directory (default $HAKGAL_DATA or ./hakgal-data;\n"
+    "  --data DIR            KB directory (default $HAKGAL_DATA or "
+    "./hakgal-data;\n"
     "                        created when missing)\n"
     "  --write-token TOKEN   enable write tools for clients presenting TOKEN\n"
-    "                        (audit actor \"mcp\"); also $HAKGAL_MCP_WRITE_TOKEN\n"
-    "  --tokens FILE         token file of `hakgal serve` (name role sha256hex);\n"
+    "                        (audit actor \"mcp\"); also "
+    "$HAKGAL_MCP_WRITE_TOKEN\n"
+    "  --tokens FILE         token file of `hakgal serve` (name role "
+    "sha256hex);\n"
     "                        write and admin tokens enable write tools\n"
     "  --allow-dir DIR       directory clients may name in hub_path, path and\n"
     "                        report_path (repeatable)\n"
@@ -242,9 +259,18 @@ static const char usage[] =
     "                        (testing only)\n"
     "  -h, --help            this help\n";
 
-int hk_cmd_mcp(int argc, char **argv) {
-    enum { O_DATA = 256, O_WTOK, O_TOKENS, O_ALLOW, O_BACKUP, O_FIX, O_PAGE,
-           O_JSON };
+int hk_cmd_mcp(int argc, char **argv)
+{
+    enum {
+        O_DATA = 256,
+        O_WTOK,
+        O_TOKENS,
+        O_ALLOW,
+        O_BACKUP,
+        O_FIX,
+        O_PAGE,
+        O_JSON
+    };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},
         {"write-token", required_argument, 0, O_WTOK},
@@ -276,7 +302,9 @@ int hk_cmd_mcp(int argc, char **argv) {
     int o;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
-        case O_DATA: data = optarg; break;
+        case O_DATA:
+            data = optarg;
+            break;
         case O_WTOK:
             if (n_tokens >= HK_MCP_MAX_TOKENS || !optarg[0]) {
                 fprintf(stderr, "hakgal mcp: bad or too many --write-token\n");
@@ -288,7 +316,8 @@ int hk_cmd_mcp(int argc, char **argv) {
         case O_TOKENS: {
             size_t got = 0;
             if (hk_mcp_tokens_load(optarg, tokens + n_tokens,
-                                   HK_MCP_MAX_TOKENS - n_tokens, &got, &e) != HK_OK) {
+                                   HK_MCP_MAX_TOKENS - n_tokens, &got,
+                                   &e) != HK_OK) {
                 fprintf(stderr, "hakgal mcp: %s\n", e.message);
                 return 2;
             }
@@ -303,7 +332,9 @@ int hk_cmd_mcp(int argc, char **argv) {
             }
             allow[n_allow++] = optarg;
             break;
-        case O_BACKUP: backup = optarg; break;
+        case O_BACKUP:
+            backup = optarg;
+            break;
         case O_PAGE: {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -314,15 +345,22 @@ int hk_cmd_mcp(int argc, char **argv) {
             page = (unsigned)v;
             break;
         }
-        case O_FIX: fixtures = true; break;
-        case O_JSON: break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 1;
+        case O_FIX:
+            fixtures = true;
+            break;
+        case O_JSON:
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 1;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "hakgal mcp: unexpected argument '%s'\n%s", argv[optind],
-                usage);
+        fprintf(stderr, "hakgal mcp: unexpected argument '%s'\n%s",
+                argv[optind], usage);
         return 1;
     }
     const char *env_tok = getenv("HAKGAL_MCP_WRITE_TOKEN");
@@ -365,11 +403,13 @@ int hk_cmd_mcp(int argc, char **argv) {
     ss.buf = malloc(HK_MCP_MAX_MESSAGE_BYTES + 1);
     if (!ss.buf || hk_mcp_server_new(&env, &ss.srv, &e) != HK_OK ||
         hk_mcp_session_new(ss.srv, &ss.sess, &e) != HK_OK) {
-        fprintf(stderr, "hakgal mcp: %s\n", ss.buf ? e.message : "out of memory");
+        fprintf(stderr, "hakgal mcp: %s\n",
+                ss.buf ? e.message : "out of memory");
         exit_code = 5;
         goto done;
     }
-    fprintf(stderr, "hakgal mcp: serving %s on stdio (%zu tools%s, writes %s)\n",
+    fprintf(stderr,
+            "hakgal mcp: serving %s on stdio (%zu tools%s, writes %s)\n",
             ss.data_dir, hk_mcp_tool_count(ss.srv),
             fixtures ? ", conformance fixtures" : "",
             n_tokens ? "enabled" : "disabled: no write token");

@@ -13,6 +13,8 @@
 
 /* ==== Schema fragments ==== */
 
+/* The schemas are JSON text laid out by hand. */
+/* clang-format off */
 #define S2020 "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\","
 #define IN(props, req)                                                        \
     "{" S2020 "\"type\":\"object\",\"properties\":{" props "},"               \
@@ -415,5 +417,6 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"hub_path\",\"files\",\"digest\",\"truncated\""),
      RO, mcp_t_project_hub_digest},
 };
+/* clang-format on */
 
 const size_t mcp_n_kb_tools = sizeof mcp_kb_tools / sizeof mcp_kb_tools[0];

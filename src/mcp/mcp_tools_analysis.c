@@ -22,25 +22,28 @@
 
 #include "mcp/mcp_tools.h"
 
-#define MAX_FINDINGS 1000      /* contradictions / issues reported */
-#define SIM_CANDIDATES 500     /* search hits compared by similarity */
-#define DUP_WINDOW 20000       /* newest facts analyze_duplicates reads */
-#define DUP_MAX_DF 200         /* tokens in more facts do not pair facts */
+#define MAX_FINDINGS 1000           /* contradictions / issues reported */
+#define SIM_CANDIDATES 500          /* search hits compared by similarity */
+#define DUP_WINDOW 20000            /* newest facts analyze_duplicates reads */
+#define DUP_MAX_DF 200              /* tokens in more facts do not pair facts */
 #define DUP_MAX_COMPARISONS 5000000 /* similarity evaluations per call */
-#define DECL_MAX 10000         /* declaration facts read per kind */
+#define DECL_MAX 10000              /* declaration facts read per kind */
 
 /* ==== search_by_predicate / query_related ==== */
 
 static hk_err scan_tool(mcp_call *c, const char *key, bool by_entity,
-                        json_t **out, hk_error *err) {
+                        json_t **out, hk_error *err)
+{
     const char *name = mcp_arg_str(c, key, "");
     size_t limit = (size_t)mcp_arg_int(c, "limit", 100);
     hk_txn *t = NULL;
     json_t *facts = NULL;
     uint64_t total = 0;
     hk_scan scan = HK_SCAN_INIT;
-    if (by_entity) scan.entity = name;
-    else scan.predicate = name;
+    if (by_entity)
+        scan.entity = name;
+    else
+        scan.predicate = name;
     hk_err rc = mcp_read_begin(c, &t, err);
     if (rc == HK_OK)
         rc = by_entity ? hk_store_count_entity(t, name, &total, err)
@@ -48,29 +51,33 @@ static hk_err scan_tool(mcp_call *c, const char *key, bool by_entity,
     if (rc == HK_OK) rc = mcp_scan_facts(c, t, &scan, limit, &facts, err);
     if (t) hk_txn_abort(t);
     if (rc != HK_OK) return rc;
-    *out = json_pack("{s:s, s:I, s:I, s:o}", key, name, "total",
-                     (json_int_t)total, "count",
-                     (json_int_t)json_array_size(facts), "facts", facts);
+    *out =
+        json_pack("{s:s, s:I, s:I, s:o}", key, name, "total", (json_int_t)total,
+                  "count", (json_int_t)json_array_size(facts), "facts", facts);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
-hk_err mcp_t_search_by_predicate(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_search_by_predicate(mcp_call *c, json_t **out, hk_error *err)
+{
     return scan_tool(c, "predicate", false, out, err);
 }
 
-hk_err mcp_t_query_related(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_query_related(mcp_call *c, json_t **out, hk_error *err)
+{
     return scan_tool(c, "entity", true, out, err);
 }
 
 /* ==== semantic_similarity ==== */
 
-static int cmp_score_desc(const void *a, const void *b) {
+static int cmp_score_desc(const void *a, const void *b)
+{
     double x = json_real_value(json_object_get(*(json_t *const *)a, "score"));
     double y = json_real_value(json_object_get(*(json_t *const *)b, "score"));
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-hk_err mcp_t_semantic_similarity(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_semantic_similarity(mcp_call *c, json_t **out, hk_error *err)
+{
     const char *text = mcp_arg_str(c, "statement", "");
     double threshold = mcp_arg_num(c, "threshold", 0.8);
     size_t limit = (size_t)mcp_arg_int(c, "limit", 50);
@@ -87,7 +94,8 @@ hk_err mcp_t_semantic_similarity(mcp_call *c, json_t **out, hk_error *err) {
     hk_err rc = mcp_profile_build(text, strlen(text), &want);
     if (rc != HK_OK) return hk_error_set(err, rc, "cannot profile statement");
     rc = mcp_read_begin(c, &t, err);
-    if (rc == HK_OK) rc = hk_store_search(t, text, SIM_CANDIDATES, &hits, &n, err);
+    if (rc == HK_OK)
+        rc = hk_store_search(t, text, SIM_CANDIDATES, &hits, &n, err);
     if (rc == HK_OK && n > 0) {
         found = calloc(n, sizeof *found);
         if (!found) rc = HK_ERR_NOMEM;
@@ -118,20 +126,20 @@ hk_err mcp_t_semantic_similarity(mcp_call *c, json_t **out, hk_error *err) {
     for (size_t i = 0; i < n_found; i++) {
         if (rc == HK_OK && i < limit && matches)
             json_array_append_new(matches, found[i]);
-        else json_decref(found[i]);
+        else
+            json_decref(found[i]);
     }
     free(found);
     if (rc != HK_OK || !matches) {
         json_decref(matches);
         return rc != HK_OK ? rc : HK_ERR_NOMEM;
     }
-    *out = json_pack("{s:s, s:s, s:f, s:I, s:I, s:o}", "statement", text,
-                     "method",
-                     "lexical: mean of word-set and character-trigram Jaccard "
-                     "similarity of canonical statements (camelCase split)",
-                     "threshold", threshold, "candidates_examined",
-                     (json_int_t)n, "count",
-                     (json_int_t)json_array_size(matches), "matches", matches);
+    *out = json_pack(
+        "{s:s, s:s, s:f, s:I, s:I, s:o}", "statement", text, "method",
+        "lexical: mean of word-set and character-trigram Jaccard "
+        "similarity of canonical statements (camelCase split)",
+        "threshold", threshold, "candidates_examined", (json_int_t)n, "count",
+        (json_int_t)json_array_size(matches), "matches", matches);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
@@ -139,17 +147,19 @@ hk_err mcp_t_semantic_similarity(mcp_call *c, json_t **out, hk_error *err) {
 
 /* A small set of predicate names. */
 typedef struct name_set {
-    char **v;   /* names (owned) */
-    size_t n;   /* count */
+    char **v; /* names (owned) */
+    size_t n; /* count */
 } name_set;
 
-static bool set_has(const name_set *s, const char *name) {
+static bool set_has(const name_set *s, const char *name)
+{
     for (size_t i = 0; i < s->n; i++)
         if (strcmp(s->v[i], name) == 0) return true;
     return false;
 }
 
-static hk_err set_add(name_set *s, const char *name) {
+static hk_err set_add(name_set *s, const char *name)
+{
     if (set_has(s, name)) return HK_OK;
     char **nv = realloc(s->v, (s->n + 1) * sizeof *nv);
     if (!nv) return HK_ERR_NOMEM;
@@ -159,7 +169,8 @@ static hk_err set_add(name_set *s, const char *name) {
     return HK_OK;
 }
 
-static void set_remove(name_set *s, const char *name) {
+static void set_remove(name_set *s, const char *name)
+{
     for (size_t i = 0; i < s->n; i++) {
         if (strcmp(s->v[i], name) == 0) {
             free(s->v[i]);
@@ -169,8 +180,10 @@ static void set_remove(name_set *s, const char *name) {
     }
 }
 
-static void set_free(name_set *s) {
-    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+static void set_free(name_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
     free(s->v);
     s->v = NULL;
     s->n = 0;
@@ -179,7 +192,8 @@ static void set_free(name_set *s) {
 /* Reads the arguments of every fact of predicate `decl` with the given
  * arity; pos selects the argument (or -1: both of a pair into a and b). */
 static hk_err read_decls(hk_txn *t, const char *decl, uint32_t arity,
-                         name_set *a, name_set *b, hk_error *err) {
+                         name_set *a, name_set *b, hk_error *err)
+{
     hk_scan scan = HK_SCAN_INIT;
     scan.predicate = decl;
     scan.arity = arity;
@@ -201,13 +215,14 @@ static hk_err read_decls(hk_txn *t, const char *decl, uint32_t arity,
 }
 
 typedef struct findings {
-    json_t *list;    /* array of findings */
-    bool truncated;  /* MAX_FINDINGS reached */
+    json_t *list;      /* array of findings */
+    bool truncated;    /* MAX_FINDINGS reached */
     uint64_t examined; /* facts examined over all rules */
 } findings;
 
 static hk_err add_finding(findings *fs, const char *kind, const char *desc,
-                          const hk_fact *const *facts, size_t n) {
+                          const hk_fact *const *facts, size_t n)
+{
     if (json_array_size(fs->list) >= MAX_FINDINGS) {
         fs->truncated = true;
         return HK_OK;
@@ -236,12 +251,12 @@ static hk_err add_finding(findings *fs, const char *kind, const char *desc,
 }
 
 /* Facts of pred with `arity` args, up to limit, calling fn for each. */
-typedef hk_err (*fact_fn)(hk_txn *t, const hk_fact *f, void *ud,
-                          hk_error *err);
+typedef hk_err (*fact_fn)(hk_txn *t, const hk_fact *f, void *ud, hk_error *err);
 
 static hk_err each_fact(hk_txn *t, const char *pred, uint32_t arity,
                         size_t limit, fact_fn fn, void *ud, findings *fs,
-                        hk_error *err) {
+                        hk_error *err)
+{
     hk_scan scan = HK_SCAN_INIT;
     scan.predicate = pred;
     scan.arity = arity;
@@ -262,13 +277,14 @@ static hk_err each_fact(hk_txn *t, const char *pred, uint32_t arity,
 }
 
 typedef struct rule_ctx {
-    findings *fs;        /* where findings go */
-    const char *other;   /* negation: the positive predicate */
-    hk_fact g;           /* scratch fact */
+    findings *fs;      /* where findings go */
+    const char *other; /* negation: the positive predicate */
+    hk_fact g;         /* scratch fact */
 } rule_ctx;
 
 static hk_err rule_asymmetric(hk_txn *t, const hk_fact *f, void *ud,
-                              hk_error *err) {
+                              hk_error *err)
+{
     rule_ctx *rc_ = ud;
     char desc[600];
     if (f->st.n_args != 2) return HK_OK;
@@ -293,12 +309,14 @@ static hk_err rule_asymmetric(hk_txn *t, const hk_fact *f, void *ud,
     const hk_fact *two[2] = {f, &rc_->g};
     snprintf(desc, sizeof desc,
              "%s is asymmetric but holds in both directions between %.200s "
-             "and %.200s", f->st.predicate, f->st.args[0], f->st.args[1]);
+             "and %.200s",
+             f->st.predicate, f->st.args[0], f->st.args[1]);
     return add_finding(rc_->fs, "asymmetric_cycle", desc, two, 2);
 }
 
 static hk_err rule_negation(hk_txn *t, const hk_fact *f, void *ud,
-                            hk_error *err) {
+                            hk_error *err)
+{
     rule_ctx *rc_ = ud;
     hk_statement pos = f->st;
     pos.owned = NULL;
@@ -309,13 +327,16 @@ static hk_err rule_negation(hk_txn *t, const hk_fact *f, void *ud,
     if (rc != HK_OK) return rc == HK_ERR_NOT_FOUND ? HK_OK : rc;
     const hk_fact *two[2] = {&rc_->g, f};
     char desc[600];
-    snprintf(desc, sizeof desc, "%s is the negation of %s and both hold for "
-             "the same arguments", f->st.predicate, rc_->other);
+    snprintf(desc, sizeof desc,
+             "%s is the negation of %s and both hold for "
+             "the same arguments",
+             f->st.predicate, rc_->other);
     return add_finding(rc_->fs, "negation", desc, two, 2);
 }
 
 static hk_err rule_functional(hk_txn *t, const hk_fact *f, void *ud,
-                              hk_error *err) {
+                              hk_error *err)
+{
     rule_ctx *rc_ = ud;
     if (f->st.n_args < 2) return HK_OK;
     hk_scan scan = HK_SCAN_INIT;
@@ -328,7 +349,8 @@ static hk_err rule_functional(hk_txn *t, const hk_fact *f, void *ud,
     const hk_fact *ptrs[8];
     size_t n = 0;
     bool report = true;
-    for (size_t i = 0; i < 8; i++) hk_fact_init(&g[i]);
+    for (size_t i = 0; i < 8; i++)
+        hk_fact_init(&g[i]);
     hk_err rc = hk_query_open_scan(t, &scan, NULL, &q, err);
     for (size_t i = 0; rc == HK_OK && i < 8; i++) {
         bool has = false;
@@ -342,24 +364,28 @@ static hk_err rule_functional(hk_txn *t, const hk_fact *f, void *ud,
     }
     hk_query_close(q);
     if (rc == HK_OK && report && n > 1) {
-        for (size_t i = 0; i < n; i++) ptrs[i] = &g[i];
+        for (size_t i = 0; i < n; i++)
+            ptrs[i] = &g[i];
         char desc[600];
         snprintf(desc, sizeof desc,
                  "%s is functional but %.200s has %s%zu different values",
                  f->st.predicate, f->st.args[0], n == 8 ? "at least " : "", n);
         rc = add_finding(rc_->fs, "functional_conflict", desc, ptrs, n);
     }
-    for (size_t i = 0; i < 8; i++) hk_fact_release(&g[i]);
+    for (size_t i = 0; i < 8; i++)
+        hk_fact_release(&g[i]);
     return rc;
 }
 
 /* qsort/bsearch over const char * names */
-static int cmp_name(const void *a, const void *b) {
+static int cmp_name(const void *a, const void *b)
+{
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* qsort/bsearch over [negated, positive] pairs (JSON arrays of strings) */
-static int cmp_pair(const void *a, const void *b) {
+static int cmp_pair(const void *a, const void *b)
+{
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
     for (size_t i = 0; i < 2; i++) {
         const char *s = json_string_value(json_array_get(x, i));
@@ -370,7 +396,8 @@ static int cmp_pair(const void *a, const void *b) {
     return 0;
 }
 
-hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err)
+{
     size_t limit = (size_t)mcp_arg_int(c, "limit", 1000);
     static const char *const default_asym[] = {"IsA", "HasPart", "IsPartOf",
                                                "Causes"};
@@ -384,10 +411,12 @@ hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err) {
     hk_name_count *preds = NULL;
     size_t n_preds = 0;
     hk_err rc = fs.list ? mcp_read_begin(c, &t, err) : HK_ERR_NOMEM;
-    for (size_t i = 0; rc == HK_OK && i < 4; i++) rc = set_add(&asym, default_asym[i]);
+    for (size_t i = 0; rc == HK_OK && i < 4; i++)
+        rc = set_add(&asym, default_asym[i]);
     if (rc == HK_OK) rc = read_decls(t, "Asymmetric", 1, &asym, NULL, err);
     if (rc == HK_OK) rc = read_decls(t, "Symmetric", 1, &sym, NULL, err);
-    for (size_t i = 0; rc == HK_OK && i < sym.n; i++) set_remove(&asym, sym.v[i]);
+    for (size_t i = 0; rc == HK_OK && i < sym.n; i++)
+        set_remove(&asym, sym.v[i]);
     if (rc == HK_OK) rc = read_decls(t, "Functional", 1, &func, NULL, err);
     if (rc == HK_OK) rc = read_decls(t, "NegationOf", 2, &neg, &pos, err);
     /* read_decls adds pairs to two sets; re-read to keep them paired */
@@ -406,8 +435,8 @@ hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err) {
             bool has = false;
             rc = hk_query_next(q, &f, &has, err);
             if (rc != HK_OK || !has) break;
-            json_array_append_new(neg_pairs, json_pack("[s,s]", f.st.args[0],
-                                                        f.st.args[1]));
+            json_array_append_new(
+                neg_pairs, json_pack("[s,s]", f.st.args[0], f.st.args[1]));
         }
         hk_query_close(q);
         hk_fact_release(&f);
@@ -415,8 +444,8 @@ hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err) {
     /* naming convention NotP <-> P for predicates present in the KB.
      * Lookups are binary searches over sorted copies: a KB may hold up
      * to 100000 predicates, and nested scans took minutes. */
-    if (rc == HK_OK) rc = hk_store_list_predicates(t, NULL, 100000, &preds,
-                                                   &n_preds, err);
+    if (rc == HK_OK)
+        rc = hk_store_list_predicates(t, NULL, 100000, &preds, &n_preds, err);
     const char **names = NULL;
     json_t **declared = NULL;
     size_t n_declared = json_array_size(neg_pairs);
@@ -426,7 +455,8 @@ hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err) {
         if (!names || !declared) rc = HK_ERR_NOMEM;
     }
     if (rc == HK_OK && n_preds) {
-        for (size_t i = 0; i < n_preds; i++) names[i] = preds[i].name;
+        for (size_t i = 0; i < n_preds; i++)
+            names[i] = preds[i].name;
         qsort(names, n_preds, sizeof *names, cmp_name);
         for (size_t i = 0; i < n_declared; i++)
             declared[i] = json_array_get(neg_pairs, i);
@@ -459,7 +489,8 @@ hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err) {
     }
     size_t x;
     json_t *p;
-    json_array_foreach(neg_pairs, x, p) {
+    json_array_foreach(neg_pairs, x, p)
+    {
         if (rc != HK_OK) break;
         ctx.other = json_string_value(json_array_get(p, 1));
         rc = each_fact(t, json_string_value(json_array_get(p, 0)), 0, limit,
@@ -475,8 +506,10 @@ hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err) {
     hk_fact_release(&ctx.g);
     json_t *decl = json_object();
     json_t *ja = json_array(), *jf = json_array();
-    for (size_t i = 0; i < asym.n; i++) json_array_append_new(ja, json_string(asym.v[i]));
-    for (size_t i = 0; i < func.n; i++) json_array_append_new(jf, json_string(func.v[i]));
+    for (size_t i = 0; i < asym.n; i++)
+        json_array_append_new(ja, json_string(asym.v[i]));
+    for (size_t i = 0; i < func.n; i++)
+        json_array_append_new(jf, json_string(func.v[i]));
     json_object_set_new(decl, "asymmetric", ja);
     json_object_set_new(decl, "functional", jf);
     json_object_set_new(decl, "negations", neg_pairs);
@@ -488,23 +521,23 @@ hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err) {
         json_decref(fs.list);
         return rc;
     }
-    *out = json_pack("{s:I, s:I, s:b, s:o, s:o}", "examined",
-                     (json_int_t)fs.examined, "count",
-                     (json_int_t)json_array_size(fs.list), "truncated",
-                     fs.truncated, "declarations", decl, "contradictions",
-                     fs.list);
+    *out = json_pack(
+        "{s:I, s:I, s:b, s:o, s:o}", "examined", (json_int_t)fs.examined,
+        "count", (json_int_t)json_array_size(fs.list), "truncated",
+        fs.truncated, "declarations", decl, "contradictions", fs.list);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
 /* ==== validate_facts ==== */
 
 typedef struct arity_cache {
-    char *pred[256];     /* predicate names */
-    int dominant[256];   /* arity of >= 90% of its facts, or -1 */
-    size_t n;            /* entries */
+    char *pred[256];   /* predicate names */
+    int dominant[256]; /* arity of >= 90% of its facts, or -1 */
+    size_t n;          /* entries */
 } arity_cache;
 
-static int dominant_arity(hk_txn *t, arity_cache *ac, const char *pred) {
+static int dominant_arity(hk_txn *t, arity_cache *ac, const char *pred)
+{
     for (size_t i = 0; i < ac->n; i++)
         if (strcmp(ac->pred[i], pred) == 0) return ac->dominant[i];
     uint64_t counts[HK_MAX_ARGS + 1];
@@ -529,7 +562,8 @@ static int dominant_arity(hk_txn *t, arity_cache *ac, const char *pred) {
     return dom;
 }
 
-hk_err mcp_t_validate_facts(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_validate_facts(mcp_call *c, json_t **out, hk_error *err)
+{
     size_t limit = (size_t)mcp_arg_int(c, "limit", 1000);
     hk_txn *t = NULL;
     hk_query *q = NULL;
@@ -556,9 +590,10 @@ hk_err mcp_t_validate_facts(mcp_call *c, json_t **out, hk_error *err) {
         char msg[700];
         if (hk_statement_validate(&f.st, &ve) != HK_OK) {
             snprintf(msg, sizeof msg, "invalid statement: %s", ve.message);
-            json_array_append_new(issues, json_pack("{s:s, s:I, s:s, s:s}",
-                "kind", "invalid_syntax", "fact_id", (json_int_t)f.id,
-                "statement", b.data, "message", msg));
+            json_array_append_new(
+                issues, json_pack("{s:s, s:I, s:s, s:s}", "kind",
+                                  "invalid_syntax", "fact_id", (json_int_t)f.id,
+                                  "statement", b.data, "message", msg));
             continue;
         }
         int dom = dominant_arity(t, &ac, f.st.predicate);
@@ -566,23 +601,25 @@ hk_err mcp_t_validate_facts(mcp_call *c, json_t **out, hk_error *err) {
             snprintf(msg, sizeof msg,
                      "%s usually has %d argument%s but this fact has %u",
                      f.st.predicate, dom, dom == 1 ? "" : "s", f.st.n_args);
-            json_array_append_new(issues, json_pack("{s:s, s:I, s:s, s:s}",
-                "kind", "unusual_arity", "fact_id", (json_int_t)f.id,
-                "statement", b.data, "message", msg));
+            json_array_append_new(
+                issues, json_pack("{s:s, s:I, s:s, s:s}", "kind",
+                                  "unusual_arity", "fact_id", (json_int_t)f.id,
+                                  "statement", b.data, "message", msg));
         }
     }
     hk_query_close(q);
     if (t) hk_txn_abort(t);
     hk_fact_release(&f);
     hk_buf_free(&b);
-    for (size_t i = 0; i < ac.n; i++) free(ac.pred[i]);
+    for (size_t i = 0; i < ac.n; i++)
+        free(ac.pred[i]);
     if (rc != HK_OK) {
         json_decref(issues);
         return rc;
     }
-    *out = json_pack("{s:I, s:I, s:o}", "examined", (json_int_t)examined,
-                     "count", (json_int_t)json_array_size(issues), "issues",
-                     issues);
+    *out =
+        json_pack("{s:I, s:I, s:o}", "examined", (json_int_t)examined, "count",
+                  (json_int_t)json_array_size(issues), "issues", issues);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
@@ -597,13 +634,15 @@ typedef struct top_heap {
     size_t n;                      /* entries */
 } top_heap;
 
-static void heap_swap(top_heap *h, size_t a, size_t b) {
+static void heap_swap(top_heap *h, size_t a, size_t b)
+{
     hk_name_count t = h->v[a];
     h->v[a] = h->v[b];
     h->v[b] = t;
 }
 
-static void heap_down(top_heap *h, size_t i) {
+static void heap_down(top_heap *h, size_t i)
+{
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
         if (l < h->n && h->v[l].count < h->v[m].count) m = l;
@@ -614,7 +653,8 @@ static void heap_down(top_heap *h, size_t i) {
     }
 }
 
-static hk_err heap_offer(top_heap *h, const hk_name_count *nc) {
+static hk_err heap_offer(top_heap *h, const hk_name_count *nc)
+{
     if (h->n == TOP_ENTITIES && nc->count <= h->v[0].count) return HK_OK;
     char *name = strdup(nc->name);
     if (!name) return HK_ERR_NOMEM;
@@ -635,13 +675,15 @@ static hk_err heap_offer(top_heap *h, const hk_name_count *nc) {
     return HK_OK;
 }
 
-static int cmp_count_desc(const void *a, const void *b) {
+static int cmp_count_desc(const void *a, const void *b)
+{
     const hk_name_count *x = a, *y = b;
     if (x->count != y->count) return x->count < y->count ? 1 : -1;
     return strcmp(x->name, y->name);
 }
 
-hk_err mcp_t_get_entities_stats(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_get_entities_stats(mcp_call *c, json_t **out, hk_error *err)
+{
     uint64_t min = (uint64_t)mcp_arg_int(c, "min_occurrences", 2);
     top_heap *h = calloc(1, sizeof *h);
     hk_txn *t = NULL;
@@ -658,7 +700,8 @@ hk_err mcp_t_get_entities_stats(mcp_call *c, json_t **out, hk_error *err) {
             matching++;
             rc = heap_offer(h, &v[i]);
         }
-        if (page % 5 == 4) mcp_progress(c, (double)matching, 0, "entities counted");
+        if (page % 5 == 4)
+            mcp_progress(c, (double)matching, 0, "entities counted");
         free(after);
         after = n ? strdup(v[n - 1].name) : NULL;
         hk_name_counts_free(v, n);
@@ -671,8 +714,9 @@ hk_err mcp_t_get_entities_stats(mcp_call *c, json_t **out, hk_error *err) {
         qsort(h->v, h->n, sizeof h->v[0], cmp_count_desc);
         for (size_t i = 0; i < h->n; i++) {
             if (rc == HK_OK && arr)
-                json_array_append_new(arr, json_pack("{s:s, s:I}", "name",
-                    h->v[i].name, "count", (json_int_t)h->v[i].count));
+                json_array_append_new(
+                    arr, json_pack("{s:s, s:I}", "name", h->v[i].name, "count",
+                                   (json_int_t)h->v[i].count));
             free(h->v[i].name);
         }
         free(h);
@@ -681,29 +725,32 @@ hk_err mcp_t_get_entities_stats(mcp_call *c, json_t **out, hk_error *err) {
         json_decref(arr);
         return rc != HK_OK ? rc : HK_ERR_NOMEM;
     }
-    *out = json_pack("{s:I, s:I, s:I, s:o}", "min_occurrences",
-                     (json_int_t)min, "matching", (json_int_t)matching,
-                     "count", (json_int_t)json_array_size(arr), "entities",
-                     arr);
+    *out = json_pack("{s:I, s:I, s:I, s:o}", "min_occurrences", (json_int_t)min,
+                     "matching", (json_int_t)matching, "count",
+                     (json_int_t)json_array_size(arr), "entities", arr);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
 /* ==== get_predicates_stats ==== */
 
-hk_err mcp_t_get_predicates_stats(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_get_predicates_stats(mcp_call *c, json_t **out, hk_error *err)
+{
     hk_txn *t = NULL;
     hk_name_count *v = NULL;
     size_t n = 0;
     hk_err rc = mcp_read_begin(c, &t, err);
-    if (rc == HK_OK) rc = hk_store_list_predicates(t, NULL, 100000, &v, &n, err);
+    if (rc == HK_OK)
+        rc = hk_store_list_predicates(t, NULL, 100000, &v, &n, err);
     if (t) hk_txn_abort(t);
     if (rc != HK_OK) return rc;
     qsort(v, n, sizeof *v, cmp_count_desc);
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < n; i++)
         json_array_append_new(arr, json_pack("{s:s, s:I, s:i, s:i}", "name",
-            v[i].name, "count", (json_int_t)v[i].count, "min_arity",
-            (int)v[i].min_arity, "max_arity", (int)v[i].max_arity));
+                                             v[i].name, "count",
+                                             (json_int_t)v[i].count,
+                                             "min_arity", (int)v[i].min_arity,
+                                             "max_arity", (int)v[i].max_arity));
     hk_name_counts_free(v, n);
     if (!arr) return HK_ERR_NOMEM;
     *out = json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(arr),
@@ -718,7 +765,8 @@ typedef struct tok_ref {
     uint32_t idx;  /* fact index in the window */
 } tok_ref;
 
-static int cmp_tok_ref(const void *a, const void *b) {
+static int cmp_tok_ref(const void *a, const void *b)
+{
     const tok_ref *x = a, *y = b;
     if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
     return x->idx < y->idx ? -1 : x->idx > y->idx;
@@ -729,14 +777,16 @@ typedef struct dup_pair {
     uint32_t a, b; /* window indices */
 } dup_pair;
 
-static int cmp_pair_desc(const void *a, const void *b) {
+static int cmp_pair_desc(const void *a, const void *b)
+{
     const dup_pair *x = a, *y = b;
     if (x->score != y->score) return x->score < y->score ? 1 : -1;
     if (x->a != y->a) return x->a < y->a ? -1 : 1;
     return x->b < y->b ? -1 : x->b > y->b;
 }
 
-hk_err mcp_t_analyze_duplicates(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_analyze_duplicates(mcp_call *c, json_t **out, hk_error *err)
+{
     double threshold = mcp_arg_num(c, "threshold", 0.9);
     size_t max_pairs = (size_t)mcp_arg_int(c, "max_pairs", 200);
     hk_txn *t = NULL;
@@ -796,11 +846,14 @@ hk_err mcp_t_analyze_duplicates(mcp_call *c, json_t **out, hk_error *err) {
             uint64_t h = prof[i].tokens[k];
             while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
-                if (refs[mid].hash < h) lo = mid + 1;
-                else hi = mid;
+                if (refs[mid].hash < h)
+                    lo = mid + 1;
+                else
+                    hi = mid;
             }
             size_t end = lo;
-            while (end < n_refs && refs[end].hash == h) end++;
+            while (end < n_refs && refs[end].hash == h)
+                end++;
             if (end - lo > DUP_MAX_DF) continue;
             for (size_t r = lo; r < end; r++) {
                 uint32_t j = refs[r].idx;
@@ -831,15 +884,18 @@ hk_err mcp_t_analyze_duplicates(mcp_call *c, json_t **out, hk_error *err) {
         arr = json_array();
         hk_fact g;
         hk_fact_init(&g);
-        for (size_t i = 0; arr && rc == HK_OK && i < n_pairs && i < max_pairs; i++) {
+        for (size_t i = 0; arr && rc == HK_OK && i < n_pairs && i < max_pairs;
+             i++) {
             json_t *ja = NULL, *jb = NULL;
             if (hk_store_get(t, ids[pairs[i].a], &f, err) == HK_OK)
                 ja = mcp_fact_json(&f);
             if (hk_store_get(t, ids[pairs[i].b], &g, err) == HK_OK)
                 jb = mcp_fact_json(&g);
             if (ja && jb)
-                json_array_append_new(arr, json_pack("{s:f, s:o, s:o}", "score",
-                    round(pairs[i].score * 1e4) / 1e4, "a", ja, "b", jb));
+                json_array_append_new(
+                    arr, json_pack("{s:f, s:o, s:o}", "score",
+                                   round(pairs[i].score * 1e4) / 1e4, "a", ja,
+                                   "b", jb));
             else {
                 json_decref(ja);
                 json_decref(jb);
@@ -848,7 +904,8 @@ hk_err mcp_t_analyze_duplicates(mcp_call *c, json_t **out, hk_error *err) {
         hk_fact_release(&g);
     }
     if (t) hk_txn_abort(t);
-    for (size_t i = 0; prof && i < n; i++) mcp_profile_release(&prof[i]);
+    for (size_t i = 0; prof && i < n; i++)
+        mcp_profile_release(&prof[i]);
     free(prof);
     free(ids);
     free(seen);
@@ -864,7 +921,7 @@ hk_err mcp_t_analyze_duplicates(mcp_call *c, json_t **out, hk_error *err) {
                      "lexical: mean of word-set and character-trigram Jaccard "
                      "similarity of canonical statements (camelCase split), "
                      "newest 20000 facts, pairs sharing a word",
-                     "threshold", threshold, "examined", (json_int_t)n,
-                     "count", (json_int_t)json_array_size(arr), "pairs", arr);
+                     "threshold", threshold, "examined", (json_int_t)n, "count",
+                     (json_int_t)json_array_size(arr), "pairs", arr);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }

@@ -15,8 +15,9 @@
 
 /* ==== Shared helpers ==== */
 
-hk_err mcp_scan_facts(mcp_call *c, hk_txn *t, const hk_scan *scan,
-                      size_t limit, json_t **facts, hk_error *err) {
+hk_err mcp_scan_facts(mcp_call *c, hk_txn *t, const hk_scan *scan, size_t limit,
+                      json_t **facts, hk_error *err)
+{
     (void)c;
     hk_query *q = NULL;
     hk_fact f;
@@ -42,27 +43,27 @@ hk_err mcp_scan_facts(mcp_call *c, hk_txn *t, const hk_scan *scan,
     return HK_OK;
 }
 
-json_t *mcp_audit_json(const hk_audit_entry *a) {
+json_t *mcp_audit_json(const hk_audit_entry *a)
+{
     char hex[65];
     hk_hex(a->hash, 32, hex);
     json_t *before = a->before ? json_loads(a->before, 0, NULL) : NULL;
     json_t *after = a->after ? json_loads(a->after, 0, NULL) : NULL;
     if (a->before && !before) before = json_string(a->before);
     if (a->after && !after) after = json_string(a->after);
-    return json_pack("{s:I, s:o, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:s}",
-                     "seq", (json_int_t)a->seq, "time",
-                     mcp_time_json(a->time_us), "actor",
-                     a->actor ? a->actor : "", "op", a->op ? a->op : "",
-                     "fact_id", (json_int_t)a->fact_id, "fact_id_last",
-                     (json_int_t)a->fact_id_last, "count",
-                     (json_int_t)a->count, "before",
-                     before ? before : json_null(), "after",
-                     after ? after : json_null(), "hash", hex);
+    return json_pack(
+        "{s:I, s:o, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:s}", "seq",
+        (json_int_t)a->seq, "time", mcp_time_json(a->time_us), "actor",
+        a->actor ? a->actor : "", "op", a->op ? a->op : "", "fact_id",
+        (json_int_t)a->fact_id, "fact_id_last", (json_int_t)a->fact_id_last,
+        "count", (json_int_t)a->count, "before", before ? before : json_null(),
+        "after", after ? after : json_null(), "hash", hex);
 }
 
 /* ==== search_knowledge ==== */
 
-hk_err mcp_t_search_knowledge(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_search_knowledge(mcp_call *c, json_t **out, hk_error *err)
+{
     const char *query = mcp_arg_str(c, "query", "");
     size_t limit = (size_t)mcp_arg_int(c, "limit", 10);
     hk_txn *t = NULL;
@@ -102,7 +103,8 @@ hk_err mcp_t_search_knowledge(mcp_call *c, json_t **out, hk_error *err) {
 
 /* ==== get_system_status ==== */
 
-hk_err mcp_t_get_system_status(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_get_system_status(mcp_call *c, json_t **out, hk_error *err)
+{
     hk_txn *t = NULL;
     hk_stats st;
     memset(&st, 0, sizeof st);
@@ -114,21 +116,21 @@ hk_err mcp_t_get_system_status(mcp_call *c, json_t **out, hk_error *err) {
     for (size_t i = 0; i < hk_mcp_n_versions; i++)
         json_array_append_new(versions, json_string(hk_mcp_versions[i]));
     const hk_mcp_env *e = &c->srv->env;
-    *out = json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:f, s:b, s:b, s:I}",
-                     "server", HK_MCP_SERVER_NAME, "version", HK_VERSION,
-                     "protocol_versions", versions, "transport", e->transport,
-                     "store_path", hk_store_path(mcp_store(c)), "facts",
-                     (json_int_t)st.facts, "uptime_seconds",
-                     (double)(hk_now_us() - c->srv->started_us) / 1e6,
-                     "writes_enabled", hk_mcp_writes_enabled(c->srv),
-                     "fixtures", e->fixtures, "tools",
-                     (json_int_t)c->srv->n_tools);
+    *out = json_pack(
+        "{s:s, s:s, s:o, s:s, s:s, s:I, s:f, s:b, s:b, s:I}", "server",
+        HK_MCP_SERVER_NAME, "version", HK_VERSION, "protocol_versions",
+        versions, "transport", e->transport, "store_path",
+        hk_store_path(mcp_store(c)), "facts", (json_int_t)st.facts,
+        "uptime_seconds", (double)(hk_now_us() - c->srv->started_us) / 1e6,
+        "writes_enabled", hk_mcp_writes_enabled(c->srv), "fixtures",
+        e->fixtures, "tools", (json_int_t)c->srv->n_tools);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
 /* ==== list_recent_facts ==== */
 
-hk_err mcp_t_list_recent_facts(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_list_recent_facts(mcp_call *c, json_t **out, hk_error *err)
+{
     size_t count = (size_t)mcp_arg_int(c, "count", 5);
     hk_txn *t = NULL;
     json_t *facts = NULL;
@@ -146,19 +148,21 @@ hk_err mcp_t_list_recent_facts(mcp_call *c, json_t **out, hk_error *err) {
 /* ==== add_fact ==== */
 
 typedef struct add_job {
-    hk_statement st;        /* parsed statement */
-    hk_fact_meta meta;      /* source and tags */
+    hk_statement st;               /* parsed statement */
+    hk_fact_meta meta;             /* source and tags */
     const char *tags[HK_MAX_TAGS]; /* tag pointers into the arguments */
-    hk_fact_id id;          /* result */
-    bool created;           /* result */
+    hk_fact_id id;                 /* result */
+    bool created;                  /* result */
 } add_job;
 
-static hk_err add_in_txn(hk_txn *t, void *arg, hk_error *err) {
+static hk_err add_in_txn(hk_txn *t, void *arg, hk_error *err)
+{
     add_job *j = arg;
     return hk_store_add(t, &j->st, &j->meta, &j->id, &j->created, err);
 }
 
-hk_err mcp_t_add_fact(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_add_fact(mcp_call *c, json_t **out, hk_error *err)
+{
     add_job j;
     memset(&j, 0, sizeof j);
     hk_buf canon = HK_BUF_INIT;
@@ -174,7 +178,8 @@ hk_err mcp_t_add_fact(mcp_call *c, json_t **out, hk_error *err) {
     if (json_is_array(tags)) {
         size_t i;
         json_t *v;
-        json_array_foreach(tags, i, v) {
+        json_array_foreach(tags, i, v)
+        {
             if (j.meta.n_tags >= HK_MAX_TAGS) break;
             const char *t = json_string_value(v);
             bool dup = false; /* a tag given twice is one tag (as in the CLI) */
@@ -188,8 +193,8 @@ hk_err mcp_t_add_fact(mcp_call *c, json_t **out, hk_error *err) {
     rc = c->srv->env.write(c->srv->env.write_ud, add_in_txn, &j, c->actor, err);
     if (rc == HK_OK) rc = hk_statement_format(&j.st, &canon);
     if (rc == HK_OK) {
-        *out = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)j.id,
-                         "statement", canon.data, "created", j.created);
+        *out = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)j.id, "statement",
+                         canon.data, "created", j.created);
         if (!*out) rc = HK_ERR_NOMEM;
     }
     hk_buf_free(&canon);
@@ -204,7 +209,8 @@ typedef struct delete_job {
     hk_fact_id id;   /* its id once found */
 } delete_job;
 
-static hk_err delete_in_txn(hk_txn *t, void *arg, hk_error *err) {
+static hk_err delete_in_txn(hk_txn *t, void *arg, hk_error *err)
+{
     delete_job *j = arg;
     hk_err rc = hk_store_find(t, &j->st, &j->id, err);
     if (rc == HK_ERR_NOT_FOUND)
@@ -215,7 +221,8 @@ static hk_err delete_in_txn(hk_txn *t, void *arg, hk_error *err) {
     return hk_store_delete(t, j->id, err);
 }
 
-hk_err mcp_t_delete_fact(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_delete_fact(mcp_call *c, json_t **out, hk_error *err)
+{
     delete_job j;
     memset(&j, 0, sizeof j);
     hk_buf canon = HK_BUF_INIT;
@@ -226,8 +233,8 @@ hk_err mcp_t_delete_fact(mcp_call *c, json_t **out, hk_error *err) {
                            err);
     if (rc == HK_OK) rc = hk_statement_format(&j.st, &canon);
     if (rc == HK_OK) {
-        *out = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)j.id,
-                         "statement", canon.data, "deleted", true);
+        *out = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)j.id, "statement",
+                         canon.data, "deleted", true);
         if (!*out) rc = HK_ERR_NOMEM;
     }
     hk_buf_free(&canon);
@@ -244,7 +251,8 @@ typedef struct update_job {
     bool changed;        /* content differed */
 } update_job;
 
-static hk_err update_in_txn(hk_txn *t, void *arg, hk_error *err) {
+static hk_err update_in_txn(hk_txn *t, void *arg, hk_error *err)
+{
     update_job *j = arg;
     j->changed = false; /* the job may run twice (group commit retry) */
     hk_err rc = hk_store_find(t, &j->old_st, &j->id, err);
@@ -266,7 +274,8 @@ static hk_err update_in_txn(hk_txn *t, void *arg, hk_error *err) {
     return rc;
 }
 
-hk_err mcp_t_update_fact(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_update_fact(mcp_call *c, json_t **out, hk_error *err)
+{
     update_job j;
     memset(&j, 0, sizeof j);
     hk_buf a = HK_BUF_INIT, b = HK_BUF_INIT;
@@ -295,7 +304,8 @@ hk_err mcp_t_update_fact(mcp_call *c, json_t **out, hk_error *err) {
 
 /* ==== kb_stats ==== */
 
-hk_err mcp_t_kb_stats(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_kb_stats(mcp_call *c, json_t **out, hk_error *err)
+{
     hk_txn *t = NULL;
     hk_stats s;
     memset(&s, 0, sizeof s);
@@ -303,18 +313,16 @@ hk_err mcp_t_kb_stats(mcp_call *c, json_t **out, hk_error *err) {
     if (rc == HK_OK) rc = hk_store_stats(t, &s, err);
     if (t) hk_txn_abort(t);
     if (rc != HK_OK) return rc;
-    *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o,"
-                     " s:I}",
-                     "facts", (json_int_t)s.facts, "predicates",
-                     (json_int_t)s.predicates, "entities",
-                     (json_int_t)s.entities, "symbols", (json_int_t)s.symbols,
-                     "audit_entries", (json_int_t)s.audit_entries,
-                     "last_fact_id", (json_int_t)s.last_fact_id,
-                     "bytes_on_disk", (json_int_t)s.bytes_on_disk,
-                     "bytes_used", (json_int_t)s.bytes_used, "bytes_free",
-                     (json_int_t)s.bytes_free, "map_size",
-                     (json_int_t)s.map_size, "last_change",
-                     mcp_time_json(s.last_change_us), "schema_version",
-                     (json_int_t)s.schema_version);
+    *out = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o,"
+        " s:I}",
+        "facts", (json_int_t)s.facts, "predicates", (json_int_t)s.predicates,
+        "entities", (json_int_t)s.entities, "symbols", (json_int_t)s.symbols,
+        "audit_entries", (json_int_t)s.audit_entries, "last_fact_id",
+        (json_int_t)s.last_fact_id, "bytes_on_disk",
+        (json_int_t)s.bytes_on_disk, "bytes_used", (json_int_t)s.bytes_used,
+        "bytes_free", (json_int_t)s.bytes_free, "map_size",
+        (json_int_t)s.map_size, "last_change", mcp_time_json(s.last_change_us),
+        "schema_version", (json_int_t)s.schema_version);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }

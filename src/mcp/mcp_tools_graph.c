@@ -21,14 +21,15 @@
 /* ==== bulk_delete ==== */
 
 typedef struct bulk_job {
-    hk_statement *st;    /* n parsed statements */
-    size_t n;            /* count */
-    hk_fact_id *ids;     /* found ids (0 = not found), per statement */
-    bool *dup;           /* the same fact as an earlier statement */
-    size_t deleted;      /* result */
+    hk_statement *st; /* n parsed statements */
+    size_t n;         /* count */
+    hk_fact_id *ids;  /* found ids (0 = not found), per statement */
+    bool *dup;        /* the same fact as an earlier statement */
+    size_t deleted;   /* result */
 } bulk_job;
 
-static hk_err bulk_in_txn(hk_txn *t, void *arg, hk_error *err) {
+static hk_err bulk_in_txn(hk_txn *t, void *arg, hk_error *err)
+{
     bulk_job *j = arg;
     j->deleted = 0;
     for (size_t i = 0; i < j->n; i++) {
@@ -55,7 +56,8 @@ static hk_err bulk_in_txn(hk_txn *t, void *arg, hk_error *err) {
     return HK_OK;
 }
 
-hk_err mcp_t_bulk_delete(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_bulk_delete(mcp_call *c, json_t **out, hk_error *err)
+{
     json_t *arr = json_object_get(c->args, "statements");
     size_t n = json_array_size(arr);
     bulk_job j;
@@ -72,8 +74,8 @@ hk_err mcp_t_bulk_delete(mcp_call *c, json_t **out, hk_error *err) {
         if (rc == HK_OK) j.n = i + 1;
     }
     if (rc == HK_OK)
-        rc = c->srv->env.write(c->srv->env.write_ud, bulk_in_txn, &j,
-                               c->actor, err);
+        rc = c->srv->env.write(c->srv->env.write_ud, bulk_in_txn, &j, c->actor,
+                               err);
     json_t *ids = json_array(), *missing = json_array();
     hk_buf b = HK_BUF_INIT;
     for (size_t i = 0; rc == HK_OK && i < j.n; i++) {
@@ -81,12 +83,14 @@ hk_err mcp_t_bulk_delete(mcp_call *c, json_t **out, hk_error *err) {
             json_array_append_new(ids, json_integer((json_int_t)j.ids[i]));
         } else if (!j.dup[i]) {
             rc = hk_statement_format(&j.st[i], &b);
-            if (rc == HK_OK) json_array_append_new(missing, json_string(b.data));
+            if (rc == HK_OK)
+                json_array_append_new(missing, json_string(b.data));
             hk_buf_reset(&b);
         }
     }
     hk_buf_free(&b);
-    for (size_t i = 0; i < j.n; i++) hk_statement_release(&j.st[i]);
+    for (size_t i = 0; i < j.n; i++)
+        hk_statement_release(&j.st[i]);
     free(j.st);
     free(j.ids);
     free(j.dup);
@@ -104,7 +108,8 @@ hk_err mcp_t_bulk_delete(mcp_call *c, json_t **out, hk_error *err) {
 
 #define ISOLATED_MAX_SCAN 100000
 
-hk_err mcp_t_find_isolated_facts(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_find_isolated_facts(mcp_call *c, json_t **out, hk_error *err)
+{
     size_t limit = (size_t)mcp_arg_int(c, "limit", 50);
     hk_txn *t = NULL;
     hk_query *q = NULL;
@@ -139,9 +144,9 @@ hk_err mcp_t_find_isolated_facts(mcp_call *c, json_t **out, hk_error *err) {
         json_decref(facts);
         return rc;
     }
-    *out = json_pack("{s:I, s:I, s:o}", "examined", (json_int_t)examined,
-                     "count", (json_int_t)json_array_size(facts), "facts",
-                     facts);
+    *out =
+        json_pack("{s:I, s:I, s:o}", "examined", (json_int_t)examined, "count",
+                  (json_int_t)json_array_size(facts), "facts", facts);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
@@ -150,19 +155,21 @@ hk_err mcp_t_find_isolated_facts(mcp_call *c, json_t **out, hk_error *err) {
 /* A set of strings with linear lookup (walks are capped at a few
  * thousand members). */
 typedef struct str_set {
-    char **v;     /* members (owned) */
-    size_t n;     /* count */
-    size_t cap;   /* allocated */
+    char **v;   /* members (owned) */
+    size_t n;   /* count */
+    size_t cap; /* allocated */
 } str_set;
 
-static bool sset_has(const str_set *s, const char *x) {
+static bool sset_has(const str_set *s, const char *x)
+{
     for (size_t i = 0; i < s->n; i++)
         if (strcmp(s->v[i], x) == 0) return true;
     return false;
 }
 
 /* Adds x; *added false when present. */
-static hk_err sset_add(str_set *s, const char *x, bool *added) {
+static hk_err sset_add(str_set *s, const char *x, bool *added)
+{
     *added = false;
     if (sset_has(s, x)) return HK_OK;
     if (s->n == s->cap) {
@@ -178,8 +185,10 @@ static hk_err sset_add(str_set *s, const char *x, bool *added) {
     return HK_OK;
 }
 
-static void sset_free(str_set *s) {
-    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+static void sset_free(str_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
     free(s->v);
     memset(s, 0, sizeof *s);
 }
@@ -189,7 +198,8 @@ static void sset_free(str_set *s) {
 #define CHAIN_PER_ENTITY 25
 #define CHAIN_MAX_FACTS 500
 
-hk_err mcp_t_inference_chain(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_inference_chain(mcp_call *c, json_t **out, hk_error *err)
+{
     int max_depth = (int)mcp_arg_int(c, "max_depth", 5);
     hk_statement st;
     hk_err rc = mcp_parse_statement(mcp_arg_str(c, "start_fact", NULL),
@@ -211,7 +221,8 @@ hk_err mcp_t_inference_chain(mcp_call *c, json_t **out, hk_error *err) {
     if (rc == HK_OK) {
         rc = hk_store_find(t, &st, &start, err);
         if (rc == HK_ERR_NOT_FOUND)
-            hk_error_set(err, rc, "start_fact is not in the knowledge base; "
+            hk_error_set(err, rc,
+                         "start_fact is not in the knowledge base; "
                          "use search_knowledge to find an exact statement");
     }
     if (rc == HK_OK) {
@@ -225,7 +236,8 @@ hk_err mcp_t_inference_chain(mcp_call *c, json_t **out, hk_error *err) {
         /* copy args: f is reused by the inner queries */
         char *args[HK_MAX_ARGS];
         uint32_t na = f.st.n_args;
-        for (uint32_t i = 0; i < na; i++) args[i] = strdup(f.st.args[i]);
+        for (uint32_t i = 0; i < na; i++)
+            args[i] = strdup(f.st.args[i]);
         for (uint32_t i = 0; rc == HK_OK && i < na; i++) {
             bool added = false;
             if (!args[i]) {
@@ -253,12 +265,15 @@ hk_err mcp_t_inference_chain(mcp_call *c, json_t **out, hk_error *err) {
                 queue[qn] = f.id;
                 qdepth[qn++] = qdepth[head] + 1;
                 json_t *fj = mcp_fact_json(&f);
-                json_array_append_new(steps, json_pack("{s:i, s:s, s:o}",
-                    "depth", qdepth[head] + 1, "via", args[i], "fact", fj));
+                json_array_append_new(steps,
+                                      json_pack("{s:i, s:s, s:o}", "depth",
+                                                qdepth[head] + 1, "via",
+                                                args[i], "fact", fj));
             }
             hk_query_close(q);
         }
-        for (uint32_t i = 0; i < na; i++) free(args[i]);
+        for (uint32_t i = 0; i < na; i++)
+            free(args[i]);
     }
     if (t) hk_txn_abort(t);
     if (rc == HK_OK) rc = hk_statement_format(&st, &canon);
@@ -274,8 +289,8 @@ hk_err mcp_t_inference_chain(mcp_call *c, json_t **out, hk_error *err) {
     }
     *out = json_pack("{s:s, s:i, s:I, s:b, s:o}", "start_fact", canon.data,
                      "max_depth", max_depth, "count",
-                     (json_int_t)json_array_size(steps), "truncated",
-                     truncated, "steps", steps);
+                     (json_int_t)json_array_size(steps), "truncated", truncated,
+                     "steps", steps);
     hk_buf_free(&canon);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
@@ -285,7 +300,8 @@ hk_err mcp_t_inference_chain(mcp_call *c, json_t **out, hk_error *err) {
 #define GRAPH_PER_ENTITY 200
 #define GRAPH_MAX_EDGES 2000
 
-static hk_err dot_quote(hk_buf *b, const char *s) {
+static hk_err dot_quote(hk_buf *b, const char *s)
+{
     hk_err rc = hk_buf_append(b, "\"", 1);
     for (; rc == HK_OK && *s; s++) {
         if (*s == '"' || *s == '\\') rc = hk_buf_append(b, "\\", 1);
@@ -296,17 +312,18 @@ static hk_err dot_quote(hk_buf *b, const char *s) {
 }
 
 typedef struct graph {
-    str_set nodes;      /* node ids: entity names, "fact:<id>" */
-    json_t *node_list;  /* [{id, kind, label?}] */
-    json_t *edges;      /* [{from, to, label, fact_id}] */
-    hk_fact_id *facts;  /* facts already drawn */
-    size_t n_facts;     /* count */
-    size_t cap_facts;   /* allocated */
-    bool truncated;     /* GRAPH_MAX_EDGES reached */
+    str_set nodes;     /* node ids: entity names, "fact:<id>" */
+    json_t *node_list; /* [{id, kind, label?}] */
+    json_t *edges;     /* [{from, to, label, fact_id}] */
+    hk_fact_id *facts; /* facts already drawn */
+    size_t n_facts;    /* count */
+    size_t cap_facts;  /* allocated */
+    bool truncated;    /* GRAPH_MAX_EDGES reached */
 } graph;
 
 static hk_err node(graph *g, const char *id, const char *kind,
-                   const char *label, bool *added) {
+                   const char *label, bool *added)
+{
     hk_err rc = sset_add(&g->nodes, id, added);
     if (rc == HK_OK && *added) {
         json_t *n = json_pack("{s:s, s:s}", "id", id, "kind", kind);
@@ -317,7 +334,8 @@ static hk_err node(graph *g, const char *id, const char *kind,
 }
 
 static void edge(graph *g, const char *from, const char *to, const char *label,
-                 hk_fact_id id) {
+                 hk_fact_id id)
+{
     if (json_array_size(g->edges) >= GRAPH_MAX_EDGES) {
         g->truncated = true;
         return;
@@ -327,7 +345,8 @@ static void edge(graph *g, const char *from, const char *to, const char *label,
                                               "fact_id", (json_int_t)id));
 }
 
-hk_err mcp_t_get_knowledge_graph(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_get_knowledge_graph(mcp_call *c, json_t **out, hk_error *err)
+{
     const char *entity = mcp_arg_str(c, "entity", "");
     int depth = (int)mcp_arg_int(c, "depth", 2);
     const char *format = mcp_arg_str(c, "format", "json");
@@ -340,17 +359,19 @@ hk_err mcp_t_get_knowledge_graph(mcp_call *c, json_t **out, hk_error *err) {
     hk_fact f;
     hk_fact_init(&f);
     bool added;
-    hk_err rc = g.node_list && g.edges ? mcp_read_begin(c, &t, err)
-                                       : HK_ERR_NOMEM;
+    hk_err rc =
+        g.node_list && g.edges ? mcp_read_begin(c, &t, err) : HK_ERR_NOMEM;
     if (rc == HK_OK) rc = node(&g, entity, "entity", NULL, &added);
     if (rc == HK_OK) rc = sset_add(&frontier, entity, &added);
-    for (int d = 0; rc == HK_OK && d < depth && frontier.n > 0 && !g.truncated; d++) {
+    for (int d = 0; rc == HK_OK && d < depth && frontier.n > 0 && !g.truncated;
+         d++) {
         for (size_t e = 0; rc == HK_OK && e < frontier.n && !g.truncated; e++) {
             hk_scan scan = HK_SCAN_INIT;
             scan.entity = frontier.v[e];
             hk_query *q = NULL;
             rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-            for (size_t k = 0; rc == HK_OK && k < GRAPH_PER_ENTITY && !g.truncated; k++) {
+            for (size_t k = 0;
+                 rc == HK_OK && k < GRAPH_PER_ENTITY && !g.truncated; k++) {
                 bool has = false;
                 rc = hk_query_next(q, &f, &has, err);
                 if (rc != HK_OK || !has) break;
@@ -371,7 +392,8 @@ hk_err mcp_t_get_knowledge_graph(mcp_call *c, json_t **out, hk_error *err) {
                 g.facts[g.n_facts++] = f.id;
                 for (uint32_t i = 0; rc == HK_OK && i < f.st.n_args; i++) {
                     rc = node(&g, f.st.args[i], "entity", NULL, &added);
-                    if (rc == HK_OK && added) rc = sset_add(&next, f.st.args[i], &added);
+                    if (rc == HK_OK && added)
+                        rc = sset_add(&next, f.st.args[i], &added);
                 }
                 if (rc != HK_OK) break;
                 if (f.st.n_args == 2) {
@@ -383,7 +405,8 @@ hk_err mcp_t_get_knowledge_graph(mcp_call *c, json_t **out, hk_error *err) {
                     rc = node(&g, fid, "fact", f.st.predicate, &added);
                     for (uint32_t i = 0; rc == HK_OK && i < f.st.n_args; i++) {
                         char label[HK_MAX_PREDICATE_BYTES + 16];
-                        snprintf(label, sizeof label, "%s[%u]", f.st.predicate, i);
+                        snprintf(label, sizeof label, "%s[%u]", f.st.predicate,
+                                 i);
                         edge(&g, fid, f.st.args[i], label, f.id);
                     }
                 }
@@ -414,7 +437,8 @@ hk_err mcp_t_get_knowledge_graph(mcp_call *c, json_t **out, hk_error *err) {
         hk_buf_append_str(&b, "digraph hakgal {\n");
         size_t i;
         json_t *e;
-        json_array_foreach(json_object_get(o, "edges"), i, e) {
+        json_array_foreach(json_object_get(o, "edges"), i, e)
+        {
             hk_buf_append_str(&b, "  ");
             dot_quote(&b, json_string_value(json_object_get(e, "from")));
             hk_buf_append_str(&b, " -> ");
@@ -437,33 +461,34 @@ hk_err mcp_t_get_knowledge_graph(mcp_call *c, json_t **out, hk_error *err) {
 
 /* ==== bulk_translate_predicates ==== */
 
-#define TRANSLATE_MAX 10000000   /* candidates planned at most */
-#define TRANSLATE_SAMPLE 100     /* changes listed in the result */
+#define TRANSLATE_MAX 10000000 /* candidates planned at most */
+#define TRANSLATE_SAMPLE 100   /* changes listed in the result */
 
 typedef struct pred_rename {
-    hk_fact_id id;       /* fact to rename */
-    hk_fact_id target;   /* existing fact with the new content, or 0 */
-    uint32_t map;        /* index into the mapping */
+    hk_fact_id id;     /* fact to rename */
+    hk_fact_id target; /* existing fact with the new content, or 0 */
+    uint32_t map;      /* index into the mapping */
 } pred_rename;
 
 typedef struct translate_job {
-    const char **old_p;  /* old predicate names (borrowed from args) */
-    const char **new_p;  /* new names */
-    size_t n_map;        /* mapping entries in use */
-    const char *strategy;/* head, tail, stratified */
-    bool by_changes;     /* limit counts changes, not lines */
-    size_t limit;        /* 0 = all */
-    size_t offset;       /* candidates to skip */
-    bool apply;          /* mutate (not dry run) */
-    pred_rename *plan;        /* planned renames */
-    size_t n_plan;       /* count */
-    size_t cap_plan;     /* allocated */
-    size_t examined;     /* candidates looked at */
-    size_t merged;       /* renames that merged into an existing fact */
+    const char **old_p;   /* old predicate names (borrowed from args) */
+    const char **new_p;   /* new names */
+    size_t n_map;         /* mapping entries in use */
+    const char *strategy; /* head, tail, stratified */
+    bool by_changes;      /* limit counts changes, not lines */
+    size_t limit;         /* 0 = all */
+    size_t offset;        /* candidates to skip */
+    bool apply;           /* mutate (not dry run) */
+    pred_rename *plan;    /* planned renames */
+    size_t n_plan;        /* count */
+    size_t cap_plan;      /* allocated */
+    size_t examined;      /* candidates looked at */
+    size_t merged;        /* renames that merged into an existing fact */
 } translate_job;
 
 static hk_err plan_add(translate_job *j, hk_txn *t, const hk_fact *f,
-                       uint32_t m, hk_error *err) {
+                       uint32_t m, hk_error *err)
+{
     hk_statement ns = f->st;
     ns.owned = NULL;
     ns.predicate = j->new_p[m];
@@ -485,7 +510,8 @@ static hk_err plan_add(translate_job *j, hk_txn *t, const hk_fact *f,
 }
 
 /* Fills j->plan from the KB in transaction t. */
-static hk_err plan_renames(translate_job *j, hk_txn *t, hk_error *err) {
+static hk_err plan_renames(translate_job *j, hk_txn *t, hk_error *err)
+{
     j->n_plan = j->examined = j->merged = 0;
     bool tail = strcmp(j->strategy, "tail") == 0;
     bool strat = strcmp(j->strategy, "stratified") == 0;
@@ -534,7 +560,8 @@ static hk_err plan_renames(translate_job *j, hk_txn *t, hk_error *err) {
                 skipped++;
                 continue;
             }
-            if (j->limit && (j->by_changes ? j->n_plan : j->examined) >= j->limit)
+            if (j->limit &&
+                (j->by_changes ? j->n_plan : j->examined) >= j->limit)
                 break;
             rc = hk_store_get(t, id, &f, err);
             if (rc != HK_OK) break;
@@ -572,12 +599,14 @@ static hk_err plan_renames(translate_job *j, hk_txn *t, hk_error *err) {
             }
         }
     }
-    for (size_t m = 0; m < 64; m++) hk_query_close(q[m]);
+    for (size_t m = 0; m < 64; m++)
+        hk_query_close(q[m]);
     hk_fact_release(&f);
     return rc;
 }
 
-static hk_err translate_in_txn(hk_txn *t, void *arg, hk_error *err) {
+static hk_err translate_in_txn(hk_txn *t, void *arg, hk_error *err)
+{
     translate_job *j = arg;
     hk_err rc = plan_renames(j, t, err);
     hk_fact f;
@@ -606,15 +635,16 @@ static hk_err translate_in_txn(hk_txn *t, void *arg, hk_error *err) {
     return rc;
 }
 
-hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out,
-                                       hk_error *err) {
+hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out, hk_error *err)
+{
     json_t *mapping = json_object_get(c->args, "mapping");
     json_t *only = json_object_get(c->args, "predicates");
     json_t *excl = json_object_get(c->args, "exclude_predicates");
     translate_job j;
     memset(&j, 0, sizeof j);
     j.strategy = mcp_arg_str(c, "sample_strategy", "head");
-    j.by_changes = strcmp(mcp_arg_str(c, "limit_mode", "lines"), "changes") == 0;
+    j.by_changes =
+        strcmp(mcp_arg_str(c, "limit_mode", "lines"), "changes") == 0;
     j.limit = (size_t)mcp_arg_int(c, "limit", 0);
     j.offset = (size_t)mcp_arg_int(c, "start_offset", 0);
     j.apply = !mcp_arg_bool(c, "dry_run", true);
@@ -626,14 +656,17 @@ hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out,
                             "mapping is empty; give {\"OldPredicate\": "
                             "\"NewPredicate\"}");
     if (nm > 64)
-        return hk_error_set(err, HK_ERR_LIMIT, "mapping has %zu entries; at "
-                            "most 64 per call", nm);
+        return hk_error_set(err, HK_ERR_LIMIT,
+                            "mapping has %zu entries; at "
+                            "most 64 per call",
+                            nm);
     j.old_p = calloc(nm, sizeof *j.old_p);
     j.new_p = calloc(nm, sizeof *j.new_p);
     hk_err rc = j.old_p && j.new_p ? HK_OK : HK_ERR_NOMEM;
     const char *key;
     json_t *val;
-    json_object_foreach(mapping, key, val) {
+    json_object_foreach(mapping, key, val)
+    {
         if (rc != HK_OK) break;
         /* validate the new name as a predicate */
         hk_statement probe;
@@ -644,9 +677,10 @@ hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out,
         hk_error ve;
         hk_error_clear(&ve);
         if (hk_statement_validate(&probe, &ve) != HK_OK) {
-            rc = hk_error_set(err, HK_ERR_INVALID, "mapping[%s]: '%s' is not "
-                              "a valid predicate name: %s", key,
-                              probe.predicate, ve.message);
+            rc = hk_error_set(err, HK_ERR_INVALID,
+                              "mapping[%s]: '%s' is not "
+                              "a valid predicate name: %s",
+                              key, probe.predicate, ve.message);
             break;
         }
         bool keep = strcmp(key, probe.predicate) != 0;
@@ -654,17 +688,17 @@ hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out,
             bool listed = false;
             size_t i;
             json_t *p;
-            json_array_foreach(only, i, p)
-                if (json_is_string(p) && strcmp(json_string_value(p), key) == 0)
-                    listed = true;
+            json_array_foreach(only, i, p) if (json_is_string(p) &&
+                                               strcmp(json_string_value(p),
+                                                      key) == 0) listed = true;
             keep = keep && listed;
         }
         if (json_is_array(excl)) {
             size_t i;
             json_t *p;
-            json_array_foreach(excl, i, p)
-                if (json_is_string(p) && strcmp(json_string_value(p), key) == 0)
-                    keep = false;
+            json_array_foreach(excl, i, p) if (json_is_string(p) &&
+                                               strcmp(json_string_value(p),
+                                                      key) == 0) keep = false;
         }
         if (!keep) continue;
         j.old_p[j.n_map] = key;
@@ -696,8 +730,8 @@ hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out,
          * must not be a way to overwrite snapshots or earlier reports. */
         int create_only = j.apply ? 0 : O_EXCL;
         report_fd = open(report_real,
-                         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-                             O_CLOEXEC | create_only,
+                         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC |
+                             create_only,
                          0640);
         if (report_fd < 0 && create_only && errno == EEXIST)
             rc = hk_error_set(err, HK_ERR_EXISTS,
@@ -705,9 +739,10 @@ hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out,
                               "only writes new files (choose another name)",
                               report_real);
         else if (report_fd < 0)
-            rc = hk_error_set(err, HK_ERR_IO, "cannot write report %s: %s; "
-                              "nothing was renamed", report_real,
-                              strerror(errno));
+            rc = hk_error_set(err, HK_ERR_IO,
+                              "cannot write report %s: %s; "
+                              "nothing was renamed",
+                              report_real, strerror(errno));
     }
     if (rc == HK_OK) {
         if (j.apply) {
@@ -729,8 +764,9 @@ hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out,
         hk_fact_init(&f);
         hk_buf a = HK_BUF_INIT, b = HK_BUF_INIT;
         rc = mcp_read_begin(c, &t, err);
-        size_t want = all ? j.n_plan : (j.n_plan < TRANSLATE_SAMPLE ? j.n_plan
-                                                                    : TRANSLATE_SAMPLE);
+        size_t want =
+            all ? j.n_plan
+                : (j.n_plan < TRANSLATE_SAMPLE ? j.n_plan : TRANSLATE_SAMPLE);
         for (size_t i = 0; rc == HK_OK && i < want; i++) {
             pred_rename *r = &j.plan[i];
             hk_fact_id look = j.apply && r->target ? r->target : r->id;
@@ -744,10 +780,10 @@ hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out,
             if (hk_statement_format(&os, &a) != HK_OK ||
                 hk_statement_format(&ns, &b) != HK_OK)
                 continue;
-            json_t *ch = json_pack("{s:I, s:s, s:s, s:s}", "fact_id",
-                                   (json_int_t)r->id, "old", a.data, "new",
-                                   b.data, "action",
-                                   r->target ? "merge" : "rename");
+            json_t *ch =
+                json_pack("{s:I, s:s, s:s, s:s}", "fact_id", (json_int_t)r->id,
+                          "old", a.data, "new", b.data, "action",
+                          r->target ? "merge" : "rename");
             if (i < TRANSLATE_SAMPLE) json_array_append(changes, ch);
             if (all) json_array_append(all, ch);
             json_decref(ch);

@@ -25,23 +25,26 @@
 
 #include "mcp/mcp_tools.h"
 
-#define HUB_MAX_FILES 100000   /* directory entries considered */
+#define HUB_MAX_FILES 100000    /* directory entries considered */
 #define HUB_MAX_BYTES (4 << 20) /* largest snapshot file read */
-#define HUB_RECENT 20          /* facts and changes in a snapshot */
+#define HUB_RECENT 20           /* facts and changes in a snapshot */
 
-static bool is_snapshot_name(const char *n) {
+static bool is_snapshot_name(const char *n)
+{
     size_t l = strlen(n);
     return l > 14 && strncmp(n, "snapshot-", 9) == 0 &&
            strcmp(n + l - 5, ".json") == 0;
 }
 
-static int cmp_name_desc(const void *a, const void *b) {
+static int cmp_name_desc(const void *a, const void *b)
+{
     return strcmp(*(char *const *)b, *(char *const *)a);
 }
 
 /* Newest-first snapshot file names in dir (caller frees each and v). */
 static hk_err list_snapshots(const char *dir, char ***out, size_t *n,
-                             hk_error *err) {
+                             hk_error *err)
+{
     *out = NULL;
     *n = 0;
     DIR *d = opendir(dir);
@@ -76,7 +79,8 @@ static hk_err list_snapshots(const char *dir, char ***out, size_t *n,
     }
     closedir(d);
     if (rc != HK_OK) {
-        for (size_t i = 0; i < cnt; i++) free(v[i]);
+        for (size_t i = 0; i < cnt; i++)
+            free(v[i]);
         free(v);
         return hk_error_set(err, rc, "out of memory");
     }
@@ -88,7 +92,8 @@ static hk_err list_snapshots(const char *dir, char ***out, size_t *n,
 
 /* Reads one snapshot. Only regular files are read: a symbolic link in the
  * hub could point outside the allowed directories. */
-static json_t *load_snapshot(const char *dir, const char *name, size_t *bytes) {
+static json_t *load_snapshot(const char *dir, const char *name, size_t *bytes)
+{
     char path[8192];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -106,7 +111,8 @@ static json_t *load_snapshot(const char *dir, const char *name, size_t *bytes) {
 
 /* ==== project_snapshot ==== */
 
-hk_err mcp_t_project_snapshot(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_project_snapshot(mcp_call *c, json_t **out, hk_error *err)
+{
     char *dir = NULL;
     hk_err rc = mcp_path_allowed(c->srv, mcp_arg_str(c, "hub_path", ""),
                                  "hub_path", &dir, err);
@@ -116,14 +122,18 @@ hk_err mcp_t_project_snapshot(mcp_call *c, json_t **out, hk_error *err) {
     struct stat sb;
     if (stat(dir, &sb) != 0) {
         if (mkdir(dir, 0750) != 0) {
-            rc = hk_error_set(err, HK_ERR_IO, "cannot create hub directory "
-                              "%s: %s", dir, strerror(errno));
+            rc = hk_error_set(err, HK_ERR_IO,
+                              "cannot create hub directory "
+                              "%s: %s",
+                              dir, strerror(errno));
             free(dir);
             return rc;
         }
     } else if (!S_ISDIR(sb.st_mode)) {
-        rc = hk_error_set(err, HK_ERR_INVALID, "hub_path %s is not a "
-                          "directory", dir);
+        rc = hk_error_set(err, HK_ERR_INVALID,
+                          "hub_path %s is not a "
+                          "directory",
+                          dir);
         free(dir);
         return rc;
     }
@@ -148,9 +158,10 @@ hk_err mcp_t_project_snapshot(mcp_call *c, json_t **out, hk_error *err) {
         json_t *before = v[i].before ? json_loads(v[i].before, 0, NULL) : NULL;
         const char *s = json_string_value(json_object_get(after, "statement"));
         if (!s) s = json_string_value(json_object_get(before, "statement"));
-        json_array_append_new(changes, json_pack("{s:o, s:s, s:s, s:s?}",
-            "time", mcp_time_json(v[i].time_us), "actor", v[i].actor, "op",
-            v[i].op, "statement", s));
+        json_array_append_new(
+            changes, json_pack("{s:o, s:s, s:s, s:s?}", "time",
+                               mcp_time_json(v[i].time_us), "actor", v[i].actor,
+                               "op", v[i].op, "statement", s));
         json_decref(after);
         json_decref(before);
     }
@@ -164,16 +175,16 @@ hk_err mcp_t_project_snapshot(mcp_call *c, json_t **out, hk_error *err) {
     json_t *snap = NULL;
     char name[96], path[8192], tmp[8300];
     if (rc == HK_OK) {
-        snap = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:I, s:I, s:I, s:I, s:o},"
-                         " s:o, s:o}", "kind", "hakgal-project-snapshot",
-                         "title", title, "description", desc, "created",
-                         created, "kb", "path", hk_store_path(mcp_store(c)),
-                         "facts", (json_int_t)st.facts, "predicates",
-                         (json_int_t)st.predicates, "entities",
-                         (json_int_t)st.entities, "audit_entries",
-                         (json_int_t)st.audit_entries, "last_change",
-                         mcp_time_json(st.last_change_us), "recent_facts",
-                         recent, "recent_changes", changes);
+        snap = json_pack(
+            "{s:s, s:s, s:s, s:s, s:{s:s, s:I, s:I, s:I, s:I, s:o},"
+            " s:o, s:o}",
+            "kind", "hakgal-project-snapshot", "title", title, "description",
+            desc, "created", created, "kb", "path", hk_store_path(mcp_store(c)),
+            "facts", (json_int_t)st.facts, "predicates",
+            (json_int_t)st.predicates, "entities", (json_int_t)st.entities,
+            "audit_entries", (json_int_t)st.audit_entries, "last_change",
+            mcp_time_json(st.last_change_us), "recent_facts", recent,
+            "recent_changes", changes);
         recent = changes = NULL;
         if (!snap) rc = HK_ERR_NOMEM;
     }
@@ -206,7 +217,8 @@ hk_err mcp_t_project_snapshot(mcp_call *c, json_t **out, hk_error *err) {
 
 /* ==== project_list_snapshots ==== */
 
-hk_err mcp_t_project_list_snapshots(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_project_list_snapshots(mcp_call *c, json_t **out, hk_error *err)
+{
     size_t limit = (size_t)mcp_arg_int(c, "limit", 20);
     char *dir = NULL;
     char **names = NULL;
@@ -218,13 +230,16 @@ hk_err mcp_t_project_list_snapshots(mcp_call *c, json_t **out, hk_error *err) {
     for (size_t i = 0; arr && i < n && i < limit; i++) {
         size_t bytes = 0;
         json_t *s = load_snapshot(dir, names[i], &bytes);
-        json_array_append_new(arr, json_pack("{s:s, s:s?, s:s?, s:I}", "file",
-            names[i], "title", json_string_value(json_object_get(s, "title")),
-            "created", json_string_value(json_object_get(s, "created")),
-            "bytes", (json_int_t)bytes));
+        json_array_append_new(
+            arr,
+            json_pack("{s:s, s:s?, s:s?, s:I}", "file", names[i], "title",
+                      json_string_value(json_object_get(s, "title")), "created",
+                      json_string_value(json_object_get(s, "created")), "bytes",
+                      (json_int_t)bytes));
         json_decref(s);
     }
-    for (size_t i = 0; i < n; i++) free(names[i]);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
     free(names);
     if (rc != HK_OK || !arr) {
         free(dir);
@@ -239,7 +254,8 @@ hk_err mcp_t_project_list_snapshots(mcp_call *c, json_t **out, hk_error *err) {
 
 /* ==== project_hub_digest ==== */
 
-hk_err mcp_t_project_hub_digest(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_project_hub_digest(mcp_call *c, json_t **out, hk_error *err)
+{
     size_t limit = (size_t)mcp_arg_int(c, "limit_files", 3);
     size_t max_chars = (size_t)mcp_arg_int(c, "max_chars", 20000);
     char *dir = NULL;
@@ -261,10 +277,11 @@ hk_err mcp_t_project_hub_digest(mcp_call *c, json_t **out, hk_error *err) {
                        json_string_value(json_object_get(s, "created")) ?: "?");
         const char *d = json_string_value(json_object_get(s, "description"));
         if (d && d[0]) hk_buf_appendf(&b, "%s\n", d);
-        hk_buf_appendf(&b, "KB: %lld facts, %lld predicates, %lld entities\n",
-                       (long long)json_integer_value(json_object_get(kb, "facts")),
-                       (long long)json_integer_value(json_object_get(kb, "predicates")),
-                       (long long)json_integer_value(json_object_get(kb, "entities")));
+        hk_buf_appendf(
+            &b, "KB: %lld facts, %lld predicates, %lld entities\n",
+            (long long)json_integer_value(json_object_get(kb, "facts")),
+            (long long)json_integer_value(json_object_get(kb, "predicates")),
+            (long long)json_integer_value(json_object_get(kb, "entities")));
         size_t k;
         json_t *v;
         json_t *rf = json_object_get(s, "recent_facts");
@@ -273,16 +290,17 @@ hk_err mcp_t_project_hub_digest(mcp_call *c, json_t **out, hk_error *err) {
             hk_buf_appendf(&b, "- %s\n", json_string_value(v) ?: "");
         json_t *rc2 = json_object_get(s, "recent_changes");
         if (json_array_size(rc2)) hk_buf_append_str(&b, "Recent changes:\n");
-        json_array_foreach(rc2, k, v)
-            hk_buf_appendf(&b, "- %s %s by %s: %s\n",
-                json_string_value(json_object_get(v, "time")) ?: "",
-                json_string_value(json_object_get(v, "op")) ?: "",
-                json_string_value(json_object_get(v, "actor")) ?: "",
-                json_string_value(json_object_get(v, "statement")) ?: "");
+        json_array_foreach(rc2, k, v) hk_buf_appendf(
+            &b, "- %s %s by %s: %s\n",
+            json_string_value(json_object_get(v, "time")) ?: "",
+            json_string_value(json_object_get(v, "op")) ?: "",
+            json_string_value(json_object_get(v, "actor")) ?: "",
+            json_string_value(json_object_get(v, "statement")) ?: "");
         rc = hk_buf_append_str(&b, "\n");
         json_decref(s);
     }
-    for (size_t i = 0; i < n; i++) free(names[i]);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
     free(names);
     if (rc != HK_OK || !files) {
         free(dir);
@@ -303,9 +321,9 @@ hk_err mcp_t_project_hub_digest(mcp_call *c, json_t **out, hk_error *err) {
             chars++;
         }
     }
-    *out = json_pack("{s:s, s:o, s:s%, s:b}", "hub_path", dir, "files", files,
-                     "digest", b.data ? b.data : "", cut, "truncated",
-                     truncated);
+    *out =
+        json_pack("{s:s, s:o, s:s%, s:b}", "hub_path", dir, "files", files,
+                  "digest", b.data ? b.data : "", cut, "truncated", truncated);
     free(dir);
     hk_buf_free(&b);
     return *out ? HK_OK : HK_ERR_NOMEM;

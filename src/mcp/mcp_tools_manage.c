@@ -27,7 +27,8 @@
 
 /* ==== list_audit ==== */
 
-static json_t *audit_array(hk_audit_entry *v, size_t n) {
+static json_t *audit_array(hk_audit_entry *v, size_t n)
+{
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
         json_t *j = mcp_audit_json(&v[i]);
@@ -39,7 +40,8 @@ static json_t *audit_array(hk_audit_entry *v, size_t n) {
     return arr;
 }
 
-hk_err mcp_t_list_audit(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_list_audit(mcp_call *c, json_t **out, hk_error *err)
+{
     size_t limit = (size_t)mcp_arg_int(c, "limit", 20);
     hk_txn *t = NULL;
     hk_audit_entry *v = NULL;
@@ -58,7 +60,8 @@ hk_err mcp_t_list_audit(mcp_call *c, json_t **out, hk_error *err) {
 
 /* ==== export_facts ==== */
 
-hk_err mcp_t_export_facts(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_export_facts(mcp_call *c, json_t **out, hk_error *err)
+{
     size_t count = (size_t)mcp_arg_int(c, "count", 50);
     const char *dir = mcp_arg_str(c, "direction", "tail");
     hk_txn *t = NULL;
@@ -76,7 +79,8 @@ hk_err mcp_t_export_facts(mcp_call *c, json_t **out, hk_error *err) {
 
 /* ==== growth_stats ==== */
 
-hk_err mcp_t_growth_stats(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_growth_stats(mcp_call *c, json_t **out, hk_error *err)
+{
     int64_t days = mcp_arg_int(c, "days", 30);
     const int64_t day_us = 86400LL * 1000000LL;
     int64_t today = hk_now_us() / day_us;
@@ -102,14 +106,15 @@ hk_err mcp_t_growth_stats(mcp_call *c, json_t **out, hk_error *err) {
     free(per);
     if (rc != HK_OK) return rc;
     if (!arr) return HK_ERR_NOMEM;
-    *out = json_pack("{s:I, s:I, s:o}", "days", (json_int_t)days,
-                     "total_added", (json_int_t)total, "per_day", arr);
+    *out = json_pack("{s:I, s:I, s:o}", "days", (json_int_t)days, "total_added",
+                     (json_int_t)total, "per_day", arr);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
 /* ==== health_check ==== */
 
-hk_err mcp_t_health_check(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_health_check(mcp_call *c, json_t **out, hk_error *err)
+{
     (void)err;
     hk_txn *t = NULL;
     hk_stats st;
@@ -124,20 +129,25 @@ hk_err mcp_t_health_check(mcp_call *c, json_t **out, hk_error *err) {
     hk_err rc = mcp_read_begin(c, &t, &e);
     if (rc == HK_OK) rc = hk_store_stats(t, &st, &e);
     store_ok = rc == HK_OK;
-    json_object_set_new(checks, "store", json_pack("{s:b, s:I, s:I, s:I, s:s}",
-        "ok", store_ok, "facts", (json_int_t)st.facts, "bytes_used",
-        (json_int_t)st.bytes_used, "map_size", (json_int_t)st.map_size,
-        "message", store_ok ? "read snapshot opened" : e.message));
+    json_object_set_new(
+        checks, "store",
+        json_pack("{s:b, s:I, s:I, s:I, s:s}", "ok", store_ok, "facts",
+                  (json_int_t)st.facts, "bytes_used", (json_int_t)st.bytes_used,
+                  "map_size", (json_int_t)st.map_size, "message",
+                  store_ok ? "read snapshot opened" : e.message));
     mcp_progress(c, 1, 3, "store checked");
     if (store_ok) {
         hk_error_clear(&e);
         rc = hk_audit_verify(t, &rep, &e);
         audit_ok = rc == HK_OK && rep.ok;
-        json_object_set_new(checks, "audit_chain", json_pack(
-            "{s:b, s:I, s:I, s:s}", "ok", audit_ok, "checked",
-            (json_int_t)rep.checked, "first_bad", (json_int_t)rep.first_bad,
-            "message", rc != HK_OK ? e.message
-                       : rep.ok ? "hash chain intact" : rep.reason));
+        json_object_set_new(checks, "audit_chain",
+                            json_pack("{s:b, s:I, s:I, s:s}", "ok", audit_ok,
+                                      "checked", (json_int_t)rep.checked,
+                                      "first_bad", (json_int_t)rep.first_bad,
+                                      "message",
+                                      rc != HK_OK ? e.message
+                                      : rep.ok    ? "hash chain intact"
+                                                  : rep.reason));
     }
     if (t) hk_txn_abort(t);
     mcp_progress(c, 2, 3, "audit chain verified");
@@ -147,23 +157,29 @@ hk_err mcp_t_health_check(mcp_call *c, json_t **out, hk_error *err) {
         uint64_t free_b = (uint64_t)vfs.f_bavail * vfs.f_frsize;
         uint64_t total_b = (uint64_t)vfs.f_blocks * vfs.f_frsize;
         disk_ok = free_b > 64u * 1024u * 1024u;
-        json_object_set_new(checks, "disk", json_pack("{s:b, s:I, s:I}",
-            "ok", disk_ok, "free_bytes", (json_int_t)free_b, "total_bytes",
-            (json_int_t)total_b));
+        json_object_set_new(checks, "disk",
+                            json_pack("{s:b, s:I, s:I}", "ok", disk_ok,
+                                      "free_bytes", (json_int_t)free_b,
+                                      "total_bytes", (json_int_t)total_b));
     } else {
-        json_object_set_new(checks, "disk", json_pack("{s:b, s:s}", "ok",
-            false, "message", strerror(errno)));
+        json_object_set_new(
+            checks, "disk",
+            json_pack("{s:b, s:s}", "ok", false, "message", strerror(errno)));
     }
     bool map_ok = st.map_size == 0 || st.bytes_used < st.map_size / 10 * 9;
-    json_object_set_new(checks, "map_usage", json_pack("{s:b, s:f}", "ok",
-        map_ok, "fraction_used",
-        st.map_size ? (double)st.bytes_used / (double)st.map_size : 0.0));
+    json_object_set_new(
+        checks, "map_usage",
+        json_pack("{s:b, s:f}", "ok", map_ok, "fraction_used",
+                  st.map_size ? (double)st.bytes_used / (double)st.map_size
+                              : 0.0));
     mcp_progress(c, 3, 3, "done");
     bool ready = store_ok;
     bool all = store_ok && audit_ok && disk_ok && map_ok;
     *out = json_pack("{s:s, s:b, s:o}", "status",
-                     all ? "ok" : ready ? "degraded" : "failed", "ready",
-                     ready, "checks", checks);
+                     all     ? "ok"
+                     : ready ? "degraded"
+                             : "failed",
+                     "ready", ready, "checks", checks);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
@@ -171,7 +187,8 @@ hk_err mcp_t_health_check(mcp_call *c, json_t **out, hk_error *err) {
 
 #define HISTORY_SCAN 10000 /* audit entries searched for deleted facts */
 
-static bool entry_mentions(const hk_audit_entry *a, const char *canon) {
+static bool entry_mentions(const hk_audit_entry *a, const char *canon)
+{
     const char *sides[2] = {a->before, a->after};
     for (int i = 0; i < 2; i++) {
         if (!sides[i]) continue;
@@ -184,7 +201,8 @@ static bool entry_mentions(const hk_audit_entry *a, const char *canon) {
     return false;
 }
 
-hk_err mcp_t_get_fact_history(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_get_fact_history(mcp_call *c, json_t **out, hk_error *err)
+{
     size_t limit = (size_t)mcp_arg_int(c, "limit", 50);
     hk_statement st;
     hk_buf canon = HK_BUF_INIT;
@@ -208,7 +226,8 @@ hk_err mcp_t_get_fact_history(mcp_call *c, json_t **out, hk_error *err) {
             id = 0;
             rc = hk_audit_list(t, 0, HISTORY_SCAN, &v, &n, err);
             arr = rc == HK_OK ? json_array() : NULL;
-            for (size_t i = 0; arr && i < n && json_array_size(arr) < limit; i++)
+            for (size_t i = 0; arr && i < n && json_array_size(arr) < limit;
+                 i++)
                 if (entry_mentions(&v[i], canon.data))
                     json_array_append_new(arr, mcp_audit_json(&v[i]));
         }
@@ -222,16 +241,17 @@ hk_err mcp_t_get_fact_history(mcp_call *c, json_t **out, hk_error *err) {
         json_decref(arr);
         return rc;
     }
-    *out = json_pack("{s:s, s:o, s:I, s:o}", "statement", canon.data,
-                     "fact_id", id ? json_integer((json_int_t)id) : json_null(),
-                     "count", (json_int_t)json_array_size(arr), "entries", arr);
+    *out = json_pack("{s:s, s:o, s:I, s:o}", "statement", canon.data, "fact_id",
+                     id ? json_integer((json_int_t)id) : json_null(), "count",
+                     (json_int_t)json_array_size(arr), "entries", arr);
     hk_buf_free(&canon);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
 /* ==== backup_kb ==== */
 
-static bool valid_backup_id(const char *id) {
+static bool valid_backup_id(const char *id)
+{
     size_t n = strlen(id);
     if (n == 0 || n > 100 || id[0] == '.') return false;
     for (size_t i = 0; i < n; i++) {
@@ -243,15 +263,18 @@ static bool valid_backup_id(const char *id) {
     return true;
 }
 
-hk_err mcp_t_backup_kb(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_backup_kb(mcp_call *c, json_t **out, hk_error *err)
+{
     const char *base = c->srv->env.backup_dir;
     if (!base)
         return hk_error_set(err, HK_ERR_UNSUPPORTED,
                             "no backup directory is configured; the operator "
                             "must start the server with --backup-dir DIR");
     if (mkdir(base, 0750) != 0 && errno != EEXIST)
-        return hk_error_set(err, HK_ERR_IO, "cannot create backup directory "
-                            "%s: %s", base, strerror(errno));
+        return hk_error_set(err, HK_ERR_IO,
+                            "cannot create backup directory "
+                            "%s: %s",
+                            base, strerror(errno));
     int64_t now = hk_now_us();
     time_t secs = (time_t)(now / 1000000);
     struct tm tm;
@@ -284,20 +307,22 @@ hk_err mcp_t_backup_kb(mcp_call *c, json_t **out, hk_error *err) {
             e = errno;
         }
         if (!ok)
-            return hk_error_set(err, HK_ERR_IO, "backup %s written, but its "
-                                "description could not be saved: %s", id,
-                                strerror(e));
+            return hk_error_set(err, HK_ERR_IO,
+                                "backup %s written, but its "
+                                "description could not be saved: %s",
+                                id, strerror(e));
     }
     mcp_progress(c, 1, 1, "backup written");
-    *out = json_pack("{s:s, s:s, s:s, s:s, s:o}", "backup_id", id, "path",
-                     path, "sha256", sha, "created", created, "description",
+    *out = json_pack("{s:s, s:s, s:s, s:s, s:o}", "backup_id", id, "path", path,
+                     "sha256", sha, "created", created, "description",
                      desc ? json_string(desc) : json_null());
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
 /* ==== restore_kb ==== */
 
-hk_err mcp_t_restore_kb(mcp_call *c, json_t **out, hk_error *err) {
+hk_err mcp_t_restore_kb(mcp_call *c, json_t **out, hk_error *err)
+{
     const char *bid = mcp_arg_str(c, "backup_id", NULL);
     const char *bpath = mcp_arg_str(c, "path", NULL);
     char *dir = NULL;
@@ -326,14 +351,15 @@ hk_err mcp_t_restore_kb(mcp_call *c, json_t **out, hk_error *err) {
     if (rc == HK_ERR_NOT_FOUND || rc == HK_ERR_IO)
         hk_error_set(err, rc, "no valid backup at %s%s%s",
                      bid ? "backup_id " : "", bid ? bid : bpath,
-                     bid ? " (list the backup directory or run backup_kb)" : "");
+                     bid ? " (list the backup directory or run backup_kb)"
+                         : "");
     if (rc == HK_OK && !c->srv->env.restore)
         rc = hk_error_set(
             err, HK_ERR_UNSUPPORTED,
             "the backup is valid, but this server keeps the KB open for other "
             "clients and cannot replace it while running. Stop the server "
-            "and run: hakgal restore %s --data %s --force", dir,
-            hk_store_path(mcp_store(c)));
+            "and run: hakgal restore %s --data %s --force",
+            dir, hk_store_path(mcp_store(c)));
     if (rc == HK_OK) {
         mcp_progress(c, 0, 1, "restoring");
         rc = c->srv->env.restore(c->srv->env.restore_ud, dir, err);
@@ -347,8 +373,8 @@ hk_err mcp_t_restore_kb(mcp_call *c, json_t **out, hk_error *err) {
         if (t) hk_txn_abort(t);
     }
     if (rc == HK_OK) {
-        *out = json_pack("{s:s, s:s, s:I}", "restored_from", dir, "sha256",
-                         sha, "facts", (json_int_t)st.facts);
+        *out = json_pack("{s:s, s:s, s:I}", "restored_from", dir, "sha256", sha,
+                         "facts", (json_int_t)st.facts);
         if (!*out) rc = HK_ERR_NOMEM;
     }
     free(dir);

@@ -57,61 +57,62 @@
 #include "mcp/mcp.h"
 #include "server/server.h"
 
-#define MAX_SESSIONS 1024          /* live sessions */
+#define MAX_SESSIONS 1024                    /* live sessions */
 #define SESSION_IDLE_US (3600LL * 1000000LL) /* idle sessions expire */
-#define MAX_STREAMS 256            /* open GET streams */
-#define STREAM_MAX_MS 60000        /* a GET stream ends after this */
-#define WORKERS 8                  /* threads running tools/call */
-#define MAX_QUEUED 1024            /* calls waiting for a worker */
-#define CLIENT_TIMEOUT_MS 60000    /* wait for a client's answer */
+#define MAX_STREAMS 256                      /* open GET streams */
+#define STREAM_MAX_MS 60000                  /* a GET stream ends after this */
+#define WORKERS 8                            /* threads running tools/call */
+#define MAX_QUEUED 1024                      /* calls waiting for a worker */
+#define CLIENT_TIMEOUT_MS 60000              /* wait for a client's answer */
 
 /* ==== State ==== */
 
 typedef struct session_entry {
-    char id[33];               /* hex session id, "" = free slot */
-    hk_mcp_session *sess;      /* the session */
-    int refs;                  /* requests using it */
-    bool dead;                 /* ended (DELETE / expiry); freed at refs 0 */
-    int64_t last_used_us;      /* for expiry */
-    char owner[64];            /* principal that created it ("anonymous"
-                                  without a token): only it may use it */
+    char id[33];          /* hex session id, "" = free slot */
+    hk_mcp_session *sess; /* the session */
+    int refs;             /* requests using it */
+    bool dead;            /* ended (DELETE / expiry); freed at refs 0 */
+    int64_t last_used_us; /* for expiry */
+    char owner[64];       /* principal that created it ("anonymous"
+                             without a token): only it may use it */
 } session_entry;
 
 typedef struct get_stream {
-    uint64_t id;               /* stream id, 0 = free slot */
-    hk_loop *loop;             /* loop that owns the request */
-    hk_req_ref *ref;           /* the GET request (loop thread only) */
-    char session[33];          /* its session */
-    int64_t opened_us;         /* when it opened */
-    struct sse_out *out;       /* its SSE output (loop thread only) */
+    uint64_t id;         /* stream id, 0 = free slot */
+    hk_loop *loop;       /* loop that owns the request */
+    hk_req_ref *ref;     /* the GET request (loop thread only) */
+    char session[33];    /* its session */
+    int64_t opened_us;   /* when it opened */
+    struct sse_out *out; /* its SSE output (loop thread only) */
 } get_stream;
 
 typedef struct call_job call_job;
 
 static struct {
-    hk_server *srv;            /* the server */
-    hk_mcp_server *mcp;        /* the MCP server */
-    pthread_mutex_t lock;      /* guards sessions, streams, queue */
-    pthread_cond_t wake;       /* workers wait here */
+    hk_server *srv;                       /* the server */
+    hk_mcp_server *mcp;                   /* the MCP server */
+    pthread_mutex_t lock;                 /* guards sessions, streams, queue */
+    pthread_cond_t wake;                  /* workers wait here */
     session_entry sessions[MAX_SESSIONS]; /* session table */
     get_stream streams[MAX_STREAMS];      /* open GET streams */
-    uint64_t next_stream;      /* stream ids */
-    call_job *head, *tail;     /* queued calls */
-    size_t queued;             /* count */
-    bool closing;              /* shutdown: workers and ticker exit */
-    pthread_t workers[WORKERS];/* worker threads */
-    pthread_t ticker;          /* GET stream ticker */
-    _Atomic uint64_t announced; /* commit number last announced */
-    bool started;              /* threads were started */
-    bool loopback;             /* listening on a loopback address */
-    char *allow_buf;           /* storage of the allowed directories */
+    uint64_t next_stream;                 /* stream ids */
+    call_job *head, *tail;                /* queued calls */
+    size_t queued;                        /* count */
+    bool closing;                       /* shutdown: workers and ticker exit */
+    pthread_t workers[WORKERS];         /* worker threads */
+    pthread_t ticker;                   /* GET stream ticker */
+    _Atomic uint64_t announced;         /* commit number last announced */
+    bool started;                       /* threads were started */
+    bool loopback;                      /* listening on a loopback address */
+    char *allow_buf;                    /* storage of the allowed directories */
     const char *allow[HK_MCP_MAX_DIRS]; /* allowed directories */
-    char backup_dir[4200];     /* backup_kb target */
+    char backup_dir[4200];              /* backup_kb target */
 } g;
 
 /* ==== Sessions ==== */
 
-static void new_session_id(char out[33]) {
+static void new_session_id(char out[33])
+{
     unsigned char r[16];
     if (RAND_bytes(r, sizeof r) != 1) {
         int64_t t = hk_now_us();
@@ -124,7 +125,8 @@ static void new_session_id(char out[33]) {
 /* Finds and references a live session of owner; NULL when unknown (a
  * session of another principal is reported as unknown, so a leaked id is
  * of no use to other token holders). */
-static session_entry *session_get(const char *id, const char *owner) {
+static session_entry *session_get(const char *id, const char *owner)
+{
     session_entry *found = NULL;
     pthread_mutex_lock(&g.lock);
     for (size_t i = 0; i < MAX_SESSIONS; i++) {
@@ -141,7 +143,8 @@ static session_entry *session_get(const char *id, const char *owner) {
     return found;
 }
 
-static void session_put(session_entry *e) {
+static void session_put(session_entry *e)
+{
     hk_mcp_session *to_free = NULL;
     pthread_mutex_lock(&g.lock);
     if (--e->refs == 0 && e->dead) {
@@ -155,7 +158,8 @@ static void session_put(session_entry *e) {
 
 /* Stores a new session; false when the table is full. */
 static bool session_add(hk_mcp_session *sess, const char *owner,
-                        char id_out[33]) {
+                        char id_out[33])
+{
     bool ok = false;
     int64_t now = hk_now_us();
     pthread_mutex_lock(&g.lock);
@@ -186,7 +190,8 @@ static bool session_add(hk_mcp_session *sess, const char *owner,
 }
 
 /* Ends a session of owner; false when unknown. */
-static bool session_end(const char *id, const char *owner) {
+static bool session_end(const char *id, const char *owner)
+{
     hk_mcp_session *to_free = NULL;
     bool found = false;
     pthread_mutex_lock(&g.lock);
@@ -211,7 +216,8 @@ static bool session_end(const char *id, const char *owner) {
 /* ==== HTTP helpers (loop thread) ==== */
 
 static bool header(h2o_req_t *req, const char *name, size_t nlen,
-                   h2o_iovec_t *out) {
+                   h2o_iovec_t *out)
+{
     ssize_t i = h2o_find_header_by_str(&req->headers, name, nlen, -1);
     if (i < 0) return false;
     *out = req->headers.entries[i].value;
@@ -219,7 +225,8 @@ static bool header(h2o_req_t *req, const char *name, size_t nlen,
 }
 
 /* Copies a header value into the request pool as a C string. */
-static const char *header_str(h2o_req_t *req, const char *name, size_t nlen) {
+static const char *header_str(h2o_req_t *req, const char *name, size_t nlen)
+{
     h2o_iovec_t v;
     if (!header(req, name, nlen, &v)) return NULL;
     char *s = h2o_mem_alloc_pool(&req->pool, v.len + 1);
@@ -228,13 +235,16 @@ static const char *header_str(h2o_req_t *req, const char *name, size_t nlen) {
     return s;
 }
 
-static bool accepts_sse(h2o_req_t *req) {
+static bool accepts_sse(h2o_req_t *req)
+{
     h2o_iovec_t v;
     if (!header(req, H2O_STRLIT("accept"), &v)) return false;
-    return h2o_strstr(v.base, v.len, H2O_STRLIT("text/event-stream")) != SIZE_MAX;
+    return h2o_strstr(v.base, v.len, H2O_STRLIT("text/event-stream")) !=
+           SIZE_MAX;
 }
 
-static void add_session_header(h2o_req_t *req, const char *id) {
+static void add_session_header(h2o_req_t *req, const char *id)
+{
     size_t n = strlen(id);
     char *v = h2o_mem_alloc_pool(&req->pool, n);
     memcpy(v, id, n);
@@ -243,7 +253,8 @@ static void add_session_header(h2o_req_t *req, const char *id) {
 }
 
 static void send_json_msg(h2o_req_t *req, int status, json_t *msg,
-                          const char *session_id) {
+                          const char *session_id)
+{
     char *s = json_dumps(msg, JSON_COMPACT);
     if (session_id) add_session_header(req, session_id);
     if (!s) {
@@ -256,20 +267,23 @@ static void send_json_msg(h2o_req_t *req, int status, json_t *msg,
 }
 
 static void send_rpc_error(h2o_req_t *req, int status, int code,
-                           const char *message) {
+                           const char *message)
+{
     json_t *r = hk_mcp_error_response(NULL, code, message);
     send_json_msg(req, status, r, NULL);
     json_decref(r);
 }
 
-static void send_empty(h2o_req_t *req, int status) {
+static void send_empty(h2o_req_t *req, int status)
+{
     req->res.status = status;
     req->res.reason = status == 202 ? "Accepted" : "OK";
     req->res.content_length = 0;
     h2o_send_inline(req, "", 0);
 }
 
-static bool is_loopback_name(const char *h, size_t n) {
+static bool is_loopback_name(const char *h, size_t n)
+{
     static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
     for (size_t i = 0; i < 3; i++) {
         size_t l = strlen(names[i]);
@@ -281,7 +295,8 @@ static bool is_loopback_name(const char *h, size_t n) {
 }
 
 /* DNS-rebinding protection on top of the server's own checks. */
-static bool host_and_origin_ok(h2o_req_t *req) {
+static bool host_and_origin_ok(h2o_req_t *req)
+{
     if (!hk_server_origin_allowed(g.srv, req)) return false;
     const hk_server_config *cfg = hk_server_get_config(g.srv);
     if (cfg->n_allowed_hosts == 0 && g.loopback)
@@ -303,7 +318,8 @@ struct sse_out {
 };
 typedef struct sse_out sse_out;
 
-static void sse_flush(sse_out *o) {
+static void sse_flush(sse_out *o)
+{
     if (o->sending || o->final_sent || o->stopped) return;
     if (o->pending.len == 0 && !o->final_wanted) return;
     hk_buf tmp = o->inflight;
@@ -318,26 +334,30 @@ static void sse_flush(sse_out *o) {
              fin ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
 }
 
-static void sse_proceed(h2o_generator_t *gen, h2o_req_t *req) {
+static void sse_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
     (void)req;
     sse_out *o = (sse_out *)gen;
     o->sending = false;
     sse_flush(o);
 }
 
-static void sse_stop(h2o_generator_t *gen, h2o_req_t *req) {
+static void sse_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
     (void)req;
     ((sse_out *)gen)->stopped = true;
 }
 
-static void sse_dispose(void *p) {
+static void sse_dispose(void *p)
+{
     sse_out *o = p;
     hk_buf_free(&o->pending);
     hk_buf_free(&o->inflight);
 }
 
 /* Starts a 200 text/event-stream response. */
-static sse_out *sse_start(h2o_req_t *req, const char *session_id) {
+static sse_out *sse_start(h2o_req_t *req, const char *session_id)
+{
     sse_out *o = h2o_mem_alloc_shared(&req->pool, sizeof *o, sse_dispose);
     memset(o, 0, sizeof *o);
     o->gen.proceed = sse_proceed;
@@ -347,14 +367,15 @@ static sse_out *sse_start(h2o_req_t *req, const char *session_id) {
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/event-stream"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL,
-                   NULL, H2O_STRLIT("no-cache"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-cache"));
     if (session_id) add_session_header(req, session_id);
     h2o_start_response(req, &o->gen);
     return o;
 }
 
-static void sse_event(hk_buf *b, json_t *msg) {
+static void sse_event(hk_buf *b, json_t *msg)
+{
     char *s = json_dumps(msg, JSON_COMPACT);
     if (!s) return;
     hk_buf_append_str(b, "event: message\ndata: ");
@@ -366,27 +387,28 @@ static void sse_event(hk_buf *b, json_t *msg) {
 /* ==== tools/call on worker threads ==== */
 
 struct call_job {
-    call_job *next;            /* queue link */
-    hk_loop *loop;             /* loop of the request */
-    hk_req_ref *ref;           /* the request (loop thread only) */
-    json_t *msg;               /* the JSON-RPC request */
-    session_entry *entry;      /* session (referenced) or NULL */
-    bool sse_ok;               /* the client accepts text/event-stream */
-    char actor[64];            /* bearer writer name, "" = none */
+    call_job *next;                 /* queue link */
+    hk_loop *loop;                  /* loop of the request */
+    hk_req_ref *ref;                /* the request (loop thread only) */
+    json_t *msg;                    /* the JSON-RPC request */
+    session_entry *entry;           /* session (referenced) or NULL */
+    bool sse_ok;                    /* the client accepts text/event-stream */
+    char actor[64];                 /* bearer writer name, "" = none */
     char hv[64], hm[128], hn[1024]; /* header copies */
     bool hv_set, hm_set, hn_set;    /* which headers were sent */
-    pthread_mutex_t lock;      /* guards the fields below */
-    hk_buf events;             /* SSE bytes produced by the worker */
-    json_t *response;          /* final answer once done */
-    int status;                /* its HTTP status */
-    bool done;                 /* the worker finished */
-    int refs;                  /* worker + posted messages + loop state */
-    sse_out *out;              /* loop: SSE response once started */
-    bool started;              /* loop: the response was started */
-    bool finished;             /* loop: the answer is complete */
+    pthread_mutex_t lock;           /* guards the fields below */
+    hk_buf events;                  /* SSE bytes produced by the worker */
+    json_t *response;               /* final answer once done */
+    int status;                     /* its HTTP status */
+    bool done;                      /* the worker finished */
+    int refs;                       /* worker + posted messages + loop state */
+    sse_out *out;                   /* loop: SSE response once started */
+    bool started;                   /* loop: the response was started */
+    bool finished;                  /* loop: the answer is complete */
 };
 
-static void job_release(call_job *j) {
+static void job_release(call_job *j)
+{
     pthread_mutex_lock(&j->lock);
     int left = --j->refs;
     pthread_mutex_unlock(&j->lock);
@@ -400,7 +422,8 @@ static void job_release(call_job *j) {
 }
 
 /* Loop thread: moves what the worker produced into the response. */
-static void job_on_loop(void *arg) {
+static void job_on_loop(void *arg)
+{
     call_job *j = arg;
     h2o_req_t *req = hk_req_ref_get(j->ref);
     pthread_mutex_lock(&j->lock);
@@ -412,8 +435,10 @@ static void job_on_loop(void *arg) {
         if (done && !has_events) {
             /* nothing streamed: a plain JSON answer */
             j->started = j->finished = true;
-            if (j->response) send_json_msg(req, j->status, j->response, NULL);
-            else send_empty(req, 202);
+            if (j->response)
+                send_json_msg(req, j->status, j->response, NULL);
+            else
+                send_empty(req, 202);
             goto out;
         }
         if (!has_events) goto out;
@@ -439,14 +464,16 @@ out:
     job_release(j);
 }
 
-static void job_post(call_job *j) {
+static void job_post(call_job *j)
+{
     pthread_mutex_lock(&j->lock);
     j->refs++;
     pthread_mutex_unlock(&j->lock);
     if (hk_loop_post(j->loop, job_on_loop, j) != HK_OK) job_release(j);
 }
 
-static void job_notify(void *ud, json_t *msg) {
+static void job_notify(void *ud, json_t *msg)
+{
     call_job *j = ud;
     if (!j->sse_ok) return; /* a JSON answer cannot carry notifications */
     pthread_mutex_lock(&j->lock);
@@ -456,7 +483,8 @@ static void job_notify(void *ud, json_t *msg) {
 }
 
 static hk_err job_client_request(void *ud, const char *method, json_t *params,
-                                 json_t **result, hk_error *err) {
+                                 json_t **result, hk_error *err)
+{
     call_job *j = ud;
     *result = NULL;
     if (!j->entry || !j->sse_ok)
@@ -480,11 +508,12 @@ static hk_err job_client_request(void *ud, const char *method, json_t *params,
 
 /* A message for one GET stream, built by any thread. */
 typedef struct stream_push {
-    uint64_t id;   /* stream */
-    hk_buf bytes;  /* SSE bytes to append */
+    uint64_t id;  /* stream */
+    hk_buf bytes; /* SSE bytes to append */
 } stream_push;
 
-static void stream_push_on_loop(void *arg) {
+static void stream_push_on_loop(void *arg)
+{
     stream_push *m = arg;
     sse_out *o = NULL;
     pthread_mutex_lock(&g.lock);
@@ -503,7 +532,8 @@ static void stream_push_on_loop(void *arg) {
 
 /* After a write: every session subscribed to KB resources hears about it
  * on its open GET streams. */
-static void job_kb_changed(void *ud) {
+static void job_kb_changed(void *ud)
+{
     (void)ud;
     atomic_store(&g.announced, hk_store_last_commit(hk_server_store(g.srv)));
     pthread_mutex_lock(&g.lock);
@@ -537,7 +567,8 @@ static void job_kb_changed(void *ud) {
     pthread_mutex_unlock(&g.lock);
 }
 
-static void job_run(call_job *j) {
+static void job_run(call_job *j)
+{
     hk_mcp_io io;
     memset(&io, 0, sizeof io);
     io.ud = j;
@@ -561,11 +592,13 @@ static void job_run(call_job *j) {
     job_post(j);
 }
 
-static void *worker_main(void *arg) {
+static void *worker_main(void *arg)
+{
     (void)arg;
     for (;;) {
         pthread_mutex_lock(&g.lock);
-        while (!g.head && !g.closing) pthread_cond_wait(&g.wake, &g.lock);
+        while (!g.head && !g.closing)
+            pthread_cond_wait(&g.wake, &g.lock);
         call_job *j = g.head;
         if (j) {
             g.head = j->next;
@@ -588,14 +621,16 @@ typedef struct stream_tick {
     uint64_t id; /* stream to look at */
 } stream_tick;
 
-static void stream_close_locked(get_stream *s) {
+static void stream_close_locked(get_stream *s)
+{
     if (s->ref) hk_req_ref_release(s->ref);
     memset(s, 0, sizeof *s);
 }
 
 /* Loop thread: ends a stream when its time is up, its session ended or the
  * server stops. */
-static void stream_on_tick(void *arg) {
+static void stream_on_tick(void *arg)
+{
     stream_tick *t = arg;
     pthread_mutex_lock(&g.lock);
     for (size_t i = 0; i < MAX_STREAMS; i++) {
@@ -625,7 +660,8 @@ static void stream_on_tick(void *arg) {
     free(t);
 }
 
-static void *ticker_main(void *arg) {
+static void *ticker_main(void *arg)
+{
     (void)arg;
     int64_t closing_since = 0;
     bool aborted = false;
@@ -641,7 +677,8 @@ static void *ticker_main(void *arg) {
              * connections close and the loops can drain */
             aborted = true;
             for (size_t i = 0; i < MAX_SESSIONS; i++)
-                if (g.sessions[i].sess) hk_mcp_session_abort(g.sessions[i].sess);
+                if (g.sessions[i].sess)
+                    hk_mcp_session_abort(g.sessions[i].sess);
         }
         bool open = false;
         for (size_t i = 0; i < MAX_STREAMS; i++) {
@@ -656,15 +693,16 @@ static void *ticker_main(void *arg) {
         if (g.closing && !closing_since) closing_since = hk_now_us();
         /* at shutdown the loops still deliver messages: wait (bounded) until
          * every stream was ended on its own loop thread */
-        bool stop = g.closing &&
-                    (!open || hk_now_us() - closing_since > 3000000);
+        bool stop =
+            g.closing && (!open || hk_now_us() - closing_since > 3000000);
         pthread_mutex_unlock(&g.lock);
         if (stop) break;
     }
     return NULL;
 }
 
-static int on_get(h2o_req_t *req, const hk_principal *p) {
+static int on_get(h2o_req_t *req, const hk_principal *p)
+{
     const char *sid = header_str(req, H2O_STRLIT("mcp-session-id"));
     if (!accepts_sse(req)) {
         send_rpc_error(req, 406, HK_MCP_INVALID_REQUEST,
@@ -712,7 +750,8 @@ static int on_get(h2o_req_t *req, const hk_principal *p) {
 
 /* ==== POST ==== */
 
-static bool auth_writer(h2o_req_t *req, hk_principal *p, char actor[64]) {
+static bool auth_writer(h2o_req_t *req, hk_principal *p, char actor[64])
+{
     actor[0] = '\0';
     if (!hk_server_authorize(g.srv, req, HK_ROLE_READ, p)) return false;
     if (p->authenticated && p->role >= HK_ROLE_WRITE)
@@ -721,7 +760,8 @@ static bool auth_writer(h2o_req_t *req, hk_principal *p, char actor[64]) {
 }
 
 static void copy_header(h2o_req_t *req, const char *name, size_t nlen,
-                        char *dst, size_t cap, bool *set) {
+                        char *dst, size_t cap, bool *set)
+{
     h2o_iovec_t v;
     *set = header(req, name, nlen, &v);
     if (!*set) return;
@@ -730,12 +770,15 @@ static void copy_header(h2o_req_t *req, const char *name, size_t nlen,
     dst[n] = '\0';
     /* trim spaces (Mcp-Name values may be padded) */
     size_t a = 0;
-    while (dst[a] == ' ' || dst[a] == '\t') a++;
-    while (n > a && (dst[n - 1] == ' ' || dst[n - 1] == '\t')) dst[--n] = '\0';
+    while (dst[a] == ' ' || dst[a] == '\t')
+        a++;
+    while (n > a && (dst[n - 1] == ' ' || dst[n - 1] == '\t'))
+        dst[--n] = '\0';
     if (a) memmove(dst, dst + a, n - a + 1);
 }
 
-static int on_post(h2o_req_t *req) {
+static int on_post(h2o_req_t *req)
+{
     hk_principal p;
     char actor[64];
     if (!auth_writer(req, &p, actor)) return 0;
@@ -821,8 +864,10 @@ static int on_post(h2o_req_t *req) {
         pthread_mutex_lock(&g.lock);
         bool full = g.queued >= MAX_QUEUED || g.closing || !j->ref;
         if (!full) {
-            if (g.tail) g.tail->next = j;
-            else g.head = j;
+            if (g.tail)
+                g.tail->next = j;
+            else
+                g.head = j;
             g.tail = j;
             g.queued++;
             pthread_cond_signal(&g.wake);
@@ -866,8 +911,10 @@ static int on_post(h2o_req_t *req) {
             status = 503;
         }
     }
-    if (resp) send_json_msg(req, status, resp, new_id[0] ? new_id : NULL);
-    else send_empty(req, kind == HK_MCP_KIND_INVALID ? 400 : 202);
+    if (resp)
+        send_json_msg(req, status, resp, new_id[0] ? new_id : NULL);
+    else
+        send_empty(req, kind == HK_MCP_KIND_INVALID ? 400 : 202);
     json_decref(resp);
     json_decref(msg);
     if (entry) session_put(entry);
@@ -882,7 +929,8 @@ busy:
 
 /* ==== DELETE and dispatch ==== */
 
-static int on_delete(h2o_req_t *req, const hk_principal *p) {
+static int on_delete(h2o_req_t *req, const hk_principal *p)
+{
     const char *sid = header_str(req, H2O_STRLIT("mcp-session-id"));
     if (!sid) {
         send_rpc_error(req, 400, HK_MCP_INVALID_REQUEST,
@@ -897,7 +945,8 @@ static int on_delete(h2o_req_t *req, const hk_principal *p) {
     return 0;
 }
 
-static int on_mcp(hk_server *srv, h2o_req_t *req, void *ud) {
+static int on_mcp(hk_server *srv, h2o_req_t *req, void *ud)
+{
     (void)srv;
     (void)ud;
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
@@ -932,11 +981,13 @@ static int on_mcp(hk_server *srv, h2o_req_t *req, void *ud) {
 /* ==== Start-up and shutdown ==== */
 
 static hk_err write_sync(void *ud, hk_mcp_txn_fn fn, void *arg,
-                         const char *actor, hk_error *err) {
+                         const char *actor, hk_error *err)
+{
     return hk_server_write_sync(ud, fn, arg, actor ? actor : "mcp", err);
 }
 
-static bool check_token(void *ud, const char *token, char name[64]) {
+static bool check_token(void *ud, const char *token, char name[64])
+{
     hk_principal p;
     if (hk_server_auth_lookup(ud, token, strlen(token), &p) != HK_OK)
         return false;
@@ -945,7 +996,8 @@ static bool check_token(void *ud, const char *token, char name[64]) {
     return true;
 }
 
-hk_err hk_mcp_http_register(hk_server *srv, hk_error *err) {
+hk_err hk_mcp_http_register(hk_server *srv, hk_error *err)
+{
     memset(&g, 0, sizeof g);
     g.srv = srv;
     atomic_store(&g.announced, hk_store_last_commit(hk_server_store(srv)));
@@ -960,15 +1012,16 @@ hk_err hk_mcp_http_register(hk_server *srv, hk_error *err) {
      * --mcp-backup-dir (also HAKGAL_<OPTION> and the config file);
      * HAKGAL_MCP_FIXTURES is a short form of the first */
     const char *fx_env = getenv("HAKGAL_MCP_FIXTURES");
-    bool fixtures = cfg->mcp_conformance_fixtures ||
-                    (fx_env && (strcmp(fx_env, "1") == 0 ||
-                                strcmp(fx_env, "true") == 0));
+    bool fixtures =
+        cfg->mcp_conformance_fixtures ||
+        (fx_env && (strcmp(fx_env, "1") == 0 || strcmp(fx_env, "true") == 0));
     const char *dirs = cfg->mcp_allow_dirs;
     const char *bdir = cfg->mcp_backup_dir;
     size_t n_allow = 0;
     if (dirs && dirs[0]) {
         g.allow_buf = strdup(dirs);
-        if (!g.allow_buf) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        if (!g.allow_buf)
+            return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         char *save = NULL;
         for (char *d = strtok_r(g.allow_buf, ":", &save);
              d && n_allow < HK_MCP_MAX_DIRS; d = strtok_r(NULL, ":", &save))
@@ -1015,7 +1068,8 @@ hk_err hk_mcp_http_register(hk_server *srv, hk_error *err) {
 /* Called by serve.c after the loops drained their connections, while they
  * still deliver posted messages: workers finish (waits for client answers
  * are aborted), the ticker ends the last GET streams on their loops. */
-void hk_mcp_http_shutdown(hk_server *srv) {
+void hk_mcp_http_shutdown(hk_server *srv)
+{
     (void)srv;
     if (!g.mcp) return;
     pthread_mutex_lock(&g.lock);
@@ -1026,7 +1080,8 @@ void hk_mcp_http_shutdown(hk_server *srv) {
             hk_mcp_session_abort(g.sessions[i].sess);
     pthread_mutex_unlock(&g.lock);
     if (g.started) {
-        for (size_t i = 0; i < WORKERS; i++) pthread_join(g.workers[i], NULL);
+        for (size_t i = 0; i < WORKERS; i++)
+            pthread_join(g.workers[i], NULL);
         pthread_join(g.ticker, NULL);
     }
     for (size_t i = 0; i < MAX_SESSIONS; i++) {

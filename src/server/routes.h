@@ -13,12 +13,12 @@
 /* A fact as sent by a client, validated and ready for the writer. Every
  * pointer points into `json` (kept alive by a reference) or `st.owned`. */
 typedef struct hk_fact_in {
-    hk_statement st;                   /* content */
-    bool has_statement;                /* st is set (false: meta only) */
-    hk_fact_meta meta;                 /* metadata fields that were given */
-    const char *tags[HK_MAX_TAGS];     /* meta.tags points here */
-    char *context_json;                /* serialized context, free() */
-    json_t *json;                      /* the object (one reference) */
+    hk_statement st;               /* content */
+    bool has_statement;            /* st is set (false: meta only) */
+    hk_fact_meta meta;             /* metadata fields that were given */
+    const char *tags[HK_MAX_TAGS]; /* meta.tags points here */
+    char *context_json;            /* serialized context, free() */
+    json_t *json;                  /* the object (one reference) */
 } hk_fact_in;
 
 /* Parses a fact object (or, when allow_string, a bare statement string)

@@ -13,12 +13,12 @@
 /* ==== POST /v2/admin/backup ==== */
 
 typedef struct backup_job {
-    hk_server *srv;          /* the server */
-    char dest[4096];         /* target directory */
-    char sha[65];            /* result checksum */
-    hk_err rc;               /* result */
-    hk_error err;            /* why it failed */
-    int64_t took_us;         /* duration */
+    hk_server *srv;  /* the server */
+    char dest[4096]; /* target directory */
+    char sha[65];    /* result checksum */
+    hk_err rc;       /* result */
+    hk_error err;    /* why it failed */
+    int64_t took_us; /* duration */
 } backup_job;
 
 static void backup_work(void *arg)
@@ -42,8 +42,7 @@ static void backup_after(h2o_req_t *req, void *arg)
             if (w == HK_OK)
                 w = hk_buf_append_json_string(&b, j->dest, strlen(j->dest));
             if (w == HK_OK)
-                w = hk_buf_appendf(&b,
-                                   ",\"sha256\":\"%s\",\"seconds\":%.3f}\n",
+                w = hk_buf_appendf(&b, ",\"sha256\":\"%s\",\"seconds\":%.3f}\n",
                                    j->sha, (double)j->took_us / 1e6);
             if (w == HK_OK)
                 hk_http_send_buf(req, 201, &b);
@@ -161,14 +160,13 @@ void hk_route_metrics(hk_server *srv, h2o_req_t *req, const char *param)
     hk_txn *txn = hk_loop_read_txn(loop, NULL);
     hk_buf b = HK_BUF_INIT;
     hk_err rc = hk_metrics_render(srv, txn, &b);
-    if (txn)
-        hk_loop_read_done(loop);
+    if (txn) hk_loop_read_done(loop);
     if (rc == HK_OK)
         hk_http_send_typed(req, 200, "text/plain; version=0.0.4; charset=utf-8",
                            b.data ? b.data : "", b.len);
     else
-        hk_http_send_error(req, 503, "out_of_memory",
-                           "cannot render metrics", NULL);
+        hk_http_send_error(req, 503, "out_of_memory", "cannot render metrics",
+                           NULL);
     hk_buf_free(&b);
 }
 

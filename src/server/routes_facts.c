@@ -27,8 +27,7 @@ static void send_fact(h2o_req_t *req, hk_fact_id id, int status)
     hk_loop *loop = hk_loop_self();
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
-    if (!txn)
-        return;
+    if (!txn) return;
     hk_buf b = HK_BUF_INIT;
     hk_err rc = hk_fact_json_by_id(txn, id, &b, &err);
     hk_loop_read_done(loop);
@@ -38,8 +37,7 @@ static void send_fact(h2o_req_t *req, hk_fact_id id, int status)
         rc = hk_buf_appendf(&b, "{\"id\":%llu,\"deleted\":true}",
                             (unsigned long long)id);
     }
-    if (rc == HK_OK)
-        rc = hk_buf_append_str(&b, "\n");
+    if (rc == HK_OK) rc = hk_buf_append_str(&b, "\n");
     if (rc != HK_OK)
         hk_send_store_error(req, &err);
     else
@@ -68,8 +66,8 @@ static void queue_failed(h2o_req_t *req, hk_err rc)
                            "the server is shutting down; retry elsewhere",
                            NULL);
     else
-        hk_http_send_error(req, 503, "out_of_memory",
-                           "cannot queue the write", NULL);
+        hk_http_send_error(req, 503, "out_of_memory", "cannot queue the write",
+                           NULL);
 }
 
 static bool id_param(h2o_req_t *req, const char *param, hk_fact_id *id)
@@ -85,20 +83,18 @@ static bool id_param(h2o_req_t *req, const char *param, hk_fact_id *id)
 /* ==== POST /v2/facts ==== */
 
 typedef struct add_job {
-    hk_fact_in in;    /* validated input */
-    hk_fact_id id;    /* result id */
-    bool created;     /* result: new fact */
+    hk_fact_in in; /* validated input */
+    hk_fact_id id; /* result id */
+    bool created;  /* result: new fact */
 } add_job;
 
 static hk_err add_write(hk_txn *txn, void *arg, hk_error *err)
 {
     add_job *j = arg;
-    return hk_store_add(txn, &j->in.st, &j->in.meta, &j->id, &j->created,
-                        err);
+    return hk_store_add(txn, &j->in.st, &j->in.meta, &j->id, &j->created, err);
 }
 
-static void add_done(h2o_req_t *req, hk_err rc, const hk_error *err,
-                     void *arg)
+static void add_done(h2o_req_t *req, hk_err rc, const hk_error *err, void *arg)
 {
     add_job *j = arg;
     hk_loop *loop = hk_loop_self();
@@ -119,8 +115,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
 {
     (void)param;
     json_t *body = hk_body_json(req);
-    if (!body)
-        return;
+    if (!body) return;
     add_job *j = hk_calloc(1, sizeof(*j));
     if (!j) {
         json_decref(body);
@@ -137,8 +132,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
         hk_free(j);
         return;
     }
-    rc = hk_server_write_async(req, add_write, add_done, j,
-                               hk_req_actor(req));
+    rc = hk_server_write_async(req, add_write, add_done, j, hk_req_actor(req));
     if (rc != HK_OK) {
         queue_failed(req, rc);
         hk_fact_in_release(&j->in);
@@ -151,30 +145,29 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
 enum { ITEM_CREATED = 0, ITEM_EXISTING = 1, ITEM_FAILED = 2 };
 
 typedef struct batch_error {
-    size_t index;        /* item position */
-    int status;          /* HTTP-like status of the item */
-    hk_error err;        /* why */
+    size_t index; /* item position */
+    int status;   /* HTTP-like status of the item */
+    hk_error err; /* why */
 } batch_error;
 
 typedef struct batch_job {
-    hk_server *srv;      /* settings for parsing */
-    json_t **items;      /* n items (references), NULL where unparsable */
-    char **bad;          /* per item: JSON parse error (NDJSON), or NULL */
-    size_t n;            /* items */
-    hk_fact_id *ids;     /* result ids */
-    uint8_t *state;      /* ITEM_* */
-    batch_error *errs;   /* failed items */
-    size_t n_errs;       /* used */
-    size_t cap_errs;     /* allocated */
-    uint64_t created;    /* items that created a fact */
-    uint64_t existing;   /* items already present */
+    hk_server *srv;    /* settings for parsing */
+    json_t **items;    /* n items (references), NULL where unparsable */
+    char **bad;        /* per item: JSON parse error (NDJSON), or NULL */
+    size_t n;          /* items */
+    hk_fact_id *ids;   /* result ids */
+    uint8_t *state;    /* ITEM_* */
+    batch_error *errs; /* failed items */
+    size_t n_errs;     /* used */
+    size_t cap_errs;   /* allocated */
+    uint64_t created;  /* items that created a fact */
+    uint64_t existing; /* items already present */
 } batch_job;
 
 static void batch_free(batch_job *j)
 {
     for (size_t i = 0; i < j->n; i++) {
-        if (j->items[i])
-            json_decref(j->items[i]);
+        if (j->items[i]) json_decref(j->items[i]);
         hk_free(j->bad[i]);
     }
     hk_free(j->items);
@@ -191,8 +184,7 @@ static hk_err batch_error_add(batch_job *j, size_t index, int status,
     if (j->n_errs == j->cap_errs) {
         size_t cap = j->cap_errs ? j->cap_errs * 2 : 16;
         batch_error *ne = hk_realloc(j->errs, cap * sizeof(*ne));
-        if (!ne)
-            return HK_ERR_NOMEM;
+        if (!ne) return HK_ERR_NOMEM;
         j->errs = ne;
         j->cap_errs = cap;
     }
@@ -210,8 +202,7 @@ static hk_err batch_write(hk_txn *txn, void *arg, hk_error *err)
     /* A batch has its transaction to itself (solo job): one audit entry
      * covers the facts it creates. */
     hk_err brc = hk_txn_set_bulk(txn, "POST /v2/facts/batch");
-    if (brc != HK_OK)
-        return hk_error_set(err, brc, "cannot start bulk mode");
+    if (brc != HK_OK) return hk_error_set(err, brc, "cannot start bulk mode");
     j->n_errs = 0;
     j->created = j->existing = 0;
     for (size_t i = 0; i < j->n; i++) {
@@ -226,8 +217,8 @@ static hk_err batch_write(hk_txn *txn, void *arg, hk_error *err)
         }
         hk_fact_in in;
         int status = 400;
-        hk_err rc = hk_fact_in_parse(j->srv, j->items[i], true, true, &in,
-                                     &status, &e);
+        hk_err rc =
+            hk_fact_in_parse(j->srv, j->items[i], true, true, &in, &status, &e);
         if (rc == HK_OK) {
             bool created = false;
             rc = hk_store_add(txn, &in.st, &in.meta, &j->ids[i], &created, &e);
@@ -255,12 +246,9 @@ static hk_err batch_write(hk_txn *txn, void *arg, hk_error *err)
 
 static const char *item_code(const batch_error *be)
 {
-    if (be->status == 413)
-        return "statement_too_long";
-    if (be->err.code == HK_ERR_LIMIT)
-        return "limit_exceeded";
-    if (be->status == 422)
-        return "invalid_fact";
+    if (be->status == 413) return "statement_too_long";
+    if (be->err.code == HK_ERR_LIMIT) return "limit_exceeded";
+    if (be->status == 422) return "invalid_fact";
     return be->err.column ? "invalid_statement" : "invalid_input";
 }
 
@@ -284,10 +272,8 @@ static void batch_done(h2o_req_t *req, hk_err rc, const hk_error *err,
             (unsigned long long)j->existing, j->n_errs);
         size_t e = 0;
         for (size_t i = 0; w == HK_OK && i < j->n; i++) {
-            if (i)
-                w = hk_buf_append(&b, ",", 1);
-            if (w != HK_OK)
-                break;
+            if (i) w = hk_buf_append(&b, ",", 1);
+            if (w != HK_OK) break;
             if (j->state[i] == ITEM_FAILED) {
                 while (e < j->n_errs && j->errs[e].index < i)
                     e++;
@@ -300,8 +286,7 @@ static void batch_done(h2o_req_t *req, hk_err rc, const hk_error *err,
                     w = hk_buf_append_json_string(&b, be->err.message,
                                                   strlen(be->err.message));
                 if (w == HK_OK)
-                    w = hk_buf_appendf(&b, ",\"detail\":{\"line\":%zu",
-                                       i + 1);
+                    w = hk_buf_appendf(&b, ",\"detail\":{\"line\":%zu", i + 1);
                 if (w == HK_OK && be->err.column)
                     w = hk_buf_appendf(&b, ",\"column\":%u",
                                        (unsigned)be->err.column);
@@ -312,18 +297,17 @@ static void batch_done(h2o_req_t *req, hk_err rc, const hk_error *err,
                             &b, be->err.field,
                             strnlen(be->err.field, sizeof(be->err.field)));
                 }
-                if (w == HK_OK)
-                    w = hk_buf_append_str(&b, "}}}");
+                if (w == HK_OK) w = hk_buf_append_str(&b, "}}}");
             } else {
                 w = hk_buf_appendf(
-                    &b, "{\"index\":%zu,\"status\":%d,\"id\":%llu,\"created\":%s}",
+                    &b,
+                    "{\"index\":%zu,\"status\":%d,\"id\":%llu,\"created\":%s}",
                     i, j->state[i] == ITEM_CREATED ? 201 : 200,
                     (unsigned long long)j->ids[i],
                     j->state[i] == ITEM_CREATED ? "true" : "false");
             }
         }
-        if (w == HK_OK)
-            w = hk_buf_append_str(&b, "]}\n");
+        if (w == HK_OK) w = hk_buf_append_str(&b, "]}\n");
         if (w != HK_OK)
             hk_http_send_error(req, 503, "out_of_memory",
                                "cannot build the batch answer", NULL);
@@ -358,8 +342,8 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
     const char *p = req->entity.base;
     size_t len = req->entity.len;
     size_t k = 0;
-    while (k < len && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r' ||
-                       p[k] == '\n'))
+    while (k < len &&
+           (p[k] == ' ' || p[k] == '\t' || p[k] == '\r' || p[k] == '\n'))
         k++;
     if (!p || k == len) {
         hk_http_send_error(req, 400, "invalid_json",
@@ -412,8 +396,7 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
             size_t s = i;
             while (s < e && (p[s] == ' ' || p[s] == '\t' || p[s] == '\r'))
                 s++;
-            if (s < e)
-                lines++;
+            if (s < e) lines++;
             i = e + 1;
         }
         if (lines > srv->cfg.max_batch) {
@@ -437,8 +420,9 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
                 s++;
             if (s < e) {
                 json_error_t je;
-                j->items[n] = json_loadb(p + s, e - s,
-                                         JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+                j->items[n] =
+                    json_loadb(p + s, e - s,
+                               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
                 if (!j->items[n]) {
                     char msg[300];
                     snprintf(msg, sizeof(msg),
@@ -472,18 +456,15 @@ void hk_route_fact_get(hk_server *srv, h2o_req_t *req, const char *param)
 {
     (void)srv;
     hk_fact_id id;
-    if (!id_param(req, param, &id))
-        return;
+    if (!id_param(req, param, &id)) return;
     hk_loop *loop = hk_loop_self();
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
-    if (!txn)
-        return;
+    if (!txn) return;
     hk_buf b = HK_BUF_INIT;
     hk_err rc = hk_fact_json_by_id(txn, id, &b, &err);
     hk_loop_read_done(loop);
-    if (rc == HK_OK)
-        rc = hk_buf_append_str(&b, "\n");
+    if (rc == HK_OK) rc = hk_buf_append_str(&b, "\n");
     if (rc == HK_ERR_NOT_FOUND) {
         char msg[64];
         snprintf(msg, sizeof(msg), "no fact with id %llu",
@@ -500,10 +481,10 @@ void hk_route_fact_get(hk_server *srv, h2o_req_t *req, const char *param)
 /* ==== DELETE /v2/facts/{id} and DELETE /v2/facts?statement= ==== */
 
 typedef struct delete_job {
-    hk_fact_id id;        /* fact to delete (0: look up st) */
-    hk_statement st;      /* by content (parsed), when id == 0 */
-    bool by_statement;    /* which form */
-    hk_buf before;        /* fact JSON read before the delete */
+    hk_fact_id id;     /* fact to delete (0: look up st) */
+    hk_statement st;   /* by content (parsed), when id == 0 */
+    bool by_statement; /* which form */
+    hk_buf before;     /* fact JSON read before the delete */
 } delete_job;
 
 static hk_err delete_write(hk_txn *txn, void *arg, hk_error *err)
@@ -512,8 +493,7 @@ static hk_err delete_write(hk_txn *txn, void *arg, hk_error *err)
     if (j->by_statement) {
         hk_fact_id id = 0;
         hk_err rc = hk_store_find(txn, &j->st, &id, err);
-        if (rc != HK_OK)
-            return rc;
+        if (rc != HK_OK) return rc;
         j->id = id;
         hk_buf_reset(&j->before);
         hk_fact_json_by_id(txn, id, &j->before, NULL);
@@ -534,8 +514,9 @@ static void delete_done(h2o_req_t *req, hk_err rc, const hk_error *err,
             hk_http_send_hk_error(req, err);
         } else {
             hk_buf b = HK_BUF_INIT;
-            hk_err w = hk_buf_appendf(&b, "{\"deleted\":true,\"id\":%llu,"
-                                          "\"fact\":%s}\n",
+            hk_err w = hk_buf_appendf(&b,
+                                      "{\"deleted\":true,\"id\":%llu,"
+                                      "\"fact\":%s}\n",
                                       (unsigned long long)j->id,
                                       j->before.len ? j->before.data : "null");
             if (w == HK_OK)
@@ -554,8 +535,7 @@ static void delete_done(h2o_req_t *req, hk_err rc, const hk_error *err,
 void hk_route_fact_delete(hk_server *srv, h2o_req_t *req, const char *param)
 {
     hk_fact_id id;
-    if (!id_param(req, param, &id))
-        return;
+    if (!id_param(req, param, &id)) return;
     delete_job *j = hk_calloc(1, sizeof(*j));
     if (!j) {
         queue_failed(req, HK_ERR_NOMEM);
@@ -576,8 +556,7 @@ void hk_route_fact_delete(hk_server *srv, h2o_req_t *req, const char *param)
             hk_http_send_error(req, 404, "not_found", msg, NULL);
             return;
         }
-        if (rc != HK_OK)
-            hk_buf_reset(&j->before);
+        if (rc != HK_OK) hk_buf_reset(&j->before);
     }
     hk_err rc = hk_server_write_async(req, delete_write, delete_done, j,
                                       hk_req_actor(req));
@@ -615,8 +594,7 @@ void hk_route_facts_delete(hk_server *srv, h2o_req_t *req, const char *param)
     }
     hk_error err;
     if (hk_statement_parse(text, len, &j->st, &err) != HK_OK) {
-        if (!err.field[0])
-            snprintf(err.field, sizeof(err.field), "statement");
+        if (!err.field[0]) snprintf(err.field, sizeof(err.field), "statement");
         hk_send_input_error(req, 400, "invalid_statement", &err);
         hk_free(j);
         return;
@@ -634,10 +612,10 @@ void hk_route_facts_delete(hk_server *srv, h2o_req_t *req, const char *param)
 /* ==== PUT /v2/facts/{id} (replace) and PATCH (metadata) ==== */
 
 typedef struct update_job {
-    hk_fact_id id;     /* fact to change */
-    hk_fact_in in;     /* new content and/or metadata */
-    bool replace;      /* PUT: content too */
-    hk_fact_id other;  /* on conflict: the fact that has that content */
+    hk_fact_id id;    /* fact to change */
+    hk_fact_in in;    /* new content and/or metadata */
+    bool replace;     /* PUT: content too */
+    hk_fact_id other; /* on conflict: the fact that has that content */
 } update_job;
 
 static hk_err update_write(hk_txn *txn, void *arg, hk_error *err)
@@ -655,8 +633,7 @@ static hk_err update_write(hk_txn *txn, void *arg, hk_error *err)
                                 (unsigned long long)found);
         }
         rc = hk_store_update(txn, j->id, &j->in.st, &j->other, err);
-        if (rc != HK_OK)
-            return rc;
+        if (rc != HK_OK) return rc;
     }
     if (j->in.meta.fields)
         return hk_store_set_meta(txn, j->id, &j->in.meta, err);
@@ -687,11 +664,9 @@ static void update_route(hk_server *srv, h2o_req_t *req, const char *param,
                          bool replace)
 {
     hk_fact_id id;
-    if (!id_param(req, param, &id))
-        return;
+    if (!id_param(req, param, &id)) return;
     json_t *body = hk_body_json(req);
-    if (!body)
-        return;
+    if (!body) return;
     update_job *j = hk_calloc(1, sizeof(*j));
     if (!j) {
         json_decref(body);
@@ -702,8 +677,8 @@ static void update_route(hk_server *srv, h2o_req_t *req, const char *param,
     j->replace = replace;
     hk_error err;
     int status;
-    hk_err rc = hk_fact_in_parse(srv, body, false, replace, &j->in, &status,
-                                 &err);
+    hk_err rc =
+        hk_fact_in_parse(srv, body, false, replace, &j->in, &status, &err);
     json_decref(body);
     if (rc == HK_OK && !replace && j->in.has_statement) {
         rc = HK_ERR_INVALID;
@@ -750,16 +725,13 @@ void hk_route_fact_patch(hk_server *srv, h2o_req_t *req, const char *param)
 void hk_route_fact_history(hk_server *srv, h2o_req_t *req, const char *param)
 {
     hk_fact_id id;
-    if (!id_param(req, param, &id))
-        return;
+    if (!id_param(req, param, &id)) return;
     size_t limit;
-    if (!hk_param_limit(srv, req, &limit))
-        return;
+    if (!hk_param_limit(srv, req, &limit)) return;
     hk_loop *loop = hk_loop_self();
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
-    if (!txn)
-        return;
+    if (!txn) return;
     hk_audit_entry *v = NULL;
     size_t n = 0;
     hk_err rc = hk_audit_history(txn, id, limit, &v, &n, &err);
@@ -777,12 +749,10 @@ void hk_route_fact_history(hk_server *srv, h2o_req_t *req, const char *param)
         return;
     }
     hk_buf b = HK_BUF_INIT;
-    hk_err w = hk_buf_appendf(&b, "{\"fact_id\":%llu,\"entries\":",
-                              (unsigned long long)id);
-    if (w == HK_OK)
-        w = hk_audit_entries_write_json(v, n, &b);
-    if (w == HK_OK)
-        w = hk_buf_append_str(&b, "}\n");
+    hk_err w = hk_buf_appendf(
+        &b, "{\"fact_id\":%llu,\"entries\":", (unsigned long long)id);
+    if (w == HK_OK) w = hk_audit_entries_write_json(v, n, &b);
+    if (w == HK_OK) w = hk_buf_append_str(&b, "}\n");
     hk_audit_entries_free(v, n);
     if (w == HK_OK)
         hk_http_send_buf(req, 200, &b);

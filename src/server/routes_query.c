@@ -16,9 +16,9 @@
 /* ==== Shared page writer ==== */
 
 typedef struct page {
-    hk_buf b;               /* answer being built */
-    hk_fact f;              /* row buffer */
-    size_t rows;            /* rows written */
+    hk_buf b;    /* answer being built */
+    hk_fact f;   /* row buffer */
+    size_t rows; /* rows written */
 } page;
 
 static bool timed_out(hk_server *srv, int64_t t0, size_t rows)
@@ -47,32 +47,26 @@ static hk_err run_page(hk_server *srv, hk_query *q, size_t limit,
     int64_t t0 = hk_now_us();
     hk_err rc = hk_buf_append_str(&pg->b, "\"facts\":[");
     hk_buf bind = HK_BUF_INIT;
-    if (rc == HK_OK && n_vars)
-        rc = hk_buf_append_str(&bind, "\"bindings\":[");
+    if (rc == HK_OK && n_vars) rc = hk_buf_append_str(&bind, "\"bindings\":[");
     bool has = false;
     while (rc == HK_OK && pg->rows < limit) {
         rc = hk_query_next(q, &pg->f, &has, err);
-        if (rc != HK_OK || !has)
-            break;
-        if (pg->rows)
-            rc = hk_buf_append(&pg->b, ",", 1);
-        if (rc == HK_OK)
-            rc = hk_fact_write_json(&pg->f, &pg->b);
+        if (rc != HK_OK || !has) break;
+        if (pg->rows) rc = hk_buf_append(&pg->b, ",", 1);
+        if (rc == HK_OK) rc = hk_fact_write_json(&pg->f, &pg->b);
         if (rc == HK_OK && n_vars) {
             rc = hk_buf_append_str(&bind, pg->rows ? ",{" : "{");
             for (size_t i = 0; rc == HK_OK && i < n_vars; i++) {
                 const char *v = hk_query_binding(q, vars[i]);
                 rc = hk_buf_append_json_string(&bind, vars[i], strlen(vars[i]));
-                if (rc == HK_OK)
-                    rc = hk_buf_append(&bind, ":", 1);
+                if (rc == HK_OK) rc = hk_buf_append(&bind, ":", 1);
                 if (rc == HK_OK)
                     rc = v ? hk_buf_append_json_string(&bind, v, strlen(v))
                            : hk_buf_append_str(&bind, "null");
                 if (rc == HK_OK && i + 1 < n_vars)
                     rc = hk_buf_append(&bind, ",", 1);
             }
-            if (rc == HK_OK)
-                rc = hk_buf_append(&bind, "}", 1);
+            if (rc == HK_OK) rc = hk_buf_append(&bind, "}", 1);
         }
         pg->rows++;
         if (rc == HK_OK && timed_out(srv, t0, pg->rows)) {
@@ -80,24 +74,20 @@ static hk_err run_page(hk_server *srv, hk_query *q, size_t limit,
             break;
         }
     }
-    if (rc == HK_OK)
-        rc = hk_buf_append_str(&pg->b, "]");
+    if (rc == HK_OK) rc = hk_buf_append_str(&pg->b, "]");
     if (rc == HK_OK && n_vars) {
         rc = hk_buf_append_str(&bind, "]");
-        if (rc == HK_OK)
-            rc = hk_buf_append(&pg->b, ",", 1);
-        if (rc == HK_OK)
-            rc = hk_buf_append(&pg->b, bind.data, bind.len);
+        if (rc == HK_OK) rc = hk_buf_append(&pg->b, ",", 1);
+        if (rc == HK_OK) rc = hk_buf_append(&pg->b, bind.data, bind.len);
     }
     hk_buf_free(&bind);
     if (rc == HK_OK)
-        rc = hk_buf_appendf(&pg->b, ",\"count\":%zu,\"next_cursor\":",
-                            pg->rows);
+        rc =
+            hk_buf_appendf(&pg->b, ",\"count\":%zu,\"next_cursor\":", pg->rows);
     if (rc == HK_OK) {
         hk_buf cur = HK_BUF_INIT;
         /* Only a full page can have more rows. */
-        if (pg->rows == limit)
-            rc = hk_query_cursor(q, &cur);
+        if (pg->rows == limit) rc = hk_query_cursor(q, &cur);
         if (rc == HK_OK)
             rc = cur.len ? hk_buf_append_json_string(&pg->b, cur.data, cur.len)
                          : hk_buf_append_str(&pg->b, "null");
@@ -121,8 +111,7 @@ static bool get_cursor(h2o_req_t *req, const char **cursor)
 static void finish_page(hk_server *srv, h2o_req_t *req, hk_err rc,
                         const hk_error *err, page *pg)
 {
-    if (rc == HK_OK)
-        rc = hk_buf_append_str(&pg->b, "}\n");
+    if (rc == HK_OK) rc = hk_buf_append_str(&pg->b, "}\n");
     if (rc == HK_OK) {
         hk_http_send_buf(req, 200, &pg->b);
     } else if (rc == HK_ERR_BUSY) {
@@ -152,8 +141,7 @@ void hk_route_query(hk_server *srv, h2o_req_t *req, const char *param)
     }
     size_t limit;
     const char *cursor;
-    if (!hk_param_limit(srv, req, &limit) || !get_cursor(req, &cursor))
-        return;
+    if (!hk_param_limit(srv, req, &limit) || !get_cursor(req, &cursor)) return;
     size_t qlen = strlen(qtext);
     if (qlen > srv->cfg.max_statement) {
         hk_send_field_error(req, 413, "statement_too_long",
@@ -164,8 +152,7 @@ void hk_route_query(hk_server *srv, h2o_req_t *req, const char *param)
     hk_error err;
     hk_error_clear(&err);
     if (hk_pattern_parse(qtext, qlen, &pat, &err) != HK_OK) {
-        if (!err.field[0])
-            snprintf(err.field, sizeof(err.field), "q");
+        if (!err.field[0]) snprintf(err.field, sizeof(err.field), "q");
         hk_send_input_error(req, 400, "invalid_pattern", &err);
         return;
     }
@@ -174,14 +161,11 @@ void hk_route_query(hk_server *srv, h2o_req_t *req, const char *param)
     size_t n_vars = 0;
     for (uint32_t i = 0; i <= pat.n_args; i++) {
         const hk_term *t = i == 0 ? &pat.predicate : &pat.args[i - 1];
-        if (t->kind != HK_TERM_VAR)
-            continue;
+        if (t->kind != HK_TERM_VAR) continue;
         bool seen = false;
         for (size_t k = 0; k < n_vars; k++)
-            if (!strcmp(vars[k], t->text))
-                seen = true;
-        if (!seen)
-            vars[n_vars++] = t->text;
+            if (!strcmp(vars[k], t->text)) seen = true;
+        if (!seen) vars[n_vars++] = t->text;
     }
     hk_loop *loop = hk_loop_self();
     hk_txn *txn = hk_loop_read_txn(loop, &err);
@@ -197,12 +181,9 @@ void hk_route_query(hk_server *srv, h2o_req_t *req, const char *param)
     hk_err rc = hk_query_open_pattern(txn, &pat, cursor, &q, &err);
     if (rc == HK_OK) {
         rc = hk_buf_append_str(&pg.b, "{\"query\":");
-        if (rc == HK_OK)
-            rc = hk_buf_append_json_string(&pg.b, qtext, qlen);
-        if (rc == HK_OK)
-            rc = hk_buf_append(&pg.b, ",", 1);
-        if (rc == HK_OK)
-            rc = run_page(srv, q, limit, vars, n_vars, &pg, &err);
+        if (rc == HK_OK) rc = hk_buf_append_json_string(&pg.b, qtext, qlen);
+        if (rc == HK_OK) rc = hk_buf_append(&pg.b, ",", 1);
+        if (rc == HK_OK) rc = run_page(srv, q, limit, vars, n_vars, &pg, &err);
         hk_query_close(q);
     }
     hk_loop_read_done(loop);
@@ -249,8 +230,8 @@ void hk_route_facts_list(hk_server *srv, h2o_req_t *req, const char *param)
     if (arity) {
         uint64_t a;
         if (!hk_parse_id(arity, &a) || a > HK_MAX_ARGS) {
-            hk_send_field_error(req, 400, "invalid_parameter",
-                                "arity is 1..32", "arity");
+            hk_send_field_error(req, 400, "invalid_parameter", "arity is 1..32",
+                                "arity");
             return;
         }
         scan.arity = (uint32_t)a;
@@ -266,13 +247,11 @@ void hk_route_facts_list(hk_server *srv, h2o_req_t *req, const char *param)
     }
     size_t limit;
     const char *cursor;
-    if (!hk_param_limit(srv, req, &limit) || !get_cursor(req, &cursor))
-        return;
+    if (!hk_param_limit(srv, req, &limit) || !get_cursor(req, &cursor)) return;
     hk_loop *loop = hk_loop_self();
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
-    if (!txn)
-        return;
+    if (!txn) return;
     page pg;
     memset(&pg, 0, sizeof(pg));
     hk_fact_init(&pg.f);
@@ -280,8 +259,7 @@ void hk_route_facts_list(hk_server *srv, h2o_req_t *req, const char *param)
     hk_err rc = hk_query_open_scan(txn, &scan, cursor, &q, &err);
     if (rc == HK_OK) {
         rc = hk_buf_append_str(&pg.b, "{");
-        if (rc == HK_OK)
-            rc = run_page(srv, q, limit, NULL, 0, &pg, &err);
+        if (rc == HK_OK) rc = run_page(srv, q, limit, NULL, 0, &pg, &err);
         hk_query_close(q);
     }
     hk_loop_read_done(loop);
@@ -294,13 +272,11 @@ void hk_route_entity(hk_server *srv, h2o_req_t *req, const char *name)
 {
     size_t limit;
     const char *cursor;
-    if (!hk_param_limit(srv, req, &limit) || !get_cursor(req, &cursor))
-        return;
+    if (!hk_param_limit(srv, req, &limit) || !get_cursor(req, &cursor)) return;
     hk_loop *loop = hk_loop_self();
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
-    if (!txn)
-        return;
+    if (!txn) return;
     uint64_t count = 0;
     hk_err rc = hk_store_count_entity(txn, name, &count, &err);
     if (rc == HK_OK && count == 0) {
@@ -324,8 +300,7 @@ void hk_route_entity(hk_server *srv, h2o_req_t *req, const char *name)
             if (rc == HK_OK)
                 rc = hk_buf_appendf(&pg.b, ",\"fact_count\":%llu,",
                                     (unsigned long long)count);
-            if (rc == HK_OK)
-                rc = run_page(srv, q, limit, NULL, 0, &pg, &err);
+            if (rc == HK_OK) rc = run_page(srv, q, limit, NULL, 0, &pg, &err);
             hk_query_close(q);
         }
     }
@@ -339,8 +314,7 @@ void hk_route_predicates(hk_server *srv, h2o_req_t *req, const char *param)
 {
     (void)param;
     size_t limit;
-    if (!hk_param_limit(srv, req, &limit))
-        return;
+    if (!hk_param_limit(srv, req, &limit)) return;
     bool bad = false;
     const char *after = hk_query_param(req, "after", &bad);
     if (bad) {
@@ -351,8 +325,7 @@ void hk_route_predicates(hk_server *srv, h2o_req_t *req, const char *param)
     hk_loop *loop = hk_loop_self();
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
-    if (!txn)
-        return;
+    if (!txn) return;
     hk_name_count *v = NULL;
     size_t n = 0;
     hk_err rc = hk_store_list_predicates(txn, after, limit, &v, &n, &err);
@@ -377,12 +350,10 @@ void hk_route_predicates(hk_server *srv, h2o_req_t *req, const char *param)
     if (w == HK_OK)
         w = hk_buf_appendf(&b, "],\"count\":%zu,\"next_after\":", n);
     if (w == HK_OK)
-        w = n == limit && n > 0
-                ? hk_buf_append_json_string(&b, v[n - 1].name,
-                                            strlen(v[n - 1].name))
-                : hk_buf_append_str(&b, "null");
-    if (w == HK_OK)
-        w = hk_buf_append_str(&b, "}\n");
+        w = n == limit && n > 0 ? hk_buf_append_json_string(
+                                      &b, v[n - 1].name, strlen(v[n - 1].name))
+                                : hk_buf_append_str(&b, "null");
+    if (w == HK_OK) w = hk_buf_append_str(&b, "}\n");
     hk_name_counts_free(v, n);
     if (w == HK_OK)
         hk_http_send_buf(req, 200, &b);
@@ -400,8 +371,7 @@ void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param)
     hk_loop *loop = hk_loop_self();
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
-    if (!txn)
-        return;
+    if (!txn) return;
     hk_stats st;
     memset(&st, 0, sizeof(st));
     hk_err rc = hk_store_stats(txn, &st, &err);
@@ -411,8 +381,7 @@ void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param)
         return;
     }
     char when[32] = "";
-    if (st.last_change_us)
-        hk_time_format(st.last_change_us, when);
+    if (st.last_change_us) hk_time_format(st.last_change_us, when);
     hk_buf b = HK_BUF_INIT;
     hk_err w = hk_buf_appendf(
         &b,
@@ -426,9 +395,8 @@ void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param)
         (unsigned long long)st.entities, (unsigned long long)st.symbols,
         (unsigned long long)st.audit_entries,
         (unsigned long long)st.last_fact_id,
-        (unsigned long long)st.bytes_on_disk,
-        (unsigned long long)st.bytes_used, (unsigned long long)st.bytes_free,
-        (unsigned long long)st.map_size,
+        (unsigned long long)st.bytes_on_disk, (unsigned long long)st.bytes_used,
+        (unsigned long long)st.bytes_free, (unsigned long long)st.map_size,
         when[0] ? "\"" : "", when[0] ? when : "null", when[0] ? "\"" : "",
         st.schema_version, HK_VERSION,
         (double)(hk_now_us() - srv->started_us) / 1e6);
@@ -464,13 +432,11 @@ void hk_route_search(hk_server *srv, h2o_req_t *req, const char *param)
         return;
     }
     size_t limit;
-    if (!hk_param_limit(srv, req, &limit))
-        return;
+    if (!hk_param_limit(srv, req, &limit)) return;
     hk_loop *loop = hk_loop_self();
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
-    if (!txn)
-        return;
+    if (!txn) return;
     hk_search_hit *hits = NULL;
     size_t n = 0;
     hk_err rc = hk_store_search(txn, qtext, limit, &hits, &n, &err);
@@ -481,23 +447,19 @@ void hk_route_search(hk_server *srv, h2o_req_t *req, const char *param)
         rc = hk_buf_append_str(&b, "{\"query\":");
         if (rc == HK_OK)
             rc = hk_buf_append_json_string(&b, qtext, strlen(qtext));
-        if (rc == HK_OK)
-            rc = hk_buf_append_str(&b, ",\"results\":[");
+        if (rc == HK_OK) rc = hk_buf_append_str(&b, ",\"results\":[");
         size_t shown = 0;
         for (size_t i = 0; rc == HK_OK && i < n; i++) {
             hk_error gerr;
-            if (hk_store_get(txn, hits[i].id, &f, &gerr) != HK_OK)
-                continue;
-            rc = hk_buf_appendf(&b, "%s{\"score\":%.6g,\"fact\":",
-                                shown ? "," : "", hits[i].score);
-            if (rc == HK_OK)
-                rc = hk_fact_write_json(&f, &b);
-            if (rc == HK_OK)
-                rc = hk_buf_append(&b, "}", 1);
+            if (hk_store_get(txn, hits[i].id, &f, &gerr) != HK_OK) continue;
+            rc = hk_buf_appendf(&b,
+                                "%s{\"score\":%.6g,\"fact\":", shown ? "," : "",
+                                hits[i].score);
+            if (rc == HK_OK) rc = hk_fact_write_json(&f, &b);
+            if (rc == HK_OK) rc = hk_buf_append(&b, "}", 1);
             shown++;
         }
-        if (rc == HK_OK)
-            rc = hk_buf_appendf(&b, "],\"count\":%zu}\n", shown);
+        if (rc == HK_OK) rc = hk_buf_appendf(&b, "],\"count\":%zu}\n", shown);
     }
     hk_loop_read_done(loop);
     hk_fact_release(&f);
@@ -515,8 +477,7 @@ void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param)
 {
     (void)param;
     size_t limit;
-    if (!hk_param_limit(srv, req, &limit))
-        return;
+    if (!hk_param_limit(srv, req, &limit)) return;
     bool bad = false;
     const char *before = hk_query_param(req, "before", &bad);
     uint64_t before_seq = 0;
@@ -529,8 +490,7 @@ void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param)
     hk_loop *loop = hk_loop_self();
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
-    if (!txn)
-        return;
+    if (!txn) return;
     hk_audit_entry *v = NULL;
     size_t n = 0;
     hk_err rc = hk_audit_list(txn, before_seq, limit, &v, &n, &err);
@@ -541,17 +501,14 @@ void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param)
     }
     hk_buf b = HK_BUF_INIT;
     hk_err w = hk_buf_append_str(&b, "{\"entries\":");
-    if (w == HK_OK)
-        w = hk_audit_entries_write_json(v, n, &b);
+    if (w == HK_OK) w = hk_audit_entries_write_json(v, n, &b);
     if (w == HK_OK)
         w = hk_buf_appendf(&b, ",\"count\":%zu,\"next_before\":", n);
     if (w == HK_OK)
         w = n == limit && n > 0 && v[n - 1].seq > 1
-                ? hk_buf_appendf(&b, "%llu",
-                                 (unsigned long long)v[n - 1].seq)
+                ? hk_buf_appendf(&b, "%llu", (unsigned long long)v[n - 1].seq)
                 : hk_buf_append_str(&b, "null");
-    if (w == HK_OK)
-        w = hk_buf_append_str(&b, "}\n");
+    if (w == HK_OK) w = hk_buf_append_str(&b, "}\n");
     hk_audit_entries_free(v, n);
     if (w == HK_OK)
         hk_http_send_buf(req, 200, &b);

@@ -22,19 +22,15 @@
 
 bool hk_parse_id(const char *s, uint64_t *out)
 {
-    if (!s || !*s || strlen(s) > 20)
-        return false;
+    if (!s || !*s || strlen(s) > 20) return false;
     uint64_t v = 0;
     for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
+        if (*p < '0' || *p > '9') return false;
         uint64_t d = (uint64_t)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
+        if (v > (UINT64_MAX - d) / 10) return false;
         v = v * 10 + d;
     }
-    if (v == 0)
-        return false;
+    if (v == 0) return false;
     *out = v;
     return true;
 }
@@ -44,10 +40,8 @@ void hk_send_field_error(h2o_req_t *req, int status, const char *code,
 {
     hk_buf d = HK_BUF_INIT;
     hk_err rc = hk_buf_append_str(&d, "{\"field\":");
-    if (rc == HK_OK)
-        rc = hk_buf_append_json_string(&d, field, strlen(field));
-    if (rc == HK_OK)
-        rc = hk_buf_append_str(&d, "}");
+    if (rc == HK_OK) rc = hk_buf_append_json_string(&d, field, strlen(field));
+    if (rc == HK_OK) rc = hk_buf_append_str(&d, "}");
     hk_http_send_error(req, status, code, message, rc == HK_OK ? d.data : NULL);
     hk_buf_free(&d);
 }
@@ -72,8 +66,7 @@ void hk_send_input_error(h2o_req_t *req, int status, const char *code,
             rc = hk_buf_append_json_string(
                 &d, err->field, strnlen(err->field, sizeof(err->field)));
     }
-    if (rc == HK_OK)
-        rc = hk_buf_append_str(&d, "}");
+    if (rc == HK_OK) rc = hk_buf_append_str(&d, "}");
     hk_http_send_error(req, status, code,
                        err->message[0] ? err->message : hk_strerror(err->code),
                        rc == HK_OK ? d.data : NULL);
@@ -95,8 +88,7 @@ bool hk_param_limit(hk_server *srv, h2o_req_t *req, size_t *limit)
                             "limit has an invalid %-escape", "limit");
         return false;
     }
-    if (!v)
-        return true;
+    if (!v) return true;
     uint64_t n;
     if (!hk_parse_id(v, &n)) {
         hk_send_field_error(req, 400, "invalid_parameter",
@@ -144,8 +136,7 @@ void hk_fact_in_release(hk_fact_in *in)
     hk_statement_release(&in->st);
     free(in->context_json);
     in->context_json = NULL;
-    if (in->json)
-        json_decref(in->json);
+    if (in->json) json_decref(in->json);
     in->json = NULL;
 }
 
@@ -159,8 +150,8 @@ static hk_err type_error(hk_error *err, int *status, const char *field,
 }
 
 /* A statement given as text (the "statement" field or a bare string). */
-static hk_err parse_statement_text(hk_server *srv, json_t *stmt,
-                                   hk_fact_in *in, int *status, hk_error *err)
+static hk_err parse_statement_text(hk_server *srv, json_t *stmt, hk_fact_in *in,
+                                   int *status, hk_error *err)
 {
     if (!json_is_string(stmt))
         return type_error(err, status, "statement", "must be a string");
@@ -192,8 +183,7 @@ static hk_err parse_content(hk_server *srv, json_t *obj, hk_fact_in *in,
     if (stmt && pred)
         return type_error(err, status, "statement",
                           "give either statement or predicate, not both");
-    if (stmt)
-        return parse_statement_text(srv, stmt, in, status, err);
+    if (stmt) return parse_statement_text(srv, stmt, in, status, err);
     if (!pred)
         return HK_ERR_NOT_FOUND; /* caller decides whether that is an error */
     if (!json_is_string(pred))
@@ -381,11 +371,9 @@ hk_err hk_fact_in_parse(hk_server *srv, json_t *obj, bool allow_string,
                               "subject/object or args");
         rc = HK_OK;
     }
-    if (rc != HK_OK)
-        return rc;
+    if (rc != HK_OK) return rc;
     rc = check_args(srv, in, status, err);
-    if (rc != HK_OK)
-        return rc;
+    if (rc != HK_OK) return rc;
     return parse_meta(obj, in, status, err);
 }
 
@@ -408,8 +396,7 @@ hk_err hk_audit_entry_write_json(const hk_audit_entry *e, hk_buf *out)
     if (rc == HK_OK)
         rc = hk_buf_append_json_string(out, e->actor ? e->actor : "",
                                        e->actor ? strlen(e->actor) : 0);
-    if (rc == HK_OK)
-        rc = hk_buf_append_str(out, ",\"op\":");
+    if (rc == HK_OK) rc = hk_buf_append_str(out, ",\"op\":");
     if (rc == HK_OK)
         rc = hk_buf_append_json_string(out, e->op ? e->op : "",
                                        e->op ? strlen(e->op) : 0);
@@ -420,12 +407,9 @@ hk_err hk_audit_entry_write_json(const hk_audit_entry *e, hk_buf *out)
                             (unsigned long long)e->fact_id,
                             (unsigned long long)e->fact_id_last,
                             (unsigned long long)e->count);
-    if (rc == HK_OK)
-        rc = append_raw_json_or_null(out, e->before);
-    if (rc == HK_OK)
-        rc = hk_buf_append_str(out, ",\"after\":");
-    if (rc == HK_OK)
-        rc = append_raw_json_or_null(out, e->after);
+    if (rc == HK_OK) rc = append_raw_json_or_null(out, e->before);
+    if (rc == HK_OK) rc = hk_buf_append_str(out, ",\"after\":");
+    if (rc == HK_OK) rc = append_raw_json_or_null(out, e->after);
     if (rc == HK_OK)
         rc = hk_buf_appendf(out, ",\"prev_hash\":\"%s\",\"hash\":\"%s\"}", ph,
                             h);
@@ -436,8 +420,7 @@ hk_txn *hk_route_read_txn(h2o_req_t *req, hk_loop *loop, hk_error *err)
 {
     hk_error_clear(err);
     hk_txn *txn = hk_loop_read_txn(loop, err);
-    if (!txn)
-        hk_send_store_error(req, err);
+    if (!txn) hk_send_store_error(req, err);
     return txn;
 }
 
@@ -446,13 +429,10 @@ hk_err hk_audit_entries_write_json(const hk_audit_entry *v, size_t n,
 {
     hk_err w = hk_buf_append(out, "[", 1);
     for (size_t i = 0; w == HK_OK && i < n; i++) {
-        if (i)
-            w = hk_buf_append(out, ",", 1);
-        if (w == HK_OK)
-            w = hk_audit_entry_write_json(&v[i], out);
+        if (i) w = hk_buf_append(out, ",", 1);
+        if (w == HK_OK) w = hk_audit_entry_write_json(&v[i], out);
     }
-    if (w == HK_OK)
-        w = hk_buf_append(out, "]", 1);
+    if (w == HK_OK) w = hk_buf_append(out, "]", 1);
     return w;
 }
 
@@ -462,8 +442,7 @@ hk_err hk_fact_json_by_id(hk_txn *txn, hk_fact_id id, hk_buf *out,
     hk_fact f;
     hk_fact_init(&f);
     hk_err rc = hk_store_get(txn, id, &f, err);
-    if (rc == HK_OK)
-        rc = hk_fact_write_json(&f, out);
+    if (rc == HK_OK) rc = hk_fact_write_json(&f, out);
     hk_fact_release(&f);
     return rc;
 }

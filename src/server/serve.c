@@ -65,8 +65,7 @@ bool hk_server_stopping(const hk_server *srv)
 
 hk_txn *hk_loop_read_txn(hk_loop *loop, hk_error *err)
 {
-    if (loop->read_live)
-        hk_txn_reset(loop->read_txn);
+    if (loop->read_live) hk_txn_reset(loop->read_txn);
     loop->read_live = false;
     if (!loop->read_txn) {
         if (hk_txn_begin(loop->srv->store, false, &loop->read_txn, err) !=
@@ -181,8 +180,7 @@ static void on_accept(h2o_socket_t *listener, const char *errstr);
 static void resume_accept(h2o_timeout_entry_t *entry)
 {
     hk_loop *loop = H2O_STRUCT_FROM_MEMBER(hk_loop, accept_pause, entry);
-    if (loop->listener)
-        h2o_socket_read_start(loop->listener, on_accept);
+    if (loop->listener) h2o_socket_read_start(loop->listener, on_accept);
 }
 
 /* An accepted socket, watched so that shutdown can tell idle connections
@@ -203,8 +201,7 @@ typedef struct hk_conn_watch {
 
 static void watch_drop(hk_conn_watch *w)
 {
-    if (--w->refs == 0)
-        hk_free(w);
+    if (--w->refs == 0) hk_free(w);
 }
 
 static void on_conn_close(void *data)
@@ -268,16 +265,14 @@ static void run_fd_msg(hk_loop_msg *m)
  * serves it (h2o's buffers are per thread). */
 static void on_accept(h2o_socket_t *listener, const char *errstr)
 {
-    if (errstr)
-        return;
+    if (errstr) return;
     hk_loop *loop = listener->data;
     hk_server *srv = loop->srv;
     for (int i = 0; i < 32; i++) {
-        int fd = accept4(loop->listen_fd, NULL, NULL,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            accept4(loop->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
+            if (errno == EINTR || errno == ECONNABORTED) continue;
             /* Out of descriptors or memory: the pending connection stays
              * in the backlog and the listener would fire again at once, so
              * pause accepting for 100 ms instead of spinning. */
@@ -294,8 +289,7 @@ static void on_accept(h2o_socket_t *listener, const char *errstr)
         unsigned target = loop->index;
         if (srv->n_loops > 1)
             target = (unsigned)(atomic_fetch_add_explicit(
-                                    &srv->next_loop, 1,
-                                    memory_order_relaxed) %
+                                    &srv->next_loop, 1, memory_order_relaxed) %
                                 srv->n_loops);
         fd_msg *m = target != loop->index ? hk_malloc(sizeof(*m)) : NULL;
         if (!m) {
@@ -315,11 +309,9 @@ static void on_accept(h2o_socket_t *listener, const char *errstr)
 
 void hk_loop_note_request(h2o_req_t *req)
 {
-    if (!req->conn->callbacks->get_socket)
-        return;
+    if (!req->conn->callbacks->get_socket) return;
     h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
-    if (!sock || sock->on_close.cb != on_conn_close)
-        return;
+    if (!sock || sock->on_close.cb != on_conn_close) return;
     hk_conn_watch *w = sock->on_close.data;
     if (req->version >= 0x200) {
         w->http2 = true;
@@ -328,8 +320,8 @@ void hk_loop_note_request(h2o_req_t *req)
     /* In flight until h2o disposes the request, i.e. after its answer
      * (an answer from the writer or a worker may take a while, and h2o
      * has consumed the request's bytes by then). */
-    hk_conn_watch **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot),
-                                                on_request_disposed);
+    hk_conn_watch **slot =
+        h2o_mem_alloc_shared(&req->pool, sizeof(*slot), on_request_disposed);
     *slot = w;
     w->inflight++;
     w->refs++;
@@ -339,10 +331,8 @@ void hk_loop_note_request(h2o_req_t *req)
  * (cleartext HTTP/2 starts as HTTP/1 in h2o). */
 static bool is_http2(const hk_conn_watch *w)
 {
-    if (w->http2)
-        return true;
-    if (!w->sock->ssl)
-        return false;
+    if (w->http2) return true;
+    if (!w->sock->ssl) return false;
     h2o_iovec_t p = h2o_socket_ssl_get_selected_protocol(w->sock);
     return p.len >= 2 && memcmp(p.base, "h2", 2) == 0;
 }
@@ -364,8 +354,7 @@ static bool is_http2(const hk_conn_watch *w)
 static void close_idle(hk_loop *loop, bool first)
 {
     int64_t now = hk_now_us();
-    for (h2o_linklist_t *n = loop->conns.next; n != &loop->conns;
-         n = n->next) {
+    for (h2o_linklist_t *n = loop->conns.next; n != &loop->conns; n = n->next) {
         hk_conn_watch *w = H2O_STRUCT_FROM_MEMBER(hk_conn_watch, link, n);
         h2o_socket_t *sock = w->sock;
         if (first || w->inflight || sock->bytes_read != w->seen_bytes ||
@@ -375,8 +364,7 @@ static void close_idle(hk_loop *loop, bool first)
             continue;
         }
         if (w->read_shut ||
-            now - w->seen_at < (int64_t)SHUTDOWN_IDLE_MS * 1000 ||
-            is_http2(w))
+            now - w->seen_at < (int64_t)SHUTDOWN_IDLE_MS * 1000 || is_http2(w))
             continue;
         w->read_shut = true;
         shutdown(h2o_socket_get_fd(sock), SHUT_RD);
@@ -389,8 +377,8 @@ static void close_idle(hk_loop *loop, bool first)
 static void release_watches(hk_loop *loop)
 {
     while (!h2o_linklist_is_empty(&loop->conns)) {
-        hk_conn_watch *w = H2O_STRUCT_FROM_MEMBER(hk_conn_watch, link,
-                                                  loop->conns.next);
+        hk_conn_watch *w =
+            H2O_STRUCT_FROM_MEMBER(hk_conn_watch, link, loop->conns.next);
         w->sock->on_close.cb = NULL;
         w->sock->on_close.data = NULL;
         w->sock = NULL;
@@ -446,8 +434,7 @@ static void *loop_main(void *arg)
     int64_t deadline = 0;
     for (;;) {
         h2o_evloop_run(loop->evloop, 100);
-        if (!atomic_load(&srv->stopping))
-            continue;
+        if (!atomic_load(&srv->stopping)) continue;
         if (loop->listener) {
             if (h2o_timeout_is_linked(&loop->accept_pause))
                 h2o_timeout_unlink(&loop->accept_pause);
@@ -461,14 +448,13 @@ static void *loop_main(void *arg)
              * closes only connections that stay silent. */
             if (loop->ctx.http2.idle_timeout.timeout > SHUTDOWN_IDLE_MS)
                 loop->ctx.http2.idle_timeout.timeout = SHUTDOWN_IDLE_MS;
-            deadline = hk_now_us() +
-                       (int64_t)srv->cfg.request_timeout_ms * 1000;
+            deadline =
+                hk_now_us() + (int64_t)srv->cfg.request_timeout_ms * 1000;
             close_idle(loop, true);
         } else {
             close_idle(loop, false);
         }
-        if (loop_idle(loop) || hk_now_us() > deadline)
-            break;
+        if (loop_idle(loop) || hk_now_us() > deadline) break;
     }
     atomic_store(&loop->drained, true);
     /* Keep delivering completions until the writer and pool have stopped
@@ -510,8 +496,7 @@ static hk_err loops_create(hk_server *srv, hk_error *err)
     struct sockaddr_storage ss;
     socklen_t sl = 0;
     hk_err rc = resolve(srv, &ss, &sl, err);
-    if (rc != HK_OK)
-        return rc;
+    if (rc != HK_OK) return rc;
     srv->loopback = addr_is_loopback((struct sockaddr *)&ss);
     if (!srv->loopback && srv->n_tokens == 0 && !srv->cfg.insecure)
         return hk_error_set(
@@ -520,8 +505,7 @@ static hk_err loops_create(hk_server *srv, hk_error *err)
             "Configure tokens (--tokens FILE) or pass --insecure",
             srv->cfg.listen_host);
     rc = probe_address(&ss, &sl, err);
-    if (rc != HK_OK)
-        return rc;
+    if (rc != HK_OK) return rc;
     srv->cfg.listen_port = ntohs(ss.ss_family == AF_INET
                                      ? ((struct sockaddr_in *)&ss)->sin_port
                                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -533,8 +517,7 @@ static hk_err loops_create(hk_server *srv, hk_error *err)
         loop->srv = srv;
         loop->index = i;
         loop->listen_fd = open_listener(&ss, sl, err);
-        if (loop->listen_fd < 0)
-            return err ? err->code : HK_ERR_IO;
+        if (loop->listen_fd < 0) return err ? err->code : HK_ERR_IO;
         srv->n_loops++;
     }
     return HK_OK;
@@ -553,8 +536,7 @@ static void loops_close_unstarted(hk_server *srv)
 
 static hk_err tls_setup(hk_server *srv, hk_error *err)
 {
-    if (!srv->cfg.tls_cert[0])
-        return HK_OK;
+    if (!srv->cfg.tls_cert[0]) return HK_OK;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx)
         return hk_error_set(err, HK_ERR_NOMEM, "cannot create a TLS context");
@@ -591,8 +573,7 @@ static int fail(hk_server *srv, const hk_error *err, int code)
 
 static void banner(hk_server *srv)
 {
-    if (srv->cfg.quiet)
-        return;
+    if (srv->cfg.quiet) return;
     const char *scheme = srv->ssl_ctx ? "https" : "http";
     bool v6 = strchr(srv->cfg.listen_host, ':') != NULL;
     fprintf(stderr,
@@ -609,10 +590,9 @@ static void banner(hk_server *srv)
                     "hakgal serve: WARNING: no tokens and --insecure: anyone "
                     "who can reach this address can write\n");
     } else {
-        fprintf(stderr,
-                "hakgal serve: %u token(s); writes need a write token%s\n",
-                srv->n_tokens,
-                srv->cfg.read_auth ? ", reads a read token" : "");
+        fprintf(
+            stderr, "hakgal serve: %u token(s); writes need a write token%s\n",
+            srv->n_tokens, srv->cfg.read_auth ? ", reads a read token" : "");
     }
     if (srv->cfg.no_sync)
         fprintf(stderr, "hakgal serve: WARNING: --no-sync: commits are not "
@@ -780,20 +760,14 @@ int hk_cmd_serve(int argc, char **argv)
     code = 0;
 
 done:
-    if (hk_mcp_http_shutdown && mcp_registered)
-        hk_mcp_http_shutdown(srv);
+    if (hk_mcp_http_shutdown && mcp_registered) hk_mcp_http_shutdown(srv);
     hk_pool_stop(srv);
     hk_writer_stop(srv);
-    if (srv->loops)
-        loops_close_unstarted(srv);
-    if (config_ready)
-        h2o_config_dispose(&srv->h2o_config);
-    if (srv->ssl_ctx)
-        SSL_CTX_free(srv->ssl_ctx);
-    if (srv->store)
-        hk_store_close(srv->store);
-    if (srv->access_log && srv->access_log != stderr)
-        fclose(srv->access_log);
+    if (srv->loops) loops_close_unstarted(srv);
+    if (config_ready) h2o_config_dispose(&srv->h2o_config);
+    if (srv->ssl_ctx) SSL_CTX_free(srv->ssl_ctx);
+    if (srv->store) hk_store_close(srv->store);
+    if (srv->access_log && srv->access_log != stderr) fclose(srv->access_log);
     hk_free(srv->tokens);
     hk_free(srv->loops);
     hk_metrics_destroy(&srv->metrics);

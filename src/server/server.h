@@ -52,38 +52,38 @@ typedef struct hk_loop hk_loop; /* one per loop (worker) thread */
 #define HK_SERVER_MAX_LIST 16 /* entries in allowed_hosts / allowed_origins */
 
 typedef struct hk_server_config {
-    char data_dir[4096];        /* KB directory (--data, HAKGAL_DATA) */
-    char listen_host[256];      /* address to bind, e.g. "127.0.0.1" */
-    uint16_t listen_port;       /* TCP port; 0 picks a free one */
-    unsigned threads;           /* event loop threads */
-    unsigned pool_threads;      /* threads for blocking work (hk_server_defer) */
-    char tokens_file[4096];     /* token file path, "" when none */
-    bool insecure;              /* allow non-loopback listen without tokens */
-    bool read_auth;             /* reads need a read token too */
-    char tls_cert[4096];        /* PEM certificate chain, "" = plain HTTP */
-    char tls_key[4096];         /* PEM private key */
-    size_t max_body;            /* bytes of request body accepted */
-    uint32_t max_batch;         /* facts per POST /v2/facts/batch */
-    size_t max_statement;       /* bytes of one statement text */
-    uint32_t max_args;          /* arguments per fact (<= HK_MAX_ARGS) */
-    uint32_t max_limit;         /* largest page size (?limit=) */
-    uint32_t default_limit;     /* page size when ?limit= is absent */
-    uint32_t query_timeout_ms;  /* time budget of one read query */
-    uint32_t request_timeout_ms;/* h2o I/O timeout (slow clients) */
-    uint32_t max_group;         /* jobs per group commit at most */
-    uint32_t commit_delay_us;   /* most a group waits to gather, 0 = never */
-    uint64_t map_size;          /* LMDB map size in bytes, 0 = default */
-    bool no_sync;               /* skip fsync (benchmarks only; not durable) */
-    unsigned n_allowed_hosts;   /* entries in allowed_hosts; 0 = any */
-    char allowed_hosts[HK_SERVER_MAX_LIST][256];   /* Host header values */
+    char data_dir[4096];       /* KB directory (--data, HAKGAL_DATA) */
+    char listen_host[256];     /* address to bind, e.g. "127.0.0.1" */
+    uint16_t listen_port;      /* TCP port; 0 picks a free one */
+    unsigned threads;          /* event loop threads */
+    unsigned pool_threads;     /* threads for blocking work (hk_server_defer) */
+    char tokens_file[4096];    /* token file path, "" when none */
+    bool insecure;             /* allow non-loopback listen without tokens */
+    bool read_auth;            /* reads need a read token too */
+    char tls_cert[4096];       /* PEM certificate chain, "" = plain HTTP */
+    char tls_key[4096];        /* PEM private key */
+    size_t max_body;           /* bytes of request body accepted */
+    uint32_t max_batch;        /* facts per POST /v2/facts/batch */
+    size_t max_statement;      /* bytes of one statement text */
+    uint32_t max_args;         /* arguments per fact (<= HK_MAX_ARGS) */
+    uint32_t max_limit;        /* largest page size (?limit=) */
+    uint32_t default_limit;    /* page size when ?limit= is absent */
+    uint32_t query_timeout_ms; /* time budget of one read query */
+    uint32_t request_timeout_ms; /* h2o I/O timeout (slow clients) */
+    uint32_t max_group;          /* jobs per group commit at most */
+    uint32_t commit_delay_us;    /* most a group waits to gather, 0 = never */
+    uint64_t map_size;           /* LMDB map size in bytes, 0 = default */
+    bool no_sync;                /* skip fsync (benchmarks only; not durable) */
+    unsigned n_allowed_hosts;    /* entries in allowed_hosts; 0 = any */
+    char allowed_hosts[HK_SERVER_MAX_LIST][256]; /* Host header values */
     unsigned n_allowed_origins; /* entries in allowed_origins */
     char allowed_origins[HK_SERVER_MAX_LIST][256]; /* Origin values, "*" any */
-    char access_log[4096];      /* access log path, "" = none */
+    char access_log[4096];         /* access log path, "" = none */
     bool mcp_conformance_fixtures; /* /mcp registers the conformance suite's
                                       fixture tools (testing only) */
-    char mcp_allow_dirs[4096];  /* ':'-separated dirs MCP tools may touch */
-    char mcp_backup_dir[4096];  /* backup_kb target, "" = <data>.backups */
-    bool quiet;                 /* no start-up banner on stderr */
+    char mcp_allow_dirs[4096];     /* ':'-separated dirs MCP tools may touch */
+    char mcp_backup_dir[4096];     /* backup_kb target, "" = <data>.backups */
+    bool quiet;                    /* no start-up banner on stderr */
 } hk_server_config;
 
 /* Read-only after start-up; valid as long as the server. */
@@ -187,8 +187,8 @@ hk_err hk_server_write_sync(hk_server *srv, hk_write_fn fn, void *arg,
 /* Called on the loop thread of the request once the job is durable (rc
  * HK_OK) or failed. req is NULL when the client went away meanwhile. done
  * owns arg from then on (free it there). */
-typedef void (*hk_write_done_fn)(h2o_req_t *req, hk_err rc,
-                                 const hk_error *err, void *arg);
+typedef void (*hk_write_done_fn)(h2o_req_t *req, hk_err rc, const hk_error *err,
+                                 void *arg);
 
 /* Loop thread only: queues a job for the request; never blocks. On an error
  * return (HK_ERR_STATE when shutting down) nothing was queued and done will
@@ -199,9 +199,10 @@ hk_err hk_server_write_async(h2o_req_t *req, hk_write_fn fn,
 
 /* ==== Blocking work off the loop ==== */
 
-typedef void (*hk_work_fn)(void *arg);                       /* pool thread */
-typedef void (*hk_after_work_fn)(h2o_req_t *req, void *arg); /* loop thread;
-                                                  req NULL when gone; owns arg */
+typedef void (*hk_work_fn)(void *arg); /* pool thread */
+typedef void (*hk_after_work_fn)(h2o_req_t *req,
+                                 void *arg); /* loop thread;
+                                  req NULL when gone; owns arg */
 
 /* Loop thread only: runs work(arg) on a pool thread, then after(req, arg)
  * on this loop thread. HK_ERR_STATE when shutting down (nothing queued). */

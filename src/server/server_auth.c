@@ -32,10 +32,14 @@ extern char **environ;
 const char *hk_role_name(hk_role r)
 {
     switch (r) {
-    case HK_ROLE_READ: return "read";
-    case HK_ROLE_WRITE: return "write";
-    case HK_ROLE_ADMIN: return "admin";
-    default: return "none";
+    case HK_ROLE_READ:
+        return "read";
+    case HK_ROLE_WRITE:
+        return "write";
+    case HK_ROLE_ADMIN:
+        return "admin";
+    default:
+        return "none";
     }
 }
 
@@ -54,23 +58,19 @@ hk_err hk_role_parse(const char *s, hk_role *out)
 
 static int hexval(int c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
+    if (c >= '0' && c <= '9') return c - '0';
     c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
 }
 
 static bool parse_hash(const char *hex, uint8_t out[32])
 {
-    if (strlen(hex) != 64)
-        return false;
+    if (strlen(hex) != 64) return false;
     for (int i = 0; i < 32; i++) {
         int hi = hexval((unsigned char)hex[2 * i]);
         int lo = hexval((unsigned char)hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
+        if (hi < 0 || lo < 0) return false;
         out[i] = (uint8_t)(hi << 4 | lo);
     }
     return true;
@@ -79,8 +79,7 @@ static bool parse_hash(const char *hex, uint8_t out[32])
 static bool valid_name(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n >= 64)
-        return false;
+    if (n == 0 || n >= 64) return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (!isalnum(c) && c != '_' && c != '-' && c != '.' && c != '@')
@@ -101,8 +100,8 @@ static hk_err add_token(hk_server *srv, const char *name, const char *role,
                             where, name);
     if (hk_role_parse(role, &t.role) != HK_OK)
         return hk_error_set(err, HK_ERR_INVALID,
-                            "%s: role '%s' must be read, write or admin",
-                            where, role);
+                            "%s: role '%s' must be read, write or admin", where,
+                            role);
     if (!parse_hash(hex, t.hash))
         return hk_error_set(err, HK_ERR_INVALID,
                             "%s: expected the token's SHA-256 as 64 hex "
@@ -111,12 +110,11 @@ static hk_err add_token(hk_server *srv, const char *name, const char *role,
     for (unsigned i = 0; i < srv->n_tokens; i++) {
         if (!strcmp(srv->tokens[i].name, name))
             return hk_error_set(err, HK_ERR_EXISTS,
-                                "%s: token name '%s' given twice", where,
-                                name);
+                                "%s: token name '%s' given twice", where, name);
     }
     if (srv->n_tokens >= HK_MAX_TOKENS)
-        return hk_error_set(err, HK_ERR_LIMIT, "%s: more than %d tokens",
-                            where, HK_MAX_TOKENS);
+        return hk_error_set(err, HK_ERR_LIMIT, "%s: more than %d tokens", where,
+                            HK_MAX_TOKENS);
     snprintf(t.name, sizeof(t.name), "%s", name);
     srv->tokens[srv->n_tokens++] = t;
     return HK_OK;
@@ -135,8 +133,7 @@ static hk_err load_file(hk_server *srv, const char *path, hk_error *err)
         lineno++;
         char *save = NULL;
         char *name = strtok_r(line, " \t\r\n", &save);
-        if (!name || name[0] == '#')
-            continue;
+        if (!name || name[0] == '#') continue;
         char *role = strtok_r(NULL, " \t\r\n", &save);
         char *hex = strtok_r(NULL, " \t\r\n", &save);
         char *extra = strtok_r(NULL, " \t\r\n", &save);
@@ -148,8 +145,7 @@ static hk_err load_file(hk_server *srv, const char *path, hk_error *err)
             break;
         }
         rc = add_token(srv, name, role, hex, where, err);
-        if (rc != HK_OK)
-            break;
+        if (rc != HK_OK) break;
     }
     fclose(f);
     return rc;
@@ -164,23 +160,21 @@ hk_err hk_auth_load(hk_server *srv, hk_error *err)
     hk_err rc;
     if (srv->cfg.tokens_file[0]) {
         rc = load_file(srv, srv->cfg.tokens_file, err);
-        if (rc != HK_OK)
-            return rc;
+        if (rc != HK_OK) return rc;
     }
     static const char prefix[] = "HAKGAL_TOKEN_";
     for (char **e = environ; e && *e; e++) {
-        if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0)
-            continue;
+        if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0) continue;
         const char *eq = strchr(*e, '=');
-        if (!eq)
-            continue;
+        if (!eq) continue;
         char name[64];
         size_t nl = (size_t)(eq - *e) - (sizeof(prefix) - 1);
         if (nl == 0 || nl >= sizeof(name))
             return hk_error_set(err, HK_ERR_INVALID,
                                 "environment: bad token variable name");
         for (size_t i = 0; i < nl; i++)
-            name[i] = (char)tolower((unsigned char)(*e)[sizeof(prefix) - 1 + i]);
+            name[i] =
+                (char)tolower((unsigned char)(*e)[sizeof(prefix) - 1 + i]);
         name[nl] = '\0';
         char value[256];
         snprintf(value, sizeof(value), "%s", eq + 1);
@@ -192,8 +186,7 @@ hk_err hk_auth_load(hk_server *srv, hk_error *err)
                                 "%s: expected <role>:<sha256hex>", where);
         *colon = '\0';
         rc = add_token(srv, name, value, colon + 1, where, err);
-        if (rc != HK_OK)
-            return rc;
+        if (rc != HK_OK) return rc;
     }
     return HK_OK;
 }
@@ -212,11 +205,9 @@ hk_err hk_server_auth_lookup(const hk_server *srv, const char *token,
     /* Compare against every entry so the time does not depend on which. */
     for (unsigned i = 0; i < srv->n_tokens; i++) {
         int same = CRYPTO_memcmp(h, srv->tokens[i].hash, 32) == 0;
-        if (same && found < 0)
-            found = (int)i;
+        if (same && found < 0) found = (int)i;
     }
-    if (found < 0)
-        return HK_ERR_NOT_FOUND;
+    if (found < 0) return HK_ERR_NOT_FOUND;
     if (out) {
         snprintf(out->name, sizeof(out->name), "%s", srv->tokens[found].name);
         out->role = srv->tokens[found].role;
@@ -245,8 +236,7 @@ bool hk_server_authorize(hk_server *srv, h2o_req_t *req, hk_role need,
     if (srv->n_tokens == 0) {
         /* Protected mode: loopback-only (or --insecure), everything open. */
         p.role = HK_ROLE_ADMIN;
-        if (out)
-            *out = p;
+        if (out) *out = p;
         return true;
     }
     ssize_t hi = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
@@ -271,16 +261,15 @@ bool hk_server_authorize(hk_server *srv, h2o_req_t *req, hk_role need,
         }
     }
     hk_role required = need;
-    if (need == HK_ROLE_READ && !srv->cfg.read_auth)
-        required = HK_ROLE_NONE;
+    if (need == HK_ROLE_READ && !srv->cfg.read_auth) required = HK_ROLE_NONE;
     if (p.role < required) {
         if (!p.authenticated) {
             send_auth_error(req, 401, "unauthorized",
                             required == HK_ROLE_READ
                                 ? "this server needs a read token for reads"
-                                : required == HK_ROLE_WRITE
-                                      ? "writes need a token with role write"
-                                      : "this route needs an admin token");
+                            : required == HK_ROLE_WRITE
+                                ? "writes need a token with role write"
+                                : "this route needs an admin token");
         } else {
             char msg[160];
             snprintf(msg, sizeof(msg),
@@ -290,8 +279,7 @@ bool hk_server_authorize(hk_server *srv, h2o_req_t *req, hk_role need,
         }
         return false;
     }
-    if (out)
-        *out = p;
+    if (out) *out = p;
     return true;
 }
 
@@ -299,7 +287,7 @@ static bool is_loopback_origin(const char *o, size_t n)
 {
     static const char *const bases[] = {"http://localhost", "https://localhost",
                                         "http://127.0.0.1", "https://127.0.0.1",
-                                        "http://[::1]", "https://[::1]"};
+                                        "http://[::1]",     "https://[::1]"};
     for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
         size_t bl = strlen(bases[i]);
         if (n >= bl && memcmp(o, bases[i], bl) == 0 &&
@@ -311,14 +299,13 @@ static bool is_loopback_origin(const char *o, size_t n)
 
 bool hk_server_origin_allowed(const hk_server *srv, h2o_req_t *req)
 {
-    ssize_t hi = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
-    if (hi < 0)
-        return true;
+    ssize_t hi =
+        h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+    if (hi < 0) return true;
     h2o_iovec_t v = req->headers.entries[hi].value;
     for (unsigned i = 0; i < srv->cfg.n_allowed_origins; i++) {
         const char *a = srv->cfg.allowed_origins[i];
-        if (!strcmp(a, "*"))
-            return true;
+        if (!strcmp(a, "*")) return true;
         if (strlen(a) == v.len && strncasecmp(a, v.base, v.len) == 0)
             return true;
     }
@@ -338,8 +325,9 @@ int hk_auth_new_token(const char *name, const char *role)
         return 2;
     }
     if (hk_role_parse(role, &r) != HK_OK) {
-        fprintf(stderr, "hakgal serve: role '%s' must be read, write or "
-                        "admin\n",
+        fprintf(stderr,
+                "hakgal serve: role '%s' must be read, write or "
+                "admin\n",
                 role);
         return 2;
     }

@@ -33,13 +33,13 @@ typedef enum opt_kind {
 } opt_kind;
 
 typedef struct opt_def {
-    const char *name;   /* flag without "--", file key */
-    opt_kind kind;      /* how to parse */
-    size_t offset;      /* field offset in hk_server_config */
-    size_t size;        /* field size (strings), or max value (numbers) */
-    uint64_t min;       /* smallest accepted number */
-    const char *arg;    /* value placeholder for --help */
-    const char *help;   /* help line */
+    const char *name; /* flag without "--", file key */
+    opt_kind kind;    /* how to parse */
+    size_t offset;    /* field offset in hk_server_config */
+    size_t size;      /* field size (strings), or max value (numbers) */
+    uint64_t min;     /* smallest accepted number */
+    const char *arg;  /* value placeholder for --help */
+    const char *help; /* help line */
 } opt_def;
 
 #define F(field) offsetof(hk_server_config, field)
@@ -130,24 +130,25 @@ void hk_config_defaults(hk_server_config *cfg)
 
 void hk_config_print_help(FILE *out)
 {
-    fprintf(out,
-            "usage: hakgal serve [options]\n"
-            "\n"
-            "Serves the knowledge base over HTTP: REST under /v2/, /healthz,\n"
-            "/readyz, /metrics (Prometheus), /openapi.json and /mcp.\n"
-            "\n"
-            "Every option can also be set in the environment as HAKGAL_<NAME>\n"
-            "(upper case, '-' -> '_', e.g. HAKGAL_LISTEN=0.0.0.0:9000) or in a\n"
-            "config file of `name = value` lines (--config FILE or\n"
-            "HAKGAL_CONFIG). Flags beat the environment, which beats the file.\n"
-            "Boolean options take true/false in the environment and file.\n"
-            "\n"
-            "options:\n"
-            "  --config FILE              read settings from FILE first\n"
-            "  --new-token NAME ROLE      print a token-file line for a new "
-            "random\n"
-            "                             token (the token itself on stderr) "
-            "and exit\n");
+    fprintf(
+        out,
+        "usage: hakgal serve [options]\n"
+        "\n"
+        "Serves the knowledge base over HTTP: REST under /v2/, /healthz,\n"
+        "/readyz, /metrics (Prometheus), /openapi.json and /mcp.\n"
+        "\n"
+        "Every option can also be set in the environment as HAKGAL_<NAME>\n"
+        "(upper case, '-' -> '_', e.g. HAKGAL_LISTEN=0.0.0.0:9000) or in a\n"
+        "config file of `name = value` lines (--config FILE or\n"
+        "HAKGAL_CONFIG). Flags beat the environment, which beats the file.\n"
+        "Boolean options take true/false in the environment and file.\n"
+        "\n"
+        "options:\n"
+        "  --config FILE              read settings from FILE first\n"
+        "  --new-token NAME ROLE      print a token-file line for a new "
+        "random\n"
+        "                             token (the token itself on stderr) "
+        "and exit\n");
     for (size_t i = 0; i < N_OPTS; i++) {
         char left[64];
         snprintf(left, sizeof(left), "--%s%s%s", k_opts[i].name,
@@ -206,29 +207,33 @@ static hk_err parse_bool(const char *v, bool *out)
 static hk_err parse_number(const char *v, bool sizes, uint64_t *out)
 {
     char *end = NULL;
-    if (!*v || *v == '-' || !isdigit((unsigned char)*v))
-        return HK_ERR_INVALID;
+    if (!*v || *v == '-' || !isdigit((unsigned char)*v)) return HK_ERR_INVALID;
     errno = 0;
     unsigned long long n = strtoull(v, &end, 10);
-    if (errno)
-        return HK_ERR_INVALID;
+    if (errno) return HK_ERR_INVALID;
     uint64_t mul = 1;
     if (sizes && *end) {
         switch (tolower((unsigned char)*end)) {
-        case 'k': mul = 1024ull; break;
-        case 'm': mul = 1024ull * 1024; break;
-        case 'g': mul = 1024ull * 1024 * 1024; break;
-        case 't': mul = 1024ull * 1024 * 1024 * 1024; break;
-        default: return HK_ERR_INVALID;
+        case 'k':
+            mul = 1024ull;
+            break;
+        case 'm':
+            mul = 1024ull * 1024;
+            break;
+        case 'g':
+            mul = 1024ull * 1024 * 1024;
+            break;
+        case 't':
+            mul = 1024ull * 1024 * 1024 * 1024;
+            break;
+        default:
+            return HK_ERR_INVALID;
         }
         end++;
-        if (*end == 'b' || *end == 'B')
-            end++;
+        if (*end == 'b' || *end == 'B') end++;
     }
-    if (*end)
-        return HK_ERR_INVALID;
-    if (n > UINT64_MAX / mul)
-        return HK_ERR_INVALID;
+    if (*end) return HK_ERR_INVALID;
+    if (n > UINT64_MAX / mul) return HK_ERR_INVALID;
     *out = (uint64_t)n * mul;
     return HK_OK;
 }
@@ -247,8 +252,7 @@ static hk_err parse_listen(hk_server_config *cfg, const char *v)
             h++;
             hl -= 2;
         }
-        if (hl >= sizeof(host))
-            return HK_ERR_INVALID;
+        if (hl >= sizeof(host)) return HK_ERR_INVALID;
         memcpy(host, h, hl);
         host[hl] = '\0';
         port_s = colon + 1;
@@ -269,8 +273,7 @@ static hk_err parse_list(char (*list)[256], unsigned *n, const char *v)
     while (*p) {
         while (*p == ' ' || *p == ',')
             p++;
-        if (!*p)
-            break;
+        if (!*p) break;
         const char *e = p;
         while (*e && *e != ',')
             e++;
@@ -278,8 +281,7 @@ static hk_err parse_list(char (*list)[256], unsigned *n, const char *v)
         while (t > p && t[-1] == ' ')
             t--;
         size_t len = (size_t)(t - p);
-        if (count >= HK_SERVER_MAX_LIST || len >= 256)
-            return HK_ERR_LIMIT;
+        if (count >= HK_SERVER_MAX_LIST || len >= 256) return HK_ERR_LIMIT;
         memcpy(list[count], p, len);
         list[count][len] = '\0';
         count++;
@@ -297,8 +299,8 @@ static hk_err apply(hk_server_config *cfg, const opt_def *o, const char *v,
     switch (o->kind) {
     case OPT_STR:
         if (strlen(v) >= o->size)
-            return hk_error_set(err, HK_ERR_LIMIT, "%s: %s is too long",
-                                from, o->name);
+            return hk_error_set(err, HK_ERR_LIMIT, "%s: %s is too long", from,
+                                o->name);
         snprintf(base + o->offset, o->size, "%s", v);
         return HK_OK;
     case OPT_BOOL: {
@@ -370,8 +372,7 @@ static hk_err usage_error(hk_error *err, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     hk_error_set(err, HK_ERR_INVALID, "%s", msg);
-    if (err)
-        snprintf(err->field, sizeof(err->field), "usage");
+    if (err) snprintf(err->field, sizeof(err->field), "usage");
     return HK_ERR_INVALID;
 }
 
@@ -398,8 +399,7 @@ static hk_err load_file(hk_server_config *cfg, const char *path, hk_error *err)
     while (fgets(line, sizeof(line), f)) {
         lineno++;
         char *s = trim(line);
-        if (!*s || *s == '#')
-            continue;
+        if (!*s || *s == '#') continue;
         char *eq = strchr(s, '=');
         if (!eq) {
             rc = hk_error_set(err, HK_ERR_INVALID,
@@ -426,14 +426,12 @@ static hk_err load_file(hk_server_config *cfg, const char *path, hk_error *err)
         snprintf(from, sizeof(from), "config %s:%llu", path,
                  (unsigned long long)lineno);
         rc = apply(cfg, o, val, from, err);
-        if (rc != HK_OK)
-            break;
+        if (rc != HK_OK) break;
     }
     if (rc == HK_OK && ferror(f))
         rc = hk_error_set(err, HK_ERR_IO, "config %s: read error", path);
     fclose(f);
-    if (err && rc != HK_OK)
-        err->line = lineno;
+    if (err && rc != HK_OK) err->line = lineno;
     return rc;
 }
 
@@ -446,11 +444,9 @@ static hk_err load_env(hk_server_config *cfg, hk_error *err)
             env[p++] = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
         env[p] = '\0';
         const char *v = getenv(env);
-        if (!v)
-            continue;
+        if (!v) continue;
         hk_err rc = apply(cfg, &k_opts[i], v, env, err);
-        if (rc != HK_OK)
-            return rc;
+        if (rc != HK_OK) return rc;
     }
     return HK_OK;
 }
@@ -469,8 +465,7 @@ hk_err hk_config_load(hk_server_config *cfg, int argc, char **argv,
         }
         if (!strcmp(argv[i], "--config")) {
             if (i + 1 >= argc)
-                return usage_error(err,
-                                    "--config needs a file name");
+                return usage_error(err, "--config needs a file name");
             config_path = argv[++i];
         } else if (!strncmp(argv[i], "--config=", 9)) {
             config_path = argv[i] + 9;
@@ -479,48 +474,38 @@ hk_err hk_config_load(hk_server_config *cfg, int argc, char **argv,
     hk_err rc;
     if (config_path && *config_path) {
         rc = load_file(cfg, config_path, err);
-        if (rc != HK_OK)
-            return rc;
+        if (rc != HK_OK) return rc;
     }
     rc = load_env(cfg, err);
-    if (rc != HK_OK)
-        return rc;
+    if (rc != HK_OK) return rc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--config")) {
             i++;
             continue;
         }
-        if (!strncmp(a, "--config=", 9))
-            continue;
+        if (!strncmp(a, "--config=", 9)) continue;
         /* The CLI's global --json (hakgal --json serve): the server always
          * answers JSON, so it changes nothing here. */
-        if (!strcmp(a, "--json"))
-            continue;
+        if (!strcmp(a, "--json")) continue;
         if (strncmp(a, "--", 2) != 0)
-            return usage_error(err,
-                                "unexpected argument '%s' (see --help)", a);
+            return usage_error(err, "unexpected argument '%s' (see --help)", a);
         const char *name = a + 2;
         const char *eq = strchr(name, '=');
         size_t nl = eq ? (size_t)(eq - name) : strlen(name);
         const opt_def *o = find_opt(name, nl);
-        if (!o)
-            return usage_error(err,
-                                "unknown option '%s' (see --help)", a);
+        if (!o) return usage_error(err, "unknown option '%s' (see --help)", a);
         const char *v;
         if (o->kind == OPT_BOOL && !eq) {
             v = "true";
         } else if (eq) {
             v = eq + 1;
         } else {
-            if (i + 1 >= argc)
-                return usage_error(err, "%s needs a value",
-                                    a);
+            if (i + 1 >= argc) return usage_error(err, "%s needs a value", a);
             v = argv[++i];
         }
         rc = apply(cfg, o, v, "flag", err);
-        if (rc != HK_OK)
-            return rc;
+        if (rc != HK_OK) return rc;
     }
     if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0'))
         return hk_error_set(err, HK_ERR_INVALID,

@@ -17,24 +17,42 @@
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 507: return "Insufficient Storage";
-    default: return status < 400 ? "OK" : status < 500 ? "Client Error"
-                                                       : "Server Error";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 507:
+        return "Insufficient Storage";
+    default:
+        return status < 400   ? "OK"
+               : status < 500 ? "Client Error"
+                              : "Server Error";
     }
 }
 
@@ -49,8 +67,7 @@ void hk_http_send_typed(h2o_req_t *req, int status, const char *ctype,
     h2o_send_inline(req, body, len);
 }
 
-void hk_http_send_json(h2o_req_t *req, int status, const char *body,
-                       size_t len)
+void hk_http_send_json(h2o_req_t *req, int status, const char *body, size_t len)
 {
     hk_http_send_typed(req, status, "application/json; charset=utf-8", body,
                        len);
@@ -66,10 +83,8 @@ void hk_http_send_error(h2o_req_t *req, int status, const char *code,
 {
     hk_buf b = HK_BUF_INIT;
     hk_err rc = hk_buf_append_str(&b, "{\"error\":{\"code\":");
-    if (rc == HK_OK)
-        rc = hk_buf_append_json_string(&b, code, strlen(code));
-    if (rc == HK_OK)
-        rc = hk_buf_append_str(&b, ",\"message\":");
+    if (rc == HK_OK) rc = hk_buf_append_json_string(&b, code, strlen(code));
+    if (rc == HK_OK) rc = hk_buf_append_str(&b, ",\"message\":");
     if (rc == HK_OK)
         rc = hk_buf_append_json_string(&b, message, strlen(message));
     if (rc == HK_OK)
@@ -91,23 +106,56 @@ void hk_http_send_hk_error(h2o_req_t *req, const hk_error *err)
     int status;
     const char *code;
     switch (err->code) {
-    case HK_ERR_INVALID: status = 400; code = "invalid_input"; break;
-    case HK_ERR_NOT_FOUND: status = 404; code = "not_found"; break;
-    case HK_ERR_EXISTS: status = 409; code = "conflict"; break;
-    case HK_ERR_LIMIT: status = 422; code = "limit_exceeded"; break;
-    case HK_ERR_FULL: status = 507; code = "storage_full"; break;
-    case HK_ERR_BUSY: status = 503; code = "busy"; break;
-    case HK_ERR_UNSUPPORTED: status = 501; code = "unsupported"; break;
-    case HK_ERR_NOMEM: status = 503; code = "out_of_memory"; break;
-    case HK_ERR_IO: status = 500; code = "io_error"; break;
-    case HK_ERR_CORRUPT: status = 500; code = "corrupt"; break;
-    default: status = 500; code = "internal"; break;
+    case HK_ERR_INVALID:
+        status = 400;
+        code = "invalid_input";
+        break;
+    case HK_ERR_NOT_FOUND:
+        status = 404;
+        code = "not_found";
+        break;
+    case HK_ERR_EXISTS:
+        status = 409;
+        code = "conflict";
+        break;
+    case HK_ERR_LIMIT:
+        status = 422;
+        code = "limit_exceeded";
+        break;
+    case HK_ERR_FULL:
+        status = 507;
+        code = "storage_full";
+        break;
+    case HK_ERR_BUSY:
+        status = 503;
+        code = "busy";
+        break;
+    case HK_ERR_UNSUPPORTED:
+        status = 501;
+        code = "unsupported";
+        break;
+    case HK_ERR_NOMEM:
+        status = 503;
+        code = "out_of_memory";
+        break;
+    case HK_ERR_IO:
+        status = 500;
+        code = "io_error";
+        break;
+    case HK_ERR_CORRUPT:
+        status = 500;
+        code = "corrupt";
+        break;
+    default:
+        status = 500;
+        code = "internal";
+        break;
     }
     hk_buf d = HK_BUF_INIT;
     hk_err rc = hk_buf_appendf(&d, "{\"kind\":\"%s\"", hk_strerror(err->code));
     if (rc == HK_OK && err->line)
-        rc = hk_buf_appendf(&d, ",\"line\":%llu",
-                            (unsigned long long)err->line);
+        rc =
+            hk_buf_appendf(&d, ",\"line\":%llu", (unsigned long long)err->line);
     if (rc == HK_OK && err->column)
         rc = hk_buf_appendf(&d, ",\"column\":%u", (unsigned)err->column);
     if (rc == HK_OK && err->field[0]) {
@@ -116,8 +164,7 @@ void hk_http_send_hk_error(h2o_req_t *req, const hk_error *err)
             rc = hk_buf_append_json_string(
                 &d, err->field, strnlen(err->field, sizeof(err->field)));
     }
-    if (rc == HK_OK)
-        rc = hk_buf_append_str(&d, "}");
+    if (rc == HK_OK) rc = hk_buf_append_str(&d, "}");
     const char *msg = err->message[0] ? err->message : hk_strerror(err->code);
     hk_http_send_error(req, status, code, msg, rc == HK_OK ? d.data : NULL);
     hk_buf_free(&d);
@@ -127,12 +174,9 @@ void hk_http_send_hk_error(h2o_req_t *req, const hk_error *err)
 
 static int hexdigit(int c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -143,16 +187,13 @@ char *hk_url_decode(h2o_mem_pool_t *pool, const char *src, size_t len)
     for (size_t i = 0; i < len; i++) {
         char c = src[i];
         if (c == '%') {
-            if (i + 2 >= len)
-                return NULL;
+            if (i + 2 >= len) return NULL;
             int hi = hexdigit((unsigned char)src[i + 1]);
             int lo = hexdigit((unsigned char)src[i + 2]);
-            if (hi < 0 || lo < 0)
-                return NULL;
+            if (hi < 0 || lo < 0) return NULL;
             c = (char)(hi << 4 | lo);
             i += 2;
-            if (c == '\0')
-                return NULL;
+            if (c == '\0') return NULL;
         } else if (c == '+') {
             c = ' ';
         }
@@ -164,8 +205,7 @@ char *hk_url_decode(h2o_mem_pool_t *pool, const char *src, size_t len)
 
 const char *hk_query_param(h2o_req_t *req, const char *name, bool *bad)
 {
-    if (req->query_at == SIZE_MAX)
-        return NULL;
+    if (req->query_at == SIZE_MAX) return NULL;
     const char *q = req->path.base + req->query_at + 1;
     const char *end = req->path.base + req->path.len;
     size_t nl = strlen(name);
@@ -177,8 +217,7 @@ const char *hk_query_param(h2o_req_t *req, const char *name, bool *bad)
         if ((size_t)(ke - q) == nl && memcmp(q, name, nl) == 0) {
             const char *v = eq ? eq + 1 : pe;
             char *d = hk_url_decode(&req->pool, v, (size_t)(pe - v));
-            if (!d && bad)
-                *bad = true;
+            if (!d && bad) *bad = true;
             return d;
         }
         q = pe + 1;
@@ -189,8 +228,7 @@ const char *hk_query_param(h2o_req_t *req, const char *name, bool *bad)
 const char *hk_req_header(h2o_req_t *req, const h2o_token_t *token)
 {
     ssize_t i = h2o_find_header(&req->headers, token, -1);
-    if (i < 0)
-        return NULL;
+    if (i < 0) return NULL;
     h2o_iovec_t v = req->headers.entries[i].value;
     return h2o_strdup(&req->pool, v.base, v.len).base;
 }
@@ -223,8 +261,7 @@ struct hk_req_ref {
 
 static void ref_drop(hk_req_ref *ref)
 {
-    if (--ref->refs == 0)
-        hk_free(ref);
+    if (--ref->refs == 0) hk_free(ref);
 }
 
 static void on_pool_dispose(void *p)
@@ -237,8 +274,7 @@ static void on_pool_dispose(void *p)
 hk_req_ref *hk_req_ref_new(h2o_req_t *req)
 {
     hk_req_ref *ref = hk_malloc(sizeof(*ref));
-    if (!ref)
-        return NULL;
+    if (!ref) return NULL;
     ref->req = req;
     ref->refs = 2;
     hk_req_ref **slot =
@@ -254,6 +290,5 @@ h2o_req_t *hk_req_ref_get(hk_req_ref *ref)
 
 void hk_req_ref_release(hk_req_ref *ref)
 {
-    if (ref)
-        ref_drop(ref);
+    if (ref) ref_drop(ref);
 }

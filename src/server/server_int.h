@@ -37,31 +37,31 @@
 /* Every message sent to a loop through its multithread queue starts with
  * this header; the loop calls run(msg) on its own thread. run owns msg. */
 typedef struct hk_loop_msg {
-    h2o_multithread_message_t super; /* queue link (must be first) */
+    h2o_multithread_message_t super;      /* queue link (must be first) */
     void (*run)(struct hk_loop_msg *msg); /* handler, runs on the loop */
 } hk_loop_msg;
 
 struct hk_loop {
-    hk_server *srv;                 /* owner */
-    unsigned index;                 /* 0..threads-1 */
-    pthread_t thread;               /* the loop thread */
-    h2o_evloop_t *evloop;           /* h2o event loop */
-    h2o_context_t ctx;              /* h2o per-thread context */
-    h2o_accept_ctx_t accept_ctx;    /* how accepted sockets are served */
-    int listen_fd;                  /* this loop's SO_REUSEPORT socket */
-    h2o_socket_t *listener;         /* listen_fd wrapped, NULL once closed */
+    hk_server *srv;                   /* owner */
+    unsigned index;                   /* 0..threads-1 */
+    pthread_t thread;                 /* the loop thread */
+    h2o_evloop_t *evloop;             /* h2o event loop */
+    h2o_context_t ctx;                /* h2o per-thread context */
+    h2o_accept_ctx_t accept_ctx;      /* how accepted sockets are served */
+    int listen_fd;                    /* this loop's SO_REUSEPORT socket */
+    h2o_socket_t *listener;           /* listen_fd wrapped, NULL once closed */
     h2o_timeout_entry_t accept_pause; /* resumes accepting after EMFILE */
-    atomic_uint_fast64_t accepted;  /* connections accepted (metrics) */
-    h2o_multithread_queue_t *queue; /* wakes the loop from other threads */
+    atomic_uint_fast64_t accepted;    /* connections accepted (metrics) */
+    h2o_multithread_queue_t *queue;   /* wakes the loop from other threads */
     h2o_multithread_receiver_t receiver; /* receives hk_loop_msg */
-    hk_txn *read_txn;               /* reusable read txn (reset between) */
-    bool read_live;                 /* read_txn holds a snapshot now */
-    atomic_uint pending;            /* async jobs not yet completed */
-    bool started;                   /* the thread was created */
-    atomic_bool drained;            /* stopped serving (shutdown step 1) */
-    h2o_linklist_t conns;           /* hk_conn_watch of every open accepted
-                                       socket (serve.c: idle ones are closed
-                                       at shutdown) */
+    hk_txn *read_txn;                    /* reusable read txn (reset between) */
+    bool read_live;                      /* read_txn holds a snapshot now */
+    atomic_uint pending;                 /* async jobs not yet completed */
+    bool started;                        /* the thread was created */
+    atomic_bool drained;                 /* stopped serving (shutdown step 1) */
+    h2o_linklist_t conns;                /* hk_conn_watch of every open accepted
+                                            socket (serve.c: idle ones are closed
+                                            at shutdown) */
 };
 
 /* Loop thread, for every request: notes the connections that carry
@@ -75,10 +75,10 @@ void hk_loop_note_request(h2o_req_t *req);
 #define HK_MAX_PATHS 16
 
 typedef struct hk_path_entry {
-    char prefix[128];          /* "/mcp" */
-    size_t len;                /* strlen(prefix) */
-    hk_path_handler_fn fn;     /* handler */
-    void *ud;                  /* passed to fn */
+    char prefix[128];      /* "/mcp" */
+    size_t len;            /* strlen(prefix) */
+    hk_path_handler_fn fn; /* handler */
+    void *ud;              /* passed to fn */
 } hk_path_entry;
 
 /* ==== Metrics ==== */
@@ -88,31 +88,31 @@ typedef struct hk_path_entry {
 #define HK_METRIC_MAX_COUNTERS 64
 
 typedef struct hk_route_metric {
-    char label[96];                       /* "GET /v2/facts/{id}" */
-    atomic_bool used;                     /* slot taken */
-    atomic_uint_fast64_t by_status[600];  /* requests by status code */
+    char label[96];                      /* "GET /v2/facts/{id}" */
+    atomic_bool used;                    /* slot taken */
+    atomic_uint_fast64_t by_status[600]; /* requests by status code */
     atomic_uint_fast64_t bucket[HK_METRIC_BUCKETS + 1]; /* latency counts */
-    atomic_uint_fast64_t sum_ns;          /* total latency, ns */
-    atomic_uint_fast64_t count;           /* requests */
+    atomic_uint_fast64_t sum_ns;                        /* total latency, ns */
+    atomic_uint_fast64_t count;                         /* requests */
 } hk_route_metric;
 
 typedef struct hk_counter {
-    char name[96];                 /* metric name */
-    char help[160];                /* HELP text */
-    atomic_uint_fast64_t value;    /* current value */
+    char name[96];              /* metric name */
+    char help[160];             /* HELP text */
+    atomic_uint_fast64_t value; /* current value */
 } hk_counter;
 
 typedef struct hk_metrics {
-    pthread_mutex_t lock;               /* guards route slot allocation */
+    pthread_mutex_t lock; /* guards route slot allocation */
     hk_route_metric routes[HK_METRIC_MAX_ROUTES]; /* per route label */
-    unsigned n_counters;                /* registered counters */
-    hk_counter counters[HK_METRIC_MAX_COUNTERS]; /* registered counters */
-    atomic_uint_fast64_t facts_added;   /* facts created through the server */
-    atomic_uint_fast64_t facts_deleted; /* facts deleted */
-    atomic_uint_fast64_t commits;       /* group commits done */
+    unsigned n_counters;                          /* registered counters */
+    hk_counter counters[HK_METRIC_MAX_COUNTERS];  /* registered counters */
+    atomic_uint_fast64_t facts_added;     /* facts created through the server */
+    atomic_uint_fast64_t facts_deleted;   /* facts deleted */
+    atomic_uint_fast64_t commits;         /* group commits done */
     atomic_uint_fast64_t commit_failures; /* commits that failed */
     atomic_uint_fast64_t group_bucket[12]; /* jobs-per-commit histogram */
-    atomic_uint_fast64_t group_sum;     /* jobs committed in total */
+    atomic_uint_fast64_t group_sum;        /* jobs committed in total */
     atomic_uint_fast64_t commit_bucket[HK_METRIC_BUCKETS + 1]; /* latency */
     atomic_uint_fast64_t commit_sum_ns; /* total commit latency */
     atomic_uint_fast64_t queue_depth;   /* jobs waiting for the writer */
@@ -130,9 +130,9 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *out);
 /* ==== Auth ==== */
 
 typedef struct hk_token {
-    char name[64];        /* token name = audit actor */
-    hk_role role;         /* granted role */
-    uint8_t hash[32];     /* SHA-256 of the token */
+    char name[64];    /* token name = audit actor */
+    hk_role role;     /* granted role */
+    uint8_t hash[32]; /* SHA-256 of the token */
 } hk_token;
 
 #define HK_MAX_TOKENS 256
@@ -150,18 +150,18 @@ hk_err hk_role_parse(const char *s, hk_role *out);
 typedef struct hk_write_job hk_write_job;
 
 typedef struct hk_writer {
-    pthread_t thread;          /* the writer thread */
-    bool started;              /* thread was created */
-    pthread_mutex_t lock;      /* guards head/tail/stop */
-    pthread_cond_t wake;       /* signalled when a job arrives or on stop */
-    hk_write_job *head;        /* queue, FIFO */
-    hk_write_job *tail;        /* last queued job */
-    size_t count;              /* jobs queued */
-    size_t last_group;         /* jobs in the last (non-solo) group */
-    int64_t last_commit_us;    /* duration of that group's commit */
-    int64_t delay_us;          /* most a group waits to gather (config) */
-    bool stop;                 /* finish the queue, then exit */
-    bool closed;               /* refuse new jobs */
+    pthread_t thread;       /* the writer thread */
+    bool started;           /* thread was created */
+    pthread_mutex_t lock;   /* guards head/tail/stop */
+    pthread_cond_t wake;    /* signalled when a job arrives or on stop */
+    hk_write_job *head;     /* queue, FIFO */
+    hk_write_job *tail;     /* last queued job */
+    size_t count;           /* jobs queued */
+    size_t last_group;      /* jobs in the last (non-solo) group */
+    int64_t last_commit_us; /* duration of that group's commit */
+    int64_t delay_us;       /* most a group waits to gather (config) */
+    bool stop;              /* finish the queue, then exit */
+    bool closed;            /* refuse new jobs */
 } hk_writer;
 
 hk_err hk_writer_start(hk_server *srv, hk_error *err);
@@ -177,14 +177,14 @@ void hk_writer_stop(hk_server *srv);
 typedef struct hk_pool_job hk_pool_job;
 
 typedef struct hk_pool {
-    pthread_t *threads;        /* pool_threads threads */
-    unsigned n_threads;        /* started */
-    pthread_mutex_t lock;      /* guards the queue */
-    pthread_cond_t wake;       /* job arrived or stop */
-    hk_pool_job *head;         /* FIFO */
-    hk_pool_job *tail;         /* last */
-    bool stop;                 /* exit once empty */
-    bool closed;               /* refuse new jobs */
+    pthread_t *threads;   /* pool_threads threads */
+    unsigned n_threads;   /* started */
+    pthread_mutex_t lock; /* guards the queue */
+    pthread_cond_t wake;  /* job arrived or stop */
+    hk_pool_job *head;    /* FIFO */
+    hk_pool_job *tail;    /* last */
+    bool stop;            /* exit once empty */
+    bool closed;          /* refuse new jobs */
 } hk_pool;
 
 hk_err hk_pool_start(hk_server *srv, hk_error *err);
@@ -199,29 +199,29 @@ void hk_loop_on_messages(h2o_multithread_receiver_t *receiver,
 /* ==== The server ==== */
 
 struct hk_server {
-    hk_server_config cfg;          /* settings (read-only once started) */
-    hk_store *store;               /* the open KB */
-    h2o_globalconf_t h2o_config;   /* h2o global configuration */
-    h2o_hostconf_t *hostconf;      /* the single host */
-    SSL_CTX *ssl_ctx;              /* TLS context or NULL */
-    hk_loop *loops;                /* cfg.threads loops */
-    unsigned n_loops;              /* loops created */
-    hk_writer writer;              /* group commit */
-    hk_pool pool;                  /* blocking work */
-    hk_metrics metrics;            /* counters and histograms */
-    hk_token *tokens;              /* configured tokens */
-    unsigned n_tokens;             /* entries in tokens */
+    hk_server_config cfg;              /* settings (read-only once started) */
+    hk_store *store;                   /* the open KB */
+    h2o_globalconf_t h2o_config;       /* h2o global configuration */
+    h2o_hostconf_t *hostconf;          /* the single host */
+    SSL_CTX *ssl_ctx;                  /* TLS context or NULL */
+    hk_loop *loops;                    /* cfg.threads loops */
+    unsigned n_loops;                  /* loops created */
+    hk_writer writer;                  /* group commit */
+    hk_pool pool;                      /* blocking work */
+    hk_metrics metrics;                /* counters and histograms */
+    hk_token *tokens;                  /* configured tokens */
+    unsigned n_tokens;                 /* entries in tokens */
     hk_path_entry paths[HK_MAX_PATHS]; /* registered prefixes */
-    unsigned n_paths;              /* entries in paths */
-    bool registering;              /* register_path allowed now */
-    atomic_bool stopping;          /* a stop signal arrived */
-    atomic_bool ready;             /* loops are serving */
-    atomic_bool finish;            /* writer and pool stopped: loops exit */
-    atomic_uint next_loop;         /* round-robin connection placement */
-    int64_t started_us;            /* start time */
-    bool loopback;                 /* listen address is loopback */
-    FILE *access_log;              /* access log or NULL */
-    pthread_mutex_t log_lock;      /* serialises access log lines */
+    unsigned n_paths;                  /* entries in paths */
+    bool registering;                  /* register_path allowed now */
+    atomic_bool stopping;              /* a stop signal arrived */
+    atomic_bool ready;                 /* loops are serving */
+    atomic_bool finish;                /* writer and pool stopped: loops exit */
+    atomic_uint next_loop;             /* round-robin connection placement */
+    int64_t started_us;                /* start time */
+    bool loopback;                     /* listen address is loopback */
+    FILE *access_log;                  /* access log or NULL */
+    pthread_mutex_t log_lock;          /* serialises access log lines */
 };
 
 /* ==== Config ==== */
@@ -262,15 +262,14 @@ hk_err hk_router_install(hk_server *srv, hk_error *err);
 
 typedef struct hk_route hk_route;
 /* A REST handler: path params already split. */
-typedef void (*hk_route_fn)(hk_server *srv, h2o_req_t *req,
-                            const char *param);
+typedef void (*hk_route_fn)(hk_server *srv, h2o_req_t *req, const char *param);
 
 struct hk_route {
-    const char *method;     /* "GET", ... */
-    const char *pattern;    /* "/v2/facts/{id}" (one {param} at most) */
-    const char *suffix;     /* text after the param, "" when none */
-    hk_role need;           /* role required */
-    hk_route_fn fn;         /* handler */
+    const char *method;  /* "GET", ... */
+    const char *pattern; /* "/v2/facts/{id}" (one {param} at most) */
+    const char *suffix;  /* text after the param, "" when none */
+    hk_role need;        /* role required */
+    hk_route_fn fn;      /* handler */
 };
 
 extern const hk_route hk_routes[];

@@ -21,8 +21,8 @@ static const double k_lat_bounds[HK_METRIC_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
     0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5};
 /* Upper bounds of the jobs-per-commit buckets. */
-static const unsigned k_group_bounds[11] = {1,   2,   4,   8,    16,  32,
-                                            64,  128, 256, 1024, 4096};
+static const unsigned k_group_bounds[11] = {1,  2,   4,   8,    16,  32,
+                                            64, 128, 256, 1024, 4096};
 
 void hk_metrics_init(hk_metrics *m)
 {
@@ -39,10 +39,8 @@ static hk_route_metric *route_slot(hk_metrics *m, const char *label)
 {
     for (unsigned i = 0; i < HK_METRIC_MAX_ROUTES; i++) {
         hk_route_metric *r = &m->routes[i];
-        if (!atomic_load_explicit(&r->used, memory_order_acquire))
-            break;
-        if (!strcmp(r->label, label))
-            return r;
+        if (!atomic_load_explicit(&r->used, memory_order_acquire)) break;
+        if (!strcmp(r->label, label)) return r;
     }
     pthread_mutex_lock(&m->lock);
     hk_route_metric *found = NULL;
@@ -75,12 +73,9 @@ void hk_metrics_request(hk_server *srv, const char *route, int status,
                         double seconds)
 {
     hk_route_metric *r = route_slot(&srv->metrics, route);
-    if (!r)
-        return;
-    if (status < 100 || status > 599)
-        status = 599;
-    if (seconds < 0)
-        seconds = 0;
+    if (!r) return;
+    if (status < 100 || status > 599) status = 599;
+    if (seconds < 0) seconds = 0;
     atomic_fetch_add_explicit(&r->by_status[status], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->bucket[lat_bucket(seconds)], 1,
                               memory_order_relaxed);
@@ -110,20 +105,17 @@ void hk_metrics_commit(hk_server *srv, size_t jobs, double seconds, bool ok)
     atomic_fetch_add_explicit(&m->commits, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->commit_bucket[lat_bucket(seconds)], 1,
                               memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->commit_sum_ns,
-                              (uint_fast64_t)(seconds * 1e9),
+    atomic_fetch_add_explicit(&m->commit_sum_ns, (uint_fast64_t)(seconds * 1e9),
                               memory_order_relaxed);
 }
 
 static bool valid_metric_name(const char *s)
 {
-    if (!*s || strlen(s) >= 96)
-        return false;
+    if (!*s || strlen(s) >= 96) return false;
     for (const char *c = s; *c; c++) {
         bool ok = (*c >= 'a' && *c <= 'z') || *c == '_' ||
                   (c != s && *c >= '0' && *c <= '9');
-        if (!ok)
-            return false;
+        if (!ok) return false;
     }
     return true;
 }
@@ -135,29 +127,27 @@ int hk_metrics_counter_register(hk_server *srv, const char *name,
     if (!valid_metric_name(name) || m->n_counters >= HK_METRIC_MAX_COUNTERS)
         return -1;
     for (unsigned i = 0; i < m->n_counters; i++)
-        if (!strcmp(m->counters[i].name, name))
-            return -1;
+        if (!strcmp(m->counters[i].name, name)) return -1;
     hk_counter *c = &m->counters[m->n_counters];
     snprintf(c->name, sizeof(c->name), "%s", name);
     /* HELP text must not contain newlines. */
     snprintf(c->help, sizeof(c->help), "%s", help ? help : name);
     for (char *p = c->help; *p; p++)
-        if (*p == '\n' || *p == '\\')
-            *p = ' ';
+        if (*p == '\n' || *p == '\\') *p = ' ';
     return (int)m->n_counters++;
 }
 
 void hk_metrics_counter_add(hk_server *srv, int id, uint64_t n)
 {
-    if (id < 0 || (unsigned)id >= srv->metrics.n_counters)
-        return;
+    if (id < 0 || (unsigned)id >= srv->metrics.n_counters) return;
     atomic_fetch_add_explicit(&srv->metrics.counters[id].value, n,
                               memory_order_relaxed);
 }
 
 /* ==== Rendering ==== */
 
-#define LD(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
+#define LD(x)                                                                  \
+    ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
 
 static hk_err head(hk_buf *b, const char *name, const char *type,
                    const char *help)
@@ -180,8 +170,7 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
                      "HTTP requests answered, by route and status.");
     for (unsigned i = 0; rc == HK_OK && i < HK_METRIC_MAX_ROUTES; i++) {
         hk_route_metric *r = &m->routes[i];
-        if (!atomic_load_explicit(&r->used, memory_order_acquire))
-            break;
+        if (!atomic_load_explicit(&r->used, memory_order_acquire)) break;
         for (int s = 100; rc == HK_OK && s < 600; s++) {
             unsigned long long v = LD(r->by_status[s]);
             if (v)
@@ -197,8 +186,7 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
                   "Time from request start to response, by route.");
     for (unsigned i = 0; rc == HK_OK && i < HK_METRIC_MAX_ROUTES; i++) {
         hk_route_metric *r = &m->routes[i];
-        if (!atomic_load_explicit(&r->used, memory_order_acquire))
-            break;
+        if (!atomic_load_explicit(&r->used, memory_order_acquire)) break;
         unsigned long long cum = 0;
         for (unsigned k = 0; rc == HK_OK && k < HK_METRIC_BUCKETS; k++) {
             cum += LD(r->bucket[k]);
@@ -243,16 +231,18 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
     unsigned long long cum = 0;
     for (unsigned g = 0; rc == HK_OK && g < 11; g++) {
         cum += LD(m->group_bucket[g]);
-        rc = hk_buf_appendf(b, "hakgal_commit_group_size_bucket{le=\"%u\"} %llu\n",
+        rc = hk_buf_appendf(b,
+                            "hakgal_commit_group_size_bucket{le=\"%u\"} %llu\n",
                             k_group_bounds[g], cum);
     }
     cum += LD(m->group_bucket[11]);
     if (rc == HK_OK)
-        rc = hk_buf_appendf(b,
-                            "hakgal_commit_group_size_bucket{le=\"+Inf\"} %llu\n"
-                            "hakgal_commit_group_size_sum %llu\n"
-                            "hakgal_commit_group_size_count %llu\n",
-                            cum, LD(m->group_sum), cum);
+        rc =
+            hk_buf_appendf(b,
+                           "hakgal_commit_group_size_bucket{le=\"+Inf\"} %llu\n"
+                           "hakgal_commit_group_size_sum %llu\n"
+                           "hakgal_commit_group_size_count %llu\n",
+                           cum, LD(m->group_sum), cum);
     if (rc == HK_OK)
         rc = head(b, "hakgal_commit_duration_seconds", "histogram",
                   "Time of one group commit: apply and fsync.");
@@ -266,11 +256,12 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
     }
     cum += LD(m->commit_bucket[HK_METRIC_BUCKETS]);
     if (rc == HK_OK)
-        rc = hk_buf_appendf(b,
-                            "hakgal_commit_duration_seconds_bucket{le=\"+Inf\"} "
-                            "%llu\nhakgal_commit_duration_seconds_sum %.9f\n"
-                            "hakgal_commit_duration_seconds_count %llu\n",
-                            cum, (double)LD(m->commit_sum_ns) / 1e9, cum);
+        rc =
+            hk_buf_appendf(b,
+                           "hakgal_commit_duration_seconds_bucket{le=\"+Inf\"} "
+                           "%llu\nhakgal_commit_duration_seconds_sum %.9f\n"
+                           "hakgal_commit_duration_seconds_count %llu\n",
+                           cum, (double)LD(m->commit_sum_ns) / 1e9, cum);
     if (rc == HK_OK)
         rc = gauge(b, "hakgal_write_queue_depth",
                    "Write requests waiting for the writer thread.",
@@ -288,8 +279,8 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
             rc = gauge(b, "hakgal_facts", "Facts in the knowledge base.",
                        st.facts);
             if (rc == HK_OK)
-                rc = gauge(b, "hakgal_predicates", "Distinct predicates in use.",
-                           st.predicates);
+                rc = gauge(b, "hakgal_predicates",
+                           "Distinct predicates in use.", st.predicates);
             if (rc == HK_OK)
                 rc = gauge(b, "hakgal_entities",
                            "Distinct argument values in use.", st.entities);

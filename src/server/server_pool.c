@@ -40,9 +40,9 @@ void hk_loop_on_messages(h2o_multithread_receiver_t *receiver,
 }
 
 typedef struct post_msg {
-    hk_loop_msg msg;          /* header */
-    void (*fn)(void *arg);    /* to run on the loop */
-    void *arg;                /* fn's argument */
+    hk_loop_msg msg;       /* header */
+    void (*fn)(void *arg); /* to run on the loop */
+    void *arg;             /* fn's argument */
 } post_msg;
 
 static void run_post(hk_loop_msg *m)
@@ -55,8 +55,7 @@ static void run_post(hk_loop_msg *m)
 hk_err hk_loop_post(hk_loop *loop, void (*fn)(void *arg), void *arg)
 {
     post_msg *p = hk_calloc(1, sizeof(*p));
-    if (!p)
-        return HK_ERR_NOMEM;
+    if (!p) return HK_ERR_NOMEM;
     p->msg.run = run_post;
     p->fn = fn;
     p->arg = arg;
@@ -72,13 +71,13 @@ h2o_context_t *hk_loop_context(hk_loop *loop)
 /* ==== Pool ==== */
 
 struct hk_pool_job {
-    hk_loop_msg msg;          /* completion message to the loop */
-    hk_pool_job *next;        /* queue link */
-    hk_loop *loop;            /* origin loop */
-    hk_req_ref *ref;          /* the request, if still alive */
-    hk_work_fn work;          /* runs on a pool thread */
-    hk_after_work_fn after;   /* runs on the loop */
-    void *arg;                /* for both */
+    hk_loop_msg msg;        /* completion message to the loop */
+    hk_pool_job *next;      /* queue link */
+    hk_loop *loop;          /* origin loop */
+    hk_req_ref *ref;        /* the request, if still alive */
+    hk_work_fn work;        /* runs on a pool thread */
+    hk_after_work_fn after; /* runs on the loop */
+    void *arg;              /* for both */
 };
 
 static void pool_done_on_loop(hk_loop_msg *m)
@@ -104,8 +103,7 @@ static void *pool_main(void *arg)
         }
         hk_pool_job *job = p->head;
         p->head = job->next;
-        if (!p->head)
-            p->tail = NULL;
+        if (!p->head) p->tail = NULL;
         pthread_mutex_unlock(&p->lock);
         job->work(job->arg);
         job->msg.run = pool_done_on_loop;
@@ -118,12 +116,10 @@ hk_err hk_server_defer(h2o_req_t *req, hk_work_fn work, hk_after_work_fn after,
                        void *arg)
 {
     hk_loop *loop = hk_server_current_loop();
-    if (!loop)
-        return HK_ERR_STATE;
+    if (!loop) return HK_ERR_STATE;
     hk_server *srv = loop->srv;
     hk_pool_job *job = hk_calloc(1, sizeof(*job));
-    if (!job)
-        return HK_ERR_NOMEM;
+    if (!job) return HK_ERR_NOMEM;
     job->ref = hk_req_ref_new(req);
     if (!job->ref) {
         hk_free(job);
@@ -172,8 +168,7 @@ hk_err hk_pool_start(hk_server *srv, hk_error *err)
 void hk_pool_stop(hk_server *srv)
 {
     hk_pool *p = &srv->pool;
-    if (!p->threads)
-        return;
+    if (!p->threads) return;
     pthread_mutex_lock(&p->lock);
     p->closed = true;
     p->stop = true;

@@ -82,14 +82,12 @@ static bool route_matches(const hk_route *r, const char *path, size_t len,
         return strlen(r->pattern) == len && memcmp(r->pattern, path, len) == 0;
     }
     size_t pre = (size_t)(brace - r->pattern);
-    if (len <= pre || memcmp(r->pattern, path, pre) != 0)
-        return false;
+    if (len <= pre || memcmp(r->pattern, path, pre) != 0) return false;
     const char *p = path + pre;
     const char *end = path + len;
     const char *slash = memchr(p, '/', (size_t)(end - p));
     const char *pend = slash ? slash : end;
-    if (pend == p)
-        return false;
+    if (pend == p) return false;
     size_t sl = strlen(r->suffix);
     if ((size_t)(end - pend) != sl || memcmp(pend, r->suffix, sl) != 0)
         return false;
@@ -112,45 +110,37 @@ static bool has_json_type(h2o_req_t *req, bool allow_ndjson)
     h2o_iovec_t v = req->headers.entries[i].value;
     size_t n = v.len;
     const char *semi = memchr(v.base, ';', v.len);
-    if (semi)
-        n = (size_t)(semi - v.base);
+    if (semi) n = (size_t)(semi - v.base);
     while (n > 0 && v.base[n - 1] == ' ')
         n--;
 #define IS(s) (n == sizeof(s) - 1 && strncasecmp(v.base, s, n) == 0)
-    if (IS("application/json"))
-        return true;
-    if (allow_ndjson && (IS("application/x-ndjson") ||
-                         IS("application/ndjson") ||
-                         IS("application/jsonl") ||
-                         IS("application/json-seq")))
+    if (IS("application/json")) return true;
+    if (allow_ndjson &&
+        (IS("application/x-ndjson") || IS("application/ndjson") ||
+         IS("application/jsonl") || IS("application/json-seq")))
         return true;
     /* curl -d sends this by default; the body is still parsed as JSON. */
-    if (IS("application/x-www-form-urlencoded"))
-        return true;
+    if (IS("application/x-www-form-urlencoded")) return true;
 #undef IS
     return false;
 }
 
 static bool host_allowed(hk_server *srv, h2o_req_t *req)
 {
-    if (srv->cfg.n_allowed_hosts == 0)
-        return true;
+    if (srv->cfg.n_allowed_hosts == 0) return true;
     h2o_iovec_t a = req->authority;
     /* Compare without the port. */
     size_t n = a.len;
     if (n && a.base[0] != '[') {
         const char *colon = memchr(a.base, ':', a.len);
-        if (colon)
-            n = (size_t)(colon - a.base);
+        if (colon) n = (size_t)(colon - a.base);
     } else if (n) {
         const char *rb = memchr(a.base, ']', a.len);
-        if (rb)
-            n = (size_t)(rb - a.base) + 1;
+        if (rb) n = (size_t)(rb - a.base) + 1;
     }
     for (unsigned i = 0; i < srv->cfg.n_allowed_hosts; i++) {
         const char *h = srv->cfg.allowed_hosts[i];
-        if (strlen(h) == n && strncasecmp(h, a.base, n) == 0)
-            return true;
+        if (strlen(h) == n && strncasecmp(h, a.base, n) == 0) return true;
     }
     return false;
 }
@@ -161,8 +151,7 @@ static bool host_allowed(hk_server *srv, h2o_req_t *req)
 static void add_cors(h2o_req_t *req)
 {
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
-    if (i < 0)
-        return;
+    if (i < 0) return;
     h2o_iovec_t o = req->headers.entries[i].value;
     h2o_add_header_by_str(&req->pool, &req->res.headers,
                           H2O_STRLIT("access-control-allow-origin"), 0, NULL,
@@ -177,8 +166,7 @@ static void send_options(hk_server *srv, h2o_req_t *req, const char *allow)
 {
     if (!hk_server_origin_allowed(srv, req)) {
         hk_http_send_error(req, 403, "forbidden_origin",
-                           "the Origin header is not in allowed-origins",
-                           NULL);
+                           "the Origin header is not in allowed-origins", NULL);
         return;
     }
     size_t al = strlen(allow);
@@ -227,8 +215,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (req->entity.base && req->entity.len > srv->cfg.max_body) {
         hk_req_set_route(req, "other");
         char d[64];
-        snprintf(d, sizeof(d), "{\"limit\":%zu,\"got\":%zu}",
-                 srv->cfg.max_body, req->entity.len);
+        snprintf(d, sizeof(d), "{\"limit\":%zu,\"got\":%zu}", srv->cfg.max_body,
+                 req->entity.len);
         hk_http_send_error(req, 413, "body_too_large",
                            "the request body is larger than max-body", d);
         return 0;
@@ -240,13 +228,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (plen >= e->len && memcmp(path, e->prefix, e->len) == 0 &&
             (plen == e->len || path[e->len] == '/')) {
             /* Known methods only, so that clients cannot invent labels. */
-            static const char *const known[] = {"GET", "POST", "PUT",
-                                                "PATCH", "DELETE", "HEAD",
-                                                "OPTIONS"};
+            static const char *const known[] = {
+                "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
             const char *m = "OTHER";
             for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-                if (method_is(req, known[k]))
-                    m = known[k];
+                if (method_is(req, known[k])) m = known[k];
             size_t ml = strlen(m);
             char *label = h2o_mem_alloc_pool(&req->pool, ml + e->len + 2);
             memcpy(label, m, ml);
@@ -279,12 +265,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         const hk_route *r = &hk_routes[i];
         const char *pp = NULL;
         size_t pl = 0;
-        if (literal_hit && strchr(r->pattern, '{'))
-            continue;
-        if (!route_matches(r, path, plen, &pp, &pl))
-            continue;
-        if (method_is(req, r->method) ||
-            (head && !strcmp(r->method, "GET"))) {
+        if (literal_hit && strchr(r->pattern, '{')) continue;
+        if (!route_matches(r, path, plen, &pp, &pl)) continue;
+        if (method_is(req, r->method) || (head && !strcmp(r->method, "GET"))) {
             found = r;
             found_idx = i;
             param = pp;
@@ -305,8 +288,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (!found) {
         hk_req_set_route(req, "other");
         if (allow[0]) {
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW,
-                           NULL, h2o_strdup(&req->pool, allow, SIZE_MAX).base,
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                           h2o_strdup(&req->pool, allow, SIZE_MAX).base,
                            strlen(allow));
             char d[128];
             snprintf(d, sizeof(d), "{\"allow\":\"%s\"}", allow);
@@ -321,14 +304,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
     if (!hk_server_origin_allowed(srv, req)) {
         hk_http_send_error(req, 403, "forbidden_origin",
-                           "the Origin header is not in allowed-origins",
-                           NULL);
+                           "the Origin header is not in allowed-origins", NULL);
         return 0;
     }
     add_cors(req);
     hk_principal who;
-    if (!hk_server_authorize(srv, req, found->need, &who))
-        return 0;
+    if (!hk_server_authorize(srv, req, found->need, &who)) return 0;
     hk_req_set_actor(req, who.name);
     bool has_body = method_is(req, "POST") || method_is(req, "PUT") ||
                     method_is(req, "PATCH");
@@ -369,17 +350,16 @@ static void log_access(h2o_logger_t *self, h2o_req_t *req)
     const char *label = route ? route->base : "other";
     struct timeval now;
     gettimeofday(&now, NULL);
-    double secs = (double)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) +
-                  (double)(now.tv_usec -
-                           req->timestamps.request_begin_at.tv_usec) /
-                      1e6;
+    double secs =
+        (double)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) +
+        (double)(now.tv_usec - req->timestamps.request_begin_at.tv_usec) / 1e6;
     int status = req->res.status ? req->res.status : 499;
     hk_metrics_request(srv, label, status, secs);
     if (srv->access_log) {
         size_t plen = req->path.len < 512 ? req->path.len : 512;
         pthread_mutex_lock(&srv->log_lock);
-        fprintf(srv->access_log, "%s %.*s %.*s %d %zu %.6f\n",
-                label, (int)req->method.len, req->method.base, (int)plen,
+        fprintf(srv->access_log, "%s %.*s %.*s %d %zu %.6f\n", label,
+                (int)req->method.len, req->method.base, (int)plen,
                 req->path.base, status, req->bytes_sent, secs);
         fflush(srv->access_log);
         pthread_mutex_unlock(&srv->log_lock);
@@ -400,13 +380,20 @@ typedef struct json_error_ostream {
 static const char *code_for(int status)
 {
     switch (status) {
-    case 400: return "bad_request";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 413: return "body_too_large";
-    case 417: return "expectation_failed";
-    case 503: return "unavailable";
-    default: return status >= 500 ? "internal" : "bad_request";
+    case 400:
+        return "bad_request";
+    case 404:
+        return "not_found";
+    case 405:
+        return "method_not_allowed";
+    case 413:
+        return "body_too_large";
+    case 417:
+        return "expectation_failed";
+    case 503:
+        return "unavailable";
+    default:
+        return status >= 500 ? "internal" : "bad_request";
     }
 }
 
@@ -423,8 +410,8 @@ static void json_error_send(h2o_ostream_t *self, h2o_req_t *req,
         return;
     }
     size_t n = os->body.len;
-    while (n > 0 && (os->body.data[n - 1] == '\n' ||
-                     os->body.data[n - 1] == ' '))
+    while (n > 0 &&
+           (os->body.data[n - 1] == '\n' || os->body.data[n - 1] == ' '))
         n--;
     hk_buf b = HK_BUF_INIT;
     hk_err rc = hk_buf_appendf(&b, "{\"error\":{\"code\":\"%s\",\"message\":",
@@ -432,8 +419,7 @@ static void json_error_send(h2o_ostream_t *self, h2o_req_t *req,
     if (rc == HK_OK)
         rc = hk_buf_append_json_string(&b, n ? os->body.data : "error",
                                        n ? n : 5);
-    if (rc == HK_OK)
-        rc = hk_buf_append_str(&b, ",\"detail\":null}}\n");
+    if (rc == HK_OK) rc = hk_buf_append_str(&b, ",\"detail\":null}}\n");
     hk_buf_free(&os->body);
     h2o_iovec_t out = rc == HK_OK ? h2o_strdup(&req->pool, b.data, b.len)
                                   : h2o_iovec_init(NULL, 0);
@@ -454,15 +440,15 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req,
 {
     (void)self;
     if (req->res.status >= 400) {
-        ssize_t i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE,
-                                    -1);
+        ssize_t i =
+            h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
         if (i >= 0 && req->res.headers.entries[i].value.len >= 10 &&
-            memcmp(req->res.headers.entries[i].value.base, "text/plain",
-                   10) == 0) {
+            memcmp(req->res.headers.entries[i].value.base, "text/plain", 10) ==
+                0) {
             req->res.headers.entries[i].value =
                 h2o_iovec_init(H2O_STRLIT("application/json; charset=utf-8"));
-            json_error_ostream *os = (json_error_ostream *)h2o_add_ostream(
-                req, sizeof(*os), slot);
+            json_error_ostream *os =
+                (json_error_ostream *)h2o_add_ostream(req, sizeof(*os), slot);
             memset(&os->body, 0, sizeof(os->body));
             os->super.do_send = json_error_send;
             os->super.stop = json_error_stop;
@@ -481,16 +467,15 @@ hk_err hk_router_install(hk_server *srv, hk_error *err)
                  hk_routes[i].method, pat, hk_routes[i].suffix);
     }
     h2o_pathconf_t *pc = h2o_config_register_path(srv->hostconf, "/", 0);
-    if (!pc)
-        return hk_error_set(err, HK_ERR_NOMEM, "cannot register path /");
+    if (!pc) return hk_error_set(err, HK_ERR_NOMEM, "cannot register path /");
     root_handler *h = (root_handler *)h2o_create_handler(pc, sizeof(*h));
     h->super.on_req = on_req;
     h->srv = srv;
     metrics_logger *l = (metrics_logger *)h2o_create_logger(pc, sizeof(*l));
     l->super.log_access = log_access;
     l->srv = srv;
-    h2o_filter_t *f = h2o_create_filter(&srv->hostconf->fallback_path,
-                                        sizeof(*f));
+    h2o_filter_t *f =
+        h2o_create_filter(&srv->hostconf->fallback_path, sizeof(*f));
     f->on_setup_ostream = json_error_setup;
     metrics_logger *fl = (metrics_logger *)h2o_create_logger(
         &srv->hostconf->fallback_path, sizeof(*fl));
@@ -507,14 +492,12 @@ hk_err hk_server_register_path(hk_server *srv, const char *prefix,
     size_t len = strlen(prefix);
     while (len > 1 && prefix[len - 1] == '/')
         len--;
-    if (len >= sizeof(srv->paths[0].prefix))
-        return HK_ERR_LIMIT;
+    if (len >= sizeof(srv->paths[0].prefix)) return HK_ERR_LIMIT;
     for (unsigned i = 0; i < srv->n_paths; i++)
         if (srv->paths[i].len == len &&
             !memcmp(srv->paths[i].prefix, prefix, len))
             return HK_ERR_EXISTS;
-    if (srv->n_paths >= HK_MAX_PATHS)
-        return HK_ERR_LIMIT;
+    if (srv->n_paths >= HK_MAX_PATHS) return HK_ERR_LIMIT;
     hk_path_entry *e = &srv->paths[srv->n_paths++];
     memcpy(e->prefix, prefix, len);
     e->prefix[len] = '\0';

@@ -40,23 +40,23 @@
 #include "server/server_int.h"
 
 struct hk_write_job {
-    hk_loop_msg msg;          /* completion message to the origin loop */
-    hk_write_job *next;       /* writer queue link */
-    hk_write_fn fn;           /* the mutation */
-    bool solo;                /* run in a transaction of its own */
-    void *arg;                /* fn's argument */
-    char actor[64];           /* audit actor */
-    hk_err rc;                /* result */
-    hk_error err;             /* result details */
+    hk_loop_msg msg;    /* completion message to the origin loop */
+    hk_write_job *next; /* writer queue link */
+    hk_write_fn fn;     /* the mutation */
+    bool solo;          /* run in a transaction of its own */
+    void *arg;          /* fn's argument */
+    char actor[64];     /* audit actor */
+    hk_err rc;          /* result */
+    hk_error err;       /* result details */
     /* async completion */
-    hk_server *srv;           /* owner */
-    hk_loop *loop;            /* origin loop, NULL for sync jobs */
-    hk_req_ref *ref;          /* the request, if still alive */
-    hk_write_done_fn done;    /* completion on the loop */
+    hk_server *srv;        /* owner */
+    hk_loop *loop;         /* origin loop, NULL for sync jobs */
+    hk_req_ref *ref;       /* the request, if still alive */
+    hk_write_done_fn done; /* completion on the loop */
     /* sync completion */
-    pthread_mutex_t *mu;      /* guards *finished */
-    pthread_cond_t *cv;       /* signalled when finished */
-    bool *finished;           /* set by the writer */
+    pthread_mutex_t *mu; /* guards *finished */
+    pthread_cond_t *cv;  /* signalled when finished */
+    bool *finished;      /* set by the writer */
 };
 
 static bool fatal_for_txn(hk_err rc)
@@ -111,8 +111,7 @@ static void apply_alone(hk_server *srv, hk_write_job *first)
         hk_txn *txn = NULL;
         int64_t t0 = hk_now_us();
         job->rc = hk_txn_begin(srv->store, true, &txn, &job->err);
-        if (job->rc != HK_OK)
-            continue;
+        if (job->rc != HK_OK) continue;
         if (run_job(txn, job) != HK_OK && fatal_for_txn(job->rc)) {
             hk_txn_abort(txn);
             continue;
@@ -192,8 +191,7 @@ static void *writer_main(void *arg)
         if (w->count < w->last_group && !w->stop && w->delay_us > 0 &&
             !w->head->solo) {
             int64_t wait_us = w->last_commit_us / 2;
-            if (wait_us > w->delay_us)
-                wait_us = w->delay_us;
+            if (wait_us > w->delay_us) wait_us = w->delay_us;
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_nsec += (long)(wait_us * 1000);
@@ -213,19 +211,16 @@ static void *writer_main(void *arg)
             n++;
         }
         w->head = last->next;
-        if (!w->head)
-            w->tail = NULL;
+        if (!w->head) w->tail = NULL;
         last->next = NULL;
         w->count -= n;
-        if (!first->solo)
-            w->last_group = n;
+        if (!first->solo) w->last_group = n;
         atomic_fetch_sub(&srv->metrics.queue_depth, n);
         pthread_mutex_unlock(&w->lock);
 
         int64_t t0 = hk_now_us();
         apply_group(srv, first, n);
-        if (!first->solo)
-            w->last_commit_us = hk_now_us() - t0;
+        if (!first->solo) w->last_commit_us = hk_now_us() - t0;
         for (hk_write_job *job = first, *next; job; job = next) {
             next = job->next;
             complete(job);
@@ -290,8 +285,7 @@ hk_err hk_server_write_sync(hk_server *srv, hk_write_fn fn, void *arg,
     pthread_mutex_unlock(&mu);
     pthread_cond_destroy(&cv);
     pthread_mutex_destroy(&mu);
-    if (err)
-        *err = job.err;
+    if (err) *err = job.err;
     return job.rc;
 }
 
@@ -306,11 +300,9 @@ hk_err hk_write_async_ex(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,
                          void *arg, const char *actor, bool solo)
 {
     hk_loop *loop = hk_server_current_loop();
-    if (!loop)
-        return HK_ERR_STATE;
+    if (!loop) return HK_ERR_STATE;
     hk_write_job *job = hk_calloc(1, sizeof(*job));
-    if (!job)
-        return HK_ERR_NOMEM;
+    if (!job) return HK_ERR_NOMEM;
     job->ref = hk_req_ref_new(req);
     if (!job->ref) {
         hk_free(job);
@@ -356,8 +348,7 @@ hk_err hk_writer_start(hk_server *srv, hk_error *err)
 void hk_writer_stop(hk_server *srv)
 {
     hk_writer *w = &srv->writer;
-    if (!w->started)
-        return;
+    if (!w->started) return;
     pthread_mutex_lock(&w->lock);
     w->closed = true;
     w->stop = true;

@@ -39,7 +39,8 @@
 static hk_err encode_entry(hk_buf *b, uint64_t seq, int64_t time_us,
                            const char *actor, const char *op, hk_fact_id first,
                            hk_fact_id last, uint64_t count, const char *before,
-                           const char *after) {
+                           const char *after)
+{
     uint8_t h[AUDIT_FIXED];
     size_t alen = strlen(actor), olen = strlen(op);
     hk_err e;
@@ -49,8 +50,7 @@ static hk_err encode_entry(hk_buf *b, uint64_t seq, int64_t time_us,
     hk_put_u64(h + 17, first);
     hk_put_u64(h + 25, last);
     hk_put_u64(h + 33, count);
-    if ((e = hk_buf_append(b, h, sizeof h)))
-        return e;
+    if ((e = hk_buf_append(b, h, sizeof h))) return e;
     uint8_t l2[2] = {(uint8_t)(alen >> 8), (uint8_t)alen};
     uint8_t l1 = (uint8_t)olen;
     if ((e = hk_buf_append(b, l2, 2)) || (e = hk_buf_append(b, actor, alen)) ||
@@ -84,7 +84,8 @@ typedef struct raw_entry {
     const uint8_t *hash;          /* 32 bytes */
 } raw_entry;
 
-static bool parse_entry(const void *data, size_t len, raw_entry *r) {
+static bool parse_entry(const void *data, size_t len, raw_entry *r)
+{
     const uint8_t *p = data, *end = p + len;
     if (len < AUDIT_FIXED + 2 + 1 + 5 + 5 + 64 || p[0] != AUDIT_VERSION)
         return false;
@@ -98,23 +99,19 @@ static bool parse_entry(const void *data, size_t len, raw_entry *r) {
     p += AUDIT_FIXED;
     r->actor_len = ((size_t)p[0] << 8) | p[1];
     p += 2;
-    if ((size_t)(end - p) < r->actor_len + 1)
-        return false;
+    if ((size_t)(end - p) < r->actor_len + 1) return false;
     r->actor = (const char *)p;
     p += r->actor_len;
     r->op_len = *p++;
-    if ((size_t)(end - p) < r->op_len)
-        return false;
+    if ((size_t)(end - p) < r->op_len) return false;
     r->op = (const char *)p;
     p += r->op_len;
     for (int i = 0; i < 2; i++) {
-        if (end - p < 5 || p[0] > 1)
-            return false;
+        if (end - p < 5 || p[0] > 1) return false;
         bool has = p[0] == 1;
         size_t n = hk_get_u32(p + 1);
         p += 5;
-        if ((size_t)(end - p) < n || (!has && n))
-            return false;
+        if ((size_t)(end - p) < n || (!has && n)) return false;
         if (i == 0) {
             r->before = has ? (const char *)p : NULL;
             r->before_len = n;
@@ -124,8 +121,7 @@ static bool parse_entry(const void *data, size_t len, raw_entry *r) {
         }
         p += n;
     }
-    if (p != end)
-        return false;
+    if (p != end) return false;
     r->canon_len = (size_t)(end - r->canon);
     r->prev_hash = end;
     r->hash = end + 32;
@@ -133,7 +129,8 @@ static bool parse_entry(const void *data, size_t len, raw_entry *r) {
 }
 
 static void chain_hash(const uint8_t prev[32], const void *canon, size_t len,
-                       uint8_t out[32]) {
+                       uint8_t out[32])
+{
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned n = 32;
     if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
@@ -161,7 +158,8 @@ static void chain_hash(const uint8_t prev[32], const void *canon, size_t len,
 
 hk_err hk_audit_append(hk_txn *t, const char *op, hk_fact_id first,
                        hk_fact_id last, uint64_t count, const char *before,
-                       const char *after, hk_error *err) {
+                       const char *after, hk_error *err)
+{
     hk_buf b = HK_BUF_INIT;
     uint64_t seq = t->c.audit_seq + 1;
     int64_t now = hk_now_us();
@@ -173,8 +171,7 @@ hk_err hk_audit_append(hk_txn *t, const char *op, hk_fact_id first,
         now = t->c.last_change_us; /* keep entry times monotonic */
     e = encode_entry(&b, seq, now, t->actor ? t->actor : "local", op, first,
                      last, count, before, after);
-    if (e)
-        goto nomem;
+    if (e) goto nomem;
     chain_hash(t->c.audit_hash, b.data, b.len, hash);
     if ((e = hk_buf_append(&b, t->c.audit_hash, 32)) ||
         (e = hk_buf_append(&b, hash, 32)))
@@ -182,16 +179,14 @@ hk_err hk_audit_append(hk_txn *t, const char *op, hk_fact_id first,
     hk_put_u64(kb, seq);
     MDB_val k = {8, kb}, d = {b.len, b.data};
     hk_txn_touch(t);
-    if ((rc = mdb_put(t->txn, t->s->db.audit, &k, &d, MDB_APPEND)))
-        goto lmdb;
+    if ((rc = mdb_put(t->txn, t->s->db.audit, &k, &d, MDB_APPEND))) goto lmdb;
     if (strcmp(op, "import") == 0) {
         uint8_t lk[8], v[16];
         hk_put_u64(lk, last);
         hk_put_u64(v, first);
         hk_put_u64(v + 8, seq);
         MDB_val bk = {8, lk}, bv = {16, v};
-        if ((rc = mdb_put(t->txn, t->s->db.audit_bulk, &bk, &bv, 0)))
-            goto lmdb;
+        if ((rc = mdb_put(t->txn, t->s->db.audit_bulk, &bk, &bv, 0))) goto lmdb;
     } else if (first) {
         uint8_t fk[8];
         hk_put_u64(fk, first);
@@ -215,23 +210,22 @@ nomem:
 }
 
 hk_err hk_audit_bulk_note(hk_txn *t, hk_fact_id id, const hk_statement *st,
-                          hk_error *err) {
+                          hk_error *err)
+{
     hk_buf_reset(&t->scratch);
     hk_err e = hk_statement_format(st, &t->scratch);
-    if (!e)
-        e = hk_buf_append(&t->scratch, "\n", 1);
-    if (e)
-        return hk_error_set(err, e, "store: cannot format a statement");
+    if (!e) e = hk_buf_append(&t->scratch, "\n", 1);
+    if (e) return hk_error_set(err, e, "store: cannot format a statement");
     if (EVP_DigestUpdate(t->bulk_digest, t->scratch.data, t->scratch.len) != 1)
         return hk_error_set(err, HK_ERR_NOMEM, "store: digest failed");
-    if (!t->bulk_first)
-        t->bulk_first = id;
+    if (!t->bulk_first) t->bulk_first = id;
     t->bulk_last = id;
     t->bulk_count++;
     return HK_OK;
 }
 
-hk_err hk_audit_flush_bulk(hk_txn *t, hk_error *err) {
+hk_err hk_audit_flush_bulk(hk_txn *t, hk_error *err)
+{
     uint8_t dg[32];
     char hex[65];
     unsigned n = 32;
@@ -252,8 +246,8 @@ hk_err hk_audit_flush_bulk(hk_txn *t, hk_error *err) {
         hk_buf_free(&after);
         return hk_error_set(err, e, "store: out of memory (audit)");
     }
-    e = hk_audit_append(t, "import", t->bulk_first, t->bulk_last,
-                        t->bulk_count, NULL, after.data, err);
+    e = hk_audit_append(t, "import", t->bulk_first, t->bulk_last, t->bulk_count,
+                        NULL, after.data, err);
     hk_buf_free(&after);
     return e;
 }
@@ -261,7 +255,8 @@ hk_err hk_audit_flush_bulk(hk_txn *t, hk_error *err) {
 /* ==== Reading ==== */
 
 static hk_err entry_from_raw(const raw_entry *r, uint64_t seq,
-                             hk_audit_entry *out) {
+                             hk_audit_entry *out)
+{
     memset(out, 0, sizeof *out);
     out->seq = seq;
     out->time_us = r->time_us;
@@ -270,10 +265,8 @@ static hk_err entry_from_raw(const raw_entry *r, uint64_t seq,
     out->count = r->count;
     out->actor = hk_strndup(r->actor, r->actor_len);
     out->op = hk_strndup(r->op, r->op_len);
-    if (r->before)
-        out->before = hk_strndup(r->before, r->before_len);
-    if (r->after)
-        out->after = hk_strndup(r->after, r->after_len);
+    if (r->before) out->before = hk_strndup(r->before, r->before_len);
+    if (r->after) out->after = hk_strndup(r->after, r->after_len);
     memcpy(out->prev_hash, r->prev_hash, 32);
     memcpy(out->hash, r->hash, 32);
     if (!out->actor || !out->op || (r->before && !out->before) ||
@@ -282,37 +275,36 @@ static hk_err entry_from_raw(const raw_entry *r, uint64_t seq,
     return HK_OK;
 }
 
-static void entry_free(hk_audit_entry *e) {
+static void entry_free(hk_audit_entry *e)
+{
     hk_free(e->actor);
     hk_free(e->op);
     hk_free(e->before);
     hk_free(e->after);
 }
 
-void hk_audit_entries_free(hk_audit_entry *v, size_t n) {
-    if (!v)
-        return;
+void hk_audit_entries_free(hk_audit_entry *v, size_t n)
+{
+    if (!v) return;
     for (size_t i = 0; i < n; i++)
         entry_free(&v[i]);
     hk_free(v);
 }
 
 static hk_err load_entry(hk_txn *t, uint64_t seq, hk_audit_entry *out,
-                         hk_error *err) {
+                         hk_error *err)
+{
     uint8_t kb[8];
     raw_entry r;
     hk_put_u64(kb, seq);
     MDB_val k = {8, kb}, d;
     int rc = mdb_get(t->txn, t->s->db.audit, &k, &d);
     if (rc == MDB_NOTFOUND)
-        return hk_error_set(err, HK_ERR_CORRUPT,
-                            "audit entry %llu is missing",
+        return hk_error_set(err, HK_ERR_CORRUPT, "audit entry %llu is missing",
                             (unsigned long long)seq);
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "reading the audit log");
+    if (rc) return hk_store_mdb_error(t, rc, err, "reading the audit log");
     if (!parse_entry(d.mv_data, d.mv_size, &r))
-        return hk_error_set(err, HK_ERR_CORRUPT,
-                            "audit entry %llu is damaged",
+        return hk_error_set(err, HK_ERR_CORRUPT, "audit entry %llu is damaged",
                             (unsigned long long)seq);
     if (entry_from_raw(&r, seq, out)) {
         entry_free(out);
@@ -322,7 +314,8 @@ static hk_err load_entry(hk_txn *t, uint64_t seq, hk_audit_entry *out,
 }
 
 hk_err hk_audit_list(hk_txn *t, uint64_t before_seq, size_t limit,
-                     hk_audit_entry **out, size_t *n, hk_error *err) {
+                     hk_audit_entry **out, size_t *n, hk_error *err)
+{
     MDB_cursor *c = NULL;
     hk_audit_entry *v = NULL;
     size_t cnt = 0;
@@ -333,10 +326,8 @@ hk_err hk_audit_list(hk_txn *t, uint64_t before_seq, size_t limit,
 
     *out = NULL;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)))
-        return e;
-    if (limit == 0)
-        return HK_OK;
+    if ((e = hk_txn_check_read(t, err))) return e;
+    if (limit == 0) return HK_OK;
     if ((rc = mdb_cursor_open(t->txn, t->s->db.audit, &c)))
         return hk_store_mdb_error(t, rc, err, "reading the audit log");
     if (before_seq == 0) {
@@ -395,13 +386,15 @@ fail:
     return e;
 }
 
-static int cmp_seq_desc(const void *a, const void *b) {
+static int cmp_seq_desc(const void *a, const void *b)
+{
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
 hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
-                        hk_audit_entry **out, size_t *n, hk_error *err) {
+                        hk_audit_entry **out, size_t *n, hk_error *err)
+{
     MDB_cursor *c = NULL;
     uint64_t *seqs = NULL;
     size_t ns = 0;
@@ -414,37 +407,28 @@ hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
 
     *out = NULL;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)))
-        return e;
-    if (limit == 0)
-        return HK_OK;
-    if (limit > 100000)
-        limit = 100000;
+    if ((e = hk_txn_check_read(t, err))) return e;
+    if (limit == 0) return HK_OK;
+    if (limit > 100000) limit = 100000;
     seqs = hk_malloc((limit + 1) * sizeof *seqs);
-    if (!seqs)
-        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    if (!seqs) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     /* Per-fact entries, newest first. */
-    if ((rc = mdb_cursor_open(t->txn, t->s->db.audit_by_fact, &c)))
-        goto lmdb;
+    if ((rc = mdb_cursor_open(t->txn, t->s->db.audit_by_fact, &c))) goto lmdb;
     hk_put_u64(kb, id);
     k.mv_size = 8;
     k.mv_data = kb;
     rc = mdb_cursor_get(c, &k, &d, MDB_SET);
-    if (rc == 0)
-        rc = mdb_cursor_get(c, &k, &d, MDB_LAST_DUP);
+    if (rc == 0) rc = mdb_cursor_get(c, &k, &d, MDB_LAST_DUP);
     while (rc == 0 && ns < limit) {
-        if (d.mv_size == 8)
-            seqs[ns++] = hk_get_u64(d.mv_data);
+        if (d.mv_size == 8) seqs[ns++] = hk_get_u64(d.mv_data);
         rc = mdb_cursor_get(c, &k, &d, MDB_PREV_DUP);
     }
-    if (rc && rc != MDB_NOTFOUND)
-        goto lmdb;
+    if (rc && rc != MDB_NOTFOUND) goto lmdb;
     mdb_cursor_close(c);
     c = NULL;
     /* The import entry whose id range covers id: the first range ending at
      * or after id, if it starts at or before id. */
-    if ((rc = mdb_cursor_open(t->txn, t->s->db.audit_bulk, &c)))
-        goto lmdb;
+    if ((rc = mdb_cursor_open(t->txn, t->s->db.audit_bulk, &c))) goto lmdb;
     k.mv_size = 8;
     k.mv_data = kb;
     rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
@@ -456,8 +440,7 @@ hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
     c = NULL;
 
     qsort(seqs, ns, sizeof *seqs, cmp_seq_desc);
-    if (ns > limit)
-        ns = limit;
+    if (ns > limit) ns = limit;
     if (ns) {
         v = hk_calloc(ns, sizeof *v);
         if (!v) {
@@ -466,8 +449,7 @@ hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
         }
     }
     for (; cnt < ns; cnt++)
-        if ((e = load_entry(t, seqs[cnt], &v[cnt], err)))
-            goto fail;
+        if ((e = load_entry(t, seqs[cnt], &v[cnt], err))) goto fail;
     hk_free(seqs);
     *out = v;
     *n = cnt;
@@ -475,8 +457,7 @@ hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
 lmdb:
     e = hk_store_mdb_error(t, rc, err, "reading fact history");
 fail:
-    if (c)
-        mdb_cursor_close(c);
+    if (c) mdb_cursor_close(c);
     hk_free(seqs);
     hk_audit_entries_free(v, cnt);
     return e;
@@ -485,14 +466,16 @@ fail:
 /* ==== Verification ==== */
 
 static hk_err report_bad(hk_audit_report *rep, uint64_t seq, const char *why,
-                         unsigned long long a) {
+                         unsigned long long a)
+{
     rep->ok = false;
     rep->first_bad = seq;
     snprintf(rep->reason, sizeof rep->reason, why, a);
     return HK_OK;
 }
 
-hk_err hk_audit_verify(hk_txn *t, hk_audit_report *rep, hk_error *err) {
+hk_err hk_audit_verify(hk_txn *t, hk_audit_report *rep, hk_error *err)
+{
     hk_counters c;
     MDB_cursor *cur = NULL;
     MDB_val k, d;
@@ -501,12 +484,10 @@ hk_err hk_audit_verify(hk_txn *t, hk_audit_report *rep, hk_error *err) {
     hk_err e;
     int rc;
 
-    if (!rep)
-        return hk_error_set(err, HK_ERR_INVALID, "no report");
+    if (!rep) return hk_error_set(err, HK_ERR_INVALID, "no report");
     memset(rep, 0, sizeof *rep);
     rep->ok = true;
-    if ((e = hk_txn_check_read(t, err)))
-        return e;
+    if ((e = hk_txn_check_read(t, err))) return e;
     if (t->write)
         c = t->c;
     else if ((e = hk_txn_load_counters(t, &c, err)))
@@ -532,13 +513,17 @@ hk_err hk_audit_verify(hk_txn *t, hk_audit_report *rep, hk_error *err) {
             goto done;
         }
         if (r.seq != key) {
-            report_bad(rep, expect, "entry %llu carries another sequence "
-                       "number (moved)", (unsigned long long)expect);
+            report_bad(rep, expect,
+                       "entry %llu carries another sequence "
+                       "number (moved)",
+                       (unsigned long long)expect);
             goto done;
         }
         if (memcmp(r.prev_hash, prev, 32) != 0) {
-            report_bad(rep, expect, "entry %llu does not chain to the "
-                       "previous entry", (unsigned long long)expect);
+            report_bad(rep, expect,
+                       "entry %llu does not chain to the "
+                       "previous entry",
+                       (unsigned long long)expect);
             goto done;
         }
         chain_hash(prev, r.canon, r.canon_len, h);
@@ -559,7 +544,8 @@ hk_err hk_audit_verify(hk_txn *t, hk_audit_report *rep, hk_error *err) {
     if (rep->checked < c.audit_seq) {
         report_bad(rep, rep->checked + 1,
                    "log ends at entry %llu but the head says more (entries "
-                   "removed from the end)", (unsigned long long)rep->checked);
+                   "removed from the end)",
+                   (unsigned long long)rep->checked);
     } else if (rep->checked > c.audit_seq) {
         report_bad(rep, c.audit_seq + 1,
                    "entries beyond the recorded head %llu",

@@ -47,20 +47,22 @@
 
 #define MANIFEST_FORMAT "hakgal-lmdb"
 
-static hk_err io_err(hk_error *err, const char *what, const char *path) {
+static hk_err io_err(hk_error *err, const char *what, const char *path)
+{
     return hk_error_set(err, HK_ERR_IO, "backup: %s %s: %s", what, path,
                         strerror(errno));
 }
 
-static char *path_join(const char *dir, const char *name) {
+static char *path_join(const char *dir, const char *name)
+{
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = hk_malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
 
-hk_err hk_store_fsync_path(const char *path, bool dir, hk_error *err) {
+hk_err hk_store_fsync_path(const char *path, bool dir, hk_error *err)
+{
     int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
     if (fd < 0)
         return hk_error_set(err, HK_ERR_IO, "store: cannot open %s: %s", path,
@@ -76,23 +78,28 @@ hk_err hk_store_fsync_path(const char *path, bool dir, hk_error *err) {
 }
 
 hk_err hk_store_copy_attrs(const char *path, const struct stat *orig,
-                           hk_error *err) {
+                           hk_error *err)
+{
     if (chmod(path, orig->st_mode & 07777) != 0)
-        return hk_error_set(err, HK_ERR_IO, "store: cannot set the mode of "
-                            "%s: %s", path, strerror(errno));
+        return hk_error_set(err, HK_ERR_IO,
+                            "store: cannot set the mode of "
+                            "%s: %s",
+                            path, strerror(errno));
     if ((orig->st_uid != geteuid() || orig->st_gid != getegid()) &&
         chown(path, orig->st_uid, orig->st_gid) != 0 && errno != EPERM)
-        return hk_error_set(err, HK_ERR_IO, "store: cannot set the owner "
-                            "of %s: %s", path, strerror(errno));
+        return hk_error_set(err, HK_ERR_IO,
+                            "store: cannot set the owner "
+                            "of %s: %s",
+                            path, strerror(errno));
     return HK_OK;
 }
 
 /* SHA-256 of a file in 1 MiB chunks; *bytes gets its size. */
 static hk_err file_sha256(const char *path, char hex[65], uint64_t *bytes,
-                          hk_error *err) {
+                          hk_error *err)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return io_err(err, "cannot open", path);
+    if (fd < 0) return io_err(err, "cannot open", path);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     uint8_t *buf = hk_malloc(1 << 20);
     hk_err e = HK_OK;
@@ -103,14 +110,12 @@ static hk_err file_sha256(const char *path, char hex[65], uint64_t *bytes,
     }
     for (;;) {
         ssize_t n = read(fd, buf, 1 << 20);
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             e = io_err(err, "cannot read", path);
             goto done;
         }
-        if (n == 0)
-            break;
+        if (n == 0) break;
         EVP_DigestUpdate(ctx, buf, (size_t)n);
         total += (uint64_t)n;
     }
@@ -118,8 +123,7 @@ static hk_err file_sha256(const char *path, char hex[65], uint64_t *bytes,
     unsigned mdlen = 32;
     EVP_DigestFinal_ex(ctx, md, &mdlen);
     hk_hex(md, 32, hex);
-    if (bytes)
-        *bytes = total;
+    if (bytes) *bytes = total;
 done:
     EVP_MD_CTX_free(ctx);
     hk_free(buf);
@@ -127,10 +131,10 @@ done:
     return e;
 }
 
-static bool dir_is_empty(const char *path) {
+static bool dir_is_empty(const char *path)
+{
     DIR *d = opendir(path);
-    if (!d)
-        return false;
+    if (!d) return false;
     struct dirent *de;
     bool empty = true;
     while ((de = readdir(d))) {
@@ -144,8 +148,8 @@ static bool dir_is_empty(const char *path) {
 }
 
 /* Facts in the copied KB, read from the copy itself. */
-static hk_err copy_fact_count(const char *dir, uint64_t *facts,
-                              hk_error *err) {
+static hk_err copy_fact_count(const char *dir, uint64_t *facts, hk_error *err)
+{
     MDB_env *env = NULL;
     MDB_txn *txn = NULL;
     MDB_dbi dbi;
@@ -166,12 +170,12 @@ static hk_err copy_fact_count(const char *dir, uint64_t *facts,
     mdb_env_close(env);
     return HK_OK;
 fail:
-    if (txn)
-        mdb_txn_abort(txn);
-    if (env)
-        mdb_env_close(env);
-    return hk_error_set(err, HK_ERR_CORRUPT, "backup: the copy in %s does "
-                        "not open: %s", dir, mdb_strerror(rc));
+    if (txn) mdb_txn_abort(txn);
+    if (env) mdb_env_close(env);
+    return hk_error_set(err, HK_ERR_CORRUPT,
+                        "backup: the copy in %s does "
+                        "not open: %s",
+                        dir, mdb_strerror(rc));
 }
 
 #define HK_COPY_STEP 1000000u
@@ -179,7 +183,8 @@ fail:
 /* Commits a step of the copy and reopens the write cursor on ddbi in a
  * new write txn. */
 static int copy_step(MDB_env *dst, MDB_txn **wtxn, MDB_cursor **wc,
-                     MDB_dbi ddbi) {
+                     MDB_dbi ddbi)
+{
     mdb_cursor_close(*wc);
     *wc = NULL;
     int rc = mdb_txn_commit(*wtxn);
@@ -196,7 +201,8 @@ static int copy_step(MDB_env *dst, MDB_txn **wtxn, MDB_cursor **wc,
  * key with a single value has no duplicate page: GET_MULTIPLE then leaves
  * the value as read. Steps are committed between keys. */
 static int copy_dupfixed(MDB_cursor *rc_cur, MDB_env *dst, MDB_txn **wtxn,
-                         MDB_cursor **wc, MDB_dbi ddbi, size_t *since_commit) {
+                         MDB_cursor **wc, MDB_dbi ddbi, size_t *since_commit)
+{
     MDB_val k, d, k2, page;
     int rc;
     for (rc = mdb_cursor_get(rc_cur, &k, &d, MDB_FIRST); rc == 0;
@@ -204,8 +210,7 @@ static int copy_dupfixed(MDB_cursor *rc_cur, MDB_env *dst, MDB_txn **wtxn,
         size_t item = d.mv_size;
         unsigned put = MDB_APPEND;
         int mrc;
-        if (item == 0)
-            return MDB_CORRUPTED;
+        if (item == 0) return MDB_CORRUPTED;
         page = d;
         for (mrc = mdb_cursor_get(rc_cur, &k2, &page, MDB_GET_MULTIPLE);
              mrc == 0;
@@ -215,18 +220,15 @@ static int copy_dupfixed(MDB_cursor *rc_cur, MDB_env *dst, MDB_txn **wtxn,
             MDB_val items[2] = {{item, page.mv_data},
                                 {page.mv_size / item, NULL}};
             int prc = mdb_cursor_put(*wc, &k, items, MDB_MULTIPLE | put);
-            if (prc)
-                return prc;
+            if (prc) return prc;
             if (items[1].mv_size != page.mv_size / item)
                 return EIO; /* LMDB stored fewer than given */
             *since_commit += page.mv_size / item;
             put = MDB_APPENDDUP;
         }
-        if (mrc != MDB_NOTFOUND)
-            return mrc;
+        if (mrc != MDB_NOTFOUND) return mrc;
         if (*since_commit >= HK_COPY_STEP) {
-            if ((rc = copy_step(dst, wtxn, wc, ddbi)))
-                return rc;
+            if ((rc = copy_step(dst, wtxn, wc, ddbi))) return rc;
             *since_commit = 0;
         }
     }
@@ -235,12 +237,12 @@ static int copy_dupfixed(MDB_cursor *rc_cur, MDB_env *dst, MDB_txn **wtxn,
 
 /* True when the file system that holds the copy at path (a directory, or
  * a file with MDB_NOSUBDIR) has less than a page left for us. */
-static bool disk_full(const char *path, unsigned env_flags) {
+static bool disk_full(const char *path, unsigned env_flags)
+{
     char *dir = hk_strdup(path);
     struct statvfs vs;
     bool full = false;
-    if (!dir)
-        return false;
+    if (!dir) return false;
     if (env_flags & MDB_NOSUBDIR) {
         char *slash = strrchr(dir, '/');
         if (slash && slash != dir)
@@ -257,7 +259,8 @@ static bool disk_full(const char *path, unsigned env_flags) {
 }
 
 hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
-                     hk_error *err) {
+                     hk_error *err)
+{
     MDB_env *dst = NULL;
     MDB_txn *rtxn = NULL, *wtxn = NULL;
     MDB_cursor *rc_cur = NULL, *wc = NULL;
@@ -269,18 +272,16 @@ hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
     mdb_env_info(s->env, &info); /* the map in use (>= the file) */
     if ((rc = mdb_env_create(&dst)) || (rc = mdb_env_set_maxdbs(dst, 32)) ||
         (rc = mdb_env_set_mapsize(dst, info.me_mapsize)) ||
-        (rc = mdb_env_open(dst, dir, MDB_NOLOCK | MDB_NOSYNC | env_flags,
-                           0644)))
+        (rc =
+             mdb_env_open(dst, dir, MDB_NOLOCK | MDB_NOSYNC | env_flags, 0644)))
         goto lmdb;
-    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &rtxn)))
-        goto lmdb;
+    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &rtxn))) goto lmdb;
     for (size_t i = 0; i < n_db; i++) {
         const char *name;
         unsigned flags;
         MDB_dbi sdbi, ddbi;
         hk_store_db_spec(s, i, &name, &flags, &sdbi);
-        if (!wtxn && (rc = mdb_txn_begin(dst, NULL, 0, &wtxn)))
-            goto lmdb;
+        if (!wtxn && (rc = mdb_txn_begin(dst, NULL, 0, &wtxn))) goto lmdb;
         if ((rc = mdb_dbi_open(wtxn, name, flags | MDB_CREATE, &ddbi)) ||
             (rc = mdb_cursor_open(rtxn, sdbi, &rc_cur)) ||
             (rc = mdb_cursor_open(wtxn, ddbi, &wc)))
@@ -302,8 +303,8 @@ hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
              rc = mdb_cursor_get(rc_cur, &k, &d, MDB_NEXT)) {
             bool same = dupsort && prev.mv_data && k.mv_size == prev.mv_size &&
                         memcmp(k.mv_data, prev_key, k.mv_size) == 0;
-            int prc = mdb_cursor_put(wc, &k, &d,
-                                     same ? MDB_APPENDDUP : MDB_APPEND);
+            int prc =
+                mdb_cursor_put(wc, &k, &d, same ? MDB_APPENDDUP : MDB_APPEND);
             if (prc) {
                 rc = prc;
                 goto lmdb;
@@ -314,13 +315,11 @@ hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
                 prev.mv_data = prev_key;
             }
             if (++since_commit >= HK_COPY_STEP) {
-                if ((rc = copy_step(dst, &wtxn, &wc, ddbi)))
-                    goto lmdb;
+                if ((rc = copy_step(dst, &wtxn, &wc, ddbi))) goto lmdb;
                 since_commit = 0;
             }
         }
-        if (rc != MDB_NOTFOUND)
-            goto lmdb;
+        if (rc != MDB_NOTFOUND) goto lmdb;
         mdb_cursor_close(rc_cur);
         rc_cur = NULL;
         mdb_cursor_close(wc);
@@ -328,38 +327,34 @@ hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
     }
     rc = wtxn ? mdb_txn_commit(wtxn) : 0;
     wtxn = NULL;
-    if (rc || (rc = mdb_env_sync(dst, 1)))
-        goto lmdb;
+    if (rc || (rc = mdb_env_sync(dst, 1))) goto lmdb;
     goto done;
 lmdb:
     if (rc == MDB_MAP_FULL || rc == ENOSPC)
-        e = hk_error_set(err, HK_ERR_FULL, "store: dense copy to %s: %s",
-                         dir, mdb_strerror(rc));
+        e = hk_error_set(err, HK_ERR_FULL, "store: dense copy to %s: %s", dir,
+                         mdb_strerror(rc));
     else if (rc == EIO && disk_full(dir, env_flags))
         /* LMDB reports a short write (what a full disk gives) as EIO */
-        e = hk_error_set(err, HK_ERR_FULL, "store: dense copy to %s: the "
+        e = hk_error_set(err, HK_ERR_FULL,
+                         "store: dense copy to %s: the "
                          "file system is full (no space left for the copy; "
-                         "the KB itself is unchanged)", dir);
+                         "the KB itself is unchanged)",
+                         dir);
     else
         e = hk_error_set(err, HK_ERR_IO, "store: dense copy to %s: %s", dir,
                          mdb_strerror(rc));
 done:
-    if (rc_cur)
-        mdb_cursor_close(rc_cur);
-    if (wc)
-        mdb_cursor_close(wc);
-    if (wtxn)
-        mdb_txn_abort(wtxn);
-    if (rtxn)
-        mdb_txn_abort(rtxn);
-    if (dst)
-        mdb_env_close(dst);
+    if (rc_cur) mdb_cursor_close(rc_cur);
+    if (wc) mdb_cursor_close(wc);
+    if (wtxn) mdb_txn_abort(wtxn);
+    if (rtxn) mdb_txn_abort(rtxn);
+    if (dst) mdb_env_close(dst);
     return e;
 }
 
 static hk_err write_manifest(const char *dir, uint64_t facts, uint64_t bytes,
-                             const char *hex, uint32_t version,
-                             hk_error *err) {
+                             const char *hex, uint32_t version, hk_error *err)
+{
     char *tmp = path_join(dir, "MANIFEST.json.tmp");
     char *final = path_join(dir, "MANIFEST.json");
     hk_err e = HK_OK;
@@ -374,9 +369,8 @@ static hk_err write_manifest(const char *dir, uint64_t facts, uint64_t bytes,
     hk_time_format(now, ts);
     j = json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:s}", "format",
                   MANIFEST_FORMAT, "schema_version", (int)version, "created",
-                  ts, "created_us", (json_int_t)now, "facts",
-                  (json_int_t)facts, "bytes", (json_int_t)bytes, "sha256",
-                  hex);
+                  ts, "created_us", (json_int_t)now, "facts", (json_int_t)facts,
+                  "bytes", (json_int_t)bytes, "sha256", hex);
     if (!j) {
         e = hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
         goto done;
@@ -403,8 +397,7 @@ static hk_err write_manifest(const char *dir, uint64_t facts, uint64_t bytes,
     }
     e = hk_store_fsync_path(dir, true, err);
 done:
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
     json_decref(j);
     hk_free(tmp);
     hk_free(final);
@@ -412,7 +405,8 @@ done:
 }
 
 hk_err hk_store_backup(hk_store *s, const char *dest_dir, char sha256_hex[65],
-                       hk_error *err) {
+                       hk_error *err)
+{
     struct stat sb;
     char hex[65];
     uint64_t bytes = 0, facts = 0;
@@ -424,21 +418,20 @@ hk_err hk_store_backup(hk_store *s, const char *dest_dir, char sha256_hex[65],
         if (!S_ISDIR(sb.st_mode) || !dir_is_empty(dest_dir))
             return hk_error_set(err, HK_ERR_EXISTS,
                                 "backup: %s exists and is not an empty "
-                                "directory", dest_dir);
+                                "directory",
+                                dest_dir);
     } else if ((e = hk_store_make_dir(dest_dir, err))) {
         return e;
     }
     data = path_join(dest_dir, "data.mdb");
-    if (!data)
-        return hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
+    if (!data) return hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
     if ((e = hk_dense_copy(s, dest_dir, 0, err))) {
         unlink(data); /* no half copy without a manifest lying around */
         goto done;
     }
     /* as private as the KB it copies (the copy is created 0644) */
     struct stat kb;
-    if (stat(s->data_path, &kb) == 0 &&
-        chmod(data, kb.st_mode & 0777) != 0) {
+    if (stat(s->data_path, &kb) == 0 && chmod(data, kb.st_mode & 0777) != 0) {
         e = io_err(err, "cannot set the mode of", data);
         goto done;
     }
@@ -448,8 +441,7 @@ hk_err hk_store_backup(hk_store *s, const char *dest_dir, char sha256_hex[65],
         (e = write_manifest(dest_dir, facts, bytes, hex, s->schema_version,
                             err)))
         goto done;
-    if (sha256_hex)
-        memcpy(sha256_hex, hex, 65);
+    if (sha256_hex) memcpy(sha256_hex, hex, 65);
 done:
     hk_free(data);
     return e;
@@ -457,10 +449,10 @@ done:
 
 /* Reads the manifest; *sha gets its checksum (65 bytes). */
 static hk_err read_manifest(const char *dir, char sha[65], uint64_t *bytes,
-                            hk_error *err) {
+                            hk_error *err)
+{
     char *mpath = path_join(dir, "MANIFEST.json");
-    if (!mpath)
-        return hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
+    if (!mpath) return hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
     json_error_t je;
     json_t *j = json_load_file(mpath, 0, &je);
     hk_err e = HK_OK;
@@ -469,7 +461,8 @@ static hk_err read_manifest(const char *dir, char sha[65], uint64_t *bytes,
         if (stat(mpath, &sb) != 0)
             e = hk_error_set(err, HK_ERR_NOT_FOUND,
                              "backup: no backup at %s (MANIFEST.json "
-                             "missing)", dir);
+                             "missing)",
+                             dir);
         else
             e = hk_error_set(err, HK_ERR_CORRUPT,
                              "backup: MANIFEST.json is not valid JSON: %s",
@@ -494,34 +487,32 @@ static hk_err read_manifest(const char *dir, char sha[65], uint64_t *bytes,
 }
 
 hk_err hk_backup_verify(const char *backup_dir, char sha256_hex[65],
-                        hk_error *err) {
+                        hk_error *err)
+{
     char want[65], got[65];
     uint64_t want_bytes = 0, got_bytes = 0;
     hk_err e;
     if (!backup_dir)
         return hk_error_set(err, HK_ERR_INVALID, "backup: no directory");
-    if ((e = read_manifest(backup_dir, want, &want_bytes, err)))
-        return e;
+    if ((e = read_manifest(backup_dir, want, &want_bytes, err))) return e;
     char *data = path_join(backup_dir, "data.mdb");
-    if (!data)
-        return hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
+    if (!data) return hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
     e = file_sha256(data, got, &got_bytes, err);
     hk_free(data);
-    if (e)
-        return e;
-    if (sha256_hex)
-        memcpy(sha256_hex, got, 65);
+    if (e) return e;
+    if (sha256_hex) memcpy(sha256_hex, got, 65);
     if (strcmp(want, got) != 0 || want_bytes != got_bytes)
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "backup: checksum mismatch in %s (manifest %s, "
-                            "data.mdb %s)", backup_dir, want, got);
+                            "data.mdb %s)",
+                            backup_dir, want, got);
     return HK_OK;
 }
 
-static hk_err copy_file(const char *from, const char *to, hk_error *err) {
+static hk_err copy_file(const char *from, const char *to, hk_error *err)
+{
     int in = open(from, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return io_err(err, "cannot open", from);
+    if (in < 0) return io_err(err, "cannot open", from);
     int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out < 0) {
         close(in);
@@ -535,18 +526,15 @@ static hk_err copy_file(const char *from, const char *to, hk_error *err) {
     }
     for (;;) {
         ssize_t n = read(in, buf, 1 << 20);
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             e = io_err(err, "cannot read", from);
             goto done;
         }
-        if (n == 0)
-            break;
+        if (n == 0) break;
         for (ssize_t off = 0; off < n;) {
             ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
+            if (w < 0 && errno == EINTR) continue;
             if (w < 0) {
                 e = errno == ENOSPC
                         ? hk_error_set(err, HK_ERR_FULL, "backup: disk full")
@@ -556,18 +544,17 @@ static hk_err copy_file(const char *from, const char *to, hk_error *err) {
             off += w;
         }
     }
-    if (fsync(out) != 0)
-        e = io_err(err, "cannot sync", to);
+    if (fsync(out) != 0) e = io_err(err, "cannot sync", to);
 done:
     hk_free(buf);
     close(in);
-    if (close(out) != 0 && !e)
-        e = io_err(err, "cannot write", to);
+    if (close(out) != 0 && !e) e = io_err(err, "cannot write", to);
     return e;
 }
 
 hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
-                         bool force, hk_error *err) {
+                         bool force, hk_error *err)
+{
     struct stat sb;
     hk_err e;
     char *src = NULL, *tmp = NULL, *dst = NULL, *lock = NULL;
@@ -575,8 +562,7 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
     int kb_lock = -1; /* hakgal.lock, held with LOCK_EX */
     if (!backup_dir || !data_dir || !*data_dir)
         return hk_error_set(err, HK_ERR_INVALID, "restore: no directory");
-    if ((e = hk_backup_verify(backup_dir, NULL, err)))
-        return e;
+    if ((e = hk_backup_verify(backup_dir, NULL, err))) return e;
     src = path_join(backup_dir, "data.mdb");
     tmp = path_join(data_dir, "data.mdb.tmp");
     dst = path_join(data_dir, "data.mdb");
@@ -586,11 +572,12 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
         goto done;
     }
     if (stat(data_dir, &sb) != 0) {
-        if ((e = hk_store_make_dir(data_dir, err)))
-            goto done;
+        if ((e = hk_store_make_dir(data_dir, err))) goto done;
     } else if (!S_ISDIR(sb.st_mode)) {
-        e = hk_error_set(err, HK_ERR_INVALID, "restore: %s is not a "
-                         "directory", data_dir);
+        e = hk_error_set(err, HK_ERR_INVALID,
+                         "restore: %s is not a "
+                         "directory",
+                         data_dir);
         goto done;
     }
     /* The process lock: every open handle holds it shared, and opens wait
@@ -607,9 +594,12 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
         e = lrc == EWOULDBLOCK
                 ? hk_error_set(err, HK_ERR_BUSY,
                                "restore: the KB in %s is open in another "
-                               "process; stop it first", data_dir)
-                : hk_error_set(err, HK_ERR_IO, "restore: cannot lock %s/%s: "
-                               "%s", data_dir, HK_LOCK_FILE, strerror(lrc));
+                               "process; stop it first",
+                               data_dir)
+                : hk_error_set(err, HK_ERR_IO,
+                               "restore: cannot lock %s/%s: "
+                               "%s",
+                               data_dir, HK_LOCK_FILE, strerror(lrc));
         goto done;
     }
     /* Every process that has the KB open holds LMDB's shared lock on byte
@@ -628,7 +618,8 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
             e = (errno == EAGAIN || errno == EACCES)
                     ? hk_error_set(err, HK_ERR_BUSY,
                                    "restore: the KB in %s is open in another "
-                                   "process; stop it first", data_dir)
+                                   "process; stop it first",
+                                   data_dir)
                     : io_err(err, "cannot lock", lock);
             goto done;
         }
@@ -641,14 +632,16 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
         e = hk_error_set(err, HK_ERR_INVALID,
                          "restore: %s is a symbolic link; restore replaces "
                          "data.mdb by a new file, which would break the "
-                         "link (link the KB directory instead)", dst);
+                         "link (link the KB directory instead)",
+                         dst);
         goto done;
     }
     bool had_kb = stat(dst, &old_kb) == 0;
     if (had_kb && !force) {
         e = hk_error_set(err, HK_ERR_EXISTS,
                          "restore: %s already holds a KB (use force to "
-                         "replace it)", data_dir);
+                         "replace it)",
+                         data_dir);
         goto done;
     }
     if ((e = copy_file(src, tmp, err)) ||
@@ -664,12 +657,9 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
     }
     e = hk_store_fsync_path(data_dir, true, err);
 done:
-    if (e && tmp)
-        unlink(tmp);
-    if (lock_fd >= 0)
-        close(lock_fd);
-    if (kb_lock >= 0)
-        close(kb_lock); /* last: the new file is in place */
+    if (e && tmp) unlink(tmp);
+    if (lock_fd >= 0) close(lock_fd);
+    if (kb_lock >= 0) close(kb_lock); /* last: the new file is in place */
     hk_free(src);
     hk_free(tmp);
     hk_free(dst);

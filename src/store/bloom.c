@@ -36,34 +36,36 @@
 #define BLOOM_MIN_KEYS (1u << 20)
 
 struct hk_bloom {
-    uint64_t *bits;     /* bit array */
-    uint64_t n_bits;    /* size in bits (power of two) */
-    uint64_t cap_keys;  /* keys it was sized for */
-    uint64_t n_keys;    /* keys added */
+    uint64_t *bits;    /* bit array */
+    uint64_t n_bits;   /* size in bits (power of two) */
+    uint64_t cap_keys; /* keys it was sized for */
+    uint64_t n_keys;   /* keys added */
 };
 
 #define BLOCK_WORDS 8u /* uint64 words per 64-byte block */
 
 /* The block of hash h (high bits: independent of the bit slices). */
-static inline uint64_t *block_of(const hk_bloom *b, uint64_t h) {
+static inline uint64_t *block_of(const hk_bloom *b, uint64_t h)
+{
     uint64_t blocks = b->n_bits / 512;
     return b->bits + ((h >> 36) & (blocks - 1)) * BLOCK_WORDS;
 }
 
-void hk_bloom_free(hk_bloom *b) {
-    if (!b)
-        return;
+void hk_bloom_free(hk_bloom *b)
+{
+    if (!b) return;
     hk_free(b->bits);
     hk_free(b);
 }
 
-bool hk_bloom_needs_rebuild(const hk_bloom *b) {
+bool hk_bloom_needs_rebuild(const hk_bloom *b)
+{
     return !b || b->n_keys > b->cap_keys;
 }
 
-void hk_bloom_add(hk_bloom *b, uint64_t h) {
-    if (!b)
-        return;
+void hk_bloom_add(hk_bloom *b, uint64_t h)
+{
+    if (!b) return;
     uint64_t *blk = block_of(b, h);
     for (unsigned i = 0; i < BLOOM_PROBES; i++) {
         unsigned bit = (unsigned)(h >> (9 * i)) & 511u;
@@ -72,30 +74,29 @@ void hk_bloom_add(hk_bloom *b, uint64_t h) {
     b->n_keys++;
 }
 
-void hk_bloom_prefetch(const hk_bloom *b, uint64_t h) {
-    if (b)
-        __builtin_prefetch(block_of(b, h));
+void hk_bloom_prefetch(const hk_bloom *b, uint64_t h)
+{
+    if (b) __builtin_prefetch(block_of(b, h));
 }
 
-bool hk_bloom_maybe(const hk_bloom *b, uint64_t h) {
-    if (!b)
-        return true;
+bool hk_bloom_maybe(const hk_bloom *b, uint64_t h)
+{
+    if (!b) return true;
     const uint64_t *blk = block_of(b, h);
     for (unsigned i = 0; i < BLOOM_PROBES; i++) {
         unsigned bit = (unsigned)(h >> (9 * i)) & 511u;
-        if (!(blk[bit >> 6] & (1ull << (bit & 63))))
-            return false;
+        if (!(blk[bit >> 6] & (1ull << (bit & 63)))) return false;
     }
     return true;
 }
 
-hk_err hk_bloom_build(hk_txn *t, hk_bloom **out, hk_error *err) {
+hk_err hk_bloom_build(hk_txn *t, hk_bloom **out, hk_error *err)
+{
     MDB_stat st;
     MDB_cursor *c = NULL;
     MDB_val k, d;
     int rc = mdb_stat(t->txn, t->s->db.stmt, &st);
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "sizing the bloom filter");
+    if (rc) return hk_store_mdb_error(t, rc, err, "sizing the bloom filter");
     uint64_t keys = 2 * (uint64_t)st.ms_entries + BLOOM_MIN_KEYS;
     uint64_t n_bits = 512; /* at least one block */
     while (n_bits < keys * BLOOM_BITS_PER_KEY)
@@ -108,8 +109,7 @@ hk_err hk_bloom_build(hk_txn *t, hk_bloom **out, hk_error *err) {
     }
     b->n_bits = n_bits;
     b->cap_keys = n_bits / BLOOM_BITS_PER_KEY;
-    if ((rc = mdb_cursor_open(t->txn, t->s->db.stmt, &c)))
-        goto fail;
+    if ((rc = mdb_cursor_open(t->txn, t->s->db.stmt, &c))) goto fail;
     /* Each add is a cache miss at a random block: the block of a key is
      * prefetched and the key added PIPE keys later, so that the misses
      * overlap (a KB of 10M facts: several times faster). */
@@ -120,15 +120,13 @@ hk_err hk_bloom_build(hk_txn *t, hk_bloom **out, hk_error *err) {
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT), n++) {
         uint64_t h = hk_hash_bytes(k.mv_data, k.mv_size);
         hk_bloom_prefetch(b, h);
-        if (n >= PIPE)
-            hk_bloom_add(b, ring[n % PIPE]);
+        if (n >= PIPE) hk_bloom_add(b, ring[n % PIPE]);
         ring[n % PIPE] = h;
     }
     for (size_t i = n > PIPE ? n - PIPE : 0; i < n; i++)
         hk_bloom_add(b, ring[i % PIPE]);
     mdb_cursor_close(c);
-    if (rc != MDB_NOTFOUND)
-        goto fail;
+    if (rc != MDB_NOTFOUND) goto fail;
     *out = b;
     return HK_OK;
 fail:

@@ -16,43 +16,41 @@
 #include "store/store_int.h"
 
 static hk_err bad(bool *ok, char *why, size_t why_len, const char *msg,
-                  unsigned long long a) {
+                  unsigned long long a)
+{
     *ok = false;
-    if (why && why_len)
-        snprintf(why, why_len, msg, a);
+    if (why && why_len) snprintf(why, why_len, msg, a);
     return HK_OK;
 }
 
 /* Entries and distinct keys of a database. */
 static int count_db(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries,
-                    uint64_t *keys, uint64_t *sum_u64) {
+                    uint64_t *keys, uint64_t *sum_u64)
+{
     MDB_cursor *c;
     MDB_val k, d;
     int rc = mdb_cursor_open(txn, dbi, &c);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     *entries = *keys = 0;
-    if (sum_u64)
-        *sum_u64 = 0;
+    if (sum_u64) *sum_u64 = 0;
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP)) {
         size_t n = 1;
         (*keys)++;
-        if ((rc = mdb_cursor_count(c, &n)) == MDB_INCOMPATIBLE ||
-            rc == EINVAL)
+        if ((rc = mdb_cursor_count(c, &n)) == MDB_INCOMPATIBLE || rc == EINVAL)
             n = 1, rc = 0; /* not a DUPSORT database */
         else if (rc)
             break;
         *entries += n;
-        if (sum_u64 && d.mv_size == 8)
-            *sum_u64 += hk_get_u64(d.mv_data);
+        if (sum_u64 && d.mv_size == 8) *sum_u64 += hk_get_u64(d.mv_data);
     }
     mdb_cursor_close(c);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
-                      hk_error *err) {
+                      hk_error *err)
+{
     hk_counters c;
     MDB_cursor *fc = NULL;
     MDB_val k, d;
@@ -61,17 +59,14 @@ hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
     int rc;
 
     *ok = true;
-    if (why && why_len)
-        why[0] = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_sync(t, err)))
-        return e;
+    if (why && why_len) why[0] = 0;
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_sync(t, err))) return e;
     if (t->write)
         c = t->c;
     else if ((e = hk_txn_load_counters(t, &c, err)))
         return e;
     const hk_store_dbs *db = &t->s->db;
-    if ((rc = mdb_cursor_open(t->txn, db->fact, &fc)))
-        goto lmdb;
+    if ((rc = mdb_cursor_open(t->txn, db->fact, &fc))) goto lmdb;
     for (rc = mdb_cursor_get(fc, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(fc, &k, &d, MDB_NEXT)) {
         hk_rec r;
@@ -89,23 +84,21 @@ hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
         uint64_t sid = 0;
         rc = mdb_get(t->txn, db->stmt, &skv, &sv);
         if (rc == MDB_NOTFOUND ||
-            (rc == 0 && (!hk_varint_exact(sv.mv_data, sv.mv_size, &sid) ||
-                         sid != id))) {
+            (rc == 0 &&
+             (!hk_varint_exact(sv.mv_data, sv.mv_size, &sid) || sid != id))) {
             mdb_cursor_close(fc);
             return bad(ok, why, why_len,
                        "fact %llu: stmt entry missing or names another id",
                        (unsigned long long)id);
         }
-        if (rc)
-            goto lmdb;
+        if (rc) goto lmdb;
         /* by_pred (pred, id) */
         uint8_t pk[4], idb[HK_ID_BYTES];
         hk_put_u32(pk, r.pred);
         hk_put_u48(idb, id);
         MDB_val pkv = {4, pk}, pv = {HK_ID_BYTES, idb};
         MDB_cursor *pc;
-        if ((rc = mdb_cursor_open(t->txn, db->by_pred, &pc)))
-            goto lmdb;
+        if ((rc = mdb_cursor_open(t->txn, db->by_pred, &pc))) goto lmdb;
         rc = mdb_cursor_get(pc, &pkv, &pv, MDB_GET_BOTH);
         mdb_cursor_close(pc);
         if (rc == MDB_NOTFOUND) {
@@ -113,12 +106,10 @@ hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
             return bad(ok, why, why_len, "fact %llu: by_pred entry missing",
                        (unsigned long long)id);
         }
-        if (rc)
-            goto lmdb;
+        if (rc) goto lmdb;
         /* by_arg (arg, pos, pred, id) for every position */
         MDB_cursor *ac;
-        if ((rc = mdb_cursor_open(t->txn, db->by_arg, &ac)))
-            goto lmdb;
+        if ((rc = mdb_cursor_open(t->txn, db->by_arg, &ac))) goto lmdb;
         for (uint32_t i = 0; i < r.n_args && rc == 0; i++) {
             uint8_t ek[4], dup[HK_ARG_DUP_BYTES];
             hk_put_u32(ek, r.args[i]);
@@ -139,13 +130,11 @@ hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
             return bad(ok, why, why_len, "fact %llu: by_arg entry missing",
                        (unsigned long long)id);
         }
-        if (rc)
-            goto lmdb;
+        if (rc) goto lmdb;
     }
     mdb_cursor_close(fc);
     fc = NULL;
-    if (rc != MDB_NOTFOUND)
-        goto lmdb;
+    if (rc != MDB_NOTFOUND) goto lmdb;
 
     /* Totals: every index entry belongs to a fact (counts match), and the
      * counters agree. */
@@ -153,13 +142,11 @@ hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
     if (c.facts != n_facts)
         return bad(ok, why, why_len, "facts counter says %llu",
                    (unsigned long long)c.facts);
-    if ((rc = count_db(t->txn, db->stmt, &entries, &keys, NULL)))
-        goto lmdb;
+    if ((rc = count_db(t->txn, db->stmt, &entries, &keys, NULL))) goto lmdb;
     if (entries != n_facts)
         return bad(ok, why, why_len, "stmt has %llu entries",
                    (unsigned long long)entries);
-    if ((rc = count_db(t->txn, db->by_pred, &entries, &keys, NULL)))
-        goto lmdb;
+    if ((rc = count_db(t->txn, db->by_pred, &entries, &keys, NULL))) goto lmdb;
     if (entries != n_facts)
         return bad(ok, why, why_len, "by_pred has %llu entries",
                    (unsigned long long)entries);
@@ -171,16 +158,14 @@ hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
     if (keys != c.predicates)
         return bad(ok, why, why_len, "pred_names has %llu names",
                    (unsigned long long)keys);
-    if ((rc = count_db(t->txn, db->by_arg, &entries, &keys, NULL)))
-        goto lmdb;
+    if ((rc = count_db(t->txn, db->by_arg, &entries, &keys, NULL))) goto lmdb;
     if (entries != n_mentions)
         return bad(ok, why, why_len, "by_arg has %llu entries",
                    (unsigned long long)entries);
     if (keys != c.entities)
         return bad(ok, why, why_len, "by_arg has %llu keys (counter differs)",
                    (unsigned long long)keys);
-    if ((rc = count_db(t->txn, db->pstat, &entries, &keys, &sum)))
-        goto lmdb;
+    if ((rc = count_db(t->txn, db->pstat, &entries, &keys, &sum))) goto lmdb;
     if (sum != n_facts)
         return bad(ok, why, why_len, "pstat counts sum to %llu",
                    (unsigned long long)sum);
@@ -189,17 +174,14 @@ hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
     if (sum != n_repeats)
         return bad(ok, why, why_len, "arg_multi sums to %llu",
                    (unsigned long long)sum);
-    if ((rc = count_db(t->txn, db->sym, &entries, &keys, NULL)))
-        goto lmdb;
+    if ((rc = count_db(t->txn, db->sym, &entries, &keys, NULL))) goto lmdb;
     uint64_t n_sym = entries;
-    if ((rc = count_db(t->txn, db->sym_id, &entries, &keys, NULL)))
-        goto lmdb;
+    if ((rc = count_db(t->txn, db->sym_id, &entries, &keys, NULL))) goto lmdb;
     if (entries != n_sym || n_sym != c.next_sym_id - 1)
         return bad(ok, why, why_len, "dictionary has %llu / %llu symbols",
                    (unsigned long long)n_sym);
     return HK_OK;
 lmdb:
-    if (fc)
-        mdb_cursor_close(fc);
+    if (fc) mdb_cursor_close(fc);
     return hk_store_mdb_error(t, rc, err, "checking the store");
 }

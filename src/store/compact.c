@@ -52,24 +52,25 @@
 #define COMPACT_MIN_FREE (64ull << 20) /* advised from 64 MiB free ... */
 #define COMPACT_MIN_SHARE 4u           /* ... and 1/4 of the file */
 
-bool hk_store_compact_advised(const hk_stats *st) {
-    if (!st || st->bytes_on_disk == 0)
-        return false;
+bool hk_store_compact_advised(const hk_stats *st)
+{
+    if (!st || st->bytes_on_disk == 0) return false;
     return st->bytes_free >= COMPACT_MIN_FREE &&
            st->bytes_free >= st->bytes_on_disk / COMPACT_MIN_SHARE;
 }
 
-static double mono_s(void) {
+static double mono_s(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static char *path_join(const char *dir, const char *name) {
+static char *path_join(const char *dir, const char *name)
+{
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = hk_malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
 
@@ -77,20 +78,21 @@ static char *path_join(const char *dir, const char *name) {
 
 /* Counters and sizes that a correct copy has unchanged. */
 typedef struct kb_summary {
-    uint32_t schema_version;  /* meta schema_version */
-    uint64_t counters[7];     /* meta u64 counters, in META_U64 order */
-    uint8_t audit_hash[32];   /* meta audit_hash (zeros when absent) */
-    uint64_t entries[32];     /* entries of each database, DB spec order */
-    size_t n_db;              /* databases summarised */
+    uint32_t schema_version; /* meta schema_version */
+    uint64_t counters[7];    /* meta u64 counters, in META_U64 order */
+    uint8_t audit_hash[32];  /* meta audit_hash (zeros when absent) */
+    uint64_t entries[32];    /* entries of each database, DB spec order */
+    size_t n_db;             /* databases summarised */
 } kb_summary;
 
 static const char *const META_U64[7] = {
-    "facts",     "predicates", "entities",      "next_fact_id",
-    "next_sym_id", "audit_seq", "last_change_us"};
+    "facts",       "predicates", "entities",      "next_fact_id",
+    "next_sym_id", "audit_seq",  "last_change_us"};
 
 /* Reads the summary of the environment of txn, whose databases are opened
  * by name (so it works on the copy as well as on the source). */
-static int summarise(MDB_txn *txn, const hk_store *like, kb_summary *out) {
+static int summarise(MDB_txn *txn, const hk_store *like, kb_summary *out)
+{
     MDB_dbi dbi;
     MDB_val k, d;
     int rc;
@@ -109,25 +111,19 @@ static int summarise(MDB_txn *txn, const hk_store *like, kb_summary *out) {
             return rc;
         out->entries[i] = st.ms_entries;
     }
-    if ((rc = mdb_dbi_open(txn, "meta", 0, &dbi)))
-        return rc;
+    if ((rc = mdb_dbi_open(txn, "meta", 0, &dbi))) return rc;
     k.mv_data = (void *)"schema_version";
     k.mv_size = 14;
-    if ((rc = mdb_get(txn, dbi, &k, &d)))
-        return rc;
-    if (d.mv_size != 4)
-        return MDB_CORRUPTED;
+    if ((rc = mdb_get(txn, dbi, &k, &d))) return rc;
+    if (d.mv_size != 4) return MDB_CORRUPTED;
     out->schema_version = hk_get_u32(d.mv_data);
     for (size_t i = 0; i < 7; i++) {
         k.mv_data = (void *)META_U64[i];
         k.mv_size = strlen(META_U64[i]);
         rc = mdb_get(txn, dbi, &k, &d);
-        if (rc == MDB_NOTFOUND)
-            continue;
-        if (rc)
-            return rc;
-        if (d.mv_size != 8)
-            return MDB_CORRUPTED;
+        if (rc == MDB_NOTFOUND) continue;
+        if (rc) return rc;
+        if (d.mv_size != 8) return MDB_CORRUPTED;
         out->counters[i] = hk_get_u64(d.mv_data);
     }
     k.mv_data = (void *)"audit_hash";
@@ -144,28 +140,32 @@ static int summarise(MDB_txn *txn, const hk_store *like, kb_summary *out) {
 
 /* Opens the copy at path on its own and compares it with want. */
 static hk_err check_copy(const char *path, const hk_store *like,
-                         const kb_summary *want, hk_error *err) {
+                         const kb_summary *want, hk_error *err)
+{
     MDB_env *env = NULL;
     MDB_txn *txn = NULL;
     kb_summary got;
     int rc;
     hk_err e = HK_OK;
     if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 32)) ||
-        (rc = mdb_env_open(env, path,
-                           MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR, 0644)) ||
+        (rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR,
+                           0644)) ||
         (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) ||
         (rc = summarise(txn, like, &got))) {
-        e = hk_error_set(err, HK_ERR_CORRUPT, "compact: the copy %s does not "
-                         "read back: %s", path, mdb_strerror(rc));
+        e = hk_error_set(err, HK_ERR_CORRUPT,
+                         "compact: the copy %s does not "
+                         "read back: %s",
+                         path, mdb_strerror(rc));
         goto done;
     }
     if (got.schema_version != want->schema_version ||
         memcmp(got.counters, want->counters, sizeof got.counters) != 0 ||
         memcmp(got.audit_hash, want->audit_hash, 32) != 0) {
-        e = hk_error_set(err, HK_ERR_CORRUPT, "compact: the copy %s differs "
+        e = hk_error_set(err, HK_ERR_CORRUPT,
+                         "compact: the copy %s differs "
                          "from the KB in its counters or audit head (facts "
-                         "%llu vs %llu, audit entries %llu vs %llu)", path,
-                         (unsigned long long)got.counters[0],
+                         "%llu vs %llu, audit entries %llu vs %llu)",
+                         path, (unsigned long long)got.counters[0],
                          (unsigned long long)want->counters[0],
                          (unsigned long long)got.counters[5],
                          (unsigned long long)want->counters[5]);
@@ -177,18 +177,17 @@ static hk_err check_copy(const char *path, const hk_store *like,
             unsigned flags;
             MDB_dbi unused;
             hk_store_db_spec(like, i, &name, &flags, &unused);
-            e = hk_error_set(err, HK_ERR_CORRUPT, "compact: the copy %s has "
-                             "%llu entries in '%s', the KB %llu", path,
-                             (unsigned long long)got.entries[i], name,
+            e = hk_error_set(err, HK_ERR_CORRUPT,
+                             "compact: the copy %s has "
+                             "%llu entries in '%s', the KB %llu",
+                             path, (unsigned long long)got.entries[i], name,
                              (unsigned long long)want->entries[i]);
             goto done;
         }
     }
 done:
-    if (txn)
-        mdb_txn_abort(txn);
-    if (env)
-        mdb_env_close(env);
+    if (txn) mdb_txn_abort(txn);
+    if (env) mdb_env_close(env);
     return e;
 }
 
@@ -201,41 +200,46 @@ done:
  * environment's open and close change and drop it, so the check is made
  * before the copy and again just before the rename. HK_OK, or HK_ERR_BUSY
  * when such a process has the KB open. */
-static hk_err lmdb_users_check(int fd, const char *dir, hk_error *err) {
+static hk_err lmdb_users_check(int fd, const char *dir, hk_error *err)
+{
     struct flock fl;
-    if (fd < 0)
-        return HK_OK; /* no lock.mdb: nobody has it open */
+    if (fd < 0) return HK_OK; /* no lock.mdb: nobody has it open */
     memset(&fl, 0, sizeof fl);
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
     fl.l_start = 0;
     fl.l_len = 1;
-    if (fcntl(fd, F_SETLK, &fl) == 0)
-        return HK_OK;
+    if (fcntl(fd, F_SETLK, &fl) == 0) return HK_OK;
     if (errno == EAGAIN || errno == EACCES)
         return hk_error_set(err, HK_ERR_BUSY,
                             "compact: the KB in %s is open in another "
                             "process (one that holds LMDB's lock only); "
-                            "close it and run `hakgal compact`", dir);
-    return hk_error_set(err, HK_ERR_IO, "compact: cannot lock %s/lock.mdb: "
-                        "%s", dir, strerror(errno));
+                            "close it and run `hakgal compact`",
+                            dir);
+    return hk_error_set(err, HK_ERR_IO,
+                        "compact: cannot lock %s/lock.mdb: "
+                        "%s",
+                        dir, strerror(errno));
 }
 
-
 /* Removes a leftover copy of an interrupted compaction. */
-static hk_err remove_stale(const char *tmp, hk_error *err) {
+static hk_err remove_stale(const char *tmp, hk_error *err)
+{
     if (unlink(tmp) != 0 && errno != ENOENT)
-        return hk_error_set(err, HK_ERR_IO, "compact: cannot remove the stale "
-                            "%s: %s", tmp, strerror(errno));
+        return hk_error_set(err, HK_ERR_IO,
+                            "compact: cannot remove the stale "
+                            "%s: %s",
+                            tmp, strerror(errno));
     return HK_OK;
 }
 
 hk_err hk_store_compact(const char *dir, hk_compact_report *report,
-                        hk_error *err) {
+                        hk_error *err)
+{
     double start = mono_s();
     char *data = NULL, *tmp = NULL, *lockmdb = NULL;
-    int kb_lock = -1;   /* DIR/hakgal.lock */
-    int lmdb_lock = -1; /* DIR/lock.mdb, for lmdb_users_check */
+    int kb_lock = -1;    /* DIR/hakgal.lock */
+    int lmdb_lock = -1;  /* DIR/lock.mdb, for lmdb_users_check */
     bool locked = false; /* kb_lock holds LOCK_EX */
     hk_store *s = NULL;
     hk_txn *rt = NULL;
@@ -244,8 +248,7 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
     kb_summary want;
     hk_compact_report r;
     memset(&r, 0, sizeof r);
-    if (report)
-        memset(report, 0, sizeof *report);
+    if (report) memset(report, 0, sizeof *report);
     if (!dir || !*dir)
         return hk_error_set(err, HK_ERR_INVALID, "compact: no KB directory");
     data = path_join(dir, "data.mdb");
@@ -271,8 +274,8 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
     }
     kb_lock = hk_kb_lock_open(dir, true);
     if (kb_lock < 0) {
-        e = hk_error_set(err, HK_ERR_IO, "compact: cannot open %s/%s: %s",
-                         dir, HK_LOCK_FILE, strerror(errno));
+        e = hk_error_set(err, HK_ERR_IO, "compact: cannot open %s/%s: %s", dir,
+                         HK_LOCK_FILE, strerror(errno));
         goto done;
     }
     int lrc = hk_kb_lock_try(kb_lock, LOCK_EX);
@@ -280,17 +283,17 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
         e = hk_error_set(err, HK_ERR_BUSY,
                          "compact: the KB in %s is open in another process "
                          "(a server, an MCP session or another command); "
-                         "close it and run `hakgal compact`", dir);
+                         "close it and run `hakgal compact`",
+                         dir);
         goto done;
     }
     if (lrc) {
-        e = hk_error_set(err, HK_ERR_IO, "compact: cannot lock %s/%s: %s",
-                         dir, HK_LOCK_FILE, strerror(lrc));
+        e = hk_error_set(err, HK_ERR_IO, "compact: cannot lock %s/%s: %s", dir,
+                         HK_LOCK_FILE, strerror(lrc));
         goto done;
     }
     locked = true;
-    if ((e = remove_stale(tmp, err)))
-        goto done;
+    if ((e = remove_stale(tmp, err))) goto done;
     if (stat(data, &sb) != 0) { /* a restore may have run before our lock */
         e = hk_error_set(err, HK_ERR_NOT_FOUND, "compact: no KB at %s", dir);
         goto done;
@@ -298,12 +301,11 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
     r.bytes_before = (uint64_t)sb.st_size;
     lmdb_lock = open(lockmdb, O_RDWR | O_CLOEXEC);
     if (lmdb_lock < 0 && errno != ENOENT) {
-        e = hk_error_set(err, HK_ERR_IO, "compact: cannot open %s: %s",
-                         lockmdb, strerror(errno));
+        e = hk_error_set(err, HK_ERR_IO, "compact: cannot open %s: %s", lockmdb,
+                         strerror(errno));
         goto done;
     }
-    if ((e = lmdb_users_check(lmdb_lock, dir, err)))
-        goto done;
+    if ((e = lmdb_users_check(lmdb_lock, dir, err))) goto done;
 
     hk_store_options o;
     memset(&o, 0, sizeof o);
@@ -312,8 +314,7 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
         (e = hk_txn_begin(s, false, &rt, err)))
         goto done;
     hk_stats st;
-    if ((e = hk_store_stats(rt, &st, err)))
-        goto done;
+    if ((e = hk_store_stats(rt, &st, err))) goto done;
     r.bytes_free_before = st.bytes_free;
     r.facts = st.facts;
     int rc = summarise(rt->txn, s, &want);
@@ -337,32 +338,27 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
                          tmp, data, strerror(errno));
         goto done;
     }
-    if ((e = hk_store_fsync_path(dir, true, err)))
-        goto done;
+    if ((e = hk_store_fsync_path(dir, true, err))) goto done;
     if (unlink(lockmdb) != 0 && errno != ENOENT) {
-        e = hk_error_set(err, HK_ERR_IO, "compact: cannot remove the stale "
-                         "%s: %s", lockmdb, strerror(errno));
+        e = hk_error_set(err, HK_ERR_IO,
+                         "compact: cannot remove the stale "
+                         "%s: %s",
+                         lockmdb, strerror(errno));
         goto done;
     }
-    if ((e = hk_store_fsync_path(dir, true, err)))
-        goto done;
-    if (stat(data, &sb) == 0)
-        r.bytes_after = (uint64_t)sb.st_size;
+    if ((e = hk_store_fsync_path(dir, true, err))) goto done;
+    if (stat(data, &sb) == 0) r.bytes_after = (uint64_t)sb.st_size;
 done:
-    if (rt)
-        hk_txn_abort(rt);
+    if (rt) hk_txn_abort(rt);
     hk_store_close(s);
     if (e && locked)
         unlink(tmp); /* our own copy, when the rename did not happen */
-    if (lmdb_lock >= 0)
-        close(lmdb_lock);
-    if (kb_lock >= 0)
-        close(kb_lock); /* releases LOCK_EX last */
+    if (lmdb_lock >= 0) close(lmdb_lock);
+    if (kb_lock >= 0) close(kb_lock); /* releases LOCK_EX last */
     hk_free(data);
     hk_free(tmp);
     hk_free(lockmdb);
     r.seconds = mono_s() - start;
-    if (report)
-        *report = r;
+    if (report) *report = r;
     return e;
 }

@@ -24,14 +24,14 @@
 
 /* Duplicates under key, using cursor c (positioned anywhere). */
 static hk_err count_dups_with(hk_txn *t, MDB_cursor *c, uint32_t key,
-                              uint64_t *n, hk_error *err) {
+                              uint64_t *n, hk_error *err)
+{
     uint8_t kb[4];
     size_t cnt = 0;
     hk_put_u32(kb, key);
     MDB_val k = {4, kb}, d;
     int rc = mdb_cursor_get(c, &k, &d, MDB_SET);
-    if (rc == 0)
-        rc = mdb_cursor_count(c, &cnt);
+    if (rc == 0) rc = mdb_cursor_count(c, &cnt);
     if (rc && rc != MDB_NOTFOUND)
         return hk_store_mdb_error(t, rc, err, "counting");
     *n = cnt;
@@ -39,11 +39,11 @@ static hk_err count_dups_with(hk_txn *t, MDB_cursor *c, uint32_t key,
 }
 
 static hk_err count_dups(hk_txn *t, MDB_dbi dbi, uint32_t key, uint64_t *n,
-                         hk_error *err) {
+                         hk_error *err)
+{
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, dbi, &c);
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "counting");
+    if (rc) return hk_store_mdb_error(t, rc, err, "counting");
     hk_err e = count_dups_with(t, c, key, n, err);
     mdb_cursor_close(c);
     return e;
@@ -51,11 +51,11 @@ static hk_err count_dups(hk_txn *t, MDB_dbi dbi, uint32_t key, uint64_t *n,
 
 /* Facts mentioning ent; arg_cur (may be NULL) is a cursor on by_arg. */
 static hk_err entity_count_with(hk_txn *t, MDB_cursor *arg_cur, uint32_t ent,
-                                uint64_t *n, hk_error *err) {
+                                uint64_t *n, hk_error *err)
+{
     hk_err e = arg_cur ? count_dups_with(t, arg_cur, ent, n, err)
                        : count_dups(t, t->s->db.by_arg, ent, n, err);
-    if (e || !*n)
-        return e;
+    if (e || !*n) return e;
     uint8_t kb[4];
     hk_put_u32(kb, ent);
     MDB_val k = {4, kb}, d;
@@ -69,34 +69,32 @@ static hk_err entity_count_with(hk_txn *t, MDB_cursor *arg_cur, uint32_t ent,
     return HK_OK;
 }
 
-static hk_err entity_count(hk_txn *t, uint32_t ent, uint64_t *n,
-                           hk_error *err) {
+static hk_err entity_count(hk_txn *t, uint32_t ent, uint64_t *n, hk_error *err)
+{
     return entity_count_with(t, NULL, ent, n, err);
 }
 
-hk_err hk_store_count_predicate(hk_txn *t, const char *predicate,
-                                uint64_t *n, hk_error *err) {
+hk_err hk_store_count_predicate(hk_txn *t, const char *predicate, uint64_t *n,
+                                hk_error *err)
+{
     uint32_t id;
     hk_err e;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
-        return e;
-    if (!predicate)
-        return hk_error_set(err, HK_ERR_INVALID, "no predicate");
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
+    if (!predicate) return hk_error_set(err, HK_ERR_INVALID, "no predicate");
     if ((e = hk_sym_lookup(t, predicate, strlen(predicate), &id, err)) || !id)
         return e;
     return count_dups(t, t->s->db.by_pred, id, n, err);
 }
 
 hk_err hk_store_count_entity(hk_txn *t, const char *entity, uint64_t *n,
-                             hk_error *err) {
+                             hk_error *err)
+{
     uint32_t id;
     hk_err e;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
-        return e;
-    if (!entity)
-        return hk_error_set(err, HK_ERR_INVALID, "no entity");
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
+    if (!entity) return hk_error_set(err, HK_ERR_INVALID, "no entity");
     if ((e = hk_sym_lookup(t, entity, strlen(entity), &id, err)) || !id)
         return e;
     return entity_count(t, id, n, err);
@@ -106,18 +104,17 @@ hk_err hk_store_count_entity(hk_txn *t, const char *entity, uint64_t *n,
 #define MAX_COUNT_DAYS 36600u
 
 hk_err hk_store_count_created(hk_txn *t, int64_t first_day, uint32_t n_days,
-                              uint64_t *per_day, hk_error *err) {
+                              uint64_t *per_day, hk_error *err)
+{
     hk_err e;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
-        return e;
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
     if (!per_day || n_days == 0 || n_days > MAX_COUNT_DAYS)
-        return hk_error_set(err, HK_ERR_INVALID,
-                            "days must be 1..%u", MAX_COUNT_DAYS);
+        return hk_error_set(err, HK_ERR_INVALID, "days must be 1..%u",
+                            MAX_COUNT_DAYS);
     memset(per_day, 0, n_days * sizeof *per_day);
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, t->s->db.fact, &c);
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "counting facts by day");
+    if (rc) return hk_store_mdb_error(t, rc, err, "counting facts by day");
     MDB_val k, d;
     /* One pass in id order: creation times do not follow ids (imports
      * keep the times of their records). */
@@ -141,14 +138,13 @@ hk_err hk_store_count_created(hk_txn *t, int64_t first_day, uint32_t n_days,
 
 hk_err hk_store_predicate_arities(hk_txn *t, const char *predicate,
                                   uint64_t counts[HK_MAX_ARGS + 1],
-                                  hk_error *err) {
+                                  hk_error *err)
+{
     uint32_t id;
     hk_err e;
     memset(counts, 0, sizeof(uint64_t) * (HK_MAX_ARGS + 1));
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
-        return e;
-    if (!predicate)
-        return hk_error_set(err, HK_ERR_INVALID, "no predicate");
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
+    if (!predicate) return hk_error_set(err, HK_ERR_INVALID, "no predicate");
     if ((e = hk_sym_lookup(t, predicate, strlen(predicate), &id, err)) || !id)
         return e;
     MDB_cursor *c;
@@ -157,8 +153,7 @@ hk_err hk_store_predicate_arities(hk_txn *t, const char *predicate,
     kb[4] = 0;
     MDB_val k = {5, kb}, d;
     int rc = mdb_cursor_open(t->txn, t->s->db.pstat, &c);
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "reading arities");
+    if (rc) return hk_store_mdb_error(t, rc, err, "reading arities");
     rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
     while (rc == 0 && k.mv_size == 5 && hk_get_u32(k.mv_data) == id) {
         uint8_t a = ((const uint8_t *)k.mv_data)[4];
@@ -172,14 +167,14 @@ hk_err hk_store_predicate_arities(hk_txn *t, const char *predicate,
     return HK_OK;
 }
 
-hk_err hk_store_stats(hk_txn *t, hk_stats *out, hk_error *err) {
+hk_err hk_store_stats(hk_txn *t, hk_stats *out, hk_error *err)
+{
     hk_counters c;
     hk_err e;
     MDB_envinfo info;
     MDB_stat st;
     struct stat sb;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
-        return e;
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
     memset(out, 0, sizeof *out);
     if (t->write)
         c = t->c;
@@ -204,19 +199,17 @@ hk_err hk_store_stats(hk_txn *t, hk_stats *out, hk_error *err) {
      * read txn beside the write txn on this thread). */
     MDB_txn *ftxn = t->txn;
     int rc = 0;
-    if (t->write)
-        rc = mdb_txn_begin(t->s->env, NULL, MDB_RDONLY, &ftxn);
+    if (t->write) rc = mdb_txn_begin(t->s->env, NULL, MDB_RDONLY, &ftxn);
     if (rc == 0) {
         rc = hk_free_list_bytes(ftxn, st.ms_psize, &out->bytes_free);
-        if (t->write)
-            mdb_txn_abort(ftxn);
+        if (t->write) mdb_txn_abort(ftxn);
     }
-    if (rc)
-        return hk_store_mdb_error(NULL, rc, err, "reading the free list");
+    if (rc) return hk_store_mdb_error(NULL, rc, err, "reading the free list");
     return HK_OK;
 }
 
-int hk_free_list_bytes(MDB_txn *rtxn, unsigned psize, uint64_t *bytes) {
+int hk_free_list_bytes(MDB_txn *rtxn, unsigned psize, uint64_t *bytes)
+{
     /* As mdb_stat -f: each value of dbi 0 is an ID list (MDB_ID = size_t
      * words) whose first word is its length. */
     MDB_cursor *c = NULL;
@@ -224,8 +217,7 @@ int hk_free_list_bytes(MDB_txn *rtxn, unsigned psize, uint64_t *bytes) {
     uint64_t pages = 0;
     *bytes = 0;
     int rc = mdb_cursor_open(rtxn, 0, &c);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
         size_t n;
@@ -241,17 +233,16 @@ int hk_free_list_bytes(MDB_txn *rtxn, unsigned psize, uint64_t *bytes) {
         pages += n;
     }
     mdb_cursor_close(c);
-    if (rc != MDB_NOTFOUND)
-        return rc;
+    if (rc != MDB_NOTFOUND) return rc;
     *bytes = pages * psize;
     return 0;
 }
 
 /* ==== Listings ==== */
 
-void hk_name_counts_free(hk_name_count *v, size_t n) {
-    if (!v)
-        return;
+void hk_name_counts_free(hk_name_count *v, size_t n)
+{
+    if (!v) return;
     for (size_t i = 0; i < n; i++)
         hk_free(v[i].name);
     hk_free(v);
@@ -263,34 +254,31 @@ typedef struct list_state {
     size_t cap;       /* allocated */
 } list_state;
 
-static hk_err list_push(list_state *ls, hk_txn *t, uint32_t sym,
-                        uint64_t count, uint32_t min_a, uint32_t max_a,
-                        hk_error *err) {
+static hk_err list_push(list_state *ls, hk_txn *t, uint32_t sym, uint64_t count,
+                        uint32_t min_a, uint32_t max_a, hk_error *err)
+{
     const char *s;
     size_t len;
     hk_err e = hk_sym_string(t, sym, &s, &len, err);
-    if (e)
-        return e;
+    if (e) return e;
     if (ls->n == ls->cap) {
         size_t ncap = ls->cap ? ls->cap * 2 : 64;
         hk_name_count *nv = hk_realloc(ls->v, ncap * sizeof *nv);
-        if (!nv)
-            return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        if (!nv) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         ls->v = nv;
         ls->cap = ncap;
     }
     char *name = hk_strndup(s, len);
-    if (!name)
-        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    if (!name) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     ls->v[ls->n++] = (hk_name_count){name, count, min_a, max_a};
     return HK_OK;
 }
 
 /* Positions c at the first key after `after` (or the first key). */
-static int seek_after(MDB_cursor *c, const char *after, MDB_val *k,
-                      MDB_val *d, uint8_t kb[HK_SYM_KEY_MAX]) {
-    if (!after || !*after)
-        return mdb_cursor_get(c, k, d, MDB_FIRST);
+static int seek_after(MDB_cursor *c, const char *after, MDB_val *k, MDB_val *d,
+                      uint8_t kb[HK_SYM_KEY_MAX])
+{
+    if (!after || !*after) return mdb_cursor_get(c, k, d, MDB_FIRST);
     size_t klen = hk_sym_key(after, strlen(after), kb);
     k->mv_size = klen;
     k->mv_data = kb;
@@ -301,8 +289,8 @@ static int seek_after(MDB_cursor *c, const char *after, MDB_val *k,
 }
 
 hk_err hk_store_list_predicates(hk_txn *t, const char *after, size_t limit,
-                                hk_name_count **out, size_t *n,
-                                hk_error *err) {
+                                hk_name_count **out, size_t *n, hk_error *err)
+{
     list_state ls = {0};
     MDB_cursor *c = NULL;
     MDB_val k, d;
@@ -311,8 +299,7 @@ hk_err hk_store_list_predicates(hk_txn *t, const char *after, size_t limit,
     int rc;
     *out = NULL;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
-        return e;
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
     if ((rc = mdb_cursor_open(t->txn, t->s->db.pred_names, &c)))
         return hk_store_mdb_error(t, rc, err, "listing predicates");
     rc = seek_after(c, after, &k, &d, kb);
@@ -324,21 +311,18 @@ hk_err hk_store_list_predicates(hk_txn *t, const char *after, size_t limit,
         uint32_t sym = hk_get_u32(d.mv_data);
         uint64_t cnt;
         uint32_t mn = 0, mx = 0;
-        if ((e = count_dups(t, t->s->db.by_pred, sym, &cnt, err)))
-            goto fail;
+        if ((e = count_dups(t, t->s->db.by_pred, sym, &cnt, err))) goto fail;
         /* arities from pstat */
         MDB_cursor *pc;
         uint8_t pk[5];
         hk_put_u32(pk, sym);
         pk[4] = 0;
         MDB_val pkv = {5, pk}, pd;
-        if ((rc = mdb_cursor_open(t->txn, t->s->db.pstat, &pc)))
-            goto lmdb;
+        if ((rc = mdb_cursor_open(t->txn, t->s->db.pstat, &pc))) goto lmdb;
         int prc = mdb_cursor_get(pc, &pkv, &pd, MDB_SET_RANGE);
         while (prc == 0 && pkv.mv_size == 5 && hk_get_u32(pkv.mv_data) == sym) {
             uint32_t a = ((const uint8_t *)pkv.mv_data)[4];
-            if (!mn)
-                mn = a;
+            if (!mn) mn = a;
             mx = a;
             prc = mdb_cursor_get(pc, &pkv, &pd, MDB_NEXT);
         }
@@ -347,12 +331,10 @@ hk_err hk_store_list_predicates(hk_txn *t, const char *after, size_t limit,
             rc = prc;
             goto lmdb;
         }
-        if (cnt && (e = list_push(&ls, t, sym, cnt, mn, mx, err)))
-            goto fail;
+        if (cnt && (e = list_push(&ls, t, sym, cnt, mn, mx, err))) goto fail;
         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
     }
-    if (rc && rc != MDB_NOTFOUND)
-        goto lmdb;
+    if (rc && rc != MDB_NOTFOUND) goto lmdb;
     mdb_cursor_close(c);
     *out = ls.v;
     *n = ls.n;
@@ -367,7 +349,8 @@ fail:
 
 hk_err hk_store_list_entities(hk_txn *t, const char *after, size_t limit,
                               uint64_t min_count, hk_name_count **out,
-                              size_t *n, hk_error *err) {
+                              size_t *n, hk_error *err)
+{
     list_state ls = {0};
     MDB_cursor *c = NULL;
     MDB_val k, d;
@@ -376,8 +359,7 @@ hk_err hk_store_list_entities(hk_txn *t, const char *after, size_t limit,
     int rc;
     *out = NULL;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
-        return e;
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
     MDB_cursor *ac = NULL;
     if ((rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &ac)))
         return hk_store_mdb_error(t, rc, err, "listing entities");
@@ -393,8 +375,7 @@ hk_err hk_store_list_entities(hk_txn *t, const char *after, size_t limit,
         }
         uint64_t cnt;
         uint32_t sym = hk_get_u32(d.mv_data);
-        if ((e = entity_count_with(t, ac, sym, &cnt, err)))
-            goto fail;
+        if ((e = entity_count_with(t, ac, sym, &cnt, err))) goto fail;
         if (cnt && cnt >= min_count &&
             (e = list_push(&ls, t, sym, cnt, 0, 0, err)))
             goto fail;

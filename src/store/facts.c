@@ -33,7 +33,8 @@
  * In a write txn all strings are hashed first and their symtab slots
  * prefetched, so the cache misses of one statement overlap. */
 static hk_err lookup_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
-                         bool *all, hk_error *err) {
+                         bool *all, hk_error *err)
+{
     hk_err e;
     uint64_t h[1 + HK_MAX_ARGS];
     size_t len[1 + HK_MAX_ARGS];
@@ -47,15 +48,13 @@ static hk_err lookup_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
     for (uint32_t i = 0; i < n; i++) {
         len[i] = strlen(str[i]);
         h[i] = hk_hash_bytes(str[i], len[i]);
-        if (t->write)
-            hk_symtab_prefetch(t->s->symtab, h[i]);
+        if (t->write) hk_symtab_prefetch(t->s->symtab, h[i]);
     }
     for (uint32_t i = 0; i < n; i++) {
         uint32_t *id = i ? &r->args[i - 1] : &r->pred;
         if ((e = hk_sym_lookup_hashed(t, str[i], len[i], h[i], id, err)))
             return e;
-        if (!*id)
-            *all = false;
+        if (!*id) *all = false;
     }
     return HK_OK;
 }
@@ -64,30 +63,29 @@ static hk_err lookup_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
  * dictionary can only appear again in this statement, so earlier slots are
  * checked before creating. */
 static hk_err intern_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
-                         hk_error *err) {
+                         hk_error *err)
+{
     hk_err e;
     r->n_args = st->n_args;
-    if (!r->pred && (e = hk_sym_create(t, st->predicate,
-                                       strlen(st->predicate), &r->pred, err)))
+    if (!r->pred && (e = hk_sym_create(t, st->predicate, strlen(st->predicate),
+                                       &r->pred, err)))
         return e;
     for (uint32_t i = 0; i < st->n_args; i++) {
-        if (r->args[i])
-            continue;
-        if (strcmp(st->args[i], st->predicate) == 0)
-            r->args[i] = r->pred;
+        if (r->args[i]) continue;
+        if (strcmp(st->args[i], st->predicate) == 0) r->args[i] = r->pred;
         for (uint32_t j = 0; j < i && !r->args[i]; j++)
-            if (strcmp(st->args[i], st->args[j]) == 0)
-                r->args[i] = r->args[j];
-        if (!r->args[i] && (e = hk_sym_create(t, st->args[i],
-                                              strlen(st->args[i]),
-                                              &r->args[i], err)))
+            if (strcmp(st->args[i], st->args[j]) == 0) r->args[i] = r->args[j];
+        if (!r->args[i] &&
+            (e = hk_sym_create(t, st->args[i], strlen(st->args[i]), &r->args[i],
+                               err)))
             return e;
     }
     return HK_OK;
 }
 
 static hk_err stmt_lookup(hk_txn *t, const hk_rec *r, hk_fact_id *id,
-                          hk_error *err) {
+                          hk_error *err)
+{
     uint8_t kb[STMT_KEY_MAX];
     MDB_val k = {stmt_key(r->pred, r->n_args, r->args, kb), kb}, d;
     if (t->write) {
@@ -108,8 +106,7 @@ static hk_err stmt_lookup(hk_txn *t, const hk_rec *r, hk_fact_id *id,
         *id = 0;
         return HK_OK;
     }
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "looking up a statement");
+    if (rc) return hk_store_mdb_error(t, rc, err, "looking up a statement");
     if (!hk_varint_exact(d.mv_data, d.mv_size, id) || !*id)
         return hk_error_set(err, HK_ERR_CORRUPT, "store: bad stmt entry");
     return HK_OK;
@@ -117,7 +114,8 @@ static hk_err stmt_lookup(hk_txn *t, const hk_rec *r, hk_fact_id *id,
 
 /* ==== Index maintenance ==== */
 
-static int key_exists(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, bool *exists) {
+static int key_exists(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, bool *exists)
+{
     MDB_val d;
     int rc = mdb_get(txn, dbi, k, &d);
     *exists = rc == 0;
@@ -126,7 +124,8 @@ static int key_exists(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, bool *exists) {
 
 /* Adds delta to the u64 counter under key k (big-endian value); a counter
  * that reaches 0 is removed. */
-static int counter_add(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, int64_t delta) {
+static int counter_add(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, int64_t delta)
+{
     uint8_t vb[8];
     MDB_val d;
     uint64_t n = 0;
@@ -144,8 +143,9 @@ static int counter_add(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, int64_t delta) {
     return mdb_put(txn, dbi, k, &d, 0);
 }
 
-static int pstat_write(MDB_txn *txn, MDB_dbi dbi, uint32_t pred,
-                       uint32_t arity, int64_t delta) {
+static int pstat_write(MDB_txn *txn, MDB_dbi dbi, uint32_t pred, uint32_t arity,
+                       int64_t delta)
+{
     uint8_t kb[5];
     hk_put_u32(kb, pred);
     kb[4] = (uint8_t)arity;
@@ -154,7 +154,8 @@ static int pstat_write(MDB_txn *txn, MDB_dbi dbi, uint32_t pred,
 }
 
 /* Records a pstat change in the txn; written by hk_txn_flush. */
-static int pstat_add(hk_txn *t, uint32_t pred, uint32_t arity, int delta) {
+static int pstat_add(hk_txn *t, uint32_t pred, uint32_t arity, int delta)
+{
     uint32_t key = pred << 6 | arity;
     if (pred >= (1u << 26))
         return pstat_write(t->txn, t->s->db.pstat, pred, arity, delta);
@@ -165,8 +166,7 @@ static int pstat_add(hk_txn *t, uint32_t pred, uint32_t arity, int delta) {
             d->delta += delta;
             return 0;
         }
-        if (d->key == 0)
-            break;
+        if (d->key == 0) break;
     }
     if (t->n_pstat >= HK_PSTAT_SLOTS / 2) /* keep probes short */
         return pstat_write(t->txn, t->s->db.pstat, pred, arity, delta);
@@ -176,23 +176,19 @@ static int pstat_add(hk_txn *t, uint32_t pred, uint32_t arity, int delta) {
     return 0;
 }
 
-hk_err hk_txn_flush(hk_txn *t, hk_error *err) {
+hk_err hk_txn_flush(hk_txn *t, hk_error *err)
+{
     hk_err e;
-    if (!t->write)
-        return HK_OK;
-    if ((e = hk_pending_flush(t, err)))
-        return e;
-    if (!t->n_pstat)
-        return HK_OK;
+    if (!t->write) return HK_OK;
+    if ((e = hk_pending_flush(t, err))) return e;
+    if (!t->n_pstat) return HK_OK;
     for (uint32_t i = 0; i < HK_PSTAT_SLOTS; i++) {
         hk_pstat_delta *d = &t->pstat[i];
-        if (!d->key)
-            continue;
+        if (!d->key) continue;
         if (d->delta) {
             int rc = pstat_write(t->txn, t->s->db.pstat, d->key >> 6,
                                  d->key & 63, d->delta);
-            if (rc)
-                return hk_store_mdb_error(t, rc, err, "writing counts");
+            if (rc) return hk_store_mdb_error(t, rc, err, "writing counts");
         }
         d->key = 0;
         d->delta = 0;
@@ -201,7 +197,8 @@ hk_err hk_txn_flush(hk_txn *t, hk_error *err) {
     return HK_OK;
 }
 
-static int multi_add(MDB_txn *txn, MDB_dbi dbi, uint32_t ent, int64_t delta) {
+static int multi_add(MDB_txn *txn, MDB_dbi dbi, uint32_t ent, int64_t delta)
+{
     uint8_t kb[4];
     hk_put_u32(kb, ent);
     MDB_val k = {4, kb};
@@ -209,16 +206,17 @@ static int multi_add(MDB_txn *txn, MDB_dbi dbi, uint32_t ent, int64_t delta) {
 }
 
 /* True when args[i] equals an earlier argument (a repeated mention). */
-static bool repeated_before(const hk_rec *r, uint32_t i) {
+static bool repeated_before(const hk_rec *r, uint32_t i)
+{
     for (uint32_t j = 0; j < i; j++)
-        if (r->args[j] == r->args[i])
-            return true;
+        if (r->args[j] == r->args[i]) return true;
     return false;
 }
 
 /* fresh: id was just assigned (larger than every stored id). */
 static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
-                        const char *pred, bool fresh, hk_error *err) {
+                        const char *pred, bool fresh, hk_error *err)
+{
     MDB_txn *txn = t->txn;
     const hk_store_dbs *db = &t->s->db;
     uint8_t kb[STMT_KEY_MAX], idb[HK_ID_BYTES], pk[4], dup[HK_ARG_DUP_BYTES];
@@ -260,11 +258,13 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
     if (cnt == 1) {
         t->c.predicates++;
         MDB_val nkv = {hk_sym_key(pred, strlen(pred), nk), nk}, sv = {4, pk};
-        if ((rc = mdb_put(txn, db->pred_names, &nkv, &sv, 0)))
-            goto fail;
+        if ((rc = mdb_put(txn, db->pred_names, &nkv, &sv, 0))) goto fail;
     }
 
-    dup[1] = pk[0]; dup[2] = pk[1]; dup[3] = pk[2]; dup[4] = pk[3];
+    dup[1] = pk[0];
+    dup[2] = pk[1];
+    dup[3] = pk[2];
+    dup[4] = pk[3];
     memcpy(dup + 5, idb, HK_ID_BYTES);
     for (uint32_t i = 0; i < r->n_args; i++) {
         dup[0] = (uint8_t)i;
@@ -277,8 +277,7 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
             (rc = multi_add(txn, db->arg_multi, r->args[i], 1)))
             goto fail;
     }
-    if ((rc = pstat_add(t, r->pred, r->n_args, 1)))
-        goto fail;
+    if ((rc = pstat_add(t, r->pred, r->n_args, 1))) goto fail;
     t->c.facts++;
     t->counters_dirty = true;
     return HK_OK;
@@ -292,7 +291,8 @@ fail:
 }
 
 static hk_err index_remove(hk_txn *t, hk_fact_id id, const hk_rec *r,
-                           const char *pred, hk_error *err) {
+                           const char *pred, hk_error *err)
+{
     MDB_txn *txn = t->txn;
     const hk_store_dbs *db = &t->s->db;
     uint8_t kb[STMT_KEY_MAX], idb[HK_ID_BYTES], pk[4], dup[HK_ARG_DUP_BYTES];
@@ -302,50 +302,43 @@ static hk_err index_remove(hk_txn *t, hk_fact_id id, const hk_rec *r,
 
     hk_put_u48(idb, id);
     MDB_val k = {stmt_key(r->pred, r->n_args, r->args, kb), kb};
-    if ((rc = mdb_del(txn, db->stmt, &k, NULL)))
-        goto fail;
+    if ((rc = mdb_del(txn, db->stmt, &k, NULL))) goto fail;
 
     hk_put_u32(pk, r->pred);
     MDB_val pkv = {4, pk}, d = {HK_ID_BYTES, idb};
-    if ((rc = mdb_del(txn, db->by_pred, &pkv, &d)))
-        goto fail;
-    if ((rc = key_exists(txn, db->by_pred, &pkv, &exists)))
-        goto fail;
+    if ((rc = mdb_del(txn, db->by_pred, &pkv, &d))) goto fail;
+    if ((rc = key_exists(txn, db->by_pred, &pkv, &exists))) goto fail;
     if (!exists) {
         t->c.predicates--;
         MDB_val nkv = {hk_sym_key(pred, strlen(pred), nk), nk};
         rc = mdb_del(txn, db->pred_names, &nkv, NULL);
-        if (rc && rc != MDB_NOTFOUND)
-            goto fail;
+        if (rc && rc != MDB_NOTFOUND) goto fail;
     }
 
-    dup[1] = pk[0]; dup[2] = pk[1]; dup[3] = pk[2]; dup[4] = pk[3];
+    dup[1] = pk[0];
+    dup[2] = pk[1];
+    dup[3] = pk[2];
+    dup[4] = pk[3];
     memcpy(dup + 5, idb, HK_ID_BYTES);
     for (uint32_t i = 0; i < r->n_args; i++) {
         uint8_t ek[4];
         hk_put_u32(ek, r->args[i]);
         MDB_val ekv = {4, ek}, dv = {HK_ARG_DUP_BYTES, dup};
         dup[0] = (uint8_t)i;
-        if ((rc = mdb_del(txn, db->by_arg, &ekv, &dv)))
-            goto fail;
+        if ((rc = mdb_del(txn, db->by_arg, &ekv, &dv))) goto fail;
         if (repeated_before(r, i)) {
-            if ((rc = multi_add(txn, db->arg_multi, r->args[i], -1)))
-                goto fail;
+            if ((rc = multi_add(txn, db->arg_multi, r->args[i], -1))) goto fail;
         }
     }
     for (uint32_t i = 0; i < r->n_args; i++) {
-        if (repeated_before(r, i))
-            continue;
+        if (repeated_before(r, i)) continue;
         uint8_t ek[4];
         hk_put_u32(ek, r->args[i]);
         MDB_val ekv = {4, ek};
-        if ((rc = key_exists(txn, db->by_arg, &ekv, &exists)))
-            goto fail;
-        if (!exists)
-            t->c.entities--;
+        if ((rc = key_exists(txn, db->by_arg, &ekv, &exists))) goto fail;
+        if (!exists) t->c.entities--;
     }
-    if ((rc = pstat_add(t, r->pred, r->n_args, -1)))
-        goto fail;
+    if ((rc = pstat_add(t, r->pred, r->n_args, -1))) goto fail;
     t->c.facts--;
     t->counters_dirty = true;
     return HK_OK;
@@ -354,17 +347,18 @@ fail:
         t->failed = true;
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "store: unindexing fact %llu: an index entry is "
-                            "missing", (unsigned long long)id);
+                            "missing",
+                            (unsigned long long)id);
     }
     return hk_store_mdb_error(t, rc, err, "unindexing a fact");
 }
 
 static hk_err put_record(hk_txn *t, hk_fact_id id, const hk_rec *r,
-                         unsigned flags, hk_error *err) {
+                         unsigned flags, hk_error *err)
+{
     hk_buf_reset(&t->scratch);
     hk_err e = hk_rec_encode(r, &t->scratch);
-    if (e)
-        return hk_error_set(err, e, "store: out of memory encoding a fact");
+    if (e) return hk_error_set(err, e, "store: out of memory encoding a fact");
     HK_FACT_KEY(k, id);
     MDB_val d = {t->scratch.len, t->scratch.data};
     int rc;
@@ -375,22 +369,22 @@ static hk_err put_record(hk_txn *t, hk_fact_id id, const hk_rec *r,
     } else {
         rc = mdb_put(t->txn, t->s->db.fact, &k, &d, flags);
     }
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "writing a fact");
+    if (rc) return hk_store_mdb_error(t, rc, err, "writing a fact");
     return HK_OK;
 }
 
 /* JSON of a fact built from caller strings (no decoding). */
-static hk_err fact_json(const hk_fact *f, hk_buf *out, hk_error *err) {
+static hk_err fact_json(const hk_fact *f, hk_buf *out, hk_error *err)
+{
     hk_buf_reset(out);
     hk_err e = hk_fact_write_json(f, out);
-    if (e)
-        return hk_error_set(err, e, "store: cannot render fact JSON");
+    if (e) return hk_error_set(err, e, "store: cannot render fact JSON");
     return HK_OK;
 }
 
 static void fact_from_parts(hk_fact *f, hk_fact_id id, const hk_statement *st,
-                            const hk_rec *r) {
+                            const hk_rec *r)
+{
     memset(f, 0, sizeof *f);
     f->id = id;
     f->st = *st;
@@ -406,11 +400,10 @@ static void fact_from_parts(hk_fact *f, hk_fact_id id, const hk_statement *st,
 }
 
 /* Copies meta fields into r (strings are borrowed from meta). */
-static void rec_apply_meta(hk_rec *r, const hk_fact_meta *m) {
-    if (!m)
-        return;
-    if (m->fields & HK_META_CONFIDENCE)
-        r->confidence = m->confidence;
+static void rec_apply_meta(hk_rec *r, const hk_fact_meta *m)
+{
+    if (!m) return;
+    if (m->fields & HK_META_CONFIDENCE) r->confidence = m->confidence;
     if (m->fields & HK_META_SOURCE) {
         r->source = m->source;
         r->source_len = m->source ? strlen(m->source) : 0;
@@ -429,7 +422,8 @@ static void rec_apply_meta(hk_rec *r, const hk_fact_meta *m) {
 }
 
 /* Copies the metadata of a decoded fact into r (strings borrowed from f). */
-static void rec_meta_from_fact(hk_rec *r, const hk_fact *f) {
+static void rec_meta_from_fact(hk_rec *r, const hk_fact *f)
+{
     r->confidence = f->confidence;
     r->created_us = f->created_us;
     r->updated_us = f->updated_us;
@@ -444,13 +438,14 @@ static void rec_meta_from_fact(hk_rec *r, const hk_fact *f) {
     r->context_len = f->context_json ? strlen(f->context_json) : 0;
 }
 
-static hk_err check_statement(const hk_statement *st, hk_error *err) {
-    if (!st)
-        return hk_error_set(err, HK_ERR_INVALID, "no statement");
+static hk_err check_statement(const hk_statement *st, hk_error *err)
+{
+    if (!st) return hk_error_set(err, HK_ERR_INVALID, "no statement");
     return hk_statement_validate(st, err);
 }
 
-static int64_t now_after(int64_t created) {
+static int64_t now_after(int64_t created)
+{
     int64_t now = hk_now_us();
     return now < created ? created : now;
 }
@@ -458,33 +453,29 @@ static int64_t now_after(int64_t created) {
 /* ==== Add ==== */
 
 hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
-                    hk_fact_id *id_out, bool *created, hk_error *err) {
+                    hk_fact_id *id_out, bool *created, hk_error *err)
+{
     hk_rec r;
     bool all;
     hk_fact_id id = 0;
     hk_err e;
     hk_buf json = HK_BUF_INIT;
 
-    if (created)
-        *created = false;
+    if (created) *created = false;
     if ((e = hk_txn_check_write(t, err)) || (e = check_statement(st, err)) ||
         (e = hk_meta_validate(meta, err)))
         return e;
     memset(&r, 0, sizeof r);
-    if ((e = lookup_ids(t, st, &r, &all, err)))
-        return e;
+    if ((e = lookup_ids(t, st, &r, &all, err))) return e;
     if (all) {
-        if ((e = stmt_lookup(t, &r, &id, err)))
-            return e;
+        if ((e = stmt_lookup(t, &r, &id, err))) return e;
         if (id) {
-            if (id_out)
-                *id_out = id;
+            if (id_out) *id_out = id;
             return HK_OK;
         }
     }
     /* From here on the txn is written: a failure marks it failed. */
-    if ((e = intern_ids(t, st, &r, err)))
-        goto fail;
+    if ((e = intern_ids(t, st, &r, err))) goto fail;
     r.confidence = 1.0;
     r.created_us = r.updated_us = hk_now_us();
     rec_apply_meta(&r, meta);
@@ -504,8 +495,7 @@ hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
     t->c.next_fact_id++;
     t->counters_dirty = true;
     if (t->bulk) {
-        if ((e = hk_audit_bulk_note(t, id, st, err)))
-            goto fail;
+        if ((e = hk_audit_bulk_note(t, id, st, err))) goto fail;
     } else {
         hk_fact f;
         fact_from_parts(&f, id, st, &r);
@@ -514,12 +504,9 @@ hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
             goto fail;
     }
     hk_buf_free(&json);
-    if (hk_pending_full(&t->pend) && (e = hk_txn_flush(t, err)))
-        goto fail;
-    if (id_out)
-        *id_out = id;
-    if (created)
-        *created = true;
+    if (hk_pending_full(&t->pend) && (e = hk_txn_flush(t, err))) goto fail;
+    if (id_out) *id_out = id;
+    if (created) *created = true;
     return HK_OK;
 fail:
     t->failed = true;
@@ -529,16 +516,15 @@ fail:
 
 /* ==== Delete ==== */
 
-hk_err hk_store_delete(hk_txn *t, hk_fact_id id, hk_error *err) {
+hk_err hk_store_delete(hk_txn *t, hk_fact_id id, hk_error *err)
+{
     hk_rec r;
     hk_fact f;
     hk_err e;
     hk_buf json = HK_BUF_INIT;
 
-    if ((e = hk_txn_check_write(t, err)))
-        return e;
-    if ((e = hk_rec_get(t, id, &r, err)))
-        return e;
+    if ((e = hk_txn_check_write(t, err))) return e;
+    if ((e = hk_rec_get(t, id, &r, err))) return e;
     if ((e = hk_txn_flush(t, err))) /* index entries must be in place */
         return e;
     hk_fact_init(&f);
@@ -549,8 +535,7 @@ hk_err hk_store_delete(hk_txn *t, hk_fact_id id, hk_error *err) {
         return e;
     }
     hk_txn_touch(t);
-    if ((e = index_remove(t, id, &r, f.st.predicate, err)))
-        goto fail;
+    if ((e = index_remove(t, id, &r, f.st.predicate, err))) goto fail;
     HK_FACT_KEY(k, id);
     int rc = mdb_del(t->txn, t->s->db.fact, &k, NULL);
     if (rc) {
@@ -572,7 +557,8 @@ fail:
 /* ==== Update (content) ==== */
 
 hk_err hk_store_update(hk_txn *t, hk_fact_id id, const hk_statement *st,
-                       hk_fact_id *other, hk_error *err) {
+                       hk_fact_id *other, hk_error *err)
+{
     hk_rec old, nr;
     hk_fact f, nf;
     bool all;
@@ -580,28 +566,22 @@ hk_err hk_store_update(hk_txn *t, hk_fact_id id, const hk_statement *st,
     hk_err e;
     hk_buf before = HK_BUF_INIT, after = HK_BUF_INIT;
 
-    if (other)
-        *other = 0;
+    if (other) *other = 0;
     if ((e = hk_txn_check_write(t, err)) || (e = check_statement(st, err)))
         return e;
     if ((e = hk_rec_get(t, id, &old, err)) || (e = hk_txn_flush(t, err)))
         return e;
     memset(&nr, 0, sizeof nr);
-    if ((e = lookup_ids(t, st, &nr, &all, err)))
-        return e;
+    if ((e = lookup_ids(t, st, &nr, &all, err))) return e;
     if (all) {
-        if ((e = stmt_lookup(t, &nr, &found, err)))
-            return e;
-        if (found == id)
-            return HK_OK; /* same content: nothing to do */
+        if ((e = stmt_lookup(t, &nr, &found, err))) return e;
+        if (found == id) return HK_OK; /* same content: nothing to do */
         if (found) {
-            if (other)
-                *other = found;
+            if (other) *other = found;
             hk_error_set(err, HK_ERR_EXISTS,
                          "the new statement is already fact %llu",
                          (unsigned long long)found);
-            if (err)
-                snprintf(err->field, sizeof err->field, "statement");
+            if (err) snprintf(err->field, sizeof err->field, "statement");
             return HK_ERR_EXISTS;
         }
     }
@@ -641,7 +621,8 @@ fail:
 /* ==== Metadata ==== */
 
 hk_err hk_store_set_meta(hk_txn *t, hk_fact_id id, const hk_fact_meta *meta,
-                         hk_error *err) {
+                         hk_error *err)
+{
     hk_rec r;
     hk_fact f, nf;
     hk_err e;
@@ -653,14 +634,11 @@ hk_err hk_store_set_meta(hk_txn *t, hk_fact_id id, const hk_fact_meta *meta,
         e = hk_error_set(err, HK_ERR_INVALID,
                          "created/updated times are set only when a fact is "
                          "created");
-        if (err)
-            snprintf(err->field, sizeof err->field, "created");
+        if (err) snprintf(err->field, sizeof err->field, "created");
         return e;
     }
-    if ((e = hk_rec_get(t, id, &r, err)))
-        return e;
-    if (!meta || !meta->fields)
-        return HK_OK;
+    if ((e = hk_rec_get(t, id, &r, err))) return e;
+    if (!meta || !meta->fields) return HK_OK;
     hk_fact_init(&f);
     if ((e = hk_rec_to_fact(t, id, &r, &f, err)) ||
         (e = fact_json(&f, &before, err))) {
@@ -674,8 +652,7 @@ hk_err hk_store_set_meta(hk_txn *t, hk_fact_id id, const hk_fact_meta *meta,
     rec_apply_meta(&r, meta);
     r.updated_us = now_after(f.created_us);
     hk_txn_touch(t);
-    if ((e = put_record(t, id, &r, 0, err)))
-        goto fail;
+    if ((e = put_record(t, id, &r, 0, err))) goto fail;
     fact_from_parts(&nf, id, &f.st, &r);
     if ((e = fact_json(&nf, &after, err)) ||
         (e = hk_audit_append(t, "meta", id, id, 1, before.data, after.data,
@@ -695,33 +672,28 @@ fail:
 
 /* ==== Reads ==== */
 
-hk_err hk_store_get(hk_txn *t, hk_fact_id id, hk_fact *f, hk_error *err) {
+hk_err hk_store_get(hk_txn *t, hk_fact_id id, hk_fact *f, hk_error *err)
+{
     hk_rec r;
     hk_err e;
-    if ((e = hk_txn_check_read(t, err)))
-        return e;
-    if (!f)
-        return hk_error_set(err, HK_ERR_INVALID, "no fact to fill");
-    if ((e = hk_rec_get(t, id, &r, err)))
-        return e;
+    if ((e = hk_txn_check_read(t, err))) return e;
+    if (!f) return hk_error_set(err, HK_ERR_INVALID, "no fact to fill");
+    if ((e = hk_rec_get(t, id, &r, err))) return e;
     return hk_rec_to_fact(t, id, &r, f, err);
 }
 
 hk_err hk_store_find(hk_txn *t, const hk_statement *st, hk_fact_id *id,
-                     hk_error *err) {
+                     hk_error *err)
+{
     hk_rec r;
     bool all;
     hk_fact_id found = 0;
     hk_err e;
     if ((e = hk_txn_check_read(t, err)) || (e = check_statement(st, err)))
         return e;
-    if ((e = lookup_ids(t, st, &r, &all, err)))
-        return e;
-    if (all && (e = stmt_lookup(t, &r, &found, err)))
-        return e;
-    if (!found)
-        return hk_error_set(err, HK_ERR_NOT_FOUND, "no such fact");
-    if (id)
-        *id = found;
+    if ((e = lookup_ids(t, st, &r, &all, err))) return e;
+    if (all && (e = stmt_lookup(t, &r, &found, err))) return e;
+    if (!found) return hk_error_set(err, HK_ERR_NOT_FOUND, "no such fact");
+    if (id) *id = found;
     return HK_OK;
 }

@@ -35,59 +35,57 @@
  */
 #include "store/factwalk.h"
 
-#define PAGE_HDR 16u         /* u64 pgno, u16 pad, u16 flags, u16 lower/upper */
-#define NODE_HDR 8u          /* u16 lo, u16 hi, u16 flags, u16 key size */
+#define PAGE_HDR 16u /* u64 pgno, u16 pad, u16 flags, u16 lower/upper */
+#define NODE_HDR 8u  /* u16 lo, u16 hi, u16 flags, u16 key size */
 #define P_BRANCH 0x01u
 #define P_LEAF 0x02u
-#define P_DIRTY 0x10u        /* cleared before pages are written; ignored */
-#define F_BIGDATA 0x01u      /* leaf node: data on overflow pages */
-#define MAX_DEPTH 16u        /* far beyond any real tree of size_t keys */
-#define DB_REC_DEPTH 6u      /* MDB_db: u32 pad, u16 flags, u16 depth ... */
-#define DB_REC_ROOT 40u      /* ... 3 x u64 page counts, u64 entries, root */
+#define P_DIRTY 0x10u   /* cleared before pages are written; ignored */
+#define F_BIGDATA 0x01u /* leaf node: data on overflow pages */
+#define MAX_DEPTH 16u   /* far beyond any real tree of size_t keys */
+#define DB_REC_DEPTH 6u /* MDB_db: u32 pad, u16 flags, u16 depth ... */
+#define DB_REC_ROOT 40u /* ... 3 x u64 page counts, u64 entries, root */
 #define DB_REC_SIZE 48u
 
-static inline uint16_t rd16(const uint8_t *p) {
+static inline uint16_t rd16(const uint8_t *p)
+{
     uint16_t v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline uint64_t rd64(const uint8_t *p) {
+static inline uint64_t rd64(const uint8_t *p)
+{
     uint64_t v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static bool lmdb_format_known(void) {
+static bool lmdb_format_known(void)
+{
     int major = 0, minor = 0, patch = 0;
     mdb_version(&major, &minor, &patch);
     return major == 0 && minor == 9;
 }
 
-void hk_factwalk_init(hk_txn *t, hk_factwalk *w) {
+void hk_factwalk_init(hk_txn *t, hk_factwalk *w)
+{
     memset(w, 0, sizeof *w);
-    if (t->write || !lmdb_format_known())
-        return;
+    if (t->write || !lmdb_format_known()) return;
     MDB_dbi main_dbi;
-    if (mdb_dbi_open(t->txn, NULL, 0, &main_dbi))
-        return;
+    if (mdb_dbi_open(t->txn, NULL, 0, &main_dbi)) return;
     MDB_val k = {4, (void *)"fact"}, d;
-    if (mdb_get(t->txn, main_dbi, &k, &d) || d.mv_size != DB_REC_SIZE)
-        return;
+    if (mdb_get(t->txn, main_dbi, &k, &d) || d.mv_size != DB_REC_SIZE) return;
     MDB_stat st;
     MDB_envinfo info;
-    if (mdb_env_stat(t->s->env, &st) || mdb_env_info(t->s->env, &info))
-        return;
+    if (mdb_env_stat(t->s->env, &st) || mdb_env_info(t->s->env, &info)) return;
     size_t psize = st.ms_psize;
-    if (psize < 1024 || (psize & (psize - 1)))
-        return;
+    if (psize < 1024 || (psize & (psize - 1))) return;
     const uint8_t *rec = d.mv_data;
     const uint8_t *page =
         (const uint8_t *)((uintptr_t)rec & ~(uintptr_t)(psize - 1));
     uint64_t pgno = rd64(page);
     uint64_t n_pages = (uint64_t)info.me_last_pgno + 1;
-    if (pgno >= n_pages || (uintptr_t)page < pgno * psize)
-        return;
+    if (pgno >= n_pages || (uintptr_t)page < pgno * psize) return;
     w->map = page - pgno * psize;
     w->psize = psize;
     w->n_pages = n_pages;
@@ -120,28 +118,29 @@ typedef struct walk_state {
     bool done;           /* resolved, or left to the caller */
 } walk_state;
 
-static const uint8_t *page_at(const hk_factwalk *w, uint64_t pgno) {
+static const uint8_t *page_at(const hk_factwalk *w, uint64_t pgno)
+{
     return pgno < w->n_pages ? w->map + pgno * w->psize : NULL;
 }
 
 /* Prefetches what a lookup touches first on a page: the header and node
  * offsets around the middle of the page (the first probe). */
-static inline void prefetch_page_head(const uint8_t *p) {
+static inline void prefetch_page_head(const uint8_t *p)
+{
     __builtin_prefetch(p);
     __builtin_prefetch(p + 64);
 }
 
 /* Checks a page just reached through pgno and sets up its search. */
-static bool enter_page(const hk_factwalk *w, walk_state *s, uint64_t pgno) {
+static bool enter_page(const hk_factwalk *w, walk_state *s, uint64_t pgno)
+{
     const uint8_t *p = page_at(w, pgno);
-    if (!p || rd64(p) != pgno || ++s->level > w->depth)
-        return false;
+    if (!p || rd64(p) != pgno || ++s->level > w->depth) return false;
     uint16_t kind = rd16(p + 10) & (uint16_t)~P_DIRTY;
     uint16_t lower = rd16(p + 12);
     if (kind != P_BRANCH && kind != P_LEAF)
         return false; /* overflow, meta or LEAF2 pages are never reached */
-    if (lower <= PAGE_HDR || lower > w->psize || (lower & 1))
-        return false;
+    if (lower <= PAGE_HDR || lower > w->psize || (lower & 1)) return false;
     s->page = p;
     s->n_keys = (uint16_t)((lower - PAGE_HDR) >> 1);
     s->branch = kind == P_BRANCH;
@@ -154,8 +153,9 @@ static bool enter_page(const hk_factwalk *w, walk_state *s, uint64_t pgno) {
 
 /* The node at index i, checked to lie inside the page with a key of
  * key_size bytes (or any key size when key_size is 0); NULL when not. */
-static const uint8_t *node_at(const hk_factwalk *w, const walk_state *s,
-                              int i, unsigned key_size) {
+static const uint8_t *node_at(const hk_factwalk *w, const walk_state *s, int i,
+                              unsigned key_size)
+{
     uint16_t off = rd16(s->page + PAGE_HDR + 2u * (unsigned)i);
     if (off < PAGE_HDR + 2u * s->n_keys || off > w->psize - NODE_HDR)
         return NULL;
@@ -167,21 +167,21 @@ static const uint8_t *node_at(const hk_factwalk *w, const walk_state *s,
 }
 
 static inline void prefetch_node(const hk_factwalk *w, const walk_state *s,
-                                 int i) {
+                                 int i)
+{
     uint16_t off = rd16(s->page + PAGE_HDR + 2u * (unsigned)i);
-    if (off < w->psize)
-        __builtin_prefetch(s->page + off);
+    if (off < w->psize) __builtin_prefetch(s->page + off);
 }
 
 /* Sets the lookup's result from leaf node n (the id's node). */
-static void found(const hk_factwalk *w, const walk_state *s,
-                  const uint8_t *n, const uint8_t **rec, size_t *len) {
+static void found(const hk_factwalk *w, const walk_state *s, const uint8_t *n,
+                  const uint8_t **rec, size_t *len)
+{
     if (rd16(n + 4) & F_BIGDATA)
         return; /* on overflow pages: left to mdb_get */
     size_t dsize = rd16(n) | ((size_t)rd16(n + 2) << 16);
     const uint8_t *data = n + NODE_HDR + sizeof(size_t);
-    if ((size_t)(data - s->page) + dsize > w->psize)
-        return;
+    if ((size_t)(data - s->page) + dsize > w->psize) return;
     *rec = data;
     *len = dsize;
     __builtin_prefetch(data);
@@ -189,10 +189,10 @@ static void found(const hk_factwalk *w, const walk_state *s,
 
 /* Continues with a binary search between lo and hi (or, on a branch page
  * once it is empty, with the child). */
-static bool search(walk_state *s, const hk_factwalk *w) {
+static bool search(walk_state *s, const hk_factwalk *w)
+{
     s->phase = PH_SEARCH;
-    if (s->lo <= s->hi)
-        prefetch_node(w, s, (s->lo + s->hi) >> 1);
+    if (s->lo <= s->hi) prefetch_node(w, s, (s->lo + s->hi) >> 1);
     return true;
 }
 
@@ -205,13 +205,13 @@ static bool search(walk_state *s, const hk_factwalk *w) {
  * one comparison instead of a binary search of about seven; a wrong guess
  * (gaps) still narrows the search. */
 static bool step(const hk_factwalk *w, walk_state *s, uint64_t id,
-                 const uint8_t **rec, size_t *len) {
+                 const uint8_t **rec, size_t *len)
+{
     const uint8_t *n;
     uint64_t key;
     switch (s->phase) {
     case PH_ENTER:
-        if (!enter_page(w, s, s->next_pgno))
-            return false;
+        if (!enter_page(w, s, s->next_pgno)) return false;
         if (!s->branch) {
             s->phase = PH_LEAF_FIRST;
             prefetch_node(w, s, 0);
@@ -219,18 +219,15 @@ static bool step(const hk_factwalk *w, walk_state *s, uint64_t id,
         }
         return search(s, w);
     case PH_LEAF_FIRST:
-        if (!(n = node_at(w, s, 0, sizeof(size_t))))
-            return false;
+        if (!(n = node_at(w, s, 0, sizeof(size_t)))) return false;
         key = rd64(n + NODE_HDR);
         if (key == id) {
             found(w, s, n, rec, len);
             return false;
         }
-        if (id < key)
-            return false; /* not in the tree: the caller reports it */
+        if (id < key) return false; /* not in the tree: the caller reports it */
         s->lo = 1;
-        if (id - key >= s->n_keys)
-            return search(s, w);
+        if (id - key >= s->n_keys) return search(s, w);
         s->guess = (int)(id - key);
         s->phase = PH_LEAF_PTR;
         __builtin_prefetch(s->page + PAGE_HDR + 2u * (unsigned)s->guess);
@@ -240,8 +237,7 @@ static bool step(const hk_factwalk *w, walk_state *s, uint64_t id,
         prefetch_node(w, s, s->guess);
         return true;
     case PH_LEAF_NODE:
-        if (!(n = node_at(w, s, s->guess, sizeof(size_t))))
-            return false;
+        if (!(n = node_at(w, s, s->guess, sizeof(size_t)))) return false;
         key = rd64(n + NODE_HDR);
         if (key == id) {
             found(w, s, n, rec, len);
@@ -257,8 +253,7 @@ static bool step(const hk_factwalk *w, walk_state *s, uint64_t id,
     }
     if (s->lo <= s->hi) {
         int mid = (s->lo + s->hi) >> 1;
-        if (!(n = node_at(w, s, mid, sizeof(size_t))))
-            return false;
+        if (!(n = node_at(w, s, mid, sizeof(size_t)))) return false;
         key = rd64(n + NODE_HDR);
         if (!s->branch && key == id) {
             found(w, s, n, rec, len);
@@ -273,16 +268,13 @@ static bool step(const hk_factwalk *w, walk_state *s, uint64_t id,
             return true;
         }
     }
-    if (!s->branch)
-        return false; /* not in the tree: the caller reports it */
+    if (!s->branch) return false; /* not in the tree: the caller reports it */
     /* hi is the last node with key <= id (0 when the id is below node 1) */
-    if (!(n = node_at(w, s, s->hi < 0 ? 0 : s->hi, 0)))
-        return false;
-    uint64_t child = rd16(n) | ((uint64_t)rd16(n + 2) << 16) |
-                     ((uint64_t)rd16(n + 4) << 32);
+    if (!(n = node_at(w, s, s->hi < 0 ? 0 : s->hi, 0))) return false;
+    uint64_t child =
+        rd16(n) | ((uint64_t)rd16(n + 2) << 16) | ((uint64_t)rd16(n + 4) << 32);
     const uint8_t *p = page_at(w, child);
-    if (!p)
-        return false;
+    if (!p) return false;
     prefetch_page_head(p);
     s->next_pgno = child;
     s->phase = PH_ENTER;
@@ -290,11 +282,11 @@ static bool step(const hk_factwalk *w, walk_state *s, uint64_t id,
 }
 
 void hk_factwalk_get(const hk_factwalk *w, size_t n, const uint64_t *ids,
-                     const uint8_t **recs, size_t *lens) {
+                     const uint8_t **recs, size_t *lens)
+{
     walk_state st[HK_FACTWALK_MAX];
     size_t active = 0;
-    if (n > HK_FACTWALK_MAX)
-        n = HK_FACTWALK_MAX;
+    if (n > HK_FACTWALK_MAX) n = HK_FACTWALK_MAX;
     for (size_t i = 0; i < n; i++) {
         recs[i] = NULL;
         lens[i] = 0;
@@ -309,8 +301,7 @@ void hk_factwalk_get(const hk_factwalk *w, size_t n, const uint64_t *ids,
     /* Each lookup takes at most depth x (log2(nodes per page) + 3) steps. */
     for (unsigned round = 0; active && round < MAX_DEPTH * 20u; round++) {
         for (size_t i = 0; i < n; i++) {
-            if (st[i].done)
-                continue;
+            if (st[i].done) continue;
             if (!step(w, &st[i], ids[i], &recs[i], &lens[i])) {
                 st[i].done = true;
                 active--;

@@ -39,17 +39,18 @@
  * or its bytes (two cache misses fewer). */
 #define SLOT_TAG(h) ((h) >> 32 << 32)
 
-static const uint8_t *stmt_key_at(const hk_pending *p, size_t i) {
+static const uint8_t *stmt_key_at(const hk_pending *p, size_t i)
+{
     return (const uint8_t *)p->keys.data + p->stmt[i].off;
 }
 
-static bool grow_index_to(hk_pending *p, size_t cap) {
+static bool grow_index_to(hk_pending *p, size_t cap)
+{
     uint64_t *ni = hk_calloc(cap, sizeof *ni);
-    if (!ni)
-        return false;
+    if (!ni) return false;
     for (size_t i = 0; i < p->n_stmt; i++) {
-        uint64_t h = hk_hash_bytes((const char *)stmt_key_at(p, i),
-                                   p->stmt[i].len);
+        uint64_t h =
+            hk_hash_bytes((const char *)stmt_key_at(p, i), p->stmt[i].len);
         size_t j = h & (cap - 1);
         while (ni[j])
             j = (j + 1) & (cap - 1);
@@ -61,7 +62,8 @@ static bool grow_index_to(hk_pending *p, size_t cap) {
     return true;
 }
 
-static bool grow_index(hk_pending *p) {
+static bool grow_index(hk_pending *p)
+{
     return grow_index_to(p, p->index_mask ? (p->index_mask + 1) * 2 : 4096);
 }
 
@@ -69,15 +71,16 @@ static bool grow_index(hk_pending *p) {
  * for a full queue) clears just the slots of its entries: each entry sits
  * at or after its home slot, so scanning from there finds it even when
  * other slots of its run were cleared first. */
-static void clear_index(hk_pending *p) {
+static void clear_index(hk_pending *p)
+{
     size_t cap = p->index_mask + 1;
     if (p->n_stmt * 16 >= cap) {
         memset(p->index, 0, cap * sizeof *p->index);
         return;
     }
     for (size_t i = 0; i < p->n_stmt; i++) {
-        uint64_t h = hk_hash_bytes((const char *)stmt_key_at(p, i),
-                                   p->stmt[i].len);
+        uint64_t h =
+            hk_hash_bytes((const char *)stmt_key_at(p, i), p->stmt[i].len);
         uint64_t v = SLOT_TAG(h) | ((uint64_t)i + 1);
         size_t j = h & p->index_mask;
         size_t k = 0;
@@ -91,28 +94,27 @@ static void clear_index(hk_pending *p) {
     }
 }
 
-void hk_pending_reserve_bulk(hk_pending *p) {
+void hk_pending_reserve_bulk(hk_pending *p)
+{
     /* room for HK_PENDING_MAX_FACTS entries at load <= 1/2 (16 MiB) */
     size_t cap = 2 * (size_t)HK_PENDING_MAX_FACTS;
     if (p->index_mask + 1 < cap)
         grow_index_to(p, cap); /* best effort: else it grows as it goes */
 }
 
-void hk_pending_prefetch_stmt(const hk_pending *p, uint64_t h) {
-    if (p->index)
-        __builtin_prefetch(&p->index[h & p->index_mask]);
+void hk_pending_prefetch_stmt(const hk_pending *p, uint64_t h)
+{
+    if (p->index) __builtin_prefetch(&p->index[h & p->index_mask]);
 }
 
 hk_fact_id hk_pending_find_stmt(const hk_pending *p, const uint8_t *key,
-                                size_t len, uint64_t h) {
-    if (!p->n_stmt)
-        return 0;
+                                size_t len, uint64_t h)
+{
+    if (!p->n_stmt) return 0;
     for (size_t j = h & p->index_mask;; j = (j + 1) & p->index_mask) {
         uint64_t v = p->index[j];
-        if (!v)
-            return 0;
-        if (SLOT_TAG(v) != SLOT_TAG(h))
-            continue;
+        if (!v) return 0;
+        if (SLOT_TAG(v) != SLOT_TAG(h)) continue;
         uint32_t e = (uint32_t)v - 1;
         const hk_pending_stmt *s = &p->stmt[e];
         if (s->len == len && memcmp(stmt_key_at(p, e), key, len) == 0)
@@ -124,41 +126,39 @@ hk_fact_id hk_pending_find_stmt(const hk_pending *p, const uint8_t *key,
  * room for one more entry, growing it (capacity doubles from first); NULL
  * when memory is short, arr staying valid then. */
 static void *queue_room(void *arr, size_t n, size_t *cap, size_t elem,
-                        size_t first) {
-    if (n < *cap)
-        return arr;
+                        size_t first)
+{
+    if (n < *cap) return arr;
     size_t nc = *cap ? *cap * 2 : first;
     void *na = hk_realloc(arr, nc * elem);
-    if (na)
-        *cap = nc;
+    if (na) *cap = nc;
     return na;
 }
 
 /* Appends a key to keys and its entry (offset, length, value) to q. */
 static hk_err queue_keyed(hk_pending_stmt **q, size_t *n, size_t *cap,
                           hk_buf *keys, const void *key, size_t len,
-                          hk_fact_id value) {
+                          hk_fact_id value)
+{
     hk_pending_stmt *nq = queue_room(*q, *n, cap, sizeof *nq, 1024);
-    if (!nq)
-        return HK_ERR_NOMEM;
+    if (!nq) return HK_ERR_NOMEM;
     *q = nq;
     size_t off = keys->len;
     hk_err e = hk_buf_append(keys, key, len);
-    if (e)
-        return e;
+    if (e) return e;
     (*q)[(*n)++] = (hk_pending_stmt){(uint32_t)off, (uint32_t)len, value};
     return HK_OK;
 }
 
 hk_err hk_pending_add_stmt(hk_pending *p, const uint8_t *key, size_t len,
-                           uint64_t h, hk_fact_id id) {
+                           uint64_t h, hk_fact_id id)
+{
     if ((p->n_stmt + 1) * 2 > p->index_mask + 1 && !grow_index(p))
         return HK_ERR_NOMEM;
     size_t i = p->n_stmt;
-    hk_err e = queue_keyed(&p->stmt, &p->n_stmt, &p->cap_stmt, &p->keys, key,
-                           len, id);
-    if (e)
-        return e;
+    hk_err e =
+        queue_keyed(&p->stmt, &p->n_stmt, &p->cap_stmt, &p->keys, key, len, id);
+    if (e) return e;
     size_t j = h & p->index_mask;
     while (p->index[j])
         j = (j + 1) & p->index_mask;
@@ -167,33 +167,35 @@ hk_err hk_pending_add_stmt(hk_pending *p, const uint8_t *key, size_t len,
 }
 
 hk_err hk_pending_add_tok(hk_pending *p, const char *tok, size_t len,
-                          uint32_t sym) {
+                          uint32_t sym)
+{
     return queue_keyed(&p->tok, &p->n_tok, &p->cap_tok, &p->tok_keys, tok, len,
                        sym);
 }
 
 hk_err hk_pending_add_sym(hk_pending *p, const uint8_t *key, size_t len,
-                          uint32_t id) {
-    return queue_keyed(&p->sym, &p->n_sym, &p->cap_sym, &p->sym_keys, key,
-                       len, id);
+                          uint32_t id)
+{
+    return queue_keyed(&p->sym, &p->n_sym, &p->cap_sym, &p->sym_keys, key, len,
+                       id);
 }
 
-hk_err hk_pending_add_pred(hk_pending *p, uint32_t pred, hk_fact_id id) {
+hk_err hk_pending_add_pred(hk_pending *p, uint32_t pred, hk_fact_id id)
+{
     hk_pending_pred *np =
         queue_room(p->pred, p->n_pred, &p->cap_pred, sizeof *np, 1024);
-    if (!np)
-        return HK_ERR_NOMEM;
+    if (!np) return HK_ERR_NOMEM;
     p->pred = np;
     p->pred[p->n_pred++] = (hk_pending_pred){id, pred};
     return HK_OK;
 }
 
 hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
-                          const uint8_t dup[HK_ARG_DUP_BYTES]) {
+                          const uint8_t dup[HK_ARG_DUP_BYTES])
+{
     hk_pending_arg *na =
         queue_room(p->arg, p->n_arg, &p->cap_arg, sizeof *na, 4096);
-    if (!na)
-        return HK_ERR_NOMEM;
+    if (!na) return HK_ERR_NOMEM;
     p->arg = na;
     hk_pending_arg *a = &p->arg[p->n_arg++];
     hk_put_u32(a->k, ent);
@@ -203,15 +205,14 @@ hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
 
 /* LMDB's default order: memcmp over the common length, shorter first.
  * ud: the key bytes the entries' offsets refer to. */
-static int cmp_stmt(const void *a, const void *b, void *ud) {
+static int cmp_stmt(const void *a, const void *b, void *ud)
+{
     const uint8_t *keys = ud;
     const hk_pending_stmt *x = a, *y = b;
     size_t n = x->len < y->len ? x->len : y->len;
     int c = memcmp(keys + x->off, keys + y->off, n);
-    if (c)
-        return c;
-    if (x->len != y->len)
-        return x->len < y->len ? -1 : 1;
+    if (c) return c;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
     return x->id < y->id ? -1 : x->id > y->id; /* tok: duplicates in order */
 }
 
@@ -225,19 +226,20 @@ static int cmp_stmt(const void *a, const void *b, void *ud) {
  * Returns the entries in order (caller frees), NULL when memory is
  * short. */
 typedef struct stmt_ord {
-    uint64_t pre;     /* first 8 key bytes, big-endian, zero-padded */
-    hk_pending_stmt e;/* the entry (copied: the write loop then reads
-                         the sorted array in order, not p->stmt at
-                         random) */
+    uint64_t pre;      /* first 8 key bytes, big-endian, zero-padded */
+    hk_pending_stmt e; /* the entry (copied: the write loop then reads
+                          the sorted array in order, not p->stmt at
+                          random) */
 } stmt_ord;
 
-static int cmp_ord(const void *a, const void *b, void *ud) {
-    return cmp_stmt(&((const stmt_ord *)a)->e, &((const stmt_ord *)b)->e,
-                    ud);
+static int cmp_ord(const void *a, const void *b, void *ud)
+{
+    return cmp_stmt(&((const stmt_ord *)a)->e, &((const stmt_ord *)b)->e, ud);
 }
 
 static stmt_ord *sort_keyed(const hk_pending_stmt *ent, size_t n,
-                            const uint8_t *keys) {
+                            const uint8_t *keys)
+{
     stmt_ord *a = hk_malloc(n * sizeof *a), *tmp = hk_malloc(n * sizeof *a);
     uint32_t *cnt = hk_malloc(65536 * sizeof *cnt);
     if (!a || !tmp || !cnt) {
@@ -288,7 +290,8 @@ static stmt_ord *sort_keyed(const hk_pending_stmt *ent, size_t n,
  * the sort is stable, so equal prefixes stay in id order: the result is in
  * full key order (entity, position, predicate, id), as LMDB stores it.
  * Digits on which all entries agree are skipped. */
-static bool sort_args(hk_pending_arg *a, size_t n) {
+static bool sort_args(hk_pending_arg *a, size_t n)
+{
     /* digit byte offsets, least significant first: pred lo, pred hi, pos,
      * entity lo, entity hi (pos is one byte: paired with a zero byte) */
     static const int off[5] = {7, 5, 4, 2, 0};
@@ -308,10 +311,9 @@ static bool sort_args(hk_pending_arg *a, size_t n) {
                                 : (unsigned)src[i].k[o] << 8 | src[i].k[o + 1];
             cnt[v]++;
         }
-        unsigned first = o == 4 ? src[0].k[4]
-                                : (unsigned)src[0].k[o] << 8 | src[0].k[o + 1];
-        if (cnt[first] == n)
-            continue; /* every entry has this digit */
+        unsigned first =
+            o == 4 ? src[0].k[4] : (unsigned)src[0].k[o] << 8 | src[0].k[o + 1];
+        if (cnt[first] == n) continue; /* every entry has this digit */
         uint32_t sum = 0;
         for (unsigned v = 0; v < 65536; v++) {
             uint32_t c = cnt[v];
@@ -327,8 +329,7 @@ static bool sort_args(hk_pending_arg *a, size_t n) {
         src = dst;
         dst = x;
     }
-    if (src != a)
-        memcpy(a, src, n * sizeof *a);
+    if (src != a) memcpy(a, src, n * sizeof *a);
     hk_free(tmp);
     hk_free(cnt);
     return true;
@@ -337,7 +338,8 @@ static bool sort_args(hk_pending_arg *a, size_t n) {
 /* Stable LSD radix sort of the by_pred entries by predicate (16-bit
  * digits, a digit all entries share is skipped). They were queued in id
  * order, so the result is in (predicate, id) order, as LMDB stores them. */
-static bool sort_preds(hk_pending_pred *a, size_t n) {
+static bool sort_preds(hk_pending_pred *a, size_t n)
+{
     hk_pending_pred *tmp = hk_malloc(n * sizeof *tmp);
     uint32_t *cnt = hk_malloc(65536 * sizeof *cnt);
     if (!tmp || !cnt) {
@@ -350,8 +352,7 @@ static bool sort_preds(hk_pending_pred *a, size_t n) {
         memset(cnt, 0, 65536 * sizeof *cnt);
         for (size_t i = 0; i < n; i++)
             cnt[(src[i].pred >> sh) & 0xffff]++;
-        if (cnt[(src[0].pred >> sh) & 0xffff] == n)
-            continue;
+        if (cnt[(src[0].pred >> sh) & 0xffff] == n) continue;
         uint32_t sum = 0;
         for (unsigned v = 0; v < 65536; v++) {
             uint32_t c = cnt[v];
@@ -364,8 +365,7 @@ static bool sort_preds(hk_pending_pred *a, size_t n) {
         src = dst;
         dst = x;
     }
-    if (src != a)
-        memcpy(a, src, n * sizeof *a);
+    if (src != a) memcpy(a, src, n * sizeof *a);
     hk_free(tmp);
     hk_free(cnt);
     return true;
@@ -376,15 +376,15 @@ static bool sort_preds(hk_pending_pred *a, size_t n) {
  * MDB_APPENDDUP, and consecutive entries stay on the same page. A key
  * whose first duplicate this is makes the predicate "in use": the counter
  * and `pred_names` follow. */
-static int flush_preds(hk_txn *t) {
+static int flush_preds(hk_txn *t)
+{
     hk_pending *p = &t->pend;
     const hk_store_dbs *db = &t->s->db;
     int rc = 0;
     if (!t->c_by_pred &&
         (rc = mdb_cursor_open(t->txn, db->by_pred, &t->c_by_pred)))
         return rc;
-    if (!sort_preds(p->pred, p->n_pred))
-        return ENOMEM;
+    if (!sort_preds(p->pred, p->n_pred)) return ENOMEM;
     for (size_t i = 0; i < p->n_pred; i++) {
         uint8_t pk[4], idb[HK_ID_BYTES];
         hk_put_u32(pk, p->pred[i].pred);
@@ -393,15 +393,12 @@ static int flush_preds(hk_txn *t) {
         rc = mdb_cursor_put(t->c_by_pred, &k, &d, MDB_APPENDDUP);
         if (rc == MDB_KEYEXIST) /* not the last id after all */
             rc = mdb_cursor_put(t->c_by_pred, &k, &d, 0);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         if (i > 0 && p->pred[i].pred == p->pred[i - 1].pred)
             continue; /* same key as the entry before: not new */
         size_t cnt = 0;
-        if ((rc = mdb_cursor_count(t->c_by_pred, &cnt)))
-            return rc;
-        if (cnt != 1)
-            continue;
+        if ((rc = mdb_cursor_count(t->c_by_pred, &cnt))) return rc;
+        if (cnt != 1) continue;
         /* the predicate's first fact: list its name */
         uint8_t nk[HK_SYM_KEY_MAX];
         HK_SYM_ID_KEY(ik, p->pred[i].pred);
@@ -410,8 +407,7 @@ static int flush_preds(hk_txn *t) {
             return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
         MDB_val nkv = {hk_sym_key(name.mv_data, name.mv_size, nk), nk};
         MDB_val sv = {4, pk};
-        if ((rc = mdb_put(t->txn, db->pred_names, &nkv, &sv, 0)))
-            return rc;
+        if ((rc = mdb_put(t->txn, db->pred_names, &nkv, &sv, 0))) return rc;
         t->c.predicates++;
     }
     p->n_pred = 0;
@@ -419,7 +415,8 @@ static int flush_preds(hk_txn *t) {
     return 0;
 }
 
-void hk_pending_free(hk_pending *p) {
+void hk_pending_free(hk_pending *p)
+{
     hk_free(p->tok);
     hk_buf_free(&p->tok_keys);
     hk_free(p->stmt);
@@ -432,7 +429,8 @@ void hk_pending_free(hk_pending *p) {
     memset(p, 0, sizeof *p);
 }
 
-hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
+hk_err hk_pending_flush(hk_txn *t, hk_error *err)
+{
     hk_pending *p = &t->pend;
     const hk_store_dbs *db = &t->s->db;
     int rc = 0;
@@ -442,8 +440,7 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
     if (p->n_sym) {
         /* sym keys of symbols created in this txn, in key order */
         MDB_cursor *c;
-        if ((rc = mdb_cursor_open(t->txn, db->sym, &c)))
-            goto fail;
+        if ((rc = mdb_cursor_open(t->txn, db->sym, &c))) goto fail;
         const uint8_t *keys = (const uint8_t *)p->sym_keys.data;
         stmt_ord *ord = sort_keyed(p->sym, p->n_sym, keys);
         if (!ord) {
@@ -454,29 +451,25 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
         for (size_t o = 0; o < p->n_sym && !rc; o++) {
             const hk_pending_stmt *e = &ord[o].e;
             uint8_t v[4];
-            if (o + 16 < p->n_sym)
-                __builtin_prefetch(keys + ord[o + 16].e.off);
+            if (o + 16 < p->n_sym) __builtin_prefetch(keys + ord[o + 16].e.off);
             hk_put_u32(v, (uint32_t)e->id);
             MDB_val k = {e->len, (void *)(keys + e->off)}, d = {4, v};
             rc = mdb_cursor_put(c, &k, &d, MDB_NOOVERWRITE);
         }
         hk_free(ord);
         mdb_cursor_close(c);
-        if (rc)
-            goto fail;
+        if (rc) goto fail;
         p->n_sym = 0;
         hk_buf_reset(&p->sym_keys);
     }
-    if (p->n_pred && (rc = flush_preds(t)))
-        goto fail;
+    if (p->n_pred && (rc = flush_preds(t))) goto fail;
     if (p->n_tok) {
         /* Symbols created in this txn have the largest ids, so each is the
          * last duplicate of its token: MDB_APPENDDUP. */
         MDB_cursor *c;
-        if ((rc = mdb_cursor_open(t->txn, db->tok, &c)))
-            goto fail;
-        stmt_ord *ord = sort_keyed(p->tok, p->n_tok,
-                                   (const uint8_t *)p->tok_keys.data);
+        if ((rc = mdb_cursor_open(t->txn, db->tok, &c))) goto fail;
+        stmt_ord *ord =
+            sort_keyed(p->tok, p->n_tok, (const uint8_t *)p->tok_keys.data);
         if (!ord) {
             mdb_cursor_close(c);
             rc = ENOMEM;
@@ -491,22 +484,19 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
             rc = mdb_cursor_put(c, &k, &d, MDB_APPENDDUP);
             if (rc == MDB_KEYEXIST) /* not last after all: plain insert */
                 rc = mdb_cursor_put(c, &k, &d, MDB_NODUPDATA);
-            if (rc == MDB_KEYEXIST)
-                rc = 0;
+            if (rc == MDB_KEYEXIST) rc = 0;
         }
         hk_free(ord);
         mdb_cursor_close(c);
-        if (rc)
-            goto fail;
+        if (rc) goto fail;
         p->n_tok = 0;
         hk_buf_reset(&p->tok_keys);
     }
     if (p->n_stmt) {
         MDB_cursor *c;
-        if ((rc = mdb_cursor_open(t->txn, db->stmt, &c)))
-            goto fail;
-        stmt_ord *ord = sort_keyed(p->stmt, p->n_stmt,
-                                   (const uint8_t *)p->keys.data);
+        if ((rc = mdb_cursor_open(t->txn, db->stmt, &c))) goto fail;
+        stmt_ord *ord =
+            sort_keyed(p->stmt, p->n_stmt, (const uint8_t *)p->keys.data);
         if (!ord) {
             mdb_cursor_close(c);
             rc = ENOMEM;
@@ -524,8 +514,7 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
         }
         hk_free(ord);
         mdb_cursor_close(c);
-        if (rc)
-            goto fail;
+        if (rc) goto fail;
         clear_index(p);
         p->n_stmt = 0;
         hk_buf_reset(&p->keys);
@@ -561,23 +550,19 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err) {
             size_t cnt = 0;
             bool beyond = !have_last || memcmp(p->arg[i].k, last_key, 4) > 0;
             if (beyond) {
-                bool first = i == 0 || memcmp(p->arg[i].k, p->arg[i - 1].k,
-                                              4) != 0;
+                bool first =
+                    i == 0 || memcmp(p->arg[i].k, p->arg[i - 1].k, 4) != 0;
                 if ((rc = mdb_cursor_put(t->c_by_arg, &k, &d,
                                          first ? MDB_APPEND : MDB_APPENDDUP)))
                     goto fail;
-                if (first)
-                    t->c.entities++;
+                if (first) t->c.entities++;
                 continue;
             }
-            if ((rc = mdb_cursor_put(t->c_by_arg, &k, &d, 0)))
-                goto fail;
+            if ((rc = mdb_cursor_put(t->c_by_arg, &k, &d, 0))) goto fail;
             if (i > 0 && memcmp(p->arg[i].k, p->arg[i - 1].k, 4) == 0)
                 continue; /* same key as the entry before: not new */
-            if ((rc = mdb_cursor_count(t->c_by_arg, &cnt)))
-                goto fail;
-            if (cnt == 1)
-                t->c.entities++;
+            if ((rc = mdb_cursor_count(t->c_by_arg, &cnt))) goto fail;
+            if (cnt == 1) t->c.entities++;
         }
         p->n_arg = 0;
         t->counters_dirty = true;
@@ -594,6 +579,7 @@ fail:
     return hk_store_mdb_error(t, rc, err, "writing indexes");
 }
 
-bool hk_pending_full(const hk_pending *p) {
+bool hk_pending_full(const hk_pending *p)
+{
     return p->n_stmt >= HK_PENDING_MAX_FACTS;
 }

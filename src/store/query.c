@@ -41,8 +41,8 @@
  * their cache misses overlap instead of adding up) and the symbols they
  * name prefetched. Callers that only want ids (hk_query_next_id) never
  * pay for record lookups. Cursors still name the last row handed out, so
- * read-ahead is invisible to callers. Write transactions read row by row (their pages
- * may change under a batch).
+ * read-ahead is invisible to callers. Write transactions read row by row (their
+ * pages may change under a batch).
  *
  * Memory: a query holds one LMDB cursor and fixed-size state (the
  * read-ahead buffer: about 2.3 KiB); rows stream.
@@ -50,94 +50,99 @@
 #include "core/mem.h"
 #include "store/factwalk.h"
 
-enum { PLAN_EMPTY = 0, PLAN_ALL = 1, PLAN_PRED = 2, PLAN_ARG = 3,
-       PLAN_STMT = 4 };
+enum {
+    PLAN_EMPTY = 0,
+    PLAN_ALL = 1,
+    PLAN_PRED = 2,
+    PLAN_ARG = 3,
+    PLAN_STMT = 4
+};
 
 #define CURSOR_VERSION 1u
 #define MAX_SLOTS (1 + HK_MAX_ARGS)
 #define NO_POS 255u
 
 struct hk_query {
-    hk_txn *t;                    /* owning transaction */
-    MDB_cursor *cur;              /* cursor on the plan's database */
-    MDB_cursor *fact_cur;         /* cursor on `fact` for row decoding:
-                                     LMDB re-seeks within the current leaf
-                                     when the next id is near */
+    hk_txn *t;            /* owning transaction */
+    MDB_cursor *cur;      /* cursor on the plan's database */
+    MDB_cursor *fact_cur; /* cursor on `fact` for row decoding:
+                             LMDB re-seeks within the current leaf
+                             when the next id is near */
     /* plan */
-    uint8_t kind;                 /* PLAN_* */
-    bool desc;                    /* descending id order (ALL / PRED) */
-    uint32_t key_sym;             /* PRED: predicate, ARG: entity */
-    uint8_t pos;                  /* ARG: position or NO_POS */
-    uint32_t pred_filter;         /* ARG: predicate or 0 */
+    uint8_t kind;         /* PLAN_* */
+    bool desc;            /* descending id order (ALL / PRED) */
+    uint32_t key_sym;     /* PRED: predicate, ARG: entity */
+    uint8_t pos;          /* ARG: position or NO_POS */
+    uint32_t pred_filter; /* ARG: predicate or 0 */
     /* filters */
-    uint32_t arity;               /* required arity or 0 */
-    bool dedup;                   /* ARG without position: first mention */
-    bool need_check;              /* rows must be decoded to filter */
-    uint32_t n_slots;             /* pattern: 1 + n_args; scan: 1 */
-    uint32_t slot_const[MAX_SLOTS]; /* required sym per slot, 0 = any */
-    uint8_t slot_var[MAX_SLOTS];  /* variable index + 1, 0 = none */
-    uint32_t n_vars;              /* distinct variables */
-    uint8_t var_slot[MAX_SLOTS];  /* first slot of each variable */
+    uint32_t arity;                  /* required arity or 0 */
+    bool dedup;                      /* ARG without position: first mention */
+    bool need_check;                 /* rows must be decoded to filter */
+    uint32_t n_slots;                /* pattern: 1 + n_args; scan: 1 */
+    uint32_t slot_const[MAX_SLOTS];  /* required sym per slot, 0 = any */
+    uint8_t slot_var[MAX_SLOTS];     /* variable index + 1, 0 = none */
+    uint32_t n_vars;                 /* distinct variables */
+    uint8_t var_slot[MAX_SLOTS];     /* first slot of each variable */
     const char *var_name[MAX_SLOTS]; /* names (in names) */
-    char *names;                  /* owned copy of variable names */
-    bool has_repeat;              /* some variable occurs twice */
+    char *names;                     /* owned copy of variable names */
+    bool has_repeat;                 /* some variable occurs twice */
     /* stmt plan */
     uint8_t stmt_key[HK_STMT_KEY_MAX]; /* exact key */
-    size_t stmt_len;              /* its length */
+    size_t stmt_len;                   /* its length */
     /* iteration state */
-    bool started;                 /* the cursor has been positioned */
-    bool done;                    /* no more rows */
-    uint8_t last[HK_ARG_DUP_BYTES]; /* last returned index position */
-    uint8_t last_len;             /* 0 = none yet, 8 or 13 */
-    bool peeked;                  /* a row was fetched ahead (cursor()) */
+    bool started;                       /* the cursor has been positioned */
+    bool done;                          /* no more rows */
+    uint8_t last[HK_ARG_DUP_BYTES];     /* last returned index position */
+    uint8_t last_len;                   /* 0 = none yet, 8 or 13 */
+    bool peeked;                        /* a row was fetched ahead (cursor()) */
     uint8_t peek_pos[HK_ARG_DUP_BYTES]; /* probed row's index position */
-    hk_fact_id probe_id;          /* probed row's fact id */
-    bool rec_valid;               /* rec holds probe_id's decoded ids */
-    hk_rec rec;                   /* decoded ids of the probed row */
-    const void *probe_data;       /* probed row's record in the map when at
-                                     hand (PLAN_ALL, read-ahead), or NULL */
-    size_t probe_len;             /* its length */
-    const void *row_data;         /* PLAN_ALL: record of the last row, or
-                                     NULL (then it is looked up) */
-    size_t row_len;               /* its length */
-    uint64_t row_gen;             /* t->gen when row_data was taken */
-    uint64_t snap_gen;            /* read txn: t->gen at open (a reset or
-                                     renew changes it: the query's pages
-                                     belong to the old snapshot) */
-    uint64_t probe_gen;           /* t->gen when the probed row was read
-                                     (a write may follow a peek) */
+    hk_fact_id probe_id;                /* probed row's fact id */
+    bool rec_valid;                     /* rec holds probe_id's decoded ids */
+    hk_rec rec;                         /* decoded ids of the probed row */
+    const void *probe_data; /* probed row's record in the map when at
+                               hand (PLAN_ALL, read-ahead), or NULL */
+    size_t probe_len;       /* its length */
+    const void *row_data;   /* PLAN_ALL: record of the last row, or
+                               NULL (then it is looked up) */
+    size_t row_len;         /* its length */
+    uint64_t row_gen;       /* t->gen when row_data was taken */
+    uint64_t snap_gen;      /* read txn: t->gen at open (a reset or
+                               renew changes it: the query's pages
+                               belong to the old snapshot) */
+    uint64_t probe_gen;     /* t->gen when the probed row was read
+                               (a write may follow a peek) */
     /* read-ahead (read transactions, PLAN_PRED / PLAN_ARG) */
-    bool ra_on;                   /* rows come from the buffer below */
-    hk_factwalk walk;             /* batched record lookups, this snapshot */
-    uint32_t ra_n;                /* rows in the buffer */
-    uint32_t ra_i;                /* next buffered row to hand out */
-    uint32_t ra_batch;            /* rows to fetch in the next batch */
-    int ra_rc;                    /* what the index walk returned after the
-                                     buffered rows (0: batch was full) */
+    bool ra_on;        /* rows come from the buffer below */
+    hk_factwalk walk;  /* batched record lookups, this snapshot */
+    uint32_t ra_n;     /* rows in the buffer */
+    uint32_t ra_i;     /* next buffered row to hand out */
+    uint32_t ra_batch; /* rows to fetch in the next batch */
+    int ra_rc;         /* what the index walk returned after the
+                          buffered rows (0: batch was full) */
     uint8_t ra_pos[HK_FACTWALK_MAX][HK_ARG_DUP_BYTES]; /* index positions */
-    uint64_t ra_id[HK_FACTWALK_MAX];       /* their fact ids */
+    uint64_t ra_id[HK_FACTWALK_MAX];                   /* their fact ids */
     const uint8_t *ra_rec[HK_FACTWALK_MAX]; /* their records, NULL = look
                                               up with mdb_get */
-    size_t ra_len[HK_FACTWALK_MAX];        /* record lengths */
-    bool ra_fetched;              /* records looked up for rows from
-                                     ra_from on (callers of next_id never
-                                     need them, so lookups wait for the
-                                     first row that does) */
-    uint32_t ra_from;             /* first row whose record was looked up */
-    uint64_t ra_fill_no;          /* batches filled so far */
-    uint32_t probe_ra;            /* buffer row of the probed row */
-    uint64_t probe_fill_no;       /* its batch (ra_fill_no), 0 when it did
-                                     not come from the buffer */
-    uint32_t row_ra;              /* the same for the last row returned */
+    size_t ra_len[HK_FACTWALK_MAX];         /* record lengths */
+    bool ra_fetched;                        /* records looked up for rows from
+                                               ra_from on (callers of next_id never
+                                               need them, so lookups wait for the
+                                               first row that does) */
+    uint32_t ra_from;       /* first row whose record was looked up */
+    uint64_t ra_fill_no;    /* batches filled so far */
+    uint32_t probe_ra;      /* buffer row of the probed row */
+    uint64_t probe_fill_no; /* its batch (ra_fill_no), 0 when it did
+                               not come from the buffer */
+    uint32_t row_ra;        /* the same for the last row returned */
     uint64_t row_fill_no;
     hk_fact_id row_id;            /* last row returned */
     bool row_valid;               /* row_syms holds its ids */
     uint32_t row_syms[MAX_SLOTS]; /* its pred + args */
     /* bindings */
-    bool bind_ready;              /* bind holds the current row's values */
-    hk_buf bind;                  /* NUL-separated binding strings */
-    size_t bind_off[MAX_SLOTS];   /* offset of each variable's value */
-    uint8_t fp[8];                /* query fingerprint */
+    bool bind_ready;            /* bind holds the current row's values */
+    hk_buf bind;                /* NUL-separated binding strings */
+    size_t bind_off[MAX_SLOTS]; /* offset of each variable's value */
+    uint8_t fp[8];              /* query fingerprint */
 };
 
 /* ==== base64url ==== */
@@ -145,7 +150,8 @@ struct hk_query {
 static const char B64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static hk_err b64_encode(const uint8_t *in, size_t n, hk_buf *out) {
+static hk_err b64_encode(const uint8_t *in, size_t n, hk_buf *out)
+{
     char tmp[HK_MAX_CURSOR_BYTES];
     size_t o = 0;
     for (size_t i = 0; i < n; i += 3) {
@@ -160,7 +166,8 @@ static hk_err b64_encode(const uint8_t *in, size_t n, hk_buf *out) {
     return hk_buf_append(out, tmp, o);
 }
 
-static int b64_val(char c) {
+static int b64_val(char c)
+{
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;
     if (c >= '0' && c <= '9') return c - '0' + 52;
@@ -170,22 +177,20 @@ static int b64_val(char c) {
 }
 
 /* Returns decoded length or -1. */
-static int b64_decode(const char *s, size_t len, uint8_t *out, size_t cap) {
+static int b64_decode(const char *s, size_t len, uint8_t *out, size_t cap)
+{
     size_t o = 0;
     uint32_t acc = 0;
     int bits = 0;
-    if (len % 4 == 1)
-        return -1;
+    if (len % 4 == 1) return -1;
     for (size_t i = 0; i < len; i++) {
         int v = b64_val(s[i]);
-        if (v < 0)
-            return -1;
+        if (v < 0) return -1;
         acc = (acc << 6) | (uint32_t)v;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            if (o == cap)
-                return -1;
+            if (o == cap) return -1;
             out[o++] = (uint8_t)(acc >> bits);
         }
     }
@@ -196,15 +201,16 @@ static int b64_decode(const char *s, size_t len, uint8_t *out, size_t cap) {
 
 /* ==== Setup ==== */
 
-static hk_err bad(hk_error *err, const char *field, const char *msg) {
+static hk_err bad(hk_error *err, const char *field, const char *msg)
+{
     hk_error_set(err, HK_ERR_INVALID, "%s", msg);
-    if (err)
-        snprintf(err->field, sizeof err->field, "%s", field);
+    if (err) snprintf(err->field, sizeof err->field, "%s", field);
     return HK_ERR_INVALID;
 }
 
 static hk_err entity_has_multi(hk_txn *t, uint32_t ent, bool *multi,
-                               hk_error *err) {
+                               hk_error *err)
+{
     uint8_t kb[4];
     hk_put_u32(kb, ent);
     MDB_val k = {4, kb}, d;
@@ -217,36 +223,32 @@ static hk_err entity_has_multi(hk_txn *t, uint32_t ent, bool *multi,
 
 /* Number of duplicates under key in a DUPSORT db (0 when absent). */
 static hk_err dup_count(hk_txn *t, MDB_dbi dbi, uint32_t key, size_t *n,
-                        hk_error *err) {
+                        hk_error *err)
+{
     MDB_cursor *c;
     uint8_t kb[4];
     hk_put_u32(kb, key);
     MDB_val k = {4, kb}, d;
     *n = 0;
     int rc = mdb_cursor_open(t->txn, dbi, &c);
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "counting");
+    if (rc) return hk_store_mdb_error(t, rc, err, "counting");
     rc = mdb_cursor_get(c, &k, &d, MDB_SET);
-    if (rc == 0)
-        rc = mdb_cursor_count(c, n);
+    if (rc == 0) rc = mdb_cursor_count(c, n);
     mdb_cursor_close(c);
     if (rc && rc != MDB_NOTFOUND)
         return hk_store_mdb_error(t, rc, err, "counting");
     return HK_OK;
 }
 
-static hk_err query_new(hk_txn *t, hk_query **out, hk_error *err) {
+static hk_err query_new(hk_txn *t, hk_query **out, hk_error *err)
+{
     hk_err e = hk_txn_check_read(t, err);
-    if (!e)
-        e = hk_txn_flush(t, err); /* pending index writes become visible */
-    if (e)
-        return e;
-    if (!out)
-        return hk_error_set(err, HK_ERR_INVALID, "no query output");
+    if (!e) e = hk_txn_flush(t, err); /* pending index writes become visible */
+    if (e) return e;
+    if (!out) return hk_error_set(err, HK_ERR_INVALID, "no query output");
     *out = NULL;
     hk_query *q = hk_calloc(1, sizeof *q);
-    if (!q)
-        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    if (!q) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     q->t = t;
     q->snap_gen = t->gen;
     q->pos = NO_POS;
@@ -255,7 +257,8 @@ static hk_err query_new(hk_txn *t, hk_query **out, hk_error *err) {
     return HK_OK;
 }
 
-static void fingerprint(const hk_buf *desc, uint8_t fp[8]) {
+static void fingerprint(const hk_buf *desc, uint8_t fp[8])
+{
     uint8_t h[32];
     hk_sha256(desc->data ? desc->data : "", desc->len, h);
     memcpy(fp, h, 8);
@@ -263,7 +266,8 @@ static void fingerprint(const hk_buf *desc, uint8_t fp[8]) {
 
 /* Decodes cursor text into q's plan + last position and checks it. */
 static hk_err apply_cursor(hk_query *q, const char *cursor, bool pattern,
-                           hk_error *err) {
+                           hk_error *err)
+{
     uint8_t b[64];
     size_t len = strlen(cursor);
     if (len > HK_MAX_CURSOR_BYTES)
@@ -296,10 +300,8 @@ static hk_err apply_cursor(hk_query *q, const char *cursor, bool pattern,
              (pos == NO_POS ? !pattern
                             : pos + 1u < q->n_slots + (pattern ? 0u : 32u)) &&
              pf == (pattern ? q->slot_const[0] : q->pred_filter);
-        if (ok && pattern)
-            ok = q->slot_const[pos + 1] == key;
-        if (ok && !pattern)
-            ok = key == q->key_sym && pos == q->pos;
+        if (ok && pattern) ok = q->slot_const[pos + 1] == key;
+        if (ok && !pattern) ok = key == q->key_sym && pos == q->pos;
         break;
     case PLAN_STMT:
         ok = q->kind == PLAN_STMT && (ll == 8 || ll == 0);
@@ -307,12 +309,9 @@ static hk_err apply_cursor(hk_query *q, const char *cursor, bool pattern,
     default:
         ok = false;
     }
-    if (ok && !pattern && (kind != q->kind || desc != q->desc))
-        ok = false;
-    if (ok && desc && kind != PLAN_ALL && kind != PLAN_PRED)
-        ok = false;
-    if (!ok)
-        return bad(err, "cursor", "cursor does not fit this query");
+    if (ok && !pattern && (kind != q->kind || desc != q->desc)) ok = false;
+    if (ok && desc && kind != PLAN_ALL && kind != PLAN_PRED) ok = false;
+    if (!ok) return bad(err, "cursor", "cursor does not fit this query");
     q->kind = kind;
     q->desc = desc;
     q->key_sym = key;
@@ -320,23 +319,29 @@ static hk_err apply_cursor(hk_query *q, const char *cursor, bool pattern,
     q->pred_filter = pf;
     q->last_len = ll;
     memcpy(q->last, b + 12, ll);
-    if (kind == PLAN_STMT && ll)
-        q->done = true;
+    if (kind == PLAN_STMT && ll) q->done = true;
     return HK_OK;
 }
 
-static hk_err open_cursor(hk_query *q, hk_error *err) {
+static hk_err open_cursor(hk_query *q, hk_error *err)
+{
     const hk_store_dbs *db = &q->t->s->db;
     MDB_dbi dbi;
     switch (q->kind) {
-    case PLAN_ALL: dbi = db->fact; break;
-    case PLAN_PRED: dbi = db->by_pred; break;
-    case PLAN_ARG: dbi = db->by_arg; break;
-    default: return HK_OK;
+    case PLAN_ALL:
+        dbi = db->fact;
+        break;
+    case PLAN_PRED:
+        dbi = db->by_pred;
+        break;
+    case PLAN_ARG:
+        dbi = db->by_arg;
+        break;
+    default:
+        return HK_OK;
     }
     int rc = mdb_cursor_open(q->t->txn, dbi, &q->cur);
-    if (rc)
-        return hk_store_mdb_error(q->t, rc, err, "opening a query");
+    if (rc) return hk_store_mdb_error(q->t, rc, err, "opening a query");
     if (q->kind == PLAN_PRED || q->kind == PLAN_ARG) {
         hk_factwalk_init(q->t, &q->walk);
         q->ra_on = q->walk.usable;
@@ -345,21 +350,20 @@ static hk_err open_cursor(hk_query *q, hk_error *err) {
     return HK_OK;
 }
 
-static hk_err lookup_text(hk_txn *t, const char *s, uint32_t *id,
-                          hk_error *err) {
+static hk_err lookup_text(hk_txn *t, const char *s, uint32_t *id, hk_error *err)
+{
     return hk_sym_lookup(t, s, strlen(s), id, err);
 }
 
 hk_err hk_query_open_scan(hk_txn *t, const hk_scan *scan, const char *cursor,
-                          hk_query **out, hk_error *err) {
+                          hk_query **out, hk_error *err)
+{
     hk_query *q = NULL;
     hk_buf desc = HK_BUF_INIT;
     hk_err e;
     hk_scan s = HK_SCAN_INIT;
-    if (scan)
-        s = *scan;
-    if ((e = query_new(t, &q, err)))
-        return e;
+    if (scan) s = *scan;
+    if ((e = query_new(t, &q, err))) return e;
     if (s.position < -1 || s.position >= HK_MAX_ARGS) {
         e = bad(err, "position", "position must be 0..31");
         goto fail;
@@ -387,10 +391,8 @@ hk_err hk_query_open_scan(hk_txn *t, const hk_scan *scan, const char *cursor,
     fingerprint(&desc, q->fp);
     q->arity = s.arity;
     uint32_t pred = 0, ent = 0;
-    if (s.predicate && (e = lookup_text(t, s.predicate, &pred, err)))
-        goto fail;
-    if (s.entity && (e = lookup_text(t, s.entity, &ent, err)))
-        goto fail;
+    if (s.predicate && (e = lookup_text(t, s.predicate, &pred, err))) goto fail;
+    if (s.entity && (e = lookup_text(t, s.entity, &ent, err))) goto fail;
     if ((s.predicate && !pred) || (s.entity && !ent)) {
         q->kind = PLAN_EMPTY;
     } else if (ent) {
@@ -412,8 +414,7 @@ hk_err hk_query_open_scan(hk_txn *t, const hk_scan *scan, const char *cursor,
     q->need_check = q->arity || q->dedup;
     if (cursor && *cursor && (e = apply_cursor(q, cursor, false, err)))
         goto fail;
-    if ((e = open_cursor(q, err)))
-        goto fail;
+    if ((e = open_cursor(q, err))) goto fail;
     hk_buf_free(&desc);
     *out = q;
     return HK_OK;
@@ -423,17 +424,16 @@ fail:
     return e;
 }
 
-hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p,
-                             const char *cursor, hk_query **out,
-                             hk_error *err) {
+hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p, const char *cursor,
+                             hk_query **out, hk_error *err)
+{
     hk_query *q = NULL;
     hk_buf desc = HK_BUF_INIT;
     hk_err e;
     size_t names_len = 0;
     if (!p || p->n_args < 1 || p->n_args > HK_MAX_ARGS)
         return bad(err, "pattern", "pattern needs 1..32 arguments");
-    if ((e = query_new(t, &q, err)))
-        return e;
+    if ((e = query_new(t, &q, err))) return e;
     q->n_slots = 1 + p->n_args;
     q->arity = p->n_args;
     q->need_check = true;
@@ -441,8 +441,7 @@ hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p,
     terms[0] = &p->predicate;
     for (uint32_t i = 0; i < p->n_args; i++)
         terms[i + 1] = &p->args[i];
-    if ((e = hk_buf_append_str(&desc, "pattern")))
-        goto nomem;
+    if ((e = hk_buf_append_str(&desc, "pattern"))) goto nomem;
     for (uint32_t s = 0; s < q->n_slots; s++) {
         const hk_term *tm = terms[s];
         if (tm->kind != HK_TERM_ANY && (!tm->text || !*tm->text)) {
@@ -456,30 +455,25 @@ hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p,
         if ((e = hk_buf_appendf(&desc, "\x1f%d%s", (int)tm->kind,
                                 tm->kind == HK_TERM_ANY ? "" : tm->text)))
             goto nomem;
-        if (tm->kind == HK_TERM_VAR)
-            names_len += strlen(tm->text) + 1;
+        if (tm->kind == HK_TERM_VAR) names_len += strlen(tm->text) + 1;
     }
     fingerprint(&desc, q->fp);
-    if (names_len && !(q->names = hk_malloc(names_len)))
-        goto nomem;
+    if (names_len && !(q->names = hk_malloc(names_len))) goto nomem;
 
     /* Constants to syms; variables to groups. */
     bool empty = false, all_const = true;
     size_t noff = 0;
     for (uint32_t s = 0; s < q->n_slots; s++) {
         const hk_term *tm = terms[s];
-        if (tm->kind != HK_TERM_CONST)
-            all_const = false;
+        if (tm->kind != HK_TERM_CONST) all_const = false;
         if (tm->kind == HK_TERM_CONST) {
             if ((e = lookup_text(t, tm->text, &q->slot_const[s], err)))
                 goto fail;
-            if (!q->slot_const[s])
-                empty = true;
+            if (!q->slot_const[s]) empty = true;
         } else if (tm->kind == HK_TERM_VAR) {
             uint32_t v;
             for (v = 0; v < q->n_vars; v++)
-                if (strcmp(q->var_name[v], tm->text) == 0)
-                    break;
+                if (strcmp(q->var_name[v], tm->text) == 0) break;
             if (v == q->n_vars) {
                 size_t l = strlen(tm->text) + 1;
                 memcpy(q->names + noff, tm->text, l);
@@ -511,10 +505,8 @@ hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p,
             q->key_sym = q->slot_const[0];
         }
         for (uint32_t s = 1; s < q->n_slots; s++) {
-            if (!q->slot_const[s])
-                continue;
-            if ((e = dup_count(t, t->s->db.by_arg, q->slot_const[s], &n,
-                               err)))
+            if (!q->slot_const[s]) continue;
+            if ((e = dup_count(t, t->s->db.by_arg, q->slot_const[s], &n, err)))
                 goto fail;
             if (n <= best) {
                 best = n;
@@ -527,8 +519,7 @@ hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p,
     }
     if (cursor && *cursor && (e = apply_cursor(q, cursor, true, err)))
         goto fail;
-    if ((e = open_cursor(q, err)))
-        goto fail;
+    if ((e = open_cursor(q, err))) goto fail;
     hk_buf_free(&desc);
     *out = q;
     return HK_OK;
@@ -540,13 +531,11 @@ fail:
     return e;
 }
 
-void hk_query_close(hk_query *q) {
-    if (!q)
-        return;
-    if (q->cur)
-        mdb_cursor_close(q->cur);
-    if (q->fact_cur)
-        mdb_cursor_close(q->fact_cur);
+void hk_query_close(hk_query *q)
+{
+    if (!q) return;
+    if (q->cur) mdb_cursor_close(q->cur);
+    if (q->fact_cur) mdb_cursor_close(q->fact_cur);
     hk_buf_free(&q->bind);
     hk_free(q->names);
     hk_free(q);
@@ -555,16 +544,17 @@ void hk_query_close(hk_query *q) {
 /* ==== Iteration ==== */
 
 /* Adds 1 to a big-endian byte string; false on overflow. */
-static bool be_increment(uint8_t *b, size_t n) {
+static bool be_increment(uint8_t *b, size_t n)
+{
     for (size_t i = n; i-- > 0;)
-        if (++b[i] != 0)
-            return true;
+        if (++b[i] != 0) return true;
     return false;
 }
 
 /* Positions on the next raw index entry. Returns 0, MDB_NOTFOUND (end) or
  * an LMDB error. *pos receives the entry's position bytes. */
-static int step_all(hk_query *q, uint8_t pos[8]) {
+static int step_all(hk_query *q, uint8_t pos[8])
+{
     MDB_val k, d;
     int rc;
     if (!q->started) {
@@ -573,8 +563,7 @@ static int step_all(hk_query *q, uint8_t pos[8]) {
             /* positions are big-endian; `fact` keys are native integers */
             uint8_t b[8];
             memcpy(b, q->last, 8);
-            if (!q->desc && !be_increment(b, 8))
-                return MDB_NOTFOUND;
+            if (!q->desc && !be_increment(b, 8)) return MDB_NOTFOUND;
             HK_FACT_KEY(start, hk_get_u64(b));
             k = start;
             rc = mdb_cursor_get(q->cur, &k, &d, MDB_SET_RANGE);
@@ -590,10 +579,8 @@ static int step_all(hk_query *q, uint8_t pos[8]) {
     } else {
         rc = mdb_cursor_get(q->cur, &k, &d, q->desc ? MDB_PREV : MDB_NEXT);
     }
-    if (rc)
-        return rc;
-    if (k.mv_size != sizeof(size_t))
-        return MDB_CORRUPTED;
+    if (rc) return rc;
+    if (k.mv_size != sizeof(size_t)) return MDB_CORRUPTED;
     hk_put_u64(pos, hk_fact_key_id(&k));
     q->probe_data = d.mv_data;
     q->probe_len = d.mv_size;
@@ -606,7 +593,8 @@ static int step_all(hk_query *q, uint8_t pos[8]) {
     return 0;
 }
 
-static int step_pred(hk_query *q, uint8_t pos[8]) {
+static int step_pred(hk_query *q, uint8_t pos[8])
+{
     MDB_val k, d;
     uint8_t kb[4], b[8];
     int rc;
@@ -618,10 +606,8 @@ static int step_pred(hk_query *q, uint8_t pos[8]) {
         if (q->last_len == 8) {
             /* cursor positions are 8-byte ids; duplicates hold 6 bytes */
             uint64_t last = hk_get_u64(q->last);
-            if (!q->desc && last >= HK_MAX_FACT_ID)
-                return MDB_NOTFOUND;
-            if (last > HK_MAX_FACT_ID)
-                last = HK_MAX_FACT_ID;
+            if (!q->desc && last >= HK_MAX_FACT_ID) return MDB_NOTFOUND;
+            if (last > HK_MAX_FACT_ID) last = HK_MAX_FACT_ID;
             hk_put_u48(b, q->desc ? last : last + 1);
             d.mv_size = HK_ID_BYTES;
             d.mv_data = b;
@@ -648,17 +634,16 @@ static int step_pred(hk_query *q, uint8_t pos[8]) {
         rc = mdb_cursor_get(q->cur, &k, &d,
                             q->desc ? MDB_PREV_DUP : MDB_NEXT_DUP);
     }
-    if (rc)
-        return rc;
-    if (d.mv_size != HK_ID_BYTES)
-        return MDB_CORRUPTED;
+    if (rc) return rc;
+    if (d.mv_size != HK_ID_BYTES) return MDB_CORRUPTED;
     hk_put_u64(pos, hk_get_u48(d.mv_data));
     return 0;
 }
 
 /* Seeks the by_arg duplicates of the entity to the first value >= target. */
 static int arg_seek(hk_query *q, const uint8_t target[HK_ARG_DUP_BYTES],
-                    MDB_val *d) {
+                    MDB_val *d)
+{
     uint8_t kb[4];
     hk_put_u32(kb, q->key_sym);
     MDB_val k = {4, kb};
@@ -667,7 +652,8 @@ static int arg_seek(hk_query *q, const uint8_t target[HK_ARG_DUP_BYTES],
     return mdb_cursor_get(q->cur, &k, d, MDB_GET_BOTH_RANGE);
 }
 
-static int step_arg(hk_query *q, uint8_t pos[HK_ARG_DUP_BYTES]) {
+static int step_arg(hk_query *q, uint8_t pos[HK_ARG_DUP_BYTES])
+{
     MDB_val k, d;
     uint8_t target[HK_ARG_DUP_BYTES];
     int rc;
@@ -675,12 +661,10 @@ static int step_arg(hk_query *q, uint8_t pos[HK_ARG_DUP_BYTES]) {
         q->started = true;
         if (q->last_len == HK_ARG_DUP_BYTES) {
             memcpy(target, q->last, HK_ARG_DUP_BYTES);
-            if (!be_increment(target, HK_ARG_DUP_BYTES))
-                return MDB_NOTFOUND;
+            if (!be_increment(target, HK_ARG_DUP_BYTES)) return MDB_NOTFOUND;
         } else {
             memset(target, 0, sizeof target);
-            if (q->pos != NO_POS)
-                target[0] = q->pos;
+            if (q->pos != NO_POS) target[0] = q->pos;
             hk_put_u32(target + 1, q->pred_filter);
         }
         rc = arg_seek(q, target, &d);
@@ -690,13 +674,11 @@ static int step_arg(hk_query *q, uint8_t pos[HK_ARG_DUP_BYTES]) {
     /* Narrow to the position / predicate range; each re-seek moves forward,
      * so the loop ends within the duplicate list. */
     for (unsigned guard = 0; rc == 0 && guard < 2 * 256 + 4; guard++) {
-        if (d.mv_size != HK_ARG_DUP_BYTES)
-            return MDB_CORRUPTED;
+        if (d.mv_size != HK_ARG_DUP_BYTES) return MDB_CORRUPTED;
         const uint8_t *v = d.mv_data;
         uint8_t p = v[0];
         uint32_t pr = hk_get_u32(v + 1);
-        if (q->pos != NO_POS && p > q->pos)
-            return MDB_NOTFOUND;
+        if (q->pos != NO_POS && p > q->pos) return MDB_NOTFOUND;
         if (q->pos != NO_POS && p < q->pos) {
             memset(target, 0, sizeof target);
             target[0] = q->pos;
@@ -709,8 +691,7 @@ static int step_arg(hk_query *q, uint8_t pos[HK_ARG_DUP_BYTES]) {
             if (pr < q->pred_filter) {
                 target[0] = p;
             } else {
-                if (q->pos != NO_POS || p == 255)
-                    return MDB_NOTFOUND;
+                if (q->pos != NO_POS || p == 255) return MDB_NOTFOUND;
                 target[0] = (uint8_t)(p + 1);
             }
             hk_put_u32(target + 1, q->pred_filter);
@@ -726,7 +707,8 @@ static int step_arg(hk_query *q, uint8_t pos[HK_ARG_DUP_BYTES]) {
 static const uint8_t *ra_record(hk_query *q, uint32_t row, uint64_t fill_no,
                                 size_t *len);
 
-static hk_err check_row(hk_query *q, bool *ok, hk_error *err) {
+static hk_err check_row(hk_query *q, bool *ok, hk_error *err)
+{
     hk_rec *r = &q->rec;
     *ok = false;
     if (!q->rec_valid && !q->probe_data && q->probe_fill_no)
@@ -746,25 +728,20 @@ static hk_err check_row(hk_query *q, bool *ok, hk_error *err) {
             return hk_error_set(err, HK_ERR_CORRUPT,
                                 "index names missing fact %llu",
                                 (unsigned long long)q->probe_id);
-        if (rc)
-            return hk_store_mdb_error(q->t, rc, err, "reading a fact");
+        if (rc) return hk_store_mdb_error(q->t, rc, err, "reading a fact");
         if (hk_rec_decode_ids(d.mv_data, d.mv_size, r))
             return hk_error_set(err, HK_ERR_CORRUPT, "damaged fact %llu",
                                 (unsigned long long)q->probe_id);
         q->rec_valid = true;
     }
-    if (q->arity && r->n_args != q->arity)
-        return HK_OK;
-    if (q->n_slots > 1 && r->n_args + 1 != q->n_slots)
-        return HK_OK;
+    if (q->arity && r->n_args != q->arity) return HK_OK;
+    if (q->n_slots > 1 && r->n_args + 1 != q->n_slots) return HK_OK;
     for (uint32_t s = 0; s < q->n_slots; s++) {
         uint32_t v = s == 0 ? r->pred : r->args[s - 1];
-        if (q->slot_const[s] && v != q->slot_const[s])
-            return HK_OK;
+        if (q->slot_const[s] && v != q->slot_const[s]) return HK_OK;
         if (q->has_repeat && q->slot_var[s]) {
             uint32_t first = q->var_slot[q->slot_var[s] - 1];
-            if (first != s &&
-                v != (first == 0 ? r->pred : r->args[first - 1]))
+            if (first != s && v != (first == 0 ? r->pred : r->args[first - 1]))
                 return HK_OK;
         }
     }
@@ -772,8 +749,7 @@ static hk_err check_row(hk_query *q, bool *ok, hk_error *err) {
         /* Keep the row only at the entity's first position in the fact. */
         uint8_t p = q->peek_pos[0];
         for (uint32_t j = 0; j < p && j < r->n_args; j++)
-            if (r->args[j] == q->key_sym)
-                return HK_OK;
+            if (r->args[j] == q->key_sym) return HK_OK;
     }
     *ok = true;
     return HK_OK;
@@ -783,18 +759,17 @@ static hk_err check_row(hk_query *q, bool *ok, hk_error *err) {
  * over the batch (cache slots, then strings) so that their misses
  * overlap too. Only the first RA_PREFETCH_SYMS of a row are hinted. */
 #define RA_PREFETCH_SYMS 6
-static void ra_prefetch_symbols(hk_query *q) {
+static void ra_prefetch_symbols(hk_query *q)
+{
     uint32_t syms[HK_FACTWALK_MAX][RA_PREFETCH_SYMS];
     uint8_t n_syms[HK_FACTWALK_MAX];
     hk_rec r;
     for (uint32_t i = q->ra_from; i < q->ra_n; i++) {
         n_syms[i] = 0;
-        if (!q->ra_rec[i] ||
-            hk_rec_decode_ids(q->ra_rec[i], q->ra_len[i], &r))
+        if (!q->ra_rec[i] || hk_rec_decode_ids(q->ra_rec[i], q->ra_len[i], &r))
             continue;
         syms[i][n_syms[i]++] = r.pred;
-        for (uint32_t a = 0; a < r.n_args && n_syms[i] < RA_PREFETCH_SYMS;
-             a++)
+        for (uint32_t a = 0; a < r.n_args && n_syms[i] < RA_PREFETCH_SYMS; a++)
             syms[i][n_syms[i]++] = r.args[a];
         for (uint32_t j = 0; j < n_syms[i]; j++)
             hk_sym_prefetch_slot(q->t, syms[i][j]);
@@ -806,11 +781,12 @@ static void ra_prefetch_symbols(hk_query *q) {
 
 /* Looks up together the records of buffer rows from..ra_n, then prefetches
  * their symbols. */
-static void ra_fetch(hk_query *q, uint32_t from) {
+static void ra_fetch(hk_query *q, uint32_t from)
+{
     q->ra_fetched = true;
     q->ra_from = from;
-    hk_factwalk_get(&q->walk, q->ra_n - from, q->ra_id + from,
-                    q->ra_rec + from, q->ra_len + from);
+    hk_factwalk_get(&q->walk, q->ra_n - from, q->ra_id + from, q->ra_rec + from,
+                    q->ra_len + from);
     ra_prefetch_symbols(q);
 }
 
@@ -819,11 +795,11 @@ static void ra_fetch(hk_query *q, uint32_t from) {
  * NULL when the row is not from the current batch or the walker left it
  * to mdb_get. */
 static const uint8_t *ra_record(hk_query *q, uint32_t row, uint64_t fill_no,
-                                size_t *len) {
+                                size_t *len)
+{
     if (!q->ra_on || !fill_no || fill_no != q->ra_fill_no || row >= q->ra_n)
         return NULL;
-    if (!q->ra_fetched || row < q->ra_from)
-        ra_fetch(q, row);
+    if (!q->ra_fetched || row < q->ra_from) ra_fetch(q, row);
     *len = q->ra_len[row];
     return q->ra_rec[row];
 }
@@ -831,14 +807,14 @@ static const uint8_t *ra_record(hk_query *q, uint32_t row, uint64_t fill_no,
 /* Refills the read-ahead buffer: walks the index up to ra_batch rows (their
  * records are looked up when first needed). Returns the index walk's
  * result when no row was found. */
-static int ra_fill(hk_query *q) {
+static int ra_fill(hk_query *q)
+{
     uint32_t n = 0;
     int rc = 0;
     while (n < q->ra_batch) {
         rc = q->kind == PLAN_PRED ? step_pred(q, q->ra_pos[n])
                                   : step_arg(q, q->ra_pos[n]);
-        if (rc)
-            break;
+        if (rc) break;
         q->ra_id[n] = q->kind == PLAN_PRED ? hk_get_u64(q->ra_pos[n])
                                            : hk_get_u48(q->ra_pos[n] + 5);
         n++;
@@ -854,22 +830,21 @@ static int ra_fill(hk_query *q) {
 
 /* The next index row of a PLAN_PRED / PLAN_ARG query: sets peek_pos and
  * probe_id, and probe_data when its record is already at hand. */
-static int step_index(hk_query *q) {
+static int step_index(hk_query *q)
+{
     if (!q->ra_on) {
         int rc = q->kind == PLAN_PRED ? step_pred(q, q->peek_pos)
                                       : step_arg(q, q->peek_pos);
         if (!rc)
-            q->probe_id = q->kind == PLAN_PRED
-                              ? hk_get_u64(q->peek_pos)
-                              : hk_get_u48(q->peek_pos + 5);
+            q->probe_id = q->kind == PLAN_PRED ? hk_get_u64(q->peek_pos)
+                                               : hk_get_u48(q->peek_pos + 5);
         return rc;
     }
     if (q->ra_i == q->ra_n) {
         if (q->ra_n && q->ra_rc)
             return q->ra_rc; /* the walk ended after the last batch */
         int rc = ra_fill(q);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     uint32_t i = q->ra_i++;
     memcpy(q->peek_pos, q->ra_pos[i], HK_ARG_DUP_BYTES);
@@ -884,10 +859,10 @@ static int step_index(hk_query *q) {
 }
 
 /* Finds the next matching row: sets q->probe_id, q->peek_pos. */
-static hk_err advance(hk_query *q, bool *has_row, hk_error *err) {
+static hk_err advance(hk_query *q, bool *has_row, hk_error *err)
+{
     *has_row = false;
-    if (q->done)
-        return HK_OK;
+    if (q->done) return HK_OK;
     q->probe_gen = q->t->gen;
     q->probe_fill_no = 0;
     if (q->kind == PLAN_STMT) {
@@ -895,10 +870,8 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err) {
         q->probe_data = NULL;
         MDB_val k = {q->stmt_len, q->stmt_key}, d;
         int rc = mdb_get(q->t->txn, q->t->s->db.stmt, &k, &d);
-        if (rc == MDB_NOTFOUND)
-            return HK_OK;
-        if (rc)
-            return hk_store_mdb_error(q->t, rc, err, "running a query");
+        if (rc == MDB_NOTFOUND) return HK_OK;
+        if (rc) return hk_store_mdb_error(q->t, rc, err, "running a query");
         if (!hk_varint_exact(d.mv_data, d.mv_size, &q->probe_id) ||
             !q->probe_id)
             return hk_error_set(err, HK_ERR_CORRUPT, "bad stmt entry");
@@ -918,8 +891,7 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err) {
         q->probe_fill_no = 0;
         if (q->kind == PLAN_ALL) {
             rc = step_all(q, q->peek_pos);
-            if (!rc)
-                q->probe_id = hk_get_u64(q->peek_pos);
+            if (!rc) q->probe_id = hk_get_u64(q->peek_pos);
         } else {
             rc = step_index(q);
         }
@@ -953,7 +925,8 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err) {
 
 /* The query's transaction is usable and, for a read txn, still holds the
  * snapshot the query was opened in. */
-static hk_err check_snapshot(hk_query *q, hk_error *err) {
+static hk_err check_snapshot(hk_query *q, hk_error *err)
+{
     hk_err e = hk_txn_check_read(q->t, err);
     if (!e && !q->t->write && q->t->gen != q->snap_gen)
         e = hk_error_set(err, HK_ERR_STATE,
@@ -963,12 +936,11 @@ static hk_err check_snapshot(hk_query *q, hk_error *err) {
     return e;
 }
 
-static hk_err next_row(hk_query *q, bool *has_row, hk_error *err) {
+static hk_err next_row(hk_query *q, bool *has_row, hk_error *err)
+{
     hk_err e;
-    if (!q)
-        return hk_error_set(err, HK_ERR_INVALID, "no query");
-    if ((e = check_snapshot(q, err)))
-        return e;
+    if (!q) return hk_error_set(err, HK_ERR_INVALID, "no query");
+    if ((e = check_snapshot(q, err))) return e;
     q->bind_ready = false;
     if (q->peeked) {
         q->peeked = false;
@@ -998,20 +970,19 @@ static hk_err next_row(hk_query *q, bool *has_row, hk_error *err) {
 }
 
 hk_err hk_query_next_id(hk_query *q, hk_fact_id *id, bool *has_row,
-                        hk_error *err) {
+                        hk_error *err)
+{
     hk_err e = next_row(q, has_row, err);
-    if (!e && *has_row && id)
-        *id = q->row_id;
+    if (!e && *has_row && id) *id = q->row_id;
     return e;
 }
 
-hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err) {
+hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err)
+{
     hk_rec r;
     hk_err e = next_row(q, has_row, err);
-    if (e || !*has_row)
-        return e;
-    if (!f)
-        return HK_OK;
+    if (e || !*has_row) return e;
+    if (!f) return HK_OK;
     if (!q->row_data && q->row_fill_no && q->row_gen == q->t->gen)
         q->row_data = ra_record(q, q->row_ra, q->row_fill_no, &q->row_len);
     if (q->row_data && q->row_gen == q->t->gen) {
@@ -1024,8 +995,7 @@ hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err) {
     }
     if (!q->fact_cur) {
         int rc = mdb_cursor_open(q->t->txn, q->t->s->db.fact, &q->fact_cur);
-        if (rc)
-            return hk_store_mdb_error(q->t, rc, err, "reading a fact");
+        if (rc) return hk_store_mdb_error(q->t, rc, err, "reading a fact");
     }
     HK_FACT_KEY(k, q->row_id);
     MDB_val d;
@@ -1034,24 +1004,21 @@ hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err) {
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "index names missing fact %llu",
                             (unsigned long long)q->row_id);
-    if (rc)
-        return hk_store_mdb_error(q->t, rc, err, "reading a fact");
+    if (rc) return hk_store_mdb_error(q->t, rc, err, "reading a fact");
     if (hk_rec_decode(d.mv_data, d.mv_size, &r))
         return hk_error_set(err, HK_ERR_CORRUPT, "damaged fact %llu",
                             (unsigned long long)q->row_id);
     return hk_rec_to_fact(q->t, q->row_id, &r, f, err);
 }
 
-const char *hk_query_binding(hk_query *q, const char *name) {
-    if (!q || !name || !q->last_len || !q->row_id ||
-        check_snapshot(q, NULL))
+const char *hk_query_binding(hk_query *q, const char *name)
+{
+    if (!q || !name || !q->last_len || !q->row_id || check_snapshot(q, NULL))
         return NULL;
     uint32_t v;
     for (v = 0; v < q->n_vars; v++)
-        if (strcmp(q->var_name[v], name) == 0)
-            break;
-    if (v == q->n_vars)
-        return NULL;
+        if (strcmp(q->var_name[v], name) == 0) break;
+    if (v == q->n_vars) return NULL;
     if (!q->bind_ready) {
         if (!q->row_valid) {
             hk_rec r;
@@ -1061,8 +1028,7 @@ const char *hk_query_binding(hk_query *q, const char *name) {
                     ra_record(q, q->row_ra, q->row_fill_no, &q->row_len);
             MDB_val d = {q->row_len, (void *)q->row_data};
             if (!q->row_data || q->row_gen != q->t->gen)
-                if (mdb_get(q->t->txn, q->t->s->db.fact, &k, &d))
-                    return NULL;
+                if (mdb_get(q->t->txn, q->t->s->db.fact, &k, &d)) return NULL;
             if (hk_rec_decode_ids(d.mv_data, d.mv_size, &r) ||
                 r.n_args + 1 < q->n_slots)
                 return NULL;
@@ -1086,23 +1052,20 @@ const char *hk_query_binding(hk_query *q, const char *name) {
     return q->bind.data + q->bind_off[v];
 }
 
-hk_err hk_query_cursor(hk_query *q, hk_buf *out) {
+hk_err hk_query_cursor(hk_query *q, hk_buf *out)
+{
     uint8_t b[12 + HK_ARG_DUP_BYTES + 8];
-    if (!q || !out)
-        return HK_ERR_INVALID;
+    if (!q || !out) return HK_ERR_INVALID;
     hk_err se = check_snapshot(q, NULL);
-    if (se)
-        return se;
+    if (se) return se;
     if (!q->peeked && !q->done) {
         /* Look one row ahead so that an exhausted query gives no cursor. */
         bool has = false;
         hk_err e = advance(q, &has, NULL);
-        if (e)
-            return e;
+        if (e) return e;
         q->peeked = has;
     }
-    if (!q->peeked)
-        return HK_OK;
+    if (!q->peeked) return HK_OK;
     b[0] = CURSOR_VERSION;
     b[1] = (uint8_t)(q->kind | (q->desc ? 0x80 : 0));
     hk_put_u32(b + 2, q->key_sym);

@@ -28,7 +28,8 @@
 
 /* ==== Varints ==== */
 
-static hk_err put_varint(hk_buf *b, uint64_t v) {
+static hk_err put_varint(hk_buf *b, uint64_t v)
+{
     uint8_t tmp[10];
     size_t n = 0;
     while (v >= 0x80) {
@@ -39,11 +40,11 @@ static hk_err put_varint(hk_buf *b, uint64_t v) {
     return hk_buf_append(b, tmp, n);
 }
 
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
     uint64_t r = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*p >= end)
-            return false;
+        if (*p >= end) return false;
         uint8_t c = *(*p)++;
         r |= (uint64_t)(c & 0x7f) << shift;
         if (!(c & 0x80)) {
@@ -54,47 +55,41 @@ static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
     return false;
 }
 
-static uint64_t zigzag(int64_t v) {
+static uint64_t zigzag(int64_t v)
+{
     return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
-static int64_t unzigzag(uint64_t v) {
+static int64_t unzigzag(uint64_t v)
+{
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
 /* ==== Encode / decode ==== */
 
-hk_err hk_rec_encode(const hk_rec *r, hk_buf *out) {
+hk_err hk_rec_encode(const hk_rec *r, hk_buf *out)
+{
     uint8_t flags = 0;
     hk_err e;
-    if (r->confidence != 1.0)
-        flags |= HK_REC_CONF;
-    if (r->updated_us != r->created_us)
-        flags |= HK_REC_UPDATED;
-    if (r->source)
-        flags |= HK_REC_SOURCE;
-    if (r->n_tags)
-        flags |= HK_REC_TAGS;
-    if (r->context)
-        flags |= HK_REC_CONTEXT;
+    if (r->confidence != 1.0) flags |= HK_REC_CONF;
+    if (r->updated_us != r->created_us) flags |= HK_REC_UPDATED;
+    if (r->source) flags |= HK_REC_SOURCE;
+    if (r->n_tags) flags |= HK_REC_TAGS;
+    if (r->context) flags |= HK_REC_CONTEXT;
     uint8_t head[2] = {flags, 0};
     if ((e = hk_buf_append(out, head, 1)) || (e = put_varint(out, r->pred)))
         return e;
     head[1] = (uint8_t)r->n_args;
-    if ((e = hk_buf_append(out, head + 1, 1)))
-        return e;
+    if ((e = hk_buf_append(out, head + 1, 1))) return e;
     for (uint32_t i = 0; i < r->n_args; i++)
-        if ((e = put_varint(out, r->args[i])))
-            return e;
+        if ((e = put_varint(out, r->args[i]))) return e;
     if (flags & HK_REC_CONF) {
         uint64_t bits;
         uint8_t b8[8];
         memcpy(&bits, &r->confidence, 8);
         hk_put_u64(b8, bits);
-        if ((e = hk_buf_append(out, b8, 8)))
-            return e;
+        if ((e = hk_buf_append(out, b8, 8))) return e;
     }
-    if ((e = put_varint(out, zigzag(r->created_us))))
-        return e;
+    if ((e = put_varint(out, zigzag(r->created_us)))) return e;
     if ((flags & HK_REC_UPDATED) &&
         (e = put_varint(out, zigzag(r->updated_us - r->created_us))))
         return e;
@@ -105,8 +100,7 @@ hk_err hk_rec_encode(const hk_rec *r, hk_buf *out) {
     }
     if (flags & HK_REC_TAGS) {
         uint8_t n = (uint8_t)r->n_tags;
-        if ((e = hk_buf_append(out, &n, 1)))
-            return e;
+        if ((e = hk_buf_append(out, &n, 1))) return e;
         for (uint32_t i = 0; i < r->n_tags; i++)
             if ((e = put_varint(out, r->tag_lens[i])) ||
                 (e = hk_buf_append(out, r->tags[i], r->tag_lens[i])))
@@ -122,20 +116,18 @@ hk_err hk_rec_encode(const hk_rec *r, hk_buf *out) {
 
 /* Decodes the head (pred, args); *pp is left after the args. */
 static hk_err decode_head(const uint8_t **pp, const uint8_t *end,
-                          uint8_t *flags, hk_rec *r) {
+                          uint8_t *flags, hk_rec *r)
+{
     const uint8_t *p = *pp;
     uint64_t v;
-    if (p >= end)
-        return HK_ERR_CORRUPT;
+    if (p >= end) return HK_ERR_CORRUPT;
     *flags = *p++;
     if (!get_varint(&p, end, &v) || v == 0 || v > UINT32_MAX)
         return HK_ERR_CORRUPT;
     r->pred = (uint32_t)v;
-    if (p >= end)
-        return HK_ERR_CORRUPT;
+    if (p >= end) return HK_ERR_CORRUPT;
     r->n_args = *p++;
-    if (r->n_args < 1 || r->n_args > HK_MAX_ARGS)
-        return HK_ERR_CORRUPT;
+    if (r->n_args < 1 || r->n_args > HK_MAX_ARGS) return HK_ERR_CORRUPT;
     for (uint32_t i = 0; i < r->n_args; i++) {
         if (p < end && *p < 0x80) { /* one-byte fast path */
             r->args[i] = *p++;
@@ -144,66 +136,61 @@ static hk_err decode_head(const uint8_t **pp, const uint8_t *end,
         } else {
             r->args[i] = (uint32_t)v;
         }
-        if (r->args[i] == 0)
-            return HK_ERR_CORRUPT;
+        if (r->args[i] == 0) return HK_ERR_CORRUPT;
     }
     *pp = p;
     return HK_OK;
 }
 
-hk_err hk_rec_decode_ids(const void *data, size_t len, hk_rec *r) {
+hk_err hk_rec_decode_ids(const void *data, size_t len, hk_rec *r)
+{
     const uint8_t *p = data;
     uint8_t flags;
     return decode_head(&p, p + len, &flags, r);
 }
 
 static bool get_bytes(const uint8_t **p, const uint8_t *end, const char **s,
-                      size_t *n) {
+                      size_t *n)
+{
     uint64_t v;
-    if (!get_varint(p, end, &v) || v > (uint64_t)(end - *p))
-        return false;
+    if (!get_varint(p, end, &v) || v > (uint64_t)(end - *p)) return false;
     *s = (const char *)*p;
     *n = (size_t)v;
     *p += v;
     return true;
 }
 
-hk_err hk_rec_decode(const void *data, size_t len, hk_rec *r) {
+hk_err hk_rec_decode(const void *data, size_t len, hk_rec *r)
+{
     const uint8_t *p = data, *end = p + len;
     uint8_t flags;
     uint64_t v;
     hk_err e = decode_head(&p, end, &flags, r);
-    if (e)
-        return e;
+    if (e) return e;
     r->confidence = 1.0;
     if (flags & HK_REC_CONF) {
-        if (end - p < 8)
-            return HK_ERR_CORRUPT;
+        if (end - p < 8) return HK_ERR_CORRUPT;
         uint64_t bits = hk_get_u64(p);
         memcpy(&r->confidence, &bits, 8);
         p += 8;
     }
-    if (!get_varint(&p, end, &v))
-        return HK_ERR_CORRUPT;
+    if (!get_varint(&p, end, &v)) return HK_ERR_CORRUPT;
     r->created_us = unzigzag(v);
     r->updated_us = r->created_us;
     if (flags & HK_REC_UPDATED) {
-        if (!get_varint(&p, end, &v))
-            return HK_ERR_CORRUPT;
+        if (!get_varint(&p, end, &v)) return HK_ERR_CORRUPT;
         r->updated_us = r->created_us + unzigzag(v);
     }
     r->source = NULL;
     r->source_len = 0;
-    if ((flags & HK_REC_SOURCE) && !get_bytes(&p, end, &r->source,
-                                              &r->source_len))
+    if ((flags & HK_REC_SOURCE) &&
+        !get_bytes(&p, end, &r->source, &r->source_len))
         return HK_ERR_CORRUPT;
     r->n_tags = 0;
     if (flags & HK_REC_TAGS) {
-        if (p >= end)
-            return HK_ERR_CORRUPT;
+        if (p >= end) return HK_ERR_CORRUPT;
         uint32_t n = *p++;
-        if (n > HK_MAX_TAGS)
-            return HK_ERR_CORRUPT;
+        if (n > HK_MAX_TAGS) return HK_ERR_CORRUPT;
         for (uint32_t i = 0; i < n; i++)
             if (!get_bytes(&p, end, &r->tags[i], &r->tag_lens[i]))
                 return HK_ERR_CORRUPT;
@@ -217,15 +204,15 @@ hk_err hk_rec_decode(const void *data, size_t len, hk_rec *r) {
     return p == end ? HK_OK : HK_ERR_CORRUPT;
 }
 
-hk_err hk_rec_get(hk_txn *t, hk_fact_id id, hk_rec *r, hk_error *err) {
+hk_err hk_rec_get(hk_txn *t, hk_fact_id id, hk_rec *r, hk_error *err)
+{
     HK_FACT_KEY(k, id);
     MDB_val d;
     int rc = mdb_get(t->txn, t->s->db.fact, &k, &d);
     if (rc == MDB_NOTFOUND)
         return hk_error_set(err, HK_ERR_NOT_FOUND, "no fact with id %llu",
                             (unsigned long long)id);
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "reading a fact");
+    if (rc) return hk_store_mdb_error(t, rc, err, "reading a fact");
     if (hk_rec_decode(d.mv_data, d.mv_size, r))
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "store: record of fact %llu is damaged",
@@ -236,7 +223,8 @@ hk_err hk_rec_get(hk_txn *t, hk_fact_id id, hk_rec *r, hk_error *err) {
 /* ==== Record -> hk_fact ==== */
 
 hk_err hk_rec_to_fact(hk_txn *t, hk_fact_id id, const hk_rec *r, hk_fact *f,
-                      hk_error *err) {
+                      hk_error *err)
+{
     /* Strings are appended to f->mem NUL-separated; pointers are set once
      * all are in place because appending may move the buffer. */
     size_t off[1 + HK_MAX_ARGS + 1 + HK_MAX_TAGS + 1];
@@ -247,10 +235,8 @@ hk_err hk_rec_to_fact(hk_txn *t, hk_fact_id id, const hk_rec *r, hk_fact *f,
     hk_buf *m = &f->mem;
     hk_buf_reset(m);
     for (uint32_t i = 0; i <= r->n_args; i++) {
-        e = hk_sym_string(t, i == 0 ? r->pred : r->args[i - 1], &s, &len,
-                          err);
-        if (e)
-            return e;
+        e = hk_sym_string(t, i == 0 ? r->pred : r->args[i - 1], &s, &len, err);
+        if (e) return e;
         off[n++] = m->len;
         if ((e = hk_buf_append(m, s, len)) || (e = hk_buf_append(m, "", 1)))
             goto nomem;
@@ -296,25 +282,24 @@ nomem:
 /* ==== Metadata validation ==== */
 
 static hk_err bad_field(hk_error *err, const char *field, const char *fmt,
-                        const char *detail) {
+                        const char *detail)
+{
     hk_error_set(err, HK_ERR_INVALID, fmt, detail);
-    if (err)
-        snprintf(err->field, sizeof err->field, "%s", field);
+    if (err) snprintf(err->field, sizeof err->field, "%s", field);
     return HK_ERR_INVALID;
 }
 
-static bool text_ok(const char *s, size_t len) {
-    if (!hk_utf8_valid(s, len, NULL))
-        return false;
+static bool text_ok(const char *s, size_t len)
+{
+    if (!hk_utf8_valid(s, len, NULL)) return false;
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20 && s[i] != '\t')
-            return false;
+        if ((unsigned char)s[i] < 0x20 && s[i] != '\t') return false;
     return true;
 }
 
-hk_err hk_meta_validate(const hk_fact_meta *m, hk_error *err) {
-    if (!m)
-        return HK_OK;
+hk_err hk_meta_validate(const hk_fact_meta *m, hk_error *err)
+{
+    if (!m) return HK_OK;
     if (m->fields & HK_META_TIMES) {
         /* 253402300799999999 us = 9999-12-31T23:59:59.999999Z, the last
          * time hk_time_format writes in four-digit years */
@@ -326,7 +311,8 @@ hk_err hk_meta_validate(const hk_fact_meta *m, hk_error *err) {
             (m->updated_us < m->created_us || m->updated_us > max_us))
             return bad_field(err, "updated",
                              "updated time must not precede the created "
-                             "time%s", "");
+                             "time%s",
+                             "");
     }
     if (m->fields & HK_META_CONFIDENCE) {
         if (isnan(m->confidence) || m->confidence < 0.0 || m->confidence > 1.0)
@@ -336,12 +322,13 @@ hk_err hk_meta_validate(const hk_fact_meta *m, hk_error *err) {
     if ((m->fields & HK_META_SOURCE) && m->source) {
         size_t len = strlen(m->source);
         if (len == 0 || len > HK_MAX_SOURCE_BYTES)
-            return bad_field(err, "source",
-                             "source must be 1..1024 bytes%s", "");
+            return bad_field(err, "source", "source must be 1..1024 bytes%s",
+                             "");
         if (!text_ok(m->source, len))
             return bad_field(err, "source",
                              "source must be UTF-8 text without control "
-                             "characters%s", "");
+                             "characters%s",
+                             "");
     }
     if (m->fields & HK_META_TAGS) {
         if (m->n_tags > HK_MAX_TAGS)
@@ -352,29 +339,37 @@ hk_err hk_meta_validate(const hk_fact_meta *m, hk_error *err) {
             const char *tg = m->tags[i];
             size_t len = tg ? strlen(tg) : 0;
             if (len == 0 || len > HK_MAX_TAG_BYTES)
-                return bad_field(err, "tags", "each tag must be 1..256 "
-                                 "bytes%s", "");
+                return bad_field(err, "tags",
+                                 "each tag must be 1..256 "
+                                 "bytes%s",
+                                 "");
             if (!text_ok(tg, len))
-                return bad_field(err, "tags", "tags must be UTF-8 text "
-                                 "without control characters%s", "");
+                return bad_field(err, "tags",
+                                 "tags must be UTF-8 text "
+                                 "without control characters%s",
+                                 "");
         }
     }
     if ((m->fields & HK_META_CONTEXT) && m->context_json) {
         size_t len = strlen(m->context_json);
         if (len > HK_MAX_CONTEXT_BYTES)
-            return bad_field(err, "context", "context JSON exceeds 65536 "
-                             "bytes%s", "");
+            return bad_field(err, "context",
+                             "context JSON exceeds 65536 "
+                             "bytes%s",
+                             "");
         json_error_t je;
-        json_t *j = json_loadb(m->context_json, len, JSON_REJECT_DUPLICATES,
-                               &je);
+        json_t *j =
+            json_loadb(m->context_json, len, JSON_REJECT_DUPLICATES, &je);
         if (!j)
             return bad_field(err, "context", "context is not valid JSON: %s",
                              je.text);
         bool obj = json_is_object(j);
         json_decref(j);
         if (!obj)
-            return bad_field(err, "context", "context must be a JSON "
-                             "object%s", "");
+            return bad_field(err, "context",
+                             "context must be a JSON "
+                             "object%s",
+                             "");
     }
     return HK_OK;
 }

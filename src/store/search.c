@@ -45,7 +45,8 @@ typedef struct tok_list {
     uint32_t n;                  /* count */
 } tok_list;
 
-static hk_err add_qtok(void *ud, const char *s, size_t len) {
+static hk_err add_qtok(void *ud, const char *s, size_t len)
+{
     tok_list *tl = ud;
     if (len == 0 || len > HK_TOKEN_MAX_BYTES || tl->n == SEARCH_MAX_TOKENS)
         return HK_OK;
@@ -61,9 +62,9 @@ static hk_err add_qtok(void *ud, const char *s, size_t len) {
 /* ==== Small open-addressing tables ==== */
 
 typedef struct sym_slot {
-    uint32_t sym;     /* 0 = empty */
-    uint32_t exact;   /* bit i: symbol holds token i */
-    uint32_t prefix;  /* bit i: symbol holds a token starting with token i */
+    uint32_t sym;    /* 0 = empty */
+    uint32_t exact;  /* bit i: symbol holds token i */
+    uint32_t prefix; /* bit i: symbol holds a token starting with token i */
 } sym_slot;
 
 typedef struct sym_map {
@@ -72,15 +73,14 @@ typedef struct sym_map {
     size_t n;       /* used */
 } sym_map;
 
-static sym_slot *sym_map_get(sym_map *m, uint32_t sym, bool insert) {
+static sym_slot *sym_map_get(sym_map *m, uint32_t sym, bool insert)
+{
     size_t i = (sym * 2654435761u) & m->mask;
     for (size_t probe = 0; probe <= m->mask; probe++) {
         sym_slot *s = &m->slot[i];
-        if (s->sym == sym)
-            return s;
+        if (s->sym == sym) return s;
         if (s->sym == 0) {
-            if (!insert || m->n * 2 >= m->mask)
-                return NULL;
+            if (!insert || m->n * 2 >= m->mask) return NULL;
             s->sym = sym;
             m->n++;
             return s;
@@ -97,11 +97,11 @@ typedef struct id_set {
 } id_set;
 
 /* Returns true when id was newly inserted. */
-static bool id_set_add(id_set *s, hk_fact_id id) {
+static bool id_set_add(id_set *s, hk_fact_id id)
+{
     size_t i = (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) & s->mask;
     for (;;) {
-        if (s->slot[i] == id)
-            return false;
+        if (s->slot[i] == id) return false;
         if (s->slot[i] == 0) {
             s->slot[i] = id;
             s->n++;
@@ -114,21 +114,20 @@ static bool id_set_add(id_set *s, hk_fact_id id) {
 /* ==== Gathering ==== */
 
 typedef struct search_ctx {
-    hk_txn *t;          /* transaction */
-    tok_list tl;        /* query tokens */
-    sym_map syms;       /* matched symbols */
+    hk_txn *t;                             /* transaction */
+    tok_list tl;                           /* query tokens */
+    sym_map syms;                          /* matched symbols */
     uint32_t *tok_syms[SEARCH_MAX_TOKENS]; /* per token: matched syms */
     size_t tok_nsyms[SEARCH_MAX_TOKENS];   /* their count */
-    id_set cand;        /* candidate fact ids */
-    hk_fact_id *cand_list; /* candidates in insertion order */
+    id_set cand;                           /* candidate fact ids */
+    hk_fact_id *cand_list;                 /* candidates in insertion order */
     uint32_t exact_sym; /* symbol equal to the whole query, 0 = none */
 } search_ctx;
 
-static hk_err push_tok_sym(search_ctx *c, uint32_t ti, uint32_t sym,
-                           bool exact) {
+static hk_err push_tok_sym(search_ctx *c, uint32_t ti, uint32_t sym, bool exact)
+{
     sym_slot *s = sym_map_get(&c->syms, sym, true);
-    if (!s)
-        return HK_OK; /* map full: bounded work */
+    if (!s) return HK_OK; /* map full: bounded work */
     if (exact)
         s->exact |= 1u << ti;
     else
@@ -139,7 +138,8 @@ static hk_err push_tok_sym(search_ctx *c, uint32_t ti, uint32_t sym,
 }
 
 static hk_err match_token(search_ctx *c, MDB_cursor *cur, uint32_t ti,
-                          double n_syms, hk_error *err) {
+                          double n_syms, hk_error *err)
+{
     qtok *q = &c->tl.tok[ti];
     MDB_val k = {q->len, q->text}, d;
     size_t df = 0, taken = 0;
@@ -148,10 +148,9 @@ static hk_err match_token(search_ctx *c, MDB_cursor *cur, uint32_t ti,
         mdb_cursor_count(cur, &df);
         rc = mdb_cursor_get(cur, &k, &d, MDB_GET_MULTIPLE);
         while (rc == 0 && taken < SEARCH_SYMS_PER_TOKEN) {
-            for (size_t i = 0; i + 4 <= d.mv_size &&
-                               taken < SEARCH_SYMS_PER_TOKEN; i += 4) {
-                push_tok_sym(c, ti, hk_get_u32((uint8_t *)d.mv_data + i),
-                             true);
+            for (size_t i = 0;
+                 i + 4 <= d.mv_size && taken < SEARCH_SYMS_PER_TOKEN; i += 4) {
+                push_tok_sym(c, ti, hk_get_u32((uint8_t *)d.mv_data + i), true);
                 taken++;
             }
             rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_MULTIPLE);
@@ -161,15 +160,14 @@ static hk_err match_token(search_ctx *c, MDB_cursor *cur, uint32_t ti,
         return hk_store_mdb_error(c->t, rc, err, "searching");
     q->df = df;
     q->idf = df ? log(1.0 + n_syms / (double)df) : 0.0;
-    if (q->len < 3)
-        return HK_OK;
+    if (q->len < 3) return HK_OK;
     /* Tokens that extend this one ("part" -> "parts", "partition"). */
     size_t pdf = 0, keys = 0, ptaken = 0;
     k.mv_size = q->len;
     k.mv_data = q->text;
     rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-    while (rc == 0 && keys < SEARCH_PREFIX_KEYS &&
-           k.mv_size >= q->len && memcmp(k.mv_data, q->text, q->len) == 0) {
+    while (rc == 0 && keys < SEARCH_PREFIX_KEYS && k.mv_size >= q->len &&
+           memcmp(k.mv_data, q->text, q->len) == 0) {
         if (k.mv_size > q->len) {
             size_t cnt = 0;
             mdb_cursor_count(cur, &cnt);
@@ -193,8 +191,8 @@ static hk_err match_token(search_ctx *c, MDB_cursor *cur, uint32_t ti,
 }
 
 static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
-                           MDB_cursor *pred_cur, uint32_t sym,
-                           hk_error *err) {
+                           MDB_cursor *pred_cur, uint32_t sym, hk_error *err)
+{
     uint8_t kb[4];
     MDB_val k, d;
     int rc;
@@ -205,8 +203,7 @@ static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
         k.mv_size = 4;
         k.mv_data = kb;
         rc = mdb_cursor_get(cur, &k, &d, MDB_SET);
-        if (rc == 0)
-            rc = mdb_cursor_get(cur, &k, &d, MDB_LAST_DUP);
+        if (rc == 0) rc = mdb_cursor_get(cur, &k, &d, MDB_LAST_DUP);
         while (rc == 0 && taken < SEARCH_FACTS_PER_SYM &&
                c->cand.n < SEARCH_MAX_CANDIDATES) {
             hk_fact_id id = 0;
@@ -233,16 +230,17 @@ static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
 #define SEARCH_FACTS_PER_PAIR 200u
 
 static hk_err gather_pairs(search_ctx *c, MDB_cursor *arg_cur,
-                           MDB_cursor *pred_cur, hk_error *err) {
+                           MDB_cursor *pred_cur, hk_error *err)
+{
     uint32_t preds[SEARCH_PAIR_PREDS], ents[SEARCH_PAIR_ENTS];
     size_t np = 0, ne = 0;
     int rc;
     /* Matched symbols with exact token matches; which are predicates. */
-    for (size_t i = 0; i <= c->syms.mask && (np < SEARCH_PAIR_PREDS ||
-                                             ne < SEARCH_PAIR_ENTS); i++) {
+    for (size_t i = 0;
+         i <= c->syms.mask && (np < SEARCH_PAIR_PREDS || ne < SEARCH_PAIR_ENTS);
+         i++) {
         const sym_slot *sl = &c->syms.slot[i];
-        if (!sl->sym || !sl->exact)
-            continue;
+        if (!sl->sym || !sl->exact) continue;
         uint8_t kb[4];
         hk_put_u32(kb, sl->sym);
         MDB_val k = {4, kb}, d;
@@ -272,17 +270,15 @@ static hk_err gather_pairs(search_ctx *c, MDB_cursor *arg_cur,
                 hk_put_u32(target + 1, preds[pi]);
                 MDB_val k = {4, kb}, d = {HK_ARG_DUP_BYTES, target};
                 rc = mdb_cursor_get(arg_cur, &k, &d, MDB_GET_BOTH_RANGE);
-                if (rc == MDB_NOTFOUND)
-                    break;
-                if (rc)
-                    return hk_store_mdb_error(c->t, rc, err, "searching");
+                if (rc == MDB_NOTFOUND) break;
+                if (rc) return hk_store_mdb_error(c->t, rc, err, "searching");
                 const uint8_t *v = d.mv_data;
-                if (d.mv_size != HK_ARG_DUP_BYTES)
-                    break;
+                if (d.mv_size != HK_ARG_DUP_BYTES) break;
                 if (v[0] != pos || hk_get_u32(v + 1) != preds[pi]) {
                     /* nothing for this position: go to the next one */
                     pos = v[0] > pos && hk_get_u32(v + 1) <= preds[pi]
-                              ? v[0] : pos + 1;
+                              ? v[0]
+                              : pos + 1;
                     continue;
                 }
                 while (rc == 0 && v[0] == pos &&
@@ -295,8 +291,7 @@ static hk_err gather_pairs(search_ctx *c, MDB_cursor *arg_cur,
                     taken++;
                     rc = mdb_cursor_get(arg_cur, &k, &d, MDB_NEXT_DUP);
                     v = d.mv_data;
-                    if (rc == 0 && d.mv_size != HK_ARG_DUP_BYTES)
-                        break;
+                    if (rc == 0 && d.mv_size != HK_ARG_DUP_BYTES) break;
                 }
                 if (rc && rc != MDB_NOTFOUND)
                     return hk_store_mdb_error(c->t, rc, err, "searching");
@@ -307,15 +302,16 @@ static hk_err gather_pairs(search_ctx *c, MDB_cursor *arg_cur,
     return HK_OK;
 }
 
-static int cmp_hits(const void *a, const void *b) {
+static int cmp_hits(const void *a, const void *b)
+{
     const hk_search_hit *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score < y->score ? 1 : -1;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
     return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
 }
 
 hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
-                       hk_search_hit **hits, size_t *n_hits, hk_error *err) {
+                       hk_search_hit **hits, size_t *n_hits, hk_error *err)
+{
     search_ctx *c = NULL;
     MDB_cursor *tok_cur = NULL, *arg_cur = NULL, *pred_cur = NULL;
     hk_search_hit *out = NULL;
@@ -323,55 +319,49 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
     hk_err e;
     int rc;
 
-    if (!hits || !n_hits)
-        return hk_error_set(err, HK_ERR_INVALID, "no output");
+    if (!hits || !n_hits) return hk_error_set(err, HK_ERR_INVALID, "no output");
     *hits = NULL;
     *n_hits = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err)))
-        return e;
-    if (!query)
-        return hk_error_set(err, HK_ERR_INVALID, "no query");
+    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
+    if (!query) return hk_error_set(err, HK_ERR_INVALID, "no query");
     size_t qlen = strlen(query);
     if (qlen > HK_MAX_STATEMENT_BYTES || !hk_utf8_valid(query, qlen, NULL))
         return hk_error_set(err, HK_ERR_INVALID,
                             "search query must be UTF-8, at most 65536 bytes");
-    if (limit == 0)
-        return HK_OK;
-    if (limit > SEARCH_MAX_LIMIT)
-        limit = SEARCH_MAX_LIMIT;
+    if (limit == 0) return HK_OK;
+    if (limit > SEARCH_MAX_LIMIT) limit = SEARCH_MAX_LIMIT;
     if (t->write)
         cnt = t->c;
     else if ((e = hk_txn_load_counters(t, &cnt, err)))
         return e;
 
     c = hk_calloc(1, sizeof *c);
-    if (!c)
-        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    if (!c) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     c->t = t;
-    if ((e = hk_tokenize(query, qlen, add_qtok, &c->tl)))
-        goto nomem;
+    if ((e = hk_tokenize(query, qlen, add_qtok, &c->tl))) goto nomem;
     c->syms.mask = 65535;
     c->syms.slot = hk_calloc(c->syms.mask + 1, sizeof *c->syms.slot);
     c->cand.mask = 16383;
     c->cand.slot = hk_calloc(c->cand.mask + 1, sizeof *c->cand.slot);
     c->cand_list = hk_malloc(SEARCH_MAX_CANDIDATES * sizeof *c->cand_list);
-    if (!c->syms.slot || !c->cand.slot || !c->cand_list)
-        goto nomem;
+    if (!c->syms.slot || !c->cand.slot || !c->cand_list) goto nomem;
     for (uint32_t i = 0; i < c->tl.n; i++) {
-        c->tok_syms[i] = hk_malloc((SEARCH_SYMS_PER_TOKEN +
-                                    SEARCH_PREFIX_SYMS) * sizeof(uint32_t));
-        if (!c->tok_syms[i])
-            goto nomem;
+        c->tok_syms[i] = hk_malloc(
+            (SEARCH_SYMS_PER_TOKEN + SEARCH_PREFIX_SYMS) * sizeof(uint32_t));
+        if (!c->tok_syms[i]) goto nomem;
     }
 
     /* The whole query as one symbol (trimmed). */
     {
         const char *s = query;
         size_t n = qlen;
-        while (n && (*s == ' ' || *s == '\t')) { s++; n--; }
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
-        if (n && (e = hk_sym_lookup(t, s, n, &c->exact_sym, err)))
-            goto fail;
+        while (n && (*s == ' ' || *s == '\t')) {
+            s++;
+            n--;
+        }
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n--;
+        if (n && (e = hk_sym_lookup(t, s, n, &c->exact_sym, err))) goto fail;
     }
 
     double n_syms = (double)(cnt.next_sym_id > 1 ? cnt.next_sym_id - 1 : 1);
@@ -382,13 +372,11 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
         goto fail;
     }
     for (uint32_t i = 0; i < c->tl.n; i++)
-        if ((e = match_token(c, tok_cur, i, n_syms, err)))
-            goto fail;
+        if ((e = match_token(c, tok_cur, i, n_syms, err))) goto fail;
 
     /* Candidates: facts holding a matched predicate and argument, then the
      * exact symbol's facts, then by token from the rarest. */
-    if (c->tl.n > 1 && (e = gather_pairs(c, arg_cur, pred_cur, err)))
-        goto fail;
+    if (c->tl.n > 1 && (e = gather_pairs(c, arg_cur, pred_cur, err))) goto fail;
     if (c->exact_sym &&
         (e = gather_facts(c, arg_cur, pred_cur, c->exact_sym, err)))
         goto fail;
@@ -396,17 +384,18 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
     for (uint32_t i = 0; i < c->tl.n; i++)
         order[i] = i;
     for (uint32_t i = 1; i < c->tl.n; i++) /* insertion sort by df */
-        for (uint32_t j = i; j > 0 &&
-             c->tl.tok[order[j]].df < c->tl.tok[order[j - 1]].df; j--) {
+        for (uint32_t j = i;
+             j > 0 && c->tl.tok[order[j]].df < c->tl.tok[order[j - 1]].df;
+             j--) {
             uint32_t x = order[j];
             order[j] = order[j - 1];
             order[j - 1] = x;
         }
-    for (uint32_t oi = 0; oi < c->tl.n &&
-                          c->cand.n < SEARCH_MAX_CANDIDATES; oi++) {
+    for (uint32_t oi = 0; oi < c->tl.n && c->cand.n < SEARCH_MAX_CANDIDATES;
+         oi++) {
         uint32_t ti = order[oi];
-        for (size_t si = 0; si < c->tok_nsyms[ti] &&
-                            c->cand.n < SEARCH_MAX_CANDIDATES; si++)
+        for (size_t si = 0;
+             si < c->tok_nsyms[ti] && c->cand.n < SEARCH_MAX_CANDIDATES; si++)
             if ((e = gather_facts(c, arg_cur, pred_cur, c->tok_syms[ti][si],
                                   err)))
                 goto fail;
@@ -416,11 +405,11 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
     double bonus = 1.0;
     for (uint32_t i = 0; i < c->tl.n; i++)
         bonus += c->tl.tok[i].idf > c->tl.tok[i].prefix_idf
-                     ? c->tl.tok[i].idf : c->tl.tok[i].prefix_idf;
+                     ? c->tl.tok[i].idf
+                     : c->tl.tok[i].prefix_idf;
     size_t nh = 0;
     out = hk_malloc((c->cand.n ? c->cand.n : 1) * sizeof *out);
-    if (!out)
-        goto nomem;
+    if (!out) goto nomem;
     /* Candidates' records are looked up a batch at a time (factwalk.c;
      * read transactions), the rest one by one. */
     hk_factwalk walk;
@@ -440,21 +429,18 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
         if (!d.mv_data) {
             HK_FACT_KEY(k, id);
             rc = mdb_get(t->txn, t->s->db.fact, &k, &d);
-            if (rc == MDB_NOTFOUND)
-                continue;
+            if (rc == MDB_NOTFOUND) continue;
             if (rc) {
                 e = hk_store_mdb_error(t, rc, err, "searching");
                 goto fail;
             }
         }
-        if (hk_rec_decode_ids(d.mv_data, d.mv_size, &r))
-            continue;
+        if (hk_rec_decode_ids(d.mv_data, d.mv_size, &r)) continue;
         uint32_t ex = 0, pre = 0;
         bool exact = false;
         for (uint32_t s = 0; s <= r.n_args; s++) {
             uint32_t sym = s == 0 ? r.pred : r.args[s - 1];
-            if (sym == c->exact_sym)
-                exact = true;
+            if (sym == c->exact_sym) exact = true;
             sym_slot *sl = sym_map_get(&c->syms, sym, false);
             if (sl) {
                 ex |= sl->exact;
@@ -468,15 +454,13 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
             else if (pre & (1u << ti))
                 score += c->tl.tok[ti].prefix_idf;
         }
-        if (score <= 0.0)
-            continue;
+        if (score <= 0.0) continue;
         out[nh].id = id;
         out[nh].score = score;
         nh++;
     }
     qsort(out, nh, sizeof *out, cmp_hits);
-    if (nh > limit)
-        nh = limit;
+    if (nh > limit) nh = limit;
     *hits = out;
     *n_hits = nh;
     out = NULL;

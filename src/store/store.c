@@ -55,21 +55,21 @@
 
 /* ==== Errors ==== */
 
-hk_err hk_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what) {
+hk_err hk_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what)
+{
     hk_err code = HK_ERR_STORE;
     if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == MDB_TXN_FULL ||
         rc == MDB_PAGE_FULL)
         code = HK_ERR_FULL;
     else if (rc == ENOMEM)
         code = HK_ERR_NOMEM;
-    if (t && t->write)
-        t->failed = true;
+    if (t && t->write) t->failed = true;
     return hk_error_set(err, code, "store: %s: %s", what, mdb_strerror(rc));
 }
 
-hk_err hk_txn_check_write(hk_txn *t, hk_error *err) {
-    if (!t)
-        return hk_error_set(err, HK_ERR_INVALID, "store: no transaction");
+hk_err hk_txn_check_write(hk_txn *t, hk_error *err)
+{
+    if (!t) return hk_error_set(err, HK_ERR_INVALID, "store: no transaction");
     if (!t->write)
         return hk_error_set(err, HK_ERR_STATE,
                             "store: write operation in a read transaction");
@@ -79,9 +79,9 @@ hk_err hk_txn_check_write(hk_txn *t, hk_error *err) {
     return HK_OK;
 }
 
-hk_err hk_txn_check_read(hk_txn *t, hk_error *err) {
-    if (!t)
-        return hk_error_set(err, HK_ERR_INVALID, "store: no transaction");
+hk_err hk_txn_check_read(hk_txn *t, hk_error *err)
+{
+    if (!t) return hk_error_set(err, HK_ERR_INVALID, "store: no transaction");
     if (!t->write && !t->active)
         return hk_error_set(err, HK_ERR_STATE,
                             "store: read transaction was reset; renew it");
@@ -94,30 +94,30 @@ hk_err hk_txn_check_read(hk_txn *t, hk_error *err) {
 /* ==== Meta values ==== */
 
 static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
-                        uint64_t *v) {
+                        uint64_t *v)
+{
     MDB_val k = {strlen(name), (void *)name}, d;
     int rc = mdb_get(txn, dbi, &k, &d);
     if (rc == MDB_NOTFOUND) {
         *v = 0;
         return 0;
     }
-    if (rc)
-        return rc;
-    if (d.mv_size != 8)
-        return MDB_CORRUPTED;
+    if (rc) return rc;
+    if (d.mv_size != 8) return MDB_CORRUPTED;
     *v = hk_get_u64(d.mv_data);
     return 0;
 }
 
-static int meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
-                        uint64_t v) {
+static int meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v)
+{
     uint8_t b[8];
     hk_put_u64(b, v);
     MDB_val k = {strlen(name), (void *)name}, d = {8, b};
     return mdb_put(txn, dbi, &k, &d, 0);
 }
 
-hk_err hk_txn_load_counters(hk_txn *t, hk_counters *c, hk_error *err) {
+hk_err hk_txn_load_counters(hk_txn *t, hk_counters *c, hk_error *err)
+{
     MDB_txn *txn = t->txn;
     MDB_dbi m = t->s->db.meta;
     uint64_t last = 0;
@@ -132,10 +132,8 @@ hk_err hk_txn_load_counters(hk_txn *t, hk_counters *c, hk_error *err) {
         (rc = meta_get_u64(txn, m, "last_change_us", &last)))
         return hk_store_mdb_error(NULL, rc, err, "reading counters");
     c->last_change_us = (int64_t)last;
-    if (c->next_fact_id == 0)
-        c->next_fact_id = 1;
-    if (c->next_sym_id == 0)
-        c->next_sym_id = 1;
+    if (c->next_fact_id == 0) c->next_fact_id = 1;
+    if (c->next_sym_id == 0) c->next_sym_id = 1;
     MDB_val k = {10, (void *)"audit_hash"}, d;
     rc = mdb_get(txn, m, &k, &d);
     if (rc == 0 && d.mv_size == 32)
@@ -145,7 +143,8 @@ hk_err hk_txn_load_counters(hk_txn *t, hk_counters *c, hk_error *err) {
     return HK_OK;
 }
 
-static int store_counters(hk_txn *t) {
+static int store_counters(hk_txn *t)
+{
     MDB_txn *txn = t->txn;
     MDB_dbi m = t->s->db.meta;
     const hk_counters *c = &t->c;
@@ -166,12 +165,15 @@ static int store_counters(hk_txn *t) {
 /* ==== Open / close ==== */
 
 typedef struct db_spec {
-    const char *name;   /* LMDB database name */
-    unsigned flags;     /* MDB_DUPSORT etc. */
-    size_t offset;      /* offset of the handle in hk_store_dbs */
+    const char *name; /* LMDB database name */
+    unsigned flags;   /* MDB_DUPSORT etc. */
+    size_t offset;    /* offset of the handle in hk_store_dbs */
 } db_spec;
 
-#define DB(n, f) {#n, f, offsetof(hk_store_dbs, n)}
+#define DB(n, f)                                                               \
+    {                                                                          \
+#n, f, offsetof(hk_store_dbs, n)                                       \
+    }
 static const db_spec DB_SPECS[] = {
     DB(meta, 0),
     DB(sym, 0),
@@ -191,30 +193,33 @@ static const db_spec DB_SPECS[] = {
 #undef DB
 #define N_DBS (sizeof DB_SPECS / sizeof DB_SPECS[0])
 
-size_t hk_store_db_count(void) { return N_DBS; }
+size_t hk_store_db_count(void)
+{
+    return N_DBS;
+}
 
 void hk_store_db_spec(const hk_store *s, size_t i, const char **name,
-                      unsigned *flags, MDB_dbi *dbi) {
+                      unsigned *flags, MDB_dbi *dbi)
+{
     *name = DB_SPECS[i].name;
     *flags = DB_SPECS[i].flags;
     *dbi = *(const MDB_dbi *)((const char *)&s->db + DB_SPECS[i].offset);
 }
 
-hk_err hk_store_make_dir(const char *dir, hk_error *err) {
+hk_err hk_store_make_dir(const char *dir, hk_error *err)
+{
     /* mkdir -p: create each missing component. */
     size_t n = strlen(dir);
     char *p = hk_strdup(dir);
-    if (!p)
-        return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    if (!p) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
     for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0')
-            continue;
+        if (p[i] != '/' && p[i] != '\0') continue;
         char save = p[i];
         p[i] = '\0';
         if (mkdir(p, 0755) != 0 && errno != EEXIST) {
             hk_err rc = hk_error_set(err, HK_ERR_IO,
-                                     "store: cannot create directory %s: %s",
-                                     p, strerror(errno));
+                                     "store: cannot create directory %s: %s", p,
+                                     strerror(errno));
             hk_free(p);
             return rc;
         }
@@ -224,11 +229,11 @@ hk_err hk_store_make_dir(const char *dir, hk_error *err) {
     return HK_OK;
 }
 
-static hk_err open_dbs(hk_store *s, bool create, hk_error *err) {
+static hk_err open_dbs(hk_store *s, bool create, hk_error *err)
+{
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(s->env, NULL, create ? 0 : MDB_RDONLY, &txn);
-    if (rc)
-        return hk_store_mdb_error(NULL, rc, err, "opening the KB");
+    if (rc) return hk_store_mdb_error(NULL, rc, err, "opening the KB");
     for (size_t i = 0; i < N_DBS; i++) {
         MDB_dbi *h = (MDB_dbi *)((char *)&s->db + DB_SPECS[i].offset);
         rc = mdb_dbi_open(txn, DB_SPECS[i].name,
@@ -237,7 +242,8 @@ static hk_err open_dbs(hk_store *s, bool create, hk_error *err) {
             mdb_txn_abort(txn);
             return hk_error_set(err, HK_ERR_VERSION,
                                 "store: %s is not a hakgal KB (database '%s' "
-                                "missing)", s->path, DB_SPECS[i].name);
+                                "missing)",
+                                s->path, DB_SPECS[i].name);
         }
         if (rc == MDB_INCOMPATIBLE) {
             mdb_txn_abort(txn);
@@ -280,20 +286,20 @@ static hk_err open_dbs(hk_store *s, bool create, hk_error *err) {
             mdb_txn_abort(txn);
             return hk_error_set(err, HK_ERR_VERSION,
                                 "store: %s has schema version %u; this build "
-                                "understands %u", s->path, v,
-                                HK_SCHEMA_VERSION);
+                                "understands %u",
+                                s->path, v, HK_SCHEMA_VERSION);
         }
         s->schema_version = v;
     }
     rc = mdb_txn_commit(txn); /* keeps the dbi handles */
-    if (rc)
-        return hk_store_mdb_error(NULL, rc, err, "opening the KB");
+    if (rc) return hk_store_mdb_error(NULL, rc, err, "opening the KB");
     return HK_OK;
 }
 
 /* ==== Process lock ==== */
 
-int hk_kb_lock_open(const char *dir, bool create) {
+int hk_kb_lock_open(const char *dir, bool create)
+{
     size_t n = strlen(dir) + sizeof "/" HK_LOCK_FILE;
     char *p = hk_malloc(n);
     if (!p) {
@@ -310,8 +316,7 @@ int hk_kb_lock_open(const char *dir, bool create) {
     struct stat sb;
     if (data) {
         snprintf(data, dn, "%s/data.mdb", dir);
-        if (stat(data, &sb) == 0)
-            mode = sb.st_mode & 0666;
+        if (stat(data, &sb) == 0) mode = sb.st_mode & 0666;
         hk_free(data);
     }
     int fd = open(p, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), mode);
@@ -323,12 +328,11 @@ int hk_kb_lock_open(const char *dir, bool create) {
     return fd;
 }
 
-int hk_kb_lock_try(int fd, int op) {
+int hk_kb_lock_try(int fd, int op)
+{
     for (int tries = 0; tries < 1000; tries++) {
-        if (flock(fd, op | LOCK_NB) == 0)
-            return 0;
-        if (errno != EINTR)
-            return errno == EAGAIN ? EWOULDBLOCK : errno;
+        if (flock(fd, op | LOCK_NB) == 0) return 0;
+        if (errno != EINTR) return errno == EAGAIN ? EWOULDBLOCK : errno;
     }
     return EINTR;
 }
@@ -336,22 +340,21 @@ int hk_kb_lock_try(int fd, int op) {
 /* Takes LOCK_SH on dir's lock file for s, waiting up to wait_ms while a
  * compaction or restore holds LOCK_EX. */
 static hk_err take_process_lock(hk_store *s, const char *dir, bool read_only,
-                                unsigned wait_ms, hk_error *err) {
+                                unsigned wait_ms, hk_error *err)
+{
     int fd = hk_kb_lock_open(dir, true);
     if (fd < 0) {
-        if (read_only && (errno == ENOENT || errno == EACCES ||
-                          errno == EROFS))
+        if (read_only && (errno == ENOENT || errno == EACCES || errno == EROFS))
             return HK_OK; /* read-only directory: nobody can replace the
                              file in it either */
-        return hk_error_set(err, HK_ERR_IO, "store: cannot open %s/%s: %s",
-                            dir, HK_LOCK_FILE, strerror(errno));
+        return hk_error_set(err, HK_ERR_IO, "store: cannot open %s/%s: %s", dir,
+                            HK_LOCK_FILE, strerror(errno));
     }
     s->lock_fd = fd;
     unsigned waited = 0;
     for (;;) {
         int rc = hk_kb_lock_try(fd, LOCK_SH);
-        if (rc == 0)
-            return HK_OK;
+        if (rc == 0) return HK_OK;
         if (rc != EWOULDBLOCK)
             return hk_error_set(err, HK_ERR_IO, "store: cannot lock %s/%s: %s",
                                 dir, HK_LOCK_FILE, strerror(rc));
@@ -359,8 +362,8 @@ static hk_err take_process_lock(hk_store *s, const char *dir, bool read_only,
             return hk_error_set(err, HK_ERR_BUSY,
                                 "store: the KB in %s is being compacted or "
                                 "restored by another process (waited %.1f s "
-                                "for it to finish); try again later", dir,
-                                (double)waited / 1000.0);
+                                "for it to finish); try again later",
+                                dir, (double)waited / 1000.0);
         struct timespec ts = {0, (long)HK_LOCK_POLL_MS * 1000000L};
         nanosleep(&ts, NULL);
         waited += HK_LOCK_POLL_MS;
@@ -370,7 +373,8 @@ static hk_err take_process_lock(hk_store *s, const char *dir, bool read_only,
 /* ==== Open / close (continued) ==== */
 
 static hk_err store_open(const char *dir, const hk_store_options *opt,
-                         bool process_lock, hk_store **out, hk_error *err) {
+                         bool process_lock, hk_store **out, hk_error *err)
+{
     hk_store_options o = {0};
     hk_store *s = NULL;
     hk_err e = HK_OK;
@@ -380,25 +384,18 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
     if (!dir || !*dir || !out)
         return hk_error_set(err, HK_ERR_INVALID, "store: no KB directory");
     *out = NULL;
-    if (opt)
-        o = *opt;
-    if (!o.map_size)
-        o.map_size = HK_DEFAULT_MAP_SIZE;
-    if (!o.max_readers)
-        o.max_readers = HK_DEFAULT_MAX_READERS;
-    if (o.read_only)
-        o.create = false;
+    if (opt) o = *opt;
+    if (!o.map_size) o.map_size = HK_DEFAULT_MAP_SIZE;
+    if (!o.max_readers) o.max_readers = HK_DEFAULT_MAX_READERS;
+    if (o.read_only) o.create = false;
 
-    if (!o.lock_wait_ms)
-        o.lock_wait_ms = HK_DEFAULT_LOCK_WAIT_MS;
+    if (!o.lock_wait_ms) o.lock_wait_ms = HK_DEFAULT_LOCK_WAIT_MS;
 
     s = hk_calloc(1, sizeof *s);
-    if (!s)
-        return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    if (!s) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
     s->lock_fd = -1;
     s->opt = o;
-    if (pthread_mutex_init(&s->writer_mu, NULL) == 0)
-        s->writer_mu_init = true;
+    if (pthread_mutex_init(&s->writer_mu, NULL) == 0) s->writer_mu_init = true;
     s->path = hk_strdup(dir);
     s->data_path = hk_malloc(strlen(dir) + 10);
     if (!s->path || !s->data_path || !s->writer_mu_init) {
@@ -413,8 +410,7 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
                              "store: no KB at %s (directory missing)", dir);
             goto fail;
         }
-        if ((e = hk_store_make_dir(dir, err)))
-            goto fail;
+        if ((e = hk_store_make_dir(dir, err))) goto fail;
     } else if (!S_ISDIR(sb.st_mode)) {
         e = hk_error_set(err, HK_ERR_INVALID, "store: %s is not a directory",
                          dir);
@@ -436,10 +432,8 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
         goto fail;
     }
     unsigned flags = MDB_NOTLS;
-    if (o.read_only)
-        flags |= MDB_RDONLY;
-    if (o.no_sync)
-        flags |= MDB_NOSYNC;
+    if (o.read_only) flags |= MDB_RDONLY;
+    if (o.no_sync) flags |= MDB_NOSYNC;
     rc = mdb_env_open(s->env, dir, flags, 0644);
     if (rc) {
         if (rc == EACCES || rc == EROFS)
@@ -453,8 +447,7 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
             e = hk_store_mdb_error(NULL, rc, err, "opening the environment");
         goto fail;
     }
-    if ((e = open_dbs(s, !o.read_only, err)))
-        goto fail;
+    if ((e = open_dbs(s, !o.read_only, err))) goto fail;
     if (!(s->symcache = hk_symcache_new()) ||
         (!o.read_only && !(s->symtab = hk_symtab_new()))) {
         e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
@@ -468,31 +461,31 @@ fail:
 }
 
 hk_err hk_store_open(const char *dir, const hk_store_options *opt,
-                     hk_store **out, hk_error *err) {
+                     hk_store **out, hk_error *err)
+{
     return store_open(dir, opt, true, out, err);
 }
 
 hk_err hk_store_open_unlocked(const char *dir, const hk_store_options *opt,
-                              hk_store **out, hk_error *err) {
+                              hk_store **out, hk_error *err)
+{
     return store_open(dir, opt, false, out, err);
 }
 
-uint64_t hk_store_last_commit(hk_store *s) {
+uint64_t hk_store_last_commit(hk_store *s)
+{
     MDB_envinfo info;
-    if (!s || mdb_env_info(s->env, &info))
-        return 0;
+    if (!s || mdb_env_info(s->env, &info)) return 0;
     return (uint64_t)info.me_last_txnid;
 }
 
-void hk_store_close(hk_store *s) {
-    if (!s)
-        return;
-    if (s->env)
-        mdb_env_close(s->env);
+void hk_store_close(hk_store *s)
+{
+    if (!s) return;
+    if (s->env) mdb_env_close(s->env);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases LOCK_SH, after the env is gone */
-    if (s->writer_mu_init)
-        pthread_mutex_destroy(&s->writer_mu);
+    if (s->writer_mu_init) pthread_mutex_destroy(&s->writer_mu);
     hk_symtab_free(s->symtab);
     hk_symcache_free(s->symcache);
     hk_bloom_free(s->bloom);
@@ -501,30 +494,30 @@ void hk_store_close(hk_store *s) {
     hk_free(s);
 }
 
-const char *hk_store_path(const hk_store *s) { return s ? s->path : NULL; }
+const char *hk_store_path(const hk_store *s)
+{
+    return s ? s->path : NULL;
+}
 
 /* ==== Transactions ==== */
 
-hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err) {
-    if (!s || !out)
-        return hk_error_set(err, HK_ERR_INVALID, "store: no store");
+hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err)
+{
+    if (!s || !out) return hk_error_set(err, HK_ERR_INVALID, "store: no store");
     *out = NULL;
     if (write && s->opt.read_only)
-        return hk_error_set(err, HK_ERR_STATE,
-                            "store: %s is open read-only", s->path);
+        return hk_error_set(err, HK_ERR_STATE, "store: %s is open read-only",
+                            s->path);
     hk_txn *t = hk_malloc(sizeof *t);
-    if (!t)
-        return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    if (!t) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
     memset(t, 0, sizeof *t);
     t->s = s;
     t->write = write;
     t->gen = 1;
-    if (write)
-        pthread_mutex_lock(&s->writer_mu);
+    if (write) pthread_mutex_lock(&s->writer_mu);
     int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     if (rc) {
-        if (write)
-            pthread_mutex_unlock(&s->writer_mu);
+        if (write) pthread_mutex_unlock(&s->writer_mu);
         hk_free(t);
         return hk_store_mdb_error(NULL, rc, err, "beginning a transaction");
     }
@@ -553,25 +546,24 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err) {
 
 /* Frees t; a write txn releases the process writer mutex last, after all
  * cleanup of the shared writer caches. */
-static void txn_free(hk_txn *t) {
+static void txn_free(hk_txn *t)
+{
     hk_store *s = t->s;
     bool write = t->write;
     hk_free(t->actor);
     hk_free(t->bulk_label);
-    if (t->bulk_digest)
-        EVP_MD_CTX_free(t->bulk_digest);
+    if (t->bulk_digest) EVP_MD_CTX_free(t->bulk_digest);
     hk_buf_free(&t->scratch);
     hk_pending_free(&t->pend);
     hk_free(t);
-    if (write)
-        pthread_mutex_unlock(&s->writer_mu);
+    if (write) pthread_mutex_unlock(&s->writer_mu);
 }
 
-hk_err hk_txn_commit(hk_txn *t, hk_error *err) {
+hk_err hk_txn_commit(hk_txn *t, hk_error *err)
+{
     hk_err e = HK_OK;
     int rc;
-    if (!t)
-        return hk_error_set(err, HK_ERR_INVALID, "store: no transaction");
+    if (!t) return hk_error_set(err, HK_ERR_INVALID, "store: no transaction");
     if (!t->write) {
         if (t->active)
             mdb_txn_abort(t->txn);
@@ -592,11 +584,9 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err) {
                             "was aborted");
     }
     if (t->bulk && t->bulk_count > 0) {
-        if ((e = hk_audit_flush_bulk(t, err)))
-            goto fail;
+        if ((e = hk_audit_flush_bulk(t, err))) goto fail;
     }
-    if ((e = hk_txn_flush(t, err)))
-        goto fail;
+    if ((e = hk_txn_flush(t, err))) goto fail;
     if (t->counters_dirty) {
         rc = store_counters(t);
         if (rc) {
@@ -606,8 +596,7 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err) {
     }
     rc = mdb_txn_commit(t->txn);
     t->txn = NULL;
-    if (rc == 0)
-        t->s->writer_txnid = t->txnid;
+    if (rc == 0) t->s->writer_txnid = t->txnid;
     if (rc) {
         e = hk_store_mdb_error(NULL, rc, err, "committing");
         if (t->new_syms) {
@@ -629,55 +618,53 @@ fail:
     return e;
 }
 
-void hk_txn_abort(hk_txn *t) {
-    if (!t)
-        return;
-    if (t->txn)
-        mdb_txn_abort(t->txn);
+void hk_txn_abort(hk_txn *t)
+{
+    if (!t) return;
+    if (t->txn) mdb_txn_abort(t->txn);
     if (t->new_syms) {
-        hk_symtab_clear(t->s->symtab); /* its new ids are gone */
+        hk_symtab_clear(t->s->symtab);             /* its new ids are gone */
         t->s->symtab_complete = t->sym_floor == 1; /* empty KB only */
     }
     txn_free(t);
 }
 
-void hk_txn_reset(hk_txn *t) {
-    if (!t || t->write || !t->active)
-        return;
+void hk_txn_reset(hk_txn *t)
+{
+    if (!t || t->write || !t->active) return;
     mdb_txn_reset(t->txn);
     t->active = false;
     t->gen++;
 }
 
-hk_err hk_txn_renew(hk_txn *t, hk_error *err) {
+hk_err hk_txn_renew(hk_txn *t, hk_error *err)
+{
     if (!t || t->write)
         return hk_error_set(err, HK_ERR_STATE,
                             "store: only read transactions can be renewed");
-    if (t->active)
-        hk_txn_reset(t);
+    if (t->active) hk_txn_reset(t);
     int rc = mdb_txn_renew(t->txn);
-    if (rc)
-        return hk_store_mdb_error(NULL, rc, err, "renewing a transaction");
+    if (rc) return hk_store_mdb_error(NULL, rc, err, "renewing a transaction");
     t->active = true;
     t->gen++;
     return HK_OK;
 }
 
-hk_err hk_txn_set_actor(hk_txn *t, const char *actor) {
+hk_err hk_txn_set_actor(hk_txn *t, const char *actor)
+{
     if (!t || !actor || !*actor || strlen(actor) > 256 ||
         !hk_utf8_valid(actor, strlen(actor), NULL))
         return HK_ERR_INVALID;
     char *a = hk_strdup(actor);
-    if (!a)
-        return HK_ERR_NOMEM;
+    if (!a) return HK_ERR_NOMEM;
     hk_free(t->actor);
     t->actor = a;
     return HK_OK;
 }
 
-hk_err hk_txn_set_bulk(hk_txn *t, const char *label) {
-    if (!t || !t->write || t->failed)
-        return HK_ERR_STATE;
+hk_err hk_txn_set_bulk(hk_txn *t, const char *label)
+{
+    if (!t || !t->write || t->failed) return HK_ERR_STATE;
     if (hk_bloom_needs_rebuild(t->s->bloom) && !hk_txn_flush(t, NULL)) {
         /* Imports look up mostly absent statements: (re)build the filter
          * (after the flush, so that it sees every key of this txn too). */
@@ -691,12 +678,11 @@ hk_err hk_txn_set_bulk(hk_txn *t, const char *label) {
     if (!t->s->symtab_complete && hk_txn_flush(t, NULL) == HK_OK)
         hk_symtab_preload(t, NULL); /* imports: misses need no lookup */
     hk_pending_reserve_bulk(&t->pend);
-    if (label && (strlen(label) > 4096 ||
-                  !hk_utf8_valid(label, strlen(label), NULL)))
+    if (label &&
+        (strlen(label) > 4096 || !hk_utf8_valid(label, strlen(label), NULL)))
         return HK_ERR_INVALID;
     char *l = hk_strdup(label ? label : "");
-    if (!l)
-        return HK_ERR_NOMEM;
+    if (!l) return HK_ERR_NOMEM;
     if (!t->bulk_digest) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {

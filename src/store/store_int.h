@@ -38,7 +38,8 @@
 
 #include "hakgal.h"
 
-#define HK_SCHEMA_VERSION 2u /* 2: varint stmt keys, 6-byte ids in duplicates */
+/* On-disk format. 2: varint stmt keys, 6-byte ids in duplicates. */
+#define HK_SCHEMA_VERSION 2u
 
 /* Strings up to this many bytes are their own `sym` key; longer strings are
  * keyed by a prefix, a NUL and the SHA-256 of the whole string. */
@@ -87,60 +88,60 @@ typedef struct hk_symcache hk_symcache;
 typedef struct hk_bloom hk_bloom;
 
 struct hk_store {
-    MDB_env *env;           /* the LMDB environment */
-    hk_symtab *symtab;      /* writer's string -> sym id cache (symtab.c);
-                               used only inside write transactions */
-    hk_symcache *symcache;  /* shared sym id -> string cache (symbols.c);
-                               lock-free, any thread */
+    MDB_env *env;              /* the LMDB environment */
+    hk_symtab *symtab;         /* writer's string -> sym id cache (symtab.c);
+                                  used only inside write transactions */
+    hk_symcache *symcache;     /* shared sym id -> string cache (symbols.c);
+                                  lock-free, any thread */
     pthread_mutex_t writer_mu; /* held by this process's write txn from
                                begin until after its cleanup; guards
                                symtab, bloom and writer_txnid (LMDB's own
                                writer lock is released inside commit/abort,
                                before that cleanup) */
-    bool writer_mu_init;    /* writer_mu was initialised */
-    hk_bloom *bloom;        /* writer's filter over stmt keys (bloom.c) */
-    size_t writer_txnid;    /* LMDB id of the last write txn this handle
-                               committed (another id in between = another
-                               writer: the writer caches lose trust) */
-    bool symtab_complete;   /* symtab holds every symbol of the KB, so a
-                               miss means "absent" (no B-tree lookup) */
-    hk_store_dbs db;        /* named database handles */
-    char *path;             /* KB directory (owned) */
-    char *data_path;        /* dir/data.mdb (owned) */
-    hk_store_options opt;   /* options as opened (defaults filled in) */
-    uint32_t schema_version;/* on-disk version read at open */
-    int lock_fd;            /* DIR/hakgal.lock holding flock(LOCK_SH)
-                               until close, so that compaction and restore
-                               (LOCK_EX) never replace data.mdb under an
-                               open handle; -1 when not held */
+    bool writer_mu_init;       /* writer_mu was initialised */
+    hk_bloom *bloom;           /* writer's filter over stmt keys (bloom.c) */
+    size_t writer_txnid;       /* LMDB id of the last write txn this handle
+                                  committed (another id in between = another
+                                  writer: the writer caches lose trust) */
+    bool symtab_complete;      /* symtab holds every symbol of the KB, so a
+                                  miss means "absent" (no B-tree lookup) */
+    hk_store_dbs db;           /* named database handles */
+    char *path;                /* KB directory (owned) */
+    char *data_path;           /* dir/data.mdb (owned) */
+    hk_store_options opt;      /* options as opened (defaults filled in) */
+    uint32_t schema_version;   /* on-disk version read at open */
+    int lock_fd;               /* DIR/hakgal.lock holding flock(LOCK_SH)
+                                  until close, so that compaction and restore
+                                  (LOCK_EX) never replace data.mdb under an
+                                  open handle; -1 when not held */
 };
 
 /* Counters kept in `meta`; a write txn loads them at begin and stores the
  * changed ones at commit. */
 typedef struct hk_counters {
-    uint64_t facts;          /* facts stored */
-    uint64_t predicates;     /* by_pred keys */
-    uint64_t entities;       /* by_arg keys */
-    uint64_t next_fact_id;   /* next id to assign (>= 1) */
-    uint64_t next_sym_id;    /* next symbol id (>= 1) */
-    uint64_t audit_seq;      /* seq of the newest audit entry (0 = none) */
-    uint8_t audit_hash[32];  /* hash of the newest audit entry */
-    int64_t last_change_us;  /* time of the newest audit entry */
+    uint64_t facts;         /* facts stored */
+    uint64_t predicates;    /* by_pred keys */
+    uint64_t entities;      /* by_arg keys */
+    uint64_t next_fact_id;  /* next id to assign (>= 1) */
+    uint64_t next_sym_id;   /* next symbol id (>= 1) */
+    uint64_t audit_seq;     /* seq of the newest audit entry (0 = none) */
+    uint8_t audit_hash[32]; /* hash of the newest audit entry */
+    int64_t last_change_us; /* time of the newest audit entry */
 } hk_counters;
 
 typedef struct hk_sym_cache_entry {
-    uint32_t id;       /* sym id (0 = empty) */
-    uint32_t len;      /* string length */
-    uint64_t gen;      /* txn generation when filled */
-    const char *ptr;   /* string bytes inside the LMDB map */
+    uint32_t id;     /* sym id (0 = empty) */
+    uint32_t len;    /* string length */
+    uint64_t gen;    /* txn generation when filled */
+    const char *ptr; /* string bytes inside the LMDB map */
 } hk_sym_cache_entry;
 
 /* Index writes collected by a write txn, written sorted at flush
  * (pending.c). */
 typedef struct hk_pending_stmt {
-    uint32_t off;     /* key offset in keys */
-    uint32_t len;     /* key length */
-    hk_fact_id id;    /* fact id (the value) */
+    uint32_t off;  /* key offset in keys */
+    uint32_t len;  /* key length */
+    hk_fact_id id; /* fact id (the value) */
 } hk_pending_stmt;
 
 typedef struct hk_pending_arg {
@@ -148,75 +149,74 @@ typedef struct hk_pending_arg {
 } hk_pending_arg;
 
 typedef struct hk_pending_pred {
-    uint64_t id;      /* fact id (the duplicate) */
-    uint32_t pred;    /* predicate sym (the key) */
+    uint64_t id;   /* fact id (the duplicate) */
+    uint32_t pred; /* predicate sym (the key) */
 } hk_pending_pred;
 
-
 typedef struct hk_pending {
-    hk_buf tok_keys;        /* concatenated search tokens */
-    hk_pending_stmt *tok;   /* pending tok entries (id = sym id) */
-    size_t n_tok;           /* used */
-    size_t cap_tok;         /* allocated */
-    hk_buf keys;            /* concatenated stmt keys */
-    hk_pending_stmt *stmt;  /* pending stmt entries */
-    size_t n_stmt;          /* used */
-    size_t cap_stmt;        /* allocated */
-    uint64_t *index;        /* hash index: high 32 bits of the key's
-                               hash << 32 | entry + 1; 0 = empty */
-    size_t index_mask;      /* index slots - 1 */
-    hk_buf sym_keys;        /* concatenated sym keys */
-    hk_pending_stmt *sym;   /* pending sym entries of new symbols (id =
-                               sym id); only symbols the writer's symtab
-                               holds, so lookups in the txn find them */
-    size_t n_sym;           /* used */
-    size_t cap_sym;         /* allocated */
-    hk_pending_pred *pred;  /* pending by_pred entries of new facts, in
-                               id order */
-    size_t n_pred;          /* used */
-    size_t cap_pred;        /* allocated */
-    hk_pending_arg *arg;    /* pending by_arg entries */
-    size_t n_arg;           /* used */
-    size_t cap_arg;         /* allocated */
+    hk_buf tok_keys;       /* concatenated search tokens */
+    hk_pending_stmt *tok;  /* pending tok entries (id = sym id) */
+    size_t n_tok;          /* used */
+    size_t cap_tok;        /* allocated */
+    hk_buf keys;           /* concatenated stmt keys */
+    hk_pending_stmt *stmt; /* pending stmt entries */
+    size_t n_stmt;         /* used */
+    size_t cap_stmt;       /* allocated */
+    uint64_t *index;       /* hash index: high 32 bits of the key's
+                              hash << 32 | entry + 1; 0 = empty */
+    size_t index_mask;     /* index slots - 1 */
+    hk_buf sym_keys;       /* concatenated sym keys */
+    hk_pending_stmt *sym;  /* pending sym entries of new symbols (id =
+                              sym id); only symbols the writer's symtab
+                              holds, so lookups in the txn find them */
+    size_t n_sym;          /* used */
+    size_t cap_sym;        /* allocated */
+    hk_pending_pred *pred; /* pending by_pred entries of new facts, in
+                              id order */
+    size_t n_pred;         /* used */
+    size_t cap_pred;       /* allocated */
+    hk_pending_arg *arg;   /* pending by_arg entries */
+    size_t n_arg;          /* used */
+    size_t cap_arg;        /* allocated */
 } hk_pending;
 
 /* Pending change of one pstat counter (pred, arity), applied at flush. */
 typedef struct hk_pstat_delta {
-    uint32_t key;     /* pred << 6 | arity; 0 = empty slot */
-    int32_t delta;    /* change of the count */
+    uint32_t key;  /* pred << 6 | arity; 0 = empty slot */
+    int32_t delta; /* change of the count */
 } hk_pstat_delta;
 #define HK_PSTAT_SLOTS 1024u
 
 struct hk_txn {
-    hk_store *s;            /* owning store */
-    MDB_txn *txn;           /* LMDB transaction */
-    bool write;             /* write transaction */
-    size_t txnid;           /* LMDB transaction id */
-    bool failed;            /* an op failed mid-write: commit refuses */
-    bool active;            /* read txn: snapshot held (not reset) */
-    bool counters_dirty;    /* counters changed since begin */
-    hk_counters c;          /* counters (write txns: authoritative copy) */
-    char *actor;            /* audit actor (owned), NULL = "local" */
-    bool bulk;              /* bulk mode: created facts get one entry */
-    char *bulk_label;       /* label of the import entry (owned) */
-    hk_fact_id bulk_first;  /* first id created in bulk mode (0 = none) */
-    hk_fact_id bulk_last;   /* last id created in bulk mode */
-    uint64_t bulk_count;    /* facts created in bulk mode */
-    void *bulk_digest;      /* EVP_MD_CTX over canonical statements */
-    uint64_t gen;           /* bumped whenever mmap pointers may go stale */
-    hk_buf scratch;         /* reusable buffer for formatting */
-    bool new_syms;          /* symbols were created (abort drops symtab) */
-    uint64_t sym_floor;     /* write txns: first sym id this txn may create;
-                               ids >= it are uncommitted and must never
-                               enter the shared id -> string cache, since
-                               an abort hands them out again */
-    MDB_cursor *c_by_pred;  /* write cursor on by_pred (closed by LMDB) */
-    MDB_cursor *c_by_arg;   /* write cursor on by_arg (closed by LMDB) */
-    MDB_cursor *c_fact;     /* write cursor on fact for appends: it stays
-                               at the last page (closed by LMDB) */
-    hk_pending pend;        /* deferred stmt / by_arg writes */
-    uint32_t n_pstat;       /* used slots in pstat */
-    hk_pstat_delta pstat[HK_PSTAT_SLOTS]; /* pending pstat changes */
+    hk_store *s;           /* owning store */
+    MDB_txn *txn;          /* LMDB transaction */
+    bool write;            /* write transaction */
+    size_t txnid;          /* LMDB transaction id */
+    bool failed;           /* an op failed mid-write: commit refuses */
+    bool active;           /* read txn: snapshot held (not reset) */
+    bool counters_dirty;   /* counters changed since begin */
+    hk_counters c;         /* counters (write txns: authoritative copy) */
+    char *actor;           /* audit actor (owned), NULL = "local" */
+    bool bulk;             /* bulk mode: created facts get one entry */
+    char *bulk_label;      /* label of the import entry (owned) */
+    hk_fact_id bulk_first; /* first id created in bulk mode (0 = none) */
+    hk_fact_id bulk_last;  /* last id created in bulk mode */
+    uint64_t bulk_count;   /* facts created in bulk mode */
+    void *bulk_digest;     /* EVP_MD_CTX over canonical statements */
+    uint64_t gen;          /* bumped whenever mmap pointers may go stale */
+    hk_buf scratch;        /* reusable buffer for formatting */
+    bool new_syms;         /* symbols were created (abort drops symtab) */
+    uint64_t sym_floor;    /* write txns: first sym id this txn may create;
+                              ids >= it are uncommitted and must never
+                              enter the shared id -> string cache, since
+                              an abort hands them out again */
+    MDB_cursor *c_by_pred; /* write cursor on by_pred (closed by LMDB) */
+    MDB_cursor *c_by_arg;  /* write cursor on by_arg (closed by LMDB) */
+    MDB_cursor *c_fact;    /* write cursor on fact for appends: it stays
+                              at the last page (closed by LMDB) */
+    hk_pending pend;       /* deferred stmt / by_arg writes */
+    uint32_t n_pstat;      /* used slots in pstat */
+    hk_pstat_delta pstat[HK_PSTAT_SLOTS];        /* pending pstat changes */
     hk_sym_cache_entry cache[HK_SYM_CACHE_SIZE]; /* sym id -> string */
 };
 
@@ -226,13 +226,14 @@ struct hk_txn {
  * integers, which is cheaper than memcmp on the hottest lookups (decoding
  * query rows). Everything else (cursors, other keys) stays big-endian. */
 _Static_assert(sizeof(size_t) == 8, "fact ids need a 64-bit size_t");
-#define HK_FACT_KEY(name, id)                                                 \
-    size_t name##_v = (size_t)(id);                                          \
+#define HK_FACT_KEY(name, id)                                                  \
+    size_t name##_v = (size_t)(id);                                            \
     MDB_val name = {sizeof(size_t), &name##_v}
-#define HK_SYM_ID_KEY(name, id)                                               \
-    unsigned int name##_v = (unsigned int)(id);                              \
+#define HK_SYM_ID_KEY(name, id)                                                \
+    unsigned int name##_v = (unsigned int)(id);                                \
     MDB_val name = {sizeof(unsigned int), &name##_v}
-static inline uint64_t hk_fact_key_id(const MDB_val *k) {
+static inline uint64_t hk_fact_key_id(const MDB_val *k)
+{
     size_t v;
     memcpy(&v, k->mv_data, sizeof v);
     return v;
@@ -240,8 +241,10 @@ static inline uint64_t hk_fact_key_id(const MDB_val *k) {
 
 /* ==== String hash (symbol caches) ====
  * 8 bytes per step; never 0 (0 marks an empty slot). */
-static inline uint64_t hk_hash_bytes(const char *s, size_t len) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)len * 0xff51afd7ed558ccdull);
+static inline uint64_t hk_hash_bytes(const char *s, size_t len)
+{
+    uint64_t h =
+        0x9E3779B97F4A7C15ull ^ ((uint64_t)len * 0xff51afd7ed558ccdull);
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, s, 8);
@@ -261,26 +264,35 @@ static inline uint64_t hk_hash_bytes(const char *s, size_t len) {
 
 /* ==== Big-endian codecs ==== */
 
-static inline void hk_put_u32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+static inline void hk_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
 }
-static inline uint32_t hk_get_u32(const uint8_t *p) {
+static inline uint32_t hk_get_u32(const uint8_t *p)
+{
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
            ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
-static inline void hk_put_u64(uint8_t *p, uint64_t v) {
+static inline void hk_put_u64(uint8_t *p, uint64_t v)
+{
     hk_put_u32(p, (uint32_t)(v >> 32));
     hk_put_u32(p + 4, (uint32_t)v);
 }
-static inline uint64_t hk_get_u64(const uint8_t *p) {
+static inline uint64_t hk_get_u64(const uint8_t *p)
+{
     return ((uint64_t)hk_get_u32(p) << 32) | hk_get_u32(p + 4);
 }
-static inline void hk_put_u48(uint8_t *p, uint64_t v) {
-    p[0] = (uint8_t)(v >> 40); p[1] = (uint8_t)(v >> 32);
+static inline void hk_put_u48(uint8_t *p, uint64_t v)
+{
+    p[0] = (uint8_t)(v >> 40);
+    p[1] = (uint8_t)(v >> 32);
     hk_put_u32(p + 2, (uint32_t)v);
 }
-static inline uint64_t hk_get_u48(const uint8_t *p) {
+static inline uint64_t hk_get_u48(const uint8_t *p)
+{
     return ((uint64_t)p[0] << 40) | ((uint64_t)p[1] << 32) | hk_get_u32(p + 2);
 }
 
@@ -292,7 +304,8 @@ static inline uint64_t hk_get_u48(const uint8_t *p) {
 #define HK_STMT_KEY_MAX (5u * (1u + HK_MAX_ARGS))
 #define HK_STMT_VAL_MAX 10u
 
-static inline size_t hk_varint_put(uint8_t *p, uint64_t v) {
+static inline size_t hk_varint_put(uint8_t *p, uint64_t v)
+{
     size_t n = 0;
     while (v >= 0x80) {
         p[n++] = (uint8_t)(v | 0x80);
@@ -303,23 +316,22 @@ static inline size_t hk_varint_put(uint8_t *p, uint64_t v) {
 }
 
 /* Decodes a varint filling exactly len bytes; false when malformed. */
-static inline bool hk_varint_exact(const void *data, size_t len,
-                                   uint64_t *v) {
+static inline bool hk_varint_exact(const void *data, size_t len, uint64_t *v)
+{
     const uint8_t *p = data;
     uint64_t r = 0;
-    if (len == 0 || len > 10)
-        return false;
+    if (len == 0 || len > 10) return false;
     for (size_t i = 0; i < len; i++) {
         r |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-        if (!(p[i] & 0x80))
-            return i + 1 == len && (*v = r, true);
+        if (!(p[i] & 0x80)) return i + 1 == len && (*v = r, true);
     }
     return false;
 }
 
 static inline size_t hk_stmt_key(uint32_t pred, uint32_t n,
                                  const uint32_t *args,
-                                 uint8_t out[HK_STMT_KEY_MAX]) {
+                                 uint8_t out[HK_STMT_KEY_MAX])
+{
     size_t len = hk_varint_put(out, pred);
     for (uint32_t i = 0; i < n; i++)
         len += hk_varint_put(out + len, args[i]);
@@ -360,7 +372,10 @@ hk_err hk_txn_check_read(hk_txn *t, hk_error *err);
 /* Reads counters from meta (read txns: fresh each call). */
 hk_err hk_txn_load_counters(hk_txn *t, hk_counters *c, hk_error *err);
 /* Marks pointers into the map as stale (after a write in this txn). */
-static inline void hk_txn_touch(hk_txn *t) { t->gen++; }
+static inline void hk_txn_touch(hk_txn *t)
+{
+    t->gen++;
+}
 
 /* Writes pending counters (pstat) into LMDB; write txns only. Called
  * before commit and before anything reads those tables in the txn. */
@@ -417,7 +432,8 @@ void hk_pending_free(hk_pending *p);
 
 /* Flushes pending writes when t is a write txn (call before reading
  * stmt / by_arg / pstat / counters inside a txn). */
-static inline hk_err hk_txn_sync(hk_txn *t, hk_error *err) {
+static inline hk_err hk_txn_sync(hk_txn *t, hk_error *err)
+{
     return t && t->write ? hk_txn_flush(t, err) : HK_OK;
 }
 
@@ -442,8 +458,8 @@ void hk_symtab_clear(hk_symtab *st);
 /* Sym id of s, 0 when not cached. */
 uint32_t hk_symtab_get(const hk_symtab *st, const char *s, size_t len);
 /* The same with h = hk_hash_bytes(s, len) computed by the caller. */
-uint32_t hk_symtab_get_hashed(const hk_symtab *st, const char *s,
-                              size_t len, uint64_t h);
+uint32_t hk_symtab_get_hashed(const hk_symtab *st, const char *s, size_t len,
+                              uint64_t h);
 /* Starts loading the slot of hash h into the cache (a hint). */
 void hk_symtab_prefetch(const hk_symtab *st, uint64_t h);
 /* Caches s -> id (best effort: false when it declined, full or no
@@ -461,8 +477,8 @@ size_t hk_sym_key(const char *s, size_t len, uint8_t out[HK_SYM_KEY_MAX]);
 hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
                      hk_error *err);
 /* The same with h = hk_hash_bytes(s, len) computed by the caller. */
-hk_err hk_sym_lookup_hashed(hk_txn *t, const char *s, size_t len,
-                            uint64_t h, uint32_t *id, hk_error *err);
+hk_err hk_sym_lookup_hashed(hk_txn *t, const char *s, size_t len, uint64_t h,
+                            uint32_t *id, hk_error *err);
 /* Sym id of s, creating it (and its search tokens) when missing. */
 hk_err hk_sym_intern(hk_txn *t, const char *s, size_t len, uint32_t *id,
                      hk_error *err);
@@ -489,19 +505,19 @@ enum {
 /* A fact record decoded without touching the dictionary. Pointers refer to
  * the encoded bytes. */
 typedef struct hk_rec {
-    uint32_t pred;                  /* predicate sym */
-    uint32_t n_args;                /* arguments */
-    uint32_t args[HK_MAX_ARGS];     /* argument syms */
-    double confidence;              /* 0..1 */
-    int64_t created_us;             /* creation time */
-    int64_t updated_us;             /* last change */
-    const char *source;             /* NULL when none */
-    size_t source_len;              /* bytes */
-    uint32_t n_tags;                /* tags */
-    const char *tags[HK_MAX_TAGS];  /* tag bytes */
-    size_t tag_lens[HK_MAX_TAGS];   /* tag lengths */
-    const char *context;            /* context JSON or NULL */
-    size_t context_len;             /* bytes */
+    uint32_t pred;                 /* predicate sym */
+    uint32_t n_args;               /* arguments */
+    uint32_t args[HK_MAX_ARGS];    /* argument syms */
+    double confidence;             /* 0..1 */
+    int64_t created_us;            /* creation time */
+    int64_t updated_us;            /* last change */
+    const char *source;            /* NULL when none */
+    size_t source_len;             /* bytes */
+    uint32_t n_tags;               /* tags */
+    const char *tags[HK_MAX_TAGS]; /* tag bytes */
+    size_t tag_lens[HK_MAX_TAGS];  /* tag lengths */
+    const char *context;           /* context JSON or NULL */
+    size_t context_len;            /* bytes */
 } hk_rec;
 
 /* Decodes only pred and args (hot path). */

@@ -38,8 +38,8 @@
 #define SYMCACHE_CHUNKS (1u << (32 - SYMCACHE_CHUNK_BITS))
 
 typedef struct symstr {
-    uint32_t len;   /* string length */
-    char s[];       /* string bytes (not NUL-terminated) */
+    uint32_t len; /* string length */
+    char s[];     /* string bytes (not NUL-terminated) */
 } symstr;
 
 typedef _Atomic(symstr *) symslot;
@@ -54,25 +54,25 @@ typedef _Atomic(symstr *) symslot;
 #define SYMIDX_MAX_BYTES (64u << 20)
 
 typedef struct symidx_entry {
-    uint64_t hash;  /* hk_hash_bytes of the string */
-    uint32_t id;    /* sym id */
-    uint32_t len;   /* string length */
-    char s[];       /* string bytes */
+    uint64_t hash; /* hk_hash_bytes of the string */
+    uint32_t id;   /* sym id */
+    uint32_t len;  /* string length */
+    char s[];      /* string bytes */
 } symidx_entry;
 
 typedef _Atomic(symidx_entry *) symidx_slot;
 
 struct hk_symcache {
     _Atomic(symslot *) chunks[SYMCACHE_CHUNKS]; /* lazily allocated */
-    atomic_size_t bytes;                         /* memory held */
-    symidx_slot *idx;                            /* string -> id slots */
-    atomic_size_t idx_bytes;                     /* memory of entries */
+    atomic_size_t bytes;                        /* memory held */
+    symidx_slot *idx;                           /* string -> id slots */
+    atomic_size_t idx_bytes;                    /* memory of entries */
 };
 
-hk_symcache *hk_symcache_new(void) {
+hk_symcache *hk_symcache_new(void)
+{
     hk_symcache *c = hk_calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     for (size_t i = 0; i < SYMCACHE_CHUNKS; i++)
         atomic_init(&c->chunks[i], NULL);
     atomic_init(&c->bytes, sizeof *c);
@@ -86,13 +86,12 @@ hk_symcache *hk_symcache_new(void) {
     return c;
 }
 
-void hk_symcache_free(hk_symcache *c) {
-    if (!c)
-        return;
+void hk_symcache_free(hk_symcache *c)
+{
+    if (!c) return;
     for (size_t i = 0; i < SYMCACHE_CHUNKS; i++) {
         symslot *ch = atomic_load(&c->chunks[i]);
-        if (!ch)
-            continue;
+        if (!ch) continue;
         for (size_t j = 0; j < (1u << SYMCACHE_CHUNK_BITS); j++)
             hk_free(atomic_load(&ch[j]));
         hk_free(ch);
@@ -103,21 +102,21 @@ void hk_symcache_free(hk_symcache *c) {
     hk_free(c);
 }
 
-static uint32_t symidx_get(hk_symcache *c, const char *s, size_t len) {
+static uint32_t symidx_get(hk_symcache *c, const char *s, size_t len)
+{
     uint64_t h = hk_hash_bytes(s, len);
     for (uint32_t p = 0; p < SYMIDX_PROBES; p++) {
         symidx_entry *e = atomic_load_explicit(
             &c->idx[(h + p) & (SYMIDX_SLOTS - 1)], memory_order_acquire);
-        if (!e)
-            return 0;
+        if (!e) return 0;
         if (e->hash == h && e->len == len && memcmp(e->s, s, len) == 0)
             return e->id;
     }
     return 0;
 }
 
-static void symidx_put(hk_symcache *c, const char *s, size_t len,
-                       uint32_t id) {
+static void symidx_put(hk_symcache *c, const char *s, size_t len, uint32_t id)
+{
     size_t need = sizeof(symidx_entry) + len;
     if (atomic_load_explicit(&c->idx_bytes, memory_order_relaxed) + need >
         SYMIDX_MAX_BYTES)
@@ -135,8 +134,7 @@ static void symidx_put(hk_symcache *c, const char *s, size_t len,
         }
         if (!e) {
             e = hk_malloc(need);
-            if (!e)
-                return;
+            if (!e) return;
             e->hash = h;
             e->id = id;
             e->len = (uint32_t)len;
@@ -154,11 +152,11 @@ static void symidx_put(hk_symcache *c, const char *s, size_t len,
     hk_free(e);
 }
 
-static const symstr *symcache_get(hk_symcache *c, uint32_t id) {
+static const symstr *symcache_get(hk_symcache *c, uint32_t id)
+{
     symslot *ch = atomic_load_explicit(&c->chunks[id >> SYMCACHE_CHUNK_BITS],
                                        memory_order_acquire);
-    if (!ch)
-        return NULL;
+    if (!ch) return NULL;
     return atomic_load_explicit(&ch[id & ((1u << SYMCACHE_CHUNK_BITS) - 1)],
                                 memory_order_acquire);
 }
@@ -166,7 +164,8 @@ static const symstr *symcache_get(hk_symcache *c, uint32_t id) {
 /* Best effort: returns the cached copy, or NULL when the cache is full or
  * memory is short. */
 static const symstr *symcache_put(hk_symcache *c, uint32_t id, const char *s,
-                                  size_t len) {
+                                  size_t len)
+{
     size_t need = sizeof(symstr) + len;
     if (atomic_load_explicit(&c->bytes, memory_order_relaxed) + need >
         HK_SYMCACHE_MAX_BYTES)
@@ -174,23 +173,21 @@ static const symstr *symcache_put(hk_symcache *c, uint32_t id, const char *s,
     _Atomic(symslot *) *cp = &c->chunks[id >> SYMCACHE_CHUNK_BITS];
     symslot *ch = atomic_load_explicit(cp, memory_order_acquire);
     if (!ch) {
-        symslot *fresh = hk_calloc((size_t)1 << SYMCACHE_CHUNK_BITS,
-                                   sizeof *fresh);
-        if (!fresh)
-            return NULL;
+        symslot *fresh =
+            hk_calloc((size_t)1 << SYMCACHE_CHUNK_BITS, sizeof *fresh);
+        if (!fresh) return NULL;
         symslot *expected = NULL;
         if (atomic_compare_exchange_strong(cp, &expected, fresh)) {
             ch = fresh;
-            atomic_fetch_add(&c->bytes,
-                             ((size_t)1 << SYMCACHE_CHUNK_BITS) * sizeof *fresh);
+            atomic_fetch_add(&c->bytes, ((size_t)1 << SYMCACHE_CHUNK_BITS) *
+                                            sizeof *fresh);
         } else {
             hk_free(fresh);
             ch = expected;
         }
     }
     symstr *e = hk_malloc(need);
-    if (!e)
-        return NULL;
+    if (!e) return NULL;
     e->len = (uint32_t)len;
     memcpy(e->s, s, len);
     symstr *expected = NULL;
@@ -203,7 +200,8 @@ static const symstr *symcache_put(hk_symcache *c, uint32_t id, const char *s,
     return e;
 }
 
-size_t hk_sym_key(const char *s, size_t len, uint8_t out[HK_SYM_KEY_MAX]) {
+size_t hk_sym_key(const char *s, size_t len, uint8_t out[HK_SYM_KEY_MAX])
+{
     if (len <= HK_SYM_KEY_DIRECT_MAX) {
         memcpy(out, s, len);
         return len;
@@ -215,30 +213,27 @@ size_t hk_sym_key(const char *s, size_t len, uint8_t out[HK_SYM_KEY_MAX]) {
 }
 
 hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
-                     hk_error *err) {
+                     hk_error *err)
+{
     return hk_sym_lookup_hashed(t, s, len, hk_hash_bytes(s, len), id, err);
 }
 
-hk_err hk_sym_lookup_hashed(hk_txn *t, const char *s, size_t len,
-                            uint64_t h, uint32_t *id, hk_error *err) {
+hk_err hk_sym_lookup_hashed(hk_txn *t, const char *s, size_t len, uint64_t h,
+                            uint32_t *id, hk_error *err)
+{
     uint8_t key[HK_SYM_KEY_MAX];
     *id = 0;
-    if (len == 0)
-        return HK_OK;
+    if (len == 0) return HK_OK;
     if (t->write) {
-        if ((*id = hk_symtab_get_hashed(t->s->symtab, s, len, h)))
-            return HK_OK;
+        if ((*id = hk_symtab_get_hashed(t->s->symtab, s, len, h))) return HK_OK;
         if (t->s->symtab_complete)
             return HK_OK; /* the whole dictionary is cached: absent */
     }
-    if ((*id = symidx_get(t->s->symcache, s, len)))
-        return HK_OK;
+    if ((*id = symidx_get(t->s->symcache, s, len))) return HK_OK;
     MDB_val k = {hk_sym_key(s, len, key), key}, d;
     int rc = mdb_get(t->txn, t->s->db.sym, &k, &d);
-    if (rc == MDB_NOTFOUND)
-        return HK_OK;
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "looking up a symbol");
+    if (rc == MDB_NOTFOUND) return HK_OK;
+    if (rc) return hk_store_mdb_error(t, rc, err, "looking up a symbol");
     if (d.mv_size != 4)
         return hk_error_set(err, HK_ERR_CORRUPT, "store: bad symbol entry");
     *id = hk_get_u32(d.mv_data);
@@ -252,21 +247,20 @@ hk_err hk_sym_lookup_hashed(hk_txn *t, const char *s, size_t len,
 /* ==== Search tokens of a new symbol ==== */
 
 typedef struct token_set {
-    uint32_t n;                               /* tokens collected */
-    const char *tok[HK_TOKENS_PER_SYMBOL];    /* token bytes (in the text) */
-    uint32_t len[HK_TOKENS_PER_SYMBOL];       /* token lengths */
+    uint32_t n;                            /* tokens collected */
+    const char *tok[HK_TOKENS_PER_SYMBOL]; /* token bytes (in the text) */
+    uint32_t len[HK_TOKENS_PER_SYMBOL];    /* token lengths */
     char lower[HK_TOKENS_PER_SYMBOL][HK_TOKEN_MAX_BYTES]; /* copies */
 } token_set;
 
-static hk_err collect_token(void *ud, const char *tok, size_t len) {
+static hk_err collect_token(void *ud, const char *tok, size_t len)
+{
     token_set *ts = ud;
-    if (len == 0 || len > HK_TOKEN_MAX_BYTES)
-        return HK_OK;
+    if (len == 0 || len > HK_TOKEN_MAX_BYTES) return HK_OK;
     for (uint32_t i = 0; i < ts->n; i++)
         if (ts->len[i] == len && memcmp(ts->lower[i], tok, len) == 0)
             return HK_OK;
-    if (ts->n == HK_TOKENS_PER_SYMBOL)
-        return HK_OK;
+    if (ts->n == HK_TOKENS_PER_SYMBOL) return HK_OK;
     memcpy(ts->lower[ts->n], tok, len);
     ts->tok[ts->n] = ts->lower[ts->n];
     ts->len[ts->n] = (uint32_t)len;
@@ -275,10 +269,10 @@ static hk_err collect_token(void *ud, const char *tok, size_t len) {
 }
 
 static hk_err index_tokens(hk_txn *t, const char *s, size_t len, uint32_t id,
-                           hk_error *err) {
+                           hk_error *err)
+{
     token_set *ts = hk_malloc(sizeof *ts);
-    if (!ts)
-        return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    if (!ts) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
     ts->n = 0;
     hk_err e = hk_tokenize(s, len, collect_token, ts);
     if (e) {
@@ -297,15 +291,16 @@ static hk_err index_tokens(hk_txn *t, const char *s, size_t len, uint32_t id,
 }
 
 hk_err hk_sym_intern(hk_txn *t, const char *s, size_t len, uint32_t *id,
-                     hk_error *err) {
+                     hk_error *err)
+{
     hk_err e = hk_sym_lookup(t, s, len, id, err);
-    if (e || *id)
-        return e;
+    if (e || *id) return e;
     return hk_sym_create(t, s, len, id, err);
 }
 
 hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
-                     hk_error *err) {
+                     hk_error *err)
+{
     uint8_t key[HK_SYM_KEY_MAX], v[4];
     hk_err e;
     if (len == 0)
@@ -320,8 +315,7 @@ hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
     HK_SYM_ID_KEY(ik, nid);
     MDB_val id_d = {len, (void *)s};
     int rc = mdb_put(t->txn, t->s->db.sym_id, &ik, &id_d, MDB_APPEND);
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "adding a symbol id");
+    if (rc) return hk_store_mdb_error(t, rc, err, "adding a symbol id");
     t->new_syms = true; /* from here on an abort drops the symtab */
     /* Every lookup in a write txn asks the symtab before `sym`, so a
      * symbol it holds can wait for the sorted write at flush (pending.c);
@@ -335,8 +329,7 @@ hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
     } else {
         t->s->symtab_complete = false;
         rc = mdb_put(t->txn, t->s->db.sym, &k, &d, MDB_NOOVERWRITE);
-        if (rc)
-            return hk_store_mdb_error(t, rc, err, "adding a symbol");
+        if (rc) return hk_store_mdb_error(t, rc, err, "adding a symbol");
     }
     t->c.next_sym_id++;
     t->counters_dirty = true;
@@ -348,22 +341,23 @@ hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
     return HK_OK;
 }
 
-void hk_sym_prefetch_slot(hk_txn *t, uint32_t id) {
-    symslot *ch = atomic_load_explicit(
-        &t->s->symcache->chunks[id >> SYMCACHE_CHUNK_BITS],
-        memory_order_relaxed);
-    if (ch)
-        __builtin_prefetch(&ch[id & ((1u << SYMCACHE_CHUNK_BITS) - 1)]);
+void hk_sym_prefetch_slot(hk_txn *t, uint32_t id)
+{
+    symslot *ch =
+        atomic_load_explicit(&t->s->symcache->chunks[id >> SYMCACHE_CHUNK_BITS],
+                             memory_order_relaxed);
+    if (ch) __builtin_prefetch(&ch[id & ((1u << SYMCACHE_CHUNK_BITS) - 1)]);
 }
 
-void hk_sym_prefetch_string(hk_txn *t, uint32_t id) {
+void hk_sym_prefetch_string(hk_txn *t, uint32_t id)
+{
     const symstr *cs = symcache_get(t->s->symcache, id);
-    if (cs)
-        __builtin_prefetch(cs);
+    if (cs) __builtin_prefetch(cs);
 }
 
 hk_err hk_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
-                     hk_error *err) {
+                     hk_error *err)
+{
     const symstr *cs = symcache_get(t->s->symcache, id);
     if (cs) {
         *s = cs->s;
@@ -381,10 +375,9 @@ hk_err hk_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
     MDB_val d;
     int rc = mdb_get(t->txn, t->s->db.sym_id, &k, &d);
     if (rc == MDB_NOTFOUND)
-        return hk_error_set(err, HK_ERR_CORRUPT,
-                            "store: symbol %u is missing", id);
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "reading a symbol");
+        return hk_error_set(err, HK_ERR_CORRUPT, "store: symbol %u is missing",
+                            id);
+    if (rc) return hk_store_mdb_error(t, rc, err, "reading a symbol");
     bool committed = !t->write || id < t->sym_floor;
     if (committed &&
         (cs = symcache_put(t->s->symcache, id, d.mv_data, d.mv_size))) {

@@ -24,24 +24,24 @@
  * so the common short symbol is confirmed without a second cache miss;
  * longer strings live in an arena of 1 MiB chunks. Callers that know
  * several strings up front (the symbols of one statement) hash them first
- * and prefetch their slots (hk_symtab_prefetch), so the misses overlap. Memory is bounded: past HK_SYMTAB_MAX entries
- * or HK_SYMTAB_ARENA_MAX bytes nothing new is cached (lookups then fall back
- * to LMDB), and the first symbols seen — for Zipf-distributed data the
- * frequent ones — stay.
+ * and prefetch their slots (hk_symtab_prefetch), so the misses overlap. Memory
+ * is bounded: past HK_SYMTAB_MAX entries or HK_SYMTAB_ARENA_MAX bytes nothing
+ * new is cached (lookups then fall back to LMDB), and the first symbols seen —
+ * for Zipf-distributed data the frequent ones — stay.
  */
 #include "core/mem.h"
 #include "store/store_int.h"
 
-#define HK_SYMTAB_MAX (1u << 22)          /* entries */
-#define HK_SYMTAB_ARENA_MAX (256u << 20)  /* bytes of strings */
+#define HK_SYMTAB_MAX (1u << 22)         /* entries */
+#define HK_SYMTAB_ARENA_MAX (256u << 20) /* bytes of strings */
 #define ARENA_CHUNK (1u << 20)
 
 #define SLOT_INLINE 16u /* strings up to this long live in the slot */
 
 typedef struct symtab_slot {
-    uint64_t hash;     /* hash of the string (0 = empty slot) */
-    uint32_t id;       /* sym id */
-    uint32_t len;      /* string length */
+    uint64_t hash; /* hash of the string (0 = empty slot) */
+    uint32_t id;   /* sym id */
+    uint32_t len;  /* string length */
     union {
         char inl[SLOT_INLINE]; /* the bytes, when len <= SLOT_INLINE */
         const char *str;       /* else: the bytes in the arena */
@@ -49,7 +49,8 @@ typedef struct symtab_slot {
 } symtab_slot;
 _Static_assert(sizeof(symtab_slot) == 32, "two slots per cache line");
 
-static inline const char *slot_str(const symtab_slot *sl) {
+static inline const char *slot_str(const symtab_slot *sl)
+{
     return sl->len <= SLOT_INLINE ? sl->u.inl : sl->u.str;
 }
 
@@ -61,18 +62,18 @@ typedef struct arena_chunk {
 } arena_chunk;
 
 struct hk_symtab {
-    symtab_slot *slots;   /* table, power-of-two size */
-    size_t mask;          /* size - 1 */
-    size_t n;             /* entries */
-    arena_chunk *arena;   /* newest chunk first */
-    size_t arena_bytes;   /* total chunk bytes */
+    symtab_slot *slots; /* table, power-of-two size */
+    size_t mask;        /* size - 1 */
+    size_t n;           /* entries */
+    arena_chunk *arena; /* newest chunk first */
+    size_t arena_bytes; /* total chunk bytes */
 };
 
 #define hash_bytes hk_hash_bytes
 
-void hk_symtab_free(hk_symtab *st) {
-    if (!st)
-        return;
+void hk_symtab_free(hk_symtab *st)
+{
+    if (!st) return;
     arena_chunk *c = st->arena;
     while (c) {
         arena_chunk *next = c->next;
@@ -83,9 +84,9 @@ void hk_symtab_free(hk_symtab *st) {
     hk_free(st);
 }
 
-void hk_symtab_clear(hk_symtab *st) {
-    if (!st)
-        return;
+void hk_symtab_clear(hk_symtab *st)
+{
+    if (!st) return;
     arena_chunk *c = st->arena;
     while (c) {
         arena_chunk *next = c->next;
@@ -98,10 +99,10 @@ void hk_symtab_clear(hk_symtab *st) {
     st->n = 0;
 }
 
-hk_symtab *hk_symtab_new(void) {
+hk_symtab *hk_symtab_new(void)
+{
     hk_symtab *st = hk_calloc(1, sizeof *st);
-    if (!st)
-        return NULL;
+    if (!st) return NULL;
     st->mask = 4095;
     st->slots = hk_calloc(st->mask + 1, sizeof *st->slots);
     if (!st->slots) {
@@ -111,38 +112,37 @@ hk_symtab *hk_symtab_new(void) {
     return st;
 }
 
-void hk_symtab_prefetch(const hk_symtab *st, uint64_t h) {
-    if (st)
-        __builtin_prefetch(&st->slots[h & st->mask]);
+void hk_symtab_prefetch(const hk_symtab *st, uint64_t h)
+{
+    if (st) __builtin_prefetch(&st->slots[h & st->mask]);
 }
 
-uint32_t hk_symtab_get_hashed(const hk_symtab *st, const char *s,
-                              size_t len, uint64_t h) {
-    if (!st)
-        return 0;
+uint32_t hk_symtab_get_hashed(const hk_symtab *st, const char *s, size_t len,
+                              uint64_t h)
+{
+    if (!st) return 0;
     for (size_t i = h & st->mask;; i = (i + 1) & st->mask) {
         const symtab_slot *sl = &st->slots[i];
-        if (!sl->hash)
-            return 0;
+        if (!sl->hash) return 0;
         if (sl->hash == h && sl->len == len &&
             memcmp(slot_str(sl), s, len) == 0)
             return sl->id;
     }
 }
 
-uint32_t hk_symtab_get(const hk_symtab *st, const char *s, size_t len) {
+uint32_t hk_symtab_get(const hk_symtab *st, const char *s, size_t len)
+{
     return hk_symtab_get_hashed(st, s, len, hash_bytes(s, len));
 }
 
-static bool grow(hk_symtab *st) {
+static bool grow(hk_symtab *st)
+{
     size_t ncap = (st->mask + 1) * 2;
     symtab_slot *ns = hk_calloc(ncap, sizeof *ns);
-    if (!ns)
-        return false;
+    if (!ns) return false;
     for (size_t i = 0; i <= st->mask; i++) {
         symtab_slot *sl = &st->slots[i];
-        if (!sl->hash)
-            continue;
+        if (!sl->hash) continue;
         size_t j = sl->hash & (ncap - 1);
         while (ns[j].hash)
             j = (j + 1) & (ncap - 1);
@@ -154,15 +154,14 @@ static bool grow(hk_symtab *st) {
     return true;
 }
 
-static const char *arena_copy(hk_symtab *st, const char *s, size_t len) {
+static const char *arena_copy(hk_symtab *st, const char *s, size_t len)
+{
     arena_chunk *c = st->arena;
     if (!c || c->cap - c->used < len) {
         size_t cap = len > ARENA_CHUNK ? len : ARENA_CHUNK;
-        if (st->arena_bytes + cap > HK_SYMTAB_ARENA_MAX)
-            return NULL;
+        if (st->arena_bytes + cap > HK_SYMTAB_ARENA_MAX) return NULL;
         c = hk_malloc(sizeof *c + cap);
-        if (!c)
-            return NULL;
+        if (!c) return NULL;
         c->next = st->arena;
         c->used = 0;
         c->cap = cap;
@@ -175,18 +174,16 @@ static const char *arena_copy(hk_symtab *st, const char *s, size_t len) {
     return p;
 }
 
-static bool put_hashed(hk_symtab *st, const char *s, size_t len,
-                       uint32_t id, uint64_t h) {
+static bool put_hashed(hk_symtab *st, const char *s, size_t len, uint32_t id,
+                       uint64_t h)
+{
     /* Best effort: a full or out-of-memory cache just caches less. */
-    if (!st || st->n >= HK_SYMTAB_MAX)
-        return false;
-    if ((st->n + 1) * 2 > st->mask + 1 && !grow(st))
-        return false;
+    if (!st || st->n >= HK_SYMTAB_MAX) return false;
+    if ((st->n + 1) * 2 > st->mask + 1 && !grow(st)) return false;
     size_t i = h & st->mask;
     for (;; i = (i + 1) & st->mask) {
         symtab_slot *sl = &st->slots[i];
-        if (!sl->hash)
-            break;
+        if (!sl->hash) break;
         if (sl->hash == h && sl->len == len &&
             memcmp(slot_str(sl), s, len) == 0)
             return true;
@@ -202,13 +199,15 @@ static bool put_hashed(hk_symtab *st, const char *s, size_t len,
     return true;
 }
 
-bool hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id) {
+bool hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id)
+{
     return put_hashed(st, s, len, id, hash_bytes(s, len));
 }
 
 #define HK_SYMTAB_PRELOAD_MAX 2000000u
 
-hk_err hk_symtab_preload(hk_txn *t, hk_error *err) {
+hk_err hk_symtab_preload(hk_txn *t, hk_error *err)
+{
     hk_store *s = t->s;
     if (s->symtab_complete || !s->symtab ||
         t->c.next_sym_id - 1 > HK_SYMTAB_PRELOAD_MAX)
@@ -216,8 +215,7 @@ hk_err hk_symtab_preload(hk_txn *t, hk_error *err) {
     MDB_cursor *c;
     MDB_val k, d;
     int rc = mdb_cursor_open(t->txn, s->db.sym_id, &c);
-    if (rc)
-        return hk_store_mdb_error(t, rc, err, "loading the dictionary");
+    if (rc) return hk_store_mdb_error(t, rc, err, "loading the dictionary");
     bool all = true;
     /* Size the table for the whole dictionary at once (no rehashing while
      * it grows), and insert each symbol PIPE symbols after prefetching its
@@ -237,15 +235,13 @@ hk_err hk_symtab_preload(hk_txn *t, hk_error *err) {
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0 && all;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT), n++) {
         unsigned int id;
-        if (k.mv_size != sizeof id)
-            break;
+        if (k.mv_size != sizeof id) break;
         memcpy(&id, k.mv_data, sizeof id);
         uint64_t h = hash_bytes(d.mv_data, d.mv_size);
         hk_symtab_prefetch(st, h);
         if (n >= PIPE) {
             size_t j = n % PIPE;
-            all = put_hashed(st, ring[j].s, ring[j].len, ring[j].id,
-                             ring[j].h);
+            all = put_hashed(st, ring[j].s, ring[j].len, ring[j].id, ring[j].h);
         }
         ring[n % PIPE].s = d.mv_data;
         ring[n % PIPE].len = d.mv_size;

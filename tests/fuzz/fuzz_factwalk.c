@@ -21,10 +21,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     uint8_t *page = malloc(PAGE);
-    if (!page)
-        return 0;
+    if (!page) return 0;
     memset(page, 0, PAGE);
     memcpy(page, data, size < PAGE ? size : PAGE);
     memset(page, 0, 8); /* page number 0 */
@@ -32,8 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = 0;
     for (size_t off = PAGE; off + 8 <= size && n < HK_FACTWALK_MAX; off += 8)
         memcpy(&ids[n++], data + off, 8);
-    if (n == 0)
-        ids[n++] = 1;
+    if (n == 0) ids[n++] = 1;
     const uint8_t *recs[HK_FACTWALK_MAX];
     size_t lens[HK_FACTWALK_MAX];
     for (uint16_t depth = 1; depth <= 2; depth++) {
@@ -47,8 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         w.usable = true;
         hk_factwalk_get(&w, n, ids, recs, lens);
         for (size_t i = 0; i < n; i++)
-            if (recs[i] &&
-                (recs[i] < page || recs[i] + lens[i] > page + PAGE))
+            if (recs[i] && (recs[i] < page || recs[i] + lens[i] > page + PAGE))
                 abort();
     }
     free(page);

@@ -46,8 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         hk_error e;
         check(hk_store_open(g_dir, &o, &g_store, &e) == HK_OK, e.message);
     }
-    if (size == 0)
-        return 0;
+    if (size == 0) return 0;
     static const hk_format formats[] = {HK_FORMAT_STATEMENTS, HK_FORMAT_JSONL,
                                         HK_FORMAT_TSV, HK_FORMAT_AUTO};
     hk_format fmt = formats[data[0] % 4];

@@ -66,11 +66,9 @@ static hk_err fuzz_write(void *ud, hk_mcp_txn_fn fn, void *arg,
     (void)ud;
     hk_txn *t = NULL;
     hk_err rc = hk_txn_begin(g_store, true, &t, err);
-    if (rc != HK_OK)
-        return rc;
+    if (rc != HK_OK) return rc;
     rc = hk_txn_set_actor(t, actor ? actor : "mcp");
-    if (rc == HK_OK)
-        rc = fn(t, arg, err);
+    if (rc == HK_OK) rc = fn(t, arg, err);
     if (rc != HK_OK) {
         hk_txn_abort(t);
         return rc;
@@ -93,8 +91,7 @@ static hk_err on_client_request(void *ud, const char *method, json_t *params,
     (void)ud;
     (void)params;
     *result = NULL;
-    return hk_error_set(err, HK_ERR_UNSUPPORTED, "client cannot do %s",
-                        method);
+    return hk_error_set(err, HK_ERR_UNSUPPORTED, "client cannot do %s", method);
 }
 
 static void on_kb_changed(void *ud)
@@ -117,14 +114,21 @@ static void setup(void)
     check(hk_store_open(g_dir, &opt, &g_store, &e) == HK_OK, "store opens");
     hk_txn *t = NULL;
     check(hk_txn_begin(g_store, true, &t, &e) == HK_OK, "write txn");
-    static const char *const seed[] = {
-        "IsA(Cat, Mammal)", "IsA(Mammal, Animal)", "IsA(Animal, Mammal)",
-        "NotIsA(Cat, Mammal)", "HasPart(Computer, CPU)",
-        "HasPart(Computer, RAM)", "Bond(NH3, nitrogen, hydrogen)",
-        "Capital(France, Paris)", "Capital(France, Lyon)",
-        "Says(Alice, \"Hello, world\")", "IsA(CO₂, Gas)",
-        "Causes(Heat, Expansion)", "Causes(Expansion, Heat)",
-        "Declare(Capital, functional)", "Likes(Bob, Alice)"};
+    static const char *const seed[] = {"IsA(Cat, Mammal)",
+                                       "IsA(Mammal, Animal)",
+                                       "IsA(Animal, Mammal)",
+                                       "NotIsA(Cat, Mammal)",
+                                       "HasPart(Computer, CPU)",
+                                       "HasPart(Computer, RAM)",
+                                       "Bond(NH3, nitrogen, hydrogen)",
+                                       "Capital(France, Paris)",
+                                       "Capital(France, Lyon)",
+                                       "Says(Alice, \"Hello, world\")",
+                                       "IsA(CO₂, Gas)",
+                                       "Causes(Heat, Expansion)",
+                                       "Causes(Expansion, Heat)",
+                                       "Declare(Capital, functional)",
+                                       "Likes(Bob, Alice)"};
     for (size_t i = 0; i < sizeof seed / sizeof seed[0]; i++) {
         hk_statement st;
         check(hk_statement_parse(seed[i], strlen(seed[i]), &st, &e) == HK_OK,
@@ -216,26 +220,22 @@ static void handle(hk_mcp_session *sess, const hk_mcp_io *io, const char *line,
     bool is_request = json_is_object(msg) &&
                       json_object_get(msg, "method") != NULL &&
                       json_object_get(msg, "id") != NULL;
-    const json_t *ver = json_is_object(msg) ? json_object_get(msg, "jsonrpc")
-                                            : NULL;
+    const json_t *ver =
+        json_is_object(msg) ? json_object_get(msg, "jsonrpc") : NULL;
     bool is_notification = json_is_string(ver) &&
                            strcmp(json_string_value(ver), "2.0") == 0 &&
                            json_is_string(json_object_get(msg, "method")) &&
                            json_object_get(msg, "id") == NULL;
-    if (is_request)
-        check(resp != NULL, "a request gets a response");
-    if (is_notification)
-        check(resp == NULL, "a notification gets no response");
-    if (resp != NULL)
-        check_response(msg, resp);
+    if (is_request) check(resp != NULL, "a request gets a response");
+    if (is_notification) check(resp == NULL, "a notification gets no response");
+    if (resp != NULL) check_response(msg, resp);
     json_decref(resp);
     json_decref(msg);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (g_srv == NULL)
-        setup();
+    if (g_srv == NULL) setup();
     if (++g_runs % 1000 == 0) {
         char cmd[700];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'/* 2>/dev/null", g_allow);

@@ -25,13 +25,13 @@
 #include "core/utf8.h"
 #include "hakgal.h"
 
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "property failed: %s (line %d)\n", #cond,       \
-                    __LINE__);                                              \
-            abort();                                                        \
-        }                                                                   \
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "property failed: %s (line %d)\n", #cond,          \
+                    __LINE__);                                                 \
+            abort();                                                           \
+        }                                                                      \
     } while (0)
 
 static void check_error(const hk_error *err, const char *text, size_t len)
@@ -43,7 +43,8 @@ static void check_error(const hk_error *err, const char *text, size_t len)
         /* Columns count characters; invalid bytes count as one each. */
         size_t chars = hk_utf8_count(text, len) + 1;
         size_t bytes = len + 1;
-        CHECK(err->column >= 1 && err->column <= (chars > bytes ? chars : bytes));
+        CHECK(err->column >= 1 &&
+              err->column <= (chars > bytes ? chars : bytes));
     }
 }
 
@@ -115,8 +116,7 @@ static void fuzz_pattern(const char *text, size_t len)
     CHECK(p.predicate.text && p.predicate.text[0]);
     for (uint32_t i = 0; i < p.n_args; i++) {
         CHECK(p.args[i].text && p.args[i].text[0]);
-        if (p.args[i].kind == HK_TERM_VAR)
-            CHECK(p.args[i].text[0] != '?');
+        if (p.args[i].kind == HK_TERM_VAR) CHECK(p.args[i].text[0] != '?');
     }
     hk_pattern_release(&p);
 }
@@ -126,8 +126,8 @@ static void fuzz_json_string(const char *text, size_t len)
     hk_buf b = HK_BUF_INIT;
     CHECK(hk_buf_append_json_string(&b, text, len) == HK_OK);
     json_error_t jerr;
-    json_t *j = json_loadb(b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                           &jerr);
+    json_t *j =
+        json_loadb(b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     CHECK(j != NULL);
     CHECK(json_is_string(j));
     if (hk_utf8_valid(text, len, NULL)) {
@@ -151,8 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* hk_time_parse takes a C string. */
     char *z = malloc(size + 1);
-    if (!z)
-        return 0;
+    if (!z) return 0;
     memcpy(z, data, size);
     z[size] = '\0';
     int64_t us = 0;

@@ -46,8 +46,7 @@ static uint64_t rng(void)
 static int64_t ref_floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
     return q;
 }
 
@@ -71,13 +70,11 @@ static void ref_time_format(int64_t us, char out[32])
     int m = (int)(mp < 10 ? mp + 3 : mp - 9);
     int64_t y = yoe + era * 400 + (m <= 2);
     char text[96];
-    snprintf(text, sizeof text,
-             "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06uZ", y, (unsigned)m,
-             (unsigned)d, (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60),
-             (unsigned)(sod % 60), (unsigned)frac);
+    snprintf(text, sizeof text, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06uZ",
+             y, (unsigned)m, (unsigned)d, (unsigned)(sod / 3600),
+             (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), (unsigned)frac);
     size_t n = strlen(text);
-    if (n > 31)
-        n = 31;
+    if (n > 31) n = 31;
     memcpy(out, text, n);
     out[n] = '\0';
 }
@@ -119,13 +116,27 @@ static void ref_json_string(hk_buf *b, const char *s, size_t len)
         i++;
         const char *e = NULL;
         switch (c) {
-        case '"': e = "\\\""; break;
-        case '\\': e = "\\\\"; break;
-        case '\b': e = "\\b"; break;
-        case '\f': e = "\\f"; break;
-        case '\n': e = "\\n"; break;
-        case '\r': e = "\\r"; break;
-        case '\t': e = "\\t"; break;
+        case '"':
+            e = "\\\"";
+            break;
+        case '\\':
+            e = "\\\\";
+            break;
+        case '\b':
+            e = "\\b";
+            break;
+        case '\f':
+            e = "\\f";
+            break;
+        case '\n':
+            e = "\\n";
+            break;
+        case '\r':
+            e = "\\r";
+            break;
+        case '\t':
+            e = "\\t";
+            break;
         default:
             if (c < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", c);
@@ -144,10 +155,8 @@ static void ref_json_string(hk_buf *b, const char *s, size_t len)
 static void ref_format_double(double v, char out[40])
 {
     snprintf(out, 40, "%.15g", v);
-    if (strtod(out, NULL) != v)
-        snprintf(out, 40, "%.17g", v);
-    if (!strpbrk(out, ".eE"))
-        strcat(out, ".0");
+    if (strtod(out, NULL) != v) snprintf(out, 40, "%.17g", v);
+    if (!strpbrk(out, ".eE")) strcat(out, ".0");
 }
 
 static void ref_nullable_string(hk_buf *b, const char *s)
@@ -173,8 +182,7 @@ static void ref_fact_json(const hk_fact *f, hk_buf *out)
     ref_nullable_string(out, f->st.predicate);
     assert_int_equal(hk_buf_append_str(out, ",\"args\":["), HK_OK);
     for (uint32_t i = 0; i < f->st.n_args; i++) {
-        if (i)
-            assert_int_equal(hk_buf_append_str(out, ","), HK_OK);
+        if (i) assert_int_equal(hk_buf_append_str(out, ","), HK_OK);
         ref_nullable_string(out, f->st.args[i]);
     }
     if (isfinite(f->confidence)) {
@@ -189,8 +197,7 @@ static void ref_fact_json(const hk_fact *f, hk_buf *out)
     ref_nullable_string(out, f->source);
     assert_int_equal(hk_buf_append_str(out, ",\"tags\":["), HK_OK);
     for (uint32_t i = 0; i < f->n_tags && i < HK_MAX_TAGS; i++) {
-        if (i)
-            assert_int_equal(hk_buf_append_str(out, ","), HK_OK);
+        if (i) assert_int_equal(hk_buf_append_str(out, ","), HK_OK);
         ref_nullable_string(out, f->tags[i]);
     }
     assert_int_equal(hk_buf_append_str(out, "],\"context\":"), HK_OK);
@@ -202,8 +209,7 @@ static void ref_fact_json(const hk_fact *f, hk_buf *out)
     ref_time_format(f->created_us, when);
     assert_int_equal(hk_buf_appendf(out, ",\"created\":\"%s\"", when), HK_OK);
     ref_time_format(f->updated_us, when);
-    assert_int_equal(hk_buf_appendf(out, ",\"updated\":\"%s\"}", when),
-                     HK_OK);
+    assert_int_equal(hk_buf_appendf(out, ",\"updated\":\"%s\"}", when), HK_OK);
 }
 
 /* ==== Random inputs ==== */
@@ -229,9 +235,9 @@ static int64_t random_time(void)
 
 static double random_confidence(void)
 {
-    static const double fixed[] = {0.0,  1.0,    0.1,      1e-9, 1.0 / 3.0,
-                                   0.5,  0.95,   0.999999, 1e-4, 0.0001001,
-                                   -0.0, 0.3,    2.0 / 3.0, 0.7, 1e-5};
+    static const double fixed[] = {0.0,  1.0,  0.1,       1e-9, 1.0 / 3.0,
+                                   0.5,  0.95, 0.999999,  1e-4, 0.0001001,
+                                   -0.0, 0.3,  2.0 / 3.0, 0.7,  1e-5};
     uint64_t bits;
     double v;
     switch (rng() % 6) {
@@ -258,25 +264,41 @@ static double random_confidence(void)
  * 8-byte fast path meets every alignment. */
 static void random_text(char *out, size_t cap, bool allow_empty)
 {
-    static const char *pieces[] = {
-        "a",  "Computer", " ",  "\"",  "\\",   "\n",        "\t",
-        "\x01", "\x1f", "\x7f", "é",   "€",    "\xF0\x9F\x98\x80",
-        "\xC3", "\xE2\x82", "\xFF", "\x80", "\xED\xA0\x80", "(",
-        ")",  ",",        "?",  "_",   "Ünïcödé wörds and more"};
+    static const char *pieces[] = {"a",
+                                   "Computer",
+                                   " ",
+                                   "\"",
+                                   "\\",
+                                   "\n",
+                                   "\t",
+                                   "\x01",
+                                   "\x1f",
+                                   "\x7f",
+                                   "é",
+                                   "€",
+                                   "\xF0\x9F\x98\x80",
+                                   "\xC3",
+                                   "\xE2\x82",
+                                   "\xFF",
+                                   "\x80",
+                                   "\xED\xA0\x80",
+                                   "(",
+                                   ")",
+                                   ",",
+                                   "?",
+                                   "_",
+                                   "Ünïcödé wörds and more"};
     size_t n = 0;
     size_t count = rng() % 12;
-    if (!allow_empty && count == 0)
-        count = 1;
+    if (!allow_empty && count == 0) count = 1;
     for (size_t i = 0; i < count; i++) {
         const char *p = pieces[rng() % (sizeof pieces / sizeof pieces[0])];
         size_t len = strlen(p);
-        if (n + len >= cap)
-            break;
+        if (n + len >= cap) break;
         memcpy(out + n, p, len);
         n += len;
     }
-    if (!allow_empty && n == 0)
-        out[n++] = 'x';
+    if (!allow_empty && n == 0) out[n++] = 'x';
     out[n] = '\0';
 }
 
@@ -292,8 +314,7 @@ static void expect_time(int64_t us)
     if (us >= MIN_US && us <= MAX_US) {
         gmtime_time_format(us, want);
         if (strcmp(got, want) != 0)
-            fail_msg("time %" PRId64 ": got %s, gmtime says %s", us, got,
-                     want);
+            fail_msg("time %" PRId64 ": got %s, gmtime says %s", us, got, want);
     }
 }
 
@@ -301,17 +322,32 @@ static void test_time_matches_reference(void **state)
 {
     (void)state;
     static const int64_t edges[] = {
-        0, 1, -1, 999999, 1000000, -1000000, -1000001, 86399999999,
-        86400000000, INT64_MAX, INT64_MIN, INT64_MIN + 1, INT64_MAX - 1,
-        MIN_US, MIN_US - 1, MIN_US + 1, MAX_US, MAX_US + 1, MAX_US - 1,
+        0,
+        1,
+        -1,
+        999999,
+        1000000,
+        -1000000,
+        -1000001,
+        86399999999,
+        86400000000,
+        INT64_MAX,
+        INT64_MIN,
+        INT64_MIN + 1,
+        INT64_MAX - 1,
+        MIN_US,
+        MIN_US - 1,
+        MIN_US + 1,
+        MAX_US,
+        MAX_US + 1,
+        MAX_US - 1,
         INT64_C(951782400000000),  /* 2000-02-29 */
         INT64_C(4107542400000000), /* 2100-03-01 */
         INT64_C(-2203891200000000) /* 1900-03-01 */};
     for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
         expect_time(edges[i]);
     /* Every day of years 0..9999, at a random time of day. */
-    for (int64_t day = MIN_US / 86400000000; day <= MAX_US / 86400000000;
-         day++)
+    for (int64_t day = MIN_US / 86400000000; day <= MAX_US / 86400000000; day++)
         expect_time(day * 86400000000 + (int64_t)(rng() % 86400000000));
     for (int i = 0; i < 300000; i++)
         expect_time(random_time());
@@ -416,10 +452,28 @@ static void test_confidence_matches_reference(void **state)
             expect_confidence(&f, nextafter(v, -1.0), &out);
         }
     }
-    static const double special[] = {
-        0.0, -0.0, 1.0, 0.1, 1e-9, 1.0 / 3.0, 2.0 / 3.0, 1e-4, 9.9e-5,
-        0.00015, 1.5, 100.0, -0.5, 1e300, 5e-324, 2.2250738585072014e-308,
-        DBL_MAX, -DBL_MAX, 123456789012345678.0, NAN, INFINITY, -INFINITY};
+    static const double special[] = {0.0,
+                                     -0.0,
+                                     1.0,
+                                     0.1,
+                                     1e-9,
+                                     1.0 / 3.0,
+                                     2.0 / 3.0,
+                                     1e-4,
+                                     9.9e-5,
+                                     0.00015,
+                                     1.5,
+                                     100.0,
+                                     -0.5,
+                                     1e300,
+                                     5e-324,
+                                     2.2250738585072014e-308,
+                                     DBL_MAX,
+                                     -DBL_MAX,
+                                     123456789012345678.0,
+                                     NAN,
+                                     INFINITY,
+                                     -INFINITY};
     for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
         expect_confidence(&f, special[i], &out);
     for (int i = 0; i < 200000; i++)
@@ -429,8 +483,7 @@ static void test_confidence_matches_reference(void **state)
      * just below 1 (where 15 digits round up to "1"). */
     for (int i = 0; i < 300000; i++) {
         uint64_t m = (UINT64_C(1) << 52) | (rng() >> 12);
-        expect_confidence(&f, ldexp((double)m, -53 - (int)(rng() % 15)),
-                          &out);
+        expect_confidence(&f, ldexp((double)m, -53 - (int)(rng() % 15)), &out);
     }
     /* j / 2^k has exactly k decimals: for k = 16..18 and v >= 0.1 its
      * last digit is a 5 right at the 15th or 17th significant digit, a
@@ -443,9 +496,9 @@ static void test_confidence_matches_reference(void **state)
     for (int k = 1; k <= 16; k++)
         for (int i = -3; i <= 3; i++)
             expect_confidence(&f, ldexp(1.0 + i * 0x1p-52, -k), &out);
-    static const double anchors[] = {1.0,  0.1,   0.01, 0.001, 0.0001,
-                                     0.5,  0.25,  0.125, 0x1p-13, 0x1p-14,
-                                     0.2,  0.3,   0.7,  0.9,   1e-4 * 3};
+    static const double anchors[] = {1.0, 0.1,  0.01,  0.001,   0.0001,
+                                     0.5, 0.25, 0.125, 0x1p-13, 0x1p-14,
+                                     0.2, 0.3,  0.7,   0.9,     1e-4 * 3};
     for (size_t i = 0; i < sizeof anchors / sizeof anchors[0]; i++) {
         double up = anchors[i], down = anchors[i];
         for (int k = 0; k < 64; k++) {
@@ -467,12 +520,12 @@ static void test_confidence_matches_reference(void **state)
 
 /* Storage for one random fact. */
 typedef struct random_fact {
-    hk_fact f;                          /* pointers into the arrays below */
-    char pred[64];                      /* predicate */
-    char args[HK_MAX_ARGS][96];         /* arguments */
-    char source[96];                    /* source */
-    char tags[HK_MAX_TAGS][48];         /* tags */
-    char context[96];                   /* context JSON text */
+    hk_fact f;                  /* pointers into the arrays below */
+    char pred[64];              /* predicate */
+    char args[HK_MAX_ARGS][96]; /* arguments */
+    char source[96];            /* source */
+    char tags[HK_MAX_TAGS][48]; /* tags */
+    char context[96];           /* context JSON text */
 } random_fact;
 
 static void make_random_fact(random_fact *r)
@@ -505,9 +558,15 @@ static void make_random_fact(random_fact *r)
         f->tags[i] = r->tags[i];
     }
     switch (rng() % 4) {
-    case 0: f->context_json = NULL; break;
-    case 1: f->context_json = ""; break;
-    case 2: f->context_json = "{\"k\":[1,2,{\"x\":\"\\u00e9\"}]}"; break;
+    case 0:
+        f->context_json = NULL;
+        break;
+    case 1:
+        f->context_json = "";
+        break;
+    case 2:
+        f->context_json = "{\"k\":[1,2,{\"x\":\"\\u00e9\"}]}";
+        break;
     default:
         snprintf(r->context, sizeof r->context, "{\"n\":%u}",
                  (unsigned)(rng() % 100000));
@@ -546,15 +605,12 @@ static void test_fact_json_matches_reference(void **state)
             /* jansson holds integers as int64: larger ids as reals. */
             bool big_id = r->f.id > (uint64_t)INT64_MAX;
             json_t *j = json_loadb(obj, strlen(obj),
-                                   big_id ? JSON_DECODE_INT_AS_REAL : 0,
-                                   &jerr);
-            if (!j)
-                fail_msg("bad JSON %s: %s", obj, jerr.text);
+                                   big_id ? JSON_DECODE_INT_AS_REAL : 0, &jerr);
+            if (!j) fail_msg("bad JSON %s: %s", obj, jerr.text);
             assert_non_null(json_object_get(j, "statement"));
             if (!big_id)
-                assert_int_equal(
-                    json_integer_value(json_object_get(j, "id")),
-                    (json_int_t)r->f.id);
+                assert_int_equal(json_integer_value(json_object_get(j, "id")),
+                                 (json_int_t)r->f.id);
             json_decref(j);
             parsed++;
         }
@@ -583,13 +639,11 @@ static void test_fact_statement_text(void **state)
     hk_buf out = HK_BUF_INIT;
     assert_int_equal(hk_fact_write_json(&f, &out), HK_OK);
     assert_non_null(strstr(
-        out.data,
-        "{\"id\":18446744073709551615,\"statement\":\"Says(plain, "
-        "\\\"a \\\\\\\"quoted\\\\\\\" \\\\\\\\ back\\\", \\\"?x\\\", "
-        "\\\"tab\\there\\\")\",\"predicate\":\"Says\","));
+        out.data, "{\"id\":18446744073709551615,\"statement\":\"Says(plain, "
+                  "\\\"a \\\\\\\"quoted\\\\\\\" \\\\\\\\ back\\\", \\\"?x\\\", "
+                  "\\\"tab\\there\\\")\",\"predicate\":\"Says\","));
     json_error_t jerr;
-    json_t *j =
-        json_loadb(out.data, out.len, JSON_DECODE_INT_AS_REAL, &jerr);
+    json_t *j = json_loadb(out.data, out.len, JSON_DECODE_INT_AS_REAL, &jerr);
     assert_non_null(j);
     hk_buf canon = HK_BUF_INIT;
     assert_int_equal(hk_statement_format(&f.st, &canon), HK_OK);

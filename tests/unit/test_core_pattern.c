@@ -129,8 +129,8 @@ static void test_bad_patterns(void **state)
         hk_pattern p;
         hk_error err;
         hk_error_clear(&err);
-        hk_err rc = hk_pattern_parse(k_bad[c].text, strlen(k_bad[c].text), &p,
-                                     &err);
+        hk_err rc =
+            hk_pattern_parse(k_bad[c].text, strlen(k_bad[c].text), &p, &err);
         if (rc != HK_ERR_INVALID)
             fail_msg("'%s': expected HK_ERR_INVALID, got %d", k_bad[c].text,
                      rc);
@@ -139,8 +139,8 @@ static void test_bad_patterns(void **state)
             fail_msg("'%s': message '%s' lacks '%s'", k_bad[c].text,
                      err.message, k_bad[c].reason);
         if (err.column != k_bad[c].column)
-            fail_msg("'%s': column %u, expected %u", k_bad[c].text,
-                     err.column, k_bad[c].column);
+            fail_msg("'%s': column %u, expected %u", k_bad[c].text, err.column,
+                     k_bad[c].column);
     }
 }
 

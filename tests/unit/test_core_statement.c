@@ -24,50 +24,81 @@
 /* ==== Valid statements ==== */
 
 typedef struct valid_case {
-    const char *text;       /* input */
-    const char *predicate;  /* expected predicate */
-    int n_args;             /* expected arity */
-    const char *args[6];    /* expected arguments (first n_args) */
-    const char *canonical;  /* expected canonical form */
+    const char *text;      /* input */
+    const char *predicate; /* expected predicate */
+    int n_args;            /* expected arity */
+    const char *args[6];   /* expected arguments (first n_args) */
+    const char *canonical; /* expected canonical form */
 } valid_case;
 
 static const valid_case k_valid[] = {
-    {"HasPart(Computer, CPU)", "HasPart", 2, {"Computer", "CPU"},
+    {"HasPart(Computer, CPU)",
+     "HasPart",
+     2,
+     {"Computer", "CPU"},
      "HasPart(Computer, CPU)"},
-    {"HasPart(Computer,CPU).", "HasPart", 2, {"Computer", "CPU"},
+    {"HasPart(Computer,CPU).",
+     "HasPart",
+     2,
+     {"Computer", "CPU"},
      "HasPart(Computer, CPU)"},
-    {"  HasPart ( Computer ,  CPU )  .  ", "HasPart", 2, {"Computer", "CPU"},
+    {"  HasPart ( Computer ,  CPU )  .  ",
+     "HasPart",
+     2,
+     {"Computer", "CPU"},
      "HasPart(Computer, CPU)"},
     {"\tP\t(\ta\t)\t", "P", 1, {"a"}, "P(a)"},
     {"P(a\t ,\tb \t)", "P", 2, {"a", "b"}, "P(a, b)"},
     {"P(a)\n", "P", 1, {"a"}, "P(a)"},
     {"P(a).\r\n", "P", 1, {"a"}, "P(a)"},
-    {"LocatedIn(Hawaii, North Pacific)", "LocatedIn", 2,
-     {"Hawaii", "North Pacific"}, "LocatedIn(Hawaii, North Pacific)"},
-    {"Uses(Internet, TCP/IP)", "Uses", 2, {"Internet", "TCP/IP"},
+    {"LocatedIn(Hawaii, North Pacific)",
+     "LocatedIn",
+     2,
+     {"Hawaii", "North Pacific"},
+     "LocatedIn(Hawaii, North Pacific)"},
+    {"Uses(Internet, TCP/IP)",
+     "Uses",
+     2,
+     {"Internet", "TCP/IP"},
      "Uses(Internet, TCP/IP)"},
-    {"Law(Newton2, F=ma)", "Law", 2, {"Newton2", "F=ma"},
-     "Law(Newton2, F=ma)"},
+    {"Law(Newton2, F=ma)", "Law", 2, {"Newton2", "F=ma"}, "Law(Newton2, F=ma)"},
     {"Share(Water, 95%)", "Share", 2, {"Water", "95%"}, "Share(Water, 95%)"},
     {"Emits(Car, CO₂)", "Emits", 2, {"Car", "CO₂"}, "Emits(Car, CO₂)"},
-    {"Age(Earth, 4.6Gyr).", "Age", 2, {"Earth", "4.6Gyr"},
+    {"Age(Earth, 4.6Gyr).",
+     "Age",
+     2,
+     {"Earth", "4.6Gyr"},
      "Age(Earth, 4.6Gyr)"},
-    {"X(a-b, +1, c:d, e'f, g;h, [i], {j}, k?, l!)", "X", 9,
-     {"a-b", "+1", "c:d", "e'f", "g;h", "[i]"}, 
+    {"X(a-b, +1, c:d, e'f, g;h, [i], {j}, k?, l!)",
+     "X",
+     9,
+     {"a-b", "+1", "c:d", "e'f", "g;h", "[i]"},
      "X(a-b, +1, c:d, e'f, g;h, [i], {j}, k?, l!)"},
     {"Größe(Haus, groß)", "Größe", 2, {"Haus", "groß"}, "Größe(Haus, groß)"},
     {"_private(x)", "_private", 1, {"x"}, "_private(x)"},
     {"p2p_Link9(a)", "p2p_Link9", 1, {"a"}, "p2p_Link9(a)"},
-    {"Says(Bob, \"Hello, world (really)\")", "Says", 2,
-     {"Bob", "Hello, world (really)"}, "Says(Bob, \"Hello, world (really)\")"},
-    {"Q(\"say \\\"hi\\\"\", \"back\\\\slash\")", "Q", 2,
-     {"say \"hi\"", "back\\slash"}, "Q(\"say \\\"hi\\\"\", \"back\\\\slash\")"},
+    {"Says(Bob, \"Hello, world (really)\")",
+     "Says",
+     2,
+     {"Bob", "Hello, world (really)"},
+     "Says(Bob, \"Hello, world (really)\")"},
+    {"Q(\"say \\\"hi\\\"\", \"back\\\\slash\")",
+     "Q",
+     2,
+     {"say \"hi\"", "back\\slash"},
+     "Q(\"say \\\"hi\\\"\", \"back\\\\slash\")"},
     {"Q( \"quoted\" , bare )", "Q", 2, {"quoted", "bare"}, "Q(quoted, bare)"},
     {"Q(\" padded \")", "Q", 1, {" padded "}, "Q(\" padded \")"},
-    {"Q(\"_\", \"?x\", ?y, _ )", "Q", 4, {"_", "?x", "?y", "_"},
+    {"Q(\"_\", \"?x\", ?y, _ )",
+     "Q",
+     4,
+     {"_", "?x", "?y", "_"},
      "Q(\"_\", \"?x\", \"?y\", \"_\")"},
     {"Q(a\\b)", "Q", 1, {"a\\b"}, "Q(\"a\\\\b\")"},
-    {"Q(inner   spaces kept)", "Q", 1, {"inner   spaces kept"},
+    {"Q(inner   spaces kept)",
+     "Q",
+     1,
+     {"inner   spaces kept"},
      "Q(inner   spaces kept)"},
     {"Q(日本語, 😀)", "Q", 2, {"日本語", "😀"}, "Q(日本語, 😀)"},
     {"Q(a.b.)", "Q", 1, {"a.b."}, "Q(a.b.)"},
@@ -169,15 +200,15 @@ static const invalid_case k_invalid[] = {
     {"P(a \t b)", 0, 5, "control character U+0009"},
     {"P(😀😀, \"a\\q\")", 0, 9, "invalid escape"},
     /* Invalid UTF-8. */
-    {"P(\xc0\xaf)", 0, 3, "invalid UTF-8"},               /* overlong '/' */
-    {"P(\xe0\x80\xaf)", 0, 3, "invalid UTF-8"},           /* overlong */
-    {"P(\xf0\x80\x80\xaf)", 0, 3, "invalid UTF-8"},       /* overlong */
-    {"P(\xed\xa0\x80)", 0, 3, "invalid UTF-8"},           /* surrogate */
-    {"P(ab\xe2\x82)", 0, 5, "invalid UTF-8"},             /* truncated */
-    {"P(a)\xe2\x82", 0, 5, "invalid UTF-8"},              /* truncated at end */
-    {"P(\xf4\x90\x80\x80)", 0, 3, "invalid UTF-8"},       /* > U+10FFFF */
-    {"P(\xf8\x88\x80\x80\x80)", 0, 3, "invalid UTF-8"},   /* 5-byte form */
-    {"P(\x80)", 0, 3, "invalid UTF-8"},                   /* stray cont. */
+    {"P(\xc0\xaf)", 0, 3, "invalid UTF-8"},             /* overlong '/' */
+    {"P(\xe0\x80\xaf)", 0, 3, "invalid UTF-8"},         /* overlong */
+    {"P(\xf0\x80\x80\xaf)", 0, 3, "invalid UTF-8"},     /* overlong */
+    {"P(\xed\xa0\x80)", 0, 3, "invalid UTF-8"},         /* surrogate */
+    {"P(ab\xe2\x82)", 0, 5, "invalid UTF-8"},           /* truncated */
+    {"P(a)\xe2\x82", 0, 5, "invalid UTF-8"},            /* truncated at end */
+    {"P(\xf4\x90\x80\x80)", 0, 3, "invalid UTF-8"},     /* > U+10FFFF */
+    {"P(\xf8\x88\x80\x80\x80)", 0, 3, "invalid UTF-8"}, /* 5-byte form */
+    {"P(\x80)", 0, 3, "invalid UTF-8"},                 /* stray cont. */
     {"P(\xff)", 0, 3, "invalid UTF-8"},
     {"P(ä\xc3)", 0, 4, "invalid UTF-8"},
 };
@@ -207,13 +238,13 @@ static void test_invalid_statements(void **state)
             fail_msg("case %zu '%s': message '%s' lacks '%s'", c, ic->text,
                      err.message, ic->reason);
         if (ic->column && err.column != ic->column)
-            fail_msg("case %zu '%s': column %u, expected %u (%s)", c,
-                     ic->text, err.column, ic->column, err.message);
+            fail_msg("case %zu '%s': column %u, expected %u (%s)", c, ic->text,
+                     err.column, ic->column, err.message);
         char prefix[32];
         snprintf(prefix, sizeof prefix, "column %u: ", err.column);
         if (strncmp(err.message, prefix, strlen(prefix)) != 0)
-            fail_msg("case %zu: message '%s' lacks prefix '%s'", c,
-                     err.message, prefix);
+            fail_msg("case %zu: message '%s' lacks prefix '%s'", c, err.message,
+                     prefix);
         /* Messages stay valid UTF-8 (they end up in JSON). */
         assert_true(hk_utf8_valid(err.message, strlen(err.message), NULL));
     }
@@ -228,7 +259,8 @@ static void test_error_message_format(void **state)
     const char *text = "Rel(a, , c)";
     assert_int_equal(hk_statement_parse(text, strlen(text), &st, &err),
                      HK_ERR_INVALID);
-    assert_string_equal(err.message, "column 8: unexpected ',' — empty argument 2");
+    assert_string_equal(err.message,
+                        "column 8: unexpected ',' — empty argument 2");
     assert_int_equal(err.column, 8);
     /* A NULL error pointer is allowed. */
     assert_int_equal(hk_statement_parse(text, strlen(text), &st, NULL),
@@ -301,7 +333,8 @@ static void test_length_limits(void **state)
             hk_err rc = hk_statement_parse(b.data, b.len, &st, &err);
             if (extra) {
                 assert_int_equal(rc, HK_ERR_INVALID);
-                assert_non_null(strstr(err.message, "argument 2 is 4097 bytes"));
+                assert_non_null(
+                    strstr(err.message, "argument 2 is 4097 bytes"));
                 assert_int_equal(err.column, 6);
             } else {
                 assert_int_equal(rc, HK_OK);
@@ -326,8 +359,7 @@ static void test_length_limits(void **state)
     hk_buf_reset(&b);
     hk_buf_append_str(&b, "P(");
     for (int a = 0; a < 32; a++) {
-        if (a)
-            hk_buf_append(&b, ",", 1);
+        if (a) hk_buf_append(&b, ",", 1);
         for (int i = 0; i < 2040; i++)
             hk_buf_append(&b, "\\", 1);
     }
@@ -367,8 +399,8 @@ static void test_validate(void **state)
     assert_non_null(strstr(err.message, "control character U+000A"));
     st.args[1] = "ok";
 
-    const char *bad_preds[] = {"", "Has Part", "1abc", "a-b", "?x", "a(b",
-                               "bad\xff"};
+    const char *bad_preds[] = {"",   "Has Part", "1abc",   "a-b",
+                               "?x", "a(b",      "bad\xff"};
     for (size_t i = 0; i < sizeof bad_preds / sizeof bad_preds[0]; i++) {
         st.predicate = bad_preds[i];
         assert_int_equal(hk_statement_validate(&st, &err), HK_ERR_INVALID);
@@ -431,11 +463,11 @@ static void test_validate(void **state)
 static void test_arg_is_bare(void **state)
 {
     (void)state;
-    const char *bare[] = {"a", "North Pacific", "TCP/IP", "F=ma", "95%",
-                          "CO₂", "4.6Gyr", "a_b", "__", "x?", "_a", "a'b",
-                          "[1]", "ä"};
-    const char *not_bare[] = {"", " a", "a ", "a,b", "a(b", "a)b", "a\"b",
-                              "a\\b", "_", "?x", "?", "a\tb", "a\x7f"};
+    const char *bare[] = {"a",   "North Pacific", "TCP/IP", "F=ma", "95%",
+                          "CO₂", "4.6Gyr",        "a_b",    "__",   "x?",
+                          "_a",  "a'b",           "[1]",    "ä"};
+    const char *not_bare[] = {"",     " a", "a ", "a,b", "a(b",  "a)b",  "a\"b",
+                              "a\\b", "_",  "?x", "?",   "a\tb", "a\x7f"};
     for (size_t i = 0; i < sizeof bare / sizeof bare[0]; i++)
         assert_true(hk_arg_is_bare(bare[i]));
     for (size_t i = 0; i < sizeof not_bare / sizeof not_bare[0]; i++)
@@ -480,22 +512,23 @@ static size_t rnd_below(size_t n)
 /* Pieces arguments are built from: ordinary text, every character the
  * grammar treats specially, and multi-byte UTF-8. */
 static const char *const k_arg_pieces[] = {
-    "a", "Z", "0", "9", " ", " ", ",", "(", ")", "\"", "\\", "?", "_", ".",
-    "=", "%", "/", "-", "+", ":", "'", ";", "[", "]", "{", "}", "!", "#",
-    "é", "ß", "€", "₂", "日本", "😀", "\xf4\x8f\xbf\xbf", "\xc2\xa0",
-    "North", "x1", "\\\"", "\"\"", "),(",
+    "a",        "Z",     "0",  "9",    " ",    " ",   ",",
+    "(",        ")",     "\"", "\\",   "?",    "_",   ".",
+    "=",        "%",     "/",  "-",    "+",    ":",   "'",
+    ";",        "[",     "]",  "{",    "}",    "!",   "#",
+    "é",        "ß",     "€",  "₂",    "日本", "😀",   "\xf4\x8f\xbf\xbf",
+    "\xc2\xa0", "North", "x1", "\\\"", "\"\"", "),(",
 };
 static const char *const k_pred_first[] = {"P", "Has", "_", "é", "日", "z"};
-static const char *const k_pred_rest[] = {"a", "Part", "_", "0", "9", "ß",
-                                          "本", "X"};
+static const char *const k_pred_rest[] = {"a", "Part", "_",  "0",
+                                          "9", "ß",    "本", "X"};
 
 static void random_statement(hk_statement *st, char *storage, size_t cap)
 {
     size_t used = 0;
     memset(st, 0, sizeof *st);
     char *pred = storage;
-    used += (size_t)snprintf(storage, cap, "%s",
-                             k_pred_first[rnd_below(6)]);
+    used += (size_t)snprintf(storage, cap, "%s", k_pred_first[rnd_below(6)]);
     for (size_t k = rnd_below(6); k > 0; k--)
         used += (size_t)snprintf(storage + used, cap - used, "%s",
                                  k_pred_rest[rnd_below(8)]);
@@ -525,8 +558,7 @@ static void random_spelling(const hk_statement *st, hk_buf *b)
     hk_buf_append_str(b, blanks[rnd_below(6)]);
     hk_buf_append_str(b, "(");
     for (uint32_t i = 0; i < st->n_args; i++) {
-        if (i)
-            hk_buf_append_str(b, ",");
+        if (i) hk_buf_append_str(b, ",");
         hk_buf_append_str(b, blanks[rnd_below(6)]);
         const char *a = st->args[i];
         /* Bare when possible and chosen; "?x" and "_" are constants in a
@@ -538,8 +570,7 @@ static void random_spelling(const hk_statement *st, hk_buf *b)
         } else {
             hk_buf_append_str(b, "\"");
             for (const char *p = a; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                    hk_buf_append(b, "\\", 1);
+                if (*p == '"' || *p == '\\') hk_buf_append(b, "\\", 1);
                 hk_buf_append(b, p, 1);
             }
             hk_buf_append_str(b, "\"");
@@ -607,7 +638,8 @@ static void test_random_round_trip(void **state)
 static void test_random_mutations(void **state)
 {
     (void)state;
-    static const char alphabet[] = "(),\" \t\\.?_a\n\x01\xc3\xa4\xe2\x82\x82\xff";
+    static const char alphabet[] =
+        "(),\" \t\\.?_a\n\x01\xc3\xa4\xe2\x82\x82\xff";
     size_t cap = 64 * 1024;
     char *storage = malloc(cap);
     hk_buf text = HK_BUF_INIT, canon = HK_BUF_INIT;
@@ -630,8 +662,7 @@ static void test_random_mutations(void **state)
             assert_int_equal(hk_statement_format(&parsed, &canon), HK_OK);
             hk_statement again;
             assert_int_equal(
-                hk_statement_parse(canon.data, canon.len, &again, &err),
-                HK_OK);
+                hk_statement_parse(canon.data, canon.len, &again, &err), HK_OK);
             assert_same_statement(&parsed, &again);
             hk_statement_release(&again);
             hk_statement_release(&parsed);

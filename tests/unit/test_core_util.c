@@ -147,9 +147,12 @@ static void test_json_string(void **state)
     expect_json("a\0b", 3, "\"a\\u0000b\"");
     expect_json("CO₂ 😀 /", strlen("CO₂ 😀 /"), "\"CO₂ 😀 /\"");
     /* Invalid UTF-8 becomes U+FFFD. */
-    expect_json("a\xff" "b\xc3", 4, "\"a\xef\xbf\xbd" "b\xef\xbf\xbd\"");
-    expect_json("\xed\xa0\x80", 3,
-                "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+    expect_json("a\xff"
+                "b\xc3",
+                4,
+                "\"a\xef\xbf\xbd"
+                "b\xef\xbf\xbd\"");
+    expect_json("\xed\xa0\x80", 3, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
 
     /* Every byte value round-trips through jansson where valid. */
     char all[128];
@@ -158,8 +161,8 @@ static void test_json_string(void **state)
     hk_buf b = HK_BUF_INIT;
     assert_int_equal(hk_buf_append_json_string(&b, all, sizeof all), HK_OK);
     json_error_t jerr;
-    json_t *j = json_loadb(b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                           &jerr);
+    json_t *j =
+        json_loadb(b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     assert_non_null(j);
     assert_int_equal(json_string_length(j), 128);
     assert_memory_equal(json_string_value(j), all, 128);
@@ -180,10 +183,12 @@ static void test_utf8(void **state)
         const char *s;
         size_t off;
     } bads[] = {
-        {"ab\x80", 2},             {"\xc0\x80", 0},        {"\xc1\xbf", 0},
-        {"x\xe0\x9f\xbf", 1},      {"\xed\xa0\x80", 0},    {"\xed\xbf\xbf", 0},
-        {"\xf0\x8f\xbf\xbf", 0},   {"\xf4\x90\x80\x80", 0}, {"\xf5\x80\x80\x80", 0},
-        {"é\xe2\x82", 2},          {"\xe2\x82x", 0},       {"\xff", 0},
+        {"ab\x80", 2},           {"\xc0\x80", 0},
+        {"\xc1\xbf", 0},         {"x\xe0\x9f\xbf", 1},
+        {"\xed\xa0\x80", 0},     {"\xed\xbf\xbf", 0},
+        {"\xf0\x8f\xbf\xbf", 0}, {"\xf4\x90\x80\x80", 0},
+        {"\xf5\x80\x80\x80", 0}, {"é\xe2\x82", 2},
+        {"\xe2\x82x", 0},        {"\xff", 0},
         {"ok\xf0\x9f\x98", 2},
     };
     for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
@@ -294,7 +299,7 @@ static void test_time_round_trip(void **state)
     srand(42);
     for (int i = 0; i < 20000; i++) {
         /* Spread over years 0000..9999 (RFC 3339's range). */
-        int64_t lo = INT64_C(-62167219200000000); /* 0000-01-01 */
+        int64_t lo = INT64_C(-62167219200000000);   /* 0000-01-01 */
         int64_t span = INT64_C(315537897600000000); /* to 10000-01-01 */
         uint64_t r = ((uint64_t)rand() << 33) ^ ((uint64_t)rand() << 11) ^
                      (uint64_t)rand();
@@ -326,17 +331,20 @@ static void test_sha256(void **state)
     hk_sha256("abc", 3, d);
     hk_hex(d, 32, hex);
     assert_string_equal(
-        hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        hex,
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     hk_sha256("", 0, d);
     hk_hex(d, 32, hex);
     assert_string_equal(
-        hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        hex,
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     const char *two_blocks =
         "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
     hk_sha256(two_blocks, strlen(two_blocks), d);
     hk_hex(d, 32, hex);
     assert_string_equal(
-        hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+        hex,
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
     uint8_t bytes[3] = {0x00, 0xAB, 0xFF};
     char h[7];
     hk_hex(bytes, 3, h);
@@ -360,8 +368,7 @@ static hk_err collect(void *ud, const char *tok, size_t len)
     snprintf(t->joined + used, sizeof t->joined - used, "%s%.*s",
              t->count ? "|" : "", (int)len, tok);
     t->count++;
-    if (t->stop_after && t->count >= t->stop_after)
-        return HK_ERR_LIMIT;
+    if (t->stop_after && t->count >= t->stop_after) return HK_ERR_LIMIT;
     return HK_OK;
 }
 
@@ -395,7 +402,9 @@ static void test_tokenize(void **state)
     expect_tokens("  --  ", "");
     expect_tokens("", "");
     expect_tokens("Ünïcödé—dash", "Ünïcödé|dash"); /* ASCII-only folding */
-    expect_tokens("a\xff" "b", "a|b");
+    expect_tokens("a\xff"
+                  "b",
+                  "a|b");
     expect_tokens("x «quoted» y", "x|quoted|y");
     expect_tokens("a😀b→C", "a😀b|c");
     expect_tokens("pH7.4", "p|h|7|4");
@@ -403,7 +412,8 @@ static void test_tokenize(void **state)
     /* Early stop returns the callback's code. */
     tok_list t = {{0}, 0, 2};
     const char *text = "one two three";
-    assert_int_equal(hk_tokenize(text, strlen(text), collect, &t), HK_ERR_LIMIT);
+    assert_int_equal(hk_tokenize(text, strlen(text), collect, &t),
+                     HK_ERR_LIMIT);
     assert_int_equal(t.count, 2);
 
     /* A long token needing lower-casing goes through the heap path. */
@@ -461,8 +471,7 @@ static void test_fact_json(void **state)
     assert_int_equal(hk_fact_write_json(&f, &out), HK_OK);
     json_error_t jerr;
     json_t *j = json_loadb(out.data, out.len, 0, &jerr);
-    if (!j)
-        fail_msg("bad JSON %s: %s", out.data, jerr.text);
+    if (!j) fail_msg("bad JSON %s: %s", out.data, jerr.text);
     assert_string_equal(json_string_value(json_object_get(j, "statement")),
                         "HasPart(Computer, \"say \\\"hi\\\", (ok)\")");
     assert_true(json_real_value(json_object_get(j, "confidence")) == 0.1);
@@ -471,16 +480,16 @@ static void test_fact_json(void **state)
     assert_string_equal(
         json_string_value(json_array_get(json_object_get(j, "tags"), 1)),
         "b\"c");
-    assert_int_equal(json_integer_value(json_array_get(
-                         json_object_get(json_object_get(j, "context"), "k"),
-                         1)),
-                     2);
+    assert_int_equal(
+        json_integer_value(json_array_get(
+            json_object_get(json_object_get(j, "context"), "k"), 1)),
+        2);
     assert_non_null(strstr(out.data, "\"id\":9223372036854775807,"));
     json_decref(j);
 
     /* Confidences print short and read back exactly. */
-    double values[] = {0.0, 1.0, 0.5, 0.1, 0.3, 1.0 / 3.0, 0.95, 1e-7,
-                       0.123456789012345678};
+    double values[] = {
+        0.0, 1.0, 0.5, 0.1, 0.3, 1.0 / 3.0, 0.95, 1e-7, 0.123456789012345678};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         hk_buf_reset(&out);
         f.confidence = values[i];

@@ -40,12 +40,10 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     const char *base = getenv("HK_TEST_TMP");
-    if (base == NULL || base[0] == '\0')
-        base = "/tmp";
+    if (base == NULL || base[0] == '\0') base = "/tmp";
     mkdir(base, 0755);
     snprintf(f->dir, sizeof f->dir, "%s/io-import-XXXXXX", base);
-    if (mkdtemp(f->dir) == NULL)
-        return -1;
+    if (mkdtemp(f->dir) == NULL) return -1;
     snprintf(f->kb, sizeof f->kb, "%s/kb", f->dir);
     hk_store_options opt = {0};
     opt.create = true;
@@ -62,12 +60,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    if (f->store != NULL)
-        hk_store_close(f->store);
+    if (f->store != NULL) hk_store_close(f->store);
     char cmd[1100];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", f->dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", f->dir);
     free(f);
     return 0;
 }
@@ -89,8 +85,7 @@ static void write_file(const char *path, const char *data, size_t len)
 static char *read_file(const char *path)
 {
     FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        return strdup("");
+    if (fp == NULL) return strdup("");
     hk_buf b = HK_BUF_INIT;
     char chunk[65536];
     size_t n;
@@ -102,9 +97,8 @@ static char *read_file(const char *path)
     return s;
 }
 
-static hk_import_summary import(fixture *f, const char *path,
-                                hk_format format, const char *rejects,
-                                uint64_t batch)
+static hk_import_summary import(fixture *f, const char *path, hk_format format,
+                                const char *rejects, uint64_t batch)
 {
     hk_import_options o = {0};
     o.format = format;
@@ -114,8 +108,7 @@ static hk_import_summary import(fixture *f, const char *path,
     hk_error e;
     hk_error_clear(&e);
     hk_err rc = hk_import_file(f->store, path, &o, &sum, &e);
-    if (rc != HK_OK)
-        fail_msg("import %s: %s", path, e.message);
+    if (rc != HK_OK) fail_msg("import %s: %s", path, e.message);
     return sum;
 }
 
@@ -178,15 +171,13 @@ static void get_fact(fixture *f, const char *text, hk_fact *out)
 static void assert_json_equal(const char *a, const char *b)
 {
     if (a == NULL || b == NULL) {
-        if (a != b)
-            fail_msg("JSON %s != %s", a ? a : "NULL", b ? b : "NULL");
+        if (a != b) fail_msg("JSON %s != %s", a ? a : "NULL", b ? b : "NULL");
         return;
     }
     json_t *ja = json_loads(a, 0, NULL), *jb = json_loads(b, 0, NULL);
     assert_non_null(ja);
     assert_non_null(jb);
-    if (!json_equal(ja, jb))
-        fail_msg("JSON %s != %s", a, b);
+    if (!json_equal(ja, jb)) fail_msg("JSON %s != %s", a, b);
     json_decref(ja);
     json_decref(jb);
 }
@@ -213,8 +204,8 @@ static void test_format_names(void **state)
     assert_int_equal(hk_format_parse("csv", &fmt, &e), HK_ERR_INVALID);
     assert_non_null(strstr(e.message, "csv"));
     for (int i = 0; i <= 4; i++) {
-        assert_int_equal(hk_format_parse(hk_format_name((hk_format)i), &fmt, &e),
-                         HK_OK);
+        assert_int_equal(
+            hk_format_parse(hk_format_name((hk_format)i), &fmt, &e), HK_OK);
         assert_int_equal(fmt, i);
     }
 }
@@ -254,21 +245,23 @@ static void test_statements_with_rejects(void **state)
     }
     strcat(many, ")");
     hk_buf text = HK_BUF_INIT;
-    hk_buf_appendf(&text,
-                   "# sample header\n"            /* 1 comment */
-                   "HasPart(Computer, CPU)\n"     /* 2 ok */
-                   "\n"                           /* 3 blank */
-                   "   \t \n"                     /* 4 blank */
-                   "IsA(Water, Molecule).\n"      /* 5 ok, trailing '.' */
-                   "HasPart(Computer, CPU\n"      /* 6 unbalanced */
-                   "  # indented comment\n"       /* 7 comment */
-                   "Located(North Pacific, Earth)\r\n" /* 8 ok, CRLF */
-                   "P(a, , b)\n"                  /* 9 empty argument */
-                   "%s\n"                         /* 10 33 arguments */
-                   "P(\xff\xfe)\n"                /* 11 invalid UTF-8 */
-                   "HasPart( Computer ,CPU )\n"   /* 12 duplicate of 2 */
-                   "Formula(F=ma, TCP/IP, CO\xe2\x82\x82, 95%%)",  /* 13 ok, no final newline */
-                   many);
+    hk_buf_appendf(
+        &text,
+        "# sample header\n"                            /* 1 comment */
+        "HasPart(Computer, CPU)\n"                     /* 2 ok */
+        "\n"                                           /* 3 blank */
+        "   \t \n"                                     /* 4 blank */
+        "IsA(Water, Molecule).\n"                      /* 5 ok, trailing '.' */
+        "HasPart(Computer, CPU\n"                      /* 6 unbalanced */
+        "  # indented comment\n"                       /* 7 comment */
+        "Located(North Pacific, Earth)\r\n"            /* 8 ok, CRLF */
+        "P(a, , b)\n"                                  /* 9 empty argument */
+        "%s\n"                                         /* 10 33 arguments */
+        "P(\xff\xfe)\n"                                /* 11 invalid UTF-8 */
+        "HasPart( Computer ,CPU )\n"                   /* 12 duplicate of 2 */
+        "Formula(F=ma, TCP/IP, CO\xe2\x82\x82, 95%%)", /* 13 ok, no final
+                                                          newline */
+        many);
     write_file(in, text.data, text.len);
 
     hk_import_summary s = import(f, in, HK_FORMAT_AUTO, rej, 0);
@@ -362,15 +355,15 @@ static void test_tsv(void **state)
     path_in(f, "facts.tsv", in, sizeof in);
     path_in(f, "tsv.rejects", rej, sizeof rej);
     static const char text[] =
-        "# pred\targs\n"                        /* 1 comment */
-        "HasPart\tComputer\tCPU\n"              /* 2 ok */
-        "Bond\tNH3\tnitrogen\thydrogen\n"       /* 3 ok, 3 args */
-        "Lonely\n"                              /* 4 no argument */
-        "P\ta\t\tb\n"                           /* 5 empty argument */
-        "Says\tAlice\tHello, (world)\n"         /* 6 ok: raw comma/parens */
-        "9bad\tx\n"                             /* 7 bad predicate */
-        "\n"                                    /* 8 blank */
-        "HasPart\tComputer\tCPU\r\n";           /* 9 duplicate */
+        "# pred\targs\n"                  /* 1 comment */
+        "HasPart\tComputer\tCPU\n"        /* 2 ok */
+        "Bond\tNH3\tnitrogen\thydrogen\n" /* 3 ok, 3 args */
+        "Lonely\n"                        /* 4 no argument */
+        "P\ta\t\tb\n"                     /* 5 empty argument */
+        "Says\tAlice\tHello, (world)\n"   /* 6 ok: raw comma/parens */
+        "9bad\tx\n"                       /* 7 bad predicate */
+        "\n"                              /* 8 blank */
+        "HasPart\tComputer\tCPU\r\n";     /* 9 duplicate */
     write_file(in, text, sizeof text - 1);
     hk_import_summary s = import(f, in, HK_FORMAT_AUTO, rej, 0);
     assert_int_equal(s.format, HK_FORMAT_TSV);
@@ -461,7 +454,6 @@ static void test_non_utf8_file_name(void **state)
     hk_fact_release(&fact);
 }
 
-
 /* Tags are a set: a JSONL record naming a tag twice stores it once (as
  * `hakgal add --tag a --tag a` does). */
 static void test_jsonl_duplicate_tags(void **state)
@@ -485,7 +477,6 @@ static void test_jsonl_duplicate_tags(void **state)
     hk_fact_release(&fact);
 }
 
-
 /* ==== JSONL ==== */
 
 static void test_jsonl(void **state)
@@ -495,19 +486,25 @@ static void test_jsonl(void **state)
     path_in(f, "facts.jsonl", in, sizeof in);
     path_in(f, "jsonl.rejects", rej, sizeof rej);
     static const char *lines[] = {
-        /* 1 */ "{\"statement\": \"HasPart(Computer, CPU)\", \"confidence\": 0.9, "
+        /* 1 */ "{\"statement\": \"HasPart(Computer, CPU)\", \"confidence\": "
+                "0.9, "
                 "\"source\": \"manual\", \"tags\": [\"hw\", \"core\"], "
                 "\"context\": {\"page\": 3}, \"unknown\": 1}",
-        /* 2 */ "{\"predicate\": \"Bond\", \"args\": [\"NH3\", \"nitrogen\", "
-                "\"hydrogen\"]}",
-        /* 3 */ "{\"predicate\": \"HasPart\", \"subject\": \"Car\", "
-                "\"object\": \"Wheel\"}",
+        /* 2 */
+        "{\"predicate\": \"Bond\", \"args\": [\"NH3\", \"nitrogen\", "
+        "\"hydrogen\"]}",
+        /* 3 */
+        "{\"predicate\": \"HasPart\", \"subject\": \"Car\", "
+        "\"object\": \"Wheel\"}",
         /* 4 */ "{\"predicate\": \"AtomicNumber\", \"args\": [\"Gold\", 79]}",
-        /* 5 */ "{\"statement\": \"IsA(Water, Molecule)\", "
-                "\"context\": \"{\\\"legacy\\\": true}\"}",
-        /* 6 */ "{\"statement\": \"IsA(Ice, Solid)\", \"context\": \"plain note\"}",
-        /* 7 */ "{\"statement\": \"IsA(Salt, Compound)\", \"fact_metadata\": "
-                "{\"source\": \"book\", \"tags\": [\"chem\"], \"reviewer\": \"ann\"}}",
+        /* 5 */
+        "{\"statement\": \"IsA(Water, Molecule)\", "
+        "\"context\": \"{\\\"legacy\\\": true}\"}",
+        /* 6 */
+        "{\"statement\": \"IsA(Ice, Solid)\", \"context\": \"plain note\"}",
+        /* 7 */
+        "{\"statement\": \"IsA(Salt, Compound)\", \"fact_metadata\": "
+        "{\"source\": \"book\", \"tags\": [\"chem\"], \"reviewer\": \"ann\"}}",
         /* 8 */ "{not json",
         /* 9 */ "[1, 2]",
         /* 10 */ "{\"confidence\": 1}",
@@ -517,7 +514,8 @@ static void test_jsonl(void **state)
         /* 14 */ "{\"statement\": \"A(b, \"}",
         /* 15 */ "{\"statement\": 42}",
         /* 16 */ "{\"predicate\": \"P\", \"args\": []}",
-        /* 17 */ "{\"statement\": \"HasPart(Computer, CPU)\", \"confidence\": 0.1}",
+        /* 17 */
+        "{\"statement\": \"HasPart(Computer, CPU)\", \"confidence\": 0.1}",
         /* 18 */ "",
         /* 19 */ "# comment",
         /* 20 */ "{\"statement\": \"A(b)\", \"statement\": \"C(d)\"}",
@@ -571,7 +569,8 @@ static void test_jsonl(void **state)
     get_fact(f, "IsA(Water, Molecule)", &fact);
     assert_json_equal(fact.context_json, "{\"legacy\": true}");
     get_fact(f, "IsA(Ice, Solid)", &fact);
-    assert_json_equal(fact.context_json, "{\"legacy_context\": \"plain note\"}");
+    assert_json_equal(fact.context_json,
+                      "{\"legacy_context\": \"plain note\"}");
     get_fact(f, "IsA(Salt, Compound)", &fact);
     assert_string_equal(fact.source, "book");
     assert_int_equal(fact.n_tags, 1);
@@ -626,8 +625,8 @@ static void test_jsonl_round_trip(void **state)
     assert_int_equal(hk_txn_begin(f->store, true, &t, NULL), HK_OK);
     const char *tags[] = {"physics", "classical mechanics"};
     hk_fact_meta m = {0};
-    m.fields = HK_META_CONFIDENCE | HK_META_SOURCE | HK_META_TAGS |
-               HK_META_CONTEXT;
+    m.fields =
+        HK_META_CONFIDENCE | HK_META_SOURCE | HK_META_TAGS | HK_META_CONTEXT;
     m.confidence = 0.75;
     m.source = "Principia, 1687";
     m.n_tags = 2;
@@ -671,7 +670,8 @@ static void test_jsonl_round_trip(void **state)
     assert_counts(&s, 5, 5, 0, 0);
     json_t *b = portable_export(f->store, out2);
     if (!json_equal(a, b)) {
-        char *ja = json_dumps(a, JSON_SORT_KEYS), *jb = json_dumps(b, JSON_SORT_KEYS);
+        char *ja = json_dumps(a, JSON_SORT_KEYS),
+             *jb = json_dumps(b, JSON_SORT_KEYS);
         fail_msg("round trip differs:\n%s\n%s", ja, jb);
     }
     json_decref(a);
@@ -727,25 +727,28 @@ static void test_sqlite_legacy(void **state)
 {
     fixture *f = *state;
     char db_path[700], rej[700];
-    path_in(f, "legacy_kb.bin", db_path, sizeof db_path); /* no extension hint */
+    path_in(f, "legacy_kb.bin", db_path,
+            sizeof db_path); /* no extension hint */
     path_in(f, "sqlite.rejects", rej, sizeof rej);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-    sql(db, "CREATE TABLE facts (id INTEGER PRIMARY KEY, statement TEXT, "
-            "confidence REAL, context TEXT, fact_metadata TEXT, created_at TEXT)");
-    sql(db, "INSERT INTO facts VALUES "
-            "(1, 'HasPart(Computer, CPU).', 0.8, '{\"src\": \"wiki\"}', NULL, 'x'),"
-            "(2, NULL, 1.0, NULL, NULL, NULL),"
-            "(3, 'Broken(a, ', NULL, NULL, NULL, NULL),"
-            "(4, 'IsA(Water, Molecule)', NULL, 'not json at all', NULL, NULL),"
-            "(5, 'IsA(Salt, Compound)', NULL, NULL, "
-            "   '{\"source\": \"textbook\", \"tags\": [\"chem\", \"salt\"], "
-            "     \"reviewed\": true}', NULL),"
-            "(6, 'A(b)', 2.0, NULL, NULL, NULL),"
-            "(7, X'4128622909', NULL, NULL, NULL, NULL),"
-            "(9, 'HasPart(Computer, CPU)', NULL, NULL, NULL, NULL),"
-            "(10, 'B(c)', NULL, '\"{\\\"k\\\": 1}\"', 'garbage{', NULL),"
-            "(11, 'C(d)', 'abc', NULL, NULL, NULL)");
+    sql(db,
+        "CREATE TABLE facts (id INTEGER PRIMARY KEY, statement TEXT, "
+        "confidence REAL, context TEXT, fact_metadata TEXT, created_at TEXT)");
+    sql(db,
+        "INSERT INTO facts VALUES "
+        "(1, 'HasPart(Computer, CPU).', 0.8, '{\"src\": \"wiki\"}', NULL, 'x'),"
+        "(2, NULL, 1.0, NULL, NULL, NULL),"
+        "(3, 'Broken(a, ', NULL, NULL, NULL, NULL),"
+        "(4, 'IsA(Water, Molecule)', NULL, 'not json at all', NULL, NULL),"
+        "(5, 'IsA(Salt, Compound)', NULL, NULL, "
+        "   '{\"source\": \"textbook\", \"tags\": [\"chem\", \"salt\"], "
+        "     \"reviewed\": true}', NULL),"
+        "(6, 'A(b)', 2.0, NULL, NULL, NULL),"
+        "(7, X'4128622909', NULL, NULL, NULL, NULL),"
+        "(9, 'HasPart(Computer, CPU)', NULL, NULL, NULL, NULL),"
+        "(10, 'B(c)', NULL, '\"{\\\"k\\\": 1}\"', 'garbage{', NULL),"
+        "(11, 'C(d)', 'abc', NULL, NULL, NULL)");
     sqlite3_close(db);
 
     hk_import_summary s = import(f, db_path, HK_FORMAT_AUTO, rej, 2);
@@ -756,8 +759,8 @@ static void test_sqlite_legacy(void **state)
     hk_buf want = HK_BUF_INIT;
     hk_error e;
     expect_reject(&want, db_path, 2, "statement is NULL", "NULL", 4);
-    expect_reject(&want, db_path, 3, parse_error("Broken(a, ", &e), "Broken(a, ",
-                  10);
+    expect_reject(&want, db_path, 3, parse_error("Broken(a, ", &e),
+                  "Broken(a, ", 10);
     expect_reject(&want, db_path, 6, "field \"confidence\": 2 is outside 0..1",
                   "A(b)", 4);
     expect_reject(&want, db_path, 7, "statement is not text", "", 0);
@@ -784,9 +787,10 @@ static void test_sqlite_legacy(void **state)
                       "{\"fact_metadata\": {\"reviewed\": true}}");
     get_fact(f, "B(c)", &fact);
     /* A string holding a JSON string (not an object) stays as text. */
-    assert_json_equal(fact.context_json,
-                      "{\"legacy_context\": \"\\\"{\\\\\\\"k\\\\\\\": 1}\\\"\", "
-                      "\"fact_metadata\": \"garbage{\"}");
+    assert_json_equal(
+        fact.context_json,
+        "{\"legacy_context\": \"\\\"{\\\\\\\"k\\\\\\\": 1}\\\"\", "
+        "\"fact_metadata\": \"garbage{\"}");
     hk_fact_release(&fact);
 
     /* Re-import: nothing new. */
@@ -839,7 +843,6 @@ static void test_sqlite_text_confidence_not_finite(void **state)
     assert_true(fact.confidence == 0.25);
     hk_fact_release(&fact);
 }
-
 
 static void test_batches_and_missing_file(void **state)
 {
@@ -925,9 +928,17 @@ static uint32_t rnd(uint32_t n)
  * quoted string with commas, parentheses and escapes. */
 static void random_arg(hk_buf *b)
 {
-    static const char *bare[] = {"Water", "North Pacific", "TCP/IP", "F=ma",
-                                 "95%", "CO\xe2\x82\x82", "4.6Gyr", "x",
-                                 "Marie Curie", "-273.15 \xc2\xb0" "C"};
+    static const char *bare[] = {"Water",
+                                 "North Pacific",
+                                 "TCP/IP",
+                                 "F=ma",
+                                 "95%",
+                                 "CO\xe2\x82\x82",
+                                 "4.6Gyr",
+                                 "x",
+                                 "Marie Curie",
+                                 "-273.15 \xc2\xb0"
+                                 "C"};
     static const char *quoted[] = {"\"a, b\"", "\"(x)\"", "\"say \\\"hi\\\"\"",
                                    "\"back\\\\slash\""};
     if (rnd(5) == 0) {
@@ -948,13 +959,11 @@ static void random_line(hk_buf *b, bool *valid)
     hk_buf_append_str(&line, rnd(4) == 0 ? " ( " : "(");
     uint32_t n = 1 + rnd(4);
     for (uint32_t i = 0; i < n; i++) {
-        if (i > 0)
-            hk_buf_append_str(&line, rnd(3) == 0 ? " ,  " : ", ");
+        if (i > 0) hk_buf_append_str(&line, rnd(3) == 0 ? " ,  " : ", ");
         random_arg(&line);
     }
     hk_buf_append_str(&line, ")");
-    if (rnd(4) == 0)
-        hk_buf_append_str(&line, ".");
+    if (rnd(4) == 0) hk_buf_append_str(&line, ".");
     *valid = true;
     switch (rnd(8)) {
     case 0: /* drop the closing parenthesis */
@@ -1012,8 +1021,7 @@ static void test_random_against_oracle(void **state)
         random_line(&text, &valid_guess);
         /* The oracle: the parser itself on the line without its ending. */
         size_t len = text.len - start - 1;
-        if (text.data[start + len - 1] == '\r')
-            len--;
+        if (text.data[start + len - 1] == '\r') len--;
         hk_statement st;
         hk_error e;
         if (hk_statement_parse(text.data + start, len, &st, &e) == HK_OK) {
@@ -1085,11 +1093,12 @@ static void test_allocation_failures(void **state)
     char in[700], rej[700];
     path_in(f, "oom.jsonl", in, sizeof in);
     path_in(f, "oom.rejects", rej, sizeof rej);
-    static const char text[] =
-        "{\"statement\": \"A(b)\", \"tags\": [\"t\"], \"context\": \"{\\\"x\\\": 1}\"}\n"
-        "{\"predicate\": \"C\", \"args\": [\"d\", 5]}\n"
-        "{bad\n"
-        "{\"statement\": \"E(f)\", \"fact_metadata\": {\"source\": \"s\", \"k\": 2}}\n";
+    static const char text[] = "{\"statement\": \"A(b)\", \"tags\": [\"t\"], "
+                               "\"context\": \"{\\\"x\\\": 1}\"}\n"
+                               "{\"predicate\": \"C\", \"args\": [\"d\", 5]}\n"
+                               "{bad\n"
+                               "{\"statement\": \"E(f)\", \"fact_metadata\": "
+                               "{\"source\": \"s\", \"k\": 2}}\n";
     write_file(in, text, sizeof text - 1);
     bool completed = false;
     for (long budget = 0; budget < 400 && !completed; budget++) {

@@ -31,8 +31,7 @@ static int setup(void **state)
 {
     (void)state;
     const char *base = getenv("HK_TEST_TMP");
-    if (base == NULL || base[0] == '\0')
-        base = "/tmp";
+    if (base == NULL || base[0] == '\0') base = "/tmp";
     mkdir(base, 0755);
     snprintf(g_dir, sizeof g_dir, "%s/io-reader-XXXXXX", base);
     return mkdtemp(g_dir) != NULL ? 0 : -1;
@@ -60,12 +59,18 @@ static uint64_t rnd(void)
 static size_t pick_len(size_t cap)
 {
     switch (rnd() % 10) {
-    case 0: return 0;
-    case 1: return cap - 1 - rnd() % 3;       /* just under */
-    case 2: return cap;                       /* exactly the cap */
-    case 3: return cap + 1 + rnd() % 3;       /* just over */
-    case 4: return cap + rnd() % (3 * cap);   /* far over */
-    default: return rnd() % 200;              /* ordinary */
+    case 0:
+        return 0;
+    case 1:
+        return cap - 1 - rnd() % 3; /* just under */
+    case 2:
+        return cap; /* exactly the cap */
+    case 3:
+        return cap + 1 + rnd() % 3; /* just over */
+    case 4:
+        return cap + rnd() % (3 * cap); /* far over */
+    default:
+        return rnd() % 200; /* ordinary */
     }
 }
 
@@ -108,13 +113,10 @@ static void run_random_file(size_t cap, int n_lines, bool final_newline)
         size_t len;
         bool overlong, got;
         uint64_t full;
-        assert_int_equal(io_reader_next(&r, &line, &len, &overlong, &full,
-                                        &got, &e),
-                         HK_OK);
-        if (!got)
-            break;
-        if (i >= n_lines)
-            fail_msg("extra line %d", i);
+        assert_int_equal(
+            io_reader_next(&r, &line, &len, &overlong, &full, &got, &e), HK_OK);
+        if (!got) break;
+        if (i >= n_lines) fail_msg("extra line %d", i);
         /* A last line that is empty and unterminated does not exist. */
         size_t want_len = lens[i] + (crlf[i] ? 1 : 0);
         if (want_len > cap) {
@@ -180,16 +182,16 @@ static void test_peek_and_errors(void **state)
     size_t len;
     bool overlong, got;
     uint64_t full;
-    assert_int_equal(io_reader_next(&r, &line, &len, &overlong, &full, &got, &e),
-                     HK_OK);
+    assert_int_equal(
+        io_reader_next(&r, &line, &len, &overlong, &full, &got, &e), HK_OK);
     assert_true(got);
     assert_string_equal(line, "first");
     assert_int_equal(io_reader_set_max_line(&r, 1 << 16, &e), HK_OK);
-    assert_int_equal(io_reader_next(&r, &line, &len, &overlong, &full, &got, &e),
-                     HK_OK);
+    assert_int_equal(
+        io_reader_next(&r, &line, &len, &overlong, &full, &got, &e), HK_OK);
     assert_string_equal(line, "second");
-    assert_int_equal(io_reader_next(&r, &line, &len, &overlong, &full, &got, &e),
-                     HK_OK);
+    assert_int_equal(
+        io_reader_next(&r, &line, &len, &overlong, &full, &got, &e), HK_OK);
     assert_false(got);
     io_reader_close(&r);
 
@@ -221,8 +223,7 @@ static char *read_all(const char *content, size_t content_len, size_t cap)
         uint64_t full;
         assert_int_equal(
             io_reader_next(&r, &line, &len, &overlong, &full, &got, &e), HK_OK);
-        if (!got)
-            break;
+        if (!got) break;
         hk_buf_appendf(&out, "%s%.*s%s", out.len ? "|" : "", (int)len, line,
                        overlong ? "+" : "");
     }

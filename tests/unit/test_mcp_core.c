@@ -30,8 +30,10 @@ const size_t mcp_n_kb_tools = 0;
 const mcp_tool_def mcp_fixture_tools[1];
 const size_t mcp_n_fixture_tools = 0;
 
-static bool valid(const char *schema, const char *value, char *why) {
-    json_t *s = json_loads(schema, 0, NULL), *v = json_loads(value, JSON_DECODE_ANY, NULL);
+static bool valid(const char *schema, const char *value, char *why)
+{
+    json_t *s = json_loads(schema, 0, NULL),
+           *v = json_loads(value, JSON_DECODE_ANY, NULL);
     assert_non_null(s);
     assert_non_null(v);
     bool ok = mcp_schema_validate(s, v, why, 300);
@@ -40,7 +42,8 @@ static bool valid(const char *schema, const char *value, char *why) {
     return ok;
 }
 
-static void test_schema(void **state) {
+static void test_schema(void **state)
+{
     (void)state;
     char why[300];
     const char *obj =
@@ -49,12 +52,18 @@ static void test_schema(void **state) {
         "\"n\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10},"
         "\"x\":{\"type\":\"number\"},"
         "\"d\":{\"type\":\"string\",\"enum\":[\"head\",\"tail\"]},"
-        "\"t\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"maxItems\":2},"
-        "\"m\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"}},"
+        "\"t\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
+        "\"maxItems\":2},"
+        "\"m\":{\"type\":\"object\",\"additionalProperties\":{\"type\":"
+        "\"string\"}},"
         "\"u\":{\"type\":[\"string\",\"null\"]}},"
         "\"required\":[\"q\"],\"additionalProperties\":false}";
-    assert_true(valid(obj, "{\"q\":\"ab\",\"n\":3,\"x\":1.5,\"d\":\"head\",\"t\":[\"a\"],\"m\":{\"a\":\"b\"},\"u\":null}", why));
-    assert_true(valid(obj, "{\"q\":\"\xc3\xa9\xc3\xa9\xc3\xa9\"}", why)); /* 3 characters */
+    assert_true(valid(obj,
+                      "{\"q\":\"ab\",\"n\":3,\"x\":1.5,\"d\":\"head\",\"t\":["
+                      "\"a\"],\"m\":{\"a\":\"b\"},\"u\":null}",
+                      why));
+    assert_true(valid(obj, "{\"q\":\"\xc3\xa9\xc3\xa9\xc3\xa9\"}",
+                      why));                                 /* 3 characters */
     assert_true(valid(obj, "{\"q\":\"a\",\"n\":2.0}", why)); /* integral real */
     assert_false(valid(obj, "{}", why));
     assert_string_equal(why, "missing required property 'q'");
@@ -83,10 +92,12 @@ static void test_schema(void **state) {
     assert_true(valid("{\"type\":\"boolean\"}", "true", why));
     assert_false(valid("{\"type\":\"boolean\"}", "0", why));
     /* unknown keywords are annotations */
-    assert_true(valid("{\"type\":\"object\",\"allOf\":[{\"required\":[\"z\"]}]}", "{}", why));
+    assert_true(valid(
+        "{\"type\":\"object\",\"allOf\":[{\"required\":[\"z\"]}]}", "{}", why));
 }
 
-static double sim(const char *a, const char *b) {
+static double sim(const char *a, const char *b)
+{
     mcp_profile pa, pb;
     assert_int_equal(mcp_profile_build(a, strlen(a), &pa), HK_OK);
     assert_int_equal(mcp_profile_build(b, strlen(b), &pb), HK_OK);
@@ -96,7 +107,8 @@ static double sim(const char *a, const char *b) {
     return s;
 }
 
-static void test_similarity(void **state) {
+static void test_similarity(void **state)
+{
     (void)state;
     assert_true(sim("HasPart(Computer, CPU)", "HasPart(Computer, CPU)") == 1.0);
     /* camelCase splitting: the same words in another spelling */
@@ -111,7 +123,8 @@ static void test_similarity(void **state) {
     assert_true(sim("", "") == 1.0);
     /* very long input keeps the first 512 tokens and does not fail */
     hk_buf b = HK_BUF_INIT;
-    for (int i = 0; i < 3000; i++) hk_buf_appendf(&b, "w%d ", i);
+    for (int i = 0; i < 3000; i++)
+        hk_buf_appendf(&b, "w%d ", i);
     mcp_profile p;
     assert_int_equal(mcp_profile_build(b.data, b.len, &p), HK_OK);
     assert_true(p.n_tokens <= 512);
@@ -119,17 +132,22 @@ static void test_similarity(void **state) {
     hk_buf_free(&b);
 }
 
-static const char *tmpdir(void) {
+static const char *tmpdir(void)
+{
     static char dir[512];
     const char *base = getenv("HK_TEST_TMP");
-    snprintf(dir, sizeof dir, "%s/mcp-core-%d", base ? base : "/tmp", (int)getpid());
+    snprintf(dir, sizeof dir, "%s/mcp-core-%d", base ? base : "/tmp",
+             (int)getpid());
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s/allowed/sub' '%s/other'", dir, dir, dir);
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && mkdir -p '%s/allowed/sub' '%s/other'", dir, dir,
+             dir);
     assert_int_equal(system(cmd), 0);
     return dir;
 }
 
-static void test_tokens_and_paths(void **state) {
+static void test_tokens_and_paths(void **state)
+{
     (void)state;
     const char *dir = tmpdir();
     char path[1024], hex[65];
@@ -139,7 +157,8 @@ static void test_tokens_and_paths(void **state) {
     snprintf(path, sizeof path, "%s/tokens", dir);
     FILE *fp = fopen(path, "w");
     assert_non_null(fp);
-    fprintf(fp, "# comment\n\nalice write %s\nbob read %s\ncarol admin %s\n", hex, hex, hex);
+    fprintf(fp, "# comment\n\nalice write %s\nbob read %s\ncarol admin %s\n",
+            hex, hex, hex);
     fclose(fp);
     hk_mcp_token toks[4];
     size_t n = 0;
@@ -153,7 +172,8 @@ static void test_tokens_and_paths(void **state) {
     fclose(fp);
     assert_int_equal(hk_mcp_tokens_load(path, toks, 4, &n, &e), HK_ERR_INVALID);
     assert_non_null(strstr(e.message, "line 1"));
-    assert_int_equal(hk_mcp_tokens_load("/nonexistent/tokens", toks, 4, &n, &e), HK_ERR_IO);
+    assert_int_equal(hk_mcp_tokens_load("/nonexistent/tokens", toks, 4, &n, &e),
+                     HK_ERR_IO);
 
     /* a server over a real store, with tokens and one allowed directory */
     char kb[1024], allowed[1024];
@@ -195,18 +215,22 @@ static void test_tokens_and_paths(void **state) {
     assert_non_null(strstr(res, "/allowed/new-file.json"));
     free(res);
     snprintf(p2, sizeof p2, "%s/sub/../../other", allowed); /* escapes */
-    assert_int_equal(mcp_path_allowed(s, p2, "hub_path", &res, &e), HK_ERR_INVALID);
+    assert_int_equal(mcp_path_allowed(s, p2, "hub_path", &res, &e),
+                     HK_ERR_INVALID);
     assert_non_null(strstr(e.message, "outside"));
     snprintf(p2, sizeof p2, "%s/../other/x.json", allowed);
-    assert_int_equal(mcp_path_allowed(s, p2, "report_path", &res, &e), HK_ERR_INVALID);
+    assert_int_equal(mcp_path_allowed(s, p2, "report_path", &res, &e),
+                     HK_ERR_INVALID);
     snprintf(p2, sizeof p2, "%s-evil", allowed); /* prefix is not inside */
-    assert_int_equal(mcp_path_allowed(s, p2, "hub_path", &res, &e), HK_ERR_INVALID);
+    assert_int_equal(mcp_path_allowed(s, p2, "hub_path", &res, &e),
+                     HK_ERR_INVALID);
     /* a symlink inside pointing outside is resolved and refused */
     char link[2048], target[1024];
     snprintf(link, sizeof link, "%s/link", allowed);
     snprintf(target, sizeof target, "%s/other", dir);
     assert_int_equal(symlink(target, link), 0);
-    assert_int_equal(mcp_path_allowed(s, link, "hub_path", &res, &e), HK_ERR_INVALID);
+    assert_int_equal(mcp_path_allowed(s, link, "hub_path", &res, &e),
+                     HK_ERR_INVALID);
     /* a dangling symlink inside pointing outside: writing the "new file"
      * would create the link's target outside, so it is refused too */
     char dangling[2048], away[1024];
@@ -217,7 +241,8 @@ static void test_tokens_and_paths(void **state) {
                      HK_ERR_INVALID);
     assert_null(res);
     assert_non_null(strstr(e.message, "symbolic link"));
-    assert_int_equal(mcp_path_allowed(s, "", "hub_path", &res, &e), HK_ERR_INVALID);
+    assert_int_equal(mcp_path_allowed(s, "", "hub_path", &res, &e),
+                     HK_ERR_INVALID);
     hk_mcp_server_free(s);
 
     /* no allowed directories: every client path is refused */
@@ -225,7 +250,8 @@ static void test_tokens_and_paths(void **state) {
     env.n_tokens = 0;
     assert_int_equal(hk_mcp_server_new(&env, &s, &e), HK_OK);
     assert_false(hk_mcp_writes_enabled(s));
-    assert_int_equal(mcp_path_allowed(s, allowed, "hub_path", &res, &e), HK_ERR_INVALID);
+    assert_int_equal(mcp_path_allowed(s, allowed, "hub_path", &res, &e),
+                     HK_ERR_INVALID);
     assert_non_null(strstr(e.message, "--allow-dir"));
     hk_mcp_server_free(s);
     hk_store_close(st);
@@ -234,7 +260,8 @@ static void test_tokens_and_paths(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
-static void test_sessions(void **state) {
+static void test_sessions(void **state)
+{
     (void)state;
     hk_mcp_server fake;
     memset(&fake, 0, sizeof fake);
@@ -245,7 +272,8 @@ static void test_sessions(void **state) {
     assert_true(id > 0);
     json_t *msg = NULL;
     assert_false(hk_mcp_session_take(sess, id, &msg));
-    json_t *answer = json_pack("{s:s, s:I, s:{}}", "jsonrpc", "2.0", "id", id, "result");
+    json_t *answer =
+        json_pack("{s:s, s:I, s:{}}", "jsonrpc", "2.0", "id", id, "result");
     assert_true(mcp_session_deliver(sess, answer));
     assert_false(mcp_session_deliver(sess, answer)); /* already answered */
     assert_true(hk_mcp_session_take(sess, id, &msg));
@@ -254,16 +282,20 @@ static void test_sessions(void **state) {
     json_decref(answer);
     /* a wait times out and frees the slot */
     id = hk_mcp_session_expect(sess);
-    assert_int_equal(hk_mcp_session_await(sess, id, 10, &msg, &e), HK_ERR_LIMIT);
-    assert_int_equal(hk_mcp_session_await(sess, id, 10, &msg, &e), HK_ERR_NOT_FOUND);
+    assert_int_equal(hk_mcp_session_await(sess, id, 10, &msg, &e),
+                     HK_ERR_LIMIT);
+    assert_int_equal(hk_mcp_session_await(sess, id, 10, &msg, &e),
+                     HK_ERR_NOT_FOUND);
     /* at most MCP_MAX_PENDING at once */
-    for (int i = 0; i < MCP_MAX_PENDING; i++) assert_true(hk_mcp_session_expect(sess) > 0);
+    for (int i = 0; i < MCP_MAX_PENDING; i++)
+        assert_true(hk_mcp_session_expect(sess) > 0);
     assert_int_equal(hk_mcp_session_expect(sess), 0);
     hk_mcp_session_abort(sess);
     hk_mcp_session_free(sess);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema),
         cmocka_unit_test(test_similarity),

@@ -6,7 +6,8 @@
  */
 #include "test_store_util.h"
 
-static hk_fact_id add_text(hk_txn *t, const char *text) {
+static hk_fact_id add_text(hk_txn *t, const char *text)
+{
     hk_statement st;
     hk_error err;
     hk_fact_id id = 0;
@@ -18,7 +19,8 @@ static hk_fact_id add_text(hk_txn *t, const char *text) {
     return id;
 }
 
-static void expect_fact(hk_txn *t, hk_fact_id id, const char *canonical) {
+static void expect_fact(hk_txn *t, hk_fact_id id, const char *canonical)
+{
     hk_fact f;
     hk_error err;
     hk_buf b = HK_BUF_INIT;
@@ -30,7 +32,8 @@ static void expect_fact(hk_txn *t, hk_fact_id id, const char *canonical) {
     hk_fact_release(&f);
 }
 
-static void test_aborted_symbols_are_not_cached(void **state) {
+static void test_aborted_symbols_are_not_cached(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("abort");
     hk_store *s = tu_open(dir);
@@ -44,7 +47,8 @@ static void test_aborted_symbols_are_not_cached(void **state) {
         hk_fact_id gone = add_text(t, round == 0 ? "Aborted(never_was)"
                                                  : "Aborted(again, twice)");
         expect_fact(t, gone,
-                    round == 0 ? "Aborted(never_was)" : "Aborted(again, twice)");
+                    round == 0 ? "Aborted(never_was)"
+                               : "Aborted(again, twice)");
         hk_txn_abort(t);
     }
 
@@ -74,7 +78,8 @@ static void test_aborted_symbols_are_not_cached(void **state) {
     free(dir);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aborted_symbols_are_not_cached),
     };

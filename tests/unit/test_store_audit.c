@@ -9,13 +9,14 @@
 #include <lmdb.h>
 
 typedef struct kb_info {
-    hk_fact_id a, b, c;     /* per-fact adds */
-    hk_fact_id bulk_first;  /* first id of the bulk range */
-    hk_fact_id bulk_last;   /* last id */
-    uint64_t entries;       /* audit entries written */
+    hk_fact_id a, b, c;    /* per-fact adds */
+    hk_fact_id bulk_first; /* first id of the bulk range */
+    hk_fact_id bulk_last;  /* last id */
+    uint64_t entries;      /* audit entries written */
 } kb_info;
 
-static void build_kb(const char *dir, kb_info *ki) {
+static void build_kb(const char *dir, kb_info *ki)
+{
     hk_store *s = tu_open(dir);
     hk_error err;
     hk_txn *t = tu_begin(s, true);
@@ -28,8 +29,8 @@ static void build_kb(const char *dir, kb_info *ki) {
     assert_int_equal(hk_store_update(t, ki->b, &st, NULL, &err), HK_OK); /*3*/
     hk_fact_meta m = {HK_META_CONFIDENCE, 0.5, NULL, 0, NULL, NULL, 0, 0};
     assert_int_equal(hk_store_set_meta(t, ki->a, &m, &err), HK_OK); /*4*/
-    ki->c = tu_add(t, tu_st("Temp", "x", NULL), NULL);                /*5*/
-    assert_int_equal(hk_store_delete(t, ki->c, &err), HK_OK);         /*6*/
+    ki->c = tu_add(t, tu_st("Temp", "x", NULL), NULL);              /*5*/
+    assert_int_equal(hk_store_delete(t, ki->c, &err), HK_OK);       /*6*/
     tu_commit(t);
     /* Bulk: 50 created facts -> one import entry; a delete in the same txn
      * keeps its own entry (written before the import entry at commit). */
@@ -39,19 +40,19 @@ static void build_kb(const char *dir, kb_info *ki) {
         char a[32];
         snprintf(a, sizeof a, "item%02d", i);
         hk_fact_id id = tu_add(t, tu_st("Bulk", a, NULL), NULL);
-        if (i == 0)
-            ki->bulk_first = id;
+        if (i == 0) ki->bulk_first = id;
         ki->bulk_last = id;
     }
     /* MERGE of an existing fact in bulk mode creates nothing. */
     tu_add(t, tu_st("HasPart", "Computer", "CPU", NULL), NULL);
     assert_int_equal(hk_store_delete(t, ki->bulk_first + 1, &err), HK_OK); /*7*/
-    tu_commit(t);                                                      /*8*/
+    tu_commit(t);                                                          /*8*/
     ki->entries = 8;
     hk_store_close(s);
 }
 
-static void test_entries_list_history(void **state) {
+static void test_entries_list_history(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("audit");
     kb_info ki;
@@ -69,8 +70,8 @@ static void test_entries_list_history(void **state) {
     size_t n;
     assert_int_equal(hk_audit_list(t, 0, 100, &v, &n, &err), HK_OK);
     assert_int_equal(n, ki.entries);
-    const char *ops[] = {"import", "delete", "delete", "add", "meta",
-                         "update", "add", "add"};
+    const char *ops[] = {"import", "delete", "delete", "add",
+                         "meta",   "update", "add",    "add"};
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(v[i].seq, ki.entries - i);
         assert_string_equal(v[i].op, ops[i]);
@@ -142,8 +143,8 @@ static void test_entries_list_history(void **state) {
     assert_string_equal(v[1].op, "delete");
     hk_audit_entries_free(v, n);
     /* Outside any range: nothing. */
-    assert_int_equal(hk_audit_history(t, ki.bulk_last + 100, 10, &v, &n,
-                                      &err), HK_OK);
+    assert_int_equal(hk_audit_history(t, ki.bulk_last + 100, 10, &v, &n, &err),
+                     HK_OK);
     assert_int_equal(n, 0);
     hk_audit_entries_free(v, n);
     hk_stats st;
@@ -160,12 +161,13 @@ static void test_entries_list_history(void **state) {
 /* ==== Tampering ==== */
 
 typedef struct raw_kb {
-    MDB_env *env;   /* environment */
-    MDB_txn *txn;   /* write txn */
-    MDB_dbi audit;  /* audit db */
+    MDB_env *env;  /* environment */
+    MDB_txn *txn;  /* write txn */
+    MDB_dbi audit; /* audit db */
 } raw_kb;
 
-static void raw_open(const char *dir, raw_kb *r) {
+static void raw_open(const char *dir, raw_kb *r)
+{
     assert_int_equal(mdb_env_create(&r->env), 0);
     mdb_env_set_maxdbs(r->env, 32);
     assert_int_equal(mdb_env_open(r->env, dir, 0, 0644), 0);
@@ -173,12 +175,14 @@ static void raw_open(const char *dir, raw_kb *r) {
     assert_int_equal(mdb_dbi_open(r->txn, "audit", 0, &r->audit), 0);
 }
 
-static void raw_close(raw_kb *r) {
+static void raw_close(raw_kb *r)
+{
     assert_int_equal(mdb_txn_commit(r->txn), 0);
     mdb_env_close(r->env);
 }
 
-static MDB_val key_of(uint64_t seq, uint8_t kb[8]) {
+static MDB_val key_of(uint64_t seq, uint8_t kb[8])
+{
     for (int i = 7; i >= 0; i--) {
         kb[i] = (uint8_t)seq;
         seq >>= 8;
@@ -188,7 +192,8 @@ static MDB_val key_of(uint64_t seq, uint8_t kb[8]) {
 }
 
 /* Copy of entry seq's value (caller frees). */
-static uint8_t *raw_get(raw_kb *r, uint64_t seq, size_t *len) {
+static uint8_t *raw_get(raw_kb *r, uint64_t seq, size_t *len)
+{
     uint8_t kb[8];
     MDB_val k = key_of(seq, kb), d;
     assert_int_equal(mdb_get(r->txn, r->audit, &k, &d), 0);
@@ -198,19 +203,22 @@ static uint8_t *raw_get(raw_kb *r, uint64_t seq, size_t *len) {
     return c;
 }
 
-static void raw_put(raw_kb *r, uint64_t seq, const uint8_t *v, size_t len) {
+static void raw_put(raw_kb *r, uint64_t seq, const uint8_t *v, size_t len)
+{
     uint8_t kb[8];
     MDB_val k = key_of(seq, kb), d = {len, (void *)v};
     assert_int_equal(mdb_put(r->txn, r->audit, &k, &d, 0), 0);
 }
 
-static void raw_del(raw_kb *r, uint64_t seq) {
+static void raw_del(raw_kb *r, uint64_t seq)
+{
     uint8_t kb[8];
     MDB_val k = key_of(seq, kb);
     assert_int_equal(mdb_del(r->txn, r->audit, &k, NULL), 0);
 }
 
-static void expect_bad(const char *dir, uint64_t first_bad) {
+static void expect_bad(const char *dir, uint64_t first_bad)
+{
     hk_store *s = tu_open(dir);
     hk_txn *t = tu_begin(s, false);
     hk_audit_report rep;
@@ -228,7 +236,8 @@ static void expect_bad(const char *dir, uint64_t first_bad) {
 
 typedef enum tamper { EDIT, DEL_MIDDLE, DEL_TAIL, SWAP, REWRITE_TAIL } tamper;
 
-static void run_tamper(tamper kind, uint64_t want_bad) {
+static void run_tamper(tamper kind, uint64_t want_bad)
+{
     char *dir = tu_tmpdir("tamper");
     kb_info ki;
     build_kb(dir, &ki);
@@ -279,22 +288,34 @@ static void run_tamper(tamper kind, uint64_t want_bad) {
     free(dir);
 }
 
-static void test_tamper_edit(void **state) { (void)state; run_tamper(EDIT, 3); }
-static void test_tamper_delete_middle(void **state) {
+static void test_tamper_edit(void **state)
+{
+    (void)state;
+    run_tamper(EDIT, 3);
+}
+static void test_tamper_delete_middle(void **state)
+{
     (void)state;
     run_tamper(DEL_MIDDLE, 2);
 }
-static void test_tamper_delete_tail(void **state) {
+static void test_tamper_delete_tail(void **state)
+{
     (void)state;
     run_tamper(DEL_TAIL, 8);
 }
-static void test_tamper_swap(void **state) { (void)state; run_tamper(SWAP, 2); }
-static void test_tamper_rewrite_tail(void **state) {
+static void test_tamper_swap(void **state)
+{
+    (void)state;
+    run_tamper(SWAP, 2);
+}
+static void test_tamper_rewrite_tail(void **state)
+{
     (void)state;
     run_tamper(REWRITE_TAIL, 8);
 }
 
-static void test_verify_in_write_txn(void **state) {
+static void test_verify_in_write_txn(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("auditw");
     hk_store *s = tu_open(dir);
@@ -318,7 +339,8 @@ static void test_verify_in_write_txn(void **state) {
     free(dir);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entries_list_history),
         cmocka_unit_test(test_tamper_edit),

@@ -13,36 +13,35 @@
 #define BATCH 100
 
 typedef struct writer_arg {
-    hk_store *s;            /* store to write to */
-    atomic_int stop;        /* set to end the writer */
-    atomic_int batches;     /* committed batches */
+    hk_store *s;        /* store to write to */
+    atomic_int stop;    /* set to end the writer */
+    atomic_int batches; /* committed batches */
 } writer_arg;
 
-static void *writer(void *p) {
+static void *writer(void *p)
+{
     writer_arg *w = p;
     int b = 0;
     while (!atomic_load(&w->stop) && b < 400) {
         hk_txn *t = NULL;
         hk_error err;
-        if (hk_txn_begin(w->s, true, &t, &err))
-            break;
+        if (hk_txn_begin(w->s, true, &t, &err)) break;
         for (int i = 0; i < BATCH; i++) {
             char a[32];
             snprintf(a, sizeof a, "n%d_%d", b, i);
             hk_statement st = tu_st("Written", a, "during backup", NULL);
             hk_fact_id id;
-            if (hk_store_add(t, &st, NULL, &id, NULL, &err))
-                break;
+            if (hk_store_add(t, &st, NULL, &id, NULL, &err)) break;
         }
-        if (hk_txn_commit(t, &err))
-            break;
+        if (hk_txn_commit(t, &err)) break;
         b++;
         atomic_store(&w->batches, b);
     }
     return NULL;
 }
 
-static void check_kb(const char *dir, uint64_t *facts) {
+static void check_kb(const char *dir, uint64_t *facts)
+{
     hk_store *s = tu_open(dir);
     hk_txn *t = tu_begin(s, false);
     hk_stats st;
@@ -69,7 +68,8 @@ static void check_kb(const char *dir, uint64_t *facts) {
     hk_store_close(s);
 }
 
-static void test_hot_backup_restore(void **state) {
+static void test_hot_backup_restore(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("bk-src");
     char *bdir = tu_tmpdir("bk-dst");
@@ -147,7 +147,8 @@ static void test_hot_backup_restore(void **state) {
     free(rdir);
 }
 
-static void test_verify_detects_damage(void **state) {
+static void test_verify_detects_damage(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("bk2-src");
     char *bdir = tu_tmpdir("bk2-dst");
@@ -189,17 +190,27 @@ static void test_verify_detects_damage(void **state) {
 /* The backup holds exactly the same entries as the KB in every database
  * (it is rewritten in key order, not copied page by page), and it is
  * smaller than the KB file. */
-static const char *DBS[] = {"meta", "sym", "sym_id", "fact", "stmt",
-                            "by_pred", "by_arg", "arg_multi", "pstat",
-                            "pred_names", "tok", "audit", "audit_by_fact",
-                            "audit_bulk"};
-static const unsigned DB_FLAGS[] = {0, 0, MDB_INTEGERKEY, MDB_INTEGERKEY, 0,
+static const char *DBS[] = {
+    "meta",    "sym",    "sym_id",        "fact",      "stmt",
+    "by_pred", "by_arg", "arg_multi",     "pstat",     "pred_names",
+    "tok",     "audit",  "audit_by_fact", "audit_bulk"};
+static const unsigned DB_FLAGS[] = {0,
+                                    0,
+                                    MDB_INTEGERKEY,
+                                    MDB_INTEGERKEY,
+                                    0,
                                     MDB_DUPSORT | MDB_DUPFIXED,
-                                    MDB_DUPSORT | MDB_DUPFIXED, 0, 0, 0,
-                                    MDB_DUPSORT | MDB_DUPFIXED, 0,
-                                    MDB_DUPSORT | MDB_DUPFIXED, 0};
+                                    MDB_DUPSORT | MDB_DUPFIXED,
+                                    0,
+                                    0,
+                                    0,
+                                    MDB_DUPSORT | MDB_DUPFIXED,
+                                    0,
+                                    MDB_DUPSORT | MDB_DUPFIXED,
+                                    0};
 
-static void compare_envs(const char *a, const char *b) {
+static void compare_envs(const char *a, const char *b)
+{
     MDB_env *ea, *eb;
     MDB_txn *ta, *tb;
     assert_int_equal(mdb_env_create(&ea), 0);
@@ -242,7 +253,8 @@ static void compare_envs(const char *a, const char *b) {
     mdb_env_close(eb);
 }
 
-static void test_backup_is_identical_and_dense(void **state) {
+static void test_backup_is_identical_and_dense(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("bk3-src");
     char *bdir = tu_tmpdir("bk3-dst");
@@ -251,16 +263,15 @@ static void test_backup_is_identical_and_dense(void **state) {
     hk_error err;
     for (int tx = 0; tx < 20; tx++) {
         hk_txn *t = tu_begin(s, true);
-        if (tx % 2)
-            assert_int_equal(hk_txn_set_bulk(t, "bk3"), HK_OK);
+        if (tx % 2) assert_int_equal(hk_txn_set_bulk(t, "bk3"), HK_OK);
         for (int i = 0; i < 500; i++) {
             char a[32], b[32];
             snprintf(a, sizeof a, "ent%llu",
                      (unsigned long long)(tu_rand(&rng) % 2000));
             snprintf(b, sizeof b, "val%llu",
                      (unsigned long long)(tu_rand(&rng) % 5000));
-            hk_statement st = tu_st(tu_rand(&rng) % 2 ? "HasPart" : "IsA", a,
-                                    b, NULL);
+            hk_statement st =
+                tu_st(tu_rand(&rng) % 2 ? "HasPart" : "IsA", a, b, NULL);
             hk_fact_id id;
             assert_int_equal(hk_store_add(t, &st, NULL, &id, NULL, &err),
                              HK_OK);
@@ -297,7 +308,8 @@ static void test_backup_is_identical_and_dense(void **state) {
 
 /* A KB whose data.mdb is a symbolic link is not replaced by restore (the
  * link would become a file and the linked file keep the old data). */
-static void test_restore_refuses_linked_data_file(void **state) {
+static void test_restore_refuses_linked_data_file(void **state)
+{
     (void)state;
     char *src = tu_tmpdir("bk-link-src");
     char *bdir = tu_tmpdir("bk-link-bk");
@@ -341,7 +353,8 @@ static void test_restore_refuses_linked_data_file(void **state) {
     }
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hot_backup_restore),
         cmocka_unit_test(test_restore_refuses_linked_data_file),

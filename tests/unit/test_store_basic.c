@@ -11,7 +11,8 @@
 
 #include "core/mem.h"
 
-static void test_open_missing(void **state) {
+static void test_open_missing(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("missing");
     char sub[600];
@@ -31,22 +32,23 @@ static void test_open_missing(void **state) {
     free(dir);
 }
 
-static void test_add_get_find_merge(void **state) {
+static void test_add_get_find_merge(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("crud");
     hk_store *s = tu_open(dir);
     hk_txn *t = tu_begin(s, true);
     bool created;
-    hk_fact_id a = tu_add(t, tu_st("HasPart", "Computer", "CPU", NULL),
-                          &created);
+    hk_fact_id a =
+        tu_add(t, tu_st("HasPart", "Computer", "CPU", NULL), &created);
     assert_true(created);
-    hk_fact_id b = tu_add(t, tu_st("Bond", "NH3", "chlorine", "carbon", NULL),
-                          &created);
+    hk_fact_id b =
+        tu_add(t, tu_st("Bond", "NH3", "chlorine", "carbon", NULL), &created);
     assert_true(created);
     assert_true(b > a);
     /* MERGE: same statement, same id, not created. */
-    hk_fact_id a2 = tu_add(t, tu_st("HasPart", "Computer", "CPU", NULL),
-                           &created);
+    hk_fact_id a2 =
+        tu_add(t, tu_st("HasPart", "Computer", "CPU", NULL), &created);
     assert_false(created);
     assert_int_equal(a2, a);
     tu_commit(t);
@@ -75,8 +77,7 @@ static void test_add_get_find_merge(void **state) {
     st = tu_st("HasPart", "Computer", NULL);
     assert_int_equal(hk_store_find(t, &st, &id, &err), HK_ERR_NOT_FOUND);
     /* Writes in a read txn are refused. */
-    assert_int_equal(hk_store_add(t, &st, NULL, &id, NULL, &err),
-                     HK_ERR_STATE);
+    assert_int_equal(hk_store_add(t, &st, NULL, &id, NULL, &err), HK_ERR_STATE);
     hk_fact_release(&f);
     hk_txn_abort(t);
     hk_store_close(s);
@@ -84,7 +85,8 @@ static void test_add_get_find_merge(void **state) {
     free(dir);
 }
 
-static void test_invalid_input(void **state) {
+static void test_invalid_input(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("invalid");
     hk_store *s = tu_open(dir);
@@ -101,26 +103,21 @@ static void test_invalid_input(void **state) {
     hk_fact_meta m = {0};
     m.fields = HK_META_CONFIDENCE;
     m.confidence = NAN;
-    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err),
-                     HK_ERR_INVALID);
+    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err), HK_ERR_INVALID);
     assert_string_equal(err.field, "confidence");
     m.confidence = 1.5;
-    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err),
-                     HK_ERR_INVALID);
+    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err), HK_ERR_INVALID);
     m.fields = HK_META_CONTEXT;
     m.context_json = "[1,2]";
-    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err),
-                     HK_ERR_INVALID);
+    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err), HK_ERR_INVALID);
     assert_string_equal(err.field, "context");
     m.context_json = "{\"a\":";
-    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err),
-                     HK_ERR_INVALID);
+    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err), HK_ERR_INVALID);
     m.fields = HK_META_TAGS;
     const char *tags[] = {"ok", ""};
     m.n_tags = 2;
     m.tags = tags;
-    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err),
-                     HK_ERR_INVALID);
+    assert_int_equal(hk_store_add(t, &st, &m, &id, NULL, &err), HK_ERR_INVALID);
     assert_string_equal(err.field, "tags");
     /* Invalid input never fails the txn: a valid add still commits. */
     tu_add(t, st, NULL);
@@ -135,7 +132,8 @@ static void test_invalid_input(void **state) {
     free(dir);
 }
 
-static void test_meta_roundtrip_and_set_meta(void **state) {
+static void test_meta_roundtrip_and_set_meta(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("meta");
     hk_store *s = tu_open(dir);
@@ -147,7 +145,13 @@ static void test_meta_roundtrip_and_set_meta(void **state) {
     const char *tags[] = {"chemistry", "basics"};
     hk_fact_meta m = {HK_META_CONFIDENCE | HK_META_SOURCE | HK_META_TAGS |
                           HK_META_CONTEXT,
-                      0.75, "textbook", 2, tags, "{\"page\": 12}", 0, 0};
+                      0.75,
+                      "textbook",
+                      2,
+                      tags,
+                      "{\"page\": 12}",
+                      0,
+                      0};
     assert_int_equal(hk_store_add(t, &st, &m, &id, &created, &err), HK_OK);
     assert_true(created);
     tu_commit(t);
@@ -166,11 +170,10 @@ static void test_meta_roundtrip_and_set_meta(void **state) {
 
     /* Change only the confidence; clear the source. */
     t = tu_begin(s, true);
-    hk_fact_meta m2 = {HK_META_CONFIDENCE | HK_META_SOURCE, 0.5, NULL, 0,
-                       NULL, NULL, 0, 0};
+    hk_fact_meta m2 = {
+        HK_META_CONFIDENCE | HK_META_SOURCE, 0.5, NULL, 0, NULL, NULL, 0, 0};
     assert_int_equal(hk_store_set_meta(t, id, &m2, &err), HK_OK);
-    assert_int_equal(hk_store_set_meta(t, 12345, &m2, &err),
-                     HK_ERR_NOT_FOUND);
+    assert_int_equal(hk_store_set_meta(t, 12345, &m2, &err), HK_ERR_NOT_FOUND);
     tu_commit(t);
     t = tu_begin(s, false);
     assert_int_equal(hk_store_get(t, id, &f, &err), HK_OK);
@@ -187,7 +190,8 @@ static void test_meta_roundtrip_and_set_meta(void **state) {
     free(dir);
 }
 
-static void test_update(void **state) {
+static void test_update(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("update");
     hk_store *s = tu_open(dir);
@@ -244,7 +248,8 @@ static void test_update(void **state) {
     free(dir);
 }
 
-static void test_delete_counts(void **state) {
+static void test_delete_counts(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("delete");
     hk_store *s = tu_open(dir);
@@ -299,7 +304,8 @@ static void test_delete_counts(void **state) {
     free(dir);
 }
 
-static void test_long_symbols_and_reopen(void **state) {
+static void test_long_symbols_and_reopen(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("long");
     char *long1 = malloc(HK_MAX_ARG_BYTES + 1);
@@ -315,8 +321,8 @@ static void test_long_symbols_and_reopen(void **state) {
     hk_fact_id b = tu_add(t, tu_st("Text", long2, NULL), NULL);
     assert_true(a != b);
     const char *tags[] = {"t1"};
-    hk_fact_meta m = {HK_META_TAGS | HK_META_SOURCE, 1.0, "src", 1, tags,
-                      NULL, 0, 0};
+    hk_fact_meta m = {
+        HK_META_TAGS | HK_META_SOURCE, 1.0, "src", 1, tags, NULL, 0, 0};
     hk_statement st = tu_st("Located", "North Pacific", "Ocean", NULL);
     hk_fact_id c;
     hk_error err;
@@ -348,7 +354,8 @@ static void test_long_symbols_and_reopen(void **state) {
     assert_int_equal(stats.audit_entries, 3);
     assert_int_equal(stats.schema_version, 2);
     assert_true(stats.bytes_on_disk > 0);
-    assert_true(stats.bytes_used > 0 && stats.bytes_used <= stats.bytes_on_disk);
+    assert_true(stats.bytes_used > 0 &&
+                stats.bytes_used <= stats.bytes_on_disk);
     assert_int_equal(stats.map_size, 1ull << 30);
     assert_true(stats.last_change_us > 0);
     hk_fact_release(&f);
@@ -368,7 +375,8 @@ static void test_long_symbols_and_reopen(void **state) {
     free(dir);
 }
 
-static void test_schema_version_refused(void **state) {
+static void test_schema_version_refused(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("version");
     hk_store *s = tu_open(dir);
@@ -395,7 +403,8 @@ static void test_schema_version_refused(void **state) {
     free(dir);
 }
 
-static void test_txn_reset_renew(void **state) {
+static void test_txn_reset_renew(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("renew");
     hk_store *s = tu_open(dir);
@@ -423,7 +432,8 @@ static void test_txn_reset_renew(void **state) {
 
 /* Allocation failures at every point of an add must leave the KB as it
  * was: the op fails, the txn refuses to commit, nothing leaks. */
-static void test_alloc_failure_injection(void **state) {
+static void test_alloc_failure_injection(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("nomem");
     hk_store *s = tu_open(dir);
@@ -437,11 +447,17 @@ static void test_alloc_failure_injection(void **state) {
         hk_mem_fail_after(n);
         hk_err e = hk_txn_begin(s, true, &w, &err);
         if (e == HK_OK) {
-            hk_statement st = tu_st("NewPred", "alpha beta", "gammaDelta",
-                                    NULL);
+            hk_statement st =
+                tu_st("NewPred", "alpha beta", "gammaDelta", NULL);
             const char *tags[] = {"x"};
-            hk_fact_meta m = {HK_META_TAGS | HK_META_CONTEXT, 1, NULL, 1,
-                              tags, "{\"k\": [1, 2]}", 0, 0};
+            hk_fact_meta m = {HK_META_TAGS | HK_META_CONTEXT,
+                              1,
+                              NULL,
+                              1,
+                              tags,
+                              "{\"k\": [1, 2]}",
+                              0,
+                              0};
             hk_fact_id id;
             e = hk_store_add(w, &st, &m, &id, NULL, &err);
             if (e == HK_OK)
@@ -480,22 +496,38 @@ static void test_alloc_failure_injection(void **state) {
 /* The same for every other operation: each allocation point fails once;
  * the KB stays consistent (audit chain intact, counters = a full scan),
  * reads return an error or a right answer, nothing leaks. */
-typedef enum op_kind { OP_UPDATE, OP_META, OP_DELETE, OP_BULK, OP_QUERY,
-                       OP_SEARCH, OP_AUDIT, OP_LIST, N_OPS } op_kind;
+typedef enum op_kind {
+    OP_UPDATE,
+    OP_META,
+    OP_DELETE,
+    OP_BULK,
+    OP_QUERY,
+    OP_SEARCH,
+    OP_AUDIT,
+    OP_LIST,
+    N_OPS
+} op_kind;
 
-static hk_err run_op(hk_store *s, op_kind op, hk_fact_id id) {
+static hk_err run_op(hk_store *s, op_kind op, hk_fact_id id)
+{
     hk_txn *t = NULL;
     hk_error err;
     hk_err e = hk_txn_begin(s, op <= OP_BULK, &t, &err);
-    if (e)
-        return e;
+    if (e) return e;
     hk_statement st = tu_st("Moved", "x y", "z", NULL);
     const char *tags[] = {"t"};
-    hk_fact_meta m = {HK_META_TAGS | HK_META_SOURCE, 1, "src", 1, tags, NULL, 0, 0};
+    hk_fact_meta m = {
+        HK_META_TAGS | HK_META_SOURCE, 1, "src", 1, tags, NULL, 0, 0};
     switch (op) {
-    case OP_UPDATE: e = hk_store_update(t, id, &st, NULL, &err); break;
-    case OP_META: e = hk_store_set_meta(t, id, &m, &err); break;
-    case OP_DELETE: e = hk_store_delete(t, id, &err); break;
+    case OP_UPDATE:
+        e = hk_store_update(t, id, &st, NULL, &err);
+        break;
+    case OP_META:
+        e = hk_store_set_meta(t, id, &m, &err);
+        break;
+    case OP_DELETE:
+        e = hk_store_delete(t, id, &err);
+        break;
     case OP_BULK:
         e = hk_txn_set_bulk(t, "bulk");
         for (int i = 0; i < 20 && !e; i++) {
@@ -510,19 +542,16 @@ static hk_err run_op(hk_store *s, op_kind op, hk_fact_id id) {
         hk_pattern p;
         hk_query *q = NULL;
         e = hk_pattern_parse("?p(?x, ?y)", 10, &p, &err);
-        if (!e)
-            e = hk_query_open_pattern(t, &p, NULL, &q, &err);
+        if (!e) e = hk_query_open_pattern(t, &p, NULL, &q, &err);
         hk_fact f;
         hk_fact_init(&f);
         bool has = true;
         while (!e && has) {
             e = hk_query_next(q, &f, &has, &err);
-            if (!e && has && !hk_query_binding(q, "x"))
-                e = HK_ERR_NOMEM;
+            if (!e && has && !hk_query_binding(q, "x")) e = HK_ERR_NOMEM;
         }
         hk_buf cur = HK_BUF_INIT;
-        if (!e)
-            e = hk_query_cursor(q, &cur);
+        if (!e) e = hk_query_cursor(q, &cur);
         hk_buf_free(&cur);
         hk_fact_release(&f);
         hk_query_close(q);
@@ -543,8 +572,7 @@ static hk_err run_op(hk_store *s, op_kind op, hk_fact_id id) {
         hk_audit_entries_free(v, n);
         v = NULL;
         n = 0;
-        if (!e)
-            e = hk_audit_history(t, id, 10, &v, &n, &err);
+        if (!e) e = hk_audit_history(t, id, 10, &v, &n, &err);
         hk_audit_entries_free(v, n);
         break;
     }
@@ -555,12 +583,12 @@ static hk_err run_op(hk_store *s, op_kind op, hk_fact_id id) {
         hk_name_counts_free(v, n);
         v = NULL;
         n = 0;
-        if (!e)
-            e = hk_store_list_entities(t, NULL, 10, 1, &v, &n, &err);
+        if (!e) e = hk_store_list_entities(t, NULL, 10, 1, &v, &n, &err);
         hk_name_counts_free(v, n);
         break;
     }
-    default: break;
+    default:
+        break;
     }
     if (e) {
         hk_txn_abort(t);
@@ -569,7 +597,8 @@ static hk_err run_op(hk_store *s, op_kind op, hk_fact_id id) {
     return hk_txn_commit(t, &err);
 }
 
-static void check_consistent(hk_store *s) {
+static void check_consistent(hk_store *s)
+{
     hk_txn *r = tu_begin(s, false);
     hk_error err;
     hk_stats st;
@@ -591,7 +620,8 @@ static void check_consistent(hk_store *s) {
     hk_txn_abort(r);
 }
 
-static void test_alloc_failure_all_ops(void **state) {
+static void test_alloc_failure_all_ops(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("nomem2");
     hk_store *s = tu_open(dir);
@@ -616,8 +646,7 @@ static void test_alloc_failure_all_ops(void **state) {
             else
                 fails++;
             if (e != HK_OK && !injected)
-                fprintf(stderr, "op %d failed without injection: %d\n", op,
-                        e);
+                fprintf(stderr, "op %d failed without injection: %d\n", op, e);
             assert_true(e == HK_OK || injected);
             check_consistent(s);
         }
@@ -630,7 +659,8 @@ static void test_alloc_failure_all_ops(void **state) {
     free(dir);
 }
 
-static void test_failed_txn_refuses_commit(void **state) {
+static void test_failed_txn_refuses_commit(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("full");
     hk_store_options o = {0};
@@ -652,8 +682,7 @@ static void test_failed_txn_refuses_commit(void **state) {
     assert_int_equal(e, HK_ERR_FULL);
     hk_statement st = tu_st("P", "more", NULL);
     hk_fact_id id;
-    assert_int_equal(hk_store_add(t, &st, NULL, &id, NULL, &err),
-                     HK_ERR_STATE);
+    assert_int_equal(hk_store_add(t, &st, NULL, &id, NULL, &err), HK_ERR_STATE);
     assert_int_equal(hk_txn_commit(t, &err), HK_ERR_STATE);
     t = tu_begin(s, false);
     hk_stats stats;
@@ -668,7 +697,8 @@ static void test_failed_txn_refuses_commit(void **state) {
 /* Bulk transactions use a filter over statement keys to skip lookups of
  * new statements; duplicates must still be found, also when another
  * handle (another writer) committed in between. */
-static void bulk_add_range(hk_store *s, int from, int to, int *created_n) {
+static void bulk_add_range(hk_store *s, int from, int to, int *created_n)
+{
     hk_txn *t = tu_begin(s, true);
     assert_int_equal(hk_txn_set_bulk(t, "range"), HK_OK);
     *created_n = 0;
@@ -684,7 +714,8 @@ static void bulk_add_range(hk_store *s, int from, int to, int *created_n) {
 
 /* Another process writes between our bulk transactions (LMDB allows one
  * environment per file per process, so the other writer is a child). */
-static int child_adds(const char *dir, int from, int to, bool bulk) {
+static int child_adds(const char *dir, int from, int to, bool bulk)
+{
     pid_t pid = fork();
     if (pid == 0) {
         hk_store_options o = {0};
@@ -695,8 +726,7 @@ static int child_adds(const char *dir, int from, int to, bool bulk) {
         if (hk_store_open(dir, &o, &s, &err) == HK_OK) {
             hk_txn *t = NULL;
             if (hk_txn_begin(s, true, &t, &err) == HK_OK) {
-                if (bulk)
-                    hk_txn_set_bulk(t, "child");
+                if (bulk) hk_txn_set_bulk(t, "child");
                 rc = 0;
                 for (int i = from; i < to && !rc; i++) {
                     char a[32];
@@ -707,8 +737,7 @@ static int child_adds(const char *dir, int from, int to, bool bulk) {
                     rc = hk_store_add(t, &st, NULL, &id, &c, &err) != HK_OK;
                     created += c;
                 }
-                if (hk_txn_commit(t, &err))
-                    rc = 1;
+                if (hk_txn_commit(t, &err)) rc = 1;
             }
             hk_store_close(s);
         }
@@ -719,7 +748,8 @@ static int child_adds(const char *dir, int from, int to, bool bulk) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void test_bulk_merge_other_writer(void **state) {
+static void test_bulk_merge_other_writer(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("bulk2");
     hk_store *a = tu_open(dir);
@@ -757,7 +787,8 @@ static void test_bulk_merge_other_writer(void **state) {
  * share their first 8 bytes (the flush orders keys by an 8-byte prefix,
  * then in full), and reads that flush the queue in between. Every repeat
  * returns the first id; the indexes agree. */
-static void test_bulk_merge_repeats(void **state) {
+static void test_bulk_merge_repeats(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("bulkrep");
     hk_store *s = tu_open(dir);
@@ -780,9 +811,15 @@ static void test_bulk_merge_repeats(void **state) {
                 snprintf(a, sizeof a, "e%d", i);
                 st = tu_st("P", a, NULL);
                 break;
-            case 1: st = tu_st("P", a, c, NULL); break;
-            case 2: st = tu_st("P", a, b, c, NULL); break;
-            default: st = tu_st("P", a, b, c, b, NULL); break;
+            case 1:
+                st = tu_st("P", a, c, NULL);
+                break;
+            case 2:
+                st = tu_st("P", a, b, c, NULL);
+                break;
+            default:
+                st = tu_st("P", a, b, c, b, NULL);
+                break;
             }
             bool created;
             hk_fact_id id = tu_add(t, st, &created);
@@ -820,7 +857,8 @@ static void test_bulk_merge_repeats(void **state) {
 /* Damaged records (random bytes written over `fact` values with raw
  * LMDB) give HK_ERR_CORRUPT or a decodable fact, never a crash, in get,
  * scans, patterns and search. */
-static void test_damaged_records(void **state) {
+static void test_damaged_records(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("damage");
     hk_store *s = tu_open(dir);
@@ -847,8 +885,7 @@ static void test_damaged_records(void **state) {
         size_t len = 1 + tu_rand(&rng) % sizeof junk;
         for (size_t j = 0; j < len; j++)
             junk[j] = (uint8_t)tu_rand(&rng);
-        if (id % 3 == 0)
-            junk[0] = 0; /* plausible flags: deeper decoding */
+        if (id % 3 == 0) junk[0] = 0; /* plausible flags: deeper decoding */
         MDB_val k = {sizeof id, &id}, d = {len, junk};
         assert_int_equal(mdb_put(txn, dbi, &k, &d, 0), 0);
     }
@@ -877,10 +914,8 @@ static void test_damaged_records(void **state) {
     bool has;
     for (int kind = 0; kind < 3; kind++) {
         sc = (hk_scan)HK_SCAN_INIT;
-        if (kind == 1)
-            sc.entity = "x";
-        if (kind == 2)
-            sc.arity = 2;
+        if (kind == 1) sc.entity = "x";
+        if (kind == 2) sc.arity = 2;
         assert_int_equal(hk_query_open_scan(t, &sc, NULL, &q, &err), HK_OK);
         hk_err e;
         int guard = 0;
@@ -918,7 +953,8 @@ static void test_damaged_records(void **state) {
 }
 
 /* The validator notices a missing index entry and a wrong counter. */
-static void test_check_detects_index_damage(void **state) {
+static void test_check_detects_index_damage(void **state)
+{
     (void)state;
     for (int round = 0; round < 2; round++) {
         char *dir = tu_tmpdir("check");
@@ -939,9 +975,9 @@ static void test_check_detects_index_damage(void **state) {
         assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
         assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
         if (round == 0) { /* drop every by_arg entry of one key */
-            assert_int_equal(mdb_dbi_open(txn, "by_arg",
-                                          MDB_DUPSORT | MDB_DUPFIXED, &dbi),
-                             0);
+            assert_int_equal(
+                mdb_dbi_open(txn, "by_arg", MDB_DUPSORT | MDB_DUPFIXED, &dbi),
+                0);
             MDB_cursor *c;
             MDB_val k, d;
             assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
@@ -961,8 +997,7 @@ static void test_check_detects_index_damage(void **state) {
         bool ok = true;
         char why[256];
         hk_error err;
-        assert_int_equal(hk_store_check(t, &ok, why, sizeof why, &err),
-                         HK_OK);
+        assert_int_equal(hk_store_check(t, &ok, why, sizeof why, &err), HK_OK);
         assert_false(ok);
         assert_non_null(strstr(why, round == 0 ? "by_arg" : "counter"));
         hk_txn_abort(t);
@@ -972,7 +1007,8 @@ static void test_check_detects_index_damage(void **state) {
     }
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_missing),
         cmocka_unit_test(test_add_get_find_merge),

@@ -27,20 +27,23 @@
 #define N_PRED 12
 #define N_ENT 300
 
-static double now_s(void) {
+static double now_s(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static uint64_t file_size(const char *dir, const char *name) {
+static uint64_t file_size(const char *dir, const char *name)
+{
     char p[700];
     struct stat sb;
     snprintf(p, sizeof p, "%s/%s", dir, name);
     return stat(p, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 }
 
-static bool file_exists(const char *dir, const char *name) {
+static bool file_exists(const char *dir, const char *name)
+{
     char p[700];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     return access(p, F_OK) == 0;
@@ -49,7 +52,8 @@ static bool file_exists(const char *dir, const char *name) {
 /* ==== Building a KB with history ==== */
 
 /* A random statement over a small vocabulary (so MERGE hits happen). */
-static hk_statement rand_st(uint64_t *rng, char bufs[4][32]) {
+static hk_statement rand_st(uint64_t *rng, char bufs[4][32])
+{
     snprintf(bufs[0], 32, "Pred%d", (int)(tu_rand(rng) % N_PRED));
     uint32_t n = 1 + (uint32_t)(tu_rand(rng) % 3);
     hk_statement st;
@@ -65,7 +69,8 @@ static hk_statement rand_st(uint64_t *rng, char bufs[4][32]) {
 
 /* Many small transactions: adds (some in bulk mode), deletes, updates and
  * metadata changes, so the file ends up with many free pages. */
-static uint64_t build_kb(const char *dir) {
+static uint64_t build_kb(const char *dir)
+{
     hk_store *s = tu_open(dir);
     uint64_t rng = 42;
     hk_fact_id *ids = calloc(200000, sizeof *ids);
@@ -96,8 +101,7 @@ static uint64_t build_kb(const char *dir) {
             assert_int_equal(hk_store_add(t, &st, i % 9 == 0 ? &m : NULL, &id,
                                           &created, &err),
                              HK_OK);
-            if (created)
-                ids[n_ids++] = id;
+            if (created) ids[n_ids++] = id;
         }
         if (round % 5 != 0) {
             for (int i = 0; i < 15 && n_ids > 0; i++) {
@@ -132,15 +136,15 @@ static uint64_t build_kb(const char *dir) {
 
 /* ==== Everything a reader can see, as text ==== */
 
-static void add_rows(hk_txn *t, hk_query *q, hk_buf *out) {
+static void add_rows(hk_txn *t, hk_query *q, hk_buf *out)
+{
     hk_fact f;
     hk_fact_init(&f);
     bool has;
     hk_error err;
     for (int n = 0; n < 100000; n++) {
         assert_int_equal(hk_query_next(q, &f, &has, &err), HK_OK);
-        if (!has)
-            break;
+        if (!has) break;
         assert_int_equal(hk_fact_write_json(&f, out), HK_OK);
         hk_buf_append_str(out, "\n");
     }
@@ -149,7 +153,8 @@ static void add_rows(hk_txn *t, hk_query *q, hk_buf *out) {
     (void)t;
 }
 
-static void fingerprint(hk_store *s, hk_buf *out, hk_stats *stats) {
+static void fingerprint(hk_store *s, hk_buf *out, hk_stats *stats)
+{
     hk_txn *t = tu_begin(s, false);
     hk_error err;
     hk_query *q;
@@ -232,7 +237,8 @@ static void fingerprint(hk_store *s, hk_buf *out, hk_stats *stats) {
 
 /* ==== Tests ==== */
 
-static void test_compact_keeps_everything(void **state) {
+static void test_compact_keeps_everything(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("compact");
     uint64_t live = build_kb(dir);
@@ -249,8 +255,7 @@ static void test_compact_keeps_everything(void **state) {
     hk_compact_report r;
     hk_error err;
     hk_err e = hk_store_compact(dir, &r, &err);
-    if (e)
-        fprintf(stderr, "compact: %s\n", err.message);
+    if (e) fprintf(stderr, "compact: %s\n", err.message);
     assert_int_equal(e, HK_OK);
     assert_int_equal(r.facts, live);
     assert_int_equal(r.bytes_before, size_before);
@@ -307,7 +312,8 @@ static void test_compact_keeps_everything(void **state) {
 
 /* A child process that opens the KB, says so on a pipe, and closes it when
  * the parent writes to another pipe. */
-static pid_t hold_open_in_child(const char *dir, int *release_fd) {
+static pid_t hold_open_in_child(const char *dir, int *release_fd)
+{
     int ready[2], release[2];
     assert_int_equal(pipe(ready), 0);
     assert_int_equal(pipe(release), 0);
@@ -320,8 +326,7 @@ static pid_t hold_open_in_child(const char *dir, int *release_fd) {
         o.read_only = true;
         hk_store *s = NULL;
         char c = hk_store_open(dir, &o, &s, NULL) == HK_OK ? 'y' : 'n';
-        if (write(ready[1], &c, 1) != 1)
-            _exit(2);
+        if (write(ready[1], &c, 1) != 1) _exit(2);
         ssize_t n = read(release[0], &c, 1);
         hk_store_close(s);
         _exit(n == 1 ? 0 : 3);
@@ -336,7 +341,8 @@ static pid_t hold_open_in_child(const char *dir, int *release_fd) {
     return pid;
 }
 
-static void release_child(pid_t pid, int release_fd) {
+static void release_child(pid_t pid, int release_fd)
+{
     char c = 'x';
     assert_int_equal(write(release_fd, &c, 1), 1);
     close(release_fd);
@@ -346,7 +352,8 @@ static void release_child(pid_t pid, int release_fd) {
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-static void small_kb(const char *dir) {
+static void small_kb(const char *dir)
+{
     hk_store *s = tu_open(dir);
     for (int r = 0; r < 20; r++) {
         hk_txn *t = tu_begin(s, true);
@@ -360,7 +367,8 @@ static void small_kb(const char *dir) {
     hk_store_close(s);
 }
 
-static void test_compact_refused_while_open(void **state) {
+static void test_compact_refused_while_open(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("compact-busy");
     char *bdir = tu_tmpdir("compact-busy-bk");
@@ -415,14 +423,16 @@ typedef struct unlock_later {
     int delay_ms; /* when to close it */
 } unlock_later;
 
-static void *unlock_thread(void *p) {
+static void *unlock_thread(void *p)
+{
     unlock_later *u = p;
     usleep((useconds_t)u->delay_ms * 1000);
     close(u->fd);
     return NULL;
 }
 
-static int lock_exclusive(const char *dir) {
+static int lock_exclusive(const char *dir)
+{
     char p[700];
     snprintf(p, sizeof p, "%s/hakgal.lock", dir);
     int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -431,7 +441,8 @@ static int lock_exclusive(const char *dir) {
     return fd;
 }
 
-static void test_open_waits_for_exclusive(void **state) {
+static void test_open_waits_for_exclusive(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("compact-wait");
     small_kb(dir);
@@ -471,7 +482,8 @@ static void test_open_waits_for_exclusive(void **state) {
     free(dir);
 }
 
-static void test_stale_temp_removed(void **state) {
+static void test_stale_temp_removed(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("compact-stale");
     small_kb(dir);
@@ -510,7 +522,8 @@ static void test_stale_temp_removed(void **state) {
     free(dir);
 }
 
-static void test_compact_bad_input(void **state) {
+static void test_compact_bad_input(void **state)
+{
     (void)state;
     hk_error err;
     assert_int_equal(hk_store_compact(NULL, NULL, &err), HK_ERR_INVALID);
@@ -556,7 +569,8 @@ static void test_compact_bad_input(void **state) {
 
 /* A private KB gets a private lock file: nobody who cannot read data.mdb
  * can take the lock and make every open wait. */
-static void test_lock_file_follows_data_mode(void **state) {
+static void test_lock_file_follows_data_mode(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("lock-mode");
     hk_store *s = tu_open(dir);
@@ -577,7 +591,8 @@ static void test_lock_file_follows_data_mode(void **state) {
     free(dir);
 }
 
-static void test_compact_policy(void **state) {
+static void test_compact_policy(void **state)
+{
     (void)state;
     hk_stats st;
     memset(&st, 0, sizeof st);
@@ -597,7 +612,8 @@ static void test_compact_policy(void **state) {
     assert_true(hk_store_compact_advised(&st));
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compact_keeps_everything),
         cmocka_unit_test(test_compact_refused_while_open),

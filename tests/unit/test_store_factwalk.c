@@ -19,7 +19,8 @@ static char *g_dir;
 static hk_store *g_store;
 static hk_fact_id g_max_id;
 
-static void add_with_context(hk_txn *t, uint32_t i, size_t ctx_len) {
+static void add_with_context(hk_txn *t, uint32_t i, size_t ctx_len)
+{
     char a[32], b[32];
     snprintf(a, sizeof a, "e%u", i % 4099u);
     snprintf(b, sizeof b, "v%u", i);
@@ -39,12 +40,12 @@ static void add_with_context(hk_txn *t, uint32_t i, size_t ctx_len) {
     hk_error err;
     assert_int_equal(hk_store_add(t, &st, ctx ? &m : NULL, &id, NULL, &err),
                      HK_OK);
-    if (id > g_max_id)
-        g_max_id = id;
+    if (id > g_max_id) g_max_id = id;
     free(ctx);
 }
 
-static int setup(void **state) {
+static int setup(void **state)
+{
     (void)state;
     g_dir = tu_tmpdir("factwalk");
     g_store = tu_open(g_dir);
@@ -53,8 +54,8 @@ static int setup(void **state) {
     /* several transactions, so leaves come from different commits */
     for (uint32_t batch = 0; batch < 4; batch++) {
         hk_txn *t = tu_begin(g_store, true);
-        for (uint32_t i = batch * (N_FACTS / 4); i < (batch + 1) * (N_FACTS / 4);
-             i++)
+        for (uint32_t i = batch * (N_FACTS / 4);
+             i < (batch + 1) * (N_FACTS / 4); i++)
             add_with_context(t, i, i % 997 == 0 ? 5000 : 0);
         tu_commit(t);
     }
@@ -76,7 +77,8 @@ static int setup(void **state) {
     return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
     (void)state;
     hk_store_close(g_store);
     tu_rmrf(g_dir);
@@ -85,8 +87,9 @@ static int teardown(void **state) {
 }
 
 /* Compares one batch with mdb_get. Returns how many the walker resolved. */
-static size_t check_batch(hk_txn *t, const hk_factwalk *w,
-                          const uint64_t *ids, size_t n) {
+static size_t check_batch(hk_txn *t, const hk_factwalk *w, const uint64_t *ids,
+                          size_t n)
+{
     const uint8_t *recs[HK_FACTWALK_MAX];
     size_t lens[HK_FACTWALK_MAX];
     size_t resolved = 0;
@@ -112,7 +115,8 @@ static size_t check_batch(hk_txn *t, const hk_factwalk *w,
     return resolved;
 }
 
-static void test_walker_matches_lmdb(void **state) {
+static void test_walker_matches_lmdb(void **state)
+{
     (void)state;
     hk_txn *t = tu_begin(g_store, false);
     hk_factwalk w;
@@ -146,7 +150,8 @@ static void test_walker_matches_lmdb(void **state) {
     hk_txn_abort(t);
 }
 
-static void test_walker_refuses_write_txn_and_empty_store(void **state) {
+static void test_walker_refuses_write_txn_and_empty_store(void **state)
+{
     (void)state;
     hk_txn *t = tu_begin(g_store, true);
     hk_factwalk w;
@@ -172,7 +177,8 @@ static void test_walker_refuses_write_txn_and_empty_store(void **state) {
 
 /* Reads a whole scan into "id statement" lines, k rows per query, resuming
  * with cursors, in read or write transactions. */
-static char *scan_all(const hk_scan *sc, bool write, uint32_t k) {
+static char *scan_all(const hk_scan *sc, bool write, uint32_t k)
+{
     hk_buf out = HK_BUF_INIT, cur = HK_BUF_INIT, line = HK_BUF_INIT;
     hk_error err;
     hk_fact f;
@@ -186,8 +192,7 @@ static char *scan_all(const hk_scan *sc, bool write, uint32_t k) {
         uint32_t got = 0;
         for (; got < k; got++) {
             assert_int_equal(hk_query_next(q, &f, &has, &err), HK_OK);
-            if (!has)
-                break;
+            if (!has) break;
             hk_buf_reset(&line);
             assert_int_equal(hk_statement_format(&f.st, &line), HK_OK);
             hk_buf_appendf(&out, "%llu %.*s %zu\n", (unsigned long long)f.id,
@@ -198,8 +203,7 @@ static char *scan_all(const hk_scan *sc, bool write, uint32_t k) {
         assert_int_equal(hk_query_cursor(q, &cur), HK_OK);
         hk_query_close(q);
         hk_txn_abort(t);
-        if (!cur.len)
-            break;
+        if (!cur.len) break;
     }
     hk_fact_release(&f);
     hk_buf_free(&cur);
@@ -212,7 +216,8 @@ static char *scan_all(const hk_scan *sc, bool write, uint32_t k) {
  * hk_query_next (record needed), cursors taken in between: the records are
  * looked up lazily, from the first row that needs one, and must still be
  * exactly the row-by-row results. */
-static void test_read_ahead_mixed_next_and_next_id(void **state) {
+static void test_read_ahead_mixed_next_and_next_id(void **state)
+{
     (void)state;
     const char *entities[] = {"e0", "e17", "x"};
     uint64_t rng = 5;
@@ -235,15 +240,13 @@ static void test_read_ahead_mixed_next_and_next_id(void **state) {
                     hk_fact_id id = 0;
                     assert_int_equal(hk_query_next_id(q, &id, &has, &err),
                                      HK_OK);
-                    if (!has)
-                        break;
+                    if (!has) break;
                     /* the record is still decodable afterwards through a
                      * fresh get */
                     assert_int_equal(hk_store_get(t, id, &f, &err), HK_OK);
                 } else {
                     assert_int_equal(hk_query_next(q, &f, &has, &err), HK_OK);
-                    if (!has)
-                        break;
+                    if (!has) break;
                 }
                 if (r == 9) { /* a cursor looks one row ahead */
                     hk_buf_reset(&cur);
@@ -269,7 +272,8 @@ static void test_read_ahead_mixed_next_and_next_id(void **state) {
     }
 }
 
-static void test_read_ahead_matches_row_by_row(void **state) {
+static void test_read_ahead_matches_row_by_row(void **state)
+{
     (void)state;
     const char *entities[] = {"e0", "e1", "e17", "e4098", "x"};
     const char *preds[] = {"Holds", "Changed", NULL};
@@ -318,7 +322,8 @@ static void test_read_ahead_matches_row_by_row(void **state) {
  * past it, renumbered as page 0 of a one-page map, and damaged: random
  * bytes anywhere, or in the header and node offsets. Lookups of ids around
  * the page's own keys must end with nothing or a record inside the page. */
-static void test_walker_survives_damaged_pages(void **state) {
+static void test_walker_survives_damaged_pages(void **state)
+{
     (void)state;
     hk_txn *t = tu_begin(g_store, false);
     hk_factwalk w;
@@ -353,13 +358,14 @@ static void test_walker_survives_damaged_pages(void **state) {
             one.root = 0;
             one.depth = (uint16_t)(1 + variant % 2);
             for (size_t i = 0; i < HK_FACTWALK_MAX; i++)
-                ids[i] = i < 32 ? first + i * 3 : tu_rand(&rng) % (g_max_id + 10);
+                ids[i] =
+                    i < 32 ? first + i * 3 : tu_rand(&rng) % (g_max_id + 10);
             hk_factwalk_get(&one, HK_FACTWALK_MAX, ids, recs, lens);
             for (size_t i = 0; i < HK_FACTWALK_MAX; i++) {
-                if (!recs[i])
-                    continue;
+                if (!recs[i]) continue;
                 resolved++;
-                assert_true(recs[i] >= page && recs[i] + lens[i] <= page + w.psize);
+                assert_true(recs[i] >= page &&
+                            recs[i] + lens[i] <= page + w.psize);
             }
         }
     }
@@ -369,7 +375,8 @@ static void test_walker_survives_damaged_pages(void **state) {
     hk_txn_abort(t);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_walker_matches_lmdb),
         cmocka_unit_test(test_walker_refuses_write_txn_and_empty_store),

@@ -8,7 +8,8 @@
 #include "test_store_util.h"
 
 static void add_arg(hk_txn *t, const char *pred, const char *arg,
-                    hk_fact_id *id) {
+                    hk_fact_id *id)
+{
     hk_statement st = {0};
     hk_error err;
     bool created = false;
@@ -16,12 +17,12 @@ static void add_arg(hk_txn *t, const char *pred, const char *arg,
     st.n_args = 1;
     st.args[0] = arg;
     hk_err e = hk_store_add(t, &st, NULL, id, &created, &err);
-    if (e)
-        fail_msg("add %zu-byte argument: %s", strlen(arg), err.message);
+    if (e) fail_msg("add %zu-byte argument: %s", strlen(arg), err.message);
     assert_true(created);
 }
 
-static void test_symbol_lengths(void **state) {
+static void test_symbol_lengths(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("longsym");
     hk_store *s = tu_open(dir);
@@ -78,7 +79,8 @@ static void test_symbol_lengths(void **state) {
     free(dir);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_symbol_lengths),
     };

@@ -12,26 +12,27 @@
 #define N_OPS 5000
 
 static const char *PRED[N_PRED] = {"P0", "HasPart", "IsA", "Bond", "R"};
-static const char *ENT[N_ENT] = {"E0", "E1", "E2", "North Pacific", "CO₂",
-                                 "E5", "E6", "E7", "TCP/IP", "E9", "x",
-                                 "E11"};
+static const char *ENT[N_ENT] = {"E0",     "E1", "E2", "North Pacific",
+                                 "CO₂",    "E5", "E6", "E7",
+                                 "TCP/IP", "E9", "x",  "E11"};
 
 typedef struct ofact {
-    hk_fact_id id;  /* store id */
-    int pred;       /* PRED index */
-    int n;          /* arity */
-    int arg[5];     /* ENT indexes */
-    bool alive;     /* not deleted */
+    hk_fact_id id; /* store id */
+    int pred;      /* PRED index */
+    int n;         /* arity */
+    int arg[5];    /* ENT indexes */
+    bool alive;    /* not deleted */
 } ofact;
 
 static ofact *g_facts;
 static size_t g_n;
 static char *g_dir;
 static hk_store *g_store;
-static size_t g_rows_seen;      /* rows compared (tests must hit data) */
-static size_t g_queries_hit;    /* queries with at least one row */
+static size_t g_rows_seen;   /* rows compared (tests must hit data) */
+static size_t g_queries_hit; /* queries with at least one row */
 
-static hk_statement ofact_st(const ofact *f) {
+static hk_statement ofact_st(const ofact *f)
+{
     hk_statement st;
     memset(&st, 0, sizeof st);
     st.predicate = PRED[f->pred];
@@ -41,30 +42,31 @@ static hk_statement ofact_st(const ofact *f) {
     return st;
 }
 
-static bool same_content(const ofact *a, const ofact *b) {
-    if (a->pred != b->pred || a->n != b->n)
-        return false;
+static bool same_content(const ofact *a, const ofact *b)
+{
+    if (a->pred != b->pred || a->n != b->n) return false;
     for (int i = 0; i < a->n; i++)
-        if (a->arg[i] != b->arg[i])
-            return false;
+        if (a->arg[i] != b->arg[i]) return false;
     return true;
 }
 
-static ofact *by_id(hk_fact_id id) {
+static ofact *by_id(hk_fact_id id)
+{
     for (size_t i = 0; i < g_n; i++)
-        if (g_facts[i].id == id && g_facts[i].alive)
-            return &g_facts[i];
+        if (g_facts[i].id == id && g_facts[i].alive) return &g_facts[i];
     return NULL;
 }
 
-static void random_content(uint64_t *rng, ofact *f) {
+static void random_content(uint64_t *rng, ofact *f)
+{
     f->pred = (int)(tu_rand(rng) % N_PRED);
     f->n = 1 + (int)(tu_rand(rng) % 5);
     for (int i = 0; i < f->n; i++)
         f->arg[i] = (int)(tu_rand(rng) % N_ENT);
 }
 
-static int setup(void **state) {
+static int setup(void **state)
+{
     (void)state;
     uint64_t rng = 42;
     g_dir = tu_tmpdir("query");
@@ -97,8 +99,7 @@ static int setup(void **state) {
     hk_error err;
     for (int k = 0; k < 400; k++) {
         ofact *f = &g_facts[tu_rand(&rng) % g_n];
-        if (!f->alive)
-            continue;
+        if (!f->alive) continue;
         if (k % 3 == 0) {
             ofact nf = *f;
             random_content(&rng, &nf);
@@ -132,7 +133,8 @@ static int setup(void **state) {
     return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
     (void)state;
     hk_store_close(g_store);
     tu_rmrf(g_dir);
@@ -143,47 +145,43 @@ static int teardown(void **state) {
 
 /* ==== Oracle ==== */
 
-static int find_name(const char **names, int n, const char *s) {
+static int find_name(const char **names, int n, const char *s)
+{
     for (int i = 0; i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return i;
+        if (strcmp(names[i], s) == 0) return i;
     return -1;
 }
 
-static bool scan_match(const ofact *f, int pred, int ent, int pos,
-                       int arity) {
-    if (!f->alive)
-        return false;
-    if (pred >= 0 && f->pred != pred)
-        return false;
-    if (arity && f->n != arity)
-        return false;
+static bool scan_match(const ofact *f, int pred, int ent, int pos, int arity)
+{
+    if (!f->alive) return false;
+    if (pred >= 0 && f->pred != pred) return false;
+    if (arity && f->n != arity) return false;
     if (ent >= 0) {
         bool hit = false;
         for (int i = 0; i < f->n; i++)
-            if (f->arg[i] == ent && (pos < 0 || pos == i))
-                hit = true;
-        if (!hit)
-            return false;
+            if (f->arg[i] == ent && (pos < 0 || pos == i)) hit = true;
+        if (!hit) return false;
     }
     return true;
 }
 
-static int cmp_id(const void *a, const void *b) {
+static int cmp_id(const void *a, const void *b)
+{
     hk_fact_id x = *(const hk_fact_id *)a, y = *(const hk_fact_id *)b;
     return x < y ? -1 : x > y;
 }
 
 /* Runs a query to the end; returns ids in result order. */
-static size_t run_ids(hk_query *q, hk_fact_id *out, size_t cap) {
+static size_t run_ids(hk_query *q, hk_fact_id *out, size_t cap)
+{
     size_t n = 0;
     bool has;
     hk_fact_id id;
     hk_error err;
     for (;;) {
         assert_int_equal(hk_query_next_id(q, &id, &has, &err), HK_OK);
-        if (!has)
-            break;
+        if (!has) break;
         assert_true(n < cap);
         out[n++] = id;
     }
@@ -191,7 +189,8 @@ static size_t run_ids(hk_query *q, hk_fact_id *out, size_t cap) {
 }
 
 static void check_scan(hk_txn *t, const char *pred, const char *ent, int pos,
-                       uint32_t arity, bool desc) {
+                       uint32_t arity, bool desc)
+{
     hk_scan sc = HK_SCAN_INIT;
     sc.predicate = pred;
     sc.entity = ent;
@@ -201,8 +200,8 @@ static void check_scan(hk_txn *t, const char *pred, const char *ent, int pos,
     hk_query *q;
     hk_error err;
     assert_int_equal(hk_query_open_scan(t, &sc, NULL, &q, &err), HK_OK);
-    hk_fact_id *got = malloc(g_n * sizeof *got), *want = malloc(g_n * sizeof
-                                                                  *want);
+    hk_fact_id *got = malloc(g_n * sizeof *got),
+               *want = malloc(g_n * sizeof *want);
     size_t ng = run_ids(q, got, g_n);
     hk_query_close(q);
     int pi = pred ? find_name(PRED, N_PRED, pred) : -1;
@@ -235,7 +234,8 @@ static void check_scan(hk_txn *t, const char *pred, const char *ent, int pos,
     free(want);
 }
 
-static void test_scans_vs_oracle(void **state) {
+static void test_scans_vs_oracle(void **state)
+{
     (void)state;
     hk_txn *t = tu_begin(g_store, false);
     const char *preds[] = {NULL, "P0", "HasPart", "Bond", "R", "Missing"};
@@ -243,8 +243,7 @@ static void test_scans_vs_oracle(void **state) {
     for (size_t pi = 0; pi < 6; pi++)
         for (size_t ei = 0; ei < 6; ei++)
             for (int pos = -1; pos < 6; pos++) {
-                if (pos >= 0 && !ents[ei])
-                    continue;
+                if (pos >= 0 && !ents[ei]) continue;
                 for (uint32_t ar = 0; ar <= 5; ar += (pos < 1 ? 1 : 5))
                     for (int d = 0; d < 2; d++)
                         check_scan(t, preds[pi], ents[ei], pos, ar, d);
@@ -260,12 +259,9 @@ static void test_scans_vs_oracle(void **state) {
     bool has;
     for (int kind = 0; kind < 3; kind++) {
         sc = (hk_scan)HK_SCAN_INIT;
-        if (kind == 0)
-            sc.entity = "E1";
-        if (kind == 1)
-            sc.newest_first = true;
-        if (kind == 2)
-            sc.arity = 3;
+        if (kind == 0) sc.entity = "E1";
+        if (kind == 1) sc.newest_first = true;
+        if (kind == 2) sc.arity = 3;
         assert_int_equal(hk_query_open_scan(t, &sc, NULL, &q, &err), HK_OK);
         int rows = 0;
         while (hk_query_next(q, &f, &has, &err) == HK_OK && has) {
@@ -298,13 +294,14 @@ static void test_scans_vs_oracle(void **state) {
 /* ==== Patterns ==== */
 
 typedef struct opat {
-    hk_pattern p;          /* the pattern */
-    char text[512];        /* its text (for messages) */
+    hk_pattern p;   /* the pattern */
+    char text[512]; /* its text (for messages) */
 } opat;
 
 static const char *VARS[] = {"x", "y", "z"};
 
-static void random_pattern(uint64_t *rng, hk_pattern *p) {
+static void random_pattern(uint64_t *rng, hk_pattern *p)
+{
     memset(p, 0, sizeof *p);
     p->n_args = 1 + (uint32_t)(tu_rand(rng) % 5);
     for (uint32_t s = 0; s <= p->n_args; s++) {
@@ -326,9 +323,9 @@ static void random_pattern(uint64_t *rng, hk_pattern *p) {
 }
 
 static bool pattern_match(const hk_pattern *p, const ofact *f,
-                          const char **bind /* per VARS */) {
-    if (!f->alive || (uint32_t)f->n != p->n_args)
-        return false;
+                          const char **bind /* per VARS */)
+{
+    if (!f->alive || (uint32_t)f->n != p->n_args) return false;
     for (int v = 0; v < 3; v++)
         bind[v] = NULL;
     for (uint32_t s = 0; s <= p->n_args; s++) {
@@ -338,28 +335,27 @@ static bool pattern_match(const hk_pattern *p, const ofact *f,
             return false;
         if (tm->kind == HK_TERM_VAR) {
             int v = find_name(VARS, 3, tm->text);
-            if (bind[v] && strcmp(bind[v], val) != 0)
-                return false;
+            if (bind[v] && strcmp(bind[v], val) != 0) return false;
             bind[v] = val;
         }
     }
     return true;
 }
 
-static void check_pattern(hk_txn *t, const hk_pattern *p) {
+static void check_pattern(hk_txn *t, const hk_pattern *p)
+{
     hk_query *q;
     hk_error err;
     assert_int_equal(hk_query_open_pattern(t, p, NULL, &q, &err), HK_OK);
-    hk_fact_id *got = malloc(g_n * sizeof *got), *want = malloc(g_n * sizeof
-                                                                  *want);
+    hk_fact_id *got = malloc(g_n * sizeof *got),
+               *want = malloc(g_n * sizeof *want);
     size_t ng = 0, nw = 0;
     bool has;
     hk_fact_id id;
     const char *bind[3];
     for (;;) {
         assert_int_equal(hk_query_next_id(q, &id, &has, &err), HK_OK);
-        if (!has)
-            break;
+        if (!has) break;
         ofact *f = by_id(id);
         assert_non_null(f);
         assert_true(pattern_match(p, f, bind));
@@ -376,8 +372,7 @@ static void check_pattern(hk_txn *t, const hk_pattern *p) {
     }
     hk_query_close(q);
     for (size_t i = 0; i < g_n; i++)
-        if (pattern_match(p, &g_facts[i], bind))
-            want[nw++] = g_facts[i].id;
+        if (pattern_match(p, &g_facts[i], bind)) want[nw++] = g_facts[i].id;
     qsort(got, ng, sizeof *got, cmp_id);
     assert_int_equal(ng, nw);
     for (size_t i = 0; i < nw; i++)
@@ -388,7 +383,8 @@ static void check_pattern(hk_txn *t, const hk_pattern *p) {
     free(want);
 }
 
-static void test_patterns_vs_oracle(void **state) {
+static void test_patterns_vs_oracle(void **state)
+{
     (void)state;
     uint64_t rng = 7;
     hk_txn *t = tu_begin(g_store, false);
@@ -397,22 +393,31 @@ static void test_patterns_vs_oracle(void **state) {
         random_pattern(&rng, &p);
         check_pattern(t, &p);
     }
-    fprintf(stderr, "patterns: %zu of 600 matched, %zu rows\n",
-            g_queries_hit, g_rows_seen);
+    fprintf(stderr, "patterns: %zu of 600 matched, %zu rows\n", g_queries_hit,
+            g_rows_seen);
     assert_true(g_queries_hit > 150);
     assert_true(g_rows_seen > 5000);
     /* Hand-written kinds, via the parser. */
     const char *texts[] = {
-        "HasPart(?x, E1)", "_(E0, ?y)", "?p(E1, ?o)", "R(?x, ?x)",
-        "R(?x, ?y, ?x)", "?p(?x, ?x, ?x)", "Bond(E0)", "IsA(x, ?y)",
-        "?p(?a)", "_(_, _, _, _, _)", "HasPart(\"North Pacific\", ?y)",
-        "Nope(?x)", "P0(?x, Unknown)",
+        "HasPart(?x, E1)",
+        "_(E0, ?y)",
+        "?p(E1, ?o)",
+        "R(?x, ?x)",
+        "R(?x, ?y, ?x)",
+        "?p(?x, ?x, ?x)",
+        "Bond(E0)",
+        "IsA(x, ?y)",
+        "?p(?a)",
+        "_(_, _, _, _, _)",
+        "HasPart(\"North Pacific\", ?y)",
+        "Nope(?x)",
+        "P0(?x, Unknown)",
     };
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
         hk_pattern p;
         hk_error err;
-        assert_int_equal(hk_pattern_parse(texts[i], strlen(texts[i]), &p,
-                                          &err), HK_OK);
+        assert_int_equal(hk_pattern_parse(texts[i], strlen(texts[i]), &p, &err),
+                         HK_OK);
         /* The oracle uses VARS x/y/z only: map other var names. */
         bool simple = true;
         for (uint32_t s = 0; s <= p.n_args; s++) {
@@ -431,10 +436,8 @@ static void test_patterns_vs_oracle(void **state) {
             bool has;
             while (hk_query_next(q, &f, &has, &err) == HK_OK && has) {
                 for (uint32_t s = 0; s <= p.n_args; s++) {
-                    const hk_term *tm = s == 0 ? &p.predicate
-                                               : &p.args[s - 1];
-                    if (tm->kind != HK_TERM_VAR)
-                        continue;
+                    const hk_term *tm = s == 0 ? &p.predicate : &p.args[s - 1];
+                    if (tm->kind != HK_TERM_VAR) continue;
                     const char *b = hk_query_binding(q, tm->text);
                     assert_non_null(b);
                     assert_string_equal(b, s == 0 ? f.st.predicate
@@ -453,8 +456,9 @@ static void test_patterns_vs_oracle(void **state) {
 
 /* Pages through a query (scan when p == NULL) in pages of `page` rows,
  * each page in a fresh read txn; returns all ids. */
-static size_t page_through(const hk_scan *sc, const hk_pattern *p,
-                           size_t page, hk_fact_id *out, size_t cap) {
+static size_t page_through(const hk_scan *sc, const hk_pattern *p, size_t page,
+                           hk_fact_id *out, size_t cap)
+{
     hk_buf cur = HK_BUF_INIT;
     size_t n = 0;
     hk_error err;
@@ -464,15 +468,13 @@ static size_t page_through(const hk_scan *sc, const hk_pattern *p,
         const char *c = cur.data ? cur.data : NULL;
         hk_err e = p ? hk_query_open_pattern(t, p, c, &q, &err)
                      : hk_query_open_scan(t, sc, c, &q, &err);
-        if (e)
-            fprintf(stderr, "open with cursor: %s\n", err.message);
+        if (e) fprintf(stderr, "open with cursor: %s\n", err.message);
         assert_int_equal(e, HK_OK);
         bool has = true;
         for (size_t i = 0; i < page; i++) {
             hk_fact_id id;
             assert_int_equal(hk_query_next_id(q, &id, &has, &err), HK_OK);
-            if (!has)
-                break;
+            if (!has) break;
             assert_true(n < cap);
             out[n++] = id;
         }
@@ -481,24 +483,26 @@ static size_t page_through(const hk_scan *sc, const hk_pattern *p,
         assert_true(cur.len <= HK_MAX_CURSOR_BYTES);
         for (size_t i = 0; i < cur.len; i++)
             assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
-                                   "opqrstuvwxyz0123456789-_", cur.data[i]));
+                                   "opqrstuvwxyz0123456789-_",
+                                   cur.data[i]));
         hk_query_close(q);
         hk_txn_abort(t);
-        if (cur.len == 0)
-            break;
+        if (cur.len == 0) break;
     }
     hk_buf_free(&cur);
     return n;
 }
 
-static void check_paging(const hk_scan *sc, const hk_pattern *p) {
+static void check_paging(const hk_scan *sc, const hk_pattern *p)
+{
     hk_fact_id *all = malloc(g_n * sizeof *all);
     hk_fact_id *paged = malloc(g_n * sizeof *paged);
     hk_txn *t = tu_begin(g_store, false);
     hk_query *q;
     hk_error err;
     assert_int_equal(p ? hk_query_open_pattern(t, p, NULL, &q, &err)
-                       : hk_query_open_scan(t, sc, NULL, &q, &err), HK_OK);
+                       : hk_query_open_scan(t, sc, NULL, &q, &err),
+                     HK_OK);
     size_t n = run_ids(q, all, g_n);
     hk_query_close(q);
     hk_txn_abort(t);
@@ -512,7 +516,8 @@ static void check_paging(const hk_scan *sc, const hk_pattern *p) {
     free(paged);
 }
 
-static void test_cursor_paging(void **state) {
+static void test_cursor_paging(void **state)
+{
     (void)state;
     hk_scan sc = HK_SCAN_INIT;
     check_paging(&sc, NULL);
@@ -538,14 +543,15 @@ static void test_cursor_paging(void **state) {
     for (size_t i = 0; i < 5; i++) {
         hk_pattern p;
         hk_error err;
-        assert_int_equal(hk_pattern_parse(texts[i], strlen(texts[i]), &p,
-                                          &err), HK_OK);
+        assert_int_equal(hk_pattern_parse(texts[i], strlen(texts[i]), &p, &err),
+                         HK_OK);
         check_paging(NULL, &p);
         hk_pattern_release(&p);
     }
 }
 
-static void test_cursor_across_writes(void **state) {
+static void test_cursor_across_writes(void **state)
+{
     (void)state;
     /* Rows added after the cursor was taken appear later; none repeat.
      * (Arity 6: no pattern or entity of the oracle tests can match.) */
@@ -590,7 +596,8 @@ static void test_cursor_across_writes(void **state) {
     hk_buf_free(&cur);
 }
 
-static void test_malformed_cursors(void **state) {
+static void test_malformed_cursors(void **state)
+{
     (void)state;
     hk_txn *t = tu_begin(g_store, false);
     hk_scan sc = HK_SCAN_INIT;
@@ -625,8 +632,8 @@ static void test_malformed_cursors(void **state) {
         int flips = 1 + (int)(tu_rand(&rng) % 3);
         for (int f = 0; f < flips; f++)
             buf[tu_rand(&rng) % len] =
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-                    [tu_rand(&rng) % 64];
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                "-_"[tu_rand(&rng) % 64];
         hk_err e = hk_query_open_scan(t, &sc, buf, &q, &err);
         assert_true(e == HK_OK || e == HK_ERR_INVALID);
         if (e == HK_OK) {
@@ -643,7 +650,8 @@ static void test_malformed_cursors(void **state) {
 
 /* ==== Counts and listings ==== */
 
-static void test_counts_and_lists(void **state) {
+static void test_counts_and_lists(void **state)
+{
     (void)state;
     hk_txn *t = tu_begin(g_store, false);
     hk_error err;
@@ -660,8 +668,7 @@ static void test_counts_and_lists(void **state) {
                 want++;
                 want_ar[g_facts[i].n]++;
             }
-        assert_int_equal(hk_store_count_predicate(t, PRED[p], &n, &err),
-                         HK_OK);
+        assert_int_equal(hk_store_count_predicate(t, PRED[p], &n, &err), HK_OK);
         assert_int_equal(n, want);
         assert_int_equal(hk_store_predicate_arities(t, PRED[p], ar, &err),
                          HK_OK);
@@ -672,8 +679,7 @@ static void test_counts_and_lists(void **state) {
     for (int e = 0; e < N_ENT; e++) {
         uint64_t want = 0, n;
         for (size_t i = 0; i < g_n; i++) {
-            if (!g_facts[i].alive)
-                continue;
+            if (!g_facts[i].alive) continue;
             for (int a = 0; a < g_facts[i].n; a++)
                 if (g_facts[i].arg[a] == e) {
                     want++;
@@ -713,8 +719,7 @@ static void test_counts_and_lists(void **state) {
         total += nv;
         hk_name_counts_free(v, nv);
         after = last;
-        if (nv < 2)
-            break;
+        if (nv < 2) break;
     }
     assert_int_equal(total, st.predicates);
     assert_int_equal(hk_store_list_entities(t, NULL, 100, 1, &v, &nv, &err),
@@ -724,12 +729,11 @@ static void test_counts_and_lists(void **state) {
         uint64_t c;
         hk_store_count_entity(t, v[i].name, &c, &err);
         assert_int_equal(v[i].count, c);
-        if (i)
-            assert_true(strcmp(v[i - 1].name, v[i].name) < 0);
+        if (i) assert_true(strcmp(v[i - 1].name, v[i].name) < 0);
     }
     hk_name_counts_free(v, nv);
-    assert_int_equal(hk_store_list_entities(t, NULL, 100, 1000000, &v, &nv,
-                                            &err), HK_OK);
+    assert_int_equal(
+        hk_store_list_entities(t, NULL, 100, 1000000, &v, &nv, &err), HK_OK);
     assert_int_equal(nv, 0);
     hk_name_counts_free(v, nv);
     hk_txn_abort(t);
@@ -738,7 +742,8 @@ static void test_counts_and_lists(void **state) {
 /* Adds, MERGE re-adds, deletes, updates and reads all inside one write
  * transaction (pending index writes must be visible to every read), then
  * the same checks after commit. */
-static void check_all(hk_txn *t) {
+static void check_all(hk_txn *t)
+{
     const char *preds[] = {NULL, "HasPart", "R"};
     const char *ents[] = {NULL, "E0", "x"};
     for (size_t pi = 0; pi < 3; pi++)
@@ -759,8 +764,7 @@ static void check_all(hk_txn *t) {
     for (int e = 0; e < N_ENT; e++) {
         uint64_t want = 0, n;
         for (size_t i = 0; i < g_n; i++) {
-            if (!g_facts[i].alive)
-                continue;
+            if (!g_facts[i].alive) continue;
             for (int a = 0; a < g_facts[i].n; a++)
                 if (g_facts[i].arg[a] == e) {
                     want++;
@@ -772,7 +776,8 @@ static void check_all(hk_txn *t) {
     }
 }
 
-static void test_single_txn_mixed(void **state) {
+static void test_single_txn_mixed(void **state)
+{
     (void)state;
     uint64_t rng = 1234;
     hk_error err;
@@ -795,8 +800,7 @@ static void test_single_txn_mixed(void **state) {
             assert_int_equal(again, f.id);
         } else {
             ofact *f = &g_facts[tu_rand(&rng) % g_n];
-            if (!f->alive)
-                continue;
+            if (!f->alive) continue;
             if (r < 8) {
                 assert_int_equal(hk_store_delete(t, f->id, &err), HK_OK);
                 f->alive = false;
@@ -844,7 +848,8 @@ static void test_single_txn_mixed(void **state) {
     hk_txn_abort(t);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scans_vs_oracle),
         cmocka_unit_test(test_patterns_vs_oracle),

@@ -27,7 +27,8 @@
 
 #include <lmdb.h>
 
-static void test_peeked_row_after_write_in_write_txn(void **state) {
+static void test_peeked_row_after_write_in_write_txn(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("regress-peek");
     hk_store *s = tu_open(dir);
@@ -95,7 +96,8 @@ static void test_peeked_row_after_write_in_write_txn(void **state) {
     free(dir);
 }
 
-static void small_kb(const char *dir) {
+static void small_kb(const char *dir)
+{
     hk_store *s = tu_open(dir);
     for (int r = 0; r < 5; r++) {
         hk_txn *t = tu_begin(s, true);
@@ -111,7 +113,8 @@ static void small_kb(const char *dir) {
 
 /* Child: opens the KB with LMDB alone (as builds before hakgal.lock did),
  * says 'y', waits for the parent, then commits key "probe" into meta. */
-static int old_build_child(const char *dir, int ready, int go) {
+static int old_build_child(const char *dir, int ready, int go)
+{
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
@@ -120,8 +123,7 @@ static int old_build_child(const char *dir, int ready, int go) {
         mdb_env_set_mapsize(env, 1ull << 30) ||
         mdb_env_open(env, dir, MDB_NOTLS, 0644))
         return 1;
-    if (write(ready, "y", 1) != 1 || read(go, &c, 1) != 1)
-        return 2;
+    if (write(ready, "y", 1) != 1 || read(go, &c, 1) != 1) return 2;
     MDB_val k = {5, (void *)"probe"}, d = {3, (void *)"old"};
     if (mdb_txn_begin(env, NULL, 0, &txn) ||
         mdb_dbi_open(txn, "meta", 0, &dbi) || mdb_put(txn, dbi, &k, &d, 0) ||
@@ -131,7 +133,8 @@ static int old_build_child(const char *dir, int ready, int go) {
     return 0;
 }
 
-static void test_compact_refused_while_an_old_build_has_it_open(void **st) {
+static void test_compact_refused_while_an_old_build_has_it_open(void **st)
+{
     (void)st;
     char *dir = tu_tmpdir("regress-oldbuild");
     small_kb(dir);
@@ -174,7 +177,8 @@ static void test_compact_refused_while_an_old_build_has_it_open(void **st) {
     free(dir);
 }
 
-static void test_compact_keeps_mode_and_owner(void **st) {
+static void test_compact_keeps_mode_and_owner(void **st)
+{
     (void)st;
     char *dir = tu_tmpdir("regress-mode");
     small_kb(dir);
@@ -182,8 +186,7 @@ static void test_compact_keeps_mode_and_owner(void **st) {
     snprintf(data, sizeof data, "%s/data.mdb", dir);
     assert_int_equal(chmod(data, 0600), 0);
     bool root = geteuid() == 0;
-    if (root)
-        assert_int_equal(chown(data, 65534, 65534), 0);
+    if (root) assert_int_equal(chown(data, 65534, 65534), 0);
     hk_error err;
     hk_compact_report r;
     assert_int_equal(hk_store_compact(dir, &r, &err), HK_OK);
@@ -199,7 +202,8 @@ static void test_compact_keeps_mode_and_owner(void **st) {
     free(dir);
 }
 
-static uint64_t count_facts(const char *dir) {
+static uint64_t count_facts(const char *dir)
+{
     hk_store *s = tu_open(dir);
     hk_txn *t = tu_begin(s, false);
     tu_check(t);
@@ -211,7 +215,8 @@ static uint64_t count_facts(const char *dir) {
     return st.facts;
 }
 
-static void test_compact_on_a_full_disk(void **st) {
+static void test_compact_on_a_full_disk(void **st)
+{
     (void)st;
     char *mnt = tu_tmpdir("regress-full"); /* created by mkdtemp */
     if (mount("tmpfs", mnt, "tmpfs", 0, "size=2m") != 0) {
@@ -257,7 +262,8 @@ static void test_compact_on_a_full_disk(void **st) {
     free(mnt);
 }
 
-static void test_backup_and_restore_keep_mode_and_owner(void **st) {
+static void test_backup_and_restore_keep_mode_and_owner(void **st)
+{
     (void)st;
     char *dir = tu_tmpdir("regress-bmode");
     char *bdir = tu_tmpdir("regress-bmode-bk");
@@ -277,8 +283,7 @@ static void test_backup_and_restore_keep_mode_and_owner(void **st) {
     assert_int_equal(hk_backup_verify(bk, NULL, &err), HK_OK);
 
     bool root = geteuid() == 0;
-    if (root)
-        assert_int_equal(chown(data, 65534, 65534), 0);
+    if (root) assert_int_equal(chown(data, 65534, 65534), 0);
     assert_int_equal(hk_backup_restore(bk, dir, true, &err), HK_OK);
     assert_int_equal(stat(data, &sb), 0);
     assert_int_equal(sb.st_mode & 07777, 0600);
@@ -296,7 +301,8 @@ static void test_backup_and_restore_keep_mode_and_owner(void **st) {
 /* A query whose read transaction was reset and renewed would read its
  * LMDB cursor's and read-ahead buffer's pages of the old snapshot, which
  * writers may have reused meanwhile; it must refuse instead. */
-static void test_query_refuses_a_renewed_snapshot(void **st) {
+static void test_query_refuses_a_renewed_snapshot(void **st)
+{
     (void)st;
     char *dir = tu_tmpdir("regress-renew");
     hk_store *s = tu_open(dir);
@@ -345,7 +351,8 @@ static void test_query_refuses_a_renewed_snapshot(void **st) {
     free(dir);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peeked_row_after_write_in_write_txn),
         cmocka_unit_test(test_compact_refused_while_an_old_build_has_it_open),

@@ -9,18 +9,19 @@ static char *g_dir;
 static hk_store *g_store;
 static hk_fact_id g_haspart1, g_haspart2, g_cpu_isa, g_tcp, g_proc;
 
-static int setup(void **state) {
+static int setup(void **state)
+{
     (void)state;
     g_dir = tu_tmpdir("search");
     g_store = tu_open(g_dir);
     hk_txn *t = tu_begin(g_store, true);
-    g_haspart1 = tu_add(t, tu_st("HasPart", "Computer", "Motherboard", NULL),
-                        NULL);
+    g_haspart1 =
+        tu_add(t, tu_st("HasPart", "Computer", "Motherboard", NULL), NULL);
     tu_add(t, tu_st("IsA", "Water", "Molecule", NULL), NULL);
     g_cpu_isa = tu_add(t, tu_st("IsA", "CPU", "Chip", NULL), NULL);
     g_tcp = tu_add(t, tu_st("Uses", "Internet", "TCP/IP", NULL), NULL);
-    g_proc = tu_add(t, tu_st("Performs", "Processor", "Arithmetic", NULL),
-                    NULL);
+    g_proc =
+        tu_add(t, tu_st("Performs", "Processor", "Arithmetic", NULL), NULL);
     /* Many facts that share the common token "is". */
     for (int i = 0; i < 200; i++) {
         char a[32];
@@ -32,7 +33,8 @@ static int setup(void **state) {
     return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
     (void)state;
     hk_store_close(g_store);
     tu_rmrf(g_dir);
@@ -40,7 +42,8 @@ static int teardown(void **state) {
     return 0;
 }
 
-static size_t search(const char *q, size_t limit, hk_search_hit **hits) {
+static size_t search(const char *q, size_t limit, hk_search_hit **hits)
+{
     hk_txn *t = tu_begin(g_store, false);
     size_t n = 0;
     hk_error err;
@@ -53,7 +56,8 @@ static size_t search(const char *q, size_t limit, hk_search_hit **hits) {
     return n;
 }
 
-static void test_camel_case(void **state) {
+static void test_camel_case(void **state)
+{
     (void)state;
     hk_search_hit *h;
     /* "has part" finds HasPart facts, newest first among equals. */
@@ -75,7 +79,8 @@ static void test_camel_case(void **state) {
     hk_free(h);
 }
 
-static void test_exact_symbol_first(void **state) {
+static void test_exact_symbol_first(void **state)
+{
     (void)state;
     hk_search_hit *h;
     size_t n = search("CPU", 10, &h);
@@ -94,7 +99,8 @@ static void test_exact_symbol_first(void **state) {
     hk_free(h);
 }
 
-static void test_prefix_and_misses(void **state) {
+static void test_prefix_and_misses(void **state)
+{
     (void)state;
     hk_search_hit *h;
     size_t n = search("proc", 10, &h);
@@ -120,7 +126,8 @@ static void test_prefix_and_misses(void **state) {
 
 /* A predicate and an entity that are both common: the few facts holding
  * both must still be found and ranked first. */
-static void test_common_pred_and_entity(void **state) {
+static void test_common_pred_and_entity(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("search2");
     hk_store *s = tu_open(dir);
@@ -143,8 +150,7 @@ static void test_common_pred_and_entity(void **state) {
     hk_search_hit *h;
     size_t n;
     hk_error err;
-    assert_int_equal(hk_store_search(t, "HasPart Hub", 5, &h, &n, &err),
-                     HK_OK);
+    assert_int_equal(hk_store_search(t, "HasPart Hub", 5, &h, &n, &err), HK_OK);
     assert_int_equal(n, 5);
     assert_int_equal(h[0].id, want[2]);
     assert_int_equal(h[1].id, want[1]);
@@ -157,7 +163,8 @@ static void test_common_pred_and_entity(void **state) {
     free(dir);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_camel_case),
         cmocka_unit_test(test_exact_symbol_first),

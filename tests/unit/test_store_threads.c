@@ -20,7 +20,8 @@ static atomic_int g_done;
 static atomic_int g_errors;
 
 /* Fact k (1-based id order) is Link(node<k>, node<k % 97>, "w <k>"). */
-static void expect_fact(const hk_fact *f) {
+static void expect_fact(const hk_fact *f)
+{
     char a[32], b[32], c[32];
     unsigned long long k = f->id;
     snprintf(a, sizeof a, "node%llu", k);
@@ -34,7 +35,8 @@ static void expect_fact(const hk_fact *f) {
     }
 }
 
-static void *writer(void *p) {
+static void *writer(void *p)
+{
     (void)p;
     uint64_t k = 1;
     for (int tx = 0; tx < WRITER_TXNS; tx++) {
@@ -56,20 +58,20 @@ static void *writer(void *p) {
                 id != k)
                 atomic_fetch_add(&g_errors, 1);
         }
-        if (hk_txn_commit(t, &err))
-            atomic_fetch_add(&g_errors, 1);
+        if (hk_txn_commit(t, &err)) atomic_fetch_add(&g_errors, 1);
     }
     atomic_store(&g_done, 1);
     return NULL;
 }
 
 typedef struct reader_arg {
-    hk_txn *t;        /* read txn to use (may come from another thread) */
-    int rounds;       /* at least this many rounds */
-    uint64_t seed;    /* which entities to look at */
+    hk_txn *t;     /* read txn to use (may come from another thread) */
+    int rounds;    /* at least this many rounds */
+    uint64_t seed; /* which entities to look at */
 } reader_arg;
 
-static void *reader(void *p) {
+static void *reader(void *p)
+{
     reader_arg *ra = p;
     hk_fact f;
     hk_error err;
@@ -113,7 +115,8 @@ static void *reader(void *p) {
     return NULL;
 }
 
-static void test_readers_and_writer(void **state) {
+static void test_readers_and_writer(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("threads");
     g_store = tu_open(dir);
@@ -155,11 +158,12 @@ static void test_readers_and_writer(void **state) {
  * other transaction (which drops the writer symbol cache). Every committed
  * fact must decode to what was written and MERGE must stay exact. */
 typedef struct dual_arg {
-    hk_store *s;   /* store */
-    int who;       /* 0 or 1 */
+    hk_store *s; /* store */
+    int who;     /* 0 or 1 */
 } dual_arg;
 
-static void *dual_writer(void *p) {
+static void *dual_writer(void *p)
+{
     dual_arg *a = p;
     for (int tx = 0; tx < 40; tx++) {
         hk_txn *t;
@@ -188,7 +192,8 @@ static void *dual_writer(void *p) {
     return NULL;
 }
 
-static void test_two_writers(void **state) {
+static void test_two_writers(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("dual");
     hk_store *s = tu_open(dir);
@@ -235,7 +240,8 @@ static void test_two_writers(void **state) {
     free(dir);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_readers_and_writer),
         cmocka_unit_test(test_two_writers),

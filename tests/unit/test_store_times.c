@@ -7,7 +7,8 @@
 #include "test_store_util.h"
 
 static hk_err add_with(hk_txn *t, const char *text, const hk_fact_meta *m,
-                       hk_fact_id *id, bool *created, hk_error *err) {
+                       hk_fact_id *id, bool *created, hk_error *err)
+{
     hk_statement st;
     assert_int_equal(hk_statement_parse(text, strlen(text), &st, NULL), HK_OK);
     hk_err e = hk_store_add(t, &st, m, id, created, err);
@@ -15,7 +16,8 @@ static hk_err add_with(hk_txn *t, const char *text, const hk_fact_meta *m,
     return e;
 }
 
-static void test_times_kept_and_checked(void **state) {
+static void test_times_kept_and_checked(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("times");
     hk_store *s = tu_open(dir);
@@ -84,7 +86,8 @@ static void test_times_kept_and_checked(void **state) {
     free(dir);
 }
 
-static void test_count_created_by_day(void **state) {
+static void test_count_created_by_day(void **state)
+{
     (void)state;
     char *dir = tu_tmpdir("times-days");
     hk_store *s = tu_open(dir);
@@ -123,8 +126,7 @@ static void test_count_created_by_day(void **state) {
     tu_commit(t);
     t = tu_begin(s, false);
     int64_t today = hk_now_us() / day;
-    assert_int_equal(hk_store_count_created(t, today - 1, 3, per, &err),
-                     HK_OK);
+    assert_int_equal(hk_store_count_created(t, today - 1, 3, per, &err), HK_OK);
     assert_true(per[1] == 1 || per[2] == 1); /* midnight may pass */
     assert_int_equal(hk_store_count_created(t, 0, 0, per, &err),
                      HK_ERR_INVALID);
@@ -136,7 +138,8 @@ static void test_count_created_by_day(void **state) {
     free(dir);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_times_kept_and_checked),
         cmocka_unit_test(test_count_created_by_day),

@@ -21,11 +21,11 @@
 #include "store/store_int.h" /* hk_store_check */
 
 /* A fresh empty directory path (not created) under $HK_TEST_TMP. */
-static inline char *tu_tmpdir(const char *tag) {
+static inline char *tu_tmpdir(const char *tag)
+{
     const char *base = getenv("HK_TEST_TMP");
     char tmpl[512];
-    if (!base || !*base)
-        base = "/tmp";
+    if (!base || !*base) base = "/tmp";
     mkdir(base, 0755);
     snprintf(tmpl, sizeof tmpl, "%s/store-%s-XXXXXX", base, tag);
     char *d = mkdtemp(tmpl);
@@ -33,14 +33,15 @@ static inline char *tu_tmpdir(const char *tag) {
     return strdup(d);
 }
 
-static inline void tu_rmrf(const char *dir) {
+static inline void tu_rmrf(const char *dir)
+{
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-static inline hk_store *tu_open(const char *dir) {
+static inline hk_store *tu_open(const char *dir)
+{
     hk_store_options o = {0};
     hk_store *s = NULL;
     hk_error err;
@@ -48,32 +49,32 @@ static inline hk_store *tu_open(const char *dir) {
     o.no_sync = true;
     o.map_size = 1ull << 30;
     hk_err e = hk_store_open(dir, &o, &s, &err);
-    if (e)
-        fprintf(stderr, "open: %s\n", err.message);
+    if (e) fprintf(stderr, "open: %s\n", err.message);
     assert_int_equal(e, HK_OK);
     return s;
 }
 
-static inline hk_txn *tu_begin(hk_store *s, bool write) {
+static inline hk_txn *tu_begin(hk_store *s, bool write)
+{
     hk_txn *t = NULL;
     hk_error err;
     hk_err e = hk_txn_begin(s, write, &t, &err);
-    if (e)
-        fprintf(stderr, "begin: %s\n", err.message);
+    if (e) fprintf(stderr, "begin: %s\n", err.message);
     assert_int_equal(e, HK_OK);
     return t;
 }
 
-static inline void tu_commit(hk_txn *t) {
+static inline void tu_commit(hk_txn *t)
+{
     hk_error err;
     hk_err e = hk_txn_commit(t, &err);
-    if (e)
-        fprintf(stderr, "commit: %s\n", err.message);
+    if (e) fprintf(stderr, "commit: %s\n", err.message);
     assert_int_equal(e, HK_OK);
 }
 
 /* Builds a caller-owned statement from a predicate and NULL-ended args. */
-static inline hk_statement tu_st(const char *pred, ...) {
+static inline hk_statement tu_st(const char *pred, ...)
+{
     hk_statement st;
     va_list ap;
     memset(&st, 0, sizeof st);
@@ -86,32 +87,32 @@ static inline hk_statement tu_st(const char *pred, ...) {
     return st;
 }
 
-static inline hk_fact_id tu_add(hk_txn *t, hk_statement st, bool *created) {
+static inline hk_fact_id tu_add(hk_txn *t, hk_statement st, bool *created)
+{
     hk_fact_id id = 0;
     hk_error err;
     hk_err e = hk_store_add(t, &st, NULL, &id, created, &err);
-    if (e)
-        fprintf(stderr, "add: %s\n", err.message);
+    if (e) fprintf(stderr, "add: %s\n", err.message);
     assert_int_equal(e, HK_OK);
     assert_true(id > 0);
     return id;
 }
 
 /* Asserts that every index and counter agrees with the facts. */
-static inline void tu_check(hk_txn *t) {
+static inline void tu_check(hk_txn *t)
+{
     bool ok = false;
     char why[256];
     hk_error err;
     hk_err e = hk_store_check(t, &ok, why, sizeof why, &err);
-    if (e)
-        fprintf(stderr, "check: %s\n", err.message);
+    if (e) fprintf(stderr, "check: %s\n", err.message);
     assert_int_equal(e, HK_OK);
-    if (!ok)
-        fprintf(stderr, "check: %s\n", why);
+    if (!ok) fprintf(stderr, "check: %s\n", why);
     assert_true(ok);
 }
 
-static inline uint64_t tu_rand(uint64_t *s) {
+static inline uint64_t tu_rand(uint64_t *s)
+{
     /* splitmix64: deterministic across runs */
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
