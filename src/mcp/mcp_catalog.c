@@ -204,7 +204,7 @@ static hk_err facts_resource(hk_mcp_server *s, const char *uri,
         bool has = false;
         rc = hk_query_next(q, &f, &has, err);
         if (rc != HK_OK || !has) break;
-        json_array_append_new(facts, mcp_fact_json(&f));
+        json_array_append_new(facts, hk_svc_fact_jansson(&f));
     }
     hk_query_close(q);
     if (t) hk_txn_abort(t);

@@ -22,6 +22,7 @@
 #include <pthread.h>
 
 #include "mcp/mcp.h"
+#include "service/service.h"
 
 /* ==== Tools ==== */
 
@@ -145,10 +146,6 @@ hk_err mcp_path_allowed(const hk_mcp_server *s, const char *path,
 
 /* ==== JSON helpers ==== */
 
-/* A fact as {"id","statement","predicate","args","confidence","source",
- * "tags","created","updated"}. New reference or NULL on allocation
- * failure. */
-json_t *mcp_fact_json(const hk_fact *f);
 /* Canonical statement text of f into buf (reset first). */
 hk_err mcp_fact_statement(const hk_fact *f, hk_buf *buf);
 /* Parses a statement argument; the error message names the field. */

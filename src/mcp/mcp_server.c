@@ -659,34 +659,6 @@ hk_err mcp_fact_statement(const hk_fact *f, hk_buf *buf)
     return hk_statement_format(&f->st, buf);
 }
 
-json_t *mcp_fact_json(const hk_fact *f)
-{
-    hk_buf b = HK_BUF_INIT;
-    json_t *o = NULL, *args = NULL, *tags = NULL;
-    if (hk_statement_format(&f->st, &b) != HK_OK) goto fail;
-    args = json_array();
-    tags = json_array();
-    if (!args || !tags) goto fail;
-    for (uint32_t i = 0; i < f->st.n_args; i++)
-        if (json_array_append_new(args, json_string(f->st.args[i]))) goto fail;
-    for (uint32_t i = 0; i < f->n_tags; i++)
-        if (json_array_append_new(tags, json_string(f->tags[i]))) goto fail;
-    o = json_pack("{s:I, s:s, s:s, s:o, s:f, s:o, s:o, s:o, s:o}", "id",
-                  (json_int_t)f->id, "statement", b.data, "predicate",
-                  f->st.predicate, "args", args, "confidence", f->confidence,
-                  "source", f->source ? json_string(f->source) : json_null(),
-                  "tags", tags, "created", mcp_time_json(f->created_us),
-                  "updated", mcp_time_json(f->updated_us));
-    args = tags = NULL; /* stolen (or freed) by json_pack's "o" */
-    hk_buf_free(&b);
-    return o;
-fail:
-    json_decref(args);
-    json_decref(tags);
-    hk_buf_free(&b);
-    return NULL;
-}
-
 hk_err mcp_parse_statement(const char *text, const char *field,
                            hk_statement *st, hk_error *err)
 {

@@ -50,7 +50,5 @@ hk_err mcp_t_project_hub_digest(mcp_call *c, json_t **out, hk_error *err);
  * JSON array; *total (may be NULL) gets the rows seen. */
 hk_err mcp_scan_facts(mcp_call *c, hk_txn *t, const hk_scan *scan, size_t limit,
                       json_t **facts, hk_error *err);
-/* An audit entry as JSON. */
-json_t *mcp_audit_json(const hk_audit_entry *a);
 
 #endif /* HK_MCP_TOOLS_H */

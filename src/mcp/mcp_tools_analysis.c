@@ -108,7 +108,7 @@ hk_err mcp_t_semantic_similarity(mcp_call *c, json_t **out, hk_error *err)
         double score = mcp_similarity(&want, &got);
         mcp_profile_release(&got);
         if (score + 1e-12 < threshold) continue;
-        json_t *j = mcp_fact_json(&f);
+        json_t *j = hk_svc_fact_jansson(&f);
         if (!j) {
             rc = HK_ERR_NOMEM;
             break;
@@ -888,9 +888,9 @@ hk_err mcp_t_analyze_duplicates(mcp_call *c, json_t **out, hk_error *err)
              i++) {
             json_t *ja = NULL, *jb = NULL;
             if (hk_store_get(t, ids[pairs[i].a], &f, err) == HK_OK)
-                ja = mcp_fact_json(&f);
+                ja = hk_svc_fact_jansson(&f);
             if (hk_store_get(t, ids[pairs[i].b], &g, err) == HK_OK)
-                jb = mcp_fact_json(&g);
+                jb = hk_svc_fact_jansson(&g);
             if (ja && jb)
                 json_array_append_new(
                     arr, json_pack("{s:f, s:o, s:o}", "score",

@@ -29,7 +29,7 @@ hk_err mcp_scan_facts(mcp_call *c, hk_txn *t, const hk_scan *scan, size_t limit,
         bool has = false;
         rc = hk_query_next(q, &f, &has, err);
         if (rc != HK_OK || !has) break;
-        json_t *j = mcp_fact_json(&f);
+        json_t *j = hk_svc_fact_jansson(&f);
         if (!j || json_array_append_new(arr, j)) rc = HK_ERR_NOMEM;
     }
     hk_query_close(q);
@@ -41,23 +41,6 @@ hk_err mcp_scan_facts(mcp_call *c, hk_txn *t, const hk_scan *scan, size_t limit,
     }
     *facts = arr;
     return HK_OK;
-}
-
-json_t *mcp_audit_json(const hk_audit_entry *a)
-{
-    char hex[65];
-    hk_hex(a->hash, 32, hex);
-    json_t *before = a->before ? json_loads(a->before, 0, NULL) : NULL;
-    json_t *after = a->after ? json_loads(a->after, 0, NULL) : NULL;
-    if (a->before && !before) before = json_string(a->before);
-    if (a->after && !after) after = json_string(a->after);
-    return json_pack(
-        "{s:I, s:o, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:s}", "seq",
-        (json_int_t)a->seq, "time", mcp_time_json(a->time_us), "actor",
-        a->actor ? a->actor : "", "op", a->op ? a->op : "", "fact_id",
-        (json_int_t)a->fact_id, "fact_id_last", (json_int_t)a->fact_id_last,
-        "count", (json_int_t)a->count, "before", before ? before : json_null(),
-        "after", after ? after : json_null(), "hash", hex);
 }
 
 /* ==== search_knowledge ==== */
@@ -81,7 +64,7 @@ hk_err mcp_t_search_knowledge(mcp_call *c, json_t **out, hk_error *err)
             continue;
         }
         if (rc != HK_OK) break;
-        json_t *j = mcp_fact_json(&f);
+        json_t *j = hk_svc_fact_jansson(&f);
         if (!j) {
             rc = HK_ERR_NOMEM;
             break;

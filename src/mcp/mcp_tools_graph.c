@@ -135,7 +135,7 @@ hk_err mcp_t_find_isolated_facts(mcp_call *c, json_t **out, hk_error *err)
             if (n > 1) isolated = false;
         }
         if (rc == HK_OK && isolated)
-            json_array_append_new(facts, mcp_fact_json(&f));
+            json_array_append_new(facts, hk_svc_fact_jansson(&f));
     }
     hk_query_close(q);
     if (t) hk_txn_abort(t);
@@ -264,7 +264,7 @@ hk_err mcp_t_inference_chain(mcp_call *c, json_t **out, hk_error *err)
                 }
                 queue[qn] = f.id;
                 qdepth[qn++] = qdepth[head] + 1;
-                json_t *fj = mcp_fact_json(&f);
+                json_t *fj = hk_svc_fact_jansson(&f);
                 json_array_append_new(steps,
                                       json_pack("{s:i, s:s, s:o}", "depth",
                                                 qdepth[head] + 1, "via",

@@ -31,7 +31,7 @@ static json_t *audit_array(hk_audit_entry *v, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
-        json_t *j = mcp_audit_json(&v[i]);
+        json_t *j = hk_svc_audit_entry_jansson(&v[i]);
         if (!j || json_array_append_new(arr, j)) {
             json_decref(arr);
             return NULL;
@@ -229,7 +229,8 @@ hk_err mcp_t_get_fact_history(mcp_call *c, json_t **out, hk_error *err)
             for (size_t i = 0; arr && i < n && json_array_size(arr) < limit;
                  i++)
                 if (entry_mentions(&v[i], canon.data))
-                    json_array_append_new(arr, mcp_audit_json(&v[i]));
+                    json_array_append_new(arr,
+                                          hk_svc_audit_entry_jansson(&v[i]));
         }
     }
     if (t) hk_txn_abort(t);

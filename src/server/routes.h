@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "server/server_int.h"
+#include "service/service.h"
 
 /* A fact as sent by a client, validated and ready for the writer. Every
  * pointer points into `json` (kept alive by a reference) or `st.owned`. */
@@ -50,12 +51,6 @@ void hk_send_input_error(h2o_req_t *req, int status, const char *code,
  * the store error answer itself and returns NULL: the handler just returns.
  * End it with hk_loop_read_done(loop). err is cleared first. */
 hk_txn *hk_route_read_txn(h2o_req_t *req, hk_loop *loop, hk_error *err);
-
-/* Appends one audit entry as JSON. Any thread. */
-hk_err hk_audit_entry_write_json(const hk_audit_entry *e, hk_buf *out);
-/* Appends "[e1,e2,...]" for n entries. */
-hk_err hk_audit_entries_write_json(const hk_audit_entry *v, size_t n,
-                                   hk_buf *out);
 
 /* Reads fact id from txn and appends its JSON; HK_ERR_NOT_FOUND if gone. */
 hk_err hk_fact_json_by_id(hk_txn *txn, hk_fact_id id, hk_buf *out,

@@ -751,7 +751,7 @@ void hk_route_fact_history(hk_server *srv, h2o_req_t *req, const char *param)
     hk_buf b = HK_BUF_INIT;
     hk_err w = hk_buf_appendf(
         &b, "{\"fact_id\":%llu,\"entries\":", (unsigned long long)id);
-    if (w == HK_OK) w = hk_audit_entries_write_json(v, n, &b);
+    if (w == HK_OK) w = hk_svc_audit_entries_write_json(v, n, &b);
     if (w == HK_OK) w = hk_buf_append_str(&b, "}\n");
     hk_audit_entries_free(v, n);
     if (w == HK_OK)

@@ -501,7 +501,7 @@ void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param)
     }
     hk_buf b = HK_BUF_INIT;
     hk_err w = hk_buf_append_str(&b, "{\"entries\":");
-    if (w == HK_OK) w = hk_audit_entries_write_json(v, n, &b);
+    if (w == HK_OK) w = hk_svc_audit_entries_write_json(v, n, &b);
     if (w == HK_OK)
         w = hk_buf_appendf(&b, ",\"count\":%zu,\"next_before\":", n);
     if (w == HK_OK)

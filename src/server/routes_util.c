@@ -379,61 +379,12 @@ hk_err hk_fact_in_parse(hk_server *srv, json_t *obj, bool allow_string,
 
 /* ==== Output ==== */
 
-static hk_err append_raw_json_or_null(hk_buf *out, const char *s)
-{
-    return hk_buf_append_str(out, s && *s ? s : "null");
-}
-
-hk_err hk_audit_entry_write_json(const hk_audit_entry *e, hk_buf *out)
-{
-    char when[32];
-    hk_time_format(e->time_us, when);
-    char h[65], ph[65];
-    hk_hex(e->hash, 32, h);
-    hk_hex(e->prev_hash, 32, ph);
-    hk_err rc = hk_buf_appendf(out, "{\"seq\":%llu,\"time\":\"%s\",\"actor\":",
-                               (unsigned long long)e->seq, when);
-    if (rc == HK_OK)
-        rc = hk_buf_append_json_string(out, e->actor ? e->actor : "",
-                                       e->actor ? strlen(e->actor) : 0);
-    if (rc == HK_OK) rc = hk_buf_append_str(out, ",\"op\":");
-    if (rc == HK_OK)
-        rc = hk_buf_append_json_string(out, e->op ? e->op : "",
-                                       e->op ? strlen(e->op) : 0);
-    if (rc == HK_OK)
-        rc = hk_buf_appendf(out,
-                            ",\"fact_id\":%llu,\"fact_id_last\":%llu,"
-                            "\"count\":%llu,\"before\":",
-                            (unsigned long long)e->fact_id,
-                            (unsigned long long)e->fact_id_last,
-                            (unsigned long long)e->count);
-    if (rc == HK_OK) rc = append_raw_json_or_null(out, e->before);
-    if (rc == HK_OK) rc = hk_buf_append_str(out, ",\"after\":");
-    if (rc == HK_OK) rc = append_raw_json_or_null(out, e->after);
-    if (rc == HK_OK)
-        rc = hk_buf_appendf(out, ",\"prev_hash\":\"%s\",\"hash\":\"%s\"}", ph,
-                            h);
-    return rc;
-}
-
 hk_txn *hk_route_read_txn(h2o_req_t *req, hk_loop *loop, hk_error *err)
 {
     hk_error_clear(err);
     hk_txn *txn = hk_loop_read_txn(loop, err);
     if (!txn) hk_send_store_error(req, err);
     return txn;
-}
-
-hk_err hk_audit_entries_write_json(const hk_audit_entry *v, size_t n,
-                                   hk_buf *out)
-{
-    hk_err w = hk_buf_append(out, "[", 1);
-    for (size_t i = 0; w == HK_OK && i < n; i++) {
-        if (i) w = hk_buf_append(out, ",", 1);
-        if (w == HK_OK) w = hk_audit_entry_write_json(&v[i], out);
-    }
-    if (w == HK_OK) w = hk_buf_append(out, "]", 1);
-    return w;
 }
 
 hk_err hk_fact_json_by_id(hk_txn *txn, hk_fact_id id, hk_buf *out,

@@ -1,0 +1,79 @@
+/*
+ * service.h — the service layer: every operation that hakgal's interfaces
+ * offer (CLI commands, REST routes, MCP tools, and later GraphQL, gRPC and
+ * the web UI) exists here once, as a function that takes a typed request
+ * and yields a typed result or an hk_error. Adapters decode their
+ * transport's arguments into the request, call the function, and render
+ * the result; they hold no domain logic of their own.
+ *
+ * ==== Transactions ====
+ * Operations do not open transactions themselves: the caller passes the
+ * transaction it owns, because each adapter gets its transactions its own
+ * way (the server reuses a read transaction per event loop and funnels
+ * writes through its group-commit writer thread; the CLI opens one
+ * transaction per command; MCP over stdio writes through its environment's
+ * write callback). So:
+ *   - a read operation is `hk_err hk_svc_X(hk_txn *t, const hk_svc_X_req *,
+ *     hk_svc_X_res *, hk_error *)` on any transaction;
+ *   - a write operation is split into a decode/validate step that needs no
+ *     transaction (run on the caller's thread, errors answered at once) and
+ *     an apply step `hk_svc_X_apply(hk_txn *t, ..., hk_error *)` that runs
+ *     inside a write transaction and may run again when a group commit is
+ *     retried (it must reset its results first);
+ *   - hk_svc_write() runs an apply step in a transaction of its own and
+ *     commits it durably, for callers without a writer of their own.
+ *
+ * ==== JSON ====
+ * The JSON forms of facts, fact input (statement plus metadata), errors,
+ * audit entries and cursors are produced and parsed here and nowhere else.
+ *
+ * ==== Ownership and threads ====
+ * Every result struct has a hk_svc_X_res_free (or states that it holds no
+ * memory). A request's strings are borrowed from the caller for the call.
+ * The functions are thread-safe as far as the transactions passed are
+ * (one transaction per thread).
+ */
+#ifndef HK_SERVICE_H
+#define HK_SERVICE_H
+
+#include <jansson.h>
+
+#include "hakgal.h"
+
+/* Runs apply(t, arg, err) in a new write transaction on s, with actor as
+ * the audit actor (NULL = "local"), and commits durably. Nothing is
+ * committed when apply fails. */
+typedef hk_err (*hk_svc_apply_fn)(hk_txn *t, void *arg, hk_error *err);
+hk_err hk_svc_write(hk_store *s, const char *actor, hk_svc_apply_fn apply,
+                    void *arg, hk_error *err);
+
+/* ==== JSON codec ==== */
+
+/* A fact as one JSON object: {"id","statement","predicate","args",
+ * "confidence","source","tags","context","created","updated"}. The text
+ * form is hk_fact_write_json's (the only renderer of a fact); the jansson
+ * form is parsed from it, for adapters that build jansson documents. New
+ * reference, NULL only when out of memory. */
+json_t *hk_svc_fact_jansson(const hk_fact *f);
+
+/* An audit entry as one JSON object: {"seq","time","actor","op","fact_id",
+ * "fact_id_last","count","before","after","prev_hash","hash"}; before and
+ * after are the stored JSON (or null). Appends to out. */
+hk_err hk_svc_audit_entry_write_json(const hk_audit_entry *e, hk_buf *out);
+/* Appends "[e1,e2,...]" for n entries. */
+hk_err hk_svc_audit_entries_write_json(const hk_audit_entry *v, size_t n,
+                                       hk_buf *out);
+/* The same as a jansson value. New reference, NULL when out of memory. */
+json_t *hk_svc_audit_entry_jansson(const hk_audit_entry *e);
+
+/* ==== Facts: add, get, update, metadata, delete, batch, history ==== */
+
+/* ==== Reads: query, search, entities, predicates, stats ==== */
+
+/* ==== Audit, backup, restore, compaction, import, export ==== */
+
+/* ==== Analysis and graph (legacy tool operations) ==== */
+
+/* ==== Project hub ==== */
+
+#endif /* HK_SERVICE_H */
