@@ -155,7 +155,8 @@ static hk_err copy_fact_count(const char *dir, uint64_t *facts, hk_error *err)
     MDB_dbi dbi;
     int rc;
     *facts = 0;
-    if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 32)) ||
+    if ((rc = mdb_env_create(&env)) ||
+        (rc = mdb_env_set_maxdbs(env, HKS_DBS_MAX)) ||
         (rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK, 0644)) ||
         (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) ||
         (rc = mdb_dbi_open(txn, "meta", 0, &dbi)))
@@ -266,11 +267,12 @@ hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
     MDB_cursor *rc_cur = NULL, *wc = NULL;
     int rc;
     hk_err e = HK_OK;
-    size_t n_db = hk_store_db_count(), since_commit = 0;
+    size_t n_db = hk_store_db_count(s), since_commit = 0;
 
     MDB_envinfo info;
     mdb_env_info(s->env, &info); /* the map in use (>= the file) */
-    if ((rc = mdb_env_create(&dst)) || (rc = mdb_env_set_maxdbs(dst, 32)) ||
+    if ((rc = mdb_env_create(&dst)) ||
+        (rc = mdb_env_set_maxdbs(dst, HKS_DBS_MAX)) ||
         (rc = mdb_env_set_mapsize(dst, info.me_mapsize)) ||
         (rc =
              mdb_env_open(dst, dir, MDB_NOLOCK | MDB_NOSYNC | env_flags, 0644)))

@@ -4,8 +4,10 @@
  * it, its `by_pred` and per-position `by_arg` entries exist, and the
  * totals of every index equal what the facts imply (so no index holds an
  * entry without a fact), as do the counters kept in `meta`, `pstat` and
- * `arg_multi`. Tests call it after batches of random operations; it reads
- * everything, so it is O(n log n) and not meant for hot paths.
+ * `arg_multi`; every module database (store.h) walks from first to last
+ * entry with well-formed keys. Tests call it after batches of random
+ * operations; it reads everything, so it is O(n log n) and not meant for
+ * hot paths.
  *
  * Runs inside any transaction (a write transaction is flushed first).
  */
@@ -46,6 +48,54 @@ static int count_db(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries,
     }
     mdb_cursor_close(c);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Walks module database m entry by entry: keys of 1..511 bytes (4 or 8
+ * with integer keys), values of one size per key in a DUPFIXED database,
+ * and as many entries as LMDB's own count says. *bad_at names the first
+ * problem ("" when none). */
+static int check_module_db(MDB_txn *txn, const hks_module_db *m, char *bad_at,
+                           size_t bad_len)
+{
+    MDB_cursor *c;
+    MDB_val k, d;
+    MDB_stat st;
+    uint64_t n = 0;
+    bool dup = (m->flags & HKS_DB_DUPSORT) != 0;
+    bad_at[0] = 0;
+    int rc = mdb_stat(txn, m->dbi, &st);
+    if (rc || (rc = mdb_cursor_open(txn, m->dbi, &c))) return rc;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0 && !bad_at[0];
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP)) {
+        if (k.mv_size == 0 || k.mv_size > HKS_KEY_MAX ||
+            ((m->flags & HKS_DB_INTEGERKEY) && k.mv_size != 4 &&
+             k.mv_size != 8)) {
+            snprintf(bad_at, bad_len, "a key of %zu bytes", k.mv_size);
+            break;
+        }
+        n++;
+        if (!dup) continue;
+        /* the key's further values, each of the first one's size when
+         * DUPFIXED */
+        size_t size = d.mv_size;
+        while ((rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_DUP)) == 0) {
+            n++;
+            if ((m->flags & HKS_DB_DUPFIXED) && d.mv_size != size) {
+                snprintf(bad_at, bad_len, "values of %zu and %zu bytes", size,
+                         d.mv_size);
+                break;
+            }
+        }
+        if (rc && rc != MDB_NOTFOUND) break;
+        rc = 0;
+    }
+    mdb_cursor_close(c);
+    if (bad_at[0]) return 0;
+    if (rc != MDB_NOTFOUND) return rc;
+    if (n != st.ms_entries)
+        snprintf(bad_at, bad_len, "%llu entries walked, %llu counted",
+                 (unsigned long long)n, (unsigned long long)st.ms_entries);
+    return 0;
 }
 
 hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
@@ -180,6 +230,21 @@ hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
     if (entries != n_sym || n_sym != c.next_sym_id - 1)
         return bad(ok, why, why_len, "dictionary has %llu / %llu symbols",
                    (unsigned long long)n_sym);
+    /* Module databases (store.h): their content is the module's, their
+     * structure the store's. */
+    for (uint32_t i = 0; i < t->s->n_mod; i++) {
+        char bad_at[128];
+        if ((rc =
+                 check_module_db(t->txn, &t->s->mod[i], bad_at, sizeof bad_at)))
+            goto lmdb;
+        if (bad_at[0]) {
+            *ok = false;
+            if (why && why_len)
+                snprintf(why, why_len, "module database '%s': %s",
+                         t->s->mod[i].name, bad_at);
+            return HK_OK;
+        }
+    }
     return HK_OK;
 lmdb:
     if (fc) mdb_cursor_close(fc);

@@ -78,11 +78,11 @@ static char *path_join(const char *dir, const char *name)
 
 /* Counters and sizes that a correct copy has unchanged. */
 typedef struct kb_summary {
-    uint32_t schema_version; /* meta schema_version */
-    uint64_t counters[7];    /* meta u64 counters, in META_U64 order */
-    uint8_t audit_hash[32];  /* meta audit_hash (zeros when absent) */
-    uint64_t entries[32];    /* entries of each database, DB spec order */
-    size_t n_db;             /* databases summarised */
+    uint32_t schema_version;       /* meta schema_version */
+    uint64_t counters[7];          /* meta u64 counters, in META_U64 order */
+    uint8_t audit_hash[32];        /* meta audit_hash (zeros when absent) */
+    uint64_t entries[HKS_DBS_MAX]; /* entries of each database, DB spec order */
+    size_t n_db;                   /* databases summarised */
 } kb_summary;
 
 static const char *const META_U64[7] = {
@@ -97,7 +97,7 @@ static int summarise(MDB_txn *txn, const hk_store *like, kb_summary *out)
     MDB_val k, d;
     int rc;
     memset(out, 0, sizeof *out);
-    out->n_db = hk_store_db_count();
+    out->n_db = hk_store_db_count(like);
     if (out->n_db > sizeof out->entries / sizeof out->entries[0])
         return MDB_INCOMPATIBLE;
     for (size_t i = 0; i < out->n_db; i++) {
@@ -147,7 +147,8 @@ static hk_err check_copy(const char *path, const hk_store *like,
     kb_summary got;
     int rc;
     hk_err e = HK_OK;
-    if ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 32)) ||
+    if ((rc = mdb_env_create(&env)) ||
+        (rc = mdb_env_set_maxdbs(env, HKS_DBS_MAX)) ||
         (rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR,
                            0644)) ||
         (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) ||

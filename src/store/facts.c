@@ -450,6 +450,42 @@ static int64_t now_after(int64_t created)
     return now < created ? created : now;
 }
 
+/* ==== Change hooks ====
+ * Each operation tells the hooks (ext.c) after its audit entry is written,
+ * when some hook wants that kind of change: one test of a bit when none
+ * does, so imports without per-fact hooks pay nothing. */
+
+static void syms_of(const hk_rec *r, hks_fact_syms *out)
+{
+    out->pred = r->pred;
+    out->n_args = r->n_args;
+    memcpy(out->args, r->args, r->n_args * sizeof r->args[0]);
+}
+
+static hk_err tell_hooks(hk_txn *t, unsigned ev, hks_op op, hk_fact_id id,
+                         const hk_rec *before, const hk_statement *st_before,
+                         const hk_rec *after, const hk_statement *st_after,
+                         hk_error *err)
+{
+    hks_fact_syms b, a;
+    hks_change c = {.op = op,
+                    .id = id,
+                    .id_last = id,
+                    .count = 1,
+                    .audit_seq = ev == HKS_EV_BULK_ADD ? 0 : t->c.audit_seq,
+                    .st_before = st_before,
+                    .st_after = st_after};
+    if (before) {
+        syms_of(before, &b);
+        c.before = &b;
+    }
+    if (after) {
+        syms_of(after, &a);
+        c.after = &a;
+    }
+    return hks_hooks_change(t, ev, &c, err);
+}
+
 /* ==== Add ==== */
 
 hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
@@ -503,6 +539,10 @@ hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
             (e = hk_audit_append(t, "add", id, id, 1, NULL, json.data, err)))
             goto fail;
     }
+    unsigned ev = t->bulk ? HKS_EV_BULK_ADD : HKS_EV_ADD;
+    if ((t->s->hook_events & ev) &&
+        (e = tell_hooks(t, ev, HKS_OP_ADD, id, NULL, NULL, &r, st, err)))
+        goto fail;
     hk_buf_free(&json);
     if (hk_pending_full(&t->pend) && (e = hk_txn_flush(t, err))) goto fail;
     if (id_out) *id_out = id;
@@ -543,6 +583,10 @@ hk_err hk_store_delete(hk_txn *t, hk_fact_id id, hk_error *err)
         goto fail;
     }
     if ((e = hk_audit_append(t, "delete", id, id, 1, json.data, NULL, err)))
+        goto fail;
+    if ((t->s->hook_events & HKS_EV_DELETE) &&
+        (e = tell_hooks(t, HKS_EV_DELETE, HKS_OP_DELETE, id, &r, &f.st, NULL,
+                        NULL, err)))
         goto fail;
     hk_fact_release(&f);
     hk_buf_free(&json);
@@ -606,6 +650,10 @@ hk_err hk_store_update(hk_txn *t, hk_fact_id id, const hk_statement *st,
         (e = hk_audit_append(t, "update", id, id, 1, before.data, after.data,
                              err)))
         goto fail;
+    if ((t->s->hook_events & HKS_EV_UPDATE) &&
+        (e = tell_hooks(t, HKS_EV_UPDATE, HKS_OP_UPDATE, id, &old, &f.st, &nr,
+                        st, err)))
+        goto fail;
     hk_fact_release(&f);
     hk_buf_free(&before);
     hk_buf_free(&after);
@@ -657,6 +705,10 @@ hk_err hk_store_set_meta(hk_txn *t, hk_fact_id id, const hk_fact_meta *meta,
     if ((e = fact_json(&nf, &after, err)) ||
         (e = hk_audit_append(t, "meta", id, id, 1, before.data, after.data,
                              err)))
+        goto fail;
+    if ((t->s->hook_events & HKS_EV_META) &&
+        (e = tell_hooks(t, HKS_EV_META, HKS_OP_META, id, &r, &f.st, &r, &f.st,
+                        err)))
         goto fail;
     hk_fact_release(&f);
     hk_buf_free(&before);

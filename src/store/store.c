@@ -193,14 +193,23 @@ static const db_spec DB_SPECS[] = {
 #undef DB
 #define N_DBS (sizeof DB_SPECS / sizeof DB_SPECS[0])
 
-size_t hk_store_db_count(void)
+_Static_assert(N_DBS == HKS_FIXED_DBS, "HKS_FIXED_DBS counts DB_SPECS");
+
+size_t hk_store_db_count(const hk_store *s)
 {
-    return N_DBS;
+    return N_DBS + s->n_mod;
 }
 
 void hk_store_db_spec(const hk_store *s, size_t i, const char **name,
                       unsigned *flags, MDB_dbi *dbi)
 {
+    if (i >= N_DBS) {
+        const hks_module_db *m = &s->mod[i - N_DBS];
+        *name = m->name;
+        *flags = hks_db_mdb_flags(m->flags);
+        *dbi = m->dbi;
+        return;
+    }
     *name = DB_SPECS[i].name;
     *flags = DB_SPECS[i].flags;
     *dbi = *(const MDB_dbi *)((const char *)&s->db + DB_SPECS[i].offset);
@@ -290,6 +299,11 @@ static hk_err open_dbs(hk_store *s, bool create, hk_error *err)
                                 s->path, v, HK_SCHEMA_VERSION);
         }
         s->schema_version = v;
+    }
+    hk_err e = hks_module_dbs_open(s, txn, err);
+    if (e) {
+        mdb_txn_abort(txn);
+        return e;
     }
     rc = mdb_txn_commit(txn); /* keeps the dbi handles */
     if (rc) return hk_store_mdb_error(NULL, rc, err, "opening the KB");
@@ -425,7 +439,7 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
         goto fail;
 
     if ((rc = mdb_env_create(&s->env)) ||
-        (rc = mdb_env_set_maxdbs(s->env, 32)) ||
+        (rc = mdb_env_set_maxdbs(s->env, HKS_DBS_MAX)) ||
         (rc = mdb_env_set_mapsize(s->env, (size_t)o.map_size)) ||
         (rc = mdb_env_set_maxreaders(s->env, o.max_readers))) {
         e = hk_store_mdb_error(NULL, rc, err, "creating the environment");
@@ -539,6 +553,7 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err)
             s->symtab_complete = t->c.next_sym_id == 1; /* empty KB */
         }
         t->sym_floor = t->c.next_sym_id;
+        t->seq_begin = t->c.audit_seq;
     }
     *out = t;
     return HK_OK;
@@ -585,6 +600,16 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
     }
     if (t->bulk && t->bulk_count > 0) {
         if ((e = hk_audit_flush_bulk(t, err))) goto fail;
+        /* Facts that an import hook adds get entries of their own. */
+        t->bulk = false;
+        if (t->s->hook_events & HKS_EV_IMPORT) {
+            hks_change c = {.op = HKS_OP_IMPORT,
+                            .id = t->bulk_first,
+                            .id_last = t->bulk_last,
+                            .count = t->bulk_count,
+                            .audit_seq = t->c.audit_seq};
+            if ((e = hks_hooks_change(t, HKS_EV_IMPORT, &c, err))) goto fail;
+        }
     }
     if ((e = hk_txn_flush(t, err))) goto fail;
     if (t->counters_dirty) {
@@ -596,7 +621,11 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
     }
     rc = mdb_txn_commit(t->txn);
     t->txn = NULL;
-    if (rc == 0) t->s->writer_txnid = t->txnid;
+    if (rc == 0) {
+        t->s->writer_txnid = t->txnid;
+        if (t->s->has_commit_hooks && t->c.audit_seq > t->seq_begin)
+            hks_hooks_commit(t); /* before the next writer may begin */
+    }
     if (rc) {
         e = hk_store_mdb_error(NULL, rc, err, "committing");
         if (t->new_syms) {

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "hakgal.h"
+#include "store/store.h"
 
 /* On-disk format. 2: varint stmt keys, 6-byte ids in duplicates. */
 #define HK_SCHEMA_VERSION 2u
@@ -83,6 +84,30 @@ typedef struct hk_store_dbs {
     MDB_dbi audit_bulk;    /* last id of import range -> (first id, seq) */
 } hk_store_dbs;
 
+/* The store's own databases (hk_store_dbs) and the most module databases
+ * (store.h): what maxdbs of every environment of a KB is set to. */
+#define HKS_FIXED_DBS 14u
+#define HKS_DBS_MAX (HKS_FIXED_DBS + HKS_MODULE_DBS_MAX)
+_Static_assert(sizeof(hk_store_dbs) == HKS_FIXED_DBS * sizeof(MDB_dbi),
+               "HKS_FIXED_DBS counts hk_store_dbs");
+
+/* `meta` keys recording the module databases of a KB: this prefix and the
+ * name -> u32 BE HKS_DB_* flags (ext.c). */
+#define HKS_MODULE_DB_KEY "module_db:"
+
+/* A module database registered on the handle (ext.c). */
+typedef struct hks_module_db {
+    char name[HKS_DB_NAME_MAX + 1]; /* "module.name", NUL-terminated */
+    unsigned flags;                 /* HKS_DB_* */
+    MDB_dbi dbi;                    /* LMDB handle */
+} hks_module_db;
+
+/* A change hook added to the handle (ext.c). */
+typedef struct hks_hook_slot {
+    char name[HKS_DB_NAME_MAX + 1]; /* copy of hks_hook.name */
+    hks_hook h;                     /* the hook; h.name points at name */
+} hks_hook_slot;
+
 typedef struct hk_symtab hk_symtab;
 typedef struct hk_symcache hk_symcache;
 typedef struct hk_bloom hk_bloom;
@@ -114,6 +139,16 @@ struct hk_store {
                                   until close, so that compaction and restore
                                   (LOCK_EX) never replace data.mdb under an
                                   open handle; -1 when not held */
+    hks_module_db mod[HKS_MODULE_DBS_MAX]; /* module databases; handle i + 1
+                                              is mod[i] (changed under
+                                              writer_mu only) */
+    uint32_t n_mod;                        /* used entries of mod */
+    hks_hook_slot hooks[HKS_HOOKS_MAX];    /* change hooks, in call order
+                                              (changed under writer_mu) */
+    uint32_t n_hooks;                      /* used entries of hooks */
+    unsigned hook_events;  /* union of the hooks' events: one test on
+                              the write path when no hook wants a kind */
+    bool has_commit_hooks; /* some hook has on_commit */
 };
 
 /* Counters kept in `meta`; a write txn loads them at begin and stores the
@@ -215,6 +250,9 @@ struct hk_txn {
     MDB_cursor *c_fact;    /* write cursor on fact for appends: it stays
                               at the last page (closed by LMDB) */
     hk_pending pend;       /* deferred stmt / by_arg writes */
+    uint64_t seq_begin;    /* write txns: audit head at begin (the after-
+                              commit hooks get the entries above it) */
+    uint32_t hook_depth;   /* change hooks running (nested changes) */
     uint32_t n_pstat;      /* used slots in pstat */
     hk_pstat_delta pstat[HK_PSTAT_SLOTS];        /* pending pstat changes */
     hk_sym_cache_entry cache[HK_SYM_CACHE_SIZE]; /* sym id -> string */
@@ -343,8 +381,9 @@ static inline size_t hk_stmt_key(uint32_t pred, uint32_t n,
 /* Maps an LMDB return code to hk_err, fills err, and marks a write txn
  * failed (t may be NULL). */
 hk_err hk_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what);
-/* The named databases: how many, and name / flags / handle of one. */
-size_t hk_store_db_count(void);
+/* The named databases of s (the store's own, then the module databases):
+ * how many, and name / LMDB flags / handle of one. */
+size_t hk_store_db_count(const hk_store *s);
 void hk_store_db_spec(const hk_store *s, size_t i, const char **name,
                       unsigned *flags, MDB_dbi *dbi);
 /* mkdir -p dir (0755). */
@@ -491,6 +530,19 @@ hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
  * until the next write in this txn; not NUL-terminated). */
 hk_err hk_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
                      hk_error *err);
+
+/* ==== ext.c ==== */
+
+/* Opens the module databases the KB records (open_dbs, in its txn). */
+hk_err hks_module_dbs_open(hk_store *s, MDB_txn *txn, hk_error *err);
+/* LMDB flags of HKS_DB_* flags. */
+unsigned hks_db_mdb_flags(unsigned flags);
+/* Calls the change hooks that want ev (one HKS_EV_* bit) with c; an error
+ * marks t failed. Callers test t->s->hook_events & ev first. */
+hk_err hks_hooks_change(hk_txn *t, unsigned ev, const hks_change *c,
+                        hk_error *err);
+/* Calls the after-commit hooks of a committed write txn. */
+void hks_hooks_commit(hk_txn *t);
 
 /* ==== record.c ==== */
 
