@@ -450,6 +450,19 @@ hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
                         hk_audit_entry **out, size_t *n, hk_error *err);
 void hk_audit_entries_free(hk_audit_entry *v, size_t n);
 
+/* Oldest-first iteration from from_seq (0 or 1: from the first entry;
+ * entries with seq >= from_seq), for replication and change streams. The
+ * iterator belongs to t (close it before t ends; the txn's snapshot bounds
+ * it) and holds one entry at a time. *entry points into the iterator, valid
+ * until the next call or close; NULL at the end (and on every later call).
+ * HK_ERR_CORRUPT names the seq when an entry is damaged or missing. */
+typedef struct hk_audit_iter hk_audit_iter;
+hk_err hk_audit_iter_open(hk_txn *t, uint64_t from_seq, hk_audit_iter **out,
+                          hk_error *err);
+hk_err hk_audit_iter_next(hk_audit_iter *it, const hk_audit_entry **entry,
+                          hk_error *err);
+void hk_audit_iter_close(hk_audit_iter *it);
+
 typedef struct hk_audit_report {
     uint64_t checked;   /* entries verified */
     bool ok;            /* whole chain intact */

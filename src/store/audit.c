@@ -463,6 +463,99 @@ fail:
     return e;
 }
 
+/* ==== Oldest-first iteration ====
+ * Replication and change streams read the log forward from a sequence: a
+ * cursor on `audit` from MDB_SET_RANGE(from_seq), one entry per call, so a
+ * caller holds one decoded entry at a time whatever the log's length. Each
+ * entry's seq field must equal its key and keys must follow each other
+ * without a gap, else HK_ERR_CORRUPT names the seq (the chain hashes are
+ * hk_audit_verify's job). */
+
+struct hk_audit_iter {
+    hk_txn *t;          /* the txn it was opened in */
+    MDB_cursor *c;      /* cursor on `audit` */
+    uint64_t from;      /* first seq wanted (>= 1) */
+    uint64_t next_seq;  /* seq the next entry must have (0: the first) */
+    bool done;          /* past the last entry */
+    hk_audit_entry cur; /* the entry handed out last (owned) */
+};
+
+hk_err hk_audit_iter_open(hk_txn *t, uint64_t from_seq, hk_audit_iter **out,
+                          hk_error *err)
+{
+    hk_err e;
+    if (!out) return hk_error_set(err, HK_ERR_INVALID, "audit: no iterator");
+    *out = NULL;
+    if ((e = hk_txn_check_read(t, err))) return e;
+    hk_audit_iter *it = hk_calloc(1, sizeof *it);
+    if (!it) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    int rc = mdb_cursor_open(t->txn, t->s->db.audit, &it->c);
+    if (rc) {
+        hk_free(it);
+        return hk_store_mdb_error(t, rc, err, "reading the audit log");
+    }
+    it->t = t;
+    it->from = from_seq ? from_seq : 1;
+    *out = it;
+    return HK_OK;
+}
+
+hk_err hk_audit_iter_next(hk_audit_iter *it, const hk_audit_entry **entry,
+                          hk_error *err)
+{
+    hk_err e;
+    MDB_val k, d;
+    uint8_t kb[8];
+    raw_entry r;
+    int rc;
+    if (!it || !entry)
+        return hk_error_set(err, HK_ERR_INVALID, "audit: no iterator");
+    *entry = NULL;
+    if (it->done) return HK_OK;
+    if ((e = hk_txn_check_read(it->t, err))) return e;
+    if (!it->next_seq) {
+        hk_put_u64(kb, it->from);
+        k.mv_size = 8;
+        k.mv_data = kb;
+        rc = mdb_cursor_get(it->c, &k, &d, MDB_SET_RANGE);
+    } else {
+        rc = mdb_cursor_get(it->c, &k, &d, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND) {
+        it->done = true;
+        return HK_OK;
+    }
+    if (rc) return hk_store_mdb_error(it->t, rc, err, "reading the audit log");
+    uint64_t seq = k.mv_size == 8 ? hk_get_u64(k.mv_data) : 0;
+    if (!seq || !parse_entry(d.mv_data, d.mv_size, &r) || r.seq != seq)
+        return hk_error_set(
+            err, HK_ERR_CORRUPT, "audit entry %llu is damaged (seq field %llu)",
+            (unsigned long long)seq, (unsigned long long)(seq ? r.seq : 0));
+    if (it->next_seq && seq != it->next_seq)
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "audit entry %llu is missing (the next entry is "
+                            "%llu)",
+                            (unsigned long long)it->next_seq,
+                            (unsigned long long)seq);
+    entry_free(&it->cur);
+    if (entry_from_raw(&r, seq, &it->cur)) {
+        entry_free(&it->cur);
+        memset(&it->cur, 0, sizeof it->cur);
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    }
+    it->next_seq = seq + 1;
+    *entry = &it->cur;
+    return HK_OK;
+}
+
+void hk_audit_iter_close(hk_audit_iter *it)
+{
+    if (!it) return;
+    entry_free(&it->cur);
+    mdb_cursor_close(it->c);
+    hk_free(it);
+}
+
 /* ==== Verification ==== */
 
 static hk_err report_bad(hk_audit_report *rep, uint64_t seq, const char *why,
