@@ -46,6 +46,7 @@
  */
 #include "hakgal.h"
 #include "hk_gen.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -75,6 +76,9 @@ typedef struct bench_opts {
     bool run_sqlite;  /* measure SQLite */
     bool keep;        /* keep the databases afterwards */
     bool reuse;       /* query databases kept by an earlier --keep run */
+    int hook;         /* change hook during the hakgal load: 0 none, 1 one
+                         outbox entry per change (an import is one), 2 one
+                         per imported fact too (HKS_EV_BULK_ADD) */
 } bench_opts;
 
 /* ==== Data set ==== */
@@ -475,8 +479,37 @@ static void statement_of(const dataset *ds, const hk_gen_fact *f,
         st->args[a] = entity_name(ds, f->args[a]);
 }
 
+/* ==== Change hook (--hook) ====
+ * What a change stream costs the load: an outbox entry (audit seq, or
+ * fact id for per-fact adds of a bulk txn -> op) in a module database, in
+ * the transaction of the change. */
+
+static hk_err outbox_change(hk_txn *t, const hks_change *c, void *ud,
+                            hk_error *err)
+{
+    const hks_db *outbox = ud;
+    uint64_t k = c->audit_seq ? c->audit_seq : (1ull << 63) | c->id;
+    uint8_t kb[8], op = (uint8_t)c->op;
+    for (int i = 0; i < 8; i++)
+        kb[i] = (uint8_t)(k >> (56 - 8 * i));
+    hks_val key = {kb, sizeof kb}, val = {&op, 1};
+    return hks_put(t, *outbox, key, val, 0, err);
+}
+
+static bool add_hook(hk_store *s, int kind, hks_db *outbox, hk_error *err)
+{
+    hks_hook h = {.name = "bench.outbox",
+                  .events = HKS_EV_ALL & ~(unsigned)HKS_EV_BULK_ADD,
+                  .on_change = outbox_change,
+                  .ud = outbox};
+    if (kind == 2) h.events = HKS_EV_ALL;
+    return hks_db_register(s, "bench.outbox", 0, outbox, err) == HK_OK &&
+           hks_hook_add(s, &h, err) == HK_OK;
+}
+
 static void load_hakgal(const dataset *ds, const bench_opts *o, store_result *r)
 {
+    static hks_db outbox;
     char dir[PATH_MAX], backup[PATH_MAX], path[PATH_MAX + 16];
     hk_store *s = NULL;
     hk_txn *t = NULL, *rt = NULL;
@@ -491,6 +524,8 @@ static void load_hakgal(const dataset *ds, const bench_opts *o, store_result *r)
     so.map_size = o->map_mib << 20;
     if (hk_store_open(dir, &so, &s, &err) != HK_OK)
         FAIL(r, "hk_store_open: %s", err.message);
+    if (o->hook && !add_hook(s, o->hook, &outbox, &err))
+        FAIL(r, "hook: %s", err.message);
 
     uint64_t wb0 = io_write_bytes();
     double t0 = now_s(), last = t0, cpu0 = cpu_s(), last_cpu = cpu0;
@@ -1304,6 +1339,7 @@ static int usage(FILE *to)
             " [--warmup W]\n"
             "                [--batch B] [--seed X] [--map-mib M]"
             " [--only hakgal|sqlite] [--keep] [--reuse]\n"
+            "                [--hook none|change|each]\n"
             "  --n        facts to load (default 1000000)\n"
             "  --dir      scratch directory (default bench/out/work)\n"
             "  --json     results file (default bench/out/hk_bench-N.json)\n"
@@ -1316,7 +1352,10 @@ static int usage(FILE *to)
             "  --map-mib  hakgal map size in MiB (default: the store's)\n"
             "  --keep     keep the databases in DIR\n"
             "  --reuse    skip the loads: query the databases an earlier\n"
-            "             --keep run with the same N and seed left in DIR\n");
+            "             --keep run with the same N and seed left in DIR\n"
+            "  --hook     a change hook writing an outbox entry during the\n"
+            "             hakgal load: per change (an import is one), or\n"
+            "             for each imported fact too (default none)\n");
     return to == stdout ? 0 : 2;
 }
 
@@ -1360,6 +1399,9 @@ int main(int argc, char **argv)
             o.dir = val;
         } else if (!strcmp(a, "--json")) {
             o.json = val;
+        } else if (!strcmp(a, "--hook")) {
+            o.hook = !strcmp(val, "change") ? 1 : !strcmp(val, "each") ? 2 : 0;
+            if (!o.hook && strcmp(val, "none")) return usage(stderr);
         } else if (!strcmp(a, "--only")) {
             o.run_hakgal = !strcmp(val, "hakgal");
             o.run_sqlite = !strcmp(val, "sqlite");
