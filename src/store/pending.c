@@ -186,7 +186,9 @@ hk_err hk_pending_add_pred(hk_pending *p, uint32_t pred, hk_fact_id id)
         queue_room(p->pred, p->n_pred, &p->cap_pred, sizeof *np, 1024);
     if (!np) return HK_ERR_NOMEM;
     p->pred = np;
-    p->pred[p->n_pred++] = (hk_pending_pred){id, pred};
+    hk_pending_pred *e = &p->pred[p->n_pred++];
+    hk_put_u32(e->k, pred);
+    hk_put_u48(e->k + 4, id);
     return HK_OK;
 }
 
@@ -285,132 +287,152 @@ static stmt_ord *sort_keyed(const hk_pending_stmt *ent, size_t n,
     return src;
 }
 
-/* Stable LSD radix sort of the by_arg entries by (entity, position,
- * predicate) in 16-bit digits. Entries were appended in fact id order and
- * the sort is stable, so equal prefixes stay in id order: the result is in
- * full key order (entity, position, predicate, id), as LMDB stores it.
- * Digits on which all entries agree are skipped. */
+/* ==== Duplicate queues: by_pred and by_arg ====
+ * Their entries are fixed-size records: a 4-byte big-endian key (the
+ * predicate or entity) followed by the duplicate LMDB stores under it, so
+ * memcmp order of a record is the database's order. One radix sort and
+ * one write loop serve both. */
+
+/* A 16-bit digit of a record (bytes = 2) or an 8-bit one (bytes = 1). */
+typedef struct radix_digit {
+    uint8_t off;   /* byte offset in the record */
+    uint8_t bytes; /* 1 or 2 */
+} radix_digit;
+
+static inline __attribute__((always_inline)) unsigned digit_of(const uint8_t *r,
+                                                               radix_digit d)
+{
+    return d.bytes == 1 ? r[d.off] : (unsigned)r[d.off] << 8 | r[d.off + 1];
+}
+
+/* Stable LSD radix sort of n records of width bytes by the digits dig
+ * (least significant first). The queues are appended in fact id order and
+ * the sort is stable, so records equal in every digit stay in id order:
+ * sorting by the digits before the id gives full record order. Digits on
+ * which all records agree are skipped. Inlined with a constant width, so
+ * each record copy is a few moves. false when memory is short. */
+static inline __attribute__((always_inline)) bool
+sort_records(uint8_t *a, size_t n, size_t width, const radix_digit *dig,
+             int n_dig)
+{
+    uint8_t *tmp = hk_malloc(n * width);
+    uint32_t *cnt = hk_malloc(65536 * sizeof *cnt);
+    if (!tmp || !cnt) {
+        hk_free(tmp);
+        hk_free(cnt);
+        return false;
+    }
+    uint8_t *src = a, *dst = tmp;
+    for (int d = 0; d < n_dig; d++) {
+        memset(cnt, 0, 65536 * sizeof *cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[digit_of(src + i * width, dig[d])]++;
+        if (cnt[digit_of(src, dig[d])] == n) continue; /* all share it */
+        uint32_t sum = 0;
+        for (unsigned v = 0; v < 65536; v++) {
+            uint32_t c = cnt[v];
+            cnt[v] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            memcpy(dst +
+                       (size_t)cnt[digit_of(src + i * width, dig[d])]++ * width,
+                   src + i * width, width);
+        uint8_t *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != a) memcpy(a, src, n * width);
+    hk_free(tmp);
+    hk_free(cnt);
+    return true;
+}
+
+/* by_arg records: (entity, position, predicate) digits, least significant
+ * first: pred lo, pred hi, pos (one byte), entity lo, entity hi. */
 static bool sort_args(hk_pending_arg *a, size_t n)
 {
-    /* digit byte offsets, least significant first: pred lo, pred hi, pos,
-     * entity lo, entity hi (pos is one byte: paired with a zero byte) */
-    static const int off[5] = {7, 5, 4, 2, 0};
-    hk_pending_arg *tmp = hk_malloc(n * sizeof *tmp);
-    uint32_t *cnt = hk_malloc(65536 * sizeof *cnt);
-    if (!tmp || !cnt) {
-        hk_free(tmp);
-        hk_free(cnt);
-        return false;
-    }
-    hk_pending_arg *src = a, *dst = tmp;
-    for (int d = 0; d < 5; d++) {
-        int o = off[d];
-        memset(cnt, 0, 65536 * sizeof *cnt);
-        for (size_t i = 0; i < n; i++) {
-            unsigned v = o == 4 ? src[i].k[4]
-                                : (unsigned)src[i].k[o] << 8 | src[i].k[o + 1];
-            cnt[v]++;
-        }
-        unsigned first =
-            o == 4 ? src[0].k[4] : (unsigned)src[0].k[o] << 8 | src[0].k[o + 1];
-        if (cnt[first] == n) continue; /* every entry has this digit */
-        uint32_t sum = 0;
-        for (unsigned v = 0; v < 65536; v++) {
-            uint32_t c = cnt[v];
-            cnt[v] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++) {
-            unsigned v = o == 4 ? src[i].k[4]
-                                : (unsigned)src[i].k[o] << 8 | src[i].k[o + 1];
-            dst[cnt[v]++] = src[i];
-        }
-        hk_pending_arg *x = src;
-        src = dst;
-        dst = x;
-    }
-    if (src != a) memcpy(a, src, n * sizeof *a);
-    hk_free(tmp);
-    hk_free(cnt);
-    return true;
+    static const radix_digit dig[] = {{7, 2}, {5, 2}, {4, 1}, {2, 2}, {0, 2}};
+    return sort_records(a->k, n, sizeof *a, dig, 5);
 }
 
-/* Stable LSD radix sort of the by_pred entries by predicate (16-bit
- * digits, a digit all entries share is skipped). They were queued in id
- * order, so the result is in (predicate, id) order, as LMDB stores them. */
+/* by_pred records: by predicate (then id, their queue order). */
 static bool sort_preds(hk_pending_pred *a, size_t n)
 {
-    hk_pending_pred *tmp = hk_malloc(n * sizeof *tmp);
-    uint32_t *cnt = hk_malloc(65536 * sizeof *cnt);
-    if (!tmp || !cnt) {
-        hk_free(tmp);
-        hk_free(cnt);
-        return false;
-    }
-    hk_pending_pred *src = a, *dst = tmp;
-    for (int sh = 0; sh < 32; sh += 16) {
-        memset(cnt, 0, 65536 * sizeof *cnt);
-        for (size_t i = 0; i < n; i++)
-            cnt[(src[i].pred >> sh) & 0xffff]++;
-        if (cnt[(src[0].pred >> sh) & 0xffff] == n) continue;
-        uint32_t sum = 0;
-        for (unsigned v = 0; v < 65536; v++) {
-            uint32_t c = cnt[v];
-            cnt[v] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[cnt[(src[i].pred >> sh) & 0xffff]++] = src[i];
-        hk_pending_pred *x = src;
-        src = dst;
-        dst = x;
-    }
-    if (src != a) memcpy(a, src, n * sizeof *a);
-    hk_free(tmp);
-    hk_free(cnt);
-    return true;
+    static const radix_digit dig[] = {{2, 2}, {0, 2}};
+    return sort_records(a->k, n, sizeof *a, dig, 2);
 }
 
-/* Writes the queued by_pred entries in (predicate, id) order. New facts
- * have the largest ids, so each is its predicate's last duplicate:
- * MDB_APPENDDUP, and consecutive entries stay on the same page. A key
- * whose first duplicate this is makes the predicate "in use": the counter
- * and `pred_names` follow. */
-static int flush_preds(hk_txn *t)
+/* Called for a key that got its first duplicate. */
+typedef int (*new_key_fn)(hk_txn *t, const uint8_t key[4]);
+
+/* A predicate's first fact: count it and list its name. */
+static int new_predicate(hk_txn *t, const uint8_t key[4])
 {
-    hk_pending *p = &t->pend;
-    const hk_store_dbs *db = &t->s->db;
-    int rc = 0;
-    if (!t->c_by_pred &&
-        (rc = mdb_cursor_open(t->txn, db->by_pred, &t->c_by_pred)))
+    uint8_t nk[HK_SYM_KEY_MAX];
+    HK_SYM_ID_KEY(ik, hk_get_u32(key));
+    MDB_val name;
+    int rc = mdb_get(t->txn, t->s->db.sym_id, &ik, &name);
+    if (rc) return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    MDB_val nkv = {hk_sym_key(name.mv_data, name.mv_size, nk), nk};
+    MDB_val sv = {4, (void *)key};
+    if ((rc = mdb_put(t->txn, t->s->db.pred_names, &nkv, &sv, 0))) return rc;
+    t->c.predicates++;
+    return 0;
+}
+
+/* An entity's first mention: count it. */
+static int new_entity(hk_txn *t, const uint8_t key[4])
+{
+    (void)key;
+    t->c.entities++;
+    return 0;
+}
+
+/* Writes n sorted records of width bytes through cursor c (a DUPSORT |
+ * DUPFIXED database with 4-byte keys):
+ *  - keys above the database's last key (predicates or entities first
+ *    used in this batch: their sym ids are the newest) are appended,
+ *    MDB_APPEND for the first duplicate and MDB_APPENDDUP for the rest, so
+ *    their pages fill completely and no search is needed;
+ *  - other keys get a plain put, or MDB_APPENDDUP when last_dups says each
+ *    duplicate sorts after the stored ones (by_pred: new facts have the
+ *    largest ids; a refused append falls back to a plain put);
+ *  - a key that gets its first duplicate (duplicate count 1 right after
+ *    the put) goes to on_new. */
+static int flush_dups(hk_txn *t, MDB_cursor *c, const uint8_t *recs, size_t n,
+                      size_t width, bool last_dups, new_key_fn on_new)
+{
+    uint8_t last_key[4] = {0, 0, 0, 0};
+    bool have_last = false;
+    MDB_val lk, ld;
+    int rc = mdb_cursor_get(c, &lk, &ld, MDB_LAST);
+    if (rc == 0 && lk.mv_size == 4) {
+        memcpy(last_key, lk.mv_data, 4);
+        have_last = true;
+    } else if (rc && rc != MDB_NOTFOUND) {
         return rc;
-    if (!sort_preds(p->pred, p->n_pred)) return ENOMEM;
-    for (size_t i = 0; i < p->n_pred; i++) {
-        uint8_t pk[4], idb[HK_ID_BYTES];
-        hk_put_u32(pk, p->pred[i].pred);
-        hk_put_u48(idb, p->pred[i].id);
-        MDB_val k = {4, pk}, d = {HK_ID_BYTES, idb};
-        rc = mdb_cursor_put(t->c_by_pred, &k, &d, MDB_APPENDDUP);
-        if (rc == MDB_KEYEXIST) /* not the last id after all */
-            rc = mdb_cursor_put(t->c_by_pred, &k, &d, 0);
-        if (rc) return rc;
-        if (i > 0 && p->pred[i].pred == p->pred[i - 1].pred)
-            continue; /* same key as the entry before: not new */
-        size_t cnt = 0;
-        if ((rc = mdb_cursor_count(t->c_by_pred, &cnt))) return rc;
-        if (cnt != 1) continue;
-        /* the predicate's first fact: list its name */
-        uint8_t nk[HK_SYM_KEY_MAX];
-        HK_SYM_ID_KEY(ik, p->pred[i].pred);
-        MDB_val name;
-        if ((rc = mdb_get(t->txn, db->sym_id, &ik, &name)))
-            return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-        MDB_val nkv = {hk_sym_key(name.mv_data, name.mv_size, nk), nk};
-        MDB_val sv = {4, pk};
-        if ((rc = mdb_put(t->txn, db->pred_names, &nkv, &sv, 0))) return rc;
-        t->c.predicates++;
     }
-    p->n_pred = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *r = recs + i * width;
+        MDB_val k = {4, (void *)r}, d = {width - 4, (void *)(r + 4)};
+        bool first = i == 0 || memcmp(r, r - width, 4) != 0;
+        size_t cnt = 0;
+        if (!have_last || memcmp(r, last_key, 4) > 0) {
+            if ((rc = mdb_cursor_put(c, &k, &d,
+                                     first ? MDB_APPEND : MDB_APPENDDUP)))
+                return rc;
+            if (first && (rc = on_new(t, r))) return rc;
+            continue;
+        }
+        rc = mdb_cursor_put(c, &k, &d, last_dups ? MDB_APPENDDUP : 0);
+        if (rc == MDB_KEYEXIST && last_dups) /* not the last after all */
+            rc = mdb_cursor_put(c, &k, &d, 0);
+        if (rc) return rc;
+        if (!first) continue; /* same key as the record before: not new */
+        if ((rc = mdb_cursor_count(c, &cnt))) return rc;
+        if (cnt == 1 && (rc = on_new(t, r))) return rc;
+    }
     t->counters_dirty = true;
     return 0;
 }
@@ -429,6 +451,56 @@ void hk_pending_free(hk_pending *p)
     memset(p, 0, sizeof *p);
 }
 
+/* ==== Keyed queues: sym, tok and stmt ==== */
+
+typedef enum keyed_kind {
+    KEYED_SYM, /* sym: symbol key -> sym id u32 BE, keys new */
+    KEYED_TOK, /* tok: token -> sym id u32 BE duplicates, each (nearly
+                  always) its token's last: MDB_APPENDDUP, else a plain
+                  insert; an existing pair is fine */
+    KEYED_STMT /* stmt: statement key -> fact id varint, keys new */
+} keyed_kind;
+
+/* Writes the n entries of q (keys in keys) into dbi in key order (see
+ * sort_keyed). A key of a new kind that exists already gives
+ * MDB_KEYEXIST: the MERGE check or symbol lookup said it was absent. */
+static int flush_keyed(hk_txn *t, MDB_dbi dbi, const hk_pending_stmt *q,
+                       size_t n, const uint8_t *keys, keyed_kind kind)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, dbi, &c);
+    if (rc) return rc;
+    stmt_ord *ord = sort_keyed(q, n, keys);
+    if (!ord) {
+        mdb_cursor_close(c);
+        return ENOMEM;
+    }
+    for (size_t o = 0; o < n && !rc; o++) {
+        const hk_pending_stmt *e = &ord[o].e;
+        uint8_t v[HK_STMT_VAL_MAX];
+        if (o + 16 < n) /* keys are read in random order */
+            __builtin_prefetch(keys + ord[o + 16].e.off);
+        MDB_val k = {e->len, (void *)(keys + e->off)}, d = {4, v};
+        if (kind == KEYED_STMT)
+            d.mv_size = hk_varint_put(v, e->id);
+        else
+            hk_put_u32(v, (uint32_t)e->id);
+        if (kind != KEYED_TOK) {
+            rc = mdb_cursor_put(c, &k, &d, MDB_NOOVERWRITE);
+            continue;
+        }
+        rc = mdb_cursor_put(c, &k, &d, MDB_APPENDDUP);
+        if (rc == MDB_KEYEXIST) /* not last after all: plain insert */
+            rc = mdb_cursor_put(c, &k, &d, MDB_NODUPDATA);
+        if (rc == MDB_KEYEXIST) rc = 0;
+    }
+    hk_free(ord);
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* ==== Flush ==== */
+
 hk_err hk_pending_flush(hk_txn *t, hk_error *err)
 {
     hk_pending *p = &t->pend;
@@ -438,82 +510,35 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err)
         return HK_OK;
     hk_txn_touch(t);
     if (p->n_sym) {
-        /* sym keys of symbols created in this txn, in key order */
-        MDB_cursor *c;
-        if ((rc = mdb_cursor_open(t->txn, db->sym, &c))) goto fail;
-        const uint8_t *keys = (const uint8_t *)p->sym_keys.data;
-        stmt_ord *ord = sort_keyed(p->sym, p->n_sym, keys);
-        if (!ord) {
-            mdb_cursor_close(c);
-            rc = ENOMEM;
-            goto fail;
-        }
-        for (size_t o = 0; o < p->n_sym && !rc; o++) {
-            const hk_pending_stmt *e = &ord[o].e;
-            uint8_t v[4];
-            if (o + 16 < p->n_sym) __builtin_prefetch(keys + ord[o + 16].e.off);
-            hk_put_u32(v, (uint32_t)e->id);
-            MDB_val k = {e->len, (void *)(keys + e->off)}, d = {4, v};
-            rc = mdb_cursor_put(c, &k, &d, MDB_NOOVERWRITE);
-        }
-        hk_free(ord);
-        mdb_cursor_close(c);
+        rc = flush_keyed(t, db->sym, p->sym, p->n_sym,
+                         (const uint8_t *)p->sym_keys.data, KEYED_SYM);
         if (rc) goto fail;
         p->n_sym = 0;
         hk_buf_reset(&p->sym_keys);
     }
-    if (p->n_pred && (rc = flush_preds(t))) goto fail;
-    if (p->n_tok) {
-        /* Symbols created in this txn have the largest ids, so each is the
-         * last duplicate of its token: MDB_APPENDDUP. */
-        MDB_cursor *c;
-        if ((rc = mdb_cursor_open(t->txn, db->tok, &c))) goto fail;
-        stmt_ord *ord =
-            sort_keyed(p->tok, p->n_tok, (const uint8_t *)p->tok_keys.data);
-        if (!ord) {
-            mdb_cursor_close(c);
+    if (p->n_pred) {
+        if (!t->c_by_pred &&
+            (rc = mdb_cursor_open(t->txn, db->by_pred, &t->c_by_pred)))
+            goto fail;
+        if (!sort_preds(p->pred, p->n_pred)) {
             rc = ENOMEM;
             goto fail;
         }
-        for (size_t o = 0; o < p->n_tok && !rc; o++) {
-            const hk_pending_stmt *e = &ord[o].e;
-            uint8_t v[4];
-            hk_put_u32(v, (uint32_t)e->id);
-            MDB_val k = {e->len, p->tok_keys.data + e->off};
-            MDB_val d = {4, v};
-            rc = mdb_cursor_put(c, &k, &d, MDB_APPENDDUP);
-            if (rc == MDB_KEYEXIST) /* not last after all: plain insert */
-                rc = mdb_cursor_put(c, &k, &d, MDB_NODUPDATA);
-            if (rc == MDB_KEYEXIST) rc = 0;
-        }
-        hk_free(ord);
-        mdb_cursor_close(c);
+        rc = flush_dups(t, t->c_by_pred, p->pred->k, p->n_pred, sizeof *p->pred,
+                        true, new_predicate);
+        if (rc) goto fail;
+        p->n_pred = 0;
+    }
+    if (p->n_tok) {
+        rc = flush_keyed(t, db->tok, p->tok, p->n_tok,
+                         (const uint8_t *)p->tok_keys.data, KEYED_TOK);
         if (rc) goto fail;
         p->n_tok = 0;
         hk_buf_reset(&p->tok_keys);
     }
     if (p->n_stmt) {
-        MDB_cursor *c;
-        if ((rc = mdb_cursor_open(t->txn, db->stmt, &c))) goto fail;
-        stmt_ord *ord =
-            sort_keyed(p->stmt, p->n_stmt, (const uint8_t *)p->keys.data);
-        if (!ord) {
-            mdb_cursor_close(c);
-            rc = ENOMEM;
-            goto fail;
-        }
-        const uint8_t *keys = (const uint8_t *)p->keys.data;
-        for (size_t o = 0; o < p->n_stmt && !rc; o++) {
-            const hk_pending_stmt *e = &ord[o].e;
-            uint8_t idb[HK_STMT_VAL_MAX];
-            if (o + 16 < p->n_stmt) /* keys are read in random order */
-                __builtin_prefetch(keys + ord[o + 16].e.off);
-            MDB_val k = {e->len, (void *)(keys + e->off)};
-            MDB_val d = {hk_varint_put(idb, e->id), idb};
-            rc = mdb_cursor_put(c, &k, &d, MDB_NOOVERWRITE);
-        }
-        hk_free(ord);
-        mdb_cursor_close(c);
+        rc = flush_keyed(t, db->stmt, p->stmt, p->n_stmt,
+                         (const uint8_t *)p->keys.data, KEYED_STMT);
         if (rc) goto fail;
         clear_index(p);
         p->n_stmt = 0;
@@ -527,45 +552,10 @@ hk_err hk_pending_flush(hk_txn *t, hk_error *err)
             rc = ENOMEM;
             goto fail;
         }
-        /* Keys above the current last key (entities first used in this
-         * batch: their sym ids are the newest) are appended: MDB_APPEND
-         * for the first duplicate, MDB_APPENDDUP for the rest, so their
-         * pages fill completely and no search is needed. */
-        uint8_t last_key[4] = {0, 0, 0, 0};
-        bool have_last = false;
-        {
-            MDB_val lk, ld;
-            int lrc = mdb_cursor_get(t->c_by_arg, &lk, &ld, MDB_LAST);
-            if (lrc == 0 && lk.mv_size == 4) {
-                memcpy(last_key, lk.mv_data, 4);
-                have_last = true;
-            } else if (lrc && lrc != MDB_NOTFOUND) {
-                rc = lrc;
-                goto fail;
-            }
-        }
-        for (size_t i = 0; i < p->n_arg; i++) {
-            MDB_val k = {4, p->arg[i].k};
-            MDB_val d = {HK_ARG_DUP_BYTES, p->arg[i].k + 4};
-            size_t cnt = 0;
-            bool beyond = !have_last || memcmp(p->arg[i].k, last_key, 4) > 0;
-            if (beyond) {
-                bool first =
-                    i == 0 || memcmp(p->arg[i].k, p->arg[i - 1].k, 4) != 0;
-                if ((rc = mdb_cursor_put(t->c_by_arg, &k, &d,
-                                         first ? MDB_APPEND : MDB_APPENDDUP)))
-                    goto fail;
-                if (first) t->c.entities++;
-                continue;
-            }
-            if ((rc = mdb_cursor_put(t->c_by_arg, &k, &d, 0))) goto fail;
-            if (i > 0 && memcmp(p->arg[i].k, p->arg[i - 1].k, 4) == 0)
-                continue; /* same key as the entry before: not new */
-            if ((rc = mdb_cursor_count(t->c_by_arg, &cnt))) goto fail;
-            if (cnt == 1) t->c.entities++;
-        }
+        rc = flush_dups(t, t->c_by_arg, p->arg->k, p->n_arg, sizeof *p->arg,
+                        false, new_entity);
+        if (rc) goto fail;
         p->n_arg = 0;
-        t->counters_dirty = true;
     }
     return HK_OK;
 fail:

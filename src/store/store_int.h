@@ -184,8 +184,8 @@ typedef struct hk_pending_arg {
 } hk_pending_arg;
 
 typedef struct hk_pending_pred {
-    uint64_t id;   /* fact id (the duplicate) */
-    uint32_t pred; /* predicate sym (the key) */
+    uint8_t k[4 + HK_ID_BYTES]; /* predicate u32 BE + by_pred duplicate
+                                   (fact id u48 BE) */
 } hk_pending_pred;
 
 typedef struct hk_pending {
