@@ -25,10 +25,10 @@ hk_err hks_sym_id(hk_txn *t, const char *s, size_t len, uint32_t *id,
     hk_err e;
     if (!id) return hk_error_set(err, HK_ERR_INVALID, "store: no id to fill");
     *id = 0;
-    if ((e = hk_txn_check_read(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err))) return e;
     if (!s || len == 0 || len > HK_MAX_ARG_BYTES)
         return hk_error_set(err, HK_ERR_NOT_FOUND, "store: no such symbol");
-    if ((e = hk_sym_lookup(t, s, len, id, err))) return e;
+    if ((e = hks_sym_lookup(t, s, len, id, err))) return e;
     if (!*id)
         return hk_error_set(err, HK_ERR_NOT_FOUND, "store: no symbol '%.*s'",
                             (int)(len > 80 ? 80 : len), s);
@@ -38,15 +38,15 @@ hk_err hks_sym_id(hk_txn *t, const char *s, size_t len, uint32_t *id,
 hk_err hks_sym_max(hk_txn *t, uint32_t *max, hk_error *err)
 {
     hk_err e;
-    hk_counters c;
+    hks_counters c;
     if (!max) return hk_error_set(err, HK_ERR_INVALID, "store: no max");
     *max = 0;
-    if ((e = hk_txn_check_read(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err))) return e;
     if (t->write) {
         *max = (uint32_t)(t->c.next_sym_id - 1);
         return HK_OK;
     }
-    if ((e = hk_txn_load_counters(t, &c, err))) return e;
+    if ((e = hks_txn_load_counters(t, &c, err))) return e;
     *max = (uint32_t)(c.next_sym_id - 1);
     return HK_OK;
 }
@@ -55,14 +55,14 @@ hk_err hks_sym_str(hk_txn *t, uint32_t id, const char **s, size_t *len,
                    hk_error *err)
 {
     hk_err e;
-    if ((e = hk_txn_check_read(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err))) return e;
     if (!s || !len) return hk_error_set(err, HK_ERR_INVALID, "store: no out");
-    HK_SYM_ID_KEY(k, id);
+    HKS_SYM_ID_KEY(k, id);
     MDB_val d;
     int rc = id ? mdb_get(t->txn, t->s->db.sym_id, &k, &d) : MDB_NOTFOUND;
     if (rc == MDB_NOTFOUND)
         return hk_error_set(err, HK_ERR_NOT_FOUND, "store: no symbol %u", id);
-    if (rc) return hk_store_mdb_error(t, rc, err, "reading a symbol");
+    if (rc) return hks_store_mdb_error(t, rc, err, "reading a symbol");
     *s = d.mv_data;
     *len = d.mv_size;
     return HK_OK;
@@ -74,17 +74,17 @@ hk_err hks_fact_syms_get(hk_txn *t, hk_fact_id id, hks_fact_syms *out,
                          hk_error *err)
 {
     hk_err e;
-    hk_rec r;
-    if ((e = hk_txn_check_read(t, err))) return e;
+    hks_rec r;
+    if ((e = hks_txn_check_read(t, err))) return e;
     if (!out) return hk_error_set(err, HK_ERR_INVALID, "store: no out");
-    HK_FACT_KEY(k, id);
+    HKS_FACT_KEY(k, id);
     MDB_val d;
     int rc = mdb_get(t->txn, t->s->db.fact, &k, &d);
     if (rc == MDB_NOTFOUND)
         return hk_error_set(err, HK_ERR_NOT_FOUND, "no fact with id %llu",
                             (unsigned long long)id);
-    if (rc) return hk_store_mdb_error(t, rc, err, "reading a fact");
-    if (hk_rec_decode_ids(d.mv_data, d.mv_size, &r))
+    if (rc) return hks_store_mdb_error(t, rc, err, "reading a fact");
+    if (hks_rec_decode_ids(d.mv_data, d.mv_size, &r))
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "store: record of fact %llu is damaged",
                             (unsigned long long)id);
@@ -97,10 +97,10 @@ hk_err hks_fact_syms_get(hk_txn *t, hk_fact_id id, hks_fact_syms *out,
 /* ==== Adjacency ==== */
 
 struct hks_adj {
-    hk_txn *t;                      /* the txn it was opened in */
-    MDB_cursor *c;                  /* cursor on by_arg */
-    uint8_t key[4];                 /* entity u32 BE */
-    uint8_t seek[HK_ARG_DUP_BYTES]; /* first duplicate wanted (prefix) */
+    hk_txn *t;                       /* the txn it was opened in */
+    MDB_cursor *c;                   /* cursor on by_arg */
+    uint8_t key[4];                  /* entity u32 BE */
+    uint8_t seek[HKS_ARG_DUP_BYTES]; /* first duplicate wanted (prefix) */
     size_t prefix; /* bytes of seek every row must share: 0 (any
                       position), 1 (position) or 5 (+ predicate) */
     bool started;  /* the first row was read */
@@ -113,27 +113,27 @@ hk_err hks_adj_open(hk_txn *t, uint32_t entity, int pos, uint32_t pred,
     hk_err e;
     if (!out) return hk_error_set(err, HK_ERR_INVALID, "store: no out");
     *out = NULL;
-    if ((e = hk_txn_check_read(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err))) return e;
     if (pos >= (int)HK_MAX_ARGS || (pred && pos < 0))
         return hk_error_set(err, HK_ERR_INVALID,
                             "store: adjacency needs a position 0..%u (and "
                             "one for a predicate), not %d",
                             HK_MAX_ARGS - 1, pos);
-    if ((e = hk_txn_sync(t, err))) return e;
+    if ((e = hks_txn_sync(t, err))) return e;
     hks_adj *a = hk_calloc(1, sizeof *a);
     if (!a) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
     int rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &a->c);
     if (rc) {
         hk_free(a);
-        return hk_store_mdb_error(t, rc, err, "opening adjacency");
+        return hks_store_mdb_error(t, rc, err, "opening adjacency");
     }
     a->t = t;
-    hk_put_u32(a->key, entity);
+    hks_put_u32(a->key, entity);
     if (pos >= 0) {
         a->seek[0] = (uint8_t)pos;
         a->prefix = 1;
         if (pred) {
-            hk_put_u32(a->seek + 1, pred);
+            hks_put_u32(a->seek + 1, pred);
             a->prefix = 5;
         }
     }
@@ -144,13 +144,13 @@ hk_err hks_adj_open(hk_txn *t, uint32_t entity, int pos, uint32_t pred,
 hk_err hks_adj_next(hks_adj *a, hks_adj_row *row, bool *has_row, hk_error *err)
 {
     hk_err e;
-    MDB_val k = {4, NULL}, d = {HK_ARG_DUP_BYTES, NULL};
+    MDB_val k = {4, NULL}, d = {HKS_ARG_DUP_BYTES, NULL};
     int rc;
     if (!a || !row || !has_row)
         return hk_error_set(err, HK_ERR_INVALID, "store: no adjacency");
     *has_row = false;
     if (a->done) return HK_OK;
-    if ((e = hk_txn_check_read(a->t, err))) return e;
+    if ((e = hks_txn_check_read(a->t, err))) return e;
     if (!a->started) {
         k.mv_data = a->key;
         d.mv_data = a->seek;
@@ -163,8 +163,8 @@ hk_err hks_adj_next(hks_adj *a, hks_adj_row *row, bool *has_row, hk_error *err)
         a->done = true;
         return HK_OK;
     }
-    if (rc) return hk_store_mdb_error(a->t, rc, err, "reading adjacency");
-    if (d.mv_size != HK_ARG_DUP_BYTES)
+    if (rc) return hks_store_mdb_error(a->t, rc, err, "reading adjacency");
+    if (d.mv_size != HKS_ARG_DUP_BYTES)
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "store: by_arg entry of %zu bytes", d.mv_size);
     const uint8_t *p = d.mv_data;
@@ -173,8 +173,8 @@ hk_err hks_adj_next(hks_adj *a, hks_adj_row *row, bool *has_row, hk_error *err)
         return HK_OK;
     }
     row->pos = p[0];
-    row->pred = hk_get_u32(p + 1);
-    row->fact = hk_get_u48(p + 5);
+    row->pred = hks_get_u32(p + 1);
+    row->fact = hks_get_u48(p + 5);
     *has_row = true;
     return HK_OK;
 }
@@ -195,15 +195,15 @@ static hk_err dups(hk_txn *t, MDB_dbi dbi, uint32_t key, uint64_t *n,
     MDB_cursor *c;
     uint8_t kb[4];
     size_t cnt = 0;
-    hk_put_u32(kb, key);
+    hks_put_u32(kb, key);
     MDB_val k = {4, kb}, d;
     int rc = mdb_cursor_open(t->txn, dbi, &c);
-    if (rc) return hk_store_mdb_error(t, rc, err, "counting");
+    if (rc) return hks_store_mdb_error(t, rc, err, "counting");
     rc = mdb_cursor_get(c, &k, &d, MDB_SET);
     if (rc == 0) rc = mdb_cursor_count(c, &cnt);
     mdb_cursor_close(c);
     if (rc && rc != MDB_NOTFOUND)
-        return hk_store_mdb_error(t, rc, err, "counting");
+        return hks_store_mdb_error(t, rc, err, "counting");
     *n = cnt;
     return HK_OK;
 }
@@ -213,18 +213,18 @@ hk_err hks_entity_count(hk_txn *t, uint32_t entity, uint64_t *mentions,
 {
     hk_err e;
     uint64_t m = 0, extra = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_sync(t, err)) ||
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)) ||
         (e = dups(t, t->s->db.by_arg, entity, &m, err)))
         return e;
     if (m && facts) {
         uint8_t kb[4];
-        hk_put_u32(kb, entity);
+        hks_put_u32(kb, entity);
         MDB_val k = {4, kb}, d;
         int rc = mdb_get(t->txn, t->s->db.arg_multi, &k, &d);
         if (rc == 0 && d.mv_size == 8)
-            extra = hk_get_u64(d.mv_data);
+            extra = hks_get_u64(d.mv_data);
         else if (rc && rc != MDB_NOTFOUND)
-            return hk_store_mdb_error(t, rc, err, "counting");
+            return hks_store_mdb_error(t, rc, err, "counting");
     }
     if (mentions) *mentions = m;
     if (facts) *facts = extra < m ? m - extra : 0;
@@ -236,6 +236,7 @@ hk_err hks_pred_count(hk_txn *t, uint32_t pred, uint64_t *facts, hk_error *err)
     hk_err e;
     if (!facts) return hk_error_set(err, HK_ERR_INVALID, "store: no out");
     *facts = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_sync(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)))
+        return e;
     return dups(t, t->s->db.by_pred, pred, facts, err);
 }

@@ -45,11 +45,11 @@ static hk_err encode_entry(hk_buf *b, uint64_t seq, int64_t time_us,
     size_t alen = strlen(actor), olen = strlen(op);
     hk_err e;
     h[0] = AUDIT_VERSION;
-    hk_put_u64(h + 1, seq);
-    hk_put_u64(h + 9, (uint64_t)time_us);
-    hk_put_u64(h + 17, first);
-    hk_put_u64(h + 25, last);
-    hk_put_u64(h + 33, count);
+    hks_put_u64(h + 1, seq);
+    hks_put_u64(h + 9, (uint64_t)time_us);
+    hks_put_u64(h + 17, first);
+    hks_put_u64(h + 25, last);
+    hks_put_u64(h + 33, count);
     if ((e = hk_buf_append(b, h, sizeof h))) return e;
     uint8_t l2[2] = {(uint8_t)(alen >> 8), (uint8_t)alen};
     uint8_t l1 = (uint8_t)olen;
@@ -60,7 +60,7 @@ static hk_err encode_entry(hk_buf *b, uint64_t seq, int64_t time_us,
     for (int i = 0; i < 2; i++) {
         uint8_t l5[5] = {parts[i] ? 1 : 0, 0, 0, 0, 0};
         size_t n = parts[i] ? strlen(parts[i]) : 0;
-        hk_put_u32(l5 + 1, (uint32_t)n);
+        hks_put_u32(l5 + 1, (uint32_t)n);
         if ((e = hk_buf_append(b, l5, 5)) ||
             (n && (e = hk_buf_append(b, parts[i], n))))
             return e;
@@ -91,11 +91,11 @@ static bool parse_entry(const void *data, size_t len, raw_entry *r)
         return false;
     end -= 64;
     r->canon = p;
-    r->seq = hk_get_u64(p + 1);
-    r->time_us = (int64_t)hk_get_u64(p + 9);
-    r->first = hk_get_u64(p + 17);
-    r->last = hk_get_u64(p + 25);
-    r->count = hk_get_u64(p + 33);
+    r->seq = hks_get_u64(p + 1);
+    r->time_us = (int64_t)hks_get_u64(p + 9);
+    r->first = hks_get_u64(p + 17);
+    r->last = hks_get_u64(p + 25);
+    r->count = hks_get_u64(p + 33);
     p += AUDIT_FIXED;
     r->actor_len = ((size_t)p[0] << 8) | p[1];
     p += 2;
@@ -109,7 +109,7 @@ static bool parse_entry(const void *data, size_t len, raw_entry *r)
     for (int i = 0; i < 2; i++) {
         if (end - p < 5 || p[0] > 1) return false;
         bool has = p[0] == 1;
-        size_t n = hk_get_u32(p + 1);
+        size_t n = hks_get_u32(p + 1);
         p += 5;
         if ((size_t)(end - p) < n || (!has && n)) return false;
         if (i == 0) {
@@ -156,9 +156,9 @@ static void chain_hash(const uint8_t prev[32], const void *canon, size_t len,
 
 /* ==== Appending ==== */
 
-hk_err hk_audit_append(hk_txn *t, const char *op, hk_fact_id first,
-                       hk_fact_id last, uint64_t count, const char *before,
-                       const char *after, hk_error *err)
+hk_err hks_audit_append(hk_txn *t, const char *op, hk_fact_id first,
+                        hk_fact_id last, uint64_t count, const char *before,
+                        const char *after, hk_error *err)
 {
     hk_buf b = HK_BUF_INIT;
     uint64_t seq = t->c.audit_seq + 1;
@@ -176,20 +176,20 @@ hk_err hk_audit_append(hk_txn *t, const char *op, hk_fact_id first,
     if ((e = hk_buf_append(&b, t->c.audit_hash, 32)) ||
         (e = hk_buf_append(&b, hash, 32)))
         goto nomem;
-    hk_put_u64(kb, seq);
+    hks_put_u64(kb, seq);
     MDB_val k = {8, kb}, d = {b.len, b.data};
-    hk_txn_touch(t);
+    hks_txn_touch(t);
     if ((rc = mdb_put(t->txn, t->s->db.audit, &k, &d, MDB_APPEND))) goto lmdb;
     if (strcmp(op, "import") == 0) {
         uint8_t lk[8], v[16];
-        hk_put_u64(lk, last);
-        hk_put_u64(v, first);
-        hk_put_u64(v + 8, seq);
+        hks_put_u64(lk, last);
+        hks_put_u64(v, first);
+        hks_put_u64(v + 8, seq);
         MDB_val bk = {8, lk}, bv = {16, v};
         if ((rc = mdb_put(t->txn, t->s->db.audit_bulk, &bk, &bv, 0))) goto lmdb;
     } else if (first) {
         uint8_t fk[8];
-        hk_put_u64(fk, first);
+        hks_put_u64(fk, first);
         MDB_val fkv = {8, fk}, sv = {8, kb};
         if ((rc = mdb_put(t->txn, t->s->db.audit_by_fact, &fkv, &sv, 0)))
             goto lmdb;
@@ -202,15 +202,15 @@ hk_err hk_audit_append(hk_txn *t, const char *op, hk_fact_id first,
     return HK_OK;
 lmdb:
     hk_buf_free(&b);
-    return hk_store_mdb_error(t, rc, err, "appending an audit entry");
+    return hks_store_mdb_error(t, rc, err, "appending an audit entry");
 nomem:
     hk_buf_free(&b);
     t->failed = true;
     return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory (audit)");
 }
 
-hk_err hk_audit_bulk_note(hk_txn *t, hk_fact_id id, const hk_statement *st,
-                          hk_error *err)
+hk_err hks_audit_bulk_note(hk_txn *t, hk_fact_id id, const hk_statement *st,
+                           hk_error *err)
 {
     hk_buf_reset(&t->scratch);
     hk_err e = hk_statement_format(st, &t->scratch);
@@ -224,7 +224,7 @@ hk_err hk_audit_bulk_note(hk_txn *t, hk_fact_id id, const hk_statement *st,
     return HK_OK;
 }
 
-hk_err hk_audit_flush_bulk(hk_txn *t, hk_error *err)
+hk_err hks_audit_flush_bulk(hk_txn *t, hk_error *err)
 {
     uint8_t dg[32];
     char hex[65];
@@ -246,8 +246,8 @@ hk_err hk_audit_flush_bulk(hk_txn *t, hk_error *err)
         hk_buf_free(&after);
         return hk_error_set(err, e, "store: out of memory (audit)");
     }
-    e = hk_audit_append(t, "import", t->bulk_first, t->bulk_last, t->bulk_count,
-                        NULL, after.data, err);
+    e = hks_audit_append(t, "import", t->bulk_first, t->bulk_last,
+                         t->bulk_count, NULL, after.data, err);
     hk_buf_free(&after);
     return e;
 }
@@ -296,13 +296,13 @@ static hk_err load_entry(hk_txn *t, uint64_t seq, hk_audit_entry *out,
 {
     uint8_t kb[8];
     raw_entry r;
-    hk_put_u64(kb, seq);
+    hks_put_u64(kb, seq);
     MDB_val k = {8, kb}, d;
     int rc = mdb_get(t->txn, t->s->db.audit, &k, &d);
     if (rc == MDB_NOTFOUND)
         return hk_error_set(err, HK_ERR_CORRUPT, "audit entry %llu is missing",
                             (unsigned long long)seq);
-    if (rc) return hk_store_mdb_error(t, rc, err, "reading the audit log");
+    if (rc) return hks_store_mdb_error(t, rc, err, "reading the audit log");
     if (!parse_entry(d.mv_data, d.mv_size, &r))
         return hk_error_set(err, HK_ERR_CORRUPT, "audit entry %llu is damaged",
                             (unsigned long long)seq);
@@ -326,14 +326,14 @@ hk_err hk_audit_list(hk_txn *t, uint64_t before_seq, size_t limit,
 
     *out = NULL;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err))) return e;
     if (limit == 0) return HK_OK;
     if ((rc = mdb_cursor_open(t->txn, t->s->db.audit, &c)))
-        return hk_store_mdb_error(t, rc, err, "reading the audit log");
+        return hks_store_mdb_error(t, rc, err, "reading the audit log");
     if (before_seq == 0) {
         rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
     } else {
-        hk_put_u64(kb, before_seq);
+        hks_put_u64(kb, before_seq);
         k.mv_size = 8;
         k.mv_data = kb;
         rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
@@ -364,7 +364,7 @@ hk_err hk_audit_list(hk_txn *t, uint64_t before_seq, size_t limit,
             v = nv;
             cap = ncap;
         }
-        if (entry_from_raw(&r, hk_get_u64(k.mv_data), &v[cnt])) {
+        if (entry_from_raw(&r, hks_get_u64(k.mv_data), &v[cnt])) {
             entry_free(&v[cnt]);
             e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
             goto fail;
@@ -373,7 +373,7 @@ hk_err hk_audit_list(hk_txn *t, uint64_t before_seq, size_t limit,
         rc = mdb_cursor_get(c, &k, &d, MDB_PREV);
     }
     if (rc && rc != MDB_NOTFOUND) {
-        e = hk_store_mdb_error(t, rc, err, "reading the audit log");
+        e = hks_store_mdb_error(t, rc, err, "reading the audit log");
         goto fail;
     }
     mdb_cursor_close(c);
@@ -407,20 +407,20 @@ hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
 
     *out = NULL;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err))) return e;
     if (limit == 0) return HK_OK;
     if (limit > 100000) limit = 100000;
     seqs = hk_malloc((limit + 1) * sizeof *seqs);
     if (!seqs) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     /* Per-fact entries, newest first. */
     if ((rc = mdb_cursor_open(t->txn, t->s->db.audit_by_fact, &c))) goto lmdb;
-    hk_put_u64(kb, id);
+    hks_put_u64(kb, id);
     k.mv_size = 8;
     k.mv_data = kb;
     rc = mdb_cursor_get(c, &k, &d, MDB_SET);
     if (rc == 0) rc = mdb_cursor_get(c, &k, &d, MDB_LAST_DUP);
     while (rc == 0 && ns < limit) {
-        if (d.mv_size == 8) seqs[ns++] = hk_get_u64(d.mv_data);
+        if (d.mv_size == 8) seqs[ns++] = hks_get_u64(d.mv_data);
         rc = mdb_cursor_get(c, &k, &d, MDB_PREV_DUP);
     }
     if (rc && rc != MDB_NOTFOUND) goto lmdb;
@@ -432,8 +432,8 @@ hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
     k.mv_size = 8;
     k.mv_data = kb;
     rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-    if (rc == 0 && d.mv_size == 16 && hk_get_u64(d.mv_data) <= id)
-        seqs[ns++] = hk_get_u64((const uint8_t *)d.mv_data + 8);
+    if (rc == 0 && d.mv_size == 16 && hks_get_u64(d.mv_data) <= id)
+        seqs[ns++] = hks_get_u64((const uint8_t *)d.mv_data + 8);
     else if (rc && rc != MDB_NOTFOUND)
         goto lmdb;
     mdb_cursor_close(c);
@@ -455,7 +455,7 @@ hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
     *n = cnt;
     return HK_OK;
 lmdb:
-    e = hk_store_mdb_error(t, rc, err, "reading fact history");
+    e = hks_store_mdb_error(t, rc, err, "reading fact history");
 fail:
     if (c) mdb_cursor_close(c);
     hk_free(seqs);
@@ -486,13 +486,13 @@ hk_err hk_audit_iter_open(hk_txn *t, uint64_t from_seq, hk_audit_iter **out,
     hk_err e;
     if (!out) return hk_error_set(err, HK_ERR_INVALID, "audit: no iterator");
     *out = NULL;
-    if ((e = hk_txn_check_read(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err))) return e;
     hk_audit_iter *it = hk_calloc(1, sizeof *it);
     if (!it) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     int rc = mdb_cursor_open(t->txn, t->s->db.audit, &it->c);
     if (rc) {
         hk_free(it);
-        return hk_store_mdb_error(t, rc, err, "reading the audit log");
+        return hks_store_mdb_error(t, rc, err, "reading the audit log");
     }
     it->t = t;
     it->from = from_seq ? from_seq : 1;
@@ -512,9 +512,9 @@ hk_err hk_audit_iter_next(hk_audit_iter *it, const hk_audit_entry **entry,
         return hk_error_set(err, HK_ERR_INVALID, "audit: no iterator");
     *entry = NULL;
     if (it->done) return HK_OK;
-    if ((e = hk_txn_check_read(it->t, err))) return e;
+    if ((e = hks_txn_check_read(it->t, err))) return e;
     if (!it->next_seq) {
-        hk_put_u64(kb, it->from);
+        hks_put_u64(kb, it->from);
         k.mv_size = 8;
         k.mv_data = kb;
         rc = mdb_cursor_get(it->c, &k, &d, MDB_SET_RANGE);
@@ -525,8 +525,8 @@ hk_err hk_audit_iter_next(hk_audit_iter *it, const hk_audit_entry **entry,
         it->done = true;
         return HK_OK;
     }
-    if (rc) return hk_store_mdb_error(it->t, rc, err, "reading the audit log");
-    uint64_t seq = k.mv_size == 8 ? hk_get_u64(k.mv_data) : 0;
+    if (rc) return hks_store_mdb_error(it->t, rc, err, "reading the audit log");
+    uint64_t seq = k.mv_size == 8 ? hks_get_u64(k.mv_data) : 0;
     if (!seq || !parse_entry(d.mv_data, d.mv_size, &r) || r.seq != seq)
         return hk_error_set(
             err, HK_ERR_CORRUPT, "audit entry %llu is damaged (seq field %llu)",
@@ -569,7 +569,7 @@ static hk_err report_bad(hk_audit_report *rep, uint64_t seq, const char *why,
 
 hk_err hk_audit_verify(hk_txn *t, hk_audit_report *rep, hk_error *err)
 {
-    hk_counters c;
+    hks_counters c;
     MDB_cursor *cur = NULL;
     MDB_val k, d;
     uint8_t prev[32] = {0}, h[32];
@@ -580,17 +580,17 @@ hk_err hk_audit_verify(hk_txn *t, hk_audit_report *rep, hk_error *err)
     if (!rep) return hk_error_set(err, HK_ERR_INVALID, "no report");
     memset(rep, 0, sizeof *rep);
     rep->ok = true;
-    if ((e = hk_txn_check_read(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err))) return e;
     if (t->write)
         c = t->c;
-    else if ((e = hk_txn_load_counters(t, &c, err)))
+    else if ((e = hks_txn_load_counters(t, &c, err)))
         return e;
     if ((rc = mdb_cursor_open(t->txn, t->s->db.audit, &cur)))
-        return hk_store_mdb_error(t, rc, err, "verifying the audit log");
+        return hks_store_mdb_error(t, rc, err, "verifying the audit log");
     rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
     while (rc == 0) {
         raw_entry r;
-        uint64_t key = k.mv_size == 8 ? hk_get_u64(k.mv_data) : 0;
+        uint64_t key = k.mv_size == 8 ? hks_get_u64(k.mv_data) : 0;
         if (key != expect) {
             if (key > expect)
                 report_bad(rep, expect, "entry %llu is missing",
@@ -632,7 +632,7 @@ hk_err hk_audit_verify(hk_txn *t, hk_audit_report *rep, hk_error *err)
     }
     if (rc != MDB_NOTFOUND) {
         mdb_cursor_close(cur);
-        return hk_store_mdb_error(t, rc, err, "verifying the audit log");
+        return hks_store_mdb_error(t, rc, err, "verifying the audit log");
     }
     if (rep->checked < c.audit_seq) {
         report_bad(rep, rep->checked + 1,

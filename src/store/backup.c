@@ -8,7 +8,7 @@
  * where the live KB's randomly inserted trees are about 70% full and its
  * file also holds free pages, so the backup is much smaller than the KB
  * and than mdb_env_copy2's compaction (which keeps pages as they are).
- * The copy is committed in steps of HK_COPY_STEP entries (appends touch
+ * The copy is committed in steps of HKS_COPY_STEP entries (appends touch
  * only the right edge of each tree, so steps cost little), synced, hashed
  * (SHA-256 of data.mdb), and its fact count is read from the copy itself
  * (so it matches the snapshot, not a later commit). The
@@ -27,7 +27,7 @@
  * is in place, so no handle opens meanwhile; it also checks LMDB's reader
  * lock on lock.mdb, which processes of older builds hold.
  *
- * The dense copy (hk_dense_copy) is shared with compaction (compact.c),
+ * The dense copy (hks_dense_copy) is shared with compaction (compact.c),
  * which writes it next to data.mdb and renames it over the original.
  */
 #include <dirent.h>
@@ -61,7 +61,7 @@ static char *path_join(const char *dir, const char *name)
     return p;
 }
 
-hk_err hk_store_fsync_path(const char *path, bool dir, hk_error *err)
+hk_err hks_store_fsync_path(const char *path, bool dir, hk_error *err)
 {
     int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
     if (fd < 0)
@@ -77,8 +77,8 @@ hk_err hk_store_fsync_path(const char *path, bool dir, hk_error *err)
     return HK_OK;
 }
 
-hk_err hk_store_copy_attrs(const char *path, const struct stat *orig,
-                           hk_error *err)
+hk_err hks_store_copy_attrs(const char *path, const struct stat *orig,
+                            hk_error *err)
 {
     if (chmod(path, orig->st_mode & 07777) != 0)
         return hk_error_set(err, HK_ERR_IO,
@@ -164,7 +164,7 @@ static hk_err copy_fact_count(const char *dir, uint64_t *facts, hk_error *err)
     MDB_val k = {5, (void *)"facts"}, d;
     rc = mdb_get(txn, dbi, &k, &d);
     if (rc == 0 && d.mv_size == 8)
-        *facts = hk_get_u64(d.mv_data);
+        *facts = hks_get_u64(d.mv_data);
     else if (rc != MDB_NOTFOUND)
         goto fail;
     mdb_txn_abort(txn);
@@ -179,7 +179,7 @@ fail:
                         dir, mdb_strerror(rc));
 }
 
-#define HK_COPY_STEP 1000000u
+#define HKS_COPY_STEP 1000000u
 
 /* Commits a step of the copy and reopens the write cursor on ddbi in a
  * new write txn. */
@@ -228,7 +228,7 @@ static int copy_dupfixed(MDB_cursor *rc_cur, MDB_env *dst, MDB_txn **wtxn,
             put = MDB_APPENDDUP;
         }
         if (mrc != MDB_NOTFOUND) return mrc;
-        if (*since_commit >= HK_COPY_STEP) {
+        if (*since_commit >= HKS_COPY_STEP) {
             if ((rc = copy_step(dst, wtxn, wc, ddbi))) return rc;
             *since_commit = 0;
         }
@@ -259,15 +259,15 @@ static bool disk_full(const char *path, unsigned env_flags)
     return full;
 }
 
-hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
-                     hk_error *err)
+hk_err hks_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
+                      hk_error *err)
 {
     MDB_env *dst = NULL;
     MDB_txn *rtxn = NULL, *wtxn = NULL;
     MDB_cursor *rc_cur = NULL, *wc = NULL;
     int rc;
     hk_err e = HK_OK;
-    size_t n_db = hk_store_db_count(s), since_commit = 0;
+    size_t n_db = hks_store_db_count(s), since_commit = 0;
 
     MDB_envinfo info;
     mdb_env_info(s->env, &info); /* the map in use (>= the file) */
@@ -282,7 +282,7 @@ hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
         const char *name;
         unsigned flags;
         MDB_dbi sdbi, ddbi;
-        hk_store_db_spec(s, i, &name, &flags, &sdbi);
+        hks_store_db_spec(s, i, &name, &flags, &sdbi);
         if (!wtxn && (rc = mdb_txn_begin(dst, NULL, 0, &wtxn))) goto lmdb;
         if ((rc = mdb_dbi_open(wtxn, name, flags | MDB_CREATE, &ddbi)) ||
             (rc = mdb_cursor_open(rtxn, sdbi, &rc_cur)) ||
@@ -316,7 +316,7 @@ hk_err hk_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
                 prev.mv_size = k.mv_size;
                 prev.mv_data = prev_key;
             }
-            if (++since_commit >= HK_COPY_STEP) {
+            if (++since_commit >= HKS_COPY_STEP) {
                 if ((rc = copy_step(dst, &wtxn, &wc, ddbi))) goto lmdb;
                 since_commit = 0;
             }
@@ -397,7 +397,7 @@ static hk_err write_manifest(const char *dir, uint64_t facts, uint64_t bytes,
         e = io_err(err, "cannot rename", tmp);
         goto done;
     }
-    e = hk_store_fsync_path(dir, true, err);
+    e = hks_store_fsync_path(dir, true, err);
 done:
     if (f) fclose(f);
     json_decref(j);
@@ -422,12 +422,12 @@ hk_err hk_store_backup(hk_store *s, const char *dest_dir, char sha256_hex[65],
                                 "backup: %s exists and is not an empty "
                                 "directory",
                                 dest_dir);
-    } else if ((e = hk_store_make_dir(dest_dir, err))) {
+    } else if ((e = hks_store_make_dir(dest_dir, err))) {
         return e;
     }
     data = path_join(dest_dir, "data.mdb");
     if (!data) return hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
-    if ((e = hk_dense_copy(s, dest_dir, 0, err))) {
+    if ((e = hks_dense_copy(s, dest_dir, 0, err))) {
         unlink(data); /* no half copy without a manifest lying around */
         goto done;
     }
@@ -437,7 +437,7 @@ hk_err hk_store_backup(hk_store *s, const char *dest_dir, char sha256_hex[65],
         e = io_err(err, "cannot set the mode of", data);
         goto done;
     }
-    if ((e = hk_store_fsync_path(data, false, err)) ||
+    if ((e = hks_store_fsync_path(data, false, err)) ||
         (e = copy_fact_count(dest_dir, &facts, err)) ||
         (e = file_sha256(data, hex, &bytes, err)) ||
         (e = write_manifest(dest_dir, facts, bytes, hex, s->schema_version,
@@ -574,7 +574,7 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
         goto done;
     }
     if (stat(data_dir, &sb) != 0) {
-        if ((e = hk_store_make_dir(data_dir, err))) goto done;
+        if ((e = hks_store_make_dir(data_dir, err))) goto done;
     } else if (!S_ISDIR(sb.st_mode)) {
         e = hk_error_set(err, HK_ERR_INVALID,
                          "restore: %s is not a "
@@ -585,13 +585,13 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
     /* The process lock: every open handle holds it shared, and opens wait
      * while we hold it exclusively. Whether a KB exists is checked only
      * once it is held, so that one created meanwhile is not replaced. */
-    kb_lock = hk_kb_lock_open(data_dir, true);
+    kb_lock = hks_kb_lock_open(data_dir, true);
     if (kb_lock < 0) {
         e = hk_error_set(err, HK_ERR_IO, "restore: cannot open %s/%s: %s",
-                         data_dir, HK_LOCK_FILE, strerror(errno));
+                         data_dir, HKS_LOCK_FILE, strerror(errno));
         goto done;
     }
-    int lrc = hk_kb_lock_try(kb_lock, LOCK_EX);
+    int lrc = hks_kb_lock_try(kb_lock, LOCK_EX);
     if (lrc) {
         e = lrc == EWOULDBLOCK
                 ? hk_error_set(err, HK_ERR_BUSY,
@@ -601,7 +601,7 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
                 : hk_error_set(err, HK_ERR_IO,
                                "restore: cannot lock %s/%s: "
                                "%s",
-                               data_dir, HK_LOCK_FILE, strerror(lrc));
+                               data_dir, HKS_LOCK_FILE, strerror(lrc));
         goto done;
     }
     /* Every process that has the KB open holds LMDB's shared lock on byte
@@ -647,7 +647,7 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
         goto done;
     }
     if ((e = copy_file(src, tmp, err)) ||
-        (had_kb && (e = hk_store_copy_attrs(tmp, &old_kb, err))))
+        (had_kb && (e = hks_store_copy_attrs(tmp, &old_kb, err))))
         goto done;
     if (rename(tmp, dst) != 0) {
         e = io_err(err, "cannot rename", tmp);
@@ -657,7 +657,7 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
         e = io_err(err, "cannot remove", lock);
         goto done;
     }
-    e = hk_store_fsync_path(data_dir, true, err);
+    e = hks_store_fsync_path(data_dir, true, err);
 done:
     if (e && tmp) unlink(tmp);
     if (lock_fd >= 0) close(lock_fd);

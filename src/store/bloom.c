@@ -25,7 +25,7 @@
  * the high bits of the hash, the bits by 9-bit slices of the low ones), so
  * a check or an add costs one cache miss instead of four; the false
  * positive rate rises only from about 1.2% to about 1.5%. The hash is
- * hk_hash_bytes, the same as the pending statement index uses, so one
+ * hks_hash_bytes, the same as the pending statement index uses, so one
  * hash per statement serves both.
  */
 #include "core/mem.h"
@@ -35,7 +35,7 @@
 #define BLOOM_PROBES 4u
 #define BLOOM_MIN_KEYS (1u << 20)
 
-struct hk_bloom {
+struct hks_bloom {
     uint64_t *bits;    /* bit array */
     uint64_t n_bits;   /* size in bits (power of two) */
     uint64_t cap_keys; /* keys it was sized for */
@@ -45,25 +45,25 @@ struct hk_bloom {
 #define BLOCK_WORDS 8u /* uint64 words per 64-byte block */
 
 /* The block of hash h (high bits: independent of the bit slices). */
-static inline uint64_t *block_of(const hk_bloom *b, uint64_t h)
+static inline uint64_t *block_of(const hks_bloom *b, uint64_t h)
 {
     uint64_t blocks = b->n_bits / 512;
     return b->bits + ((h >> 36) & (blocks - 1)) * BLOCK_WORDS;
 }
 
-void hk_bloom_free(hk_bloom *b)
+void hks_bloom_free(hks_bloom *b)
 {
     if (!b) return;
     hk_free(b->bits);
     hk_free(b);
 }
 
-bool hk_bloom_needs_rebuild(const hk_bloom *b)
+bool hks_bloom_needs_rebuild(const hks_bloom *b)
 {
     return !b || b->n_keys > b->cap_keys;
 }
 
-void hk_bloom_add(hk_bloom *b, uint64_t h)
+void hks_bloom_add(hks_bloom *b, uint64_t h)
 {
     if (!b) return;
     uint64_t *blk = block_of(b, h);
@@ -74,12 +74,12 @@ void hk_bloom_add(hk_bloom *b, uint64_t h)
     b->n_keys++;
 }
 
-void hk_bloom_prefetch(const hk_bloom *b, uint64_t h)
+void hks_bloom_prefetch(const hks_bloom *b, uint64_t h)
 {
     if (b) __builtin_prefetch(block_of(b, h));
 }
 
-bool hk_bloom_maybe(const hk_bloom *b, uint64_t h)
+bool hks_bloom_maybe(const hks_bloom *b, uint64_t h)
 {
     if (!b) return true;
     const uint64_t *blk = block_of(b, h);
@@ -90,18 +90,18 @@ bool hk_bloom_maybe(const hk_bloom *b, uint64_t h)
     return true;
 }
 
-hk_err hk_bloom_build(hk_txn *t, hk_bloom **out, hk_error *err)
+hk_err hks_bloom_build(hk_txn *t, hks_bloom **out, hk_error *err)
 {
     MDB_stat st;
     MDB_cursor *c = NULL;
     MDB_val k, d;
     int rc = mdb_stat(t->txn, t->s->db.stmt, &st);
-    if (rc) return hk_store_mdb_error(t, rc, err, "sizing the bloom filter");
+    if (rc) return hks_store_mdb_error(t, rc, err, "sizing the bloom filter");
     uint64_t keys = 2 * (uint64_t)st.ms_entries + BLOOM_MIN_KEYS;
     uint64_t n_bits = 512; /* at least one block */
     while (n_bits < keys * BLOOM_BITS_PER_KEY)
         n_bits <<= 1;
-    hk_bloom *b = hk_calloc(1, sizeof *b);
+    hks_bloom *b = hk_calloc(1, sizeof *b);
     if (!b || !(b->bits = hk_calloc(n_bits / 64, sizeof(uint64_t)))) {
         hk_free(b);
         *out = NULL; /* no filter: every lookup goes to the B-tree */
@@ -118,19 +118,19 @@ hk_err hk_bloom_build(hk_txn *t, hk_bloom **out, hk_error *err)
     size_t n = 0;
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT), n++) {
-        uint64_t h = hk_hash_bytes(k.mv_data, k.mv_size);
-        hk_bloom_prefetch(b, h);
-        if (n >= PIPE) hk_bloom_add(b, ring[n % PIPE]);
+        uint64_t h = hks_hash_bytes(k.mv_data, k.mv_size);
+        hks_bloom_prefetch(b, h);
+        if (n >= PIPE) hks_bloom_add(b, ring[n % PIPE]);
         ring[n % PIPE] = h;
     }
     for (size_t i = n > PIPE ? n - PIPE : 0; i < n; i++)
-        hk_bloom_add(b, ring[i % PIPE]);
+        hks_bloom_add(b, ring[i % PIPE]);
     mdb_cursor_close(c);
     if (rc != MDB_NOTFOUND) goto fail;
     *out = b;
     return HK_OK;
 fail:
-    hk_bloom_free(b);
+    hks_bloom_free(b);
     *out = NULL;
-    return hk_store_mdb_error(t, rc, err, "building the bloom filter");
+    return hks_store_mdb_error(t, rc, err, "building the bloom filter");
 }

@@ -44,7 +44,7 @@ static int count_db(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries,
         else if (rc)
             break;
         *entries += n;
-        if (sum_u64 && d.mv_size == 8) *sum_u64 += hk_get_u64(d.mv_data);
+        if (sum_u64 && d.mv_size == 8) *sum_u64 += hks_get_u64(d.mv_data);
     }
     mdb_cursor_close(c);
     return rc == MDB_NOTFOUND ? 0 : rc;
@@ -98,10 +98,10 @@ static int check_module_db(MDB_txn *txn, const hks_module_db *m, char *bad_at,
     return 0;
 }
 
-hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
-                      hk_error *err)
+hk_err hks_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
+                       hk_error *err)
 {
-    hk_counters c;
+    hks_counters c;
     MDB_cursor *fc = NULL;
     MDB_val k, d;
     uint64_t n_facts = 0, n_mentions = 0, n_repeats = 0;
@@ -110,18 +110,19 @@ hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
 
     *ok = true;
     if (why && why_len) why[0] = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_sync(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)))
+        return e;
     if (t->write)
         c = t->c;
-    else if ((e = hk_txn_load_counters(t, &c, err)))
+    else if ((e = hks_txn_load_counters(t, &c, err)))
         return e;
-    const hk_store_dbs *db = &t->s->db;
+    const hks_store_dbs *db = &t->s->db;
     if ((rc = mdb_cursor_open(t->txn, db->fact, &fc))) goto lmdb;
     for (rc = mdb_cursor_get(fc, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(fc, &k, &d, MDB_NEXT)) {
-        hk_rec r;
-        hk_fact_id id = hk_fact_key_id(&k);
-        if (hk_rec_decode(d.mv_data, d.mv_size, &r)) {
+        hks_rec r;
+        hk_fact_id id = hks_fact_key_id(&k);
+        if (hks_rec_decode(d.mv_data, d.mv_size, &r)) {
             mdb_cursor_close(fc);
             return bad(ok, why, why_len, "fact %llu: record does not decode",
                        (unsigned long long)id);
@@ -129,13 +130,13 @@ hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
         n_facts++;
         n_mentions += r.n_args;
         /* stmt -> this id */
-        uint8_t sk[HK_STMT_KEY_MAX];
-        MDB_val skv = {hk_stmt_key(r.pred, r.n_args, r.args, sk), sk}, sv;
+        uint8_t sk[HKS_STMT_KEY_MAX];
+        MDB_val skv = {hks_stmt_key(r.pred, r.n_args, r.args, sk), sk}, sv;
         uint64_t sid = 0;
         rc = mdb_get(t->txn, db->stmt, &skv, &sv);
         if (rc == MDB_NOTFOUND ||
             (rc == 0 &&
-             (!hk_varint_exact(sv.mv_data, sv.mv_size, &sid) || sid != id))) {
+             (!hks_varint_exact(sv.mv_data, sv.mv_size, &sid) || sid != id))) {
             mdb_cursor_close(fc);
             return bad(ok, why, why_len,
                        "fact %llu: stmt entry missing or names another id",
@@ -143,10 +144,10 @@ hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
         }
         if (rc) goto lmdb;
         /* by_pred (pred, id) */
-        uint8_t pk[4], idb[HK_ID_BYTES];
-        hk_put_u32(pk, r.pred);
-        hk_put_u48(idb, id);
-        MDB_val pkv = {4, pk}, pv = {HK_ID_BYTES, idb};
+        uint8_t pk[4], idb[HKS_ID_BYTES];
+        hks_put_u32(pk, r.pred);
+        hks_put_u48(idb, id);
+        MDB_val pkv = {4, pk}, pv = {HKS_ID_BYTES, idb};
         MDB_cursor *pc;
         if ((rc = mdb_cursor_open(t->txn, db->by_pred, &pc))) goto lmdb;
         rc = mdb_cursor_get(pc, &pkv, &pv, MDB_GET_BOTH);
@@ -161,12 +162,12 @@ hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
         MDB_cursor *ac;
         if ((rc = mdb_cursor_open(t->txn, db->by_arg, &ac))) goto lmdb;
         for (uint32_t i = 0; i < r.n_args && rc == 0; i++) {
-            uint8_t ek[4], dup[HK_ARG_DUP_BYTES];
-            hk_put_u32(ek, r.args[i]);
+            uint8_t ek[4], dup[HKS_ARG_DUP_BYTES];
+            hks_put_u32(ek, r.args[i]);
             dup[0] = (uint8_t)i;
             memcpy(dup + 1, pk, 4);
-            memcpy(dup + 5, idb, HK_ID_BYTES);
-            MDB_val ekv = {4, ek}, dv = {HK_ARG_DUP_BYTES, dup};
+            memcpy(dup + 5, idb, HKS_ID_BYTES);
+            MDB_val ekv = {4, ek}, dv = {HKS_ARG_DUP_BYTES, dup};
             rc = mdb_cursor_get(ac, &ekv, &dv, MDB_GET_BOTH);
             for (uint32_t j = 0; j < i; j++)
                 if (r.args[j] == r.args[i]) {
@@ -248,5 +249,5 @@ hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
     return HK_OK;
 lmdb:
     if (fc) mdb_cursor_close(fc);
-    return hk_store_mdb_error(t, rc, err, "checking the store");
+    return hks_store_mdb_error(t, rc, err, "checking the store");
 }

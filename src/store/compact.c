@@ -16,7 +16,7 @@
  *      exclusively (here and again before the rename) proves none has the
  *      KB open, else HK_ERR_BUSY, as for restore.
  *   3. The KB is opened read-only (without taking LOCK_SH on top of our
- *      LOCK_EX) and hk_dense_copy (backup.c) writes every tree in key order
+ *      LOCK_EX) and hks_dense_copy (backup.c) writes every tree in key order
  *      with appends into DIR/data.mdb.compact (MDB_NOSUBDIR), gives it
  *      data.mdb's mode (and owner, when allowed), then syncs it.
  *   4. The copy is checked: opened on its own, its schema version, every
@@ -97,7 +97,7 @@ static int summarise(MDB_txn *txn, const hk_store *like, kb_summary *out)
     MDB_val k, d;
     int rc;
     memset(out, 0, sizeof *out);
-    out->n_db = hk_store_db_count(like);
+    out->n_db = hks_store_db_count(like);
     if (out->n_db > sizeof out->entries / sizeof out->entries[0])
         return MDB_INCOMPATIBLE;
     for (size_t i = 0; i < out->n_db; i++) {
@@ -105,7 +105,7 @@ static int summarise(MDB_txn *txn, const hk_store *like, kb_summary *out)
         unsigned flags;
         MDB_dbi unused;
         MDB_stat st;
-        hk_store_db_spec(like, i, &name, &flags, &unused);
+        hks_store_db_spec(like, i, &name, &flags, &unused);
         if ((rc = mdb_dbi_open(txn, name, flags, &dbi)) ||
             (rc = mdb_stat(txn, dbi, &st)))
             return rc;
@@ -116,7 +116,7 @@ static int summarise(MDB_txn *txn, const hk_store *like, kb_summary *out)
     k.mv_size = 14;
     if ((rc = mdb_get(txn, dbi, &k, &d))) return rc;
     if (d.mv_size != 4) return MDB_CORRUPTED;
-    out->schema_version = hk_get_u32(d.mv_data);
+    out->schema_version = hks_get_u32(d.mv_data);
     for (size_t i = 0; i < 7; i++) {
         k.mv_data = (void *)META_U64[i];
         k.mv_size = strlen(META_U64[i]);
@@ -124,7 +124,7 @@ static int summarise(MDB_txn *txn, const hk_store *like, kb_summary *out)
         if (rc == MDB_NOTFOUND) continue;
         if (rc) return rc;
         if (d.mv_size != 8) return MDB_CORRUPTED;
-        out->counters[i] = hk_get_u64(d.mv_data);
+        out->counters[i] = hks_get_u64(d.mv_data);
     }
     k.mv_data = (void *)"audit_hash";
     k.mv_size = 10;
@@ -177,7 +177,7 @@ static hk_err check_copy(const char *path, const hk_store *like,
             const char *name;
             unsigned flags;
             MDB_dbi unused;
-            hk_store_db_spec(like, i, &name, &flags, &unused);
+            hks_store_db_spec(like, i, &name, &flags, &unused);
             e = hk_error_set(err, HK_ERR_CORRUPT,
                              "compact: the copy %s has "
                              "%llu entries in '%s', the KB %llu",
@@ -273,13 +273,13 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
                          data);
         goto done;
     }
-    kb_lock = hk_kb_lock_open(dir, true);
+    kb_lock = hks_kb_lock_open(dir, true);
     if (kb_lock < 0) {
         e = hk_error_set(err, HK_ERR_IO, "compact: cannot open %s/%s: %s", dir,
-                         HK_LOCK_FILE, strerror(errno));
+                         HKS_LOCK_FILE, strerror(errno));
         goto done;
     }
-    int lrc = hk_kb_lock_try(kb_lock, LOCK_EX);
+    int lrc = hks_kb_lock_try(kb_lock, LOCK_EX);
     if (lrc == EWOULDBLOCK) {
         e = hk_error_set(err, HK_ERR_BUSY,
                          "compact: the KB in %s is open in another process "
@@ -290,7 +290,7 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
     }
     if (lrc) {
         e = hk_error_set(err, HK_ERR_IO, "compact: cannot lock %s/%s: %s", dir,
-                         HK_LOCK_FILE, strerror(lrc));
+                         HKS_LOCK_FILE, strerror(lrc));
         goto done;
     }
     locked = true;
@@ -311,7 +311,7 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
     hk_store_options o;
     memset(&o, 0, sizeof o);
     o.read_only = true;
-    if ((e = hk_store_open_unlocked(dir, &o, &s, err)) ||
+    if ((e = hks_store_open_unlocked(dir, &o, &s, err)) ||
         (e = hk_txn_begin(s, false, &rt, err)))
         goto done;
     hk_stats st;
@@ -322,12 +322,12 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
     hk_txn_abort(rt);
     rt = NULL;
     if (rc) {
-        e = hk_store_mdb_error(NULL, rc, err, "compact: reading the KB");
+        e = hks_store_mdb_error(NULL, rc, err, "compact: reading the KB");
         goto done;
     }
-    if ((e = hk_dense_copy(s, tmp, MDB_NOSUBDIR, err)) ||
-        (e = hk_store_copy_attrs(tmp, &sb, err)) ||
-        (e = hk_store_fsync_path(tmp, false, err)) ||
+    if ((e = hks_dense_copy(s, tmp, MDB_NOSUBDIR, err)) ||
+        (e = hks_store_copy_attrs(tmp, &sb, err)) ||
+        (e = hks_store_fsync_path(tmp, false, err)) ||
         (e = check_copy(tmp, s, &want, err)))
         goto done;
     hk_store_close(s); /* unmaps the old file before it is replaced */
@@ -339,7 +339,7 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
                          tmp, data, strerror(errno));
         goto done;
     }
-    if ((e = hk_store_fsync_path(dir, true, err))) goto done;
+    if ((e = hks_store_fsync_path(dir, true, err))) goto done;
     if (unlink(lockmdb) != 0 && errno != ENOENT) {
         e = hk_error_set(err, HK_ERR_IO,
                          "compact: cannot remove the stale "
@@ -347,7 +347,7 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
                          lockmdb, strerror(errno));
         goto done;
     }
-    if ((e = hk_store_fsync_path(dir, true, err))) goto done;
+    if ((e = hks_store_fsync_path(dir, true, err))) goto done;
     if (stat(data, &sb) == 0) r.bytes_after = (uint64_t)sb.st_size;
 done:
     if (rt) hk_txn_abort(rt);

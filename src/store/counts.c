@@ -28,12 +28,12 @@ static hk_err count_dups_with(hk_txn *t, MDB_cursor *c, uint32_t key,
 {
     uint8_t kb[4];
     size_t cnt = 0;
-    hk_put_u32(kb, key);
+    hks_put_u32(kb, key);
     MDB_val k = {4, kb}, d;
     int rc = mdb_cursor_get(c, &k, &d, MDB_SET);
     if (rc == 0) rc = mdb_cursor_count(c, &cnt);
     if (rc && rc != MDB_NOTFOUND)
-        return hk_store_mdb_error(t, rc, err, "counting");
+        return hks_store_mdb_error(t, rc, err, "counting");
     *n = cnt;
     return HK_OK;
 }
@@ -43,7 +43,7 @@ static hk_err count_dups(hk_txn *t, MDB_dbi dbi, uint32_t key, uint64_t *n,
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, dbi, &c);
-    if (rc) return hk_store_mdb_error(t, rc, err, "counting");
+    if (rc) return hks_store_mdb_error(t, rc, err, "counting");
     hk_err e = count_dups_with(t, c, key, n, err);
     mdb_cursor_close(c);
     return e;
@@ -57,14 +57,14 @@ static hk_err entity_count_with(hk_txn *t, MDB_cursor *arg_cur, uint32_t ent,
                        : count_dups(t, t->s->db.by_arg, ent, n, err);
     if (e || !*n) return e;
     uint8_t kb[4];
-    hk_put_u32(kb, ent);
+    hks_put_u32(kb, ent);
     MDB_val k = {4, kb}, d;
     int rc = mdb_get(t->txn, t->s->db.arg_multi, &k, &d);
     if (rc == 0 && d.mv_size == 8) {
-        uint64_t extra = hk_get_u64(d.mv_data);
+        uint64_t extra = hks_get_u64(d.mv_data);
         *n = extra < *n ? *n - extra : 0;
     } else if (rc && rc != MDB_NOTFOUND) {
-        return hk_store_mdb_error(t, rc, err, "counting");
+        return hks_store_mdb_error(t, rc, err, "counting");
     }
     return HK_OK;
 }
@@ -80,9 +80,10 @@ hk_err hk_store_count_predicate(hk_txn *t, const char *predicate, uint64_t *n,
     uint32_t id;
     hk_err e;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_flush(t, err)))
+        return e;
     if (!predicate) return hk_error_set(err, HK_ERR_INVALID, "no predicate");
-    if ((e = hk_sym_lookup(t, predicate, strlen(predicate), &id, err)) || !id)
+    if ((e = hks_sym_lookup(t, predicate, strlen(predicate), &id, err)) || !id)
         return e;
     return count_dups(t, t->s->db.by_pred, id, n, err);
 }
@@ -93,9 +94,10 @@ hk_err hk_store_count_entity(hk_txn *t, const char *entity, uint64_t *n,
     uint32_t id;
     hk_err e;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_flush(t, err)))
+        return e;
     if (!entity) return hk_error_set(err, HK_ERR_INVALID, "no entity");
-    if ((e = hk_sym_lookup(t, entity, strlen(entity), &id, err)) || !id)
+    if ((e = hks_sym_lookup(t, entity, strlen(entity), &id, err)) || !id)
         return e;
     return entity_count(t, id, n, err);
 }
@@ -107,21 +109,22 @@ hk_err hk_store_count_created(hk_txn *t, int64_t first_day, uint32_t n_days,
                               uint64_t *per_day, hk_error *err)
 {
     hk_err e;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_flush(t, err)))
+        return e;
     if (!per_day || n_days == 0 || n_days > MAX_COUNT_DAYS)
         return hk_error_set(err, HK_ERR_INVALID, "days must be 1..%u",
                             MAX_COUNT_DAYS);
     memset(per_day, 0, n_days * sizeof *per_day);
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, t->s->db.fact, &c);
-    if (rc) return hk_store_mdb_error(t, rc, err, "counting facts by day");
+    if (rc) return hks_store_mdb_error(t, rc, err, "counting facts by day");
     MDB_val k, d;
     /* One pass in id order: creation times do not follow ids (imports
      * keep the times of their records). */
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-        hk_rec r;
-        if (hk_rec_decode(d.mv_data, d.mv_size, &r)) {
+        hks_rec r;
+        if (hks_rec_decode(d.mv_data, d.mv_size, &r)) {
             mdb_cursor_close(c);
             return hk_error_set(err, HK_ERR_CORRUPT,
                                 "store: a fact record is damaged");
@@ -132,7 +135,7 @@ hk_err hk_store_count_created(hk_txn *t, int64_t first_day, uint32_t n_days,
     }
     mdb_cursor_close(c);
     if (rc != MDB_NOTFOUND)
-        return hk_store_mdb_error(t, rc, err, "counting facts by day");
+        return hks_store_mdb_error(t, rc, err, "counting facts by day");
     return HK_OK;
 }
 
@@ -143,42 +146,44 @@ hk_err hk_store_predicate_arities(hk_txn *t, const char *predicate,
     uint32_t id;
     hk_err e;
     memset(counts, 0, sizeof(uint64_t) * (HK_MAX_ARGS + 1));
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_flush(t, err)))
+        return e;
     if (!predicate) return hk_error_set(err, HK_ERR_INVALID, "no predicate");
-    if ((e = hk_sym_lookup(t, predicate, strlen(predicate), &id, err)) || !id)
+    if ((e = hks_sym_lookup(t, predicate, strlen(predicate), &id, err)) || !id)
         return e;
     MDB_cursor *c;
     uint8_t kb[5];
-    hk_put_u32(kb, id);
+    hks_put_u32(kb, id);
     kb[4] = 0;
     MDB_val k = {5, kb}, d;
     int rc = mdb_cursor_open(t->txn, t->s->db.pstat, &c);
-    if (rc) return hk_store_mdb_error(t, rc, err, "reading arities");
+    if (rc) return hks_store_mdb_error(t, rc, err, "reading arities");
     rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size == 5 && hk_get_u32(k.mv_data) == id) {
+    while (rc == 0 && k.mv_size == 5 && hks_get_u32(k.mv_data) == id) {
         uint8_t a = ((const uint8_t *)k.mv_data)[4];
         if (a <= HK_MAX_ARGS && d.mv_size == 8)
-            counts[a] = hk_get_u64(d.mv_data);
+            counts[a] = hks_get_u64(d.mv_data);
         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
     }
     mdb_cursor_close(c);
     if (rc && rc != MDB_NOTFOUND)
-        return hk_store_mdb_error(t, rc, err, "reading arities");
+        return hks_store_mdb_error(t, rc, err, "reading arities");
     return HK_OK;
 }
 
 hk_err hk_store_stats(hk_txn *t, hk_stats *out, hk_error *err)
 {
-    hk_counters c;
+    hks_counters c;
     hk_err e;
     MDB_envinfo info;
     MDB_stat st;
     struct stat sb;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_flush(t, err)))
+        return e;
     memset(out, 0, sizeof *out);
     if (t->write)
         c = t->c;
-    else if ((e = hk_txn_load_counters(t, &c, err)))
+    else if ((e = hks_txn_load_counters(t, &c, err)))
         return e;
     out->facts = c.facts;
     out->predicates = c.predicates;
@@ -201,14 +206,14 @@ hk_err hk_store_stats(hk_txn *t, hk_stats *out, hk_error *err)
     int rc = 0;
     if (t->write) rc = mdb_txn_begin(t->s->env, NULL, MDB_RDONLY, &ftxn);
     if (rc == 0) {
-        rc = hk_free_list_bytes(ftxn, st.ms_psize, &out->bytes_free);
+        rc = hks_free_list_bytes(ftxn, st.ms_psize, &out->bytes_free);
         if (t->write) mdb_txn_abort(ftxn);
     }
-    if (rc) return hk_store_mdb_error(NULL, rc, err, "reading the free list");
+    if (rc) return hks_store_mdb_error(NULL, rc, err, "reading the free list");
     return HK_OK;
 }
 
-int hk_free_list_bytes(MDB_txn *rtxn, unsigned psize, uint64_t *bytes)
+int hks_free_list_bytes(MDB_txn *rtxn, unsigned psize, uint64_t *bytes)
 {
     /* As mdb_stat -f: each value of dbi 0 is an ID list (MDB_ID = size_t
      * words) whose first word is its length. */
@@ -259,7 +264,7 @@ static hk_err list_push(list_state *ls, hk_txn *t, uint32_t sym, uint64_t count,
 {
     const char *s;
     size_t len;
-    hk_err e = hk_sym_string(t, sym, &s, &len, err);
+    hk_err e = hks_sym_string(t, sym, &s, &len, err);
     if (e) return e;
     if (ls->n == ls->cap) {
         size_t ncap = ls->cap ? ls->cap * 2 : 64;
@@ -276,10 +281,10 @@ static hk_err list_push(list_state *ls, hk_txn *t, uint32_t sym, uint64_t count,
 
 /* Positions c at the first key after `after` (or the first key). */
 static int seek_after(MDB_cursor *c, const char *after, MDB_val *k, MDB_val *d,
-                      uint8_t kb[HK_SYM_KEY_MAX])
+                      uint8_t kb[HKS_SYM_KEY_MAX])
 {
     if (!after || !*after) return mdb_cursor_get(c, k, d, MDB_FIRST);
-    size_t klen = hk_sym_key(after, strlen(after), kb);
+    size_t klen = hks_sym_key(after, strlen(after), kb);
     k->mv_size = klen;
     k->mv_data = kb;
     int rc = mdb_cursor_get(c, k, d, MDB_SET_RANGE);
@@ -294,33 +299,35 @@ hk_err hk_store_list_predicates(hk_txn *t, const char *after, size_t limit,
     list_state ls = {0};
     MDB_cursor *c = NULL;
     MDB_val k, d;
-    uint8_t kb[HK_SYM_KEY_MAX];
+    uint8_t kb[HKS_SYM_KEY_MAX];
     hk_err e;
     int rc;
     *out = NULL;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_flush(t, err)))
+        return e;
     if ((rc = mdb_cursor_open(t->txn, t->s->db.pred_names, &c)))
-        return hk_store_mdb_error(t, rc, err, "listing predicates");
+        return hks_store_mdb_error(t, rc, err, "listing predicates");
     rc = seek_after(c, after, &k, &d, kb);
     while (rc == 0 && ls.n < limit) {
         if (d.mv_size != 4) {
             e = hk_error_set(err, HK_ERR_CORRUPT, "bad predicate entry");
             goto fail;
         }
-        uint32_t sym = hk_get_u32(d.mv_data);
+        uint32_t sym = hks_get_u32(d.mv_data);
         uint64_t cnt;
         uint32_t mn = 0, mx = 0;
         if ((e = count_dups(t, t->s->db.by_pred, sym, &cnt, err))) goto fail;
         /* arities from pstat */
         MDB_cursor *pc;
         uint8_t pk[5];
-        hk_put_u32(pk, sym);
+        hks_put_u32(pk, sym);
         pk[4] = 0;
         MDB_val pkv = {5, pk}, pd;
         if ((rc = mdb_cursor_open(t->txn, t->s->db.pstat, &pc))) goto lmdb;
         int prc = mdb_cursor_get(pc, &pkv, &pd, MDB_SET_RANGE);
-        while (prc == 0 && pkv.mv_size == 5 && hk_get_u32(pkv.mv_data) == sym) {
+        while (prc == 0 && pkv.mv_size == 5 &&
+               hks_get_u32(pkv.mv_data) == sym) {
             uint32_t a = ((const uint8_t *)pkv.mv_data)[4];
             if (!mn) mn = a;
             mx = a;
@@ -340,7 +347,7 @@ hk_err hk_store_list_predicates(hk_txn *t, const char *after, size_t limit,
     *n = ls.n;
     return HK_OK;
 lmdb:
-    e = hk_store_mdb_error(t, rc, err, "listing predicates");
+    e = hks_store_mdb_error(t, rc, err, "listing predicates");
 fail:
     mdb_cursor_close(c);
     hk_name_counts_free(ls.v, ls.n);
@@ -354,18 +361,19 @@ hk_err hk_store_list_entities(hk_txn *t, const char *after, size_t limit,
     list_state ls = {0};
     MDB_cursor *c = NULL;
     MDB_val k, d;
-    uint8_t kb[HK_SYM_KEY_MAX];
+    uint8_t kb[HKS_SYM_KEY_MAX];
     hk_err e;
     int rc;
     *out = NULL;
     *n = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_flush(t, err)))
+        return e;
     MDB_cursor *ac = NULL;
     if ((rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &ac)))
-        return hk_store_mdb_error(t, rc, err, "listing entities");
+        return hks_store_mdb_error(t, rc, err, "listing entities");
     if ((rc = mdb_cursor_open(t->txn, t->s->db.sym, &c))) {
         mdb_cursor_close(ac);
-        return hk_store_mdb_error(t, rc, err, "listing entities");
+        return hks_store_mdb_error(t, rc, err, "listing entities");
     }
     rc = seek_after(c, after, &k, &d, kb);
     while (rc == 0 && ls.n < limit) {
@@ -374,7 +382,7 @@ hk_err hk_store_list_entities(hk_txn *t, const char *after, size_t limit,
             goto fail;
         }
         uint64_t cnt;
-        uint32_t sym = hk_get_u32(d.mv_data);
+        uint32_t sym = hks_get_u32(d.mv_data);
         if ((e = entity_count_with(t, ac, sym, &cnt, err))) goto fail;
         if (cnt && cnt >= min_count &&
             (e = list_push(&ls, t, sym, cnt, 0, 0, err)))
@@ -382,7 +390,7 @@ hk_err hk_store_list_entities(hk_txn *t, const char *after, size_t limit,
         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
     }
     if (rc && rc != MDB_NOTFOUND) {
-        e = hk_store_mdb_error(t, rc, err, "listing entities");
+        e = hks_store_mdb_error(t, rc, err, "listing entities");
         goto fail;
     }
     mdb_cursor_close(c);

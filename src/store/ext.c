@@ -20,8 +20,8 @@
  * A module database is an LMDB named database plus a `meta` entry
  * "module_db:NAME" -> u32 BE HKS_DB_* flags, written in the transaction
  * that creates it. Every open reads those entries and opens the databases,
- * so backup (hk_dense_copy walks hk_store_db_spec), compaction (its copy
- * check counts the entries of every database) and hk_store_check cover
+ * so backup (hks_dense_copy walks hks_store_db_spec), compaction (its copy
+ * check counts the entries of every database) and hks_store_check cover
  * them in any process, whether it loads the module or not. */
 
 unsigned hks_db_mdb_flags(unsigned flags)
@@ -85,7 +85,7 @@ hk_err hks_module_dbs_open(hk_store *s, MDB_txn *txn, hk_error *err)
     const size_t plen = sizeof HKS_MODULE_DB_KEY - 1;
     hk_err e = HK_OK;
     int rc = mdb_cursor_open(txn, s->db.meta, &c);
-    if (rc) return hk_store_mdb_error(NULL, rc, err, "opening module dbs");
+    if (rc) return hks_store_mdb_error(NULL, rc, err, "opening module dbs");
     s->n_mod = 0;
     for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
@@ -96,7 +96,7 @@ hk_err hks_module_dbs_open(hk_store *s, MDB_txn *txn, hk_error *err)
         if (nlen > HKS_DB_NAME_MAX || d.mv_size != 4) goto damaged;
         memcpy(name, (const char *)k.mv_data + plen, nlen);
         name[nlen] = '\0';
-        unsigned flags = hk_get_u32(d.mv_data);
+        unsigned flags = hks_get_u32(d.mv_data);
         if (check_name(name, NULL) || check_flags(flags, NULL)) goto damaged;
         if (s->n_mod == HKS_MODULE_DBS_MAX) {
             e = hk_error_set(err, HK_ERR_LIMIT,
@@ -115,7 +115,7 @@ hk_err hks_module_dbs_open(hk_store *s, MDB_txn *txn, hk_error *err)
             goto done;
         }
         if (rc) {
-            e = hk_store_mdb_error(NULL, rc, err, "opening a module database");
+            e = hks_store_mdb_error(NULL, rc, err, "opening a module database");
             goto done;
         }
         memcpy(m->name, name, nlen + 1);
@@ -123,7 +123,7 @@ hk_err hks_module_dbs_open(hk_store *s, MDB_txn *txn, hk_error *err)
         s->n_mod++;
     }
     if (rc && rc != MDB_NOTFOUND)
-        e = hk_store_mdb_error(NULL, rc, err, "reading module databases");
+        e = hks_store_mdb_error(NULL, rc, err, "reading module databases");
     goto done;
 damaged:
     e = hk_error_set(err, HK_ERR_CORRUPT,
@@ -160,11 +160,11 @@ static hk_err create_db(hk_store *s, const char *name, unsigned flags,
     memcpy(kb, HKS_MODULE_DB_KEY, plen);
     memcpy(kb + plen, name, nlen);
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc) return hk_store_mdb_error(NULL, rc, err, "registering a database");
+    if (rc) return hks_store_mdb_error(NULL, rc, err, "registering a database");
     size_t txnid = mdb_txn_id(txn);
     /* Another handle or process may have recorded it since our open. */
     rc = mdb_get(txn, s->db.meta, &k, &d);
-    if (rc == 0 && (d.mv_size != 4 || hk_get_u32(d.mv_data) != flags)) {
+    if (rc == 0 && (d.mv_size != 4 || hks_get_u32(d.mv_data) != flags)) {
         e = hk_error_set(err, HK_ERR_INVALID,
                          "store: module database '%s' exists with other "
                          "flags",
@@ -181,7 +181,7 @@ static hk_err create_db(hk_store *s, const char *name, unsigned flags,
         goto fail;
     }
     if (rc) goto lmdb;
-    hk_put_u32(fb, flags);
+    hks_put_u32(fb, flags);
     d.mv_size = 4;
     d.mv_data = fb;
     if ((rc = mdb_put(txn, s->db.meta, &k, &d, 0))) goto lmdb;
@@ -197,7 +197,7 @@ static hk_err create_db(hk_store *s, const char *name, unsigned flags,
     s->n_mod++;
     return HK_OK;
 lmdb:
-    e = hk_store_mdb_error(NULL, rc, err, "registering a database");
+    e = hks_store_mdb_error(NULL, rc, err, "registering a database");
 fail:
     if (txn) mdb_txn_abort(txn);
     return e;
@@ -266,7 +266,7 @@ hk_err hks_get(hk_txn *t, hks_db db, hks_val key, hks_val *val, hk_error *err)
 {
     hk_err e;
     hks_module_db *m;
-    if ((e = hk_txn_check_read(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err))) return e;
     if (!(m = db_of(t, db, err))) return HK_ERR_INVALID;
     if ((e = check_key(key, "key", err))) return e;
     MDB_val k = {key.len, (void *)key.data}, d;
@@ -274,7 +274,7 @@ hk_err hks_get(hk_txn *t, hks_db db, hks_val key, hks_val *val, hk_error *err)
     if (rc == MDB_NOTFOUND)
         return hk_error_set(err, HK_ERR_NOT_FOUND, "store: no such key in %s",
                             m->name);
-    if (rc) return hk_store_mdb_error(t, rc, err, "reading a module database");
+    if (rc) return hks_store_mdb_error(t, rc, err, "reading a module database");
     if (val) {
         val->data = d.mv_data;
         val->len = d.mv_size;
@@ -287,7 +287,7 @@ hk_err hks_put(hk_txn *t, hks_db db, hks_val key, hks_val val, unsigned flags,
 {
     hk_err e;
     hks_module_db *m;
-    if ((e = hk_txn_check_write(t, err))) return e;
+    if ((e = hks_txn_check_write(t, err))) return e;
     if (!(m = db_of(t, db, err))) return HK_ERR_INVALID;
     if ((e = check_key(key, "key", err))) return e;
     bool dup = (m->flags & HKS_DB_DUPSORT) != 0;
@@ -305,7 +305,7 @@ hk_err hks_put(hk_txn *t, hks_db db, hks_val key, hks_val val, unsigned flags,
         mf |= dup ? MDB_NODUPDATA : MDB_NOOVERWRITE;
     if (flags & HKS_PUT_APPEND) mf |= dup ? MDB_APPENDDUP : MDB_APPEND;
     MDB_val k = {key.len, (void *)key.data}, d = {val.len, (void *)val.data};
-    hk_txn_touch(t);
+    hks_txn_touch(t);
     int rc = mdb_put(t->txn, m->dbi, &k, &d, mf);
     if (rc == MDB_KEYEXIST) { /* nothing written */
         if (flags & HKS_PUT_NOOVERWRITE)
@@ -314,7 +314,7 @@ hk_err hks_put(hk_txn *t, hks_db db, hks_val key, hks_val val, unsigned flags,
         return hk_error_set(err, HK_ERR_INVALID,
                             "store: append out of order in %s", m->name);
     }
-    if (rc) return hk_store_mdb_error(t, rc, err, "writing a module database");
+    if (rc) return hks_store_mdb_error(t, rc, err, "writing a module database");
     return HK_OK;
 }
 
@@ -323,18 +323,18 @@ hk_err hks_del(hk_txn *t, hks_db db, hks_val key, const hks_val *val,
 {
     hk_err e;
     hks_module_db *m;
-    if ((e = hk_txn_check_write(t, err))) return e;
+    if ((e = hks_txn_check_write(t, err))) return e;
     if (!(m = db_of(t, db, err))) return HK_ERR_INVALID;
     if ((e = check_key(key, "key", err))) return e;
     MDB_val k = {key.len, (void *)key.data};
     MDB_val d = {val ? val->len : 0, val ? (void *)val->data : NULL};
-    hk_txn_touch(t);
+    hks_txn_touch(t);
     int rc = mdb_del(t->txn, m->dbi, &k,
                      val && (m->flags & HKS_DB_DUPSORT) ? &d : NULL);
     if (rc == MDB_NOTFOUND)
         return hk_error_set(err, HK_ERR_NOT_FOUND, "store: no such entry in %s",
                             m->name);
-    if (rc) return hk_store_mdb_error(t, rc, err, "deleting from a database");
+    if (rc) return hks_store_mdb_error(t, rc, err, "deleting from a database");
     return HK_OK;
 }
 
@@ -343,10 +343,10 @@ hk_err hks_db_entries(hk_txn *t, hks_db db, uint64_t *n, hk_error *err)
     hk_err e;
     hks_module_db *m;
     MDB_stat st;
-    if ((e = hk_txn_check_read(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err))) return e;
     if (!(m = db_of(t, db, err))) return HK_ERR_INVALID;
     int rc = mdb_stat(t->txn, m->dbi, &st);
-    if (rc) return hk_store_mdb_error(t, rc, err, "counting a database");
+    if (rc) return hks_store_mdb_error(t, rc, err, "counting a database");
     *n = st.ms_entries;
     return HK_OK;
 }
@@ -366,14 +366,14 @@ hk_err hks_cursor_open(hk_txn *t, hks_db db, hks_cursor **out, hk_error *err)
     hks_module_db *m;
     if (!out) return hk_error_set(err, HK_ERR_INVALID, "store: no cursor");
     *out = NULL;
-    if ((e = hk_txn_check_read(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err))) return e;
     if (!(m = db_of(t, db, err))) return HK_ERR_INVALID;
     hks_cursor *c = hk_calloc(1, sizeof *c);
     if (!c) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
     int rc = mdb_cursor_open(t->txn, m->dbi, &c->c);
     if (rc) {
         hk_free(c);
-        return hk_store_mdb_error(t, rc, err, "opening a cursor");
+        return hks_store_mdb_error(t, rc, err, "opening a cursor");
     }
     c->t = t;
     *out = c;
@@ -389,7 +389,7 @@ static hk_err cursor_result(hks_cursor *c, int rc, MDB_val *mk, MDB_val *md,
         c->at_end = true;
         return HK_OK;
     }
-    if (rc) return hk_store_mdb_error(c->t, rc, err, "reading a cursor");
+    if (rc) return hks_store_mdb_error(c->t, rc, err, "reading a cursor");
     c->positioned = true;
     c->at_end = false;
     *found = true;
@@ -412,7 +412,7 @@ hk_err hks_cursor_seek(hks_cursor *c, hks_val key, hks_val *k, hks_val *v,
     if (!c || !found)
         return hk_error_set(err, HK_ERR_INVALID, "store: no cursor");
     *found = false;
-    if ((e = hk_txn_check_read(c->t, err))) return e;
+    if ((e = hks_txn_check_read(c->t, err))) return e;
     if (key.len > HKS_KEY_MAX || (key.len && !key.data))
         return check_key(key, "key", err);
     int rc = key.len ? mdb_cursor_get(c->c, &mk, &md, MDB_SET_RANGE)
@@ -428,7 +428,7 @@ hk_err hks_cursor_next(hks_cursor *c, hks_val *k, hks_val *v, bool *found,
     if (!c || !found)
         return hk_error_set(err, HK_ERR_INVALID, "store: no cursor");
     *found = false;
-    if ((e = hk_txn_check_read(c->t, err))) return e;
+    if ((e = hks_txn_check_read(c->t, err))) return e;
     if (c->at_end) return HK_OK;
     int rc =
         mdb_cursor_get(c->c, &mk, &md, c->positioned ? MDB_NEXT : MDB_FIRST);

@@ -26,13 +26,13 @@
 #include "core/mem.h"
 #include "store/store_int.h"
 
-#define STMT_KEY_MAX HK_STMT_KEY_MAX
-#define stmt_key hk_stmt_key
+#define STMT_KEY_MAX HKS_STMT_KEY_MAX
+#define stmt_key hks_stmt_key
 
 /* Looks up the syms of st; *all false when one is not in the dictionary.
  * In a write txn all strings are hashed first and their symtab slots
  * prefetched, so the cache misses of one statement overlap. */
-static hk_err lookup_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
+static hk_err lookup_ids(hk_txn *t, const hk_statement *st, hks_rec *r,
                          bool *all, hk_error *err)
 {
     hk_err e;
@@ -47,12 +47,12 @@ static hk_err lookup_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
         str[1 + i] = st->args[i];
     for (uint32_t i = 0; i < n; i++) {
         len[i] = strlen(str[i]);
-        h[i] = hk_hash_bytes(str[i], len[i]);
-        if (t->write) hk_symtab_prefetch(t->s->symtab, h[i]);
+        h[i] = hks_hash_bytes(str[i], len[i]);
+        if (t->write) hks_symtab_prefetch(t->s->symtab, h[i]);
     }
     for (uint32_t i = 0; i < n; i++) {
         uint32_t *id = i ? &r->args[i - 1] : &r->pred;
-        if ((e = hk_sym_lookup_hashed(t, str[i], len[i], h[i], id, err)))
+        if ((e = hks_sym_lookup_hashed(t, str[i], len[i], h[i], id, err)))
             return e;
         if (!*id) *all = false;
     }
@@ -62,13 +62,13 @@ static hk_err lookup_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
 /* Creates the symbols lookup_ids did not find. A string missing from the
  * dictionary can only appear again in this statement, so earlier slots are
  * checked before creating. */
-static hk_err intern_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
+static hk_err intern_ids(hk_txn *t, const hk_statement *st, hks_rec *r,
                          hk_error *err)
 {
     hk_err e;
     r->n_args = st->n_args;
-    if (!r->pred && (e = hk_sym_create(t, st->predicate, strlen(st->predicate),
-                                       &r->pred, err)))
+    if (!r->pred && (e = hks_sym_create(t, st->predicate, strlen(st->predicate),
+                                        &r->pred, err)))
         return e;
     for (uint32_t i = 0; i < st->n_args; i++) {
         if (r->args[i]) continue;
@@ -76,14 +76,14 @@ static hk_err intern_ids(hk_txn *t, const hk_statement *st, hk_rec *r,
         for (uint32_t j = 0; j < i && !r->args[i]; j++)
             if (strcmp(st->args[i], st->args[j]) == 0) r->args[i] = r->args[j];
         if (!r->args[i] &&
-            (e = hk_sym_create(t, st->args[i], strlen(st->args[i]), &r->args[i],
-                               err)))
+            (e = hks_sym_create(t, st->args[i], strlen(st->args[i]),
+                                &r->args[i], err)))
             return e;
     }
     return HK_OK;
 }
 
-static hk_err stmt_lookup(hk_txn *t, const hk_rec *r, hk_fact_id *id,
+static hk_err stmt_lookup(hk_txn *t, const hks_rec *r, hk_fact_id *id,
                           hk_error *err)
 {
     uint8_t kb[STMT_KEY_MAX];
@@ -91,14 +91,14 @@ static hk_err stmt_lookup(hk_txn *t, const hk_rec *r, hk_fact_id *id,
     if (t->write) {
         /* The filter has seen every stmt key and every pending one
          * (index_add feeds it), so "no" settles it before the queue. */
-        uint64_t h = hk_hash_bytes((const char *)kb, k.mv_size);
+        uint64_t h = hks_hash_bytes((const char *)kb, k.mv_size);
         *id = 0;
         /* both are needed when the statement is new (index_add) */
-        hk_pending_prefetch_stmt(&t->pend, h);
-        hk_bloom_prefetch(t->s->bloom, h);
-        if (!hk_bloom_maybe(t->s->bloom, h))
+        hks_pending_prefetch_stmt(&t->pend, h);
+        hks_bloom_prefetch(t->s->bloom, h);
+        if (!hks_bloom_maybe(t->s->bloom, h))
             return HK_OK; /* certainly absent */
-        if ((*id = hk_pending_find_stmt(&t->pend, kb, k.mv_size, h)))
+        if ((*id = hks_pending_find_stmt(&t->pend, kb, k.mv_size, h)))
             return HK_OK;
     }
     int rc = mdb_get(t->txn, t->s->db.stmt, &k, &d);
@@ -106,8 +106,8 @@ static hk_err stmt_lookup(hk_txn *t, const hk_rec *r, hk_fact_id *id,
         *id = 0;
         return HK_OK;
     }
-    if (rc) return hk_store_mdb_error(t, rc, err, "looking up a statement");
-    if (!hk_varint_exact(d.mv_data, d.mv_size, id) || !*id)
+    if (rc) return hks_store_mdb_error(t, rc, err, "looking up a statement");
+    if (!hks_varint_exact(d.mv_data, d.mv_size, id) || !*id)
         return hk_error_set(err, HK_ERR_CORRUPT, "store: bad stmt entry");
     return HK_OK;
 }
@@ -131,13 +131,13 @@ static int counter_add(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, int64_t delta)
     uint64_t n = 0;
     int rc = mdb_get(txn, dbi, k, &d);
     if (rc == 0 && d.mv_size == 8)
-        n = hk_get_u64(d.mv_data);
+        n = hks_get_u64(d.mv_data);
     else if (rc && rc != MDB_NOTFOUND)
         return rc;
     n = (uint64_t)((int64_t)n + delta);
     if (n == 0 || (int64_t)n < 0)
         return rc == 0 ? mdb_del(txn, dbi, k, NULL) : 0;
-    hk_put_u64(vb, n);
+    hks_put_u64(vb, n);
     d.mv_size = 8;
     d.mv_data = vb;
     return mdb_put(txn, dbi, k, &d, 0);
@@ -147,28 +147,28 @@ static int pstat_write(MDB_txn *txn, MDB_dbi dbi, uint32_t pred, uint32_t arity,
                        int64_t delta)
 {
     uint8_t kb[5];
-    hk_put_u32(kb, pred);
+    hks_put_u32(kb, pred);
     kb[4] = (uint8_t)arity;
     MDB_val k = {5, kb};
     return counter_add(txn, dbi, &k, delta);
 }
 
-/* Records a pstat change in the txn; written by hk_txn_flush. */
+/* Records a pstat change in the txn; written by hks_txn_flush. */
 static int pstat_add(hk_txn *t, uint32_t pred, uint32_t arity, int delta)
 {
     uint32_t key = pred << 6 | arity;
     if (pred >= (1u << 26))
         return pstat_write(t->txn, t->s->db.pstat, pred, arity, delta);
-    uint32_t i = (key * 2654435761u) & (HK_PSTAT_SLOTS - 1);
-    for (;; i = (i + 1) & (HK_PSTAT_SLOTS - 1)) {
-        hk_pstat_delta *d = &t->pstat[i];
+    uint32_t i = (key * 2654435761u) & (HKS_PSTAT_SLOTS - 1);
+    for (;; i = (i + 1) & (HKS_PSTAT_SLOTS - 1)) {
+        hks_pstat_delta *d = &t->pstat[i];
         if (d->key == key) {
             d->delta += delta;
             return 0;
         }
         if (d->key == 0) break;
     }
-    if (t->n_pstat >= HK_PSTAT_SLOTS / 2) /* keep probes short */
+    if (t->n_pstat >= HKS_PSTAT_SLOTS / 2) /* keep probes short */
         return pstat_write(t->txn, t->s->db.pstat, pred, arity, delta);
     t->pstat[i].key = key;
     t->pstat[i].delta = delta;
@@ -176,19 +176,19 @@ static int pstat_add(hk_txn *t, uint32_t pred, uint32_t arity, int delta)
     return 0;
 }
 
-hk_err hk_txn_flush(hk_txn *t, hk_error *err)
+hk_err hks_txn_flush(hk_txn *t, hk_error *err)
 {
     hk_err e;
     if (!t->write) return HK_OK;
-    if ((e = hk_pending_flush(t, err))) return e;
+    if ((e = hks_pending_flush(t, err))) return e;
     if (!t->n_pstat) return HK_OK;
-    for (uint32_t i = 0; i < HK_PSTAT_SLOTS; i++) {
-        hk_pstat_delta *d = &t->pstat[i];
+    for (uint32_t i = 0; i < HKS_PSTAT_SLOTS; i++) {
+        hks_pstat_delta *d = &t->pstat[i];
         if (!d->key) continue;
         if (d->delta) {
             int rc = pstat_write(t->txn, t->s->db.pstat, d->key >> 6,
                                  d->key & 63, d->delta);
-            if (rc) return hk_store_mdb_error(t, rc, err, "writing counts");
+            if (rc) return hks_store_mdb_error(t, rc, err, "writing counts");
         }
         d->key = 0;
         d->delta = 0;
@@ -200,13 +200,13 @@ hk_err hk_txn_flush(hk_txn *t, hk_error *err)
 static int multi_add(MDB_txn *txn, MDB_dbi dbi, uint32_t ent, int64_t delta)
 {
     uint8_t kb[4];
-    hk_put_u32(kb, ent);
+    hks_put_u32(kb, ent);
     MDB_val k = {4, kb};
     return counter_add(txn, dbi, &k, delta);
 }
 
 /* True when args[i] equals an earlier argument (a repeated mention). */
-static bool repeated_before(const hk_rec *r, uint32_t i)
+static bool repeated_before(const hks_rec *r, uint32_t i)
 {
     for (uint32_t j = 0; j < i; j++)
         if (r->args[j] == r->args[i]) return true;
@@ -214,38 +214,38 @@ static bool repeated_before(const hk_rec *r, uint32_t i)
 }
 
 /* fresh: id was just assigned (larger than every stored id). */
-static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
+static hk_err index_add(hk_txn *t, hk_fact_id id, const hks_rec *r,
                         const char *pred, bool fresh, hk_error *err)
 {
     MDB_txn *txn = t->txn;
-    const hk_store_dbs *db = &t->s->db;
-    uint8_t kb[STMT_KEY_MAX], idb[HK_ID_BYTES], pk[4], dup[HK_ARG_DUP_BYTES];
-    uint8_t nk[HK_SYM_KEY_MAX];
+    const hks_store_dbs *db = &t->s->db;
+    uint8_t kb[STMT_KEY_MAX], idb[HKS_ID_BYTES], pk[4], dup[HKS_ARG_DUP_BYTES];
+    uint8_t nk[HKS_SYM_KEY_MAX];
     int rc;
     const char *what = "indexing a fact";
 
-    hk_put_u48(idb, id);
-    MDB_val d = {HK_ID_BYTES, idb};
+    hks_put_u48(idb, id);
+    MDB_val d = {HKS_ID_BYTES, idb};
     size_t klen = stmt_key(r->pred, r->n_args, r->args, kb);
-    uint64_t h = hk_hash_bytes((const char *)kb, klen);
-    if (hk_pending_add_stmt(&t->pend, kb, klen, h, id)) {
+    uint64_t h = hks_hash_bytes((const char *)kb, klen);
+    if (hks_pending_add_stmt(&t->pend, kb, klen, h, id)) {
         rc = ENOMEM;
         goto fail;
     }
-    hk_bloom_add(t->s->bloom, h);
+    hks_bloom_add(t->s->bloom, h);
 
     /* A new fact's by_pred entry is queued and written sorted at flush
      * (pending.c: MDB_APPENDDUP, predicate counter and pred_names there);
      * an update (same id, new predicate; the queue was flushed) writes it
      * here. After the put the cursor sits on the key; a duplicate count of
      * 1 means the key is new. */
-    hk_put_u32(pk, r->pred);
+    hks_put_u32(pk, r->pred);
     MDB_val pkv = {4, pk};
     size_t cnt = 0;
-    d.mv_size = HK_ID_BYTES;
+    d.mv_size = HKS_ID_BYTES;
     d.mv_data = idb;
     if (fresh) {
-        if (hk_pending_add_pred(&t->pend, r->pred, id)) {
+        if (hks_pending_add_pred(&t->pend, r->pred, id)) {
             rc = ENOMEM;
             goto fail;
         }
@@ -257,7 +257,7 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
     }
     if (cnt == 1) {
         t->c.predicates++;
-        MDB_val nkv = {hk_sym_key(pred, strlen(pred), nk), nk}, sv = {4, pk};
+        MDB_val nkv = {hks_sym_key(pred, strlen(pred), nk), nk}, sv = {4, pk};
         if ((rc = mdb_put(txn, db->pred_names, &nkv, &sv, 0))) goto fail;
     }
 
@@ -265,11 +265,11 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hk_rec *r,
     dup[2] = pk[1];
     dup[3] = pk[2];
     dup[4] = pk[3];
-    memcpy(dup + 5, idb, HK_ID_BYTES);
+    memcpy(dup + 5, idb, HKS_ID_BYTES);
     for (uint32_t i = 0; i < r->n_args; i++) {
         dup[0] = (uint8_t)i;
         /* written sorted at flush (pending.c) */
-        if (hk_pending_add_arg(&t->pend, r->args[i], dup)) {
+        if (hks_pending_add_arg(&t->pend, r->args[i], dup)) {
             rc = ENOMEM;
             goto fail;
         }
@@ -287,30 +287,30 @@ fail:
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "store: %s: the entry exists already", what);
     }
-    return hk_store_mdb_error(t, rc, err, what);
+    return hks_store_mdb_error(t, rc, err, what);
 }
 
-static hk_err index_remove(hk_txn *t, hk_fact_id id, const hk_rec *r,
+static hk_err index_remove(hk_txn *t, hk_fact_id id, const hks_rec *r,
                            const char *pred, hk_error *err)
 {
     MDB_txn *txn = t->txn;
-    const hk_store_dbs *db = &t->s->db;
-    uint8_t kb[STMT_KEY_MAX], idb[HK_ID_BYTES], pk[4], dup[HK_ARG_DUP_BYTES];
-    uint8_t nk[HK_SYM_KEY_MAX];
+    const hks_store_dbs *db = &t->s->db;
+    uint8_t kb[STMT_KEY_MAX], idb[HKS_ID_BYTES], pk[4], dup[HKS_ARG_DUP_BYTES];
+    uint8_t nk[HKS_SYM_KEY_MAX];
     bool exists;
     int rc;
 
-    hk_put_u48(idb, id);
+    hks_put_u48(idb, id);
     MDB_val k = {stmt_key(r->pred, r->n_args, r->args, kb), kb};
     if ((rc = mdb_del(txn, db->stmt, &k, NULL))) goto fail;
 
-    hk_put_u32(pk, r->pred);
-    MDB_val pkv = {4, pk}, d = {HK_ID_BYTES, idb};
+    hks_put_u32(pk, r->pred);
+    MDB_val pkv = {4, pk}, d = {HKS_ID_BYTES, idb};
     if ((rc = mdb_del(txn, db->by_pred, &pkv, &d))) goto fail;
     if ((rc = key_exists(txn, db->by_pred, &pkv, &exists))) goto fail;
     if (!exists) {
         t->c.predicates--;
-        MDB_val nkv = {hk_sym_key(pred, strlen(pred), nk), nk};
+        MDB_val nkv = {hks_sym_key(pred, strlen(pred), nk), nk};
         rc = mdb_del(txn, db->pred_names, &nkv, NULL);
         if (rc && rc != MDB_NOTFOUND) goto fail;
     }
@@ -319,11 +319,11 @@ static hk_err index_remove(hk_txn *t, hk_fact_id id, const hk_rec *r,
     dup[2] = pk[1];
     dup[3] = pk[2];
     dup[4] = pk[3];
-    memcpy(dup + 5, idb, HK_ID_BYTES);
+    memcpy(dup + 5, idb, HKS_ID_BYTES);
     for (uint32_t i = 0; i < r->n_args; i++) {
         uint8_t ek[4];
-        hk_put_u32(ek, r->args[i]);
-        MDB_val ekv = {4, ek}, dv = {HK_ARG_DUP_BYTES, dup};
+        hks_put_u32(ek, r->args[i]);
+        MDB_val ekv = {4, ek}, dv = {HKS_ARG_DUP_BYTES, dup};
         dup[0] = (uint8_t)i;
         if ((rc = mdb_del(txn, db->by_arg, &ekv, &dv))) goto fail;
         if (repeated_before(r, i)) {
@@ -333,7 +333,7 @@ static hk_err index_remove(hk_txn *t, hk_fact_id id, const hk_rec *r,
     for (uint32_t i = 0; i < r->n_args; i++) {
         if (repeated_before(r, i)) continue;
         uint8_t ek[4];
-        hk_put_u32(ek, r->args[i]);
+        hks_put_u32(ek, r->args[i]);
         MDB_val ekv = {4, ek};
         if ((rc = key_exists(txn, db->by_arg, &ekv, &exists))) goto fail;
         if (!exists) t->c.entities--;
@@ -350,16 +350,16 @@ fail:
                             "missing",
                             (unsigned long long)id);
     }
-    return hk_store_mdb_error(t, rc, err, "unindexing a fact");
+    return hks_store_mdb_error(t, rc, err, "unindexing a fact");
 }
 
-static hk_err put_record(hk_txn *t, hk_fact_id id, const hk_rec *r,
+static hk_err put_record(hk_txn *t, hk_fact_id id, const hks_rec *r,
                          unsigned flags, hk_error *err)
 {
     hk_buf_reset(&t->scratch);
-    hk_err e = hk_rec_encode(r, &t->scratch);
+    hk_err e = hks_rec_encode(r, &t->scratch);
     if (e) return hk_error_set(err, e, "store: out of memory encoding a fact");
-    HK_FACT_KEY(k, id);
+    HKS_FACT_KEY(k, id);
     MDB_val d = {t->scratch.len, t->scratch.data};
     int rc;
     if (flags & MDB_APPEND) {
@@ -369,7 +369,7 @@ static hk_err put_record(hk_txn *t, hk_fact_id id, const hk_rec *r,
     } else {
         rc = mdb_put(t->txn, t->s->db.fact, &k, &d, flags);
     }
-    if (rc) return hk_store_mdb_error(t, rc, err, "writing a fact");
+    if (rc) return hks_store_mdb_error(t, rc, err, "writing a fact");
     return HK_OK;
 }
 
@@ -383,7 +383,7 @@ static hk_err fact_json(const hk_fact *f, hk_buf *out, hk_error *err)
 }
 
 static void fact_from_parts(hk_fact *f, hk_fact_id id, const hk_statement *st,
-                            const hk_rec *r)
+                            const hks_rec *r)
 {
     memset(f, 0, sizeof *f);
     f->id = id;
@@ -400,7 +400,7 @@ static void fact_from_parts(hk_fact *f, hk_fact_id id, const hk_statement *st,
 }
 
 /* Copies meta fields into r (strings are borrowed from meta). */
-static void rec_apply_meta(hk_rec *r, const hk_fact_meta *m)
+static void rec_apply_meta(hks_rec *r, const hk_fact_meta *m)
 {
     if (!m) return;
     if (m->fields & HK_META_CONFIDENCE) r->confidence = m->confidence;
@@ -422,7 +422,7 @@ static void rec_apply_meta(hk_rec *r, const hk_fact_meta *m)
 }
 
 /* Copies the metadata of a decoded fact into r (strings borrowed from f). */
-static void rec_meta_from_fact(hk_rec *r, const hk_fact *f)
+static void rec_meta_from_fact(hks_rec *r, const hk_fact *f)
 {
     r->confidence = f->confidence;
     r->created_us = f->created_us;
@@ -455,7 +455,7 @@ static int64_t now_after(int64_t created)
  * when some hook wants that kind of change: one test of a bit when none
  * does, so imports without per-fact hooks pay nothing. */
 
-static void syms_of(const hk_rec *r, hks_fact_syms *out)
+static void syms_of(const hks_rec *r, hks_fact_syms *out)
 {
     out->pred = r->pred;
     out->n_args = r->n_args;
@@ -463,8 +463,8 @@ static void syms_of(const hk_rec *r, hks_fact_syms *out)
 }
 
 static hk_err tell_hooks(hk_txn *t, unsigned ev, hks_op op, hk_fact_id id,
-                         const hk_rec *before, const hk_statement *st_before,
-                         const hk_rec *after, const hk_statement *st_after,
+                         const hks_rec *before, const hk_statement *st_before,
+                         const hks_rec *after, const hk_statement *st_after,
                          hk_error *err)
 {
     hks_fact_syms b, a;
@@ -491,15 +491,15 @@ static hk_err tell_hooks(hk_txn *t, unsigned ev, hks_op op, hk_fact_id id,
 hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
                     hk_fact_id *id_out, bool *created, hk_error *err)
 {
-    hk_rec r;
+    hks_rec r;
     bool all;
     hk_fact_id id = 0;
     hk_err e;
     hk_buf json = HK_BUF_INIT;
 
     if (created) *created = false;
-    if ((e = hk_txn_check_write(t, err)) || (e = check_statement(st, err)) ||
-        (e = hk_meta_validate(meta, err)))
+    if ((e = hks_txn_check_write(t, err)) || (e = check_statement(st, err)) ||
+        (e = hks_meta_validate(meta, err)))
         return e;
     memset(&r, 0, sizeof r);
     if ((e = lookup_ids(t, st, &r, &all, err))) return e;
@@ -520,23 +520,23 @@ hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
         r.updated_us = meta->updated_us ? meta->updated_us : meta->created_us;
     }
     id = t->c.next_fact_id;
-    if (id > HK_MAX_FACT_ID) {
+    if (id > HKS_MAX_FACT_ID) {
         e = hk_error_set(err, HK_ERR_LIMIT, "store: fact ids exhausted");
         goto fail;
     }
-    hk_txn_touch(t);
+    hks_txn_touch(t);
     if ((e = put_record(t, id, &r, MDB_APPEND, err)) ||
         (e = index_add(t, id, &r, st->predicate, true, err)))
         goto fail;
     t->c.next_fact_id++;
     t->counters_dirty = true;
     if (t->bulk) {
-        if ((e = hk_audit_bulk_note(t, id, st, err))) goto fail;
+        if ((e = hks_audit_bulk_note(t, id, st, err))) goto fail;
     } else {
         hk_fact f;
         fact_from_parts(&f, id, st, &r);
         if ((e = fact_json(&f, &json, err)) ||
-            (e = hk_audit_append(t, "add", id, id, 1, NULL, json.data, err)))
+            (e = hks_audit_append(t, "add", id, id, 1, NULL, json.data, err)))
             goto fail;
     }
     unsigned ev = t->bulk ? HKS_EV_BULK_ADD : HKS_EV_ADD;
@@ -544,7 +544,7 @@ hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
         (e = tell_hooks(t, ev, HKS_OP_ADD, id, NULL, NULL, &r, st, err)))
         goto fail;
     hk_buf_free(&json);
-    if (hk_pending_full(&t->pend) && (e = hk_txn_flush(t, err))) goto fail;
+    if (hks_pending_full(&t->pend) && (e = hks_txn_flush(t, err))) goto fail;
     if (id_out) *id_out = id;
     if (created) *created = true;
     return HK_OK;
@@ -558,31 +558,31 @@ fail:
 
 hk_err hk_store_delete(hk_txn *t, hk_fact_id id, hk_error *err)
 {
-    hk_rec r;
+    hks_rec r;
     hk_fact f;
     hk_err e;
     hk_buf json = HK_BUF_INIT;
 
-    if ((e = hk_txn_check_write(t, err))) return e;
-    if ((e = hk_rec_get(t, id, &r, err))) return e;
-    if ((e = hk_txn_flush(t, err))) /* index entries must be in place */
+    if ((e = hks_txn_check_write(t, err))) return e;
+    if ((e = hks_rec_get(t, id, &r, err))) return e;
+    if ((e = hks_txn_flush(t, err))) /* index entries must be in place */
         return e;
     hk_fact_init(&f);
-    if ((e = hk_rec_to_fact(t, id, &r, &f, err)) ||
+    if ((e = hks_rec_to_fact(t, id, &r, &f, err)) ||
         (e = fact_json(&f, &json, err))) {
         hk_fact_release(&f);
         hk_buf_free(&json);
         return e;
     }
-    hk_txn_touch(t);
+    hks_txn_touch(t);
     if ((e = index_remove(t, id, &r, f.st.predicate, err))) goto fail;
-    HK_FACT_KEY(k, id);
+    HKS_FACT_KEY(k, id);
     int rc = mdb_del(t->txn, t->s->db.fact, &k, NULL);
     if (rc) {
-        e = hk_store_mdb_error(t, rc, err, "deleting a fact");
+        e = hks_store_mdb_error(t, rc, err, "deleting a fact");
         goto fail;
     }
-    if ((e = hk_audit_append(t, "delete", id, id, 1, json.data, NULL, err)))
+    if ((e = hks_audit_append(t, "delete", id, id, 1, json.data, NULL, err)))
         goto fail;
     if ((t->s->hook_events & HKS_EV_DELETE) &&
         (e = tell_hooks(t, HKS_EV_DELETE, HKS_OP_DELETE, id, &r, &f.st, NULL,
@@ -603,7 +603,7 @@ fail:
 hk_err hk_store_update(hk_txn *t, hk_fact_id id, const hk_statement *st,
                        hk_fact_id *other, hk_error *err)
 {
-    hk_rec old, nr;
+    hks_rec old, nr;
     hk_fact f, nf;
     bool all;
     hk_fact_id found = 0;
@@ -611,9 +611,9 @@ hk_err hk_store_update(hk_txn *t, hk_fact_id id, const hk_statement *st,
     hk_buf before = HK_BUF_INIT, after = HK_BUF_INIT;
 
     if (other) *other = 0;
-    if ((e = hk_txn_check_write(t, err)) || (e = check_statement(st, err)))
+    if ((e = hks_txn_check_write(t, err)) || (e = check_statement(st, err)))
         return e;
-    if ((e = hk_rec_get(t, id, &old, err)) || (e = hk_txn_flush(t, err)))
+    if ((e = hks_rec_get(t, id, &old, err)) || (e = hks_txn_flush(t, err)))
         return e;
     memset(&nr, 0, sizeof nr);
     if ((e = lookup_ids(t, st, &nr, &all, err))) return e;
@@ -630,13 +630,13 @@ hk_err hk_store_update(hk_txn *t, hk_fact_id id, const hk_statement *st,
         }
     }
     hk_fact_init(&f);
-    if ((e = hk_rec_to_fact(t, id, &old, &f, err)) ||
+    if ((e = hks_rec_to_fact(t, id, &old, &f, err)) ||
         (e = fact_json(&f, &before, err))) {
         hk_fact_release(&f);
         hk_buf_free(&before);
         return e;
     }
-    hk_txn_touch(t);
+    hks_txn_touch(t);
     if ((e = intern_ids(t, st, &nr, err)) ||
         (e = index_remove(t, id, &old, f.st.predicate, err)))
         goto fail;
@@ -647,8 +647,8 @@ hk_err hk_store_update(hk_txn *t, hk_fact_id id, const hk_statement *st,
         goto fail;
     fact_from_parts(&nf, id, st, &nr);
     if ((e = fact_json(&nf, &after, err)) ||
-        (e = hk_audit_append(t, "update", id, id, 1, before.data, after.data,
-                             err)))
+        (e = hks_audit_append(t, "update", id, id, 1, before.data, after.data,
+                              err)))
         goto fail;
     if ((t->s->hook_events & HKS_EV_UPDATE) &&
         (e = tell_hooks(t, HKS_EV_UPDATE, HKS_OP_UPDATE, id, &old, &f.st, &nr,
@@ -671,12 +671,12 @@ fail:
 hk_err hk_store_set_meta(hk_txn *t, hk_fact_id id, const hk_fact_meta *meta,
                          hk_error *err)
 {
-    hk_rec r;
+    hks_rec r;
     hk_fact f, nf;
     hk_err e;
     hk_buf before = HK_BUF_INIT, after = HK_BUF_INIT;
 
-    if ((e = hk_txn_check_write(t, err)) || (e = hk_meta_validate(meta, err)))
+    if ((e = hks_txn_check_write(t, err)) || (e = hks_meta_validate(meta, err)))
         return e;
     if (meta && (meta->fields & HK_META_TIMES)) {
         e = hk_error_set(err, HK_ERR_INVALID,
@@ -685,10 +685,10 @@ hk_err hk_store_set_meta(hk_txn *t, hk_fact_id id, const hk_fact_meta *meta,
         if (err) snprintf(err->field, sizeof err->field, "created");
         return e;
     }
-    if ((e = hk_rec_get(t, id, &r, err))) return e;
+    if ((e = hks_rec_get(t, id, &r, err))) return e;
     if (!meta || !meta->fields) return HK_OK;
     hk_fact_init(&f);
-    if ((e = hk_rec_to_fact(t, id, &r, &f, err)) ||
+    if ((e = hks_rec_to_fact(t, id, &r, &f, err)) ||
         (e = fact_json(&f, &before, err))) {
         hk_fact_release(&f);
         hk_buf_free(&before);
@@ -699,12 +699,12 @@ hk_err hk_store_set_meta(hk_txn *t, hk_fact_id id, const hk_fact_meta *meta,
     rec_meta_from_fact(&r, &f);
     rec_apply_meta(&r, meta);
     r.updated_us = now_after(f.created_us);
-    hk_txn_touch(t);
+    hks_txn_touch(t);
     if ((e = put_record(t, id, &r, 0, err))) goto fail;
     fact_from_parts(&nf, id, &f.st, &r);
     if ((e = fact_json(&nf, &after, err)) ||
-        (e = hk_audit_append(t, "meta", id, id, 1, before.data, after.data,
-                             err)))
+        (e = hks_audit_append(t, "meta", id, id, 1, before.data, after.data,
+                              err)))
         goto fail;
     if ((t->s->hook_events & HKS_EV_META) &&
         (e = tell_hooks(t, HKS_EV_META, HKS_OP_META, id, &r, &f.st, &r, &f.st,
@@ -726,22 +726,22 @@ fail:
 
 hk_err hk_store_get(hk_txn *t, hk_fact_id id, hk_fact *f, hk_error *err)
 {
-    hk_rec r;
+    hks_rec r;
     hk_err e;
-    if ((e = hk_txn_check_read(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err))) return e;
     if (!f) return hk_error_set(err, HK_ERR_INVALID, "no fact to fill");
-    if ((e = hk_rec_get(t, id, &r, err))) return e;
-    return hk_rec_to_fact(t, id, &r, f, err);
+    if ((e = hks_rec_get(t, id, &r, err))) return e;
+    return hks_rec_to_fact(t, id, &r, f, err);
 }
 
 hk_err hk_store_find(hk_txn *t, const hk_statement *st, hk_fact_id *id,
                      hk_error *err)
 {
-    hk_rec r;
+    hks_rec r;
     bool all;
     hk_fact_id found = 0;
     hk_err e;
-    if ((e = hk_txn_check_read(t, err)) || (e = check_statement(st, err)))
+    if ((e = hks_txn_check_read(t, err)) || (e = check_statement(st, err)))
         return e;
     if ((e = lookup_ids(t, st, &r, &all, err))) return e;
     if (all && (e = stmt_lookup(t, &r, &found, err))) return e;

@@ -67,7 +67,7 @@ static bool lmdb_format_known(void)
     return major == 0 && minor == 9;
 }
 
-void hk_factwalk_init(hk_txn *t, hk_factwalk *w)
+void hks_factwalk_init(hk_txn *t, hks_factwalk *w)
 {
     memset(w, 0, sizeof *w);
     if (t->write || !lmdb_format_known()) return;
@@ -118,7 +118,7 @@ typedef struct walk_state {
     bool done;           /* resolved, or left to the caller */
 } walk_state;
 
-static const uint8_t *page_at(const hk_factwalk *w, uint64_t pgno)
+static const uint8_t *page_at(const hks_factwalk *w, uint64_t pgno)
 {
     return pgno < w->n_pages ? w->map + pgno * w->psize : NULL;
 }
@@ -132,7 +132,7 @@ static inline void prefetch_page_head(const uint8_t *p)
 }
 
 /* Checks a page just reached through pgno and sets up its search. */
-static bool enter_page(const hk_factwalk *w, walk_state *s, uint64_t pgno)
+static bool enter_page(const hks_factwalk *w, walk_state *s, uint64_t pgno)
 {
     const uint8_t *p = page_at(w, pgno);
     if (!p || rd64(p) != pgno || ++s->level > w->depth) return false;
@@ -153,7 +153,7 @@ static bool enter_page(const hk_factwalk *w, walk_state *s, uint64_t pgno)
 
 /* The node at index i, checked to lie inside the page with a key of
  * key_size bytes (or any key size when key_size is 0); NULL when not. */
-static const uint8_t *node_at(const hk_factwalk *w, const walk_state *s, int i,
+static const uint8_t *node_at(const hks_factwalk *w, const walk_state *s, int i,
                               unsigned key_size)
 {
     uint16_t off = rd16(s->page + PAGE_HDR + 2u * (unsigned)i);
@@ -166,7 +166,7 @@ static const uint8_t *node_at(const hk_factwalk *w, const walk_state *s, int i,
     return n;
 }
 
-static inline void prefetch_node(const hk_factwalk *w, const walk_state *s,
+static inline void prefetch_node(const hks_factwalk *w, const walk_state *s,
                                  int i)
 {
     uint16_t off = rd16(s->page + PAGE_HDR + 2u * (unsigned)i);
@@ -174,7 +174,7 @@ static inline void prefetch_node(const hk_factwalk *w, const walk_state *s,
 }
 
 /* Sets the lookup's result from leaf node n (the id's node). */
-static void found(const hk_factwalk *w, const walk_state *s, const uint8_t *n,
+static void found(const hks_factwalk *w, const walk_state *s, const uint8_t *n,
                   const uint8_t **rec, size_t *len)
 {
     if (rd16(n + 4) & F_BIGDATA)
@@ -189,7 +189,7 @@ static void found(const hk_factwalk *w, const walk_state *s, const uint8_t *n,
 
 /* Continues with a binary search between lo and hi (or, on a branch page
  * once it is empty, with the child). */
-static bool search(walk_state *s, const hk_factwalk *w)
+static bool search(walk_state *s, const hks_factwalk *w)
 {
     s->phase = PH_SEARCH;
     if (s->lo <= s->hi) prefetch_node(w, s, (s->lo + s->hi) >> 1);
@@ -204,7 +204,7 @@ static bool search(walk_state *s, const hk_factwalk *w)
  * only deletes leave gaps), so the id's node is guessed from node 0's key:
  * one comparison instead of a binary search of about seven; a wrong guess
  * (gaps) still narrows the search. */
-static bool step(const hk_factwalk *w, walk_state *s, uint64_t id,
+static bool step(const hks_factwalk *w, walk_state *s, uint64_t id,
                  const uint8_t **rec, size_t *len)
 {
     const uint8_t *n;
@@ -281,12 +281,12 @@ static bool step(const hk_factwalk *w, walk_state *s, uint64_t id,
     return true;
 }
 
-void hk_factwalk_get(const hk_factwalk *w, size_t n, const uint64_t *ids,
-                     const uint8_t **recs, size_t *lens)
+void hks_factwalk_get(const hks_factwalk *w, size_t n, const uint64_t *ids,
+                      const uint8_t **recs, size_t *lens)
 {
-    walk_state st[HK_FACTWALK_MAX];
+    walk_state st[HKS_FACTWALK_MAX];
     size_t active = 0;
-    if (n > HK_FACTWALK_MAX) n = HK_FACTWALK_MAX;
+    if (n > HKS_FACTWALK_MAX) n = HKS_FACTWALK_MAX;
     for (size_t i = 0; i < n; i++) {
         recs[i] = NULL;
         lens[i] = 0;

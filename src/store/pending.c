@@ -16,14 +16,14 @@
  *    twice in one transaction is found.
  *  - Everything that reads `stmt`, `by_pred`, `by_arg`, `tok` or the
  *    predicate/entity counters in a write transaction (queries, counts,
- *    lists, search, stats, delete, update, commit) calls hk_txn_flush
+ *    lists, search, stats, delete, update, commit) calls hks_txn_flush
  *    first.
  *  - The distinct-predicate and distinct-entity counters (and
  *    `pred_names`) are maintained at flush time: a key whose duplicate
  *    count is 1 right after a put is new.
  *  - Only new facts queue `by_pred` entries (their ids are above every
  *    stored one); an update writes its entry directly, after a flush.
- *  - Memory is bounded: hk_store_add flushes once HK_PENDING_MAX_FACTS
+ *  - Memory is bounded: hk_store_add flushes once HKS_PENDING_MAX_FACTS
  *    statements are waiting.
  */
 #include <errno.h>
@@ -32,25 +32,25 @@
 #include "core/mem.h"
 #include "store/store_int.h"
 
-#define HK_PENDING_MAX_FACTS 1048576u
+#define HKS_PENDING_MAX_FACTS 1048576u
 
 /* Index slots carry the high half of the key's hash next to the entry, so
  * a probe that meets another key is rejected without touching the entry
  * or its bytes (two cache misses fewer). */
 #define SLOT_TAG(h) ((h) >> 32 << 32)
 
-static const uint8_t *stmt_key_at(const hk_pending *p, size_t i)
+static const uint8_t *stmt_key_at(const hks_pending *p, size_t i)
 {
     return (const uint8_t *)p->keys.data + p->stmt[i].off;
 }
 
-static bool grow_index_to(hk_pending *p, size_t cap)
+static bool grow_index_to(hks_pending *p, size_t cap)
 {
     uint64_t *ni = hk_calloc(cap, sizeof *ni);
     if (!ni) return false;
     for (size_t i = 0; i < p->n_stmt; i++) {
         uint64_t h =
-            hk_hash_bytes((const char *)stmt_key_at(p, i), p->stmt[i].len);
+            hks_hash_bytes((const char *)stmt_key_at(p, i), p->stmt[i].len);
         size_t j = h & (cap - 1);
         while (ni[j])
             j = (j + 1) & (cap - 1);
@@ -62,7 +62,7 @@ static bool grow_index_to(hk_pending *p, size_t cap)
     return true;
 }
 
-static bool grow_index(hk_pending *p)
+static bool grow_index(hks_pending *p)
 {
     return grow_index_to(p, p->index_mask ? (p->index_mask + 1) * 2 : 4096);
 }
@@ -71,7 +71,7 @@ static bool grow_index(hk_pending *p)
  * for a full queue) clears just the slots of its entries: each entry sits
  * at or after its home slot, so scanning from there finds it even when
  * other slots of its run were cleared first. */
-static void clear_index(hk_pending *p)
+static void clear_index(hks_pending *p)
 {
     size_t cap = p->index_mask + 1;
     if (p->n_stmt * 16 >= cap) {
@@ -80,7 +80,7 @@ static void clear_index(hk_pending *p)
     }
     for (size_t i = 0; i < p->n_stmt; i++) {
         uint64_t h =
-            hk_hash_bytes((const char *)stmt_key_at(p, i), p->stmt[i].len);
+            hks_hash_bytes((const char *)stmt_key_at(p, i), p->stmt[i].len);
         uint64_t v = SLOT_TAG(h) | ((uint64_t)i + 1);
         size_t j = h & p->index_mask;
         size_t k = 0;
@@ -94,21 +94,21 @@ static void clear_index(hk_pending *p)
     }
 }
 
-void hk_pending_reserve_bulk(hk_pending *p)
+void hks_pending_reserve_bulk(hks_pending *p)
 {
-    /* room for HK_PENDING_MAX_FACTS entries at load <= 1/2 (16 MiB) */
-    size_t cap = 2 * (size_t)HK_PENDING_MAX_FACTS;
+    /* room for HKS_PENDING_MAX_FACTS entries at load <= 1/2 (16 MiB) */
+    size_t cap = 2 * (size_t)HKS_PENDING_MAX_FACTS;
     if (p->index_mask + 1 < cap)
         grow_index_to(p, cap); /* best effort: else it grows as it goes */
 }
 
-void hk_pending_prefetch_stmt(const hk_pending *p, uint64_t h)
+void hks_pending_prefetch_stmt(const hks_pending *p, uint64_t h)
 {
     if (p->index) __builtin_prefetch(&p->index[h & p->index_mask]);
 }
 
-hk_fact_id hk_pending_find_stmt(const hk_pending *p, const uint8_t *key,
-                                size_t len, uint64_t h)
+hk_fact_id hks_pending_find_stmt(const hks_pending *p, const uint8_t *key,
+                                 size_t len, uint64_t h)
 {
     if (!p->n_stmt) return 0;
     for (size_t j = h & p->index_mask;; j = (j + 1) & p->index_mask) {
@@ -116,7 +116,7 @@ hk_fact_id hk_pending_find_stmt(const hk_pending *p, const uint8_t *key,
         if (!v) return 0;
         if (SLOT_TAG(v) != SLOT_TAG(h)) continue;
         uint32_t e = (uint32_t)v - 1;
-        const hk_pending_stmt *s = &p->stmt[e];
+        const hks_pending_stmt *s = &p->stmt[e];
         if (s->len == len && memcmp(stmt_key_at(p, e), key, len) == 0)
             return s->id;
     }
@@ -136,22 +136,22 @@ static void *queue_room(void *arr, size_t n, size_t *cap, size_t elem,
 }
 
 /* Appends a key to keys and its entry (offset, length, value) to q. */
-static hk_err queue_keyed(hk_pending_stmt **q, size_t *n, size_t *cap,
+static hk_err queue_keyed(hks_pending_stmt **q, size_t *n, size_t *cap,
                           hk_buf *keys, const void *key, size_t len,
                           hk_fact_id value)
 {
-    hk_pending_stmt *nq = queue_room(*q, *n, cap, sizeof *nq, 1024);
+    hks_pending_stmt *nq = queue_room(*q, *n, cap, sizeof *nq, 1024);
     if (!nq) return HK_ERR_NOMEM;
     *q = nq;
     size_t off = keys->len;
     hk_err e = hk_buf_append(keys, key, len);
     if (e) return e;
-    (*q)[(*n)++] = (hk_pending_stmt){(uint32_t)off, (uint32_t)len, value};
+    (*q)[(*n)++] = (hks_pending_stmt){(uint32_t)off, (uint32_t)len, value};
     return HK_OK;
 }
 
-hk_err hk_pending_add_stmt(hk_pending *p, const uint8_t *key, size_t len,
-                           uint64_t h, hk_fact_id id)
+hk_err hks_pending_add_stmt(hks_pending *p, const uint8_t *key, size_t len,
+                            uint64_t h, hk_fact_id id)
 {
     if ((p->n_stmt + 1) * 2 > p->index_mask + 1 && !grow_index(p))
         return HK_ERR_NOMEM;
@@ -166,42 +166,42 @@ hk_err hk_pending_add_stmt(hk_pending *p, const uint8_t *key, size_t len,
     return HK_OK;
 }
 
-hk_err hk_pending_add_tok(hk_pending *p, const char *tok, size_t len,
-                          uint32_t sym)
+hk_err hks_pending_add_tok(hks_pending *p, const char *tok, size_t len,
+                           uint32_t sym)
 {
     return queue_keyed(&p->tok, &p->n_tok, &p->cap_tok, &p->tok_keys, tok, len,
                        sym);
 }
 
-hk_err hk_pending_add_sym(hk_pending *p, const uint8_t *key, size_t len,
-                          uint32_t id)
+hk_err hks_pending_add_sym(hks_pending *p, const uint8_t *key, size_t len,
+                           uint32_t id)
 {
     return queue_keyed(&p->sym, &p->n_sym, &p->cap_sym, &p->sym_keys, key, len,
                        id);
 }
 
-hk_err hk_pending_add_pred(hk_pending *p, uint32_t pred, hk_fact_id id)
+hk_err hks_pending_add_pred(hks_pending *p, uint32_t pred, hk_fact_id id)
 {
-    hk_pending_pred *np =
+    hks_pending_pred *np =
         queue_room(p->pred, p->n_pred, &p->cap_pred, sizeof *np, 1024);
     if (!np) return HK_ERR_NOMEM;
     p->pred = np;
-    hk_pending_pred *e = &p->pred[p->n_pred++];
-    hk_put_u32(e->k, pred);
-    hk_put_u48(e->k + 4, id);
+    hks_pending_pred *e = &p->pred[p->n_pred++];
+    hks_put_u32(e->k, pred);
+    hks_put_u48(e->k + 4, id);
     return HK_OK;
 }
 
-hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
-                          const uint8_t dup[HK_ARG_DUP_BYTES])
+hk_err hks_pending_add_arg(hks_pending *p, uint32_t ent,
+                           const uint8_t dup[HKS_ARG_DUP_BYTES])
 {
-    hk_pending_arg *na =
+    hks_pending_arg *na =
         queue_room(p->arg, p->n_arg, &p->cap_arg, sizeof *na, 4096);
     if (!na) return HK_ERR_NOMEM;
     p->arg = na;
-    hk_pending_arg *a = &p->arg[p->n_arg++];
-    hk_put_u32(a->k, ent);
-    memcpy(a->k + 4, dup, HK_ARG_DUP_BYTES);
+    hks_pending_arg *a = &p->arg[p->n_arg++];
+    hks_put_u32(a->k, ent);
+    memcpy(a->k + 4, dup, HKS_ARG_DUP_BYTES);
     return HK_OK;
 }
 
@@ -210,7 +210,7 @@ hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
 static int cmp_stmt(const void *a, const void *b, void *ud)
 {
     const uint8_t *keys = ud;
-    const hk_pending_stmt *x = a, *y = b;
+    const hks_pending_stmt *x = a, *y = b;
     size_t n = x->len < y->len ? x->len : y->len;
     int c = memcmp(keys + x->off, keys + y->off, n);
     if (c) return c;
@@ -228,8 +228,8 @@ static int cmp_stmt(const void *a, const void *b, void *ud)
  * Returns the entries in order (caller frees), NULL when memory is
  * short. */
 typedef struct stmt_ord {
-    uint64_t pre;      /* first 8 key bytes, big-endian, zero-padded */
-    hk_pending_stmt e; /* the entry (copied: the write loop then reads
+    uint64_t pre;       /* first 8 key bytes, big-endian, zero-padded */
+    hks_pending_stmt e; /* the entry (copied: the write loop then reads
                           the sorted array in order, not p->stmt at
                           random) */
 } stmt_ord;
@@ -239,7 +239,7 @@ static int cmp_ord(const void *a, const void *b, void *ud)
     return cmp_stmt(&((const stmt_ord *)a)->e, &((const stmt_ord *)b)->e, ud);
 }
 
-static stmt_ord *sort_keyed(const hk_pending_stmt *ent, size_t n,
+static stmt_ord *sort_keyed(const hks_pending_stmt *ent, size_t n,
                             const uint8_t *keys)
 {
     stmt_ord *a = hk_malloc(n * sizeof *a), *tmp = hk_malloc(n * sizeof *a);
@@ -252,9 +252,9 @@ static stmt_ord *sort_keyed(const hk_pending_stmt *ent, size_t n,
     }
     for (size_t i = 0; i < n; i++) {
         uint8_t b[8] = {0};
-        const hk_pending_stmt *e = &ent[i];
+        const hks_pending_stmt *e = &ent[i];
         memcpy(b, keys + e->off, e->len < 8 ? e->len : 8);
-        a[i].pre = hk_get_u64(b);
+        a[i].pre = hks_get_u64(b);
         a[i].e = *e;
     }
     stmt_ord *src = a, *dst = tmp;
@@ -350,14 +350,14 @@ sort_records(uint8_t *a, size_t n, size_t width, const radix_digit *dig,
 
 /* by_arg records: (entity, position, predicate) digits, least significant
  * first: pred lo, pred hi, pos (one byte), entity lo, entity hi. */
-static bool sort_args(hk_pending_arg *a, size_t n)
+static bool sort_args(hks_pending_arg *a, size_t n)
 {
     static const radix_digit dig[] = {{7, 2}, {5, 2}, {4, 1}, {2, 2}, {0, 2}};
     return sort_records(a->k, n, sizeof *a, dig, 5);
 }
 
 /* by_pred records: by predicate (then id, their queue order). */
-static bool sort_preds(hk_pending_pred *a, size_t n)
+static bool sort_preds(hks_pending_pred *a, size_t n)
 {
     static const radix_digit dig[] = {{2, 2}, {0, 2}};
     return sort_records(a->k, n, sizeof *a, dig, 2);
@@ -369,12 +369,12 @@ typedef int (*new_key_fn)(hk_txn *t, const uint8_t key[4]);
 /* A predicate's first fact: count it and list its name. */
 static int new_predicate(hk_txn *t, const uint8_t key[4])
 {
-    uint8_t nk[HK_SYM_KEY_MAX];
-    HK_SYM_ID_KEY(ik, hk_get_u32(key));
+    uint8_t nk[HKS_SYM_KEY_MAX];
+    HKS_SYM_ID_KEY(ik, hks_get_u32(key));
     MDB_val name;
     int rc = mdb_get(t->txn, t->s->db.sym_id, &ik, &name);
     if (rc) return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-    MDB_val nkv = {hk_sym_key(name.mv_data, name.mv_size, nk), nk};
+    MDB_val nkv = {hks_sym_key(name.mv_data, name.mv_size, nk), nk};
     MDB_val sv = {4, (void *)key};
     if ((rc = mdb_put(t->txn, t->s->db.pred_names, &nkv, &sv, 0))) return rc;
     t->c.predicates++;
@@ -437,7 +437,7 @@ static int flush_dups(hk_txn *t, MDB_cursor *c, const uint8_t *recs, size_t n,
     return 0;
 }
 
-void hk_pending_free(hk_pending *p)
+void hks_pending_free(hks_pending *p)
 {
     hk_free(p->tok);
     hk_buf_free(&p->tok_keys);
@@ -464,7 +464,7 @@ typedef enum keyed_kind {
 /* Writes the n entries of q (keys in keys) into dbi in key order (see
  * sort_keyed). A key of a new kind that exists already gives
  * MDB_KEYEXIST: the MERGE check or symbol lookup said it was absent. */
-static int flush_keyed(hk_txn *t, MDB_dbi dbi, const hk_pending_stmt *q,
+static int flush_keyed(hk_txn *t, MDB_dbi dbi, const hks_pending_stmt *q,
                        size_t n, const uint8_t *keys, keyed_kind kind)
 {
     MDB_cursor *c;
@@ -476,15 +476,15 @@ static int flush_keyed(hk_txn *t, MDB_dbi dbi, const hk_pending_stmt *q,
         return ENOMEM;
     }
     for (size_t o = 0; o < n && !rc; o++) {
-        const hk_pending_stmt *e = &ord[o].e;
-        uint8_t v[HK_STMT_VAL_MAX];
+        const hks_pending_stmt *e = &ord[o].e;
+        uint8_t v[HKS_STMT_VAL_MAX];
         if (o + 16 < n) /* keys are read in random order */
             __builtin_prefetch(keys + ord[o + 16].e.off);
         MDB_val k = {e->len, (void *)(keys + e->off)}, d = {4, v};
         if (kind == KEYED_STMT)
-            d.mv_size = hk_varint_put(v, e->id);
+            d.mv_size = hks_varint_put(v, e->id);
         else
-            hk_put_u32(v, (uint32_t)e->id);
+            hks_put_u32(v, (uint32_t)e->id);
         if (kind != KEYED_TOK) {
             rc = mdb_cursor_put(c, &k, &d, MDB_NOOVERWRITE);
             continue;
@@ -501,14 +501,14 @@ static int flush_keyed(hk_txn *t, MDB_dbi dbi, const hk_pending_stmt *q,
 
 /* ==== Flush ==== */
 
-hk_err hk_pending_flush(hk_txn *t, hk_error *err)
+hk_err hks_pending_flush(hk_txn *t, hk_error *err)
 {
-    hk_pending *p = &t->pend;
-    const hk_store_dbs *db = &t->s->db;
+    hks_pending *p = &t->pend;
+    const hks_store_dbs *db = &t->s->db;
     int rc = 0;
     if (!p->n_stmt && !p->n_arg && !p->n_tok && !p->n_pred && !p->n_sym)
         return HK_OK;
-    hk_txn_touch(t);
+    hks_txn_touch(t);
     if (p->n_sym) {
         rc = flush_keyed(t, db->sym, p->sym, p->n_sym,
                          (const uint8_t *)p->sym_keys.data, KEYED_SYM);
@@ -566,10 +566,10 @@ fail:
                             "store: writing indexes: a statement or symbol "
                             "found absent is already indexed");
     }
-    return hk_store_mdb_error(t, rc, err, "writing indexes");
+    return hks_store_mdb_error(t, rc, err, "writing indexes");
 }
 
-bool hk_pending_full(const hk_pending *p)
+bool hks_pending_full(const hks_pending *p)
 {
-    return p->n_stmt >= HK_PENDING_MAX_FACTS;
+    return p->n_stmt >= HKS_PENDING_MAX_FACTS;
 }

@@ -87,18 +87,18 @@ struct hk_query {
     char *names;                     /* owned copy of variable names */
     bool has_repeat;                 /* some variable occurs twice */
     /* stmt plan */
-    uint8_t stmt_key[HK_STMT_KEY_MAX]; /* exact key */
-    size_t stmt_len;                   /* its length */
+    uint8_t stmt_key[HKS_STMT_KEY_MAX]; /* exact key */
+    size_t stmt_len;                    /* its length */
     /* iteration state */
-    bool started;                       /* the cursor has been positioned */
-    bool done;                          /* no more rows */
-    uint8_t last[HK_ARG_DUP_BYTES];     /* last returned index position */
-    uint8_t last_len;                   /* 0 = none yet, 8 or 13 */
-    bool peeked;                        /* a row was fetched ahead (cursor()) */
-    uint8_t peek_pos[HK_ARG_DUP_BYTES]; /* probed row's index position */
-    hk_fact_id probe_id;                /* probed row's fact id */
-    bool rec_valid;                     /* rec holds probe_id's decoded ids */
-    hk_rec rec;                         /* decoded ids of the probed row */
+    bool started;                    /* the cursor has been positioned */
+    bool done;                       /* no more rows */
+    uint8_t last[HKS_ARG_DUP_BYTES]; /* last returned index position */
+    uint8_t last_len;                /* 0 = none yet, 8 or 13 */
+    bool peeked;                     /* a row was fetched ahead (cursor()) */
+    uint8_t peek_pos[HKS_ARG_DUP_BYTES]; /* probed row's index position */
+    hk_fact_id probe_id;                 /* probed row's fact id */
+    bool rec_valid;                      /* rec holds probe_id's decoded ids */
+    hks_rec rec;                         /* decoded ids of the probed row */
     const void *probe_data; /* probed row's record in the map when at
                                hand (PLAN_ALL, read-ahead), or NULL */
     size_t probe_len;       /* its length */
@@ -113,21 +113,21 @@ struct hk_query {
                                (a write may follow a peek) */
     /* read-ahead (read transactions, PLAN_PRED / PLAN_ARG) */
     bool ra_on;        /* rows come from the buffer below */
-    hk_factwalk walk;  /* batched record lookups, this snapshot */
+    hks_factwalk walk; /* batched record lookups, this snapshot */
     uint32_t ra_n;     /* rows in the buffer */
     uint32_t ra_i;     /* next buffered row to hand out */
     uint32_t ra_batch; /* rows to fetch in the next batch */
     int ra_rc;         /* what the index walk returned after the
                           buffered rows (0: batch was full) */
-    uint8_t ra_pos[HK_FACTWALK_MAX][HK_ARG_DUP_BYTES]; /* index positions */
-    uint64_t ra_id[HK_FACTWALK_MAX];                   /* their fact ids */
-    const uint8_t *ra_rec[HK_FACTWALK_MAX]; /* their records, NULL = look
+    uint8_t ra_pos[HKS_FACTWALK_MAX][HKS_ARG_DUP_BYTES]; /* index positions */
+    uint64_t ra_id[HKS_FACTWALK_MAX];                    /* their fact ids */
+    const uint8_t *ra_rec[HKS_FACTWALK_MAX]; /* their records, NULL = look
                                               up with mdb_get */
-    size_t ra_len[HK_FACTWALK_MAX];         /* record lengths */
-    bool ra_fetched;                        /* records looked up for rows from
-                                               ra_from on (callers of next_id never
-                                               need them, so lookups wait for the
-                                               first row that does) */
+    size_t ra_len[HKS_FACTWALK_MAX];         /* record lengths */
+    bool ra_fetched;                         /* records looked up for rows from
+                                                ra_from on (callers of next_id never
+                                                need them, so lookups wait for the
+                                                first row that does) */
     uint32_t ra_from;       /* first row whose record was looked up */
     uint64_t ra_fill_no;    /* batches filled so far */
     uint32_t probe_ra;      /* buffer row of the probed row */
@@ -212,11 +212,11 @@ static hk_err entity_has_multi(hk_txn *t, uint32_t ent, bool *multi,
                                hk_error *err)
 {
     uint8_t kb[4];
-    hk_put_u32(kb, ent);
+    hks_put_u32(kb, ent);
     MDB_val k = {4, kb}, d;
     int rc = mdb_get(t->txn, t->s->db.arg_multi, &k, &d);
     if (rc && rc != MDB_NOTFOUND)
-        return hk_store_mdb_error(t, rc, err, "planning a query");
+        return hks_store_mdb_error(t, rc, err, "planning a query");
     *multi = rc == 0;
     return HK_OK;
 }
@@ -227,23 +227,23 @@ static hk_err dup_count(hk_txn *t, MDB_dbi dbi, uint32_t key, size_t *n,
 {
     MDB_cursor *c;
     uint8_t kb[4];
-    hk_put_u32(kb, key);
+    hks_put_u32(kb, key);
     MDB_val k = {4, kb}, d;
     *n = 0;
     int rc = mdb_cursor_open(t->txn, dbi, &c);
-    if (rc) return hk_store_mdb_error(t, rc, err, "counting");
+    if (rc) return hks_store_mdb_error(t, rc, err, "counting");
     rc = mdb_cursor_get(c, &k, &d, MDB_SET);
     if (rc == 0) rc = mdb_cursor_count(c, n);
     mdb_cursor_close(c);
     if (rc && rc != MDB_NOTFOUND)
-        return hk_store_mdb_error(t, rc, err, "counting");
+        return hks_store_mdb_error(t, rc, err, "counting");
     return HK_OK;
 }
 
 static hk_err query_new(hk_txn *t, hk_query **out, hk_error *err)
 {
-    hk_err e = hk_txn_check_read(t, err);
-    if (!e) e = hk_txn_flush(t, err); /* pending index writes become visible */
+    hk_err e = hks_txn_check_read(t, err);
+    if (!e) e = hks_txn_flush(t, err); /* pending index writes become visible */
     if (e) return e;
     if (!out) return hk_error_set(err, HK_ERR_INVALID, "no query output");
     *out = NULL;
@@ -277,9 +277,9 @@ static hk_err apply_cursor(hk_query *q, const char *cursor, bool pattern,
         return bad(err, "cursor", "malformed cursor");
     uint8_t kind = b[1] & 0x7f;
     bool desc = (b[1] & 0x80) != 0;
-    uint32_t key = hk_get_u32(b + 2);
+    uint32_t key = hks_get_u32(b + 2);
     uint8_t pos = b[6];
-    uint32_t pf = hk_get_u32(b + 7);
+    uint32_t pf = hks_get_u32(b + 7);
     uint8_t ll = b[11];
     if (n != 12 + ll + 8 || memcmp(b + 12 + ll, q->fp, 8) != 0)
         return bad(err, "cursor", "cursor does not belong to this query");
@@ -296,7 +296,7 @@ static hk_err apply_cursor(hk_query *q, const char *cursor, bool pattern,
         ok = (ll == 8 || ll == 0) && key && key == q->slot_const[0];
         break;
     case PLAN_ARG:
-        ok = (ll == HK_ARG_DUP_BYTES || ll == 0) && key &&
+        ok = (ll == HKS_ARG_DUP_BYTES || ll == 0) && key &&
              (pos == NO_POS ? !pattern
                             : pos + 1u < q->n_slots + (pattern ? 0u : 32u)) &&
              pf == (pattern ? q->slot_const[0] : q->pred_filter);
@@ -325,7 +325,7 @@ static hk_err apply_cursor(hk_query *q, const char *cursor, bool pattern,
 
 static hk_err open_cursor(hk_query *q, hk_error *err)
 {
-    const hk_store_dbs *db = &q->t->s->db;
+    const hks_store_dbs *db = &q->t->s->db;
     MDB_dbi dbi;
     switch (q->kind) {
     case PLAN_ALL:
@@ -341,9 +341,9 @@ static hk_err open_cursor(hk_query *q, hk_error *err)
         return HK_OK;
     }
     int rc = mdb_cursor_open(q->t->txn, dbi, &q->cur);
-    if (rc) return hk_store_mdb_error(q->t, rc, err, "opening a query");
+    if (rc) return hks_store_mdb_error(q->t, rc, err, "opening a query");
     if (q->kind == PLAN_PRED || q->kind == PLAN_ARG) {
-        hk_factwalk_init(q->t, &q->walk);
+        hks_factwalk_init(q->t, &q->walk);
         q->ra_on = q->walk.usable;
         q->ra_batch = 16; /* small first: many queries want a few rows */
     }
@@ -352,7 +352,7 @@ static hk_err open_cursor(hk_query *q, hk_error *err)
 
 static hk_err lookup_text(hk_txn *t, const char *s, uint32_t *id, hk_error *err)
 {
-    return hk_sym_lookup(t, s, strlen(s), id, err);
+    return hks_sym_lookup(t, s, strlen(s), id, err);
 }
 
 hk_err hk_query_open_scan(hk_txn *t, const hk_scan *scan, const char *cursor,
@@ -491,8 +491,8 @@ hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p, const char *cursor,
         q->kind = PLAN_EMPTY;
     } else if (all_const) {
         q->kind = PLAN_STMT;
-        q->stmt_len = hk_stmt_key(q->slot_const[0], q->n_slots - 1,
-                                  q->slot_const + 1, q->stmt_key);
+        q->stmt_len = hks_stmt_key(q->slot_const[0], q->n_slots - 1,
+                                   q->slot_const + 1, q->stmt_key);
     } else {
         /* Most selective constant. */
         size_t best = SIZE_MAX, n;
@@ -564,7 +564,7 @@ static int step_all(hk_query *q, uint8_t pos[8])
             uint8_t b[8];
             memcpy(b, q->last, 8);
             if (!q->desc && !be_increment(b, 8)) return MDB_NOTFOUND;
-            HK_FACT_KEY(start, hk_get_u64(b));
+            HKS_FACT_KEY(start, hks_get_u64(b));
             k = start;
             rc = mdb_cursor_get(q->cur, &k, &d, MDB_SET_RANGE);
             if (q->desc) {
@@ -581,12 +581,12 @@ static int step_all(hk_query *q, uint8_t pos[8])
     }
     if (rc) return rc;
     if (k.mv_size != sizeof(size_t)) return MDB_CORRUPTED;
-    hk_put_u64(pos, hk_fact_key_id(&k));
+    hks_put_u64(pos, hks_fact_key_id(&k));
     q->probe_data = d.mv_data;
     q->probe_len = d.mv_size;
     q->rec_valid = false;
     if (q->need_check) {
-        if (hk_rec_decode_ids(d.mv_data, d.mv_size, &q->rec))
+        if (hks_rec_decode_ids(d.mv_data, d.mv_size, &q->rec))
             return MDB_CORRUPTED;
         q->rec_valid = true;
     }
@@ -598,18 +598,18 @@ static int step_pred(hk_query *q, uint8_t pos[8])
     MDB_val k, d;
     uint8_t kb[4], b[8];
     int rc;
-    hk_put_u32(kb, q->key_sym);
+    hks_put_u32(kb, q->key_sym);
     if (!q->started) {
         q->started = true;
         k.mv_size = 4;
         k.mv_data = kb;
         if (q->last_len == 8) {
             /* cursor positions are 8-byte ids; duplicates hold 6 bytes */
-            uint64_t last = hk_get_u64(q->last);
-            if (!q->desc && last >= HK_MAX_FACT_ID) return MDB_NOTFOUND;
-            if (last > HK_MAX_FACT_ID) last = HK_MAX_FACT_ID;
-            hk_put_u48(b, q->desc ? last : last + 1);
-            d.mv_size = HK_ID_BYTES;
+            uint64_t last = hks_get_u64(q->last);
+            if (!q->desc && last >= HKS_MAX_FACT_ID) return MDB_NOTFOUND;
+            if (last > HKS_MAX_FACT_ID) last = HKS_MAX_FACT_ID;
+            hks_put_u48(b, q->desc ? last : last + 1);
+            d.mv_size = HKS_ID_BYTES;
             d.mv_data = b;
             rc = mdb_cursor_get(q->cur, &k, &d, MDB_GET_BOTH_RANGE);
             if (q->desc) {
@@ -635,37 +635,37 @@ static int step_pred(hk_query *q, uint8_t pos[8])
                             q->desc ? MDB_PREV_DUP : MDB_NEXT_DUP);
     }
     if (rc) return rc;
-    if (d.mv_size != HK_ID_BYTES) return MDB_CORRUPTED;
-    hk_put_u64(pos, hk_get_u48(d.mv_data));
+    if (d.mv_size != HKS_ID_BYTES) return MDB_CORRUPTED;
+    hks_put_u64(pos, hks_get_u48(d.mv_data));
     return 0;
 }
 
 /* Seeks the by_arg duplicates of the entity to the first value >= target. */
-static int arg_seek(hk_query *q, const uint8_t target[HK_ARG_DUP_BYTES],
+static int arg_seek(hk_query *q, const uint8_t target[HKS_ARG_DUP_BYTES],
                     MDB_val *d)
 {
     uint8_t kb[4];
-    hk_put_u32(kb, q->key_sym);
+    hks_put_u32(kb, q->key_sym);
     MDB_val k = {4, kb};
-    d->mv_size = HK_ARG_DUP_BYTES;
+    d->mv_size = HKS_ARG_DUP_BYTES;
     d->mv_data = (void *)target;
     return mdb_cursor_get(q->cur, &k, d, MDB_GET_BOTH_RANGE);
 }
 
-static int step_arg(hk_query *q, uint8_t pos[HK_ARG_DUP_BYTES])
+static int step_arg(hk_query *q, uint8_t pos[HKS_ARG_DUP_BYTES])
 {
     MDB_val k, d;
-    uint8_t target[HK_ARG_DUP_BYTES];
+    uint8_t target[HKS_ARG_DUP_BYTES];
     int rc;
     if (!q->started) {
         q->started = true;
-        if (q->last_len == HK_ARG_DUP_BYTES) {
-            memcpy(target, q->last, HK_ARG_DUP_BYTES);
-            if (!be_increment(target, HK_ARG_DUP_BYTES)) return MDB_NOTFOUND;
+        if (q->last_len == HKS_ARG_DUP_BYTES) {
+            memcpy(target, q->last, HKS_ARG_DUP_BYTES);
+            if (!be_increment(target, HKS_ARG_DUP_BYTES)) return MDB_NOTFOUND;
         } else {
             memset(target, 0, sizeof target);
             if (q->pos != NO_POS) target[0] = q->pos;
-            hk_put_u32(target + 1, q->pred_filter);
+            hks_put_u32(target + 1, q->pred_filter);
         }
         rc = arg_seek(q, target, &d);
     } else {
@@ -674,15 +674,15 @@ static int step_arg(hk_query *q, uint8_t pos[HK_ARG_DUP_BYTES])
     /* Narrow to the position / predicate range; each re-seek moves forward,
      * so the loop ends within the duplicate list. */
     for (unsigned guard = 0; rc == 0 && guard < 2 * 256 + 4; guard++) {
-        if (d.mv_size != HK_ARG_DUP_BYTES) return MDB_CORRUPTED;
+        if (d.mv_size != HKS_ARG_DUP_BYTES) return MDB_CORRUPTED;
         const uint8_t *v = d.mv_data;
         uint8_t p = v[0];
-        uint32_t pr = hk_get_u32(v + 1);
+        uint32_t pr = hks_get_u32(v + 1);
         if (q->pos != NO_POS && p > q->pos) return MDB_NOTFOUND;
         if (q->pos != NO_POS && p < q->pos) {
             memset(target, 0, sizeof target);
             target[0] = q->pos;
-            hk_put_u32(target + 1, q->pred_filter);
+            hks_put_u32(target + 1, q->pred_filter);
             rc = arg_seek(q, target, &d);
             continue;
         }
@@ -694,11 +694,11 @@ static int step_arg(hk_query *q, uint8_t pos[HK_ARG_DUP_BYTES])
                 if (q->pos != NO_POS || p == 255) return MDB_NOTFOUND;
                 target[0] = (uint8_t)(p + 1);
             }
-            hk_put_u32(target + 1, q->pred_filter);
+            hks_put_u32(target + 1, q->pred_filter);
             rc = arg_seek(q, target, &d);
             continue;
         }
-        memcpy(pos, v, HK_ARG_DUP_BYTES);
+        memcpy(pos, v, HKS_ARG_DUP_BYTES);
         return 0;
     }
     return rc ? rc : MDB_CORRUPTED;
@@ -709,27 +709,27 @@ static const uint8_t *ra_record(hk_query *q, uint32_t row, uint64_t fill_no,
 
 static hk_err check_row(hk_query *q, bool *ok, hk_error *err)
 {
-    hk_rec *r = &q->rec;
+    hks_rec *r = &q->rec;
     *ok = false;
     if (!q->rec_valid && !q->probe_data && q->probe_fill_no)
         q->probe_data =
             ra_record(q, q->probe_ra, q->probe_fill_no, &q->probe_len);
     if (!q->rec_valid && q->probe_data) {
-        if (hk_rec_decode_ids(q->probe_data, q->probe_len, r))
+        if (hks_rec_decode_ids(q->probe_data, q->probe_len, r))
             return hk_error_set(err, HK_ERR_CORRUPT, "damaged fact %llu",
                                 (unsigned long long)q->probe_id);
         q->rec_valid = true;
     }
     if (!q->rec_valid) {
-        HK_FACT_KEY(k, q->probe_id);
+        HKS_FACT_KEY(k, q->probe_id);
         MDB_val d;
         int rc = mdb_get(q->t->txn, q->t->s->db.fact, &k, &d);
         if (rc == MDB_NOTFOUND)
             return hk_error_set(err, HK_ERR_CORRUPT,
                                 "index names missing fact %llu",
                                 (unsigned long long)q->probe_id);
-        if (rc) return hk_store_mdb_error(q->t, rc, err, "reading a fact");
-        if (hk_rec_decode_ids(d.mv_data, d.mv_size, r))
+        if (rc) return hks_store_mdb_error(q->t, rc, err, "reading a fact");
+        if (hks_rec_decode_ids(d.mv_data, d.mv_size, r))
             return hk_error_set(err, HK_ERR_CORRUPT, "damaged fact %llu",
                                 (unsigned long long)q->probe_id);
         q->rec_valid = true;
@@ -761,22 +761,22 @@ static hk_err check_row(hk_query *q, bool *ok, hk_error *err)
 #define RA_PREFETCH_SYMS 6
 static void ra_prefetch_symbols(hk_query *q)
 {
-    uint32_t syms[HK_FACTWALK_MAX][RA_PREFETCH_SYMS];
-    uint8_t n_syms[HK_FACTWALK_MAX];
-    hk_rec r;
+    uint32_t syms[HKS_FACTWALK_MAX][RA_PREFETCH_SYMS];
+    uint8_t n_syms[HKS_FACTWALK_MAX];
+    hks_rec r;
     for (uint32_t i = q->ra_from; i < q->ra_n; i++) {
         n_syms[i] = 0;
-        if (!q->ra_rec[i] || hk_rec_decode_ids(q->ra_rec[i], q->ra_len[i], &r))
+        if (!q->ra_rec[i] || hks_rec_decode_ids(q->ra_rec[i], q->ra_len[i], &r))
             continue;
         syms[i][n_syms[i]++] = r.pred;
         for (uint32_t a = 0; a < r.n_args && n_syms[i] < RA_PREFETCH_SYMS; a++)
             syms[i][n_syms[i]++] = r.args[a];
         for (uint32_t j = 0; j < n_syms[i]; j++)
-            hk_sym_prefetch_slot(q->t, syms[i][j]);
+            hks_sym_prefetch_slot(q->t, syms[i][j]);
     }
     for (uint32_t i = q->ra_from; i < q->ra_n; i++)
         for (uint32_t j = 0; j < n_syms[i]; j++)
-            hk_sym_prefetch_string(q->t, syms[i][j]);
+            hks_sym_prefetch_string(q->t, syms[i][j]);
 }
 
 /* Looks up together the records of buffer rows from..ra_n, then prefetches
@@ -785,8 +785,8 @@ static void ra_fetch(hk_query *q, uint32_t from)
 {
     q->ra_fetched = true;
     q->ra_from = from;
-    hk_factwalk_get(&q->walk, q->ra_n - from, q->ra_id + from, q->ra_rec + from,
-                    q->ra_len + from);
+    hks_factwalk_get(&q->walk, q->ra_n - from, q->ra_id + from,
+                     q->ra_rec + from, q->ra_len + from);
     ra_prefetch_symbols(q);
 }
 
@@ -815,14 +815,14 @@ static int ra_fill(hk_query *q)
         rc = q->kind == PLAN_PRED ? step_pred(q, q->ra_pos[n])
                                   : step_arg(q, q->ra_pos[n]);
         if (rc) break;
-        q->ra_id[n] = q->kind == PLAN_PRED ? hk_get_u64(q->ra_pos[n])
-                                           : hk_get_u48(q->ra_pos[n] + 5);
+        q->ra_id[n] = q->kind == PLAN_PRED ? hks_get_u64(q->ra_pos[n])
+                                           : hks_get_u48(q->ra_pos[n] + 5);
         n++;
     }
     q->ra_rc = rc;
     q->ra_n = n;
     q->ra_i = 0;
-    q->ra_batch = HK_FACTWALK_MAX;
+    q->ra_batch = HKS_FACTWALK_MAX;
     q->ra_fetched = false;
     q->ra_fill_no++;
     return n ? 0 : rc;
@@ -836,8 +836,8 @@ static int step_index(hk_query *q)
         int rc = q->kind == PLAN_PRED ? step_pred(q, q->peek_pos)
                                       : step_arg(q, q->peek_pos);
         if (!rc)
-            q->probe_id = q->kind == PLAN_PRED ? hk_get_u64(q->peek_pos)
-                                               : hk_get_u48(q->peek_pos + 5);
+            q->probe_id = q->kind == PLAN_PRED ? hks_get_u64(q->peek_pos)
+                                               : hks_get_u48(q->peek_pos + 5);
         return rc;
     }
     if (q->ra_i == q->ra_n) {
@@ -847,7 +847,7 @@ static int step_index(hk_query *q)
         if (rc) return rc;
     }
     uint32_t i = q->ra_i++;
-    memcpy(q->peek_pos, q->ra_pos[i], HK_ARG_DUP_BYTES);
+    memcpy(q->peek_pos, q->ra_pos[i], HKS_ARG_DUP_BYTES);
     q->probe_id = q->ra_id[i];
     q->probe_ra = i;
     q->probe_fill_no = q->ra_fill_no;
@@ -871,11 +871,11 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err)
         MDB_val k = {q->stmt_len, q->stmt_key}, d;
         int rc = mdb_get(q->t->txn, q->t->s->db.stmt, &k, &d);
         if (rc == MDB_NOTFOUND) return HK_OK;
-        if (rc) return hk_store_mdb_error(q->t, rc, err, "running a query");
-        if (!hk_varint_exact(d.mv_data, d.mv_size, &q->probe_id) ||
+        if (rc) return hks_store_mdb_error(q->t, rc, err, "running a query");
+        if (!hks_varint_exact(d.mv_data, d.mv_size, &q->probe_id) ||
             !q->probe_id)
             return hk_error_set(err, HK_ERR_CORRUPT, "bad stmt entry");
-        hk_put_u64(q->peek_pos, q->probe_id);
+        hks_put_u64(q->peek_pos, q->probe_id);
         q->rec_valid = false;
         *has_row = true;
         return HK_OK;
@@ -891,7 +891,7 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err)
         q->probe_fill_no = 0;
         if (q->kind == PLAN_ALL) {
             rc = step_all(q, q->peek_pos);
-            if (!rc) q->probe_id = hk_get_u64(q->peek_pos);
+            if (!rc) q->probe_id = hks_get_u64(q->peek_pos);
         } else {
             rc = step_index(q);
         }
@@ -904,7 +904,7 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err)
             if (rc == MDB_CORRUPTED)
                 return hk_error_set(err, HK_ERR_CORRUPT,
                                     "store: damaged index entry");
-            return hk_store_mdb_error(q->t, rc, err, "running a query");
+            return hks_store_mdb_error(q->t, rc, err, "running a query");
         }
         if (!q->need_check) {
             *has_row = true;
@@ -927,7 +927,7 @@ static hk_err advance(hk_query *q, bool *has_row, hk_error *err)
  * snapshot the query was opened in. */
 static hk_err check_snapshot(hk_query *q, hk_error *err)
 {
-    hk_err e = hk_txn_check_read(q->t, err);
+    hk_err e = hks_txn_check_read(q->t, err);
     if (!e && !q->t->write && q->t->gen != q->snap_gen)
         e = hk_error_set(err, HK_ERR_STATE,
                          "store: the query's read transaction was reset "
@@ -949,7 +949,7 @@ static hk_err next_row(hk_query *q, bool *has_row, hk_error *err)
         return e;
     }
     if (*has_row) {
-        q->last_len = q->kind == PLAN_ARG ? HK_ARG_DUP_BYTES : 8;
+        q->last_len = q->kind == PLAN_ARG ? HKS_ARG_DUP_BYTES : 8;
         memcpy(q->last, q->peek_pos, q->last_len);
         q->row_id = q->probe_id;
         /* a row looked ahead by hk_query_cursor, then a write in this
@@ -979,7 +979,7 @@ hk_err hk_query_next_id(hk_query *q, hk_fact_id *id, bool *has_row,
 
 hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err)
 {
-    hk_rec r;
+    hks_rec r;
     hk_err e = next_row(q, has_row, err);
     if (e || !*has_row) return e;
     if (!f) return HK_OK;
@@ -988,27 +988,27 @@ hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err)
     if (q->row_data && q->row_gen == q->t->gen) {
         /* full scans and read-ahead already hold the record (same
          * snapshot, no write since): decode it without a second lookup */
-        if (hk_rec_decode(q->row_data, q->row_len, &r))
+        if (hks_rec_decode(q->row_data, q->row_len, &r))
             return hk_error_set(err, HK_ERR_CORRUPT, "damaged fact %llu",
                                 (unsigned long long)q->row_id);
-        return hk_rec_to_fact(q->t, q->row_id, &r, f, err);
+        return hks_rec_to_fact(q->t, q->row_id, &r, f, err);
     }
     if (!q->fact_cur) {
         int rc = mdb_cursor_open(q->t->txn, q->t->s->db.fact, &q->fact_cur);
-        if (rc) return hk_store_mdb_error(q->t, rc, err, "reading a fact");
+        if (rc) return hks_store_mdb_error(q->t, rc, err, "reading a fact");
     }
-    HK_FACT_KEY(k, q->row_id);
+    HKS_FACT_KEY(k, q->row_id);
     MDB_val d;
     int rc = mdb_cursor_get(q->fact_cur, &k, &d, MDB_SET_KEY);
     if (rc == MDB_NOTFOUND)
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "index names missing fact %llu",
                             (unsigned long long)q->row_id);
-    if (rc) return hk_store_mdb_error(q->t, rc, err, "reading a fact");
-    if (hk_rec_decode(d.mv_data, d.mv_size, &r))
+    if (rc) return hks_store_mdb_error(q->t, rc, err, "reading a fact");
+    if (hks_rec_decode(d.mv_data, d.mv_size, &r))
         return hk_error_set(err, HK_ERR_CORRUPT, "damaged fact %llu",
                             (unsigned long long)q->row_id);
-    return hk_rec_to_fact(q->t, q->row_id, &r, f, err);
+    return hks_rec_to_fact(q->t, q->row_id, &r, f, err);
 }
 
 const char *hk_query_binding(hk_query *q, const char *name)
@@ -1021,15 +1021,15 @@ const char *hk_query_binding(hk_query *q, const char *name)
     if (v == q->n_vars) return NULL;
     if (!q->bind_ready) {
         if (!q->row_valid) {
-            hk_rec r;
-            HK_FACT_KEY(k, q->row_id);
+            hks_rec r;
+            HKS_FACT_KEY(k, q->row_id);
             if (!q->row_data && q->row_fill_no && q->row_gen == q->t->gen)
                 q->row_data =
                     ra_record(q, q->row_ra, q->row_fill_no, &q->row_len);
             MDB_val d = {q->row_len, (void *)q->row_data};
             if (!q->row_data || q->row_gen != q->t->gen)
                 if (mdb_get(q->t->txn, q->t->s->db.fact, &k, &d)) return NULL;
-            if (hk_rec_decode_ids(d.mv_data, d.mv_size, &r) ||
+            if (hks_rec_decode_ids(d.mv_data, d.mv_size, &r) ||
                 r.n_args + 1 < q->n_slots)
                 return NULL;
             q->row_syms[0] = r.pred;
@@ -1041,8 +1041,8 @@ const char *hk_query_binding(hk_query *q, const char *name)
             const char *str;
             size_t len;
             q->bind_off[i] = q->bind.len;
-            if (hk_sym_string(q->t, q->row_syms[q->var_slot[i]], &str, &len,
-                              NULL) ||
+            if (hks_sym_string(q->t, q->row_syms[q->var_slot[i]], &str, &len,
+                               NULL) ||
                 hk_buf_append(&q->bind, str, len) ||
                 hk_buf_append(&q->bind, "", 1))
                 return NULL;
@@ -1054,7 +1054,7 @@ const char *hk_query_binding(hk_query *q, const char *name)
 
 hk_err hk_query_cursor(hk_query *q, hk_buf *out)
 {
-    uint8_t b[12 + HK_ARG_DUP_BYTES + 8];
+    uint8_t b[12 + HKS_ARG_DUP_BYTES + 8];
     if (!q || !out) return HK_ERR_INVALID;
     hk_err se = check_snapshot(q, NULL);
     if (se) return se;
@@ -1068,9 +1068,9 @@ hk_err hk_query_cursor(hk_query *q, hk_buf *out)
     if (!q->peeked) return HK_OK;
     b[0] = CURSOR_VERSION;
     b[1] = (uint8_t)(q->kind | (q->desc ? 0x80 : 0));
-    hk_put_u32(b + 2, q->key_sym);
+    hks_put_u32(b + 2, q->key_sym);
     b[6] = q->pos;
-    hk_put_u32(b + 7, q->pred_filter);
+    hks_put_u32(b + 7, q->pred_filter);
     b[11] = q->last_len;
     memcpy(b + 12, q->last, q->last_len);
     memcpy(b + 12 + q->last_len, q->fp, 8);

@@ -4,16 +4,16 @@
  *
  * Record layout (varint = unsigned LEB128; zigzag for signed values):
  *
- *   u8      flags        HK_REC_* bits: which optional parts follow
+ *   u8      flags        HKS_REC_* bits: which optional parts follow
  *   varint  pred         predicate sym id
  *   u8      n_args       1..32
  *   varint  args[n]      argument sym ids
- *   [u64 BE confidence]  IEEE-754 bits, only when != 1.0    (HK_REC_CONF)
+ *   [u64 BE confidence]  IEEE-754 bits, only when != 1.0    (HKS_REC_CONF)
  *   varint  created_us   zigzag
  *   [varint updated]     zigzag(updated - created), only when they differ
- *   [varint len, bytes]  source                            (HK_REC_SOURCE)
- *   [u8 n, (varint len, bytes) * n] tags                    (HK_REC_TAGS)
- *   [varint len, bytes]  context JSON, compact              (HK_REC_CONTEXT)
+ *   [varint len, bytes]  source                            (HKS_REC_SOURCE)
+ *   [u8 n, (varint len, bytes) * n] tags                    (HKS_REC_TAGS)
+ *   [varint len, bytes]  context JSON, compact              (HKS_REC_CONTEXT)
  *
  * A binary fact with default metadata takes about 18 bytes. Only what is
  * not default is written, and the decoder checks every length against the
@@ -66,15 +66,15 @@ static int64_t unzigzag(uint64_t v)
 
 /* ==== Encode / decode ==== */
 
-hk_err hk_rec_encode(const hk_rec *r, hk_buf *out)
+hk_err hks_rec_encode(const hks_rec *r, hk_buf *out)
 {
     uint8_t flags = 0;
     hk_err e;
-    if (r->confidence != 1.0) flags |= HK_REC_CONF;
-    if (r->updated_us != r->created_us) flags |= HK_REC_UPDATED;
-    if (r->source) flags |= HK_REC_SOURCE;
-    if (r->n_tags) flags |= HK_REC_TAGS;
-    if (r->context) flags |= HK_REC_CONTEXT;
+    if (r->confidence != 1.0) flags |= HKS_REC_CONF;
+    if (r->updated_us != r->created_us) flags |= HKS_REC_UPDATED;
+    if (r->source) flags |= HKS_REC_SOURCE;
+    if (r->n_tags) flags |= HKS_REC_TAGS;
+    if (r->context) flags |= HKS_REC_CONTEXT;
     uint8_t head[2] = {flags, 0};
     if ((e = hk_buf_append(out, head, 1)) || (e = put_varint(out, r->pred)))
         return e;
@@ -82,23 +82,23 @@ hk_err hk_rec_encode(const hk_rec *r, hk_buf *out)
     if ((e = hk_buf_append(out, head + 1, 1))) return e;
     for (uint32_t i = 0; i < r->n_args; i++)
         if ((e = put_varint(out, r->args[i]))) return e;
-    if (flags & HK_REC_CONF) {
+    if (flags & HKS_REC_CONF) {
         uint64_t bits;
         uint8_t b8[8];
         memcpy(&bits, &r->confidence, 8);
-        hk_put_u64(b8, bits);
+        hks_put_u64(b8, bits);
         if ((e = hk_buf_append(out, b8, 8))) return e;
     }
     if ((e = put_varint(out, zigzag(r->created_us)))) return e;
-    if ((flags & HK_REC_UPDATED) &&
+    if ((flags & HKS_REC_UPDATED) &&
         (e = put_varint(out, zigzag(r->updated_us - r->created_us))))
         return e;
-    if (flags & HK_REC_SOURCE) {
+    if (flags & HKS_REC_SOURCE) {
         if ((e = put_varint(out, r->source_len)) ||
             (e = hk_buf_append(out, r->source, r->source_len)))
             return e;
     }
-    if (flags & HK_REC_TAGS) {
+    if (flags & HKS_REC_TAGS) {
         uint8_t n = (uint8_t)r->n_tags;
         if ((e = hk_buf_append(out, &n, 1))) return e;
         for (uint32_t i = 0; i < r->n_tags; i++)
@@ -106,7 +106,7 @@ hk_err hk_rec_encode(const hk_rec *r, hk_buf *out)
                 (e = hk_buf_append(out, r->tags[i], r->tag_lens[i])))
                 return e;
     }
-    if (flags & HK_REC_CONTEXT) {
+    if (flags & HKS_REC_CONTEXT) {
         if ((e = put_varint(out, r->context_len)) ||
             (e = hk_buf_append(out, r->context, r->context_len)))
             return e;
@@ -116,7 +116,7 @@ hk_err hk_rec_encode(const hk_rec *r, hk_buf *out)
 
 /* Decodes the head (pred, args); *pp is left after the args. */
 static hk_err decode_head(const uint8_t **pp, const uint8_t *end,
-                          uint8_t *flags, hk_rec *r)
+                          uint8_t *flags, hks_rec *r)
 {
     const uint8_t *p = *pp;
     uint64_t v;
@@ -142,7 +142,7 @@ static hk_err decode_head(const uint8_t **pp, const uint8_t *end,
     return HK_OK;
 }
 
-hk_err hk_rec_decode_ids(const void *data, size_t len, hk_rec *r)
+hk_err hks_rec_decode_ids(const void *data, size_t len, hks_rec *r)
 {
     const uint8_t *p = data;
     uint8_t flags;
@@ -160,7 +160,7 @@ static bool get_bytes(const uint8_t **p, const uint8_t *end, const char **s,
     return true;
 }
 
-hk_err hk_rec_decode(const void *data, size_t len, hk_rec *r)
+hk_err hks_rec_decode(const void *data, size_t len, hks_rec *r)
 {
     const uint8_t *p = data, *end = p + len;
     uint8_t flags;
@@ -168,26 +168,26 @@ hk_err hk_rec_decode(const void *data, size_t len, hk_rec *r)
     hk_err e = decode_head(&p, end, &flags, r);
     if (e) return e;
     r->confidence = 1.0;
-    if (flags & HK_REC_CONF) {
+    if (flags & HKS_REC_CONF) {
         if (end - p < 8) return HK_ERR_CORRUPT;
-        uint64_t bits = hk_get_u64(p);
+        uint64_t bits = hks_get_u64(p);
         memcpy(&r->confidence, &bits, 8);
         p += 8;
     }
     if (!get_varint(&p, end, &v)) return HK_ERR_CORRUPT;
     r->created_us = unzigzag(v);
     r->updated_us = r->created_us;
-    if (flags & HK_REC_UPDATED) {
+    if (flags & HKS_REC_UPDATED) {
         if (!get_varint(&p, end, &v)) return HK_ERR_CORRUPT;
         r->updated_us = r->created_us + unzigzag(v);
     }
     r->source = NULL;
     r->source_len = 0;
-    if ((flags & HK_REC_SOURCE) &&
+    if ((flags & HKS_REC_SOURCE) &&
         !get_bytes(&p, end, &r->source, &r->source_len))
         return HK_ERR_CORRUPT;
     r->n_tags = 0;
-    if (flags & HK_REC_TAGS) {
+    if (flags & HKS_REC_TAGS) {
         if (p >= end) return HK_ERR_CORRUPT;
         uint32_t n = *p++;
         if (n > HK_MAX_TAGS) return HK_ERR_CORRUPT;
@@ -198,22 +198,22 @@ hk_err hk_rec_decode(const void *data, size_t len, hk_rec *r)
     }
     r->context = NULL;
     r->context_len = 0;
-    if ((flags & HK_REC_CONTEXT) &&
+    if ((flags & HKS_REC_CONTEXT) &&
         !get_bytes(&p, end, &r->context, &r->context_len))
         return HK_ERR_CORRUPT;
     return p == end ? HK_OK : HK_ERR_CORRUPT;
 }
 
-hk_err hk_rec_get(hk_txn *t, hk_fact_id id, hk_rec *r, hk_error *err)
+hk_err hks_rec_get(hk_txn *t, hk_fact_id id, hks_rec *r, hk_error *err)
 {
-    HK_FACT_KEY(k, id);
+    HKS_FACT_KEY(k, id);
     MDB_val d;
     int rc = mdb_get(t->txn, t->s->db.fact, &k, &d);
     if (rc == MDB_NOTFOUND)
         return hk_error_set(err, HK_ERR_NOT_FOUND, "no fact with id %llu",
                             (unsigned long long)id);
-    if (rc) return hk_store_mdb_error(t, rc, err, "reading a fact");
-    if (hk_rec_decode(d.mv_data, d.mv_size, r))
+    if (rc) return hks_store_mdb_error(t, rc, err, "reading a fact");
+    if (hks_rec_decode(d.mv_data, d.mv_size, r))
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "store: record of fact %llu is damaged",
                             (unsigned long long)id);
@@ -222,8 +222,8 @@ hk_err hk_rec_get(hk_txn *t, hk_fact_id id, hk_rec *r, hk_error *err)
 
 /* ==== Record -> hk_fact ==== */
 
-hk_err hk_rec_to_fact(hk_txn *t, hk_fact_id id, const hk_rec *r, hk_fact *f,
-                      hk_error *err)
+hk_err hks_rec_to_fact(hk_txn *t, hk_fact_id id, const hks_rec *r, hk_fact *f,
+                       hk_error *err)
 {
     /* Strings are appended to f->mem NUL-separated; pointers are set once
      * all are in place because appending may move the buffer. */
@@ -235,7 +235,7 @@ hk_err hk_rec_to_fact(hk_txn *t, hk_fact_id id, const hk_rec *r, hk_fact *f,
     hk_buf *m = &f->mem;
     hk_buf_reset(m);
     for (uint32_t i = 0; i <= r->n_args; i++) {
-        e = hk_sym_string(t, i == 0 ? r->pred : r->args[i - 1], &s, &len, err);
+        e = hks_sym_string(t, i == 0 ? r->pred : r->args[i - 1], &s, &len, err);
         if (e) return e;
         off[n++] = m->len;
         if ((e = hk_buf_append(m, s, len)) || (e = hk_buf_append(m, "", 1)))
@@ -297,7 +297,7 @@ static bool text_ok(const char *s, size_t len)
     return true;
 }
 
-hk_err hk_meta_validate(const hk_fact_meta *m, hk_error *err)
+hk_err hks_meta_validate(const hk_fact_meta *m, hk_error *err)
 {
     if (!m) return HK_OK;
     if (m->fields & HK_META_TIMES) {

@@ -33,11 +33,11 @@
 #define SEARCH_MAX_LIMIT 10000u
 
 typedef struct qtok {
-    char text[HK_TOKEN_MAX_BYTES]; /* token bytes */
-    size_t len;                    /* length */
-    double idf;                    /* weight of an exact token match */
-    double prefix_idf;             /* weight of a prefix-only match */
-    size_t df;                     /* symbols holding the token */
+    char text[HKS_TOKEN_MAX_BYTES]; /* token bytes */
+    size_t len;                     /* length */
+    double idf;                     /* weight of an exact token match */
+    double prefix_idf;              /* weight of a prefix-only match */
+    size_t df;                      /* symbols holding the token */
 } qtok;
 
 typedef struct tok_list {
@@ -48,7 +48,7 @@ typedef struct tok_list {
 static hk_err add_qtok(void *ud, const char *s, size_t len)
 {
     tok_list *tl = ud;
-    if (len == 0 || len > HK_TOKEN_MAX_BYTES || tl->n == SEARCH_MAX_TOKENS)
+    if (len == 0 || len > HKS_TOKEN_MAX_BYTES || tl->n == SEARCH_MAX_TOKENS)
         return HK_OK;
     for (uint32_t i = 0; i < tl->n; i++)
         if (tl->tok[i].len == len && memcmp(tl->tok[i].text, s, len) == 0)
@@ -150,14 +150,15 @@ static hk_err match_token(search_ctx *c, MDB_cursor *cur, uint32_t ti,
         while (rc == 0 && taken < SEARCH_SYMS_PER_TOKEN) {
             for (size_t i = 0;
                  i + 4 <= d.mv_size && taken < SEARCH_SYMS_PER_TOKEN; i += 4) {
-                push_tok_sym(c, ti, hk_get_u32((uint8_t *)d.mv_data + i), true);
+                push_tok_sym(c, ti, hks_get_u32((uint8_t *)d.mv_data + i),
+                             true);
                 taken++;
             }
             rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_MULTIPLE);
         }
     }
     if (rc && rc != MDB_NOTFOUND)
-        return hk_store_mdb_error(c->t, rc, err, "searching");
+        return hks_store_mdb_error(c->t, rc, err, "searching");
     q->df = df;
     q->idf = df ? log(1.0 + n_syms / (double)df) : 0.0;
     if (q->len < 3) return HK_OK;
@@ -176,7 +177,7 @@ static hk_err match_token(search_ctx *c, MDB_cursor *cur, uint32_t ti,
             int drc = 0;
             while (drc == 0 && ptaken < SEARCH_PREFIX_SYMS) {
                 if (d.mv_size == 4) {
-                    push_tok_sym(c, ti, hk_get_u32(d.mv_data), false);
+                    push_tok_sym(c, ti, hks_get_u32(d.mv_data), false);
                     ptaken++;
                 }
                 drc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP);
@@ -185,7 +186,7 @@ static hk_err match_token(search_ctx *c, MDB_cursor *cur, uint32_t ti,
         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_NODUP);
     }
     if (rc && rc != MDB_NOTFOUND)
-        return hk_store_mdb_error(c->t, rc, err, "searching");
+        return hks_store_mdb_error(c->t, rc, err, "searching");
     q->prefix_idf = pdf ? 0.5 * log(1.0 + n_syms / (double)pdf) : 0.0;
     return HK_OK;
 }
@@ -196,7 +197,7 @@ static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
     uint8_t kb[4];
     MDB_val k, d;
     int rc;
-    hk_put_u32(kb, sym);
+    hks_put_u32(kb, sym);
     for (int pass = 0; pass < 2; pass++) {
         MDB_cursor *cur = pass == 0 ? arg_cur : pred_cur;
         size_t taken = 0;
@@ -207,17 +208,17 @@ static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
         while (rc == 0 && taken < SEARCH_FACTS_PER_SYM &&
                c->cand.n < SEARCH_MAX_CANDIDATES) {
             hk_fact_id id = 0;
-            if (pass == 0 && d.mv_size == HK_ARG_DUP_BYTES)
-                id = hk_get_u48((uint8_t *)d.mv_data + 5);
-            else if (pass == 1 && d.mv_size == HK_ID_BYTES)
-                id = hk_get_u48(d.mv_data);
+            if (pass == 0 && d.mv_size == HKS_ARG_DUP_BYTES)
+                id = hks_get_u48((uint8_t *)d.mv_data + 5);
+            else if (pass == 1 && d.mv_size == HKS_ID_BYTES)
+                id = hks_get_u48(d.mv_data);
             if (id && id_set_add(&c->cand, id))
                 c->cand_list[c->cand.n - 1] = id;
             taken++;
             rc = mdb_cursor_get(cur, &k, &d, MDB_PREV_DUP);
         }
         if (rc && rc != MDB_NOTFOUND)
-            return hk_store_mdb_error(c->t, rc, err, "searching");
+            return hks_store_mdb_error(c->t, rc, err, "searching");
     }
     return HK_OK;
 }
@@ -242,59 +243,59 @@ static hk_err gather_pairs(search_ctx *c, MDB_cursor *arg_cur,
         const sym_slot *sl = &c->syms.slot[i];
         if (!sl->sym || !sl->exact) continue;
         uint8_t kb[4];
-        hk_put_u32(kb, sl->sym);
+        hks_put_u32(kb, sl->sym);
         MDB_val k = {4, kb}, d;
         rc = mdb_cursor_get(pred_cur, &k, &d, MDB_SET);
         if (rc == 0 && np < SEARCH_PAIR_PREDS)
             preds[np++] = sl->sym;
         else if (rc && rc != MDB_NOTFOUND)
-            return hk_store_mdb_error(c->t, rc, err, "searching");
+            return hks_store_mdb_error(c->t, rc, err, "searching");
         k.mv_size = 4;
         k.mv_data = kb;
         rc = mdb_cursor_get(arg_cur, &k, &d, MDB_SET);
         if (rc == 0 && ne < SEARCH_PAIR_ENTS)
             ents[ne++] = sl->sym;
         else if (rc && rc != MDB_NOTFOUND)
-            return hk_store_mdb_error(c->t, rc, err, "searching");
+            return hks_store_mdb_error(c->t, rc, err, "searching");
     }
     for (size_t ei = 0; ei < ne; ei++) {
         uint8_t kb[4];
-        hk_put_u32(kb, ents[ei]);
+        hks_put_u32(kb, ents[ei]);
         for (size_t pi = 0; pi < np; pi++) {
             size_t taken = 0;
             unsigned pos = 0;
             while (pos < HK_MAX_ARGS && taken < SEARCH_FACTS_PER_PAIR &&
                    c->cand.n < SEARCH_MAX_CANDIDATES) {
-                uint8_t target[HK_ARG_DUP_BYTES] = {0};
+                uint8_t target[HKS_ARG_DUP_BYTES] = {0};
                 target[0] = (uint8_t)pos;
-                hk_put_u32(target + 1, preds[pi]);
-                MDB_val k = {4, kb}, d = {HK_ARG_DUP_BYTES, target};
+                hks_put_u32(target + 1, preds[pi]);
+                MDB_val k = {4, kb}, d = {HKS_ARG_DUP_BYTES, target};
                 rc = mdb_cursor_get(arg_cur, &k, &d, MDB_GET_BOTH_RANGE);
                 if (rc == MDB_NOTFOUND) break;
-                if (rc) return hk_store_mdb_error(c->t, rc, err, "searching");
+                if (rc) return hks_store_mdb_error(c->t, rc, err, "searching");
                 const uint8_t *v = d.mv_data;
-                if (d.mv_size != HK_ARG_DUP_BYTES) break;
-                if (v[0] != pos || hk_get_u32(v + 1) != preds[pi]) {
+                if (d.mv_size != HKS_ARG_DUP_BYTES) break;
+                if (v[0] != pos || hks_get_u32(v + 1) != preds[pi]) {
                     /* nothing for this position: go to the next one */
-                    pos = v[0] > pos && hk_get_u32(v + 1) <= preds[pi]
+                    pos = v[0] > pos && hks_get_u32(v + 1) <= preds[pi]
                               ? v[0]
                               : pos + 1;
                     continue;
                 }
                 while (rc == 0 && v[0] == pos &&
-                       hk_get_u32(v + 1) == preds[pi] &&
+                       hks_get_u32(v + 1) == preds[pi] &&
                        taken < SEARCH_FACTS_PER_PAIR &&
                        c->cand.n < SEARCH_MAX_CANDIDATES) {
-                    hk_fact_id id = hk_get_u48(v + 5);
+                    hk_fact_id id = hks_get_u48(v + 5);
                     if (id_set_add(&c->cand, id))
                         c->cand_list[c->cand.n - 1] = id;
                     taken++;
                     rc = mdb_cursor_get(arg_cur, &k, &d, MDB_NEXT_DUP);
                     v = d.mv_data;
-                    if (rc == 0 && d.mv_size != HK_ARG_DUP_BYTES) break;
+                    if (rc == 0 && d.mv_size != HKS_ARG_DUP_BYTES) break;
                 }
                 if (rc && rc != MDB_NOTFOUND)
-                    return hk_store_mdb_error(c->t, rc, err, "searching");
+                    return hks_store_mdb_error(c->t, rc, err, "searching");
                 pos++;
             }
         }
@@ -315,14 +316,15 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
     search_ctx *c = NULL;
     MDB_cursor *tok_cur = NULL, *arg_cur = NULL, *pred_cur = NULL;
     hk_search_hit *out = NULL;
-    hk_counters cnt;
+    hks_counters cnt;
     hk_err e;
     int rc;
 
     if (!hits || !n_hits) return hk_error_set(err, HK_ERR_INVALID, "no output");
     *hits = NULL;
     *n_hits = 0;
-    if ((e = hk_txn_check_read(t, err)) || (e = hk_txn_flush(t, err))) return e;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_flush(t, err)))
+        return e;
     if (!query) return hk_error_set(err, HK_ERR_INVALID, "no query");
     size_t qlen = strlen(query);
     if (qlen > HK_MAX_STATEMENT_BYTES || !hk_utf8_valid(query, qlen, NULL))
@@ -332,7 +334,7 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
     if (limit > SEARCH_MAX_LIMIT) limit = SEARCH_MAX_LIMIT;
     if (t->write)
         cnt = t->c;
-    else if ((e = hk_txn_load_counters(t, &cnt, err)))
+    else if ((e = hks_txn_load_counters(t, &cnt, err)))
         return e;
 
     c = hk_calloc(1, sizeof *c);
@@ -361,14 +363,14 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
         }
         while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
             n--;
-        if (n && (e = hk_sym_lookup(t, s, n, &c->exact_sym, err))) goto fail;
+        if (n && (e = hks_sym_lookup(t, s, n, &c->exact_sym, err))) goto fail;
     }
 
     double n_syms = (double)(cnt.next_sym_id > 1 ? cnt.next_sym_id - 1 : 1);
     if ((rc = mdb_cursor_open(t->txn, t->s->db.tok, &tok_cur)) ||
         (rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &arg_cur)) ||
         (rc = mdb_cursor_open(t->txn, t->s->db.by_pred, &pred_cur))) {
-        e = hk_store_mdb_error(t, rc, err, "searching");
+        e = hks_store_mdb_error(t, rc, err, "searching");
         goto fail;
     }
     for (uint32_t i = 0; i < c->tl.n; i++)
@@ -412,30 +414,30 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
     if (!out) goto nomem;
     /* Candidates' records are looked up a batch at a time (factwalk.c;
      * read transactions), the rest one by one. */
-    hk_factwalk walk;
-    hk_factwalk_init(t, &walk);
-    const uint8_t *recs[HK_FACTWALK_MAX];
-    size_t lens[HK_FACTWALK_MAX];
+    hks_factwalk walk;
+    hks_factwalk_init(t, &walk);
+    const uint8_t *recs[HKS_FACTWALK_MAX];
+    size_t lens[HKS_FACTWALK_MAX];
     for (size_t i = 0; i < c->cand.n; i++) {
-        hk_rec r;
+        hks_rec r;
         hk_fact_id id = c->cand_list[i];
-        size_t in_batch = i % HK_FACTWALK_MAX;
+        size_t in_batch = i % HKS_FACTWALK_MAX;
         if (in_batch == 0) {
             size_t n = c->cand.n - i;
-            hk_factwalk_get(&walk, n < HK_FACTWALK_MAX ? n : HK_FACTWALK_MAX,
-                            c->cand_list + i, recs, lens);
+            hks_factwalk_get(&walk, n < HKS_FACTWALK_MAX ? n : HKS_FACTWALK_MAX,
+                             c->cand_list + i, recs, lens);
         }
         MDB_val d = {lens[in_batch], (void *)recs[in_batch]};
         if (!d.mv_data) {
-            HK_FACT_KEY(k, id);
+            HKS_FACT_KEY(k, id);
             rc = mdb_get(t->txn, t->s->db.fact, &k, &d);
             if (rc == MDB_NOTFOUND) continue;
             if (rc) {
-                e = hk_store_mdb_error(t, rc, err, "searching");
+                e = hks_store_mdb_error(t, rc, err, "searching");
                 goto fail;
             }
         }
-        if (hk_rec_decode_ids(d.mv_data, d.mv_size, &r)) continue;
+        if (hks_rec_decode_ids(d.mv_data, d.mv_size, &r)) continue;
         uint32_t ex = 0, pre = 0;
         bool exact = false;
         for (uint32_t s = 0; s <= r.n_args; s++) {

@@ -48,14 +48,14 @@
 #include "core/mem.h"
 #include "store/store_int.h"
 
-#define HK_DEFAULT_MAP_SIZE (64ull << 30)
-#define HK_DEFAULT_MAX_READERS 512u
-#define HK_DEFAULT_LOCK_WAIT_MS 120000u
-#define HK_LOCK_POLL_MS 20u
+#define HKS_DEFAULT_MAP_SIZE (64ull << 30)
+#define HKS_DEFAULT_MAX_READERS 512u
+#define HKS_DEFAULT_LOCK_WAIT_MS 120000u
+#define HKS_LOCK_POLL_MS 20u
 
 /* ==== Errors ==== */
 
-hk_err hk_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what)
+hk_err hks_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what)
 {
     hk_err code = HK_ERR_STORE;
     if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == MDB_TXN_FULL ||
@@ -67,7 +67,7 @@ hk_err hk_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what)
     return hk_error_set(err, code, "store: %s: %s", what, mdb_strerror(rc));
 }
 
-hk_err hk_txn_check_write(hk_txn *t, hk_error *err)
+hk_err hks_txn_check_write(hk_txn *t, hk_error *err)
 {
     if (!t) return hk_error_set(err, HK_ERR_INVALID, "store: no transaction");
     if (!t->write)
@@ -79,7 +79,7 @@ hk_err hk_txn_check_write(hk_txn *t, hk_error *err)
     return HK_OK;
 }
 
-hk_err hk_txn_check_read(hk_txn *t, hk_error *err)
+hk_err hks_txn_check_read(hk_txn *t, hk_error *err)
 {
     if (!t) return hk_error_set(err, HK_ERR_INVALID, "store: no transaction");
     if (!t->write && !t->active)
@@ -104,19 +104,19 @@ static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
     }
     if (rc) return rc;
     if (d.mv_size != 8) return MDB_CORRUPTED;
-    *v = hk_get_u64(d.mv_data);
+    *v = hks_get_u64(d.mv_data);
     return 0;
 }
 
 static int meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v)
 {
     uint8_t b[8];
-    hk_put_u64(b, v);
+    hks_put_u64(b, v);
     MDB_val k = {strlen(name), (void *)name}, d = {8, b};
     return mdb_put(txn, dbi, &k, &d, 0);
 }
 
-hk_err hk_txn_load_counters(hk_txn *t, hk_counters *c, hk_error *err)
+hk_err hks_txn_load_counters(hk_txn *t, hks_counters *c, hk_error *err)
 {
     MDB_txn *txn = t->txn;
     MDB_dbi m = t->s->db.meta;
@@ -130,7 +130,7 @@ hk_err hk_txn_load_counters(hk_txn *t, hk_counters *c, hk_error *err)
         (rc = meta_get_u64(txn, m, "next_sym_id", &c->next_sym_id)) ||
         (rc = meta_get_u64(txn, m, "audit_seq", &c->audit_seq)) ||
         (rc = meta_get_u64(txn, m, "last_change_us", &last)))
-        return hk_store_mdb_error(NULL, rc, err, "reading counters");
+        return hks_store_mdb_error(NULL, rc, err, "reading counters");
     c->last_change_us = (int64_t)last;
     if (c->next_fact_id == 0) c->next_fact_id = 1;
     if (c->next_sym_id == 0) c->next_sym_id = 1;
@@ -139,7 +139,7 @@ hk_err hk_txn_load_counters(hk_txn *t, hk_counters *c, hk_error *err)
     if (rc == 0 && d.mv_size == 32)
         memcpy(c->audit_hash, d.mv_data, 32);
     else if (rc != MDB_NOTFOUND && rc != 0)
-        return hk_store_mdb_error(NULL, rc, err, "reading audit head");
+        return hks_store_mdb_error(NULL, rc, err, "reading audit head");
     return HK_OK;
 }
 
@@ -147,7 +147,7 @@ static int store_counters(hk_txn *t)
 {
     MDB_txn *txn = t->txn;
     MDB_dbi m = t->s->db.meta;
-    const hk_counters *c = &t->c;
+    const hks_counters *c = &t->c;
     int rc;
     if ((rc = meta_put_u64(txn, m, "facts", c->facts)) ||
         (rc = meta_put_u64(txn, m, "predicates", c->predicates)) ||
@@ -167,12 +167,12 @@ static int store_counters(hk_txn *t)
 typedef struct db_spec {
     const char *name; /* LMDB database name */
     unsigned flags;   /* MDB_DUPSORT etc. */
-    size_t offset;    /* offset of the handle in hk_store_dbs */
+    size_t offset;    /* offset of the handle in hks_store_dbs */
 } db_spec;
 
 #define DB(n, f)                                                               \
     {                                                                          \
-#n, f, offsetof(hk_store_dbs, n)                                       \
+#n, f, offsetof(hks_store_dbs, n)                                      \
     }
 static const db_spec DB_SPECS[] = {
     DB(meta, 0),
@@ -195,13 +195,13 @@ static const db_spec DB_SPECS[] = {
 
 _Static_assert(N_DBS == HKS_FIXED_DBS, "HKS_FIXED_DBS counts DB_SPECS");
 
-size_t hk_store_db_count(const hk_store *s)
+size_t hks_store_db_count(const hk_store *s)
 {
     return N_DBS + s->n_mod;
 }
 
-void hk_store_db_spec(const hk_store *s, size_t i, const char **name,
-                      unsigned *flags, MDB_dbi *dbi)
+void hks_store_db_spec(const hk_store *s, size_t i, const char **name,
+                       unsigned *flags, MDB_dbi *dbi)
 {
     if (i >= N_DBS) {
         const hks_module_db *m = &s->mod[i - N_DBS];
@@ -215,7 +215,7 @@ void hk_store_db_spec(const hk_store *s, size_t i, const char **name,
     *dbi = *(const MDB_dbi *)((const char *)&s->db + DB_SPECS[i].offset);
 }
 
-hk_err hk_store_make_dir(const char *dir, hk_error *err)
+hk_err hks_store_make_dir(const char *dir, hk_error *err)
 {
     /* mkdir -p: create each missing component. */
     size_t n = strlen(dir);
@@ -242,7 +242,7 @@ static hk_err open_dbs(hk_store *s, bool create, hk_error *err)
 {
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(s->env, NULL, create ? 0 : MDB_RDONLY, &txn);
-    if (rc) return hk_store_mdb_error(NULL, rc, err, "opening the KB");
+    if (rc) return hks_store_mdb_error(NULL, rc, err, "opening the KB");
     for (size_t i = 0; i < N_DBS; i++) {
         MDB_dbi *h = (MDB_dbi *)((char *)&s->db + DB_SPECS[i].offset);
         rc = mdb_dbi_open(txn, DB_SPECS[i].name,
@@ -263,7 +263,7 @@ static hk_err open_dbs(hk_store *s, bool create, hk_error *err)
         }
         if (rc) {
             mdb_txn_abort(txn);
-            return hk_store_mdb_error(NULL, rc, err, "opening a database");
+            return hks_store_mdb_error(NULL, rc, err, "opening a database");
         }
     }
     /* Schema version: written when the KB is new, checked otherwise. */
@@ -278,25 +278,25 @@ static hk_err open_dbs(hk_store *s, bool create, hk_error *err)
                                 "store: %s has no schema version", s->path);
         }
         uint8_t v[4];
-        hk_put_u32(v, HK_SCHEMA_VERSION);
+        hks_put_u32(v, HKS_SCHEMA_VERSION);
         MDB_val dv = {4, v};
         rc = mdb_put(txn, s->db.meta, &k, &dv, 0);
         if (rc) {
             mdb_txn_abort(txn);
-            return hk_store_mdb_error(NULL, rc, err, "writing schema version");
+            return hks_store_mdb_error(NULL, rc, err, "writing schema version");
         }
-        s->schema_version = HK_SCHEMA_VERSION;
+        s->schema_version = HKS_SCHEMA_VERSION;
     } else if (rc) {
         mdb_txn_abort(txn);
-        return hk_store_mdb_error(NULL, rc, err, "reading schema version");
+        return hks_store_mdb_error(NULL, rc, err, "reading schema version");
     } else {
-        uint32_t v = d.mv_size == 4 ? hk_get_u32(d.mv_data) : 0;
-        if (v != HK_SCHEMA_VERSION) {
+        uint32_t v = d.mv_size == 4 ? hks_get_u32(d.mv_data) : 0;
+        if (v != HKS_SCHEMA_VERSION) {
             mdb_txn_abort(txn);
             return hk_error_set(err, HK_ERR_VERSION,
                                 "store: %s has schema version %u; this build "
                                 "understands %u",
-                                s->path, v, HK_SCHEMA_VERSION);
+                                s->path, v, HKS_SCHEMA_VERSION);
         }
         s->schema_version = v;
     }
@@ -306,21 +306,21 @@ static hk_err open_dbs(hk_store *s, bool create, hk_error *err)
         return e;
     }
     rc = mdb_txn_commit(txn); /* keeps the dbi handles */
-    if (rc) return hk_store_mdb_error(NULL, rc, err, "opening the KB");
+    if (rc) return hks_store_mdb_error(NULL, rc, err, "opening the KB");
     return HK_OK;
 }
 
 /* ==== Process lock ==== */
 
-int hk_kb_lock_open(const char *dir, bool create)
+int hks_kb_lock_open(const char *dir, bool create)
 {
-    size_t n = strlen(dir) + sizeof "/" HK_LOCK_FILE;
+    size_t n = strlen(dir) + sizeof "/" HKS_LOCK_FILE;
     char *p = hk_malloc(n);
     if (!p) {
         errno = ENOMEM;
         return -1;
     }
-    snprintf(p, n, "%s/%s", dir, HK_LOCK_FILE);
+    snprintf(p, n, "%s/%s", dir, HKS_LOCK_FILE);
     /* Whoever may read data.mdb may hold the lock (a reader holds it
      * shared); nobody else should be able to take it and make every open
      * wait. A new lock file therefore gets data.mdb's permissions. */
@@ -342,7 +342,7 @@ int hk_kb_lock_open(const char *dir, bool create)
     return fd;
 }
 
-int hk_kb_lock_try(int fd, int op)
+int hks_kb_lock_try(int fd, int op)
 {
     for (int tries = 0; tries < 1000; tries++) {
         if (flock(fd, op | LOCK_NB) == 0) return 0;
@@ -356,31 +356,31 @@ int hk_kb_lock_try(int fd, int op)
 static hk_err take_process_lock(hk_store *s, const char *dir, bool read_only,
                                 unsigned wait_ms, hk_error *err)
 {
-    int fd = hk_kb_lock_open(dir, true);
+    int fd = hks_kb_lock_open(dir, true);
     if (fd < 0) {
         if (read_only && (errno == ENOENT || errno == EACCES || errno == EROFS))
             return HK_OK; /* read-only directory: nobody can replace the
                              file in it either */
         return hk_error_set(err, HK_ERR_IO, "store: cannot open %s/%s: %s", dir,
-                            HK_LOCK_FILE, strerror(errno));
+                            HKS_LOCK_FILE, strerror(errno));
     }
     s->lock_fd = fd;
     unsigned waited = 0;
     for (;;) {
-        int rc = hk_kb_lock_try(fd, LOCK_SH);
+        int rc = hks_kb_lock_try(fd, LOCK_SH);
         if (rc == 0) return HK_OK;
         if (rc != EWOULDBLOCK)
             return hk_error_set(err, HK_ERR_IO, "store: cannot lock %s/%s: %s",
-                                dir, HK_LOCK_FILE, strerror(rc));
+                                dir, HKS_LOCK_FILE, strerror(rc));
         if (waited >= wait_ms)
             return hk_error_set(err, HK_ERR_BUSY,
                                 "store: the KB in %s is being compacted or "
                                 "restored by another process (waited %.1f s "
                                 "for it to finish); try again later",
                                 dir, (double)waited / 1000.0);
-        struct timespec ts = {0, (long)HK_LOCK_POLL_MS * 1000000L};
+        struct timespec ts = {0, (long)HKS_LOCK_POLL_MS * 1000000L};
         nanosleep(&ts, NULL);
-        waited += HK_LOCK_POLL_MS;
+        waited += HKS_LOCK_POLL_MS;
     }
 }
 
@@ -399,11 +399,11 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
         return hk_error_set(err, HK_ERR_INVALID, "store: no KB directory");
     *out = NULL;
     if (opt) o = *opt;
-    if (!o.map_size) o.map_size = HK_DEFAULT_MAP_SIZE;
-    if (!o.max_readers) o.max_readers = HK_DEFAULT_MAX_READERS;
+    if (!o.map_size) o.map_size = HKS_DEFAULT_MAP_SIZE;
+    if (!o.max_readers) o.max_readers = HKS_DEFAULT_MAX_READERS;
     if (o.read_only) o.create = false;
 
-    if (!o.lock_wait_ms) o.lock_wait_ms = HK_DEFAULT_LOCK_WAIT_MS;
+    if (!o.lock_wait_ms) o.lock_wait_ms = HKS_DEFAULT_LOCK_WAIT_MS;
 
     s = hk_calloc(1, sizeof *s);
     if (!s) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
@@ -424,7 +424,7 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
                              "store: no KB at %s (directory missing)", dir);
             goto fail;
         }
-        if ((e = hk_store_make_dir(dir, err))) goto fail;
+        if ((e = hks_store_make_dir(dir, err))) goto fail;
     } else if (!S_ISDIR(sb.st_mode)) {
         e = hk_error_set(err, HK_ERR_INVALID, "store: %s is not a directory",
                          dir);
@@ -442,7 +442,7 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
         (rc = mdb_env_set_maxdbs(s->env, HKS_DBS_MAX)) ||
         (rc = mdb_env_set_mapsize(s->env, (size_t)o.map_size)) ||
         (rc = mdb_env_set_maxreaders(s->env, o.max_readers))) {
-        e = hk_store_mdb_error(NULL, rc, err, "creating the environment");
+        e = hks_store_mdb_error(NULL, rc, err, "creating the environment");
         goto fail;
     }
     unsigned flags = MDB_NOTLS;
@@ -458,12 +458,12 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
                              "store: %s is not a readable LMDB KB: %s", dir,
                              mdb_strerror(rc));
         else
-            e = hk_store_mdb_error(NULL, rc, err, "opening the environment");
+            e = hks_store_mdb_error(NULL, rc, err, "opening the environment");
         goto fail;
     }
     if ((e = open_dbs(s, !o.read_only, err))) goto fail;
-    if (!(s->symcache = hk_symcache_new()) ||
-        (!o.read_only && !(s->symtab = hk_symtab_new()))) {
+    if (!(s->symcache = hks_symcache_new()) ||
+        (!o.read_only && !(s->symtab = hks_symtab_new()))) {
         e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
         goto fail;
     }
@@ -480,8 +480,8 @@ hk_err hk_store_open(const char *dir, const hk_store_options *opt,
     return store_open(dir, opt, true, out, err);
 }
 
-hk_err hk_store_open_unlocked(const char *dir, const hk_store_options *opt,
-                              hk_store **out, hk_error *err)
+hk_err hks_store_open_unlocked(const char *dir, const hk_store_options *opt,
+                               hk_store **out, hk_error *err)
 {
     return store_open(dir, opt, false, out, err);
 }
@@ -500,9 +500,9 @@ void hk_store_close(hk_store *s)
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases LOCK_SH, after the env is gone */
     if (s->writer_mu_init) pthread_mutex_destroy(&s->writer_mu);
-    hk_symtab_free(s->symtab);
-    hk_symcache_free(s->symcache);
-    hk_bloom_free(s->bloom);
+    hks_symtab_free(s->symtab);
+    hks_symcache_free(s->symcache);
+    hks_bloom_free(s->bloom);
     hk_free(s->path);
     hk_free(s->data_path);
     hk_free(s);
@@ -533,12 +533,12 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err)
     if (rc) {
         if (write) pthread_mutex_unlock(&s->writer_mu);
         hk_free(t);
-        return hk_store_mdb_error(NULL, rc, err, "beginning a transaction");
+        return hks_store_mdb_error(NULL, rc, err, "beginning a transaction");
     }
     t->active = true;
     if (write) {
         t->txnid = mdb_txn_id(t->txn);
-        hk_err e = hk_txn_load_counters(t, &t->c, err);
+        hk_err e = hks_txn_load_counters(t, &t->c, err);
         if (e) {
             mdb_txn_abort(t->txn);
             pthread_mutex_unlock(&s->writer_mu);
@@ -548,7 +548,7 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err)
         if (t->txnid != s->writer_txnid + 1) {
             /* first write of this handle, or another writer committed: the
              * filter may lack its keys, the symbol cache its symbols */
-            hk_bloom_free(s->bloom);
+            hks_bloom_free(s->bloom);
             s->bloom = NULL;
             s->symtab_complete = t->c.next_sym_id == 1; /* empty KB */
         }
@@ -569,7 +569,7 @@ static void txn_free(hk_txn *t)
     hk_free(t->bulk_label);
     if (t->bulk_digest) EVP_MD_CTX_free(t->bulk_digest);
     hk_buf_free(&t->scratch);
-    hk_pending_free(&t->pend);
+    hks_pending_free(&t->pend);
     hk_free(t);
     if (write) pthread_mutex_unlock(&s->writer_mu);
 }
@@ -590,7 +590,7 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
     if (t->failed) {
         mdb_txn_abort(t->txn);
         if (t->new_syms) {
-            hk_symtab_clear(t->s->symtab);
+            hks_symtab_clear(t->s->symtab);
             t->s->symtab_complete = t->sym_floor == 1;
         }
         txn_free(t);
@@ -599,7 +599,7 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
                             "was aborted");
     }
     if (t->bulk && t->bulk_count > 0) {
-        if ((e = hk_audit_flush_bulk(t, err))) goto fail;
+        if ((e = hks_audit_flush_bulk(t, err))) goto fail;
         /* Facts that an import hook adds get entries of their own. */
         t->bulk = false;
         if (t->s->hook_events & HKS_EV_IMPORT) {
@@ -611,11 +611,11 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
             if ((e = hks_hooks_change(t, HKS_EV_IMPORT, &c, err))) goto fail;
         }
     }
-    if ((e = hk_txn_flush(t, err))) goto fail;
+    if ((e = hks_txn_flush(t, err))) goto fail;
     if (t->counters_dirty) {
         rc = store_counters(t);
         if (rc) {
-            e = hk_store_mdb_error(t, rc, err, "writing counters");
+            e = hks_store_mdb_error(t, rc, err, "writing counters");
             goto fail;
         }
     }
@@ -627,9 +627,9 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
             hks_hooks_commit(t); /* before the next writer may begin */
     }
     if (rc) {
-        e = hk_store_mdb_error(NULL, rc, err, "committing");
+        e = hks_store_mdb_error(NULL, rc, err, "committing");
         if (t->new_syms) {
-            hk_symtab_clear(t->s->symtab);
+            hks_symtab_clear(t->s->symtab);
             t->s->symtab_complete = t->sym_floor == 1;
         }
         txn_free(t);
@@ -640,7 +640,7 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
 fail:
     mdb_txn_abort(t->txn);
     if (t->new_syms) {
-        hk_symtab_clear(t->s->symtab);
+        hks_symtab_clear(t->s->symtab);
         t->s->symtab_complete = t->sym_floor == 1;
     }
     txn_free(t);
@@ -652,7 +652,7 @@ void hk_txn_abort(hk_txn *t)
     if (!t) return;
     if (t->txn) mdb_txn_abort(t->txn);
     if (t->new_syms) {
-        hk_symtab_clear(t->s->symtab);             /* its new ids are gone */
+        hks_symtab_clear(t->s->symtab);            /* its new ids are gone */
         t->s->symtab_complete = t->sym_floor == 1; /* empty KB only */
     }
     txn_free(t);
@@ -673,7 +673,7 @@ hk_err hk_txn_renew(hk_txn *t, hk_error *err)
                             "store: only read transactions can be renewed");
     if (t->active) hk_txn_reset(t);
     int rc = mdb_txn_renew(t->txn);
-    if (rc) return hk_store_mdb_error(NULL, rc, err, "renewing a transaction");
+    if (rc) return hks_store_mdb_error(NULL, rc, err, "renewing a transaction");
     t->active = true;
     t->gen++;
     return HK_OK;
@@ -694,19 +694,19 @@ hk_err hk_txn_set_actor(hk_txn *t, const char *actor)
 hk_err hk_txn_set_bulk(hk_txn *t, const char *label)
 {
     if (!t || !t->write || t->failed) return HK_ERR_STATE;
-    if (hk_bloom_needs_rebuild(t->s->bloom) && !hk_txn_flush(t, NULL)) {
+    if (hks_bloom_needs_rebuild(t->s->bloom) && !hks_txn_flush(t, NULL)) {
         /* Imports look up mostly absent statements: (re)build the filter
          * (after the flush, so that it sees every key of this txn too). */
-        hk_bloom *b = NULL;
-        hk_bloom_free(t->s->bloom);
+        hks_bloom *b = NULL;
+        hks_bloom_free(t->s->bloom);
         t->s->bloom = NULL;
-        if (hk_bloom_build(t, &b, NULL) == HK_OK) {
+        if (hks_bloom_build(t, &b, NULL) == HK_OK) {
             t->s->bloom = b;
         }
     }
-    if (!t->s->symtab_complete && hk_txn_flush(t, NULL) == HK_OK)
-        hk_symtab_preload(t, NULL); /* imports: misses need no lookup */
-    hk_pending_reserve_bulk(&t->pend);
+    if (!t->s->symtab_complete && hks_txn_flush(t, NULL) == HK_OK)
+        hks_symtab_preload(t, NULL); /* imports: misses need no lookup */
+    hks_pending_reserve_bulk(&t->pend);
     if (label &&
         (strlen(label) > 4096 || !hk_utf8_valid(label, strlen(label), NULL)))
         return HK_ERR_INVALID;

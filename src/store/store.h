@@ -9,7 +9,7 @@
  *
  *   1. Module databases: named LMDB databases that a module registers on an
  *      hk_store and reads and writes inside hk_txn. Backup, compaction and
- *      hk_store_check cover every registered database, also in processes
+ *      hks_store_check cover every registered database, also in processes
  *      that never load the module (the KB records them).
  *   2. Change hooks: a module registers functions that the store calls for
  *      every change, whoever the writer is (server, CLI, MCP stdio, import,
@@ -30,8 +30,8 @@
  * no transaction of the handle is open in another thread (it waits for a
  * running write transaction of the handle).
  */
-#ifndef HK_STORE_H
-#define HK_STORE_H
+#ifndef HKS_STORE_H
+#define HKS_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -259,4 +259,4 @@ hk_err hks_entity_count(hk_txn *t, uint32_t entity, uint64_t *mentions,
 /* Facts with predicate pred. */
 hk_err hks_pred_count(hk_txn *t, uint32_t pred, uint64_t *facts, hk_error *err);
 
-#endif /* HK_STORE_H */
+#endif /* HKS_STORE_H */

@@ -22,13 +22,16 @@
  *   audit_by_fact   DUPSORT|DUPFIXED fact id u64 BE -> seq u64 BE
  *   audit_bulk      last fact id of an import range u64 BE -> first id, seq
  *
+ * Names: the public API (include/hakgal.h) is hk_ / HK_; everything of
+ * the store that is not public, here and in store.h, is hks_ / HKS_.
+ *
  * Threads: an hk_store is shared; an hk_txn and everything opened inside it
  * belongs to one thread at a time. Read transactions may move between
  * threads (MDB_NOTLS); a write transaction must end on the thread that
  * began it (LMDB's writer mutex).
  */
-#ifndef HK_STORE_INT_H
-#define HK_STORE_INT_H
+#ifndef HKS_STORE_INT_H
+#define HKS_STORE_INT_H
 
 #include <lmdb.h>
 #include <pthread.h>
@@ -40,34 +43,34 @@
 #include "store/store.h"
 
 /* On-disk format. 2: varint stmt keys, 6-byte ids in duplicates. */
-#define HK_SCHEMA_VERSION 2u
+#define HKS_SCHEMA_VERSION 2u
 
 /* Strings up to this many bytes are their own `sym` key; longer strings are
  * keyed by a prefix, a NUL and the SHA-256 of the whole string. */
-#define HK_SYM_KEY_DIRECT_MAX 480u
-#define HK_SYM_KEY_PREFIX 440u
+#define HKS_SYM_KEY_DIRECT_MAX 480u
+#define HKS_SYM_KEY_PREFIX 440u
 /* Length of a hashed key: prefix, NUL, SHA-256. */
-#define HK_SYM_KEY_HASHED (HK_SYM_KEY_PREFIX + 1u + 32u)
+#define HKS_SYM_KEY_HASHED (HKS_SYM_KEY_PREFIX + 1u + 32u)
 /* Bytes a key buffer needs: the longer of a direct and a hashed key. */
-#define HK_SYM_KEY_MAX HK_SYM_KEY_DIRECT_MAX
-_Static_assert(HK_SYM_KEY_HASHED <= HK_SYM_KEY_MAX, "sym key buffer");
+#define HKS_SYM_KEY_MAX HKS_SYM_KEY_DIRECT_MAX
+_Static_assert(HKS_SYM_KEY_HASHED <= HKS_SYM_KEY_MAX, "sym key buffer");
 
 /* Fact ids are stored in 6 bytes inside the duplicate lists (by_pred,
  * by_arg): 2^48 - 1 ids are enough, and 2 bytes less per entry add up. */
-#define HK_ID_BYTES 6u
-#define HK_MAX_FACT_ID ((1ull << 48) - 1)
+#define HKS_ID_BYTES 6u
+#define HKS_MAX_FACT_ID ((1ull << 48) - 1)
 /* by_arg duplicate value: position u8, predicate u32 BE, fact id u48 BE. */
-#define HK_ARG_DUP_BYTES (1u + 4u + HK_ID_BYTES)
+#define HKS_ARG_DUP_BYTES (1u + 4u + HKS_ID_BYTES)
 
 /* Direct-mapped cache of sym id -> string inside the txn's snapshot. */
-#define HK_SYM_CACHE_SIZE 1024u
+#define HKS_SYM_CACHE_SIZE 1024u
 
 /* Search tokens longer than this are not indexed. */
-#define HK_TOKEN_MAX_BYTES 64u
+#define HKS_TOKEN_MAX_BYTES 64u
 /* Tokens indexed per symbol at most (long arguments). */
-#define HK_TOKENS_PER_SYMBOL 64u
+#define HKS_TOKENS_PER_SYMBOL 64u
 
-typedef struct hk_store_dbs {
+typedef struct hks_store_dbs {
     MDB_dbi meta;          /* name -> value */
     MDB_dbi sym;           /* symbol key -> sym id */
     MDB_dbi sym_id;        /* sym id -> string */
@@ -82,14 +85,14 @@ typedef struct hk_store_dbs {
     MDB_dbi audit;         /* seq -> entry */
     MDB_dbi audit_by_fact; /* fact id -> seqs */
     MDB_dbi audit_bulk;    /* last id of import range -> (first id, seq) */
-} hk_store_dbs;
+} hks_store_dbs;
 
-/* The store's own databases (hk_store_dbs) and the most module databases
+/* The store's own databases (hks_store_dbs) and the most module databases
  * (store.h): what maxdbs of every environment of a KB is set to. */
 #define HKS_FIXED_DBS 14u
 #define HKS_DBS_MAX (HKS_FIXED_DBS + HKS_MODULE_DBS_MAX)
-_Static_assert(sizeof(hk_store_dbs) == HKS_FIXED_DBS * sizeof(MDB_dbi),
-               "HKS_FIXED_DBS counts hk_store_dbs");
+_Static_assert(sizeof(hks_store_dbs) == HKS_FIXED_DBS * sizeof(MDB_dbi),
+               "HKS_FIXED_DBS counts hks_store_dbs");
 
 /* `meta` keys recording the module databases of a KB: this prefix and the
  * name -> u32 BE HKS_DB_* flags (ext.c). */
@@ -108,29 +111,29 @@ typedef struct hks_hook_slot {
     hks_hook h;                     /* the hook; h.name points at name */
 } hks_hook_slot;
 
-typedef struct hk_symtab hk_symtab;
-typedef struct hk_symcache hk_symcache;
-typedef struct hk_bloom hk_bloom;
+typedef struct hks_symtab hks_symtab;
+typedef struct hks_symcache hks_symcache;
+typedef struct hks_bloom hks_bloom;
 
 struct hk_store {
     MDB_env *env;              /* the LMDB environment */
-    hk_symtab *symtab;         /* writer's string -> sym id cache (symtab.c);
-                                  used only inside write transactions */
-    hk_symcache *symcache;     /* shared sym id -> string cache (symbols.c);
-                                  lock-free, any thread */
+    hks_symtab *symtab;        /* writer's string -> sym id cache (symtab.c);
+                                 used only inside write transactions */
+    hks_symcache *symcache;    /* shared sym id -> string cache (symbols.c);
+                                 lock-free, any thread */
     pthread_mutex_t writer_mu; /* held by this process's write txn from
                                begin until after its cleanup; guards
                                symtab, bloom and writer_txnid (LMDB's own
                                writer lock is released inside commit/abort,
                                before that cleanup) */
     bool writer_mu_init;       /* writer_mu was initialised */
-    hk_bloom *bloom;           /* writer's filter over stmt keys (bloom.c) */
+    hks_bloom *bloom;          /* writer's filter over stmt keys (bloom.c) */
     size_t writer_txnid;       /* LMDB id of the last write txn this handle
                                   committed (another id in between = another
                                   writer: the writer caches lose trust) */
     bool symtab_complete;      /* symtab holds every symbol of the KB, so a
                                   miss means "absent" (no B-tree lookup) */
-    hk_store_dbs db;           /* named database handles */
+    hks_store_dbs db;          /* named database handles */
     char *path;                /* KB directory (owned) */
     char *data_path;           /* dir/data.mdb (owned) */
     hk_store_options opt;      /* options as opened (defaults filled in) */
@@ -153,7 +156,7 @@ struct hk_store {
 
 /* Counters kept in `meta`; a write txn loads them at begin and stores the
  * changed ones at commit. */
-typedef struct hk_counters {
+typedef struct hks_counters {
     uint64_t facts;         /* facts stored */
     uint64_t predicates;    /* by_pred keys */
     uint64_t entities;      /* by_arg keys */
@@ -162,65 +165,65 @@ typedef struct hk_counters {
     uint64_t audit_seq;     /* seq of the newest audit entry (0 = none) */
     uint8_t audit_hash[32]; /* hash of the newest audit entry */
     int64_t last_change_us; /* time of the newest audit entry */
-} hk_counters;
+} hks_counters;
 
-typedef struct hk_sym_cache_entry {
+typedef struct hks_sym_cache_entry {
     uint32_t id;     /* sym id (0 = empty) */
     uint32_t len;    /* string length */
     uint64_t gen;    /* txn generation when filled */
     const char *ptr; /* string bytes inside the LMDB map */
-} hk_sym_cache_entry;
+} hks_sym_cache_entry;
 
 /* Index writes collected by a write txn, written sorted at flush
  * (pending.c). */
-typedef struct hk_pending_stmt {
+typedef struct hks_pending_stmt {
     uint32_t off;  /* key offset in keys */
     uint32_t len;  /* key length */
     hk_fact_id id; /* fact id (the value) */
-} hk_pending_stmt;
+} hks_pending_stmt;
 
-typedef struct hk_pending_arg {
-    uint8_t k[4 + HK_ARG_DUP_BYTES]; /* entity u32 BE + by_arg duplicate */
-} hk_pending_arg;
+typedef struct hks_pending_arg {
+    uint8_t k[4 + HKS_ARG_DUP_BYTES]; /* entity u32 BE + by_arg duplicate */
+} hks_pending_arg;
 
-typedef struct hk_pending_pred {
-    uint8_t k[4 + HK_ID_BYTES]; /* predicate u32 BE + by_pred duplicate
+typedef struct hks_pending_pred {
+    uint8_t k[4 + HKS_ID_BYTES]; /* predicate u32 BE + by_pred duplicate
                                    (fact id u48 BE) */
-} hk_pending_pred;
+} hks_pending_pred;
 
-typedef struct hk_pending {
-    hk_buf tok_keys;       /* concatenated search tokens */
-    hk_pending_stmt *tok;  /* pending tok entries (id = sym id) */
-    size_t n_tok;          /* used */
-    size_t cap_tok;        /* allocated */
-    hk_buf keys;           /* concatenated stmt keys */
-    hk_pending_stmt *stmt; /* pending stmt entries */
-    size_t n_stmt;         /* used */
-    size_t cap_stmt;       /* allocated */
-    uint64_t *index;       /* hash index: high 32 bits of the key's
-                              hash << 32 | entry + 1; 0 = empty */
-    size_t index_mask;     /* index slots - 1 */
-    hk_buf sym_keys;       /* concatenated sym keys */
-    hk_pending_stmt *sym;  /* pending sym entries of new symbols (id =
+typedef struct hks_pending {
+    hk_buf tok_keys;        /* concatenated search tokens */
+    hks_pending_stmt *tok;  /* pending tok entries (id = sym id) */
+    size_t n_tok;           /* used */
+    size_t cap_tok;         /* allocated */
+    hk_buf keys;            /* concatenated stmt keys */
+    hks_pending_stmt *stmt; /* pending stmt entries */
+    size_t n_stmt;          /* used */
+    size_t cap_stmt;        /* allocated */
+    uint64_t *index;        /* hash index: high 32 bits of the key's
+                               hash << 32 | entry + 1; 0 = empty */
+    size_t index_mask;      /* index slots - 1 */
+    hk_buf sym_keys;        /* concatenated sym keys */
+    hks_pending_stmt *sym;  /* pending sym entries of new symbols (id =
                               sym id); only symbols the writer's symtab
                               holds, so lookups in the txn find them */
-    size_t n_sym;          /* used */
-    size_t cap_sym;        /* allocated */
-    hk_pending_pred *pred; /* pending by_pred entries of new facts, in
+    size_t n_sym;           /* used */
+    size_t cap_sym;         /* allocated */
+    hks_pending_pred *pred; /* pending by_pred entries of new facts, in
                               id order */
-    size_t n_pred;         /* used */
-    size_t cap_pred;       /* allocated */
-    hk_pending_arg *arg;   /* pending by_arg entries */
-    size_t n_arg;          /* used */
-    size_t cap_arg;        /* allocated */
-} hk_pending;
+    size_t n_pred;          /* used */
+    size_t cap_pred;        /* allocated */
+    hks_pending_arg *arg;   /* pending by_arg entries */
+    size_t n_arg;           /* used */
+    size_t cap_arg;         /* allocated */
+} hks_pending;
 
 /* Pending change of one pstat counter (pred, arity), applied at flush. */
-typedef struct hk_pstat_delta {
+typedef struct hks_pstat_delta {
     uint32_t key;  /* pred << 6 | arity; 0 = empty slot */
     int32_t delta; /* change of the count */
-} hk_pstat_delta;
-#define HK_PSTAT_SLOTS 1024u
+} hks_pstat_delta;
+#define HKS_PSTAT_SLOTS 1024u
 
 struct hk_txn {
     hk_store *s;           /* owning store */
@@ -230,7 +233,7 @@ struct hk_txn {
     bool failed;           /* an op failed mid-write: commit refuses */
     bool active;           /* read txn: snapshot held (not reset) */
     bool counters_dirty;   /* counters changed since begin */
-    hk_counters c;         /* counters (write txns: authoritative copy) */
+    hks_counters c;        /* counters (write txns: authoritative copy) */
     char *actor;           /* audit actor (owned), NULL = "local" */
     bool bulk;             /* bulk mode: created facts get one entry */
     char *bulk_label;      /* label of the import entry (owned) */
@@ -249,13 +252,13 @@ struct hk_txn {
     MDB_cursor *c_by_arg;  /* write cursor on by_arg (closed by LMDB) */
     MDB_cursor *c_fact;    /* write cursor on fact for appends: it stays
                               at the last page (closed by LMDB) */
-    hk_pending pend;       /* deferred stmt / by_arg writes */
+    hks_pending pend;      /* deferred stmt / by_arg writes */
     uint64_t seq_begin;    /* write txns: audit head at begin (the after-
                               commit hooks get the entries above it) */
     uint32_t hook_depth;   /* change hooks running (nested changes) */
     uint32_t n_pstat;      /* used slots in pstat */
-    hk_pstat_delta pstat[HK_PSTAT_SLOTS];        /* pending pstat changes */
-    hk_sym_cache_entry cache[HK_SYM_CACHE_SIZE]; /* sym id -> string */
+    hks_pstat_delta pstat[HKS_PSTAT_SLOTS];        /* pending pstat changes */
+    hks_sym_cache_entry cache[HKS_SYM_CACHE_SIZE]; /* sym id -> string */
 };
 
 /* ==== Integer keys ====
@@ -264,13 +267,13 @@ struct hk_txn {
  * integers, which is cheaper than memcmp on the hottest lookups (decoding
  * query rows). Everything else (cursors, other keys) stays big-endian. */
 _Static_assert(sizeof(size_t) == 8, "fact ids need a 64-bit size_t");
-#define HK_FACT_KEY(name, id)                                                  \
+#define HKS_FACT_KEY(name, id)                                                 \
     size_t name##_v = (size_t)(id);                                            \
     MDB_val name = {sizeof(size_t), &name##_v}
-#define HK_SYM_ID_KEY(name, id)                                                \
+#define HKS_SYM_ID_KEY(name, id)                                               \
     unsigned int name##_v = (unsigned int)(id);                                \
     MDB_val name = {sizeof(unsigned int), &name##_v}
-static inline uint64_t hk_fact_key_id(const MDB_val *k)
+static inline uint64_t hks_fact_key_id(const MDB_val *k)
 {
     size_t v;
     memcpy(&v, k->mv_data, sizeof v);
@@ -279,7 +282,7 @@ static inline uint64_t hk_fact_key_id(const MDB_val *k)
 
 /* ==== String hash (symbol caches) ====
  * 8 bytes per step; never 0 (0 marks an empty slot). */
-static inline uint64_t hk_hash_bytes(const char *s, size_t len)
+static inline uint64_t hks_hash_bytes(const char *s, size_t len)
 {
     uint64_t h =
         0x9E3779B97F4A7C15ull ^ ((uint64_t)len * 0xff51afd7ed558ccdull);
@@ -302,36 +305,36 @@ static inline uint64_t hk_hash_bytes(const char *s, size_t len)
 
 /* ==== Big-endian codecs ==== */
 
-static inline void hk_put_u32(uint8_t *p, uint32_t v)
+static inline void hks_put_u32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
 }
-static inline uint32_t hk_get_u32(const uint8_t *p)
+static inline uint32_t hks_get_u32(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
            ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
-static inline void hk_put_u64(uint8_t *p, uint64_t v)
+static inline void hks_put_u64(uint8_t *p, uint64_t v)
 {
-    hk_put_u32(p, (uint32_t)(v >> 32));
-    hk_put_u32(p + 4, (uint32_t)v);
+    hks_put_u32(p, (uint32_t)(v >> 32));
+    hks_put_u32(p + 4, (uint32_t)v);
 }
-static inline uint64_t hk_get_u64(const uint8_t *p)
+static inline uint64_t hks_get_u64(const uint8_t *p)
 {
-    return ((uint64_t)hk_get_u32(p) << 32) | hk_get_u32(p + 4);
+    return ((uint64_t)hks_get_u32(p) << 32) | hks_get_u32(p + 4);
 }
-static inline void hk_put_u48(uint8_t *p, uint64_t v)
+static inline void hks_put_u48(uint8_t *p, uint64_t v)
 {
     p[0] = (uint8_t)(v >> 40);
     p[1] = (uint8_t)(v >> 32);
-    hk_put_u32(p + 2, (uint32_t)v);
+    hks_put_u32(p + 2, (uint32_t)v);
 }
-static inline uint64_t hk_get_u48(const uint8_t *p)
+static inline uint64_t hks_get_u48(const uint8_t *p)
 {
-    return ((uint64_t)p[0] << 40) | ((uint64_t)p[1] << 32) | hk_get_u32(p + 2);
+    return ((uint64_t)p[0] << 40) | ((uint64_t)p[1] << 32) | hks_get_u32(p + 2);
 }
 
 /* ==== Statement keys ====
@@ -339,10 +342,10 @@ static inline uint64_t hk_get_u48(const uint8_t *p)
  * the predicate and argument sym ids as unsigned LEB128 varints (a
  * prefix-free, hence injective, encoding; about 9 bytes for a binary fact
  * instead of 12), and the value is the fact id as a varint. */
-#define HK_STMT_KEY_MAX (5u * (1u + HK_MAX_ARGS))
-#define HK_STMT_VAL_MAX 10u
+#define HKS_STMT_KEY_MAX (5u * (1u + HK_MAX_ARGS))
+#define HKS_STMT_VAL_MAX 10u
 
-static inline size_t hk_varint_put(uint8_t *p, uint64_t v)
+static inline size_t hks_varint_put(uint8_t *p, uint64_t v)
 {
     size_t n = 0;
     while (v >= 0x80) {
@@ -354,7 +357,7 @@ static inline size_t hk_varint_put(uint8_t *p, uint64_t v)
 }
 
 /* Decodes a varint filling exactly len bytes; false when malformed. */
-static inline bool hk_varint_exact(const void *data, size_t len, uint64_t *v)
+static inline bool hks_varint_exact(const void *data, size_t len, uint64_t *v)
 {
     const uint8_t *p = data;
     uint64_t r = 0;
@@ -366,13 +369,13 @@ static inline bool hk_varint_exact(const void *data, size_t len, uint64_t *v)
     return false;
 }
 
-static inline size_t hk_stmt_key(uint32_t pred, uint32_t n,
-                                 const uint32_t *args,
-                                 uint8_t out[HK_STMT_KEY_MAX])
+static inline size_t hks_stmt_key(uint32_t pred, uint32_t n,
+                                  const uint32_t *args,
+                                  uint8_t out[HKS_STMT_KEY_MAX])
 {
-    size_t len = hk_varint_put(out, pred);
+    size_t len = hks_varint_put(out, pred);
     for (uint32_t i = 0; i < n; i++)
-        len += hk_varint_put(out + len, args[i]);
+        len += hks_varint_put(out + len, args[i]);
     return len;
 }
 
@@ -380,45 +383,45 @@ static inline size_t hk_stmt_key(uint32_t pred, uint32_t n,
 
 /* Maps an LMDB return code to hk_err, fills err, and marks a write txn
  * failed (t may be NULL). */
-hk_err hk_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what);
+hk_err hks_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what);
 /* The named databases of s (the store's own, then the module databases):
  * how many, and name / LMDB flags / handle of one. */
-size_t hk_store_db_count(const hk_store *s);
-void hk_store_db_spec(const hk_store *s, size_t i, const char **name,
-                      unsigned *flags, MDB_dbi *dbi);
+size_t hks_store_db_count(const hk_store *s);
+void hks_store_db_spec(const hk_store *s, size_t i, const char **name,
+                       unsigned *flags, MDB_dbi *dbi);
 /* mkdir -p dir (0755). */
-hk_err hk_store_make_dir(const char *dir, hk_error *err);
+hk_err hks_store_make_dir(const char *dir, hk_error *err);
 
 /* The process lock: every handle holds flock(LOCK_SH) on DIR/hakgal.lock;
  * compaction and restore take LOCK_EX. flock locks belong to an open file
  * description, so they are independent of LMDB's fcntl locks on lock.mdb
  * and conflict between two descriptions even in one process. */
-#define HK_LOCK_FILE "hakgal.lock"
+#define HKS_LOCK_FILE "hakgal.lock"
 /* Opens DIR/hakgal.lock (created 0644 when create and missing), O_CLOEXEC.
  * Returns the fd, or -1 with errno set. */
-int hk_kb_lock_open(const char *dir, bool create);
+int hks_kb_lock_open(const char *dir, bool create);
 /* flock(fd, op | LOCK_NB), retried on EINTR. 0, or the errno (EWOULDBLOCK
  * when another description holds a conflicting lock). */
-int hk_kb_lock_try(int fd, int op);
+int hks_kb_lock_try(int fd, int op);
 /* hk_store_open without the process lock, for code that already holds
  * LOCK_EX on the KB (compact.c). */
-hk_err hk_store_open_unlocked(const char *dir, const hk_store_options *opt,
-                              hk_store **out, hk_error *err);
+hk_err hks_store_open_unlocked(const char *dir, const hk_store_options *opt,
+                               hk_store **out, hk_error *err);
 /* HK_ERR_STATE unless t is a live write transaction. */
-hk_err hk_txn_check_write(hk_txn *t, hk_error *err);
+hk_err hks_txn_check_write(hk_txn *t, hk_error *err);
 /* HK_ERR_STATE when a read txn has been reset. */
-hk_err hk_txn_check_read(hk_txn *t, hk_error *err);
+hk_err hks_txn_check_read(hk_txn *t, hk_error *err);
 /* Reads counters from meta (read txns: fresh each call). */
-hk_err hk_txn_load_counters(hk_txn *t, hk_counters *c, hk_error *err);
+hk_err hks_txn_load_counters(hk_txn *t, hks_counters *c, hk_error *err);
 /* Marks pointers into the map as stale (after a write in this txn). */
-static inline void hk_txn_touch(hk_txn *t)
+static inline void hks_txn_touch(hk_txn *t)
 {
     t->gen++;
 }
 
 /* Writes pending counters (pstat) into LMDB; write txns only. Called
  * before commit and before anything reads those tables in the txn. */
-hk_err hk_txn_flush(hk_txn *t, hk_error *err);
+hk_err hks_txn_flush(hk_txn *t, hk_error *err);
 
 /* ==== backup.c ==== */
 
@@ -426,110 +429,110 @@ hk_err hk_txn_flush(hk_txn *t, hk_error *err);
  * environment at path (a directory, or the data file itself when env_flags
  * has MDB_NOSUBDIR), in key order with appends, so every page is full.
  * Committed in steps, then synced; no lock file is written (MDB_NOLOCK). */
-hk_err hk_dense_copy(hk_store *s, const char *path, unsigned env_flags,
-                     hk_error *err);
+hk_err hks_dense_copy(hk_store *s, const char *path, unsigned env_flags,
+                      hk_error *err);
 /* fsync of a file, or of a directory (its entries) when dir. */
-hk_err hk_store_fsync_path(const char *path, bool dir, hk_error *err);
+hk_err hks_store_fsync_path(const char *path, bool dir, hk_error *err);
 /* Gives the file at path the permissions of orig, and its owner and group
  * when the process may (a KB rewritten by root stays its user's). */
 struct stat;
-hk_err hk_store_copy_attrs(const char *path, const struct stat *orig,
-                           hk_error *err);
+hk_err hks_store_copy_attrs(const char *path, const struct stat *orig,
+                            hk_error *err);
 
 /* ==== counts.c ==== */
 
 /* Bytes of the pages on LMDB's free list (dbi 0) in the snapshot of the
  * read txn rtxn; psize is the page size. */
-int hk_free_list_bytes(MDB_txn *rtxn, unsigned psize, uint64_t *bytes);
+int hks_free_list_bytes(MDB_txn *rtxn, unsigned psize, uint64_t *bytes);
 
 /* ==== pending.c ==== */
 
-/* h is hk_hash_bytes(key, len). */
-hk_fact_id hk_pending_find_stmt(const hk_pending *p, const uint8_t *key,
-                                size_t len, uint64_t h);
-hk_err hk_pending_add_stmt(hk_pending *p, const uint8_t *key, size_t len,
-                           uint64_t h, hk_fact_id id);
+/* h is hks_hash_bytes(key, len). */
+hk_fact_id hks_pending_find_stmt(const hks_pending *p, const uint8_t *key,
+                                 size_t len, uint64_t h);
+hk_err hks_pending_add_stmt(hks_pending *p, const uint8_t *key, size_t len,
+                            uint64_t h, hk_fact_id id);
 /* Sizes the statement index for a full queue at once (bulk txns: saves
  * rehashing it while it grows). */
-void hk_pending_reserve_bulk(hk_pending *p);
+void hks_pending_reserve_bulk(hks_pending *p);
 /* Starts loading the index slot of hash h into the cache (a hint). */
-void hk_pending_prefetch_stmt(const hk_pending *p, uint64_t h);
-hk_err hk_pending_add_tok(hk_pending *p, const char *tok, size_t len,
-                          uint32_t sym);
+void hks_pending_prefetch_stmt(const hks_pending *p, uint64_t h);
+hk_err hks_pending_add_tok(hks_pending *p, const char *tok, size_t len,
+                           uint32_t sym);
 /* Queues the `sym` entry of a new symbol; only for a symbol the writer's
  * symtab holds (lookups in the txn must find it there). */
-hk_err hk_pending_add_sym(hk_pending *p, const uint8_t *key, size_t len,
-                          uint32_t id);
+hk_err hks_pending_add_sym(hks_pending *p, const uint8_t *key, size_t len,
+                           uint32_t id);
 /* Queues the by_pred entry of a new fact (id above every stored id). */
-hk_err hk_pending_add_pred(hk_pending *p, uint32_t pred, hk_fact_id id);
-hk_err hk_pending_add_arg(hk_pending *p, uint32_t ent,
-                          const uint8_t dup[HK_ARG_DUP_BYTES]);
+hk_err hks_pending_add_pred(hks_pending *p, uint32_t pred, hk_fact_id id);
+hk_err hks_pending_add_arg(hks_pending *p, uint32_t ent,
+                           const uint8_t dup[HKS_ARG_DUP_BYTES]);
 /* Writes the pending entries sorted; maintains the entity counter. */
-hk_err hk_pending_flush(hk_txn *t, hk_error *err);
-bool hk_pending_full(const hk_pending *p);
-void hk_pending_free(hk_pending *p);
+hk_err hks_pending_flush(hk_txn *t, hk_error *err);
+bool hks_pending_full(const hks_pending *p);
+void hks_pending_free(hks_pending *p);
 
 /* Flushes pending writes when t is a write txn (call before reading
  * stmt / by_arg / pstat / counters inside a txn). */
-static inline hk_err hk_txn_sync(hk_txn *t, hk_error *err)
+static inline hk_err hks_txn_sync(hk_txn *t, hk_error *err)
 {
-    return t && t->write ? hk_txn_flush(t, err) : HK_OK;
+    return t && t->write ? hks_txn_flush(t, err) : HK_OK;
 }
 
 /* ==== bloom.c ==== */
 
-void hk_bloom_free(hk_bloom *b);
-bool hk_bloom_needs_rebuild(const hk_bloom *b);
-/* h is hk_hash_bytes of the stmt key (b may be NULL: no filter). */
-void hk_bloom_add(hk_bloom *b, uint64_t h);
+void hks_bloom_free(hks_bloom *b);
+bool hks_bloom_needs_rebuild(const hks_bloom *b);
+/* h is hks_hash_bytes of the stmt key (b may be NULL: no filter). */
+void hks_bloom_add(hks_bloom *b, uint64_t h);
 /* False only when the key is certainly not in `stmt` nor pending. */
-bool hk_bloom_maybe(const hk_bloom *b, uint64_t h);
+bool hks_bloom_maybe(const hks_bloom *b, uint64_t h);
 /* Starts loading the block of hash h into the cache (a hint). */
-void hk_bloom_prefetch(const hk_bloom *b, uint64_t h);
+void hks_bloom_prefetch(const hks_bloom *b, uint64_t h);
 /* Builds a filter over every stmt key (*out NULL when memory is short). */
-hk_err hk_bloom_build(hk_txn *t, hk_bloom **out, hk_error *err);
+hk_err hks_bloom_build(hk_txn *t, hks_bloom **out, hk_error *err);
 
 /* ==== symtab.c ==== */
 
-hk_symtab *hk_symtab_new(void);
-void hk_symtab_free(hk_symtab *st);
-void hk_symtab_clear(hk_symtab *st);
+hks_symtab *hks_symtab_new(void);
+void hks_symtab_free(hks_symtab *st);
+void hks_symtab_clear(hks_symtab *st);
 /* Sym id of s, 0 when not cached. */
-uint32_t hk_symtab_get(const hk_symtab *st, const char *s, size_t len);
-/* The same with h = hk_hash_bytes(s, len) computed by the caller. */
-uint32_t hk_symtab_get_hashed(const hk_symtab *st, const char *s, size_t len,
-                              uint64_t h);
+uint32_t hks_symtab_get(const hks_symtab *st, const char *s, size_t len);
+/* The same with h = hks_hash_bytes(s, len) computed by the caller. */
+uint32_t hks_symtab_get_hashed(const hks_symtab *st, const char *s, size_t len,
+                               uint64_t h);
 /* Starts loading the slot of hash h into the cache (a hint). */
-void hk_symtab_prefetch(const hk_symtab *st, uint64_t h);
+void hks_symtab_prefetch(const hks_symtab *st, uint64_t h);
 /* Caches s -> id (best effort: false when it declined, full or no
  * memory). */
-bool hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id);
+bool hks_symtab_put(hks_symtab *st, const char *s, size_t len, uint32_t id);
 /* Makes symtab complete by loading the whole dictionary, when it has at
- * most HK_SYMTAB_PRELOAD_MAX symbols (write txns). */
-hk_err hk_symtab_preload(hk_txn *t, hk_error *err);
+ * most HKS_SYMTAB_PRELOAD_MAX symbols (write txns). */
+hk_err hks_symtab_preload(hk_txn *t, hk_error *err);
 
 /* ==== symbols.c ==== */
 
-/* Builds the `sym` key of a string; returns its length (<= HK_SYM_KEY_MAX). */
-size_t hk_sym_key(const char *s, size_t len, uint8_t out[HK_SYM_KEY_MAX]);
+/* Builds the `sym` key of a string; returns its length (<= HKS_SYM_KEY_MAX). */
+size_t hks_sym_key(const char *s, size_t len, uint8_t out[HKS_SYM_KEY_MAX]);
 /* Sym id of s or 0 when s is not in the dictionary. */
-hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
-                     hk_error *err);
-/* The same with h = hk_hash_bytes(s, len) computed by the caller. */
-hk_err hk_sym_lookup_hashed(hk_txn *t, const char *s, size_t len, uint64_t h,
-                            uint32_t *id, hk_error *err);
+hk_err hks_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
+                      hk_error *err);
+/* The same with h = hks_hash_bytes(s, len) computed by the caller. */
+hk_err hks_sym_lookup_hashed(hk_txn *t, const char *s, size_t len, uint64_t h,
+                             uint32_t *id, hk_error *err);
 /* Sym id of s, creating it (and its search tokens) when missing. */
-hk_err hk_sym_intern(hk_txn *t, const char *s, size_t len, uint32_t *id,
-                     hk_error *err);
-hk_symcache *hk_symcache_new(void);
-void hk_symcache_free(hk_symcache *c);
+hk_err hks_sym_intern(hk_txn *t, const char *s, size_t len, uint32_t *id,
+                      hk_error *err);
+hks_symcache *hks_symcache_new(void);
+void hks_symcache_free(hks_symcache *c);
 /* Creates s, which the caller knows is not in the dictionary. */
-hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
-                     hk_error *err);
+hk_err hks_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
+                      hk_error *err);
 /* The string of sym id (pointer into the map, valid for the snapshot and
  * until the next write in this txn; not NUL-terminated). */
-hk_err hk_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
-                     hk_error *err);
+hk_err hks_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
+                      hk_error *err);
 
 /* ==== ext.c ==== */
 
@@ -547,16 +550,16 @@ void hks_hooks_commit(hk_txn *t);
 /* ==== record.c ==== */
 
 enum {
-    HK_REC_CONF = 1u << 0,    /* confidence present (else 1.0) */
-    HK_REC_UPDATED = 1u << 1, /* updated time present (else = created) */
-    HK_REC_SOURCE = 1u << 2,  /* source present */
-    HK_REC_TAGS = 1u << 3,    /* tags present */
-    HK_REC_CONTEXT = 1u << 4  /* context JSON present */
+    HKS_REC_CONF = 1u << 0,    /* confidence present (else 1.0) */
+    HKS_REC_UPDATED = 1u << 1, /* updated time present (else = created) */
+    HKS_REC_SOURCE = 1u << 2,  /* source present */
+    HKS_REC_TAGS = 1u << 3,    /* tags present */
+    HKS_REC_CONTEXT = 1u << 4  /* context JSON present */
 };
 
 /* A fact record decoded without touching the dictionary. Pointers refer to
  * the encoded bytes. */
-typedef struct hk_rec {
+typedef struct hks_rec {
     uint32_t pred;                 /* predicate sym */
     uint32_t n_args;               /* arguments */
     uint32_t args[HK_MAX_ARGS];    /* argument syms */
@@ -570,38 +573,38 @@ typedef struct hk_rec {
     size_t tag_lens[HK_MAX_TAGS];  /* tag lengths */
     const char *context;           /* context JSON or NULL */
     size_t context_len;            /* bytes */
-} hk_rec;
+} hks_rec;
 
 /* Decodes only pred and args (hot path). */
-hk_err hk_rec_decode_ids(const void *data, size_t len, hk_rec *r);
-hk_err hk_rec_decode(const void *data, size_t len, hk_rec *r);
-hk_err hk_rec_encode(const hk_rec *r, hk_buf *out);
+hk_err hks_rec_decode_ids(const void *data, size_t len, hks_rec *r);
+hk_err hks_rec_decode(const void *data, size_t len, hks_rec *r);
+hk_err hks_rec_encode(const hks_rec *r, hk_buf *out);
 /* Validates metadata (confidence range, lengths, UTF-8, context JSON). */
-hk_err hk_meta_validate(const hk_fact_meta *m, hk_error *err);
+hk_err hks_meta_validate(const hk_fact_meta *m, hk_error *err);
 /* Reads fact id into *r (pointers into the map). HK_ERR_NOT_FOUND. */
-hk_err hk_rec_get(hk_txn *t, hk_fact_id id, hk_rec *r, hk_error *err);
+hk_err hks_rec_get(hk_txn *t, hk_fact_id id, hks_rec *r, hk_error *err);
 /* Fills f with the strings of r. */
-hk_err hk_rec_to_fact(hk_txn *t, hk_fact_id id, const hk_rec *r, hk_fact *f,
-                      hk_error *err);
+hk_err hks_rec_to_fact(hk_txn *t, hk_fact_id id, const hks_rec *r, hk_fact *f,
+                       hk_error *err);
 
 /* ==== check.c ==== */
 
 /* Walks the whole store and checks every index and counter against the
  * facts. *ok false (with the first problem in why) when one fails; the
  * return value is for errors reading the store. For tests. */
-hk_err hk_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
-                      hk_error *err);
+hk_err hks_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
+                       hk_error *err);
 
 /* ==== audit.c ==== */
 
 /* Appends an audit entry in t (before/after may be NULL). */
-hk_err hk_audit_append(hk_txn *t, const char *op, hk_fact_id first,
-                       hk_fact_id last, uint64_t count, const char *before,
-                       const char *after, hk_error *err);
+hk_err hks_audit_append(hk_txn *t, const char *op, hk_fact_id first,
+                        hk_fact_id last, uint64_t count, const char *before,
+                        const char *after, hk_error *err);
 /* Called by commit: writes the import entry of a bulk txn. */
-hk_err hk_audit_flush_bulk(hk_txn *t, hk_error *err);
+hk_err hks_audit_flush_bulk(hk_txn *t, hk_error *err);
 /* Feeds one created fact's canonical statement into the bulk digest. */
-hk_err hk_audit_bulk_note(hk_txn *t, hk_fact_id id, const hk_statement *st,
-                          hk_error *err);
+hk_err hks_audit_bulk_note(hk_txn *t, hk_fact_id id, const hk_statement *st,
+                           hk_error *err);
 
-#endif /* HK_STORE_INT_H */
+#endif /* HKS_STORE_INT_H */

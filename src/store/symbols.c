@@ -3,8 +3,8 @@
  * once and referred to by a 32-bit symbol id everywhere else.
  *
  * `sym` maps the string to its id, `sym_id` maps the id back. LMDB keys are
- * at most 511 bytes, so a string longer than HK_SYM_KEY_DIRECT_MAX bytes is
- * keyed by its first HK_SYM_KEY_PREFIX bytes, a NUL byte and the SHA-256 of
+ * at most 511 bytes, so a string longer than HKS_SYM_KEY_DIRECT_MAX bytes is
+ * keyed by its first HKS_SYM_KEY_PREFIX bytes, a NUL byte and the SHA-256 of
  * the whole string. Strings never contain NUL, so such a key cannot equal
  * the key of a short string, and the hash makes it unique.
  *
@@ -23,7 +23,7 @@
  * the life of the hk_store and shared by all threads without locks: a
  * two-level table (chunks of 65536 slots) whose slots and chunks are
  * published with atomic compare-and-swap; a loser of a race frees its copy.
- * It is bounded (HK_SYMCACHE_MAX_BYTES); once full, each transaction falls
+ * It is bounded (HKS_SYMCACHE_MAX_BYTES); once full, each transaction falls
  * back to a small direct-mapped cache id -> (pointer, length) into the
  * memory map, valid for its snapshot (every write in the txn and every
  * reset/renew bumps t->gen, which invalidates it).
@@ -33,7 +33,7 @@
 #include "core/mem.h"
 #include "store/factwalk.h"
 
-#define HK_SYMCACHE_MAX_BYTES (96u << 20)
+#define HKS_SYMCACHE_MAX_BYTES (96u << 20)
 #define SYMCACHE_CHUNK_BITS 16u
 #define SYMCACHE_CHUNKS (1u << (32 - SYMCACHE_CHUNK_BITS))
 
@@ -54,7 +54,7 @@ typedef _Atomic(symstr *) symslot;
 #define SYMIDX_MAX_BYTES (64u << 20)
 
 typedef struct symidx_entry {
-    uint64_t hash; /* hk_hash_bytes of the string */
+    uint64_t hash; /* hks_hash_bytes of the string */
     uint32_t id;   /* sym id */
     uint32_t len;  /* string length */
     char s[];      /* string bytes */
@@ -62,16 +62,16 @@ typedef struct symidx_entry {
 
 typedef _Atomic(symidx_entry *) symidx_slot;
 
-struct hk_symcache {
+struct hks_symcache {
     _Atomic(symslot *) chunks[SYMCACHE_CHUNKS]; /* lazily allocated */
     atomic_size_t bytes;                        /* memory held */
     symidx_slot *idx;                           /* string -> id slots */
     atomic_size_t idx_bytes;                    /* memory of entries */
 };
 
-hk_symcache *hk_symcache_new(void)
+hks_symcache *hks_symcache_new(void)
 {
-    hk_symcache *c = hk_calloc(1, sizeof *c);
+    hks_symcache *c = hk_calloc(1, sizeof *c);
     if (!c) return NULL;
     for (size_t i = 0; i < SYMCACHE_CHUNKS; i++)
         atomic_init(&c->chunks[i], NULL);
@@ -86,7 +86,7 @@ hk_symcache *hk_symcache_new(void)
     return c;
 }
 
-void hk_symcache_free(hk_symcache *c)
+void hks_symcache_free(hks_symcache *c)
 {
     if (!c) return;
     for (size_t i = 0; i < SYMCACHE_CHUNKS; i++) {
@@ -102,9 +102,9 @@ void hk_symcache_free(hk_symcache *c)
     hk_free(c);
 }
 
-static uint32_t symidx_get(hk_symcache *c, const char *s, size_t len)
+static uint32_t symidx_get(hks_symcache *c, const char *s, size_t len)
 {
-    uint64_t h = hk_hash_bytes(s, len);
+    uint64_t h = hks_hash_bytes(s, len);
     for (uint32_t p = 0; p < SYMIDX_PROBES; p++) {
         symidx_entry *e = atomic_load_explicit(
             &c->idx[(h + p) & (SYMIDX_SLOTS - 1)], memory_order_acquire);
@@ -115,13 +115,13 @@ static uint32_t symidx_get(hk_symcache *c, const char *s, size_t len)
     return 0;
 }
 
-static void symidx_put(hk_symcache *c, const char *s, size_t len, uint32_t id)
+static void symidx_put(hks_symcache *c, const char *s, size_t len, uint32_t id)
 {
     size_t need = sizeof(symidx_entry) + len;
     if (atomic_load_explicit(&c->idx_bytes, memory_order_relaxed) + need >
         SYMIDX_MAX_BYTES)
         return;
-    uint64_t h = hk_hash_bytes(s, len);
+    uint64_t h = hks_hash_bytes(s, len);
     symidx_entry *e = NULL;
     for (uint32_t p = 0; p < SYMIDX_PROBES; p++) {
         symidx_slot *slot = &c->idx[(h + p) & (SYMIDX_SLOTS - 1)];
@@ -152,7 +152,7 @@ static void symidx_put(hk_symcache *c, const char *s, size_t len, uint32_t id)
     hk_free(e);
 }
 
-static const symstr *symcache_get(hk_symcache *c, uint32_t id)
+static const symstr *symcache_get(hks_symcache *c, uint32_t id)
 {
     symslot *ch = atomic_load_explicit(&c->chunks[id >> SYMCACHE_CHUNK_BITS],
                                        memory_order_acquire);
@@ -163,12 +163,12 @@ static const symstr *symcache_get(hk_symcache *c, uint32_t id)
 
 /* Best effort: returns the cached copy, or NULL when the cache is full or
  * memory is short. */
-static const symstr *symcache_put(hk_symcache *c, uint32_t id, const char *s,
+static const symstr *symcache_put(hks_symcache *c, uint32_t id, const char *s,
                                   size_t len)
 {
     size_t need = sizeof(symstr) + len;
     if (atomic_load_explicit(&c->bytes, memory_order_relaxed) + need >
-        HK_SYMCACHE_MAX_BYTES)
+        HKS_SYMCACHE_MAX_BYTES)
         return NULL;
     _Atomic(symslot *) *cp = &c->chunks[id >> SYMCACHE_CHUNK_BITS];
     symslot *ch = atomic_load_explicit(cp, memory_order_acquire);
@@ -200,44 +200,45 @@ static const symstr *symcache_put(hk_symcache *c, uint32_t id, const char *s,
     return e;
 }
 
-size_t hk_sym_key(const char *s, size_t len, uint8_t out[HK_SYM_KEY_MAX])
+size_t hks_sym_key(const char *s, size_t len, uint8_t out[HKS_SYM_KEY_MAX])
 {
-    if (len <= HK_SYM_KEY_DIRECT_MAX) {
+    if (len <= HKS_SYM_KEY_DIRECT_MAX) {
         memcpy(out, s, len);
         return len;
     }
-    memcpy(out, s, HK_SYM_KEY_PREFIX);
-    out[HK_SYM_KEY_PREFIX] = 0;
-    hk_sha256(s, len, out + HK_SYM_KEY_PREFIX + 1);
-    return HK_SYM_KEY_HASHED;
+    memcpy(out, s, HKS_SYM_KEY_PREFIX);
+    out[HKS_SYM_KEY_PREFIX] = 0;
+    hk_sha256(s, len, out + HKS_SYM_KEY_PREFIX + 1);
+    return HKS_SYM_KEY_HASHED;
 }
 
-hk_err hk_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
-                     hk_error *err)
+hk_err hks_sym_lookup(hk_txn *t, const char *s, size_t len, uint32_t *id,
+                      hk_error *err)
 {
-    return hk_sym_lookup_hashed(t, s, len, hk_hash_bytes(s, len), id, err);
+    return hks_sym_lookup_hashed(t, s, len, hks_hash_bytes(s, len), id, err);
 }
 
-hk_err hk_sym_lookup_hashed(hk_txn *t, const char *s, size_t len, uint64_t h,
-                            uint32_t *id, hk_error *err)
+hk_err hks_sym_lookup_hashed(hk_txn *t, const char *s, size_t len, uint64_t h,
+                             uint32_t *id, hk_error *err)
 {
-    uint8_t key[HK_SYM_KEY_MAX];
+    uint8_t key[HKS_SYM_KEY_MAX];
     *id = 0;
     if (len == 0) return HK_OK;
     if (t->write) {
-        if ((*id = hk_symtab_get_hashed(t->s->symtab, s, len, h))) return HK_OK;
+        if ((*id = hks_symtab_get_hashed(t->s->symtab, s, len, h)))
+            return HK_OK;
         if (t->s->symtab_complete)
             return HK_OK; /* the whole dictionary is cached: absent */
     }
     if ((*id = symidx_get(t->s->symcache, s, len))) return HK_OK;
-    MDB_val k = {hk_sym_key(s, len, key), key}, d;
+    MDB_val k = {hks_sym_key(s, len, key), key}, d;
     int rc = mdb_get(t->txn, t->s->db.sym, &k, &d);
     if (rc == MDB_NOTFOUND) return HK_OK;
-    if (rc) return hk_store_mdb_error(t, rc, err, "looking up a symbol");
+    if (rc) return hks_store_mdb_error(t, rc, err, "looking up a symbol");
     if (d.mv_size != 4)
         return hk_error_set(err, HK_ERR_CORRUPT, "store: bad symbol entry");
-    *id = hk_get_u32(d.mv_data);
-    if (t->write && !hk_symtab_put(t->s->symtab, s, len, *id))
+    *id = hks_get_u32(d.mv_data);
+    if (t->write && !hks_symtab_put(t->s->symtab, s, len, *id))
         t->s->symtab_complete = false;
     if (!t->write || *id < t->sym_floor) /* committed: stable forever */
         symidx_put(t->s->symcache, s, len, *id);
@@ -247,20 +248,20 @@ hk_err hk_sym_lookup_hashed(hk_txn *t, const char *s, size_t len, uint64_t h,
 /* ==== Search tokens of a new symbol ==== */
 
 typedef struct token_set {
-    uint32_t n;                            /* tokens collected */
-    const char *tok[HK_TOKENS_PER_SYMBOL]; /* token bytes (in the text) */
-    uint32_t len[HK_TOKENS_PER_SYMBOL];    /* token lengths */
-    char lower[HK_TOKENS_PER_SYMBOL][HK_TOKEN_MAX_BYTES]; /* copies */
+    uint32_t n;                             /* tokens collected */
+    const char *tok[HKS_TOKENS_PER_SYMBOL]; /* token bytes (in the text) */
+    uint32_t len[HKS_TOKENS_PER_SYMBOL];    /* token lengths */
+    char lower[HKS_TOKENS_PER_SYMBOL][HKS_TOKEN_MAX_BYTES]; /* copies */
 } token_set;
 
 static hk_err collect_token(void *ud, const char *tok, size_t len)
 {
     token_set *ts = ud;
-    if (len == 0 || len > HK_TOKEN_MAX_BYTES) return HK_OK;
+    if (len == 0 || len > HKS_TOKEN_MAX_BYTES) return HK_OK;
     for (uint32_t i = 0; i < ts->n; i++)
         if (ts->len[i] == len && memcmp(ts->lower[i], tok, len) == 0)
             return HK_OK;
-    if (ts->n == HK_TOKENS_PER_SYMBOL) return HK_OK;
+    if (ts->n == HKS_TOKENS_PER_SYMBOL) return HK_OK;
     memcpy(ts->lower[ts->n], tok, len);
     ts->tok[ts->n] = ts->lower[ts->n];
     ts->len[ts->n] = (uint32_t)len;
@@ -281,7 +282,7 @@ static hk_err index_tokens(hk_txn *t, const char *s, size_t len, uint32_t id,
     }
     /* Written sorted at flush (pending.c). */
     for (uint32_t i = 0; i < ts->n; i++) {
-        if (hk_pending_add_tok(&t->pend, ts->tok[i], ts->len[i], id)) {
+        if (hks_pending_add_tok(&t->pend, ts->tok[i], ts->len[i], id)) {
             hk_free(ts);
             return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
         }
@@ -290,18 +291,18 @@ static hk_err index_tokens(hk_txn *t, const char *s, size_t len, uint32_t id,
     return HK_OK;
 }
 
-hk_err hk_sym_intern(hk_txn *t, const char *s, size_t len, uint32_t *id,
-                     hk_error *err)
+hk_err hks_sym_intern(hk_txn *t, const char *s, size_t len, uint32_t *id,
+                      hk_error *err)
 {
-    hk_err e = hk_sym_lookup(t, s, len, id, err);
+    hk_err e = hks_sym_lookup(t, s, len, id, err);
     if (e || *id) return e;
-    return hk_sym_create(t, s, len, id, err);
+    return hks_sym_create(t, s, len, id, err);
 }
 
-hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
-                     hk_error *err)
+hk_err hks_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
+                      hk_error *err)
 {
-    uint8_t key[HK_SYM_KEY_MAX], v[4];
+    uint8_t key[HKS_SYM_KEY_MAX], v[4];
     hk_err e;
     if (len == 0)
         return hk_error_set(err, HK_ERR_INVALID, "store: empty symbol");
@@ -309,19 +310,19 @@ hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
         return hk_error_set(err, HK_ERR_LIMIT,
                             "store: symbol dictionary is full (2^32 ids)");
     uint32_t nid = (uint32_t)t->c.next_sym_id;
-    hk_put_u32(v, nid);
-    MDB_val k = {hk_sym_key(s, len, key), key}, d = {4, v};
-    hk_txn_touch(t);
-    HK_SYM_ID_KEY(ik, nid);
+    hks_put_u32(v, nid);
+    MDB_val k = {hks_sym_key(s, len, key), key}, d = {4, v};
+    hks_txn_touch(t);
+    HKS_SYM_ID_KEY(ik, nid);
     MDB_val id_d = {len, (void *)s};
     int rc = mdb_put(t->txn, t->s->db.sym_id, &ik, &id_d, MDB_APPEND);
-    if (rc) return hk_store_mdb_error(t, rc, err, "adding a symbol id");
+    if (rc) return hks_store_mdb_error(t, rc, err, "adding a symbol id");
     t->new_syms = true; /* from here on an abort drops the symtab */
     /* Every lookup in a write txn asks the symtab before `sym`, so a
      * symbol it holds can wait for the sorted write at flush (pending.c);
      * one it declined is written now. */
-    if (hk_symtab_put(t->s->symtab, s, len, nid)) {
-        if (hk_pending_add_sym(&t->pend, key, k.mv_size, nid)) {
+    if (hks_symtab_put(t->s->symtab, s, len, nid)) {
+        if (hks_pending_add_sym(&t->pend, key, k.mv_size, nid)) {
             t->failed = true;
             return hk_error_set(err, HK_ERR_NOMEM,
                                 "store: out of memory adding a symbol");
@@ -329,7 +330,7 @@ hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
     } else {
         t->s->symtab_complete = false;
         rc = mdb_put(t->txn, t->s->db.sym, &k, &d, MDB_NOOVERWRITE);
-        if (rc) return hk_store_mdb_error(t, rc, err, "adding a symbol");
+        if (rc) return hks_store_mdb_error(t, rc, err, "adding a symbol");
     }
     t->c.next_sym_id++;
     t->counters_dirty = true;
@@ -341,7 +342,7 @@ hk_err hk_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
     return HK_OK;
 }
 
-void hk_sym_prefetch_slot(hk_txn *t, uint32_t id)
+void hks_sym_prefetch_slot(hk_txn *t, uint32_t id)
 {
     symslot *ch =
         atomic_load_explicit(&t->s->symcache->chunks[id >> SYMCACHE_CHUNK_BITS],
@@ -349,14 +350,14 @@ void hk_sym_prefetch_slot(hk_txn *t, uint32_t id)
     if (ch) __builtin_prefetch(&ch[id & ((1u << SYMCACHE_CHUNK_BITS) - 1)]);
 }
 
-void hk_sym_prefetch_string(hk_txn *t, uint32_t id)
+void hks_sym_prefetch_string(hk_txn *t, uint32_t id)
 {
     const symstr *cs = symcache_get(t->s->symcache, id);
     if (cs) __builtin_prefetch(cs);
 }
 
-hk_err hk_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
-                     hk_error *err)
+hk_err hks_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
+                      hk_error *err)
 {
     const symstr *cs = symcache_get(t->s->symcache, id);
     if (cs) {
@@ -365,19 +366,19 @@ hk_err hk_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
         return HK_OK;
     }
     uint32_t slot = (uint32_t)(id * 2654435761u) >> 22; /* 10 bits */
-    hk_sym_cache_entry *c = &t->cache[slot & (HK_SYM_CACHE_SIZE - 1)];
+    hks_sym_cache_entry *c = &t->cache[slot & (HKS_SYM_CACHE_SIZE - 1)];
     if (c->id == id && c->gen == t->gen) {
         *s = c->ptr;
         *len = c->len;
         return HK_OK;
     }
-    HK_SYM_ID_KEY(k, id);
+    HKS_SYM_ID_KEY(k, id);
     MDB_val d;
     int rc = mdb_get(t->txn, t->s->db.sym_id, &k, &d);
     if (rc == MDB_NOTFOUND)
         return hk_error_set(err, HK_ERR_CORRUPT, "store: symbol %u is missing",
                             id);
-    if (rc) return hk_store_mdb_error(t, rc, err, "reading a symbol");
+    if (rc) return hks_store_mdb_error(t, rc, err, "reading a symbol");
     bool committed = !t->write || id < t->sym_floor;
     if (committed &&
         (cs = symcache_put(t->s->symcache, id, d.mv_data, d.mv_size))) {

@@ -24,16 +24,16 @@
  * so the common short symbol is confirmed without a second cache miss;
  * longer strings live in an arena of 1 MiB chunks. Callers that know
  * several strings up front (the symbols of one statement) hash them first
- * and prefetch their slots (hk_symtab_prefetch), so the misses overlap. Memory
- * is bounded: past HK_SYMTAB_MAX entries or HK_SYMTAB_ARENA_MAX bytes nothing
+ * and prefetch their slots (hks_symtab_prefetch), so the misses overlap. Memory
+ * is bounded: past HKS_SYMTAB_MAX entries or HKS_SYMTAB_ARENA_MAX bytes nothing
  * new is cached (lookups then fall back to LMDB), and the first symbols seen —
  * for Zipf-distributed data the frequent ones — stay.
  */
 #include "core/mem.h"
 #include "store/store_int.h"
 
-#define HK_SYMTAB_MAX (1u << 22)         /* entries */
-#define HK_SYMTAB_ARENA_MAX (256u << 20) /* bytes of strings */
+#define HKS_SYMTAB_MAX (1u << 22)         /* entries */
+#define HKS_SYMTAB_ARENA_MAX (256u << 20) /* bytes of strings */
 #define ARENA_CHUNK (1u << 20)
 
 #define SLOT_INLINE 16u /* strings up to this long live in the slot */
@@ -61,7 +61,7 @@ typedef struct arena_chunk {
     char data[];              /* string bytes */
 } arena_chunk;
 
-struct hk_symtab {
+struct hks_symtab {
     symtab_slot *slots; /* table, power-of-two size */
     size_t mask;        /* size - 1 */
     size_t n;           /* entries */
@@ -69,9 +69,9 @@ struct hk_symtab {
     size_t arena_bytes; /* total chunk bytes */
 };
 
-#define hash_bytes hk_hash_bytes
+#define hash_bytes hks_hash_bytes
 
-void hk_symtab_free(hk_symtab *st)
+void hks_symtab_free(hks_symtab *st)
 {
     if (!st) return;
     arena_chunk *c = st->arena;
@@ -84,7 +84,7 @@ void hk_symtab_free(hk_symtab *st)
     hk_free(st);
 }
 
-void hk_symtab_clear(hk_symtab *st)
+void hks_symtab_clear(hks_symtab *st)
 {
     if (!st) return;
     arena_chunk *c = st->arena;
@@ -99,9 +99,9 @@ void hk_symtab_clear(hk_symtab *st)
     st->n = 0;
 }
 
-hk_symtab *hk_symtab_new(void)
+hks_symtab *hks_symtab_new(void)
 {
-    hk_symtab *st = hk_calloc(1, sizeof *st);
+    hks_symtab *st = hk_calloc(1, sizeof *st);
     if (!st) return NULL;
     st->mask = 4095;
     st->slots = hk_calloc(st->mask + 1, sizeof *st->slots);
@@ -112,13 +112,13 @@ hk_symtab *hk_symtab_new(void)
     return st;
 }
 
-void hk_symtab_prefetch(const hk_symtab *st, uint64_t h)
+void hks_symtab_prefetch(const hks_symtab *st, uint64_t h)
 {
     if (st) __builtin_prefetch(&st->slots[h & st->mask]);
 }
 
-uint32_t hk_symtab_get_hashed(const hk_symtab *st, const char *s, size_t len,
-                              uint64_t h)
+uint32_t hks_symtab_get_hashed(const hks_symtab *st, const char *s, size_t len,
+                               uint64_t h)
 {
     if (!st) return 0;
     for (size_t i = h & st->mask;; i = (i + 1) & st->mask) {
@@ -130,12 +130,12 @@ uint32_t hk_symtab_get_hashed(const hk_symtab *st, const char *s, size_t len,
     }
 }
 
-uint32_t hk_symtab_get(const hk_symtab *st, const char *s, size_t len)
+uint32_t hks_symtab_get(const hks_symtab *st, const char *s, size_t len)
 {
-    return hk_symtab_get_hashed(st, s, len, hash_bytes(s, len));
+    return hks_symtab_get_hashed(st, s, len, hash_bytes(s, len));
 }
 
-static bool grow(hk_symtab *st)
+static bool grow(hks_symtab *st)
 {
     size_t ncap = (st->mask + 1) * 2;
     symtab_slot *ns = hk_calloc(ncap, sizeof *ns);
@@ -154,12 +154,12 @@ static bool grow(hk_symtab *st)
     return true;
 }
 
-static const char *arena_copy(hk_symtab *st, const char *s, size_t len)
+static const char *arena_copy(hks_symtab *st, const char *s, size_t len)
 {
     arena_chunk *c = st->arena;
     if (!c || c->cap - c->used < len) {
         size_t cap = len > ARENA_CHUNK ? len : ARENA_CHUNK;
-        if (st->arena_bytes + cap > HK_SYMTAB_ARENA_MAX) return NULL;
+        if (st->arena_bytes + cap > HKS_SYMTAB_ARENA_MAX) return NULL;
         c = hk_malloc(sizeof *c + cap);
         if (!c) return NULL;
         c->next = st->arena;
@@ -174,11 +174,11 @@ static const char *arena_copy(hk_symtab *st, const char *s, size_t len)
     return p;
 }
 
-static bool put_hashed(hk_symtab *st, const char *s, size_t len, uint32_t id,
+static bool put_hashed(hks_symtab *st, const char *s, size_t len, uint32_t id,
                        uint64_t h)
 {
     /* Best effort: a full or out-of-memory cache just caches less. */
-    if (!st || st->n >= HK_SYMTAB_MAX) return false;
+    if (!st || st->n >= HKS_SYMTAB_MAX) return false;
     if ((st->n + 1) * 2 > st->mask + 1 && !grow(st)) return false;
     size_t i = h & st->mask;
     for (;; i = (i + 1) & st->mask) {
@@ -199,29 +199,29 @@ static bool put_hashed(hk_symtab *st, const char *s, size_t len, uint32_t id,
     return true;
 }
 
-bool hk_symtab_put(hk_symtab *st, const char *s, size_t len, uint32_t id)
+bool hks_symtab_put(hks_symtab *st, const char *s, size_t len, uint32_t id)
 {
     return put_hashed(st, s, len, id, hash_bytes(s, len));
 }
 
-#define HK_SYMTAB_PRELOAD_MAX 2000000u
+#define HKS_SYMTAB_PRELOAD_MAX 2000000u
 
-hk_err hk_symtab_preload(hk_txn *t, hk_error *err)
+hk_err hks_symtab_preload(hk_txn *t, hk_error *err)
 {
     hk_store *s = t->s;
     if (s->symtab_complete || !s->symtab ||
-        t->c.next_sym_id - 1 > HK_SYMTAB_PRELOAD_MAX)
+        t->c.next_sym_id - 1 > HKS_SYMTAB_PRELOAD_MAX)
         return HK_OK;
     MDB_cursor *c;
     MDB_val k, d;
     int rc = mdb_cursor_open(t->txn, s->db.sym_id, &c);
-    if (rc) return hk_store_mdb_error(t, rc, err, "loading the dictionary");
+    if (rc) return hks_store_mdb_error(t, rc, err, "loading the dictionary");
     bool all = true;
     /* Size the table for the whole dictionary at once (no rehashing while
      * it grows), and insert each symbol PIPE symbols after prefetching its
      * slot, so that the cache misses overlap. The strings point into the
      * map: valid, since nothing is written meanwhile. */
-    hk_symtab *st = s->symtab;
+    hks_symtab *st = s->symtab;
     while ((t->c.next_sym_id + 1) * 2 > st->mask + 1 && grow(st))
         ;
     enum { PIPE = 16 };
@@ -238,7 +238,7 @@ hk_err hk_symtab_preload(hk_txn *t, hk_error *err)
         if (k.mv_size != sizeof id) break;
         memcpy(&id, k.mv_data, sizeof id);
         uint64_t h = hash_bytes(d.mv_data, d.mv_size);
-        hk_symtab_prefetch(st, h);
+        hks_symtab_prefetch(st, h);
         if (n >= PIPE) {
             size_t j = n % PIPE;
             all = put_hashed(st, ring[j].s, ring[j].len, ring[j].id, ring[j].h);
@@ -253,7 +253,7 @@ hk_err hk_symtab_preload(hk_txn *t, hk_error *err)
                          ring[i % PIPE].id, ring[i % PIPE].h);
     mdb_cursor_close(c);
     if (rc && rc != MDB_NOTFOUND)
-        return hk_store_mdb_error(t, rc, err, "loading the dictionary");
+        return hks_store_mdb_error(t, rc, err, "loading the dictionary");
     s->symtab_complete = all && rc == MDB_NOTFOUND;
     return HK_OK;
 }

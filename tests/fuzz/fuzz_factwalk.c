@@ -28,15 +28,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(page, 0, PAGE);
     memcpy(page, data, size < PAGE ? size : PAGE);
     memset(page, 0, 8); /* page number 0 */
-    uint64_t ids[HK_FACTWALK_MAX];
+    uint64_t ids[HKS_FACTWALK_MAX];
     size_t n = 0;
-    for (size_t off = PAGE; off + 8 <= size && n < HK_FACTWALK_MAX; off += 8)
+    for (size_t off = PAGE; off + 8 <= size && n < HKS_FACTWALK_MAX; off += 8)
         memcpy(&ids[n++], data + off, 8);
     if (n == 0) ids[n++] = 1;
-    const uint8_t *recs[HK_FACTWALK_MAX];
-    size_t lens[HK_FACTWALK_MAX];
+    const uint8_t *recs[HKS_FACTWALK_MAX];
+    size_t lens[HKS_FACTWALK_MAX];
     for (uint16_t depth = 1; depth <= 2; depth++) {
-        hk_factwalk w;
+        hks_factwalk w;
         memset(&w, 0, sizeof w);
         w.map = page;
         w.psize = PAGE;
@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         w.root = 0;
         w.depth = depth;
         w.usable = true;
-        hk_factwalk_get(&w, n, ids, recs, lens);
+        hks_factwalk_get(&w, n, ids, recs, lens);
         for (size_t i = 0; i < n; i++)
             if (recs[i] && (recs[i] < page || recs[i] + lens[i] > page + PAGE))
                 abort();

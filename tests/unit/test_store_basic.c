@@ -898,7 +898,7 @@ static void test_damaged_records(void **state)
     hk_error err;
     bool ok = true;
     char why[256];
-    assert_int_equal(hk_store_check(t, &ok, why, sizeof why, &err), HK_OK);
+    assert_int_equal(hks_store_check(t, &ok, why, sizeof why, &err), HK_OK);
     assert_false(ok); /* the validator sees the damage */
     assert_non_null(strstr(why, "fact"));
     hk_fact_init(&f);
@@ -997,7 +997,7 @@ static void test_check_detects_index_damage(void **state)
         bool ok = true;
         char why[256];
         hk_error err;
-        assert_int_equal(hk_store_check(t, &ok, why, sizeof why, &err), HK_OK);
+        assert_int_equal(hks_store_check(t, &ok, why, sizeof why, &err), HK_OK);
         assert_false(ok);
         assert_non_null(strstr(why, round == 0 ? "by_arg" : "counter"));
         hk_txn_abort(t);

@@ -87,15 +87,15 @@ static int teardown(void **state)
 }
 
 /* Compares one batch with mdb_get. Returns how many the walker resolved. */
-static size_t check_batch(hk_txn *t, const hk_factwalk *w, const uint64_t *ids,
+static size_t check_batch(hk_txn *t, const hks_factwalk *w, const uint64_t *ids,
                           size_t n)
 {
-    const uint8_t *recs[HK_FACTWALK_MAX];
-    size_t lens[HK_FACTWALK_MAX];
+    const uint8_t *recs[HKS_FACTWALK_MAX];
+    size_t lens[HKS_FACTWALK_MAX];
     size_t resolved = 0;
-    hk_factwalk_get(w, n, ids, recs, lens);
+    hks_factwalk_get(w, n, ids, recs, lens);
     for (size_t i = 0; i < n; i++) {
-        HK_FACT_KEY(k, ids[i]);
+        HKS_FACT_KEY(k, ids[i]);
         MDB_val d;
         int rc = mdb_get(t->txn, t->s->db.fact, &k, &d);
         if (rc == MDB_NOTFOUND) {
@@ -119,13 +119,13 @@ static void test_walker_matches_lmdb(void **state)
 {
     (void)state;
     hk_txn *t = tu_begin(g_store, false);
-    hk_factwalk w;
-    hk_factwalk_init(t, &w);
+    hks_factwalk w;
+    hks_factwalk_init(t, &w);
     assert_true(w.usable);
     assert_true(w.depth >= 3);
     /* every id in order, in batches of every size 1..64, plus ids past
      * the end and id 0 */
-    uint64_t ids[HK_FACTWALK_MAX];
+    uint64_t ids[HKS_FACTWALK_MAX];
     uint64_t next = 0, rng = 7;
     size_t resolved = 0, size = 1;
     while (next <= g_max_id + 100) {
@@ -133,14 +133,14 @@ static void test_walker_matches_lmdb(void **state)
         for (; n < size && next <= g_max_id + 100; n++)
             ids[n] = next++;
         resolved += check_batch(t, &w, ids, n);
-        size = size % HK_FACTWALK_MAX + 1;
+        size = size % HKS_FACTWALK_MAX + 1;
     }
     assert_true(resolved > N_FACTS * 8 / 10);
     /* shuffled ids, with repeats, in full batches */
     for (int round = 0; round < 2000; round++) {
-        for (size_t i = 0; i < HK_FACTWALK_MAX; i++)
+        for (size_t i = 0; i < HKS_FACTWALK_MAX; i++)
             ids[i] = tu_rand(&rng) % (g_max_id + 50);
-        check_batch(t, &w, ids, HK_FACTWALK_MAX);
+        check_batch(t, &w, ids, HKS_FACTWALK_MAX);
     }
     /* ids far outside the tree */
     ids[0] = UINT64_MAX;
@@ -154,20 +154,20 @@ static void test_walker_refuses_write_txn_and_empty_store(void **state)
 {
     (void)state;
     hk_txn *t = tu_begin(g_store, true);
-    hk_factwalk w;
-    hk_factwalk_init(t, &w);
+    hks_factwalk w;
+    hks_factwalk_init(t, &w);
     assert_false(w.usable);
     uint64_t id = 1;
     const uint8_t *rec = (const uint8_t *)"x";
     size_t len = 1;
-    hk_factwalk_get(&w, 1, &id, &rec, &len);
+    hks_factwalk_get(&w, 1, &id, &rec, &len);
     assert_null(rec);
     hk_txn_abort(t);
 
     char *dir = tu_tmpdir("factwalk-empty");
     hk_store *s = tu_open(dir);
     t = tu_begin(s, false);
-    hk_factwalk_init(t, &w);
+    hks_factwalk_init(t, &w);
     assert_false(w.usable);
     hk_txn_abort(t);
     hk_store_close(s);
@@ -326,15 +326,15 @@ static void test_walker_survives_damaged_pages(void **state)
 {
     (void)state;
     hk_txn *t = tu_begin(g_store, false);
-    hk_factwalk w;
-    hk_factwalk_init(t, &w);
+    hks_factwalk w;
+    hks_factwalk_init(t, &w);
     assert_true(w.usable);
     uint8_t *page = malloc(w.psize);
     assert_non_null(page);
     uint64_t rng = 99, resolved = 0;
-    uint64_t ids[HK_FACTWALK_MAX];
-    const uint8_t *recs[HK_FACTWALK_MAX];
-    size_t lens[HK_FACTWALK_MAX];
+    uint64_t ids[HKS_FACTWALK_MAX];
+    const uint8_t *recs[HKS_FACTWALK_MAX];
+    size_t lens[HKS_FACTWALK_MAX];
     for (uint64_t pg = 0; pg < w.n_pages; pg++) {
         for (int variant = 0; variant < 4; variant++) {
             memcpy(page, w.map + pg * w.psize, w.psize);
@@ -352,16 +352,16 @@ static void test_walker_survives_damaged_pages(void **state)
                                          : 8 + tu_rand(&rng) % 248;
                 page[at] = (uint8_t)tu_rand(&rng);
             }
-            hk_factwalk one = w;
+            hks_factwalk one = w;
             one.map = page;
             one.n_pages = 1;
             one.root = 0;
             one.depth = (uint16_t)(1 + variant % 2);
-            for (size_t i = 0; i < HK_FACTWALK_MAX; i++)
+            for (size_t i = 0; i < HKS_FACTWALK_MAX; i++)
                 ids[i] =
                     i < 32 ? first + i * 3 : tu_rand(&rng) % (g_max_id + 10);
-            hk_factwalk_get(&one, HK_FACTWALK_MAX, ids, recs, lens);
-            for (size_t i = 0; i < HK_FACTWALK_MAX; i++) {
+            hks_factwalk_get(&one, HKS_FACTWALK_MAX, ids, recs, lens);
+            for (size_t i = 0; i < HKS_FACTWALK_MAX; i++) {
                 if (!recs[i]) continue;
                 resolved++;
                 assert_true(recs[i] >= page &&

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "hakgal.h"
-#include "store/store_int.h" /* hk_store_check */
+#include "store/store_int.h" /* hks_store_check */
 
 /* A fresh empty directory path (not created) under $HK_TEST_TMP. */
 static inline char *tu_tmpdir(const char *tag)
@@ -104,7 +104,7 @@ static inline void tu_check(hk_txn *t)
     bool ok = false;
     char why[256];
     hk_error err;
-    hk_err e = hk_store_check(t, &ok, why, sizeof why, &err);
+    hk_err e = hks_store_check(t, &ok, why, sizeof why, &err);
     if (e) fprintf(stderr, "check: %s\n", err.message);
     assert_int_equal(e, HK_OK);
     if (!ok) fprintf(stderr, "check: %s\n", why);
