@@ -474,8 +474,12 @@ fail:
 struct hk_audit_iter {
     hk_txn *t;          /* the txn it was opened in */
     MDB_cursor *c;      /* cursor on `audit` */
-    uint64_t from;      /* first seq wanted (>= 1) */
-    uint64_t next_seq;  /* seq the next entry must have (0: the first) */
+    uint64_t want;      /* seq of the next entry (>= 1) */
+    bool started;       /* an entry was handed out (later ones must follow
+                           it without a gap) */
+    bool on_last;       /* c sits on entry want - 1: MDB_NEXT reaches the
+                           next; else seek want (start, or retry after a
+                           failed call) */
     bool done;          /* past the last entry */
     hk_audit_entry cur; /* the entry handed out last (owned) */
 };
@@ -495,7 +499,7 @@ hk_err hk_audit_iter_open(hk_txn *t, uint64_t from_seq, hk_audit_iter **out,
         return hks_store_mdb_error(t, rc, err, "reading the audit log");
     }
     it->t = t;
-    it->from = from_seq ? from_seq : 1;
+    it->want = from_seq ? from_seq : 1;
     *out = it;
     return HK_OK;
 }
@@ -513,14 +517,15 @@ hk_err hk_audit_iter_next(hk_audit_iter *it, const hk_audit_entry **entry,
     *entry = NULL;
     if (it->done) return HK_OK;
     if ((e = hks_txn_check_read(it->t, err))) return e;
-    if (!it->next_seq) {
-        hks_put_u64(kb, it->from);
+    if (it->on_last) {
+        rc = mdb_cursor_get(it->c, &k, &d, MDB_NEXT);
+    } else {
+        hks_put_u64(kb, it->want);
         k.mv_size = 8;
         k.mv_data = kb;
         rc = mdb_cursor_get(it->c, &k, &d, MDB_SET_RANGE);
-    } else {
-        rc = mdb_cursor_get(it->c, &k, &d, MDB_NEXT);
     }
+    it->on_last = false; /* until this call succeeds */
     if (rc == MDB_NOTFOUND) {
         it->done = true;
         return HK_OK;
@@ -531,11 +536,11 @@ hk_err hk_audit_iter_next(hk_audit_iter *it, const hk_audit_entry **entry,
         return hk_error_set(
             err, HK_ERR_CORRUPT, "audit entry %llu is damaged (seq field %llu)",
             (unsigned long long)seq, (unsigned long long)(seq ? r.seq : 0));
-    if (it->next_seq && seq != it->next_seq)
+    if (it->started && seq != it->want)
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "audit entry %llu is missing (the next entry is "
                             "%llu)",
-                            (unsigned long long)it->next_seq,
+                            (unsigned long long)it->want,
                             (unsigned long long)seq);
     entry_free(&it->cur);
     if (entry_from_raw(&r, seq, &it->cur)) {
@@ -543,7 +548,8 @@ hk_err hk_audit_iter_next(hk_audit_iter *it, const hk_audit_entry **entry,
         memset(&it->cur, 0, sizeof it->cur);
         return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     }
-    it->next_seq = seq + 1;
+    it->want = seq + 1;
+    it->started = it->on_last = true;
     *entry = &it->cur;
     return HK_OK;
 }

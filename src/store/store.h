@@ -25,10 +25,11 @@
  *
  * Threads: the rules of hakgal.h hold (an hk_store is shared; a txn and
  * what is opened in it belong to one thread at a time). Registration
- * (hks_db_register, hks_hook_add) changes the handle: call it after
- * hk_store_open and before other threads use the handle, or at least while
- * no transaction of the handle is open in another thread (it waits for a
- * running write transaction of the handle).
+ * (hks_db_register, hks_hook_add, hks_hook_remove) changes the handle:
+ * call it after hk_store_open and before other threads use the handle, or
+ * at least while no transaction of the handle is open in another thread
+ * (it waits for a running write transaction of the handle, so never call
+ * it from inside a hook or with a write transaction of the handle open).
  */
 #ifndef HKS_STORE_H
 #define HKS_STORE_H

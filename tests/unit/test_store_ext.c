@@ -7,6 +7,7 @@
  */
 #include "test_store_util.h"
 
+#include "core/mem.h"
 #include "store/store.h"
 
 /* ==== Helpers ==== */
@@ -637,6 +638,52 @@ static void test_hooks_bulk(void **state)
     free(dir);
 }
 
+/* ==== Allocation failures ==== */
+
+static void test_nomem(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("extnomem");
+    hk_store *s = tu_open(dir);
+    hk_error err;
+    hks_db db = reg(s, "test.kv", 0);
+    hk_txn *t = tu_begin(s, true);
+    tu_add(t, tu_st("A", "x", NULL), NULL);
+    tu_add(t, tu_st("A", "y", NULL), NULL);
+    put_str(t, db, "k", "v");
+    tu_commit(t);
+    t = tu_begin(s, false);
+    hks_cursor *c = (hks_cursor *)1;
+    hks_adj *a = (hks_adj *)1;
+    hk_audit_iter *it = (hk_audit_iter *)1;
+    hk_mem_fail_after(0);
+    assert_int_equal(hks_cursor_open(t, db, &c, &err), HK_ERR_NOMEM);
+    assert_int_equal(hks_adj_open(t, 2, -1, 0, &a, &err), HK_ERR_NOMEM);
+    assert_int_equal(hk_audit_iter_open(t, 0, &it, &err), HK_ERR_NOMEM);
+    hk_mem_fail_after(-1);
+    assert_null(c);
+    assert_null(a);
+    assert_null(it);
+    /* an entry that cannot be copied: NOMEM, and the next call hands out
+     * the same entry (first and later in the log) */
+    const hk_audit_entry *e = NULL;
+    assert_int_equal(hk_audit_iter_open(t, 0, &it, &err), HK_OK);
+    for (uint64_t seq = 1; seq <= 2; seq++) {
+        hk_mem_fail_after(0);
+        assert_int_equal(hk_audit_iter_next(it, &e, &err), HK_ERR_NOMEM);
+        hk_mem_fail_after(-1);
+        assert_null(e);
+        assert_int_equal(hk_audit_iter_next(it, &e, &err), HK_OK);
+        assert_non_null(e);
+        assert_int_equal(e->seq, seq);
+    }
+    hk_audit_iter_close(it);
+    hk_txn_abort(t);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_hook_failure_aborts),
         cmocka_unit_test(test_hook_nesting_limit),
         cmocka_unit_test(test_hooks_bulk),
+        cmocka_unit_test(test_nomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
