@@ -209,8 +209,7 @@ hk_err hk_sim_query(hk_txn *t, const hk_sim_query_req *req,
     if (!found) goto nomem;
     for (size_t i = 0; i < n_hits; i++) {
         if (hk_store_get(t, hits[i].id, &f, NULL) != HK_OK) continue;
-        rc = profile_fact(&f, &canon, &got);
-        if (rc != HK_OK) goto fail;
+        if (profile_fact(&f, &canon, &got) != HK_OK) goto nomem;
         double score = hk_sim_score(&want, &got);
         hk_sim_profile_release(&got);
         if (score + 1e-12 < req->threshold) continue;
