@@ -60,8 +60,8 @@ static int cmp_str(const void *a, const void *b)
 static void assert_same_lists(str_list *a, str_list *b)
 {
     assert_int_equal(a->n, b->n);
-    qsort(a->v, a->n, sizeof *a->v, cmp_str);
-    qsort(b->v, b->n, sizeof *b->v, cmp_str);
+    if (a->n) qsort(a->v, a->n, sizeof *a->v, cmp_str);
+    if (b->n) qsort(b->v, b->n, sizeof *b->v, cmp_str);
     for (size_t i = 0; i < a->n; i++)
         assert_string_equal(a->v[i], b->v[i]);
 }
@@ -828,11 +828,14 @@ static void test_allocation_failures(void **state)
                 0);
     assert_true(tu_fail_each_alloc(g_store, false, op_isolated, free_case, &c) >
                 0);
-    hk_graph_rename_pair map[] = {{"IsA", "Is"}, {"HasPart", "Has"}};
+    /* the rename in write transactions that are aborted, on a small KB
+     * (a write transaction is dear under the sanitizers) */
+    hk_graph_rename_pair map[] = {{"A", "Z"}, {"B", "Z"}};
     c.map = map;
-    /* write transactions that are aborted: the KB stays as it is */
-    assert_true(tu_fail_each_alloc(g_store, true, op_rename, free_case, &c) >
-                0);
+    rename_kb k;
+    rename_kb_open(&k);
+    assert_true(tu_fail_each_alloc(k.s, true, op_rename, free_case, &c) > 0);
+    rename_kb_close(&k);
     tu_kb_free(&kb);
 }
 

@@ -48,8 +48,8 @@ static int cmp_str(const void *a, const void *b)
 
 static void assert_same_lists(str_list *a, str_list *b)
 {
-    qsort(a->v, a->n, sizeof *a->v, cmp_str);
-    qsort(b->v, b->n, sizeof *b->v, cmp_str);
+    if (a->n) qsort(a->v, a->n, sizeof *a->v, cmp_str);
+    if (b->n) qsort(b->v, b->n, sizeof *b->v, cmp_str);
     for (size_t i = 0; i < a->n && i < b->n; i++)
         assert_string_equal(a->v[i], b->v[i]);
     assert_int_equal(a->n, b->n);

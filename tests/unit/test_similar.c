@@ -253,7 +253,7 @@ static size_t check_query(const char *text, double threshold, size_t limit)
         want[n_want++] = (expect_match){round4(score), i, f.id};
     }
     oracle_release(&q);
-    qsort(want, n_want, sizeof *want, cmp_expect);
+    if (n_want) qsort(want, n_want, sizeof *want, cmp_expect);
     if (n_want > limit) n_want = limit;
 
     hk_sim_query_req req = {text, threshold, limit};
@@ -335,7 +335,7 @@ static size_t check_duplicates(double threshold, size_t max_pairs)
             want[n_want++] = (expect_pair){s, i, j};
         }
     }
-    qsort(want, n_want, sizeof *want, cmp_pair);
+    if (n_want) qsort(want, n_want, sizeof *want, cmp_pair);
     if (n_want > max_pairs) n_want = max_pairs;
 
     hk_txn *t = tu_begin(g_store, false);
