@@ -170,23 +170,6 @@ json_t *mcp_json_text(const char *s);
 bool mcp_schema_validate(const json_t *schema, const json_t *value, char *why,
                          size_t why_len);
 
-/* ==== Similarity (mcp_similar.c) ==== */
-
-/* Profile of a statement: its lower-cased tokens (camelCase split) and the
- * character trigrams of the token string. Release with
- * mcp_profile_release. */
-typedef struct mcp_profile {
-    uint64_t *tokens; /* sorted hashes of distinct tokens */
-    size_t n_tokens;  /* count */
-    uint64_t *grams;  /* sorted hashes of distinct character trigrams */
-    size_t n_grams;   /* count */
-} mcp_profile;
-
-hk_err mcp_profile_build(const char *text, size_t len, mcp_profile *p);
-void mcp_profile_release(mcp_profile *p);
-/* 0..1: mean of the token Jaccard and the trigram Jaccard indices. */
-double mcp_similarity(const mcp_profile *a, const mcp_profile *b);
-
 /* ==== Resources, prompts, completion (mcp_catalog.c) ==== */
 
 json_t *mcp_resources_list(hk_mcp_server *s, bool fixtures);

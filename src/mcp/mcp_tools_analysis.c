@@ -1,33 +1,36 @@
 /*
  * mcp_tools_analysis.c — the eight analysis tools: similarity and
- * duplicates (lexical, mcp_similar.c), contradictions, validation,
+ * duplicates (src/similar), contradictions and validation (src/reason),
  * entity / predicate statistics, facts of a predicate or an entity.
  *
- * Contradiction rules (consistency_check) read their declarations from the
- * KB itself, as ordinary facts:
- *   Asymmetric(P)        P(a, b) and P(b, a) contradict; P(a, a) too.
- *                        Default asymmetric: IsA, HasPart, IsPartOf,
- *                        Causes; a Symmetric(P) fact removes a default.
- *   Functional(P)        P(a, x) and P(a, y) with x != y contradict.
- *   NegationOf(N, P)     N(args) and P(args) contradict. Without a
- *                        declaration, NotP is the negation of P for every
- *                        predicate P present in the KB.
- * Every scan is bounded by the limit argument (facts examined per rule)
- * and findings by MAX_FINDINGS.
+ * The analysis tools are adapters of the service layer: they read their
+ * arguments (already checked against the input schema), run the service
+ * function in a read transaction, and render its typed result as the JSON
+ * the legacy tools answered. Progress of a long scan goes to the client as
+ * notifications/progress.
  */
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mcp/mcp_tools.h"
 
-#define MAX_FINDINGS 1000           /* contradictions / issues reported */
-#define SIM_CANDIDATES 500          /* search hits compared by similarity */
-#define DUP_WINDOW 20000            /* newest facts analyze_duplicates reads */
-#define DUP_MAX_DF 200              /* tokens in more facts do not pair facts */
-#define DUP_MAX_COMPARISONS 5000000 /* similarity evaluations per call */
-#define DECL_MAX 10000              /* declaration facts read per kind */
+/* Sends a domain scan's progress to the client of call ud. */
+static void on_progress(void *ud, double done, double total, const char *what)
+{
+    mcp_progress(ud, done, total, what);
+}
+
+/* A JSON array of strings; NULL when out of memory. */
+static json_t *string_array(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_string(v[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
 
 /* ==== search_by_predicate / query_related ==== */
 
@@ -69,557 +72,138 @@ hk_err mcp_t_query_related(mcp_call *c, json_t **out, hk_error *err)
 
 /* ==== semantic_similarity ==== */
 
-static int cmp_score_desc(const void *a, const void *b)
-{
-    double x = json_real_value(json_object_get(*(json_t *const *)a, "score"));
-    double y = json_real_value(json_object_get(*(json_t *const *)b, "score"));
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
 hk_err mcp_t_semantic_similarity(mcp_call *c, json_t **out, hk_error *err)
 {
-    const char *text = mcp_arg_str(c, "statement", "");
-    double threshold = mcp_arg_num(c, "threshold", 0.8);
-    size_t limit = (size_t)mcp_arg_int(c, "limit", 50);
-    mcp_profile want, got;
-    memset(&got, 0, sizeof got);
+    hk_sim_query_req req = {mcp_arg_str(c, "statement", ""),
+                            mcp_arg_num(c, "threshold", 0.8),
+                            (size_t)mcp_arg_int(c, "limit", 50)};
+    hk_sim_query_res res;
+    memset(&res, 0, sizeof res);
     hk_txn *t = NULL;
-    hk_search_hit *hits = NULL;
-    size_t n = 0;
-    hk_fact f;
-    hk_fact_init(&f);
-    hk_buf canon = HK_BUF_INIT;
-    json_t **found = NULL;
-    size_t n_found = 0;
-    hk_err rc = mcp_profile_build(text, strlen(text), &want);
-    if (rc != HK_OK) return hk_error_set(err, rc, "cannot profile statement");
-    rc = mcp_read_begin(c, &t, err);
-    if (rc == HK_OK)
-        rc = hk_store_search(t, text, SIM_CANDIDATES, &hits, &n, err);
-    if (rc == HK_OK && n > 0) {
-        found = calloc(n, sizeof *found);
-        if (!found) rc = HK_ERR_NOMEM;
-    }
-    for (size_t i = 0; rc == HK_OK && i < n; i++) {
-        if (hk_store_get(t, hits[i].id, &f, NULL) != HK_OK) continue;
-        rc = mcp_fact_statement(&f, &canon);
-        if (rc == HK_OK) rc = mcp_profile_build(canon.data, canon.len, &got);
-        if (rc != HK_OK) break;
-        double score = mcp_similarity(&want, &got);
-        mcp_profile_release(&got);
-        if (score + 1e-12 < threshold) continue;
-        json_t *j = hk_svc_fact_jansson(&f);
-        if (!j) {
-            rc = HK_ERR_NOMEM;
-            break;
-        }
-        json_object_set_new(j, "score", json_real(round(score * 1e4) / 1e4));
-        found[n_found++] = j;
-    }
+    hk_err rc = mcp_read_begin(c, &t, err);
+    if (rc == HK_OK) rc = hk_svc_similar(t, &req, &res, err);
     if (t) hk_txn_abort(t);
-    hk_free(hits);
-    hk_fact_release(&f);
-    hk_buf_free(&canon);
-    mcp_profile_release(&want);
+    if (rc != HK_OK) return rc;
     json_t *matches = json_array();
-    if (n_found) qsort(found, n_found, sizeof *found, cmp_score_desc);
-    for (size_t i = 0; i < n_found; i++) {
-        if (rc == HK_OK && i < limit && matches)
-            json_array_append_new(matches, found[i]);
-        else
-            json_decref(found[i]);
+    for (size_t i = 0; matches && i < res.n_matches; i++) {
+        json_t *j = hk_svc_fact_jansson(&res.matches[i].fact);
+        if (j) json_object_set_new(j, "score", json_real(res.matches[i].score));
+        if (!j || json_array_append_new(matches, j) != 0) {
+            json_decref(matches);
+            matches = NULL;
+        }
     }
-    free(found);
-    if (rc != HK_OK || !matches) {
-        json_decref(matches);
-        return rc != HK_OK ? rc : HK_ERR_NOMEM;
-    }
-    *out = json_pack(
-        "{s:s, s:s, s:f, s:I, s:I, s:o}", "statement", text, "method",
-        "lexical: mean of word-set and character-trigram Jaccard "
-        "similarity of canonical statements (camelCase split)",
-        "threshold", threshold, "candidates_examined", (json_int_t)n, "count",
-        (json_int_t)json_array_size(matches), "matches", matches);
+    *out = matches
+               ? json_pack("{s:s, s:s, s:f, s:I, s:I, s:o}", "statement",
+                           req.text, "method",
+                           "lexical: mean of word-set and "
+                           "character-trigram Jaccard similarity of "
+                           "canonical statements (camelCase split)",
+                           "threshold", req.threshold, "candidates_examined",
+                           (json_int_t)res.examined, "count",
+                           (json_int_t)res.n_matches, "matches", matches)
+               : NULL;
+    hk_sim_query_res_free(&res);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
 /* ==== consistency_check ==== */
 
-/* A small set of predicate names. */
-typedef struct name_set {
-    char **v; /* names (owned) */
-    size_t n; /* count */
-} name_set;
-
-static bool set_has(const name_set *s, const char *name)
+static json_t *finding_json(const hk_rsn_finding *fd)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->v[i], name) == 0) return true;
-    return false;
-}
-
-static hk_err set_add(name_set *s, const char *name)
-{
-    if (set_has(s, name)) return HK_OK;
-    char **nv = realloc(s->v, (s->n + 1) * sizeof *nv);
-    if (!nv) return HK_ERR_NOMEM;
-    s->v = nv;
-    if (!(s->v[s->n] = strdup(name))) return HK_ERR_NOMEM;
-    s->n++;
-    return HK_OK;
-}
-
-static void set_remove(name_set *s, const char *name)
-{
-    for (size_t i = 0; i < s->n; i++) {
-        if (strcmp(s->v[i], name) == 0) {
-            free(s->v[i]);
-            s->v[i] = s->v[--s->n];
-            return;
-        }
-    }
-}
-
-static void set_free(name_set *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-    s->v = NULL;
-    s->n = 0;
-}
-
-/* Reads the arguments of every fact of predicate `decl` with the given
- * arity; pos selects the argument (or -1: both of a pair into a and b). */
-static hk_err read_decls(hk_txn *t, const char *decl, uint32_t arity,
-                         name_set *a, name_set *b, hk_error *err)
-{
-    hk_scan scan = HK_SCAN_INIT;
-    scan.predicate = decl;
-    scan.arity = arity;
-    hk_query *q = NULL;
-    hk_fact f;
-    hk_fact_init(&f);
-    hk_err rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-    for (size_t i = 0; rc == HK_OK && i < DECL_MAX; i++) {
-        bool has = false;
-        rc = hk_query_next(q, &f, &has, err);
-        if (rc != HK_OK || !has) break;
-        if (f.st.n_args != arity) continue;
-        rc = set_add(a, f.st.args[0]);
-        if (rc == HK_OK && b) rc = set_add(b, f.st.args[1]);
-    }
-    hk_query_close(q);
-    hk_fact_release(&f);
-    return rc;
-}
-
-typedef struct findings {
-    json_t *list;      /* array of findings */
-    bool truncated;    /* MAX_FINDINGS reached */
-    uint64_t examined; /* facts examined over all rules */
-} findings;
-
-static hk_err add_finding(findings *fs, const char *kind, const char *desc,
-                          const hk_fact *const *facts, size_t n)
-{
-    if (json_array_size(fs->list) >= MAX_FINDINGS) {
-        fs->truncated = true;
-        return HK_OK;
-    }
     json_t *stm = json_array(), *ids = json_array();
-    hk_buf b = HK_BUF_INIT;
-    hk_err rc = stm && ids ? HK_OK : HK_ERR_NOMEM;
-    for (size_t i = 0; rc == HK_OK && i < n; i++) {
-        rc = mcp_fact_statement(facts[i], &b);
-        if (rc == HK_OK) {
-            json_array_append_new(stm, json_string(b.data));
-            json_array_append_new(ids, json_integer((json_int_t)facts[i]->id));
-        }
+    for (size_t i = 0; stm && ids && i < fd->n_facts; i++) {
+        json_array_append_new(stm, json_string(fd->facts[i].statement));
+        json_array_append_new(ids, json_integer((json_int_t)fd->facts[i].id));
     }
-    hk_buf_free(&b);
-    if (rc != HK_OK) {
+    if (!stm || !ids) {
         json_decref(stm);
         json_decref(ids);
-        return rc;
+        return NULL;
     }
-    json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "kind", kind, "description",
-                          desc, "facts", stm, "fact_ids", ids);
-    if (!o) return HK_ERR_NOMEM;
-    json_array_append_new(fs->list, o);
-    return HK_OK;
+    return json_pack("{s:s, s:s, s:o, s:o}", "kind", hk_rsn_kind_name(fd->kind),
+                     "description", fd->description, "facts", stm, "fact_ids",
+                     ids);
 }
 
-/* Facts of pred with `arity` args, up to limit, calling fn for each. */
-typedef hk_err (*fact_fn)(hk_txn *t, const hk_fact *f, void *ud, hk_error *err);
-
-static hk_err each_fact(hk_txn *t, const char *pred, uint32_t arity,
-                        size_t limit, fact_fn fn, void *ud, findings *fs,
-                        hk_error *err)
+static json_t *declarations_json(const hk_rsn_check_res *res)
 {
-    hk_scan scan = HK_SCAN_INIT;
-    scan.predicate = pred;
-    scan.arity = arity;
-    hk_query *q = NULL;
-    hk_fact f;
-    hk_fact_init(&f);
-    hk_err rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-    for (size_t i = 0; rc == HK_OK && i < limit && !fs->truncated; i++) {
-        bool has = false;
-        rc = hk_query_next(q, &f, &has, err);
-        if (rc != HK_OK || !has) break;
-        fs->examined++;
-        rc = fn(t, &f, ud, err);
+    json_t *neg = json_array();
+    for (size_t i = 0; neg && i < res->n_negations; i++)
+        json_array_append_new(neg, json_pack("[s,s]", res->negations[i].negated,
+                                             res->negations[i].positive));
+    json_t *ja = string_array(res->asymmetric, res->n_asymmetric);
+    json_t *jf = string_array(res->functional, res->n_functional);
+    if (!neg || !ja || !jf) {
+        json_decref(neg);
+        json_decref(ja);
+        json_decref(jf);
+        return NULL;
     }
-    hk_query_close(q);
-    hk_fact_release(&f);
-    return rc;
-}
-
-typedef struct rule_ctx {
-    findings *fs;      /* where findings go */
-    const char *other; /* negation: the positive predicate */
-    hk_fact g;         /* scratch fact */
-} rule_ctx;
-
-static hk_err rule_asymmetric(hk_txn *t, const hk_fact *f, void *ud,
-                              hk_error *err)
-{
-    rule_ctx *rc_ = ud;
-    char desc[600];
-    if (f->st.n_args != 2) return HK_OK;
-    if (strcmp(f->st.args[0], f->st.args[1]) == 0) {
-        const hk_fact *one[1] = {f};
-        snprintf(desc, sizeof desc,
-                 "%s is asymmetric, so nothing can be %s of itself",
-                 f->st.predicate, f->st.predicate);
-        return add_finding(rc_->fs, "asymmetric_reflexive", desc, one, 1);
-    }
-    hk_statement rev;
-    memset(&rev, 0, sizeof rev);
-    rev.predicate = f->st.predicate;
-    rev.n_args = 2;
-    rev.args[0] = f->st.args[1];
-    rev.args[1] = f->st.args[0];
-    hk_fact_id other = 0;
-    hk_err rc = hk_store_find(t, &rev, &other, NULL);
-    if (rc != HK_OK || other < f->id) return HK_OK; /* report once */
-    rc = hk_store_get(t, other, &rc_->g, err);
-    if (rc != HK_OK) return rc == HK_ERR_NOT_FOUND ? HK_OK : rc;
-    const hk_fact *two[2] = {f, &rc_->g};
-    snprintf(desc, sizeof desc,
-             "%s is asymmetric but holds in both directions between %.200s "
-             "and %.200s",
-             f->st.predicate, f->st.args[0], f->st.args[1]);
-    return add_finding(rc_->fs, "asymmetric_cycle", desc, two, 2);
-}
-
-static hk_err rule_negation(hk_txn *t, const hk_fact *f, void *ud,
-                            hk_error *err)
-{
-    rule_ctx *rc_ = ud;
-    hk_statement pos = f->st;
-    pos.owned = NULL;
-    pos.predicate = rc_->other;
-    hk_fact_id other = 0;
-    if (hk_store_find(t, &pos, &other, NULL) != HK_OK) return HK_OK;
-    hk_err rc = hk_store_get(t, other, &rc_->g, err);
-    if (rc != HK_OK) return rc == HK_ERR_NOT_FOUND ? HK_OK : rc;
-    const hk_fact *two[2] = {&rc_->g, f};
-    char desc[600];
-    snprintf(desc, sizeof desc,
-             "%s is the negation of %s and both hold for "
-             "the same arguments",
-             f->st.predicate, rc_->other);
-    return add_finding(rc_->fs, "negation", desc, two, 2);
-}
-
-static hk_err rule_functional(hk_txn *t, const hk_fact *f, void *ud,
-                              hk_error *err)
-{
-    rule_ctx *rc_ = ud;
-    if (f->st.n_args < 2) return HK_OK;
-    hk_scan scan = HK_SCAN_INIT;
-    scan.predicate = f->st.predicate;
-    scan.entity = f->st.args[0];
-    scan.position = 0;
-    scan.arity = f->st.n_args;
-    hk_query *q = NULL;
-    hk_fact g[8];
-    const hk_fact *ptrs[8];
-    size_t n = 0;
-    bool report = true;
-    for (size_t i = 0; i < 8; i++)
-        hk_fact_init(&g[i]);
-    hk_err rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-    for (size_t i = 0; rc == HK_OK && i < 8; i++) {
-        bool has = false;
-        rc = hk_query_next(q, &g[n], &has, err);
-        if (rc != HK_OK || !has) break;
-        if (n == 0 && g[0].id != f->id) {
-            report = false; /* reported when its first fact was examined */
-            break;
-        }
-        n++;
-    }
-    hk_query_close(q);
-    if (rc == HK_OK && report && n > 1) {
-        for (size_t i = 0; i < n; i++)
-            ptrs[i] = &g[i];
-        char desc[600];
-        snprintf(desc, sizeof desc,
-                 "%s is functional but %.200s has %s%zu different values",
-                 f->st.predicate, f->st.args[0], n == 8 ? "at least " : "", n);
-        rc = add_finding(rc_->fs, "functional_conflict", desc, ptrs, n);
-    }
-    for (size_t i = 0; i < 8; i++)
-        hk_fact_release(&g[i]);
-    return rc;
-}
-
-/* qsort/bsearch over const char * names */
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* qsort/bsearch over [negated, positive] pairs (JSON arrays of strings) */
-static int cmp_pair(const void *a, const void *b)
-{
-    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    for (size_t i = 0; i < 2; i++) {
-        const char *s = json_string_value(json_array_get(x, i));
-        const char *t = json_string_value(json_array_get(y, i));
-        int c = strcmp(s ? s : "", t ? t : "");
-        if (c) return c;
-    }
-    return 0;
+    return json_pack("{s:o, s:o, s:o}", "asymmetric", ja, "functional", jf,
+                     "negations", neg);
 }
 
 hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err)
 {
-    size_t limit = (size_t)mcp_arg_int(c, "limit", 1000);
-    static const char *const default_asym[] = {"IsA", "HasPart", "IsPartOf",
-                                               "Causes"};
-    name_set asym = {0}, sym = {0}, func = {0}, neg = {0}, pos = {0};
-    findings fs = {json_array(), false, 0};
-    rule_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.fs = &fs;
-    hk_fact_init(&ctx.g);
+    hk_rsn_check_req req = {(size_t)mcp_arg_int(c, "limit", 1000), on_progress,
+                            c};
+    hk_rsn_check_res res;
+    memset(&res, 0, sizeof res);
     hk_txn *t = NULL;
-    hk_name_count *preds = NULL;
-    size_t n_preds = 0;
-    hk_err rc = fs.list ? mcp_read_begin(c, &t, err) : HK_ERR_NOMEM;
-    for (size_t i = 0; rc == HK_OK && i < 4; i++)
-        rc = set_add(&asym, default_asym[i]);
-    if (rc == HK_OK) rc = read_decls(t, "Asymmetric", 1, &asym, NULL, err);
-    if (rc == HK_OK) rc = read_decls(t, "Symmetric", 1, &sym, NULL, err);
-    for (size_t i = 0; rc == HK_OK && i < sym.n; i++)
-        set_remove(&asym, sym.v[i]);
-    if (rc == HK_OK) rc = read_decls(t, "Functional", 1, &func, NULL, err);
-    if (rc == HK_OK) rc = read_decls(t, "NegationOf", 2, &neg, &pos, err);
-    /* read_decls adds pairs to two sets; re-read to keep them paired */
-    set_free(&neg);
-    set_free(&pos);
-    json_t *neg_pairs = json_array();
-    if (rc == HK_OK) {
-        hk_scan scan = HK_SCAN_INIT;
-        scan.predicate = "NegationOf";
-        scan.arity = 2;
-        hk_query *q = NULL;
-        hk_fact f;
-        hk_fact_init(&f);
-        rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-        for (size_t i = 0; rc == HK_OK && i < DECL_MAX; i++) {
-            bool has = false;
-            rc = hk_query_next(q, &f, &has, err);
-            if (rc != HK_OK || !has) break;
-            json_array_append_new(
-                neg_pairs, json_pack("[s,s]", f.st.args[0], f.st.args[1]));
-        }
-        hk_query_close(q);
-        hk_fact_release(&f);
-    }
-    /* naming convention NotP <-> P for predicates present in the KB.
-     * Lookups are binary searches over sorted copies: a KB may hold up
-     * to 100000 predicates, and nested scans took minutes. */
-    if (rc == HK_OK)
-        rc = hk_store_list_predicates(t, NULL, 100000, &preds, &n_preds, err);
-    const char **names = NULL;
-    json_t **declared = NULL;
-    size_t n_declared = json_array_size(neg_pairs);
-    if (rc == HK_OK && n_preds) {
-        names = malloc(n_preds * sizeof *names);
-        declared = malloc((n_declared ? n_declared : 1) * sizeof *declared);
-        if (!names || !declared) rc = HK_ERR_NOMEM;
-    }
-    if (rc == HK_OK && n_preds) {
-        for (size_t i = 0; i < n_preds; i++)
-            names[i] = preds[i].name;
-        qsort(names, n_preds, sizeof *names, cmp_name);
-        for (size_t i = 0; i < n_declared; i++)
-            declared[i] = json_array_get(neg_pairs, i);
-        qsort(declared, n_declared, sizeof *declared, cmp_pair);
-    }
-    for (size_t i = 0; rc == HK_OK && i < n_preds; i++) {
-        const char *nm = preds[i].name;
-        if (strncmp(nm, "Not", 3) != 0 || !nm[3]) continue;
-        const char *positive = nm + 3;
-        if (!bsearch(&positive, names, n_preds, sizeof *names, cmp_name))
-            continue;
-        json_t *pair = json_pack("[s,s]", nm, positive);
-        if (!pair) {
-            rc = HK_ERR_NOMEM;
-            break;
-        }
-        if (n_declared &&
-            bsearch(&pair, declared, n_declared, sizeof *declared, cmp_pair))
-            json_decref(pair); /* declared already */
-        else
-            json_array_append_new(neg_pairs, pair);
-    }
-    free(names);
-    free(declared);
-    double rules = (double)(asym.n + json_array_size(neg_pairs) + func.n);
-    double done = 0;
-    for (size_t i = 0; rc == HK_OK && i < asym.n; i++) {
-        rc = each_fact(t, asym.v[i], 2, limit, rule_asymmetric, &ctx, &fs, err);
-        mcp_progress(c, ++done, rules, "asymmetric predicates");
-    }
-    size_t x;
-    json_t *p;
-    json_array_foreach(neg_pairs, x, p)
-    {
-        if (rc != HK_OK) break;
-        ctx.other = json_string_value(json_array_get(p, 1));
-        rc = each_fact(t, json_string_value(json_array_get(p, 0)), 0, limit,
-                       rule_negation, &ctx, &fs, err);
-        mcp_progress(c, ++done, rules, "negations");
-    }
-    for (size_t i = 0; rc == HK_OK && i < func.n; i++) {
-        rc = each_fact(t, func.v[i], 0, limit, rule_functional, &ctx, &fs, err);
-        mcp_progress(c, ++done, rules, "functional predicates");
-    }
+    hk_err rc = mcp_read_begin(c, &t, err);
+    if (rc == HK_OK) rc = hk_svc_consistency(t, &req, &res, err);
     if (t) hk_txn_abort(t);
-    hk_name_counts_free(preds, n_preds);
-    hk_fact_release(&ctx.g);
-    json_t *decl = json_object();
-    json_t *ja = json_array(), *jf = json_array();
-    for (size_t i = 0; i < asym.n; i++)
-        json_array_append_new(ja, json_string(asym.v[i]));
-    for (size_t i = 0; i < func.n; i++)
-        json_array_append_new(jf, json_string(func.v[i]));
-    json_object_set_new(decl, "asymmetric", ja);
-    json_object_set_new(decl, "functional", jf);
-    json_object_set_new(decl, "negations", neg_pairs);
-    set_free(&asym);
-    set_free(&sym);
-    set_free(&func);
-    if (rc != HK_OK) {
-        json_decref(decl);
-        json_decref(fs.list);
-        return rc;
+    if (rc != HK_OK) return rc;
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < res.n_findings; i++) {
+        json_t *o = finding_json(&res.findings[i]);
+        if (!o || json_array_append_new(list, o) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
     }
-    *out = json_pack(
-        "{s:I, s:I, s:b, s:o, s:o}", "examined", (json_int_t)fs.examined,
-        "count", (json_int_t)json_array_size(fs.list), "truncated",
-        fs.truncated, "declarations", decl, "contradictions", fs.list);
+    json_t *decl = list ? declarations_json(&res) : NULL;
+    *out =
+        decl ? json_pack("{s:I, s:I, s:b, s:o, s:o}", "examined",
+                         (json_int_t)res.examined, "count",
+                         (json_int_t)res.n_findings, "truncated", res.truncated,
+                         "declarations", decl, "contradictions", list)
+             : NULL;
+    if (!decl) json_decref(list);
+    hk_rsn_check_res_free(&res);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
 /* ==== validate_facts ==== */
 
-typedef struct arity_cache {
-    char *pred[256];   /* predicate names */
-    int dominant[256]; /* arity of >= 90% of its facts, or -1 */
-    size_t n;          /* entries */
-} arity_cache;
-
-static int dominant_arity(hk_txn *t, arity_cache *ac, const char *pred)
-{
-    for (size_t i = 0; i < ac->n; i++)
-        if (strcmp(ac->pred[i], pred) == 0) return ac->dominant[i];
-    uint64_t counts[HK_MAX_ARGS + 1];
-    memset(counts, 0, sizeof counts);
-    int dom = -1;
-    if (hk_store_predicate_arities(t, pred, counts, NULL) == HK_OK) {
-        uint64_t total = 0, best = 0;
-        int arg = -1;
-        for (int a = 0; a <= HK_MAX_ARGS; a++) {
-            total += counts[a];
-            if (counts[a] > best) {
-                best = counts[a];
-                arg = a;
-            }
-        }
-        if (total > 0 && (double)best >= 0.9 * (double)total) dom = arg;
-    }
-    if (ac->n < 256) {
-        ac->pred[ac->n] = strdup(pred);
-        if (ac->pred[ac->n]) ac->dominant[ac->n++] = dom;
-    }
-    return dom;
-}
-
 hk_err mcp_t_validate_facts(mcp_call *c, json_t **out, hk_error *err)
 {
-    size_t limit = (size_t)mcp_arg_int(c, "limit", 1000);
+    hk_rsn_validate_req req = {(size_t)mcp_arg_int(c, "limit", 1000)};
+    hk_rsn_validate_res res;
+    memset(&res, 0, sizeof res);
     hk_txn *t = NULL;
-    hk_query *q = NULL;
-    hk_fact f;
-    hk_fact_init(&f);
-    arity_cache ac;
-    memset(&ac, 0, sizeof ac);
-    hk_buf b = HK_BUF_INIT;
-    json_t *issues = json_array();
-    size_t examined = 0;
-    hk_scan scan = HK_SCAN_INIT;
-    scan.newest_first = true;
-    hk_err rc = issues ? mcp_read_begin(c, &t, err) : HK_ERR_NOMEM;
-    if (rc == HK_OK) rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-    for (; rc == HK_OK && examined < limit; examined++) {
-        bool has = false;
-        rc = hk_query_next(q, &f, &has, err);
-        if (rc != HK_OK || !has) break;
-        if (json_array_size(issues) >= MAX_FINDINGS) break;
-        hk_error ve;
-        hk_error_clear(&ve);
-        rc = mcp_fact_statement(&f, &b);
-        if (rc != HK_OK) break;
-        char msg[700];
-        if (hk_statement_validate(&f.st, &ve) != HK_OK) {
-            snprintf(msg, sizeof msg, "invalid statement: %s", ve.message);
-            json_array_append_new(
-                issues, json_pack("{s:s, s:I, s:s, s:s}", "kind",
-                                  "invalid_syntax", "fact_id", (json_int_t)f.id,
-                                  "statement", b.data, "message", msg));
-            continue;
-        }
-        int dom = dominant_arity(t, &ac, f.st.predicate);
-        if (dom >= 0 && (uint32_t)dom != f.st.n_args) {
-            snprintf(msg, sizeof msg,
-                     "%s usually has %d argument%s but this fact has %u",
-                     f.st.predicate, dom, dom == 1 ? "" : "s", f.st.n_args);
-            json_array_append_new(
-                issues, json_pack("{s:s, s:I, s:s, s:s}", "kind",
-                                  "unusual_arity", "fact_id", (json_int_t)f.id,
-                                  "statement", b.data, "message", msg));
-        }
-    }
-    hk_query_close(q);
+    hk_err rc = mcp_read_begin(c, &t, err);
+    if (rc == HK_OK) rc = hk_svc_validate(t, &req, &res, err);
     if (t) hk_txn_abort(t);
-    hk_fact_release(&f);
-    hk_buf_free(&b);
-    for (size_t i = 0; i < ac.n; i++)
-        free(ac.pred[i]);
-    if (rc != HK_OK) {
-        json_decref(issues);
-        return rc;
+    if (rc != HK_OK) return rc;
+    json_t *issues = json_array();
+    for (size_t i = 0; issues && i < res.n_issues; i++) {
+        const hk_rsn_issue *is = &res.issues[i];
+        json_t *o = json_pack("{s:s, s:I, s:s, s:s}", "kind",
+                              hk_rsn_issue_kind_name(is->kind), "fact_id",
+                              (json_int_t)is->id, "statement", is->statement,
+                              "message", is->message);
+        if (!o || json_array_append_new(issues, o) != 0) {
+            json_decref(issues);
+            issues = NULL;
+        }
     }
-    *out =
-        json_pack("{s:I, s:I, s:o}", "examined", (json_int_t)examined, "count",
-                  (json_int_t)json_array_size(issues), "issues", issues);
+    *out = issues ? json_pack("{s:I, s:I, s:o}", "examined",
+                              (json_int_t)res.examined, "count",
+                              (json_int_t)res.n_issues, "issues", issues)
+                  : NULL;
+    hk_rsn_validate_res_free(&res);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
@@ -760,168 +344,37 @@ hk_err mcp_t_get_predicates_stats(mcp_call *c, json_t **out, hk_error *err)
 
 /* ==== analyze_duplicates ==== */
 
-typedef struct tok_ref {
-    uint64_t hash; /* token hash */
-    uint32_t idx;  /* fact index in the window */
-} tok_ref;
-
-static int cmp_tok_ref(const void *a, const void *b)
-{
-    const tok_ref *x = a, *y = b;
-    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-typedef struct dup_pair {
-    double score;  /* similarity */
-    uint32_t a, b; /* window indices */
-} dup_pair;
-
-static int cmp_pair_desc(const void *a, const void *b)
-{
-    const dup_pair *x = a, *y = b;
-    if (x->score != y->score) return x->score < y->score ? 1 : -1;
-    if (x->a != y->a) return x->a < y->a ? -1 : 1;
-    return x->b < y->b ? -1 : x->b > y->b;
-}
-
 hk_err mcp_t_analyze_duplicates(mcp_call *c, json_t **out, hk_error *err)
 {
-    double threshold = mcp_arg_num(c, "threshold", 0.9);
-    size_t max_pairs = (size_t)mcp_arg_int(c, "max_pairs", 200);
+    hk_sim_dup_req req = {mcp_arg_num(c, "threshold", 0.9),
+                          (size_t)mcp_arg_int(c, "max_pairs", 200), on_progress,
+                          c};
+    hk_sim_dup_res res;
+    memset(&res, 0, sizeof res);
     hk_txn *t = NULL;
-    hk_query *q = NULL;
-    hk_fact f;
-    hk_fact_init(&f);
-    hk_buf b = HK_BUF_INIT;
-    mcp_profile *prof = calloc(DUP_WINDOW, sizeof *prof);
-    hk_fact_id *ids = calloc(DUP_WINDOW, sizeof *ids);
-    uint32_t *seen = calloc(DUP_WINDOW, sizeof *seen);
-    tok_ref *refs = NULL;
-    size_t n_refs = 0, cap_refs = 0, n = 0;
-    dup_pair *pairs = NULL;
-    size_t n_pairs = 0, cap_pairs = 0;
-    json_t *arr = NULL;
-    hk_scan scan = HK_SCAN_INIT;
-    scan.newest_first = true;
-    hk_err rc = prof && ids && seen ? mcp_read_begin(c, &t, err) : HK_ERR_NOMEM;
-    if (rc == HK_OK) rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-    while (rc == HK_OK && n < DUP_WINDOW) {
-        bool has = false;
-        rc = hk_query_next(q, &f, &has, err);
-        if (rc != HK_OK || !has) break;
-        rc = mcp_fact_statement(&f, &b);
-        if (rc == HK_OK) rc = mcp_profile_build(b.data, b.len, &prof[n]);
-        if (rc != HK_OK) break;
-        ids[n] = f.id;
-        if (n % 5000 == 4999)
-            mcp_progress(c, (double)n + 1, 2.0 * DUP_WINDOW, "profiling facts");
-        for (size_t k = 0; k < prof[n].n_tokens; k++) {
-            if (n_refs == cap_refs) {
-                size_t nc = cap_refs ? cap_refs * 2 : 4096;
-                tok_ref *nr = realloc(refs, nc * sizeof *nr);
-                if (!nr) {
-                    rc = HK_ERR_NOMEM;
-                    break;
-                }
-                refs = nr;
-                cap_refs = nc;
-            }
-            refs[n_refs].hash = prof[n].tokens[k];
-            refs[n_refs++].idx = (uint32_t)n;
-        }
-        n++;
-    }
-    hk_query_close(q);
-    q = NULL;
-    if (rc == HK_OK && n_refs) qsort(refs, n_refs, sizeof *refs, cmp_tok_ref);
-    size_t comparisons = 0;
-    for (uint32_t i = 0; rc == HK_OK && i < n; i++) {
-        if (i % 5000 == 4999)
-            mcp_progress(c, (double)DUP_WINDOW + i + 1, 2.0 * DUP_WINDOW,
-                         "comparing facts");
-        for (size_t k = 0; k < prof[i].n_tokens; k++) {
-            /* find the run of this token */
-            size_t lo = 0, hi = n_refs;
-            uint64_t h = prof[i].tokens[k];
-            while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                if (refs[mid].hash < h)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            size_t end = lo;
-            while (end < n_refs && refs[end].hash == h)
-                end++;
-            if (end - lo > DUP_MAX_DF) continue;
-            for (size_t r = lo; r < end; r++) {
-                uint32_t j = refs[r].idx;
-                if (j <= i || seen[j] == i + 1) continue;
-                seen[j] = i + 1;
-                if (++comparisons > DUP_MAX_COMPARISONS) break;
-                double s = mcp_similarity(&prof[i], &prof[j]);
-                if (s + 1e-12 < threshold) continue;
-                if (n_pairs == cap_pairs) {
-                    size_t nc = cap_pairs ? cap_pairs * 2 : 256;
-                    dup_pair *np = realloc(pairs, nc * sizeof *np);
-                    if (!np) {
-                        rc = HK_ERR_NOMEM;
-                        break;
-                    }
-                    pairs = np;
-                    cap_pairs = nc;
-                }
-                pairs[n_pairs].score = s;
-                pairs[n_pairs].a = i;
-                pairs[n_pairs++].b = j;
-            }
-            if (rc != HK_OK) break;
-        }
-    }
-    if (rc == HK_OK) {
-        if (n_pairs) qsort(pairs, n_pairs, sizeof *pairs, cmp_pair_desc);
-        arr = json_array();
-        hk_fact g;
-        hk_fact_init(&g);
-        for (size_t i = 0; arr && rc == HK_OK && i < n_pairs && i < max_pairs;
-             i++) {
-            json_t *ja = NULL, *jb = NULL;
-            if (hk_store_get(t, ids[pairs[i].a], &f, err) == HK_OK)
-                ja = hk_svc_fact_jansson(&f);
-            if (hk_store_get(t, ids[pairs[i].b], &g, err) == HK_OK)
-                jb = hk_svc_fact_jansson(&g);
-            if (ja && jb)
-                json_array_append_new(
-                    arr, json_pack("{s:f, s:o, s:o}", "score",
-                                   round(pairs[i].score * 1e4) / 1e4, "a", ja,
-                                   "b", jb));
-            else {
-                json_decref(ja);
-                json_decref(jb);
-            }
-        }
-        hk_fact_release(&g);
-    }
+    hk_err rc = mcp_read_begin(c, &t, err);
+    if (rc == HK_OK) rc = hk_svc_duplicates(t, &req, &res, err);
     if (t) hk_txn_abort(t);
-    for (size_t i = 0; prof && i < n; i++)
-        mcp_profile_release(&prof[i]);
-    free(prof);
-    free(ids);
-    free(seen);
-    free(refs);
-    free(pairs);
-    hk_fact_release(&f);
-    hk_buf_free(&b);
-    if (rc != HK_OK || !arr) {
-        json_decref(arr);
-        return rc != HK_OK ? rc : HK_ERR_NOMEM;
+    if (rc != HK_OK) return rc;
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < res.n_pairs; i++) {
+        json_t *o = json_pack("{s:f, s:o, s:o}", "score", res.pairs[i].score,
+                              "a", hk_svc_fact_jansson(&res.pairs[i].a), "b",
+                              hk_svc_fact_jansson(&res.pairs[i].b));
+        if (!o || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
     }
-    *out = json_pack("{s:s, s:f, s:I, s:I, s:o}", "method",
-                     "lexical: mean of word-set and character-trigram Jaccard "
-                     "similarity of canonical statements (camelCase split), "
-                     "newest 20000 facts, pairs sharing a word",
-                     "threshold", threshold, "examined", (json_int_t)n, "count",
-                     (json_int_t)json_array_size(arr), "pairs", arr);
+    *out = arr ? json_pack("{s:s, s:f, s:I, s:I, s:o}", "method",
+                           "lexical: mean of word-set and character-trigram "
+                           "Jaccard similarity of canonical statements "
+                           "(camelCase split), newest 20000 facts, pairs "
+                           "sharing a word",
+                           "threshold", req.threshold, "examined",
+                           (json_int_t)res.examined, "count",
+                           (json_int_t)res.n_pairs, "pairs", arr)
+               : NULL;
+    hk_sim_dup_res_free(&res);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }

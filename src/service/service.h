@@ -74,6 +74,67 @@ json_t *hk_svc_audit_entry_jansson(const hk_audit_entry *e);
 
 /* ==== Analysis and graph (legacy tool operations) ==== */
 
+/* The domain modules hold the logic and the typed request/result structs;
+ * these functions check a request's ranges (the bounds the legacy tools
+ * document) and run it. A request out of range is HK_ERR_INVALID with
+ * err->field naming the parameter; nothing is read then. Results are
+ * freed with the domain module's _free functions. */
+#include "graph/graph.h"
+#include "reason/reason.h"
+#include "similar/similar.h"
+
+#define HK_SVC_SIMILAR_MAX_LIMIT 1000     /* semantic_similarity: limit */
+#define HK_SVC_DUP_MAX_PAIRS 10000        /* analyze_duplicates: max_pairs */
+#define HK_SVC_CHECK_MAX_LIMIT 1000000    /* consistency_check: limit */
+#define HK_SVC_VALIDATE_MAX_LIMIT 1000000 /* validate_facts: limit */
+#define HK_SVC_ISOLATED_MAX_LIMIT 10000   /* find_isolated_facts: limit */
+#define HK_SVC_CHAIN_MAX_DEPTH 10         /* inference_chain: max_depth */
+#define HK_SVC_GRAPH_MAX_DEPTH 5          /* get_knowledge_graph: depth */
+#define HK_SVC_RENAME_MAX_COUNT 100000000 /* rename: limit, start_offset */
+#define HK_SVC_RENAME_SAMPLE 100          /* rename: changes in an answer */
+
+/* semantic_similarity: facts lexically similar to a text. */
+hk_err hk_svc_similar(hk_txn *t, const hk_sim_query_req *req,
+                      hk_sim_query_res *res, hk_error *err);
+/* analyze_duplicates: near-duplicate pairs among the newest facts. */
+hk_err hk_svc_duplicates(hk_txn *t, const hk_sim_dup_req *req,
+                         hk_sim_dup_res *res, hk_error *err);
+/* consistency_check: contradictions under the declared rules. */
+hk_err hk_svc_consistency(hk_txn *t, const hk_rsn_check_req *req,
+                          hk_rsn_check_res *res, hk_error *err);
+/* validate_facts: invalid or unusual newest facts. */
+hk_err hk_svc_validate(hk_txn *t, const hk_rsn_validate_req *req,
+                       hk_rsn_validate_res *res, hk_error *err);
+/* find_isolated_facts: facts whose entities occur nowhere else. */
+hk_err hk_svc_isolated(hk_txn *t, const hk_graph_isolated_req *req,
+                       hk_graph_isolated_res *res, hk_error *err);
+/* inference_chain: facts linked through shared entities from a start. */
+hk_err hk_svc_chain(hk_txn *t, const hk_graph_chain_req *req,
+                    hk_graph_chain_res *res, hk_error *err);
+/* get_knowledge_graph: the subgraph around an entity. */
+hk_err hk_svc_subgraph(hk_txn *t, const hk_graph_walk_req *req,
+                       hk_graph_walk_res *res, hk_error *err);
+
+/* bulk_translate_predicates, a write in steps:
+ *   hk_svc_rename_prepare  decode/validate (no transaction);
+ *   hk_svc_rename_dry_run  plans on any transaction (dry run), or
+ *   hk_svc_rename_apply    plans and renames inside a write transaction
+ *                          (arg = the plan; an hk_svc_apply_fn);
+ *   hk_svc_rename_describe the changes as statements, on a transaction
+ *                          that sees the result (a new read after apply).
+ * The plan borrows req's strings until hk_graph_rename_free. */
+hk_err hk_svc_rename_prepare(const hk_graph_rename_req *req,
+                             hk_graph_rename_plan *plan, hk_error *err);
+hk_err hk_svc_rename_dry_run(hk_txn *t, hk_graph_rename_plan *plan,
+                             hk_error *err);
+hk_err hk_svc_rename_apply(hk_txn *t, void *plan, hk_error *err);
+/* The first `max` planned changes (describable ones; see
+ * hk_graph_rename_describe). Caller frees with
+ * hk_graph_rename_changes_free. */
+hk_err hk_svc_rename_describe(hk_txn *t, const hk_graph_rename_plan *plan,
+                              size_t max, hk_graph_rename_change **out,
+                              size_t *n, hk_error *err);
+
 /* ==== Project hub ==== */
 
 #endif /* HK_SERVICE_H */

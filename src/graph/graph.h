@@ -1,0 +1,213 @@
+/*
+ * graph.h — the KB seen as a graph whose vertices are entities: the
+ * breadth-first neighbourhood of an entity (get_knowledge_graph), chains of
+ * facts linked through shared entities (inference_chain), facts whose
+ * entities occur nowhere else (find_isolated_facts), and the bulk rename
+ * of predicates (bulk_translate_predicates).
+ *
+ * A binary fact P(a, b) is an edge a -> b labelled P. A fact with another
+ * number of arguments becomes a fact vertex "fact:<id>" labelled P, with
+ * one edge to each argument labelled P[i]: so n-ary facts connect their
+ * arguments through the fact vertex.
+ *
+ * Every walk has hard caps (facts read per entity, facts or edges in
+ * total) so that a hub entity with millions of facts cannot blow up a
+ * call; a capped result says so (truncated).
+ *
+ * ==== Ownership ====
+ * Result structs own everything in them; release them with their _free
+ * function (safe on a zeroed or already freed result). Requests are
+ * borrowed for the call; a rename plan borrows its request's strings
+ * until it is freed.
+ *
+ * ==== Threads ====
+ * The functions read (and the rename apply step writes) through the
+ * hk_txn they are given and are as thread-safe as that transaction (one
+ * transaction per thread). They use only the public store API
+ * (include/hakgal.h).
+ */
+#ifndef HK_GRAPH_H
+#define HK_GRAPH_H
+
+#include "hakgal.h"
+
+/* ==== Neighbourhood ==== */
+
+#define HK_GRAPH_PER_ENTITY 200 /* facts read per entity */
+#define HK_GRAPH_MAX_EDGES 2000 /* edges in a subgraph */
+
+typedef enum hk_graph_node_kind {
+    HK_GRAPH_ENTITY = 0, /* an argument value */
+    HK_GRAPH_FACT = 1    /* an n-ary fact (not binary) */
+} hk_graph_node_kind;
+
+typedef struct hk_graph_node {
+    char *id;                /* entity text, or "fact:<id>" (owned) */
+    hk_graph_node_kind kind; /* entity or fact vertex */
+    char *label;             /* fact vertices: the predicate; else NULL */
+} hk_graph_node;
+
+typedef struct hk_graph_edge {
+    size_t from;        /* index into nodes */
+    size_t to;          /* index into nodes */
+    char *label;        /* predicate, or "P[i]" from a fact vertex (owned) */
+    hk_fact_id fact_id; /* the fact the edge stands for */
+} hk_graph_edge;
+
+typedef struct hk_graph_walk_req {
+    const char *entity; /* centre entity (NUL-terminated) */
+    unsigned depth;     /* hops from the centre (>= 1) */
+} hk_graph_walk_req;
+
+typedef struct hk_graph_walk_res {
+    hk_graph_node *nodes; /* centre first, then in discovery order */
+    size_t n_nodes;       /* entries in nodes */
+    hk_graph_edge *edges; /* in discovery order */
+    size_t n_edges;       /* entries in edges (<= HK_GRAPH_MAX_EDGES) */
+    bool truncated;       /* HK_GRAPH_MAX_EDGES was reached */
+} hk_graph_walk_res;
+
+/* Breadth-first walk: level d reads up to HK_GRAPH_PER_ENTITY facts of
+ * each entity first reached at level d - 1, and stops at req->depth or
+ * when HK_GRAPH_MAX_EDGES edges are drawn. Caller frees res with
+ * hk_graph_walk_res_free. */
+hk_err hk_graph_walk(hk_txn *t, const hk_graph_walk_req *req,
+                     hk_graph_walk_res *res, hk_error *err);
+void hk_graph_walk_res_free(hk_graph_walk_res *res);
+/* Appends the subgraph as Graphviz text: `digraph hakgal {` and one
+ * `"from" -> "to" [label="P"];` line per edge. */
+hk_err hk_graph_write_dot(const hk_graph_walk_res *res, hk_buf *out);
+
+/* ==== Chains of linked facts ==== */
+
+#define HK_GRAPH_CHAIN_PER_ENTITY 25 /* facts read per entity */
+#define HK_GRAPH_CHAIN_MAX_FACTS 500 /* facts in a chain, start included */
+
+typedef struct hk_graph_chain_req {
+    const hk_statement *start; /* the fact to start from */
+    unsigned max_depth;        /* levels after the start (>= 1) */
+} hk_graph_chain_req;
+
+typedef struct hk_graph_step {
+    unsigned depth; /* level: 1 = shares an argument with the start */
+    char *via;      /* the shared entity that reached it (owned) */
+    hk_fact fact;   /* the fact (owned) */
+} hk_graph_step;
+
+typedef struct hk_graph_chain_res {
+    hk_fact_id start_id;  /* the start fact's id */
+    hk_graph_step *steps; /* breadth-first order */
+    size_t n_steps;       /* entries in steps */
+    bool truncated;       /* HK_GRAPH_CHAIN_MAX_FACTS was reached */
+} hk_graph_chain_res;
+
+/* Breadth-first over facts: the facts at level d + 1 are those sharing an
+ * entity with a fact at level d, each entity expanded once. HK_ERR_NOT_FOUND
+ * (err->field "start") when the start fact is not in the KB. Caller frees
+ * res with hk_graph_chain_res_free. */
+hk_err hk_graph_chain(hk_txn *t, const hk_graph_chain_req *req,
+                      hk_graph_chain_res *res, hk_error *err);
+void hk_graph_chain_res_free(hk_graph_chain_res *res);
+
+/* ==== Isolated facts ==== */
+
+#define HK_GRAPH_ISOLATED_MAX_SCAN 100000 /* newest facts examined */
+
+typedef struct hk_graph_isolated_req {
+    size_t limit; /* facts returned at most (>= 1) */
+} hk_graph_isolated_req;
+
+typedef struct hk_graph_isolated_res {
+    size_t examined; /* facts examined, newest first */
+    hk_fact *facts;  /* isolated facts, newest first (owned) */
+    size_t n_facts;  /* entries in facts */
+} hk_graph_isolated_res;
+
+/* Facts none of whose arguments occurs in another fact. Caller frees res
+ * with hk_graph_isolated_res_free. */
+hk_err hk_graph_isolated(hk_txn *t, const hk_graph_isolated_req *req,
+                         hk_graph_isolated_res *res, hk_error *err);
+void hk_graph_isolated_res_free(hk_graph_isolated_res *res);
+
+/* ==== Bulk predicate rename ==== */
+
+#define HK_GRAPH_RENAME_MAX_MAP 64        /* mapping entries per call */
+#define HK_GRAPH_RENAME_MAX_PLAN 10000000 /* candidates per predicate */
+
+typedef enum hk_graph_sample {
+    HK_GRAPH_SAMPLE_HEAD = 0,      /* oldest first, predicate by predicate */
+    HK_GRAPH_SAMPLE_TAIL = 1,      /* newest first, last predicate first */
+    HK_GRAPH_SAMPLE_STRATIFIED = 2 /* round-robin over the predicates */
+} hk_graph_sample;
+
+typedef struct hk_graph_rename_pair {
+    const char *from; /* predicate to rename */
+    const char *to;   /* its new name */
+} hk_graph_rename_pair;
+
+typedef struct hk_graph_rename_req {
+    const hk_graph_rename_pair *map; /* n_map renames, in the caller's order */
+    size_t n_map;                    /* 1..HK_GRAPH_RENAME_MAX_MAP */
+    const char *const *only;         /* rename only these `from`s, or NULL */
+    size_t n_only;                   /* entries in only */
+    const char *const *exclude;      /* never rename these `from`s */
+    size_t n_exclude;                /* entries in exclude */
+    hk_graph_sample sample;          /* candidate order */
+    bool by_changes;                 /* limit counts changes, not facts */
+    size_t limit;                    /* examined facts or changes; 0 = all */
+    size_t offset;                   /* candidates skipped first */
+} hk_graph_rename_req;
+
+/* One planned rename. */
+typedef struct hk_graph_rename {
+    hk_fact_id id;     /* fact to rename */
+    hk_fact_id target; /* existing fact with the new content (merge), or 0 */
+    uint32_t map;      /* index into the plan's renames */
+} hk_graph_rename;
+
+/* A checked mapping and, once planned or applied, what it changes. */
+typedef struct hk_graph_rename_plan {
+    hk_graph_rename_req req;       /* the request (strings borrowed) */
+    hk_graph_rename_pair *renames; /* the mapping entries that apply */
+    size_t n_renames;              /* entries in renames */
+    hk_graph_rename *plan;         /* planned renames, candidate order */
+    size_t n_plan;                 /* entries in plan = facts changed */
+    size_t cap_plan;               /* allocated entries of plan */
+    size_t examined;               /* candidates looked at */
+    size_t merged;                 /* renames onto an existing fact */
+    bool applied;                  /* hk_graph_rename_apply succeeded */
+} hk_graph_rename_plan;
+
+/* A change described for people. */
+typedef struct hk_graph_rename_change {
+    size_t index;       /* position in the plan */
+    hk_fact_id fact_id; /* the renamed fact's id (before any merge) */
+    char *old_stmt;     /* statement before (owned) */
+    char *new_stmt;     /* statement after (owned) */
+    bool merge;         /* merged into an existing fact (else renamed) */
+} hk_graph_rename_change;
+
+/* Checks req without touching the KB: every `to` must be a valid
+ * predicate name; entries renaming a predicate to itself, not in only or
+ * in exclude are dropped; a `to` that is also renamed (swap or chain) is
+ * refused. On success the caller frees plan with hk_graph_rename_free. */
+hk_err hk_graph_rename_prepare(const hk_graph_rename_req *req,
+                               hk_graph_rename_plan *plan, hk_error *err);
+/* Fills plan->plan from the KB as t sees it (dry run; any txn). */
+hk_err hk_graph_rename_plan_run(hk_txn *t, hk_graph_rename_plan *plan,
+                                hk_error *err);
+/* Plans in write transaction t and renames (or merges and deletes) the
+ * planned facts. May run again in a new transaction after a failed one:
+ * it plans afresh. */
+hk_err hk_graph_rename_apply(hk_txn *t, hk_graph_rename_plan *plan,
+                             hk_error *err);
+/* Describes the plan's entries [0, max) as t sees them (after apply: the
+ * renamed or merged-into facts); entries whose fact is gone are left out.
+ * Caller frees *out with hk_graph_rename_changes_free. */
+hk_err hk_graph_rename_describe(hk_txn *t, const hk_graph_rename_plan *plan,
+                                size_t max, hk_graph_rename_change **out,
+                                size_t *n, hk_error *err);
+void hk_graph_rename_changes_free(hk_graph_rename_change *v, size_t n);
+void hk_graph_rename_free(hk_graph_rename_plan *plan);
+
+#endif /* HK_GRAPH_H */
