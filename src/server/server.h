@@ -93,6 +93,11 @@ hk_store *hk_server_store(hk_server *srv);
 /* True once SIGTERM/SIGINT was received: long-lived streams should end. */
 bool hk_server_stopping(const hk_server *srv);
 
+/* ==== Command ==== */
+
+/* `hakgal serve` (serve.c); returns an HK_EXIT_* code (service.h). */
+int hk_cmd_serve(int argc, char **argv);
+
 /* ==== Auth ==== */
 
 typedef enum hk_role {

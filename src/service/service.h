@@ -76,4 +76,22 @@ json_t *hk_svc_audit_entry_jansson(const hk_audit_entry *e);
 
 /* ==== Project hub ==== */
 
+/* ==== Process exit codes ==== */
+
+/* The exit status of every hakgal command, whichever module provides it
+ * (src/cli, `serve` in src/server, `mcp` in src/mcp); documented in
+ * `hakgal help` and README.md. */
+enum {
+    HK_EXIT_OK = 0,        /* success */
+    HK_EXIT_USAGE = 1,     /* unknown command/option, missing argument */
+    HK_EXIT_INVALID = 2,   /* invalid input: statement, JSON, value */
+    HK_EXIT_NOT_FOUND = 3, /* no such fact, file, KB or backup */
+    HK_EXIT_CONFLICT = 4,  /* already exists, or the KB/dir is in use */
+    HK_EXIT_IO = 5,        /* I/O or store error */
+    HK_EXIT_AUDIT = 6      /* audit verification failed */
+};
+
+/* Maps a library error to the exit code above (HK_OK -> HK_EXIT_OK). */
+int hk_exit_code(hk_err rc);
+
 #endif /* HK_SERVICE_H */
