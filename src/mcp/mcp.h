@@ -145,9 +145,9 @@ size_t hk_mcp_tool_count(const hk_mcp_server *s);
  * into name. Compares SHA-256 hashes in constant time over all tokens. */
 bool hk_mcp_token_check(const hk_mcp_server *s, const char *secret,
                         char name[64]);
-/* Parses a token file line set (`name role sha256hex`, # comments; roles
- * write and admin give write tokens, read is skipped) into out (at most
- * max). */
+/* Reads a token file with the shared parser (hk_svc_tokens_load: any bad
+ * line fails with its line number) and keeps the write tokens (roles write
+ * and admin; read tokens are skipped) in out (at most max). */
 hk_err hk_mcp_tokens_load(const char *path, hk_mcp_token *out, size_t max,
                           size_t *n, hk_error *err);
 bool hk_mcp_writes_enabled(const hk_mcp_server *s);

@@ -43,6 +43,7 @@
 #include <h2o.h>
 
 #include "hakgal.h"
+#include "service/service.h"
 
 typedef struct hk_server hk_server;
 typedef struct hk_loop hk_loop; /* one per loop (worker) thread */
@@ -100,12 +101,8 @@ int hk_cmd_serve(int argc, char **argv);
 
 /* ==== Auth ==== */
 
-typedef enum hk_role {
-    HK_ROLE_NONE = 0,  /* anonymous */
-    HK_ROLE_READ = 1,  /* may read */
-    HK_ROLE_WRITE = 2, /* may read and write facts */
-    HK_ROLE_ADMIN = 3  /* may do everything (backup, ...) */
-} hk_role;
+/* Roles (hk_role, HK_ROLE_*) and tokens are the service layer's
+ * (service.h, section "Access tokens"). */
 
 typedef struct hk_principal {
     char name[64];      /* token name; "anonymous" without a token */

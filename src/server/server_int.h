@@ -129,21 +129,13 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *out);
 
 /* ==== Auth ==== */
 
-typedef struct hk_token {
-    char name[64];    /* token name = audit actor */
-    hk_role role;     /* granted role */
-    uint8_t hash[32]; /* SHA-256 of the token */
-} hk_token;
-
-#define HK_MAX_TOKENS 256
+/* hk_token, HK_MAX_TOKENS, hk_role_name and hk_role_parse: service.h. */
 
 /* Loads the token file (if any) and HAKGAL_TOKEN_<NAME> variables. */
 hk_err hk_auth_load(hk_server *srv, hk_error *err);
-const char *hk_role_name(hk_role r);
 /* `hakgal serve --new-token NAME ROLE`: prints a token-file line for a new
  * random token on stdout and the token on stderr; returns the exit code. */
 int hk_auth_new_token(const char *name, const char *role);
-hk_err hk_role_parse(const char *s, hk_role *out);
 
 /* ==== Writer ==== */
 
