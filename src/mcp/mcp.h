@@ -100,7 +100,9 @@ typedef struct hk_mcp_env {
                                       name in hub_path / path / report_path */
     size_t n_allow_dirs;           /* 0: such paths are refused */
     const char *backup_dir;        /* where backup_kb writes; NULL = none */
-    bool fixtures;                 /* register conformance-suite fixtures */
+    bool fixtures;                 /* register conformance-suite fixtures
+                                      (hakgal-conformance only: other
+                                      builds refuse it) */
     unsigned list_page_size;       /* items per list page; 0 = 100 */
     const char *transport;         /* "stdio" or "http" (status output) */
 } hk_mcp_env;

@@ -93,6 +93,11 @@ hk_err hk_mcp_server_new(const hk_mcp_env *env, hk_mcp_server **out,
     *out = NULL;
     if (!env || !env->store)
         return hk_error_set(err, HK_ERR_INVALID, "mcp: no store given");
+    if (env->fixtures && mcp_n_fixture_tools == 0)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "mcp: this build has no MCP conformance fixtures "
+                            "(they are built only into hakgal-conformance, "
+                            "for the tests)");
     if (env->n_tokens > HK_MCP_MAX_TOKENS)
         return hk_error_set(err, HK_ERR_LIMIT, "mcp: more than %d tokens",
                             HK_MCP_MAX_TOKENS);
@@ -378,9 +383,7 @@ void hk_mcp_session_cancel(hk_mcp_session *sess, json_int_t id)
     pthread_mutex_unlock(&sess->lock);
 }
 
-/* Called by the dispatcher for a response message; false when nobody
- * waits for that id. Takes a reference to msg when it is used. */
-bool mcp_session_deliver(hk_mcp_session *sess, json_t *msg);
+/* mcp_int.h */
 bool mcp_session_deliver(hk_mcp_session *sess, json_t *msg)
 {
     json_t *idj = json_object_get(msg, "id");

@@ -1,13 +1,14 @@
 /*
  * test_mcp_core.c — unit tests of the transport-independent pieces of the
- * MCP server: the JSON Schema subset that validates tool arguments, the
- * lexical similarity behind semantic_similarity / analyze_duplicates, the
- * write-token file and constant-time token check, and the allowed-directory
- * check for client paths.
+ * MCP server library (libhakgal_mcp), through its headers: the JSON Schema
+ * subset that validates tool arguments, the write-token file and
+ * constant-time token check, the allowed-directory check for client paths,
+ * server->client request bookkeeping of sessions, and the refusal of
+ * conformance fixtures by a build without them.
  *
- * The MCP sources belong to the hakgal executable, not to libhakgal, so the
- * files under test are compiled into this test directly; the tool tables
- * they reference are empty here.
+ * Linked against libhakgal_mcp with the empty fixture table
+ * (mcp_fixtures_none.c), as the production binary is. The lexical
+ * similarity has its own module and tests (src/similar).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,14 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../src/mcp/mcp_schema.c"
-#include "../../src/mcp/mcp_similar.c"
-#include "../../src/mcp/mcp_server.c"
-
-const mcp_tool_def mcp_kb_tools[1];
-const size_t mcp_n_kb_tools = 0;
-const mcp_tool_def mcp_fixture_tools[1];
-const size_t mcp_n_fixture_tools = 0;
+#include "mcp/mcp_int.h"
 
 static bool valid(const char *schema, const char *value, char *why)
 {
@@ -94,42 +88,6 @@ static void test_schema(void **state)
     /* unknown keywords are annotations */
     assert_true(valid(
         "{\"type\":\"object\",\"allOf\":[{\"required\":[\"z\"]}]}", "{}", why));
-}
-
-static double sim(const char *a, const char *b)
-{
-    mcp_profile pa, pb;
-    assert_int_equal(mcp_profile_build(a, strlen(a), &pa), HK_OK);
-    assert_int_equal(mcp_profile_build(b, strlen(b), &pb), HK_OK);
-    double s = mcp_similarity(&pa, &pb);
-    mcp_profile_release(&pa);
-    mcp_profile_release(&pb);
-    return s;
-}
-
-static void test_similarity(void **state)
-{
-    (void)state;
-    assert_true(sim("HasPart(Computer, CPU)", "HasPart(Computer, CPU)") == 1.0);
-    /* camelCase splitting: the same words in another spelling */
-    assert_true(sim("HasPart(Computer, CPU)", "has part computer cpu") == 1.0);
-    double near = sim("HasPart(Computer, CPU)", "HasPart(Computers, CPU)");
-    double far = sim("HasPart(Computer, CPU)", "IsA(Dog, Animal)");
-    assert_true(near > 0.6 && near < 1.0);
-    assert_true(far < 0.2);
-    assert_true(sim("A(b)", "A(b)") == sim("A(b)", "A(b)"));
-    assert_true(fabs(sim("IsA(Dog, Animal)", "IsA(Cat, Animal)") -
-                     sim("IsA(Cat, Animal)", "IsA(Dog, Animal)")) < 1e-12);
-    assert_true(sim("", "") == 1.0);
-    /* very long input keeps the first 512 tokens and does not fail */
-    hk_buf b = HK_BUF_INIT;
-    for (int i = 0; i < 3000; i++)
-        hk_buf_appendf(&b, "w%d ", i);
-    mcp_profile p;
-    assert_int_equal(mcp_profile_build(b.data, b.len, &p), HK_OK);
-    assert_true(p.n_tokens <= 512);
-    mcp_profile_release(&p);
-    hk_buf_free(&b);
 }
 
 static const char *tmpdir(void)
@@ -254,6 +212,17 @@ static void test_tokens_and_paths(void **state)
                      HK_ERR_INVALID);
     assert_non_null(strstr(e.message, "--allow-dir"));
     hk_mcp_server_free(s);
+
+    /* this build has no conformance fixtures and says so */
+    env.fixtures = true;
+    s = NULL;
+    assert_int_equal(hk_mcp_server_new(&env, &s, &e), HK_ERR_INVALID);
+    assert_null(s);
+    assert_non_null(strstr(e.message, "no MCP conformance fixtures"));
+    env.fixtures = false;
+    assert_int_equal(hk_mcp_server_new(&env, &s, &e), HK_OK);
+    assert_int_equal(hk_mcp_tool_count(s), mcp_n_kb_tools);
+    hk_mcp_server_free(s);
     hk_store_close(st);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -298,7 +267,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema),
-        cmocka_unit_test(test_similarity),
         cmocka_unit_test(test_tokens_and_paths),
         cmocka_unit_test(test_sessions),
     };
