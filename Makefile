@@ -3,8 +3,10 @@ MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan test test-fast run bench clean format check-format
+.PHONY: all deps build build-asan test test-fast fuzz run bench clean format check-format
 
 all: build
 
@@ -33,6 +35,16 @@ test-fast: build
 	@bash scripts/test-setup.sh
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The fuzz targets as libFuzzer binaries (clang, ASan + UBSan), each run
+# over its corpus and fuzzed for FUZZ_SECONDS (tests/fuzz/README.md).
+fuzz:
+	@bash scripts/deps.sh fuzz
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_BUILD_TYPE=Debug -DHK_SANITIZE=ON \
+	  -DHK_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz-targets
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -R '^fuzz/'
+
 run: build
 	@bash scripts/run.sh
 
@@ -46,4 +58,4 @@ check-format:
 	@bash scripts/check-format.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building and testing hakgal need.
 # Idempotent and quick when everything is present (one dpkg query).
+# `deps.sh fuzz` adds what `make fuzz` needs (clang and its libFuzzer
+# runtime); make test builds the fuzz targets with gcc and needs neither.
 set -euo pipefail
 
 PACKAGES=(
@@ -17,6 +19,9 @@ PACKAGES=(
   prometheus                    # promtool for /metrics checks
   openssl                       # test certificates for the TLS test
 )
+if [ "${1:-}" = "fuzz" ]; then
+  PACKAGES+=(clang libclang-rt-14-dev) # libFuzzer (-fsanitize=fuzzer)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,7 +1,7 @@
 /*
  * cli_util.c — shared plumbing of the CLI commands: option parsing with
- * the global options, error messages that say what, where and why, exit
- * codes, opening the KB and resolving "id or statement" arguments.
+ * the global options, error messages that say what, where and why,
+ * opening the KB and resolving "id or statement" arguments.
  * Single-threaded (a CLI process runs one command).
  */
 #include "cli/cli.h"
@@ -13,24 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-int hk_exit_code(hk_err rc)
-{
-    switch (rc) {
-    case HK_OK:
-        return HK_EXIT_OK;
-    case HK_ERR_INVALID:
-    case HK_ERR_LIMIT:
-        return HK_EXIT_INVALID;
-    case HK_ERR_NOT_FOUND:
-        return HK_EXIT_NOT_FOUND;
-    case HK_ERR_EXISTS:
-    case HK_ERR_BUSY:
-        return HK_EXIT_CONFLICT;
-    default:
-        return HK_EXIT_IO;
-    }
-}
 
 void cli_init(cli_ctx *c, const char *cmd, const char *usage)
 {

@@ -20,20 +20,10 @@
 #define HK_CLI_COMMANDS_H
 
 #include "hakgal.h"
+#include "service/service.h"
 
-/* Process exit codes, documented in `hakgal help` and README.md. */
-enum {
-    HK_EXIT_OK = 0,        /* success */
-    HK_EXIT_USAGE = 1,     /* unknown command/option, missing argument */
-    HK_EXIT_INVALID = 2,   /* invalid input: statement, JSON, value */
-    HK_EXIT_NOT_FOUND = 3, /* no such fact, file, KB or backup */
-    HK_EXIT_CONFLICT = 4,  /* already exists, or the KB/dir is in use */
-    HK_EXIT_IO = 5,        /* I/O or store error */
-    HK_EXIT_AUDIT = 6      /* audit verification failed */
-};
-
-/* Maps a library error to the exit code above. */
-int hk_exit_code(hk_err rc);
+/* The exit codes (HK_EXIT_*) and hk_exit_code() are in service.h, where
+ * the commands of src/server and src/mcp reach them too. */
 
 typedef int (*hk_cmd_fn)(int argc, char **argv);
 

@@ -100,7 +100,9 @@ typedef struct hk_mcp_env {
                                       name in hub_path / path / report_path */
     size_t n_allow_dirs;           /* 0: such paths are refused */
     const char *backup_dir;        /* where backup_kb writes; NULL = none */
-    bool fixtures;                 /* register conformance-suite fixtures */
+    bool fixtures;                 /* register conformance-suite fixtures
+                                      (hakgal-conformance only: other
+                                      builds refuse it) */
     unsigned list_page_size;       /* items per list page; 0 = 100 */
     const char *transport;         /* "stdio" or "http" (status output) */
 } hk_mcp_env;
@@ -145,9 +147,9 @@ size_t hk_mcp_tool_count(const hk_mcp_server *s);
  * into name. Compares SHA-256 hashes in constant time over all tokens. */
 bool hk_mcp_token_check(const hk_mcp_server *s, const char *secret,
                         char name[64]);
-/* Parses a token file line set (`name role sha256hex`, # comments; roles
- * write and admin give write tokens, read is skipped) into out (at most
- * max). */
+/* Reads a token file with the shared parser (hk_svc_tokens_load: any bad
+ * line fails with its line number) and keeps the write tokens (roles write
+ * and admin; read tokens are skipped) in out (at most max). */
 hk_err hk_mcp_tokens_load(const char *path, hk_mcp_token *out, size_t max,
                           size_t *n, hk_error *err);
 bool hk_mcp_writes_enabled(const hk_mcp_server *s);

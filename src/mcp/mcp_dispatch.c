@@ -29,8 +29,6 @@
 
 #include "mcp/mcp_int.h"
 
-bool mcp_session_deliver(hk_mcp_session *sess, json_t *msg); /* server.c */
-
 #define META_VERSION "io.modelcontextprotocol/protocolVersion"
 #define META_CAPS "io.modelcontextprotocol/clientCapabilities"
 #define META_LOGLEVEL "io.modelcontextprotocol/logLevel"

@@ -58,7 +58,10 @@ typedef struct mcp_tool {
 
 extern const mcp_tool_def mcp_kb_tools[]; /* the 30 KB tools */
 extern const size_t mcp_n_kb_tools;
-extern const mcp_tool_def mcp_fixture_tools[]; /* conformance fixtures */
+/* The conformance fixtures: defined by mcp_fixtures.c in the test build
+ * (hakgal-conformance, fuzz_mcp), by mcp_fixtures_none.c (no rows) in the
+ * product; the executable links one of them. */
+extern const mcp_tool_def mcp_fixture_tools[];
 extern const size_t mcp_n_fixture_tools;
 
 /* ==== Server and sessions ==== */
@@ -96,6 +99,11 @@ struct hk_mcp_session {
     char *subs[MCP_MAX_SUBS];             /* subscribed resource uris */
     bool aborted;                         /* shutdown: waits fail at once */
 };
+
+/* Called by the dispatcher for a response message from the client; false
+ * when nobody waits for that id (mcp_server.c). Takes a reference to msg
+ * when it is used. */
+bool mcp_session_deliver(hk_mcp_session *sess, json_t *msg);
 
 /* Logging levels of RFC 5424 as MCP names them, lowest first. */
 int mcp_log_level_parse(const char *name); /* -1 when unknown */

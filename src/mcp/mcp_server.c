@@ -24,6 +24,7 @@
 
 #include <openssl/crypto.h>
 
+#include "core/mem.h"
 #include "mcp/mcp_int.h"
 
 const char *const hk_mcp_versions[] = {HK_MCP_VERSION_STATELESS,
@@ -92,6 +93,11 @@ hk_err hk_mcp_server_new(const hk_mcp_env *env, hk_mcp_server **out,
     *out = NULL;
     if (!env || !env->store)
         return hk_error_set(err, HK_ERR_INVALID, "mcp: no store given");
+    if (env->fixtures && mcp_n_fixture_tools == 0)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "mcp: this build has no MCP conformance fixtures "
+                            "(they are built only into hakgal-conformance, "
+                            "for the tests)");
     if (env->n_tokens > HK_MCP_MAX_TOKENS)
         return hk_error_set(err, HK_ERR_LIMIT, "mcp: more than %d tokens",
                             HK_MCP_MAX_TOKENS);
@@ -199,62 +205,32 @@ bool hk_mcp_token_check(const hk_mcp_server *s, const char *secret,
     return false;
 }
 
-static int hexdigit(int ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
 hk_err hk_mcp_tokens_load(const char *path, hk_mcp_token *out, size_t max,
                           size_t *n, hk_error *err)
 {
     *n = 0;
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return hk_error_set(err, HK_ERR_IO, "token file %s: %s", path,
-                            strerror(errno));
-    char line[1024];
+    size_t got = 0;
     hk_err rc = HK_OK;
-    for (uint64_t ln = 1; rc == HK_OK && fgets(line, sizeof line, fp); ln++) {
-        char name[128], role[32], hex[128];
-        char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '#' || *p == '\n' || *p == '\0') continue;
-        if (sscanf(p, "%127s %31s %127s", name, role, hex) != 3 ||
-            strlen(hex) != 64 || strlen(name) >= 64) {
-            rc = hk_error_set(err, HK_ERR_INVALID,
-                              "token file %s line %llu: "
-                              "expected `name role sha256hex`",
-                              path, (unsigned long long)ln);
-            break;
-        }
-        if (strcmp(role, "write") != 0 && strcmp(role, "admin") != 0) continue;
+    hk_token *all = hk_calloc(HK_MAX_TOKENS, sizeof *all);
+    if (!all) return hk_error_set(err, HK_ERR_NOMEM, "mcp: out of memory");
+    rc = hk_svc_tokens_load(path, all, HK_MAX_TOKENS, &got, err);
+    if (rc != HK_OK) goto done;
+    for (size_t i = 0; i < got; i++) {
+        if (all[i].role < HK_ROLE_WRITE) continue; /* read tokens: no writes */
         if (*n >= max) {
             rc = hk_error_set(err, HK_ERR_LIMIT,
-                              "token file %s: more than "
-                              "%zu write tokens",
-                              path, max);
-            break;
+                              "token file %s: more than %zu write tokens", path,
+                              max);
+            *n = 0;
+            goto done;
         }
-        hk_mcp_token *t = &out[*n];
-        memcpy(t->name, name, strlen(name) + 1); /* < 64, checked above */
-        for (int i = 0; i < 32; i++) {
-            int hi = hexdigit(hex[2 * i]), lo = hexdigit(hex[2 * i + 1]);
-            if (hi < 0 || lo < 0) {
-                rc = hk_error_set(err, HK_ERR_INVALID,
-                                  "token file %s line "
-                                  "%llu: bad hex digest",
-                                  path, (unsigned long long)ln);
-                break;
-            }
-            t->sha256[i] = (uint8_t)(hi << 4 | lo);
-        }
-        if (rc == HK_OK) (*n)++;
+        memcpy(out[*n].name, all[i].name, sizeof out[*n].name);
+        memcpy(out[*n].sha256, all[i].hash, sizeof out[*n].sha256);
+        (*n)++;
     }
-    fclose(fp);
+done:
+    memset(all, 0, HK_MAX_TOKENS * sizeof *all);
+    hk_free(all);
     return rc;
 }
 
@@ -407,9 +383,7 @@ void hk_mcp_session_cancel(hk_mcp_session *sess, json_int_t id)
     pthread_mutex_unlock(&sess->lock);
 }
 
-/* Called by the dispatcher for a response message; false when nobody
- * waits for that id. Takes a reference to msg when it is used. */
-bool mcp_session_deliver(hk_mcp_session *sess, json_t *msg);
+/* mcp_int.h */
 bool mcp_session_deliver(hk_mcp_session *sess, json_t *msg)
 {
     json_t *idj = json_object_get(msg, "id");

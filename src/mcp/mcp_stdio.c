@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "mcp/mcp.h"
+#include "service/service.h"
 
 /* ==== The process state ==== */
 
@@ -319,7 +320,7 @@ int hk_cmd_mcp(int argc, char **argv)
                                    HK_MCP_MAX_TOKENS - n_tokens, &got,
                                    &e) != HK_OK) {
                 fprintf(stderr, "hakgal mcp: %s\n", e.message);
-                return 2;
+                return hk_exit_code(e.code); /* as `hakgal serve` does */
             }
             n_tokens += got;
             break;

@@ -41,8 +41,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "cli/commands.h"
 #include "server/server_int.h"
+#include "service/service.h"
 
 void hk_loop_bind_thread(hk_loop *loop);
 

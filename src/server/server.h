@@ -43,6 +43,7 @@
 #include <h2o.h>
 
 #include "hakgal.h"
+#include "service/service.h"
 
 typedef struct hk_server hk_server;
 typedef struct hk_loop hk_loop; /* one per loop (worker) thread */
@@ -93,14 +94,15 @@ hk_store *hk_server_store(hk_server *srv);
 /* True once SIGTERM/SIGINT was received: long-lived streams should end. */
 bool hk_server_stopping(const hk_server *srv);
 
+/* ==== Command ==== */
+
+/* `hakgal serve` (serve.c); returns an HK_EXIT_* code (service.h). */
+int hk_cmd_serve(int argc, char **argv);
+
 /* ==== Auth ==== */
 
-typedef enum hk_role {
-    HK_ROLE_NONE = 0,  /* anonymous */
-    HK_ROLE_READ = 1,  /* may read */
-    HK_ROLE_WRITE = 2, /* may read and write facts */
-    HK_ROLE_ADMIN = 3  /* may do everything (backup, ...) */
-} hk_role;
+/* Roles (hk_role, HK_ROLE_*) and tokens are the service layer's
+ * (service.h, section "Access tokens"). */
 
 typedef struct hk_principal {
     char name[64];      /* token name; "anonymous" without a token */

@@ -2,10 +2,12 @@
  * server_auth.c — bearer tokens with roles, and the request policy.
  *
  * Tokens are kept hashed (SHA-256) at rest and in memory: a token file line
- * is `name role sha256hex`; the environment adds HAKGAL_TOKEN_<NAME>=
- * <role>:<sha256hex>. A presented token is hashed and compared against
- * every configured hash with CRYPTO_memcmp, always over the whole table, so
- * timing reveals neither which token nor how many bytes matched.
+ * is `name role sha256hex` (parsed by hk_svc_tokens_load, service.h, the
+ * same parser as `hakgal mcp --tokens`); the environment adds
+ * HAKGAL_TOKEN_<NAME>=<role>:<sha256hex>. A presented token is hashed and
+ * compared against every configured hash with CRYPTO_memcmp, always over the
+ * whole table, so timing reveals neither which token nor how many bytes
+ * matched.
  *
  * Policy (in the spirit of Redis's protected mode):
  *  - no tokens configured: every request is allowed and acts as
@@ -29,126 +31,22 @@
 
 extern char **environ;
 
-const char *hk_role_name(hk_role r)
+/* Adds a checked token; names must be unique across file and
+ * environment. */
+static hk_err add_token(hk_server *srv, const hk_token *t, const char *where,
+                        hk_error *err)
 {
-    switch (r) {
-    case HK_ROLE_READ:
-        return "read";
-    case HK_ROLE_WRITE:
-        return "write";
-    case HK_ROLE_ADMIN:
-        return "admin";
-    default:
-        return "none";
-    }
-}
-
-hk_err hk_role_parse(const char *s, hk_role *out)
-{
-    if (!strcmp(s, "read"))
-        *out = HK_ROLE_READ;
-    else if (!strcmp(s, "write"))
-        *out = HK_ROLE_WRITE;
-    else if (!strcmp(s, "admin"))
-        *out = HK_ROLE_ADMIN;
-    else
-        return HK_ERR_INVALID;
-    return HK_OK;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
-static bool parse_hash(const char *hex, uint8_t out[32])
-{
-    if (strlen(hex) != 64) return false;
-    for (int i = 0; i < 32; i++) {
-        int hi = hexval((unsigned char)hex[2 * i]);
-        int lo = hexval((unsigned char)hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) return false;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
-}
-
-static bool valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n >= 64) return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!isalnum(c) && c != '_' && c != '-' && c != '.' && c != '@')
-            return false;
-    }
-    return true;
-}
-
-static hk_err add_token(hk_server *srv, const char *name, const char *role,
-                        const char *hex, const char *where, hk_error *err)
-{
-    hk_token t;
-    memset(&t, 0, sizeof(t));
-    if (!valid_name(name))
-        return hk_error_set(err, HK_ERR_INVALID,
-                            "%s: token name '%s' must be 1-63 characters of "
-                            "letters, digits, _ - . @",
-                            where, name);
-    if (hk_role_parse(role, &t.role) != HK_OK)
-        return hk_error_set(err, HK_ERR_INVALID,
-                            "%s: role '%s' must be read, write or admin", where,
-                            role);
-    if (!parse_hash(hex, t.hash))
-        return hk_error_set(err, HK_ERR_INVALID,
-                            "%s: expected the token's SHA-256 as 64 hex "
-                            "digits (printf %%s TOKEN | sha256sum)",
-                            where);
     for (unsigned i = 0; i < srv->n_tokens; i++) {
-        if (!strcmp(srv->tokens[i].name, name))
+        if (!strcmp(srv->tokens[i].name, t->name))
             return hk_error_set(err, HK_ERR_EXISTS,
-                                "%s: token name '%s' given twice", where, name);
+                                "%s: token name '%s' given twice", where,
+                                t->name);
     }
     if (srv->n_tokens >= HK_MAX_TOKENS)
         return hk_error_set(err, HK_ERR_LIMIT, "%s: more than %d tokens", where,
                             HK_MAX_TOKENS);
-    snprintf(t.name, sizeof(t.name), "%s", name);
-    srv->tokens[srv->n_tokens++] = t;
+    srv->tokens[srv->n_tokens++] = *t;
     return HK_OK;
-}
-
-static hk_err load_file(hk_server *srv, const char *path, hk_error *err)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return hk_error_set(err, HK_ERR_IO, "token file %s: %s", path,
-                            strerror(errno));
-    char line[1024];
-    unsigned long lineno = 0;
-    hk_err rc = HK_OK;
-    while (fgets(line, sizeof(line), f)) {
-        lineno++;
-        char *save = NULL;
-        char *name = strtok_r(line, " \t\r\n", &save);
-        if (!name || name[0] == '#') continue;
-        char *role = strtok_r(NULL, " \t\r\n", &save);
-        char *hex = strtok_r(NULL, " \t\r\n", &save);
-        char *extra = strtok_r(NULL, " \t\r\n", &save);
-        char where[4200];
-        snprintf(where, sizeof(where), "token file %s:%lu", path, lineno);
-        if (!role || !hex || extra) {
-            rc = hk_error_set(err, HK_ERR_INVALID,
-                              "%s: expected `name role sha256hex`", where);
-            break;
-        }
-        rc = add_token(srv, name, role, hex, where, err);
-        if (rc != HK_OK) break;
-    }
-    fclose(f);
-    return rc;
 }
 
 hk_err hk_auth_load(hk_server *srv, hk_error *err)
@@ -159,8 +57,11 @@ hk_err hk_auth_load(hk_server *srv, hk_error *err)
     srv->n_tokens = 0;
     hk_err rc;
     if (srv->cfg.tokens_file[0]) {
-        rc = load_file(srv, srv->cfg.tokens_file, err);
+        size_t n = 0;
+        rc = hk_svc_tokens_load(srv->cfg.tokens_file, srv->tokens,
+                                HK_MAX_TOKENS, &n, err);
         if (rc != HK_OK) return rc;
+        srv->n_tokens = (unsigned)n;
     }
     static const char prefix[] = "HAKGAL_TOKEN_";
     for (char **e = environ; e && *e; e++) {
@@ -185,7 +86,9 @@ hk_err hk_auth_load(hk_server *srv, hk_error *err)
             return hk_error_set(err, HK_ERR_INVALID,
                                 "%s: expected <role>:<sha256hex>", where);
         *colon = '\0';
-        rc = add_token(srv, name, value, colon + 1, where, err);
+        hk_token t;
+        rc = hk_svc_token_parse(name, value, colon + 1, where, &t, err);
+        if (rc == HK_OK) rc = add_token(srv, &t, where, err);
         if (rc != HK_OK) return rc;
     }
     return HK_OK;
@@ -317,7 +220,7 @@ bool hk_server_origin_allowed(const hk_server *srv, h2o_req_t *req)
 int hk_auth_new_token(const char *name, const char *role)
 {
     hk_role r;
-    if (!valid_name(name)) {
+    if (!hk_svc_token_name_valid(name)) {
         fprintf(stderr,
                 "hakgal serve: token name '%s' must be 1-63 characters of "
                 "letters, digits, _ - . @\n",

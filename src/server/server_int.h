@@ -129,21 +129,13 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *out);
 
 /* ==== Auth ==== */
 
-typedef struct hk_token {
-    char name[64];    /* token name = audit actor */
-    hk_role role;     /* granted role */
-    uint8_t hash[32]; /* SHA-256 of the token */
-} hk_token;
-
-#define HK_MAX_TOKENS 256
+/* hk_token, HK_MAX_TOKENS, hk_role_name and hk_role_parse: service.h. */
 
 /* Loads the token file (if any) and HAKGAL_TOKEN_<NAME> variables. */
 hk_err hk_auth_load(hk_server *srv, hk_error *err);
-const char *hk_role_name(hk_role r);
 /* `hakgal serve --new-token NAME ROLE`: prints a token-file line for a new
  * random token on stdout and the token on stderr; returns the exit code. */
 int hk_auth_new_token(const char *name, const char *role);
-hk_err hk_role_parse(const char *s, hk_role *out);
 
 /* ==== Writer ==== */
 
@@ -264,16 +256,38 @@ typedef struct hk_route hk_route;
 /* A REST handler: path params already split. */
 typedef void (*hk_route_fn)(hk_server *srv, h2o_req_t *req, const char *param);
 
+/* One parameter of a route, for its OpenAPI description. */
+typedef struct hk_route_param {
+    const char *name; /* parameter name; NULL ends the list */
+    const char *in;   /* "query" or "path" */
+    const char *type; /* "string" or "integer" */
+    bool required;    /* must be present */
+    const char *desc; /* one line for the reader */
+} hk_route_param;
+
+#define HK_ROUTE_MAX_PARAMS 7
+
+/* A REST route and its OpenAPI operation: one row of server_api.c, read
+ * by the router and by the OpenAPI generator. */
 struct hk_route {
-    const char *method;  /* "GET", ... */
-    const char *pattern; /* "/v2/facts/{id}" (one {param} at most) */
-    const char *suffix;  /* text after the param, "" when none */
-    hk_role need;        /* role required */
-    hk_route_fn fn;      /* handler */
+    const char *method;    /* "GET", ... */
+    const char *path;      /* "/v2/facts/{id}/history" (one {param} at most) */
+    hk_role need;          /* role required */
+    hk_route_fn fn;        /* handler; NULL for hk_prefix_ops rows */
+    const char *summary;   /* OpenAPI summary, one line */
+    const char *body;      /* request body schema (components), NULL = none */
+    const char *ok_status; /* success status: "200", "201" */
+    const char *ok_schema; /* success schema (components), NULL = object */
+    const char *errors;    /* space-separated error statuses */
+    hk_route_param params[HK_ROUTE_MAX_PARAMS]; /* query/path parameters */
 };
 
+/* The REST routes (server_api.c), in Allow-header order per path. */
 extern const hk_route hk_routes[];
 extern const size_t hk_n_routes;
+/* Documented operations of registered prefixes (/mcp); fn is NULL. */
+extern const hk_route hk_prefix_ops[];
+extern const size_t hk_n_prefix_ops;
 
 /* routes_facts.c */
 void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param);

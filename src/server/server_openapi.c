@@ -1,14 +1,15 @@
 /*
  * server_openapi.c — the OpenAPI 3.1 document served at /openapi.json.
  *
- * Built once (pthread_once) with jansson from a table that mirrors the
- * route table in server_router.c: every operation lists its parameters,
+ * Built once (pthread_once) with jansson from the route table the router
+ * uses (hk_routes, server_api.c): every operation lists its parameters,
  * request body, success response and the error statuses it can answer;
  * components hold the shared schemas (Fact, FactInput, Error, ...).
- * Registered prefixes (/mcp) appear only when served. A test checks that
- * every route the server answers appears here and every operation listed
- * here is answered.
+ * Registered prefixes (/mcp, hk_prefix_ops) appear only when served.
+ * test_server_routes.c checks that routes and document agree both ways;
+ * test_server_api.py that every documented operation is answered.
  */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,271 +17,6 @@
 #include <jansson.h>
 
 #include "server/server_int.h"
-
-typedef struct api_param {
-    const char *name; /* parameter name */
-    const char *in;   /* "query" or "path" */
-    const char *type; /* "string" or "integer" */
-    bool required;    /* must be present */
-    const char *desc; /* description */
-} api_param;
-
-typedef struct api_op {
-    const char *method;    /* lower-case method */
-    const char *path;      /* OpenAPI path template */
-    const char *summary;   /* one line */
-    const char *role;      /* role needed when auth is on */
-    const char *body;      /* request schema ref name, NULL = none */
-    const char *ok_status; /* "200", "201" */
-    const char *ok_schema; /* response schema ref, NULL = generic obj */
-    const char *errors;    /* space-separated error statuses */
-    api_param params[7];   /* parameters (name NULL ends) */
-} api_op;
-
-#define P_LIMIT                                                                \
-    {                                                                          \
-        "limit", "query", "integer", false,                                    \
-            "page size (default 100, max max-limit)"                           \
-    }
-#define P_CURSOR                                                               \
-    {                                                                          \
-        "cursor", "query", "string", false, "next_cursor of the previous page" \
-    }
-#define P_ID                                                                   \
-    {                                                                          \
-        "id", "path", "integer", true, "fact id"                               \
-    }
-
-static const api_op k_ops[] = {
-    {"post",
-     "/v2/facts",
-     "Add a fact (idempotent: 201 created, 200 existing)",
-     "write",
-     "FactInput",
-     "201",
-     "Fact",
-     "400 401 403 413 415 422 503 507",
-     {{NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/v2/facts",
-     "List facts by predicate and/or entity",
-     "read",
-     NULL,
-     "200",
-     "FactPage",
-     "400 401 422 503",
-     {{"predicate", "query", "string", false, "only this predicate"},
-      {"entity", "query", "string", false, "only facts mentioning it"},
-      {"position", "query", "integer", false,
-       "with entity: 0-based argument position"},
-      {"arity", "query", "integer", false, "only facts with this many args"},
-      {"order", "query", "string", false, "oldest (default) or newest"},
-      P_LIMIT,
-      P_CURSOR}},
-    {"delete",
-     "/v2/facts",
-     "Delete the fact with this statement",
-     "write",
-     NULL,
-     "200",
-     "Deleted",
-     "400 401 403 404 413 503",
-     {{"statement", "query", "string", true, "e.g. HasPart(Computer, CPU)"},
-      {NULL, NULL, NULL, false, NULL}}},
-    {"post",
-     "/v2/facts/batch",
-     "Add up to max-batch facts in one transaction (JSON array or NDJSON)",
-     "write",
-     "BatchInput",
-     "200",
-     "BatchResult",
-     "400 401 403 413 415 503 507",
-     {{NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/v2/facts/{id}",
-     "Get a fact",
-     "read",
-     NULL,
-     "200",
-     "Fact",
-     "400 401 404",
-     {P_ID, {NULL, NULL, NULL, false, NULL}}},
-    {"put",
-     "/v2/facts/{id}",
-     "Replace a fact's statement (and metadata given), keeping its id",
-     "write",
-     "FactInput",
-     "200",
-     "Fact",
-     "400 401 403 404 409 413 415 422 503",
-     {P_ID, {NULL, NULL, NULL, false, NULL}}},
-    {"patch",
-     "/v2/facts/{id}",
-     "Change metadata (confidence, source, tags, context)",
-     "write",
-     "MetaInput",
-     "200",
-     "Fact",
-     "400 401 403 404 415 422 503",
-     {P_ID, {NULL, NULL, NULL, false, NULL}}},
-    {"delete",
-     "/v2/facts/{id}",
-     "Delete a fact",
-     "write",
-     NULL,
-     "200",
-     "Deleted",
-     "400 401 403 404 503",
-     {P_ID, {NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/v2/facts/{id}/history",
-     "Audit entries of one fact",
-     "read",
-     NULL,
-     "200",
-     "History",
-     "400 401 404 422",
-     {P_ID, P_LIMIT, {NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/v2/query",
-     "Pattern query such as HasPart(?x, CPU)",
-     "read",
-     NULL,
-     "200",
-     "QueryPage",
-     "400 401 413 422 503",
-     {{"q", "query", "string", true,
-       "pattern: constants, ?variables and _ wildcards"},
-      P_LIMIT,
-      P_CURSOR,
-      {NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/v2/entities/{name}",
-     "An entity and the facts mentioning it",
-     "read",
-     NULL,
-     "200",
-     "EntityPage",
-     "400 401 404 422",
-     {{"name", "path", "string", true, "entity (URL-encoded)"},
-      P_LIMIT,
-      P_CURSOR,
-      {NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/v2/predicates",
-     "Predicates with fact counts",
-     "read",
-     NULL,
-     "200",
-     NULL,
-     "400 401 422",
-     {{"after", "query", "string", false, "next_after of the previous page"},
-      P_LIMIT,
-      {NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/v2/stats",
-     "Counts and sizes of the knowledge base",
-     "read",
-     NULL,
-     "200",
-     "Stats",
-     "401",
-     {{NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/v2/search",
-     "Ranked text search over predicates and arguments (camelCase-aware)",
-     "read",
-     NULL,
-     "200",
-     NULL,
-     "400 401 413 422",
-     {{"q", "query", "string", true, "search words"},
-      P_LIMIT,
-      {NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/v2/audit",
-     "The audit log, newest first",
-     "read",
-     NULL,
-     "200",
-     NULL,
-     "400 401 422",
-     {{"before", "query", "integer", false, "entries below this sequence"},
-      P_LIMIT,
-      {NULL, NULL, NULL, false, NULL}}},
-    {"post",
-     "/v2/admin/backup",
-     "Consistent hot backup of the KB",
-     "admin",
-     "BackupInput",
-     "201",
-     NULL,
-     "400 401 403 409 422 503",
-     {{NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/healthz",
-     "Liveness",
-     "none",
-     NULL,
-     "200",
-     NULL,
-     "",
-     {{NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/readyz",
-     "Readiness: KB open and not stopping",
-     "none",
-     NULL,
-     "200",
-     NULL,
-     "503",
-     {{NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/metrics",
-     "Prometheus metrics (text format 0.0.4)",
-     "read",
-     NULL,
-     "200",
-     NULL,
-     "401",
-     {{NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/openapi.json",
-     "This document",
-     "none",
-     NULL,
-     "200",
-     NULL,
-     "",
-     {{NULL, NULL, NULL, false, NULL}}},
-    {"post",
-     "/mcp",
-     "MCP Streamable HTTP: JSON-RPC messages",
-     "read",
-     NULL,
-     "200",
-     NULL,
-     "400 401 403 404 406 415",
-     {{NULL, NULL, NULL, false, NULL}}},
-    {"get",
-     "/mcp",
-     "MCP Streamable HTTP: server-sent event stream",
-     "read",
-     NULL,
-     "200",
-     NULL,
-     "401 405 406",
-     {{NULL, NULL, NULL, false, NULL}}},
-    {"delete",
-     "/mcp",
-     "MCP Streamable HTTP: end a session",
-     "read",
-     NULL,
-     "200",
-     NULL,
-     "401 404 405",
-     {{NULL, NULL, NULL, false, NULL}}},
-};
 
 static const char *status_text(const char *s)
 {
@@ -412,26 +148,26 @@ static json_t *schemas(void)
     return s;
 }
 
-static json_t *operation(const api_op *op)
+static json_t *operation(const hk_route *op)
 {
     json_t *o = json_object();
     json_object_set_new(o, "summary", json_string(op->summary));
     char desc[160];
     snprintf(desc, sizeof(desc), "Role needed when tokens are configured: %s.",
-             op->role);
+             hk_role_name(op->need));
     json_object_set_new(o, "description", json_string(desc));
     char opid[96];
     size_t k = 0;
     for (const char *c = op->method; *c && k < sizeof(opid) - 1; c++)
-        opid[k++] = *c;
+        opid[k++] = (char)tolower((unsigned char)*c);
     for (const char *c = op->path; *c && k < sizeof(opid) - 1; c++)
         opid[k++] =
             (*c == '/' || *c == '{' || *c == '}' || *c == '.') ? '_' : *c;
     opid[k] = '\0';
     json_object_set_new(o, "operationId", json_string(opid));
     json_t *params = json_array();
-    for (size_t i = 0; i < 7 && op->params[i].name; i++) {
-        const api_param *p = &op->params[i];
+    for (size_t i = 0; i < HK_ROUTE_MAX_PARAMS && op->params[i].name; i++) {
+        const hk_route_param *p = &op->params[i];
         json_array_append_new(
             params, json_pack("{ss ss sb ss s{ss}}", "name", p->name, "in",
                               p->in, "required", p->required, "description",
@@ -459,7 +195,7 @@ static json_t *operation(const api_op *op)
         json_object_set_new(resp, c, e);
     }
     json_object_set_new(o, "responses", resp);
-    if (strcmp(op->role, "none") != 0)
+    if (op->need != HK_ROLE_NONE)
         json_object_set_new(o, "security", json_pack("[{s[]}{}]", "bearer"));
     return o;
 }
@@ -470,31 +206,40 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static const hk_server *g_srv; /* set before the once-build runs */
 
 /* Operations of registered prefixes (/mcp) are listed only when that
- * prefix is really served by this process. */
+ * prefix is really served by this process (always without a server: the
+ * whole description). */
 static bool served(const char *path)
 {
-    if (strncmp(path, "/v2/", 4) == 0 || !g_srv) return true;
-    static const char *const fixed[] = {"/healthz", "/readyz", "/metrics",
-                                        "/openapi.json"};
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-        if (!strcmp(path, fixed[i])) return true;
+    if (!g_srv) return true;
     for (unsigned i = 0; i < g_srv->n_paths; i++)
         if (!strcmp(g_srv->paths[i].prefix, path)) return true;
     return false;
 }
 
+/* Adds op to paths[op->path][lower-case method]. */
+static void add_operation(json_t *paths, const hk_route *op)
+{
+    char method[16];
+    size_t k = 0;
+    for (const char *c = op->method; *c && k < sizeof(method) - 1; c++)
+        method[k++] = (char)tolower((unsigned char)*c);
+    method[k] = '\0';
+    json_t *item = json_object_get(paths, op->path);
+    if (!item) {
+        item = json_object();
+        json_object_set_new(paths, op->path, item);
+    }
+    json_object_set_new(item, method, operation(op));
+}
+
 static void build(void)
 {
     json_t *paths = json_object();
-    for (size_t i = 0; i < sizeof(k_ops) / sizeof(k_ops[0]); i++) {
-        if (!served(k_ops[i].path)) continue;
-        json_t *item = json_object_get(paths, k_ops[i].path);
-        if (!item) {
-            item = json_object();
-            json_object_set_new(paths, k_ops[i].path, item);
-        }
-        json_object_set_new(item, k_ops[i].method, operation(&k_ops[i]));
-    }
+    for (size_t i = 0; i < hk_n_routes; i++)
+        add_operation(paths, &hk_routes[i]);
+    for (size_t i = 0; i < hk_n_prefix_ops; i++)
+        if (served(hk_prefix_ops[i].path))
+            add_operation(paths, &hk_prefix_ops[i]);
     json_t *doc = json_pack(
         "{ss s{ss ss ss} s[{ss}] so s{so s{s{ss ss}}}}", "openapi", "3.1.0",
         "info", "title", "hakgal REST API", "version", HK_VERSION,

@@ -23,34 +23,12 @@
 
 #include "server/server_int.h"
 
-/* ==== Route table ==== */
-
-const hk_route hk_routes[] = {
-    {"POST", "/v2/facts/batch", "", HK_ROLE_WRITE, hk_route_facts_batch},
-    {"POST", "/v2/facts", "", HK_ROLE_WRITE, hk_route_facts_post},
-    {"GET", "/v2/facts", "", HK_ROLE_READ, hk_route_facts_list},
-    {"DELETE", "/v2/facts", "", HK_ROLE_WRITE, hk_route_facts_delete},
-    {"GET", "/v2/facts/{id}", "/history", HK_ROLE_READ, hk_route_fact_history},
-    {"GET", "/v2/facts/{id}", "", HK_ROLE_READ, hk_route_fact_get},
-    {"PUT", "/v2/facts/{id}", "", HK_ROLE_WRITE, hk_route_fact_put},
-    {"PATCH", "/v2/facts/{id}", "", HK_ROLE_WRITE, hk_route_fact_patch},
-    {"DELETE", "/v2/facts/{id}", "", HK_ROLE_WRITE, hk_route_fact_delete},
-    {"GET", "/v2/query", "", HK_ROLE_READ, hk_route_query},
-    {"GET", "/v2/entities/{name}", "", HK_ROLE_READ, hk_route_entity},
-    {"GET", "/v2/predicates", "", HK_ROLE_READ, hk_route_predicates},
-    {"GET", "/v2/stats", "", HK_ROLE_READ, hk_route_stats},
-    {"GET", "/v2/search", "", HK_ROLE_READ, hk_route_search},
-    {"GET", "/v2/audit", "", HK_ROLE_READ, hk_route_audit},
-    {"POST", "/v2/admin/backup", "", HK_ROLE_ADMIN, hk_route_backup},
-    {"GET", "/healthz", "", HK_ROLE_NONE, hk_route_healthz},
-    {"GET", "/readyz", "", HK_ROLE_NONE, hk_route_readyz},
-    {"GET", "/metrics", "", HK_ROLE_READ, hk_route_metrics},
-    {"GET", "/openapi.json", "", HK_ROLE_NONE, hk_route_openapi},
-};
-const size_t hk_n_routes = sizeof(hk_routes) / sizeof(hk_routes[0]);
+/* The route table is server_api.c (hk_routes, shared with the OpenAPI
+ * document). */
 
 /* Route labels for metrics: "GET /v2/facts/{id}/history". Built once. */
-static char g_labels[sizeof(hk_routes) / sizeof(hk_routes[0])][96];
+#define MAX_ROUTES 64 /* rows of hk_routes the router takes */
+static char g_labels[MAX_ROUTES][96];
 
 static __thread hk_loop *tls_loop;
 
@@ -77,19 +55,21 @@ void hk_loop_bind_thread(hk_loop *loop)
 static bool route_matches(const hk_route *r, const char *path, size_t len,
                           const char **param, size_t *param_len)
 {
-    const char *brace = strchr(r->pattern, '{');
+    const char *brace = strchr(r->path, '{');
     if (!brace) {
-        return strlen(r->pattern) == len && memcmp(r->pattern, path, len) == 0;
+        return strlen(r->path) == len && memcmp(r->path, path, len) == 0;
     }
-    size_t pre = (size_t)(brace - r->pattern);
-    if (len <= pre || memcmp(r->pattern, path, pre) != 0) return false;
+    const char *close = strchr(brace, '}');
+    const char *suffix = close ? close + 1 : "";
+    size_t pre = (size_t)(brace - r->path);
+    if (len <= pre || memcmp(r->path, path, pre) != 0) return false;
     const char *p = path + pre;
     const char *end = path + len;
     const char *slash = memchr(p, '/', (size_t)(end - p));
     const char *pend = slash ? slash : end;
     if (pend == p) return false;
-    size_t sl = strlen(r->suffix);
-    if ((size_t)(end - pend) != sl || memcmp(pend, r->suffix, sl) != 0)
+    size_t sl = strlen(suffix);
+    if ((size_t)(end - pend) != sl || memcmp(pend, suffix, sl) != 0)
         return false;
     *param = p;
     *param_len = (size_t)(pend - p);
@@ -251,7 +231,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     for (size_t i = 0; i < hk_n_routes; i++) {
         const char *pp;
         size_t pl;
-        if (!strchr(hk_routes[i].pattern, '{') &&
+        if (!strchr(hk_routes[i].path, '{') &&
             route_matches(&hk_routes[i], path, plen, &pp, &pl))
             literal_hit = true;
     }
@@ -265,7 +245,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         const hk_route *r = &hk_routes[i];
         const char *pp = NULL;
         size_t pl = 0;
-        if (literal_hit && strchr(r->pattern, '{')) continue;
+        if (literal_hit && strchr(r->path, '{')) continue;
         if (!route_matches(r, path, plen, &pp, &pl)) continue;
         if (method_is(req, r->method) || (head && !strcmp(r->method, "GET"))) {
             found = r;
@@ -460,12 +440,13 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req,
 
 hk_err hk_router_install(hk_server *srv, hk_error *err)
 {
-    for (size_t i = 0; i < hk_n_routes; i++) {
-        char pat[80];
-        snprintf(pat, sizeof(pat), "%s", hk_routes[i].pattern);
-        snprintf(g_labels[i], sizeof(g_labels[i]), "%s %s%s",
-                 hk_routes[i].method, pat, hk_routes[i].suffix);
-    }
+    if (hk_n_routes > MAX_ROUTES)
+        return hk_error_set(err, HK_ERR_LIMIT,
+                            "router: %zu routes, at most %d (MAX_ROUTES)",
+                            hk_n_routes, MAX_ROUTES);
+    for (size_t i = 0; i < hk_n_routes; i++)
+        snprintf(g_labels[i], sizeof(g_labels[i]), "%s %.80s",
+                 hk_routes[i].method, hk_routes[i].path);
     h2o_pathconf_t *pc = h2o_config_register_path(srv->hostconf, "/", 0);
     if (!pc) return hk_error_set(err, HK_ERR_NOMEM, "cannot register path /");
     root_handler *h = (root_handler *)h2o_create_handler(pc, sizeof(*h));

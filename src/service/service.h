@@ -137,4 +137,64 @@ hk_err hk_svc_rename_describe(hk_txn *t, const hk_graph_rename_plan *plan,
 
 /* ==== Project hub ==== */
 
+/* ==== Process exit codes ==== */
+
+/* The exit status of every hakgal command, whichever module provides it
+ * (src/cli, `serve` in src/server, `mcp` in src/mcp); documented in
+ * `hakgal help` and README.md. */
+enum {
+    HK_EXIT_OK = 0,        /* success */
+    HK_EXIT_USAGE = 1,     /* unknown command/option, missing argument */
+    HK_EXIT_INVALID = 2,   /* invalid input: statement, JSON, value */
+    HK_EXIT_NOT_FOUND = 3, /* no such fact, file, KB or backup */
+    HK_EXIT_CONFLICT = 4,  /* already exists, or the KB/dir is in use */
+    HK_EXIT_IO = 5,        /* I/O or store error */
+    HK_EXIT_AUDIT = 6      /* audit verification failed */
+};
+
+/* Maps a library error to the exit code above (HK_OK -> HK_EXIT_OK). */
+int hk_exit_code(hk_err rc);
+
+/* ==== Access tokens ==== */
+
+/* Roles, lowest first: a role may do everything a lower one may. */
+typedef enum hk_role {
+    HK_ROLE_NONE = 0,  /* anonymous */
+    HK_ROLE_READ = 1,  /* may read */
+    HK_ROLE_WRITE = 2, /* may read and write facts */
+    HK_ROLE_ADMIN = 3  /* may do everything (backup, ...) */
+} hk_role;
+
+#define HK_TOKEN_NAME_MAX 64 /* bytes of a token name, with its NUL */
+#define HK_MAX_TOKENS 256    /* tokens a server or token file may hold */
+
+/* A configured token. The secret is never kept, only its hash. */
+typedef struct hk_token {
+    char name[HK_TOKEN_NAME_MAX]; /* token name = audit actor */
+    hk_role role;                 /* granted role */
+    uint8_t hash[32];             /* SHA-256 of the token text */
+} hk_token;
+
+/* "read", "write", "admin" ("none" for HK_ROLE_NONE). Static. */
+const char *hk_role_name(hk_role r);
+/* Parses "read", "write" or "admin"; HK_ERR_INVALID otherwise (err not
+ * filled: the caller says where). */
+hk_err hk_role_parse(const char *s, hk_role *out);
+/* True when s is 1..63 characters of letters, digits, _ - . @. */
+bool hk_svc_token_name_valid(const char *s);
+/* Checks and converts one token's three fields into *out; errors start
+ * with `where` (e.g. "environment HAKGAL_TOKEN_BOB") and say what is
+ * expected. */
+hk_err hk_svc_token_parse(const char *name, const char *role, const char *hex,
+                          const char *where, hk_token *out, hk_error *err);
+/* Reads a token file (format in svc_tokens.c: `name role sha256hex` per
+ * line, # comments) into out[0..max), *n tokens, every role kept. Any bad
+ * line fails the whole file with an error naming the file and line (also
+ * in err->line): wrong field count (a fourth field included), bad name,
+ * role or hash (HK_ERR_INVALID), a name given twice (HK_ERR_EXISTS), more
+ * than max tokens (HK_ERR_LIMIT); HK_ERR_IO when unreadable. On failure
+ * *n is 0. */
+hk_err hk_svc_tokens_load(const char *path, hk_token *out, size_t max,
+                          size_t *n, hk_error *err);
+
 #endif /* HK_SERVICE_H */

@@ -230,13 +230,16 @@ run --data "$ROOT/r2" restore "$ROOT/bad"; expect 5 "" "cannot be restored"
 [ ! -e "$ROOT/r2/data.mdb" ] || fail "bad backup not installed"; ok
 
 # ---- audit tampering (exit 6) ----
-if command -v mdb_dump >/dev/null && command -v mdb_load >/dev/null; then
-  cp -r "$ROOT/bk1" "$ROOT/tamper"
-  run --data "$ROOT/tamper" audit verify; expect 0 "audit chain ok"
-  mdb_dump -s audit "$ROOT/tamper" >"$ROOT/audit.dump"
-  # Flip one hex digit in the value of the third entry (data lines alternate
-  # key, value after the HEADER=END line).
-  "$PY" - "$ROOT/audit.dump" <<'EOF'
+# lmdb-utils is a dependency (scripts/deps.sh): missing tools fail the test
+# rather than skip the tampering checks silently.
+command -v mdb_dump >/dev/null && command -v mdb_load >/dev/null ||
+  fail "mdb_dump/mdb_load missing: install lmdb-utils (scripts/deps.sh)"
+cp -r "$ROOT/bk1" "$ROOT/tamper"
+run --data "$ROOT/tamper" audit verify; expect 0 "audit chain ok"
+mdb_dump -s audit "$ROOT/tamper" >"$ROOT/audit.dump"
+# Flip one hex digit in the value of the third entry (data lines alternate
+# key, value after the HEADER=END line).
+"$PY" - "$ROOT/audit.dump" <<'EOF'
 import sys
 p = sys.argv[1]
 lines = open(p).read().split("\n")
@@ -247,10 +250,9 @@ j = len(v) // 2
 lines[i] = v[:j] + ("0" if v[j] != "0" else "1") + v[j + 1:]
 open(p, "w").write("\n".join(lines))
 EOF
-  mdb_load -s audit "$ROOT/tamper" <"$ROOT/audit.dump" 2>/dev/null
-  run --data "$ROOT/tamper" audit verify; expect 6 "audit chain BROKEN at entry 3" "audit verification failed"
-  run --data "$ROOT/tamper" audit verify --json; expect 6; json 'j["ok"] is False and j["first_bad"] == 3'
-fi
+mdb_load -s audit "$ROOT/tamper" <"$ROOT/audit.dump" 2>/dev/null
+run --data "$ROOT/tamper" audit verify; expect 6 "audit chain BROKEN at entry 3" "audit verification failed"
+run --data "$ROOT/tamper" audit verify --json; expect 6; json 'j["ok"] is False and j["first_bad"] == 3'
 
 # ---- a tag given twice is stored once ----
 run add 'Tagged(twice)' --tag t --tag t --json; expect 0; json 'j["fact"]["tags"] == ["t"]'

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The official MCP conformance suite in server mode against `hakgal serve`
-# with the conformance fixtures (--mcp-conformance-fixtures, testing only):
+# with the conformance fixtures (--mcp-conformance-fixtures), which only
+# the test build hakgal-conformance has (HAKGAL_CONFORMANCE_BIN; the
+# product `hakgal` refuses the option, checked first):
 #   - @modelcontextprotocol/conformance 0.1.11 on the machine's Node 20
 #     (all its server scenarios, protocol 2025-11-25);
 #   - the 0.2 line (npm alias conformance-next) on Node 22 from the npm
@@ -11,6 +13,7 @@
 set -euo pipefail
 
 : "${HAKGAL_BIN:?HAKGAL_BIN must name the hakgal binary}"
+: "${HAKGAL_CONFORMANCE_BIN:?HAKGAL_CONFORMANCE_BIN must name hakgal-conformance}"
 SRC="${HK_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 NM="$SRC/tests/e2e/node_modules"
 if [ ! -d "$NM/@modelcontextprotocol/conformance" ]; then
@@ -28,7 +31,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$HAKGAL_BIN" serve --mcp-conformance-fixtures --data "$ROOT/kb" --listen 127.0.0.1:0 \
+# The product has no fixtures and says so, over HTTP and stdio.
+for cmd in "serve --listen 127.0.0.1:0" "mcp"; do
+  set +e
+  # shellcheck disable=SC2086
+  timeout 60 "$HAKGAL_BIN" $cmd --mcp-conformance-fixtures --data "$ROOT/kb" \
+    </dev/null >/dev/null 2>"$ROOT/refused.log"
+  rc=$?
+  set -e
+  if [ "$rc" -eq 0 ] || ! grep -q "this build has no MCP conformance fixtures" "$ROOT/refused.log"; then
+    echo "FAIL: hakgal $cmd --mcp-conformance-fixtures was not refused (exit $rc):" >&2
+    cat "$ROOT/refused.log" >&2
+    exit 1
+  fi
+done
+
+"$HAKGAL_CONFORMANCE_BIN" serve --mcp-conformance-fixtures --data "$ROOT/kb" --listen 127.0.0.1:0 \
   --threads 2 2>"$ROOT/serve.log" &
 SERVER_PID=$!
 PORT=""

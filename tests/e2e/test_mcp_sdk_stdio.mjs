@@ -13,6 +13,9 @@ import * as lib from './mcp_client_lib.mjs';
 
 const bin = process.env.HAKGAL_BIN;
 assert.ok(bin, 'HAKGAL_BIN must name the hakgal binary');
+// the test build with the conformance fixtures (section 3)
+const fixturesBin = process.env.HAKGAL_CONFORMANCE_BIN;
+assert.ok(fixturesBin, 'HAKGAL_CONFORMANCE_BIN must name hakgal-conformance');
 const root = path.join(process.env.HK_TEST_TMP || '/tmp', `mcp-sdk-stdio-${process.pid}`);
 fs.rmSync(root, { recursive: true, force: true });
 fs.mkdirSync(root, { recursive: true });
@@ -106,7 +109,7 @@ try {
   // 3. fixtures mode: sampling and elicitation round trips over stdio
   {
     const transport = new StdioClientTransport({
-      command: bin, args: ['mcp', '--data', dataDir, '--mcp-conformance-fixtures'],
+      command: fixturesBin, args: ['mcp', '--data', dataDir, '--mcp-conformance-fixtures'],
       env: { PATH: process.env.PATH }, stderr: 'pipe' });
     const client = new Client({ name: 'hakgal-e2e', version: '1.0.0' },
       { capabilities: { sampling: {}, elicitation: {} } });

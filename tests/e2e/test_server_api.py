@@ -154,16 +154,25 @@ def assert_error(tc, status, body, want_status, want_code=None):
         tc.assertEqual(err["code"], want_code, body)
 
 
+SKIP_EXIT = 77  # CTest's SKIP_RETURN_CODE (CMakeLists.txt)
+
+
 def run_tests(module_name):
-    """unittest with a closing 'N passed, N failed' line."""
+    """unittest with a closing 'N passed, N failed, N skipped' line. Exits 1
+    when a test failed, else 77 (counted as skipped by CTest) when a test
+    was skipped, with a SKIP line per skipped test; 0 otherwise."""
     suite = unittest.defaultTestLoader.loadTestsFromModule(
         sys.modules[module_name])
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     failed = len(result.failures) + len(result.errors)
     passed = result.testsRun - failed - len(result.skipped)
+    for test, why in result.skipped:
+        print("SKIP: %s: %s" % (test.id(), why))
     print("%d passed, %d failed, %d skipped" %
           (passed, failed, len(result.skipped)))
-    sys.exit(0 if failed == 0 else 1)
+    if failed:
+        sys.exit(1)
+    sys.exit(SKIP_EXIT if result.skipped else 0)
 
 
 # ==== Tests ====

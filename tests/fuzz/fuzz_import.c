@@ -10,12 +10,8 @@
  *     "<file>:<line>: " and holding a TAB;
  *   - importing the same file again adds nothing.
  *
- * Build and run (from the repository root):
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -Iinclude -Isrc tests/fuzz/fuzz_import.c src/core/*.c src/store/*.c \
- *     src/io/*.c -llmdb -ljansson -lsqlite3 -lcrypto -lpthread -lm \
- *     -o /tmp/fuzz_import
- *   /tmp/fuzz_import -max_total_time=120 -max_len=8192
+ * Built by CMake (libFuzzer with clang, else the standalone driver); run
+ * it as tests/fuzz/README.md says.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -39,7 +35,9 @@ static void check(int ok, const char *what)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (g_store == NULL) {
-        snprintf(g_dir, sizeof g_dir, "/tmp/fuzz-import-%ld", (long)getpid());
+        const char *base = getenv("HK_TEST_TMP"); /* set by run_corpus.sh */
+        snprintf(g_dir, sizeof g_dir, "%.200s/fuzz-import-%ld",
+                 base && *base ? base : "/tmp", (long)getpid());
         hk_store_options o = {0};
         o.create = true;
         o.no_sync = true;

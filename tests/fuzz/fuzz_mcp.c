@@ -25,15 +25,8 @@
  * input is explored by the next. backup_kb is not configured (it would fill
  * the disk) and the allowed directory is emptied now and then.
  *
- * Build and run (from the repository root):
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -Iinclude -Isrc tests/fuzz/fuzz_mcp.c src/core/*.c src/store/*.c \
- *     src/io/*.c $(ls src/mcp/*.c | grep -v mcp_stdio.c) \
- *     -llmdb -ljansson -lsqlite3 -lcrypto -lpthread -lm -o /tmp/fuzz_mcp
- *   mkdir -p /tmp/fuzz-mcp-corpus && cp tests/fuzz/mcp_corpus/* \
- *     /tmp/fuzz-mcp-corpus/
- *   /tmp/fuzz_mcp -max_total_time=300 -max_len=4096 \
- *     -dict=tests/fuzz/mcp.dict /tmp/fuzz-mcp-corpus
+ * Built by CMake with the fixtures linked in (libFuzzer with clang, else
+ * the standalone driver); run it as tests/fuzz/README.md says.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -101,9 +94,11 @@ static void on_kb_changed(void *ud)
 
 static void setup(void)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/fuzz-mcp-%d", (int)getpid());
-    snprintf(g_allow, sizeof g_allow, "/tmp/fuzz-mcp-allowed");
-    char cmd[700];
+    const char *base = getenv("HK_TEST_TMP"); /* set by run_corpus.sh */
+    if (!base || !*base) base = "/tmp";
+    snprintf(g_dir, sizeof g_dir, "%.200s/fuzz-mcp-%d", base, (int)getpid());
+    snprintf(g_allow, sizeof g_allow, "%.200s/fuzz-mcp-allowed", base);
+    char cmd[1024];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' && mkdir -p '%s'", g_dir,
              g_allow, g_allow);
     check(system(cmd) == 0, "scratch directories");

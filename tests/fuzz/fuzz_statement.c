@@ -13,8 +13,8 @@
  *  - hk_time_parse and hk_tokenize never misbehave on arbitrary bytes.
  * A violated property aborts, which libFuzzer reports as a crash.
  *
- * Not part of the CMake build (it needs clang's libFuzzer). Build and run
- * from the repository root, see tests/fuzz/README.md.
+ * Built by CMake (libFuzzer with clang, else the standalone driver); run
+ * it as tests/fuzz/README.md says.
  */
 #include <jansson.h>
 #include <stdint.h>

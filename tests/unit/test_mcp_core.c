@@ -1,12 +1,14 @@
 /*
  * test_mcp_core.c — unit tests of the transport-independent pieces of the
- * MCP server: the JSON Schema subset that validates tool arguments, the
- * write-token file and constant-time token check, and the allowed-directory
- * check for client paths.
+ * MCP server library (libhakgal_mcp), through its headers: the JSON Schema
+ * subset that validates tool arguments, the write-token file and
+ * constant-time token check, the allowed-directory check for client paths,
+ * server->client request bookkeeping of sessions, and the refusal of
+ * conformance fixtures by a build without them.
  *
- * The MCP sources belong to the hakgal executable, not to libhakgal, so the
- * files under test are compiled into this test directly; the tool tables
- * they reference are empty here.
+ * Linked against libhakgal_mcp with the empty fixture table
+ * (mcp_fixtures_none.c), as the production binary is. The lexical
+ * similarity has its own module and tests (src/similar).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,13 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../src/mcp/mcp_schema.c"
-#include "../../src/mcp/mcp_server.c"
-
-const mcp_tool_def mcp_kb_tools[1];
-const size_t mcp_n_kb_tools = 0;
-const mcp_tool_def mcp_fixture_tools[1];
-const size_t mcp_n_fixture_tools = 0;
+#include "mcp/mcp_int.h"
 
 static bool valid(const char *schema, const char *value, char *why)
 {
@@ -215,6 +211,17 @@ static void test_tokens_and_paths(void **state)
     assert_int_equal(mcp_path_allowed(s, allowed, "hub_path", &res, &e),
                      HK_ERR_INVALID);
     assert_non_null(strstr(e.message, "--allow-dir"));
+    hk_mcp_server_free(s);
+
+    /* this build has no conformance fixtures and says so */
+    env.fixtures = true;
+    s = NULL;
+    assert_int_equal(hk_mcp_server_new(&env, &s, &e), HK_ERR_INVALID);
+    assert_null(s);
+    assert_non_null(strstr(e.message, "no MCP conformance fixtures"));
+    env.fixtures = false;
+    assert_int_equal(hk_mcp_server_new(&env, &s, &e), HK_OK);
+    assert_int_equal(hk_mcp_tool_count(s), mcp_n_kb_tools);
     hk_mcp_server_free(s);
     hk_store_close(st);
     char cmd[2048];

@@ -16,27 +16,36 @@ typedef struct writer_arg {
     hk_store *s;        /* store to write to */
     atomic_int stop;    /* set to end the writer */
     atomic_int batches; /* committed batches */
+    atomic_int failed;  /* a write failed (the test then fails) */
+    char why[512];      /* its message, written before failed is set */
 } writer_arg;
 
 static void *writer(void *p)
 {
     writer_arg *w = p;
     int b = 0;
+    hk_txn *t = NULL;
+    hk_error err;
     while (!atomic_load(&w->stop) && b < 400) {
-        hk_txn *t = NULL;
-        hk_error err;
-        if (hk_txn_begin(w->s, true, &t, &err)) break;
+        if (hk_txn_begin(w->s, true, &t, &err)) goto fail;
         for (int i = 0; i < BATCH; i++) {
             char a[32];
             snprintf(a, sizeof a, "n%d_%d", b, i);
             hk_statement st = tu_st("Written", a, "during backup", NULL);
             hk_fact_id id;
-            if (hk_store_add(t, &st, NULL, &id, NULL, &err)) break;
+            if (hk_store_add(t, &st, NULL, &id, NULL, &err)) goto fail;
         }
-        if (hk_txn_commit(t, &err)) break;
+        hk_txn *done = t;
+        t = NULL;
+        if (hk_txn_commit(done, &err)) goto fail;
         b++;
         atomic_store(&w->batches, b);
     }
+    return NULL;
+fail:
+    if (t) hk_txn_abort(t);
+    snprintf(w->why, sizeof w->why, "%s", err.message);
+    atomic_store(&w->failed, 1);
     return NULL;
 }
 
@@ -55,9 +64,8 @@ static void check_kb(const char *dir, uint64_t *facts)
     hk_query *q;
     assert_int_equal(hk_query_open_scan(t, &sc, NULL, &q, &err), HK_OK);
     uint64_t n = 0;
-    bool has;
     hk_fact_id id;
-    while (hk_query_next_id(q, &id, &has, &err) == HK_OK && has)
+    while (tu_next_id(q, &id))
         n++;
     hk_query_close(q);
     assert_int_equal(n, st.facts);
@@ -89,7 +97,7 @@ static void test_hot_backup_restore(void **state)
     writer_arg w = {.s = s};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, writer, &w), 0);
-    while (atomic_load(&w.batches) < 3)
+    while (atomic_load(&w.batches) < 3 && !atomic_load(&w.failed))
         usleep(1000);
     char hex[65];
     hk_error err;
@@ -97,6 +105,7 @@ static void test_hot_backup_restore(void **state)
     int during = atomic_load(&w.batches);
     atomic_store(&w.stop, 1);
     pthread_join(th, NULL);
+    if (atomic_load(&w.failed)) fail_msg("writer during backup: %s", w.why);
     assert_int_equal(strlen(hex), 64);
 
     char hex2[65];

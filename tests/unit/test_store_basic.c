@@ -610,9 +610,8 @@ static void check_consistent(hk_store *s)
     hk_query *q;
     assert_int_equal(hk_query_open_scan(r, &sc, NULL, &q, &err), HK_OK);
     uint64_t n = 0;
-    bool has;
     hk_fact_id id;
-    while (hk_query_next_id(q, &id, &has, &err) == HK_OK && has)
+    while (tu_next_id(q, &id))
         n++;
     hk_query_close(q);
     assert_int_equal(n, st.facts);

@@ -256,7 +256,6 @@ static void test_scans_vs_oracle(void **state)
     hk_fact f, g;
     hk_fact_init(&f);
     hk_fact_init(&g);
-    bool has;
     for (int kind = 0; kind < 3; kind++) {
         sc = (hk_scan)HK_SCAN_INIT;
         if (kind == 0) sc.entity = "E1";
@@ -264,7 +263,7 @@ static void test_scans_vs_oracle(void **state)
         if (kind == 2) sc.arity = 3;
         assert_int_equal(hk_query_open_scan(t, &sc, NULL, &q, &err), HK_OK);
         int rows = 0;
-        while (hk_query_next(q, &f, &has, &err) == HK_OK && has) {
+        while (tu_next(q, &f)) {
             ofact *o = by_id(f.id);
             assert_non_null(o);
             assert_string_equal(f.st.predicate, PRED[o->pred]);
@@ -433,8 +432,7 @@ static void test_patterns_vs_oracle(void **state)
                              HK_OK);
             hk_fact f;
             hk_fact_init(&f);
-            bool has;
-            while (hk_query_next(q, &f, &has, &err) == HK_OK && has) {
+            while (tu_next(q, &f)) {
                 for (uint32_t s = 0; s <= p.n_args; s++) {
                     const hk_term *tm = s == 0 ? &p.predicate : &p.args[s - 1];
                     if (tm->kind != HK_TERM_VAR) continue;
@@ -586,7 +584,7 @@ static void test_cursor_across_writes(void **state)
     t = tu_begin(g_store, false);
     assert_int_equal(hk_query_open_scan(t, &sc, cur.data, &q, &err), HK_OK);
     int rest = 0;
-    while (hk_query_next_id(q, &id, &has, &err) == HK_OK && has) {
+    while (tu_next_id(q, &id)) {
         assert_true(id > first[4]);
         rest++;
     }
@@ -638,7 +636,7 @@ static void test_malformed_cursors(void **state)
         assert_true(e == HK_OK || e == HK_ERR_INVALID);
         if (e == HK_OK) {
             int rows = 0;
-            while (hk_query_next_id(q, &id, &has, &err) == HK_OK && has)
+            while (tu_next_id(q, &id))
                 rows++;
             assert_true(rows <= (int)g_n);
             hk_query_close(q);

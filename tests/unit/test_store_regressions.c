@@ -20,7 +20,9 @@
  *    error"). Needs a small tmpfs (root); skipped where mount is refused.
  */
 #include "test_store_util.h"
+#include "unit_skip.h"
 
+#include <errno.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -220,9 +222,10 @@ static void test_compact_on_a_full_disk(void **st)
     (void)st;
     char *mnt = tu_tmpdir("regress-full"); /* created by mkdtemp */
     if (mount("tmpfs", mnt, "tmpfs", 0, "size=2m") != 0) {
+        int why = errno;
         rmdir(mnt);
         free(mnt);
-        skip();
+        TU_SKIP("cannot mount a small tmpfs (%s): needs root", strerror(why));
     }
     char dir[600], data[640], tmp[640], filler[640];
     snprintf(dir, sizeof dir, "%s/kb", mnt);
@@ -361,5 +364,5 @@ int main(void)
         cmocka_unit_test(test_query_refuses_a_renewed_snapshot),
         cmocka_unit_test(test_backup_and_restore_keep_mode_and_owner),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -95,8 +95,10 @@ static void *reader(void *p)
         hk_query *q;
         if (hk_query_open_scan(ra->t, &sc, NULL, &q, &err) == HK_OK) {
             bool has;
-            while (hk_query_next(q, &f, &has, &err) == HK_OK && has)
+            hk_err qe;
+            while ((qe = hk_query_next(q, &f, &has, &err)) == HK_OK && has)
                 expect_fact(&f);
+            if (qe != HK_OK) atomic_fetch_add(&g_errors, 1);
             hk_query_close(q);
         } else {
             atomic_fetch_add(&g_errors, 1);
@@ -217,9 +219,8 @@ static void test_two_writers(void **state)
     assert_int_equal(hk_query_open_scan(t, &sc, NULL, &q, &err), HK_OK);
     hk_fact f;
     hk_fact_init(&f);
-    bool has;
     uint64_t rows = 0;
-    while (hk_query_next(q, &f, &has, &err) == HK_OK && has) {
+    while (tu_next(q, &f)) {
         hk_fact_id id;
         assert_int_equal(hk_store_find(t, &f.st, &id, &err), HK_OK);
         assert_int_equal(id, f.id);

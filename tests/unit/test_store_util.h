@@ -111,6 +111,28 @@ static inline void tu_check(hk_txn *t)
     assert_true(ok);
 }
 
+/* One step of q: true with *f filled, false at its end. An error fails
+ * the test: a loop over a query must not end early and silently. Main
+ * thread only (cmocka's asserts); threads count errors instead. */
+static inline bool tu_next(hk_query *q, hk_fact *f)
+{
+    bool has = false;
+    hk_error err;
+    hk_err e = hk_query_next(q, f, &has, &err);
+    if (e) fail_msg("hk_query_next: %s", err.message);
+    return has;
+}
+
+/* tu_next for ids only (hk_query_next_id). */
+static inline bool tu_next_id(hk_query *q, hk_fact_id *id)
+{
+    bool has = false;
+    hk_error err;
+    hk_err e = hk_query_next_id(q, id, &has, &err);
+    if (e) fail_msg("hk_query_next_id: %s", err.message);
+    return has;
+}
+
 static inline uint64_t tu_rand(uint64_t *s)
 {
     /* splitmix64: deterministic across runs */
