@@ -98,21 +98,23 @@ typedef struct hk_svc_fact_in_opts {
  * into memory it owns; release with hk_svc_fact_in_release. The struct
  * can be reused from record to record (release, then parse again). */
 typedef struct hk_svc_fact_in {
-    hk_statement st;               /* content, when has_statement */
-    bool has_statement;            /* content was given */
-    hk_fact_meta meta;             /* the metadata fields given */
+    hk_statement st;    /* content, when has_statement */
+    bool has_statement; /* content was given */
+    hk_fact_meta meta;  /* the metadata fields given */
+    hk_svc_fault fault; /* kind of the last error */
+    json_t *json;       /* the input value (a reference) */
+    json_t *context;    /* context being built, or NULL */
+    bool context_given; /* the input itself had a context */
+    char *context_text; /* serialized context (jansson) */
+    json_t *hold;       /* decoded fact_metadata, kept while tags or
+                           source point into it */
+    /* Scratch space, valid as far as meta.n_tags and st.n_args say (init
+     * does not clear it: the parsers write before anything reads). */
     const char *tags[HK_MAX_TAGS]; /* meta.tags points here */
-    hk_svc_fault fault;            /* kind of the last error */
-    json_t *json;                  /* the input value (a reference) */
-    json_t *context;               /* context being built, or NULL */
-    bool context_given;            /* the input itself had a context */
-    char *context_text;            /* serialized context (jansson) */
-    json_t *hold;                  /* decoded fact_metadata, kept while
-                                      tags or source point into it */
     char numbers[HK_MAX_ARGS][32]; /* legacy numeric arguments as text */
 } hk_svc_fact_in;
 
-/* Zeroes in (also done by hk_svc_fact_in_parse). */
+/* Clears in (all but its scratch space; hk_svc_fact_in_parse does it). */
 void hk_svc_fact_in_init(hk_svc_fact_in *in);
 /* Frees what in holds and leaves it initialised (safe to call twice). */
 void hk_svc_fact_in_release(hk_svc_fact_in *in);

@@ -29,13 +29,13 @@
 
 void hk_svc_fact_in_init(hk_svc_fact_in *in)
 {
-    memset(in, 0, offsetof(hk_svc_fact_in, numbers));
+    memset(in, 0, offsetof(hk_svc_fact_in, tags));
     in->meta.tags = in->tags;
 }
 
 void hk_svc_fact_in_release(hk_svc_fact_in *in)
 {
-    hk_statement_release(&in->st);
+    hk_free(in->st.owned);
     if (in->json != NULL) json_decref(in->json);
     if (in->context != NULL) json_decref(in->context);
     if (in->hold != NULL) json_decref(in->hold);
