@@ -13,12 +13,10 @@
  *   - a refusal other than a statement syntax error names its field and
  *     reads 'field "NAME": why'.
  *
- * Build and run from the repository root:
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -Iinclude -Isrc tests/fuzz/fuzz_fact_in.c src/core/*.c src/store/*.c \
- *     src/io/*.c src/service/*.c -llmdb -ljansson -lsqlite3 -lcrypto \
- *     -lpthread -lm -o /tmp/fuzz_fact_in
- *   /tmp/fuzz_fact_in -max_total_time=120 -max_len=4096
+ * Build it as the other targets (tests/fuzz/README.md) from this file and
+ * every .c file of src/core, src/store, src/io and src/service, linked
+ * with -llmdb -ljansson -lsqlite3 -lcrypto -lpthread -lm; run it with
+ * -max_total_time=120 -max_len=4096.
  */
 #include <stdint.h>
 #include <stdlib.h>
