@@ -236,7 +236,9 @@ typedef struct hk_svc_batch {
 hk_err hk_svc_batch_init(hk_svc_batch *b, size_t n, hk_error *err);
 void hk_svc_batch_free(hk_svc_batch *b);
 hk_err hk_svc_fact_batch(hk_txn *t, hk_svc_batch *b, hk_error *err);
-/* The error of failed item i (NULL when it did not fail). */
+/* The error of item i, NULL when it did not fail. Items are asked for in
+ * increasing order with one cursor (0 before the first call), which makes
+ * a walk over all items linear. */
 const hk_svc_batch_error *hk_svc_batch_item_error(const hk_svc_batch *b,
                                                   size_t i, size_t *cursor);
 
@@ -286,9 +288,10 @@ hk_err hk_svc_fact_meta_check(const hk_svc_fact_in *in, hk_svc_fault *fault,
  * none. Every name is resolved first; HK_ERR_NOT_FOUND names the first
  * missing one ("no fact with id N" / "no fact P(a)"), unless
  * missing_ok: then missing facts are skipped (ids[i] = 0). A fact named
- * twice is HK_ERR_INVALID ("fact N is named twice (items i and j)"),
- * unless dup_ok: then it is deleted once (dup[i] true for the later
- * name). facts, when given, gets each deleted fact as it was. */
+ * twice is HK_ERR_INVALID ("fact N is named twice", the two names in
+ * dup_first and dup_second), unless dup_ok: then it is deleted once (dup[i]
+ * true for the later name). facts, when given, gets each deleted fact as it
+ * was. */
 typedef struct hk_svc_delete {
     size_t n;               /* names */
     const hk_statement *st; /* n statements, used where ids[i] == 0 */
