@@ -542,12 +542,16 @@ hk_err hk_svc_fact_in_parse(json_t *v, const hk_svc_fact_in_opts *o,
         rc = in_statement_text(in, v, o, err);
         return rc == HK_OK ? in_check_args(in, o, err) : rc;
     }
-    if (!json_is_object(v))
-        return in_fail(in, err, HK_SVC_FAULT_VALUE, HK_ERR_INVALID, "body",
-                       NULL,
-                       o->allow_string ? "expected a JSON object or a "
-                                         "statement string"
-                                       : "expected a JSON object");
+    if (!json_is_object(v)) {
+        /* The whole input: no field to name in the message. */
+        in->fault = HK_SVC_FAULT_VALUE;
+        hk_error_set(err, HK_ERR_INVALID, "%s",
+                     o->allow_string ? "expected a JSON object or a "
+                                       "statement string"
+                                     : "expected a JSON object");
+        if (err != NULL) snprintf(err->field, sizeof err->field, "body");
+        return HK_ERR_INVALID;
+    }
     rc = in_content(in, v, o, err);
     if (rc == HK_ERR_NOT_FOUND) {
         if (o->need_statement)
