@@ -262,6 +262,8 @@ bool hk_svc_fact_ref_is_id(const char *ref, hk_fact_id *id);
  *   HK_ERR_NOT_FOUND  no such fact;
  *   HK_ERR_EXISTS     new_st is already another fact (other = its id).
  * When new_st is the fact's own content nothing changes (changed false).
+ * Every input check runs before the first write (a refused change leaves
+ * the transaction as it was); metadata is written before content.
  * before/after, when given, get the fact as it was and as it is. */
 typedef struct hk_svc_update {
     hk_fact_id id;              /* the fact; 0: find old_st */

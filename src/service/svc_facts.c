@@ -252,23 +252,32 @@ hk_err hk_svc_fact_update(hk_txn *t, hk_svc_update *op, hk_error *err)
     if (rc == HK_OK && op->before != NULL)
         rc = hk_store_get(t, op->found, op->before, err);
     if (rc != HK_OK) return rc;
+    /* Every input check comes before the first write, so that a refused
+     * change leaves the transaction as it was (the group-commit writer
+     * commits its neighbours): the content is checked and its conflict
+     * looked up first, then the metadata (hk_store_set_meta validates
+     * before it writes), then the content is written. */
+    bool new_content = false;
     if (op->new_st != NULL) {
         hk_fact_id other = 0;
-        rc = hk_store_find(t, op->new_st, &other, err);
+        rc = hk_statement_validate(op->new_st, err);
+        if (rc == HK_OK) rc = hk_store_find(t, op->new_st, &other, err);
         if (rc == HK_OK && other != op->found) {
             op->other = other;
             return hk_error_set(err, HK_ERR_EXISTS,
                                 "the statement is already fact %llu",
                                 (unsigned long long)other);
         }
-        if (rc == HK_ERR_NOT_FOUND) {
-            rc = hk_store_update(t, op->found, op->new_st, &op->other, err);
-            op->changed = rc == HK_OK;
-        }
+        new_content = rc == HK_ERR_NOT_FOUND;
+        if (new_content) rc = HK_OK;
         if (rc != HK_OK) return rc;
     }
     if (op->meta != NULL && op->meta->fields != 0)
         rc = hk_store_set_meta(t, op->found, op->meta, err);
+    if (rc == HK_OK && new_content) {
+        rc = hk_store_update(t, op->found, op->new_st, &op->other, err);
+        op->changed = rc == HK_OK;
+    }
     if (rc == HK_OK && op->after != NULL)
         rc = hk_store_get(t, op->found, op->after, err);
     return rc;

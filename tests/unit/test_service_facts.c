@@ -308,6 +308,35 @@ static void test_update(void **state)
     assert_true(after.confidence == 0.5);
     assert_false(op.changed);
 
+    /* a refused metadata change leaves the transaction as it was, content
+     * included: the group-commit writer commits the transaction anyway */
+    hk_statement fresh = parse_st("HasPart(Computer, GPU)");
+    hk_fact_meta bad = {.fields = HK_META_SOURCE, .source = "bad\001"};
+    op = (hk_svc_update){.id = cpu, .new_st = &fresh, .meta = &bad};
+    count_facts(k.s, &a0);
+    hk_txn *t = tu_begin(k.s, true);
+    assert_int_equal(hk_svc_fact_update(t, &op, &err), HK_ERR_INVALID);
+    assert_string_equal(err.field, "source");
+    tu_commit(t);
+    count_facts(k.s, &a1);
+    assert_int_equal(a1, a0);
+    t = tu_begin(k.s, false);
+    hk_fact_id still = 0;
+    assert_int_equal(
+        hk_svc_fact_resolve(t, "HasPart(Computer, CPU)", &still, &err), HK_OK);
+    assert_true(still == cpu);
+    hk_txn_abort(t);
+    /* content and metadata together: both land */
+    meta = (hk_fact_meta){.fields = HK_META_SOURCE, .source = "inventory"};
+    op = (hk_svc_update){
+        .id = cpu, .new_st = &fresh, .meta = &meta, .after = &after};
+    assert_int_equal(
+        hk_svc_write(k.s, NULL, hk_svc_fact_update_apply, &op, &err), HK_OK);
+    assert_true(op.changed);
+    assert_string_equal(after.source, "inventory");
+    assert_string_equal(after.st.args[1], "GPU");
+    hk_statement_release(&fresh);
+
     hk_statement_release(&old_st);
     hk_statement_release(&new_st);
     hk_statement_release(&taken);
