@@ -5,6 +5,7 @@
  * Single-threaded (a CLI process runs one command).
  */
 #include "cli/cli.h"
+#include "service/service.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -239,14 +240,7 @@ int cli_open(const cli_ctx *c, bool read_only, bool create, hk_store **out)
 
 bool cli_is_id(const char *s, hk_fact_id *id)
 {
-    if (s[0] == '\0') return false;
-    for (const char *p = s; *p; p++)
-        if (*p < '0' || *p > '9') return false;
-    errno = 0;
-    unsigned long long v = strtoull(s, NULL, 10);
-    if (errno == ERANGE || v == 0) return false;
-    *id = v;
-    return true;
+    return hk_svc_fact_ref_is_id(s, id);
 }
 
 void cli_format_statement(const hk_statement *st, hk_buf *b)
@@ -263,32 +257,12 @@ int cli_resolve_fact(const cli_ctx *c, hk_txn *t, const char *arg,
 {
     hk_error e;
     hk_error_clear(&e);
-    if (cli_is_id(arg, id)) {
-        hk_fact f;
-        hk_fact_init(&f);
-        hk_err rc = hk_store_get(t, *id, &f, &e);
-        hk_fact_release(&f);
-        if (rc == HK_ERR_NOT_FOUND) {
-            cli_msg(c, "no fact with id %s", arg);
-            return HK_EXIT_NOT_FOUND;
-        }
-        if (rc != HK_OK) return cli_fail(c, rc, &e);
-        return HK_EXIT_OK;
-    }
-    hk_statement st;
-    hk_err rc = hk_statement_parse(arg, strlen(arg), &st, &e);
-    if (rc != HK_OK) return cli_fail_text(c, "statement", arg, &e);
-    rc = hk_store_find(t, &st, id, &e);
-    if (rc == HK_ERR_NOT_FOUND) {
-        hk_buf b = HK_BUF_INIT;
-        cli_format_statement(&st, &b);
-        cli_msg(c, "no fact %s", b.data);
-        hk_buf_free(&b);
-    }
-    hk_statement_release(&st);
-    if (rc == HK_ERR_NOT_FOUND) return HK_EXIT_NOT_FOUND;
-    if (rc != HK_OK) return cli_fail(c, rc, &e);
-    return HK_EXIT_OK;
+    hk_err rc = hk_svc_fact_resolve(t, arg, id, &e);
+    if (rc == HK_OK) return HK_EXIT_OK;
+    /* A statement that does not parse is shown with a caret. */
+    if (rc != HK_ERR_NOT_FOUND && e.field[0] != '\0')
+        return cli_fail_text(c, "statement", arg, &e);
+    return cli_fail(c, rc, &e);
 }
 
 int cli_emit(const cli_ctx *c, hk_buf *b)

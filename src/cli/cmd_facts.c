@@ -2,11 +2,15 @@
  * cmd_facts.c — commands that create, show and change single facts:
  * init, add, get, delete, update.
  *
- * Each command runs in one transaction: `add A B` adds both or neither,
- * `delete A B` deletes both or neither. Every argument is checked before
- * the write transaction begins, so a typo never half-applies a command.
+ * Adapters of the service layer's fact operations: each command decodes
+ * its arguments (every statement is parsed before the KB is opened, so a
+ * typo never half-applies a command), runs the operation's apply step in
+ * one durable write transaction (hk_svc_write) — `add A B` adds both or
+ * neither, `delete A B` deletes both or neither — and renders the result.
  */
 #include "cli/cli.h"
+#include "core/mem.h"
+#include "service/service.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -244,15 +248,18 @@ int hk_cmd_add(int argc, char **argv)
         goto done;
     }
     int n = argc - optind;
-    hk_statement *sts = calloc((size_t)n, sizeof *sts);
-    if (sts == NULL) {
+    hk_statement *sts = hk_calloc((size_t)n, sizeof *sts);
+    hk_fact_id *ids = hk_calloc((size_t)n, sizeof *ids);
+    bool *created = hk_calloc((size_t)n, sizeof *created);
+    hk_store *s = NULL;
+    int parsed = 0;
+    if (sts == NULL || ids == NULL || created == NULL) {
         cli_msg(&c, "out of memory");
         rc = HK_EXIT_IO;
-        goto done;
+        goto release;
     }
     hk_error e;
     hk_error_clear(&e);
-    int parsed = 0;
     for (; parsed < n; parsed++) {
         const char *text = argv[optind + parsed];
         if (hk_statement_parse(text, strlen(text), &sts[parsed], &e) != HK_OK) {
@@ -260,24 +267,13 @@ int hk_cmd_add(int argc, char **argv)
             goto release;
         }
     }
-    hk_store *s = NULL;
     if ((rc = cli_open(&c, false, false, &s)) != HK_EXIT_OK) goto release;
-    hk_txn *t = NULL;
-    hk_err err = hk_txn_begin(s, true, &t, &e);
-    if (err == HK_OK) err = hk_txn_set_actor(t, actor);
-    hk_fact_id *ids = calloc((size_t)n, sizeof *ids);
-    bool *created = calloc((size_t)n, sizeof *created);
-    if (err == HK_OK && (ids == NULL || created == NULL))
-        err = hk_error_set(&e, HK_ERR_NOMEM, "out of memory");
-    for (int i = 0; err == HK_OK && i < n; i++)
-        err = hk_store_add(t, &sts[i], meta.fields ? &meta : NULL, &ids[i],
-                           &created[i], &e);
-    if (t != NULL) {
-        if (err == HK_OK)
-            err = hk_txn_commit(t, &e);
-        else
-            hk_txn_abort(t);
-    }
+    hk_svc_add op = {.st = sts,
+                     .n = (size_t)n,
+                     .meta = &meta,
+                     .ids = ids,
+                     .created = created};
+    hk_err err = hk_svc_write(s, actor, hk_svc_fact_add_apply, &op, &e);
     if (err != HK_OK) {
         rc = cli_fail(&c, err, &e);
     } else {
@@ -287,7 +283,7 @@ int hk_cmd_add(int argc, char **argv)
         hk_fact_init(&f);
         err = hk_txn_begin(s, false, &r, &e);
         for (int i = 0; err == HK_OK && i < n && rc == HK_EXIT_OK; i++) {
-            err = hk_store_get(r, ids[i], &f, &e);
+            err = hk_svc_fact_get(r, ids[i], &f, &e);
             if (err == HK_OK)
                 rc = emit_change(&c, created[i] ? "added" : "present", &f);
             if (!created[i] && meta.fields != 0 && !c.json)
@@ -300,13 +296,13 @@ int hk_cmd_add(int argc, char **argv)
         hk_fact_release(&f);
         if (err != HK_OK) rc = cli_fail(&c, err, &e);
     }
-    free(ids);
-    free(created);
-    if (s != NULL) hk_store_close(s);
 release:
+    if (s != NULL) hk_store_close(s);
     for (int i = 0; i < parsed; i++)
         hk_statement_release(&sts[i]);
-    free(sts);
+    hk_free(sts);
+    hk_free(ids);
+    hk_free(created);
 done:
     free(context_text);
     return rc;
@@ -352,7 +348,7 @@ int hk_cmd_get(int argc, char **argv)
     }
     if ((rc = cli_resolve_fact(&c, t, argv[optind], &id)) != HK_EXIT_OK)
         goto done;
-    if ((err = hk_store_get(t, id, &f, &e)) != HK_OK) {
+    if ((err = hk_svc_fact_get(t, id, &f, &e)) != HK_OK) {
         rc = cli_fail(&c, err, &e);
         goto done;
     }
@@ -405,77 +401,55 @@ int hk_cmd_delete(int argc, char **argv)
     int stop = parse_actor_only(&c, argc, argv, &actor);
     if (stop >= 0) return stop;
     if (optind >= argc) return cli_usage_error(&c, "missing ID or STATEMENT");
-    /* Check statement syntax before touching the KB. */
-    for (int i = optind; i < argc; i++) {
-        hk_fact_id id;
-        if (cli_is_id(argv[i], &id)) continue;
-        hk_statement st;
-        hk_error e;
-        hk_error_clear(&e);
-        if (hk_statement_parse(argv[i], strlen(argv[i]), &st, &e) != HK_OK)
-            return cli_fail_text(&c, "statement", argv[i], &e);
-        hk_statement_release(&st);
-    }
+    int n = argc - optind, parsed = 0;
+    hk_statement *sts = hk_calloc((size_t)n, sizeof *sts);
+    hk_fact_id *ids = hk_calloc((size_t)n, sizeof *ids);
+    hk_fact *facts = hk_calloc((size_t)n, sizeof *facts);
     hk_store *s = NULL;
-    int rc = cli_open(&c, false, false, &s);
-    if (rc != HK_EXIT_OK) return rc;
-    int n = argc - optind;
-    hk_fact *facts = calloc((size_t)n, sizeof *facts);
-    hk_txn *t = NULL;
+    int rc = HK_EXIT_OK;
     hk_error e;
     hk_error_clear(&e);
-    if (facts == NULL) {
+    if (sts == NULL || ids == NULL || facts == NULL) {
         cli_msg(&c, "out of memory");
-        if (s != NULL) hk_store_close(s);
-        return HK_EXIT_IO;
+        rc = HK_EXIT_IO;
+        goto done;
     }
     for (int i = 0; i < n; i++)
         hk_fact_init(&facts[i]);
-    hk_err err = hk_txn_begin(s, true, &t, &e);
-    if (err == HK_OK) err = hk_txn_set_actor(t, actor);
-    if (err != HK_OK) {
-        rc = cli_fail(&c, err, &e);
+    /* Every name is an id or a statement whose syntax is checked before
+     * the KB is touched. */
+    for (; parsed < n; parsed++) {
+        const char *arg = argv[optind + parsed];
+        if (cli_is_id(arg, &ids[parsed])) continue;
+        if (hk_statement_parse(arg, strlen(arg), &sts[parsed], &e) != HK_OK) {
+            rc = cli_fail_text(&c, "statement", arg, &e);
+            goto done;
+        }
+    }
+    if ((rc = cli_open(&c, false, false, &s)) != HK_EXIT_OK) goto done;
+    hk_svc_delete op = {.n = (size_t)n, .st = sts, .ids = ids, .facts = facts};
+    hk_err err = hk_svc_write(s, actor, hk_svc_fact_delete_apply, &op, &e);
+    if (err == HK_ERR_INVALID && op.dup_second > op.dup_first) {
+        cli_msg(&c, "fact %llu is named twice ('%s' and '%s')",
+                (unsigned long long)ids[op.dup_second],
+                argv[optind + op.dup_first], argv[optind + op.dup_second]);
+        rc = HK_EXIT_INVALID;
         goto done;
     }
-    /* Resolve every argument first, so that one fact named twice (by id
-     * and by statement) is reported as such. */
-    for (int i = 0; i < n; i++) {
-        hk_fact_id id = 0;
-        if ((rc = cli_resolve_fact(&c, t, argv[optind + i], &id)) != HK_EXIT_OK)
-            goto done;
-        for (int j = 0; j < i; j++) {
-            if (facts[j].id == id) {
-                cli_msg(&c, "fact %llu is named twice ('%s' and '%s')",
-                        (unsigned long long)id, argv[optind + j],
-                        argv[optind + i]);
-                rc = HK_EXIT_INVALID;
-                goto done;
-            }
-        }
-        if ((err = hk_store_get(t, id, &facts[i], &e)) != HK_OK) {
-            rc = cli_fail(&c, err, &e);
-            goto done;
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        if ((err = hk_store_delete(t, facts[i].id, &e)) != HK_OK) {
-            rc = cli_fail(&c, err, &e);
-            goto done;
-        }
-    }
-    hk_txn *done_t = t;
-    t = NULL;
-    if ((err = hk_txn_commit(done_t, &e)) != HK_OK) {
+    if (err != HK_OK) {
         rc = cli_fail(&c, err, &e);
         goto done;
     }
     for (int i = 0; i < n && rc == HK_EXIT_OK; i++)
         rc = emit_change(&c, "deleted", &facts[i]);
 done:
-    if (t != NULL) hk_txn_abort(t);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; facts != NULL && i < n; i++)
         hk_fact_release(&facts[i]);
-    free(facts);
+    for (int i = 0; sts != NULL && i < parsed; i++)
+        hk_statement_release(&sts[i]);
+    hk_free(sts);
+    hk_free(ids);
+    hk_free(facts);
     if (s != NULL) hk_store_close(s);
     return rc;
 }
@@ -500,51 +474,46 @@ int hk_cmd_update(int argc, char **argv)
         return cli_usage_error(&c, "expected OLD and NEW, got %d argument%s",
                                argc - optind, argc - optind == 1 ? "" : "s");
     const char *old_arg = argv[optind], *new_arg = argv[optind + 1];
-    hk_statement nst;
+    hk_statement nst, ost;
+    memset(&ost, 0, sizeof ost);
     hk_error e;
     hk_error_clear(&e);
     if (hk_statement_parse(new_arg, strlen(new_arg), &nst, &e) != HK_OK)
         return cli_fail_text(&c, "statement NEW", new_arg, &e);
     hk_store *s = NULL;
-    hk_txn *t = NULL;
     hk_fact before, after;
     hk_fact_init(&before);
     hk_fact_init(&after);
-    int rc = cli_open(&c, false, false, &s);
-    if (rc != HK_EXIT_OK) goto done;
-    hk_err err = hk_txn_begin(s, true, &t, &e);
-    if (err == HK_OK) err = hk_txn_set_actor(t, actor);
-    if (err != HK_OK) {
-        rc = cli_fail(&c, err, &e);
-        goto done;
+    hk_svc_update op = {.new_st = &nst, .before = &before, .after = &after};
+    int rc = HK_EXIT_OK;
+    if (!cli_is_id(old_arg, &op.id)) {
+        if (hk_statement_parse(old_arg, strlen(old_arg), &ost, &e) != HK_OK) {
+            rc = cli_fail_text(&c, "statement", old_arg, &e);
+            goto done;
+        }
+        op.old_st = &ost;
     }
-    hk_fact_id id = 0, other = 0;
-    if ((rc = cli_resolve_fact(&c, t, old_arg, &id)) != HK_EXIT_OK) goto done;
-    if ((err = hk_store_get(t, id, &before, &e)) == HK_OK)
-        err = hk_store_update(t, id, &nst, &other, &e);
+    rc = cli_open(&c, false, false, &s);
+    if (rc != HK_EXIT_OK) goto done;
+    hk_err err = hk_svc_write(s, actor, hk_svc_fact_update_apply, &op, &e);
     if (err == HK_ERR_EXISTS) {
         hk_buf b = HK_BUF_INIT;
         cli_format_statement(&nst, &b);
         cli_msg(&c, "conflict: %s is already fact %llu", b.data,
-                (unsigned long long)other);
+                (unsigned long long)op.other);
         hk_buf_free(&b);
         rc = HK_EXIT_CONFLICT;
         goto done;
-    }
-    if (err == HK_OK) err = hk_store_get(t, id, &after, &e);
-    if (err == HK_OK) {
-        hk_txn *ct = t;
-        t = NULL;
-        err = hk_txn_commit(ct, &e);
     }
     if (err != HK_OK) {
         rc = cli_fail(&c, err, &e);
         goto done;
     }
+    hk_fact_id id = op.found;
     hk_buf a = HK_BUF_INIT, b = HK_BUF_INIT;
     cli_format_statement(&before.st, &a);
     cli_format_statement(&after.st, &b);
-    bool same = strcmp(a.data, b.data) == 0;
+    bool same = !op.changed;
     if (c.json) {
         hk_buf out = HK_BUF_INIT;
         hk_buf_appendf(&out, "{\"status\":\"%s\",\"before\":",
@@ -564,10 +533,10 @@ int hk_cmd_update(int argc, char **argv)
     hk_buf_free(&a);
     hk_buf_free(&b);
 done:
-    if (t != NULL) hk_txn_abort(t);
     hk_fact_release(&before);
     hk_fact_release(&after);
     hk_statement_release(&nst);
+    hk_statement_release(&ost);
     if (s != NULL) hk_store_close(s);
     return rc;
 }

@@ -20,8 +20,8 @@
  *  - Line formats handled here: statements (one per line; blank lines and
  *    lines whose first non-blank character is '#' are skipped, so '#'
  *    inside an argument is fine), TSV (pred<TAB>arg<TAB>..., fields taken
- *    raw) and JSONL (see io_meta.c for metadata). The SQLite source lives
- *    in io_sqlite.c and feeds the same driver.
+ *    raw) and JSONL (read by the service layer's fact input parser). The SQLite
+ * source lives in io_sqlite.c and feeds the same driver.
  *
  * Threads: one call owns its io_import; the store serialises writers, so
  * an import waits for (and blocks) other writers only while a batch is
@@ -31,6 +31,7 @@
 
 #include "core/mem.h"
 #include "core/utf8.h"
+#include "service/service.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -292,75 +293,26 @@ static hk_err import_tsv_line(io_import *im, io_reader *r, char *line,
     return io_import_reject(im, r->line_no, why, line, len, err);
 }
 
-/* JSONL: one object per line. */
-typedef struct jsonl_state {
-    io_meta meta;                  /* metadata of the current line */
-    char numbers[HK_MAX_ARGS][32]; /* numeric args rendered as text */
-} jsonl_state;
+/* JSONL: one object per line, read by the service layer's fact input
+ * parser with its legacy rules (hk_svc_fact_in_parse). */
+static const hk_svc_fact_in_opts jsonl_opts = {
+    .allow_string = false,
+    .need_statement = true,
+    .legacy = true,
+};
 
-/* Builds st from {"predicate": P, "args": [...]} or {"predicate": P,
- * "subject": S, "object": O}. Returns false with why set when neither. */
-static bool statement_from_parts(json_t *obj, jsonl_state *js, hk_statement *st,
-                                 char *why, size_t why_cap)
+/* The reject reason of a refused record: the parser's message, led by the
+ * field it names when the message does not start with it (statement
+ * syntax errors come from the statement parser). */
+static void jsonl_reason(const hk_error *e, char *why, size_t cap)
 {
-    json_t *pred = json_object_get(obj, "predicate");
-    if (!json_is_string(pred)) {
-        snprintf(why, why_cap,
-                 "expected a string field \"statement\", or "
-                 "\"predicate\" with \"args\"");
-        return false;
-    }
-    st->predicate = json_string_value(pred);
-    json_t *args = json_object_get(obj, "args");
-    json_t *pair[2] = {NULL, NULL};
-    size_t n;
-    if (args != NULL) {
-        if (!json_is_array(args)) {
-            snprintf(why, why_cap, "field \"args\": expected an array");
-            return false;
-        }
-        n = json_array_size(args);
-    } else {
-        pair[0] = json_object_get(obj, "subject");
-        pair[1] = json_object_get(obj, "object");
-        if (pair[0] == NULL || pair[1] == NULL) {
-            snprintf(why, why_cap, "field \"args\" is missing");
-            return false;
-        }
-        n = 2;
-    }
-    if (n == 0 || n > HK_MAX_ARGS) {
-        snprintf(why, why_cap, "field \"args\": %zu arguments, expected 1..%d",
-                 n, HK_MAX_ARGS);
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_t *a = args != NULL ? json_array_get(args, i) : pair[i];
-        if (json_is_string(a)) {
-            if (strlen(json_string_value(a)) != json_string_length(a)) {
-                snprintf(why, why_cap, "args[%zu]: contains a NUL byte", i);
-                return false;
-            }
-            st->args[i] = json_string_value(a);
-        } else if (json_is_integer(a)) {
-            snprintf(js->numbers[i], sizeof js->numbers[i],
-                     "%" JSON_INTEGER_FORMAT, json_integer_value(a));
-            st->args[i] = js->numbers[i];
-        } else if (json_is_real(a)) {
-            snprintf(js->numbers[i], sizeof js->numbers[i], "%.17g",
-                     json_real_value(a));
-            st->args[i] = js->numbers[i];
-        } else {
-            snprintf(why, why_cap, "args[%zu]: expected a string or a number",
-                     i);
-            return false;
-        }
-    }
-    st->n_args = (uint32_t)n;
-    return true;
+    if (e->field[0] != '\0' && strncmp(e->message, "field \"", 7) != 0)
+        snprintf(why, cap, "field \"%s\": %s", e->field, e->message);
+    else
+        snprintf(why, cap, "%s", e->message);
 }
 
-static hk_err import_jsonl_line(io_import *im, io_reader *r, jsonl_state *js,
+static hk_err import_jsonl_line(io_import *im, io_reader *r, hk_svc_fact_in *in,
                                 char *line, size_t len, hk_error *err)
 {
     char why[600];
@@ -371,79 +323,18 @@ static hk_err import_jsonl_line(io_import *im, io_reader *r, jsonl_state *js,
                  jerr.text);
         return io_import_reject(im, r->line_no, why, line, len, err);
     }
-    hk_err rc = HK_OK;
-    hk_statement st;
-    memset(&st, 0, sizeof st);
-    bool parsed = false;
     hk_error e;
-    hk_error_clear(&e);
-    io_meta_reset(&js->meta);
-    if (!json_is_object(obj)) {
-        rc = io_import_reject(im, r->line_no, "expected a JSON object", line,
-                              len, err);
-        goto done;
-    }
-    json_t *text = json_object_get(obj, "statement");
-    if (text != NULL && !json_is_null(text)) {
-        if (!json_is_string(text)) {
-            rc = io_import_reject(im, r->line_no,
-                                  "field \"statement\": expected a string",
-                                  line, len, err);
-            goto done;
-        }
-        hk_err prc = hk_statement_parse(json_string_value(text),
-                                        json_string_length(text), &st, &e);
-        if (prc != HK_OK && !io_is_input_error(prc)) {
-            rc = io_fatal(err, &e, prc);
-            goto done;
-        }
-        if (prc != HK_OK) {
-            snprintf(why, sizeof why, "field \"statement\": %s", e.message);
-            rc = io_import_reject(im, r->line_no, why, line, len, err);
-            goto done;
-        }
-        parsed = true;
+    hk_err rc = hk_svc_fact_in_parse(obj, &jsonl_opts, in, &e);
+    json_decref(obj); /* in holds its own reference */
+    if (rc == HK_OK) {
+        rc = io_import_add(im, r->line_no, &in->st, &in->meta, line, len, err);
+    } else if (in->fault == HK_SVC_FAULT_NOMEM || !io_is_input_error(rc)) {
+        rc = io_fatal(err, &e, rc);
     } else {
-        if (!statement_from_parts(obj, js, &st, why, sizeof why)) {
-            rc = io_import_reject(im, r->line_no, why, line, len, err);
-            goto done;
-        }
-        hk_err vrc = hk_statement_validate(&st, &e);
-        if (vrc != HK_OK && !io_is_input_error(vrc)) {
-            rc = io_fatal(err, &e, vrc);
-            goto done;
-        }
-        if (vrc != HK_OK) {
-            if (e.field[0] != '\0' && strstr(e.message, e.field) == NULL)
-                snprintf(why, sizeof why, "%s: %s", e.field, e.message);
-            else
-                snprintf(why, sizeof why, "%s", e.message);
-            rc = io_import_reject(im, r->line_no, why, line, len, err);
-            goto done;
-        }
+        jsonl_reason(&e, why, sizeof why);
+        rc = io_import_reject(im, r->line_no, why, line, len, err);
     }
-    io_meta *m = &js->meta;
-    if (io_meta_set_confidence(m, json_object_get(obj, "confidence"), &e) ||
-        io_meta_set_times(m, json_object_get(obj, "created"),
-                          json_object_get(obj, "updated"), &e) ||
-        io_meta_set_source(m, json_object_get(obj, "source"), &e) ||
-        io_meta_set_tags(m, json_object_get(obj, "tags"), &e) ||
-        io_meta_set_context(m, json_object_get(obj, "context"), &e) ||
-        io_meta_merge_fact_metadata(m, json_object_get(obj, "fact_metadata"),
-                                    &e) ||
-        io_meta_finish(m, &e)) {
-        if (e.code == HK_ERR_NOMEM) {
-            if (err != NULL) *err = e;
-            rc = HK_ERR_NOMEM;
-            goto done;
-        }
-        rc = io_import_reject(im, r->line_no, e.message, line, len, err);
-        goto done;
-    }
-    rc = io_import_add(im, r->line_no, &st, &m->meta, line, len, err);
-done:
-    if (parsed) hk_statement_release(&st);
-    json_decref(obj);
+    hk_svc_fact_in_release(in);
     return rc;
 }
 
@@ -477,13 +368,13 @@ static void set_label(io_import *im, const char *path)
 static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
                            hk_error *err)
 {
-    jsonl_state *js = NULL;
+    hk_svc_fact_in *js = NULL; /* JSONL records (large: on the heap) */
     hk_err rc = HK_OK;
     im->nul_is_tab = format == HK_FORMAT_TSV;
     if (format == HK_FORMAT_JSONL) {
         js = hk_malloc(sizeof *js);
         if (js == NULL) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-        io_meta_init(&js->meta);
+        hk_svc_fact_in_init(js);
         if ((rc = io_reader_set_max_line(r, IO_MAX_JSONL_LINE, err)) != HK_OK)
             goto done;
     }
@@ -518,7 +409,7 @@ static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
     }
 done:
     if (js != NULL) {
-        io_meta_free(&js->meta);
+        hk_svc_fact_in_release(js);
         hk_free(js);
     }
     return rc;

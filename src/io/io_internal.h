@@ -7,10 +7,10 @@
  *   io_import.c  the import driver: batching into transactions, rejects
  *                file, summary, and the three line formats (statements,
  *                TSV, JSONL)
- *   io_meta.c    JSON metadata shared by JSONL and SQLite records
- *                (confidence, source, tags, context, fact_metadata)
  *   io_sqlite.c  the legacy SQLite KB source
  *   io_export.c  hk_export
+ * JSONL records and SQLite rows are read into a fact input by the service
+ * layer's parser (src/service/service.h, "Fact input", legacy rules).
  *
  * Threads: everything here works on objects owned by one call of
  * hk_import_file / hk_export; no state is shared between calls.
@@ -93,52 +93,6 @@ void io_import_count_read(io_import *im, uint64_t done, uint64_t total);
 
 /* The SQLite source (io_sqlite.c): streams table facts into im. */
 hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err);
-
-/* ==== Metadata from JSON (io_meta.c) ==== */
-
-/* Holds the metadata of one record and the memory behind it. Reused from
- * record to record without allocating once warm. */
-typedef struct io_meta {
-    hk_fact_meta meta;             /* what is passed to hk_store_add */
-    const char *tags[HK_MAX_TAGS]; /* tag pointers (into json values) */
-    json_t *context;               /* context object being built, or NULL */
-    char *context_text;            /* serialised context (malloc) */
-    char *source_text;             /* source copy (malloc) or NULL */
-    json_t *hold;                  /* decoded JSON the tags point into */
-    bool context_given;            /* the record itself gave a context */
-} io_meta;
-
-void io_meta_init(io_meta *m);
-/* Frees what the last record used; leaves m ready for the next one. */
-void io_meta_reset(io_meta *m);
-void io_meta_free(io_meta *m);
-
-/* Sets confidence from a JSON value (number 0..1; null = default). */
-hk_err io_meta_set_confidence(io_meta *m, const json_t *v, hk_error *err);
-/* Sets created/updated times from RFC 3339 strings or integer seconds
- * (as hk_fact_write_json writes them; null or absent = now). */
-hk_err io_meta_set_times(io_meta *m, const json_t *created,
-                         const json_t *updated, hk_error *err);
-/* Sets source from a JSON string (null = none). */
-hk_err io_meta_set_source(io_meta *m, const json_t *v, hk_error *err);
-/* Sets tags from a JSON array of strings (or one string; null = none).
- * The strings stay owned by v, which must outlive the add. */
-hk_err io_meta_set_tags(io_meta *m, const json_t *v, hk_error *err);
-/* Sets the context from a JSON value. An object is stored as is. A string
- * holding JSON text of an object (legacy double encoding) is decoded. Any
- * other value (non-JSON text, arrays, numbers) is kept, wrapped as
- * {"legacy_context": value}. */
-hk_err io_meta_set_context(io_meta *m, const json_t *v, hk_error *err);
-/* Merges legacy fact_metadata (an object, or a string holding one):
- * "source" and "tags" fill those fields when not already set and valid,
- * "confidence" fills confidence when not already set; every other key
- * (and any value that could not be mapped) is kept in the context under
- * "fact_metadata". Text that is not a JSON object is kept there as a
- * string. */
-hk_err io_meta_merge_fact_metadata(io_meta *m, const json_t *v, hk_error *err);
-/* Serialises the context built so far into meta.context_json. Call once
- * after all setters. */
-hk_err io_meta_finish(io_meta *m, hk_error *err);
 
 /* ==== Small helpers ==== */
 

@@ -11,12 +11,14 @@
  * journal) and read with one prepared statement stepped row by row in
  * rowid order: constant memory whatever the table size. A reject names
  * the row by its rowid: "<file>:<rowid>: <reason>\t<statement>".
- * Metadata rules are those of io_meta.c; a NULL or non-text statement
- * rejects the row.
+ * Metadata rules are the legacy rules of the service layer's fact input
+ * parser (hk_svc_fact_in_*, src/service/service.h); a NULL or non-text
+ * statement rejects the row.
  *
  * One call owns its sqlite3 handle (opened with SQLITE_OPEN_NOMUTEX).
  */
 #include "io/io_internal.h"
+#include "service/service.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -164,8 +166,8 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err)
     sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
     hk_buf sql = HK_BUF_INIT;
-    io_meta m;
-    io_meta_init(&m);
+    hk_svc_fact_in m; /* metadata of the current row */
+    hk_svc_fact_in_init(&m);
     hk_err rc = HK_OK;
     uint64_t total = 0;
 
@@ -224,7 +226,7 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err)
             if (rc != HK_OK) goto done;
             continue;
         }
-        io_meta_reset(&m);
+        hk_svc_fact_in_release(&m);
         json_t *vals[5] = {NULL, NULL, NULL, NULL, NULL};
         int idx[5] = {cols.confidence, cols.source, cols.tags, cols.context,
                       cols.fact_metadata};
@@ -244,16 +246,18 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err)
                 vals[0] = json_real(c);
             }
         }
-        mrc = io_meta_set_confidence(&m, vals[0], &e);
-        if (mrc == HK_OK && io_meta_set_source(&m, vals[1], &e) != HK_OK)
+        mrc = hk_svc_fact_in_confidence(&m, vals[0], true, &e);
+        if (mrc == HK_OK &&
+            hk_svc_fact_in_source(&m, vals[1], true, &e) != HK_OK)
             hk_error_clear(&e); /* a bad legacy source is dropped */
-        if (mrc == HK_OK && io_meta_set_tags(&m, vals[2], &e) != HK_OK) {
+        if (mrc == HK_OK &&
+            hk_svc_fact_in_tags(&m, vals[2], true, &e) != HK_OK) {
             hk_error_clear(&e); /* bad legacy tags are dropped */
             m.meta.n_tags = 0;
         }
-        if (mrc == HK_OK) mrc = io_meta_set_context(&m, vals[3], &e);
-        if (mrc == HK_OK) mrc = io_meta_merge_fact_metadata(&m, vals[4], &e);
-        if (mrc == HK_OK) mrc = io_meta_finish(&m, &e);
+        if (mrc == HK_OK) mrc = hk_svc_fact_in_context(&m, vals[3], true, &e);
+        if (mrc == HK_OK) mrc = hk_svc_fact_in_fact_metadata(&m, vals[4], &e);
+        if (mrc == HK_OK) mrc = hk_svc_fact_in_finish(&m, &e);
         if (mrc == HK_OK)
             rc = io_import_add(im, rowid, &st, &m.meta, text, len, err);
         else if (mrc == HK_ERR_NOMEM) {
@@ -262,7 +266,8 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err)
         } else
             rc = io_import_reject(im, rowid, e.message, text, len, err);
         hk_statement_release(&st);
-        io_meta_reset(&m); /* before the values its pointers refer to */
+        hk_svc_fact_in_release(
+            &m); /* before the values its pointers refer to */
         for (int i = 0; i < 5; i++)
             json_decref(vals[i]);
         if (rc != HK_OK) goto done;
@@ -272,7 +277,7 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err)
         goto done;
     }
 done:
-    io_meta_free(&m);
+    hk_svc_fact_in_release(&m);
     sqlite3_finalize(q);
     sqlite3_close(db);
     hk_buf_free(&sql);

@@ -2,9 +2,10 @@
  * mcp_tools_basic.c — the seven basic tools (search, status, recent facts,
  * add / delete / update, statistics) and helpers other tool files share.
  *
- * Reads run in their own read transaction (MVCC snapshot); writes run in
- * one write transaction through env.write, which commits durably before
- * the tool answers. Every loop is bounded by a limit argument whose
+ * Reads run in their own read transaction (MVCC snapshot); writes are
+ * adapters of the service layer's fact operations, whose apply step runs
+ * in one write transaction through env.write, which commits durably
+ * before the tool answers. Every loop is bounded by a limit argument whose
  * maximum the input schema enforces.
  */
 #include <stdio.h>
@@ -130,158 +131,105 @@ hk_err mcp_t_list_recent_facts(mcp_call *c, json_t **out, hk_error *err)
 
 /* ==== add_fact ==== */
 
-typedef struct add_job {
-    hk_statement st;               /* parsed statement */
-    hk_fact_meta meta;             /* source and tags */
-    const char *tags[HK_MAX_TAGS]; /* tag pointers into the arguments */
-    hk_fact_id id;                 /* result */
-    bool created;                  /* result */
-} add_job;
-
-static hk_err add_in_txn(hk_txn *t, void *arg, hk_error *err)
-{
-    add_job *j = arg;
-    return hk_store_add(t, &j->st, &j->meta, &j->id, &j->created, err);
-}
-
 hk_err mcp_t_add_fact(mcp_call *c, json_t **out, hk_error *err)
 {
-    add_job j;
-    memset(&j, 0, sizeof j);
+    hk_svc_fact_in in; /* statement, source and tags */
+    hk_svc_fact_in_init(&in);
+    hk_fact_id id = 0;
+    bool created = false;
     hk_buf canon = HK_BUF_INIT;
     hk_err rc = mcp_parse_statement(mcp_arg_str(c, "statement", NULL),
-                                    "statement", &j.st, err);
-    if (rc != HK_OK) return rc;
-    const char *source = mcp_arg_str(c, "source", NULL);
-    if (source) {
-        j.meta.fields |= HK_META_SOURCE;
-        j.meta.source = source;
-    }
-    json_t *tags = json_object_get(c->args, "tags");
-    if (json_is_array(tags)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(tags, i, v)
-        {
-            if (j.meta.n_tags >= HK_MAX_TAGS) break;
-            const char *t = json_string_value(v);
-            bool dup = false; /* a tag given twice is one tag (as in the CLI) */
-            for (uint32_t k = 0; k < j.meta.n_tags && !dup; k++)
-                dup = strcmp(j.tags[k], t) == 0;
-            if (!dup) j.tags[j.meta.n_tags++] = t;
-        }
-        j.meta.fields |= HK_META_TAGS;
-        j.meta.tags = j.tags;
-    }
-    rc = c->srv->env.write(c->srv->env.write_ud, add_in_txn, &j, c->actor, err);
-    if (rc == HK_OK) rc = hk_statement_format(&j.st, &canon);
+                                    "statement", &in.st, err);
+    if (rc == HK_OK)
+        rc = hk_svc_fact_in_source(&in, json_object_get(c->args, "source"),
+                                   false, err);
+    if (rc == HK_OK)
+        rc = hk_svc_fact_in_tags(&in, json_object_get(c->args, "tags"), false,
+                                 err);
+    hk_svc_add op = {.st = &in.st,
+                     .n = 1,
+                     .meta = &in.meta,
+                     .ids = &id,
+                     .created = &created};
+    if (rc == HK_OK)
+        rc = c->srv->env.write(c->srv->env.write_ud, hk_svc_fact_add_apply, &op,
+                               c->actor, err);
+    if (rc == HK_OK) rc = hk_statement_format(&in.st, &canon);
     if (rc == HK_OK) {
-        *out = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)j.id, "statement",
-                         canon.data, "created", j.created);
+        *out = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)id, "statement",
+                         canon.data, "created", created);
         if (!*out) rc = HK_ERR_NOMEM;
     }
     hk_buf_free(&canon);
-    hk_statement_release(&j.st);
+    hk_svc_fact_in_release(&in);
     return rc;
 }
 
 /* ==== delete_fact ==== */
 
-typedef struct delete_job {
-    hk_statement st; /* the fact */
-    hk_fact_id id;   /* its id once found */
-} delete_job;
-
-static hk_err delete_in_txn(hk_txn *t, void *arg, hk_error *err)
-{
-    delete_job *j = arg;
-    hk_err rc = hk_store_find(t, &j->st, &j->id, err);
-    if (rc == HK_ERR_NOT_FOUND)
-        return hk_error_set(err, rc,
-                            "no such fact; use search_knowledge to find the "
-                            "exact statement");
-    if (rc != HK_OK) return rc;
-    return hk_store_delete(t, j->id, err);
-}
-
 hk_err mcp_t_delete_fact(mcp_call *c, json_t **out, hk_error *err)
 {
-    delete_job j;
-    memset(&j, 0, sizeof j);
+    hk_statement st;
+    hk_fact_id id = 0;
     hk_buf canon = HK_BUF_INIT;
     hk_err rc = mcp_parse_statement(mcp_arg_str(c, "statement", NULL),
-                                    "statement", &j.st, err);
+                                    "statement", &st, err);
     if (rc != HK_OK) return rc;
-    rc = c->srv->env.write(c->srv->env.write_ud, delete_in_txn, &j, c->actor,
-                           err);
-    if (rc == HK_OK) rc = hk_statement_format(&j.st, &canon);
+    hk_svc_delete op = {.n = 1, .st = &st, .ids = &id};
+    rc = c->srv->env.write(c->srv->env.write_ud, hk_svc_fact_delete_apply, &op,
+                           c->actor, err);
+    if (rc == HK_ERR_NOT_FOUND)
+        hk_error_set(err, rc,
+                     "no such fact; use search_knowledge to find the exact "
+                     "statement");
+    if (rc == HK_OK) rc = hk_statement_format(&st, &canon);
     if (rc == HK_OK) {
-        *out = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)j.id, "statement",
+        *out = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)id, "statement",
                          canon.data, "deleted", true);
         if (!*out) rc = HK_ERR_NOMEM;
     }
     hk_buf_free(&canon);
-    hk_statement_release(&j.st);
+    hk_statement_release(&st);
     return rc;
 }
 
 /* ==== update_fact ==== */
 
-typedef struct update_job {
-    hk_statement old_st; /* current content */
-    hk_statement new_st; /* replacement */
-    hk_fact_id id;       /* the fact */
-    bool changed;        /* content differed */
-} update_job;
-
-static hk_err update_in_txn(hk_txn *t, void *arg, hk_error *err)
-{
-    update_job *j = arg;
-    j->changed = false; /* the job may run twice (group commit retry) */
-    hk_err rc = hk_store_find(t, &j->old_st, &j->id, err);
-    if (rc == HK_ERR_NOT_FOUND)
-        return hk_error_set(err, rc,
-                            "old_statement does not exist; use "
-                            "search_knowledge to find the exact statement");
-    if (rc != HK_OK) return rc;
-    hk_fact_id other = 0;
-    if (hk_store_find(t, &j->new_st, &other, NULL) == HK_OK) {
-        if (other == j->id) return HK_OK; /* same content */
-        return hk_error_set(err, HK_ERR_EXISTS,
-                            "new_statement already exists as fact %llu; "
-                            "delete old_statement instead",
-                            (unsigned long long)other);
-    }
-    rc = hk_store_update(t, j->id, &j->new_st, &other, err);
-    if (rc == HK_OK) j->changed = true;
-    return rc;
-}
-
 hk_err mcp_t_update_fact(mcp_call *c, json_t **out, hk_error *err)
 {
-    update_job j;
-    memset(&j, 0, sizeof j);
+    hk_statement old_st, new_st;
+    memset(&new_st, 0, sizeof new_st);
     hk_buf a = HK_BUF_INIT, b = HK_BUF_INIT;
     hk_err rc = mcp_parse_statement(mcp_arg_str(c, "old_statement", NULL),
-                                    "old_statement", &j.old_st, err);
+                                    "old_statement", &old_st, err);
     if (rc == HK_OK)
         rc = mcp_parse_statement(mcp_arg_str(c, "new_statement", NULL),
-                                 "new_statement", &j.new_st, err);
+                                 "new_statement", &new_st, err);
+    hk_svc_update op = {.old_st = &old_st, .new_st = &new_st};
     if (rc == HK_OK)
-        rc = c->srv->env.write(c->srv->env.write_ud, update_in_txn, &j,
-                               c->actor, err);
-    if (rc == HK_OK) rc = hk_statement_format(&j.old_st, &a);
-    if (rc == HK_OK) rc = hk_statement_format(&j.new_st, &b);
+        rc = c->srv->env.write(c->srv->env.write_ud, hk_svc_fact_update_apply,
+                               &op, c->actor, err);
+    if (rc == HK_ERR_NOT_FOUND)
+        hk_error_set(err, rc,
+                     "old_statement does not exist; use search_knowledge to "
+                     "find the exact statement");
+    else if (rc == HK_ERR_EXISTS)
+        hk_error_set(err, rc,
+                     "new_statement already exists as fact %llu; delete "
+                     "old_statement instead",
+                     (unsigned long long)op.other);
+    if (rc == HK_OK) rc = hk_statement_format(&old_st, &a);
+    if (rc == HK_OK) rc = hk_statement_format(&new_st, &b);
     if (rc == HK_OK) {
-        *out = json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)j.id,
+        *out = json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)op.found,
                          "old_statement", a.data, "new_statement", b.data,
-                         "changed", j.changed);
+                         "changed", op.changed);
         if (!*out) rc = HK_ERR_NOMEM;
     }
     hk_buf_free(&a);
     hk_buf_free(&b);
-    hk_statement_release(&j.old_st);
-    hk_statement_release(&j.new_st);
+    hk_statement_release(&old_st);
+    hk_statement_release(&new_st);
     return rc;
 }
 

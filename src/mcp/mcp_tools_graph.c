@@ -20,91 +20,67 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/mem.h"
 #include "mcp/mcp_tools.h"
 
 /* ==== bulk_delete ==== */
 
-typedef struct bulk_job {
-    hk_statement *st; /* n parsed statements */
-    size_t n;         /* count */
-    hk_fact_id *ids;  /* found ids (0 = not found), per statement */
-    bool *dup;        /* the same fact as an earlier statement */
-    size_t deleted;   /* result */
-} bulk_job;
-
-static hk_err bulk_in_txn(hk_txn *t, void *arg, hk_error *err)
-{
-    bulk_job *j = arg;
-    j->deleted = 0;
-    for (size_t i = 0; i < j->n; i++) {
-        j->ids[i] = 0;
-        j->dup[i] = false;
-        hk_err rc = hk_store_find(t, &j->st[i], &j->ids[i], err);
-        if (rc == HK_ERR_NOT_FOUND) {
-            j->ids[i] = 0;
-            continue;
-        }
-        if (rc != HK_OK) return rc;
-        for (size_t k = 0; k < i && j->ids[i]; k++)
-            if (j->ids[k] == j->ids[i]) { /* listed twice: deleted once */
-                j->ids[i] = 0;
-                j->dup[i] = true;
-            }
-    }
-    for (size_t i = 0; i < j->n; i++) {
-        if (!j->ids[i]) continue;
-        hk_err rc = hk_store_delete(t, j->ids[i], err);
-        if (rc != HK_OK) return rc;
-        j->deleted++;
-    }
-    return HK_OK;
-}
-
 hk_err mcp_t_bulk_delete(mcp_call *c, json_t **out, hk_error *err)
 {
     json_t *arr = json_object_get(c->args, "statements");
-    size_t n = json_array_size(arr);
-    bulk_job j;
-    memset(&j, 0, sizeof j);
-    j.st = calloc(n, sizeof *j.st);
-    j.ids = calloc(n, sizeof *j.ids);
-    j.dup = calloc(n, sizeof *j.dup);
-    hk_err rc = j.st && j.ids && j.dup ? HK_OK : HK_ERR_NOMEM;
+    size_t n = json_array_size(arr), parsed = 0;
+    hk_statement *st = hk_calloc(n, sizeof *st);
+    hk_fact_id *ids = hk_calloc(n, sizeof *ids); /* 0: by statement */
+    bool *dup = hk_calloc(n, sizeof *dup);
+    json_t *deleted = NULL, *missing = NULL;
+    hk_buf b = HK_BUF_INIT;
+    hk_err rc = st && ids && dup ? HK_OK : HK_ERR_NOMEM;
     for (size_t i = 0; rc == HK_OK && i < n; i++) {
         char field[48];
         snprintf(field, sizeof field, "statements[%zu]", i);
         rc = mcp_parse_statement(json_string_value(json_array_get(arr, i)),
-                                 field, &j.st[i], err);
-        if (rc == HK_OK) j.n = i + 1;
+                                 field, &st[i], err);
+        if (rc == HK_OK) parsed = i + 1;
     }
+    /* Statements that are not facts are listed, not refused; a fact
+     * named twice is deleted once. */
+    hk_svc_delete op = {.n = n,
+                        .st = st,
+                        .ids = ids,
+                        .missing_ok = true,
+                        .dup_ok = true,
+                        .dup = dup};
     if (rc == HK_OK)
-        rc = c->srv->env.write(c->srv->env.write_ud, bulk_in_txn, &j, c->actor,
-                               err);
-    json_t *ids = json_array(), *missing = json_array();
-    hk_buf b = HK_BUF_INIT;
-    for (size_t i = 0; rc == HK_OK && i < j.n; i++) {
-        if (j.ids[i]) {
-            json_array_append_new(ids, json_integer((json_int_t)j.ids[i]));
-        } else if (!j.dup[i]) {
-            rc = hk_statement_format(&j.st[i], &b);
+        rc = c->srv->env.write(c->srv->env.write_ud, hk_svc_fact_delete_apply,
+                               &op, c->actor, err);
+    if (rc == HK_OK) {
+        deleted = json_array();
+        missing = json_array();
+        if (!deleted || !missing) rc = HK_ERR_NOMEM;
+    }
+    for (size_t i = 0; rc == HK_OK && i < n; i++) {
+        if (ids[i]) {
+            json_array_append_new(deleted, json_integer((json_int_t)ids[i]));
+        } else if (!dup[i]) {
+            rc = hk_statement_format(&st[i], &b);
             if (rc == HK_OK)
                 json_array_append_new(missing, json_string(b.data));
             hk_buf_reset(&b);
         }
     }
     hk_buf_free(&b);
-    for (size_t i = 0; i < j.n; i++)
-        hk_statement_release(&j.st[i]);
-    free(j.st);
-    free(j.ids);
-    free(j.dup);
-    if (rc != HK_OK || !ids || !missing) {
-        json_decref(ids);
+    for (size_t i = 0; i < parsed; i++)
+        hk_statement_release(&st[i]);
+    hk_free(st);
+    hk_free(ids);
+    hk_free(dup);
+    if (rc != HK_OK) {
+        json_decref(deleted);
         json_decref(missing);
-        return rc != HK_OK ? rc : HK_ERR_NOMEM;
+        return rc;
     }
-    *out = json_pack("{s:I, s:o, s:o}", "deleted", (json_int_t)j.deleted,
-                     "deleted_ids", ids, "not_found", missing);
+    *out = json_pack("{s:I, s:o, s:o}", "deleted", (json_int_t)op.deleted,
+                     "deleted_ids", deleted, "not_found", missing);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 

@@ -185,66 +185,35 @@ hk_err mcp_t_health_check(mcp_call *c, json_t **out, hk_error *err)
 
 /* ==== get_fact_history ==== */
 
-#define HISTORY_SCAN 10000 /* audit entries searched for deleted facts */
-
-static bool entry_mentions(const hk_audit_entry *a, const char *canon)
-{
-    const char *sides[2] = {a->before, a->after};
-    for (int i = 0; i < 2; i++) {
-        if (!sides[i]) continue;
-        json_t *j = json_loads(sides[i], 0, NULL);
-        const char *s = json_string_value(json_object_get(j, "statement"));
-        bool hit = s && strcmp(s, canon) == 0;
-        json_decref(j);
-        if (hit) return true;
-    }
-    return false;
-}
-
 hk_err mcp_t_get_fact_history(mcp_call *c, json_t **out, hk_error *err)
 {
-    size_t limit = (size_t)mcp_arg_int(c, "limit", 50);
     hk_statement st;
     hk_buf canon = HK_BUF_INIT;
     hk_err rc = mcp_parse_statement(mcp_arg_str(c, "statement", NULL),
                                     "statement", &st, err);
     if (rc != HK_OK) return rc;
     hk_txn *t = NULL;
-    hk_fact_id id = 0;
-    hk_audit_entry *v = NULL;
-    size_t n = 0;
     json_t *arr = NULL;
+    hk_svc_history op = {.st = &st,
+                         .limit = (size_t)mcp_arg_int(c, "limit", 50)};
     rc = hk_statement_format(&st, &canon);
     if (rc == HK_OK) rc = mcp_read_begin(c, &t, err);
-    if (rc == HK_OK) {
-        hk_err fr = hk_store_find(t, &st, &id, NULL);
-        if (fr == HK_OK) {
-            rc = hk_audit_history(t, id, limit, &v, &n, err);
-            if (rc == HK_OK) arr = audit_array(v, n);
-        } else {
-            /* deleted (or never present): search recent entries */
-            id = 0;
-            rc = hk_audit_list(t, 0, HISTORY_SCAN, &v, &n, err);
-            arr = rc == HK_OK ? json_array() : NULL;
-            for (size_t i = 0; arr && i < n && json_array_size(arr) < limit;
-                 i++)
-                if (entry_mentions(&v[i], canon.data))
-                    json_array_append_new(arr,
-                                          hk_svc_audit_entry_jansson(&v[i]));
-        }
-    }
+    if (rc == HK_OK) rc = hk_svc_fact_history(t, &op, err);
     if (t) hk_txn_abort(t);
-    hk_audit_entries_free(v, n);
+    if (rc == HK_OK) {
+        arr = audit_array(op.v, op.n);
+        if (!arr) rc = HK_ERR_NOMEM;
+    }
+    hk_audit_entries_free(op.v, op.n);
     hk_statement_release(&st);
-    if (rc == HK_OK && !arr) rc = HK_ERR_NOMEM;
     if (rc != HK_OK) {
         hk_buf_free(&canon);
-        json_decref(arr);
         return rc;
     }
-    *out = json_pack("{s:s, s:o, s:I, s:o}", "statement", canon.data, "fact_id",
-                     id ? json_integer((json_int_t)id) : json_null(), "count",
-                     (json_int_t)json_array_size(arr), "entries", arr);
+    *out =
+        json_pack("{s:s, s:o, s:I, s:o}", "statement", canon.data, "fact_id",
+                  op.found ? json_integer((json_int_t)op.found) : json_null(),
+                  "count", (json_int_t)json_array_size(arr), "entries", arr);
     hk_buf_free(&canon);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }

@@ -1,6 +1,7 @@
 /*
  * routes.h — helpers shared by the REST handlers (routes_*.c): parameter
- * parsing, fact input from JSON, JSON output of audit entries.
+ * parsing, the rules of fact input on this server, error answers and the
+ * skeleton of read handlers.
  * Loop threads only, except where a function says otherwise.
  */
 #ifndef HK_SERVER_ROUTES_H
@@ -11,25 +12,17 @@
 #include "server/server_int.h"
 #include "service/service.h"
 
-/* A fact as sent by a client, validated and ready for the writer. Every
- * pointer points into `json` (kept alive by a reference) or `st.owned`. */
-typedef struct hk_fact_in {
-    hk_statement st;               /* content */
-    bool has_statement;            /* st is set (false: meta only) */
-    hk_fact_meta meta;             /* metadata fields that were given */
-    const char *tags[HK_MAX_TAGS]; /* meta.tags points here */
-    char *context_json;            /* serialized context, free() */
-    json_t *json;                  /* the object (one reference) */
-} hk_fact_in;
-
-/* Parses a fact object (or, when allow_string, a bare statement string)
- * into *in. need_statement: the content is required. On failure fills *err
- * (field/column set) and returns its code; *status gets the HTTP status
- * (400 syntax, 422 wrong type/range). Takes its own reference on obj. */
-hk_err hk_fact_in_parse(hk_server *srv, json_t *obj, bool allow_string,
-                        bool need_statement, hk_fact_in *in, int *status,
-                        hk_error *err);
-void hk_fact_in_release(hk_fact_in *in);
+/* The rules of a fact body on this server (the service layer's strict
+ * fact input with the configured max-statement and max-args). */
+hk_svc_fact_in_opts hk_fact_in_opts(const hk_server *srv, bool allow_string,
+                                    bool need_statement);
+/* The HTTP status of a refused fact input (400, 413, 422; 503 when out of
+ * memory). */
+int hk_fault_status(hk_svc_fault fault);
+/* Answers a refused fact body with the error code that says why
+ * (statement_too_long, limit_exceeded, invalid_fact, invalid_statement). */
+void hk_send_fact_input_error(h2o_req_t *req, hk_svc_fault fault,
+                              const hk_error *err);
 
 /* Parses the request body as JSON; on failure answers 400 invalid_json
  * (with line and column) and returns NULL. Caller decrefs. */
@@ -52,9 +45,15 @@ void hk_send_input_error(h2o_req_t *req, int status, const char *code,
  * End it with hk_loop_read_done(loop). err is cleared first. */
 hk_txn *hk_route_read_txn(h2o_req_t *req, hk_loop *loop, hk_error *err);
 
-/* Reads fact id from txn and appends its JSON; HK_ERR_NOT_FOUND if gone. */
-hk_err hk_fact_json_by_id(hk_txn *txn, hk_fact_id id, hk_buf *out,
-                          hk_error *err);
+/* The body of a read route: calls the service in t and appends the JSON
+ * answer to out. */
+typedef hk_err (*hk_route_read_fn)(hk_txn *t, void *arg, hk_buf *out,
+                                   hk_error *err);
+/* The REST handler skeleton of reads: takes the loop's read transaction,
+ * runs fn, ends the transaction and answers status with out plus a
+ * newline, or the error: HK_ERR_NOT_FOUND as 404 not_found (the message
+ * only), anything else as hk_http_send_hk_error does. Loop thread. */
+void hk_route_read(h2o_req_t *req, int status, hk_route_read_fn fn, void *arg);
 
 /* The route's handlers answer 500/503 for store errors this way. */
 void hk_send_store_error(h2o_req_t *req, const hk_error *err);

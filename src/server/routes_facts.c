@@ -3,15 +3,18 @@
  *   POST /v2/facts, POST /v2/facts/batch, GET/PUT/PATCH/DELETE
  *   /v2/facts/{id}, DELETE /v2/facts?statement=, GET /v2/facts/{id}/history.
  *
- * Mutations validate on the loop thread (400/422 answered at once), then
- * hand a job to the group-commit writer (server_writer.c) and return; the
- * answer is sent from the job's completion on the same loop once the commit
- * is durable. The answer's fact JSON is read back on the loop from a fresh
- * snapshot, which keeps the single writer thread free of rendering work.
+ * Adapters of the service layer's fact operations (src/service/service.h):
+ * each handler decodes the request into the service's request (the fact
+ * body with the service's parser, answering 400/413/422 at once on the
+ * loop thread), hands the apply step to the group-commit writer
+ * (server_writer.c) and renders the result from the job's completion on
+ * the same loop once the commit is durable. The answer's fact JSON is
+ * read back on the loop from a fresh snapshot, which keeps the single
+ * writer thread free of rendering work.
  *
- * A batch is one job and therefore one transaction: its items are parsed
- * and added on the writer thread (per-item errors are collected, the
- * others committed together).
+ * A batch is one job and therefore one transaction: its items are decoded
+ * and added on the writer thread by hk_svc_fact_batch (per-item errors
+ * are collected, the others committed together).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,43 +23,23 @@
 
 /* ==== Shared completion helpers ==== */
 
-/* Answers status with the fact's JSON, optionally wrapped as
- * {"key": fact, ...extra}. */
-static void send_fact(h2o_req_t *req, hk_fact_id id, int status)
+/* Reads a fact back after its write; a fact deleted again between the
+ * commit and this read answers {"id":N,"deleted":true}. */
+static hk_err fact_after_write(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
 {
-    hk_loop *loop = hk_loop_self();
-    hk_error err;
-    hk_txn *txn = hk_route_read_txn(req, loop, &err);
-    if (!txn) return;
-    hk_buf b = HK_BUF_INIT;
-    hk_err rc = hk_fact_json_by_id(txn, id, &b, &err);
-    hk_loop_read_done(loop);
+    hk_fact_id id = *(const hk_fact_id *)arg;
+    hk_err rc = hk_svc_fact_get_json(t, id, out, err);
     if (rc == HK_ERR_NOT_FOUND) {
-        /* Deleted again between commit and this read. */
-        hk_buf_reset(&b);
-        rc = hk_buf_appendf(&b, "{\"id\":%llu,\"deleted\":true}",
+        hk_buf_reset(out);
+        rc = hk_buf_appendf(out, "{\"id\":%llu,\"deleted\":true}",
                             (unsigned long long)id);
     }
-    if (rc == HK_OK) rc = hk_buf_append_str(&b, "\n");
-    if (rc != HK_OK)
-        hk_send_store_error(req, &err);
-    else
-        hk_http_send_buf(req, status, &b);
-    hk_buf_free(&b);
+    return rc;
 }
 
-/* Answers a fact body that hk_fact_in_parse (or a later check) refused,
- * with the error code that says why. */
-static void send_fact_input_error(h2o_req_t *req, int status,
-                                  const hk_error *err)
+static void send_fact(h2o_req_t *req, hk_fact_id id, int status)
 {
-    hk_send_input_error(req, status,
-                        status == 413               ? "statement_too_long"
-                        : err->code == HK_ERR_LIMIT ? "limit_exceeded"
-                        : status == 422             ? "invalid_fact"
-                        : err->column               ? "invalid_statement"
-                                                    : "invalid_fact",
-                        err);
+    hk_route_read(req, status, fact_after_write, &id);
 }
 
 static void queue_failed(h2o_req_t *req, hk_err rc)
@@ -83,15 +66,16 @@ static bool id_param(h2o_req_t *req, const char *param, hk_fact_id *id)
 /* ==== POST /v2/facts ==== */
 
 typedef struct add_job {
-    hk_fact_in in; /* validated input */
-    hk_fact_id id; /* result id */
-    bool created;  /* result: new fact */
+    hk_svc_fact_in in; /* decoded body */
+    hk_svc_add op;     /* the service request over in */
+    hk_fact_id id;     /* result id */
+    bool created;      /* result: new fact */
 } add_job;
 
 static hk_err add_write(hk_txn *txn, void *arg, hk_error *err)
 {
     add_job *j = arg;
-    return hk_store_add(txn, &j->in.st, &j->in.meta, &j->id, &j->created, err);
+    return hk_svc_fact_add(txn, &j->op, err);
 }
 
 static void add_done(h2o_req_t *req, hk_err rc, const hk_error *err, void *arg)
@@ -107,7 +91,7 @@ static void add_done(h2o_req_t *req, hk_err rc, const hk_error *err, void *arg)
         else
             send_fact(req, j->id, j->created ? 201 : 200);
     }
-    hk_fact_in_release(&j->in);
+    hk_svc_fact_in_release(&j->in);
     hk_free(j);
 }
 
@@ -123,45 +107,35 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
         return;
     }
     hk_error err;
-    int status;
-    hk_err rc = hk_fact_in_parse(srv, body, false, true, &j->in, &status, &err);
+    hk_svc_fact_in_opts o = hk_fact_in_opts(srv, false, true);
+    hk_err rc = hk_svc_fact_in_parse(body, &o, &j->in, &err);
     json_decref(body);
     if (rc != HK_OK) {
-        send_fact_input_error(req, status, &err);
-        hk_fact_in_release(&j->in);
+        hk_send_fact_input_error(req, j->in.fault, &err);
+        hk_svc_fact_in_release(&j->in);
         hk_free(j);
         return;
     }
+    j->op = (hk_svc_add){.st = &j->in.st,
+                         .n = 1,
+                         .meta = &j->in.meta,
+                         .ids = &j->id,
+                         .created = &j->created};
     rc = hk_server_write_async(req, add_write, add_done, j, hk_req_actor(req));
     if (rc != HK_OK) {
         queue_failed(req, rc);
-        hk_fact_in_release(&j->in);
+        hk_svc_fact_in_release(&j->in);
         hk_free(j);
     }
 }
 
 /* ==== POST /v2/facts/batch ==== */
 
-enum { ITEM_CREATED = 0, ITEM_EXISTING = 1, ITEM_FAILED = 2 };
-
-typedef struct batch_error {
-    size_t index; /* item position */
-    int status;   /* HTTP-like status of the item */
-    hk_error err; /* why */
-} batch_error;
-
 typedef struct batch_job {
-    hk_server *srv;    /* settings for parsing */
-    json_t **items;    /* n items (references), NULL where unparsable */
-    char **bad;        /* per item: JSON parse error (NDJSON), or NULL */
-    size_t n;          /* items */
-    hk_fact_id *ids;   /* result ids */
-    uint8_t *state;    /* ITEM_* */
-    batch_error *errs; /* failed items */
-    size_t n_errs;     /* used */
-    size_t cap_errs;   /* allocated */
-    uint64_t created;  /* items that created a fact */
-    uint64_t existing; /* items already present */
+    json_t **items; /* n items (references), NULL where unparsable */
+    char **bad;     /* per item: JSON parse error (NDJSON), or NULL */
+    size_t n;       /* items */
+    hk_svc_batch b; /* the service request and its results */
 } batch_job;
 
 static void batch_free(batch_job *j)
@@ -172,84 +146,61 @@ static void batch_free(batch_job *j)
     }
     hk_free(j->items);
     hk_free(j->bad);
-    hk_free(j->ids);
-    hk_free(j->state);
-    hk_free(j->errs);
+    hk_svc_batch_free(&j->b);
     hk_free(j);
-}
-
-static hk_err batch_error_add(batch_job *j, size_t index, int status,
-                              const hk_error *e)
-{
-    if (j->n_errs == j->cap_errs) {
-        size_t cap = j->cap_errs ? j->cap_errs * 2 : 16;
-        batch_error *ne = hk_realloc(j->errs, cap * sizeof(*ne));
-        if (!ne) return HK_ERR_NOMEM;
-        j->errs = ne;
-        j->cap_errs = cap;
-    }
-    batch_error *be = &j->errs[j->n_errs++];
-    be->index = index;
-    be->status = status;
-    be->err = *e;
-    j->state[index] = ITEM_FAILED;
-    return HK_OK;
 }
 
 static hk_err batch_write(hk_txn *txn, void *arg, hk_error *err)
 {
     batch_job *j = arg;
-    /* A batch has its transaction to itself (solo job): one audit entry
-     * covers the facts it creates. */
-    hk_err brc = hk_txn_set_bulk(txn, "POST /v2/facts/batch");
-    if (brc != HK_OK) return hk_error_set(err, brc, "cannot start bulk mode");
-    j->n_errs = 0;
-    j->created = j->existing = 0;
-    for (size_t i = 0; i < j->n; i++) {
-        hk_error e;
-        hk_error_clear(&e);
-        if (j->bad[i]) {
-            hk_error_set(&e, HK_ERR_INVALID, "%s", j->bad[i]);
-            e.line = i + 1;
-            if (batch_error_add(j, i, 400, &e) != HK_OK)
-                return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-            continue;
-        }
-        hk_fact_in in;
-        int status = 400;
-        hk_err rc =
-            hk_fact_in_parse(j->srv, j->items[i], true, true, &in, &status, &e);
-        if (rc == HK_OK) {
-            bool created = false;
-            rc = hk_store_add(txn, &in.st, &in.meta, &j->ids[i], &created, &e);
-            if (rc == HK_OK) {
-                j->state[i] = created ? ITEM_CREATED : ITEM_EXISTING;
-                if (created)
-                    j->created++;
-                else
-                    j->existing++;
-            } else {
-                status = rc == HK_ERR_INVALID ? 400 : 422;
-            }
-        }
-        hk_fact_in_release(&in);
-        if (rc == HK_ERR_STORE || rc == HK_ERR_FULL || rc == HK_ERR_NOMEM ||
-            rc == HK_ERR_IO || rc == HK_ERR_STATE || rc == HK_ERR_CORRUPT) {
-            *err = e;
-            return rc; /* the transaction is unusable: fail the batch */
-        }
-        if (rc != HK_OK && batch_error_add(j, i, status, &e) != HK_OK)
-            return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    }
-    return HK_OK;
+    return hk_svc_fact_batch(txn, &j->b, err);
 }
 
-static const char *item_code(const batch_error *be)
+static const char *item_code(const hk_svc_batch_error *be)
 {
-    if (be->status == 413) return "statement_too_long";
+    int status = hk_fault_status(be->fault);
+    if (status == 413) return "statement_too_long";
     if (be->err.code == HK_ERR_LIMIT) return "limit_exceeded";
-    if (be->status == 422) return "invalid_fact";
+    if (status == 422) return "invalid_fact";
     return be->err.column ? "invalid_statement" : "invalid_input";
+}
+
+/* {"count","created","existing","failed","results":[...]} */
+static hk_err batch_answer(const batch_job *j, hk_buf *b)
+{
+    const hk_svc_batch *sb = &j->b;
+    hk_err w = hk_buf_appendf(
+        b,
+        "{\"count\":%zu,\"created\":%llu,\"existing\":%llu,\"failed\":%zu,"
+        "\"results\":[",
+        j->n, (unsigned long long)sb->created, (unsigned long long)sb->existing,
+        sb->n_errs);
+    size_t cursor = 0;
+    for (size_t i = 0; w == HK_OK && i < j->n; i++) {
+        if (i) w = hk_buf_append(b, ",", 1);
+        if (w != HK_OK) break;
+        const hk_svc_batch_error *be = hk_svc_batch_item_error(sb, i, &cursor);
+        if (be != NULL) {
+            w = hk_buf_appendf(b,
+                               "{\"index\":%zu,\"status\":%d,\"error\":{"
+                               "\"code\":\"%s\",\"message\":",
+                               i, hk_fault_status(be->fault), item_code(be));
+            if (w == HK_OK)
+                w = hk_buf_append_json_string(b, be->err.message,
+                                              strlen(be->err.message));
+            if (w == HK_OK) w = hk_buf_append_str(b, ",\"detail\":");
+            if (w == HK_OK) w = hk_svc_error_detail_write_json(&be->err, b);
+            if (w == HK_OK) w = hk_buf_append_str(b, "}}");
+        } else {
+            bool created = sb->state[i] == HK_SVC_ITEM_CREATED;
+            w = hk_buf_appendf(
+                b, "{\"index\":%zu,\"status\":%d,\"id\":%llu,\"created\":%s}",
+                i, created ? 201 : 200, (unsigned long long)sb->ids[i],
+                created ? "true" : "false");
+        }
+    }
+    if (w == HK_OK) w = hk_buf_append_str(b, "]}\n");
+    return w;
 }
 
 static void batch_done(h2o_req_t *req, hk_err rc, const hk_error *err,
@@ -258,57 +209,13 @@ static void batch_done(h2o_req_t *req, hk_err rc, const hk_error *err,
     batch_job *j = arg;
     hk_loop *loop = hk_loop_self();
     if (rc == HK_OK)
-        atomic_fetch_add_explicit(&loop->srv->metrics.facts_added, j->created,
+        atomic_fetch_add_explicit(&loop->srv->metrics.facts_added, j->b.created,
                                   memory_order_relaxed);
     if (req && rc != HK_OK) {
         hk_http_send_hk_error(req, err);
     } else if (req) {
         hk_buf b = HK_BUF_INIT;
-        hk_err w = hk_buf_appendf(
-            &b,
-            "{\"count\":%zu,\"created\":%llu,\"existing\":%llu,\"failed\":%zu,"
-            "\"results\":[",
-            j->n, (unsigned long long)j->created,
-            (unsigned long long)j->existing, j->n_errs);
-        size_t e = 0;
-        for (size_t i = 0; w == HK_OK && i < j->n; i++) {
-            if (i) w = hk_buf_append(&b, ",", 1);
-            if (w != HK_OK) break;
-            if (j->state[i] == ITEM_FAILED) {
-                while (e < j->n_errs && j->errs[e].index < i)
-                    e++;
-                const batch_error *be = &j->errs[e];
-                w = hk_buf_appendf(&b,
-                                   "{\"index\":%zu,\"status\":%d,\"error\":{"
-                                   "\"code\":\"%s\",\"message\":",
-                                   i, be->status, item_code(be));
-                if (w == HK_OK)
-                    w = hk_buf_append_json_string(&b, be->err.message,
-                                                  strlen(be->err.message));
-                if (w == HK_OK)
-                    w = hk_buf_appendf(&b, ",\"detail\":{\"line\":%zu", i + 1);
-                if (w == HK_OK && be->err.column)
-                    w = hk_buf_appendf(&b, ",\"column\":%u",
-                                       (unsigned)be->err.column);
-                if (w == HK_OK && be->err.field[0]) {
-                    w = hk_buf_append_str(&b, ",\"field\":");
-                    if (w == HK_OK)
-                        w = hk_buf_append_json_string(
-                            &b, be->err.field,
-                            strnlen(be->err.field, sizeof(be->err.field)));
-                }
-                if (w == HK_OK) w = hk_buf_append_str(&b, "}}}");
-            } else {
-                w = hk_buf_appendf(
-                    &b,
-                    "{\"index\":%zu,\"status\":%d,\"id\":%llu,\"created\":%s}",
-                    i, j->state[i] == ITEM_CREATED ? 201 : 200,
-                    (unsigned long long)j->ids[i],
-                    j->state[i] == ITEM_CREATED ? "true" : "false");
-            }
-        }
-        if (w == HK_OK) w = hk_buf_append_str(&b, "]}\n");
-        if (w != HK_OK)
+        if (batch_answer(j, &b) != HK_OK)
             hk_http_send_error(req, 503, "out_of_memory",
                                "cannot build the batch answer", NULL);
         else
@@ -323,9 +230,7 @@ static bool batch_alloc(batch_job *j, size_t n)
     size_t c = n ? n : 1;
     j->items = hk_calloc(c, sizeof(*j->items));
     j->bad = hk_calloc(c, sizeof(*j->bad));
-    j->ids = hk_calloc(c, sizeof(*j->ids));
-    j->state = hk_calloc(c, sizeof(*j->state));
-    return j->items && j->bad && j->ids && j->state;
+    return j->items && j->bad && hk_svc_batch_init(&j->b, c, NULL) == HK_OK;
 }
 
 static void send_too_many(hk_server *srv, h2o_req_t *req, size_t n)
@@ -356,7 +261,6 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
         queue_failed(req, HK_ERR_NOMEM);
         return;
     }
-    j->srv = srv;
     if (p[k] == '[') {
         json_t *arr = hk_body_json(req);
         if (!arr) {
@@ -442,6 +346,11 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
         }
         j->n = n;
     }
+    j->b.items = j->items;
+    j->b.bad = j->bad;
+    j->b.n = j->n;
+    j->b.opts = hk_fact_in_opts(srv, true, true);
+    j->b.label = "POST /v2/facts/batch";
     hk_err rc = hk_write_async_ex(req, batch_write, batch_done, j,
                                   hk_req_actor(req), true);
     if (rc != HK_OK) {
@@ -452,53 +361,39 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
 
 /* ==== GET /v2/facts/{id} ==== */
 
+static hk_err fact_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
+{
+    return hk_svc_fact_get_json(t, *(const hk_fact_id *)arg, out, err);
+}
+
 void hk_route_fact_get(hk_server *srv, h2o_req_t *req, const char *param)
 {
     (void)srv;
     hk_fact_id id;
     if (!id_param(req, param, &id)) return;
-    hk_loop *loop = hk_loop_self();
-    hk_error err;
-    hk_txn *txn = hk_route_read_txn(req, loop, &err);
-    if (!txn) return;
-    hk_buf b = HK_BUF_INIT;
-    hk_err rc = hk_fact_json_by_id(txn, id, &b, &err);
-    hk_loop_read_done(loop);
-    if (rc == HK_OK) rc = hk_buf_append_str(&b, "\n");
-    if (rc == HK_ERR_NOT_FOUND) {
-        char msg[64];
-        snprintf(msg, sizeof(msg), "no fact with id %llu",
-                 (unsigned long long)id);
-        hk_http_send_error(req, 404, "not_found", msg, NULL);
-    } else if (rc != HK_OK) {
-        hk_send_store_error(req, &err);
-    } else {
-        hk_http_send_buf(req, 200, &b);
-    }
-    hk_buf_free(&b);
+    hk_route_read(req, 200, fact_read, &id);
 }
 
 /* ==== DELETE /v2/facts/{id} and DELETE /v2/facts?statement= ==== */
 
 typedef struct delete_job {
-    hk_fact_id id;     /* fact to delete (0: look up st) */
-    hk_statement st;   /* by content (parsed), when id == 0 */
-    bool by_statement; /* which form */
-    hk_buf before;     /* fact JSON read before the delete */
+    hk_fact_id id;    /* fact to delete (0: by st) */
+    hk_statement st;  /* by content (parsed), when id == 0 */
+    hk_fact before;   /* result: the fact as it was */
+    hk_svc_delete op; /* the service request over the fields above */
 } delete_job;
 
 static hk_err delete_write(hk_txn *txn, void *arg, hk_error *err)
 {
     delete_job *j = arg;
-    if (j->by_statement) {
-        hk_fact_id id = 0;
-        hk_err rc = hk_store_find(txn, &j->st, &id, err);
-        if (rc != HK_OK) return rc;
-        j->id = id;
-        hk_buf_reset(&j->before);
-        hk_fact_json_by_id(txn, id, &j->before, NULL);
-    }
-    return hk_store_delete(txn, j->id, err);
+    return hk_svc_fact_delete(txn, &j->op, err);
+}
+
+static void delete_job_free(delete_job *j)
+{
+    hk_statement_release(&j->st);
+    hk_fact_release(&j->before);
+    hk_free(j);
 }
 
 static void delete_done(h2o_req_t *req, hk_err rc, const hk_error *err,
@@ -509,31 +404,41 @@ static void delete_done(h2o_req_t *req, hk_err rc, const hk_error *err,
     if (rc == HK_OK)
         atomic_fetch_add_explicit(&loop->srv->metrics.facts_deleted, 1,
                                   memory_order_relaxed);
-    if (req) {
-        if (rc != HK_OK) {
-            hk_http_send_hk_error(req, err);
-        } else {
-            hk_buf b = HK_BUF_INIT;
-            hk_err w = hk_buf_appendf(&b,
-                                      "{\"deleted\":true,\"id\":%llu,"
-                                      "\"fact\":%s}\n",
-                                      (unsigned long long)j->id,
-                                      j->before.len ? j->before.data : "null");
-            if (w == HK_OK)
-                hk_http_send_buf(req, 200, &b);
-            else
-                hk_http_send_error(req, 503, "out_of_memory",
-                                   "cannot build the answer", NULL);
-            hk_buf_free(&b);
-        }
+    if (req && rc == HK_ERR_NOT_FOUND) {
+        hk_http_send_error(req, 404, "not_found", err->message, NULL);
+    } else if (req && rc != HK_OK) {
+        hk_http_send_hk_error(req, err);
+    } else if (req) {
+        hk_buf b = HK_BUF_INIT;
+        hk_err w = hk_buf_appendf(&b, "{\"deleted\":true,\"id\":%llu,\"fact\":",
+                                  (unsigned long long)j->id);
+        if (w == HK_OK) w = hk_fact_write_json(&j->before, &b);
+        if (w == HK_OK) w = hk_buf_append_str(&b, "}\n");
+        if (w == HK_OK)
+            hk_http_send_buf(req, 200, &b);
+        else
+            hk_http_send_error(req, 503, "out_of_memory",
+                               "cannot build the answer", NULL);
+        hk_buf_free(&b);
     }
-    hk_statement_release(&j->st);
-    hk_buf_free(&j->before);
-    hk_free(j);
+    delete_job_free(j);
+}
+
+static void delete_queue(h2o_req_t *req, delete_job *j)
+{
+    j->op = (hk_svc_delete){
+        .n = 1, .st = &j->st, .ids = &j->id, .facts = &j->before};
+    hk_err rc = hk_server_write_async(req, delete_write, delete_done, j,
+                                      hk_req_actor(req));
+    if (rc != HK_OK) {
+        queue_failed(req, rc);
+        delete_job_free(j);
+    }
 }
 
 void hk_route_fact_delete(hk_server *srv, h2o_req_t *req, const char *param)
 {
+    (void)srv;
     hk_fact_id id;
     if (!id_param(req, param, &id)) return;
     delete_job *j = hk_calloc(1, sizeof(*j));
@@ -541,30 +446,9 @@ void hk_route_fact_delete(hk_server *srv, h2o_req_t *req, const char *param)
         queue_failed(req, HK_ERR_NOMEM);
         return;
     }
+    hk_fact_init(&j->before);
     j->id = id;
-    /* The fact as it was, for the answer (a snapshot; the delete decides). */
-    hk_loop *loop = hk_loop_self();
-    hk_txn *txn = hk_loop_read_txn(loop, NULL);
-    if (txn) {
-        hk_err rc = hk_fact_json_by_id(txn, id, &j->before, NULL);
-        hk_loop_read_done(loop);
-        if (rc == HK_ERR_NOT_FOUND) {
-            hk_free(j);
-            char msg[64];
-            snprintf(msg, sizeof(msg), "no fact with id %llu",
-                     (unsigned long long)id);
-            hk_http_send_error(req, 404, "not_found", msg, NULL);
-            return;
-        }
-        if (rc != HK_OK) hk_buf_reset(&j->before);
-    }
-    hk_err rc = hk_server_write_async(req, delete_write, delete_done, j,
-                                      hk_req_actor(req));
-    if (rc != HK_OK) {
-        queue_failed(req, rc);
-        hk_buf_free(&j->before);
-        hk_free(j);
-    }
+    delete_queue(req, j);
 }
 
 void hk_route_facts_delete(hk_server *srv, h2o_req_t *req, const char *param)
@@ -592,52 +476,28 @@ void hk_route_facts_delete(hk_server *srv, h2o_req_t *req, const char *param)
         queue_failed(req, HK_ERR_NOMEM);
         return;
     }
+    hk_fact_init(&j->before);
     hk_error err;
     if (hk_statement_parse(text, len, &j->st, &err) != HK_OK) {
         if (!err.field[0]) snprintf(err.field, sizeof(err.field), "statement");
         hk_send_input_error(req, 400, "invalid_statement", &err);
-        hk_free(j);
+        delete_job_free(j);
         return;
     }
-    j->by_statement = true;
-    hk_err rc = hk_server_write_async(req, delete_write, delete_done, j,
-                                      hk_req_actor(req));
-    if (rc != HK_OK) {
-        queue_failed(req, rc);
-        hk_statement_release(&j->st);
-        hk_free(j);
-    }
+    delete_queue(req, j);
 }
 
 /* ==== PUT /v2/facts/{id} (replace) and PATCH (metadata) ==== */
 
 typedef struct update_job {
-    hk_fact_id id;    /* fact to change */
-    hk_fact_in in;    /* new content and/or metadata */
-    bool replace;     /* PUT: content too */
-    hk_fact_id other; /* on conflict: the fact that has that content */
+    hk_svc_fact_in in; /* new content and/or metadata */
+    hk_svc_update op;  /* the service request over in */
 } update_job;
 
 static hk_err update_write(hk_txn *txn, void *arg, hk_error *err)
 {
     update_job *j = arg;
-    hk_err rc;
-    if (j->replace) {
-        /* Check existence first so that a missing id is a clean 404. */
-        hk_fact_id found;
-        rc = hk_store_find(txn, &j->in.st, &found, NULL);
-        if (rc == HK_OK && found != j->id) {
-            j->other = found;
-            return hk_error_set(err, HK_ERR_EXISTS,
-                                "the statement is already fact %llu",
-                                (unsigned long long)found);
-        }
-        rc = hk_store_update(txn, j->id, &j->in.st, &j->other, err);
-        if (rc != HK_OK) return rc;
-    }
-    if (j->in.meta.fields)
-        return hk_store_set_meta(txn, j->id, &j->in.meta, err);
-    return HK_OK;
+    return hk_svc_fact_update(txn, &j->op, err);
 }
 
 static void update_done(h2o_req_t *req, hk_err rc, const hk_error *err,
@@ -648,15 +508,17 @@ static void update_done(h2o_req_t *req, hk_err rc, const hk_error *err,
         if (rc == HK_ERR_EXISTS) {
             char d[64];
             snprintf(d, sizeof(d), "{\"existing_id\":%llu}",
-                     (unsigned long long)j->other);
+                     (unsigned long long)j->op.other);
             hk_http_send_error(req, 409, "conflict", err->message, d);
+        } else if (rc == HK_ERR_NOT_FOUND) {
+            hk_http_send_error(req, 404, "not_found", err->message, NULL);
         } else if (rc != HK_OK) {
             hk_http_send_hk_error(req, err);
         } else {
-            send_fact(req, j->id, 200);
+            send_fact(req, j->op.found, 200);
         }
     }
-    hk_fact_in_release(&j->in);
+    hk_svc_fact_in_release(&j->in);
     hk_free(j);
 }
 
@@ -673,39 +535,26 @@ static void update_route(hk_server *srv, h2o_req_t *req, const char *param,
         queue_failed(req, HK_ERR_NOMEM);
         return;
     }
-    j->id = id;
-    j->replace = replace;
     hk_error err;
-    int status;
-    hk_err rc =
-        hk_fact_in_parse(srv, body, false, replace, &j->in, &status, &err);
+    hk_svc_fact_in_opts o = hk_fact_in_opts(srv, false, replace);
+    hk_err rc = hk_svc_fact_in_parse(body, &o, &j->in, &err);
     json_decref(body);
-    if (rc == HK_OK && !replace && j->in.has_statement) {
-        rc = HK_ERR_INVALID;
-        status = 422;
-        hk_error_set(&err, HK_ERR_INVALID,
-                     "PATCH changes metadata only (confidence, source, tags, "
-                     "context); use PUT to replace the statement");
-        snprintf(err.field, sizeof(err.field), "statement");
-    }
-    if (rc == HK_OK && !replace && !j->in.meta.fields) {
-        rc = HK_ERR_INVALID;
-        status = 422;
-        hk_error_set(&err, HK_ERR_INVALID,
-                     "nothing to change: give confidence, source, tags or "
-                     "context");
-    }
+    hk_svc_fault fault = j->in.fault;
+    if (rc == HK_OK && !replace)
+        rc = hk_svc_fact_meta_check(&j->in, &fault, &err);
     if (rc != HK_OK) {
-        send_fact_input_error(req, status, &err);
-        hk_fact_in_release(&j->in);
+        hk_send_fact_input_error(req, fault, &err);
+        hk_svc_fact_in_release(&j->in);
         hk_free(j);
         return;
     }
+    j->op = (hk_svc_update){
+        .id = id, .new_st = replace ? &j->in.st : NULL, .meta = &j->in.meta};
     rc = hk_server_write_async(req, update_write, update_done, j,
                                hk_req_actor(req));
     if (rc != HK_OK) {
         queue_failed(req, rc);
-        hk_fact_in_release(&j->in);
+        hk_svc_fact_in_release(&j->in);
         hk_free(j);
     }
 }
@@ -722,42 +571,32 @@ void hk_route_fact_patch(hk_server *srv, h2o_req_t *req, const char *param)
 
 /* ==== GET /v2/facts/{id}/history ==== */
 
+typedef struct history_req {
+    hk_fact_id id; /* the fact */
+    size_t limit;  /* entries at most */
+} history_req;
+
+static hk_err history_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
+{
+    const history_req *h = arg;
+    hk_svc_history op = {.id = h->id, .limit = h->limit};
+    hk_err rc = hk_svc_fact_history(t, &op, err);
+    if (rc == HK_OK && op.n == 0)
+        rc = hk_error_set(err, HK_ERR_NOT_FOUND, "no history for fact %llu",
+                          (unsigned long long)h->id);
+    if (rc == HK_OK)
+        rc = hk_buf_appendf(
+            out, "{\"fact_id\":%llu,\"entries\":", (unsigned long long)h->id);
+    if (rc == HK_OK) rc = hk_svc_audit_entries_write_json(op.v, op.n, out);
+    if (rc == HK_OK) rc = hk_buf_append_str(out, "}");
+    hk_audit_entries_free(op.v, op.n);
+    return rc;
+}
+
 void hk_route_fact_history(hk_server *srv, h2o_req_t *req, const char *param)
 {
-    hk_fact_id id;
-    if (!id_param(req, param, &id)) return;
-    size_t limit;
-    if (!hk_param_limit(srv, req, &limit)) return;
-    hk_loop *loop = hk_loop_self();
-    hk_error err;
-    hk_txn *txn = hk_route_read_txn(req, loop, &err);
-    if (!txn) return;
-    hk_audit_entry *v = NULL;
-    size_t n = 0;
-    hk_err rc = hk_audit_history(txn, id, limit, &v, &n, &err);
-    hk_loop_read_done(loop);
-    if (rc != HK_OK) {
-        hk_send_store_error(req, &err);
-        return;
-    }
-    if (n == 0) {
-        hk_audit_entries_free(v, n);
-        char msg[64];
-        snprintf(msg, sizeof(msg), "no history for fact %llu",
-                 (unsigned long long)id);
-        hk_http_send_error(req, 404, "not_found", msg, NULL);
-        return;
-    }
-    hk_buf b = HK_BUF_INIT;
-    hk_err w = hk_buf_appendf(
-        &b, "{\"fact_id\":%llu,\"entries\":", (unsigned long long)id);
-    if (w == HK_OK) w = hk_svc_audit_entries_write_json(v, n, &b);
-    if (w == HK_OK) w = hk_buf_append_str(&b, "}\n");
-    hk_audit_entries_free(v, n);
-    if (w == HK_OK)
-        hk_http_send_buf(req, 200, &b);
-    else
-        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
-                           NULL);
-    hk_buf_free(&b);
+    history_req h;
+    if (!id_param(req, param, &h.id)) return;
+    if (!hk_param_limit(srv, req, &h.limit)) return;
+    hk_route_read(req, 200, history_read, &h);
 }
