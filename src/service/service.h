@@ -100,8 +100,8 @@ typedef struct hk_svc_query_req {
 typedef struct hk_svc_query_res {
     size_t count;       /* rows delivered */
     hk_buf next_cursor; /* resumes after the last row when the page is full
-                           (count == limit) and more may follow; empty
-                           otherwise */
+                           (count == limit) and the store cannot tell that
+                           the result is exhausted; empty otherwise */
     bool timed_out;     /* stopped by timeout_us (the call returned
                            HK_ERR_LIMIT) */
 } hk_svc_query_res;
