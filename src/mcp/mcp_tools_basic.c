@@ -34,6 +34,7 @@ hk_err mcp_scan_facts(mcp_call *c, hk_txn *t, const hk_scan *scan, size_t limit,
     memset(&req, 0, sizeof req);
     req.scan = *scan;
     req.limit = limit;
+    req.no_cursor = true;
     req.row = fact_row;
     req.row_ud = arr;
     hk_svc_query_res res;

@@ -91,6 +91,8 @@ typedef struct hk_svc_query_req {
     const char *cursor;        /* resume after this cursor; NULL/"" = start */
     size_t limit;              /* rows at most; 0 = no limit */
     bool ids_only;             /* rows carry only ids (no decoding) */
+    bool no_cursor;            /* the caller does not page: make no
+                                  next_cursor */
     int64_t timeout_us;        /* stop after this long (checked every 256
                                   rows); 0 = never */
     hk_svc_row_fn row;         /* receives the rows */
@@ -312,6 +314,60 @@ typedef struct hk_svc_restore_req {
  * why"; an existing KB without force is HK_ERR_EXISTS. */
 hk_err hk_svc_restore(const hk_svc_restore_req *req, char sha256[65],
                       hk_error *err);
+
+/* Imports one file (hk_import_file: streaming, batched, bad records
+ * counted and written to opt->rejects_path, never stopping the import). */
+hk_err hk_svc_import(hk_store *s, const char *path,
+                     const hk_import_options *opt, hk_import_summary *sum,
+                     hk_error *err);
+/* True when an import error is a problem of that input file (missing,
+ * unreadable, unknown format) rather than of the KB: a caller importing
+ * several files reports it and goes on with the next. */
+bool hk_svc_import_error_is_input(hk_err rc);
+
+typedef struct hk_svc_export_req {
+    hk_format format; /* HK_FORMAT_STATEMENTS, _JSONL or _TSV */
+    FILE *out;        /* stream to write to; or NULL with path: */
+    const char *path; /* file written completely under a temporary name,
+                         synced, then renamed into place */
+} hk_svc_export_req;
+
+typedef struct hk_svc_export_res {
+    uint64_t bytes; /* bytes written to path (0 for a stream) */
+} hk_svc_export_res;
+
+/* Every fact in id order from one snapshot. A format export cannot write
+ * is HK_ERR_INVALID (field "format"); on any failure no file appears at
+ * path. */
+hk_err hk_svc_export(hk_store *s, const hk_svc_export_req *req,
+                     hk_svc_export_res *res, hk_error *err);
+
+typedef enum hk_svc_compact_mode {
+    HK_SVC_COMPACT_AUTO = 0,   /* when hk_store_compact_advised says so */
+    HK_SVC_COMPACT_ALWAYS = 1, /* every time */
+    HK_SVC_COMPACT_NEVER = 2   /* never */
+} hk_svc_compact_mode;
+
+typedef enum hk_svc_compact_skip {
+    HK_SVC_COMPACT_RUN = 0,           /* compaction should run */
+    HK_SVC_COMPACT_SKIP_NEVER = 1,    /* the mode is never */
+    HK_SVC_COMPACT_SKIP_NO_STATS = 2, /* auto, without statistics */
+    HK_SVC_COMPACT_SKIP_SMALL = 3     /* auto, too little free space */
+} hk_svc_compact_skip;
+
+/* The compaction policy after an import: whether mode, given the KB's
+ * statistics (NULL when they could not be read), asks for a compaction. */
+hk_svc_compact_skip hk_svc_compact_policy(hk_svc_compact_mode mode,
+                                          const hk_stats *st);
+/* Compacts the KB in data_dir (hk_store_compact: no handle may be open;
+ * HK_ERR_BUSY at once while another process has it open). report is
+ * filled as far as the call got. */
+hk_err hk_svc_compact(const char *data_dir, hk_compact_report *report,
+                      hk_error *err);
+/* Appends the members "bytes_before","bytes_after","bytes_free_before",
+ * "facts","seconds" (no braces). */
+hk_err hk_svc_compact_report_write_members(const hk_compact_report *r,
+                                           hk_buf *out);
 
 /* ==== Analysis and graph (legacy tool operations) ==== */
 

@@ -197,6 +197,7 @@ hk_err hk_svc_hub_snapshot(hk_txn *t, const hk_svc_hub_snapshot_req *req,
         q.scan = (hk_scan)HK_SCAN_INIT;
         q.scan.newest_first = true;
         q.limit = HUB_RECENT;
+        q.no_cursor = true;
         q.row = recent_row;
         q.row_ud = &recent;
         hk_svc_query_res qr;

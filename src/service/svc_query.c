@@ -88,7 +88,8 @@ hk_err hk_svc_query(hk_txn *t, const hk_svc_query_req *req,
         }
     }
     /* Only a full page can have more rows. */
-    if (rc == HK_OK && req->limit != 0 && res->count == req->limit) {
+    if (rc == HK_OK && !req->no_cursor && req->limit != 0 &&
+        res->count == req->limit) {
         rc = hk_query_cursor(q, &res->next_cursor);
         if (rc != HK_OK) hk_error_set(err, rc, "out of memory");
     }

@@ -437,6 +437,14 @@ static void test_cursor_exact_end(void **state)
         assert_int_equal(r.n, 1);
         assert_int_equal(res.next_cursor.len, 0);
         hk_svc_query_res_free(&res);
+        /* no_cursor: the same full page, without a cursor */
+        req.cursor = NULL;
+        req.no_cursor = true;
+        memset(&r, 0, sizeof r);
+        run(t, &req, &r, &res);
+        assert_int_equal(r.n, total - 1);
+        assert_int_equal(res.next_cursor.len, 0);
+        hk_svc_query_res_free(&res);
     }
     hk_txn_abort(t);
 }
