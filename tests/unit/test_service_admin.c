@@ -442,6 +442,126 @@ static void test_hub(void **state)
     free(root);
 }
 
+/* ==== Import, export, compaction ==== */
+
+static void test_import_export(void **state)
+{
+    (void)state;
+    char *root = tu_tmpdir("svcio");
+    char kb[600], in[700], rej[700], out[700], bad[700];
+    snprintf(kb, sizeof kb, "%s/kb", root);
+    snprintf(in, sizeof in, "%s/in.txt", root);
+    snprintf(rej, sizeof rej, "%s/in.rejects", root);
+    snprintf(out, sizeof out, "%s/out.jsonl", root);
+    snprintf(bad, sizeof bad, "%s/no/such/dir/out.txt", root);
+    FILE *f = fopen(in, "w");
+    assert_non_null(f);
+    fputs("A(x)\nB(y, z)\nnot a statement\nA(x)\n", f);
+    fclose(f);
+    hk_store *s = tu_open(kb);
+    hk_import_options io;
+    memset(&io, 0, sizeof io);
+    io.rejects_path = rej;
+    hk_import_summary sum;
+    hk_error err;
+    assert_int_equal(hk_svc_import(s, in, &io, &sum, &err), HK_OK);
+    assert_int_equal(sum.read, 4);
+    assert_int_equal(sum.added, 2);
+    assert_int_equal(sum.present, 1);
+    assert_int_equal(sum.rejected, 1);
+    hk_err rc = hk_svc_import(s, bad, &io, &sum, &err);
+    assert_int_not_equal(rc, HK_OK);
+    assert_true(hk_svc_import_error_is_input(rc));
+    assert_false(hk_svc_import_error_is_input(HK_ERR_STORE));
+    assert_false(hk_svc_import_error_is_input(HK_ERR_FULL));
+
+    /* to a file: complete, with the byte count */
+    hk_svc_export_req req = {HK_FORMAT_JSONL, NULL, out};
+    hk_svc_export_res res;
+    assert_int_equal(hk_svc_export(s, &req, &res, &err), HK_OK);
+    struct stat sb;
+    assert_int_equal(stat(out, &sb), 0);
+    assert_int_equal(res.bytes, (uint64_t)sb.st_size);
+    f = fopen(out, "r");
+    assert_non_null(f);
+    char line[512];
+    int lines = 0;
+    while (fgets(line, sizeof line, f) != NULL && lines < 100) {
+        json_t *j = json_loads(line, 0, NULL);
+        assert_non_null(j);
+        json_decref(j);
+        lines++;
+    }
+    fclose(f);
+    assert_int_equal(lines, 2);
+    /* to a stream */
+    char *mem = NULL;
+    size_t mem_len = 0;
+    FILE *ms = open_memstream(&mem, &mem_len);
+    assert_non_null(ms);
+    hk_svc_export_req sreq = {HK_FORMAT_STATEMENTS, ms, NULL};
+    assert_int_equal(hk_svc_export(s, &sreq, &res, &err), HK_OK);
+    fclose(ms);
+    assert_string_equal(mem, "A(x)\nB(y, z)\n");
+    assert_int_equal(res.bytes, 0);
+    free(mem);
+    /* refused: a format export does not write, an unwritable target */
+    hk_svc_export_req breq = {HK_FORMAT_SQLITE, NULL, out};
+    assert_int_equal(hk_svc_export(s, &breq, &res, &err), HK_ERR_INVALID);
+    assert_string_equal(err.field, "format");
+    hk_svc_export_req ureq = {HK_FORMAT_TSV, NULL, bad};
+    assert_int_equal(hk_svc_export(s, &ureq, &res, &err), HK_ERR_IO);
+    assert_non_null(strstr(err.message, "cannot create"));
+    assert_false(file_exists(bad));
+    hk_svc_export_req nreq = {HK_FORMAT_TSV, NULL, NULL};
+    assert_int_equal(hk_svc_export(s, &nreq, &res, &err), HK_ERR_INVALID);
+
+    /* compaction: refused while open, then done */
+    hk_compact_report r;
+    assert_int_equal(hk_svc_compact(kb, &r, &err), HK_ERR_BUSY);
+    hk_store_close(s);
+    assert_int_equal(hk_svc_compact(kb, &r, &err), HK_OK);
+    assert_int_equal(r.facts, 2);
+    assert_true(r.bytes_after > 0);
+    hk_buf b = HK_BUF_INIT;
+    assert_int_equal(hk_buf_append(&b, "{", 1), HK_OK);
+    assert_int_equal(hk_svc_compact_report_write_members(&r, &b), HK_OK);
+    assert_int_equal(hk_buf_append(&b, "}", 1), HK_OK);
+    json_t *j = json_loads(b.data, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "facts")), 2);
+    assert_int_equal(json_object_size(j), 5);
+    json_decref(j);
+    hk_buf_free(&b);
+    assert_int_equal(facts_in(kb), 2);
+    tu_rmrf(root);
+    free(root);
+}
+
+static void test_compact_policy(void **state)
+{
+    (void)state;
+    hk_stats small, big;
+    memset(&small, 0, sizeof small);
+    memset(&big, 0, sizeof big);
+    small.bytes_on_disk = 1 << 20;
+    small.bytes_free = 1 << 19;
+    big.bytes_on_disk = 400ull << 20;
+    big.bytes_free = 200ull << 20;
+    assert_int_equal(hk_svc_compact_policy(HK_SVC_COMPACT_NEVER, &big),
+                     HK_SVC_COMPACT_SKIP_NEVER);
+    assert_int_equal(hk_svc_compact_policy(HK_SVC_COMPACT_ALWAYS, NULL),
+                     HK_SVC_COMPACT_RUN);
+    assert_int_equal(hk_svc_compact_policy(HK_SVC_COMPACT_ALWAYS, &small),
+                     HK_SVC_COMPACT_RUN);
+    assert_int_equal(hk_svc_compact_policy(HK_SVC_COMPACT_AUTO, NULL),
+                     HK_SVC_COMPACT_SKIP_NO_STATS);
+    assert_int_equal(hk_svc_compact_policy(HK_SVC_COMPACT_AUTO, &small),
+                     HK_SVC_COMPACT_SKIP_SMALL);
+    assert_int_equal(hk_svc_compact_policy(HK_SVC_COMPACT_AUTO, &big),
+                     HK_SVC_COMPACT_RUN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +571,8 @@ int main(void)
         cmocka_unit_test(test_backup_ids),
         cmocka_unit_test(test_backup_modes_and_restore),
         cmocka_unit_test(test_hub),
+        cmocka_unit_test(test_import_export),
+        cmocka_unit_test(test_compact_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
