@@ -2,6 +2,8 @@
  * mcp_tools_basic.c — the seven basic tools (search, status, recent facts,
  * add / delete / update, statistics) and helpers other tool files share.
  *
+ * The read tools are adapters of the service (hk_svc_search, hk_svc_query,
+ * hk_svc_stats): arguments in, one service call, JSON out.
  * Reads run in their own read transaction (MVCC snapshot); writes run in
  * one write transaction through env.write, which commits durably before
  * the tool answers. Every loop is bounded by a limit argument whose

@@ -1,27 +1,20 @@
 /*
  * mcp_tools_manage.c — management tools: audit log, export, growth,
- * health, fact history, backup and restore.
+ * health, fact history, backup and restore; adapters of the service
+ * (src/service/svc_admin.c, svc_query.c) except get_fact_history.
  *
- * Backups: backup_kb writes hk_store_backup into
- * <backup_dir>/<id>/ where id is the UTC time plus 6 random hex digits
- * (kb-20261126T101500Z-3fa9c1), and stores the client's description in
- * <id>/DESCRIPTION.txt beside the MANIFEST.json the store writes.
- * restore_kb needs the KB closed: in stdio mode env.restore closes the
- * store, installs the verified backup and reopens it (the session keeps
- * running on the restored KB); the HTTP server serves other clients from
- * the open KB and refuses, naming the CLI command an operator can run
- * after stopping the server.
+ * Backups: backup_kb asks the service for a new backup id inside the
+ * operator's backup directory (kb-20261126T101500Z-3fa9c1) and passes the
+ * client's description, saved as <id>/DESCRIPTION.txt beside the
+ * MANIFEST.json the store writes. restore_kb needs the KB closed: in stdio
+ * mode env.restore closes the store, installs the verified backup and
+ * reopens it (the session keeps running on the restored KB); the HTTP
+ * server serves other clients from the open KB and refuses, naming the CLI
+ * command an operator can run after stopping the server.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <time.h>
-
-#include <openssl/rand.h>
 
 #include "core/mem.h"
 #include "mcp/mcp_tools.h"

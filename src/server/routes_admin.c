@@ -2,7 +2,9 @@
  * routes_admin.c — operational routes: POST /v2/admin/backup (runs on a pool
  * thread: a hot copy of a large KB takes seconds), /healthz (the process
  * answers), /readyz (the KB is open and the server is not stopping),
- * /metrics (Prometheus text 0.0.4) and /openapi.json.
+ * /metrics (Prometheus text 0.0.4) and /openapi.json. The backup is the
+ * service's hk_svc_backup (which also names the directory when the body
+ * gives none).
  */
 #include <stdlib.h>
 #include <string.h>

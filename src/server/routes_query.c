@@ -4,6 +4,11 @@
  * writer): GET /v2/query, GET /v2/facts (scan), GET /v2/entities/{name},
  * GET /v2/predicates, GET /v2/stats, GET /v2/search, GET /v2/audit.
  *
+ * Each handler decodes its parameters, calls one service operation
+ * (src/service/svc_query.c, svc_admin.c) on the loop's transaction and
+ * writes the answer straight into the response buffer from the service's
+ * row and hit callbacks (no per-row allocation, no JSON document).
+ *
  * Pages: ?limit= (default/max configurable) and ?cursor= (opaque, from the
  * previous page's next_cursor; null when the result is exhausted). A query
  * that runs past query-timeout-ms stops and answers 503 query_timeout.
