@@ -7,6 +7,7 @@
  * copy, and refuses to replace an existing KB without --force.
  */
 #include "cli/cli.h"
+#include "service/service.h"
 
 #include <string.h>
 
@@ -33,11 +34,13 @@ int hk_cmd_backup(int argc, char **argv)
     hk_store *s = NULL;
     int rc = cli_open(&c, true, false, &s);
     if (rc != HK_EXIT_OK) return rc;
-    char sha[65] = "";
+    hk_svc_backup_req req = {dest, NULL, NULL, NULL};
+    hk_svc_backup_res res;
     hk_error e;
     hk_error_clear(&e);
-    hk_err err = hk_store_backup(s, dest, sha, &e);
+    hk_err err = hk_svc_backup(s, &req, &res, &e);
     hk_store_close(s);
+    const char *sha = res.sha256;
     if (err != HK_OK) return cli_fail(&c, err, &e);
     if (c.json) {
         hk_buf b = HK_BUF_INIT;
@@ -78,13 +81,10 @@ int hk_cmd_restore(int argc, char **argv)
     char sha[65] = "";
     hk_error e;
     hk_error_clear(&e);
-    hk_err err = hk_backup_verify(src, sha, &e);
-    if (err != HK_OK) {
-        cli_msg(&c, "backup '%s' cannot be restored: %s", src,
-                e.message[0] ? e.message : hk_strerror(err));
-        return hk_exit_code(err);
-    }
-    err = hk_backup_restore(src, c.data_dir, force, &e);
+    /* A backup that fails its check is answered by cli_fail below with
+     * the service's "backup 'X' cannot be restored: why". */
+    hk_svc_restore_req req = {src, c.data_dir, force, false};
+    hk_err err = hk_svc_restore(&req, sha, &e);
     if (err == HK_ERR_EXISTS && !force) {
         /* the store's message names its own flag, not the option */
         cli_msg(&c,

@@ -9,26 +9,15 @@
  * prints a one-line note and still succeeds, because its facts are
  * committed and the KB is only larger than it needs to be.
  *
- * The auto policy is the library's (hk_store_compact_advised), from the
- * statistics the import took before it closed its handle.
+ * The auto policy is the service's (hk_svc_compact_policy, after the
+ * library's hk_store_compact_advised), from the statistics the import took
+ * before it closed its handle.
  */
 #include "cli/cli.h"
+#include "service/service.h"
 
 #include <string.h>
 #include <unistd.h>
-
-/* Appends the report fields to a JSON object under construction. */
-static void report_json(hk_buf *b, const hk_compact_report *r)
-{
-    hk_buf_appendf(b,
-                   "\"bytes_before\":%llu,\"bytes_after\":%llu,"
-                   "\"bytes_free_before\":%llu,\"facts\":%llu,"
-                   "\"seconds\":%.3f",
-                   (unsigned long long)r->bytes_before,
-                   (unsigned long long)r->bytes_after,
-                   (unsigned long long)r->bytes_free_before,
-                   (unsigned long long)r->facts, r->seconds);
-}
 
 int hk_cmd_compact(int argc, char **argv)
 {
@@ -56,7 +45,7 @@ int hk_cmd_compact(int argc, char **argv)
     hk_error_clear(&e);
     if (!c.json && isatty(STDERR_FILENO)) /* seconds on large KBs */
         cli_msg(&c, "compacting %s ...", c.data_dir);
-    hk_err err = hk_store_compact(c.data_dir, &r, &e);
+    hk_err err = hk_svc_compact(c.data_dir, &r, &e);
     if (err == HK_ERR_NOT_FOUND) {
         cli_msg(&c, "no knowledge base at '%s' (set --data or HAKGAL_DATA)",
                 c.data_dir);
@@ -68,7 +57,7 @@ int hk_cmd_compact(int argc, char **argv)
         hk_buf_append_str(&b, "{\"compacted\":");
         cli_json_str(&b, c.data_dir);
         hk_buf_append_str(&b, ",");
-        report_json(&b, &r);
+        hk_svc_compact_report_write_members(&r, &b);
         hk_buf_append_str(&b, "}");
         int rc = cli_emit(&c, &b);
         hk_buf_free(&b);
@@ -108,7 +97,10 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
     hk_error e;
     hk_error_clear(&e);
     hk_err err = HK_OK;
-    if (mode == CLI_COMPACT_NEVER) {
+    static const hk_svc_compact_mode svc_mode[] = {
+        HK_SVC_COMPACT_AUTO, HK_SVC_COMPACT_ALWAYS, HK_SVC_COMPACT_NEVER};
+    hk_svc_compact_skip skip = hk_svc_compact_policy(svc_mode[mode], st);
+    if (skip == HK_SVC_COMPACT_SKIP_NEVER) {
         if (st)
             snprintf(reason, sizeof reason, "--compact never (%s of %s free)",
                      cli_size_text(st->bytes_free, f),
@@ -116,9 +108,9 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
         else
             snprintf(reason, sizeof reason, "--compact never");
         why = reason;
-    } else if (mode == CLI_COMPACT_AUTO && !st) {
+    } else if (skip == HK_SVC_COMPACT_SKIP_NO_STATS) {
         why = "the statistics of the knowledge base could not be read";
-    } else if (mode == CLI_COMPACT_AUTO && !hk_store_compact_advised(st)) {
+    } else if (skip == HK_SVC_COMPACT_SKIP_SMALL) {
         snprintf(reason, sizeof reason,
                  "%s of %s free (auto compacts from 25%% of the file and "
                  "64 MiB)",
@@ -130,7 +122,7 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
             cli_msg(c, "compacting the knowledge base (%s of %s free) ...",
                     cli_size_text(st ? st->bytes_free : 0, f),
                     cli_size_text(st ? st->bytes_on_disk : 0, a));
-        err = hk_store_compact(c->data_dir, &r, &e);
+        err = hk_svc_compact(c->data_dir, &r, &e);
         if (err == HK_ERR_BUSY) {
             snprintf(reason, sizeof reason,
                      "the knowledge base is open in another process; run "
@@ -167,7 +159,7 @@ int cli_compact_after_import(const cli_ctx *c, cli_compact_mode mode,
                                (unsigned long long)st->bytes_on_disk,
                                (unsigned long long)st->bytes_free);
         } else {
-            report_json(&j, &r);
+            hk_svc_compact_report_write_members(&r, &j);
         }
         hk_buf_append_str(&j, "}}");
         int rc = cli_emit(c, &j);

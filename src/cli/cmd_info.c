@@ -4,6 +4,8 @@
  * one consistent snapshot even while another process writes.
  */
 #include "cli/cli.h"
+#include "core/mem.h"
+#include "service/service.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -76,8 +78,7 @@ int hk_cmd_stats(int argc, char **argv)
     hk_stats st;
     hk_error e;
     hk_error_clear(&e);
-    memset(&st, 0, sizeof st);
-    hk_err err = hk_store_stats(t, &st, &e);
+    hk_err err = hk_svc_stats(t, &st, &e);
     if (err != HK_OK) {
         rc = cli_fail(&c, err, &e);
         goto done;
@@ -86,23 +87,8 @@ int hk_cmd_stats(int argc, char **argv)
     if (st.last_change_us != 0) hk_time_format(st.last_change_us, changed);
     if (c.json) {
         hk_buf b = HK_BUF_INIT;
-        hk_buf_appendf(
-            &b,
-            "{\"facts\":%llu,\"predicates\":%llu,\"entities\":%llu,"
-            "\"symbols\":%llu,\"audit_entries\":%llu,"
-            "\"last_fact_id\":%llu,\"bytes_on_disk\":%llu,"
-            "\"bytes_used\":%llu,\"bytes_free\":%llu,"
-            "\"map_size\":%llu,"
-            "\"schema_version\":%u,\"last_change\":",
-            (unsigned long long)st.facts, (unsigned long long)st.predicates,
-            (unsigned long long)st.entities, (unsigned long long)st.symbols,
-            (unsigned long long)st.audit_entries,
-            (unsigned long long)st.last_fact_id,
-            (unsigned long long)st.bytes_on_disk,
-            (unsigned long long)st.bytes_used,
-            (unsigned long long)st.bytes_free, (unsigned long long)st.map_size,
-            st.schema_version);
-        cli_json_str(&b, st.last_change_us != 0 ? changed : NULL);
+        hk_buf_append_str(&b, "{");
+        hk_svc_stats_write_members(&st, &b);
         hk_buf_append_str(&b, ",\"path\":");
         cli_json_str(&b, c.data_dir);
         hk_buf_append_str(&b, "}");
@@ -145,54 +131,53 @@ static int list_names(cli_ctx *c, bool predicates, const char *after,
     if (rc != HK_EXIT_OK) return rc;
     hk_error e;
     hk_error_clear(&e);
-    char *cursor = after != NULL ? strdup(after) : NULL;
+    hk_svc_names_req req = {predicates ? HK_SVC_PREDICATES : HK_SVC_ENTITIES,
+                            after, 0, min_count};
+    char *cursor = NULL; /* the next page's after, owned */
     uint64_t shown = 0;
     hk_buf b = HK_BUF_INIT;
     for (;;) {
-        size_t page = 1000;
-        if (limit != 0 && limit - shown < page) page = (size_t)(limit - shown);
-        if (page == 0) break;
-        hk_name_count *v = NULL;
-        size_t n = 0;
-        hk_err err = predicates
-                         ? hk_store_list_predicates(t, cursor, page, &v, &n, &e)
-                         : hk_store_list_entities(t, cursor, page, min_count,
-                                                  &v, &n, &e);
+        req.limit = 1000;
+        if (limit != 0 && limit - shown < req.limit)
+            req.limit = (size_t)(limit - shown);
+        if (req.limit == 0) break;
+        hk_svc_names_res res;
+        hk_err err = hk_svc_names(t, &req, &res, &e);
         if (err != HK_OK) {
             rc = cli_fail(c, err, &e);
             break;
         }
-        for (size_t i = 0; i < n && rc == HK_EXIT_OK; i++) {
+        for (size_t i = 0; i < res.n && rc == HK_EXIT_OK; i++) {
+            const hk_name_count *v = &res.v[i];
             if (c->json) {
-                hk_buf_append_str(&b, "{\"name\":");
-                cli_json_str(&b, v[i].name);
-                hk_buf_appendf(&b, ",\"count\":%llu",
-                               (unsigned long long)v[i].count);
-                if (predicates)
-                    hk_buf_appendf(&b, ",\"min_arity\":%u,\"max_arity\":%u",
-                                   v[i].min_arity, v[i].max_arity);
-                hk_buf_append_str(&b, "}");
+                hk_svc_name_count_write_json(v, predicates, &b);
             } else if (predicates) {
-                hk_buf_appendf(&b, "%10llu  %s", (unsigned long long)v[i].count,
-                               v[i].name);
-                if (v[i].min_arity == v[i].max_arity)
-                    hk_buf_appendf(&b, "  (arity %u)", v[i].min_arity);
+                hk_buf_appendf(&b, "%10llu  %s", (unsigned long long)v->count,
+                               v->name);
+                if (v->min_arity == v->max_arity)
+                    hk_buf_appendf(&b, "  (arity %u)", v->min_arity);
                 else
-                    hk_buf_appendf(&b, "  (arity %u..%u)", v[i].min_arity,
-                                   v[i].max_arity);
+                    hk_buf_appendf(&b, "  (arity %u..%u)", v->min_arity,
+                                   v->max_arity);
             } else {
-                hk_buf_appendf(&b, "%10llu  %s", (unsigned long long)v[i].count,
-                               v[i].name);
+                hk_buf_appendf(&b, "%10llu  %s", (unsigned long long)v->count,
+                               v->name);
             }
             rc = cli_emit(c, &b);
             shown++;
         }
-        free(cursor);
-        cursor = n > 0 ? strdup(v[n - 1].name) : NULL;
-        hk_name_counts_free(v, n);
-        if (rc != HK_EXIT_OK || n < page || cursor == NULL) break;
+        hk_free(cursor);
+        cursor = res.next_after != NULL ? hk_strdup(res.next_after) : NULL;
+        bool more = res.next_after != NULL;
+        hk_svc_names_res_free(&res);
+        if (rc != HK_EXIT_OK || !more) break;
+        if (cursor == NULL) {
+            rc = cli_fail(c, HK_ERR_NOMEM, NULL);
+            break;
+        }
+        req.after = cursor;
     }
-    free(cursor);
+    hk_free(cursor);
     hk_buf_free(&b);
     close_read(s, t);
     return rc;
@@ -267,31 +252,14 @@ int hk_cmd_entities(int argc, char **argv)
 
 static void append_entry(const cli_ctx *c, const hk_audit_entry *a, hk_buf *b)
 {
+    if (c->json) {
+        hk_svc_audit_entry_write_json(a, b);
+        return;
+    }
     char when[32];
     hk_time_format(a->time_us, when);
     char hash[65];
     hk_hex(a->hash, 32, hash);
-    if (c->json) {
-        char prev[65];
-        hk_hex(a->prev_hash, 32, prev);
-        hk_buf_appendf(b, "{\"seq\":%llu,\"time\":\"%s\",\"actor\":",
-                       (unsigned long long)a->seq, when);
-        cli_json_str(b, a->actor);
-        hk_buf_append_str(b, ",\"op\":");
-        cli_json_str(b, a->op);
-        hk_buf_appendf(b,
-                       ",\"fact_id\":%llu,\"fact_id_last\":%llu,"
-                       "\"count\":%llu,\"before\":",
-                       (unsigned long long)a->fact_id,
-                       (unsigned long long)a->fact_id_last,
-                       (unsigned long long)a->count);
-        /* before/after are JSON documents: embed them as they are. */
-        hk_buf_append_str(b, a->before != NULL ? a->before : "null");
-        hk_buf_append_str(b, ",\"after\":");
-        hk_buf_append_str(b, a->after != NULL ? a->after : "null");
-        hk_buf_appendf(b, ",\"prev_hash\":\"%s\",\"hash\":\"%s\"}", prev, hash);
-        return;
-    }
     hk_buf_appendf(b, "#%-6llu %s  %-8s %-7s ", (unsigned long long)a->seq,
                    when, a->actor != NULL ? a->actor : "-",
                    a->op != NULL ? a->op : "-");
@@ -393,20 +361,20 @@ static int audit_list(cli_ctx *c, int argc, char **argv)
     if (rc != HK_EXIT_OK) return rc;
     hk_error e;
     hk_error_clear(&e);
-    hk_audit_entry *v = NULL;
-    size_t n = 0;
-    hk_err err = hk_audit_list(t, before, (size_t)limit, &v, &n, &e);
+    hk_svc_audit_list_req req = {before, (size_t)limit};
+    hk_svc_audit_list_res res;
+    hk_err err = hk_svc_audit_list(t, &req, &res, &e);
     if (err != HK_OK) {
         rc = cli_fail(c, err, &e);
     } else {
         hk_buf b = HK_BUF_INIT;
-        for (size_t i = 0; i < n && rc == HK_EXIT_OK; i++) {
-            append_entry(c, &v[i], &b);
+        for (size_t i = 0; i < res.n && rc == HK_EXIT_OK; i++) {
+            append_entry(c, &res.v[i], &b);
             rc = cli_emit(c, &b);
         }
         hk_buf_free(&b);
     }
-    hk_audit_entries_free(v, n);
+    hk_svc_audit_list_res_free(&res);
     close_read(s, t);
     return rc;
 }
@@ -420,22 +388,17 @@ static int audit_verify(cli_ctx *c, int argc, char **argv)
     hk_store *s = NULL;
     hk_txn *t = NULL;
     if ((rc = open_read(c, &s, &t)) != HK_EXIT_OK) return rc;
-    hk_audit_report rep;
-    memset(&rep, 0, sizeof rep);
+    hk_svc_audit_verify_res res;
     hk_error e;
     hk_error_clear(&e);
-    hk_err err = hk_audit_verify(t, &rep, &e);
+    hk_err err = hk_svc_audit_verify(t, &res, &e);
     if (err != HK_OK) {
         rc = cli_fail(c, err, &e);
+        hk_svc_audit_verify_res_free(&res);
         close_read(s, t);
         return rc;
     }
-    /* The first bad entry, if it can still be read. */
-    hk_audit_entry *v = NULL;
-    size_t n = 0;
-    if (!rep.ok && rep.first_bad > 0 &&
-        hk_audit_list(t, rep.first_bad + 1, 1, &v, &n, &e) != HK_OK)
-        n = 0;
+    const hk_audit_report rep = res.report;
     hk_buf b = HK_BUF_INIT;
     if (c->json) {
         hk_buf_appendf(&b, "{\"ok\":%s,\"checked\":%llu,\"first_bad\":",
@@ -448,8 +411,8 @@ static int audit_verify(cli_ctx *c, int argc, char **argv)
                 &b, "%llu,\"reason\":", (unsigned long long)rep.first_bad);
             cli_json_str(&b, rep.reason);
             hk_buf_append_str(&b, ",\"entry\":");
-            if (n == 1 && v[0].seq == rep.first_bad)
-                append_entry(c, &v[0], &b);
+            if (res.bad != NULL)
+                append_entry(c, res.bad, &b);
             else
                 hk_buf_append_str(&b, "null");
             hk_buf_append_str(&b, "}");
@@ -461,8 +424,8 @@ static int audit_verify(cli_ctx *c, int argc, char **argv)
     } else {
         printf("audit chain BROKEN at entry %llu: %s\n",
                (unsigned long long)rep.first_bad, rep.reason);
-        if (n == 1 && v[0].seq == rep.first_bad) {
-            append_entry(c, &v[0], &b);
+        if (res.bad != NULL) {
+            append_entry(c, res.bad, &b);
             printf("first bad entry: %s\n", b.data);
         }
         cli_msg(c,
@@ -472,7 +435,7 @@ static int audit_verify(cli_ctx *c, int argc, char **argv)
                 (unsigned long long)rep.checked);
     }
     hk_buf_free(&b);
-    hk_audit_entries_free(v, n);
+    hk_svc_audit_verify_res_free(&res);
     close_read(s, t);
     if (rc == HK_EXIT_OK && !rep.ok) rc = HK_EXIT_AUDIT;
     return rc;

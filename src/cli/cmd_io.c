@@ -1,7 +1,7 @@
 /*
  * cmd_io.c — `hakgal import` and `hakgal export`.
  *
- * import: each FILE goes through hk_import_file (streaming, batched,
+ * import: each FILE goes through hk_svc_import (streaming, batched,
  * rejects to a file); a progress bar is drawn on stderr when stderr is a
  * terminal, and one summary line per file goes to stdout. Rejects go to
  * --rejects PATH (truncated when the command starts, shared by all files)
@@ -15,10 +15,11 @@
  * MiB), the KB is compacted (cmd_compact.c); a KB open in another process
  * only skips that step, with a note.
  *
- * export: hk_export to stdout or, with --output, to a temporary file that
- * is synced and renamed into place only when complete.
+ * export: hk_svc_export to stdout or, with --output, to a temporary file
+ * that the service syncs and renames into place only when complete.
  */
 #include "cli/cli.h"
+#include "service/service.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -245,12 +246,11 @@ int hk_cmd_import(int argc, char **argv)
         io.progress_ud = &ps;
         hk_import_summary sum;
         hk_error_clear(&e);
-        hk_err err = hk_import_file(s, path, &io, &sum, &e);
+        hk_err err = hk_svc_import(s, path, &io, &sum, &e);
         clear_progress(&ps);
         double secs = now_s() - ps.start;
         if (err != HK_OK) {
-            if (err == HK_ERR_NOT_FOUND || err == HK_ERR_IO ||
-                err == HK_ERR_INVALID || err == HK_ERR_UNSUPPORTED) {
+            if (hk_svc_import_error_is_input(err)) {
                 /* A problem of this input file: report, go on. */
                 cli_msg(&c, "%s: %s", path,
                         e.message[0] ? e.message : hk_strerror(err));
@@ -336,7 +336,7 @@ int hk_cmd_import(int argc, char **argv)
         hk_txn *t = NULL;
         memset(&st, 0, sizeof st);
         if (hk_txn_begin(s, false, &t, &e) == HK_OK) {
-            have_stats = hk_store_stats(t, &st, &e) == HK_OK;
+            have_stats = hk_svc_stats(t, &st, &e) == HK_OK;
             hk_txn_abort(t);
         }
     }
@@ -403,65 +403,25 @@ int hk_cmd_export(int argc, char **argv)
     hk_store *s = NULL;
     int rc = cli_open(&c, true, false, &s);
     if (rc != HK_EXIT_OK) return rc;
-    if (output == NULL || strcmp(output, "-") == 0) {
-        hk_err err = hk_export(s, stdout, format, &e);
-        if (err != HK_OK) rc = cli_fail(&c, err, &e);
-        if (s != NULL) hk_store_close(s);
-        return rc;
-    }
-    size_t n = strlen(output) + 32;
-    char *tmp = malloc(n);
-    FILE *f = NULL;
-    if (tmp == NULL) {
-        cli_msg(&c, "out of memory");
-        rc = HK_EXIT_IO;
-        goto done;
-    }
-    snprintf(tmp, n, "%s.tmp.%ld", output, (long)getpid());
-    f = fopen(tmp, "w");
-    if (f == NULL) {
-        cli_msg(&c, "cannot create '%s': %s", tmp, strerror(errno));
-        rc = HK_EXIT_IO;
-        goto done;
-    }
-    hk_err err = hk_export(s, f, format, &e);
-    if (err != HK_OK) {
-        rc = cli_fail(&c, err, &e);
-        goto done;
-    }
-    long bytes = ftell(f);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        cli_msg(&c, "cannot write '%s': %s", tmp, strerror(errno));
-        rc = HK_EXIT_IO;
-        goto done;
-    }
-    int close_rc = fclose(f);
-    f = NULL;
-    if (close_rc != 0 || rename(tmp, output) != 0) {
-        cli_msg(&c, "cannot write '%s': %s", output, strerror(errno));
-        rc = HK_EXIT_IO;
-        goto done;
-    }
-    free(tmp);
-    tmp = NULL;
+    bool to_stdout = output == NULL || strcmp(output, "-") == 0;
+    hk_svc_export_req req = {format, to_stdout ? stdout : NULL,
+                             to_stdout ? NULL : output};
+    hk_svc_export_res res;
+    hk_err err = hk_svc_export(s, &req, &res, &e);
+    hk_store_close(s);
+    if (err != HK_OK) return cli_fail(&c, err, &e);
+    if (to_stdout) return HK_EXIT_OK;
     if (c.json) {
         hk_buf b = HK_BUF_INIT;
         hk_buf_append_str(&b, "{\"output\":");
         cli_json_str(&b, output);
-        hk_buf_appendf(&b, ",\"format\":\"%s\",\"bytes\":%ld}",
-                       hk_format_name(format), bytes);
+        hk_buf_appendf(&b, ",\"format\":\"%s\",\"bytes\":%llu}",
+                       hk_format_name(format), (unsigned long long)res.bytes);
         rc = cli_emit(&c, &b);
         hk_buf_free(&b);
     } else {
-        fprintf(stderr, "exported to %s (%s, %ld bytes)\n", output,
-                hk_format_name(format), bytes);
+        fprintf(stderr, "exported to %s (%s, %llu bytes)\n", output,
+                hk_format_name(format), (unsigned long long)res.bytes);
     }
-done:
-    if (f != NULL) fclose(f);
-    if (tmp != NULL) {
-        unlink(tmp);
-        free(tmp);
-    }
-    if (s != NULL) hk_store_close(s);
     return rc;
 }

@@ -10,9 +10,50 @@
  * "count": N}.
  */
 #include "cli/cli.h"
+#include "service/service.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* What the row function needs to print one row. */
+typedef struct query_out {
+    const cli_ctx *c;   /* output mode */
+    bool with_bindings; /* pattern query: --json rows carry "bindings" */
+    hk_buf line;        /* the row being printed */
+    hk_buf st;          /* statement text, reused */
+    int exit_code;      /* HK_EXIT_OK until printing fails */
+} query_out;
+
+/* Prints one row: its id, "id<TAB>statement", or (--json) the fact object
+ * with the pattern's bindings spliced in before its closing brace. */
+static hk_err query_row(void *ud, const hk_svc_row *row, hk_error *err)
+{
+    query_out *qo = ud;
+    hk_buf *out = &qo->line;
+    if (row->fact == NULL) {
+        hk_buf_appendf(out, "%llu", (unsigned long long)row->id);
+    } else if (qo->c->json) {
+        hk_fact_write_json(row->fact, out);
+        if (qo->with_bindings) {
+            if (out->len > 0 && out->data[out->len - 1] == '}') out->len--;
+            hk_buf_append_str(out, ",\"bindings\":{");
+            bool first = true;
+            for (size_t i = 0; i < row->n_vars; i++) {
+                cli_json_key(out, &first, row->vars[i]);
+                cli_json_str(out, row->values[i]);
+            }
+            hk_buf_append_str(out, "}}");
+        }
+    } else {
+        cli_format_statement(&row->fact->st, &qo->st);
+        hk_buf_appendf(out, "%llu\t%s", (unsigned long long)row->fact->id,
+                       qo->st.data);
+    }
+    qo->exit_code = cli_emit(qo->c, out);
+    if (qo->exit_code != HK_EXIT_OK)
+        return hk_error_set(err, HK_ERR_IO, "cannot write the results");
+    return HK_OK;
+}
 
 int hk_cmd_query(int argc, char **argv)
 {
@@ -131,89 +172,53 @@ int hk_cmd_query(int argc, char **argv)
     }
     hk_store *s = NULL;
     hk_txn *t = NULL;
-    hk_query *q = NULL;
-    hk_fact f;
-    hk_fact_init(&f);
-    hk_buf out = HK_BUF_INIT, st = HK_BUF_INIT, next = HK_BUF_INIT;
+    query_out qo;
+    memset(&qo, 0, sizeof(qo));
+    qo.c = &c;
+    qo.with_bindings = have_pat;
+    qo.exit_code = HK_EXIT_OK;
+    hk_svc_query_req req;
+    memset(&req, 0, sizeof(req));
+    req.pattern = have_pat ? &pat : NULL;
+    req.scan = scan;
+    req.cursor = cursor;
+    req.limit = (size_t)limit;
+    req.ids_only = ids_only && !c.json;
+    req.row = query_row;
+    req.row_ud = &qo;
+    hk_svc_query_res res;
+    memset(&res, 0, sizeof(res));
+    hk_buf out = HK_BUF_INIT;
     int rc = cli_open(&c, true, false, &s);
     if (rc != HK_EXIT_OK) goto done;
     hk_err err = hk_txn_begin(s, false, &t, &e);
-    if (err == HK_OK)
-        err = have_pat ? hk_query_open_pattern(t, &pat, cursor, &q, &e)
-                       : hk_query_open_scan(t, &scan, cursor, &q, &e);
-    if (err != HK_OK) {
-        rc = cli_fail(&c, err, &e);
+    if (err == HK_OK) err = hk_svc_query(t, &req, &res, &e);
+    if (qo.exit_code != HK_EXIT_OK) { /* stdout failed */
+        rc = qo.exit_code;
         goto done;
-    }
-    uint64_t count = 0;
-    while (limit == 0 || count < limit) {
-        bool has_row = false;
-        if (ids_only && !c.json) {
-            hk_fact_id id;
-            err = hk_query_next_id(q, &id, &has_row, &e);
-            if (err != HK_OK || !has_row) break;
-            hk_buf_appendf(&out, "%llu", (unsigned long long)id);
-        } else {
-            err = hk_query_next(q, &f, &has_row, &e);
-            if (err != HK_OK || !has_row) break;
-            if (c.json) {
-                hk_fact_write_json(&f, &out);
-                if (have_pat) {
-                    /* Splice the bindings in before the closing brace. */
-                    if (out.len > 0 && out.data[out.len - 1] == '}') out.len--;
-                    hk_buf_append_str(&out, ",\"bindings\":{");
-                    bool first = true;
-                    hk_term *slots[HK_MAX_ARGS + 1];
-                    uint32_t n_slots = 0;
-                    slots[n_slots++] = &pat.predicate;
-                    for (uint32_t i = 0; i < pat.n_args; i++)
-                        slots[n_slots++] = &pat.args[i];
-                    for (uint32_t i = 0; i < n_slots; i++) {
-                        if (slots[i]->kind != HK_TERM_VAR) continue;
-                        bool dup = false;
-                        for (uint32_t j = 0; j < i; j++)
-                            if (slots[j]->kind == HK_TERM_VAR &&
-                                strcmp(slots[j]->text, slots[i]->text) == 0)
-                                dup = true;
-                        if (dup) continue;
-                        const char *val = hk_query_binding(q, slots[i]->text);
-                        cli_json_key(&out, &first, slots[i]->text);
-                        cli_json_str(&out, val);
-                    }
-                    hk_buf_append_str(&out, "}}");
-                }
-            } else {
-                cli_format_statement(&f.st, &st);
-                hk_buf_appendf(&out, "%llu\t%s", (unsigned long long)f.id,
-                               st.data);
-            }
-        }
-        count++;
-        if ((rc = cli_emit(&c, &out)) != HK_EXIT_OK) goto done;
     }
     if (err != HK_OK) {
         rc = cli_fail(&c, err, &e);
         goto done;
     }
-    if (limit != 0 && count >= limit) hk_query_cursor(q, &next);
+    const hk_buf *next = &res.next_cursor;
     if (c.json) {
         hk_buf_append_str(&out, "{\"cursor\":");
-        cli_json_str(&out, next.len > 0 ? next.data : NULL);
-        hk_buf_appendf(&out, ",\"count\":%llu}", (unsigned long long)count);
+        cli_json_str(&out, next->len > 0 ? next->data : NULL);
+        hk_buf_appendf(&out, ",\"count\":%llu}", (unsigned long long)res.count);
         rc = cli_emit(&c, &out);
-    } else if (next.len > 0) {
+    } else if (next->len > 0) {
         fprintf(stderr, "(%llu shown; more with --cursor %s)\n",
-                (unsigned long long)count, next.data);
-    } else if (count == 0) {
+                (unsigned long long)res.count, next->data);
+    } else if (res.count == 0) {
         fprintf(stderr, "(no matching facts)\n");
     }
 done:
-    if (q != NULL) hk_query_close(q);
     if (t != NULL) hk_txn_abort(t);
-    hk_fact_release(&f);
+    hk_svc_query_res_free(&res);
     hk_buf_free(&out);
-    hk_buf_free(&st);
-    hk_buf_free(&next);
+    hk_buf_free(&qo.line);
+    hk_buf_free(&qo.st);
     if (have_pat) hk_pattern_release(&pat);
     if (s != NULL) hk_store_close(s);
     return rc;

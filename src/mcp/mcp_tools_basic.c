@@ -2,10 +2,12 @@
  * mcp_tools_basic.c — the seven basic tools (search, status, recent facts,
  * add / delete / update, statistics) and helpers other tool files share.
  *
- * Reads run in their own read transaction (MVCC snapshot); writes are
- * adapters of the service layer's fact operations, whose apply step runs
- * in one write transaction through env.write, which commits durably
- * before the tool answers. Every loop is bounded by a limit argument whose
+ * The read tools are adapters of the service (hk_svc_search, hk_svc_query,
+ * hk_svc_stats): arguments in, one service call, JSON out. Reads run in
+ * their own read transaction (MVCC snapshot); writes are adapters of the
+ * service layer's fact operations, whose apply step runs in one write
+ * transaction through env.write, which commits durably before the tool
+ * answers. Every loop is bounded by a limit argument whose
  * maximum the input schema enforces.
  */
 #include <stdio.h>
@@ -16,28 +18,33 @@
 
 /* ==== Shared helpers ==== */
 
+/* Appends one row's fact to the JSON array ud. */
+static hk_err fact_row(void *ud, const hk_svc_row *row, hk_error *err)
+{
+    json_t *j = hk_svc_fact_jansson(row->fact);
+    if (!j || json_array_append_new(ud, j))
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    return HK_OK;
+}
+
 hk_err mcp_scan_facts(mcp_call *c, hk_txn *t, const hk_scan *scan, size_t limit,
                       json_t **facts, hk_error *err)
 {
     (void)c;
-    hk_query *q = NULL;
-    hk_fact f;
-    hk_fact_init(&f);
     json_t *arr = json_array();
-    hk_err rc = arr ? HK_OK : HK_ERR_NOMEM;
-    if (rc == HK_OK) rc = hk_query_open_scan(t, scan, NULL, &q, err);
-    for (size_t i = 0; rc == HK_OK && i < limit; i++) {
-        bool has = false;
-        rc = hk_query_next(q, &f, &has, err);
-        if (rc != HK_OK || !has) break;
-        json_t *j = hk_svc_fact_jansson(&f);
-        if (!j || json_array_append_new(arr, j)) rc = HK_ERR_NOMEM;
-    }
-    hk_query_close(q);
-    hk_fact_release(&f);
+    if (!arr) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    hk_svc_query_req req;
+    memset(&req, 0, sizeof req);
+    req.scan = *scan;
+    req.limit = limit;
+    req.no_cursor = true;
+    req.row = fact_row;
+    req.row_ud = arr;
+    hk_svc_query_res res;
+    hk_err rc = limit > 0 ? hk_svc_query(t, &req, &res, err) : HK_OK;
+    if (limit > 0) hk_svc_query_res_free(&res);
     if (rc != HK_OK) {
         json_decref(arr);
-        if (rc == HK_ERR_NOMEM) hk_error_set(err, rc, "out of memory");
         return rc;
     }
     *facts = arr;
@@ -46,42 +53,36 @@ hk_err mcp_scan_facts(mcp_call *c, hk_txn *t, const hk_scan *scan, size_t limit,
 
 /* ==== search_knowledge ==== */
 
+/* Appends one hit (the fact with its "score") to the JSON array ud. */
+static hk_err search_hit(void *ud, const hk_fact *f, double score,
+                         hk_error *err)
+{
+    json_t *j = hk_svc_fact_jansson(f);
+    if (!j || json_object_set_new(j, "score", json_real(score)) ||
+        json_array_append_new(ud, j)) {
+        json_decref(j);
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    }
+    return HK_OK;
+}
+
 hk_err mcp_t_search_knowledge(mcp_call *c, json_t **out, hk_error *err)
 {
     const char *query = mcp_arg_str(c, "query", "");
     size_t limit = (size_t)mcp_arg_int(c, "limit", 10);
     hk_txn *t = NULL;
-    hk_search_hit *hits = NULL;
-    size_t n = 0;
-    hk_fact f;
-    hk_fact_init(&f);
+    size_t shown = 0;
     json_t *facts = json_array();
+    hk_svc_search_req req = {query, limit, search_hit, facts};
     hk_err rc = facts ? mcp_read_begin(c, &t, err) : HK_ERR_NOMEM;
-    if (rc == HK_OK) rc = hk_store_search(t, query, limit, &hits, &n, err);
-    for (size_t i = 0; rc == HK_OK && i < n; i++) {
-        rc = hk_store_get(t, hits[i].id, &f, err);
-        if (rc == HK_ERR_NOT_FOUND) {
-            rc = HK_OK;
-            continue;
-        }
-        if (rc != HK_OK) break;
-        json_t *j = hk_svc_fact_jansson(&f);
-        if (!j) {
-            rc = HK_ERR_NOMEM;
-            break;
-        }
-        json_object_set_new(j, "score", json_real(hits[i].score));
-        json_array_append_new(facts, j);
-    }
+    if (rc == HK_OK) rc = hk_svc_search(t, &req, &shown, err);
     if (t) hk_txn_abort(t);
-    hk_free(hits);
-    hk_fact_release(&f);
     if (rc != HK_OK) {
         json_decref(facts);
         return rc;
     }
     *out = json_pack("{s:s, s:I, s:o}", "query", query, "count",
-                     (json_int_t)json_array_size(facts), "facts", facts);
+                     (json_int_t)shown, "facts", facts);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
@@ -91,9 +92,8 @@ hk_err mcp_t_get_system_status(mcp_call *c, json_t **out, hk_error *err)
 {
     hk_txn *t = NULL;
     hk_stats st;
-    memset(&st, 0, sizeof st);
     hk_err rc = mcp_read_begin(c, &t, err);
-    if (rc == HK_OK) rc = hk_store_stats(t, &st, err);
+    if (rc == HK_OK) rc = hk_svc_stats(t, &st, err);
     if (t) hk_txn_abort(t);
     if (rc != HK_OK) return rc;
     json_t *versions = json_array();
@@ -238,22 +238,11 @@ hk_err mcp_t_update_fact(mcp_call *c, json_t **out, hk_error *err)
 hk_err mcp_t_kb_stats(mcp_call *c, json_t **out, hk_error *err)
 {
     hk_txn *t = NULL;
-    hk_stats s;
-    memset(&s, 0, sizeof s);
+    hk_stats st;
     hk_err rc = mcp_read_begin(c, &t, err);
-    if (rc == HK_OK) rc = hk_store_stats(t, &s, err);
+    if (rc == HK_OK) rc = hk_svc_stats(t, &st, err);
     if (t) hk_txn_abort(t);
     if (rc != HK_OK) return rc;
-    *out = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o,"
-        " s:I}",
-        "facts", (json_int_t)s.facts, "predicates", (json_int_t)s.predicates,
-        "entities", (json_int_t)s.entities, "symbols", (json_int_t)s.symbols,
-        "audit_entries", (json_int_t)s.audit_entries, "last_fact_id",
-        (json_int_t)s.last_fact_id, "bytes_on_disk",
-        (json_int_t)s.bytes_on_disk, "bytes_used", (json_int_t)s.bytes_used,
-        "bytes_free", (json_int_t)s.bytes_free, "map_size",
-        (json_int_t)s.map_size, "last_change", mcp_time_json(s.last_change_us),
-        "schema_version", (json_int_t)s.schema_version);
+    *out = hk_svc_stats_jansson(&st);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }

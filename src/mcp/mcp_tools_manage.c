@@ -1,28 +1,22 @@
 /*
  * mcp_tools_manage.c — management tools: audit log, export, growth,
- * health, fact history, backup and restore.
+ * health, fact history, backup and restore; adapters of the service
+ * (src/service/svc_admin.c, svc_query.c) except get_fact_history.
  *
- * Backups: backup_kb writes hk_store_backup into
- * <backup_dir>/<id>/ where id is the UTC time plus 6 random hex digits
- * (kb-20261126T101500Z-3fa9c1), and stores the client's description in
- * <id>/DESCRIPTION.txt beside the MANIFEST.json the store writes.
- * restore_kb needs the KB closed: in stdio mode env.restore closes the
- * store, installs the verified backup and reopens it (the session keeps
- * running on the restored KB); the HTTP server serves other clients from
- * the open KB and refuses, naming the CLI command an operator can run
- * after stopping the server.
+ * Backups: backup_kb asks the service for a new backup id inside the
+ * operator's backup directory (kb-20261126T101500Z-3fa9c1) and passes the
+ * client's description, saved as <id>/DESCRIPTION.txt beside the
+ * MANIFEST.json the store writes. restore_kb needs the KB closed: in stdio
+ * mode env.restore closes the store, installs the verified backup and
+ * reopens it (the session keeps running on the restored KB); the HTTP
+ * server serves other clients from the open KB and refuses, naming the CLI
+ * command an operator can run after stopping the server.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <time.h>
 
-#include <openssl/rand.h>
-
+#include "core/mem.h"
 #include "mcp/mcp_tools.h"
 
 /* ==== list_audit ==== */
@@ -44,14 +38,15 @@ hk_err mcp_t_list_audit(mcp_call *c, json_t **out, hk_error *err)
 {
     size_t limit = (size_t)mcp_arg_int(c, "limit", 20);
     hk_txn *t = NULL;
-    hk_audit_entry *v = NULL;
-    size_t n = 0;
+    hk_svc_audit_list_req req = {0, limit};
+    hk_svc_audit_list_res res;
+    memset(&res, 0, sizeof res);
     hk_err rc = mcp_read_begin(c, &t, err);
-    if (rc == HK_OK) rc = hk_audit_list(t, 0, limit, &v, &n, err);
+    if (rc == HK_OK) rc = hk_svc_audit_list(t, &req, &res, err);
     if (t) hk_txn_abort(t);
+    json_t *arr = rc == HK_OK ? audit_array(res.v, res.n) : NULL;
+    hk_svc_audit_list_res_free(&res);
     if (rc != HK_OK) return rc;
-    json_t *arr = audit_array(v, n);
-    hk_audit_entries_free(v, n);
     if (!arr) return HK_ERR_NOMEM;
     *out = json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(arr),
                      "entries", arr);
@@ -81,105 +76,83 @@ hk_err mcp_t_export_facts(mcp_call *c, json_t **out, hk_error *err)
 
 hk_err mcp_t_growth_stats(mcp_call *c, json_t **out, hk_error *err)
 {
-    int64_t days = mcp_arg_int(c, "days", 30);
-    const int64_t day_us = 86400LL * 1000000LL;
-    int64_t today = hk_now_us() / day_us;
-    int64_t first_day = today - days + 1;
-    uint64_t *per = calloc((size_t)days, sizeof *per);
+    hk_svc_growth_req req = {(uint32_t)mcp_arg_int(c, "days", 30), 0};
+    hk_svc_growth_res res;
+    memset(&res, 0, sizeof res);
     hk_txn *t = NULL;
-    /* Creation times do not follow id order (a JSONL import keeps the
-     * times of its records), so the store counts every record's day. */
-    hk_err rc = per ? mcp_read_begin(c, &t, err) : HK_ERR_NOMEM;
-    if (rc == HK_OK)
-        rc = hk_store_count_created(t, first_day, (uint32_t)days, per, err);
+    hk_err rc = mcp_read_begin(c, &t, err);
+    if (rc == HK_OK) rc = hk_svc_growth(t, &req, &res, err);
     if (t) hk_txn_abort(t);
-    uint64_t total = 0;
     json_t *arr = rc == HK_OK ? json_array() : NULL;
-    for (int64_t d = 0; arr && d < days; d++) {
-        char date[32];
-        hk_time_format((first_day + d) * day_us, date);
-        date[10] = '\0';
-        total += per[d];
-        json_array_append_new(arr, json_pack("{s:s, s:I}", "date", date,
-                                             "added", (json_int_t)per[d]));
+    for (uint32_t d = 0; arr && d < res.days; d++) {
+        char date[11];
+        hk_svc_day_format(res.first_day + d, date);
+        if (json_array_append_new(arr,
+                                  json_pack("{s:s, s:I}", "date", date, "added",
+                                            (json_int_t)res.per_day[d]))) {
+            json_decref(arr);
+            arr = NULL;
+        }
     }
-    free(per);
+    uint64_t total = res.total;
+    hk_svc_growth_res_free(&res);
     if (rc != HK_OK) return rc;
     if (!arr) return HK_ERR_NOMEM;
-    *out = json_pack("{s:I, s:I, s:o}", "days", (json_int_t)days, "total_added",
-                     (json_int_t)total, "per_day", arr);
+    *out = json_pack("{s:I, s:I, s:o}", "days", (json_int_t)req.days,
+                     "total_added", (json_int_t)total, "per_day", arr);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
 /* ==== health_check ==== */
 
+static void health_progress(void *ud, double done, double total,
+                            const char *msg)
+{
+    mcp_progress(ud, done, total, msg);
+}
+
 hk_err mcp_t_health_check(mcp_call *c, json_t **out, hk_error *err)
 {
     (void)err;
     hk_txn *t = NULL;
-    hk_stats st;
-    memset(&st, 0, sizeof st);
-    hk_audit_report rep;
-    memset(&rep, 0, sizeof rep);
     hk_error e;
     hk_error_clear(&e);
-    bool store_ok = false, audit_ok = false, disk_ok = false;
+    hk_svc_health_req req = {hk_store_path(mcp_store(c)), NULL, health_progress,
+                             c};
+    hk_svc_health_res r;
+    if (mcp_read_begin(c, &t, &e) != HK_OK) req.txn_error = e.message;
+    hk_svc_health(t, &req, &r);
+    if (t) hk_txn_abort(t);
     json_t *checks = json_object();
     if (!checks) return HK_ERR_NOMEM;
-    hk_err rc = mcp_read_begin(c, &t, &e);
-    if (rc == HK_OK) rc = hk_store_stats(t, &st, &e);
-    store_ok = rc == HK_OK;
-    json_object_set_new(
-        checks, "store",
-        json_pack("{s:b, s:I, s:I, s:I, s:s}", "ok", store_ok, "facts",
-                  (json_int_t)st.facts, "bytes_used", (json_int_t)st.bytes_used,
-                  "map_size", (json_int_t)st.map_size, "message",
-                  store_ok ? "read snapshot opened" : e.message));
-    mcp_progress(c, 1, 3, "store checked");
-    if (store_ok) {
-        hk_error_clear(&e);
-        rc = hk_audit_verify(t, &rep, &e);
-        audit_ok = rc == HK_OK && rep.ok;
+    json_object_set_new(checks, "store",
+                        json_pack("{s:b, s:I, s:I, s:I, s:s}", "ok", r.store_ok,
+                                  "facts", (json_int_t)r.stats.facts,
+                                  "bytes_used", (json_int_t)r.stats.bytes_used,
+                                  "map_size", (json_int_t)r.stats.map_size,
+                                  "message", r.store_message));
+    if (r.audit_checked)
         json_object_set_new(checks, "audit_chain",
-                            json_pack("{s:b, s:I, s:I, s:s}", "ok", audit_ok,
-                                      "checked", (json_int_t)rep.checked,
-                                      "first_bad", (json_int_t)rep.first_bad,
-                                      "message",
-                                      rc != HK_OK ? e.message
-                                      : rep.ok    ? "hash chain intact"
-                                                  : rep.reason));
-    }
-    if (t) hk_txn_abort(t);
-    mcp_progress(c, 2, 3, "audit chain verified");
-    struct statvfs vfs;
-    const char *path = hk_store_path(mcp_store(c));
-    if (statvfs(path, &vfs) == 0) {
-        uint64_t free_b = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-        uint64_t total_b = (uint64_t)vfs.f_blocks * vfs.f_frsize;
-        disk_ok = free_b > 64u * 1024u * 1024u;
-        json_object_set_new(checks, "disk",
-                            json_pack("{s:b, s:I, s:I}", "ok", disk_ok,
-                                      "free_bytes", (json_int_t)free_b,
-                                      "total_bytes", (json_int_t)total_b));
-    } else {
-        json_object_set_new(
-            checks, "disk",
-            json_pack("{s:b, s:s}", "ok", false, "message", strerror(errno)));
-    }
-    bool map_ok = st.map_size == 0 || st.bytes_used < st.map_size / 10 * 9;
+                            json_pack("{s:b, s:I, s:I, s:s}", "ok", r.audit_ok,
+                                      "checked", (json_int_t)r.audit.checked,
+                                      "first_bad",
+                                      (json_int_t)r.audit.first_bad, "message",
+                                      r.audit_message));
     json_object_set_new(
-        checks, "map_usage",
-        json_pack("{s:b, s:f}", "ok", map_ok, "fraction_used",
-                  st.map_size ? (double)st.bytes_used / (double)st.map_size
-                              : 0.0));
-    mcp_progress(c, 3, 3, "done");
-    bool ready = store_ok;
-    bool all = store_ok && audit_ok && disk_ok && map_ok;
+        checks, "disk",
+        r.disk_known
+            ? json_pack("{s:b, s:I, s:I}", "ok", r.disk_ok, "free_bytes",
+                        (json_int_t)r.disk_free, "total_bytes",
+                        (json_int_t)r.disk_total)
+            : json_pack("{s:b, s:s}", "ok", false, "message", r.disk_message));
+    json_object_set_new(checks, "map_usage",
+                        json_pack("{s:b, s:f}", "ok", r.map_ok, "fraction_used",
+                                  r.map_fraction));
     *out = json_pack("{s:s, s:b, s:o}", "status",
-                     all     ? "ok"
-                     : ready ? "degraded"
-                             : "failed",
-                     "ready", ready, "checks", checks);
+                     r.all_ok  ? "ok"
+                     : r.ready ? "degraded"
+                               : "failed",
+                     "ready", r.ready, "checks", checks);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
@@ -220,19 +193,6 @@ hk_err mcp_t_get_fact_history(mcp_call *c, json_t **out, hk_error *err)
 
 /* ==== backup_kb ==== */
 
-static bool valid_backup_id(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > 100 || id[0] == '.') return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = id[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
-            return false;
-    }
-    return true;
-}
-
 hk_err mcp_t_backup_kb(mcp_call *c, json_t **out, hk_error *err)
 {
     const char *base = c->srv->env.backup_dir;
@@ -240,53 +200,22 @@ hk_err mcp_t_backup_kb(mcp_call *c, json_t **out, hk_error *err)
         return hk_error_set(err, HK_ERR_UNSUPPORTED,
                             "no backup directory is configured; the operator "
                             "must start the server with --backup-dir DIR");
-    if (mkdir(base, 0750) != 0 && errno != EEXIST)
-        return hk_error_set(err, HK_ERR_IO,
-                            "cannot create backup directory "
-                            "%s: %s",
-                            base, strerror(errno));
-    int64_t now = hk_now_us();
-    time_t secs = (time_t)(now / 1000000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    unsigned char rnd[3];
-    if (RAND_bytes(rnd, sizeof rnd) != 1) {
-        rnd[0] = (unsigned char)now;
-        rnd[1] = (unsigned char)(now >> 8);
-        rnd[2] = (unsigned char)(now >> 16);
-    }
-    char id[64], path[4096], created[32];
-    snprintf(id, sizeof id, "kb-%04d%02d%02dT%02d%02d%02dZ-%02x%02x%02x",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, rnd[0], rnd[1], rnd[2]);
-    snprintf(path, sizeof path, "%s/%s", base, id);
-    hk_time_format(now, created);
-    char sha[65] = "";
-    mcp_progress(c, 0, 1, "backup started");
-    hk_err rc = hk_store_backup(mcp_store(c), path, sha, err);
-    if (rc != HK_OK) return rc;
     const char *desc = mcp_arg_str(c, "description", NULL);
-    if (desc) {
-        char dpath[4200];
-        snprintf(dpath, sizeof dpath, "%s/DESCRIPTION.txt", path);
-        FILE *fp = fopen(dpath, "w");
-        bool ok = fp && fputs(desc, fp) >= 0;
-        int e = errno;
-        if (fp && fclose(fp) != 0 && ok) { /* fp is gone either way */
-            ok = false;
-            e = errno;
-        }
-        if (!ok)
-            return hk_error_set(err, HK_ERR_IO,
-                                "backup %s written, but its "
-                                "description could not be saved: %s",
-                                id, strerror(e));
+    hk_svc_backup_req req = {NULL, base, NULL, desc};
+    hk_svc_backup_res *res = hk_calloc(1, sizeof *res); /* 4 KiB path */
+    if (!res) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    mcp_progress(c, 0, 1, "backup started");
+    hk_err rc = hk_svc_backup(mcp_store(c), &req, res, err);
+    if (rc == HK_OK) {
+        mcp_progress(c, 1, 1, "backup written");
+        *out =
+            json_pack("{s:s, s:s, s:s, s:s, s:o}", "backup_id", res->id, "path",
+                      res->path, "sha256", res->sha256, "created", res->created,
+                      "description", desc ? json_string(desc) : json_null());
+        if (!*out) rc = HK_ERR_NOMEM;
     }
-    mcp_progress(c, 1, 1, "backup written");
-    *out = json_pack("{s:s, s:s, s:s, s:s, s:o}", "backup_id", id, "path", path,
-                     "sha256", sha, "created", created, "description",
-                     desc ? json_string(desc) : json_null());
-    return *out ? HK_OK : HK_ERR_NOMEM;
+    hk_free(res);
+    return rc;
 }
 
 /* ==== restore_kb ==== */
@@ -295,7 +224,9 @@ hk_err mcp_t_restore_kb(mcp_call *c, json_t **out, hk_error *err)
 {
     const char *bid = mcp_arg_str(c, "backup_id", NULL);
     const char *bpath = mcp_arg_str(c, "path", NULL);
-    char *dir = NULL;
+    char *svc_dir = NULL;  /* from the service, hk_free */
+    char *path_dir = NULL; /* from mcp_path_allowed, free */
+    const char *dir = NULL;
     hk_err rc = HK_OK;
     if (!bid == !bpath)
         return hk_error_set(err, HK_ERR_INVALID,
@@ -305,19 +236,17 @@ hk_err mcp_t_restore_kb(mcp_call *c, json_t **out, hk_error *err)
         if (!c->srv->env.backup_dir)
             return hk_error_set(err, HK_ERR_UNSUPPORTED,
                                 "no backup directory is configured");
-        if (!valid_backup_id(bid))
-            return hk_error_set(err, HK_ERR_INVALID,
-                                "backup_id '%s' is not a backup id", bid);
-        size_t n = strlen(c->srv->env.backup_dir) + strlen(bid) + 2;
-        dir = malloc(n);
-        if (!dir) return HK_ERR_NOMEM;
-        snprintf(dir, n, "%s/%s", c->srv->env.backup_dir, bid);
-    } else {
-        rc = mcp_path_allowed(c->srv, bpath, "path", &dir, err);
+        rc = hk_svc_backup_path(c->srv->env.backup_dir, bid, &svc_dir, err);
         if (rc != HK_OK) return rc;
+        dir = svc_dir;
+    } else {
+        rc = mcp_path_allowed(c->srv, bpath, "path", &path_dir, err);
+        if (rc != HK_OK) return rc;
+        dir = path_dir;
     }
     char sha[65] = "";
-    rc = hk_backup_verify(dir, sha, err);
+    hk_svc_restore_req req = {dir, NULL, false, true};
+    rc = hk_svc_restore(&req, sha, err);
     if (rc == HK_ERR_NOT_FOUND || rc == HK_ERR_IO)
         hk_error_set(err, rc, "no valid backup at %s%s%s",
                      bid ? "backup_id " : "", bid ? bid : bpath,
@@ -339,7 +268,7 @@ hk_err mcp_t_restore_kb(mcp_call *c, json_t **out, hk_error *err)
     if (rc == HK_OK) {
         hk_txn *t = NULL;
         rc = mcp_read_begin(c, &t, err);
-        if (rc == HK_OK) rc = hk_store_stats(t, &st, err);
+        if (rc == HK_OK) rc = hk_svc_stats(t, &st, err);
         if (t) hk_txn_abort(t);
     }
     if (rc == HK_OK) {
@@ -347,6 +276,7 @@ hk_err mcp_t_restore_kb(mcp_call *c, json_t **out, hk_error *err)
                          "facts", (json_int_t)st.facts);
         if (!*out) rc = HK_ERR_NOMEM;
     }
-    free(dir);
+    hk_free(svc_dir);
+    free(path_dir);
     return rc;
 }

@@ -2,32 +2,36 @@
  * routes_admin.c — operational routes: POST /v2/admin/backup (runs on a pool
  * thread: a hot copy of a large KB takes seconds), /healthz (the process
  * answers), /readyz (the KB is open and the server is not stopping),
- * /metrics (Prometheus text 0.0.4) and /openapi.json.
+ * /metrics (Prometheus text 0.0.4) and /openapi.json. The backup is the
+ * service's hk_svc_backup (which also names the directory when the body
+ * gives none).
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "server/routes.h"
 
 /* ==== POST /v2/admin/backup ==== */
 
 typedef struct backup_job {
-    hk_server *srv;  /* the server */
-    char dest[4096]; /* target directory */
-    char sha[65];    /* result checksum */
-    hk_err rc;       /* result */
-    hk_error err;    /* why it failed */
-    int64_t took_us; /* duration */
+    hk_server *srv;        /* the server */
+    char dest[4096];       /* target directory; "" = beside the KB */
+    hk_svc_backup_res res; /* where it went, checksum, duration */
+    hk_err rc;             /* result */
+    hk_error err;          /* why it failed */
 } backup_job;
 
 static void backup_work(void *arg)
 {
     backup_job *j = arg;
-    int64_t t0 = hk_now_us();
     hk_error_clear(&j->err);
-    j->rc = hk_store_backup(j->srv->store, j->dest, j->sha, &j->err);
-    j->took_us = hk_now_us() - t0;
+    hk_svc_backup_req br;
+    memset(&br, 0, sizeof(br));
+    if (j->dest[0])
+        br.dest = j->dest;
+    else
+        br.beside = j->srv->cfg.data_dir;
+    j->rc = hk_svc_backup(j->srv->store, &br, &j->res, &j->err);
 }
 
 static void backup_after(h2o_req_t *req, void *arg)
@@ -40,10 +44,11 @@ static void backup_after(h2o_req_t *req, void *arg)
             hk_buf b = HK_BUF_INIT;
             hk_err w = hk_buf_append_str(&b, "{\"path\":");
             if (w == HK_OK)
-                w = hk_buf_append_json_string(&b, j->dest, strlen(j->dest));
+                w = hk_buf_append_json_string(&b, j->res.path,
+                                              strlen(j->res.path));
             if (w == HK_OK)
                 w = hk_buf_appendf(&b, ",\"sha256\":\"%s\",\"seconds\":%.3f}\n",
-                                   j->sha, (double)j->took_us / 1e6);
+                                   j->res.sha256, j->res.seconds);
             if (w == HK_OK)
                 hk_http_send_buf(req, 201, &b);
             else
@@ -90,26 +95,8 @@ void hk_route_backup(hk_server *srv, h2o_req_t *req, const char *param)
                             "dest must be a directory path", "dest");
         return;
     }
-    if (dest) {
-        snprintf(j->dest, sizeof(j->dest), "%s", dest);
-    } else {
-        /* Default: beside the KB, named by the time. */
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        char stamp[32];
-        strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-        int n = snprintf(j->dest, sizeof(j->dest), "%s-backup-%s-%llu",
-                         srv->cfg.data_dir, stamp,
-                         (unsigned long long)(hk_now_us() % 1000000));
-        if (n < 0 || (size_t)n >= sizeof(j->dest)) {
-            json_decref(body);
-            hk_free(j);
-            hk_http_send_error(req, 500, "internal",
-                               "the data directory path is too long", NULL);
-            return;
-        }
-    }
+    /* Without dest the service names a directory beside the KB. */
+    if (dest) snprintf(j->dest, sizeof(j->dest), "%s", dest);
     json_decref(body);
     hk_err rc = hk_server_defer(req, backup_work, backup_after, j);
     if (rc != HK_OK) {

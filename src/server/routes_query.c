@@ -4,6 +4,11 @@
  * writer): GET /v2/query, GET /v2/facts (scan), GET /v2/entities/{name},
  * GET /v2/predicates, GET /v2/stats, GET /v2/search, GET /v2/audit.
  *
+ * Each handler decodes its parameters, calls one service operation
+ * (src/service/svc_query.c, svc_admin.c) on the loop's transaction and
+ * writes the answer straight into the response buffer from the service's
+ * row and hit callbacks (no per-row allocation, no JSON document).
+ *
  * Pages: ?limit= (default/max configurable) and ?cursor= (opaque, from the
  * previous page's next_cursor; null when the result is exhausted). A query
  * that runs past query-timeout-ms stops and answers 503 query_timeout.
@@ -16,16 +21,11 @@
 /* ==== Shared page writer ==== */
 
 typedef struct page {
-    hk_buf b;    /* answer being built */
-    hk_fact f;   /* row buffer */
-    size_t rows; /* rows written */
+    hk_buf b;             /* answer being built */
+    hk_buf bind;          /* "bindings":[...] being built (pattern queries) */
+    bool with_vars;       /* the pattern has variables: write bindings */
+    hk_svc_query_res res; /* count and next cursor */
 } page;
-
-static bool timed_out(hk_server *srv, int64_t t0, size_t rows)
-{
-    return (rows & 255) == 255 &&
-           hk_now_us() - t0 > (int64_t)srv->cfg.query_timeout_ms * 1000;
-}
 
 static void send_timeout(hk_server *srv, h2o_req_t *req)
 {
@@ -37,62 +37,59 @@ static void send_timeout(hk_server *srv, h2o_req_t *req)
                        d);
 }
 
-/* Runs q for up to limit rows, appending facts (and, when vars, bindings)
- * then next_cursor. Returns HK_OK, an error (err filled) or HK_ERR_BUSY on
- * timeout. */
-static hk_err run_page(hk_server *srv, hk_query *q, size_t limit,
-                       const char *const *vars, size_t n_vars, page *pg,
-                       hk_error *err)
+/* Appends one row's fact (and bindings) to the page. */
+static hk_err page_row(void *ud, const hk_svc_row *row, hk_error *err)
 {
-    int64_t t0 = hk_now_us();
+    (void)err;
+    page *pg = ud;
+    bool first = pg->res.count == 0;
+    hk_err rc = first ? HK_OK : hk_buf_append(&pg->b, ",", 1);
+    if (rc == HK_OK) rc = hk_fact_write_json(row->fact, &pg->b);
+    if (rc == HK_OK && pg->with_vars) {
+        rc = hk_buf_append_str(&pg->bind, first ? "{" : ",{");
+        for (size_t i = 0; rc == HK_OK && i < row->n_vars; i++) {
+            const char *v = row->values[i];
+            rc = hk_buf_append_json_string(&pg->bind, row->vars[i],
+                                           strlen(row->vars[i]));
+            if (rc == HK_OK) rc = hk_buf_append(&pg->bind, ":", 1);
+            if (rc == HK_OK)
+                rc = v ? hk_buf_append_json_string(&pg->bind, v, strlen(v))
+                       : hk_buf_append_str(&pg->bind, "null");
+            if (rc == HK_OK && i + 1 < row->n_vars)
+                rc = hk_buf_append(&pg->bind, ",", 1);
+        }
+        if (rc == HK_OK) rc = hk_buf_append(&pg->bind, "}", 1);
+    }
+    return rc;
+}
+
+/* Runs one page of req through the service, appending "facts":[...]
+ * (then "bindings" when with_vars), "count" and "next_cursor". */
+static hk_err run_page(hk_server *srv, hk_txn *txn, hk_svc_query_req *req,
+                       page *pg, hk_error *err)
+{
+    req->timeout_us = (int64_t)srv->cfg.query_timeout_ms * 1000;
+    req->row = page_row;
+    req->row_ud = pg;
     hk_err rc = hk_buf_append_str(&pg->b, "\"facts\":[");
-    hk_buf bind = HK_BUF_INIT;
-    if (rc == HK_OK && n_vars) rc = hk_buf_append_str(&bind, "\"bindings\":[");
-    bool has = false;
-    while (rc == HK_OK && pg->rows < limit) {
-        rc = hk_query_next(q, &pg->f, &has, err);
-        if (rc != HK_OK || !has) break;
-        if (pg->rows) rc = hk_buf_append(&pg->b, ",", 1);
-        if (rc == HK_OK) rc = hk_fact_write_json(&pg->f, &pg->b);
-        if (rc == HK_OK && n_vars) {
-            rc = hk_buf_append_str(&bind, pg->rows ? ",{" : "{");
-            for (size_t i = 0; rc == HK_OK && i < n_vars; i++) {
-                const char *v = hk_query_binding(q, vars[i]);
-                rc = hk_buf_append_json_string(&bind, vars[i], strlen(vars[i]));
-                if (rc == HK_OK) rc = hk_buf_append(&bind, ":", 1);
-                if (rc == HK_OK)
-                    rc = v ? hk_buf_append_json_string(&bind, v, strlen(v))
-                           : hk_buf_append_str(&bind, "null");
-                if (rc == HK_OK && i + 1 < n_vars)
-                    rc = hk_buf_append(&bind, ",", 1);
-            }
-            if (rc == HK_OK) rc = hk_buf_append(&bind, "}", 1);
-        }
-        pg->rows++;
-        if (rc == HK_OK && timed_out(srv, t0, pg->rows)) {
-            rc = HK_ERR_BUSY;
-            break;
-        }
-    }
+    if (rc == HK_OK && pg->with_vars)
+        rc = hk_buf_append_str(&pg->bind, "\"bindings\":[");
+    if (rc == HK_OK) rc = hk_svc_query(txn, req, &pg->res, err);
     if (rc == HK_OK) rc = hk_buf_append_str(&pg->b, "]");
-    if (rc == HK_OK && n_vars) {
-        rc = hk_buf_append_str(&bind, "]");
+    if (rc == HK_OK && pg->with_vars) {
+        rc = hk_buf_append_str(&pg->bind, "]");
         if (rc == HK_OK) rc = hk_buf_append(&pg->b, ",", 1);
-        if (rc == HK_OK) rc = hk_buf_append(&pg->b, bind.data, bind.len);
-    }
-    hk_buf_free(&bind);
-    if (rc == HK_OK)
-        rc =
-            hk_buf_appendf(&pg->b, ",\"count\":%zu,\"next_cursor\":", pg->rows);
-    if (rc == HK_OK) {
-        hk_buf cur = HK_BUF_INIT;
-        /* Only a full page can have more rows. */
-        if (pg->rows == limit) rc = hk_query_cursor(q, &cur);
         if (rc == HK_OK)
-            rc = cur.len ? hk_buf_append_json_string(&pg->b, cur.data, cur.len)
-                         : hk_buf_append_str(&pg->b, "null");
-        hk_buf_free(&cur);
+            rc = hk_buf_append(&pg->b, pg->bind.data, pg->bind.len);
     }
+    if (rc == HK_OK)
+        rc = hk_buf_appendf(&pg->b,
+                            ",\"count\":%zu,\"next_cursor\":", pg->res.count);
+    if (rc == HK_OK)
+        rc = pg->res.next_cursor.len
+                 ? hk_buf_append_json_string(&pg->b, pg->res.next_cursor.data,
+                                             pg->res.next_cursor.len)
+                 : hk_buf_append_str(&pg->b, "null");
     return rc;
 }
 
@@ -114,7 +111,7 @@ static void finish_page(hk_server *srv, h2o_req_t *req, hk_err rc,
     if (rc == HK_OK) rc = hk_buf_append_str(&pg->b, "}\n");
     if (rc == HK_OK) {
         hk_http_send_buf(req, 200, &pg->b);
-    } else if (rc == HK_ERR_BUSY) {
+    } else if (pg->res.timed_out) {
         send_timeout(srv, req);
     } else if (rc == HK_ERR_INVALID) {
         hk_send_input_error(req, 400, "invalid_cursor", err);
@@ -122,7 +119,8 @@ static void finish_page(hk_server *srv, h2o_req_t *req, hk_err rc,
         hk_send_store_error(req, err);
     }
     hk_buf_free(&pg->b);
-    hk_fact_release(&pg->f);
+    hk_buf_free(&pg->bind);
+    hk_svc_query_res_free(&pg->res);
 }
 
 /* ==== GET /v2/query?q= ==== */
@@ -156,17 +154,6 @@ void hk_route_query(hk_server *srv, h2o_req_t *req, const char *param)
         hk_send_input_error(req, 400, "invalid_pattern", &err);
         return;
     }
-    /* Distinct variable names in slot order. */
-    const char *vars[HK_MAX_ARGS + 1];
-    size_t n_vars = 0;
-    for (uint32_t i = 0; i <= pat.n_args; i++) {
-        const hk_term *t = i == 0 ? &pat.predicate : &pat.args[i - 1];
-        if (t->kind != HK_TERM_VAR) continue;
-        bool seen = false;
-        for (size_t k = 0; k < n_vars; k++)
-            if (!strcmp(vars[k], t->text)) seen = true;
-        if (!seen) vars[n_vars++] = t->text;
-    }
     hk_loop *loop = hk_loop_self();
     hk_txn *txn = hk_loop_read_txn(loop, &err);
     if (!txn) {
@@ -176,16 +163,17 @@ void hk_route_query(hk_server *srv, h2o_req_t *req, const char *param)
     }
     page pg;
     memset(&pg, 0, sizeof(pg));
-    hk_fact_init(&pg.f);
-    hk_query *q = NULL;
-    hk_err rc = hk_query_open_pattern(txn, &pat, cursor, &q, &err);
-    if (rc == HK_OK) {
-        rc = hk_buf_append_str(&pg.b, "{\"query\":");
-        if (rc == HK_OK) rc = hk_buf_append_json_string(&pg.b, qtext, qlen);
-        if (rc == HK_OK) rc = hk_buf_append(&pg.b, ",", 1);
-        if (rc == HK_OK) rc = run_page(srv, q, limit, vars, n_vars, &pg, &err);
-        hk_query_close(q);
-    }
+    hk_svc_query_req qr;
+    memset(&qr, 0, sizeof(qr));
+    qr.pattern = &pat;
+    qr.cursor = cursor;
+    qr.limit = limit;
+    const char *vars[HK_MAX_ARGS + 1];
+    pg.with_vars = hk_svc_pattern_vars(&pat, vars) > 0;
+    hk_err rc = hk_buf_append_str(&pg.b, "{\"query\":");
+    if (rc == HK_OK) rc = hk_buf_append_json_string(&pg.b, qtext, qlen);
+    if (rc == HK_OK) rc = hk_buf_append(&pg.b, ",", 1);
+    if (rc == HK_OK) rc = run_page(srv, txn, &qr, &pg, &err);
     hk_loop_read_done(loop);
     hk_pattern_release(&pat);
     finish_page(srv, req, rc, &err, &pg);
@@ -254,14 +242,13 @@ void hk_route_facts_list(hk_server *srv, h2o_req_t *req, const char *param)
     if (!txn) return;
     page pg;
     memset(&pg, 0, sizeof(pg));
-    hk_fact_init(&pg.f);
-    hk_query *q = NULL;
-    hk_err rc = hk_query_open_scan(txn, &scan, cursor, &q, &err);
-    if (rc == HK_OK) {
-        rc = hk_buf_append_str(&pg.b, "{");
-        if (rc == HK_OK) rc = run_page(srv, q, limit, NULL, 0, &pg, &err);
-        hk_query_close(q);
-    }
+    hk_svc_query_req qr;
+    memset(&qr, 0, sizeof(qr));
+    qr.scan = scan;
+    qr.cursor = cursor;
+    qr.limit = limit;
+    hk_err rc = hk_buf_append_str(&pg.b, "{");
+    if (rc == HK_OK) rc = run_page(srv, txn, &qr, &pg, &err);
     hk_loop_read_done(loop);
     finish_page(srv, req, rc, &err, &pg);
 }
@@ -278,8 +265,8 @@ void hk_route_entity(hk_server *srv, h2o_req_t *req, const char *name)
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
     if (!txn) return;
     uint64_t count = 0;
-    hk_err rc = hk_store_count_entity(txn, name, &count, &err);
-    if (rc == HK_OK && count == 0) {
+    hk_err rc = hk_svc_entity_count(txn, name, &count, &err);
+    if (rc == HK_ERR_NOT_FOUND) {
         hk_loop_read_done(loop);
         hk_send_field_error(req, 404, "not_found",
                             "no fact mentions this entity", "name");
@@ -287,22 +274,20 @@ void hk_route_entity(hk_server *srv, h2o_req_t *req, const char *name)
     }
     page pg;
     memset(&pg, 0, sizeof(pg));
-    hk_fact_init(&pg.f);
     if (rc == HK_OK) {
-        hk_scan scan = HK_SCAN_INIT;
-        scan.entity = name;
-        hk_query *q = NULL;
-        rc = hk_query_open_scan(txn, &scan, cursor, &q, &err);
-        if (rc == HK_OK) {
-            rc = hk_buf_append_str(&pg.b, "{\"entity\":");
-            if (rc == HK_OK)
-                rc = hk_buf_append_json_string(&pg.b, name, strlen(name));
-            if (rc == HK_OK)
-                rc = hk_buf_appendf(&pg.b, ",\"fact_count\":%llu,",
-                                    (unsigned long long)count);
-            if (rc == HK_OK) rc = run_page(srv, q, limit, NULL, 0, &pg, &err);
-            hk_query_close(q);
-        }
+        hk_svc_query_req qr;
+        memset(&qr, 0, sizeof(qr));
+        qr.scan = (hk_scan)HK_SCAN_INIT;
+        qr.scan.entity = name;
+        qr.cursor = cursor;
+        qr.limit = limit;
+        rc = hk_buf_append_str(&pg.b, "{\"entity\":");
+        if (rc == HK_OK)
+            rc = hk_buf_append_json_string(&pg.b, name, strlen(name));
+        if (rc == HK_OK)
+            rc = hk_buf_appendf(&pg.b, ",\"fact_count\":%llu,",
+                                (unsigned long long)count);
+        if (rc == HK_OK) rc = run_page(srv, txn, &qr, &pg, &err);
     }
     hk_loop_read_done(loop);
     finish_page(srv, req, rc, &err, &pg);
@@ -326,9 +311,9 @@ void hk_route_predicates(hk_server *srv, h2o_req_t *req, const char *param)
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
     if (!txn) return;
-    hk_name_count *v = NULL;
-    size_t n = 0;
-    hk_err rc = hk_store_list_predicates(txn, after, limit, &v, &n, &err);
+    hk_svc_names_req nr = {HK_SVC_PREDICATES, after, limit, 0};
+    hk_svc_names_res res;
+    hk_err rc = hk_svc_names(txn, &nr, &res, &err);
     hk_loop_read_done(loop);
     if (rc != HK_OK) {
         hk_send_store_error(req, &err);
@@ -336,25 +321,18 @@ void hk_route_predicates(hk_server *srv, h2o_req_t *req, const char *param)
     }
     hk_buf b = HK_BUF_INIT;
     hk_err w = hk_buf_append_str(&b, "{\"predicates\":[");
-    for (size_t i = 0; w == HK_OK && i < n; i++) {
-        w = hk_buf_append_str(&b, i ? ",{\"name\":" : "{\"name\":");
-        if (w == HK_OK)
-            w = hk_buf_append_json_string(&b, v[i].name, strlen(v[i].name));
-        if (w == HK_OK)
-            w = hk_buf_appendf(&b,
-                               ",\"count\":%llu,\"min_arity\":%u,"
-                               "\"max_arity\":%u}",
-                               (unsigned long long)v[i].count, v[i].min_arity,
-                               v[i].max_arity);
+    for (size_t i = 0; w == HK_OK && i < res.n; i++) {
+        if (i) w = hk_buf_append(&b, ",", 1);
+        if (w == HK_OK) w = hk_svc_name_count_write_json(&res.v[i], true, &b);
     }
     if (w == HK_OK)
-        w = hk_buf_appendf(&b, "],\"count\":%zu,\"next_after\":", n);
+        w = hk_buf_appendf(&b, "],\"count\":%zu,\"next_after\":", res.n);
     if (w == HK_OK)
-        w = n == limit && n > 0 ? hk_buf_append_json_string(
-                                      &b, v[n - 1].name, strlen(v[n - 1].name))
-                                : hk_buf_append_str(&b, "null");
+        w = res.next_after ? hk_buf_append_json_string(&b, res.next_after,
+                                                       strlen(res.next_after))
+                           : hk_buf_append_str(&b, "null");
     if (w == HK_OK) w = hk_buf_append_str(&b, "}\n");
-    hk_name_counts_free(v, n);
+    hk_svc_names_res_free(&res);
     if (w == HK_OK)
         hk_http_send_buf(req, 200, &b);
     else
@@ -373,33 +351,19 @@ void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param)
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
     if (!txn) return;
     hk_stats st;
-    memset(&st, 0, sizeof(st));
-    hk_err rc = hk_store_stats(txn, &st, &err);
+    hk_err rc = hk_svc_stats(txn, &st, &err);
     hk_loop_read_done(loop);
     if (rc != HK_OK) {
         hk_send_store_error(req, &err);
         return;
     }
-    char when[32] = "";
-    if (st.last_change_us) hk_time_format(st.last_change_us, when);
     hk_buf b = HK_BUF_INIT;
-    hk_err w = hk_buf_appendf(
-        &b,
-        "{\"facts\":%llu,\"predicates\":%llu,\"entities\":%llu,"
-        "\"symbols\":%llu,\"audit_entries\":%llu,\"last_fact_id\":%llu,"
-        "\"bytes_on_disk\":%llu,\"bytes_used\":%llu,\"bytes_free\":%llu,"
-        "\"map_size\":%llu,"
-        "\"last_change\":%s%s%s,\"schema_version\":%u,\"version\":\"%s\","
-        "\"uptime_seconds\":%.3f}\n",
-        (unsigned long long)st.facts, (unsigned long long)st.predicates,
-        (unsigned long long)st.entities, (unsigned long long)st.symbols,
-        (unsigned long long)st.audit_entries,
-        (unsigned long long)st.last_fact_id,
-        (unsigned long long)st.bytes_on_disk, (unsigned long long)st.bytes_used,
-        (unsigned long long)st.bytes_free, (unsigned long long)st.map_size,
-        when[0] ? "\"" : "", when[0] ? when : "null", when[0] ? "\"" : "",
-        st.schema_version, HK_VERSION,
-        (double)(hk_now_us() - srv->started_us) / 1e6);
+    hk_err w = hk_buf_append(&b, "{", 1);
+    if (w == HK_OK) w = hk_svc_stats_write_members(&st, &b);
+    if (w == HK_OK)
+        w = hk_buf_appendf(&b, ",\"version\":\"%s\",\"uptime_seconds\":%.3f}\n",
+                           HK_VERSION,
+                           (double)(hk_now_us() - srv->started_us) / 1e6);
     if (w == HK_OK)
         hk_http_send_buf(req, 200, &b);
     else
@@ -409,6 +373,26 @@ void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param)
 }
 
 /* ==== GET /v2/search?q= ==== */
+
+/* The answer of a search being built. */
+typedef struct search_page {
+    hk_buf b;     /* answer */
+    size_t shown; /* hits written */
+} search_page;
+
+/* Appends one hit: {"score","fact"}. */
+static hk_err search_hit(void *ud, const hk_fact *f, double score,
+                         hk_error *err)
+{
+    (void)err;
+    search_page *sp = ud;
+    hk_err rc = hk_buf_appendf(
+        &sp->b, "%s{\"score\":%.6g,\"fact\":", sp->shown ? "," : "", score);
+    if (rc == HK_OK) rc = hk_fact_write_json(f, &sp->b);
+    if (rc == HK_OK) rc = hk_buf_append(&sp->b, "}", 1);
+    if (rc == HK_OK) sp->shown++;
+    return rc;
+}
 
 void hk_route_search(hk_server *srv, h2o_req_t *req, const char *param)
 {
@@ -437,38 +421,21 @@ void hk_route_search(hk_server *srv, h2o_req_t *req, const char *param)
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
     if (!txn) return;
-    hk_search_hit *hits = NULL;
-    size_t n = 0;
-    hk_err rc = hk_store_search(txn, qtext, limit, &hits, &n, &err);
-    hk_buf b = HK_BUF_INIT;
-    hk_fact f;
-    hk_fact_init(&f);
-    if (rc == HK_OK) {
-        rc = hk_buf_append_str(&b, "{\"query\":");
-        if (rc == HK_OK)
-            rc = hk_buf_append_json_string(&b, qtext, strlen(qtext));
-        if (rc == HK_OK) rc = hk_buf_append_str(&b, ",\"results\":[");
-        size_t shown = 0;
-        for (size_t i = 0; rc == HK_OK && i < n; i++) {
-            hk_error gerr;
-            if (hk_store_get(txn, hits[i].id, &f, &gerr) != HK_OK) continue;
-            rc = hk_buf_appendf(&b,
-                                "%s{\"score\":%.6g,\"fact\":", shown ? "," : "",
-                                hits[i].score);
-            if (rc == HK_OK) rc = hk_fact_write_json(&f, &b);
-            if (rc == HK_OK) rc = hk_buf_append(&b, "}", 1);
-            shown++;
-        }
-        if (rc == HK_OK) rc = hk_buf_appendf(&b, "],\"count\":%zu}\n", shown);
-    }
-    hk_loop_read_done(loop);
-    hk_fact_release(&f);
-    hk_free(hits);
+    search_page sp = {HK_BUF_INIT, 0};
+    hk_svc_search_req sr = {qtext, limit, search_hit, &sp};
+    size_t shown = 0;
+    hk_err rc = hk_buf_append_str(&sp.b, "{\"query\":");
     if (rc == HK_OK)
-        hk_http_send_buf(req, 200, &b);
+        rc = hk_buf_append_json_string(&sp.b, qtext, strlen(qtext));
+    if (rc == HK_OK) rc = hk_buf_append_str(&sp.b, ",\"results\":[");
+    if (rc == HK_OK) rc = hk_svc_search(txn, &sr, &shown, &err);
+    if (rc == HK_OK) rc = hk_buf_appendf(&sp.b, "],\"count\":%zu}\n", shown);
+    hk_loop_read_done(loop);
+    if (rc == HK_OK)
+        hk_http_send_buf(req, 200, &sp.b);
     else
         hk_send_store_error(req, &err);
-    hk_buf_free(&b);
+    hk_buf_free(&sp.b);
 }
 
 /* ==== GET /v2/audit?limit=&before= ==== */
@@ -491,9 +458,9 @@ void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param)
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
     if (!txn) return;
-    hk_audit_entry *v = NULL;
-    size_t n = 0;
-    hk_err rc = hk_audit_list(txn, before_seq, limit, &v, &n, &err);
+    hk_svc_audit_list_req ar = {before_seq, limit};
+    hk_svc_audit_list_res res;
+    hk_err rc = hk_svc_audit_list(txn, &ar, &res, &err);
     hk_loop_read_done(loop);
     if (rc != HK_OK) {
         hk_send_store_error(req, &err);
@@ -501,15 +468,16 @@ void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param)
     }
     hk_buf b = HK_BUF_INIT;
     hk_err w = hk_buf_append_str(&b, "{\"entries\":");
-    if (w == HK_OK) w = hk_svc_audit_entries_write_json(v, n, &b);
+    if (w == HK_OK) w = hk_svc_audit_entries_write_json(res.v, res.n, &b);
     if (w == HK_OK)
-        w = hk_buf_appendf(&b, ",\"count\":%zu,\"next_before\":", n);
+        w = hk_buf_appendf(&b, ",\"count\":%zu,\"next_before\":", res.n);
     if (w == HK_OK)
-        w = n == limit && n > 0 && v[n - 1].seq > 1
-                ? hk_buf_appendf(&b, "%llu", (unsigned long long)v[n - 1].seq)
+        w = res.next_before
+                ? hk_buf_appendf(&b, "%llu",
+                                 (unsigned long long)res.next_before)
                 : hk_buf_append_str(&b, "null");
     if (w == HK_OK) w = hk_buf_append_str(&b, "}\n");
-    hk_audit_entries_free(v, n);
+    hk_svc_audit_list_res_free(&res);
     if (w == HK_OK)
         hk_http_send_buf(req, 200, &b);
     else
