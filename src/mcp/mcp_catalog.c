@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "mcp/mcp_int.h"
+#include "mcp/mcp_tools.h"
 
 #define MAX_RESOURCE_FACTS 1000 /* facts in one entity/predicate resource */
 #define PROMPT_FACTS 50         /* facts embedded in a prompt */
@@ -178,10 +179,7 @@ static hk_err facts_resource(hk_mcp_server *s, const char *uri,
                              hk_error *err)
 {
     hk_txn *t = NULL;
-    hk_query *q = NULL;
-    hk_fact f;
-    hk_fact_init(&f);
-    json_t *facts = json_array();
+    json_t *facts = NULL;
     uint64_t total = 0;
     hk_scan scan = HK_SCAN_INIT;
     if (entity)
@@ -189,30 +187,19 @@ static hk_err facts_resource(hk_mcp_server *s, const char *uri,
     else
         scan.predicate = name;
     hk_store *st = s->env.store_slot ? *s->env.store_slot : s->env.store;
-    hk_err rc = facts ? hk_txn_begin(st, false, &t, err) : HK_ERR_NOMEM;
+    hk_err rc = hk_txn_begin(st, false, &t, err);
     if (rc == HK_OK)
-        rc = entity ? hk_store_count_entity(t, name, &total, err)
-                    : hk_store_count_predicate(t, name, &total, err);
+        rc = hk_svc_name_total(t, entity ? HK_SVC_ENTITIES : HK_SVC_PREDICATES,
+                               name, &total, err);
     if (rc == HK_OK && total == 0) {
         hk_txn_abort(t);
-        json_decref(facts);
         return hk_error_set(err, HK_ERR_NOT_FOUND, "no such %s",
                             entity ? "entity" : "predicate");
     }
-    if (rc == HK_OK) rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-    for (size_t i = 0; rc == HK_OK && i < MAX_RESOURCE_FACTS; i++) {
-        bool has = false;
-        rc = hk_query_next(q, &f, &has, err);
-        if (rc != HK_OK || !has) break;
-        json_array_append_new(facts, hk_svc_fact_jansson(&f));
-    }
-    hk_query_close(q);
+    if (rc == HK_OK)
+        rc = mcp_scan_facts(NULL, t, &scan, MAX_RESOURCE_FACTS, &facts, err);
     if (t) hk_txn_abort(t);
-    hk_fact_release(&f);
-    if (rc != HK_OK) {
-        json_decref(facts);
-        return rc;
-    }
+    if (rc != HK_OK) return rc;
     json_t *doc =
         json_pack("{s:s, s:I, s:I, s:o}", entity ? "entity" : "predicate", name,
                   "total", (json_int_t)total, "count",
@@ -248,7 +235,7 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
         hk_stats x;
         memset(&x, 0, sizeof x);
         hk_err rc = hk_txn_begin(st, false, &t, err);
-        if (rc == HK_OK) rc = hk_store_stats(t, &x, err);
+        if (rc == HK_OK) rc = hk_svc_stats(t, &x, err);
         if (t) hk_txn_abort(t);
         if (rc != HK_OK) return rc;
         return json_text_resource(
@@ -264,21 +251,21 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
     }
     if (strcmp(uri, "hakgal://predicates") == 0) {
         hk_txn *t = NULL;
-        hk_name_count *v = NULL;
-        size_t n = 0;
+        hk_svc_names_req req = {HK_SVC_PREDICATES, NULL, 10000, 0};
+        hk_svc_names_res res;
+        memset(&res, 0, sizeof res);
         hk_err rc = hk_txn_begin(st, false, &t, err);
-        if (rc == HK_OK)
-            rc = hk_store_list_predicates(t, NULL, 10000, &v, &n, err);
+        if (rc == HK_OK) rc = hk_svc_names(t, &req, &res, err);
         if (t) hk_txn_abort(t);
         if (rc != HK_OK) return rc;
         json_t *arr = json_array();
-        for (size_t i = 0; arr && i < n; i++)
+        for (size_t i = 0; arr && i < res.n; i++)
             json_array_append_new(
-                arr, json_pack("{s:s, s:I, s:i, s:i}", "name", v[i].name,
-                               "count", (json_int_t)v[i].count, "min_arity",
-                               (int)v[i].min_arity, "max_arity",
-                               (int)v[i].max_arity));
-        hk_name_counts_free(v, n);
+                arr, json_pack("{s:s, s:I, s:i, s:i}", "name", res.v[i].name,
+                               "count", (json_int_t)res.v[i].count, "min_arity",
+                               (int)res.v[i].min_arity, "max_arity",
+                               (int)res.v[i].max_arity));
+        hk_svc_names_res_free(&res);
         return json_text_resource(uri,
                                   json_pack("{s:I, s:o}", "count",
                                             (json_int_t)json_array_size(arr),
@@ -352,6 +339,28 @@ static const char *str_arg(json_t *args, const char *k)
     return json_string_value(json_object_get(args, k));
 }
 
+/* Appends "- STATEMENT\n" for one fact to the hk_buf ud. */
+static hk_err prompt_line(hk_buf *b, const hk_fact *f, hk_error *err)
+{
+    hk_err rc = hk_buf_append_str(b, "- ");
+    if (rc == HK_OK) rc = hk_statement_format(&f->st, b);
+    if (rc == HK_OK) rc = hk_buf_append(b, "\n", 1);
+    if (rc != HK_OK) return hk_error_set(err, rc, "out of memory");
+    return HK_OK;
+}
+
+static hk_err prompt_row(void *ud, const hk_svc_row *row, hk_error *err)
+{
+    return prompt_line(ud, row->fact, err);
+}
+
+static hk_err prompt_hit(void *ud, const hk_fact *f, double score,
+                         hk_error *err)
+{
+    (void)score;
+    return prompt_line(ud, f, err);
+}
+
 hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
                       json_t *input_responses, json_t *client_caps,
                       bool stateless, json_t **result, hk_error *err)
@@ -368,41 +377,27 @@ hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
                                 "Invalid params: prompt %s needs argument '%s'",
                                 name, key);
         hk_txn *t = NULL;
-        hk_fact f;
-        hk_fact_init(&f);
-        hk_buf b = HK_BUF_INIT, line = HK_BUF_INIT;
+        hk_buf b = HK_BUF_INIT;
         size_t n = 0;
         hk_err rc = hk_txn_begin(st, false, &t, err);
         if (rc == HK_OK && explain) {
-            hk_scan scan = HK_SCAN_INIT;
-            scan.entity = val;
-            hk_query *q = NULL;
-            rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-            for (; rc == HK_OK && n < PROMPT_FACTS; n++) {
-                bool has = false;
-                rc = hk_query_next(q, &f, &has, err);
-                if (rc != HK_OK || !has) break;
-                hk_buf_reset(&line);
-                hk_statement_format(&f.st, &line);
-                hk_buf_appendf(&b, "- %s\n", line.data ? line.data : "");
-            }
-            hk_query_close(q);
+            hk_svc_query_req q;
+            memset(&q, 0, sizeof q);
+            q.scan = (hk_scan)HK_SCAN_INIT;
+            q.scan.entity = val;
+            q.limit = PROMPT_FACTS;
+            q.no_cursor = true;
+            q.row = prompt_row;
+            q.row_ud = &b;
+            hk_svc_query_res qr;
+            rc = hk_svc_query(t, &q, &qr, err);
+            n = qr.count;
+            hk_svc_query_res_free(&qr);
         } else if (rc == HK_OK) {
-            hk_search_hit *hits = NULL;
-            size_t nh = 0;
-            rc = hk_store_search(t, val, PROMPT_FACTS, &hits, &nh, err);
-            for (size_t i = 0; rc == HK_OK && i < nh; i++) {
-                if (hk_store_get(t, hits[i].id, &f, NULL) != HK_OK) continue;
-                hk_buf_reset(&line);
-                hk_statement_format(&f.st, &line);
-                hk_buf_appendf(&b, "- %s\n", line.data ? line.data : "");
-                n++;
-            }
-            hk_free(hits);
+            hk_svc_search_req q = {val, PROMPT_FACTS, prompt_hit, &b};
+            rc = hk_svc_search(t, &q, &n, err);
         }
         if (t) hk_txn_abort(t);
-        hk_fact_release(&f);
-        hk_buf_free(&line);
         if (rc != HK_OK) {
             hk_buf_free(&b);
             return rc;
@@ -511,30 +506,28 @@ static hk_err complete_names(hk_mcp_server *s, bool entities,
 {
     hk_store *st = s->env.store_slot ? *s->env.store_slot : s->env.store;
     hk_txn *t = NULL;
-    hk_name_count *v = NULL;
-    size_t n = 0;
     json_t *arr = json_array();
     size_t pl = strlen(prefix);
+    hk_svc_names_kind kind = entities ? HK_SVC_ENTITIES : HK_SVC_PREDICATES;
+    hk_svc_names_req req = {kind, pl ? prefix : NULL, COMPLETE_MAX,
+                            entities ? 1 : 0};
+    hk_svc_names_res res;
+    memset(&res, 0, sizeof res);
     hk_err rc = arr ? hk_txn_begin(st, false, &t, err) : HK_ERR_NOMEM;
     if (rc == HK_OK && pl > 0) {
         /* the prefix itself is a name when it has facts */
         uint64_t cnt = 0;
-        rc = entities ? hk_store_count_entity(t, prefix, &cnt, err)
-                      : hk_store_count_predicate(t, prefix, &cnt, err);
+        rc = hk_svc_name_total(t, kind, prefix, &cnt, err);
         if (rc == HK_OK && cnt > 0)
             json_array_append_new(arr, json_string(prefix));
     }
-    if (rc == HK_OK)
-        rc = entities ? hk_store_list_entities(t, pl ? prefix : NULL,
-                                               COMPLETE_MAX, 1, &v, &n, err)
-                      : hk_store_list_predicates(t, pl ? prefix : NULL,
-                                                 COMPLETE_MAX, &v, &n, err);
-    for (size_t i = 0; rc == HK_OK && i < n; i++) {
-        if (strncmp(v[i].name, prefix, pl) != 0) break; /* past the prefix */
+    if (rc == HK_OK) rc = hk_svc_names(t, &req, &res, err);
+    for (size_t i = 0; rc == HK_OK && i < res.n; i++) {
+        if (strncmp(res.v[i].name, prefix, pl) != 0) break; /* past it */
         if (json_array_size(arr) >= COMPLETE_MAX) break;
-        json_array_append_new(arr, json_string(v[i].name));
+        json_array_append_new(arr, json_string(res.v[i].name));
     }
-    hk_name_counts_free(v, n);
+    hk_svc_names_res_free(&res);
     if (t) hk_txn_abort(t);
     if (rc != HK_OK) {
         json_decref(arr);

@@ -47,6 +47,10 @@ typedef hk_err (*hk_svc_apply_fn)(hk_txn *t, void *arg, hk_error *err);
 hk_err hk_svc_write(hk_store *s, const char *actor, hk_svc_apply_fn apply,
                     void *arg, hk_error *err);
 
+/* Steps of a long operation: done of total, with a short message. */
+typedef void (*hk_svc_progress_fn)(void *ud, double done, double total,
+                                   const char *msg);
+
 /* ==== JSON codec ==== */
 
 /* ---- Fact input ----
@@ -430,6 +434,44 @@ void hk_svc_names_res_free(hk_svc_names_res *res);
 hk_err hk_svc_name_count_write_json(const hk_name_count *nc, bool arities,
                                     hk_buf *out);
 
+/* Facts that use name as a predicate (HK_SVC_PREDICATES) or mention it as
+ * an entity (HK_SVC_ENTITIES); 0 when none (no error, unlike
+ * hk_svc_entity_count). */
+hk_err hk_svc_name_total(hk_txn *t, hk_svc_names_kind kind, const char *name,
+                         uint64_t *count, hk_error *err);
+
+/* ---- Top names ----
+ * The names with the most facts: every page of the dictionary is read
+ * (at most HK_SVC_TOP_NAMES_PAGES pages of HK_SVC_TOP_NAMES_PAGE names),
+ * and the `top` largest counts are kept in a min-heap, so memory is bounded
+ * by top whatever the number of names. Ties keep the name first in
+ * dictionary order. */
+#define HK_SVC_TOP_NAMES_MAX 100000  /* top at most */
+#define HK_SVC_TOP_NAMES_PAGE 10000  /* names read per page */
+#define HK_SVC_TOP_NAMES_PAGES 10000 /* pages at most (10^8 names) */
+
+typedef struct hk_svc_top_names_req {
+    hk_svc_names_kind kind;      /* which names */
+    uint64_t min_count;          /* only names in >= min_count facts */
+    size_t top;                  /* names kept (1..HK_SVC_TOP_NAMES_MAX) */
+    hk_svc_progress_fn progress; /* every 5 pages (names matching so far);
+                                    may be NULL */
+    void *progress_ud;           /* passed to progress */
+} hk_svc_top_names_req;
+
+typedef struct hk_svc_top_names_res {
+    hk_name_count *v;  /* names by count, largest first, then by name */
+    size_t n;          /* entries in v (<= top) */
+    uint64_t matching; /* names with >= min_count facts (all, not only the
+                          top) */
+} hk_svc_top_names_res;
+
+/* The top names of a kind. A top out of range is HK_ERR_INVALID (field
+ * "top"). Release with hk_svc_top_names_res_free (also after an error). */
+hk_err hk_svc_top_names(hk_txn *t, const hk_svc_top_names_req *req,
+                        hk_svc_top_names_res *res, hk_error *err);
+void hk_svc_top_names_res_free(hk_svc_top_names_res *res);
+
 /* Counts and sizes of the KB (hk_store_stats). */
 hk_err hk_svc_stats(hk_txn *t, hk_stats *out, hk_error *err);
 /* Appends the members (no braces) "facts","predicates","entities",
@@ -492,10 +534,6 @@ typedef struct hk_svc_audit_verify_res {
 hk_err hk_svc_audit_verify(hk_txn *t, hk_svc_audit_verify_res *res,
                            hk_error *err);
 void hk_svc_audit_verify_res_free(hk_svc_audit_verify_res *res);
-
-/* Steps of a long operation: done of total, with a short message. */
-typedef void (*hk_svc_progress_fn)(void *ud, double done, double total,
-                                   const char *msg);
 
 typedef struct hk_svc_health_req {
     const char *store_path;      /* KB directory (for the disk check) */
