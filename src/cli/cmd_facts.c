@@ -101,7 +101,7 @@ int hk_cmd_init(int argc, char **argv)
     memset(&st, 0, sizeof st);
     hk_err err = hk_txn_begin(s, false, &t, &e);
     if (err == HK_OK) {
-        err = hk_store_stats(t, &st, &e);
+        err = hk_svc_stats(t, &st, &e);
         hk_txn_abort(t);
     }
     if (err != HK_OK) {

@@ -64,7 +64,9 @@ static hk_err stdio_restore(void *ud, const char *backup_dir, hk_error *err)
     memset(&opt, 0, sizeof opt);
     hk_store_close(ss->store);
     ss->store = NULL;
-    hk_err rc = hk_backup_restore(backup_dir, ss->data_dir, true, err);
+    hk_svc_restore_req req = {backup_dir, ss->data_dir, true, false};
+    char sha[65];
+    hk_err rc = hk_svc_restore(&req, sha, err);
     hk_error e2;
     hk_err rc2 = hk_store_open(ss->data_dir, &opt, &ss->store, &e2);
     if (rc2 != HK_OK) {
