@@ -165,6 +165,17 @@ hk_err hk_svc_error_write_json(const char *code, const hk_error *err,
 /* Only the detail object ({"line":..,"column":..,"field":..}, "{}" when
  * nothing is set). */
 hk_err hk_svc_error_detail_write_json(const hk_error *err, hk_buf *out);
+/* The detail object with the error's kind first: {"kind":hk_strerror(code),
+ * "line":..,"column":..,"field":..} (the REST form of a store error). */
+hk_err hk_svc_error_kind_detail_write_json(const hk_error *err, hk_buf *out);
+/* The envelope every error JSON is written with (hk_svc_error_write_json
+ * and the REST server's error answers):
+ * {"error":{"code":CODE,"message":MESSAGE,"detail":DETAIL}} where DETAIL is
+ * detail_json (JSON text, copied as it is); without detail_json it is null
+ * when null_detail, else the member is left out. Appends to out. */
+hk_err hk_svc_error_envelope_write_json(const char *code, const char *message,
+                                        const char *detail_json,
+                                        bool null_detail, hk_buf *out);
 
 /* ---- Facts and audit entries (output) ---- */
 
@@ -257,7 +268,11 @@ hk_err hk_svc_fact_get_json(hk_txn *t, hk_fact_id id, hk_buf *out,
  * field "statement" when it does not parse) and looked up exactly. */
 hk_err hk_svc_fact_resolve(hk_txn *t, const char *ref, hk_fact_id *id,
                            hk_error *err);
-/* True when ref is a fact id (digits, > 0, no overflow): *id gets it. */
+/* The one parser of ids and counts given as text (fact ids, audit
+ * sequence numbers, limits): true when s is decimal digits only, > 0, and
+ * fits 64 bits; *out gets the value. */
+bool hk_svc_parse_positive(const char *s, uint64_t *out);
+/* True when ref is a fact id (hk_svc_parse_positive): *id gets it. */
 bool hk_svc_fact_ref_is_id(const char *ref, hk_fact_id *id);
 
 /* ---- Update ----
