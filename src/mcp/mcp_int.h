@@ -70,9 +70,9 @@ extern const size_t mcp_n_fixture_tools;
 #define MCP_MAX_SUBS 64    /* resource subscriptions per session */
 
 struct hk_mcp_server {
-    hk_mcp_env env; /* copy; strings below own the text */
-    hk_mcp_token tokens[HK_MCP_MAX_TOKENS];  /* copied tokens */
-    char *allow_dirs[HK_MCP_MAX_DIRS];       /* realpath'ed directories */
+    hk_mcp_env env;                     /* copy; strings below own the text */
+    hk_token tokens[HK_MCP_MAX_TOKENS]; /* copied tokens */
+    char *allow_dirs[HK_MCP_MAX_DIRS];  /* realpath'ed directories */
     const char *allow_ptrs[HK_MCP_MAX_DIRS]; /* env.allow_dirs points here */
     char *backup_dir;                        /* copy of env.backup_dir */
     mcp_tool *tools;                         /* n_tools registered tools */

@@ -194,7 +194,7 @@ bool hk_mcp_token_check(const hk_mcp_server *s, const char *secret,
     hk_sha256(secret, strlen(secret), h);
     int found = -1;
     for (size_t i = 0; i < s->env.n_tokens; i++)
-        if (CRYPTO_memcmp(h, s->tokens[i].sha256, 32) == 0 && found < 0)
+        if (CRYPTO_memcmp(h, s->tokens[i].hash, 32) == 0 && found < 0)
             found = (int)i;
     if (found >= 0) {
         snprintf(name, 64, "%s", s->tokens[found].name);
@@ -205,7 +205,7 @@ bool hk_mcp_token_check(const hk_mcp_server *s, const char *secret,
     return false;
 }
 
-hk_err hk_mcp_tokens_load(const char *path, hk_mcp_token *out, size_t max,
+hk_err hk_mcp_tokens_load(const char *path, hk_token *out, size_t max,
                           size_t *n, hk_error *err)
 {
     *n = 0;
@@ -224,9 +224,7 @@ hk_err hk_mcp_tokens_load(const char *path, hk_mcp_token *out, size_t max,
             *n = 0;
             goto done;
         }
-        memcpy(out[*n].name, all[i].name, sizeof out[*n].name);
-        memcpy(out[*n].sha256, all[i].hash, sizeof out[*n].sha256);
-        (*n)++;
+        out[(*n)++] = all[i];
     }
 done:
     memset(all, 0, HK_MAX_TOKENS * sizeof *all);

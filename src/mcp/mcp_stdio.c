@@ -262,6 +262,16 @@ static const char usage[] =
     "                        (testing only)\n"
     "  -h, --help            this help\n";
 
+/* The write token "mcp" of a secret given on the command line or in the
+ * environment (only its hash is kept). */
+static void secret_token(hk_token *tok, const char *secret)
+{
+    memset(tok, 0, sizeof(*tok));
+    snprintf(tok->name, sizeof(tok->name), "mcp");
+    tok->role = HK_ROLE_WRITE;
+    hk_sha256(secret, strlen(secret), tok->hash);
+}
+
 int hk_cmd_mcp(int argc, char **argv)
 {
     enum {
@@ -288,7 +298,7 @@ int hk_cmd_mcp(int argc, char **argv)
         {0, 0, 0, 0}};
     static stdio_srv ss;
     memset(&ss, 0, sizeof ss);
-    static hk_mcp_token tokens[HK_MCP_MAX_TOKENS];
+    static hk_token tokens[HK_MCP_MAX_TOKENS];
     size_t n_tokens = 0;
     const char *allow[HK_MCP_MAX_DIRS];
     size_t n_allow = 0;
@@ -313,8 +323,7 @@ int hk_cmd_mcp(int argc, char **argv)
                 fprintf(stderr, "hakgal mcp: bad or too many --write-token\n");
                 return 1;
             }
-            snprintf(tokens[n_tokens].name, 64, "mcp");
-            hk_sha256(optarg, strlen(optarg), tokens[n_tokens++].sha256);
+            secret_token(&tokens[n_tokens++], optarg);
             break;
         case O_TOKENS: {
             size_t got = 0;
@@ -368,8 +377,7 @@ int hk_cmd_mcp(int argc, char **argv)
     }
     const char *env_tok = getenv("HAKGAL_MCP_WRITE_TOKEN");
     if (env_tok && env_tok[0] && n_tokens < HK_MCP_MAX_TOKENS) {
-        snprintf(tokens[n_tokens].name, 64, "mcp");
-        hk_sha256(env_tok, strlen(env_tok), tokens[n_tokens++].sha256);
+        secret_token(&tokens[n_tokens++], env_tok);
     }
     if (!data || !data[0]) data = "hakgal-data";
     snprintf(ss.data_dir, sizeof ss.data_dir, "%s", data);
