@@ -16,7 +16,8 @@
  *
  * In fixtures mode the resources and prompts the MCP conformance suite
  * reads (test://static-text, test://template/{id}/data, test_simple_prompt,
- * ...) are added; they never appear otherwise.
+ * ...) are added from mcp_fixtures_catalog.c, which only the test binaries
+ * link; they never appear otherwise.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +29,6 @@
 #define MAX_RESOURCE_FACTS 1000 /* facts in one entity/predicate resource */
 #define PROMPT_FACTS 50         /* facts embedded in a prompt */
 #define COMPLETE_MAX 100        /* completion values */
-
-static const char fixture_png[] =
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8"
-    "jx0gAAAABJRU5ErkJggg==";
 
 /* ==== Listing ==== */
 
@@ -46,26 +43,7 @@ json_t *mcp_resources_list(hk_mcp_server *s, bool fixtures)
         "predicates", "title", "Predicates", "description",
         "Every predicate with its fact count and arities", "mimeType",
         "application/json");
-    if (a && fixtures) {
-        json_array_append_new(
-            a,
-            json_pack("{s:s, s:s, s:s, s:s, s:s}", "uri", "test://static-text",
-                      "name", "static-text", "title", "Static Text Resource",
-                      "description", "A static text resource for testing",
-                      "mimeType", "text/plain"));
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "uri",
-                         "test://static-binary", "name", "static-binary",
-                         "title", "Static Binary Resource", "description",
-                         "A static binary resource (image) for testing",
-                         "mimeType", "image/png"));
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "uri",
-                         "test://watched-resource", "name", "watched-resource",
-                         "title", "Watched Resource", "description",
-                         "A resource clients may subscribe to", "mimeType",
-                         "text/plain"));
-    }
+    if (a && fixtures) mcp_fixture_resources_list(a);
     return a ? a : json_array();
 }
 
@@ -82,13 +60,7 @@ json_t *mcp_templates_list(hk_mcp_server *s, bool fixtures)
         "Facts of a predicate", "description",
         "Every fact of the predicate, up to 1000", "mimeType",
         "application/json");
-    if (a && fixtures)
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "uriTemplate",
-                         "test://template/{id}/data", "name", "template",
-                         "title", "Resource Template", "description",
-                         "A resource template with parameter substitution",
-                         "mimeType", "application/json"));
+    if (a && fixtures) mcp_fixture_templates_list(a);
     return a ? a : json_array();
 }
 
@@ -109,38 +81,7 @@ json_t *mcp_prompts_list(hk_mcp_server *s, bool fixtures)
         "covered by the facts that a search of the KB returns for it",
         "arguments", "name", "claim", "description",
         "The claim to check, as text or as a statement", "required", true);
-    if (a && fixtures) {
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s}", "name", "test_simple_prompt",
-                         "title", "Simple Test Prompt", "description",
-                         "A simple prompt without arguments"));
-        json_array_append_new(
-            a,
-            json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:b}, {s:s, s:s, s:b}]}",
-                      "name", "test_prompt_with_arguments", "title",
-                      "Prompt With Arguments", "description",
-                      "A prompt with required arguments", "arguments", "name",
-                      "arg1", "description", "First test argument", "required",
-                      true, "name", "arg2", "description",
-                      "Second test argument", "required", true));
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:b}]}", "name",
-                         "test_prompt_with_embedded_resource", "title",
-                         "Prompt With Embedded Resource", "description",
-                         "A prompt that includes an embedded resource",
-                         "arguments", "name", "resourceUri", "description",
-                         "URI of the resource to embed", "required", true));
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s}", "name", "test_prompt_with_image",
-                         "title", "Prompt With Image", "description",
-                         "A prompt that includes image content"));
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name",
-                                           "test_input_required_result_prompt",
-                                           "title", "Prompt asking for input",
-                                           "description",
-                                           "Asks the client for context "
-                                           "through an input_required result"));
-    }
+    if (a && fixtures) mcp_fixture_prompts_list(a);
     return a ? a : json_array();
 }
 
@@ -213,8 +154,8 @@ static hk_err facts_resource(hk_mcp_server *s, const char *uri,
     return *contents ? HK_OK : HK_ERR_NOMEM;
 }
 
-static hk_err json_text_resource(const char *uri, json_t *doc /* stolen */,
-                                 json_t **contents)
+hk_err mcp_json_contents(const char *uri, json_t *doc /* stolen */,
+                         json_t **contents)
 {
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
@@ -238,7 +179,7 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
         if (rc == HK_OK) rc = hk_svc_stats(t, &x, err);
         if (t) hk_txn_abort(t);
         if (rc != HK_OK) return rc;
-        return json_text_resource(
+        return mcp_json_contents(
             uri,
             json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "facts",
                       (json_int_t)x.facts, "predicates",
@@ -266,11 +207,11 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
                                (int)res.v[i].min_arity, "max_arity",
                                (int)res.v[i].max_arity));
         hk_svc_names_res_free(&res);
-        return json_text_resource(uri,
-                                  json_pack("{s:I, s:o}", "count",
-                                            (json_int_t)json_array_size(arr),
-                                            "predicates", arr),
-                                  contents);
+        return mcp_json_contents(uri,
+                                 json_pack("{s:I, s:o}", "count",
+                                           (json_int_t)json_array_size(arr),
+                                           "predicates", arr),
+                                 contents);
     }
     static const char ent[] = "hakgal://entity/",
                       pred[] = "hakgal://predicate/";
@@ -287,42 +228,7 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
         free(name);
         return rc;
     }
-    if (s->env.fixtures) {
-        if (strcmp(uri, "test://static-text") == 0) {
-            *contents = json_pack(
-                "[{s:s, s:s, s:s}]", "uri", uri, "mimeType", "text/plain",
-                "text", "This is the content of the static text resource.");
-            return HK_OK;
-        }
-        if (strcmp(uri, "test://static-binary") == 0) {
-            *contents = json_pack("[{s:s, s:s, s:s}]", "uri", uri, "mimeType",
-                                  "image/png", "blob", fixture_png);
-            return HK_OK;
-        }
-        if (strcmp(uri, "test://watched-resource") == 0) {
-            *contents =
-                json_pack("[{s:s, s:s, s:s}]", "uri", uri, "mimeType",
-                          "text/plain", "text", "Watched resource content");
-            return HK_OK;
-        }
-        static const char tp[] = "test://template/", ts[] = "/data";
-        size_t ul = strlen(uri);
-        if (strncmp(uri, tp, sizeof tp - 1) == 0 && ul > sizeof tp - 1 + 5 &&
-            strcmp(uri + ul - 5, ts) == 0) {
-            char id[256];
-            size_t il = ul - (sizeof tp - 1) - 5;
-            if (il == 0 || il >= sizeof id) return HK_ERR_NOT_FOUND;
-            memcpy(id, uri + sizeof tp - 1, il);
-            id[il] = '\0';
-            char data[300];
-            snprintf(data, sizeof data, "Data for ID: %s", id);
-            return json_text_resource(uri,
-                                      json_pack("{s:s, s:b, s:s}", "id", id,
-                                                "templateTest", true, "data",
-                                                data),
-                                      contents);
-        }
-    }
+    if (s->env.fixtures) return mcp_fixture_resource_read(uri, contents, err);
     return HK_ERR_NOT_FOUND;
 }
 
@@ -430,70 +336,9 @@ hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
         return *result ? HK_OK : HK_ERR_NOMEM;
     }
     if (s->env.fixtures) {
-        if (strcmp(name, "test_simple_prompt") == 0) {
-            *result =
-                json_pack("{s:[o]}", "messages",
-                          user_text("This is a simple prompt for testing."));
-            return HK_OK;
-        }
-        if (strcmp(name, "test_prompt_with_arguments") == 0) {
-            const char *a1 = str_arg(args, "arg1"), *a2 = str_arg(args, "arg2");
-            if (!a1 || !a2)
-                return hk_error_set(
-                    err, HK_ERR_INVALID,
-                    "Invalid params: arg1 and arg2 are required");
-            char text[1024];
-            snprintf(text, sizeof text,
-                     "Prompt with arguments: arg1='%.400s', arg2='%.400s'", a1,
-                     a2);
-            *result = json_pack("{s:[o]}", "messages", user_text(text));
-            return HK_OK;
-        }
-        if (strcmp(name, "test_prompt_with_embedded_resource") == 0) {
-            const char *uri = str_arg(args, "resourceUri");
-            if (!uri)
-                return hk_error_set(err, HK_ERR_INVALID,
-                                    "Invalid params: resourceUri is required");
-            *result = json_pack(
-                "{s:[{s:s, s:{s:s, s:{s:s, s:s, s:s}}}, o]}", "messages",
-                "role", "user", "content", "type", "resource", "resource",
-                "uri", uri, "mimeType", "text/plain", "text",
-                "Embedded resource content for testing.",
-                user_text("Please process the embedded resource above."));
-            return HK_OK;
-        }
-        if (strcmp(name, "test_input_required_result_prompt") == 0) {
-            json_t *have = json_object_get(input_responses, "user_context");
-            if (json_is_object(have)) {
-                const char *ctx = json_string_value(json_object_get(
-                    json_object_get(have, "content"), "context"));
-                char text[700];
-                snprintf(text, sizeof text, "Prompt using context: %.500s",
-                         ctx ? ctx : "(none)");
-                *result = json_pack("{s:[o]}", "messages", user_text(text));
-                return HK_OK;
-            }
-            if (!stateless || !json_object_get(client_caps, "elicitation")) {
-                *result = json_pack("{s:[o]}", "messages",
-                                    user_text("Prompt using context: (none)"));
-                return HK_OK;
-            }
-            *result = json_pack(
-                "{s:s, s:{s:{s:s, s:{s:s, s:{s:s, s:{s:{s:s}}, s:[s]}}}}}",
-                "resultType", "input_required", "inputRequests", "user_context",
-                "method", "elicitation/create", "params", "message",
-                "What context should the prompt use?", "requestedSchema",
-                "type", "object", "properties", "context", "type", "string",
-                "required", "context");
-            return *result ? HK_OK : HK_ERR_NOMEM;
-        }
-        if (strcmp(name, "test_prompt_with_image") == 0) {
-            *result = json_pack("{s:[{s:s, s:{s:s, s:s, s:s}}, o]}", "messages",
-                                "role", "user", "content", "type", "image",
-                                "data", fixture_png, "mimeType", "image/png",
-                                user_text("Please analyze the image above."));
-            return HK_OK;
-        }
+        hk_err rc = mcp_fixture_prompt_get(name, args, input_responses,
+                                           client_caps, stateless, result, err);
+        if (rc != HK_ERR_NOT_FOUND) return rc;
     }
     return hk_error_set(err, HK_ERR_NOT_FOUND,
                         "Invalid params: unknown prompt '%s'", name);
@@ -554,7 +399,7 @@ hk_err mcp_complete(hk_mcp_server *s, json_t *ref, const char *arg_name,
             return complete_names(s, true, value, values, err);
         if (strcmp(name, "explain_entity") == 0 ||
             strcmp(name, "check_claim") == 0 ||
-            (s->env.fixtures && strncmp(name, "test_", 5) == 0)) {
+            (s->env.fixtures && mcp_fixture_completes(name))) {
             *values = json_array();
             return *values ? HK_OK : HK_ERR_NOMEM;
         }
@@ -570,7 +415,7 @@ hk_err mcp_complete(hk_mcp_server *s, json_t *ref, const char *arg_name,
             return complete_names(s, true, value, values, err);
         if (strcmp(uri, "hakgal://predicate/{name}") == 0)
             return complete_names(s, false, value, values, err);
-        if (s->env.fixtures && strncmp(uri, "test://", 7) == 0) {
+        if (s->env.fixtures && mcp_fixture_completes(uri)) {
             *values = json_array();
             return *values ? HK_OK : HK_ERR_NOMEM;
         }
