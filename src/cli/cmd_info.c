@@ -470,7 +470,7 @@ int hk_cmd_audit(int argc, char **argv)
         return cli_usage_error(&c, "missing subcommand: list or verify");
     }
     const char *sub = argv[at];
-    char **rest = calloc((size_t)argc, sizeof *rest);
+    char **rest = hk_calloc((size_t)argc, sizeof *rest);
     if (rest == NULL) {
         cli_msg(&c, "out of memory");
         return HK_EXIT_IO;
@@ -491,6 +491,6 @@ int hk_cmd_audit(int argc, char **argv)
                              "verify",
                              sub);
     }
-    free(rest);
+    hk_free(rest);
     return rc;
 }

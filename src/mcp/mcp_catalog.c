@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "mcp/mcp_int.h"
 #include "mcp/mcp_tools.h"
 
@@ -87,22 +88,23 @@ json_t *mcp_prompts_list(hk_mcp_server *s, bool fixtures)
 
 /* ==== Reading ==== */
 
-/* Percent-decodes src into a malloc'ed string; NULL on bad escapes. */
+/* Percent-decodes src into a new string (caller frees with hk_free); NULL
+ * on bad escapes or when out of memory. */
 static char *pct_decode(const char *src)
 {
     size_t n = strlen(src);
-    char *out = malloc(n + 1);
+    char *out = hk_malloc(n + 1);
     if (!out) return NULL;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         if (src[i] == '%') {
             unsigned v;
             if (i + 2 >= n) {
-                free(out);
+                hk_free(out);
                 return NULL;
             }
             if (sscanf(src + i + 1, "%2x", &v) != 1 || v == 0) {
-                free(out);
+                hk_free(out);
                 return NULL;
             }
             out[o++] = (char)v;
@@ -150,7 +152,7 @@ static hk_err facts_resource(hk_mcp_server *s, const char *uri,
     if (!text) return HK_ERR_NOMEM;
     *contents = json_pack("[{s:s, s:s, s:s}]", "uri", uri, "mimeType",
                           "application/json", "text", text);
-    free(text);
+    free(text); /* json_dumps memory: libc free */
     return *contents ? HK_OK : HK_ERR_NOMEM;
 }
 
@@ -162,7 +164,7 @@ hk_err mcp_json_contents(const char *uri, json_t *doc /* stolen */,
     if (!text) return HK_ERR_NOMEM;
     *contents = json_pack("[{s:s, s:s, s:s}]", "uri", uri, "mimeType",
                           "application/json", "text", text);
-    free(text);
+    free(text); /* json_dumps memory: libc free */
     return *contents ? HK_OK : HK_ERR_NOMEM;
 }
 
@@ -225,7 +227,7 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
             return hk_error_set(err, HK_ERR_INVALID, "bad percent-escape in %s",
                                 uri);
         hk_err rc = facts_resource(s, uri, name, is_ent, contents, err);
-        free(name);
+        hk_free(name);
         return rc;
     }
     if (s->env.fixtures) return mcp_fixture_resource_read(uri, contents, err);

@@ -163,7 +163,7 @@ hk_store *mcp_store(const mcp_call *c);
 
 /* Resolves path (realpath of the path, or of its parent for a file that
  * does not exist yet) and checks that it lies inside an allowed
- * directory. resolved gets a malloc'ed absolute path (caller frees). */
+ * directory. resolved gets an absolute path (caller frees with hk_free). */
 hk_err mcp_path_allowed(const hk_mcp_server *s, const char *path,
                         const char *field, char **resolved, hk_error *err);
 

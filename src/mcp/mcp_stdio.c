@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/mem.h"
 #include "mcp/mcp.h"
 #include "service/service.h"
 
@@ -90,7 +91,7 @@ static void send_msg(json_t *msg)
     fputs(s, stdout);
     fputc('\n', stdout);
     fflush(stdout);
-    free(s);
+    free(s); /* json_dumps memory: libc free */
 }
 
 static void on_notify(void *ud, json_t *msg)
@@ -411,7 +412,7 @@ int hk_cmd_mcp(int argc, char **argv)
     env.fixtures = fixtures;
     env.list_page_size = page;
     env.transport = "stdio";
-    ss.buf = malloc(HK_MCP_MAX_MESSAGE_BYTES + 1);
+    ss.buf = hk_malloc(HK_MCP_MAX_MESSAGE_BYTES + 1);
     if (!ss.buf || hk_mcp_server_new(&env, &ss.srv, &e) != HK_OK ||
         hk_mcp_session_new(ss.srv, &ss.sess, &e) != HK_OK) {
         fprintf(stderr, "hakgal mcp: %s\n",
@@ -432,7 +433,7 @@ int hk_cmd_mcp(int argc, char **argv)
 done:
     hk_mcp_session_free(ss.sess);
     hk_mcp_server_free(ss.srv);
-    free(ss.buf);
+    hk_free(ss.buf);
     hk_store_close(ss.store);
     return exit_code;
 }
