@@ -101,7 +101,7 @@ int hk_cmd_init(int argc, char **argv)
     memset(&st, 0, sizeof st);
     hk_err err = hk_txn_begin(s, false, &t, &e);
     if (err == HK_OK) {
-        err = hk_store_stats(t, &st, &e);
+        err = hk_svc_stats(t, &st, &e);
         hk_txn_abort(t);
     }
     if (err != HK_OK) {
@@ -225,7 +225,7 @@ int hk_cmd_add(int argc, char **argv)
                 rc = HK_EXIT_INVALID;
                 goto done;
             }
-            free(context_text);
+            free(context_text); /* json_dumps memory: libc free */
             context_text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
             json_decref(j);
             meta.context_json = context_text;
@@ -304,7 +304,7 @@ release:
     hk_free(ids);
     hk_free(created);
 done:
-    free(context_text);
+    free(context_text); /* json_dumps memory: libc free */
     return rc;
 }
 

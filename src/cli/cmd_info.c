@@ -314,23 +314,22 @@ int hk_cmd_history(int argc, char **argv)
         close_read(s, t);
         return rc;
     }
-    hk_audit_entry *v = NULL;
-    size_t n = 0;
-    hk_err err = hk_audit_history(t, id, (size_t)limit, &v, &n, &e);
+    hk_svc_history op = {id, NULL, (size_t)limit, 0, NULL, 0};
+    hk_err err = hk_svc_fact_history(t, &op, &e);
     if (err != HK_OK) {
         rc = cli_fail(&c, err, &e);
-    } else if (n == 0) {
+    } else if (op.n == 0) {
         cli_msg(&c, "no history for fact %llu", (unsigned long long)id);
         rc = HK_EXIT_NOT_FOUND;
     } else {
         hk_buf b = HK_BUF_INIT;
-        for (size_t i = 0; i < n && rc == HK_EXIT_OK; i++) {
-            append_entry(&c, &v[i], &b);
+        for (size_t i = 0; i < op.n && rc == HK_EXIT_OK; i++) {
+            append_entry(&c, &op.v[i], &b);
             rc = cli_emit(&c, &b);
         }
         hk_buf_free(&b);
     }
-    hk_audit_entries_free(v, n);
+    hk_audit_entries_free(op.v, op.n);
     close_read(s, t);
     return rc;
 }
@@ -471,7 +470,7 @@ int hk_cmd_audit(int argc, char **argv)
         return cli_usage_error(&c, "missing subcommand: list or verify");
     }
     const char *sub = argv[at];
-    char **rest = calloc((size_t)argc, sizeof *rest);
+    char **rest = hk_calloc((size_t)argc, sizeof *rest);
     if (rest == NULL) {
         cli_msg(&c, "out of memory");
         return HK_EXIT_IO;
@@ -492,6 +491,6 @@ int hk_cmd_audit(int argc, char **argv)
                              "verify",
                              sub);
     }
-    free(rest);
+    hk_free(rest);
     return rc;
 }

@@ -19,6 +19,7 @@
  * that the service syncs and renames into place only when complete.
  */
 #include "cli/cli.h"
+#include "core/mem.h"
 #include "service/service.h"
 
 #include <errno.h>
@@ -215,13 +216,13 @@ int hk_cmd_import(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         const char *path = argv[i];
         const char *name = strcmp(path, "-") == 0 ? "stdin" : base_name(path);
-        free(default_rejects);
+        hk_free(default_rejects);
         default_rejects = NULL;
         if (rejects != NULL) {
             io.rejects_path = rejects;
         } else {
             size_t n = strlen(name) + sizeof ".rejects";
-            default_rejects = malloc(n);
+            default_rejects = hk_malloc(n);
             if (default_rejects == NULL) {
                 cli_msg(&c, "out of memory");
                 rc = HK_EXIT_IO;
@@ -326,7 +327,7 @@ int hk_cmd_import(int argc, char **argv)
                (unsigned long long)total.present,
                (unsigned long long)total.rejected, secs);
     }
-    free(default_rejects);
+    hk_free(default_rejects);
     hk_buf_free(&line);
     /* Compaction needs every handle closed; take the statistics (the
      * auto policy, the note when it does not run) first. */

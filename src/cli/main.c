@@ -9,6 +9,7 @@
  * command (serve) starts threads of its own.
  */
 #include "cli/cli.h"
+#include "core/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +150,7 @@ int hk_cmd_version(int argc, char **argv)
 int main(int argc, char **argv)
 {
     /* Collect global options written before the command. */
-    char **globals = calloc((size_t)argc + 1, sizeof *globals);
+    char **globals = hk_calloc((size_t)argc + 1, sizeof *globals);
     if (globals == NULL) {
         fputs("hakgal: out of memory\n", stderr);
         return HK_EXIT_IO;
@@ -161,7 +162,7 @@ int main(int argc, char **argv)
         if (strcmp(a, "--data") == 0) {
             if (i + 1 >= argc) {
                 fputs("hakgal: option '--data' needs a directory\n", stderr);
-                free(globals);
+                hk_free(globals);
                 return HK_EXIT_USAGE;
             }
             globals[n_globals++] = argv[i++];
@@ -169,11 +170,11 @@ int main(int argc, char **argv)
         } else if (strncmp(a, "--data=", 7) == 0 || strcmp(a, "--json") == 0) {
             globals[n_globals++] = argv[i];
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            free(globals);
+            hk_free(globals);
             print_general_help(stdout);
             return HK_EXIT_OK;
         } else if (strcmp(a, "--version") == 0) {
-            free(globals);
+            hk_free(globals);
             printf("hakgal %s\n", HK_VERSION);
             return HK_EXIT_OK;
         } else if (a[0] == '-') {
@@ -181,14 +182,14 @@ int main(int argc, char **argv)
                     "hakgal: unknown option '%s' before the command\n"
                     "Run 'hakgal help' for usage.\n",
                     a);
-            free(globals);
+            hk_free(globals);
             return HK_EXIT_USAGE;
         } else {
             break;
         }
     }
     if (i >= argc) {
-        free(globals);
+        hk_free(globals);
         print_general_help(stderr);
         fputs("\nhakgal: no command given\n", stderr);
         return HK_EXIT_USAGE;
@@ -199,15 +200,15 @@ int main(int argc, char **argv)
                 "hakgal: unknown command '%s'\n"
                 "Run 'hakgal help' for the list of commands.\n",
                 argv[i]);
-        free(globals);
+        hk_free(globals);
         return HK_EXIT_USAGE;
     }
     /* argv for the command: name, globals, then its own arguments. */
     int sub_argc = 1 + n_globals + (argc - i - 1);
-    char **sub = calloc((size_t)sub_argc + 1, sizeof *sub);
+    char **sub = hk_calloc((size_t)sub_argc + 1, sizeof *sub);
     if (sub == NULL) {
         fputs("hakgal: out of memory\n", stderr);
-        free(globals);
+        hk_free(globals);
         return HK_EXIT_IO;
     }
     int k = 0;
@@ -217,9 +218,9 @@ int main(int argc, char **argv)
     for (int j = i + 1; j < argc; j++)
         sub[k++] = argv[j];
     sub[k] = NULL;
-    free(globals);
+    hk_free(globals);
     int rc = cmd->run(sub_argc, sub);
-    free(sub);
+    hk_free(sub);
     if (fflush(stdout) != 0 && rc == HK_EXIT_OK) {
         fputs("hakgal: cannot write to standard output\n", stderr);
         rc = HK_EXIT_IO;

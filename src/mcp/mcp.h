@@ -36,6 +36,7 @@
 #include <stddef.h>
 
 #include "hakgal.h"
+#include "service/service.h" /* hk_token */
 
 #define HK_MCP_SERVER_NAME "hakgal"
 #define HK_MCP_VERSION_STATEFUL "2025-11-25"  /* newest stateful revision */
@@ -57,14 +58,6 @@ enum {
     HK_MCP_MISSING_CLIENT_CAPABILITY = -32021, /* needs undeclared capability */
     HK_MCP_UNSUPPORTED_VERSION = -32022        /* protocol version not served */
 };
-
-/* A write token as the server's token file stores it: the name recorded
- * as audit actor and the SHA-256 of the secret a client presents (legacy
- * `auth_token` argument or HTTP bearer). Secrets are never kept. */
-typedef struct hk_mcp_token {
-    char name[64];      /* audit actor, e.g. "mcp" or "alice" */
-    uint8_t sha256[32]; /* hash of the token text */
-} hk_mcp_token;
 
 /* Looks a presented token up elsewhere (the HTTP server's token table);
  * true when it grants writes, with its name copied into name. */
@@ -90,7 +83,9 @@ typedef struct hk_mcp_env {
     void *restore_ud;              /* passed to restore */
     hk_store **store_slot;         /* where restore puts the reopened store
                                       (NULL when restore is NULL) */
-    const hk_mcp_token *tokens;    /* n_tokens write tokens */
+    const hk_token *tokens;        /* n_tokens write tokens (role write
+                                      or admin; the name is the audit
+                                      actor, e.g. "mcp" or "alice") */
     size_t n_tokens;               /* 0 and no check_token: writes refused */
     hk_mcp_token_fn check_token;   /* extra lookup (server mode) or NULL */
     void *check_ud;                /* passed to check_token */
@@ -150,7 +145,7 @@ bool hk_mcp_token_check(const hk_mcp_server *s, const char *secret,
 /* Reads a token file with the shared parser (hk_svc_tokens_load: any bad
  * line fails with its line number) and keeps the write tokens (roles write
  * and admin; read tokens are skipped) in out (at most max). */
-hk_err hk_mcp_tokens_load(const char *path, hk_mcp_token *out, size_t max,
+hk_err hk_mcp_tokens_load(const char *path, hk_token *out, size_t max,
                           size_t *n, hk_error *err);
 bool hk_mcp_writes_enabled(const hk_mcp_server *s);
 

@@ -16,21 +16,20 @@
  *
  * In fixtures mode the resources and prompts the MCP conformance suite
  * reads (test://static-text, test://template/{id}/data, test_simple_prompt,
- * ...) are added; they never appear otherwise.
+ * ...) are added from mcp_fixtures_catalog.c, which only the test binaries
+ * link; they never appear otherwise.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "mcp/mcp_int.h"
+#include "mcp/mcp_tools.h"
 
 #define MAX_RESOURCE_FACTS 1000 /* facts in one entity/predicate resource */
 #define PROMPT_FACTS 50         /* facts embedded in a prompt */
 #define COMPLETE_MAX 100        /* completion values */
-
-static const char fixture_png[] =
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8"
-    "jx0gAAAABJRU5ErkJggg==";
 
 /* ==== Listing ==== */
 
@@ -45,26 +44,7 @@ json_t *mcp_resources_list(hk_mcp_server *s, bool fixtures)
         "predicates", "title", "Predicates", "description",
         "Every predicate with its fact count and arities", "mimeType",
         "application/json");
-    if (a && fixtures) {
-        json_array_append_new(
-            a,
-            json_pack("{s:s, s:s, s:s, s:s, s:s}", "uri", "test://static-text",
-                      "name", "static-text", "title", "Static Text Resource",
-                      "description", "A static text resource for testing",
-                      "mimeType", "text/plain"));
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "uri",
-                         "test://static-binary", "name", "static-binary",
-                         "title", "Static Binary Resource", "description",
-                         "A static binary resource (image) for testing",
-                         "mimeType", "image/png"));
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "uri",
-                         "test://watched-resource", "name", "watched-resource",
-                         "title", "Watched Resource", "description",
-                         "A resource clients may subscribe to", "mimeType",
-                         "text/plain"));
-    }
+    if (a && fixtures) mcp_fixture_resources_list(a);
     return a ? a : json_array();
 }
 
@@ -81,13 +61,7 @@ json_t *mcp_templates_list(hk_mcp_server *s, bool fixtures)
         "Facts of a predicate", "description",
         "Every fact of the predicate, up to 1000", "mimeType",
         "application/json");
-    if (a && fixtures)
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "uriTemplate",
-                         "test://template/{id}/data", "name", "template",
-                         "title", "Resource Template", "description",
-                         "A resource template with parameter substitution",
-                         "mimeType", "application/json"));
+    if (a && fixtures) mcp_fixture_templates_list(a);
     return a ? a : json_array();
 }
 
@@ -108,59 +82,29 @@ json_t *mcp_prompts_list(hk_mcp_server *s, bool fixtures)
         "covered by the facts that a search of the KB returns for it",
         "arguments", "name", "claim", "description",
         "The claim to check, as text or as a statement", "required", true);
-    if (a && fixtures) {
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s}", "name", "test_simple_prompt",
-                         "title", "Simple Test Prompt", "description",
-                         "A simple prompt without arguments"));
-        json_array_append_new(
-            a,
-            json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:b}, {s:s, s:s, s:b}]}",
-                      "name", "test_prompt_with_arguments", "title",
-                      "Prompt With Arguments", "description",
-                      "A prompt with required arguments", "arguments", "name",
-                      "arg1", "description", "First test argument", "required",
-                      true, "name", "arg2", "description",
-                      "Second test argument", "required", true));
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:b}]}", "name",
-                         "test_prompt_with_embedded_resource", "title",
-                         "Prompt With Embedded Resource", "description",
-                         "A prompt that includes an embedded resource",
-                         "arguments", "name", "resourceUri", "description",
-                         "URI of the resource to embed", "required", true));
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s}", "name", "test_prompt_with_image",
-                         "title", "Prompt With Image", "description",
-                         "A prompt that includes image content"));
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name",
-                                           "test_input_required_result_prompt",
-                                           "title", "Prompt asking for input",
-                                           "description",
-                                           "Asks the client for context "
-                                           "through an input_required result"));
-    }
+    if (a && fixtures) mcp_fixture_prompts_list(a);
     return a ? a : json_array();
 }
 
 /* ==== Reading ==== */
 
-/* Percent-decodes src into a malloc'ed string; NULL on bad escapes. */
+/* Percent-decodes src into a new string (caller frees with hk_free); NULL
+ * on bad escapes or when out of memory. */
 static char *pct_decode(const char *src)
 {
     size_t n = strlen(src);
-    char *out = malloc(n + 1);
+    char *out = hk_malloc(n + 1);
     if (!out) return NULL;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         if (src[i] == '%') {
             unsigned v;
             if (i + 2 >= n) {
-                free(out);
+                hk_free(out);
                 return NULL;
             }
             if (sscanf(src + i + 1, "%2x", &v) != 1 || v == 0) {
-                free(out);
+                hk_free(out);
                 return NULL;
             }
             out[o++] = (char)v;
@@ -178,10 +122,7 @@ static hk_err facts_resource(hk_mcp_server *s, const char *uri,
                              hk_error *err)
 {
     hk_txn *t = NULL;
-    hk_query *q = NULL;
-    hk_fact f;
-    hk_fact_init(&f);
-    json_t *facts = json_array();
+    json_t *facts = NULL;
     uint64_t total = 0;
     hk_scan scan = HK_SCAN_INIT;
     if (entity)
@@ -189,30 +130,19 @@ static hk_err facts_resource(hk_mcp_server *s, const char *uri,
     else
         scan.predicate = name;
     hk_store *st = s->env.store_slot ? *s->env.store_slot : s->env.store;
-    hk_err rc = facts ? hk_txn_begin(st, false, &t, err) : HK_ERR_NOMEM;
+    hk_err rc = hk_txn_begin(st, false, &t, err);
     if (rc == HK_OK)
-        rc = entity ? hk_store_count_entity(t, name, &total, err)
-                    : hk_store_count_predicate(t, name, &total, err);
+        rc = hk_svc_name_total(t, entity ? HK_SVC_ENTITIES : HK_SVC_PREDICATES,
+                               name, &total, err);
     if (rc == HK_OK && total == 0) {
         hk_txn_abort(t);
-        json_decref(facts);
         return hk_error_set(err, HK_ERR_NOT_FOUND, "no such %s",
                             entity ? "entity" : "predicate");
     }
-    if (rc == HK_OK) rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-    for (size_t i = 0; rc == HK_OK && i < MAX_RESOURCE_FACTS; i++) {
-        bool has = false;
-        rc = hk_query_next(q, &f, &has, err);
-        if (rc != HK_OK || !has) break;
-        json_array_append_new(facts, hk_svc_fact_jansson(&f));
-    }
-    hk_query_close(q);
+    if (rc == HK_OK)
+        rc = mcp_scan_facts(NULL, t, &scan, MAX_RESOURCE_FACTS, &facts, err);
     if (t) hk_txn_abort(t);
-    hk_fact_release(&f);
-    if (rc != HK_OK) {
-        json_decref(facts);
-        return rc;
-    }
+    if (rc != HK_OK) return rc;
     json_t *doc =
         json_pack("{s:s, s:I, s:I, s:o}", entity ? "entity" : "predicate", name,
                   "total", (json_int_t)total, "count",
@@ -222,19 +152,19 @@ static hk_err facts_resource(hk_mcp_server *s, const char *uri,
     if (!text) return HK_ERR_NOMEM;
     *contents = json_pack("[{s:s, s:s, s:s}]", "uri", uri, "mimeType",
                           "application/json", "text", text);
-    free(text);
+    free(text); /* json_dumps memory: libc free */
     return *contents ? HK_OK : HK_ERR_NOMEM;
 }
 
-static hk_err json_text_resource(const char *uri, json_t *doc /* stolen */,
-                                 json_t **contents)
+hk_err mcp_json_contents(const char *uri, json_t *doc /* stolen */,
+                         json_t **contents)
 {
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text) return HK_ERR_NOMEM;
     *contents = json_pack("[{s:s, s:s, s:s}]", "uri", uri, "mimeType",
                           "application/json", "text", text);
-    free(text);
+    free(text); /* json_dumps memory: libc free */
     return *contents ? HK_OK : HK_ERR_NOMEM;
 }
 
@@ -248,10 +178,10 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
         hk_stats x;
         memset(&x, 0, sizeof x);
         hk_err rc = hk_txn_begin(st, false, &t, err);
-        if (rc == HK_OK) rc = hk_store_stats(t, &x, err);
+        if (rc == HK_OK) rc = hk_svc_stats(t, &x, err);
         if (t) hk_txn_abort(t);
         if (rc != HK_OK) return rc;
-        return json_text_resource(
+        return mcp_json_contents(
             uri,
             json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "facts",
                       (json_int_t)x.facts, "predicates",
@@ -264,26 +194,26 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
     }
     if (strcmp(uri, "hakgal://predicates") == 0) {
         hk_txn *t = NULL;
-        hk_name_count *v = NULL;
-        size_t n = 0;
+        hk_svc_names_req req = {HK_SVC_PREDICATES, NULL, 10000, 0};
+        hk_svc_names_res res;
+        memset(&res, 0, sizeof res);
         hk_err rc = hk_txn_begin(st, false, &t, err);
-        if (rc == HK_OK)
-            rc = hk_store_list_predicates(t, NULL, 10000, &v, &n, err);
+        if (rc == HK_OK) rc = hk_svc_names(t, &req, &res, err);
         if (t) hk_txn_abort(t);
         if (rc != HK_OK) return rc;
         json_t *arr = json_array();
-        for (size_t i = 0; arr && i < n; i++)
+        for (size_t i = 0; arr && i < res.n; i++)
             json_array_append_new(
-                arr, json_pack("{s:s, s:I, s:i, s:i}", "name", v[i].name,
-                               "count", (json_int_t)v[i].count, "min_arity",
-                               (int)v[i].min_arity, "max_arity",
-                               (int)v[i].max_arity));
-        hk_name_counts_free(v, n);
-        return json_text_resource(uri,
-                                  json_pack("{s:I, s:o}", "count",
-                                            (json_int_t)json_array_size(arr),
-                                            "predicates", arr),
-                                  contents);
+                arr, json_pack("{s:s, s:I, s:i, s:i}", "name", res.v[i].name,
+                               "count", (json_int_t)res.v[i].count, "min_arity",
+                               (int)res.v[i].min_arity, "max_arity",
+                               (int)res.v[i].max_arity));
+        hk_svc_names_res_free(&res);
+        return mcp_json_contents(uri,
+                                 json_pack("{s:I, s:o}", "count",
+                                           (json_int_t)json_array_size(arr),
+                                           "predicates", arr),
+                                 contents);
     }
     static const char ent[] = "hakgal://entity/",
                       pred[] = "hakgal://predicate/";
@@ -297,45 +227,10 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
             return hk_error_set(err, HK_ERR_INVALID, "bad percent-escape in %s",
                                 uri);
         hk_err rc = facts_resource(s, uri, name, is_ent, contents, err);
-        free(name);
+        hk_free(name);
         return rc;
     }
-    if (s->env.fixtures) {
-        if (strcmp(uri, "test://static-text") == 0) {
-            *contents = json_pack(
-                "[{s:s, s:s, s:s}]", "uri", uri, "mimeType", "text/plain",
-                "text", "This is the content of the static text resource.");
-            return HK_OK;
-        }
-        if (strcmp(uri, "test://static-binary") == 0) {
-            *contents = json_pack("[{s:s, s:s, s:s}]", "uri", uri, "mimeType",
-                                  "image/png", "blob", fixture_png);
-            return HK_OK;
-        }
-        if (strcmp(uri, "test://watched-resource") == 0) {
-            *contents =
-                json_pack("[{s:s, s:s, s:s}]", "uri", uri, "mimeType",
-                          "text/plain", "text", "Watched resource content");
-            return HK_OK;
-        }
-        static const char tp[] = "test://template/", ts[] = "/data";
-        size_t ul = strlen(uri);
-        if (strncmp(uri, tp, sizeof tp - 1) == 0 && ul > sizeof tp - 1 + 5 &&
-            strcmp(uri + ul - 5, ts) == 0) {
-            char id[256];
-            size_t il = ul - (sizeof tp - 1) - 5;
-            if (il == 0 || il >= sizeof id) return HK_ERR_NOT_FOUND;
-            memcpy(id, uri + sizeof tp - 1, il);
-            id[il] = '\0';
-            char data[300];
-            snprintf(data, sizeof data, "Data for ID: %s", id);
-            return json_text_resource(uri,
-                                      json_pack("{s:s, s:b, s:s}", "id", id,
-                                                "templateTest", true, "data",
-                                                data),
-                                      contents);
-        }
-    }
+    if (s->env.fixtures) return mcp_fixture_resource_read(uri, contents, err);
     return HK_ERR_NOT_FOUND;
 }
 
@@ -350,6 +245,28 @@ static json_t *user_text(const char *text)
 static const char *str_arg(json_t *args, const char *k)
 {
     return json_string_value(json_object_get(args, k));
+}
+
+/* Appends "- STATEMENT\n" for one fact to the hk_buf ud. */
+static hk_err prompt_line(hk_buf *b, const hk_fact *f, hk_error *err)
+{
+    hk_err rc = hk_buf_append_str(b, "- ");
+    if (rc == HK_OK) rc = hk_statement_format(&f->st, b);
+    if (rc == HK_OK) rc = hk_buf_append(b, "\n", 1);
+    if (rc != HK_OK) return hk_error_set(err, rc, "out of memory");
+    return HK_OK;
+}
+
+static hk_err prompt_row(void *ud, const hk_svc_row *row, hk_error *err)
+{
+    return prompt_line(ud, row->fact, err);
+}
+
+static hk_err prompt_hit(void *ud, const hk_fact *f, double score,
+                         hk_error *err)
+{
+    (void)score;
+    return prompt_line(ud, f, err);
 }
 
 hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
@@ -368,41 +285,27 @@ hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
                                 "Invalid params: prompt %s needs argument '%s'",
                                 name, key);
         hk_txn *t = NULL;
-        hk_fact f;
-        hk_fact_init(&f);
-        hk_buf b = HK_BUF_INIT, line = HK_BUF_INIT;
+        hk_buf b = HK_BUF_INIT;
         size_t n = 0;
         hk_err rc = hk_txn_begin(st, false, &t, err);
         if (rc == HK_OK && explain) {
-            hk_scan scan = HK_SCAN_INIT;
-            scan.entity = val;
-            hk_query *q = NULL;
-            rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-            for (; rc == HK_OK && n < PROMPT_FACTS; n++) {
-                bool has = false;
-                rc = hk_query_next(q, &f, &has, err);
-                if (rc != HK_OK || !has) break;
-                hk_buf_reset(&line);
-                hk_statement_format(&f.st, &line);
-                hk_buf_appendf(&b, "- %s\n", line.data ? line.data : "");
-            }
-            hk_query_close(q);
+            hk_svc_query_req q;
+            memset(&q, 0, sizeof q);
+            q.scan = (hk_scan)HK_SCAN_INIT;
+            q.scan.entity = val;
+            q.limit = PROMPT_FACTS;
+            q.no_cursor = true;
+            q.row = prompt_row;
+            q.row_ud = &b;
+            hk_svc_query_res qr;
+            rc = hk_svc_query(t, &q, &qr, err);
+            n = qr.count;
+            hk_svc_query_res_free(&qr);
         } else if (rc == HK_OK) {
-            hk_search_hit *hits = NULL;
-            size_t nh = 0;
-            rc = hk_store_search(t, val, PROMPT_FACTS, &hits, &nh, err);
-            for (size_t i = 0; rc == HK_OK && i < nh; i++) {
-                if (hk_store_get(t, hits[i].id, &f, NULL) != HK_OK) continue;
-                hk_buf_reset(&line);
-                hk_statement_format(&f.st, &line);
-                hk_buf_appendf(&b, "- %s\n", line.data ? line.data : "");
-                n++;
-            }
-            hk_free(hits);
+            hk_svc_search_req q = {val, PROMPT_FACTS, prompt_hit, &b};
+            rc = hk_svc_search(t, &q, &n, err);
         }
         if (t) hk_txn_abort(t);
-        hk_fact_release(&f);
-        hk_buf_free(&line);
         if (rc != HK_OK) {
             hk_buf_free(&b);
             return rc;
@@ -435,70 +338,9 @@ hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
         return *result ? HK_OK : HK_ERR_NOMEM;
     }
     if (s->env.fixtures) {
-        if (strcmp(name, "test_simple_prompt") == 0) {
-            *result =
-                json_pack("{s:[o]}", "messages",
-                          user_text("This is a simple prompt for testing."));
-            return HK_OK;
-        }
-        if (strcmp(name, "test_prompt_with_arguments") == 0) {
-            const char *a1 = str_arg(args, "arg1"), *a2 = str_arg(args, "arg2");
-            if (!a1 || !a2)
-                return hk_error_set(
-                    err, HK_ERR_INVALID,
-                    "Invalid params: arg1 and arg2 are required");
-            char text[1024];
-            snprintf(text, sizeof text,
-                     "Prompt with arguments: arg1='%.400s', arg2='%.400s'", a1,
-                     a2);
-            *result = json_pack("{s:[o]}", "messages", user_text(text));
-            return HK_OK;
-        }
-        if (strcmp(name, "test_prompt_with_embedded_resource") == 0) {
-            const char *uri = str_arg(args, "resourceUri");
-            if (!uri)
-                return hk_error_set(err, HK_ERR_INVALID,
-                                    "Invalid params: resourceUri is required");
-            *result = json_pack(
-                "{s:[{s:s, s:{s:s, s:{s:s, s:s, s:s}}}, o]}", "messages",
-                "role", "user", "content", "type", "resource", "resource",
-                "uri", uri, "mimeType", "text/plain", "text",
-                "Embedded resource content for testing.",
-                user_text("Please process the embedded resource above."));
-            return HK_OK;
-        }
-        if (strcmp(name, "test_input_required_result_prompt") == 0) {
-            json_t *have = json_object_get(input_responses, "user_context");
-            if (json_is_object(have)) {
-                const char *ctx = json_string_value(json_object_get(
-                    json_object_get(have, "content"), "context"));
-                char text[700];
-                snprintf(text, sizeof text, "Prompt using context: %.500s",
-                         ctx ? ctx : "(none)");
-                *result = json_pack("{s:[o]}", "messages", user_text(text));
-                return HK_OK;
-            }
-            if (!stateless || !json_object_get(client_caps, "elicitation")) {
-                *result = json_pack("{s:[o]}", "messages",
-                                    user_text("Prompt using context: (none)"));
-                return HK_OK;
-            }
-            *result = json_pack(
-                "{s:s, s:{s:{s:s, s:{s:s, s:{s:s, s:{s:{s:s}}, s:[s]}}}}}",
-                "resultType", "input_required", "inputRequests", "user_context",
-                "method", "elicitation/create", "params", "message",
-                "What context should the prompt use?", "requestedSchema",
-                "type", "object", "properties", "context", "type", "string",
-                "required", "context");
-            return *result ? HK_OK : HK_ERR_NOMEM;
-        }
-        if (strcmp(name, "test_prompt_with_image") == 0) {
-            *result = json_pack("{s:[{s:s, s:{s:s, s:s, s:s}}, o]}", "messages",
-                                "role", "user", "content", "type", "image",
-                                "data", fixture_png, "mimeType", "image/png",
-                                user_text("Please analyze the image above."));
-            return HK_OK;
-        }
+        hk_err rc = mcp_fixture_prompt_get(name, args, input_responses,
+                                           client_caps, stateless, result, err);
+        if (rc != HK_ERR_NOT_FOUND) return rc;
     }
     return hk_error_set(err, HK_ERR_NOT_FOUND,
                         "Invalid params: unknown prompt '%s'", name);
@@ -511,30 +353,28 @@ static hk_err complete_names(hk_mcp_server *s, bool entities,
 {
     hk_store *st = s->env.store_slot ? *s->env.store_slot : s->env.store;
     hk_txn *t = NULL;
-    hk_name_count *v = NULL;
-    size_t n = 0;
     json_t *arr = json_array();
     size_t pl = strlen(prefix);
+    hk_svc_names_kind kind = entities ? HK_SVC_ENTITIES : HK_SVC_PREDICATES;
+    hk_svc_names_req req = {kind, pl ? prefix : NULL, COMPLETE_MAX,
+                            entities ? 1 : 0};
+    hk_svc_names_res res;
+    memset(&res, 0, sizeof res);
     hk_err rc = arr ? hk_txn_begin(st, false, &t, err) : HK_ERR_NOMEM;
     if (rc == HK_OK && pl > 0) {
         /* the prefix itself is a name when it has facts */
         uint64_t cnt = 0;
-        rc = entities ? hk_store_count_entity(t, prefix, &cnt, err)
-                      : hk_store_count_predicate(t, prefix, &cnt, err);
+        rc = hk_svc_name_total(t, kind, prefix, &cnt, err);
         if (rc == HK_OK && cnt > 0)
             json_array_append_new(arr, json_string(prefix));
     }
-    if (rc == HK_OK)
-        rc = entities ? hk_store_list_entities(t, pl ? prefix : NULL,
-                                               COMPLETE_MAX, 1, &v, &n, err)
-                      : hk_store_list_predicates(t, pl ? prefix : NULL,
-                                                 COMPLETE_MAX, &v, &n, err);
-    for (size_t i = 0; rc == HK_OK && i < n; i++) {
-        if (strncmp(v[i].name, prefix, pl) != 0) break; /* past the prefix */
+    if (rc == HK_OK) rc = hk_svc_names(t, &req, &res, err);
+    for (size_t i = 0; rc == HK_OK && i < res.n; i++) {
+        if (strncmp(res.v[i].name, prefix, pl) != 0) break; /* past it */
         if (json_array_size(arr) >= COMPLETE_MAX) break;
-        json_array_append_new(arr, json_string(v[i].name));
+        json_array_append_new(arr, json_string(res.v[i].name));
     }
-    hk_name_counts_free(v, n);
+    hk_svc_names_res_free(&res);
     if (t) hk_txn_abort(t);
     if (rc != HK_OK) {
         json_decref(arr);
@@ -561,7 +401,7 @@ hk_err mcp_complete(hk_mcp_server *s, json_t *ref, const char *arg_name,
             return complete_names(s, true, value, values, err);
         if (strcmp(name, "explain_entity") == 0 ||
             strcmp(name, "check_claim") == 0 ||
-            (s->env.fixtures && strncmp(name, "test_", 5) == 0)) {
+            (s->env.fixtures && mcp_fixture_completes(name))) {
             *values = json_array();
             return *values ? HK_OK : HK_ERR_NOMEM;
         }
@@ -577,7 +417,7 @@ hk_err mcp_complete(hk_mcp_server *s, json_t *ref, const char *arg_name,
             return complete_names(s, true, value, values, err);
         if (strcmp(uri, "hakgal://predicate/{name}") == 0)
             return complete_names(s, false, value, values, err);
-        if (s->env.fixtures && strncmp(uri, "test://", 7) == 0) {
+        if (s->env.fixtures && mcp_fixture_completes(uri)) {
             *values = json_array();
             return *values ? HK_OK : HK_ERR_NOMEM;
         }

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "mcp/mcp_int.h"
 
 #define META_VERSION "io.modelcontextprotocol/protocolVersion"
@@ -463,7 +464,7 @@ static json_t *m_tools_call(req *r)
         result = json_pack("{s:[{s:s, s:s}], s:o}", "content", "type", "text",
                            "text", text ? text : "{}", "structuredContent",
                            structured);
-        free(text);
+        free(text); /* json_dumps memory: libc free */
     }
     json_decref(own_args);
     stateless_fields(r, result, false, 0, false);
@@ -511,7 +512,7 @@ static json_t *m_subscribe(req *r, bool on)
             if (r->sess->subs[i] && strcmp(r->sess->subs[i], u) == 0) {
                 found = true;
                 if (!on) {
-                    free(r->sess->subs[i]);
+                    hk_free(r->sess->subs[i]);
                     r->sess->subs[i] = NULL;
                 }
             } else if (!r->sess->subs[i] && free_slot < 0) {
@@ -520,7 +521,7 @@ static json_t *m_subscribe(req *r, bool on)
         }
         bool full = on && !found && free_slot < 0;
         if (on && !found && free_slot >= 0)
-            r->sess->subs[free_slot] = strdup(u);
+            r->sess->subs[free_slot] = hk_strdup(u);
         pthread_mutex_unlock(&r->sess->lock);
         if (full)
             return err_resp(r, HK_MCP_INVALID_REQUEST,

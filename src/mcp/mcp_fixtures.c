@@ -146,7 +146,7 @@ static hk_err f_schema_2020(mcp_call *c, json_t **out, hk_error *err)
     char text[1200];
     snprintf(text, sizeof text, "JSON Schema 2020-12 tool called with: %.1000s",
              args ? args : "{}");
-    free(args);
+    free(args); /* json_dumps memory: libc free */
     return mcp_fixture_content(c, json_pack("[o]", text_block(text)));
 }
 
@@ -186,7 +186,7 @@ static hk_err elicit(mcp_call *c, json_t *params /* stolen */,
     snprintf(text, sizeof text, "%s: action=%s, content=%.1200s", prefix,
              json_string_value(json_object_get(res, "action")) ?: "?",
              cj ? cj : "{}");
-    free(cj);
+    free(cj); /* json_dumps memory: libc free */
     json_decref(res);
     return mcp_fixture_content(c, json_pack("[o]", text_block(text)));
 }

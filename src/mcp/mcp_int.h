@@ -63,6 +63,21 @@ extern const size_t mcp_n_kb_tools;
  * product; the executable links one of them. */
 extern const mcp_tool_def mcp_fixture_tools[];
 extern const size_t mcp_n_fixture_tools;
+/* ... and their resources, template and prompts (mcp_fixtures_catalog.c,
+ * or nothing from mcp_fixtures_none.c), called by mcp_catalog.c in
+ * fixtures mode only. The _list functions append rows to a; _read and
+ * _get answer HK_ERR_NOT_FOUND (err not filled) for a name that is not a
+ * fixture's; mcp_fixture_completes says whether a prompt name or resource
+ * uri is a fixture's (its completions are empty). */
+void mcp_fixture_resources_list(json_t *a);
+void mcp_fixture_templates_list(json_t *a);
+void mcp_fixture_prompts_list(json_t *a);
+hk_err mcp_fixture_resource_read(const char *uri, json_t **contents,
+                                 hk_error *err);
+hk_err mcp_fixture_prompt_get(const char *name, json_t *args,
+                              json_t *input_responses, json_t *client_caps,
+                              bool stateless, json_t **result, hk_error *err);
+bool mcp_fixture_completes(const char *name);
 
 /* ==== Server and sessions ==== */
 
@@ -70,9 +85,9 @@ extern const size_t mcp_n_fixture_tools;
 #define MCP_MAX_SUBS 64    /* resource subscriptions per session */
 
 struct hk_mcp_server {
-    hk_mcp_env env; /* copy; strings below own the text */
-    hk_mcp_token tokens[HK_MCP_MAX_TOKENS];  /* copied tokens */
-    char *allow_dirs[HK_MCP_MAX_DIRS];       /* realpath'ed directories */
+    hk_mcp_env env;                     /* copy; strings below own the text */
+    hk_token tokens[HK_MCP_MAX_TOKENS]; /* copied tokens */
+    char *allow_dirs[HK_MCP_MAX_DIRS];  /* realpath'ed directories */
     const char *allow_ptrs[HK_MCP_MAX_DIRS]; /* env.allow_dirs points here */
     char *backup_dir;                        /* copy of env.backup_dir */
     mcp_tool *tools;                         /* n_tools registered tools */
@@ -148,7 +163,7 @@ hk_store *mcp_store(const mcp_call *c);
 
 /* Resolves path (realpath of the path, or of its parent for a file that
  * does not exist yet) and checks that it lies inside an allowed
- * directory. resolved gets a malloc'ed absolute path (caller frees). */
+ * directory. resolved gets an absolute path (caller frees with hk_free). */
 hk_err mcp_path_allowed(const hk_mcp_server *s, const char *path,
                         const char *field, char **resolved, hk_error *err);
 
@@ -193,6 +208,9 @@ json_t *mcp_prompts_list(hk_mcp_server *s, bool fixtures);
 hk_err mcp_prompt_get(hk_mcp_server *s, const char *name, json_t *args,
                       json_t *input_responses, json_t *client_caps,
                       bool stateless, json_t **result, hk_error *err);
+/* {"uri","mimeType":"application/json","text": doc as compact JSON} in a
+ * contents array (new ref in *contents); doc is stolen. */
+hk_err mcp_json_contents(const char *uri, json_t *doc, json_t **contents);
 /* completion/complete: values for a prompt or template argument. */
 hk_err mcp_complete(hk_mcp_server *s, json_t *ref, const char *arg_name,
                     const char *value, json_t *context_args, json_t **values,

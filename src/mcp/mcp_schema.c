@@ -97,7 +97,7 @@ static bool validate(const json_t *schema, const json_t *v, const char *path,
             char *allowed = json_dumps(en, JSON_COMPACT);
             snprintf(msg, sizeof msg, "must be one of %s",
                      allowed ? allowed : "the listed values");
-            free(allowed);
+            free(allowed); /* json_dumps memory: libc free */
             return reject(why, why_len, path, msg);
         }
     }

@@ -87,6 +87,18 @@ static hk_err register_tool(hk_mcp_server *s, const mcp_tool_def *d,
 
 /* ==== Server ==== */
 
+/* realpath(p) copied into memory of hk_malloc (caller frees with hk_free);
+ * NULL with errno set (ENOMEM when the copy fails). */
+static char *real_path(const char *p)
+{
+    char *rp = realpath(p, NULL);
+    if (!rp) return NULL;
+    char *copy = hk_strdup(rp);
+    free(rp); /* realpath's memory: libc free */
+    if (!copy) errno = ENOMEM;
+    return copy;
+}
+
 hk_err hk_mcp_server_new(const hk_mcp_env *env, hk_mcp_server **out,
                          hk_error *err)
 {
@@ -106,7 +118,7 @@ hk_err hk_mcp_server_new(const hk_mcp_env *env, hk_mcp_server **out,
                             "mcp: more than %d allowed directories",
                             HK_MCP_MAX_DIRS);
     hk_err rc = HK_OK;
-    hk_mcp_server *s = calloc(1, sizeof *s);
+    hk_mcp_server *s = hk_calloc(1, sizeof *s);
     if (!s) return hk_error_set(err, HK_ERR_NOMEM, "mcp: out of memory");
     s->env = *env;
     s->started_us = hk_now_us();
@@ -114,7 +126,7 @@ hk_err hk_mcp_server_new(const hk_mcp_env *env, hk_mcp_server **out,
         s->tokens[i] = env->tokens[i];
     s->env.tokens = s->tokens;
     for (size_t i = 0; i < env->n_allow_dirs; i++) {
-        char *real = realpath(env->allow_dirs[i], NULL);
+        char *real = real_path(env->allow_dirs[i]);
         if (!real) {
             rc = hk_error_set(err, HK_ERR_IO,
                               "allowed directory '%s' cannot be resolved: %s",
@@ -126,7 +138,7 @@ hk_err hk_mcp_server_new(const hk_mcp_env *env, hk_mcp_server **out,
     }
     s->env.allow_dirs = s->allow_ptrs;
     if (env->backup_dir) {
-        s->backup_dir = strdup(env->backup_dir);
+        s->backup_dir = hk_strdup(env->backup_dir);
         if (!s->backup_dir) {
             rc = hk_error_set(err, HK_ERR_NOMEM, "mcp: out of memory");
             goto fail;
@@ -137,7 +149,7 @@ hk_err hk_mcp_server_new(const hk_mcp_env *env, hk_mcp_server **out,
     if (!s->env.transport) s->env.transport = "stdio";
 
     size_t n = mcp_n_kb_tools + (env->fixtures ? mcp_n_fixture_tools : 0);
-    s->tools = calloc(n, sizeof *s->tools);
+    s->tools = hk_calloc(n, sizeof *s->tools);
     if (!s->tools) {
         rc = hk_error_set(err, HK_ERR_NOMEM, "mcp: out of memory");
         goto fail;
@@ -164,15 +176,15 @@ void hk_mcp_server_free(hk_mcp_server *s)
         json_decref(s->tools[i].input);
         json_decref(s->tools[i].listing);
     }
-    free(s->tools);
+    hk_free(s->tools);
     for (size_t i = 0; i < HK_MCP_MAX_DIRS; i++)
-        free(s->allow_dirs[i]);
-    free(s->backup_dir);
+        hk_free(s->allow_dirs[i]);
+    hk_free(s->backup_dir);
     /* wipe copied secrets */
     volatile unsigned char *p = (volatile unsigned char *)s->tokens;
     for (size_t i = 0; i < sizeof s->tokens; i++)
         p[i] = 0;
-    free(s);
+    hk_free(s);
 }
 
 size_t hk_mcp_tool_count(const hk_mcp_server *s)
@@ -194,7 +206,7 @@ bool hk_mcp_token_check(const hk_mcp_server *s, const char *secret,
     hk_sha256(secret, strlen(secret), h);
     int found = -1;
     for (size_t i = 0; i < s->env.n_tokens; i++)
-        if (CRYPTO_memcmp(h, s->tokens[i].sha256, 32) == 0 && found < 0)
+        if (CRYPTO_memcmp(h, s->tokens[i].hash, 32) == 0 && found < 0)
             found = (int)i;
     if (found >= 0) {
         snprintf(name, 64, "%s", s->tokens[found].name);
@@ -205,7 +217,7 @@ bool hk_mcp_token_check(const hk_mcp_server *s, const char *secret,
     return false;
 }
 
-hk_err hk_mcp_tokens_load(const char *path, hk_mcp_token *out, size_t max,
+hk_err hk_mcp_tokens_load(const char *path, hk_token *out, size_t max,
                           size_t *n, hk_error *err)
 {
     *n = 0;
@@ -224,9 +236,7 @@ hk_err hk_mcp_tokens_load(const char *path, hk_mcp_token *out, size_t max,
             *n = 0;
             goto done;
         }
-        memcpy(out[*n].name, all[i].name, sizeof out[*n].name);
-        memcpy(out[*n].sha256, all[i].hash, sizeof out[*n].sha256);
-        (*n)++;
+        out[(*n)++] = all[i];
     }
 done:
     memset(all, 0, HK_MAX_TOKENS * sizeof *all);
@@ -238,7 +248,7 @@ done:
 
 hk_err hk_mcp_session_new(hk_mcp_server *s, hk_mcp_session **out, hk_error *err)
 {
-    hk_mcp_session *sess = calloc(1, sizeof *sess);
+    hk_mcp_session *sess = hk_calloc(1, sizeof *sess);
     if (!sess) return hk_error_set(err, HK_ERR_NOMEM, "mcp: out of memory");
     sess->srv = s;
     sess->log_level = -1;
@@ -256,10 +266,10 @@ void hk_mcp_session_free(hk_mcp_session *sess)
     for (size_t i = 0; i < MCP_MAX_PENDING; i++)
         json_decref(sess->pending[i].answer);
     for (size_t i = 0; i < MCP_MAX_SUBS; i++)
-        free(sess->subs[i]);
+        hk_free(sess->subs[i]);
     pthread_cond_destroy(&sess->cond);
     pthread_mutex_destroy(&sess->lock);
-    free(sess);
+    hk_free(sess);
 }
 
 bool hk_mcp_session_initialized(hk_mcp_session *sess)
@@ -532,7 +542,7 @@ hk_err mcp_path_allowed(const hk_mcp_server *s, const char *path,
                             field);
     if (!path || !path[0])
         return hk_error_set(err, HK_ERR_INVALID, "%s: empty path", field);
-    char *real = realpath(path, NULL);
+    char *real = real_path(path);
     if (!real) {
         /* a file to be created: resolve its parent directory */
         if (errno != ENOENT)
@@ -549,33 +559,33 @@ hk_err mcp_path_allowed(const hk_mcp_server *s, const char *path,
                                 field, path);
         const char *slash = strrchr(path, '/');
         char *parent =
-            slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+            slash ? hk_strndup(path, (size_t)(slash - path)) : hk_strdup(".");
         if (!parent) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         if (!parent[0]) {
-            free(parent);
-            parent = strdup("/");
+            hk_free(parent);
+            parent = hk_strdup("/");
             if (!parent)
                 return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         }
-        char *rp = realpath(parent, NULL);
-        free(parent);
+        char *rp = real_path(parent);
+        hk_free(parent);
         const char *base = slash ? slash + 1 : path;
         if (!rp || !base[0] || strcmp(base, ".") == 0 ||
             strcmp(base, "..") == 0) {
-            free(rp);
+            hk_free(rp);
             return hk_error_set(err, HK_ERR_INVALID,
                                 "%s: '%s' does not exist and its directory "
                                 "cannot be resolved",
                                 field, path);
         }
         size_t n = strlen(rp) + strlen(base) + 2;
-        real = malloc(n);
+        real = hk_malloc(n);
         if (!real) {
-            free(rp);
+            hk_free(rp);
             return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         }
         snprintf(real, n, "%s/%s", strcmp(rp, "/") == 0 ? "" : rp, base);
-        free(rp);
+        hk_free(rp);
     }
     for (size_t i = 0; i < s->env.n_allow_dirs; i++) {
         if (inside(s->allow_dirs[i], real)) {
@@ -588,7 +598,7 @@ hk_err mcp_path_allowed(const hk_mcp_server *s, const char *path,
                  "(%s%s); choose a path inside one of them",
                  field, path, s->allow_dirs[0],
                  s->env.n_allow_dirs > 1 ? ", ..." : "");
-    free(real);
+    hk_free(real);
     return HK_ERR_INVALID;
 }
 

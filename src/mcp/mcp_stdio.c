@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/mem.h"
 #include "mcp/mcp.h"
 #include "service/service.h"
 
@@ -64,7 +65,9 @@ static hk_err stdio_restore(void *ud, const char *backup_dir, hk_error *err)
     memset(&opt, 0, sizeof opt);
     hk_store_close(ss->store);
     ss->store = NULL;
-    hk_err rc = hk_backup_restore(backup_dir, ss->data_dir, true, err);
+    hk_svc_restore_req req = {backup_dir, ss->data_dir, true, false};
+    char sha[65];
+    hk_err rc = hk_svc_restore(&req, sha, err);
     hk_error e2;
     hk_err rc2 = hk_store_open(ss->data_dir, &opt, &ss->store, &e2);
     if (rc2 != HK_OK) {
@@ -88,7 +91,7 @@ static void send_msg(json_t *msg)
     fputs(s, stdout);
     fputc('\n', stdout);
     fflush(stdout);
-    free(s);
+    free(s); /* json_dumps memory: libc free */
 }
 
 static void on_notify(void *ud, json_t *msg)
@@ -260,6 +263,16 @@ static const char usage[] =
     "                        (testing only)\n"
     "  -h, --help            this help\n";
 
+/* The write token "mcp" of a secret given on the command line or in the
+ * environment (only its hash is kept). */
+static void secret_token(hk_token *tok, const char *secret)
+{
+    memset(tok, 0, sizeof(*tok));
+    snprintf(tok->name, sizeof(tok->name), "mcp");
+    tok->role = HK_ROLE_WRITE;
+    hk_sha256(secret, strlen(secret), tok->hash);
+}
+
 int hk_cmd_mcp(int argc, char **argv)
 {
     enum {
@@ -286,7 +299,7 @@ int hk_cmd_mcp(int argc, char **argv)
         {0, 0, 0, 0}};
     static stdio_srv ss;
     memset(&ss, 0, sizeof ss);
-    static hk_mcp_token tokens[HK_MCP_MAX_TOKENS];
+    static hk_token tokens[HK_MCP_MAX_TOKENS];
     size_t n_tokens = 0;
     const char *allow[HK_MCP_MAX_DIRS];
     size_t n_allow = 0;
@@ -311,8 +324,7 @@ int hk_cmd_mcp(int argc, char **argv)
                 fprintf(stderr, "hakgal mcp: bad or too many --write-token\n");
                 return 1;
             }
-            snprintf(tokens[n_tokens].name, 64, "mcp");
-            hk_sha256(optarg, strlen(optarg), tokens[n_tokens++].sha256);
+            secret_token(&tokens[n_tokens++], optarg);
             break;
         case O_TOKENS: {
             size_t got = 0;
@@ -366,8 +378,7 @@ int hk_cmd_mcp(int argc, char **argv)
     }
     const char *env_tok = getenv("HAKGAL_MCP_WRITE_TOKEN");
     if (env_tok && env_tok[0] && n_tokens < HK_MCP_MAX_TOKENS) {
-        snprintf(tokens[n_tokens].name, 64, "mcp");
-        hk_sha256(env_tok, strlen(env_tok), tokens[n_tokens++].sha256);
+        secret_token(&tokens[n_tokens++], env_tok);
     }
     if (!data || !data[0]) data = "hakgal-data";
     snprintf(ss.data_dir, sizeof ss.data_dir, "%s", data);
@@ -401,7 +412,7 @@ int hk_cmd_mcp(int argc, char **argv)
     env.fixtures = fixtures;
     env.list_page_size = page;
     env.transport = "stdio";
-    ss.buf = malloc(HK_MCP_MAX_MESSAGE_BYTES + 1);
+    ss.buf = hk_malloc(HK_MCP_MAX_MESSAGE_BYTES + 1);
     if (!ss.buf || hk_mcp_server_new(&env, &ss.srv, &e) != HK_OK ||
         hk_mcp_session_new(ss.srv, &ss.sess, &e) != HK_OK) {
         fprintf(stderr, "hakgal mcp: %s\n",
@@ -422,7 +433,7 @@ int hk_cmd_mcp(int argc, char **argv)
 done:
     hk_mcp_session_free(ss.sess);
     hk_mcp_server_free(ss.srv);
-    free(ss.buf);
+    hk_free(ss.buf);
     hk_store_close(ss.store);
     return exit_code;
 }

@@ -49,8 +49,9 @@ static hk_err scan_tool(mcp_call *c, const char *key, bool by_entity,
         scan.predicate = name;
     hk_err rc = mcp_read_begin(c, &t, err);
     if (rc == HK_OK)
-        rc = by_entity ? hk_store_count_entity(t, name, &total, err)
-                       : hk_store_count_predicate(t, name, &total, err);
+        rc = hk_svc_name_total(t,
+                               by_entity ? HK_SVC_ENTITIES : HK_SVC_PREDICATES,
+                               name, &total, err);
     if (rc == HK_OK) rc = mcp_scan_facts(c, t, &scan, limit, &facts, err);
     if (t) hk_txn_abort(t);
     if (rc != HK_OK) return rc;
@@ -207,135 +208,56 @@ hk_err mcp_t_validate_facts(mcp_call *c, json_t **out, hk_error *err)
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
-/* ==== get_entities_stats ==== */
+/* ==== get_entities_stats / get_predicates_stats ==== */
 
-#define TOP_ENTITIES 1000
-#define ENTITY_PAGE 10000
-#define ENTITY_MAX_PAGES 10000 /* 100M entities */
-
-typedef struct top_heap {
-    hk_name_count v[TOP_ENTITIES]; /* min-heap by count; names owned */
-    size_t n;                      /* entries */
-} top_heap;
-
-static void heap_swap(top_heap *h, size_t a, size_t b)
-{
-    hk_name_count t = h->v[a];
-    h->v[a] = h->v[b];
-    h->v[b] = t;
-}
-
-static void heap_down(top_heap *h, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < h->n && h->v[l].count < h->v[m].count) m = l;
-        if (r < h->n && h->v[r].count < h->v[m].count) m = r;
-        if (m == i) return;
-        heap_swap(h, i, m);
-        i = m;
-    }
-}
-
-static hk_err heap_offer(top_heap *h, const hk_name_count *nc)
-{
-    if (h->n == TOP_ENTITIES && nc->count <= h->v[0].count) return HK_OK;
-    char *name = strdup(nc->name);
-    if (!name) return HK_ERR_NOMEM;
-    if (h->n < TOP_ENTITIES) {
-        size_t i = h->n++;
-        h->v[i] = *nc;
-        h->v[i].name = name;
-        while (i > 0 && h->v[(i - 1) / 2].count > h->v[i].count) {
-            heap_swap(h, i, (i - 1) / 2);
-            i = (i - 1) / 2;
-        }
-    } else {
-        free(h->v[0].name);
-        h->v[0] = *nc;
-        h->v[0].name = name;
-        heap_down(h, 0);
-    }
-    return HK_OK;
-}
-
-static int cmp_count_desc(const void *a, const void *b)
-{
-    const hk_name_count *x = a, *y = b;
-    if (x->count != y->count) return x->count < y->count ? 1 : -1;
-    return strcmp(x->name, y->name);
-}
+#define TOP_ENTITIES 1000 /* entities in a get_entities_stats answer */
 
 hk_err mcp_t_get_entities_stats(mcp_call *c, json_t **out, hk_error *err)
 {
-    uint64_t min = (uint64_t)mcp_arg_int(c, "min_occurrences", 2);
-    top_heap *h = calloc(1, sizeof *h);
+    hk_svc_top_names_req req = {HK_SVC_ENTITIES,
+                                (uint64_t)mcp_arg_int(c, "min_occurrences", 2),
+                                TOP_ENTITIES, on_progress, c};
+    hk_svc_top_names_res res;
+    memset(&res, 0, sizeof res);
     hk_txn *t = NULL;
-    char *after = NULL;
-    uint64_t matching = 0;
-    hk_err rc = h ? mcp_read_begin(c, &t, err) : HK_ERR_NOMEM;
-    for (size_t page = 0; rc == HK_OK && page < ENTITY_MAX_PAGES; page++) {
-        hk_name_count *v = NULL;
-        size_t n = 0;
-        rc = hk_store_list_entities(t, after, ENTITY_PAGE, min, &v, &n, err);
-        if (rc != HK_OK) break;
-        for (size_t i = 0; rc == HK_OK && i < n; i++) {
-            if (v[i].count < min) continue;
-            matching++;
-            rc = heap_offer(h, &v[i]);
-        }
-        if (page % 5 == 4)
-            mcp_progress(c, (double)matching, 0, "entities counted");
-        free(after);
-        after = n ? strdup(v[n - 1].name) : NULL;
-        hk_name_counts_free(v, n);
-        if (n < ENTITY_PAGE || !after) break;
-    }
-    free(after);
+    hk_err rc = mcp_read_begin(c, &t, err);
+    if (rc == HK_OK) rc = hk_svc_top_names(t, &req, &res, err);
     if (t) hk_txn_abort(t);
-    json_t *arr = json_array();
-    if (h) {
-        qsort(h->v, h->n, sizeof h->v[0], cmp_count_desc);
-        for (size_t i = 0; i < h->n; i++) {
-            if (rc == HK_OK && arr)
-                json_array_append_new(
-                    arr, json_pack("{s:s, s:I}", "name", h->v[i].name, "count",
-                                   (json_int_t)h->v[i].count));
-            free(h->v[i].name);
-        }
-        free(h);
-    }
-    if (rc != HK_OK || !arr) {
-        json_decref(arr);
-        return rc != HK_OK ? rc : HK_ERR_NOMEM;
-    }
-    *out = json_pack("{s:I, s:I, s:I, s:o}", "min_occurrences", (json_int_t)min,
-                     "matching", (json_int_t)matching, "count",
-                     (json_int_t)json_array_size(arr), "entities", arr);
+    json_t *arr = rc == HK_OK ? json_array() : NULL;
+    for (size_t i = 0; arr && i < res.n; i++)
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:I}", "name", res.v[i].name,
+                                        "count", (json_int_t)res.v[i].count));
+    uint64_t matching = res.matching;
+    hk_svc_top_names_res_free(&res);
+    if (rc != HK_OK) return rc;
+    if (!arr) return HK_ERR_NOMEM;
+    *out =
+        json_pack("{s:I, s:I, s:I, s:o}", "min_occurrences",
+                  (json_int_t)req.min_count, "matching", (json_int_t)matching,
+                  "count", (json_int_t)json_array_size(arr), "entities", arr);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
-/* ==== get_predicates_stats ==== */
-
 hk_err mcp_t_get_predicates_stats(mcp_call *c, json_t **out, hk_error *err)
 {
+    hk_svc_top_names_req req = {HK_SVC_PREDICATES, 0, HK_SVC_TOP_NAMES_MAX,
+                                NULL, NULL};
+    hk_svc_top_names_res res;
+    memset(&res, 0, sizeof res);
     hk_txn *t = NULL;
-    hk_name_count *v = NULL;
-    size_t n = 0;
     hk_err rc = mcp_read_begin(c, &t, err);
-    if (rc == HK_OK)
-        rc = hk_store_list_predicates(t, NULL, 100000, &v, &n, err);
+    if (rc == HK_OK) rc = hk_svc_top_names(t, &req, &res, err);
     if (t) hk_txn_abort(t);
+    json_t *arr = rc == HK_OK ? json_array() : NULL;
+    for (size_t i = 0; arr && i < res.n; i++)
+        json_array_append_new(
+            arr, json_pack("{s:s, s:I, s:i, s:i}", "name", res.v[i].name,
+                           "count", (json_int_t)res.v[i].count, "min_arity",
+                           (int)res.v[i].min_arity, "max_arity",
+                           (int)res.v[i].max_arity));
+    hk_svc_top_names_res_free(&res);
     if (rc != HK_OK) return rc;
-    qsort(v, n, sizeof *v, cmp_count_desc);
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:I, s:i, s:i}", "name",
-                                             v[i].name, "count",
-                                             (json_int_t)v[i].count,
-                                             "min_arity", (int)v[i].min_arity,
-                                             "max_arity", (int)v[i].max_arity));
-    hk_name_counts_free(v, n);
     if (!arr) return HK_ERR_NOMEM;
     *out = json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(arr),
                      "predicates", arr);

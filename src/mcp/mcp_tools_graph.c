@@ -225,14 +225,14 @@ hk_err mcp_t_get_knowledge_graph(mcp_call *c, json_t **out, hk_error *err)
 /* ==== bulk_translate_predicates ==== */
 
 /* The strings of a JSON array (non-strings as NULL); *v is NULL only when
- * arr is not an array. Caller frees *v. */
+ * arr is not an array. Caller frees *v with hk_free. */
 static hk_err string_list(const json_t *arr, const char ***v, size_t *n)
 {
     *v = NULL;
     *n = 0;
     if (!json_is_array(arr)) return HK_OK;
     size_t len = json_array_size(arr);
-    *v = calloc(len ? len : 1, sizeof **v);
+    *v = hk_calloc(len ? len : 1, sizeof **v);
     if (!*v) return HK_ERR_NOMEM;
     for (size_t i = 0; i < len; i++)
         (*v)[i] = json_string_value(json_array_get(arr, i));
@@ -320,7 +320,7 @@ hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out, hk_error *err)
     hk_txn *t = NULL;
 
     size_t nm = json_object_size(mapping);
-    pairs = calloc(nm ? nm : 1, sizeof *pairs);
+    pairs = hk_calloc(nm ? nm : 1, sizeof *pairs);
     hk_err rc = pairs ? HK_OK : HK_ERR_NOMEM;
     const char *key;
     json_t *val;
@@ -390,9 +390,9 @@ hk_err mcp_t_bulk_translate_predicates(mcp_call *c, json_t **out, hk_error *err)
     json_decref(all);
     hk_graph_rename_changes_free(changes, n_changes);
     hk_graph_rename_free(&plan);
-    free(pairs);
-    free(only);
-    free(excl);
-    free(report_real);
+    hk_free(pairs);
+    hk_free(only);
+    hk_free(excl);
+    hk_free(report_real);
     return rc;
 }

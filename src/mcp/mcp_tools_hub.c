@@ -36,7 +36,7 @@ hk_err mcp_t_project_snapshot(mcp_call *c, json_t **out, hk_error *err)
         if (!*out) rc = HK_ERR_NOMEM;
     }
     hk_free(res);
-    free(dir);
+    hk_free(dir);
     return rc;
 }
 
@@ -55,7 +55,7 @@ hk_err mcp_t_project_list_snapshots(mcp_call *c, json_t **out, hk_error *err)
                          (json_int_t)json_array_size(arr), "snapshots", arr);
         if (!*out) rc = HK_ERR_NOMEM;
     }
-    free(dir);
+    hk_free(dir);
     return rc;
 }
 
@@ -79,6 +79,6 @@ hk_err mcp_t_project_hub_digest(mcp_call *c, json_t **out, hk_error *err)
         if (!*out) rc = HK_ERR_NOMEM;
     }
     hk_svc_hub_digest_res_free(&res);
-    free(dir);
+    hk_free(dir);
     return rc;
 }

@@ -225,7 +225,7 @@ hk_err mcp_t_restore_kb(mcp_call *c, json_t **out, hk_error *err)
     const char *bid = mcp_arg_str(c, "backup_id", NULL);
     const char *bpath = mcp_arg_str(c, "path", NULL);
     char *svc_dir = NULL;  /* from the service, hk_free */
-    char *path_dir = NULL; /* from mcp_path_allowed, free */
+    char *path_dir = NULL; /* from mcp_path_allowed, hk_free */
     const char *dir = NULL;
     hk_err rc = HK_OK;
     if (!bid == !bpath)
@@ -277,6 +277,6 @@ hk_err mcp_t_restore_kb(mcp_call *c, json_t **out, hk_error *err)
         if (!*out) rc = HK_ERR_NOMEM;
     }
     hk_free(svc_dir);
-    free(path_dir);
+    hk_free(path_dir);
     return rc;
 }

@@ -31,8 +31,6 @@ json_t *hk_body_json(h2o_req_t *req);
 /* ?limit= (default/max from config); answers 400/422 and returns false
  * on a bad value. */
 bool hk_param_limit(hk_server *srv, h2o_req_t *req, size_t *limit);
-/* Unsigned decimal > 0 (fact ids); false on anything else. */
-bool hk_parse_id(const char *s, uint64_t *out);
 /* Answers an error whose detail names one field. */
 void hk_send_field_error(h2o_req_t *req, int status, const char *code,
                          const char *message, const char *field);

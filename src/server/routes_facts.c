@@ -55,7 +55,7 @@ static void queue_failed(h2o_req_t *req, hk_err rc)
 
 static bool id_param(h2o_req_t *req, const char *param, hk_fact_id *id)
 {
-    if (!hk_parse_id(param, id)) {
+    if (!hk_svc_parse_positive(param, id)) {
         hk_send_field_error(req, 400, "invalid_id",
                             "a fact id is a whole number >= 1", "id");
         return false;

@@ -217,7 +217,7 @@ void hk_route_facts_list(hk_server *srv, h2o_req_t *req, const char *param)
     }
     if (arity) {
         uint64_t a;
-        if (!hk_parse_id(arity, &a) || a > HK_MAX_ARGS) {
+        if (!hk_svc_parse_positive(arity, &a) || a > HK_MAX_ARGS) {
             hk_send_field_error(req, 400, "invalid_parameter", "arity is 1..32",
                                 "arity");
             return;
@@ -448,7 +448,7 @@ void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param)
     bool bad = false;
     const char *before = hk_query_param(req, "before", &bad);
     uint64_t before_seq = 0;
-    if (bad || (before && !hk_parse_id(before, &before_seq))) {
+    if (bad || (before && !hk_svc_parse_positive(before, &before_seq))) {
         hk_send_field_error(req, 400, "invalid_parameter",
                             "before is an audit sequence number >= 1",
                             "before");

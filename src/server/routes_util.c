@@ -15,30 +15,16 @@
 
 #include "server/routes.h"
 
-/* ==== Small parsers ==== */
-
-bool hk_parse_id(const char *s, uint64_t *out)
-{
-    if (!s || !*s || strlen(s) > 20) return false;
-    uint64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9') return false;
-        uint64_t d = (uint64_t)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    if (v == 0) return false;
-    *out = v;
-    return true;
-}
+/* ==== Error answers ==== */
 
 void hk_send_field_error(h2o_req_t *req, int status, const char *code,
                          const char *message, const char *field)
 {
+    hk_error e;
+    hk_error_clear(&e);
+    snprintf(e.field, sizeof(e.field), "%s", field);
     hk_buf d = HK_BUF_INIT;
-    hk_err rc = hk_buf_append_str(&d, "{\"field\":");
-    if (rc == HK_OK) rc = hk_buf_append_json_string(&d, field, strlen(field));
-    if (rc == HK_OK) rc = hk_buf_append_str(&d, "}");
+    hk_err rc = hk_svc_error_detail_write_json(&e, &d);
     hk_http_send_error(req, status, code, message, rc == HK_OK ? d.data : NULL);
     hk_buf_free(&d);
 }
@@ -71,7 +57,7 @@ bool hk_param_limit(hk_server *srv, h2o_req_t *req, size_t *limit)
     }
     if (!v) return true;
     uint64_t n;
-    if (!hk_parse_id(v, &n)) {
+    if (!hk_svc_parse_positive(v, &n)) {
         hk_send_field_error(req, 400, "invalid_parameter",
                             "limit must be a whole number >= 1", "limit");
         return false;

@@ -82,14 +82,9 @@ void hk_http_send_error(h2o_req_t *req, int status, const char *code,
                         const char *message, const char *detail_json)
 {
     hk_buf b = HK_BUF_INIT;
-    hk_err rc = hk_buf_append_str(&b, "{\"error\":{\"code\":");
-    if (rc == HK_OK) rc = hk_buf_append_json_string(&b, code, strlen(code));
-    if (rc == HK_OK) rc = hk_buf_append_str(&b, ",\"message\":");
-    if (rc == HK_OK)
-        rc = hk_buf_append_json_string(&b, message, strlen(message));
-    if (rc == HK_OK)
-        rc = hk_buf_appendf(&b, ",\"detail\":%s}}\n",
-                            detail_json ? detail_json : "null");
+    hk_err rc =
+        hk_svc_error_envelope_write_json(code, message, detail_json, true, &b);
+    if (rc == HK_OK) rc = hk_buf_append(&b, "\n", 1);
     if (rc != HK_OK) {
         static const char oom[] =
             "{\"error\":{\"code\":\"internal\",\"message\":\"out of "
@@ -152,19 +147,7 @@ void hk_http_send_hk_error(h2o_req_t *req, const hk_error *err)
         break;
     }
     hk_buf d = HK_BUF_INIT;
-    hk_err rc = hk_buf_appendf(&d, "{\"kind\":\"%s\"", hk_strerror(err->code));
-    if (rc == HK_OK && err->line)
-        rc =
-            hk_buf_appendf(&d, ",\"line\":%llu", (unsigned long long)err->line);
-    if (rc == HK_OK && err->column)
-        rc = hk_buf_appendf(&d, ",\"column\":%u", (unsigned)err->column);
-    if (rc == HK_OK && err->field[0]) {
-        rc = hk_buf_append_str(&d, ",\"field\":");
-        if (rc == HK_OK)
-            rc = hk_buf_append_json_string(
-                &d, err->field, strnlen(err->field, sizeof(err->field)));
-    }
-    if (rc == HK_OK) rc = hk_buf_append_str(&d, "}");
+    hk_err rc = hk_svc_error_kind_detail_write_json(err, &d);
     const char *msg = err->message[0] ? err->message : hk_strerror(err->code);
     hk_http_send_error(req, status, code, msg, rc == HK_OK ? d.data : NULL);
     hk_buf_free(&d);

@@ -47,6 +47,10 @@ typedef hk_err (*hk_svc_apply_fn)(hk_txn *t, void *arg, hk_error *err);
 hk_err hk_svc_write(hk_store *s, const char *actor, hk_svc_apply_fn apply,
                     void *arg, hk_error *err);
 
+/* Steps of a long operation: done of total, with a short message. */
+typedef void (*hk_svc_progress_fn)(void *ud, double done, double total,
+                                   const char *msg);
+
 /* ==== JSON codec ==== */
 
 /* ---- Fact input ----
@@ -161,6 +165,17 @@ hk_err hk_svc_error_write_json(const char *code, const hk_error *err,
 /* Only the detail object ({"line":..,"column":..,"field":..}, "{}" when
  * nothing is set). */
 hk_err hk_svc_error_detail_write_json(const hk_error *err, hk_buf *out);
+/* The detail object with the error's kind first: {"kind":hk_strerror(code),
+ * "line":..,"column":..,"field":..} (the REST form of a store error). */
+hk_err hk_svc_error_kind_detail_write_json(const hk_error *err, hk_buf *out);
+/* The envelope every error JSON is written with (hk_svc_error_write_json
+ * and the REST server's error answers):
+ * {"error":{"code":CODE,"message":MESSAGE,"detail":DETAIL}} where DETAIL is
+ * detail_json (JSON text, copied as it is); without detail_json it is null
+ * when null_detail, else the member is left out. Appends to out. */
+hk_err hk_svc_error_envelope_write_json(const char *code, const char *message,
+                                        const char *detail_json,
+                                        bool null_detail, hk_buf *out);
 
 /* ---- Facts and audit entries (output) ---- */
 
@@ -253,7 +268,11 @@ hk_err hk_svc_fact_get_json(hk_txn *t, hk_fact_id id, hk_buf *out,
  * field "statement" when it does not parse) and looked up exactly. */
 hk_err hk_svc_fact_resolve(hk_txn *t, const char *ref, hk_fact_id *id,
                            hk_error *err);
-/* True when ref is a fact id (digits, > 0, no overflow): *id gets it. */
+/* The one parser of ids and counts given as text (fact ids, audit
+ * sequence numbers, limits): true when s is decimal digits only, > 0, and
+ * fits 64 bits; *out gets the value. */
+bool hk_svc_parse_positive(const char *s, uint64_t *out);
+/* True when ref is a fact id (hk_svc_parse_positive): *id gets it. */
 bool hk_svc_fact_ref_is_id(const char *ref, hk_fact_id *id);
 
 /* ---- Update ----
@@ -430,6 +449,44 @@ void hk_svc_names_res_free(hk_svc_names_res *res);
 hk_err hk_svc_name_count_write_json(const hk_name_count *nc, bool arities,
                                     hk_buf *out);
 
+/* Facts that use name as a predicate (HK_SVC_PREDICATES) or mention it as
+ * an entity (HK_SVC_ENTITIES); 0 when none (no error, unlike
+ * hk_svc_entity_count). */
+hk_err hk_svc_name_total(hk_txn *t, hk_svc_names_kind kind, const char *name,
+                         uint64_t *count, hk_error *err);
+
+/* ---- Top names ----
+ * The names with the most facts: every page of the dictionary is read
+ * (at most HK_SVC_TOP_NAMES_PAGES pages of HK_SVC_TOP_NAMES_PAGE names),
+ * and the `top` largest counts are kept in a min-heap, so memory is bounded
+ * by top whatever the number of names. Ties keep the name first in
+ * dictionary order. */
+#define HK_SVC_TOP_NAMES_MAX 100000  /* top at most */
+#define HK_SVC_TOP_NAMES_PAGE 10000  /* names read per page */
+#define HK_SVC_TOP_NAMES_PAGES 10000 /* pages at most (10^8 names) */
+
+typedef struct hk_svc_top_names_req {
+    hk_svc_names_kind kind;      /* which names */
+    uint64_t min_count;          /* only names in >= min_count facts */
+    size_t top;                  /* names kept (1..HK_SVC_TOP_NAMES_MAX) */
+    hk_svc_progress_fn progress; /* every 5 pages (names matching so far);
+                                    may be NULL */
+    void *progress_ud;           /* passed to progress */
+} hk_svc_top_names_req;
+
+typedef struct hk_svc_top_names_res {
+    hk_name_count *v;  /* names by count, largest first, then by name */
+    size_t n;          /* entries in v (<= top) */
+    uint64_t matching; /* names with >= min_count facts (all, not only the
+                          top) */
+} hk_svc_top_names_res;
+
+/* The top names of a kind. A top out of range is HK_ERR_INVALID (field
+ * "top"). Release with hk_svc_top_names_res_free (also after an error). */
+hk_err hk_svc_top_names(hk_txn *t, const hk_svc_top_names_req *req,
+                        hk_svc_top_names_res *res, hk_error *err);
+void hk_svc_top_names_res_free(hk_svc_top_names_res *res);
+
 /* Counts and sizes of the KB (hk_store_stats). */
 hk_err hk_svc_stats(hk_txn *t, hk_stats *out, hk_error *err);
 /* Appends the members (no braces) "facts","predicates","entities",
@@ -492,10 +549,6 @@ typedef struct hk_svc_audit_verify_res {
 hk_err hk_svc_audit_verify(hk_txn *t, hk_svc_audit_verify_res *res,
                            hk_error *err);
 void hk_svc_audit_verify_res_free(hk_svc_audit_verify_res *res);
-
-/* Steps of a long operation: done of total, with a short message. */
-typedef void (*hk_svc_progress_fn)(void *ud, double done, double total,
-                                   const char *msg);
 
 typedef struct hk_svc_health_req {
     const char *store_path;      /* KB directory (for the disk check) */

@@ -586,26 +586,66 @@ hk_err hk_svc_fact_in_parse(json_t *v, const hk_svc_fact_in_opts *o,
 
 /* ==== Errors ==== */
 
-hk_err hk_svc_error_detail_write_json(const hk_error *err, hk_buf *out)
+/* The members "line","column","field" of err that are set, each preceded
+ * by a comma when *sep says one is due (then it always is). */
+static hk_err error_detail_members(const hk_error *err, bool *sep, hk_buf *out)
 {
-    hk_err rc = hk_buf_append_str(out, "{");
-    const char *sep = "";
+    hk_err rc = HK_OK;
     if (rc == HK_OK && err->line) {
-        rc =
-            hk_buf_appendf(out, "\"line\":%llu", (unsigned long long)err->line);
-        sep = ",";
+        rc = hk_buf_appendf(out, "%s\"line\":%llu", *sep ? "," : "",
+                            (unsigned long long)err->line);
+        *sep = true;
     }
     if (rc == HK_OK && err->column) {
-        rc = hk_buf_appendf(out, "%s\"column\":%u", sep, (unsigned)err->column);
-        sep = ",";
+        rc = hk_buf_appendf(out, "%s\"column\":%u", *sep ? "," : "",
+                            (unsigned)err->column);
+        *sep = true;
     }
     if (rc == HK_OK && err->field[0]) {
-        rc = hk_buf_appendf(out, "%s\"field\":", sep);
+        rc = hk_buf_appendf(out, "%s\"field\":", *sep ? "," : "");
         if (rc == HK_OK)
             rc = hk_buf_append_json_string(
                 out, err->field, strnlen(err->field, sizeof(err->field)));
+        *sep = true;
     }
+    return rc;
+}
+
+hk_err hk_svc_error_detail_write_json(const hk_error *err, hk_buf *out)
+{
+    bool sep = false;
+    hk_err rc = hk_buf_append_str(out, "{");
+    if (rc == HK_OK) rc = error_detail_members(err, &sep, out);
     if (rc == HK_OK) rc = hk_buf_append_str(out, "}");
+    return rc;
+}
+
+hk_err hk_svc_error_kind_detail_write_json(const hk_error *err, hk_buf *out)
+{
+    bool sep = true;
+    hk_err rc = hk_buf_append_str(out, "{\"kind\":");
+    const char *kind = hk_strerror(err->code);
+    if (rc == HK_OK) rc = hk_buf_append_json_string(out, kind, strlen(kind));
+    if (rc == HK_OK) rc = error_detail_members(err, &sep, out);
+    if (rc == HK_OK) rc = hk_buf_append_str(out, "}");
+    return rc;
+}
+
+hk_err hk_svc_error_envelope_write_json(const char *code, const char *message,
+                                        const char *detail_json,
+                                        bool null_detail, hk_buf *out)
+{
+    hk_err rc = hk_buf_append_str(out, "{\"error\":{\"code\":");
+    if (rc == HK_OK) rc = hk_buf_append_json_string(out, code, strlen(code));
+    if (rc == HK_OK) rc = hk_buf_append_str(out, ",\"message\":");
+    if (rc == HK_OK)
+        rc = hk_buf_append_json_string(out, message, strlen(message));
+    if (rc == HK_OK && (detail_json || null_detail)) {
+        rc = hk_buf_append_str(out, ",\"detail\":");
+        if (rc == HK_OK)
+            rc = hk_buf_append_str(out, detail_json ? detail_json : "null");
+    }
+    if (rc == HK_OK) rc = hk_buf_append_str(out, "}}");
     return rc;
 }
 
@@ -613,15 +653,13 @@ hk_err hk_svc_error_write_json(const char *code, const hk_error *err,
                                hk_buf *out)
 {
     const char *msg = err->message[0] ? err->message : hk_strerror(err->code);
-    hk_err rc = hk_buf_append_str(out, "{\"error\":{\"code\":");
-    if (rc == HK_OK) rc = hk_buf_append_json_string(out, code, strlen(code));
-    if (rc == HK_OK) rc = hk_buf_append_str(out, ",\"message\":");
-    if (rc == HK_OK) rc = hk_buf_append_json_string(out, msg, strlen(msg));
-    if (rc == HK_OK && (err->line || err->column || err->field[0])) {
-        rc = hk_buf_append_str(out, ",\"detail\":");
-        if (rc == HK_OK) rc = hk_svc_error_detail_write_json(err, out);
-    }
-    if (rc == HK_OK) rc = hk_buf_append_str(out, "}}");
+    hk_buf d = HK_BUF_INIT;
+    hk_err rc = HK_OK;
+    if (err->line || err->column || err->field[0])
+        rc = hk_svc_error_detail_write_json(err, &d);
+    if (rc == HK_OK)
+        rc = hk_svc_error_envelope_write_json(code, msg, d.data, false, out);
+    hk_buf_free(&d);
     return rc;
 }
 

@@ -210,19 +210,24 @@ hk_err hk_svc_fact_get_json(hk_txn *t, hk_fact_id id, hk_buf *out,
     return rc;
 }
 
-bool hk_svc_fact_ref_is_id(const char *ref, hk_fact_id *id)
+bool hk_svc_parse_positive(const char *s, uint64_t *out)
 {
-    if (ref == NULL || ref[0] == '\0') return false;
+    if (s == NULL || s[0] == '\0') return false;
     uint64_t v = 0;
-    for (const char *p = ref; *p != '\0'; p++) {
+    for (const char *p = s; *p != '\0'; p++) { /* stops at the NUL */
         if (*p < '0' || *p > '9') return false;
         uint64_t d = (uint64_t)(*p - '0');
         if (v > (UINT64_MAX - d) / 10) return false;
         v = v * 10 + d;
     }
     if (v == 0) return false;
-    *id = v;
+    *out = v;
     return true;
+}
+
+bool hk_svc_fact_ref_is_id(const char *ref, hk_fact_id *id)
+{
+    return hk_svc_parse_positive(ref, id);
 }
 
 hk_err hk_svc_fact_resolve(hk_txn *t, const char *ref, hk_fact_id *id,

@@ -1,7 +1,8 @@
 /*
  * svc_query.c — the read operations: pattern and scan queries with limit,
  * cursor and bindings; ranked text search; entity counts; predicate and
- * entity lists; statistics; facts added per day.
+ * entity lists and the names with the most facts; statistics; facts added
+ * per day.
  *
  * Queries stream: the store's hk_query picks the index and yields one row
  * at a time; each row is decoded into one hk_fact reused for the whole
@@ -16,6 +17,8 @@
  *
  * Threads: any, one transaction per thread (the caller's).
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -189,6 +192,122 @@ hk_err hk_svc_name_count_write_json(const hk_name_count *nc, bool arities,
                             nc->min_arity, nc->max_arity);
     if (rc == HK_OK) rc = hk_buf_append(out, "}", 1);
     return rc;
+}
+
+hk_err hk_svc_name_total(hk_txn *t, hk_svc_names_kind kind, const char *name,
+                         uint64_t *count, hk_error *err)
+{
+    *count = 0;
+    return kind == HK_SVC_PREDICATES
+               ? hk_store_count_predicate(t, name, count, err)
+               : hk_store_count_entity(t, name, count, err);
+}
+
+/* ---- Top names: a min-heap by count over res->v[0..n) ---- */
+
+static void top_swap(hk_name_count *v, size_t a, size_t b)
+{
+    hk_name_count x = v[a];
+    v[a] = v[b];
+    v[b] = x;
+}
+
+static void top_down(hk_name_count *v, size_t n, size_t i)
+{
+    while (i < n) { /* i at least doubles each step */
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && v[l].count < v[m].count) m = l;
+        if (r < n && v[r].count < v[m].count) m = r;
+        if (m == i) return;
+        top_swap(v, i, m);
+        i = m;
+    }
+}
+
+/* Keeps nc when it is among the top (a copy of its name is taken). */
+static hk_err top_offer(hk_svc_top_names_res *res, size_t top,
+                        const hk_name_count *nc, hk_error *err)
+{
+    hk_name_count *v = res->v;
+    if (res->n == top && nc->count <= v[0].count) return HK_OK;
+    char *name = hk_strdup(nc->name);
+    if (name == NULL) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    if (res->n < top) {
+        size_t i = res->n++;
+        v[i] = *nc;
+        v[i].name = name;
+        while (i > 0 && v[(i - 1) / 2].count > v[i].count) {
+            top_swap(v, i, (i - 1) / 2);
+            i = (i - 1) / 2;
+        }
+    } else {
+        hk_free(v[0].name);
+        v[0] = *nc;
+        v[0].name = name;
+        top_down(v, res->n, 0);
+    }
+    return HK_OK;
+}
+
+static int cmp_count_desc(const void *a, const void *b)
+{
+    const hk_name_count *x = a, *y = b;
+    if (x->count != y->count) return x->count < y->count ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+hk_err hk_svc_top_names(hk_txn *t, const hk_svc_top_names_req *req,
+                        hk_svc_top_names_res *res, hk_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    if (req->top < 1 || req->top > HK_SVC_TOP_NAMES_MAX) {
+        hk_error_set(err, HK_ERR_INVALID, "top must be 1..%d, not %zu",
+                     HK_SVC_TOP_NAMES_MAX, req->top);
+        if (err) snprintf(err->field, sizeof(err->field), "top");
+        return HK_ERR_INVALID;
+    }
+    res->v = hk_calloc(req->top, sizeof(*res->v));
+    if (res->v == NULL) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    const char *msg = req->kind == HK_SVC_PREDICATES ? "predicates counted"
+                                                     : "entities counted";
+    hk_svc_names_req page_req = {req->kind, NULL, HK_SVC_TOP_NAMES_PAGE,
+                                 req->min_count};
+    char *after = NULL; /* owned copy of the last name of a page */
+    hk_err rc = HK_OK;
+    for (size_t page = 0; rc == HK_OK && page < HK_SVC_TOP_NAMES_PAGES;
+         page++) {
+        hk_svc_names_res pg;
+        page_req.after = after;
+        rc = hk_svc_names(t, &page_req, &pg, err);
+        if (rc != HK_OK) break;
+        for (size_t i = 0; rc == HK_OK && i < pg.n; i++) {
+            if (pg.v[i].count < req->min_count) continue;
+            res->matching++;
+            rc = top_offer(res, req->top, &pg.v[i], err);
+        }
+        if (req->progress && page % 5 == 4)
+            req->progress(req->progress_ud, (double)res->matching, 0, msg);
+        hk_free(after);
+        after = NULL;
+        if (rc == HK_OK && pg.next_after) {
+            after = hk_strdup(pg.next_after);
+            if (after == NULL)
+                rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        }
+        hk_svc_names_res_free(&pg);
+        if (after == NULL) break; /* the last page, or an error */
+    }
+    hk_free(after);
+    if (rc != HK_OK) return rc;
+    qsort(res->v, res->n, sizeof(*res->v), cmp_count_desc);
+    return HK_OK;
+}
+
+void hk_svc_top_names_res_free(hk_svc_top_names_res *res)
+{
+    if (res == NULL) return;
+    hk_name_counts_free(res->v, res->n);
+    memset(res, 0, sizeof(*res));
 }
 
 /* ==== Statistics ==== */

@@ -42,7 +42,7 @@ static hk_mcp_server *g_srv;
 static char g_dir[256];
 static char g_allow[300];
 static const char *g_allow_dirs[1];
-static hk_mcp_token g_token;
+static hk_token g_token;
 static unsigned long g_runs;
 
 static void check(int ok, const char *what)
@@ -150,7 +150,8 @@ static void setup(void)
     check(hk_txn_commit(t, &e) == HK_OK, "seed commits");
 
     snprintf(g_token.name, sizeof g_token.name, "mcp");
-    hk_sha256("tok", 3, g_token.sha256);
+    g_token.role = HK_ROLE_WRITE;
+    hk_sha256("tok", 3, g_token.hash);
     g_allow_dirs[0] = g_allow;
     hk_mcp_env env;
     memset(&env, 0, sizeof env);

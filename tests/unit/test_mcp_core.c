@@ -118,7 +118,7 @@ static void test_tokens_and_paths(void **state)
     fprintf(fp, "# comment\n\nalice write %s\nbob read %s\ncarol admin %s\n",
             hex, hex, hex);
     fclose(fp);
-    hk_mcp_token toks[4];
+    hk_token toks[4];
     size_t n = 0;
     hk_error e;
     assert_int_equal(hk_mcp_tokens_load(path, toks, 4, &n, &e), HK_OK);
@@ -142,9 +142,10 @@ static void test_tokens_and_paths(void **state)
     opt.create = true;
     hk_store *st = NULL;
     assert_int_equal(hk_store_open(kb, &opt, &st, &e), HK_OK);
-    hk_mcp_token one;
+    hk_token one;
     snprintf(one.name, sizeof one.name, "mcp");
-    memcpy(one.sha256, h, 32);
+    one.role = HK_ROLE_WRITE;
+    memcpy(one.hash, h, 32);
     const char *dirs[1] = {allowed};
     hk_mcp_env env;
     memset(&env, 0, sizeof env);

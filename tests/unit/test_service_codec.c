@@ -607,6 +607,75 @@ static void test_error_json(void **state)
     hk_buf_free(&b);
 }
 
+/* The REST forms: the envelope with a null or given detail, the detail
+ * with the error's kind first. */
+static void test_error_envelope(void **state)
+{
+    (void)state;
+    hk_buf b = HK_BUF_INIT;
+    assert_int_equal(
+        hk_svc_error_envelope_write_json("busy", "try again", NULL, true, &b),
+        HK_OK);
+    assert_string_equal(b.data, "{\"error\":{\"code\":\"busy\",\"message\":"
+                                "\"try again\",\"detail\":null}}");
+    hk_buf_reset(&b);
+    assert_int_equal(
+        hk_svc_error_envelope_write_json("x", "m", "{\"a\":1}", false, &b),
+        HK_OK);
+    assert_string_equal(b.data, "{\"error\":{\"code\":\"x\",\"message\":"
+                                "\"m\",\"detail\":{\"a\":1}}}");
+    hk_buf_reset(&b);
+    hk_error err;
+    hk_error_clear(&err);
+    err.code = HK_ERR_NOT_FOUND;
+    assert_int_equal(hk_svc_error_kind_detail_write_json(&err, &b), HK_OK);
+    assert_string_equal(b.data, "{\"kind\":\"not found\"}");
+    hk_buf_reset(&b);
+    err.line = 2;
+    snprintf(err.field, sizeof err.field, "limit");
+    assert_int_equal(hk_svc_error_kind_detail_write_json(&err, &b), HK_OK);
+    assert_string_equal(
+        b.data, "{\"kind\":\"not found\",\"line\":2,\"field\":\"limit\"}");
+    hk_buf_reset(&b);
+    err.line = 0;
+    assert_int_equal(hk_svc_error_detail_write_json(&err, &b), HK_OK);
+    assert_string_equal(b.data, "{\"field\":\"limit\"}");
+    hk_buf_free(&b);
+}
+
+/* ==== Ids and counts as text ==== */
+
+static void test_parse_positive(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text; /* input */
+        bool ok;          /* accepted */
+        uint64_t value;   /* its value when ok */
+    } cases[] = {
+        {"1", true, 1},
+        {"42", true, 42},
+        {"007", true, 7},
+        {"18446744073709551615", true, UINT64_MAX},
+        {"18446744073709551616", false, 0},
+        {"99999999999999999999999", false, 0},
+        {"0", false, 0},
+        {"", false, 0},
+        {"-1", false, 0},
+        {"+1", false, 0},
+        {"1a", false, 0},
+        {" 1", false, 0},
+        {"1.0", false, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t v = 12345;
+        assert_int_equal(hk_svc_parse_positive(cases[i].text, &v), cases[i].ok);
+        assert_int_equal(v, cases[i].ok ? cases[i].value : 12345);
+    }
+    uint64_t v = 0;
+    assert_false(hk_svc_parse_positive(NULL, &v));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -621,6 +690,8 @@ int main(void)
         cmocka_unit_test(test_field_parsers_reuse),
         cmocka_unit_test(test_parse_nomem),
         cmocka_unit_test(test_error_json),
+        cmocka_unit_test(test_error_envelope),
+        cmocka_unit_test(test_parse_positive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,9 @@
  * without ids only) equals a brute-force filter of all facts; paging with
  * cursors of any page size resumes exactly; bindings are the values of the
  * matching slots; a row function's error, a bad cursor and the timeout stop
- * a query as documented; names, entity counts, search, stats and growth
- * agree with counts taken from the facts themselves.
+ * a query as documented; names, entity counts, name totals, the top names,
+ * search, stats and growth agree with counts taken from the facts
+ * themselves.
  */
 #include "test_store_util.h"
 
@@ -601,6 +602,95 @@ static void test_entity_count(void **state)
     hk_txn_abort(t);
 }
 
+static void test_name_total(void **state)
+{
+    (void)state;
+    hk_txn *t = tu_begin(g_s, false);
+    char name[16];
+    for (int kind = 0; kind < 2; kind++)
+        for (int i = 0; i < N_ENTS; i++) {
+            snprintf(name, sizeof name, kind ? "E%d" : "P%d", i);
+            uint64_t n = 7;
+            hk_error err;
+            assert_int_equal(
+                hk_svc_name_total(t, kind ? HK_SVC_ENTITIES : HK_SVC_PREDICATES,
+                                  name, &n, &err),
+                HK_OK);
+            assert_int_equal(n, oracle_count(t, !kind, name));
+        }
+    hk_txn_abort(t); /* P5.. and unknown names answer 0, no error */
+}
+
+/* Progress calls seen by test_top_names. */
+static void count_progress(void *ud, double done, double total, const char *msg)
+{
+    (void)done;
+    (void)total;
+    assert_non_null(msg);
+    (*(int *)ud)++;
+}
+
+static void test_top_names(void **state)
+{
+    (void)state;
+    hk_txn *t = tu_begin(g_s, false);
+    char name[16];
+    for (int kind = 0; kind < 2; kind++) {
+        int n_names = kind ? N_ENTS : N_PREDS;
+        /* oracle: every name's count, from a scan of the facts */
+        uint64_t counts[N_ENTS];
+        for (int i = 0; i < n_names; i++) {
+            snprintf(name, sizeof name, kind ? "E%d" : "P%d", i);
+            counts[i] = oracle_count(t, !kind, name);
+        }
+        for (size_t top = 1; top <= (size_t)n_names + 2; top += 2) {
+            for (uint64_t min = 0; min <= 200; min += 40) {
+                int calls = 0;
+                hk_svc_top_names_req req = {kind ? HK_SVC_ENTITIES
+                                                 : HK_SVC_PREDICATES,
+                                            min, top, count_progress, &calls};
+                hk_svc_top_names_res res;
+                hk_error err;
+                assert_int_equal(hk_svc_top_names(t, &req, &res, &err), HK_OK);
+                uint64_t matching = 0;
+                for (int i = 0; i < n_names; i++)
+                    matching += counts[i] >= min;
+                assert_int_equal(res.matching, matching);
+                assert_int_equal(res.n, matching < top ? matching : top);
+                for (size_t k = 0; k < res.n; k++) {
+                    int i = atoi(res.v[k].name + 1);
+                    assert_int_equal(res.v[k].count, counts[i]);
+                    if (k > 0) {
+                        assert_true(
+                            res.v[k - 1].count > res.v[k].count ||
+                            (res.v[k - 1].count == res.v[k].count &&
+                             strcmp(res.v[k - 1].name, res.v[k].name) < 0));
+                    }
+                    /* nothing left out counts more than the last kept */
+                    size_t better = 0;
+                    for (int j = 0; j < n_names; j++)
+                        better += counts[j] >= min && counts[j] > counts[i];
+                    assert_true(better <= k);
+                }
+                assert_int_equal(calls, 0); /* one page: no progress */
+                hk_svc_top_names_res_free(&res);
+                hk_svc_top_names_res_free(&res); /* safe twice */
+            }
+        }
+    }
+    /* top out of range */
+    hk_svc_top_names_req req = {HK_SVC_ENTITIES, 0, 0, NULL, NULL};
+    hk_svc_top_names_res res;
+    hk_error err;
+    assert_int_equal(hk_svc_top_names(t, &req, &res, &err), HK_ERR_INVALID);
+    assert_string_equal(err.field, "top");
+    hk_svc_top_names_res_free(&res);
+    req.top = HK_SVC_TOP_NAMES_MAX + 1;
+    assert_int_equal(hk_svc_top_names(t, &req, &res, &err), HK_ERR_INVALID);
+    hk_svc_top_names_res_free(&res);
+    hk_txn_abort(t);
+}
+
 static void test_stats(void **state)
 {
     (void)state;
@@ -738,6 +828,8 @@ int main(void)
         cmocka_unit_test(test_names_paging),
         cmocka_unit_test(test_name_json),
         cmocka_unit_test(test_entity_count),
+        cmocka_unit_test(test_name_total),
+        cmocka_unit_test(test_top_names),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_growth),
