@@ -35,7 +35,14 @@
 extern "C" {
 #endif
 
+/* ==== Version ==== */
+
+/* The version of this header, known when a program is compiled. */
 #define HK_VERSION "2.0.0"
+/* The version of the libhakgal the program runs with ("2.0.0"; static,
+ * never NULL). It equals HK_VERSION unless the program was built against
+ * the header of another release. */
+const char *hk_version(void);
 
 /* ==== Limits ==== */
 

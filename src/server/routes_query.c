@@ -362,7 +362,7 @@ void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param)
     if (w == HK_OK) w = hk_svc_stats_write_members(&st, &b);
     if (w == HK_OK)
         w = hk_buf_appendf(&b, ",\"version\":\"%s\",\"uptime_seconds\":%.3f}\n",
-                           HK_VERSION,
+                           hk_version(),
                            (double)(hk_now_us() - srv->started_us) / 1e6);
     if (w == HK_OK)
         hk_http_send_buf(req, 200, &b);

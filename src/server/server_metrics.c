@@ -315,7 +315,7 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
     if (rc == HK_OK)
         rc = hk_buf_appendf(b,
                             "hakgal_build_info{version=\"%s\",h2o=\"%s\"} 1\n",
-                            HK_VERSION, H2O_VERSION);
+                            hk_version(), H2O_VERSION);
     if (rc == HK_OK)
         rc = gauge(b, "hakgal_loop_threads", "Event loop threads.",
                    srv->n_loops);
