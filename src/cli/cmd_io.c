@@ -19,6 +19,7 @@
  * that the service syncs and renames into place only when complete.
  */
 #include "cli/cli.h"
+#include "core/buf.h"
 #include "service/service.h"
 
 #include <errno.h>

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "mcp/mcp_int.h"
 
 #define MAX_RESOURCE_FACTS 1000 /* facts in one entity/predicate resource */

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/sha256.h"
 #include "mcp/mcp.h"
 #include "service/service.h"
 

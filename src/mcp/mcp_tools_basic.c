@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "mcp/mcp_tools.h"
 
 /* ==== Shared helpers ==== */

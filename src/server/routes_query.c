@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/utf8.h"
 #include "server/routes.h"
 
 /* ==== Shared page writer ==== */

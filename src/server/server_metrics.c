@@ -14,6 +14,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "server/server_int.h"
 
 /* Upper bounds of the latency buckets, seconds. */

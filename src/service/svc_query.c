@@ -18,7 +18,10 @@
  */
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/mem.h"
+#include "core/utf8.h"
 #include "service/service.h"
 
 /* ==== Queries ==== */

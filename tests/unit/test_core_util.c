@@ -14,7 +14,12 @@
 #include <jansson.h>
 #include <math.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/mem.h"
+#include "core/sha256.h"
+#include "core/tokenize.h"
+#include "core/utf8.h"
 #include "hakgal.h"
 
 /* ==== Version ==== */

@@ -7,6 +7,7 @@
  * a query as documented; names, entity counts, search, stats and growth
  * agree with counts taken from the facts themselves.
  */
+#include "core/clock.h"
 #include "test_store_util.h"
 
 #include "service/service.h"

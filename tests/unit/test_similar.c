@@ -7,6 +7,8 @@
  */
 #include <math.h>
 
+#include "core/buf.h"
+#include "core/tokenize.h"
 #include "service/service.h"
 #include "similar/similar.h"
 #include "test_domain_util.h"

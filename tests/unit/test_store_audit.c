@@ -4,6 +4,7 @@
  * by editing the LMDB file directly (edited entry, removed middle entry,
  * removed tail, reordered entries, rewritten tail with a correct hash).
  */
+#include "core/sha256.h"
 #include "test_store_util.h"
 
 #include <lmdb.h>

@@ -15,6 +15,8 @@
  *    is removed by the next compaction.
  *  - The policy of hk_store_compact_advised.
  */
+#include "core/buf.h"
+#include "core/sha256.h"
 #include "test_store_util.h"
 
 #include <errno.h>

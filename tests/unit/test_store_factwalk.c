@@ -9,6 +9,7 @@
  * size and in shuffled order; the walker must return exactly the pointer
  * mdb_get returns, or nothing (then callers fall back to mdb_get).
  */
+#include "core/buf.h"
 #include "test_store_util.h"
 
 #include "store/factwalk.h"

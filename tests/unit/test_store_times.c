@@ -4,6 +4,7 @@
  * exactly, never applied to an existing fact (MERGE), and refused by
  * hk_store_set_meta.
  */
+#include "core/clock.h"
 #include "test_store_util.h"
 
 static hk_err add_with(hk_txn *t, const char *text, const hk_fact_meta *m,
