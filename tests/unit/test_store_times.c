@@ -82,9 +82,7 @@ static void test_times_kept_and_checked(void **state)
     hk_statement_release(&st);
     hk_fact_release(&f);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_count_created_by_day(void **state)
@@ -134,9 +132,7 @@ static void test_count_created_by_day(void **state)
     assert_int_equal(hk_store_count_created(t, 0, 36601, per, &err),
                      HK_ERR_INVALID);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 int main(void)
