@@ -44,6 +44,8 @@
  *
  * Single-threaded in each process.
  */
+#include "core/buf.h"
+#include "core/clock.h"
 #include "hakgal.h"
 #include "hk_gen.h"
 #include "store/store.h"

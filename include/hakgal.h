@@ -21,6 +21,14 @@
  *    or hk_fact belongs to the thread that uses it; at most one write
  *    transaction exists at a time (hk_txn_begin blocks for the writer lock).
  *  - Times are microseconds since the Unix epoch (UTC).
+ *
+ * Scope: this header is the KB API and nothing else. It keeps what a
+ * caller needs to hand data in and get results out: hk_buf (text the
+ * library writes for the caller; appending is not offered), hk_free, the
+ * time text conversions (facts carry times), errors and the version.
+ * Helpers that the implementation shares (appending to a buffer, SHA-256,
+ * the search tokenizer, UTF-8 checks, the clock, the statement grammar's
+ * quoting rule) are private headers in src/core.
  */
 #ifndef HAKGAL_H
 #define HAKGAL_H
@@ -35,7 +43,14 @@
 extern "C" {
 #endif
 
+/* ==== Version ==== */
+
+/* The version of this header, known when a program is compiled. */
 #define HK_VERSION "2.0.0"
+/* The version of the libhakgal the program runs with ("2.0.0"; static,
+ * never NULL). It equals HK_VERSION unless the program was built against
+ * the header of another release. */
+const char *hk_version(void);
 
 /* ==== Limits ==== */
 
@@ -92,8 +107,11 @@ void hk_error_clear(hk_error *e);
  * hk_free". NULL is fine. */
 void hk_free(void *p);
 
-/* Growable byte buffer. data is NUL-terminated whenever it is non-NULL.
- * Zero-initialise (or HK_BUF_INIT); release with hk_buf_free. */
+/* Growable byte buffer: how the library hands text to the caller
+ * (hk_statement_format, hk_fact_write_json, hk_query_cursor append to
+ * one). data is NUL-terminated whenever it is non-NULL. Zero-initialise
+ * (or HK_BUF_INIT), pass it to as many calls as wanted, read data and
+ * len, release with hk_buf_free. Appending is not part of this API. */
 typedef struct hk_buf {
     char *data; /* bytes, NUL-terminated; NULL until the first append */
     size_t len; /* bytes used, not counting the NUL */
@@ -104,39 +122,20 @@ typedef struct hk_buf {
         NULL, 0, 0                                                             \
     }
 
-hk_err hk_buf_append(hk_buf *b, const void *data, size_t len);
-hk_err hk_buf_append_str(hk_buf *b, const char *s);
-hk_err hk_buf_appendf(hk_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Appends s as a JSON string literal, quotes included. */
-hk_err hk_buf_append_json_string(hk_buf *b, const char *s, size_t len);
 void hk_buf_reset(hk_buf *b); /* len = 0, keeps the allocation */
 void hk_buf_free(hk_buf *b);  /* frees and zeroes */
 
-/* ==== Utilities ==== */
+/* ==== Times ==== */
 
-/* True when s[0..len) is valid UTF-8 (no overlongs, surrogates or code
- * points above U+10FFFF). On failure *bad_offset (if non-NULL) gets the byte
- * offset of the first invalid sequence. */
-bool hk_utf8_valid(const char *s, size_t len, size_t *bad_offset);
+/* Facts and audit entries carry times (microseconds since the Unix epoch,
+ * UTC); these convert them to and from the text every interface shows. */
 
-int64_t hk_now_us(void);
 /* Formats as RFC 3339 UTC with microseconds: 2026-11-26T09:44:39.123456Z.
  * out must hold 32 bytes. */
 void hk_time_format(int64_t us, char out[32]);
 /* Parses RFC 3339 (Z or +hh:mm offset, optional fraction) or an integer of
  * seconds since the epoch. */
 hk_err hk_time_parse(const char *s, int64_t *us, hk_error *err);
-
-void hk_sha256(const void *data, size_t len, uint8_t out[32]);
-void hk_hex(const uint8_t *bytes, size_t n, char *out /* 2n+1 bytes */);
-
-/* Splits text into lower-case search tokens: at non-alphanumerics, at
- * camelCase and letter/digit boundaries ("HasPart" -> has, part;
- * "TCP/IP" -> tcp, ip; "CO2" -> co, 2). Calls fn once per token (not
- * NUL-terminated); stops early and returns fn's non-OK result. */
-typedef hk_err (*hk_token_fn)(void *ud, const char *tok, size_t len);
-hk_err hk_tokenize(const char *text, size_t len, hk_token_fn fn, void *ud);
 
 /* ==== Statements (fact content) ==== */
 
@@ -162,8 +161,6 @@ hk_err hk_statement_validate(const hk_statement *st, hk_error *err);
 /* Appends the canonical form `Pred(a, b)`: one space after each comma, no
  * trailing period, quotes (with \" and \\ escapes) only where needed. */
 hk_err hk_statement_format(const hk_statement *st, hk_buf *out);
-/* True when an argument can be written bare (no quotes). */
-bool hk_arg_is_bare(const char *arg);
 void hk_statement_release(hk_statement *st);
 
 /* ==== Patterns ==== */
@@ -418,9 +415,10 @@ typedef struct hk_search_hit {
 } hk_search_hit;
 
 /* Ranked text search over predicates and arguments using the token index
- * (hk_tokenize): facts whose symbols share more (and rarer) query tokens
- * rank higher; exact symbol matches rank highest. Caller frees *hits with
- * hk_free. */
+ * (text split at non-alphanumerics and at camelCase and letter/digit
+ * boundaries, lower-cased: "HasPart" -> has, part; "CO2" -> co, 2): facts
+ * whose symbols share more (and rarer) query tokens rank higher; exact
+ * symbol matches rank highest. Caller frees *hits with hk_free. */
 hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
                        hk_search_hit **hits, size_t *n_hits, hk_error *err);
 

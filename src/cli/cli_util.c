@@ -5,6 +5,8 @@
  * Single-threaded (a CLI process runs one command).
  */
 #include "cli/cli.h"
+#include "core/buf.h"
+#include "core/utf8.h"
 #include "service/service.h"
 
 #include <errno.h>

@@ -7,6 +7,7 @@
  * copy, and refuses to replace an existing KB without --force.
  */
 #include "cli/cli.h"
+#include "core/buf.h"
 #include "service/service.h"
 
 #include <string.h>

@@ -14,6 +14,7 @@
  * before it closed its handle.
  */
 #include "cli/cli.h"
+#include "core/buf.h"
 #include "service/service.h"
 
 #include <string.h>

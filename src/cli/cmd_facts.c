@@ -9,6 +9,7 @@
  * neither, `delete A B` deletes both or neither — and renders the result.
  */
 #include "cli/cli.h"
+#include "core/buf.h"
 #include "core/mem.h"
 #include "service/service.h"
 

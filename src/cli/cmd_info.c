@@ -4,7 +4,9 @@
  * one consistent snapshot even while another process writes.
  */
 #include "cli/cli.h"
+#include "core/buf.h"
 #include "core/mem.h"
+#include "core/sha256.h"
 #include "service/service.h"
 
 #include <stdlib.h>

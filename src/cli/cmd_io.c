@@ -20,6 +20,7 @@
  */
 #include "cli/cli.h"
 #include "core/mem.h"
+#include "core/buf.h"
 #include "service/service.h"
 
 #include <errno.h>

@@ -10,6 +10,7 @@
  * "count": N}.
  */
 #include "cli/cli.h"
+#include "core/buf.h"
 #include "service/service.h"
 
 #include <stdlib.h>

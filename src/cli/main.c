@@ -74,7 +74,7 @@ static void print_general_help(FILE *out)
             "Usage: hakgal [--data DIR] [--json] <command> [options] "
             "[arguments]\n\n"
             "Commands:\n",
-            HK_VERSION);
+            hk_version());
     for (const hk_command *c = hk_commands; c->name != NULL; c++)
         fprintf(out, "  %-11s %s\n", c->name, c->summary);
     fprintf(out,
@@ -139,9 +139,9 @@ int hk_cmd_version(int argc, char **argv)
     int stop = cli_parse_common_only(&c, argc, argv);
     if (stop >= 0) return stop;
     if (c.json)
-        printf("{\"version\":\"%s\"}\n", HK_VERSION);
+        printf("{\"version\":\"%s\"}\n", hk_version());
     else
-        printf("hakgal %s\n", HK_VERSION);
+        printf("hakgal %s\n", hk_version());
     return HK_EXIT_OK;
 }
 
@@ -175,7 +175,7 @@ int main(int argc, char **argv)
             return HK_EXIT_OK;
         } else if (strcmp(a, "--version") == 0) {
             hk_free(globals);
-            printf("hakgal %s\n", HK_VERSION);
+            printf("hakgal %s\n", hk_version());
             return HK_EXIT_OK;
         } else if (a[0] == '-') {
             fprintf(stderr,

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/fmt.h"
 #include "core/mem.h"
 #include "core/utf8.h"

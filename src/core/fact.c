@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "core/fmt.h"
+#include "core/syntax.h"
 #include "hakgal.h"
 
 void hk_fact_init(hk_fact *f)

@@ -2,11 +2,11 @@
  * core/fmt.h — raw text writers for the JSON output hot path.
  *
  * Rendering a fact as JSON is most of the CPU of a read request, so the
- * writer reserves its worst case once (hk_buf_reserve) and then writes
- * through a plain char pointer with these functions: no printf, no growth
- * check per piece. Each writer states how many bytes it may write; the
- * caller must have reserved at least that much. Each returns the pointer
- * just past what it wrote and writes no NUL.
+ * writer reserves its worst case once (hk_buf_reserve, core/buf.h) and
+ * then writes through a plain char pointer with these functions: no
+ * printf, no growth check per piece. Each writer states how many bytes it
+ * may write; the caller must have reserved at least that much. Each
+ * returns the pointer just past what it wrote and writes no NUL.
  *
  * Threads: pure functions.
  */
@@ -16,16 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "hakgal.h"
 
 /* "00" "01" ... "99": two decimal digits per entry, for digit-pair
  * conversions. */
 extern const char hk_digit_pairs[200];
-
-/* Makes room for `extra` more bytes plus the NUL without changing len.
- * HK_ERR_NOMEM (buffer untouched) when that cannot be allocated; extra ==
- * SIZE_MAX always fails, so callers may saturate size sums to it. */
-hk_err hk_buf_reserve(hk_buf *b, size_t extra);
 
 /* Decimal digits of v; writes at most 20 bytes. */
 char *hk_fmt_u64(char *w, uint64_t v);

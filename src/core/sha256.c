@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
+#include "core/sha256.h"
 #include "hakgal.h"
 
 void hk_sha256(const void *data, size_t len, uint8_t out[32])

@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
 #include "core/syntax.h"
 #include "core/utf8.h"

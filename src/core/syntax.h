@@ -50,6 +50,11 @@ hk_err hk_syntax_fail(hk_error *err, const char *text, size_t offset,
  * s[0..n); 0 when s does not start with one. */
 size_t hk_ident_span(const char *s, size_t n);
 
+/* True when an argument can be written bare (no quotes) in a statement
+ * or pattern: not empty, not `_` or `?name`, no leading or trailing blank,
+ * none of , ( ) " \ and no control characters. */
+bool hk_arg_is_bare(const char *arg);
+
 /* Bytes of the canonical form of st (as hk_statement_format writes it). */
 size_t hk_statement_canonical_len(const hk_statement *st);
 

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/fmt.h"
 #include "core/utf8.h"
 #include "hakgal.h"

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/tokenize.h"
 #include "core/utf8.h"
 #include "hakgal.h"
 

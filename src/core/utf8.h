@@ -1,14 +1,24 @@
 /*
- * core/utf8.h — small UTF-8 helpers shared by the core parsers.
+ * core/utf8.h — UTF-8 validation and decoding (RFC 3629), private to the
+ * hakgal tree.
  *
- * hk_utf8_valid (public, hakgal.h) checks whole strings; these helpers
- * decode one sequence at a time for scanners that already walk the input.
+ * hk_utf8_valid checks whole strings; the other helpers decode one
+ * sequence at a time for scanners that already walk the input. What
+ * "valid" means is at the top of utf8.c.
+ *
+ * Threads: pure functions.
  */
 #ifndef HK_CORE_UTF8_H
 #define HK_CORE_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* True when s[0..len) is valid UTF-8 (no overlongs, surrogates or code
+ * points above U+10FFFF). On failure *bad_offset (if non-NULL) gets the byte
+ * offset of the first invalid sequence. */
+bool hk_utf8_valid(const char *s, size_t len, size_t *bad_offset);
 
 /* Length (1..4) of the valid UTF-8 sequence at p (n bytes available), or 0
  * when the bytes there are not a valid sequence (overlong, surrogate,

@@ -16,6 +16,7 @@
  *
  * Thread: the caller's; the store may be shared.
  */
+#include "core/buf.h"
 #include "io/io_internal.h"
 
 #include <errno.h>

@@ -27,6 +27,7 @@
  * an import waits for (and blocks) other writers only while a batch is
  * open.
  */
+#include "core/buf.h"
 #include "io/io_internal.h"
 
 #include "core/mem.h"

@@ -17,6 +17,8 @@
  *
  * One call owns its sqlite3 handle (opened with SQLITE_OPEN_NOMUTEX).
  */
+#include "core/buf.h"
+#include "core/utf8.h"
 #include "io/io_internal.h"
 #include "service/service.h"
 

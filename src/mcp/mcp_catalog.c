@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/buf.h"
 #include "mcp/mcp_int.h"
 #include "mcp/mcp_tools.h"
 

@@ -237,7 +237,7 @@ static json_t *err_resp(req *r, int code, const char *msg, json_t *data)
 static json_t *server_info(void)
 {
     return json_pack("{s:s, s:s, s:s, s:s}", "name", HK_MCP_SERVER_NAME,
-                     "title", "HAK-GAL knowledge base", "version", HK_VERSION,
+                     "title", "HAK-GAL knowledge base", "version", hk_version(),
                      "description",
                      "Facts as Predicate(args), with search, graph and "
                      "consistency tools");

@@ -21,6 +21,9 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/sha256.h"
 #include "mcp/mcp_fixtures.h"
 
 /* ==== Asking the client ==== */

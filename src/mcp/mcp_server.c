@@ -24,7 +24,11 @@
 
 #include <openssl/crypto.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/mem.h"
+#include "core/sha256.h"
+#include "core/utf8.h"
 #include "mcp/mcp_int.h"
 
 const char *const hk_mcp_versions[] = {HK_MCP_VERSION_STATELESS,

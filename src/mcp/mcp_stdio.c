@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
+#include "core/sha256.h"
 #include "mcp/mcp.h"
 #include "service/service.h"
 

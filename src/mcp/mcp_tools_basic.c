@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "mcp/mcp_tools.h"
 
 /* ==== Shared helpers ==== */
@@ -102,7 +103,7 @@ hk_err mcp_t_get_system_status(mcp_call *c, json_t **out, hk_error *err)
     const hk_mcp_env *e = &c->srv->env;
     *out = json_pack(
         "{s:s, s:s, s:o, s:s, s:s, s:I, s:f, s:b, s:b, s:I}", "server",
-        HK_MCP_SERVER_NAME, "version", HK_VERSION, "protocol_versions",
+        HK_MCP_SERVER_NAME, "version", hk_version(), "protocol_versions",
         versions, "transport", e->transport, "store_path",
         hk_store_path(mcp_store(c)), "facts", (json_int_t)st.facts,
         "uptime_seconds", (double)(hk_now_us() - c->srv->started_us) / 1e6,

@@ -54,6 +54,9 @@
 
 #include <openssl/rand.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/sha256.h"
 #include "mcp/mcp.h"
 #include "server/server.h"
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "server/routes.h"
 
 /* ==== POST /v2/admin/backup ==== */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "server/routes.h"
 
 /* ==== Shared completion helpers ==== */

@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/utf8.h"
 #include "server/routes.h"
 
 /* ==== Shared page writer ==== */
@@ -362,7 +365,7 @@ void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param)
     if (w == HK_OK) w = hk_svc_stats_write_members(&st, &b);
     if (w == HK_OK)
         w = hk_buf_appendf(&b, ",\"version\":\"%s\",\"uptime_seconds\":%.3f}\n",
-                           HK_VERSION,
+                           hk_version(),
                            (double)(hk_now_us() - srv->started_us) / 1e6);
     if (w == HK_OK)
         hk_http_send_buf(req, 200, &b);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "server/routes.h"
 
 /* ==== Error answers ==== */

@@ -41,6 +41,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "core/clock.h"
 #include "server/server_int.h"
 #include "service/service.h"
 

@@ -27,6 +27,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "core/sha256.h"
 #include "server/server_int.h"
 
 extern char **environ;

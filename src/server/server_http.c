@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "server/server_int.h"
 
 /* ==== Responses ==== */

@@ -14,6 +14,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "server/server_int.h"
 
 /* Upper bounds of the latency buckets, seconds. */
@@ -315,7 +317,7 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
     if (rc == HK_OK)
         rc = hk_buf_appendf(b,
                             "hakgal_build_info{version=\"%s\",h2o=\"%s\"} 1\n",
-                            HK_VERSION, H2O_VERSION);
+                            hk_version(), H2O_VERSION);
     if (rc == HK_OK)
         rc = gauge(b, "hakgal_loop_threads", "Event loop threads.",
                    srv->n_loops);

@@ -242,7 +242,7 @@ static void build(void)
             add_operation(paths, &hk_prefix_ops[i]);
     json_t *doc = json_pack(
         "{ss s{ss ss ss} s[{ss}] so s{so s{s{ss ss}}}}", "openapi", "3.1.0",
-        "info", "title", "hakgal REST API", "version", HK_VERSION,
+        "info", "title", "hakgal REST API", "version", hk_version(),
         "description",
         "HAK-GAL 2.0 knowledge base: facts Pred(arg, ...) with metadata. "
         "Every error is {\"error\": {\"code\", \"message\", \"detail\"}}.",

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "core/buf.h"
 #include "server/server_int.h"
 
 /* The route table is server_api.c (hk_routes, shared with the OpenAPI

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "server/server_int.h"
 
 struct hk_write_job {

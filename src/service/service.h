@@ -38,7 +38,10 @@
 
 #include <jansson.h>
 
+#include "graph/graph.h"
 #include "hakgal.h"
+#include "reason/reason.h"
+#include "similar/similar.h"
 
 /* Runs apply(t, arg, err) in a new write transaction on s, with actor as
  * the audit actor (NULL = "local"), and commits durably. Nothing is
@@ -688,10 +691,6 @@ hk_err hk_svc_compact_report_write_members(const hk_compact_report *r,
  * document) and run it. A request out of range is HK_ERR_INVALID with
  * err->field naming the parameter; nothing is read then. Results are
  * freed with the domain module's _free functions. */
-#include "graph/graph.h"
-#include "reason/reason.h"
-#include "similar/similar.h"
-
 #define HK_SVC_SIMILAR_MAX_LIMIT 1000     /* semantic_similarity: limit */
 #define HK_SVC_DUP_MAX_PAIRS 10000        /* analyze_duplicates: max_pairs */
 #define HK_SVC_CHECK_MAX_LIMIT 1000000    /* consistency_check: limit */

@@ -21,6 +21,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/clock.h"
 #include "core/mem.h"
 #include "service/service.h"
 

@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
+#include "core/sha256.h"
 #include "service/service.h"
 
 /* ==== Fact input ==== */

@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/mem.h"
 #include "service/service.h"
 

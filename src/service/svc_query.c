@@ -21,7 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/mem.h"
+#include "core/utf8.h"
 #include "service/service.h"
 
 /* ==== Queries ==== */

@@ -32,7 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
+#include "core/tokenize.h"
 #include "similar/similar.h"
 
 /* ==== Profiles ==== */

@@ -28,7 +28,10 @@
  */
 #include <openssl/evp.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/mem.h"
+#include "core/sha256.h"
 #include "store/store_int.h"
 
 #define AUDIT_VERSION 1u

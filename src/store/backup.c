@@ -42,7 +42,9 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "core/clock.h"
 #include "core/mem.h"
+#include "core/sha256.h"
 #include "store/store_int.h"
 
 #define MANIFEST_FORMAT "hakgal-lmdb"

@@ -262,13 +262,23 @@ static hk_err check_key(hks_val key, const char *what, hk_error *err)
     return HK_OK;
 }
 
+/* The checks of every access by key: t usable (for writing when write),
+ * db a module database of t's store, key 1..HKS_KEY_MAX bytes. *m gets
+ * the database. */
+static hk_err keyed_access(hk_txn *t, bool write, hks_db db, hks_val key,
+                           hks_module_db **m, hk_error *err)
+{
+    hk_err e = write ? hks_txn_check_write(t, err) : hks_txn_check_read(t, err);
+    if (e) return e;
+    if (!(*m = db_of(t, db, err))) return HK_ERR_INVALID;
+    return check_key(key, "key", err);
+}
+
 hk_err hks_get(hk_txn *t, hks_db db, hks_val key, hks_val *val, hk_error *err)
 {
-    hk_err e;
     hks_module_db *m;
-    if ((e = hks_txn_check_read(t, err))) return e;
-    if (!(m = db_of(t, db, err))) return HK_ERR_INVALID;
-    if ((e = check_key(key, "key", err))) return e;
+    hk_err e = keyed_access(t, false, db, key, &m, err);
+    if (e) return e;
     MDB_val k = {key.len, (void *)key.data}, d;
     int rc = mdb_get(t->txn, m->dbi, &k, &d);
     if (rc == MDB_NOTFOUND)
@@ -285,11 +295,9 @@ hk_err hks_get(hk_txn *t, hks_db db, hks_val key, hks_val *val, hk_error *err)
 hk_err hks_put(hk_txn *t, hks_db db, hks_val key, hks_val val, unsigned flags,
                hk_error *err)
 {
-    hk_err e;
     hks_module_db *m;
-    if ((e = hks_txn_check_write(t, err))) return e;
-    if (!(m = db_of(t, db, err))) return HK_ERR_INVALID;
-    if ((e = check_key(key, "key", err))) return e;
+    hk_err e = keyed_access(t, true, db, key, &m, err);
+    if (e) return e;
     bool dup = (m->flags & HKS_DB_DUPSORT) != 0;
     if (dup && (e = check_key(val, "value", err))) return e;
     if (!dup && val.len && !val.data)
@@ -321,11 +329,9 @@ hk_err hks_put(hk_txn *t, hks_db db, hks_val key, hks_val val, unsigned flags,
 hk_err hks_del(hk_txn *t, hks_db db, hks_val key, const hks_val *val,
                hk_error *err)
 {
-    hk_err e;
     hks_module_db *m;
-    if ((e = hks_txn_check_write(t, err))) return e;
-    if (!(m = db_of(t, db, err))) return HK_ERR_INVALID;
-    if ((e = check_key(key, "key", err))) return e;
+    hk_err e = keyed_access(t, true, db, key, &m, err);
+    if (e) return e;
     MDB_val k = {key.len, (void *)key.data};
     MDB_val d = {val ? val->len : 0, val ? (void *)val->data : NULL};
     hks_txn_touch(t);

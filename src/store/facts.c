@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 
+#include "core/clock.h"
 #include "core/mem.h"
 #include "store/store_int.h"
 

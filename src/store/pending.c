@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
 #include "store/store_int.h"
 

@@ -47,7 +47,9 @@
  * Memory: a query holds one LMDB cursor and fixed-size state (the
  * read-ahead buffer: about 2.3 KiB); rows stream.
  */
+#include "core/buf.h"
 #include "core/mem.h"
+#include "core/sha256.h"
 #include "store/factwalk.h"
 
 enum {

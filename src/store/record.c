@@ -23,7 +23,9 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
+#include "core/utf8.h"
 #include "store/store_int.h"
 
 /* ==== Varints ==== */

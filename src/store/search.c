@@ -22,6 +22,8 @@
 #include <stdlib.h>
 
 #include "core/mem.h"
+#include "core/tokenize.h"
+#include "core/utf8.h"
 #include "store/factwalk.h"
 
 #define SEARCH_MAX_TOKENS 16u

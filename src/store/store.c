@@ -46,6 +46,7 @@
 #include <openssl/evp.h>
 
 #include "core/mem.h"
+#include "core/utf8.h"
 #include "store/store_int.h"
 
 #define HKS_DEFAULT_MAP_SIZE (64ull << 30)

@@ -31,6 +31,8 @@
 #include <stdatomic.h>
 
 #include "core/mem.h"
+#include "core/sha256.h"
+#include "core/tokenize.h"
 #include "store/factwalk.h"
 
 #define HKS_SYMCACHE_MAX_BYTES (96u << 20)

@@ -5,8 +5,8 @@
 # stdin) has the KB open, `hakgal compact` and `restore` refused (exit 4)
 # meanwhile, and both working once that process has stopped; compactions
 # killed (kill -9) at several points leave the KB whole; a command started
-# during a compaction waits for it. The facts, the audit chain and `stats`
-# agree before and after.
+# during a compaction (held stopped while it has the KB locked) waits for
+# it. The facts, the audit chain and `stats` agree before and after.
 set -euo pipefail
 
 : "${HAKGAL_BIN:?HAKGAL_BIN must name the hakgal binary}"
@@ -16,7 +16,9 @@ ROOT="${HK_TEST_TMP:-/tmp}/cli-compact-$$"
 rm -rf "$ROOT"
 mkdir -p "$ROOT"
 PID=""
+STOPPED="" # a compaction stopped with SIGSTOP
 cleanup() {
+  [ -n "$STOPPED" ] && kill -9 "$STOPPED" 2>/dev/null
   [ -n "$PID" ] && kill "$PID" 2>/dev/null
   wait 2>/dev/null || true
   rm -rf "$ROOT"
@@ -168,6 +170,12 @@ snapshot "$ROOT/crash-after.txt"
 cmp -s "$ROOT/crash-before.txt" "$ROOT/crash-after.txt" || fail "final compaction changed the KB"; ok
 
 # ---- a command started during a compaction waits, then reads the new file ----
+# The compaction is stopped (SIGSTOP) as soon as its copy exists, and used
+# only if it still holds the KB's lock exclusively then, so the command
+# certainly starts during it; SIGCONT lets it finish once the command is
+# seen waiting. A compaction that ends before it can be stopped is run
+# again; if none of 10 is caught, this part is reported as skipped after
+# the rest of the test has run.
 # (small batches of new facts give the KB free pages again)
 "$PY" -c '
 with open("again.hkl", "w") as f:
@@ -176,23 +184,55 @@ with open("again.hkl", "w") as f:
 '
 run import again.hkl --batch 1000 --compact never --quiet; expect 0 "added 20000"
 want_facts=$(stat_of facts)
-"$HAKGAL_BIN" compact >"$ROOT/bg.out" 2>&1 &
-cpid=$!
-seen=0
-for _ in $(seq 1 2000); do
-  if [ -e "$HAKGAL_DATA/data.mdb.compact" ]; then seen=1; break; fi
-  kill -0 "$cpid" 2>/dev/null || break
+# True while some process holds the KB's process lock exclusively.
+kb_is_locked() {
+  "$PY" -c '
+import fcntl, sys
+f = open(sys.argv[1])
+try:
+    fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+except OSError:
+    sys.exit(0)
+sys.exit(1)' "$HAKGAL_DATA/hakgal.lock"
+}
+caught=0
+for attempt in $(seq 1 10); do
+  "$HAKGAL_BIN" compact >"$ROOT/bg.out" 2>&1 &
+  cpid=$!
+  deadline=$((SECONDS + 60))
+  while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$cpid" 2>/dev/null; do
+    if [ -e "$HAKGAL_DATA/data.mdb.compact" ]; then
+      kill -STOP "$cpid" 2>/dev/null && STOPPED=$cpid
+      break
+    fi
+  done
+  if [ -n "$STOPPED" ] && kb_is_locked; then
+    "$HAKGAL_BIN" stats --json >"$ROOT/during.json" 2>"$ROOT/during.err" &
+    spid=$!
+    sleep 1
+    kill -0 "$spid" 2>/dev/null ||
+      fail "stats did not wait for the compaction: $(cat "$ROOT/during.json" "$ROOT/during.err")"
+    ok
+    kill -CONT "$cpid"
+    STOPPED=""
+    wait "$spid" || fail "stats during a compaction failed: $(cat "$ROOT/during.err")"
+    "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if j["facts"] == int(sys.argv[2]) and j["bytes_free"] <= 65536 else 1)' "$ROOT/during.json" "$want_facts" ||
+      fail "stats started during the compaction did not read the new file: $(cat "$ROOT/during.json")"
+    ok
+    caught=$attempt
+  elif [ -n "$STOPPED" ]; then
+    kill -CONT "$cpid"
+    STOPPED=""
+  fi
+  wait "$cpid" || fail "background compaction failed: $(cat "$ROOT/bg.out")"; ok
+  [ "$caught" = 0 ] || break
 done
-if [ "$seen" = 1 ]; then
-  j=$("$HAKGAL_BIN" stats --json) || fail "stats during a compaction failed"
-  "$PY" -c 'import json,sys; j=json.loads(sys.argv[1]); sys.exit(0 if j["facts"] == int(sys.argv[2]) and j["bytes_free"] <= 65536 else 1)' "$j" "$want_facts" ||
-    fail "stats started during the compaction did not wait for the new file: $j"
-  ok
-  echo "a stats command started during the copy waited for it"
+skip_reason=""
+if [ "$caught" != 0 ]; then
+  echo "a stats command started during compaction $caught waited for it"
 else
-  echo "note: the compaction ended before a command could start during it"
+  skip_reason="10 compactions ended before one could be stopped during its copy"
 fi
-wait "$cpid" || fail "background compaction failed: $(cat "$ROOT/bg.out")"; ok
 
 # ---- help and errors ----
 run compact --help; expect 0 "Usage: hakgal compact"
@@ -202,4 +242,9 @@ run --data "$ROOT/nothing" compact; expect 3 "" "no knowledge base at '$ROOT/not
 [ ! -e "$ROOT/nothing" ] || fail "compact created a directory"; ok
 run help; expect 0 "compact"
 
+if [ -n "$skip_reason" ]; then
+  echo "$passed passed, 0 failed; one part not run"
+  echo "SKIP: a command started during a compaction: $skip_reason"
+  exit 77
+fi
 echo "$passed passed, 0 failed"

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/sha256.h"
 #include "hakgal.h"
 #include "mcp/mcp.h"
 

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/tokenize.h"
 #include "core/utf8.h"
 #include "hakgal.h"
 

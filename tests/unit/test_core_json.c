@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <math.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
 #include "core/utf8.h"
 #include "hakgal.h"

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
 #include "hakgal.h"
 

@@ -18,7 +18,10 @@
 
 #include <cmocka.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
+#include "core/syntax.h"
+#include "core/utf8.h"
 #include "hakgal.h"
 
 /* ==== Valid statements ==== */

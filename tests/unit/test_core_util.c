@@ -1,6 +1,6 @@
 /*
- * test_core_util.c — errors, hk_buf, JSON string escaping, UTF-8, time,
- * SHA-256, hex, tokenizer and fact JSON output.
+ * test_core_util.c — the version, errors, hk_buf, JSON string escaping,
+ * UTF-8, time, SHA-256, hex, tokenizer and fact JSON output.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +14,29 @@
 #include <jansson.h>
 #include <math.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/mem.h"
+#include "core/sha256.h"
+#include "core/tokenize.h"
+#include "core/utf8.h"
 #include "hakgal.h"
+
+/* ==== Version ==== */
+
+/* The library reports the version of the header it was built with, as
+ * digits.digits.digits. */
+static void test_version(void **state)
+{
+    (void)state;
+    const char *v = hk_version();
+    assert_non_null(v);
+    assert_string_equal(v, HK_VERSION);
+    assert_ptr_equal(hk_version(), v); /* static, not allocated per call */
+    unsigned major, minor, patch;
+    char end;
+    assert_int_equal(sscanf(v, "%u.%u.%u%c", &major, &minor, &patch, &end), 3);
+}
 
 /* ==== Errors ==== */
 
@@ -591,6 +612,7 @@ static void test_mem_hook(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version),
         cmocka_unit_test(test_strerror_and_error_set),
         cmocka_unit_test(test_buf_growth),
         cmocka_unit_test(test_buf_alloc_failure),

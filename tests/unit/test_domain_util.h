@@ -1,14 +1,16 @@
 /*
  * test_domain_util.h — helpers shared by the tests of the domain modules
- * (src/graph, src/reason, src/similar): a KB loaded into memory for
- * brute-force oracles, and a driver that makes each allocation of an
- * operation fail in turn.
+ * (src/graph, src/reason, src/similar): a KB loaded into memory and string
+ * lists for brute-force oracles, and a driver that makes each allocation
+ * of an operation fail in turn.
  */
 #ifndef TEST_DOMAIN_UTIL_H
 #define TEST_DOMAIN_UTIL_H
 
 #include "core/mem.h"
 #include "test_store_util.h"
+
+/* ==== A KB in memory ==== */
 
 /* Every fact of a KB, in id order. */
 typedef struct tu_kb {
@@ -74,6 +76,92 @@ static inline bool tu_fact_mentions(const hk_fact *f, const char *entity)
         if (strcmp(f->st.args[i], entity) == 0) return true;
     return false;
 }
+
+/* The canonical statement of f; caller frees with free. */
+static inline char *tu_statement_of(const hk_fact *f)
+{
+    hk_buf b = HK_BUF_INIT;
+    assert_int_equal(hk_statement_format(&f->st, &b), HK_OK);
+    return b.data;
+}
+
+/* ==== String lists for oracles ==== */
+
+/* A growable list of strings (copies) with linear lookup; zero-initialise.
+ * tu_strs_push keeps repeats (a multiset), tu_strs_add does not (a set). */
+typedef struct tu_strs {
+    char **v; /* members (owned) */
+    size_t n; /* entries */
+} tu_strs;
+
+/* Appends a copy of x[0..len). */
+static inline void tu_strs_push_n(tu_strs *l, const char *x, size_t len)
+{
+    l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
+    assert_non_null(l->v);
+    l->v[l->n] = strndup(x, len);
+    assert_non_null(l->v[l->n]);
+    l->n++;
+}
+
+static inline void tu_strs_push(tu_strs *l, const char *x)
+{
+    tu_strs_push_n(l, x, strlen(x));
+}
+
+/* The index of x[0..len) in l, or -1. */
+static inline long tu_strs_find_n(const tu_strs *l, const char *x, size_t len)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->v[i]) == len && memcmp(l->v[i], x, len) == 0)
+            return (long)i;
+    return -1;
+}
+
+static inline bool tu_strs_has(const tu_strs *l, const char *x)
+{
+    return tu_strs_find_n(l, x, strlen(x)) >= 0;
+}
+
+/* Appends a copy of x[0..len) unless it is there; true when appended. */
+static inline bool tu_strs_add_n(tu_strs *l, const char *x, size_t len)
+{
+    if (tu_strs_find_n(l, x, len) >= 0) return false;
+    tu_strs_push_n(l, x, len);
+    return true;
+}
+
+static inline bool tu_strs_add(tu_strs *l, const char *x)
+{
+    return tu_strs_add_n(l, x, strlen(x));
+}
+
+static inline void tu_strs_free(tu_strs *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static inline int tu_strs_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Asserts that a and b hold the same strings, each as often (sorts both):
+ * the first difference in sorted order is named. */
+static inline void tu_assert_same_strs(tu_strs *a, tu_strs *b)
+{
+    if (a->n) qsort(a->v, a->n, sizeof *a->v, tu_strs_cmp);
+    if (b->n) qsort(b->v, b->n, sizeof *b->v, tu_strs_cmp);
+    for (size_t i = 0; i < a->n && i < b->n; i++)
+        assert_string_equal(a->v[i], b->v[i]);
+    assert_int_equal(a->n, b->n);
+}
+
+/* ==== Allocation failures ==== */
 
 /* An operation under allocation failure: runs in t, fills what free_res
  * releases. */

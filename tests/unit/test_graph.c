@@ -10,69 +10,6 @@
 #include "service/service.h"
 #include "test_domain_util.h"
 
-/* ==== Oracle helpers ==== */
-
-/* A growable list of strings with linear lookup. */
-typedef struct str_list {
-    char **v; /* members (owned) */
-    size_t n; /* entries */
-} str_list;
-
-static long list_find(const str_list *l, const char *x)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], x) == 0) return (long)i;
-    return -1;
-}
-
-static bool list_add(str_list *l, const char *x)
-{
-    if (list_find(l, x) >= 0) return false;
-    l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
-    assert_non_null(l->v);
-    l->v[l->n] = strdup(x);
-    assert_non_null(l->v[l->n]);
-    l->n++;
-    return true;
-}
-
-static void list_push(str_list *l, const char *x)
-{
-    l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
-    assert_non_null(l->v);
-    l->v[l->n++] = strdup(x);
-}
-
-static void list_free(str_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void assert_same_lists(str_list *a, str_list *b)
-{
-    assert_int_equal(a->n, b->n);
-    if (a->n) qsort(a->v, a->n, sizeof *a->v, cmp_str);
-    if (b->n) qsort(b->v, b->n, sizeof *b->v, cmp_str);
-    for (size_t i = 0; i < a->n; i++)
-        assert_string_equal(a->v[i], b->v[i]);
-}
-
-static char *statement_of(const hk_fact *f)
-{
-    hk_buf b = HK_BUF_INIT;
-    assert_int_equal(hk_statement_format(&f->st, &b), HK_OK);
-    return b.data;
-}
-
 /* ==== A random KB ==== */
 
 static char *g_dir;
@@ -122,9 +59,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    hk_store_close(g_store);
-    tu_rmrf(g_dir);
-    free(g_dir);
+    tu_discard(g_store, g_dir);
     return 0;
 }
 
@@ -133,13 +68,13 @@ static int teardown(void **state)
 /* The expected subgraph: every fact mentioning an entity at distance <
  * depth from the centre (no cap is reached in these KBs). */
 static void oracle_walk(const tu_kb *kb, const char *centre, unsigned depth,
-                        str_list *nodes, str_list *edges)
+                        tu_strs *nodes, tu_strs *edges)
 {
-    str_list level = {0}, next = {0}, reached = {0};
+    tu_strs level = {0}, next = {0}, reached = {0};
     bool *drawn = calloc(kb->n + 1, sizeof *drawn);
-    list_add(&level, centre);
-    list_add(&reached, centre);
-    list_add(nodes, centre);
+    tu_strs_add(&level, centre);
+    tu_strs_add(&reached, centre);
+    tu_strs_add(nodes, centre);
     for (unsigned d = 0; d < depth && level.n > 0; d++) {
         for (size_t i = 0; i < kb->n; i++) {
             const hk_fact *f = &kb->facts[i];
@@ -151,32 +86,32 @@ static void oracle_walk(const tu_kb *kb, const char *centre, unsigned depth,
             char row[1024], fid[48];
             snprintf(fid, sizeof fid, "fact:%llu", (unsigned long long)f->id);
             for (uint32_t a = 0; a < f->st.n_args; a++) {
-                list_add(nodes, f->st.args[a]);
-                if (list_add(&reached, f->st.args[a]))
-                    list_add(&next, f->st.args[a]);
+                tu_strs_add(nodes, f->st.args[a]);
+                if (tu_strs_add(&reached, f->st.args[a]))
+                    tu_strs_add(&next, f->st.args[a]);
             }
             if (f->st.n_args == 2) {
                 snprintf(row, sizeof row, "%s|%s|%s|%llu", f->st.args[0],
                          f->st.args[1], f->st.predicate,
                          (unsigned long long)f->id);
-                list_push(edges, row);
+                tu_strs_push(edges, row);
                 continue;
             }
             snprintf(row, sizeof row, "%s|fact|%s", fid, f->st.predicate);
-            list_add(nodes, row);
+            tu_strs_add(nodes, row);
             for (uint32_t a = 0; a < f->st.n_args; a++) {
                 snprintf(row, sizeof row, "%s|%s|%s[%u]|%llu", fid,
                          f->st.args[a], f->st.predicate, a,
                          (unsigned long long)f->id);
-                list_push(edges, row);
+                tu_strs_push(edges, row);
             }
         }
-        list_free(&level);
+        tu_strs_free(&level);
         level = next;
         memset(&next, 0, sizeof next);
     }
-    list_free(&level);
-    list_free(&reached);
+    tu_strs_free(&level);
+    tu_strs_free(&reached);
     free(drawn);
 }
 
@@ -190,8 +125,8 @@ static void check_walk(const tu_kb *kb, const char *centre, unsigned depth)
     hk_txn_abort(t);
     assert_false(res.truncated);
     assert_string_equal(res.nodes[0].id, centre);
-    str_list got_nodes = {0}, got_edges = {0}, want_nodes = {0},
-             want_edges = {0};
+    tu_strs got_nodes = {0}, got_edges = {0}, want_nodes = {0},
+            want_edges = {0};
     char row[1024];
     for (size_t i = 0; i < res.n_nodes; i++) {
         const hk_graph_node *n = &res.nodes[i];
@@ -201,22 +136,22 @@ static void check_walk(const tu_kb *kb, const char *centre, unsigned depth)
             assert_null(n->label);
             snprintf(row, sizeof row, "%s", n->id);
         }
-        assert_true(list_add(&got_nodes, row)); /* no vertex twice */
+        assert_true(tu_strs_add(&got_nodes, row)); /* no vertex twice */
     }
     for (size_t i = 0; i < res.n_edges; i++) {
         const hk_graph_edge *e = &res.edges[i];
         assert_true(e->from < res.n_nodes && e->to < res.n_nodes);
         snprintf(row, sizeof row, "%s|%s|%s|%llu", res.nodes[e->from].id,
                  res.nodes[e->to].id, e->label, (unsigned long long)e->fact_id);
-        list_push(&got_edges, row);
+        tu_strs_push(&got_edges, row);
     }
     oracle_walk(kb, centre, depth, &want_nodes, &want_edges);
-    assert_same_lists(&got_nodes, &want_nodes);
-    assert_same_lists(&got_edges, &want_edges);
-    list_free(&got_nodes);
-    list_free(&got_edges);
-    list_free(&want_nodes);
-    list_free(&want_edges);
+    tu_assert_same_strs(&got_nodes, &want_nodes);
+    tu_assert_same_strs(&got_edges, &want_edges);
+    tu_strs_free(&got_nodes);
+    tu_strs_free(&got_edges);
+    tu_strs_free(&want_nodes);
+    tu_strs_free(&want_edges);
     hk_graph_walk_res_free(&res);
     hk_graph_walk_res_free(&res); /* idempotent */
 }
@@ -274,9 +209,7 @@ static void test_nary_and_dot(void **state)
     assert_string_equal(dot.data, want);
     hk_buf_free(&dot);
     hk_graph_walk_res_free(&res);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* A hub is read HK_GRAPH_PER_ENTITY facts deep; a walk stops at
@@ -312,9 +245,7 @@ static void test_walk_caps(void **state)
     assert_true(res.truncated);
     hk_graph_walk_res_free(&res);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* ==== Chains ==== */
@@ -430,9 +361,7 @@ static void test_chain_caps_and_errors(void **state)
     assert_int_equal(hk_svc_chain(t, &req, &res, &err), HK_ERR_INVALID);
     assert_string_equal(err.field, "start_fact");
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* ==== Isolated facts ==== */
@@ -525,9 +454,7 @@ static void rename_kb_open(rename_kb *k)
 
 static void rename_kb_close(rename_kb *k)
 {
-    hk_store_close(k->s);
-    tu_rmrf(k->dir);
-    free(k->dir);
+    tu_discard(k->s, k->dir);
 }
 
 static hk_err prepare(const hk_graph_rename_pair *map, size_t n,
@@ -648,12 +575,12 @@ static void test_rename_orders(void **state)
     rename_kb_close(&k);
 }
 
-static void statements(hk_store *s, str_list *out)
+static void statements(hk_store *s, tu_strs *out)
 {
     tu_kb kb = tu_kb_load(s);
     for (size_t i = 0; i < kb.n; i++) {
-        char *st = statement_of(&kb.facts[i]);
-        list_push(out, st);
+        char *st = tu_statement_of(&kb.facts[i]);
+        tu_strs_push(out, st);
         free(st);
     }
     tu_kb_free(&kb);
@@ -667,12 +594,12 @@ static void test_rename_apply(void **state)
     (void)state;
     rename_kb k;
     rename_kb_open(&k);
-    str_list want = {0}, got = {0};
-    list_add(&want, "Other(y)");
+    tu_strs want = {0}, got = {0};
+    tu_strs_add(&want, "Other(y)");
     for (int i = 0; i < 6; i++) {
         char st[16];
         snprintf(st, sizeof st, "Z(x%d)", i);
-        list_add(&want, st);
+        tu_strs_add(&want, st);
     }
     hk_graph_rename_pair map[] = {{"A", "Z"}, {"B", "Z"}};
     hk_graph_rename_plan plan;
@@ -692,7 +619,7 @@ static void test_rename_apply(void **state)
             tu_commit(t);
     }
     statements(k.s, &got);
-    assert_same_lists(&got, &want);
+    tu_assert_same_strs(&got, &want);
     /* the description reads the KB after the apply */
     hk_txn *t = tu_begin(k.s, false);
     tu_check(t);
@@ -717,8 +644,8 @@ static void test_rename_apply(void **state)
     hk_graph_rename_changes_free(ch, n);
     hk_txn_abort(t);
     hk_graph_rename_free(&plan);
-    list_free(&want);
-    list_free(&got);
+    tu_strs_free(&want);
+    tu_strs_free(&got);
     rename_kb_close(&k);
 }
 
@@ -728,7 +655,7 @@ static void test_rename_dry_run(void **state)
     (void)state;
     rename_kb k;
     rename_kb_open(&k);
-    str_list before = {0}, after = {0};
+    tu_strs before = {0}, after = {0};
     statements(k.s, &before);
     hk_graph_rename_pair map[] = {{"A", "Z"}};
     hk_graph_rename_plan plan;
@@ -751,9 +678,9 @@ static void test_rename_dry_run(void **state)
     hk_txn_abort(t);
     hk_graph_rename_free(&plan);
     statements(k.s, &after);
-    assert_same_lists(&before, &after);
-    list_free(&before);
-    list_free(&after);
+    tu_assert_same_strs(&before, &after);
+    tu_strs_free(&before);
+    tu_strs_free(&after);
     rename_kb_close(&k);
 }
 

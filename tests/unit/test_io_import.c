@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
 #include "hakgal.h"
 #include "io/io_internal.h"

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "core/buf.h"
 #include "hakgal.h"
 #include "io/io_internal.h"
 

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/sha256.h"
 #include "mcp/mcp_int.h"
 
 static bool valid(const char *schema, const char *value, char *why)

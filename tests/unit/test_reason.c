@@ -11,50 +11,6 @@
 
 /* ==== Helpers ==== */
 
-typedef struct str_list {
-    char **v; /* members (owned) */
-    size_t n; /* entries */
-} str_list;
-
-static void list_push(str_list *l, const char *x)
-{
-    l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
-    assert_non_null(l->v);
-    l->v[l->n] = strdup(x);
-    assert_non_null(l->v[l->n]);
-    l->n++;
-}
-
-static bool list_has(const str_list *l, const char *x)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], x) == 0) return true;
-    return false;
-}
-
-static void list_free(str_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void assert_same_lists(str_list *a, str_list *b)
-{
-    if (a->n) qsort(a->v, a->n, sizeof *a->v, cmp_str);
-    if (b->n) qsort(b->v, b->n, sizeof *b->v, cmp_str);
-    for (size_t i = 0; i < a->n && i < b->n; i++)
-        assert_string_equal(a->v[i], b->v[i]);
-    assert_int_equal(a->n, b->n);
-}
-
 /* "kind|id,id,..." */
 static void finding_key(char *out, size_t len, const char *kind,
                         const hk_fact_id *ids, size_t n)
@@ -210,9 +166,7 @@ static void test_check_declarations_and_rules(void **state)
     assert_int_equal(res.examined, 1 + 1 + 1 + 1 + 1 + 1);
     hk_rsn_check_res_free(&res);
 
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* ==== A random KB against the oracle ==== */
@@ -278,52 +232,53 @@ static bool kb_has_pred(const tu_kb *kb, const char *pred)
     return false;
 }
 
-static void oracle_check(const tu_kb *kb, str_list *out, uint64_t *examined)
+static void oracle_check(const tu_kb *kb, tu_strs *out, uint64_t *examined)
 {
     char key[256];
-    str_list asym = {0}, sym = {0}, func = {0}, neg = {0}, pos = {0};
+    tu_strs asym = {0}, sym = {0}, func = {0}, neg = {0}, pos = {0};
     static const char *const defaults[] = {"IsA", "HasPart", "IsPartOf",
                                            "Causes"};
     for (size_t i = 0; i < 4; i++)
-        list_push(&asym, defaults[i]);
+        tu_strs_push(&asym, defaults[i]);
     for (size_t i = 0; i < kb->n; i++) {
         const hk_fact *f = &kb->facts[i];
         if (f->st.n_args == 1 && strcmp(f->st.predicate, "Asymmetric") == 0 &&
-            !list_has(&asym, f->st.args[0]))
-            list_push(&asym, f->st.args[0]);
+            !tu_strs_has(&asym, f->st.args[0]))
+            tu_strs_push(&asym, f->st.args[0]);
         if (f->st.n_args == 1 && strcmp(f->st.predicate, "Symmetric") == 0)
-            list_push(&sym, f->st.args[0]);
+            tu_strs_push(&sym, f->st.args[0]);
         if (f->st.n_args == 1 && strcmp(f->st.predicate, "Functional") == 0)
-            list_push(&func, f->st.args[0]);
+            tu_strs_push(&func, f->st.args[0]);
         if (f->st.n_args == 2 && strcmp(f->st.predicate, "NegationOf") == 0) {
-            list_push(&neg, f->st.args[0]);
-            list_push(&pos, f->st.args[1]);
+            tu_strs_push(&neg, f->st.args[0]);
+            tu_strs_push(&pos, f->st.args[1]);
         }
     }
     for (size_t i = 0; i < N_PREDS; i++) {
         const char *p = g_preds[i];
         if (strncmp(p, "Not", 3) != 0 || !kb_has_pred(kb, p) ||
-            !kb_has_pred(kb, p + 3) || list_has(&neg, p))
+            !kb_has_pred(kb, p + 3) || tu_strs_has(&neg, p))
             continue;
-        list_push(&neg, p);
-        list_push(&pos, p + 3);
+        tu_strs_push(&neg, p);
+        tu_strs_push(&pos, p + 3);
     }
     *examined = 0;
     for (size_t i = 0; i < kb->n; i++) {
         const hk_fact *f = &kb->facts[i];
         const char *p = f->st.predicate;
         hk_fact_id other = 0;
-        if (list_has(&asym, p) && !list_has(&sym, p) && f->st.n_args == 2) {
+        if (tu_strs_has(&asym, p) && !tu_strs_has(&sym, p) &&
+            f->st.n_args == 2) {
             ++*examined;
             if (strcmp(f->st.args[0], f->st.args[1]) == 0) {
                 finding_key(key, sizeof key, "asymmetric_reflexive", &f->id, 1);
-                list_push(out, key);
+                tu_strs_push(out, key);
             } else {
                 hk_statement rev = tu_st(p, f->st.args[1], f->st.args[0], NULL);
                 if (kb_has(kb, p, &rev, &other) && other > f->id) {
                     hk_fact_id ids[2] = {f->id, other};
                     finding_key(key, sizeof key, "asymmetric_cycle", ids, 2);
-                    list_push(out, key);
+                    tu_strs_push(out, key);
                 }
             }
         }
@@ -333,10 +288,10 @@ static void oracle_check(const tu_kb *kb, str_list *out, uint64_t *examined)
             if (kb_has(kb, pos.v[n], &f->st, &other)) {
                 hk_fact_id ids[2] = {other, f->id};
                 finding_key(key, sizeof key, "negation", ids, 2);
-                list_push(out, key);
+                tu_strs_push(out, key);
             }
         }
-        if (list_has(&func, p)) {
+        if (tu_strs_has(&func, p)) {
             ++*examined;
             if (f->st.n_args < 2) continue;
             /* the group of f: same predicate, first argument and arity */
@@ -354,15 +309,15 @@ static void oracle_check(const tu_kb *kb, str_list *out, uint64_t *examined)
             }
             if (first && n > 1) {
                 finding_key(key, sizeof key, "functional_conflict", ids, n);
-                list_push(out, key);
+                tu_strs_push(out, key);
             }
         }
     }
-    list_free(&asym);
-    list_free(&sym);
-    list_free(&func);
-    list_free(&neg);
-    list_free(&pos);
+    tu_strs_free(&asym);
+    tu_strs_free(&sym);
+    tu_strs_free(&func);
+    tu_strs_free(&neg);
+    tu_strs_free(&pos);
 }
 
 static void test_check_matches_oracle(void **state)
@@ -373,7 +328,7 @@ static void test_check_matches_oracle(void **state)
         hk_store *s = tu_open(dir);
         random_kb(s, seed);
         tu_kb kb = tu_kb_load(s);
-        str_list want = {0}, got = {0};
+        tu_strs want = {0}, got = {0};
         uint64_t examined = 0;
         oracle_check(&kb, &want, &examined);
         hk_rsn_check_res res = run_check(s, 1000000);
@@ -386,21 +341,19 @@ static void test_check_matches_oracle(void **state)
                 ids[k] = fd->facts[k].id;
             finding_key(key, sizeof key, hk_rsn_kind_name(fd->kind), ids,
                         fd->n_facts);
-            list_push(&got, key);
+            tu_strs_push(&got, key);
             if (strstr(fd->description, "has at least 8 different values"))
                 saw_at_least = true;
         }
         assert_true(want.n > 10);
-        assert_same_lists(&got, &want);
+        tu_assert_same_strs(&got, &want);
         assert_int_equal(res.examined, examined);
         assert_true(saw_at_least);
         hk_rsn_check_res_free(&res);
-        list_free(&want);
-        list_free(&got);
+        tu_strs_free(&want);
+        tu_strs_free(&got);
         tu_kb_free(&kb);
-        hk_store_close(s);
-        tu_rmrf(dir);
-        free(dir);
+        tu_discard(s, dir);
     }
 }
 
@@ -422,9 +375,7 @@ static void test_check_findings_cap(void **state)
     assert_true(res.truncated);
     assert_int_equal(res.examined, HK_RSN_MAX_FINDINGS + 1);
     hk_rsn_check_res_free(&res);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* ==== Validation ==== */
@@ -433,7 +384,7 @@ static size_t check_validate(hk_store *s, size_t limit)
 {
     tu_kb kb = tu_kb_load(s);
     /* oracle: per-predicate arity counts, newest first */
-    str_list want = {0}, got = {0};
+    tu_strs want = {0}, got = {0};
     size_t examined = 0;
     char key[800];
     for (size_t i = kb.n; i-- > 0 && examined < limit;) {
@@ -457,7 +408,7 @@ static size_t check_validate(hk_store *s, size_t limit)
                  "%llu|%s usually has %d argument%s but this fact has %u",
                  (unsigned long long)f->id, f->st.predicate, dom,
                  dom == 1 ? "" : "s", f->st.n_args);
-        list_push(&want, key);
+        tu_strs_push(&want, key);
     }
     hk_txn *t = tu_begin(s, false);
     hk_rsn_validate_req req = {limit};
@@ -479,14 +430,14 @@ static size_t check_validate(hk_store *s, size_t limit)
         if (i > 0) assert_true(is->id < res.issues[i - 1].id);
         snprintf(key, sizeof key, "%llu|%s", (unsigned long long)is->id,
                  is->message);
-        list_push(&got, key);
+        tu_strs_push(&got, key);
     }
-    assert_same_lists(&got, &want);
+    tu_assert_same_strs(&got, &want);
     size_t n = res.n_issues;
     hk_rsn_validate_res_free(&res);
     hk_rsn_validate_res_free(&res);
-    list_free(&want);
-    list_free(&got);
+    tu_strs_free(&want);
+    tu_strs_free(&got);
     tu_kb_free(&kb);
     return n;
 }
@@ -515,9 +466,7 @@ static void test_validate_matches_oracle(void **state)
     assert_int_equal(check_validate(s, 1000), 3);
     check_validate(s, 3);
     check_validate(s, 1);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* More issues than HK_RSN_MAX_FINDINGS: the scan stops there. */
@@ -548,9 +497,7 @@ static void test_validate_cap(void **state)
                         "P usually has 2 arguments but this fact has 3");
     hk_rsn_validate_res_free(&res);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* ==== Service checks and allocation failures ==== */
@@ -580,9 +527,7 @@ static void test_service_checks(void **state)
     v.limit = HK_SVC_VALIDATE_MAX_LIMIT + 1;
     assert_int_equal(hk_svc_validate(t, &v, &vr, &err), HK_ERR_INVALID);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 typedef struct alloc_case {
@@ -632,9 +577,7 @@ static void test_allocation_failures(void **state)
     memset(&c, 0, sizeof c);
     assert_true(tu_fail_each_alloc(s, false, op_check, free_case, &c) > 0);
     assert_true(tu_fail_each_alloc(s, false, op_validate, free_case, &c) > 0);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 int main(void)

@@ -6,6 +6,8 @@
  * where each naming mode says and restore installs exactly them; the hub
  * lists, digests and cuts its snapshots as documented.
  */
+#include "core/buf.h"
+#include "core/utf8.h"
 #include "test_store_util.h"
 
 #include <lmdb.h>

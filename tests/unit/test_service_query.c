@@ -8,6 +8,7 @@
  * search, stats and growth agree with counts taken from the facts
  * themselves.
  */
+#include "core/clock.h"
 #include "test_store_util.h"
 
 #include "service/service.h"

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/sha256.h"
 #include "service/service.h"
 
 static char g_path[600]; /* the scratch token file */

@@ -7,47 +7,17 @@
  */
 #include <math.h>
 
+#include "core/buf.h"
+#include "core/tokenize.h"
 #include "service/service.h"
 #include "similar/similar.h"
 #include "test_domain_util.h"
 
 /* ==== Oracle: similarity over string sets ==== */
 
-typedef struct str_set {
-    char **v; /* distinct members (owned) */
-    size_t n; /* entries */
-} str_set;
-
-static void set_add(str_set *s, const char *x, size_t len)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (strlen(s->v[i]) == len && memcmp(s->v[i], x, len) == 0) return;
-    s->v = realloc(s->v, (s->n + 1) * sizeof *s->v);
-    assert_non_null(s->v);
-    s->v[s->n] = strndup(x, len);
-    assert_non_null(s->v[s->n]);
-    s->n++;
-}
-
-static bool set_has(const str_set *s, const char *x)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->v[i], x) == 0) return true;
-    return false;
-}
-
-static void set_free(str_set *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-    s->v = NULL;
-    s->n = 0;
-}
-
 typedef struct oracle_profile {
-    str_set tokens; /* distinct tokens */
-    str_set grams;  /* distinct trigrams of " t1 t2 ... " */
+    tu_strs tokens; /* distinct tokens */
+    tu_strs grams;  /* distinct trigrams of " t1 t2 ... " */
     hk_buf joined;  /* " t1 t2 ... tn " */
     size_t n_seen;  /* tokens seen (the first 512 count) */
 } oracle_profile;
@@ -56,7 +26,7 @@ static hk_err oracle_token(void *ud, const char *tok, size_t len)
 {
     oracle_profile *p = ud;
     if (p->n_seen++ >= HK_SIM_PROFILE_MAX_TOKENS) return HK_OK;
-    set_add(&p->tokens, tok, len);
+    tu_strs_add_n(&p->tokens, tok, len);
     hk_buf_append(&p->joined, tok, len);
     hk_buf_append(&p->joined, " ", 1);
     return HK_OK;
@@ -68,22 +38,22 @@ static void oracle_build(const char *text, oracle_profile *p)
     hk_buf_append(&p->joined, " ", 1);
     assert_int_equal(hk_tokenize(text, strlen(text), oracle_token, p), HK_OK);
     for (size_t i = 0; i + 3 <= p->joined.len; i++)
-        set_add(&p->grams, p->joined.data + i, 3);
+        tu_strs_add_n(&p->grams, p->joined.data + i, 3);
 }
 
 static void oracle_release(oracle_profile *p)
 {
-    set_free(&p->tokens);
-    set_free(&p->grams);
+    tu_strs_free(&p->tokens);
+    tu_strs_free(&p->grams);
     hk_buf_free(&p->joined);
 }
 
-static double jaccard(const str_set *a, const str_set *b)
+static double jaccard(const tu_strs *a, const tu_strs *b)
 {
     if (a->n == 0 && b->n == 0) return 1.0;
     size_t common = 0;
     for (size_t i = 0; i < a->n; i++)
-        if (set_has(b, a->v[i])) common++;
+        if (tu_strs_has(b, a->v[i])) common++;
     return (double)common / (double)(a->n + b->n - common);
 }
 
@@ -96,13 +66,6 @@ static double oracle_score(const oracle_profile *a, const oracle_profile *b)
 static double round4(double s)
 {
     return round(s * 1e4) / 1e4;
-}
-
-static char *statement_of(const hk_fact *f)
-{
-    hk_buf b = HK_BUF_INIT;
-    assert_int_equal(hk_statement_format(&f->st, &b), HK_OK);
-    return b.data;
 }
 
 /* ==== Profiles and scores ==== */
@@ -204,9 +167,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    hk_store_close(g_store);
-    tu_rmrf(g_dir);
-    free(g_dir);
+    tu_discard(g_store, g_dir);
     return 0;
 }
 
@@ -243,7 +204,7 @@ static size_t check_query(const char *text, double threshold, size_t limit)
     hk_fact_init(&f);
     for (size_t i = 0; i < n_hits; i++) {
         assert_int_equal(hk_store_get(t, hits[i].id, &f, &err), HK_OK);
-        char *s = statement_of(&f);
+        char *s = tu_statement_of(&f);
         oracle_profile p;
         oracle_build(s, &p);
         double score = oracle_score(&q, &p);
@@ -310,7 +271,7 @@ static size_t check_duplicates(double threshold, size_t max_pairs)
     /* newest first, as the scan reads them */
     oracle_profile *p = calloc(n, sizeof *p);
     for (size_t i = 0; i < n; i++) {
-        char *s = statement_of(&kb.facts[n - 1 - i]);
+        char *s = tu_statement_of(&kb.facts[n - 1 - i]);
         oracle_build(s, &p[i]);
         free(s);
     }
@@ -322,10 +283,10 @@ static size_t check_duplicates(double threshold, size_t max_pairs)
             bool linked = false;
             for (size_t k = 0; !linked && k < p[i].tokens.n; k++) {
                 const char *tok = p[i].tokens.v[k];
-                if (!set_has(&p[j].tokens, tok)) continue;
+                if (!tu_strs_has(&p[j].tokens, tok)) continue;
                 size_t df = 0;
                 for (size_t x = 0; x < n; x++)
-                    if (set_has(&p[x].tokens, tok)) df++;
+                    if (tu_strs_has(&p[x].tokens, tok)) df++;
                 linked = df <= HK_SIM_DUP_MAX_DF;
             }
             if (!linked) continue;
@@ -412,9 +373,7 @@ static void test_duplicates_window(void **state)
     assert_true(log.last_total == 2.0 * HK_SIM_DUP_WINDOW);
     hk_sim_dup_res_free(&res);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* ==== Service checks ==== */

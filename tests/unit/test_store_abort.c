@@ -73,9 +73,7 @@ static void test_aborted_symbols_are_not_cached(void **state)
     t = tu_begin(s, false);
     expect_fact(t, later, "Committed(real_value, other)");
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 int main(void)

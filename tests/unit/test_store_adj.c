@@ -225,9 +225,7 @@ static void test_adjacency_oracle(void **state)
         tu_check(t);
         hk_txn_abort(t);
     }
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_symbols_and_errors(void **state)
@@ -301,9 +299,7 @@ static void test_symbols_and_errors(void **state)
     assert_int_equal(hks_adj_open(t, ann, -1, 0, &a, &err), HK_ERR_STATE);
     assert_int_equal(hks_sym_id(t, "ann", 3, &none, &err), HK_ERR_STATE);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 int main(void)

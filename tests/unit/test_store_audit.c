@@ -4,6 +4,7 @@
  * by editing the LMDB file directly (edited entry, removed middle entry,
  * removed tail, reordered entries, rewritten tail with a correct hash).
  */
+#include "core/sha256.h"
 #include "test_store_util.h"
 
 #include <lmdb.h>
@@ -153,9 +154,7 @@ static void test_entries_list_history(void **state)
     assert_int_equal(st.facts, 2 + 49);
     tu_check(t);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* ==== Tampering ==== */
@@ -334,9 +333,7 @@ static void test_verify_in_write_txn(void **state)
     assert_true(rep.ok);
     assert_int_equal(rep.checked, 0);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 int main(void)

@@ -120,9 +120,7 @@ static void test_iterate_from_any_seq(void **state)
     tu_add(t, tu_st("D", "1", NULL), NULL);
     assert_int_equal(iterate(t, 8), 2);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* Removes (del) or edits one byte of (!del) entry seq with raw LMDB. */

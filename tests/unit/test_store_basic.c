@@ -27,9 +27,7 @@ static void test_open_missing(void **state)
     o.create = true;
     assert_int_equal(hk_store_open(sub, &o, &s, &err), HK_OK);
     assert_string_equal(hk_store_path(s), sub);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_add_get_find_merge(void **state)
@@ -80,9 +78,7 @@ static void test_add_get_find_merge(void **state)
     assert_int_equal(hk_store_add(t, &st, NULL, &id, NULL, &err), HK_ERR_STATE);
     hk_fact_release(&f);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_invalid_input(void **state)
@@ -127,9 +123,7 @@ static void test_invalid_input(void **state)
     assert_int_equal(hk_store_stats(t, &stats, &err), HK_OK);
     assert_int_equal(stats.facts, 1);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_meta_roundtrip_and_set_meta(void **state)
@@ -185,9 +179,7 @@ static void test_meta_roundtrip_and_set_meta(void **state)
     assert_true(f.updated_us >= created_us);
     hk_fact_release(&f);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_update(void **state)
@@ -243,9 +235,7 @@ static void test_update(void **state)
     assert_int_equal(stats.entities, 5); /* x y z w v */
     hk_fact_release(&f);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_delete_counts(void **state)
@@ -299,9 +289,7 @@ static void test_delete_counts(void **state)
     hk_fact_id c = tu_add(t, tu_st("R", "a", "a", NULL), NULL);
     assert_true(c > b);
     tu_commit(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_long_symbols_and_reopen(void **state)
@@ -425,9 +413,7 @@ static void test_txn_reset_renew(void **state)
     assert_int_equal(hk_store_stats(r, &st, &err), HK_OK);
     assert_int_equal(st.facts, 1);
     hk_txn_abort(r);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* Allocation failures at every point of an add must leave the KB as it
@@ -488,9 +474,7 @@ static void test_alloc_failure_injection(void **state)
         hk_txn_abort(r);
     }
     assert_true(succeeded);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* The same for every other operation: each allocation point fails once;
@@ -653,9 +637,7 @@ static void test_alloc_failure_all_ops(void **state)
         fprintf(stderr, "op %d: succeeded after %ld injected failures\n", op,
                 fails);
     }
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_failed_txn_refuses_commit(void **state)
@@ -688,9 +670,7 @@ static void test_failed_txn_refuses_commit(void **state)
     assert_int_equal(hk_store_stats(t, &stats, &err), HK_OK);
     assert_int_equal(stats.facts, 0);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* Bulk transactions use a filter over statement keys to skip lookups of
@@ -775,9 +755,7 @@ static void test_bulk_merge_other_writer(void **state)
     assert_int_equal(hk_audit_verify(t, &rep, &err), HK_OK);
     assert_true(rep.ok);
     hk_txn_abort(t);
-    hk_store_close(a);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(a, dir);
 }
 
 /* MERGE inside one bulk transaction: statements repeated within the
@@ -848,9 +826,7 @@ static void test_bulk_merge_repeats(void **state)
     hk_txn *t = tu_begin(s, false);
     tu_check(t);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* Damaged records (random bytes written over `fact` values with raw
@@ -946,9 +922,7 @@ static void test_damaged_records(void **state)
     e = hk_store_delete(t, 3, &err);
     assert_true(e == HK_OK || e == HK_ERR_CORRUPT);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* The validator notices a missing index entry and a wrong counter. */
@@ -1000,9 +974,7 @@ static void test_check_detects_index_damage(void **state)
         assert_false(ok);
         assert_non_null(strstr(why, round == 0 ? "by_arg" : "counter"));
         hk_txn_abort(t);
-        hk_store_close(s);
-        tu_rmrf(dir);
-        free(dir);
+        tu_discard(s, dir);
     }
 }
 

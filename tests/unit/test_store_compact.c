@@ -15,6 +15,8 @@
  *    is removed by the next compaction.
  *  - The policy of hk_store_compact_advised.
  */
+#include "core/buf.h"
+#include "core/sha256.h"
 #include "test_store_util.h"
 
 #include <errno.h>
@@ -477,9 +479,7 @@ static void test_open_waits_for_exclusive(void **state)
     }
     close(fd);
     assert_int_equal(hk_store_open(dir, &o, &s, &err), HK_OK);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_stale_temp_removed(void **state)
@@ -517,9 +517,7 @@ static void test_stale_temp_removed(void **state)
     t = tu_begin(s, false);
     tu_check(t);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_compact_bad_input(void **state)
@@ -586,9 +584,7 @@ static void test_lock_file_follows_data_mode(void **state)
     struct stat sb;
     assert_int_equal(stat(lock, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_compact_policy(void **state)

@@ -205,9 +205,7 @@ static void test_db_register_and_access(void **state)
     assert_int_equal(hks_db_register(s, "test.kv", 0, &db, &err), HK_OK);
     assert_int_equal(hks_db_register(s, "test.new", 0, &db, &err),
                      HK_ERR_NOT_FOUND);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_db_limit(void **state)
@@ -235,9 +233,7 @@ static void test_db_limit(void **state)
     assert_int_equal(hks_put(t, db, bad, val, 0, &err), HK_ERR_INVALID);
     tu_check(t);
     tu_commit(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* Fills a KB with facts and two module databases. */
@@ -486,9 +482,7 @@ static void test_hooks_every_change(void **state)
     tu_commit(t);
     assert_int_equal(sn.n, 5);
     assert_int_equal(sn.n_commits, 1);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_hook_failure_aborts(void **state)
@@ -537,9 +531,7 @@ static void test_hook_failure_aborts(void **state)
     tu_commit(t);
     assert_int_equal(fact_count(s), 1);
     assert_int_equal(sn.n_commits, 1);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* A hook that adds a fact for every change: its own changes feed it again
@@ -569,9 +561,7 @@ static void test_hook_nesting_limit(void **state)
                      HK_ERR_LIMIT);
     assert_int_equal(hk_txn_commit(t, &err), HK_ERR_STATE);
     assert_int_equal(fact_count(s), 0);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_hooks_bulk(void **state)
@@ -633,9 +623,7 @@ static void test_hooks_bulk(void **state)
     assert_int_equal(range.n, before + 1);
     assert_int_equal(range.op[before], HKS_OP_IMPORT);
     assert_int_equal(range.id_last[before] - range.id[before], 2);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* ==== Allocation failures ==== */
@@ -679,9 +667,7 @@ static void test_nomem(void **state)
     }
     hk_audit_iter_close(it);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 int main(void)

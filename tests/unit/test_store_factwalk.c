@@ -9,6 +9,7 @@
  * size and in shuffled order; the walker must return exactly the pointer
  * mdb_get returns, or nothing (then callers fall back to mdb_get).
  */
+#include "core/buf.h"
 #include "test_store_util.h"
 
 #include "store/factwalk.h"
@@ -80,9 +81,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    hk_store_close(g_store);
-    tu_rmrf(g_dir);
-    free(g_dir);
+    tu_discard(g_store, g_dir);
     return 0;
 }
 
@@ -170,9 +169,7 @@ static void test_walker_refuses_write_txn_and_empty_store(void **state)
     hks_factwalk_init(t, &w);
     assert_false(w.usable);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 /* Reads a whole scan into "id statement" lines, k rows per query, resuming

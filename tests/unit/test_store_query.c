@@ -136,9 +136,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    hk_store_close(g_store);
-    tu_rmrf(g_dir);
-    free(g_dir);
+    tu_discard(g_store, g_dir);
     free(g_facts);
     return 0;
 }

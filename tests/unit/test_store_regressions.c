@@ -93,9 +93,7 @@ static void test_peeked_row_after_write_in_write_txn(void **state)
     hk_fact_release(&f);
     hk_query_close(q);
     tu_commit(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void small_kb(const char *dir)
@@ -349,9 +347,7 @@ static void test_query_refuses_a_renewed_snapshot(void **st)
     hk_fact_release(&f);
     hk_query_close(q);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 int main(void)

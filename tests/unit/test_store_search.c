@@ -36,9 +36,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    hk_store_close(g_store);
-    tu_rmrf(g_dir);
-    free(g_dir);
+    tu_discard(g_store, g_dir);
     return 0;
 }
 
@@ -158,9 +156,7 @@ static void test_common_pred_and_entity(void **state)
     assert_true(h[2].score > h[3].score);
     hk_free(h);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 int main(void)

@@ -151,9 +151,7 @@ static void test_readers_and_writer(void **state)
     assert_int_equal(st.facts, WRITER_TXNS * PER_TXN);
     tu_check(t);
     hk_txn_abort(t);
-    hk_store_close(g_store);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(g_store, dir);
 }
 
 /* Two writer threads create overlapping new symbols; one aborts every
@@ -236,9 +234,7 @@ static void test_two_writers(void **state)
     assert_int_equal(hk_audit_verify(t, &rep, &err), HK_OK);
     assert_true(rep.ok);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 int main(void)

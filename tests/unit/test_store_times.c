@@ -4,6 +4,7 @@
  * exactly, never applied to an existing fact (MERGE), and refused by
  * hk_store_set_meta.
  */
+#include "core/clock.h"
 #include "test_store_util.h"
 
 static hk_err add_with(hk_txn *t, const char *text, const hk_fact_meta *m,
@@ -81,9 +82,7 @@ static void test_times_kept_and_checked(void **state)
     hk_statement_release(&st);
     hk_fact_release(&f);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 static void test_count_created_by_day(void **state)
@@ -133,9 +132,7 @@ static void test_count_created_by_day(void **state)
     assert_int_equal(hk_store_count_created(t, 0, 36601, per, &err),
                      HK_ERR_INVALID);
     hk_txn_abort(t);
-    hk_store_close(s);
-    tu_rmrf(dir);
-    free(dir);
+    tu_discard(s, dir);
 }
 
 int main(void)

@@ -40,6 +40,15 @@ static inline void tu_rmrf(const char *dir)
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+/* The end of a scratch KB: closes s, removes dir (from tu_tmpdir) and
+ * frees its path. */
+static inline void tu_discard(hk_store *s, char *dir)
+{
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static inline hk_store *tu_open(const char *dir)
 {
     hk_store_options o = {0};
