@@ -450,7 +450,7 @@ int hks_free_list_bytes(MDB_txn *rtxn, unsigned psize, uint64_t *bytes);
 /* ==== opencheck.c ==== */
 
 /* Pages the open check walks at most (breadth-first from the roots). */
-#define HKS_OPENCHECK_PAGES 4096u
+#define HKS_OPENCHECK_PAGES 1024u
 
 /* Checks data_path before LMDB maps it: both meta pages, the file's size
  * against the last page in use, and up to HKS_OPENCHECK_PAGES pages
