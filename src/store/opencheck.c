@@ -385,9 +385,14 @@ hk_err hks_open_check(const char *data_path, bool may_create, uint32_t *psize,
         if (walk_pages(&w, &m, HKS_OPENCHECK_PAGES)) goto done;
         /* Damage, or a writer reused pages of this snapshot meanwhile. */
         meta_view now;
+        struct stat now_sb;
         if (metas_read(fd, data_path, &now, NULL) == HK_OK &&
-            now.txnid != m.txnid && now.last_pg + 1 <= w.n_pages) {
-            m = now;
+            now.txnid != m.txnid && now.psize == m.psize &&
+            fstat(fd, &now_sb) == 0 &&
+            (uint64_t)now_sb.st_size >=
+                (now.last_pg + 1) * (uint64_t)now.psize) {
+            m = now; /* the file may have grown with it */
+            w.n_pages = now.last_pg + 1;
             continue;
         }
         char what[200];
