@@ -6,6 +6,8 @@
  * (hks_val_sane). Each case damages a fresh copy of one small KB.
  */
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "test_store_util.h"
 
@@ -267,6 +269,60 @@ static void test_values_checked_against_their_page(void **state)
     free(d);
 }
 
+/* A writer commits while another handle opens the KB: the open check
+ * runs outside any read transaction, so it may meet pages that the
+ * writer reuses; it must never call a live KB damaged. */
+static atomic_bool g_stop;
+
+static void *writer(void *arg)
+{
+    hk_store *s = arg;
+    for (uint32_t round = 0; !atomic_load(&g_stop) && round < 100000; round++) {
+        hk_txn *t = tu_begin(s, true);
+        for (uint32_t i = 0; i < 50; i++) {
+            char a[32], b[32];
+            snprintf(a, sizeof a, "w%u", round);
+            snprintf(b, sizeof b, "x%u", i);
+            bool created;
+            tu_add(t, tu_st("Live", a, b, NULL), &created);
+        }
+        if (round % 3 == 2) { /* frees pages for the next commits */
+            hk_error err;
+            for (hk_fact_id id = 1; id <= 20; id++)
+                hk_store_delete(t, id + round * 7, &err);
+        }
+        tu_commit(t);
+    }
+    return NULL;
+}
+
+static void test_open_while_writing(void **state)
+{
+    (void)state;
+    char data[800];
+    char *d = copy_kb(data, sizeof data);
+    hk_store *w = tu_open(d);
+    pthread_t th;
+    atomic_store(&g_stop, false);
+    assert_int_equal(pthread_create(&th, NULL, writer, w), 0);
+    for (int i = 0; i < 200; i++) {
+        hk_store_options o = {0};
+        o.read_only = true;
+        o.map_size = 1ull << 30;
+        hk_store *s = NULL;
+        hk_error err;
+        hk_err e = hk_store_open(d, &o, &s, &err);
+        if (e) fprintf(stderr, "open %d: %s\n", i, err.message);
+        assert_int_equal(e, HK_OK);
+        hk_store_close(s);
+    }
+    atomic_store(&g_stop, true);
+    pthread_join(th, NULL);
+    hk_store_close(w);
+    tu_rmrf(d);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_damaged_tree_pages),
         cmocka_unit_test(test_no_permission),
         cmocka_unit_test(test_values_checked_against_their_page),
+        cmocka_unit_test(test_open_while_writing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
