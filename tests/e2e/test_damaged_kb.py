@@ -17,6 +17,7 @@ import random
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 BIN = os.environ.get("HAKGAL_BIN")
 SRC = os.environ.get("HK_SOURCE_DIR",
@@ -155,8 +156,9 @@ def body():
                 rng.randrange(256)
             f.seek(off)
             f.write(bytes([new]))
-        for args in READS:
-            rc, _, err = run(d, *args)
+        with ThreadPoolExecutor(max_workers=2) as pool:  # 2 cores
+            results = list(pool.map(lambda a: (a, run(d, *a)), READS))
+        for args, (rc, _, err) in results:
             what = "copy %d (byte %d: %02x -> %02x), %s" % (
                 i, off, old, new, " ".join(args))
             if rc < 0 or rc >= 128 or any(s in err for s in SANITIZER):
