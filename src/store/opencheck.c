@@ -16,7 +16,9 @@
  *     page number inside what the file can hold. The newest (highest
  *     transaction id) is the one LMDB will use.
  *  2. The file must reach the end of that meta's last page:
- *     size >= (last_pgno + 1) * page_size. A shorter file is truncated.
+ *     size >= (last_pgno + 1) * page_size, unless every page it lacks is
+ *     on the free list (LMDB can end a commit with pages at the end that
+ *     it allocated, freed again and never wrote). Else it is truncated.
  *  3. The pages reachable from that meta's main root are checked in
  *     breadth-first order (the main tree, the named databases' roots and
  *     branch levels first), up to HKS_OPENCHECK_PAGES pages, each read
@@ -323,6 +325,84 @@ static bool walk_pages(page_walk *w, const meta_view *m, size_t budget)
     return true;
 }
 
+/* ==== Free pages beyond the end of the file ==== */
+
+/* Free-list pages read at most when the file is short (a 10M-fact KB that
+ * was never compacted has about 1,000). */
+#define FREE_TREE_PAGES 65536u
+
+/* Counts the page numbers in [from, to] listed in the free list (the
+ * FREE_DBI tree under root: key a txn id, value an ID list: count, then
+ * page numbers). LMDB may end a commit with pages at the end of the file
+ * that it allocated and freed again in the same transaction and never
+ * wrote: they are free, and the file need not reach them. False when the
+ * tree cannot be read within its bounds. */
+static bool free_pages_in(int fd, uint32_t psize, uint64_t n_pages,
+                          uint64_t root, uint64_t from, uint64_t to,
+                          uint64_t *found)
+{
+    bool ok = false;
+    uint64_t *queue = hk_malloc(FREE_TREE_PAGES * sizeof *queue);
+    uint8_t *page = hk_malloc(psize);
+    uint64_t *ids = NULL;
+    size_t head = 0, tail = 0;
+    *found = 0;
+    if (!queue || !page) goto done;
+    queue[tail++] = root;
+    while (head < tail) {
+        uint64_t pg = queue[head++];
+        if (pg < 2 || pg >= n_pages ||
+            pread(fd, page, psize, (off_t)(pg * psize)) != (ssize_t)psize ||
+            rd64(page) != pg)
+            goto done;
+        uint16_t flags = rd16(page + 10) & (uint16_t) ~(P_DIRTY | P_KEEP);
+        uint16_t lower = rd16(page + 12), upper = rd16(page + 14);
+        if (lower < PAGE_HDR || lower > upper || upper > psize ||
+            (flags != P_BRANCH && flags != P_LEAF))
+            goto done;
+        size_t n_keys = (size_t)(lower - PAGE_HDR) >> 1;
+        for (size_t i = 0; i < n_keys; i++) {
+            size_t off = rd16(page + PAGE_HDR + 2 * i);
+            if (off < upper || off + NODE_HDR > psize) goto done;
+            const uint8_t *n = page + off;
+            size_t ksize = rd16(n + 6);
+            if (off + NODE_HDR + ksize > psize) goto done;
+            if (flags == P_BRANCH) {
+                if (tail == FREE_TREE_PAGES) goto done;
+                queue[tail++] = rd16(n) | ((uint64_t)rd16(n + 2) << 16) |
+                                ((uint64_t)rd16(n + 4) << 32);
+                continue;
+            }
+            size_t dsize = rd16(n) | ((size_t)rd16(n + 2) << 16);
+            const uint8_t *data = n + NODE_HDR + ksize;
+            if (dsize < 8 || dsize % 8 || dsize > ((size_t)64 << 20)) goto done;
+            hk_free(ids);
+            if (!(ids = hk_malloc(dsize))) goto done;
+            if (rd16(n + 4) & F_BIGDATA) {
+                if (off + NODE_HDR + ksize + 8 > psize) goto done;
+                uint64_t ov = rd64(data);
+                if (ov < 2 || ov >= n_pages ||
+                    pread(fd, ids, dsize, (off_t)(ov * psize + PAGE_HDR)) !=
+                        (ssize_t)dsize)
+                    goto done;
+            } else {
+                if (off + NODE_HDR + ksize + dsize > psize) goto done;
+                memcpy(ids, data, dsize);
+            }
+            uint64_t count = ids[0];
+            if (count > dsize / 8 - 1) goto done;
+            for (uint64_t j = 1; j <= count; j++)
+                if (ids[j] >= from && ids[j] <= to) (*found)++;
+        }
+    }
+    ok = true;
+done:
+    hk_free(ids);
+    hk_free(page);
+    hk_free(queue);
+    return ok;
+}
+
 static bool lmdb_format_known(void)
 {
     int major = 0, minor = 0, patch = 0;
@@ -361,8 +441,21 @@ hk_err hks_open_check(const char *data_path, bool may_create, uint32_t *psize,
     meta_view m;
     if ((e = metas_read(fd, data_path, &m, err))) goto done;
     *psize = m.psize;
+    /* The size again, after the metas: a writer extends the file before
+     * it writes a meta page that needs the new pages. */
+    if (fstat(fd, &sb) != 0) {
+        e = hk_error_set(err, HK_ERR_IO, "store: cannot stat %s: %s", data_path,
+                         strerror(errno));
+        goto done;
+    }
     uint64_t need = (m.last_pg + 1) * (uint64_t)m.psize;
-    if ((uint64_t)sb.st_size < need) {
+    uint64_t file_pages = (uint64_t)sb.st_size / m.psize;
+    uint64_t free_found = 0;
+    if ((uint64_t)sb.st_size < need &&
+        (file_pages < 2 || m.root[0] == NO_PAGE ||
+         !free_pages_in(fd, m.psize, file_pages, m.root[0], file_pages,
+                        m.last_pg, &free_found) ||
+         free_found != m.last_pg + 1 - file_pages)) {
         char what[200];
         snprintf(what, sizeof what,
                  "truncated: %llu bytes, its pages need %llu",
@@ -372,7 +465,7 @@ hk_err hks_open_check(const char *data_path, bool may_create, uint32_t *psize,
     }
     if (!lmdb_format_known()) goto done;
     w.fd = fd;
-    w.n_pages = m.last_pg + 1;
+    w.n_pages = file_pages < m.last_pg + 1 ? file_pages : m.last_pg + 1;
     w.psize = m.psize;
     w.cap = HKS_OPENCHECK_PAGES * 4;
     w.queue = hk_malloc(w.cap * sizeof *w.queue);
@@ -389,10 +482,10 @@ hk_err hks_open_check(const char *data_path, bool may_create, uint32_t *psize,
         if (metas_read(fd, data_path, &now, NULL) == HK_OK &&
             now.txnid != m.txnid && now.psize == m.psize &&
             fstat(fd, &now_sb) == 0 &&
-            (uint64_t)now_sb.st_size >=
-                (now.last_pg + 1) * (uint64_t)now.psize) {
+            (uint64_t)now_sb.st_size / now.psize >= file_pages) {
             m = now; /* the file may have grown with it */
-            w.n_pages = now.last_pg + 1;
+            file_pages = (uint64_t)now_sb.st_size / now.psize;
+            w.n_pages = file_pages < m.last_pg + 1 ? file_pages : m.last_pg + 1;
             continue;
         }
         char what[200];
