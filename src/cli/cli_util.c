@@ -213,6 +213,11 @@ int cli_open(const cli_ctx *c, bool read_only, bool create, hk_store **out)
     *out = NULL;
     struct stat sb;
     if (!create && stat(c->data_dir, &sb) != 0) {
+        if (errno != ENOENT) {
+            cli_msg(c, "cannot open the knowledge base at '%s': %s",
+                    c->data_dir, strerror(errno));
+            return HK_EXIT_IO;
+        }
         cli_msg(c,
                 "no knowledge base at '%s' (create one with 'hakgal init "
                 "--data %s', or set --data / HAKGAL_DATA)",

@@ -91,6 +91,15 @@ int hk_cmd_init(int argc, char **argv)
             existed =
                 strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
         if (d != NULL) closedir(d);
+        char data[4200];
+        snprintf(data, sizeof data, "%s/data.mdb", c.data_dir);
+        if (existed && stat(data, &sb) != 0) {
+            cli_msg(&c,
+                    "'%s' is not empty and holds no knowledge base (no "
+                    "data.mdb); choose an empty or new directory",
+                    c.data_dir);
+            return HK_EXIT_CONFLICT;
+        }
     }
     hk_store *s = NULL;
     int rc = cli_open(&c, false, true, &s);

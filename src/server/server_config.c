@@ -387,17 +387,34 @@ static char *trim(char *s)
     return s;
 }
 
+/* Longest config line, newline excluded (longer lines are refused). */
+#define CONFIG_LINE_MAX 8191
+
 static hk_err load_file(hk_server_config *cfg, const char *path, hk_error *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return hk_error_set(err, HK_ERR_IO, "config %s: %s", path,
                             strerror(errno));
-    char line[8192];
+    char line[CONFIG_LINE_MAX + 1];
     uint64_t lineno = 0;
     hk_err rc = HK_OK;
     while (fgets(line, sizeof(line), f)) {
         lineno++;
+        /* A line that does not fit is refused, never split: its tail
+         * would be read as a line of its own (a commented-out setting
+         * could come alive). */
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+            int next = getc(f);
+            if (next != EOF && next != '\n') {
+                rc = hk_error_set(err, HK_ERR_INVALID,
+                                  "config %s:%llu: line longer than %d bytes",
+                                  path, (unsigned long long)lineno,
+                                  CONFIG_LINE_MAX);
+                break;
+            }
+        }
         char *s = trim(line);
         if (!*s || *s == '#') continue;
         char *eq = strchr(s, '=');

@@ -63,6 +63,10 @@ hk_err hks_sym_str(hk_txn *t, uint32_t id, const char **s, size_t *len,
     if (rc == MDB_NOTFOUND)
         return hk_error_set(err, HK_ERR_NOT_FOUND, "store: no symbol %u", id);
     if (rc) return hks_store_mdb_error(t, rc, err, "reading a symbol");
+    if (!hks_val_sane(t, &d, HK_MAX_ARG_BYTES))
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "store: symbol %u is damaged (%zu bytes)", id,
+                            d.mv_size);
     *s = d.mv_data;
     *len = d.mv_size;
     return HK_OK;
@@ -84,7 +88,8 @@ hk_err hks_fact_syms_get(hk_txn *t, hk_fact_id id, hks_fact_syms *out,
         return hk_error_set(err, HK_ERR_NOT_FOUND, "no fact with id %llu",
                             (unsigned long long)id);
     if (rc) return hks_store_mdb_error(t, rc, err, "reading a fact");
-    if (hks_rec_decode_ids(d.mv_data, d.mv_size, &r))
+    if (!hks_val_sane(t, &d, HKS_REC_MAX_BYTES) ||
+        hks_rec_decode_ids(d.mv_data, d.mv_size, &r))
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "store: record of fact %llu is damaged",
                             (unsigned long long)id);

@@ -124,7 +124,8 @@ hk_err hk_store_count_created(hk_txn *t, int64_t first_day, uint32_t n_days,
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
         hks_rec r;
-        if (hks_rec_decode(d.mv_data, d.mv_size, &r)) {
+        if (!hks_val_sane(t, &d, HKS_REC_MAX_BYTES) ||
+            hks_rec_decode(d.mv_data, d.mv_size, &r)) {
             mdb_cursor_close(c);
             return hk_error_set(err, HK_ERR_CORRUPT,
                                 "store: a fact record is damaged");

@@ -582,7 +582,9 @@ static int step_all(hk_query *q, uint8_t pos[8])
         rc = mdb_cursor_get(q->cur, &k, &d, q->desc ? MDB_PREV : MDB_NEXT);
     }
     if (rc) return rc;
-    if (k.mv_size != sizeof(size_t)) return MDB_CORRUPTED;
+    if (k.mv_size != sizeof(size_t) ||
+        !hks_val_sane(q->t, &d, HKS_REC_MAX_BYTES))
+        return MDB_CORRUPTED;
     hks_put_u64(pos, hks_fact_key_id(&k));
     q->probe_data = d.mv_data;
     q->probe_len = d.mv_size;
@@ -731,7 +733,8 @@ static hk_err check_row(hk_query *q, bool *ok, hk_error *err)
                                 "index names missing fact %llu",
                                 (unsigned long long)q->probe_id);
         if (rc) return hks_store_mdb_error(q->t, rc, err, "reading a fact");
-        if (hks_rec_decode_ids(d.mv_data, d.mv_size, r))
+        if (!hks_val_sane(q->t, &d, HKS_REC_MAX_BYTES) ||
+            hks_rec_decode_ids(d.mv_data, d.mv_size, r))
             return hk_error_set(err, HK_ERR_CORRUPT, "damaged fact %llu",
                                 (unsigned long long)q->probe_id);
         q->rec_valid = true;
@@ -1007,7 +1010,8 @@ hk_err hk_query_next(hk_query *q, hk_fact *f, bool *has_row, hk_error *err)
                             "index names missing fact %llu",
                             (unsigned long long)q->row_id);
     if (rc) return hks_store_mdb_error(q->t, rc, err, "reading a fact");
-    if (hks_rec_decode(d.mv_data, d.mv_size, &r))
+    if (!hks_val_sane(q->t, &d, HKS_REC_MAX_BYTES) ||
+        hks_rec_decode(d.mv_data, d.mv_size, &r))
         return hk_error_set(err, HK_ERR_CORRUPT, "damaged fact %llu",
                             (unsigned long long)q->row_id);
     return hks_rec_to_fact(q->t, q->row_id, &r, f, err);
@@ -1031,7 +1035,8 @@ const char *hk_query_binding(hk_query *q, const char *name)
             MDB_val d = {q->row_len, (void *)q->row_data};
             if (!q->row_data || q->row_gen != q->t->gen)
                 if (mdb_get(q->t->txn, q->t->s->db.fact, &k, &d)) return NULL;
-            if (hks_rec_decode_ids(d.mv_data, d.mv_size, &r) ||
+            if (!hks_val_sane(q->t, &d, HKS_REC_MAX_BYTES) ||
+                hks_rec_decode_ids(d.mv_data, d.mv_size, &r) ||
                 r.n_args + 1 < q->n_slots)
                 return NULL;
             q->row_syms[0] = r.pred;

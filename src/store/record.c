@@ -215,7 +215,8 @@ hk_err hks_rec_get(hk_txn *t, hk_fact_id id, hks_rec *r, hk_error *err)
         return hk_error_set(err, HK_ERR_NOT_FOUND, "no fact with id %llu",
                             (unsigned long long)id);
     if (rc) return hks_store_mdb_error(t, rc, err, "reading a fact");
-    if (hks_rec_decode(d.mv_data, d.mv_size, r))
+    if (!hks_val_sane(t, &d, HKS_REC_MAX_BYTES) ||
+        hks_rec_decode(d.mv_data, d.mv_size, r))
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "store: record of fact %llu is damaged",
                             (unsigned long long)id);

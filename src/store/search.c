@@ -439,7 +439,9 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
                 goto fail;
             }
         }
-        if (hks_rec_decode_ids(d.mv_data, d.mv_size, &r)) continue;
+        if (!hks_val_sane(t, &d, HKS_REC_MAX_BYTES) ||
+            hks_rec_decode_ids(d.mv_data, d.mv_size, &r))
+            continue;
         uint32_t ex = 0, pre = 0;
         bool exact = false;
         for (uint32_t s = 0; s <= r.n_args; s++) {

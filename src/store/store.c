@@ -420,6 +420,11 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
     sprintf(s->data_path, "%s/data.mdb", dir);
 
     if (stat(dir, &sb) != 0) {
+        if (errno != ENOENT) {
+            e = hk_error_set(err, HK_ERR_IO, "store: cannot open %s: %s", dir,
+                             strerror(errno));
+            goto fail;
+        }
         if (!o.create) {
             e = hk_error_set(err, HK_ERR_NOT_FOUND,
                              "store: no KB at %s (directory missing)", dir);
@@ -431,13 +436,22 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
                          dir);
         goto fail;
     }
-    if (stat(s->data_path, &sb) != 0 && !o.create) {
-        e = hk_error_set(err, HK_ERR_NOT_FOUND, "store: no KB at %s", dir);
-        goto fail;
+    if (stat(s->data_path, &sb) != 0) {
+        if (errno != ENOENT) {
+            e = hk_error_set(err, HK_ERR_IO, "store: cannot open %s: %s",
+                             s->data_path, strerror(errno));
+            goto fail;
+        }
+        if (!o.create) {
+            e = hk_error_set(err, HK_ERR_NOT_FOUND, "store: no KB at %s", dir);
+            goto fail;
+        }
     }
     if (process_lock &&
         (e = take_process_lock(s, dir, o.read_only, o.lock_wait_ms, err)))
         goto fail;
+    /* Before LMDB maps the file: a damaged one must never reach it. */
+    if ((e = hks_open_check(s->data_path, o.create, &s->psize, err))) goto fail;
 
     if ((rc = mdb_env_create(&s->env)) ||
         (rc = mdb_env_set_maxdbs(s->env, HKS_DBS_MAX)) ||
@@ -462,6 +476,12 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
             e = hks_store_mdb_error(NULL, rc, err, "opening the environment");
         goto fail;
     }
+    MDB_stat est;
+    long os_page = sysconf(_SC_PAGESIZE);
+    s->psize = 0; /* value checks assume pages aligned in the map */
+    if (mdb_env_stat(s->env, &est) == 0 && os_page > 0 &&
+        est.ms_psize == (unsigned)os_page)
+        s->psize = est.ms_psize;
     if ((e = open_dbs(s, !o.read_only, err))) goto fail;
     if (!(s->symcache = hks_symcache_new()) ||
         (!o.read_only && !(s->symtab = hks_symtab_new()))) {

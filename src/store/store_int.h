@@ -138,6 +138,8 @@ struct hk_store {
     char *data_path;           /* dir/data.mdb (owned) */
     hk_store_options opt;      /* options as opened (defaults filled in) */
     uint32_t schema_version;   /* on-disk version read at open */
+    uint32_t psize;            /* LMDB page size, bytes (bounds checks of
+                                  values read from pages) */
     int lock_fd;               /* DIR/hakgal.lock holding flock(LOCK_SH)
                                   until close, so that compaction and restore
                                   (LOCK_EX) never replace data.mdb under an
@@ -444,6 +446,31 @@ hk_err hks_store_copy_attrs(const char *path, const struct stat *orig,
 /* Bytes of the pages on LMDB's free list (dbi 0) in the snapshot of the
  * read txn rtxn; psize is the page size. */
 int hks_free_list_bytes(MDB_txn *rtxn, unsigned psize, uint64_t *bytes);
+
+/* ==== opencheck.c ==== */
+
+/* Pages the open check walks at most (breadth-first from the roots). */
+#define HKS_OPENCHECK_PAGES 1024u
+
+/* Checks data_path before LMDB maps it: both meta pages, the file's size
+ * against the last page in use, and up to HKS_OPENCHECK_PAGES pages
+ * reachable from the roots. HK_ERR_CORRUPT ("damaged (...): restore from
+ * a backup") when any check fails; HK_ERR_NOT_FOUND when the file is
+ * missing and may_create is false (HK_OK when true: a new KB);
+ * HK_ERR_IO when it cannot be read. Sets *psize (0 for a new KB). */
+hk_err hks_open_check(const char *data_path, bool may_create, uint32_t *psize,
+                      hk_error *err);
+
+/* True when the value d that LMDB returned has at most max bytes and, in
+ * a read transaction, lies inside its page of the map (or starts the data
+ * of overflow pages): a length read from a damaged page is never trusted
+ * further. */
+bool hks_val_sane(const hk_txn *t, const MDB_val *d, size_t max);
+
+/* Bytes of the largest fact record the encoder can write (32 arguments,
+ * source, 32 tags and context at their limits, with their lengths),
+ * rounded up: a longer value in `fact` is damage. */
+#define HKS_REC_MAX_BYTES (128u << 10)
 
 /* ==== pending.c ==== */
 

@@ -381,6 +381,10 @@ hk_err hks_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
         return hk_error_set(err, HK_ERR_CORRUPT, "store: symbol %u is missing",
                             id);
     if (rc) return hks_store_mdb_error(t, rc, err, "reading a symbol");
+    if (!d.mv_size || !hks_val_sane(t, &d, HK_MAX_ARG_BYTES))
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "store: symbol %u is damaged (%zu bytes)", id,
+                            d.mv_size);
     bool committed = !t->write || id < t->sym_floor;
     if (committed &&
         (cs = symcache_put(t->s->symcache, id, d.mv_data, d.mv_size))) {

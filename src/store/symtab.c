@@ -235,7 +235,8 @@ hk_err hks_symtab_preload(hk_txn *t, hk_error *err)
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0 && all;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT), n++) {
         unsigned int id;
-        if (k.mv_size != sizeof id) break;
+        if (k.mv_size != sizeof id || !hks_val_sane(t, &d, HK_MAX_ARG_BYTES))
+            break;
         memcpy(&id, k.mv_data, sizeof id);
         uint64_t h = hash_bytes(d.mv_data, d.mv_size);
         hks_symtab_prefetch(st, h);
