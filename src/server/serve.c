@@ -691,6 +691,9 @@ int hk_cmd_serve(int argc, char **argv)
     srv->h2o_config.max_request_entity_size =
         srv->cfg.max_body > SIZE_MAX / 2 ? SIZE_MAX : srv->cfg.max_body * 2;
     srv->h2o_config.http1.req_timeout = srv->cfg.request_timeout_ms;
+    /* An h2c upgrade would let a client switch protocols past a proxy that
+     * only understands HTTP/1: off unless --h2c. */
+    srv->h2o_config.http1.upgrade_to_http2 = srv->cfg.h2c ? 1 : 0;
     srv->h2o_config.http2.idle_timeout = srv->cfg.request_timeout_ms;
     srv->hostconf = h2o_config_register_host(
         &srv->h2o_config, h2o_iovec_init(H2O_STRLIT("default")), 65535);

@@ -88,8 +88,11 @@ static const opt_def k_opts[] = {
      "LMDB map size, the KB's maximum size (default 64g)"},
     {"no-sync", OPT_BOOL, F(no_sync), 0, 0, NULL,
      "do not fsync commits (NOT durable; benchmarks only)"},
+    {"h2c", OPT_BOOL, F(h2c), 0, 0, NULL,
+     "accept the cleartext HTTP/2 upgrade (Upgrade: h2c; default off)"},
     {"allowed-hosts", OPT_LIST, F(allowed_hosts), 0, 0, "H1,H2",
-     "accepted Host header names (default: any)"},
+     "accepted Host header names (default: loopback names when listening "
+     "on loopback, else any)"},
     {"allowed-origins", OPT_LIST, F(allowed_origins), 0, 0, "O1,O2",
      "accepted browser Origin values; * = any (default: loopback only)"},
     {"access-log", OPT_STR, F(access_log), S(access_log), 0, "FILE",

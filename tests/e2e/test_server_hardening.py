@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""HTTP server hardening (issue 19, items 3 and 4), each defect reproduced.
+
+ - request smuggling shapes: Transfer-Encoding with Content-Length, and
+   differing Content-Length values, are answered 400 bad_framing and the
+   connection is closed, so bytes after the last chunk never run as a
+   request of their own; an h2c upgrade is not taken unless --h2c;
+ - Host is checked on every route (DNS rebinding), loopback names by
+   default on a loopback listen.
+
+Raw sockets where the framing matters (http.client would fix it up).
+"""
+import json
+import os
+import re
+import socket
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_server_api import Server  # noqa: E402
+
+
+def raw(port, data, timeout=5):
+    """Sends data on a fresh connection; returns every byte until the
+    server closes it (or timeout passes: then b"<timeout>" is appended)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                return out + b"<timeout>"
+            if not chunk:
+                return out
+            out += chunk
+    finally:
+        s.close()
+
+
+def responses(data):
+    """The status codes of the HTTP responses in data, in order."""
+    return [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)]
+
+
+def error_of(data):
+    body = data.split(b"\r\n\r\n", 1)[1]
+    return json.loads(body.split(b"\n", 1)[0])["error"]
+
+
+SMUGGLED = b'{"statement":"Smuggled(a, b)."}'
+SMUGGLED_REQ = (b"POST /v2/facts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(SMUGGLED) + SMUGGLED)
+
+
+class Framing(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.s.stop()
+        cls.s.cleanup()
+        assert rc == 0, rc
+
+    def facts(self):
+        st, _, b = self.s.request("GET", "/v2/stats")
+        self.assertEqual(st, 200, b)
+        return b["facts"]
+
+    def refused(self, head, body=b""):
+        out = raw(self.s.port, head + body + SMUGGLED_REQ)
+        self.assertNotIn(b"<timeout>", out, "connection left open")
+        self.assertEqual(responses(out), [400], out)
+        self.assertIn(b"Connection: close", out)
+        self.assertEqual(error_of(out)["code"], "bad_framing", out)
+        return out
+
+    def test_te_and_content_length(self):
+        before = self.facts()
+        # Both orders; the smuggled POST after 0\r\n\r\n must never run.
+        for head in (b"POST /v2/facts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\n"
+                     b"Content-Length: 5\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n",
+                     b"POST /v2/facts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n"
+                     b"content-length:  5 \r\n\r\n"):
+            self.refused(head, b"0\r\n\r\n")
+        self.assertEqual(self.facts(), before)
+
+    def test_differing_content_lengths(self):
+        before = self.facts()
+        self.refused(b"POST /v2/facts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\n"
+                     b"Content-Length: 2\r\nContent-Length: 30\r\n\r\n",
+                     b"{}")
+        self.assertEqual(self.facts(), before)
+        # Equal values are one length: served as before.
+        out = raw(self.s.port,
+                  b"POST /v2/facts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Content-Type: application/json\r\nConnection: close\r\n"
+                  b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n"
+                  % (len(SMUGGLED), len(SMUGGLED)) + SMUGGLED)
+        self.assertEqual(responses(out), [201], out)
+        self.assertEqual(self.facts(), before + 1)
+
+    def test_plain_chunked_and_pipelining_still_work(self):
+        body = b'{"statement":"Chunked(a, b)."}'
+        out = raw(self.s.port,
+                  b"POST /v2/facts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Content-Type: application/json\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(body) +
+                  body + b"\r\n0\r\n\r\n"
+                  b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Connection: close\r\n\r\n")
+        self.assertEqual(responses(out), [201, 200], out)
+
+    def test_h2c_upgrade_is_not_taken(self):
+        out = raw(self.s.port,
+                  b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Connection: Upgrade, HTTP2-Settings, close\r\n"
+                  b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA"
+                  b"\r\n\r\n")
+        self.assertEqual(responses(out), [200], out)
+        self.assertNotIn(b"101", out.split(b"\r\n", 1)[0])
+
+    def test_host_checked_on_every_route(self):
+        before = self.facts()
+        for method, path, body in (("GET", "/v2/stats", None),
+                                   ("GET", "/v2/facts", None),
+                                   ("GET", "/healthz", None),
+                                   ("GET", "/no/such/route", None),
+                                   ("POST", "/v2/facts",
+                                    {"statement": "Rebind(a, b)."})):
+            st, hdrs, b = self.s.request(method, path, body=body,
+                                         headers={"Host": "evil.example"})
+            self.assertEqual(st, 403, (path, b))
+            self.assertTrue(hdrs["content-type"].startswith(
+                "application/json"))
+            self.assertEqual(b["error"]["code"], "forbidden_host", b)
+        self.assertEqual(self.facts(), before)
+        for host in ("localhost", "LOCALHOST:8080", "127.0.0.1",
+                     "127.0.0.1:%d" % self.s.port, "127.1.2.3", "[::1]:80"):
+            st, _, b = self.s.request("GET", "/v2/stats",
+                                      headers={"Host": host})
+            self.assertEqual(st, 200, (host, b))
+        for host in ("localhost.evil.example", "127.0.0.1.evil.example",
+                     "127.0.0.1x", "[::2]"):
+            st, _, b = self.s.request("GET", "/v2/stats",
+                                      headers={"Host": host})
+            self.assertEqual(st, 403, (host, b))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
