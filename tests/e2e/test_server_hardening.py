@@ -6,7 +6,9 @@
    connection is closed, so bytes after the last chunk never run as a
    request of their own; an h2c upgrade is not taken unless --h2c;
  - Host is checked on every route (DNS rebinding), loopback names by
-   default on a loopback listen.
+   default on a loopback listen;
+ - MCP sessions: anonymous clients cannot fill the session table for token
+   holders, and have a quota per address and a short idle expiry.
 
 Raw sockets where the framing matters (http.client would fix it up).
 """
@@ -15,10 +17,11 @@ import os
 import re
 import socket
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_server_api import Server  # noqa: E402
+from test_server_api import Server, sha256_hex  # noqa: E402
 
 
 def raw(port, data, timeout=5):
@@ -155,6 +158,121 @@ class Framing(unittest.TestCase):
             st, _, b = self.s.request("GET", "/v2/stats",
                                       headers={"Host": host})
             self.assertEqual(st, 403, (host, b))
+
+
+def mcp(port, body, secret=None, sid=None, conn=None):
+    import http.client
+    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    h = {"Content-Type": "application/json",
+         "Accept": "application/json, text/event-stream",
+         "MCP-Protocol-Version": "2025-11-25"}
+    if secret:
+        h["Authorization"] = "Bearer " + secret
+    if sid:
+        h["Mcp-Session-Id"] = sid
+    c.request("POST", "/mcp", body=json.dumps(body), headers=h)
+    r = c.getresponse()
+    data = r.read()
+    if not conn:
+        c.close()
+    return r.status, r.getheader("mcp-session-id"), data
+
+
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "t", "version": "1"}}}
+PING = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+
+
+class McpSessions(unittest.TestCase):
+    def server(self, *args):
+        tokens = os.path.join(os.environ.get("HK_TEST_TMP", "/tmp"),
+                              "hardening-tokens-%d" % os.getpid())
+        with open(tokens, "w") as f:
+            f.write("alice write %s\n" % sha256_hex("alice-secret-1"))
+        self.addCleanup(os.unlink, tokens)
+        s = Server(["--tokens", tokens] + list(args))
+        self.addCleanup(s.cleanup)
+        self.addCleanup(s.stop)
+        return s
+
+    def test_anonymous_flood_does_not_lock_out_token_holders(self):
+        import http.client
+        s = self.server()
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        t0 = time.time()
+        for _ in range(1100):  # more than the whole table (1024)
+            st, sid, b = mcp(s.port, INIT, conn=c)
+            self.assertEqual(st, 200, b)  # the oldest are replaced
+        c.close()
+        flood_s = time.time() - t0
+        st, sid, b = mcp(s.port, INIT, secret="alice-secret-1")
+        self.assertEqual(st, 200, b)
+        self.assertTrue(sid)
+        st, _, b = mcp(s.port, PING, secret="alice-secret-1", sid=sid)
+        self.assertEqual(st, 200, b)
+        print("anonymous flood of 1100 initializes: %.1f s" % flood_s)
+
+    def test_anonymous_quota_per_address(self):
+        s = self.server("--mcp-anon-sessions-per-address", "4")
+        sids = [mcp(s.port, INIT)[1] for _ in range(5)]
+        self.assertTrue(all(sids))
+        # The fifth replaced the least recently used: the first.
+        self.assertEqual(mcp(s.port, PING, sid=sids[0])[0], 404)
+        for sid in sids[1:]:
+            self.assertEqual(mcp(s.port, PING, sid=sid)[0], 200)
+
+    def test_quota_per_token(self):
+        s = self.server("--mcp-sessions-per-token", "3")
+        sec = "alice-secret-1"
+        sids = [mcp(s.port, INIT, secret=sec)[1] for _ in range(4)]
+        self.assertEqual(mcp(s.port, PING, secret=sec, sid=sids[0])[0], 404)
+        for sid in sids[1:]:
+            self.assertEqual(mcp(s.port, PING, secret=sec, sid=sid)[0], 200)
+        # anonymous sessions do not count against alice's
+        for _ in range(5):
+            self.assertEqual(mcp(s.port, INIT)[0], 200)
+        for sid in sids[1:]:
+            self.assertEqual(mcp(s.port, PING, secret=sec, sid=sid)[0], 200)
+
+    def test_stream_quota_per_client(self):
+        s = self.server("--mcp-streams-per-client", "1")
+        sid = mcp(s.port, INIT)[1]
+
+        def get_stream():
+            k = socket.create_connection(("127.0.0.1", s.port), 10)
+            k.sendall(b"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Accept: text/event-stream\r\n"
+                      b"MCP-Protocol-Version: 2025-11-25\r\n"
+                      b"Mcp-Session-Id: %s\r\n\r\n" % sid.encode())
+            return k, k.recv(4096)
+
+        first, head = get_stream()
+        self.assertEqual(responses(head), [200], head)
+        second, head = get_stream()
+        self.assertEqual(responses(head), [429], head)
+        second.close()
+        # a token holder's streams are counted apart
+        alice = mcp(s.port, INIT, secret="alice-secret-1")[1]
+        k = socket.create_connection(("127.0.0.1", s.port), 10)
+        k.sendall(b"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Accept: text/event-stream\r\n"
+                  b"Authorization: Bearer alice-secret-1\r\n"
+                  b"MCP-Protocol-Version: 2025-11-25\r\n"
+                  b"Mcp-Session-Id: %s\r\n\r\n" % alice.encode())
+        head = k.recv(4096)
+        self.assertEqual(responses(head), [200], head)
+        k.close()
+        first.close()
+
+    def test_idle_anonymous_sessions_expire(self):
+        s = self.server("--mcp-anon-idle-s", "1")
+        anon = mcp(s.port, INIT)[1]
+        alice = mcp(s.port, INIT, secret="alice-secret-1")[1]
+        time.sleep(2.2)
+        self.assertEqual(mcp(s.port, PING, sid=anon)[0], 404)
+        self.assertEqual(
+            mcp(s.port, PING, secret="alice-secret-1", sid=alice)[0], 200)
 
 
 if __name__ == "__main__":
