@@ -275,5 +275,88 @@ class McpSessions(unittest.TestCase):
             mcp(s.port, PING, secret="alice-secret-1", sid=alice)[0], 200)
 
 
+class DiskFull(unittest.TestCase):
+    """A really full disk: the KB on a 4 MiB tmpfs in a user and mount
+    namespace of its own (unshare -rm, no privileges needed), filled up
+    with a spare file beside it."""
+
+    def test_full_disk_answers_507_and_writes_resume(self):
+        import http.client
+        import re as _re
+        import shutil
+        import subprocess
+        import tempfile
+        probe = subprocess.run(["unshare", "-rm", "true"],
+                               capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("no unprivileged user namespaces here")
+        root = tempfile.mkdtemp(prefix="diskfull-",
+                                dir=os.environ.get("HK_TEST_TMP", "/tmp"))
+        self.addCleanup(shutil.rmtree, root, True)
+        mnt = os.path.join(root, "mnt")
+        os.makedirs(mnt)
+        log_path = os.path.join(root, "server.log")
+        script = ('mount -t tmpfs -o size=4m tmpfs "$1" && '
+                  'dd if=/dev/zero of="$1/spare" bs=1024 count=1024 '
+                  '2>/dev/null && exec "$2" serve --data "$1/kb" '
+                  '--listen 127.0.0.1:0 --threads 2')
+        env = dict(os.environ)
+        env["LSAN_OPTIONS"] = "suppressions=%s:print_suppressions=0" % (
+            os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                         "test_server_lsan.supp"))
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                ["unshare", "-rm", "sh", "-c", script, "sh", mnt,
+                 os.environ.get("HAKGAL_BIN", "build/hakgal")],
+                stdout=log, stderr=log, env=env)
+
+        def log_text():
+            with open(log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+
+        try:
+            port = None
+            for _ in range(600):
+                with open(log_path, "rb") as f:
+                    m = _re.search(rb"listening on http://127\.0\.0\.1:(\d+)",
+                                   f.read())
+                if m:
+                    port = int(m.group(1))
+                    break
+                self.assertIsNone(proc.poll(), log_text())
+                time.sleep(0.1)
+            self.assertIsNotNone(port, "server did not start")
+
+            def post(path, body):
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                c.request("POST", path, body=json.dumps(body),
+                          headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                data = json.loads(r.read())
+                c.close()
+                return r.status, data
+
+            full = None
+            for i in range(1000):
+                st, b = post("/v2/facts/batch",
+                             ["Disk(i%d_%d, %s)" % (i, k, "z" * 200)
+                              for k in range(100)])
+                if st != 200:
+                    full = (st, b)
+                    break
+            self.assertIsNotNone(full, "the disk never filled")
+            st, b = full
+            self.assertEqual(st, 507, b)
+            self.assertIn(b["error"]["code"], ("disk_full", "storage_full"))
+            # space freed (in the server's namespace): writes resume
+            os.unlink("/proc/%d/root%s/spare" % (proc.pid, mnt))
+            st, b = post("/v2/facts", {"statement": "After(full, disk)."})
+            self.assertEqual(st, 201, b)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+        self.assertEqual(proc.returncode, 0, log_text())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
