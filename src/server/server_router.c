@@ -230,6 +230,26 @@ static const char *framing_error(h2o_req_t *req)
     return NULL;
 }
 
+hk_role hk_router_need(const hk_server *srv, const char *method,
+                       size_t method_len, const char *path, size_t path_len)
+{
+    hk_role need = HK_ROLE_NONE;
+    bool head = method_len == 4 && memcmp(method, "HEAD", 4) == 0;
+    for (size_t i = 0; i < hk_n_routes; i++) {
+        const hk_route *r = &hk_routes[i];
+        const char *pp;
+        size_t pl;
+        bool same = strlen(r->method) == method_len &&
+                    memcmp(r->method, method, method_len) == 0;
+        if (!same && !(head && !strcmp(r->method, "GET"))) continue;
+        if (!route_matches(r, path, path_len, &pp, &pl)) continue;
+        /* literal and parameter patterns may both match: the strictest */
+        if (r->need > need) need = r->need;
+    }
+    if (need == HK_ROLE_READ && !srv->cfg.read_auth) need = HK_ROLE_NONE;
+    return need;
+}
+
 /* ==== CORS ==== */
 
 /* An allowed browser origin may read the answer. */
@@ -279,6 +299,30 @@ static void send_options(hk_server *srv, h2o_req_t *req, const char *allow)
 
 /* ==== The root handler ==== */
 
+/* Only a connection's first request passes the gate (server_gate.c),
+ * which refuses bodies at the headers: on a token-protected server an
+ * HTTP/1 connection that carried a request without a valid bearer token is
+ * closed after its answer (whatever the answer), so that the client's next
+ * request is a first one again. */
+static void close_unless_token(hk_server *srv, h2o_req_t *req)
+{
+    if (srv->n_tokens == 0 || req->version >= 0x200) return;
+    ssize_t hi = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (hi >= 0) {
+        h2o_iovec_t v = req->headers.entries[hi].value;
+        if (v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0) {
+            const char *t = v.base + 7;
+            size_t tl = v.len - 7;
+            while (tl > 0 && *t == ' ') {
+                t++;
+                tl--;
+            }
+            if (hk_server_auth_lookup(srv, t, tl, NULL) == HK_OK) return;
+        }
+    }
+    req->http1_is_persistent = 0;
+}
+
 typedef struct root_handler {
     h2o_handler_t super; /* h2o handler header */
     hk_server *srv;      /* the server */
@@ -291,6 +335,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     const char *path = req->path.base;
 
     hk_loop_note_request(req);
+    close_unless_token(srv, req);
     const char *framing = framing_error(req);
     if (framing) {
         hk_req_set_route(req, "other");

@@ -275,6 +275,151 @@ class McpSessions(unittest.TestCase):
             mcp(s.port, PING, secret="alice-secret-1", sid=alice)[0], 200)
 
 
+class BodyGate(unittest.TestCase):
+    """Bodies are refused at the headers when the request may not send
+    them, and bodies in flight share a budget (4 x max-body)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tokens = os.path.join(os.environ.get("HK_TEST_TMP", "/tmp"),
+                                  "gate-tokens-%d" % os.getpid())
+        with open(cls.tokens, "w") as f:
+            f.write("alice write %s\n" % sha256_hex("alice-secret-1"))
+            f.write("reader read %s\n" % sha256_hex("reader-secret-1"))
+        cls.s = Server(["--tokens", cls.tokens, "--max-body", "1m"])
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.s.stop()
+        cls.s.cleanup()
+        os.unlink(cls.tokens)
+        assert rc == 0, rc
+
+    def head(self, head):
+        return raw(self.s.port, head)
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.s.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def test_unauthenticated_bodies_refused_at_the_headers(self):
+        # Only the head is sent: the answer comes without the body.
+        for auth, status, code in ((b"", 401, "unauthorized"),
+                                   (b"Authorization: Bearer nope\r\n", 401,
+                                    "unauthorized"),
+                                   (b"Authorization: Basic eDp5\r\n", 401,
+                                    "unauthorized"),
+                                   (b"Authorization: Bearer reader-secret-1"
+                                    b"\r\n", 403, "forbidden")):
+            out = self.head(b"POST /v2/facts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            b"Content-Type: application/json\r\n" + auth +
+                            b"Content-Length: 66060288\r\n\r\n")
+            self.assertNotIn(b"<timeout>", out)
+            self.assertEqual(responses(out), [status], out)
+            self.assertEqual(error_of(out)["code"], code, out)
+            self.assertIn(b"Connection: close", out)
+        out = self.head(b"PUT /v2/facts/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n")
+        self.assertEqual(responses(out), [401], out)
+
+    def test_parallel_unauthenticated_uploads_do_not_grow_memory(self):
+        import threading
+        before = self.rss_kb()
+        chunk = b"x" * (1 << 20)
+
+        def upload():
+            try:
+                k = socket.create_connection(("127.0.0.1", self.s.port), 10)
+                k.sendall(b"POST /v2/facts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          b"Content-Type: application/json\r\n"
+                          b"Content-Length: 66060288\r\n\r\n")
+                for _ in range(63):
+                    k.sendall(chunk)
+            except OSError:
+                pass  # refused at the headers and closed
+            finally:
+                k.close()
+
+        ts = [threading.Thread(target=upload) for _ in range(30)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        grown_mb = (self.rss_kb() - before) / 1024
+        self.assertLess(grown_mb, 64, "RSS grew by %.0f MB" % grown_mb)
+        st, _, b = self.s.request("GET", "/v2/stats")
+        self.assertEqual(st, 200, b)
+
+    def test_authenticated_and_open_bodies_pass(self):
+        st, _, b = self.s.request(
+            "POST", "/v2/facts", {"statement": "Gate(a, b)."},
+            headers={"Authorization": "Bearer alice-secret-1"})
+        self.assertEqual(st, 201, b)
+        # /mcp reads are open to anonymous clients: their bodies pass
+        st, _, b = self.s.request(
+            "POST", "/mcp", INIT,
+            headers={"Accept": "application/json, text/event-stream"})
+        self.assertEqual(st, 200, b)
+
+    def test_anonymous_connections_are_not_kept(self):
+        # so that an anonymous client's next request passes the gate again
+        out = self.head(b"GET /v2/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                        b"POST /v2/facts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        b"Content-Length: 66060288\r\n\r\n")
+        self.assertNotIn(b"<timeout>", out)
+        self.assertEqual(responses(out), [200], out)
+        self.assertIn(b"Connection: close", out)
+        out = self.head(b"GET /no/such HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                        b"GET /v2/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        self.assertEqual(responses(out), [404], out)
+        # a token holder keeps the connection
+        out = self.head(b"GET /v2/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        b"Authorization: Bearer alice-secret-1\r\n\r\n"
+                        b"GET /v2/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        b"Authorization: Bearer alice-secret-1\r\n"
+                        b"Connection: close\r\n\r\n")
+        self.assertEqual(responses(out), [200, 200], out)
+
+    def test_bodies_in_flight_share_a_budget(self):
+        # max-body 1m: 4 MiB of announced bodies in flight at most
+        head = (b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\n"
+                b"Content-Length: 1000000\r\n\r\n{")
+        held = []
+        try:
+            for _ in range(4):
+                k = socket.create_connection(("127.0.0.1", self.s.port), 10)
+                k.sendall(head)
+                held.append(k)
+            time.sleep(0.3)
+            out = self.head(head)
+            self.assertEqual(responses(out), [503], out)
+            self.assertEqual(error_of(out)["code"], "busy", out)
+            held.pop().close()  # its reservation returns
+            time.sleep(0.3)
+            body = json.dumps(PING).encode()
+            out = self.head(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            b"Content-Type: application/json\r\n"
+                            b"Content-Length: %d\r\n\r\n" % len(body) +
+                            body)
+            self.assertEqual(responses(out), [400], out)  # no session: 400
+        finally:
+            for k in held:
+                k.close()
+
+    def test_oversized_heads_answered_in_json(self):
+        for head in (b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                     b"X-A: b\r\n" * 2000 + b"\r\n",
+                     b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"X-A: " + b"b" * 500000 + b"\r\n\r\n"):
+            out = self.head(head)
+            self.assertEqual(responses(out), [431], out[:300])
+            self.assertEqual(error_of(out)["code"], "header_too_large")
+
+
 class DiskFull(unittest.TestCase):
     """A really full disk: the KB on a 4 MiB tmpfs in a user and mount
     namespace of its own (unshare -rm, no privileges needed), filled up
