@@ -15,10 +15,10 @@
  *          it ends after STREAM_MAX_MS (clients reconnect), when the
  *          session ends or the server stops.
  *   DELETE ends the session named by Mcp-Session-Id.
- * Every method checks Origin (hk_server_origin_allowed) and, while no
- * allowed-hosts list is configured and the server listens on loopback,
- * that Host is a loopback name — DNS-rebinding protection, 403 otherwise —
- * and bearer auth through hk_server_authorize (401 + WWW-Authenticate).
+ * Every method checks Origin (hk_server_origin_allowed; the router checked
+ * Host for every route: DNS-rebinding protection, 403 otherwise) and
+ * bearer auth through hk_server_authorize (401 + WWW-Authenticate).
+ * Sessions and GET streams have quotas per client (section "Quotas").
  * After a tool changed the KB, every session subscribed to KB resources
  * gets notifications/resources/updated on its open GET streams at once;
  * the ticker announces every other change (REST writes, other processes
@@ -44,7 +44,9 @@
  * hub_path / path / report_path; HAKGAL_MCP_BACKUP_DIR the backup_kb
  * target (default DATA.backups).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,10 +65,17 @@
 #define MAX_SESSIONS 1024                    /* live sessions */
 #define SESSION_IDLE_US (3600LL * 1000000LL) /* idle sessions expire */
 #define MAX_STREAMS 256                      /* open GET streams */
-#define STREAM_MAX_MS 60000                  /* a GET stream ends after this */
-#define WORKERS 8                            /* threads running tools/call */
-#define MAX_QUEUED 1024                      /* calls waiting for a worker */
-#define CLIENT_TIMEOUT_MS 60000              /* wait for a client's answer */
+/* Quota defaults (a 0 in the configuration means these). */
+#define DEF_PRINCIPAL_SESSIONS 64 /* sessions per token name */
+#define DEF_ANON_ADDR_SESSIONS 32 /* anonymous sessions per source address */
+#define DEF_ANON_SESSIONS 256     /* anonymous sessions in all */
+#define DEF_ANON_IDLE_S 300       /* idle anonymous sessions expire, s */
+#define DEF_STREAMS_PER_OWNER 8   /* open GET streams per quota owner */
+#define DEF_ANON_STREAMS 64       /* anonymous GET streams in all */
+#define STREAM_MAX_MS 60000       /* a GET stream ends after this */
+#define WORKERS 8                 /* threads running tools/call */
+#define MAX_QUEUED 1024           /* calls waiting for a worker */
+#define CLIENT_TIMEOUT_MS 60000   /* wait for a client's answer */
 
 /* ==== State ==== */
 
@@ -78,6 +87,9 @@ typedef struct session_entry {
     int64_t last_used_us; /* for expiry */
     char owner[64];       /* principal that created it ("anonymous"
                              without a token): only it may use it */
+    char quota_key[128];  /* whose quota it counts against: the token
+                             name, or "anonymous@<source address>" */
+    bool anon;            /* created without a valid token */
 } session_entry;
 
 typedef struct get_stream {
@@ -85,6 +97,8 @@ typedef struct get_stream {
     hk_loop *loop;       /* loop that owns the request */
     hk_req_ref *ref;     /* the GET request (loop thread only) */
     char session[33];    /* its session */
+    char quota_key[128]; /* as session_entry.quota_key */
+    bool anon;           /* opened without a valid token */
     int64_t opened_us;   /* when it opened */
     struct sse_out *out; /* its SSE output (loop thread only) */
 } get_stream;
@@ -106,10 +120,15 @@ static struct {
     pthread_t ticker;                   /* GET stream ticker */
     _Atomic uint64_t announced;         /* commit number last announced */
     bool started;                       /* threads were started */
-    bool loopback;                      /* listening on a loopback address */
     char *allow_buf;                    /* storage of the allowed directories */
     const char *allow[HK_MCP_MAX_DIRS]; /* allowed directories */
     char backup_dir[4200];              /* backup_kb target */
+    unsigned principal_sessions;        /* sessions per token name */
+    unsigned anon_addr_sessions;        /* anonymous sessions per address */
+    unsigned anon_sessions;             /* anonymous sessions in all */
+    int64_t anon_idle_us;               /* idle anonymous sessions expire */
+    unsigned streams_per_owner;         /* GET streams per quota key */
+    unsigned anon_streams;              /* anonymous GET streams in all */
 } g;
 
 /* ==== Sessions ==== */
@@ -131,18 +150,30 @@ static void new_session_id(char out[33])
 static session_entry *session_get(const char *id, const char *owner)
 {
     session_entry *found = NULL;
+    hk_mcp_session *to_free = NULL;
+    int64_t now = hk_now_us();
     pthread_mutex_lock(&g.lock);
     for (size_t i = 0; i < MAX_SESSIONS; i++) {
         session_entry *e = &g.sessions[i];
         if (e->id[0] && !e->dead && strcmp(e->id, id) == 0 &&
             strcmp(e->owner, owner) == 0) {
+            if (e->refs == 0 &&
+                now - e->last_used_us >
+                    (e->anon ? g.anon_idle_us : SESSION_IDLE_US)) {
+                /* expired: ends now rather than at the next initialize */
+                to_free = e->sess;
+                e->sess = NULL;
+                e->id[0] = '\0';
+                break;
+            }
             e->refs++;
-            e->last_used_us = hk_now_us();
+            e->last_used_us = now;
             found = e;
             break;
         }
     }
     pthread_mutex_unlock(&g.lock);
+    hk_mcp_session_free(to_free);
     return found;
 }
 
@@ -159,24 +190,108 @@ static void session_put(session_entry *e)
     hk_mcp_session_free(to_free);
 }
 
-/* Stores a new session; false when the table is full. */
+/* ==== Quotas ====
+ *
+ * Sessions and GET streams are counted per quota key: the token name for
+ * an authenticated principal, "anonymous@<source address>" otherwise. So
+ * that anonymous clients can never lock out token holders:
+ *  - anonymous sessions expire after anon_idle_us without use (token
+ *    holders' after SESSION_IDLE_US);
+ *  - at its quota (principal_sessions, or anon_addr_sessions per address),
+ *    a new session replaces the key's least recently used idle one;
+ *  - anonymous sessions together hold at most anon_sessions slots (the
+ *    least recently used idle anonymous session is replaced beyond), which
+ *    leaves the rest of the table to token holders, and a token holder who
+ *    finds the table full replaces the least recently used idle anonymous
+ *    session;
+ *  - streams are refused (429) beyond streams_per_owner per key and
+ *    anon_streams for all anonymous clients.
+ * All under g.lock. */
+
+/* The quota key of a request's principal into out. */
+static void quota_key(h2o_req_t *req, const hk_principal *p, char out[128])
+{
+    if (p->authenticated) {
+        snprintf(out, 128, "%s", p->name);
+        return;
+    }
+    char addr[INET6_ADDRSTRLEN] = "?";
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    if (req->conn->callbacks->get_peername)
+        sl = req->conn->callbacks->get_peername(req->conn,
+                                                (struct sockaddr *)&ss);
+    if (sl && ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr,
+                  sizeof addr);
+    else if (sl && ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr,
+                  sizeof addr);
+    snprintf(out, 128, "anonymous@%s", addr);
+}
+
+/* Frees slot e (g.lock held; e is idle: refs 0). */
+static void session_drop_locked(session_entry *e)
+{
+    hk_mcp_session_free(e->sess);
+    e->sess = NULL;
+    e->id[0] = '\0';
+}
+
+/* The least recently used idle live session matching key (any key when
+ * NULL) and anonymity (any when anon_only is false). g.lock held. */
+static session_entry *session_lru_locked(const char *key, bool anon_only)
+{
+    session_entry *lru = NULL;
+    for (size_t i = 0; i < MAX_SESSIONS; i++) {
+        session_entry *e = &g.sessions[i];
+        if (!e->id[0] || e->dead || e->refs != 0) continue;
+        if (anon_only && !e->anon) continue;
+        if (key && strcmp(e->quota_key, key) != 0) continue;
+        if (!lru || e->last_used_us < lru->last_used_us) lru = e;
+    }
+    return lru;
+}
+
+/* Stores a new session of owner (quota key key, anonymous or not) and
+ * writes its id to id_out. false when no slot can be had: the table is full
+ * of sessions in use, or of token holders' sessions. */
 static bool session_add(hk_mcp_session *sess, const char *owner,
-                        char id_out[33])
+                        const char *key, bool anon, char id_out[33])
 {
     bool ok = false;
     int64_t now = hk_now_us();
     pthread_mutex_lock(&g.lock);
     session_entry *slot = NULL;
+    size_t n_key = 0, n_anon = 0;
     for (size_t i = 0; i < MAX_SESSIONS; i++) {
         session_entry *e = &g.sessions[i];
         /* expire idle sessions nobody uses */
         if (e->id[0] && !e->dead && e->refs == 0 &&
-            now - e->last_used_us > SESSION_IDLE_US) {
-            hk_mcp_session_free(e->sess);
-            e->sess = NULL;
-            e->id[0] = '\0';
+            now - e->last_used_us >
+                (e->anon ? g.anon_idle_us : SESSION_IDLE_US))
+            session_drop_locked(e);
+        if (!e->id[0]) {
+            if (!slot) slot = e;
+            continue;
         }
-        if (!e->id[0] && !slot) slot = e;
+        if (e->dead) continue;
+        if (strcmp(e->quota_key, key) == 0) n_key++;
+        if (e->anon) n_anon++;
+    }
+    session_entry *evict = NULL;
+    unsigned key_cap = anon ? g.anon_addr_sessions : g.principal_sessions;
+    if (n_key >= key_cap)
+        evict = session_lru_locked(key, false);
+    else if (anon && n_anon >= g.anon_sessions)
+        evict = session_lru_locked(NULL, true);
+    else if (!slot && !anon)
+        evict = session_lru_locked(NULL, true);
+    if (evict) {
+        session_drop_locked(evict);
+        slot = evict;
+    } else if (n_key >= key_cap || (anon && n_anon >= g.anon_sessions)) {
+        slot = NULL; /* over quota and every session of it busy */
     }
     if (slot) {
         new_session_id(slot->id);
@@ -184,7 +299,9 @@ static bool session_add(hk_mcp_session *sess, const char *owner,
         slot->refs = 0;
         slot->dead = false;
         slot->last_used_us = now;
+        slot->anon = anon;
         snprintf(slot->owner, sizeof slot->owner, "%s", owner);
+        snprintf(slot->quota_key, sizeof slot->quota_key, "%s", key);
         memcpy(id_out, slot->id, 33);
         ok = true;
     }
@@ -285,26 +402,11 @@ static void send_empty(h2o_req_t *req, int status)
     h2o_send_inline(req, "", 0);
 }
 
-static bool is_loopback_name(const char *h, size_t n)
-{
-    static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
-    for (size_t i = 0; i < 3; i++) {
-        size_t l = strlen(names[i]);
-        if (n >= l && strncasecmp(h, names[i], l) == 0 &&
-            (n == l || h[l] == ':'))
-            return true;
-    }
-    return false;
-}
-
-/* DNS-rebinding protection on top of the server's own checks. */
+/* Origin check for browsers; Host (DNS rebinding) was checked by the
+ * router for every route, /mcp included. */
 static bool host_and_origin_ok(h2o_req_t *req)
 {
-    if (!hk_server_origin_allowed(g.srv, req)) return false;
-    const hk_server_config *cfg = hk_server_get_config(g.srv);
-    if (cfg->n_allowed_hosts == 0 && g.loopback)
-        return is_loopback_name(req->authority.base, req->authority.len);
-    return true; /* the router checked allowed-hosts */
+    return hk_server_origin_allowed(g.srv, req);
 }
 
 /* ==== SSE output (loop thread) ==== */
@@ -724,19 +826,40 @@ static int on_get(h2o_req_t *req, const hk_principal *p)
         return 0;
     }
     hk_loop *loop = hk_server_current_loop();
+    char key[128];
+    quota_key(req, p, key);
+    bool anon = !p->authenticated;
     pthread_mutex_lock(&g.lock);
     get_stream *slot = NULL;
-    for (size_t i = 0; i < MAX_STREAMS && !slot; i++)
-        if (!g.streams[i].id) slot = &g.streams[i];
-    if (slot) {
+    size_t n_key = 0, n_anon = 0;
+    for (size_t i = 0; i < MAX_STREAMS; i++) {
+        get_stream *st = &g.streams[i];
+        if (!st->id) {
+            if (!slot) slot = st;
+            continue;
+        }
+        if (strcmp(st->quota_key, key) == 0) n_key++;
+        if (st->anon) n_anon++;
+    }
+    bool over =
+        n_key >= g.streams_per_owner || (anon && n_anon >= g.anon_streams);
+    if (slot && !over) {
         slot->id = ++g.next_stream;
         slot->loop = loop;
         slot->ref = hk_req_ref_new(req);
         memcpy(slot->session, e->id, 33);
+        snprintf(slot->quota_key, sizeof slot->quota_key, "%s", key);
+        slot->anon = anon;
         slot->opened_us = hk_now_us();
     }
     pthread_mutex_unlock(&g.lock);
     session_put(e);
+    if (over) {
+        send_rpc_error(req, 429, HK_MCP_INTERNAL_ERROR,
+                       "too many open streams for this client; close one "
+                       "first");
+        return 0;
+    }
     if (!slot || !slot->ref) {
         send_rpc_error(req, 503, HK_MCP_INTERNAL_ERROR,
                        "too many open streams; retry later");
@@ -905,7 +1028,9 @@ static int on_post(h2o_req_t *req)
                                  initialize ? &created : NULL, &status);
     char new_id[33] = "";
     if (created) {
-        if (!session_add(created, p.name, new_id)) {
+        char key[128];
+        quota_key(req, &p, key);
+        if (!session_add(created, p.name, key, !p.authenticated, new_id)) {
             hk_mcp_session_free(created);
             json_decref(resp);
             resp = hk_mcp_error_response(json_object_get(msg, "id"),
@@ -1007,10 +1132,21 @@ hk_err hk_mcp_http_register(hk_server *srv, hk_error *err)
     pthread_mutex_init(&g.lock, NULL);
     pthread_cond_init(&g.wake, NULL);
     const hk_server_config *cfg = hk_server_get_config(srv);
-    g.loopback = strcmp(cfg->listen_host, "127.0.0.1") == 0 ||
-                 strcmp(cfg->listen_host, "localhost") == 0 ||
-                 strcmp(cfg->listen_host, "::1") == 0 ||
-                 strncmp(cfg->listen_host, "127.", 4) == 0;
+    g.principal_sessions = cfg->mcp_principal_sessions
+                               ? cfg->mcp_principal_sessions
+                               : DEF_PRINCIPAL_SESSIONS;
+    g.anon_addr_sessions = cfg->mcp_anon_addr_sessions
+                               ? cfg->mcp_anon_addr_sessions
+                               : DEF_ANON_ADDR_SESSIONS;
+    g.anon_sessions =
+        cfg->mcp_anon_sessions ? cfg->mcp_anon_sessions : DEF_ANON_SESSIONS;
+    g.anon_idle_us = (int64_t)(cfg->mcp_anon_idle_s ? cfg->mcp_anon_idle_s
+                                                    : DEF_ANON_IDLE_S) *
+                     1000000;
+    g.streams_per_owner = cfg->mcp_streams_per_client
+                              ? cfg->mcp_streams_per_client
+                              : DEF_STREAMS_PER_OWNER;
+    g.anon_streams = DEF_ANON_STREAMS;
     /* `hakgal serve` options --mcp-conformance-fixtures, --mcp-allow-dirs,
      * --mcp-backup-dir (also HAKGAL_<OPTION> and the config file);
      * HAKGAL_MCP_FIXTURES is a short form of the first */

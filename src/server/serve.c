@@ -187,17 +187,21 @@ static void resume_accept(h2o_timeout_entry_t *entry)
 /* An accepted socket, watched so that shutdown can tell idle connections
  * from those still receiving or answering a request (see close_idle). */
 typedef struct hk_conn_watch {
-    h2o_linklist_t link; /* in hk_loop.conns; unlinked when the socket
-                            closes or the loop ends */
-    h2o_socket_t *sock;  /* the socket (freed by h2o after on_close);
-                            NULL once unlinked */
-    unsigned inflight;   /* HTTP/1 requests received and not yet disposed
-                            by h2o (their answers may still be pending) */
-    unsigned refs;       /* the socket's link + one per request in flight */
-    size_t seen_bytes;   /* sock->bytes_read at seen_at */
-    int64_t seen_at;     /* when bytes last arrived (shutdown only), us */
-    bool read_shut;      /* its read side was shut down */
-    bool http2;          /* carried an HTTP/2 request */
+    h2o_linklist_t link;  /* in hk_loop.conns; unlinked when the socket
+                             closes or the loop ends */
+    h2o_socket_t *sock;   /* the socket (freed by h2o after on_close);
+                             NULL once unlinked */
+    unsigned inflight;    /* HTTP/1 requests received and not yet disposed
+                             by h2o (their answers may still be pending) */
+    unsigned refs;        /* the socket's link + one per request in flight */
+    size_t body_reserved; /* bytes of srv->body_inflight reserved by the
+                             gate for the first request's body, until that
+                             request is disposed or the socket closes */
+    hk_server *srv;       /* the server (for body_inflight) */
+    size_t seen_bytes;    /* sock->bytes_read at seen_at */
+    int64_t seen_at;      /* when bytes last arrived (shutdown only), us */
+    bool read_shut;       /* its read side was shut down */
+    bool http2;           /* carried an HTTP/2 request */
 } hk_conn_watch;
 
 static void watch_drop(hk_conn_watch *w)
@@ -205,9 +209,18 @@ static void watch_drop(hk_conn_watch *w)
     if (--w->refs == 0) hk_free(w);
 }
 
+/* Returns a body reservation to the shared budget (server_gate.c). */
+static void release_body(hk_conn_watch *w)
+{
+    if (w->body_reserved)
+        atomic_fetch_sub(&w->srv->body_inflight, w->body_reserved);
+    w->body_reserved = 0;
+}
+
 static void on_conn_close(void *data)
 {
     hk_conn_watch *w = data;
+    release_body(w);
     h2o_linklist_unlink(&w->link);
     w->sock = NULL;
     watch_drop(w);
@@ -217,6 +230,7 @@ static void on_conn_close(void *data)
 static void on_request_disposed(void *p)
 {
     hk_conn_watch *w = *(hk_conn_watch **)p;
+    release_body(w); /* the first request's body is gone with it */
     w->inflight--;
     watch_drop(w);
 }
@@ -230,14 +244,17 @@ static void serve_fd(hk_loop *loop, int fd)
         loop->evloop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
     atomic_fetch_add_explicit(&loop->accepted, 1, memory_order_relaxed);
     hk_conn_watch *w = hk_calloc(1, sizeof(*w));
-    if (w) { /* without it the connection is only not closed early */
-        w->sock = sock;
-        w->refs = 1;
-        h2o_linklist_insert(&loop->conns, &w->link);
-        sock->on_close.cb = on_conn_close; /* accepted sockets: ours */
-        sock->on_close.data = w;
+    if (!w) { /* out of memory: not served */
+        h2o_socket_close(sock);
+        return;
     }
-    h2o_accept(&loop->accept_ctx, sock);
+    w->sock = sock;
+    w->srv = loop->srv;
+    w->refs = 1;
+    h2o_linklist_insert(&loop->conns, &w->link);
+    sock->on_close.cb = on_conn_close; /* accepted sockets: ours */
+    sock->on_close.data = w;
+    hk_gate_start(loop, sock, &w->body_reserved);
 }
 
 /* A connection handed over by another loop. */
@@ -390,7 +407,8 @@ static void release_watches(hk_loop *loop)
 
 static bool loop_idle(hk_loop *loop)
 {
-    return h2o_linklist_is_empty(&loop->ctx.http1._conns) &&
+    return loop->gating == 0 &&
+           h2o_linklist_is_empty(&loop->ctx.http1._conns) &&
            h2o_linklist_is_empty(&loop->ctx.http2._conns) &&
            atomic_load(&loop->pending) == 0;
 }
@@ -692,6 +710,9 @@ int hk_cmd_serve(int argc, char **argv)
     srv->h2o_config.max_request_entity_size =
         srv->cfg.max_body > SIZE_MAX / 2 ? SIZE_MAX : srv->cfg.max_body * 2;
     srv->h2o_config.http1.req_timeout = srv->cfg.request_timeout_ms;
+    /* An h2c upgrade would let a client switch protocols past a proxy that
+     * only understands HTTP/1: off unless --h2c. */
+    srv->h2o_config.http1.upgrade_to_http2 = srv->cfg.h2c ? 1 : 0;
     srv->h2o_config.http2.idle_timeout = srv->cfg.request_timeout_ms;
     srv->hostconf = h2o_config_register_host(
         &srv->h2o_config, h2o_iovec_init(H2O_STRLIT("default")), 65535);

@@ -75,6 +75,7 @@ typedef struct hk_server_config {
     uint32_t commit_delay_us;    /* most a group waits to gather, 0 = never */
     uint64_t map_size;           /* LMDB map size in bytes, 0 = default */
     bool no_sync;                /* skip fsync (benchmarks only; not durable) */
+    bool h2c;                    /* accept "Upgrade: h2c" (cleartext HTTP/2) */
     unsigned n_allowed_hosts;    /* entries in allowed_hosts; 0 = any */
     char allowed_hosts[HK_SERVER_MAX_LIST][256]; /* Host header values */
     unsigned n_allowed_origins; /* entries in allowed_origins */
@@ -84,7 +85,16 @@ typedef struct hk_server_config {
                                       fixture tools (testing only) */
     char mcp_allow_dirs[4096];     /* ':'-separated dirs MCP tools may touch */
     char mcp_backup_dir[4096];     /* backup_kb target, "" = <data>.backups */
-    bool quiet;                    /* no start-up banner on stderr */
+    uint32_t mcp_principal_sessions; /* MCP sessions per token name, 0 = 64 */
+    uint32_t mcp_anon_addr_sessions; /* anonymous MCP sessions per source
+                                        address, 0 = 32 */
+    uint32_t mcp_anon_sessions;      /* anonymous MCP sessions in all (the
+                                        rest of the 1024 stay for token
+                                        holders), 0 = 256 */
+    uint32_t mcp_anon_idle_s; /* idle anonymous sessions expire, s; 0 = 300 */
+    uint32_t mcp_streams_per_client; /* open /mcp GET streams per token name
+                                        or anonymous address, 0 = 8 */
+    bool quiet;                      /* no start-up banner on stderr */
 } hk_server_config;
 
 /* Read-only after start-up; valid as long as the server. */

@@ -88,8 +88,11 @@ static const opt_def k_opts[] = {
      "LMDB map size, the KB's maximum size (default 64g)"},
     {"no-sync", OPT_BOOL, F(no_sync), 0, 0, NULL,
      "do not fsync commits (NOT durable; benchmarks only)"},
+    {"h2c", OPT_BOOL, F(h2c), 0, 0, NULL,
+     "accept the cleartext HTTP/2 upgrade (Upgrade: h2c; default off)"},
     {"allowed-hosts", OPT_LIST, F(allowed_hosts), 0, 0, "H1,H2",
-     "accepted Host header names (default: any)"},
+     "accepted Host header names (default: loopback names when listening "
+     "on loopback, else any)"},
     {"allowed-origins", OPT_LIST, F(allowed_origins), 0, 0, "O1,O2",
      "accepted browser Origin values; * = any (default: loopback only)"},
     {"access-log", OPT_STR, F(access_log), S(access_log), 0, "FILE",
@@ -101,6 +104,23 @@ static const opt_def k_opts[] = {
      "where the MCP backup_kb tool writes (default <data>.backups)"},
     {"mcp-conformance-fixtures", OPT_BOOL, F(mcp_conformance_fixtures), 0, 0,
      NULL, "add the MCP conformance suite's fixture tools (testing only)"},
+    {"mcp-sessions-per-token", OPT_UINT, F(mcp_principal_sessions), 1024, 1,
+     "N",
+     "MCP sessions one token may hold; more replace its oldest idle one "
+     "(default 64)"},
+    {"mcp-anon-sessions-per-address", OPT_UINT, F(mcp_anon_addr_sessions), 1024,
+     1, "N",
+     "MCP sessions without a token per client address, beyond which the "
+     "oldest idle one is replaced (default 32)"},
+    {"mcp-anon-sessions", OPT_UINT, F(mcp_anon_sessions), 1024, 1, "N",
+     "MCP sessions without a token in all; the rest of the 1024 are kept "
+     "for token holders (default 256)"},
+    {"mcp-anon-idle-s", OPT_UINT, F(mcp_anon_idle_s), 86400, 1, "S",
+     "idle MCP sessions without a token expire after S seconds (default "
+     "300)"},
+    {"mcp-streams-per-client", OPT_UINT, F(mcp_streams_per_client), 256, 1, "N",
+     "open /mcp GET streams per token, or per address without one "
+     "(default 8)"},
 };
 #define N_OPTS (sizeof(k_opts) / sizeof(k_opts[0]))
 

@@ -12,6 +12,8 @@
  *   server_metrics.c Prometheus counters and histograms
  *   server_router.c  route table, dispatch, CORS, metrics logger, JSON
  *                    rewriting of errors h2o answers itself
+ *   server_gate.c    a connection's first request head, read before h2o:
+ *                    bodies refused at the headers, shared body budget
  *   server_openapi.c the OpenAPI 3.1 document
  *   routes.h, routes_util.c  fact input parsing and output helpers
  *   routes_facts.c   fact writes and fact-by-id reads
@@ -57,11 +59,12 @@ struct hk_loop {
     hk_txn *read_txn;                    /* reusable read txn (reset between) */
     bool read_live;                      /* read_txn holds a snapshot now */
     atomic_uint pending;                 /* async jobs not yet completed */
-    bool started;                        /* the thread was created */
-    atomic_bool drained;                 /* stopped serving (shutdown step 1) */
-    h2o_linklist_t conns;                /* hk_conn_watch of every open accepted
-                                            socket (serve.c: idle ones are closed
-                                            at shutdown) */
+    unsigned gating; /* sockets in the gate (server_gate.c), not yet h2o's */
+    bool started;    /* the thread was created */
+    atomic_bool drained;  /* stopped serving (shutdown step 1) */
+    h2o_linklist_t conns; /* hk_conn_watch of every open accepted
+                             socket (serve.c: idle ones are closed
+                             at shutdown) */
 };
 
 /* Loop thread, for every request: notes the connections that carry
@@ -210,6 +213,8 @@ struct hk_server {
     atomic_bool ready;                 /* loops are serving */
     atomic_bool finish;                /* writer and pool stopped: loops exit */
     atomic_uint next_loop;             /* round-robin connection placement */
+    atomic_size_t body_inflight;       /* bytes reserved by admitted request
+                                          bodies (server_gate.c) */
     int64_t started_us;                /* start time */
     bool loopback;                     /* listen address is loopback */
     FILE *access_log;                  /* access log or NULL */
@@ -251,6 +256,26 @@ void hk_req_set_route(h2o_req_t *req, const char *label);
 
 /* Installs the root handler and the metrics logger on the host. */
 hk_err hk_router_install(hk_server *srv, hk_error *err);
+/* The role a request for method and path (raw, without the query) needs
+ * under the configured policy: HK_ROLE_NONE when open to anyone (reads
+ * without read-auth, registered prefixes such as /mcp, unknown routes,
+ * which are answered 404/405 anyway). Any thread. */
+hk_role hk_router_need(const hk_server *srv, const char *method,
+                       size_t method_len, const char *path, size_t path_len);
+
+/* ==== Gate (server_gate.c) ==== */
+
+/* Request bodies in flight across all connections at most, in units of
+ * max-body (the gate's shared budget). */
+#define HK_GATE_BUDGET_BODIES 4
+
+/* Loop thread, for a freshly accepted socket: reads the head of its first
+ * request, refuses at the headers a body the request may not send (401,
+ * 403) or that exceeds the shared budget (503), then hands the socket to
+ * h2o. *reserved receives the bytes reserved from srv->body_inflight, to
+ * be released by the caller (when the request is disposed or the
+ * connection closes); it must stay valid while the socket is open. */
+void hk_gate_start(hk_loop *loop, h2o_socket_t *sock, size_t *reserved);
 
 typedef struct hk_route hk_route;
 /* A REST handler: path params already split. */

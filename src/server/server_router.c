@@ -4,10 +4,13 @@
  * One h2o handler is installed at "/" and does the routing itself, so that
  * every answer (including 404 and 405) is our JSON and every request passes
  * the same checks in the same order:
- *   1. Host allow-list (when configured) -> 403 forbidden_host
- *   2. body size limit -> 413 body_too_large
- *   3. registered prefixes (e.g. /mcp) -> their handler (auth is theirs)
- *   4. REST route table: path match (405 with Allow when only the method
+ *   1. message framing: Transfer-Encoding with Content-Length, or differing
+ *      Content-Length values -> 400 bad_framing and the connection closed
+ *   2. Host allow-list (loopback names by default on a loopback listen,
+ *      see host_allowed) -> 403 forbidden_host
+ *   3. body size limit -> 413 body_too_large
+ *   4. registered prefixes (e.g. /mcp) -> their handler (auth is theirs)
+ *   5. REST route table: path match (405 with Allow when only the method
  *      is wrong), auth for the route's role, Content-Type for bodies (415)
  * An h2o logger on the same path records metrics (and the optional access
  * log) when the request ends, whether it was answered synchronously or
@@ -106,24 +109,146 @@ static bool has_json_type(h2o_req_t *req, bool allow_ndjson)
     return false;
 }
 
+/* The Host header's name without its port ("[::1]" keeps its brackets). */
+static size_t host_name_len(h2o_iovec_t a)
+{
+    if (a.len && a.base[0] == '[') {
+        const char *rb = memchr(a.base, ']', a.len);
+        return rb ? (size_t)(rb - a.base) + 1 : a.len;
+    }
+    const char *colon = memchr(a.base, ':', a.len);
+    return colon ? (size_t)(colon - a.base) : a.len;
+}
+
+/* localhost, [::1] or a 127.x.y.z literal. */
+static bool is_loopback_host(const char *h, size_t n)
+{
+    if ((n == 9 && strncasecmp(h, "localhost", 9) == 0) ||
+        (n == 5 && memcmp(h, "[::1]", 5) == 0))
+        return true;
+    if (n < 9 || n > 15 || memcmp(h, "127.", 4) != 0) return false;
+    unsigned dots = 0;
+    for (size_t i = 4; i < n; i++) {
+        if (h[i] == '.')
+            dots++;
+        else if (h[i] < '0' || h[i] > '9')
+            return false;
+    }
+    return dots == 2;
+}
+
+/* DNS-rebinding protection for every route: a page from another site that
+ * made its name resolve to this server still sends its own name as Host.
+ * With allowed-hosts configured only those names pass; without, a server
+ * listening on loopback accepts loopback names only, and a server listening
+ * beyond loopback (tokens required there, or --insecure) accepts any. A
+ * request without a Host header (HTTP/1.0) is not a browser's and passes. */
 static bool host_allowed(hk_server *srv, h2o_req_t *req)
 {
-    if (srv->cfg.n_allowed_hosts == 0) return true;
     h2o_iovec_t a = req->authority;
-    /* Compare without the port. */
-    size_t n = a.len;
-    if (n && a.base[0] != '[') {
-        const char *colon = memchr(a.base, ':', a.len);
-        if (colon) n = (size_t)(colon - a.base);
-    } else if (n) {
-        const char *rb = memchr(a.base, ']', a.len);
-        if (rb) n = (size_t)(rb - a.base) + 1;
-    }
+    if (srv->cfg.n_allowed_hosts == 0 && !srv->loopback) return true;
+    if (a.len == 0) return true;
+    size_t n = host_name_len(a);
+    if (srv->cfg.n_allowed_hosts == 0) return is_loopback_host(a.base, n);
     for (unsigned i = 0; i < srv->cfg.n_allowed_hosts; i++) {
         const char *h = srv->cfg.allowed_hosts[i];
         if (strlen(h) == n && strncasecmp(h, a.base, n) == 0) return true;
     }
     return false;
+}
+
+/* ==== Message framing ==== */
+
+/* Request-smuggling shapes (RFC 9112 section 6.3): a request that carries
+ * both Transfer-Encoding and Content-Length, or Content-Length values that
+ * differ, is framed differently by different parsers; a proxy in front may
+ * have read a second request where h2o reads a body, or the reverse. h2o
+ * 2.2 takes the chunked framing (or one of the lengths) and keeps the
+ * connection, so bytes after the last chunk would run as a request of
+ * their own. Such requests are answered 400 and the connection is closed.
+ *
+ * h2o 2.2 drops Content-Length from req->headers, but it parses the head in
+ * place: while the handler runs, the raw head still starts the socket's
+ * input buffer, followed by the body (req->entity), and is scanned here. Only
+ * requests with a body are scanned (h2o sets req->entity only for those), so
+ * reads without a body pay one comparison. HTTP/2 frames bodies itself. */
+
+/* Compares header line [p, colon) case-insensitively with name. */
+static bool header_is(const char *p, const char *colon, const char *name)
+{
+    size_t n = strlen(name);
+    return (size_t)(colon - p) == n && strncasecmp(p, name, n) == 0;
+}
+
+/* NULL when the framing is unambiguous, else why it is not. */
+static const char *framing_error(h2o_req_t *req)
+{
+    if (!req->entity.base || req->version >= 0x200 ||
+        !req->conn->callbacks->get_socket)
+        return NULL;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (!sock || !sock->input) return NULL;
+    const char *buf = sock->input->bytes;
+    const char *end = buf + sock->input->size;
+    /* the head starts the buffer: it begins with the method, and the
+     * body follows it */
+    if (req->entity.base < buf || req->entity.base > end ||
+        (size_t)(end - buf) <= req->method.len ||
+        memcmp(buf, req->method.base, req->method.len) != 0 ||
+        buf[req->method.len] != ' ')
+        return NULL;
+    end = req->entity.base;
+    const char *p = memchr(buf, '\n', (size_t)(end - buf));
+    bool te = false;
+    const char *cl = NULL; /* the first Content-Length value */
+    size_t cl_len = 0;
+    /* one header line per turn; ends at the empty line or the buffer end */
+    while (p && ++p < end && *p != '\r' && *p != '\n') {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) break;
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon) {
+            const char *v = colon + 1, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v &&
+                   (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            if (header_is(p, colon, "transfer-encoding")) {
+                te = true;
+            } else if (header_is(p, colon, "content-length")) {
+                size_t vl = (size_t)(ve - v);
+                if (cl && (vl != cl_len || memcmp(v, cl, vl) != 0))
+                    return "the request has differing Content-Length values";
+                cl = v;
+                cl_len = vl;
+            }
+        }
+        p = eol;
+    }
+    if (te && cl)
+        return "the request has both Transfer-Encoding and Content-Length";
+    return NULL;
+}
+
+hk_role hk_router_need(const hk_server *srv, const char *method,
+                       size_t method_len, const char *path, size_t path_len)
+{
+    hk_role need = HK_ROLE_NONE;
+    bool head = method_len == 4 && memcmp(method, "HEAD", 4) == 0;
+    for (size_t i = 0; i < hk_n_routes; i++) {
+        const hk_route *r = &hk_routes[i];
+        const char *pp;
+        size_t pl;
+        bool same = strlen(r->method) == method_len &&
+                    memcmp(r->method, method, method_len) == 0;
+        if (!same && !(head && !strcmp(r->method, "GET"))) continue;
+        if (!route_matches(r, path, path_len, &pp, &pl)) continue;
+        /* literal and parameter patterns may both match: the strictest */
+        if (r->need > need) need = r->need;
+    }
+    if (need == HK_ROLE_READ && !srv->cfg.read_auth) need = HK_ROLE_NONE;
+    return need;
 }
 
 /* ==== CORS ==== */
@@ -175,6 +300,30 @@ static void send_options(hk_server *srv, h2o_req_t *req, const char *allow)
 
 /* ==== The root handler ==== */
 
+/* Only a connection's first request passes the gate (server_gate.c),
+ * which refuses bodies at the headers: on a token-protected server an
+ * HTTP/1 connection that carried a request without a valid bearer token is
+ * closed after its answer (whatever the answer), so that the client's next
+ * request is a first one again. */
+static void close_unless_token(hk_server *srv, h2o_req_t *req)
+{
+    if (srv->n_tokens == 0 || req->version >= 0x200) return;
+    ssize_t hi = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (hi >= 0) {
+        h2o_iovec_t v = req->headers.entries[hi].value;
+        if (v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0) {
+            const char *t = v.base + 7;
+            size_t tl = v.len - 7;
+            while (tl > 0 && *t == ' ') {
+                t++;
+                tl--;
+            }
+            if (hk_server_auth_lookup(srv, t, tl, NULL) == HK_OK) return;
+        }
+    }
+    req->http1_is_persistent = 0;
+}
+
 typedef struct root_handler {
     h2o_handler_t super; /* h2o handler header */
     hk_server *srv;      /* the server */
@@ -187,6 +336,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     const char *path = req->path.base;
 
     hk_loop_note_request(req);
+    close_unless_token(srv, req);
+    const char *framing = framing_error(req);
+    if (framing) {
+        hk_req_set_route(req, "other");
+        req->http1_is_persistent = 0; /* what follows is not trusted */
+        hk_http_send_error(req, 400, "bad_framing", framing, NULL);
+        return 0;
+    }
     if (!host_allowed(srv, req)) {
         hk_req_set_route(req, "other");
         hk_http_send_error(req, 403, "forbidden_host",

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +67,17 @@ hk_err hks_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what)
         code = HK_ERR_NOMEM;
     if (t && t->write) t->failed = true;
     return hk_error_set(err, code, "store: %s: %s", what, mdb_strerror(rc));
+}
+
+/* True when the file system that holds the KB has less than 64 KiB left
+ * (LMDB writes whole pages; less than that is full for it). */
+static bool store_disk_full(hk_store *s)
+{
+    mdb_filehandle_t fd;
+    struct statvfs vs;
+    if (mdb_env_get_fd(s->env, &fd) != 0 || fstatvfs(fd, &vs) != 0)
+        return false;
+    return (uint64_t)vs.f_bavail * vs.f_frsize < 65536;
 }
 
 hk_err hks_txn_check_write(hk_txn *t, hk_error *err)
@@ -648,6 +660,10 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
             hks_hooks_commit(t); /* before the next writer may begin */
     }
     if (rc) {
+        /* LMDB reports a write that ran out of disk space as EIO (a short
+         * write): tell it apart by the space left on the KB's file system,
+         * so that callers see a full disk (HK_ERR_FULL), not an I/O error */
+        if (rc == EIO && store_disk_full(t->s)) rc = ENOSPC;
         e = hks_store_mdb_error(NULL, rc, err, "committing");
         if (t->new_syms) {
             hks_symtab_clear(t->s->symtab);

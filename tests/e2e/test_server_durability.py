@@ -203,7 +203,7 @@ class Durability(unittest.TestCase):
             body = json.dumps(["Slow(a%d, b)" % i
                                for i in range(300)]).encode()
             up = socket.create_connection(("127.0.0.1", s.port), timeout=30)
-            up.sendall(("POST /v2/facts/batch HTTP/1.1\r\nHost: x\r\n"
+            up.sendall(("POST /v2/facts/batch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                         "Content-Type: application/json\r\n"
                         "Content-Length: %d\r\n\r\n" % len(body)).encode())
             pieces = 30
