@@ -34,6 +34,8 @@ const char *hk_strerror(hk_err code)
         return "storage engine error";
     case HK_ERR_FULL:
         return "storage full";
+    case HK_ERR_DISK_FULL:
+        return "disk full";
     case HK_ERR_CORRUPT:
         return "data corrupt";
     case HK_ERR_LIMIT:

@@ -122,6 +122,10 @@ void hk_http_send_hk_error(h2o_req_t *req, const hk_error *err)
         status = 507;
         code = "storage_full";
         break;
+    case HK_ERR_DISK_FULL:
+        status = 507;
+        code = "disk_full";
+        break;
     case HK_ERR_BUSY:
         status = 503;
         code = "busy";

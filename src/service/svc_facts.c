@@ -127,7 +127,7 @@ static hk_err batch_fail_item(hk_svc_batch *b, size_t i, hk_svc_fault fault,
  * unusable and the whole batch fails. */
 static bool fatal_for_batch(hk_err rc)
 {
-    return rc == HK_ERR_STORE || rc == HK_ERR_FULL || rc == HK_ERR_NOMEM ||
+    return rc == HK_ERR_STORE || rc == HK_ERR_FULL || rc == HK_ERR_DISK_FULL || rc == HK_ERR_NOMEM ||
            rc == HK_ERR_IO || rc == HK_ERR_STATE || rc == HK_ERR_CORRUPT;
 }
 

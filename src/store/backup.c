@@ -334,15 +334,19 @@ hk_err hks_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
     if (rc || (rc = mdb_env_sync(dst, 1))) goto lmdb;
     goto done;
 lmdb:
-    if (rc == MDB_MAP_FULL || rc == ENOSPC)
+    if (rc == ENOSPC)
+        e = hk_error_set(err, HK_ERR_DISK_FULL,
+                         "store: dense copy to %s: disk full (the KB itself "
+                         "is unchanged)",
+                         dir);
+    else if (rc == MDB_MAP_FULL)
         e = hk_error_set(err, HK_ERR_FULL, "store: dense copy to %s: %s", dir,
                          mdb_strerror(rc));
     else if (rc == EIO && disk_full(dir, env_flags))
         /* LMDB reports a short write (what a full disk gives) as EIO */
-        e = hk_error_set(err, HK_ERR_FULL,
-                         "store: dense copy to %s: the "
-                         "file system is full (no space left for the copy; "
-                         "the KB itself is unchanged)",
+        e = hk_error_set(err, HK_ERR_DISK_FULL,
+                         "store: dense copy to %s: disk full (no space "
+                         "left for the copy; the KB itself is unchanged)",
                          dir);
     else
         e = hk_error_set(err, HK_ERR_IO, "store: dense copy to %s: %s", dir,
@@ -540,9 +544,9 @@ static hk_err copy_file(const char *from, const char *to, hk_error *err)
             ssize_t w = write(out, buf + off, (size_t)(n - off));
             if (w < 0 && errno == EINTR) continue;
             if (w < 0) {
-                e = errno == ENOSPC
-                        ? hk_error_set(err, HK_ERR_FULL, "backup: disk full")
-                        : io_err(err, "cannot write", to);
+                e = errno == ENOSPC ? hk_error_set(err, HK_ERR_DISK_FULL,
+                                                   "backup: disk full")
+                                    : io_err(err, "cannot write", to);
                 goto done;
             }
             off += w;

@@ -60,8 +60,12 @@
 hk_err hks_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what)
 {
     hk_err code = HK_ERR_STORE;
-    if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == MDB_TXN_FULL ||
-        rc == MDB_PAGE_FULL)
+    if (rc == ENOSPC) {
+        if (t && t->write) t->failed = true;
+        return hk_error_set(err, HK_ERR_DISK_FULL, "store: %s: disk full",
+                            what);
+    }
+    if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == MDB_PAGE_FULL)
         code = HK_ERR_FULL;
     else if (rc == ENOMEM)
         code = HK_ERR_NOMEM;
