@@ -431,6 +431,11 @@ int hk_cmd_delete(int argc, char **argv)
     for (; parsed < n; parsed++) {
         const char *arg = argv[optind + parsed];
         if (cli_is_id(arg, &ids[parsed])) continue;
+        hk_err bad = hk_svc_fact_ref_check(arg, &e);
+        if (bad != HK_OK) {
+            rc = cli_fail(&c, bad, &e);
+            goto done;
+        }
         if (hk_statement_parse(arg, strlen(arg), &sts[parsed], &e) != HK_OK) {
             rc = cli_fail_text(&c, "statement", arg, &e);
             goto done;
@@ -497,6 +502,11 @@ int hk_cmd_update(int argc, char **argv)
     hk_svc_update op = {.new_st = &nst, .before = &before, .after = &after};
     int rc = HK_EXIT_OK;
     if (!cli_is_id(old_arg, &op.id)) {
+        hk_err bad = hk_svc_fact_ref_check(old_arg, &e);
+        if (bad != HK_OK) {
+            rc = cli_fail(&c, bad, &e);
+            goto done;
+        }
         if (hk_statement_parse(old_arg, strlen(old_arg), &ost, &e) != HK_OK) {
             rc = cli_fail_text(&c, "statement", old_arg, &e);
             goto done;

@@ -10,10 +10,16 @@
  *   3. the first line that is neither blank nor a '#' comment: it starts
  *      with '{' -> JSONL; it holds a TAB and no '(' -> TSV;
  *   4. otherwise statement text.
+ * A guess from content (3 and 4) is then checked by io_check_guess: text
+ * that is binary, or TSV/JSONL of which most sampled records do not parse,
+ * is refused as unrecognized instead of being imported as junk.
  * Pure functions; safe from any thread.
  */
 #include "io/io_internal.h"
+#include "core/utf8.h"
 
+#include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -73,6 +79,14 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
+bool io_format_by_name(const char *path)
+{
+    return path != NULL &&
+           (ends_with(path, ".jsonl") || ends_with(path, ".ndjson") ||
+            ends_with(path, ".tsv") || ends_with(path, ".db") ||
+            ends_with(path, ".sqlite") || ends_with(path, ".sqlite3"));
+}
+
 hk_format io_detect_format(const char *path, const char *head, size_t len)
 {
     if (io_has_sqlite_magic(head, len)) return HK_FORMAT_SQLITE;
@@ -104,4 +118,83 @@ hk_format io_detect_format(const char *path, const char *head, size_t len)
         i = eol + 1;
     }
     return HK_FORMAT_STATEMENTS;
+}
+
+/* True when one TSV or JSONL record parses (a dry run of the importer's
+ * line readers; nothing is written). line is not NUL-terminated. */
+static bool record_parses(hk_format f, const char *line, size_t len)
+{
+    if (f == HK_FORMAT_JSONL) {
+        json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+        bool ok = json_is_object(obj) &&
+                  json_is_string(json_object_get(obj, "statement"));
+        json_decref(obj);
+        return ok;
+    }
+    /* TSV: predicate<TAB>arg..., every field valid as the store wants. */
+    char buf[1024];
+    if (len >= sizeof buf) return true; /* long records: no verdict */
+    memcpy(buf, line, len);
+    buf[len] = '\0';
+    hk_statement st;
+    memset(&st, 0, sizeof st);
+    st.predicate = buf;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != '\t') continue;
+        if (st.n_args == HK_MAX_ARGS) return false;
+        buf[i] = '\0';
+        st.args[st.n_args++] = buf + i + 1;
+    }
+    if (st.n_args == 0) return false;
+    hk_error e;
+    return hk_statement_validate(&st, &e) == HK_OK;
+}
+
+#define IO_GUESS_SAMPLE 1000 /* records looked at to confirm a guess */
+
+hk_err io_check_guess(hk_format f, const char *path, const char *head,
+                      size_t len, bool whole, hk_error *err)
+{
+    (void)path; /* callers lead the message with it */
+    const char *nul = memchr(head, '\0', len);
+    size_t bad = 0;
+    /* A cut multi-byte character at the end of the sample is not damage. */
+    size_t check = len;
+    if (!whole)
+        while (check > 0 && len - check < 4 &&
+               ((unsigned char)head[check - 1] & 0xC0) == 0x80)
+            check--;
+    if (!whole && check > 0 && (unsigned char)head[check - 1] >= 0xC0) check--;
+    if (nul != NULL || !hk_utf8_valid(head, check, &bad))
+        return hk_error_set(
+            err, HK_ERR_INVALID,
+            "unrecognized format: %s at byte %zu, so it is not "
+            "statement text, TSV or JSONL (give --format to say what it is)",
+            nul != NULL ? "a NUL byte" : "bytes that are not UTF-8",
+            (nul != NULL ? (size_t)(nul - head) : bad) + 1);
+    if (f != HK_FORMAT_TSV && f != HK_FORMAT_JSONL) return HK_OK;
+    size_t seen = 0, ok = 0, i = 0;
+    while (i < len && seen < IO_GUESS_SAMPLE) {
+        size_t eol = i;
+        while (eol < len && head[eol] != '\n')
+            eol++;
+        if (eol == len && !whole) break; /* a cut last line: no verdict */
+        size_t e = eol;
+        if (e > i && head[e - 1] == '\r') e--;
+        size_t s = i;
+        while (s < e && (head[s] == ' ' || head[s] == '\t'))
+            s++;
+        if (s < e && head[s] != '#') {
+            seen++;
+            if (record_parses(f, head + i, e - i)) ok++;
+        }
+        i = eol + 1;
+    }
+    if (seen == 0 || ok * 2 > seen) return HK_OK;
+    return hk_error_set(err, HK_ERR_INVALID,
+                        "unrecognized format: it looks like %s, but only "
+                        "%zu of its first %zu records parse as %s (give "
+                        "--format to import it anyway, with rejects)",
+                        f == HK_FORMAT_TSV ? "TSV" : "JSONL", ok, seen,
+                        f == HK_FORMAT_TSV ? "TSV" : "JSONL");
 }

@@ -460,9 +460,14 @@ hk_err hk_import_file(hk_store *s, const char *path,
         head += 3;
         head_len -= 3;
     }
-    if (format == HK_FORMAT_AUTO)
-        format = io_detect_format(strcmp(path, "-") == 0 ? NULL : path, head,
-                                  head_len);
+    if (format == HK_FORMAT_AUTO) {
+        const char *named = strcmp(path, "-") == 0 ? NULL : path;
+        format = io_detect_format(named, head, head_len);
+        if (format != HK_FORMAT_SQLITE && !io_format_by_name(named)) {
+            rc = io_check_guess(format, named, head, head_len, r.eof, err);
+            if (rc != HK_OK) goto fail;
+        }
+    }
     sum->format = format;
     if (format == HK_FORMAT_SQLITE) {
         io_reader_close(&r);

@@ -73,6 +73,14 @@ hk_err io_reader_set_max_line(io_reader *r, size_t max_line, hk_error *err);
 /* Decides the format of a file from its name and its first bytes. */
 hk_format io_detect_format(const char *path, const char *head, size_t len);
 bool io_has_sqlite_magic(const char *head, size_t len);
+/* True when the file name alone says the format (an extension). */
+bool io_format_by_name(const char *path);
+/* Checks a format guessed from content against the first bytes (whole:
+ * head is the entire input): HK_ERR_INVALID "unrecognized format" when
+ * they are binary, or when most sampled records of a TSV or JSONL guess
+ * do not parse. */
+hk_err io_check_guess(hk_format f, const char *path, const char *head,
+                      size_t len, bool whole, hk_error *err);
 
 /* ==== Import driver ==== */
 

@@ -20,6 +20,7 @@
  * inside an entity name stays part of that segment; the parameter is then
  * decoded. Runs on loop threads only.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -324,6 +325,45 @@ static void close_unless_token(hk_server *srv, h2o_req_t *req)
     req->http1_is_persistent = 0;
 }
 
+/* The first malformed percent-escape of the query string (a '%' not
+ * followed by two hex digits, or an encoded NUL), described in msg with the
+ * parameter it is in; false when there is none. Checked once here, so that
+ * every route reports bad encoding as such rather than as a missing or
+ * invalid value. */
+static bool query_encoding_error(const h2o_req_t *req, char *msg, size_t cap)
+{
+    if (req->query_at == SIZE_MAX) return false;
+    const char *q = req->path.base + req->query_at + 1;
+    size_t len = req->path.len - req->query_at - 1;
+    size_t start = 0; /* of the current name=value pair */
+    for (size_t i = 0; i < len; i++) {
+        if (q[i] == '&') {
+            start = i + 1;
+            continue;
+        }
+        if (q[i] != '%') continue;
+        bool ok = i + 2 < len && isxdigit((unsigned char)q[i + 1]) &&
+                  isxdigit((unsigned char)q[i + 2]) &&
+                  !(q[i + 1] == '0' && q[i + 2] == '0');
+        if (ok) {
+            i += 2;
+            continue;
+        }
+        size_t ne = start;
+        while (ne < len && q[ne] != '=' && q[ne] != '&')
+            ne++;
+        size_t shown = len - i < 3 ? len - i : 3;
+        snprintf(msg, cap,
+                 "query parameter '%.*s': invalid percent-encoding '%.*s' at "
+                 "byte %zu of the query string (a '%%' must be followed by two "
+                 "hex digits, and %%00 is not allowed)",
+                 (int)(ne - start > 64 ? 64 : ne - start), q + start,
+                 (int)shown, q + i, i + 1);
+        return true;
+    }
+    return false;
+}
+
 typedef struct root_handler {
     h2o_handler_t super; /* h2o handler header */
     hk_server *srv;      /* the server */
@@ -382,6 +422,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                                    NULL);
             return 0;
         }
+    }
+
+    char enc[256];
+    if (query_encoding_error(req, enc, sizeof enc)) {
+        hk_req_set_route(req, "other");
+        hk_http_send_error(req, 400, "invalid_encoding", enc, NULL);
+        return 0;
     }
 
     /* REST routes: literal patterns win over parameter patterns. */

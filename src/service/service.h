@@ -277,6 +277,10 @@ hk_err hk_svc_fact_resolve(hk_txn *t, const char *ref, hk_fact_id *id,
 bool hk_svc_parse_positive(const char *s, uint64_t *out);
 /* True when ref is a fact id (hk_svc_parse_positive): *id gets it. */
 bool hk_svc_fact_ref_is_id(const char *ref, hk_fact_id *id);
+/* A reference made of digits that is no valid id: HK_ERR_NOT_FOUND for 0
+ * ("no fact with id 0"), HK_ERR_INVALID beyond 64 bits ("out of range");
+ * HK_OK for anything else (an id or a statement to parse). */
+hk_err hk_svc_fact_ref_check(const char *ref, hk_error *err);
 
 /* ---- Update ----
  * Replaces content and/or metadata of one fact, named by id or by its

@@ -127,8 +127,9 @@ static hk_err batch_fail_item(hk_svc_batch *b, size_t i, hk_svc_fault fault,
  * unusable and the whole batch fails. */
 static bool fatal_for_batch(hk_err rc)
 {
-    return rc == HK_ERR_STORE || rc == HK_ERR_FULL || rc == HK_ERR_DISK_FULL || rc == HK_ERR_NOMEM ||
-           rc == HK_ERR_IO || rc == HK_ERR_STATE || rc == HK_ERR_CORRUPT;
+    return rc == HK_ERR_STORE || rc == HK_ERR_FULL || rc == HK_ERR_DISK_FULL ||
+           rc == HK_ERR_NOMEM || rc == HK_ERR_IO || rc == HK_ERR_STATE ||
+           rc == HK_ERR_CORRUPT;
 }
 
 hk_err hk_svc_fact_batch(hk_txn *t, hk_svc_batch *b, hk_error *err)
@@ -230,13 +231,32 @@ bool hk_svc_fact_ref_is_id(const char *ref, hk_fact_id *id)
     return hk_svc_parse_positive(ref, id);
 }
 
+/* Digits that are no valid id (0, or beyond 64 bits) would otherwise reach
+ * the statement parser and be reported as a bad predicate. */
+hk_err hk_svc_fact_ref_check(const char *ref, hk_error *err)
+{
+    size_t digits = strspn(ref, "0123456789");
+    if (digits == 0 || ref[digits] != '\0') return HK_OK;
+    if (strspn(ref, "0") == digits)
+        return hk_error_set(err, HK_ERR_NOT_FOUND,
+                            "no fact with id 0 (ids start at 1)");
+    uint64_t v;
+    if (hk_svc_parse_positive(ref, &v)) return HK_OK;
+    return hk_error_set(err, HK_ERR_INVALID,
+                        "fact id %.40s%s is out of range (at most "
+                        "18446744073709551615)",
+                        ref, digits > 40 ? "..." : "");
+}
+
 hk_err hk_svc_fact_resolve(hk_txn *t, const char *ref, hk_fact_id *id,
                            hk_error *err)
 {
     hk_fact_id n;
     if (hk_svc_fact_ref_is_id(ref, &n)) return find_fact(t, n, NULL, id, err);
+    hk_err rc = hk_svc_fact_ref_check(ref, err);
+    if (rc != HK_OK) return rc;
     hk_statement st;
-    hk_err rc = hk_statement_parse(ref, strlen(ref), &st, err);
+    rc = hk_statement_parse(ref, strlen(ref), &st, err);
     if (rc != HK_OK) {
         if (err != NULL && err->field[0] == '\0')
             snprintf(err->field, sizeof err->field, "statement");

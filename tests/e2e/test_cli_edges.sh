@@ -4,6 +4,7 @@
 set -euo pipefail
 
 : "${HAKGAL_BIN:?HAKGAL_BIN must name the hakgal binary}"
+PY=/usr/bin/python3
 . "$(dirname "$0")/cli_lib.sh"
 ROOT="${HK_TEST_TMP:-/tmp}/cli-edges-$$"
 rm -rf "$ROOT"
@@ -68,5 +69,32 @@ printf 'bad3(\n' > d1/x.hkl
 run import d1/x.hkl; expect 2
 [ "$(wc -l < x.hkl.rejects)" -eq 1 ] || fail "stale rejects removed"
 passed=$((passed + 1))
+
+# Ids that are digits but no valid id were parsed as statements ("unexpected
+# '0' at the start of the predicate").
+run get 0; expect 3 "" "no fact with id 0"
+run get 000; expect 3 "" "no fact with id 0"
+run get 99999999999999999999; expect 2 "" "out of range"
+run delete 0; expect 3 "" "no fact with id 0"
+run get 18446744073709551615; expect 3 "" "no fact with id 18446744073709551615"
+
+# Binary input or text whose guessed format mostly fails to parse is
+# refused as unrecognized (random bytes were imported as a junk TSV fact).
+before=$(facts)
+"$PY" -c 'import random,sys; r=random.Random(7); sys.stdout.buffer.write(bytes(r.randrange(256) for _ in range(4000)))' > junk.bin
+run import junk.bin; expect 2 "" "unrecognized format"
+printf 'a\x01b\tc\x02\n\x03\td\n' > ctl.txt
+run import ctl.txt; expect 2 "" "unrecognized format"
+printf '\xc3\x28\tx\n' > latin.txt
+run import latin.txt; expect 2 "" "not UTF-8"
+run import - < junk.bin; expect 2 "" "unrecognized format"
+after=$(facts)
+same "$after" "$before"
+# an explicit --format still imports what parses, with rejects
+printf 'P\tq\n!!\t\n' > two.txt
+run import --format tsv two.txt; expect 0 "rejected 1"
+# a plausible TSV with one bad record is still imported
+printf 'P\tr\nP\ts\n!!\t\n' > three.txt
+run import three.txt; expect 0 "rejected 1"
 
 echo "ok: $passed checks"

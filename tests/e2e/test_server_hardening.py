@@ -124,6 +124,17 @@ class Framing(unittest.TestCase):
                   b"Connection: close\r\n\r\n")
         self.assertEqual(responses(out), [201, 200], out)
 
+    def test_bad_percent_encoding_is_named(self):
+        for q in ("/v2/query?q=%ZZ", "/v2/query?limit=5&q=Has%2", "/v2/search?q=a%00b"):
+            st, _, b = self.s.request("GET", q)
+            self.assertEqual(st, 400, (q, b))
+            self.assertEqual(b["error"]["code"], "invalid_encoding", b)
+            self.assertIn("percent-encoding", b["error"]["message"])
+            self.assertIn("'q'", b["error"]["message"])
+        # Well-formed escapes still decode.
+        st, _, b = self.s.request("GET", "/v2/query?q=HasPart%28%3Fx%2C%20CPU%29")
+        self.assertEqual(st, 200, b)
+
     def test_h2c_upgrade_is_not_taken(self):
         out = raw(self.s.port,
                   b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
