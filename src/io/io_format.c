@@ -120,16 +120,22 @@ hk_format io_detect_format(const char *path, const char *head, size_t len)
     return HK_FORMAT_STATEMENTS;
 }
 
-/* True when one TSV or JSONL record parses (a dry run of the importer's
+/* True when one record parses in format f (a dry run of the importer's
  * line readers; nothing is written). line is not NUL-terminated. */
 static bool record_parses(hk_format f, const char *line, size_t len)
 {
     if (f == HK_FORMAT_JSONL) {
         json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-        bool ok = json_is_object(obj) &&
-                  json_is_string(json_object_get(obj, "statement"));
+        bool ok = json_is_object(obj);
         json_decref(obj);
         return ok;
+    }
+    if (f != HK_FORMAT_TSV) {
+        hk_statement st;
+        hk_error e;
+        if (hk_statement_parse(line, len, &st, &e) != HK_OK) return false;
+        hk_statement_release(&st);
+        return true;
     }
     /* TSV: predicate<TAB>arg..., every field valid as the store wants. */
     char buf[1024];
@@ -157,44 +163,46 @@ hk_err io_check_guess(hk_format f, const char *path, const char *head,
 {
     (void)path; /* callers lead the message with it */
     const char *nul = memchr(head, '\0', len);
-    size_t bad = 0;
-    /* A cut multi-byte character at the end of the sample is not damage. */
-    size_t check = len;
-    if (!whole)
-        while (check > 0 && len - check < 4 &&
-               ((unsigned char)head[check - 1] & 0xC0) == 0x80)
-            check--;
-    if (!whole && check > 0 && (unsigned char)head[check - 1] >= 0xC0) check--;
-    if (nul != NULL || !hk_utf8_valid(head, check, &bad))
-        return hk_error_set(
-            err, HK_ERR_INVALID,
-            "unrecognized format: %s at byte %zu, so it is not "
-            "statement text, TSV or JSONL (give --format to say what it is)",
-            nul != NULL ? "a NUL byte" : "bytes that are not UTF-8",
-            (nul != NULL ? (size_t)(nul - head) : bad) + 1);
-    if (f != HK_FORMAT_TSV && f != HK_FORMAT_JSONL) return HK_OK;
+    if (nul != NULL)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "unrecognized format: a NUL byte at byte %zu, so "
+                            "it is not statement text, TSV or JSONL (give "
+                            "--format to say what it is)",
+                            (size_t)(nul - head) + 1);
     size_t seen = 0, ok = 0, i = 0;
     while (i < len && seen < IO_GUESS_SAMPLE) {
         size_t eol = i;
-        while (eol < len && head[eol] != '\n')
+        while (eol < len && head[eol] != '\n' && head[eol] != '\r')
             eol++;
         if (eol == len && !whole) break; /* a cut last line: no verdict */
-        size_t e = eol;
-        if (e > i && head[e - 1] == '\r') e--;
         size_t s = i;
-        while (s < e && (head[s] == ' ' || head[s] == '\t'))
+        while (s < eol && (head[s] == ' ' || head[s] == '\t'))
             s++;
-        if (s < e && head[s] != '#') {
+        if (s < eol && head[s] != '#') {
             seen++;
-            if (record_parses(f, head + i, e - i)) ok++;
+            if (record_parses(f, head + i, eol - i)) ok++;
         }
         i = eol + 1;
     }
-    if (seen == 0 || ok * 2 > seen) return HK_OK;
+    if (seen == 0) return HK_OK;
+    if (f == HK_FORMAT_TSV || f == HK_FORMAT_JSONL) {
+        /* The guess rests on one line's shape: at least half of the
+         * sampled records must bear it out. */
+        if (ok * 2 >= seen) return HK_OK;
+        const char *fn = f == HK_FORMAT_TSV ? "TSV" : "JSONL";
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "unrecognized format: it looks like %s, but only "
+                            "%zu of its first %zu records parse as %s (give "
+                            "--format to import it anyway, with rejects)",
+                            fn, ok, seen, fn);
+    }
+    /* Statement text is the fallback: refused only when nothing in the
+     * sample is a statement and the bytes are not even text. */
+    size_t bad = 0;
+    if (ok > 0 || hk_utf8_valid(head, i < len ? i : len, &bad)) return HK_OK;
     return hk_error_set(err, HK_ERR_INVALID,
-                        "unrecognized format: it looks like %s, but only "
-                        "%zu of its first %zu records parse as %s (give "
-                        "--format to import it anyway, with rejects)",
-                        f == HK_FORMAT_TSV ? "TSV" : "JSONL", ok, seen,
-                        f == HK_FORMAT_TSV ? "TSV" : "JSONL");
+                        "unrecognized format: bytes that are not UTF-8 at "
+                        "byte %zu and no statement in the first %zu records "
+                        "(give --format to say what it is)",
+                        bad + 1, seen);
 }

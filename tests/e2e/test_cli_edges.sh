@@ -85,7 +85,7 @@ before=$(facts)
 run import junk.bin; expect 2 "" "unrecognized format"
 printf 'a\x01b\tc\x02\n\x03\td\n' > ctl.txt
 run import ctl.txt; expect 2 "" "unrecognized format"
-printf '\xc3\x28\tx\n' > latin.txt
+printf '\xc3\x28 x\n\xff(\n' > latin.txt
 run import latin.txt; expect 2 "" "not UTF-8"
 run import - < junk.bin; expect 2 "" "unrecognized format"
 after=$(facts)

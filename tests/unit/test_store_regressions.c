@@ -247,8 +247,8 @@ static void test_compact_on_a_full_disk(void **st)
 
     hk_error err;
     hk_err e = hk_store_compact(dir, NULL, &err);
-    assert_int_equal(e, HK_ERR_FULL);
-    assert_non_null(strstr(err.message, "full"));
+    assert_int_equal(e, HK_ERR_DISK_FULL);
+    assert_non_null(strstr(err.message, "disk full"));
     assert_int_equal(stat(data, &after), 0);
     assert_int_equal(after.st_ino, before.st_ino);
     assert_int_equal(after.st_size, before.st_size);
