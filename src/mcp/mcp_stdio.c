@@ -259,6 +259,11 @@ static const char usage[] =
     "  --backup-dir DIR      where backup_kb writes (default DATA.backups)\n"
     "  --page-size N         entries per tools/resources/prompts list page\n"
     "                        (default 100)\n"
+    "  --profile NAME        tool set: kb (default, the 30 KB tools) or\n"
+    "                        memory (the 9 tools of the MCP memory server;\n"
+    "                        an existing $MEMORY_FILE_PATH is imported once\n"
+    "                        into the KB FILE.hakgal next to it unless --data\n"
+    "                        is given)\n"
     "  --mcp-conformance-fixtures\n"
     "                        add the fixtures of the MCP conformance suite\n"
     "                        (testing only)\n"
@@ -284,7 +289,8 @@ int hk_cmd_mcp(int argc, char **argv)
         O_BACKUP,
         O_FIX,
         O_PAGE,
-        O_JSON
+        O_JSON,
+        O_PROFILE
     };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},
@@ -294,6 +300,7 @@ int hk_cmd_mcp(int argc, char **argv)
         {"backup-dir", required_argument, 0, O_BACKUP},
         {"page-size", required_argument, 0, O_PAGE},
         {"mcp-conformance-fixtures", no_argument, 0, O_FIX},
+        {"profile", required_argument, 0, O_PROFILE},
         {"json", no_argument, 0, O_JSON}, /* global option: the output is
                                              JSON-RPC anyway */
         {"help", no_argument, 0, 'h'},
@@ -309,6 +316,7 @@ int hk_cmd_mcp(int argc, char **argv)
     char backup_default[4200];
     bool fixtures = false;
     unsigned page = 0;
+    int profile = HK_MCP_PROFILE_KB;
     int exit_code = 0;
     hk_error e;
     hk_error_clear(&e);
@@ -364,6 +372,16 @@ int hk_cmd_mcp(int argc, char **argv)
             break;
         case O_JSON:
             break;
+        case O_PROFILE:
+            if (strcmp(optarg, "kb") == 0)
+                profile = HK_MCP_PROFILE_KB;
+            else if (strcmp(optarg, "memory") == 0)
+                profile = HK_MCP_PROFILE_MEMORY;
+            else {
+                fprintf(stderr, "hakgal mcp: --profile must be kb or memory\n");
+                return 1;
+            }
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -413,6 +431,7 @@ int hk_cmd_mcp(int argc, char **argv)
     env.fixtures = fixtures;
     env.list_page_size = page;
     env.transport = "stdio";
+    env.profile = profile;
     ss.buf = hk_malloc(HK_MCP_MAX_MESSAGE_BYTES + 1);
     if (!ss.buf || hk_mcp_server_new(&env, &ss.srv, &e) != HK_OK ||
         hk_mcp_session_new(ss.srv, &ss.sess, &e) != HK_OK) {
