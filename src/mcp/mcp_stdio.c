@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/mem.h"
@@ -269,6 +270,29 @@ static const char usage[] =
     "                        (testing only)\n"
     "  -h, --help            this help\n";
 
+/* Imports the memory file of the reference MCP memory server into the KB
+ * just created for it (the file is only read). A missing file is an empty
+ * memory. */
+static hk_err takeover(hk_store *store, const char *file, hk_error *err)
+{
+    struct stat st;
+    if (stat(file, &st) != 0) return HK_OK;
+    hk_import_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.format = HK_FORMAT_MCP_MEMORY;
+    opt.actor = "mcp-memory-import";
+    hk_import_summary sum;
+    hk_err rc = hk_import_file(store, file, &opt, &sum, err);
+    if (rc == HK_OK)
+        fprintf(stderr,
+                "hakgal mcp: imported %s (%llu lines, %llu facts, %llu "
+                "rejected)\n",
+                file, (unsigned long long)sum.read,
+                (unsigned long long)sum.added,
+                (unsigned long long)sum.rejected);
+    return rc;
+}
+
 /* The write token "mcp" of a secret given on the command line or in the
  * environment (only its hash is kept). */
 static void secret_token(hk_token *tok, const char *secret)
@@ -399,8 +423,23 @@ int hk_cmd_mcp(int argc, char **argv)
     if (env_tok && env_tok[0] && n_tokens < HK_MCP_MAX_TOKENS) {
         secret_token(&tokens[n_tokens++], env_tok);
     }
+    /* memory profile: the KB next to the reference server's file */
+    const char *memory_file =
+        profile == HK_MCP_PROFILE_MEMORY ? getenv("MEMORY_FILE_PATH") : NULL;
+    if (memory_file && !memory_file[0]) memory_file = NULL;
+    char memory_kb[2048];
+    if (memory_file && (!data || !data[0])) {
+        int n = snprintf(memory_kb, sizeof memory_kb, "%s.hakgal", memory_file);
+        if (n < 0 || (size_t)n >= sizeof memory_kb) {
+            fprintf(stderr, "hakgal mcp: MEMORY_FILE_PATH is too long\n");
+            return 1;
+        }
+        data = memory_kb;
+    }
     if (!data || !data[0]) data = "hakgal-data";
     snprintf(ss.data_dir, sizeof ss.data_dir, "%s", data);
+    struct stat kb_st;
+    bool kb_new = stat(ss.data_dir, &kb_st) != 0;
     if (!backup) {
         snprintf(backup_default, sizeof backup_default, "%s.backups", data);
         backup = backup_default;
@@ -414,6 +453,12 @@ int hk_cmd_mcp(int argc, char **argv)
         fprintf(stderr, "hakgal mcp: cannot open %s: %s\n", ss.data_dir,
                 e.message);
         return e.code == HK_ERR_BUSY ? 4 : 5;
+    }
+    if (memory_file && kb_new && takeover(ss.store, memory_file, &e) != HK_OK) {
+        fprintf(stderr, "hakgal mcp: cannot import %s: %s\n", memory_file,
+                e.message);
+        hk_store_close(ss.store);
+        return hk_exit_code(e.code);
     }
     hk_mcp_env env;
     memset(&env, 0, sizeof env);

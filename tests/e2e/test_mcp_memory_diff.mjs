@@ -16,6 +16,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
@@ -147,8 +149,33 @@ try {
       `${ga.structuredContent.relations.length} relations`);
     await ref.close();
     await hk.close();
+
+    // the reference's file: imported losslessly, exported back byte-equal
+    const file = path.join(root, `ref-${seed}.jsonl`);
+    const kb = path.join(root, `import-${seed}`);
+    execFileSync(bin, ['--data', kb, 'init'], { stdio: 'pipe' });
+    execFileSync(bin, ['--data', kb, 'import', '--format', 'mcp-memory', file], { stdio: 'pipe' });
+    const back = execFileSync(bin, ['--data', kb, 'export', '--format', 'mcp-memory']);
+    assert.equal(back.toString('utf8'), fs.readFileSync(file, 'utf8'), `export of seed ${seed}`);
+    // auto-detected too
+    const kb2 = path.join(root, `import-auto-${seed}`);
+    execFileSync(bin, ['--data', kb2, 'init'], { stdio: 'pipe' });
+    execFileSync(bin, ['--data', kb2, 'import', file], { stdio: 'pipe' });
+    assert.deepEqual(execFileSync(bin, ['--data', kb2, 'export', '--format', 'mcp-memory']), back);
+
+    // MEMORY_FILE_PATH: taken over on first start, the file left untouched
+    const sum = () => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    const before = sum();
+    for (let start = 0; start < 2; start++) {
+      const c = await connect(bin, ['mcp', '--profile', 'memory'], { MEMORY_FILE_PATH: file });
+      const g = shape(await c.callTool({ name: 'read_graph', arguments: {} }));
+      assert.deepEqual(g, ga, `read_graph after taking over ${file} (start ${start})`);
+      await c.close();
+    }
+    assert.equal(sum(), before, 'the memory file is not changed');
+    assert.ok(fs.existsSync(`${file}.hakgal`), 'the KB lies next to the memory file');
   }
-  console.log(`${calls} calls in ${Date.now() - t0} ms`);
+  console.log(`${calls} calls in ${Date.now() - t0} ms; round trips and takeovers equal`);
 
   // 3. two clients writing at once on one KB lose nothing
   {
