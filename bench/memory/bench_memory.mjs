@@ -50,7 +50,9 @@ function writeMemory(file, nObs) {
 }
 
 async function connect(command, args, env) {
-  const t = new StdioClientTransport({ command, args, env: { PATH: process.env.PATH, ...env }, stderr: 'ignore' });
+  // read_graph of a large memory is larger than the SDK's default 10 MiB
+  const t = new StdioClientTransport({ command, args, env: { PATH: process.env.PATH, ...env }, stderr: 'ignore',
+    maxBufferSize: 1 << 30 });
   const c = new Client({ name: 'memory-bench', version: '1.0.0' });
   await c.connect(t);
   return c;

@@ -45,6 +45,17 @@
     TOP("\"entities\":{\"type\":\"array\",\"items\":" ENTITY "},"            \
         "\"relations\":{\"type\":\"array\",\"items\":" RELATION "}",         \
         "\"entities\",\"relations\"")
+/* Opt-in pagination arguments (absent in the reference; see MEMORY.md) */
+#define PAGE_IN                                                               \
+    "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000,"       \
+    "\"description\":\"hakgal: return at most this many items and a "         \
+    "nextCursor (default: everything)\"},\"cursor\":{\"type\":\"string\","     \
+    "\"description\":\"hakgal: nextCursor of the previous page\"}"
+#define PAGED_OUT                                                             \
+    TOP("\"entities\":{\"type\":\"array\",\"items\":" ENTITY "},"            \
+        "\"relations\":{\"type\":\"array\",\"items\":" RELATION "},"         \
+        "\"nextCursor\":{\"type\":\"string\"}",                               \
+        "\"entities\",\"relations\"")
 #define DONE_OUT                                                              \
     TOP("\"success\":{\"type\":\"boolean\"},\"message\":{\"type\":\"string\"}", \
         "\"success\",\"message\"")
@@ -173,7 +184,13 @@ static hk_err run_read(mcp_call *c, int what, hk_error *err)
     json_t *g = NULL;
     hk_err rc = mcp_read_begin(c, &t, err);
     if (rc == HK_OK) {
-        if (what == READ_GRAPH)
+        json_int_t limit = mcp_arg_int(c, "limit", 0);
+        const char *cursor = mcp_arg_str(c, "cursor", NULL);
+        if (what != OPEN && (limit > 0 || cursor))
+            rc = hk_svc_mem_page(
+                t, what == SEARCH ? mcp_arg_str(c, "query", "") : NULL,
+                limit > 0 ? (size_t)limit : 100, cursor, &g, err);
+        else if (what == READ_GRAPH)
             rc = hk_svc_mem_read_graph(t, &g, err);
         else if (what == SEARCH)
             rc = hk_svc_mem_search(t, mcp_arg_str(c, "query", ""), &g, err);
@@ -246,13 +263,13 @@ const mcp_tool_def mcp_memory_tools[] = {
          ",\"description\":\"An array of relations to delete\"}", "\"relations\""),
      DONE_OUT, DEL, t_delete_relations},
     {"read_graph", "Read Graph", "Read the entire knowledge graph",
-     "{\"type\":\"object\",\"properties\":{}," D07 "}",
-     GRAPH_OUT, RO, t_read_graph},
+     "{\"type\":\"object\",\"properties\":{" PAGE_IN "}," D07 "}",
+     PAGED_OUT, RO, t_read_graph},
     {"search_nodes", "Search Nodes",
      "Search for nodes in the knowledge graph based on a query",
-     TOP(STRD("query", "The search query to match against entity names, types, and observation content"),
-         "\"query\""),
-     GRAPH_OUT, RO, t_search_nodes},
+     TOP(STRD("query", "The search query to match against entity names, types, and observation content")
+         "," PAGE_IN, "\"query\""),
+     PAGED_OUT, RO, t_search_nodes},
     {"open_nodes", "Open Nodes",
      "Open specific nodes in the knowledge graph by their names",
      TOP("\"names\":" STRS ",\"description\":\"An array of entity names to retrieve\"}",

@@ -535,7 +535,31 @@ typedef struct mem_filter {
     const char *query_lc; /* search: lower-cased query, or NULL */
     const json_t *names;  /* open: requested names, or NULL */
     hk_buf lc;            /* scratch for lower-casing */
+    size_t limit;         /* items per page; 0 = everything */
+    const char *cursor;   /* where the page starts ("e..."/"r...") or NULL */
+    size_t n;             /* items on the page so far */
+    hk_buf next;          /* cursor of the next page (empty = last page) */
 } mem_filter;
+
+/* The query cursor for one kind of item ('e' entities, 'r' relations):
+ * NULL to start at the beginning, "" when this kind is done. */
+static const char *cursor_for(const mem_filter *f, char kind)
+{
+    if (!f->cursor || !f->cursor[0]) return NULL;
+    if (f->cursor[0] == kind) return f->cursor + 1;
+    return kind == 'e' ? "" : NULL; /* "r...": the entities are done */
+}
+
+/* After an item: true when the page is full (next holds the cursor). */
+static hk_err page_full(mem_filter *f, hk_query *q, char kind, bool *full)
+{
+    *full = false;
+    if (!f->limit || ++f->n < f->limit) return HK_OK;
+    *full = true;
+    hk_buf_reset(&f->next);
+    hk_err rc = hk_buf_append(&f->next, &kind, 1);
+    return rc == HK_OK ? hk_query_cursor(q, &f->next) : rc;
+}
 
 static hk_err contains_lc(mem_filter *f, const char *text, bool *yes)
 {
@@ -595,7 +619,11 @@ static hk_err read_entities(hk_txn *t, mem_filter *flt, json_t *ents,
     hk_fact f;
     hk_fact_init(&f);
     hk_buf name = HK_BUF_INIT, type = HK_BUF_INIT;
-    hk_err rc = hk_query_open_scan(t, &scan, NULL, &q, err);
+    const char *cur = cursor_for(flt, 'e');
+    if (cur && !cur[0]) return HK_OK; /* the page starts at the relations */
+    hk_err rc = hk_query_open_scan(t, &scan, cur, &q, err);
+    if (rc == HK_ERR_INVALID && err)
+        snprintf(err->field, sizeof err->field, "cursor");
     while (rc == HK_OK) {
         bool has = false;
         if ((rc = hk_query_next(q, &f, &has, err)) != HK_OK || !has) break;
@@ -640,6 +668,12 @@ static hk_err read_entities(hk_txn *t, mem_filter *flt, json_t *ents,
             rc = nomem(err);
             break;
         }
+        bool full = false;
+        if ((rc = page_full(flt, q, 'e', &full)) != HK_OK) {
+            rc = nomem(err);
+            break;
+        }
+        if (full) break;
     }
     hk_query_close(q);
     hk_fact_release(&f);
@@ -650,7 +684,8 @@ static hk_err read_entities(hk_txn *t, mem_filter *flt, json_t *ents,
 
 /* Relations into rels: all of them (names_set NULL) or those with an end
  * in names_set. */
-static hk_err read_relations(hk_txn *t, const json_t *names_set, json_t *rels,
+static hk_err read_relations(hk_txn *t, mem_filter *flt,
+                             const json_t *names_set, json_t *rels,
                              hk_error *err)
 {
     hk_scan scan = HK_SCAN_INIT;
@@ -660,7 +695,13 @@ static hk_err read_relations(hk_txn *t, const json_t *names_set, json_t *rels,
     hk_fact f;
     hk_fact_init(&f);
     hk_buf from = HK_BUF_INIT, type = HK_BUF_INIT, to = HK_BUF_INIT;
-    hk_err rc = hk_query_open_scan(t, &scan, NULL, &q, err);
+    /* relations are paged only when they are listed whole (read_graph) */
+    bool paged = flt->limit && !names_set;
+    if (paged && flt->next.len) return HK_OK; /* the entities filled it */
+    const char *cur = paged ? cursor_for(flt, 'r') : NULL;
+    hk_err rc = hk_query_open_scan(t, &scan, cur, &q, err);
+    if (rc == HK_ERR_INVALID && err)
+        snprintf(err->field, sizeof err->field, "cursor");
     while (rc == HK_OK) {
         bool has = false;
         if ((rc = hk_query_next(q, &f, &has, err)) != HK_OK || !has) break;
@@ -679,6 +720,12 @@ static hk_err read_relations(hk_txn *t, const json_t *names_set, json_t *rels,
             rc = nomem(err);
             break;
         }
+        bool full = false;
+        if (paged && (rc = page_full(flt, q, 'r', &full)) != HK_OK) {
+            rc = nomem(err);
+            break;
+        }
+        if (full) break;
     }
     hk_query_close(q);
     hk_fact_release(&f);
@@ -696,22 +743,54 @@ static hk_err read_filtered(hk_txn *t, mem_filter *flt, bool all_relations,
     hk_err rc = (ents && rels && set) ? HK_OK : nomem(err);
     if (rc == HK_OK) rc = read_entities(t, flt, ents, set, err);
     if (rc == HK_OK)
-        rc = read_relations(t, all_relations ? NULL : set, rels, err);
+        rc = read_relations(t, flt, all_relations ? NULL : set, rels, err);
     if (rc == HK_OK) {
         *out = json_pack("{s:O, s:O}", "entities", ents, "relations", rels);
         if (!*out) rc = nomem(err);
     }
+    if (rc == HK_OK && flt->limit && flt->next.len &&
+        json_object_set_new(*out, "nextCursor", json_string(flt->next.data)))
+        rc = nomem(err);
     json_decref(ents);
     json_decref(rels);
     json_decref(set);
     hk_buf_free(&flt->lc);
+    hk_buf_free(&flt->next);
     return rc;
 }
 
 hk_err hk_svc_mem_read_graph(hk_txn *t, json_t **out, hk_error *err)
 {
-    mem_filter flt = {NULL, NULL, HK_BUF_INIT};
+    mem_filter flt = {NULL, NULL, HK_BUF_INIT, 0, NULL, 0, HK_BUF_INIT};
     return read_filtered(t, &flt, true, out, err);
+}
+
+hk_err hk_svc_mem_page(hk_txn *t, const char *query, size_t limit,
+                       const char *cursor, json_t **out, hk_error *err)
+{
+    *out = NULL;
+    if (cursor && cursor[0] && cursor[0] != 'e' &&
+        (query || cursor[0] != 'r')) {
+        hk_error_set(err, HK_ERR_INVALID, "cursor: not a cursor of this list");
+        if (err) snprintf(err->field, sizeof err->field, "cursor");
+        return HK_ERR_INVALID;
+    }
+    hk_buf q = HK_BUF_INIT;
+    if (query &&
+        (lower_into(query, &q) != HK_OK || hk_buf_reserve(&q, 1) != HK_OK)) {
+        hk_buf_free(&q);
+        return nomem(err);
+    }
+    mem_filter flt = {query ? q.data : NULL,
+                      NULL,
+                      HK_BUF_INIT,
+                      limit,
+                      cursor,
+                      0,
+                      HK_BUF_INIT};
+    hk_err rc = read_filtered(t, &flt, query == NULL, out, err);
+    hk_buf_free(&q);
+    return rc;
 }
 
 hk_err hk_svc_mem_search(hk_txn *t, const char *query, json_t **out,
@@ -722,7 +801,7 @@ hk_err hk_svc_mem_search(hk_txn *t, const char *query, json_t **out,
         hk_buf_free(&q);
         return nomem(err);
     }
-    mem_filter flt = {q.data, NULL, HK_BUF_INIT};
+    mem_filter flt = {q.data, NULL, HK_BUF_INIT, 0, NULL, 0, HK_BUF_INIT};
     hk_err rc = read_filtered(t, &flt, false, out, err);
     hk_buf_free(&q);
     return rc;
@@ -731,6 +810,6 @@ hk_err hk_svc_mem_search(hk_txn *t, const char *query, json_t **out,
 hk_err hk_svc_mem_open(hk_txn *t, const json_t *names, json_t **out,
                        hk_error *err)
 {
-    mem_filter flt = {NULL, names, HK_BUF_INIT};
+    mem_filter flt = {NULL, names, HK_BUF_INIT, 0, NULL, 0, HK_BUF_INIT};
     return read_filtered(t, &flt, false, out, err);
 }

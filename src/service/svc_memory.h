@@ -72,6 +72,16 @@ hk_err hk_svc_mem_search(hk_txn *t, const char *query, json_t **out,
 hk_err hk_svc_mem_open(hk_txn *t, const json_t *names, json_t **out,
                        hk_error *err);
 
+/* Pagination (opt-in, beyond the reference): read_graph (query NULL) or
+ * search_nodes (query) with at most limit items (1..), starting at cursor
+ * (NULL or "" = the beginning). read_graph pages through the entities and
+ * then the relations; search_nodes pages through the matching entities
+ * and returns, with each page, the relations touching its entities. A
+ * full page carries "nextCursor" (the next page may be empty). A cursor
+ * that is not one of these answers HK_ERR_INVALID (err->field "cursor"). */
+hk_err hk_svc_mem_page(hk_txn *t, const char *query, size_t limit,
+                       const char *cursor, json_t **out, hk_error *err);
+
 /* The stored form of a memory text (see the top of this file) into out
  * (reset first); HK_ERR_INVALID when it is too long. */
 hk_err hk_svc_mem_encode(const char *text, hk_buf *out, hk_error *err);

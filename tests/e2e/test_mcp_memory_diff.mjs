@@ -115,7 +115,18 @@ try {
       hints: [t.annotations.readOnlyHint, t.annotations.destructiveHint,
         t.annotations.idempotentHint, t.annotations.openWorldHint],
     }));
-    assert.deepEqual(strip((await hk.listTools()).tools), strip((await ref.listTools()).tools));
+    // hakgal's opt-in pagination adds optional properties; without them
+    // the listings are equal
+    const hkTools = structuredClone((await hk.listTools()).tools);
+    for (const t of hkTools) {
+      if (t.name !== 'read_graph' && t.name !== 'search_nodes') continue;
+      assert.ok(t.inputSchema.properties.limit && t.inputSchema.properties.cursor);
+      assert.ok(!(t.inputSchema.required || []).includes('limit'));
+      delete t.inputSchema.properties.limit;
+      delete t.inputSchema.properties.cursor;
+      delete t.outputSchema.properties.nextCursor;
+    }
+    assert.deepEqual(strip(hkTools), strip((await ref.listTools()).tools));
     await ref.close();
     await hk.close();
   }
@@ -145,6 +156,27 @@ try {
     const ga = shape(await ref.callTool({ name: 'read_graph', arguments: {} }));
     const gb = shape(await hk.callTool({ name: 'read_graph', arguments: {} }));
     assert.deepEqual(gb, ga, `final read_graph of seed ${seed}`);
+    // opt-in pagination: the pages of read_graph and search_nodes put
+    // together are the whole answer
+    for (const [tool, extra] of [['read_graph', {}], ['search_nodes', { query: 'a' }]]) {
+      const whole = (await hk.callTool({ name: tool, arguments: extra })).structuredContent;
+      const ents = [];
+      const rels = [];
+      let cursor;
+      for (let pages = 0; pages < 1000; pages++) {
+        const p = (await hk.callTool({ name: tool, arguments: { ...extra, limit: 2, ...(cursor ? { cursor } : {}) } })).structuredContent;
+        assert.ok(p.entities.length + (tool === 'read_graph' ? p.relations.length : 0) <= 2);
+        ents.push(...p.entities);
+        for (const r of p.relations) if (!rels.some((x) => JSON.stringify(x) === JSON.stringify(r))) rels.push(r);
+        cursor = p.nextCursor;
+        if (!cursor) break;
+      }
+      assert.deepEqual(ents, whole.entities, `${tool} pages: entities`);
+      const key = (r) => JSON.stringify(r);
+      assert.deepEqual(rels.map(key).sort(), whole.relations.map(key).sort(), `${tool} pages: relations`);
+    }
+    const bad = await hk.callTool({ name: 'read_graph', arguments: { cursor: 'nonsense' } });
+    assert.equal(bad.isError, true);
     console.log(`seed ${seed}: ${steps} calls equal, final graph ${ga.structuredContent.entities.length} entities, ` +
       `${ga.structuredContent.relations.length} relations`);
     await ref.close();
