@@ -45,14 +45,27 @@
     TOP("\"entities\":{\"type\":\"array\",\"items\":" ENTITY "},"            \
         "\"relations\":{\"type\":\"array\",\"items\":" RELATION "}",         \
         "\"entities\",\"relations\"")
+#define PROV_IN                                                               \
+    "\"provenance\":{\"type\":\"boolean\",\"description\":\"hakgal: add "    \
+    "who created each entity and when\"}"
+/* An entity with the optional provenance of hakgal */
+#define ENTITY_P                                                              \
+    OBJ(STRD("name", "The name of the entity") ","                           \
+        STRD("entityType", "The type of the entity") ","                     \
+        "\"observations\":" STRS ",\"description\":\"An array of observation " \
+        "contents associated with the entity\"},"                            \
+        "\"provenance\":{\"type\":\"object\",\"properties\":{"                 \
+        "\"createdBy\":{\"type\":\"string\"},\"createdAt\":{\"type\":"         \
+        "\"string\"}}}",                                                      \
+        "\"name\",\"entityType\",\"observations\"")
 /* Opt-in pagination arguments (absent in the reference; see MEMORY.md) */
 #define PAGE_IN                                                               \
     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000,"       \
     "\"description\":\"hakgal: return at most this many items and a "         \
     "nextCursor (default: everything)\"},\"cursor\":{\"type\":\"string\","     \
-    "\"description\":\"hakgal: nextCursor of the previous page\"}"
+    "\"description\":\"hakgal: nextCursor of the previous page\"}," PROV_IN
 #define PAGED_OUT                                                             \
-    TOP("\"entities\":{\"type\":\"array\",\"items\":" ENTITY "},"            \
+    TOP("\"entities\":{\"type\":\"array\",\"items\":" ENTITY_P "},"          \
         "\"relations\":{\"type\":\"array\",\"items\":" RELATION "},"         \
         "\"nextCursor\":{\"type\":\"string\"}",                               \
         "\"entities\",\"relations\"")
@@ -186,11 +199,17 @@ static hk_err run_read(mcp_call *c, int what, hk_error *err)
     if (rc == HK_OK) {
         json_int_t limit = mcp_arg_int(c, "limit", 0);
         const char *cursor = mcp_arg_str(c, "cursor", NULL);
-        if (what != OPEN && (limit > 0 || cursor))
-            rc = hk_svc_mem_page(
-                t, what == SEARCH ? mcp_arg_str(c, "query", "") : NULL,
-                limit > 0 ? (size_t)limit : 100, cursor, &g, err);
-        else if (what == READ_GRAPH)
+        bool prov = mcp_arg_bool(c, "provenance", false);
+        if (limit > 0 || cursor || prov) {
+            hk_svc_mem_view_req req;
+            memset(&req, 0, sizeof req);
+            req.query = what == SEARCH ? mcp_arg_str(c, "query", "") : NULL;
+            req.names = what == OPEN ? json_object_get(c->args, "names") : NULL;
+            req.limit = limit > 0 ? (size_t)limit : cursor ? 100 : 0;
+            req.cursor = cursor;
+            req.provenance = prov;
+            rc = hk_svc_mem_view(t, &req, &g, err);
+        } else if (what == READ_GRAPH)
             rc = hk_svc_mem_read_graph(t, &g, err);
         else if (what == SEARCH)
             rc = hk_svc_mem_search(t, mcp_arg_str(c, "query", ""), &g, err);
@@ -272,9 +291,9 @@ const mcp_tool_def mcp_memory_tools[] = {
      PAGED_OUT, RO, t_search_nodes},
     {"open_nodes", "Open Nodes",
      "Open specific nodes in the knowledge graph by their names",
-     TOP("\"names\":" STRS ",\"description\":\"An array of entity names to retrieve\"}",
-         "\"names\""),
-     GRAPH_OUT, RO, t_open_nodes},
+     TOP("\"names\":" STRS ",\"description\":\"An array of entity names to retrieve\"},"
+         PROV_IN, "\"names\""),
+     PAGED_OUT, RO, t_open_nodes},
 };
 /* clang-format on */
 const size_t mcp_n_memory_tools =

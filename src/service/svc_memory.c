@@ -539,6 +539,7 @@ typedef struct mem_filter {
     const char *cursor;   /* where the page starts ("e..."/"r...") or NULL */
     size_t n;             /* items on the page so far */
     hk_buf next;          /* cursor of the next page (empty = last page) */
+    bool provenance;      /* add who created each entity and when */
 } mem_filter;
 
 /* The query cursor for one kind of item ('e' entities, 'r' relations):
@@ -558,7 +559,10 @@ static hk_err page_full(mem_filter *f, hk_query *q, char kind, bool *full)
     *full = true;
     hk_buf_reset(&f->next);
     hk_err rc = hk_buf_append(&f->next, &kind, 1);
-    return rc == HK_OK ? hk_query_cursor(q, &f->next) : rc;
+    if (rc == HK_OK) rc = hk_query_cursor(q, &f->next);
+    /* the relations, listed last, are exhausted: this is the last page */
+    if (rc == HK_OK && kind == 'r' && f->next.len == 1) hk_buf_reset(&f->next);
+    return rc;
 }
 
 static hk_err contains_lc(mem_filter *f, const char *text, bool *yes)
@@ -606,6 +610,24 @@ static hk_err observations_of(hk_txn *t, const char *enc, json_t **out,
     hk_fact_release(&f);
     hk_buf_free(&text);
     return rc;
+}
+
+/* Sets e.provenance = {"createdBy", "createdAt"} from the audit entry
+ * that created the entity's EntityType fact. */
+static hk_err add_provenance(hk_txn *t, const hk_fact *f, json_t *e,
+                             hk_error *err)
+{
+    hk_audit_entry *v = NULL;
+    size_t n = 0;
+    hk_err rc = hk_audit_history(t, f->id, 1, &v, &n, err);
+    if (rc != HK_OK) return rc;
+    char when[32];
+    hk_time_format(n ? v[0].time_us : f->created_us, when);
+    json_t *p = json_pack("{s:s, s:s}", "createdBy", n ? v[0].actor : "",
+                          "createdAt", when);
+    hk_audit_entries_free(v, n);
+    if (!p || json_object_set_new(e, "provenance", p) != 0) return nomem(err);
+    return HK_OK;
 }
 
 /* The kept entities into ents and their names as keys of names_set. */
@@ -663,6 +685,11 @@ static hk_err read_entities(hk_txn *t, mem_filter *flt, json_t *ents,
         }
         json_t *e = json_pack("{s:s, s:s, s:o}", "name", name.data,
                               "entityType", type.data, "observations", obs);
+        if (e && flt->provenance &&
+            (rc = add_provenance(t, &f, e, err)) != HK_OK) {
+            json_decref(e);
+            break;
+        }
         if (!e || json_array_append_new(ents, e) != 0 ||
             json_object_set_new(names_set, name.data, json_true()) != 0) {
             rc = nomem(err);
@@ -699,6 +726,7 @@ static hk_err read_relations(hk_txn *t, mem_filter *flt,
     bool paged = flt->limit && !names_set;
     if (paged && flt->next.len) return HK_OK; /* the entities filled it */
     const char *cur = paged ? cursor_for(flt, 'r') : NULL;
+    if (cur && !cur[0]) return HK_OK; /* no relations left */
     hk_err rc = hk_query_open_scan(t, &scan, cur, &q, err);
     if (rc == HK_ERR_INVALID && err)
         snprintf(err->field, sizeof err->field, "cursor");
@@ -761,34 +789,37 @@ static hk_err read_filtered(hk_txn *t, mem_filter *flt, bool all_relations,
 
 hk_err hk_svc_mem_read_graph(hk_txn *t, json_t **out, hk_error *err)
 {
-    mem_filter flt = {NULL, NULL, HK_BUF_INIT, 0, NULL, 0, HK_BUF_INIT};
+    mem_filter flt;
+    memset(&flt, 0, sizeof flt);
     return read_filtered(t, &flt, true, out, err);
 }
 
-hk_err hk_svc_mem_page(hk_txn *t, const char *query, size_t limit,
-                       const char *cursor, json_t **out, hk_error *err)
+hk_err hk_svc_mem_view(hk_txn *t, const hk_svc_mem_view_req *req, json_t **out,
+                       hk_error *err)
 {
     *out = NULL;
+    const char *cursor = req->cursor;
+    bool whole = !req->query && !req->names; /* read_graph */
     if (cursor && cursor[0] && cursor[0] != 'e' &&
-        (query || cursor[0] != 'r')) {
+        (!whole || cursor[0] != 'r')) {
         hk_error_set(err, HK_ERR_INVALID, "cursor: not a cursor of this list");
         if (err) snprintf(err->field, sizeof err->field, "cursor");
         return HK_ERR_INVALID;
     }
     hk_buf q = HK_BUF_INIT;
-    if (query &&
-        (lower_into(query, &q) != HK_OK || hk_buf_reserve(&q, 1) != HK_OK)) {
+    if (req->query && (lower_into(req->query, &q) != HK_OK ||
+                       hk_buf_reserve(&q, 1) != HK_OK)) {
         hk_buf_free(&q);
         return nomem(err);
     }
-    mem_filter flt = {query ? q.data : NULL,
-                      NULL,
-                      HK_BUF_INIT,
-                      limit,
-                      cursor,
-                      0,
-                      HK_BUF_INIT};
-    hk_err rc = read_filtered(t, &flt, query == NULL, out, err);
+    mem_filter flt;
+    memset(&flt, 0, sizeof flt);
+    flt.query_lc = req->query ? q.data : NULL;
+    flt.names = req->names;
+    flt.limit = req->names ? 0 : req->limit;
+    flt.cursor = req->names ? NULL : cursor;
+    flt.provenance = req->provenance;
+    hk_err rc = read_filtered(t, &flt, whole, out, err);
     hk_buf_free(&q);
     return rc;
 }
@@ -801,7 +832,9 @@ hk_err hk_svc_mem_search(hk_txn *t, const char *query, json_t **out,
         hk_buf_free(&q);
         return nomem(err);
     }
-    mem_filter flt = {q.data, NULL, HK_BUF_INIT, 0, NULL, 0, HK_BUF_INIT};
+    mem_filter flt;
+    memset(&flt, 0, sizeof flt);
+    flt.query_lc = q.data;
     hk_err rc = read_filtered(t, &flt, false, out, err);
     hk_buf_free(&q);
     return rc;
@@ -810,6 +843,8 @@ hk_err hk_svc_mem_search(hk_txn *t, const char *query, json_t **out,
 hk_err hk_svc_mem_open(hk_txn *t, const json_t *names, json_t **out,
                        hk_error *err)
 {
-    mem_filter flt = {NULL, names, HK_BUF_INIT, 0, NULL, 0, HK_BUF_INIT};
+    mem_filter flt;
+    memset(&flt, 0, sizeof flt);
+    flt.names = names;
     return read_filtered(t, &flt, false, out, err);
 }

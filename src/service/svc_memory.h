@@ -35,6 +35,7 @@
 #define HK_SVC_MEMORY_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "hakgal.h"
 
@@ -72,15 +73,24 @@ hk_err hk_svc_mem_search(hk_txn *t, const char *query, json_t **out,
 hk_err hk_svc_mem_open(hk_txn *t, const json_t *names, json_t **out,
                        hk_error *err);
 
-/* Pagination (opt-in, beyond the reference): read_graph (query NULL) or
- * search_nodes (query) with at most limit items (1..), starting at cursor
- * (NULL or "" = the beginning). read_graph pages through the entities and
+/* The reads with the opt-in arguments beyond the reference. */
+typedef struct hk_svc_mem_view_req {
+    const char *query;   /* search_nodes: the query; NULL otherwise */
+    const json_t *names; /* open_nodes: array of names; NULL otherwise */
+    size_t limit;        /* read_graph / search_nodes: items per page,
+                            0 = everything */
+    const char *cursor;  /* nextCursor of the previous page, or NULL */
+    bool provenance;     /* add to each entity "provenance":
+                            {"createdBy": audit actor, "createdAt": time} */
+} hk_svc_mem_view_req;
+/* read_graph (query and names NULL), search_nodes or open_nodes with
+ * pagination and provenance. read_graph pages through the entities and
  * then the relations; search_nodes pages through the matching entities
  * and returns, with each page, the relations touching its entities. A
  * full page carries "nextCursor" (the next page may be empty). A cursor
  * that is not one of these answers HK_ERR_INVALID (err->field "cursor"). */
-hk_err hk_svc_mem_page(hk_txn *t, const char *query, size_t limit,
-                       const char *cursor, json_t **out, hk_error *err);
+hk_err hk_svc_mem_view(hk_txn *t, const hk_svc_mem_view_req *req, json_t **out,
+                       hk_error *err);
 
 /* The stored form of a memory text (see the top of this file) into out
  * (reset first); HK_ERR_INVALID when it is too long. */

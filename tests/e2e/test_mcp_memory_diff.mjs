@@ -119,12 +119,17 @@ try {
     // the listings are equal
     const hkTools = structuredClone((await hk.listTools()).tools);
     for (const t of hkTools) {
-      if (t.name !== 'read_graph' && t.name !== 'search_nodes') continue;
-      assert.ok(t.inputSchema.properties.limit && t.inputSchema.properties.cursor);
-      assert.ok(!(t.inputSchema.required || []).includes('limit'));
-      delete t.inputSchema.properties.limit;
-      delete t.inputSchema.properties.cursor;
+      if (!['read_graph', 'search_nodes', 'open_nodes'].includes(t.name)) continue;
+      if (t.name !== 'open_nodes') {
+        assert.ok(t.inputSchema.properties.limit && t.inputSchema.properties.cursor);
+        delete t.inputSchema.properties.limit;
+        delete t.inputSchema.properties.cursor;
+      }
+      assert.ok(t.inputSchema.properties.provenance);
+      assert.deepEqual(t.inputSchema.required || [], t.name === 'read_graph' ? [] : [t.name === 'open_nodes' ? 'names' : 'query']);
+      delete t.inputSchema.properties.provenance;
       delete t.outputSchema.properties.nextCursor;
+      delete t.outputSchema.properties.entities.items.properties.provenance;
     }
     assert.deepEqual(strip(hkTools), strip((await ref.listTools()).tools));
     await ref.close();
@@ -177,6 +182,15 @@ try {
     }
     const bad = await hk.callTool({ name: 'read_graph', arguments: { cursor: 'nonsense' } });
     assert.equal(bad.isError, true);
+    // opt-in provenance: who created each entity, and when
+    const pv = (await hk.callTool({ name: 'read_graph', arguments: { provenance: true } })).structuredContent;
+    assert.equal(pv.entities.length, ga.structuredContent.entities.length);
+    for (const e of pv.entities) {
+      assert.equal(e.provenance.createdBy, 'mcp-memory');
+      assert.match(e.provenance.createdAt, /^\d{4}-\d\d-\d\dT/);
+      delete e.provenance;
+    }
+    assert.deepEqual(pv.entities, ga.structuredContent.entities);
     console.log(`seed ${seed}: ${steps} calls equal, final graph ${ga.structuredContent.entities.length} entities, ` +
       `${ga.structuredContent.relations.length} relations`);
     await ref.close();

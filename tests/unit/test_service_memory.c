@@ -271,6 +271,48 @@ static void test_search_and_open(void **state)
                 "{\"entities\":[{\"name\":\"Zed\",\"entityType\":\"p\","
                 "\"observations\":[]}],\"relations\":[{\"from\":\"Zed\","
                 "\"to\":\"Out\",\"relationType\":\"r\"}]}");
+    /* pages of one item: 3 entities, then 2 relations, then nothing */
+    hk_svc_mem_view_req req;
+    memset(&req, 0, sizeof req);
+    req.limit = 1;
+    req.provenance = true;
+    char cursor[300] = "";
+    size_t ents = 0, rels = 0, pages = 0;
+    for (; pages < 10; pages++) {
+        hk_txn *t = tu_begin(k.s, false);
+        hk_error err;
+        json_t *g = NULL;
+        req.cursor = cursor[0] ? cursor : NULL;
+        assert_int_equal(hk_svc_mem_view(t, &req, &g, &err), HK_OK);
+        hk_txn_abort(t);
+        json_t *e = json_object_get(g, "entities");
+        ents += json_array_size(e);
+        rels += json_array_size(json_object_get(g, "relations"));
+        if (json_array_size(e))
+            assert_string_equal(
+                json_string_value(json_object_get(
+                    json_object_get(json_array_get(e, 0), "provenance"),
+                    "createdBy")),
+                "tester");
+        const char *next = json_string_value(json_object_get(g, "nextCursor"));
+        snprintf(cursor, sizeof cursor, "%s", next ? next : "");
+        json_decref(g);
+        if (!next) break;
+    }
+    assert_int_equal(ents, 3);
+    assert_int_equal(rels, 2);
+    assert_int_equal(pages, 4); /* the fifth page is the last one */
+    /* a cursor of another list is refused */
+    hk_txn *t = tu_begin(k.s, false);
+    hk_error err;
+    json_t *g = NULL;
+    req.cursor = "zz";
+    assert_int_equal(hk_svc_mem_view(t, &req, &g, &err), HK_ERR_INVALID);
+    assert_string_equal(err.field, "cursor");
+    req.query = "a";
+    req.cursor = "r1";
+    assert_int_equal(hk_svc_mem_view(t, &req, &g, &err), HK_ERR_INVALID);
+    hk_txn_abort(t);
     kb_close(&k);
 }
 
