@@ -489,7 +489,10 @@ int hk_cmd_mcp(int argc, char **argv)
             "hakgal mcp: serving %s on stdio (%zu tools%s, writes %s)\n",
             ss.data_dir, hk_mcp_tool_count(ss.srv),
             fixtures ? ", conformance fixtures" : "",
-            n_tokens ? "enabled" : "disabled: no write token");
+            profile == HK_MCP_PROFILE_MEMORY
+                ? "enabled: memory profile, actor mcp-memory"
+            : n_tokens ? "enabled"
+                       : "disabled: no write token");
     while (!ss.eof) {
         long n = read_line(&ss);
         if (n == -1) break;
