@@ -522,10 +522,13 @@ typedef enum hk_format {
     HK_FORMAT_STATEMENTS = 1, /* one statement per line, # comments */
     HK_FORMAT_JSONL = 2,      /* one JSON object per line */
     HK_FORMAT_SQLITE = 3,     /* legacy HAK-GAL SQLite KB (table facts) */
-    HK_FORMAT_TSV = 4         /* pred<TAB>arg<TAB>arg... */
+    HK_FORMAT_TSV = 4,        /* pred<TAB>arg<TAB>arg... */
+    HK_FORMAT_MCP_MEMORY = 5  /* memory file of the reference MCP memory
+                                 server (src/io/io_memory.c) */
 } hk_format;
 
-/* Parses "auto", "statements"/"txt", "jsonl", "sqlite", "tsv". */
+/* Parses "auto", "statements"/"txt", "jsonl", "sqlite", "tsv",
+ * "mcp-memory". */
 hk_err hk_format_parse(const char *name, hk_format *out, hk_error *err);
 const char *hk_format_name(hk_format f);
 

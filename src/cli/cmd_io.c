@@ -115,7 +115,8 @@ int hk_cmd_import(int argc, char **argv)
         "is skipped and written to the rejects file as\n"
         "  <file>:<line>: <reason><TAB><record>\n\n"
         "Options:\n"
-        "  --format F     auto (default), statements, jsonl, tsv, sqlite\n"
+        "  --format F     auto (default), statements, jsonl, tsv, sqlite,\n"
+        "                 mcp-memory (memory file of the MCP memory server)\n"
         "  --rejects PATH write rejects here (default: <file name>.rejects in\n"
         "                 the current directory, only when there are rejects)\n"
         "  --batch N      facts per transaction (default 1000000)\n"
@@ -354,7 +355,8 @@ int hk_cmd_import(int argc, char **argv)
 int hk_cmd_export(int argc, char **argv)
 {
     static const char usage[] =
-        "Usage: hakgal export [--format statements|jsonl|tsv] [--output "
+        "Usage: hakgal export [--format statements|jsonl|tsv|mcp-memory] "
+        "[--output "
         "FILE]\n\n"
         "Writes every fact in id (insertion) order from one consistent\n"
         "snapshot, to standard output or FILE (written completely, then\n"
@@ -385,10 +387,10 @@ int hk_cmd_export(int argc, char **argv)
         case 'f':
             if (hk_format_parse(optarg, &format, &e) != HK_OK ||
                 (format != HK_FORMAT_STATEMENTS && format != HK_FORMAT_JSONL &&
-                 format != HK_FORMAT_TSV)) {
+                 format != HK_FORMAT_TSV && format != HK_FORMAT_MCP_MEMORY)) {
                 cli_msg(&c,
                         "--format: unknown format '%s': export writes "
-                        "statements, jsonl or tsv",
+                        "statements, jsonl, tsv or mcp-memory",
                         optarg);
                 return HK_EXIT_INVALID;
             }

@@ -60,11 +60,12 @@ static hk_err append_fact(const hk_fact *f, hk_format format, hk_buf *b)
 
 hk_err hk_export(hk_store *s, FILE *out, hk_format format, hk_error *err)
 {
+    if (format == HK_FORMAT_MCP_MEMORY) return io_memory_export(s, out, err);
     if (format != HK_FORMAT_STATEMENTS && format != HK_FORMAT_JSONL &&
         format != HK_FORMAT_TSV)
         return hk_error_set(err, HK_ERR_UNSUPPORTED,
-                            "cannot export as '%s': choose statements, jsonl "
-                            "or tsv",
+                            "cannot export as '%s': choose statements, jsonl, "
+                            "tsv or mcp-memory",
                             hk_format_name(format));
     hk_txn *t = NULL;
     hk_query *q = NULL;

@@ -3,7 +3,8 @@
  *
  * Detection order (first match wins), chosen so that an explicit signal
  * beats a guess:
- *   1. the SQLite header magic "SQLite format 3\0" in the first 16 bytes;
+ *   1. the SQLite header magic "SQLite format 3\0" in the first 16 bytes,
+ *      or the first line of an MCP memory file ({"type":"entity"...);
  *   2. the file extension: .jsonl/.ndjson -> JSONL, .tsv -> TSV,
  *      .db/.sqlite/.sqlite3 -> SQLite (even without magic, so that a bad
  *      file gets SQLite's error rather than thousands of rejects);
@@ -31,10 +32,15 @@ hk_err hk_format_parse(const char *name, hk_format *out, hk_error *err)
         const char *name; /* accepted spelling */
         hk_format format; /* what it means */
     } names[] = {
-        {"auto", HK_FORMAT_AUTO},      {"statements", HK_FORMAT_STATEMENTS},
-        {"txt", HK_FORMAT_STATEMENTS}, {"text", HK_FORMAT_STATEMENTS},
-        {"jsonl", HK_FORMAT_JSONL},    {"ndjson", HK_FORMAT_JSONL},
-        {"sqlite", HK_FORMAT_SQLITE},  {"tsv", HK_FORMAT_TSV},
+        {"auto", HK_FORMAT_AUTO},
+        {"statements", HK_FORMAT_STATEMENTS},
+        {"txt", HK_FORMAT_STATEMENTS},
+        {"text", HK_FORMAT_STATEMENTS},
+        {"jsonl", HK_FORMAT_JSONL},
+        {"ndjson", HK_FORMAT_JSONL},
+        {"sqlite", HK_FORMAT_SQLITE},
+        {"tsv", HK_FORMAT_TSV},
+        {"mcp-memory", HK_FORMAT_MCP_MEMORY},
     };
     if (name == NULL)
         return hk_error_set(err, HK_ERR_INVALID, "format name is missing");
@@ -46,7 +52,7 @@ hk_err hk_format_parse(const char *name, hk_format *out, hk_error *err)
     }
     return hk_error_set(err, HK_ERR_INVALID,
                         "unknown format '%.64s': expected auto, statements, "
-                        "jsonl, sqlite or tsv",
+                        "jsonl, sqlite, tsv or mcp-memory",
                         name);
 }
 
@@ -63,6 +69,8 @@ const char *hk_format_name(hk_format f)
         return "sqlite";
     case HK_FORMAT_TSV:
         return "tsv";
+    case HK_FORMAT_MCP_MEMORY:
+        return "mcp-memory";
     }
     return "unknown";
 }
@@ -87,9 +95,23 @@ bool io_format_by_name(const char *path)
             ends_with(path, ".sqlite") || ends_with(path, ".sqlite3"));
 }
 
+/* True when the input begins as a file of the MCP memory server does
+ * (whose name is usually memory.jsonl). */
+static bool is_mcp_memory(const char *head, size_t len)
+{
+    static const char *const starts[2] = {"{\"type\":\"entity\"",
+                                          "{\"type\":\"relation\""};
+    for (int i = 0; i < 2; i++) {
+        size_t n = strlen(starts[i]);
+        if (len >= n && memcmp(head, starts[i], n) == 0) return true;
+    }
+    return false;
+}
+
 hk_format io_detect_format(const char *path, const char *head, size_t len)
 {
     if (io_has_sqlite_magic(head, len)) return HK_FORMAT_SQLITE;
+    if (is_mcp_memory(head, len)) return HK_FORMAT_MCP_MEMORY;
     if (path != NULL) {
         if (ends_with(path, ".jsonl") || ends_with(path, ".ndjson"))
             return HK_FORMAT_JSONL;

@@ -379,6 +379,9 @@ static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
         if ((rc = io_reader_set_max_line(r, IO_MAX_JSONL_LINE, err)) != HK_OK)
             goto done;
     }
+    if (format == HK_FORMAT_MCP_MEMORY &&
+        (rc = io_reader_set_max_line(r, IO_MAX_MEMORY_LINE, err)) != HK_OK)
+        goto done;
     for (;;) {
         char *line;
         size_t len;
@@ -403,6 +406,8 @@ static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
             rc = import_tsv_line(im, r, line, len, err);
         } else if (format == HK_FORMAT_JSONL) {
             rc = import_jsonl_line(im, r, js, line + s, len - s, err);
+        } else if (format == HK_FORMAT_MCP_MEMORY) {
+            rc = io_memory_import_line(im, r->line_no, line + s, len - s, err);
         } else {
             rc = import_statement_line(im, r, line, len, err);
         }
@@ -463,7 +468,8 @@ hk_err hk_import_file(hk_store *s, const char *path,
     if (format == HK_FORMAT_AUTO) {
         const char *named = strcmp(path, "-") == 0 ? NULL : path;
         format = io_detect_format(named, head, head_len);
-        if (format != HK_FORMAT_SQLITE && !io_format_by_name(named)) {
+        if (format != HK_FORMAT_SQLITE && format != HK_FORMAT_MCP_MEMORY &&
+            !io_format_by_name(named)) {
             rc = io_check_guess(format, named, head, head_len, r.eof, err);
             if (rc != HK_OK) goto fail;
         }
@@ -483,7 +489,7 @@ hk_err hk_import_file(hk_store *s, const char *path,
         if (im.progress != NULL)
             im.progress(im.progress_ud, sum->read, sum->read, sum->read);
     } else if (format == HK_FORMAT_STATEMENTS || format == HK_FORMAT_TSV ||
-               format == HK_FORMAT_JSONL) {
+               format == HK_FORMAT_JSONL || format == HK_FORMAT_MCP_MEMORY) {
         rc = import_lines(&im, &r, format, err);
         if (rc != HK_OK) goto fail;
         if (im.progress != NULL)

@@ -29,6 +29,9 @@
  * a context object, tags and a source, with JSON escaping. */
 #define IO_MAX_TEXT_LINE (HK_MAX_STATEMENT_BYTES + 4096)
 #define IO_MAX_JSONL_LINE (8 * HK_MAX_STATEMENT_BYTES)
+/* Bytes of one line of an MCP memory file (an entity with all its
+ * observations). */
+#define IO_MAX_MEMORY_LINE (16u * 1024u * 1024u)
 /* Bytes of an offending record echoed into a rejects file. */
 #define IO_REJECT_ECHO_BYTES 1024
 
@@ -101,6 +104,12 @@ void io_import_count_read(io_import *im, uint64_t done, uint64_t total);
 
 /* The SQLite source (io_sqlite.c): streams table facts into im. */
 hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err);
+
+/* The memory file of the MCP memory server (io_memory.c): one line into
+ * im; the whole graph of the KB to out. */
+hk_err io_memory_import_line(io_import *im, uint64_t line_no, char *line,
+                             size_t len, hk_error *err);
+hk_err io_memory_export(hk_store *s, FILE *out, hk_error *err);
 
 /* ==== Small helpers ==== */
 

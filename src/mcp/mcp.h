@@ -100,7 +100,15 @@ typedef struct hk_mcp_env {
                                       builds refuse it) */
     unsigned list_page_size;       /* items per list page; 0 = 100 */
     const char *transport;         /* "stdio" or "http" (status output) */
+    int profile;                   /* HK_MCP_PROFILE_*: which tools */
 } hk_mcp_env;
+
+/* Tool sets a server can offer (hk_mcp_env.profile). */
+enum {
+    HK_MCP_PROFILE_KB = 0,    /* the 30 KB tools */
+    HK_MCP_PROFILE_MEMORY = 1 /* the 9 tools of the reference MCP memory
+                                 server (mcp_memory.c) */
+};
 
 typedef struct hk_mcp_server hk_mcp_server;
 typedef struct hk_mcp_session hk_mcp_session;

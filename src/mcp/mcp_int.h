@@ -58,6 +58,8 @@ typedef struct mcp_tool {
 
 extern const mcp_tool_def mcp_kb_tools[]; /* the 30 KB tools */
 extern const size_t mcp_n_kb_tools;
+extern const mcp_tool_def mcp_memory_tools[]; /* the memory profile */
+extern const size_t mcp_n_memory_tools;
 /* The conformance fixtures: defined by mcp_fixtures.c in the test build
  * (hakgal-conformance, fuzz_mcp), by mcp_fixtures_none.c (no rows) in the
  * product; the executable links one of them. */

@@ -152,7 +152,10 @@ hk_err hk_mcp_server_new(const hk_mcp_env *env, hk_mcp_server **out,
     if (s->env.list_page_size == 0) s->env.list_page_size = 100;
     if (!s->env.transport) s->env.transport = "stdio";
 
-    size_t n = mcp_n_kb_tools + (env->fixtures ? mcp_n_fixture_tools : 0);
+    bool memory = env->profile == HK_MCP_PROFILE_MEMORY;
+    const mcp_tool_def *table = memory ? mcp_memory_tools : mcp_kb_tools;
+    size_t n_table = memory ? mcp_n_memory_tools : mcp_n_kb_tools;
+    size_t n = n_table + (env->fixtures ? mcp_n_fixture_tools : 0);
     s->tools = hk_calloc(n, sizeof *s->tools);
     if (!s->tools) {
         rc = hk_error_set(err, HK_ERR_NOMEM, "mcp: out of memory");
@@ -164,8 +167,8 @@ hk_err hk_mcp_server_new(const hk_mcp_env *env, hk_mcp_server **out,
         for (size_t i = 0; i < mcp_n_fixture_tools; i++)
             if ((rc = register_tool(s, &mcp_fixture_tools[i], err)) != HK_OK)
                 goto fail;
-    for (size_t i = 0; i < mcp_n_kb_tools; i++)
-        if ((rc = register_tool(s, &mcp_kb_tools[i], err)) != HK_OK) goto fail;
+    for (size_t i = 0; i < n_table; i++)
+        if ((rc = register_tool(s, &table[i], err)) != HK_OK) goto fail;
     *out = s;
     return HK_OK;
 fail:

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/mem.h"
@@ -259,10 +260,38 @@ static const char usage[] =
     "  --backup-dir DIR      where backup_kb writes (default DATA.backups)\n"
     "  --page-size N         entries per tools/resources/prompts list page\n"
     "                        (default 100)\n"
+    "  --profile NAME        tool set: kb (default, the 30 KB tools) or\n"
+    "                        memory (the 9 tools of the MCP memory server;\n"
+    "                        an existing $MEMORY_FILE_PATH is imported once\n"
+    "                        into the KB FILE.hakgal next to it unless --data\n"
+    "                        is given)\n"
     "  --mcp-conformance-fixtures\n"
     "                        add the fixtures of the MCP conformance suite\n"
     "                        (testing only)\n"
     "  -h, --help            this help\n";
+
+/* Imports the memory file of the reference MCP memory server into the KB
+ * just created for it (the file is only read). A missing file is an empty
+ * memory. */
+static hk_err takeover(hk_store *store, const char *file, hk_error *err)
+{
+    struct stat st;
+    if (stat(file, &st) != 0) return HK_OK;
+    hk_import_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.format = HK_FORMAT_MCP_MEMORY;
+    opt.actor = "mcp-memory-import";
+    hk_import_summary sum;
+    hk_err rc = hk_import_file(store, file, &opt, &sum, err);
+    if (rc == HK_OK)
+        fprintf(stderr,
+                "hakgal mcp: imported %s (%llu lines, %llu facts, %llu "
+                "rejected)\n",
+                file, (unsigned long long)sum.read,
+                (unsigned long long)sum.added,
+                (unsigned long long)sum.rejected);
+    return rc;
+}
 
 /* The write token "mcp" of a secret given on the command line or in the
  * environment (only its hash is kept). */
@@ -284,7 +313,8 @@ int hk_cmd_mcp(int argc, char **argv)
         O_BACKUP,
         O_FIX,
         O_PAGE,
-        O_JSON
+        O_JSON,
+        O_PROFILE
     };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},
@@ -294,6 +324,7 @@ int hk_cmd_mcp(int argc, char **argv)
         {"backup-dir", required_argument, 0, O_BACKUP},
         {"page-size", required_argument, 0, O_PAGE},
         {"mcp-conformance-fixtures", no_argument, 0, O_FIX},
+        {"profile", required_argument, 0, O_PROFILE},
         {"json", no_argument, 0, O_JSON}, /* global option: the output is
                                              JSON-RPC anyway */
         {"help", no_argument, 0, 'h'},
@@ -309,6 +340,7 @@ int hk_cmd_mcp(int argc, char **argv)
     char backup_default[4200];
     bool fixtures = false;
     unsigned page = 0;
+    int profile = HK_MCP_PROFILE_KB;
     int exit_code = 0;
     hk_error e;
     hk_error_clear(&e);
@@ -364,6 +396,16 @@ int hk_cmd_mcp(int argc, char **argv)
             break;
         case O_JSON:
             break;
+        case O_PROFILE:
+            if (strcmp(optarg, "kb") == 0)
+                profile = HK_MCP_PROFILE_KB;
+            else if (strcmp(optarg, "memory") == 0)
+                profile = HK_MCP_PROFILE_MEMORY;
+            else {
+                fprintf(stderr, "hakgal mcp: --profile must be kb or memory\n");
+                return 1;
+            }
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -381,8 +423,23 @@ int hk_cmd_mcp(int argc, char **argv)
     if (env_tok && env_tok[0] && n_tokens < HK_MCP_MAX_TOKENS) {
         secret_token(&tokens[n_tokens++], env_tok);
     }
+    /* memory profile: the KB next to the reference server's file */
+    const char *memory_file =
+        profile == HK_MCP_PROFILE_MEMORY ? getenv("MEMORY_FILE_PATH") : NULL;
+    if (memory_file && !memory_file[0]) memory_file = NULL;
+    char memory_kb[2048];
+    if (memory_file && (!data || !data[0])) {
+        int n = snprintf(memory_kb, sizeof memory_kb, "%s.hakgal", memory_file);
+        if (n < 0 || (size_t)n >= sizeof memory_kb) {
+            fprintf(stderr, "hakgal mcp: MEMORY_FILE_PATH is too long\n");
+            return 1;
+        }
+        data = memory_kb;
+    }
     if (!data || !data[0]) data = "hakgal-data";
     snprintf(ss.data_dir, sizeof ss.data_dir, "%s", data);
+    struct stat kb_st;
+    bool kb_new = stat(ss.data_dir, &kb_st) != 0;
     if (!backup) {
         snprintf(backup_default, sizeof backup_default, "%s.backups", data);
         backup = backup_default;
@@ -396,6 +453,12 @@ int hk_cmd_mcp(int argc, char **argv)
         fprintf(stderr, "hakgal mcp: cannot open %s: %s\n", ss.data_dir,
                 e.message);
         return e.code == HK_ERR_BUSY ? 4 : 5;
+    }
+    if (memory_file && kb_new && takeover(ss.store, memory_file, &e) != HK_OK) {
+        fprintf(stderr, "hakgal mcp: cannot import %s: %s\n", memory_file,
+                e.message);
+        hk_store_close(ss.store);
+        return hk_exit_code(e.code);
     }
     hk_mcp_env env;
     memset(&env, 0, sizeof env);
@@ -413,6 +476,7 @@ int hk_cmd_mcp(int argc, char **argv)
     env.fixtures = fixtures;
     env.list_page_size = page;
     env.transport = "stdio";
+    env.profile = profile;
     ss.buf = hk_malloc(HK_MCP_MAX_MESSAGE_BYTES + 1);
     if (!ss.buf || hk_mcp_server_new(&env, &ss.srv, &e) != HK_OK ||
         hk_mcp_session_new(ss.srv, &ss.sess, &e) != HK_OK) {
@@ -425,7 +489,10 @@ int hk_cmd_mcp(int argc, char **argv)
             "hakgal mcp: serving %s on stdio (%zu tools%s, writes %s)\n",
             ss.data_dir, hk_mcp_tool_count(ss.srv),
             fixtures ? ", conformance fixtures" : "",
-            n_tokens ? "enabled" : "disabled: no write token");
+            profile == HK_MCP_PROFILE_MEMORY
+                ? "enabled: memory profile, actor mcp-memory"
+            : n_tokens ? "enabled"
+                       : "disabled: no write token");
     while (!ss.eof) {
         long n = read_line(&ss);
         if (n == -1) break;

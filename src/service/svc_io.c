@@ -41,9 +41,10 @@ hk_err hk_svc_export(hk_store *s, const hk_svc_export_req *req,
 {
     memset(res, 0, sizeof(*res));
     if (req->format != HK_FORMAT_STATEMENTS && req->format != HK_FORMAT_JSONL &&
-        req->format != HK_FORMAT_TSV) {
+        req->format != HK_FORMAT_TSV && req->format != HK_FORMAT_MCP_MEMORY) {
         hk_error_set(err, HK_ERR_INVALID,
-                     "export writes statements, jsonl or tsv, not %s",
+                     "export writes statements, jsonl, tsv or mcp-memory, "
+                     "not %s",
                      hk_format_name(req->format));
         if (err) snprintf(err->field, sizeof(err->field), "format");
         return HK_ERR_INVALID;

@@ -1,0 +1,117 @@
+// Latency of the 9 memory tools: the reference MCP memory server
+// (@modelcontextprotocol/server-memory, pinned in tests/e2e) against
+// `hakgal mcp --profile memory`, both over stdio through the official MCP
+// SDK client, on the same memory of N observations, in one run.
+//
+//   node bench/memory/bench_memory.mjs BIN N [N ...]
+//
+// The memory has N/10 entities of 10 observations and N/10 relations; it
+// is written as the reference's memory file, which the reference reads and
+// hakgal takes over (MEMORY_FILE_PATH, imported once). Every tool runs REPS
+// times (read_graph fewer times at large N); the median and p90 in
+// milliseconds are printed per tool and server, with the ratio of medians.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const nm = path.join(here, '../../tests/e2e/node_modules');
+const { Client } = await import(path.join(nm, '@modelcontextprotocol/sdk/dist/esm/client/index.js'));
+const { StdioClientTransport } = await import(path.join(nm, '@modelcontextprotocol/sdk/dist/esm/client/stdio.js'));
+const refMain = path.join(nm, '@modelcontextprotocol/server-memory/dist/index.js');
+
+const [bin, ...sizes] = process.argv.slice(2);
+if (!bin || sizes.length === 0) {
+  console.error('usage: node bench/memory/bench_memory.mjs BIN N [N ...]');
+  process.exit(2);
+}
+const REPS = Number(process.env.BENCH_REPS || 30);
+const tmp = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'memory-bench-'));
+
+function writeMemory(file, nObs) {
+  const nEnt = Math.max(1, Math.floor(nObs / 10));
+  const fd = fs.openSync(file, 'w');
+  const lines = [];
+  const flush = () => { if (lines.length) { fs.writeSync(fd, lines.join('\n') + '\n'); lines.length = 0; } };
+  for (let e = 0; e < nEnt; e++) {
+    const obs = [];
+    for (let o = 0; o < 10; o++) obs.push(`observation ${o} of entity ${e}: likes topic-${(e * 7 + o) % 997}`);
+    lines.push(JSON.stringify({ type: 'entity', name: `entity-${e}`, entityType: `type-${e % 20}`, observations: obs }));
+    if (lines.length >= 10000) flush();
+  }
+  for (let e = 0; e < nEnt; e++) {
+    lines.push(JSON.stringify({ type: 'relation', from: `entity-${e}`, to: `entity-${(e * 31 + 1) % nEnt}`, relationType: 'knows' }));
+    if (lines.length >= 10000) flush();
+  }
+  // the reference writes no final newline
+  fs.writeSync(fd, lines.join('\n'));
+  fs.closeSync(fd);
+  return nEnt;
+}
+
+async function connect(command, args, env) {
+  // read_graph of a large memory is larger than the SDK's default 10 MiB
+  const t = new StdioClientTransport({ command, args, env: { PATH: process.env.PATH, ...env }, stderr: 'ignore',
+    maxBufferSize: 1 << 30 });
+  const c = new Client({ name: 'memory-bench', version: '1.0.0' });
+  await c.connect(t);
+  return c;
+}
+
+function stats(ms) {
+  const s = [...ms].sort((a, b) => a - b);
+  return { p50: s[Math.floor(s.length / 2)], p90: s[Math.floor(s.length * 0.9)] };
+}
+
+// the calls of one tool, i-th repetition (unique names so writes do work)
+function call(tool, i, nEnt) {
+  const e = (k) => `entity-${(i * 9973 + k) % nEnt}`;
+  switch (tool) {
+    case 'create_entities': return { entities: [{ name: `new-${i}`, entityType: 'bench', observations: ['fresh'] }] };
+    case 'create_relations': return { relations: [{ from: e(0), to: e(1), relationType: `rel-${i}` }] };
+    case 'add_observations': return { observations: [{ entityName: e(2), contents: [`added ${i}`] }] };
+    case 'delete_observations': return { deletions: [{ entityName: e(2), observations: [`added ${i}`] }] };
+    case 'delete_relations': return { relations: [{ from: e(0), to: e(1), relationType: `rel-${i}` }] };
+    case 'delete_entities': return { entityNames: [`new-${i}`] };
+    case 'read_graph': return {};
+    case 'search_nodes': return { query: `topic-${(i * 13) % 997}:` };
+    case 'open_nodes': return { names: [e(3), e(4)] };
+  }
+  return {};
+}
+const TOOLS = ['create_entities', 'create_relations', 'add_observations', 'search_nodes',
+  'open_nodes', 'read_graph', 'delete_observations', 'delete_relations', 'delete_entities'];
+
+for (const n of sizes.map(Number)) {
+  const dir = path.join(tmp, `n${n}`);
+  fs.mkdirSync(dir);
+  const refFile = path.join(dir, 'ref.jsonl');
+  const hkFile = path.join(dir, 'hk.jsonl');
+  const nEnt = writeMemory(refFile, n);
+  fs.copyFileSync(refFile, hkFile);
+  const t0 = Date.now();
+  const hk = await connect(bin, ['mcp', '--profile', 'memory'], { MEMORY_FILE_PATH: hkFile });
+  const takeover = Date.now() - t0;
+  const ref = await connect(process.execPath, [refMain], { MEMORY_FILE_PATH: refFile });
+  console.log(`\n${n} observations (${nEnt} entities, ${nEnt} relations); hakgal takeover (import) ${takeover} ms`);
+  console.log('tool                  reference p50/p90 ms     hakgal p50/p90 ms     ratio p50');
+  for (const tool of TOOLS) {
+    const reps = tool === 'read_graph' && n >= 100000 ? 5 : REPS;
+    const res = {};
+    for (const [name, c] of [['ref', ref], ['hk', hk]]) {
+      const ms = [];
+      for (let i = 0; i < reps; i++) {
+        const a = performance.now();
+        const r = await c.callTool({ name: tool, arguments: call(tool, i, nEnt) });
+        ms.push(performance.now() - a);
+        if (r.isError) throw new Error(`${name} ${tool}: ${r.content[0].text}`);
+      }
+      res[name] = stats(ms);
+    }
+    const f = (x) => x.toFixed(2).padStart(9);
+    console.log(`${tool.padEnd(20)} ${f(res.ref.p50)} ${f(res.ref.p90)}      ${f(res.hk.p50)} ${f(res.hk.p90)}   ${(res.ref.p50 / res.hk.p50).toFixed(1).padStart(8)}x`);
+  }
+  await ref.close();
+  await hk.close();
+}
+fs.rmSync(tmp, { recursive: true, force: true });

@@ -1,0 +1,850 @@
+/*
+ * svc_memory.c — the operations of the reference MCP memory server over
+ * hakgal facts (mapping and encoding: svc_memory.h).
+ *
+ * Semantics follow @modelcontextprotocol/server-memory 2026.8.31:
+ *  - create_entities skips an entity whose name exists and returns the
+ *    ones it created; create_relations likewise for an existing
+ *    (from, to, relationType); relations may name entities that do not
+ *    exist.
+ *  - add_observations fails as a whole when one entity is unknown and
+ *    otherwise returns, per entry, the texts that were not there yet.
+ *  - delete_* never fail on missing items; deleting an entity deletes its
+ *    observations and every relation from or to it.
+ *  - search_nodes matches case-insensitively (simple case mapping of
+ *    Latin, Greek and Cyrillic letters) on name, type and observations;
+ *    search_nodes and open_nodes return every relation with at least one
+ *    end among the returned entities.
+ * Within one call, the reference keeps duplicates of the call itself (two
+ * equal entities, relations or observation texts in one request); here
+ * the second one is recognised as existing, since a fact exists once.
+ *
+ * Every write runs inside the caller's write transaction, so several
+ * clients writing at once are serialised by the store and lose nothing.
+ */
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/mem.h"
+#include "service/service.h"
+#include "service/svc_memory.h"
+
+/* ==== Text encoding ==== */
+
+static bool needs_escape(const char *s)
+{
+    if (s[0] == '\0' || s[0] == '%') return true;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return true;
+    return false;
+}
+
+hk_err hk_svc_mem_encode(const char *text, hk_buf *out, hk_error *err)
+{
+    hk_buf_reset(out);
+    hk_err rc = HK_OK;
+    if (!needs_escape(text)) {
+        rc = hk_buf_append_str(out, text);
+    } else {
+        rc = hk_buf_append(out, "%", 1);
+        for (const unsigned char *p = (const unsigned char *)text;
+             rc == HK_OK && *p; p++) {
+            if (*p < 0x20 || *p == 0x7f || *p == '%')
+                rc = hk_buf_appendf(out, "%%%02X", *p);
+            else
+                rc = hk_buf_append(out, p, 1);
+        }
+    }
+    if (rc != HK_OK) return hk_error_set(err, rc, "memory: out of memory");
+    if (out->len > HK_MAX_ARG_BYTES)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "memory: a text of %zu bytes is over the limit "
+                            "of %d bytes",
+                            out->len, HK_MAX_ARG_BYTES);
+    return HK_OK;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+hk_err hk_svc_mem_decode(const char *stored, hk_buf *out)
+{
+    hk_buf_reset(out);
+    hk_err rc = hk_buf_reserve(out, 1);
+    if (rc != HK_OK || stored[0] != '%')
+        return rc != HK_OK ? rc : hk_buf_append_str(out, stored);
+    for (const char *p = stored + 1; rc == HK_OK && *p; p++) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 &&
+            (lo = hexval(p[2])) >= 0) {
+            char c = (char)(hi * 16 + lo);
+            rc = hk_buf_append(out, &c, 1);
+            p += 2;
+        } else {
+            rc = hk_buf_append(out, p, 1);
+        }
+    }
+    return rc;
+}
+
+/* ==== Store helpers ==== */
+
+#define N_ENC 3 /* stored texts a statement needs at most */
+
+/* Encoded texts of one statement. */
+typedef struct mem_st {
+    hk_buf enc[N_ENC]; /* stored forms of the arguments */
+    hk_statement st;   /* predicate and arguments pointing into enc */
+} mem_st;
+
+static hk_err mem_st_set(mem_st *m, const char *pred, uint32_t n,
+                         const char *const *texts, hk_error *err)
+{
+    memset(&m->st, 0, sizeof m->st);
+    m->st.predicate = pred;
+    m->st.n_args = n;
+    for (uint32_t i = 0; i < n; i++) {
+        hk_err rc = hk_svc_mem_encode(texts[i], &m->enc[i], err);
+        if (rc != HK_OK) return rc;
+        m->st.args[i] = m->enc[i].data;
+    }
+    return HK_OK;
+}
+
+static void mem_st_free(mem_st *m)
+{
+    for (int i = 0; i < N_ENC; i++)
+        hk_buf_free(&m->enc[i]);
+}
+
+/* *found: the fact exists (its id in *id). */
+static hk_err mem_find(hk_txn *t, const mem_st *m, hk_fact_id *id, bool *found,
+                       hk_error *err)
+{
+    hk_err rc = hk_store_find(t, &m->st, id, err);
+    *found = rc == HK_OK;
+    if (rc == HK_ERR_NOT_FOUND) {
+        hk_error_clear(err);
+        rc = HK_OK;
+    }
+    return rc;
+}
+
+/* Adds the fact of m; *created false when it was there. */
+static hk_err mem_add(hk_txn *t, const mem_st *m, bool *created, hk_error *err)
+{
+    hk_fact_id id;
+    return hk_store_add(t, &m->st, NULL, &id, created, err);
+}
+
+/* Ids of the facts of pred/arity that hold the stored text enc at pos. */
+typedef struct id_vec {
+    hk_fact_id *v; /* ids, ascending */
+    size_t n;      /* used */
+    size_t cap;    /* allocated */
+} id_vec;
+
+static hk_err ids_scan(hk_txn *t, const char *pred, uint32_t arity,
+                       const char *enc, int pos, id_vec *out, hk_error *err)
+{
+    hk_scan scan = HK_SCAN_INIT;
+    scan.predicate = pred;
+    scan.arity = arity;
+    scan.entity = enc;
+    scan.position = pos;
+    hk_query *q = NULL;
+    hk_err rc = hk_query_open_scan(t, &scan, NULL, &q, err);
+    if (rc != HK_OK) return rc;
+    for (;;) {
+        bool has = false;
+        hk_fact_id id;
+        if ((rc = hk_query_next_id(q, &id, &has, err)) != HK_OK || !has) break;
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? out->cap * 2 : 16;
+            hk_fact_id *v = hk_realloc(out->v, cap * sizeof *v);
+            if (!v) {
+                rc = hk_error_set(err, HK_ERR_NOMEM, "memory: out of memory");
+                break;
+            }
+            out->v = v;
+            out->cap = cap;
+        }
+        out->v[out->n++] = id;
+    }
+    hk_query_close(q);
+    return rc;
+}
+
+/* True when an entity of that stored name exists. */
+static hk_err entity_exists(hk_txn *t, const char *enc, bool *yes,
+                            hk_error *err)
+{
+    id_vec ids = {0};
+    hk_err rc = ids_scan(t, HK_MEM_PRED_TYPE, 2, enc, 0, &ids, err);
+    *yes = ids.n > 0;
+    hk_free(ids.v);
+    return rc;
+}
+
+static hk_err delete_ids(hk_txn *t, const id_vec *ids, hk_error *err)
+{
+    for (size_t i = 0; i < ids->n; i++) {
+        hk_err rc = hk_store_delete(t, ids->v[i], err);
+        if (rc == HK_ERR_NOT_FOUND) { /* listed twice (from == to) */
+            hk_error_clear(err);
+            continue;
+        }
+        if (rc != HK_OK) return rc;
+    }
+    return HK_OK;
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* ==== Writes ==== */
+
+static hk_err nomem(hk_error *err)
+{
+    return hk_error_set(err, HK_ERR_NOMEM, "memory: out of memory");
+}
+
+static hk_err create_entities(hk_txn *t, json_t *items, json_t *res,
+                              hk_error *err)
+{
+    mem_st m = {0};
+    hk_err rc = HK_OK;
+    size_t i;
+    json_t *e;
+    json_array_foreach(items, i, e)
+    {
+        const char *name = jstr(e, "name"), *type = jstr(e, "entityType");
+        bool exists = false, created;
+        const char *texts[2] = {name, type};
+        if ((rc = mem_st_set(&m, HK_MEM_PRED_TYPE, 2, texts, err)) != HK_OK ||
+            (rc = entity_exists(t, m.st.args[0], &exists, err)) != HK_OK)
+            break;
+        if (exists) continue;
+        json_t *obs = json_object_get(e, "observations");
+        /* check every observation before writing anything of e */
+        size_t j;
+        json_t *o;
+        json_array_foreach(obs, j, o)
+        {
+            const char *ot[2] = {name, json_string_value(o)};
+            if ((rc = mem_st_set(&m, HK_MEM_PRED_OBS, 2, ot, err)) != HK_OK)
+                goto done;
+        }
+        if ((rc = mem_st_set(&m, HK_MEM_PRED_TYPE, 2, texts, err)) != HK_OK ||
+            (rc = mem_add(t, &m, &created, err)) != HK_OK)
+            break;
+        json_array_foreach(obs, j, o)
+        {
+            const char *ot[2] = {name, json_string_value(o)};
+            if ((rc = mem_st_set(&m, HK_MEM_PRED_OBS, 2, ot, err)) != HK_OK ||
+                (rc = mem_add(t, &m, &created, err)) != HK_OK)
+                goto done;
+        }
+        json_t *copy = json_pack("{s:s, s:s, s:O}", "name", name, "entityType",
+                                 type, "observations", obs);
+        if (!copy || json_array_append_new(res, copy) != 0) {
+            rc = nomem(err);
+            break;
+        }
+    }
+done:
+    mem_st_free(&m);
+    return rc;
+}
+
+static hk_err relation_st(mem_st *m, const json_t *r, hk_error *err)
+{
+    const char *texts[3] = {jstr(r, "from"), jstr(r, "relationType"),
+                            jstr(r, "to")};
+    return mem_st_set(m, HK_MEM_PRED_REL, 3, texts, err);
+}
+
+static hk_err create_relations(hk_txn *t, json_t *items, json_t *res,
+                               hk_error *err)
+{
+    mem_st m = {0};
+    hk_err rc = HK_OK;
+    size_t i;
+    json_t *r;
+    json_array_foreach(items, i, r)
+    {
+        bool created = false;
+        if ((rc = relation_st(&m, r, err)) != HK_OK ||
+            (rc = mem_add(t, &m, &created, err)) != HK_OK)
+            break;
+        if (!created) continue;
+        json_t *copy =
+            json_pack("{s:s, s:s, s:s}", "from", jstr(r, "from"), "to",
+                      jstr(r, "to"), "relationType", jstr(r, "relationType"));
+        if (!copy || json_array_append_new(res, copy) != 0) {
+            rc = nomem(err);
+            break;
+        }
+    }
+    mem_st_free(&m);
+    return rc;
+}
+
+static hk_err add_observations(hk_txn *t, json_t *items, json_t *res,
+                               hk_error *err)
+{
+    mem_st m = {0};
+    hk_err rc = HK_OK;
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o)
+    {
+        const char *name = jstr(o, "entityName");
+        bool exists = false;
+        const char *nt[1] = {name};
+        if ((rc = mem_st_set(&m, HK_MEM_PRED_TYPE, 1, nt, err)) != HK_OK ||
+            (rc = entity_exists(t, m.st.args[0], &exists, err)) != HK_OK)
+            break;
+        if (!exists) {
+            rc = hk_error_set(err, HK_ERR_NOT_FOUND,
+                              "Entity with name %s not found", name);
+            break;
+        }
+        json_t *added = json_array();
+        json_t *row = json_pack("{s:s, s:o}", "entityName", name,
+                                "addedObservations", added);
+        if (!added || !row || json_array_append_new(res, row) != 0) {
+            rc = nomem(err);
+            break;
+        }
+        size_t j;
+        json_t *c;
+        json_array_foreach(json_object_get(o, "contents"), j, c)
+        {
+            const char *ot[2] = {name, json_string_value(c)};
+            bool created = false;
+            if ((rc = mem_st_set(&m, HK_MEM_PRED_OBS, 2, ot, err)) != HK_OK ||
+                (rc = mem_add(t, &m, &created, err)) != HK_OK)
+                goto done;
+            if (created && json_array_append(added, c) != 0) {
+                rc = nomem(err);
+                goto done;
+            }
+        }
+    }
+done:
+    mem_st_free(&m);
+    return rc;
+}
+
+static hk_err delete_entities(hk_txn *t, json_t *names, hk_error *err)
+{
+    hk_buf enc = HK_BUF_INIT;
+    id_vec ids = {0};
+    hk_err rc = HK_OK;
+    size_t i;
+    json_t *n;
+    json_array_foreach(names, i, n)
+    {
+        ids.n = 0;
+        if ((rc = hk_svc_mem_encode(json_string_value(n), &enc, err)) !=
+            HK_OK) {
+            /* a name too long to store names no entity */
+            hk_error_clear(err);
+            rc = HK_OK;
+            continue;
+        }
+        if ((rc = ids_scan(t, HK_MEM_PRED_TYPE, 2, enc.data, 0, &ids, err)) !=
+                HK_OK ||
+            (rc = ids_scan(t, HK_MEM_PRED_OBS, 2, enc.data, 0, &ids, err)) !=
+                HK_OK ||
+            (rc = ids_scan(t, HK_MEM_PRED_REL, 3, enc.data, 0, &ids, err)) !=
+                HK_OK ||
+            (rc = ids_scan(t, HK_MEM_PRED_REL, 3, enc.data, 2, &ids, err)) !=
+                HK_OK ||
+            (rc = delete_ids(t, &ids, err)) != HK_OK)
+            break;
+    }
+    hk_free(ids.v);
+    hk_buf_free(&enc);
+    return rc;
+}
+
+/* Deletes the fact of m when it exists; a text too long to store names
+ * nothing that exists. */
+static hk_err delete_one(hk_txn *t, mem_st *m, hk_err set_rc, hk_error *err)
+{
+    if (set_rc == HK_ERR_INVALID) {
+        hk_error_clear(err);
+        return HK_OK;
+    }
+    if (set_rc != HK_OK) return set_rc;
+    hk_fact_id id = 0;
+    bool found = false;
+    hk_err rc = mem_find(t, m, &id, &found, err);
+    if (rc == HK_OK && found) rc = hk_store_delete(t, id, err);
+    return rc;
+}
+
+static hk_err delete_observations(hk_txn *t, json_t *items, hk_error *err)
+{
+    mem_st m = {0};
+    hk_err rc = HK_OK;
+    size_t i;
+    json_t *d;
+    json_array_foreach(items, i, d)
+    {
+        const char *name = jstr(d, "entityName");
+        size_t j;
+        json_t *o;
+        json_array_foreach(json_object_get(d, "observations"), j, o)
+        {
+            const char *ot[2] = {name, json_string_value(o)};
+            rc = delete_one(t, &m, mem_st_set(&m, HK_MEM_PRED_OBS, 2, ot, err),
+                            err);
+            if (rc != HK_OK) goto done;
+        }
+    }
+done:
+    mem_st_free(&m);
+    return rc;
+}
+
+static hk_err delete_relations(hk_txn *t, json_t *items, hk_error *err)
+{
+    mem_st m = {0};
+    hk_err rc = HK_OK;
+    size_t i;
+    json_t *r;
+    json_array_foreach(items, i, r)
+    {
+        if ((rc = delete_one(t, &m, relation_st(&m, r, err), err)) != HK_OK)
+            break;
+    }
+    mem_st_free(&m);
+    return rc;
+}
+
+hk_err hk_svc_mem_apply(hk_txn *t, void *arg, hk_error *err)
+{
+    hk_svc_mem_write *w = arg;
+    json_decref(w->result); /* a retried group commit runs this again */
+    w->result = NULL;
+    json_t *list = json_array();
+    if (!list) return nomem(err);
+    hk_err rc;
+    const char *key = NULL, *msg = NULL;
+    switch (w->op) {
+    case HK_MEM_CREATE_ENTITIES:
+        key = "entities";
+        rc = create_entities(t, json_object_get(w->args, key), list, err);
+        break;
+    case HK_MEM_CREATE_RELATIONS:
+        key = "relations";
+        rc = create_relations(t, json_object_get(w->args, key), list, err);
+        break;
+    case HK_MEM_ADD_OBSERVATIONS:
+        key = "results";
+        rc = add_observations(t, json_object_get(w->args, "observations"), list,
+                              err);
+        break;
+    case HK_MEM_DELETE_ENTITIES:
+        msg = "Entities deleted successfully";
+        rc = delete_entities(t, json_object_get(w->args, "entityNames"), err);
+        break;
+    case HK_MEM_DELETE_OBSERVATIONS:
+        msg = "Observations deleted successfully";
+        rc = delete_observations(t, json_object_get(w->args, "deletions"), err);
+        break;
+    case HK_MEM_DELETE_RELATIONS:
+        msg = "Relations deleted successfully";
+        rc = delete_relations(t, json_object_get(w->args, "relations"), err);
+        break;
+    default:
+        rc = hk_error_set(err, HK_ERR_INVALID, "memory: unknown operation");
+    }
+    if (rc != HK_OK) {
+        json_decref(list);
+        return rc;
+    }
+    if (key)
+        w->result = json_pack("{s:o}", key, list);
+    else {
+        json_decref(list);
+        w->result = json_pack("{s:b, s:s}", "success", 1, "message", msg);
+    }
+    return w->result ? HK_OK : nomem(err);
+}
+
+/* ==== Reads ==== */
+
+/* Simple lower-case mapping of one code point (Latin-1, Latin Extended-A
+ * pairs, Greek, Cyrillic); others are returned unchanged. */
+static uint32_t lower_cp(uint32_t c)
+{
+    if (c >= 'A' && c <= 'Z') return c + 32;
+    if (c < 0x80) return c;
+    if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;
+    if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x131 &&
+        !(c >= 0x138 && c <= 0x148) && c != 0x149 && !(c >= 0x178))
+        return (c & 1) ? c : c + 1;
+    if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 32;
+    if (c >= 0x410 && c <= 0x42F) return c + 32;
+    if (c >= 0x400 && c <= 0x40F) return c + 80;
+    return c;
+}
+
+/* Appends s lower-cased to out (invalid bytes are copied). */
+static hk_err lower_into(const char *s, hk_buf *out)
+{
+    hk_buf_reset(out);
+    hk_err rc = hk_buf_reserve(out, strlen(s) + 1);
+    const unsigned char *p = (const unsigned char *)s;
+    while (rc == HK_OK && *p) {
+        uint32_t c = *p;
+        size_t n = 1;
+        if (c >= 0xC0 && c < 0xE0 && (p[1] & 0xC0) == 0x80) {
+            c = ((c & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+            n = 2;
+        }
+        uint32_t l = lower_cp(c);
+        if (n == 1) {
+            char b = (char)l;
+            rc = hk_buf_append(out, &b, 1);
+        } else if (l == c) {
+            rc = hk_buf_append(out, p, n);
+        } else { /* every mapped 2-byte code point stays 2 bytes */
+            char b[2] = {(char)(0xC0 | (l >> 6)), (char)(0x80 | (l & 0x3F))};
+            rc = hk_buf_append(out, b, 2);
+        }
+        p += n;
+    }
+    return rc;
+}
+
+/* What a read keeps. */
+typedef struct mem_filter {
+    const char *query_lc; /* search: lower-cased query, or NULL */
+    const json_t *names;  /* open: requested names, or NULL */
+    hk_buf lc;            /* scratch for lower-casing */
+    size_t limit;         /* items per page; 0 = everything */
+    const char *cursor;   /* where the page starts ("e..."/"r...") or NULL */
+    size_t n;             /* items on the page so far */
+    hk_buf next;          /* cursor of the next page (empty = last page) */
+    bool provenance;      /* add who created each entity and when */
+} mem_filter;
+
+/* The query cursor for one kind of item ('e' entities, 'r' relations):
+ * NULL to start at the beginning, "" when this kind is done. */
+static const char *cursor_for(const mem_filter *f, char kind)
+{
+    if (!f->cursor || !f->cursor[0]) return NULL;
+    if (f->cursor[0] == kind) return f->cursor + 1;
+    return kind == 'e' ? "" : NULL; /* "r...": the entities are done */
+}
+
+/* After an item: true when the page is full (next holds the cursor). */
+static hk_err page_full(mem_filter *f, hk_query *q, char kind, bool *full)
+{
+    *full = false;
+    if (!f->limit || ++f->n < f->limit) return HK_OK;
+    *full = true;
+    hk_buf_reset(&f->next);
+    hk_err rc = hk_buf_append(&f->next, &kind, 1);
+    if (rc == HK_OK) rc = hk_query_cursor(q, &f->next);
+    /* the relations, listed last, are exhausted: this is the last page */
+    if (rc == HK_OK && kind == 'r' && f->next.len == 1) hk_buf_reset(&f->next);
+    return rc;
+}
+
+static hk_err contains_lc(mem_filter *f, const char *text, bool *yes)
+{
+    hk_err rc = lower_into(text, &f->lc);
+    *yes = rc == HK_OK && strstr(f->lc.data ? f->lc.data : "", f->query_lc);
+    return rc;
+}
+
+static bool name_requested(const json_t *names, const char *name)
+{
+    size_t i;
+    json_t *n;
+    json_array_foreach(names, i, n)
+    {
+        if (strcmp(json_string_value(n), name) == 0) return true;
+    }
+    return false;
+}
+
+/* Observations of the entity stored as enc into a new array. */
+static hk_err observations_of(hk_txn *t, const char *enc, json_t **out,
+                              hk_error *err)
+{
+    *out = json_array();
+    if (!*out) return nomem(err);
+    hk_scan scan = HK_SCAN_INIT;
+    scan.predicate = HK_MEM_PRED_OBS;
+    scan.arity = 2;
+    scan.entity = enc;
+    scan.position = 0;
+    hk_query *q = NULL;
+    hk_fact f;
+    hk_fact_init(&f);
+    hk_buf text = HK_BUF_INIT;
+    hk_err rc = hk_query_open_scan(t, &scan, NULL, &q, err);
+    while (rc == HK_OK) {
+        bool has = false;
+        if ((rc = hk_query_next(q, &f, &has, err)) != HK_OK || !has) break;
+        if ((rc = hk_svc_mem_decode(f.st.args[1], &text)) != HK_OK ||
+            json_array_append_new(*out, json_string(text.data)) != 0)
+            rc = nomem(err);
+    }
+    hk_query_close(q);
+    hk_fact_release(&f);
+    hk_buf_free(&text);
+    return rc;
+}
+
+/* Sets e.provenance = {"createdBy", "createdAt"} from the audit entry
+ * that created the entity's EntityType fact. */
+static hk_err add_provenance(hk_txn *t, const hk_fact *f, json_t *e,
+                             hk_error *err)
+{
+    hk_audit_entry *v = NULL;
+    size_t n = 0;
+    hk_err rc = hk_audit_history(t, f->id, 1, &v, &n, err);
+    if (rc != HK_OK) return rc;
+    char when[32];
+    hk_time_format(n ? v[0].time_us : f->created_us, when);
+    json_t *p = json_pack("{s:s, s:s}", "createdBy", n ? v[0].actor : "",
+                          "createdAt", when);
+    hk_audit_entries_free(v, n);
+    if (!p || json_object_set_new(e, "provenance", p) != 0) return nomem(err);
+    return HK_OK;
+}
+
+/* The kept entities into ents and their names as keys of names_set. */
+static hk_err read_entities(hk_txn *t, mem_filter *flt, json_t *ents,
+                            json_t *names_set, hk_error *err)
+{
+    hk_scan scan = HK_SCAN_INIT;
+    scan.predicate = HK_MEM_PRED_TYPE;
+    scan.arity = 2;
+    hk_query *q = NULL;
+    hk_fact f;
+    hk_fact_init(&f);
+    hk_buf name = HK_BUF_INIT, type = HK_BUF_INIT;
+    const char *cur = cursor_for(flt, 'e');
+    if (cur && !cur[0]) return HK_OK; /* the page starts at the relations */
+    hk_err rc = hk_query_open_scan(t, &scan, cur, &q, err);
+    if (rc == HK_ERR_INVALID && err)
+        snprintf(err->field, sizeof err->field, "cursor");
+    while (rc == HK_OK) {
+        bool has = false;
+        if ((rc = hk_query_next(q, &f, &has, err)) != HK_OK || !has) break;
+        json_t *obs = NULL;
+        if ((rc = hk_svc_mem_decode(f.st.args[0], &name)) != HK_OK ||
+            (rc = hk_svc_mem_decode(f.st.args[1], &type)) != HK_OK) {
+            rc = nomem(err);
+            break;
+        }
+        if (flt->names && !name_requested(flt->names, name.data)) continue;
+        if ((rc = observations_of(t, f.st.args[0], &obs, err)) != HK_OK) {
+            json_decref(obs);
+            break;
+        }
+        bool keep = true;
+        if (flt->query_lc) {
+            bool a = false, b = false;
+            if ((rc = contains_lc(flt, name.data, &a)) == HK_OK && !a)
+                rc = contains_lc(flt, type.data, &b);
+            keep = a || b;
+            size_t i;
+            json_t *o;
+            json_array_foreach(obs, i, o)
+            {
+                if (keep || rc != HK_OK) break;
+                rc = contains_lc(flt, json_string_value(o), &keep);
+            }
+            if (rc != HK_OK) {
+                json_decref(obs);
+                rc = nomem(err);
+                break;
+            }
+        }
+        if (!keep) {
+            json_decref(obs);
+            continue;
+        }
+        json_t *e = json_pack("{s:s, s:s, s:o}", "name", name.data,
+                              "entityType", type.data, "observations", obs);
+        if (e && flt->provenance &&
+            (rc = add_provenance(t, &f, e, err)) != HK_OK) {
+            json_decref(e);
+            break;
+        }
+        if (!e || json_array_append_new(ents, e) != 0 ||
+            json_object_set_new(names_set, name.data, json_true()) != 0) {
+            rc = nomem(err);
+            break;
+        }
+        bool full = false;
+        if ((rc = page_full(flt, q, 'e', &full)) != HK_OK) {
+            rc = nomem(err);
+            break;
+        }
+        if (full) break;
+    }
+    hk_query_close(q);
+    hk_fact_release(&f);
+    hk_buf_free(&name);
+    hk_buf_free(&type);
+    return rc;
+}
+
+/* Relations into rels: all of them (names_set NULL) or those with an end
+ * in names_set. */
+static hk_err read_relations(hk_txn *t, mem_filter *flt,
+                             const json_t *names_set, json_t *rels,
+                             hk_error *err)
+{
+    hk_scan scan = HK_SCAN_INIT;
+    scan.predicate = HK_MEM_PRED_REL;
+    scan.arity = 3;
+    hk_query *q = NULL;
+    hk_fact f;
+    hk_fact_init(&f);
+    hk_buf from = HK_BUF_INIT, type = HK_BUF_INIT, to = HK_BUF_INIT;
+    /* relations are paged only when they are listed whole (read_graph) */
+    bool paged = flt->limit && !names_set;
+    if (paged && flt->next.len) return HK_OK; /* the entities filled it */
+    const char *cur = paged ? cursor_for(flt, 'r') : NULL;
+    if (cur && !cur[0]) return HK_OK; /* no relations left */
+    hk_err rc = hk_query_open_scan(t, &scan, cur, &q, err);
+    if (rc == HK_ERR_INVALID && err)
+        snprintf(err->field, sizeof err->field, "cursor");
+    while (rc == HK_OK) {
+        bool has = false;
+        if ((rc = hk_query_next(q, &f, &has, err)) != HK_OK || !has) break;
+        if (hk_svc_mem_decode(f.st.args[0], &from) != HK_OK ||
+            hk_svc_mem_decode(f.st.args[1], &type) != HK_OK ||
+            hk_svc_mem_decode(f.st.args[2], &to) != HK_OK) {
+            rc = nomem(err);
+            break;
+        }
+        if (names_set && !json_object_get(names_set, from.data) &&
+            !json_object_get(names_set, to.data))
+            continue;
+        json_t *r = json_pack("{s:s, s:s, s:s}", "from", from.data, "to",
+                              to.data, "relationType", type.data);
+        if (!r || json_array_append_new(rels, r) != 0) {
+            rc = nomem(err);
+            break;
+        }
+        bool full = false;
+        if (paged && (rc = page_full(flt, q, 'r', &full)) != HK_OK) {
+            rc = nomem(err);
+            break;
+        }
+        if (full) break;
+    }
+    hk_query_close(q);
+    hk_fact_release(&f);
+    hk_buf_free(&from);
+    hk_buf_free(&type);
+    hk_buf_free(&to);
+    return rc;
+}
+
+static hk_err read_filtered(hk_txn *t, mem_filter *flt, bool all_relations,
+                            json_t **out, hk_error *err)
+{
+    *out = NULL;
+    json_t *ents = json_array(), *rels = json_array(), *set = json_object();
+    hk_err rc = (ents && rels && set) ? HK_OK : nomem(err);
+    if (rc == HK_OK) rc = read_entities(t, flt, ents, set, err);
+    if (rc == HK_OK)
+        rc = read_relations(t, flt, all_relations ? NULL : set, rels, err);
+    if (rc == HK_OK) {
+        *out = json_pack("{s:O, s:O}", "entities", ents, "relations", rels);
+        if (!*out) rc = nomem(err);
+    }
+    if (rc == HK_OK && flt->limit && flt->next.len &&
+        json_object_set_new(*out, "nextCursor", json_string(flt->next.data)))
+        rc = nomem(err);
+    json_decref(ents);
+    json_decref(rels);
+    json_decref(set);
+    hk_buf_free(&flt->lc);
+    hk_buf_free(&flt->next);
+    return rc;
+}
+
+hk_err hk_svc_mem_read_graph(hk_txn *t, json_t **out, hk_error *err)
+{
+    mem_filter flt;
+    memset(&flt, 0, sizeof flt);
+    return read_filtered(t, &flt, true, out, err);
+}
+
+hk_err hk_svc_mem_view(hk_txn *t, const hk_svc_mem_view_req *req, json_t **out,
+                       hk_error *err)
+{
+    *out = NULL;
+    const char *cursor = req->cursor;
+    bool whole = !req->query && !req->names; /* read_graph */
+    if (cursor && cursor[0] && cursor[0] != 'e' &&
+        (!whole || cursor[0] != 'r')) {
+        hk_error_set(err, HK_ERR_INVALID, "cursor: not a cursor of this list");
+        if (err) snprintf(err->field, sizeof err->field, "cursor");
+        return HK_ERR_INVALID;
+    }
+    hk_buf q = HK_BUF_INIT;
+    if (req->query && (lower_into(req->query, &q) != HK_OK ||
+                       hk_buf_reserve(&q, 1) != HK_OK)) {
+        hk_buf_free(&q);
+        return nomem(err);
+    }
+    mem_filter flt;
+    memset(&flt, 0, sizeof flt);
+    flt.query_lc = req->query ? q.data : NULL;
+    flt.names = req->names;
+    flt.limit = req->names ? 0 : req->limit;
+    flt.cursor = req->names ? NULL : cursor;
+    flt.provenance = req->provenance;
+    hk_err rc = read_filtered(t, &flt, whole, out, err);
+    hk_buf_free(&q);
+    return rc;
+}
+
+hk_err hk_svc_mem_search(hk_txn *t, const char *query, json_t **out,
+                         hk_error *err)
+{
+    hk_buf q = HK_BUF_INIT;
+    if (lower_into(query, &q) != HK_OK || hk_buf_reserve(&q, 1) != HK_OK) {
+        hk_buf_free(&q);
+        return nomem(err);
+    }
+    mem_filter flt;
+    memset(&flt, 0, sizeof flt);
+    flt.query_lc = q.data;
+    hk_err rc = read_filtered(t, &flt, false, out, err);
+    hk_buf_free(&q);
+    return rc;
+}
+
+hk_err hk_svc_mem_open(hk_txn *t, const json_t *names, json_t **out,
+                       hk_error *err)
+{
+    mem_filter flt;
+    memset(&flt, 0, sizeof flt);
+    flt.names = names;
+    return read_filtered(t, &flt, false, out, err);
+}

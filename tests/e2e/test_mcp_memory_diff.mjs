@@ -1,0 +1,256 @@
+// End-to-end, differential: the reference MCP memory server
+// (@modelcontextprotocol/server-memory, pinned in package.json) and
+// `hakgal mcp --profile memory` receive the same seeded random sequences of
+// the 9 tool calls through the official MCP SDK client; every result
+// (content text, structuredContent, isError) and the final read_graph must
+// be equal. Also: the tool listings agree, and two hakgal clients writing
+// at once lose nothing.
+//
+// The sequences use unicode, empty strings, texts with control characters,
+// '%', duplicates across calls, unknown entities and deletes of missing
+// items. Duplicates inside one call are left out: the reference stores
+// them twice, hakgal once (docs/MEMORY.md).
+//
+// HK_MEMORY_SEED picks the first seed; HK_MEMORY_STEPS the calls per seed.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+const bin = process.env.HAKGAL_BIN;
+assert.ok(bin, 'HAKGAL_BIN must name the hakgal binary');
+const here = path.dirname(fileURLToPath(import.meta.url));
+const refMain = path.join(here, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
+if (!fs.existsSync(refMain)) {
+  console.log('SKIP: reference server not installed (bash scripts/test-setup.sh)');
+  process.exit(77);
+}
+const root = path.join(process.env.HK_TEST_TMP || '/tmp', `mcp-memory-diff-${process.pid}`);
+fs.rmSync(root, { recursive: true, force: true });
+fs.mkdirSync(root, { recursive: true });
+
+async function connect(command, args, env) {
+  const transport = new StdioClientTransport({
+    command, args, env: { PATH: process.env.PATH, ...env }, stderr: 'ignore',
+  });
+  const client = new Client({ name: 'memory-diff', version: '1.0.0' });
+  await client.connect(transport);
+  return client;
+}
+const connectRef = (file) => connect(process.execPath, [refMain], { MEMORY_FILE_PATH: file });
+const connectHk = (dir) => connect(bin, ['mcp', '--profile', 'memory', '--data', dir], {});
+
+// mulberry32
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const NAMES = ['Alice', 'bob', 'BOB', 'Ünïcødé 名前', '', 'Ωμέγα', 'Привет мир',
+  ' leading space', 'a, b (c)', '%41 percent', 'tab\there', 'emoji 🎉',
+  'x', 'ÀÉÎ', 'quote "q"', 'back\\slash', 'Alice2'];
+const TYPES = ['person', 'Person', '', 'ort', 'Λέξη', 'thing'];
+const OBS = ['likes tea', 'LIKES TEA', '', 'ünïcødé', 'Ωμέγα 1', 'line\nbreak',
+  'ctrl\u0001char', '%', '%%41', 'x', '東京', 'bob knows', 'a"b', 'ÀÉÎ lower àéî',
+  'Привет', 'long ' + 'z'.repeat(300)];
+const RELS = ['knows', 'works at', '', 'κοντά', 'knows'];
+const QUERIES = ['', 'a', 'ALICE', 'tea', 'ωμέγα', 'ПРИВЕТ', 'àéî', 'nothing-here',
+  'ö', ' ', '%', 'x', '名前'];
+
+function pick(r, a) { return a[Math.floor(r() * a.length)]; }
+function distinct(r, pool, max, key = (x) => x) {
+  const n = Math.floor(r() * (max + 1));
+  const seen = new Set();
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const v = typeof pool === 'function' ? pool() : pick(r, pool);
+    const k = JSON.stringify(key(v));
+    if (!seen.has(k)) { seen.add(k); out.push(v); }
+  }
+  return out;
+}
+
+function randomCall(r) {
+  const rel = () => ({ from: pick(r, NAMES), to: pick(r, NAMES), relationType: pick(r, RELS) });
+  const relKey = (x) => [x.from, x.to, x.relationType];
+  switch (Math.floor(r() * 9)) {
+    case 0: return { name: 'create_entities', arguments: { entities: distinct(r, () => ({
+      name: pick(r, NAMES), entityType: pick(r, TYPES), observations: distinct(r, OBS, 3) }), 4, (e) => e.name) } };
+    case 1: return { name: 'create_relations', arguments: { relations: distinct(r, rel, 4, relKey) } };
+    case 2: return { name: 'add_observations', arguments: { observations: distinct(r, () => ({
+      entityName: pick(r, NAMES), contents: distinct(r, OBS, 4) }), 3, (o) => o.entityName) } };
+    case 3: return { name: 'delete_entities', arguments: { entityNames: distinct(r, NAMES, r() < 0.5 ? 1 : 3) } };
+    case 4: return { name: 'delete_observations', arguments: { deletions: distinct(r, () => ({
+      entityName: pick(r, NAMES), observations: distinct(r, OBS, 3) }), 3, (o) => o.entityName) } };
+    case 5: return { name: 'delete_relations', arguments: { relations: distinct(r, rel, 3, relKey) } };
+    case 6: return { name: 'read_graph', arguments: {} };
+    case 7: return { name: 'search_nodes', arguments: { query: pick(r, QUERIES) } };
+    default: return { name: 'open_nodes', arguments: { names: distinct(r, NAMES, 4) } };
+  }
+}
+
+function shape(res) {
+  return { isError: res.isError === true, content: res.content, structuredContent: res.structuredContent };
+}
+
+let failures = 0;
+try {
+  // 1. tool listings agree (names, texts, schemas, hints)
+  {
+    const ref = await connectRef(path.join(root, 'list.jsonl'));
+    const hk = await connectHk(path.join(root, 'list-kb'));
+    const strip = (tools) => tools.map((t) => ({
+      name: t.name, title: t.title, description: t.description, inputSchema: t.inputSchema,
+      outputSchema: t.outputSchema,
+      hints: [t.annotations.readOnlyHint, t.annotations.destructiveHint,
+        t.annotations.idempotentHint, t.annotations.openWorldHint],
+    }));
+    // hakgal's opt-in pagination adds optional properties; without them
+    // the listings are equal
+    const hkTools = structuredClone((await hk.listTools()).tools);
+    for (const t of hkTools) {
+      if (!['read_graph', 'search_nodes', 'open_nodes'].includes(t.name)) continue;
+      if (t.name !== 'open_nodes') {
+        assert.ok(t.inputSchema.properties.limit && t.inputSchema.properties.cursor);
+        delete t.inputSchema.properties.limit;
+        delete t.inputSchema.properties.cursor;
+      }
+      assert.ok(t.inputSchema.properties.provenance);
+      assert.deepEqual(t.inputSchema.required || [], t.name === 'read_graph' ? [] : [t.name === 'open_nodes' ? 'names' : 'query']);
+      delete t.inputSchema.properties.provenance;
+      delete t.outputSchema.properties.nextCursor;
+      delete t.outputSchema.properties.entities.items.properties.provenance;
+    }
+    assert.deepEqual(strip(hkTools), strip((await ref.listTools()).tools));
+    await ref.close();
+    await hk.close();
+  }
+
+  // 2. random sequences, call by call
+  const seed0 = Number(process.env.HK_MEMORY_SEED || 20261204);
+  const steps = Number(process.env.HK_MEMORY_STEPS || 400);
+  const seeds = [seed0, seed0 + 1, seed0 + 2];
+  let calls = 0;
+  const t0 = Date.now();
+  for (const seed of seeds) {
+    const ref = await connectRef(path.join(root, `ref-${seed}.jsonl`));
+    const hk = await connectHk(path.join(root, `kb-${seed}`));
+    const r = rng(seed);
+    for (let i = 0; i < steps; i++) {
+      const call = randomCall(r);
+      const a = shape(await ref.callTool(call));
+      const b = shape(await hk.callTool(call));
+      calls++;
+      try {
+        assert.deepEqual(b, a);
+      } catch (e) {
+        console.error(`seed ${seed} step ${i}: ${JSON.stringify(call)}`);
+        throw e;
+      }
+    }
+    const ga = shape(await ref.callTool({ name: 'read_graph', arguments: {} }));
+    const gb = shape(await hk.callTool({ name: 'read_graph', arguments: {} }));
+    assert.deepEqual(gb, ga, `final read_graph of seed ${seed}`);
+    // opt-in pagination: the pages of read_graph and search_nodes put
+    // together are the whole answer
+    for (const [tool, extra] of [['read_graph', {}], ['search_nodes', { query: 'a' }]]) {
+      const whole = (await hk.callTool({ name: tool, arguments: extra })).structuredContent;
+      const ents = [];
+      const rels = [];
+      let cursor;
+      for (let pages = 0; pages < 1000; pages++) {
+        const p = (await hk.callTool({ name: tool, arguments: { ...extra, limit: 2, ...(cursor ? { cursor } : {}) } })).structuredContent;
+        assert.ok(p.entities.length + (tool === 'read_graph' ? p.relations.length : 0) <= 2);
+        ents.push(...p.entities);
+        for (const r of p.relations) if (!rels.some((x) => JSON.stringify(x) === JSON.stringify(r))) rels.push(r);
+        cursor = p.nextCursor;
+        if (!cursor) break;
+      }
+      assert.deepEqual(ents, whole.entities, `${tool} pages: entities`);
+      const key = (r) => JSON.stringify(r);
+      assert.deepEqual(rels.map(key).sort(), whole.relations.map(key).sort(), `${tool} pages: relations`);
+    }
+    const bad = await hk.callTool({ name: 'read_graph', arguments: { cursor: 'nonsense' } });
+    assert.equal(bad.isError, true);
+    // opt-in provenance: who created each entity, and when
+    const pv = (await hk.callTool({ name: 'read_graph', arguments: { provenance: true } })).structuredContent;
+    assert.equal(pv.entities.length, ga.structuredContent.entities.length);
+    for (const e of pv.entities) {
+      assert.equal(e.provenance.createdBy, 'mcp-memory');
+      assert.match(e.provenance.createdAt, /^\d{4}-\d\d-\d\dT/);
+      delete e.provenance;
+    }
+    assert.deepEqual(pv.entities, ga.structuredContent.entities);
+    console.log(`seed ${seed}: ${steps} calls equal, final graph ${ga.structuredContent.entities.length} entities, ` +
+      `${ga.structuredContent.relations.length} relations`);
+    await ref.close();
+    await hk.close();
+
+    // the reference's file: imported losslessly, exported back byte-equal
+    const file = path.join(root, `ref-${seed}.jsonl`);
+    const kb = path.join(root, `import-${seed}`);
+    execFileSync(bin, ['--data', kb, 'init'], { stdio: 'pipe' });
+    execFileSync(bin, ['--data', kb, 'import', '--format', 'mcp-memory', file], { stdio: 'pipe' });
+    const back = execFileSync(bin, ['--data', kb, 'export', '--format', 'mcp-memory']);
+    assert.equal(back.toString('utf8'), fs.readFileSync(file, 'utf8'), `export of seed ${seed}`);
+    // auto-detected too
+    const kb2 = path.join(root, `import-auto-${seed}`);
+    execFileSync(bin, ['--data', kb2, 'init'], { stdio: 'pipe' });
+    execFileSync(bin, ['--data', kb2, 'import', file], { stdio: 'pipe' });
+    assert.deepEqual(execFileSync(bin, ['--data', kb2, 'export', '--format', 'mcp-memory']), back);
+
+    // MEMORY_FILE_PATH: taken over on first start, the file left untouched
+    const sum = () => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    const before = sum();
+    for (let start = 0; start < 2; start++) {
+      const c = await connect(bin, ['mcp', '--profile', 'memory'], { MEMORY_FILE_PATH: file });
+      const g = shape(await c.callTool({ name: 'read_graph', arguments: {} }));
+      assert.deepEqual(g, ga, `read_graph after taking over ${file} (start ${start})`);
+      await c.close();
+    }
+    assert.equal(sum(), before, 'the memory file is not changed');
+    assert.ok(fs.existsSync(`${file}.hakgal`), 'the KB lies next to the memory file');
+  }
+  console.log(`${calls} calls in ${Date.now() - t0} ms; round trips and takeovers equal`);
+
+  // 3. two clients writing at once on one KB lose nothing
+  {
+    const dir = path.join(root, 'kb-concurrent');
+    const c1 = await connectHk(dir);
+    const c2 = await connectHk(dir);
+    const n = 60;
+    const work = (c, tag) => (async () => {
+      for (let i = 0; i < n; i++) {
+        await c.callTool({ name: 'create_entities', arguments: { entities: [
+          { name: `${tag}-${i}`, entityType: tag, observations: [`o${i}`] }] } });
+        await c.callTool({ name: 'add_observations', arguments: { observations: [
+          { entityName: 'shared', contents: [`${tag}-${i}`] }] } }).catch(() => {});
+      }
+    })();
+    await c1.callTool({ name: 'create_entities', arguments: { entities: [
+      { name: 'shared', entityType: 'hub', observations: [] }] } });
+    await Promise.all([work(c1, 'one'), work(c2, 'two')]);
+    const g = (await c1.callTool({ name: 'read_graph', arguments: {} })).structuredContent;
+    assert.equal(g.entities.length, 1 + 2 * n, 'every entity of both clients is there');
+    const shared = g.entities.find((e) => e.name === 'shared');
+    assert.equal(shared.observations.length, 2 * n, 'every observation of both clients is there');
+    console.log(`concurrent: 2 clients x ${n} writes, nothing lost`);
+    await c1.close();
+    await c2.close();
+  }
+} catch (e) {
+  failures++;
+  console.error(e);
+}
+fs.rmSync(root, { recursive: true, force: true });
+process.exit(failures ? 1 : 0);

@@ -1,0 +1,328 @@
+/*
+ * test_service_memory.c — the memory operations (svc_memory.c) on a
+ * scratch KB: the text encoding, the fact mapping, the semantics of
+ * duplicates and missing entities, all-or-nothing add_observations, the
+ * audit actor, search case folding and open_nodes relations. The
+ * differential end-to-end test (tests/e2e/test_mcp_memory_diff.mjs)
+ * compares whole random sequences with the reference server.
+ */
+#include "test_store_util.h"
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "service/service.h"
+#include "service/svc_memory.h"
+
+/* ==== Helpers ==== */
+
+typedef struct kb {
+    char *dir;   /* scratch directory */
+    hk_store *s; /* open store */
+} kb;
+
+static kb kb_open(const char *tag)
+{
+    kb k;
+    k.dir = tu_tmpdir(tag);
+    k.s = tu_open(k.dir);
+    return k;
+}
+
+static void kb_close(kb *k)
+{
+    hk_txn *t = tu_begin(k->s, false);
+    tu_check(t);
+    hk_txn_abort(t);
+    hk_store_close(k->s);
+    tu_rmrf(k->dir);
+    free(k->dir);
+}
+
+/* Runs op with the JSON arguments args; returns the rc, the compact result
+ * in out (NULL when rc != HK_OK). */
+static hk_err run(kb *k, hk_mem_op op, const char *args, char **out,
+                  hk_error *err)
+{
+    json_error_t je;
+    hk_svc_mem_write w = {op, json_loads(args, 0, &je), NULL};
+    assert_non_null(w.args);
+    hk_err rc = hk_svc_write(k->s, "tester", hk_svc_mem_apply, &w, err);
+    *out = rc == HK_OK ? json_dumps(w.result, JSON_COMPACT) : NULL;
+    json_decref(w.result);
+    json_decref(w.args);
+    return rc;
+}
+
+static void run_ok(kb *k, hk_mem_op op, const char *args, const char *want)
+{
+    hk_error err;
+    char *got = NULL;
+    hk_err rc = run(k, op, args, &got, &err);
+    if (rc != HK_OK) fprintf(stderr, "%s\n", err.message);
+    assert_int_equal(rc, HK_OK);
+    if (want) assert_string_equal(got, want);
+    free(got);
+}
+
+enum { GRAPH, SEARCH, OPEN };
+
+static char *read_as(kb *k, int what, const char *arg)
+{
+    hk_txn *t = tu_begin(k->s, false);
+    hk_error err;
+    json_t *g = NULL, *names = NULL;
+    hk_err rc;
+    if (what == GRAPH) {
+        rc = hk_svc_mem_read_graph(t, &g, &err);
+    } else if (what == SEARCH) {
+        rc = hk_svc_mem_search(t, arg, &g, &err);
+    } else {
+        json_error_t je;
+        names = json_loads(arg, 0, &je);
+        rc = hk_svc_mem_open(t, names, &g, &err);
+    }
+    hk_txn_abort(t);
+    assert_int_equal(rc, HK_OK);
+    char *s = json_dumps(g, JSON_COMPACT);
+    json_decref(g);
+    json_decref(names);
+    return s;
+}
+
+static void expect_read(kb *k, int what, const char *arg, const char *want)
+{
+    char *got = read_as(k, what, arg);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static uint64_t fact_count(kb *k)
+{
+    hk_txn *t = tu_begin(k->s, false);
+    hk_stats st;
+    hk_error err;
+    assert_int_equal(hk_store_stats(t, &st, &err), HK_OK);
+    hk_txn_abort(t);
+    return st.facts;
+}
+
+/* ==== Tests ==== */
+
+static void test_encoding(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {"plain",
+                                        "",
+                                        "%",
+                                        "%41",
+                                        "a\nb",
+                                        "tab\t",
+                                        "\x7f",
+                                        "Ωμέγα 東京 🎉",
+                                        " spaced ",
+                                        "100%",
+                                        "a, b (c) \"q\" \\"};
+    hk_buf enc = HK_BUF_INIT, dec = HK_BUF_INIT;
+    hk_error err;
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        assert_int_equal(hk_svc_mem_encode(texts[i], &enc, &err), HK_OK);
+        hk_statement st = {"Observation", 2, {"x", enc.data}, NULL};
+        assert_int_equal(hk_statement_validate(&st, &err), HK_OK);
+        assert_int_equal(hk_svc_mem_decode(enc.data, &dec), HK_OK);
+        assert_string_equal(dec.data, texts[i]);
+    }
+    /* ordinary text is stored as it is */
+    assert_int_equal(hk_svc_mem_encode("100%", &enc, &err), HK_OK);
+    assert_string_equal(enc.data, "100%");
+    assert_int_equal(hk_svc_mem_encode("", &enc, &err), HK_OK);
+    assert_string_equal(enc.data, "%");
+    /* too long */
+    char *big = malloc(HK_MAX_ARG_BYTES + 2);
+    memset(big, 'a', HK_MAX_ARG_BYTES + 1);
+    big[HK_MAX_ARG_BYTES + 1] = '\0';
+    assert_int_equal(hk_svc_mem_encode(big, &enc, &err), HK_ERR_INVALID);
+    free(big);
+    hk_buf_free(&enc);
+    hk_buf_free(&dec);
+}
+
+static void test_entities_and_mapping(void **state)
+{
+    (void)state;
+    kb k = kb_open("mem-ent");
+    run_ok(&k, HK_MEM_CREATE_ENTITIES,
+           "{\"entities\":[{\"name\":\"Ada\",\"entityType\":\"person\","
+           "\"observations\":[\"writes code\",\"\"]}]}",
+           "{\"entities\":[{\"name\":\"Ada\",\"entityType\":\"person\","
+           "\"observations\":[\"writes code\",\"\"]}]}");
+    /* an existing name is skipped, whatever its type */
+    run_ok(&k, HK_MEM_CREATE_ENTITIES,
+           "{\"entities\":[{\"name\":\"Ada\",\"entityType\":\"x\","
+           "\"observations\":[]},{\"name\":\"\",\"entityType\":\"\","
+           "\"observations\":[]}]}",
+           "{\"entities\":[{\"name\":\"\",\"entityType\":\"\","
+           "\"observations\":[]}]}");
+    assert_int_equal(fact_count(&k), 4);
+    /* the facts are ordinary KB facts */
+    hk_txn *t = tu_begin(k.s, false);
+    hk_fact_id id;
+    hk_error err;
+    hk_statement st = {"Observation", 2, {"Ada", "writes code"}, NULL};
+    assert_int_equal(hk_store_find(t, &st, &id, &err), HK_OK);
+    hk_statement ty = {"EntityType", 2, {"Ada", "person"}, NULL};
+    assert_int_equal(hk_store_find(t, &ty, &id, &err), HK_OK);
+    /* written by the caller's actor */
+    hk_audit_entry *v = NULL;
+    size_t n = 0;
+    assert_int_equal(hk_audit_list(t, 0, 1, &v, &n, &err), HK_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].actor, "tester");
+    hk_audit_entries_free(v, n);
+    hk_txn_abort(t);
+    expect_read(&k, GRAPH, NULL,
+                "{\"entities\":[{\"name\":\"Ada\",\"entityType\":\"person\","
+                "\"observations\":[\"writes code\",\"\"]},{\"name\":\"\","
+                "\"entityType\":\"\",\"observations\":[]}],\"relations\":[]}");
+    /* deleting an entity deletes its observations and relations */
+    run_ok(&k, HK_MEM_CREATE_RELATIONS,
+           "{\"relations\":[{\"from\":\"Ada\",\"to\":\"Bob\",\"relationType\":"
+           "\"knows\"},{\"from\":\"Bob\",\"to\":\"Ada\",\"relationType\":"
+           "\"knows\"},{\"from\":\"Ada\",\"to\":\"Ada\",\"relationType\":"
+           "\"is\"}]}",
+           NULL);
+    run_ok(&k, HK_MEM_DELETE_ENTITIES, "{\"entityNames\":[\"Ada\",\"nope\"]}",
+           "{\"success\":true,\"message\":\"Entities deleted successfully\"}");
+    assert_int_equal(fact_count(&k), 1);
+    kb_close(&k);
+}
+
+static void test_observations_all_or_nothing(void **state)
+{
+    (void)state;
+    kb k = kb_open("mem-obs");
+    run_ok(&k, HK_MEM_CREATE_ENTITIES,
+           "{\"entities\":[{\"name\":\"A\",\"entityType\":\"t\","
+           "\"observations\":[\"one\"]}]}",
+           NULL);
+    run_ok(&k, HK_MEM_ADD_OBSERVATIONS,
+           "{\"observations\":[{\"entityName\":\"A\",\"contents\":[\"one\","
+           "\"two\"]},{\"entityName\":\"A\",\"contents\":[\"two\",\"3\"]}]}",
+           "{\"results\":[{\"entityName\":\"A\",\"addedObservations\":"
+           "[\"two\"]},{\"entityName\":\"A\",\"addedObservations\":[\"3\"]}]}");
+    uint64_t before = fact_count(&k);
+    hk_error err;
+    char *out = NULL;
+    assert_int_equal(run(&k, HK_MEM_ADD_OBSERVATIONS,
+                         "{\"observations\":[{\"entityName\":\"A\","
+                         "\"contents\":[\"four\"]},{\"entityName\":\"B\","
+                         "\"contents\":[\"x\"]}]}",
+                         &out, &err),
+                     HK_ERR_NOT_FOUND);
+    assert_string_equal(err.message, "Entity with name B not found");
+    assert_null(out);
+    assert_int_equal(fact_count(&k), before);
+    /* deletes of missing items succeed and change nothing */
+    run_ok(&k, HK_MEM_DELETE_OBSERVATIONS,
+           "{\"deletions\":[{\"entityName\":\"A\",\"observations\":[\"one\","
+           "\"zzz\"]},{\"entityName\":\"Q\",\"observations\":[\"x\"]}]}",
+           "{\"success\":true,\"message\":\"Observations deleted "
+           "successfully\"}");
+    run_ok(&k, HK_MEM_DELETE_RELATIONS,
+           "{\"relations\":[{\"from\":\"A\",\"to\":\"B\",\"relationType\":"
+           "\"r\"}]}",
+           NULL);
+    expect_read(&k, GRAPH, NULL,
+                "{\"entities\":[{\"name\":\"A\",\"entityType\":\"t\","
+                "\"observations\":[\"two\",\"3\"]}],\"relations\":[]}");
+    kb_close(&k);
+}
+
+static void test_search_and_open(void **state)
+{
+    (void)state;
+    kb k = kb_open("mem-search");
+    run_ok(&k, HK_MEM_CREATE_ENTITIES,
+           "{\"entities\":[{\"name\":\"ΩΜΕΓΑ\",\"entityType\":\"Greek\","
+           "\"observations\":[]},{\"name\":\"Иван\",\"entityType\":\"p\","
+           "\"observations\":[\"Likes TEA\"]},{\"name\":\"Zed\","
+           "\"entityType\":\"p\",\"observations\":[]}]}",
+           NULL);
+    run_ok(&k, HK_MEM_CREATE_RELATIONS,
+           "{\"relations\":[{\"from\":\"Zed\",\"to\":\"Out\",\"relationType\":"
+           "\"r\"},{\"from\":\"Иван\",\"to\":\"ΩΜΕΓΑ\",\"relationType\":"
+           "\"r\"}]}",
+           NULL);
+    expect_read(&k, SEARCH, "ωμεγα",
+                "{\"entities\":[{\"name\":\"ΩΜΕΓΑ\",\"entityType\":\"Greek\","
+                "\"observations\":[]}],\"relations\":[{\"from\":\"Иван\","
+                "\"to\":\"ΩΜΕΓΑ\",\"relationType\":\"r\"}]}");
+    expect_read(&k, SEARCH, "ИВАН",
+                "{\"entities\":[{\"name\":\"Иван\",\"entityType\":\"p\","
+                "\"observations\":[\"Likes TEA\"]}],\"relations\":[{\"from\":"
+                "\"Иван\",\"to\":\"ΩΜΕΓΑ\",\"relationType\":\"r\"}]}");
+    expect_read(&k, SEARCH, "tea",
+                "{\"entities\":[{\"name\":\"Иван\",\"entityType\":\"p\","
+                "\"observations\":[\"Likes TEA\"]}],\"relations\":[{\"from\":"
+                "\"Иван\",\"to\":\"ΩΜΕΓΑ\",\"relationType\":\"r\"}]}");
+    expect_read(&k, SEARCH, "nothing", "{\"entities\":[],\"relations\":[]}");
+    /* open_nodes: relations with one end among the entities found */
+    expect_read(&k, OPEN, "[\"Zed\",\"Out\",\"missing\"]",
+                "{\"entities\":[{\"name\":\"Zed\",\"entityType\":\"p\","
+                "\"observations\":[]}],\"relations\":[{\"from\":\"Zed\","
+                "\"to\":\"Out\",\"relationType\":\"r\"}]}");
+    /* pages of one item: 3 entities, then 2 relations, then nothing */
+    hk_svc_mem_view_req req;
+    memset(&req, 0, sizeof req);
+    req.limit = 1;
+    req.provenance = true;
+    char cursor[300] = "";
+    size_t ents = 0, rels = 0, pages = 0;
+    for (; pages < 10; pages++) {
+        hk_txn *t = tu_begin(k.s, false);
+        hk_error err;
+        json_t *g = NULL;
+        req.cursor = cursor[0] ? cursor : NULL;
+        assert_int_equal(hk_svc_mem_view(t, &req, &g, &err), HK_OK);
+        hk_txn_abort(t);
+        json_t *e = json_object_get(g, "entities");
+        ents += json_array_size(e);
+        rels += json_array_size(json_object_get(g, "relations"));
+        if (json_array_size(e))
+            assert_string_equal(
+                json_string_value(json_object_get(
+                    json_object_get(json_array_get(e, 0), "provenance"),
+                    "createdBy")),
+                "tester");
+        const char *next = json_string_value(json_object_get(g, "nextCursor"));
+        snprintf(cursor, sizeof cursor, "%s", next ? next : "");
+        json_decref(g);
+        if (!next) break;
+    }
+    assert_int_equal(ents, 3);
+    assert_int_equal(rels, 2);
+    assert_int_equal(pages, 4); /* the fifth page is the last one */
+    /* a cursor of another list is refused */
+    hk_txn *t = tu_begin(k.s, false);
+    hk_error err;
+    json_t *g = NULL;
+    req.cursor = "zz";
+    assert_int_equal(hk_svc_mem_view(t, &req, &g, &err), HK_ERR_INVALID);
+    assert_string_equal(err.field, "cursor");
+    req.query = "a";
+    req.cursor = "r1";
+    assert_int_equal(hk_svc_mem_view(t, &req, &g, &err), HK_ERR_INVALID);
+    hk_txn_abort(t);
+    kb_close(&k);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_encoding),
+        cmocka_unit_test(test_entities_and_mapping),
+        cmocka_unit_test(test_observations_all_or_nothing),
+        cmocka_unit_test(test_search_and_open),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
