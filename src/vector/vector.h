@@ -141,10 +141,18 @@ const char *hkv_kernel_name(void);
 /* Most spaces one KB holds. */
 #define HKV_SPACES_MAX 64u
 
+/* Who computes a space's vectors from text. */
+typedef enum hkv_embedder {
+    HKV_EMBED_NONE = 0,  /* vectors come from the client only */
+    HKV_EMBED_HASHED = 1 /* built in: hashed tokens and trigrams
+                            (hkv_embed_hashed) */
+} hkv_embedder;
+
 typedef struct hkv_space {
     char name[HKV_NAME_MAX + 1]; /* NUL-terminated */
     uint32_t id;                 /* key prefix of its vectors, 1.. */
     hkv_params params;           /* dim, metric, quant, m, ef_c, ef */
+    hkv_embedder embedder;       /* how text becomes a vector */
     uint64_t vectors;            /* vectors stored (hkv_space_get/list) */
 } hkv_space;
 
@@ -188,5 +196,12 @@ hk_err hkv_del(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
  * fact ids). Caller frees with hkv_index_free. */
 hk_err hkv_index_load(hkv_store *vs, hk_txn *t, const char *space,
                       hkv_index **out, hk_error *err);
+
+/* ==== Built-in embedder ==== */
+
+/* Embeds text[0..len) into out (dim floats, length 1) by hashing its
+ * tokens (split at non-alphanumerics and CamelCase, lowercased) and their
+ * character trigrams. It captures spelling, not meaning (embed_hash.c). */
+void hkv_embed_hashed(const char *text, size_t len, float *out, uint32_t dim);
 
 #endif /* HKV_VECTOR_H */

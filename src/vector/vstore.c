@@ -6,7 +6,7 @@
  *
  *   vector.spaces  name -> space record: eight uint32 (little-endian):
  *                  version 1, id, dim, metric, quant, m, ef_construction,
- *                  ef
+ *                  ef, embedder
  *   vector.data    space id u32 BE + fact id u64 BE -> dim float32 (LE)
  *
  * Keys are big-endian so that a space's vectors are contiguous and in fact
@@ -29,7 +29,7 @@
 #include "store/vector_audit.h"
 #include "vector/vector.h"
 
-#define SPACE_REC_WORDS 8u
+#define SPACE_REC_WORDS 9u
 #define SPACE_REC_VERSION 1u
 #define HOOK_NAME "vector.cascade"
 
@@ -84,9 +84,14 @@ static hk_err decode_space(hks_val k, hks_val v, hkv_space *out, hk_error *err)
     if (w[0] != SPACE_REC_VERSION)
         return hk_error_set(err, HK_ERR_VERSION,
                             "vector space record version %u", w[0]);
+    /* k may point into out->name (space_find): copy the key first */
+    char name[HKV_NAME_MAX + 1];
+    memcpy(name, k.data, k.len);
+    name[k.len] = 0;
     memset(out, 0, sizeof *out);
-    memcpy(out->name, k.data, k.len);
+    memcpy(out->name, name, k.len + 1);
     out->id = w[1];
+    out->embedder = (hkv_embedder)w[8];
     out->params =
         (hkv_params){w[2], (hkv_metric)w[3], (hkv_quant)w[4], w[5], w[6], w[7]};
     return HK_OK;
@@ -223,6 +228,9 @@ hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
     hkv_index *probe = NULL;
     hk_err e;
     if ((e = check_name(sp->name, err))) return e;
+    if (sp->embedder != HKV_EMBED_NONE && sp->embedder != HKV_EMBED_HASHED)
+        return hk_error_set(err, HK_ERR_INVALID, "unknown embedder %d",
+                            (int)sp->embedder);
     /* the index checks and completes the parameters */
     if ((e = hkv_index_new(&sp->params, &probe, err))) return e;
     hkv_params p = sp->params;
@@ -248,7 +256,8 @@ hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
                                    (uint32_t)p.quant,
                                    p.m,
                                    p.ef_construction,
-                                   p.ef};
+                                   p.ef,
+                                   (uint32_t)sp->embedder};
     return hks_put(t, vs->spaces, (hks_val){sp->name, strlen(sp->name)},
                    (hks_val){w, sizeof w}, HKS_PUT_NOOVERWRITE, err);
 }
@@ -424,9 +433,14 @@ hk_err hkv_index_load(hkv_store *vs, hk_txn *t, const char *space,
             break;
         }
         memcpy(buf, v.data, v.len); /* the map need not be aligned */
-        if ((e = hkv_index_add(ix, get_be64((const uint8_t *)k.data + 4), buf,
-                               err)))
-            break;
+        hk_fact_id id = get_be64((const uint8_t *)k.data + 4);
+        hks_fact_syms syms;
+        /* a process that did not attach may have deleted the fact; fact
+         * ids are never reused, so its vector is skipped, not misread */
+        e = hks_fact_syms_get(t, id, &syms, err);
+        if (e == HK_OK) e = hkv_index_add(ix, id, buf, err);
+        if (e == HK_ERR_NOT_FOUND) e = HK_OK;
+        if (e) break;
         e = hks_cursor_next(c, &k, &v, &found, err);
     }
     hks_cursor_close(c);
