@@ -732,7 +732,7 @@ static hk_err finish(const hkv_index *ix, const hnsw_query *q,
         }
         hk_free(v);
     }
-    qsort(c, n, sizeof *c, cand_cmp);
+    if (n) qsort(c, n, sizeof *c, cand_cmp);
     size_t m = n < o->k ? n : o->k;
     for (size_t i = 0; i < m; i++)
         out[i] = (hkv_hit){ix->nodes[c[i].n].id, c[i].d};
