@@ -22,6 +22,9 @@ PACKAGES=(
 if [ "${1:-}" = "fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev) # libFuzzer (-fsanitize=fuzzer)
 fi
+if [ "${1:-}" = "bench" ]; then
+  PACKAGES+=(python3-hnswlib python3-numpy) # vector benchmark anchor
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -52,6 +52,9 @@ int hk_cmd_restore(int argc, char **argv);
 int hk_cmd_compact(int argc, char **argv);
 int hk_cmd_version(int argc, char **argv);
 int hk_cmd_help(int argc, char **argv);
+int hk_cmd_vectors(int argc, char **argv);
+int hk_cmd_embed(int argc, char **argv);
+int hk_cmd_similar(int argc, char **argv);
 
 /* src/server and src/mcp */
 int hk_cmd_serve(int argc, char **argv);

@@ -1,0 +1,263 @@
+/*
+ * vec_bench.c — the HNSW index of src/vector on clustered vectors, with
+ * exact ground truth, and the files the hnswlib anchor reads
+ * (bench/vec_run.sh runs both in one run).
+ *
+ *   vec_bench --n N --dim D --queries Q --m M --efc EFC --dir DIR
+ *
+ * 1. generates N base and Q query vectors (deterministic: 100 Gaussian
+ *    clusters, xorshift seed), writes DIR/base.f32 and DIR/query.f32;
+ * 2. computes the exact top 10 of every query by cosine (2 threads),
+ *    writes DIR/gt.u64;
+ * 3. builds the index (float32, then int8) with one thread and reports
+ *    vectors/s and bytes per vector;
+ * 4. for ef in 16..512: recall@10 and queries/s with 1 and 2 threads.
+ * Output: one line per measurement, "hakgal <what> key=value ...".
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "vector/vector.h"
+
+#define TOPK 10
+
+static size_t g_n = 50000, g_dim = 384, g_q = 1000;
+static float *g_base, *g_query;
+static uint64_t *g_gt;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+static double urand(void)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return ((double)(g_rng >> 11) + 0.5) / 9007199254740992.0;
+}
+static float grand(void)
+{
+    return (float)(sqrt(-2 * log(urand())) * cos(6.283185307179586 * urand()));
+}
+
+static void generate(void)
+{
+    size_t nc = 100;
+    float *cent = malloc(nc * g_dim * sizeof *cent);
+    g_base = malloc(g_n * g_dim * sizeof *g_base);
+    g_query = malloc(g_q * g_dim * sizeof *g_query);
+    for (size_t i = 0; i < nc * g_dim; i++)
+        cent[i] = grand();
+    for (size_t i = 0; i < g_n + g_q; i++) {
+        size_t c = (size_t)(urand() * (double)nc) % nc;
+        float *v = i < g_n ? g_base + i * g_dim : g_query + (i - g_n) * g_dim;
+        for (size_t d = 0; d < g_dim; d++)
+            v[d] = cent[c * g_dim + d] + 0.6f * grand();
+    }
+    free(cent);
+}
+
+static void write_file(const char *dir, const char *name, const void *p,
+                       size_t bytes)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, bytes, f) != bytes) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
+    fclose(f);
+}
+
+/* ==== Ground truth (threads split the queries) ==== */
+
+typedef struct gt_job {
+    size_t from, to; /* queries */
+    float *norm;     /* base norms */
+} gt_job;
+
+static void *gt_run(void *arg)
+{
+    gt_job *j = arg;
+    for (size_t q = j->from; q < j->to; q++) {
+        const float *qv = g_query + q * g_dim;
+        float best[TOPK];
+        uint64_t ids[TOPK];
+        for (int k = 0; k < TOPK; k++)
+            best[k] = -INFINITY, ids[k] = 0;
+        for (size_t i = 0; i < g_n; i++) {
+            const float *v = g_base + i * g_dim;
+            float dot = 0;
+            for (size_t d = 0; d < g_dim; d++)
+                dot += qv[d] * v[d];
+            float s = dot / j->norm[i];
+            if (s <= best[TOPK - 1]) continue;
+            int k = TOPK - 1;
+            while (k > 0 && best[k - 1] < s) {
+                best[k] = best[k - 1];
+                ids[k] = ids[k - 1];
+                k--;
+            }
+            best[k] = s;
+            ids[k] = i;
+        }
+        memcpy(g_gt + q * TOPK, ids, sizeof ids);
+    }
+    return NULL;
+}
+
+static void ground_truth(void)
+{
+    float *norm = malloc(g_n * sizeof *norm);
+    for (size_t i = 0; i < g_n; i++) {
+        double s = 0;
+        for (size_t d = 0; d < g_dim; d++)
+            s += (double)g_base[i * g_dim + d] * g_base[i * g_dim + d];
+        norm[i] = (float)sqrt(s);
+    }
+    g_gt = malloc(g_q * TOPK * sizeof *g_gt);
+    pthread_t th[2];
+    gt_job jobs[2] = {{0, g_q / 2, norm}, {g_q / 2, g_q, norm}};
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, gt_run, &jobs[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    free(norm);
+}
+
+/* ==== Search runs ==== */
+
+static bool fetch(void *ud, uint64_t id, float *out)
+{
+    (void)ud;
+    if (id >= g_n) return false;
+    memcpy(out, g_base + id * g_dim, g_dim * sizeof *out);
+    return true;
+}
+
+typedef struct q_job {
+    const hkv_index *ix; /* index */
+    uint32_t ef;         /* search ef */
+    size_t from, to;     /* queries */
+    size_t hits;         /* out: true neighbours found */
+} q_job;
+
+static void *q_run(void *arg)
+{
+    q_job *j = arg;
+    hkv_hit h[TOPK];
+    size_t n;
+    hk_error err;
+    hkv_search_opts o = {TOPK, j->ef, NULL, fetch, NULL};
+    j->hits = 0;
+    for (size_t q = j->from; q < j->to; q++) {
+        if (hkv_index_search(j->ix, g_query + q * g_dim, &o, h, &n, &err))
+            exit(1);
+        for (size_t a = 0; a < n; a++)
+            for (int b = 0; b < TOPK; b++)
+                if (h[a].id == g_gt[q * TOPK + b]) {
+                    j->hits++;
+                    break;
+                }
+    }
+    return NULL;
+}
+
+static void measure(const hkv_index *ix, const char *kind, uint32_t ef,
+                    int threads)
+{
+    pthread_t th[2];
+    q_job jobs[2];
+    double t0 = now_s();
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (q_job){ix, ef, g_q * (size_t)i / (size_t)threads,
+                          g_q * (size_t)(i + 1) / (size_t)threads, 0};
+        pthread_create(&th[i], NULL, q_run, &jobs[i]);
+    }
+    size_t hits = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        hits += jobs[i].hits;
+    }
+    double dt = now_s() - t0;
+    printf("hakgal search %s ef=%u threads=%d recall=%.4f qps=%.0f\n", kind, ef,
+           threads, (double)hits / (double)(g_q * TOPK), (double)g_q / dt);
+    fflush(stdout);
+}
+
+static void run_index(hkv_quant quant, uint32_t m, uint32_t efc)
+{
+    const char *kind = quant == HKV_I8 ? "int8" : "float32";
+    hkv_params p = {(uint32_t)g_dim, HKV_COSINE, quant, m, efc, 0};
+    hkv_index *ix;
+    hk_error err;
+    if (hkv_index_new(&p, &ix, &err)) exit(1);
+    double t0 = now_s();
+    for (size_t i = 0; i < g_n; i++)
+        if (hkv_index_add(ix, i, g_base + i * g_dim, &err)) {
+            fprintf(stderr, "add: %s\n", err.message);
+            exit(1);
+        }
+    double dt = now_s() - t0;
+    printf("hakgal build %s n=%zu m=%u efc=%u threads=1 seconds=%.2f "
+           "rate=%.0f bytes_per_vector=%.0f raw=%zu kernel=%s\n",
+           kind, g_n, m, efc, dt, (double)g_n / dt,
+           (double)hkv_index_bytes(ix) / (double)g_n, g_dim * sizeof(float),
+           hkv_kernel_name());
+    fflush(stdout);
+    static const uint32_t efs[] = {16, 32, 64, 128, 256, 512};
+    for (size_t i = 0; i < sizeof efs / sizeof *efs; i++)
+        for (int t = 1; t <= 2; t++)
+            measure(ix, kind, efs[i], t);
+    hkv_index_free(ix);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = ".";
+    uint32_t m = 16, efc = 200;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--n"))
+            g_n = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--dim"))
+            g_dim = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--queries"))
+            g_q = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--m"))
+            m = (uint32_t)strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--efc"))
+            efc = (uint32_t)strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--dir"))
+            dir = argv[i + 1];
+        else {
+            fprintf(stderr, "usage: vec_bench [--n N] [--dim D] [--queries Q] "
+                            "[--m M] [--efc EFC] [--dir DIR]\n");
+            return 1;
+        }
+    }
+    if (!g_n || !g_dim || g_dim > HKV_DIM_MAX || g_q < 2) return 1;
+    generate();
+    ground_truth();
+    write_file(dir, "base.f32", g_base, g_n * g_dim * sizeof(float));
+    write_file(dir, "query.f32", g_query, g_q * g_dim * sizeof(float));
+    write_file(dir, "gt.u64", g_gt, g_q * TOPK * sizeof(uint64_t));
+    printf("data n=%zu dim=%zu queries=%zu clusters=100\n", g_n, g_dim, g_q);
+    fflush(stdout);
+    if (getenv("VEC_BENCH_DATA_ONLY")) return 0;
+    run_index(HKV_F32, m, efc);
+    run_index(HKV_I8, m, efc);
+    free(g_base);
+    free(g_query);
+    free(g_gt);
+    return 0;
+}

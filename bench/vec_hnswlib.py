@@ -1,0 +1,33 @@
+#!/usr/bin/python3
+"""The hnswlib anchor of bench/vec_run.sh: the same vectors, ground truth,
+M and ef_construction as build/vec_bench, measured the same way (build
+with 1 thread, then recall@10 and queries/s at each ef with 1 and 2
+threads). Usage: vec_hnswlib.py DIR N DIM QUERIES M EFC"""
+import sys, time
+import numpy as np
+import hnswlib
+
+d, n, dim, nq, m, efc = sys.argv[1], *map(int, sys.argv[2:7])
+base = np.fromfile(f"{d}/base.f32", dtype=np.float32).reshape(n, dim)
+query = np.fromfile(f"{d}/query.f32", dtype=np.float32).reshape(nq, dim)
+gt = np.fromfile(f"{d}/gt.u64", dtype=np.uint64).reshape(nq, 10)
+
+ix = hnswlib.Index(space="cosine", dim=dim)
+ix.init_index(max_elements=n, M=m, ef_construction=efc, random_seed=100)
+ix.set_num_threads(1)
+t0 = time.monotonic()
+ix.add_items(base, np.arange(n))
+dt = time.monotonic() - t0
+print(f"hnswlib build float32 n={n} m={m} efc={efc} threads=1 "
+      f"seconds={dt:.2f} rate={n / dt:.0f}", flush=True)
+for ef in (16, 32, 64, 128, 256, 512):
+    ix.set_ef(ef)
+    for th in (1, 2):
+        ix.set_num_threads(th)
+        t0 = time.monotonic()
+        labels, _ = ix.knn_query(query, k=10, num_threads=th)
+        dt = time.monotonic() - t0
+        hits = sum(len(set(labels[i].tolist()) & set(gt[i].tolist()))
+                   for i in range(nq))
+        print(f"hnswlib search float32 ef={ef} threads={th} "
+              f"recall={hits / (nq * 10):.4f} qps={nq / dt:.0f}", flush=True)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Vector index benchmark: build/vec_bench (hakgal's HNSW, float32 and
+# int8) and Debian's python3-hnswlib on the same clustered vectors, ground
+# truth, M and ef_construction, in one run. Needs `bash scripts/deps.sh
+# bench` and a build (make build).
+#   VEC_N=50000 VEC_Q=1000 bash bench/vec_run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+N=${VEC_N:-50000} DIM=${VEC_DIM:-384} Q=${VEC_Q:-1000}
+M=${VEC_M:-16} EFC=${VEC_EFC:-200}
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/vec-bench-XXXXXX")
+trap 'rm -rf "$DIR"' EXIT
+echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg)"
+VEC_BENCH_DATA_ONLY=1 "$BUILD/vec_bench" --n "$N" --dim "$DIM" --queries "$Q" \
+  --m "$M" --efc "$EFC" --dir "$DIR"
+/usr/bin/python3 bench/vec_hnswlib.py "$DIR" "$N" "$DIM" "$Q" "$M" "$EFC"
+"$BUILD/vec_bench" --n "$N" --dim "$DIM" --queries "$Q" --m "$M" \
+  --efc "$EFC" --dir "$DIR" | grep -v '^data'
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,447 @@
+/*
+ * cmd_vectors.c — `hakgal vectors create|list|drop`, `hakgal embed` and
+ * `hakgal similar`: vector spaces, the built-in embedder and similarity
+ * search (src/service/svc_vector.h) from the command line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "core/mem.h"
+#include "service/svc_vector.h"
+
+/* ==== Shared ==== */
+
+/* Opens the KB and attaches the vector databases. */
+static int open_vs(const cli_ctx *c, bool read_only, hk_store **s,
+                   hkv_store **vs)
+{
+    hk_error e;
+    int rc = cli_open(c, read_only, false, s);
+    if (rc) return rc;
+    hk_err err = hkv_store_attach(*s, vs, &e);
+    if (err == HK_ERR_NOT_FOUND && read_only) {
+        /* a KB that never had a vector space, opened read-only */
+        hk_store_close(*s);
+        *s = NULL;
+        hk_error_set(&e, HK_ERR_NOT_FOUND, "no vector spaces in this KB");
+        return cli_fail(c, HK_ERR_NOT_FOUND, &e);
+    }
+    if (err) {
+        hk_store_close(*s);
+        *s = NULL;
+        return cli_fail(c, err, &e);
+    }
+    return HK_EXIT_OK;
+}
+
+static void close_vs(hk_store *s, hkv_store *vs)
+{
+    hkv_store_detach(vs);
+    hk_store_close(s);
+}
+
+static int print_json(json_t *j)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) return HK_EXIT_IO;
+    puts(text);
+    free(text);
+    return HK_EXIT_OK;
+}
+
+/* ==== vectors ==== */
+
+static int vectors_create(cli_ctx *c, hkv_store *vs, hk_store *s,
+                          hk_svc_vspace_arg *a)
+{
+    hk_error e;
+    hk_err err = hk_svc_write(s, NULL, hk_svc_vspace_create_apply, a, &e);
+    if (err) return cli_fail(c, err, &e);
+    hk_txn *t;
+    if ((err = hk_txn_begin(s, false, &t, &e))) return cli_fail(c, err, &e);
+    err = hkv_space_get(vs, t, a->sp.name, &a->sp, &e);
+    hk_txn_abort(t);
+    if (err) return cli_fail(c, err, &e);
+    if (c->json) return print_json(hk_svc_vspace_json(&a->sp));
+    printf("created vector space %s (%u dimensions, %s)\n", a->sp.name,
+           a->sp.params.dim, hk_svc_vmetric_name(a->sp.params.metric));
+    return HK_EXIT_OK;
+}
+
+int hk_cmd_vectors(int argc, char **argv)
+{
+    static const char usage[] =
+        "Usage: hakgal vectors create SPACE --dim N [--metric cosine|dot|l2]\n"
+        "                     [--int8] [--m M] [--ef-construction N] "
+        "[--ef N]\n"
+        "                     [--embedder none|hashed] [--json]\n"
+        "       hakgal vectors list [--json]\n"
+        "       hakgal vectors drop SPACE [--json]\n\n"
+        "Vector spaces: a named dimension and metric with one vector per\n"
+        "fact, stored with the facts. --embedder hashed computes vectors\n"
+        "with the built-in embedder (hashed tokens and character trigrams:\n"
+        "near in spelling, not in meaning); none (default) takes vectors\n"
+        "from clients only.\n";
+    cli_ctx c;
+    cli_init(&c, "vectors", usage);
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS,
+        {"dim", required_argument, NULL, 'd'},
+        {"metric", required_argument, NULL, 'M'},
+        {"int8", no_argument, NULL, 'i'},
+        {"m", required_argument, NULL, 'm'},
+        {"ef-construction", required_argument, NULL, 'c'},
+        {"ef", required_argument, NULL, 'e'},
+        {"embedder", required_argument, NULL, 'E'},
+        {0, 0, 0, 0}};
+    hk_svc_vspace_arg a;
+    memset(&a, 0, sizeof a);
+    a.sp.params.metric = HKV_COSINE;
+    a.sp.params.quant = HKV_F32;
+    uint64_t u;
+    int o;
+    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
+        if (o == CLI_STOP) return c.exit_code;
+        switch (o) {
+        case 'd':
+            if (!cli_parse_u64(&c, "--dim", optarg, 1, HKV_DIM_MAX, &u))
+                return HK_EXIT_INVALID;
+            a.sp.params.dim = (uint32_t)u;
+            break;
+        case 'M':
+            if (!hk_svc_vmetric_parse(optarg, &a.sp.params.metric))
+                return cli_usage_error(&c, "unknown metric '%s'", optarg);
+            break;
+        case 'i':
+            a.sp.params.quant = HKV_I8;
+            break;
+        case 'm':
+            if (!cli_parse_u64(&c, "--m", optarg, 2, HKV_M_MAX, &u))
+                return HK_EXIT_INVALID;
+            a.sp.params.m = (uint32_t)u;
+            break;
+        case 'c':
+        case 'e':
+            if (!cli_parse_u64(&c, o == 'c' ? "--ef-construction" : "--ef",
+                               optarg, 1, HKV_EF_MAX, &u))
+                return HK_EXIT_INVALID;
+            if (o == 'c')
+                a.sp.params.ef_construction = (uint32_t)u;
+            else
+                a.sp.params.ef = (uint32_t)u;
+            break;
+        case 'E':
+            if (strcmp(optarg, "hashed") == 0)
+                a.sp.embedder = HKV_EMBED_HASHED;
+            else if (strcmp(optarg, "none") == 0)
+                a.sp.embedder = HKV_EMBED_NONE;
+            else
+                return cli_usage_error(&c, "unknown embedder '%s'", optarg);
+            break;
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error(&c, "missing create, list or drop");
+    const char *sub = argv[optind++];
+    bool list = strcmp(sub, "list") == 0;
+    if (!list && strcmp(sub, "create") != 0 && strcmp(sub, "drop") != 0)
+        return cli_usage_error(&c, "unknown subcommand '%s'", sub);
+    if (!list) {
+        if (optind >= argc) return cli_usage_error(&c, "missing SPACE");
+        if (strlen(argv[optind]) > HKV_NAME_MAX)
+            return cli_usage_error(&c, "space name longer than %u bytes",
+                                   HKV_NAME_MAX);
+        strcpy(a.sp.name, argv[optind++]);
+    }
+    if (optind < argc)
+        return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (strcmp(sub, "create") == 0 && !a.sp.params.dim)
+        return cli_usage_error(&c, "create needs --dim N");
+
+    hk_store *s;
+    hkv_store *vs;
+    hk_error e;
+    int rc = open_vs(&c, list, &s, &vs);
+    if (rc) {
+        /* an empty list is an answer, not an error */
+        if (list && rc == HK_EXIT_NOT_FOUND) return HK_EXIT_OK;
+        return rc;
+    }
+    a.vs = vs;
+    if (strcmp(sub, "create") == 0) {
+        rc = vectors_create(&c, vs, s, &a);
+    } else if (strcmp(sub, "drop") == 0) {
+        hk_err err = hk_svc_write(s, NULL, hk_svc_vspace_drop_apply, &a, &e);
+        if (err)
+            rc = cli_fail(&c, err, &e);
+        else if (c.json)
+            rc = print_json(json_pack("{s:s}", "dropped", a.sp.name));
+        else
+            printf("dropped vector space %s\n", a.sp.name);
+    } else {
+        hkv_space *all = hk_calloc(HKV_SPACES_MAX, sizeof *all);
+        size_t n = 0;
+        hk_txn *t = NULL;
+        hk_err err = all ? hk_txn_begin(s, false, &t, &e) : HK_ERR_NOMEM;
+        if (!err) err = hkv_space_list(vs, t, all, &n, &e);
+        if (t) hk_txn_abort(t);
+        if (err) rc = cli_fail(&c, err, &e);
+        for (size_t i = 0; !err && i < n; i++) {
+            if (c.json)
+                print_json(hk_svc_vspace_json(&all[i]));
+            else
+                printf("%-16s %5u %-6s %-7s %10llu vectors  embedder %s\n",
+                       all[i].name, all[i].params.dim,
+                       hk_svc_vmetric_name(all[i].params.metric),
+                       all[i].params.quant == HKV_I8 ? "int8" : "float32",
+                       (unsigned long long)all[i].vectors,
+                       all[i].embedder == HKV_EMBED_HASHED ? "hashed-ngrams"
+                                                           : "none");
+        }
+        hk_free(all);
+    }
+    close_vs(s, vs);
+    return rc;
+}
+
+/* ==== embed ==== */
+
+int hk_cmd_embed(int argc, char **argv)
+{
+    static const char usage[] =
+        "Usage: hakgal embed --space SPACE [--json]\n\n"
+        "Gives every fact without a vector in SPACE one from the space's\n"
+        "built-in embedder, in transactions of 10000 facts (an interrupted\n"
+        "run resumes where it stopped: facts with a vector are skipped).\n";
+    cli_ctx c;
+    cli_init(&c, "embed", usage);
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS,
+        {"space", required_argument, NULL, 's'},
+        {0, 0, 0, 0}};
+    const char *space = NULL;
+    int o;
+    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
+        if (o == CLI_STOP) return c.exit_code;
+        if (o == 's') space = optarg;
+    }
+    if (optind < argc)
+        return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (!space) return cli_usage_error(&c, "missing --space SPACE");
+    hk_store *s;
+    hkv_store *vs;
+    hk_error e;
+    int rc = open_vs(&c, false, &s, &vs);
+    if (rc) return rc;
+    hk_svc_embed_arg a;
+    memset(&a, 0, sizeof a);
+    a.vs = vs;
+    a.space = space;
+    uint64_t total = 0;
+    /* each round moves `after` forward: bounded by the KB's last fact id */
+    do {
+        hk_err err = hk_svc_write(s, NULL, hk_svc_embed_apply, &a, &e);
+        if (err) {
+            rc = cli_fail(&c, err, &e);
+            break;
+        }
+        total += a.embedded;
+        a.after = a.last;
+        if (!c.json && isatty(2))
+            fprintf(stderr, "\rembedded %llu facts (through id %llu)",
+                    (unsigned long long)total, (unsigned long long)a.last);
+    } while (!a.done);
+    if (!c.json && isatty(2)) fputc('\n', stderr);
+    if (!rc) {
+        if (c.json)
+            rc = print_json(json_pack("{s:s, s:I}", "space", space, "embedded",
+                                      (json_int_t)total));
+        else
+            printf("embedded %llu facts into %s\n", (unsigned long long)total,
+                   space);
+    }
+    close_vs(s, vs);
+    return rc;
+}
+
+/* ==== similar ==== */
+
+/* Reads whitespace- or comma-separated floats (or a JSON array) from path
+ * into *out (caller frees with hk_free). */
+static int read_vector_file(cli_ctx *c, const char *path, float **out,
+                            uint32_t *dim)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    size_t cap = 0, n = 0;
+    float *v = NULL;
+    *out = NULL;
+    if (!f) {
+        cli_msg(c, "cannot open '%s': %s", path, strerror(errno));
+        return HK_EXIT_IO;
+    }
+    int ch, rc = HK_EXIT_OK;
+    char num[64];
+    size_t len = 0;
+    for (;;) {
+        ch = fgetc(f);
+        bool sep = ch == EOF || ch == ',' || ch == '[' || ch == ']' ||
+                   ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r';
+        if (!sep) {
+            if (len + 1 >= sizeof num) {
+                rc = cli_usage_error(c, "a number in '%s' is too long", path);
+                break;
+            }
+            num[len++] = (char)ch;
+            continue;
+        }
+        if (len) {
+            num[len] = 0;
+            char *end;
+            errno = 0;
+            float x = strtof(num, &end);
+            if (*end || errno) {
+                rc = cli_usage_error(c, "'%s' in '%s' is not a number", num,
+                                     path);
+                break;
+            }
+            if (n == HKV_DIM_MAX) {
+                rc = cli_usage_error(c, "more than %u numbers in '%s'",
+                                     HKV_DIM_MAX, path);
+                break;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                float *p = hk_realloc(v, cap * sizeof *p);
+                if (!p) {
+                    rc = HK_EXIT_IO;
+                    break;
+                }
+                v = p;
+            }
+            v[n++] = x;
+            len = 0;
+        }
+        if (ch == EOF) break;
+    }
+    if (f != stdin) fclose(f);
+    if (rc) {
+        hk_free(v);
+        return rc;
+    }
+    if (n == 0) {
+        hk_free(v);
+        return cli_usage_error(c, "no numbers in '%s'", path);
+    }
+    *out = v;
+    *dim = (uint32_t)n;
+    return HK_EXIT_OK;
+}
+
+int hk_cmd_similar(int argc, char **argv)
+{
+    static const char usage[] =
+        "Usage: hakgal similar TEXT|--vector FILE|--fact ID --space SPACE\n"
+        "                      [--predicate P] [--entity E] [--k N] [--ef N]\n"
+        "                      [--json]\n\n"
+        "The facts whose vectors in SPACE are nearest to the query: TEXT\n"
+        "(embedded with the space's built-in embedder), the numbers in FILE\n"
+        "('-': stdin), or the vector of fact ID. --predicate and --entity\n"
+        "restrict the hits; a selective filter is searched exactly.\n"
+        "--json prints one object per hit: id, statement, score.\n";
+    cli_ctx c;
+    cli_init(&c, "similar", usage);
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS,
+        {"space", required_argument, NULL, 's'},
+        {"vector", required_argument, NULL, 'v'},
+        {"fact", required_argument, NULL, 'f'},
+        {"predicate", required_argument, NULL, 'p'},
+        {"entity", required_argument, NULL, 'E'},
+        {"k", required_argument, NULL, 'k'},
+        {"ef", required_argument, NULL, 'e'},
+        {0, 0, 0, 0}};
+    hk_svc_vsimilar_req r;
+    memset(&r, 0, sizeof r);
+    const char *vfile = NULL;
+    uint64_t u;
+    int o;
+    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
+        if (o == CLI_STOP) return c.exit_code;
+        switch (o) {
+        case 's':
+            r.space = optarg;
+            break;
+        case 'v':
+            vfile = optarg;
+            break;
+        case 'f':
+            if (!cli_parse_u64(&c, "--fact", optarg, 1, UINT64_MAX, &u))
+                return HK_EXIT_INVALID;
+            r.fact = u;
+            break;
+        case 'p':
+            r.predicate = optarg;
+            break;
+        case 'E':
+            r.entity = optarg;
+            break;
+        case 'k':
+        case 'e':
+            if (!cli_parse_u64(&c, o == 'k' ? "--k" : "--ef", optarg, 1,
+                               o == 'k' ? 1000 : HKV_EF_MAX, &u))
+                return HK_EXIT_INVALID;
+            if (o == 'k')
+                r.k = (uint32_t)u;
+            else
+                r.ef = (uint32_t)u;
+            break;
+        }
+    }
+    if (optind < argc) r.text = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (!r.space) return cli_usage_error(&c, "missing --space SPACE");
+    if ((r.text != NULL) + (vfile != NULL) + (r.fact != 0) != 1)
+        return cli_usage_error(&c, "give one of TEXT, --vector or --fact");
+    float *v = NULL;
+    int rc;
+    if (vfile) {
+        if ((rc = read_vector_file(&c, vfile, &v, &r.dim))) return rc;
+        r.vector = v;
+    }
+    hk_store *s;
+    hkv_store *vs;
+    hk_error e;
+    if ((rc = open_vs(&c, true, &s, &vs))) {
+        hk_free(v);
+        return rc;
+    }
+    hk_txn *t;
+    hk_svc_vsimilar_res res;
+    memset(&res, 0, sizeof res);
+    hk_err err = hk_txn_begin(s, false, &t, &e);
+    if (!err) {
+        err = hk_svc_vsimilar(vs, t, &r, &res, &e);
+        hk_txn_abort(t);
+    }
+    if (err) rc = cli_fail(&c, err, &e);
+    for (size_t i = 0; !err && i < res.n_hits; i++) {
+        const hk_svc_vsimilar_hit *h = &res.hits[i];
+        if (c.json)
+            print_json(json_pack("{s:I, s:s, s:f}", "id", (json_int_t)h->id,
+                                 "statement", h->statement, "score", h->score));
+        else
+            printf("%.4f  %llu  %s\n", h->score, (unsigned long long)h->id,
+                   h->statement);
+    }
+    hk_svc_vsimilar_res_free(&res);
+    close_vs(s, vs);
+    hk_free(v);
+    return rc;
+}

@@ -1,0 +1,326 @@
+/*
+ * svc_vector.c — vector spaces, embedding and similarity search as service
+ * operations (svc_vector.h), over src/vector.
+ *
+ * Similarity search:
+ *   1. the query vector comes from the request, from a stored fact's
+ *      vector, or from the built-in embedder for text;
+ *   2. a filter (predicate and/or entity) becomes the sorted set of fact
+ *      ids the store's query engine yields (at most HK_SVC_FILTER_MAX);
+ *   3. the space's index is built from the txn's snapshot and searched;
+ *      a selective filter is answered by an exact scan of its members
+ *      (hkv_index_search decides, see hnsw.c);
+ *   4. hits get their canonical statement and a score (larger is nearer).
+ * Building the index per call costs O(n log n): right for the CLI's one
+ * process per command; a server keeps an index instead.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "service/svc_vector.h"
+#include "store/store.h"
+
+/* Most fact ids a filter may select. */
+#define HK_SVC_FILTER_MAX 10000000u
+/* Most hits of one search. */
+#define HK_SVC_SIMILAR_K_MAX 1000u
+
+/* ==== Spaces ==== */
+
+bool hk_svc_vmetric_parse(const char *s, hkv_metric *out)
+{
+    if (strcmp(s, "cosine") == 0)
+        *out = HKV_COSINE;
+    else if (strcmp(s, "dot") == 0)
+        *out = HKV_DOT;
+    else if (strcmp(s, "l2") == 0)
+        *out = HKV_L2;
+    else
+        return false;
+    return true;
+}
+
+const char *hk_svc_vmetric_name(hkv_metric m)
+{
+    return m == HKV_COSINE ? "cosine" : m == HKV_DOT ? "dot" : "l2";
+}
+
+json_t *hk_svc_vspace_json(const hkv_space *sp)
+{
+    return json_pack(
+        "{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s, s:I}", "name", sp->name,
+        "dim", (json_int_t)sp->params.dim, "metric",
+        hk_svc_vmetric_name(sp->params.metric), "storage",
+        sp->params.quant == HKV_I8 ? "int8" : "float32", "m",
+        (json_int_t)sp->params.m, "ef_construction",
+        (json_int_t)sp->params.ef_construction, "ef", (json_int_t)sp->params.ef,
+        "embedder", sp->embedder == HKV_EMBED_HASHED ? "hashed-ngrams" : "none",
+        "vectors", (json_int_t)sp->vectors);
+}
+
+hk_err hk_svc_vspace_create_apply(hk_txn *t, void *arg, hk_error *err)
+{
+    hk_svc_vspace_arg *a = arg;
+    return hkv_space_create(a->vs, t, &a->sp, err);
+}
+
+hk_err hk_svc_vspace_drop_apply(hk_txn *t, void *arg, hk_error *err)
+{
+    hk_svc_vspace_arg *a = arg;
+    return hkv_space_drop(a->vs, t, a->sp.name, err);
+}
+
+/* ==== Embedding ==== */
+
+/* The canonical statement of fact id into b (reset first). */
+static hk_err statement_of(hk_txn *t, hk_fact_id id, hk_fact *f, hk_buf *b,
+                           hk_error *err)
+{
+    hk_err e;
+    if ((e = hk_store_get(t, id, f, err))) return e;
+    b->len = 0;
+    if ((e = hk_statement_format(&f->st, b)))
+        return hk_error_set(err, e, "out of memory");
+    return HK_OK;
+}
+
+hk_err hk_svc_embed_apply(hk_txn *t, void *arg, hk_error *err)
+{
+    hk_svc_embed_arg *a = arg;
+    hkv_space sp;
+    hk_query *q = NULL;
+    hk_fact f;
+    hk_buf b = HK_BUF_INIT;
+    float *v = NULL;
+    hk_err e;
+    uint64_t limit = a->limit ? a->limit : 10000;
+    a->embedded = 0;
+    a->last = a->after;
+    a->done = false;
+    hk_fact_init(&f);
+    if ((e = hkv_space_get(a->vs, t, a->space, &sp, err))) goto out;
+    if (sp.embedder != HKV_EMBED_HASHED) {
+        e = hk_error_set(err, HK_ERR_UNSUPPORTED,
+                         "space '%s' has no built-in embedder; supply its "
+                         "vectors",
+                         a->space);
+        goto out;
+    }
+    v = hk_malloc((size_t)sp.params.dim * sizeof *v);
+    if (!v) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    hk_scan scan = HK_SCAN_INIT;
+    if ((e = hk_query_open_scan(t, &scan, NULL, &q, err))) goto out;
+    /* ids ascend; skip to after (bounded by the facts of the KB) */
+    uint64_t seen = 0;
+    for (;;) {
+        hk_fact_id id;
+        bool row;
+        if ((e = hk_query_next_id(q, &id, &row, err))) goto out;
+        if (!row) {
+            a->done = true;
+            break;
+        }
+        if (id <= a->after) continue;
+        if (seen++ == limit) break;
+        a->last = id;
+        e = hkv_get(a->vs, t, a->space, id, v, err);
+        if (e == HK_OK) continue;
+        if (e != HK_ERR_NOT_FOUND) goto out;
+        if ((e = statement_of(t, id, &f, &b, err))) goto out;
+        hkv_embed_hashed(b.data, b.len, v, sp.params.dim);
+        if ((e = hkv_put(a->vs, t, a->space, id, v, sp.params.dim, err)))
+            goto out;
+        a->embedded++;
+    }
+    e = HK_OK;
+out:
+    if (q) hk_query_close(q);
+    hk_free(v);
+    hk_buf_free(&b);
+    hk_fact_release(&f);
+    return e;
+}
+
+/* ==== Similarity search ==== */
+
+static int id_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The sorted distinct ids of facts matching the request's filter. */
+static hk_err filter_ids(hk_txn *t, const hk_svc_vsimilar_req *r,
+                         uint64_t **ids, size_t *n, hk_error *err)
+{
+    hk_scan scan = HK_SCAN_INIT;
+    hk_query *q = NULL;
+    size_t cap = 0;
+    hk_err e;
+    *ids = NULL;
+    *n = 0;
+    scan.predicate = r->predicate;
+    scan.entity = r->entity;
+    if ((e = hk_query_open_scan(t, &scan, NULL, &q, err))) return e;
+    for (;;) {
+        hk_fact_id id;
+        bool row;
+        if ((e = hk_query_next_id(q, &id, &row, err)) || !row) break;
+        if (*n == HK_SVC_FILTER_MAX) {
+            e = hk_error_set(err, HK_ERR_LIMIT,
+                             "the filter selects more than %u facts",
+                             HK_SVC_FILTER_MAX);
+            break;
+        }
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 256;
+            uint64_t *p = hk_realloc(*ids, nc * sizeof *p);
+            if (!p) {
+                e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+                break;
+            }
+            *ids = p;
+            cap = nc;
+        }
+        (*ids)[(*n)++] = id;
+    }
+    hk_query_close(q);
+    if (e) {
+        hk_free(*ids);
+        *ids = NULL;
+        *n = 0;
+        return e;
+    }
+    if (*n) qsort(*ids, *n, sizeof **ids, id_cmp);
+    size_t w = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (w == 0 || (*ids)[w - 1] != (*ids)[i]) (*ids)[w++] = (*ids)[i];
+    *n = w;
+    return HK_OK;
+}
+
+typedef struct fetch_ctx {
+    hkv_store *vs;     /* store */
+    hk_txn *t;         /* snapshot */
+    const char *space; /* space name */
+} fetch_ctx;
+
+static bool fetch_float(void *ud, uint64_t id, float *out)
+{
+    fetch_ctx *c = ud;
+    return hkv_get(c->vs, c->t, c->space, id, out, NULL) == HK_OK;
+}
+
+void hk_svc_vsimilar_res_free(hk_svc_vsimilar_res *res)
+{
+    if (!res) return;
+    for (size_t i = 0; i < res->n_hits; i++)
+        hk_free(res->hits[i].statement);
+    hk_free(res->hits);
+    memset(res, 0, sizeof *res);
+}
+
+hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
+                       hk_svc_vsimilar_res *res, hk_error *err)
+{
+    hkv_space sp;
+    hkv_index *ix = NULL;
+    float *qv = NULL;
+    uint64_t *ids = NULL;
+    size_t n_ids = 0, n_hits = 0;
+    hkv_hit *hits = NULL;
+    hk_fact f;
+    hk_buf b = HK_BUF_INIT;
+    hk_err e;
+    memset(res, 0, sizeof *res);
+    hk_fact_init(&f);
+    int given = (r->text != NULL) + (r->vector != NULL) + (r->fact != 0);
+    uint32_t k = r->k ? r->k : 10;
+    if (given != 1) {
+        e = hk_error_set(err, HK_ERR_INVALID,
+                         "give exactly one of a text, a vector or a fact");
+        goto out;
+    }
+    if (k > HK_SVC_SIMILAR_K_MAX) {
+        e = hk_error_set(err, HK_ERR_INVALID, "k must be 1..%u",
+                         HK_SVC_SIMILAR_K_MAX);
+        if (err) snprintf(err->field, sizeof err->field, "k");
+        goto out;
+    }
+    if ((e = hkv_space_get(vs, t, r->space, &sp, err))) goto out;
+    qv = hk_malloc((size_t)sp.params.dim * sizeof *qv);
+    hits = hk_malloc(k * sizeof *hits);
+    if (!qv || !hits) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (r->vector) {
+        if (r->dim != sp.params.dim) {
+            e = hk_error_set(err, HK_ERR_INVALID,
+                             "space '%s' has %u dimensions, the vector %u",
+                             r->space, sp.params.dim, r->dim);
+            if (err) snprintf(err->field, sizeof err->field, "vector");
+            goto out;
+        }
+        memcpy(qv, r->vector, (size_t)r->dim * sizeof *qv);
+    } else if (r->fact) {
+        if ((e = hkv_get(vs, t, r->space, r->fact, qv, err))) goto out;
+    } else {
+        if (sp.embedder != HKV_EMBED_HASHED) {
+            e = hk_error_set(err, HK_ERR_UNSUPPORTED,
+                             "space '%s' has no built-in embedder; query "
+                             "with a vector or a fact",
+                             r->space);
+            goto out;
+        }
+        hkv_embed_hashed(r->text, strlen(r->text), qv, sp.params.dim);
+    }
+    if ((r->predicate || r->entity) &&
+        (e = filter_ids(t, r, &ids, &n_ids, err)))
+        goto out;
+    if ((e = hkv_index_load(vs, t, r->space, &ix, err))) goto out;
+    hkv_filter flt = {ids, n_ids, 0};
+    fetch_ctx fc = {vs, t, r->space};
+    hkv_search_opts o = {k, r->ef, (r->predicate || r->entity) ? &flt : NULL,
+                         fetch_float, &fc};
+    if ((e = hkv_index_search(ix, qv, &o, hits, &n_hits, err))) goto out;
+    res->candidates = n_ids;
+    res->exact = o.filter != NULL && n_ids <= (hkv_index_count(ix) / 50 > 1000
+                                                   ? hkv_index_count(ix) / 50
+                                                   : 1000);
+    res->hits = hk_calloc(n_hits ? n_hits : 1, sizeof *res->hits);
+    if (!res->hits) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n_hits; i++) {
+        hk_svc_vsimilar_hit *h = &res->hits[i];
+        if ((e = statement_of(t, hits[i].id, &f, &b, err))) goto out;
+        h->id = hits[i].id;
+        h->statement = hk_strndup(b.data, b.len);
+        if (!h->statement) {
+            e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        res->n_hits = i + 1;
+        double d = hits[i].distance;
+        h->score = sp.params.metric == HKV_L2    ? -d
+                   : sp.params.metric == HKV_DOT ? -d
+                                                 : 1.0 - d;
+    }
+    e = HK_OK;
+out:
+    if (e) hk_svc_vsimilar_res_free(res);
+    hkv_index_free(ix);
+    hk_free(qv);
+    hk_free(ids);
+    hk_free(hits);
+    hk_buf_free(&b);
+    hk_fact_release(&f);
+    return e;
+}

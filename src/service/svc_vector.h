@@ -1,0 +1,84 @@
+/*
+ * svc_vector.h — the service operations of vector search (src/vector):
+ * spaces, embedding the facts of a space, and similarity search with
+ * graph filters. Same conventions as service.h (read operations take the
+ * caller's txn; writes are an apply step that may run twice), plus the
+ * hkv_store the caller attached to its hk_store.
+ */
+#ifndef HK_SVC_VECTOR_H
+#define HK_SVC_VECTOR_H
+
+#include <jansson.h>
+
+#include "hakgal.h"
+#include "vector/vector.h"
+
+/* ==== Spaces ==== */
+
+/* Writes: create (arg: hk_svc_vspace_arg with sp filled) and drop (arg
+ * with sp.name). */
+typedef struct hk_svc_vspace_arg {
+    hkv_store *vs; /* attached store */
+    hkv_space sp;  /* the space */
+} hk_svc_vspace_arg;
+hk_err hk_svc_vspace_create_apply(hk_txn *t, void *arg, hk_error *err);
+hk_err hk_svc_vspace_drop_apply(hk_txn *t, void *arg, hk_error *err);
+
+/* Parses a metric name ("cosine", "dot", "l2"); false when unknown. */
+bool hk_svc_vmetric_parse(const char *s, hkv_metric *out);
+const char *hk_svc_vmetric_name(hkv_metric m);
+/* JSON of a space (caller owns the reference). */
+json_t *hk_svc_vspace_json(const hkv_space *sp);
+
+/* ==== Embedding with the built-in embedder ==== */
+
+/* Apply step: gives every fact without a vector in space (whose embedder
+ * is HKV_EMBED_HASHED) the vector of its canonical statement, at most
+ * limit facts per call (0: 10000), after fact id `after`. Resumable: the
+ * caller calls again with after = last until done. */
+typedef struct hk_svc_embed_arg {
+    hkv_store *vs;     /* attached store */
+    const char *space; /* the space */
+    hk_fact_id after;  /* start after this fact id */
+    uint64_t limit;    /* facts examined per call (0: 10000) */
+    uint64_t embedded; /* out: vectors written by this call */
+    hk_fact_id last;   /* out: last fact examined */
+    bool done;         /* out: no facts after last */
+} hk_svc_embed_arg;
+hk_err hk_svc_embed_apply(hk_txn *t, void *arg, hk_error *err);
+
+/* ==== Similarity search ==== */
+
+typedef struct hk_svc_vsimilar_req {
+    const char *space;     /* the space */
+    const char *text;      /* query text (built-in embedder), or NULL */
+    const float *vector;   /* query vector, or NULL */
+    uint32_t dim;          /* floats in vector */
+    hk_fact_id fact;       /* query by this fact's vector, or 0 */
+    uint32_t k;            /* hits (0: 10), at most 1000 */
+    uint32_t ef;           /* 0: the space's ef */
+    const char *predicate; /* filter: only facts of this predicate */
+    const char *entity;    /* filter: only facts mentioning this entity */
+} hk_svc_vsimilar_req;
+
+typedef struct hk_svc_vsimilar_hit {
+    hk_fact_id id;   /* the fact */
+    double score;    /* cosine: similarity; dot: a.b; L2: -distance */
+    char *statement; /* canonical statement (owned) */
+} hk_svc_vsimilar_hit;
+
+typedef struct hk_svc_vsimilar_res {
+    hk_svc_vsimilar_hit *hits; /* nearest first (owned) */
+    size_t n_hits;             /* entries in hits */
+    uint64_t candidates;       /* ids the filter allowed (0: no filter) */
+    bool exact;                /* answered by an exact scan */
+} hk_svc_vsimilar_res;
+
+/* Loads the space's index from t (see hkv_index_load) and searches it.
+ * Exactly one of text, vector, fact. Caller frees res with
+ * hk_svc_vsimilar_res_free. */
+hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *req,
+                       hk_svc_vsimilar_res *res, hk_error *err);
+void hk_svc_vsimilar_res_free(hk_svc_vsimilar_res *res);
+
+#endif /* HK_SVC_VECTOR_H */

@@ -1,0 +1,884 @@
+/*
+ * hnsw.c — a hierarchical navigable small world graph (Malkov & Yashunin)
+ * over vectors keyed by 64-bit ids.
+ *
+ * Design:
+ *   - Nodes live in one growing array and are named by their index
+ *     (uint32). Each node holds its vector (float32, or int8 plus a scale),
+ *     its squared norm and its links: level 0 has room for 2*M neighbours,
+ *     each upper level for M. A node's level is drawn from an exponential
+ *     distribution with mean 1/ln(M) (a seeded xorshift, so builds repeat).
+ *   - Cosine vectors are normalised on insert, so cosine is 1 - dot.
+ *   - int8: each vector is scaled by 127/max|x| and rounded; a . b is
+ *     recovered as sa*sb*(qa . qb). The query is quantised the same way.
+ *     With a fetch function, the ef candidates are re-ranked with exact
+ *     float distances before the k best are returned.
+ *   - Neighbours are chosen with the diversity heuristic (keep a candidate
+ *     only if it is nearer to the new node than to every neighbour kept so
+ *     far), both when linking a new node and when a full neighbour list
+ *     must shrink.
+ *   - Deletion marks the node: it stays a waypoint for traversal but never
+ *     enters a result, so recall holds without a rebuild. Re-adding an id
+ *     marks the old node and adds a new one.
+ *   - Filters: a search restricted to a sorted id set traverses the whole
+ *     graph but keeps only members in its result list; when the set is
+ *     small (exact_below) an exact scan of the members answers instead,
+ *     because a graph walk finds too few members of a rare set.
+ *
+ * Threads: searches only read the index and allocate their own scratch,
+ * so any number may run at once while no add or delete runs.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "vector/vector.h"
+#include "vector/vector_int.h"
+
+/* Highest level a node may get (a bound for the level draw). */
+#define HNSW_LEVEL_MAX 16u
+
+/* ==== Structures ==== */
+
+typedef struct hnsw_node {
+    uint64_t id;     /* the caller's id */
+    uint32_t level;  /* top level of the node, 0.. */
+    uint32_t dead;   /* 1 when deleted (kept as a waypoint) */
+    float scale;     /* int8: value of code 1; float32: unused */
+    float norm2;     /* squared norm of the stored vector */
+    void *vec;       /* dim floats or dim int8 codes */
+    uint32_t *links; /* level 0: [count, 2M slots]; level l>0 at
+                        (1+2M) + (l-1)*(1+M): [count, M slots] */
+} hnsw_node;
+
+struct hkv_index {
+    hkv_params p;         /* parameters, defaults filled in */
+    uint32_t m0;          /* links at level 0 (2*m) */
+    double level_mult;    /* 1/ln(m) */
+    hnsw_node *nodes;     /* node array */
+    uint32_t n_nodes;     /* nodes used (live and dead) */
+    uint32_t cap_nodes;   /* nodes allocated */
+    uint64_t n_live;      /* live nodes */
+    uint32_t entry;       /* entry node (valid when n_nodes > 0) */
+    uint32_t max_level;   /* level of the entry node */
+    uint64_t rng;         /* xorshift state for levels */
+    uint64_t *map_keys;   /* open addressing: id -> node, key 0 = empty slot
+                             (id 0 is stored as UINT64_MAX... see map_key) */
+    uint32_t *map_vals;   /* node index of the slot */
+    uint32_t map_cap;     /* slots (power of two) */
+    uint32_t map_used;    /* occupied slots */
+    const hkv_kernels *k; /* distance kernels */
+};
+
+/* ==== Id map ==== */
+
+/* Ids are stored + 1 so that 0 marks an empty slot; UINT64_MAX is refused
+ * by hkv_index_add. */
+static uint32_t map_slot(const hkv_index *ix, uint64_t key)
+{
+    uint64_t h = key * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(h >> 32) & (ix->map_cap - 1);
+}
+
+/* Node index of id, or UINT32_MAX. */
+static uint32_t map_find(const hkv_index *ix, uint64_t id)
+{
+    if (!ix->map_cap) return UINT32_MAX;
+    uint64_t key = id + 1;
+    for (uint32_t i = map_slot(ix, key), n = 0; n < ix->map_cap;
+         i = (i + 1) & (ix->map_cap - 1), n++) {
+        if (ix->map_keys[i] == 0) return UINT32_MAX;
+        if (ix->map_keys[i] == key) return ix->map_vals[i];
+    }
+    return UINT32_MAX;
+}
+
+static void map_set_raw(hkv_index *ix, uint64_t key, uint32_t node)
+{
+    uint32_t i = map_slot(ix, key);
+    while (ix->map_keys[i] != 0 && ix->map_keys[i] != key)
+        i = (i + 1) & (ix->map_cap - 1);
+    if (ix->map_keys[i] == 0) ix->map_used++;
+    ix->map_keys[i] = key;
+    ix->map_vals[i] = node;
+}
+
+static hk_err map_set(hkv_index *ix, uint64_t id, uint32_t node)
+{
+    if ((uint64_t)(ix->map_used + 1) * 2 > ix->map_cap) {
+        uint32_t cap = ix->map_cap ? ix->map_cap * 2 : 1024;
+        uint64_t *keys = hk_calloc(cap, sizeof *keys);
+        uint32_t *vals = hk_calloc(cap, sizeof *vals);
+        if (!keys || !vals) {
+            hk_free(keys);
+            hk_free(vals);
+            return HK_ERR_NOMEM;
+        }
+        uint64_t *ok = ix->map_keys;
+        uint32_t *ov = ix->map_vals, ocap = ix->map_cap;
+        ix->map_keys = keys;
+        ix->map_vals = vals;
+        ix->map_cap = cap;
+        ix->map_used = 0;
+        for (uint32_t i = 0; i < ocap; i++)
+            if (ok[i]) map_set_raw(ix, ok[i], ov[i]);
+        hk_free(ok);
+        hk_free(ov);
+    }
+    map_set_raw(ix, id + 1, node);
+    return HK_OK;
+}
+
+/* ==== Vectors and distances ==== */
+
+/* A vector prepared for distance computations against nodes. */
+typedef struct hnsw_query {
+    const float *f; /* float32 form (normalised for cosine) */
+    int8_t *q;      /* int8 codes (int8 indexes), else NULL */
+    float scale;    /* int8 scale */
+    float norm2;    /* squared norm */
+} hnsw_query;
+
+static uint32_t *node_links(const hkv_index *ix, const hnsw_node *n,
+                            uint32_t level)
+{
+    if (level == 0) return n->links;
+    return n->links + (1 + ix->m0) + (size_t)(level - 1) * (1 + ix->p.m);
+}
+
+static float quantise(const float *v, uint32_t dim, int8_t *out)
+{
+    float mx = 0;
+    for (uint32_t i = 0; i < dim; i++)
+        if (fabsf(v[i]) > mx) mx = fabsf(v[i]);
+    float scale = mx > 0 ? mx / 127.0f : 1.0f;
+    for (uint32_t i = 0; i < dim; i++) {
+        float r = roundf(v[i] / scale);
+        out[i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
+    }
+    return scale;
+}
+
+/* Distance from a dot product and squared norms by the metric. */
+static float from_dot(hkv_metric m, float dot, float na2, float nb2)
+{
+    switch (m) {
+    case HKV_COSINE:
+        return 1.0f - dot;
+    case HKV_DOT:
+        return -dot;
+    case HKV_L2:
+        break;
+    }
+    float d = na2 + nb2 - 2.0f * dot;
+    return d < 0 ? 0 : d;
+}
+
+static float dist_qn(const hkv_index *ix, const hnsw_query *q,
+                     const hnsw_node *n)
+{
+    if (ix->p.quant == HKV_I8) {
+        float dot =
+            (float)ix->k->dot_i8(q->q, n->vec, ix->p.dim) * q->scale * n->scale;
+        return from_dot(ix->p.metric, dot, q->norm2, n->norm2);
+    }
+    if (ix->p.metric == HKV_L2) return ix->k->l2sq(q->f, n->vec, ix->p.dim);
+    return from_dot(ix->p.metric, ix->k->dot(q->f, n->vec, ix->p.dim), 0, 0);
+}
+
+static float dist_nn(const hkv_index *ix, const hnsw_node *a,
+                     const hnsw_node *b)
+{
+    hnsw_query q = {a->vec, a->vec, a->scale, a->norm2};
+    return dist_qn(ix, &q, b);
+}
+
+/* Exact float distance of q to v (both prepared: cosine normalised). */
+static float dist_float(const hkv_index *ix, const float *q, const float *v)
+{
+    if (ix->p.metric == HKV_L2) return ix->k->l2sq(q, v, ix->p.dim);
+    return from_dot(ix->p.metric, ix->k->dot(q, v, ix->p.dim), 0, 0);
+}
+
+/* Checks v and writes its prepared float form into out (dim floats). */
+static hk_err prepare(const hkv_index *ix, const float *v, float *out,
+                      float *norm2, hk_error *err)
+{
+    double n2 = 0;
+    for (uint32_t i = 0; i < ix->p.dim; i++) {
+        if (!isfinite(v[i]))
+            return hk_error_set(err, HK_ERR_INVALID,
+                                "vector value %u is not a finite number", i);
+        n2 += (double)v[i] * v[i];
+    }
+    memcpy(out, v, ix->p.dim * sizeof *out);
+    if (ix->p.metric == HKV_COSINE) {
+        if (n2 == 0)
+            return hk_error_set(err, HK_ERR_INVALID,
+                                "a zero vector has no cosine distance");
+        float inv = (float)(1.0 / sqrt(n2));
+        for (uint32_t i = 0; i < ix->p.dim; i++)
+            out[i] *= inv;
+        n2 = 1;
+    }
+    *norm2 = (float)n2;
+    return HK_OK;
+}
+
+/* ==== Heaps of (distance, node) ==== */
+
+typedef struct hnsw_cand {
+    float d;    /* distance to the query */
+    uint32_t n; /* node index */
+} hnsw_cand;
+
+typedef struct hnsw_heap {
+    hnsw_cand *a; /* entries */
+    size_t n;     /* used */
+    size_t cap;   /* allocated */
+    int max;      /* 1: largest distance on top; 0: smallest */
+} hnsw_heap;
+
+static int heap_before(const hnsw_heap *h, size_t i, size_t j)
+{
+    return h->max ? h->a[i].d > h->a[j].d : h->a[i].d < h->a[j].d;
+}
+
+static hk_err heap_push(hnsw_heap *h, float d, uint32_t n)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        hnsw_cand *a = hk_realloc(h->a, cap * sizeof *a);
+        if (!a) return HK_ERR_NOMEM;
+        h->a = a;
+        h->cap = cap;
+    }
+    size_t i = h->n++;
+    h->a[i] = (hnsw_cand){d, n};
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!heap_before(h, i, p)) break;
+        hnsw_cand t = h->a[i];
+        h->a[i] = h->a[p];
+        h->a[p] = t;
+        i = p;
+    }
+    return HK_OK;
+}
+
+static hnsw_cand heap_pop(hnsw_heap *h)
+{
+    hnsw_cand top = h->a[0];
+    h->a[0] = h->a[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, b = i;
+        if (l < h->n && heap_before(h, l, b)) b = l;
+        if (r < h->n && heap_before(h, r, b)) b = r;
+        if (b == i) break;
+        hnsw_cand t = h->a[i];
+        h->a[i] = h->a[b];
+        h->a[b] = t;
+        i = b;
+    }
+    return top;
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+    const hnsw_cand *x = a, *y = b;
+    if (x->d < y->d) return -1;
+    if (x->d > y->d) return 1;
+    return x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* ==== Search in one layer ==== */
+
+/* Scratch of one search or insert. */
+typedef struct hnsw_scratch {
+    uint8_t *seen;     /* one bit per node */
+    size_t seen_bytes; /* bytes of seen */
+    hnsw_heap cand;    /* to expand, nearest first */
+    hnsw_heap res;     /* kept, farthest on top */
+} hnsw_scratch;
+
+static hk_err scratch_init(hnsw_scratch *sc, uint32_t n_nodes)
+{
+    memset(sc, 0, sizeof *sc);
+    sc->seen_bytes = (size_t)n_nodes / 8 + 1;
+    sc->seen = hk_calloc(sc->seen_bytes, 1);
+    sc->res.max = 1;
+    return sc->seen ? HK_OK : HK_ERR_NOMEM;
+}
+
+static void scratch_free(hnsw_scratch *sc)
+{
+    hk_free(sc->seen);
+    hk_free(sc->cand.a);
+    hk_free(sc->res.a);
+}
+
+/* Keeps only members of the filter (NULL: all) in the results. */
+static bool allowed(const hkv_index *ix, uint32_t n, const hkv_filter *f)
+{
+    const hnsw_node *nd = &ix->nodes[n];
+    if (nd->dead) return false;
+    if (!f) return true;
+    size_t lo = 0, hi = f->n_ids;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (f->ids[mid] < nd->id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < f->n_ids && f->ids[lo] == nd->id;
+}
+
+/* The ef nearest nodes to q at level, from the entry points in sc->res
+ * (which the caller fills), left in sc->res. With keep_all the result may
+ * hold dead and filtered nodes (inserts link through them); without it
+ * only nodes passing `allowed` enter the result. */
+static hk_err search_layer(const hkv_index *ix, const hnsw_query *q,
+                           uint32_t ef, uint32_t level, bool keep_all,
+                           const hkv_filter *f, hnsw_scratch *sc,
+                           const uint32_t *entries, size_t n_entries)
+{
+    hk_err e;
+    memset(sc->seen, 0, sc->seen_bytes);
+    sc->cand.n = sc->res.n = 0;
+    for (size_t i = 0; i < n_entries; i++) {
+        uint32_t ep = entries[i];
+        float d = dist_qn(ix, q, &ix->nodes[ep]);
+        sc->seen[ep >> 3] |= (uint8_t)(1u << (ep & 7));
+        if ((e = heap_push(&sc->cand, d, ep))) return e;
+        if (keep_all || allowed(ix, ep, f))
+            if ((e = heap_push(&sc->res, d, ep))) return e;
+    }
+    while (sc->cand.n) {
+        hnsw_cand c = heap_pop(&sc->cand);
+        if (sc->res.n >= ef && c.d > sc->res.a[0].d) break;
+        const uint32_t *l = node_links(ix, &ix->nodes[c.n], level);
+        for (uint32_t i = 0; i < l[0]; i++) {
+            uint32_t nb = l[1 + i];
+            if (sc->seen[nb >> 3] & (1u << (nb & 7))) continue;
+            sc->seen[nb >> 3] |= (uint8_t)(1u << (nb & 7));
+            float d = dist_qn(ix, q, &ix->nodes[nb]);
+            if (sc->res.n < ef || d < sc->res.a[0].d) {
+                if ((e = heap_push(&sc->cand, d, nb))) return e;
+                if (keep_all || allowed(ix, nb, f)) {
+                    if ((e = heap_push(&sc->res, d, nb))) return e;
+                    if (sc->res.n > ef) heap_pop(&sc->res);
+                }
+            }
+        }
+    }
+    return HK_OK;
+}
+
+/* Greedy walk at one level from *cur toward q. */
+static void greedy(const hkv_index *ix, const hnsw_query *q, uint32_t level,
+                   uint32_t *cur, float *cur_d)
+{
+    for (bool moved = true; moved;) {
+        moved = false;
+        const uint32_t *l = node_links(ix, &ix->nodes[*cur], level);
+        for (uint32_t i = 0; i < l[0]; i++) {
+            float d = dist_qn(ix, q, &ix->nodes[l[1 + i]]);
+            if (d < *cur_d) {
+                *cur_d = d;
+                *cur = l[1 + i];
+                moved = true;
+            }
+        }
+    }
+}
+
+/* ==== Neighbour selection ==== */
+
+/* Selects at most max of the n candidates c (sorted nearest first) with
+ * the diversity heuristic into out; returns how many. Fills up with the
+ * nearest rejected ones so that lists do not run short. */
+static uint32_t select_neighbours(const hkv_index *ix, const hnsw_cand *c,
+                                  size_t n, uint32_t max, uint32_t *out)
+{
+    uint32_t kept = 0;
+    for (size_t i = 0; i < n && kept < max; i++) {
+        bool good = true;
+        for (uint32_t j = 0; j < kept; j++) {
+            float d = dist_nn(ix, &ix->nodes[c[i].n], &ix->nodes[out[j]]);
+            if (d < c[i].d) {
+                good = false;
+                break;
+            }
+        }
+        if (good) out[kept++] = c[i].n;
+    }
+    for (size_t i = 0; i < n && kept < max; i++) {
+        bool in = false;
+        for (uint32_t j = 0; j < kept && !in; j++)
+            in = out[j] == c[i].n;
+        if (!in) out[kept++] = c[i].n;
+    }
+    return kept;
+}
+
+/* Adds a link from node a to b at level, shrinking a's list with the
+ * heuristic when it is full. */
+static hk_err link_to(hkv_index *ix, uint32_t a, uint32_t b, uint32_t level)
+{
+    uint32_t *l = node_links(ix, &ix->nodes[a], level);
+    uint32_t max = level == 0 ? ix->m0 : ix->p.m;
+    for (uint32_t i = 0; i < l[0]; i++)
+        if (l[1 + i] == b) return HK_OK;
+    if (l[0] < max) {
+        l[1 + l[0]++] = b;
+        return HK_OK;
+    }
+    hnsw_cand *c = hk_malloc((max + 1) * sizeof *c);
+    if (!c) return HK_ERR_NOMEM;
+    const hnsw_node *na = &ix->nodes[a];
+    for (uint32_t i = 0; i < l[0]; i++)
+        c[i] = (hnsw_cand){dist_nn(ix, na, &ix->nodes[l[1 + i]]), l[1 + i]};
+    c[max] = (hnsw_cand){dist_nn(ix, na, &ix->nodes[b]), b};
+    qsort(c, max + 1, sizeof *c, cand_cmp);
+    l[0] = select_neighbours(ix, c, max + 1, max, l + 1);
+    hk_free(c);
+    return HK_OK;
+}
+
+/* ==== Life cycle ==== */
+
+hk_err hkv_index_new(const hkv_params *p, hkv_index **out, hk_error *err)
+{
+    hkv_params q = *p;
+    *out = NULL;
+    if (q.dim == 0 || q.dim > HKV_DIM_MAX) {
+        hk_error_set(err, HK_ERR_INVALID, "dimension %u is not in 1..%u", q.dim,
+                     HKV_DIM_MAX);
+        if (err) snprintf(err->field, sizeof err->field, "dim");
+        return HK_ERR_INVALID;
+    }
+    if (q.metric != HKV_COSINE && q.metric != HKV_DOT && q.metric != HKV_L2)
+        return hk_error_set(err, HK_ERR_INVALID, "unknown metric %d",
+                            (int)q.metric);
+    if (q.quant != HKV_F32 && q.quant != HKV_I8)
+        return hk_error_set(err, HK_ERR_INVALID, "unknown storage %d",
+                            (int)q.quant);
+    if (!q.m) q.m = HKV_M_DEFAULT;
+    if (!q.ef_construction) q.ef_construction = HKV_EF_CONSTRUCTION_DEFAULT;
+    if (!q.ef) q.ef = HKV_EF_DEFAULT;
+    if (q.m < 2 || q.m > HKV_M_MAX || q.ef_construction > HKV_EF_MAX ||
+        q.ef > HKV_EF_MAX)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "m must be 2..%u and ef, ef_construction at "
+                            "most %u",
+                            HKV_M_MAX, HKV_EF_MAX);
+    hkv_index *ix = hk_calloc(1, sizeof *ix);
+    if (!ix) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    ix->p = q;
+    ix->m0 = 2 * q.m;
+    ix->level_mult = 1.0 / log((double)q.m);
+    ix->rng = 0x2545F4914F6CDD1Dull;
+    ix->k = hkv_kernels_get();
+    *out = ix;
+    return HK_OK;
+}
+
+void hkv_index_free(hkv_index *ix)
+{
+    if (!ix) return;
+    for (uint32_t i = 0; i < ix->n_nodes; i++) {
+        hk_free(ix->nodes[i].vec);
+        hk_free(ix->nodes[i].links);
+    }
+    hk_free(ix->nodes);
+    hk_free(ix->map_keys);
+    hk_free(ix->map_vals);
+    hk_free(ix);
+}
+
+uint64_t hkv_index_count(const hkv_index *ix)
+{
+    return ix->n_live;
+}
+
+bool hkv_index_contains(const hkv_index *ix, uint64_t id)
+{
+    uint32_t n = map_find(ix, id);
+    return n != UINT32_MAX && !ix->nodes[n].dead;
+}
+
+uint64_t hkv_index_bytes(const hkv_index *ix)
+{
+    uint64_t b = sizeof *ix + (uint64_t)ix->cap_nodes * sizeof(hnsw_node) +
+                 (uint64_t)ix->map_cap * (sizeof(uint64_t) + sizeof(uint32_t));
+    size_t vb = ix->p.quant == HKV_I8 ? 1 : sizeof(float);
+    for (uint32_t i = 0; i < ix->n_nodes; i++)
+        b += (uint64_t)ix->p.dim * vb +
+             ((1u + ix->m0) + (uint64_t)ix->nodes[i].level * (1 + ix->p.m)) *
+                 sizeof(uint32_t);
+    return b;
+}
+
+/* ==== Insert and delete ==== */
+
+static uint32_t draw_level(hkv_index *ix)
+{
+    uint64_t x = ix->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    ix->rng = x;
+    double u = ((double)(x >> 11) + 1.0) / 9007199254740993.0;
+    double l = -log(u) * ix->level_mult;
+    return l >= HNSW_LEVEL_MAX ? HNSW_LEVEL_MAX : (uint32_t)l;
+}
+
+hk_err hkv_index_add(hkv_index *ix, uint64_t id, const float *v, hk_error *err)
+{
+    hk_err e;
+    float norm2;
+    float *f = NULL;
+    hnsw_scratch sc;
+    bool sc_ok = false;
+
+    if (id == UINT64_MAX)
+        return hk_error_set(err, HK_ERR_INVALID, "id %llu is reserved",
+                            (unsigned long long)id);
+    if (ix->n_nodes == UINT32_MAX - 1)
+        return hk_error_set(err, HK_ERR_LIMIT, "the index is full");
+    f = hk_malloc(ix->p.dim * sizeof *f);
+    if (!f) goto nomem;
+    if ((e = prepare(ix, v, f, &norm2, err))) {
+        hk_free(f);
+        return e;
+    }
+    if (ix->n_nodes == ix->cap_nodes) {
+        uint32_t cap = ix->cap_nodes ? ix->cap_nodes * 2 : 1024;
+        hnsw_node *nn = hk_realloc(ix->nodes, cap * sizeof *nn);
+        if (!nn) goto nomem;
+        ix->nodes = nn;
+        ix->cap_nodes = cap;
+    }
+    /* the map slot is reserved before the node exists, so that a failed
+     * allocation leaves the index as it was */
+    uint32_t old = map_find(ix, id);
+    if (old == UINT32_MAX && (e = map_set(ix, id, ix->n_nodes))) goto nomem;
+
+    uint32_t me = ix->n_nodes, level = draw_level(ix);
+    hnsw_node *nd = &ix->nodes[me];
+    memset(nd, 0, sizeof *nd);
+    nd->id = id;
+    nd->level = level;
+    nd->norm2 = norm2;
+    nd->links = hk_calloc((1u + ix->m0) + (size_t)level * (1 + ix->p.m),
+                          sizeof(uint32_t));
+    if (!nd->links) goto nomem_node;
+    if (ix->p.quant == HKV_I8) {
+        nd->vec = hk_malloc(ix->p.dim);
+        if (!nd->vec) goto nomem_node;
+        nd->scale = quantise(f, ix->p.dim, nd->vec);
+        hk_free(f);
+        f = NULL;
+    } else {
+        nd->vec = f;
+        f = NULL;
+    }
+    if (ix->n_nodes == 0) {
+        ix->n_nodes = 1;
+        ix->entry = me;
+        ix->max_level = level;
+        ix->n_live++;
+        if (old != UINT32_MAX) map_set_raw(ix, id + 1, me);
+        return HK_OK;
+    }
+
+    if ((e = scratch_init(&sc, ix->n_nodes + 1))) goto nomem_node;
+    sc_ok = true;
+    hnsw_query q = {nd->vec, nd->vec, nd->scale, nd->norm2};
+    uint32_t cur = ix->entry;
+    float cur_d = dist_qn(ix, &q, &ix->nodes[cur]);
+    for (uint32_t l = ix->max_level; l > level; l--)
+        greedy(ix, &q, l, &cur, &cur_d);
+    /* from here on the node is part of the graph; allocation failures
+     * below leave it with fewer links, never with broken ones */
+    ix->n_nodes++;
+    ix->n_live++;
+    uint32_t top = level < ix->max_level ? level : ix->max_level;
+    uint32_t eps[1] = {cur};
+    const uint32_t *entries = eps;
+    size_t n_entries = 1;
+    uint32_t *prev = NULL;
+    for (uint32_t l = top + 1; l-- > 0;) {
+        e = search_layer(ix, &q, ix->p.ef_construction, l, true, NULL, &sc,
+                         entries, n_entries);
+        if (e) break;
+        qsort(sc.res.a, sc.res.n, sizeof *sc.res.a, cand_cmp);
+        uint32_t max = l == 0 ? ix->m0 : ix->p.m;
+        uint32_t *ml = node_links(ix, nd, l);
+        ml[0] = select_neighbours(ix, sc.res.a, sc.res.n, max, ml + 1);
+        for (uint32_t i = 0; i < ml[0] && !e; i++)
+            e = link_to(ix, ml[1 + i], me, l);
+        if (e) break;
+        /* the next level starts from everything found here */
+        hk_free(prev);
+        prev = hk_malloc(sc.res.n * sizeof *prev);
+        if (!prev) {
+            e = HK_ERR_NOMEM;
+            break;
+        }
+        for (size_t i = 0; i < sc.res.n; i++)
+            prev[i] = sc.res.a[i].n;
+        entries = prev;
+        n_entries = sc.res.n;
+    }
+    hk_free(prev);
+    if (old != UINT32_MAX) {
+        if (!ix->nodes[old].dead) {
+            ix->nodes[old].dead = 1;
+            ix->n_live--;
+        }
+        map_set_raw(ix, id + 1, me);
+    }
+    if (level > ix->max_level) {
+        ix->max_level = level;
+        ix->entry = me;
+    }
+    scratch_free(&sc);
+    if (e) return hk_error_set(err, e, "out of memory while linking");
+    return HK_OK;
+
+nomem_node:
+    hk_free(nd->links);
+    hk_free(nd->vec);
+    if (old == UINT32_MAX) {
+        /* the reserved slot now means "absent" */
+        map_set_raw(ix, id + 1, UINT32_MAX);
+    }
+    if (sc_ok) scratch_free(&sc);
+nomem:
+    hk_free(f);
+    return hk_error_set(err, HK_ERR_NOMEM, "out of memory adding a vector");
+}
+
+hk_err hkv_index_delete(hkv_index *ix, uint64_t id, hk_error *err)
+{
+    uint32_t n = map_find(ix, id);
+    if (n == UINT32_MAX || ix->nodes[n].dead)
+        return hk_error_set(err, HK_ERR_NOT_FOUND, "no vector with id %llu",
+                            (unsigned long long)id);
+    ix->nodes[n].dead = 1;
+    ix->n_live--;
+    return HK_OK;
+}
+
+/* ==== Search ==== */
+
+static hk_err check_opts(const hkv_index *ix, const hkv_search_opts *o,
+                         hk_error *err)
+{
+    if (o->k == 0 || o->k > HKV_EF_MAX)
+        return hk_error_set(err, HK_ERR_INVALID, "k must be 1..%u", HKV_EF_MAX);
+    if (o->ef > HKV_EF_MAX)
+        return hk_error_set(err, HK_ERR_INVALID, "ef must be at most %u",
+                            HKV_EF_MAX);
+    (void)ix;
+    return HK_OK;
+}
+
+/* Fills q from v: prepared floats in f (dim), codes in codes (dim). */
+static hk_err make_query(const hkv_index *ix, const float *v, float *f,
+                         int8_t *codes, hnsw_query *q, hk_error *err)
+{
+    hk_err e;
+    float n2;
+    if ((e = prepare(ix, v, f, &n2, err))) return e;
+    q->f = f;
+    q->norm2 = n2;
+    q->q = NULL;
+    q->scale = 1;
+    if (ix->p.quant == HKV_I8) {
+        q->q = codes;
+        q->scale = quantise(f, ix->p.dim, codes);
+    }
+    return HK_OK;
+}
+
+/* Re-ranks n candidates with float vectors (int8 + fetch), sorts them and
+ * copies at most k into out. */
+static hk_err finish(const hkv_index *ix, const hnsw_query *q,
+                     const hkv_search_opts *o, hnsw_cand *c, size_t n,
+                     hkv_hit *out, size_t *n_out)
+{
+    if (ix->p.quant == HKV_I8 && o->fetch) {
+        float *v = hk_malloc(ix->p.dim * sizeof *v);
+        if (!v) return HK_ERR_NOMEM;
+        for (size_t i = 0; i < n; i++) {
+            if (!o->fetch(o->fetch_ud, ix->nodes[c[i].n].id, v)) continue;
+            float n2 = 0;
+            if (ix->p.metric == HKV_COSINE) {
+                for (uint32_t j = 0; j < ix->p.dim; j++)
+                    n2 += v[j] * v[j];
+                if (n2 > 0) {
+                    float inv = 1.0f / sqrtf(n2);
+                    for (uint32_t j = 0; j < ix->p.dim; j++)
+                        v[j] *= inv;
+                }
+            }
+            c[i].d = dist_float(ix, q->f, v);
+        }
+        hk_free(v);
+    }
+    if (n) qsort(c, n, sizeof *c, cand_cmp);
+    size_t m = n < o->k ? n : o->k;
+    for (size_t i = 0; i < m; i++)
+        out[i] = (hkv_hit){ix->nodes[c[i].n].id, c[i].d};
+    *n_out = m;
+    return HK_OK;
+}
+
+hk_err hkv_index_exact(const hkv_index *ix, const float *v,
+                       const hkv_search_opts *o, hkv_hit *out, size_t *n_out,
+                       hk_error *err)
+{
+    hk_err e;
+    hnsw_query q;
+    hnsw_heap res = {NULL, 0, 0, 1};
+    float *f = hk_malloc(ix->p.dim * sizeof *f);
+    int8_t *codes = hk_malloc(ix->p.dim);
+    *n_out = 0;
+    if (!f || !codes) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((e = check_opts(ix, o, err)) ||
+        (e = make_query(ix, v, f, codes, &q, err)))
+        goto out;
+    /* with re-ranking, keep more candidates than k (as the graph does) */
+    size_t keep = o->k;
+    if (ix->p.quant == HKV_I8 && o->fetch) {
+        uint32_t ef = o->ef ? o->ef : ix->p.ef;
+        keep = ef > o->k ? ef : o->k;
+    }
+    const hkv_filter *flt = o->filter;
+    size_t n_scan = flt ? flt->n_ids : ix->n_nodes;
+    for (size_t i = 0; i < n_scan; i++) {
+        uint32_t n = (uint32_t)i;
+        if (flt) {
+            n = map_find(ix, flt->ids[i]);
+            if (n == UINT32_MAX) continue;
+        }
+        if (ix->nodes[n].dead) continue;
+        float d = dist_qn(ix, &q, &ix->nodes[n]);
+        if (res.n < keep || d < res.a[0].d) {
+            if (heap_push(&res, d, n)) goto nomem;
+            if (res.n > keep) heap_pop(&res);
+        }
+    }
+    if (finish(ix, &q, o, res.a, res.n, out, n_out)) goto nomem;
+    goto out;
+nomem:
+    e = hk_error_set(err, HK_ERR_NOMEM, "out of memory searching");
+out:
+    hk_free(res.a);
+    hk_free(f);
+    hk_free(codes);
+    return e;
+}
+
+hk_err hkv_index_search(const hkv_index *ix, const float *v,
+                        const hkv_search_opts *o, hkv_hit *out, size_t *n_out,
+                        hk_error *err)
+{
+    hk_err e;
+    hnsw_query q;
+    hnsw_scratch sc;
+    *n_out = 0;
+    if ((e = check_opts(ix, o, err))) return e;
+    if (o->filter) {
+        size_t below = o->filter->exact_below;
+        if (!below) {
+            below = (size_t)(ix->n_nodes / 50);
+            if (below < 1000) below = 1000;
+        }
+        if (o->filter->n_ids <= below)
+            return hkv_index_exact(ix, v, o, out, n_out, err);
+    }
+    if (ix->n_nodes == 0) return HK_OK;
+    float *f = hk_malloc(ix->p.dim * sizeof *f);
+    int8_t *codes = hk_malloc(ix->p.dim);
+    if (!f || !codes) {
+        hk_free(f);
+        hk_free(codes);
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    }
+    if ((e = make_query(ix, v, f, codes, &q, err))) goto out;
+    if (scratch_init(&sc, ix->n_nodes)) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    uint32_t ef = o->ef ? o->ef : ix->p.ef;
+    if (ef < o->k) ef = o->k;
+    uint32_t cur = ix->entry;
+    float cur_d = dist_qn(ix, &q, &ix->nodes[cur]);
+    for (uint32_t l = ix->max_level; l > 0; l--)
+        greedy(ix, &q, l, &cur, &cur_d);
+    if (search_layer(ix, &q, ef, 0, false, o->filter, &sc, &cur, 1) ||
+        finish(ix, &q, o, sc.res.a, sc.res.n, out, n_out))
+        e = hk_error_set(err, HK_ERR_NOMEM, "out of memory searching");
+    scratch_free(&sc);
+out:
+    hk_free(f);
+    hk_free(codes);
+    return e;
+}
+
+/* ==== Validation ==== */
+
+void hkv_index_validate(const hkv_index *ix, bool *ok, char *why,
+                        size_t why_len)
+{
+    *ok = true;
+    uint64_t live = 0;
+    for (uint32_t i = 0; i < ix->n_nodes; i++) {
+        const hnsw_node *n = &ix->nodes[i];
+        if (!n->dead) {
+            live++;
+            if (map_find(ix, n->id) != i) {
+                snprintf(why, why_len, "node %u: id map points elsewhere", i);
+                goto bad;
+            }
+        }
+        if (n->level > ix->max_level) {
+            snprintf(why, why_len, "node %u: level above the entry's", i);
+            goto bad;
+        }
+        for (uint32_t l = 0; l <= n->level; l++) {
+            const uint32_t *lk = node_links(ix, n, l);
+            if (lk[0] > (l == 0 ? ix->m0 : ix->p.m)) {
+                snprintf(why, why_len, "node %u level %u: %u links", i, l,
+                         lk[0]);
+                goto bad;
+            }
+            for (uint32_t j = 0; j < lk[0]; j++) {
+                uint32_t b = lk[1 + j];
+                if (b >= ix->n_nodes || b == i || ix->nodes[b].level < l) {
+                    snprintf(why, why_len, "node %u level %u: bad link %u", i,
+                             l, b);
+                    goto bad;
+                }
+            }
+        }
+    }
+    if (live != ix->n_live) {
+        snprintf(why, why_len, "%llu live nodes, count says %llu",
+                 (unsigned long long)live, (unsigned long long)ix->n_live);
+        goto bad;
+    }
+    return;
+bad:
+    *ok = false;
+}

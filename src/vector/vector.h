@@ -1,0 +1,207 @@
+/*
+ * vector.h — vector spaces and approximate nearest-neighbour search.
+ *
+ * Two parts, one header:
+ *
+ *   1. The index (hnsw.c, distance.c): an in-memory HNSW graph over
+ *      vectors keyed by a 64-bit id, with cosine, dot-product and L2
+ *      distances, float32 or int8 (scalar-quantised) storage, deletion
+ *      without rebuild, and search with an optional id filter that falls
+ *      back to an exact scan when the filter is selective. It knows
+ *      nothing of the store: ids are opaque.
+ *   2. Vector spaces in the store (vstore.c): named spaces (dimension,
+ *      metric, index parameters) and one vector per fact per space, kept
+ *      in module databases and written in the caller's write transaction,
+ *      so a vector commits or aborts with its fact. A change hook removes
+ *      the vectors of a fact that is deleted or whose content is replaced;
+ *      backups and compaction cover the databases like every module
+ *      database; an audit entry records each vector change (not its bytes).
+ *
+ * Threads: an hkv_index may be searched by many threads at once while no
+ * thread changes it (the caller holds a read/write lock, or builds first
+ * and searches after). The store functions follow hakgal.h's txn rules.
+ */
+#ifndef HKV_VECTOR_H
+#define HKV_VECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hakgal.h"
+
+/* ==== Index ==== */
+
+/* Largest dimension of a space. */
+#define HKV_DIM_MAX 4096u
+/* Bounds of the index parameters. */
+#define HKV_M_MAX 128u
+#define HKV_EF_MAX 4096u
+/* Defaults of the index parameters. */
+#define HKV_M_DEFAULT 16u
+#define HKV_EF_CONSTRUCTION_DEFAULT 200u
+#define HKV_EF_DEFAULT 64u
+
+typedef enum hkv_metric {
+    HKV_COSINE = 1, /* 1 - cos(a, b); vectors normalised on insert */
+    HKV_DOT = 2,    /* -(a . b) */
+    HKV_L2 = 3      /* squared Euclidean distance */
+} hkv_metric;
+
+typedef enum hkv_quant {
+    HKV_F32 = 1, /* 4 bytes per dimension */
+    HKV_I8 = 2   /* 1 byte per dimension plus a scale; candidates are
+                    re-ranked with float vectors when a fetch is given */
+} hkv_quant;
+
+typedef struct hkv_params {
+    uint32_t dim;             /* 1..HKV_DIM_MAX */
+    hkv_metric metric;        /* distance */
+    hkv_quant quant;          /* storage of vectors in the index */
+    uint32_t m;               /* links per node above level 0 (0: default);
+                                 level 0 holds 2*m */
+    uint32_t ef_construction; /* candidate list while inserting (0: dflt) */
+    uint32_t ef;              /* candidate list while searching (0: dflt) */
+} hkv_params;
+
+typedef struct hkv_index hkv_index;
+
+/* One answer: the id and its distance (smaller is nearer). */
+typedef struct hkv_hit {
+    uint64_t id;    /* the id given to hkv_index_add */
+    float distance; /* by the space's metric; exact after re-ranking */
+} hkv_hit;
+
+/* A new empty index; caller frees with hkv_index_free. HK_ERR_INVALID for
+ * parameters out of bounds (field names the parameter). */
+hk_err hkv_index_new(const hkv_params *p, hkv_index **out, hk_error *err);
+void hkv_index_free(hkv_index *ix);
+
+/* Adds vector v (p->dim floats, all finite) under id; an id already
+ * present is replaced (its old node is deleted). HK_ERR_INVALID for a
+ * non-finite value or a zero vector under cosine. */
+hk_err hkv_index_add(hkv_index *ix, uint64_t id, const float *v, hk_error *err);
+/* Removes id: it is never returned again; its node stays as a waypoint
+ * of the graph. HK_ERR_NOT_FOUND when absent. */
+hk_err hkv_index_delete(hkv_index *ix, uint64_t id, hk_error *err);
+/* Live (not deleted) vectors. */
+uint64_t hkv_index_count(const hkv_index *ix);
+/* Bytes of memory the index holds (vectors, links, maps). */
+uint64_t hkv_index_bytes(const hkv_index *ix);
+/* Whether id is present and live. */
+bool hkv_index_contains(const hkv_index *ix, uint64_t id);
+
+/* Fetches the float vector of id for re-ranking (dim floats into out);
+ * false when unavailable. */
+typedef bool (*hkv_fetch_fn)(void *ud, uint64_t id, float *out);
+
+/* Optional restriction of a search to a set of ids. */
+typedef struct hkv_filter {
+    const uint64_t *ids; /* sorted ascending, no duplicates */
+    size_t n_ids;        /* entries in ids */
+    /* A filter matching at most exact_below ids (0: the default, 2% of the
+     * index or at least 1000) is answered by an exact scan. */
+    size_t exact_below;
+} hkv_filter;
+
+typedef struct hkv_search_opts {
+    uint32_t k;               /* hits wanted, 1..HKV_EF_MAX */
+    uint32_t ef;              /* 0: the index's ef; raised to k */
+    const hkv_filter *filter; /* NULL: every id */
+    hkv_fetch_fn fetch;       /* int8: float re-rank (NULL: none) */
+    void *fetch_ud;           /* passed to fetch */
+} hkv_search_opts;
+
+/* The nearest live vectors to q (dim floats), nearest first: at most
+ * o->k hits in out (room for o->k), their number in *n_out. Safe to call
+ * from several threads while nothing changes the index. */
+hk_err hkv_index_search(const hkv_index *ix, const float *q,
+                        const hkv_search_opts *o, hkv_hit *out, size_t *n_out,
+                        hk_error *err);
+/* The same answer by a scan of every live vector (the oracle of tests, and
+ * the path of selective filters). */
+hk_err hkv_index_exact(const hkv_index *ix, const float *q,
+                       const hkv_search_opts *o, hkv_hit *out, size_t *n_out,
+                       hk_error *err);
+
+/* Walks the graph and checks its invariants (links in range, no self
+ * links, counts within bounds, the id map agrees with the nodes). *ok
+ * false with the first problem in why. For tests. */
+void hkv_index_validate(const hkv_index *ix, bool *ok, char *why,
+                        size_t why_len);
+
+/* Name of the distance kernel chosen at run time ("avx512", "avx2",
+ * "scalar"). */
+const char *hkv_kernel_name(void);
+
+/* ==== Vector spaces in the store ==== */
+
+/* Longest space name, in bytes ([a-z0-9_-], 1..HKV_NAME_MAX). */
+#define HKV_NAME_MAX 48u
+/* Most spaces one KB holds. */
+#define HKV_SPACES_MAX 64u
+
+/* Who computes a space's vectors from text. */
+typedef enum hkv_embedder {
+    HKV_EMBED_NONE = 0,  /* vectors come from the client only */
+    HKV_EMBED_HASHED = 1 /* built in: hashed tokens and trigrams
+                            (hkv_embed_hashed) */
+} hkv_embedder;
+
+typedef struct hkv_space {
+    char name[HKV_NAME_MAX + 1]; /* NUL-terminated */
+    uint32_t id;                 /* key prefix of its vectors, 1.. */
+    hkv_params params;           /* dim, metric, quant, m, ef_c, ef */
+    hkv_embedder embedder;       /* how text becomes a vector */
+    uint64_t vectors;            /* vectors stored (hkv_space_get/list) */
+} hkv_space;
+
+typedef struct hkv_store hkv_store;
+
+/* Registers the vector databases of s and the hook that removes a fact's
+ * vectors with the fact. Call after hk_store_open, before other threads
+ * use s; caller ends it with hkv_store_detach before hk_store_close. */
+hk_err hkv_store_attach(hk_store *s, hkv_store **out, hk_error *err);
+void hkv_store_detach(hkv_store *vs);
+
+/* Creates space sp->name with sp->params (defaults filled in) in write
+ * txn t. HK_ERR_EXISTS, HK_ERR_INVALID (field names the bad one),
+ * HK_ERR_LIMIT beyond HKV_SPACES_MAX. */
+hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
+                        hk_error *err);
+/* The space called name, with its vector count. HK_ERR_NOT_FOUND. */
+hk_err hkv_space_get(hkv_store *vs, hk_txn *t, const char *name, hkv_space *out,
+                     hk_error *err);
+/* Every space in name order into out (room for HKV_SPACES_MAX). */
+hk_err hkv_space_list(hkv_store *vs, hk_txn *t, hkv_space *out, size_t *n,
+                      hk_error *err);
+/* Removes the space and all its vectors (write txn). HK_ERR_NOT_FOUND. */
+hk_err hkv_space_drop(hkv_store *vs, hk_txn *t, const char *name,
+                      hk_error *err);
+
+/* Stores v (dim floats, finite) as fact id's vector in space (write txn):
+ * HK_ERR_NOT_FOUND for an unknown space or fact, HK_ERR_INVALID for a
+ * dimension other than the space's or a non-finite value. */
+hk_err hkv_put(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
+               const float *v, uint32_t dim, hk_error *err);
+/* Fact id's vector in space into out (room for the space's dim).
+ * HK_ERR_NOT_FOUND when the space or the vector does not exist. */
+hk_err hkv_get(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
+               float *out, hk_error *err);
+/* Removes fact id's vector from space; HK_ERR_NOT_FOUND when absent. */
+hk_err hkv_del(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
+               hk_error *err);
+
+/* Builds an index of every vector of space as of t's snapshot (ids are
+ * fact ids). Caller frees with hkv_index_free. */
+hk_err hkv_index_load(hkv_store *vs, hk_txn *t, const char *space,
+                      hkv_index **out, hk_error *err);
+
+/* ==== Built-in embedder ==== */
+
+/* Embeds text[0..len) into out (dim floats, length 1) by hashing its
+ * tokens (split at non-alphanumerics and CamelCase, lowercased) and their
+ * character trigrams. It captures spelling, not meaning (embed_hash.c). */
+void hkv_embed_hashed(const char *text, size_t len, float *out, uint32_t dim);
+
+#endif /* HKV_VECTOR_H */

@@ -1,0 +1,455 @@
+/*
+ * vstore.c — vector spaces and vectors in the store.
+ *
+ * Two module databases (src/store/store.h), so backup, compaction and the
+ * store check cover them in every process:
+ *
+ *   vector.spaces  name -> space record: eight uint32 (little-endian):
+ *                  version 1, id, dim, metric, quant, m, ef_construction,
+ *                  ef, embedder
+ *   vector.data    space id u32 BE + fact id u64 BE -> dim float32 (LE)
+ *
+ * Keys are big-endian so that a space's vectors are contiguous and in fact
+ * id order. Writes happen in the caller's write transaction: a vector
+ * commits or aborts with the fact written beside it. Each hkv_put and
+ * hkv_del appends an audit entry "vector" naming the space (not the
+ * bytes). A change hook removes a fact's vectors, in the same transaction,
+ * when the fact is deleted or its content replaced (the vector described
+ * the old content); a metadata change keeps them.
+ *
+ * Threads: an hkv_store is set up once (hkv_store_attach) and then only
+ * read; the functions taking a txn follow hakgal.h's txn rules.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "store/store.h"
+#include "store/vector_audit.h"
+#include "vector/vector.h"
+
+#define SPACE_REC_WORDS 9u
+#define SPACE_REC_VERSION 1u
+#define HOOK_NAME "vector.cascade"
+
+struct hkv_store {
+    hk_store *s;   /* the store it is attached to */
+    hks_db spaces; /* vector.spaces */
+    hks_db data;   /* vector.data */
+    bool hooked;   /* the cascade hook is registered */
+};
+
+/* ==== Encoding ==== */
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+static void data_key(uint8_t *k, uint32_t space, hk_fact_id id)
+{
+    put_be32(k, space);
+    put_be64(k + 4, id);
+}
+
+static hk_err decode_space(hks_val k, hks_val v, hkv_space *out, hk_error *err)
+{
+    uint32_t w[SPACE_REC_WORDS];
+    if (v.len != sizeof w || k.len == 0 || k.len > HKV_NAME_MAX)
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "vector space record of %zu bytes", v.len);
+    memcpy(w, v.data, sizeof w);
+    if (w[0] != SPACE_REC_VERSION)
+        return hk_error_set(err, HK_ERR_VERSION,
+                            "vector space record version %u", w[0]);
+    /* k may point into out->name (space_find): copy the key first */
+    char name[HKV_NAME_MAX + 1];
+    memcpy(name, k.data, k.len);
+    name[k.len] = 0;
+    memset(out, 0, sizeof *out);
+    memcpy(out->name, name, k.len + 1);
+    out->id = w[1];
+    out->embedder = (hkv_embedder)w[8];
+    out->params =
+        (hkv_params){w[2], (hkv_metric)w[3], (hkv_quant)w[4], w[5], w[6], w[7]};
+    return HK_OK;
+}
+
+/* ==== Attach ==== */
+
+static hk_err delete_vectors_of(hkv_store *vs, hk_txn *t, hk_fact_id id,
+                                hk_error *err);
+
+static hk_err on_change(hk_txn *t, const hks_change *c, void *ud, hk_error *err)
+{
+    if (c->op != HKS_OP_DELETE && c->op != HKS_OP_UPDATE) return HK_OK;
+    return delete_vectors_of(ud, t, c->id, err);
+}
+
+hk_err hkv_store_attach(hk_store *s, hkv_store **out, hk_error *err)
+{
+    hk_err e;
+    hkv_store *vs = hk_calloc(1, sizeof *vs);
+    *out = NULL;
+    if (!vs) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    vs->s = s;
+    if ((e = hks_db_register(s, "vector.spaces", 0, &vs->spaces, err)) ||
+        (e = hks_db_register(s, "vector.data", 0, &vs->data, err)))
+        goto fail;
+    hks_hook h = {HOOK_NAME, HKS_EV_DELETE | HKS_EV_UPDATE, on_change, NULL,
+                  vs};
+    if ((e = hks_hook_add(s, &h, err))) goto fail;
+    vs->hooked = true;
+    *out = vs;
+    return HK_OK;
+fail:
+    hk_free(vs);
+    return e;
+}
+
+void hkv_store_detach(hkv_store *vs)
+{
+    if (!vs) return;
+    if (vs->hooked) hks_hook_remove(vs->s, HOOK_NAME, NULL);
+    hk_free(vs);
+}
+
+/* ==== Spaces ==== */
+
+static hk_err check_name(const char *name, hk_error *err)
+{
+    size_t n = strlen(name);
+    bool ok = n >= 1 && n <= HKV_NAME_MAX;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = name[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+             ch == '_' || ch == '-';
+    }
+    if (ok) return HK_OK;
+    hk_error_set(err, HK_ERR_INVALID,
+                 "space name must be 1..%u bytes of a-z, 0-9, '_' and '-'",
+                 HKV_NAME_MAX);
+    if (err) snprintf(err->field, sizeof err->field, "space");
+    return HK_ERR_INVALID;
+}
+
+/* Vectors of space id (a cursor over its key range). */
+static hk_err count_vectors(hkv_store *vs, hk_txn *t, uint32_t id, uint64_t *n,
+                            hk_error *err)
+{
+    hks_cursor *c;
+    hks_val k, v;
+    bool found;
+    uint8_t kb[12];
+    hk_err e;
+    *n = 0;
+    data_key(kb, id, 0);
+    if ((e = hks_cursor_open(t, vs->data, &c, err))) return e;
+    e = hks_cursor_seek(c, (hks_val){kb, sizeof kb}, &k, &v, &found, err);
+    while (!e && found && k.len == 12 && get_be32(k.data) == id) {
+        (*n)++;
+        e = hks_cursor_next(c, &k, &v, &found, err);
+    }
+    hks_cursor_close(c);
+    return e;
+}
+
+hk_err hkv_space_list(hkv_store *vs, hk_txn *t, hkv_space *out, size_t *n,
+                      hk_error *err)
+{
+    hks_cursor *c;
+    hks_val k, v;
+    bool found;
+    hk_err e;
+    *n = 0;
+    if ((e = hks_cursor_open(t, vs->spaces, &c, err))) return e;
+    e = hks_cursor_seek(c, (hks_val){NULL, 0}, &k, &v, &found, err);
+    while (!e && found && *n < HKV_SPACES_MAX) {
+        if ((e = decode_space(k, v, &out[*n], err))) break;
+        (*n)++;
+        e = hks_cursor_next(c, &k, &v, &found, err);
+    }
+    hks_cursor_close(c);
+    for (size_t i = 0; !e && i < *n; i++)
+        e = count_vectors(vs, t, out[i].id, &out[i].vectors, err);
+    return e;
+}
+
+/* The record of space name, without counting its vectors. */
+static hk_err space_find(hkv_store *vs, hk_txn *t, const char *name,
+                         hkv_space *out, hk_error *err)
+{
+    hks_val v;
+    hk_err e;
+    if ((e = check_name(name, err))) return e;
+    hks_val k = {name, strlen(name)};
+    e = hks_get(t, vs->spaces, k, &v, err);
+    if (e == HK_ERR_NOT_FOUND)
+        return hk_error_set(err, e, "no vector space '%s'", name);
+    if (e) return e;
+    return decode_space(k, v, out, err);
+}
+
+hk_err hkv_space_get(hkv_store *vs, hk_txn *t, const char *name, hkv_space *out,
+                     hk_error *err)
+{
+    hk_err e = space_find(vs, t, name, out, err);
+    if (e) return e;
+    return count_vectors(vs, t, out->id, &out->vectors, err);
+}
+
+hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
+                        hk_error *err)
+{
+    hkv_space all[HKV_SPACES_MAX];
+    size_t n;
+    hkv_index *probe = NULL;
+    hk_err e;
+    if ((e = check_name(sp->name, err))) return e;
+    if (sp->embedder != HKV_EMBED_NONE && sp->embedder != HKV_EMBED_HASHED)
+        return hk_error_set(err, HK_ERR_INVALID, "unknown embedder %d",
+                            (int)sp->embedder);
+    /* the index checks and completes the parameters */
+    if ((e = hkv_index_new(&sp->params, &probe, err))) return e;
+    hkv_params p = sp->params;
+    if (!p.m) p.m = HKV_M_DEFAULT;
+    if (!p.ef_construction) p.ef_construction = HKV_EF_CONSTRUCTION_DEFAULT;
+    if (!p.ef) p.ef = HKV_EF_DEFAULT;
+    hkv_index_free(probe);
+    if ((e = hkv_space_list(vs, t, all, &n, err))) return e;
+    uint32_t id = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(all[i].name, sp->name) == 0)
+            return hk_error_set(err, HK_ERR_EXISTS, "vector space '%s' exists",
+                                sp->name);
+        if (all[i].id >= id) id = all[i].id + 1;
+    }
+    if (n >= HKV_SPACES_MAX)
+        return hk_error_set(err, HK_ERR_LIMIT, "at most %u vector spaces",
+                            HKV_SPACES_MAX);
+    uint32_t w[SPACE_REC_WORDS] = {SPACE_REC_VERSION,
+                                   id,
+                                   p.dim,
+                                   (uint32_t)p.metric,
+                                   (uint32_t)p.quant,
+                                   p.m,
+                                   p.ef_construction,
+                                   p.ef,
+                                   (uint32_t)sp->embedder};
+    return hks_put(t, vs->spaces, (hks_val){sp->name, strlen(sp->name)},
+                   (hks_val){w, sizeof w}, HKS_PUT_NOOVERWRITE, err);
+}
+
+/* Removes every vector of space id. */
+static hk_err delete_space_vectors(hkv_store *vs, hk_txn *t, uint32_t id,
+                                   hk_error *err)
+{
+    uint8_t kb[12];
+    hks_val k, v;
+    bool found;
+    hk_err e;
+    /* seek, delete, seek again: no cursor stays open across a write */
+    for (;;) {
+        hks_cursor *c;
+        data_key(kb, id, 0);
+        if ((e = hks_cursor_open(t, vs->data, &c, err))) return e;
+        e = hks_cursor_seek(c, (hks_val){kb, sizeof kb}, &k, &v, &found, err);
+        if (!e && found && k.len == 12 && get_be32(k.data) == id)
+            memcpy(kb, k.data, 12);
+        else
+            found = false;
+        hks_cursor_close(c);
+        if (e || !found) return e;
+        if ((e = hks_del(t, vs->data, (hks_val){kb, 12}, NULL, err))) return e;
+    }
+}
+
+hk_err hkv_space_drop(hkv_store *vs, hk_txn *t, const char *name, hk_error *err)
+{
+    hkv_space sp;
+    hk_err e;
+    if ((e = space_find(vs, t, name, &sp, err))) return e;
+    if ((e = delete_space_vectors(vs, t, sp.id, err))) return e;
+    return hks_del(t, vs->spaces, (hks_val){name, strlen(name)}, NULL, err);
+}
+
+/* ==== Vectors ==== */
+
+static hk_err audit(hk_txn *t, hk_fact_id id, const char *space,
+                    const char *change, uint32_t dim, hk_error *err)
+{
+    char what[160];
+    snprintf(what, sizeof what,
+             "{\"vector\":{\"space\":\"%s\",\"change\":\"%s\",\"dim\":%u}}",
+             space, change, dim);
+    return hks_vector_audit(t, id, what, err);
+}
+
+hk_err hkv_put(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
+               const float *v, uint32_t dim, hk_error *err)
+{
+    hkv_space sp;
+    hks_fact_syms syms;
+    uint8_t kb[12];
+    hk_err e;
+    if ((e = space_find(vs, t, space, &sp, err))) return e;
+    if (dim != sp.params.dim) {
+        hk_error_set(err, HK_ERR_INVALID,
+                     "space '%s' has %u dimensions, the vector %u", space,
+                     sp.params.dim, dim);
+        if (err) snprintf(err->field, sizeof err->field, "vector");
+        return HK_ERR_INVALID;
+    }
+    bool nonzero = false;
+    for (uint32_t i = 0; i < dim; i++) {
+        if (!isfinite(v[i])) {
+            hk_error_set(err, HK_ERR_INVALID,
+                         "vector value %u is not a finite number", i);
+            if (err) snprintf(err->field, sizeof err->field, "vector");
+            return HK_ERR_INVALID;
+        }
+        nonzero |= v[i] != 0;
+    }
+    if (!nonzero && sp.params.metric == HKV_COSINE)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "a zero vector has no cosine distance");
+    if ((e = hks_fact_syms_get(t, id, &syms, err))) {
+        if (e == HK_ERR_NOT_FOUND)
+            hk_error_set(err, e, "no fact %llu", (unsigned long long)id);
+        return e;
+    }
+    data_key(kb, sp.id, id);
+    if ((e = hks_put(t, vs->data, (hks_val){kb, sizeof kb},
+                     (hks_val){v, (size_t)dim * sizeof *v}, 0, err)))
+        return e;
+    return audit(t, id, space, "set", dim, err);
+}
+
+hk_err hkv_get(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
+               float *out, hk_error *err)
+{
+    hkv_space sp;
+    hks_val v;
+    uint8_t kb[12];
+    hk_err e;
+    if ((e = space_find(vs, t, space, &sp, err))) return e;
+    data_key(kb, sp.id, id);
+    e = hks_get(t, vs->data, (hks_val){kb, sizeof kb}, &v, err);
+    if (e == HK_ERR_NOT_FOUND)
+        return hk_error_set(err, e, "fact %llu has no vector in '%s'",
+                            (unsigned long long)id, space);
+    if (e) return e;
+    if (v.len != (size_t)sp.params.dim * sizeof(float))
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "vector of fact %llu has %zu bytes",
+                            (unsigned long long)id, v.len);
+    memcpy(out, v.data, v.len);
+    return HK_OK;
+}
+
+hk_err hkv_del(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
+               hk_error *err)
+{
+    hkv_space sp;
+    uint8_t kb[12];
+    hk_err e;
+    if ((e = space_find(vs, t, space, &sp, err))) return e;
+    data_key(kb, sp.id, id);
+    e = hks_del(t, vs->data, (hks_val){kb, sizeof kb}, NULL, err);
+    if (e == HK_ERR_NOT_FOUND)
+        return hk_error_set(err, e, "fact %llu has no vector in '%s'",
+                            (unsigned long long)id, space);
+    if (e) return e;
+    return audit(t, id, space, "delete", sp.params.dim, err);
+}
+
+static hk_err delete_vectors_of(hkv_store *vs, hk_txn *t, hk_fact_id id,
+                                hk_error *err)
+{
+    hkv_space all[HKV_SPACES_MAX];
+    size_t n;
+    uint8_t kb[12];
+    hk_err e;
+    if ((e = hkv_space_list(vs, t, all, &n, err))) return e;
+    for (size_t i = 0; i < n; i++) {
+        data_key(kb, all[i].id, id);
+        e = hks_del(t, vs->data, (hks_val){kb, sizeof kb}, NULL, err);
+        if (e && e != HK_ERR_NOT_FOUND) return e;
+    }
+    return HK_OK;
+}
+
+/* ==== Index from the store ==== */
+
+hk_err hkv_index_load(hkv_store *vs, hk_txn *t, const char *space,
+                      hkv_index **out, hk_error *err)
+{
+    hkv_space sp;
+    hkv_index *ix = NULL;
+    hks_cursor *c = NULL;
+    hks_val k, v;
+    bool found;
+    uint8_t kb[12];
+    float *buf = NULL;
+    hk_err e;
+    *out = NULL;
+    if ((e = space_find(vs, t, space, &sp, err)) ||
+        (e = hkv_index_new(&sp.params, &ix, err)))
+        return e;
+    buf = hk_malloc((size_t)sp.params.dim * sizeof *buf);
+    if (!buf) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    data_key(kb, sp.id, 0);
+    if ((e = hks_cursor_open(t, vs->data, &c, err))) goto fail;
+    e = hks_cursor_seek(c, (hks_val){kb, sizeof kb}, &k, &v, &found, err);
+    while (!e && found && k.len == 12 && get_be32(k.data) == sp.id) {
+        if (v.len != (size_t)sp.params.dim * sizeof(float)) {
+            e = hk_error_set(err, HK_ERR_CORRUPT,
+                             "vector of %zu bytes in space '%s'", v.len, space);
+            break;
+        }
+        memcpy(buf, v.data, v.len); /* the map need not be aligned */
+        hk_fact_id id = get_be64((const uint8_t *)k.data + 4);
+        hks_fact_syms syms;
+        /* a process that did not attach may have deleted the fact; fact
+         * ids are never reused, so its vector is skipped, not misread */
+        e = hks_fact_syms_get(t, id, &syms, err);
+        if (e == HK_OK) e = hkv_index_add(ix, id, buf, err);
+        if (e == HK_ERR_NOT_FOUND) e = HK_OK;
+        if (e) break;
+        e = hks_cursor_next(c, &k, &v, &found, err);
+    }
+    hks_cursor_close(c);
+    if (e) goto fail;
+    hk_free(buf);
+    *out = ix;
+    return HK_OK;
+fail:
+    hk_free(buf);
+    hkv_index_free(ix);
+    return e;
+}

@@ -1,0 +1,384 @@
+/*
+ * test_vector_hnsw.c — the HNSW index of src/vector against its oracle,
+ * the exact scan: recall@10 on random and clustered data in float32 and
+ * int8 (with float re-ranking), deletions and updates (recall kept,
+ * deleted ids never returned), filtered search (selective filters answer
+ * exactly; broad ones through the graph), parameter checks and the graph
+ * validator after every batch of changes.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/mem.h"
+#include "vector/vector.h"
+
+#define DIM 32
+#define N_VEC 3000
+#define N_QUERY 60
+#define K 10
+
+/* ==== Data ==== */
+
+static uint64_t g_rng = 88172645463325252ull;
+
+static double urand(void)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return ((double)(g_rng >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static float grand(void)
+{
+    return (float)(sqrt(-2 * log(urand())) * cos(6.283185307179586 * urand()));
+}
+
+static float g_centres[16][DIM]; /* cluster centres, drawn once */
+static bool g_have_centres;
+
+/* n vectors of DIM floats: uniform in [-1,1), or around 16 centres shared
+ * by every call (so queries come from the clusters of the data). */
+static float *make_data(size_t n, bool clustered)
+{
+    float *v = malloc(n * DIM * sizeof *v);
+    assert_non_null(v);
+    for (int c = 0; c < 16 && !g_have_centres; c++)
+        for (int d = 0; d < DIM; d++)
+            g_centres[c][d] = 4 * grand();
+    g_have_centres = true;
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < DIM; d++)
+            v[i * DIM + d] = clustered ? g_centres[i % 16][d] + grand()
+                                       : (float)(2 * urand() - 1);
+    return v;
+}
+
+static const float *g_data; /* the vectors of the index under test */
+
+static bool fetch(void *ud, uint64_t id, float *out)
+{
+    (void)ud;
+    if (id >= N_VEC * 2) return false;
+    memcpy(out, g_data + (id % N_VEC) * DIM, DIM * sizeof *out);
+    return true;
+}
+
+static hkv_index *build(const float *data, size_t n, hkv_metric m, hkv_quant q)
+{
+    hkv_params p = {DIM, m, q, 0, 0, 0};
+    hkv_index *ix = NULL;
+    hk_error err;
+    assert_int_equal(hkv_index_new(&p, &ix, &err), HK_OK);
+    for (size_t i = 0; i < n; i++) {
+        hk_err e = hkv_index_add(ix, i, data + i * DIM, &err);
+        if (e) fprintf(stderr, "add %zu: %s\n", i, err.message);
+        assert_int_equal(e, HK_OK);
+    }
+    return ix;
+}
+
+static void validate(const hkv_index *ix)
+{
+    bool ok;
+    char why[256] = "";
+    hkv_index_validate(ix, &ok, why, sizeof why);
+    if (!ok) fprintf(stderr, "invalid graph: %s\n", why);
+    assert_true(ok);
+}
+
+/* Mean recall@K of the graph search of ix against the exact float answer
+ * of oracle (an f32 index of the same vectors). */
+static double recall(const hkv_index *ix, const hkv_index *oracle,
+                     const float *queries, const hkv_filter *f)
+{
+    hkv_hit got[K], want[K];
+    size_t n_got, n_want, hits = 0, total = 0;
+    hk_error err;
+    hkv_search_opts o = {K, 0, f, fetch, NULL};
+    hkv_search_opts oo = {K, 0, f, NULL, NULL};
+    for (int i = 0; i < N_QUERY; i++) {
+        const float *q = queries + (size_t)i * DIM;
+        assert_int_equal(hkv_index_search(ix, q, &o, got, &n_got, &err), HK_OK);
+        assert_int_equal(hkv_index_exact(oracle, q, &oo, want, &n_want, &err),
+                         HK_OK);
+        for (size_t a = 0; a < n_want; a++)
+            for (size_t b = 0; b < n_got; b++)
+                if (want[a].id == got[b].id) {
+                    hits++;
+                    break;
+                }
+        total += n_want;
+    }
+    return total ? (double)hits / (double)total : 1.0;
+}
+
+/* ==== Recall ==== */
+
+static void check_recall(bool clustered, hkv_metric m, hkv_quant q)
+{
+    float *data = make_data(N_VEC, clustered);
+    float *queries = make_data(N_QUERY, clustered);
+    g_data = data;
+    hkv_index *ix = build(data, N_VEC, m, q);
+    hkv_index *oracle = q == HKV_F32 ? ix : build(data, N_VEC, m, HKV_F32);
+    validate(ix);
+    assert_int_equal(hkv_index_count(ix), N_VEC);
+    double r = recall(ix, oracle, queries, NULL);
+    fprintf(stderr, "recall@10 %s metric %d %s: %.3f (kernel %s)\n",
+            clustered ? "clustered" : "random", (int)m,
+            q == HKV_I8 ? "int8" : "f32", r, hkv_kernel_name());
+    assert_true(r >= 0.95);
+    if (oracle != ix) hkv_index_free(oracle);
+    hkv_index_free(ix);
+    free(data);
+    free(queries);
+}
+
+static void test_recall_random_f32(void **state)
+{
+    (void)state;
+    check_recall(false, HKV_COSINE, HKV_F32);
+    check_recall(false, HKV_L2, HKV_F32);
+}
+
+static void test_recall_clustered_f32(void **state)
+{
+    (void)state;
+    check_recall(true, HKV_COSINE, HKV_F32);
+    check_recall(true, HKV_DOT, HKV_F32);
+}
+
+static void test_recall_int8(void **state)
+{
+    (void)state;
+    check_recall(false, HKV_COSINE, HKV_I8);
+    check_recall(true, HKV_L2, HKV_I8);
+}
+
+/* ==== Deletions and updates ==== */
+
+static void test_delete_and_update(void **state)
+{
+    (void)state;
+    float *data = make_data(N_VEC, true);
+    float *queries = make_data(N_QUERY, true);
+    g_data = data;
+    hkv_index *ix = build(data, N_VEC, HKV_COSINE, HKV_F32);
+    hk_error err;
+
+    /* every third id goes */
+    for (uint64_t id = 0; id < N_VEC; id += 3)
+        assert_int_equal(hkv_index_delete(ix, id, &err), HK_OK);
+    assert_int_equal(hkv_index_delete(ix, 0, &err), HK_ERR_NOT_FOUND);
+    assert_int_equal(hkv_index_delete(ix, N_VEC + 5, &err), HK_ERR_NOT_FOUND);
+    validate(ix);
+    assert_int_equal(hkv_index_count(ix), N_VEC - (N_VEC + 2) / 3);
+
+    hkv_hit got[K];
+    size_t n;
+    hkv_search_opts o = {K, 0, NULL, NULL, NULL};
+    for (int i = 0; i < N_QUERY; i++) {
+        assert_int_equal(
+            hkv_index_search(ix, queries + i * DIM, &o, got, &n, &err), HK_OK);
+        assert_int_equal(n, K);
+        for (size_t j = 0; j < n; j++)
+            assert_true(got[j].id % 3 != 0);
+    }
+    double r = recall(ix, ix, queries, NULL);
+    fprintf(stderr, "recall@10 after deleting a third: %.3f\n", r);
+    assert_true(r >= 0.95);
+
+    /* updates: ids 1, 4, 7... move to the vectors of other ids */
+    for (uint64_t id = 1; id < N_VEC; id += 3) {
+        assert_int_equal(
+            hkv_index_add(ix, id, data + ((id + 1) % N_VEC) * DIM, &err),
+            HK_OK);
+    }
+    validate(ix);
+    assert_int_equal(hkv_index_count(ix), N_VEC - (N_VEC + 2) / 3);
+    /* a query equal to an updated vector finds the id that now holds it */
+    assert_int_equal(hkv_index_search(ix, data + 2 * DIM, &o, got, &n, &err),
+                     HK_OK);
+    bool found1 = false;
+    for (size_t j = 0; j < n; j++)
+        found1 |= got[j].id == 1;
+    assert_true(found1);
+    r = recall(ix, ix, queries, NULL);
+    fprintf(stderr, "recall@10 after updates: %.3f\n", r);
+    assert_true(r >= 0.95);
+
+    /* deleting everything leaves empty answers */
+    for (uint64_t id = 0; id < N_VEC; id++)
+        if (hkv_index_contains(ix, id))
+            assert_int_equal(hkv_index_delete(ix, id, &err), HK_OK);
+    assert_int_equal(hkv_index_count(ix), 0);
+    assert_int_equal(hkv_index_search(ix, queries, &o, got, &n, &err), HK_OK);
+    assert_int_equal(n, 0);
+    validate(ix);
+    hkv_index_free(ix);
+    free(data);
+    free(queries);
+}
+
+/* ==== Filters ==== */
+
+static void test_filtered(void **state)
+{
+    (void)state;
+    float *data = make_data(N_VEC, true);
+    float *queries = make_data(N_QUERY, true);
+    g_data = data;
+    hkv_index *ix = build(data, N_VEC, HKV_L2, HKV_F32);
+    hk_error err;
+
+    /* 1%: ids 7, 107, 207...; answered exactly */
+    uint64_t *ids = malloc(N_VEC * sizeof *ids);
+    size_t n_ids = 0;
+    for (uint64_t id = 7; id < N_VEC; id += 100)
+        ids[n_ids++] = id;
+    hkv_filter f = {ids, n_ids, 0};
+    hkv_hit got[K], want[K];
+    size_t n_got, n_want;
+    hkv_search_opts o = {K, 0, &f, NULL, NULL};
+    for (int i = 0; i < N_QUERY; i++) {
+        const float *q = queries + i * DIM;
+        assert_int_equal(hkv_index_search(ix, q, &o, got, &n_got, &err), HK_OK);
+        assert_int_equal(hkv_index_exact(ix, q, &o, want, &n_want, &err),
+                         HK_OK);
+        assert_int_equal(n_got, n_want);
+        assert_int_equal(n_got, K);
+        for (size_t j = 0; j < n_got; j++) {
+            assert_int_equal(got[j].id, want[j].id);
+            assert_int_equal(got[j].id % 100, 7);
+        }
+    }
+    /* a deleted member never comes back */
+    assert_int_equal(hkv_index_delete(ix, 7, &err), HK_OK);
+    for (int i = 0; i < N_QUERY; i++) {
+        assert_int_equal(
+            hkv_index_search(ix, queries + i * DIM, &o, got, &n_got, &err),
+            HK_OK);
+        for (size_t j = 0; j < n_got; j++)
+            assert_true(got[j].id != 7);
+    }
+
+    /* 50% (even ids), through the graph: forced with exact_below 1 */
+    n_ids = 0;
+    for (uint64_t id = 0; id < N_VEC; id += 2)
+        ids[n_ids++] = id;
+    hkv_filter half = {ids, n_ids, 1};
+    o.filter = &half;
+    for (int i = 0; i < N_QUERY; i++) {
+        assert_int_equal(
+            hkv_index_search(ix, queries + i * DIM, &o, got, &n_got, &err),
+            HK_OK);
+        assert_int_equal(n_got, K);
+        for (size_t j = 0; j < n_got; j++)
+            assert_int_equal(got[j].id % 2, 0);
+    }
+    double r = recall(ix, ix, queries, &half);
+    fprintf(stderr, "recall@10 with a 50%% filter: %.3f\n", r);
+    assert_true(r >= 0.95);
+
+    free(ids);
+    hkv_index_free(ix);
+    free(data);
+    free(queries);
+}
+
+/* ==== Parameters and input ==== */
+
+static void test_params_and_input(void **state)
+{
+    (void)state;
+    hkv_index *ix = NULL;
+    hk_error err;
+    hkv_params p = {0, HKV_COSINE, HKV_F32, 0, 0, 0};
+    assert_int_equal(hkv_index_new(&p, &ix, &err), HK_ERR_INVALID);
+    assert_string_equal(err.field, "dim");
+    p.dim = HKV_DIM_MAX + 1;
+    assert_int_equal(hkv_index_new(&p, &ix, &err), HK_ERR_INVALID);
+    p.dim = 4;
+    p.metric = (hkv_metric)9;
+    assert_int_equal(hkv_index_new(&p, &ix, &err), HK_ERR_INVALID);
+    p.metric = HKV_COSINE;
+    p.m = 1;
+    assert_int_equal(hkv_index_new(&p, &ix, &err), HK_ERR_INVALID);
+    p.m = 0;
+    assert_int_equal(hkv_index_new(&p, &ix, &err), HK_OK);
+
+    float zero[4] = {0, 0, 0, 0}, nan4[4] = {1, NAN, 0, 0};
+    float one[4] = {1, 0, 0, 0};
+    assert_int_equal(hkv_index_add(ix, 1, zero, &err), HK_ERR_INVALID);
+    assert_int_equal(hkv_index_add(ix, 1, nan4, &err), HK_ERR_INVALID);
+    assert_int_equal(hkv_index_add(ix, UINT64_MAX, one, &err), HK_ERR_INVALID);
+    assert_int_equal(hkv_index_count(ix), 0);
+    assert_false(hkv_index_contains(ix, 1));
+
+    hkv_hit h[2];
+    size_t n = 9;
+    hkv_search_opts o = {1, 0, NULL, NULL, NULL};
+    assert_int_equal(hkv_index_search(ix, one, &o, h, &n, &err), HK_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(hkv_index_add(ix, 0, one, &err), HK_OK);
+    assert_int_equal(hkv_index_search(ix, one, &o, h, &n, &err), HK_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(h[0].id, 0);
+    assert_true(fabsf(h[0].distance) < 1e-5f);
+    o.k = 0;
+    assert_int_equal(hkv_index_search(ix, one, &o, h, &n, &err),
+                     HK_ERR_INVALID);
+    o.k = 1;
+    assert_int_equal(hkv_index_search(ix, nan4, &o, h, &n, &err),
+                     HK_ERR_INVALID);
+    assert_true(hkv_index_bytes(ix) > 4 * sizeof(float));
+    validate(ix);
+    hkv_index_free(ix);
+}
+
+/* Allocation failures leave the index usable and valid. */
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    float *data = make_data(200, false);
+    hkv_index *ix = build(data, 100, HKV_COSINE, HKV_F32);
+    hk_error err;
+    for (long n = 0; n < 40; n++) {
+        hk_mem_fail_after(n);
+        hk_err e =
+            hkv_index_add(ix, 100 + (uint64_t)n, data + (100 + n) * DIM, &err);
+        hk_mem_fail_after(-1);
+        assert_true(e == HK_OK || e == HK_ERR_NOMEM);
+        validate(ix);
+    }
+    hkv_hit h[K];
+    size_t got;
+    hkv_search_opts o = {K, 0, NULL, NULL, NULL};
+    assert_int_equal(hkv_index_search(ix, data, &o, h, &got, &err), HK_OK);
+    assert_int_equal(got, K);
+    hkv_index_free(ix);
+    free(data);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recall_random_f32),
+        cmocka_unit_test(test_recall_clustered_f32),
+        cmocka_unit_test(test_recall_int8),
+        cmocka_unit_test(test_delete_and_update),
+        cmocka_unit_test(test_filtered),
+        cmocka_unit_test(test_params_and_input),
+        cmocka_unit_test(test_alloc_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
