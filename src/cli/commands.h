@@ -50,6 +50,8 @@ int hk_cmd_audit(int argc, char **argv);
 int hk_cmd_backup(int argc, char **argv);
 int hk_cmd_restore(int argc, char **argv);
 int hk_cmd_compact(int argc, char **argv);
+int hk_cmd_neighbours(int argc, char **argv);
+int hk_cmd_path(int argc, char **argv);
 int hk_cmd_version(int argc, char **argv);
 int hk_cmd_help(int argc, char **argv);
 

@@ -36,6 +36,8 @@ const hk_command hk_commands[] = {
     {"restore", hk_cmd_restore, "install a backup as the knowledge base"},
     {"compact", hk_cmd_compact,
      "give free space back (rewrite the KB densely)"},
+    {"neighbours", hk_cmd_neighbours, "the subgraph around an entity"},
+    {"path", hk_cmd_path, "shortest paths between two entities"},
     {"serve", hk_cmd_serve,
      "serve the REST API over HTTP (hakgal serve --help)"},
     {"mcp", hk_cmd_mcp,

@@ -210,4 +210,84 @@ hk_err hk_graph_rename_describe(hk_txn *t, const hk_graph_rename_plan *plan,
 void hk_graph_rename_changes_free(hk_graph_rename_change *v, size_t n);
 void hk_graph_rename_free(hk_graph_rename_plan *plan);
 
+/* ==== Traversal: neighbourhoods and paths (traverse.c) ====
+ *
+ * Work on symbol ids through the store's adjacency index (hks_adj_*), so
+ * strings are decoded only for the result. A hop is one fact: a binary
+ * fact P(a, b) links a and b; a fact with three or more arguments is a
+ * hyperedge that links every pair of its arguments through the fact (a
+ * path records the fact id of each hop; a neighbourhood draws the fact
+ * vertex "fact:<id>"); unary facts link nothing. Directed walks follow a
+ * binary fact from its first to its second argument and a hyperedge from
+ * an earlier to a later argument position. Every walk reads at most
+ * HK_GRAPH_TRAVERSE_BUDGET adjacency rows and answers HK_ERR_LIMIT beyond.
+ */
+
+#define HK_GRAPH_TRAVERSE_BUDGET 20000000u /* adjacency rows per call */
+#define HK_GRAPH_MAX_DEPTH 16u             /* neighbourhood depth */
+#define HK_GRAPH_PATH_MAX_LEN 32u          /* hops in a path */
+#define HK_GRAPH_PATH_MAX_K 100u           /* paths per call */
+#define HK_GRAPH_MAX_PREDS 64u             /* allow or deny list entries */
+
+typedef enum hk_graph_dir {
+    HK_GRAPH_BOTH = 0, /* undirected */
+    HK_GRAPH_OUT = 1,  /* first argument to second (argument order) */
+    HK_GRAPH_IN = 2    /* against argument order */
+} hk_graph_dir;
+
+/* Which facts a walk may use. */
+typedef struct hk_graph_filter {
+    const char *const *allow; /* only these predicates, or NULL = all */
+    size_t n_allow;           /* entries in allow (0..HK_GRAPH_MAX_PREDS) */
+    const char *const *deny;  /* never these predicates */
+    size_t n_deny;            /* entries in deny (0..HK_GRAPH_MAX_PREDS) */
+    hk_graph_dir dir;         /* direction of binary facts and hyperedges */
+} hk_graph_filter;
+
+typedef struct hk_graph_hood_req {
+    const char *entity;     /* centre entity */
+    unsigned depth;         /* hops from the centre, 1..HK_GRAPH_MAX_DEPTH */
+    size_t fanout;          /* facts followed per entity and hop; 0 = all */
+    size_t max_edges;       /* edges drawn at most; 0 = HK_GRAPH_MAX_EDGES */
+    hk_graph_filter filter; /* facts that may be followed */
+} hk_graph_hood_req;
+
+/* Neighbourhood of req->entity as a subgraph (centre first, discovery
+ * order): every fact the filter allows that mentions an entity at distance
+ * < depth, each at most once; truncated when max_edges stopped it or a
+ * fan-out limit skipped facts. HK_ERR_NOT_FOUND (field "entity") for an
+ * entity that no fact mentions; HK_ERR_INVALID (field "depth") out of
+ * range. Caller frees res with hk_graph_walk_res_free. */
+hk_err hk_graph_neighbours(hk_txn *t, const hk_graph_hood_req *req,
+                           hk_graph_walk_res *res, hk_error *err);
+
+typedef struct hk_graph_path_req {
+    const char *from;       /* first entity */
+    const char *to;         /* last entity */
+    unsigned max_len;       /* hops at most, 1..HK_GRAPH_PATH_MAX_LEN */
+    size_t k;               /* paths wanted, 1..HK_GRAPH_PATH_MAX_K */
+    hk_graph_filter filter; /* facts that may be hops */
+} hk_graph_path_req;
+
+typedef struct hk_graph_path {
+    size_t length;     /* hops */
+    char **nodes;      /* length + 1 entities, from first (owned) */
+    hk_fact_id *facts; /* length fact ids, hop by hop (owned) */
+} hk_graph_path;
+
+typedef struct hk_graph_path_res {
+    hk_graph_path *paths; /* shortest first, each a simple path (owned) */
+    size_t n_paths;       /* entries in paths (0 when none within max_len) */
+} hk_graph_path_res;
+
+/* Up to req->k shortest simple paths from req->from to req->to of at most
+ * max_len hops, in order of length (k = 1: bidirectional breadth-first
+ * search; k > 1: depth-first enumeration pruned by the distances to `to`).
+ * Two paths differ when their entities or facts differ. An entity that no
+ * fact mentions has no paths (not an error); from == to gives one path of
+ * length 0. Caller frees res with hk_graph_path_res_free. */
+hk_err hk_graph_paths(hk_txn *t, const hk_graph_path_req *req,
+                      hk_graph_path_res *res, hk_error *err);
+void hk_graph_path_res_free(hk_graph_path_res *res);
+
 #endif /* HK_GRAPH_H */

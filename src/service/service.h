@@ -723,6 +723,28 @@ hk_err hk_svc_chain(hk_txn *t, const hk_graph_chain_req *req,
 hk_err hk_svc_subgraph(hk_txn *t, const hk_graph_walk_req *req,
                        hk_graph_walk_res *res, hk_error *err);
 
+/* ---- Traversal (svc_graph.c; src/graph/traverse.c) ---- */
+
+/* Neighbourhood of an entity with fan-out, predicate and direction limits
+ * (hk_graph_neighbours). HK_ERR_INVALID (field "depth", "allow", "deny"),
+ * HK_ERR_NOT_FOUND (field "entity"), HK_ERR_LIMIT. Caller frees res with
+ * hk_graph_walk_res_free. */
+hk_err hk_svc_graph_neighbours(hk_txn *t, const hk_graph_hood_req *req,
+                               hk_graph_walk_res *res, hk_error *err);
+/* Shortest and k shortest simple paths (hk_graph_paths). HK_ERR_INVALID
+ * (field "max_len", "k", "from", "to"), HK_ERR_LIMIT. Caller frees res
+ * with hk_graph_path_res_free. */
+hk_err hk_svc_graph_paths(hk_txn *t, const hk_graph_path_req *req,
+                          hk_graph_path_res *res, hk_error *err);
+/* {"paths":[{"length":L,"nodes":[...],"facts":[ids...]},...]} */
+hk_err hk_svc_paths_write_json(const hk_graph_path_res *res, hk_buf *out);
+/* {"nodes":[{"id":..,"kind":"entity"|"fact","label":..}],
+ *  "edges":[{"from":..,"to":..,"label":..,"fact":id}],"truncated":b}
+ * with node ids in from/to. */
+hk_err hk_svc_subgraph_write_json(const hk_graph_walk_res *res, hk_buf *out);
+/* Parses "out", "in" or "both". */
+bool hk_svc_graph_dir_parse(const char *s, hk_graph_dir *out);
+
 /* bulk_translate_predicates, a write in steps:
  *   hk_svc_rename_prepare  decode/validate (no transaction);
  *   hk_svc_rename_dry_run  plans on any transaction (dry run), or
