@@ -52,6 +52,7 @@ int hk_cmd_restore(int argc, char **argv);
 int hk_cmd_compact(int argc, char **argv);
 int hk_cmd_neighbours(int argc, char **argv);
 int hk_cmd_path(int argc, char **argv);
+int hk_cmd_analyze(int argc, char **argv);
 int hk_cmd_version(int argc, char **argv);
 int hk_cmd_help(int argc, char **argv);
 

@@ -38,6 +38,9 @@ const hk_command hk_commands[] = {
      "give free space back (rewrite the KB densely)"},
     {"neighbours", hk_cmd_neighbours, "the subgraph around an entity"},
     {"path", hk_cmd_path, "shortest paths between two entities"},
+    {"analyze", hk_cmd_analyze,
+     "rank the graph: pagerank, components, communities, degrees, "
+     "betweenness"},
     {"serve", hk_cmd_serve,
      "serve the REST API over HTTP (hakgal serve --help)"},
     {"mcp", hk_cmd_mcp,

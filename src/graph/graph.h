@@ -290,4 +290,83 @@ hk_err hk_graph_paths(hk_txn *t, const hk_graph_path_req *req,
                       hk_graph_path_res *res, hk_error *err);
 void hk_graph_path_res_free(hk_graph_path_res *res);
 
+/* ==== Analytics over a snapshot (analytics.c) ====
+ *
+ * A snapshot is the entity graph in compressed sparse row form, built
+ * from the store in one read transaction: vertices are the entities that
+ * binary facts link (dense indexes, with the symbol id of each) plus one
+ * vertex "fact:<id>" per fact of three or more arguments; a binary fact
+ * P(a, b) is the edge a -> b, an n-ary fact an edge from its vertex to each
+ * argument; unary facts add nothing. The algorithms are igraph's (0.10).
+ */
+
+typedef struct hk_graph_snapshot {
+    uint64_t audit_seq;  /* audit entries when built (staleness key) */
+    uint32_t n_vertices; /* vertices */
+    uint64_t n_edges;    /* edges */
+    uint64_t *offsets;   /* n_vertices + 1 row starts into targets (owned) */
+    uint32_t *targets;   /* out-neighbours, row by row (owned) */
+    uint64_t *names;     /* per vertex: symbol id, or fact id | 1 << 63 */
+} hk_graph_snapshot;
+
+/* Progress of a long step: done of total. */
+typedef void (*hk_graph_progress_fn)(void *ud, double done, double total,
+                                     const char *msg);
+
+/* Builds snap from t (one pass over the facts). progress may be NULL.
+ * Caller frees with hk_graph_snapshot_free. */
+hk_err hk_graph_snapshot_build(hk_txn *t, hk_graph_snapshot *snap,
+                               hk_graph_progress_fn progress, void *ud,
+                               hk_error *err);
+void hk_graph_snapshot_free(hk_graph_snapshot *snap);
+/* Bytes the snapshot holds. */
+uint64_t hk_graph_snapshot_bytes(const hk_graph_snapshot *snap);
+
+typedef enum hk_graph_analysis {
+    HK_GRAPH_PAGERANK = 0,    /* PageRank (damping 0.85, directed) */
+    HK_GRAPH_COMPONENTS = 1,  /* weakly connected components */
+    HK_GRAPH_COMMUNITIES = 2, /* Louvain (multilevel) on the undirected graph */
+    HK_GRAPH_DEGREES = 3,     /* degree distribution (in + out) */
+    HK_GRAPH_BETWEENNESS = 4  /* betweenness, exact up to
+                                 HK_GRAPH_BETWEENNESS_EXACT vertices, else
+                                 sampled from HK_GRAPH_BETWEENNESS_SOURCES
+                                 sources and scaled */
+} hk_graph_analysis;
+
+#define HK_GRAPH_BETWEENNESS_EXACT 5000u
+#define HK_GRAPH_BETWEENNESS_SOURCES 256u
+#define HK_GRAPH_TOP_MAX 100000u
+
+/* One ranked row: a vertex with its score, or a group (component,
+ * community, degree value) with its size. */
+typedef struct hk_graph_rank {
+    char *name;   /* vertex name, or a group's first vertex (owned) */
+    double score; /* pagerank, betweenness, degree, or group size */
+    uint64_t key; /* degrees: the degree value; groups: group number */
+} hk_graph_rank;
+
+typedef struct hk_graph_analysis_res {
+    hk_graph_analysis kind;  /* what was computed */
+    uint32_t n_vertices;     /* of the snapshot */
+    uint64_t n_edges;        /* of the snapshot */
+    uint64_t snapshot_bytes; /* memory of the snapshot */
+    uint64_t groups;         /* components or communities found */
+    double modularity;       /* communities: modularity of the split */
+    bool sampled;            /* betweenness: from a sample of sources */
+    hk_graph_rank *top;      /* best first (owned); degrees: the
+                                distribution, largest degree first */
+    size_t n_top;            /* entries in top */
+} hk_graph_analysis_res;
+
+/* Runs kind over snap and keeps the top entries (1..HK_GRAPH_TOP_MAX):
+ * vertices by score (pagerank, betweenness), groups by size (components,
+ * communities), degree values by degree (degrees). HK_ERR_INVALID (field
+ * "top"); HK_ERR_NOMEM; HK_ERR_STORE for a failure inside igraph. t is
+ * used only to name vertices. Caller frees res with
+ * hk_graph_analysis_res_free. */
+hk_err hk_graph_analyze(hk_txn *t, const hk_graph_snapshot *snap,
+                        hk_graph_analysis kind, size_t top,
+                        hk_graph_analysis_res *res, hk_error *err);
+void hk_graph_analysis_res_free(hk_graph_analysis_res *res);
+
 #endif /* HK_GRAPH_H */

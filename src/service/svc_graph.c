@@ -109,3 +109,80 @@ hk_err hk_svc_subgraph_write_json(const hk_graph_walk_res *res, hk_buf *out)
                             res->truncated ? "true" : "false");
     return rc;
 }
+
+/* ==== Analytics ==== */
+
+static const char *const ANALYSES[] = {"pagerank", "components", "communities",
+                                       "degrees", "betweenness"};
+
+bool hk_svc_analysis_parse(const char *s, hk_graph_analysis *out)
+{
+    for (size_t i = 0; i < sizeof ANALYSES / sizeof ANALYSES[0]; i++)
+        if (strcmp(s, ANALYSES[i]) == 0) {
+            *out = (hk_graph_analysis)i;
+            return true;
+        }
+    return false;
+}
+
+const char *hk_svc_analysis_name(hk_graph_analysis kind)
+{
+    return (size_t)kind < sizeof ANALYSES / sizeof ANALYSES[0] ? ANALYSES[kind]
+                                                               : "unknown";
+}
+
+hk_err hk_svc_graph_analyze(hk_txn *t, const hk_svc_analyze_req *req,
+                            hk_graph_analysis_res *res, hk_error *err)
+{
+    memset(res, 0, sizeof *res);
+    if (req->top < 1 || req->top > HK_GRAPH_TOP_MAX) {
+        hk_error_set(err, HK_ERR_INVALID, "top must be 1..%u",
+                     HK_GRAPH_TOP_MAX);
+        snprintf(err->field, sizeof err->field, "top");
+        return HK_ERR_INVALID;
+    }
+    hk_graph_snapshot snap;
+    hk_err rc =
+        hk_graph_snapshot_build(t, &snap, req->progress, req->progress_ud, err);
+    if (rc != HK_OK) return rc;
+    rc = hk_graph_analyze(t, &snap, req->kind, req->top, res, err);
+    hk_graph_snapshot_free(&snap);
+    return rc;
+}
+
+hk_err hk_svc_analysis_write_json(const hk_graph_analysis_res *res, hk_buf *out)
+{
+    hk_err rc = hk_buf_appendf(
+        out,
+        "{\"analysis\":\"%s\",\"vertices\":%u,\"edges\":%llu,"
+        "\"snapshot_bytes\":%llu,\"groups\":%llu,\"modularity\":%.6g,"
+        "\"sampled\":%s,\"top\":[",
+        hk_svc_analysis_name(res->kind), res->n_vertices,
+        (unsigned long long)res->n_edges,
+        (unsigned long long)res->snapshot_bytes,
+        (unsigned long long)res->groups, res->modularity,
+        res->sampled ? "true" : "false");
+    for (size_t i = 0; rc == HK_OK && i < res->n_top; i++) {
+        const hk_graph_rank *r = &res->top[i];
+        if (i) rc = hk_buf_append_str(out, ",");
+        if (rc != HK_OK) break;
+        switch (res->kind) {
+        case HK_GRAPH_COMPONENTS:
+        case HK_GRAPH_COMMUNITIES:
+            rc = hk_buf_appendf(out, "{\"group\":%llu,\"size\":%.0f,\"first\":",
+                                (unsigned long long)r->key, r->score);
+            break;
+        case HK_GRAPH_DEGREES:
+            rc = hk_buf_appendf(out,
+                                "{\"degree\":%llu,\"count\":%.0f,\"example\":",
+                                (unsigned long long)r->key, r->score);
+            break;
+        default:
+            rc = hk_buf_appendf(out, "{\"score\":%.9g,\"name\":", r->score);
+        }
+        if (rc == HK_OK) rc = json_str(out, r->name);
+        if (rc == HK_OK) rc = hk_buf_append_str(out, "}");
+    }
+    if (rc == HK_OK) rc = hk_buf_append_str(out, "]}");
+    return rc;
+}
