@@ -463,6 +463,22 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"items\":{\"type\":\"integer\"}}},\"required\":[\"length\","
          "\"nodes\",\"facts\"]}}", "\"paths\""),
      RO, mcp_t_graph_path},
+    {"graph_analyze", "Rank the graph",
+     "Builds a snapshot of the entity graph (binary facts are edges a -> b, "
+     "facts with three or more arguments a vertex fact:<id>) and computes "
+     "kind: pagerank (scores), components and communities (Louvain; groups "
+     "by size with their first member), degrees (distribution) or "
+     "betweenness (exact up to 5000 vertices, else sampled). Returns the "
+     "top rows.",
+     IN("\"kind\":{\"type\":\"string\",\"enum\":[\"pagerank\","
+        "\"components\",\"communities\",\"degrees\",\"betweenness\"]},"
+        INT("top", 10, 1, 100000, "Rows returned"), "\"kind\""),
+     OUT(TXT("analysis") "," NUM("vertices") "," NUM("edges") ","
+         NUM("snapshot_bytes") "," NUM("groups") ",\"modularity\":{\"type\":"
+         "\"number\"},\"sampled\":{\"type\":\"boolean\"},\"top\":{"
+         "\"type\":\"array\",\"items\":{\"type\":\"object\"}}",
+         "\"analysis\",\"vertices\",\"edges\",\"top\""),
+     RO, mcp_t_graph_analyze},
 };
 /* clang-format on */
 

@@ -54,5 +54,6 @@ hk_err mcp_scan_facts(mcp_call *c, hk_txn *t, const hk_scan *scan, size_t limit,
 /* Graph traversal (mcp_tools_traverse.c), new tools after the 30 */
 hk_err mcp_t_graph_neighbours(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_graph_path(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_graph_analyze(mcp_call *c, json_t **out, hk_error *err);
 
 #endif /* HK_MCP_TOOLS_H */

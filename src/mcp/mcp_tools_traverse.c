@@ -89,3 +89,23 @@ hk_err mcp_t_graph_path(mcp_call *c, json_t **out, hk_error *err)
     hk_graph_path_res_free(&res);
     return rc;
 }
+
+hk_err mcp_t_graph_analyze(mcp_call *c, json_t **out, hk_error *err)
+{
+    hk_svc_analyze_req req = {0};
+    if (!hk_svc_analysis_parse(mcp_arg_str(c, "kind", ""), &req.kind))
+        return hk_error_set(err, HK_ERR_INVALID, "unknown analysis");
+    req.top = (size_t)mcp_arg_int(c, "top", 10);
+    hk_graph_analysis_res res;
+    memset(&res, 0, sizeof res);
+    hk_txn *t = NULL;
+    hk_err rc = mcp_read_begin(c, &t, err);
+    if (rc == HK_OK) rc = hk_svc_graph_analyze(t, &req, &res, err);
+    if (t) hk_txn_abort(t);
+    hk_buf b = HK_BUF_INIT;
+    if (rc == HK_OK) rc = hk_svc_analysis_write_json(&res, &b);
+    if (rc == HK_OK) rc = to_json(&b, out);
+    hk_buf_free(&b);
+    hk_graph_analysis_res_free(&res);
+    return rc;
+}

@@ -176,3 +176,34 @@ void hk_route_graph_path(hk_server *srv, h2o_req_t *req, const char *param)
     hk_free(gp.lists);
     hk_free(deny_lists);
 }
+
+/* ==== GET /v2/graph/analyze ==== */
+
+static hk_err analyze_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
+{
+    hk_graph_analysis_res res;
+    hk_err rc = hk_svc_graph_analyze(t, arg, &res, err);
+    if (rc != HK_OK) return rc;
+    rc = hk_svc_analysis_write_json(&res, out);
+    hk_graph_analysis_res_free(&res);
+    return rc;
+}
+
+void hk_route_graph_analyze(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)srv, (void)param;
+    hk_svc_analyze_req ar = {0};
+    uint64_t top = 10;
+    bool bad = false;
+    const char *kind = hk_query_param(req, "kind", &bad);
+    if (bad || !kind || !hk_svc_analysis_parse(kind, &ar.kind)) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "kind must be pagerank, components, communities, "
+                            "degrees or betweenness",
+                            "kind");
+        return;
+    }
+    if (!get_num(req, "top", HK_GRAPH_TOP_MAX, &top)) return;
+    ar.top = (size_t)top;
+    hk_route_read(req, 200, analyze_read, &ar);
+}

@@ -68,6 +68,38 @@ class GraphTraverse(unittest.TestCase):
                     todo.append(v)
         return dist.get(b)
 
+    def largest(self):
+        """Vertices of the largest weak component (Knows facts only: the
+        Bond/Link part has 5 vertices with the fact vertex)."""
+        seen, best = set(), 5
+        for x, _ in self.edges:
+            if x in seen:
+                continue
+            comp = {x}
+            todo = [x]
+            while todo:
+                u = todo.pop()
+                for a, b in self.edges:
+                    for p, o in ((a, b), (b, a)):
+                        if p == u and o not in comp:
+                            comp.add(o)
+                            todo.append(o)
+            seen |= comp
+            best = max(best, len(comp))
+        return best
+
+    def test_cli_analyze(self):
+        out = json.loads(run("analyze", "components", "--data", self.data,
+                             "--json").stdout)
+        self.assertEqual(out["top"][0]["size"], self.largest())
+        out = json.loads(run("analyze", "pagerank", "--data", self.data,
+                             "--top", "5", "--json").stdout)
+        self.assertEqual(len(out["top"]), 5)
+        self.assertAlmostEqual(sum(r["score"] for r in out["top"][:1]) > 0,
+                               True)
+        p = run("analyze", "nonsense", "--data", self.data, check=False)
+        self.assertNotEqual(p.returncode, 0)
+
     def test_cli_path_vs_bfs(self):
         rnd = random.Random(4)
         seen = set(x for e in self.edges for x in e)
@@ -140,6 +172,12 @@ class GraphTraverse(unittest.TestCase):
             st, _, body = srv.request("GET",
                                       "/v2/graph/path?from=N&to=Far&k=0")
             self.assertEqual(st, 400, body)
+            st, _, body = srv.request(
+                "GET", "/v2/graph/analyze?kind=components&top=1")
+            self.assertEqual(st, 200, body)
+            self.assertEqual(body["top"][0]["size"], self.largest())
+            st, _, body = srv.request("GET", "/v2/graph/analyze?kind=x")
+            self.assertEqual(st, 400, body)
             st, _, body = srv.request("GET", "/openapi.json")
             self.assertIn("/v2/graph/path", body["paths"])
             self.assertIn("/v2/graph/neighbours", body["paths"])
@@ -159,6 +197,9 @@ class GraphTraverse(unittest.TestCase):
             {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
              "params": {"name": "graph_neighbours",
                         "arguments": {"entity": "H2", "allow": ["Link"]}}},
+            {"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+             "params": {"name": "graph_analyze",
+                        "arguments": {"kind": "degrees", "top": 1}}},
             {"jsonrpc": "2.0", "id": 4, "method": "tools/call",
              "params": {"name": "graph_path",
                         "arguments": {"from": "N", "to": "Far", "k": 0}}},
@@ -175,6 +216,9 @@ class GraphTraverse(unittest.TestCase):
         self.assertEqual(sc["paths"][0]["nodes"], ["N", "H2", "Far"])
         sc = answers[3]["result"]["structuredContent"]
         self.assertEqual([e["label"] for e in sc["edges"]], ["Link"])
+        sc = answers[5]["result"]["structuredContent"]
+        self.assertEqual(sc["analysis"], "degrees")
+        self.assertEqual(len(sc["top"]), 1)
         # k = 0 is outside the input schema
         self.assertTrue("error" in answers[4] or
                         answers[4]["result"].get("isError"), answers[4])
