@@ -441,10 +441,10 @@ hk_err hk_graph_analyze(hk_txn *t, const hk_graph_snapshot *snap,
             igraph_vector_int_t src;
             e = igraph_vector_int_init(&src, HK_GRAPH_BETWEENNESS_SOURCES);
             if (e == IGRAPH_SUCCESS) {
+                igraph_integer_t *sv = VECTOR(src);
                 for (uint32_t i = 0; i < HK_GRAPH_BETWEENNESS_SOURCES; i++)
-                    VECTOR(src)
-                    [i] = (igraph_integer_t)((uint64_t)i * snap->n_vertices /
-                                             HK_GRAPH_BETWEENNESS_SOURCES);
+                    sv[i] = (igraph_integer_t)((uint64_t)i * snap->n_vertices /
+                                               HK_GRAPH_BETWEENNESS_SOURCES);
                 e = igraph_betweenness_subset(&g, &score, igraph_vss_all(),
                                               false, igraph_vss_vector(&src),
                                               igraph_vss_all(), NULL);
