@@ -23,8 +23,9 @@
  * ==== Threads ====
  * The functions read (and the rename apply step writes) through the
  * hk_txn they are given and are as thread-safe as that transaction (one
- * transaction per thread). They use only the public store API
- * (include/hakgal.h).
+ * transaction per thread). They use the public store API
+ * (include/hakgal.h); traverse.c and analytics.c also read symbol ids and
+ * adjacency through the store's module header (src/store/store.h).
  */
 #ifndef HK_GRAPH_H
 #define HK_GRAPH_H
