@@ -16,9 +16,10 @@
  * ==== Shortest path (k = 1) ====
  * Bidirectional breadth-first search: two frontiers, one from `from`
  * following the direction and one from `to` against it; each round expands
- * the smaller frontier by one whole level. The first level that reaches a
- * vertex of the other side ends the search; the shortest meeting of that
- * level is the answer.
+ * by one whole level the frontier with fewer facts to read (the sum of its
+ * entities' mention counts, which the index gives without scanning). The first
+ * level that reaches a vertex of the other side ends the search; the shortest
+ * meeting of that level is the answer.
  *
  * ==== k shortest simple paths ====
  * A breadth-first search from `to` against the direction gives every
@@ -421,7 +422,19 @@ static hk_err shortest(trav *tr, uint32_t from, uint32_t to,
     }
     while (sd[0].frontier.n > 0 && sd[1].frontier.n > 0 &&
            sd[0].depth + sd[1].depth < req->max_len) {
-        int i = sd[0].frontier.n <= sd[1].frontier.n ? 0 : 1;
+        /* expand the side whose level has fewer facts to read (exact
+           counts from the index, no scan): a hub makes its side costly */
+        uint64_t cost[2] = {0, 0};
+        for (int j = 0; j < 2; j++)
+            for (size_t v = 0; v < sd[j].frontier.n && cost[j] <= cost[1 - j];
+                 v++) {
+                uint64_t m = 0;
+                rc =
+                    hks_entity_count(tr->t, sd[j].frontier.v[v], &m, NULL, err);
+                if (rc != HK_OK) goto done;
+                cost[j] += m;
+            }
+        int i = cost[0] <= cost[1] ? 0 : 1;
         bfs_ctx b = {&sd[i], &sd[1 - i], ~0u, 0, 0, 0};
         hk_graph_dir dir =
             i == 0 ? req->filter.dir : reverse_dir(req->filter.dir);
