@@ -215,6 +215,33 @@ static void test_communities_betweenness(void **state)
     tu_discard(s, dir);
 }
 
+/* Above HK_GRAPH_BETWEENNESS_EXACT vertices betweenness is sampled: on a
+ * path the centre still ranks first and the ends score 0. */
+static void test_betweenness_sampled(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("analytics");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    const int n = HK_GRAPH_BETWEENNESS_EXACT + 1001;
+    for (int i = 0; i + 1 < n; i++) {
+        char a[16], b[16];
+        snprintf(a, sizeof a, "v%d", i);
+        snprintf(b, sizeof b, "v%d", i + 1);
+        tu_add(t, tu_st("Next", a, b, NULL), NULL);
+    }
+    tu_commit(t);
+    hk_graph_analysis_res res;
+    analyze(s, HK_GRAPH_BETWEENNESS, (size_t)n, &res);
+    assert_true(res.sampled);
+    assert_int_equal(res.n_top, n);
+    int centre = atoi(res.top[0].name + 1);
+    assert_true(abs(centre - n / 2) < n / 10);
+    assert_true(score_of(&res, "v0") == 0);
+    hk_graph_analysis_res_free(&res);
+    tu_discard(s, dir);
+}
+
 /* An empty KB: no vertices, no rows, no error. */
 static void test_empty(void **state)
 {
@@ -238,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_pagerank),
         cmocka_unit_test(test_components_degrees),
         cmocka_unit_test(test_communities_betweenness),
+        cmocka_unit_test(test_betweenness_sampled),
         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
