@@ -14,6 +14,7 @@ PACKAGES=(
   libssl-dev                    # SHA-256, TLS
   libh2o-evloop-dev             # HTTP server
   libcmocka-dev                 # unit tests
+  libigraph-dev                 # graph analytics (igraph 0.10)
   python3 curl                  # end-to-end test clients
   nodejs npm                    # MCP conformance / SDK test clients
   prometheus                    # promtool for /metrics checks

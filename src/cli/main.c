@@ -39,6 +39,12 @@ const hk_command hk_commands[] = {
     {"vectors", hk_cmd_vectors, "create, list or drop vector spaces"},
     {"embed", hk_cmd_embed, "give facts vectors with the built-in embedder"},
     {"similar", hk_cmd_similar, "facts nearest to a text, vector or fact"},
+
+    {"neighbours", hk_cmd_neighbours, "the subgraph around an entity"},
+    {"path", hk_cmd_path, "shortest paths between two entities"},
+    {"analyze", hk_cmd_analyze,
+     "rank the graph: pagerank, components, communities, degrees, "
+     "betweenness"},
     {"serve", hk_cmd_serve,
      "serve the REST API over HTTP (hakgal serve --help)"},
     {"mcp", hk_cmd_mcp,

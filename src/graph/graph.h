@@ -23,8 +23,9 @@
  * ==== Threads ====
  * The functions read (and the rename apply step writes) through the
  * hk_txn they are given and are as thread-safe as that transaction (one
- * transaction per thread). They use only the public store API
- * (include/hakgal.h).
+ * transaction per thread). They use the public store API
+ * (include/hakgal.h); traverse.c and analytics.c also read symbol ids and
+ * adjacency through the store's module header (src/store/store.h).
  */
 #ifndef HK_GRAPH_H
 #define HK_GRAPH_H
@@ -209,5 +210,164 @@ hk_err hk_graph_rename_describe(hk_txn *t, const hk_graph_rename_plan *plan,
                                 size_t *n, hk_error *err);
 void hk_graph_rename_changes_free(hk_graph_rename_change *v, size_t n);
 void hk_graph_rename_free(hk_graph_rename_plan *plan);
+
+/* ==== Traversal: neighbourhoods and paths (traverse.c) ====
+ *
+ * Work on symbol ids through the store's adjacency index (hks_adj_*), so
+ * strings are decoded only for the result. A hop is one fact: a binary
+ * fact P(a, b) links a and b; a fact with three or more arguments is a
+ * hyperedge that links every pair of its arguments through the fact (a
+ * path records the fact id of each hop; a neighbourhood draws the fact
+ * vertex "fact:<id>"); unary facts link nothing. Directed walks follow a
+ * binary fact from its first to its second argument and a hyperedge from
+ * an earlier to a later argument position. Every walk reads at most
+ * HK_GRAPH_TRAVERSE_BUDGET adjacency rows and answers HK_ERR_LIMIT beyond.
+ */
+
+#define HK_GRAPH_TRAVERSE_BUDGET 20000000u /* adjacency rows per call */
+#define HK_GRAPH_MAX_DEPTH 16u             /* neighbourhood depth */
+#define HK_GRAPH_PATH_MAX_LEN 32u          /* hops in a path */
+#define HK_GRAPH_PATH_MAX_K 100u           /* paths per call */
+#define HK_GRAPH_MAX_PREDS 64u             /* allow or deny list entries */
+
+typedef enum hk_graph_dir {
+    HK_GRAPH_BOTH = 0, /* undirected */
+    HK_GRAPH_OUT = 1,  /* first argument to second (argument order) */
+    HK_GRAPH_IN = 2    /* against argument order */
+} hk_graph_dir;
+
+/* Which facts a walk may use. */
+typedef struct hk_graph_filter {
+    const char *const *allow; /* only these predicates, or NULL = all */
+    size_t n_allow;           /* entries in allow (0..HK_GRAPH_MAX_PREDS) */
+    const char *const *deny;  /* never these predicates */
+    size_t n_deny;            /* entries in deny (0..HK_GRAPH_MAX_PREDS) */
+    hk_graph_dir dir;         /* direction of binary facts and hyperedges */
+} hk_graph_filter;
+
+typedef struct hk_graph_hood_req {
+    const char *entity;     /* centre entity */
+    unsigned depth;         /* hops from the centre, 1..HK_GRAPH_MAX_DEPTH */
+    size_t fanout;          /* facts followed per entity and hop; 0 = all */
+    size_t max_edges;       /* edges drawn at most; 0 = HK_GRAPH_MAX_EDGES */
+    hk_graph_filter filter; /* facts that may be followed */
+} hk_graph_hood_req;
+
+/* Neighbourhood of req->entity as a subgraph (centre first, discovery
+ * order): every fact the filter allows that mentions an entity at distance
+ * < depth, each at most once; truncated when max_edges stopped it or a
+ * fan-out limit skipped facts. HK_ERR_NOT_FOUND (field "entity") for an
+ * entity that no fact mentions; HK_ERR_INVALID (field "depth") out of
+ * range. Caller frees res with hk_graph_walk_res_free. */
+hk_err hk_graph_neighbours(hk_txn *t, const hk_graph_hood_req *req,
+                           hk_graph_walk_res *res, hk_error *err);
+
+typedef struct hk_graph_path_req {
+    const char *from;       /* first entity */
+    const char *to;         /* last entity */
+    unsigned max_len;       /* hops at most, 1..HK_GRAPH_PATH_MAX_LEN */
+    size_t k;               /* paths wanted, 1..HK_GRAPH_PATH_MAX_K */
+    hk_graph_filter filter; /* facts that may be hops */
+} hk_graph_path_req;
+
+typedef struct hk_graph_path {
+    size_t length;     /* hops */
+    char **nodes;      /* length + 1 entities, from first (owned) */
+    hk_fact_id *facts; /* length fact ids, hop by hop (owned) */
+} hk_graph_path;
+
+typedef struct hk_graph_path_res {
+    hk_graph_path *paths; /* shortest first, each a simple path (owned) */
+    size_t n_paths;       /* entries in paths (0 when none within max_len) */
+} hk_graph_path_res;
+
+/* Up to req->k shortest simple paths from req->from to req->to of at most
+ * max_len hops, in order of length (k = 1: bidirectional breadth-first
+ * search; k > 1: depth-first enumeration pruned by the distances to `to`).
+ * Two paths differ when their entities or facts differ. An entity that no
+ * fact mentions has no paths (not an error); from == to gives one path of
+ * length 0. Caller frees res with hk_graph_path_res_free. */
+hk_err hk_graph_paths(hk_txn *t, const hk_graph_path_req *req,
+                      hk_graph_path_res *res, hk_error *err);
+void hk_graph_path_res_free(hk_graph_path_res *res);
+
+/* ==== Analytics over a snapshot (analytics.c) ====
+ *
+ * A snapshot is the entity graph in compressed sparse row form, built
+ * from the store in one read transaction: vertices are the entities that
+ * binary facts link (dense indexes, with the symbol id of each) plus one
+ * vertex "fact:<id>" per fact of three or more arguments; a binary fact
+ * P(a, b) is the edge a -> b, an n-ary fact an edge from its vertex to each
+ * argument; unary facts add nothing. The algorithms are igraph's (0.10).
+ */
+
+typedef struct hk_graph_snapshot {
+    uint64_t audit_seq;  /* audit entries when built (staleness key) */
+    uint32_t n_vertices; /* vertices */
+    uint64_t n_edges;    /* edges */
+    uint64_t *offsets;   /* n_vertices + 1 row starts into targets (owned) */
+    uint32_t *targets;   /* out-neighbours, row by row (owned) */
+    uint64_t *names;     /* per vertex: symbol id, or fact id | 1 << 63 */
+} hk_graph_snapshot;
+
+/* Progress of a long step: done of total. */
+typedef void (*hk_graph_progress_fn)(void *ud, double done, double total,
+                                     const char *msg);
+
+/* Builds snap from t (one pass over the facts). progress may be NULL.
+ * Caller frees with hk_graph_snapshot_free. */
+hk_err hk_graph_snapshot_build(hk_txn *t, hk_graph_snapshot *snap,
+                               hk_graph_progress_fn progress, void *ud,
+                               hk_error *err);
+void hk_graph_snapshot_free(hk_graph_snapshot *snap);
+/* Bytes the snapshot holds. */
+uint64_t hk_graph_snapshot_bytes(const hk_graph_snapshot *snap);
+
+typedef enum hk_graph_analysis {
+    HK_GRAPH_PAGERANK = 0,    /* PageRank (damping 0.85, directed) */
+    HK_GRAPH_COMPONENTS = 1,  /* weakly connected components */
+    HK_GRAPH_COMMUNITIES = 2, /* Louvain (multilevel) on the undirected graph */
+    HK_GRAPH_DEGREES = 3,     /* degree distribution (in + out) */
+    HK_GRAPH_BETWEENNESS = 4  /* betweenness, exact up to
+                                 HK_GRAPH_BETWEENNESS_EXACT vertices, else
+                                 sampled from HK_GRAPH_BETWEENNESS_SOURCES
+                                 sources and scaled */
+} hk_graph_analysis;
+
+#define HK_GRAPH_BETWEENNESS_EXACT 5000u
+#define HK_GRAPH_BETWEENNESS_SOURCES 256u
+#define HK_GRAPH_TOP_MAX 100000u
+
+/* One ranked row: a vertex with its score, or a group (component,
+ * community, degree value) with its size. */
+typedef struct hk_graph_rank {
+    char *name;   /* vertex name, or a group's first vertex (owned) */
+    double score; /* pagerank, betweenness, degree, or group size */
+    uint64_t key; /* degrees: the degree value; groups: group number */
+} hk_graph_rank;
+
+typedef struct hk_graph_analysis_res {
+    hk_graph_analysis kind;  /* what was computed */
+    uint32_t n_vertices;     /* of the snapshot */
+    uint64_t n_edges;        /* of the snapshot */
+    uint64_t snapshot_bytes; /* memory of the snapshot */
+    uint64_t groups;         /* components or communities found */
+    double modularity;       /* communities: modularity of the split */
+    bool sampled;            /* betweenness: from a sample of sources */
+    hk_graph_rank *top;      /* best first (owned); degrees: the
+                                distribution, largest degree first */
+    size_t n_top;            /* entries in top */
+} hk_graph_analysis_res;
+
+/* Runs kind over snap and keeps the top entries (1..HK_GRAPH_TOP_MAX):
+ * vertices by score (pagerank, betweenness), groups by size (components,
+ * communities), degree values by degree (degrees). HK_ERR_INVALID (field
+ * "top"); HK_ERR_NOMEM; HK_ERR_STORE for a failure inside igraph. t is
+ * used only to name vertices. Caller frees res with
+ * hk_graph_analysis_res_free. */
+hk_err hk_graph_analyze(hk_txn *t, const hk_graph_snapshot *snap,
+                        hk_graph_analysis kind, size_t top,
+                        hk_graph_analysis_res *res, hk_error *err);
+void hk_graph_analysis_res_free(hk_graph_analysis_res *res);
 
 #endif /* HK_GRAPH_H */

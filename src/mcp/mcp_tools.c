@@ -416,6 +416,69 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"string\"}}," TXT("digest") ",\"truncated\":{\"type\":\"boolean\"}",
          "\"hub_path\",\"files\",\"digest\",\"truncated\""),
      RO, mcp_t_project_hub_digest},
+    /* new tools (not in the legacy contract) */
+    {"graph_neighbours", "Neighbourhood of an entity",
+     "The facts around an entity up to depth hops as a subgraph: binary "
+     "facts are edges arg0 -> arg1 labelled by the predicate, other facts "
+     "a node fact:<id> with an edge P[i] to each argument. fanout limits "
+     "the facts followed per entity and hop; direction out follows facts "
+     "from their first argument on; allow/deny restrict predicates.",
+     IN(STR("entity", "Centre entity") ","
+        INT("depth", 1, 1, 16, "Hops from the entity") ","
+        INT("fanout", 0, 0, 100000000, "Facts per entity and hop; 0 = all") ","
+        INT("max_edges", 2000, 0, 100000, "Edges at most; 0 = 2000") ","
+        "\"direction\":{\"type\":\"string\",\"enum\":[\"out\",\"in\","
+        "\"both\"],\"default\":\"both\"},"
+        "\"allow\":{\"type\":\"array\",\"maxItems\":64,\"items\":{"
+        "\"type\":\"string\"},\"description\":\"Only these predicates\"},"
+        "\"deny\":{\"type\":\"array\",\"maxItems\":64,\"items\":{"
+        "\"type\":\"string\"},\"description\":\"Never these predicates\"}",
+        "\"entity\""),
+     OUT("\"nodes\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+         "\"properties\":{" TXT("id") "," TXT("kind") "," TXT("label") "},"
+         "\"required\":[\"id\",\"kind\"]}},\"edges\":{\"type\":\"array\","
+         "\"items\":{\"type\":\"object\",\"properties\":{" TXT("from") ","
+         TXT("to") "," TXT("label") "," NUM("fact") "},\"required\":[\"from\","
+         "\"to\",\"label\",\"fact\"]}},\"truncated\":{\"type\":\"boolean\"}",
+         "\"nodes\",\"edges\",\"truncated\""),
+     RO, mcp_t_graph_neighbours},
+    {"graph_path", "Paths between two entities",
+     "Up to k shortest simple paths from one entity to another, of at most "
+     "max_len hops; each hop is one fact (a fact with three or more "
+     "arguments links all of them). Undirected unless direction is out "
+     "(first argument to second) or in. An empty list when none exists.",
+     IN(STR("from", "First entity") "," STR("to", "Last entity") ","
+        INT("max_len", 6, 1, 32, "Hops at most") ","
+        INT("k", 1, 1, 100, "Paths wanted") ","
+        "\"direction\":{\"type\":\"string\",\"enum\":[\"out\",\"in\","
+        "\"both\"],\"default\":\"both\"},"
+        "\"allow\":{\"type\":\"array\",\"maxItems\":64,\"items\":{"
+        "\"type\":\"string\"},\"description\":\"Only these predicates\"},"
+        "\"deny\":{\"type\":\"array\",\"maxItems\":64,\"items\":{"
+        "\"type\":\"string\"},\"description\":\"Never these predicates\"}",
+        "\"from\",\"to\""),
+     OUT("\"paths\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+         "\"properties\":{" NUM("length") ",\"nodes\":{\"type\":\"array\","
+         "\"items\":{\"type\":\"string\"}},\"facts\":{\"type\":\"array\","
+         "\"items\":{\"type\":\"integer\"}}},\"required\":[\"length\","
+         "\"nodes\",\"facts\"]}}", "\"paths\""),
+     RO, mcp_t_graph_path},
+    {"graph_analyze", "Rank the graph",
+     "Builds a snapshot of the entity graph (binary facts are edges a -> b, "
+     "facts with three or more arguments a vertex fact:<id>) and computes "
+     "kind: pagerank (scores), components and communities (Louvain; groups "
+     "by size with their first member), degrees (distribution) or "
+     "betweenness (exact up to 5000 vertices, else sampled). Returns the "
+     "top rows.",
+     IN("\"kind\":{\"type\":\"string\",\"enum\":[\"pagerank\","
+        "\"components\",\"communities\",\"degrees\",\"betweenness\"]},"
+        INT("top", 10, 1, 100000, "Rows returned"), "\"kind\""),
+     OUT(TXT("analysis") "," NUM("vertices") "," NUM("edges") ","
+         NUM("snapshot_bytes") "," NUM("groups") ",\"modularity\":{\"type\":"
+         "\"number\"},\"sampled\":{\"type\":\"boolean\"},\"top\":{"
+         "\"type\":\"array\",\"items\":{\"type\":\"object\"}}",
+         "\"analysis\",\"vertices\",\"edges\",\"top\""),
+     RO, mcp_t_graph_analyze},
 };
 /* clang-format on */
 

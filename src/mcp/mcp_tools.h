@@ -51,4 +51,9 @@ hk_err mcp_t_project_hub_digest(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_scan_facts(mcp_call *c, hk_txn *t, const hk_scan *scan, size_t limit,
                       json_t **facts, hk_error *err);
 
+/* Graph traversal (mcp_tools_traverse.c), new tools after the 30 */
+hk_err mcp_t_graph_neighbours(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_graph_path(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_graph_analyze(mcp_call *c, json_t **out, hk_error *err);
+
 #endif /* HK_MCP_TOOLS_H */

@@ -727,6 +727,53 @@ hk_err hk_svc_chain(hk_txn *t, const hk_graph_chain_req *req,
 hk_err hk_svc_subgraph(hk_txn *t, const hk_graph_walk_req *req,
                        hk_graph_walk_res *res, hk_error *err);
 
+/* ---- Traversal (svc_graph.c; src/graph/traverse.c) ---- */
+
+/* Neighbourhood of an entity with fan-out, predicate and direction limits
+ * (hk_graph_neighbours). HK_ERR_INVALID (field "depth", "allow", "deny"),
+ * HK_ERR_NOT_FOUND (field "entity"), HK_ERR_LIMIT. Caller frees res with
+ * hk_graph_walk_res_free. */
+hk_err hk_svc_graph_neighbours(hk_txn *t, const hk_graph_hood_req *req,
+                               hk_graph_walk_res *res, hk_error *err);
+/* Shortest and k shortest simple paths (hk_graph_paths). HK_ERR_INVALID
+ * (field "max_len", "k", "from", "to"), HK_ERR_LIMIT. Caller frees res
+ * with hk_graph_path_res_free. */
+hk_err hk_svc_graph_paths(hk_txn *t, const hk_graph_path_req *req,
+                          hk_graph_path_res *res, hk_error *err);
+/* {"paths":[{"length":L,"nodes":[...],"facts":[ids...]},...]} */
+hk_err hk_svc_paths_write_json(const hk_graph_path_res *res, hk_buf *out);
+/* {"nodes":[{"id":..,"kind":"entity"|"fact","label":..}],
+ *  "edges":[{"from":..,"to":..,"label":..,"fact":id}],"truncated":b}
+ * with node ids in from/to. */
+hk_err hk_svc_subgraph_write_json(const hk_graph_walk_res *res, hk_buf *out);
+/* Parses "out", "in" or "both". */
+bool hk_svc_graph_dir_parse(const char *s, hk_graph_dir *out);
+
+/* ---- Graph analytics (svc_graph.c; src/graph/analytics.c) ---- */
+
+typedef struct hk_svc_analyze_req {
+    hk_graph_analysis kind;      /* what to compute */
+    size_t top;                  /* rows kept, 1..HK_GRAPH_TOP_MAX */
+    hk_svc_progress_fn progress; /* snapshot progress, or NULL */
+    void *progress_ud;           /* passed to progress */
+} hk_svc_analyze_req;
+
+/* Builds a snapshot of the entity graph on t and runs the analysis.
+ * HK_ERR_INVALID (field "top"), HK_ERR_NOMEM. Caller frees res with
+ * hk_graph_analysis_res_free. */
+hk_err hk_svc_graph_analyze(hk_txn *t, const hk_svc_analyze_req *req,
+                            hk_graph_analysis_res *res, hk_error *err);
+/* Parses pagerank|components|communities|degrees|betweenness. */
+bool hk_svc_analysis_parse(const char *s, hk_graph_analysis *out);
+const char *hk_svc_analysis_name(hk_graph_analysis kind);
+/* {"analysis":..,"vertices":V,"edges":E,"snapshot_bytes":B,
+ *  "groups":G,"modularity":m,"sampled":b,
+ *  "top":[...]} with rows {"name","score"} (pagerank, betweenness),
+ * {"group","size","first"} (components, communities) or
+ * {"degree","count","example"} (degrees). */
+hk_err hk_svc_analysis_write_json(const hk_graph_analysis_res *res,
+                                  hk_buf *out);
+
 /* bulk_translate_predicates, a write in steps:
  *   hk_svc_rename_prepare  decode/validate (no transaction);
  *   hk_svc_rename_dry_run  plans on any transaction (dry run), or
