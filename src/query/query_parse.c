@@ -108,6 +108,7 @@ static hk_err pattern_end(hkq_query *q, size_t i, size_t *end, hk_error *err)
     const char *s = q->text;
     size_t n = q->len;
     bool in_q = false, open = false;
+    size_t q_at = 0;
     for (size_t j = i; j < n; j++) {
         char c = s[j];
         if (in_q) {
@@ -117,15 +118,20 @@ static hk_err pattern_end(hkq_query *q, size_t i, size_t *end, hk_error *err)
                 in_q = false;
             continue;
         }
-        if (c == '"')
+        if (c == '"') {
             in_q = true;
-        else if (c == '(')
+            q_at = j;
+        } else if (c == '(')
             open = true;
         else if (c == ')' && open) {
             *end = j + 1;
             return HK_OK;
         }
     }
+    if (in_q)
+        return hk_syntax_fail(err, s, q_at,
+                              "unterminated quoted argument — missing "
+                              "closing '\"'");
     return hk_syntax_fail(err, s, i,
                           "pattern without its closing ')' — a pattern "
                           "is Pred(arg, ...)");
