@@ -20,6 +20,7 @@ export const TOOL_NAMES = [
   'bulk_delete', 'find_isolated_facts', 'inference_chain',
   'get_knowledge_graph', 'bulk_translate_predicates',
   'project_snapshot', 'project_list_snapshots', 'project_hub_digest',
+  'query_graph', // new beside the legacy 30
 ];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
@@ -90,7 +91,7 @@ export async function listAllTools(client) {
 }
 
 export function checkToolListing(tools) {
-  eq(tools.map((t) => t.name).sort(), [...TOOL_NAMES].sort(), 'the 30 legacy tool names');
+  eq(tools.map((t) => t.name).sort(), [...TOOL_NAMES].sort(), 'the 30 legacy tool names and query_graph');
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   for (const t of tools) {
     ok(/^[A-Za-z0-9_./-]{1,64}$/.test(t.name), `name pattern ${t.name}`);
