@@ -505,6 +505,7 @@ bool hkq_is_multi(const char *s, size_t n)
     size_t i = skip_ws(s, 0, n);
     if (at_kw(s, i, n, "select") || at_kw(s, i, n, "not")) return true;
     bool in_q = false, closed = false;
+    int depth = 0;
     for (size_t j = i; j < n; j++) {
         char c = s[j];
         if (in_q) {
@@ -516,13 +517,17 @@ bool hkq_is_multi(const char *s, size_t n)
         }
         if (c == '"') {
             in_q = true;
+        } else if (c == '(') {
+            depth++;
         } else if (c == ')') {
-            closed = true;
-        } else if (closed && c != ' ' && c != '\t' && c != '\r' && c != '\n' &&
-                   c != '.') {
-            return true;
-        } else if (!closed && strchr("<>=!", c)) {
-            return true;
+            if (depth > 0 && --depth == 0) closed = true;
+        } else if (depth == 0) {
+            /* outside the parentheses: a second item, a comparison or a
+             * keyword after the pattern */
+            if (c == ',' || strchr("<>=!", c)) return true;
+            if (closed && c != ' ' && c != '\t' && c != '\r' && c != '\n' &&
+                c != '.')
+                return true;
         }
     }
     return false;

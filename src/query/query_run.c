@@ -76,7 +76,6 @@ typedef struct run {
     int64_t deadline;
     bool stop;
     bool taken; /* some row was taken (or the run resumed a cursor) */
-    char scratch[2][HK_MAX_ARG_BYTES + 1]; /* comparison values */
 } run;
 
 /* ==== Values ==== */
@@ -436,9 +435,10 @@ static bool match(run *r, const step *st, const hks_fact_syms *fs)
     return true;
 }
 
-/* Value of a bound variable or constant as text in r->scratch[which]. */
-static hk_err slot_text(run *r, const hkq_slot *s, int which, const char **p,
-                        size_t *n, hk_error *err)
+/* Value of a bound variable or constant as text (into the map for a
+ * variable: valid until the txn ends). */
+static hk_err slot_text(run *r, const hkq_slot *s, const char **p, size_t *n,
+                        hk_error *err)
 {
     if (s->kind != HK_TERM_VAR) {
         *p = s->text;
@@ -452,8 +452,8 @@ static hk_err cmp_ok(run *r, const hkq_cmp *c, bool *ok, hk_error *err)
 {
     const char *a, *b;
     size_t al, bl;
-    hk_err rc = slot_text(r, &c->l, 0, &a, &al, err);
-    if (rc == HK_OK) rc = slot_text(r, &c->r, 1, &b, &bl, err);
+    hk_err rc = slot_text(r, &c->l, &a, &al, err);
+    if (rc == HK_OK) rc = slot_text(r, &c->r, &b, &bl, err);
     if (rc != HK_OK) return rc;
     int v = hkq_value_cmp(a, al, b, bl);
     switch (c->op) {

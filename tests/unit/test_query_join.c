@@ -724,6 +724,9 @@ static void test_parse_errors(void **state)
     assert_true(hkq_is_multi("select ?a where P(?a)", 21));
     assert_false(hkq_is_multi("P(?a, \"x, y)\")", 14));
     assert_false(hkq_is_multi("HasPart(?x, CPU).", 17));
+    assert_false(hkq_is_multi("P(x=1, ?y)", 10)); /* '=' in a bare arg */
+    assert_true(hkq_is_multi("?y < 3, P(?y)", 13));
+    assert_true(hkq_is_multi("P(?y) limit 3", 13));
 }
 
 int main(void)
