@@ -58,6 +58,7 @@ export const TOOL_PARAMS = {
   project_snapshot: ['title', 'description', 'hub_path', 'auth_token'],
   project_list_snapshots: ['hub_path', 'limit'],
   project_hub_digest: ['hub_path', 'limit_files', 'max_chars'],
+  query_graph: ['query', 'limit', 'cursor', 'explain'],
 };
 
 export let passed = 0;
