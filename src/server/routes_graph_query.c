@@ -36,6 +36,11 @@ static hk_err gq_page_row(void *ud, const hkq_out_row *row, hk_error *err)
 void hk_route_graph_query_run(hk_server *srv, h2o_req_t *req, const char *text,
                               size_t limit, const char *cursor, bool explain)
 {
+    if (strlen(text) > srv->cfg.max_statement) {
+        hk_send_field_error(req, 413, "statement_too_long",
+                            "the query is longer than max-statement", "query");
+        return;
+    }
     hk_error err;
     hk_error_clear(&err);
     hk_loop *loop = hk_loop_self();
