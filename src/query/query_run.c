@@ -36,10 +36,11 @@
 typedef enum access {
     ACC_ADJ = 0,  /* adjacency slice of a bound argument */
     ACC_PRED = 1, /* facts of the (bound) predicate */
-    ACC_ALL = 2   /* every fact */
+    ACC_ALL = 2,  /* every fact */
+    ACC_PROBE = 3 /* every slot bound: one exact lookup */
 } access;
 
-static const char *const access_names[] = {"adj", "predicate", "all"};
+static const char *const access_names[] = {"adj", "predicate", "all", "exact"};
 
 typedef struct step {
     uint32_t pidx;               /* positive pattern index (text order) */
@@ -75,7 +76,8 @@ typedef struct run {
     uint64_t candidates;
     int64_t deadline;
     bool stop;
-    bool taken; /* some row was taken (or the run resumed a cursor) */
+    bool taken;   /* some row was taken (or the run resumed a cursor) */
+    hk_buf probe; /* ACC_PROBE: the statement's strings */
 } run;
 
 /* ==== Values ==== */
@@ -218,6 +220,14 @@ static void fill_step(run *r, uint32_t i, uint32_t pidx, int key_pos,
         at->slots[0].kind == HK_TERM_CONST ||
         (at->slots[0].kind == HK_TERM_VAR && bound[at->slots[0].var]);
     st->acc = key_pos >= 0 ? ACC_ADJ : pred_known ? ACC_PRED : ACC_ALL;
+    bool all_bound = true;
+    for (uint32_t k = 0; k <= at->pat.n_args; k++) {
+        const hkq_slot *s = &at->slots[k];
+        if (s->kind == HK_TERM_ANY ||
+            (s->kind == HK_TERM_VAR && !bound[s->var]))
+            all_bound = false;
+    }
+    if (all_bound) st->acc = ACC_PROBE;
     for (uint32_t k = 0; k <= at->pat.n_args; k++) {
         const hkq_slot *s = &at->slots[k];
         st->check[k] = false;
@@ -352,7 +362,7 @@ static hk_err cursor_read(run *r, const char *c, hk_error *err)
                    &used_chars) != 5)
             return bad_cursor(err);
         c += used_chars;
-        if (pidx >= q->n_pos || used[pidx] || acc > ACC_ALL)
+        if (pidx >= q->n_pos || used[pidx] || acc > ACC_PROBE)
             return bad_cursor(err);
         const hkq_atom *at = &q->atoms[q->pos[pidx]];
         kp -= 1;
@@ -661,6 +671,35 @@ static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
         }
         hks_adj_close(it);
         return rc;
+    }
+    if (st->acc == ACC_PROBE) {
+        /* every slot is known: look the statement up */
+        size_t offs[HK_MAX_ARGS + 1];
+        hk_buf_reset(&r->probe);
+        for (uint32_t k = 0; k <= at->pat.n_args; k++) {
+            const char *p;
+            size_t n;
+            rc = hks_sym_str(r->t, slot_val(r, st->atom, k), &p, &n, err);
+            if (rc != HK_OK) return rc;
+            offs[k] = r->probe.len;
+            if (hk_buf_append(&r->probe, p, n) != HK_OK ||
+                hk_buf_append(&r->probe, "", 1) != HK_OK)
+                return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        }
+        hk_statement q;
+        memset(&q, 0, sizeof q);
+        q.predicate = r->probe.data + offs[0];
+        q.n_args = at->pat.n_args;
+        for (uint32_t k = 0; k < q.n_args; k++)
+            q.args[k] = r->probe.data + offs[k + 1];
+        hk_fact_id id = 0;
+        rc = hk_store_find(r->t, &q, &id, err);
+        if (rc == HK_ERR_NOT_FOUND) {
+            hk_error_clear(err);
+            return HK_OK;
+        }
+        if (rc != HK_OK) return rc;
+        return candidate(r, i, 0, id, NULL, &path, err);
     }
     hk_scan sc = HK_SCAN_INIT;
     char pbuf[HK_MAX_PREDICATE_BYTES + 1];
