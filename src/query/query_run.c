@@ -795,6 +795,7 @@ hk_err hkq_run(hk_txn *t, const hkq_query *q, const hkq_run_req *req,
         res->steps[i].estimate = r->steps[i].est;
     }
     if (rc == HK_OK && r->stop && r->taken) rc = cursor_write(r, &res->cursor);
+    hk_buf_free(&r->probe);
     hk_free(r);
     return rc;
 }
