@@ -10,7 +10,9 @@
  * "count": N}.
  */
 #include "cli/cli.h"
+#include "cli/commands.h"
 #include "core/buf.h"
+#include "service/svc_graph_query.h"
 #include "service/service.h"
 
 #include <stdlib.h>
@@ -67,7 +69,13 @@ int hk_cmd_query(int argc, char **argv)
         "  hakgal query '?p(Water, ?o)' --json\n"
         "Without PATTERN, scans by predicate and/or entity:\n"
         "  hakgal query --predicate IsA\n"
-        "  hakgal query --entity Water --position 0\n\n"
+        "  hakgal query --entity Water --position 0\n"
+        "Several patterns joined with ',' (shared ?variables), comparisons,\n"
+        "negation, projection, order and limit:\n"
+        "  hakgal query 'HasPart(?c, ?p), MadeBy(?p, ?m), FoundedIn(?m, ?y),\n"
+        "                ?y < 1970'\n"
+        "  hakgal query 'select ?m distinct where MadeBy(?p, ?m),\n"
+        "                not Defunct(?m) order by ?m limit 10'\n\n"
         "Options:\n"
         "  --predicate P  only facts of predicate P\n"
         "  --entity E     only facts mentioning E\n"
@@ -77,6 +85,8 @@ int hk_cmd_query(int argc, char **argv)
         "  --limit N      at most N facts (default 100; 0 = no limit)\n"
         "  --cursor C     continue after the page that printed cursor C\n"
         "  --ids          print only fact ids\n"
+        "  --explain      run the page and print the plan of a multi-pattern\n"
+        "                 query with estimated and actual rows per step\n"
         "  --data DIR     knowledge base directory\n"
         "  --json         one JSON object per fact, then {\"cursor\":...}\n";
     cli_ctx c;
@@ -91,11 +101,12 @@ int hk_cmd_query(int argc, char **argv)
         {"limit", required_argument, NULL, 'l'},
         {"cursor", required_argument, NULL, 'C'},
         {"ids", no_argument, NULL, 'i'},
+        {"explain", no_argument, NULL, 'X'},
         {0, 0, 0, 0}};
     hk_scan scan = HK_SCAN_INIT;
     uint64_t limit = 100, v = 0;
     const char *cursor = NULL;
-    bool ids_only = false, scan_given = false;
+    bool ids_only = false, scan_given = false, explain = false;
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         switch (o) {
@@ -129,14 +140,10 @@ int hk_cmd_query(int argc, char **argv)
                 return HK_EXIT_INVALID;
             break;
         case 'C':
-            if (strlen(optarg) > HK_MAX_CURSOR_BYTES) {
-                cli_msg(&c,
-                        "--cursor: longer than %d bytes; pass the cursor "
-                        "a previous query printed",
-                        HK_MAX_CURSOR_BYTES);
-                return HK_EXIT_INVALID;
-            }
             cursor = optarg;
+            break;
+        case 'X':
+            explain = true;
             break;
         case 'i':
             ids_only = true;
@@ -152,6 +159,22 @@ int hk_cmd_query(int argc, char **argv)
                                "unexpected argument '%s' (quote a pattern "
                                "that has spaces)",
                                argv[optind]);
+    if (pattern_text != NULL &&
+        (explain || hkq_is_multi(pattern_text, strlen(pattern_text)))) {
+        if (scan_given || scan.position >= 0 || ids_only)
+            return cli_usage_error(&c, "a multi-pattern query takes no "
+                                       "--predicate/--entity/--arity/--ids");
+        return hk_cli_graph_query(&c, pattern_text, cursor,
+                                  limit ? limit : HK_SVC_GQ_MAX_LIMIT, explain);
+    }
+    if (explain) return cli_usage_error(&c, "--explain needs a query");
+    if (cursor != NULL && strlen(cursor) > HK_MAX_CURSOR_BYTES) {
+        cli_msg(&c,
+                "--cursor: longer than %d bytes; pass the cursor "
+                "a previous query printed",
+                HK_MAX_CURSOR_BYTES);
+        return HK_EXIT_INVALID;
+    }
     if (pattern_text != NULL && (scan_given || scan.position >= 0))
         return cli_usage_error(&c, "give either a PATTERN or --predicate/"
                                    "--entity/--arity, not both");

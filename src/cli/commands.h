@@ -38,6 +38,10 @@ int hk_cmd_init(int argc, char **argv);
 int hk_cmd_add(int argc, char **argv);
 int hk_cmd_get(int argc, char **argv);
 int hk_cmd_query(int argc, char **argv);
+/* `hakgal query` with a multi-pattern query (cmd_graph_query.c). */
+struct cli_ctx;
+int hk_cli_graph_query(const struct cli_ctx *c, const char *text,
+                       const char *cursor, uint64_t limit, bool explain);
 int hk_cmd_delete(int argc, char **argv);
 int hk_cmd_update(int argc, char **argv);
 int hk_cmd_import(int argc, char **argv);

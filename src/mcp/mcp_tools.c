@@ -479,6 +479,32 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"type\":\"array\",\"items\":{\"type\":\"object\"}}",
          "\"analysis\",\"vertices\",\"edges\",\"top\""),
      RO, mcp_t_graph_analyze},
+
+    /* ---- Graph queries ---- */
+    {"query_graph", "Multi-pattern query",
+     "Answers a question spanning several facts: patterns joined on shared "
+     "?variables, e.g. HasPart(?c, ?p), MadeBy(?p, ?m), FoundedIn(?m, ?y), "
+     "?y < 1970. Slots are constants, ?variables or _ (any). Also: "
+     "comparisons = != < <= > >= (numeric when both sides are numbers), "
+     "not P(...) (its variables bound by other patterns), select ?a ?b "
+     "[distinct] where ..., order by ?a [desc] (needs limit), limit N. Each "
+     "row has the variable bindings and the ids of the matched facts; pass "
+     "next_cursor back as cursor for the next page.",
+     IN(STR("query", "The query, e.g. HasPart(?c, ?p), MadeBy(?p, ?m)") ","
+        INT("limit", 100, 1, 10000, "Maximum rows on this page") ","
+        "\"cursor\":{\"type\":\"string\",\"description\":\"next_cursor "
+        "of the previous page\"},"
+        "\"explain\":{\"type\":\"boolean\",\"default\":false,"
+        "\"description\":\"Add the plan with estimated and actual rows\"}",
+        "\"query\""),
+     OUT(TXT("query") "," NUM("count") ",\"rows\":{\"type\":\"array\","
+         "\"items\":{\"type\":\"object\",\"properties\":{\"bindings\":"
+         "{\"type\":\"object\"},\"facts\":{\"type\":\"array\",\"items\":"
+         "{\"type\":\"integer\"}}},\"required\":[\"bindings\",\"facts\"]}},"
+         "\"next_cursor\":{\"type\":[\"string\",\"null\"]},"
+         "\"plan\":{\"type\":\"array\"}",
+         "\"query\",\"count\",\"rows\",\"next_cursor\""),
+     RO, mcp_t_query_graph},
 };
 /* clang-format on */
 

@@ -25,6 +25,8 @@ hk_err mcp_t_get_entities_stats(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_search_by_predicate(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_get_predicates_stats(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_query_related(mcp_call *c, json_t **out, hk_error *err);
+/* Multi-pattern queries (mcp_tools_query.c) */
+hk_err mcp_t_query_graph(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_analyze_duplicates(mcp_call *c, json_t **out, hk_error *err);
 /* Management */
 hk_err mcp_t_list_audit(mcp_call *c, json_t **out, hk_error *err);

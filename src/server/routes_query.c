@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/utf8.h"
+#include "query/query.h"
 #include "server/routes.h"
 
 /* ==== Shared page writer ==== */
@@ -142,6 +143,16 @@ void hk_route_query(hk_server *srv, h2o_req_t *req, const char *param)
     }
     size_t limit;
     const char *cursor;
+    const char *explain = hk_query_param(req, "explain", &bad);
+    if (!bad && (explain || hkq_is_multi(qtext, strlen(qtext)))) {
+        /* several patterns, comparisons, not, select...: the join engine
+         * (routes_graph_query.c) */
+        cursor = hk_query_param(req, "cursor", &bad);
+        if (!hk_param_limit(srv, req, &limit)) return;
+        hk_route_graph_query_run(srv, req, qtext, limit, bad ? NULL : cursor,
+                                 explain && strcmp(explain, "false") != 0);
+        return;
+    }
     if (!hk_param_limit(srv, req, &limit) || !get_cursor(req, &cursor)) return;
     size_t qlen = strlen(qtext);
     if (qlen > srv->cfg.max_statement) {

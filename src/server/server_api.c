@@ -141,9 +141,24 @@ const hk_route hk_routes[] = {
      .ok_schema = "QueryPage",
      .errors = "400 401 413 422 503",
      .params = {{"q", "query", "string", true,
-                 "pattern: constants, ?variables and _ wildcards"},
+                 "pattern: constants, ?variables and _ wildcards; several "
+                 "patterns joined with ',' (and comparisons, not, select, "
+                 "order by, limit) answer as POST /v2/query does"},
                 P_LIMIT,
-                P_CURSOR}},
+                P_CURSOR,
+                {"explain", "query", "boolean", false,
+                 "multi-pattern queries: add the plan with estimated and "
+                 "actual rows"}}},
+    {.method = "POST",
+     .path = "/v2/query",
+     .need = HK_ROLE_READ,
+     .fn = hk_route_graph_query_post,
+     .summary = "Multi-pattern query: patterns joined on shared ?variables, "
+                "comparisons, not, select/distinct, order by, limit",
+     .body = "GraphQueryInput",
+     .ok_status = "200",
+     .ok_schema = "GraphQueryPage",
+     .errors = "400 401 422 503"},
     {.method = "GET",
      .path = "/v2/entities/{name}",
      .need = HK_ROLE_READ,

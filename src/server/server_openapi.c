@@ -120,6 +120,19 @@ static json_t *schemas(void)
                   json_string("#/components/schemas/FactPage"), "type",
                   "object", "properties", "query", "type", "string", "bindings",
                   "type", "array", "items", "type", "object"));
+    json_object_set_new(s, "GraphQueryInput",
+                        json_pack("{ss s{s{ss} s{ss} s{s[ss]} s{ss}} s[s]}",
+                                  "type", "object", "properties", "query",
+                                  "type", "string", "limit", "type", "integer",
+                                  "cursor", "type", "string", "null", "explain",
+                                  "type", "boolean", "required", "query"));
+    json_object_set_new(
+        s, "GraphQueryPage",
+        json_pack("{ss s{s{ss} s{ss s{ss}} s{ss} s{s[ss]} s{ss}}}", "type",
+                  "object", "properties", "query", "type", "string", "rows",
+                  "type", "array", "items", "type", "object", "count", "type",
+                  "integer", "next_cursor", "type", "string", "null", "plan",
+                  "type", "array"));
     json_object_set_new(
         s, "EntityPage",
         json_pack("{s[{so}{ss s{s{ss} s{ss}}}]}", "allOf", "$ref",

@@ -22,7 +22,8 @@ export const TOOL_NAMES = [
   'project_snapshot', 'project_list_snapshots', 'project_hub_digest',
 ];
 // Tools added after the legacy 30 (not part of the legacy contract).
-export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze'];
+export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze',
+  'query_graph'];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
@@ -63,6 +64,7 @@ export const TOOL_PARAMS = {
     'allow', 'deny'],
   graph_path: ['from', 'to', 'max_len', 'k', 'direction', 'allow', 'deny'],
   graph_analyze: ['kind', 'top'],
+  query_graph: ['query', 'limit', 'cursor', 'explain'],
 };
 
 export let passed = 0;

@@ -1,0 +1,801 @@
+/*
+ * query_run.c — planning and index nested-loop evaluation of conjunctive
+ * queries (see query.h).
+ *
+ * Plan: positive patterns are ordered greedily. At each step the pattern
+ * with the smallest estimated rows per input binding is taken among those
+ * that share a bound variable (any pattern when none does): the estimate
+ * starts from the predicate's fact count (hks_pred_count; all facts for a
+ * variable predicate), is capped by the fact count of every constant
+ * argument (hks_entity_count) and by the mean facts per entity for every
+ * argument bound by an earlier step. The step reads its facts from the
+ * (entity, position, predicate) slice of the adjacency index keyed by its
+ * most selective bound argument, else from the predicate index, else from
+ * every fact. Negated patterns and comparisons run as filters right after
+ * the step that binds their last variable.
+ *
+ * Order and paging: every access path yields its facts in a fixed key
+ * order ((predicate, id) for an adjacency slice of any predicate, id
+ * otherwise), so a row is identified by the keys of its facts per step. A
+ * path cursor names the plan and those keys; a resumed run follows the
+ * same plan and skips, level by level, every key up to the cursor's, so
+ * it neither repeats nor skips a row of an unchanged KB.
+ *
+ * Memory: one iterator and one decoded fact per step; nothing per row.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/mem.h"
+#include "query/query_int.h"
+
+typedef enum access {
+    ACC_ADJ = 0,  /* adjacency slice of a bound argument */
+    ACC_PRED = 1, /* facts of the (bound) predicate */
+    ACC_ALL = 2,  /* every fact */
+    ACC_PROBE = 3 /* every slot bound: one exact lookup */
+} access;
+
+static const char *const access_names[] = {"adj", "predicate", "all", "exact"};
+
+typedef struct step {
+    uint32_t pidx;               /* positive pattern index (text order) */
+    uint32_t atom;               /* index in q->atoms */
+    access acc;                  /* access path */
+    int key_pos;                 /* ACC_ADJ: argument position of the key */
+    bool check[HK_MAX_ARGS + 1]; /* VAR slot bound before: compare */
+    double est;                  /* estimated rows out (cumulative) */
+    uint32_t n_neg;              /* negated patterns checked after this step */
+    uint32_t neg[HKQ_MAX_ATOMS];
+    uint32_t n_cmp; /* comparisons checked after this step */
+    uint32_t cmp[HKQ_MAX_CMPS];
+} step;
+
+typedef struct run {
+    hk_txn *t;
+    const hkq_query *q;
+    const hkq_run_req *req;
+    hkq_run_res *res;
+    uint32_t n_steps;
+    step steps[HKQ_MAX_ATOMS];
+    uint32_t csym[HKQ_MAX_ATOMS][HK_MAX_ARGS + 1]; /* constants' symbols */
+    bool cmiss[HKQ_MAX_ATOMS];        /* a constant is unknown to the store */
+    uint32_t vals[HKQ_MAX_VARS];      /* bound values */
+    hk_fact_id facts[HKQ_MAX_ATOMS];  /* by positive index */
+    uint32_t cur_pred[HKQ_MAX_ATOMS]; /* path keys per step */
+    hk_fact_id cur_id[HKQ_MAX_ATOMS];
+    uint32_t prev_pred[HKQ_MAX_ATOMS]; /* keys of the last row taken */
+    hk_fact_id prev_id[HKQ_MAX_ATOMS];
+    bool resume; /* follow the cursor path */
+    uint32_t path_pred[HKQ_MAX_ATOMS];
+    hk_fact_id path_id[HKQ_MAX_ATOMS];
+    uint64_t candidates;
+    int64_t deadline;
+    bool stop;
+    bool taken;   /* some row was taken (or the run resumed a cursor) */
+    hk_buf probe; /* ACC_PROBE: the statement's strings */
+} run;
+
+/* ==== Values ==== */
+
+static bool parse_num(const char *s, size_t n, double *out)
+{
+    if (n == 0 || n > 64) return false;
+    char buf[65];
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(buf, &end);
+    if (end != buf + n || errno != 0 || !isfinite(d)) return false;
+    if (buf[0] == ' ' || buf[0] == '\t') return false;
+    *out = d;
+    return true;
+}
+
+int hkq_value_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    double x, y;
+    if (parse_num(a, al, &x) && parse_num(b, bl, &y))
+        return x < y ? -1 : x > y ? 1 : 0;
+    size_t m = al < bl ? al : bl;
+    int c = memcmp(a, b, m);
+    if (c != 0) return c < 0 ? -1 : 1;
+    return al < bl ? -1 : al > bl ? 1 : 0;
+}
+
+/* ==== Planning ==== */
+
+static hk_err sym_of(hk_txn *t, const char *s, uint32_t *id, hk_error *err)
+{
+    hk_err rc = hks_sym_id(t, s, strlen(s), id, err);
+    if (rc == HK_ERR_NOT_FOUND) {
+        *id = 0;
+        hk_error_clear(err);
+        return HK_OK;
+    }
+    return rc;
+}
+
+static hk_err resolve_consts(run *r, hk_error *err)
+{
+    const hkq_query *q = r->q;
+    for (uint32_t a = 0; a < q->n_atoms; a++) {
+        const hkq_atom *at = &q->atoms[a];
+        for (uint32_t k = 0; k <= at->pat.n_args; k++) {
+            r->csym[a][k] = 0;
+            if (at->slots[k].kind != HK_TERM_CONST) continue;
+            hk_err rc = sym_of(r->t, at->slots[k].text, &r->csym[a][k], err);
+            if (rc != HK_OK) return rc;
+            if (r->csym[a][k] == 0) r->cmiss[a] = true;
+        }
+    }
+    return HK_OK;
+}
+
+typedef struct kb_stats {
+    double facts, entities, predicates, mean_per_entity;
+} kb_stats;
+
+/* Rows per input binding of atom a when the variables in bound are
+ * bound; *key_pos the best adjacency key (-1: none). */
+static hk_err estimate(run *r, const kb_stats *ks, uint32_t a,
+                       const bool *bound, double *est, int *key_pos,
+                       hk_error *err)
+{
+    const hkq_atom *at = &r->q->atoms[a];
+    double e = ks->facts;
+    *key_pos = -1;
+    if (r->cmiss[a]) {
+        *est = 0;
+        for (uint32_t k = 1; k <= at->pat.n_args; k++)
+            if (at->slots[k].kind == HK_TERM_CONST && r->csym[a][k]) {
+                *key_pos = (int)k - 1;
+                break;
+            }
+        return HK_OK;
+    }
+    const hkq_slot *p = &at->slots[0];
+    if (p->kind == HK_TERM_CONST) {
+        uint64_t n = 0;
+        hk_err rc = hks_pred_count(r->t, r->csym[a][0], &n, err);
+        if (rc != HK_OK) return rc;
+        e = (double)n;
+    } else if (p->kind == HK_TERM_VAR && bound[p->var]) {
+        e = ks->facts / (ks->predicates > 1 ? ks->predicates : 1);
+    }
+    double best_key = INFINITY;
+    for (uint32_t k = 1; k <= at->pat.n_args; k++) {
+        const hkq_slot *s = &at->slots[k];
+        double c = INFINITY;
+        if (s->kind == HK_TERM_CONST) {
+            uint64_t n = 0;
+            hk_err rc = hks_entity_count(r->t, r->csym[a][k], NULL, &n, err);
+            if (rc != HK_OK) return rc;
+            c = (double)n;
+        } else if (s->kind == HK_TERM_VAR && bound[s->var]) {
+            c = ks->mean_per_entity;
+        }
+        if (c < best_key) {
+            best_key = c;
+            *key_pos = (int)k - 1;
+        }
+        if (c < e) e = c;
+    }
+    *est = e;
+    return HK_OK;
+}
+
+static bool atom_vars_bound(const hkq_atom *at, const bool *bound)
+{
+    for (uint32_t k = 0; k <= at->pat.n_args; k++)
+        if (at->slots[k].kind == HK_TERM_VAR && !bound[at->slots[k].var])
+            return false;
+    return true;
+}
+
+static bool atom_touches(const hkq_atom *at, const bool *bound)
+{
+    for (uint32_t k = 0; k <= at->pat.n_args; k++)
+        if (at->slots[k].kind == HK_TERM_VAR && bound[at->slots[k].var])
+            return true;
+    return false;
+}
+
+/* Fills step i for atom a given bound (before), then marks its vars. */
+static void fill_step(run *r, uint32_t i, uint32_t pidx, int key_pos,
+                      bool *bound)
+{
+    const hkq_query *q = r->q;
+    step *st = &r->steps[i];
+    st->pidx = pidx;
+    st->atom = q->pos[pidx];
+    const hkq_atom *at = &q->atoms[st->atom];
+    st->key_pos = key_pos;
+    bool pred_known =
+        at->slots[0].kind == HK_TERM_CONST ||
+        (at->slots[0].kind == HK_TERM_VAR && bound[at->slots[0].var]);
+    st->acc = key_pos >= 0 ? ACC_ADJ : pred_known ? ACC_PRED : ACC_ALL;
+    bool all_bound = true;
+    for (uint32_t k = 0; k <= at->pat.n_args; k++) {
+        const hkq_slot *s = &at->slots[k];
+        if (s->kind == HK_TERM_ANY ||
+            (s->kind == HK_TERM_VAR && !bound[s->var]))
+            all_bound = false;
+    }
+    if (all_bound) st->acc = ACC_PROBE;
+    for (uint32_t k = 0; k <= at->pat.n_args; k++) {
+        const hkq_slot *s = &at->slots[k];
+        st->check[k] = false;
+        if (s->kind != HK_TERM_VAR) continue;
+        if (bound[s->var])
+            st->check[k] = true;
+        else
+            bound[s->var] = true; /* later slots with it compare */
+    }
+}
+
+/* Places negations and comparisons after the first step binding all of
+ * their variables. */
+static void place_filters(run *r)
+{
+    const hkq_query *q = r->q;
+    bool bound[HKQ_MAX_VARS] = {false};
+    bool placed_neg[HKQ_MAX_ATOMS] = {false};
+    bool placed_cmp[HKQ_MAX_CMPS] = {false};
+    for (uint32_t i = 0; i < r->n_steps; i++) {
+        step *st = &r->steps[i];
+        const hkq_atom *at = &q->atoms[st->atom];
+        for (uint32_t k = 0; k <= at->pat.n_args; k++)
+            if (at->slots[k].kind == HK_TERM_VAR)
+                bound[at->slots[k].var] = true;
+        st->n_neg = st->n_cmp = 0;
+        for (uint32_t a = 0; a < q->n_atoms; a++) {
+            if (!q->atoms[a].neg || placed_neg[a]) continue;
+            if (!atom_vars_bound(&q->atoms[a], bound)) continue;
+            placed_neg[a] = true;
+            st->neg[st->n_neg++] = a;
+        }
+        for (uint32_t c = 0; c < q->n_cmps; c++) {
+            if (placed_cmp[c]) continue;
+            const hkq_cmp *cm = &q->cmps[c];
+            if ((cm->l.kind == HK_TERM_VAR && !bound[cm->l.var]) ||
+                (cm->r.kind == HK_TERM_VAR && !bound[cm->r.var]))
+                continue;
+            placed_cmp[c] = true;
+            st->cmp[st->n_cmp++] = c;
+        }
+    }
+}
+
+static hk_err kb_counts(run *r, kb_stats *ks, hk_error *err)
+{
+    hk_stats s;
+    hk_err rc = hk_store_stats(r->t, &s, err);
+    if (rc != HK_OK) return rc;
+    ks->facts = (double)s.facts;
+    ks->entities = (double)(s.entities ? s.entities : 1);
+    ks->predicates = (double)(s.predicates ? s.predicates : 1);
+    ks->mean_per_entity = 2.0 * ks->facts / ks->entities;
+    if (ks->mean_per_entity < 1) ks->mean_per_entity = 1;
+    return HK_OK;
+}
+
+static hk_err plan(run *r, hk_error *err)
+{
+    const hkq_query *q = r->q;
+    kb_stats ks;
+    hk_err rc = kb_counts(r, &ks, err);
+    if (rc != HK_OK) return rc;
+    bool bound[HKQ_MAX_VARS] = {false};
+    bool used[HKQ_MAX_ATOMS] = {false};
+    double rows = 1;
+    for (uint32_t i = 0; i < q->n_pos; i++) {
+        int best = -1, best_key = -1;
+        double best_est = INFINITY;
+        bool best_conn = false;
+        for (uint32_t p = 0; p < q->n_pos; p++) {
+            if (used[p]) continue;
+            double e;
+            int kp;
+            rc = estimate(r, &ks, q->pos[p], bound, &e, &kp, err);
+            if (rc != HK_OK) return rc;
+            bool conn = i == 0 || atom_touches(&q->atoms[q->pos[p]], bound);
+            if (best < 0 || (conn && !best_conn) ||
+                (conn == best_conn && e < best_est)) {
+                best = (int)p;
+                best_est = e;
+                best_key = kp;
+                best_conn = conn;
+            }
+        }
+        used[best] = true;
+        rows *= best_est;
+        fill_step(r, i, (uint32_t)best, best_key, bound);
+        r->steps[i].est = rows;
+    }
+    r->n_steps = q->n_pos;
+    place_filters(r);
+    return HK_OK;
+}
+
+/* ==== Cursors ==== */
+
+static hk_err cursor_write(const run *r, hk_buf *out)
+{
+    hk_buf_append_str(out, "Q1");
+    for (uint32_t i = 0; i < r->n_steps; i++) {
+        const step *st = &r->steps[i];
+        hk_buf_appendf(out, ".%u_%d_%u_%u_%llu", st->pidx, st->key_pos + 1,
+                       (unsigned)st->acc, r->prev_pred[i],
+                       (unsigned long long)r->prev_id[i]);
+    }
+    return HK_OK;
+}
+
+static hk_err bad_cursor(hk_error *err)
+{
+    hk_error_set(err, HK_ERR_INVALID,
+                 "invalid cursor — pass the cursor a previous page of the "
+                 "same query printed");
+    if (err) snprintf(err->field, sizeof err->field, "cursor");
+    return HK_ERR_INVALID;
+}
+
+/* Reads a path cursor into the plan and path keys. */
+static hk_err cursor_read(run *r, const char *c, hk_error *err)
+{
+    const hkq_query *q = r->q;
+    if (strncmp(c, "Q1", 2) != 0) return bad_cursor(err);
+    c += 2;
+    bool bound[HKQ_MAX_VARS] = {false};
+    bool used[HKQ_MAX_ATOMS] = {false};
+    for (uint32_t i = 0; i < q->n_pos; i++) {
+        unsigned pidx, acc, pred;
+        int kp, used_chars = 0;
+        unsigned long long id;
+        if (sscanf(c, ".%u_%d_%u_%u_%llu%n", &pidx, &kp, &acc, &pred, &id,
+                   &used_chars) != 5)
+            return bad_cursor(err);
+        c += used_chars;
+        if (pidx >= q->n_pos || used[pidx] || acc > ACC_PROBE)
+            return bad_cursor(err);
+        const hkq_atom *at = &q->atoms[q->pos[pidx]];
+        kp -= 1;
+        if (kp < -1 || kp >= (int)at->pat.n_args) return bad_cursor(err);
+        if (kp >= 0) {
+            const hkq_slot *s = &at->slots[kp + 1];
+            if (s->kind == HK_TERM_ANY ||
+                (s->kind == HK_TERM_VAR && !bound[s->var]))
+                return bad_cursor(err);
+        }
+        used[pidx] = true;
+        fill_step(r, i, pidx, kp, bound);
+        if ((unsigned)r->steps[i].acc != acc) return bad_cursor(err);
+        r->steps[i].est = 0;
+        r->path_pred[i] = r->prev_pred[i] = pred;
+        r->path_id[i] = r->prev_id[i] = (hk_fact_id)id;
+    }
+    if (*c != '\0') return bad_cursor(err);
+    r->n_steps = q->n_pos;
+    place_filters(r);
+    r->resume = true;
+    r->taken = true;
+    return HK_OK;
+}
+
+/* ==== Evaluation ==== */
+
+static hk_err budget_check(run *r, hk_error *err)
+{
+    r->candidates++;
+    const hkq_budget *b = &r->req->budget;
+    if (b->max_candidates && r->candidates > b->max_candidates)
+        return hk_error_set(err, HK_ERR_LIMIT,
+                            "query stopped: it read more than %llu facts "
+                            "(the row budget); add constants or a LIMIT, "
+                            "or raise the budget",
+                            (unsigned long long)b->max_candidates);
+    if (r->deadline && (r->candidates & 255) == 0 && hk_now_us() > r->deadline)
+        return hk_error_set(err, HK_ERR_LIMIT,
+                            "query stopped: it ran longer than %lld ms (the "
+                            "time budget); add constants or a LIMIT, or "
+                            "raise the budget",
+                            (long long)(b->max_us / 1000));
+    return HK_OK;
+}
+
+/* True when fact fs matches the atom of st (binding its new variables). */
+static bool match(run *r, const step *st, const hks_fact_syms *fs)
+{
+    const hkq_atom *at = &r->q->atoms[st->atom];
+    if (fs->n_args != at->pat.n_args) return false;
+    for (uint32_t k = 0; k <= at->pat.n_args; k++) {
+        uint32_t v = k == 0 ? fs->pred : fs->args[k - 1];
+        const hkq_slot *s = &at->slots[k];
+        switch (s->kind) {
+        case HK_TERM_CONST:
+            if (v != r->csym[st->atom][k]) return false;
+            break;
+        case HK_TERM_ANY:
+            break;
+        case HK_TERM_VAR:
+            if (st->check[k]) {
+                if (r->vals[s->var] != v) return false;
+            } else {
+                /* first slot of a variable new in this atom binds it;
+                 * a later slot of it compares */
+                bool first = true;
+                for (uint32_t j = 0; j < k; j++)
+                    if (at->slots[j].kind == HK_TERM_VAR &&
+                        at->slots[j].var == s->var)
+                        first = false;
+                if (first)
+                    r->vals[s->var] = v;
+                else if (r->vals[s->var] != v)
+                    return false;
+            }
+            break;
+        }
+    }
+    return true;
+}
+
+/* Value of a bound variable or constant as text (into the map for a
+ * variable: valid until the txn ends). */
+static hk_err slot_text(run *r, const hkq_slot *s, const char **p, size_t *n,
+                        hk_error *err)
+{
+    if (s->kind != HK_TERM_VAR) {
+        *p = s->text;
+        *n = strlen(s->text);
+        return HK_OK;
+    }
+    return hks_sym_str(r->t, r->vals[s->var], p, n, err);
+}
+
+static hk_err cmp_ok(run *r, const hkq_cmp *c, bool *ok, hk_error *err)
+{
+    const char *a, *b;
+    size_t al, bl;
+    hk_err rc = slot_text(r, &c->l, &a, &al, err);
+    if (rc == HK_OK) rc = slot_text(r, &c->r, &b, &bl, err);
+    if (rc != HK_OK) return rc;
+    int v = hkq_value_cmp(a, al, b, bl);
+    switch (c->op) {
+    case HKQ_EQ:
+        *ok = v == 0;
+        break;
+    case HKQ_NE:
+        *ok = v != 0;
+        break;
+    case HKQ_LT:
+        *ok = v < 0;
+        break;
+    case HKQ_LE:
+        *ok = v <= 0;
+        break;
+    case HKQ_GT:
+        *ok = v > 0;
+        break;
+    case HKQ_GE:
+        *ok = v >= 0;
+        break;
+    }
+    return HK_OK;
+}
+
+/* Value of slot k of atom a under the current bindings; 0 when unbound
+ * or unknown. */
+static uint32_t slot_val(const run *r, uint32_t a, uint32_t k)
+{
+    const hkq_slot *s = &r->q->atoms[a].slots[k];
+    if (s->kind == HK_TERM_CONST) return r->csym[a][k];
+    if (s->kind == HK_TERM_VAR) return r->vals[s->var];
+    return 0;
+}
+
+static bool neg_matches(const run *r, uint32_t a, const hks_fact_syms *fs)
+{
+    const hkq_atom *at = &r->q->atoms[a];
+    if (fs->n_args != at->pat.n_args) return false;
+    for (uint32_t k = 0; k <= at->pat.n_args; k++) {
+        if (at->slots[k].kind == HK_TERM_ANY) continue;
+        uint32_t v = k == 0 ? fs->pred : fs->args[k - 1];
+        if (v != slot_val(r, a, k)) return false;
+    }
+    return true;
+}
+
+/* *exists = some stored fact matches negated atom a. */
+static hk_err neg_exists(run *r, uint32_t a, bool *exists, hk_error *err)
+{
+    const hkq_atom *at = &r->q->atoms[a];
+    *exists = false;
+    if (r->cmiss[a]) return HK_OK;
+    int key = -1;
+    for (uint32_t k = 1; k <= at->pat.n_args && key < 0; k++)
+        if (at->slots[k].kind != HK_TERM_ANY) key = (int)k - 1;
+    uint32_t pred = at->slots[0].kind == HK_TERM_ANY ? 0 : slot_val(r, a, 0);
+    hk_err rc = HK_OK;
+    hks_fact_syms fs;
+    if (key >= 0) {
+        hks_adj *it = NULL;
+        rc = hks_adj_open(r->t, slot_val(r, a, (uint32_t)key + 1), key, pred,
+                          &it, err);
+        if (rc != HK_OK) return rc;
+        for (;;) {
+            hks_adj_row row;
+            bool has = false;
+            rc = hks_adj_next(it, &row, &has, err);
+            if (rc != HK_OK || !has) break;
+            if ((rc = budget_check(r, err)) != HK_OK) break;
+            rc = hks_fact_syms_get(r->t, row.fact, &fs, err);
+            if (rc == HK_ERR_NOT_FOUND) {
+                rc = HK_OK;
+                continue;
+            }
+            if (rc != HK_OK) break;
+            if (neg_matches(r, a, &fs)) {
+                *exists = true;
+                break;
+            }
+        }
+        hks_adj_close(it);
+        return rc;
+    }
+    hk_scan sc = HK_SCAN_INIT;
+    char pbuf[HK_MAX_PREDICATE_BYTES + 1];
+    if (pred) {
+        const char *p;
+        size_t n;
+        rc = hks_sym_str(r->t, pred, &p, &n, err);
+        if (rc != HK_OK) return rc;
+        if (n > HK_MAX_PREDICATE_BYTES) n = HK_MAX_PREDICATE_BYTES;
+        memcpy(pbuf, p, n);
+        pbuf[n] = '\0';
+        sc.predicate = pbuf;
+    }
+    sc.arity = at->pat.n_args;
+    hk_query *it = NULL;
+    rc = hk_query_open_scan(r->t, &sc, NULL, &it, err);
+    if (rc != HK_OK) return rc;
+    for (;;) {
+        hk_fact_id id;
+        bool has = false;
+        rc = hk_query_next_id(it, &id, &has, err);
+        if (rc != HK_OK || !has) break;
+        if ((rc = budget_check(r, err)) != HK_OK) break;
+        rc = hks_fact_syms_get(r->t, id, &fs, err);
+        if (rc == HK_ERR_NOT_FOUND) {
+            rc = HK_OK;
+            continue;
+        }
+        if (rc != HK_OK) break;
+        if (neg_matches(r, a, &fs)) {
+            *exists = true;
+            break;
+        }
+    }
+    hk_query_close(it);
+    return rc;
+}
+
+static hk_err level(run *r, uint32_t i, bool path, hk_error *err);
+
+/* Runs the filters of step i, then the next level. */
+static hk_err descend(run *r, uint32_t i, bool path, hk_error *err)
+{
+    const step *st = &r->steps[i];
+    for (uint32_t k = 0; k < st->n_cmp; k++) {
+        bool ok = false;
+        hk_err rc = cmp_ok(r, &r->q->cmps[st->cmp[k]], &ok, err);
+        if (rc != HK_OK) return rc;
+        if (!ok) return HK_OK;
+    }
+    for (uint32_t k = 0; k < st->n_neg; k++) {
+        bool ex = false;
+        hk_err rc = neg_exists(r, st->neg[k], &ex, err);
+        if (rc != HK_OK) return rc;
+        if (ex) return HK_OK;
+    }
+    r->res->steps[i].rows++;
+    return level(r, i + 1, path, err);
+}
+
+/* One candidate fact of step i with path key (kp, id). *path is the
+ * level's cursor state: cleared once the level has passed the key. */
+static hk_err candidate(run *r, uint32_t i, uint32_t kp, hk_fact_id id,
+                        const hks_fact_syms *given, bool *path, hk_error *err)
+{
+    hk_err rc = budget_check(r, err);
+    if (rc != HK_OK) return rc;
+    r->res->steps[i].candidates++;
+    bool follow = false;
+    if (*path) {
+        if (kp < r->path_pred[i] ||
+            (kp == r->path_pred[i] && id < r->path_id[i]))
+            return HK_OK;
+        *path = false;
+        if (kp == r->path_pred[i] && id == r->path_id[i]) {
+            if (i + 1 == r->n_steps) return HK_OK; /* the cursor's row */
+            follow = true;
+        }
+    }
+    hks_fact_syms fs;
+    if (given) {
+        fs = *given;
+    } else {
+        rc = hks_fact_syms_get(r->t, id, &fs, err);
+        if (rc == HK_ERR_NOT_FOUND) {
+            hk_error_clear(err);
+            return HK_OK;
+        }
+        if (rc != HK_OK) return rc;
+    }
+    const step *st = &r->steps[i];
+    if (!match(r, st, &fs)) return HK_OK;
+    r->facts[st->pidx] = id;
+    r->cur_pred[i] = kp;
+    r->cur_id[i] = id;
+    return descend(r, i, follow, err);
+}
+
+static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
+{
+    const step *st = &r->steps[i];
+    const hkq_atom *at = &r->q->atoms[st->atom];
+    hk_err rc = HK_OK;
+    if (r->cmiss[st->atom]) return HK_OK;
+    if (st->acc == ACC_ADJ) {
+        uint32_t key = slot_val(r, st->atom, (uint32_t)st->key_pos + 1);
+        uint32_t pred = at->slots[0].kind == HK_TERM_ANY ? 0
+                        : (at->slots[0].kind == HK_TERM_VAR && !st->check[0])
+                            ? 0
+                            : slot_val(r, st->atom, 0);
+        hks_adj *it = NULL;
+        rc = hks_adj_open(r->t, key, st->key_pos, pred, &it, err);
+        if (rc != HK_OK) return rc;
+        while (!r->stop) {
+            hks_adj_row row;
+            bool has = false;
+            rc = hks_adj_next(it, &row, &has, err);
+            if (rc != HK_OK || !has) break;
+            rc = candidate(r, i, pred ? 0 : row.pred, row.fact, NULL, &path,
+                           err);
+            if (rc != HK_OK) break;
+        }
+        hks_adj_close(it);
+        return rc;
+    }
+    if (st->acc == ACC_PROBE) {
+        /* every slot is known: look the statement up */
+        size_t offs[HK_MAX_ARGS + 1];
+        hk_buf_reset(&r->probe);
+        for (uint32_t k = 0; k <= at->pat.n_args; k++) {
+            const char *p;
+            size_t n;
+            rc = hks_sym_str(r->t, slot_val(r, st->atom, k), &p, &n, err);
+            if (rc != HK_OK) return rc;
+            offs[k] = r->probe.len;
+            if (hk_buf_append(&r->probe, p, n) != HK_OK ||
+                hk_buf_append(&r->probe, "", 1) != HK_OK)
+                return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        }
+        hk_statement q;
+        memset(&q, 0, sizeof q);
+        q.predicate = r->probe.data + offs[0];
+        q.n_args = at->pat.n_args;
+        for (uint32_t k = 0; k < q.n_args; k++)
+            q.args[k] = r->probe.data + offs[k + 1];
+        hk_fact_id id = 0;
+        rc = hk_store_find(r->t, &q, &id, err);
+        if (rc == HK_ERR_NOT_FOUND) {
+            hk_error_clear(err);
+            return HK_OK;
+        }
+        if (rc != HK_OK) return rc;
+        return candidate(r, i, 0, id, NULL, &path, err);
+    }
+    hk_scan sc = HK_SCAN_INIT;
+    char pbuf[HK_MAX_PREDICATE_BYTES + 1];
+    if (st->acc == ACC_PRED) {
+        const char *p;
+        size_t n;
+        rc = hks_sym_str(r->t, slot_val(r, st->atom, 0), &p, &n, err);
+        if (rc != HK_OK) return rc;
+        if (n > HK_MAX_PREDICATE_BYTES) n = HK_MAX_PREDICATE_BYTES;
+        memcpy(pbuf, p, n);
+        pbuf[n] = '\0';
+        sc.predicate = pbuf;
+    }
+    sc.arity = at->pat.n_args;
+    hk_query *it = NULL;
+    rc = hk_query_open_scan(r->t, &sc, NULL, &it, err);
+    if (rc != HK_OK) return rc;
+    while (!r->stop) {
+        hk_fact_id id;
+        bool has = false;
+        rc = hk_query_next_id(it, &id, &has, err);
+        if (rc != HK_OK || !has) break;
+        rc = candidate(r, i, 0, id, NULL, &path, err);
+        if (rc != HK_OK) break;
+    }
+    hk_query_close(it);
+    return rc;
+}
+
+static hk_err level(run *r, uint32_t i, bool path, hk_error *err)
+{
+    if (i == r->n_steps) {
+        hkq_row row = {r->vals, r->facts};
+        hkq_flow flow = HKQ_NEXT;
+        hk_err rc = r->req->row(r->req->row_ud, &row, &flow, err);
+        if (rc != HK_OK) return rc;
+        if (flow == HKQ_STOP_BEFORE) {
+            r->stop = true;
+            return HK_OK;
+        }
+        r->res->rows++;
+        r->taken = true;
+        memcpy(r->prev_pred, r->cur_pred, sizeof r->prev_pred);
+        memcpy(r->prev_id, r->cur_id, sizeof r->prev_id);
+        if (flow == HKQ_STOP_AFTER) r->stop = true;
+        return HK_OK;
+    }
+    const step *st = &r->steps[i];
+    const hkq_src *src = r->req->srcs ? &r->req->srcs[st->pidx] : NULL;
+    hk_err rc = HK_OK;
+    if (src == NULL || src->store) rc = level_store(r, i, path, err);
+    if (rc != HK_OK || r->stop || src == NULL || src->rel == NULL) return rc;
+    const hkq_rel *rel = src->rel;
+    bool no_path = false;
+    for (size_t k = 0; k < rel->n && !r->stop; k++) {
+        rc = candidate(r, i, 0, rel->ids ? rel->ids[k] : 0, &rel->facts[k],
+                       &no_path, err);
+        if (rc != HK_OK) return rc;
+    }
+    return HK_OK;
+}
+
+hk_err hkq_run(hk_txn *t, const hkq_query *q, const hkq_run_req *req,
+               hkq_run_res *res, hk_error *err)
+{
+    hk_buf keep = res->cursor;
+    memset(res, 0, sizeof *res);
+    res->cursor = keep;
+    hk_buf_reset(&res->cursor);
+    run *r = hk_calloc(1, sizeof *r);
+    if (!r) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    r->t = t;
+    r->q = q;
+    r->req = req;
+    r->res = res;
+    if (req->budget.max_us > 0) r->deadline = hk_now_us() + req->budget.max_us;
+    hk_err rc = resolve_consts(r, err);
+    bool with_rel = false;
+    if (req->srcs)
+        for (uint32_t p = 0; p < q->n_pos; p++)
+            if (req->srcs[p].rel) with_rel = true;
+    if (rc == HK_OK && req->cursor && req->cursor[0]) {
+        rc = with_rel ? bad_cursor(err) : cursor_read(r, req->cursor, err);
+    } else if (rc == HK_OK) {
+        rc = plan(r, err);
+    }
+    if (rc == HK_OK) rc = level(r, 0, r->resume, err);
+    res->n_steps = r->n_steps;
+    for (uint32_t i = 0; i < r->n_steps; i++) {
+        res->steps[i].atom = r->steps[i].pidx;
+        res->steps[i].access = access_names[r->steps[i].acc];
+        res->steps[i].key_pos = r->steps[i].key_pos;
+        res->steps[i].estimate = r->steps[i].est;
+    }
+    if (rc == HK_OK && r->stop && r->taken) rc = cursor_write(r, &res->cursor);
+    hk_buf_free(&r->probe);
+    hk_free(r);
+    return rc;
+}
