@@ -79,8 +79,8 @@ typedef enum hk_err {
     HK_ERR_LIMIT = 9,     /* a configured or built-in limit was exceeded */
     HK_ERR_BUSY = 10,     /* the resource is in use (KB locked, dir exists) */
     HK_ERR_UNSUPPORTED = 11, /* valid request the build cannot serve */
-    HK_ERR_STATE = 12,  /* called in the wrong state (txn already failed) */
-    HK_ERR_VERSION = 13, /* on-disk schema version is not understood */
+    HK_ERR_STATE = 12,    /* called in the wrong state (txn already failed) */
+    HK_ERR_VERSION = 13,  /* on-disk schema version is not understood */
     HK_ERR_DISK_FULL = 14 /* the file system holding the KB has no space */
 } hk_err;
 

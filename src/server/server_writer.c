@@ -62,8 +62,9 @@ struct hk_write_job {
 
 static bool fatal_for_txn(hk_err rc)
 {
-    return rc == HK_ERR_STORE || rc == HK_ERR_FULL || rc == HK_ERR_DISK_FULL || rc == HK_ERR_NOMEM ||
-           rc == HK_ERR_IO || rc == HK_ERR_STATE || rc == HK_ERR_CORRUPT;
+    return rc == HK_ERR_STORE || rc == HK_ERR_FULL || rc == HK_ERR_DISK_FULL ||
+           rc == HK_ERR_NOMEM || rc == HK_ERR_IO || rc == HK_ERR_STATE ||
+           rc == HK_ERR_CORRUPT;
 }
 
 /* ==== Completion ==== */
