@@ -473,6 +473,30 @@ typedef struct hk_audit_report {
  * HK_OK with report->ok false when tampering is found. */
 hk_err hk_audit_verify(hk_txn *t, hk_audit_report *report, hk_error *err);
 
+/* ==== Deep verification (src/store/verify.c) ==== */
+
+#define HK_VERIFY_PROBLEMS_MAX 16
+typedef struct hk_verify_report {
+    bool ok;                /* no problem found */
+    bool has_digest;        /* the KB keeps a data digest (else: rehash) */
+    bool digest_ok;         /* recomputed digest = stored (true without one) */
+    uint64_t facts;         /* fact records checked */
+    uint64_t symbols;       /* symbols checked */
+    uint64_t index_entries; /* index entries checked against the data */
+    uint64_t n_problems;    /* problems found (the first ones listed) */
+    char digest[65];        /* recomputed digest, hex */
+    char problems[HK_VERIFY_PROBLEMS_MAX][256]; /* what is wrong, where */
+} hk_verify_report;
+
+/* Checks every record and symbol against the data digest kept with the
+ * counters, and every index entry against the data in both directions.
+ * Returns HK_OK with report->ok false when something is wrong; an LMDB
+ * error inside a database is reported as a problem of that database. */
+hk_err hk_store_verify_deep(hk_txn *t, hk_verify_report *report, hk_error *err);
+/* Computes the data digest of a KB made before it existed (write txn);
+ * every later write keeps it. */
+hk_err hk_store_rehash(hk_txn *t, hk_error *err);
+
 /* ==== Backup and restore ==== */
 
 /* Consistent, compacted hot copy of the KB into dest_dir (created; must not

@@ -32,6 +32,8 @@ const hk_command hk_commands[] = {
     {"entities", hk_cmd_entities, "list entities with fact counts"},
     {"history", hk_cmd_history, "audit entries of one fact"},
     {"audit", hk_cmd_audit, "list or verify the tamper-evident audit log"},
+    {"verify", hk_cmd_verify,
+     "check the audit chain; --deep: every record, symbol and index"},
     {"backup", hk_cmd_backup, "write a consistent, checksummed copy"},
     {"restore", hk_cmd_restore, "install a backup as the knowledge base"},
     {"compact", hk_cmd_compact,

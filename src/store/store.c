@@ -153,6 +153,20 @@ hk_err hks_txn_load_counters(hk_txn *t, hks_counters *c, hk_error *err)
         memcpy(c->audit_hash, d.mv_data, 32);
     else if (rc != MDB_NOTFOUND && rc != 0)
         return hks_store_mdb_error(NULL, rc, err, "reading audit head");
+    /* The data digest (verify.c): kept by every KB made since it exists;
+     * a KB still empty gets one at its first write. */
+    MDB_val dk = {12, (void *)"state_digest"};
+    rc = mdb_get(txn, m, &dk, &d);
+    if (rc == 0 && d.mv_size == 32) {
+        c->has_digest = true;
+        for (int i = 0; i < 4; i++)
+            c->digest[i] = hks_get_u64((const uint8_t *)d.mv_data + 8 * i);
+    } else if (rc == MDB_NOTFOUND) {
+        c->has_digest = c->next_fact_id == 1 && c->next_sym_id == 1;
+    } else {
+        return hks_store_mdb_error(NULL, rc ? rc : MDB_CORRUPTED, err,
+                                   "reading the data digest");
+    }
     return HK_OK;
 }
 
@@ -172,7 +186,12 @@ static int store_counters(hk_txn *t)
                            (uint64_t)c->last_change_us)))
         return rc;
     MDB_val k = {10, (void *)"audit_hash"}, d = {32, (void *)c->audit_hash};
-    return mdb_put(txn, m, &k, &d, 0);
+    if ((rc = mdb_put(txn, m, &k, &d, 0)) || !c->has_digest) return rc;
+    uint8_t b[32];
+    for (int i = 0; i < 4; i++)
+        hks_put_u64(b + 8 * i, c->digest[i]);
+    MDB_val dk = {12, (void *)"state_digest"}, dd = {32, b};
+    return mdb_put(txn, m, &dk, &dd, 0);
 }
 
 /* ==== Open / close ==== */
