@@ -331,6 +331,7 @@ void hk_route_predicates(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_search(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_verify(hk_server *srv, h2o_req_t *req, const char *param);
 /* routes_admin.c */
 void hk_route_backup(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_healthz(hk_server *srv, h2o_req_t *req, const char *param);
