@@ -9,7 +9,9 @@ Builds a small KB (data/sample.hkl), then:
   2. random damage: N copies (seeded) with one byte changed each; every read
      command runs on every copy and must end without a signal (exit < 128),
      without a sanitizer report, and with a message on stderr whenever it
-     fails.
+     fails; and whenever what a read shows differs from the undamaged KB
+     (export, query, audit list, history), `verify --deep` must fail
+     (exit 6 or a damage error): every changed content is flagged.
 HK_DAMAGE_COPIES and HK_DAMAGE_SEED override N (40) and the seed (19).
 """
 import os
@@ -28,7 +30,12 @@ COPIES = int(os.environ.get("HK_DAMAGE_COPIES", "40"))
 SEED = int(os.environ.get("HK_DAMAGE_SEED", "19"))
 READS = [["stats"], ["query", "?p(?x, ?y)"], ["get", "1"], ["predicates"],
          ["entities"], ["history", "1"], ["audit", "list"],
-         ["audit", "verify"], ["export"]]
+         ["audit", "verify"], ["export"], ["verify"], ["verify", "--deep"],
+         ["verify", "--deep", "--json"]]
+# Reads whose answer shows content: a copy on which one of them answers
+# differently from the undamaged KB has changed content.
+CONTENT = (["export"], ["query", "?p(?x, ?y)"], ["audit", "list"],
+           ["history", "1"], ["get", "1"])
 SANITIZER = (b"Sanitizer", b"runtime error:", b"LeakSanitizer")
 failures = []
 
@@ -138,8 +145,11 @@ def body():
           "init on a KB: rc %d, %r" % (rc, out))
 
     # ---- one damaged byte per copy, every read command on each ----
+    baseline = {tuple(a): run(kb, *a)[:2] for a in CONTENT}
+    rc, _, err = run(kb, "verify", "--deep")
+    check(rc == 0, "verify --deep of the undamaged KB: rc %d, %r" % (rc, err))
     rng = random.Random(SEED)
-    refused = crashed = 0
+    refused = crashed = changed = 0
     for i in range(COPIES):
         d = fresh_copy(kb, "byte%d" % i)
         path = os.path.join(d, "data.mdb")
@@ -168,9 +178,17 @@ def body():
                 refused += 1
                 check(err.strip() != b"", "%s: rc %d without a message" %
                       (what, rc))
+        res = {tuple(a): r for a, r in results}
+        if any(res[tuple(a)][:2] != baseline[tuple(a)] for a in CONTENT):
+            changed += 1
+            rc = res[("verify", "--deep")][0]
+            check(rc != 0, "copy %d (byte %d: %02x -> %02x): content changed "
+                  "but verify --deep said ok" % (i, off, old, new))
         shutil.rmtree(d)
-    print("%d copies x %d commands: %d failed with a message, %d crashed" %
-          (COPIES, len(READS), refused, crashed))
+    print("%d copies x %d commands: %d failed with a message, %d crashed; "
+          "%d copies with changed content, all flagged by verify --deep "
+          "unless listed above" % (COPIES, len(READS), refused, crashed,
+                                   changed))
     if failures:
         print("%d failure(s)" % len(failures))
         return 1
