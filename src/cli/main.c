@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ==== Command table ==== */
 
@@ -149,6 +150,33 @@ int hk_cmd_version(int argc, char **argv)
 
 /* ==== main ==== */
 
+/* Runs cmd. A fault inside a KB's map (a page beyond the end of a file
+ * truncated while open, faultguard.c) ends the command with a message and
+ * exit code 5 instead of a signal; the KB file is untouched (a write not
+ * yet committed is lost). */
+static int run_guarded(const hk_command *cmd, int argc, char **argv)
+{
+    static hk_fault_guard guard;
+    volatile int rc = HK_EXIT_IO;
+    if (sigsetjmp(guard.jb, 1) == 0) {
+        hk_fault_arm(&guard);
+        rc = cmd->run(argc, argv);
+        hk_fault_disarm(&guard);
+        return rc;
+    }
+    char msg[400];
+    int n = snprintf(msg, sizeof msg,
+                     "hakgal %s: the knowledge base is damaged: reading byte "
+                     "%llu of data.mdb failed (the file is shorter than its "
+                     "pages or was changed while open); restore from a "
+                     "backup\n",
+                     cmd->name, (unsigned long long)guard.offset);
+    if (n > 0 &&
+        write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0)
+        return HK_EXIT_IO;
+    return HK_EXIT_IO;
+}
+
 int main(int argc, char **argv)
 {
     /* Collect global options written before the command. */
@@ -221,7 +249,7 @@ int main(int argc, char **argv)
         sub[k++] = argv[j];
     sub[k] = NULL;
     hk_free(globals);
-    int rc = cmd->run(sub_argc, sub);
+    int rc = run_guarded(cmd, sub_argc, sub);
     hk_free(sub);
     if (fflush(stdout) != 0 && rc == HK_EXIT_OK) {
         fputs("hakgal: cannot write to standard output\n", stderr);

@@ -196,6 +196,8 @@ static int store_counters(hk_txn *t)
 
 /* ==== Open / close ==== */
 
+static void find_map(hk_store *s);
+
 typedef struct db_spec {
     const char *name; /* LMDB database name */
     unsigned flags;   /* MDB_DUPSORT etc. */
@@ -514,6 +516,7 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
         est.ms_psize == (unsigned)os_page)
         s->psize = est.ms_psize;
     if ((e = open_dbs(s, !o.read_only, err))) goto fail;
+    find_map(s);
     if (!(s->symcache = hks_symcache_new()) ||
         (!o.read_only && !(s->symtab = hks_symtab_new()))) {
         e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
@@ -524,6 +527,38 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
 fail:
     hk_store_close(s);
     return e;
+}
+
+/* Registers the map of s with faultguard.c. LMDB does not tell where it
+ * mapped the file (me_mapaddr is only the MDB_FIXEDMAP address), so it is
+ * found from a page: the first key of the main database lies on a leaf
+ * page, whose header starts with its page number; the map starts that many
+ * pages before it. Pages are aligned in the map only when LMDB's page size
+ * is the OS page size (s->psize != 0); otherwise the map stays unguarded. */
+static void find_map(hk_store *s)
+{
+    MDB_envinfo info;
+    MDB_txn *txn;
+    MDB_dbi main_dbi;
+    MDB_cursor *c;
+    MDB_val k, d;
+    if (!s->psize || mdb_env_info(s->env, &info) ||
+        mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return;
+    if (mdb_dbi_open(txn, NULL, 0, &main_dbi) == 0 &&
+        mdb_cursor_open(txn, main_dbi, &c) == 0) {
+        if (mdb_cursor_get(c, &k, &d, MDB_FIRST) == 0) {
+            uintptr_t page = (uintptr_t)k.mv_data & ~(uintptr_t)(s->psize - 1);
+            size_t pgno;
+            memcpy(&pgno, (const void *)page, sizeof pgno);
+            if (pgno < info.me_mapsize / s->psize) {
+                s->fault_map = (void *)(page - pgno * s->psize);
+                hks_fault_map_add(s->fault_map, info.me_mapsize);
+            }
+        }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
 }
 
 hk_err hk_store_open(const char *dir, const hk_store_options *opt,
@@ -548,6 +583,7 @@ uint64_t hk_store_last_commit(hk_store *s)
 void hk_store_close(hk_store *s)
 {
     if (!s) return;
+    hks_fault_map_remove(s->fault_map);
     if (s->env) mdb_env_close(s->env);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases LOCK_SH, after the env is gone */

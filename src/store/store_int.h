@@ -138,6 +138,7 @@ struct hk_store {
     char *data_path;           /* dir/data.mdb (owned) */
     hk_store_options opt;      /* options as opened (defaults filled in) */
     uint32_t schema_version;   /* on-disk version read at open */
+    void *fault_map;           /* map registered with faultguard.c */
     uint32_t psize;            /* LMDB page size, bytes (bounds checks of
                                   values read from pages) */
     int lock_fd;               /* DIR/hakgal.lock holding flock(LOCK_SH)
@@ -624,6 +625,13 @@ hk_err hks_rec_to_fact(hk_txn *t, hk_fact_id id, const hks_rec *r, hk_fact *f,
  * return value is for errors reading the store. For tests. */
 hk_err hks_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
                        hk_error *err);
+
+/* ==== faultguard.c ==== */
+
+/* Registers / forgets the address range of an open map: faults inside it
+ * on a thread with an armed hk_fault_guard jump back to the guard. */
+void hks_fault_map_add(const void *addr, size_t len);
+void hks_fault_map_remove(const void *addr);
 
 /* ==== verify.c ==== */
 

@@ -2,7 +2,8 @@
 """Damaged KB files never crash a command (issue 19, item 1).
 
 Builds a small KB (data/sample.hkl), then:
-  1. fixed cases: data.mdb truncated, empty, a meta page damaged, a KB
+  1. fixed cases: data.mdb truncated (before open, and while an MCP
+     server has it open), empty, a meta page damaged, a KB
      directory without permission (when not running as root), `init` in a
      non-empty directory that is no KB; each must fail with a clear message
      and exit code 5 (damaged / I/O) or 4 (init conflict);
@@ -14,6 +15,7 @@ Builds a small KB (data/sample.hkl), then:
      (exit 6 or a damage error): every changed content is flagged.
 HK_DAMAGE_COPIES and HK_DAMAGE_SEED override N (40) and the seed (19).
 """
+import json
 import os
 import random
 import shutil
@@ -143,6 +145,33 @@ def body():
     rc, out, err = run(kb, "init")
     check(rc == 0 and b"already exists" in out,
           "init on a KB: rc %d, %r" % (rc, out))
+
+    # ---- truncated while open: a long-running reader (MCP over stdio)
+    # touches a page beyond the new end; exit 5 with a message, no SIGBUS ----
+    d = fresh_copy(kb, "shrunk")
+    p = subprocess.Popen([BIN, "--data", d, "mcp"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def send(obj):
+        p.stdin.write((json.dumps(obj) + "\n").encode())
+        p.stdin.flush()
+    send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+          "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                     "clientInfo": {"name": "t", "version": "1"}}})
+    first = p.stdout.readline()
+    send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    os.truncate(os.path.join(d, "data.mdb"), 3 * 4096)
+    send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+          "params": {"name": "health_check", "arguments": {"deep": True}}})
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+    check(b'"id":1' in first, "shrunk: no initialize answer: %r" % first)
+    check(p.returncode == 5 and b"damaged" in err and
+          b"restore from a backup" in err,
+          "truncated while open: rc %d, %r" % (p.returncode, err[-300:]))
 
     # ---- one damaged byte per copy, every read command on each ----
     baseline = {tuple(a): run(kb, *a)[:2] for a in CONTENT}
