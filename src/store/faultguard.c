@@ -37,7 +37,8 @@
  *
  * Threads: the map registry is a fixed table of atomics read by the
  * handler without locks (registration takes a mutex); the guard stack is
- * thread-local. The handler is installed once, on the first registration.
+ * thread-local. The handler is installed at a registration when it is not
+ * in place (another handler put in since is chained to).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -53,7 +54,6 @@ static struct {
     _Atomic uintptr_t hi; /* one past its last byte */
 } g_maps[MAPS_MAX];
 static pthread_mutex_t g_maps_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static struct sigaction g_old_bus, g_old_segv; /* dispositions before ours */
 static _Thread_local hk_fault_guard *t_guard;  /* innermost armed guard */
 
@@ -76,22 +76,34 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
     sigaction(sig, sig == SIGBUS ? &g_old_bus : &g_old_segv, NULL);
 }
 
-static void install(void)
+/* Installs the handler unless it is in place (caller holds g_maps_mu).
+ * Checked at every registration, since a test harness or a library may
+ * have put its own handler in meanwhile; that one becomes the previous
+ * disposition that faults outside the maps go to. */
+static void install_one(int sig, struct sigaction *old)
 {
-    struct sigaction sa;
+    struct sigaction cur, sa;
+    if (sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+        cur.sa_sigaction == on_fault)
+        return; /* in place: *old stays what was there before us */
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, &g_old_bus);
-    sigaction(SIGSEGV, &sa, &g_old_segv);
+    sigaction(sig, &sa, old);
+}
+
+static void install(void)
+{
+    install_one(SIGBUS, &g_old_bus);
+    install_one(SIGSEGV, &g_old_segv);
 }
 
 void hks_fault_map_add(const void *addr, size_t len)
 {
     if (addr == NULL || len == 0) return;
-    pthread_once(&g_once, install);
     pthread_mutex_lock(&g_maps_mu);
+    install();
     for (unsigned i = 0; i < MAPS_MAX; i++)
         if (atomic_load(&g_maps[i].lo) == 0) {
             atomic_store(&g_maps[i].hi, (uintptr_t)addr + len);

@@ -30,7 +30,10 @@
  *
  * Damage. An LMDB error while walking a database is reported as a
  * problem of that database, and the walk goes on with the next one, so a
- * damaged file is named rather than aborting the check.
+ * damaged file is named rather than aborting the check. A fault inside the
+ * map ends the walks under a guard (faultguard.c): the cursor open at the
+ * time is closed, the transaction is marked failed, and the report names
+ * the byte.
  *
  * Threads: runs inside the caller's transaction (a write transaction is
  * flushed first); rehash needs a write transaction.
@@ -143,6 +146,10 @@ static void walk_error(hk_verify_report *r, const char *db, int rc)
 
 /* ==== The walks ==== */
 
+/* The cursor a walk has open, closed by hk_store_verify_deep after a fault
+ * inside the map left the walk (faultguard.c). */
+static _Thread_local MDB_cursor *t_walk_cur;
+
 /* sym_id: every symbol's string is a key of `sym` naming it back; adds
  * symbols to the digest. */
 static void walk_symbols(hk_txn *t, const hks_counters *c, hk_verify_report *r,
@@ -152,6 +159,7 @@ static void walk_symbols(hk_txn *t, const hks_counters *c, hk_verify_report *r,
     MDB_val k, d;
     char s1[48];
     int rc = mdb_cursor_open(t->txn, t->s->db.sym_id, &cur);
+    t_walk_cur = rc ? NULL : cur;
     if (rc) return walk_error(r, "sym_id", rc);
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
@@ -189,6 +197,7 @@ static void walk_symbols(hk_txn *t, const hks_counters *c, hk_verify_report *r,
                     shown(d.mv_data, d.mv_size, s1),
                     sv.mv_size == 4 ? hks_get_u32(sv.mv_data) : 0u);
     }
+    t_walk_cur = NULL;
     mdb_cursor_close(cur);
     walk_error(r, "sym_id", rc);
 }
@@ -202,6 +211,7 @@ static void walk_sym_keys(hk_txn *t, MDB_dbi dbi, const char *name,
     MDB_val k, d, s;
     char s1[48];
     int rc = mdb_cursor_open(t->txn, dbi, &cur);
+    t_walk_cur = rc ? NULL : cur;
     if (rc) return walk_error(r, name, rc);
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
@@ -218,6 +228,7 @@ static void walk_sym_keys(hk_txn *t, MDB_dbi dbi, const char *name,
             problem(r, "%s: key '%s' names symbol %u, whose string differs",
                     name, shown(k.mv_data, k.mv_size, s1), id);
     }
+    t_walk_cur = NULL;
     mdb_cursor_close(cur);
     walk_error(r, name, rc);
 }
@@ -230,6 +241,7 @@ static void walk_facts(hk_txn *t, const hks_counters *c, hk_verify_report *r,
     MDB_cursor *cur;
     MDB_val k, d, s;
     int rc = mdb_cursor_open(t->txn, t->s->db.fact, &cur);
+    t_walk_cur = rc ? NULL : cur;
     if (rc) return walk_error(r, "fact", rc);
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
@@ -273,6 +285,7 @@ static void walk_facts(hk_txn *t, const hks_counters *c, hk_verify_report *r,
             problem(r, "fact %llu: the stmt index %s", (unsigned long long)id,
                     g ? "has no entry for it" : "names another id");
     }
+    t_walk_cur = NULL;
     mdb_cursor_close(cur);
     walk_error(r, "fact", rc);
 }
@@ -283,6 +296,7 @@ static void walk_stmt(hk_txn *t, hk_verify_report *r)
     MDB_cursor *cur;
     MDB_val k, d;
     int rc = mdb_cursor_open(t->txn, t->s->db.stmt, &cur);
+    t_walk_cur = rc ? NULL : cur;
     if (rc) return walk_error(r, "stmt", rc);
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
@@ -301,6 +315,7 @@ static void walk_stmt(hk_txn *t, hk_verify_report *r)
             problem(r, "stmt: the key of fact %llu is not its statement",
                     (unsigned long long)id);
     }
+    t_walk_cur = NULL;
     mdb_cursor_close(cur);
     walk_error(r, "stmt", rc);
 }
@@ -315,6 +330,7 @@ static void walk_postings(hk_txn *t, bool args, hk_verify_report *r)
     MDB_val k, d;
     int rc = mdb_cursor_open(t->txn, args ? t->s->db.by_arg : t->s->db.by_pred,
                              &cur);
+    t_walk_cur = rc ? NULL : cur;
     if (rc) return walk_error(r, name, rc);
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
@@ -340,6 +356,7 @@ static void walk_postings(hk_txn *t, bool args, hk_verify_report *r)
                     "does not have it there",
                     name, sym, (unsigned long long)id, pos + args);
     }
+    t_walk_cur = NULL;
     mdb_cursor_close(cur);
     walk_error(r, name, rc);
 }
@@ -351,6 +368,7 @@ static void walk_tokens(hk_txn *t, hk_verify_report *r)
     MDB_val k, d, s;
     char s1[48];
     int rc = mdb_cursor_open(t->txn, t->s->db.tok, &cur);
+    t_walk_cur = rc ? NULL : cur;
     if (rc) return walk_error(r, "tok", rc);
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
@@ -360,30 +378,20 @@ static void walk_tokens(hk_txn *t, hk_verify_report *r)
             problem(r, "tok: token '%s' names symbol %u, which does not exist",
                     shown(k.mv_data, k.mv_size, s1), id);
     }
+    t_walk_cur = NULL;
     mdb_cursor_close(cur);
     walk_error(r, "tok", rc);
 }
 
 /* ==== Entry points ==== */
 
-hk_err hk_store_verify_deep(hk_txn *t, hk_verify_report *r, hk_error *err)
+static void walk_all(hk_txn *t, const hks_counters *c, hk_verify_report *r,
+                     uint64_t dg[4])
 {
-    hks_counters c;
-    hk_err e;
-    uint64_t dg[4] = {0, 0, 0, 0};
-
-    memset(r, 0, sizeof *r);
-    r->ok = true;
-    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)))
-        return e;
-    if (t->write)
-        c = t->c;
-    else if ((e = hks_txn_load_counters(t, &c, err)))
-        return e;
-    walk_symbols(t, &c, r, dg);
+    walk_symbols(t, c, r, dg);
     walk_sym_keys(t, t->s->db.sym, "sym", r);
     walk_sym_keys(t, t->s->db.pred_names, "pred_names", r);
-    walk_facts(t, &c, r, dg);
+    walk_facts(t, c, r, dg);
     walk_stmt(t, r);
     walk_postings(t, false, r);
     walk_postings(t, true, r);
@@ -398,6 +406,52 @@ hk_err hk_store_verify_deep(hk_txn *t, hk_verify_report *r, hk_error *err)
         problem(r, "the index check could not finish: %s", ce.message);
     else if (!ok)
         problem(r, "%s", why);
+}
+
+static hk_err load_and_walk(hk_txn *t, hks_counters *c, hk_verify_report *r,
+                            uint64_t dg[4], hk_error *err)
+{
+    hk_err e;
+    if (t->write)
+        *c = t->c;
+    else if ((e = hks_txn_load_counters(t, c, err)))
+        return e;
+    walk_all(t, c, r, dg);
+    return HK_OK;
+}
+
+hk_err hk_store_verify_deep(hk_txn *t, hk_verify_report *r, hk_error *err)
+{
+    hks_counters c;
+    hk_err e;
+    uint64_t dg[4] = {0, 0, 0, 0};
+
+    memset(r, 0, sizeof *r);
+    r->ok = true;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)))
+        return e;
+    /* A fault inside the map (a page past the end of a file truncated
+     * while open) ends the walks: the snapshot is dead, the damage is the
+     * answer (faultguard.c explains why the jump is safe here). */
+    memset(&c, 0, sizeof c);
+    hk_fault_guard g;
+    if (sigsetjmp(g.jb, 1) == 0) {
+        hk_fault_arm(&g);
+        e = load_and_walk(t, &c, r, dg, err);
+        hk_fault_disarm(&g);
+        if (e) return e;
+    } else {
+        if (t_walk_cur) mdb_cursor_close(t_walk_cur);
+        t_walk_cur = NULL;
+        t->failed = true;
+        problem(r,
+                "reading byte %llu of data.mdb failed (the file is shorter "
+                "than its pages or changed while open): restore from a "
+                "backup",
+                (unsigned long long)g.offset);
+        r->has_digest = c.has_digest;
+        return HK_OK;
+    }
     r->has_digest = c.has_digest;
     r->digest_ok = !c.has_digest || memcmp(dg, c.digest, sizeof dg) == 0;
     if (!r->digest_ok)

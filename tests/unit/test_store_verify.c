@@ -4,7 +4,8 @@
  * adds, updates, deletes and aborted transactions; an edited symbol
  * string, record, index key or stored digest is found and named; a KB
  * without a digest (made before it existed) opens, verifies its indexes,
- * and gets a digest from hk_store_rehash that later writes keep.
+ * and gets a digest from hk_store_rehash that later writes keep; a file
+ * truncated under an open reader is reported, not a SIGBUS.
  */
 #include "test_store_util.h"
 
@@ -206,6 +207,27 @@ static void test_old_kb_rehash(void **state)
     tu_discard(s, dir);
 }
 
+/* data.mdb cut short while a reader has it open: the deep check reports
+ * the byte it could not read instead of dying of SIGBUS. */
+static void test_truncated_while_open(void **state)
+{
+    (void)state;
+    char *dir;
+    hk_store *s = populated(&dir);
+    char path[600];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    hk_txn *t = tu_begin(s, false);
+    assert_int_equal(truncate(path, 3 * 4096), 0);
+    hk_error err;
+    assert_int_equal(hk_store_verify_deep(t, &g_rep, &err), HK_OK);
+    assert_false(g_rep.ok);
+    assert_true(has_problem("reading byte"));
+    hk_stats st; /* the snapshot is dead: refused, not read */
+    assert_int_not_equal(hk_store_stats(t, &st, &err), HK_OK);
+    hk_txn_abort(t);
+    tu_discard(s, dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_edited_index_entry),
         cmocka_unit_test(test_edited_record),
         cmocka_unit_test(test_old_kb_rehash),
+        cmocka_unit_test(test_truncated_while_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
