@@ -151,7 +151,7 @@ int hk_cmd_version(int argc, char **argv)
 /* ==== main ==== */
 
 /* Runs cmd. A fault inside a KB's map (a page beyond the end of a file
- * truncated while open, faultguard.c) ends the command with a message and
+ * truncated while open, faultguard.c) ends the process with a message and
  * exit code 5 instead of a signal; the KB file is untouched (a write not
  * yet committed is lost). */
 static int run_guarded(const hk_command *cmd, int argc, char **argv)
@@ -173,8 +173,11 @@ static int run_guarded(const hk_command *cmd, int argc, char **argv)
                      cmd->name, (unsigned long long)guard.offset);
     if (n > 0 &&
         write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0)
-        return HK_EXIT_IO;
-    return HK_EXIT_IO;
+        n = 0;
+    /* The command was abandoned mid-way: what it held (memory, a stdio
+     * buffer it was filling) is in an unknown state, so the process ends
+     * here, without atexit handlers or stdio flushes. */
+    _exit(HK_EXIT_IO);
 }
 
 int main(int argc, char **argv)
