@@ -33,6 +33,7 @@
 #ifndef HAKGAL_H
 #define HAKGAL_H
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -473,6 +474,52 @@ typedef struct hk_audit_report {
  * entries (the head hash and length are kept in the meta table). Returns
  * HK_OK with report->ok false when tampering is found. */
 hk_err hk_audit_verify(hk_txn *t, hk_audit_report *report, hk_error *err);
+
+/* ==== Fault containment (src/store/faultguard.c) ==== */
+
+/* A guard around reads that may touch a damaged map: a SIGBUS/SIGSEGV at
+ * an address inside an open KB's map, on the thread that armed g, jumps
+ * back to the sigsetjmp of g (which then returns 1) instead of killing the
+ * process; offset is where in the map. Every other fault is left alone.
+ * After a jump the transactions and cursors used inside are dead: abort
+ * them and report HK_ERR_CORRUPT. Use:
+ *
+ *     hk_fault_guard g;
+ *     if (sigsetjmp(g.jb, 1) == 0) {
+ *         hk_fault_arm(&g); ...reads...; hk_fault_disarm(&g);
+ *     } else { ...the KB is damaged at g.offset... }
+ */
+typedef struct hk_fault_guard {
+    sigjmp_buf jb;               /* where a fault returns to */
+    struct hk_fault_guard *prev; /* the guard armed before (this thread) */
+    uint64_t offset;             /* byte of the map that faulted */
+} hk_fault_guard;
+void hk_fault_arm(hk_fault_guard *g);
+void hk_fault_disarm(hk_fault_guard *g);
+
+/* ==== Deep verification (src/store/verify.c) ==== */
+
+#define HK_VERIFY_PROBLEMS_MAX 16
+typedef struct hk_verify_report {
+    bool ok;                /* no problem found */
+    bool has_digest;        /* the KB keeps a data digest (else: rehash) */
+    bool digest_ok;         /* recomputed digest = stored (true without one) */
+    uint64_t facts;         /* fact records checked */
+    uint64_t symbols;       /* symbols checked */
+    uint64_t index_entries; /* index entries checked against the data */
+    uint64_t n_problems;    /* problems found (the first ones listed) */
+    char digest[65];        /* recomputed digest, hex */
+    char problems[HK_VERIFY_PROBLEMS_MAX][256]; /* what is wrong, where */
+} hk_verify_report;
+
+/* Checks every record and symbol against the data digest kept with the
+ * counters, and every index entry against the data in both directions.
+ * Returns HK_OK with report->ok false when something is wrong; an LMDB
+ * error inside a database is reported as a problem of that database. */
+hk_err hk_store_verify_deep(hk_txn *t, hk_verify_report *report, hk_error *err);
+/* Computes the data digest of a KB made before it existed (write txn);
+ * every later write keeps it. */
+hk_err hk_store_rehash(hk_txn *t, hk_error *err);
 
 /* ==== Backup and restore ==== */
 

@@ -51,6 +51,7 @@ int hk_cmd_predicates(int argc, char **argv);
 int hk_cmd_entities(int argc, char **argv);
 int hk_cmd_history(int argc, char **argv);
 int hk_cmd_audit(int argc, char **argv);
+int hk_cmd_verify(int argc, char **argv);
 int hk_cmd_backup(int argc, char **argv);
 int hk_cmd_restore(int argc, char **argv);
 int hk_cmd_compact(int argc, char **argv);

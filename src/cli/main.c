@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ==== Command table ==== */
 
@@ -32,6 +33,8 @@ const hk_command hk_commands[] = {
     {"entities", hk_cmd_entities, "list entities with fact counts"},
     {"history", hk_cmd_history, "audit entries of one fact"},
     {"audit", hk_cmd_audit, "list or verify the tamper-evident audit log"},
+    {"verify", hk_cmd_verify,
+     "check the audit chain; --deep: every record, symbol and index"},
     {"backup", hk_cmd_backup, "write a consistent, checksummed copy"},
     {"restore", hk_cmd_restore, "install a backup as the knowledge base"},
     {"compact", hk_cmd_compact,
@@ -155,6 +158,36 @@ int hk_cmd_version(int argc, char **argv)
 
 /* ==== main ==== */
 
+/* Runs cmd. A fault inside a KB's map (a page beyond the end of a file
+ * truncated while open, faultguard.c) ends the process with a message and
+ * exit code 5 instead of a signal; the KB file is untouched (a write not
+ * yet committed is lost). */
+static int run_guarded(const hk_command *cmd, int argc, char **argv)
+{
+    static hk_fault_guard guard;
+    volatile int rc = HK_EXIT_IO;
+    if (sigsetjmp(guard.jb, 1) == 0) {
+        hk_fault_arm(&guard);
+        rc = cmd->run(argc, argv);
+        hk_fault_disarm(&guard);
+        return rc;
+    }
+    char msg[400];
+    int n = snprintf(msg, sizeof msg,
+                     "hakgal %s: the knowledge base is damaged: reading byte "
+                     "%llu of data.mdb failed (the file is shorter than its "
+                     "pages or was changed while open); restore from a "
+                     "backup\n",
+                     cmd->name, (unsigned long long)guard.offset);
+    if (n > 0 &&
+        write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0)
+        n = 0;
+    /* The command was abandoned mid-way: what it held (memory, a stdio
+     * buffer it was filling) is in an unknown state, so the process ends
+     * here, without atexit handlers or stdio flushes. */
+    _exit(HK_EXIT_IO);
+}
+
 int main(int argc, char **argv)
 {
     /* Collect global options written before the command. */
@@ -227,7 +260,7 @@ int main(int argc, char **argv)
         sub[k++] = argv[j];
     sub[k] = NULL;
     hk_free(globals);
-    int rc = cmd->run(sub_argc, sub);
+    int rc = run_guarded(cmd, sub_argc, sub);
     hk_free(sub);
     if (fflush(stdout) != 0 && rc == HK_EXIT_OK) {
         fputs("hakgal: cannot write to standard output\n", stderr);

@@ -258,8 +258,12 @@ const mcp_tool_def mcp_kb_tools[] = {
     {"health_check", "Health check",
      "Store integrity: opens a read snapshot, verifies the whole audit hash "
      "chain, reports free disk space and map usage, and whether the server "
-     "is ready.",
-     IN("", ""),
+     "is ready. deep: also check every fact record, symbol and index entry "
+     "against the data digest and each other (checks.data names what is "
+     "wrong; reads the whole KB).",
+     IN("\"deep\":{\"type\":\"boolean\",\"default\":false,"
+        "\"description\":\"Check every record, symbol and index entry\"}",
+        ""),
      OUT(TXT("status") ",\"ready\":{\"type\":\"boolean\"},\"checks\":{"
          "\"type\":\"object\"}", "\"status\",\"ready\",\"checks\""),
      RO, mcp_t_health_check},

@@ -122,9 +122,34 @@ hk_err mcp_t_health_check(mcp_call *c, json_t **out, hk_error *err)
     hk_svc_health_res r;
     if (mcp_read_begin(c, &t, &e) != HK_OK) req.txn_error = e.message;
     hk_svc_health(t, &req, &r);
+    /* deep: the data itself (svc_verify.c), on the same snapshot */
+    json_t *data = NULL;
+    if (t && mcp_arg_bool(c, "deep", false)) {
+        static _Thread_local hk_svc_verify_res v; /* 4 KiB of problems */
+        hk_buf b = HK_BUF_INIT;
+        hk_error_clear(&e);
+        hk_err vr = hk_svc_verify(t, true, &v, &e);
+        if (vr == HK_OK && hk_svc_verify_json(&v, &b) == HK_OK) {
+            json_t *all = json_loads(b.data, 0, NULL);
+            data = all ? json_incref(json_object_get(all, "data")) : NULL;
+            json_decref(all);
+        } else if (vr != HK_OK) {
+            data = json_pack("{s:b, s:s}", "ok", false, "message", e.message);
+        }
+        hk_buf_free(&b);
+        if (data == NULL) {
+            hk_txn_abort(t);
+            return HK_ERR_NOMEM;
+        }
+        if (!json_is_true(json_object_get(data, "ok"))) r.all_ok = false;
+    }
     if (t) hk_txn_abort(t);
     json_t *checks = json_object();
-    if (!checks) return HK_ERR_NOMEM;
+    if (!checks) {
+        json_decref(data);
+        return HK_ERR_NOMEM;
+    }
+    if (data) json_object_set_new(checks, "data", data);
     json_object_set_new(checks, "store",
                         json_pack("{s:b, s:I, s:I, s:I, s:s}", "ok", r.store_ok,
                                   "facts", (json_int_t)r.stats.facts,

@@ -341,6 +341,7 @@ void hk_route_graph_query_post(hk_server *srv, h2o_req_t *req,
                                const char *param);
 void hk_route_graph_query_run(hk_server *srv, h2o_req_t *req, const char *text,
                               size_t limit, const char *cursor, bool explain);
+void hk_route_verify(hk_server *srv, h2o_req_t *req, const char *param);
 /* routes_admin.c */
 void hk_route_backup(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_healthz(hk_server *srv, h2o_req_t *req, const char *param);

@@ -897,4 +897,23 @@ hk_err hk_svc_token_parse(const char *name, const char *role, const char *hex,
 hk_err hk_svc_tokens_load(const char *path, hk_token *out, size_t max,
                           size_t *n, hk_error *err);
 
+/* ==== Verification (svc_verify.c) ==== */
+
+typedef struct hk_svc_verify_res {
+    bool deep;             /* records, symbols and indexes were checked */
+    hk_audit_report audit; /* the audit chain */
+    hk_verify_report data; /* the data (when deep) */
+    bool ok;               /* every check passed */
+} hk_svc_verify_res;
+
+/* The audit chain, and with deep every record, symbol and index entry
+ * (hk_store_verify_deep). HK_OK with res->ok false when something is
+ * wrong. Holds no memory. */
+hk_err hk_svc_verify(hk_txn *t, bool deep, hk_svc_verify_res *res,
+                     hk_error *err);
+/* res as one JSON object appended to out (every adapter answers this). */
+hk_err hk_svc_verify_json(const hk_svc_verify_res *res, hk_buf *out);
+/* hk_svc_apply_fn computing the data digest of an older KB (arg unused). */
+hk_err hk_svc_rehash_apply(hk_txn *t, void *arg, hk_error *err);
+
 #endif /* HK_SERVICE_H */

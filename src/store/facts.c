@@ -361,8 +361,18 @@ static hk_err put_record(hk_txn *t, hk_fact_id id, const hks_rec *r,
     hk_err e = hks_rec_encode(r, &t->scratch);
     if (e) return hk_error_set(err, e, "store: out of memory encoding a fact");
     HKS_FACT_KEY(k, id);
-    MDB_val d = {t->scratch.len, t->scratch.data};
+    MDB_val d = {t->scratch.len, t->scratch.data}, old;
     int rc;
+    if (t->c.has_digest && !(flags & MDB_APPEND)) {
+        /* the record replaced leaves the digest */
+        rc = mdb_get(t->txn, t->s->db.fact, &k, &old);
+        if (rc == 0)
+            hks_digest_update(t, HKS_DIGEST_FACT, id, old.mv_data, old.mv_size,
+                              -1);
+        else if (rc != MDB_NOTFOUND)
+            return hks_store_mdb_error(t, rc, err, "reading a fact");
+    }
+    hks_digest_update(t, HKS_DIGEST_FACT, id, d.mv_data, d.mv_size, +1);
     if (flags & MDB_APPEND) {
         if (t->c_fact ||
             !(rc = mdb_cursor_open(t->txn, t->s->db.fact, &t->c_fact)))
@@ -578,7 +588,11 @@ hk_err hk_store_delete(hk_txn *t, hk_fact_id id, hk_error *err)
     hks_txn_touch(t);
     if ((e = index_remove(t, id, &r, f.st.predicate, err))) goto fail;
     HKS_FACT_KEY(k, id);
-    int rc = mdb_del(t->txn, t->s->db.fact, &k, NULL);
+    MDB_val old;
+    int rc = t->c.has_digest ? mdb_get(t->txn, t->s->db.fact, &k, &old) : 0;
+    if (rc == 0 && t->c.has_digest)
+        hks_digest_update(t, HKS_DIGEST_FACT, id, old.mv_data, old.mv_size, -1);
+    if (rc == 0) rc = mdb_del(t->txn, t->s->db.fact, &k, NULL);
     if (rc) {
         e = hks_store_mdb_error(t, rc, err, "deleting a fact");
         goto fail;

@@ -157,6 +157,20 @@ hk_err hks_txn_load_counters(hk_txn *t, hks_counters *c, hk_error *err)
         memcpy(c->audit_hash, d.mv_data, 32);
     else if (rc != MDB_NOTFOUND && rc != 0)
         return hks_store_mdb_error(NULL, rc, err, "reading audit head");
+    /* The data digest (verify.c): kept by every KB made since it exists;
+     * a KB still empty gets one at its first write. */
+    MDB_val dk = {12, (void *)"state_digest"};
+    rc = mdb_get(txn, m, &dk, &d);
+    if (rc == 0 && d.mv_size == 32) {
+        c->has_digest = true;
+        for (int i = 0; i < 4; i++)
+            c->digest[i] = hks_get_u64((const uint8_t *)d.mv_data + 8 * i);
+    } else if (rc == MDB_NOTFOUND) {
+        c->has_digest = c->next_fact_id == 1 && c->next_sym_id == 1;
+    } else {
+        return hks_store_mdb_error(NULL, rc ? rc : MDB_CORRUPTED, err,
+                                   "reading the data digest");
+    }
     return HK_OK;
 }
 
@@ -176,10 +190,17 @@ static int store_counters(hk_txn *t)
                            (uint64_t)c->last_change_us)))
         return rc;
     MDB_val k = {10, (void *)"audit_hash"}, d = {32, (void *)c->audit_hash};
-    return mdb_put(txn, m, &k, &d, 0);
+    if ((rc = mdb_put(txn, m, &k, &d, 0)) || !c->has_digest) return rc;
+    uint8_t b[32];
+    for (int i = 0; i < 4; i++)
+        hks_put_u64(b + 8 * i, c->digest[i]);
+    MDB_val dk = {12, (void *)"state_digest"}, dd = {32, b};
+    return mdb_put(txn, m, &dk, &dd, 0);
 }
 
 /* ==== Open / close ==== */
+
+static void find_map(hk_store *s);
 
 typedef struct db_spec {
     const char *name; /* LMDB database name */
@@ -499,6 +520,7 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
         est.ms_psize == (unsigned)os_page)
         s->psize = est.ms_psize;
     if ((e = open_dbs(s, !o.read_only, err))) goto fail;
+    find_map(s);
     if (!(s->symcache = hks_symcache_new()) ||
         (!o.read_only && !(s->symtab = hks_symtab_new()))) {
         e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
@@ -509,6 +531,38 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
 fail:
     hk_store_close(s);
     return e;
+}
+
+/* Registers the map of s with faultguard.c. LMDB does not tell where it
+ * mapped the file (me_mapaddr is only the MDB_FIXEDMAP address), so it is
+ * found from a page: the first key of the main database lies on a leaf
+ * page, whose header starts with its page number; the map starts that many
+ * pages before it. Pages are aligned in the map only when LMDB's page size
+ * is the OS page size (s->psize != 0); otherwise the map stays unguarded. */
+static void find_map(hk_store *s)
+{
+    MDB_envinfo info;
+    MDB_txn *txn;
+    MDB_dbi main_dbi;
+    MDB_cursor *c;
+    MDB_val k, d;
+    if (!s->psize || mdb_env_info(s->env, &info) ||
+        mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+        return;
+    if (mdb_dbi_open(txn, NULL, 0, &main_dbi) == 0 &&
+        mdb_cursor_open(txn, main_dbi, &c) == 0) {
+        if (mdb_cursor_get(c, &k, &d, MDB_FIRST) == 0) {
+            uintptr_t page = (uintptr_t)k.mv_data & ~(uintptr_t)(s->psize - 1);
+            size_t pgno;
+            memcpy(&pgno, (const void *)page, sizeof pgno);
+            if (pgno < info.me_mapsize / s->psize) {
+                s->fault_map = (void *)(page - pgno * s->psize);
+                hks_fault_map_add(s->fault_map, info.me_mapsize);
+            }
+        }
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(txn);
 }
 
 hk_err hk_store_open(const char *dir, const hk_store_options *opt,
@@ -533,6 +587,7 @@ uint64_t hk_store_last_commit(hk_store *s)
 void hk_store_close(hk_store *s)
 {
     if (!s) return;
+    hks_fault_map_remove(s->fault_map);
     if (s->env) mdb_env_close(s->env);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases LOCK_SH, after the env is gone */

@@ -138,6 +138,7 @@ struct hk_store {
     char *data_path;           /* dir/data.mdb (owned) */
     hk_store_options opt;      /* options as opened (defaults filled in) */
     uint32_t schema_version;   /* on-disk version read at open */
+    void *fault_map;           /* map registered with faultguard.c */
     uint32_t psize;            /* LMDB page size, bytes (bounds checks of
                                   values read from pages) */
     int lock_fd;               /* DIR/hakgal.lock holding flock(LOCK_SH)
@@ -167,6 +168,9 @@ typedef struct hks_counters {
     uint64_t audit_seq;     /* seq of the newest audit entry (0 = none) */
     uint8_t audit_hash[32]; /* hash of the newest audit entry */
     int64_t last_change_us; /* time of the newest audit entry */
+    bool has_digest;        /* the KB keeps a data digest (verify.c) */
+    uint64_t digest[4];     /* sum of the element hashes of every fact
+                               record and symbol, per 64-bit lane */
 } hks_counters;
 
 typedef struct hks_sym_cache_entry {
@@ -621,6 +625,23 @@ hk_err hks_rec_to_fact(hk_txn *t, hk_fact_id id, const hks_rec *r, hk_fact *f,
  * return value is for errors reading the store. For tests. */
 hk_err hks_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
                        hk_error *err);
+
+/* ==== faultguard.c ==== */
+
+/* Registers / forgets the address range of an open map: faults inside it
+ * on a thread with an armed hk_fault_guard jump back to the guard. */
+void hks_fault_map_add(const void *addr, size_t len);
+void hks_fault_map_remove(const void *addr);
+
+/* ==== verify.c ==== */
+
+/* The data digest (verify.c): t->c.digest gains (sign +1) or loses (-1)
+ * the element hash of a fact record or a symbol string. No-ops on a KB
+ * without a digest. */
+#define HKS_DIGEST_FACT 'F'
+#define HKS_DIGEST_SYM 'S'
+void hks_digest_update(hk_txn *t, char tag, uint64_t id, const void *data,
+                       size_t len, int sign);
 
 /* ==== audit.c ==== */
 

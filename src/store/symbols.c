@@ -319,6 +319,7 @@ hk_err hks_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
     MDB_val id_d = {len, (void *)s};
     int rc = mdb_put(t->txn, t->s->db.sym_id, &ik, &id_d, MDB_APPEND);
     if (rc) return hks_store_mdb_error(t, rc, err, "adding a symbol id");
+    hks_digest_update(t, HKS_DIGEST_SYM, nid, s, len, +1);
     t->new_syms = true; /* from here on an abort drops the symtab */
     /* Every lookup in a write txn asks the symtab before `sym`, so a
      * symbol it holds can wait for the sorted write at flush (pending.c);

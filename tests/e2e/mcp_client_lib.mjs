@@ -46,7 +46,7 @@ export const TOOL_PARAMS = {
   list_audit: ['limit'],
   export_facts: ['count', 'direction'],
   growth_stats: ['days'],
-  health_check: [],
+  health_check: ['deep'],
   get_fact_history: ['statement', 'limit'],
   backup_kb: ['description', 'auth_token'],
   restore_kb: ['backup_id', 'path', 'auth_token'],
@@ -245,6 +245,9 @@ export async function exerciseAllTools(client, ctx) {
   ok(gr.per_day.length === 7 && gr.total_added === SEED.length - 1, 'growth counts today');
   const hc = await call(client, validators, 'health_check', {});
   ok(hc.status === 'ok' && hc.checks.audit_chain.ok, 'health ok');
+  const hcd = await call(client, validators, 'health_check', { deep: true });
+  ok(hcd.status === 'ok' && hcd.checks.data.ok && hcd.checks.data.digest === 'present' &&
+     hcd.checks.data.facts === SEED.length - 1, 'deep health ok');
   const hist = await call(client, validators, 'get_fact_history', { statement: 'HasPart(Computer, CPU)' });
   ok(hist.fact_id === ids['HasPart(Computer, CPU)'] && hist.entries.length >= 1, 'history of a live fact');
   const hdel = await call(client, validators, 'get_fact_history', { statement: 'Causes(Heat, ThermalExpansion)' });

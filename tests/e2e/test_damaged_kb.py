@@ -2,16 +2,20 @@
 """Damaged KB files never crash a command (issue 19, item 1).
 
 Builds a small KB (data/sample.hkl), then:
-  1. fixed cases: data.mdb truncated, empty, a meta page damaged, a KB
+  1. fixed cases: data.mdb truncated (before open, and while an MCP
+     server has it open), empty, a meta page damaged, a KB
      directory without permission (when not running as root), `init` in a
      non-empty directory that is no KB; each must fail with a clear message
      and exit code 5 (damaged / I/O) or 4 (init conflict);
   2. random damage: N copies (seeded) with one byte changed each; every read
      command runs on every copy and must end without a signal (exit < 128),
      without a sanitizer report, and with a message on stderr whenever it
-     fails.
+     fails; and whenever what a read shows differs from the undamaged KB
+     (export, query, audit list, history), `verify --deep` must fail
+     (exit 6 or a damage error): every changed content is flagged.
 HK_DAMAGE_COPIES and HK_DAMAGE_SEED override N (40) and the seed (19).
 """
+import json
 import os
 import random
 import shutil
@@ -28,7 +32,12 @@ COPIES = int(os.environ.get("HK_DAMAGE_COPIES", "40"))
 SEED = int(os.environ.get("HK_DAMAGE_SEED", "19"))
 READS = [["stats"], ["query", "?p(?x, ?y)"], ["get", "1"], ["predicates"],
          ["entities"], ["history", "1"], ["audit", "list"],
-         ["audit", "verify"], ["export"]]
+         ["audit", "verify"], ["export"], ["verify"], ["verify", "--deep"],
+         ["verify", "--deep", "--json"]]
+# Reads whose answer shows content: a copy on which one of them answers
+# differently from the undamaged KB has changed content.
+CONTENT = (["export"], ["query", "?p(?x, ?y)"], ["audit", "list"],
+           ["history", "1"], ["get", "1"])
 SANITIZER = (b"Sanitizer", b"runtime error:", b"LeakSanitizer")
 failures = []
 
@@ -137,9 +146,39 @@ def body():
     check(rc == 0 and b"already exists" in out,
           "init on a KB: rc %d, %r" % (rc, out))
 
+    # ---- truncated while open: a long-running reader (MCP over stdio)
+    # touches a page beyond the new end; exit 5 with a message, no SIGBUS ----
+    d = fresh_copy(kb, "shrunk")
+    p = subprocess.Popen([BIN, "--data", d, "mcp"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def send(obj):
+        p.stdin.write((json.dumps(obj) + "\n").encode())
+        p.stdin.flush()
+    send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+          "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                     "clientInfo": {"name": "t", "version": "1"}}})
+    first = p.stdout.readline()
+    send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    os.truncate(os.path.join(d, "data.mdb"), 3 * 4096)
+    send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+          "params": {"name": "health_check", "arguments": {"deep": True}}})
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+    check(b'"id":1' in first, "shrunk: no initialize answer: %r" % first)
+    check(p.returncode == 5 and b"damaged" in err and
+          b"restore from a backup" in err,
+          "truncated while open: rc %d, %r" % (p.returncode, err[-300:]))
+
     # ---- one damaged byte per copy, every read command on each ----
+    baseline = {tuple(a): run(kb, *a)[:2] for a in CONTENT}
+    rc, _, err = run(kb, "verify", "--deep")
+    check(rc == 0, "verify --deep of the undamaged KB: rc %d, %r" % (rc, err))
     rng = random.Random(SEED)
-    refused = crashed = 0
+    refused = crashed = changed = 0
     for i in range(COPIES):
         d = fresh_copy(kb, "byte%d" % i)
         path = os.path.join(d, "data.mdb")
@@ -168,9 +207,17 @@ def body():
                 refused += 1
                 check(err.strip() != b"", "%s: rc %d without a message" %
                       (what, rc))
+        res = {tuple(a): r for a, r in results}
+        if any(res[tuple(a)][:2] != baseline[tuple(a)] for a in CONTENT):
+            changed += 1
+            rc = res[("verify", "--deep")][0]
+            check(rc != 0, "copy %d (byte %d: %02x -> %02x): content changed "
+                  "but verify --deep said ok" % (i, off, old, new))
         shutil.rmtree(d)
-    print("%d copies x %d commands: %d failed with a message, %d crashed" %
-          (COPIES, len(READS), refused, crashed))
+    print("%d copies x %d commands: %d failed with a message, %d crashed; "
+          "%d copies with changed content, all flagged by verify --deep "
+          "unless listed above" % (COPIES, len(READS), refused, crashed,
+                                   changed))
     if failures:
         print("%d failure(s)" % len(failures))
         return 1

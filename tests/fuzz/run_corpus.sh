@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run_corpus.sh MODE BINARY CORPUS_DIR SECONDS — the CTest of a fuzz target.
 #   MODE replay:    BINARY has the standalone driver; every input of the
-#                   committed corpus runs once.
+#                   committed corpus runs once, then blind mutants of them
+#                   for SECONDS.
 #   MODE libfuzzer: BINARY is a libFuzzer build; it runs the corpus and
 #                   fuzzes on for SECONDS, writing new inputs to a scratch
 #                   copy (the committed corpus is never modified).
@@ -24,7 +25,7 @@ esac
 cd "$scratch"
 case "$mode" in
   replay)
-    "$bin" "$corpus"
+    "$bin" -max_total_time="$secs" "$corpus"
     ;;
   libfuzzer)
     "$bin" -max_total_time="$secs" -max_len=4608 -timeout=30 \
