@@ -2,7 +2,8 @@
 # run_corpus.sh MODE BINARY CORPUS_DIR SECONDS — the CTest of a fuzz target.
 #   MODE replay:    BINARY has the standalone driver; every input of the
 #                   committed corpus runs once, then blind mutants of them
-#                   for SECONDS.
+#                   for SECONDS, from seed $HK_FUZZ_SEED (default 1, so that
+#                   a test run repeats; `make fuzz` runs libFuzzer).
 #   MODE libfuzzer: BINARY is a libFuzzer build; it runs the corpus and
 #                   fuzzes on for SECONDS, writing new inputs to a scratch
 #                   copy (the committed corpus is never modified).
@@ -25,7 +26,7 @@ esac
 cd "$scratch"
 case "$mode" in
   replay)
-    "$bin" -max_total_time="$secs" "$corpus"
+    "$bin" -max_total_time="$secs" -seed="${HK_FUZZ_SEED:-1}" "$corpus"
     ;;
   libfuzzer)
     "$bin" -max_total_time="$secs" -max_len=4608 -timeout=30 \
