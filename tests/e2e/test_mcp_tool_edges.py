@@ -166,7 +166,9 @@ t0 = time.monotonic()
 r = mcp(kb, [("consistency_check", {"limit": 1})])
 took = time.monotonic() - t0
 sc = r[0]["result"]["structuredContent"]
-check(took < 10, "consistency_check over 40000 negation pairs took %.1f s" % took)
+# Sanitizer builds run this path about 3x slower.
+bound = 30 if os.environ.get("HK_SANITIZED") == "1" else 10
+check(took < bound, "consistency_check over 40000 negation pairs took %.1f s" % took)
 check(len(sc["declarations"]["negations"]) == 40000,
       "one pair per NotP, the declared one not repeated: %d"
       % len(sc["declarations"]["negations"]))
