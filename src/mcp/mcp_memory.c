@@ -10,7 +10,10 @@
  * with two spaces (JSON.stringify(result, null, 2)); errors are an
  * isError result whose text is the bare message. Writes need no token
  * (the reference has none): they go through env.write with the actor
- * "mcp-memory", or the bearer's name over HTTP.
+ * "mcp-memory", or the bearer's name over HTTP. A server that has tokens
+ * (`hakgal serve --tokens`, env.external_tokens) protects memory writes
+ * as it protects every other write: they need a bearer with the write
+ * role.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +124,13 @@ static hk_err fail(mcp_call *c, hk_err rc, hk_error *err)
 static hk_err run_write(mcp_call *c, hk_mem_op op, const char *shown_key,
                         const char *text, hk_error *err)
 {
+    if (c->io->http && c->srv->env.external_tokens && !c->io->bearer_actor) {
+        hk_error_set(err, HK_ERR_STATE,
+                     "this tool changes the memory and needs a write token: "
+                     "send an Authorization: Bearer token with the write "
+                     "role");
+        return fail(c, HK_ERR_STATE, err);
+    }
     hk_svc_mem_write w = {op, c->args, NULL};
     const char *actor =
         c->io->bearer_actor ? c->io->bearer_actor : "mcp-memory";

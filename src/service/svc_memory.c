@@ -433,14 +433,73 @@ static hk_err delete_relations(hk_txn *t, json_t *items, hk_error *err)
     return rc;
 }
 
+/* ==== Checks before writing ====
+ *
+ * A write that fails on its input must leave the transaction unchanged:
+ * the server's group commit runs several calls in one transaction and
+ * keeps the others when one fails with an input error. So every error a
+ * call can meet on its input — a text too long to store, an unknown
+ * entity in add_observations — is found here, before the first write. */
+
+/* Encodes every string inside v (at most depth levels deep). */
+static hk_err check_texts(const json_t *v, int depth, hk_buf *b, hk_error *err)
+{
+    if (json_is_string(v))
+        return hk_svc_mem_encode(json_string_value(v), b, err);
+    if (depth <= 0) return HK_OK;
+    hk_err rc = HK_OK;
+    if (json_is_array(v)) {
+        size_t i;
+        const json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            if ((rc = check_texts(x, depth - 1, b, err)) != HK_OK) break;
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        const json_t *x;
+        json_object_foreach((json_t *)v, k, x)
+        {
+            if ((rc = check_texts(x, depth - 1, b, err)) != HK_OK) break;
+        }
+    }
+    return rc;
+}
+
+static hk_err check_write(hk_txn *t, const hk_svc_mem_write *w, hk_error *err)
+{
+    hk_buf b = HK_BUF_INIT;
+    hk_err rc = check_texts(w->args, 4, &b, err); /* args.list[i].field[j] */
+    if (rc == HK_OK && w->op == HK_MEM_ADD_OBSERVATIONS) {
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(w->args, "observations"), i, o)
+        {
+            const char *name = jstr(o, "entityName");
+            bool exists = false;
+            if ((rc = hk_svc_mem_encode(name, &b, err)) != HK_OK ||
+                (rc = entity_exists(t, b.data, &exists, err)) != HK_OK)
+                break;
+            if (!exists) {
+                rc = hk_error_set(err, HK_ERR_NOT_FOUND,
+                                  "Entity with name %s not found", name);
+                break;
+            }
+        }
+    }
+    hk_buf_free(&b);
+    return rc;
+}
+
 hk_err hk_svc_mem_apply(hk_txn *t, void *arg, hk_error *err)
 {
     hk_svc_mem_write *w = arg;
     json_decref(w->result); /* a retried group commit runs this again */
     w->result = NULL;
+    hk_err rc = check_write(t, w, err);
+    if (rc != HK_OK) return rc;
     json_t *list = json_array();
     if (!list) return nomem(err);
-    hk_err rc;
     const char *key = NULL, *msg = NULL;
     switch (w->op) {
     case HK_MEM_CREATE_ENTITIES:
