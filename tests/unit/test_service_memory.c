@@ -238,6 +238,75 @@ static void test_observations_all_or_nothing(void **state)
     kb_close(&k);
 }
 
+/* Two calls in one transaction, as the server's group commit runs them: a
+ * call failing on its input leaves the transaction as it found it, and the
+ * other call's writes commit. */
+typedef struct group2 {
+    hk_svc_mem_write bad;  /* fails on its input */
+    hk_svc_mem_write good; /* succeeds */
+    hk_err bad_rc;         /* what bad returned */
+} group2;
+
+static hk_err run_group2(hk_txn *t, void *arg, hk_error *err)
+{
+    group2 *g = arg;
+    hk_error bad_err;
+    g->bad_rc = hk_svc_mem_apply(t, &g->bad, &bad_err);
+    return hk_svc_mem_apply(t, &g->good, err);
+}
+
+static void group_case(const char *bad_args, hk_mem_op bad_op, hk_err want)
+{
+    kb k = kb_open("mem-group");
+    run_ok(&k, HK_MEM_CREATE_ENTITIES,
+           "{\"entities\":[{\"name\":\"A\",\"entityType\":\"t\","
+           "\"observations\":[]}]}",
+           NULL);
+    json_error_t je;
+    group2 g = {{bad_op, json_loads(bad_args, 0, &je), NULL},
+                {HK_MEM_CREATE_RELATIONS,
+                 json_loads("{\"relations\":[{\"from\":\"A\",\"to\":"
+                            "\"A\",\"relationType\":\"r\"}]}",
+                            0, &je),
+                 NULL},
+                HK_OK};
+    assert_non_null(g.bad.args);
+    assert_non_null(g.good.args);
+    hk_error err;
+    assert_int_equal(hk_svc_write(k.s, "tester", run_group2, &g, &err), HK_OK);
+    assert_int_equal(g.bad_rc, want);
+    expect_read(&k, GRAPH, NULL,
+                "{\"entities\":[{\"name\":\"A\",\"entityType\":\"t\","
+                "\"observations\":[]}],\"relations\":[{\"from\":\"A\","
+                "\"to\":\"A\",\"relationType\":\"r\"}]}");
+    for (int i = 0; i < 2; i++) {
+        hk_svc_mem_write *w = i ? &g.good : &g.bad;
+        json_decref(w->args);
+        json_decref(w->result);
+    }
+    kb_close(&k);
+}
+
+static void test_failed_call_leaves_txn_unchanged(void **state)
+{
+    (void)state;
+    /* an unknown entity after a known one */
+    group_case("{\"observations\":[{\"entityName\":\"A\",\"contents\":"
+               "[\"one\"]},{\"entityName\":\"B\",\"contents\":[\"x\"]}]}",
+               HK_MEM_ADD_OBSERVATIONS, HK_ERR_NOT_FOUND);
+    /* a text too long to store in the second entity */
+    char *big = malloc(HK_MAX_ARG_BYTES + 200);
+    assert_non_null(big);
+    int n = snprintf(big, HK_MAX_ARG_BYTES + 200,
+                     "{\"entities\":[{\"name\":\"C\",\"entityType\":\"t\","
+                     "\"observations\":[]},{\"name\":\"D\",\"entityType\":"
+                     "\"t\",\"observations\":[\"%0*d\"]}]}",
+                     HK_MAX_ARG_BYTES + 1, 0);
+    assert_true(n > 0 && n < HK_MAX_ARG_BYTES + 200);
+    group_case(big, HK_MEM_CREATE_ENTITIES, HK_ERR_INVALID);
+    free(big);
+}
+
 static void test_search_and_open(void **state)
 {
     (void)state;
@@ -322,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_encoding),
         cmocka_unit_test(test_entities_and_mapping),
         cmocka_unit_test(test_observations_all_or_nothing),
+        cmocka_unit_test(test_failed_call_leaves_txn_unchanged),
         cmocka_unit_test(test_search_and_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
