@@ -115,7 +115,8 @@ try {
       hints: [t.annotations.readOnlyHint, t.annotations.destructiveHint,
         t.annotations.idempotentHint, t.annotations.openWorldHint],
     }));
-    // hakgal's opt-in pagination adds optional properties; without them
+    // hakgal's opt-in pagination, provenance and ranking add optional
+    // properties; without them
     // the listings are equal
     const hkTools = structuredClone((await hk.listTools()).tools);
     for (const t of hkTools) {
@@ -128,6 +129,10 @@ try {
       assert.ok(t.inputSchema.properties.provenance);
       assert.deepEqual(t.inputSchema.required || [], t.name === 'read_graph' ? [] : [t.name === 'open_nodes' ? 'names' : 'query']);
       delete t.inputSchema.properties.provenance;
+      if (t.name === 'search_nodes') {
+        assert.equal(t.inputSchema.properties.rank.type, 'boolean');
+        delete t.inputSchema.properties.rank;
+      }
       delete t.outputSchema.properties.nextCursor;
       delete t.outputSchema.properties.entities.items.properties.provenance;
     }

@@ -6,6 +6,7 @@
 // and the final read_graph must be equal. Then auth: a server with tokens
 // refuses memory writes without a write bearer and records the bearer's
 // name as the writer; sessions of /mcp and /mcp/memory are separate.
+// Also: search_nodes with rank: true returns the reference's entities.
 //
 // HK_MEMORY_SEED picks the seed; HK_MEMORY_STEPS the calls.
 import assert from 'node:assert/strict';
@@ -146,6 +147,16 @@ try {
     const ga = shape(await ref.callTool({ name: 'read_graph', arguments: {} }));
     const gb = shape(await hk.callTool({ name: 'read_graph', arguments: {} }));
     assert.deepEqual(gb, ga, 'final read_graph');
+    // opt-in ranking: the reference's entities and relations, reordered
+    const key = (x) => JSON.stringify(x);
+    for (const query of QUERIES) {
+      const want = (await ref.callTool({ name: 'search_nodes', arguments: { query } })).structuredContent;
+      const got = (await hk.callTool({ name: 'search_nodes', arguments: { query, rank: true } })).structuredContent;
+      assert.deepEqual(got.entities.map(key).sort(), want.entities.map(key).sort(), `rank ${query}: entities`);
+      assert.deepEqual(got.relations.map(key).sort(), want.relations.map(key).sort(), `rank ${query}: relations`);
+    }
+    const mixed = await hk.callTool({ name: 'search_nodes', arguments: { query: 'a', rank: true, limit: 2 } });
+    assert.equal(mixed.isError, true, 'rank with limit is refused');
     const pv = (await hk.callTool({ name: 'open_nodes', arguments: { names: NAMES, provenance: true } })).structuredContent;
     for (const e of pv.entities) assert.equal(e.provenance.createdBy, 'mcp-memory', 'open server: actor mcp-memory');
     console.log(`http: ${steps} calls equal to the reference in ${Date.now() - t0} ms, final graph ` +

@@ -307,6 +307,77 @@ static void test_failed_call_leaves_txn_unchanged(void **state)
     free(big);
 }
 
+/* The names of the entities of a ranked (or plain) search, comma-joined. */
+static void ranked_names(kb *k, const char *query, bool rank, char *out,
+                         size_t cap)
+{
+    hk_svc_mem_view_req req;
+    memset(&req, 0, sizeof req);
+    req.query = query;
+    req.rank = rank;
+    hk_txn *t = tu_begin(k->s, false);
+    hk_error err;
+    json_t *g = NULL;
+    hk_err rc = hk_svc_mem_view(t, &req, &g, &err);
+    hk_txn_abort(t);
+    assert_int_equal(rc, HK_OK);
+    out[0] = '\0';
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(g, "entities"), i, e)
+    {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s%s", n ? "," : "",
+                 json_string_value(json_object_get(e, "name")));
+    }
+    json_decref(g);
+}
+
+static void test_ranked_search(void **state)
+{
+    (void)state;
+    kb k = kb_open("mem-rank");
+    /* creation order: weakest match first */
+    run_ok(&k, HK_MEM_CREATE_ENTITIES,
+           "{\"entities\":["
+           "{\"name\":\"Zed\",\"entityType\":\"person\","
+           "\"observations\":[\"drinks coffee\",\"teapot collector\"]},"
+           "{\"name\":\"Ann\",\"entityType\":\"person\","
+           "\"observations\":[\"likes green tea\"]},"
+           "{\"name\":\"Bob\",\"entityType\":\"person\","
+           "\"observations\":[\"green tea daily\",\"tea ceremony green\"]},"
+           "{\"name\":\"Cid\",\"entityType\":\"robot\","
+           "\"observations\":[\"no drinks\"]}]}",
+           NULL);
+    char plain[256], ranked[256];
+    ranked_names(&k, "green tea", false, plain, sizeof plain);
+    assert_string_equal(plain, "Ann,Bob"); /* the reference's substring set */
+    ranked_names(&k, "green tea", true, ranked, sizeof ranked);
+    assert_string_equal(ranked, "Bob,Ann"); /* two matching facts beat one */
+    /* "tea" starts "teapot": a prefix match, which counts half */
+    ranked_names(&k, "tea", false, plain, sizeof plain);
+    assert_string_equal(plain, "Zed,Ann,Bob");
+    ranked_names(&k, "tea", true, ranked, sizeof ranked);
+    assert_string_equal(ranked, "Bob,Ann,Zed");
+    /* rank does not combine with paging, nor with read_graph */
+    hk_svc_mem_view_req req;
+    memset(&req, 0, sizeof req);
+    req.query = "tea";
+    req.rank = true;
+    req.limit = 1;
+    hk_txn *t = tu_begin(k.s, false);
+    hk_error err;
+    json_t *g = NULL;
+    assert_int_equal(hk_svc_mem_view(t, &req, &g, &err), HK_ERR_INVALID);
+    assert_string_equal(err.field, "rank");
+    assert_null(g);
+    req.query = NULL;
+    req.limit = 0;
+    assert_int_equal(hk_svc_mem_view(t, &req, &g, &err), HK_ERR_INVALID);
+    hk_txn_abort(t);
+    kb_close(&k);
+}
+
 static void test_search_and_open(void **state)
 {
     (void)state;
@@ -392,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_entities_and_mapping),
         cmocka_unit_test(test_observations_all_or_nothing),
         cmocka_unit_test(test_failed_call_leaves_txn_unchanged),
+        cmocka_unit_test(test_ranked_search),
         cmocka_unit_test(test_search_and_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
