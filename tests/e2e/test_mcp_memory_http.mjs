@@ -174,6 +174,8 @@ try {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     assert.equal(cross.status, 404, 'a /mcp/memory session is unknown at /mcp');
+    const api = await (await fetch(`${base}/openapi.json`)).json();
+    assert.ok(api.paths['/mcp/memory'] && api.paths['/mcp/memory'].post, 'OpenAPI lists /mcp/memory');
     const deeper = await fetch(`${base}/mcp/memory/x`, { method: 'POST', body: '{}' });
     assert.equal(deeper.status, 404, '/mcp/memory/x is not an endpoint');
     await kb.close();
