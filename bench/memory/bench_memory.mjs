@@ -10,14 +10,22 @@
 // hakgal takes over (MEMORY_FILE_PATH, imported once). Every tool runs REPS
 // times (read_graph fewer times at large N); the median and p90 in
 // milliseconds are printed per tool and server, with the ratio of medians.
+//
+// BENCH_HTTP=1 adds a third column: the same tools over Streamable HTTP at
+// /mcp/memory of `hakgal serve` (its own copy of the memory, imported with
+// `hakgal import` before the server starts), ratio = reference p50 / http
+// p50. The row "search_nodes rank" is the reference's search_nodes against
+// hakgal's search_nodes with rank: true (BM25 ordering).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync, spawn } from 'node:child_process';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const nm = path.join(here, '../../tests/e2e/node_modules');
 const { Client } = await import(path.join(nm, '@modelcontextprotocol/sdk/dist/esm/client/index.js'));
 const { StdioClientTransport } = await import(path.join(nm, '@modelcontextprotocol/sdk/dist/esm/client/stdio.js'));
+const { StreamableHTTPClientTransport } = await import(path.join(nm, '@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.js'));
 const refMain = path.join(nm, '@modelcontextprotocol/server-memory/dist/index.js');
 
 const [bin, ...sizes] = process.argv.slice(2);
@@ -58,6 +66,21 @@ async function connect(command, args, env) {
   return c;
 }
 
+// `hakgal serve` on dataDir; resolves to the base URL
+function serve(dataDir) {
+  const p = spawn(bin, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--threads', '2'],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  return new Promise((resolve, reject) => {
+    p.stderr.on('data', (d) => {
+      log += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+) /.exec(log);
+      if (m) resolve({ proc: p, url: `http://127.0.0.1:${m[1]}/mcp/memory` });
+    });
+    p.on('exit', (code) => reject(new Error(`serve exited ${code}: ${log}`)));
+  });
+}
+
 function stats(ms) {
   const s = [...ms].sort((a, b) => a - b);
   return { p50: s[Math.floor(s.length / 2)], p90: s[Math.floor(s.length * 0.9)] };
@@ -75,12 +98,13 @@ function call(tool, i, nEnt) {
     case 'delete_entities': return { entityNames: [`new-${i}`] };
     case 'read_graph': return {};
     case 'search_nodes': return { query: `topic-${(i * 13) % 997}:` };
+    case 'search_nodes rank': return { query: `topic-${(i * 13) % 997}:`, rank: true };
     case 'open_nodes': return { names: [e(3), e(4)] };
   }
   return {};
 }
 const TOOLS = ['create_entities', 'create_relations', 'add_observations', 'search_nodes',
-  'open_nodes', 'read_graph', 'delete_observations', 'delete_relations', 'delete_entities'];
+  'search_nodes rank', 'open_nodes', 'read_graph', 'delete_observations', 'delete_relations', 'delete_entities'];
 
 for (const n of sizes.map(Number)) {
   const dir = path.join(tmp, `n${n}`);
@@ -93,25 +117,45 @@ for (const n of sizes.map(Number)) {
   const hk = await connect(bin, ['mcp', '--profile', 'memory'], { MEMORY_FILE_PATH: hkFile });
   const takeover = Date.now() - t0;
   const ref = await connect(process.execPath, [refMain], { MEMORY_FILE_PATH: refFile });
+  let http = null;
+  let server = null;
+  if (process.env.BENCH_HTTP === '1') {
+    const kb = path.join(dir, 'http-kb');
+    execFileSync(bin, ['--data', kb, 'init'], { stdio: 'ignore' });
+    execFileSync(bin, ['--data', kb, 'import', '--format', 'mcp-memory', refFile], { stdio: 'ignore' });
+    server = await serve(kb);
+    http = new Client({ name: 'memory-bench', version: '1.0.0' });
+    await http.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+  }
   console.log(`\n${n} observations (${nEnt} entities, ${nEnt} relations); hakgal takeover (import) ${takeover} ms`);
-  console.log('tool                  reference p50/p90 ms     hakgal p50/p90 ms     ratio p50');
+  console.log('tool                  reference p50/p90 ms     hakgal p50/p90 ms     ratio p50' +
+    (http ? '     http p50/p90 ms      ratio p50' : ''));
   for (const tool of TOOLS) {
     const reps = tool === 'read_graph' && n >= 100000 ? 5 : REPS;
     const res = {};
-    for (const [name, c] of [['ref', ref], ['hk', hk]]) {
+    const clients = [['ref', ref], ['hk', hk]];
+    if (http) clients.push(['http', http]);
+    for (const [name, c] of clients) {
       const ms = [];
+      const t = name === 'ref' && tool === 'search_nodes rank' ? 'search_nodes' : tool;
       for (let i = 0; i < reps; i++) {
         const a = performance.now();
-        const r = await c.callTool({ name: tool, arguments: call(tool, i, nEnt) });
+        const r = await c.callTool({ name: t.split(' ')[0], arguments: call(t, i, nEnt) });
         ms.push(performance.now() - a);
         if (r.isError) throw new Error(`${name} ${tool}: ${r.content[0].text}`);
       }
       res[name] = stats(ms);
     }
     const f = (x) => x.toFixed(2).padStart(9);
-    console.log(`${tool.padEnd(20)} ${f(res.ref.p50)} ${f(res.ref.p90)}      ${f(res.hk.p50)} ${f(res.hk.p90)}   ${(res.ref.p50 / res.hk.p50).toFixed(1).padStart(8)}x`);
+    console.log(`${tool.padEnd(20)} ${f(res.ref.p50)} ${f(res.ref.p90)}      ${f(res.hk.p50)} ${f(res.hk.p90)}   ${(res.ref.p50 / res.hk.p50).toFixed(1).padStart(8)}x` +
+      (http ? `    ${f(res.http.p50)} ${f(res.http.p90)}   ${(res.ref.p50 / res.http.p50).toFixed(1).padStart(8)}x` : ''));
   }
   await ref.close();
   await hk.close();
+  if (http) {
+    await http.close();
+    server.proc.kill('SIGTERM');
+    await new Promise((res) => server.proc.on('exit', res));
+  }
 }
 fs.rmSync(tmp, { recursive: true, force: true });

@@ -10,7 +10,10 @@
  * with two spaces (JSON.stringify(result, null, 2)); errors are an
  * isError result whose text is the bare message. Writes need no token
  * (the reference has none): they go through env.write with the actor
- * "mcp-memory", or the bearer's name over HTTP.
+ * "mcp-memory", or the bearer's name over HTTP. A server that has tokens
+ * (`hakgal serve --tokens`, env.external_tokens) protects memory writes
+ * as it protects every other write: they need a bearer with the write
+ * role.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +67,10 @@
     "\"description\":\"hakgal: return at most this many items and a "         \
     "nextCursor (default: everything)\"},\"cursor\":{\"type\":\"string\","     \
     "\"description\":\"hakgal: nextCursor of the previous page\"}," PROV_IN
+/* Opt-in ranking of search_nodes (absent in the reference) */
+#define RANK_IN                                                               \
+    "\"rank\":{\"type\":\"boolean\",\"description\":\"hakgal: the same "  \
+    "entities, most relevant first (BM25); not with limit or cursor\"}"
 #define PAGED_OUT                                                             \
     TOP("\"entities\":{\"type\":\"array\",\"items\":" ENTITY_P "},"          \
         "\"relations\":{\"type\":\"array\",\"items\":" RELATION "},"         \
@@ -121,6 +128,13 @@ static hk_err fail(mcp_call *c, hk_err rc, hk_error *err)
 static hk_err run_write(mcp_call *c, hk_mem_op op, const char *shown_key,
                         const char *text, hk_error *err)
 {
+    if (c->io->http && c->srv->env.external_tokens && !c->io->bearer_actor) {
+        hk_error_set(err, HK_ERR_STATE,
+                     "this tool changes the memory and needs a write token: "
+                     "send an Authorization: Bearer token with the write "
+                     "role");
+        return fail(c, HK_ERR_STATE, err);
+    }
     hk_svc_mem_write w = {op, c->args, NULL};
     const char *actor =
         c->io->bearer_actor ? c->io->bearer_actor : "mcp-memory";
@@ -200,14 +214,16 @@ static hk_err run_read(mcp_call *c, int what, hk_error *err)
         json_int_t limit = mcp_arg_int(c, "limit", 0);
         const char *cursor = mcp_arg_str(c, "cursor", NULL);
         bool prov = mcp_arg_bool(c, "provenance", false);
-        if (limit > 0 || cursor || prov) {
+        bool rank = what == SEARCH && mcp_arg_bool(c, "rank", false);
+        if (limit > 0 || cursor || prov || rank) {
             hk_svc_mem_view_req req;
             memset(&req, 0, sizeof req);
             req.query = what == SEARCH ? mcp_arg_str(c, "query", "") : NULL;
             req.names = what == OPEN ? json_object_get(c->args, "names") : NULL;
-            req.limit = limit > 0 ? (size_t)limit : cursor ? 100 : 0;
+            req.limit = limit > 0 ? (size_t)limit : cursor && !rank ? 100 : 0;
             req.cursor = cursor;
             req.provenance = prov;
+            req.rank = rank;
             rc = hk_svc_mem_view(t, &req, &g, err);
         } else if (what == READ_GRAPH)
             rc = hk_svc_mem_read_graph(t, &g, err);
@@ -287,7 +303,7 @@ const mcp_tool_def mcp_memory_tools[] = {
     {"search_nodes", "Search Nodes",
      "Search for nodes in the knowledge graph based on a query",
      TOP(STRD("query", "The search query to match against entity names, types, and observation content")
-         "," PAGE_IN, "\"query\""),
+         "," PAGE_IN "," RANK_IN, "\"query\""),
      PAGED_OUT, RO, t_search_nodes},
     {"open_nodes", "Open Nodes",
      "Open specific nodes in the knowledge graph by their names",

@@ -18,6 +18,7 @@
  * Single-threaded.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -293,6 +294,29 @@ static hk_err takeover(hk_store *store, const char *file, hk_error *err)
     return rc;
 }
 
+/* The takeover marker: DATA.memory-import exists from before the KB is
+ * created until the import of MEMORY_FILE_PATH succeeded, so that a start
+ * whose import failed partway (crash, full disk, bad file) is followed by
+ * a start that imports again. Importing again is safe: facts already
+ * there are counted as present and the rest are appended in file order.
+ * A KB without the marker is never imported into again (its memory may
+ * have changed since). */
+static hk_err marker_set(const char *marker, const char *file, hk_error *err)
+{
+    int fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return hk_error_set(err, HK_ERR_IO, "cannot create %s: %s", marker,
+                            strerror(errno));
+    size_t n = strlen(file);
+    bool ok = write(fd, file, n) == (ssize_t)n && fsync(fd) == 0;
+    int e = errno;
+    close(fd);
+    if (!ok)
+        return hk_error_set(err, HK_ERR_IO, "cannot write %s: %s", marker,
+                            strerror(e));
+    return HK_OK;
+}
+
 /* The write token "mcp" of a secret given on the command line or in the
  * environment (only its hash is kept). */
 static void secret_token(hk_token *tok, const char *secret)
@@ -440,6 +464,16 @@ int hk_cmd_mcp(int argc, char **argv)
     snprintf(ss.data_dir, sizeof ss.data_dir, "%s", data);
     struct stat kb_st;
     bool kb_new = stat(ss.data_dir, &kb_st) != 0;
+    char marker[sizeof ss.data_dir + 16];
+    snprintf(marker, sizeof marker, "%s.memory-import", ss.data_dir);
+    bool import = false;
+    if (memory_file) {
+        import = kb_new || stat(marker, &kb_st) == 0;
+        if (kb_new && marker_set(marker, memory_file, &e) != HK_OK) {
+            fprintf(stderr, "hakgal mcp: %s\n", e.message);
+            return hk_exit_code(e.code);
+        }
+    }
     if (!backup) {
         snprintf(backup_default, sizeof backup_default, "%s.backups", data);
         backup = backup_default;
@@ -454,12 +488,17 @@ int hk_cmd_mcp(int argc, char **argv)
                 e.message);
         return e.code == HK_ERR_BUSY ? 4 : 5;
     }
-    if (memory_file && kb_new && takeover(ss.store, memory_file, &e) != HK_OK) {
-        fprintf(stderr, "hakgal mcp: cannot import %s: %s\n", memory_file,
-                e.message);
+    if (import && takeover(ss.store, memory_file, &e) != HK_OK) {
+        fprintf(stderr,
+                "hakgal mcp: cannot import %s: %s (the next start tries "
+                "again)\n",
+                memory_file, e.message);
         hk_store_close(ss.store);
         return hk_exit_code(e.code);
     }
+    if (import && unlink(marker) != 0 && errno != ENOENT)
+        fprintf(stderr, "hakgal mcp: cannot remove %s: %s\n", marker,
+                strerror(errno));
     hk_mcp_env env;
     memset(&env, 0, sizeof env);
     env.store = ss.store;

@@ -1,5 +1,7 @@
 /*
- * mcp_http.c — MCP Streamable HTTP at /mcp in `hakgal serve`.
+ * mcp_http.c — MCP Streamable HTTP at /mcp in `hakgal serve`, and the
+ * memory profile (the 9 tools of the reference MCP memory server,
+ * mcp_memory.c) at /mcp/memory over the same machinery.
  *
  * One endpoint serves both protocol revisions (src/mcp/mcp.h chooses per
  * message):
@@ -36,6 +38,13 @@
  * posts a tick to the loop of every open GET stream so that streams end on
  * time and at shutdown. The session table and stream list are guarded by
  * g.lock.
+ *
+ * The two endpoints are two hk_mcp_server tables sharing sessions, quotas,
+ * workers and auth; a session belongs to the endpoint that created it (a
+ * session id of /mcp is unknown at /mcp/memory and the other way round).
+ * Memory writes need no token on a server without tokens (the reference
+ * has none); on a server with tokens they need a bearer with the write
+ * role, which mcp_memory.c checks (io.bearer_actor).
  *
  * Configuration (environment, read at start-up):
  * HAKGAL_MCP_CONFORMANCE_FIXTURES=1 (or HAKGAL_MCP_FIXTURES=1) registers
@@ -80,16 +89,17 @@
 /* ==== State ==== */
 
 typedef struct session_entry {
-    char id[33];          /* hex session id, "" = free slot */
-    hk_mcp_session *sess; /* the session */
-    int refs;             /* requests using it */
-    bool dead;            /* ended (DELETE / expiry); freed at refs 0 */
-    int64_t last_used_us; /* for expiry */
-    char owner[64];       /* principal that created it ("anonymous"
-                             without a token): only it may use it */
-    char quota_key[128];  /* whose quota it counts against: the token
-                             name, or "anonymous@<source address>" */
-    bool anon;            /* created without a valid token */
+    char id[33];              /* hex session id, "" = free slot */
+    hk_mcp_session *sess;     /* the session */
+    int refs;                 /* requests using it */
+    bool dead;                /* ended (DELETE / expiry); freed at refs 0 */
+    int64_t last_used_us;     /* for expiry */
+    char owner[64];           /* principal that created it ("anonymous"
+                                 without a token): only it may use it */
+    char quota_key[128];      /* whose quota it counts against: the token
+                                 name, or "anonymous@<source address>" */
+    bool anon;                /* created without a valid token */
+    const hk_mcp_server *mcp; /* the endpoint's server that created it */
 } session_entry;
 
 typedef struct get_stream {
@@ -106,10 +116,11 @@ typedef struct get_stream {
 typedef struct call_job call_job;
 
 static struct {
-    hk_server *srv;                       /* the server */
-    hk_mcp_server *mcp;                   /* the MCP server */
-    pthread_mutex_t lock;                 /* guards sessions, streams, queue */
-    pthread_cond_t wake;                  /* workers wait here */
+    hk_server *srv;       /* the server */
+    hk_mcp_server *mcp;   /* the MCP server at /mcp */
+    hk_mcp_server *mem;   /* the memory profile at /mcp/memory */
+    pthread_mutex_t lock; /* guards sessions, streams, queue */
+    pthread_cond_t wake;  /* workers wait here */
     session_entry sessions[MAX_SESSIONS]; /* session table */
     get_stream streams[MAX_STREAMS];      /* open GET streams */
     uint64_t next_stream;                 /* stream ids */
@@ -147,7 +158,8 @@ static void new_session_id(char out[33])
 /* Finds and references a live session of owner; NULL when unknown (a
  * session of another principal is reported as unknown, so a leaked id is
  * of no use to other token holders). */
-static session_entry *session_get(const char *id, const char *owner)
+static session_entry *session_get(const hk_mcp_server *mcp, const char *id,
+                                  const char *owner)
 {
     session_entry *found = NULL;
     hk_mcp_session *to_free = NULL;
@@ -155,7 +167,7 @@ static session_entry *session_get(const char *id, const char *owner)
     pthread_mutex_lock(&g.lock);
     for (size_t i = 0; i < MAX_SESSIONS; i++) {
         session_entry *e = &g.sessions[i];
-        if (e->id[0] && !e->dead && strcmp(e->id, id) == 0 &&
+        if (e->id[0] && !e->dead && e->mcp == mcp && strcmp(e->id, id) == 0 &&
             strcmp(e->owner, owner) == 0) {
             if (e->refs == 0 &&
                 now - e->last_used_us >
@@ -256,8 +268,9 @@ static session_entry *session_lru_locked(const char *key, bool anon_only)
 /* Stores a new session of owner (quota key key, anonymous or not) and
  * writes its id to id_out. false when no slot can be had: the table is full
  * of sessions in use, or of token holders' sessions. */
-static bool session_add(hk_mcp_session *sess, const char *owner,
-                        const char *key, bool anon, char id_out[33])
+static bool session_add(const hk_mcp_server *mcp, hk_mcp_session *sess,
+                        const char *owner, const char *key, bool anon,
+                        char id_out[33])
 {
     bool ok = false;
     int64_t now = hk_now_us();
@@ -300,6 +313,7 @@ static bool session_add(hk_mcp_session *sess, const char *owner,
         slot->dead = false;
         slot->last_used_us = now;
         slot->anon = anon;
+        slot->mcp = mcp;
         snprintf(slot->owner, sizeof slot->owner, "%s", owner);
         snprintf(slot->quota_key, sizeof slot->quota_key, "%s", key);
         memcpy(id_out, slot->id, 33);
@@ -310,14 +324,15 @@ static bool session_add(hk_mcp_session *sess, const char *owner,
 }
 
 /* Ends a session of owner; false when unknown. */
-static bool session_end(const char *id, const char *owner)
+static bool session_end(const hk_mcp_server *mcp, const char *id,
+                        const char *owner)
 {
     hk_mcp_session *to_free = NULL;
     bool found = false;
     pthread_mutex_lock(&g.lock);
     for (size_t i = 0; i < MAX_SESSIONS; i++) {
         session_entry *e = &g.sessions[i];
-        if (e->id[0] && !e->dead && strcmp(e->id, id) == 0 &&
+        if (e->id[0] && !e->dead && e->mcp == mcp && strcmp(e->id, id) == 0 &&
             strcmp(e->owner, owner) == 0) {
             found = true;
             e->dead = true;
@@ -496,6 +511,7 @@ struct call_job {
     hk_loop *loop;                  /* loop of the request */
     hk_req_ref *ref;                /* the request (loop thread only) */
     json_t *msg;                    /* the JSON-RPC request */
+    hk_mcp_server *mcp;             /* the endpoint's server */
     session_entry *entry;           /* session (referenced) or NULL */
     bool sse_ok;                    /* the client accepts text/event-stream */
     char actor[64];                 /* bearer writer name, "" = none */
@@ -687,7 +703,7 @@ static void job_run(call_job *j)
     io.header_method_present = j->hm_set;
     io.header_name = j->hn_set ? j->hn : NULL;
     int status = 200;
-    json_t *resp = hk_mcp_handle(g.mcp, j->entry ? j->entry->sess : NULL,
+    json_t *resp = hk_mcp_handle(j->mcp, j->entry ? j->entry->sess : NULL,
                                  j->msg, &io, NULL, &status);
     pthread_mutex_lock(&j->lock);
     j->response = resp;
@@ -806,7 +822,7 @@ static void *ticker_main(void *arg)
     return NULL;
 }
 
-static int on_get(h2o_req_t *req, const hk_principal *p)
+static int on_get(hk_mcp_server *mcp, h2o_req_t *req, const hk_principal *p)
 {
     const char *sid = header_str(req, H2O_STRLIT("mcp-session-id"));
     if (!accepts_sse(req)) {
@@ -819,7 +835,7 @@ static int on_get(h2o_req_t *req, const hk_principal *p)
                        "Bad Request: Mcp-Session-Id header is required");
         return 0;
     }
-    session_entry *e = session_get(sid, p->name);
+    session_entry *e = session_get(mcp, sid, p->name);
     if (!e) {
         send_rpc_error(req, 404, HK_MCP_INVALID_REQUEST,
                        "Session not found: start a new one with initialize");
@@ -903,7 +919,7 @@ static void copy_header(h2o_req_t *req, const char *name, size_t nlen,
     if (a) memmove(dst, dst + a, n - a + 1);
 }
 
-static int on_post(h2o_req_t *req)
+static int on_post(hk_mcp_server *mcp, h2o_req_t *req)
 {
     hk_principal p;
     char actor[64];
@@ -952,7 +968,7 @@ static int on_post(h2o_req_t *req)
                            "(send initialize first)");
             return 0;
         }
-        entry = session_get(sid, p.name);
+        entry = session_get(mcp, sid, p.name);
         if (!entry) {
             json_decref(msg);
             send_rpc_error(req, 404, HK_MCP_INVALID_REQUEST,
@@ -977,6 +993,7 @@ static int on_post(h2o_req_t *req)
         j->loop = hk_server_current_loop();
         j->ref = hk_req_ref_new(req);
         j->msg = msg;
+        j->mcp = mcp;
         j->entry = entry;
         j->sse_ok = accepts_sse(req);
         snprintf(j->actor, sizeof j->actor, "%s", actor);
@@ -1024,13 +1041,13 @@ static int on_post(h2o_req_t *req)
     io.header_name = hn_set ? hn : NULL;
     hk_mcp_session *created = NULL;
     int status = 200;
-    json_t *resp = hk_mcp_handle(g.mcp, entry ? entry->sess : NULL, msg, &io,
+    json_t *resp = hk_mcp_handle(mcp, entry ? entry->sess : NULL, msg, &io,
                                  initialize ? &created : NULL, &status);
     char new_id[33] = "";
     if (created) {
         char key[128];
         quota_key(req, &p, key);
-        if (!session_add(created, p.name, key, !p.authenticated, new_id)) {
+        if (!session_add(mcp, created, p.name, key, !p.authenticated, new_id)) {
             hk_mcp_session_free(created);
             json_decref(resp);
             resp = hk_mcp_error_response(json_object_get(msg, "id"),
@@ -1057,7 +1074,7 @@ busy:
 
 /* ==== DELETE and dispatch ==== */
 
-static int on_delete(h2o_req_t *req, const hk_principal *p)
+static int on_delete(hk_mcp_server *mcp, h2o_req_t *req, const hk_principal *p)
 {
     const char *sid = header_str(req, H2O_STRLIT("mcp-session-id"));
     if (!sid) {
@@ -1065,7 +1082,7 @@ static int on_delete(h2o_req_t *req, const hk_principal *p)
                        "Bad Request: Mcp-Session-Id header is required");
         return 0;
     }
-    if (!session_end(sid, p->name)) {
+    if (!session_end(mcp, sid, p->name)) {
         send_rpc_error(req, 404, HK_MCP_INVALID_REQUEST, "Session not found");
         return 0;
     }
@@ -1073,12 +1090,14 @@ static int on_delete(h2o_req_t *req, const hk_principal *p)
     return 0;
 }
 
+/* ud is &g.mcp or &g.mem: the endpoint registered with that prefix. */
 static int on_mcp(hk_server *srv, h2o_req_t *req, void *ud)
 {
     (void)srv;
-    (void)ud;
+    hk_mcp_server *mcp = *(hk_mcp_server **)ud;
+    size_t want = ud == &g.mem ? sizeof "/mcp/memory" - 1 : sizeof "/mcp" - 1;
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
-    if (plen != 4) return -1; /* /mcp/... is not ours */
+    if (plen != want) return -1; /* a deeper path is not ours */
     if (!host_and_origin_ok(req)) {
         send_rpc_error(req, 403, HK_MCP_INVALID_REQUEST,
                        "Forbidden: Origin or Host is not allowed "
@@ -1086,18 +1105,18 @@ static int on_mcp(hk_server *srv, h2o_req_t *req, void *ud)
         return 0;
     }
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
-        return on_post(req);
+        return on_post(mcp, req);
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
         hk_principal p;
         char actor[64];
         if (!auth_writer(req, &p, actor)) return 0;
-        return on_get(req, &p);
+        return on_get(mcp, req, &p);
     }
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("DELETE"))) {
         hk_principal p;
         char actor[64];
         if (!auth_writer(req, &p, actor)) return 0;
-        return on_delete(req, &p);
+        return on_delete(mcp, req, &p);
     }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
                    H2O_STRLIT("GET, POST, DELETE"));
@@ -1186,11 +1205,16 @@ hk_err hk_mcp_http_register(hk_server *srv, hk_error *err)
     env.transport = "http";
     hk_err rc = hk_mcp_server_new(&env, &g.mcp, err);
     if (rc != HK_OK) return rc;
-    rc = hk_server_register_path(srv, "/mcp", on_mcp, NULL);
+    env.profile = HK_MCP_PROFILE_MEMORY;
+    env.fixtures = false;
+    rc = hk_mcp_server_new(&env, &g.mem, err);
+    if (rc != HK_OK) goto fail;
+    /* the longer prefix first: the router takes the first match */
+    rc = hk_server_register_path(srv, "/mcp/memory", on_mcp, &g.mem);
+    if (rc == HK_OK) rc = hk_server_register_path(srv, "/mcp", on_mcp, &g.mcp);
     if (rc != HK_OK) {
-        hk_mcp_server_free(g.mcp);
-        g.mcp = NULL;
-        return hk_error_set(err, rc, "cannot register /mcp");
+        hk_error_set(err, rc, "cannot register /mcp and /mcp/memory");
+        goto fail;
     }
     for (size_t i = 0; i < WORKERS; i++)
         if (pthread_create(&g.workers[i], NULL, worker_main, NULL) != 0)
@@ -1202,6 +1226,11 @@ hk_err hk_mcp_http_register(hk_server *srv, hk_error *err)
         fprintf(stderr, "hakgal serve: /mcp has the conformance-suite "
                         "fixtures (testing only)\n");
     return HK_OK;
+fail:
+    hk_mcp_server_free(g.mem);
+    hk_mcp_server_free(g.mcp);
+    g.mem = g.mcp = NULL;
+    return rc;
 }
 
 /* Called by serve.c after the loops drained their connections, while they
@@ -1228,7 +1257,8 @@ void hk_mcp_http_shutdown(hk_server *srv)
         g.sessions[i].sess = NULL;
     }
     hk_mcp_server_free(g.mcp);
-    g.mcp = NULL;
+    hk_mcp_server_free(g.mem);
+    g.mcp = g.mem = NULL;
     free(g.allow_buf);
     g.allow_buf = NULL;
 }

@@ -22,6 +22,7 @@
  * Every write runs inside the caller's write transaction, so several
  * clients writing at once are serialised by the store and lose nothing.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -433,14 +434,73 @@ static hk_err delete_relations(hk_txn *t, json_t *items, hk_error *err)
     return rc;
 }
 
+/* ==== Checks before writing ====
+ *
+ * A write that fails on its input must leave the transaction unchanged:
+ * the server's group commit runs several calls in one transaction and
+ * keeps the others when one fails with an input error. So every error a
+ * call can meet on its input — a text too long to store, an unknown
+ * entity in add_observations — is found here, before the first write. */
+
+/* Encodes every string inside v (at most depth levels deep). */
+static hk_err check_texts(const json_t *v, int depth, hk_buf *b, hk_error *err)
+{
+    if (json_is_string(v))
+        return hk_svc_mem_encode(json_string_value(v), b, err);
+    if (depth <= 0) return HK_OK;
+    hk_err rc = HK_OK;
+    if (json_is_array(v)) {
+        size_t i;
+        const json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            if ((rc = check_texts(x, depth - 1, b, err)) != HK_OK) break;
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        const json_t *x;
+        json_object_foreach((json_t *)v, k, x)
+        {
+            if ((rc = check_texts(x, depth - 1, b, err)) != HK_OK) break;
+        }
+    }
+    return rc;
+}
+
+static hk_err check_write(hk_txn *t, const hk_svc_mem_write *w, hk_error *err)
+{
+    hk_buf b = HK_BUF_INIT;
+    hk_err rc = check_texts(w->args, 4, &b, err); /* args.list[i].field[j] */
+    if (rc == HK_OK && w->op == HK_MEM_ADD_OBSERVATIONS) {
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(w->args, "observations"), i, o)
+        {
+            const char *name = jstr(o, "entityName");
+            bool exists = false;
+            if ((rc = hk_svc_mem_encode(name, &b, err)) != HK_OK ||
+                (rc = entity_exists(t, b.data, &exists, err)) != HK_OK)
+                break;
+            if (!exists) {
+                rc = hk_error_set(err, HK_ERR_NOT_FOUND,
+                                  "Entity with name %s not found", name);
+                break;
+            }
+        }
+    }
+    hk_buf_free(&b);
+    return rc;
+}
+
 hk_err hk_svc_mem_apply(hk_txn *t, void *arg, hk_error *err)
 {
     hk_svc_mem_write *w = arg;
     json_decref(w->result); /* a retried group commit runs this again */
     w->result = NULL;
+    hk_err rc = check_write(t, w, err);
+    if (rc != HK_OK) return rc;
     json_t *list = json_array();
     if (!list) return nomem(err);
-    hk_err rc;
     const char *key = NULL, *msg = NULL;
     switch (w->op) {
     case HK_MEM_CREATE_ENTITIES:
@@ -794,12 +854,109 @@ hk_err hk_svc_mem_read_graph(hk_txn *t, json_t **out, hk_error *err)
     return read_filtered(t, &flt, true, out, err);
 }
 
+/* ==== Ranked search ====
+ *
+ * search_nodes with rank: true keeps the reference's set of entities (the
+ * substring match above) and only orders it. Each entity scores the sum
+ * of the BM25 scores (hk_store_search, src/store/search.c) of its
+ * EntityType and Observation facts among the first RANK_MAX_HITS hits of
+ * the query; entities without a hit (a substring inside a word, which the
+ * token index does not see) follow with score 0. Ties keep creation
+ * order (the sort is stable by position). */
+
+#define RANK_MAX_HITS 10000u /* hits of hk_store_search considered */
+
+typedef struct ranked {
+    json_t *entity; /* borrowed from the answer */
+    double score;   /* sum of its facts' scores */
+    size_t pos;     /* position in creation order */
+} ranked;
+
+static int ranked_cmp(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Scores per entity name into scores ({name: real}). */
+static hk_err entity_scores(hk_txn *t, const char *query, json_t *scores,
+                            hk_error *err)
+{
+    hk_search_hit *hits = NULL;
+    size_t n = 0;
+    hk_err rc = hk_store_search(t, query, RANK_MAX_HITS, &hits, &n, err);
+    if (rc != HK_OK) return rc;
+    hk_fact f;
+    hk_fact_init(&f);
+    hk_buf name = HK_BUF_INIT;
+    for (size_t i = 0; i < n && rc == HK_OK; i++) {
+        if ((rc = hk_store_get(t, hits[i].id, &f, err)) != HK_OK) break;
+        bool ent =
+            strcmp(f.st.predicate, HK_MEM_PRED_TYPE) == 0 && f.st.n_args == 2;
+        bool obs =
+            strcmp(f.st.predicate, HK_MEM_PRED_OBS) == 0 && f.st.n_args == 2;
+        if (!ent && !obs) continue;
+        if (hk_svc_mem_decode(f.st.args[0], &name) != HK_OK) {
+            rc = nomem(err);
+            break;
+        }
+        double sum =
+            json_real_value(json_object_get(scores, name.data)) + hits[i].score;
+        if (json_object_set_new(scores, name.data, json_real(sum)) != 0)
+            rc = nomem(err);
+    }
+    hk_fact_release(&f);
+    hk_buf_free(&name);
+    hk_free(hits);
+    return rc;
+}
+
+/* Orders the entities of a search answer by relevance to query. */
+static hk_err rank_entities(hk_txn *t, const char *query, json_t *answer,
+                            hk_error *err)
+{
+    json_t *ents = json_object_get(answer, "entities");
+    size_t n = json_array_size(ents);
+    if (n < 2) return HK_OK;
+    json_t *scores = json_object();
+    ranked *r = hk_calloc(n, sizeof *r);
+    hk_err rc = scores && r ? HK_OK : nomem(err);
+    if (rc == HK_OK) rc = entity_scores(t, query, scores, err);
+    if (rc == HK_OK) {
+        for (size_t i = 0; i < n; i++) {
+            r[i].entity = json_incref(json_array_get(ents, i));
+            r[i].score = json_real_value(json_object_get(
+                scores,
+                json_string_value(json_object_get(r[i].entity, "name"))));
+            r[i].pos = i;
+        }
+        qsort(r, n, sizeof *r, ranked_cmp);
+        json_array_clear(ents);
+        for (size_t i = 0; i < n; i++) { /* append_new takes the ref */
+            if (rc != HK_OK)
+                json_decref(r[i].entity);
+            else if (json_array_append_new(ents, r[i].entity) != 0)
+                rc = nomem(err);
+        }
+    }
+    json_decref(scores);
+    hk_free(r);
+    return rc;
+}
+
 hk_err hk_svc_mem_view(hk_txn *t, const hk_svc_mem_view_req *req, json_t **out,
                        hk_error *err)
 {
     *out = NULL;
     const char *cursor = req->cursor;
     bool whole = !req->query && !req->names; /* read_graph */
+    if (req->rank && (!req->query || req->limit || cursor)) {
+        hk_error_set(err, HK_ERR_INVALID,
+                     "rank: only for search_nodes, without limit or cursor");
+        if (err) snprintf(err->field, sizeof err->field, "rank");
+        return HK_ERR_INVALID;
+    }
     if (cursor && cursor[0] && cursor[0] != 'e' &&
         (!whole || cursor[0] != 'r')) {
         hk_error_set(err, HK_ERR_INVALID, "cursor: not a cursor of this list");
@@ -820,6 +977,11 @@ hk_err hk_svc_mem_view(hk_txn *t, const hk_svc_mem_view_req *req, json_t **out,
     flt.cursor = req->names ? NULL : cursor;
     flt.provenance = req->provenance;
     hk_err rc = read_filtered(t, &flt, whole, out, err);
+    if (rc == HK_OK && req->rank) rc = rank_entities(t, req->query, *out, err);
+    if (rc != HK_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
     hk_buf_free(&q);
     return rc;
 }

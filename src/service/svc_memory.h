@@ -82,11 +82,14 @@ typedef struct hk_svc_mem_view_req {
     const char *cursor;  /* nextCursor of the previous page, or NULL */
     bool provenance;     /* add to each entity "provenance":
                             {"createdBy": audit actor, "createdAt": time} */
+    bool rank;           /* search_nodes: the same entities, most relevant
+                            first (BM25 of hk_store_search); not with
+                            limit or cursor */
 } hk_svc_mem_view_req;
 /* read_graph (query and names NULL), search_nodes or open_nodes with
- * pagination and provenance. read_graph pages through the entities and
- * then the relations; search_nodes pages through the matching entities
- * and returns, with each page, the relations touching its entities. A
+ * pagination, provenance and (search_nodes) ranking. read_graph pages through
+ * the entities and then the relations; search_nodes pages through the matching
+ * entities and returns, with each page, the relations touching its entities. A
  * full page carries "nextCursor" (the next page may be empty). A cursor
  * that is not one of these answers HK_ERR_INVALID (err->field "cursor"). */
 hk_err hk_svc_mem_view(hk_txn *t, const hk_svc_mem_view_req *req, json_t **out,

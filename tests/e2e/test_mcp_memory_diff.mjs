@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -115,7 +115,8 @@ try {
       hints: [t.annotations.readOnlyHint, t.annotations.destructiveHint,
         t.annotations.idempotentHint, t.annotations.openWorldHint],
     }));
-    // hakgal's opt-in pagination adds optional properties; without them
+    // hakgal's opt-in pagination, provenance and ranking add optional
+    // properties; without them
     // the listings are equal
     const hkTools = structuredClone((await hk.listTools()).tools);
     for (const t of hkTools) {
@@ -128,6 +129,10 @@ try {
       assert.ok(t.inputSchema.properties.provenance);
       assert.deepEqual(t.inputSchema.required || [], t.name === 'read_graph' ? [] : [t.name === 'open_nodes' ? 'names' : 'query']);
       delete t.inputSchema.properties.provenance;
+      if (t.name === 'search_nodes') {
+        assert.equal(t.inputSchema.properties.rank.type, 'boolean');
+        delete t.inputSchema.properties.rank;
+      }
       delete t.outputSchema.properties.nextCursor;
       delete t.outputSchema.properties.entities.items.properties.provenance;
     }
@@ -247,6 +252,36 @@ try {
     console.log(`concurrent: 2 clients x ${n} writes, nothing lost`);
     await c1.close();
     await c2.close();
+  }
+
+  // 4. a takeover whose import failed is tried again at the next start
+  {
+    const file = path.join(root, 'retry.jsonl');
+    fs.mkdirSync(file); // readable by stat, not as a file: the import fails
+    const env = { PATH: process.env.PATH, MEMORY_FILE_PATH: file };
+    const failed = spawnSync(bin, ['mcp', '--profile', 'memory'], { env, input: '' });
+    assert.notEqual(failed.status, 0, 'the start whose import failed fails');
+    assert.match(failed.stderr.toString(), /next start tries again/);
+    assert.ok(fs.existsSync(`${file}.hakgal`), 'the KB was created before the import');
+    fs.rmdirSync(file);
+    fs.writeFileSync(file, [
+      '{"type":"entity","name":"Ada","entityType":"person","observations":["math"]}',
+      '{"type":"entity","name":"Bob","entityType":"person","observations":[]}',
+      '{"type":"relation","from":"Ada","to":"Bob","relationType":"knows"}'].join('\n'));
+    const want = { entities: [{ name: 'Ada', entityType: 'person', observations: ['math'] },
+      { name: 'Bob', entityType: 'person', observations: [] }],
+    relations: [{ from: 'Ada', to: 'Bob', relationType: 'knows' }] };
+    const c = await connect(bin, ['mcp', '--profile', 'memory'], { MEMORY_FILE_PATH: file });
+    assert.deepEqual((await c.callTool({ name: 'read_graph', arguments: {} })).structuredContent, want);
+    // once imported, the KB is the memory: a deletion stays deleted
+    await c.callTool({ name: 'delete_entities', arguments: { entityNames: ['Bob'] } });
+    await c.close();
+    assert.ok(!fs.existsSync(`${file}.hakgal.memory-import`), 'the marker is gone after the import');
+    const c2 = await connect(bin, ['mcp', '--profile', 'memory'], { MEMORY_FILE_PATH: file });
+    const g = (await c2.callTool({ name: 'read_graph', arguments: {} })).structuredContent;
+    assert.deepEqual(g.entities.map((e) => e.name), ['Ada'], 'no import at a later start');
+    await c2.close();
+    console.log('takeover: a failed import is retried at the next start, and only then');
   }
 } catch (e) {
   failures++;

@@ -238,6 +238,146 @@ static void test_observations_all_or_nothing(void **state)
     kb_close(&k);
 }
 
+/* Two calls in one transaction, as the server's group commit runs them: a
+ * call failing on its input leaves the transaction as it found it, and the
+ * other call's writes commit. */
+typedef struct group2 {
+    hk_svc_mem_write bad;  /* fails on its input */
+    hk_svc_mem_write good; /* succeeds */
+    hk_err bad_rc;         /* what bad returned */
+} group2;
+
+static hk_err run_group2(hk_txn *t, void *arg, hk_error *err)
+{
+    group2 *g = arg;
+    hk_error bad_err;
+    g->bad_rc = hk_svc_mem_apply(t, &g->bad, &bad_err);
+    return hk_svc_mem_apply(t, &g->good, err);
+}
+
+static void group_case(const char *bad_args, hk_mem_op bad_op, hk_err want)
+{
+    kb k = kb_open("mem-group");
+    run_ok(&k, HK_MEM_CREATE_ENTITIES,
+           "{\"entities\":[{\"name\":\"A\",\"entityType\":\"t\","
+           "\"observations\":[]}]}",
+           NULL);
+    json_error_t je;
+    group2 g = {{bad_op, json_loads(bad_args, 0, &je), NULL},
+                {HK_MEM_CREATE_RELATIONS,
+                 json_loads("{\"relations\":[{\"from\":\"A\",\"to\":"
+                            "\"A\",\"relationType\":\"r\"}]}",
+                            0, &je),
+                 NULL},
+                HK_OK};
+    assert_non_null(g.bad.args);
+    assert_non_null(g.good.args);
+    hk_error err;
+    assert_int_equal(hk_svc_write(k.s, "tester", run_group2, &g, &err), HK_OK);
+    assert_int_equal(g.bad_rc, want);
+    expect_read(&k, GRAPH, NULL,
+                "{\"entities\":[{\"name\":\"A\",\"entityType\":\"t\","
+                "\"observations\":[]}],\"relations\":[{\"from\":\"A\","
+                "\"to\":\"A\",\"relationType\":\"r\"}]}");
+    for (int i = 0; i < 2; i++) {
+        hk_svc_mem_write *w = i ? &g.good : &g.bad;
+        json_decref(w->args);
+        json_decref(w->result);
+    }
+    kb_close(&k);
+}
+
+static void test_failed_call_leaves_txn_unchanged(void **state)
+{
+    (void)state;
+    /* an unknown entity after a known one */
+    group_case("{\"observations\":[{\"entityName\":\"A\",\"contents\":"
+               "[\"one\"]},{\"entityName\":\"B\",\"contents\":[\"x\"]}]}",
+               HK_MEM_ADD_OBSERVATIONS, HK_ERR_NOT_FOUND);
+    /* a text too long to store in the second entity */
+    char *big = malloc(HK_MAX_ARG_BYTES + 200);
+    assert_non_null(big);
+    int n = snprintf(big, HK_MAX_ARG_BYTES + 200,
+                     "{\"entities\":[{\"name\":\"C\",\"entityType\":\"t\","
+                     "\"observations\":[]},{\"name\":\"D\",\"entityType\":"
+                     "\"t\",\"observations\":[\"%0*d\"]}]}",
+                     HK_MAX_ARG_BYTES + 1, 0);
+    assert_true(n > 0 && n < HK_MAX_ARG_BYTES + 200);
+    group_case(big, HK_MEM_CREATE_ENTITIES, HK_ERR_INVALID);
+    free(big);
+}
+
+/* The names of the entities of a ranked (or plain) search, comma-joined. */
+static void ranked_names(kb *k, const char *query, bool rank, char *out,
+                         size_t cap)
+{
+    hk_svc_mem_view_req req;
+    memset(&req, 0, sizeof req);
+    req.query = query;
+    req.rank = rank;
+    hk_txn *t = tu_begin(k->s, false);
+    hk_error err;
+    json_t *g = NULL;
+    hk_err rc = hk_svc_mem_view(t, &req, &g, &err);
+    hk_txn_abort(t);
+    assert_int_equal(rc, HK_OK);
+    out[0] = '\0';
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(g, "entities"), i, e)
+    {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s%s", n ? "," : "",
+                 json_string_value(json_object_get(e, "name")));
+    }
+    json_decref(g);
+}
+
+static void test_ranked_search(void **state)
+{
+    (void)state;
+    kb k = kb_open("mem-rank");
+    /* creation order: weakest match first */
+    run_ok(&k, HK_MEM_CREATE_ENTITIES,
+           "{\"entities\":["
+           "{\"name\":\"Zed\",\"entityType\":\"person\","
+           "\"observations\":[\"drinks coffee\",\"teapot collector\"]},"
+           "{\"name\":\"Ann\",\"entityType\":\"person\","
+           "\"observations\":[\"likes green tea\"]},"
+           "{\"name\":\"Bob\",\"entityType\":\"person\","
+           "\"observations\":[\"green tea daily\",\"tea ceremony green\"]},"
+           "{\"name\":\"Cid\",\"entityType\":\"robot\","
+           "\"observations\":[\"no drinks\"]}]}",
+           NULL);
+    char plain[256], ranked[256];
+    ranked_names(&k, "green tea", false, plain, sizeof plain);
+    assert_string_equal(plain, "Ann,Bob"); /* the reference's substring set */
+    ranked_names(&k, "green tea", true, ranked, sizeof ranked);
+    assert_string_equal(ranked, "Bob,Ann"); /* two matching facts beat one */
+    /* "tea" starts "teapot": a prefix match, which counts half */
+    ranked_names(&k, "tea", false, plain, sizeof plain);
+    assert_string_equal(plain, "Zed,Ann,Bob");
+    ranked_names(&k, "tea", true, ranked, sizeof ranked);
+    assert_string_equal(ranked, "Bob,Ann,Zed");
+    /* rank does not combine with paging, nor with read_graph */
+    hk_svc_mem_view_req req;
+    memset(&req, 0, sizeof req);
+    req.query = "tea";
+    req.rank = true;
+    req.limit = 1;
+    hk_txn *t = tu_begin(k.s, false);
+    hk_error err;
+    json_t *g = NULL;
+    assert_int_equal(hk_svc_mem_view(t, &req, &g, &err), HK_ERR_INVALID);
+    assert_string_equal(err.field, "rank");
+    assert_null(g);
+    req.query = NULL;
+    req.limit = 0;
+    assert_int_equal(hk_svc_mem_view(t, &req, &g, &err), HK_ERR_INVALID);
+    hk_txn_abort(t);
+    kb_close(&k);
+}
+
 static void test_search_and_open(void **state)
 {
     (void)state;
@@ -322,6 +462,8 @@ int main(void)
         cmocka_unit_test(test_encoding),
         cmocka_unit_test(test_entities_and_mapping),
         cmocka_unit_test(test_observations_all_or_nothing),
+        cmocka_unit_test(test_failed_call_leaves_txn_unchanged),
+        cmocka_unit_test(test_ranked_search),
         cmocka_unit_test(test_search_and_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
