@@ -649,6 +649,7 @@ typedef struct hk_svc_export_req {
     FILE *out;        /* stream to write to; or NULL with path: */
     const char *path; /* file written completely under a temporary name,
                          synced, then renamed into place */
+    const char *iri_base; /* ntriples: IRI base; NULL = the default */
 } hk_svc_export_req;
 
 typedef struct hk_svc_export_res {
