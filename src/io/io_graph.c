@@ -63,6 +63,7 @@ typedef struct gctx {
     hk_buf b;     /* output buffer */
     bool graphml; /* GraphML, else JSON graph */
     bool first;   /* no element written yet in the current JSON array */
+    hk_buf tmp;   /* an id being built (reused) */
 } gctx;
 
 static hk_err sep(gctx *g)
@@ -89,11 +90,11 @@ static hk_err node(gctx *g, const char *prefix, const char *id,
         return rc;
     }
     if (rc == HK_OK) rc = hk_buf_append_str(b, "{\"id\":");
-    hk_buf tmp = HK_BUF_INIT;
-    if (rc == HK_OK) rc = hk_buf_append_str(&tmp, prefix);
-    if (rc == HK_OK) rc = hk_buf_append_str(&tmp, id);
-    if (rc == HK_OK) rc = hk_buf_append_json_string(b, tmp.data, tmp.len);
-    hk_buf_free(&tmp);
+    hk_buf *tmp = &g->tmp;
+    hk_buf_reset(tmp);
+    if (rc == HK_OK) rc = hk_buf_append_str(tmp, prefix);
+    if (rc == HK_OK) rc = hk_buf_append_str(tmp, id);
+    if (rc == HK_OK) rc = hk_buf_append_json_string(b, tmp->data, tmp->len);
     if (rc == HK_OK) rc = hk_buf_append_str(b, ",\"label\":");
     if (rc == HK_OK) rc = put_json(b, label);
     if (rc == HK_OK) rc = hk_buf_appendf(b, ",\"kind\":\"%s\"}", kind);
@@ -126,17 +127,17 @@ static hk_err edge(gctx *g, const char *src, hk_fact_id fid, const char *dst,
         if (rc == HK_OK) rc = hk_buf_append_str(b, "</edge>\n");
         return rc;
     }
-    hk_buf tmp = HK_BUF_INIT;
+    hk_buf *tmp = &g->tmp;
+    hk_buf_reset(tmp);
     if (rc == HK_OK) rc = hk_buf_append_str(b, "{\"source\":");
     if (rc == HK_OK)
-        rc = src ? hk_buf_appendf(&tmp, "e:%s", src)
-                 : hk_buf_appendf(&tmp, "f:%llu", id);
-    if (rc == HK_OK) rc = hk_buf_append_json_string(b, tmp.data, tmp.len);
-    hk_buf_reset(&tmp);
+        rc = src ? hk_buf_appendf(tmp, "e:%s", src)
+                 : hk_buf_appendf(tmp, "f:%llu", id);
+    if (rc == HK_OK) rc = hk_buf_append_json_string(b, tmp->data, tmp->len);
+    hk_buf_reset(tmp);
     if (rc == HK_OK) rc = hk_buf_append_str(b, ",\"target\":");
-    if (rc == HK_OK) rc = hk_buf_appendf(&tmp, "e:%s", dst);
-    if (rc == HK_OK) rc = hk_buf_append_json_string(b, tmp.data, tmp.len);
-    hk_buf_free(&tmp);
+    if (rc == HK_OK) rc = hk_buf_appendf(tmp, "e:%s", dst);
+    if (rc == HK_OK) rc = hk_buf_append_json_string(b, tmp->data, tmp->len);
     if (rc == HK_OK) rc = hk_buf_append_str(b, ",\"predicate\":");
     if (rc == HK_OK) rc = put_json(b, pred);
     if (rc == HK_OK) rc = hk_buf_appendf(b, ",\"fact\":%llu", id);
@@ -232,7 +233,7 @@ static const char GRAPHML_HEAD[] =
 
 hk_err io_graph_export(hk_store *s, FILE *out, hk_format format, hk_error *err)
 {
-    gctx g = {out, HK_BUF_INIT, format == HK_FORMAT_GRAPHML, true};
+    gctx g = {out, HK_BUF_INIT, format == HK_FORMAT_GRAPHML, true, HK_BUF_INIT};
     hk_txn *t = NULL;
     hk_err rc = hk_txn_begin(s, false, &t, err);
     if (rc != HK_OK) return rc;
@@ -256,5 +257,6 @@ hk_err io_graph_export(hk_store *s, FILE *out, hk_format format, hk_error *err)
                           strerror(errno));
     hk_txn_abort(t);
     hk_buf_free(&g.b);
+    hk_buf_free(&g.tmp);
     return rc;
 }
