@@ -508,8 +508,9 @@ hk_err hk_import_file(hk_store *s, const char *path,
             im.progress(im.progress_ud, r.bytes_done, r.bytes_total, sum->read);
         io_reader_close(&r);
     } else {
-        rc = hk_error_set(err, HK_ERR_INVALID, "unknown import format %d",
-                          (int)format);
+        rc = hk_error_set(err, HK_ERR_INVALID,
+                          "cannot import '%s': it is written by export only",
+                          hk_format_name(format));
         goto fail;
     }
     rc = commit_batch(&im, err);
