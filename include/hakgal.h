@@ -570,9 +570,16 @@ typedef enum hk_format {
     HK_FORMAT_JSONL = 2,      /* one JSON object per line */
     HK_FORMAT_SQLITE = 3,     /* legacy HAK-GAL SQLite KB (table facts) */
     HK_FORMAT_TSV = 4,        /* pred<TAB>arg<TAB>arg... */
-    HK_FORMAT_MCP_MEMORY = 5  /* memory file of the reference MCP memory
+    HK_FORMAT_MCP_MEMORY = 5, /* memory file of the reference MCP memory
                                  server (src/io/io_memory.c) */
+    HK_FORMAT_NTRIPLES = 6,   /* RDF N-Triples (src/io/io_rdf.c) */
+    HK_FORMAT_GRAPHML = 7,    /* GraphML, export only (src/io/io_graph.c) */
+    HK_FORMAT_JSONGRAPH = 8   /* {"nodes":[..],"edges":[..]}, export only */
 } hk_format;
+
+/* IRI base of RDF import and export when none is given: entity and
+ * predicate IRIs are this plus the percent-encoded name. */
+#define HK_IRI_BASE_DEFAULT "https://hakgal.org/kb/"
 
 /* Parses "auto", "statements"/"txt", "jsonl", "sqlite", "tsv",
  * "mcp-memory". */
@@ -589,6 +596,7 @@ typedef struct hk_import_options {
     const char *actor;        /* audit actor; NULL = "import" */
     hk_progress_fn progress;  /* called about every 64k records; may be NULL */
     void *progress_ud;        /* passed to progress */
+    const char *iri_base;     /* N-Triples: IRI base; NULL = default */
 } hk_import_options;
 
 typedef struct hk_import_summary {
@@ -609,6 +617,9 @@ hk_err hk_import_file(hk_store *s, const char *path,
 /* Writes every fact in id order. JSONL round-trips with hk_import_file
  * (metadata included). */
 hk_err hk_export(hk_store *s, FILE *out, hk_format format, hk_error *err);
+/* hk_export with an IRI base for N-Triples (NULL = HK_IRI_BASE_DEFAULT). */
+hk_err hk_export_iri(hk_store *s, FILE *out, hk_format format,
+                     const char *iri_base, hk_error *err);
 
 #ifdef __cplusplus
 }

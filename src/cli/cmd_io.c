@@ -116,7 +116,10 @@ int hk_cmd_import(int argc, char **argv)
         "  <file>:<line>: <reason><TAB><record>\n\n"
         "Options:\n"
         "  --format F     auto (default), statements, jsonl, tsv, sqlite,\n"
-        "                 mcp-memory (memory file of the MCP memory server)\n"
+        "                 mcp-memory (memory file of the MCP memory server),\n"
+        "                 ntriples (RDF; mapping in docs/INTERCHANGE.md)\n"
+        "  --base IRI     ntriples: IRI base whose names become bare names\n"
+        "                 (default " HK_IRI_BASE_DEFAULT ")\n"
         "  --rejects PATH write rejects here (default: <file name>.rejects in\n"
         "                 the current directory, only when there are rejects)\n"
         "  --batch N      facts per transaction (default 1000000)\n"
@@ -144,6 +147,7 @@ int hk_cmd_import(int argc, char **argv)
         {"actor", required_argument, NULL, 'a'},
         {"quiet", no_argument, NULL, 'q'},
         {"compact", required_argument, NULL, 'c'},
+        {"base", required_argument, NULL, 'B'},
         {0, 0, 0, 0}};
     cli_compact_mode compact = CLI_COMPACT_AUTO;
     hk_import_options io;
@@ -178,6 +182,9 @@ int hk_cmd_import(int argc, char **argv)
             break;
         case 'q':
             quiet = true;
+            break;
+        case 'B':
+            io.iri_base = optarg;
             break;
         case 'c':
             if (!cli_compact_mode_parse(optarg, &compact)) {
@@ -355,9 +362,8 @@ int hk_cmd_import(int argc, char **argv)
 int hk_cmd_export(int argc, char **argv)
 {
     static const char usage[] =
-        "Usage: hakgal export [--format statements|jsonl|tsv|mcp-memory] "
-        "[--output "
-        "FILE]\n\n"
+        "Usage: hakgal export [--format statements|jsonl|tsv|mcp-memory|"
+        "ntriples|graphml|jsongraph] [--base IRI] [--output FILE]\n\n"
         "Writes every fact in id (insertion) order from one consistent\n"
         "snapshot, to standard output or FILE (written completely, then\n"
         "renamed into place).\n"
@@ -367,16 +373,26 @@ int hk_cmd_export(int argc, char **argv)
         "              args, confidence, source, tags, context, created, "
         "updated;\n"
         "              'hakgal import' reads it back with its metadata\n"
-        "  tsv         predicate<TAB>arg<TAB>...\n";
+        "  tsv         predicate<TAB>arg<TAB>...\n"
+        "  ntriples    RDF N-Triples: P(a, b) as one triple, other arities\n"
+        "              as a blank node with hk:predicate and hk:argN; IRIs\n"
+        "              are --base (default " HK_IRI_BASE_DEFAULT ") plus\n"
+        "              the name; 'hakgal import' reads it back\n"
+        "  graphml     GraphML for Gephi, yEd, networkx\n"
+        "  jsongraph   {\"nodes\":[...],\"edges\":[...]} for d3, Cytoscape\n"
+        "              (entities are nodes e:NAME, binary facts edges, other\n"
+        "              arities fact nodes f:ID with an edge per argument)\n";
     cli_ctx c;
     cli_init(&c, "export", usage);
     static const struct option opts[] = {
         CLI_COMMON_OPTIONS,
         {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
+        {"base", required_argument, NULL, 'B'},
         {0, 0, 0, 0}};
     hk_format format = HK_FORMAT_STATEMENTS;
     const char *output = NULL;
+    const char *iri_base = NULL;
     hk_error e;
     hk_error_clear(&e);
     int o;
@@ -387,16 +403,22 @@ int hk_cmd_export(int argc, char **argv)
         case 'f':
             if (hk_format_parse(optarg, &format, &e) != HK_OK ||
                 (format != HK_FORMAT_STATEMENTS && format != HK_FORMAT_JSONL &&
-                 format != HK_FORMAT_TSV && format != HK_FORMAT_MCP_MEMORY)) {
+                 format != HK_FORMAT_TSV && format != HK_FORMAT_MCP_MEMORY &&
+                 format != HK_FORMAT_NTRIPLES && format != HK_FORMAT_GRAPHML &&
+                 format != HK_FORMAT_JSONGRAPH)) {
                 cli_msg(&c,
                         "--format: unknown format '%s': export writes "
-                        "statements, jsonl, tsv or mcp-memory",
+                        "statements, jsonl, tsv, mcp-memory, ntriples, "
+                        "graphml or jsongraph",
                         optarg);
                 return HK_EXIT_INVALID;
             }
             break;
         case 'o':
             output = optarg;
+            break;
+        case 'B':
+            iri_base = optarg;
             break;
         default:
             break;
@@ -409,7 +431,7 @@ int hk_cmd_export(int argc, char **argv)
     if (rc != HK_EXIT_OK) return rc;
     bool to_stdout = output == NULL || strcmp(output, "-") == 0;
     hk_svc_export_req req = {format, to_stdout ? stdout : NULL,
-                             to_stdout ? NULL : output};
+                             to_stdout ? NULL : output, iri_base};
     hk_svc_export_res res;
     hk_err err = hk_svc_export(s, &req, &res, &e);
     hk_store_close(s);

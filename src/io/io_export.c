@@ -34,10 +34,13 @@ static hk_err flush_out(FILE *out, hk_buf *b, hk_error *err)
     return HK_OK;
 }
 
-static hk_err append_fact(const hk_fact *f, hk_format format, hk_buf *b)
+static hk_err append_fact(const hk_fact *f, hk_format format,
+                          const char *iri_base, hk_buf *b)
 {
     hk_err rc = HK_OK;
     switch (format) {
+    case HK_FORMAT_NTRIPLES:
+        return io_nt_append_fact(f, iri_base, b);
     case HK_FORMAT_STATEMENTS:
         rc = hk_statement_format(&f->st, b);
         break;
@@ -60,12 +63,21 @@ static hk_err append_fact(const hk_fact *f, hk_format format, hk_buf *b)
 
 hk_err hk_export(hk_store *s, FILE *out, hk_format format, hk_error *err)
 {
+    return hk_export_iri(s, out, format, NULL, err);
+}
+
+hk_err hk_export_iri(hk_store *s, FILE *out, hk_format format,
+                     const char *iri_base, hk_error *err)
+{
     if (format == HK_FORMAT_MCP_MEMORY) return io_memory_export(s, out, err);
+    if (format == HK_FORMAT_GRAPHML || format == HK_FORMAT_JSONGRAPH)
+        return io_graph_export(s, out, format, err);
+    if (iri_base == NULL || iri_base[0] == '\0') iri_base = HK_IRI_BASE_DEFAULT;
     if (format != HK_FORMAT_STATEMENTS && format != HK_FORMAT_JSONL &&
-        format != HK_FORMAT_TSV)
+        format != HK_FORMAT_TSV && format != HK_FORMAT_NTRIPLES)
         return hk_error_set(err, HK_ERR_UNSUPPORTED,
                             "cannot export as '%s': choose statements, jsonl, "
-                            "tsv or mcp-memory",
+                            "tsv, mcp-memory, ntriples, graphml or jsongraph",
                             hk_format_name(format));
     hk_txn *t = NULL;
     hk_query *q = NULL;
@@ -81,7 +93,7 @@ hk_err hk_export(hk_store *s, FILE *out, hk_format format, hk_error *err)
         bool has_row = false;
         rc = hk_query_next(q, &f, &has_row, err);
         if (rc != HK_OK || !has_row) break;
-        rc = append_fact(&f, format, &b);
+        rc = append_fact(&f, format, iri_base, &b);
         if (rc != HK_OK) {
             hk_error_set(err, rc, "cannot format fact %llu: %s",
                          (unsigned long long)f.id, hk_strerror(rc));

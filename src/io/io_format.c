@@ -41,6 +41,10 @@ hk_err hk_format_parse(const char *name, hk_format *out, hk_error *err)
         {"sqlite", HK_FORMAT_SQLITE},
         {"tsv", HK_FORMAT_TSV},
         {"mcp-memory", HK_FORMAT_MCP_MEMORY},
+        {"ntriples", HK_FORMAT_NTRIPLES},
+        {"nt", HK_FORMAT_NTRIPLES},
+        {"graphml", HK_FORMAT_GRAPHML},
+        {"jsongraph", HK_FORMAT_JSONGRAPH},
     };
     if (name == NULL)
         return hk_error_set(err, HK_ERR_INVALID, "format name is missing");
@@ -52,7 +56,8 @@ hk_err hk_format_parse(const char *name, hk_format *out, hk_error *err)
     }
     return hk_error_set(err, HK_ERR_INVALID,
                         "unknown format '%.64s': expected auto, statements, "
-                        "jsonl, sqlite, tsv or mcp-memory",
+                        "jsonl, sqlite, tsv, mcp-memory, ntriples, graphml or "
+                        "jsongraph",
                         name);
 }
 
@@ -71,6 +76,12 @@ const char *hk_format_name(hk_format f)
         return "tsv";
     case HK_FORMAT_MCP_MEMORY:
         return "mcp-memory";
+    case HK_FORMAT_NTRIPLES:
+        return "ntriples";
+    case HK_FORMAT_GRAPHML:
+        return "graphml";
+    case HK_FORMAT_JSONGRAPH:
+        return "jsongraph";
     }
     return "unknown";
 }
@@ -92,7 +103,8 @@ bool io_format_by_name(const char *path)
     return path != NULL &&
            (ends_with(path, ".jsonl") || ends_with(path, ".ndjson") ||
             ends_with(path, ".tsv") || ends_with(path, ".db") ||
-            ends_with(path, ".sqlite") || ends_with(path, ".sqlite3"));
+            ends_with(path, ".sqlite") || ends_with(path, ".sqlite3") ||
+            ends_with(path, ".nt"));
 }
 
 /* True when the input begins as a file of the MCP memory server does
@@ -116,6 +128,7 @@ hk_format io_detect_format(const char *path, const char *head, size_t len)
         if (ends_with(path, ".jsonl") || ends_with(path, ".ndjson"))
             return HK_FORMAT_JSONL;
         if (ends_with(path, ".tsv")) return HK_FORMAT_TSV;
+        if (ends_with(path, ".nt")) return HK_FORMAT_NTRIPLES;
         if (ends_with(path, ".db") || ends_with(path, ".sqlite") ||
             ends_with(path, ".sqlite3"))
             return HK_FORMAT_SQLITE;
@@ -132,6 +145,9 @@ hk_format io_detect_format(const char *path, const char *head, size_t len)
             s++;
         if (s < eol && head[s] != '#') {
             if (head[s] == '{') return HK_FORMAT_JSONL;
+            if (head[s] == '<' ||
+                (head[s] == '_' && s + 1 < eol && head[s + 1] == ':'))
+                return HK_FORMAT_NTRIPLES; /* no statement starts so */
             bool tab = memchr(head + i, '\t', eol - i) != NULL;
             bool paren = memchr(head + i, '(', eol - i) != NULL;
             if (tab && !paren) return HK_FORMAT_TSV;
@@ -152,6 +168,7 @@ static bool record_parses(hk_format f, const char *line, size_t len)
         json_decref(obj);
         return ok;
     }
+    if (f == HK_FORMAT_NTRIPLES) return io_nt_line_parses(line, len);
     if (f != HK_FORMAT_TSV) {
         hk_statement st;
         hk_error e;
@@ -207,11 +224,13 @@ hk_err io_check_guess(hk_format f, const char *path, const char *head,
         i = eol + 1;
     }
     if (seen == 0) return HK_OK;
-    if (f == HK_FORMAT_TSV || f == HK_FORMAT_JSONL) {
+    if (f == HK_FORMAT_TSV || f == HK_FORMAT_JSONL || f == HK_FORMAT_NTRIPLES) {
         /* The guess rests on one line's shape: at least half of the
          * sampled records must bear it out. */
         if (ok * 2 >= seen) return HK_OK;
-        const char *fn = f == HK_FORMAT_TSV ? "TSV" : "JSONL";
+        const char *fn = f == HK_FORMAT_TSV     ? "TSV"
+                         : f == HK_FORMAT_JSONL ? "JSONL"
+                                                : "N-Triples";
         return hk_error_set(err, HK_ERR_INVALID,
                             "unrecognized format: it looks like %s, but only "
                             "%zu of its first %zu records parse as %s (give "

@@ -367,10 +367,17 @@ static void set_label(io_import *im, const char *path)
 }
 
 static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
-                           hk_error *err)
+                           const char *iri_base, hk_error *err)
 {
     hk_svc_fact_in *js = NULL; /* JSONL records (large: on the heap) */
+    io_nt_state *nt = NULL;    /* N-Triples: the open n-ary group */
     hk_err rc = HK_OK;
+    if (format == HK_FORMAT_NTRIPLES) {
+        nt = io_nt_new(iri_base);
+        if (nt == NULL) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        if ((rc = io_reader_set_max_line(r, IO_MAX_JSONL_LINE, err)) != HK_OK)
+            goto done;
+    }
     im->nul_is_tab = format == HK_FORMAT_TSV;
     if (format == HK_FORMAT_JSONL) {
         js = hk_malloc(sizeof *js);
@@ -408,12 +415,16 @@ static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
             rc = import_jsonl_line(im, r, js, line + s, len - s, err);
         } else if (format == HK_FORMAT_MCP_MEMORY) {
             rc = io_memory_import_line(im, r->line_no, line + s, len - s, err);
+        } else if (format == HK_FORMAT_NTRIPLES) {
+            rc = io_nt_import_line(im, nt, r->line_no, line + s, len - s, err);
         } else {
             rc = import_statement_line(im, r, line, len, err);
         }
         if (rc != HK_OK) break;
     }
+    if (rc == HK_OK && nt != NULL) rc = io_nt_flush(im, nt, err);
 done:
+    io_nt_free(nt);
     if (js != NULL) {
         hk_svc_fact_in_release(js);
         hk_free(js);
@@ -489,15 +500,17 @@ hk_err hk_import_file(hk_store *s, const char *path,
         if (im.progress != NULL)
             im.progress(im.progress_ud, sum->read, sum->read, sum->read);
     } else if (format == HK_FORMAT_STATEMENTS || format == HK_FORMAT_TSV ||
-               format == HK_FORMAT_JSONL || format == HK_FORMAT_MCP_MEMORY) {
-        rc = import_lines(&im, &r, format, err);
+               format == HK_FORMAT_JSONL || format == HK_FORMAT_MCP_MEMORY ||
+               format == HK_FORMAT_NTRIPLES) {
+        rc = import_lines(&im, &r, format, opt->iri_base, err);
         if (rc != HK_OK) goto fail;
         if (im.progress != NULL)
             im.progress(im.progress_ud, r.bytes_done, r.bytes_total, sum->read);
         io_reader_close(&r);
     } else {
-        rc = hk_error_set(err, HK_ERR_INVALID, "unknown import format %d",
-                          (int)format);
+        rc = hk_error_set(err, HK_ERR_INVALID,
+                          "cannot import '%s': it is written by export only",
+                          hk_format_name(format));
         goto fail;
     }
     rc = commit_batch(&im, err);

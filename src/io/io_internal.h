@@ -111,6 +111,20 @@ hk_err io_memory_import_line(io_import *im, uint64_t line_no, char *line,
                              size_t len, hk_error *err);
 hk_err io_memory_export(hk_store *s, FILE *out, hk_error *err);
 
+/* N-Triples (io_rdf.c): one fact as triples; the import state of one
+ * file (an open n-ary group), its lines, and the end of input. */
+typedef struct io_nt_state io_nt_state;
+hk_err io_nt_append_fact(const hk_fact *f, const char *base, hk_buf *b);
+io_nt_state *io_nt_new(const char *base);
+void io_nt_free(io_nt_state *st);
+hk_err io_nt_import_line(io_import *im, io_nt_state *st, uint64_t line_no,
+                         const char *line, size_t len, hk_error *err);
+hk_err io_nt_flush(io_import *im, io_nt_state *st, hk_error *err);
+bool io_nt_line_parses(const char *line, size_t len);
+
+/* GraphML and JSON graph (io_graph.c). */
+hk_err io_graph_export(hk_store *s, FILE *out, hk_format format, hk_error *err);
+
 /* ==== Small helpers ==== */
 
 /* True for errors that mean "this record is bad" (a reject), as opposed

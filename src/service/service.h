@@ -645,10 +645,11 @@ hk_err hk_svc_import(hk_store *s, const char *path,
 bool hk_svc_import_error_is_input(hk_err rc);
 
 typedef struct hk_svc_export_req {
-    hk_format format; /* HK_FORMAT_STATEMENTS, _JSONL or _TSV */
-    FILE *out;        /* stream to write to; or NULL with path: */
-    const char *path; /* file written completely under a temporary name,
-                         synced, then renamed into place */
+    hk_format format;     /* HK_FORMAT_STATEMENTS, _JSONL or _TSV */
+    FILE *out;            /* stream to write to; or NULL with path: */
+    const char *path;     /* file written completely under a temporary name,
+                             synced, then renamed into place */
+    const char *iri_base; /* ntriples: IRI base; NULL = the default */
 } hk_svc_export_req;
 
 typedef struct hk_svc_export_res {

@@ -41,15 +41,18 @@ hk_err hk_svc_export(hk_store *s, const hk_svc_export_req *req,
 {
     memset(res, 0, sizeof(*res));
     if (req->format != HK_FORMAT_STATEMENTS && req->format != HK_FORMAT_JSONL &&
-        req->format != HK_FORMAT_TSV && req->format != HK_FORMAT_MCP_MEMORY) {
+        req->format != HK_FORMAT_TSV && req->format != HK_FORMAT_MCP_MEMORY &&
+        req->format != HK_FORMAT_NTRIPLES && req->format != HK_FORMAT_GRAPHML &&
+        req->format != HK_FORMAT_JSONGRAPH) {
         hk_error_set(err, HK_ERR_INVALID,
-                     "export writes statements, jsonl, tsv or mcp-memory, "
-                     "not %s",
+                     "export writes statements, jsonl, tsv, mcp-memory, "
+                     "ntriples, graphml or jsongraph, not %s",
                      hk_format_name(req->format));
         if (err) snprintf(err->field, sizeof(err->field), "format");
         return HK_ERR_INVALID;
     }
-    if (req->out != NULL) return hk_export(s, req->out, req->format, err);
+    if (req->out != NULL)
+        return hk_export_iri(s, req->out, req->format, req->iri_base, err);
     if (req->path == NULL || req->path[0] == '\0')
         return hk_error_set(err, HK_ERR_INVALID, "no export target given");
     size_t n = strlen(req->path) + 32;
@@ -63,7 +66,7 @@ hk_err hk_svc_export(hk_store *s, const hk_svc_export_req *req,
                           strerror(errno));
         goto fail;
     }
-    rc = hk_export(s, f, req->format, err);
+    rc = hk_export_iri(s, f, req->format, req->iri_base, err);
     if (rc != HK_OK) goto fail;
     long bytes = ftell(f);
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) {

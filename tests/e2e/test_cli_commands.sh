@@ -204,7 +204,7 @@ run export; expect 0 "HasPart(Computer, CPU)"
 run export --format tsv; expect 0 "$(printf 'Bond\tNH3\tnitrogen\thydrogen')"
 run export --format jsonl --output "$ROOT/all.jsonl"; expect 0 "" "exported to $ROOT/all.jsonl"
 [ "$(wc -l <"$ROOT/all.jsonl")" -eq 9 ] || fail "9 JSONL lines"; ok
-run export --format sqlite; expect 2 "" "export writes statements, jsonl, tsv or mcp-memory"
+run export --format sqlite; expect 2 "" "export writes statements, jsonl, tsv, mcp-memory"
 run export --format nope; expect 2 "" "unknown format 'nope'"
 run export --output "$ROOT/no/such/dir/x"; expect 5 "" "cannot create"
 

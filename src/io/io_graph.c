@@ -1,0 +1,262 @@
+/*
+ * io_graph.c — graph exports for drawing and analysis tools: GraphML
+ * (Gephi, yEd, networkx) and JSON graph ({"nodes":[...],"edges":[...]}
+ * for d3 and Cytoscape).
+ *
+ * Graph model (the same in both):
+ *   - one node per entity (distinct argument value), id "e:" + the value,
+ *     label the value, kind "entity";
+ *   - a binary fact P(a, b) is an edge e:a -> e:b with predicate P and
+ *     fact id;
+ *   - a fact of any other arity is a node "f:" + id (label P, kind
+ *     "fact") with one edge to each argument, predicate "arg0".."argN",
+ *     position N and the fact id.
+ * The prefixes keep entity and fact ids apart whatever the values are.
+ * Output streams from one read transaction in three passes (entities in
+ * pages, then fact nodes, then edges), so memory stays constant.
+ */
+#include "core/buf.h"
+#include "io/io_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define IO_GRAPH_FLUSH (256u * 1024u)
+#define IO_GRAPH_PAGE 1024u /* entities listed per store call */
+
+static hk_err flush_out(FILE *out, hk_buf *b, hk_error *err)
+{
+    if (b->len && fwrite(b->data, 1, b->len, out) != b->len)
+        return hk_error_set(err, HK_ERR_IO, "cannot write the export: %s",
+                            strerror(errno));
+    hk_buf_reset(b);
+    return HK_OK;
+}
+
+/* Appends s XML-escaped (text and attribute values). */
+static hk_err put_xml(hk_buf *b, const char *s)
+{
+    hk_err rc = HK_OK;
+    const char *run = s;
+    for (; rc == HK_OK && *s; s++) {
+        const char *e = *s == '&'   ? "&amp;"
+                        : *s == '<' ? "&lt;"
+                        : *s == '>' ? "&gt;"
+                        : *s == '"' ? "&quot;"
+                                    : NULL;
+        if (e == NULL) continue;
+        rc = hk_buf_append(b, run, (size_t)(s - run));
+        if (rc == HK_OK) rc = hk_buf_append_str(b, e);
+        run = s + 1;
+    }
+    if (rc == HK_OK) rc = hk_buf_append(b, run, strlen(run));
+    return rc;
+}
+
+static hk_err put_json(hk_buf *b, const char *s)
+{
+    return hk_buf_append_json_string(b, s, strlen(s));
+}
+
+typedef struct gctx {
+    FILE *out;    /* destination */
+    hk_buf b;     /* output buffer */
+    bool graphml; /* GraphML, else JSON graph */
+    bool first;   /* no element written yet in the current JSON array */
+    hk_buf tmp;   /* an id being built (reused) */
+} gctx;
+
+static hk_err sep(gctx *g)
+{
+    if (g->graphml) return HK_OK;
+    hk_err rc = hk_buf_append_str(&g->b, g->first ? "\n" : ",\n");
+    g->first = false;
+    return rc;
+}
+
+static hk_err node(gctx *g, const char *prefix, const char *id,
+                   const char *label, const char *kind)
+{
+    hk_buf *b = &g->b;
+    hk_err rc = sep(g);
+    if (g->graphml) {
+        if (rc == HK_OK) rc = hk_buf_appendf(b, "<node id=\"%s", prefix);
+        if (rc == HK_OK) rc = put_xml(b, id);
+        if (rc == HK_OK) rc = hk_buf_append_str(b, "\"><data key=\"label\">");
+        if (rc == HK_OK) rc = put_xml(b, label);
+        if (rc == HK_OK)
+            rc = hk_buf_appendf(
+                b, "</data><data key=\"kind\">%s</data></node>\n", kind);
+        return rc;
+    }
+    if (rc == HK_OK) rc = hk_buf_append_str(b, "{\"id\":");
+    hk_buf *tmp = &g->tmp;
+    hk_buf_reset(tmp);
+    if (rc == HK_OK) rc = hk_buf_append_str(tmp, prefix);
+    if (rc == HK_OK) rc = hk_buf_append_str(tmp, id);
+    if (rc == HK_OK) rc = hk_buf_append_json_string(b, tmp->data, tmp->len);
+    if (rc == HK_OK) rc = hk_buf_append_str(b, ",\"label\":");
+    if (rc == HK_OK) rc = put_json(b, label);
+    if (rc == HK_OK) rc = hk_buf_appendf(b, ",\"kind\":\"%s\"}", kind);
+    return rc;
+}
+
+/* An edge: source is "f:<fid>" when src is NULL, else "e:" + src. */
+static hk_err edge(gctx *g, const char *src, hk_fact_id fid, const char *dst,
+                   const char *pred, int position)
+{
+    hk_buf *b = &g->b;
+    unsigned long long id = (unsigned long long)fid;
+    hk_err rc = sep(g);
+    if (g->graphml) {
+        if (rc == HK_OK) rc = hk_buf_append_str(b, "<edge source=\"");
+        if (rc == HK_OK)
+            rc = src ? hk_buf_append_str(b, "e:")
+                     : hk_buf_appendf(b, "f:%llu", id);
+        if (rc == HK_OK && src) rc = put_xml(b, src);
+        if (rc == HK_OK) rc = hk_buf_append_str(b, "\" target=\"e:");
+        if (rc == HK_OK) rc = put_xml(b, dst);
+        if (rc == HK_OK)
+            rc = hk_buf_append_str(b, "\"><data key=\"predicate\">");
+        if (rc == HK_OK) rc = put_xml(b, pred);
+        if (rc == HK_OK)
+            rc = hk_buf_appendf(b, "</data><data key=\"fact\">%llu</data>", id);
+        if (rc == HK_OK && position >= 0)
+            rc =
+                hk_buf_appendf(b, "<data key=\"position\">%d</data>", position);
+        if (rc == HK_OK) rc = hk_buf_append_str(b, "</edge>\n");
+        return rc;
+    }
+    hk_buf *tmp = &g->tmp;
+    hk_buf_reset(tmp);
+    if (rc == HK_OK) rc = hk_buf_append_str(b, "{\"source\":");
+    if (rc == HK_OK)
+        rc = src ? hk_buf_appendf(tmp, "e:%s", src)
+                 : hk_buf_appendf(tmp, "f:%llu", id);
+    if (rc == HK_OK) rc = hk_buf_append_json_string(b, tmp->data, tmp->len);
+    hk_buf_reset(tmp);
+    if (rc == HK_OK) rc = hk_buf_append_str(b, ",\"target\":");
+    if (rc == HK_OK) rc = hk_buf_appendf(tmp, "e:%s", dst);
+    if (rc == HK_OK) rc = hk_buf_append_json_string(b, tmp->data, tmp->len);
+    if (rc == HK_OK) rc = hk_buf_append_str(b, ",\"predicate\":");
+    if (rc == HK_OK) rc = put_json(b, pred);
+    if (rc == HK_OK) rc = hk_buf_appendf(b, ",\"fact\":%llu", id);
+    if (rc == HK_OK && position >= 0)
+        rc = hk_buf_appendf(b, ",\"position\":%d", position);
+    if (rc == HK_OK) rc = hk_buf_append_str(b, "}");
+    return rc;
+}
+
+static hk_err maybe_flush(gctx *g, hk_error *err)
+{
+    return g->b.len >= IO_GRAPH_FLUSH ? flush_out(g->out, &g->b, err) : HK_OK;
+}
+
+/* Pass over every fact: fact nodes (edges false) or edges (true). */
+static hk_err fact_pass(gctx *g, hk_txn *t, bool edges, hk_error *err)
+{
+    hk_query *q = NULL;
+    hk_fact f;
+    hk_fact_init(&f);
+    hk_scan scan = HK_SCAN_INIT;
+    hk_err rc = hk_query_open_scan(t, &scan, NULL, &q, err);
+    while (rc == HK_OK) {
+        bool has = false;
+        rc = hk_query_next(q, &f, &has, err);
+        if (rc != HK_OK || !has) break;
+        const hk_statement *st = &f.st;
+        char fid[24];
+        snprintf(fid, sizeof fid, "%llu", (unsigned long long)f.id);
+        if (!edges && st->n_args != 2)
+            rc = node(g, "f:", fid, st->predicate, "fact");
+        else if (edges && st->n_args == 2)
+            rc = edge(g, st->args[0], f.id, st->args[1], st->predicate, -1);
+        for (uint32_t i = 0;
+             edges && st->n_args != 2 && rc == HK_OK && i < st->n_args; i++) {
+            char p[16];
+            snprintf(p, sizeof p, "arg%u", i);
+            rc = edge(g, NULL, f.id, st->args[i], p, (int)i);
+        }
+        if (rc != HK_OK)
+            rc = hk_error_set(err, rc, "cannot format fact %s: %s", fid,
+                              hk_strerror(rc));
+        else
+            rc = maybe_flush(g, err);
+    }
+    if (q != NULL) hk_query_close(q);
+    hk_fact_release(&f);
+    return rc;
+}
+
+static hk_err entity_pass(gctx *g, hk_txn *t, hk_error *err)
+{
+    hk_buf after = HK_BUF_INIT;
+    hk_err rc = HK_OK;
+    for (;;) {
+        hk_name_count *v = NULL;
+        size_t n = 0;
+        rc = hk_store_list_entities(t, after.len ? after.data : NULL,
+                                    IO_GRAPH_PAGE, 0, &v, &n, err);
+        if (rc != HK_OK) break;
+        for (size_t i = 0; rc == HK_OK && i < n; i++)
+            rc = node(g, "e:", v[i].name, v[i].name, "entity");
+        if (rc == HK_OK && n > 0) {
+            hk_buf_reset(&after);
+            rc = hk_buf_append_str(&after, v[n - 1].name);
+        }
+        hk_name_counts_free(v, n);
+        if (rc != HK_OK) {
+            rc = hk_error_set(err, rc, "cannot format the entities: %s",
+                              hk_strerror(rc));
+            break;
+        }
+        if ((rc = maybe_flush(g, err)) != HK_OK || n < IO_GRAPH_PAGE) break;
+    }
+    hk_buf_free(&after);
+    return rc;
+}
+
+static const char GRAPHML_HEAD[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n"
+    "<key id=\"label\" for=\"node\" attr.name=\"label\" "
+    "attr.type=\"string\"/>\n"
+    "<key id=\"kind\" for=\"node\" attr.name=\"kind\" "
+    "attr.type=\"string\"/>\n"
+    "<key id=\"predicate\" for=\"edge\" attr.name=\"predicate\" "
+    "attr.type=\"string\"/>\n"
+    "<key id=\"fact\" for=\"edge\" attr.name=\"fact\" "
+    "attr.type=\"long\"/>\n"
+    "<key id=\"position\" for=\"edge\" attr.name=\"position\" "
+    "attr.type=\"int\"/>\n"
+    "<graph id=\"hakgal\" edgedefault=\"directed\">\n";
+
+hk_err io_graph_export(hk_store *s, FILE *out, hk_format format, hk_error *err)
+{
+    gctx g = {out, HK_BUF_INIT, format == HK_FORMAT_GRAPHML, true, HK_BUF_INIT};
+    hk_txn *t = NULL;
+    hk_err rc = hk_txn_begin(s, false, &t, err);
+    if (rc != HK_OK) return rc;
+    rc = hk_buf_append_str(&g.b, g.graphml ? GRAPHML_HEAD : "{\"nodes\":[");
+    if (rc != HK_OK) rc = hk_error_set(err, rc, "out of memory");
+    if (rc == HK_OK) rc = entity_pass(&g, t, err);
+    if (rc == HK_OK) rc = fact_pass(&g, t, false, err);
+    if (rc == HK_OK && !g.graphml) {
+        g.first = true;
+        if (hk_buf_append_str(&g.b, "\n],\"edges\":[") != HK_OK)
+            rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    }
+    if (rc == HK_OK) rc = fact_pass(&g, t, true, err);
+    if (rc == HK_OK &&
+        hk_buf_append_str(&g.b, g.graphml ? "</graph>\n</graphml>\n"
+                                          : "\n]}\n") != HK_OK)
+        rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    if (rc == HK_OK) rc = flush_out(out, &g.b, err);
+    if (rc == HK_OK && fflush(out) != 0)
+        rc = hk_error_set(err, HK_ERR_IO, "cannot write the export: %s",
+                          strerror(errno));
+    hk_txn_abort(t);
+    hk_buf_free(&g.b);
+    hk_buf_free(&g.tmp);
+    return rc;
+}
