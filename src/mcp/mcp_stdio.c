@@ -30,11 +30,13 @@
 #include "core/sha256.h"
 #include "mcp/mcp.h"
 #include "service/service.h"
+#include "service/svc_vector.h"
 
 /* ==== The process state ==== */
 
 typedef struct stdio_srv {
     hk_store *store;      /* the open KB (replaced by restore) */
+    hkv_store *vs;        /* its vector module (attached) */
     char data_dir[4096];  /* KB directory */
     hk_mcp_server *srv;   /* MCP server */
     hk_mcp_session *sess; /* the one session of this connection */
@@ -65,13 +67,15 @@ static hk_err stdio_restore(void *ud, const char *backup_dir, hk_error *err)
     stdio_srv *ss = ud;
     hk_store_options opt;
     memset(&opt, 0, sizeof opt);
-    hk_store_close(ss->store);
+    hk_svc_store_close(ss->store, ss->vs);
     ss->store = NULL;
+    ss->vs = NULL;
     hk_svc_restore_req req = {backup_dir, ss->data_dir, true, false};
     char sha[65];
     hk_err rc = hk_svc_restore(&req, sha, err);
     hk_error e2;
-    hk_err rc2 = hk_store_open(ss->data_dir, &opt, &ss->store, &e2);
+    hk_err rc2 =
+        hk_svc_store_open(ss->data_dir, &opt, &ss->store, &ss->vs, &e2);
     if (rc2 != HK_OK) {
         /* the KB is gone: nothing can be served any more */
         fprintf(stderr, "hakgal mcp: cannot reopen %s after restore: %s\n",
@@ -449,7 +453,7 @@ int hk_cmd_mcp(int argc, char **argv)
     hk_store_options opt;
     memset(&opt, 0, sizeof opt);
     opt.create = true;
-    if (hk_store_open(ss.data_dir, &opt, &ss.store, &e) != HK_OK) {
+    if (hk_svc_store_open(ss.data_dir, &opt, &ss.store, &ss.vs, &e) != HK_OK) {
         fprintf(stderr, "hakgal mcp: cannot open %s: %s\n", ss.data_dir,
                 e.message);
         return e.code == HK_ERR_BUSY ? 4 : 5;
@@ -457,7 +461,7 @@ int hk_cmd_mcp(int argc, char **argv)
     if (memory_file && kb_new && takeover(ss.store, memory_file, &e) != HK_OK) {
         fprintf(stderr, "hakgal mcp: cannot import %s: %s\n", memory_file,
                 e.message);
-        hk_store_close(ss.store);
+        hk_svc_store_close(ss.store, ss.vs);
         return hk_exit_code(e.code);
     }
     hk_mcp_env env;
@@ -502,6 +506,6 @@ done:
     hk_mcp_session_free(ss.sess);
     hk_mcp_server_free(ss.srv);
     hk_free(ss.buf);
-    hk_store_close(ss.store);
+    hk_svc_store_close(ss.store, ss.vs);
     return exit_code;
 }

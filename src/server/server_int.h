@@ -196,6 +196,7 @@ void hk_loop_on_messages(h2o_multithread_receiver_t *receiver,
 struct hk_server {
     hk_server_config cfg;              /* settings (read-only once started) */
     hk_store *store;                   /* the open KB */
+    struct hkv_store *vs;              /* its vector module (attached) */
     h2o_globalconf_t h2o_config;       /* h2o global configuration */
     h2o_hostconf_t *hostconf;          /* the single host */
     SSL_CTX *ssl_ctx;                  /* TLS context or NULL */
