@@ -468,6 +468,7 @@ int hk_cmd_mcp(int argc, char **argv)
     memset(&env, 0, sizeof env);
     env.store = ss.store;
     env.store_slot = &ss.store;
+    env.vstore_slot = &ss.vs;
     env.write = stdio_write;
     env.write_ud = &ss;
     env.restore = stdio_restore;

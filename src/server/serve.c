@@ -60,6 +60,11 @@ hk_store *hk_server_store(hk_server *srv)
     return srv->store;
 }
 
+struct hkv_store *hk_server_vstore(hk_server *srv)
+{
+    return srv->vs;
+}
+
 bool hk_server_stopping(const hk_server *srv)
 {
     return atomic_load(&srv->stopping);

@@ -337,6 +337,14 @@ void hk_route_graph_neighbours(hk_server *srv, h2o_req_t *req,
                                const char *param);
 void hk_route_graph_path(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_graph_analyze(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_vectors_list(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_vectors_drop(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_vectors_embed(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_vectors_similar_get(hk_server *srv, h2o_req_t *req,
+                                  const char *param);
+void hk_route_vectors_similar_post(hk_server *srv, h2o_req_t *req,
+                                   const char *param);
 /* routes_graph_query.c */
 void hk_route_graph_query_post(hk_server *srv, h2o_req_t *req,
                                const char *param);
