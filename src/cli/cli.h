@@ -79,6 +79,12 @@ bool cli_check_actor(const cli_ctx *c, const char *actor);
 /* Opens the KB in c->data_dir. create: make it when missing (init).
  * Returns HK_EXIT_OK or an exit code after printing why. */
 int cli_open(const cli_ctx *c, bool read_only, bool create, hk_store **out);
+/* Closes a KB cli_open opened (detaching the vector module of a writable
+ * open); NULL is ignored. */
+void cli_close(hk_store *s);
+/* The vector module cli_open attached to s (writable opens), else NULL. */
+struct hkv_store;
+struct hkv_store *cli_vstore(const hk_store *s);
 
 /* Resolves "42" (an id) or a statement to a fact id inside t. Prints the
  * problem and returns an exit code when it cannot. */

@@ -8,6 +8,7 @@
 #include "core/buf.h"
 #include "core/utf8.h"
 #include "service/service.h"
+#include "service/svc_vector.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -208,6 +209,27 @@ bool cli_check_actor(const cli_ctx *c, const char *actor)
     return true;
 }
 
+/* The vector module attached to the KB a command opened for writing (a
+ * command opens one KB); cli_close detaches it. */
+static hk_store *cli_vs_store;
+static hkv_store *cli_vs;
+
+hkv_store *cli_vstore(const hk_store *s)
+{
+    return s != NULL && s == cli_vs_store ? cli_vs : NULL;
+}
+
+void cli_close(hk_store *s)
+{
+    if (s == NULL) return;
+    if (s == cli_vs_store) {
+        hkv_store_detach(cli_vs);
+        cli_vs = NULL;
+        cli_vs_store = NULL;
+    }
+    hk_store_close(s);
+}
+
 int cli_open(const cli_ctx *c, bool read_only, bool create, hk_store **out)
 {
     *out = NULL;
@@ -230,7 +252,18 @@ int cli_open(const cli_ctx *c, bool read_only, bool create, hk_store **out)
     opt.create = create;
     hk_error e;
     hk_error_clear(&e);
-    hk_err rc = hk_store_open(c->data_dir, &opt, out, &e);
+    hk_err rc;
+    if (read_only) {
+        rc = hk_store_open(c->data_dir, &opt, out, &e);
+    } else {
+        /* every write removes the vectors of what it deletes or replaces */
+        hkv_store *vs = NULL;
+        rc = hk_svc_store_open(c->data_dir, &opt, out, &vs, &e);
+        if (rc == HK_OK) {
+            cli_vs_store = *out;
+            cli_vs = vs;
+        }
+    }
     if (rc == HK_OK) return HK_EXIT_OK;
     if (rc == HK_ERR_NOT_FOUND) {
         cli_msg(c,

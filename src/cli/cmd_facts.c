@@ -131,7 +131,7 @@ int hk_cmd_init(int argc, char **argv)
     } else {
         printf("initialized empty knowledge base at %s\n", c.data_dir);
     }
-    if (s != NULL) hk_store_close(s);
+    cli_close(s);
     return rc;
 }
 
@@ -307,7 +307,7 @@ int hk_cmd_add(int argc, char **argv)
         if (err != HK_OK) rc = cli_fail(&c, err, &e);
     }
 release:
-    if (s != NULL) hk_store_close(s);
+    cli_close(s);
     for (int i = 0; i < parsed; i++)
         hk_statement_release(&sts[i]);
     hk_free(sts);
@@ -373,7 +373,7 @@ int hk_cmd_get(int argc, char **argv)
 done:
     if (t != NULL) hk_txn_abort(t);
     hk_fact_release(&f);
-    if (s != NULL) hk_store_close(s);
+    cli_close(s);
     return rc;
 }
 
@@ -465,7 +465,7 @@ done:
     hk_free(sts);
     hk_free(ids);
     hk_free(facts);
-    if (s != NULL) hk_store_close(s);
+    cli_close(s);
     return rc;
 }
 
@@ -557,6 +557,6 @@ done:
     hk_fact_release(&after);
     hk_statement_release(&nst);
     hk_statement_release(&ost);
-    if (s != NULL) hk_store_close(s);
+    cli_close(s);
     return rc;
 }

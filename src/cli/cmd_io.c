@@ -350,7 +350,7 @@ int hk_cmd_import(int argc, char **argv)
             hk_txn_abort(t);
         }
     }
-    if (s != NULL) hk_store_close(s);
+    cli_close(s);
     if (rc == HK_EXIT_OK)
         rc =
             cli_compact_after_import(&c, compact, have_stats ? &st : NULL, tty);
@@ -434,7 +434,7 @@ int hk_cmd_export(int argc, char **argv)
                              to_stdout ? NULL : output, iri_base};
     hk_svc_export_res res;
     hk_err err = hk_svc_export(s, &req, &res, &e);
-    hk_store_close(s);
+    cli_close(s);
     if (err != HK_OK) return cli_fail(&c, err, &e);
     if (to_stdout) return HK_EXIT_OK;
     if (c.json) {

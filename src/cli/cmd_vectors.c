@@ -16,23 +16,28 @@
 
 /* ==== Shared ==== */
 
-/* Opens the KB and attaches the vector databases. */
+/* Opens the KB with its vector databases: a writable open has them
+ * attached by cli_open; a read-only one attaches them here. */
 static int open_vs(const cli_ctx *c, bool read_only, hk_store **s,
                    hkv_store **vs)
 {
     hk_error e;
     int rc = cli_open(c, read_only, false, s);
     if (rc) return rc;
+    if (!read_only) {
+        *vs = cli_vstore(*s);
+        return HK_EXIT_OK;
+    }
     hk_err err = hkv_store_attach(*s, vs, &e);
-    if (err == HK_ERR_NOT_FOUND && read_only) {
+    if (err == HK_ERR_NOT_FOUND) {
         /* a KB that never had a vector space, opened read-only */
-        hk_store_close(*s);
+        cli_close(*s);
         *s = NULL;
         hk_error_set(&e, HK_ERR_NOT_FOUND, "no vector spaces in this KB");
         return cli_fail(c, HK_ERR_NOT_FOUND, &e);
     }
     if (err) {
-        hk_store_close(*s);
+        cli_close(*s);
         *s = NULL;
         return cli_fail(c, err, &e);
     }
@@ -41,8 +46,8 @@ static int open_vs(const cli_ctx *c, bool read_only, hk_store **s,
 
 static void close_vs(hk_store *s, hkv_store *vs)
 {
-    hkv_store_detach(vs);
-    hk_store_close(s);
+    if (vs != cli_vstore(s)) hkv_store_detach(vs);
+    cli_close(s);
 }
 
 static int print_json(json_t *j)

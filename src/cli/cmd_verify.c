@@ -22,7 +22,7 @@ static int rehash(const cli_ctx *c)
     hk_error e;
     hk_error_clear(&e);
     hk_err err = hk_svc_write(s, NULL, hk_svc_rehash_apply, NULL, &e);
-    hk_store_close(s);
+    cli_close(s);
     if (err != HK_OK) return cli_fail(c, err, &e);
     return HK_EXIT_OK;
 }
@@ -63,7 +63,7 @@ int hk_cmd_verify(int argc, char **argv)
     static hk_svc_verify_res res; /* 4 KiB of problem text */
     if (err == HK_OK) err = hk_svc_verify(t, deep, &res, &e);
     if (t) hk_txn_abort(t);
-    hk_store_close(s);
+    cli_close(s);
     if (err != HK_OK) return cli_fail(&c, err, &e);
     hk_buf b = HK_BUF_INIT;
     if (c.json) {

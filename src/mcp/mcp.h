@@ -73,6 +73,9 @@ typedef hk_err (*hk_mcp_write_fn)(void *ud, hk_mcp_txn_fn fn, void *arg,
 typedef hk_err (*hk_mcp_restore_fn)(void *ud, const char *backup_dir,
                                     hk_error *err);
 
+/* The vector module of a KB (src/vector/vector.h). */
+typedef struct hkv_store hkv_store;
+
 /* What the tools run against. Copied by hk_mcp_server_new (strings are
  * copied too); store must outlive the server. */
 typedef struct hk_mcp_env {
@@ -83,6 +86,9 @@ typedef struct hk_mcp_env {
     void *restore_ud;              /* passed to restore */
     hk_store **store_slot;         /* where restore puts the reopened store
                                       (NULL when restore is NULL) */
+    hkv_store **vstore_slot;       /* where the KB's attached vector module
+                                      is (replaced with the store by
+                                      restore); NULL: vector tools fail */
     const hk_token *tokens;        /* n_tokens write tokens (role write
                                       or admin; the name is the audit
                                       actor, e.g. "mcp" or "alice") */

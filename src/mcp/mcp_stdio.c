@@ -31,11 +31,13 @@
 #include "core/sha256.h"
 #include "mcp/mcp.h"
 #include "service/service.h"
+#include "service/svc_vector.h"
 
 /* ==== The process state ==== */
 
 typedef struct stdio_srv {
     hk_store *store;      /* the open KB (replaced by restore) */
+    hkv_store *vs;        /* its vector module (attached) */
     char data_dir[4096];  /* KB directory */
     hk_mcp_server *srv;   /* MCP server */
     hk_mcp_session *sess; /* the one session of this connection */
@@ -66,13 +68,15 @@ static hk_err stdio_restore(void *ud, const char *backup_dir, hk_error *err)
     stdio_srv *ss = ud;
     hk_store_options opt;
     memset(&opt, 0, sizeof opt);
-    hk_store_close(ss->store);
+    hk_svc_store_close(ss->store, ss->vs);
     ss->store = NULL;
+    ss->vs = NULL;
     hk_svc_restore_req req = {backup_dir, ss->data_dir, true, false};
     char sha[65];
     hk_err rc = hk_svc_restore(&req, sha, err);
     hk_error e2;
-    hk_err rc2 = hk_store_open(ss->data_dir, &opt, &ss->store, &e2);
+    hk_err rc2 =
+        hk_svc_store_open(ss->data_dir, &opt, &ss->store, &ss->vs, &e2);
     if (rc2 != HK_OK) {
         /* the KB is gone: nothing can be served any more */
         fprintf(stderr, "hakgal mcp: cannot reopen %s after restore: %s\n",
@@ -483,7 +487,7 @@ int hk_cmd_mcp(int argc, char **argv)
     hk_store_options opt;
     memset(&opt, 0, sizeof opt);
     opt.create = true;
-    if (hk_store_open(ss.data_dir, &opt, &ss.store, &e) != HK_OK) {
+    if (hk_svc_store_open(ss.data_dir, &opt, &ss.store, &ss.vs, &e) != HK_OK) {
         fprintf(stderr, "hakgal mcp: cannot open %s: %s\n", ss.data_dir,
                 e.message);
         return e.code == HK_ERR_BUSY ? 4 : 5;
@@ -493,7 +497,7 @@ int hk_cmd_mcp(int argc, char **argv)
                 "hakgal mcp: cannot import %s: %s (the next start tries "
                 "again)\n",
                 memory_file, e.message);
-        hk_store_close(ss.store);
+        hk_svc_store_close(ss.store, ss.vs);
         return hk_exit_code(e.code);
     }
     if (import && unlink(marker) != 0 && errno != ENOENT)
@@ -503,6 +507,7 @@ int hk_cmd_mcp(int argc, char **argv)
     memset(&env, 0, sizeof env);
     env.store = ss.store;
     env.store_slot = &ss.store;
+    env.vstore_slot = &ss.vs;
     env.write = stdio_write;
     env.write_ud = &ss;
     env.restore = stdio_restore;
@@ -541,6 +546,6 @@ done:
     hk_mcp_session_free(ss.sess);
     hk_mcp_server_free(ss.srv);
     hk_free(ss.buf);
-    hk_store_close(ss.store);
+    hk_svc_store_close(ss.store, ss.vs);
     return exit_code;
 }

@@ -509,6 +509,40 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"plan\":{\"type\":\"array\"}",
          "\"query\",\"count\",\"rows\",\"next_cursor\""),
      RO, mcp_t_query_graph},
+
+    /* ---- Vector search (mcp_tools_vector.c) ---- */
+    {"vector_spaces", "List vector spaces",
+     "Lists the vector spaces of the KB: name, dimension, metric, storage, "
+     "index parameters, embedder (hashed-ngrams: the built-in one, which "
+     "captures spelling rather than meaning; none: vectors come from "
+     "clients) and how many facts have a vector.",
+     IN("", ""),
+     OUT("\"spaces\":{\"type\":\"array\",\"items\":{\"type\":"
+         "\"object\"}}", "\"spaces\""),
+     RO, mcp_t_vector_spaces},
+    {"vector_similar", "Similar facts",
+     "Finds the facts nearest to a query in a vector space: give exactly "
+     "one of text (spaces with the built-in embedder), vector (dimension "
+     "of the space) or fact (an id: facts like that one). predicate and "
+     "entity restrict the hits to facts of that predicate or mentioning "
+     "that entity. Scores: cosine similarity, dot product, or minus the "
+     "L2 distance; nearest first.",
+     IN(STR("space", "The vector space") ","
+        STR("text", "Query text") ","
+        "\"vector\":{\"type\":\"array\",\"items\":{\"type\":"
+        "\"number\"},\"minItems\":1,\"maxItems\":4096,"
+        "\"description\":\"Query vector\"},"
+        "\"fact\":{\"type\":\"integer\",\"minimum\":1,"
+        "\"description\":\"Query by this fact's vector\"}," INT("k", 10, 1, 1000, "Hits") ","
+        STR("predicate", "Only facts of this predicate") ","
+        STR("entity", "Only facts mentioning this entity"), "\"space\""),
+     OUT(TXT("space") "," NUM("candidates") ",\"exact\":{\"type\":"
+         "\"boolean\"},\"hits\":{\"type\":\"array\",\"items\":{"
+         "\"type\":\"object\",\"properties\":{" NUM("id") ","
+         TXT("statement") ",\"score\":{\"type\":\"number\"}},"
+         "\"required\":[\"id\",\"statement\",\"score\"]}}",
+         "\"space\",\"hits\""),
+     RO, mcp_t_vector_similar},
 };
 /* clang-format on */
 

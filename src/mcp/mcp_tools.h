@@ -57,5 +57,7 @@ hk_err mcp_scan_facts(mcp_call *c, hk_txn *t, const hk_scan *scan, size_t limit,
 hk_err mcp_t_graph_neighbours(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_graph_path(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_graph_analyze(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_vector_spaces(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_vector_similar(mcp_call *c, json_t **out, hk_error *err);
 
 #endif /* HK_MCP_TOOLS_H */

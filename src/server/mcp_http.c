@@ -134,6 +134,7 @@ static struct {
     char *allow_buf;                    /* storage of the allowed directories */
     const char *allow[HK_MCP_MAX_DIRS]; /* allowed directories */
     char backup_dir[4200];              /* backup_kb target */
+    struct hkv_store *vs;               /* the vector module of the KB */
     unsigned principal_sessions;        /* sessions per token name */
     unsigned anon_addr_sessions;        /* anonymous sessions per address */
     unsigned anon_sessions;             /* anonymous sessions in all */
@@ -1193,6 +1194,8 @@ hk_err hk_mcp_http_register(hk_server *srv, hk_error *err)
     hk_mcp_env env;
     memset(&env, 0, sizeof env);
     env.store = hk_server_store(srv);
+    g.vs = hk_server_vstore(srv);
+    env.vstore_slot = &g.vs;
     env.write = write_sync;
     env.write_ud = srv;
     env.check_token = check_token;

@@ -44,6 +44,7 @@
 #include "core/clock.h"
 #include "server/server_int.h"
 #include "service/service.h"
+#include "service/svc_vector.h"
 
 void hk_loop_bind_thread(hk_loop *loop);
 
@@ -57,6 +58,11 @@ const hk_server_config *hk_server_get_config(const hk_server *srv)
 hk_store *hk_server_store(hk_server *srv)
 {
     return srv->store;
+}
+
+struct hkv_store *hk_server_vstore(hk_server *srv)
+{
+    return srv->vs;
 }
 
 bool hk_server_stopping(const hk_server *srv)
@@ -696,7 +702,8 @@ int hk_cmd_serve(int argc, char **argv)
     so.map_size = srv->cfg.map_size;
     so.no_sync = srv->cfg.no_sync;
     so.max_readers = 1024;
-    if (hk_store_open(srv->cfg.data_dir, &so, &srv->store, &err) != HK_OK) {
+    if (hk_svc_store_open(srv->cfg.data_dir, &so, &srv->store, &srv->vs,
+                          &err) != HK_OK) {
         code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }
@@ -788,7 +795,7 @@ done:
     if (srv->loops) loops_close_unstarted(srv);
     if (config_ready) h2o_config_dispose(&srv->h2o_config);
     if (srv->ssl_ctx) SSL_CTX_free(srv->ssl_ctx);
-    if (srv->store) hk_store_close(srv->store);
+    hk_svc_store_close(srv->store, srv->vs);
     if (srv->access_log && srv->access_log != stderr) fclose(srv->access_log);
     hk_free(srv->tokens);
     hk_free(srv->loops);

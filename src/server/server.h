@@ -101,6 +101,8 @@ typedef struct hk_server_config {
 const hk_server_config *hk_server_get_config(const hk_server *srv);
 /* The open KB. Shared by all threads (see hakgal.h thread rules). */
 hk_store *hk_server_store(hk_server *srv);
+/* The vector module attached to that KB (src/vector/vector.h). */
+struct hkv_store *hk_server_vstore(hk_server *srv);
 /* True once SIGTERM/SIGINT was received: long-lived streams should end. */
 bool hk_server_stopping(const hk_server *srv);
 

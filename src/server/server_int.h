@@ -196,6 +196,7 @@ void hk_loop_on_messages(h2o_multithread_receiver_t *receiver,
 struct hk_server {
     hk_server_config cfg;              /* settings (read-only once started) */
     hk_store *store;                   /* the open KB */
+    struct hkv_store *vs;              /* its vector module (attached) */
     h2o_globalconf_t h2o_config;       /* h2o global configuration */
     h2o_hostconf_t *hostconf;          /* the single host */
     SSL_CTX *ssl_ctx;                  /* TLS context or NULL */
@@ -336,6 +337,14 @@ void hk_route_graph_neighbours(hk_server *srv, h2o_req_t *req,
                                const char *param);
 void hk_route_graph_path(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_graph_analyze(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_vectors_list(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_vectors_drop(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_vectors_embed(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_vectors_similar_get(hk_server *srv, h2o_req_t *req,
+                                  const char *param);
+void hk_route_vectors_similar_post(hk_server *srv, h2o_req_t *req,
+                                   const char *param);
 /* routes_graph_query.c */
 void hk_route_graph_query_post(hk_server *srv, h2o_req_t *req,
                                const char *param);

@@ -134,6 +134,29 @@ static json_t *schemas(void)
                   "integer", "next_cursor", "type", "string", "null", "plan",
                   "type", "array"));
     json_object_set_new(
+        s, "VectorSpaceInput",
+        json_pack("{ss s{s{ss} s{ss} s{ss} s{ss} s{ss} s{ss} s{ss} s{ss}} "
+                  "s[ss]}",
+                  "type", "object", "properties", "name", "type", "string",
+                  "dim", "type", "integer", "metric", "type", "string",
+                  "embedder", "type", "string", "int8", "type", "boolean", "m",
+                  "type", "integer", "ef_construction", "type", "integer", "ef",
+                  "type", "integer", "required", "name", "dim"));
+    json_object_set_new(
+        s, "VectorSimilarInput",
+        json_pack("{ss s{s{ss} s{ss s{ss}} s{ss} s{ss} s{ss} s{ss} s{ss}}}",
+                  "type", "object", "properties", "text", "type", "string",
+                  "vector", "type", "array", "items", "type", "number", "fact",
+                  "type", "integer", "k", "type", "integer", "ef", "type",
+                  "integer", "predicate", "type", "string", "entity", "type",
+                  "string"));
+    json_object_set_new(
+        s, "VectorHits",
+        json_pack("{ss s{s{ss} s{ss s{ss}} s{ss} s{ss}}}", "type", "object",
+                  "properties", "space", "type", "string", "hits", "type",
+                  "array", "items", "type", "object", "candidates", "type",
+                  "integer", "exact", "type", "boolean"));
+    json_object_set_new(
         s, "EntityPage",
         json_pack("{s[{so}{ss s{s{ss} s{ss}}}]}", "allOf", "$ref",
                   json_string("#/components/schemas/FactPage"), "type",

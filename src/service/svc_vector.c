@@ -324,3 +324,30 @@ out:
     hk_fact_release(&f);
     return e;
 }
+
+/* ==== Opening a KB with the vector module ==== */
+
+hk_err hk_svc_store_open(const char *dir, const hk_store_options *opt,
+                         hk_store **s, hkv_store **vs, hk_error *err)
+{
+    *vs = NULL;
+    hk_err e = hk_store_open(dir, opt, s, err);
+    if (e) return e;
+    e = hkv_store_attach(*s, vs, err);
+    /* read-only and the KB never had a vector space: nothing to remove */
+    if (e == HK_ERR_NOT_FOUND && opt->read_only) {
+        hk_error_clear(err);
+        return HK_OK;
+    }
+    if (e) {
+        hk_store_close(*s);
+        *s = NULL;
+    }
+    return e;
+}
+
+void hk_svc_store_close(hk_store *s, hkv_store *vs)
+{
+    hkv_store_detach(vs);
+    if (s) hk_store_close(s);
+}

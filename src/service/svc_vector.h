@@ -13,6 +13,18 @@
 #include "hakgal.h"
 #include "vector/vector.h"
 
+/* ==== Opening a KB ==== */
+
+/* Opens the KB at dir as hk_store_open does and attaches the vector module
+ * (hkv_store_attach), so that deleting or replacing a fact removes its
+ * vectors in every process that writes. Every adapter that opens a KB
+ * opens it here. *vs is NULL only for a read-only open of a KB that never
+ * had a vector space. On failure nothing stays open. */
+hk_err hk_svc_store_open(const char *dir, const hk_store_options *opt,
+                         hk_store **s, hkv_store **vs, hk_error *err);
+/* Detaches vs (may be NULL) and closes s (may be NULL). */
+void hk_svc_store_close(hk_store *s, hkv_store *vs);
+
 /* ==== Spaces ==== */
 
 /* Writes: create (arg: hk_svc_vspace_arg with sp filled) and drop (arg

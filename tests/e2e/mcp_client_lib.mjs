@@ -23,7 +23,7 @@ export const TOOL_NAMES = [
 ];
 // Tools added after the legacy 30 (not part of the legacy contract).
 export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze',
-  'query_graph'];
+  'query_graph', 'vector_spaces', 'vector_similar'];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
@@ -65,6 +65,9 @@ export const TOOL_PARAMS = {
   graph_path: ['from', 'to', 'max_len', 'k', 'direction', 'allow', 'deny'],
   graph_analyze: ['kind', 'top'],
   query_graph: ['query', 'limit', 'cursor', 'explain'],
+  vector_spaces: [],
+  vector_similar: ['space', 'text', 'vector', 'fact', 'k', 'predicate',
+    'entity'],
 };
 
 export let passed = 0;

@@ -1,0 +1,417 @@
+/*
+ * routes_vectors.c — vector spaces and similarity search over REST
+ * (service: src/service/svc_vector.h):
+ *   GET    /v2/vectors                  the spaces with their vector counts
+ *   POST   /v2/vectors                  create a space
+ *   DELETE /v2/vectors/{space}          drop a space and its vectors
+ *   POST   /v2/vectors/{space}/embed    one batch of the built-in embedder
+ *   GET    /v2/vectors/{space}/similar  ?text=|fact=, k, predicate, entity
+ *   POST   /v2/vectors/{space}/similar  {text|vector|fact, k, ef, ...}
+ * Reads run on the loop's read transaction (hk_route_read), writes are
+ * jobs of the group-commit writer. The server attached the vector module
+ * when it opened the KB (srv->vs). Loop threads only.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/mem.h"
+#include "server/routes.h"
+#include "service/svc_vector.h"
+
+/* Appends the JSON of j (consumed) to out. */
+static hk_err append_json(json_t *j, hk_buf *out, hk_error *err)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!s) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    hk_err rc = hk_buf_append_str(out, s);
+    free(s);
+    return rc ? hk_error_set(err, rc, "out of memory") : HK_OK;
+}
+
+/* The {space} parameter, decoded into the request's pool; NULL when it is
+ * malformed (answered). */
+static const char *space_param(h2o_req_t *req, const char *param)
+{
+    char *s = hk_url_decode(&req->pool, param, strlen(param));
+    if (!s || !*s || strlen(s) > HKV_NAME_MAX) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "bad vector space name", "space");
+        return NULL;
+    }
+    return s;
+}
+
+/* ==== GET /v2/vectors ==== */
+
+static hk_err list_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
+{
+    hkv_space *all = hk_calloc(HKV_SPACES_MAX, sizeof *all);
+    size_t n = 0;
+    if (!all) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    hk_err rc = hkv_space_list(arg, t, all, &n, err);
+    json_t *arr = rc ? NULL : json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        if (json_array_append_new(arr, hk_svc_vspace_json(&all[i]))) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    hk_free(all);
+    if (rc) return rc;
+    return append_json(arr ? json_pack("{s:o}", "spaces", arr) : NULL, out,
+                       err);
+}
+
+void hk_route_vectors_list(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)param;
+    hk_route_read(req, 200, list_read, srv->vs);
+}
+
+/* ==== POST /v2/vectors and DELETE /v2/vectors/{space} ==== */
+
+/* Optional unsigned integer member name of o into *out (at most max);
+ * false (answered) when it is not one. */
+static bool body_uint(h2o_req_t *req, json_t *o, const char *name, uint64_t max,
+                      uint64_t *out)
+{
+    json_t *v = json_object_get(o, name);
+    if (!v) return true;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        (uint64_t)json_integer_value(v) > max) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "expected a non-negative integer in range", name);
+        return false;
+    }
+    *out = (uint64_t)json_integer_value(v);
+    return true;
+}
+
+/* Optional string member name of o; false (answered) when not a string. */
+static bool body_str(h2o_req_t *req, json_t *o, const char *name,
+                     const char **out)
+{
+    json_t *v = json_object_get(o, name);
+    if (!v) return true;
+    if (!json_is_string(v)) {
+        hk_send_field_error(req, 400, "invalid_parameter", "expected a string",
+                            name);
+        return false;
+    }
+    *out = json_string_value(v);
+    return true;
+}
+
+static void vspace_done(h2o_req_t *req, hk_err rc, const hk_error *err,
+                        void *arg)
+{
+    hk_svc_vspace_arg *a = arg;
+    if (req && rc) {
+        hk_http_send_hk_error(req, err);
+    } else if (req) {
+        hk_buf b = HK_BUF_INIT;
+        hk_error e;
+        if (append_json(hk_svc_vspace_json(&a->sp), &b, &e) == HK_OK)
+            hk_http_send_buf(req, 201, &b);
+        else
+            hk_http_send_hk_error(req, &e);
+        hk_buf_free(&b);
+    }
+    hk_free(a);
+}
+
+static void drop_done(h2o_req_t *req, hk_err rc, const hk_error *err, void *arg)
+{
+    hk_svc_vspace_arg *a = arg;
+    if (req && rc) {
+        hk_http_send_hk_error(req, err);
+    } else if (req) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"name\":\"%s\",\"dropped\":true}",
+                 a->sp.name); /* the name is [a-z0-9_-] */
+        hk_http_send_json(req, 200, body, strlen(body));
+    }
+    hk_free(a);
+}
+
+static void queue(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,
+                  void *a)
+{
+    if (hk_server_write_async(req, fn, done, a, hk_req_actor(req)) != HK_OK) {
+        hk_http_send_error(req, 503, "shutting_down",
+                           "the server is shutting down; retry elsewhere",
+                           NULL);
+        hk_free(a);
+    }
+}
+
+void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)param;
+    json_t *body = hk_body_json(req);
+    if (!body) return;
+    const char *name = NULL, *metric = "cosine", *embedder = "none";
+    uint64_t dim = 0, m = 0, efc = 0, ef = 0;
+    json_t *int8 = json_object_get(body, "int8");
+    hk_svc_vspace_arg *a = NULL;
+    if (!json_is_object(body)) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "the body is not a JSON object", "body");
+    } else if (body_str(req, body, "name", &name) &&
+               body_str(req, body, "metric", &metric) &&
+               body_str(req, body, "embedder", &embedder) &&
+               body_uint(req, body, "dim", HKV_DIM_MAX, &dim) &&
+               body_uint(req, body, "m", HKV_M_MAX, &m) &&
+               body_uint(req, body, "ef_construction", HKV_EF_MAX, &efc) &&
+               body_uint(req, body, "ef", HKV_EF_MAX, &ef)) {
+        a = hk_calloc(1, sizeof *a);
+        if (!name || strlen(name) > HKV_NAME_MAX || dim == 0) {
+            hk_send_field_error(req, 400, "invalid_parameter",
+                                "a space needs a name (1..48 of [a-z0-9_-]) "
+                                "and dim (1..4096)",
+                                name ? "dim" : "name");
+        } else if (int8 && !json_is_boolean(int8)) {
+            hk_send_field_error(req, 400, "invalid_parameter",
+                                "expected true or false", "int8");
+        } else if (!a) {
+            hk_http_send_error(req, 503, "out_of_memory", "out of memory",
+                               NULL);
+        } else if (!hk_svc_vmetric_parse(metric, &a->sp.params.metric)) {
+            hk_send_field_error(req, 400, "invalid_parameter",
+                                "metric is cosine, dot or l2", "metric");
+        } else if (strcmp(embedder, "none") != 0 &&
+                   strcmp(embedder, "hashed") != 0) {
+            hk_send_field_error(req, 400, "invalid_parameter",
+                                "embedder is none or hashed", "embedder");
+        } else {
+            a->vs = srv->vs;
+            snprintf(a->sp.name, sizeof a->sp.name, "%s", name);
+            a->sp.params.dim = (uint32_t)dim;
+            a->sp.params.quant = json_is_true(int8) ? HKV_I8 : HKV_F32;
+            a->sp.params.m = (uint32_t)m;
+            a->sp.params.ef_construction = (uint32_t)efc;
+            a->sp.params.ef = (uint32_t)ef;
+            a->sp.embedder = strcmp(embedder, "hashed") == 0 ? HKV_EMBED_HASHED
+                                                             : HKV_EMBED_NONE;
+            queue(req, hk_svc_vspace_create_apply, vspace_done, a);
+            a = NULL;
+        }
+    }
+    hk_free(a);
+    json_decref(body);
+}
+
+void hk_route_vectors_drop(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    const char *name = space_param(req, param);
+    if (!name) return;
+    hk_svc_vspace_arg *a = hk_calloc(1, sizeof *a);
+    if (!a) {
+        hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
+        return;
+    }
+    a->vs = srv->vs;
+    snprintf(a->sp.name, sizeof a->sp.name, "%s", name);
+    queue(req, hk_svc_vspace_drop_apply, drop_done, a);
+}
+
+/* ==== POST /v2/vectors/{space}/embed ==== */
+
+typedef struct embed_job {
+    hk_svc_embed_arg a;           /* the service request */
+    char space[HKV_NAME_MAX + 1]; /* a.space points here */
+} embed_job;
+
+static void embed_done(h2o_req_t *req, hk_err rc, const hk_error *err,
+                       void *arg)
+{
+    embed_job *j = arg;
+    if (req && rc) {
+        hk_http_send_hk_error(req, err);
+    } else if (req) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"space\":\"%s\",\"embedded\":%llu,\"last\":%llu,"
+                 "\"done\":%s}",
+                 j->space, (unsigned long long)j->a.embedded,
+                 (unsigned long long)j->a.last, j->a.done ? "true" : "false");
+        hk_http_send_json(req, 200, body, strlen(body));
+    }
+    hk_free(j);
+}
+
+void hk_route_vectors_embed(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    const char *name = space_param(req, param);
+    if (!name) return;
+    uint64_t after = 0, limit = 0;
+    json_t *body = NULL;
+    if (req->entity.len > 0) {
+        if (!(body = hk_body_json(req))) return;
+        if (!json_is_object(body)) {
+            hk_send_field_error(req, 400, "invalid_parameter",
+                                "the body is not a JSON object", "body");
+            json_decref(body);
+            return;
+        }
+    }
+    bool ok = !body || (body_uint(req, body, "after", INT64_MAX, &after) &&
+                        body_uint(req, body, "limit", 100000, &limit));
+    json_decref(body);
+    if (!ok) return;
+    embed_job *j = hk_calloc(1, sizeof *j);
+    if (!j) {
+        hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
+        return;
+    }
+    snprintf(j->space, sizeof j->space, "%s", name);
+    j->a.vs = srv->vs;
+    j->a.space = j->space;
+    j->a.after = after;
+    j->a.limit = limit;
+    queue(req, hk_svc_embed_apply, embed_done, j);
+}
+
+/* ==== GET and POST /v2/vectors/{space}/similar ==== */
+
+typedef struct similar_arg {
+    hkv_store *vs;
+    hk_svc_vsimilar_req r;
+} similar_arg;
+
+static hk_err similar_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
+{
+    similar_arg *sa = arg;
+    hk_svc_vsimilar_res res;
+    memset(&res, 0, sizeof res);
+    hk_err rc = hk_svc_vsimilar(sa->vs, t, &sa->r, &res, err);
+    if (rc) return rc;
+    json_t *hits = json_array();
+    for (size_t i = 0; hits && i < res.n_hits; i++) {
+        const hk_svc_vsimilar_hit *h = &res.hits[i];
+        if (json_array_append_new(hits,
+                                  json_pack("{s:I, s:s, s:f}", "id",
+                                            (json_int_t)h->id, "statement",
+                                            h->statement, "score", h->score))) {
+            json_decref(hits);
+            hits = NULL;
+        }
+    }
+    json_t *j = hits ? json_pack("{s:s, s:o, s:I, s:b}", "space", sa->r.space,
+                                 "hits", hits, "candidates",
+                                 (json_int_t)res.candidates, "exact", res.exact)
+                     : NULL;
+    hk_svc_vsimilar_res_free(&res);
+    return append_json(j, out, err);
+}
+
+/* Parses an unsigned query parameter; false (answered) when bad. */
+static bool query_uint(h2o_req_t *req, const char *name, uint64_t max,
+                       uint64_t *out)
+{
+    bool bad = false;
+    const char *s = hk_query_param(req, name, &bad);
+    if (!bad && !s) return true;
+    if (!bad && hk_svc_parse_positive(s, out) && *out <= max) return true;
+    hk_send_field_error(req, 400, "invalid_parameter",
+                        "expected a positive integer in range", name);
+    return false;
+}
+
+static bool query_str(h2o_req_t *req, const char *name, const char **out)
+{
+    bool bad = false;
+    const char *s = hk_query_param(req, name, &bad);
+    if (bad) {
+        hk_send_field_error(req, 400, "invalid_parameter", "invalid %-escape",
+                            name);
+        return false;
+    }
+    if (s) *out = s;
+    return true;
+}
+
+void hk_route_vectors_similar_get(hk_server *srv, h2o_req_t *req,
+                                  const char *param)
+{
+    similar_arg sa;
+    memset(&sa, 0, sizeof sa);
+    sa.vs = srv->vs;
+    sa.r.space = space_param(req, param);
+    if (!sa.r.space) return;
+    uint64_t fact = 0, k = 0, ef = 0;
+    if (query_str(req, "text", &sa.r.text) &&
+        query_str(req, "predicate", &sa.r.predicate) &&
+        query_str(req, "entity", &sa.r.entity) &&
+        query_uint(req, "fact", INT64_MAX, &fact) &&
+        query_uint(req, "k", 1000, &k) &&
+        query_uint(req, "ef", HKV_EF_MAX, &ef)) {
+        sa.r.fact = fact;
+        sa.r.k = (uint32_t)k;
+        sa.r.ef = (uint32_t)ef;
+        hk_route_read(req, 200, similar_read, &sa);
+    }
+}
+
+void hk_route_vectors_similar_post(hk_server *srv, h2o_req_t *req,
+                                   const char *param)
+{
+    similar_arg sa;
+    memset(&sa, 0, sizeof sa);
+    sa.vs = srv->vs;
+    sa.r.space = space_param(req, param);
+    if (!sa.r.space) return;
+    json_t *body = hk_body_json(req);
+    if (!body) return;
+    float *vec = NULL;
+    uint64_t fact = 0, k = 0, ef = 0;
+    json_t *v = json_object_get(body, "vector");
+    if (!json_is_object(body)) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "the body is not a JSON object", "body");
+        goto done;
+    }
+    if (!body_str(req, body, "text", &sa.r.text) ||
+        !body_str(req, body, "predicate", &sa.r.predicate) ||
+        !body_str(req, body, "entity", &sa.r.entity) ||
+        !body_uint(req, body, "fact", INT64_MAX, &fact) ||
+        !body_uint(req, body, "k", 1000, &k) ||
+        !body_uint(req, body, "ef", HKV_EF_MAX, &ef))
+        goto done;
+    if (v) {
+        size_t n = json_is_array(v) ? json_array_size(v) : 0;
+        if (n == 0 || n > HKV_DIM_MAX) {
+            hk_send_field_error(req, 400, "invalid_parameter",
+                                "vector is an array of 1..4096 numbers",
+                                "vector");
+            goto done;
+        }
+        if (!(vec = hk_malloc(n * sizeof *vec))) {
+            hk_http_send_error(req, 503, "out_of_memory", "out of memory",
+                               NULL);
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_t *x = json_array_get(v, i);
+            double d = json_is_number(x) ? json_number_value(x) : NAN;
+            if (!isfinite(d) || fabs(d) > 3.4e38) {
+                hk_send_field_error(req, 400, "invalid_parameter",
+                                    "vector holds a value that is not a "
+                                    "finite number",
+                                    "vector");
+                goto done;
+            }
+            vec[i] = (float)d;
+        }
+        sa.r.vector = vec;
+        sa.r.dim = (uint32_t)n;
+    }
+    sa.r.fact = fact;
+    sa.r.k = (uint32_t)k;
+    sa.r.ef = (uint32_t)ef;
+    hk_route_read(req, 200, similar_read, &sa);
+done:
+    hk_free(vec);
+    json_decref(body);
+}
