@@ -574,7 +574,12 @@ typedef enum hk_format {
                                  server (src/io/io_memory.c) */
     HK_FORMAT_NTRIPLES = 6,   /* RDF N-Triples (src/io/io_rdf.c) */
     HK_FORMAT_GRAPHML = 7,    /* GraphML, export only (src/io/io_graph.c) */
-    HK_FORMAT_JSONGRAPH = 8   /* {"nodes":[..],"edges":[..]}, export only */
+    HK_FORMAT_JSONGRAPH = 8,  /* {"nodes":[..],"edges":[..]}, export only */
+    HK_FORMAT_TURTLE = 9,     /* RDF Turtle, export only (src/io/io_rdf.c) */
+    HK_FORMAT_CYPHER = 10,    /* Cypher script (UNWIND + MERGE), export only
+                                 (src/io/io_neo4j.c) */
+    HK_FORMAT_NEO4J = 11      /* neo4j-admin import CSV files, a directory:
+                                 hk_export_neo4j (src/io/io_neo4j.c) */
 } hk_format;
 
 /* IRI base of RDF import and export when none is given: entity and
@@ -620,6 +625,29 @@ hk_err hk_export(hk_store *s, FILE *out, hk_format format, hk_error *err);
 /* hk_export with an IRI base for N-Triples (NULL = HK_IRI_BASE_DEFAULT). */
 hk_err hk_export_iri(hk_store *s, FILE *out, hk_format format,
                      const char *iri_base, hk_error *err);
+
+/* What an export writes, and of which facts. */
+typedef struct hk_export_options {
+    hk_format format;      /* any export format but HK_FORMAT_NEO4J */
+    const char *iri_base;  /* ntriples, turtle: IRI base; NULL = default */
+    const hk_fact_id *ids; /* only these facts (ascending, distinct; ids
+                              that name no fact are skipped), or NULL for
+                              every fact in id order */
+    size_t n_ids;          /* entries in ids */
+} hk_export_options;
+
+/* Writes the facts opt selects to out, reading through t (read or write
+ * transaction: one snapshot). Graph formats (graphml, jsongraph, cypher,
+ * neo4j) hold the entities the selected facts mention. The mcp-memory
+ * format cannot be restricted (HK_ERR_UNSUPPORTED with ids). */
+hk_err hk_export_txn(hk_txn *t, FILE *out, const hk_export_options *opt,
+                     hk_error *err);
+/* The neo4j-admin bulk-import files for the facts opt selects (its format
+ * is ignored), written into the existing directory dir: entities.csv and
+ * facts.csv (nodes), relationships.csv, and import.sh with the
+ * neo4j-admin command that loads them (docs/INTERCHANGE.md). */
+hk_err hk_export_neo4j(hk_txn *t, const char *dir, const hk_export_options *opt,
+                       hk_error *err);
 
 #ifdef __cplusplus
 }

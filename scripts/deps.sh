@@ -16,6 +16,7 @@ PACKAGES=(
   libcmocka-dev                 # unit tests
   libigraph-dev                 # graph analytics (igraph 0.10)
   python3 curl                  # end-to-end test clients
+  python3-rdflib                # independent RDF reader of the interchange tests
   nodejs npm                    # MCP conformance / SDK test clients
   prometheus                    # promtool for /metrics checks
   openssl                       # test certificates for the TLS test

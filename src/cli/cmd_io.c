@@ -362,8 +362,9 @@ int hk_cmd_import(int argc, char **argv)
 int hk_cmd_export(int argc, char **argv)
 {
     static const char usage[] =
-        "Usage: hakgal export [--format statements|jsonl|tsv|mcp-memory|"
-        "ntriples|graphml|jsongraph] [--base IRI] [--output FILE]\n\n"
+        "Usage: hakgal export [--format FORMAT] [--where QUERY]\n"
+        "                     [--around ENTITY [--depth N]] [--base IRI]\n"
+        "                     [--output FILE|DIR]\n\n"
         "Writes every fact in id (insertion) order from one consistent\n"
         "snapshot, to standard output or FILE (written completely, then\n"
         "renamed into place).\n"
@@ -378,10 +379,19 @@ int hk_cmd_export(int argc, char **argv)
         "              as a blank node with hk:predicate and hk:argN; IRIs\n"
         "              are --base (default " HK_IRI_BASE_DEFAULT ") plus\n"
         "              the name; 'hakgal import' reads it back\n"
+        "  turtle      the same triples as RDF Turtle with prefixes\n"
         "  graphml     GraphML for Gephi, yEd, networkx\n"
         "  jsongraph   {\"nodes\":[...],\"edges\":[...]} for d3, Cytoscape\n"
         "              (entities are nodes e:NAME, binary facts edges, other\n"
-        "              arities fact nodes f:ID with an edge per argument)\n";
+        "              arities fact nodes f:ID with an edge per argument)\n"
+        "  cypher      a Cypher script (UNWIND + MERGE) for cypher-shell\n"
+        "  neo4j       a new directory --output DIR of CSV files for\n"
+        "              neo4j-admin database import (see DIR/import.sh)\n"
+        "  mcp-memory  the memory file of the MCP memory server\n"
+        "Selection (both given: facts in both):\n"
+        "  --where QUERY   facts matched by a pattern or multi-pattern query\n"
+        "                  ('HasPart(?c, ?p), MadeBy(?p, ?m)')\n"
+        "  --around ENTITY the facts within --depth hops (default 1)\n";
     cli_ctx c;
     cli_init(&c, "export", usage);
     static const struct option opts[] = {
@@ -389,10 +399,15 @@ int hk_cmd_export(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
         {"base", required_argument, NULL, 'B'},
+        {"where", required_argument, NULL, 'W'},
+        {"around", required_argument, NULL, 'A'},
+        {"depth", required_argument, NULL, 'D'},
         {0, 0, 0, 0}};
     hk_format format = HK_FORMAT_STATEMENTS;
     const char *output = NULL;
     const char *iri_base = NULL;
+    const char *where = NULL, *around = NULL;
+    unsigned depth = 0;
     hk_error e;
     hk_error_clear(&e);
     int o;
@@ -402,14 +417,11 @@ int hk_cmd_export(int argc, char **argv)
             return c.exit_code;
         case 'f':
             if (hk_format_parse(optarg, &format, &e) != HK_OK ||
-                (format != HK_FORMAT_STATEMENTS && format != HK_FORMAT_JSONL &&
-                 format != HK_FORMAT_TSV && format != HK_FORMAT_MCP_MEMORY &&
-                 format != HK_FORMAT_NTRIPLES && format != HK_FORMAT_GRAPHML &&
-                 format != HK_FORMAT_JSONGRAPH)) {
+                format == HK_FORMAT_AUTO || format == HK_FORMAT_SQLITE) {
                 cli_msg(&c,
                         "--format: unknown format '%s': export writes "
                         "statements, jsonl, tsv, mcp-memory, ntriples, "
-                        "graphml or jsongraph",
+                        "turtle, graphml, jsongraph, cypher or neo4j",
                         optarg);
                 return HK_EXIT_INVALID;
             }
@@ -420,18 +432,48 @@ int hk_cmd_export(int argc, char **argv)
         case 'B':
             iri_base = optarg;
             break;
+        case 'W':
+            where = optarg;
+            break;
+        case 'A':
+            around = optarg;
+            break;
+        case 'D': {
+            char *end = NULL;
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 1 ||
+                v > HK_GRAPH_MAX_DEPTH)
+                return cli_usage_error(&c,
+                                       "--depth: '%s' is not a number of hops "
+                                       "from 1 to %u",
+                                       optarg, HK_GRAPH_MAX_DEPTH);
+            depth = (unsigned)v;
+            break;
+        }
         default:
             break;
         }
     }
     if (optind < argc)
         return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (depth && around == NULL)
+        return cli_usage_error(&c, "--depth needs --around ENTITY");
+    bool to_dir = format == HK_FORMAT_NEO4J;
+    if (to_dir && (output == NULL || strcmp(output, "-") == 0))
+        return cli_usage_error(&c, "--format neo4j writes a directory of CSV "
+                                   "files: give --output DIR");
     hk_store *s = NULL;
     int rc = cli_open(&c, true, false, &s);
     if (rc != HK_EXIT_OK) return rc;
     bool to_stdout = output == NULL || strcmp(output, "-") == 0;
-    hk_svc_export_req req = {format, to_stdout ? stdout : NULL,
-                             to_stdout ? NULL : output, iri_base};
+    hk_svc_export_req req = {format,
+                             to_stdout ? stdout : NULL,
+                             to_stdout ? NULL : output,
+                             iri_base,
+                             where,
+                             around,
+                             depth};
     hk_svc_export_res res;
     hk_err err = hk_svc_export(s, &req, &res, &e);
     cli_close(s);
@@ -441,8 +483,12 @@ int hk_cmd_export(int argc, char **argv)
         hk_buf b = HK_BUF_INIT;
         hk_buf_append_str(&b, "{\"output\":");
         cli_json_str(&b, output);
-        hk_buf_appendf(&b, ",\"format\":\"%s\",\"bytes\":%llu}",
+        hk_buf_appendf(&b, ",\"format\":\"%s\",\"bytes\":%llu",
                        hk_format_name(format), (unsigned long long)res.bytes);
+        if (where || around)
+            hk_buf_appendf(&b, ",\"facts\":%llu",
+                           (unsigned long long)res.facts);
+        hk_buf_append_str(&b, "}");
         rc = cli_emit(&c, &b);
         hk_buf_free(&b);
     } else {

@@ -45,6 +45,10 @@ hk_err hk_format_parse(const char *name, hk_format *out, hk_error *err)
         {"nt", HK_FORMAT_NTRIPLES},
         {"graphml", HK_FORMAT_GRAPHML},
         {"jsongraph", HK_FORMAT_JSONGRAPH},
+        {"turtle", HK_FORMAT_TURTLE},
+        {"ttl", HK_FORMAT_TURTLE},
+        {"cypher", HK_FORMAT_CYPHER},
+        {"neo4j", HK_FORMAT_NEO4J},
     };
     if (name == NULL)
         return hk_error_set(err, HK_ERR_INVALID, "format name is missing");
@@ -56,8 +60,8 @@ hk_err hk_format_parse(const char *name, hk_format *out, hk_error *err)
     }
     return hk_error_set(err, HK_ERR_INVALID,
                         "unknown format '%.64s': expected auto, statements, "
-                        "jsonl, sqlite, tsv, mcp-memory, ntriples, graphml or "
-                        "jsongraph",
+                        "jsonl, sqlite, tsv, mcp-memory, ntriples, turtle, "
+                        "graphml, jsongraph, cypher or neo4j",
                         name);
 }
 
@@ -82,6 +86,12 @@ const char *hk_format_name(hk_format f)
         return "graphml";
     case HK_FORMAT_JSONGRAPH:
         return "jsongraph";
+    case HK_FORMAT_TURTLE:
+        return "turtle";
+    case HK_FORMAT_CYPHER:
+        return "cypher";
+    case HK_FORMAT_NEO4J:
+        return "neo4j";
     }
     return "unknown";
 }

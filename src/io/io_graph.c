@@ -13,25 +13,15 @@
  *     position N and the fact id.
  * The prefixes keep entity and fact ids apart whatever the values are.
  * Output streams from one read transaction in three passes (entities in
- * pages, then fact nodes, then edges), so memory stays constant.
+ * pages, then fact nodes, then edges), so memory stays constant; a
+ * restricted export (a list of fact ids) lists the entities its facts
+ * mention, sorted in memory.
  */
 #include "core/buf.h"
 #include "io/io_internal.h"
 
 #include <errno.h>
 #include <string.h>
-
-#define IO_GRAPH_FLUSH (256u * 1024u)
-#define IO_GRAPH_PAGE 1024u /* entities listed per store call */
-
-static hk_err flush_out(FILE *out, hk_buf *b, hk_error *err)
-{
-    if (b->len && fwrite(b->data, 1, b->len, out) != b->len)
-        return hk_error_set(err, HK_ERR_IO, "cannot write the export: %s",
-                            strerror(errno));
-    hk_buf_reset(b);
-    return HK_OK;
-}
 
 /* Appends s XML-escaped (text and attribute values). */
 static hk_err put_xml(hk_buf *b, const char *s)
@@ -149,20 +139,20 @@ static hk_err edge(gctx *g, const char *src, hk_fact_id fid, const char *dst,
 
 static hk_err maybe_flush(gctx *g, hk_error *err)
 {
-    return g->b.len >= IO_GRAPH_FLUSH ? flush_out(g->out, &g->b, err) : HK_OK;
+    return io_maybe_flush(g->out, &g->b, err);
 }
 
 /* Pass over every fact: fact nodes (edges false) or edges (true). */
-static hk_err fact_pass(gctx *g, hk_txn *t, bool edges, hk_error *err)
+static hk_err fact_pass(gctx *g, hk_txn *t, const hk_export_options *opt,
+                        bool edges, hk_error *err)
 {
-    hk_query *q = NULL;
+    io_fact_iter it;
     hk_fact f;
     hk_fact_init(&f);
-    hk_scan scan = HK_SCAN_INIT;
-    hk_err rc = hk_query_open_scan(t, &scan, NULL, &q, err);
+    hk_err rc = io_iter_open(&it, t, opt, err);
     while (rc == HK_OK) {
         bool has = false;
-        rc = hk_query_next(q, &f, &has, err);
+        rc = io_iter_next(&it, &f, &has, err);
         if (rc != HK_OK || !has) break;
         const hk_statement *st = &f.st;
         char fid[24];
@@ -183,37 +173,19 @@ static hk_err fact_pass(gctx *g, hk_txn *t, bool edges, hk_error *err)
         else
             rc = maybe_flush(g, err);
     }
-    if (q != NULL) hk_query_close(q);
+    io_iter_close(&it);
     hk_fact_release(&f);
     return rc;
 }
 
-static hk_err entity_pass(gctx *g, hk_txn *t, hk_error *err)
+static hk_err entity_node(void *ud, const char *name, hk_error *err)
 {
-    hk_buf after = HK_BUF_INIT;
-    hk_err rc = HK_OK;
-    for (;;) {
-        hk_name_count *v = NULL;
-        size_t n = 0;
-        rc = hk_store_list_entities(t, after.len ? after.data : NULL,
-                                    IO_GRAPH_PAGE, 0, &v, &n, err);
-        if (rc != HK_OK) break;
-        for (size_t i = 0; rc == HK_OK && i < n; i++)
-            rc = node(g, "e:", v[i].name, v[i].name, "entity");
-        if (rc == HK_OK && n > 0) {
-            hk_buf_reset(&after);
-            rc = hk_buf_append_str(&after, v[n - 1].name);
-        }
-        hk_name_counts_free(v, n);
-        if (rc != HK_OK) {
-            rc = hk_error_set(err, rc, "cannot format the entities: %s",
-                              hk_strerror(rc));
-            break;
-        }
-        if ((rc = maybe_flush(g, err)) != HK_OK || n < IO_GRAPH_PAGE) break;
-    }
-    hk_buf_free(&after);
-    return rc;
+    gctx *g = ud;
+    hk_err rc = node(g, "e:", name, name, "entity");
+    if (rc != HK_OK)
+        return hk_error_set(err, rc, "cannot format the entities: %s",
+                            hk_strerror(rc));
+    return maybe_flush(g, err);
 }
 
 static const char GRAPHML_HEAD[] =
@@ -231,31 +203,27 @@ static const char GRAPHML_HEAD[] =
     "attr.type=\"int\"/>\n"
     "<graph id=\"hakgal\" edgedefault=\"directed\">\n";
 
-hk_err io_graph_export(hk_store *s, FILE *out, hk_format format, hk_error *err)
+hk_err io_graph_export(hk_txn *t, FILE *out, const hk_export_options *opt,
+                       hk_error *err)
 {
-    gctx g = {out, HK_BUF_INIT, format == HK_FORMAT_GRAPHML, true, HK_BUF_INIT};
-    hk_txn *t = NULL;
-    hk_err rc = hk_txn_begin(s, false, &t, err);
-    if (rc != HK_OK) return rc;
-    rc = hk_buf_append_str(&g.b, g.graphml ? GRAPHML_HEAD : "{\"nodes\":[");
+    gctx g = {out, HK_BUF_INIT, opt->format == HK_FORMAT_GRAPHML, true,
+              HK_BUF_INIT};
+    hk_err rc =
+        hk_buf_append_str(&g.b, g.graphml ? GRAPHML_HEAD : "{\"nodes\":[");
     if (rc != HK_OK) rc = hk_error_set(err, rc, "out of memory");
-    if (rc == HK_OK) rc = entity_pass(&g, t, err);
-    if (rc == HK_OK) rc = fact_pass(&g, t, false, err);
+    if (rc == HK_OK) rc = io_each_entity(t, opt, entity_node, &g, err);
+    if (rc == HK_OK) rc = fact_pass(&g, t, opt, false, err);
     if (rc == HK_OK && !g.graphml) {
         g.first = true;
         if (hk_buf_append_str(&g.b, "\n],\"edges\":[") != HK_OK)
             rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     }
-    if (rc == HK_OK) rc = fact_pass(&g, t, true, err);
+    if (rc == HK_OK) rc = fact_pass(&g, t, opt, true, err);
     if (rc == HK_OK &&
         hk_buf_append_str(&g.b, g.graphml ? "</graph>\n</graphml>\n"
                                           : "\n]}\n") != HK_OK)
         rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    if (rc == HK_OK) rc = flush_out(out, &g.b, err);
-    if (rc == HK_OK && fflush(out) != 0)
-        rc = hk_error_set(err, HK_ERR_IO, "cannot write the export: %s",
-                          strerror(errno));
-    hk_txn_abort(t);
+    if (rc == HK_OK) rc = io_flush_out(out, &g.b, err);
     hk_buf_free(&g.b);
     hk_buf_free(&g.tmp);
     return rc;

@@ -109,7 +109,7 @@ hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err);
  * im; the whole graph of the KB to out. */
 hk_err io_memory_import_line(io_import *im, uint64_t line_no, char *line,
                              size_t len, hk_error *err);
-hk_err io_memory_export(hk_store *s, FILE *out, hk_error *err);
+hk_err io_memory_export(hk_txn *t, FILE *out, hk_error *err);
 
 /* N-Triples (io_rdf.c): one fact as triples; the import state of one
  * file (an open n-ary group), its lines, and the end of input. */
@@ -122,8 +122,62 @@ hk_err io_nt_import_line(io_import *im, io_nt_state *st, uint64_t line_no,
 hk_err io_nt_flush(io_import *im, io_nt_state *st, hk_error *err);
 bool io_nt_line_parses(const char *line, size_t len);
 
+/* Turtle (io_rdf.c): the prefixes, then facts one by one (consecutive
+ * binary facts of one subject share it with ';'), then the end. */
+typedef struct io_ttl_state {
+    const char *base; /* IRI base */
+    hk_buf subject;   /* subject term of the open statement */
+    hk_buf tmp;       /* the next subject term */
+    bool open;        /* a statement is open (ends with " .") */
+} io_ttl_state;
+hk_err io_ttl_begin(io_ttl_state *st, const char *base, hk_buf *b);
+hk_err io_ttl_append_fact(io_ttl_state *st, const hk_fact *f, hk_buf *b);
+hk_err io_ttl_end(io_ttl_state *st, hk_buf *b); /* frees st */
+
+/* ==== Export ==== */
+
+/* The facts an export writes: every fact in id order, or the listed ids
+ * (missing ones skipped). */
+typedef struct io_fact_iter {
+    hk_txn *t;             /* snapshot */
+    const hk_fact_id *ids; /* or NULL: every fact */
+    size_t n_ids, next;    /* entries in ids, next one to read */
+    hk_query *q;           /* scan over every fact (ids == NULL) */
+} io_fact_iter;
+hk_err io_iter_open(io_fact_iter *it, hk_txn *t, const hk_export_options *opt,
+                    hk_error *err);
+/* Next fact into f; *has false at the end. */
+hk_err io_iter_next(io_fact_iter *it, hk_fact *f, bool *has, hk_error *err);
+void io_iter_close(io_fact_iter *it);
+
+/* The distinct arguments of the selected facts, sorted byte-wise: graph
+ * exports of a restricted set list these as entities. Caller frees with
+ * io_names_free. */
+hk_err io_selected_entities(hk_txn *t, const hk_export_options *opt,
+                            char ***names, size_t *n, hk_error *err);
+void io_names_free(char **names, size_t n);
+/* Calls fn for every entity of the export: the whole KB's entity list
+ * (paged, constant memory) or io_selected_entities. */
+typedef hk_err (*io_entity_fn)(void *ud, const char *name, hk_error *err);
+hk_err io_each_entity(hk_txn *t, const hk_export_options *opt, io_entity_fn fn,
+                      void *ud, hk_error *err);
+
+/* Writes b to out and empties it; HK_ERR_IO names errno. */
+hk_err io_flush_out(FILE *out, hk_buf *b, hk_error *err);
+/* io_flush_out once b holds IO_EXPORT_FLUSH bytes. */
+hk_err io_maybe_flush(FILE *out, hk_buf *b, hk_error *err);
+#define IO_EXPORT_FLUSH (256u * 1024u) /* bytes buffered before fwrite */
+
+/* The lexical kind of a number argument: 0 none, 1 integer, 2 decimal,
+ * 3 double (forms of xsd:integer, xsd:decimal, xsd:double). */
+int io_number_kind(const char *s, size_t n);
+
 /* GraphML and JSON graph (io_graph.c). */
-hk_err io_graph_export(hk_store *s, FILE *out, hk_format format, hk_error *err);
+hk_err io_graph_export(hk_txn *t, FILE *out, const hk_export_options *opt,
+                       hk_error *err);
+/* Cypher script (io_neo4j.c). */
+hk_err io_cypher_export(hk_txn *t, FILE *out, const hk_export_options *opt,
+                        hk_error *err);
 
 /* ==== Small helpers ==== */
 

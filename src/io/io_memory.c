@@ -147,14 +147,11 @@ static hk_err flush(FILE *out, hk_buf *b, hk_error *err)
     return HK_OK;
 }
 
-hk_err io_memory_export(hk_store *s, FILE *out, hk_error *err)
+hk_err io_memory_export(hk_txn *t, FILE *out, hk_error *err)
 {
-    hk_txn *t = NULL;
     json_t *g = NULL;
     hk_buf b = HK_BUF_INIT;
-    hk_err rc = hk_txn_begin(s, false, &t, err);
-    if (rc == HK_OK) rc = hk_svc_mem_read_graph(t, &g, err);
-    if (t) hk_txn_abort(t);
+    hk_err rc = hk_svc_mem_read_graph(t, &g, err);
     bool first = true;
     static const char *const kinds[2] = {"entities", "relations"};
     for (int k = 0; rc == HK_OK && k < 2; k++) {

@@ -40,9 +40,7 @@
 
 /* ==== Terms ==== */
 
-/* Kind of number an argument is: 0 none, 1 integer, 2 decimal, 3 double
- * (the lexical forms of xsd:integer, xsd:decimal and xsd:double). */
-static int number_kind(const char *s, size_t n)
+int io_number_kind(const char *s, size_t n)
 {
     size_t i = 0, d = 0, f = 0;
     if (i < n && (s[i] == '-' || s[i] == '+')) i++;
@@ -254,7 +252,7 @@ static hk_err put_iri_enc(hk_buf *b, const char *base, const char *s)
 
 static hk_err put_term(hk_buf *b, const char *base, const char *arg)
 {
-    int k = number_kind(arg, strlen(arg));
+    int k = io_number_kind(arg, strlen(arg));
     if (k) return hk_buf_appendf(b, "\"%s\"^^<%s>", arg, XSD_KIND[k]);
     if (is_literal(arg) || is_blank_label(arg))
         return hk_buf_append_str(b, arg);
@@ -283,6 +281,158 @@ hk_err io_nt_append_fact(const hk_fact *f, const char *base, hk_buf *b)
         if (rc == HK_OK) rc = put_term(b, base, f->st.args[i]);
         if (rc == HK_OK) rc = hk_buf_append(b, " .\n", 3);
     }
+    return rc;
+}
+
+/* ==== Turtle export ====
+ *
+ * The same triples as N-Triples, written with the prefixes kb: (the
+ * base), hk: and xsd:. A name becomes kb:NAME when its percent-encoded
+ * form is a safe Turtle local name (ASCII letters, digits, '_', '-' and
+ * %XX escapes, not starting with '-'; Turtle keeps %XX as written, so the
+ * IRI is the one N-Triples writes), else a full <IRI>. Numbers in
+ * Turtle's own integer/decimal/double syntax are written bare, other
+ * numbers as "N"^^xsd:TYPE. Consecutive binary facts of one subject
+ * share it (';'), and an n-ary fact is one blank-node subject with its
+ * hk:predicate and hk:argN properties.
+ */
+
+static bool ttl_local_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* The percent-encoded name (put_iri_enc without base and brackets). */
+static hk_err enc_name(hk_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    hk_err rc = HK_OK;
+    for (const unsigned char *p = (const unsigned char *)s; rc == HK_OK && *p;
+         p++) {
+        if (iri_forbidden(*p) || *p == '%' || *p == '#' || *p == '/' ||
+            *p == '?') {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            rc = hk_buf_append(b, e, 3);
+        } else {
+            rc = hk_buf_append(b, (const char *)p, 1);
+        }
+    }
+    return rc;
+}
+
+static hk_err ttl_name(hk_buf *b, const char *base, const char *name)
+{
+    size_t start = b->len;
+    hk_err rc = hk_buf_append(b, "kb:", 3);
+    if (rc == HK_OK) rc = enc_name(b, name);
+    if (rc != HK_OK) return rc;
+    const char *loc = b->data + start + 3;
+    size_t n = b->len - start - 3;
+    bool safe = n > 0 && loc[0] != '-';
+    for (size_t i = 0; safe && i < n; i++) {
+        unsigned char c = (unsigned char)loc[i];
+        if (c == '%') /* enc_name writes '%' only as %XX */
+            i += 2;
+        else
+            safe = ttl_local_char(c);
+    }
+    if (safe) return HK_OK;
+    b->len = start;
+    return put_iri_enc(b, base, name);
+}
+
+/* Turtle's INTEGER, DECIMAL (digits required after '.') or DOUBLE. */
+static bool ttl_bare_number(const char *s)
+{
+    size_t i = 0, d = 0, f = 0;
+    if (s[i] == '+' || s[i] == '-') i++;
+    while (s[i] >= '0' && s[i] <= '9')
+        i++, d++;
+    if (s[i] == '\0') return d > 0;
+    if (s[i] == '.') {
+        i++;
+        while (s[i] >= '0' && s[i] <= '9')
+            i++, f++;
+        if (s[i] == '\0') return f > 0;
+    }
+    if (d + f == 0 || (s[i] != 'e' && s[i] != 'E')) return false;
+    i++;
+    if (s[i] == '+' || s[i] == '-') i++;
+    size_t e = 0;
+    while (s[i] >= '0' && s[i] <= '9')
+        i++, e++;
+    return e > 0 && s[i] == '\0';
+}
+
+static hk_err ttl_term(hk_buf *b, const char *base, const char *arg)
+{
+    static const char *const kind_name[4] = {NULL, "integer", "decimal",
+                                             "double"};
+    int k = io_number_kind(arg, strlen(arg));
+    if (k && ttl_bare_number(arg)) return hk_buf_append_str(b, arg);
+    if (k) return hk_buf_appendf(b, "\"%s\"^^xsd:%s", arg, kind_name[k]);
+    if (is_literal(arg) || is_blank_label(arg))
+        return hk_buf_append_str(b, arg);
+    if (is_abs_iri(arg)) return hk_buf_appendf(b, "<%s>", arg);
+    return ttl_name(b, base, arg);
+}
+
+hk_err io_ttl_begin(io_ttl_state *st, const char *base, hk_buf *b)
+{
+    memset(st, 0, sizeof *st);
+    st->base = base;
+    return hk_buf_appendf(b,
+                          "@prefix kb: <%s> .\n"
+                          "@prefix hk: <" HK_NS "> .\n"
+                          "@prefix xsd: <" XSD "> .\n\n",
+                          base);
+}
+
+hk_err io_ttl_append_fact(io_ttl_state *st, const hk_fact *f, hk_buf *b)
+{
+    hk_buf *subj = &st->subject;
+    if (f->st.n_args == 2) {
+        hk_buf_reset(&st->tmp);
+        hk_err rc = ttl_term(&st->tmp, st->base, f->st.args[0]);
+        if (rc != HK_OK) return rc;
+        if (st->open && subj->len == st->tmp.len &&
+            memcmp(subj->data, st->tmp.data, subj->len) == 0) {
+            rc = hk_buf_append_str(b, " ;\n    ");
+        } else {
+            if (st->open) rc = hk_buf_append_str(b, " .\n");
+            hk_buf_reset(subj);
+            if (rc == HK_OK)
+                rc = hk_buf_append(subj, st->tmp.data, st->tmp.len);
+            if (rc == HK_OK) rc = hk_buf_append(b, st->tmp.data, st->tmp.len);
+            if (rc == HK_OK) rc = hk_buf_append(b, " ", 1);
+        }
+        if (rc == HK_OK) rc = ttl_name(b, st->base, f->st.predicate);
+        if (rc == HK_OK) rc = hk_buf_append(b, " ", 1);
+        if (rc == HK_OK) rc = ttl_term(b, st->base, f->st.args[1]);
+        st->open = true;
+        return rc;
+    }
+    hk_err rc = st->open ? hk_buf_append_str(b, " .\n") : HK_OK;
+    hk_buf_reset(subj);
+    st->open = false;
+    unsigned long long id = (unsigned long long)f->id;
+    if (rc == HK_OK) rc = hk_buf_appendf(b, "_:hkf%llu hk:predicate ", id);
+    if (rc == HK_OK) rc = ttl_name(b, st->base, f->st.predicate);
+    for (uint32_t i = 0; rc == HK_OK && i < f->st.n_args; i++) {
+        rc = hk_buf_appendf(b, " ;\n    hk:arg%u ", i);
+        if (rc == HK_OK) rc = ttl_term(b, st->base, f->st.args[i]);
+    }
+    if (rc == HK_OK) rc = hk_buf_append_str(b, " .\n");
+    return rc;
+}
+
+hk_err io_ttl_end(io_ttl_state *st, hk_buf *b)
+{
+    hk_err rc = st->open ? hk_buf_append_str(b, " .\n") : HK_OK;
+    hk_buf_free(&st->subject);
+    hk_buf_free(&st->tmp);
+    memset(st, 0, sizeof *st);
     return rc;
 }
 
@@ -358,7 +508,7 @@ static hk_err term_arg(io_nt_state *st, const nt_term *t, hk_buf *b)
         rc = put_decoded(b, t->text + st->base_len, t->text_len - st->base_len);
     else if (t->kind == 'I' || t->kind == 'B')
         rc = hk_buf_append(b, t->text, t->text_len);
-    else if (t->dt != NULL && number_kind(t->text, t->text_len) != 0 &&
+    else if (t->dt != NULL && io_number_kind(t->text, t->text_len) != 0 &&
              t->dt_len > strlen(XSD) && memcmp(t->dt, XSD, strlen(XSD)) == 0 &&
              (strncmp(t->dt + strlen(XSD), "integer",
                       t->dt_len - strlen(XSD)) == 0 ||

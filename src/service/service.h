@@ -645,20 +645,34 @@ hk_err hk_svc_import(hk_store *s, const char *path,
 bool hk_svc_import_error_is_input(hk_err rc);
 
 typedef struct hk_svc_export_req {
-    hk_format format;     /* HK_FORMAT_STATEMENTS, _JSONL or _TSV */
+    hk_format format;     /* any export format (hk_export_txn); neo4j
+                             writes the directory path */
     FILE *out;            /* stream to write to; or NULL with path: */
     const char *path;     /* file written completely under a temporary name,
-                             synced, then renamed into place */
-    const char *iri_base; /* ntriples: IRI base; NULL = the default */
+                             synced, then renamed into place (neo4j: a
+                             directory that must not exist yet, renamed
+                             into place the same way) */
+    const char *iri_base; /* ntriples, turtle: IRI base; NULL = default */
+    const char *where;    /* only the facts matched by this query (single
+                             or multi-pattern, src/query/); NULL = all */
+    const char *around;   /* only the neighbourhood of this entity ... */
+    unsigned depth;       /* ... up to depth hops (1..HK_GRAPH_MAX_DEPTH;
+                             0 = 1) */
 } hk_svc_export_req;
 
 typedef struct hk_svc_export_res {
     uint64_t bytes; /* bytes written to path (0 for a stream) */
+    uint64_t facts; /* facts selected by where/around (0 without them) */
 } hk_svc_export_res;
 
-/* Every fact in id order from one snapshot. A format export cannot write
- * is HK_ERR_INVALID (field "format"); on any failure no file appears at
- * path. */
+#define HK_SVC_EXPORT_AROUND_MAX 1000000u /* facts of a neighbourhood export   \
+                                           */
+
+/* Every fact in id order, or those selected by where and/or around (both:
+ * facts in both selections), from one snapshot. A format export cannot
+ * write is HK_ERR_INVALID (field "format"); a bad query HK_ERR_INVALID
+ * (field "where", with its column); an unknown entity HK_ERR_NOT_FOUND
+ * (field "around"); on any failure nothing appears at path. */
 hk_err hk_svc_export(hk_store *s, const hk_svc_export_req *req,
                      hk_svc_export_res *res, hk_error *err);
 

@@ -12,11 +12,14 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/mem.h"
+#include "query/query.h"
 #include "service/service.h"
 
 /* ==== Import ==== */
@@ -36,57 +39,254 @@ bool hk_svc_import_error_is_input(hk_err rc)
 
 /* ==== Export ==== */
 
+/* A growing list of fact ids. */
+typedef struct id_list {
+    hk_fact_id *v; /* ids (owned) */
+    size_t n, cap; /* used, allocated */
+} id_list;
+
+static hk_err ids_push(id_list *l, hk_fact_id id)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 1024;
+        hk_fact_id *nv = hk_realloc(l->v, nc * sizeof *nv);
+        if (nv == NULL) return HK_ERR_NOMEM;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = id;
+    return HK_OK;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    hk_fact_id x = *(const hk_fact_id *)a, y = *(const hk_fact_id *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts and removes duplicates. */
+static void ids_settle(id_list *l)
+{
+    if (l->n > 1) qsort(l->v, l->n, sizeof *l->v, cmp_id);
+    size_t w = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (w == 0 || l->v[w - 1] != l->v[i]) l->v[w++] = l->v[i];
+    l->n = w;
+}
+
+static hk_err where_row(void *ud, const hkq_out_row *row, hk_error *err)
+{
+    id_list *l = ud;
+    for (uint32_t i = 0; i < row->n_facts; i++)
+        if (ids_push(l, row->facts[i]) != HK_OK)
+            return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    return HK_OK;
+}
+
+static hk_err select_where(hk_txn *t, const char *text, id_list *l,
+                           hk_error *err)
+{
+    hkq_query *q = NULL;
+    hk_err rc = hkq_parse(text, strlen(text), &q, err);
+    if (rc != HK_OK) {
+        if (err) snprintf(err->field, sizeof err->field, "where");
+        return rc;
+    }
+    hkq_exec_req req;
+    memset(&req, 0, sizeof req);
+    req.row = where_row;
+    req.row_ud = l;
+    hkq_exec_res res;
+    memset(&res, 0, sizeof res);
+    rc = hkq_exec(t, q, &req, &res, err);
+    hkq_exec_res_free(&res);
+    hkq_free(q);
+    if (rc == HK_OK) ids_settle(l);
+    return rc;
+}
+
+static hk_err select_around(hk_txn *t, const char *entity, unsigned depth,
+                            id_list *l, hk_error *err)
+{
+    hk_graph_hood_req req;
+    memset(&req, 0, sizeof req);
+    req.entity = entity;
+    req.depth = depth ? depth : 1;
+    req.max_edges = HK_SVC_EXPORT_AROUND_MAX;
+    hk_graph_walk_res res;
+    memset(&res, 0, sizeof res);
+    hk_err rc = hk_graph_neighbours(t, &req, &res, err);
+    if (rc != HK_OK) {
+        if (err && strcmp(err->field, "entity") == 0)
+            snprintf(err->field, sizeof err->field, "around");
+        return rc;
+    }
+    if (res.truncated)
+        rc = hk_error_set(err, HK_ERR_LIMIT,
+                          "the neighbourhood of '%s' at depth %u has more "
+                          "than %u facts: choose a smaller depth or select "
+                          "with a query",
+                          entity, req.depth, HK_SVC_EXPORT_AROUND_MAX);
+    for (size_t i = 0; rc == HK_OK && i < res.n_edges; i++)
+        if (ids_push(l, res.edges[i].fact_id) != HK_OK)
+            rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    hk_graph_walk_res_free(&res);
+    if (rc == HK_OK) ids_settle(l);
+    return rc;
+}
+
+/* Keeps in a the ids also in b (both sorted). */
+static void ids_intersect(id_list *a, const id_list *b)
+{
+    size_t w = 0, j = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        while (j < b->n && b->v[j] < a->v[i])
+            j++;
+        if (j < b->n && b->v[j] == a->v[i]) a->v[w++] = a->v[i];
+    }
+    a->n = w;
+}
+
+static bool export_format_ok(hk_format f)
+{
+    switch (f) {
+    case HK_FORMAT_STATEMENTS:
+    case HK_FORMAT_JSONL:
+    case HK_FORMAT_TSV:
+    case HK_FORMAT_MCP_MEMORY:
+    case HK_FORMAT_NTRIPLES:
+    case HK_FORMAT_TURTLE:
+    case HK_FORMAT_GRAPHML:
+    case HK_FORMAT_JSONGRAPH:
+    case HK_FORMAT_CYPHER:
+    case HK_FORMAT_NEO4J:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Writes the export into a file or a new directory tmp. */
+static hk_err export_to(hk_txn *t, const hk_export_options *opt,
+                        const char *tmp, uint64_t *bytes, hk_error *err)
+{
+    if (opt->format == HK_FORMAT_NEO4J) {
+        if (mkdir(tmp, 0755) != 0)
+            return hk_error_set(err, HK_ERR_IO, "cannot create '%s': %s", tmp,
+                                strerror(errno));
+        hk_err rc = hk_export_neo4j(t, tmp, opt, err);
+        static const char *const files[] = {"entities.csv", "facts.csv",
+                                            "relationships.csv", "import.sh"};
+        char p[4096];
+        struct stat sb;
+        *bytes = 0;
+        for (size_t i = 0; rc == HK_OK && i < 4; i++) {
+            snprintf(p, sizeof p, "%s/%s", tmp, files[i]);
+            if (stat(p, &sb) == 0) *bytes += (uint64_t)sb.st_size;
+        }
+        return rc;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return hk_error_set(err, HK_ERR_IO, "cannot create '%s': %s", tmp,
+                            strerror(errno));
+    hk_err rc = hk_export_txn(t, f, opt, err);
+    long n = rc == HK_OK ? ftell(f) : 0;
+    if (rc == HK_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+        rc = hk_error_set(err, errno == ENOSPC ? HK_ERR_DISK_FULL : HK_ERR_IO,
+                          "cannot write '%s': %s", tmp, strerror(errno));
+    if (fclose(f) != 0 && rc == HK_OK)
+        rc = hk_error_set(err, HK_ERR_IO, "cannot write '%s': %s", tmp,
+                          strerror(errno));
+    *bytes = n > 0 ? (uint64_t)n : 0;
+    return rc;
+}
+
+/* Removes the partial output tmp: a file, or a directory of files. */
+static void remove_partial(const char *tmp, bool dir)
+{
+    if (!dir) {
+        unlink(tmp);
+        return;
+    }
+    static const char *const files[] = {"entities.csv", "facts.csv",
+                                        "relationships.csv", "import.sh"};
+    char p[4096];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", tmp, files[i]);
+        unlink(p);
+    }
+    rmdir(tmp);
+}
+
 hk_err hk_svc_export(hk_store *s, const hk_svc_export_req *req,
                      hk_svc_export_res *res, hk_error *err)
 {
     memset(res, 0, sizeof(*res));
-    if (req->format != HK_FORMAT_STATEMENTS && req->format != HK_FORMAT_JSONL &&
-        req->format != HK_FORMAT_TSV && req->format != HK_FORMAT_MCP_MEMORY &&
-        req->format != HK_FORMAT_NTRIPLES && req->format != HK_FORMAT_GRAPHML &&
-        req->format != HK_FORMAT_JSONGRAPH) {
+    if (!export_format_ok(req->format)) {
         hk_error_set(err, HK_ERR_INVALID,
                      "export writes statements, jsonl, tsv, mcp-memory, "
-                     "ntriples, graphml or jsongraph, not %s",
+                     "ntriples, turtle, graphml, jsongraph, cypher or neo4j, "
+                     "not %s",
                      hk_format_name(req->format));
         if (err) snprintf(err->field, sizeof(err->field), "format");
         return HK_ERR_INVALID;
     }
-    if (req->out != NULL)
-        return hk_export_iri(s, req->out, req->format, req->iri_base, err);
-    if (req->path == NULL || req->path[0] == '\0')
+    bool dir = req->format == HK_FORMAT_NEO4J;
+    if (dir && req->out != NULL)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "a neo4j export is a directory of CSV files: "
+                            "give an output directory");
+    if (req->out == NULL && (req->path == NULL || req->path[0] == '\0'))
         return hk_error_set(err, HK_ERR_INVALID, "no export target given");
+    struct stat sb;
+    if (dir && stat(req->path, &sb) == 0)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "'%s' exists: a neo4j export creates its "
+                            "directory",
+                            req->path);
+
+    hk_txn *t = NULL;
+    id_list where = {0}, around = {0};
+    char *tmp = NULL;
+    hk_err rc = hk_txn_begin(s, false, &t, err);
+    if (rc != HK_OK) return rc;
+    hk_export_options opt = {req->format, req->iri_base, NULL, 0};
+    if (req->where != NULL &&
+        (rc = select_where(t, req->where, &where, err)) != HK_OK)
+        goto done;
+    if (req->around != NULL &&
+        (rc = select_around(t, req->around, req->depth, &around, err)) != HK_OK)
+        goto done;
+    if (req->where != NULL && req->around != NULL)
+        ids_intersect(&where, &around);
+    if (req->where != NULL || req->around != NULL) {
+        id_list *sel = req->where != NULL ? &where : &around;
+        static const hk_fact_id none[1] = {0};
+        opt.ids = sel->v ? sel->v : none; /* an empty selection, not all */
+        opt.n_ids = sel->n;
+        res->facts = sel->n;
+    }
+    if (req->out != NULL) {
+        rc = hk_export_txn(t, req->out, &opt, err);
+        goto done;
+    }
     size_t n = strlen(req->path) + 32;
-    char *tmp = hk_malloc(n);
-    if (tmp == NULL) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    tmp = hk_malloc(n);
+    if (tmp == NULL) {
+        rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     snprintf(tmp, n, "%s.tmp.%ld", req->path, (long)getpid());
-    hk_err rc = HK_OK;
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL) {
-        rc = hk_error_set(err, HK_ERR_IO, "cannot create '%s': %s", tmp,
-                          strerror(errno));
-        goto fail;
-    }
-    rc = hk_export_iri(s, f, req->format, req->iri_base, err);
-    if (rc != HK_OK) goto fail;
-    long bytes = ftell(f);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        rc = hk_error_set(err, HK_ERR_IO, "cannot write '%s': %s", tmp,
-                          strerror(errno));
-        goto fail;
-    }
-    int close_rc = fclose(f);
-    f = NULL;
-    if (close_rc != 0 || rename(tmp, req->path) != 0) {
+    rc = export_to(t, &opt, tmp, &res->bytes, err);
+    if (rc == HK_OK && rename(tmp, req->path) != 0)
         rc = hk_error_set(err, HK_ERR_IO, "cannot write '%s': %s", req->path,
                           strerror(errno));
-        goto fail;
-    }
-    res->bytes = bytes > 0 ? (uint64_t)bytes : 0;
-    hk_free(tmp);
-    return HK_OK;
-fail:
-    if (f != NULL) fclose(f);
-    unlink(tmp);
+    if (rc != HK_OK) remove_partial(tmp, dir);
+done:
+    hk_txn_abort(t);
+    hk_free(where.v);
+    hk_free(around.v);
     hk_free(tmp);
     return rc;
 }

@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """End-to-end tests of the interchange formats: `hakgal export --format
-ntriples|graphml|jsongraph` and `hakgal import --format ntriples`.
+ntriples|turtle|graphml|jsongraph|cypher|neo4j`, `hakgal import --format
+ntriples`, and exports restricted by --where / --around. Turtle and
+N-Triples are parsed by rdflib (Debian's python3-rdflib) as independent
+readers and must describe the same graph; the Cypher script is read by a
+small reader of the Cypher literals it uses, the Neo4j CSV files with
+Python's csv module.
 N-Triples exports are re-imported by hakgal's importer into a fresh KB
 (the facts must come back unchanged) and every line is checked against
 the N-Triples grammar here; GraphML is read with Python's standard XML
 parser and the JSON graph with its JSON parser, and both must hold
 exactly the nodes and edges the facts imply.
 """
+import csv
 import json
 import os
 import re
@@ -255,6 +261,269 @@ class Interchange(unittest.TestCase):
         p = run("import", "--data", kb, "--format", "graphml", "-",
                 stdin="", check=False)
         self.assertNotEqual(p.returncode, 0)
+
+    def test_turtle_is_the_ntriples_graph(self):
+        import rdflib
+        from rdflib.compare import isomorphic
+        nt = run("export", "--data", self.data, "--format", "ntriples").stdout
+        ttl = run("export", "--data", self.data, "--format", "turtle").stdout
+        self.assertIn("@prefix kb: <https://hakgal.org/kb/> .", ttl)
+        self.assertIn("kb:Computer kb:HasPart kb:CPU ;", ttl)
+        self.assertIn("kb:Water kb:BondAngleDegrees 104.5 .", ttl)
+        g_nt = rdflib.Graph().parse(data=nt, format="nt")
+        g_ttl = rdflib.Graph().parse(data=ttl, format="turtle")
+        self.assertEqual(len(g_nt), len(nt.splitlines()))
+        self.assertEqual(len(g_ttl), len(g_nt))
+        self.assertTrue(isomorphic(g_nt, g_ttl))
+        # Another base, and an empty KB (prefixes only).
+        ttl2 = run("export", "--data", self.data, "--format", "ttl",
+                   "--base", "http://example.org/x/").stdout
+        g2 = rdflib.Graph().parse(data=ttl2, format="turtle")
+        self.assertIn(rdflib.URIRef("http://example.org/x/Computer"),
+                      set(g2.subjects()))
+        empty = run("export", "--data", self.fresh("ttl-empty"), "--format",
+                    "turtle").stdout
+        self.assertEqual(len(rdflib.Graph().parse(data=empty,
+                                                  format="turtle")), 0)
+
+    def expected_property_graph(self, data, where=None):
+        args = ["export", "--data", data, "--format", "jsonl"]
+        if where:
+            args += ["--where", where]
+        facts = [json.loads(l) for l in run(*args).stdout.splitlines()]
+        rels = set()
+        fact_nodes = set()
+        for f in facts:
+            if len(f["args"]) == 2:
+                rels.add((f["args"][0], f["predicate"], f["args"][1], f["id"]))
+            else:
+                fact_nodes.add((f["id"], f["predicate"], len(f["args"])))
+                for i, a in enumerate(f["args"]):
+                    rels.add(("f:%d" % f["id"], "ARG%d" % i, a, f["id"]))
+        entities = {a for f in facts for a in f["args"]}
+        return entities, fact_nodes, rels
+
+    def test_neo4j_csv(self):
+        out = os.path.join(self.root, "neo4j")
+        p = run("export", "--data", self.data, "--format", "neo4j",
+                "--output", out, "--json")
+        self.assertEqual(json.loads(p.stdout)["format"], "neo4j")
+        self.assertEqual(sorted(os.listdir(out)),
+                         ["entities.csv", "facts.csv", "import.sh",
+                          "relationships.csv"])
+        self.assertTrue(os.access(os.path.join(out, "import.sh"), os.X_OK))
+
+        def rows(name):
+            with open(os.path.join(out, name), newline="",
+                      encoding="utf-8") as f:
+                r = list(csv.reader(f))
+            return r[0], r[1:]
+        h, ents = rows("entities.csv")
+        self.assertEqual(h, ["id:ID", "name", "value:double", ":LABEL"])
+        h, facts = rows("facts.csv")
+        self.assertEqual(h[0], "id:ID")
+        self.assertIn(":LABEL", h)
+        h, rels = rows("relationships.csv")
+        self.assertEqual(h[:3], [":START_ID", ":END_ID", ":TYPE"])
+        ids = [r[0] for r in ents] + [r[0] for r in facts]
+        self.assertEqual(len(ids), len(set(ids)), "node ids are unique")
+        for r in rels:
+            self.assertIn(r[0], ids)
+            self.assertIn(r[1], ids)
+        want_e, want_f, want_r = self.expected_property_graph(self.data)
+        self.assertEqual({r[1] for r in ents}, want_e)
+        self.assertTrue(all(r[0] == "e:" + r[1] and r[3] == "Entity"
+                            for r in ents))
+        values = {r[1]: r[2] for r in ents}
+        self.assertEqual(values["104.5"], "104.5")
+        self.assertEqual(values["Helium"], "")
+        self.assertEqual({(int(r[1]), r[2], int(r[3])) for r in facts},
+                         want_f)
+        got = set()
+        for r in rels:
+            src = r[0][2:] if r[0].startswith("e:") else r[0]
+            got.add((src, r[2], r[1][2:], int(r[3])))
+        self.assertEqual(got, want_r)
+        # The directory is created, never overwritten; neo4j needs one.
+        p = run("export", "--data", self.data, "--format", "neo4j",
+                "--output", out, check=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("exists", p.stderr)
+        p = run("export", "--data", self.data, "--format", "neo4j",
+                check=False)
+        self.assertEqual(p.returncode, 1)  # a usage error
+        self.assertIn("--output DIR", p.stderr)
+
+    def test_cypher_script(self):
+        text = run("export", "--data", self.data, "--format",
+                   "cypher").stdout
+        stmts = parse_cypher(text)
+        self.assertTrue(stmts[0].startswith("CREATE CONSTRAINT"))
+        rels = set()
+        fact_nodes = set()
+        for st in stmts:
+            if not st.startswith("UNWIND"):
+                continue
+            rows = st_rows(st)
+            m = re.search(r"MERGE \(s\)-\[x:`((?:[^`]|``)+)` \{fact: r\.id\}\]",
+                          st)
+            for r in rows:
+                if m:
+                    rels.add((r["a"][0], m.group(1).replace("``", "`"),
+                              r["a"][1], r["id"]))
+                else:
+                    self.assertIn("MERGE (f:Fact {id: r.id})", st)
+                    self.assertIsInstance(r["c"], float)
+                    fact_nodes.add((r["id"], r["p"], len(r["a"])))
+                    for i, a in enumerate(r["a"]):
+                        self.assertIn("[:ARG%d {position: %d}]" % (i, i), st)
+                        rels.add(("f:%d" % r["id"], "ARG%d" % i, a, r["id"]))
+        want_e, want_f, want_r = self.expected_property_graph(self.data)
+        self.assertEqual(rels, want_r)
+        self.assertEqual(fact_nodes, want_f)
+
+    def test_restricted_exports(self):
+        q = "HasPart(Computer, ?p)"
+        out = run("export", "--data", self.data, "--where", q).stdout
+        self.assertEqual(sorted(out.splitlines()),
+                         ["HasPart(Computer, CPU)",
+                          "HasPart(Computer, Main Memory)"])
+        # Every fact a multi-pattern row matched, once.
+        q2 = "HasPart(Computer, ?p), HasPart(Computer, ?q), ?p != ?q"
+        p = run("export", "--data", self.data, "--where", q2, "--output",
+                os.path.join(self.root, "w.txt"), "--json")
+        self.assertEqual(json.loads(p.stdout)["facts"], 2)
+        around = run("export", "--data", self.data, "--around", "NH3",
+                     "--format", "jsongraph").stdout
+        g = json.loads(around)
+        self.assertEqual({n["id"] for n in g["nodes"]},
+                         {"e:NH3", "e:nitrogen", "e:hydrogen", "f:6"})
+        both = run("export", "--data", self.data, "--around", "Computer",
+                   "--where", "?r(?a, CPU)").stdout
+        self.assertEqual(both.splitlines(), ["HasPart(Computer, CPU)"])
+        none = run("export", "--data", self.data, "--where",
+                   "HasPart(Nothing, ?x)", "--format", "graphml").stdout
+        root = ET.fromstring(none)
+        self.assertEqual(len(root.findall(".//{*}node")), 0)
+        # A restricted Neo4j export holds only the selected facts.
+        d = os.path.join(self.root, "neo4j-where")
+        run("export", "--data", self.data, "--where", q, "--format",
+            "neo4j", "--output", d)
+        with open(os.path.join(d, "entities.csv"), encoding="utf-8") as f:
+            self.assertEqual(len(f.read().splitlines()), 4)
+        # Errors name what is wrong.
+        p = run("export", "--data", self.data, "--where", "HasPart(?x",
+                check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("column", p.stderr)
+        p = run("export", "--data", self.data, "--around", "Nobody",
+                check=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("Nobody", p.stderr)
+        p = run("export", "--data", self.data, "--depth", "2", check=False)
+        self.assertEqual(p.returncode, 1)  # --depth needs --around
+        p = run("export", "--data", self.data, "--where", q, "--format",
+                "mcp-memory", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("cannot be restricted", p.stderr)
+
+
+def cypher_tokens(text, positions=False):
+    """Tokens of the Cypher subset the export writes: strings with \\\\ and
+    \\' escapes, back-quoted names, numbers, words and punctuation."""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            i += 1
+        elif text.startswith("//", i):
+            i = text.index("\n", i) + 1
+        elif c == "'":
+            j, buf = i + 1, []
+            while text[j] != "'":
+                if text[j] == "\\":
+                    esc = text[j + 1]
+                    assert esc in "\\'", "escape \\%s" % esc
+                    buf.append(esc)
+                    j += 2
+                else:
+                    buf.append(text[j])
+                    j += 1
+            yield tok("str", "".join(buf), i, j + 1, positions)
+            i = j + 1
+        elif c == "`":
+            j = i + 1
+            while not (text[j] == "`" and text[j + 1:j + 2] != "`"):
+                j += 2 if text[j] == "`" else 1
+            yield tok("name", text[i + 1:j], i, j + 1, positions)
+            i = j + 1
+        elif c.isdigit() or (c == "-" and text[i + 1].isdigit()):
+            m = re.match(r"-?\d+(\.\d+)?([eE][-+]?\d+)?", text[i:])
+            v = m.group(0)
+            yield tok("num", float(v) if ("." in v or "e" in v.lower())
+                      else int(v), i, i + len(v), positions)
+            i += len(v)
+        elif c.isalpha() or c == "_":
+            m = re.match(r"\w+", text[i:])
+            yield tok("word", m.group(0), i, i + len(m.group(0)), positions)
+            i += len(m.group(0))
+        else:
+            yield tok("p", c, i, i + 1, positions)
+            i += 1
+
+
+def tok(kind, v, a, b, positions):
+    return (kind, v, a, b) if positions else (kind, v)
+
+
+def parse_cypher(text):
+    """The statements' source texts (split at ';' outside strings and
+    names), after checking that the whole script tokenizes."""
+    stmts, start = [], 0
+    for kind, v, a, b in cypher_tokens(text, positions=True):
+        if kind == "p" and v == ";":
+            stmts.append(text[start:a].strip())
+            start = b
+    assert text[start:].strip() == "", "text after the last ';'"
+    return [re.sub(r"^(//[^\n]*\n)+", "", st) for st in stmts]
+
+
+def st_rows(stmt_text):
+    """The rows of 'UNWIND [ {..}, .. ] AS r' read as Python values."""
+    toks = list(cypher_tokens(stmt_text))
+    assert toks[0] == ("word", "UNWIND")
+    pos = [1]
+
+    def value():
+        kind, v = toks[pos[0]]
+        pos[0] += 1
+        if kind in ("str", "num"):
+            return v
+        if kind == "word" and v == "null":
+            return None
+        if (kind, v) == ("p", "["):
+            items = []
+            while toks[pos[0]] != ("p", "]"):
+                items.append(value())
+                if toks[pos[0]] == ("p", ","):
+                    pos[0] += 1
+            pos[0] += 1
+            return items
+        if (kind, v) == ("p", "{"):
+            obj = {}
+            while toks[pos[0]] != ("p", "}"):
+                key = toks[pos[0]][1]
+                assert toks[pos[0] + 1] == ("p", ":")
+                pos[0] += 2
+                obj[key] = value()
+                if toks[pos[0]] == ("p", ","):
+                    pos[0] += 1
+            pos[0] += 1
+            return obj
+        raise AssertionError("unexpected %s %r" % (kind, v))
+    rows = value()
+    assert toks[pos[0]] == ("word", "AS")
+    return rows
 
 
 if __name__ == "__main__":
