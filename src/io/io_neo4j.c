@@ -320,8 +320,8 @@ static hk_err cy_row(hk_buf *b, const cy_batch *cb, size_t i)
     char conf[40];
     snprintf(conf, sizeof conf, "%.17g", cb->conf[i]);
     if (strpbrk(conf, ".eEn") == NULL) strcat(conf, ".0");
-    hk_err rc = hk_buf_appendf(b, "{id: %llu, c: %s, src: ",
-                               (unsigned long long)cb->ids[i], conf);
+    hk_err rc = hk_buf_appendf(
+        b, "{id: %llu, c: %s, src: ", (unsigned long long)cb->ids[i], conf);
     if (rc == HK_OK)
         rc = cb->source[i] ? cy_string(b, cb->source[i])
                            : hk_buf_append_str(b, "null");

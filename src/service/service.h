@@ -665,8 +665,9 @@ typedef struct hk_svc_export_res {
     uint64_t facts; /* facts selected by where/around (0 without them) */
 } hk_svc_export_res;
 
-#define HK_SVC_EXPORT_AROUND_MAX 1000000u /* facts of a neighbourhood export   \
-                                           */
+#define HK_SVC_EXPORT_AROUND_MAX                                               \
+    1000000u /* facts of a neighbourhood export                                \
+              */
 
 /* Every fact in id order, or those selected by where and/or around (both:
  * facts in both selections), from one snapshot. A format export cannot
