@@ -35,9 +35,10 @@ for n in $sizes; do
     printf '\nN = %s\n%-12s %12s %14s %12s %8s\n' "$n" format "median s" \
         "facts/s" "MB" "ratio"
     base=""
-    for f in statements jsonl ntriples graphml jsongraph; do
+    for f in statements jsonl ntriples turtle graphml jsongraph cypher neo4j; do
         times=""
         for _ in $(seq "$repeat"); do
+            rm -rf "$work/out.$f"
             t0=$(now)
             "$hk" export --data "$work/kb" --format "$f" --output "$work/out.$f" 2>/dev/null
             t1=$(now)
@@ -45,7 +46,7 @@ for n in $sizes; do
         done
         m=$(echo "$times" | tr ' ' '\n' | grep . | median)
         [ -z "$base" ] && base=$m
-        mb=$(echo "$(stat -c %s "$work/out.$f") / 1000000" | bc -l)
+        mb=$(echo "$(du -sb "$work/out.$f" | cut -f1) / 1000000" | bc -l)
         printf '%-12s %12.3f %14.0f %12.1f %7.2fx\n' "$f" "$m" \
             "$(echo "$n / $m" | bc -l)" "$mb" "$(echo "$m / $base" | bc -l)"
     done

@@ -639,7 +639,7 @@ typedef struct hk_export_options {
 /* Writes the facts opt selects to out, reading through t (read or write
  * transaction: one snapshot). Graph formats (graphml, jsongraph, cypher,
  * neo4j) hold the entities the selected facts mention. The mcp-memory
- * format cannot be restricted (HK_ERR_UNSUPPORTED with ids). */
+ * format cannot be restricted (HK_ERR_INVALID with ids). */
 hk_err hk_export_txn(hk_txn *t, FILE *out, const hk_export_options *opt,
                      hk_error *err);
 /* The neo4j-admin bulk-import files for the facts opt selects (its format

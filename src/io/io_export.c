@@ -259,7 +259,7 @@ hk_err hk_export_txn(hk_txn *t, FILE *out, const hk_export_options *opt,
     switch (opt->format) {
     case HK_FORMAT_MCP_MEMORY:
         if (opt->ids != NULL)
-            return hk_error_set(err, HK_ERR_UNSUPPORTED,
+            return hk_error_set(err, HK_ERR_INVALID,
                                 "an mcp-memory export holds the whole "
                                 "graph: it cannot be restricted");
         rc = io_memory_export(t, out, err);

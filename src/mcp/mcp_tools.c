@@ -543,6 +543,27 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"required\":[\"id\",\"statement\",\"score\"]}}",
          "\"space\",\"hits\""),
      RO, mcp_t_vector_similar},
+
+    /* ---- Interchange (mcp_tools_export.c) ---- */
+    {"export_graph", "Export facts as a graph file",
+     "Writes the KB's facts, or those a query (where) or an entity's "
+     "neighbourhood (around, depth) selects, in an interchange format: "
+     "turtle or ntriples (RDF; base sets the IRI base), graphml (Gephi, "
+     "yEd, networkx), jsongraph (d3, Cytoscape), cypher (a script for "
+     "Neo4j), statements, jsonl or tsv. The text is in data; an export "
+     "larger than max_bytes is refused (select fewer facts).",
+     IN("\"format\":{\"type\":\"string\",\"enum\":[\"statements\","
+        "\"jsonl\",\"tsv\",\"ntriples\",\"turtle\",\"graphml\","
+        "\"jsongraph\",\"cypher\"],\"default\":\"turtle\"},"
+        STR("where", "Only facts matched by this query, e.g. "
+            "HasPart(Computer, ?p)") ","
+        STR("around", "Only facts around this entity") ","
+        INT("depth", 1, 1, 16, "Hops around the entity") ","
+        STR("base", "IRI base for turtle and ntriples") ","
+        INT("max_bytes", 1048576, 1, 67108864, "Largest answer"), ""),
+     OUT(TXT("format") "," NUM("bytes") "," NUM("facts") "," TXT("data"),
+         "\"format\",\"bytes\",\"data\""),
+     RO, mcp_t_export_graph},
 };
 /* clang-format on */
 

@@ -234,6 +234,28 @@ const hk_route hk_routes[] = {
      .params = {{"kind", "query", "string", true,
                  "pagerank, components, communities, degrees or betweenness"},
                 {"top", "query", "integer", false, "rows (default 10)"}}},
+    {.method = "GET",
+     .path = "/v2/export",
+     .need = HK_ROLE_READ,
+     .fn = hk_route_export,
+     .summary = "Export the facts, or those a query or a neighbourhood "
+                "selects, as statements, JSONL, TSV, N-Triples, Turtle, "
+                "GraphML, JSON graph, Cypher or an MCP memory file",
+     .ok_status = "200",
+     .errors = "400 401 404 422 503",
+     .params = {{"format", "query", "string", false,
+                 "statements (default), jsonl, tsv, mcp-memory, ntriples, "
+                 "turtle, graphml, jsongraph or cypher"},
+                {"where", "query", "string", false,
+                 "only the facts this (multi-)pattern query matches"},
+                {"around", "query", "string", false,
+                 "only the facts around this entity"},
+                {"depth", "query", "integer", false,
+                 "hops around the entity (default 1)"},
+                {"base", "query", "string", false,
+                 "IRI base of ntriples and turtle"},
+                {"max_bytes", "query", "integer", false,
+                 "refuse (422) an answer larger than this (default 64 MiB)"}}},
     /* vectors */
     {.method = "GET",
      .path = "/v2/vectors",

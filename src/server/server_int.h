@@ -337,6 +337,7 @@ void hk_route_graph_neighbours(hk_server *srv, h2o_req_t *req,
                                const char *param);
 void hk_route_graph_path(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_graph_analyze(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_export(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_vectors_list(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_vectors_drop(hk_server *srv, h2o_req_t *req, const char *param);

@@ -676,6 +676,15 @@ typedef struct hk_svc_export_res {
  * (field "around"); on any failure nothing appears at path. */
 hk_err hk_svc_export(hk_store *s, const hk_svc_export_req *req,
                      hk_svc_export_res *res, hk_error *err);
+/* hk_svc_export into memory for REST and MCP: req->out and req->path are
+ * ignored, the export is appended to out, and one that would pass
+ * max_bytes stops with HK_ERR_LIMIT (field "max_bytes"). neo4j (a
+ * directory) is HK_ERR_INVALID (field "format"). */
+hk_err hk_svc_export_to_buf(hk_store *s, const hk_svc_export_req *req,
+                            size_t max_bytes, hk_buf *out,
+                            hk_svc_export_res *res, hk_error *err);
+/* The media type of an export format ("text/turtle", ...). Static. */
+const char *hk_svc_export_media_type(hk_format f);
 
 typedef enum hk_svc_compact_mode {
     HK_SVC_COMPACT_AUTO = 0,   /* when hk_store_compact_advised says so */

@@ -291,6 +291,85 @@ done:
     return rc;
 }
 
+/* A write-only stream into an hk_buf that refuses to grow past a cap. */
+typedef struct capped_buf {
+    hk_buf *b;  /* destination */
+    size_t max; /* bytes allowed */
+    bool over;  /* a write would have passed max */
+} capped_buf;
+
+static ssize_t capped_write(void *cookie, const char *data, size_t n)
+{
+    capped_buf *c = cookie;
+    if (c->b->len + n > c->max) {
+        c->over = true;
+        errno = EFBIG;
+        return -1;
+    }
+    if (hk_buf_append(c->b, data, n) != HK_OK) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return (ssize_t)n;
+}
+
+hk_err hk_svc_export_to_buf(hk_store *s, const hk_svc_export_req *req,
+                            size_t max_bytes, hk_buf *out,
+                            hk_svc_export_res *res, hk_error *err)
+{
+    memset(res, 0, sizeof *res);
+    if (req->format == HK_FORMAT_NEO4J) {
+        hk_error_set(err, HK_ERR_INVALID,
+                     "a neo4j export is a directory of CSV files: use "
+                     "'hakgal export --format neo4j --output DIR', or the "
+                     "cypher format here");
+        if (err) snprintf(err->field, sizeof err->field, "format");
+        return HK_ERR_INVALID;
+    }
+    capped_buf c = {out, max_bytes, false};
+    cookie_io_functions_t io = {NULL, capped_write, NULL, NULL};
+    FILE *f = fopencookie(&c, "w", io);
+    if (f == NULL) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    hk_svc_export_req r = *req;
+    r.out = f;
+    r.path = NULL;
+    hk_err rc = hk_svc_export(s, &r, res, err);
+    if (fclose(f) != 0 && rc == HK_OK)
+        rc = hk_error_set(err, HK_ERR_IO, "cannot write the export");
+    if (c.over) {
+        rc = hk_error_set(err, HK_ERR_LIMIT,
+                          "the export is larger than %zu bytes: select "
+                          "fewer facts (where, around) or use 'hakgal "
+                          "export'",
+                          max_bytes);
+        if (err) snprintf(err->field, sizeof err->field, "max_bytes");
+    }
+    if (rc == HK_OK) res->bytes = out->len;
+    return rc;
+}
+
+const char *hk_svc_export_media_type(hk_format f)
+{
+    switch (f) {
+    case HK_FORMAT_JSONL:
+        return "application/x-ndjson";
+    case HK_FORMAT_TSV:
+        return "text/tab-separated-values; charset=utf-8";
+    case HK_FORMAT_NTRIPLES:
+        return "application/n-triples";
+    case HK_FORMAT_TURTLE:
+        return "text/turtle; charset=utf-8";
+    case HK_FORMAT_GRAPHML:
+        return "application/graphml+xml";
+    case HK_FORMAT_JSONGRAPH:
+        return "application/json";
+    case HK_FORMAT_MCP_MEMORY:
+        return "application/x-ndjson";
+    default:
+        return "text/plain; charset=utf-8";
+    }
+}
+
 /* ==== Compaction ==== */
 
 hk_svc_compact_skip hk_svc_compact_policy(hk_svc_compact_mode mode,

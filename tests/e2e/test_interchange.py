@@ -23,7 +23,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_server_api import BIN, TMP  # noqa: E402
+from test_server_api import BIN, TMP, Server, q  # noqa: E402
 
 FACTS = [
     "HasPart(Computer, CPU)",
@@ -426,6 +426,88 @@ class Interchange(unittest.TestCase):
                 "mcp-memory", check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("cannot be restricted", p.stderr)
+
+    def test_rest_and_mcp_export(self):
+        import rdflib
+        cli_ttl = run("export", "--data", self.data, "--format",
+                      "turtle").stdout
+        where = "HasPart(Computer, ?p)"
+        cli_where = run("export", "--data", self.data, "--where", where,
+                        "--format", "jsongraph").stdout
+        srv = Server(data=self.data)
+        try:
+            r = srv.request
+            st, h, body = r("GET", "/v2/export?format=turtle")
+            self.assertEqual(st, 200, body)
+            self.assertTrue(h["content-type"].startswith("text/turtle"))
+            self.assertEqual(body, cli_ttl)
+            self.assertEqual(len(rdflib.Graph().parse(data=body,
+                                                      format="turtle")),
+                             len(run("export", "--data", self.data,
+                                     "--format", "ntriples")
+                                 .stdout.splitlines()))
+            st, h, body = r("GET", "/v2/export?format=jsongraph&where=" +
+                            q(where))
+            self.assertEqual(st, 200, body)
+            self.assertEqual(json.dumps(body, sort_keys=True),
+                             json.dumps(json.loads(cli_where),
+                                        sort_keys=True))
+            st, _, body = r("GET", "/v2/export?around=NH3&depth=1")
+            self.assertEqual((st, body),
+                             (200, "Bond(NH3, nitrogen, hydrogen)\n"))
+            st, _, body = r("GET", "/v2/export?format=cypher&around=Helium")
+            self.assertEqual(st, 200)
+            self.assertEqual(len(parse_cypher(body)), 2 + 2 + 1)
+            # Errors: a bad query names its column, an unknown entity is
+            # 404, an answer over max_bytes is refused, neo4j is a
+            # directory, depth needs around.
+            st, _, body = r("GET", "/v2/export?where=" + q("HasPart(?x"))
+            self.assertEqual(st, 400, body)
+            self.assertEqual(body["error"]["detail"]["field"], "where")
+            st, _, body = r("GET", "/v2/export?around=Nobody")
+            self.assertEqual(st, 404, body)
+            st, _, body = r("GET", "/v2/export?format=ntriples&max_bytes=100")
+            self.assertEqual(st, 422, body)
+            self.assertEqual(body["error"]["detail"]["field"], "max_bytes")
+            st, _, body = r("GET", "/v2/export?format=neo4j")
+            self.assertEqual(st, 400, body)
+            st, _, body = r("GET", "/v2/export?format=rdfxml")
+            self.assertEqual(st, 400, body)
+            st, _, body = r("GET", "/v2/export?depth=2")
+            self.assertEqual(st, 400, body)
+            st, _, api = r("GET", "/openapi.json")
+            self.assertIn("/v2/export", api["paths"])
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.output())
+            srv.cleanup()
+        msgs = [
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+             "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                        "clientInfo": {"name": "t", "version": "1"}}},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+             "params": {"name": "export_graph", "arguments": {}}},
+            {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+             "params": {"name": "export_graph",
+                        "arguments": {"format": "jsongraph",
+                                      "where": where}}},
+            {"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+             "params": {"name": "export_graph",
+                        "arguments": {"max_bytes": 10}}},
+        ]
+        p = subprocess.run([BIN, "mcp", "--data", self.data],
+                           input="".join(json.dumps(m) + "\n" for m in msgs),
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        res = {m["id"]: m for m in map(json.loads, p.stdout.splitlines())}
+        sc = res[2]["result"]["structuredContent"]
+        self.assertEqual((sc["format"], sc["data"]), ("turtle", cli_ttl))
+        self.assertNotIn("facts", sc)
+        sc = res[3]["result"]["structuredContent"]
+        self.assertEqual(sc["facts"], 2)
+        self.assertEqual(json.loads(sc["data"]), json.loads(cli_where))
+        self.assertTrue(res[4]["result"]["isError"])
+        self.assertIn("larger than 10 bytes", json.dumps(res[4]["result"]))
 
 
 def cypher_tokens(text, positions=False):

@@ -478,7 +478,7 @@ static void test_import_export(void **state)
     assert_false(hk_svc_import_error_is_input(HK_ERR_FULL));
 
     /* to a file: complete, with the byte count */
-    hk_svc_export_req req = {HK_FORMAT_JSONL, NULL, out, NULL};
+    hk_svc_export_req req = {HK_FORMAT_JSONL, NULL, out, NULL, NULL, NULL, 0};
     hk_svc_export_res res;
     assert_int_equal(hk_svc_export(s, &req, &res, &err), HK_OK);
     struct stat sb;
@@ -501,21 +501,21 @@ static void test_import_export(void **state)
     size_t mem_len = 0;
     FILE *ms = open_memstream(&mem, &mem_len);
     assert_non_null(ms);
-    hk_svc_export_req sreq = {HK_FORMAT_STATEMENTS, ms, NULL, NULL};
+    hk_svc_export_req sreq = {HK_FORMAT_STATEMENTS, ms, NULL, NULL, NULL, NULL, 0};
     assert_int_equal(hk_svc_export(s, &sreq, &res, &err), HK_OK);
     fclose(ms);
     assert_string_equal(mem, "A(x)\nB(y, z)\n");
     assert_int_equal(res.bytes, 0);
     free(mem);
     /* refused: a format export does not write, an unwritable target */
-    hk_svc_export_req breq = {HK_FORMAT_SQLITE, NULL, out, NULL};
+    hk_svc_export_req breq = {HK_FORMAT_SQLITE, NULL, out, NULL, NULL, NULL, 0};
     assert_int_equal(hk_svc_export(s, &breq, &res, &err), HK_ERR_INVALID);
     assert_string_equal(err.field, "format");
-    hk_svc_export_req ureq = {HK_FORMAT_TSV, NULL, bad, NULL};
+    hk_svc_export_req ureq = {HK_FORMAT_TSV, NULL, bad, NULL, NULL, NULL, 0};
     assert_int_equal(hk_svc_export(s, &ureq, &res, &err), HK_ERR_IO);
     assert_non_null(strstr(err.message, "cannot create"));
     assert_false(file_exists(bad));
-    hk_svc_export_req nreq = {HK_FORMAT_TSV, NULL, NULL, NULL};
+    hk_svc_export_req nreq = {HK_FORMAT_TSV, NULL, NULL, NULL, NULL, NULL, 0};
     assert_int_equal(hk_svc_export(s, &nreq, &res, &err), HK_ERR_INVALID);
 
     /* compaction: refused while open, then done */
