@@ -501,7 +501,8 @@ static void test_import_export(void **state)
     size_t mem_len = 0;
     FILE *ms = open_memstream(&mem, &mem_len);
     assert_non_null(ms);
-    hk_svc_export_req sreq = {HK_FORMAT_STATEMENTS, ms, NULL, NULL, NULL, NULL, 0};
+    hk_svc_export_req sreq = {
+        HK_FORMAT_STATEMENTS, ms, NULL, NULL, NULL, NULL, 0};
     assert_int_equal(hk_svc_export(s, &sreq, &res, &err), HK_OK);
     fclose(ms);
     assert_string_equal(mem, "A(x)\nB(y, z)\n");
