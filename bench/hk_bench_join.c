@@ -271,6 +271,9 @@ int main(int argc, char **argv)
         bool timed = i >= warm;
         /* 2hop from the first argument of a random binary fact */
         hk_fact_id id = 0;
+        /* h_query leaves t reset: renew it, or every get fails and every
+         * sample repeats the first entity */
+        if (hk_txn_renew(t, &err) != HK_OK) die("renew", err.message);
         for (int tries = 0; tries < 100; tries++) {
             id = 1 + (hk_fact_id)(((uint64_t)rand() << 31 ^ (uint64_t)rand()) %
                                   stats.last_fact_id);
@@ -279,6 +282,7 @@ int main(int argc, char **argv)
         }
         char ent[4200];
         snprintf(ent, sizeof ent, "%s", f.st.args[0]);
+        hk_txn_reset(t);
         snprintf(text, sizeof text, "?p(\"%s\", ?n), ?q(?n, ?o)", ent);
         const char *keys[3] = {ent, NULL, NULL};
         double t0 = now_us();

@@ -76,8 +76,7 @@ typedef struct run {
     uint64_t candidates;
     int64_t deadline;
     bool stop;
-    bool taken;   /* some row was taken (or the run resumed a cursor) */
-    hk_buf probe; /* ACC_PROBE: the statement's strings */
+    bool taken; /* some row was taken (or the run resumed a cursor) */
 } run;
 
 /* ==== Values ==== */
@@ -673,33 +672,20 @@ static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
         return rc;
     }
     if (st->acc == ACC_PROBE) {
-        /* every slot is known: look the statement up */
-        size_t offs[HK_MAX_ARGS + 1];
-        hk_buf_reset(&r->probe);
-        for (uint32_t k = 0; k <= at->pat.n_args; k++) {
-            const char *p;
-            size_t n;
-            rc = hks_sym_str(r->t, slot_val(r, st->atom, k), &p, &n, err);
-            if (rc != HK_OK) return rc;
-            offs[k] = r->probe.len;
-            if (hk_buf_append(&r->probe, p, n) != HK_OK ||
-                hk_buf_append(&r->probe, "", 1) != HK_OK)
-                return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-        }
-        hk_statement q;
-        memset(&q, 0, sizeof q);
-        q.predicate = r->probe.data + offs[0];
-        q.n_args = at->pat.n_args;
-        for (uint32_t k = 0; k < q.n_args; k++)
-            q.args[k] = r->probe.data + offs[k + 1];
+        /* every slot is known: look the statement up by its symbol ids */
+        hks_fact_syms fs;
+        fs.pred = slot_val(r, st->atom, 0);
+        fs.n_args = at->pat.n_args;
+        for (uint32_t k = 0; k < fs.n_args; k++)
+            fs.args[k] = slot_val(r, st->atom, k + 1);
         hk_fact_id id = 0;
-        rc = hk_store_find(r->t, &q, &id, err);
+        rc = hks_fact_find_syms(r->t, &fs, &id, err);
         if (rc == HK_ERR_NOT_FOUND) {
             hk_error_clear(err);
             return HK_OK;
         }
         if (rc != HK_OK) return rc;
-        return candidate(r, i, 0, id, NULL, &path, err);
+        return candidate(r, i, 0, id, &fs, &path, err);
     }
     hk_scan sc = HK_SCAN_INIT;
     char pbuf[HK_MAX_PREDICATE_BYTES + 1];
@@ -795,7 +781,6 @@ hk_err hkq_run(hk_txn *t, const hkq_query *q, const hkq_run_req *req,
         res->steps[i].estimate = r->steps[i].est;
     }
     if (rc == HK_OK && r->stop && r->taken) rc = cursor_write(r, &res->cursor);
-    hk_buf_free(&r->probe);
     hk_free(r);
     return rc;
 }

@@ -749,6 +749,25 @@ hk_err hk_store_get(hk_txn *t, hk_fact_id id, hk_fact *f, hk_error *err)
     return hks_rec_to_fact(t, id, &r, f, err);
 }
 
+hk_err hks_fact_find_syms(hk_txn *t, const hks_fact_syms *fs, hk_fact_id *id,
+                          hk_error *err)
+{
+    hk_err e = hks_txn_check_read(t, err);
+    if (e) return e;
+    if (fs->n_args < 1 || fs->n_args > HK_MAX_ARGS)
+        return hk_error_set(err, HK_ERR_INVALID, "bad argument count %u",
+                            fs->n_args);
+    hks_rec r;
+    r.pred = fs->pred;
+    r.n_args = fs->n_args;
+    memcpy(r.args, fs->args, fs->n_args * sizeof fs->args[0]);
+    hk_fact_id found = 0;
+    if ((e = stmt_lookup(t, &r, &found, err))) return e;
+    if (!found) return hk_error_set(err, HK_ERR_NOT_FOUND, "no such fact");
+    *id = found;
+    return HK_OK;
+}
+
 hk_err hk_store_find(hk_txn *t, const hk_statement *st, hk_fact_id *id,
                      hk_error *err)
 {

@@ -233,6 +233,11 @@ hk_err hks_sym_max(hk_txn *t, uint32_t *max, hk_error *err);
 hk_err hks_fact_syms_get(hk_txn *t, hk_fact_id id, hks_fact_syms *out,
                          hk_error *err);
 
+/* The id of the fact whose symbols are fs (one lookup in the statement
+ * index, no dictionary access). HK_ERR_NOT_FOUND when there is none. */
+hk_err hks_fact_find_syms(hk_txn *t, const hks_fact_syms *fs, hk_fact_id *id,
+                          hk_error *err);
+
 /* One mention of an entity: fact `fact` has it at argument position pos
  * (0-based) and predicate pred. */
 typedef struct hks_adj_row {
