@@ -125,6 +125,13 @@ void hk_route_readyz(hk_server *srv, h2o_req_t *req, const char *param)
                            "the server is starting or stopping", NULL);
         return;
     }
+    if (atomic_load(&srv->damaged)) {
+        hk_http_send_error(req, 503, "kb_damaged",
+                           "a read found the knowledge base damaged: "
+                           "restore it from a backup",
+                           NULL);
+        return;
+    }
     /* Ready means the KB answers a read. */
     hk_loop *loop = hk_loop_self();
     hk_error err;

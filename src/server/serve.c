@@ -87,6 +87,14 @@ hk_txn *hk_loop_read_txn(hk_loop *loop, hk_error *err)
     return loop->read_txn;
 }
 
+void hk_loop_discard_read(hk_loop *loop)
+{
+    if (loop == NULL || loop->read_txn == NULL) return;
+    hk_txn_abort(loop->read_txn);
+    loop->read_txn = NULL;
+    loop->read_live = false;
+}
+
 void hk_loop_read_done(hk_loop *loop)
 {
     if (loop->read_live) {

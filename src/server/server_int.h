@@ -212,6 +212,7 @@ struct hk_server {
     bool registering;                  /* register_path allowed now */
     atomic_bool stopping;              /* a stop signal arrived */
     atomic_bool ready;                 /* loops are serving */
+    atomic_bool damaged;               /* a read faulted in the KB's map */
     atomic_bool finish;                /* writer and pool stopped: loops exit */
     atomic_uint next_loop;             /* round-robin connection placement */
     atomic_size_t body_inflight;       /* bytes reserved by admitted request
@@ -364,5 +365,8 @@ const char *hk_openapi_json(const hk_server *srv, size_t *len);
 
 /* Per-request loop accessor for handlers: the loop running this thread. */
 hk_loop *hk_loop_self(void);
+/* Drops the loop's read transaction after a fault left it unusable (the
+ * next hk_loop_read_txn begins a new one). */
+void hk_loop_discard_read(hk_loop *loop);
 
 #endif /* HK_SERVER_INT_H */

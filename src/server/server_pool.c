@@ -14,6 +14,9 @@
  * The pool queue is a mutex-guarded FIFO; on stop the threads finish what is
  * queued and exit.
  */
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,15 +81,54 @@ struct hk_pool_job {
     hk_work_fn work;        /* runs on a pool thread */
     hk_after_work_fn after; /* runs on the loop */
     void *arg;              /* for both */
+    bool faulted;           /* work read a damaged map (faultguard) */
+    uint64_t fault_offset;  /* where */
 };
 
 static void pool_done_on_loop(hk_loop_msg *m)
 {
     hk_pool_job *job = (hk_pool_job *)m;
-    job->after(hk_req_ref_get(job->ref), job->arg);
+    h2o_req_t *req = hk_req_ref_get(job->ref);
+    if (job->faulted) {
+        /* after() frees arg as for a client that left; the answer says why
+         * the work was abandoned */
+        job->after(NULL, job->arg);
+        if (req) {
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "the knowledge base is damaged (a read faulted at byte "
+                     "%llu of its data file): restore it from a backup",
+                     (unsigned long long)job->fault_offset);
+            hk_http_send_error(req, 500, "kb_damaged", msg, NULL);
+        }
+    } else {
+        job->after(req, job->arg);
+    }
     hk_req_ref_release(job->ref);
     atomic_fetch_sub(&job->loop->pending, 1);
     hk_free(job);
+}
+
+/* Runs the job's work under a fault guard: a read of a damaged or
+ * truncated data file abandons the work (what it allocated, and a read
+ * transaction it had open, are leaked: the KB is damaged and the operator
+ * must restore it) instead of ending the process. */
+static void run_guarded(hk_server *srv, hk_pool_job *job)
+{
+    hk_fault_guard g;
+    if (sigsetjmp(g.jb, 0) == 0) {
+        hk_fault_arm(&g);
+        job->work(job->arg);
+        hk_fault_disarm(&g);
+        return;
+    }
+    job->faulted = true;
+    job->fault_offset = g.offset;
+    atomic_store(&srv->damaged, true);
+    fprintf(stderr,
+            "hakgal serve: knowledge base damaged: a read faulted at byte "
+            "%llu of the data file; restore it from a backup\n",
+            (unsigned long long)g.offset);
 }
 
 static void *pool_main(void *arg)
@@ -105,7 +147,7 @@ static void *pool_main(void *arg)
         p->head = job->next;
         if (!p->head) p->tail = NULL;
         pthread_mutex_unlock(&p->lock);
-        job->work(job->arg);
+        run_guarded(srv, job);
         job->msg.run = pool_done_on_loop;
         hk_loop_send(job->loop, &job->msg);
     }

@@ -21,6 +21,8 @@
  * decoded. Runs on loop threads only.
  */
 #include <ctype.h>
+#include <setjmp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -369,7 +371,7 @@ typedef struct root_handler {
     hk_server *srv;      /* the server */
 } root_handler;
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+static int route_req(h2o_handler_t *self, h2o_req_t *req)
 {
     hk_server *srv = ((root_handler *)self)->srv;
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
@@ -518,6 +520,39 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         }
     }
     found->fn(srv, req, decoded);
+    return 0;
+}
+
+/* Every request runs under a fault guard (src/store/faultguard.c): a read
+ * that touches a damaged or truncated data file on this loop answers 500
+ * kb_damaged, marks the server damaged (/readyz then says so) and drops
+ * the loop's read transaction, instead of ending the process with SIGBUS.
+ * The handler's half-done work is abandoned (its memory may leak); writes
+ * run on the writer thread and are not affected. The handler is
+ * installed with SA_NODEFER, so sigsetjmp need not save the signal mask
+ * (a system call per request). */
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    hk_server *srv = ((root_handler *)self)->srv;
+    hk_fault_guard g;
+    if (sigsetjmp(g.jb, 0) == 0) {
+        hk_fault_arm(&g);
+        int rc = route_req(self, req);
+        hk_fault_disarm(&g);
+        return rc;
+    }
+    hk_loop_discard_read(hk_loop_self());
+    atomic_store(&srv->damaged, true);
+    fprintf(stderr,
+            "hakgal serve: knowledge base damaged: a read faulted at byte "
+            "%llu of the data file; restore it from a backup\n",
+            (unsigned long long)g.offset);
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "the knowledge base is damaged (a read faulted at byte %llu of "
+             "its data file): restore it from a backup",
+             (unsigned long long)g.offset);
+    hk_http_send_error(req, 500, "kb_damaged", msg, NULL);
     return 0;
 }
 

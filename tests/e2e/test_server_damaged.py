@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""A data file damaged under a running server never ends the process.
+
+`hakgal serve` has a KB open; the test truncates data.mdb to a few pages
+(as a full disk, an operator's mistake or a failing volume would) and then
+reads through REST. Every read that touches a missing page must answer
+500 kb_damaged with a message that says to restore from a backup, the
+process must stay up (/healthz answers 200), /readyz must say 503
+kb_damaged from then on, and SIGTERM must still stop the server. A
+restart on the damaged file is refused with the store's "damaged" error
+(exit 5), as the CLI does.
+"""
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_server_api import BIN, Server  # noqa: E402
+
+
+class DamagedWhileServing(unittest.TestCase):
+    def test_truncated_file_answers_500_and_keeps_serving(self):
+        # A read abandoned by a fault leaks what it had allocated; that is
+        # the documented price of staying up, so leak checking is off here.
+        srv = Server(env={"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1"})
+        try:
+            r = srv.request
+            facts = ["Damaged%d(x%d, %s)" % (i % 7, i, "y" * 200)
+                     for i in range(3000)]
+            st, _, b = r("POST", "/v2/facts/batch",
+                         {"facts": [{"statement": s} for s in facts]})
+            self.assertIn(st, (200, 201), b)
+            st, _, b = r("GET", "/v2/facts?limit=5")
+            self.assertEqual(st, 200, b)
+            os.truncate(os.path.join(srv.data, "data.mdb"), 3 * 4096)
+            statuses = set()
+            for path in ("/v2/facts?limit=1000", "/v2/stats",
+                         "/v2/facts/2000", "/v2/predicates",
+                         "/v2/export", "/v2/facts?predicate=Damaged3"):
+                st, _, b = r("GET", path)
+                statuses.add(st)
+                if st == 500:
+                    self.assertEqual(b["error"]["code"], "kb_damaged", b)
+                    self.assertIn("restore it from a backup",
+                                  b["error"]["message"])
+            self.assertIn(500, statuses, "no read touched a missing page")
+            self.assertIsNone(srv.proc.poll(), "the server died:\n" +
+                              srv.output())
+            st, _, b = r("GET", "/healthz")
+            self.assertEqual(st, 200, b)
+            st, _, b = r("GET", "/readyz")
+            self.assertEqual(st, 503, b)
+            self.assertEqual(b["error"]["code"], "kb_damaged")
+            self.assertIn("knowledge base damaged", srv.output())
+        finally:
+            rc = srv.stop()
+            out = srv.output()
+            srv.cleanup()
+        self.assertNotIn("Sanitizer", out)
+        self.assertIn(rc, (0, 5), out)
+
+    def test_restart_on_the_damaged_file_is_refused(self):
+        srv = Server()
+        try:
+            st, _, b = srv.request("POST", "/v2/facts",
+                                   {"statement": "Keep(this)"})
+            self.assertEqual(st, 201, b)
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.output())
+        os.truncate(os.path.join(srv.data, "data.mdb"), 4096)
+        p = subprocess.run([BIN, "serve", "--data", srv.data, "--listen",
+                            "127.0.0.1:0"], capture_output=True, timeout=60)
+        srv.cleanup()
+        self.assertEqual(p.returncode, 5, p.stderr)
+        self.assertIn(b"damaged", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
