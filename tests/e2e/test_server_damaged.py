@@ -33,6 +33,13 @@ class DamagedWhileServing(unittest.TestCase):
             self.assertIn(st, (200, 201), b)
             st, _, b = r("GET", "/v2/facts?limit=5")
             self.assertEqual(st, 200, b)
+            # Deep verification runs on a worker thread and says ok.
+            st, _, b = r("GET", "/v2/admin/verify?deep=1")
+            self.assertEqual((st, b["ok"], b["deep"]), (200, True, True), b)
+            st, _, b = r("GET", "/v2/admin/verify")
+            self.assertEqual((st, b["ok"], b["deep"]), (200, True, False), b)
+            st, _, b = r("GET", "/v2/admin/verify?deep=maybe")
+            self.assertEqual(st, 400, b)
             os.truncate(os.path.join(srv.data, "data.mdb"), 3 * 4096)
             statuses = set()
             for path in ("/v2/facts?limit=1000", "/v2/stats",
@@ -45,6 +52,12 @@ class DamagedWhileServing(unittest.TestCase):
                     self.assertIn("restore it from a backup",
                                   b["error"]["message"])
             self.assertIn(500, statuses, "no read touched a missing page")
+            # A deep check of the truncated file reports it (its own guard)
+            # or is abandoned as damaged; it never ends the process.
+            st, _, b = r("GET", "/v2/admin/verify?deep=1")
+            self.assertTrue((st == 200 and b["ok"] is False) or
+                            (st == 500 and b["error"]["code"] ==
+                             "kb_damaged"), (st, b))
             self.assertIsNone(srv.proc.poll(), "the server died:\n" +
                               srv.output())
             st, _, b = r("GET", "/healthz")
