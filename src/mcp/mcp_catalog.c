@@ -36,7 +36,15 @@
 
 json_t *mcp_resources_list(hk_mcp_server *s, bool fixtures)
 {
-    (void)s;
+    if (s->env.profile == HK_MCP_PROFILE_MEMORY) {
+        json_t *m = json_pack(
+            "[{s:s, s:s, s:s, s:s, s:s}]", "uri", MCP_MEMORY_RESOURCE_URI,
+            "name", "knowledge-graph", "title", "Knowledge Graph",
+            "description",
+            "The full knowledge graph with all entities and relations",
+            "mimeType", "application/json");
+        return m ? m : json_array();
+    }
     json_t *a = json_pack(
         "[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s}]", "uri",
         "hakgal://stats", "name", "stats", "title", "KB statistics",
@@ -51,7 +59,7 @@ json_t *mcp_resources_list(hk_mcp_server *s, bool fixtures)
 
 json_t *mcp_templates_list(hk_mcp_server *s, bool fixtures)
 {
-    (void)s;
+    if (s->env.profile == HK_MCP_PROFILE_MEMORY) return json_array();
     json_t *a = json_pack(
         "[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s}]", "uriTemplate",
         "hakgal://entity/{name}", "name", "entity", "title",
@@ -68,7 +76,8 @@ json_t *mcp_templates_list(hk_mcp_server *s, bool fixtures)
 
 json_t *mcp_prompts_list(hk_mcp_server *s, bool fixtures)
 {
-    (void)s;
+    /* the reference memory server has no prompts */
+    if (s->env.profile == HK_MCP_PROFILE_MEMORY) return json_array();
     json_t *a = json_pack(
         "[{s:s, s:s, s:s, s:[{s:s, s:s, s:b}]},"
         " {s:s, s:s, s:s, s:[{s:s, s:s, s:b}]}]",
@@ -174,6 +183,15 @@ hk_err mcp_resource_read(hk_mcp_server *s, const char *uri, json_t **contents,
 {
     *contents = NULL;
     hk_store *st = s->env.store_slot ? *s->env.store_slot : s->env.store;
+    if (s->env.profile == HK_MCP_PROFILE_MEMORY) {
+        if (strcmp(uri, MCP_MEMORY_RESOURCE_URI) != 0)
+            return hk_error_set(err, HK_ERR_NOT_FOUND, "no such resource");
+        hk_txn *t = NULL;
+        hk_err rc = hk_txn_begin(st, false, &t, err);
+        if (rc == HK_OK) rc = mcp_memory_graph_resource(t, contents, err);
+        if (t) hk_txn_abort(t);
+        return rc;
+    }
     if (strcmp(uri, "hakgal://stats") == 0) {
         hk_txn *t = NULL;
         hk_stats x;

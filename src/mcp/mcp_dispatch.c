@@ -245,6 +245,13 @@ static json_t *server_info(void)
 
 static json_t *capabilities(req *r)
 {
+    if (r->srv->env.profile == HK_MCP_PROFILE_MEMORY) /* as the reference */
+        return r->stateless
+                   ? json_pack("{s:{s:b}, s:{s:b}}", "resources", "listChanged",
+                               true, "tools", "listChanged", true)
+                   : json_pack("{s:{s:b, s:b}, s:{s:b}}", "resources",
+                               "subscribe", true, "listChanged", true, "tools",
+                               "listChanged", true);
     /* the lists only change when the server restarts: no listChanged */
     json_t *c = json_pack("{s:{s:b}, s:{s:b}, s:{}, s:{}}", "tools",
                           "listChanged", false, "prompts", "listChanged", false,
@@ -393,7 +400,20 @@ static json_t *m_tools_call(req *r)
         return err_resp(r, HK_MCP_INVALID_PARAMS,
                         "Invalid params: arguments must be an object", NULL);
     char why[300];
-    if (!mcp_schema_validate(tool->input, args, why, sizeof why)) {
+    if (r->srv->env.profile == HK_MCP_PROFILE_MEMORY) {
+        /* as the reference's SDK answers: a tool result, not a JSON-RPC
+         * error, and unknown properties dropped */
+        char zwhy[1024];
+        if (!mcp_schema_check_zod(tool->input, args, zwhy, sizeof zwhy)) {
+            char msg[1200];
+            snprintf(msg, sizeof msg,
+                     "MCP error -32602: Input validation error: Invalid "
+                     "arguments for tool %s: %s",
+                     tool->def->name, zwhy);
+            json_decref(own_args);
+            return result_response(r->id, tool_error_result(msg));
+        }
+    } else if (!mcp_schema_validate(tool->input, args, why, sizeof why)) {
         char msg[420];
         snprintf(msg, sizeof msg, "Invalid arguments for tool %s: %s",
                  tool->def->name, why);
@@ -482,6 +502,13 @@ static json_t *m_resources_read(req *r)
     hk_error_clear(&e);
     hk_err rc =
         mcp_resource_read(r->srv, json_string_value(uri), &contents, &e);
+    if (rc == HK_ERR_NOT_FOUND &&
+        r->srv->env.profile == HK_MCP_PROFILE_MEMORY) {
+        char msg[300]; /* the reference SDK's wording */
+        snprintf(msg, sizeof msg, "MCP error -32602: Resource %.200s not found",
+                 json_string_value(uri));
+        return err_resp(r, HK_MCP_INVALID_PARAMS, msg, NULL);
+    }
     if (rc == HK_ERR_NOT_FOUND)
         return err_resp(
             r, r->stateless ? HK_MCP_INVALID_PARAMS : HK_MCP_RESOURCE_NOT_FOUND,
@@ -720,6 +747,16 @@ json_t *hk_mcp_handle(hk_mcp_server *s, hk_mcp_session *sess, json_t *msg,
          * to answer; cancellation of synchronous tools is not possible. */
         json_decref(own_params);
         return NULL;
+    }
+    /* The memory profile offers what the reference memory server offers:
+     * tools and one resource; no prompts, completions or logging. */
+    if (s->env.profile == HK_MCP_PROFILE_MEMORY &&
+        (strncmp(method, "prompts/", 8) == 0 ||
+         strcmp(method, "completion/complete") == 0 ||
+         strcmp(method, "logging/setLevel") == 0)) {
+        json_decref(own_params);
+        return hk_mcp_error_response(id, HK_MCP_METHOD_NOT_FOUND,
+                                     "Method not found");
     }
 
     if (r.stateless) {

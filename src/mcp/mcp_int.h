@@ -59,6 +59,9 @@ typedef struct mcp_tool {
 extern const mcp_tool_def mcp_kb_tools[]; /* the 30 KB tools */
 extern const size_t mcp_n_kb_tools;
 extern const mcp_tool_def mcp_memory_tools[]; /* the memory profile */
+/* The memory profile's one resource, as the reference server offers it. */
+#define MCP_MEMORY_RESOURCE_URI "memory://knowledge-graph"
+hk_err mcp_memory_graph_resource(hk_txn *t, json_t **contents, hk_error *err);
 extern const size_t mcp_n_memory_tools;
 /* The conformance fixtures: defined by mcp_fixtures.c in the test build
  * (hakgal-conformance, fuzz_mcp), by mcp_fixtures_none.c (no rows) in the
@@ -194,6 +197,12 @@ json_t *mcp_json_text(const char *s);
  * maxItems). why gets the first problem ("limit: must be >= 1"). */
 bool mcp_schema_validate(const json_t *schema, const json_t *value, char *why,
                          size_t why_len);
+/* The memory profile's argument check, as the reference server's zod 3
+ * schemas do it: unknown properties are ignored, every issue is reported
+ * in why, one per line ("Expected string, received number at
+ * entities[0].name", "Required at entities"). */
+bool mcp_schema_check_zod(const json_t *schema, const json_t *value, char *why,
+                          size_t why_len);
 
 /* ==== Resources, prompts, completion (mcp_catalog.c) ==== */
 

@@ -203,6 +203,22 @@ static hk_err t_delete_relations(mcp_call *c, json_t **out, hk_error *err)
                           "Relations deleted successfully", err);
 }
 
+/* mcp_int.h: the resource memory://knowledge-graph (the whole graph in
+ * the text layout of read_graph), read through t. */
+hk_err mcp_memory_graph_resource(hk_txn *t, json_t **contents, hk_error *err)
+{
+    json_t *g = NULL;
+    hk_err rc = hk_svc_mem_read_graph(t, &g, err);
+    if (rc != HK_OK) return rc;
+    json_t *text = text_of(g);
+    json_decref(g);
+    *contents =
+        text ? json_pack("[{s:s, s:s, s:o}]", "uri", MCP_MEMORY_RESOURCE_URI,
+                         "mimeType", "application/json", "text", text)
+             : NULL;
+    return *contents ? HK_OK : hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+}
+
 enum { READ_GRAPH, SEARCH, OPEN };
 
 static hk_err run_read(mcp_call *c, int what, hk_error *err)

@@ -425,7 +425,9 @@ json_t *hk_mcp_session_updates(hk_mcp_session *sess)
     pthread_mutex_lock(&sess->lock);
     for (size_t i = 0; arr && i < MCP_MAX_SUBS; i++) {
         const char *u = sess->subs[i];
-        if (!u || strncmp(u, "hakgal://", 9) != 0) continue;
+        if (!u || (strncmp(u, "hakgal://", 9) != 0 &&
+                   strcmp(u, MCP_MEMORY_RESOURCE_URI) != 0))
+            continue;
         json_array_append_new(arr, json_pack("{s:s, s:s, s:{s:s}}", "jsonrpc",
                                              "2.0", "method",
                                              "notifications/resources/updated",

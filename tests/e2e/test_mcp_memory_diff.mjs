@@ -141,6 +141,66 @@ try {
     await hk.close();
   }
 
+  // 1b. invalid and extra arguments: the reference's SDK drops unknown
+  // properties and answers a tool error listing every zod issue; hakgal
+  // must answer the same text
+  {
+    const ref = await connectRef(path.join(root, 'args.jsonl'));
+    const hk = await connectHk(path.join(root, 'args-kb'));
+    const bad = [
+      ['create_entities', { entities: [{ name: 'a', entityType: 't', observations: ['x'], extra: 1 }], bogus: true }],
+      ['create_entities', { entities: [{ name: 5, entityType: null, observations: [1, 'y', false] }] }],
+      ['create_entities', {}],
+      ['create_entities', { entities: 'no' }],
+      ['create_relations', { relations: [{ from: 'a' }, { from: 1, to: [], relationType: {} }] }],
+      ['add_observations', { observations: [{ entityName: 'a', contents: 'x' }, {}] }],
+      ['delete_entities', { entityNames: [1, 2] }],
+      ['delete_observations', { deletions: [{ entityName: 'a' }] }],
+      ['delete_relations', { relations: [{}] }],
+      ['read_graph', { anything: [1, 2, 3] }],
+      ['search_nodes', { query: 7, unknown: 'z' }],
+      ['open_nodes', { names: 'a' }],
+      ['open_nodes', { names: ['a', 2.5] }],
+    ];
+    for (const [name, args] of bad) {
+      const a = shape(await ref.callTool({ name, arguments: args }));
+      const b = shape(await hk.callTool({ name, arguments: args }));
+      assert.deepEqual(b, a, `invalid arguments ${name} ${JSON.stringify(args)}`);
+    }
+    await ref.close();
+    await hk.close();
+  }
+
+  // 1c. the knowledge-graph resource, its subscription, and the
+  // capabilities: the same as the reference's
+  {
+    const { ResourceUpdatedNotificationSchema } = await import('@modelcontextprotocol/sdk/types.js');
+    const seen = {};
+    const side = async (name, c) => {
+      let updates = 0;
+      c.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => { if (n.params.uri === 'memory://knowledge-graph') updates++; });
+      const out = { caps: c.getServerCapabilities() };
+      out.list = await c.listResources();
+      out.templates = await c.listResourceTemplates();
+      await c.subscribeResource({ uri: 'memory://knowledge-graph' });
+      await c.callTool({ name: 'create_entities', arguments: { entities: [{ name: 'r1', entityType: 't', observations: ['ü "q"', 'x'] }] } });
+      await c.callTool({ name: 'create_relations', arguments: { relations: [{ from: 'r1', to: 'r1', relationType: 'self' }] } });
+      await new Promise((res) => setTimeout(res, 300));
+      out.updates = updates;
+      out.read = await c.readResource({ uri: 'memory://knowledge-graph' });
+      for (const [what, f] of [['badResource', () => c.readResource({ uri: 'memory://nope' })],
+        ['prompts', () => c.listPrompts()]]) {
+        try { out[what] = await f(); } catch (e) { out[what] = { code: e.code, message: e.message }; }
+      }
+      seen[name] = out;
+      await c.close();
+    };
+    await side('ref', await connectRef(path.join(root, 'res.jsonl')));
+    await side('hk', await connectHk(path.join(root, 'res-kb')));
+    assert.deepEqual(seen.hk, seen.ref, 'resource, subscription and capabilities');
+    assert.equal(seen.hk.updates, 2);
+  }
+
   // 2. random sequences, call by call
   const seed0 = Number(process.env.HK_MEMORY_SEED || 20261204);
   const steps = Number(process.env.HK_MEMORY_STEPS || 400);
