@@ -15,6 +15,7 @@ PACKAGES=(
   libh2o-evloop-dev             # HTTP server
   libcmocka-dev                 # unit tests
   libigraph-dev                 # graph analytics (igraph 0.10)
+  libunistring-dev              # Unicode case mapping (memory search_nodes)
   python3 curl                  # end-to-end test clients
   python3-rdflib                # independent RDF reader of the interchange tests
   nodejs npm                    # MCP conformance / SDK test clients

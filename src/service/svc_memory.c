@@ -24,6 +24,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unicase.h>
 
 #include "core/buf.h"
 #include "core/mem.h"
@@ -546,47 +547,18 @@ hk_err hk_svc_mem_apply(hk_txn *t, void *arg, hk_error *err)
 
 /* ==== Reads ==== */
 
-/* Simple lower-case mapping of one code point (Latin-1, Latin Extended-A
- * pairs, Greek, Cyrillic); others are returned unchanged. */
-static uint32_t lower_cp(uint32_t c)
-{
-    if (c >= 'A' && c <= 'Z') return c + 32;
-    if (c < 0x80) return c;
-    if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;
-    if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x131 &&
-        !(c >= 0x138 && c <= 0x148) && c != 0x149 && !(c >= 0x178))
-        return (c & 1) ? c : c + 1;
-    if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 32;
-    if (c >= 0x410 && c <= 0x42F) return c + 32;
-    if (c >= 0x400 && c <= 0x40F) return c + 80;
-    return c;
-}
-
-/* Appends s lower-cased to out (invalid bytes are copied). */
+/* Appends s lower-cased to out: Unicode's full default case conversion
+ * (libunistring's u8_tolower without a language: SpecialCasing with its
+ * contexts, such as a final sigma), which is what JavaScript's
+ * toLowerCase does in the reference server. Text that is not UTF-8 is
+ * copied unchanged. */
 static hk_err lower_into(const char *s, hk_buf *out)
 {
     hk_buf_reset(out);
-    hk_err rc = hk_buf_reserve(out, strlen(s) + 1);
-    const unsigned char *p = (const unsigned char *)s;
-    while (rc == HK_OK && *p) {
-        uint32_t c = *p;
-        size_t n = 1;
-        if (c >= 0xC0 && c < 0xE0 && (p[1] & 0xC0) == 0x80) {
-            c = ((c & 0x1Fu) << 6) | (p[1] & 0x3Fu);
-            n = 2;
-        }
-        uint32_t l = lower_cp(c);
-        if (n == 1) {
-            char b = (char)l;
-            rc = hk_buf_append(out, &b, 1);
-        } else if (l == c) {
-            rc = hk_buf_append(out, p, n);
-        } else { /* every mapped 2-byte code point stays 2 bytes */
-            char b[2] = {(char)(0xC0 | (l >> 6)), (char)(0x80 | (l & 0x3F))};
-            rc = hk_buf_append(out, b, 2);
-        }
-        p += n;
-    }
+    size_t n = strlen(s), len = 0;
+    uint8_t *l = u8_tolower((const uint8_t *)s, n, NULL, NULL, NULL, &len);
+    hk_err rc = l ? hk_buf_append(out, l, len) : hk_buf_append(out, s, n);
+    free(l); /* libunistring's memory: libc free */
     return rc;
 }
 

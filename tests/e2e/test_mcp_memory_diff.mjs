@@ -201,6 +201,21 @@ try {
     assert.equal(seen.hk.updates, 2);
   }
 
+  // 1d. search_nodes lower-cases as JavaScript's toLowerCase does (full
+  // Unicode mapping with final sigma, dotted I, title case, 4-byte letters)
+  {
+    const names = ['ΟΔΥΣΣΕΥΣ', 'İstanbul', 'Straße', 'ǅemal', 'ＡＢＣ', 'Ⅻ', 'ΆΈΉ', 'ꞪꞫ', '𐐀Deseret', 'ÅNGSTRÖM'];
+    const queries = ['ς', 'σ', 'i̇', 'istanbul', 'straße', 'ǆ', 'ａｂｃ', 'ⅻ', 'άέή', 'ɦ', '𐐨', 'ångström', 'ΟΔΥ', 'STRASSE'];
+    const answers = {};
+    for (const [name, c] of [['ref', await connectRef(path.join(root, 'case.jsonl'))], ['hk', await connectHk(path.join(root, 'case-kb'))]]) {
+      await c.callTool({ name: 'create_entities', arguments: { entities: names.map((n) => ({ name: n, entityType: 'T', observations: ['Obs ' + n] })) } });
+      answers[name] = [];
+      for (const q of queries) answers[name].push(shape(await c.callTool({ name: 'search_nodes', arguments: { query: q } })));
+      await c.close();
+    }
+    assert.deepEqual(answers.hk, answers.ref, 'Unicode lower-casing of search_nodes');
+  }
+
   // 2. random sequences, call by call
   const seed0 = Number(process.env.HK_MEMORY_SEED || 20261204);
   const steps = Number(process.env.HK_MEMORY_STEPS || 400);
