@@ -15,6 +15,7 @@ PACKAGES=(
   libh2o-evloop-dev             # HTTP server
   libcmocka-dev                 # unit tests
   libigraph-dev                 # graph analytics (igraph 0.10)
+  libcurl4-openssl-dev          # model endpoints (src/llm)
   python3 curl                  # end-to-end test clients
   nodejs npm                    # MCP conformance / SDK test clients
   prometheus                    # promtool for /metrics checks
