@@ -138,6 +138,13 @@ void hk_llm_chat_res_free(hk_llm_chat_res *res);
 hk_err hk_llm_embed(hk_llm_client *c, const char *const *texts, size_t n,
                     float **vecs, uint32_t *dim, hk_error *err);
 
+/* The process's shared client of the endpoint the environment and
+ * $HAKGAL_LLM_CONFIG name (hk_llm_config_load, hk_llm_config_pick with
+ * no name), made on first use and kept until exit; for servers whose
+ * requests share one limiter. NULL with *err saying what is missing when
+ * no endpoint is configured. Any thread. */
+hk_llm_client *hk_llm_shared_client(hk_error *err);
+
 /* Process-wide counters of every client. */
 typedef struct hk_llm_counters {
     uint64_t requests;          /* chat/embedding calls started */
@@ -312,7 +319,7 @@ void hk_llm_proposals_free(hk_llm_proposal *v, size_t n);
  * "review:<id>" and the provenance (model, prompt hash, span, reviewer)
  * in its context; the txn's actor (the reviewer) is the audit actor of
  * the add. Both write an audit entry "review". HK_ERR_NOT_FOUND for an
- * unknown id, HK_ERR_STATE when it was already decided, HK_ERR_INVALID
+ * unknown id, HK_ERR_EXISTS when it was already decided, HK_ERR_INVALID
  * (field "statement") for an edit that is not a statement. */
 typedef struct hk_llm_decide_arg {
     hk_store *s;          /* the KB (attached) */

@@ -182,6 +182,32 @@ static void slot_give(hk_llm_client *c)
     pthread_mutex_unlock(&c->mu);
 }
 
+static pthread_once_t g_shared_once = PTHREAD_ONCE_INIT;
+static hk_llm_client *g_shared; /* NULL when no endpoint is configured */
+static hk_error g_shared_err;   /* why there is none */
+
+static void shared_init(void)
+{
+    hk_llm_config *cfg = hk_calloc(1, sizeof *cfg);
+    const hk_llm_endpoint *ep = NULL;
+    hk_error_clear(&g_shared_err);
+    if (!cfg) {
+        hk_error_set(&g_shared_err, HK_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (hk_llm_config_load(cfg, NULL, &g_shared_err) == HK_OK &&
+        hk_llm_config_pick(cfg, NULL, &ep, &g_shared_err) == HK_OK)
+        hk_llm_client_new(ep, &g_shared, &g_shared_err);
+    hk_free(cfg);
+}
+
+hk_llm_client *hk_llm_shared_client(hk_error *err)
+{
+    pthread_once(&g_shared_once, shared_init);
+    if (!g_shared && err) *err = g_shared_err;
+    return g_shared;
+}
+
 /* ==== One HTTP exchange ==== */
 
 typedef struct xfer {

@@ -340,7 +340,7 @@ hk_err hk_llm_decide_apply(hk_txn *t, void *arg, hk_error *err)
     char *text = NULL, *ctx = NULL, *audit = NULL;
     hk_buf canon = HK_BUF_INIT;
     if (p.status != HK_LLM_PENDING) {
-        rc = hk_error_set(err, HK_ERR_STATE, "proposal %llu is already %s",
+        rc = hk_error_set(err, HK_ERR_EXISTS, "proposal %llu is already %s",
                           (unsigned long long)a->id,
                           hk_llm_status_name(p.status));
         goto out;
