@@ -361,6 +361,12 @@ int hk_cmd_import(int argc, char **argv)
 
 int hk_cmd_export(int argc, char **argv)
 {
+    /* --format instruct: fine-tuning data (cmd_llm.c) */
+    for (int i = 1; i < argc; i++)
+        if ((!strcmp(argv[i], "--format") && i + 1 < argc &&
+             !strcmp(argv[i + 1], "instruct")) ||
+            !strcmp(argv[i], "--format=instruct"))
+            return hk_cli_export_instruct(argc, argv);
     static const char usage[] =
         "Usage: hakgal export [--format statements|jsonl|tsv|mcp-memory|"
         "ntriples|graphml|jsongraph] [--base IRI] [--output FILE]\n\n"
@@ -381,7 +387,9 @@ int hk_cmd_export(int argc, char **argv)
         "  graphml     GraphML for Gephi, yEd, networkx\n"
         "  jsongraph   {\"nodes\":[...],\"edges\":[...]} for d3, Cytoscape\n"
         "              (entities are nodes e:NAME, binary facts edges, other\n"
-        "              arities fact nodes f:ID with an edge per argument)\n";
+        "              arities fact nodes f:ID with an edge per argument)\n"
+        "  instruct    chat-format JSONL for fine-tuning, train/validation\n"
+        "              split (hakgal export --format instruct --help)\n";
     cli_ctx c;
     cli_init(&c, "export", usage);
     static const struct option opts[] = {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -650,5 +651,105 @@ int hk_cmd_llm(int argc, char **argv)
         printf("model access is %s%s\n", on ? "on" : "off",
                status ? "" : (on == was ? " (unchanged)" : ""));
     cli_close(s);
+    return x;
+}
+
+/* ==== export --format instruct ==== */
+
+int hk_cli_export_instruct(int argc, char **argv)
+{
+    static const char usage[] =
+        "Usage: hakgal export --format instruct --out DIR [--validation F]\n"
+        "                     [--templates FILE] [--limit N] [--json]\n\n"
+        "Writes fine-tuning data from the facts: DIR/train.jsonl and\n"
+        "DIR/validation.jsonl, one chat example per fact\n"
+        "({\"messages\": [system, user, assistant]}), as PEFT/TRL's\n"
+        "SFTTrainer and llama.cpp's finetune tools read them. The user turn\n"
+        "asks for the fact, the assistant states it in words and in\n"
+        "hakgal's syntax. A fact's side of the split depends only on its\n"
+        "statement, so it stays there between runs.\n\n"
+        "  --validation F   fraction for validation, 0..0.5 (default 0.1)\n"
+        "  --templates FILE lines `Predicate | question | answer` with {0},\n"
+        "                   {1}, ... for the arguments, {p} the predicate in\n"
+        "                   words, {rest} the arguments after the first;\n"
+        "                   they override the built-in templates\n"
+        "  --limit N        at most N facts\n";
+    cli_ctx c;
+    cli_init(&c, "export", usage);
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS,
+        {"format", required_argument, NULL, 'f'},
+        {"out", required_argument, NULL, 'o'},
+        {"validation", required_argument, NULL, 'v'},
+        {"templates", required_argument, NULL, 'T'},
+        {"limit", required_argument, NULL, 'l'},
+        {0, 0, 0, 0}};
+    const char *out = NULL, *tpl_path = NULL;
+    double val = 0.1;
+    uint64_t limit = 0;
+    int o;
+    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
+        if (o == CLI_STOP) return c.exit_code;
+        if (o == 'o') out = optarg;
+        if (o == 'T') tpl_path = optarg;
+        if (o == 'v' &&
+            !cli_parse_double(&c, "--validation", optarg, 0, 0.5, &val))
+            return HK_EXIT_INVALID;
+        if (o == 'l' &&
+            !cli_parse_u64(&c, "--limit", optarg, 1, UINT64_MAX, &limit))
+            return HK_EXIT_INVALID;
+    }
+    if (optind != argc) return cli_usage_error(&c, "unexpected argument");
+    if (!out) return cli_usage_error(&c, "--out DIR is required");
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        cli_msg(&c, "cannot create '%s': %s", out, strerror(errno));
+        return HK_EXIT_IO;
+    }
+    hk_error e;
+    hk_error_clear(&e);
+    hk_llm_template *tpl = NULL;
+    size_t n_tpl = 0;
+    hk_err rc;
+    if (tpl_path && (rc = hk_llm_templates_load(tpl_path, &tpl, &n_tpl, &e)))
+        return cli_fail(&c, rc, &e);
+    char tp[4200], vp[4200];
+    snprintf(tp, sizeof tp, "%s/train.jsonl", out);
+    snprintf(vp, sizeof vp, "%s/validation.jsonl", out);
+    FILE *tf = fopen(tp, "w"), *vf = tf ? fopen(vp, "w") : NULL;
+    hk_store *s = NULL;
+    int x = HK_EXIT_OK;
+    if (!tf || !vf) {
+        cli_msg(&c, "cannot write '%s': %s", tf ? vp : tp, strerror(errno));
+        x = HK_EXIT_IO;
+        goto out;
+    }
+    if ((x = cli_open(&c, true, false, &s))) goto out;
+    hk_txn *t = NULL;
+    hk_llm_instruct_req req = {tpl, n_tpl, val, limit, tf, vf};
+    hk_llm_instruct_res res;
+    rc = hk_txn_begin(s, false, &t, &e);
+    if (!rc) rc = hk_llm_instruct_export(t, &req, &res, &e);
+    if (t) hk_txn_abort(t);
+    if (!rc && (fflush(tf) || fflush(vf)))
+        rc = hk_error_set(&e, HK_ERR_IO, "write failed: %s", strerror(errno));
+    if (rc) {
+        x = cli_fail(&c, rc, &e);
+    } else if (c.json) {
+        x = print_json(json_pack(
+            "{s:s, s:s, s:I, s:I, s:I}", "train", tp, "validation", vp,
+            "train_examples", (json_int_t)res.train, "validation_examples",
+            (json_int_t)res.validation, "generic", (json_int_t)res.generic));
+    } else {
+        printf("wrote %llu training and %llu validation examples to %s "
+               "(%llu from the generic template)\n",
+               (unsigned long long)res.train,
+               (unsigned long long)res.validation, out,
+               (unsigned long long)res.generic);
+    }
+out:
+    if (tf) fclose(tf);
+    if (vf) fclose(vf);
+    cli_close(s);
+    hk_llm_templates_free(tpl, n_tpl);
     return x;
 }

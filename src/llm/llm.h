@@ -19,6 +19,7 @@
  *                  claim checked: supported / contradicted / unknown
  *   llm_review.c   the review queue and the model switch, both module
  *                  databases of the KB (llm.review, llm.meta)
+ *   llm_instruct.c chat-format JSONL from the facts for fine-tuning
  *
  * ==== Threads ====
  * A client may be shared by threads (its limiter is a mutex + condition
@@ -32,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hakgal.h"
 
@@ -343,5 +345,44 @@ typedef struct hk_llm_switch_arg {
 } hk_llm_switch_arg;
 /* Apply step: sets the switch and writes an audit entry "control". */
 hk_err hk_llm_switch_apply(hk_txn *t, void *arg, hk_error *err);
+
+/* ==== Fine-tuning data (llm_instruct.c) ==== */
+
+/* A question/answer pair for facts of one predicate: "{0}".."{31}" are
+ * the arguments, "{p}" the predicate as words, "{rest}" the arguments
+ * after the first, "{s}" the canonical statement. */
+typedef struct hk_llm_template {
+    const char *predicate; /* e.g. "HasPart" */
+    const char *question;  /* user turn, e.g. "What parts does {0} have?" */
+    const char *answer;    /* assistant turn, e.g. "{0} has {1}." */
+} hk_llm_template;
+
+/* Reads `Predicate | question | answer` lines ('#' comments) into *out
+ * (caller frees with hk_llm_templates_free). Errors name the line. */
+hk_err hk_llm_templates_load(const char *path, hk_llm_template **out, size_t *n,
+                             hk_error *err);
+void hk_llm_templates_free(hk_llm_template *v, size_t n);
+
+typedef struct hk_llm_instruct_req {
+    const hk_llm_template *templates; /* extra/overriding rows, or NULL */
+    size_t n_templates;               /* entries in templates */
+    double validation;                /* fraction to validation, 0..0.5 */
+    uint64_t limit;                   /* facts at most, 0 = all */
+    FILE *train_out;                  /* JSONL of the training split */
+    FILE *validation_out;             /* JSONL of the validation split */
+} hk_llm_instruct_req;
+
+typedef struct hk_llm_instruct_res {
+    uint64_t train;      /* examples written to train_out */
+    uint64_t validation; /* examples written to validation_out */
+    uint64_t generic;    /* of them, from the generic template */
+} hk_llm_instruct_res;
+
+/* Writes one chat example {"messages": [system, user, assistant],
+ * "fact": id} per fact of t, in id order; a fact goes to validation when
+ * the first 32 bits of the SHA-256 of its statement fall under the
+ * fraction (stable between runs). */
+hk_err hk_llm_instruct_export(hk_txn *t, const hk_llm_instruct_req *req,
+                              hk_llm_instruct_res *res, hk_error *err);
 
 #endif /* HK_LLM_H */

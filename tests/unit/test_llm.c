@@ -474,6 +474,83 @@ static void test_config(void **state)
     free(dir);
 }
 
+/* ==== Fine-tuning data ==== */
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static void test_instruct(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("llm-instruct");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    for (int i = 0; i < 200; i++) {
+        char a[32];
+        snprintf(a, sizeof a, "Part%d", i);
+        tu_add(t, tu_st("HasPart", "Computer", a, NULL), NULL);
+    }
+    tu_add(t, tu_st("Functional", "CapitalOf", NULL), NULL);
+    tu_add(t, tu_st("Bond", "NH3", "N", "H", NULL), NULL);
+    tu_commit(t);
+    char tp[600], vp[600], xp[600];
+    snprintf(tp, sizeof tp, "%s/train.jsonl", dir);
+    snprintf(vp, sizeof vp, "%s/val.jsonl", dir);
+    snprintf(xp, sizeof xp, "%s/tpl.txt", dir);
+    FILE *x = fopen(xp, "w");
+    fputs("# custom\nBond | What bonds {0}? | {0} bonds {1} and {2}.\n", x);
+    fclose(x);
+    hk_llm_template *tpl;
+    size_t n_tpl;
+    hk_error err;
+    assert_int_equal(hk_llm_templates_load(xp, &tpl, &n_tpl, &err), HK_OK);
+    assert_int_equal(n_tpl, 1);
+    uint64_t first_val = 0;
+    for (int run = 0; run < 2; run++) {
+        FILE *tf = fopen(tp, "w"), *vf = fopen(vp, "w");
+        hk_llm_instruct_req req = {tpl, n_tpl, 0.2, 0, tf, vf};
+        hk_llm_instruct_res res;
+        t = tu_begin(s, false);
+        assert_int_equal(hk_llm_instruct_export(t, &req, &res, &err), HK_OK);
+        hk_txn_abort(t);
+        fclose(tf);
+        fclose(vf);
+        assert_int_equal(res.train + res.validation, 202);
+        assert_true(res.validation > 20 && res.validation < 65);
+        assert_int_equal(res.generic, 1); /* Functional(CapitalOf) */
+        if (run == 0) first_val = res.validation;
+        assert_int_equal(res.validation, first_val); /* stable split */
+    }
+    char *all = strdup(read_file(tp)); /* read_file reuses its buffer */
+    char *v = strdup(read_file(vp));
+    char *both = malloc(strlen(all) + strlen(v) + 1);
+    strcpy(both, all);
+    strcat(both, v);
+    assert_non_null(strstr(both, "\"What parts does Computer have?\""));
+    assert_non_null(strstr(both, "NH3 bonds N and H. [Bond(NH3, N, H)]"));
+    assert_non_null(strstr(both, "CapitalOf is functional."));
+    assert_non_null(strstr(both, "{\"messages\":[{\"role\":\"system\""));
+    free(both);
+    free(all);
+    free(v);
+    x = fopen(xp, "w");
+    fputs("Bond | no answer column\n", x);
+    fclose(x);
+    hk_llm_templates_free(tpl, n_tpl);
+    assert_int_equal(hk_llm_templates_load(xp, &tpl, &n_tpl, &err),
+                     HK_ERR_INVALID);
+    assert_int_equal(err.line, 1);
+    tu_discard(s, dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_review_queue),
         cmocka_unit_test(test_switch),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_instruct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
