@@ -592,16 +592,23 @@ int hk_cmd_review(int argc, char **argv)
     return cli_usage_error(&c, "unknown subcommand '%s'", sub);
 }
 
-/* ==== llm on|off|status ==== */
+/* ==== llm on|off|read-only|writable|status ==== */
 
 int hk_cmd_llm(int argc, char **argv)
 {
     static const char usage[] =
-        "Usage: hakgal llm on|off|status [--actor NAME] [--json]\n\n"
-        "The manual override of model access, stored in the KB and audited:\n"
-        "off stops every model call of every process on this KB (ask then\n"
-        "answers from retrieval only, extract refuses); on allows them\n"
-        "again; status shows the switch.\n";
+        "Usage: hakgal llm on|off|read-only|writable|status [--actor NAME] "
+        "[--json]\n\n"
+        "The manual overrides, stored in the KB and audited (op control):\n"
+        "  off        stops every model call of every process on this KB\n"
+        "             (ask then answers from retrieval only, extract "
+        "refuses)\n"
+        "  on         allows model calls again\n"
+        "  read-only  refuses every change of facts, by any writer that\n"
+        "             opens the KB with hakgal (REST, MCP, CLI, review\n"
+        "             approvals)\n"
+        "  writable   lifts it\n"
+        "  status     shows both switches\n";
     cli_ctx c;
     cli_init(&c, "llm", usage);
     static const struct option opts[] = {
@@ -618,38 +625,46 @@ int hk_cmd_llm(int argc, char **argv)
         }
     }
     if (optind + 1 != argc)
-        return cli_usage_error(&c, "expected on, off or status");
+        return cli_usage_error(&c, "expected on, off, read-only, writable or "
+                                   "status");
     const char *what = argv[optind];
     bool status = !strcmp(what, "status");
-    if (!status && strcmp(what, "on") && strcmp(what, "off"))
-        return cli_usage_error(&c, "expected on, off or status");
+    bool models = !strcmp(what, "on") || !strcmp(what, "off");
+    bool kb = !strcmp(what, "read-only") || !strcmp(what, "writable");
+    if (!status && !models && !kb)
+        return cli_usage_error(&c, "expected on, off, read-only, writable or "
+                                   "status");
     hk_store *s = NULL;
     int x = status ? cli_open(&c, true, false, &s) : open_rw(&c, &s);
     if (x) return x;
     hk_error e;
     hk_error_clear(&e);
-    hk_err rc;
-    bool on = true, was = true;
-    if (status) {
-        hk_txn *t = NULL;
-        rc = hk_txn_begin(s, false, &t, &e);
-        if (!rc) rc = hk_llm_models_enabled(s, t, &on, &e);
-        if (t) hk_txn_abort(t);
-        was = on;
-    } else {
+    hk_err rc = HK_OK;
+    bool on = true, ro = false, was = false;
+    if (models) {
         hk_llm_switch_arg a = {s, !strcmp(what, "on"), true};
         rc = hk_svc_write(s, actor, hk_llm_switch_apply, &a, &e);
-        on = a.on;
-        was = a.was_on;
+        was = a.was_on != a.on;
+    } else if (kb) {
+        hk_llm_kb_mode_arg a = {s, !strcmp(what, "read-only"), false};
+        rc = hk_svc_write(s, actor, hk_llm_kb_mode_apply, &a, &e);
+        was = a.was_ro != a.read_only;
     }
+    hk_txn *t = NULL;
+    if (!rc) rc = hk_txn_begin(s, false, &t, &e);
+    if (!rc) rc = hk_llm_models_enabled(s, t, &on, &e);
+    if (!rc) rc = hk_llm_kb_read_only(s, t, &ro, &e);
+    if (t) hk_txn_abort(t);
     if (rc)
         x = cli_fail(&c, rc, &e);
     else if (c.json)
-        x = print_json(json_pack("{s:s, s:s}", "models", on ? "on" : "off",
-                                 "was", was ? "on" : "off"));
+        x = print_json(json_pack("{s:s, s:s, s:b}", "models", on ? "on" : "off",
+                                 "kb", ro ? "read-only" : "writable", "changed",
+                                 was));
     else
-        printf("model access is %s%s\n", on ? "on" : "off",
-               status ? "" : (on == was ? " (unchanged)" : ""));
+        printf("model access is %s; the knowledge base is %s%s\n",
+               on ? "on" : "off", ro ? "read-only" : "writable",
+               status || was ? "" : " (unchanged)");
     cli_close(s);
     return x;
 }

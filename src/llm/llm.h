@@ -293,7 +293,11 @@ typedef struct hk_llm_proposal {
 } hk_llm_proposal;
 void hk_llm_proposal_release(hk_llm_proposal *p);
 
-/* Registers the module databases on s (a write open creates them). */
+/* Registers the module databases on s (a write open creates them) and
+ * the change hook that refuses every fact change while the KB is
+ * switched read-only (hk_llm_kb_mode_apply): whatever the writer (REST,
+ * MCP, CLI, import, review approval), if it attached. Attaching twice is
+ * harmless. */
 hk_err hk_llm_attach(hk_store *s, hk_error *err);
 
 /* Apply step: appends the proposals in[0..n) (status pending; id, times
@@ -345,6 +349,17 @@ typedef struct hk_llm_switch_arg {
 } hk_llm_switch_arg;
 /* Apply step: sets the switch and writes an audit entry "control". */
 hk_err hk_llm_switch_apply(hk_txn *t, void *arg, hk_error *err);
+
+/* The KB switch, kept in the KB: read-only refuses every change of facts
+ * (HK_ERR_STATE from the change hook of hk_llm_attach). */
+hk_err hk_llm_kb_read_only(hk_store *s, hk_txn *t, bool *ro, hk_error *err);
+typedef struct hk_llm_kb_mode_arg {
+    hk_store *s;    /* the KB (attached) */
+    bool read_only; /* read-only, else writable */
+    bool was_ro;    /* out: the state before */
+} hk_llm_kb_mode_arg;
+/* Apply step: sets the KB switch and writes an audit entry "control". */
+hk_err hk_llm_kb_mode_apply(hk_txn *t, void *arg, hk_error *err);
 
 /* ==== Fine-tuning data (llm_instruct.c) ==== */
 

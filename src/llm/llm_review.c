@@ -9,6 +9,7 @@
  *                "reviewer", "decided", "final_statement", "fact", "note"}
  *   llm.meta    "review.next" -> next queue id (8 bytes, big-endian)
  *               "models"      -> "on" / "off"
+ *               "kb"          -> "read-only" / "writable"
  * Both are module databases (store.h): written in the caller's write
  * transaction, covered by backup, compaction and check, so the queue
  * survives restarts and travels with the KB.
@@ -37,6 +38,7 @@
 #define DB_META "llm.meta"
 #define KEY_NEXT "review.next"
 #define KEY_MODELS "models"
+#define KEY_KB "kb"
 #define LIST_MAX 10000u /* proposals in one page */
 
 const char *hk_llm_status_name(hk_llm_status s)
@@ -59,11 +61,40 @@ bool hk_llm_status_parse(const char *s, hk_llm_status *out)
     return true;
 }
 
+/* The change hook: refuses every fact change while the KB is read-only.
+ * ud is the llm.meta handle. One lookup per change. */
+static hk_err guard(hk_txn *t, const hks_change *c, void *ud, hk_error *err)
+{
+    (void)c;
+    hks_val v;
+    hk_err rc = hks_get(t, (hks_db)(uintptr_t)ud,
+                        (hks_val){KEY_KB, strlen(KEY_KB)}, &v, err);
+    if (rc == HK_ERR_NOT_FOUND) {
+        hk_error_clear(err);
+        return HK_OK;
+    }
+    if (rc) return rc;
+    if (v.len == 9 && !memcmp(v.data, "read-only", 9))
+        return hk_error_set(err, HK_ERR_STATE,
+                            "the knowledge base is read-only (switched by an "
+                            "administrator; `hakgal llm writable` or PUT "
+                            "/v2/admin/llm {\"kb\": \"writable\"} lifts it)");
+    return HK_OK;
+}
+
 hk_err hk_llm_attach(hk_store *s, hk_error *err)
 {
-    hks_db db;
+    hks_db db, meta;
     hk_err rc = hks_db_register(s, DB_REVIEW, 0, &db, err);
-    if (!rc) rc = hks_db_register(s, DB_META, 0, &db, err);
+    if (!rc) rc = hks_db_register(s, DB_META, 0, &meta, err);
+    if (rc) return rc;
+    hks_hook h = {"llm.read_only", HKS_EV_ALL & ~HKS_EV_BULK_ADD, guard, NULL,
+                  (void *)(uintptr_t)meta};
+    rc = hks_hook_add(s, &h, err);
+    if (rc == HK_ERR_EXISTS) {
+        hk_error_clear(err);
+        rc = HK_OK;
+    }
     return rc;
 }
 
@@ -441,5 +472,47 @@ hk_err hk_llm_switch_apply(hk_txn *t, void *arg, hk_error *err)
     char text[96];
     snprintf(text, sizeof text, "{\"models\":\"%s\",\"was\":\"%s\"}", v,
              a->was_on ? "on" : "off");
+    return hks_llm_audit(t, "control", 0, text, err);
+}
+
+/* ==== KB switch ==== */
+
+hk_err hk_llm_kb_read_only(hk_store *s, hk_txn *t, bool *ro, hk_error *err)
+{
+    *ro = false;
+    hks_db review, meta;
+    bool absent;
+    hk_err rc = dbs(s, &review, &meta, &absent, err);
+    if (rc || absent) return rc;
+    hks_val v;
+    rc = hks_get(t, meta, (hks_val){KEY_KB, strlen(KEY_KB)}, &v, err);
+    if (rc == HK_ERR_NOT_FOUND) {
+        hk_error_clear(err);
+        return HK_OK;
+    }
+    if (rc) return rc;
+    *ro = v.len == 9 && !memcmp(v.data, "read-only", 9);
+    return HK_OK;
+}
+
+hk_err hk_llm_kb_mode_apply(hk_txn *t, void *arg, hk_error *err)
+{
+    hk_llm_kb_mode_arg *a = arg;
+    hks_db review, meta;
+    bool absent;
+    hk_err rc = dbs(a->s, &review, &meta, &absent, err);
+    if (rc) return rc;
+    if (absent)
+        return hk_error_set(err, HK_ERR_STATE,
+                            "the KB switch is not attached (open the KB for "
+                            "writing)");
+    if ((rc = hk_llm_kb_read_only(a->s, t, &a->was_ro, err))) return rc;
+    const char *v = a->read_only ? "read-only" : "writable";
+    rc = hks_put(t, meta, (hks_val){KEY_KB, strlen(KEY_KB)},
+                 (hks_val){v, strlen(v)}, 0, err);
+    if (rc) return rc;
+    char text[96];
+    snprintf(text, sizeof text, "{\"kb\":\"%s\",\"was\":\"%s\"}", v,
+             a->was_ro ? "read-only" : "writable");
     return hks_llm_audit(t, "control", 0, text, err);
 }

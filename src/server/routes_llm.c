@@ -7,7 +7,8 @@
  *   POST /v2/review/{id}/approve       {statement?, note?}: add the fact
  *   POST /v2/review/{id}/reject        {note?}
  *   GET  /v2/admin/llm                 the model switch
- *   PUT  /v2/admin/llm                 {"models": "on"|"off"} (admin)
+ *   PUT  /v2/admin/llm                 {"models": "on"|"off", "kb":
+ *                                      "read-only"|"writable"} (admin)
  *
  * Model calls take seconds, so ask and extract run on pool threads
  * (hk_server_defer) with a read transaction of their own; extract queues
@@ -447,14 +448,15 @@ void hk_route_review_reject(hk_server *srv, h2o_req_t *req, const char *param)
 static hk_err switch_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
 {
     hk_server *srv = arg;
-    bool on = true;
+    bool on = true, ro = false;
     hk_err rc = hk_llm_models_enabled(srv->store, t, &on, err);
+    if (!rc) rc = hk_llm_kb_read_only(srv->store, t, &ro, err);
     if (rc) return rc;
     hk_error ce;
     hk_error_clear(&ce);
     hk_llm_client *c = hk_llm_shared_client(&ce);
-    rc = hk_buf_appendf(out,
-                        "{\"models\":\"%s\",\"endpoint\":", on ? "on" : "off");
+    rc = hk_buf_appendf(out, "{\"models\":\"%s\",\"kb\":\"%s\",\"endpoint\":",
+                        on ? "on" : "off", ro ? "read-only" : "writable");
     if (!rc && c)
         rc = hk_buf_appendf(out, "{\"name\":\"%s\",\"model\":",
                             hk_llm_client_endpoint(c)->name);
@@ -478,8 +480,21 @@ void hk_route_llm_get(hk_server *srv, h2o_req_t *req, const char *param)
 }
 
 typedef struct switch_job {
-    hk_llm_switch_arg a; /* the switch */
+    bool set_models;          /* change the model switch */
+    bool set_kb;              /* change the KB switch */
+    hk_llm_switch_arg models; /* the model switch */
+    hk_llm_kb_mode_arg kb;    /* the KB switch */
 } switch_job;
+
+/* Both switches in one transaction (the writer may run it twice). */
+static hk_err switch_apply(hk_txn *t, void *arg, hk_error *err)
+{
+    switch_job *j = arg;
+    hk_err rc = HK_OK;
+    if (j->set_models) rc = hk_llm_switch_apply(t, &j->models, err);
+    if (!rc && j->set_kb) rc = hk_llm_kb_mode_apply(t, &j->kb, err);
+    return rc;
+}
 
 static void switch_done(h2o_req_t *req, hk_err rc, const hk_error *err,
                         void *arg)
@@ -488,9 +503,20 @@ static void switch_done(h2o_req_t *req, hk_err rc, const hk_error *err,
     if (req && rc) {
         hk_http_send_hk_error(req, err);
     } else if (req) {
-        char body[96];
-        snprintf(body, sizeof body, "{\"models\":\"%s\",\"was\":\"%s\"}\n",
-                 j->a.on ? "on" : "off", j->a.was_on ? "on" : "off");
+        char body[160];
+        int n = snprintf(body, sizeof body, "{");
+        if (j->set_models)
+            n += snprintf(body + n, sizeof body - (size_t)n,
+                          "\"models\":\"%s\",\"was\":\"%s\"",
+                          j->models.on ? "on" : "off",
+                          j->models.was_on ? "on" : "off");
+        if (j->set_kb)
+            n += snprintf(body + n, sizeof body - (size_t)n,
+                          "%s\"kb\":\"%s\",\"kb_was\":\"%s\"",
+                          j->set_models ? "," : "",
+                          j->kb.read_only ? "read-only" : "writable",
+                          j->kb.was_ro ? "read-only" : "writable");
+        snprintf(body + n, sizeof body - (size_t)n, "}\n");
         hk_http_send_json(req, 200, body, strlen(body));
     }
     hk_free(j);
@@ -502,24 +528,32 @@ void hk_route_llm_put(hk_server *srv, h2o_req_t *req, const char *param)
     json_t *body = hk_body_json(req);
     if (!body) return;
     const char *m = json_string_value(json_object_get(body, "models"));
-    bool on = m && !strcmp(m, "on");
-    bool ok = m && (on || !strcmp(m, "off"));
+    const char *k = json_string_value(json_object_get(body, "kb"));
+    bool m_ok = !m || !strcmp(m, "on") || !strcmp(m, "off");
+    bool k_ok = !k || !strcmp(k, "read-only") || !strcmp(k, "writable");
+    switch_job *j = (m || k) && m_ok && k_ok ? hk_calloc(1, sizeof *j) : NULL;
+    if (j) {
+        j->set_models = m != NULL;
+        j->models.s = srv->store;
+        j->models.on = m && !strcmp(m, "on");
+        j->set_kb = k != NULL;
+        j->kb.s = srv->store;
+        j->kb.read_only = k && !strcmp(k, "read-only");
+    }
+    bool valid = (m || k) && m_ok && k_ok;
     json_decref(body);
-    if (!ok) {
+    if (!valid) {
         hk_send_field_error(req, 400, "invalid_parameter",
-                            "body is {\"models\": \"on\"} or {\"models\": "
-                            "\"off\"}",
-                            "models");
+                            "body is {\"models\": \"on\"|\"off\", \"kb\": "
+                            "\"read-only\"|\"writable\"} (either or both)",
+                            m_ok ? "kb" : "models");
         return;
     }
-    switch_job *j = hk_calloc(1, sizeof *j);
     if (!j) {
         hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
         return;
     }
-    j->a.s = srv->store;
-    j->a.on = on;
-    if (hk_server_write_async(req, hk_llm_switch_apply, switch_done, j,
+    if (hk_server_write_async(req, switch_apply, switch_done, j,
                               hk_req_actor(req)) != HK_OK) {
         hk_free(j);
         shutting_down(req);

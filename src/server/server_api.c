@@ -375,7 +375,8 @@ const hk_route hk_routes[] = {
      .path = "/v2/admin/llm",
      .need = HK_ROLE_ADMIN,
      .fn = hk_route_llm_put,
-     .summary = "Switch all model access on or off (audited)",
+     .summary = "Manual override: model access on/off, the KB "
+                "read-only/writable (audited)",
      .body = "LlmSwitch",
      .ok_status = "200",
      .errors = "400 401 403 415 503"},

@@ -179,9 +179,10 @@ static json_t *schemas(void)
                                   "properties", "statement", "type", "string",
                                   "note", "type", "string"));
     json_object_set_new(s, "LlmSwitch",
-                        json_pack("{ss s{s{ss s[ss]}} s[s]}", "type", "object",
-                                  "properties", "models", "type", "string",
-                                  "enum", "on", "off", "required", "models"));
+                        json_pack("{ss s{s{ss s[ss]} s{ss s[ss]}}}", "type",
+                                  "object", "properties", "models", "type",
+                                  "string", "enum", "on", "off", "kb", "type",
+                                  "string", "enum", "read-only", "writable"));
     json_object_set_new(
         s, "EntityPage",
         json_pack("{s[{so}{ss s{s{ss} s{ss}}}]}", "allOf", "$ref",

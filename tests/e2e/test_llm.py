@@ -320,10 +320,58 @@ class Llm(unittest.TestCase):
         finally:
             self.cli("llm", "on", "--actor", "root")
         st = json.loads(self.cli("llm", "status", "--json").stdout)
-        self.assertEqual(st["models"], "on")
+        self.assertEqual((st["models"], st["kb"]), ("on", "writable"))
         audit = self.cli("audit", "list", "--json").stdout
         self.assertIn('"control"', audit)
         self.assertIn('"root"', audit)
+
+    def test_09_read_only(self):
+        before = self.fact_count()
+        self.cli("llm", "read-only", "--actor", "root")
+        try:
+            p = self.cli("add", "IsA(Owl, Bird)", code=None)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("read-only", p.stderr)
+            p = self.cli("delete", "1", code=None)
+            self.assertNotEqual(p.returncode, 0)
+            src = os.path.join(self.root, "more.txt")
+            with open(src, "w") as f:
+                f.write("IsA(Owl, Bird)\nIsA(Hen, Bird)\n")
+            p = self.cli("import", src, code=None)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertEqual(self.fact_count(), before)
+            st = json.loads(self.cli("llm", "status", "--json").stdout)
+            self.assertEqual(st["kb"], "read-only")
+        finally:
+            self.cli("llm", "writable", "--actor", "root")
+        self.cli("add", "IsA(Owl, Bird)")
+        self.assertEqual(self.fact_count(), before + 1)
+        self.assertIn('"kb":"read-only"', self.cli("audit", "list",
+                                                    "--json").stdout)
+
+    def test_10_instruct(self):
+        out = os.path.join(self.root, "ft")
+        r = json.loads(self.cli("export", "--format", "instruct", "--out",
+                                out, "--validation", "0.25",
+                                "--json").stdout)
+        n = self.fact_count()
+        self.assertEqual(r["train_examples"] + r["validation_examples"], n)
+        rows = []
+        for name in ("train.jsonl", "validation.jsonl"):
+            with open(os.path.join(out, name)) as f:
+                rows += [json.loads(x) for x in f]
+        self.assertEqual(len(rows), n)
+        ex = [x for x in rows if x["fact"] == 1][0]
+        self.assertEqual([m["role"] for m in ex["messages"]],
+                         ["system", "user", "assistant"])
+        self.assertEqual(ex["messages"][1]["content"],
+                         "What parts does Computer have?")
+        self.assertIn("[HasPart(Computer, CPU)]",
+                      ex["messages"][2]["content"])
+        r2 = json.loads(self.cli("export", "--format", "instruct", "--out",
+                                 out, "--validation", "0.25",
+                                 "--json").stdout)
+        self.assertEqual(r2, r)  # the split is stable
 
 
 class LlmServer(unittest.TestCase):
@@ -451,10 +499,31 @@ class LlmServer(unittest.TestCase):
         st, _, b = self.req(s, "PUT", "/v2/admin/llm", "boss",
                             {"models": "on"})
         self.assertEqual(st, 200, b)
+        # the KB read-only: every fact write refused, approval too
+        st, _, b = self.req(s, "PUT", "/v2/admin/llm", "boss",
+                            {"kb": "read-only"})
+        self.assertEqual((st, b["kb"], b["kb_was"]),
+                         (200, "read-only", "writable"), b)
+        st, _, b = self.req(s, "POST", "/v2/facts", "writer",
+                            {"statement": "IsA(Owl, Bird)"})
+        self.assertGreaterEqual(st, 400, b)
+        self.assertIn("read-only", b["error"]["message"])
+        st, _, b = self.req(s, "DELETE", "/v2/facts/1", "writer")
+        self.assertGreaterEqual(st, 400, b)
+        st, _, b = self.req(s, "POST", "/v2/review/%d/approve" % ids[1],
+                            "rita", {})
+        self.assertGreaterEqual(st, 400, b)
+        st, _, b = self.req(s, "GET", "/v2/admin/llm", "reader")
+        self.assertEqual(b["kb"], "read-only")
+        st, _, b = self.req(s, "PUT", "/v2/admin/llm", "boss",
+                            {"kb": "writable"})
+        self.assertEqual(st, 200, b)
+        st, _, b = self.req(s, "GET", "/v2/facts/1", "reader")
+        self.assertEqual(st, 200, b)
         st, _, b = self.req(s, "GET", "/v2/audit?limit=10", "reader")
         self.assertEqual(sum(1 for e in b["entries"]
                              if (e["op"], e["actor"]) == ("control", "boss")),
-                         2)
+                         4)
         st, _, m = s.request("GET", "/metrics", raw=True)
         text = m.decode() if isinstance(m, bytes) else str(m)
         self.assertIn("hakgal_llm_requests_total", text)
