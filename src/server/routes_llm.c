@@ -2,6 +2,9 @@
  * routes_llm.c — grounded model use over REST (service:
  * src/service/svc_llm.h):
  *   POST /v2/ask                       answer with checked citations/claims
+ *                                      ("stream": true: Server-Sent Events
+ *                                      "delta" with the model's text, then
+ *                                      "result" with the answer, or "error")
  *   POST /v2/extract                   text -> proposals in the review queue
  *   GET  /v2/review                    proposals (?status=&after=&limit=)
  *   POST /v2/review/{id}/approve       {statement?, note?}: add the fact
@@ -85,6 +88,89 @@ static void shutting_down(h2o_req_t *req)
                        "the server is shutting down; retry elsewhere", NULL);
 }
 
+/* ==== SSE output of a streamed answer (loop thread) ====
+ * The pool thread's deltas reach the loop as hk_loop_post messages, in
+ * order, before the job's completion (both travel through the loop's one
+ * message queue). One h2o_send is in flight at a time; what arrives
+ * meanwhile waits in pending and goes out from the proceed callback. */
+
+typedef struct sse_out {
+    h2o_generator_t gen; /* h2o callbacks (first member) */
+    h2o_req_t *req;      /* the response */
+    hk_buf pending;      /* bytes not yet handed to h2o */
+    hk_buf inflight;     /* bytes h2o is sending */
+    bool sending;        /* an h2o_send is in flight */
+    bool final_wanted;   /* end the response after pending */
+    bool final_sent;     /* the final h2o_send happened */
+    bool stopped;        /* h2o stopped the response */
+} sse_out;
+
+static void sse_flush(sse_out *o)
+{
+    if (o->sending || o->final_sent || o->stopped) return;
+    if (o->pending.len == 0 && !o->final_wanted) return;
+    hk_buf tmp = o->inflight;
+    o->inflight = o->pending;
+    o->pending = tmp;
+    hk_buf_reset(&o->pending);
+    h2o_iovec_t v = h2o_iovec_init(o->inflight.data, o->inflight.len);
+    bool fin = o->final_wanted;
+    o->sending = !fin;
+    if (fin) o->final_sent = true;
+    h2o_send(o->req, &v, v.len ? 1 : 0,
+             fin ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void sse_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    sse_out *o = (sse_out *)gen;
+    o->sending = false;
+    sse_flush(o);
+}
+
+static void sse_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    ((sse_out *)gen)->stopped = true;
+}
+
+static void sse_dispose(void *p)
+{
+    sse_out *o = p;
+    hk_buf_free(&o->pending);
+    hk_buf_free(&o->inflight);
+}
+
+static sse_out *sse_start(h2o_req_t *req)
+{
+    sse_out *o = h2o_mem_alloc_shared(&req->pool, sizeof *o, sse_dispose);
+    memset(o, 0, sizeof *o);
+    o->gen.proceed = sse_proceed;
+    o->gen.stop = sse_stop;
+    o->req = req;
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/event-stream"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-cache"));
+    h2o_start_response(req, &o->gen);
+    return o;
+}
+
+/* Appends "event: NAME\ndata: JSON\n\n" (j consumed). */
+static void sse_event(sse_out *o, const char *name, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!s) return;
+    if (hk_buf_appendf(&o->pending, "event: %s\ndata: %s\n\n", name, s) ==
+        HK_OK)
+        sse_flush(o);
+    free(s);
+}
+
 /* ==== POST /v2/ask ==== */
 
 typedef struct ask_job {
@@ -95,7 +181,44 @@ typedef struct ask_job {
     json_t *answer;       /* result JSON */
     bool model_phase;     /* the error came from the model side */
     hk_error err;         /* why it failed */
+    bool stream;          /* answer as Server-Sent Events */
+    hk_loop *loop;        /* the request's loop (stream) */
+    hk_req_ref *ref;      /* the request, while alive (stream) */
+    sse_out *out;         /* its event stream (stream; loop thread) */
 } ask_job;
+
+typedef struct delta_msg {
+    ask_job *j;  /* the job (alive until its completion runs) */
+    size_t len;  /* bytes of text */
+    char text[]; /* the delta */
+} delta_msg;
+
+/* Loop thread: one delta as an event "delta" {"text": ...}. */
+static void delta_on_loop(void *arg)
+{
+    delta_msg *m = arg;
+    if (hk_req_ref_get(m->j->ref))
+        sse_event(m->j->out, "delta",
+                  json_pack("{s:s%}", "text", m->text, m->len));
+    hk_free(m);
+}
+
+/* Pool thread: hands a delta to the loop. */
+static hk_err on_delta(void *ud, const char *text, size_t len)
+{
+    ask_job *j = ud;
+    delta_msg *m = hk_malloc(sizeof *m + len + 1);
+    if (!m) return HK_ERR_NOMEM;
+    m->j = j;
+    m->len = len;
+    memcpy(m->text, text, len);
+    m->text[len] = 0;
+    if (hk_loop_post(j->loop, delta_on_loop, m) != HK_OK) {
+        hk_free(m);
+        return HK_ERR_NOMEM;
+    }
+    return HK_OK;
+}
 
 static void ask_work(void *arg)
 {
@@ -112,6 +235,10 @@ static void ask_work(void *arg)
     r.s = j->srv->store;
     r.question = j->question;
     r.budget_tokens = j->budget;
+    if (j->stream) {
+        r.on_delta = on_delta;
+        r.ud = j;
+    }
     if (on && !(r.client = hk_llm_shared_client(&j->err))) {
         j->model_phase = true;
         goto out;
@@ -130,7 +257,25 @@ out:
 static void ask_after(h2o_req_t *req, void *arg)
 {
     ask_job *j = arg;
-    if (req) {
+    if (j->stream) {
+        /* the stream ends with an event "result" (the JSON answer) or
+         * "error" ({"error": {"code", "message"}}) */
+        if (hk_req_ref_get(j->ref)) {
+            if (j->answer) {
+                sse_event(j->out, "result", j->answer);
+                j->answer = NULL;
+            } else {
+                sse_event(
+                    j->out, "error",
+                    json_pack("{s:{s:s, s:s}}", "error", "code",
+                              j->model_phase ? "model_error" : "ask_failed",
+                              "message", j->err.message));
+            }
+            j->out->final_wanted = true;
+            sse_flush(j->out);
+        }
+        hk_req_ref_release(j->ref);
+    } else if (req) {
         if (j->answer) {
             send_json_t(req, 200, j->answer);
             j->answer = NULL;
@@ -165,12 +310,10 @@ void hk_route_ask(hk_server *srv, h2o_req_t *req, const char *param)
                             "budget_tokens");
         return;
     }
-    if (json_is_true(st)) {
+    if (st && !json_is_boolean(st)) {
         json_decref(body);
-        hk_send_field_error(req, 501, "unsupported",
-                            "streamed answers are not served over REST yet; "
-                            "use hakgal ask --stream",
-                            "stream");
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "stream is true or false", "stream");
         return;
     }
     ask_job *j = hk_calloc(1, sizeof *j);
@@ -183,11 +326,28 @@ void hk_route_ask(hk_server *srv, h2o_req_t *req, const char *param)
     j->body = body;
     j->question = json_string_value(q);
     j->budget = b ? (unsigned)json_integer_value(b) : 0;
+    if (json_is_true(st)) {
+        j->stream = true;
+        j->loop = hk_server_current_loop();
+        j->ref = hk_req_ref_new(req);
+        if (!j->loop || !j->ref) {
+            if (j->ref) hk_req_ref_release(j->ref);
+            json_decref(body);
+            hk_free(j);
+            hk_http_send_error(req, 503, "out_of_memory", "out of memory",
+                               NULL);
+            return;
+        }
+    }
     if (hk_server_defer(req, ask_work, ask_after, j) != HK_OK) {
+        if (j->ref) hk_req_ref_release(j->ref);
         json_decref(body);
         hk_free(j);
         shutting_down(req);
+        return;
     }
+    /* from here on errors arrive as events: the response has started */
+    if (j->stream) j->out = sse_start(req);
 }
 
 /* ==== POST /v2/extract ==== */

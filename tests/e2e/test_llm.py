@@ -442,6 +442,34 @@ class LlmServer(unittest.TestCase):
                          ["supported", "contradicted"])
         st, _, b = self.req(s, "POST", "/v2/ask", "reader", {"q": 1})
         self.assertEqual(st, 400, b)
+        # streamed: "delta" events with the model's text, then "result"
+        text = answer("CPU [#1].", [1], [("HasPart(Computer, CPU)", [1])])
+        self.fake.script = [{"stream": [text[i:i + 6]
+                                        for i in range(0, len(text), 6)]}]
+        st, h, raw = s.request("POST", "/v2/ask",
+                               {"question": "computer cpu", "stream": True},
+                               headers={"Authorization": "Bearer reader-s"},
+                               raw=True)
+        self.assertEqual(st, 200, raw)
+        self.assertTrue(h["content-type"].startswith("text/event-stream"))
+        events = []
+        for block in raw.decode().split("\n\n"):
+            lines = dict(x.split(": ", 1) for x in block.splitlines() if x)
+            if lines:
+                events.append((lines["event"], json.loads(lines["data"])))
+        self.assertGreater(len(events), 3)
+        self.assertEqual("".join(d["text"] for e, d in events
+                                 if e == "delta"), text)
+        self.assertEqual(events[-1][0], "result")
+        self.assertEqual(events[-1][1]["claims"][0]["verdict"], "supported")
+        self.fake.script = [{"status": 500}] * 4
+        st, _, raw = s.request("POST", "/v2/ask",
+                               {"question": "computer", "stream": True},
+                               headers={"Authorization": "Bearer reader-s"},
+                               raw=True)
+        self.assertEqual(st, 200)
+        self.assertIn(b"event: error", raw)
+        self.assertIn(b"model_error", raw)
         self.fake.script = [{"status": 500}] * 4
         st, _, b = self.req(s, "POST", "/v2/ask", "reader",
                             {"question": "computer"})
