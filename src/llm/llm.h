@@ -351,7 +351,7 @@ typedef struct hk_llm_switch_arg {
 hk_err hk_llm_switch_apply(hk_txn *t, void *arg, hk_error *err);
 
 /* The KB switch, kept in the KB: read-only refuses every change of facts
- * (HK_ERR_STATE from the change hook of hk_llm_attach). */
+ * (HK_ERR_BUSY from the change hook of hk_llm_attach). */
 hk_err hk_llm_kb_read_only(hk_store *s, hk_txn *t, bool *ro, hk_error *err);
 typedef struct hk_llm_kb_mode_arg {
     hk_store *s;    /* the KB (attached) */

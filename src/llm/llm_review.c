@@ -61,8 +61,9 @@ bool hk_llm_status_parse(const char *s, hk_llm_status *out)
     return true;
 }
 
-/* The change hook: refuses every fact change while the KB is read-only.
- * ud is the llm.meta handle. One lookup per change. */
+/* The change hook: refuses every fact change while the KB is read-only
+ * (HK_ERR_BUSY: REST 503, exit code 4 — the KB is unavailable for writes,
+ * not broken). ud is the llm.meta handle. One lookup per change. */
 static hk_err guard(hk_txn *t, const hks_change *c, void *ud, hk_error *err)
 {
     (void)c;
@@ -75,7 +76,7 @@ static hk_err guard(hk_txn *t, const hks_change *c, void *ud, hk_error *err)
     }
     if (rc) return rc;
     if (v.len == 9 && !memcmp(v.data, "read-only", 9))
-        return hk_error_set(err, HK_ERR_STATE,
+        return hk_error_set(err, HK_ERR_BUSY,
                             "the knowledge base is read-only (switched by an "
                             "administrator; `hakgal llm writable` or PUT "
                             "/v2/admin/llm {\"kb\": \"writable\"} lifts it)");

@@ -387,6 +387,29 @@ static void test_switch(void **state)
     assert_int_equal(hk_llm_models_enabled(s, t, &on, &err), HK_OK);
     assert_false(on);
     hk_txn_abort(t);
+
+    /* the KB switch: every fact change refused while read-only */
+    hk_fact_id id = add(s, "IsA(Owl, Bird)");
+    hk_llm_kb_mode_arg k = {s, true, true};
+    assert_int_equal(write_twice(s, "root", hk_llm_kb_mode_apply, &k, &err),
+                     HK_OK);
+    assert_false(k.was_ro);
+    hk_statement st = tu_st("IsA", "Hen", "Bird", NULL);
+    t = tu_begin(s, true);
+    hk_fact_id nid;
+    bool created;
+    assert_int_equal(hk_store_add(t, &st, NULL, &nid, &created, &err),
+                     HK_ERR_BUSY);
+    assert_non_null(strstr(err.message, "read-only"));
+    hk_txn_abort(t);
+    t = tu_begin(s, true);
+    assert_int_equal(hk_store_delete(t, id, &err), HK_ERR_BUSY);
+    hk_txn_abort(t);
+    k.read_only = false;
+    assert_int_equal(write_twice(s, "root", hk_llm_kb_mode_apply, &k, &err),
+                     HK_OK);
+    assert_true(k.was_ro);
+    add(s, "IsA(Hen, Bird)");
     tu_discard(s, dir);
 }
 
