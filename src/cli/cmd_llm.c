@@ -223,8 +223,11 @@ int hk_cmd_ask(int argc, char **argv)
         "  --json      one JSON object: answer, citations, claims, context\n"
         "  --stream    print the model's text as it arrives (to stderr with\n"
         "              --json)\n"
-        "  --budget N  tokens of facts in the prompt (default "
-        "2000)\n\n" ENDPOINT_HELP;
+        "  --budget N  tokens of facts in the prompt (default 2000)\n"
+        "  --propose   put the claims the KB does not know (verdict unknown)\n"
+        "              into the review queue (origin ask)\n"
+        "  --actor NAME  who is recorded for --propose (default "
+        "cli)\n\n" ENDPOINT_HELP;
     cli_ctx c;
     cli_init(&c, "ask", usage);
     static const struct option opts[] = {
@@ -232,15 +235,23 @@ int hk_cmd_ask(int argc, char **argv)
         ENDPOINT_OPTIONS,
         {"stream", no_argument, NULL, 's'},
         {"budget", required_argument, NULL, 'b'},
+        {"propose", no_argument, NULL, 'P'},
+        {"actor", required_argument, NULL, 'a'},
         {0, 0, 0, 0}};
     ep_flags f;
     memset(&f, 0, sizeof f);
-    bool stream = false;
+    bool stream = false, propose = false;
+    const char *actor = "cli";
     uint64_t budget = 0;
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         if (o == CLI_STOP) return c.exit_code;
         if (ep_option(&f, o, optarg)) continue;
+        if (o == 'P') propose = true;
+        if (o == 'a') {
+            if (!cli_check_actor(&c, optarg)) return HK_EXIT_INVALID;
+            actor = optarg;
+        }
         if (o == 's')
             stream = true;
         else if (o == 'b' &&
@@ -251,12 +262,15 @@ int hk_cmd_ask(int argc, char **argv)
         return cli_usage_error(&c, "expected one QUESTION (quote it)");
     const char *question = argv[optind];
     hk_store *s = NULL;
-    int x = cli_open(&c, true, false, &s);
+    int x = propose ? open_rw(&c, &s) : cli_open(&c, true, false, &s);
     if (x) return x;
     hk_error e;
     hk_error_clear(&e);
     hk_txn *t = NULL;
     hk_llm_client *client = NULL;
+    hk_llm_proposal *props = NULL;
+    size_t n_props = 0;
+    uint64_t *ids = NULL;
     hk_svc_ask_res res;
     memset(&res, 0, sizeof res);
     hk_err rc = hk_txn_begin(s, false, &t, &e);
@@ -283,11 +297,38 @@ int hk_cmd_ask(int argc, char **argv)
         x = cli_fail(&c, rc, &e);
         goto out;
     }
-    if (c.json)
-        x = print_json(hk_svc_ask_json(question, &res));
-    else
+    hk_txn_abort(t); /* the answer is checked: end the snapshot */
+    t = NULL;
+    if (propose) {
+        rc = hk_svc_ask_proposals(&res, &props, &n_props, &e);
+        if (!rc && n_props && !(ids = hk_calloc(n_props, sizeof *ids)))
+            rc = hk_error_set(&e, HK_ERR_NOMEM, "out of memory");
+        hk_llm_enqueue_arg ea = {s, props, n_props, ids};
+        if (!rc && n_props)
+            rc = hk_svc_write(s, actor, hk_llm_enqueue_apply, &ea, &e);
+        if (rc) {
+            x = cli_fail(&c, rc, &e);
+            goto out;
+        }
+    }
+    if (c.json) {
+        json_t *j = hk_svc_ask_json(question, &res);
+        if (j && propose) {
+            json_t *arr = json_array();
+            for (size_t i = 0; arr && i < n_props; i++)
+                json_array_append_new(arr, json_integer((json_int_t)ids[i]));
+            json_object_set_new(j, "proposed", arr);
+        }
+        x = print_json(j);
+    } else {
         print_answer(&res, stream && res.model_used);
+        for (size_t i = 0; i < n_props; i++)
+            printf("proposed for review: %llu  %s\n",
+                   (unsigned long long)ids[i], props[i].statement);
+    }
 out:
+    hk_llm_proposals_free(props, n_props);
+    hk_free(ids);
     hk_svc_ask_res_free(&res);
     if (t) hk_txn_abort(t);
     hk_llm_client_free(client);

@@ -192,6 +192,41 @@ fail:
     return o;
 }
 
+hk_err hk_svc_ask_proposals(const hk_svc_ask_res *res, hk_llm_proposal **out,
+                            size_t *n, hk_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    const hk_llm_answer *a = &res->ans;
+    if (!res->model_used || a->n_claims == 0) return HK_OK;
+    hk_llm_proposal *v = hk_calloc(a->n_claims, sizeof *v);
+    if (!v) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < a->n_claims; i++) {
+        const hk_llm_claim *c = &a->claims[i];
+        if (c->verdict != HK_LLM_UNKNOWN || !c->canonical) continue;
+        bool dup = false;
+        for (size_t k = 0; k < *n; k++)
+            dup |= !strcmp(v[k].statement, c->canonical);
+        if (dup) continue;
+        hk_llm_proposal *p = &v[(*n)++];
+        if (!(p->statement = hk_strdup(c->canonical)) ||
+            !(p->model = hk_strdup(res->model)) ||
+            !(p->prompt_hash = hk_strdup(res->prompt_hash)) ||
+            !(p->origin = hk_strdup("ask")) ||
+            !(p->span =
+                  hk_strndup(a->answer ? a->answer : "",
+                             a->answer && strlen(a->answer) > 2000
+                                 ? 2000
+                                 : (a->answer ? strlen(a->answer) : 0)))) {
+            hk_llm_proposals_free(v, *n);
+            *n = 0;
+            return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        }
+    }
+    *out = v;
+    return HK_OK;
+}
+
 /* ==== Extract ==== */
 
 static const char k_extract_system[] =

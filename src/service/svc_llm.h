@@ -57,6 +57,14 @@ void hk_svc_ask_res_free(hk_svc_ask_res *res);
  * "usage", "timing_ms"}. NULL when out of memory. */
 json_t *hk_svc_ask_json(const char *question, const hk_svc_ask_res *res);
 
+/* Proposals (origin "ask") from the answer's claims that are statements
+ * the KB neither holds nor contradicts (verdict unknown), with the model,
+ * prompt hash and the answer text as span. *out (caller frees with
+ * hk_llm_proposals_free) may be empty; ids[] (n entries, owned by the
+ * caller) take the queue ids of hk_llm_enqueue_apply. */
+hk_err hk_svc_ask_proposals(const hk_svc_ask_res *res, hk_llm_proposal **out,
+                            size_t *n, hk_error *err);
+
 /* ==== Extract ==== */
 
 #define HK_SVC_EXTRACT_MAX_BYTES (256u << 10) /* text per extraction */

@@ -373,6 +373,22 @@ class Llm(unittest.TestCase):
                                  "--json").stdout)
         self.assertEqual(r2, r)  # the split is stable
 
+    def test_11_ask_proposes_unknown_claims(self):
+        self.fake.script = [{"content": answer(
+            "A computer has a CPU and a fan.", [1],
+            [("HasPart(Computer, CPU)", [1]),
+             ("HasPart(Computer, Fan)", []),
+             ("HasPart(Computer, Wheel)", [])])}]
+        before = self.fact_count()
+        a = self.ask_json("computer parts", "--propose", "--actor", "eve")
+        self.assertEqual(len(a["proposed"]), 1)  # only the unknown claim
+        p = json.loads(self.cli("review", "list", "--json").stdout)
+        mine = [x for x in p["proposals"] if x["id"] == a["proposed"][0]]
+        self.assertEqual((mine[0]["statement"], mine[0]["origin"],
+                          mine[0]["prompt_hash"]),
+                         ("HasPart(Computer, Fan)", "ask", a["prompt_hash"]))
+        self.assertEqual(self.fact_count(), before)
+
 
 class LlmServer(unittest.TestCase):
     """REST and MCP with roles; the queue across a restart."""
