@@ -538,7 +538,8 @@ static int review_list(cli_ctx *c, int argc, char **argv)
         for (size_t i = 0; i < n; i++)
             print_proposal(&v[i]);
         if (n == 0)
-            printf("no %s proposals\n", any ? "" : hk_llm_status_name(status));
+            printf("no %s%sproposals\n", any ? "" : hk_llm_status_name(status),
+                   any ? "" : " ");
     }
     hk_llm_proposals_free(v, n);
     cli_close(s);
