@@ -16,6 +16,7 @@ PACKAGES=(
   libcmocka-dev                 # unit tests
   libigraph-dev                 # graph analytics (igraph 0.10)
   libunistring-dev              # Unicode case mapping (memory search_nodes)
+  libcurl4-openssl-dev          # model endpoints (src/llm)
   python3 curl                  # end-to-end test clients
   python3-rdflib                # independent RDF reader of the interchange tests
   nodejs npm                    # MCP conformance / SDK test clients

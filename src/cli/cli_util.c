@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/utf8.h"
+#include "llm/llm.h"
 #include "service/service.h"
 #include "service/svc_vector.h"
 
@@ -262,6 +263,11 @@ int cli_open(const cli_ctx *c, bool read_only, bool create, hk_store **out)
         if (rc == HK_OK) {
             cli_vs_store = *out;
             cli_vs = vs;
+            /* the review queue, and the read-only switch's guard */
+            if ((rc = hk_llm_attach(*out, &e)) != HK_OK) {
+                cli_close(*out);
+                *out = NULL;
+            }
         }
     }
     if (rc == HK_OK) return HK_EXIT_OK;

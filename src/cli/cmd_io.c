@@ -361,6 +361,12 @@ int hk_cmd_import(int argc, char **argv)
 
 int hk_cmd_export(int argc, char **argv)
 {
+    /* --format instruct: fine-tuning data (cmd_llm.c) */
+    for (int i = 1; i < argc; i++)
+        if ((!strcmp(argv[i], "--format") && i + 1 < argc &&
+             !strcmp(argv[i + 1], "instruct")) ||
+            !strcmp(argv[i], "--format=instruct"))
+            return hk_cli_export_instruct(argc, argv);
     static const char usage[] =
         "Usage: hakgal export [--format FORMAT] [--where QUERY]\n"
         "                     [--around ENTITY [--depth N]] [--base IRI]\n"
@@ -388,6 +394,8 @@ int hk_cmd_export(int argc, char **argv)
         "  neo4j       a new directory --output DIR of CSV files for\n"
         "              neo4j-admin database import (see DIR/import.sh)\n"
         "  mcp-memory  the memory file of the MCP memory server\n"
+        "  instruct    chat-format JSONL for fine-tuning, train/validation\n"
+        "              split (hakgal export --format instruct --help)\n"
         "Selection (both given: facts in both):\n"
         "  --where QUERY   facts matched by a pattern or multi-pattern query\n"
         "                  ('HasPart(?c, ?p), MadeBy(?p, ?m)')\n"

@@ -63,6 +63,13 @@ int hk_cmd_help(int argc, char **argv);
 int hk_cmd_vectors(int argc, char **argv);
 int hk_cmd_embed(int argc, char **argv);
 int hk_cmd_similar(int argc, char **argv);
+/* grounded model use (cmd_llm.c) */
+int hk_cmd_ask(int argc, char **argv);
+int hk_cmd_extract(int argc, char **argv);
+int hk_cmd_review(int argc, char **argv);
+int hk_cmd_llm(int argc, char **argv);
+/* `hakgal export --format instruct` (cmd_llm.c) */
+int hk_cli_export_instruct(int argc, char **argv);
 
 /* src/server and src/mcp */
 int hk_cmd_serve(int argc, char **argv);

@@ -47,6 +47,11 @@ const hk_command hk_commands[] = {
     {"analyze", hk_cmd_analyze,
      "rank the graph: pagerank, components, communities, degrees, "
      "betweenness"},
+    {"ask", hk_cmd_ask, "answer a question from the facts, claims checked"},
+    {"extract", hk_cmd_extract, "propose facts from a text for review"},
+    {"review", hk_cmd_review, "list, approve or reject proposed facts"},
+    {"llm", hk_cmd_llm,
+     "manual override: model access on/off, KB read-only/writable"},
     {"serve", hk_cmd_serve,
      "serve the REST API over HTTP (hakgal serve --help)"},
     {"mcp", hk_cmd_mcp,

@@ -29,6 +29,7 @@
 
 #include "core/mem.h"
 #include "core/sha256.h"
+#include "llm/llm.h"
 #include "mcp/mcp.h"
 #include "service/service.h"
 #include "service/svc_vector.h"
@@ -77,6 +78,7 @@ static hk_err stdio_restore(void *ud, const char *backup_dir, hk_error *err)
     hk_error e2;
     hk_err rc2 =
         hk_svc_store_open(ss->data_dir, &opt, &ss->store, &ss->vs, &e2);
+    if (rc2 == HK_OK) rc2 = hk_llm_attach(ss->store, &e2); /* review queue */
     if (rc2 != HK_OK) {
         /* the KB is gone: nothing can be served any more */
         fprintf(stderr, "hakgal mcp: cannot reopen %s after restore: %s\n",
@@ -491,6 +493,12 @@ int hk_cmd_mcp(int argc, char **argv)
         fprintf(stderr, "hakgal mcp: cannot open %s: %s\n", ss.data_dir,
                 e.message);
         return e.code == HK_ERR_BUSY ? 4 : 5;
+    }
+    if (hk_llm_attach(ss.store, &e) != HK_OK) { /* the review queue */
+        fprintf(stderr, "hakgal mcp: cannot open %s: %s\n", ss.data_dir,
+                e.message);
+        hk_svc_store_close(ss.store, ss.vs);
+        return 5;
     }
     if (import && takeover(ss.store, memory_file, &e) != HK_OK) {
         fprintf(stderr,

@@ -564,6 +564,76 @@ const mcp_tool_def mcp_kb_tools[] = {
      OUT(TXT("format") "," NUM("bytes") "," NUM("facts") "," TXT("data"),
          "\"format\",\"bytes\",\"data\""),
      RO, mcp_t_export_graph},
+
+    /* ---- Grounded model use (mcp_tools_llm.c) ---- */
+    {"ask_knowledge", "Ask the KB's model",
+     "Answers a question with the configured language model grounded in "
+     "the KB: retrieves facts (text search and the neighbourhood of "
+     "matched entities), has the model answer citing fact ids, then "
+     "checks every citation (exists and was in the context) and every "
+     "claim: supported (with the fact), contradicted (with the conflicting "
+     "fact: a negation or a functional predicate) or unknown. With model "
+     "access switched off it answers with the retrieval only (mode "
+     "retrieval_only).",
+     IN(STR("question", "The question, in plain language") ","
+        INT("budget_tokens", 2000, 50, 100000,
+            "Estimated tokens of facts given to the model"), "\"question\""),
+     OUT(TXT("question") "," TXT("mode") "," TXT("note") "," TXT("answer")
+         ",\"structured\":{\"type\":\"boolean\"},\"citations\":{\"type\":"
+         "\"array\",\"items\":{\"type\":\"integer\"}},"
+         "\"invalid_citations\":{\"type\":\"array\"},\"claims\":{\"type\":"
+         "\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
+         TXT("statement") "," TXT("verdict") "},\"required\":["
+         "\"statement\",\"verdict\"]}},\"context\":{\"type\":\"object\"},"
+         "\"model\":{\"type\":[\"string\",\"null\"]}," TXT("prompt_hash")
+         ",\"usage\":{\"type\":\"object\"},\"timing_ms\":{\"type\":"
+         "\"object\"}",
+         "\"answer\",\"mode\",\"citations\",\"claims\",\"context\""),
+     MCP_TOOL_READ_ONLY, mcp_t_ask_knowledge},
+    {"extract_facts", "Propose facts from a text",
+     "Asks the configured language model for the facts a text states and "
+     "puts them into the review queue as proposals, with their provenance "
+     "(model, prompt hash, quoted source span). Nothing is added to the "
+     "facts: a person with a reviewer token approves or rejects each "
+     "proposal (review_decide). Needs a write token.",
+     IN(STR("text", "The document text") ","
+        STR("source", "Document name recorded with the proposals") "," AUTH,
+        "\"text\""),
+     OUT(TXT("model") "," TXT("prompt_hash") "," NUM("queued") ","
+         "\"proposals\":{\"type\":\"array\",\"items\":{\"type\":"
+         "\"object\"}},\"not_statements\":{\"type\":\"array\",\"items\":"
+         "{\"type\":\"string\"}}",
+         "\"proposals\",\"queued\""),
+     MCP_TOOL_AUTH, mcp_t_extract_facts},
+    {"review_list", "List proposed facts",
+     "Lists proposals of the review queue (facts proposed by a model), "
+     "oldest first: statement, status, model, prompt hash, source span, "
+     "and for decided ones the reviewer and the fact added.",
+     IN("\"status\":{\"type\":\"string\",\"enum\":[\"pending\","
+        "\"approved\",\"rejected\",\"all\"],\"default\":\"pending\","
+        "\"description\":\"Which proposals\"},"
+        "\"after\":{\"type\":\"integer\",\"minimum\":0,\"description\":"
+        "\"Only proposals with a larger id\"},"
+        INT("limit", 100, 1, 10000, "Proposals at most"), ""),
+     OUT(NUM("count") ",\"proposals\":{\"type\":\"array\",\"items\":"
+         "{\"type\":\"object\"}}", "\"count\",\"proposals\""),
+     RO, mcp_t_review_list},
+    {"review_decide", "Approve or reject a proposal",
+     "Approves (optionally with an edited statement) or rejects one "
+     "pending proposal of the review queue. Approval adds the fact with "
+     "the reviewer as the audit actor and the proposal's provenance in its "
+     "context. Needs a token with role reviewer or admin; only decide what "
+     "the user asked for. " STATEMENT_HINT,
+     IN("\"id\":{\"type\":\"integer\",\"minimum\":1,\"description\":"
+        "\"Proposal id\"},\"decision\":{\"type\":\"string\",\"enum\":"
+        "[\"approve\",\"reject\"],\"description\":\"approve or reject\"},"
+        STR("statement", "Approve this edited statement instead") ","
+        STR("note", "Reason, kept with the decision") "," AUTH,
+        "\"id\",\"decision\""),
+     OUT(NUM("id") "," TXT("status") ",\"fact\":{\"type\":[\"integer\","
+         "\"null\"]},\"created\":{\"type\":\"boolean\"}," TXT("reviewer"),
+         "\"id\",\"status\""),
+     MCP_TOOL_AUTH, mcp_t_review_decide},
 };
 /* clang-format on */
 

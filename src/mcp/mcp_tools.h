@@ -58,6 +58,11 @@ hk_err mcp_t_graph_neighbours(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_graph_path(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_graph_analyze(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_vector_spaces(mcp_call *c, json_t **out, hk_error *err);
+/* Grounded model use (mcp_tools_llm.c) */
+hk_err mcp_t_ask_knowledge(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_extract_facts(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_review_list(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_review_decide(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_vector_similar(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_export_graph(mcp_call *c, json_t **out, hk_error *err);
 

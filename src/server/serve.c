@@ -42,6 +42,7 @@
 #include <openssl/ssl.h>
 
 #include "core/clock.h"
+#include "llm/llm.h"
 #include "server/server_int.h"
 #include "service/service.h"
 #include "service/svc_vector.h"
@@ -712,6 +713,11 @@ int hk_cmd_serve(int argc, char **argv)
     so.max_readers = 1024;
     if (hk_svc_store_open(srv->cfg.data_dir, &so, &srv->store, &srv->vs,
                           &err) != HK_OK) {
+        code = fail(srv, &err, hk_exit_code(err.code));
+        goto done;
+    }
+    /* the review queue and model switch (src/llm) */
+    if (hk_llm_attach(srv->store, &err) != HK_OK) {
         code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }

@@ -173,6 +173,8 @@ bool hk_server_authorize(hk_server *srv, h2o_req_t *req, hk_role need,
                                 ? "this server needs a read token for reads"
                             : required == HK_ROLE_WRITE
                                 ? "writes need a token with role write"
+                            : required == HK_ROLE_REVIEW
+                                ? "reviews need a token with role reviewer"
                                 : "this route needs an admin token");
         } else {
             char msg[160];

@@ -347,6 +347,14 @@ void hk_route_vectors_similar_get(hk_server *srv, h2o_req_t *req,
                                   const char *param);
 void hk_route_vectors_similar_post(hk_server *srv, h2o_req_t *req,
                                    const char *param);
+/* routes_llm.c */
+void hk_route_ask(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_extract(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_review_list(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_review_approve(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_review_reject(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_llm_get(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_llm_put(hk_server *srv, h2o_req_t *req, const char *param);
 /* routes_graph_query.c */
 void hk_route_graph_query_post(hk_server *srv, h2o_req_t *req,
                                const char *param);

@@ -16,6 +16,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "llm/llm.h"
 #include "server/server_int.h"
 
 /* Upper bounds of the latency buckets, seconds. */
@@ -329,5 +330,6 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
                             "hakgal_connections_accepted_total{loop=\"%u\"} "
                             "%llu\n",
                             i, LD(srv->loops[i].accepted));
+    if (rc == HK_OK) rc = hk_llm_metrics_render(b); /* model client */
     return rc;
 }

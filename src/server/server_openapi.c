@@ -156,6 +156,33 @@ static json_t *schemas(void)
                   "properties", "space", "type", "string", "hits", "type",
                   "array", "items", "type", "object", "candidates", "type",
                   "integer", "exact", "type", "boolean"));
+    json_object_set_new(s, "AskInput",
+                        json_pack("{ss s{s{ss} s{ss} s{ss}} s[s]}", "type",
+                                  "object", "properties", "question", "type",
+                                  "string", "budget_tokens", "type", "integer",
+                                  "stream", "type", "boolean", "required",
+                                  "question"));
+    json_object_set_new(
+        s, "AskAnswer",
+        json_pack("{ss s{s{ss} s{ss} s{ss s{ss}} s{ss} s{ss} s{ss}}}", "type",
+                  "object", "properties", "answer", "type", "string", "mode",
+                  "type", "string", "citations", "type", "array", "items",
+                  "type", "integer", "invalid_citations", "type", "array",
+                  "claims", "type", "array", "context", "type", "object"));
+    json_object_set_new(s, "ExtractInput",
+                        json_pack("{ss s{s{ss} s{ss}} s[s]}", "type", "object",
+                                  "properties", "text", "type", "string",
+                                  "source", "type", "string", "required",
+                                  "text"));
+    json_object_set_new(s, "ReviewDecision",
+                        json_pack("{ss s{s{ss} s{ss}}}", "type", "object",
+                                  "properties", "statement", "type", "string",
+                                  "note", "type", "string"));
+    json_object_set_new(s, "LlmSwitch",
+                        json_pack("{ss s{s{ss s[ss]} s{ss s[ss]}}}", "type",
+                                  "object", "properties", "models", "type",
+                                  "string", "enum", "on", "off", "kb", "type",
+                                  "string", "enum", "read-only", "writable"));
     json_object_set_new(
         s, "EntityPage",
         json_pack("{s[{so}{ss s{s{ss} s{ss}}}]}", "allOf", "$ref",

@@ -884,10 +884,12 @@ int hk_exit_code(hk_err rc);
 
 /* Roles, lowest first: a role may do everything a lower one may. */
 typedef enum hk_role {
-    HK_ROLE_NONE = 0,  /* anonymous */
-    HK_ROLE_READ = 1,  /* may read */
-    HK_ROLE_WRITE = 2, /* may read and write facts */
-    HK_ROLE_ADMIN = 3  /* may do everything (backup, ...) */
+    HK_ROLE_NONE = 0,   /* anonymous */
+    HK_ROLE_READ = 1,   /* may read */
+    HK_ROLE_WRITE = 2,  /* may read and write facts */
+    HK_ROLE_REVIEW = 3, /* may also decide on proposed facts (review
+                           queue, src/llm) */
+    HK_ROLE_ADMIN = 4   /* may do everything (backup, ...) */
 } hk_role;
 
 #define HK_TOKEN_NAME_MAX 64 /* bytes of a token name, with its NUL */
@@ -900,10 +902,11 @@ typedef struct hk_token {
     uint8_t hash[32];             /* SHA-256 of the token text */
 } hk_token;
 
-/* "read", "write", "admin" ("none" for HK_ROLE_NONE). Static. */
+/* "read", "write", "reviewer", "admin" ("none" for HK_ROLE_NONE).
+ * Static. */
 const char *hk_role_name(hk_role r);
-/* Parses "read", "write" or "admin"; HK_ERR_INVALID otherwise (err not
- * filled: the caller says where). */
+/* Parses "read", "write", "reviewer" or "admin"; HK_ERR_INVALID otherwise (err
+ * not filled: the caller says where). */
 hk_err hk_role_parse(const char *s, hk_role *out);
 /* True when s is 1..63 characters of letters, digits, _ - . @. */
 bool hk_svc_token_name_valid(const char *s);

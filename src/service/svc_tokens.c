@@ -42,6 +42,8 @@ const char *hk_role_name(hk_role r)
         return "read";
     case HK_ROLE_WRITE:
         return "write";
+    case HK_ROLE_REVIEW:
+        return "reviewer";
     case HK_ROLE_ADMIN:
         return "admin";
     default:
@@ -55,6 +57,8 @@ hk_err hk_role_parse(const char *s, hk_role *out)
         *out = HK_ROLE_READ;
     else if (!strcmp(s, "write"))
         *out = HK_ROLE_WRITE;
+    else if (!strcmp(s, "reviewer"))
+        *out = HK_ROLE_REVIEW;
     else if (!strcmp(s, "admin"))
         *out = HK_ROLE_ADMIN;
     else
@@ -106,9 +110,10 @@ hk_err hk_svc_token_parse(const char *name, const char *role, const char *hex,
                             "of letters, digits, _ - . @",
                             where, name);
     if (hk_role_parse(role, &out->role) != HK_OK)
-        return hk_error_set(err, HK_ERR_INVALID,
-                            "%s: role '%.32s' must be read, write or admin",
-                            where, role);
+        return hk_error_set(
+            err, HK_ERR_INVALID,
+            "%s: role '%.32s' must be read, write or admin (or reviewer)",
+            where, role);
     if (!parse_hash(hex, out->hash))
         return hk_error_set(err, HK_ERR_INVALID,
                             "%s: expected the token's SHA-256 as 64 hex "

@@ -24,6 +24,8 @@ export const TOOL_NAMES = [
 // Tools added after the legacy 30 (not part of the legacy contract).
 export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze',
   'query_graph', 'vector_spaces', 'vector_similar', 'export_graph'];
+  'query_graph', 'vector_spaces', 'vector_similar', 'ask_knowledge',
+  'extract_facts', 'review_list', 'review_decide'];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
@@ -69,6 +71,10 @@ export const TOOL_PARAMS = {
   vector_similar: ['space', 'text', 'vector', 'fact', 'k', 'predicate',
     'entity'],
   export_graph: ['format', 'where', 'around', 'depth', 'base', 'max_bytes'],
+  ask_knowledge: ['question', 'budget_tokens'],
+  extract_facts: ['text', 'source', 'auth_token'],
+  review_list: ['status', 'after', 'limit'],
+  review_decide: ['id', 'decision', 'statement', 'note', 'auth_token'],
 };
 
 export let passed = 0;
