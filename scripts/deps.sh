@@ -19,6 +19,7 @@ PACKAGES=(
   nodejs npm                    # MCP conformance / SDK test clients
   prometheus                    # promtool for /metrics checks
   openssl                       # test certificates for the TLS test
+  librdkafka-dev                # Kafka change stream (and its mock cluster)
 )
 if [ "${1:-}" = "fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev) # libFuzzer (-fsanitize=fuzzer)
