@@ -95,6 +95,7 @@ typedef struct hk_server_config {
     uint32_t mcp_streams_per_client; /* open /mcp GET streams per token name
                                         or anonymous address, 0 = 8 */
     bool quiet;                      /* no start-up banner on stderr */
+    char stream_url[1300]; /* --stream kafka://BROKERS/TOPIC, "" = none */
 } hk_server_config;
 
 /* Read-only after start-up; valid as long as the server. */

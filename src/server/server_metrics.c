@@ -329,5 +329,6 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
                             "hakgal_connections_accepted_total{loop=\"%u\"} "
                             "%llu\n",
                             i, LD(srv->loops[i].accepted));
+    if (rc == HK_OK) rc = hk_server_stream_metrics(srv, txn, b);
     return rc;
 }
