@@ -94,3 +94,48 @@ int hk_cmd_stream(int argc, char **argv)
     if (strcmp(sub, "enable") == 0) return stream_enable(&c);
     return cli_usage_error(&c, "unknown subcommand '%s'", sub);
 }
+
+/* ==== digest ==== */
+
+int hk_cmd_digest(int argc, char **argv)
+{
+    static const char usage[] =
+        "Usage: hakgal digest [--data DIR] [--json]\n\n"
+        "Prints an order-independent digest of the facts (statement and\n"
+        "metadata; ids and times left out) and the audit head (newest\n"
+        "sequence and hash). Two KBs with equal content digests hold the\n"
+        "same facts; equal audit heads mean the same history. --json prints\n"
+        "{facts, content, audit: {seq, hash}}.\n";
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+    cli_ctx c;
+    cli_init(&c, "digest", usage);
+    int o;
+    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1)
+        if (o == CLI_STOP) return c.exit_code;
+    if (optind < argc)
+        return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    hk_store *s = NULL;
+    hk_txn *t = NULL;
+    hk_error e;
+    hk_error_clear(&e);
+    int rc = cli_open(&c, true, false, &s);
+    if (rc != HK_EXIT_OK) return rc;
+    hkst_digest d;
+    hk_err err = hk_txn_begin(s, false, &t, &e);
+    if (!err) err = hk_svc_digest(t, &d, &e);
+    if (t) hk_txn_abort(t);
+    cli_close(s);
+    if (err) return cli_fail(&c, err, &e);
+    if (c.json) {
+        hk_buf b = HK_BUF_INIT;
+        hkst_digest_write_json(&d, &b);
+        rc = cli_emit(&c, &b);
+        hk_buf_free(&b);
+        return rc;
+    }
+    printf("facts    %llu\n", (unsigned long long)d.facts);
+    printf("content  %s\n", d.content);
+    printf("audit    %llu %s\n", (unsigned long long)d.audit_seq,
+           d.audit_seq ? d.audit_hash : "-");
+    return HK_EXIT_OK;
+}

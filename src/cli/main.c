@@ -43,6 +43,8 @@ const hk_command hk_commands[] = {
     {"embed", hk_cmd_embed, "give facts vectors with the built-in embedder"},
     {"similar", hk_cmd_similar, "facts nearest to a text, vector or fact"},
     {"stream", hk_cmd_stream, "change-stream outbox: status, enable"},
+    {"digest", hk_cmd_digest,
+     "order-independent digest of the facts, and the audit head"},
     {"neighbours", hk_cmd_neighbours, "the subgraph around an entity"},
     {"path", hk_cmd_path, "shortest paths between two entities"},
     {"analyze", hk_cmd_analyze,

@@ -345,6 +345,7 @@ void hk_route_search(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param);
 /* server_stream.c */
 void hk_route_stream_status(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_digest(hk_server *srv, h2o_req_t *req, const char *param);
 /* routes_graph.c */
 void hk_route_graph_neighbours(hk_server *srv, h2o_req_t *req,
                                const char *param);

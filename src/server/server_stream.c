@@ -114,3 +114,31 @@ void hk_route_stream_status(hk_server *srv, h2o_req_t *req, const char *param)
                            NULL);
     hk_buf_free(&b);
 }
+
+/* GET /v2/digest: scans every fact, so it runs on the loop's read txn like
+ * other full reads (GET /v2/facts pages), once per request. */
+void hk_route_digest(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)srv;
+    (void)param;
+    hk_loop *loop = hk_loop_self();
+    hk_error err;
+    hk_txn *txn = hk_route_read_txn(req, loop, &err);
+    if (!txn) return;
+    hkst_digest d;
+    hk_err rc = hk_svc_digest(txn, &d, &err);
+    hk_loop_read_done(loop);
+    if (rc != HK_OK) {
+        hk_send_store_error(req, &err);
+        return;
+    }
+    hk_buf b = HK_BUF_INIT;
+    hk_err w = hkst_digest_write_json(&d, &b);
+    if (w == HK_OK) w = hk_buf_append_str(&b, "\n");
+    if (w == HK_OK)
+        hk_http_send_buf(req, 200, &b);
+    else
+        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
+                           NULL);
+    hk_buf_free(&b);
+}

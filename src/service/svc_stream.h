@@ -21,4 +21,9 @@ hk_err hk_svc_stream_status(hk_store *s, hk_txn *t, hkst_status *out,
  * registration); call it with no transaction of s open. */
 hk_err hk_svc_stream_enable(hk_store *s, hk_error *err);
 
+/* hakgal digest: an order-independent digest of the facts (statement and
+ * metadata, without ids and times) and the audit head, in the caller's
+ * read txn (hkst_digest_get; scans every fact). */
+hk_err hk_svc_digest(hk_txn *t, hkst_digest *out, hk_error *err);
+
 #endif /* HK_SVC_STREAM_H */

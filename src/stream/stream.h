@@ -85,6 +85,22 @@ hk_err hkst_outbox_read(hk_store *s, hk_txn *t, uint64_t after, size_t max,
  * last as published. */
 hk_err hkst_outbox_remove(hk_store *s, hk_txn *t, uint64_t last, hk_error *err);
 
+/* ==== Digest (digest.c) ==== */
+
+/* What `hakgal digest` shows: equal content digests mean equal facts with
+ * equal metadata, whatever their ids, times and insertion order. */
+typedef struct hkst_digest {
+    uint64_t facts;      /* facts digested */
+    char content[65];    /* order-independent digest of the facts, hex */
+    uint64_t audit_seq;  /* newest audit entry, 0 when none */
+    char audit_hash[65]; /* its hash, hex ("" when none) */
+} hkst_digest;
+
+/* Scans every fact of t's snapshot. */
+hk_err hkst_digest_get(hk_txn *t, hkst_digest *out, hk_error *err);
+/* Appends {"facts","content","audit":{"seq","hash"}}. */
+hk_err hkst_digest_write_json(const hkst_digest *d, hk_buf *out);
+
 /* ==== Kafka URLs ==== */
 
 /* kafka://HOST:PORT[,HOST:PORT...]/TOPIC parsed into its parts. */

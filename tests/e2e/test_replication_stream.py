@@ -156,6 +156,11 @@ class Stream(unittest.TestCase):
         # and the CLI
         out = json.loads(self.cli("stream", "status", "--json"))
         self.assertEqual((out["enabled"], out["backlog"]), (True, 0))
+        # the digest: REST and CLI agree; the facts are the 40 - 1 + 1
+        st, _, d = self.s.request("GET", "/v2/digest")
+        self.assertEqual(st, 200, d)
+        self.assertEqual(d["facts"], 40)
+        self.assertEqual(d, json.loads(self.cli("digest", "--json")))
 
     def test_cluster_down_events_wait_across_kill_then_drain(self):
         for i in range(10):

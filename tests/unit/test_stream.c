@@ -195,6 +195,71 @@ static void test_outbox_bulk(void **state)
     tu_discard(s, dir);
 }
 
+/* ==== Digest ==== */
+
+static hkst_digest digest(hk_store *s)
+{
+    hkst_digest d;
+    hk_error err;
+    hk_txn *t = tu_begin(s, false);
+    assert_int_equal(hkst_digest_get(t, &d, &err), HK_OK);
+    hk_txn_abort(t);
+    return d;
+}
+
+static void test_digest(void **state)
+{
+    char *d1 = tu_tmpdir("dig1"), *d2 = tu_tmpdir("dig2");
+    hk_store *a = tu_open(d1), *b = tu_open(d2);
+    hkst_digest e = digest(a);
+    assert_int_equal(e.facts, 0);
+    assert_int_equal(e.audit_seq, 0);
+    assert_string_equal(e.audit_hash, "");
+    /* the same facts in another order, b with a detour */
+    add(a, "P(x)");
+    add(a, "Q(y, z)");
+    add(a, "R(w)");
+    add(b, "R(w)");
+    hk_fact_id gone = add(b, "Gone(g)");
+    add(b, "Q(y, z)");
+    add(b, "P(x)");
+    hk_error err;
+    hk_txn *t = tu_begin(b, true);
+    assert_int_equal(hk_store_delete(t, gone, &err), HK_OK);
+    tu_commit(t);
+    hkst_digest da = digest(a), db = digest(b);
+    assert_int_equal(da.facts, 3);
+    assert_int_equal(db.facts, 3);
+    assert_string_equal(da.content, db.content);
+    assert_int_equal(da.audit_seq, 3);
+    assert_int_equal(db.audit_seq, 5);
+    assert_string_not_equal(da.audit_hash, db.audit_hash);
+    /* metadata counts */
+    t = tu_begin(b, true);
+    hk_fact_meta m = {0};
+    m.fields = HK_META_SOURCE;
+    m.source = "atlas";
+    hk_statement st = tu_st("P", "x", NULL);
+    hk_fact_id id;
+    assert_int_equal(hk_store_find(t, &st, &id, &err), HK_OK);
+    assert_int_equal(hk_store_set_meta(t, id, &m, &err), HK_OK);
+    tu_commit(t);
+    assert_string_not_equal(digest(b).content, da.content);
+    hk_buf out = HK_BUF_INIT;
+    db = digest(b);
+    assert_int_equal(hkst_digest_write_json(&db, &out), HK_OK);
+    json_error_t je;
+    json_t *j = json_loads(out.data, 0, &je);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "facts")), 3);
+    assert_string_equal(json_string_value(json_object_get(j, "content")),
+                        db.content);
+    json_decref(j);
+    hk_buf_free(&out);
+    tu_discard(a, d1);
+    tu_discard(b, d2);
+}
+
 /* ==== Publisher on the mock cluster ==== */
 
 typedef struct mock {
@@ -372,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_url),
         cmocka_unit_test(test_outbox_events),
         cmocka_unit_test(test_outbox_bulk),
+        cmocka_unit_test(test_digest),
         cmocka_unit_test(test_publish),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
