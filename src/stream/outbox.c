@@ -105,6 +105,8 @@ static const char *kind_name(hks_op op)
         return "update";
     case HKS_OP_META:
         return "meta";
+    case HKS_OP_VECTOR:
+        return "vector";
     default:
         return "import";
     }
@@ -121,6 +123,7 @@ static hk_err envelope(hk_txn *t, hk_store *s, const hks_change *c,
     hk_fact_init(&f);
     hk_buf after = HK_BUF_INIT;
     const char *before_json = NULL, *after_json = NULL, *actor = "import";
+    const char *vector_json = NULL;
     int64_t ts = hk_now_us();
 
     if (c->audit_seq) {
@@ -137,6 +140,22 @@ static hk_err envelope(hk_txn *t, hk_store *s, const hks_change *c,
         after_json = a->after;
         actor = a->actor ? a->actor : "";
         ts = a->time_us;
+        if (c->op == HKS_OP_VECTOR) {
+            /* the audit text is {"vector":{space, change, dim}}; the fact
+             * itself is unchanged (gone when its deletion removed it) */
+            vector_json = a->after;
+            before_json = after_json = NULL;
+            e = hk_store_get(t, c->id, &f, err);
+            if (e == HK_ERR_NOT_FOUND) {
+                hk_error_clear(err);
+                e = HK_OK;
+            } else if (!e) {
+                if ((e = hk_fact_write_json(&f, &after))) goto done;
+                before_json = after_json = after.data;
+            } else {
+                goto done;
+            }
+        }
     } else {
         if ((e = hk_store_get(t, c->id, &f, err)) ||
             (e = hk_fact_write_json(&f, &after)))
@@ -149,6 +168,12 @@ static hk_err envelope(hk_txn *t, hk_store *s, const hks_change *c,
     if (!e) e = hk_buf_append_str(b, before_json ? before_json : "null");
     if (!e) e = hk_buf_append_str(b, ",\"after\":");
     if (!e) e = hk_buf_append_str(b, after_json ? after_json : "null");
+    /* a vector change: the audit's {"vector":{...}} object, unwrapped */
+    if (!e && vector_json && vector_json[0] == '{') {
+        size_t n = strlen(vector_json);
+        e = hk_buf_append_str(b, ",");
+        if (!e) e = hk_buf_append(b, vector_json + 1, n - 2);
+    }
     if (!e)
         e = hk_buf_appendf(
             b,
@@ -210,7 +235,7 @@ static hk_err hook_add(hk_store *s, hk_error *err)
 {
     hks_hook h = {HOOK_NAME,
                   HKS_EV_ADD | HKS_EV_DELETE | HKS_EV_UPDATE | HKS_EV_META |
-                      HKS_EV_BULK_ADD,
+                      HKS_EV_BULK_ADD | HKS_EV_VECTOR,
                   on_change, NULL, s};
     hk_err e = hks_hook_add(s, &h, err);
     if (e == HK_ERR_EXISTS) {

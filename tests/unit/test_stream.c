@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "store/store.h"
 #include "stream/stream.h"
+#include "vector/vector.h"
 #include "test_store_util.h"
 
 /* ==== URLs ==== */
@@ -192,6 +193,53 @@ static void test_outbox_bulk(void **state)
     }
     tu_commit(t);
     assert_int_equal(status(s).backlog, 50);
+    tu_discard(s, dir);
+}
+
+/* A vector change is one event too: kind "vector", the fact unchanged on
+ * both sides, what changed in "vector". */
+static void test_outbox_vector(void **state)
+{
+    char *dir = tu_tmpdir("streamvec");
+    hk_store *s = tu_open(dir);
+    hk_error err;
+    hkv_store *vs;
+    assert_int_equal(hkst_outbox_enable(s, &err), HK_OK);
+    assert_int_equal(hkv_store_attach(s, &vs, &err), HK_OK);
+    hk_fact_id id = add(s, "V(x)");
+    hkv_space sp;
+    memset(&sp, 0, sizeof sp);
+    snprintf(sp.name, sizeof sp.name, "sp");
+    sp.params = (hkv_params){4, HKV_COSINE, HKV_F32, 0, 0, 0};
+    hk_txn *t = tu_begin(s, true);
+    assert_int_equal(hkv_space_create(vs, t, &sp, &err), HK_OK);
+    tu_commit(t);
+    float v[4] = {1, 0, 0, 0};
+    t = tu_begin(s, true);
+    assert_int_equal(hkv_put(vs, t, "sp", id, v, 4, &err), HK_OK);
+    tu_commit(t);
+    hkst_event ev[4];
+    size_t n;
+    hk_buf mem = HK_BUF_INIT;
+    t = tu_begin(s, false);
+    assert_int_equal(hkst_outbox_read(s, t, 0, 4, ev, &n, &mem, &err), HK_OK);
+    hk_txn_abort(t);
+    assert_int_equal(n, 2);
+    json_error_t je;
+    json_t *j = json_loadb(ev[1].json, ev[1].len, 0, &je);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "kind")),
+                        "vector");
+    assert_string_equal(json_string_value(json_object_get(j, "op")), "u");
+    json_t *vec = json_object_get(j, "vector");
+    assert_string_equal(json_string_value(json_object_get(vec, "space")), "sp");
+    assert_int_equal(json_integer_value(json_object_get(vec, "dim")), 4);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(j, "after"), "statement")),
+                        "V(x)");
+    json_decref(j);
+    hk_buf_free(&mem);
+    hkv_store_detach(vs);
     tu_discard(s, dir);
 }
 
@@ -437,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_url),
         cmocka_unit_test(test_outbox_events),
         cmocka_unit_test(test_outbox_bulk),
+        cmocka_unit_test(test_outbox_vector),
         cmocka_unit_test(test_digest),
         cmocka_unit_test(test_publish),
     };
