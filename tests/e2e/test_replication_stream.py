@@ -103,6 +103,33 @@ class Stream(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         return r.stdout
 
+    def mcp_calls(self, tools):
+        """structuredContent of each tool, called over `hakgal mcp`."""
+        msgs = [{"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                 "params": {"protocolVersion": "2025-11-25",
+                            "capabilities": {},
+                            "clientInfo": {"name": "t", "version": "1"}}},
+                {"jsonrpc": "2.0", "method": "notifications/initialized"}]
+        for i, name in enumerate(tools):
+            msgs.append({"jsonrpc": "2.0", "id": 10 + i,
+                         "method": "tools/call",
+                         "params": {"name": name, "arguments": {}}})
+        r = subprocess.run([BIN, "mcp", "--data", self.s.data],
+                           input="".join(json.dumps(m) + "\n"
+                                         for m in msgs),
+                           capture_output=True, text=True, timeout=60)
+        answers = {}
+        for line in r.stdout.splitlines():
+            m = json.loads(line)
+            answers[m.get("id")] = m
+        out = []
+        for i, name in enumerate(tools):
+            res = answers[10 + i].get("result")
+            self.assertIsNotNone(res, answers[10 + i])
+            self.assertFalse(res.get("isError"), res)
+            out.append(res["structuredContent"])
+        return out
+
     def events(self, count):
         self.groups += 1
         return consume(self.mock.bootstrap, count, "g%d" % self.groups)
@@ -161,6 +188,11 @@ class Stream(unittest.TestCase):
         self.assertEqual(st, 200, d)
         self.assertEqual(d["facts"], 40)
         self.assertEqual(d, json.loads(self.cli("digest", "--json")))
+        # and MCP (stdio): stream_status and kb_digest
+        mcp = self.mcp_calls(["stream_status", "kb_digest"])
+        self.assertEqual(mcp[0]["backlog"], 0)
+        self.assertTrue(mcp[0]["enabled"])
+        self.assertEqual(mcp[1], d)
 
     def test_cluster_down_events_wait_across_kill_then_drain(self):
         for i in range(10):
