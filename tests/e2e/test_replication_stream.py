@@ -205,6 +205,20 @@ class Stream(unittest.TestCase):
         self.assertEqual(self.status()["backlog"], 30)
         st, _, m = self.s.request("GET", "/metrics")
         self.assertIn("hakgal_stream_outbox_backlog 30\n", m)
+        # a clean stop while the cluster is down ends in bounded time and
+        # leaves the events waiting
+        t0 = time.time()
+        rc = self.s.stop()
+        self.assertEqual(rc, 0, self.s.output())
+        self.assertLess(time.time() - t0, 20)
+        self.killed.append(self.s)
+        # the config file names the stream as well
+        conf = os.path.join(self.s.root, "hakgal.conf")
+        with open(conf, "w") as f:
+            f.write("stream = %s\n" % self.url)
+        self.s = Server(args=["--config", conf], data=self.s.data)
+        self.assertEqual(self.status()["backlog"], 30)
+        self.assertIn("publisher", self.status())
         # kill -9 while events wait, start again (still down): they wait
         self.s.kill()
         self.killed.append(self.s)
