@@ -8,8 +8,11 @@
  *      default partitioner hashes the key, so all events of one fact land on
  *      one partition in outbox order);
  *   3. serve delivery reports until every message of the batch has one;
- *   4. when all succeeded, remove the batch from the outbox in one write
- *      txn; when any failed, keep it, wait retry_ms and produce it again.
+ *   4. when all succeeded, go on after the batch; acknowledged events are
+ *      removed from the outbox in one write txn when nothing new waits,
+ *      at least every 100 ms under a steady stream, and before the thread
+ *      ends; when any message failed, wait retry_ms and produce the batch
+ *      again.
  *
  * Producer settings: enable.idempotence (no duplicates or reordering from
  * librdkafka's own retries), acks=all, zstd (snappy when the library lacks
@@ -224,12 +227,39 @@ wait:
     return true;
 }
 
+/* Removes the events up to last (acknowledged by Kafka) from the outbox in
+ * one write txn; false (logged) when that failed: they are published again
+ * later. */
+static bool remove_upto(hkst_pub *p, uint64_t last)
+{
+    hk_error err;
+    hk_txn *t = NULL;
+    hk_err e = hk_txn_begin(p->s, true, &t, &err);
+    if (!e) e = hkst_outbox_remove(p->s, t, last, &err);
+    if (!e)
+        e = hk_txn_commit(t, &err);
+    else if (t)
+        hk_txn_abort(t);
+    if (e) {
+        note_failure(p, err.message);
+        log_line(p, "%s%s", "cannot remove published events: ", err.message);
+    }
+    return e == HK_OK;
+}
+
+/* How often acknowledged events are removed while more keep coming (one
+ * write txn, with fsync, per removal). */
+#define REMOVE_EVERY_US 100000
+
 static void *pub_main(void *arg)
 {
     hkst_pub *p = arg;
     hkst_event *ev = hk_calloc(p->opt.batch, sizeof *ev);
     hk_buf mem = HK_BUF_INIT;
     hk_error err;
+    uint64_t sent = 0;    /* events up to here are acknowledged by Kafka */
+    uint64_t removed = 0; /* ... and up to here removed from the outbox */
+    int64_t removed_us = 0;
     hk_error_clear(&err);
     if (!ev) {
         note_failure(p, "out of memory");
@@ -241,7 +271,8 @@ static void *pub_main(void *arg)
         size_t n = 0;
         hk_err e = hk_txn_begin(p->s, false, &t, &err);
         if (!e)
-            e = hkst_outbox_read(p->s, t, 0, p->opt.batch, ev, &n, &mem, &err);
+            e = hkst_outbox_read(p->s, t, sent, p->opt.batch, ev, &n, &mem,
+                                 &err);
         if (t) hk_txn_abort(t);
         if (e) {
             note_failure(p, err.message);
@@ -250,6 +281,16 @@ static void *pub_main(void *arg)
             continue;
         }
         if (n == 0) {
+            /* nothing new: remove what Kafka has */
+            if (sent > removed) {
+                if (!remove_upto(p, sent)) {
+                    sent = removed; /* publish them again */
+                    idle(p, p->opt.retry_ms);
+                    continue;
+                }
+                removed = sent;
+                removed_us = hk_now_us();
+            }
             should_stop(p, &draining);
             if (draining) break; /* drained */
             idle(p, p->opt.poll_ms);
@@ -271,27 +312,24 @@ static void *pub_main(void *arg)
             idle(p, p->opt.retry_ms);
             continue;
         }
-        e = hk_txn_begin(p->s, true, &t, &err);
-        if (!e) e = hkst_outbox_remove(p->s, t, ev[n - 1].seq, &err);
-        if (!e)
-            e = hk_txn_commit(t, &err);
-        else if (t)
-            hk_txn_abort(t);
-        if (e) {
-            /* published but still waiting: it goes out again later */
-            note_failure(p, err.message);
-            log_line(p, "%s%s",
-                     "cannot remove published events: ", err.message);
-            idle(p, p->opt.retry_ms);
-            continue;
-        }
+        sent = ev[n - 1].seq;
         pthread_mutex_lock(&p->lock);
         p->stats.published += n;
         p->stats.batches++;
         p->stats.connected = true;
         p->stats.last_ok_us = hk_now_us();
         pthread_mutex_unlock(&p->lock);
+        if (hk_now_us() - removed_us >= REMOVE_EVERY_US) {
+            if (remove_upto(p, sent)) {
+                removed = sent;
+                removed_us = hk_now_us();
+            } else {
+                sent = removed;
+            }
+        }
     }
+    /* acknowledged events leave the outbox before the thread ends */
+    if (sent > removed) remove_upto(p, sent);
     hk_buf_free(&mem);
     hk_free(ev);
     return NULL;
