@@ -31,8 +31,7 @@
 
 static void die(const char *what, const hk_error *e)
 {
-    fprintf(stderr, "replication_stream: %s: %s\n", what,
-            e ? e->message : "");
+    fprintf(stderr, "replication_stream: %s: %s\n", what, e ? e->message : "");
     exit(1);
 }
 
@@ -151,10 +150,14 @@ int main(int argc, char **argv)
     uint64_t n = 200000, batch = 1000, rate = 2000, seconds = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
         uint64_t v = strtoull(argv[i + 1], NULL, 10);
-        if (!strcmp(argv[i], "--n")) n = v;
-        else if (!strcmp(argv[i], "--batch")) batch = v;
-        else if (!strcmp(argv[i], "--rate")) rate = v;
-        else if (!strcmp(argv[i], "--seconds")) seconds = v;
+        if (!strcmp(argv[i], "--n"))
+            n = v;
+        else if (!strcmp(argv[i], "--batch"))
+            batch = v;
+        else if (!strcmp(argv[i], "--rate"))
+            rate = v;
+        else if (!strcmp(argv[i], "--seconds"))
+            seconds = v;
     }
     char base[] = "/tmp/hk-repl-bench-XXXXXX";
     if (!mkdtemp(base)) die("mkdtemp", NULL);
@@ -165,8 +168,8 @@ int main(int argc, char **argv)
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
-    rd_kafka_t *owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
-                                     sizeof errstr);
+    rd_kafka_t *owner =
+        rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(owner, 3);
     rd_kafka_mock_topic_create(mc, "bench", 4, 3);
     hkst_url url;
