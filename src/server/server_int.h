@@ -222,6 +222,8 @@ struct hk_server {
     pthread_mutex_t log_lock;          /* serialises access log lines */
     struct hkst_pub *stream;           /* change-stream publisher or NULL
                                           (server_stream.c) */
+    struct hkst_follow *follow;        /* follower of another node's stream
+                                          or NULL (server_stream.c) */
 };
 
 /* ==== Change stream (server_stream.c) ==== */
@@ -230,6 +232,8 @@ struct hk_server {
 hk_err hk_server_stream_start(hk_server *srv, hk_error *err);
 /* Stops the publisher (letting it drain up to 2 s); safe when none. */
 void hk_server_stream_stop(hk_server *srv);
+/* With cfg.follow_max_lag: false while the follower lags beyond it. */
+bool hk_server_stream_ready(hk_server *srv);
 /* Appends the stream's metrics (outbox backlog, publisher counters). */
 hk_err hk_server_stream_metrics(hk_server *srv, hk_txn *txn, hk_buf *b);
 

@@ -15,10 +15,19 @@
 
 hk_err hk_server_stream_start(hk_server *srv, hk_error *err)
 {
-    if (!srv->cfg.stream_url[0]) return HK_OK;
     hkst_url url;
-    hk_err e = hkst_url_parse(srv->cfg.stream_url, &url, err);
-    if (e) {
+    hk_err e;
+    if (srv->cfg.follow_url[0]) {
+        if ((e = hkst_url_parse(srv->cfg.follow_url, &url, err))) {
+            snprintf(err->field, sizeof err->field, "follow");
+            return e;
+        }
+        if ((e = hkst_follow_start(srv->store, &url, srv->cfg.quiet,
+                                   &srv->follow, err)))
+            return e;
+    }
+    if (!srv->cfg.stream_url[0]) return HK_OK;
+    if ((e = hkst_url_parse(srv->cfg.stream_url, &url, err))) {
         snprintf(err->field, sizeof err->field, "stream");
         return e;
     }
@@ -29,14 +38,51 @@ hk_err hk_server_stream_start(hk_server *srv, hk_error *err)
 
 void hk_server_stream_stop(hk_server *srv)
 {
+    hkst_follow_stop(srv->follow);
+    srv->follow = NULL;
     hkst_pub_stop(srv->stream, 2000);
     srv->stream = NULL;
+}
+
+bool hk_server_stream_ready(hk_server *srv)
+{
+    if (!srv->follow || !srv->cfg.follow_max_lag) return true;
+    hkst_follow_stats fs;
+    hkst_follow_stats_get(srv->follow, &fs);
+    return fs.lag <= srv->cfg.follow_max_lag;
+}
+
+static hk_err follow_metrics(hk_server *srv, hk_buf *b)
+{
+    hkst_follow_stats fs;
+    hkst_follow_stats_get(srv->follow, &fs);
+    return hk_buf_appendf(
+        b,
+        "# HELP hakgal_follow_applied_total Change events applied from the "
+        "followed stream.\n# TYPE hakgal_follow_applied_total counter\n"
+        "hakgal_follow_applied_total %llu\n"
+        "# HELP hakgal_follow_skipped_total Messages skipped (malformed, "
+        "foreign or not applicable; each logged).\n"
+        "# TYPE hakgal_follow_skipped_total counter\n"
+        "hakgal_follow_skipped_total %llu\n"
+        "# HELP hakgal_follow_failures_total Apply transactions that failed "
+        "and were retried.\n# TYPE hakgal_follow_failures_total counter\n"
+        "hakgal_follow_failures_total %llu\n"
+        "# HELP hakgal_follow_lag_messages Messages of the followed topic "
+        "not applied yet.\n# TYPE hakgal_follow_lag_messages gauge\n"
+        "hakgal_follow_lag_messages %llu\n",
+        (unsigned long long)fs.applied, (unsigned long long)fs.skipped,
+        (unsigned long long)fs.failures, (unsigned long long)fs.lag);
 }
 
 hk_err hk_server_stream_metrics(hk_server *srv, hk_txn *txn, hk_buf *b)
 {
     hkst_status st;
     hk_error err;
+    if (srv->follow) {
+        hk_err fe = follow_metrics(srv, b);
+        if (fe) return fe;
+    }
     if (!txn || hk_svc_stream_status(srv->store, txn, &st, &err) != HK_OK ||
         !st.enabled)
         return HK_OK;

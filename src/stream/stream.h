@@ -146,4 +146,29 @@ void hkst_pub_stats_get(hkst_pub *p, hkst_pub_stats *out);
  * stops (what is left waits in the outbox) and frees p. NULL is fine. */
 void hkst_pub_stop(hkst_pub *p, unsigned drain_ms);
 
+/* ==== Follower (kafka_follow.c, library hakgal_stream) ==== */
+
+/* Applies the change stream of another node (its topic) to a KB, in log
+ * order, with the consumed offsets in the same transactions (database
+ * "repl.offsets"); facts are matched by statement. */
+typedef struct hkst_follow hkst_follow;
+
+typedef struct hkst_follow_stats {
+    uint64_t applied;      /* events applied */
+    uint64_t skipped;      /* messages skipped (malformed, foreign, or not
+                              applicable), each logged */
+    uint64_t failures;     /* batches whose txn failed (retried) */
+    uint64_t lag;          /* messages on the topic not applied yet */
+    bool connected;        /* the consumer runs */
+    int64_t last_apply_us; /* time of the last applied batch, 0 = none */
+} hkst_follow_stats;
+
+/* Starts following url into s (waits up to 30 s for the topic). The store
+ * must outlive the follower. */
+hk_err hkst_follow_start(hk_store *s, const hkst_url *url, bool quiet,
+                         hkst_follow **out, hk_error *err);
+void hkst_follow_stats_get(hkst_follow *f, hkst_follow_stats *out);
+/* Stops and frees f (NULL is fine); what was committed stays applied. */
+void hkst_follow_stop(hkst_follow *f);
+
 #endif /* HKST_STREAM_H */
