@@ -178,6 +178,34 @@ class Follow(unittest.TestCase):
         # event applied exactly once across the kills)
         self.converge()
 
+        # bootstrap: a backup of C (with its offsets) restored on a fresh
+        # node D, which then follows from there while A keeps writing
+        bdir = os.path.join(self.c.root, "backup")
+        r = subprocess.run([BIN, "backup", bdir, "--data", self.c.data],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.workload("c", 10)
+        ddata = os.path.join(self.c.root, "kb-d")
+        r = subprocess.run([BIN, "restore", bdir, "--data", ddata],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = Server(args=["--follow", self.url], data=ddata)
+        try:
+            self.converge()
+            want = self.digest(self.a)
+            deadline = time.time() + 60
+            while self.digest(d) != want and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertEqual(self.digest(d), want, d.output()[-2000:])
+            st, _, m = d.request("GET", "/metrics")
+            applied = [int(x.split()[1]) for x in m.splitlines()
+                       if x.startswith("hakgal_follow_applied_total ")]
+            self.assertEqual(len(applied), 1)
+            # from the backup's offsets: only what came after it
+            self.assertLess(applied[0], 10 * 2 + 5)
+        finally:
+            self.assertEqual(d.stop(), 0, d.output())
+
 
 if __name__ == "__main__":
     run_tests(__name__)
