@@ -12,7 +12,9 @@
  *      until the outbox is empty and a consumer has read them all;
  *   3. end-to-end lag: with the publisher running, one fact per
  *      transaction at R facts/s for S seconds; a consumer takes
- *      (time read - the event's ts_us) for each: p50, p99, max.
+ *      (time read - the event's ts_us) for each: p50, p99, max;
+ *   4. catch-up: N events on a 1-partition topic, then a follower on an
+ *      empty KB (no fsync) started and timed until it applied them all.
  *
  * Prints one line per measurement; medians of three runs of 1 and 2.
  */
@@ -252,6 +254,39 @@ int main(int argc, char **argv)
                (unsigned long long)rate, (unsigned long long)total,
                c.lag_ms[m / 2], c.lag_ms[m * 99 / 100], c.lag_ms[m - 1], m);
     hkst_pub_stop(p, 0);
+    hk_store_close(s);
+
+    /* 4: catch-up of a follower N events behind (topic with 1 partition) */
+    rd_kafka_mock_topic_create(mc, "catchup", 1, 3);
+    hkst_url curl = url;
+    snprintf(curl.topic, sizeof curl.topic, "catchup");
+    snprintf(dir, sizeof dir, "%s/source", base);
+    s = open_kb(dir);
+    if (hkst_outbox_enable(s, &e)) die("enable", &e);
+    load(s, 0, n, batch);
+    o.poll_ms = 0;
+    if (hkst_pub_start(s, &curl, &o, &p, &e)) die("publisher", &e);
+    while (backlog(s) > 0)
+        usleep(5000);
+    hkst_pub_stop(p, 0);
+    hk_store_close(s);
+    snprintf(dir, sizeof dir, "%s/follower", base);
+    s = open_kb(dir);
+    hkst_follow *f;
+    t0 = hk_now_us();
+    if (hkst_follow_start(s, &curl, true, &f, &e)) die("follower", &e);
+    hkst_follow_stats fs = {0};
+    until = hk_now_us() + 600000000;
+    while (fs.applied < n && hk_now_us() < until) {
+        usleep(5000);
+        hkst_follow_stats_get(f, &fs);
+    }
+    double secs = (double)(hk_now_us() - t0) / 1e6;
+    printf("catch-up: a follower %llu events behind applied them in %.2f s "
+           "(%.0f events/s, %llu skipped)\n",
+           (unsigned long long)fs.applied, secs, (double)fs.applied / secs,
+           (unsigned long long)fs.skipped);
+    hkst_follow_stop(f);
     hk_store_close(s);
     atomic_store(&c.stop, true);
     pthread_join(ct, NULL);
