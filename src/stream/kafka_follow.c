@@ -22,7 +22,9 @@
  *      fields, foreign source), or whose change cannot be applied (a delete
  *      of a fact that is not there), is skipped: its offset is recorded
  *      like any other, a line is logged and `skipped` counts it. Nothing of
- *      a skipped message is written.
+ *      a skipped message is written. A failure of the store itself (disk
+ *      full, I/O) skips nothing: the batch is aborted, the consumer goes
+ *      back to the recorded offsets and the batch is applied again.
  *   4. Conflicts resolve by log order: the topic's order per fact (its
  *      partition) is the order of the source's commits; the follower
  *      applies exactly that order, the last write of a fact wins.
@@ -35,6 +37,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/mem.h"
@@ -180,6 +183,16 @@ static hk_err apply_event(hk_txn *t, json_t *j, hk_error *err)
 
 /* ==== The thread ==== */
 
+/* Errors that are the message's fault (it is skipped); any other error is
+ * the store's and the batch is applied again later. */
+static bool is_bad_input(hk_err e)
+{
+    return e == HK_ERR_INVALID || e == HK_ERR_NOT_FOUND || e == HK_ERR_EXISTS ||
+           e == HK_ERR_LIMIT;
+}
+
+static hk_err assign(hkst_follow *f, hk_error *err);
+
 static hk_err record_offset(hkst_follow *f, hk_txn *t, int32_t part,
                             int64_t next, hk_error *err)
 {
@@ -210,6 +223,13 @@ static void apply_batch(hkst_follow *f, rd_kafka_message_t **msgs, size_t n)
                               : hk_error_set(&aerr, HK_ERR_INVALID,
                                              "not JSON: %s", je.text);
                 json_decref(j);
+                if (ae && !is_bad_input(ae)) {
+                    /* the store failed (full, I/O...): not the message's
+                     * fault; nothing is skipped, the batch comes again */
+                    e = ae;
+                    err = aerr;
+                    break;
+                }
                 if (ae) {
                     char where[96];
                     snprintf(where, sizeof where,
@@ -240,7 +260,11 @@ static void apply_batch(hkst_follow *f, rd_kafka_message_t **msgs, size_t n)
             pthread_mutex_lock(&f->lock);
             f->stats.failures++;
             pthread_mutex_unlock(&f->lock);
-            return; /* offsets not advanced: re-read from the broker */
+            /* the consumer moved on: go back to the recorded offsets */
+            usleep(500000);
+            hk_error aerr;
+            if (assign(f, &aerr)) flog(f, "cannot reassign", aerr.message);
+            return;
         }
         for (size_t i = 0; i < n; i++)
             if (msgs[i]->partition >= 0 && msgs[i]->partition < PARTITIONS_MAX)
