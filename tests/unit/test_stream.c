@@ -479,6 +479,107 @@ static void test_publish(void **state)
     mock_stop(&m);
 }
 
+/* ==== Follower ==== */
+
+static void produce_raw(const char *brokers, const char *topic,
+                        const char *const *values, size_t n)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr,
+                      sizeof errstr);
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+    rd_kafka_t *rk =
+        rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    assert_non_null(rk);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(
+            rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(topic),
+                RD_KAFKA_V_VALUE((void *)values[i], strlen(values[i])),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+            0);
+    assert_int_equal(rd_kafka_flush(rk, 20000), 0);
+    rd_kafka_destroy(rk);
+}
+
+static hkst_follow_stats wait_applied(hkst_follow *f, uint64_t applied,
+                                      uint64_t skipped)
+{
+    hkst_follow_stats fs = {0};
+    int64_t until = hk_now_us() + 30000000;
+    while (hk_now_us() < until) {
+        hkst_follow_stats_get(f, &fs);
+        if (fs.applied >= applied && fs.skipped >= skipped) break;
+        usleep(20000);
+    }
+    return fs;
+}
+
+static void test_follow(void **state)
+{
+    mock m;
+    mock_start(&m, "follow");
+    hkst_url u;
+    hk_error err;
+    assert_int_equal(hkst_url_parse(m.url, &u, &err), HK_OK);
+    /* the source: a KB whose events are taken from its own outbox */
+    char *sdir = tu_tmpdir("followsrc");
+    hk_store *src = tu_open(sdir);
+    assert_int_equal(hkst_outbox_enable(src, &err), HK_OK);
+    hk_fact_id a = add(src, "HasPart(Car, Wheel)");
+    add(src, "HasPart(Car, Door)");
+    hk_txn *t = tu_begin(src, true);
+    hk_statement st = tu_st("HasPart", "Car", "Engine", NULL);
+    hk_fact_id other;
+    assert_int_equal(hk_store_update(t, a, &st, &other, &err), HK_OK);
+    tu_commit(t);
+    hkst_event ev[8];
+    size_t n;
+    hk_buf mem = HK_BUF_INIT;
+    t = tu_begin(src, false);
+    assert_int_equal(hkst_outbox_read(src, t, 0, 8, ev, &n, &mem, &err), HK_OK);
+    hk_txn_abort(t);
+    assert_int_equal(n, 3);
+    /* good events with bad ones between them */
+    char *vals[6];
+    for (size_t i = 0; i < 3; i++)
+        vals[i] = strndup(ev[i].json, ev[i].len);
+    const char *msgs[] = {vals[0], "{not json", vals[1],
+                          "{\"source\":{\"name\":\"other\"},\"kind\":\"add\"}",
+                          vals[2]};
+    produce_raw(u.brokers, u.topic, msgs, 5);
+
+    char *fdir = tu_tmpdir("follower");
+    hk_store *fk = tu_open(fdir);
+    hkst_follow *f;
+    assert_int_equal(hkst_follow_start(fk, &u, true, &f, &err), HK_OK);
+    hkst_follow_stats fs = wait_applied(f, 3, 2);
+    assert_int_equal(fs.applied, 3);
+    assert_int_equal(fs.skipped, 2);
+    hkst_follow_stop(f);
+    hkst_digest d1 = digest(src), d2 = digest(fk);
+    assert_int_equal(d2.facts, 2);
+    assert_string_equal(d1.content, d2.content);
+    assert_int_equal(d1.audit_seq, d2.audit_seq);
+    /* started again: the offsets in the KB say everything was applied */
+    assert_int_equal(hkst_follow_start(fk, &u, true, &f, &err), HK_OK);
+    const char *more[] = {"{\"late\":1}"};
+    produce_raw(u.brokers, u.topic, more, 1);
+    fs = wait_applied(f, 0, 1);
+    assert_int_equal(fs.skipped, 1);
+    assert_int_equal(fs.applied, 0); /* nothing applied twice */
+    assert_int_equal(fs.lag, 0);
+    hkst_follow_stop(f);
+    assert_int_equal(digest(fk).audit_seq, d1.audit_seq);
+    for (size_t i = 0; i < 3; i++)
+        free(vals[i]);
+    hk_buf_free(&mem);
+    tu_discard(fk, fdir);
+    tu_discard(src, sdir);
+    mock_stop(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -488,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_outbox_vector),
         cmocka_unit_test(test_digest),
         cmocka_unit_test(test_publish),
+        cmocka_unit_test(test_follow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
