@@ -195,8 +195,15 @@ class Stream(unittest.TestCase):
         self.assertEqual(mcp[1], d)
 
     def test_cluster_down_events_wait_across_kill_then_drain(self):
-        for i in range(10):
+        for i in range(5):
             self.add("Early(e%d)" % i)
+        self.wait_drained()
+        # one broker down for a while: writes go on, events drain after
+        self.mock.cmd("down 2")
+        for i in range(5, 10):
+            self.add("Early(e%d)" % i)
+        time.sleep(0.5)
+        self.mock.cmd("up 2")
         self.wait_drained()
         self.mock.cmd("down all")
         for i in range(30):
