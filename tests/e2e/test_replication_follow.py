@@ -21,7 +21,7 @@ from test_server_api import BIN, Server, run_tests  # noqa: E402
 MOCK = os.environ.get("HK_KAFKA_MOCK_BIN", "")
 SANITIZED = os.environ.get("HK_SANITIZED", "") in ("1", "ON", "TRUE", "true")
 TOPIC = "hakgal.replica"
-KILLS = 4 if SANITIZED else 12
+KILLS = 6 if SANITIZED else 20
 
 
 def have_client():
