@@ -152,6 +152,17 @@ void hk_route_stream_status(hk_server *srv, h2o_req_t *req, const char *param)
                                           strlen(ps.last_error));
         if (w == HK_OK) w = hk_buf_append_str(&b, "}}");
     }
+    if (w == HK_OK && srv->follow) {
+        hkst_follow_stats fs;
+        hkst_follow_stats_get(srv->follow, &fs);
+        b.len--; /* reopen the object */
+        w = hk_buf_appendf(
+            &b,
+            ",\"follower\":{\"applied\":%llu,\"skipped\":%llu,"
+            "\"failures\":%llu,\"lag\":%llu}}",
+            (unsigned long long)fs.applied, (unsigned long long)fs.skipped,
+            (unsigned long long)fs.failures, (unsigned long long)fs.lag);
+    }
     if (w == HK_OK) w = hk_buf_append_str(&b, "\n");
     if (w == HK_OK)
         hk_http_send_buf(req, 200, &b);

@@ -153,6 +153,11 @@ class Follow(unittest.TestCase):
             self.assertIn("hakgal_follow_lag_messages 0\n", m)
             st, _, b = s.request("GET", "/readyz")
             self.assertEqual(st, 200, b)
+            st, _, b = s.request("GET", "/v2/stream/status")
+            self.assertEqual(st, 200, b)
+            self.assertEqual((b["follower"]["skipped"], b["follower"]["lag"]),
+                             (3, 0), b)
+            self.assertGreater(b["follower"]["applied"], 50)
 
         # kill -9 of B at random points of a write load, restart each time
         rng = random.Random(13)
