@@ -22,6 +22,8 @@ PACKAGES=(
   nodejs npm                    # MCP conformance / SDK test clients
   prometheus                    # promtool for /metrics checks
   openssl                       # test certificates for the TLS test
+  librdkafka-dev                # Kafka change stream (and its mock cluster)
+  python3-confluent-kafka       # stream consumer example and its e2e test
 )
 if [ "${1:-}" = "fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev) # libFuzzer (-fsanitize=fuzzer)

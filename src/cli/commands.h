@@ -70,6 +70,8 @@ int hk_cmd_review(int argc, char **argv);
 int hk_cmd_llm(int argc, char **argv);
 /* `hakgal export --format instruct` (cmd_llm.c) */
 int hk_cli_export_instruct(int argc, char **argv);
+int hk_cmd_stream(int argc, char **argv);
+int hk_cmd_digest(int argc, char **argv);
 
 /* src/server and src/mcp */
 int hk_cmd_serve(int argc, char **argv);

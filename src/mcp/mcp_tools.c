@@ -634,6 +634,30 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"null\"]},\"created\":{\"type\":\"boolean\"}," TXT("reviewer"),
          "\"id\",\"status\""),
      MCP_TOOL_AUTH, mcp_t_review_decide},
+
+    /* ---- Change stream and digest (mcp_tools_stream.c) ---- */
+    {"stream_status", "Change-stream backlog",
+     "State of the KB's change-stream outbox (docs/STREAM.md): whether "
+     "changes are recorded for Kafka, how many events wait to be "
+     "published, the oldest waiting and the last published event.",
+     IN("", ""),
+     OUT("\"enabled\":{\"type\":\"boolean\"}," NUM("backlog") ","
+         NUM("next_event") "," NUM("oldest_event") ","
+         "\"oldest\":{\"type\":[\"string\",\"null\"]},"
+         NUM("published_event") ","
+         "\"published\":{\"type\":[\"string\",\"null\"]}",
+         "\"enabled\",\"backlog\""),
+     RO, mcp_t_stream_status},
+    {"kb_digest", "Content digest",
+     "An order-independent digest of every fact (statement and metadata; "
+     "ids and times left out) and the audit head (newest sequence and "
+     "hash): two KBs with the same content digest hold the same facts; "
+     "equal audit heads mean the same history. Scans every fact.",
+     IN("", ""),
+     OUT(NUM("facts") "," TXT("content") ",\"audit\":{\"type\":"
+         "\"object\",\"properties\":{" NUM("seq") "," TXT("hash") "}}",
+         "\"facts\",\"content\",\"audit\""),
+     RO, mcp_t_kb_digest},
 };
 /* clang-format on */
 

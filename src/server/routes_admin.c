@@ -132,6 +132,11 @@ void hk_route_readyz(hk_server *srv, h2o_req_t *req, const char *param)
                            NULL);
         return;
     }
+    if (!hk_server_stream_ready(srv)) {
+        hk_http_send_error(req, 503, "not_ready",
+                           "the follower lags behind its stream", NULL);
+        return;
+    }
     /* Ready means the KB answers a read. */
     hk_loop *loop = hk_loop_self();
     hk_error err;

@@ -721,6 +721,10 @@ int hk_cmd_serve(int argc, char **argv)
         code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }
+    if (hk_server_stream_start(srv, &err) != HK_OK) {
+        code = fail(srv, &err, hk_exit_code(err.code));
+        goto done;
+    }
 
     h2o_config_init(&srv->h2o_config);
     config_ready = true;
@@ -796,6 +800,7 @@ int hk_cmd_serve(int argc, char **argv)
     /* 2. blocking work and queued writes finish (committed) */
     hk_pool_stop(srv);
     hk_writer_stop(srv);
+    hk_server_stream_stop(srv);
     /* 3. loops deliver the last completions and dispose of h2o state */
     atomic_store(&srv->finish, true);
     for (unsigned i = 0; i < srv->n_loops; i++)
@@ -806,6 +811,7 @@ done:
     if (hk_mcp_http_shutdown && mcp_registered) hk_mcp_http_shutdown(srv);
     hk_pool_stop(srv);
     hk_writer_stop(srv);
+    hk_server_stream_stop(srv);
     if (srv->loops) loops_close_unstarted(srv);
     if (config_ready) h2o_config_dispose(&srv->h2o_config);
     if (srv->ssl_ctx) SSL_CTX_free(srv->ssl_ctx);

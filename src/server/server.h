@@ -95,6 +95,9 @@ typedef struct hk_server_config {
     uint32_t mcp_streams_per_client; /* open /mcp GET streams per token name
                                         or anonymous address, 0 = 8 */
     bool quiet;                      /* no start-up banner on stderr */
+    char stream_url[1300];   /* --stream kafka://BROKERS/TOPIC, "" = none */
+    char follow_url[1300];   /* --follow kafka://BROKERS/TOPIC, "" = none */
+    uint32_t follow_max_lag; /* /readyz 503 beyond this lag, 0 = no bound */
 } hk_server_config;
 
 /* Read-only after start-up; valid as long as the server. */

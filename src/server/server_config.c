@@ -98,6 +98,15 @@ static const opt_def k_opts[] = {
     {"access-log", OPT_STR, F(access_log), S(access_log), 0, "FILE",
      "append one line per request to FILE (- = stderr)"},
     {"quiet", OPT_BOOL, F(quiet), 0, 0, NULL, "no start-up banner"},
+    {"stream", OPT_STR, F(stream_url), S(stream_url), 0, "kafka://B/TOPIC",
+     "publish every change to Kafka (brokers B, comma-separated) through "
+     "the KB's outbox"},
+    {"follow", OPT_STR, F(follow_url), S(follow_url), 0, "kafka://B/TOPIC",
+     "apply another node's change stream (its --stream topic) to this KB, "
+     "in log order (docs/STREAM.md)"},
+    {"follow-max-lag", OPT_UINT, F(follow_max_lag), 4000000000u, 0, "N",
+     "with --follow: /readyz answers 503 while more than N messages wait "
+     "(default 0 = no bound)"},
     {"mcp-allow-dirs", OPT_STR, F(mcp_allow_dirs), S(mcp_allow_dirs), 0,
      "D1:D2", "directories MCP tools may read/write (hub_path, report_path)"},
     {"mcp-backup-dir", OPT_STR, F(mcp_backup_dir), S(mcp_backup_dir), 0, "DIR",

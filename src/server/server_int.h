@@ -221,7 +221,22 @@ struct hk_server {
     bool loopback;                     /* listen address is loopback */
     FILE *access_log;                  /* access log or NULL */
     pthread_mutex_t log_lock;          /* serialises access log lines */
+    struct hkst_pub *stream;           /* change-stream publisher or NULL
+                                          (server_stream.c) */
+    struct hkst_follow *follow;        /* follower of another node's stream
+                                          or NULL (server_stream.c) */
 };
+
+/* ==== Change stream (server_stream.c) ==== */
+
+/* With cfg.stream_url: enables the KB's outbox and starts its publisher. */
+hk_err hk_server_stream_start(hk_server *srv, hk_error *err);
+/* Stops the publisher (letting it drain up to 2 s); safe when none. */
+void hk_server_stream_stop(hk_server *srv);
+/* With cfg.follow_max_lag: false while the follower lags beyond it. */
+bool hk_server_stream_ready(hk_server *srv);
+/* Appends the stream's metrics (outbox backlog, publisher counters). */
+hk_err hk_server_stream_metrics(hk_server *srv, hk_txn *txn, hk_buf *b);
 
 /* ==== Config ==== */
 
@@ -333,6 +348,9 @@ void hk_route_predicates(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_search(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param);
+/* server_stream.c */
+void hk_route_stream_status(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_digest(hk_server *srv, h2o_req_t *req, const char *param);
 /* routes_graph.c */
 void hk_route_graph_neighbours(hk_server *srv, h2o_req_t *req,
                                const char *param);

@@ -331,5 +331,6 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
                             "%llu\n",
                             i, LD(srv->loops[i].accepted));
     if (rc == HK_OK) rc = hk_llm_metrics_render(b); /* model client */
+    if (rc == HK_OK) rc = hk_server_stream_metrics(srv, txn, b);
     return rc;
 }

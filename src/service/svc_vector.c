@@ -20,6 +20,7 @@
 
 #include "core/mem.h"
 #include "service/svc_vector.h"
+#include "stream/stream.h"
 #include "store/store.h"
 
 /* Most fact ids a filter may select. */
@@ -337,9 +338,13 @@ hk_err hk_svc_store_open(const char *dir, const hk_store_options *opt,
     /* read-only and the KB never had a vector space: nothing to remove */
     if (e == HK_ERR_NOT_FOUND && opt->read_only) {
         hk_error_clear(err);
-        return HK_OK;
+        e = HK_OK;
     }
+    /* a KB with a change-stream outbox: every write feeds it */
+    if (!e) e = hkst_outbox_attach(*s, err);
     if (e) {
+        hkv_store_detach(*vs);
+        *vs = NULL;
         hk_store_close(*s);
         *s = NULL;
     }

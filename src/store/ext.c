@@ -532,6 +532,8 @@ static const char *op_name(hks_op op)
         return "meta";
     case HKS_OP_IMPORT:
         return "import";
+    case HKS_OP_VECTOR:
+        return "vector";
     }
     return "change";
 }

@@ -135,7 +135,9 @@ typedef enum hks_op {
     HKS_OP_DELETE = 2, /* a fact was deleted */
     HKS_OP_UPDATE = 3, /* a fact's content was replaced (same id) */
     HKS_OP_META = 4,   /* a fact's metadata changed (same content) */
-    HKS_OP_IMPORT = 5  /* a bulk transaction created facts id..id_last */
+    HKS_OP_IMPORT = 5, /* a bulk transaction created facts id..id_last */
+    HKS_OP_VECTOR = 6  /* a vector of fact id was set or removed (its
+                          audit entry, op "vector", says which space) */
 } hks_op;
 
 /* Which changes a hook receives (hks_hook.events). */
@@ -149,7 +151,8 @@ enum {
                                   bulk transaction as well (costs a call per
                                   imported fact; without it bulk imports
                                   are seen only as one HKS_OP_IMPORT) */
-    HKS_EV_ALL = (1u << 6) - 1
+    HKS_EV_VECTOR = 1u << 6,   /* HKS_OP_VECTOR */
+    HKS_EV_ALL = (1u << 7) - 1
 };
 
 /* One change, as the in-transaction hook sees it. Everything points into

@@ -7,5 +7,13 @@
 hk_err hks_vector_audit(hk_txn *t, hk_fact_id id, const char *what,
                         hk_error *err)
 {
-    return hks_audit_append(t, "vector", id, id, 1, NULL, what, err);
+    hk_err e = hks_audit_append(t, "vector", id, id, 1, NULL, what, err);
+    if (e) return e;
+    /* change streams see vector changes too (HKS_EV_VECTOR) */
+    hks_change c = {.op = HKS_OP_VECTOR,
+                    .id = id,
+                    .id_last = id,
+                    .count = 1,
+                    .audit_seq = t->c.audit_seq};
+    return hks_hooks_change(t, HKS_EV_VECTOR, &c, err);
 }

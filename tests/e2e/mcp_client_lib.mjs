@@ -23,9 +23,9 @@ export const TOOL_NAMES = [
 ];
 // Tools added after the legacy 30 (not part of the legacy contract).
 export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze',
-  'query_graph', 'vector_spaces', 'vector_similar', 'export_graph'];
-  'query_graph', 'vector_spaces', 'vector_similar', 'ask_knowledge',
-  'extract_facts', 'review_list', 'review_decide'];
+  'query_graph', 'vector_spaces', 'vector_similar', 'export_graph',
+  'ask_knowledge', 'extract_facts', 'review_list', 'review_decide',
+  'stream_status', 'kb_digest'];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
@@ -75,6 +75,8 @@ export const TOOL_PARAMS = {
   extract_facts: ['text', 'source', 'auth_token'],
   review_list: ['status', 'after', 'limit'],
   review_decide: ['id', 'decision', 'statement', 'note', 'auth_token'],
+  stream_status: [],
+  kb_digest: [],
 };
 
 export let passed = 0;

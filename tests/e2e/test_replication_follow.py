@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Followers: node A publishes its changes (`serve --stream`) to a topic of
+a 3-broker Kafka mock cluster; nodes B and C apply them (`serve --follow`).
+Their digests end equal to A's (same facts and metadata; the same number
+of audit entries, so nothing was applied twice); a follower killed with
+kill -9 at random points of a write load catches up exactly; malformed and
+foreign messages on the topic are skipped with a log line and a metric.
+"""
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_server_api import BIN, Server, run_tests  # noqa: E402
+
+MOCK = os.environ.get("HK_KAFKA_MOCK_BIN", "")
+SANITIZED = os.environ.get("HK_SANITIZED", "") in ("1", "ON", "TRUE", "true")
+TOPIC = "hakgal.replica"
+KILLS = 6 if SANITIZED else 20
+
+
+def have_client():
+    r = subprocess.run(["/usr/bin/python3", "-c", "import confluent_kafka"],
+                       capture_output=True)
+    return r.returncode == 0
+
+
+class Mock:
+    def __init__(self):
+        # one partition: the log order is the order of every change
+        self.proc = subprocess.Popen([MOCK, "--topic", TOPIC + ":1"],
+                                     stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.bootstrap = self.proc.stdout.readline().strip()
+        assert self.bootstrap, "mock cluster did not start"
+
+    def stop(self):
+        self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+def produce_raw(bootstrap, values):
+    """Messages that no hakgal node wrote, with a real Kafka client."""
+    code = ("import sys, json\n"
+            "from confluent_kafka import Producer\n"
+            "p = Producer({'bootstrap.servers': sys.argv[1]})\n"
+            "for v in json.loads(sys.argv[2]):\n"
+            "    p.produce(%r, value=v.encode(), key=b'x')\n"
+            "assert p.flush(30) == 0\n" % TOPIC)
+    r = subprocess.run(["/usr/bin/python3", "-c", code, bootstrap,
+                        json.dumps(values)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+@unittest.skipUnless(MOCK and os.path.exists(MOCK), "HK_KAFKA_MOCK_BIN unset")
+@unittest.skipUnless(have_client(), "python3-confluent-kafka not installed")
+class Follow(unittest.TestCase):
+
+    def setUp(self):
+        self.mock = Mock()
+        self.url = "kafka://%s/%s" % (self.mock.bootstrap, TOPIC)
+        self.a = Server(args=["--stream", self.url])
+        self.b = Server(args=["--follow", self.url])
+        self.c = Server(args=["--follow", self.url, "--follow-max-lag",
+                              "1000000"])
+        self.dead = []
+
+    def tearDown(self):
+        outs = []
+        for s in (self.a, self.b, self.c):
+            rc = s.stop()
+            outs.append((rc, s.output()))
+            s.cleanup()
+        for s in self.dead:
+            s.cleanup()
+        self.mock.stop()
+        for rc, out in outs:
+            self.assertEqual(rc, 0, out)
+
+    def add(self, stmt, **meta):
+        body = {"statement": stmt}
+        body.update(meta)
+        st, _, b = self.a.request("POST", "/v2/facts", body)
+        self.assertIn(st, (200, 201), b)
+        return b["id"]
+
+    def digest(self, s):
+        """Content digest, fact count and audit length (the audit hashes
+        differ: each node's entries carry its own commit times)."""
+        st, _, d = s.request("GET", "/v2/digest")
+        self.assertEqual(st, 200, d)
+        return (d["facts"], d["content"], d["audit"]["seq"])
+
+    def converge(self, timeout=90):
+        """Waits until B and C hold A's content and audit length."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st, _, b = self.a.request("GET", "/v2/stream/status")
+            da = self.digest(self.a)
+            if b["backlog"] == 0:
+                db, dc = self.digest(self.b), self.digest(self.c)
+                if da == db == dc:
+                    return da
+            time.sleep(0.1)
+        self.fail("no convergence:\nA %s\nB %s\nC %s\n%s" %
+                  (da, self.digest(self.b), self.digest(self.c),
+                   self.b.output()[-3000:]))
+
+    def workload(self, tag, n):
+        ids = [self.add("Part(%s%d, whole)" % (tag, i), confidence=0.9,
+                        tags=["t%d" % (i % 3)]) for i in range(n)]
+        for i in range(0, n, 5):
+            st, _, b = self.a.request("PUT", "/v2/facts/%d" % ids[i],
+                                      {"statement": "Part(%s%d, other)" %
+                                       (tag, i)})
+            self.assertEqual(st, 200, b)
+        for i in range(1, n, 5):
+            st, _, b = self.a.request("PATCH", "/v2/facts/%d" % ids[i],
+                                      {"source": "atlas", "confidence": 0.4})
+            self.assertEqual(st, 200, b)
+        for i in range(2, n, 5):
+            st, _, b = self.a.request("DELETE", "/v2/facts/%d" % ids[i])
+            self.assertIn(st, (200, 204), b)
+
+    def test_followers_converge_skip_bad_messages_and_survive_kill9(self):
+        self.workload("a", 40)
+        r = subprocess.run([BIN, "add", "Cli(x, y)", "--source", "cli",
+                            "--data", self.a.data], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = self.converge()
+        self.assertEqual(d[0], 40 - 8 + 1)
+
+        # malformed and foreign messages: skipped, logged, counted
+        produce_raw(self.mock.bootstrap,
+                    ["not json", '{"source":{"name":"other"},"kind":"add"}',
+                     '{"source":{"name":"hakgal"},"kind":"add",'
+                     '"after":{"statement":"Bad((("}}'])
+        self.workload("b", 10)
+        self.converge()
+        for s in (self.b, self.c):
+            st, _, m = s.request("GET", "/metrics")
+            line = [x for x in m.splitlines()
+                    if x.startswith("hakgal_follow_skipped_total ")]
+            self.assertEqual(line, ["hakgal_follow_skipped_total 3"], m)
+            self.assertIn("skipped message at partition 0", s.output())
+            self.assertIn("hakgal_follow_lag_messages 0\n", m)
+            st, _, b = s.request("GET", "/readyz")
+            self.assertEqual(st, 200, b)
+            st, _, b = s.request("GET", "/v2/stream/status")
+            self.assertEqual(st, 200, b)
+            self.assertEqual((b["follower"]["skipped"], b["follower"]["lag"]),
+                             (3, 0), b)
+            self.assertGreater(b["follower"]["applied"], 50)
+
+        # kill -9 of B at random points of a write load, restart each time
+        rng = random.Random(13)
+        for k in range(KILLS):
+            stop = threading.Event()
+
+            def load(tag="k%d_" % k):
+                i = 0
+                while not stop.is_set():
+                    self.add("Load(%s%d)" % (tag, i))
+                    i += 1
+
+            t = threading.Thread(target=load)
+            t.start()
+            time.sleep(rng.uniform(0.05, 0.6))
+            self.b.kill()
+            self.dead.append(self.b)
+            time.sleep(rng.uniform(0.0, 0.2))
+            self.b = Server(args=["--follow", self.url], data=self.b.data)
+            stop.set()
+            t.join()
+        # converged: same content, and as many audit entries as A (each
+        # event applied exactly once across the kills)
+        self.converge()
+
+        # bootstrap: a backup of C (with its offsets) restored on a fresh
+        # node D, which then follows from there while A keeps writing
+        bdir = os.path.join(self.c.root, "backup")
+        r = subprocess.run([BIN, "backup", bdir, "--data", self.c.data],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.workload("c", 10)
+        ddata = os.path.join(self.c.root, "kb-d")
+        r = subprocess.run([BIN, "restore", bdir, "--data", ddata],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = Server(args=["--follow", self.url], data=ddata)
+        try:
+            self.converge()
+            want = self.digest(self.a)
+            deadline = time.time() + 60
+            while self.digest(d) != want and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertEqual(self.digest(d), want, d.output()[-2000:])
+            st, _, m = d.request("GET", "/metrics")
+            applied = [int(x.split()[1]) for x in m.splitlines()
+                       if x.startswith("hakgal_follow_applied_total ")]
+            self.assertEqual(len(applied), 1)
+            # from the backup's offsets: only what came after it
+            self.assertLess(applied[0], 10 * 2 + 5)
+        finally:
+            self.assertEqual(d.stop(), 0, d.output())
+
+
+if __name__ == "__main__":
+    run_tests(__name__)

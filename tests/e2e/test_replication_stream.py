@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""The change stream end to end: `hakgal serve --stream` against a 3-broker
+Kafka mock cluster (tests/helpers/hk_kafka_mock), writes through REST and
+the CLI, events read back by examples/stream_consumer.py (a real Kafka
+client, confluent-kafka): every committed change arrives once, complete, in
+order per fact; with every broker down events wait in the outbox (across a
+kill -9 of the server) and drain once the cluster is back.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_server_api import BIN, SRC, Server, run_tests  # noqa: E402
+
+MOCK = os.environ.get("HK_KAFKA_MOCK_BIN", "")
+CONSUMER = os.path.join(SRC, "examples", "stream_consumer.py")
+TOPIC = "hakgal.changes"
+
+
+def have_client():
+    r = subprocess.run(["/usr/bin/python3", "-c", "import confluent_kafka"],
+                       capture_output=True)
+    return r.returncode == 0
+
+
+class Mock:
+    """hk_kafka_mock: 3 brokers; bootstrap address from its first line."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([MOCK, "--topic", TOPIC + ":4"],
+                                     stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.bootstrap = self.proc.stdout.readline().strip()
+        assert self.bootstrap, "mock cluster did not start"
+
+    def cmd(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        assert answer == "ok", answer
+
+    def stop(self):
+        self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+def consume(bootstrap, count, group):
+    """Every event of the topic from the start, via the example consumer."""
+    r = subprocess.run(["/usr/bin/python3", CONSUMER, bootstrap, TOPIC,
+                        "--group", group, "--count", str(count),
+                        "--idle", "20"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+@unittest.skipUnless(MOCK and os.path.exists(MOCK), "HK_KAFKA_MOCK_BIN unset")
+@unittest.skipUnless(have_client(), "python3-confluent-kafka not installed")
+class Stream(unittest.TestCase):
+
+    def setUp(self):
+        self.mock = Mock()
+        self.url = "kafka://%s/%s" % (self.mock.bootstrap, TOPIC)
+        self.s = Server(args=["--stream", self.url])
+        self.groups = 0
+        self.killed = []  # servers whose root holds the KB still in use
+
+    def tearDown(self):
+        rc = self.s.stop()
+        out = self.s.output()
+        self.s.cleanup()
+        for k in self.killed:
+            k.cleanup()
+        self.mock.stop()
+        self.assertEqual(rc, 0, out)
+
+    def status(self):
+        st, _, b = self.s.request("GET", "/v2/stream/status")
+        self.assertEqual(st, 200, b)
+        return b
+
+    def wait_drained(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            b = self.status()
+            if b["backlog"] == 0:
+                return b
+            time.sleep(0.05)
+        self.fail("outbox not drained: %s\n%s" % (b, self.s.output()))
+
+    def add(self, stmt):
+        st, _, b = self.s.request("POST", "/v2/facts", {"statement": stmt})
+        self.assertEqual(st, 201, b)
+        return b["id"]
+
+    def cli(self, *args):
+        r = subprocess.run([BIN] + list(args) + ["--data", self.s.data],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def mcp_calls(self, tools):
+        """structuredContent of each tool, called over `hakgal mcp`."""
+        msgs = [{"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                 "params": {"protocolVersion": "2025-11-25",
+                            "capabilities": {},
+                            "clientInfo": {"name": "t", "version": "1"}}},
+                {"jsonrpc": "2.0", "method": "notifications/initialized"}]
+        for i, name in enumerate(tools):
+            msgs.append({"jsonrpc": "2.0", "id": 10 + i,
+                         "method": "tools/call",
+                         "params": {"name": name, "arguments": {}}})
+        r = subprocess.run([BIN, "mcp", "--data", self.s.data],
+                           input="".join(json.dumps(m) + "\n"
+                                         for m in msgs),
+                           capture_output=True, text=True, timeout=60)
+        answers = {}
+        for line in r.stdout.splitlines():
+            m = json.loads(line)
+            answers[m.get("id")] = m
+        out = []
+        for i, name in enumerate(tools):
+            res = answers[10 + i].get("result")
+            self.assertIsNotNone(res, answers[10 + i])
+            self.assertFalse(res.get("isError"), res)
+            out.append(res["structuredContent"])
+        return out
+
+    def events(self, count):
+        self.groups += 1
+        return consume(self.mock.bootstrap, count, "g%d" % self.groups)
+
+    def check_order(self, events):
+        """Event numbers 1..n, each once; per fact in increasing order."""
+        numbers = sorted(e["source"]["event"] for e in events)
+        self.assertEqual(numbers, list(range(1, len(events) + 1)))
+        last = {}
+        for e in events:
+            f = e["source"]["fact_id"]
+            self.assertGreater(e["source"]["event"], last.get(f, 0), e)
+            last[f] = e["source"]["event"]
+
+    def test_rest_and_cli_changes_arrive_complete_in_order(self):
+        ids = [self.add("Part(p%d, whole)" % i) for i in range(40)]
+        st, _, b = self.s.request("PUT", "/v2/facts/%d" % ids[0],
+                                  {"statement": "Part(p0, other)"})
+        self.assertEqual(st, 200, b)
+        st, _, b = self.s.request("PATCH", "/v2/facts/%d" % ids[0],
+                                  {"confidence": 0.5, "tags": ["t"]})
+        self.assertEqual(st, 200, b)
+        st, _, b = self.s.request("DELETE", "/v2/facts/%d" % ids[0])
+        self.assertIn(st, (200, 204), b)
+        self.cli("add", "Cli(a)", "Cli(b)")
+        self.cli("delete", "Cli(a)")
+        want = 40 + 3 + 2 + 1
+        b = self.wait_drained()
+        self.assertEqual(b["next_event"], want + 1)
+        self.assertEqual(b["published_event"], want)
+        ev = self.events(want)
+        self.assertEqual(len(ev), want)
+        self.check_order(ev)
+        first = [e for e in ev if e["source"]["fact_id"] == ids[0]]
+        self.assertEqual([e["kind"] for e in first],
+                         ["add", "update", "meta", "delete"])
+        self.assertEqual([e["op"] for e in first], ["c", "u", "u", "d"])
+        self.assertIsNone(first[0]["before"])
+        self.assertEqual(first[1]["before"]["statement"], "Part(p0, whole)")
+        self.assertEqual(first[1]["after"]["statement"], "Part(p0, other)")
+        self.assertEqual(first[2]["after"]["confidence"], 0.5)
+        self.assertIsNone(first[3]["after"])
+        cli = [e for e in ev if (e["after"] or e["before"])["predicate"] ==
+               "Cli"]
+        self.assertEqual(len(cli), 3)
+        self.assertTrue(all(e["source"]["seq"] > 0 for e in ev))
+        # the metrics say the same
+        st, _, m = self.s.request("GET", "/metrics")
+        self.assertIn("hakgal_stream_outbox_backlog 0\n", m)
+        self.assertIn("hakgal_stream_events_total %d\n" % want, m)
+        # and the CLI
+        out = json.loads(self.cli("stream", "status", "--json"))
+        self.assertEqual((out["enabled"], out["backlog"]), (True, 0))
+        # the digest: REST and CLI agree; the facts are the 40 - 1 + 1
+        st, _, d = self.s.request("GET", "/v2/digest")
+        self.assertEqual(st, 200, d)
+        self.assertEqual(d["facts"], 40)
+        self.assertEqual(d, json.loads(self.cli("digest", "--json")))
+        # and MCP (stdio): stream_status and kb_digest
+        mcp = self.mcp_calls(["stream_status", "kb_digest"])
+        self.assertEqual(mcp[0]["backlog"], 0)
+        self.assertTrue(mcp[0]["enabled"])
+        self.assertEqual(mcp[1], d)
+
+    def test_cluster_down_events_wait_across_kill_then_drain(self):
+        for i in range(5):
+            self.add("Early(e%d)" % i)
+        self.wait_drained()
+        # one broker down for a while: writes go on, events drain after
+        self.mock.cmd("down 2")
+        for i in range(5, 10):
+            self.add("Early(e%d)" % i)
+        time.sleep(0.5)
+        self.mock.cmd("up 2")
+        self.wait_drained()
+        self.mock.cmd("down all")
+        for i in range(30):
+            self.add("Down(d%d)" % i)  # acknowledged: committed locally
+        time.sleep(1.0)
+        self.assertEqual(self.status()["backlog"], 30)
+        st, _, m = self.s.request("GET", "/metrics")
+        self.assertIn("hakgal_stream_outbox_backlog 30\n", m)
+        # a clean stop while the cluster is down ends in bounded time and
+        # leaves the events waiting
+        t0 = time.time()
+        rc = self.s.stop()
+        self.assertEqual(rc, 0, self.s.output())
+        self.assertLess(time.time() - t0, 20)
+        self.killed.append(self.s)
+        # the config file names the stream as well
+        conf = os.path.join(self.s.root, "hakgal.conf")
+        with open(conf, "w") as f:
+            f.write("stream = %s\n" % self.url)
+        self.s = Server(args=["--config", conf], data=self.s.data)
+        self.assertEqual(self.status()["backlog"], 30)
+        self.assertIn("publisher", self.status())
+        # kill -9 while events wait, start again (still down): they wait
+        self.s.kill()
+        self.killed.append(self.s)
+        self.s = Server(args=["--stream", self.url], data=self.s.data)
+        self.add("AfterKill(x)")
+        time.sleep(0.5)
+        self.assertEqual(self.status()["backlog"], 31)
+        # one broker back, then all
+        self.mock.cmd("up 1")
+        self.mock.cmd("up all")
+        b = self.wait_drained()
+        self.assertEqual(b["published_event"], 41)
+        ev = self.events(41)
+        self.assertEqual(len(ev), 41)
+        self.check_order(ev)
+
+    def test_bad_url_is_refused(self):
+        r = subprocess.run([BIN, "serve", "--data", self.s.data + "-x",
+                            "--listen", "127.0.0.1:0", "--stream",
+                            "http://nope/t"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("kafka://", r.stderr)
+
+
+if __name__ == "__main__":
+    run_tests(__name__)
