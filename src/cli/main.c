@@ -47,6 +47,8 @@ const hk_command hk_commands[] = {
     {"analyze", hk_cmd_analyze,
      "rank the graph: pagerank, components, communities, degrees, "
      "betweenness"},
+    {"model", hk_cmd_model,
+     "learned embeddings: train, eval, score, predict, similar"},
     {"serve", hk_cmd_serve,
      "serve the REST API over HTTP (hakgal serve --help)"},
     {"mcp", hk_cmd_mcp,

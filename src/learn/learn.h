@@ -230,6 +230,19 @@ hk_err hkl_eval(const hkl_model *m, const hkl_known *k, const hkl_triple *v,
 hk_err hkl_calibrate(hkl_model *m, const hkl_triple *v, size_t n,
                      uint64_t seed);
 
+/* ==== Baselines ====
+ * Two simple link predictors under the same filtered protocol, learned
+ * from d's training split and filtered with d->known (learn_baseline.c):
+ *   freq: the answer's frequency for the relation and direction;
+ *   path: 1-hop rules: an entity e linked to the query entity q by an
+ *         edge r2 (either direction) scores the confidence of
+ *         "r2(x, y) implies r(x, y)" measured on the training pairs,
+ *         summed over such edges; ties broken by freq.
+ * HK_ERR_LIMIT when 2 * relations * entities exceeds 2^26 (the dense
+ * frequency table); HK_ERR_NOMEM. */
+hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
+                     hkl_metrics *freq, hkl_metrics *path);
+
 /* ==== Ranking candidates ==== */
 
 typedef struct hkl_hit {
