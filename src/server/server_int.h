@@ -346,6 +346,11 @@ void hk_route_vectors_similar_get(hk_server *srv, h2o_req_t *req,
 void hk_route_vectors_similar_post(hk_server *srv, h2o_req_t *req,
                                    const char *param);
 /* routes_graph_query.c */
+/* routes_model.c: the learned model (svc_learn.h) */
+void hk_route_model_info(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_model_score(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_model_predict(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_model_similar(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_graph_query_post(hk_server *srv, h2o_req_t *req,
                                const char *param);
 void hk_route_graph_query_run(hk_server *srv, h2o_req_t *req, const char *text,
