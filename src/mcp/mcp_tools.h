@@ -59,5 +59,8 @@ hk_err mcp_t_graph_path(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_graph_analyze(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_vector_spaces(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_vector_similar(mcp_call *c, json_t **out, hk_error *err);
+/* Learned model (mcp_tools_model.c) */
+hk_err mcp_t_score_fact(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_predict_links(mcp_call *c, json_t **out, hk_error *err);
 
 #endif /* HK_MCP_TOOLS_H */

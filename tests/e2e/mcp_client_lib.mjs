@@ -23,7 +23,8 @@ export const TOOL_NAMES = [
 ];
 // Tools added after the legacy 30 (not part of the legacy contract).
 export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze',
-  'query_graph', 'vector_spaces', 'vector_similar'];
+  'query_graph', 'vector_spaces', 'vector_similar', 'score_fact',
+  'predict_links'];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
@@ -68,6 +69,8 @@ export const TOOL_PARAMS = {
   vector_spaces: [],
   vector_similar: ['space', 'text', 'vector', 'fact', 'k', 'predicate',
     'entity'],
+  score_fact: ['statement'],
+  predict_links: ['pattern', 'k'],
 };
 
 export let passed = 0;
