@@ -113,6 +113,10 @@ hk_err hkl_data_finish(hkl_data *d, hk_error *err);
 hk_err hkl_known_build(hkl_known *k, const hkl_triple *v, size_t n);
 void hkl_known_free(hkl_known *k);
 bool hkl_known_has(const hkl_known *k, uint32_t h, uint32_t r, uint32_t t);
+/* Known answers of the query (e, r, ?) for n_rel relations: tails of
+ * (e, r) for r < n_rel, heads of (?, r - n_rel, e) for a reciprocal. */
+size_t hkl_known_count(const hkl_known *k, uint32_t n_rel, uint32_t e,
+                       uint32_t r);
 
 /* ==== Models ==== */
 

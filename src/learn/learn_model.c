@@ -242,6 +242,16 @@ void hkl_known_answers(const hkl_known *k, uint32_t n_rel, uint32_t e,
     *count = end - lo;
 }
 
+size_t hkl_known_count(const hkl_known *k, uint32_t n_rel, uint32_t e,
+                       uint32_t r)
+{
+    const hkl_triple *v;
+    size_t n;
+    bool heads;
+    hkl_known_answers(k, n_rel, e, r, &v, &n, &heads);
+    return n;
+}
+
 double hkl_rank_tail(const hkl_model *m, const hkl_known *k, uint32_t h,
                      uint32_t r, uint32_t t, float *scratch)
 {

@@ -539,8 +539,11 @@ hk_err hk_svc_model_predict(hk_txn *t, const hkl_model *m, const char *text,
     size_t n_skip = 1;
     if (var == 2) {
         res->what = "predicate";
-        for (uint32_t i = 0; i < n; i++)
-            s[i] = hkl_score(m, a, i, bb);
+        for (uint32_t i = 0; i < n; i++) /* roles of n-ary facts: never */
+            s[i] = strchr(m->rel.v[i], '#') ? NAN : hkl_score(m, a, i, bb);
+        /* predicates of unary facts (tail "") cannot take two arguments */
+        for (uint32_t i = 0; skip[0] != UINT32_MAX && i < n; i++)
+            if (hkl_known_count(&m->known, n, skip[0], i + n)) s[i] = NAN;
         n_skip = 0;
     } else if (var == 1) {
         res->what = "object";
