@@ -377,7 +377,7 @@ static hk_err find_name(const hkl_names *nm, const char *s, const char *what,
 static hk_err statement_edges(const hkl_model *m, const hk_statement *st,
                               hkl_triple *e, uint32_t *n, hk_error *err)
 {
-    char rel[HK_MAX_PREDICATE_BYTES + 16], field[16];
+    char rel[HK_MAX_PREDICATE_BYTES + 16], field[24];
     uint32_t h;
     hk_err rc = find_name(&m->ent, st->args[0], "entity", "args[0]", err, &h);
     if (rc) return rc;
