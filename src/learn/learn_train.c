@@ -5,10 +5,13 @@
  * ==== One example ====
  * Every training triple (h, r, t) gives two queries, (h, r, ?) -> t and
  * (t, r', ?) -> h with the reciprocal relation r'. For a query with true
- * answer a, K entities n_1..n_K are drawn uniformly (a redrawn when hit)
- * and the loss is the cross-entropy of a under a softmax over the scores
+ * answer a, K entities n_1..n_K are drawn uniformly (one equal to a is left
+ * out) and the loss is the cross-entropy of a under a softmax over the scores
  * of {a, n_1, ..., n_K} (the sampled form of the 1-N loss of Lacroix et
- * al. 2018, which costs K instead of all entities per query). N3 adds
+ * al. 2018, which costs K instead of all entities per query). The
+ * negatives are drawn once per batch of BATCH queries of a worker and
+ * their rows updated once at the end of the batch with the summed
+ * gradients, which divides the cost of their updates by BATCH. N3 adds
  * lambda * sum_i |x_i|^3 for the three vectors of the query (|x_i| the
  * modulus of a complex coordinate for ComplEx). Each touched row gets an
  * Adagrad step (one accumulator per parameter).
@@ -44,6 +47,9 @@
 #define EVAL_MAX 5000
 /* Calibration uses at most this many validation triples. */
 #define CALIB_MAX 10000
+/* Queries sharing one draw of negatives (their rows are updated once per
+ * batch with the summed gradient). */
+#define BATCH 32
 
 typedef struct trainer {
     hkl_model *m;         /* model being trained (E, R updated in place) */
@@ -60,7 +66,10 @@ typedef struct worker {
     size_t lo, hi; /* queries [lo, hi) of order */
     uint64_t rng;  /* generator state */
     double loss;   /* sum of losses */
-    float *buf;    /* scratch: q, gq, gh, gr, gt, s, negatives */
+    float *buf;    /* scratch: q, gq, gh, gr, gt (width floats each) */
+    float *s;      /* scores, then softmax weights (negatives + 1) */
+    uint32_t *neg; /* the batch's negatives */
+    float *gneg;   /* their summed gradients (negatives x width) */
 } worker;
 
 HKL_CLONES static void adagrad(float *x, float *G, const float *g, float scale,
@@ -97,14 +106,16 @@ static void n3_grad(hkl_kind kind, uint32_t w, const float *x, float lambda,
     }
 }
 
+/* Loss of one query (h, r) with true answer a against the batch's
+ * negatives; updates h, r, a (Adagrad) and adds the negatives' gradients
+ * to wk->gneg. */
 static double train_query(worker *wk, uint32_t h, uint32_t r, uint32_t a)
 {
     hkl_model *m = wk->T->m;
-    const uint32_t w = m->width, K = m->p.negatives, n_ent = m->ent.n;
+    const uint32_t w = m->width, K = m->p.negatives;
     const float lr = m->p.lr, lambda = m->p.reg;
     float *q = wk->buf, *gq = q + w, *gh = gq + w, *gr = gh + w, *gt = gr + w;
-    float *s = gt + w;
-    uint32_t *neg = (uint32_t *)(s + K + 1);
+    float *s = wk->s;
     float *H = m->E + (size_t)h * w, *R = m->R + (size_t)r * w;
     float *A = m->E + (size_t)a * w;
 
@@ -112,10 +123,10 @@ static double train_query(worker *wk, uint32_t h, uint32_t r, uint32_t a)
     s[0] = hkl_dot(q, A, w);
     float mx = s[0];
     for (uint32_t j = 0; j < K; j++) {
-        uint32_t c = (uint32_t)(hkl_rand(&wk->rng) % n_ent);
-        if (c == a) c = (c + 1) % n_ent;
-        neg[j] = c;
-        s[j + 1] = hkl_dot(q, m->E + (size_t)c * w, w);
+        /* a negative that is the answer itself takes no part */
+        s[j + 1] = wk->neg[j] == a
+                       ? -INFINITY
+                       : hkl_dot(q, m->E + (size_t)wk->neg[j] * w, w);
         if (s[j + 1] > mx) mx = s[j + 1];
     }
     double z = 0;
@@ -131,17 +142,16 @@ static double train_query(worker *wk, uint32_t h, uint32_t r, uint32_t a)
         gq[i] = g0 * A[i];
         gt[i] = g0 * q[i];
     }
-    for (uint32_t j = 0; j < K; j++)
-        axpy(gq, s[j + 1] * inv, m->E + (size_t)neg[j] * w, w);
+    for (uint32_t j = 0; j < K; j++) {
+        float pj = s[j + 1] * inv;
+        if (pj == 0) continue;
+        axpy(gq, pj, m->E + (size_t)wk->neg[j] * w, w);
+        axpy(wk->gneg + (size_t)j * w, pj, q, w);
+    }
     hkl_query_back(m->p.kind, w, H, R, gq, gh, gr);
     n3_grad(m->p.kind, w, H, lambda, gh);
     n3_grad(m->p.kind, w, R, lambda, gr);
     n3_grad(m->p.kind, w, A, lambda, gt);
-    for (uint32_t j = 0; j < K; j++) {
-        uint32_t c = neg[j];
-        adagrad(m->E + (size_t)c * w, wk->T->GE + (size_t)c * w, q,
-                s[j + 1] * inv, w, lr);
-    }
     adagrad(H, wk->T->GE + (size_t)h * w, gh, 1.0f, w, lr);
     adagrad(R, wk->T->GR + (size_t)r * w, gr, 1.0f, w, lr);
     adagrad(A, wk->T->GE + (size_t)a * w, gt, 1.0f, w, lr);
@@ -152,14 +162,26 @@ static void *train_worker(void *arg)
 {
     worker *wk = arg;
     trainer *T = wk->T;
-    uint32_t n_rel = T->m->rel.n;
-    for (size_t i = wk->lo; i < wk->hi; i++) {
-        uint32_t q = T->order[i];
-        hkl_triple x = T->tr[q >> 1];
-        if (q & 1)
-            wk->loss += train_query(wk, x.t, x.r + n_rel, x.h);
-        else
-            wk->loss += train_query(wk, x.h, x.r, x.t);
+    hkl_model *m = T->m;
+    const uint32_t n_rel = m->rel.n, w = m->width, K = m->p.negatives;
+    for (size_t i = wk->lo; i < wk->hi; i += BATCH) {
+        size_t end = i + BATCH < wk->hi ? i + BATCH : wk->hi;
+        for (uint32_t j = 0; j < K; j++)
+            wk->neg[j] = (uint32_t)(hkl_rand(&wk->rng) % m->ent.n);
+        memset(wk->gneg, 0, (size_t)K * w * sizeof *wk->gneg);
+        for (size_t k = i; k < end; k++) {
+            uint32_t q = T->order[k];
+            hkl_triple x = T->tr[q >> 1];
+            if (q & 1)
+                wk->loss += train_query(wk, x.t, x.r + n_rel, x.h);
+            else
+                wk->loss += train_query(wk, x.h, x.r, x.t);
+        }
+        for (uint32_t j = 0; j < K; j++) {
+            uint32_t c = wk->neg[j];
+            adagrad(m->E + (size_t)c * w, T->GE + (size_t)c * w,
+                    wk->gneg + (size_t)j * w, 1.0f, w, m->p.lr);
+        }
     }
     return NULL;
 }
@@ -282,11 +304,13 @@ hk_err hkl_train(const hkl_data *d, const hkl_params *p, hkl_progress_fn fn,
     T.m = m;
     T.tr = d->split[HKL_TRAIN];
     uint32_t threads = p->threads;
-    size_t buf_floats = 5 * (size_t)w + 2 * ((size_t)p->negatives + 1);
     for (uint32_t i = 0; i < threads; i++) {
         wk[i].T = &T;
-        wk[i].buf = hk_malloc(buf_floats * sizeof(float));
-        if (!wk[i].buf) goto nomem;
+        wk[i].buf = hk_malloc(5 * (size_t)w * sizeof(float));
+        wk[i].s = hk_malloc(((size_t)p->negatives + 1) * sizeof(float));
+        wk[i].neg = hk_malloc((size_t)p->negatives * sizeof(uint32_t));
+        wk[i].gneg = hk_malloc((size_t)p->negatives * w * sizeof(float));
+        if (!wk[i].buf || !wk[i].s || !wk[i].neg || !wk[i].gneg) goto nomem;
     }
     const hkl_triple *vsub;
     size_t n_vsub;
@@ -372,8 +396,12 @@ nomem:
     rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory while training");
 fail:
 done:
-    for (uint32_t i = 0; i < 64; i++)
+    for (uint32_t i = 0; i < 64; i++) {
         hk_free(wk[i].buf);
+        hk_free(wk[i].s);
+        hk_free(wk[i].neg);
+        hk_free(wk[i].gneg);
+    }
     hk_free(T.order);
     hk_free(T.GE);
     hk_free(T.GR);
