@@ -9,6 +9,6 @@ work=${2:-/tmp/hakgal-learn-bench}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$work"
 python3 "$here/learn_gen.py" "$work/wn18rr-shaped"
-"$build/learn_bench" train "$work/wn18rr-shaped" complex 64 60 2 256 0.1 0.001
-"$build/learn_bench" train "$work/wn18rr-shaped" distmult 128 60 2 256 0.1 0.001
+"$build/learn_bench" train "$work/wn18rr-shaped" complex 64 40 2 64 0.1 0.001
+"$build/learn_bench" train "$work/wn18rr-shaped" distmult 128 40 2 64 0.1 0.001
 "$build/learn_bench" latency 1000000 32 200

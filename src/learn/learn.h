@@ -143,7 +143,7 @@ typedef struct hkl_params {
 } hkl_params;
 
 /* Defaults: ComplEx, dim 64, 100 epochs, 2 threads, seed 1, lr 0.1,
- * reg 0.001, init 0.1, 256 negatives, check every 5, patience 3, 1000
+ * reg 0.001, init 0.1, 64 negatives, check every 5, patience 3, 1000
  * validation triples. */
 void hkl_params_default(hkl_params *p);
 /* Ranges: dim 1..2048, epochs 1..100000, threads 1..64, negatives

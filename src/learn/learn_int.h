@@ -11,10 +11,11 @@
  * vector fits on the stack of every scoring function. */
 #define HKL_WIDTH_MAX 4096
 
-/* Kernels compiled for the baseline and for AVX2+FMA, picked at load time
+/* Kernels compiled for the baseline and for x86-64-v3 (AVX2, FMA), picked
+ * by the CPU's features at load time
  * (gcc on x86-64; elsewhere one portable version). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define HKL_CLONES __attribute__((target_clones("default", "arch=haswell")))
+#define HKL_CLONES __attribute__((target_clones("default", "arch=x86-64-v3")))
 #else
 #define HKL_CLONES
 #endif

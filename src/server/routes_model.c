@@ -7,9 +7,11 @@
  *   GET /v2/model/similar?entity=&k=  nearest entities in embedding space
  * Every request takes the current model from the service's cache, which
  * reloads DIR/learn.model when `hakgal model train` replaced it (the swap
- * is atomic: a request keeps the model it started with). Reads run on the
+ * is atomic: a request keeps the model it started with); the server loads
+ * it at start (hk_route_model_preload). Reads run on the
  * loop's read transaction (hk_route_read). Loop threads only.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -125,4 +127,24 @@ void hk_route_model_similar(hk_server *srv, h2o_req_t *req, const char *param)
     model_arg a = {srv, NULL, 0, 3};
     if (need_param(req, "entity", &a) && k_param(req, &a))
         hk_route_read(req, 200, model_read, &a);
+}
+
+void hk_route_model_preload(hk_server *srv)
+{
+    hk_svc_model *h = NULL;
+    hk_error err;
+    hk_err rc = hk_svc_model_acquire(srv->store, &h, &err);
+    if (rc == HK_OK) {
+        const hkl_model *m = hk_svc_model_get(h);
+        if (!srv->cfg.quiet)
+            fprintf(stderr,
+                    "hakgal serve: learned model loaded (%s, dim %u, %u "
+                    "entities, trained at audit entry %llu)\n",
+                    hkl_kind_name(m->p.kind), m->p.dim, m->ent.n,
+                    (unsigned long long)m->audit_seq);
+        hk_svc_model_release(h); /* the cache keeps it */
+    } else if (rc != HK_ERR_NOT_FOUND) {
+        fprintf(stderr, "hakgal serve: learned model not loaded: %s\n",
+                err.message);
+    }
 }
