@@ -183,6 +183,9 @@ typedef struct hkl_model {
     double last_loss;       /* mean loss of the last epoch */
     uint64_t n_train;       /* training triples */
     double triples_per_sec; /* training throughput (triples x epochs / s) */
+    int8_t *Q;              /* int8 copy of E for predict scans, or NULL
+                               (hkl_quantize; not stored in the file) */
+    float *q_scale;         /* per entity: E row = q_scale * Q row */
 } hkl_model;
 
 /* Progress of training: after every epoch (valid_mrr < 0 when not
@@ -258,6 +261,21 @@ typedef struct hkl_hit {
  * skip[0..n_skip). Returns hits written (<= k). */
 size_t hkl_top_k(const float *scores, uint32_t n, size_t k,
                  const uint32_t *skip, size_t n_skip, hkl_hit *out);
+/* Builds m->Q, an int8 copy of E (per-row scale max|x| / 127), so that
+ * hkl_predict reads a quarter of the bytes per scan. HK_ERR_NOMEM. */
+hk_err hkl_quantize(hkl_model *m);
+/* Candidates re-scored exactly after an int8 scan, beyond k. */
+#define HKL_RERANK 64
+/* The k best answers of the query (h, r, ?) (r may be a reciprocal),
+ * skipping skip[0..n_skip), best first, exact scores. With m->Q: an int8
+ * scan keeps the k + HKL_RERANK best approximate scores and re-scores
+ * them with the float vectors (approximate: an entity whose int8 score
+ * falls below that cut is missed); without: an exact scan. scratch:
+ * n_ent floats. Returns hits written (<= k <= HKL_PREDICT_MAX). */
+#define HKL_PREDICT_MAX 1000
+size_t hkl_predict(const hkl_model *m, uint32_t h, uint32_t r, size_t k,
+                   const uint32_t *skip, size_t n_skip, float *scratch,
+                   hkl_hit *out);
 /* Entities nearest to e by cosine similarity of their vectors (e itself
  * excluded): the k best into out (score = cosine). Returns hits written;
  * HK_ERR_NOMEM as 0 hits with *rc set. */

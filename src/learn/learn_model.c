@@ -45,6 +45,22 @@ HKL_CLONES float hkl_dot(const float *a, const float *b, uint32_t n)
     return s;
 }
 
+/* q . x for an int8 row x (the caller multiplies by the row's scale). */
+HKL_CLONES static float dot_i8(const float *q, const int8_t *x, uint32_t n)
+{
+    float acc[16] = {0};
+    uint32_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++)
+            acc[j] += q[i + j] * (float)x[i + j];
+    float s = 0;
+    for (int j = 0; j < 16; j++)
+        s += acc[j];
+    for (; i < n; i++)
+        s += q[i] * (float)x[i];
+    return s;
+}
+
 HKL_CLONES void hkl_dots(const float *q, const float *rows, uint32_t width,
                          uint32_t n, float *out)
 {
@@ -186,6 +202,8 @@ void hkl_model_free(hkl_model *m)
     hk_free(m->E);
     hk_free(m->R);
     hkl_known_free(&m->known);
+    hk_free(m->Q);
+    hk_free(m->q_scale);
     hk_free(m);
 }
 
@@ -467,6 +485,33 @@ hk_err hkl_calibrate(hkl_model *m, const hkl_triple *v, size_t n, uint64_t seed)
 
 /* ==== Top k and neighbours ==== */
 
+hk_err hkl_quantize(hkl_model *m)
+{
+    uint32_t n = m->ent.n, w = m->width;
+    int8_t *Q = hk_malloc((size_t)(n ? n : 1) * w);
+    float *sc = hk_malloc((size_t)(n ? n : 1) * sizeof *sc);
+    if (!Q || !sc) {
+        hk_free(Q);
+        hk_free(sc);
+        return HK_ERR_NOMEM;
+    }
+    for (uint32_t e = 0; e < n; e++) {
+        const float *x = m->E + (size_t)e * w;
+        float mx = 0;
+        for (uint32_t i = 0; i < w; i++)
+            mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
+        float scale = mx > 0 ? mx / 127.0f : 1.0f;
+        sc[e] = scale;
+        for (uint32_t i = 0; i < w; i++)
+            Q[(size_t)e * w + i] = (int8_t)lrintf(x[i] / scale);
+    }
+    hk_free(m->Q);
+    hk_free(m->q_scale);
+    m->Q = Q;
+    m->q_scale = sc;
+    return HK_OK;
+}
+
 /* Min-heap on (score, -id): the root is the worst hit kept. */
 static bool hit_worse(const hkl_hit *x, const hkl_hit *y)
 {
@@ -520,6 +565,30 @@ size_t hkl_top_k(const float *scores, uint32_t n, size_t k,
     }
     qsort(out, have, sizeof *out, cmp_hit_desc);
     return have;
+}
+
+size_t hkl_predict(const hkl_model *m, uint32_t h, uint32_t r, size_t k,
+                   const uint32_t *skip, size_t n_skip, float *scratch,
+                   hkl_hit *out)
+{
+    uint32_t n = m->ent.n, w = m->width;
+    if (k > HKL_PREDICT_MAX) k = HKL_PREDICT_MAX;
+    if (!m->Q || n <= k + HKL_RERANK) {
+        hkl_score_tails(m, h, r, scratch);
+        return hkl_top_k(scratch, n, k, skip, n_skip, out);
+    }
+    float q[HKL_WIDTH_MAX];
+    hkl_hit cand[HKL_PREDICT_MAX + HKL_RERANK];
+    hkl_query_vec(m->p.kind, w, ent_row(m, h), rel_row(m, r), q);
+    for (uint32_t e = 0; e < n; e++)
+        scratch[e] = m->q_scale[e] * dot_i8(q, m->Q + (size_t)e * w, w);
+    size_t got = hkl_top_k(scratch, n, k + HKL_RERANK, skip, n_skip, cand);
+    for (size_t i = 0; i < got; i++)
+        cand[i].score = hkl_dot(q, ent_row(m, cand[i].id), w);
+    qsort(cand, got, sizeof *cand, cmp_hit_desc);
+    if (got > k) got = k;
+    memcpy(out, cand, got * sizeof *out);
+    return got;
 }
 
 size_t hkl_similar(const hkl_model *m, uint32_t e, size_t k, hkl_hit *out,

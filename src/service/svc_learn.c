@@ -48,6 +48,7 @@ static hk_svc_model *handle_new(hkl_model *m)
 {
     hk_svc_model *h = hk_malloc(sizeof *h);
     if (!h) return NULL;
+    (void)hkl_quantize(m); /* without it (no memory) predict scans exactly */
     h->m = m;
     atomic_init(&h->refs, 1);
     return h;
@@ -545,14 +546,17 @@ hk_err hk_svc_model_predict(hk_txn *t, const hkl_model *m, const char *text,
         for (uint32_t i = 0; skip[0] != UINT32_MAX && i < n; i++)
             if (hkl_known_count(&m->known, n, skip[0], i + n)) s[i] = NAN;
         n_skip = 0;
+    }
+    size_t got;
+    if (var == 2) {
+        got = hkl_top_k(s, n, k, skip, n_skip, hits);
     } else if (var == 1) {
         res->what = "object";
-        hkl_score_tails(m, a, r, s);
+        got = hkl_predict(m, a, r, k, skip, n_skip, s, hits);
     } else {
         res->what = "subject";
-        hkl_score_tails(m, bb, r + m->rel.n, s);
+        got = hkl_predict(m, bb, r + m->rel.n, k, skip, n_skip, s, hits);
     }
-    size_t got = hkl_top_k(s, n, k, skip, n_skip, hits);
     for (size_t i = 0; i < got; i++) {
         hk_statement st;
         memset(&st, 0, sizeof st);

@@ -265,6 +265,53 @@ static void test_rank_oracle(void **state)
     hkl_data_free(&d);
 }
 
+/* ==== Predict: the int8 scan against the exact one ==== */
+
+static void test_predict_int8(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_data_init(&d);
+    planted(&d);
+    hkl_params p;
+    hkl_params_default(&p);
+    p.dim = 16;
+    p.epochs = 20;
+    p.threads = 1;
+    hkl_model *m = NULL;
+    hk_error err;
+    assert_int_equal(hkl_train(&d, &p, NULL, NULL, &m, &err), HK_OK);
+    uint32_t n = hkl_n_ent(m);
+    assert_true(n > 5 + HKL_RERANK); /* the int8 path runs */
+    float *s = malloc(n * sizeof *s);
+    hkl_hit exact[5], got[5];
+    size_t same = 0, total = 0;
+    assert_null(m->Q);
+    assert_int_equal(hkl_quantize(m), HK_OK);
+    for (uint32_t h = 0; h < n; h++)
+        for (uint32_t r = 0; r < 2 * hkl_n_rel(m); r++) {
+            hkl_score_tails(m, h, r, s);
+            size_t ne = hkl_top_k(s, n, 5, &h, 1, exact);
+            size_t ng = hkl_predict(m, h, r, 5, &h, 1, s, got);
+            assert_int_equal(ne, ng);
+            for (size_t i = 0; i < ng; i++) {
+                /* scores are exact, order is by them */
+                assert_true(got[i].score == hkl_score(m, h, r, got[i].id));
+                assert_true(got[i].id != h);
+                if (i) assert_true(got[i - 1].score >= got[i].score);
+                for (size_t j = 0; j < ne; j++)
+                    same += got[i].id == exact[j].id;
+            }
+            total += ne;
+        }
+    fprintf(stderr, "int8 predict: recall@5 %.4f over %zu answers\n",
+            (double)same / (double)total, total);
+    assert_true(same * 100 >= total * 99);
+    free(s);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+}
+
 /* ==== Determinism ==== */
 
 static void test_determinism(void **state)
@@ -464,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_planted_complex),
         cmocka_unit_test(test_planted_distmult),
         cmocka_unit_test(test_rank_oracle),
+        cmocka_unit_test(test_predict_int8),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_file_round_trip),
         cmocka_unit_test(test_split_files),
