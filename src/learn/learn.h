@@ -270,8 +270,9 @@ hk_err hkl_quantize(hkl_model *m);
  * skipping skip[0..n_skip), best first, exact scores. With m->Q: an int8
  * scan keeps the k + HKL_RERANK best approximate scores and re-scores
  * them with the float vectors (approximate: an entity whose int8 score
- * falls below that cut is missed); without: an exact scan. scratch:
- * n_ent floats. Returns hits written (<= k <= HKL_PREDICT_MAX). */
+ * falls below that cut is missed; from 2^18 entities the scan runs on
+ * two threads); without: an exact scan. scratch: n_ent floats. Returns hits
+ * written (<= k <= HKL_PREDICT_MAX). */
 #define HKL_PREDICT_MAX 1000
 size_t hkl_predict(const hkl_model *m, uint32_t h, uint32_t r, size_t k,
                    const uint32_t *skip, size_t n_skip, float *scratch,

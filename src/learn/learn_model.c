@@ -567,6 +567,25 @@ size_t hkl_top_k(const float *scores, uint32_t n, size_t k,
     return have;
 }
 
+/* Entities from which predict scans with a second thread. */
+#define SCAN_SPLIT_MIN (1u << 18)
+
+typedef struct scan_job {
+    const hkl_model *m;
+    const float *q;  /* query vector */
+    float *out;      /* approximate scores, indexed by entity */
+    uint32_t lo, hi; /* entities [lo, hi) */
+} scan_job;
+
+static void *scan_i8(void *arg)
+{
+    scan_job *j = arg;
+    uint32_t w = j->m->width;
+    for (uint32_t e = j->lo; e < j->hi; e++)
+        j->out[e] = j->m->q_scale[e] * dot_i8(j->q, j->m->Q + (size_t)e * w, w);
+    return NULL;
+}
+
 size_t hkl_predict(const hkl_model *m, uint32_t h, uint32_t r, size_t k,
                    const uint32_t *skip, size_t n_skip, float *scratch,
                    hkl_hit *out)
@@ -580,8 +599,13 @@ size_t hkl_predict(const hkl_model *m, uint32_t h, uint32_t r, size_t k,
     float q[HKL_WIDTH_MAX];
     hkl_hit cand[HKL_PREDICT_MAX + HKL_RERANK];
     hkl_query_vec(m->p.kind, w, ent_row(m, h), rel_row(m, r), q);
-    for (uint32_t e = 0; e < n; e++)
-        scratch[e] = m->q_scale[e] * dot_i8(q, m->Q + (size_t)e * w, w);
+    scan_job half = {m, q, scratch, n / 2, n};
+    pthread_t tid;
+    bool two =
+        n >= SCAN_SPLIT_MIN && pthread_create(&tid, NULL, scan_i8, &half) == 0;
+    scan_job first = {m, q, scratch, 0, two ? n / 2 : n};
+    scan_i8(&first);
+    if (two) pthread_join(tid, NULL);
     size_t got = hkl_top_k(scratch, n, k + HKL_RERANK, skip, n_skip, cand);
     for (size_t i = 0; i < got; i++)
         cand[i].score = hkl_dot(q, ent_row(m, cand[i].id), w);

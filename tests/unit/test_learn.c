@@ -312,6 +312,50 @@ static void test_predict_int8(void **state)
     hkl_data_free(&d);
 }
 
+/* The two-thread int8 scan (from 2^18 entities) on random vectors. */
+static void test_predict_int8_large(void **state)
+{
+    (void)state;
+    const uint32_t n = (1u << 18) + 5, dim = 8;
+    hkl_model *m = calloc(1, sizeof *m);
+    hkl_params_default(&m->p);
+    m->p.dim = dim;
+    m->width = 2 * dim;
+    char name[32];
+    uint32_t id;
+    for (uint32_t i = 0; i < n; i++) {
+        int len = snprintf(name, sizeof name, "e%u", i);
+        assert_int_equal(hkl_names_intern(&m->ent, name, (size_t)len, &id),
+                         HK_OK);
+    }
+    assert_int_equal(hkl_names_intern(&m->rel, "r", 1, &id), HK_OK);
+    m->E = malloc((size_t)n * m->width * sizeof(float));
+    m->R = malloc((size_t)2 * m->width * sizeof(float));
+    uint64_t seed = 3;
+    for (size_t i = 0; i < (size_t)n * m->width; i++)
+        m->E[i] = (float)(tu_rand(&seed) % 20001) / 10000.0f - 1.0f;
+    for (size_t i = 0; i < (size_t)2 * m->width; i++)
+        m->R[i] = (float)(tu_rand(&seed) % 20001) / 10000.0f - 1.0f;
+    assert_int_equal(hkl_quantize(m), HK_OK);
+    float *s = malloc(n * sizeof *s);
+    hkl_hit exact[10], got[10];
+    for (uint32_t h = 0; h < 3; h++) {
+        uint32_t q = h * 99991u % n;
+        hkl_score_tails(m, q, h % 2, s);
+        size_t ne = hkl_top_k(s, n, 10, NULL, 0, exact);
+        size_t ng = hkl_predict(m, q, h % 2, 10, NULL, 0, s, got);
+        assert_int_equal(ne, ng);
+        size_t same = 0;
+        for (size_t i = 0; i < ng; i++)
+            for (size_t j = 0; j < ne; j++)
+                same += got[i].id == exact[j].id;
+        assert_true(same >= 9);
+        assert_true(got[0].score == exact[0].score || same < 10);
+    }
+    free(s);
+    hkl_model_free(m); /* hk_free is free(): the mallocs above are fine */
+}
+
 /* ==== Determinism ==== */
 
 static void test_determinism(void **state)
@@ -512,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_planted_distmult),
         cmocka_unit_test(test_rank_oracle),
         cmocka_unit_test(test_predict_int8),
+        cmocka_unit_test(test_predict_int8_large),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_file_round_trip),
         cmocka_unit_test(test_split_files),
