@@ -55,6 +55,8 @@ const hk_command hk_commands[] = {
     {"review", hk_cmd_review, "list, approve or reject proposed facts"},
     {"llm", hk_cmd_llm,
      "manual override: model access on/off, KB read-only/writable"},
+    {"model", hk_cmd_model,
+     "learned embeddings: train, eval, score, predict, similar"},
     {"serve", hk_cmd_serve,
      "serve the REST API over HTTP (hakgal serve --help)"},
     {"mcp", hk_cmd_mcp,

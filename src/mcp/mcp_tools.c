@@ -658,6 +658,35 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"object\",\"properties\":{" NUM("seq") "," TXT("hash") "}}",
          "\"facts\",\"content\",\"audit\""),
      RO, mcp_t_kb_digest},
+
+    /* ---- Learned model (mcp_tools_model.c) ---- */
+    {"score_fact", "Score a fact with the learned model",
+     "Scores a statement with the knowledge-graph embedding learned from "
+     "the KB (hakgal model train): plausibility in [0, 1] (calibrated on "
+     "held-out facts), the raw score, the rank of the object among all "
+     "entities (1 = the model's first choice) and whether the statement "
+     "is already a fact. " STATEMENT_HINT,
+     IN(STR("statement", "The statement to score"), "\"statement\""),
+     OUT(TXT("statement") ",\"plausibility\":{\"type\":\"number\"},"
+         "\"score\":{\"type\":\"number\"},\"rank\":{\"type\":"
+         "\"number\"}," NUM("entities") ",\"in_kb\":{\"type\":"
+         "\"boolean\"}", "\"statement\",\"plausibility\",\"rank\""),
+     RO, mcp_t_score_fact},
+    {"predict_links", "Predict missing links",
+     "Ranks candidates for the one unknown of a pattern with the learned "
+     "model: HasPart(Computer, ?x) (objects), HasPart(?x, CPU) "
+     "(subjects) or ?r(Computer, CPU) (predicates). Each candidate has "
+     "its completed statement, a plausibility in [0, 1] and known = true "
+     "when it is already a fact.",
+     IN(STR("pattern", "Pattern with exactly one ?variable") ","
+        INT("k", 10, 1, 1000, "Candidates"), "\"pattern\""),
+     OUT(TXT("pattern") "," TXT("predicts") ",\"candidates\":{\"type\":"
+         "\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
+         NUM("rank") "," TXT("candidate") "," TXT("statement") ","
+         "\"plausibility\":{\"type\":\"number\"},\"known\":{\"type\":"
+         "\"boolean\"}},\"required\":[\"candidate\",\"statement\","
+         "\"plausibility\",\"known\"]}}", "\"pattern\",\"candidates\""),
+     RO, mcp_t_predict_links},
 };
 /* clang-format on */
 

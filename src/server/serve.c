@@ -725,6 +725,7 @@ int hk_cmd_serve(int argc, char **argv)
         code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }
+    hk_route_model_preload(srv); /* the learned model, when there is one */
 
     h2o_config_init(&srv->h2o_config);
     config_ready = true;

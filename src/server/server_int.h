@@ -374,6 +374,15 @@ void hk_route_review_reject(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_llm_get(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_llm_put(hk_server *srv, h2o_req_t *req, const char *param);
 /* routes_graph_query.c */
+/* routes_model.c: the learned model (svc_learn.h) */
+void hk_route_model_info(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_model_score(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_model_predict(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_model_similar(hk_server *srv, h2o_req_t *req, const char *param);
+/* Loads the KB's model file into the service's cache at start (a missing
+ * file is fine; a damaged one is reported and answered 500 by the model
+ * routes until it is retrained). */
+void hk_route_model_preload(hk_server *srv);
 void hk_route_graph_query_post(hk_server *srv, h2o_req_t *req,
                                const char *param);
 void hk_route_graph_query_run(hk_server *srv, h2o_req_t *req, const char *text,

@@ -25,7 +25,7 @@ export const TOOL_NAMES = [
 export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze',
   'query_graph', 'vector_spaces', 'vector_similar', 'export_graph',
   'ask_knowledge', 'extract_facts', 'review_list', 'review_decide',
-  'stream_status', 'kb_digest'];
+  'stream_status', 'kb_digest', 'score_fact', 'predict_links'];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
@@ -77,6 +77,8 @@ export const TOOL_PARAMS = {
   review_decide: ['id', 'decision', 'statement', 'note', 'auth_token'],
   stream_status: [],
   kb_digest: [],
+  score_fact: ['statement'],
+  predict_links: ['pattern', 'k'],
 };
 
 export let passed = 0;

@@ -1,0 +1,181 @@
+/*
+ * learn_baseline.c — the baselines a learned model must beat (see
+ * learn.h, "Baselines"): the most frequent answer of a relation and 1-hop
+ * rules, ranked with the same filtered protocol as the model.
+ *
+ * Both score every entity for a query into a dense row, so the rank is
+ * computed exactly as for the model (ties count half). Single-threaded;
+ * memory: a frequency row per relation and direction (2 R x N floats).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "learn/learn.h"
+#include "learn/learn_int.h"
+
+#define DENSE_MAX (1u << 26)
+
+static int cmp_ht(const void *a, const void *b)
+{
+    const hkl_triple *x = a, *y = b;
+    if (x->h != y->h) return x->h < y->h ? -1 : 1;
+    if (x->t != y->t) return x->t < y->t ? -1 : 1;
+    return x->r < y->r ? -1 : x->r > y->r;
+}
+
+/* Range of training edges from x to y in v (sorted by h, t). */
+static const hkl_triple *pair_range(const hkl_triple *v, size_t n, uint32_t x,
+                                    uint32_t y, size_t *count)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].h < x || (v[mid].h == x && v[mid].t < y))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < n && v[end].h == x && v[end].t == y)
+        end++;
+    *count = end - lo;
+    return v + lo;
+}
+
+static double filtered_rank(const float *s, uint32_t n_ent, const hkl_known *k,
+                            uint32_t n_rel, uint32_t q, uint32_t rd, uint32_t a)
+{
+    float sa = s[a];
+    double greater = 0, equal = -1; /* a itself */
+    for (uint32_t e = 0; e < n_ent; e++) {
+        greater += s[e] > sa;
+        equal += s[e] == sa;
+    }
+    const hkl_triple *v;
+    size_t n;
+    bool heads;
+    hkl_known_answers(k, n_rel, q, rd, &v, &n, &heads);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t e = heads ? v[i].h : v[i].t;
+        if (e == a) continue;
+        if (s[e] > sa)
+            greater--;
+        else if (s[e] == sa)
+            equal--;
+    }
+    return 1.0 + greater + 0.5 * equal;
+}
+
+static void add_rank(hkl_metrics *m, double rank)
+{
+    m->mrr += 1.0 / rank;
+    m->hits1 += rank <= 1;
+    m->hits3 += rank <= 3;
+    m->hits10 += rank <= 10;
+    m->mean_rank += rank;
+    m->n++;
+}
+
+static void finish(hkl_metrics *m)
+{
+    if (!m->n) return;
+    double d = (double)m->n;
+    m->mrr /= d;
+    m->hits1 /= d;
+    m->hits3 /= d;
+    m->hits10 /= d;
+    m->mean_rank /= d;
+}
+
+hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
+                     hkl_metrics *freq, hkl_metrics *path)
+{
+    memset(freq, 0, sizeof *freq);
+    memset(path, 0, sizeof *path);
+    const uint32_t N = d->ent.n, R = d->rel.n, RD = 2 * R;
+    const hkl_triple *tr = d->split[HKL_TRAIN];
+    const size_t n_tr = d->n[HKL_TRAIN];
+    if (!N || !R) return HK_OK;
+    if ((uint64_t)RD * N > DENSE_MAX) return HK_ERR_LIMIT;
+    hk_err rc = HK_ERR_NOMEM;
+    float *fr = hk_calloc((size_t)RD * N, sizeof *fr);
+    float *conf = hk_calloc((size_t)RD * RD, sizeof *conf);
+    float *rel_n = hk_calloc(R ? R : 1, sizeof *rel_n);
+    float *s2 = hk_malloc((size_t)N * sizeof *s2);
+    hkl_triple *ht = hk_malloc((n_tr ? n_tr : 1) * sizeof *ht);
+    hkl_known trk;
+    memset(&trk, 0, sizeof trk);
+    if (!fr || !conf || !rel_n || !s2 || !ht) goto done;
+    if (hkl_known_build(&trk, tr, n_tr)) goto done;
+    /* frequency of each answer per relation and direction */
+    float fmax = 1;
+    for (size_t i = 0; i < n_tr; i++) {
+        float *a = &fr[(size_t)tr[i].r * N + tr[i].t];
+        float *b = &fr[(size_t)(tr[i].r + R) * N + tr[i].h];
+        *a += 1;
+        *b += 1;
+        if (*a > fmax) fmax = *a;
+        if (*b > fmax) fmax = *b;
+        rel_n[tr[i].r] += 1;
+    }
+    /* confidence of r2d2(x, y) => rd(x, y) over training pairs */
+    memcpy(ht, tr, n_tr * sizeof *ht);
+    qsort(ht, n_tr, sizeof *ht, cmp_ht);
+    for (size_t i = 0; i < n_tr; i++) {
+        for (int dir = 0; dir < 2; dir++) {
+            uint32_t x = dir ? tr[i].t : tr[i].h, y = dir ? tr[i].h : tr[i].t;
+            uint32_t rd = tr[i].r + (dir ? R : 0);
+            size_t c;
+            const hkl_triple *p = pair_range(ht, n_tr, x, y, &c);
+            for (size_t j = 0; j < c; j++) /* r2(x, y): direction 0 */
+                if (p[j].r != tr[i].r || dir)
+                    conf[(size_t)p[j].r * RD + rd] += 1;
+            p = pair_range(ht, n_tr, y, x, &c);
+            for (size_t j = 0; j < c; j++) /* r2(y, x): direction 1 */
+                if (p[j].r != tr[i].r || !dir)
+                    conf[(size_t)(p[j].r + R) * RD + rd] += 1;
+        }
+    }
+    for (uint32_t r2 = 0; r2 < RD; r2++)
+        for (uint32_t rd = 0; rd < RD; rd++) {
+            float base = rel_n[r2 % R];
+            conf[(size_t)r2 * RD + rd] =
+                base > 0 ? conf[(size_t)r2 * RD + rd] / base : 0;
+        }
+    for (size_t i = 0; i < n; i++) {
+        hkl_triple x = v[i];
+        if (x.h >= N || x.t >= N || x.r >= R) continue;
+        for (int dir = 0; dir < 2; dir++) {
+            uint32_t q = dir ? x.t : x.h, a = dir ? x.h : x.t;
+            uint32_t rd = x.r + (dir ? R : 0);
+            const float *f = fr + (size_t)rd * N;
+            add_rank(freq, filtered_rank(f, N, &d->known, R, q, rd, a));
+            for (uint32_t e = 0; e < N; e++)
+                s2[e] = f[e] / (fmax + 1) * 1e-3f;
+            const hkl_triple *nb;
+            size_t c;
+            bool heads;
+            /* edges q -> e (r2 < R) and e -> q (r2 >= R, reciprocal) */
+            for (uint32_t r2 = 0; r2 < RD; r2++) {
+                float w = conf[(size_t)r2 * RD + rd];
+                if (w == 0) continue;
+                hkl_known_answers(&trk, R, q, r2, &nb, &c, &heads);
+                for (size_t j = 0; j < c; j++)
+                    s2[heads ? nb[j].h : nb[j].t] += w;
+            }
+            add_rank(path, filtered_rank(s2, N, &d->known, R, q, rd, a));
+        }
+    }
+    finish(freq);
+    finish(path);
+    rc = HK_OK;
+done:
+    hk_free(fr);
+    hk_free(conf);
+    hk_free(rel_n);
+    hk_free(s2);
+    hk_free(ht);
+    hkl_known_free(&trk);
+    return rc;
+}

@@ -1,0 +1,150 @@
+/*
+ * routes_model.c — the learned model over REST (service:
+ * src/service/svc_learn.h):
+ *   GET /v2/model                     the model: parameters, metrics, age
+ *   GET /v2/model/score?statement=    plausibility and rank of a statement
+ *   GET /v2/model/predict?pattern=&k= ranked candidates for one unknown
+ *   GET /v2/model/similar?entity=&k=  nearest entities in embedding space
+ * Every request takes the current model from the service's cache, which
+ * reloads DIR/learn.model when `hakgal model train` replaced it (the swap
+ * is atomic: a request keeps the model it started with); the server loads
+ * it at start (hk_route_model_preload). Reads run on the
+ * loop's read transaction (hk_route_read). Loop threads only.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "server/routes.h"
+#include "service/svc_learn.h"
+
+typedef struct model_arg {
+    hk_server *srv;   /* for its store */
+    const char *text; /* statement, pattern or entity */
+    uint64_t k;       /* candidates (0: default) */
+    int op;           /* 0 info, 1 score, 2 predict, 3 similar */
+} model_arg;
+
+static hk_err append_json(json_t *j, hk_buf *out, hk_error *err)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!s) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    hk_err rc = hk_buf_append_str(out, s);
+    free(s);
+    return rc ? hk_error_set(err, rc, "out of memory") : HK_OK;
+}
+
+static hk_err model_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
+{
+    model_arg *a = arg;
+    hk_svc_model *h = NULL;
+    hk_err rc = hk_svc_model_acquire(a->srv->store, &h, err);
+    if (rc) return rc;
+    const hkl_model *m = hk_svc_model_get(h);
+    size_t len = a->text ? strlen(a->text) : 0;
+    json_t *j = NULL;
+    if (a->op == 0) {
+        uint64_t age = 0;
+        if (!(rc = hk_svc_model_age(t, m, &age, err)))
+            j = hk_svc_model_info_jansson(m, true, age);
+    } else if (a->op == 1) {
+        hk_svc_model_score_res r;
+        if (!(rc = hk_svc_model_score(t, m, a->text, len, &r, err)))
+            j = hk_svc_model_score_jansson(a->text, &r);
+    } else if (a->op == 2) {
+        hk_svc_model_predict_res r;
+        if (!(rc = hk_svc_model_predict(t, m, a->text, len, (uint32_t)a->k, &r,
+                                        err))) {
+            j = hk_svc_model_predict_jansson(a->text, &r);
+            hk_svc_model_predict_free(&r);
+        }
+    } else {
+        hk_svc_model_similar_res r;
+        if (!(rc = hk_svc_model_similar(m, a->text, (uint32_t)a->k, &r, err))) {
+            j = hk_svc_model_similar_jansson(a->text, &r);
+            hk_svc_model_similar_free(&r);
+        }
+    }
+    hk_svc_model_release(h);
+    if (rc) return rc;
+    return append_json(j, out, err);
+}
+
+/* The required string parameter name into a->text; false (answered) when
+ * missing or malformed. */
+static bool need_param(h2o_req_t *req, const char *name, model_arg *a)
+{
+    bool bad = false;
+    const char *s = hk_query_param(req, name, &bad);
+    if (bad || !s || !*s) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            bad ? "invalid %-escape" : "parameter required",
+                            name);
+        return false;
+    }
+    a->text = s;
+    return true;
+}
+
+static bool k_param(h2o_req_t *req, model_arg *a)
+{
+    bool bad = false;
+    const char *s = hk_query_param(req, "k", &bad);
+    if (!bad && !s) return true;
+    if (!bad && hk_svc_parse_positive(s, &a->k) && a->k <= 1000) return true;
+    hk_send_field_error(req, 400, "invalid_parameter",
+                        "expected an integer in 1..1000", "k");
+    return false;
+}
+
+void hk_route_model_info(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)param;
+    model_arg a = {srv, NULL, 0, 0};
+    hk_route_read(req, 200, model_read, &a);
+}
+
+void hk_route_model_score(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)param;
+    model_arg a = {srv, NULL, 0, 1};
+    if (need_param(req, "statement", &a))
+        hk_route_read(req, 200, model_read, &a);
+}
+
+void hk_route_model_predict(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)param;
+    model_arg a = {srv, NULL, 0, 2};
+    if (need_param(req, "pattern", &a) && k_param(req, &a))
+        hk_route_read(req, 200, model_read, &a);
+}
+
+void hk_route_model_similar(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)param;
+    model_arg a = {srv, NULL, 0, 3};
+    if (need_param(req, "entity", &a) && k_param(req, &a))
+        hk_route_read(req, 200, model_read, &a);
+}
+
+void hk_route_model_preload(hk_server *srv)
+{
+    hk_svc_model *h = NULL;
+    hk_error err;
+    hk_err rc = hk_svc_model_acquire(srv->store, &h, &err);
+    if (rc == HK_OK) {
+        const hkl_model *m = hk_svc_model_get(h);
+        if (!srv->cfg.quiet)
+            fprintf(stderr,
+                    "hakgal serve: learned model loaded (%s, dim %u, %u "
+                    "entities, trained at audit entry %llu)\n",
+                    hkl_kind_name(m->p.kind), m->p.dim, m->ent.n,
+                    (unsigned long long)m->audit_seq);
+        hk_svc_model_release(h); /* the cache keeps it */
+    } else if (rc != HK_ERR_NOT_FOUND) {
+        fprintf(stderr, "hakgal serve: learned model not loaded: %s\n",
+                err.message);
+    }
+}

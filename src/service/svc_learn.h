@@ -1,0 +1,172 @@
+/*
+ * svc_learn.h — the service operations of the learned model (src/learn):
+ * training a model from the KB and storing it next to the KB, evaluating
+ * it, and using it to score statements, predict links and find similar
+ * entities. Same conventions as service.h: read operations take the
+ * caller's txn; nothing here begins a transaction.
+ *
+ * ==== The model of a KB ====
+ * A KB's model lives in DIR/learn.model (hkl_save: atomic rename). Every
+ * process holds at most one loaded copy per KB directory in a shared
+ * cache: hk_svc_model_acquire returns it with a reference, and reloads it
+ * when the file changed (another process retrained: device, inode, size
+ * and modification time are compared on every acquire, a stat call); a
+ * training in this process publishes its model directly. Readers keep
+ * the copy they acquired until they release it, so a swap never pulls a
+ * model from under a request.
+ */
+#ifndef HK_SVC_LEARN_H
+#define HK_SVC_LEARN_H
+
+#include <jansson.h>
+
+#include "hakgal.h"
+#include "learn/learn.h"
+
+/* ==== The loaded model ==== */
+
+typedef struct hk_svc_model hk_svc_model;
+
+/* The model of the KB s (loading or reloading DIR/learn.model when needed)
+ * with a reference for the caller: HK_ERR_NOT_FOUND ("no model; train one
+ * with `hakgal model train`") when there is none; load errors as hkl_load.
+ * Thread-safe. Caller releases with hk_svc_model_release. */
+hk_err hk_svc_model_acquire(hk_store *s, hk_svc_model **out, hk_error *err);
+void hk_svc_model_release(hk_svc_model *h);
+const hkl_model *hk_svc_model_get(const hk_svc_model *h);
+/* Path of the model file of s into out (DIR/learn.model). */
+hk_err hk_svc_model_path(hk_store *s, char *out, size_t cap, hk_error *err);
+
+/* How many audit entries the KB in t has beyond the model's (the model's
+ * age; 0 when current). */
+hk_err hk_svc_model_age(hk_txn *t, const hkl_model *m, uint64_t *age,
+                        hk_error *err);
+
+/* JSON description: kind, dim, entities, relations, trained_at (RFC
+ * 3339), audit_seq, age (when age_known), hyperparameters, calibration,
+ * valid and test metrics, training statistics. Caller owns the ref. */
+json_t *hk_svc_model_info_jansson(const hkl_model *m, bool age_known,
+                                  uint64_t age);
+json_t *hk_svc_metrics_jansson(const hkl_metrics *mt);
+
+/* ==== Training ==== */
+
+typedef struct hk_svc_model_train_req {
+    hkl_params params;        /* hyperparameters (hkl_params_default) */
+    uint64_t split_seed;      /* which facts are held out (hkl_split_of) */
+    double valid;             /* fraction of facts for validation (0.05) */
+    double test;              /* fraction of facts for testing (0.05) */
+    hkl_progress_fn progress; /* per epoch, may be NULL */
+    void *ud;                 /* for progress */
+} hk_svc_model_train_req;
+
+/* Defaults: hkl_params_default, split seed 1, valid 0.05, test 0.05. */
+void hk_svc_model_train_req_init(hk_svc_model_train_req *r);
+
+/* Step 1, in the caller's read txn: every fact of the KB as edges in the
+ * splits, and the audit sequence of the snapshot. d must be initialised
+ * (hkl_data_init); caller frees it. HK_ERR_INVALID (field "valid" or
+ * "test") for fractions outside [0, 0.5]. */
+hk_err hk_svc_model_collect(hk_txn *t, const hk_svc_model_train_req *r,
+                            hkl_data *d, uint64_t *audit_seq, hk_error *err);
+/* Step 2, without a transaction (it takes minutes: end the read txn
+ * first): trains on d, stores the model as DIR/learn.model of s and
+ * publishes it to this process's cache. *out (may be NULL) receives a
+ * reference to the new model (release with hk_svc_model_release). */
+hk_err hk_svc_model_train(hk_store *s, const hkl_data *d, uint64_t audit_seq,
+                          const hk_svc_model_train_req *r, hk_svc_model **out,
+                          hk_error *err);
+
+/* ==== Evaluation ==== */
+
+/* Baselines for link prediction, evaluated with the same filtered
+ * protocol (learn_baseline.c): the most frequent answer of the relation
+ * (per direction), and a 1-hop path heuristic. */
+typedef struct hk_svc_model_eval_res {
+    hkl_metrics model;     /* the model */
+    hkl_metrics freq;      /* most frequent answer of the relation */
+    hkl_metrics path;      /* 1-hop path heuristic */
+    uint64_t test_triples; /* test edges evaluated */
+    uint64_t unknown;      /* test edges naming entities or relations
+                              the model never saw (not ranked) */
+} hk_svc_model_eval_res;
+
+/* Filtered metrics of m on the test split of the KB in t (the split the
+ * model was trained with; other true facts of the KB filtered out), with
+ * the baselines trained on the KB's training split. At most max_test
+ * test edges (0: 5000, an even sample). */
+hk_err hk_svc_model_eval(hk_txn *t, const hkl_model *m, uint64_t max_test,
+                         uint32_t threads, hk_svc_model_eval_res *res,
+                         hk_error *err);
+/* The protocol of the public benchmarks: trains on DIR/train.txt with
+ * early stopping on DIR/valid.txt and measures DIR/test.txt, with the
+ * baselines. *out (may be NULL) receives the model (hkl_model_free). */
+hk_err hk_svc_model_eval_split(const char *dir, const hk_svc_model_train_req *r,
+                               hk_svc_model_eval_res *res, hkl_model **out,
+                               hk_error *err);
+json_t *hk_svc_model_eval_jansson(const hk_svc_model_eval_res *res);
+
+/* ==== Using the model ==== */
+
+typedef struct hk_svc_model_score_res {
+    double raw;          /* raw score (mean over the statement's edges) */
+    double plausibility; /* calibrated, in [0, 1] */
+    double rank;         /* filtered rank of the object among all entities
+                            (worst over the edges of an n-ary fact) */
+    double rank_head;    /* same for the subject (binary facts; else 0) */
+    uint32_t entities;   /* entities ranked among */
+    uint32_t edges;      /* edges the statement decomposes into */
+    bool in_kb;          /* the statement is a fact of the KB now */
+} hk_svc_model_score_res;
+
+/* Scores statement text. HK_ERR_INVALID (with the column) for bad text;
+ * HK_ERR_NOT_FOUND naming the entity or predicate the model never saw
+ * (err->field "predicate" or "args[i]"). */
+hk_err hk_svc_model_score(hk_txn *t, const hkl_model *m, const char *text,
+                          size_t len, hk_svc_model_score_res *res,
+                          hk_error *err);
+json_t *hk_svc_model_score_jansson(const char *statement,
+                                   const hk_svc_model_score_res *res);
+
+typedef struct hk_svc_model_cand {
+    char *name;          /* the predicted entity or predicate (owned) */
+    char *statement;     /* the completed statement (owned) */
+    double raw;          /* raw score */
+    double plausibility; /* calibrated */
+    bool known;          /* the statement is a fact of the KB now */
+} hk_svc_model_cand;
+
+typedef struct hk_svc_model_predict_res {
+    hk_svc_model_cand *v; /* best first */
+    size_t n;             /* candidates */
+    const char *what;     /* "object", "subject" or "predicate" */
+} hk_svc_model_predict_res;
+
+/* Predicts the one unknown of a pattern: 'P(a, ?x)' (objects), 'P(?x, b)'
+ * (subjects) or '?r(a, b)' (predicates), k best (1..1000, 0: 10).
+ * HK_ERR_INVALID for another shape (field "pattern"); HK_ERR_NOT_FOUND
+ * for names the model never saw. Caller frees res with
+ * hk_svc_model_predict_free. */
+hk_err hk_svc_model_predict(hk_txn *t, const hkl_model *m, const char *text,
+                            size_t len, uint32_t k,
+                            hk_svc_model_predict_res *res, hk_error *err);
+void hk_svc_model_predict_free(hk_svc_model_predict_res *res);
+json_t *hk_svc_model_predict_jansson(const char *pattern,
+                                     const hk_svc_model_predict_res *res);
+
+typedef struct hk_svc_model_similar_res {
+    char **names; /* entity names, nearest first (owned) */
+    double *cos;  /* cosine similarity of each */
+    size_t n;     /* entities */
+} hk_svc_model_similar_res;
+
+/* Entities nearest to entity in embedding space (cosine), k best (1..1000,
+ * 0: 10). HK_ERR_NOT_FOUND for an unknown entity. Caller frees with
+ * hk_svc_model_similar_free. */
+hk_err hk_svc_model_similar(const hkl_model *m, const char *entity, uint32_t k,
+                            hk_svc_model_similar_res *res, hk_error *err);
+void hk_svc_model_similar_free(hk_svc_model_similar_res *res);
+json_t *hk_svc_model_similar_jansson(const char *entity,
+                                     const hk_svc_model_similar_res *res);
+
+#endif /* HK_SVC_LEARN_H */

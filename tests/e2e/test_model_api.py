@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""End-to-end test of the learned model: `hakgal model train` on a KB with
+planted symmetric, inverse and compositional relations (deterministic with
+--threads 1 and a seed: two trainings give the same model file), `model
+info` with the model's age after more facts, `model eval` (the model
+beats both baselines), `model score`, `predict` (objects, subjects,
+predicates; known facts marked) and `similar` with --json and their
+errors; `model eval --split DIR` on tab-separated files; REST
+/v2/model/... answering what the CLI answers, and swapping in a model
+retrained while the server runs; the MCP tools score_fact and
+predict_links over stdio.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_server_api import BIN, TMP, Server, q  # noqa: E402
+
+
+def planted():
+    """60 people, 20 cities, 4 countries; a few facts left out on purpose."""
+    facts = []
+    for i in range(30):
+        facts.append("Married(p%d, p%d)" % (2 * i, 2 * i + 1))
+        if i % 5:
+            facts.append("Married(p%d, p%d)" % (2 * i + 1, 2 * i))
+    for i in range(60):
+        for k in (1, 2):
+            c = 2 * i + k
+            if c < 60:
+                facts.append("ParentOf(p%d, p%d)" % (i, c))
+                facts.append("ChildOf(p%d, p%d)" % (c, i))
+    for j in range(20):
+        facts.append("LocatedIn(c%d, k%d)" % (j, j % 4))
+    for i in range(60):
+        facts.append("LivesIn(p%d, c%d)" % (i, i % 20))
+        if i % 6 != 1:
+            facts.append("Nationality(p%d, k%d)" % (i, (i % 20) % 4))
+    facts.append("Bond(NH3, N, H)")
+    facts.append("IsMetal(Iron)")
+    return facts
+
+
+def run(*args, ok=True):
+    p = subprocess.run([BIN] + list(args), capture_output=True, text=True,
+                       timeout=600)
+    if ok and p.returncode != 0:
+        raise AssertionError("%s: exit %d\n%s" % (args, p.returncode,
+                                                  p.stderr))
+    if not ok:
+        return p
+    if "--json" not in args:
+        return p.stdout
+    return json.loads(p.stdout)
+
+
+TRAIN = ("--threads", "1", "--seed", "7", "--dim", "32", "--epochs", "60",
+         "--negatives", "32", "--lr", "0.05")
+
+
+class ModelApi(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        os.makedirs(TMP, exist_ok=True)
+        cls.root = tempfile.mkdtemp(prefix="model-", dir=TMP)
+        cls.data = os.path.join(cls.root, "kb")
+        src = os.path.join(cls.root, "facts.txt")
+        with open(src, "w") as f:
+            f.write("\n".join(planted()) + "\n")
+        run("init", "--data", cls.data)
+        run("import", "--data", cls.data, src)
+        cls.model = os.path.join(cls.data, "learn.model")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.root, ignore_errors=True)
+
+    def fingerprint(self, info):
+        """What a model computes, exactly: metrics, scores, neighbours."""
+        d = self.data
+        return (info["valid"], info["test"], info["calibration"],
+                run("model", "similar", "p7", "--data", d, "--json"),
+                run("model", "score", "LivesIn(p3, c3)", "--data", d,
+                    "--json"))
+
+    def test_1_cli(self):
+        d = self.data
+        p = run("model", "info", "--data", d, ok=False)
+        self.assertEqual(p.returncode, 3, p.stderr)  # not found
+        self.assertIn("model train", p.stderr)
+        info = run("model", "train", "--data", d, "--json", *TRAIN)
+        first = self.fingerprint(info)
+        self.assertEqual((info["model"], info["dim"], info["age"]),
+                         ("complex", 32, 0))
+        self.assertGreater(info["test"]["mrr"], 0.3)
+        # one thread and a seed: the same model again, bit for bit
+        again = run("model", "train", "--data", d, "--json", *TRAIN)
+        self.assertEqual(self.fingerprint(again), first)
+        # held-out facts: Married(p1, p0) is missing, its reverse known
+        s = run("model", "score", "Married(p1, p0)", "--data", d, "--json")
+        self.assertFalse(s["in_kb"])
+        self.assertGreater(s["plausibility"], 0.5)
+        self.assertLessEqual(s["rank"], 3)
+        bad = run("model", "score", "Married(p1, k3)", "--data", d, "--json")
+        self.assertLess(bad["plausibility"], s["plausibility"])
+        nary = run("model", "score", "Bond(NH3, N, H)", "--data", d, "--json")
+        self.assertEqual((nary["edges"], nary["in_kb"]), (2, True))
+        pr = run("model", "predict", "Married(p1, ?x)", "--k", "3", "--data",
+                 d, "--json")
+        self.assertEqual(pr["predicts"], "object")
+        self.assertEqual(len(pr["candidates"]), 3)
+        self.assertEqual(pr["candidates"][0]["statement"], "Married(p1, p0)")
+        self.assertFalse(pr["candidates"][0]["known"])
+        pr = run("model", "predict", "Married(?x, p3)", "--data", d, "--json")
+        self.assertEqual(pr["predicts"], "subject")
+        self.assertEqual(pr["candidates"][0]["candidate"], "p2")
+        self.assertTrue(pr["candidates"][0]["known"])
+        pr = run("model", "predict", "?r(p0, p1)", "--data", d, "--json")
+        self.assertEqual(pr["predicts"], "predicate")
+        top2 = {c["candidate"] for c in pr["candidates"][:2]}
+        self.assertEqual(top2, {"Married", "ParentOf"})
+        sim = run("model", "similar", "k0", "--k", "3", "--data", d, "--json")
+        self.assertEqual(len(sim["similar"]), 3)
+        self.assertNotIn("k0", [x["entity"] for x in sim["similar"]])
+        # errors: unknown names, bad shapes, bad text
+        p = run("model", "score", "Married(nobody, p1)", "--data", d, ok=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("nobody", p.stderr)
+        p = run("model", "predict", "Married(?x, ?y)", "--data", d, ok=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        p = run("model", "score", "Married(p1", "--data", d, ok=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        p = run("model", "train", "--data", d, "--dim", "0", ok=False)
+        self.assertNotEqual(p.returncode, 0)
+        # eval: the model against the baselines on the held-out facts
+        ev = run("model", "eval", "--data", d, "--json")
+        self.assertEqual(ev["model"]["ranks"], 2 * ev["test_triples"])
+        self.assertGreater(ev["model"]["mrr"],
+                           ev["baselines"]["most_frequent"]["mrr"])
+        # age: facts added after training
+        run("add", "--data", d, "Married(p1, p0)", "LivesIn(p0, c1)")
+        info = run("model", "info", "--data", d, "--json")
+        self.assertEqual(info["age"], 2)
+        self.assertEqual(info["audit_seq"] + 2,
+                         run("stats", "--data", d, "--json")["audit_entries"])
+        s = run("model", "score", "Married(p1, p0)", "--data", d, "--json")
+        self.assertTrue(s["in_kb"])
+
+    def test_2_split(self):
+        sd = os.path.join(self.root, "split")
+        os.makedirs(sd)
+        tri = []
+        for i in range(40):  # a symmetric relation and its held-out half
+            tri.append(("a%d" % i, "near", "a%d" % ((i + 1) % 40)))
+            tri.append(("a%d" % ((i + 1) % 40), "near", "a%d" % i))
+            tri.append(("a%d" % i, "in", "g%d" % (i % 4)))
+        test = [t for i, t in enumerate(tri) if i % 9 == 4]
+        valid = [t for i, t in enumerate(tri) if i % 9 == 7]
+        train = [t for t in tri if t not in test and t not in valid]
+        for name, rows in (("train", train), ("valid", valid),
+                           ("test", test)):
+            with open(os.path.join(sd, name + ".txt"), "w") as f:
+                f.writelines("\t".join(r) + "\n" for r in rows)
+        ev = run("model", "eval", "--split", sd, "--json", "--threads", "1",
+                 "--dim", "16", "--epochs", "80", "--negatives", "16")
+        self.assertEqual(ev["test_triples"], len(test))
+        self.assertGreater(ev["model"]["mrr"], 0.5)
+        self.assertEqual(ev["info"]["entities"], 44)
+        with open(os.path.join(sd, "valid.txt"), "a") as f:
+            f.write("only two\tfields\n")
+        p = run("model", "eval", "--split", sd, ok=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("valid.txt line %d" % (len(valid) + 1), p.stderr)
+
+    def test_3_rest_mcp(self):
+        d = self.data
+        run("model", "train", "--data", d, *TRAIN)
+        srv = Server(data=d)
+        try:
+            r = srv.request
+            st, _, b = r("GET", "/v2/model")
+            self.assertEqual(st, 200, b)
+            self.assertEqual((b["dim"], b["age"]), (32, 0))
+            cli = run("model", "score", "Married(p1, p0)", "--data", d,
+                      "--json")
+            st, _, b = r("GET", "/v2/model/score?statement=" +
+                         q("Married(p1, p0)"))
+            self.assertEqual((st, b), (200, cli))
+            cli = run("model", "predict", "?r(p0, p1)", "--k", "4", "--data",
+                      d, "--json")
+            st, _, b = r("GET", "/v2/model/predict?k=4&pattern=" +
+                         q("?r(p0, p1)"))
+            self.assertEqual((st, b), (200, cli))
+            st, _, b = r("GET", "/v2/model/similar?entity=p0&k=2")
+            self.assertEqual(st, 200, b)
+            self.assertEqual(len(b["similar"]), 2)
+            st, _, b = r("GET", "/v2/model/score?statement=" +
+                         q("Married(zz, p1)"))
+            self.assertEqual(st, 404, b)
+            st, _, b = r("GET", "/v2/model/score")
+            self.assertEqual(st, 400, b)
+            self.assertEqual(b["error"]["detail"]["field"], "statement")
+            st, _, b = r("GET", "/v2/model/predict?pattern=" + q("P(?x"))
+            self.assertIn(st, (400, 422), b)
+            st, _, b = r("GET", "/v2/model/predict?k=5000&pattern=" +
+                         q("Married(p1, ?x)"))
+            self.assertEqual(st, 400, b)
+            # retrained while serving: the next request sees the new model
+            run("model", "train", "--data", d, "--threads", "1", "--dim",
+                "8", "--epochs", "5")
+            st, _, b = r("GET", "/v2/model")
+            self.assertEqual((st, b["dim"]), (200, 8))
+            st, _, b = r("GET", "/openapi.json")
+            for p in ("/v2/model", "/v2/model/score", "/v2/model/predict",
+                      "/v2/model/similar"):
+                self.assertIn(p, b["paths"])
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.output())
+            srv.cleanup()
+        msgs = [
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+             "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                        "clientInfo": {"name": "t", "version": "1"}}},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+             "params": {"name": "score_fact",
+                        "arguments": {"statement": "Married(p3, p2)"}}},
+            {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+             "params": {"name": "predict_links",
+                        "arguments": {"pattern": "Married(p3, ?x)", "k": 2}}},
+            {"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+             "params": {"name": "score_fact",
+                        "arguments": {"statement": "Married(zz, p2)"}}},
+            {"jsonrpc": "2.0", "id": 5, "method": "tools/list"},
+        ]
+        p = subprocess.run([BIN, "mcp", "--data", d],
+                           input="".join(json.dumps(m) + "\n" for m in msgs),
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        a = {}
+        for line in p.stdout.splitlines():
+            m = json.loads(line)
+            if "id" in m:
+                a[m["id"]] = m
+        cli = run("model", "score", "Married(p3, p2)", "--data", d, "--json")
+        self.assertEqual(a[2]["result"]["structuredContent"], cli)
+        cli = run("model", "predict", "Married(p3, ?x)", "--k", "2", "--data",
+                  d, "--json")
+        self.assertEqual(a[3]["result"]["structuredContent"], cli)
+        self.assertTrue(a[4]["result"]["isError"], a[4])
+        self.assertIn("zz", a[4]["result"]["content"][0]["text"])
+        names = [t["name"] for t in a[5]["result"]["tools"]]
+        self.assertIn("score_fact", names)
+        self.assertIn("predict_links", names)
+
+
+if __name__ == "__main__":
+    unittest.main()

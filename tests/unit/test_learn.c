@@ -1,0 +1,567 @@
+/*
+ * test_learn.c — src/learn: gradients of both scoring functions against
+ * finite differences; a small synthetic KB with planted symmetric,
+ * inverse and compositional relations whose held-out facts the trained
+ * model must rank first; filtered ranks against a brute-force ranker;
+ * bit-for-bit determinism with a seed and one thread; model files (round
+ * trip, damage); split files; facts of every arity as edges read from a
+ * real KB.
+ */
+#include <math.h>
+
+#include "learn/learn.h"
+#include "test_store_util.h"
+#include "unit_skip.h"
+
+/* ==== Gradients ==== */
+
+static void check_grad(hkl_kind kind, uint32_t width)
+{
+    float h[16], r[16], t[16], gh[16], gr[16], gt[16];
+    uint64_t seed = 7;
+    for (uint32_t i = 0; i < width; i++) {
+        h[i] = (float)(tu_rand(&seed) % 2000) / 1000.0f - 1.0f;
+        r[i] = (float)(tu_rand(&seed) % 2000) / 1000.0f - 1.0f;
+        t[i] = (float)(tu_rand(&seed) % 2000) / 1000.0f - 1.0f;
+    }
+    hkl_score_grad(kind, width, h, r, t, gh, gr, gt);
+    float *vecs[3] = {h, r, t};
+    float *grads[3] = {gh, gr, gt};
+    const float eps = 1e-2f;
+    for (int v = 0; v < 3; v++)
+        for (uint32_t i = 0; i < width; i++) {
+            float keep = vecs[v][i];
+            vecs[v][i] = keep + eps;
+            double up = hkl_score_vec(kind, width, h, r, t);
+            vecs[v][i] = keep - eps;
+            double down = hkl_score_vec(kind, width, h, r, t);
+            vecs[v][i] = keep;
+            double fd = (up - down) / (2.0 * eps);
+            /* the score is linear in each coordinate: central differences
+             * are exact up to rounding */
+            if (fabs(fd - grads[v][i]) > 1e-3 + 1e-3 * fabs(fd))
+                fail_msg("%s: d/d%c[%u]: analytic %g, numeric %g",
+                         hkl_kind_name(kind), "hrt"[v], i, grads[v][i], fd);
+        }
+}
+
+static void test_gradients(void **state)
+{
+    (void)state;
+    check_grad(HKL_DISTMULT, 8);
+    check_grad(HKL_COMPLEX, 8);
+    check_grad(HKL_DISTMULT, 13); /* a tail after the 8-wide loop */
+    check_grad(HKL_COMPLEX, 14);
+}
+
+/* ==== Planted structure ====
+ * 60 people, 20 cities, 4 countries:
+ *   Married(p2i, p2i+1) and its reverse (symmetric);
+ *   ParentOf(p_i, p_2i+1), ParentOf(p_i, p_2i+2) and ChildOf reversed
+ *   (inverse);
+ *   LivesIn(p_i, c_{i%20}), LocatedIn(c_j, k_{j%4}) and
+ *   Nationality(p_i, k_{(i%20)%4}) (composition of the two).
+ * Every fifth fact of Married (reverse direction) and ChildOf, and every
+ * sixth of Nationality (each city keeps residents with a known
+ * nationality) is held out for testing; every seventh in valid. */
+
+static void add_named(hkl_data *d, hkl_split sp, const char *h, const char *r,
+                      const char *t)
+{
+    assert_int_equal(
+        hkl_data_add(d, sp, h, strlen(h), r, strlen(r), t, strlen(t)), HK_OK);
+}
+
+static void planted(hkl_data *d)
+{
+    char a[32], b[32];
+    unsigned held = 0;
+    for (int i = 0; i < 30; i++) {
+        snprintf(a, sizeof a, "p%d", 2 * i);
+        snprintf(b, sizeof b, "p%d", 2 * i + 1);
+        add_named(d, HKL_TRAIN, a, "Married", b);
+        add_named(d,
+                  i % 5 == 0   ? HKL_TEST
+                  : i % 7 == 0 ? HKL_VALID
+                               : HKL_TRAIN,
+                  b, "Married", a);
+    }
+    for (int i = 0; i < 60; i++) {
+        for (int k = 1; k <= 2; k++) {
+            int c = 2 * i + k;
+            if (c >= 60) continue;
+            snprintf(a, sizeof a, "p%d", i);
+            snprintf(b, sizeof b, "p%d", c);
+            add_named(d, HKL_TRAIN, a, "ParentOf", b);
+            held++;
+            add_named(d,
+                      held % 5 == 0   ? HKL_TEST
+                      : held % 7 == 0 ? HKL_VALID
+                                      : HKL_TRAIN,
+                      b, "ChildOf", a);
+        }
+    }
+    for (int j = 0; j < 20; j++) {
+        snprintf(a, sizeof a, "c%d", j);
+        snprintf(b, sizeof b, "k%d", j % 4);
+        add_named(d, HKL_TRAIN, a, "LocatedIn", b);
+    }
+    for (int i = 0; i < 60; i++) {
+        snprintf(a, sizeof a, "p%d", i);
+        snprintf(b, sizeof b, "c%d", i % 20);
+        add_named(d, HKL_TRAIN, a, "LivesIn", b);
+        snprintf(b, sizeof b, "k%d", (i % 20) % 4);
+        add_named(d,
+                  i % 6 == 1   ? HKL_TEST
+                  : i % 7 == 0 ? HKL_VALID
+                               : HKL_TRAIN,
+                  a, "Nationality", b);
+    }
+    hk_error err;
+    assert_int_equal(hkl_data_finish(d, &err), HK_OK);
+}
+
+static hkl_model *train_planted(hkl_data *d, hkl_kind kind, uint32_t threads)
+{
+    hkl_params p;
+    hkl_params_default(&p);
+    p.kind = kind;
+    p.dim = 64;
+    p.epochs = 150;
+    p.lr = 0.05f;
+    p.reg = 0.001f;
+    p.threads = threads;
+    p.negatives = 32;
+    p.patience = 100; /* keep the run length fixed */
+    p.eval_every = 10;
+    if (getenv("HKL_REG")) p.reg = (float)atof(getenv("HKL_REG"));
+    if (getenv("HKL_LR")) p.lr = (float)atof(getenv("HKL_LR"));
+    if (getenv("HKL_DIM")) p.dim = (uint32_t)atoi(getenv("HKL_DIM"));
+    if (getenv("HKL_EP")) p.epochs = (uint32_t)atoi(getenv("HKL_EP"));
+    if (getenv("HKL_NEG")) p.negatives = (uint32_t)atoi(getenv("HKL_NEG"));
+    hkl_model *m = NULL;
+    hk_error err;
+    hk_err rc = hkl_train(d, &p, NULL, NULL, &m, &err);
+    if (rc) fail_msg("train: %s", err.message);
+    return m;
+}
+
+static void test_planted_complex(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_data_init(&d);
+    planted(&d);
+    hkl_model *m = train_planted(&d, HKL_COMPLEX, 1);
+    /* every held-out fact: the true tail first among all 84 entities */
+    size_t first = 0, n = d.n[HKL_TEST];
+    for (size_t i = 0; i < n; i++) {
+        hkl_triple x = d.split[HKL_TEST][i];
+        double rank = hkl_rank_tail(m, &d.known, x.h, x.r, x.t, NULL);
+        first += rank <= 1.0;
+        if (rank > 1.0)
+            fprintf(stderr, "  %s %s %s: rank %g\n", m->ent.v[x.h],
+                    m->rel.v[x.r], m->ent.v[x.t], rank);
+    }
+    fprintf(stderr,
+            "complex: %zu of %zu held-out tails ranked first; test "
+            "MRR %.3f, valid MRR %.3f, plausibility a=%.3f b=%.3f\n",
+            first, n, m->test.mrr, m->valid.mrr, m->platt_a, m->platt_b);
+    assert_true(first * 10 >= n * 9);
+    assert_true(m->test.mrr > 0.8);
+    /* calibration: true facts plausible, a corrupted one much less */
+    hkl_triple x = d.split[HKL_TEST][0];
+    double good = hkl_plausibility(m, hkl_score(m, x.h, x.r, x.t));
+    uint32_t k0 = hkl_names_find(&m->ent, "k0", 2);
+    uint32_t married = hkl_names_find(&m->rel, "Married", 7);
+    double bad = hkl_plausibility(m, hkl_score(m, x.h, married, k0));
+    assert_true(good > 0.5);
+    assert_true(bad < good);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+}
+
+static void test_planted_distmult(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_data_init(&d);
+    planted(&d);
+    hkl_model *m = train_planted(&d, HKL_DISTMULT, 1);
+    /* symmetric relations are what DistMult models exactly */
+    uint32_t married = hkl_names_find(&m->rel, "Married", 7);
+    size_t first = 0, n = 0;
+    for (size_t i = 0; i < d.n[HKL_TEST]; i++) {
+        hkl_triple x = d.split[HKL_TEST][i];
+        if (x.r != married) continue;
+        n++;
+        first += hkl_rank_tail(m, &d.known, x.h, x.r, x.t, NULL) <= 1.0;
+    }
+    fprintf(stderr, "distmult: Married %zu of %zu first; test MRR %.3f\n",
+            first, n, m->test.mrr);
+    assert_true(n > 0 && first == n);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+}
+
+/* ==== Filtered ranks against brute force ==== */
+
+static double brute_rank(const hkl_model *m, const hkl_known *k, uint32_t q,
+                         uint32_t r, uint32_t a)
+{
+    uint32_t n_rel = hkl_n_rel(m);
+    float sa = hkl_score(m, q, r, a);
+    double greater = 0, equal = 0;
+    for (uint32_t e = 0; e < hkl_n_ent(m); e++) {
+        if (e == a) continue;
+        bool known = r < n_rel ? hkl_known_has(k, q, r, e)
+                               : hkl_known_has(k, e, r - n_rel, q);
+        if (known) continue;
+        float s = hkl_score(m, q, r, e);
+        greater += s > sa;
+        equal += s == sa;
+    }
+    return 1.0 + greater + 0.5 * equal;
+}
+
+static void test_rank_oracle(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_data_init(&d);
+    planted(&d);
+    hkl_params p;
+    hkl_params_default(&p);
+    p.dim = 8;
+    p.epochs = 3;
+    p.threads = 1;
+    hkl_model *m = NULL;
+    hk_error err;
+    assert_int_equal(hkl_train(&d, &p, NULL, NULL, &m, &err), HK_OK);
+    uint32_t n_rel = hkl_n_rel(m);
+    hkl_metrics sum = {0, 0, 0, 0, 0, 0};
+    for (int sp = 0; sp < 3; sp++)
+        for (size_t i = 0; i < d.n[sp]; i++) {
+            hkl_triple x = d.split[sp][i];
+            double a = hkl_rank_tail(m, &d.known, x.h, x.r, x.t, NULL);
+            double b = brute_rank(m, &d.known, x.h, x.r, x.t);
+            if (a != b) fail_msg("tail rank %g, brute force %g", a, b);
+            a = hkl_rank_tail(m, &d.known, x.t, x.r + n_rel, x.h, NULL);
+            b = brute_rank(m, &d.known, x.t, x.r + n_rel, x.h);
+            if (a != b) fail_msg("head rank %g, brute force %g", a, b);
+            if (sp == HKL_TEST) {
+                sum.mrr +=
+                    1.0 / hkl_rank_tail(m, &d.known, x.h, x.r, x.t, NULL) +
+                    1.0 / a;
+                sum.n += 2;
+            }
+        }
+    hkl_metrics mt;
+    assert_int_equal(
+        hkl_eval(m, &d.known, d.split[HKL_TEST], d.n[HKL_TEST], 2, &mt), HK_OK);
+    assert_int_equal(mt.n, sum.n);
+    assert_true(fabs(mt.mrr - sum.mrr / (double)sum.n) < 1e-9);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+}
+
+/* ==== Predict: the int8 scan against the exact one ==== */
+
+static void test_predict_int8(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_data_init(&d);
+    planted(&d);
+    hkl_params p;
+    hkl_params_default(&p);
+    p.dim = 16;
+    p.epochs = 20;
+    p.threads = 1;
+    hkl_model *m = NULL;
+    hk_error err;
+    assert_int_equal(hkl_train(&d, &p, NULL, NULL, &m, &err), HK_OK);
+    uint32_t n = hkl_n_ent(m);
+    assert_true(n > 5 + HKL_RERANK); /* the int8 path runs */
+    float *s = malloc(n * sizeof *s);
+    hkl_hit exact[5], got[5];
+    size_t same = 0, total = 0;
+    assert_null(m->Q);
+    assert_int_equal(hkl_quantize(m), HK_OK);
+    for (uint32_t h = 0; h < n; h++)
+        for (uint32_t r = 0; r < 2 * hkl_n_rel(m); r++) {
+            hkl_score_tails(m, h, r, s);
+            size_t ne = hkl_top_k(s, n, 5, &h, 1, exact);
+            size_t ng = hkl_predict(m, h, r, 5, &h, 1, s, got);
+            assert_int_equal(ne, ng);
+            for (size_t i = 0; i < ng; i++) {
+                /* scores are exact, order is by them */
+                assert_true(got[i].score == hkl_score(m, h, r, got[i].id));
+                assert_true(got[i].id != h);
+                if (i) assert_true(got[i - 1].score >= got[i].score);
+                for (size_t j = 0; j < ne; j++)
+                    same += got[i].id == exact[j].id;
+            }
+            total += ne;
+        }
+    fprintf(stderr, "int8 predict: recall@5 %.4f over %zu answers\n",
+            (double)same / (double)total, total);
+    assert_true(same * 100 >= total * 99);
+    free(s);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+}
+
+/* The two-thread int8 scan (from 2^18 entities) on random vectors. */
+static void test_predict_int8_large(void **state)
+{
+    (void)state;
+    const uint32_t n = (1u << 18) + 5, dim = 8;
+    hkl_model *m = calloc(1, sizeof *m);
+    hkl_params_default(&m->p);
+    m->p.dim = dim;
+    m->width = 2 * dim;
+    char name[32];
+    uint32_t id;
+    for (uint32_t i = 0; i < n; i++) {
+        int len = snprintf(name, sizeof name, "e%u", i);
+        assert_int_equal(hkl_names_intern(&m->ent, name, (size_t)len, &id),
+                         HK_OK);
+    }
+    assert_int_equal(hkl_names_intern(&m->rel, "r", 1, &id), HK_OK);
+    m->E = malloc((size_t)n * m->width * sizeof(float));
+    m->R = malloc((size_t)2 * m->width * sizeof(float));
+    uint64_t seed = 3;
+    for (size_t i = 0; i < (size_t)n * m->width; i++)
+        m->E[i] = (float)(tu_rand(&seed) % 20001) / 10000.0f - 1.0f;
+    for (size_t i = 0; i < (size_t)2 * m->width; i++)
+        m->R[i] = (float)(tu_rand(&seed) % 20001) / 10000.0f - 1.0f;
+    assert_int_equal(hkl_quantize(m), HK_OK);
+    float *s = malloc(n * sizeof *s);
+    hkl_hit exact[10], got[10];
+    for (uint32_t h = 0; h < 3; h++) {
+        uint32_t q = h * 99991u % n;
+        hkl_score_tails(m, q, h % 2, s);
+        size_t ne = hkl_top_k(s, n, 10, NULL, 0, exact);
+        size_t ng = hkl_predict(m, q, h % 2, 10, NULL, 0, s, got);
+        assert_int_equal(ne, ng);
+        size_t same = 0;
+        for (size_t i = 0; i < ng; i++)
+            for (size_t j = 0; j < ne; j++)
+                same += got[i].id == exact[j].id;
+        assert_true(same >= 9);
+        assert_true(got[0].score == exact[0].score || same < 10);
+    }
+    free(s);
+    hkl_model_free(m); /* hk_free is free(): the mallocs above are fine */
+}
+
+/* ==== Determinism ==== */
+
+static void test_determinism(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_data_init(&d);
+    planted(&d);
+    hkl_params p;
+    hkl_params_default(&p);
+    p.dim = 16;
+    p.epochs = 20;
+    p.threads = 1;
+    p.seed = 42;
+    hkl_model *a = NULL, *b = NULL, *c = NULL;
+    hk_error err;
+    assert_int_equal(hkl_train(&d, &p, NULL, NULL, &a, &err), HK_OK);
+    assert_int_equal(hkl_train(&d, &p, NULL, NULL, &b, &err), HK_OK);
+    p.seed = 43;
+    assert_int_equal(hkl_train(&d, &p, NULL, NULL, &c, &err), HK_OK);
+    size_t ne = (size_t)hkl_n_ent(a) * a->width;
+    assert_memory_equal(a->E, b->E, ne * sizeof(float));
+    assert_memory_equal(a->R, b->R, (size_t)hkl_n_rel(a) * 2 * a->width * 4);
+    assert_true(a->valid.mrr == b->valid.mrr);
+    assert_true(memcmp(a->E, c->E, ne * sizeof(float)) != 0);
+    hkl_model_free(a);
+    hkl_model_free(b);
+    hkl_model_free(c);
+    hkl_data_free(&d);
+}
+
+/* ==== Model files ==== */
+
+static void test_file_round_trip(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_data_init(&d);
+    planted(&d);
+    hkl_params p;
+    hkl_params_default(&p);
+    p.dim = 8;
+    p.epochs = 2;
+    p.threads = 1;
+    hkl_model *m = NULL, *l = NULL;
+    hk_error err;
+    assert_int_equal(hkl_train(&d, &p, NULL, NULL, &m, &err), HK_OK);
+    m->audit_seq = 1234;
+    char *dir = tu_tmpdir("learn");
+    mkdir(dir, 0755);
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, HKL_MODEL_FILE);
+    assert_int_equal(hkl_load(path, &l, &err), HK_ERR_NOT_FOUND);
+    assert_int_equal(hkl_save(m, path, &err), HK_OK);
+    assert_int_equal(hkl_load(path, &l, &err), HK_OK);
+    assert_int_equal(l->audit_seq, 1234);
+    assert_int_equal(hkl_n_ent(l), hkl_n_ent(m));
+    assert_int_equal(l->known.n, m->known.n);
+    assert_true(l->platt_a == m->platt_a && l->valid.mrr == m->valid.mrr);
+    assert_memory_equal(l->E, m->E, (size_t)hkl_n_ent(m) * m->width * 4);
+    assert_string_equal(l->ent.v[5], m->ent.v[5]);
+    assert_int_equal(hkl_names_find(&l->ent, "k3", 2),
+                     hkl_names_find(&m->ent, "k3", 2));
+    hkl_model_free(l);
+    l = NULL;
+    /* damage: one flipped byte anywhere, and a truncation */
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    fseek(fp, 200, SEEK_SET);
+    int c = fgetc(fp);
+    fseek(fp, 200, SEEK_SET);
+    fputc(c ^ 0x40, fp);
+    fclose(fp);
+    assert_int_equal(hkl_load(path, &l, &err), HK_ERR_CORRUPT);
+    assert_non_null(strstr(err.message, "damaged"));
+    assert_int_equal(truncate(path, 10), 0);
+    assert_int_equal(hkl_load(path, &l, &err), HK_ERR_CORRUPT);
+    assert_null(l);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+/* ==== Split files and facts from a KB ==== */
+
+static void test_split_files(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("learnsplit");
+    mkdir(dir, 0755);
+    char path[600];
+    snprintf(path, sizeof path, "%s/train.txt", dir);
+    FILE *fp = fopen(path, "w");
+    fputs("a\tr\tb\nb\tr\tc\n\nc\ts\ta\n", fp);
+    fclose(fp);
+    snprintf(path, sizeof path, "%s/test.txt", dir);
+    fp = fopen(path, "w");
+    fputs("a\tr\tc\r\n", fp);
+    fclose(fp);
+    hkl_data d;
+    hkl_data_init(&d);
+    hk_error err;
+    assert_int_equal(hkl_data_read_split(dir, &d, &err), HK_OK);
+    assert_int_equal(d.n[HKL_TRAIN], 3);
+    assert_int_equal(d.n[HKL_VALID], 0);
+    assert_int_equal(d.n[HKL_TEST], 1);
+    assert_int_equal(d.ent.n, 3);
+    assert_int_equal(d.rel.n, 2);
+    hkl_data_free(&d);
+    snprintf(path, sizeof path, "%s/valid.txt", dir);
+    fp = fopen(path, "w");
+    fputs("a\tr\tb\nbroken line\n", fp);
+    fclose(fp);
+    hkl_data_init(&d);
+    assert_int_equal(hkl_data_read_split(dir, &d, &err), HK_ERR_INVALID);
+    assert_int_equal(err.line, 2);
+    assert_non_null(strstr(err.message, "valid.txt line 2"));
+    hkl_data_free(&d);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_kb_edges(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("learnkb");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    tu_add(t, tu_st("HasPart", "Computer", "CPU", NULL), NULL);
+    tu_add(t, tu_st("IsMetal", "Iron", NULL), NULL);
+    tu_add(t, tu_st("Bond", "NH3", "N", "H", NULL), NULL);
+    tu_commit(t);
+    t = tu_begin(s, false);
+    hkl_data d;
+    hkl_data_init(&d);
+    hk_error err;
+    assert_int_equal(hkl_data_from_kb(t, &d, 1, 0, 0, &err), HK_OK);
+    hk_txn_abort(t);
+    assert_int_equal(d.facts, 3);
+    assert_int_equal(d.n[HKL_TRAIN], 4); /* 1 + 1 + 2 role edges */
+    assert_true(hkl_names_find(&d.rel, "Bond#1", 6) != UINT32_MAX);
+    assert_true(hkl_names_find(&d.rel, "Bond#2", 6) != UINT32_MAX);
+    assert_true(hkl_names_find(&d.ent, "", 0) != UINT32_MAX);
+    uint32_t nh3 = hkl_names_find(&d.ent, "NH3", 3);
+    uint32_t h = hkl_names_find(&d.ent, "H", 1);
+    uint32_t b2 = hkl_names_find(&d.rel, "Bond#2", 6);
+    assert_int_equal(hkl_data_finish(&d, &err), HK_OK);
+    assert_true(hkl_known_has(&d.known, nh3, b2, h));
+    hkl_data_free(&d);
+    /* the split is a function of the fact id and the seed */
+    size_t n[3] = {0, 0, 0};
+    for (hk_fact_id id = 1; id <= 10000; id++)
+        n[hkl_split_of(id, 9, 0.1, 0.2)]++;
+    assert_true(n[HKL_VALID] > 800 && n[HKL_VALID] < 1200);
+    assert_true(n[HKL_TEST] > 1700 && n[HKL_TEST] < 2300);
+    assert_int_equal(hkl_split_of(77, 9, 0.1, 0.2),
+                     hkl_split_of(77, 9, 0.1, 0.2));
+    tu_discard(s, dir);
+}
+
+static void test_params(void **state)
+{
+    (void)state;
+    hkl_params p;
+    hkl_params_default(&p);
+    hk_error err;
+    assert_int_equal(hkl_params_check(&p, &err), HK_OK);
+    p.dim = 0;
+    assert_int_equal(hkl_params_check(&p, &err), HK_ERR_INVALID);
+    assert_string_equal(err.field, "dim");
+    hkl_params_default(&p);
+    p.threads = 65;
+    assert_int_equal(hkl_params_check(&p, &err), HK_ERR_INVALID);
+    assert_string_equal(err.field, "threads");
+    hkl_data d;
+    hkl_data_init(&d);
+    hkl_params_default(&p);
+    hkl_model *m = NULL;
+    assert_int_equal(hkl_train(&d, &p, NULL, NULL, &m, &err), HK_ERR_INVALID);
+    assert_null(m);
+    hkl_data_free(&d);
+    /* top-k: order, ties by id, skips */
+    float sc[6] = {0.5f, 2.0f, 2.0f, -1.0f, 3.0f, 0.0f};
+    hkl_hit hits[4];
+    uint32_t skip[1] = {4};
+    assert_int_equal(hkl_top_k(sc, 6, 3, skip, 1, hits), 3);
+    assert_int_equal(hits[0].id, 1);
+    assert_int_equal(hits[1].id, 2);
+    assert_int_equal(hits[2].id, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gradients),
+        cmocka_unit_test(test_planted_complex),
+        cmocka_unit_test(test_planted_distmult),
+        cmocka_unit_test(test_rank_oracle),
+        cmocka_unit_test(test_predict_int8),
+        cmocka_unit_test(test_predict_int8_large),
+        cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_file_round_trip),
+        cmocka_unit_test(test_split_files),
+        cmocka_unit_test(test_kb_edges),
+        cmocka_unit_test(test_params),
+    };
+    return tu_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
