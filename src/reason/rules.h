@@ -1,0 +1,195 @@
+/*
+ * rules.h — Datalog rules over the facts of a KB: parsing with safety and
+ * stratification checks, rules stored in the KB (named, versioned,
+ * enabled or disabled, every change audited), semi-naive materialization
+ * of the derived facts beside the asserted ones, and proofs with a
+ * checker.
+ *
+ * ==== Syntax ====
+ *   Head :- Body.
+ * Head is a pattern of the statement grammar with a constant predicate
+ * and variables or constants as arguments (`Ancestor(?x, ?z)`); Body is a
+ * conjunctive query of src/query (patterns, `not P(...)`, comparisons)
+ * without select, order by or limit. A rule is safe when every variable
+ * of its head occurs in a positive pattern of its body (the query parser
+ * already requires this of negated patterns and comparisons). Body
+ * predicates must be constants, so that the predicate dependency graph is
+ * known before evaluation.
+ *
+ * ==== Stratification ====
+ * A program is stratified when no cycle of the predicate dependency graph
+ * (head <- body predicate) goes through a negated pattern; the error names
+ * the rule whose negation closes the cycle and the cycle itself
+ * (`A -> not B -> A`).
+ *
+ * ==== Storage (module databases) ====
+ *   rules.rule     name -> u32 version | u8 enabled | i64 created_us |
+ *                  i64 updated_us | rule text   (little-endian)
+ *   rules.derived  u32 pred | u8 n | n x u32 args (big-endian symbol ids)
+ *                  -> the support of the derived fact (see rules_eval.c)
+ *   rules.meta     "state" -> u64 generation of the materialization
+ * Every change to a rule appends an audit entry with op "rule" whose
+ * before/after are the rule's JSON.
+ *
+ * ==== Ownership and threads ====
+ * Functions read and write through the hk_txn they are given (one txn per
+ * thread); results own their memory and have _free functions.
+ */
+#ifndef HK_RULES_H
+#define HK_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hakgal.h"
+#include "query/query.h"
+
+#define HKR_NAME_MAX 64    /* bytes of a rule name */
+#define HKR_TEXT_MAX 8192  /* bytes of a rule's text */
+#define HKR_RULES_MAX 4096 /* rules one KB holds */
+
+/* ==== Parsed rules ==== */
+
+typedef struct hkr_rule {
+    char name[HKR_NAME_MAX + 1];    /* name (may be empty before storing) */
+    char *text;                     /* the rule as written, trimmed (owned) */
+    char *head_pred;                /* head predicate (owned) */
+    uint32_t head_n;                /* head arguments */
+    bool head_is_var[HK_MAX_ARGS];  /* argument is a variable */
+    uint32_t head_var[HK_MAX_ARGS]; /* its index among the body's
+                                       variables */
+    char *head_const[HK_MAX_ARGS];  /* else the constant (owned) */
+    hkq_query *body;                /* the body as a query (owned) */
+    uint32_t stratum;               /* set by hkr_stratify */
+} hkr_rule;
+
+/* Parses `Head :- Body.`. Errors are HK_ERR_INVALID
+ * with the column (characters) of the whole text in err->column. Free
+ * with hkr_rule_free. */
+hk_err hkr_parse(const char *text, size_t len, hkr_rule **out, hk_error *err);
+void hkr_rule_free(hkr_rule *r);
+
+/* True when name is 1..HKR_NAME_MAX bytes of letters, digits, '_', '-'
+ * and '.', starting with a letter or '_'. */
+bool hkr_name_valid(const char *name);
+
+/* Orders the rules in strata (sets r->stratum: the rules of a stratum
+ * read only asserted facts, facts derived by lower strata, and positively
+ * the facts of their own stratum). HK_ERR_INVALID naming the rule and
+ * the cycle through negation when there is none. */
+hk_err hkr_stratify(hkr_rule *const *rules, size_t n, hk_error *err);
+
+/* ==== Stored rules ==== */
+
+/* The module databases of one open KB. */
+typedef struct hkr_dbs {
+    hks_db rule;    /* rules.rule */
+    hks_db derived; /* rules.derived */
+    hks_db meta;    /* rules.meta */
+} hkr_dbs;
+
+/* Registers (creating when new) the rule databases on s. On a read-only
+ * handle of a KB that never held rules: HK_ERR_NOT_FOUND. */
+hk_err hkr_open(hk_store *s, hkr_dbs *out, hk_error *err);
+
+/* A stored rule as listed. */
+typedef struct hkr_info {
+    char name[HKR_NAME_MAX + 1]; /* its name */
+    uint32_t version;            /* 1, +1 on every change */
+    bool enabled;                /* evaluated by reason */
+    int64_t created_us;          /* first stored */
+    int64_t updated_us;          /* last changed */
+    char *text;                  /* the rule (owned) */
+} hkr_info;
+void hkr_info_free(hkr_info *v, size_t n); /* frees the texts and v */
+
+/* Adds or replaces rule `name` (NULL or "": named after its head
+ * predicate, `Pred_1`, `Pred_2`, ...) in write txn t after checking that
+ * the enabled rules with it stay stratified; out (may be NULL) receives
+ * the stored state. Replacing keeps the enabled flag and bumps the
+ * version; the same text again changes nothing. */
+hk_err hkr_add(hk_txn *t, const hkr_dbs *d, const char *name, const char *text,
+               hkr_info *out, hk_error *err);
+/* Enables or disables a rule (checking stratification when enabling). */
+hk_err hkr_set_enabled(hk_txn *t, const hkr_dbs *d, const char *name,
+                       bool enabled, hkr_info *out, hk_error *err);
+/* Deletes a rule; out gets its last state. HK_ERR_NOT_FOUND. */
+hk_err hkr_delete(hk_txn *t, const hkr_dbs *d, const char *name, hkr_info *out,
+                  hk_error *err);
+/* One rule; HK_ERR_NOT_FOUND. Free out->text with hkr_info_free(out, 0)
+ * semantics: hk_free(out->text). */
+hk_err hkr_get(hk_txn *t, const hkr_dbs *d, const char *name, hkr_info *out,
+               hk_error *err);
+/* Every rule in name order; caller frees with hkr_info_free(*out, *n). */
+hk_err hkr_list(hk_txn *t, const hkr_dbs *d, hkr_info **out, size_t *n,
+                hk_error *err);
+/* The enabled rules parsed and stratified; free with hkr_rules_free. */
+hk_err hkr_load(hk_txn *t, const hkr_dbs *d, hkr_rule ***out, size_t *n,
+                hk_error *err);
+void hkr_rules_free(hkr_rule **v, size_t n);
+
+/* JSON object of a rule: {"name","version","enabled","created",
+ * "updated","rule"} appended to b. */
+hk_err hkr_info_write_json(const hkr_info *r, hk_buf *b);
+
+/* ==== Materialization ==== */
+
+typedef void (*hkr_progress_fn)(void *ud, uint32_t stratum, uint32_t n_strata,
+                                uint64_t derived);
+
+typedef struct hkr_reason_res {
+    uint64_t derived; /* derived facts stored */
+    uint64_t rounds;  /* semi-naive rounds over all strata */
+    uint32_t strata;  /* strata evaluated */
+    uint32_t rules;   /* enabled rules evaluated */
+    int64_t eval_us;  /* fixpoint computation */
+    int64_t store_us; /* writing the derived facts */
+} hkr_reason_res;
+
+/* Recomputes every derived fact in write txn t from the asserted facts
+ * and the enabled rules (semi-naive, stratum by stratum) and replaces the
+ * contents of rules.derived. progress may be NULL. */
+hk_err hkr_materialize(hk_txn *t, const hkr_dbs *d, hkr_progress_fn progress,
+                       void *progress_ud, hkr_reason_res *res, hk_error *err);
+
+/* True when st (canonical statement content) is a stored derived fact. */
+hk_err hkr_is_derived(hk_txn *t, const hkr_dbs *d, const hk_statement *st,
+                      bool *derived, hk_error *err);
+
+/* Number of derived facts stored. */
+hk_err hkr_derived_count(hk_txn *t, const hkr_dbs *d, uint64_t *n,
+                         hk_error *err);
+
+/* Streams the derived facts (key order) as statements; fn returns non-OK
+ * to stop with that error. */
+typedef hk_err (*hkr_fact_fn)(void *ud, const hk_statement *st, hk_error *err);
+hk_err hkr_derived_each(hk_txn *t, const hkr_dbs *d, hkr_fact_fn fn, void *ud,
+                        hk_error *err);
+
+/* ==== Proofs ==== */
+
+/* Appends the derivation tree of statement st as JSON:
+ *   {"statement": S, "derived": false, "id": ID}          (asserted leaf)
+ *   {"statement": S, "derived": true, "rule": NAME,
+ *    "bindings": {"x": "a", ...}, "premises": [NODE, ...]}
+ * HK_ERR_NOT_FOUND when st is neither asserted nor derived. Depth is
+ * bounded by the materialization's rounds. */
+hk_err hkr_why_json(hk_txn *t, const hkr_dbs *d, const hk_statement *st,
+                    hk_buf *out, hk_error *err);
+
+typedef struct hkr_verify_res {
+    uint64_t checked; /* derived facts checked */
+    uint64_t bad;     /* steps that failed */
+    char first[512];  /* why the first failed step failed */
+} hkr_verify_res;
+
+/* Checks every stored derivation step: its rule exists, is enabled and
+ * parses; the premises instantiate its body with one binding that also
+ * gives the derived fact as the head; comparisons hold; negated patterns
+ * match no asserted or derived fact; asserted premises exist; derived
+ * premises are stored and of an earlier round (so proofs are finite). */
+hk_err hkr_verify(hk_txn *t, const hkr_dbs *d, hkr_verify_res *res,
+                  hk_error *err);
+
+#endif /* HK_RULES_H */
