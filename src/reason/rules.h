@@ -27,7 +27,8 @@
  *                  i64 updated_us | rule text   (little-endian)
  *   rules.derived  u32 pred | u8 n | n x u32 args (big-endian symbol ids)
  *                  -> the support of the derived fact (see rules_eval.c)
- *   rules.meta     "state" -> u64 generation of the materialization
+ *   rules.meta     "gen" -> u64 (little-endian) count of rule changes;
+ *                  "state" -> u64 (big-endian) derived facts stored
  * Every change to a rule appends an audit entry with op "rule" whose
  * before/after are the rule's JSON.
  *
@@ -124,6 +125,10 @@ hk_err hkr_get(hk_txn *t, const hkr_dbs *d, const char *name, hkr_info *out,
 /* Every rule in name order; caller frees with hkr_info_free(*out, *n). */
 hk_err hkr_list(hk_txn *t, const hkr_dbs *d, hkr_info **out, size_t *n,
                 hk_error *err);
+/* Counter of rule changes (rules.meta "gen"): grows with every change
+ * to any rule, so a cache of the rules knows when to reload. */
+hk_err hkr_generation(hk_txn *t, const hkr_dbs *d, uint64_t *gen,
+                      hk_error *err);
 /* The enabled rules parsed and stratified; free with hkr_rules_free. */
 hk_err hkr_load(hk_txn *t, const hkr_dbs *d, hkr_rule ***out, size_t *n,
                 hk_error *err);
@@ -166,6 +171,21 @@ hk_err hkr_derived_count(hk_txn *t, const hkr_dbs *d, uint64_t *n,
 typedef hk_err (*hkr_fact_fn)(void *ud, const hk_statement *st, hk_error *err);
 hk_err hkr_derived_each(hk_txn *t, const hkr_dbs *d, hkr_fact_fn fn, void *ud,
                         hk_error *err);
+
+/* ==== Maintenance ==== */
+
+/* Attaches the rule module to s: registers its databases (a read-only
+ * handle of a KB without rules gets nothing attached, and HK_OK) and a
+ * change hook that rematerializes the derived facts inside the write
+ * transaction of every change to the asserted facts that a rule reads or
+ * derives (and of every bulk import), so derived facts always match the
+ * committed asserted facts and rules. Call after hk_store_open, before
+ * other threads use s; detach before hk_store_close. */
+hk_err hkr_attach(hk_store *s, hk_error *err);
+void hkr_detach(hk_store *s);
+/* The databases of an attached s; HK_ERR_NOT_FOUND when not attached or
+ * the KB holds no rules. */
+hk_err hkr_dbs_of(hk_store *s, hkr_dbs *out, hk_error *err);
 
 /* ==== Proofs ==== */
 

@@ -112,9 +112,38 @@ hk_err hkr_info_write_json(const hkr_info *r, hk_buf *b)
     return hk_buf_append_str(b, "}");
 }
 
-/* Audit entry for a change from before to after (either NULL). */
-static hk_err audit(hk_txn *t, const hkr_info *before, const hkr_info *after,
-                    hk_error *err)
+hk_err hkr_generation(hk_txn *t, const hkr_dbs *d, uint64_t *gen, hk_error *err)
+{
+    hks_val k = {"gen", 3}, v;
+    *gen = 0;
+    hk_err rc = hks_get(t, d->meta, k, &v, err);
+    if (rc == HK_ERR_NOT_FOUND) {
+        hk_error_clear(err);
+        return HK_OK;
+    }
+    if (rc != HK_OK) return rc;
+    if (v.len != 8)
+        return hk_error_set(err, HK_ERR_CORRUPT, "damaged rule generation");
+    const uint8_t *p = v.data;
+    *gen = (uint64_t)get_i64le(p);
+    return HK_OK;
+}
+
+static hk_err bump_generation(hk_txn *t, const hkr_dbs *d, hk_error *err)
+{
+    uint64_t gen = 0;
+    hk_err rc = hkr_generation(t, d, &gen, err);
+    if (rc != HK_OK) return rc;
+    uint8_t b[8];
+    put_i64le(b, (int64_t)(gen + 1));
+    hks_val k = {"gen", 3}, v = {b, 8};
+    return hks_put(t, d->meta, k, v, 0, err);
+}
+
+/* Audit entry for a change from before to after (either NULL), and a new
+ * rule generation. */
+static hk_err audit(hk_txn *t, const hkr_dbs *d, const hkr_info *before,
+                    const hkr_info *after, hk_error *err)
 {
     hk_buf bb = HK_BUF_INIT, ab = HK_BUF_INIT;
     if (before) hkr_info_write_json(before, &bb);
@@ -125,6 +154,7 @@ static hk_err audit(hk_txn *t, const hkr_info *before, const hkr_info *after,
     else
         rc = hks_rule_audit(t, before ? bb.data : NULL, after ? ab.data : NULL,
                             err);
+    if (rc == HK_OK) rc = bump_generation(t, d, err);
     hk_buf_free(&bb);
     hk_buf_free(&ab);
     return rc;
@@ -135,6 +165,11 @@ static hk_err audit(hk_txn *t, const hkr_info *before, const hkr_info *after,
 hk_err hkr_open(hk_store *s, hkr_dbs *out, hk_error *err)
 {
     memset(out, 0, sizeof *out);
+    /* known to the KB: no registration (which needs a writable handle) */
+    if (hks_db_find(s, "rules.rule", &out->rule, NULL) == HK_OK &&
+        hks_db_find(s, "rules.derived", &out->derived, NULL) == HK_OK &&
+        hks_db_find(s, "rules.meta", &out->meta, NULL) == HK_OK)
+        return HK_OK;
     hk_err rc = hks_db_register(s, "rules.rule", 0, &out->rule, err);
     if (rc == HK_OK)
         rc = hks_db_register(s, "rules.derived", 0, &out->derived, err);
@@ -364,7 +399,7 @@ hk_err hkr_add(hk_txn *t, const hkr_dbs *d, const char *name, const char *text,
     now.updated_us = ts;
     if (now.enabled) rc = check_program(t, d, name, r, err);
     if (rc == HK_OK) rc = put_rec(t, d, &now, err);
-    if (rc == HK_OK) rc = audit(t, had ? &old : NULL, &now, err);
+    if (rc == HK_OK) rc = audit(t, d, had ? &old : NULL, &now, err);
     if (rc == HK_OK) info_copy_shallow(out, &now);
     if (had) hk_free(old.text);
 done:
@@ -398,7 +433,7 @@ hk_err hkr_set_enabled(hk_txn *t, const hkr_dbs *d, const char *name,
         hkr_rule_free(r);
     }
     if (rc == HK_OK) rc = put_rec(t, d, &now, err);
-    if (rc == HK_OK) rc = audit(t, &old, &now, err);
+    if (rc == HK_OK) rc = audit(t, d, &old, &now, err);
     if (rc == HK_OK) info_copy_shallow(out, &now);
     hk_free(old.text);
     return rc;
@@ -413,7 +448,7 @@ hk_err hkr_delete(hk_txn *t, const hkr_dbs *d, const char *name, hkr_info *out,
     if (rc != HK_OK) return rc;
     hks_val k = {name, strlen(name)};
     rc = hks_del(t, d->rule, k, NULL, err);
-    if (rc == HK_OK) rc = audit(t, &old, NULL, err);
+    if (rc == HK_OK) rc = audit(t, d, &old, NULL, err);
     if (rc == HK_OK && out) {
         *out = old;
         return HK_OK;

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "reason/rules.h"
 #include "service/svc_vector.h"
 #include "store/store.h"
 
@@ -337,9 +338,13 @@ hk_err hk_svc_store_open(const char *dir, const hk_store_options *opt,
     /* read-only and the KB never had a vector space: nothing to remove */
     if (e == HK_ERR_NOT_FOUND && opt->read_only) {
         hk_error_clear(err);
-        return HK_OK;
+        e = HK_OK;
     }
+    /* the rule module keeps derived facts current after every change */
+    if (e == HK_OK) e = hkr_attach(*s, err);
     if (e) {
+        hkv_store_detach(*vs);
+        *vs = NULL;
         hk_store_close(*s);
         *s = NULL;
     }
@@ -349,5 +354,6 @@ hk_err hk_svc_store_open(const char *dir, const hk_store_options *opt,
 void hk_svc_store_close(hk_store *s, hkv_store *vs)
 {
     hkv_store_detach(vs);
+    hkr_detach(s);
     if (s) hk_store_close(s);
 }
