@@ -160,7 +160,7 @@ int hk_cmd_rule(int argc, char **argv)
     hk_err err = hk_svc_write(s, "cli", hk_svc_rule_apply, &op, &e);
     if (err) {
         if (err == HK_ERR_INVALID && e.column && op.text)
-            rc = cli_fail_text(&c, "invalid rule", op.text, &e);
+            rc = cli_fail_text(&c, "rule", op.text, &e);
         else
             rc = cli_fail(&c, err, &e);
     } else if (c.json) {
@@ -340,7 +340,7 @@ int hk_cmd_why(int argc, char **argv)
         hk_txn_abort(t);
     }
     if (err == HK_ERR_INVALID && e.column)
-        rc = cli_fail_text(&c, "invalid statement", text, &e);
+        rc = cli_fail_text(&c, "statement", text, &e);
     else if (err)
         rc = cli_fail(&c, err, &e);
     else if (c.json)
