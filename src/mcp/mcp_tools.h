@@ -59,5 +59,9 @@ hk_err mcp_t_graph_path(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_graph_analyze(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_vector_spaces(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_vector_similar(mcp_call *c, json_t **out, hk_error *err);
+/* mcp_tools_rules.c */
+hk_err mcp_t_add_rule(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_list_rules(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_explain_fact(mcp_call *c, json_t **out, hk_error *err);
 
 #endif /* HK_MCP_TOOLS_H */

@@ -23,7 +23,8 @@ export const TOOL_NAMES = [
 ];
 // Tools added after the legacy 30 (not part of the legacy contract).
 export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze',
-  'query_graph', 'vector_spaces', 'vector_similar'];
+  'query_graph', 'vector_spaces', 'vector_similar', 'add_rule', 'list_rules',
+  'explain_fact'];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
@@ -68,6 +69,9 @@ export const TOOL_PARAMS = {
   vector_spaces: [],
   vector_similar: ['space', 'text', 'vector', 'fact', 'k', 'predicate',
     'entity'],
+  add_rule: ['rule', 'name', 'auth_token'],
+  list_rules: [],
+  explain_fact: ['statement'],
 };
 
 export let passed = 0;
@@ -170,7 +174,7 @@ const SEED = [
   'Causes(Heat, Expansion)',
 ];
 
-// Exercises all 30 tools. ctx: {bin, dataDir, token, hubDir, stdio}.
+// Exercises all the tools. ctx: {bin, dataDir, token, hubDir, stdio}.
 export async function exerciseAllTools(client, ctx) {
   const { tools } = await listAllTools(client);
   const ajv = checkToolListing(tools);
@@ -291,6 +295,25 @@ export async function exerciseAllTools(client, ctx) {
   ok(dg.digest.startsWith('## First') && [...dg.digest].length <= 200 && dg.truncated, 'digest truncated to max_chars');
   const badHub = await callError(client, 'project_list_snapshots', { hub_path: '/etc' });
   ok(/outside the directories/.test(badHub), 'hub_path outside refused');
+
+  // ---- rules and proofs ----
+  const ar = await call(client, validators, 'add_rule', { rule: 'Sub(?x, ?y) :- IsA(?x, ?y).', name: 'sub', ...tok });
+  ok(ar.rule.name === 'sub' && ar.rule.version === 1 && ar.rule.enabled && ar.derived === 3, 'add_rule derives');
+  const ar2 = await call(client, validators, 'add_rule', { rule: 'Sub(?x, ?z) :- Sub(?x, ?y), Sub(?y, ?z).', ...tok });
+  ok(ar2.rule.name === 'Sub_1' && ar2.derived === 6, `transitive rule: generated name, 6 derived (${JSON.stringify(ar2)})`);
+  const lr = await call(client, validators, 'list_rules', {});
+  eq(lr.rules.map((r) => r.name), ['Sub_1', 'sub'], 'list_rules');
+  ok(lr.derived === 6, 'list_rules derived count');
+  const ex = await call(client, validators, 'explain_fact', { statement: 'Sub(Component, Animal)' });
+  ok(ex.derived === true && ex.proof.rule === 'Sub_1' && ex.proof.bindings.y === 'CPU' && ex.proof.premises.length === 2, 'explain_fact: rule instance');
+  ok(ex.proof.premises.every((p) => p.derived && p.rule === 'sub' && p.premises[0].derived === false), 'explain_fact: premises down to asserted facts');
+  ok(ex.proof.premises[0].premises[0].id === ids['IsA(Component, CPU)'], 'explain_fact: leaf id');
+  const ex2 = await call(client, validators, 'explain_fact', { statement: 'IsA(CPU, Component)' });
+  ok(ex2.derived === false && ex2.proof.id === ids['IsA(CPU, Component)'], 'explain_fact of an asserted fact');
+  const badRule = await callError(client, 'add_rule', { rule: 'Bad(?x, ?z) :- IsA(?x, ?y).', ...tok });
+  ok(/unsafe rule/.test(badRule), 'unsafe rule refused');
+  const noFact = await callError(client, 'explain_fact', { statement: 'Sub(Nothing, Here)' });
+  ok(/neither asserted nor derived/.test(noFact), 'explain_fact of a non-fact');
 
   // ---- backup / restore ----
   const bk = await call(client, validators, 'backup_kb', { description: 'e2e backup', ...tok });

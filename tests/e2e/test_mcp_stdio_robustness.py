@@ -115,7 +115,7 @@ try:
     r = s.call({"jsonrpc": "2.0", "id": 16, "method": "tools/list", "params": {"_meta": meta}})
     # the 30 legacy tools + graph_neighbours, graph_path, graph_analyze, query_graph,
     # vector_spaces, vector_similar
-    check(len(r["result"]["tools"]) == 30 + 6 and r["result"]["cacheScope"] in ("public", "private")
+    check(len(r["result"]["tools"]) == 30 + 9 and r["result"]["cacheScope"] in ("public", "private")
           and isinstance(r["result"]["ttlMs"], int), "stateless tools/list with cache hints")
     r = s.call({"jsonrpc": "2.0", "id": 17, "method": "ping", "params": {"_meta": meta}})
     check(r["error"]["code"] == -32601, "ping is removed in 2026-07-28")
