@@ -751,7 +751,7 @@ static void test_differential(void **state)
         char *dir = tu_tmpdir("rules-diff");
         hk_store *s = open_kb(dir);
         oset_clear(&asserted);
-        char f[128], step[160];
+        char f[128], step[700];
         for (int i = 0; i < 25; i++) {
             random_fact(&seed, i % 8 == 7, f, sizeof f);
             if (oset_add(&asserted, f)) set_fact(s, f, true);
