@@ -351,3 +351,76 @@ int hk_cmd_why(int argc, char **argv)
     cli_close(s);
     return rc;
 }
+
+/* ==== query over asserted and derived facts ==== */
+
+typedef struct qout {
+    const cli_ctx *c;
+    hk_buf line;
+    int exit_code;
+} qout;
+
+static hk_err q_row(void *ud, const hkr_qrow *row, hk_error *err)
+{
+    qout *o = ud;
+    if (o->c->json) {
+        hk_svc_rules_qrow_json(row, &o->line);
+    } else {
+        for (uint32_t i = 0; i < row->n; i++)
+            hk_buf_appendf(&o->line, "%s=%s\t", row->names[i], row->values[i]);
+        hk_buf_append_str(&o->line, "facts");
+        for (uint32_t i = 0; i < row->n_facts; i++) {
+            if (row->derived[i])
+                hk_buf_appendf(&o->line, "%sderived", i ? "," : " ");
+            else
+                hk_buf_appendf(&o->line, "%s%llu", i ? "," : " ",
+                               (unsigned long long)row->facts[i]);
+        }
+    }
+    o->exit_code = cli_emit(o->c, &o->line);
+    if (o->exit_code != HK_EXIT_OK)
+        return hk_error_set(err, HK_ERR_IO, "cannot write the results");
+    return HK_OK;
+}
+
+int hk_cli_rules_query(const cli_ctx *c, const char *text, uint64_t limit,
+                       bool *handled)
+{
+    *handled = false;
+    hk_store *s = NULL;
+    hkr_dbs d;
+    bool have = false;
+    int rc = cli_open(c, true, false, &s);
+    if (rc) return rc;
+    hk_error e;
+    hk_error_clear(&e);
+    have = hk_svc_rules_dbs(s, &d, &e) == HK_OK;
+    hk_txn *t = NULL;
+    hk_err err = HK_OK;
+    bool yes = false;
+    if (have && (err = hk_txn_begin(s, false, &t, &e)) == HK_OK) {
+        /* a parse error is left to the query path, which shows it */
+        if (hkr_query_needs_derived(t, &d, text, &yes, &e) != HK_OK)
+            yes = false;
+        hk_error_clear(&e);
+    }
+    if (!yes || err) {
+        if (t) hk_txn_abort(t);
+        cli_close(s);
+        return err ? cli_fail(c, err, &e) : HK_EXIT_OK;
+    }
+    *handled = true;
+    qout o;
+    memset(&o, 0, sizeof o);
+    o.c = c;
+    uint64_t rows = 0;
+    err = hkr_query(t, &d, text, limit, q_row, &o, &rows, &e);
+    hk_txn_abort(t);
+    if (err)
+        rc = o.exit_code ? o.exit_code : cli_fail(c, err, &e);
+    else if (rows == 0 && !c->json)
+        fprintf(stderr, "(no matching rows)\n");
+    hk_buf_free(&o.line);
+    cli_close(s);
+    return rc;
+}

@@ -187,6 +187,37 @@ void hkr_detach(hk_store *s);
  * the KB holds no rules. */
 hk_err hkr_dbs_of(hk_store *s, hkr_dbs *out, hk_error *err);
 
+/* ==== Queries over asserted and derived facts ==== */
+
+/* One answer: the projected variables' values and, per positive pattern,
+ * the matched fact's id (0 for a derived fact) and whether it is
+ * derived. Valid during the call. */
+typedef struct hkr_qrow {
+    uint32_t n;                /* projected variables */
+    const char *const *names;  /* their names */
+    const char *const *values; /* their values */
+    uint32_t n_facts;          /* positive patterns */
+    const hk_fact_id *facts;   /* matched fact ids (0: derived) */
+    const bool *derived;       /* matched fact is derived */
+    bool any_derived;          /* some matched fact is derived */
+} hkr_qrow;
+typedef hk_err (*hkr_qrow_fn)(void *ud, const hkr_qrow *row, hk_error *err);
+
+/* Runs query text (src/query's language: patterns, not, comparisons,
+ * select) over the asserted facts and the stored derived facts of one
+ * snapshot (t), streaming at most limit rows (0 = the query's LIMIT, or
+ * all) to fn; *rows gets their count. Negated patterns see derived facts
+ * too. DISTINCT and ORDER BY are refused (HK_ERR_INVALID) here. */
+hk_err hkr_query(hk_txn *t, const hkr_dbs *d, const char *text, uint64_t limit,
+                 hkr_qrow_fn fn, void *ud, uint64_t *rows, hk_error *err);
+
+/* *yes = some pattern (positive or negated) of query text can match a
+ * stored derived fact (its predicate has derived facts, or it is a variable and there
+ * are any): only then does hkr_query answer differently from the store
+ * alone. Parse errors as hkq_parse. */
+hk_err hkr_query_needs_derived(hk_txn *t, const hkr_dbs *d, const char *text,
+                               bool *yes, hk_error *err);
+
 /* ==== Proofs ==== */
 
 /* Appends the derivation tree of statement st as JSON:

@@ -20,7 +20,7 @@
  * round are deduplicated at once in a hash set and appended to the arrays
  * when the round ends (the join reads the arrays meanwhile). A fact that
  * is asserted is never derived. The fact ids the join reports for facts
- * of a relation are tagged (DERIVED_TAG | index), so every derived fact
+ * of a relation are tagged (HKR_DERIVED_TAG | index), so every derived fact
  * records which asserted facts (ids) and derived facts (indexes) its rule
  * instance used: its support.
  *
@@ -45,10 +45,9 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "reason/rules.h"
+#include "reason/rules_int.h"
 #include "store/rule_audit.h"
 
-#define DERIVED_TAG (1ull << 63)
-#define KEY_MAX (5 + 4 * HK_MAX_ARGS)
 #define WHY_DEPTH_MAX 10000u
 
 /* ==== Keys ==== */
@@ -80,7 +79,7 @@ static uint64_t get_u64be(const uint8_t *p)
     return v;
 }
 
-static size_t key_of(const hks_fact_syms *fs, uint8_t *k)
+size_t hkr_key_of(const hks_fact_syms *fs, uint8_t *k)
 {
     put_u32be(k, fs->pred);
     k[4] = (uint8_t)fs->n_args;
@@ -89,7 +88,7 @@ static size_t key_of(const hks_fact_syms *fs, uint8_t *k)
     return 5 + 4 * (size_t)fs->n_args;
 }
 
-static bool key_parse(const uint8_t *k, size_t len, hks_fact_syms *fs)
+bool hkr_key_parse(const uint8_t *k, size_t len, hks_fact_syms *fs)
 {
     if (len < 9 || k[4] == 0 || k[4] > HK_MAX_ARGS ||
         len != 5 + 4 * (size_t)k[4])
@@ -109,8 +108,8 @@ static bool syms_eq(const hks_fact_syms *a, const hks_fact_syms *b)
 }
 
 /* Statement strings of fs into buf (NUL-separated); st points into buf. */
-static hk_err syms_statement(hk_txn *t, const hks_fact_syms *fs, hk_buf *buf,
-                             hk_statement *st, hk_error *err)
+hk_err hkr_syms_statement(hk_txn *t, const hks_fact_syms *fs, hk_buf *buf,
+                          hk_statement *st, hk_error *err)
 {
     size_t offs[HK_MAX_ARGS + 1];
     hk_buf_reset(buf);
@@ -138,7 +137,7 @@ static hk_err asserted_id(hk_txn *t, const hks_fact_syms *fs, hk_buf *buf,
 {
     hk_statement st;
     *id = 0;
-    hk_err rc = syms_statement(t, fs, buf, &st, err);
+    hk_err rc = hkr_syms_statement(t, fs, buf, &st, err);
     if (rc != HK_OK) return rc;
     rc = hk_store_find(t, &st, id, err);
     if (rc == HK_ERR_NOT_FOUND) {
@@ -187,7 +186,7 @@ typedef struct dfact {
 typedef struct prel {
     uint32_t pred;        /* predicate symbol id */
     hks_fact_syms *facts; /* n facts */
-    hk_fact_id *ids;      /* DERIVED_TAG | index into ev.facts */
+    hk_fact_id *ids;      /* HKR_DERIVED_TAG | index into ev.facts */
     size_t n, cap;        /* used, allocated */
     size_t delta_lo;      /* first fact of the previous round */
     size_t round_start;   /* n when the current round began */
@@ -203,7 +202,7 @@ typedef struct ev {
     uint32_t (*body_pred)[HKQ_MAX_ATOMS]; /* per rule, per atom: symbol */
     dfact *facts;                         /* every derived fact */
     size_t n_facts, cap_facts;
-    uint64_t *sup; /* premises: fact ids or DERIVED_TAG|idx */
+    uint64_t *sup; /* premises: fact ids or HKR_DERIVED_TAG|idx */
     size_t n_sup, cap_sup;
     uint32_t *set;  /* hash set: index + 1, 0 = empty */
     size_t set_cap; /* power of two */
@@ -426,7 +425,7 @@ static hk_err end_round(ev *e, hk_error *err)
             r->ids = ni;
         }
         r->facts[r->n] = e->facts[idx].fs;
-        r->ids[r->n] = DERIVED_TAG | idx;
+        r->ids[r->n] = HKR_DERIVED_TAG | idx;
         r->n++;
     }
     e->n_pending = 0;
@@ -602,14 +601,14 @@ static hk_err clear_db(hk_txn *t, hks_db db, hk_error *err)
         hks_cursor *c = NULL;
         hk_err rc = hks_cursor_open(t, db, &c, err);
         if (rc != HK_OK) return rc;
-        uint8_t keys[64][KEY_MAX];
+        uint8_t keys[64][HKR_KEY_MAX];
         size_t lens[64], n = 0;
         for (; n < 64;) {
             hks_val k, v;
             bool found = false;
             rc = hks_cursor_next(c, &k, &v, &found, err);
             if (rc != HK_OK || !found) break;
-            if (k.len > KEY_MAX) continue;
+            if (k.len > HKR_KEY_MAX) continue;
             memcpy(keys[n], k.data, k.len);
             lens[n++] = k.len;
         }
@@ -633,8 +632,8 @@ static hk_err store_facts(ev *e, const hkr_dbs *d, hk_error *err)
     for (size_t i = 0; i < e->n_facts && rc == HK_OK; i++) {
         const dfact *f = &e->facts[i];
         const hkr_rule *r = e->rules[f->rule];
-        uint8_t k[KEY_MAX], tmp[KEY_MAX];
-        size_t kl = key_of(&f->fs, k);
+        uint8_t k[HKR_KEY_MAX], tmp[HKR_KEY_MAX];
+        size_t kl = hkr_key_of(&f->fs, k);
         hk_buf_reset(&v);
         put_u32be(tmp, f->round);
         hk_buf_append(&v, tmp, 4);
@@ -645,8 +644,9 @@ static hk_err store_facts(ev *e, const hkr_dbs *d, hk_error *err)
         hk_buf_append(&v, &np, 1);
         for (uint32_t p = 0; p < np; p++) {
             uint64_t ref = e->sup[f->sup + p];
-            if (ref & DERIVED_TAG) {
-                size_t pl = key_of(&e->facts[ref & ~DERIVED_TAG].fs, tmp + 1);
+            if (ref & HKR_DERIVED_TAG) {
+                size_t pl =
+                    hkr_key_of(&e->facts[ref & ~HKR_DERIVED_TAG].fs, tmp + 1);
                 tmp[0] = (uint8_t)pl;
                 uint8_t tag = 1;
                 hk_buf_append(&v, &tag, 1);
@@ -715,8 +715,8 @@ hk_err hkr_is_derived(hk_txn *t, const hkr_dbs *d, const hk_statement *st,
     bool known = false;
     hk_err rc = statement_syms(t, st, &fs, &known, err);
     if (rc != HK_OK || !known) return rc;
-    uint8_t k[KEY_MAX];
-    hks_val kv = {k, key_of(&fs, k)}, v;
+    uint8_t k[HKR_KEY_MAX];
+    hks_val kv = {k, hkr_key_of(&fs, k)}, v;
     rc = hks_get(t, d->derived, kv, &v, err);
     if (rc == HK_ERR_NOT_FOUND) {
         hk_error_clear(err);
@@ -745,12 +745,12 @@ hk_err hkr_derived_each(hk_txn *t, const hkr_dbs *d, hkr_fact_fn fn, void *ud,
         rc = hks_cursor_next(c, &k, &v, &found, err);
         if (rc != HK_OK || !found) break;
         hks_fact_syms fs;
-        if (!key_parse(k.data, k.len, &fs)) {
+        if (!hkr_key_parse(k.data, k.len, &fs)) {
             rc = hk_error_set(err, HK_ERR_CORRUPT, "damaged derived fact key");
             break;
         }
         hk_statement st;
-        rc = syms_statement(t, &fs, &buf, &st, err);
+        rc = hkr_syms_statement(t, &fs, &buf, &st, err);
         if (rc == HK_OK) rc = fn(ud, &st, err);
         if (rc != HK_OK) break;
     }
@@ -798,7 +798,7 @@ static bool support_parse(hks_val v, support *s)
             if (end - p < 1) return false;
             size_t kl = *p++;
             if (end - p < (ptrdiff_t)kl) return false;
-            if (!key_parse(p, kl, &s->prem[i].fs)) return false;
+            if (!hkr_key_parse(p, kl, &s->prem[i].fs)) return false;
             s->prem[i].derived = true;
             p += kl;
         } else {
@@ -812,8 +812,8 @@ static bool support_parse(hks_val v, support *s)
 static hk_err support_get(hk_txn *t, const hkr_dbs *d, const hks_fact_syms *fs,
                           support *s, hk_error *err)
 {
-    uint8_t k[KEY_MAX];
-    hks_val kv = {k, key_of(fs, k)}, v;
+    uint8_t k[HKR_KEY_MAX];
+    hks_val kv = {k, hkr_key_of(fs, k)}, v;
     hk_err rc = hks_get(t, d->derived, kv, &v, err);
     if (rc != HK_OK) return rc;
     if (!support_parse(v, s))
@@ -932,7 +932,7 @@ static hk_err write_statement(why_ctx *w, const hks_fact_syms *fs, hk_buf *out,
                               hk_error *err)
 {
     hk_statement st;
-    hk_err rc = syms_statement(w->t, fs, &w->tmp, &st, err);
+    hk_err rc = hkr_syms_statement(w->t, fs, &w->tmp, &st, err);
     if (rc != HK_OK) return rc;
     hk_buf canon = HK_BUF_INIT;
     hk_statement_format(&st, &canon);
@@ -1056,8 +1056,8 @@ static hk_err cmp_side(hk_txn *t, const hkq_cmp_view *cv, int side,
 }
 
 /* *exists = some asserted or derived fact matches negated atom av. */
-static hk_err neg_exists(hk_txn *t, const hkr_dbs *d, const hkq_atom_view *av,
-                         const uint32_t *vals, bool *exists, hk_error *err)
+hk_err hkr_neg_exists(hk_txn *t, const hkr_dbs *d, const hkq_atom_view *av,
+                      const uint32_t *vals, bool *exists, hk_error *err)
 {
     *exists = false;
     hks_fact_syms want;
@@ -1092,7 +1092,7 @@ static hk_err neg_exists(hk_txn *t, const hkr_dbs *d, const hkq_atom_view *av,
     hks_fact_syms tmpl = want;
     for (uint32_t k = 1; k <= av->n_args; k++)
         if (av->kind[k] == HK_TERM_ANY) tmpl.args[k - 1] = want.pred;
-    hk_err rc = syms_statement(t, &tmpl, &sb, &st, err);
+    hk_err rc = hkr_syms_statement(t, &tmpl, &sb, &st, err);
     if (rc == HK_OK) {
         pat.predicate.kind = HK_TERM_CONST;
         pat.predicate.text = st.predicate;
@@ -1116,8 +1116,8 @@ static hk_err neg_exists(hk_txn *t, const hkr_dbs *d, const hkq_atom_view *av,
     hk_buf_free(&sb);
     if (rc != HK_OK || *exists) return rc;
     /* the derived facts */
-    uint8_t k[KEY_MAX];
-    size_t kl = key_of(&want, k);
+    uint8_t k[HKR_KEY_MAX];
+    size_t kl = hkr_key_of(&want, k);
     if (!any) {
         hks_val kv = {k, kl}, v;
         rc = hks_get(t, d->derived, kv, &v, err);
@@ -1136,7 +1136,7 @@ static hk_err neg_exists(hk_txn *t, const hkr_dbs *d, const hkq_atom_view *av,
     rc = hks_cursor_seek(c, kv, &fk, &fv, &found, err);
     while (rc == HK_OK && found && fk.len >= 5 && memcmp(fk.data, k, 5) == 0) {
         hks_fact_syms fs;
-        if (key_parse(fk.data, fk.len, &fs)) {
+        if (hkr_key_parse(fk.data, fk.len, &fs)) {
             bool ok = true;
             for (uint32_t j = 1; j <= av->n_args && ok; j++)
                 if (av->kind[j] != HK_TERM_ANY &&
@@ -1251,7 +1251,7 @@ static hk_err check_step(why_ctx *w, const hks_fact_syms *fs, const support *s,
         hkq_atom_view_get(r->body, a, &av);
         if (!av.neg) continue;
         bool ex = false;
-        rc = neg_exists(w->t, w->d, &av, vals, &ex, err);
+        rc = hkr_neg_exists(w->t, w->d, &av, vals, &ex, err);
         if (rc != HK_OK) return rc;
         if (ex) {
             snprintf(why, why_len,
@@ -1281,7 +1281,7 @@ hk_err hkr_verify(hk_txn *t, const hkr_dbs *d, hkr_verify_res *res,
         support s;
         char why[400] = "";
         bool ok = false;
-        if (!key_parse(k.data, k.len, &fs) || !support_parse(v, &s)) {
+        if (!hkr_key_parse(k.data, k.len, &fs) || !support_parse(v, &s)) {
             snprintf(why, sizeof why, "damaged derived fact record");
         } else {
             hk_fact_id id = 0;
@@ -1300,8 +1300,8 @@ hk_err hkr_verify(hk_txn *t, const hkr_dbs *d, hkr_verify_res *res,
             if (res->bad == 0) {
                 hk_buf sb = HK_BUF_INIT;
                 hk_statement st;
-                if (key_parse(k.data, k.len, &fs) &&
-                    syms_statement(t, &fs, &w.tmp, &st, err) == HK_OK)
+                if (hkr_key_parse(k.data, k.len, &fs) &&
+                    hkr_syms_statement(t, &fs, &w.tmp, &st, err) == HK_OK)
                     hk_statement_format(&st, &sb);
                 snprintf(res->first, sizeof res->first, "%s: %s",
                          sb.data ? sb.data : "?", why);

@@ -167,3 +167,24 @@ hk_err hk_svc_reason_verify_write_json(const hkr_verify_res *r, hk_buf *out)
     }
     return hk_buf_append_str(out, "}");
 }
+
+hk_err hk_svc_rules_qrow_json(const hkr_qrow *row, hk_buf *out)
+{
+    hk_buf_append_str(out, "{\"bindings\":{");
+    for (uint32_t i = 0; i < row->n; i++) {
+        if (i) hk_buf_append_str(out, ",");
+        hk_buf_append_json_string(out, row->names[i], strlen(row->names[i]));
+        hk_buf_append_str(out, ":");
+        hk_buf_append_json_string(out, row->values[i], strlen(row->values[i]));
+    }
+    hk_buf_append_str(out, "},\"facts\":[");
+    for (uint32_t i = 0; i < row->n_facts; i++)
+        hk_buf_appendf(out, "%s%llu", i ? "," : "",
+                       (unsigned long long)row->facts[i]);
+    hk_buf_appendf(out, "],\"derived\":%s,\"derived_facts\":[",
+                   row->any_derived ? "true" : "false");
+    for (uint32_t i = 0; i < row->n_facts; i++)
+        hk_buf_appendf(out, "%s%s", i ? "," : "",
+                       row->derived[i] ? "true" : "false");
+    return hk_buf_append_str(out, "]}");
+}

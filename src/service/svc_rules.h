@@ -76,4 +76,11 @@ hk_err hk_svc_reason_verify(hk_txn *t, const hkr_dbs *d, hkr_verify_res *res,
                             hk_error *err);
 hk_err hk_svc_reason_verify_write_json(const hkr_verify_res *r, hk_buf *out);
 
+/* ==== Queries over asserted and derived facts ==== */
+
+/* A query row as JSON: {"bindings": {...}, "facts": [ids, 0 = derived],
+ * "derived": any matched fact derived, "derived_facts": [bool per
+ * pattern]}. */
+hk_err hk_svc_rules_qrow_json(const hkr_qrow *row, hk_buf *out);
+
 #endif /* HK_SVC_RULES_H */

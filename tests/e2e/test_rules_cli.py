@@ -98,6 +98,27 @@ class RulesCli(unittest.TestCase):
         self.assertEqual(p.returncode, 3)
         run(*self.d("add", "Parent(Bob, Cid)"))
 
+        # queries answer over asserted and derived facts unless
+        # --asserted-only; rows say which
+        rows = js(*self.d("query", "Ancestor(Ann, ?y), Parent(?y, ?z)",
+                          "--json"))
+        self.assertEqual(sorted((r["bindings"]["y"], r["derived"],
+                                 r["derived_facts"][0], r["facts"][1] > 0)
+                                for r in rows),
+                         [("Bob", True, True, True),
+                          ("Cid", True, True, True),
+                          ("Dan", True, True, True)])
+        rows = js(*self.d("query", "Parent(?x, ?y), not Ancestor(?y, Dan)",
+                          "--json"))
+        self.assertEqual(sorted(r["bindings"]["y"] for r in rows),
+                         ["Dan", "Eve"])
+        p = run(*self.d("query", "Ancestor(?x, ?y)", "--asserted-only"),
+                ok=False)
+        self.assertEqual(p.stdout, "")
+        rows = js(*self.d("query", "Parent(?x, Bob)", "--json"))
+        self.assertEqual([r["statement"] for r in rows if "statement" in r],
+                         ["Parent(Ann, Bob)"])
+
         # reason and the checker
         r = js(*self.d("reason", "--json"))[0]
         self.assertEqual((r["derived"], r["rules"], r["strata"]), (10, 2, 1))
