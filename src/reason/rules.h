@@ -132,6 +132,21 @@ hk_err hkr_generation(hk_txn *t, const hkr_dbs *d, uint64_t *gen,
 /* The enabled rules parsed and stratified; free with hkr_rules_free. */
 hk_err hkr_load(hk_txn *t, const hkr_dbs *d, hkr_rule ***out, size_t *n,
                 hk_error *err);
+/* The enabled stored rules and the rules compiled from the ontology
+ * declarations (hkr_ontology), stratified together: the program that
+ * materialization evaluates. */
+hk_err hkr_load_all(hk_txn *t, const hkr_dbs *d, hkr_rule ***out, size_t *n,
+                    hk_error *err);
+
+/* ==== Ontology ==== */
+
+/* Rules compiled from the asserted declarations Transitive(P),
+ * Symmetric(P), InverseOf(P, Q), SubPropertyOf(P, Q) and SubClassOf(C, D)
+ * (with IsA and IsTypeOf inheritance), each named after its declaration
+ * (see rules_onto.c). Free with hkr_rules_free. */
+hk_err hkr_ontology(hk_txn *t, hkr_rule ***out, size_t *n, hk_error *err);
+/* True for the predicates of ontology declarations. */
+bool hkr_is_declaration(const char *pred);
 void hkr_rules_free(hkr_rule **v, size_t n);
 
 /* JSON object of a rule: {"name","version","enabled","created",
@@ -212,8 +227,8 @@ hk_err hkr_query(hk_txn *t, const hkr_dbs *d, const char *text, uint64_t limit,
                  hkr_qrow_fn fn, void *ud, uint64_t *rows, hk_error *err);
 
 /* *yes = some pattern (positive or negated) of query text can match a
- * stored derived fact (its predicate has derived facts, or it is a variable and there
- * are any): only then does hkr_query answer differently from the store
+ * stored derived fact (its predicate has derived facts, or it is a variable and
+ * there are any): only then does hkr_query answer differently from the store
  * alone. Parse errors as hkq_parse. */
 hk_err hkr_query_needs_derived(hk_txn *t, const hkr_dbs *d, const char *text,
                                bool *yes, hk_error *err);

@@ -677,7 +677,7 @@ hk_err hkr_materialize(hk_txn *t, const hkr_dbs *d, hkr_progress_fn progress,
     memset(&e, 0, sizeof e);
     e.t = t;
     int64_t t0 = hk_now_us();
-    hk_err rc = hkr_load(t, d, &e.rules, &e.n_rules, err);
+    hk_err rc = hkr_load_all(t, d, &e.rules, &e.n_rules, err);
     if (rc != HK_OK) return rc;
     rc = ev_prepare(&e, err);
     uint32_t max_s = 0;
@@ -881,8 +881,17 @@ typedef struct why_ctx {
     hkr_info *rules; /* stored rules, name order */
     size_t n_rules;
     hkr_rule **parsed; /* parsed lazily, per stored rule */
+    hkr_rule **onto;   /* rules of the ontology declarations */
+    size_t n_onto;
     hk_buf tmp;
 } why_ctx;
+
+static hkr_rule *onto_named(const why_ctx *w, const char *name)
+{
+    for (size_t i = 0; i < w->n_onto; i++)
+        if (strcmp(w->onto[i]->name, name) == 0) return w->onto[i];
+    return NULL;
+}
 
 static hk_err rule_named(why_ctx *w, const char *name, hkr_rule **out,
                          hk_error *err)
@@ -899,6 +908,7 @@ static hk_err rule_named(why_ctx *w, const char *name, hkr_rule **out,
         *out = w->parsed[i];
         return HK_OK;
     }
+    if ((*out = onto_named(w, name)) != NULL) return HK_OK;
     return hk_error_set(err, HK_ERR_NOT_FOUND,
                         "rule '%s' of a derivation "
                         "is no longer stored",
@@ -915,7 +925,7 @@ static hk_err why_ctx_open(why_ctx *w, hk_txn *t, const hkr_dbs *d,
     if (rc != HK_OK) return rc;
     w->parsed = hk_calloc(w->n_rules ? w->n_rules : 1, sizeof *w->parsed);
     if (!w->parsed) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    return HK_OK;
+    return hkr_ontology(t, &w->onto, &w->n_onto, err);
 }
 
 static void why_ctx_close(why_ctx *w)
@@ -924,6 +934,7 @@ static void why_ctx_close(why_ctx *w)
         for (size_t i = 0; i < w->n_rules; i++)
             hkr_rule_free(w->parsed[i]);
     hk_free(w->parsed);
+    hkr_rules_free(w->onto, w->n_onto);
     hkr_info_free(w->rules, w->n_rules);
     hk_buf_free(&w->tmp);
 }
@@ -1161,9 +1172,10 @@ static hk_err check_step(why_ctx *w, const hks_fact_syms *fs, const support *s,
     hkr_info *info = NULL;
     for (size_t i = 0; i < w->n_rules; i++)
         if (strcmp(w->rules[i].name, s->rule) == 0) info = &w->rules[i];
-    if (!info || !info->enabled) {
+    if ((!info && !onto_named(w, s->rule)) || (info && !info->enabled)) {
         snprintf(why, why_len, "rule %s is %s", s->rule,
-                 info ? "disabled" : "not stored");
+                 info ? "disabled"
+                      : "not stored nor compiled from a declaration");
         return HK_OK;
     }
     hkr_rule *r = NULL;

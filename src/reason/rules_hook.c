@@ -12,9 +12,10 @@
  * recomputation is complete, not incremental: its cost grows with the
  * derived facts, not with the change.)
  *
- * The predicates the rules mention are cached per handle and reloaded
- * when the rule generation (rules.meta "gen") moves, so a change to a
- * predicate no rule mentions costs one small read.
+ * The predicates the rules mention (stored rules and the rules compiled
+ * from ontology declarations) are cached per handle and reloaded when the
+ * rule generation (rules.meta "gen") moves or a declaration changes, so a
+ * change to a predicate no rule mentions costs one small read.
  *
  * Which handle has which module: a small table guarded by a mutex, since
  * the store hands a hook only its own user data and the transaction.
@@ -76,7 +77,7 @@ static hk_err cache_load(module *m, hk_txn *t, hk_error *err)
     cache_clear(m);
     hkr_rule **rules = NULL;
     size_t n = 0;
-    rc = hkr_load(t, &m->d, &rules, &n, err);
+    rc = hkr_load_all(t, &m->d, &rules, &n, err);
     if (rc != HK_OK) return rc;
     size_t cap = 0;
     for (size_t i = 0; i < n; i++)
@@ -131,9 +132,13 @@ static hk_err on_change(hk_txn *t, const hks_change *c, void *ud, hk_error *err)
         return HK_OK; /* the KB holds no rules */
     }
     if (rc != HK_OK) return rc;
+    /* a declaration changes the compiled rules: reload them */
+    bool decl = (c->st_before && hkr_is_declaration(c->st_before->predicate)) ||
+                (c->st_after && hkr_is_declaration(c->st_after->predicate));
+    if (decl) m->cached = false;
     if ((rc = cache_load(m, t, err)) != HK_OK) return rc;
-    if (!m->any_enabled) return HK_OK;
-    if (c->op != HKS_OP_IMPORT && !mentioned(m, c->st_before) &&
+    if (!m->any_enabled && !decl) return HK_OK;
+    if (!decl && c->op != HKS_OP_IMPORT && !mentioned(m, c->st_before) &&
         !mentioned(m, c->st_after))
         return HK_OK;
     hkr_reason_res res;

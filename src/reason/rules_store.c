@@ -252,16 +252,29 @@ void hkr_rules_free(hkr_rule **v, size_t n)
 }
 
 /* Parses the enabled rules of list (skipping skip, adding extra when
- * non-NULL) and stratifies them. */
-static hk_err load_from(const hkr_info *list, size_t n, const char *skip,
-                        hkr_rule *extra, hkr_rule ***out, size_t *n_out,
-                        hk_error *err)
+ * non-NULL), with the ontology's rules when t is non-NULL, and
+ * stratifies them. */
+static hk_err load_from(hk_txn *t, const hkr_info *list, size_t n,
+                        const char *skip, hkr_rule *extra, hkr_rule ***out,
+                        size_t *n_out, hk_error *err)
 {
     *out = NULL;
     *n_out = 0;
-    hkr_rule **v = hk_calloc(n + 1, sizeof *v);
-    if (!v) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    hkr_rule **onto = NULL;
+    size_t n_onto = 0;
+    if (t) {
+        hk_err orc = hkr_ontology(t, &onto, &n_onto, err);
+        if (orc != HK_OK) return orc;
+    }
+    hkr_rule **v = hk_calloc(n + n_onto + 1, sizeof *v);
+    if (!v) {
+        hkr_rules_free(onto, n_onto);
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    }
     size_t m = 0;
+    for (size_t i = 0; i < n_onto; i++)
+        v[m++] = onto[i];
+    hk_free(onto);
     hk_err rc = HK_OK;
     for (size_t i = 0; i < n; i++) {
         if (!list[i].enabled) continue;
@@ -297,7 +310,19 @@ hk_err hkr_load(hk_txn *t, const hkr_dbs *d, hkr_rule ***out, size_t *n,
     size_t nl = 0;
     hk_err rc = hkr_list(t, d, &list, &nl, err);
     if (rc != HK_OK) return rc;
-    rc = load_from(list, nl, NULL, NULL, out, n, err);
+    rc = load_from(NULL, list, nl, NULL, NULL, out, n, err);
+    hkr_info_free(list, nl);
+    return rc;
+}
+
+hk_err hkr_load_all(hk_txn *t, const hkr_dbs *d, hkr_rule ***out, size_t *n,
+                    hk_error *err)
+{
+    hkr_info *list = NULL;
+    size_t nl = 0;
+    hk_err rc = hkr_list(t, d, &list, &nl, err);
+    if (rc != HK_OK) return rc;
+    rc = load_from(t, list, nl, NULL, NULL, out, n, err);
     hkr_info_free(list, nl);
     return rc;
 }
@@ -313,7 +338,7 @@ static hk_err check_program(hk_txn *t, const hkr_dbs *d, const char *name,
     if (rc != HK_OK) return rc;
     hkr_rule **v = NULL;
     size_t m = 0;
-    rc = load_from(list, nl, name, r, &v, &m, err);
+    rc = load_from(t, list, nl, name, r, &v, &m, err);
     hkr_rules_free(v, m);
     hkr_info_free(list, nl);
     return rc;

@@ -335,6 +335,72 @@ static void test_reason_basic(void **state)
     free(dir);
 }
 
+/* Declarations asserted as facts compile to rules. */
+static void test_ontology(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("rules");
+    hk_store *s = open_kb(dir);
+    const char *facts[] = {
+        "PartOf(Wheel, Car)",
+        "PartOf(Spoke, Wheel)",
+        "Transitive(PartOf)",
+        "InverseOf(PartOf, HasPart)",
+        "Married(Ann, Bob)",
+        "Symmetric(Married)",
+        "HasMother(Cid, Ann)",
+        "SubPropertyOf(HasMother, HasParent)",
+        "IsA(Rex, Dog)",
+        "IsTypeOf(Tom, Cat)",
+        "SubClassOf(Dog, Mammal)",
+        "SubClassOf(Cat, Mammal)",
+        "SubClassOf(Mammal, Animal)",
+        "Transitive(\"not a predicate\")",
+    };
+    for (size_t i = 0; i < sizeof facts / sizeof facts[0]; i++)
+        add_fact_text(s, facts[i]);
+    const char *want[] = {
+        "PartOf(Spoke, Car)",      "HasPart(Car, Wheel)",
+        "HasPart(Car, Spoke)",     "HasPart(Wheel, Spoke)",
+        "Married(Bob, Ann)",       "HasParent(Cid, Ann)",
+        "IsA(Rex, Mammal)",        "IsA(Rex, Animal)",
+        "IsTypeOf(Tom, Mammal)",   "IsTypeOf(Tom, Animal)",
+        "SubClassOf(Dog, Animal)", "SubClassOf(Cat, Animal)",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!is_derived(s, want[i])) fail_msg("%s not derived", want[i]);
+    assert_false(is_derived(s, "Married(Ann, Bob)"));
+    hkr_dbs d = dbs(s);
+    hk_error err;
+    hk_txn *t = tu_begin(s, false);
+    uint64_t n = 0;
+    assert_int_equal(hkr_derived_count(t, &d, &n, &err), HK_OK);
+    assert_int_equal(n, sizeof want / sizeof want[0]);
+    hk_buf b = HK_BUF_INIT;
+    hk_statement st = tu_st("HasPart", "Car", "Spoke", NULL);
+    assert_int_equal(hkr_why_json(t, &d, &st, &b, &err), HK_OK);
+    assert_non_null(strstr(b.data, "\"rule\":\"InverseOf(PartOf, HasPart)\""));
+    assert_non_null(strstr(b.data, "\"rule\":\"Transitive(PartOf)\""));
+    hk_buf_free(&b);
+    hkr_verify_res vr;
+    assert_int_equal(hkr_verify(t, &d, &vr, &err), HK_OK);
+    assert_int_equal(vr.bad, 0);
+    hk_txn_abort(t);
+    /* retracting a declaration retracts what it licensed */
+    t = tu_begin(s, true);
+    hk_fact_id id = 0;
+    st = tu_st("Transitive", "PartOf", NULL);
+    assert_int_equal(hk_store_find(t, &st, &id, &err), HK_OK);
+    assert_int_equal(hk_store_delete(t, id, &err), HK_OK);
+    tu_commit(t);
+    assert_false(is_derived(s, "PartOf(Spoke, Car)"));
+    assert_false(is_derived(s, "HasPart(Car, Spoke)"));
+    assert_true(is_derived(s, "HasPart(Car, Wheel)"));
+    close_kb(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* The checker refuses a forged derivation step. */
 static void test_verify_detects(void **state)
 {
@@ -904,6 +970,7 @@ int main(void)
         cmocka_unit_test(test_store_rules),
         cmocka_unit_test(test_reason_basic),
         cmocka_unit_test(test_verify_detects),
+        cmocka_unit_test(test_ontology),
         cmocka_unit_test(test_differential),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
