@@ -18,6 +18,8 @@
 
 /* ==== Shared ==== */
 
+static void print_node(const json_t *n, int depth);
+
 /* Opens the KB and finds its rule databases; *have false for a
  * read-only open of a KB that never held rules. */
 static int open_rules(const cli_ctx *c, bool read_only, hk_store **s,
@@ -46,12 +48,40 @@ static void print_rule_text(const hkr_info *r)
 
 /* ==== rule ==== */
 
+static int rule_strict(cli_ctx *c, int argc, char **argv)
+{
+    if (optind >= argc) return cli_usage_error(c, "missing on or off");
+    const char *v = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
+    if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+        return cli_usage_error(c, "strict takes on or off");
+    hk_store *s = NULL;
+    hkr_dbs d;
+    bool have = false;
+    int rc = open_rules(c, false, &s, &d, &have);
+    if (rc) return rc;
+    hk_error e;
+    hk_error_clear(&e);
+    hk_svc_rules_strict a = {d, strcmp(v, "on") == 0};
+    hk_err err = hk_svc_write(s, "cli", hk_svc_rules_strict_apply, &a, &e);
+    if (err)
+        rc = cli_fail(c, err, &e);
+    else if (c->json)
+        printf("{\"strict\":%s}\n", a.on ? "true" : "false");
+    else
+        printf("strict mode %s\n", a.on ? "on" : "off");
+    cli_close(s);
+    return rc;
+}
+
 int hk_cmd_rule(int argc, char **argv)
 {
     static const char usage[] =
         "Usage: hakgal rule add [--name NAME] 'HEAD :- BODY.' [--json]\n"
         "       hakgal rule list [--json]\n"
-        "       hakgal rule show|enable|disable|delete NAME [--json]\n\n"
+        "       hakgal rule show|enable|disable|delete NAME [--json]\n"
+        "       hakgal rule strict on|off [--json]\n\n"
         "Datalog rules stored in the KB. HEAD is a pattern with a constant\n"
         "predicate; BODY is a query: patterns sharing ?variables, `not\n"
         "P(...)` and comparisons, e.g.\n"
@@ -60,7 +90,9 @@ int hk_cmd_rule(int argc, char **argv)
         "Every variable of the head must occur in a positive pattern, and\n"
         "no predicate may depend on its own negation. Every change is\n"
         "audited, bumps the rule's version and rematerializes the derived\n"
-        "facts.\n";
+        "facts. Rules whose head is Contradiction(...) are constraints;\n"
+        "`rule strict on` makes every write that derives a new\n"
+        "contradiction fail with its proof (default off).\n";
     cli_ctx c;
     cli_init(&c, "rule", usage);
     static const struct option opts[] = {CLI_COMMON_OPTIONS,
@@ -78,6 +110,7 @@ int hk_cmd_rule(int argc, char **argv)
     const char *sub = argv[optind++];
     hk_svc_rule_verb verb = HK_SVC_RULE_ADD;
     bool list = strcmp(sub, "list") == 0, show = strcmp(sub, "show") == 0;
+    if (strcmp(sub, "strict") == 0) return rule_strict(&c, argc, argv);
     if (strcmp(sub, "add") == 0)
         verb = HK_SVC_RULE_ADD;
     else if (strcmp(sub, "enable") == 0)
@@ -183,6 +216,48 @@ int hk_cmd_rule(int argc, char **argv)
 
 /* ==== reason ==== */
 
+static int reason_contradictions(const cli_ctx *c)
+{
+    hk_store *s = NULL;
+    hkr_dbs d;
+    bool have = false;
+    int rc = open_rules(c, true, &s, &d, &have);
+    if (rc) return rc;
+    hk_error e;
+    hk_error_clear(&e);
+    hk_buf b = HK_BUF_INIT;
+    hk_txn *t = NULL;
+    hk_err err = HK_OK;
+    if (!have) {
+        hk_buf_append_str(&b, "{\"count\":0,\"strict\":false,"
+                              "\"contradictions\":[]}");
+    } else if ((err = hk_txn_begin(s, false, &t, &e)) == HK_OK) {
+        err = hk_svc_rule_contradictions_json(t, &d, 1000, &b, &e);
+        hk_txn_abort(t);
+    }
+    json_t *j = err ? NULL : json_loadb(b.data, b.len, 0, NULL);
+    if (err) {
+        rc = cli_fail(c, err, &e);
+    } else if (!j) {
+        rc = HK_EXIT_IO;
+    } else if (c->json) {
+        rc = cli_emit(c, &b);
+    } else {
+        size_t i;
+        json_t *x;
+        json_array_foreach(json_object_get(j, "contradictions"), i, x)
+            print_node(json_object_get(x, "proof"), 0);
+        printf("%lld contradictions\n",
+               (long long)json_integer_value(json_object_get(j, "count")));
+    }
+    if (!rc && j && json_integer_value(json_object_get(j, "count")) > 0)
+        rc = HK_EXIT_INVALID;
+    json_decref(j);
+    hk_buf_free(&b);
+    cli_close(s);
+    return rc;
+}
+
 static void progress_bar(void *ud, uint32_t stratum, uint32_t n_strata,
                          uint64_t derived)
 {
@@ -199,23 +274,32 @@ static void progress_bar(void *ud, uint32_t stratum, uint32_t n_strata,
 int hk_cmd_reason(int argc, char **argv)
 {
     static const char usage[] =
-        "Usage: hakgal reason [--verify] [--json]\n\n"
+        "Usage: hakgal reason [--verify | --contradictions] [--json]\n\n"
         "Recomputes every derived fact from the asserted facts and the\n"
         "enabled rules (semi-naive evaluation, stratum by stratum), with a\n"
         "progress bar on a terminal. --verify instead checks every stored\n"
         "derivation step: its rule, its premises (asserted facts exist,\n"
         "derived ones are older), comparisons and negations; exit 1 when a\n"
-        "step is invalid.\n";
+        "step is invalid. --contradictions lists the derived\n"
+        "Contradiction facts (constraint rules, Functional, Asymmetric and\n"
+        "NegationOf declarations) with their proofs; exit 1 when any.\n";
     cli_ctx c;
     cli_init(&c, "reason", usage);
     static const struct option opts[] = {
-        CLI_COMMON_OPTIONS, {"verify", no_argument, NULL, 'v'}, {0, 0, 0, 0}};
-    bool verify = false;
+        CLI_COMMON_OPTIONS,
+        {"verify", no_argument, NULL, 'v'},
+        {"contradictions", no_argument, NULL, 'C'},
+        {0, 0, 0, 0}};
+    bool verify = false, contra = false;
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         if (o == CLI_STOP) return c.exit_code;
         if (o == 'v') verify = true;
+        if (o == 'C') contra = true;
     }
+    if (verify && contra)
+        return cli_usage_error(&c, "--verify or --contradictions, not both");
+    if (contra) return reason_contradictions(&c);
     if (optind < argc)
         return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
     hk_store *s = NULL;

@@ -154,7 +154,10 @@ const mcp_tool_def mcp_kb_tools[] = {
      "default: IsA, HasPart, IsPartOf, Causes, plus any declared "
      "Asymmetric(P)); several values of a predicate declared Functional(P) "
      "for the same first argument. Declarations are ordinary facts. Each "
-     "finding names the facts involved.",
+     "finding names the facts involved. rule_contradictions lists the "
+     "Contradiction facts derived by rules (constraint rules and the "
+     "declared Functional, Asymmetric and NegationOf constraints, also over "
+     "derived facts), each with its proof.",
      IN(INT("limit", 1000, 1, 1000000,
             "Facts examined per rule (bounds the work)"), ""),
      OUT(NUM("examined") "," NUM("count") ",\"truncated\":{\"type\":"
@@ -163,7 +166,11 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"object\",\"properties\":{" TXT("kind") "," TXT("description") ","
          "\"facts\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
          "\"fact_ids\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}},"
-         "\"required\":[\"kind\",\"facts\"]}}",
+         "\"required\":[\"kind\",\"facts\"]}},"
+         "\"rule_contradictions\":{\"type\":\"array\",\"items\":{"
+         "\"type\":\"object\",\"properties\":{" TXT("statement") ","
+         "\"proof\":{\"type\":\"object\"}},\"required\":[\"statement\","
+         "\"proof\"]}}",
          "\"examined\",\"count\",\"contradictions\""),
      RO, mcp_t_consistency_check},
     {"validate_facts", "Validate facts",

@@ -244,6 +244,28 @@ hk_err hkr_query_needs_derived(hk_txn *t, const hkr_dbs *d, const char *text,
 hk_err hkr_why_json(hk_txn *t, const hkr_dbs *d, const hk_statement *st,
                     hk_buf *out, hk_error *err);
 
+/* ==== Constraints ==== */
+
+/* Appends a JSON array of the stored derived Contradiction facts (at most
+ * limit, key order), each {"statement": S, "proof": TREE}; *n gets how
+ * many there are in all. */
+hk_err hkr_contradictions_json(hk_txn *t, const hkr_dbs *d, size_t limit,
+                               hk_buf *out, uint64_t *n, hk_error *err);
+
+/* Strict mode of the KB (rules.meta "strict"; default off): a write after
+ * which the materialization holds a Contradiction fact it did not hold
+ * before fails with HK_ERR_EXISTS (HTTP 409), its message naming the
+ * contradiction and its proof, and nothing of it is committed. Changing
+ * the mode is audited (op "rule"). */
+hk_err hkr_strict_get(hk_txn *t, const hkr_dbs *d, bool *on, hk_error *err);
+hk_err hkr_strict_set(hk_txn *t, const hkr_dbs *d, bool on, hk_error *err);
+
+/* In write txn t: materializes, and in strict mode refuses (HK_ERR_EXISTS)
+ * when a Contradiction fact appeared. What the change hook and rule
+ * changes run. */
+hk_err hkr_maintain(hk_txn *t, const hkr_dbs *d, hkr_reason_res *res,
+                    hk_error *err);
+
 typedef struct hkr_verify_res {
     uint64_t checked; /* derived facts checked */
     uint64_t bad;     /* steps that failed */

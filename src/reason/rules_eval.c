@@ -1327,3 +1327,194 @@ hk_err hkr_verify(hk_txn *t, const hkr_dbs *d, hkr_verify_res *res,
     why_ctx_close(&w);
     return rc;
 }
+
+/* ==== Constraints ==== */
+
+/* Symbol of "Contradiction", 0 when the KB never had one. */
+static hk_err contradiction_sym(hk_txn *t, uint32_t *id, hk_error *err)
+{
+    hk_err rc = hks_sym_id(t, "Contradiction", 13, id, err);
+    if (rc == HK_ERR_NOT_FOUND) {
+        hk_error_clear(err);
+        *id = 0;
+        return HK_OK;
+    }
+    return rc;
+}
+
+/* Calls fn for each stored derived Contradiction fact (stops on its
+ * non-OK). */
+typedef hk_err (*contra_fn)(void *ud, const hks_fact_syms *fs, hk_error *err);
+static hk_err contradictions_each(hk_txn *t, const hkr_dbs *d, contra_fn fn,
+                                  void *ud, hk_error *err)
+{
+    uint32_t pred = 0;
+    hk_err rc = contradiction_sym(t, &pred, err);
+    if (rc != HK_OK || pred == 0) return rc;
+    hks_cursor *c = NULL;
+    rc = hks_cursor_open(t, d->derived, &c, err);
+    if (rc != HK_OK) return rc;
+    uint8_t pk[4];
+    put_u32be(pk, pred);
+    hks_val key = {pk, 4}, k, v;
+    bool found = false;
+    rc = hks_cursor_seek(c, key, &k, &v, &found, err);
+    while (rc == HK_OK && found && k.len >= 4 && memcmp(k.data, pk, 4) == 0) {
+        hks_fact_syms fs;
+        if (hkr_key_parse(k.data, k.len, &fs)) {
+            rc = fn(ud, &fs, err);
+            if (rc != HK_OK) break;
+        }
+        rc = hks_cursor_next(c, &k, &v, &found, err);
+    }
+    hks_cursor_close(c);
+    return rc;
+}
+
+typedef struct contra_json {
+    why_ctx *w;
+    hk_buf *out;
+    size_t limit;
+    uint64_t n;
+} contra_json;
+
+static hk_err contra_json_fn(void *ud, const hks_fact_syms *fs, hk_error *err)
+{
+    contra_json *x = ud;
+    x->n++;
+    if (x->n > x->limit) return HK_OK;
+    if (x->n > 1) hk_buf_append_str(x->out, ",");
+    hk_buf_append_str(x->out, "{\"statement\":");
+    hk_err rc = write_statement(x->w, fs, x->out, err);
+    if (rc != HK_OK) return rc;
+    hk_buf_append_str(x->out, ",\"proof\":");
+    rc = why_node(x->w, fs, 0, x->out, err);
+    if (rc != HK_OK) return rc;
+    hk_buf_append_str(x->out, "}");
+    return HK_OK;
+}
+
+hk_err hkr_contradictions_json(hk_txn *t, const hkr_dbs *d, size_t limit,
+                               hk_buf *out, uint64_t *n, hk_error *err)
+{
+    why_ctx w;
+    *n = 0;
+    hk_err rc = why_ctx_open(&w, t, d, err);
+    contra_json x = {&w, out, limit, 0};
+    hk_buf_append_str(out, "[");
+    if (rc == HK_OK) rc = contradictions_each(t, d, contra_json_fn, &x, err);
+    hk_buf_append_str(out, "]");
+    why_ctx_close(&w);
+    *n = x.n;
+    if (rc == HK_OK && !out->data)
+        rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    return rc;
+}
+
+hk_err hkr_strict_get(hk_txn *t, const hkr_dbs *d, bool *on, hk_error *err)
+{
+    hks_val k = {"strict", 6}, v;
+    *on = false;
+    hk_err rc = hks_get(t, d->meta, k, &v, err);
+    if (rc == HK_ERR_NOT_FOUND) {
+        hk_error_clear(err);
+        return HK_OK;
+    }
+    if (rc == HK_OK) *on = v.len == 1 && ((const uint8_t *)v.data)[0] == 1;
+    return rc;
+}
+
+hk_err hkr_strict_set(hk_txn *t, const hkr_dbs *d, bool on, hk_error *err)
+{
+    bool was = false;
+    hk_err rc = hkr_strict_get(t, d, &was, err);
+    if (rc != HK_OK || was == on) return rc;
+    uint8_t b = on ? 1 : 0;
+    hks_val k = {"strict", 6}, v = {&b, 1};
+    rc = hks_put(t, d->meta, k, v, 0, err);
+    if (rc == HK_OK)
+        rc = hks_rule_audit(t, was ? "{\"strict\":true}" : "{\"strict\":false}",
+                            on ? "{\"strict\":true}" : "{\"strict\":false}",
+                            err);
+    return rc;
+}
+
+typedef struct keyset {
+    uint8_t (*keys)[HKR_KEY_MAX];
+    size_t *lens;
+    size_t n, cap;
+} keyset;
+
+static hk_err keyset_add(void *ud, const hks_fact_syms *fs, hk_error *err)
+{
+    keyset *s = ud;
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 16;
+        void *nk = hk_realloc(s->keys, nc * sizeof *s->keys);
+        if (!nk) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        s->keys = nk;
+        void *nl = hk_realloc(s->lens, nc * sizeof *s->lens);
+        if (!nl) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        s->lens = nl;
+        s->cap = nc;
+    }
+    s->lens[s->n] = hkr_key_of(fs, s->keys[s->n]);
+    s->n++;
+    return HK_OK;
+}
+
+typedef struct newcheck {
+    const keyset *before;
+    hks_fact_syms found;
+    bool any;
+} newcheck;
+
+static hk_err find_new(void *ud, const hks_fact_syms *fs, hk_error *err)
+{
+    (void)err;
+    newcheck *x = ud;
+    if (x->any) return HK_OK;
+    uint8_t k[HKR_KEY_MAX];
+    size_t kl = hkr_key_of(fs, k);
+    for (size_t i = 0; i < x->before->n; i++)
+        if (x->before->lens[i] == kl && memcmp(x->before->keys[i], k, kl) == 0)
+            return HK_OK;
+    x->found = *fs;
+    x->any = true;
+    return HK_OK;
+}
+
+hk_err hkr_maintain(hk_txn *t, const hkr_dbs *d, hkr_reason_res *res,
+                    hk_error *err)
+{
+    bool strict = false;
+    hk_err rc = hkr_strict_get(t, d, &strict, err);
+    if (rc != HK_OK) return rc;
+    if (!strict) return hkr_materialize(t, d, NULL, NULL, res, err);
+    keyset before = {NULL, NULL, 0, 0};
+    rc = contradictions_each(t, d, keyset_add, &before, err);
+    if (rc == HK_OK) rc = hkr_materialize(t, d, NULL, NULL, res, err);
+    newcheck x = {&before, {0}, false};
+    if (rc == HK_OK) rc = contradictions_each(t, d, find_new, &x, err);
+    if (rc == HK_OK && x.any) {
+        why_ctx w;
+        hk_buf b = HK_BUF_INIT, st = HK_BUF_INIT;
+        hk_error e2;
+        if (why_ctx_open(&w, t, d, &e2) == HK_OK) {
+            write_statement(&w, &x.found, &st, &e2);
+            why_node(&w, &x.found, 0, &b, &e2);
+        }
+        why_ctx_close(&w);
+        rc = hk_error_set(err, HK_ERR_EXISTS,
+                          "refused in strict mode: the write derives %s; "
+                          "proof: %s",
+                          st.data ? st.data : "a contradiction",
+                          b.data ? b.data : "(see hakgal why)");
+        if (err) snprintf(err->field, sizeof err->field, "contradiction");
+        hk_buf_free(&b);
+        hk_buf_free(&st);
+    }
+    hk_free(before.keys);
+    hk_free(before.lens);
+    return rc;
+}

@@ -142,7 +142,7 @@ static hk_err on_change(hk_txn *t, const hks_change *c, void *ud, hk_error *err)
         !mentioned(m, c->st_after))
         return HK_OK;
     hkr_reason_res res;
-    return hkr_materialize(t, &m->d, NULL, NULL, &res, err);
+    return hkr_maintain(t, &m->d, &res, err);
 }
 
 hk_err hkr_attach(hk_store *s, hk_error *err)

@@ -11,6 +11,17 @@
  *       IsA(?x, ?d)        :- IsA(?x, ?c), SubClassOf(?c, ?d).
  *       IsTypeOf(?x, ?d)   :- IsTypeOf(?x, ?c), SubClassOf(?c, ?d).
  *
+ * Constraints derive Contradiction facts:
+ *   Functional(P)        Contradiction(functional, P, ?x, ?y, ?z) :-
+ *                            P(?x, ?y), P(?x, ?z), ?y < ?z.
+ *   Asymmetric(P)        Contradiction(asymmetric, P, ?x, ?y) :-
+ *                            P(?x, ?y), P(?y, ?x), ?x <= ?y.
+ *   NegationOf(N, P)     Contradiction(negation, N, P, args...) :-
+ *                            N(args...), P(args...).   (1..3 arguments)
+ * (The legacy consistency check's defaults — IsA, HasPart, IsPartOf and
+ * Causes asymmetric, NotP the negation of P — stay its own; only declared
+ * constraints become rules.)
+ *
  * Each compiled rule is named after its declaration ("Transitive(PartOf)",
  * "InverseOf(HasPart, PartOf)#2", "SubClassOf:IsA"), so a proof names the
  * fact that licensed the step and the checker recompiles it from the
@@ -94,6 +105,30 @@ static hk_err compile_kind(hk_txn *t, const char *kind, uint32_t arity, onto *o,
         } else if (strcmp(kind, "SubPropertyOf") == 0) {
             snprintf(text, sizeof text, "%s(?x, ?y) :- %s(?x, ?y).", q, p);
             rc = push(o, name, text, err);
+        } else if (strcmp(kind, "Functional") == 0) {
+            snprintf(text, sizeof text,
+                     "Contradiction(functional, %s, ?x, ?y, ?z) :- "
+                     "%s(?x, ?y), %s(?x, ?z), ?y < ?z.",
+                     p, p, p);
+            rc = push(o, name, text, err);
+        } else if (strcmp(kind, "Asymmetric") == 0) {
+            snprintf(text, sizeof text,
+                     "Contradiction(asymmetric, %s, ?x, ?y) :- %s(?x, ?y), "
+                     "%s(?y, ?x), ?x <= ?y.",
+                     p, p, p);
+            rc = push(o, name, text, err);
+        } else if (strcmp(kind, "NegationOf") == 0) {
+            /* N(args) contradicts P(args), for 1..3 arguments */
+            static const char *const args[] = {"?a", "?a, ?b", "?a, ?b, ?c"};
+            char nk[HKR_NAME_MAX + 3];
+            for (int a = 0; a < 3 && rc == HK_OK; a++) {
+                snprintf(nk, sizeof nk, "%s#%d", name, a + 1);
+                snprintf(text, sizeof text,
+                         "Contradiction(negation, %s, %s, %s) :- %s(%s), "
+                         "%s(%s).",
+                         p, q, args[a], p, args[a], q, args[a]);
+                rc = push(o, nk, text, err);
+            }
         } else if (strcmp(kind, "InverseOf") == 0) {
             char n2[HKR_NAME_MAX + 3];
             snprintf(text, sizeof text, "%s(?y, ?x) :- %s(?x, ?y).", q, p);
@@ -117,11 +152,9 @@ hk_err hkr_ontology(hk_txn *t, hkr_rule ***out, size_t *n, hk_error *err)
     static const struct {
         const char *kind;
         uint32_t arity;
-    } kinds[] = {{"Transitive", 1},
-                 {"Symmetric", 1},
-                 {"InverseOf", 2},
-                 {"SubPropertyOf", 2},
-                 {"SubClassOf", 2}};
+    } kinds[] = {{"Transitive", 1},    {"Symmetric", 1},  {"InverseOf", 2},
+                 {"SubPropertyOf", 2}, {"SubClassOf", 2}, {"Functional", 1},
+                 {"Asymmetric", 1},    {"NegationOf", 2}};
     hk_err rc = HK_OK;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && rc == HK_OK; i++) {
         bool any = false;
@@ -156,5 +189,6 @@ bool hkr_is_declaration(const char *pred)
     return strcmp(pred, "Transitive") == 0 || strcmp(pred, "Symmetric") == 0 ||
            strcmp(pred, "InverseOf") == 0 ||
            strcmp(pred, "SubPropertyOf") == 0 ||
-           strcmp(pred, "SubClassOf") == 0;
+           strcmp(pred, "SubClassOf") == 0 || strcmp(pred, "Functional") == 0 ||
+           strcmp(pred, "Asymmetric") == 0 || strcmp(pred, "NegationOf") == 0;
 }

@@ -50,8 +50,7 @@ hk_err hk_svc_rule_apply(hk_txn *t, void *arg, hk_error *err)
     default:
         return hk_error_set(err, HK_ERR_INVALID, "unknown rule operation");
     }
-    if (rc == HK_OK)
-        rc = hkr_materialize(t, &op->d, NULL, NULL, &op->reason, err);
+    if (rc == HK_OK) rc = hkr_maintain(t, &op->d, &op->reason, err);
     return rc;
 }
 
@@ -187,4 +186,30 @@ hk_err hk_svc_rules_qrow_json(const hkr_qrow *row, hk_buf *out)
         hk_buf_appendf(out, "%s%s", i ? "," : "",
                        row->derived[i] ? "true" : "false");
     return hk_buf_append_str(out, "]}");
+}
+
+hk_err hk_svc_rules_strict_apply(hk_txn *t, void *arg, hk_error *err)
+{
+    hk_svc_rules_strict *a = arg;
+    return hkr_strict_set(t, &a->d, a->on, err);
+}
+
+hk_err hk_svc_rule_contradictions_json(hk_txn *t, const hkr_dbs *d,
+                                       size_t limit, hk_buf *out, hk_error *err)
+{
+    uint64_t n = 0;
+    hk_buf arr = HK_BUF_INIT;
+    hk_err rc = hkr_contradictions_json(t, d, limit, &arr, &n, err);
+    if (rc == HK_OK) {
+        bool strict = false;
+        rc = hkr_strict_get(t, d, &strict, err);
+        hk_buf_appendf(out,
+                       "{\"count\":%llu,\"strict\":%s,"
+                       "\"contradictions\":",
+                       (unsigned long long)n, strict ? "true" : "false");
+        hk_buf_append(out, arr.data, arr.len);
+        hk_buf_append_str(out, "}");
+    }
+    hk_buf_free(&arr);
+    return rc;
 }

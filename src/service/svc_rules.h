@@ -57,7 +57,24 @@ typedef struct hk_svc_reason {
 hk_err hk_svc_reason_apply(hk_txn *t, void *arg, hk_error *err);
 hk_err hk_svc_reason_write_json(const hkr_reason_res *r, hk_buf *out);
 
+/* Strict mode on or off (hkr_strict_set): with it, a write that derives
+ * a new Contradiction fact fails with HK_ERR_EXISTS (409) and the
+ * proof. */
+typedef struct hk_svc_rules_strict {
+    hkr_dbs d; /* the KB's rule databases */
+    bool on;   /* the new mode */
+} hk_svc_rules_strict;
+hk_err hk_svc_rules_strict_apply(hk_txn *t, void *arg, hk_error *err);
+
 /* ==== Reads ==== */
+
+/* {"count": N, "strict": bool, "contradictions": [{"statement", "proof"}]}:
+ * the derived Contradiction facts (constraint rules and the declared
+ * Functional, Asymmetric and NegationOf constraints) with their proofs,
+ * at most limit of them. */
+hk_err hk_svc_rule_contradictions_json(hk_txn *t, const hkr_dbs *d,
+                                       size_t limit, hk_buf *out,
+                                       hk_error *err);
 
 /* {"rules": [...], "derived": N}. */
 hk_err hk_svc_rules_list_json(hk_txn *t, const hkr_dbs *d, hk_buf *out,
