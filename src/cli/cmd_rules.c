@@ -279,10 +279,10 @@ int hk_cmd_reason(int argc, char **argv)
         "enabled rules (semi-naive evaluation, stratum by stratum), with a\n"
         "progress bar on a terminal. --verify instead checks every stored\n"
         "derivation step: its rule, its premises (asserted facts exist,\n"
-        "derived ones are older), comparisons and negations; exit 1 when a\n"
+        "derived ones are older), comparisons and negations; exit 2 when a\n"
         "step is invalid. --contradictions lists the derived\n"
         "Contradiction facts (constraint rules, Functional, Asymmetric and\n"
-        "NegationOf declarations) with their proofs; exit 1 when any.\n";
+        "NegationOf declarations) with their proofs; exit 2 when any.\n";
     cli_ctx c;
     cli_init(&c, "reason", usage);
     static const struct option opts[] = {

@@ -231,6 +231,50 @@ class RulesCli(unittest.TestCase):
             self.assertEqual(srv.stop(), 0, srv.output())
             srv.cleanup()
 
+    def test_ontology_and_constraints(self):
+        # a user asserts Transitive(PartOf) and gets every implied fact
+        run(*self.d("add", "PartOf(Nipple, Spoke)", "PartOf(Spoke, Wheel)",
+                    "PartOf(Wheel, Bike)", "Transitive(PartOf)",
+                    "Functional(HasCapital)", "HasCapital(France, Paris)"))
+        rows = js(*self.d("query", "PartOf(Nipple, ?x)", "--json"))
+        self.assertEqual(sorted((r["bindings"]["x"], r["derived"])
+                                for r in rows),
+                         [("Bike", True), ("Spoke", False), ("Wheel", True)])
+        w = js(*self.d("why", "PartOf(Nipple, Bike)", "--json"))[0]
+        self.assertEqual(w["rule"], "Transitive(PartOf)")
+        v = js(*self.d("reason", "--verify", "--json"))[0]
+        self.assertEqual((v["valid"], v["checked"]), (True, 3))
+        p = run(*self.d("reason", "--contradictions", "--json"))
+        self.assertEqual(json.loads(p.stdout)["count"], 0)
+        # a write contradicting Functional is caught: reported by default,
+        # refused with 409 and the proof in strict mode
+        run(*self.d("rule", "strict", "on"))
+        srv = Server(data=self.data)
+        try:
+            st, _, b = srv.request("POST", "/v2/facts",
+                                   {"statement": "HasCapital(France, Lyon)"})
+            self.assertEqual(st, 409, b)
+            msg = b["error"]["message"]
+            self.assertIn("strict mode", msg)
+            self.assertIn("Contradiction(functional, HasCapital, France, "
+                          "Lyon, Paris)", msg)
+            self.assertIn('"rule":"Functional(HasCapital)"', msg)
+            st, _, b = srv.request("GET", "/v2/facts?predicate=HasCapital")
+            self.assertEqual(len(b["facts"]), 1, b)
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.output())
+            srv.cleanup()
+        run(*self.d("rule", "strict", "off"))
+        run(*self.d("add", "HasCapital(France, Lyon)"))
+        p = run(*self.d("reason", "--contradictions", "--json"), ok=False)
+        self.assertEqual(p.returncode, 2)
+        c = json.loads(p.stdout)
+        self.assertEqual(c["count"], 1)
+        proof = c["contradictions"][0]["proof"]
+        self.assertEqual(sorted(x["statement"] for x in proof["premises"]),
+                         ["HasCapital(France, Lyon)",
+                          "HasCapital(France, Paris)"])
+
     def test_kill_during_maintenance(self):
         n = int(os.environ.get("HK_RULES_CHAIN", "400"))
         path = os.path.join(self.root, "chain.txt")
