@@ -95,13 +95,23 @@ bool hkq_ordered(const hkq_query *q);
 /* LIMIT of the text; 0 when none was given. */
 uint64_t hkq_limit(const hkq_query *q);
 
+/* Optional index of a relation: the positions (into facts[], ascending;
+ * positions >= n are skipped) of the facts with symbol sym at argument
+ * pos (0-based) into *list, *n; false when the relation has no index on
+ * pos (the run then scans it). */
+typedef bool (*hkq_rel_probe_fn)(void *ud, uint32_t pos, uint32_t sym,
+                                 const uint32_t **list, size_t *n);
+
 /* An in-memory relation: n facts as symbol ids with their fact ids (0 is
  * allowed for facts not stored). Read, never copied: it must outlive the
- * run. */
+ * run. With probe, a step that knows an argument's value reads only the
+ * facts the index gives for it. */
 typedef struct hkq_rel {
     const hks_fact_syms *facts; /* n facts */
     const hk_fact_id *ids;      /* n ids, or NULL (all 0) */
     size_t n;                   /* number of facts */
+    hkq_rel_probe_fn probe;     /* index, or NULL */
+    void *probe_ud;             /* passed to probe */
 } hkq_rel;
 
 /* Where a positive pattern reads its facts. */

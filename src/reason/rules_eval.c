@@ -1,41 +1,17 @@
 /*
- * rules_eval.c — semi-naive, stratified materialization of the derived
- * facts, and the support each keeps (see rules.h).
- *
- * ==== Evaluation ====
- * Strata run in order. Within a stratum, round 0 evaluates every rule
- * over the asserted facts (the store) and the facts derived so far; each
- * later round evaluates, for every positive pattern i of a rule whose
- * predicate the stratum derives, the rule with pattern i reading only the
- * facts new in the previous round (the delta) and every other pattern
- * reading the store and all derived facts. The fixpoint is reached when a
- * round derives nothing new. Every join is hkq_run of src/query with a
- * source per pattern (hkq_src): the store, an in-memory relation, or
- * both.
- *
- * Derived facts are kept per predicate in arrays appended round by round,
- * so the facts of a predicate up to the start of a round ("full") and
- * those of the previous round ("delta") are a prefix and a suffix of one
- * array, handed to the join without copying. New facts found during a
- * round are deduplicated at once in a hash set and appended to the arrays
- * when the round ends (the join reads the arrays meanwhile). A fact that
- * is asserted is never derived. The fact ids the join reports for facts
- * of a relation are tagged (HKR_DERIVED_TAG | index), so every derived fact
- * records which asserted facts (ids) and derived facts (indexes) its rule
- * instance used: its support.
- *
- * Negated patterns: the join checks them against the store; the row
- * function checks them against the derived facts (complete, as they
- * belong to lower strata).
+ * rules_eval.c — reading the materialization: derived facts, their
+ * support records, proofs (why), the proof checker (verify) and
+ * constraints (contradictions, strict mode). The fixpoint itself is in
+ * rules_fixpoint.c.
  *
  * ==== Storage ====
  * rules.derived: key = u32 pred | u8 n | n x u32 args (big-endian symbol
  * ids); value = u32 round | u8 len, rule name | u8 n premises | per
  * premise u8 tag (0: asserted, then u64 fact id; 1: derived, then u8 len,
- * its key). A materialization replaces the whole database in the write
- * transaction it runs in, so readers see the old or the new one.
+ * its key). Premises of a derived fact come from earlier rounds, so every
+ * proof is finite; the checker verifies it.
  *
- * Threads: one call per write transaction, on its thread.
+ * Threads: as the hk_txn passed (one per thread).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,39 +28,13 @@
 
 /* ==== Keys ==== */
 
-static void put_u32be(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-static uint32_t get_u32be(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-}
-static void put_u64be(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-static uint64_t get_u64be(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 size_t hkr_key_of(const hks_fact_syms *fs, uint8_t *k)
 {
-    put_u32be(k, fs->pred);
+    hkr_put_u32be(k, fs->pred);
     k[4] = (uint8_t)fs->n_args;
     for (uint32_t i = 0; i < fs->n_args; i++)
-        put_u32be(k + 5 + 4 * i, fs->args[i]);
+        hkr_put_u32be(k + 5 + 4 * i, fs->args[i]);
     return 5 + 4 * (size_t)fs->n_args;
 }
 
@@ -94,18 +44,13 @@ bool hkr_key_parse(const uint8_t *k, size_t len, hks_fact_syms *fs)
         len != 5 + 4 * (size_t)k[4])
         return false;
     memset(fs, 0, sizeof *fs);
-    fs->pred = get_u32be(k);
+    fs->pred = hkr_get_u32be(k);
     fs->n_args = k[4];
     for (uint32_t i = 0; i < fs->n_args; i++)
-        fs->args[i] = get_u32be(k + 5 + 4 * i);
+        fs->args[i] = hkr_get_u32be(k + 5 + 4 * i);
     return true;
 }
 
-static bool syms_eq(const hks_fact_syms *a, const hks_fact_syms *b)
-{
-    return a->pred == b->pred && a->n_args == b->n_args &&
-           memcmp(a->args, b->args, a->n_args * sizeof a->args[0]) == 0;
-}
 
 /* Statement strings of fs into buf (NUL-separated); st points into buf. */
 hk_err hkr_syms_statement(hk_txn *t, const hks_fact_syms *fs, hk_buf *buf,
@@ -171,538 +116,6 @@ static hk_err statement_syms(hk_txn *t, const hk_statement *st,
             fs->args[k - 1] = id;
     }
     return HK_OK;
-}
-
-/* ==== In-memory derived facts ==== */
-
-typedef struct dfact {
-    hks_fact_syms fs; /* content */
-    uint32_t rule;    /* index of the rule that derived it */
-    uint32_t round;   /* global round number (premises are older) */
-    size_t sup;       /* offset of its premises in ev.sup */
-} dfact;
-
-/* The derived facts of one predicate, in order of derivation. */
-typedef struct prel {
-    uint32_t pred;        /* predicate symbol id */
-    hks_fact_syms *facts; /* n facts */
-    hk_fact_id *ids;      /* HKR_DERIVED_TAG | index into ev.facts */
-    size_t n, cap;        /* used, allocated */
-    size_t delta_lo;      /* first fact of the previous round */
-    size_t round_start;   /* n when the current round began */
-    bool derived_here;    /* head of a rule of the current stratum */
-} prel;
-
-typedef struct ev {
-    hk_txn *t;
-    hkr_rule **rules;
-    size_t n_rules;
-    uint32_t *head_pred;                  /* per rule: head predicate symbol */
-    uint32_t (*head_const)[HK_MAX_ARGS];  /* per rule: constant symbols */
-    uint32_t (*body_pred)[HKQ_MAX_ATOMS]; /* per rule, per atom: symbol */
-    dfact *facts;                         /* every derived fact */
-    size_t n_facts, cap_facts;
-    uint64_t *sup; /* premises: fact ids or HKR_DERIVED_TAG|idx */
-    size_t n_sup, cap_sup;
-    uint32_t *set;  /* hash set: index + 1, 0 = empty */
-    size_t set_cap; /* power of two */
-    prel *rels;     /* per derived predicate */
-    size_t n_rels;
-    size_t *pending; /* facts found this round */
-    size_t n_pending, cap_pending;
-    uint32_t round;      /* global round */
-    size_t cur_rule;     /* rule of the running join */
-    hk_buf buf;          /* statement strings */
-    bool *pred_in_store; /* per rule: head predicate has facts */
-} ev;
-
-static uint64_t syms_hash(const hks_fact_syms *fs)
-{
-    uint64_t h = 1469598103934665603ull ^ fs->pred;
-    h *= 1099511628211ull;
-    h ^= fs->n_args;
-    for (uint32_t i = 0; i < fs->n_args; i++) {
-        h *= 1099511628211ull;
-        h ^= fs->args[i];
-        h ^= h >> 29;
-    }
-    h *= 0x9E3779B97F4A7C15ull;
-    return h ^ (h >> 32);
-}
-
-/* Index of fs in the set, or SIZE_MAX. */
-static size_t set_find(const ev *e, const hks_fact_syms *fs)
-{
-    if (!e->set_cap) return SIZE_MAX;
-    size_t m = e->set_cap - 1, i = (size_t)syms_hash(fs) & m;
-    while (e->set[i]) {
-        size_t idx = e->set[i] - 1;
-        if (syms_eq(&e->facts[idx].fs, fs)) return idx;
-        i = (i + 1) & m;
-    }
-    return SIZE_MAX;
-}
-
-static void set_put(ev *e, size_t idx)
-{
-    size_t m = e->set_cap - 1, i = (size_t)syms_hash(&e->facts[idx].fs) & m;
-    while (e->set[i])
-        i = (i + 1) & m;
-    e->set[i] = (uint32_t)(idx + 1);
-}
-
-static hk_err set_grow(ev *e, hk_error *err)
-{
-    if ((e->n_facts + 1) * 2 <= e->set_cap) return HK_OK;
-    if (e->n_facts >= UINT32_MAX / 2)
-        return hk_error_set(err, HK_ERR_LIMIT, "more than %u derived facts",
-                            UINT32_MAX / 2);
-    size_t nc = e->set_cap ? e->set_cap * 2 : 1024;
-    uint32_t *ns = hk_calloc(nc, sizeof *ns);
-    if (!ns) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    hk_free(e->set);
-    e->set = ns;
-    e->set_cap = nc;
-    for (size_t k = 0; k < e->n_facts; k++)
-        set_put(e, k);
-    return HK_OK;
-}
-
-static prel *rel_of(ev *e, uint32_t pred)
-{
-    for (size_t i = 0; i < e->n_rels; i++)
-        if (e->rels[i].pred == pred) return &e->rels[i];
-    return NULL;
-}
-
-static hk_err grow(void **p, size_t *cap, size_t need, size_t size,
-                   hk_error *err)
-{
-    if (need <= *cap) return HK_OK;
-    size_t nc = *cap ? *cap : 64;
-    while (nc < need)
-        nc *= 2;
-    void *np = hk_realloc(*p, nc * size);
-    if (!np) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    *p = np;
-    *cap = nc;
-    return HK_OK;
-}
-
-/* True when a derived fact matches negated atom av under values. */
-static bool derived_matches(ev *e, const hkq_atom_view *av, uint32_t pred,
-                            const uint32_t *consts, const uint32_t *values)
-{
-    hks_fact_syms want;
-    memset(&want, 0, sizeof want);
-    want.pred = pred;
-    want.n_args = av->n_args;
-    bool any = false;
-    for (uint32_t k = 1; k <= av->n_args; k++) {
-        if (av->kind[k] == HK_TERM_ANY)
-            any = true;
-        else if (av->kind[k] == HK_TERM_VAR)
-            want.args[k - 1] = values[av->var[k]];
-        else
-            want.args[k - 1] = consts[k];
-    }
-    if (!any) return set_find(e, &want) != SIZE_MAX;
-    prel *r = rel_of(e, pred);
-    if (!r) return false;
-    for (size_t i = 0; i < r->n; i++) {
-        const hks_fact_syms *fs = &r->facts[i];
-        if (fs->n_args != want.n_args) continue;
-        bool ok = true;
-        for (uint32_t k = 1; k <= av->n_args && ok; k++)
-            if (av->kind[k] != HK_TERM_ANY &&
-                fs->args[k - 1] != want.args[k - 1])
-                ok = false;
-        if (ok) return true;
-    }
-    return false;
-}
-
-/* Symbol ids of the constants of negated atom a of rule ri (0: unknown,
- * so nothing derived can match). */
-static hk_err atom_consts(ev *e, const hkq_atom_view *av, uint32_t *consts,
-                          hk_error *err)
-{
-    for (uint32_t k = 1; k <= av->n_args; k++) {
-        consts[k] = 0;
-        if (av->kind[k] != HK_TERM_CONST) continue;
-        hk_err rc =
-            hks_sym_id(e->t, av->text[k], strlen(av->text[k]), &consts[k], err);
-        if (rc == HK_ERR_NOT_FOUND) {
-            hk_error_clear(err);
-            consts[k] = 0;
-        } else if (rc != HK_OK) {
-            return rc;
-        }
-    }
-    return HK_OK;
-}
-
-static hk_err on_row(void *ud, const hkq_row *row, hkq_flow *flow,
-                     hk_error *err)
-{
-    (void)flow;
-    ev *e = ud;
-    size_t ri = e->cur_rule;
-    const hkr_rule *r = e->rules[ri];
-    const hkq_query *q = r->body;
-    /* negations against derived facts */
-    for (uint32_t a = 0; a < hkq_n_atoms(q); a++) {
-        hkq_atom_view av;
-        hkq_atom_view_get(q, a, &av);
-        if (!av.neg) continue;
-        uint32_t pred = e->body_pred[ri][a];
-        if (!pred || !rel_of(e, pred)) continue;
-        uint32_t consts[HK_MAX_ARGS + 1];
-        hk_err rc = atom_consts(e, &av, consts, err);
-        if (rc != HK_OK) return rc;
-        bool missing = false;
-        for (uint32_t k = 1; k <= av.n_args; k++)
-            if (av.kind[k] == HK_TERM_CONST && consts[k] == 0) missing = true;
-        if (missing) continue;
-        if (derived_matches(e, &av, pred, consts, row->values)) return HK_OK;
-    }
-    hks_fact_syms fs;
-    memset(&fs, 0, sizeof fs);
-    fs.pred = e->head_pred[ri];
-    fs.n_args = r->head_n;
-    for (uint32_t k = 0; k < r->head_n; k++)
-        fs.args[k] = r->head_is_var[k] ? row->values[r->head_var[k]]
-                                       : e->head_const[ri][k];
-    if (set_find(e, &fs) != SIZE_MAX) return HK_OK;
-    if (e->pred_in_store[ri]) {
-        hk_fact_id id = 0;
-        hk_err rc = asserted_id(e->t, &fs, &e->buf, &id, err);
-        if (rc != HK_OK) return rc;
-        if (id) return HK_OK;
-    }
-    uint32_t np = hkq_n_positive(q);
-    hk_err rc = set_grow(e, err);
-    if (rc == HK_OK)
-        rc = grow((void **)&e->facts, &e->cap_facts, e->n_facts + 1,
-                  sizeof *e->facts, err);
-    if (rc == HK_OK)
-        rc = grow((void **)&e->sup, &e->cap_sup, e->n_sup + np, sizeof *e->sup,
-                  err);
-    if (rc == HK_OK)
-        rc = grow((void **)&e->pending, &e->cap_pending, e->n_pending + 1,
-                  sizeof *e->pending, err);
-    if (rc != HK_OK) return rc;
-    dfact *d = &e->facts[e->n_facts];
-    d->fs = fs;
-    d->rule = (uint32_t)ri;
-    d->round = e->round;
-    d->sup = e->n_sup;
-    memcpy(e->sup + e->n_sup, row->facts, np * sizeof *e->sup);
-    e->n_sup += np;
-    set_put(e, e->n_facts);
-    e->pending[e->n_pending++] = e->n_facts++;
-    return HK_OK;
-}
-
-/* Appends the facts found this round to their predicates' arrays; the
- * previous contents become "full", the new ones the next delta. */
-static hk_err end_round(ev *e, hk_error *err)
-{
-    for (size_t i = 0; i < e->n_rels; i++) {
-        e->rels[i].delta_lo = e->rels[i].n;
-    }
-    for (size_t k = 0; k < e->n_pending; k++) {
-        size_t idx = e->pending[k];
-        prel *r = rel_of(e, e->facts[idx].fs.pred);
-        size_t old_cap = r->cap;
-        hk_err rc =
-            grow((void **)&r->facts, &r->cap, r->n + 1, sizeof *r->facts, err);
-        if (rc != HK_OK) return rc;
-        if (r->cap != old_cap || !r->ids) {
-            /* ids follow the facts' capacity */
-            hk_fact_id *ni = hk_realloc(r->ids, r->cap * sizeof *ni);
-            if (!ni) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-            r->ids = ni;
-        }
-        r->facts[r->n] = e->facts[idx].fs;
-        r->ids[r->n] = HKR_DERIVED_TAG | idx;
-        r->n++;
-    }
-    e->n_pending = 0;
-    e->round++;
-    return HK_OK;
-}
-
-/* Runs rule ri with pattern delta_atom (positive index, or UINT32_MAX
- * for none) reading only the previous round's facts. */
-static hk_err run_rule(ev *e, size_t ri, uint32_t delta_atom, hk_error *err)
-{
-    const hkq_query *q = e->rules[ri]->body;
-    hkq_src srcs[HKQ_MAX_ATOMS];
-    hkq_rel rels[HKQ_MAX_ATOMS];
-    uint32_t np = hkq_n_positive(q);
-    for (uint32_t a = 0; a < hkq_n_atoms(q); a++) {
-        hkq_atom_view av;
-        hkq_atom_view_get(q, a, &av);
-        if (av.neg) continue;
-        uint32_t p = av.pos_index;
-        prel *r = e->body_pred[ri][a] ? rel_of(e, e->body_pred[ri][a]) : NULL;
-        srcs[p].store = true;
-        srcs[p].rel = NULL;
-        if (p == delta_atom) {
-            srcs[p].store = false;
-            rels[p].facts = r->facts + r->delta_lo;
-            rels[p].ids = r->ids + r->delta_lo;
-            rels[p].n = r->round_start - r->delta_lo;
-            srcs[p].rel = &rels[p];
-        } else if (r && r->round_start > 0) {
-            rels[p].facts = r->facts;
-            rels[p].ids = r->ids;
-            rels[p].n = r->round_start;
-            srcs[p].rel = &rels[p];
-        }
-    }
-    (void)np;
-    hkq_run_req req;
-    memset(&req, 0, sizeof req);
-    req.srcs = srcs;
-    req.row = on_row;
-    req.row_ud = e;
-    hkq_run_res res;
-    memset(&res, 0, sizeof res);
-    e->cur_rule = ri;
-    hk_err rc = hkq_run(e->t, q, &req, &res, err);
-    hk_buf_free(&res.cursor);
-    return rc;
-}
-
-static hk_err eval_stratum(ev *e, uint32_t s, hkr_reason_res *res,
-                           hk_error *err)
-{
-    for (size_t i = 0; i < e->n_rels; i++) {
-        prel *r = &e->rels[i];
-        r->derived_here = false;
-        r->delta_lo = r->round_start = r->n;
-    }
-    for (size_t ri = 0; ri < e->n_rules; ri++)
-        if (e->rules[ri]->stratum == s)
-            rel_of(e, e->head_pred[ri])->derived_here = true;
-    hk_err rc = HK_OK;
-    /* round 0: everything */
-    for (size_t i = 0; i < e->n_rels; i++)
-        e->rels[i].round_start = e->rels[i].n;
-    for (size_t ri = 0; ri < e->n_rules && rc == HK_OK; ri++)
-        if (e->rules[ri]->stratum == s) rc = run_rule(e, ri, UINT32_MAX, err);
-    if (rc == HK_OK) rc = end_round(e, err);
-    res->rounds++;
-    for (;;) {
-        if (rc != HK_OK) return rc;
-        bool any = false;
-        for (size_t i = 0; i < e->n_rels; i++) {
-            prel *r = &e->rels[i];
-            r->round_start = r->n;
-            if (r->derived_here && r->n > r->delta_lo) any = true;
-        }
-        if (!any) break;
-        for (size_t ri = 0; ri < e->n_rules && rc == HK_OK; ri++) {
-            if (e->rules[ri]->stratum != s) continue;
-            const hkq_query *q = e->rules[ri]->body;
-            for (uint32_t a = 0; a < hkq_n_atoms(q) && rc == HK_OK; a++) {
-                hkq_atom_view av;
-                hkq_atom_view_get(q, a, &av);
-                if (av.neg || !e->body_pred[ri][a]) continue;
-                prel *r = rel_of(e, e->body_pred[ri][a]);
-                if (!r || !r->derived_here || r->n == r->delta_lo) continue;
-                rc = run_rule(e, ri, av.pos_index, err);
-            }
-        }
-        if (rc == HK_OK) rc = end_round(e, err);
-        res->rounds++;
-    }
-    return rc;
-}
-
-static void ev_free(ev *e)
-{
-    hk_free(e->head_pred);
-    hk_free(e->head_const);
-    hk_free(e->body_pred);
-    hk_free(e->facts);
-    hk_free(e->sup);
-    hk_free(e->set);
-    for (size_t i = 0; i < e->n_rels; i++) {
-        hk_free(e->rels[i].facts);
-        hk_free(e->rels[i].ids);
-    }
-    hk_free(e->rels);
-    hk_free(e->pending);
-    hk_free(e->pred_in_store);
-    hk_buf_free(&e->buf);
-}
-
-/* Symbols of the rules' predicates and head constants (created when new,
- * so that every derived fact is made of dictionary symbols). */
-static hk_err ev_prepare(ev *e, hk_error *err)
-{
-    size_t n = e->n_rules ? e->n_rules : 1;
-    e->head_pred = hk_calloc(n, sizeof *e->head_pred);
-    e->head_const = hk_calloc(n, sizeof *e->head_const);
-    e->body_pred = hk_calloc(n, sizeof *e->body_pred);
-    e->rels = hk_calloc(n, sizeof *e->rels);
-    e->pred_in_store = hk_calloc(n, sizeof *e->pred_in_store);
-    if (!e->head_pred || !e->head_const || !e->body_pred || !e->rels ||
-        !e->pred_in_store)
-        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    for (size_t ri = 0; ri < e->n_rules; ri++) {
-        const hkr_rule *r = e->rules[ri];
-        hk_err rc = hks_rule_sym(e->t, r->head_pred, strlen(r->head_pred),
-                                 &e->head_pred[ri], err);
-        for (uint32_t k = 0; k < r->head_n && rc == HK_OK; k++)
-            if (!r->head_is_var[k])
-                rc = hks_rule_sym(e->t, r->head_const[k],
-                                  strlen(r->head_const[k]),
-                                  &e->head_const[ri][k], err);
-        if (rc != HK_OK) return rc;
-        uint64_t cnt = 0;
-        rc = hks_pred_count(e->t, e->head_pred[ri], &cnt, err);
-        if (rc != HK_OK) return rc;
-        e->pred_in_store[ri] = cnt > 0;
-        if (!rel_of(e, e->head_pred[ri])) {
-            prel *p = &e->rels[e->n_rels++];
-            memset(p, 0, sizeof *p);
-            p->pred = e->head_pred[ri];
-        }
-    }
-    for (size_t ri = 0; ri < e->n_rules; ri++) {
-        const hkq_query *q = e->rules[ri]->body;
-        for (uint32_t a = 0; a < hkq_n_atoms(q); a++) {
-            hkq_atom_view av;
-            hkq_atom_view_get(q, a, &av);
-            uint32_t id = 0;
-            hk_err rc =
-                hks_sym_id(e->t, av.text[0], strlen(av.text[0]), &id, err);
-            if (rc == HK_ERR_NOT_FOUND) {
-                hk_error_clear(err);
-                id = 0;
-            } else if (rc != HK_OK) {
-                return rc;
-            }
-            e->body_pred[ri][a] = id;
-        }
-    }
-    return HK_OK;
-}
-
-/* ==== Storing ==== */
-
-static hk_err clear_db(hk_txn *t, hks_db db, hk_error *err)
-{
-    for (;;) {
-        hks_cursor *c = NULL;
-        hk_err rc = hks_cursor_open(t, db, &c, err);
-        if (rc != HK_OK) return rc;
-        uint8_t keys[64][HKR_KEY_MAX];
-        size_t lens[64], n = 0;
-        for (; n < 64;) {
-            hks_val k, v;
-            bool found = false;
-            rc = hks_cursor_next(c, &k, &v, &found, err);
-            if (rc != HK_OK || !found) break;
-            if (k.len > HKR_KEY_MAX) continue;
-            memcpy(keys[n], k.data, k.len);
-            lens[n++] = k.len;
-        }
-        hks_cursor_close(c);
-        if (rc != HK_OK) return rc;
-        if (n == 0) return HK_OK;
-        for (size_t i = 0; i < n; i++) {
-            hks_val k = {keys[i], lens[i]};
-            rc = hks_del(t, db, k, NULL, err);
-            if (rc != HK_OK && rc != HK_ERR_NOT_FOUND) return rc;
-            hk_error_clear(err);
-        }
-    }
-}
-
-static hk_err store_facts(ev *e, const hkr_dbs *d, hk_error *err)
-{
-    hk_err rc = clear_db(e->t, d->derived, err);
-    if (rc != HK_OK) return rc;
-    hk_buf v = HK_BUF_INIT;
-    for (size_t i = 0; i < e->n_facts && rc == HK_OK; i++) {
-        const dfact *f = &e->facts[i];
-        const hkr_rule *r = e->rules[f->rule];
-        uint8_t k[HKR_KEY_MAX], tmp[HKR_KEY_MAX];
-        size_t kl = hkr_key_of(&f->fs, k);
-        hk_buf_reset(&v);
-        put_u32be(tmp, f->round);
-        hk_buf_append(&v, tmp, 4);
-        uint8_t nl = (uint8_t)strlen(r->name);
-        hk_buf_append(&v, &nl, 1);
-        hk_buf_append(&v, r->name, nl);
-        uint8_t np = (uint8_t)hkq_n_positive(r->body);
-        hk_buf_append(&v, &np, 1);
-        for (uint32_t p = 0; p < np; p++) {
-            uint64_t ref = e->sup[f->sup + p];
-            if (ref & HKR_DERIVED_TAG) {
-                size_t pl =
-                    hkr_key_of(&e->facts[ref & ~HKR_DERIVED_TAG].fs, tmp + 1);
-                tmp[0] = (uint8_t)pl;
-                uint8_t tag = 1;
-                hk_buf_append(&v, &tag, 1);
-                hk_buf_append(&v, tmp, pl + 1);
-            } else {
-                uint8_t b[9];
-                b[0] = 0;
-                put_u64be(b + 1, ref);
-                hk_buf_append(&v, b, 9);
-            }
-        }
-        if (!v.data) {
-            rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-            break;
-        }
-        hks_val kv = {k, kl}, vv = {v.data, v.len};
-        rc = hks_put(e->t, d->derived, kv, vv, 0, err);
-    }
-    hk_buf_free(&v);
-    return rc;
-}
-
-hk_err hkr_materialize(hk_txn *t, const hkr_dbs *d, hkr_progress_fn progress,
-                       void *progress_ud, hkr_reason_res *res, hk_error *err)
-{
-    memset(res, 0, sizeof *res);
-    ev e;
-    memset(&e, 0, sizeof e);
-    e.t = t;
-    int64_t t0 = hk_now_us();
-    hk_err rc = hkr_load_all(t, d, &e.rules, &e.n_rules, err);
-    if (rc != HK_OK) return rc;
-    rc = ev_prepare(&e, err);
-    uint32_t max_s = 0;
-    for (size_t i = 0; i < e.n_rules; i++)
-        if (e.rules[i]->stratum > max_s) max_s = e.rules[i]->stratum;
-    res->rules = (uint32_t)e.n_rules;
-    res->strata = e.n_rules ? max_s + 1 : 0;
-    for (uint32_t s = 0; rc == HK_OK && e.n_rules && s <= max_s; s++) {
-        rc = eval_stratum(&e, s, res, err);
-        if (progress) progress(progress_ud, s + 1, max_s + 1, e.n_facts);
-    }
-    int64_t t1 = hk_now_us();
-    res->eval_us = t1 - t0;
-    if (rc == HK_OK) rc = store_facts(&e, d, err);
-    if (rc == HK_OK) {
-        uint8_t gk[] = "state", gv[8];
-        put_u64be(gv, (uint64_t)e.n_facts);
-        hks_val k = {gk, 5}, v = {gv, 8};
-        rc = hks_put(t, d->meta, k, v, 0, err);
-    }
-    res->store_us = hk_now_us() - t1;
-    res->derived = e.n_facts;
-    ev_free(&e);
-    hkr_rules_free(e.rules, e.n_rules);
-    return rc;
 }
 
 /* ==== Reading derived facts ==== */
@@ -779,7 +192,7 @@ static bool support_parse(hks_val v, support *s)
     const uint8_t *p = v.data, *end = p + v.len;
     memset(s, 0, sizeof *s);
     if (end - p < 5) return false;
-    s->round = get_u32be(p);
+    s->round = hkr_get_u32be(p);
     p += 4;
     size_t nl = *p++;
     if (nl > HKR_NAME_MAX || end - p < (ptrdiff_t)nl + 1) return false;
@@ -792,7 +205,7 @@ static bool support_parse(hks_val v, support *s)
         uint8_t tag = *p++;
         if (tag == 0) {
             if (end - p < 8) return false;
-            s->prem[i].id = get_u64be(p);
+            s->prem[i].id = hkr_get_u64be(p);
             p += 8;
         } else if (tag == 1) {
             if (end - p < 1) return false;
@@ -1355,7 +768,7 @@ static hk_err contradictions_each(hk_txn *t, const hkr_dbs *d, contra_fn fn,
     rc = hks_cursor_open(t, d->derived, &c, err);
     if (rc != HK_OK) return rc;
     uint8_t pk[4];
-    put_u32be(pk, pred);
+    hkr_put_u32be(pk, pred);
     hks_val key = {pk, 4}, k, v;
     bool found = false;
     rc = hks_cursor_seek(c, key, &k, &v, &found, err);

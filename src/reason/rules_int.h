@@ -5,6 +5,8 @@
 #ifndef HK_RULES_INT_H
 #define HK_RULES_INT_H
 
+#include <stdint.h>
+
 #include "query/query.h"
 #include "reason/rules.h"
 
@@ -13,6 +15,33 @@
 #define HKR_DERIVED_TAG (1ull << 63)
 /* Longest key of rules.derived. */
 #define HKR_KEY_MAX (5 + 4 * HK_MAX_ARGS)
+
+static inline void hkr_put_u32be(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+static inline uint32_t hkr_get_u32be(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+static inline void hkr_put_u64be(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+static inline uint64_t hkr_get_u64be(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
 
 /* The rules.derived key of fs into k (HKR_KEY_MAX bytes); its length. */
 size_t hkr_key_of(const hks_fact_syms *fs, uint8_t *k);

@@ -156,6 +156,8 @@ hk_err hkr_query(hk_txn *t, const hkr_dbs *d, const char *text, uint64_t limit,
             hrels[p].facts = rels[p].facts;
             hrels[p].ids = NULL;
             hrels[p].n = rels[p].n;
+            hrels[p].probe = NULL;
+            hrels[p].probe_ud = NULL;
             srcs[p].rel = &hrels[p];
         }
     }
