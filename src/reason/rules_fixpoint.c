@@ -87,11 +87,13 @@ static hk_err grow(void **p, size_t *cap, size_t need, size_t size,
     return HK_OK;
 }
 
-/* A set of facts held elsewhere: slots hold position + 1 (0 = empty). */
+/* A set of facts held elsewhere: slots hold position + 1 (0 = empty)
+ * and 32 bits of the fact's hash, so most misses never touch a fact. */
 typedef struct fset {
-    uint32_t *slot;
-    size_t cap; /* power of two */
-    size_t n;
+    uint32_t *slot; /* cap positions + 1 */
+    uint32_t *tag;  /* cap hash tags */
+    size_t cap;     /* power of two */
+    size_t n;       /* facts in the set */
 } fset;
 
 typedef const hks_fact_syms *(*fact_at_fn)(const void *base, size_t i);
@@ -100,21 +102,24 @@ static size_t fset_find(const fset *s, const hks_fact_syms *fs,
                         fact_at_fn at, const void *base)
 {
     if (!s->cap) return SIZE_MAX;
-    size_t m = s->cap - 1, i = (size_t)syms_hash(fs) & m;
+    uint64_t h = syms_hash(fs);
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t m = s->cap - 1, i = (size_t)h & m;
     while (s->slot[i]) {
         size_t idx = s->slot[i] - 1;
-        if (syms_eq(at(base, idx), fs)) return idx;
+        if (s->tag[i] == tag && syms_eq(at(base, idx), fs)) return idx;
         i = (i + 1) & m;
     }
     return SIZE_MAX;
 }
 
-static void fset_put_raw(fset *s, const hks_fact_syms *fs, size_t idx)
+static void fset_put_hashed(fset *s, uint64_t h, size_t idx)
 {
-    size_t m = s->cap - 1, i = (size_t)syms_hash(fs) & m;
+    size_t m = s->cap - 1, i = (size_t)h & m;
     while (s->slot[i])
         i = (i + 1) & m;
     s->slot[i] = (uint32_t)(idx + 1);
+    s->tag[i] = (uint32_t)(h >> 32);
 }
 
 /* Adds position idx (whose fact is at(base, idx)). */
@@ -127,16 +132,25 @@ static hk_err fset_add(fset *s, size_t idx, fact_at_fn at, const void *base,
                                 UINT32_MAX / 4);
         size_t nc = s->cap ? s->cap * 2 : 1024;
         uint32_t *ns = hk_calloc(nc, sizeof *ns);
-        if (!ns) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-        uint32_t *old = s->slot;
+        uint32_t *nt = hk_malloc(nc * sizeof *nt);
+        if (!ns || !nt) {
+            hk_free(ns);
+            hk_free(nt);
+            return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        }
+        uint32_t *old = s->slot, *old_tag = s->tag;
         size_t oc = s->cap;
         s->slot = ns;
+        s->tag = nt;
         s->cap = nc;
         for (size_t k = 0; k < oc; k++)
-            if (old[k]) fset_put_raw(s, at(base, old[k] - 1), old[k] - 1);
+            if (old[k])
+                fset_put_hashed(s, syms_hash(at(base, old[k] - 1)),
+                                old[k] - 1);
         hk_free(old);
+        hk_free(old_tag);
     }
-    fset_put_raw(s, at(base, idx), idx);
+    fset_put_hashed(s, syms_hash(at(base, idx)), idx);
     s->n++;
     return HK_OK;
 }
@@ -241,10 +255,13 @@ static hk_err prel_append(prel *r, const hks_fact_syms *fs, hk_fact_id id,
         return hk_error_set(err, HK_ERR_LIMIT, "more than %u facts of one "
                                                "predicate",
                             UINT32_MAX / 2);
-    r->facts[r->n] = *fs;
+    hks_fact_syms *to = &r->facts[r->n];
+    to->pred = fs->pred;
+    to->n_args = fs->n_args;
+    memcpy(to->args, fs->args, fs->n_args * sizeof fs->args[0]);
     r->ids[r->n] = id;
-    for (uint32_t k = 0; k < HK_MAX_ARGS; k++) {
-        if (!r->has_idx[k] || k >= fs->n_args) continue;
+    for (uint32_t k = 0; k < fs->n_args; k++) {
+        if (!r->has_idx[k]) continue;
         hk_err rc = argidx_add(&r->idx[k], fs->args[k], (uint32_t)r->n, err);
         if (rc != HK_OK) return rc;
     }
@@ -545,6 +562,7 @@ static void ev_free(ev *e)
         hk_free(r->facts);
         hk_free(r->ids);
         hk_free(r->asserted.slot);
+        hk_free(r->asserted.tag);
         for (uint32_t k = 0; k < HK_MAX_ARGS; k++)
             argidx_free(&r->idx[k]);
     }
@@ -552,6 +570,7 @@ static void ev_free(ev *e)
     hk_free(e->facts);
     hk_free(e->pend);
     hk_free(e->set.slot);
+    hk_free(e->set.tag);
     hk_free(e->sup);
 }
 

@@ -60,8 +60,12 @@ hk_err hk_svc_rule_op_write_json(const hk_svc_rule_op *op, hk_buf *out)
     hkr_info_write_json(&op->out, out);
     if (op->verb == HK_SVC_RULE_DELETE)
         hk_buf_append_str(out, ",\"deleted\":true");
-    return hk_buf_appendf(out, ",\"derived\":%llu}",
-                          (unsigned long long)op->reason.derived);
+    return hk_buf_appendf(out,
+                          ",\"derived\":%llu,\"eval_ms\":%.3f,"
+                          "\"store_ms\":%.3f}",
+                          (unsigned long long)op->reason.derived,
+                          (double)op->reason.eval_us / 1000.0,
+                          (double)op->reason.store_us / 1000.0);
 }
 
 hk_err hk_svc_reason_apply(hk_txn *t, void *arg, hk_error *err)
