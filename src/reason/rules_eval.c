@@ -28,7 +28,6 @@
 
 /* ==== Keys ==== */
 
-
 size_t hkr_key_of(const hks_fact_syms *fs, uint8_t *k)
 {
     hkr_put_u32be(k, fs->pred);
@@ -50,7 +49,6 @@ bool hkr_key_parse(const uint8_t *k, size_t len, hks_fact_syms *fs)
         fs->args[i] = hkr_get_u32be(k + 5 + 4 * i);
     return true;
 }
-
 
 /* Statement strings of fs into buf (NUL-separated); st points into buf. */
 hk_err hkr_syms_statement(hk_txn *t, const hks_fact_syms *fs, hk_buf *buf,

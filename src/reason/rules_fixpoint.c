@@ -98,8 +98,8 @@ typedef struct fset {
 
 typedef const hks_fact_syms *(*fact_at_fn)(const void *base, size_t i);
 
-static size_t fset_find(const fset *s, const hks_fact_syms *fs,
-                        fact_at_fn at, const void *base)
+static size_t fset_find(const fset *s, const hks_fact_syms *fs, fact_at_fn at,
+                        const void *base)
 {
     if (!s->cap) return SIZE_MAX;
     uint64_t h = syms_hash(fs);
@@ -145,8 +145,7 @@ static hk_err fset_add(fset *s, size_t idx, fact_at_fn at, const void *base,
         s->cap = nc;
         for (size_t k = 0; k < oc; k++)
             if (old[k])
-                fset_put_hashed(s, syms_hash(at(base, old[k] - 1)),
-                                old[k] - 1);
+                fset_put_hashed(s, syms_hash(at(base, old[k] - 1)), old[k] - 1);
         hk_free(old);
         hk_free(old_tag);
     }
@@ -218,19 +217,19 @@ static void argidx_free(argidx *x)
 /* ==== Relations ==== */
 
 typedef struct prel {
-    uint32_t pred;                /* predicate symbol id */
-    hks_fact_syms *facts;         /* asserted, then derived facts */
-    hk_fact_id *ids;              /* fact ids / HKR_DERIVED_TAG | index */
-    size_t n, cap;                /* used, allocated */
-    size_t n_asserted;            /* facts[0..n_asserted) are asserted */
-    fset asserted;                /* set over the asserted prefix */
-    size_t delta_lo;              /* first fact of the previous round */
-    size_t round_start;           /* n when the current round began */
-    bool derived_here;            /* head of a rule of this stratum */
-    bool is_head;                 /* head of some rule */
-    argidx idx[HK_MAX_ARGS];      /* per argument position */
-    bool has_idx[HK_MAX_ARGS];    /* idx built */
-    hk_err probe_rc;              /* failure of a lazy index build */
+    uint32_t pred;             /* predicate symbol id */
+    hks_fact_syms *facts;      /* asserted, then derived facts */
+    hk_fact_id *ids;           /* fact ids / HKR_DERIVED_TAG | index */
+    size_t n, cap;             /* used, allocated */
+    size_t n_asserted;         /* facts[0..n_asserted) are asserted */
+    fset asserted;             /* set over the asserted prefix */
+    size_t delta_lo;           /* first fact of the previous round */
+    size_t round_start;        /* n when the current round began */
+    bool derived_here;         /* head of a rule of this stratum */
+    bool is_head;              /* head of some rule */
+    argidx idx[HK_MAX_ARGS];   /* per argument position */
+    bool has_idx[HK_MAX_ARGS]; /* idx built */
+    hk_err probe_rc;           /* failure of a lazy index build */
 } prel;
 
 static const hks_fact_syms *prel_at(const void *base, size_t i)
@@ -252,8 +251,9 @@ static hk_err prel_append(prel *r, const hks_fact_syms *fs, hk_fact_id id,
         r->cap = nc;
     }
     if (r->n >= UINT32_MAX / 2)
-        return hk_error_set(err, HK_ERR_LIMIT, "more than %u facts of one "
-                                               "predicate",
+        return hk_error_set(err, HK_ERR_LIMIT,
+                            "more than %u facts of one "
+                            "predicate",
                             UINT32_MAX / 2);
     hks_fact_syms *to = &r->facts[r->n];
     to->pred = fs->pred;
@@ -313,21 +313,21 @@ typedef struct ev {
     hk_txn *t;
     hkr_rule **rules;
     size_t n_rules;
-    uint32_t *head_rel;                   /* per rule: relation of head */
-    uint32_t (*head_const)[HK_MAX_ARGS];  /* per rule: constant symbols */
-    uint32_t (*body_rel)[HKQ_MAX_ATOMS];  /* per rule, atom: relation+1 */
-    prel *rels;                           /* one per mentioned predicate */
+    uint32_t *head_rel;                  /* per rule: relation of head */
+    uint32_t (*head_const)[HK_MAX_ARGS]; /* per rule: constant symbols */
+    uint32_t (*body_rel)[HKQ_MAX_ATOMS]; /* per rule, atom: relation+1 */
+    prel *rels;                          /* one per mentioned predicate */
     size_t n_rels;
-    dfact *facts;                         /* every derived fact */
+    dfact *facts; /* every derived fact */
     size_t n_facts, cap_facts;
-    hks_fact_syms *pend;                  /* contents of this round's new
-                                             facts (index - pend_base) */
+    hks_fact_syms *pend; /* contents of this round's new
+                            facts (index - pend_base) */
     size_t n_pend, cap_pend, pend_base;
-    fset set;                             /* derived facts */
-    uint64_t *sup;                        /* premises */
+    fset set;      /* derived facts */
+    uint64_t *sup; /* premises */
     size_t n_sup, cap_sup;
-    uint32_t round;                       /* global round */
-    size_t cur_rule;                      /* rule of the running join */
+    uint32_t round;  /* global round */
+    size_t cur_rule; /* rule of the running join */
 } ev;
 
 static const hks_fact_syms *dfact_at(const void *base, size_t i)
@@ -580,9 +580,8 @@ static hk_err rel_for(ev *e, const char *name, bool create_sym, uint32_t *out,
                       hk_error *err)
 {
     uint32_t pred = 0;
-    hk_err rc = create_sym
-                    ? hks_rule_sym(e->t, name, strlen(name), &pred, err)
-                    : hks_sym_id(e->t, name, strlen(name), &pred, err);
+    hk_err rc = create_sym ? hks_rule_sym(e->t, name, strlen(name), &pred, err)
+                           : hks_sym_id(e->t, name, strlen(name), &pred, err);
     if (rc == HK_ERR_NOT_FOUND) {
         hk_error_clear(err);
         *out = 0;
@@ -697,9 +696,8 @@ static void support_value(const ev *e, size_t i, hk_buf *v)
     for (uint32_t p = 0; p < np; p++) {
         uint64_t ref = e->sup[f->sup + p];
         if (ref & HKR_DERIVED_TAG) {
-            size_t pl =
-                hkr_key_of(dfact_at(e, (size_t)(ref & ~HKR_DERIVED_TAG)),
-                           tmp + 1);
+            size_t pl = hkr_key_of(
+                dfact_at(e, (size_t)(ref & ~HKR_DERIVED_TAG)), tmp + 1);
             tmp[0] = (uint8_t)pl;
             uint8_t tag = 1;
             hk_buf_append(v, &tag, 1);
@@ -750,8 +748,7 @@ static hk_err store_facts(ev *e, const hkr_dbs *d, hk_error *err)
             cmp = keyed_cmp(&ok, &order[j]);
         }
         if (cmp < 0) {
-            rc = grow((void **)&gone, &cap_gone, n_gone + 1, sizeof *gone,
-                      err);
+            rc = grow((void **)&gone, &cap_gone, n_gone + 1, sizeof *gone, err);
             if (rc != HK_OK) break;
             gone[n_gone].len =
                 (uint8_t)(k.len > HKR_KEY_MAX ? HKR_KEY_MAX : k.len);

@@ -276,7 +276,7 @@ class RulesCli(unittest.TestCase):
                           "HasCapital(France, Paris)"])
 
     def test_kill_during_maintenance(self):
-        n = int(os.environ.get("HK_RULES_CHAIN", "400"))
+        n = int(os.environ.get("HK_RULES_CHAIN", "300"))
         path = os.path.join(self.root, "chain.txt")
         with open(path, "w") as f:
             for i in range(n):
