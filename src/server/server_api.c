@@ -295,8 +295,7 @@ const hk_route hk_routes[] = {
                 "down to asserted facts with their ids",
      .ok_status = "200",
      .errors = "400 401 404 503",
-     .params = {{"statement", "query", "string", true,
-                 "e.g. Ancestor(a, d)"}}},
+     .params = {{"statement", "query", "string", true, "e.g. Ancestor(a, d)"}}},
     /* vectors */
     {.method = "GET",
      .path = "/v2/vectors",
