@@ -87,6 +87,11 @@ int hk_cmd_query(int argc, char **argv)
         "  --ids          print only fact ids\n"
         "  --explain      run the page and print the plan of a multi-pattern\n"
         "                 query with estimated and actual rows per step\n"
+        "  --asserted-only  ignore facts derived by rules (`hakgal rule`);\n"
+        "                 without it a query whose patterns can match derived\n"
+        "                 facts answers over both, one row per binding with\n"
+        "                 \"derived\": true/false (no --cursor, order by or\n"
+        "                 distinct there)\n"
         "  --data DIR     knowledge base directory\n"
         "  --json         one JSON object per fact, then {\"cursor\":...}\n";
     cli_ctx c;
@@ -102,11 +107,13 @@ int hk_cmd_query(int argc, char **argv)
         {"cursor", required_argument, NULL, 'C'},
         {"ids", no_argument, NULL, 'i'},
         {"explain", no_argument, NULL, 'X'},
+        {"asserted-only", no_argument, NULL, 'A'},
         {0, 0, 0, 0}};
     hk_scan scan = HK_SCAN_INIT;
     uint64_t limit = 100, v = 0;
     const char *cursor = NULL;
     bool ids_only = false, scan_given = false, explain = false;
+    bool asserted_only = false;
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         switch (o) {
@@ -148,6 +155,9 @@ int hk_cmd_query(int argc, char **argv)
         case 'i':
             ids_only = true;
             break;
+        case 'A':
+            asserted_only = true;
+            break;
         default:
             break;
         }
@@ -159,6 +169,13 @@ int hk_cmd_query(int argc, char **argv)
                                "unexpected argument '%s' (quote a pattern "
                                "that has spaces)",
                                argv[optind]);
+    if (pattern_text != NULL && !asserted_only && !explain && !ids_only &&
+        !scan_given && scan.position < 0 && cursor == NULL) {
+        /* derived facts answer too, unless --asserted-only */
+        bool handled = false;
+        int rc = hk_cli_rules_query(&c, pattern_text, limit, &handled);
+        if (handled || rc) return rc;
+    }
     if (pattern_text != NULL &&
         (explain || hkq_is_multi(pattern_text, strlen(pattern_text)))) {
         if (scan_given || scan.position >= 0 || ids_only)

@@ -42,6 +42,10 @@ int hk_cmd_query(int argc, char **argv);
 struct cli_ctx;
 int hk_cli_graph_query(const struct cli_ctx *c, const char *text,
                        const char *cursor, uint64_t limit, bool explain);
+/* `hakgal query` over asserted and derived facts (cmd_rules.c): answers
+ * and sets *handled when the query can match derived facts. */
+int hk_cli_rules_query(const struct cli_ctx *c, const char *text,
+                       uint64_t limit, bool *handled);
 int hk_cmd_delete(int argc, char **argv);
 int hk_cmd_update(int argc, char **argv);
 int hk_cmd_import(int argc, char **argv);
@@ -74,6 +78,9 @@ int hk_cmd_stream(int argc, char **argv);
 int hk_cmd_digest(int argc, char **argv);
 /* cmd_model.c: `hakgal model ...` (src/learn through svc_learn.h) */
 int hk_cmd_model(int argc, char **argv);
+int hk_cmd_rule(int argc, char **argv);
+int hk_cmd_reason(int argc, char **argv);
+int hk_cmd_why(int argc, char **argv);
 
 /* src/server and src/mcp */
 int hk_cmd_serve(int argc, char **argv);

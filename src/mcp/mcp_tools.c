@@ -154,7 +154,10 @@ const mcp_tool_def mcp_kb_tools[] = {
      "default: IsA, HasPart, IsPartOf, Causes, plus any declared "
      "Asymmetric(P)); several values of a predicate declared Functional(P) "
      "for the same first argument. Declarations are ordinary facts. Each "
-     "finding names the facts involved.",
+     "finding names the facts involved. rule_contradictions lists the "
+     "Contradiction facts derived by rules (constraint rules and the "
+     "declared Functional, Asymmetric and NegationOf constraints, also over "
+     "derived facts), each with its proof.",
      IN(INT("limit", 1000, 1, 1000000,
             "Facts examined per rule (bounds the work)"), ""),
      OUT(NUM("examined") "," NUM("count") ",\"truncated\":{\"type\":"
@@ -163,7 +166,11 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"object\",\"properties\":{" TXT("kind") "," TXT("description") ","
          "\"facts\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
          "\"fact_ids\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}},"
-         "\"required\":[\"kind\",\"facts\"]}}",
+         "\"required\":[\"kind\",\"facts\"]}},"
+         "\"rule_contradictions\":{\"type\":\"array\",\"items\":{"
+         "\"type\":\"object\",\"properties\":{" TXT("statement") ","
+         "\"proof\":{\"type\":\"object\"}},\"required\":[\"statement\","
+         "\"proof\"]}}",
          "\"examined\",\"count\",\"contradictions\""),
      RO, mcp_t_consistency_check},
     {"validate_facts", "Validate facts",
@@ -687,6 +694,44 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"boolean\"}},\"required\":[\"candidate\",\"statement\","
          "\"plausibility\",\"known\"]}}", "\"pattern\",\"candidates\""),
      RO, mcp_t_predict_links},
+
+    /* ---- Rules and proofs (mcp_tools_rules.c) ---- */
+    {"add_rule", "Add a rule",
+     "Adds (or, with an existing name, replaces) a Datalog rule and "
+     "recomputes the derived facts. Syntax: Head(?x, ?z) :- Body1(?x, ?y), "
+     "Body2(?y, ?z). The body may use not P(...) and comparisons (?x != "
+     "?y, ?n > 3). Every head variable must occur in a positive body "
+     "pattern, and no predicate may depend on its own negation; refused "
+     "rules get an error naming the column, the rule and the cycle. Needs "
+     "a write token.",
+     IN(STR("rule", "e.g. Ancestor(?x, ?z) :- Parent(?x, ?y), "
+            "Ancestor(?y, ?z).") ","
+        STR("name", "Rule name (letters, digits, _ - .); default: the head "
+            "predicate and a number") "," AUTH,
+        "\"rule\""),
+     OUT("\"rule\":{\"type\":\"object\"}," NUM("derived"),
+         "\"rule\",\"derived\""),
+     MCP_TOOL_IDEMPOTENT | MCP_TOOL_AUTH, mcp_t_add_rule},
+    {"list_rules", "List rules",
+     "Lists the Datalog rules of the KB (name, version, enabled, text) and "
+     "how many facts they derive. Derived facts are kept apart from "
+     "asserted ones; explain_fact shows why one holds.",
+     IN("", ""),
+     OUT("\"rules\":{\"type\":\"array\",\"items\":{\"type\":"
+         "\"object\"}}," NUM("derived"), "\"rules\",\"derived\""),
+     RO, mcp_t_list_rules},
+    {"explain_fact", "Explain a fact",
+     "Explains why a fact holds: an asserted fact with its id, or a derived "
+     "fact as a derivation tree whose nodes are rule instances (rule name "
+     "and variable bindings) and whose leaves are asserted facts with their "
+     "ids. Fails when the fact is neither asserted nor derived. "
+     STATEMENT_HINT,
+     IN(STR("statement", "The fact, e.g. Ancestor(Anna, Carl)"),
+        "\"statement\""),
+     OUT(TXT("statement") ",\"derived\":{\"type\":\"boolean\"},"
+         "\"proof\":{\"type\":\"object\"}",
+         "\"statement\",\"derived\",\"proof\""),
+     RO, mcp_t_explain_fact},
 };
 /* clang-format on */
 

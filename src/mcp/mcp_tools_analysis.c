@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "mcp/mcp_tools.h"
+#include "service/svc_rules.h"
 
 /* Sends a domain scan's progress to the client of call ud. */
 static void on_progress(void *ud, double done, double total, const char *what)
@@ -152,10 +153,23 @@ hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err)
     hk_rsn_check_res res;
     memset(&res, 0, sizeof res);
     hk_txn *t = NULL;
+    hk_buf rules_json = HK_BUF_INIT;
+    hkr_dbs d;
     hk_err rc = mcp_read_begin(c, &t, err);
     if (rc == HK_OK) rc = hk_svc_consistency(t, &req, &res, err);
+    /* contradictions derived by constraint rules, with their proofs */
+    if (rc == HK_OK && hkr_dbs_of(c->srv->env.store, &d, NULL) == HK_OK)
+        rc =
+            hk_svc_rule_contradictions_json(t, &d, req.limit, &rules_json, err);
     if (t) hk_txn_abort(t);
-    if (rc != HK_OK) return rc;
+    json_t *rules = rc == HK_OK && rules_json.data
+                        ? json_loadb(rules_json.data, rules_json.len, 0, NULL)
+                        : NULL;
+    hk_buf_free(&rules_json);
+    if (rc != HK_OK) {
+        hk_rsn_check_res_free(&res);
+        return rc;
+    }
     json_t *list = json_array();
     for (size_t i = 0; list && i < res.n_findings; i++) {
         json_t *o = finding_json(&res.findings[i]);
@@ -172,6 +186,11 @@ hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err)
                          "declarations", decl, "contradictions", list)
              : NULL;
     if (!decl) json_decref(list);
+    if (*out && rules)
+        json_object_set_new(
+            *out, "rule_contradictions",
+            json_incref(json_object_get(rules, "contradictions")));
+    json_decref(rules);
     hk_rsn_check_res_free(&res);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }

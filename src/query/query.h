@@ -54,6 +54,35 @@ void hkq_free(hkq_query *q);
  * here and single patterns to the single-pattern path. */
 bool hkq_is_multi(const char *text, size_t len);
 
+/* Read-only view of pattern a (0..hkq_n_atoms-1, text order, positive
+ * and negated) for the rule engine, which checks rule safety and
+ * stratification on the parsed body. Texts point into q. */
+typedef struct hkq_atom_view {
+    bool neg;                           /* `not P(...)` */
+    uint32_t pos_index;                 /* index among positive patterns
+                                           (hkq_row.facts); UINT32_MAX when
+                                           negated */
+    uint32_t n_args;                    /* arguments */
+    hk_term_kind kind[HK_MAX_ARGS + 1]; /* slot 0 = predicate, then args */
+    uint32_t var[HK_MAX_ARGS + 1];      /* variable index (kind VAR) */
+    const char *text[HK_MAX_ARGS + 1];  /* constant text (kind CONST) */
+} hkq_atom_view;
+uint32_t hkq_n_atoms(const hkq_query *q);
+void hkq_atom_view_get(const hkq_query *q, uint32_t a, hkq_atom_view *out);
+/* Read-only view of comparison c (0..hkq_n_cmps-1, text order). */
+typedef struct hkq_cmp_view {
+    int op;               /* 0 =, 1 !=, 2 <, 3 <=, 4 >, 5 >= */
+    hk_term_kind kind[2]; /* left, right: constant or variable */
+    uint32_t var[2];      /* variable index (kind VAR) */
+    const char *text[2];  /* constant text (kind CONST) */
+} hkq_cmp_view;
+uint32_t hkq_n_cmps(const hkq_query *q);
+void hkq_cmp_view_get(const hkq_query *q, uint32_t c, hkq_cmp_view *out);
+/* Whether `a OP b` holds as the query language compares values. */
+bool hkq_cmp_holds(int op, const char *a, size_t al, const char *b, size_t bl);
+/* True when the text starts with `select ... where`. */
+bool hkq_has_select(const hkq_query *q);
+
 /* Variables in order of first appearance; the projected ones (select, or
  * all) and their names. */
 uint32_t hkq_n_vars(const hkq_query *q);
@@ -66,13 +95,23 @@ bool hkq_ordered(const hkq_query *q);
 /* LIMIT of the text; 0 when none was given. */
 uint64_t hkq_limit(const hkq_query *q);
 
+/* Optional index of a relation: the positions (into facts[], ascending;
+ * positions >= n are skipped) of the facts with symbol sym at argument
+ * pos (0-based) into *list, *n; false when the relation has no index on
+ * pos (the run then scans it). */
+typedef bool (*hkq_rel_probe_fn)(void *ud, uint32_t pos, uint32_t sym,
+                                 const uint32_t **list, size_t *n);
+
 /* An in-memory relation: n facts as symbol ids with their fact ids (0 is
  * allowed for facts not stored). Read, never copied: it must outlive the
- * run. */
+ * run. With probe, a step that knows an argument's value reads only the
+ * facts the index gives for it. */
 typedef struct hkq_rel {
     const hks_fact_syms *facts; /* n facts */
     const hk_fact_id *ids;      /* n ids, or NULL (all 0) */
     size_t n;                   /* number of facts */
+    hkq_rel_probe_fn probe;     /* index, or NULL */
+    void *probe_ud;             /* passed to probe */
 } hkq_rel;
 
 /* Where a positive pattern reads its facts. */

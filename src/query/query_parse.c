@@ -572,3 +572,67 @@ hk_err hkq_atom_text(const hkq_query *q, uint32_t i, hk_buf *out)
     hk_buf_append(out, q->text + a->off, a->end - a->off);
     return HK_OK;
 }
+
+uint32_t hkq_n_atoms(const hkq_query *q)
+{
+    return q->n_atoms;
+}
+
+bool hkq_has_select(const hkq_query *q)
+{
+    return q->has_select;
+}
+
+void hkq_atom_view_get(const hkq_query *q, uint32_t a, hkq_atom_view *out)
+{
+    const hkq_atom *at = &q->atoms[a];
+    memset(out, 0, sizeof *out);
+    out->neg = at->neg;
+    out->pos_index = UINT32_MAX;
+    for (uint32_t p = 0; p < q->n_pos; p++)
+        if (q->pos[p] == a) out->pos_index = p;
+    out->n_args = at->pat.n_args;
+    for (uint32_t k = 0; k <= at->pat.n_args; k++) {
+        out->kind[k] = at->slots[k].kind;
+        out->var[k] = at->slots[k].var;
+        out->text[k] = at->slots[k].text;
+    }
+}
+
+uint32_t hkq_n_cmps(const hkq_query *q)
+{
+    return q->n_cmps;
+}
+
+void hkq_cmp_view_get(const hkq_query *q, uint32_t c, hkq_cmp_view *out)
+{
+    const hkq_cmp *cm = &q->cmps[c];
+    const hkq_slot *side[2] = {&cm->l, &cm->r};
+    memset(out, 0, sizeof *out);
+    out->op = (int)cm->op;
+    for (int k = 0; k < 2; k++) {
+        out->kind[k] = side[k]->kind;
+        out->var[k] = side[k]->var;
+        out->text[k] = side[k]->text;
+    }
+}
+
+bool hkq_cmp_holds(int op, const char *a, size_t al, const char *b, size_t bl)
+{
+    int v = hkq_value_cmp(a, al, b, bl);
+    switch (op) {
+    case HKQ_EQ:
+        return v == 0;
+    case HKQ_NE:
+        return v != 0;
+    case HKQ_LT:
+        return v < 0;
+    case HKQ_LE:
+        return v <= 0;
+    case HKQ_GT:
+        return v > 0;
+    case HKQ_GE:
+        return v >= 0;
+    }
+    return false;
+}

@@ -740,6 +740,33 @@ static hk_err level(run *r, uint32_t i, bool path, hk_error *err)
     if (rc != HK_OK || r->stop || src == NULL || src->rel == NULL) return rc;
     const hkq_rel *rel = src->rel;
     bool no_path = false;
+    if (rel->probe) {
+        /* an argument known before this step: read its index entry */
+        const hkq_atom *at = &r->q->atoms[st->atom];
+        for (uint32_t k = 1; k <= at->pat.n_args; k++) {
+            const hkq_slot *s = &at->slots[k];
+            if (s->kind == HK_TERM_ANY) continue;
+            if (s->kind == HK_TERM_VAR) {
+                /* bound before this step: its first slot compares */
+                uint32_t f = 0;
+                while (at->slots[f].kind != HK_TERM_VAR ||
+                       at->slots[f].var != s->var)
+                    f++;
+                if (!st->check[f]) continue;
+            }
+            const uint32_t *list = NULL;
+            size_t n = 0;
+            if (!rel->probe(rel->probe_ud, k - 1, slot_val(r, st->atom, k),
+                            &list, &n))
+                continue;
+            for (size_t j = 0; j < n && !r->stop && list[j] < rel->n; j++) {
+                rc = candidate(r, i, 0, rel->ids ? rel->ids[list[j]] : 0,
+                               &rel->facts[list[j]], &no_path, err);
+                if (rc != HK_OK) return rc;
+            }
+            return HK_OK;
+        }
+    }
     for (size_t k = 0; k < rel->n && !r->stop; k++) {
         rc = candidate(r, i, 0, rel->ids ? rel->ids[k] : 0, &rel->facts[k],
                        &no_path, err);

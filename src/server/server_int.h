@@ -351,6 +351,15 @@ void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param);
 /* server_stream.c */
 void hk_route_stream_status(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_digest(hk_server *srv, h2o_req_t *req, const char *param);
+/* routes_rules.c */
+void hk_route_rules_list(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_rules_post(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_rules_get(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_rules_patch(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_rules_delete(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_reason(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_reason_verify(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_why(hk_server *srv, h2o_req_t *req, const char *param);
 /* routes_graph.c */
 void hk_route_graph_neighbours(hk_server *srv, h2o_req_t *req,
                                const char *param);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "reason/rules.h"
 #include "service/svc_vector.h"
 #include "stream/stream.h"
 #include "store/store.h"
@@ -342,6 +343,8 @@ hk_err hk_svc_store_open(const char *dir, const hk_store_options *opt,
     }
     /* a KB with a change-stream outbox: every write feeds it */
     if (!e) e = hkst_outbox_attach(*s, err);
+    /* the rule module keeps derived facts current after every change */
+    if (e == HK_OK) e = hkr_attach(*s, err);
     if (e) {
         hkv_store_detach(*vs);
         *vs = NULL;
@@ -354,5 +357,6 @@ hk_err hk_svc_store_open(const char *dir, const hk_store_options *opt,
 void hk_svc_store_close(hk_store *s, hkv_store *vs)
 {
     hkv_store_detach(vs);
+    hkr_detach(s);
     if (s) hk_store_close(s);
 }

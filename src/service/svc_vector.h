@@ -19,7 +19,9 @@
  * (hkv_store_attach), so that deleting or replacing a fact removes its
  * vectors in every process that writes. Every adapter that opens a KB
  * opens it here. *vs is NULL only for a read-only open of a KB that never
- * had a vector space. On failure nothing stays open. */
+ * had a vector space. It also attaches the rule module (hkr_attach,
+ * src/reason/rules.h), which keeps derived facts current inside every
+ * write. On failure nothing stays open. */
 hk_err hk_svc_store_open(const char *dir, const hk_store_options *opt,
                          hk_store **s, hkv_store **vs, hk_error *err);
 /* Detaches vs (may be NULL) and closes s (may be NULL). */

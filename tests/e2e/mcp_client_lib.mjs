@@ -25,7 +25,8 @@ export const TOOL_NAMES = [
 export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze',
   'query_graph', 'vector_spaces', 'vector_similar', 'export_graph',
   'ask_knowledge', 'extract_facts', 'review_list', 'review_decide',
-  'stream_status', 'kb_digest', 'score_fact', 'predict_links'];
+  'stream_status', 'kb_digest', 'score_fact', 'predict_links', 'add_rule',
+  'list_rules', 'explain_fact'];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
@@ -79,6 +80,9 @@ export const TOOL_PARAMS = {
   kb_digest: [],
   score_fact: ['statement'],
   predict_links: ['pattern', 'k'],
+  add_rule: ['rule', 'name', 'auth_token'],
+  list_rules: [],
+  explain_fact: ['statement'],
 };
 
 export let passed = 0;
@@ -181,7 +185,7 @@ const SEED = [
   'Causes(Heat, Expansion)',
 ];
 
-// Exercises all 30 tools. ctx: {bin, dataDir, token, hubDir, stdio}.
+// Exercises all the tools. ctx: {bin, dataDir, token, hubDir, stdio}.
 export async function exerciseAllTools(client, ctx) {
   const { tools } = await listAllTools(client);
   const ajv = checkToolListing(tools);
@@ -302,6 +306,31 @@ export async function exerciseAllTools(client, ctx) {
   ok(dg.digest.startsWith('## First') && [...dg.digest].length <= 200 && dg.truncated, 'digest truncated to max_chars');
   const badHub = await callError(client, 'project_list_snapshots', { hub_path: '/etc' });
   ok(/outside the directories/.test(badHub), 'hub_path outside refused');
+
+  // ---- rules and proofs ----
+  // the seed's Functional(HasCapital) with two capitals of France already
+  // derives one Contradiction fact
+  const lr0 = await call(client, validators, 'list_rules', {});
+  eq(lr0, { rules: [], derived: 1 }, 'no rules yet; one derived contradiction');
+  const cc2 = await call(client, validators, 'consistency_check', {});
+  ok(cc2.rule_contradictions.length === 1 && cc2.rule_contradictions[0].proof.rule === 'Functional(HasCapital)', 'consistency_check: derived contradiction with its proof');
+  const ar = await call(client, validators, 'add_rule', { rule: 'Sub(?x, ?y) :- IsA(?x, ?y).', name: 'sub', ...tok });
+  ok(ar.rule.name === 'sub' && ar.rule.version === 1 && ar.rule.enabled && ar.derived === 1 + 3, 'add_rule derives');
+  const ar2 = await call(client, validators, 'add_rule', { rule: 'Sub(?x, ?z) :- Sub(?x, ?y), Sub(?y, ?z).', ...tok });
+  ok(ar2.rule.name === 'Sub_1' && ar2.derived === 1 + 6, `transitive rule: generated name, 6 more derived (${JSON.stringify(ar2)})`);
+  const lr = await call(client, validators, 'list_rules', {});
+  eq(lr.rules.map((r) => r.name), ['Sub_1', 'sub'], 'list_rules');
+  ok(lr.derived === 1 + 6, 'list_rules derived count');
+  const ex = await call(client, validators, 'explain_fact', { statement: 'Sub(Component, Animal)' });
+  ok(ex.derived === true && ex.proof.rule === 'Sub_1' && ex.proof.bindings.y === 'CPU' && ex.proof.premises.length === 2, 'explain_fact: rule instance');
+  ok(ex.proof.premises.every((p) => p.derived && p.rule === 'sub' && p.premises[0].derived === false), 'explain_fact: premises down to asserted facts');
+  ok(ex.proof.premises[0].premises[0].id === ids['IsA(Component, CPU)'], 'explain_fact: leaf id');
+  const ex2 = await call(client, validators, 'explain_fact', { statement: 'IsA(CPU, Component)' });
+  ok(ex2.derived === false && ex2.proof.id === ids['IsA(CPU, Component)'], 'explain_fact of an asserted fact');
+  const badRule = await callError(client, 'add_rule', { rule: 'Bad(?x, ?z) :- IsA(?x, ?y).', ...tok });
+  ok(/unsafe rule/.test(badRule), 'unsafe rule refused');
+  const noFact = await callError(client, 'explain_fact', { statement: 'Sub(Nothing, Here)' });
+  ok(/neither asserted nor derived/.test(noFact), 'explain_fact of a non-fact');
 
   // ---- backup / restore ----
   const bk = await call(client, validators, 'backup_kb', { description: 'e2e backup', ...tok });

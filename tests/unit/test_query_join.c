@@ -618,7 +618,7 @@ static void test_relation_source(void **state)
                          HK_OK);
         delta_ids[nd++] = facts[k].id;
     }
-    hkq_rel rel = {delta, delta_ids, nd};
+    hkq_rel rel = {delta, delta_ids, nd, NULL, NULL};
     hkq_src srcs[2] = {{false, &rel}, {true, NULL}};
     hkq_run_req req;
     memset(&req, 0, sizeof req);

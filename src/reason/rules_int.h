@@ -1,0 +1,58 @@
+/*
+ * rules_int.h — helpers shared by the files of src/reason/rules_*.c,
+ * private to them (the module's interface is rules.h).
+ */
+#ifndef HK_RULES_INT_H
+#define HK_RULES_INT_H
+
+#include <stdint.h>
+
+#include "query/query.h"
+#include "reason/rules.h"
+
+/* Fact ids of derived facts in relations handed to the join: the tag
+ * plus an index (stored facts have ids below 2^48). */
+#define HKR_DERIVED_TAG (1ull << 63)
+/* Longest key of rules.derived. */
+#define HKR_KEY_MAX (5 + 4 * HK_MAX_ARGS)
+
+static inline void hkr_put_u32be(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+static inline uint32_t hkr_get_u32be(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+static inline void hkr_put_u64be(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+static inline uint64_t hkr_get_u64be(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The rules.derived key of fs into k (HKR_KEY_MAX bytes); its length. */
+size_t hkr_key_of(const hks_fact_syms *fs, uint8_t *k);
+/* The content of a rules.derived key; false when malformed. */
+bool hkr_key_parse(const uint8_t *k, size_t len, hks_fact_syms *fs);
+/* The strings of fs into buf (reset first); st points into buf. */
+hk_err hkr_syms_statement(hk_txn *t, const hks_fact_syms *fs, hk_buf *buf,
+                          hk_statement *st, hk_error *err);
+/* *exists = an asserted or derived fact matches negated pattern av with
+ * its variables bound to vals. */
+hk_err hkr_neg_exists(hk_txn *t, const hkr_dbs *d, const hkq_atom_view *av,
+                      const uint32_t *vals, bool *exists, hk_error *err);
+
+#endif /* HK_RULES_INT_H */
