@@ -7,12 +7,13 @@
  *      vector, or from the built-in embedder for text;
  *   2. a filter (predicate and/or entity) becomes the sorted set of fact
  *      ids the store's query engine yields (at most HK_SVC_FILTER_MAX);
- *   3. the space's index is built from the txn's snapshot and searched;
- *      a selective filter is answered by an exact scan of its members
- *      (hkv_index_search decides, see hnsw.c);
- *   4. hits get their canonical statement and a score (larger is nearer).
- * Building the index per call costs O(n log n): right for the CLI's one
- * process per command; a server keeps an index instead.
+ *   3. the space's index, kept by the attached store (vcache.c: read from
+ *      its file or built once, then caught up with every commit), is
+ *      searched; a selective filter is answered by an exact scan of its
+ *      members (hkv_index_search decides, see hnsw.c);
+ *   4. hits get their canonical statement and a score (larger is nearer);
+ *      a hit the txn's snapshot does not hold yet (the index may be newer
+ *      than an older read txn) is left out.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -229,7 +230,8 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
                        hk_svc_vsimilar_res *res, hk_error *err)
 {
     hkv_space sp;
-    hkv_index *ix = NULL;
+    const hkv_index *ix = NULL;
+    hkv_kept *ref = NULL;
     float *qv = NULL;
     uint64_t *ids = NULL;
     size_t n_ids = 0, n_hits = 0;
@@ -283,31 +285,39 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
     if ((r->predicate || r->entity) &&
         (e = filter_ids(t, r, &ids, &n_ids, err)))
         goto out;
-    if ((e = hkv_index_load(vs, t, r->space, &ix, err))) goto out;
+    if ((e = hkv_index_acquire(vs, t, r->space, &ix, &ref, err))) goto out;
     hkv_filter flt = {ids, n_ids, 0};
     fetch_ctx fc = {vs, t, r->space};
     hkv_search_opts o = {k, r->ef, (r->predicate || r->entity) ? &flt : NULL,
                          fetch_float, &fc};
-    if ((e = hkv_index_search(ix, qv, &o, hits, &n_hits, err))) goto out;
+    e = hkv_index_search(ix, qv, &o, hits, &n_hits, err);
+    uint64_t live = hkv_index_count(ix);
+    hkv_index_release(ref);
+    ref = NULL;
+    if (e) goto out;
     res->candidates = n_ids;
-    res->exact = o.filter != NULL && n_ids <= (hkv_index_count(ix) / 50 > 1000
-                                                   ? hkv_index_count(ix) / 50
-                                                   : 1000);
+    res->exact =
+        o.filter != NULL && n_ids <= (live / 50 > 1000 ? live / 50 : 1000);
     res->hits = hk_calloc(n_hits ? n_hits : 1, sizeof *res->hits);
     if (!res->hits) {
         e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n_hits; i++) {
-        hk_svc_vsimilar_hit *h = &res->hits[i];
-        if ((e = statement_of(t, hits[i].id, &f, &b, err))) goto out;
+        hk_svc_vsimilar_hit *h = &res->hits[res->n_hits];
+        e = statement_of(t, hits[i].id, &f, &b, err);
+        if (e == HK_ERR_NOT_FOUND) { /* newer than t */
+            hk_error_clear(err);
+            continue;
+        }
+        if (e) goto out;
         h->id = hits[i].id;
         h->statement = hk_strndup(b.data, b.len);
         if (!h->statement) {
             e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
             goto out;
         }
-        res->n_hits = i + 1;
+        res->n_hits++;
         double d = hits[i].distance;
         h->score = sp.params.metric == HKV_L2    ? -d
                    : sp.params.metric == HKV_DOT ? -d
@@ -316,7 +326,7 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
     e = HK_OK;
 out:
     if (e) hk_svc_vsimilar_res_free(res);
-    hkv_index_free(ix);
+    hkv_index_release(ref);
     hk_free(qv);
     hk_free(ids);
     hk_free(hits);
