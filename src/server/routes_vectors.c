@@ -7,9 +7,12 @@
  *   POST   /v2/vectors/{space}/embed    one batch of the built-in embedder
  *   GET    /v2/vectors/{space}/similar  ?text=|fact=, k, predicate, entity
  *   POST   /v2/vectors/{space}/similar  {text|vector|fact, k, ef, ...}
- * Reads run on the loop's read transaction (hk_route_read), writes are
+ * Reads run on the loop's read transaction (hk_route_read), except
+ * similarity search, which runs on a pool thread with a read transaction
+ * of its own (hk_server_defer): the first search of a space reads or
+ * builds its index, which takes seconds at a million vectors. Writes are
  * jobs of the group-commit writer. The server attached the vector module
- * when it opened the KB (srv->vs). Loop threads only.
+ * when it opened the KB (srv->vs). Handlers run on loop threads.
  */
 #include <math.h>
 #include <string.h>
@@ -306,6 +309,102 @@ static hk_err similar_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
     return append_json(j, out, err);
 }
 
+/* A search deferred to a pool thread: owns copies of everything the
+ * request pointed to, since the request may go away meanwhile. */
+typedef struct similar_job {
+    hk_server *srv;               /* the server */
+    similar_arg sa;               /* request; strings point below */
+    char space[HKV_NAME_MAX + 1]; /* sa.r.space */
+    char *text;                   /* sa.r.text (owned) */
+    char *predicate;              /* sa.r.predicate (owned) */
+    char *entity;                 /* sa.r.entity (owned) */
+    float *vector;                /* sa.r.vector (owned) */
+    hk_buf out;                   /* the answer */
+    hk_err rc;                    /* result */
+    hk_error err;                 /* why it failed */
+} similar_job;
+
+static void similar_job_free(similar_job *j)
+{
+    hk_free(j->text);
+    hk_free(j->predicate);
+    hk_free(j->entity);
+    hk_free(j->vector);
+    hk_buf_free(&j->out);
+    hk_free(j);
+}
+
+static void similar_work(void *arg)
+{
+    similar_job *j = arg;
+    hk_txn *t = NULL;
+    hk_error_clear(&j->err);
+    j->rc = hk_txn_begin(j->srv->store, false, &t, &j->err);
+    if (j->rc) return;
+    j->rc = similar_read(t, &j->sa, &j->out, &j->err);
+    hk_txn_abort(t);
+    if (j->rc == HK_OK) j->rc = hk_buf_append_str(&j->out, "\n");
+}
+
+static void similar_after(h2o_req_t *req, void *arg)
+{
+    similar_job *j = arg;
+    if (!req)
+        ;
+    else if (j->rc == HK_ERR_NOT_FOUND)
+        hk_http_send_error(req, 404, "not_found", j->err.message, NULL);
+    else if (j->rc == HK_ERR_NOMEM && j->err.code != HK_ERR_NOMEM)
+        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
+                           NULL);
+    else if (j->rc != HK_OK)
+        hk_send_store_error(req, &j->err);
+    else
+        hk_http_send_buf(req, 200, &j->out);
+    similar_job_free(j);
+}
+
+/* Copies s (may be NULL) into *out; false when out of memory. */
+static bool dup_opt(const char *s, char **out)
+{
+    *out = NULL;
+    return !s || (*out = hk_strdup(s)) != NULL;
+}
+
+/* Runs the search of sa on a pool thread and answers from there. */
+static void similar_defer(hk_server *srv, h2o_req_t *req, const similar_arg *sa)
+{
+    similar_job *j = hk_calloc(1, sizeof *j);
+    bool ok = j != NULL;
+    if (ok) {
+        j->srv = srv;
+        j->sa = *sa;
+        snprintf(j->space, sizeof j->space, "%s", sa->r.space);
+        j->sa.r.space = j->space;
+        ok = dup_opt(sa->r.text, &j->text) &&
+             dup_opt(sa->r.predicate, &j->predicate) &&
+             dup_opt(sa->r.entity, &j->entity);
+        j->sa.r.text = j->text;
+        j->sa.r.predicate = j->predicate;
+        j->sa.r.entity = j->entity;
+        if (ok && sa->r.vector) {
+            size_t bytes = (size_t)sa->r.dim * sizeof *j->vector;
+            ok = (j->vector = hk_malloc(bytes)) != NULL;
+            if (ok) memcpy(j->vector, sa->r.vector, bytes);
+        }
+        j->sa.r.vector = j->vector;
+    }
+    if (!ok) {
+        if (j) similar_job_free(j);
+        hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
+        return;
+    }
+    if (hk_server_defer(req, similar_work, similar_after, j) != HK_OK) {
+        similar_job_free(j);
+        hk_http_send_error(req, 503, "shutting_down",
+                           "the server is shutting down", NULL);
+    }
+}
+
 /* Parses an unsigned query parameter; false (answered) when bad. */
 static bool query_uint(h2o_req_t *req, const char *name, uint64_t max,
                        uint64_t *out)
@@ -350,7 +449,7 @@ void hk_route_vectors_similar_get(hk_server *srv, h2o_req_t *req,
         sa.r.fact = fact;
         sa.r.k = (uint32_t)k;
         sa.r.ef = (uint32_t)ef;
-        hk_route_read(req, 200, similar_read, &sa);
+        similar_defer(srv, req, &sa);
     }
 }
 
@@ -410,7 +509,7 @@ void hk_route_vectors_similar_post(hk_server *srv, h2o_req_t *req,
     sa.r.fact = fact;
     sa.r.k = (uint32_t)k;
     sa.r.ef = (uint32_t)ef;
-    hk_route_read(req, 200, similar_read, &sa);
+    similar_defer(srv, req, &sa);
 done:
     hk_free(vec);
     json_decref(body);

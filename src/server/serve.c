@@ -747,6 +747,8 @@ int hk_cmd_serve(int argc, char **argv)
         code = fail(srv, &err, 1);
         goto done;
     }
+    /* vector indexes load (or build) in the background */
+    if (srv->vs) (void)hkv_store_warm(srv->vs, NULL);
     srv->started_us = hk_now_us();
     h2o_barrier_init(&g_ready_barrier, srv->n_loops + 1);
     for (unsigned i = 0; i < srv->n_loops; i++) {

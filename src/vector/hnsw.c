@@ -278,14 +278,14 @@ static int cand_cmp(const void *a, const void *b)
 /* Scratch of one search or insert. A node is visited when its mark equals
  * the epoch, so a new walk costs one increment instead of clearing. */
 struct hnsw_scratch {
-    uint32_t *mark;   /* per node: epoch of the last visit */
-    uint32_t cap;     /* entries of mark */
-    uint32_t epoch;   /* current walk */
-    hnsw_heap cand;   /* to expand, nearest first */
-    hnsw_heap res;    /* kept, farthest on top */
-    uint32_t *lbuf;   /* copy of one link list (parallel build) */
-    uint32_t *prev;   /* entry points handed to the next level */
-    size_t prev_cap;  /* entries of prev */
+    uint32_t *mark;  /* per node: epoch of the last visit */
+    uint32_t cap;    /* entries of mark */
+    uint32_t epoch;  /* current walk */
+    hnsw_heap cand;  /* to expand, nearest first */
+    hnsw_heap res;   /* kept, farthest on top */
+    uint32_t *lbuf;  /* copy of one link list (parallel build) */
+    uint32_t *prev;  /* entry points handed to the next level */
+    size_t prev_cap; /* entries of prev */
 };
 
 static void scratch_free(hnsw_scratch *sc)
@@ -780,8 +780,8 @@ hk_err hkv_index_add(hkv_index *ix, uint64_t id, const float *v, hk_error *err)
         return hk_error_set(err, HK_ERR_INVALID, "id %llu is reserved",
                             (unsigned long long)id);
     if ((e = nodes_reserve(ix, 1)))
-        return hk_error_set(err, e, e == HK_ERR_LIMIT ? "the index is full"
-                                                      : "out of memory");
+        return hk_error_set(
+            err, e, e == HK_ERR_LIMIT ? "the index is full" : "out of memory");
     uint32_t me = ix->n_nodes;
     hnsw_node *nd = &ix->nodes[me];
     memset(nd, 0, sizeof *nd);
@@ -815,11 +815,11 @@ hk_err hkv_index_add(hkv_index *ix, uint64_t id, const float *v, hk_error *err)
 /* ==== Parallel build ==== */
 
 typedef struct batch_ctx {
-    hkv_index *ix;          /* the index */
-    uint32_t base;          /* first node of the batch */
-    uint32_t n;             /* nodes of the batch */
-    _Atomic uint32_t next;  /* next batch position to link */
-    _Atomic int failed;     /* an hk_err of some thread, or 0 */
+    hkv_index *ix;         /* the index */
+    uint32_t base;         /* first node of the batch */
+    uint32_t n;            /* nodes of the batch */
+    _Atomic uint32_t next; /* next batch position to link */
+    _Atomic int failed;    /* an hk_err of some thread, or 0 */
 } batch_ctx;
 
 static void *batch_worker(void *arg)
@@ -856,8 +856,8 @@ hk_err hkv_index_add_batch(hkv_index *ix, const uint64_t *ids, const float *v,
     if (threads == 0) threads = 1;
     if (threads > 64) threads = 64;
     if ((e = nodes_reserve(ix, n - done)))
-        return hk_error_set(err, e, e == HK_ERR_LIMIT ? "the index is full"
-                                                      : "out of memory");
+        return hk_error_set(
+            err, e, e == HK_ERR_LIMIT ? "the index is full" : "out of memory");
     /* make every node first (sequential: levels repeat), then link them */
     uint32_t base = ix->n_nodes, made = 0;
     size_t *later = NULL, n_later = 0;
@@ -873,8 +873,7 @@ hk_err hkv_index_add_batch(hkv_index *ix, const uint64_t *ids, const float *v,
         }
         hnsw_node *nd = &ix->nodes[base + made];
         memset(nd, 0, sizeof *nd);
-        if ((e = node_make(ix, nd, id, v + i * ix->p.dim, draw_level(ix),
-                           err)))
+        if ((e = node_make(ix, nd, id, v + i * ix->p.dim, draw_level(ix), err)))
             goto unmake;
         if (map_set(ix, id, base + made)) {
             hk_free(nd->vec);
@@ -896,8 +895,7 @@ hk_err hkv_index_add_batch(hkv_index *ix, const uint64_t *ids, const float *v,
                 pthread_mutex_init(&ix->locks[i], NULL);
             pthread_mutex_init(&ix->glock, NULL);
             for (; started + 1 < threads; started++)
-                if (pthread_create(&th[started], NULL, batch_worker, &c))
-                    break;
+                if (pthread_create(&th[started], NULL, batch_worker, &c)) break;
         }
     }
     batch_worker(&c);

@@ -109,13 +109,20 @@ hk_err hkv_index_save(const hkv_index *ix, const char *path, const void *meta,
         return hk_error_set(err, HK_ERR_IO, "cannot create %s: %s", tmp,
                             strerror(errno));
     setvbuf(io.f, NULL, _IOFBF, 1 << 20);
-    uint32_t hw[14] = {FILE_VERSION,        FILE_ENDIAN,
-                       ix->p.dim,           (uint32_t)ix->p.metric,
-                       (uint32_t)ix->p.quant, ix->p.m,
-                       ix->p.ef_construction, ix->p.ef,
-                       ix->n_nodes,         ix->entry,
-                       ix->max_level,       (uint32_t)meta_len,
-                       0,                   0};
+    uint32_t hw[14] = {FILE_VERSION,
+                       FILE_ENDIAN,
+                       ix->p.dim,
+                       (uint32_t)ix->p.metric,
+                       (uint32_t)ix->p.quant,
+                       ix->p.m,
+                       ix->p.ef_construction,
+                       ix->p.ef,
+                       ix->n_nodes,
+                       ix->entry,
+                       ix->max_level,
+                       (uint32_t)meta_len,
+                       0,
+                       0};
     uint64_t hq[2] = {ix->n_live, ix->rng};
     put(&io, FILE_MAGIC, 8);
     put(&io, hw, 12 * sizeof *hw);
@@ -174,10 +181,9 @@ static bool links_ok(const hkv_index *ix)
     for (uint32_t i = 0; i < ix->n_nodes; i++) {
         const hnsw_node *n = &ix->nodes[i];
         for (uint32_t l = 0; l <= n->level; l++) {
-            const uint32_t *lk = n->links + (l == 0 ? 0
-                                                    : (1 + ix->m0) +
-                                                          (size_t)(l - 1) *
-                                                              (1 + ix->p.m));
+            const uint32_t *lk =
+                n->links +
+                (l == 0 ? 0 : (1 + ix->m0) + (size_t)(l - 1) * (1 + ix->p.m));
             if (lk[0] > (l == 0 ? ix->m0 : ix->p.m)) return false;
             for (uint32_t j = 0; j < lk[0]; j++) {
                 uint32_t b = lk[1 + j];
@@ -224,8 +230,8 @@ hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
                          path, hw[0], FILE_VERSION);
         goto fail;
     }
-    hkv_params p = {hw[2], (hkv_metric)hw[3], (hkv_quant)hw[4],
-                    hw[5], hw[6],            hw[7]};
+    hkv_params p = {hw[2], (hkv_metric)hw[3], (hkv_quant)hw[4], hw[5], hw[6],
+                    hw[7]};
     hkv_params q = p;
     if (hnsw_check_params(&q, NULL) || memcmp(&p, &q, sizeof p) != 0) {
         e = corrupt(err, path, "bad parameters");
@@ -234,8 +240,7 @@ hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
     uint32_t n_nodes = hw[8], entry = hw[9], max_level = hw[10];
     size_t mlen = hw[11];
     if (mlen > HKV_FILE_META_MAX || mlen > meta_cap ||
-        (n_nodes && entry >= n_nodes) || max_level > 16 ||
-        hq[0] > n_nodes) {
+        (n_nodes && entry >= n_nodes) || max_level > 16 || hq[0] > n_nodes) {
         e = corrupt(err, path, "bad header");
         goto fail;
     }

@@ -121,8 +121,8 @@ static hk_err changed_facts(hk_txn *t, const char *space, uint64_t from,
     *n_out = 0;
     if ((e = hk_audit_iter_open(t, from + 1, &it, err))) return e;
     while (!(e = hk_audit_iter_next(it, &en, err)) && en) {
-        bool hit = strcmp(en->op, "delete") == 0 ||
-                   strcmp(en->op, "update") == 0;
+        bool hit =
+            strcmp(en->op, "delete") == 0 || strcmp(en->op, "update") == 0;
         if (!hit && strcmp(en->op, "vector") == 0)
             hit = (en->after && strstr(en->after, needle)) ||
                   (en->before && strstr(en->before, needle));
@@ -226,10 +226,10 @@ static bool load_file(hkv_store *vs, hkv_kept *k, hk_txn *t,
     if (!vs->files) return false;
     file_path(vs, sp->name, path, sizeof path);
     if (hkv_index_read(path, &ix, &m, sizeof m, &mlen, NULL)) return false;
-    if (mlen != sizeof m || m.version != META_VERSION ||
-        m.space_id != sp->id || m.stamp != sp->stamp ||
-        ix->p.dim != sp->params.dim || ix->p.metric != sp->params.metric ||
-        ix->p.quant != sp->params.quant || !audit_has(t, m.seq, m.hash)) {
+    if (mlen != sizeof m || m.version != META_VERSION || m.space_id != sp->id ||
+        m.stamp != sp->stamp || ix->p.dim != sp->params.dim ||
+        ix->p.metric != sp->params.metric || ix->p.quant != sp->params.quant ||
+        !audit_has(t, m.seq, m.hash)) {
         hkv_index_free(ix);
         return false;
     }
@@ -282,8 +282,7 @@ static hkv_kept *kept_entry(hkv_store *vs, const char *name)
     pthread_mutex_lock(&vs->kept_lock);
     for (uint32_t i = 0; i < vs->n_kept && !k; i++)
         if (strcmp(vs->kept[i]->name, name) == 0) k = vs->kept[i];
-    if (!k && vs->n_kept < HKV_SPACES_MAX &&
-        (k = hk_calloc(1, sizeof *k))) {
+    if (!k && vs->n_kept < HKV_SPACES_MAX && (k = hk_calloc(1, sizeof *k))) {
         pthread_rwlockattr_t a;
         pthread_rwlockattr_init(&a);
         /* a waiting catch-up is not starved by a stream of searches */
@@ -338,6 +337,38 @@ void hkv_index_release(hkv_kept *ref)
     if (ref) pthread_rwlock_unlock(&ref->rw);
 }
 
+/* ==== Warming up ==== */
+
+static void *warm_main(void *arg)
+{
+    hkv_store *vs = arg;
+    hkv_space *all = hk_calloc(HKV_SPACES_MAX, sizeof *all);
+    size_t n = 0;
+    hk_txn *t = NULL;
+    if (!all || hk_txn_begin(vs->s, false, &t, NULL) ||
+        hkv_space_list(vs, t, all, &n, NULL))
+        n = 0;
+    for (size_t i = 0; i < n && !atomic_load(&vs->stop); i++) {
+        const hkv_index *ix;
+        hkv_kept *ref;
+        if (hkv_index_acquire(vs, t, all[i].name, &ix, &ref, NULL) == HK_OK)
+            hkv_index_release(ref);
+    }
+    if (t) hk_txn_abort(t);
+    hk_free(all);
+    return NULL;
+}
+
+hk_err hkv_store_warm(hkv_store *vs, hk_error *err)
+{
+    if (vs->warming)
+        return hk_error_set(err, HK_ERR_STATE, "already warming up");
+    if (pthread_create(&vs->warm, NULL, warm_main, vs) != 0)
+        return hk_error_set(err, HK_ERR_NOMEM, "cannot start a thread");
+    vs->warming = true;
+    return HK_OK;
+}
+
 /* ==== Hook, detach, metrics ==== */
 
 void hkv_kept_on_commit(hkv_store *vs, uint64_t last_seq)
@@ -370,6 +401,13 @@ void hkv_kept_on_commit(hkv_store *vs, uint64_t last_seq)
         pthread_rwlock_unlock(&k->rw);
     }
     if (t) hk_txn_abort(t);
+}
+
+void hkv_kept_stop(hkv_store *vs)
+{
+    atomic_store(&vs->stop, true);
+    if (vs->warming) pthread_join(vs->warm, NULL);
+    vs->warming = false;
 }
 
 void hkv_kept_free_all(hkv_store *vs)

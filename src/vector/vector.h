@@ -250,6 +250,12 @@ hk_err hkv_index_acquire(hkv_store *vs, hk_txn *t, const char *space,
                          const hkv_index **ix, hkv_kept **ref, hk_error *err);
 void hkv_index_release(hkv_kept *ref);
 
+/* Starts a thread that acquires (reads or builds) the index of every
+ * space of the KB, so that the first searches find it ready; detach
+ * waits for it (after the space it is on). Long-running processes call
+ * it once after attaching; HK_ERR_STATE when already started. */
+hk_err hkv_store_warm(hkv_store *vs, hk_error *err);
+
 /* Counters of the kept indexes (for metrics). */
 typedef struct hkv_kept_stats {
     uint64_t spaces;     /* indexes kept */

@@ -63,9 +63,9 @@ struct hkv_index {
     pthread_mutex_t *locks; /* HNSW_LOCK_STRIPES locks over node links */
     pthread_mutex_t glock;  /* entry and max_level while building */
     /* scratch reuse: searches are const but may share these */
-    pthread_mutex_t sc_lock;                 /* protects sc_free, n_sc */
+    pthread_mutex_t sc_lock;                  /* protects sc_free, n_sc */
     hnsw_scratch *sc_free[HNSW_SCRATCH_KEEP]; /* idle scratch areas */
-    uint32_t n_sc;                           /* entries in sc_free */
+    uint32_t n_sc;                            /* entries in sc_free */
 };
 
 /* Fills in the parameters' defaults and checks them (hkv_index_new). */
@@ -80,18 +80,21 @@ hk_err hnsw_map_rebuild(hkv_index *ix);
 typedef struct hkv_kept hkv_kept;
 
 struct hkv_store {
-    hk_store *s;                       /* the store it is attached to */
-    hks_db spaces;                     /* vector.spaces */
-    hks_db data;                       /* vector.data */
-    bool hooked;                       /* the hook is registered */
-    unsigned threads;                  /* threads of an index build */
-    bool files;                        /* keep index files beside the KB */
-    pthread_mutex_t kept_lock;         /* protects kept[] and n_kept */
-    hkv_kept *kept[HKV_SPACES_MAX];    /* indexes kept in memory */
-    uint32_t n_kept;                   /* entries of kept */
-    _Atomic uint64_t builds;           /* indexes built from the store */
-    _Atomic uint64_t file_loads;       /* indexes read from their file */
-    _Atomic uint64_t caught_up;        /* vectors applied by catch-up */
+    hk_store *s;                    /* the store it is attached to */
+    hks_db spaces;                  /* vector.spaces */
+    hks_db data;                    /* vector.data */
+    bool hooked;                    /* the hook is registered */
+    unsigned threads;               /* threads of an index build */
+    bool files;                     /* keep index files beside the KB */
+    pthread_mutex_t kept_lock;      /* protects kept[] and n_kept */
+    hkv_kept *kept[HKV_SPACES_MAX]; /* indexes kept in memory */
+    uint32_t n_kept;                /* entries of kept */
+    _Atomic uint64_t builds;        /* indexes built from the store */
+    _Atomic uint64_t file_loads;    /* indexes read from their file */
+    _Atomic uint64_t caught_up;     /* vectors applied by catch-up */
+    pthread_t warm;                 /* hkv_store_warm's thread */
+    bool warming;                   /* warm was started (join it) */
+    _Atomic bool stop;              /* detach asks warm to stop */
 };
 
 /* The record of space name (no vector count). */
@@ -100,6 +103,8 @@ hk_err hkv_space_find(hkv_store *vs, hk_txn *t, const char *name,
 /* Catches every kept index up to the commit that ended at audit entry
  * last_seq (the after-commit hook). */
 void hkv_kept_on_commit(hkv_store *vs, uint64_t last_seq);
+/* Stops and joins the warm-up thread (detach, before the hook goes). */
+void hkv_kept_stop(hkv_store *vs);
 /* Saves the kept indexes that changed since their file was written, then
  * frees them (detach). */
 void hkv_kept_free_all(hkv_store *vs);

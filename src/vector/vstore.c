@@ -41,7 +41,6 @@
 #define SPACE_REC_VERSION 2u
 #define HOOK_NAME "vector.cascade"
 
-
 /* ==== Encoding ==== */
 
 static void put_be32(uint8_t *p, uint32_t v)
@@ -147,6 +146,7 @@ fail:
 void hkv_store_detach(hkv_store *vs)
 {
     if (!vs) return;
+    hkv_kept_stop(vs);
     if (vs->hooked) hks_hook_remove(vs->s, HOOK_NAME, NULL);
     hkv_kept_free_all(vs);
     pthread_mutex_destroy(&vs->kept_lock);
@@ -222,7 +222,7 @@ hk_err hkv_space_list(hkv_store *vs, hk_txn *t, hkv_space *out, size_t *n,
 
 /* The record of space name, without counting its vectors. */
 hk_err hkv_space_find(hkv_store *vs, hk_txn *t, const char *name,
-                         hkv_space *out, hk_error *err)
+                      hkv_space *out, hk_error *err)
 {
     hks_val v;
     hk_err e;
