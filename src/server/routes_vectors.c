@@ -301,10 +301,11 @@ static hk_err similar_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
             hits = NULL;
         }
     }
-    json_t *j = hits ? json_pack("{s:s, s:o, s:I, s:b}", "space", sa->r.space,
-                                 "hits", hits, "candidates",
-                                 (json_int_t)res.candidates, "exact", res.exact)
-                     : NULL;
+    json_t *j =
+        hits ? json_pack("{s:s, s:o, s:I, s:b, s:I}", "space", sa->r.space,
+                         "hits", hits, "candidates", (json_int_t)res.candidates,
+                         "exact", res.exact, "indexed", (json_int_t)res.indexed)
+             : NULL;
     hk_svc_vsimilar_res_free(&res);
     return append_json(j, out, err);
 }

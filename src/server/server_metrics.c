@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "server/server_int.h"
+#include "service/svc_vector.h"
 
 /* Upper bounds of the latency buckets, seconds. */
 static const double k_lat_bounds[HK_METRIC_BUCKETS] = {
@@ -329,5 +330,6 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
                             "hakgal_connections_accepted_total{loop=\"%u\"} "
                             "%llu\n",
                             i, LD(srv->loops[i].accepted));
+    if (rc == HK_OK) rc = hk_svc_vector_metrics(srv->vs, b);
     return rc;
 }

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/mem.h"
 #include "service/svc_vector.h"
 #include "store/store.h"
@@ -290,12 +292,15 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
     fetch_ctx fc = {vs, t, r->space};
     hkv_search_opts o = {k, r->ef, (r->predicate || r->entity) ? &flt : NULL,
                          fetch_float, &fc};
+    int64_t t0 = hk_now_us();
     e = hkv_index_search(ix, qv, &o, hits, &n_hits, err);
+    hkv_store_note_search(vs, (uint64_t)(hk_now_us() - t0));
     uint64_t live = hkv_index_count(ix);
     hkv_index_release(ref);
     ref = NULL;
     if (e) goto out;
     res->candidates = n_ids;
+    res->indexed = live;
     res->exact =
         o.filter != NULL && n_ids <= (live / 50 > 1000 ? live / 50 : 1000);
     res->hits = hk_calloc(n_hits ? n_hits : 1, sizeof *res->hits);
@@ -333,6 +338,51 @@ out:
     hk_buf_free(&b);
     hk_fact_release(&f);
     return e;
+}
+
+/* ==== Metrics ==== */
+
+hk_err hk_svc_vector_metrics(hkv_store *vs, hk_buf *b)
+{
+    hkv_kept_stats st;
+    if (!vs) return HK_OK;
+    hkv_kept_stats_get(vs, &st);
+    static const struct {
+        const char *name; /* metric */
+        const char *type; /* gauge or counter */
+        const char *help; /* HELP text */
+    } m[] = {{"hakgal_vector_index_spaces", "gauge",
+              "Vector spaces whose HNSW index is in memory."},
+             {"hakgal_vector_index_vectors", "gauge",
+              "Live vectors in the in-memory indexes."},
+             {"hakgal_vector_index_bytes", "gauge",
+              "Memory of the in-memory indexes (vectors, links, maps)."},
+             {"hakgal_vector_index_builds_total", "counter",
+              "Indexes built from the store (no usable index file)."},
+             {"hakgal_vector_index_file_loads_total", "counter",
+              "Indexes read from their file beside the KB."},
+             {"hakgal_vector_index_caught_up_total", "counter",
+              "Facts whose vector an index took over from the audit log."},
+             {"hakgal_vector_searches_total", "counter",
+              "Vector searches (graph or exact) answered."},
+             {"hakgal_vector_search_seconds_total", "counter",
+              "Time spent in vector searches (divide by searches for the "
+              "mean latency)."}};
+    uint64_t v[] = {st.spaces,     st.vectors,   st.bytes,   st.builds,
+                    st.file_loads, st.caught_up, st.searches};
+    hk_err rc = HK_OK;
+    for (size_t i = 0; rc == HK_OK && i < sizeof m / sizeof *m; i++) {
+        rc = hk_buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", m[i].name,
+                            m[i].help, m[i].name, m[i].type);
+        if (rc) break;
+        if (i < sizeof v / sizeof *v)
+            rc = hk_buf_appendf(b, "%s %llu\n", m[i].name,
+                                (unsigned long long)v[i]);
+        else
+            rc = hk_buf_appendf(b, "%s %.6f\n", m[i].name,
+                                (double)st.search_us / 1e6);
+    }
+    return rc;
 }
 
 /* ==== Opening a KB with the vector module ==== */

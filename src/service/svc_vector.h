@@ -84,13 +84,22 @@ typedef struct hk_svc_vsimilar_res {
     size_t n_hits;             /* entries in hits */
     uint64_t candidates;       /* ids the filter allowed (0: no filter) */
     bool exact;                /* answered by an exact scan */
+    uint64_t indexed;          /* live vectors in the space's index */
 } hk_svc_vsimilar_res;
 
-/* Loads the space's index from t (see hkv_index_load) and searches it.
+/* Searches the space's index kept by vs (hkv_index_acquire: read from
+ * its file or built on first use, caught up to t).
  * Exactly one of text, vector, fact. Caller frees res with
  * hk_svc_vsimilar_res_free. */
 hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *req,
                        hk_svc_vsimilar_res *res, hk_error *err);
 void hk_svc_vsimilar_res_free(hk_svc_vsimilar_res *res);
+
+/* ==== Metrics ==== */
+
+/* Appends the Prometheus text of the kept indexes of vs (NULL: nothing):
+ * spaces, vectors and bytes in memory, builds, file loads, catch-up and
+ * search counts and time. */
+hk_err hk_svc_vector_metrics(hkv_store *vs, hk_buf *b);
 
 #endif /* HK_SVC_VECTOR_H */

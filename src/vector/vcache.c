@@ -440,4 +440,12 @@ void hkv_kept_stats_get(hkv_store *vs, hkv_kept_stats *out)
     out->builds = atomic_load(&vs->builds);
     out->file_loads = atomic_load(&vs->file_loads);
     out->caught_up = atomic_load(&vs->caught_up);
+    out->searches = atomic_load(&vs->searches);
+    out->search_us = atomic_load(&vs->search_us);
+}
+
+void hkv_store_note_search(hkv_store *vs, uint64_t us)
+{
+    atomic_fetch_add(&vs->searches, 1);
+    atomic_fetch_add(&vs->search_us, us);
 }

@@ -264,8 +264,12 @@ typedef struct hkv_kept_stats {
     uint64_t builds;     /* built from the store */
     uint64_t file_loads; /* read from their file */
     uint64_t caught_up;  /* vectors applied by catch-up */
+    uint64_t searches;   /* searches noted (hkv_store_note_search) */
+    uint64_t search_us;  /* their total time, microseconds */
 } hkv_kept_stats;
 void hkv_kept_stats_get(hkv_store *vs, hkv_kept_stats *out);
+/* Counts one search of us microseconds (any thread). */
+void hkv_store_note_search(hkv_store *vs, uint64_t us);
 
 /* ==== Built-in embedder ==== */
 

@@ -92,6 +92,8 @@ struct hkv_store {
     _Atomic uint64_t builds;        /* indexes built from the store */
     _Atomic uint64_t file_loads;    /* indexes read from their file */
     _Atomic uint64_t caught_up;     /* vectors applied by catch-up */
+    _Atomic uint64_t searches;      /* hkv_store_note_search calls */
+    _Atomic uint64_t search_us;     /* their microseconds */
     pthread_t warm;                 /* hkv_store_warm's thread */
     bool warming;                   /* warm was started (join it) */
     _Atomic bool stop;              /* detach asks warm to stop */

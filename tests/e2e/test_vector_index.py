@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""End-to-end test of the vector index a server keeps per space: the first
+search builds it and writes DIR/vector-SPACE.hnsw; writers add, embed and
+delete facts while searches run; SIGKILL mid-way; the restarted server
+reads the file, catches up from the store and agrees with it: it indexes
+exactly the vectors the store holds, every fact with a vector finds itself
+first, and no hit is a deleted fact. After a clean stop the CLI reads the
+file the server wrote and answers what the server answered.
+"""
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_server_api import BIN, Server, q, run_tests  # noqa: E402
+
+WRITE_SECONDS = 1.5
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("metric %s missing" % name)
+
+
+def call(conn, method, path, body=None):
+    h = {}
+    data = None
+    if body is not None:
+        data = json.dumps(body)
+        h["Content-Type"] = "application/json"
+    conn.request(method, path, body=data, headers=h)
+    r = conn.getresponse()
+    raw = r.read()
+    return r.status, json.loads(raw) if raw.strip() else None
+
+
+def writer(port, wid, stop, errors):
+    """Adds facts, embeds them, deletes some, searches; until stop."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    rnd = random.Random(wid)
+    mine = []
+    i = 0
+    try:
+        while not stop.is_set():
+            st, b = call(conn, "POST", "/v2/facts",
+                         {"statement": "Vx(w%d, item%d, colour%d)" %
+                          (wid, i, rnd.randrange(50))})
+            if st != 201:
+                errors.append(("add", st, b))
+                break
+            mine.append(b["id"])
+            i += 1
+            if i % 5 == 0:
+                st, b = call(conn, "POST", "/v2/vectors/w/embed",
+                             {"limit": 1000})
+                if st != 200:
+                    errors.append(("embed", st, b))
+            if i % 7 == 0 and mine:
+                fid = mine.pop(rnd.randrange(len(mine)))
+                st, b = call(conn, "DELETE", "/v2/facts/%d" % fid)
+                if st != 200:
+                    errors.append(("delete", st, b))
+            if i % 3 == 0:
+                st, b = call(conn, "GET", "/v2/vectors/w/similar?k=5&text=" +
+                             q("item%d colour%d" % (i, i % 50)))
+                if st != 200:
+                    errors.append(("similar", st, b))
+    except (OSError, http.client.HTTPException):
+        pass  # the server was killed
+    finally:
+        conn.close()
+
+
+class VectorIndex(unittest.TestCase):
+
+    def check_agrees(self, srv):
+        st, _, b = srv.request("GET", "/v2/vectors")
+        self.assertEqual(st, 200, b)
+        stored = [s for s in b["spaces"] if s["name"] == "w"][0]["vectors"]
+        st, _, b = srv.request("GET", "/v2/vectors/w/similar?k=50&text=" +
+                               q("item1 colour1"))
+        self.assertEqual(st, 200, b)
+        self.assertEqual(b["indexed"], stored)
+        for h in b["hits"]:
+            st, _, f = srv.request("GET", "/v2/facts/%d" % h["id"])
+            self.assertEqual(st, 200, "hit %d is not a fact" % h["id"])
+        # every fact with a vector finds itself first
+        st, _, b = srv.request("GET", "/v2/facts?predicate=Vx&limit=5000")
+        self.assertEqual(st, 200, b)
+        with_vec = 0
+        for f in b["facts"]:
+            st, _, r = srv.request(
+                "GET", "/v2/vectors/w/similar?k=1&fact=%d" % f["id"])
+            if st == 404:
+                continue  # added, not embedded yet
+            self.assertEqual(st, 200, r)
+            with_vec += 1
+            self.assertAlmostEqual(r["hits"][0]["score"], 1.0, places=4)
+            if r["hits"][0]["id"] != f["id"]:
+                # only an identical statement may come first instead
+                self.assertEqual(r["hits"][0]["statement"], f["statement"])
+        self.assertEqual(with_vec, stored)
+        return stored
+
+    def test_sigkill_then_restart(self):
+        s = Server()
+        data = s.data
+        r = s.request
+        st, _, b = r("POST", "/v2/vectors",
+                     {"name": "w", "dim": 64, "embedder": "hashed"})
+        self.assertEqual(st, 201, b)
+        st, _, b = r("POST", "/v2/facts/batch",
+                     ["Vx(seed, item%d, colour%d)" % (i, i % 50)
+                      for i in range(300)])
+        self.assertIn(st, (200, 201), b)
+        self.assertEqual(b["created"], 300, b)
+        st, _, b = r("POST", "/v2/vectors/w/embed", {})
+        self.assertEqual((st, b["embedded"]), (200, 300), b)
+        st, _, b = r("GET", "/v2/vectors/w/similar?k=3&text=item7")
+        self.assertEqual(st, 200, b)
+        self.assertEqual(b["indexed"], 300)
+        index_file = os.path.join(data, "vector-w.hnsw")
+        self.assertTrue(os.path.exists(index_file))
+
+        stop = threading.Event()
+        errors = []
+        threads = [threading.Thread(target=writer,
+                                    args=(s.port, w, stop, errors))
+                   for w in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(WRITE_SECONDS)
+        s.kill()
+        stop.set()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+
+        s2 = Server(data=data)
+        try:
+            stored = self.check_agrees(s2)
+            self.assertGreater(stored, 300)
+            # the restart read the file and caught up; it built nothing
+            st, _, text = s2.request("GET", "/metrics")
+            self.assertEqual(st, 200)
+            self.assertEqual(metric(text, "hakgal_vector_index_builds_total"),
+                             0, text)
+            self.assertEqual(
+                metric(text, "hakgal_vector_index_file_loads_total"), 1)
+            self.assertGreater(
+                metric(text, "hakgal_vector_index_caught_up_total"), 0)
+            self.assertGreater(metric(text, "hakgal_vector_searches_total"),
+                               0)
+            # it keeps following: one more fact, embedded, is found
+            st, _, b = s2.request("POST", "/v2/facts",
+                                  {"statement": "Vx(late, zebra, stripes)"})
+            self.assertEqual(st, 201, b)
+            late = b["id"]
+            st, _, b = s2.request("POST", "/v2/vectors/w/embed", {})
+            self.assertEqual(st, 200, b)
+            st, _, b = s2.request(
+                "GET", "/v2/vectors/w/similar?k=1&text=" +
+                q("Vx(late, zebra, stripes)"))
+            self.assertEqual(b["hits"][0]["id"], late)
+            self.assertGreater(b["indexed"], stored)
+            self.check_agrees(s2)
+            st, _, srv_hits = s2.request(
+                "GET", "/v2/vectors/w/similar?k=10&text=" + q("item3 colour3"))
+        except BaseException:
+            s2.stop()
+            s.cleanup()
+            s2.cleanup()
+            raise
+        rc = s2.stop()
+        out = s2.output()
+        self.addCleanup(s.cleanup)
+        self.addCleanup(s2.cleanup)
+        self.assertEqual(rc, 0, out)
+        # the clean stop wrote the file; the CLI answers the same from it
+        p = subprocess.run([BIN, "similar", "--data", data, "--space", "w",
+                            "--k", "10", "--json", "item3 colour3"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        cli = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+        self.assertEqual([h["id"] for h in cli],
+                         [h["id"] for h in srv_hits["hits"]])
+
+
+if __name__ == "__main__":
+    run_tests(__name__)
