@@ -450,3 +450,93 @@ int hk_cmd_similar(int argc, char **argv)
     hk_free(v);
     return rc;
 }
+
+/* ==== search ==== */
+
+/* Prints one hit: JSON (the fact with its score) or "score  id  stmt". */
+static hk_err search_print(void *ud, const hk_fact *f, double score,
+                           hk_error *err)
+{
+    const cli_ctx *c = ud;
+    if (c->json) {
+        json_t *j = hk_svc_fact_jansson(f);
+        if (!j || json_object_set_new(j, "score", json_real(score)))
+            return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        if (print_json(j)) return hk_error_set(err, HK_ERR_IO, "stdout");
+        return HK_OK;
+    }
+    hk_buf b = HK_BUF_INIT;
+    if (hk_statement_format(&f->st, &b))
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    printf("%.4f  %llu  %.*s\n", score, (unsigned long long)f->id, (int)b.len,
+           b.data);
+    hk_buf_free(&b);
+    return HK_OK;
+}
+
+int hk_cmd_search(int argc, char **argv)
+{
+    static const char usage[] =
+        "Usage: hakgal search TEXT [--mode text|vector|hybrid] [--space S]\n"
+        "                     [--limit N] [--json]\n\n"
+        "Facts matching TEXT, best first. --mode text (the default) ranks\n"
+        "by shared words; vector by nearness in space S (default: the first\n"
+        "space with the built-in embedder, which compares spelling, not\n"
+        "meaning); hybrid fuses both rankings by reciprocal rank (text alone\n"
+        "when there is no such space). --json prints one fact per line with\n"
+        "its score.\n";
+    cli_ctx c;
+    cli_init(&c, "search", usage);
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS,
+        {"mode", required_argument, NULL, 'm'},
+        {"space", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'l'},
+        {0, 0, 0, 0}};
+    hk_svc_hsearch_req r;
+    memset(&r, 0, sizeof r);
+    uint64_t u;
+    int o;
+    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
+        if (o == CLI_STOP) return c.exit_code;
+        switch (o) {
+        case 'm':
+            if (!hk_svc_smode_parse(optarg, &r.mode))
+                return cli_usage_error(&c, "--mode is text, vector or hybrid");
+            break;
+        case 's':
+            r.space = optarg;
+            break;
+        case 'l':
+            if (!cli_parse_u64(&c, "--limit", optarg, 1, 1000, &u))
+                return HK_EXIT_INVALID;
+            r.limit = (size_t)u;
+            break;
+        }
+    }
+    if (optind < argc) r.query = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (!r.query || !*r.query) return cli_usage_error(&c, "missing TEXT");
+    hk_store *s;
+    hkv_store *vs = NULL;
+    hk_error e;
+    int rc = cli_open(&c, true, false, &s);
+    if (rc) return rc;
+    hk_err err = hkv_store_attach(s, &vs, &e);
+    if (err == HK_ERR_NOT_FOUND) { /* no vector space ever: text only */
+        vs = NULL;
+        err = HK_OK;
+    }
+    hk_txn *t = NULL;
+    size_t shown = 0;
+    r.hit = search_print;
+    r.hit_ud = &c;
+    if (!err) err = hk_txn_begin(s, false, &t, &e);
+    if (!err) err = hk_svc_hsearch(vs, t, &r, &shown, &e);
+    if (t) hk_txn_abort(t);
+    if (err) rc = cli_fail(&c, err, &e);
+    hkv_store_detach(vs);
+    cli_close(s);
+    return rc;
+}

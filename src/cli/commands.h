@@ -63,6 +63,7 @@ int hk_cmd_help(int argc, char **argv);
 int hk_cmd_vectors(int argc, char **argv);
 int hk_cmd_embed(int argc, char **argv);
 int hk_cmd_similar(int argc, char **argv);
+int hk_cmd_search(int argc, char **argv);
 
 /* src/server and src/mcp */
 int hk_cmd_serve(int argc, char **argv);

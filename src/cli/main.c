@@ -42,6 +42,7 @@ const hk_command hk_commands[] = {
     {"vectors", hk_cmd_vectors, "create, list or drop vector spaces"},
     {"embed", hk_cmd_embed, "give facts vectors with the built-in embedder"},
     {"similar", hk_cmd_similar, "facts nearest to a text, vector or fact"},
+    {"search", hk_cmd_search, "facts by words, by vectors or both (--mode)"},
     {"neighbours", hk_cmd_neighbours, "the subgraph around an entity"},
     {"path", hk_cmd_path, "shortest paths between two entities"},
     {"analyze", hk_cmd_analyze,

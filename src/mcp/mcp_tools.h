@@ -59,5 +59,7 @@ hk_err mcp_t_graph_path(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_graph_analyze(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_vector_spaces(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_vector_similar(mcp_call *c, json_t **out, hk_error *err);
+/* search_knowledge with mode vector or hybrid (hk_svc_hsearch). */
+hk_err mcp_t_search_knowledge_mode(mcp_call *c, json_t **out, hk_error *err);
 
 #endif /* HK_MCP_TOOLS_H */

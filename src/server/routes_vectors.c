@@ -7,6 +7,8 @@
  *   POST   /v2/vectors/{space}/embed    one batch of the built-in embedder
  *   GET    /v2/vectors/{space}/similar  ?text=|fact=, k, predicate, entity
  *   POST   /v2/vectors/{space}/similar  {text|vector|fact, k, ef, ...}
+ *   GET    /v2/search?mode=             text, vector or hybrid search
+ *                                       (hk_route_search hands over)
  * Reads run on the loop's read transaction (hk_route_read), except
  * similarity search, which runs on a pool thread with a read transaction
  * of its own (hk_server_defer): the first search of a space reads or
@@ -15,6 +17,7 @@
  * when it opened the KB (srv->vs). Handlers run on loop threads.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -514,4 +517,129 @@ void hk_route_vectors_similar_post(hk_server *srv, h2o_req_t *req,
 done:
     hk_free(vec);
     json_decref(body);
+}
+
+/* ==== GET /v2/search?mode=text|vector|hybrid ==== */
+
+typedef struct hsearch_job {
+    hk_server *srv;       /* the server */
+    hk_svc_hsearch_req r; /* request; strings point below */
+    char *query;          /* r.query (owned) */
+    char *space;          /* r.space (owned, may be NULL) */
+    size_t shown;         /* hits written */
+    hk_buf out;           /* the answer */
+    hk_err rc;            /* result */
+    hk_error err;         /* why it failed */
+} hsearch_job;
+
+static void hsearch_free(hsearch_job *j)
+{
+    hk_free(j->query);
+    hk_free(j->space);
+    hk_buf_free(&j->out);
+    hk_free(j);
+}
+
+/* Appends one hit {"score","fact"} as the text search route does. */
+static hk_err hsearch_hit(void *ud, const hk_fact *f, double score,
+                          hk_error *err)
+{
+    hsearch_job *j = ud;
+    hk_err rc = hk_buf_appendf(
+        &j->out, "%s{\"score\":%.6g,\"fact\":", j->shown ? "," : "", score);
+    if (rc == HK_OK) rc = hk_fact_write_json(f, &j->out);
+    if (rc == HK_OK) rc = hk_buf_append(&j->out, "}", 1);
+    if (rc) return hk_error_set(err, rc, "out of memory");
+    j->shown++;
+    return HK_OK;
+}
+
+static void hsearch_work(void *arg)
+{
+    hsearch_job *j = arg;
+    hk_txn *t = NULL;
+    size_t shown = 0;
+    hk_error_clear(&j->err);
+    if ((j->rc = hk_txn_begin(j->srv->store, false, &t, &j->err))) return;
+    hk_err rc = hk_buf_append_str(&j->out, "{\"query\":");
+    if (rc == HK_OK)
+        rc = hk_buf_append_json_string(&j->out, j->query, strlen(j->query));
+    if (rc == HK_OK)
+        rc = hk_buf_appendf(&j->out, ",\"mode\":\"%s\",\"results\":[",
+                            hk_svc_smode_name(j->r.mode));
+    if (rc) {
+        j->rc = hk_error_set(&j->err, rc, "out of memory");
+    } else {
+        j->rc = hk_svc_hsearch(j->srv->vs, t, &j->r, &shown, &j->err);
+        if (j->rc == HK_OK &&
+            (rc = hk_buf_appendf(&j->out, "],\"count\":%zu}\n", shown)))
+            j->rc = hk_error_set(&j->err, rc, "out of memory");
+    }
+    hk_txn_abort(t);
+}
+
+static void hsearch_after(h2o_req_t *req, void *arg)
+{
+    hsearch_job *j = arg;
+    if (!req)
+        ;
+    else if (j->rc == HK_ERR_NOT_FOUND)
+        hk_http_send_error(req, 404, "not_found", j->err.message, NULL);
+    else if (j->rc != HK_OK)
+        hk_send_store_error(req, &j->err);
+    else
+        hk_http_send_buf(req, 200, &j->out);
+    hsearch_free(j);
+}
+
+/* Optional non-negative number parameter name into *out. */
+static bool query_weight(h2o_req_t *req, const char *name, double *out)
+{
+    bool bad = false;
+    const char *s = hk_query_param(req, name, &bad);
+    if (!bad && !s) return true;
+    char *end = NULL;
+    double d = bad ? -1 : strtod(s, &end);
+    if (!bad && end && *end == 0 && end != s && isfinite(d) && d >= 0 &&
+        d <= 1e6) {
+        *out = d;
+        return true;
+    }
+    hk_send_field_error(req, 400, "invalid_parameter",
+                        "expected a number from 0 to 1e6", name);
+    return false;
+}
+
+void hk_route_search_mode(hk_server *srv, h2o_req_t *req, const char *qtext,
+                          size_t limit)
+{
+    const char *mode = NULL, *space = NULL;
+    hk_svc_smode m;
+    double wt = 0, wv = 0;
+    if (!query_str(req, "mode", &mode) || !query_str(req, "space", &space) ||
+        !query_weight(req, "w_text", &wt) ||
+        !query_weight(req, "w_vector", &wv))
+        return;
+    if (!mode || !hk_svc_smode_parse(mode, &m)) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "mode is text, vector or hybrid", "mode");
+        return;
+    }
+    if (limit > 1000) limit = 1000;
+    hsearch_job *j = hk_calloc(1, sizeof *j);
+    if (!j || !(j->query = hk_strdup(qtext)) ||
+        (space && !(j->space = hk_strdup(space)))) {
+        if (j) hsearch_free(j);
+        hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
+        return;
+    }
+    j->srv = srv;
+    j->out = (hk_buf)HK_BUF_INIT;
+    j->r = (hk_svc_hsearch_req){j->query, limit, m,           j->space, wt,
+                                wv,       0,     hsearch_hit, j};
+    if (hk_server_defer(req, hsearch_work, hsearch_after, j) != HK_OK) {
+        hsearch_free(j);
+        hk_http_send_error(req, 503, "shutting_down",
+                           "the server is shutting down", NULL);
+    }
 }

@@ -345,6 +345,10 @@ void hk_route_vectors_similar_get(hk_server *srv, h2o_req_t *req,
                                   const char *param);
 void hk_route_vectors_similar_post(hk_server *srv, h2o_req_t *req,
                                    const char *param);
+/* GET /v2/search with ?mode= (text, vector or hybrid), on a pool thread;
+ * hk_route_search hands over once it checked q and limit. */
+void hk_route_search_mode(hk_server *srv, h2o_req_t *req, const char *qtext,
+                          size_t limit);
 /* routes_graph_query.c */
 void hk_route_graph_query_post(hk_server *srv, h2o_req_t *req,
                                const char *param);

@@ -103,7 +103,7 @@ hk_err hk_svc_embed_apply(hk_txn *t, void *arg, hk_error *err)
     a->last = a->after;
     a->done = false;
     hk_fact_init(&f);
-    if ((e = hkv_space_get(a->vs, t, a->space, &sp, err))) goto out;
+    if ((e = hkv_space_find(a->vs, t, a->space, &sp, err))) goto out;
     if (sp.embedder != HKV_EMBED_HASHED) {
         e = hk_error_set(err, HK_ERR_UNSUPPORTED,
                          "space '%s' has no built-in embedder; supply its "
@@ -256,7 +256,7 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
         if (err) snprintf(err->field, sizeof err->field, "k");
         goto out;
     }
-    if ((e = hkv_space_get(vs, t, r->space, &sp, err))) goto out;
+    if ((e = hkv_space_find(vs, t, r->space, &sp, err))) goto out;
     qv = hk_malloc((size_t)sp.params.dim * sizeof *qv);
     hits = hk_malloc(k * sizeof *hits);
     if (!qv || !hits) {

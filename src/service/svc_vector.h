@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "hakgal.h"
+#include "service/service.h"
 #include "vector/vector.h"
 
 /* ==== Opening a KB ==== */
@@ -94,6 +95,41 @@ typedef struct hk_svc_vsimilar_res {
 hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *req,
                        hk_svc_vsimilar_res *res, hk_error *err);
 void hk_svc_vsimilar_res_free(hk_svc_vsimilar_res *res);
+
+/* ==== Text, vector and hybrid search ==== */
+
+typedef enum hk_svc_smode {
+    HK_SVC_SEARCH_TEXT = 0,   /* the ranked text search (hk_svc_search) */
+    HK_SVC_SEARCH_VECTOR = 1, /* nearest vectors of the query text */
+    HK_SVC_SEARCH_HYBRID = 2  /* both, fused by reciprocal rank */
+} hk_svc_smode;
+
+/* Parses "text", "vector" or "hybrid"; false when unknown. */
+bool hk_svc_smode_parse(const char *s, hk_svc_smode *out);
+const char *hk_svc_smode_name(hk_svc_smode m);
+
+typedef struct hk_svc_hsearch_req {
+    const char *query; /* search text (UTF-8) */
+    size_t limit;      /* hits at most (0: 10), at most 1000 */
+    hk_svc_smode mode; /* which rankings */
+    const char *space; /* vector space; NULL: the first (by name) with
+                          the built-in embedder */
+    double w_text;     /* weight of the text ranking (0: 1) */
+    double w_vector;   /* weight of the vector ranking (0: 1) */
+    uint32_t rrf_k;    /* rank offset of the fusion (0: 60) */
+    hk_svc_hit_fn hit; /* receives the hits, best first */
+    void *hit_ud;      /* passed to hit */
+} hk_svc_hsearch_req;
+
+/* Searches facts by text, by meaning or both. Text: hk_svc_search. Vector:
+ * the space's nearest facts to the embedded query, scored by similarity.
+ * Hybrid: both rankings (each up to max(3 * limit, 50) deep) fused by
+ * reciprocal rank, score(f) = sum over rankings of w / (rrf_k + rank);
+ * without a usable space (vs NULL or none with the built-in embedder) it
+ * is the text search. Vector mode without one is HK_ERR_NOT_FOUND.
+ * *shown gets the hits delivered. */
+hk_err hk_svc_hsearch(hkv_store *vs, hk_txn *t, const hk_svc_hsearch_req *req,
+                      size_t *shown, hk_error *err);
 
 /* ==== Metrics ==== */
 

@@ -198,6 +198,10 @@ hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
 /* The space called name, with its vector count. HK_ERR_NOT_FOUND. */
 hk_err hkv_space_get(hkv_store *vs, hk_txn *t, const char *name, hkv_space *out,
                      hk_error *err);
+/* The same without counting the vectors (out->vectors 0): O(1), for
+ * every search. */
+hk_err hkv_space_find(hkv_store *vs, hk_txn *t, const char *name,
+                      hkv_space *out, hk_error *err);
 /* Every space in name order into out (room for HKV_SPACES_MAX). */
 hk_err hkv_space_list(hkv_store *vs, hk_txn *t, hkv_space *out, size_t *n,
                       hk_error *err);

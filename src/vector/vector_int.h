@@ -99,9 +99,6 @@ struct hkv_store {
     _Atomic bool stop;              /* detach asks warm to stop */
 };
 
-/* The record of space name (no vector count). */
-hk_err hkv_space_find(hkv_store *vs, hk_txn *t, const char *name,
-                      hkv_space *out, hk_error *err);
 /* Catches every kept index up to the commit that ended at audit entry
  * last_seq (the after-commit hook). */
 void hkv_kept_on_commit(hkv_store *vs, uint64_t last_seq);

@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
-"""End-to-end test of the vector index a server keeps per space: the first
+"""End-to-end test of the vector index a server keeps per space, and of
+search by text, vectors or both. Index: the first
 search builds it and writes DIR/vector-SPACE.hnsw; writers add, embed and
 delete facts while searches run; SIGKILL mid-way; the restarted server
 reads the file, catches up from the store and agrees with it: it indexes
 exactly the vectors the store holds, every fact with a vector finds itself
 first, and no hit is a deleted fact. After a clean stop the CLI reads the
 file the server wrote and answers what the server answered.
+Search modes: GET /v2/search?mode=text|vector|hybrid, `hakgal search
+--mode` and the MCP tool search_knowledge with mode give the same hits;
+without mode the answers keep their old shape; hybrid without a space
+with the built-in embedder is the text search; bad input is refused.
 """
 import http.client
 import json
@@ -192,6 +197,146 @@ class VectorIndex(unittest.TestCase):
         cli = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
         self.assertEqual([h["id"] for h in cli],
                          [h["id"] for h in srv_hits["hits"]])
+
+
+FACTS = ["HasPart(Computer, CPU)", "HasPart(Computer, Memory)",
+         "IsA(Laptop, Computer)", "IsA(Cat, Animal)", "Eats(Cat, Fish)",
+         "HasPart(Car, Engine)", "LocatedIn(Berlin, Germany)",
+         "IsA(Computation, Process)"]
+
+
+def cli(*args):
+    p = subprocess.run([BIN] + list(args), capture_output=True, text=True,
+                       timeout=120)
+    return p.returncode, [json.loads(x) for x in p.stdout.splitlines()
+                          if x.strip().startswith("{")], p.stderr
+
+
+class SearchModes(unittest.TestCase):
+
+    def test_modes(self):
+        s = Server()
+        self.addCleanup(s.cleanup)
+        data = s.data
+        try:
+            self.rest(s)
+        finally:
+            self.assertEqual(s.stop(), 0, s.output())
+        self.cli_and_mcp(data)
+
+    def rest(self, s):
+        r = s.request
+        st, _, b = r("POST", "/v2/facts/batch", FACTS)
+        self.assertEqual(b["created"], len(FACTS), b)
+        # no vector space yet: legacy search, hybrid falls back to it,
+        # vector mode is refused
+        st, _, legacy = r("GET", "/v2/search?q=computer")
+        self.assertEqual(st, 200, legacy)
+        self.assertNotIn("mode", legacy)
+        st, _, b = r("GET", "/v2/search?q=computer&mode=hybrid")
+        self.assertEqual(st, 200, b)
+        self.assertEqual(b["mode"], "hybrid")
+        self.assertEqual([x["fact"]["id"] for x in b["results"]],
+                         [x["fact"]["id"] for x in legacy["results"]])
+        st, _, b = r("GET", "/v2/search?q=computer&mode=vector")
+        self.assertEqual(st, 404, b)
+        st, _, b = r("GET", "/v2/search?q=computer&mode=fuzzy")
+        self.assertEqual(st, 400, b)
+        self.assertEqual(b["error"]["detail"]["field"], "mode")
+        st, _, b = r("GET", "/v2/search?q=computer&mode=hybrid&w_text=-1")
+        self.assertEqual(st, 400, b)
+        st, _, b = r("POST", "/v2/vectors",
+                     {"name": "words", "dim": 256, "embedder": "hashed"})
+        self.assertEqual(st, 201, b)
+        st, _, b = r("POST", "/v2/vectors/words/embed", {})
+        self.assertEqual(b["embedded"], len(FACTS), b)
+        # text mode answers what the legacy search answers
+        st, _, b = r("GET", "/v2/search?q=computer&mode=text")
+        self.assertEqual([x["fact"]["id"] for x in b["results"]],
+                         [x["fact"]["id"] for x in legacy["results"]])
+        # vector: a misspelt word is found by its trigrams, which the
+        # text search cannot do
+        st, _, b = r("GET", "/v2/search?q=%s&mode=text" % q("computr"))
+        self.assertEqual((st, b["count"]), (200, 0), b)
+        st, _, b = r("GET", "/v2/search?q=%s&mode=vector&limit=3" %
+                     q("computr"))
+        self.assertEqual(st, 200, b)
+        self.assertEqual(b["count"], 3)
+        self.assertIn("Computer", b["results"][0]["fact"]["statement"])
+        scores = [x["score"] for x in b["results"]]
+        self.assertEqual(scores, sorted(scores, reverse=True))
+        # hybrid: the reciprocal-rank fusion of both rankings
+        st, _, t = r("GET", "/v2/search?q=%s&mode=text&limit=50" %
+                     q("computer part"))
+        st, _, v = r("GET", "/v2/search?q=%s&mode=vector&limit=50" %
+                     q("computer part"))
+        st, _, h = r("GET", "/v2/search?q=%s&mode=hybrid&limit=5" %
+                     q("computer part"))
+        self.assertEqual(st, 200, h)
+        fused = {}
+        for ranking in (t, v):
+            for i, x in enumerate(ranking["results"]):
+                fid = x["fact"]["id"]
+                fused[fid] = fused.get(fid, 0) + 1.0 / (60 + i + 1)
+        want = sorted(fused, key=lambda f: (-fused[f], f))[:5]
+        self.assertEqual([x["fact"]["id"] for x in h["results"]], want)
+        for x in h["results"]:
+            self.assertAlmostEqual(x["score"], fused[x["fact"]["id"]],
+                                   places=5)
+        # weights move a side up: all weight on vectors = vector order
+        st, _, hv = r("GET", "/v2/search?q=%s&mode=hybrid&limit=5&"
+                      "w_text=0.000001&w_vector=1" % q("computer part"))
+        self.assertEqual([x["fact"]["id"] for x in hv["results"]][:2],
+                         [x["fact"]["id"] for x in v["results"]][:2])
+        st, _, b = r("GET", "/v2/search?q=x&mode=vector&space=nope")
+        self.assertEqual(st, 404, b)
+        self.hybrid_ids = [x["fact"]["id"] for x in h["results"]]
+
+    def cli_and_mcp(self, data):
+        rc, out, err = cli("search", "--data", data, "--mode", "hybrid",
+                           "--limit", "5", "--json", "computer part")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([x["id"] for x in out], self.hybrid_ids)
+        rc, out, err = cli("search", "--data", data, "--mode", "vector",
+                           "--limit", "1", "--json", "computr")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Computer", out[0]["statement"])
+        rc, _, err = cli("search", "--data", data, "--mode", "fuzzy", "x")
+        self.assertNotEqual(rc, 0)
+        msgs = [
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+             "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                        "clientInfo": {"name": "t", "version": "1"}}},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+             "params": {"name": "search_knowledge",
+                        "arguments": {"query": "computer part",
+                                      "mode": "hybrid", "limit": 5}}},
+            {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+             "params": {"name": "search_knowledge",
+                        "arguments": {"query": "computer"}}},
+            {"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+             "params": {"name": "search_knowledge",
+                        "arguments": {"query": "computer",
+                                      "mode": "fuzzy"}}},
+        ]
+        p = subprocess.run([BIN, "mcp", "--data", data],
+                           input="".join(json.dumps(m) + "\n" for m in msgs),
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        a = {}
+        for line in p.stdout.splitlines():
+            m = json.loads(line)
+            if "id" in m:
+                a[m["id"]] = m
+        sc = a[2]["result"]["structuredContent"]
+        self.assertEqual(sc["mode"], "hybrid")
+        self.assertEqual([f["id"] for f in sc["facts"]], self.hybrid_ids)
+        sc = a[3]["result"]["structuredContent"]
+        self.assertNotIn("mode", sc)  # the old answer, unchanged
+        self.assertEqual(sc["count"], 3)
+        bad = a[4]
+        self.assertTrue("error" in bad or bad["result"].get("isError"), bad)
 
 
 if __name__ == "__main__":
