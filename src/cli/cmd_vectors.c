@@ -85,14 +85,15 @@ int hk_cmd_vectors(int argc, char **argv)
         "Usage: hakgal vectors create SPACE --dim N [--metric cosine|dot|l2]\n"
         "                     [--int8] [--m M] [--ef-construction N] "
         "[--ef N]\n"
-        "                     [--embedder none|hashed] [--json]\n"
+        "                     [--embedder none|hashed [--auto]] [--json]\n"
         "       hakgal vectors list [--json]\n"
         "       hakgal vectors drop SPACE [--json]\n\n"
         "Vector spaces: a named dimension and metric with one vector per\n"
         "fact, stored with the facts. --embedder hashed computes vectors\n"
         "with the built-in embedder (hashed tokens and character trigrams:\n"
         "near in spelling, not in meaning); none (default) takes vectors\n"
-        "from clients only.\n";
+        "from clients only. --auto: a running server embeds new facts\n"
+        "after they commit (hakgal serve).\n";
     cli_ctx c;
     cli_init(&c, "vectors", usage);
     static const struct option opts[] = {
@@ -104,6 +105,7 @@ int hk_cmd_vectors(int argc, char **argv)
         {"ef-construction", required_argument, NULL, 'c'},
         {"ef", required_argument, NULL, 'e'},
         {"embedder", required_argument, NULL, 'E'},
+        {"auto", no_argument, NULL, 'A'},
         {0, 0, 0, 0}};
     hk_svc_vspace_arg a;
     memset(&a, 0, sizeof a);
@@ -125,6 +127,9 @@ int hk_cmd_vectors(int argc, char **argv)
             break;
         case 'i':
             a.sp.params.quant = HKV_I8;
+            break;
+        case 'A':
+            a.sp.auto_embed = true;
             break;
         case 'm':
             if (!cli_parse_u64(&c, "--m", optarg, 2, HKV_M_MAX, &u))

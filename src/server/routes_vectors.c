@@ -160,6 +160,7 @@ void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param)
     const char *name = NULL, *metric = "cosine", *embedder = "none";
     uint64_t dim = 0, m = 0, efc = 0, ef = 0;
     json_t *int8 = json_object_get(body, "int8");
+    json_t *autoe = json_object_get(body, "auto_embed");
     hk_svc_vspace_arg *a = NULL;
     if (!json_is_object(body)) {
         hk_send_field_error(req, 400, "invalid_parameter",
@@ -180,6 +181,9 @@ void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param)
         } else if (int8 && !json_is_boolean(int8)) {
             hk_send_field_error(req, 400, "invalid_parameter",
                                 "expected true or false", "int8");
+        } else if (autoe && !json_is_boolean(autoe)) {
+            hk_send_field_error(req, 400, "invalid_parameter",
+                                "expected true or false", "auto_embed");
         } else if (!a) {
             hk_http_send_error(req, 503, "out_of_memory", "out of memory",
                                NULL);
@@ -195,6 +199,7 @@ void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param)
             snprintf(a->sp.name, sizeof a->sp.name, "%s", name);
             a->sp.params.dim = (uint32_t)dim;
             a->sp.params.quant = json_is_true(int8) ? HKV_I8 : HKV_F32;
+            a->sp.auto_embed = json_is_true(autoe);
             a->sp.params.m = (uint32_t)m;
             a->sp.params.ef_construction = (uint32_t)efc;
             a->sp.params.ef = (uint32_t)ef;

@@ -330,6 +330,6 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
                             "hakgal_connections_accepted_total{loop=\"%u\"} "
                             "%llu\n",
                             i, LD(srv->loops[i].accepted));
-    if (rc == HK_OK) rc = hk_svc_vector_metrics(srv->vs, b);
+    if (rc == HK_OK) rc = hk_svc_vector_metrics(srv->vs, srv->autoembed, b);
     return rc;
 }

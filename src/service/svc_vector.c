@@ -53,14 +53,14 @@ const char *hk_svc_vmetric_name(hkv_metric m)
 json_t *hk_svc_vspace_json(const hkv_space *sp)
 {
     return json_pack(
-        "{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s, s:I}", "name", sp->name,
+        "{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s, s:I, s:b}", "name", sp->name,
         "dim", (json_int_t)sp->params.dim, "metric",
         hk_svc_vmetric_name(sp->params.metric), "storage",
         sp->params.quant == HKV_I8 ? "int8" : "float32", "m",
         (json_int_t)sp->params.m, "ef_construction",
         (json_int_t)sp->params.ef_construction, "ef", (json_int_t)sp->params.ef,
         "embedder", sp->embedder == HKV_EMBED_HASHED ? "hashed-ngrams" : "none",
-        "vectors", (json_int_t)sp->vectors);
+        "vectors", (json_int_t)sp->vectors, "auto_embed", sp->auto_embed);
 }
 
 hk_err hk_svc_vspace_create_apply(hk_txn *t, void *arg, hk_error *err)
@@ -342,7 +342,7 @@ out:
 
 /* ==== Metrics ==== */
 
-hk_err hk_svc_vector_metrics(hkv_store *vs, hk_buf *b)
+hk_err hk_svc_vector_metrics(hkv_store *vs, hk_svc_autoembed *ae, hk_buf *b)
 {
     hkv_kept_stats st;
     if (!vs) return HK_OK;
@@ -382,6 +382,29 @@ hk_err hk_svc_vector_metrics(hkv_store *vs, hk_buf *b)
             rc = hk_buf_appendf(b, "%s %.6f\n", m[i].name,
                                 (double)st.search_us / 1e6);
     }
+    if (rc || !ae) return rc;
+    hk_svc_autoembed_stats es;
+    hk_svc_autoembed_stats_get(ae, &es);
+    rc = hk_buf_appendf(
+        b,
+        "# HELP hakgal_vector_embed_lag_entries Audit entries committed but "
+        "not yet seen by the background embedder.\n"
+        "# TYPE hakgal_vector_embed_lag_entries gauge\n"
+        "hakgal_vector_embed_lag_entries %llu\n"
+        "# HELP hakgal_vector_embedded_total Vectors written by the "
+        "background embedder.\n"
+        "# TYPE hakgal_vector_embedded_total counter\n"
+        "hakgal_vector_embedded_total %llu\n"
+        "# HELP hakgal_vector_embed_failures_total Background embedding "
+        "rounds that failed.\n"
+        "# TYPE hakgal_vector_embed_failures_total counter\n"
+        "hakgal_vector_embed_failures_total %llu\n"
+        "# HELP hakgal_vector_embed_seconds_total Time the background "
+        "embedder spent (embedded_total / this = vectors per second).\n"
+        "# TYPE hakgal_vector_embed_seconds_total counter\n"
+        "hakgal_vector_embed_seconds_total %.6f\n",
+        (unsigned long long)es.lag, (unsigned long long)es.embedded,
+        (unsigned long long)es.failures, es.busy_seconds);
     return rc;
 }
 

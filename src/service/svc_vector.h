@@ -131,11 +131,34 @@ typedef struct hk_svc_hsearch_req {
 hk_err hk_svc_hsearch(hkv_store *vs, hk_txn *t, const hk_svc_hsearch_req *req,
                       size_t *shown, hk_error *err);
 
+/* ==== Background embedding (svc_autoembed.c) ==== */
+
+/* A thread that gives new facts the built-in embedder's vector in every
+ * space created with auto_embed, after their commit: writers never wait
+ * for it. It first sweeps those spaces once (facts committed while no
+ * embedder ran), then follows the audit log. Long-running processes start
+ * it after attaching vs and before other threads write; stop it before
+ * detaching vs. */
+typedef struct hk_svc_autoembed hk_svc_autoembed;
+hk_err hk_svc_autoembed_start(hk_store *s, hkv_store *vs,
+                              hk_svc_autoembed **out, hk_error *err);
+void hk_svc_autoembed_stop(hk_svc_autoembed *ae); /* NULL: nothing */
+
+typedef struct hk_svc_autoembed_stats {
+    uint64_t lag;        /* audit entries committed but not yet handled */
+    uint64_t embedded;   /* vectors written */
+    uint64_t failures;   /* rounds that failed */
+    double busy_seconds; /* time spent embedding (embedded / busy = rate) */
+} hk_svc_autoembed_stats;
+void hk_svc_autoembed_stats_get(hk_svc_autoembed *ae,
+                                hk_svc_autoembed_stats *out);
+
 /* ==== Metrics ==== */
 
 /* Appends the Prometheus text of the kept indexes of vs (NULL: nothing):
  * spaces, vectors and bytes in memory, builds, file loads, catch-up and
- * search counts and time. */
-hk_err hk_svc_vector_metrics(hkv_store *vs, hk_buf *b);
+ * search counts and time; and of the background embedder ae (may be
+ * NULL): lag, vectors embedded, failures, busy time. */
+hk_err hk_svc_vector_metrics(hkv_store *vs, hk_svc_autoembed *ae, hk_buf *b);
 
 #endif /* HK_SVC_VECTOR_H */

@@ -177,6 +177,8 @@ typedef struct hkv_space {
     hkv_params params;           /* dim, metric, quant, m, ef_c, ef */
     hkv_embedder embedder;       /* how text becomes a vector */
     uint64_t vectors;            /* vectors stored (hkv_space_get/list) */
+    bool auto_embed;             /* embed new facts after each commit
+                                    (needs HKV_EMBED_HASHED) */
     uint64_t stamp;              /* creation time (µs): tells a space from
                                     one re-created under its name; 0 for
                                     spaces of an older record version */
@@ -227,6 +229,13 @@ hk_err hkv_del(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
  * hkv_index_free. */
 hk_err hkv_index_load(hkv_store *vs, hk_txn *t, const char *space,
                       hkv_index **out, hk_error *err);
+
+/* Calls fn(ud, last_seq) after each commit of the handle (after the kept
+ * indexes caught up), on the committing thread; fn must not write. One
+ * listener (the background embedder); NULL removes it. Call before other
+ * threads use vs. */
+void hkv_store_set_listener(hkv_store *vs, void (*fn)(void *ud, uint64_t seq),
+                            void *ud);
 
 /* How this process builds indexes: threads (0: 1) and whether it keeps
  * index files beside the KB (DIR/vector-SPACE.hnsw). Defaults: the CPUs

@@ -94,9 +94,11 @@ struct hkv_store {
     _Atomic uint64_t caught_up;     /* vectors applied by catch-up */
     _Atomic uint64_t searches;      /* hkv_store_note_search calls */
     _Atomic uint64_t search_us;     /* their microseconds */
-    pthread_t warm;                 /* hkv_store_warm's thread */
-    bool warming;                   /* warm was started (join it) */
-    _Atomic bool stop;              /* detach asks warm to stop */
+    void (*listener)(void *ud, uint64_t seq); /* after-commit listener */
+    void *listener_ud;                        /* passed to it */
+    pthread_t warm;                           /* hkv_store_warm's thread */
+    bool warming;                             /* warm was started (join it) */
+    _Atomic bool stop;                        /* detach asks warm to stop */
 };
 
 /* Catches every kept index up to the commit that ended at audit entry

@@ -6,8 +6,9 @@
  *
  *   vector.spaces  name -> space record: uint32 words (little-endian):
  *                  version 2, id, dim, metric, quant, m, ef_construction,
- *                  ef, embedder, creation stamp (µs, low and high word;
- *                  version 1 records end before it and read as stamp 0)
+ *                  ef, embedder, creation stamp (µs, low and high word),
+ *                  flags (bit 0: embed new facts after commit); version 1
+ *                  records end before the stamp (stamp 0, no flags)
  *   vector.data    space id u32 BE + fact id u64 BE -> dim float32 (LE)
  *
  * Keys are big-endian so that a space's vectors are contiguous and in fact
@@ -35,9 +36,10 @@
 #include "vector/vector_int.h"
 
 /* Words of a space record: version 1 has 9, version 2 adds the creation
- * stamp (two words, low first). */
+ * stamp (two words, low first) and a flags word. */
 #define SPACE_REC_WORDS_V1 9u
-#define SPACE_REC_WORDS 11u
+#define SPACE_REC_WORDS 12u
+#define SPACE_FLAG_AUTO 1u
 #define SPACE_REC_VERSION 2u
 #define HOOK_NAME "vector.cascade"
 
@@ -95,6 +97,7 @@ static hk_err decode_space(hks_val k, hks_val v, hkv_space *out, hk_error *err)
     out->id = w[1];
     out->embedder = (hkv_embedder)w[8];
     out->stamp = (uint64_t)w[10] << 32 | w[9];
+    out->auto_embed = (w[11] & SPACE_FLAG_AUTO) != 0;
     out->params =
         (hkv_params){w[2], (hkv_metric)w[3], (hkv_quant)w[4], w[5], w[6], w[7]};
     return HK_OK;
@@ -113,8 +116,17 @@ static hk_err on_change(hk_txn *t, const hks_change *c, void *ud, hk_error *err)
 
 static void on_commit(hk_store *s, const hks_commit *c, void *ud)
 {
+    hkv_store *vs = ud;
     (void)s;
-    hkv_kept_on_commit(ud, c->last_seq);
+    hkv_kept_on_commit(vs, c->last_seq);
+    if (vs->listener) vs->listener(vs->listener_ud, c->last_seq);
+}
+
+void hkv_store_set_listener(hkv_store *vs, void (*fn)(void *ud, uint64_t seq),
+                            void *ud)
+{
+    vs->listener = fn;
+    vs->listener_ud = ud;
 }
 
 hk_err hkv_store_attach(hk_store *s, hkv_store **out, hk_error *err)
@@ -254,6 +266,12 @@ hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
     if (sp->embedder != HKV_EMBED_NONE && sp->embedder != HKV_EMBED_HASHED)
         return hk_error_set(err, HK_ERR_INVALID, "unknown embedder %d",
                             (int)sp->embedder);
+    if (sp->auto_embed && sp->embedder != HKV_EMBED_HASHED) {
+        hk_error_set(err, HK_ERR_INVALID,
+                     "automatic embedding needs the built-in embedder");
+        if (err) snprintf(err->field, sizeof err->field, "auto_embed");
+        return HK_ERR_INVALID;
+    }
     /* the index checks and completes the parameters */
     if ((e = hkv_index_new(&sp->params, &probe, err))) return e;
     hkv_params p = sp->params;
@@ -283,7 +301,8 @@ hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
                                    p.ef,
                                    (uint32_t)sp->embedder,
                                    (uint32_t)stamp,
-                                   (uint32_t)(stamp >> 32)};
+                                   (uint32_t)(stamp >> 32),
+                                   sp->auto_embed ? SPACE_FLAG_AUTO : 0};
     return hks_put(t, vs->spaces, (hks_val){sp->name, strlen(sp->name)},
                    (hks_val){w, sizeof w}, HKS_PUT_NOOVERWRITE, err);
 }

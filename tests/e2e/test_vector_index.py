@@ -339,5 +339,65 @@ class SearchModes(unittest.TestCase):
         self.assertTrue("error" in bad or bad["result"].get("isError"), bad)
 
 
+class AutoEmbed(unittest.TestCase):
+
+    def test_new_facts_get_vectors_after_commit(self):
+        s = Server()
+        self.addCleanup(s.cleanup)
+        r = s.request
+        try:
+            st, _, b = r("POST", "/v2/facts", {"statement": "Old(fact, one)"})
+            self.assertEqual(st, 201, b)
+            st, _, b = r("POST", "/v2/vectors",
+                         {"name": "auto", "dim": 64, "embedder": "hashed",
+                          "auto_embed": True})
+            self.assertEqual(st, 201, b)
+            self.assertTrue(b["auto_embed"])
+            st, _, b = r("POST", "/v2/vectors",
+                         {"name": "bad", "dim": 8, "auto_embed": True})
+            self.assertEqual(st, 400, b)
+            st, _, b = r("POST", "/v2/vectors",
+                         {"name": "bad", "dim": 8, "auto_embed": 1})
+            self.assertEqual(st, 400, b)
+            # new facts, one by one and in a batch; one replaced
+            ids = []
+            for i in range(20):
+                st, _, b = r("POST", "/v2/facts",
+                             {"statement": "Auto(item%d, colour%d)" % (i, i)})
+                ids.append(b["id"])
+            st, _, b = r("POST", "/v2/facts/batch",
+                         ["Batch(item%d, shape%d)" % (i, i)
+                          for i in range(30)])
+            self.assertEqual(b["created"], 30, b)
+            st, _, b = r("PUT", "/v2/facts/%d" % ids[0],
+                         {"statement": "Auto(zebra, stripes)"})
+            self.assertIn(st, (200, 201), b)
+            deadline = time.time() + 30
+            while True:
+                st, _, b = r("GET", "/v2/vectors")
+                n = [x for x in b["spaces"] if x["name"] == "auto"][0][
+                    "vectors"]
+                st, _, text = r("GET", "/metrics")
+                if n == 1 + 20 + 30 and \
+                        metric(text, "hakgal_vector_embed_lag_entries") == 0:
+                    break
+                self.assertLess(time.time(), deadline,
+                                "only %d of 51 facts embedded" % n)
+                time.sleep(0.1)
+            self.assertGreaterEqual(
+                metric(text, "hakgal_vector_embedded_total"), 51)
+            self.assertEqual(
+                metric(text, "hakgal_vector_embed_failures_total"), 0)
+            self.assertGreater(
+                metric(text, "hakgal_vector_embed_seconds_total"), 0)
+            # the replaced fact was embedded with its new content
+            st, _, b = r("GET", "/v2/vectors/auto/similar?k=1&text=" +
+                         q("Auto(zebra, stripes)"))
+            self.assertEqual(b["hits"][0]["id"], ids[0])
+            self.assertAlmostEqual(b["hits"][0]["score"], 1.0, places=4)
+        finally:
+            self.assertEqual(s.stop(), 0, s.output())
+
+
 if __name__ == "__main__":
     run_tests(__name__)
