@@ -718,6 +718,12 @@ static hk_err node_link(hkv_index *ix, uint32_t me, hnsw_scratch *sc)
         e = search_layer(ix, &q, ix->p.ef_construction, l, true, NULL, sc,
                          entries, n_entries);
         if (e) break;
+        /* in a parallel build others may link to me while I search, so
+         * the walk can reach me: never a neighbour of myself */
+        size_t kept = 0;
+        for (size_t i = 0; i < sc->res.n; i++)
+            if (sc->res.a[i].n != me) sc->res.a[kept++] = sc->res.a[i];
+        sc->res.n = kept;
         qsort(sc->res.a, sc->res.n, sizeof *sc->res.a, cand_cmp);
         uint32_t max = l == 0 ? ix->m0 : ix->p.m;
         uint32_t n_sel = select_neighbours(ix, sc->res.a, sc->res.n, max, sel);
