@@ -9,9 +9,13 @@
  *    clusters, xorshift seed), writes DIR/base.f32 and DIR/query.f32;
  * 2. computes the exact top 10 of every query by cosine (2 threads),
  *    writes DIR/gt.u64;
- * 3. builds the index (float32, then int8) with one thread and reports
- *    vectors/s and bytes per vector;
- * 4. for ef in 16..512: recall@10 and queries/s with 1 and 2 threads.
+ * 3. builds the float32 index with one thread, then again with two
+ *    (hkv_index_add_batch), and reports vectors/s and bytes per vector;
+ * 4. for ef in 16..512: recall@10 and queries/s with 1 and 2 threads (the
+ *    two-thread build: ef 32 and 64);
+ * 5. writes the index file (hkv_index_save) and reads it back
+ *    (hkv_index_read): the restart path, next to a rebuild;
+ * 6. the same for int8 (built with two threads).
  * Output: one line per measurement, "hakgal <what> key=value ...".
  */
 #include <math.h>
@@ -195,7 +199,10 @@ static void measure(const hkv_index *ix, const char *kind, uint32_t ef,
     fflush(stdout);
 }
 
-static void run_index(hkv_quant quant, uint32_t m, uint32_t efc)
+/* Builds an index of every base vector with `threads` threads (1: one
+ * hkv_index_add per vector, as before the batch existed). */
+static hkv_index *build(hkv_quant quant, uint32_t m, uint32_t efc,
+                        unsigned threads)
 {
     const char *kind = quant == HKV_I8 ? "int8" : "float32";
     hkv_params p = {(uint32_t)g_dim, HKV_COSINE, quant, m, efc, 0};
@@ -203,22 +210,86 @@ static void run_index(hkv_quant quant, uint32_t m, uint32_t efc)
     hk_error err;
     if (hkv_index_new(&p, &ix, &err)) exit(1);
     double t0 = now_s();
-    for (size_t i = 0; i < g_n; i++)
-        if (hkv_index_add(ix, i, g_base + i * g_dim, &err)) {
+    if (threads <= 1) {
+        for (size_t i = 0; i < g_n; i++)
+            if (hkv_index_add(ix, i, g_base + i * g_dim, &err)) {
+                fprintf(stderr, "add: %s\n", err.message);
+                exit(1);
+            }
+    } else {
+        uint64_t *ids = malloc(g_n * sizeof *ids);
+        for (size_t i = 0; i < g_n; i++)
+            ids[i] = i;
+        if (hkv_index_add_batch(ix, ids, g_base, g_n, threads, &err)) {
             fprintf(stderr, "add: %s\n", err.message);
             exit(1);
         }
+        free(ids);
+    }
     double dt = now_s() - t0;
-    printf("hakgal build %s n=%zu m=%u efc=%u threads=1 seconds=%.2f "
+    printf("hakgal build %s n=%zu m=%u efc=%u threads=%u seconds=%.2f "
            "rate=%.0f bytes_per_vector=%.0f raw=%zu kernel=%s\n",
-           kind, g_n, m, efc, dt, (double)g_n / dt,
+           kind, g_n, m, efc, threads, dt, (double)g_n / dt,
            (double)hkv_index_bytes(ix) / (double)g_n, g_dim * sizeof(float),
            hkv_kernel_name());
     fflush(stdout);
+    return ix;
+}
+
+/* Writes ix to DIR/index.hnsw and reads it back (a restart). */
+static void save_and_read(const hkv_index *ix, const char *dir,
+                          const char *kind)
+{
+    char path[1024];
+    hk_error err;
+    hkv_index *back = NULL;
+    char meta[8] = "bench";
+    size_t ml;
+    snprintf(path, sizeof path, "%s/index.hnsw", dir);
+    double t0 = now_s();
+    if (hkv_index_save(ix, path, meta, sizeof meta, &err)) {
+        fprintf(stderr, "save: %s\n", err.message);
+        exit(1);
+    }
+    double t1 = now_s();
+    if (hkv_index_read(path, &back, meta, sizeof meta, &ml, &err)) {
+        fprintf(stderr, "read: %s\n", err.message);
+        exit(1);
+    }
+    double t2 = now_s();
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    long bytes = ftell(f);
+    fclose(f);
+    printf("hakgal file %s n=%zu save_seconds=%.2f read_seconds=%.2f "
+           "file_bytes=%ld\n",
+           kind, g_n, t1 - t0, t2 - t1, bytes);
+    fflush(stdout);
+    char label[32];
+    snprintf(label, sizeof label, "%s-read", kind);
+    measure(back, label, 64, 1);
+    hkv_index_free(back);
+    remove(path);
+}
+
+static void run_index(hkv_quant quant, uint32_t m, uint32_t efc,
+                      const char *dir)
+{
+    const char *kind = quant == HKV_I8 ? "int8" : "float32";
     static const uint32_t efs[] = {16, 32, 64, 128, 256, 512};
-    for (size_t i = 0; i < sizeof efs / sizeof *efs; i++)
+    hkv_index *ix;
+    if (quant == HKV_F32) {
+        ix = build(quant, m, efc, 1);
+        for (size_t i = 0; i < sizeof efs / sizeof *efs; i++)
+            for (int t = 1; t <= 2; t++)
+                measure(ix, kind, efs[i], t);
+        hkv_index_free(ix);
+    }
+    ix = build(quant, m, efc, 2);
+    for (size_t i = 1; i < 3; i++)
         for (int t = 1; t <= 2; t++)
-            measure(ix, kind, efs[i], t);
+            measure(ix, quant == HKV_I8 ? "int8" : "float32-2t", efs[i], t);
+    save_and_read(ix, dir, kind);
     hkv_index_free(ix);
 }
 
@@ -254,8 +325,8 @@ int main(int argc, char **argv)
     printf("data n=%zu dim=%zu queries=%zu clusters=100\n", g_n, g_dim, g_q);
     fflush(stdout);
     if (getenv("VEC_BENCH_DATA_ONLY")) return 0;
-    run_index(HKV_F32, m, efc);
-    run_index(HKV_I8, m, efc);
+    run_index(HKV_F32, m, efc, dir);
+    run_index(HKV_I8, m, efc, dir);
     free(g_base);
     free(g_query);
     free(g_gt);

@@ -2,7 +2,9 @@
 """The hnswlib anchor of bench/vec_run.sh: the same vectors, ground truth,
 M and ef_construction as build/vec_bench, measured the same way (build
 with 1 thread, then recall@10 and queries/s at each ef with 1 and 2
-threads). Usage: vec_hnswlib.py DIR N DIM QUERIES M EFC"""
+threads; then a build with 2 threads, its recall at ef 32 and 64, and
+save_index/load_index as the restart path).
+Usage: vec_hnswlib.py DIR N DIM QUERIES M EFC"""
 import sys, time
 import numpy as np
 import hnswlib
@@ -12,22 +14,44 @@ base = np.fromfile(f"{d}/base.f32", dtype=np.float32).reshape(n, dim)
 query = np.fromfile(f"{d}/query.f32", dtype=np.float32).reshape(nq, dim)
 gt = np.fromfile(f"{d}/gt.u64", dtype=np.uint64).reshape(nq, 10)
 
-ix = hnswlib.Index(space="cosine", dim=dim)
-ix.init_index(max_elements=n, M=m, ef_construction=efc, random_seed=100)
-ix.set_num_threads(1)
+
+
+def build(threads):
+    ix = hnswlib.Index(space="cosine", dim=dim)
+    ix.init_index(max_elements=n, M=m, ef_construction=efc, random_seed=100)
+    ix.set_num_threads(threads)
+    t0 = time.monotonic()
+    ix.add_items(base, np.arange(n), num_threads=threads)
+    dt = time.monotonic() - t0
+    print(f"hnswlib build float32 n={n} m={m} efc={efc} threads={threads} "
+          f"seconds={dt:.2f} rate={n / dt:.0f}", flush=True)
+    return ix
+
+
+def measure(ix, kind, efs):
+    for ef in efs:
+        ix.set_ef(ef)
+        for th in (1, 2):
+            ix.set_num_threads(th)
+            t0 = time.monotonic()
+            labels, _ = ix.knn_query(query, k=10, num_threads=th)
+            dt = time.monotonic() - t0
+            hits = sum(len(set(labels[i].tolist()) & set(gt[i].tolist()))
+                       for i in range(nq))
+            print(f"hnswlib search {kind} ef={ef} threads={th} "
+                  f"recall={hits / (nq * 10):.4f} qps={nq / dt:.0f}",
+                  flush=True)
+
+
+ix = build(1)
+measure(ix, "float32", (16, 32, 64, 128, 256, 512))
+ix = build(2)
+measure(ix, "float32-2t", (32, 64))
 t0 = time.monotonic()
-ix.add_items(base, np.arange(n))
-dt = time.monotonic() - t0
-print(f"hnswlib build float32 n={n} m={m} efc={efc} threads=1 "
-      f"seconds={dt:.2f} rate={n / dt:.0f}", flush=True)
-for ef in (16, 32, 64, 128, 256, 512):
-    ix.set_ef(ef)
-    for th in (1, 2):
-        ix.set_num_threads(th)
-        t0 = time.monotonic()
-        labels, _ = ix.knn_query(query, k=10, num_threads=th)
-        dt = time.monotonic() - t0
-        hits = sum(len(set(labels[i].tolist()) & set(gt[i].tolist()))
-                   for i in range(nq))
-        print(f"hnswlib search float32 ef={ef} threads={th} "
-              f"recall={hits / (nq * 10):.4f} qps={nq / dt:.0f}", flush=True)
+ix.save_index(f"{d}/hnswlib.bin")
+t1 = time.monotonic()
+back = hnswlib.Index(space="cosine", dim=dim)
+back.load_index(f"{d}/hnswlib.bin", max_elements=n)
+t2 = time.monotonic()
+print(f"hnswlib file float32 n={n} save_seconds={t1 - t0:.2f} "
+      f"read_seconds={t2 - t1:.2f}", flush=True)

@@ -85,14 +85,15 @@ int hk_cmd_vectors(int argc, char **argv)
         "Usage: hakgal vectors create SPACE --dim N [--metric cosine|dot|l2]\n"
         "                     [--int8] [--m M] [--ef-construction N] "
         "[--ef N]\n"
-        "                     [--embedder none|hashed] [--json]\n"
+        "                     [--embedder none|hashed [--auto]] [--json]\n"
         "       hakgal vectors list [--json]\n"
         "       hakgal vectors drop SPACE [--json]\n\n"
         "Vector spaces: a named dimension and metric with one vector per\n"
         "fact, stored with the facts. --embedder hashed computes vectors\n"
         "with the built-in embedder (hashed tokens and character trigrams:\n"
         "near in spelling, not in meaning); none (default) takes vectors\n"
-        "from clients only.\n";
+        "from clients only. --auto: a running server embeds new facts\n"
+        "after they commit (hakgal serve).\n";
     cli_ctx c;
     cli_init(&c, "vectors", usage);
     static const struct option opts[] = {
@@ -104,6 +105,7 @@ int hk_cmd_vectors(int argc, char **argv)
         {"ef-construction", required_argument, NULL, 'c'},
         {"ef", required_argument, NULL, 'e'},
         {"embedder", required_argument, NULL, 'E'},
+        {"auto", no_argument, NULL, 'A'},
         {0, 0, 0, 0}};
     hk_svc_vspace_arg a;
     memset(&a, 0, sizeof a);
@@ -125,6 +127,9 @@ int hk_cmd_vectors(int argc, char **argv)
             break;
         case 'i':
             a.sp.params.quant = HKV_I8;
+            break;
+        case 'A':
+            a.sp.auto_embed = true;
             break;
         case 'm':
             if (!cli_parse_u64(&c, "--m", optarg, 2, HKV_M_MAX, &u))
@@ -448,5 +453,95 @@ int hk_cmd_similar(int argc, char **argv)
     hk_svc_vsimilar_res_free(&res);
     close_vs(s, vs);
     hk_free(v);
+    return rc;
+}
+
+/* ==== search ==== */
+
+/* Prints one hit: JSON (the fact with its score) or "score  id  stmt". */
+static hk_err search_print(void *ud, const hk_fact *f, double score,
+                           hk_error *err)
+{
+    const cli_ctx *c = ud;
+    if (c->json) {
+        json_t *j = hk_svc_fact_jansson(f);
+        if (!j || json_object_set_new(j, "score", json_real(score)))
+            return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        if (print_json(j)) return hk_error_set(err, HK_ERR_IO, "stdout");
+        return HK_OK;
+    }
+    hk_buf b = HK_BUF_INIT;
+    if (hk_statement_format(&f->st, &b))
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    printf("%.4f  %llu  %.*s\n", score, (unsigned long long)f->id, (int)b.len,
+           b.data);
+    hk_buf_free(&b);
+    return HK_OK;
+}
+
+int hk_cmd_search(int argc, char **argv)
+{
+    static const char usage[] =
+        "Usage: hakgal search TEXT [--mode text|vector|hybrid] [--space S]\n"
+        "                     [--limit N] [--json]\n\n"
+        "Facts matching TEXT, best first. --mode text (the default) ranks\n"
+        "by shared words; vector by nearness in space S (default: the first\n"
+        "space with the built-in embedder, which compares spelling, not\n"
+        "meaning); hybrid fuses both rankings by reciprocal rank (text alone\n"
+        "when there is no such space). --json prints one fact per line with\n"
+        "its score.\n";
+    cli_ctx c;
+    cli_init(&c, "search", usage);
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS,
+        {"mode", required_argument, NULL, 'm'},
+        {"space", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'l'},
+        {0, 0, 0, 0}};
+    hk_svc_hsearch_req r;
+    memset(&r, 0, sizeof r);
+    uint64_t u;
+    int o;
+    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
+        if (o == CLI_STOP) return c.exit_code;
+        switch (o) {
+        case 'm':
+            if (!hk_svc_smode_parse(optarg, &r.mode))
+                return cli_usage_error(&c, "--mode is text, vector or hybrid");
+            break;
+        case 's':
+            r.space = optarg;
+            break;
+        case 'l':
+            if (!cli_parse_u64(&c, "--limit", optarg, 1, 1000, &u))
+                return HK_EXIT_INVALID;
+            r.limit = (size_t)u;
+            break;
+        }
+    }
+    if (optind < argc) r.query = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (!r.query || !*r.query) return cli_usage_error(&c, "missing TEXT");
+    hk_store *s;
+    hkv_store *vs = NULL;
+    hk_error e;
+    int rc = cli_open(&c, true, false, &s);
+    if (rc) return rc;
+    hk_err err = hkv_store_attach(s, &vs, &e);
+    if (err == HK_ERR_NOT_FOUND) { /* no vector space ever: text only */
+        vs = NULL;
+        err = HK_OK;
+    }
+    hk_txn *t = NULL;
+    size_t shown = 0;
+    r.hit = search_print;
+    r.hit_ud = &c;
+    if (!err) err = hk_txn_begin(s, false, &t, &e);
+    if (!err) err = hk_svc_hsearch(vs, t, &r, &shown, &e);
+    if (t) hk_txn_abort(t);
+    if (err) rc = cli_fail(&c, err, &e);
+    hkv_store_detach(vs);
+    cli_close(s);
     return rc;
 }

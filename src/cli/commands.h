@@ -81,6 +81,7 @@ int hk_cmd_model(int argc, char **argv);
 int hk_cmd_rule(int argc, char **argv);
 int hk_cmd_reason(int argc, char **argv);
 int hk_cmd_why(int argc, char **argv);
+int hk_cmd_search(int argc, char **argv);
 
 /* src/server and src/mcp */
 int hk_cmd_serve(int argc, char **argv);

@@ -48,6 +48,7 @@ const hk_command hk_commands[] = {
     {"rule", hk_cmd_rule, "add, list, show, enable, disable or delete rules"},
     {"reason", hk_cmd_reason, "materialize (or --verify) the derived facts"},
     {"why", hk_cmd_why, "the derivation tree of a fact"},
+    {"search", hk_cmd_search, "facts by words, by vectors or both (--mode)"},
     {"neighbours", hk_cmd_neighbours, "the subgraph around an entity"},
     {"path", hk_cmd_path, "shortest paths between two entities"},
     {"analyze", hk_cmd_analyze,

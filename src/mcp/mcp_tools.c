@@ -66,7 +66,15 @@ const mcp_tool_def mcp_kb_tools[] = {
      "'has part' finds HasPart). Use it first to find what the KB knows "
      "about a topic.",
      IN(STR("query", "Words to look for, e.g. 'computer cpu'") ","
-        INT("limit", 10, 1, 1000, "Maximum facts to return"), "\"query\""),
+        INT("limit", 10, 1, 1000, "Maximum facts to return") ","
+        "\"mode\":{\"type\":\"string\",\"enum\":[\"text\",\"vector\","
+        "\"hybrid\"],\"default\":\"text\",\"description\":\"text: shared "
+        "words (default); vector: nearest in a vector space with the "
+        "built-in embedder (hashed words and character trigrams: near in "
+        "spelling, not in meaning); hybrid: both rankings fused by "
+        "reciprocal rank (text alone when no such space exists)\"},"
+        STR("space", "Vector space for vector and hybrid (default: the "
+            "first with the built-in embedder)"), "\"query\""),
      OUT(TXT("query") "," NUM("count") "," FACTS, "\"query\",\"count\",\"facts\""),
      RO, mcp_t_search_knowledge},
     {"get_system_status", "System status",

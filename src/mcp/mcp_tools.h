@@ -75,5 +75,7 @@ hk_err mcp_t_predict_links(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_add_rule(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_list_rules(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_explain_fact(mcp_call *c, json_t **out, hk_error *err);
+/* search_knowledge with mode vector or hybrid (hk_svc_hsearch). */
+hk_err mcp_t_search_knowledge_mode(mcp_call *c, json_t **out, hk_error *err);
 
 #endif /* HK_MCP_TOOLS_H */

@@ -69,6 +69,9 @@ static hk_err search_hit(void *ud, const hk_fact *f, double score,
 
 hk_err mcp_t_search_knowledge(mcp_call *c, json_t **out, hk_error *err)
 {
+    const char *mode = mcp_arg_str(c, "mode", NULL);
+    if (mode && strcmp(mode, "text") != 0) /* mcp_tools_vector.c */
+        return mcp_t_search_knowledge_mode(c, out, err);
     const char *query = mcp_arg_str(c, "query", "");
     size_t limit = (size_t)mcp_arg_int(c, "limit", 10);
     hk_txn *t = NULL;

@@ -1,9 +1,11 @@
 /*
  * mcp_tools_vector.c — the vector search tools vector_spaces and
- * vector_similar over the service operations of svc_vector.h, on the
+ * vector_similar, and search_knowledge's vector and hybrid modes, over the
+ * service operations of svc_vector.h, on the
  * vector module the adapter attached when it opened the KB
  * (hk_mcp_env.vstore_slot).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -92,5 +94,53 @@ hk_err mcp_t_vector_similar(mcp_call *c, json_t **out, hk_error *err)
                             "exact", res.exact)
                 : NULL;
     hk_svc_vsimilar_res_free(&res);
+    return *out ? HK_OK : hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+}
+
+/* ==== search_knowledge, mode vector or hybrid ==== */
+
+/* Appends one hit (the fact with its "score") to the JSON array ud. */
+static hk_err hsearch_hit(void *ud, const hk_fact *f, double score,
+                          hk_error *err)
+{
+    json_t *j = hk_svc_fact_jansson(f);
+    if (!j || json_object_set_new(j, "score", json_real(score)) ||
+        json_array_append_new(ud, j)) {
+        json_decref(j);
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    }
+    return HK_OK;
+}
+
+hk_err mcp_t_search_knowledge_mode(mcp_call *c, json_t **out, hk_error *err)
+{
+    hk_svc_hsearch_req r;
+    memset(&r, 0, sizeof r);
+    r.query = mcp_arg_str(c, "query", "");
+    r.limit = (size_t)mcp_arg_int(c, "limit", 10);
+    r.space = mcp_arg_str(c, "space", NULL);
+    if (!hk_svc_smode_parse(mcp_arg_str(c, "mode", "text"), &r.mode)) {
+        hk_error_set(err, HK_ERR_INVALID, "mode is text, vector or hybrid");
+        snprintf(err->field, sizeof err->field, "mode");
+        return HK_ERR_INVALID;
+    }
+    hkv_store **slot = c->srv->env.vstore_slot;
+    hkv_store *vs = slot ? *slot : NULL;
+    json_t *facts = json_array();
+    if (!facts) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    r.hit = hsearch_hit;
+    r.hit_ud = facts;
+    hk_txn *t = NULL;
+    size_t shown = 0;
+    hk_err rc = mcp_read_begin(c, &t, err);
+    if (rc == HK_OK) rc = hk_svc_hsearch(vs, t, &r, &shown, err);
+    if (t) hk_txn_abort(t);
+    if (rc != HK_OK) {
+        json_decref(facts);
+        return rc;
+    }
+    *out = json_pack("{s:s, s:s, s:I, s:o}", "query", r.query, "mode",
+                     hk_svc_smode_name(r.mode), "count", (json_int_t)shown,
+                     "facts", facts);
     return *out ? HK_OK : hk_error_set(err, HK_ERR_NOMEM, "out of memory");
 }

@@ -431,6 +431,10 @@ void hk_route_search(hk_server *srv, h2o_req_t *req, const char *param)
     }
     size_t limit;
     if (!hk_param_limit(srv, req, &limit)) return;
+    if (hk_query_param(req, "mode", &bad) || bad) {
+        hk_route_search_mode(srv, req, qtext, limit); /* routes_vectors.c */
+        return;
+    }
     hk_loop *loop = hk_loop_self();
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);

@@ -7,11 +7,17 @@
  *   POST   /v2/vectors/{space}/embed    one batch of the built-in embedder
  *   GET    /v2/vectors/{space}/similar  ?text=|fact=, k, predicate, entity
  *   POST   /v2/vectors/{space}/similar  {text|vector|fact, k, ef, ...}
- * Reads run on the loop's read transaction (hk_route_read), writes are
+ *   GET    /v2/search?mode=             text, vector or hybrid search
+ *                                       (hk_route_search hands over)
+ * Reads run on the loop's read transaction (hk_route_read), except
+ * similarity search, which runs on a pool thread with a read transaction
+ * of its own (hk_server_defer): the first search of a space reads or
+ * builds its index, which takes seconds at a million vectors. Writes are
  * jobs of the group-commit writer. The server attached the vector module
- * when it opened the KB (srv->vs). Loop threads only.
+ * when it opened the KB (srv->vs). Handlers run on loop threads.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -154,6 +160,7 @@ void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param)
     const char *name = NULL, *metric = "cosine", *embedder = "none";
     uint64_t dim = 0, m = 0, efc = 0, ef = 0;
     json_t *int8 = json_object_get(body, "int8");
+    json_t *autoe = json_object_get(body, "auto_embed");
     hk_svc_vspace_arg *a = NULL;
     if (!json_is_object(body)) {
         hk_send_field_error(req, 400, "invalid_parameter",
@@ -174,6 +181,9 @@ void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param)
         } else if (int8 && !json_is_boolean(int8)) {
             hk_send_field_error(req, 400, "invalid_parameter",
                                 "expected true or false", "int8");
+        } else if (autoe && !json_is_boolean(autoe)) {
+            hk_send_field_error(req, 400, "invalid_parameter",
+                                "expected true or false", "auto_embed");
         } else if (!a) {
             hk_http_send_error(req, 503, "out_of_memory", "out of memory",
                                NULL);
@@ -189,6 +199,7 @@ void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param)
             snprintf(a->sp.name, sizeof a->sp.name, "%s", name);
             a->sp.params.dim = (uint32_t)dim;
             a->sp.params.quant = json_is_true(int8) ? HKV_I8 : HKV_F32;
+            a->sp.auto_embed = json_is_true(autoe);
             a->sp.params.m = (uint32_t)m;
             a->sp.params.ef_construction = (uint32_t)efc;
             a->sp.params.ef = (uint32_t)ef;
@@ -298,12 +309,109 @@ static hk_err similar_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
             hits = NULL;
         }
     }
-    json_t *j = hits ? json_pack("{s:s, s:o, s:I, s:b}", "space", sa->r.space,
-                                 "hits", hits, "candidates",
-                                 (json_int_t)res.candidates, "exact", res.exact)
-                     : NULL;
+    json_t *j =
+        hits ? json_pack("{s:s, s:o, s:I, s:b, s:I}", "space", sa->r.space,
+                         "hits", hits, "candidates", (json_int_t)res.candidates,
+                         "exact", res.exact, "indexed", (json_int_t)res.indexed)
+             : NULL;
     hk_svc_vsimilar_res_free(&res);
     return append_json(j, out, err);
+}
+
+/* A search deferred to a pool thread: owns copies of everything the
+ * request pointed to, since the request may go away meanwhile. */
+typedef struct similar_job {
+    hk_server *srv;               /* the server */
+    similar_arg sa;               /* request; strings point below */
+    char space[HKV_NAME_MAX + 1]; /* sa.r.space */
+    char *text;                   /* sa.r.text (owned) */
+    char *predicate;              /* sa.r.predicate (owned) */
+    char *entity;                 /* sa.r.entity (owned) */
+    float *vector;                /* sa.r.vector (owned) */
+    hk_buf out;                   /* the answer */
+    hk_err rc;                    /* result */
+    hk_error err;                 /* why it failed */
+} similar_job;
+
+static void similar_job_free(similar_job *j)
+{
+    hk_free(j->text);
+    hk_free(j->predicate);
+    hk_free(j->entity);
+    hk_free(j->vector);
+    hk_buf_free(&j->out);
+    hk_free(j);
+}
+
+static void similar_work(void *arg)
+{
+    similar_job *j = arg;
+    hk_txn *t = NULL;
+    hk_error_clear(&j->err);
+    j->rc = hk_txn_begin(j->srv->store, false, &t, &j->err);
+    if (j->rc) return;
+    j->rc = similar_read(t, &j->sa, &j->out, &j->err);
+    hk_txn_abort(t);
+    if (j->rc == HK_OK) j->rc = hk_buf_append_str(&j->out, "\n");
+}
+
+static void similar_after(h2o_req_t *req, void *arg)
+{
+    similar_job *j = arg;
+    if (!req)
+        ;
+    else if (j->rc == HK_ERR_NOT_FOUND)
+        hk_http_send_error(req, 404, "not_found", j->err.message, NULL);
+    else if (j->rc == HK_ERR_NOMEM && j->err.code != HK_ERR_NOMEM)
+        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
+                           NULL);
+    else if (j->rc != HK_OK)
+        hk_send_store_error(req, &j->err);
+    else
+        hk_http_send_buf(req, 200, &j->out);
+    similar_job_free(j);
+}
+
+/* Copies s (may be NULL) into *out; false when out of memory. */
+static bool dup_opt(const char *s, char **out)
+{
+    *out = NULL;
+    return !s || (*out = hk_strdup(s)) != NULL;
+}
+
+/* Runs the search of sa on a pool thread and answers from there. */
+static void similar_defer(hk_server *srv, h2o_req_t *req, const similar_arg *sa)
+{
+    similar_job *j = hk_calloc(1, sizeof *j);
+    bool ok = j != NULL;
+    if (ok) {
+        j->srv = srv;
+        j->sa = *sa;
+        snprintf(j->space, sizeof j->space, "%s", sa->r.space);
+        j->sa.r.space = j->space;
+        ok = dup_opt(sa->r.text, &j->text) &&
+             dup_opt(sa->r.predicate, &j->predicate) &&
+             dup_opt(sa->r.entity, &j->entity);
+        j->sa.r.text = j->text;
+        j->sa.r.predicate = j->predicate;
+        j->sa.r.entity = j->entity;
+        if (ok && sa->r.vector) {
+            size_t bytes = (size_t)sa->r.dim * sizeof *j->vector;
+            ok = (j->vector = hk_malloc(bytes)) != NULL;
+            if (ok) memcpy(j->vector, sa->r.vector, bytes);
+        }
+        j->sa.r.vector = j->vector;
+    }
+    if (!ok) {
+        if (j) similar_job_free(j);
+        hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
+        return;
+    }
+    if (hk_server_defer(req, similar_work, similar_after, j) != HK_OK) {
+        similar_job_free(j);
+        hk_http_send_error(req, 503, "shutting_down",
+                           "the server is shutting down", NULL);
+    }
 }
 
 /* Parses an unsigned query parameter; false (answered) when bad. */
@@ -350,7 +458,7 @@ void hk_route_vectors_similar_get(hk_server *srv, h2o_req_t *req,
         sa.r.fact = fact;
         sa.r.k = (uint32_t)k;
         sa.r.ef = (uint32_t)ef;
-        hk_route_read(req, 200, similar_read, &sa);
+        similar_defer(srv, req, &sa);
     }
 }
 
@@ -410,8 +518,133 @@ void hk_route_vectors_similar_post(hk_server *srv, h2o_req_t *req,
     sa.r.fact = fact;
     sa.r.k = (uint32_t)k;
     sa.r.ef = (uint32_t)ef;
-    hk_route_read(req, 200, similar_read, &sa);
+    similar_defer(srv, req, &sa);
 done:
     hk_free(vec);
     json_decref(body);
+}
+
+/* ==== GET /v2/search?mode=text|vector|hybrid ==== */
+
+typedef struct hsearch_job {
+    hk_server *srv;       /* the server */
+    hk_svc_hsearch_req r; /* request; strings point below */
+    char *query;          /* r.query (owned) */
+    char *space;          /* r.space (owned, may be NULL) */
+    size_t shown;         /* hits written */
+    hk_buf out;           /* the answer */
+    hk_err rc;            /* result */
+    hk_error err;         /* why it failed */
+} hsearch_job;
+
+static void hsearch_free(hsearch_job *j)
+{
+    hk_free(j->query);
+    hk_free(j->space);
+    hk_buf_free(&j->out);
+    hk_free(j);
+}
+
+/* Appends one hit {"score","fact"} as the text search route does. */
+static hk_err hsearch_hit(void *ud, const hk_fact *f, double score,
+                          hk_error *err)
+{
+    hsearch_job *j = ud;
+    hk_err rc = hk_buf_appendf(
+        &j->out, "%s{\"score\":%.6g,\"fact\":", j->shown ? "," : "", score);
+    if (rc == HK_OK) rc = hk_fact_write_json(f, &j->out);
+    if (rc == HK_OK) rc = hk_buf_append(&j->out, "}", 1);
+    if (rc) return hk_error_set(err, rc, "out of memory");
+    j->shown++;
+    return HK_OK;
+}
+
+static void hsearch_work(void *arg)
+{
+    hsearch_job *j = arg;
+    hk_txn *t = NULL;
+    size_t shown = 0;
+    hk_error_clear(&j->err);
+    if ((j->rc = hk_txn_begin(j->srv->store, false, &t, &j->err))) return;
+    hk_err rc = hk_buf_append_str(&j->out, "{\"query\":");
+    if (rc == HK_OK)
+        rc = hk_buf_append_json_string(&j->out, j->query, strlen(j->query));
+    if (rc == HK_OK)
+        rc = hk_buf_appendf(&j->out, ",\"mode\":\"%s\",\"results\":[",
+                            hk_svc_smode_name(j->r.mode));
+    if (rc) {
+        j->rc = hk_error_set(&j->err, rc, "out of memory");
+    } else {
+        j->rc = hk_svc_hsearch(j->srv->vs, t, &j->r, &shown, &j->err);
+        if (j->rc == HK_OK &&
+            (rc = hk_buf_appendf(&j->out, "],\"count\":%zu}\n", shown)))
+            j->rc = hk_error_set(&j->err, rc, "out of memory");
+    }
+    hk_txn_abort(t);
+}
+
+static void hsearch_after(h2o_req_t *req, void *arg)
+{
+    hsearch_job *j = arg;
+    if (!req)
+        ;
+    else if (j->rc == HK_ERR_NOT_FOUND)
+        hk_http_send_error(req, 404, "not_found", j->err.message, NULL);
+    else if (j->rc != HK_OK)
+        hk_send_store_error(req, &j->err);
+    else
+        hk_http_send_buf(req, 200, &j->out);
+    hsearch_free(j);
+}
+
+/* Optional non-negative number parameter name into *out. */
+static bool query_weight(h2o_req_t *req, const char *name, double *out)
+{
+    bool bad = false;
+    const char *s = hk_query_param(req, name, &bad);
+    if (!bad && !s) return true;
+    char *end = NULL;
+    double d = bad ? -1 : strtod(s, &end);
+    if (!bad && end && *end == 0 && end != s && isfinite(d) && d >= 0 &&
+        d <= 1e6) {
+        *out = d;
+        return true;
+    }
+    hk_send_field_error(req, 400, "invalid_parameter",
+                        "expected a number from 0 to 1e6", name);
+    return false;
+}
+
+void hk_route_search_mode(hk_server *srv, h2o_req_t *req, const char *qtext,
+                          size_t limit)
+{
+    const char *mode = NULL, *space = NULL;
+    hk_svc_smode m;
+    double wt = 0, wv = 0;
+    if (!query_str(req, "mode", &mode) || !query_str(req, "space", &space) ||
+        !query_weight(req, "w_text", &wt) ||
+        !query_weight(req, "w_vector", &wv))
+        return;
+    if (!mode || !hk_svc_smode_parse(mode, &m)) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "mode is text, vector or hybrid", "mode");
+        return;
+    }
+    if (limit > 1000) limit = 1000;
+    hsearch_job *j = hk_calloc(1, sizeof *j);
+    if (!j || !(j->query = hk_strdup(qtext)) ||
+        (space && !(j->space = hk_strdup(space)))) {
+        if (j) hsearch_free(j);
+        hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
+        return;
+    }
+    j->srv = srv;
+    j->out = (hk_buf)HK_BUF_INIT;
+    j->r = (hk_svc_hsearch_req){j->query, limit, m,           j->space, wt,
+                                wv,       0,     hsearch_hit, j};
+    if (hk_server_defer(req, hsearch_work, hsearch_after, j) != HK_OK) {
+        hsearch_free(j);
+        hk_http_send_error(req, 503, "shutting_down",
+                           "the server is shutting down", NULL);
+    }
 }

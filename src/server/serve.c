@@ -761,11 +761,19 @@ int hk_cmd_serve(int argc, char **argv)
         code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }
+    /* new facts of auto_embed spaces get vectors after commit */
+    if (srv->vs &&
+        hk_svc_autoembed_start(srv->store, srv->vs, &srv->autoembed, &err)) {
+        code = fail(srv, &err, 1);
+        goto done;
+    }
     if (hk_writer_start(srv, &err) != HK_OK ||
         hk_pool_start(srv, &err) != HK_OK) {
         code = fail(srv, &err, 1);
         goto done;
     }
+    /* vector indexes load (or build) in the background */
+    if (srv->vs) (void)hkv_store_warm(srv->vs, NULL);
     srv->started_us = hk_now_us();
     h2o_barrier_init(&g_ready_barrier, srv->n_loops + 1);
     for (unsigned i = 0; i < srv->n_loops; i++) {
@@ -816,6 +824,7 @@ done:
     if (srv->loops) loops_close_unstarted(srv);
     if (config_ready) h2o_config_dispose(&srv->h2o_config);
     if (srv->ssl_ctx) SSL_CTX_free(srv->ssl_ctx);
+    hk_svc_autoembed_stop(srv->autoembed);
     hk_svc_store_close(srv->store, srv->vs);
     if (srv->access_log && srv->access_log != stderr) fclose(srv->access_log);
     hk_free(srv->tokens);

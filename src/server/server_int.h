@@ -194,37 +194,38 @@ void hk_loop_on_messages(h2o_multithread_receiver_t *receiver,
 /* ==== The server ==== */
 
 struct hk_server {
-    hk_server_config cfg;              /* settings (read-only once started) */
-    hk_store *store;                   /* the open KB */
-    struct hkv_store *vs;              /* its vector module (attached) */
-    h2o_globalconf_t h2o_config;       /* h2o global configuration */
-    h2o_hostconf_t *hostconf;          /* the single host */
-    SSL_CTX *ssl_ctx;                  /* TLS context or NULL */
-    hk_loop *loops;                    /* cfg.threads loops */
-    unsigned n_loops;                  /* loops created */
-    hk_writer writer;                  /* group commit */
-    hk_pool pool;                      /* blocking work */
-    hk_metrics metrics;                /* counters and histograms */
-    hk_token *tokens;                  /* configured tokens */
-    unsigned n_tokens;                 /* entries in tokens */
-    hk_path_entry paths[HK_MAX_PATHS]; /* registered prefixes */
-    unsigned n_paths;                  /* entries in paths */
-    bool registering;                  /* register_path allowed now */
-    atomic_bool stopping;              /* a stop signal arrived */
-    atomic_bool ready;                 /* loops are serving */
-    atomic_bool damaged;               /* a read faulted in the KB's map */
-    atomic_bool finish;                /* writer and pool stopped: loops exit */
-    atomic_uint next_loop;             /* round-robin connection placement */
-    atomic_size_t body_inflight;       /* bytes reserved by admitted request
-                                          bodies (server_gate.c) */
-    int64_t started_us;                /* start time */
-    bool loopback;                     /* listen address is loopback */
-    FILE *access_log;                  /* access log or NULL */
-    pthread_mutex_t log_lock;          /* serialises access log lines */
-    struct hkst_pub *stream;           /* change-stream publisher or NULL
-                                          (server_stream.c) */
-    struct hkst_follow *follow;        /* follower of another node's stream
-                                          or NULL (server_stream.c) */
+    hk_server_config cfg;               /* settings (read-only once started) */
+    hk_store *store;                    /* the open KB */
+    struct hk_svc_autoembed *autoembed; /* background embedder, or NULL */
+    struct hkv_store *vs;               /* its vector module (attached) */
+    h2o_globalconf_t h2o_config;        /* h2o global configuration */
+    h2o_hostconf_t *hostconf;           /* the single host */
+    SSL_CTX *ssl_ctx;                   /* TLS context or NULL */
+    hk_loop *loops;                     /* cfg.threads loops */
+    unsigned n_loops;                   /* loops created */
+    hk_writer writer;                   /* group commit */
+    hk_pool pool;                       /* blocking work */
+    hk_metrics metrics;                 /* counters and histograms */
+    hk_token *tokens;                   /* configured tokens */
+    unsigned n_tokens;                  /* entries in tokens */
+    hk_path_entry paths[HK_MAX_PATHS];  /* registered prefixes */
+    unsigned n_paths;                   /* entries in paths */
+    bool registering;                   /* register_path allowed now */
+    atomic_bool stopping;               /* a stop signal arrived */
+    atomic_bool ready;                  /* loops are serving */
+    atomic_bool damaged;                /* a read faulted in the KB's map */
+    atomic_bool finish;          /* writer and pool stopped: loops exit */
+    atomic_uint next_loop;       /* round-robin connection placement */
+    atomic_size_t body_inflight; /* bytes reserved by admitted request
+                                    bodies (server_gate.c) */
+    int64_t started_us;          /* start time */
+    bool loopback;               /* listen address is loopback */
+    FILE *access_log;            /* access log or NULL */
+    pthread_mutex_t log_lock;    /* serialises access log lines */
+    struct hkst_pub *stream;     /* change-stream publisher or NULL
+                                    (server_stream.c) */
+    struct hkst_follow *follow;  /* follower of another node's stream
+                                    or NULL (server_stream.c) */
 };
 
 /* ==== Change stream (server_stream.c) ==== */
@@ -382,6 +383,10 @@ void hk_route_review_approve(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_review_reject(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_llm_get(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_llm_put(hk_server *srv, h2o_req_t *req, const char *param);
+/* GET /v2/search with ?mode= (text, vector or hybrid), on a pool thread;
+ * hk_route_search hands over once it checked q and limit. */
+void hk_route_search_mode(hk_server *srv, h2o_req_t *req, const char *qtext,
+                          size_t limit);
 /* routes_graph_query.c */
 /* routes_model.c: the learned model (svc_learn.h) */
 void hk_route_model_info(hk_server *srv, h2o_req_t *req, const char *param);

@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "llm/llm.h"
 #include "server/server_int.h"
+#include "service/svc_vector.h"
 
 /* Upper bounds of the latency buckets, seconds. */
 static const double k_lat_bounds[HK_METRIC_BUCKETS] = {
@@ -332,5 +333,6 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
                             i, LD(srv->loops[i].accepted));
     if (rc == HK_OK) rc = hk_llm_metrics_render(b); /* model client */
     if (rc == HK_OK) rc = hk_server_stream_metrics(srv, txn, b);
+    if (rc == HK_OK) rc = hk_svc_vector_metrics(srv->vs, srv->autoembed, b);
     return rc;
 }

@@ -7,17 +7,20 @@
  *      vector, or from the built-in embedder for text;
  *   2. a filter (predicate and/or entity) becomes the sorted set of fact
  *      ids the store's query engine yields (at most HK_SVC_FILTER_MAX);
- *   3. the space's index is built from the txn's snapshot and searched;
- *      a selective filter is answered by an exact scan of its members
- *      (hkv_index_search decides, see hnsw.c);
- *   4. hits get their canonical statement and a score (larger is nearer).
- * Building the index per call costs O(n log n): right for the CLI's one
- * process per command; a server keeps an index instead.
+ *   3. the space's index, kept by the attached store (vcache.c: read from
+ *      its file or built once, then caught up with every commit), is
+ *      searched; a selective filter is answered by an exact scan of its
+ *      members (hkv_index_search decides, see hnsw.c);
+ *   4. hits get their canonical statement and a score (larger is nearer);
+ *      a hit the txn's snapshot does not hold yet (the index may be newer
+ *      than an older read txn) is left out.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/mem.h"
 #include "reason/rules.h"
 #include "service/svc_vector.h"
@@ -52,14 +55,14 @@ const char *hk_svc_vmetric_name(hkv_metric m)
 json_t *hk_svc_vspace_json(const hkv_space *sp)
 {
     return json_pack(
-        "{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s, s:I}", "name", sp->name,
+        "{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s, s:I, s:b}", "name", sp->name,
         "dim", (json_int_t)sp->params.dim, "metric",
         hk_svc_vmetric_name(sp->params.metric), "storage",
         sp->params.quant == HKV_I8 ? "int8" : "float32", "m",
         (json_int_t)sp->params.m, "ef_construction",
         (json_int_t)sp->params.ef_construction, "ef", (json_int_t)sp->params.ef,
         "embedder", sp->embedder == HKV_EMBED_HASHED ? "hashed-ngrams" : "none",
-        "vectors", (json_int_t)sp->vectors);
+        "vectors", (json_int_t)sp->vectors, "auto_embed", sp->auto_embed);
 }
 
 hk_err hk_svc_vspace_create_apply(hk_txn *t, void *arg, hk_error *err)
@@ -102,7 +105,7 @@ hk_err hk_svc_embed_apply(hk_txn *t, void *arg, hk_error *err)
     a->last = a->after;
     a->done = false;
     hk_fact_init(&f);
-    if ((e = hkv_space_get(a->vs, t, a->space, &sp, err))) goto out;
+    if ((e = hkv_space_find(a->vs, t, a->space, &sp, err))) goto out;
     if (sp.embedder != HKV_EMBED_HASHED) {
         e = hk_error_set(err, HK_ERR_UNSUPPORTED,
                          "space '%s' has no built-in embedder; supply its "
@@ -231,7 +234,8 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
                        hk_svc_vsimilar_res *res, hk_error *err)
 {
     hkv_space sp;
-    hkv_index *ix = NULL;
+    const hkv_index *ix = NULL;
+    hkv_kept *ref = NULL;
     float *qv = NULL;
     uint64_t *ids = NULL;
     size_t n_ids = 0, n_hits = 0;
@@ -254,7 +258,7 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
         if (err) snprintf(err->field, sizeof err->field, "k");
         goto out;
     }
-    if ((e = hkv_space_get(vs, t, r->space, &sp, err))) goto out;
+    if ((e = hkv_space_find(vs, t, r->space, &sp, err))) goto out;
     qv = hk_malloc((size_t)sp.params.dim * sizeof *qv);
     hits = hk_malloc(k * sizeof *hits);
     if (!qv || !hits) {
@@ -285,31 +289,42 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
     if ((r->predicate || r->entity) &&
         (e = filter_ids(t, r, &ids, &n_ids, err)))
         goto out;
-    if ((e = hkv_index_load(vs, t, r->space, &ix, err))) goto out;
+    if ((e = hkv_index_acquire(vs, t, r->space, &ix, &ref, err))) goto out;
     hkv_filter flt = {ids, n_ids, 0};
     fetch_ctx fc = {vs, t, r->space};
     hkv_search_opts o = {k, r->ef, (r->predicate || r->entity) ? &flt : NULL,
                          fetch_float, &fc};
-    if ((e = hkv_index_search(ix, qv, &o, hits, &n_hits, err))) goto out;
+    int64_t t0 = hk_now_us();
+    e = hkv_index_search(ix, qv, &o, hits, &n_hits, err);
+    hkv_store_note_search(vs, (uint64_t)(hk_now_us() - t0));
+    uint64_t live = hkv_index_count(ix);
+    hkv_index_release(ref);
+    ref = NULL;
+    if (e) goto out;
     res->candidates = n_ids;
-    res->exact = o.filter != NULL && n_ids <= (hkv_index_count(ix) / 50 > 1000
-                                                   ? hkv_index_count(ix) / 50
-                                                   : 1000);
+    res->indexed = live;
+    res->exact =
+        o.filter != NULL && n_ids <= (live / 50 > 1000 ? live / 50 : 1000);
     res->hits = hk_calloc(n_hits ? n_hits : 1, sizeof *res->hits);
     if (!res->hits) {
         e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n_hits; i++) {
-        hk_svc_vsimilar_hit *h = &res->hits[i];
-        if ((e = statement_of(t, hits[i].id, &f, &b, err))) goto out;
+        hk_svc_vsimilar_hit *h = &res->hits[res->n_hits];
+        e = statement_of(t, hits[i].id, &f, &b, err);
+        if (e == HK_ERR_NOT_FOUND) { /* newer than t */
+            hk_error_clear(err);
+            continue;
+        }
+        if (e) goto out;
         h->id = hits[i].id;
         h->statement = hk_strndup(b.data, b.len);
         if (!h->statement) {
             e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
             goto out;
         }
-        res->n_hits = i + 1;
+        res->n_hits++;
         double d = hits[i].distance;
         h->score = sp.params.metric == HKV_L2    ? -d
                    : sp.params.metric == HKV_DOT ? -d
@@ -318,13 +333,81 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
     e = HK_OK;
 out:
     if (e) hk_svc_vsimilar_res_free(res);
-    hkv_index_free(ix);
+    hkv_index_release(ref);
     hk_free(qv);
     hk_free(ids);
     hk_free(hits);
     hk_buf_free(&b);
     hk_fact_release(&f);
     return e;
+}
+
+/* ==== Metrics ==== */
+
+hk_err hk_svc_vector_metrics(hkv_store *vs, hk_svc_autoembed *ae, hk_buf *b)
+{
+    hkv_kept_stats st;
+    if (!vs) return HK_OK;
+    hkv_kept_stats_get(vs, &st);
+    static const struct {
+        const char *name; /* metric */
+        const char *type; /* gauge or counter */
+        const char *help; /* HELP text */
+    } m[] = {{"hakgal_vector_index_spaces", "gauge",
+              "Vector spaces whose HNSW index is in memory."},
+             {"hakgal_vector_index_vectors", "gauge",
+              "Live vectors in the in-memory indexes."},
+             {"hakgal_vector_index_bytes", "gauge",
+              "Memory of the in-memory indexes (vectors, links, maps)."},
+             {"hakgal_vector_index_builds_total", "counter",
+              "Indexes built from the store (no usable index file)."},
+             {"hakgal_vector_index_file_loads_total", "counter",
+              "Indexes read from their file beside the KB."},
+             {"hakgal_vector_index_caught_up_total", "counter",
+              "Facts whose vector an index took over from the audit log."},
+             {"hakgal_vector_searches_total", "counter",
+              "Vector searches (graph or exact) answered."},
+             {"hakgal_vector_search_seconds_total", "counter",
+              "Time spent in vector searches (divide by searches for the "
+              "mean latency)."}};
+    uint64_t v[] = {st.spaces,     st.vectors,   st.bytes,   st.builds,
+                    st.file_loads, st.caught_up, st.searches};
+    hk_err rc = HK_OK;
+    for (size_t i = 0; rc == HK_OK && i < sizeof m / sizeof *m; i++) {
+        rc = hk_buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", m[i].name,
+                            m[i].help, m[i].name, m[i].type);
+        if (rc) break;
+        if (i < sizeof v / sizeof *v)
+            rc = hk_buf_appendf(b, "%s %llu\n", m[i].name,
+                                (unsigned long long)v[i]);
+        else
+            rc = hk_buf_appendf(b, "%s %.6f\n", m[i].name,
+                                (double)st.search_us / 1e6);
+    }
+    if (rc || !ae) return rc;
+    hk_svc_autoembed_stats es;
+    hk_svc_autoembed_stats_get(ae, &es);
+    rc = hk_buf_appendf(
+        b,
+        "# HELP hakgal_vector_embed_lag_entries Audit entries committed but "
+        "not yet seen by the background embedder.\n"
+        "# TYPE hakgal_vector_embed_lag_entries gauge\n"
+        "hakgal_vector_embed_lag_entries %llu\n"
+        "# HELP hakgal_vector_embedded_total Vectors written by the "
+        "background embedder.\n"
+        "# TYPE hakgal_vector_embedded_total counter\n"
+        "hakgal_vector_embedded_total %llu\n"
+        "# HELP hakgal_vector_embed_failures_total Background embedding "
+        "rounds that failed.\n"
+        "# TYPE hakgal_vector_embed_failures_total counter\n"
+        "hakgal_vector_embed_failures_total %llu\n"
+        "# HELP hakgal_vector_embed_seconds_total Time the background "
+        "embedder spent (embedded_total / this = vectors per second).\n"
+        "# TYPE hakgal_vector_embed_seconds_total counter\n"
+        "hakgal_vector_embed_seconds_total %.6f\n",
+        (unsigned long long)es.lag, (unsigned long long)es.embedded,
+        (unsigned long long)es.failures, es.busy_seconds);
+    return rc;
 }
 
 /* ==== Opening a KB with the vector module ==== */

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "hakgal.h"
+#include "service/service.h"
 #include "vector/vector.h"
 
 /* ==== Opening a KB ==== */
@@ -86,13 +87,80 @@ typedef struct hk_svc_vsimilar_res {
     size_t n_hits;             /* entries in hits */
     uint64_t candidates;       /* ids the filter allowed (0: no filter) */
     bool exact;                /* answered by an exact scan */
+    uint64_t indexed;          /* live vectors in the space's index */
 } hk_svc_vsimilar_res;
 
-/* Loads the space's index from t (see hkv_index_load) and searches it.
+/* Searches the space's index kept by vs (hkv_index_acquire: read from
+ * its file or built on first use, caught up to t).
  * Exactly one of text, vector, fact. Caller frees res with
  * hk_svc_vsimilar_res_free. */
 hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *req,
                        hk_svc_vsimilar_res *res, hk_error *err);
 void hk_svc_vsimilar_res_free(hk_svc_vsimilar_res *res);
+
+/* ==== Text, vector and hybrid search ==== */
+
+typedef enum hk_svc_smode {
+    HK_SVC_SEARCH_TEXT = 0,   /* the ranked text search (hk_svc_search) */
+    HK_SVC_SEARCH_VECTOR = 1, /* nearest vectors of the query text */
+    HK_SVC_SEARCH_HYBRID = 2  /* both, fused by reciprocal rank */
+} hk_svc_smode;
+
+/* Parses "text", "vector" or "hybrid"; false when unknown. */
+bool hk_svc_smode_parse(const char *s, hk_svc_smode *out);
+const char *hk_svc_smode_name(hk_svc_smode m);
+
+typedef struct hk_svc_hsearch_req {
+    const char *query; /* search text (UTF-8) */
+    size_t limit;      /* hits at most (0: 10), at most 1000 */
+    hk_svc_smode mode; /* which rankings */
+    const char *space; /* vector space; NULL: the first (by name) with
+                          the built-in embedder */
+    double w_text;     /* weight of the text ranking (0: 1) */
+    double w_vector;   /* weight of the vector ranking (0: 1) */
+    uint32_t rrf_k;    /* rank offset of the fusion (0: 60) */
+    hk_svc_hit_fn hit; /* receives the hits, best first */
+    void *hit_ud;      /* passed to hit */
+} hk_svc_hsearch_req;
+
+/* Searches facts by text, by meaning or both. Text: hk_svc_search. Vector:
+ * the space's nearest facts to the embedded query, scored by similarity.
+ * Hybrid: both rankings (each up to max(3 * limit, 50) deep) fused by
+ * reciprocal rank, score(f) = sum over rankings of w / (rrf_k + rank);
+ * without a usable space (vs NULL or none with the built-in embedder) it
+ * is the text search. Vector mode without one is HK_ERR_NOT_FOUND.
+ * *shown gets the hits delivered. */
+hk_err hk_svc_hsearch(hkv_store *vs, hk_txn *t, const hk_svc_hsearch_req *req,
+                      size_t *shown, hk_error *err);
+
+/* ==== Background embedding (svc_autoembed.c) ==== */
+
+/* A thread that gives new facts the built-in embedder's vector in every
+ * space created with auto_embed, after their commit: writers never wait
+ * for it. It first sweeps those spaces once (facts committed while no
+ * embedder ran), then follows the audit log. Long-running processes start
+ * it after attaching vs and before other threads write; stop it before
+ * detaching vs. */
+typedef struct hk_svc_autoembed hk_svc_autoembed;
+hk_err hk_svc_autoembed_start(hk_store *s, hkv_store *vs,
+                              hk_svc_autoembed **out, hk_error *err);
+void hk_svc_autoembed_stop(hk_svc_autoembed *ae); /* NULL: nothing */
+
+typedef struct hk_svc_autoembed_stats {
+    uint64_t lag;        /* audit entries committed but not yet handled */
+    uint64_t embedded;   /* vectors written */
+    uint64_t failures;   /* rounds that failed */
+    double busy_seconds; /* time spent embedding (embedded / busy = rate) */
+} hk_svc_autoembed_stats;
+void hk_svc_autoembed_stats_get(hk_svc_autoembed *ae,
+                                hk_svc_autoembed_stats *out);
+
+/* ==== Metrics ==== */
+
+/* Appends the Prometheus text of the kept indexes of vs (NULL: nothing):
+ * spaces, vectors and bytes in memory, builds, file loads, catch-up and
+ * search counts and time; and of the background embedder ae (may be
+ * NULL): lag, vectors embedded, failures, busy time. */
+hk_err hk_svc_vector_metrics(hkv_store *vs, hk_svc_autoembed *ae, hk_buf *b);
 
 #endif /* HK_SVC_VECTOR_H */

@@ -25,10 +25,21 @@
  *     small (exact_below) an exact scan of the members answers instead,
  *     because a graph walk finds too few members of a rare set.
  *
- * Threads: searches only read the index and allocate their own scratch,
- * so any number may run at once while no add or delete runs.
+ *   - Parallel build (hkv_index_add_batch): the batch's nodes are made
+ *     first, one thread after the other (levels drawn in order, ids
+ *     mapped), then threads link them. While they do, each link list is
+ *     read and written under one of HNSW_LOCK_STRIPES mutexes (a copy is
+ *     taken for reading), and a node rising above the top level holds the
+ *     global lock until it is linked (as hnswlib does). Outside a build
+ *     no lock is taken.
+ *
+ * Threads: searches only read the index (they borrow scratch areas from a
+ * small mutex-protected free list), so any number may run at once while
+ * no add, delete or batch runs.
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,38 +50,6 @@
 
 /* Highest level a node may get (a bound for the level draw). */
 #define HNSW_LEVEL_MAX 16u
-
-/* ==== Structures ==== */
-
-typedef struct hnsw_node {
-    uint64_t id;     /* the caller's id */
-    uint32_t level;  /* top level of the node, 0.. */
-    uint32_t dead;   /* 1 when deleted (kept as a waypoint) */
-    float scale;     /* int8: value of code 1; float32: unused */
-    float norm2;     /* squared norm of the stored vector */
-    void *vec;       /* dim floats or dim int8 codes */
-    uint32_t *links; /* level 0: [count, 2M slots]; level l>0 at
-                        (1+2M) + (l-1)*(1+M): [count, M slots] */
-} hnsw_node;
-
-struct hkv_index {
-    hkv_params p;         /* parameters, defaults filled in */
-    uint32_t m0;          /* links at level 0 (2*m) */
-    double level_mult;    /* 1/ln(m) */
-    hnsw_node *nodes;     /* node array */
-    uint32_t n_nodes;     /* nodes used (live and dead) */
-    uint32_t cap_nodes;   /* nodes allocated */
-    uint64_t n_live;      /* live nodes */
-    uint32_t entry;       /* entry node (valid when n_nodes > 0) */
-    uint32_t max_level;   /* level of the entry node */
-    uint64_t rng;         /* xorshift state for levels */
-    uint64_t *map_keys;   /* open addressing: id -> node, key 0 = empty slot
-                             (id 0 is stored as UINT64_MAX... see map_key) */
-    uint32_t *map_vals;   /* node index of the slot */
-    uint32_t map_cap;     /* slots (power of two) */
-    uint32_t map_used;    /* occupied slots */
-    const hkv_kernels *k; /* distance kernels */
-};
 
 /* ==== Id map ==== */
 
@@ -294,31 +273,106 @@ static int cand_cmp(const void *a, const void *b)
     return x->n < y->n ? -1 : x->n > y->n;
 }
 
-/* ==== Search in one layer ==== */
+/* ==== Scratch areas ==== */
 
-/* Scratch of one search or insert. */
-typedef struct hnsw_scratch {
-    uint8_t *seen;     /* one bit per node */
-    size_t seen_bytes; /* bytes of seen */
-    hnsw_heap cand;    /* to expand, nearest first */
-    hnsw_heap res;     /* kept, farthest on top */
-} hnsw_scratch;
-
-static hk_err scratch_init(hnsw_scratch *sc, uint32_t n_nodes)
-{
-    memset(sc, 0, sizeof *sc);
-    sc->seen_bytes = (size_t)n_nodes / 8 + 1;
-    sc->seen = hk_calloc(sc->seen_bytes, 1);
-    sc->res.max = 1;
-    return sc->seen ? HK_OK : HK_ERR_NOMEM;
-}
+/* Scratch of one search or insert. A node is visited when its mark equals
+ * the epoch, so a new walk costs one increment instead of clearing. */
+struct hnsw_scratch {
+    uint32_t *mark;  /* per node: epoch of the last visit */
+    uint32_t cap;    /* entries of mark */
+    uint32_t epoch;  /* current walk */
+    hnsw_heap cand;  /* to expand, nearest first */
+    hnsw_heap res;   /* kept, farthest on top */
+    uint32_t *lbuf;  /* copy of one link list (parallel build) */
+    uint32_t *prev;  /* entry points handed to the next level */
+    size_t prev_cap; /* entries of prev */
+};
 
 static void scratch_free(hnsw_scratch *sc)
 {
-    hk_free(sc->seen);
+    if (!sc) return;
+    hk_free(sc->mark);
     hk_free(sc->cand.a);
     hk_free(sc->res.a);
+    hk_free(sc->lbuf);
+    hk_free(sc->prev);
+    hk_free(sc);
 }
+
+/* A scratch area with room for n_nodes nodes: an idle one of the index or
+ * a new one; NULL when out of memory. Give it back with scratch_put. */
+static hnsw_scratch *scratch_get(const hkv_index *cix, uint32_t n_nodes)
+{
+    hkv_index *ix = (hkv_index *)cix; /* only the free list changes */
+    hnsw_scratch *sc = NULL;
+    pthread_mutex_lock(&ix->sc_lock);
+    if (ix->n_sc) sc = ix->sc_free[--ix->n_sc];
+    pthread_mutex_unlock(&ix->sc_lock);
+    if (!sc) {
+        sc = hk_calloc(1, sizeof *sc);
+        if (!sc) return NULL;
+        sc->res.max = 1;
+        sc->lbuf = hk_malloc((1u + ix->m0) * sizeof *sc->lbuf);
+        if (!sc->lbuf) goto fail;
+    }
+    if (sc->cap < n_nodes) {
+        uint32_t cap = n_nodes + n_nodes / 4 + 64;
+        uint32_t *m = hk_calloc(cap, sizeof *m);
+        if (!m) goto fail;
+        hk_free(sc->mark);
+        sc->mark = m;
+        sc->cap = cap;
+        sc->epoch = 0;
+    }
+    return sc;
+fail:
+    scratch_free(sc);
+    return NULL;
+}
+
+static void scratch_put(const hkv_index *cix, hnsw_scratch *sc)
+{
+    hkv_index *ix = (hkv_index *)cix;
+    pthread_mutex_lock(&ix->sc_lock);
+    if (ix->n_sc < HNSW_SCRATCH_KEEP) {
+        ix->sc_free[ix->n_sc++] = sc;
+        sc = NULL;
+    }
+    pthread_mutex_unlock(&ix->sc_lock);
+    scratch_free(sc);
+}
+
+/* Starts a new walk: every node unvisited. */
+static void scratch_walk(hnsw_scratch *sc)
+{
+    if (++sc->epoch == 0) {
+        memset(sc->mark, 0, (size_t)sc->cap * sizeof *sc->mark);
+        sc->epoch = 1;
+    }
+    sc->cand.n = sc->res.n = 0;
+}
+
+/* ==== Links under concurrency ==== */
+
+static pthread_mutex_t *stripe(const hkv_index *ix, uint32_t n)
+{
+    return &ix->locks[n & (HNSW_LOCK_STRIPES - 1)];
+}
+
+/* The link list of node n at level: the list itself, or during a parallel
+ * build a copy taken under the node's lock (into buf). */
+static const uint32_t *links_read(const hkv_index *ix, uint32_t n,
+                                  uint32_t level, uint32_t *buf)
+{
+    const uint32_t *l = node_links(ix, &ix->nodes[n], level);
+    if (!ix->locks) return l;
+    pthread_mutex_lock(stripe(ix, n));
+    memcpy(buf, l, (1u + l[0]) * sizeof *buf);
+    pthread_mutex_unlock(stripe(ix, n));
+    return buf;
+}
+
+/* ==== Search in one layer ==== */
 
 /* Keeps only members of the filter (NULL: all) in the results. */
 static bool allowed(const hkv_index *ix, uint32_t n, const hkv_filter *f)
@@ -337,22 +391,22 @@ static bool allowed(const hkv_index *ix, uint32_t n, const hkv_filter *f)
     return lo < f->n_ids && f->ids[lo] == nd->id;
 }
 
-/* The ef nearest nodes to q at level, from the entry points in sc->res
- * (which the caller fills), left in sc->res. With keep_all the result may
- * hold dead and filtered nodes (inserts link through them); without it
- * only nodes passing `allowed` enter the result. */
+/* The ef nearest nodes to q at level from the entry points, left in
+ * sc->res. With keep_all the result may hold dead and filtered nodes
+ * (inserts link through them); without it only nodes passing `allowed`
+ * enter the result. */
 static hk_err search_layer(const hkv_index *ix, const hnsw_query *q,
                            uint32_t ef, uint32_t level, bool keep_all,
                            const hkv_filter *f, hnsw_scratch *sc,
                            const uint32_t *entries, size_t n_entries)
 {
     hk_err e;
-    memset(sc->seen, 0, sc->seen_bytes);
-    sc->cand.n = sc->res.n = 0;
+    scratch_walk(sc);
     for (size_t i = 0; i < n_entries; i++) {
         uint32_t ep = entries[i];
+        if (sc->mark[ep] == sc->epoch) continue;
         float d = dist_qn(ix, q, &ix->nodes[ep]);
-        sc->seen[ep >> 3] |= (uint8_t)(1u << (ep & 7));
+        sc->mark[ep] = sc->epoch;
         if ((e = heap_push(&sc->cand, d, ep))) return e;
         if (keep_all || allowed(ix, ep, f))
             if ((e = heap_push(&sc->res, d, ep))) return e;
@@ -360,11 +414,11 @@ static hk_err search_layer(const hkv_index *ix, const hnsw_query *q,
     while (sc->cand.n) {
         hnsw_cand c = heap_pop(&sc->cand);
         if (sc->res.n >= ef && c.d > sc->res.a[0].d) break;
-        const uint32_t *l = node_links(ix, &ix->nodes[c.n], level);
+        const uint32_t *l = links_read(ix, c.n, level, sc->lbuf);
         for (uint32_t i = 0; i < l[0]; i++) {
             uint32_t nb = l[1 + i];
-            if (sc->seen[nb >> 3] & (1u << (nb & 7))) continue;
-            sc->seen[nb >> 3] |= (uint8_t)(1u << (nb & 7));
+            if (sc->mark[nb] == sc->epoch) continue;
+            sc->mark[nb] = sc->epoch;
             float d = dist_qn(ix, q, &ix->nodes[nb]);
             if (sc->res.n < ef || d < sc->res.a[0].d) {
                 if ((e = heap_push(&sc->cand, d, nb))) return e;
@@ -380,19 +434,21 @@ static hk_err search_layer(const hkv_index *ix, const hnsw_query *q,
 
 /* Greedy walk at one level from *cur toward q. */
 static void greedy(const hkv_index *ix, const hnsw_query *q, uint32_t level,
-                   uint32_t *cur, float *cur_d)
+                   uint32_t *cur, float *cur_d, uint32_t *buf)
 {
     for (bool moved = true; moved;) {
         moved = false;
-        const uint32_t *l = node_links(ix, &ix->nodes[*cur], level);
+        const uint32_t *l = links_read(ix, *cur, level, buf);
+        uint32_t best = *cur;
         for (uint32_t i = 0; i < l[0]; i++) {
             float d = dist_qn(ix, q, &ix->nodes[l[1 + i]]);
             if (d < *cur_d) {
                 *cur_d = d;
-                *cur = l[1 + i];
+                best = l[1 + i];
                 moved = true;
             }
         }
+        *cur = best;
     }
 }
 
@@ -426,19 +482,24 @@ static uint32_t select_neighbours(const hkv_index *ix, const hnsw_cand *c,
 }
 
 /* Adds a link from node a to b at level, shrinking a's list with the
- * heuristic when it is full. */
+ * heuristic when it is full (under a's lock during a parallel build). */
 static hk_err link_to(hkv_index *ix, uint32_t a, uint32_t b, uint32_t level)
 {
+    hk_err e = HK_OK;
+    if (ix->locks) pthread_mutex_lock(stripe(ix, a));
     uint32_t *l = node_links(ix, &ix->nodes[a], level);
     uint32_t max = level == 0 ? ix->m0 : ix->p.m;
     for (uint32_t i = 0; i < l[0]; i++)
-        if (l[1 + i] == b) return HK_OK;
+        if (l[1 + i] == b) goto out;
     if (l[0] < max) {
         l[1 + l[0]++] = b;
-        return HK_OK;
+        goto out;
     }
     hnsw_cand *c = hk_malloc((max + 1) * sizeof *c);
-    if (!c) return HK_ERR_NOMEM;
+    if (!c) {
+        e = HK_ERR_NOMEM;
+        goto out;
+    }
     const hnsw_node *na = &ix->nodes[a];
     for (uint32_t i = 0; i < l[0]; i++)
         c[i] = (hnsw_cand){dist_nn(ix, na, &ix->nodes[l[1 + i]]), l[1 + i]};
@@ -446,43 +507,81 @@ static hk_err link_to(hkv_index *ix, uint32_t a, uint32_t b, uint32_t level)
     qsort(c, max + 1, sizeof *c, cand_cmp);
     l[0] = select_neighbours(ix, c, max + 1, max, l + 1);
     hk_free(c);
-    return HK_OK;
+out:
+    if (ix->locks) pthread_mutex_unlock(stripe(ix, a));
+    return e;
+}
+
+/* Sets node me's list at level to the sel[0..n) chosen for it. During a
+ * parallel build others may have linked to me already: their links are
+ * kept while there is room. */
+static void links_set(hkv_index *ix, uint32_t me, uint32_t level,
+                      const uint32_t *sel, uint32_t n)
+{
+    uint32_t max = level == 0 ? ix->m0 : ix->p.m;
+    if (ix->locks) pthread_mutex_lock(stripe(ix, me));
+    uint32_t *l = node_links(ix, &ix->nodes[me], level);
+    uint32_t old_n = l[0], old[1 + 2 * HKV_M_MAX];
+    memcpy(old, l + 1, old_n * sizeof *old);
+    memcpy(l + 1, sel, n * sizeof *sel);
+    l[0] = n;
+    for (uint32_t i = 0; i < old_n && l[0] < max; i++) {
+        bool in = false;
+        for (uint32_t j = 0; j < n && !in; j++)
+            in = sel[j] == old[i];
+        if (!in) l[1 + l[0]++] = old[i];
+    }
+    if (ix->locks) pthread_mutex_unlock(stripe(ix, me));
 }
 
 /* ==== Life cycle ==== */
 
-hk_err hkv_index_new(const hkv_params *p, hkv_index **out, hk_error *err)
+hk_err hnsw_check_params(hkv_params *q, hk_error *err)
 {
-    hkv_params q = *p;
-    *out = NULL;
-    if (q.dim == 0 || q.dim > HKV_DIM_MAX) {
-        hk_error_set(err, HK_ERR_INVALID, "dimension %u is not in 1..%u", q.dim,
-                     HKV_DIM_MAX);
+    if (q->dim == 0 || q->dim > HKV_DIM_MAX) {
+        hk_error_set(err, HK_ERR_INVALID, "dimension %u is not in 1..%u",
+                     q->dim, HKV_DIM_MAX);
         if (err) snprintf(err->field, sizeof err->field, "dim");
         return HK_ERR_INVALID;
     }
-    if (q.metric != HKV_COSINE && q.metric != HKV_DOT && q.metric != HKV_L2)
+    if (q->metric != HKV_COSINE && q->metric != HKV_DOT && q->metric != HKV_L2)
         return hk_error_set(err, HK_ERR_INVALID, "unknown metric %d",
-                            (int)q.metric);
-    if (q.quant != HKV_F32 && q.quant != HKV_I8)
+                            (int)q->metric);
+    if (q->quant != HKV_F32 && q->quant != HKV_I8)
         return hk_error_set(err, HK_ERR_INVALID, "unknown storage %d",
-                            (int)q.quant);
-    if (!q.m) q.m = HKV_M_DEFAULT;
-    if (!q.ef_construction) q.ef_construction = HKV_EF_CONSTRUCTION_DEFAULT;
-    if (!q.ef) q.ef = HKV_EF_DEFAULT;
-    if (q.m < 2 || q.m > HKV_M_MAX || q.ef_construction > HKV_EF_MAX ||
-        q.ef > HKV_EF_MAX)
+                            (int)q->quant);
+    if (!q->m) q->m = HKV_M_DEFAULT;
+    if (!q->ef_construction) q->ef_construction = HKV_EF_CONSTRUCTION_DEFAULT;
+    if (!q->ef) q->ef = HKV_EF_DEFAULT;
+    if (q->m < 2 || q->m > HKV_M_MAX || q->ef_construction > HKV_EF_MAX ||
+        q->ef > HKV_EF_MAX)
         return hk_error_set(err, HK_ERR_INVALID,
                             "m must be 2..%u and ef, ef_construction at "
                             "most %u",
                             HKV_M_MAX, HKV_EF_MAX);
-    hkv_index *ix = hk_calloc(1, sizeof *ix);
-    if (!ix) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    ix->p = q;
-    ix->m0 = 2 * q.m;
-    ix->level_mult = 1.0 / log((double)q.m);
+    return HK_OK;
+}
+
+void hnsw_init(hkv_index *ix, const hkv_params *p)
+{
+    memset(ix, 0, sizeof *ix);
+    ix->p = *p;
+    ix->m0 = 2 * p->m;
+    ix->level_mult = 1.0 / log((double)p->m);
     ix->rng = 0x2545F4914F6CDD1Dull;
     ix->k = hkv_kernels_get();
+    pthread_mutex_init(&ix->sc_lock, NULL);
+}
+
+hk_err hkv_index_new(const hkv_params *p, hkv_index **out, hk_error *err)
+{
+    hkv_params q = *p;
+    hk_err e;
+    *out = NULL;
+    if ((e = hnsw_check_params(&q, err))) return e;
+    hkv_index *ix = hk_malloc(sizeof *ix);
+    if (!ix) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    hnsw_init(ix, &q);
     *out = ix;
     return HK_OK;
 }
@@ -494,6 +593,9 @@ void hkv_index_free(hkv_index *ix)
         hk_free(ix->nodes[i].vec);
         hk_free(ix->nodes[i].links);
     }
+    for (uint32_t i = 0; i < ix->n_sc; i++)
+        scratch_free(ix->sc_free[i]);
+    pthread_mutex_destroy(&ix->sc_lock);
     hk_free(ix->nodes);
     hk_free(ix->map_keys);
     hk_free(ix->map_vals);
@@ -523,6 +625,18 @@ uint64_t hkv_index_bytes(const hkv_index *ix)
     return b;
 }
 
+hk_err hnsw_map_rebuild(hkv_index *ix)
+{
+    hk_free(ix->map_keys);
+    hk_free(ix->map_vals);
+    ix->map_keys = NULL;
+    ix->map_vals = NULL;
+    ix->map_cap = ix->map_used = 0;
+    for (uint32_t i = 0; i < ix->n_nodes; i++)
+        if (map_set(ix, ix->nodes[i].id, i)) return HK_ERR_NOMEM;
+    return HK_OK;
+}
+
 /* ==== Insert and delete ==== */
 
 static uint32_t draw_level(hkv_index *ix)
@@ -537,131 +651,286 @@ static uint32_t draw_level(hkv_index *ix)
     return l >= HNSW_LEVEL_MAX ? HNSW_LEVEL_MAX : (uint32_t)l;
 }
 
-hk_err hkv_index_add(hkv_index *ix, uint64_t id, const float *v, hk_error *err)
+/* Fills node nd (zeroed) with id, a drawn level, its empty link lists and
+ * the stored form of v. On failure nd holds nothing. */
+static hk_err node_make(hkv_index *ix, hnsw_node *nd, uint64_t id,
+                        const float *v, uint32_t level, hk_error *err)
 {
     hk_err e;
     float norm2;
-    float *f = NULL;
-    hnsw_scratch sc;
-    bool sc_ok = false;
-
-    if (id == UINT64_MAX)
-        return hk_error_set(err, HK_ERR_INVALID, "id %llu is reserved",
-                            (unsigned long long)id);
-    if (ix->n_nodes == UINT32_MAX - 1)
-        return hk_error_set(err, HK_ERR_LIMIT, "the index is full");
-    f = hk_malloc(ix->p.dim * sizeof *f);
-    if (!f) goto nomem;
+    float *f = hk_malloc(ix->p.dim * sizeof *f);
+    if (!f) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     if ((e = prepare(ix, v, f, &norm2, err))) {
         hk_free(f);
         return e;
     }
-    if (ix->n_nodes == ix->cap_nodes) {
-        uint32_t cap = ix->cap_nodes ? ix->cap_nodes * 2 : 1024;
-        hnsw_node *nn = hk_realloc(ix->nodes, cap * sizeof *nn);
-        if (!nn) goto nomem;
-        ix->nodes = nn;
-        ix->cap_nodes = cap;
-    }
-    /* the map slot is reserved before the node exists, so that a failed
-     * allocation leaves the index as it was */
-    uint32_t old = map_find(ix, id);
-    if (old == UINT32_MAX && (e = map_set(ix, id, ix->n_nodes))) goto nomem;
-
-    uint32_t me = ix->n_nodes, level = draw_level(ix);
-    hnsw_node *nd = &ix->nodes[me];
-    memset(nd, 0, sizeof *nd);
     nd->id = id;
     nd->level = level;
     nd->norm2 = norm2;
     nd->links = hk_calloc((1u + ix->m0) + (size_t)level * (1 + ix->p.m),
                           sizeof(uint32_t));
-    if (!nd->links) goto nomem_node;
+    if (!nd->links) goto nomem;
     if (ix->p.quant == HKV_I8) {
         nd->vec = hk_malloc(ix->p.dim);
-        if (!nd->vec) goto nomem_node;
+        if (!nd->vec) goto nomem;
         nd->scale = quantise(f, ix->p.dim, nd->vec);
         hk_free(f);
-        f = NULL;
     } else {
         nd->vec = f;
-        f = NULL;
     }
-    if (ix->n_nodes == 0) {
-        ix->n_nodes = 1;
-        ix->entry = me;
-        ix->max_level = level;
-        ix->n_live++;
-        if (old != UINT32_MAX) map_set_raw(ix, id + 1, me);
-        return HK_OK;
-    }
-
-    if ((e = scratch_init(&sc, ix->n_nodes + 1))) goto nomem_node;
-    sc_ok = true;
-    hnsw_query q = {nd->vec, nd->vec, nd->scale, nd->norm2};
-    uint32_t cur = ix->entry;
-    float cur_d = dist_qn(ix, &q, &ix->nodes[cur]);
-    for (uint32_t l = ix->max_level; l > level; l--)
-        greedy(ix, &q, l, &cur, &cur_d);
-    /* from here on the node is part of the graph; allocation failures
-     * below leave it with fewer links, never with broken ones */
-    ix->n_nodes++;
-    ix->n_live++;
-    uint32_t top = level < ix->max_level ? level : ix->max_level;
-    uint32_t eps[1] = {cur};
-    const uint32_t *entries = eps;
-    size_t n_entries = 1;
-    uint32_t *prev = NULL;
-    for (uint32_t l = top + 1; l-- > 0;) {
-        e = search_layer(ix, &q, ix->p.ef_construction, l, true, NULL, &sc,
-                         entries, n_entries);
-        if (e) break;
-        qsort(sc.res.a, sc.res.n, sizeof *sc.res.a, cand_cmp);
-        uint32_t max = l == 0 ? ix->m0 : ix->p.m;
-        uint32_t *ml = node_links(ix, nd, l);
-        ml[0] = select_neighbours(ix, sc.res.a, sc.res.n, max, ml + 1);
-        for (uint32_t i = 0; i < ml[0] && !e; i++)
-            e = link_to(ix, ml[1 + i], me, l);
-        if (e) break;
-        /* the next level starts from everything found here */
-        hk_free(prev);
-        prev = hk_malloc(sc.res.n * sizeof *prev);
-        if (!prev) {
-            e = HK_ERR_NOMEM;
-            break;
-        }
-        for (size_t i = 0; i < sc.res.n; i++)
-            prev[i] = sc.res.a[i].n;
-        entries = prev;
-        n_entries = sc.res.n;
-    }
-    hk_free(prev);
-    if (old != UINT32_MAX) {
-        if (!ix->nodes[old].dead) {
-            ix->nodes[old].dead = 1;
-            ix->n_live--;
-        }
-        map_set_raw(ix, id + 1, me);
-    }
-    if (level > ix->max_level) {
-        ix->max_level = level;
-        ix->entry = me;
-    }
-    scratch_free(&sc);
-    if (e) return hk_error_set(err, e, "out of memory while linking");
     return HK_OK;
-
-nomem_node:
-    hk_free(nd->links);
-    hk_free(nd->vec);
-    if (old == UINT32_MAX) {
-        /* the reserved slot now means "absent" */
-        map_set_raw(ix, id + 1, UINT32_MAX);
-    }
-    if (sc_ok) scratch_free(&sc);
 nomem:
     hk_free(f);
+    hk_free(nd->links);
+    memset(nd, 0, sizeof *nd);
     return hk_error_set(err, HK_ERR_NOMEM, "out of memory adding a vector");
+}
+
+/* Links node me (made, counted in n_nodes, unreachable so far) into the
+ * graph. Allocation failures leave it with fewer links, never with broken
+ * ones. During a parallel build the entry point is read under glock,
+ * which a node rising above the top level holds to the end. */
+static hk_err node_link(hkv_index *ix, uint32_t me, hnsw_scratch *sc)
+{
+    hk_err e = HK_OK;
+    hnsw_node *nd = &ix->nodes[me];
+    uint32_t level = nd->level;
+    bool held = false;
+    if (ix->locks) {
+        pthread_mutex_lock(&ix->glock);
+        held = true;
+    }
+    uint32_t cur = ix->entry, max_level = ix->max_level;
+    if (held && level <= max_level) {
+        pthread_mutex_unlock(&ix->glock);
+        held = false;
+    }
+    hnsw_query q = {nd->vec, nd->vec, nd->scale, nd->norm2};
+    float cur_d = dist_qn(ix, &q, &ix->nodes[cur]);
+    for (uint32_t l = max_level; l > level; l--)
+        greedy(ix, &q, l, &cur, &cur_d, sc->lbuf);
+    uint32_t top = level < max_level ? level : max_level;
+    uint32_t first[1] = {cur};
+    const uint32_t *entries = first;
+    size_t n_entries = 1;
+    uint32_t sel[2 * HKV_M_MAX];
+    for (uint32_t l = top + 1; l-- > 0;) {
+        e = search_layer(ix, &q, ix->p.ef_construction, l, true, NULL, sc,
+                         entries, n_entries);
+        if (e) break;
+        /* in a parallel build others may link to me while I search, so
+         * the walk can reach me: never a neighbour of myself */
+        size_t kept = 0;
+        for (size_t i = 0; i < sc->res.n; i++)
+            if (sc->res.a[i].n != me) sc->res.a[kept++] = sc->res.a[i];
+        sc->res.n = kept;
+        qsort(sc->res.a, sc->res.n, sizeof *sc->res.a, cand_cmp);
+        uint32_t max = l == 0 ? ix->m0 : ix->p.m;
+        uint32_t n_sel = select_neighbours(ix, sc->res.a, sc->res.n, max, sel);
+        links_set(ix, me, l, sel, n_sel);
+        for (uint32_t i = 0; i < n_sel && !e; i++)
+            e = link_to(ix, sel[i], me, l);
+        if (e) break;
+        /* the next level starts from everything found here */
+        if (sc->res.n > sc->prev_cap) {
+            uint32_t *p = hk_realloc(sc->prev, sc->res.n * sizeof *p);
+            if (!p) {
+                e = HK_ERR_NOMEM;
+                break;
+            }
+            sc->prev = p;
+            sc->prev_cap = sc->res.n;
+        }
+        for (size_t i = 0; i < sc->res.n; i++)
+            sc->prev[i] = sc->res.a[i].n;
+        entries = sc->prev;
+        n_entries = sc->res.n;
+    }
+    if ((held || !ix->locks) && level > ix->max_level) {
+        ix->max_level = level;
+        ix->entry = me;
+    }
+    if (held) pthread_mutex_unlock(&ix->glock);
+    return e;
+}
+
+/* Grows the node array to hold n more nodes. */
+static hk_err nodes_reserve(hkv_index *ix, size_t n)
+{
+    if (n > (size_t)(UINT32_MAX - 2) - ix->n_nodes) return HK_ERR_LIMIT;
+    if (ix->n_nodes + n <= ix->cap_nodes) return HK_OK;
+    size_t cap = ix->cap_nodes ? ix->cap_nodes : 1024;
+    while (cap < ix->n_nodes + n)
+        cap *= 2;
+    if (cap > UINT32_MAX - 1) cap = UINT32_MAX - 1;
+    hnsw_node *nn = hk_realloc(ix->nodes, cap * sizeof *nn);
+    if (!nn) return HK_ERR_NOMEM;
+    ix->nodes = nn;
+    ix->cap_nodes = (uint32_t)cap;
+    return HK_OK;
+}
+
+/* Marks node old dead (the id moved to a newer node). */
+static void retire(hkv_index *ix, uint32_t old)
+{
+    if (old != UINT32_MAX && !ix->nodes[old].dead) {
+        ix->nodes[old].dead = 1;
+        ix->n_live--;
+    }
+}
+
+hk_err hkv_index_add(hkv_index *ix, uint64_t id, const float *v, hk_error *err)
+{
+    hk_err e;
+    if (id == UINT64_MAX)
+        return hk_error_set(err, HK_ERR_INVALID, "id %llu is reserved",
+                            (unsigned long long)id);
+    if ((e = nodes_reserve(ix, 1)))
+        return hk_error_set(
+            err, e, e == HK_ERR_LIMIT ? "the index is full" : "out of memory");
+    uint32_t me = ix->n_nodes;
+    hnsw_node *nd = &ix->nodes[me];
+    memset(nd, 0, sizeof *nd);
+    uint32_t old = map_find(ix, id);
+    /* the map slot is reserved before the node counts, so that a failed
+     * allocation leaves the index as it was */
+    if (old == UINT32_MAX && map_set(ix, id, UINT32_MAX))
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    hnsw_scratch *sc = NULL;
+    if ((e = node_make(ix, nd, id, v, draw_level(ix), err))) return e;
+    if (ix->n_nodes > 0 && !(sc = scratch_get(ix, ix->n_nodes + 1))) {
+        hk_free(nd->vec);
+        hk_free(nd->links);
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    }
+    ix->n_nodes++;
+    ix->n_live++;
+    if (me == 0) {
+        ix->entry = me;
+        ix->max_level = nd->level;
+    } else {
+        e = node_link(ix, me, sc);
+        scratch_put(ix, sc);
+    }
+    retire(ix, old);
+    map_set_raw(ix, id + 1, me);
+    if (e) return hk_error_set(err, e, "out of memory while linking");
+    return HK_OK;
+}
+
+/* ==== Parallel build ==== */
+
+typedef struct batch_ctx {
+    hkv_index *ix;         /* the index */
+    uint32_t base;         /* first node of the batch */
+    uint32_t n;            /* nodes of the batch */
+    _Atomic uint32_t next; /* next batch position to link */
+    _Atomic int failed;    /* an hk_err of some thread, or 0 */
+} batch_ctx;
+
+static void *batch_worker(void *arg)
+{
+    batch_ctx *c = arg;
+    hnsw_scratch *sc = scratch_get(c->ix, c->ix->n_nodes);
+    if (!sc) {
+        atomic_store(&c->failed, HK_ERR_NOMEM);
+        return NULL;
+    }
+    for (;;) {
+        uint32_t i = atomic_fetch_add(&c->next, 1);
+        if (i >= c->n) break;
+        hk_err e = node_link(c->ix, c->base + i, sc);
+        if (e) atomic_store(&c->failed, e);
+    }
+    scratch_put(c->ix, sc);
+    return NULL;
+}
+
+hk_err hkv_index_add_batch(hkv_index *ix, const uint64_t *ids, const float *v,
+                           size_t n, unsigned threads, hk_error *err)
+{
+    hk_err e;
+    size_t done = 0;
+    /* ids already present, repeated or reserved take the one-by-one path */
+    while (done < n && (ix->n_nodes == 0 || ids[done] == UINT64_MAX ||
+                        map_find(ix, ids[done]) != UINT32_MAX)) {
+        if ((e = hkv_index_add(ix, ids[done], v + done * ix->p.dim, err)))
+            return e;
+        done++;
+    }
+    if (done == n) return HK_OK;
+    if (threads == 0) threads = 1;
+    if (threads > 64) threads = 64;
+    if ((e = nodes_reserve(ix, n - done)))
+        return hk_error_set(
+            err, e, e == HK_ERR_LIMIT ? "the index is full" : "out of memory");
+    /* make every node first (sequential: levels repeat), then link them */
+    uint32_t base = ix->n_nodes, made = 0;
+    size_t *later = NULL, n_later = 0;
+    for (size_t i = done; i < n; i++) {
+        uint64_t id = ids[i];
+        if (id == UINT64_MAX || map_find(ix, id) != UINT32_MAX) {
+            if (!later && !(later = hk_malloc((n - i) * sizeof *later))) {
+                e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+                goto unmake;
+            }
+            later[n_later++] = i;
+            continue;
+        }
+        hnsw_node *nd = &ix->nodes[base + made];
+        memset(nd, 0, sizeof *nd);
+        if ((e = node_make(ix, nd, id, v + i * ix->p.dim, draw_level(ix), err)))
+            goto unmake;
+        if (map_set(ix, id, base + made)) {
+            hk_free(nd->vec);
+            hk_free(nd->links);
+            e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+            goto unmake;
+        }
+        made++;
+    }
+    ix->n_nodes = base + made;
+    ix->n_live += made;
+    batch_ctx c = {ix, base, made, 0, 0};
+    pthread_t th[64];
+    unsigned started = 0;
+    if (threads > 1 && made > 1000) {
+        ix->locks = hk_malloc(HNSW_LOCK_STRIPES * sizeof *ix->locks);
+        if (ix->locks) {
+            for (unsigned i = 0; i < HNSW_LOCK_STRIPES; i++)
+                pthread_mutex_init(&ix->locks[i], NULL);
+            pthread_mutex_init(&ix->glock, NULL);
+            for (; started + 1 < threads; started++)
+                if (pthread_create(&th[started], NULL, batch_worker, &c)) break;
+        }
+    }
+    batch_worker(&c);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    if (ix->locks) {
+        for (unsigned i = 0; i < HNSW_LOCK_STRIPES; i++)
+            pthread_mutex_destroy(&ix->locks[i]);
+        pthread_mutex_destroy(&ix->glock);
+        hk_free(ix->locks);
+        ix->locks = NULL;
+    }
+    e = HK_OK;
+    if (atomic_load(&c.failed))
+        e = hk_error_set(err, HK_ERR_NOMEM, "out of memory while linking");
+    for (size_t i = 0; !e && i < n_later; i++)
+        e = hkv_index_add(ix, ids[later[i]], v + later[i] * ix->p.dim, err);
+    hk_free(later);
+    return e;
+unmake:
+    /* nothing of the batch is linked yet: take the made nodes back */
+    for (uint32_t i = 0; i < made; i++) {
+        hnsw_node *nd = &ix->nodes[base + i];
+        map_set_raw(ix, nd->id + 1, UINT32_MAX);
+        hk_free(nd->vec);
+        hk_free(nd->links);
+    }
+    hk_free(later);
+    return e;
 }
 
 hk_err hkv_index_delete(hkv_index *ix, uint64_t id, hk_error *err)
@@ -795,7 +1064,6 @@ hk_err hkv_index_search(const hkv_index *ix, const float *v,
 {
     hk_err e;
     hnsw_query q;
-    hnsw_scratch sc;
     *n_out = 0;
     if ((e = check_opts(ix, o, err))) return e;
     if (o->filter) {
@@ -816,7 +1084,8 @@ hk_err hkv_index_search(const hkv_index *ix, const float *v,
         return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     }
     if ((e = make_query(ix, v, f, codes, &q, err))) goto out;
-    if (scratch_init(&sc, ix->n_nodes)) {
+    hnsw_scratch *sc = scratch_get(ix, ix->n_nodes);
+    if (!sc) {
         e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -825,11 +1094,11 @@ hk_err hkv_index_search(const hkv_index *ix, const float *v,
     uint32_t cur = ix->entry;
     float cur_d = dist_qn(ix, &q, &ix->nodes[cur]);
     for (uint32_t l = ix->max_level; l > 0; l--)
-        greedy(ix, &q, l, &cur, &cur_d);
-    if (search_layer(ix, &q, ef, 0, false, o->filter, &sc, &cur, 1) ||
-        finish(ix, &q, o, sc.res.a, sc.res.n, out, n_out))
+        greedy(ix, &q, l, &cur, &cur_d, sc->lbuf);
+    if (search_layer(ix, &q, ef, 0, false, o->filter, sc, &cur, 1) ||
+        finish(ix, &q, o, sc->res.a, sc->res.n, out, n_out))
         e = hk_error_set(err, HK_ERR_NOMEM, "out of memory searching");
-    scratch_free(&sc);
+    scratch_put(ix, sc);
 out:
     hk_free(f);
     hk_free(codes);

@@ -81,6 +81,13 @@ void hkv_index_free(hkv_index *ix);
  * present is replaced (its old node is deleted). HK_ERR_INVALID for a
  * non-finite value or a zero vector under cosine. */
 hk_err hkv_index_add(hkv_index *ix, uint64_t id, const float *v, hk_error *err);
+/* Adds n vectors (v holds n * dim floats, ids[i] the id of the i-th)
+ * with up to `threads` threads linking them at once (0 or 1: this thread
+ * only); the graph is the same kind as n hkv_index_add calls make. Ids
+ * already present are replaced one by one. HK_ERR_INVALID for an invalid
+ * vector: then some vectors before it may be in the index, none after. */
+hk_err hkv_index_add_batch(hkv_index *ix, const uint64_t *ids, const float *v,
+                           size_t n, unsigned threads, hk_error *err);
 /* Removes id: it is never returned again; its node stays as a waypoint
  * of the graph. HK_ERR_NOT_FOUND when absent. */
 hk_err hkv_index_delete(hkv_index *ix, uint64_t id, hk_error *err);
@@ -130,6 +137,22 @@ hk_err hkv_index_exact(const hkv_index *ix, const float *q,
 void hkv_index_validate(const hkv_index *ix, bool *ok, char *why,
                         size_t why_len);
 
+/* ==== Index files (hnsw_file.c) ==== */
+
+/* Most bytes of caller metadata an index file carries. */
+#define HKV_FILE_META_MAX 256u
+
+/* Writes ix and meta[0..meta_len) to path atomically (a temporary file,
+ * fsync, rename). No add or delete may run meanwhile. HK_ERR_IO. */
+hk_err hkv_index_save(const hkv_index *ix, const char *path, const void *meta,
+                      size_t meta_len, hk_error *err);
+/* Reads the index saved at path (caller frees with hkv_index_free) and its
+ * metadata into meta (room for meta_cap bytes; its length in *meta_len).
+ * HK_ERR_NOT_FOUND when there is no file, HK_ERR_CORRUPT when it is
+ * damaged, torn or inconsistent, HK_ERR_VERSION for another format. */
+hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
+                      size_t meta_cap, size_t *meta_len, hk_error *err);
+
 /* Name of the distance kernel chosen at run time ("avx512", "avx2",
  * "scalar"). */
 const char *hkv_kernel_name(void);
@@ -154,6 +177,11 @@ typedef struct hkv_space {
     hkv_params params;           /* dim, metric, quant, m, ef_c, ef */
     hkv_embedder embedder;       /* how text becomes a vector */
     uint64_t vectors;            /* vectors stored (hkv_space_get/list) */
+    bool auto_embed;             /* embed new facts after each commit
+                                    (needs HKV_EMBED_HASHED) */
+    uint64_t stamp;              /* creation time (µs): tells a space from
+                                    one re-created under its name; 0 for
+                                    spaces of an older record version */
 } hkv_space;
 
 typedef struct hkv_store hkv_store;
@@ -172,6 +200,10 @@ hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
 /* The space called name, with its vector count. HK_ERR_NOT_FOUND. */
 hk_err hkv_space_get(hkv_store *vs, hk_txn *t, const char *name, hkv_space *out,
                      hk_error *err);
+/* The same without counting the vectors (out->vectors 0): O(1), for
+ * every search. */
+hk_err hkv_space_find(hkv_store *vs, hk_txn *t, const char *name,
+                      hkv_space *out, hk_error *err);
 /* Every space in name order into out (room for HKV_SPACES_MAX). */
 hk_err hkv_space_list(hkv_store *vs, hk_txn *t, hkv_space *out, size_t *n,
                       hk_error *err);
@@ -193,9 +225,64 @@ hk_err hkv_del(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
                hk_error *err);
 
 /* Builds an index of every vector of space as of t's snapshot (ids are
- * fact ids). Caller frees with hkv_index_free. */
+ * fact ids) with the store's build threads. Caller frees with
+ * hkv_index_free. */
 hk_err hkv_index_load(hkv_store *vs, hk_txn *t, const char *space,
                       hkv_index **out, hk_error *err);
+
+/* Calls fn(ud, last_seq) after each commit of the handle (after the kept
+ * indexes caught up), on the committing thread; fn must not write. One
+ * listener (the background embedder); NULL removes it. Call before other
+ * threads use vs. */
+void hkv_store_set_listener(hkv_store *vs, void (*fn)(void *ud, uint64_t seq),
+                            void *ud);
+
+/* How this process builds indexes: threads (0: 1) and whether it keeps
+ * index files beside the KB (DIR/vector-SPACE.hnsw). Defaults: the CPUs
+ * online (at most 8) and files on. Call before other threads use vs. */
+void hkv_store_set_build(hkv_store *vs, unsigned threads, bool files);
+
+/* ==== Indexes kept in memory (vcache.c) ==== */
+
+/* An attached store keeps one index per space it was asked to search:
+ *   - the first acquire reads the space's index file (when it names the
+ *     same space and an audit entry of t's history, see vcache.c) and
+ *     catches up from the audit log, or else builds the index from the
+ *     store and writes the file;
+ *   - every commit of this handle catches the kept indexes up (the
+ *     after-commit hook), and an acquire whose snapshot is newer (another
+ *     process wrote) catches up first;
+ *   - detach writes the files of indexes that changed.
+ * Searches of one space run in parallel; catch-up excludes them briefly. */
+typedef struct hkv_kept hkv_kept;
+
+/* The index of space, current as of t's snapshot (or newer), held for
+ * reading until hkv_index_release(*ref). It may hold ids of facts that t
+ * does not see yet (a newer commit): callers skip those. */
+hk_err hkv_index_acquire(hkv_store *vs, hk_txn *t, const char *space,
+                         const hkv_index **ix, hkv_kept **ref, hk_error *err);
+void hkv_index_release(hkv_kept *ref);
+
+/* Starts a thread that acquires (reads or builds) the index of every
+ * space of the KB, so that the first searches find it ready; detach
+ * waits for it (after the space it is on). Long-running processes call
+ * it once after attaching; HK_ERR_STATE when already started. */
+hk_err hkv_store_warm(hkv_store *vs, hk_error *err);
+
+/* Counters of the kept indexes (for metrics). */
+typedef struct hkv_kept_stats {
+    uint64_t spaces;     /* indexes kept */
+    uint64_t vectors;    /* live vectors in them */
+    uint64_t bytes;      /* memory they hold */
+    uint64_t builds;     /* built from the store */
+    uint64_t file_loads; /* read from their file */
+    uint64_t caught_up;  /* vectors applied by catch-up */
+    uint64_t searches;   /* searches noted (hkv_store_note_search) */
+    uint64_t search_us;  /* their total time, microseconds */
+} hkv_kept_stats;
+void hkv_kept_stats_get(hkv_store *vs, hkv_kept_stats *out);
+/* Counts one search of us microseconds (any thread). */
+void hkv_store_note_search(hkv_store *vs, uint64_t us);
 
 /* ==== Built-in embedder ==== */
 

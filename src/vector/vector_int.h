@@ -1,12 +1,17 @@
 /*
  * vector_int.h — internals shared by the files of src/vector: the distance
- * kernels that distance.c picks at run time.
+ * kernels that distance.c picks at run time, and the layout of an HNSW
+ * index (hnsw.c builds and searches it, hnsw_file.c writes and reads it).
  */
 #ifndef HKV_VECTOR_INT_H
 #define HKV_VECTOR_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "store/store.h"
+#include "vector/vector.h"
 
 /* The kernels of the CPU this process runs on (chosen once, thread-safe). */
 typedef struct hkv_kernels {
@@ -17,5 +22,92 @@ typedef struct hkv_kernels {
 } hkv_kernels;
 
 const hkv_kernels *hkv_kernels_get(void);
+
+/* ==== HNSW index layout ==== */
+
+typedef struct hnsw_node {
+    uint64_t id;     /* the caller's id */
+    uint32_t level;  /* top level of the node, 0.. */
+    uint32_t dead;   /* 1 when deleted (kept as a waypoint) */
+    float scale;     /* int8: value of code 1; float32: unused */
+    float norm2;     /* squared norm of the stored vector */
+    void *vec;       /* dim floats or dim int8 codes */
+    uint32_t *links; /* level 0: [count, 2M slots]; level l>0 at
+                        (1+2M) + (l-1)*(1+M): [count, M slots] */
+} hnsw_node;
+
+typedef struct hnsw_scratch hnsw_scratch;
+
+/* Stripes of link locks during a parallel build (a power of two). */
+#define HNSW_LOCK_STRIPES 4096u
+/* Scratch areas kept for reuse by searches. */
+#define HNSW_SCRATCH_KEEP 8u
+
+struct hkv_index {
+    hkv_params p;         /* parameters, defaults filled in */
+    uint32_t m0;          /* links at level 0 (2*m) */
+    double level_mult;    /* 1/ln(m) */
+    hnsw_node *nodes;     /* node array */
+    uint32_t n_nodes;     /* nodes used (live and dead) */
+    uint32_t cap_nodes;   /* nodes allocated */
+    uint64_t n_live;      /* live nodes */
+    uint32_t entry;       /* entry node (valid when n_nodes > 0) */
+    uint32_t max_level;   /* level of the entry node */
+    uint64_t rng;         /* xorshift state for levels */
+    uint64_t *map_keys;   /* open addressing: id + 1 -> node, 0 = empty */
+    uint32_t *map_vals;   /* node index of the slot (UINT32_MAX: none) */
+    uint32_t map_cap;     /* slots (power of two) */
+    uint32_t map_used;    /* occupied slots */
+    const hkv_kernels *k; /* distance kernels */
+    /* parallel build only (hkv_index_add_batch), else NULL: */
+    pthread_mutex_t *locks; /* HNSW_LOCK_STRIPES locks over node links */
+    pthread_mutex_t glock;  /* entry and max_level while building */
+    /* scratch reuse: searches are const but may share these */
+    pthread_mutex_t sc_lock;                  /* protects sc_free, n_sc */
+    hnsw_scratch *sc_free[HNSW_SCRATCH_KEEP]; /* idle scratch areas */
+    uint32_t n_sc;                            /* entries in sc_free */
+};
+
+/* Fills in the parameters' defaults and checks them (hkv_index_new). */
+hk_err hnsw_check_params(hkv_params *p, hk_error *err);
+/* Sets up ix for the parameters p (checked): empty, no nodes. */
+void hnsw_init(hkv_index *ix, const hkv_params *p);
+/* Rebuilds the id map from the nodes (a later node of an id wins). */
+hk_err hnsw_map_rebuild(hkv_index *ix);
+
+/* ==== The attached store and the indexes it keeps ==== */
+
+typedef struct hkv_kept hkv_kept;
+
+struct hkv_store {
+    hk_store *s;                    /* the store it is attached to */
+    hks_db spaces;                  /* vector.spaces */
+    hks_db data;                    /* vector.data */
+    bool hooked;                    /* the hook is registered */
+    unsigned threads;               /* threads of an index build */
+    bool files;                     /* keep index files beside the KB */
+    pthread_mutex_t kept_lock;      /* protects kept[] and n_kept */
+    hkv_kept *kept[HKV_SPACES_MAX]; /* indexes kept in memory */
+    uint32_t n_kept;                /* entries of kept */
+    _Atomic uint64_t builds;        /* indexes built from the store */
+    _Atomic uint64_t file_loads;    /* indexes read from their file */
+    _Atomic uint64_t caught_up;     /* vectors applied by catch-up */
+    _Atomic uint64_t searches;      /* hkv_store_note_search calls */
+    _Atomic uint64_t search_us;     /* their microseconds */
+    void (*listener)(void *ud, uint64_t seq); /* after-commit listener */
+    void *listener_ud;                        /* passed to it */
+    pthread_t warm;                           /* hkv_store_warm's thread */
+    bool warming;                             /* warm was started (join it) */
+    _Atomic bool stop;                        /* detach asks warm to stop */
+};
+
+/* Catches every kept index up to the commit that ended at audit entry
+ * last_seq (the after-commit hook). */
+void hkv_kept_on_commit(hkv_store *vs, uint64_t last_seq);
+/* Stops and joins the warm-up thread (detach, before the hook goes). */
+void hkv_kept_stop(hkv_store *vs);
+/* Saves the kept indexes that changed since their file was written, then
+ * frees them (detach). */
+void hkv_kept_free_all(hkv_store *vs);
 
 #endif /* HKV_VECTOR_INT_H */

@@ -4,9 +4,11 @@
  * Two module databases (src/store/store.h), so backup, compaction and the
  * store check cover them in every process:
  *
- *   vector.spaces  name -> space record: eight uint32 (little-endian):
- *                  version 1, id, dim, metric, quant, m, ef_construction,
- *                  ef, embedder
+ *   vector.spaces  name -> space record: uint32 words (little-endian):
+ *                  version 2, id, dim, metric, quant, m, ef_construction,
+ *                  ef, embedder, creation stamp (µs, low and high word),
+ *                  flags (bit 0: embed new facts after commit); version 1
+ *                  records end before the stamp (stamp 0, no flags)
  *   vector.data    space id u32 BE + fact id u64 BE -> dim float32 (LE)
  *
  * Keys are big-endian so that a space's vectors are contiguous and in fact
@@ -24,21 +26,22 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "core/clock.h"
 #include "core/mem.h"
 #include "store/store.h"
 #include "store/vector_audit.h"
 #include "vector/vector.h"
+#include "vector/vector_int.h"
 
-#define SPACE_REC_WORDS 9u
-#define SPACE_REC_VERSION 1u
+/* Words of a space record: version 1 has 9, version 2 adds the creation
+ * stamp (two words, low first) and a flags word. */
+#define SPACE_REC_WORDS_V1 9u
+#define SPACE_REC_WORDS 12u
+#define SPACE_FLAG_AUTO 1u
+#define SPACE_REC_VERSION 2u
 #define HOOK_NAME "vector.cascade"
-
-struct hkv_store {
-    hk_store *s;   /* the store it is attached to */
-    hks_db spaces; /* vector.spaces */
-    hks_db data;   /* vector.data */
-    bool hooked;   /* the cascade hook is registered */
-};
 
 /* ==== Encoding ==== */
 
@@ -76,12 +79,13 @@ static void data_key(uint8_t *k, uint32_t space, hk_fact_id id)
 
 static hk_err decode_space(hks_val k, hks_val v, hkv_space *out, hk_error *err)
 {
-    uint32_t w[SPACE_REC_WORDS];
-    if (v.len != sizeof w || k.len == 0 || k.len > HKV_NAME_MAX)
+    uint32_t w[SPACE_REC_WORDS] = {0};
+    if ((v.len != sizeof w && v.len != SPACE_REC_WORDS_V1 * 4) || k.len == 0 ||
+        k.len > HKV_NAME_MAX)
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "vector space record of %zu bytes", v.len);
-    memcpy(w, v.data, sizeof w);
-    if (w[0] != SPACE_REC_VERSION)
+    memcpy(w, v.data, v.len);
+    if (w[0] != (v.len == sizeof w ? SPACE_REC_VERSION : 1u))
         return hk_error_set(err, HK_ERR_VERSION,
                             "vector space record version %u", w[0]);
     /* k may point into out->name (space_find): copy the key first */
@@ -92,6 +96,8 @@ static hk_err decode_space(hks_val k, hks_val v, hkv_space *out, hk_error *err)
     memcpy(out->name, name, k.len + 1);
     out->id = w[1];
     out->embedder = (hkv_embedder)w[8];
+    out->stamp = (uint64_t)w[10] << 32 | w[9];
+    out->auto_embed = (w[11] & SPACE_FLAG_AUTO) != 0;
     out->params =
         (hkv_params){w[2], (hkv_metric)w[3], (hkv_quant)w[4], w[5], w[6], w[7]};
     return HK_OK;
@@ -108,6 +114,21 @@ static hk_err on_change(hk_txn *t, const hks_change *c, void *ud, hk_error *err)
     return delete_vectors_of(ud, t, c->id, err);
 }
 
+static void on_commit(hk_store *s, const hks_commit *c, void *ud)
+{
+    hkv_store *vs = ud;
+    (void)s;
+    hkv_kept_on_commit(vs, c->last_seq);
+    if (vs->listener) vs->listener(vs->listener_ud, c->last_seq);
+}
+
+void hkv_store_set_listener(hkv_store *vs, void (*fn)(void *ud, uint64_t seq),
+                            void *ud)
+{
+    vs->listener = fn;
+    vs->listener_ud = ud;
+}
+
 hk_err hkv_store_attach(hk_store *s, hkv_store **out, hk_error *err)
 {
     hk_err e;
@@ -115,16 +136,21 @@ hk_err hkv_store_attach(hk_store *s, hkv_store **out, hk_error *err)
     *out = NULL;
     if (!vs) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     vs->s = s;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    vs->threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (unsigned)cpus;
+    vs->files = true;
+    pthread_mutex_init(&vs->kept_lock, NULL);
     if ((e = hks_db_register(s, "vector.spaces", 0, &vs->spaces, err)) ||
         (e = hks_db_register(s, "vector.data", 0, &vs->data, err)))
         goto fail;
-    hks_hook h = {HOOK_NAME, HKS_EV_DELETE | HKS_EV_UPDATE, on_change, NULL,
-                  vs};
+    hks_hook h = {HOOK_NAME, HKS_EV_DELETE | HKS_EV_UPDATE, on_change,
+                  on_commit, vs};
     if ((e = hks_hook_add(s, &h, err))) goto fail;
     vs->hooked = true;
     *out = vs;
     return HK_OK;
 fail:
+    pthread_mutex_destroy(&vs->kept_lock);
     hk_free(vs);
     return e;
 }
@@ -132,8 +158,17 @@ fail:
 void hkv_store_detach(hkv_store *vs)
 {
     if (!vs) return;
+    hkv_kept_stop(vs);
     if (vs->hooked) hks_hook_remove(vs->s, HOOK_NAME, NULL);
+    hkv_kept_free_all(vs);
+    pthread_mutex_destroy(&vs->kept_lock);
     hk_free(vs);
+}
+
+void hkv_store_set_build(hkv_store *vs, unsigned threads, bool files)
+{
+    vs->threads = threads ? threads : 1;
+    vs->files = files;
 }
 
 /* ==== Spaces ==== */
@@ -198,8 +233,8 @@ hk_err hkv_space_list(hkv_store *vs, hk_txn *t, hkv_space *out, size_t *n,
 }
 
 /* The record of space name, without counting its vectors. */
-static hk_err space_find(hkv_store *vs, hk_txn *t, const char *name,
-                         hkv_space *out, hk_error *err)
+hk_err hkv_space_find(hkv_store *vs, hk_txn *t, const char *name,
+                      hkv_space *out, hk_error *err)
 {
     hks_val v;
     hk_err e;
@@ -215,7 +250,7 @@ static hk_err space_find(hkv_store *vs, hk_txn *t, const char *name,
 hk_err hkv_space_get(hkv_store *vs, hk_txn *t, const char *name, hkv_space *out,
                      hk_error *err)
 {
-    hk_err e = space_find(vs, t, name, out, err);
+    hk_err e = hkv_space_find(vs, t, name, out, err);
     if (e) return e;
     return count_vectors(vs, t, out->id, &out->vectors, err);
 }
@@ -231,6 +266,12 @@ hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
     if (sp->embedder != HKV_EMBED_NONE && sp->embedder != HKV_EMBED_HASHED)
         return hk_error_set(err, HK_ERR_INVALID, "unknown embedder %d",
                             (int)sp->embedder);
+    if (sp->auto_embed && sp->embedder != HKV_EMBED_HASHED) {
+        hk_error_set(err, HK_ERR_INVALID,
+                     "automatic embedding needs the built-in embedder");
+        if (err) snprintf(err->field, sizeof err->field, "auto_embed");
+        return HK_ERR_INVALID;
+    }
     /* the index checks and completes the parameters */
     if ((e = hkv_index_new(&sp->params, &probe, err))) return e;
     hkv_params p = sp->params;
@@ -249,6 +290,7 @@ hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
     if (n >= HKV_SPACES_MAX)
         return hk_error_set(err, HK_ERR_LIMIT, "at most %u vector spaces",
                             HKV_SPACES_MAX);
+    uint64_t stamp = (uint64_t)hk_now_us();
     uint32_t w[SPACE_REC_WORDS] = {SPACE_REC_VERSION,
                                    id,
                                    p.dim,
@@ -257,7 +299,10 @@ hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
                                    p.m,
                                    p.ef_construction,
                                    p.ef,
-                                   (uint32_t)sp->embedder};
+                                   (uint32_t)sp->embedder,
+                                   (uint32_t)stamp,
+                                   (uint32_t)(stamp >> 32),
+                                   sp->auto_embed ? SPACE_FLAG_AUTO : 0};
     return hks_put(t, vs->spaces, (hks_val){sp->name, strlen(sp->name)},
                    (hks_val){w, sizeof w}, HKS_PUT_NOOVERWRITE, err);
 }
@@ -290,7 +335,7 @@ hk_err hkv_space_drop(hkv_store *vs, hk_txn *t, const char *name, hk_error *err)
 {
     hkv_space sp;
     hk_err e;
-    if ((e = space_find(vs, t, name, &sp, err))) return e;
+    if ((e = hkv_space_find(vs, t, name, &sp, err))) return e;
     if ((e = delete_space_vectors(vs, t, sp.id, err))) return e;
     return hks_del(t, vs->spaces, (hks_val){name, strlen(name)}, NULL, err);
 }
@@ -314,7 +359,7 @@ hk_err hkv_put(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
     hks_fact_syms syms;
     uint8_t kb[12];
     hk_err e;
-    if ((e = space_find(vs, t, space, &sp, err))) return e;
+    if ((e = hkv_space_find(vs, t, space, &sp, err))) return e;
     if (dim != sp.params.dim) {
         hk_error_set(err, HK_ERR_INVALID,
                      "space '%s' has %u dimensions, the vector %u", space,
@@ -354,7 +399,7 @@ hk_err hkv_get(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
     hks_val v;
     uint8_t kb[12];
     hk_err e;
-    if ((e = space_find(vs, t, space, &sp, err))) return e;
+    if ((e = hkv_space_find(vs, t, space, &sp, err))) return e;
     data_key(kb, sp.id, id);
     e = hks_get(t, vs->data, (hks_val){kb, sizeof kb}, &v, err);
     if (e == HK_ERR_NOT_FOUND)
@@ -375,7 +420,7 @@ hk_err hkv_del(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
     hkv_space sp;
     uint8_t kb[12];
     hk_err e;
-    if ((e = space_find(vs, t, space, &sp, err))) return e;
+    if ((e = hkv_space_find(vs, t, space, &sp, err))) return e;
     data_key(kb, sp.id, id);
     e = hks_del(t, vs->data, (hks_val){kb, sizeof kb}, NULL, err);
     if (e == HK_ERR_NOT_FOUND)
@@ -403,6 +448,10 @@ static hk_err delete_vectors_of(hkv_store *vs, hk_txn *t, hk_fact_id id,
 
 /* ==== Index from the store ==== */
 
+/* Bytes of vectors handed to one hkv_index_add_batch call while
+ * building. */
+#define LOAD_CHUNK_BYTES (64u << 20)
+
 hk_err hkv_index_load(hkv_store *vs, hk_txn *t, const char *space,
                       hkv_index **out, hk_error *err)
 {
@@ -413,13 +462,18 @@ hk_err hkv_index_load(hkv_store *vs, hk_txn *t, const char *space,
     bool found;
     uint8_t kb[12];
     float *buf = NULL;
+    uint64_t *ids = NULL;
+    size_t n = 0;
     hk_err e;
     *out = NULL;
-    if ((e = space_find(vs, t, space, &sp, err)) ||
+    if ((e = hkv_space_find(vs, t, space, &sp, err)) ||
         (e = hkv_index_new(&sp.params, &ix, err)))
         return e;
-    buf = hk_malloc((size_t)sp.params.dim * sizeof *buf);
-    if (!buf) {
+    size_t dim = sp.params.dim;
+    size_t chunk = LOAD_CHUNK_BYTES / (dim * sizeof(float));
+    buf = hk_malloc(chunk * dim * sizeof *buf);
+    ids = hk_malloc(chunk * sizeof *ids);
+    if (!buf || !ids) {
         e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -427,29 +481,39 @@ hk_err hkv_index_load(hkv_store *vs, hk_txn *t, const char *space,
     if ((e = hks_cursor_open(t, vs->data, &c, err))) goto fail;
     e = hks_cursor_seek(c, (hks_val){kb, sizeof kb}, &k, &v, &found, err);
     while (!e && found && k.len == 12 && get_be32(k.data) == sp.id) {
-        if (v.len != (size_t)sp.params.dim * sizeof(float)) {
+        if (v.len != dim * sizeof(float)) {
             e = hk_error_set(err, HK_ERR_CORRUPT,
                              "vector of %zu bytes in space '%s'", v.len, space);
             break;
         }
-        memcpy(buf, v.data, v.len); /* the map need not be aligned */
         hk_fact_id id = get_be64((const uint8_t *)k.data + 4);
         hks_fact_syms syms;
         /* a process that did not attach may have deleted the fact; fact
          * ids are never reused, so its vector is skipped, not misread */
         e = hks_fact_syms_get(t, id, &syms, err);
-        if (e == HK_OK) e = hkv_index_add(ix, id, buf, err);
+        if (e == HK_OK) {
+            memcpy(buf + n * dim, v.data, v.len); /* the map need not be
+                                                    aligned */
+            ids[n++] = id;
+        }
         if (e == HK_ERR_NOT_FOUND) e = HK_OK;
+        if (!e && n == chunk) {
+            e = hkv_index_add_batch(ix, ids, buf, n, vs->threads, err);
+            n = 0;
+        }
         if (e) break;
         e = hks_cursor_next(c, &k, &v, &found, err);
     }
     hks_cursor_close(c);
+    if (!e && n) e = hkv_index_add_batch(ix, ids, buf, n, vs->threads, err);
     if (e) goto fail;
     hk_free(buf);
+    hk_free(ids);
     *out = ix;
     return HK_OK;
 fail:
     hk_free(buf);
+    hk_free(ids);
     hkv_index_free(ix);
     return e;
 }

@@ -31,7 +31,7 @@ export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze'
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
 export const TOOL_PARAMS = {
-  search_knowledge: ['query', 'limit'],
+  search_knowledge: ['query', 'limit', 'mode', 'space'],
   get_system_status: [],
   list_recent_facts: ['count'],
   add_fact: ['statement', 'source', 'tags', 'auth_token'],

@@ -4,7 +4,8 @@
  * int8 (with float re-ranking), deletions and updates (recall kept,
  * deleted ids never returned), filtered search (selective filters answer
  * exactly; broad ones through the graph), parameter checks and the graph
- * validator after every batch of changes.
+ * validator after every batch of changes; batches linked by several
+ * threads; index files read back equal and refused when damaged.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -345,6 +347,173 @@ static void test_params_and_input(void **state)
     hkv_index_free(ix);
 }
 
+/* ==== Parallel build ==== */
+
+/* A batch linked by several threads is a valid graph with the recall of
+ * one built by hkv_index_add; ids present or repeated are replaced. */
+static void test_batch_parallel(void **state)
+{
+    (void)state;
+    float *data = make_data(N_VEC, true);
+    float *queries = make_data(N_QUERY, true);
+    uint64_t *ids = malloc(N_VEC * sizeof *ids);
+    assert_non_null(ids);
+    g_data = data;
+    hk_error err;
+    for (unsigned threads = 1; threads <= 4; threads *= 2) {
+        hkv_params p = {DIM, HKV_COSINE, HKV_F32, 0, 0, 0};
+        hkv_index *ix = NULL;
+        assert_int_equal(hkv_index_new(&p, &ix, &err), HK_OK);
+        for (size_t i = 0; i < N_VEC; i++)
+            ids[i] = i;
+        /* two batches: the second links into an existing graph */
+        assert_int_equal(
+            hkv_index_add_batch(ix, ids, data, N_VEC / 2, threads, &err),
+            HK_OK);
+        assert_int_equal(hkv_index_add_batch(ix, ids + N_VEC / 2,
+                                             data + (N_VEC / 2) * DIM,
+                                             N_VEC - N_VEC / 2, threads, &err),
+                         HK_OK);
+        validate(ix);
+        assert_int_equal(hkv_index_count(ix), N_VEC);
+        double r = recall(ix, ix, queries, NULL);
+        fprintf(stderr, "recall@10 batch of %u threads: %.3f\n", threads, r);
+        assert_true(r >= 0.95);
+        /* present (0, 1) and repeated (5 twice) ids are replaced */
+        uint64_t again[4] = {0, 1, 5, 5};
+        assert_int_equal(
+            hkv_index_add_batch(ix, again, data + 10 * DIM, 4, threads, &err),
+            HK_OK);
+        validate(ix);
+        assert_int_equal(hkv_index_count(ix), N_VEC);
+        /* a bad vector is refused */
+        float bad[2 * DIM];
+        memcpy(bad, data, sizeof bad);
+        bad[DIM + 3] = NAN;
+        uint64_t two[2] = {N_VEC + 1, N_VEC + 2};
+        assert_int_equal(hkv_index_add_batch(ix, two, bad, 2, threads, &err),
+                         HK_ERR_INVALID);
+        assert_false(hkv_index_contains(ix, N_VEC + 2));
+        validate(ix);
+        hkv_index_free(ix);
+    }
+    free(ids);
+    free(data);
+    free(queries);
+}
+
+/* ==== Index files ==== */
+
+static char *tmp_path(const char *name)
+{
+    const char *base = getenv("TMPDIR");
+    char *p = malloc(4096);
+    assert_non_null(p);
+    snprintf(p, 4096, "%s/hkv-%ld-%s", base && *base ? base : "/tmp",
+             (long)getpid(), name);
+    return p;
+}
+
+/* Both indexes answer every query with the same hits. */
+static void same_answers(const hkv_index *a, const hkv_index *b,
+                         const float *queries)
+{
+    hkv_hit ha[K], hb[K];
+    size_t na, nb;
+    hk_error err;
+    hkv_search_opts o = {K, 0, NULL, NULL, NULL};
+    for (int i = 0; i < N_QUERY; i++) {
+        const float *q = queries + (size_t)i * DIM;
+        assert_int_equal(hkv_index_search(a, q, &o, ha, &na, &err), HK_OK);
+        assert_int_equal(hkv_index_search(b, q, &o, hb, &nb, &err), HK_OK);
+        assert_int_equal(na, nb);
+        for (size_t j = 0; j < na; j++) {
+            assert_true(ha[j].id == hb[j].id);
+            assert_true(ha[j].distance == hb[j].distance);
+        }
+    }
+}
+
+/* A saved index reads back equal (float32 and int8, with deleted nodes);
+ * a missing, truncated or damaged file is refused, never half-read. */
+static void test_file_roundtrip(void **state)
+{
+    (void)state;
+    float *data = make_data(N_VEC, true);
+    float *queries = make_data(N_QUERY, true);
+    char *path = tmp_path("roundtrip.hnsw");
+    hk_error err;
+    for (int q = 0; q < 2; q++) {
+        hkv_index *ix = build(data, N_VEC, HKV_COSINE, q ? HKV_I8 : HKV_F32),
+                  *back = NULL;
+        for (uint64_t id = 0; id < N_VEC; id += 7)
+            assert_int_equal(hkv_index_delete(ix, id, &err), HK_OK);
+        const char meta[] = "meta-data";
+        char got[64];
+        size_t got_len = 0;
+        assert_int_equal(hkv_index_save(ix, path, meta, sizeof meta, &err),
+                         HK_OK);
+        hk_err e = hkv_index_read(path, &back, got, sizeof got, &got_len, &err);
+        if (e) fprintf(stderr, "read: %s\n", err.message);
+        assert_int_equal(e, HK_OK);
+        assert_int_equal(got_len, sizeof meta);
+        assert_memory_equal(got, meta, sizeof meta);
+        validate(back);
+        assert_int_equal(hkv_index_count(back), hkv_index_count(ix));
+        assert_false(hkv_index_contains(back, 7));
+        assert_true(hkv_index_contains(back, 8));
+        same_answers(ix, back, queries);
+        /* the read index takes changes like any other */
+        assert_int_equal(hkv_index_add(back, 7, data, &err), HK_OK);
+        validate(back);
+        hkv_index_free(back);
+        hkv_index_free(ix);
+    }
+    /* damage: cut at several lengths, flip a byte, too small a meta room */
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    rewind(f);
+    char *bytes = malloc((size_t)len);
+    assert_non_null(bytes);
+    assert_int_equal(fread(bytes, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    char *bad = tmp_path("bad.hnsw");
+    long cuts[] = {0, 10, 90, len / 2, len - 9, len - 1};
+    for (size_t c = 0; c <= sizeof cuts / sizeof *cuts; c++) {
+        f = fopen(bad, "wb");
+        assert_non_null(f);
+        if (c < sizeof cuts / sizeof *cuts) {
+            fwrite(bytes, 1, (size_t)cuts[c], f);
+        } else {
+            bytes[len / 3] ^= 0x40;
+            fwrite(bytes, 1, (size_t)len, f);
+        }
+        fclose(f);
+        hkv_index *ix = NULL;
+        char m[64];
+        size_t ml;
+        assert_int_equal(hkv_index_read(bad, &ix, m, sizeof m, &ml, &err),
+                         HK_ERR_CORRUPT);
+        assert_null(ix);
+    }
+    hkv_index *ix = NULL;
+    char m[4];
+    size_t ml;
+    assert_int_equal(hkv_index_read(path, &ix, m, sizeof m, &ml, &err),
+                     HK_ERR_CORRUPT);
+    unlink(path);
+    assert_int_equal(hkv_index_read(path, &ix, m, sizeof m, &ml, &err),
+                     HK_ERR_NOT_FOUND);
+    unlink(bad);
+    free(bad);
+    free(bytes);
+    free(path);
+    free(data);
+    free(queries);
+}
+
 /* Allocation failures leave the index usable and valid. */
 static void test_alloc_failures(void **state)
 {
@@ -379,6 +548,8 @@ int main(void)
         cmocka_unit_test(test_filtered),
         cmocka_unit_test(test_params_and_input),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_batch_parallel),
+        cmocka_unit_test(test_file_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

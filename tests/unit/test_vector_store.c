@@ -4,7 +4,9 @@
  * written in its fact's transaction commits and aborts with it, is removed
  * when the fact is deleted or its content replaced, survives a reopen and
  * a backup/restore, leaves an audit entry without its bytes; bad input is
- * refused with nothing written; an index loaded from the store answers.
+ * refused with nothing written; an index loaded from the store answers;
+ * the index kept per space is built once, written to its file, caught up
+ * by commits and on reopen, and agrees with the store throughout.
  */
 #include <math.h>
 
@@ -284,12 +286,219 @@ static void test_reopen_backup_and_index(void **state)
     free(dir);
 }
 
+/* ==== Kept indexes ==== */
+
+#define KD 8
+
+static void kvec(uint64_t i, uint32_t gen, float *v)
+{
+    for (int d = 0; d < KD; d++)
+        v[d] = (float)((i * 7 + (uint64_t)d * 13 + gen * 5) % 23) + 1;
+}
+
+/* Adds n facts with vectors to space "k"; their ids into ids. */
+static void add_facts(hkv_store *vs, hk_store *s, int from, int n,
+                      hk_fact_id *ids)
+{
+    hk_error err;
+    hk_txn *t = tu_begin(s, true);
+    for (int i = 0; i < n; i++) {
+        char arg[32];
+        float v[KD];
+        snprintf(arg, sizeof arg, "k%d", from + i);
+        ids[i] = tu_add(t, tu_st("Is", arg, "kept", NULL), NULL);
+        kvec(ids[i], 0, v);
+        assert_int_equal(hkv_put(vs, t, "k", ids[i], v, KD, &err), HK_OK);
+    }
+    tu_commit(t);
+}
+
+/* The kept index of "k" holds exactly the vectors of the store: the same
+ * live ids as a fresh build, and each answers a search for its own
+ * vector at distance 0. */
+static void check_agrees(hkv_store *vs, hk_store *s, hk_fact_id max_id)
+{
+    hk_error err;
+    const hkv_index *kept;
+    hkv_kept *ref;
+    hkv_index *fresh = NULL;
+    hk_txn *t = tu_begin(s, false);
+    hk_err e = hkv_index_acquire(vs, t, "k", &kept, &ref, &err);
+    if (e) fprintf(stderr, "acquire: %s\n", err.message);
+    assert_int_equal(e, HK_OK);
+    assert_int_equal(hkv_index_load(vs, t, "k", &fresh, &err), HK_OK);
+    assert_int_equal(hkv_index_count(kept), hkv_index_count(fresh));
+    for (hk_fact_id id = 1; id <= max_id; id++) {
+        assert_int_equal(hkv_index_contains(kept, id),
+                         hkv_index_contains(fresh, id));
+        float v[KD];
+        if (!hkv_index_contains(fresh, id)) continue;
+        assert_int_equal(hkv_get(vs, t, "k", id, v, &err), HK_OK);
+        hkv_hit h[1];
+        size_t n;
+        hkv_search_opts o = {1, 0, NULL, NULL, NULL};
+        assert_int_equal(hkv_index_search(kept, v, &o, h, &n, &err), HK_OK);
+        assert_int_equal(n, 1);
+        assert_true(h[0].distance < 1e-5f);
+    }
+    hkv_index_release(ref);
+    hkv_index_free(fresh);
+    hk_txn_abort(t);
+}
+
+static hkv_kept_stats kstats(hkv_store *vs)
+{
+    hkv_kept_stats st;
+    hkv_kept_stats_get(vs, &st);
+    return st;
+}
+
+/* The index is built once and written beside the KB; commits of the
+ * handle catch it up; a reopen reads the file and catches up with what
+ * other handles wrote; a re-created space, a damaged file or a file of
+ * another history is never used. */
+static void test_kept_index(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("vkept");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vector-k.hnsw", dir);
+    hk_store *s = tu_open(dir);
+    hkv_store *vs = attach(s);
+    hk_error err;
+    enum { N = 300 };
+    hk_fact_id ids[N];
+    create_space(vs, s, "k", KD, HKV_L2);
+    add_facts(vs, s, 0, N, ids);
+    check_agrees(vs, s, ids[N - 1]);
+    assert_int_equal(kstats(vs).builds, 1);
+    assert_int_equal(access(path, R_OK), 0);
+
+    /* commits of this handle: adds, deletes, a changed vector, a changed
+     * fact (its vector goes with the old content) */
+    hk_fact_id more[50];
+    add_facts(vs, s, N, 50, more);
+    hk_txn *t = tu_begin(s, true);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(hk_store_delete(t, ids[i * 3], &err), HK_OK);
+    float v[KD];
+    kvec(ids[100], 9, v);
+    assert_int_equal(hkv_put(vs, t, "k", ids[100], v, KD, &err), HK_OK);
+    assert_int_equal(hkv_del(vs, t, "k", ids[101], &err), HK_OK);
+    hk_statement st = tu_st("Is", "k102", "changed", NULL);
+    assert_int_equal(hk_store_update(t, ids[102], &st, NULL, &err), HK_OK);
+    tu_commit(t);
+    check_agrees(vs, s, more[49]);
+    assert_int_equal(kstats(vs).builds, 1);
+    assert_true(kstats(vs).caught_up >= 70);
+    hkv_store_detach(vs);
+    hk_store_close(s);
+
+    /* reopen: read from the file, nothing built */
+    s = tu_open(dir);
+    vs = attach(s);
+    check_agrees(vs, s, more[49]);
+    assert_int_equal(kstats(vs).builds, 0);
+    assert_int_equal(kstats(vs).file_loads, 1);
+    hkv_store_detach(vs);
+    hk_store_close(s);
+
+    /* another handle writes without searching: the file falls behind */
+    s = tu_open(dir);
+    vs = attach(s);
+    hk_fact_id late[40];
+    add_facts(vs, s, 400, 40, late);
+    t = tu_begin(s, true);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(hk_store_delete(t, more[i], &err), HK_OK);
+    tu_commit(t);
+    hkv_store_detach(vs);
+    hk_store_close(s);
+    s = tu_open(dir);
+    vs = attach(s);
+    check_agrees(vs, s, late[39]);
+    assert_int_equal(kstats(vs).builds, 0);
+    assert_int_equal(kstats(vs).file_loads, 1);
+    assert_true(kstats(vs).caught_up >= 50);
+
+    /* the space dropped and re-created under its name: rebuilt */
+    t = tu_begin(s, true);
+    assert_int_equal(hkv_space_drop(vs, t, "k", &err), HK_OK);
+    tu_commit(t);
+    create_space(vs, s, "k", KD, HKV_L2);
+    hk_fact_id fresh[30];
+    add_facts(vs, s, 500, 30, fresh);
+    check_agrees(vs, s, fresh[29]);
+    assert_int_equal(kstats(vs).builds, 1);
+    assert_int_equal(kstats(vs).vectors, 30);
+    hkv_store_detach(vs);
+    hk_store_close(s);
+
+    /* a damaged file is rebuilt and rewritten */
+    assert_int_equal(truncate(path, 100), 0);
+    s = tu_open(dir);
+    vs = attach(s);
+    check_agrees(vs, s, fresh[29]);
+    assert_int_equal(kstats(vs).builds, 1);
+    assert_int_equal(kstats(vs).file_loads, 0);
+    hkv_store_detach(vs);
+    hk_store_close(s);
+    s = tu_open(dir);
+    vs = attach(s);
+    check_agrees(vs, s, fresh[29]);
+    assert_int_equal(kstats(vs).file_loads, 1);
+    hkv_store_detach(vs);
+    hk_store_close(s);
+
+    /* a backup restored beside its newer index file: the file's audit
+     * entry is not in the restored history, so it is rebuilt */
+    char *bak = tu_tmpdir("vkeptbak");
+    char *other = tu_tmpdir("vkept2");
+    char sha[65];
+    s = tu_open(dir);
+    vs = attach(s);
+    rmdir(bak);
+    assert_int_equal(hk_store_backup(s, bak, sha, &err), HK_OK);
+    hk_fact_id after[10];
+    add_facts(vs, s, 600, 10, after);
+    check_agrees(vs, s, after[9]);
+    hkv_store_detach(vs);
+    hk_store_close(s);
+    rmdir(other);
+    assert_int_equal(hk_backup_restore(bak, other, false, &err), HK_OK);
+    char opath[4096], cmd[9000];
+    snprintf(opath, sizeof opath, "%s/vector-k.hnsw", other);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", path, opath);
+    assert_int_equal(system(cmd), 0);
+    hk_store *s2 = tu_open(other);
+    hkv_store *vs2 = attach(s2);
+    check_agrees(vs2, s2, after[9]);
+    assert_int_equal(kstats(vs2).builds, 1);
+    assert_int_equal(kstats(vs2).file_loads, 0);
+    assert_int_equal(kstats(vs2).vectors, 30);
+
+    /* warm-up reads every space's index before the first search */
+    hkv_store_detach(vs2);
+    hk_store_close(s2);
+    s2 = tu_open(other);
+    vs2 = attach(s2);
+    assert_int_equal(hkv_store_warm(vs2, &err), HK_OK);
+    assert_int_equal(hkv_store_warm(vs2, &err), HK_ERR_STATE);
+    hkv_store_detach(vs2);
+    tu_discard(s2, other);
+    tu_rmrf(bak);
+    free(bak);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spaces),
         cmocka_unit_test(test_vectors_follow_facts),
         cmocka_unit_test(test_reopen_backup_and_index),
+        cmocka_unit_test(test_kept_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
