@@ -111,7 +111,7 @@ typedef struct hk_mcp_env {
 
 /* Tool sets a server can offer (hk_mcp_env.profile). */
 enum {
-    HK_MCP_PROFILE_KB = 0,    /* the 30 KB tools */
+    HK_MCP_PROFILE_KB = 0,    /* the KB tools (30 legacy + newer) */
     HK_MCP_PROFILE_MEMORY = 1 /* the 9 tools of the reference MCP memory
                                  server (mcp_memory.c) */
 };

@@ -56,7 +56,7 @@ typedef struct mcp_tool {
     json_t *listing;         /* the tools/list entry */
 } mcp_tool;
 
-extern const mcp_tool_def mcp_kb_tools[]; /* the 30 KB tools */
+extern const mcp_tool_def mcp_kb_tools[]; /* the KB tools (30 legacy + newer) */
 extern const size_t mcp_n_kb_tools;
 extern const mcp_tool_def mcp_memory_tools[]; /* the memory profile */
 /* The memory profile's one resource, as the reference server offers it. */
