@@ -481,8 +481,12 @@ static void test_publish(void **state)
 
 /* ==== Follower ==== */
 
+/* Produces values[i] with key keys[i] (the publisher's key: the fact id in
+ * decimal, so that the events of one fact share a partition and keep their
+ * order; without keys they would spread over the partitions). */
 static void produce_raw(const char *brokers, const char *topic,
-                        const char *const *values, size_t n)
+                        const char *const *values, const char *const *keys,
+                        size_t n)
 {
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -497,6 +501,7 @@ static void produce_raw(const char *brokers, const char *topic,
             rd_kafka_producev(
                 rk, RD_KAFKA_V_TOPIC(topic),
                 RD_KAFKA_V_VALUE((void *)values[i], strlen(values[i])),
+                RD_KAFKA_V_KEY((void *)keys[i], strlen(keys[i])),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
             0);
     assert_int_equal(rd_kafka_flush(rk, 20000), 0);
@@ -542,13 +547,17 @@ static void test_follow(void **state)
     hk_txn_abort(t);
     assert_int_equal(n, 3);
     /* good events with bad ones between them */
-    char *vals[6];
-    for (size_t i = 0; i < 3; i++)
+    char *vals[3], keys[3][24];
+    for (size_t i = 0; i < 3; i++) {
         vals[i] = strndup(ev[i].json, ev[i].len);
+        snprintf(keys[i], sizeof keys[i], "%llu",
+                 (unsigned long long)ev[i].fact);
+    }
     const char *msgs[] = {vals[0], "{not json", vals[1],
                           "{\"source\":{\"name\":\"other\"},\"kind\":\"add\"}",
                           vals[2]};
-    produce_raw(u.brokers, u.topic, msgs, 5);
+    const char *msg_keys[] = {keys[0], "junk", keys[1], "junk", keys[2]};
+    produce_raw(u.brokers, u.topic, msgs, msg_keys, 5);
 
     char *fdir = tu_tmpdir("follower");
     hk_store *fk = tu_open(fdir);
@@ -564,8 +573,8 @@ static void test_follow(void **state)
     assert_int_equal(d1.audit_seq, d2.audit_seq);
     /* started again: the offsets in the KB say everything was applied */
     assert_int_equal(hkst_follow_start(fk, &u, true, &f, &err), HK_OK);
-    const char *more[] = {"{\"late\":1}"};
-    produce_raw(u.brokers, u.topic, more, 1);
+    const char *more[] = {"{\"late\":1}"}, *more_keys[] = {"junk"};
+    produce_raw(u.brokers, u.topic, more, more_keys, 1);
     fs = wait_applied(f, 0, 1);
     assert_int_equal(fs.skipped, 1);
     assert_int_equal(fs.applied, 0); /* nothing applied twice */
