@@ -158,7 +158,10 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < nq; i++) {
             int64_t t0 = hk_now_us();
             hk_llm_context ctx;
-            hk_llm_retrieve_req rr = {q[i], 0, 0, 0, 2000};
+            hk_llm_retrieve_req rr;
+            memset(&rr, 0, sizeof rr);
+            rr.question = q[i];
+            rr.budget_tokens = 2000;
             if (hk_llm_retrieve(t, &rr, &ctx, &err) != HK_OK) {
                 fprintf(stderr, "retrieve: %s\n", err.message);
                 return 1;
@@ -290,7 +293,11 @@ int main(int argc, char **argv)
             }
             chat_us[i] = hk_now_us() - t0;
             hk_llm_chat_res_free(&res);
-            hk_svc_ask_req ar = {NULL, q[i], c, 0, 0, NULL, NULL};
+            hk_svc_ask_req ar;
+            memset(&ar, 0, sizeof ar);
+            ar.question = q[i];
+            ar.client = c;
+            ar.search = "text"; /* the anchor above is the text search */
             hk_svc_ask_res as;
             t0 = hk_now_us();
             if (hk_svc_ask(t, &ar, &as, &err)) {

@@ -22,6 +22,7 @@
 #include "core/mem.h"
 #include "llm/llm.h"
 #include "service/svc_llm.h"
+#include "service/svc_vector.h"
 
 /* ==== Shared ==== */
 
@@ -211,9 +212,11 @@ int hk_cmd_ask(int argc, char **argv)
 {
     static const char usage[] =
         "Usage: hakgal ask QUESTION [--json] [--stream] [--budget N]\n"
-        "                  [endpoint options]\n\n"
-        "Answers QUESTION from the facts: retrieves facts (text search and\n"
-        "the neighbourhood of matched entities), gives them numbered to the\n"
+        "                  [--search MODE] [endpoint options]\n\n"
+        "Answers QUESTION from the facts: retrieves facts (search and the\n"
+        "neighbourhood of matched entities, plus what the rules derive about\n"
+        "those entities, with the facts their proofs rest on), gives them\n"
+        "numbered to the\n"
         "model within a token budget, asks for an answer with citations by\n"
         "fact id and the claims it makes, then checks every citation (the\n"
         "fact exists and was in the context) and every claim (supported,\n"
@@ -224,6 +227,9 @@ int hk_cmd_ask(int argc, char **argv)
         "  --stream    print the model's text as it arrives (to stderr with\n"
         "              --json)\n"
         "  --budget N  tokens of facts in the prompt (default 2000)\n"
+        "  --search MODE  text, vector or hybrid (default hybrid: the text\n"
+        "              search fused with a vector space that has the built-in\n"
+        "              embedder, or the text search alone without one)\n"
         "  --propose   put the claims the KB does not know (verdict unknown)\n"
         "              into the review queue (origin ask)\n"
         "  --actor NAME  who is recorded for --propose (default "
@@ -235,19 +241,21 @@ int hk_cmd_ask(int argc, char **argv)
         ENDPOINT_OPTIONS,
         {"stream", no_argument, NULL, 's'},
         {"budget", required_argument, NULL, 'b'},
+        {"search", required_argument, NULL, 'm'},
         {"propose", no_argument, NULL, 'P'},
         {"actor", required_argument, NULL, 'a'},
         {0, 0, 0, 0}};
     ep_flags f;
     memset(&f, 0, sizeof f);
     bool stream = false, propose = false;
-    const char *actor = "cli";
+    const char *actor = "cli", *search = NULL;
     uint64_t budget = 0;
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         if (o == CLI_STOP) return c.exit_code;
         if (ep_option(&f, o, optarg)) continue;
         if (o == 'P') propose = true;
+        if (o == 'm') search = optarg;
         if (o == 'a') {
             if (!cli_check_actor(&c, optarg)) return HK_EXIT_INVALID;
             actor = optarg;
@@ -265,6 +273,11 @@ int hk_cmd_ask(int argc, char **argv)
     int x = propose ? open_rw(&c, &s) : cli_open(&c, true, false, &s);
     if (x) return x;
     hk_error e;
+    hk_error_clear(&e);
+    /* read-only: the vector spaces, when the KB has any, for hybrid search */
+    hkv_store *own_vs = NULL;
+    if (!cli_vstore(s) && hkv_store_attach(s, &own_vs, &e) != HK_OK)
+        own_vs = NULL;
     hk_error_clear(&e);
     hk_txn *t = NULL;
     hk_llm_client *client = NULL;
@@ -288,6 +301,8 @@ int hk_cmd_ask(int argc, char **argv)
     req.question = question;
     req.client = client;
     req.budget_tokens = (unsigned)budget;
+    req.search = search;
+    req.vs = own_vs ? own_vs : cli_vstore(s);
     if (stream) {
         req.on_delta = on_delta;
         req.ud = &so;
@@ -332,6 +347,7 @@ out:
     hk_svc_ask_res_free(&res);
     if (t) hk_txn_abort(t);
     hk_llm_client_free(client);
+    hkv_store_detach(own_vs);
     cli_close(s);
     return x;
 }

@@ -165,11 +165,17 @@ hk_err hk_llm_metrics_render(hk_buf *out);
 /* ==== Retrieval and prompt (llm_context.c) ==== */
 
 #define HK_LLM_CONTEXT_MAX 512u /* facts in one context */
+#define HK_LLM_PREMISES_MAX 8u  /* asserted premises named per derived fact */
 
 typedef struct hk_llm_ctx_fact {
-    hk_fact_id id;   /* the fact */
+    hk_fact_id id;   /* the fact; 0 for a derived fact (no id) */
     char *statement; /* canonical statement (owned) */
-    const char *why; /* "search" or "neighbourhood" (static) */
+    const char *why; /* "search", "neighbourhood", "derived" or "premise"
+                        (static) */
+    char *rule;      /* derived: the rule that derived it (owned), or NULL */
+    hk_fact_id premises[HK_LLM_PREMISES_MAX]; /* derived: asserted facts its
+                                                 proof rests on */
+    uint32_t n_premises;                      /* entries in premises */
 } hk_llm_ctx_fact;
 
 typedef struct hk_llm_context {
@@ -187,16 +193,35 @@ typedef struct hk_llm_retrieve_req {
     size_t hood_limit;      /* facts per matched entity (0: 20) */
     size_t max_entities;    /* matched entities expanded (0: 5) */
     unsigned budget_tokens; /* facts block budget (0: 2000) */
+    const hk_fact_id *hits; /* with use_hits: the ranked hits the caller
+                               found (e.g. a hybrid search), best first */
+    size_t n_hits;          /* entries in hits */
+    bool use_hits;          /* take hits instead of the text search */
 } hk_llm_retrieve_req;
 
-/* Text search for the question, then the facts around the entities of the
- * best hits, deduplicated, cut at the token budget (4 bytes per token,
- * estimated). Caller frees ctx with hk_llm_context_free. */
+/* Text search for the question (or the caller's hits), then the facts
+ * around the entities of the best hits, deduplicated, cut at the token
+ * budget (4 bytes per token, estimated). Caller frees ctx with
+ * hk_llm_context_free. */
 hk_err hk_llm_retrieve(hk_txn *t, const hk_llm_retrieve_req *req,
                        hk_llm_context *ctx, hk_error *err);
 void hk_llm_context_free(hk_llm_context *ctx);
 /* True when id was in ctx. */
 bool hk_llm_context_has(const hk_llm_context *ctx, hk_fact_id id);
+/* Appends an asserted fact (id, statement) with reason why (static) unless
+ * it is there already; *added says whether it was. A fact beyond
+ * budget_tokens or HK_LLM_CONTEXT_MAX is counted in dropped instead. */
+hk_err hk_llm_context_add_fact(hk_llm_context *ctx, hk_fact_id id,
+                               const char *statement, const char *why,
+                               unsigned budget_tokens, bool *added);
+/* Appends a derived fact (statement, rule, the asserted premises of its
+ * proof, at most HK_LLM_PREMISES_MAX) unless the statement is there
+ * already, within budget_tokens as hk_llm_context_add_fact. Shown to the
+ * model as "[derived by rule R from #1, #2] Statement". */
+hk_err hk_llm_context_add_derived(hk_llm_context *ctx, const char *statement,
+                                  const char *rule, const hk_fact_id *premises,
+                                  size_t n_premises, unsigned budget_tokens,
+                                  bool *added);
 
 /* The system and user prompts of an answer over ctx (caller frees both
  * buffers). The facts appear as "[#ID] Statement" lines. */
@@ -221,7 +246,10 @@ typedef struct hk_llm_claim {
     hk_llm_verdict verdict;   /* the check's result */
     hk_fact_id evidence;      /* supporting or conflicting fact, or 0 */
     char *evidence_statement; /* its statement (owned), or NULL */
-    char rule[32];            /* "fact", "negation", "functional", "" */
+    char rule[32];            /* "fact", "negation", "functional", "derived",
+                                 "derived-negation", "" */
+    char *proof;              /* derived: the derivation tree as JSON (rules.h,
+                                 hkr_why_json; owned), or NULL */
     char note[160];           /* why, for people */
 } hk_llm_claim;
 

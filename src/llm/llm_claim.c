@@ -210,7 +210,8 @@ void hk_llm_claim_release(hk_llm_claim *c)
     hk_free(c->statement);
     hk_free(c->canonical);
     hk_free(c->evidence_statement);
-    c->statement = c->canonical = c->evidence_statement = NULL;
+    hk_free(c->proof);
+    c->statement = c->canonical = c->evidence_statement = c->proof = NULL;
 }
 
 /* ==== Answers ==== */

@@ -587,12 +587,19 @@ const mcp_tool_def mcp_kb_tools[] = {
      "matched entities), has the model answer citing fact ids, then "
      "checks every citation (exists and was in the context) and every "
      "claim: supported (with the fact), contradicted (with the conflicting "
-     "fact: a negation or a functional predicate) or unknown. With model "
-     "access switched off it answers with the retrieval only (mode "
-     "retrieval_only).",
+     "fact: a negation or a functional predicate) or unknown. With rules, "
+     "the rules' conclusions about the matched entities join the context "
+     "with the facts their proofs rest on, and a claim the rules derive is "
+     "supported with its proof. With model access switched off it answers "
+     "with the retrieval only (mode retrieval_only).",
      IN(STR("question", "The question, in plain language") ","
         INT("budget_tokens", 2000, 50, 100000,
-            "Estimated tokens of facts given to the model"), "\"question\""),
+            "Estimated tokens of facts given to the model") ","
+        "\"search\":{\"type\":\"string\",\"enum\":[\"text\",\"vector\","
+        "\"hybrid\"],\"default\":\"hybrid\",\"description\":\"How facts "
+        "are found for the question: hybrid uses the text search and a "
+        "vector space with the built-in embedder when one exists\"}",
+        "\"question\""),
      OUT(TXT("question") "," TXT("mode") "," TXT("note") "," TXT("answer")
          ",\"structured\":{\"type\":\"boolean\"},\"citations\":{\"type\":"
          "\"array\",\"items\":{\"type\":\"integer\"}},"

@@ -37,6 +37,8 @@ hk_err mcp_t_ask_knowledge(mcp_call *c, json_t **out, hk_error *err)
     req.s = mcp_store(c);
     req.question = q;
     req.budget_tokens = (unsigned)mcp_arg_int(c, "budget_tokens", 2000);
+    req.search = mcp_arg_str(c, "search", "hybrid");
+    req.vs = c->srv->env.vstore_slot ? *c->srv->env.vstore_slot : NULL;
     if (on && !(req.client = hk_llm_shared_client(err))) return err->code;
     hk_svc_ask_res res;
     memset(&res, 0, sizeof res);

@@ -187,6 +187,17 @@ typedef hk_err (*hkr_fact_fn)(void *ud, const hk_statement *st, hk_error *err);
 hk_err hkr_derived_each(hk_txn *t, const hkr_dbs *d, hkr_fact_fn fn, void *ud,
                         hk_error *err);
 
+/* Streams (key order) the derived facts that have one of the strings
+ * ents[0..n) as an argument, reading at most max_scan derived facts
+ * (0: no bound): there is no entity index of derived facts, so the scan
+ * is bounded for callers on a request path. *truncated (may be NULL)
+ * says the bound stopped the scan. fn returns non-OK to stop with that
+ * error, or HK_ERR_LIMIT to stop without one (then HK_OK is returned). */
+hk_err hkr_derived_mentioning(hk_txn *t, const hkr_dbs *d,
+                              const char *const *ents, size_t n,
+                              uint64_t max_scan, hkr_fact_fn fn, void *ud,
+                              bool *truncated, hk_error *err);
+
 /* ==== Maintenance ==== */
 
 /* Attaches the rule module to s: registers its databases (a read-only

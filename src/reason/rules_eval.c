@@ -170,6 +170,62 @@ hk_err hkr_derived_each(hk_txn *t, const hkr_dbs *d, hkr_fact_fn fn, void *ud,
     return rc;
 }
 
+hk_err hkr_derived_mentioning(hk_txn *t, const hkr_dbs *d,
+                              const char *const *ents, size_t n,
+                              uint64_t max_scan, hkr_fact_fn fn, void *ud,
+                              bool *truncated, hk_error *err)
+{
+    if (truncated) *truncated = false;
+    uint32_t syms[64];
+    size_t n_syms = 0;
+    for (size_t i = 0; i < n && n_syms < 64; i++) {
+        uint32_t id;
+        hk_err rc = hks_sym_id(t, ents[i], strlen(ents[i]), &id, err);
+        if (rc == HK_ERR_NOT_FOUND) {
+            hk_error_clear(err);
+            continue;
+        }
+        if (rc != HK_OK) return rc;
+        syms[n_syms++] = id;
+    }
+    if (n_syms == 0) return HK_OK;
+    hks_cursor *c = NULL;
+    hk_err rc = hks_cursor_open(t, d->derived, &c, err);
+    if (rc != HK_OK) return rc;
+    hk_buf buf = HK_BUF_INIT;
+    for (uint64_t scanned = 0;; scanned++) {
+        if (max_scan && scanned >= max_scan) {
+            if (truncated) *truncated = true;
+            break;
+        }
+        hks_val k, v;
+        bool found = false;
+        rc = hks_cursor_next(c, &k, &v, &found, err);
+        if (rc != HK_OK || !found) break;
+        hks_fact_syms fs;
+        if (!hkr_key_parse(k.data, k.len, &fs)) {
+            rc = hk_error_set(err, HK_ERR_CORRUPT, "damaged derived fact key");
+            break;
+        }
+        bool hit = false;
+        for (uint32_t a = 0; a < fs.n_args && !hit; a++)
+            for (size_t i = 0; i < n_syms && !hit; i++)
+                hit = fs.args[a] == syms[i];
+        if (!hit) continue;
+        hk_statement st;
+        rc = hkr_syms_statement(t, &fs, &buf, &st, err);
+        if (rc == HK_OK) rc = fn(ud, &st, err);
+        if (rc == HK_ERR_LIMIT) {
+            rc = HK_OK;
+            break;
+        }
+        if (rc != HK_OK) break;
+    }
+    hks_cursor_close(c);
+    hk_buf_free(&buf);
+    return rc;
+}
+
 /* ==== Support records ==== */
 
 typedef struct premise {

@@ -29,6 +29,7 @@
 #include "core/mem.h"
 #include "server/routes.h"
 #include "service/svc_llm.h"
+#include "service/svc_vector.h"
 
 /* ==== Errors ==== */
 
@@ -178,6 +179,7 @@ typedef struct ask_job {
     json_t *body;         /* request body (owns question) */
     const char *question; /* from body */
     unsigned budget;      /* budget_tokens, 0 = default */
+    const char *search;   /* search mode from body, or NULL */
     json_t *answer;       /* result JSON */
     bool model_phase;     /* the error came from the model side */
     hk_error err;         /* why it failed */
@@ -235,6 +237,8 @@ static void ask_work(void *arg)
     r.s = j->srv->store;
     r.question = j->question;
     r.budget_tokens = j->budget;
+    r.search = j->search;
+    r.vs = hk_server_vstore(j->srv);
     if (j->stream) {
         r.on_delta = on_delta;
         r.ud = j;
@@ -296,6 +300,7 @@ void hk_route_ask(hk_server *srv, h2o_req_t *req, const char *param)
     json_t *q = json_object_get(body, "question");
     json_t *b = json_object_get(body, "budget_tokens");
     json_t *st = json_object_get(body, "stream");
+    json_t *sm = json_object_get(body, "search");
     if (!json_is_string(q) || json_string_length(q) == 0) {
         json_decref(body);
         hk_send_field_error(req, 400, "invalid_parameter",
@@ -308,6 +313,15 @@ void hk_route_ask(hk_server *srv, h2o_req_t *req, const char *param)
         hk_send_field_error(req, 400, "invalid_parameter",
                             "budget_tokens is an integer in 50..1000000",
                             "budget_tokens");
+        return;
+    }
+    hk_svc_smode mode;
+    if (sm && (!json_is_string(sm) ||
+               !hk_svc_smode_parse(json_string_value(sm), &mode))) {
+        json_decref(body);
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "search is \"text\", \"vector\" or \"hybrid\"",
+                            "search");
         return;
     }
     if (st && !json_is_boolean(st)) {
@@ -326,6 +340,7 @@ void hk_route_ask(hk_server *srv, h2o_req_t *req, const char *param)
     j->body = body;
     j->question = json_string_value(q);
     j->budget = b ? (unsigned)json_integer_value(b) : 0;
+    j->search = sm ? json_string_value(sm) : NULL;
     if (json_is_true(st)) {
         j->stream = true;
         j->loop = hk_server_current_loop();

@@ -641,7 +641,7 @@ void hk_route_search_mode(hk_server *srv, h2o_req_t *req, const char *qtext,
     j->srv = srv;
     j->out = (hk_buf)HK_BUF_INIT;
     j->r = (hk_svc_hsearch_req){j->query, limit, m,           j->space, wt,
-                                wv,       0,     hsearch_hit, j};
+                                wv,       0,     hsearch_hit, j,        NULL};
     if (hk_server_defer(req, hsearch_work, hsearch_after, j) != HK_OK) {
         hsearch_free(j);
         hk_http_send_error(req, 503, "shutting_down",

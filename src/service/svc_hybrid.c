@@ -155,6 +155,8 @@ hk_err hk_svc_hsearch(hkv_store *vs, hk_txn *t, const hk_svc_hsearch_req *r,
         return hk_error_set(err, HK_ERR_NOT_FOUND,
                             "no vector space with the built-in embedder; "
                             "create one or search with mode=text");
+    if (r->used_vectors)
+        *r->used_vectors = r->mode != HK_SVC_SEARCH_TEXT && have_space;
     if (r->mode == HK_SVC_SEARCH_TEXT || !have_space) {
         hk_svc_search_req sr = {r->query, limit, r->hit, r->hit_ud};
         return hk_svc_search(t, &sr, shown, err);

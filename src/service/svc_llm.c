@@ -23,8 +23,14 @@
 #include "core/mem.h"
 #include "core/sha256.h"
 #include "service/svc_llm.h"
+#include "service/svc_rules.h"
+#include "service/svc_vector.h"
 
 #define QUESTION_MAX 4096u
+/* Derived facts in one context, and derived facts read to find them:
+ * derived facts have no entity index, so the scan is bounded. */
+#define DERIVED_CTX_MAX 32u
+#define DERIVED_SCAN_MAX 200000u
 
 static void hash_prompt(const hk_buf *sys, const hk_buf *user, char out[65])
 {
@@ -39,6 +45,191 @@ static void hash_prompt(const hk_buf *sys, const hk_buf *user, char out[65])
         out[0] = 0;
     }
     hk_buf_free(&b);
+}
+
+/* ==== Ask: retrieval over hybrid search and derived facts ==== */
+
+typedef struct hit_ids {
+    hk_fact_id *ids;
+    size_t n, cap;
+} hit_ids;
+
+static hk_err take_hit(void *ud, const hk_fact *f, double score, hk_error *err)
+{
+    (void)score;
+    hit_ids *h = ud;
+    if (h->n >= h->cap) return HK_OK;
+    h->ids[h->n++] = f->id;
+    (void)err;
+    return HK_OK;
+}
+
+/* Collects the asserted leaves (ids) of a derivation tree, depth first. */
+static void proof_leaves(json_t *node, hk_fact_id *out, size_t *n, size_t max,
+                         unsigned depth)
+{
+    if (!json_is_object(node) || *n >= max || depth > 64) return;
+    if (!json_is_true(json_object_get(node, "derived"))) {
+        json_t *id = json_object_get(node, "id");
+        if (!json_is_integer(id) || json_integer_value(id) <= 0) return;
+        hk_fact_id v = (hk_fact_id)json_integer_value(id);
+        for (size_t i = 0; i < *n; i++)
+            if (out[i] == v) return;
+        out[(*n)++] = v;
+        return;
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(node, "premises"), i, p)
+        proof_leaves(p, out, n, max, depth + 1);
+}
+
+typedef struct derived_ctx {
+    hk_txn *t;
+    const hkr_dbs *d;
+    hk_svc_ask_res *res;
+    unsigned budget;
+    hk_buf fmt;
+} derived_ctx;
+
+/* One derived fact about a matched entity: it goes into the context with
+ * its rule and the asserted facts its proof rests on (those too, when the
+ * budget allows, so that the model sees what it cites). */
+static hk_err take_derived(void *ud, const hk_statement *st, hk_error *err)
+{
+    derived_ctx *dc = ud;
+    if (dc->res->derived >= DERIVED_CTX_MAX) return HK_ERR_LIMIT;
+    hk_buf proof = HK_BUF_INIT;
+    hk_err rc = hkr_why_json(dc->t, dc->d, st, &proof, err);
+    if (rc) {
+        hk_buf_free(&proof);
+        return rc;
+    }
+    json_error_t je;
+    json_t *tree = json_loadb(proof.data, proof.len, 0, &je);
+    hk_buf_free(&proof);
+    const char *rule = json_string_value(json_object_get(tree, "rule"));
+    hk_fact_id prem[HK_LLM_PREMISES_MAX];
+    size_t n_prem = 0;
+    proof_leaves(tree, prem, &n_prem, HK_LLM_PREMISES_MAX, 0);
+    hk_buf_reset(&dc->fmt);
+    rc = hk_statement_format(st, &dc->fmt);
+    if (!rc) rc = hk_buf_append(&dc->fmt, "", 1); /* NUL */
+    bool added = false;
+    if (!rc)
+        rc = hk_llm_context_add_derived(&dc->res->ctx, dc->fmt.data,
+                                        rule ? rule : "?", prem, n_prem,
+                                        dc->budget, &added);
+    json_decref(tree);
+    if (rc) return hk_error_set(err, rc, "out of memory");
+    if (!added) return HK_OK;
+    dc->res->derived++;
+    hk_fact f;
+    hk_fact_init(&f);
+    for (size_t i = 0; rc == HK_OK && i < n_prem; i++) {
+        hk_err g = hk_store_get(dc->t, prem[i], &f, err);
+        if (g == HK_ERR_NOT_FOUND) {
+            hk_error_clear(err);
+            continue;
+        }
+        if ((rc = g)) break;
+        hk_buf_reset(&dc->fmt);
+        if ((rc = hk_statement_format(&f.st, &dc->fmt)) ||
+            (rc = hk_buf_append(&dc->fmt, "", 1)) ||
+            (rc = hk_llm_context_add_fact(&dc->res->ctx, prem[i], dc->fmt.data,
+                                          "premise", dc->budget, &added)))
+            rc = hk_error_set(err, rc, "out of memory");
+    }
+    hk_fact_release(&f);
+    return rc;
+}
+
+/* A claim the facts alone left unknown may be a derived fact (supported,
+ * with its proof) or the negation of one (contradicted). */
+static hk_err check_claim_derived(hk_txn *t, const hkr_dbs *d, hk_llm_claim *c,
+                                  hk_error *err)
+{
+    if (c->verdict != HK_LLM_UNKNOWN || !c->canonical) return HK_OK;
+    hk_statement st;
+    hk_error perr;
+    if (hk_statement_parse(c->canonical, strlen(c->canonical), &st, &perr))
+        return HK_OK;
+    hk_err rc = HK_OK;
+    char neg[HK_MAX_ARG_BYTES + 4];
+    for (int pass = 0; pass < 2 && rc == HK_OK; pass++) {
+        hk_statement probe = st;
+        probe.owned = NULL;
+        if (pass == 1) { /* P <-> NotP */
+            size_t pl = strlen(st.predicate);
+            if (pl > 3 && !strncmp(st.predicate, "Not", 3))
+                snprintf(neg, sizeof neg, "%s", st.predicate + 3);
+            else if (pl + 4 <= sizeof neg)
+                snprintf(neg, sizeof neg, "Not%s", st.predicate);
+            else
+                break;
+            probe.predicate = neg;
+        }
+        bool derived = false;
+        if ((rc = hkr_is_derived(t, d, &probe, &derived, err)) || !derived)
+            continue;
+        hk_buf proof = HK_BUF_INIT;
+        if ((rc = hkr_why_json(t, d, &probe, &proof, err))) {
+            hk_buf_free(&proof);
+            break;
+        }
+        if (!(c->proof = hk_strndup(proof.data, proof.len))) {
+            hk_buf_free(&proof);
+            rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+            break;
+        }
+        hk_buf_free(&proof);
+        json_error_t je;
+        json_t *tree = json_loads(c->proof, 0, &je);
+        const char *rule = json_string_value(json_object_get(tree, "rule"));
+        c->verdict = pass == 0 ? HK_LLM_SUPPORTED : HK_LLM_CONTRADICTED;
+        snprintf(c->rule, sizeof c->rule, "%s",
+                 pass == 0 ? "derived" : "derived-negation");
+        if (pass == 0)
+            snprintf(c->note, sizeof c->note,
+                     "the rules derive it (rule %.60s)", rule ? rule : "?");
+        else
+            snprintf(c->note, sizeof c->note,
+                     "the rules derive its negation %.60s (rule %.60s)", neg,
+                     rule ? rule : "?");
+        json_decref(tree);
+        break;
+    }
+    hk_statement_release(&st);
+    return rc;
+}
+
+/* The hits of the question by the requested search mode, into rr. */
+static hk_err search_hits(hk_txn *t, const hk_svc_ask_req *req,
+                          hk_svc_smode mode, hk_svc_smode *mode_used,
+                          hit_ids *h, hk_llm_retrieve_req *rr, hk_error *err)
+{
+    size_t limit = req->search_limit ? req->search_limit : 20;
+    if (limit > HK_LLM_CONTEXT_MAX) limit = HK_LLM_CONTEXT_MAX;
+    if (!(h->ids = hk_calloc(limit, sizeof *h->ids)))
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    h->cap = limit;
+    hk_svc_hsearch_req hr;
+    memset(&hr, 0, sizeof hr);
+    hr.query = req->question;
+    hr.limit = limit;
+    hr.mode = mode;
+    hr.hit = take_hit;
+    hr.hit_ud = h;
+    size_t shown = 0;
+    bool used = false;
+    hr.used_vectors = &used;
+    hk_err rc = hk_svc_hsearch(req->vs, t, &hr, &shown, err);
+    if (rc) return rc;
+    if (!used) *mode_used = HK_SVC_SEARCH_TEXT;
+    rr->hits = h->ids;
+    rr->n_hits = h->n;
+    rr->use_hits = true;
+    return HK_OK;
 }
 
 /* ==== Ask ==== */
@@ -58,14 +249,56 @@ hk_err hk_svc_ask(hk_txn *t, const hk_svc_ask_req *req, hk_svc_ask_res *res,
         snprintf(err->field, sizeof err->field, "question");
         return HK_ERR_INVALID;
     }
+    hk_svc_smode mode = HK_SVC_SEARCH_HYBRID;
+    if (req->search && !hk_svc_smode_parse(req->search, &mode)) {
+        hk_error_set(err, HK_ERR_INVALID,
+                     "search must be text, vector or hybrid, not '%.40s'",
+                     req->search);
+        snprintf(err->field, sizeof err->field, "search");
+        return HK_ERR_INVALID;
+    }
     int64_t t0 = hk_now_us();
+    unsigned budget = req->budget_tokens ? req->budget_tokens : 2000;
+    /* the rules' conclusions about the matched entities get a quarter of
+     * the budget when there are any */
+    hkr_dbs d;
+    bool rules = false;
+    uint64_t n_derived = 0;
+    hk_error rerr;
+    hk_error_clear(&rerr);
+    if (req->s && hk_svc_rules_dbs(req->s, &d, &rerr) == HK_OK &&
+        hkr_derived_count(t, &d, &n_derived, &rerr) == HK_OK && n_derived)
+        rules = true;
     hk_llm_retrieve_req rr;
     memset(&rr, 0, sizeof rr);
     rr.question = req->question;
     rr.search_limit = req->search_limit;
-    rr.budget_tokens = req->budget_tokens;
-    hk_err rc = hk_llm_retrieve(t, &rr, &res->ctx, err);
+    rr.budget_tokens = rules ? budget - budget / 4 : budget;
+    hit_ids hits = {0};
+    hk_err rc = HK_OK;
+    hk_svc_smode used = HK_SVC_SEARCH_TEXT;
+    /* without a vector module hybrid is the text search: the store's own,
+     * which reads no fact twice */
+    if (mode != HK_SVC_SEARCH_TEXT &&
+        (req->vs || mode == HK_SVC_SEARCH_VECTOR)) {
+        used = mode;
+        if ((rc = search_hits(t, req, mode, &used, &hits, &rr, err))) {
+            hk_free(hits.ids);
+            return rc;
+        }
+    }
+    res->search = hk_svc_smode_name(used);
+    rc = hk_llm_retrieve(t, &rr, &res->ctx, err);
+    hk_free(hits.ids);
     if (rc) return rc;
+    if (rules && res->ctx.n_entities) {
+        derived_ctx dc = {t, &d, res, budget, HK_BUF_INIT};
+        rc = hkr_derived_mentioning(
+            t, &d, (const char *const *)res->ctx.entities, res->ctx.n_entities,
+            DERIVED_SCAN_MAX, take_derived, &dc, &res->derived_truncated, err);
+        hk_buf_free(&dc.fmt);
+        if (rc) return rc;
+    }
     hk_buf sys = HK_BUF_INIT, user = HK_BUF_INIT;
     if (hk_llm_ask_prompt(&res->ctx, req->question, &sys, &user)) {
         rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
@@ -109,6 +342,8 @@ hk_err hk_svc_ask(hk_txn *t, const hk_svc_ask_req *req, hk_svc_ask_res *res,
     rc =
         hk_llm_answer_check(t, &res->ctx, out.content, out.len, &res->ans, err);
     hk_llm_chat_res_free(&out);
+    for (size_t i = 0; rc == HK_OK && rules && i < res->ans.n_claims; i++)
+        rc = check_claim_derived(t, &d, &res->ans.claims[i], err);
     res->check_ms = (double)(hk_now_us() - t2) / 1000.0;
 out:
     hk_buf_free(&sys);
@@ -125,11 +360,21 @@ void hk_svc_ask_res_free(hk_svc_ask_res *res)
 static json_t *claim_json(const hk_llm_claim *c)
 {
     json_t *ev = json_null();
-    if (c->evidence)
+    if (c->evidence) {
         ev = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)c->evidence,
                        "statement",
                        c->evidence_statement ? c->evidence_statement : "",
                        "rule", c->rule);
+    } else if (c->proof) { /* derived: the proof is the evidence */
+        json_error_t je;
+        json_t *tree = json_loads(c->proof, 0, &je);
+        ev = json_pack(
+            "{s:n, s:s, s:s, s:o}", "id", "statement",
+            json_string_value(json_object_get(tree, "statement"))
+                ? json_string_value(json_object_get(tree, "statement"))
+                : "",
+            "rule", c->rule, "proof", tree ? tree : json_null());
+    }
     return json_pack(
         "{s:s, s:o, s:s, s:o, s:s}", "statement", c->statement, "canonical",
         c->canonical ? json_string(c->canonical) : json_null(), "verdict",
@@ -157,32 +402,44 @@ json_t *hk_svc_ask_json(const char *question, const hk_svc_ask_res *res)
     }
     for (size_t i = 0; i < a->n_claims; i++)
         if (json_array_append_new(claims, claim_json(&a->claims[i]))) goto fail;
-    for (size_t i = 0; i < res->ctx.n; i++)
-        if (json_array_append_new(
-                facts, json_pack("{s:I, s:s, s:s}", "id",
-                                 (json_int_t)res->ctx.facts[i].id, "statement",
-                                 res->ctx.facts[i].statement, "why",
-                                 res->ctx.facts[i].why)))
-            goto fail;
+    for (size_t i = 0; i < res->ctx.n; i++) {
+        const hk_llm_ctx_fact *cf = &res->ctx.facts[i];
+        json_t *fj =
+            json_pack("{s:o, s:s, s:s}", "id",
+                      cf->id ? json_integer((json_int_t)cf->id) : json_null(),
+                      "statement", cf->statement, "why", cf->why);
+        if (fj && cf->rule) {
+            json_t *prem = json_array();
+            for (uint32_t k = 0; prem && k < cf->n_premises; k++)
+                json_array_append_new(
+                    prem, json_integer((json_int_t)cf->premises[k]));
+            json_object_set_new(fj, "rule", json_string(cf->rule));
+            json_object_set_new(fj, "premises", prem ? prem : json_array());
+        }
+        if (json_array_append_new(facts, fj)) goto fail;
+    }
     for (size_t i = 0; i < res->ctx.n_entities; i++)
         if (json_array_append_new(ents, json_string(res->ctx.entities[i])))
             goto fail;
-    o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:O, s:O, s:O, "
-                  "s:{s:O, s:O, s:i, s:I}, s:o, s:s, s:{s:I, s:I, s:i}, "
-                  "s:{s:f, s:f, s:f}}",
-                  "question", question, "mode",
-                  res->model_used ? "model" : "retrieval_only", "note",
-                  res->note, "answer", a->answer ? a->answer : "", "structured",
-                  a->structured, "citations", cites, "invalid_citations", bad,
-                  "claims", claims, "context", "facts", facts, "entities", ents,
-                  "tokens", (int)res->ctx.tokens, "dropped",
-                  (json_int_t)res->ctx.dropped, "model",
-                  res->model_used ? json_string(res->model) : json_null(),
-                  "prompt_hash", res->prompt_hash, "usage", "prompt_tokens",
-                  (json_int_t)res->prompt_tokens, "completion_tokens",
-                  (json_int_t)res->completion_tokens, "attempts",
-                  (int)res->attempts, "timing_ms", "retrieve", res->retrieve_ms,
-                  "model", res->model_ms, "check", res->check_ms);
+    o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:b, s:O, s:O, s:O, "
+        "s:{s:O, s:O, s:i, s:I, s:s, s:I, s:b}, s:o, s:s, "
+        "s:{s:I, s:I, s:i}, "
+        "s:{s:f, s:f, s:f}}",
+        "question", question, "mode",
+        res->model_used ? "model" : "retrieval_only", "note", res->note,
+        "answer", a->answer ? a->answer : "", "structured", a->structured,
+        "citations", cites, "invalid_citations", bad, "claims", claims,
+        "context", "facts", facts, "entities", ents, "tokens",
+        (int)res->ctx.tokens, "dropped", (json_int_t)res->ctx.dropped, "search",
+        res->search ? res->search : "text", "derived", (json_int_t)res->derived,
+        "derived_truncated", res->derived_truncated, "model",
+        res->model_used ? json_string(res->model) : json_null(), "prompt_hash",
+        res->prompt_hash, "usage", "prompt_tokens",
+        (json_int_t)res->prompt_tokens, "completion_tokens",
+        (json_int_t)res->completion_tokens, "attempts", (int)res->attempts,
+        "timing_ms", "retrieve", res->retrieve_ms, "model", res->model_ms,
+        "check", res->check_ms);
 fail:
     json_decref(cites);
     json_decref(bad);

@@ -23,7 +23,11 @@ typedef struct hk_svc_ask_req {
     const char *question;     /* 1..4096 bytes of UTF-8 */
     hk_llm_client *client;    /* the model; NULL: retrieval only */
     unsigned budget_tokens;   /* facts block budget (0: 2000) */
-    size_t search_limit;      /* text-search hits (0: 20) */
+    size_t search_limit;      /* search hits (0: 20) */
+    struct hkv_store *vs;     /* the KB's vector module, or NULL */
+    const char *search;       /* "text", "vector" or "hybrid" (NULL:
+                                 hybrid, which is the text search when no
+                                 vector space has an embedder) */
     hk_llm_delta_fn on_delta; /* stream the model's text, or NULL */
     void *ud;                 /* passed to on_delta */
 } hk_svc_ask_req;
@@ -41,6 +45,9 @@ typedef struct hk_svc_ask_res {
     double retrieve_ms;         /* time for retrieval and prompt */
     double model_ms;            /* time waiting for the model */
     double check_ms;            /* time for citation and claim checks */
+    const char *search;         /* the search mode used (static) */
+    size_t derived;             /* derived facts put in the context */
+    bool derived_truncated;     /* their scan stopped at its bound */
 } hk_svc_ask_res;
 
 /* Retrieves context for the question in t, asks the model (unless client

@@ -111,16 +111,18 @@ bool hk_svc_smode_parse(const char *s, hk_svc_smode *out);
 const char *hk_svc_smode_name(hk_svc_smode m);
 
 typedef struct hk_svc_hsearch_req {
-    const char *query; /* search text (UTF-8) */
-    size_t limit;      /* hits at most (0: 10), at most 1000 */
-    hk_svc_smode mode; /* which rankings */
-    const char *space; /* vector space; NULL: the first (by name) with
-                          the built-in embedder */
-    double w_text;     /* weight of the text ranking (0: 1) */
-    double w_vector;   /* weight of the vector ranking (0: 1) */
-    uint32_t rrf_k;    /* rank offset of the fusion (0: 60) */
-    hk_svc_hit_fn hit; /* receives the hits, best first */
-    void *hit_ud;      /* passed to hit */
+    const char *query;  /* search text (UTF-8) */
+    size_t limit;       /* hits at most (0: 10), at most 1000 */
+    hk_svc_smode mode;  /* which rankings */
+    const char *space;  /* vector space; NULL: the first (by name) with
+                           the built-in embedder */
+    double w_text;      /* weight of the text ranking (0: 1) */
+    double w_vector;    /* weight of the vector ranking (0: 1) */
+    uint32_t rrf_k;     /* rank offset of the fusion (0: 60) */
+    hk_svc_hit_fn hit;  /* receives the hits, best first */
+    void *hit_ud;       /* passed to hit */
+    bool *used_vectors; /* set to whether a vector ranking took part (the
+                           text search alone: false); may be NULL */
 } hk_svc_hsearch_req;
 
 /* Searches facts by text, by meaning or both. Text: hk_svc_search. Vector:

@@ -72,7 +72,7 @@ export const TOOL_PARAMS = {
   vector_similar: ['space', 'text', 'vector', 'fact', 'k', 'predicate',
     'entity'],
   export_graph: ['format', 'where', 'around', 'depth', 'base', 'max_bytes'],
-  ask_knowledge: ['question', 'budget_tokens'],
+  ask_knowledge: ['question', 'budget_tokens', 'search'],
   extract_facts: ['text', 'source', 'auth_token'],
   review_list: ['status', 'after', 'limit'],
   review_decide: ['id', 'decision', 'statement', 'note', 'auth_token'],

@@ -389,6 +389,103 @@ class Llm(unittest.TestCase):
                          ("HasPart(Computer, Fan)", "ask", a["prompt_hash"]))
         self.assertEqual(self.fact_count(), before)
 
+    def test_12_rules_and_hybrid_retrieval(self):
+        """Derived facts reach the context with the facts their proofs
+        rest on; a claim the rules derive is supported with its proof, one
+        whose negation they derive is contradicted; hybrid search uses a
+        vector space with the built-in embedder when there is one."""
+        data = os.path.join(self.root, "kb-rules")
+
+        def cli(*args, code=0):
+            p = subprocess.run([BIN] + list(args) + ["--data", data],
+                               capture_output=True, text=True, timeout=120,
+                               env=self.env)
+            if p.returncode != code:
+                raise AssertionError("%s: exit %d\n%s%s" % (
+                    args, p.returncode, p.stdout, p.stderr))
+            return p
+
+        cli("init")
+        cli("add", "Parent(Ann, Bob)", "Parent(Bob, Cid)", "Likes(Ann, Tea)")
+        rows = [json.loads(x) for x in cli(
+            "query", "Parent(?x, ?y)", "--json").stdout.splitlines()]
+        ids = {f["statement"]: f["id"] for f in rows if "statement" in f}
+        cli("rule", "add", "--name", "anc",
+            "Ancestor(?x, ?y) :- Parent(?x, ?y).")
+        cli("rule", "add", "--name", "anc2",
+            "Ancestor(?x, ?z) :- Parent(?x, ?y), Ancestor(?y, ?z).")
+        cli("rule", "add", "--name", "young",
+            "NotAncestor(?y, ?x) :- Ancestor(?x, ?y).")
+        self.fake.script = [{"content": answer(
+            "Ann is an ancestor of Cid.", [ids["Parent(Ann, Bob)"]],
+            [("Ancestor(Ann, Cid)", [ids["Parent(Ann, Bob)"]]),
+             ("Ancestor(Cid, Ann)", []),
+             ("Ancestor(Ann, Tea)", [])])}]
+        n = len(self.fake.requests)
+        a = json.loads(cli("ask", "Who are the ancestors of Ann?",
+                           "--json", "--search", "text").stdout)
+        prompt = self.fake.requests[n]["body"]["messages"][1]["content"]
+        self.assertEqual(a["context"]["search"], "text")
+        derived = [f for f in a["context"]["facts"] if f["why"] == "derived"]
+        got = {f["statement"]: f for f in derived}
+        self.assertIn("Ancestor(Ann, Cid)", got)
+        d = got["Ancestor(Ann, Cid)"]
+        self.assertIsNone(d["id"])
+        self.assertEqual(d["rule"], "anc2")
+        self.assertEqual(sorted(d["premises"]),
+                         sorted([ids["Parent(Ann, Bob)"],
+                                 ids["Parent(Bob, Cid)"]]))
+        self.assertEqual(a["context"]["derived"], len(derived))
+        line = "[derived by rule anc2 from #%d, #%d] Ancestor(Ann, Cid)" % (
+            tuple(d["premises"]))
+        self.assertIn(line, prompt)
+        ctx_ids = [f["id"] for f in a["context"]["facts"]]
+        for pid in d["premises"]:
+            self.assertIn(pid, ctx_ids)  # the premises are shown as well
+        self.assertEqual(a["citations"], [ids["Parent(Ann, Bob)"]])
+        v = {c["statement"]: c for c in a["claims"]}
+        c = v["Ancestor(Ann, Cid)"]
+        self.assertEqual((c["verdict"], c["evidence"]["rule"]),
+                         ("supported", "derived"))
+        proof = c["evidence"]["proof"]
+        self.assertEqual((proof["statement"], proof["rule"]),
+                         ("Ancestor(Ann, Cid)", "anc2"))
+        leaves = []
+
+        def walk(node):
+            if node.get("derived"):
+                for p in node["premises"]:
+                    walk(p)
+            else:
+                leaves.append(node["id"])
+        walk(proof)
+        self.assertEqual(sorted(leaves), sorted(d["premises"]))
+        c = v["Ancestor(Cid, Ann)"]  # the rules derive NotAncestor(Cid, Ann)
+        self.assertEqual((c["verdict"], c["evidence"]["rule"],
+                          c["evidence"]["statement"]),
+                         ("contradicted", "derived-negation",
+                          "NotAncestor(Cid, Ann)"))
+        self.assertEqual(v["Ancestor(Ann, Tea)"]["verdict"], "unknown")
+
+        # hybrid: text search alone until a space with an embedder exists
+        self.fake.script = [{"content": answer("No idea.", [], [])}]
+        a = json.loads(cli("ask", "Ann", "--json").stdout)
+        self.assertEqual(a["context"]["search"], "text")
+        cli("vectors", "create", "words", "--dim", "64", "--embedder",
+            "hashed")
+        cli("embed", "--space", "words")
+        self.fake.script = [{"content": answer("No idea.", [], [])}]
+        a = json.loads(cli("ask", "Anne likes tea", "--json").stdout)
+        self.assertEqual(a["context"]["search"], "hybrid")
+        self.assertIn("Likes(Ann, Tea)",
+                      [f["statement"] for f in a["context"]["facts"]])
+        self.fake.script = [{"content": answer("No idea.", [], [])}]
+        a = json.loads(cli("ask", "Ann", "--json", "--search",
+                           "vector").stdout)
+        self.assertEqual(a["context"]["search"], "vector")
+        p = cli("ask", "Ann", "--search", "fuzzy", code=2)
+        self.assertIn("search", p.stderr)
+
 
 class LlmServer(unittest.TestCase):
     """REST and MCP with roles; the queue across a restart."""
@@ -456,8 +553,17 @@ class LlmServer(unittest.TestCase):
         self.assertEqual(b["invalid_citations"][0]["id"], 4242)
         self.assertEqual([c["verdict"] for c in b["claims"]],
                          ["supported", "contradicted"])
+        self.assertEqual(b["context"]["search"], "text")  # no vectors
         st, _, b = self.req(s, "POST", "/v2/ask", "reader", {"q": 1})
         self.assertEqual(st, 400, b)
+        st, _, b = self.req(s, "POST", "/v2/ask", "reader",
+                            {"question": "x", "search": "fuzzy"})
+        self.assertEqual((st, b["error"]["detail"]["field"]), (400, "search"),
+                         b)
+        st, _, b = self.req(s, "POST", "/v2/ask", "reader",
+                            {"question": "x", "search": 3})
+        self.assertEqual((st, b["error"]["detail"]["field"]), (400, "search"),
+                         b)
         # streamed: "delta" events with the model's text, then "result"
         text = answer("CPU [#1].", [1], [("HasPart(Computer, CPU)", [1])])
         self.fake.script = [{"stream": [text[i:i + 6]
@@ -604,7 +710,8 @@ class LlmServer(unittest.TestCase):
             "Berlin [#5].", [5], [("CapitalOf(Germany, Bonn)", [])])}]
         a = run(None, [init, note,
                        call(1, "ask_knowledge",
-                            {"question": "capital of Germany"}),
+                            {"question": "capital of Germany",
+                             "search": "hybrid"}),
                        call(2, "review_list", {"status": "pending"}),
                        call(3, "review_decide",
                             {"id": 2, "decision": "approve",

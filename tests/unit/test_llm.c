@@ -8,6 +8,7 @@
  */
 #include "test_store_util.h"
 
+#include "core/buf.h"
 #include "core/mem.h"
 #include "llm/llm.h"
 
@@ -151,7 +152,7 @@ static void test_answer_check(void **state)
     hk_txn *t = tu_begin(s, false);
     hk_llm_context ctx;
     hk_error err;
-    hk_llm_retrieve_req rr = {"computer parts", 0, 0, 0, 0};
+    hk_llm_retrieve_req rr = {"computer parts", 0, 0, 0, 0, NULL, 0, false};
     assert_int_equal(hk_llm_retrieve(t, &rr, &ctx, &err), HK_OK);
     assert_true(hk_llm_context_has(&ctx, cpu));
     assert_false(hk_llm_context_has(&ctx, cat));
@@ -215,7 +216,8 @@ static void test_retrieve_budget(void **state)
     unsigned budgets[] = {50, 300, 2000, 100000};
     for (size_t b = 0; b < 4; b++) {
         hk_llm_context ctx;
-        hk_llm_retrieve_req rr = {"computer", 50, 100, 3, budgets[b]};
+        hk_llm_retrieve_req rr = {"computer", 50,   100, 3,
+                                  budgets[b], NULL, 0,   false};
         assert_int_equal(hk_llm_retrieve(t, &rr, &ctx, &err), HK_OK);
         assert_true(ctx.tokens <= budgets[b]);
         assert_true(ctx.n > 0);
@@ -262,6 +264,56 @@ static hk_err write_twice(hk_store *s, const char *actor,
         return rc;
     }
     return hk_txn_commit(t, err);
+}
+
+/* Derived facts in a context: shown with their rule and premises, cited
+ * through the premises, one entry per statement, within the budget. */
+static void test_context_derived(void **state)
+{
+    (void)state;
+    hk_llm_context ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.facts = hk_calloc(HK_LLM_CONTEXT_MAX, sizeof *ctx.facts);
+    assert_non_null(ctx.facts);
+    bool added = false;
+    assert_int_equal(hk_llm_context_add_fact(&ctx, 12, "Parent(Ann, Bob)",
+                                             "premise", 1000, &added),
+                     HK_OK);
+    assert_true(added);
+    assert_int_equal(hk_llm_context_add_fact(&ctx, 12, "Parent(Ann, Bob)",
+                                             "premise", 1000, &added),
+                     HK_OK);
+    assert_false(added); /* once */
+    hk_fact_id prem[2] = {12, 15};
+    assert_int_equal(hk_llm_context_add_derived(&ctx, "Ancestor(Ann, Cid)",
+                                                "anc2", prem, 2, 1000, &added),
+                     HK_OK);
+    assert_true(added);
+    assert_int_equal(hk_llm_context_add_derived(&ctx, "Ancestor(Ann, Cid)",
+                                                "anc2", prem, 2, 1000, &added),
+                     HK_OK);
+    assert_false(added);
+    assert_int_equal(ctx.n, 2);
+    assert_true(hk_llm_context_has(&ctx, 15)); /* named as a premise */
+    assert_false(hk_llm_context_has(&ctx, 0)); /* a derived fact's id */
+    assert_false(hk_llm_context_has(&ctx, 16));
+    /* over the budget: counted as dropped, not added */
+    assert_int_equal(hk_llm_context_add_derived(&ctx, "Ancestor(Ann, Dan)",
+                                                "anc2", prem, 2, ctx.tokens,
+                                                &added),
+                     HK_OK);
+    assert_false(added);
+    assert_int_equal(ctx.dropped, 1);
+    hk_buf sys = HK_BUF_INIT, user = HK_BUF_INIT;
+    assert_int_equal(hk_llm_ask_prompt(&ctx, "Who?", &sys, &user), HK_OK);
+    assert_int_equal(hk_buf_append(&user, "", 1), HK_OK);
+    assert_non_null(strstr(user.data, "[#12] Parent(Ann, Bob)\n"));
+    assert_non_null(
+        strstr(user.data,
+               "[derived by rule anc2 from #12, #15] Ancestor(Ann, Cid)\n"));
+    hk_buf_free(&sys);
+    hk_buf_free(&user);
+    hk_llm_context_free(&ctx);
 }
 
 static void test_review_queue(void **state)
@@ -581,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_claim_not_a_statement),
         cmocka_unit_test(test_answer_check),
         cmocka_unit_test(test_retrieve_budget),
+        cmocka_unit_test(test_context_derived),
         cmocka_unit_test(test_review_queue),
         cmocka_unit_test(test_switch),
         cmocka_unit_test(test_config),
