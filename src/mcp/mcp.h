@@ -136,6 +136,8 @@ typedef struct hk_mcp_io {
     void (*kb_changed)(void *ud);
     const char *bearer_actor;   /* token name of an authenticated HTTP bearer
                                    allowed to write, or NULL */
+    int bearer_role;            /* that bearer's role (hk_role; 0 without
+                                   one): review_decide needs reviewer */
     bool http;                  /* the message came over HTTP */
     const char *header_version; /* HTTP MCP-Protocol-Version or NULL */
     const char *header_method;  /* HTTP Mcp-Method or NULL */

@@ -116,6 +116,10 @@ static bool is_reviewer(const mcp_call *c)
     for (size_t i = 0; c->actor && i < env->n_tokens; i++)
         if (!strcmp(env->tokens[i].name, c->actor))
             return env->tokens[i].role >= HK_ROLE_REVIEW;
+    /* over HTTP: the Authorization bearer, whose role the server knows */
+    if (c->actor && c->io->bearer_actor &&
+        !strcmp(c->actor, c->io->bearer_actor))
+        return c->io->bearer_role >= (int)HK_ROLE_REVIEW;
     return false;
 }
 

@@ -516,6 +516,7 @@ struct call_job {
     session_entry *entry;           /* session (referenced) or NULL */
     bool sse_ok;                    /* the client accepts text/event-stream */
     char actor[64];                 /* bearer writer name, "" = none */
+    int role;                       /* the bearer's role (hk_role) */
     char hv[64], hm[128], hn[1024]; /* header copies */
     bool hv_set, hm_set, hn_set;    /* which headers were sent */
     pthread_mutex_t lock;           /* guards the fields below */
@@ -698,6 +699,7 @@ static void job_run(call_job *j)
     io.client_request = job_client_request;
     io.kb_changed = job_kb_changed;
     io.bearer_actor = j->actor[0] ? j->actor : NULL;
+    io.bearer_role = j->role;
     io.http = true;
     io.header_version = j->hv_set ? j->hv : NULL;
     io.header_method = j->hm_set ? j->hm : NULL;
@@ -998,6 +1000,7 @@ static int on_post(hk_mcp_server *mcp, h2o_req_t *req)
         j->entry = entry;
         j->sse_ok = accepts_sse(req);
         snprintf(j->actor, sizeof j->actor, "%s", actor);
+        j->role = p.authenticated ? (int)p.role : 0;
         copy_header(req, H2O_STRLIT("mcp-protocol-version"), j->hv,
                     sizeof j->hv, &j->hv_set);
         copy_header(req, H2O_STRLIT("mcp-method"), j->hm, sizeof j->hm,
@@ -1032,6 +1035,7 @@ static int on_post(hk_mcp_server *mcp, h2o_req_t *req)
     hk_mcp_io io;
     memset(&io, 0, sizeof io);
     io.bearer_actor = actor[0] ? actor : NULL;
+    io.bearer_role = p.authenticated ? (int)p.role : 0;
     io.http = true;
     io.header_version = hver;
     io.header_method = header_str(req, H2O_STRLIT("mcp-method"));

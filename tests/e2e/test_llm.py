@@ -536,6 +536,7 @@ class LlmServer(unittest.TestCase):
                               for p in b["proposals"]],
                              [("IsA(Rome, City)", "approved"),
                               ("IsA(Paris, City)", "pending")])
+            self.mcp_http_roles(s)
         finally:
             self.assertEqual(s.stop(), 0, s.output())
             s.cleanup()
@@ -684,6 +685,37 @@ class LlmServer(unittest.TestCase):
         for p in ("/v2/ask", "/v2/extract", "/v2/review",
                   "/v2/review/{id}/approve", "/v2/admin/llm"):
             self.assertIn(p, o["paths"])
+
+    def mcp_http_roles(self, s):
+        """review_decide over MCP's Streamable HTTP takes the role of the
+        Authorization bearer: reviewer yes, write no."""
+        def call(who, name, args):
+            h = {"Authorization": "Bearer %s-s" % who,
+                 "Accept": "application/json, text/event-stream"}
+            st, hd, b = s.request("POST", "/mcp", {
+                "jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": {"protocolVersion": "2025-06-18",
+                           "capabilities": {},
+                           "clientInfo": {"name": "t", "version": "1"}}},
+                headers=h)
+            self.assertEqual(st, 200, b)
+            h["Mcp-Session-Id"] = hd["mcp-session-id"]
+            h["MCP-Protocol-Version"] = "2025-06-18"
+            s.request("POST", "/mcp", {"jsonrpc": "2.0",
+                                       "method": "notifications/initialized"},
+                      headers=h)
+            st, _, b = s.request("POST", "/mcp", {
+                "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": name, "arguments": args}}, headers=h)
+            self.assertEqual(st, 200, b)
+            return b["result"]
+        r = call("writer", "review_decide", {"id": 99, "decision": "reject"})
+        self.assertTrue(r["isError"])
+        self.assertIn("reviewer or admin", r["content"][0]["text"])
+        for who in ("rita", "boss"):  # past the role check: no proposal 99
+            r = call(who, "review_decide", {"id": 99, "decision": "reject"})
+            self.assertTrue(r["isError"])
+            self.assertIn("no proposal 99", r["content"][0]["text"])
 
     def mcp(self):
         def run(token, msgs):
