@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "service/svc_learn.h"
+#include "service/svc_llm.h"
 
 static int print_json(json_t *j)
 {
@@ -304,6 +305,49 @@ static int model_similar(cli_ctx *c, const char *entity, uint32_t k)
     return rc;
 }
 
+/* Queues the model's link suggestions for review (svc_llm.h). */
+static int model_suggest(cli_ctx *c, const char *text, uint32_t k, double min_p,
+                         const char *actor)
+{
+    hk_store *s;
+    int rc = cli_open(c, false, false, &s);
+    if (rc) return rc;
+    hk_svc_model *h = NULL;
+    hk_error e;
+    hk_err err = hk_svc_model_acquire(s, &h, &e);
+    if (err) {
+        cli_close(s);
+        return cli_fail(c, err, &e);
+    }
+    hk_svc_suggest_op op;
+    memset(&op, 0, sizeof op);
+    op.s = s;
+    op.m = hk_svc_model_get(h);
+    op.pattern = text;
+    op.k = k;
+    op.min_plausibility = min_p;
+    err = hk_svc_write(s, actor, hk_svc_suggest_apply, &op, &e);
+    if (err == HK_ERR_INVALID && e.column) {
+        rc = cli_fail_text(c, "pattern", text, &e);
+    } else if (err) {
+        rc = cli_fail(c, err, &e);
+    } else if (c->json) {
+        rc = print_json(hk_svc_suggest_json(&op));
+    } else {
+        for (size_t i = 0; i < op.n; i++)
+            printf("proposed for review: %llu  %-40s %.4f\n",
+                   (unsigned long long)op.ids[i], op.props[i].statement,
+                   op.plausibility[i]);
+        printf("%zu proposed of %zu candidates (%zu already facts, %zu "
+               "already pending, %zu below %.2f)\n",
+               op.n, op.considered, op.known, op.pending, op.below, min_p);
+    }
+    hk_svc_suggest_free(&op);
+    hk_svc_model_release(h);
+    cli_close(s);
+    return rc;
+}
+
 /* ==== Command ==== */
 
 int hk_cmd_model(int argc, char **argv)
@@ -318,6 +362,8 @@ int hk_cmd_model(int argc, char **argv)
         "       hakgal model predict 'P(a, ?x)' | 'P(?x, b)' | '?r(a, b)' "
         "[--k N]\n"
         "       hakgal model similar ENTITY [--k N]\n"
+        "       hakgal model suggest PATTERN [--k N] [--min-plausibility X]\n"
+        "                  [--actor NAME]\n"
         "(every subcommand takes --json)\n\n"
         "A knowledge-graph embedding learned from the KB's facts (ComplEx\n"
         "with N3 regularisation, or DistMult), stored as learn.model next to\n"
@@ -328,7 +374,10 @@ int hk_cmd_model(int argc, char **argv)
         "DIR/train.txt,\n"
         "valid.txt and test.txt (head<TAB>relation<TAB>tail). score gives a\n"
         "plausibility in [0, 1] (Platt scaling fitted on the validation\n"
-        "facts) and the rank among all entities as object.\n";
+        "facts) and the rank among all entities as object. suggest puts\n"
+        "the predictions that are not facts yet (at least --min-plausibility,\n"
+        "default 0.5) into the review queue (origin model): a reviewer\n"
+        "approves them with hakgal review; nothing becomes a fact before.\n";
     cli_ctx c;
     cli_init(&c, "model", usage);
     static const struct option opts[] = {
@@ -343,6 +392,8 @@ int hk_cmd_model(int argc, char **argv)
         {"negatives", required_argument, NULL, 'n'},
         {"valid", required_argument, NULL, 'V'},
         {"test", required_argument, NULL, 'T'},
+        {"min-plausibility", required_argument, NULL, 'P'},
+        {"actor", required_argument, NULL, 'a'},
         {"split", required_argument, NULL, 'S'},
         {"max", required_argument, NULL, 'x'},
         {"k", required_argument, NULL, 'k'},
@@ -352,7 +403,8 @@ int hk_cmd_model(int argc, char **argv)
     hkl_params *p = &req.params;
     const char *split = NULL;
     uint64_t u, max_test = 0, k = 10;
-    double x;
+    double x, min_p = 0.5;
+    const char *actor = "cli";
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         if (o == CLI_STOP) return c.exit_code;
@@ -417,6 +469,15 @@ int hk_cmd_model(int argc, char **argv)
             if (!cli_parse_u64(&c, "--k", optarg, 1, 1000, &k))
                 return HK_EXIT_INVALID;
             break;
+        case 'P':
+            if (!cli_parse_double(&c, "--min-plausibility", optarg, 0, 1,
+                                  &min_p))
+                return HK_EXIT_INVALID;
+            break;
+        case 'a':
+            if (!cli_check_actor(&c, optarg)) return HK_EXIT_INVALID;
+            actor = optarg;
+            break;
         }
     }
     if (optind >= argc)
@@ -424,7 +485,7 @@ int hk_cmd_model(int argc, char **argv)
                                    "or similar");
     const char *sub = argv[optind++];
     bool takes_arg = !strcmp(sub, "score") || !strcmp(sub, "predict") ||
-                     !strcmp(sub, "similar");
+                     !strcmp(sub, "similar") || !strcmp(sub, "suggest");
     const char *arg = NULL;
     if (takes_arg) {
         if (optind >= argc)
@@ -441,5 +502,7 @@ int hk_cmd_model(int argc, char **argv)
     if (!strcmp(sub, "score")) return model_score(&c, arg);
     if (!strcmp(sub, "predict")) return model_predict(&c, arg, (uint32_t)k);
     if (!strcmp(sub, "similar")) return model_similar(&c, arg, (uint32_t)k);
+    if (!strcmp(sub, "suggest"))
+        return model_suggest(&c, arg, (uint32_t)k, min_p, actor);
     return cli_usage_error(&c, "unknown subcommand '%s'", sub);
 }

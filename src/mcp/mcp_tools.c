@@ -709,6 +709,24 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"boolean\"}},\"required\":[\"candidate\",\"statement\","
          "\"plausibility\",\"known\"]}}", "\"pattern\",\"candidates\""),
      RO, mcp_t_predict_links},
+    {"suggest_links", "Propose predicted links for review",
+     "Puts the learned model's predictions for the unknown of a pattern "
+     "(as predict_links) that are not facts yet, are at least "
+     "min_plausibility plausible and are not pending already into the "
+     "review queue (origin model). Nothing becomes a fact: a reviewer "
+     "approves proposals with review_decide.",
+     IN(STR("pattern", "Pattern with exactly one ?variable") ","
+        INT("k", 10, 1, 1000, "Candidates considered") ","
+        "\"min_plausibility\":{\"type\":\"number\",\"minimum\":0,"
+        "\"maximum\":1,\"default\":0.5,\"description\":\"Least "
+        "plausibility of a proposal\"}," AUTH,
+        "\"pattern\""),
+     OUT(TXT("pattern") ",\"proposed\":{\"type\":\"array\",\"items\":{"
+         "\"type\":\"object\",\"properties\":{" NUM("id") ","
+         TXT("statement") ",\"plausibility\":{\"type\":\"number\"}}}},"
+         NUM("considered") ",\"skipped\":{\"type\":\"object\"}",
+         "\"pattern\",\"proposed\""),
+     MCP_TOOL_AUTH, mcp_t_suggest_links},
 
     /* ---- Rules and proofs (mcp_tools_rules.c) ---- */
     {"add_rule", "Add a rule",

@@ -71,6 +71,7 @@ hk_err mcp_t_kb_digest(mcp_call *c, json_t **out, hk_error *err);
 /* Learned model (mcp_tools_model.c) */
 hk_err mcp_t_score_fact(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_predict_links(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_suggest_links(mcp_call *c, json_t **out, hk_error *err);
 /* mcp_tools_rules.c */
 hk_err mcp_t_add_rule(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_list_rules(mcp_call *c, json_t **out, hk_error *err);

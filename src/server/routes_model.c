@@ -5,6 +5,9 @@
  *   GET /v2/model/score?statement=    plausibility and rank of a statement
  *   GET /v2/model/predict?pattern=&k= ranked candidates for one unknown
  *   GET /v2/model/similar?entity=&k=  nearest entities in embedding space
+ *   POST /v2/model/suggest            {pattern, k?, min_plausibility?}: the
+ *                                     predictions that are not facts go to
+ *                                     the review queue (role write)
  * Every request takes the current model from the service's cache, which
  * reloads DIR/learn.model when `hakgal model train` replaced it (the swap
  * is atomic: a request keeps the model it started with); the server loads
@@ -16,7 +19,9 @@
 
 #include "core/buf.h"
 #include "server/routes.h"
+#include "core/mem.h"
 #include "service/svc_learn.h"
+#include "service/svc_llm.h"
 
 typedef struct model_arg {
     hk_server *srv;   /* for its store */
@@ -127,6 +132,90 @@ void hk_route_model_similar(hk_server *srv, h2o_req_t *req, const char *param)
     model_arg a = {srv, NULL, 0, 3};
     if (need_param(req, "entity", &a) && k_param(req, &a))
         hk_route_read(req, 200, model_read, &a);
+}
+
+/* ==== POST /v2/model/suggest ==== */
+
+typedef struct suggest_job {
+    hk_svc_suggest_op op; /* the operation (pattern points into body) */
+    hk_svc_model *h;      /* the model, held until done */
+    json_t *body;         /* request body */
+    char actor[64];       /* the principal */
+} suggest_job;
+
+static void suggest_done(h2o_req_t *req, hk_err rc, const hk_error *err,
+                         void *arg)
+{
+    suggest_job *j = arg;
+    if (req && rc) {
+        hk_http_send_hk_error(req, err);
+    } else if (req) {
+        json_t *o = hk_svc_suggest_json(&j->op);
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (s)
+            hk_http_send_json(req, 201, s, strlen(s));
+        else
+            hk_http_send_error(req, 503, "out_of_memory", "out of memory",
+                               NULL);
+        free(s);
+    }
+    hk_svc_suggest_free(&j->op);
+    hk_svc_model_release(j->h);
+    json_decref(j->body);
+    hk_free(j);
+}
+
+void hk_route_model_suggest(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)param;
+    json_t *body = hk_body_json(req);
+    if (!body) return;
+    json_t *pat = json_object_get(body, "pattern");
+    json_t *k = json_object_get(body, "k");
+    json_t *mp = json_object_get(body, "min_plausibility");
+    const char *bad = NULL, *why = NULL;
+    if (!json_is_string(pat) || json_string_length(pat) == 0)
+        bad = "pattern", why = "body is {\"pattern\": \"P(a, ?x)\"}";
+    else if (k && (!json_is_integer(k) || json_integer_value(k) < 1 ||
+                   json_integer_value(k) > 1000))
+        bad = "k", why = "k is an integer in 1..1000";
+    else if (mp && (!json_is_number(mp) || json_number_value(mp) < 0 ||
+                    json_number_value(mp) > 1))
+        bad = "min_plausibility", why = "min_plausibility is a number in 0..1";
+    if (bad) {
+        json_decref(body);
+        hk_send_field_error(req, 400, "invalid_parameter", why, bad);
+        return;
+    }
+    suggest_job *j = hk_calloc(1, sizeof *j);
+    if (!j) {
+        json_decref(body);
+        hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
+        return;
+    }
+    hk_error err;
+    if (hk_svc_model_acquire(srv->store, &j->h, &err) != HK_OK) {
+        json_decref(body);
+        hk_free(j);
+        hk_http_send_hk_error(req, &err);
+        return;
+    }
+    j->body = body;
+    j->op.s = srv->store;
+    j->op.m = hk_svc_model_get(j->h);
+    j->op.pattern = json_string_value(pat);
+    j->op.k = k ? (uint32_t)json_integer_value(k) : 0;
+    j->op.min_plausibility = mp ? json_number_value(mp) : 0.5;
+    snprintf(j->actor, sizeof j->actor, "%s", hk_req_actor(req));
+    if (hk_server_write_async(req, hk_svc_suggest_apply, suggest_done, j,
+                              j->actor) != HK_OK) {
+        hk_svc_model_release(j->h);
+        json_decref(body);
+        hk_free(j);
+        hk_http_send_error(req, 503, "shutting_down",
+                           "the server is shutting down", NULL);
+    }
 }
 
 void hk_route_model_preload(hk_server *srv)

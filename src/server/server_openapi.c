@@ -174,6 +174,13 @@ static json_t *schemas(void)
                                   "properties", "text", "type", "string",
                                   "source", "type", "string", "required",
                                   "text"));
+    json_object_set_new(
+        s, "SuggestInput",
+        json_pack("{ss s{s{ss} s{ss si si} s{ss si si}} s[s]}", "type",
+                  "object", "properties", "pattern", "type", "string", "k",
+                  "type", "integer", "minimum", 1, "maximum", 1000,
+                  "min_plausibility", "type", "number", "minimum", 0, "maximum",
+                  1, "required", "pattern"));
     json_object_set_new(s, "ReviewDecision",
                         json_pack("{ss s{s{ss} s{ss}}}", "type", "object",
                                   "properties", "statement", "type", "string",

@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "core/sha256.h"
+#include "service/svc_learn.h"
 #include "service/svc_llm.h"
 #include "service/svc_rules.h"
 #include "service/svc_vector.h"
@@ -710,4 +711,112 @@ json_t *hk_svc_proposal_json(const hk_llm_proposal *p)
         "reviewer", opt_str(p->reviewer), "decided", opt_time(p->decided_us),
         "final_statement", opt_str(p->final_statement), "fact",
         p->fact ? json_integer((json_int_t)p->fact) : json_null());
+}
+
+/* ==== Link suggestions of the learned model ==== */
+
+#define SUGGEST_PENDING_SCAN 10000u /* pending proposals read to dedupe */
+
+void hk_svc_suggest_free(hk_svc_suggest_op *op)
+{
+    hk_llm_proposals_free(op->props, op->n);
+    hk_free(op->ids);
+    hk_free(op->plausibility);
+    op->props = NULL;
+    op->ids = NULL;
+    op->plausibility = NULL;
+    op->n = op->considered = op->known = op->pending = op->below = 0;
+}
+
+static bool is_pending(const hk_llm_proposal *v, size_t n, const char *st)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i].statement, st)) return true;
+    return false;
+}
+
+hk_err hk_svc_suggest_apply(hk_txn *t, void *arg, hk_error *err)
+{
+    hk_svc_suggest_op *op = arg;
+    hk_svc_suggest_free(op);
+    if (!(op->min_plausibility >= 0 && op->min_plausibility <= 1)) {
+        hk_error_set(err, HK_ERR_INVALID, "min_plausibility is in 0..1");
+        snprintf(err->field, sizeof err->field, "min_plausibility");
+        return HK_ERR_INVALID;
+    }
+    hk_svc_model_predict_res r;
+    const char *pat = op->pattern ? op->pattern : "";
+    hk_err rc =
+        hk_svc_model_predict(t, op->m, pat, strlen(pat), op->k, &r, err);
+    if (rc) return rc;
+    hk_llm_proposal *pend = NULL;
+    size_t n_pend = 0;
+    rc = hk_llm_review_list(op->s, t, false, HK_LLM_PENDING, 0,
+                            SUGGEST_PENDING_SCAN, &pend, &n_pend, err);
+    char model[64];
+    snprintf(model, sizeof model, "learn:%s", hkl_kind_name(op->m->p.kind));
+    op->considered = r.n;
+    if (!rc && r.n &&
+        (!(op->props = hk_calloc(r.n, sizeof *op->props)) ||
+         !(op->ids = hk_calloc(r.n, sizeof *op->ids)) ||
+         !(op->plausibility = hk_calloc(r.n, sizeof *op->plausibility))))
+        rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == HK_OK && i < r.n; i++) {
+        const hk_svc_model_cand *c = &r.v[i];
+        if (c->known) {
+            op->known++;
+            continue;
+        }
+        if (c->plausibility < op->min_plausibility) {
+            op->below++;
+            continue;
+        }
+        if (is_pending(pend, n_pend, c->statement) ||
+            is_pending(op->props, op->n, c->statement)) {
+            op->pending++;
+            continue;
+        }
+        char span[160];
+        snprintf(span, sizeof span, "plausibility %.4f, rank %zu of %zu for %s",
+                 c->plausibility, i + 1, r.n, r.what);
+        hk_llm_proposal *p = &op->props[op->n];
+        if (!(p->statement = hk_strdup(c->statement)) ||
+            !(p->model = hk_strdup(model)) ||
+            !(p->prompt_hash = hk_strdup("")) ||
+            !(p->origin = hk_strdup("model")) ||
+            !(p->source = hk_strdup(pat)) || !(p->span = hk_strdup(span))) {
+            hk_llm_proposal_release(p);
+            rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+            break;
+        }
+        p->span_end = 0;
+        op->plausibility[op->n++] = c->plausibility;
+    }
+    hk_llm_proposals_free(pend, n_pend);
+    hk_svc_model_predict_free(&r);
+    if (rc == HK_OK && op->n) {
+        hk_llm_enqueue_arg ea = {op->s, op->props, op->n, op->ids};
+        rc = hk_llm_enqueue_apply(t, &ea, err);
+    }
+    if (rc) hk_svc_suggest_free(op);
+    return rc;
+}
+
+json_t *hk_svc_suggest_json(const hk_svc_suggest_op *op)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < op->n; i++)
+        if (json_array_append_new(
+                arr, json_pack("{s:I, s:s, s:f}", "id", (json_int_t)op->ids[i],
+                               "statement", op->props[i].statement,
+                               "plausibility", op->plausibility[i]))) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    if (!arr) return NULL;
+    return json_pack("{s:s, s:o, s:I, s:{s:I, s:I, s:I}}", "pattern",
+                     op->pattern ? op->pattern : "", "proposed", arr,
+                     "considered", (json_int_t)op->considered, "skipped",
+                     "known", (json_int_t)op->known, "pending",
+                     (json_int_t)op->pending, "below", (json_int_t)op->below);
 }

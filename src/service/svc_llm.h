@@ -113,4 +113,35 @@ json_t *hk_svc_extract_json(const hk_svc_extract_res *res);
 /* JSON of a proposal. NULL when out of memory. */
 json_t *hk_svc_proposal_json(const hk_llm_proposal *p);
 
+/* ==== Link suggestions of the learned model ==== */
+
+struct hkl_model;
+
+/* Apply step (may run twice): predicts pattern's unknown with the learned
+ * model in t ('P(a, ?x)', 'P(?x, b)' or '?r(a, b)', k best, 1..1000, 0:
+ * 10) and queues for review every candidate that is not a fact, is at
+ * least min_plausibility plausible and is not pending already (origin
+ * "model", model "learn:KIND", source the pattern, span its plausibility
+ * and rank). Errors as hk_svc_model_predict. */
+typedef struct hk_svc_suggest_op {
+    hk_store *s;               /* the KB (review queue attached) */
+    const struct hkl_model *m; /* the learned model */
+    const char *pattern;       /* the pattern */
+    uint32_t k;                /* candidates considered */
+    double min_plausibility;   /* 0..1 */
+    /* out, replaced by every run */
+    hk_llm_proposal *props;       /* queued proposals (owned) */
+    uint64_t *ids;                /* their queue ids */
+    double *plausibility;         /* their plausibility */
+    size_t n;                     /* entries in the three */
+    size_t considered;            /* candidates the model gave */
+    size_t known, pending, below; /* skipped: facts, already queued, under
+                                     min_plausibility */
+} hk_svc_suggest_op;
+hk_err hk_svc_suggest_apply(hk_txn *t, void *arg, hk_error *err);
+void hk_svc_suggest_free(hk_svc_suggest_op *op);
+/* {"pattern", "proposed": [{"id", "statement", "plausibility"}],
+ * "considered", "skipped": {"known", "pending", "below"}}. */
+json_t *hk_svc_suggest_json(const hk_svc_suggest_op *op);
+
 #endif /* HK_SVC_LLM_H */

@@ -10,6 +10,7 @@ errors; `model eval --split DIR` on tab-separated files; REST
 retrained while the server runs; the MCP tools score_fact and
 predict_links over stdio.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -210,6 +211,45 @@ class ModelApi(unittest.TestCase):
             st, _, b = r("GET", "/v2/model/predict?k=5000&pattern=" +
                          q("Married(p1, ?x)"))
             self.assertEqual(st, 400, b)
+            # suggestions: predictions that are not facts go to the review
+            # queue; the same call again proposes nothing new
+            before = run("stats", "--data", d, "--json")["facts"]
+            cands = run("model", "predict", "Nationality(p1, ?x)", "--k",
+                        "4", "--data", d, "--json")["candidates"]
+            fresh = [c for c in cands if not c["known"]]
+            st, _, b = r("POST", "/v2/model/suggest",
+                         {"pattern": "Nationality(p1, ?x)", "k": 4,
+                          "min_plausibility": 0})
+            self.assertEqual(st, 201, b)
+            self.assertEqual([p["statement"] for p in b["proposed"]],
+                             [c["statement"] for c in fresh])
+            self.assertEqual((b["considered"], b["skipped"]["known"]),
+                             (4, 4 - len(fresh)))
+            st, _, b2 = r("POST", "/v2/model/suggest",
+                          {"pattern": "Nationality(p1, ?x)", "k": 4,
+                           "min_plausibility": 0})
+            self.assertEqual((st, b2["proposed"], b2["skipped"]["pending"]),
+                             (201, [], len(fresh)))
+            st, _, q1 = r("GET", "/v2/review")
+            mine = [p for p in q1["proposals"] if p["origin"] == "model"]
+            self.assertEqual([p["statement"] for p in mine],
+                             [c["statement"] for c in fresh])
+            self.assertTrue(mine[0]["model"].startswith("learn:"))
+            self.assertEqual(mine[0]["source"], "Nationality(p1, ?x)")
+            for body, field in (({"k": 3}, "pattern"),
+                                ({"pattern": "Married(p1, ?x)", "k": 0},
+                                 "k"),
+                                ({"pattern": "Married(p1, ?x)",
+                                  "min_plausibility": 2},
+                                 "min_plausibility")):
+                st, _, b = r("POST", "/v2/model/suggest", body)
+                self.assertEqual((st, b["error"]["detail"]["field"]),
+                                 (400, field), b)
+            st, _, b = r("POST", "/v2/model/suggest",
+                         {"pattern": "Married(zz, ?x)"})
+            self.assertEqual(st, 404, b)
+            self.assertEqual(run("stats", "--data", d, "--json")["facts"],
+                             before)  # proposals only, no facts
             # retrained while serving: the next request sees the new model
             run("model", "train", "--data", d, "--threads", "1", "--dim",
                 "8", "--epochs", "5")
@@ -217,7 +257,7 @@ class ModelApi(unittest.TestCase):
             self.assertEqual((st, b["dim"]), (200, 8))
             st, _, b = r("GET", "/openapi.json")
             for p in ("/v2/model", "/v2/model/score", "/v2/model/predict",
-                      "/v2/model/similar"):
+                      "/v2/model/similar", "/v2/model/suggest"):
                 self.assertIn(p, b["paths"])
         finally:
             self.assertEqual(srv.stop(), 0, srv.output())
@@ -237,6 +277,10 @@ class ModelApi(unittest.TestCase):
              "params": {"name": "score_fact",
                         "arguments": {"statement": "Married(zz, p2)"}}},
             {"jsonrpc": "2.0", "id": 5, "method": "tools/list"},
+            {"jsonrpc": "2.0", "id": 6, "method": "tools/call",
+             "params": {"name": "suggest_links",
+                        "arguments": {"pattern": "LivesIn(p5, ?x)", "k": 3,
+                                      "min_plausibility": 0}}},
         ]
         p = subprocess.run([BIN, "mcp", "--data", d],
                            input="".join(json.dumps(m) + "\n" for m in msgs),
@@ -257,6 +301,27 @@ class ModelApi(unittest.TestCase):
         names = [t["name"] for t in a[5]["result"]["tools"]]
         self.assertIn("score_fact", names)
         self.assertIn("predict_links", names)
+        self.assertTrue(a[6]["result"]["isError"], a[6])  # no write token
+        self.assertIn("write token", a[6]["result"]["content"][0]["text"])
+        tok = os.path.join(self.root, "tokens")
+        with open(tok, "w") as f:
+            f.write("ann write %s\n" % hashlib.sha256(b"ann-s").hexdigest())
+        msgs[-1]["params"]["arguments"]["auth_token"] = "ann-s"
+        p = subprocess.run([BIN, "mcp", "--data", d, "--tokens", tok],
+                           input="".join(json.dumps(m) + "\n" for m in msgs),
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        a = {m["id"]: m for m in map(json.loads, p.stdout.splitlines())
+             if "id" in m}
+        sc = a[6]["result"]["structuredContent"]
+        self.assertEqual(sc["pattern"], "LivesIn(p5, ?x)")
+        self.assertEqual(sc["considered"], 3)
+        self.assertEqual(len(sc["proposed"]) + sc["skipped"]["known"], 3)
+        q1 = run("review", "list", "--data", d, "--json")["proposals"]
+        got = [(p["statement"], p["origin"]) for p in q1
+               if p["source"] == "LivesIn(p5, ?x)"]
+        self.assertEqual(got, [(x["statement"], "model")
+                               for x in sc["proposed"]])
 
 
 if __name__ == "__main__":
