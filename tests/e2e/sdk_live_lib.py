@@ -112,6 +112,52 @@ class FlakyHandler(http.server.BaseHTTPRequestHandler):
                                            "detail": None}})
 
 
+# Every route and query parameter the SDKs send; checked against the
+# server's /openapi.json so that an SDK cannot drift from the contract.
+SDK_ROUTES = {
+    ("post", "/v2/facts"): [],
+    ("post", "/v2/facts/batch"): [],
+    ("get", "/v2/facts/{id}"): [],
+    ("put", "/v2/facts/{id}"): [],
+    ("patch", "/v2/facts/{id}"): [],
+    ("delete", "/v2/facts/{id}"): [],
+    ("delete", "/v2/facts"): ["statement"],
+    ("get", "/v2/facts/{id}/history"): ["limit"],
+    ("get", "/v2/query"): ["q", "limit", "cursor"],
+    ("post", "/v2/query"): [],
+    ("get", "/v2/search"): ["q", "limit", "mode"],
+    ("get", "/v2/entities/{name}"): ["limit", "cursor"],
+    ("get", "/v2/graph/neighbours"): ["entity", "depth", "fanout",
+                                      "max_edges"],
+    ("get", "/v2/graph/path"): ["from", "to", "max_len", "k"],
+    ("get", "/v2/audit"): ["limit", "before"],
+    ("get", "/v2/stats"): [],
+}
+
+
+def check_contract(srv):
+    """Fails unless /openapi.json declares every route and query parameter
+    of SDK_ROUTES."""
+    st, _, doc = srv.request("GET", "/openapi.json",
+                             headers={"Authorization": "Bearer " +
+                                      WRITE_TOKEN})
+    if st != 200 or not isinstance(doc, dict):
+        fail("GET /openapi.json: %s" % st)
+    for (method, path), params in SDK_ROUTES.items():
+        op = doc.get("paths", {}).get(path, {}).get(method)
+        if op is None:
+            fail("the SDKs call %s %s, which /openapi.json does not declare"
+                 % (method.upper(), path))
+        declared = {p.get("name") for p in
+                    op.get("parameters", []) +
+                    doc["paths"][path].get("parameters", [])
+                    if p.get("in") == "query"}
+        missing = [p for p in params if p not in declared]
+        if missing:
+            fail("%s %s: /openapi.json does not declare query parameter(s) %s"
+                 % (method.upper(), path, ", ".join(missing)))
+
+
 def fail(msg):
     print("FAIL: " + msg, flush=True)
     sys.exit(1)
@@ -155,6 +201,12 @@ def live(name, cmd, cwd=None, env=None):
             f.write("%s %s %s\n" %
                     (who, role, hashlib.sha256(tok.encode()).hexdigest()))
     srv = Server(["--tokens", tokens, "--read-auth"])
+    try:
+        check_contract(srv)
+    except SystemExit:
+        srv.kill()
+        srv.cleanup()
+        raise
     flaky = Flaky()
     t = threading.Thread(target=flaky.serve_forever, daemon=True)
     t.start()

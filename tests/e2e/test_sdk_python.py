@@ -8,6 +8,5 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sdk_live_lib as lib  # noqa: E402
 
-py = lib.need("python3", "python3")
-lib.live("python", [py, os.path.join(lib.sdk_dir("python"), "tests",
+lib.live("python", [sys.executable, os.path.join(lib.sdk_dir("python"), "tests",
                                      "live_test.py")])
