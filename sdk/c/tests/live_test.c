@@ -133,8 +133,42 @@ int main(void)
     check(br.created == 26, "batch of 26");
     hkc_batch_result_free(&br);
 
-    /* pattern query with cursors */
+    /* escaping: '/', spaces, '%', '&', '?', ',' and non-ASCII in
+     * statements, patterns and entity names */
+    must(hkc_add(kb,
+                 "Uses(TCP/IP stack, \"Gr\xc3\xb6\xc3\x9f"
+                 "e & 100%, ok?\")",
+                 NULL, &f, NULL, &err),
+         &err, "add odd");
+    check(f.n_args == 2 && strcmp(f.args[0], "TCP/IP stack") == 0 &&
+              strcmp(f.args[1], "Gr\xc3\xb6\xc3\x9f"
+                                "e & 100%, ok?") == 0,
+          "quoted and non-ASCII arguments round-trip");
+    hkc_fact_free(&f);
     hkc_page page;
+    uint64_t odd_count = 0;
+    must(hkc_entity(kb, "TCP/IP stack", 0, NULL, &odd_count, &page, &err), &err,
+         "entity TCP/IP stack");
+    check(odd_count == 1, "entity name with '/' and space is escaped");
+    hkc_page_free(&page);
+    must(hkc_entity(kb,
+                    "Gr\xc3\xb6\xc3\x9f"
+                    "e & 100%, ok?",
+                    0, NULL, &odd_count, &page, &err),
+         &err, "entity with reserved characters");
+    check(odd_count == 1, "entity name with reserved characters is escaped");
+    hkc_page_free(&page);
+    must(hkc_query(kb,
+                   "Uses(?x, \"Gr\xc3\xb6\xc3\x9f"
+                   "e & 100%, ok?\")",
+                   0, NULL, &page, &err),
+         &err, "odd query");
+    check(page.n == 1 &&
+              strcmp(hkc_binding(&page.bindings[0], "x"), "TCP/IP stack") == 0,
+          "patterns with reserved characters are escaped");
+    hkc_page_free(&page);
+
+    /* pattern query with cursors */
     must(hkc_query(kb, "HasPart(Computer, ?x)", 7, NULL, &page, &err), &err,
          "query");
     check(page.n == 7 && page.next_cursor &&

@@ -78,6 +78,18 @@ items.push("IsA(Computer, Machine)");
 b = await kb.batch(items);
 check(b.created === 26, "batch of 26");
 
+// escaping: '/', spaces, '%', '&', '?', ',' and non-ASCII in statements,
+// patterns and entity names
+const odd = await kb.add('Uses(TCP/IP stack, "Größe & 100%, ok?")');
+check(odd.fact.args.join("|") === "TCP/IP stack|Größe & 100%, ok?",
+  "quoted and non-ASCII arguments round-trip");
+check((await kb.entity("TCP/IP stack")).fact_count === 1 &&
+  (await kb.entity("Größe & 100%, ok?")).fact_count === 1,
+  "entity names with reserved characters are escaped");
+const oddPage = await kb.query('Uses(?x, "Größe & 100%, ok?")');
+check(oddPage.facts.length === 1 && oddPage.bindings[0].x === "TCP/IP stack",
+  "patterns with reserved characters are escaped");
+
 // pattern query with cursors
 const page = await kb.query("HasPart(Computer, ?x)", { limit: 7 });
 check(page.facts.length === 7 && page.next_cursor !== null &&

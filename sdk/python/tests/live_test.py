@@ -57,6 +57,18 @@ b = kb.batch(["HasPart(Computer, Part%02d)" % i for i in range(25)] +
              ["IsA(Computer, Machine)"])
 check(b.created == 26, "batch of 26")
 
+# escaping: '/', spaces, '%', '&', '?', ',' and non-ASCII in statements,
+# patterns and entity names
+odd = kb.add('Uses(TCP/IP stack, "Größe & 100%, ok?")')
+check(odd.fact.args == ["TCP/IP stack", "Größe & 100%, ok?"],
+      "quoted and non-ASCII arguments round-trip")
+check(kb.entity("TCP/IP stack").fact_count == 1 and
+      kb.entity("Größe & 100%, ok?").fact_count == 1,
+      "entity names with reserved characters are escaped")
+p = kb.query('Uses(?x, "Größe & 100%, ok?")')
+check(len(p.facts) == 1 and p.bindings[0]["x"] == "TCP/IP stack",
+      "patterns with reserved characters are escaped")
+
 # pattern query with cursors
 page = kb.query("HasPart(Computer, ?x)", limit=7)
 check(len(page.facts) == 7 and page.next_cursor and

@@ -82,6 +82,22 @@ func main() {
 	must(err, "batch of 26")
 	check(b.Created == 26, "batch of 26")
 
+	// escaping: '/', spaces, '%', '&', '?', ',' and non-ASCII in statements,
+	// patterns and entity names
+	odd, err := kb.Add(ctx, `Uses(TCP/IP stack, "Größe & 100%, ok?")`)
+	must(err, "add odd")
+	check(strings.Join(odd.Fact.Args, "|") == "TCP/IP stack|Größe & 100%, ok?",
+		"quoted and non-ASCII arguments round-trip")
+	for _, name := range []string{"TCP/IP stack", "Größe & 100%, ok?"} {
+		ep, err := kb.Entity(ctx, name, 0, "")
+		must(err, "entity "+name)
+		check(ep.FactCount == 1, "entity name with reserved characters is escaped: "+name)
+	}
+	op, err := kb.Query(ctx, `Uses(?x, "Größe & 100%, ok?")`, 0, "")
+	must(err, "odd query")
+	check(len(op.Facts) == 1 && op.Bindings[0]["x"] == "TCP/IP stack",
+		"patterns with reserved characters are escaped")
+
 	// pattern query with cursors
 	page, err := kb.Query(ctx, "HasPart(Computer, ?x)", 7, "")
 	must(err, "query")

@@ -97,6 +97,21 @@ public final class LiveTest {
     items.add("IsA(Computer, Machine)");
     check(kb.batch(items).created() == 26, "batch of 26");
 
+    // escaping: '/', spaces, '%', '&', '?', ',' and non-ASCII in statements,
+    // patterns and entity names
+    AddResult odd = kb.add("Uses(TCP/IP stack, \"Größe & 100%, ok?\")");
+    check(
+        odd.fact().args().equals(List.of("TCP/IP stack", "Größe & 100%, ok?")),
+        "quoted and non-ASCII arguments round-trip");
+    check(
+        kb.entity("TCP/IP stack", null, null).factCount() == 1
+            && kb.entity("Größe & 100%, ok?", null, null).factCount() == 1,
+        "entity names with reserved characters are escaped");
+    QueryPage oddPage = kb.query("Uses(?x, \"Größe & 100%, ok?\")", null, null);
+    check(
+        oddPage.facts().size() == 1 && "TCP/IP stack".equals(oddPage.bindings().get(0).get("x")),
+        "patterns with reserved characters are escaped");
+
     // pattern query with cursors
     QueryPage page = kb.query("HasPart(Computer, ?x)", 7, null);
     check(
