@@ -7,7 +7,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
-from hakgal_client import Client, HakgalError, TransportError  # noqa: E402
+from hakgal_client import (AsyncClient, Client, HakgalError,  # noqa: E402
+                           TransportError)
+import asyncio  # noqa: E402
 
 URL = os.environ["HAKGAL_URL"]
 TOKEN = os.environ["HAKGAL_TOKEN"]
@@ -158,6 +160,25 @@ check(ro.stats()["facts"] >= 1 and ro.query("IsA(?x, ?y)").facts,
       "read token reads")
 expect_error(lambda: ro.add("IsA(Reader, Writer)"), 403, "forbidden",
              "read token cannot write")
+
+# the asyncio client: concurrent calls, async iteration, the same errors
+async def use_async():
+    akb = AsyncClient(URL, token=TOKEN)
+    results = await asyncio.gather(*(akb.add("IsA(Async%d, Test)" % i)
+                                     for i in range(8)))
+    n = 0
+    async for _ in akb.query_all("IsA(?x, Test)", page_size=3):
+        n += 1
+    try:
+        await akb.get(999999)
+        missing = None
+    except HakgalError as e:
+        missing = e.code
+    return all(r.created for r in results), n, missing
+
+ok_all, n_async, code = asyncio.run(use_async())
+check(ok_all and n_async == 8 and code == "not_found",
+      "AsyncClient: 8 concurrent adds, async paging, not_found raised")
 
 # retries, Retry-After, give-up, timeout (against the flaky server)
 check(Client(FLAKY, token=TOKEN, max_retries=3).stats()["facts"] == 42,
