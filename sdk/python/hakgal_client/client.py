@@ -1,4 +1,6 @@
-"""The synchronous hakgal client (urllib from the standard library).
+"""The synchronous hakgal client (http.client from the standard library,
+one keep-alive connection per thread, so a Client may be shared by
+threads).
 
 Retries: an answer 503 or 429 is retried up to max_retries times. The wait
 is the answer's Retry-After (seconds, capped at max_backoff) when present,
@@ -9,13 +11,14 @@ reached the server, and the caller decides.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import socket
+import ssl
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 from .errors import HakgalError, TransportError
@@ -41,7 +44,8 @@ class Client:
     def __init__(self, base_url: str, token: Optional[str] = None,
                  timeout: float = 30.0, max_retries: int = 3,
                  backoff: float = 0.1, max_backoff: float = 30.0,
-                 user_agent: str = "hakgal-client-python/0.1") -> None:
+                 user_agent: str = "hakgal-client-python/0.1",
+                 ssl_context: Optional[ssl.SSLContext] = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
@@ -49,6 +53,15 @@ class Client:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.user_agent = user_agent
+        self.ssl_context = ssl_context
+        u = urllib.parse.urlsplit(self.base_url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ValueError("base_url must be http:// or https://HOST[:PORT]")
+        self._https = u.scheme == "https"
+        self._host = u.hostname
+        self._port = u.port or (443 if self._https else 80)
+        self._prefix = u.path  # a server mounted below a path
+        self._local = threading.local()  # one keep-alive connection per thread
 
     # ==== transport ====
 
@@ -58,11 +71,11 @@ class Client:
         """One API call with retries; returns (status, decoded JSON).
         Raises HakgalError for an error answer, TransportError when no
         answer came (connection refused, timeout)."""
-        url = self.base_url + path
+        target = self._prefix + path
         if params:
             clean = {k: v for k, v in params.items() if v is not None}
             if clean:
-                url += "?" + urllib.parse.urlencode(clean)
+                target += "?" + urllib.parse.urlencode(clean)
         data = None
         headers = {"Accept": "application/json",
                    "User-Agent": self.user_agent}
@@ -73,32 +86,82 @@ class Client:
             headers["Authorization"] = "Bearer " + self.token
         attempt = 0
         while True:
-            req = urllib.request.Request(url, data=data, headers=headers,
-                                         method=method)
+            status, hdrs, raw = self._send(method, target, data, headers,
+                                           path)
+            if 200 <= status < 300:
+                return status, _decode(raw)
+            if status in (429, 503) and attempt < self.max_retries:
+                time.sleep(self._wait(attempt, hdrs.get("Retry-After")))
+                attempt += 1
+                continue
+            raise _api_error(status, raw, method, path)
+
+    def _send(self, method: str, target: str, data: Optional[bytes],
+              headers: Dict[str, str], path: str
+              ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """One exchange on this thread's keep-alive connection. A reused
+        connection that the server closed meanwhile (idle timeout) is
+        replaced and the request sent once more on a fresh one; nothing
+        else is resent."""
+        for fresh in (False, True):
+            conn, reused = self._conn(fresh)
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                    return r.status, _decode(r.read())
-            except urllib.error.HTTPError as e:
-                raw = e.read()
-                status = e.code
-                retry_after = e.headers.get("Retry-After")
-                e.close()
-                if status in (429, 503) and attempt < self.max_retries:
-                    time.sleep(self._wait(attempt, retry_after))
-                    attempt += 1
-                    continue
-                raise _api_error(status, raw, method, path) from None
+                conn.request(method, target, body=data, headers=headers)
+                r = conn.getresponse()
+                raw = r.read()
+                if r.will_close:
+                    self._drop()
+                return r.status, r.headers, raw
             except (socket.timeout, TimeoutError) as e:
+                self._drop()
                 raise TransportError("timeout", "%s %s: no answer within %gs"
                                      % (method, path, self.timeout)) from e
-            except urllib.error.URLError as e:
-                code = "timeout" if isinstance(e.reason, socket.timeout) \
-                    else "connection"
-                raise TransportError(code, "%s %s: %s" %
-                                     (method, path, e.reason)) from e
-            except OSError as e:
+            except (http.client.RemoteDisconnected, BrokenPipeError,
+                    ConnectionResetError) as e:
+                self._drop()
+                if reused and not fresh:
+                    continue
                 raise TransportError("connection", "%s %s: %s" %
                                      (method, path, e)) from e
+            except (OSError, http.client.HTTPException) as e:
+                self._drop()
+                raise TransportError("connection", "%s %s: %s" %
+                                     (method, path, e)) from e
+        raise AssertionError("unreachable")
+
+    def _conn(self, fresh: bool) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection (made on first use) and whether it has
+        carried a request before."""
+        c = getattr(self._local, "conn", None)
+        if c is not None and not fresh:
+            return c, True
+        self._drop()
+        if self._https:
+            c = http.client.HTTPSConnection(self._host, self._port,
+                                            timeout=self.timeout,
+                                            context=self.ssl_context)
+        else:
+            c = http.client.HTTPConnection(self._host, self._port,
+                                           timeout=self.timeout)
+        self._local.conn = c
+        return c, False
+
+    def _drop(self) -> None:
+        c = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if c is not None:
+            c.close()
+
+    def close(self) -> None:
+        """Closes the calling thread's connection (others close when their
+        threads end or on their next error)."""
+        self._drop()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def _wait(self, attempt: int, retry_after: Optional[str]) -> float:
         if retry_after is not None:
