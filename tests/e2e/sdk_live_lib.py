@@ -230,8 +230,10 @@ def live(name, cmd, cwd=None, env=None):
         if len(busy) != 3:
             fail("expected 3 requests to /v2/facts/1 (max 2 retries), got %d"
                  % len(busy))
+        # 0 when the client gave up before the request was read (a loaded
+        # machine), never more than 1
         slow = flaky.hits("/v2/facts/2")
-        if len(slow) != 1:
+        if len(slow) > 1:
             fail("a timed-out request must not be retried: %d requests" %
                  len(slow))
     finally:

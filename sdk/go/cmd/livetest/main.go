@@ -234,6 +234,6 @@ func main() {
 	t0 := time.Now()
 	_, err = slow.Get(ctx, 2)
 	expectError(err, 0, "timeout", "timeout is an *Error with status 0")
-	check(time.Since(t0) < 2500*time.Millisecond, "timeout is prompt")
+	check(time.Since(t0) < 2900*time.Millisecond, "timeout is prompt")
 	fmt.Println("go SDK: all checks passed")
 }
