@@ -119,6 +119,9 @@ typedef struct hkc_fact {
     const char *updated;
     void *priv_; /* the memory behind the pointers above */
 } hkc_fact;
+/* Frees a fact filled by hkc_add, hkc_get, hkc_update or hkc_delete. The
+ * facts inside a page, hits or iterator belong to their container: free
+ * the container instead. */
 void hkc_fact_free(hkc_fact *f);
 
 /* Metadata of an add or update; zero-initialise (HKC_META_INIT) and set
