@@ -24,6 +24,9 @@ PACKAGES=(
   openssl                       # test certificates for the TLS test
   librdkafka-dev                # Kafka change stream (and its mock cluster)
   python3-confluent-kafka       # stream consumer example and its e2e test
+  golang-go                     # Go SDK (sdk/go) and its live test
+  default-jdk-headless          # Java SDK (sdk/java): javac, jar, java
+  libjackson2-databind-java     # Java SDK's JSON (Jackson, /usr/share/java)
 )
 if [ "${1:-}" = "fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev) # libFuzzer (-fsanitize=fuzzer)

@@ -9,3 +9,10 @@ if [ -f tests/e2e/package.json ]; then
     touch tests/e2e/node_modules
   fi
 fi
+# The TypeScript compiler that checks the JS SDK (sdk/js, its own lockfile).
+if [ -f sdk/js/package.json ]; then
+  if [ ! -d sdk/js/node_modules ] || [ sdk/js/package-lock.json -nt sdk/js/node_modules ]; then
+    (cd sdk/js && npm ci --no-audit --no-fund --loglevel=error)
+    touch sdk/js/node_modules
+  fi
+fi

@@ -1,0 +1,3 @@
+module hakgal/sdk/go
+
+go 1.19
