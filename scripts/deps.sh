@@ -24,6 +24,9 @@ PACKAGES=(
   openssl                       # test certificates for the TLS test
   librdkafka-dev                # Kafka change stream (and its mock cluster)
   python3-confluent-kafka       # stream consumer example and its e2e test
+  dpkg-dev fakeroot help2man    # make deb (dpkg-shlibdeps, man page)
+  yamllint golang-go            # deploy/ checks: YAML lint, Helm chart renderer
+  golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
 )
 if [ "${1:-}" = "fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev) # libFuzzer (-fsanitize=fuzzer)
