@@ -17,10 +17,12 @@ for tool in dpkg-deb dpkg-shlibdeps help2man fakeroot; do
     { echo "build-deb: $tool missing (bash scripts/deps.sh)" >&2; exit 1; }
 done
 [ -x "$BIN" ] || { echo "build-deb: no binary at $BIN (make build)" >&2; exit 1; }
+BIN="$(realpath "$BIN")"
+mkdir -p "$OUT"
+OUT="$(realpath "$OUT")"
 
 VERSION="$("$BIN" --version | awk '{print $2}')"
 ARCH="$(dpkg --print-architecture)"
-mkdir -p "$OUT"
 WORK="$(mktemp -d "$OUT/deb.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 ROOT="$WORK/root"
