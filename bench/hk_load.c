@@ -603,6 +603,14 @@ static void report(run *r)
            (unsigned long long)errors, err_pct,
            (unsigned long long)s->status_err, (unsigned long long)s->conn_err,
            (unsigned long long)s->timeouts);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu =
+        (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+        ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+    double wall = (double)(now_us() - r->t_start) / 1e6;
+    printf("  generator CPU %.1f s in %.1f s (%.0f %% of one core)\n", cpu,
+           wall, 100.0 * cpu / wall);
     printf("  latency ms     p50     p90     p99   p99.9     max\n");
     const samples *sets[3] = {&all, &s->reads, &s->writes};
     const char *names[3] = {"all", "reads", "writes"};
@@ -619,17 +627,18 @@ static void report(run *r)
                     "\"ok\":%zu,\"rps\":%.1f,\"reads\":%zu,\"writes\":%zu,"
                     "\"errors\":%llu,\"error_pct\":%.4f,"
                     "\"status_errors\":%llu,\"conn_errors\":%llu,"
-                    "\"timeouts\":%llu,\"bytes_in\":%llu",
+                    "\"timeouts\":%llu,\"bytes_in\":%llu,"
+                    "\"gen_cpu_s\":%.2f,\"wall_s\":%.2f",
                     r->o.tag, r->o.conns, s->open_max, secs, r->o.think_ms,
                     r->o.write_pct, all.n, (double)all.n / secs, s->reads.n,
                     s->writes.n, (unsigned long long)errors, err_pct,
                     (unsigned long long)s->status_err,
                     (unsigned long long)s->conn_err,
                     (unsigned long long)s->timeouts,
-                    (unsigned long long)s->bytes_in);
+                    (unsigned long long)s->bytes_in, cpu, wall);
             for (int k = 0; k < 3; k++)
                 fprintf(f,
-                        ",\"%s\":{\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
+                        ",\"lat_%s\":{\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
                         "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f}",
                         names[k], pct(sets[k], 50), pct(sets[k], 90),
                         pct(sets[k], 99), pct(sets[k], 99.9),

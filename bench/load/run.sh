@@ -94,7 +94,7 @@ http {
   server {
     listen 127.0.0.1:$port_ng reuseport backlog=4096;
     default_type application/json;
-    location / { alias $ng/www/fact.json; }
+    root $ng/www;
   }
 }
 NGX
@@ -134,8 +134,8 @@ for run in ("hakgal-mix-think", "nginx-static-think", "hakgal-mix-sat",
     rows.append("| %s | %d | %d | %.0f | %.3f | %.2f | %.2f | %.2f |" % (
         run, rs[0]["conns"], min(x["open_max"] for x in rs),
         med(lambda x: x["rps"]), med(lambda x: x["error_pct"]),
-        med(lambda x: x["all"]["p50_ms"]), med(lambda x: x["all"]["p90_ms"]),
-        med(lambda x: x["all"]["p99_ms"])))
+        med(lambda x: x["lat_all"]["p50_ms"]), med(lambda x: x["lat_all"]["p90_ms"]),
+        med(lambda x: x["lat_all"]["p99_ms"])))
 hdr = ("| run | conns | held (min) | req/s | errors % | p50 ms | p90 ms "
        "| p99 ms |\n|---|---|---|---|---|---|---|---|")
 text = "Medians of %d rounds\n\n%s\n%s\n" % (rounds, hdr, "\n".join(rows))

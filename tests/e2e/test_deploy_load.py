@@ -91,7 +91,7 @@ def main():
         check(after - before >= res["writes"],
               "every counted write is a new fact (%d >= %d)"
               % (after - before, res["writes"]))
-        p = res["all"]
+        p = res["lat_all"]
         check(0 < p["p50_ms"] <= p["p90_ms"] <= p["p99_ms"] <= p["max_ms"],
               "percentiles ordered: %s" % p)
 
