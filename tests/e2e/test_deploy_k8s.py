@@ -85,8 +85,13 @@ def main():
 
 def body(work):
     goenv = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode",
-                 GOCACHE=os.path.join(TMP, "gocache"), GOFLAGS="")
+                 GOFLAGS="", GOCACHE=os.environ.get("GOCACHE") or
+                 os.path.join(tempfile.gettempdir(), "hakgal-test-gocache"))
     # ---- the renderer and its tests ----
+    rc, out, err = run(["gofmt", "-l", "."], cwd=RENDER_SRC)
+    check(rc == 0 and out == "", "helmrender is gofmt-clean: " + out + err)
+    rc, out, err = run(["go", "vet", "."], cwd=RENDER_SRC, env=goenv)
+    check(rc == 0, "go vet helmrender: " + out + err)
     rc, out, err = run(["go", "test", "."], cwd=RENDER_SRC, env=goenv)
     check(rc == 0, "helmrender unit tests: " + out + err)
     render_bin = os.path.join(work, "helmrender")
