@@ -6,7 +6,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan test test-fast fuzz run bench clean format check-format
+.PHONY: all deps build build-asan test test-fast fuzz run bench clean format check-format deb
 
 all: build
 
@@ -50,6 +50,10 @@ run: build
 
 bench: build
 	@bash bench/run.sh
+
+# Debian package of the normal build (scripts/build-deb.sh, deploy/debian/).
+deb: build
+	@bash scripts/build-deb.sh $(BUILD)/hakgal $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

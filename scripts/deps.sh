@@ -24,9 +24,12 @@ PACKAGES=(
   openssl                       # test certificates for the TLS test
   librdkafka-dev                # Kafka change stream (and its mock cluster)
   python3-confluent-kafka       # stream consumer example and its e2e test
-  golang-go                     # Go SDK (sdk/go) and its live test
+  golang-go                     # Go SDK (sdk/go), its live test; Helm chart renderer
   default-jdk-headless          # Java SDK (sdk/java): javac, jar, java
   libjackson2-databind-java     # Java SDK's JSON (Jackson, /usr/share/java)
+  dpkg-dev fakeroot help2man    # make deb (dpkg-shlibdeps, man page)
+  yamllint                      # deploy/ checks: YAML lint
+  golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
 )
 if [ "${1:-}" = "fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev) # libFuzzer (-fsanitize=fuzzer)

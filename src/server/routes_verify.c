@@ -15,8 +15,14 @@
 #include "core/mem.h"
 #include "server/routes.h"
 
-static void send_result(h2o_req_t *req, const hk_svc_verify_res *res)
+/* Counts a failed verification for hakgal_audit_verify_failures_total
+ * (the alert rule's input), then answers. */
+static void send_result(hk_server *srv, h2o_req_t *req,
+                        const hk_svc_verify_res *res)
 {
+    if (!res->ok)
+        atomic_fetch_add_explicit(&srv->metrics.verify_failed, 1,
+                                  memory_order_relaxed);
     hk_buf b = HK_BUF_INIT;
     hk_err w = hk_svc_verify_json(res, &b);
     if (w == HK_OK) w = hk_buf_append_str(&b, "\n");
@@ -52,7 +58,7 @@ static void deep_after(h2o_req_t *req, void *arg)
         if (j->rc != HK_OK)
             hk_send_store_error(req, &j->err);
         else
-            send_result(req, &j->res);
+            send_result(j->srv, req, &j->res);
     }
     hk_free(j);
 }
@@ -96,5 +102,5 @@ void hk_route_verify(hk_server *srv, h2o_req_t *req, const char *param)
         hk_send_store_error(req, &err);
         return;
     }
-    send_result(req, &res);
+    send_result(srv, req, &res);
 }

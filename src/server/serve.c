@@ -236,6 +236,8 @@ static void on_conn_close(void *data)
 {
     hk_conn_watch *w = data;
     release_body(w);
+    atomic_fetch_sub_explicit(&w->srv->metrics.conns_open, 1,
+                              memory_order_relaxed);
     h2o_linklist_unlink(&w->link);
     w->sock = NULL;
     watch_drop(w);
@@ -266,6 +268,8 @@ static void serve_fd(hk_loop *loop, int fd)
     w->sock = sock;
     w->srv = loop->srv;
     w->refs = 1;
+    atomic_fetch_add_explicit(&loop->srv->metrics.conns_open, 1,
+                              memory_order_relaxed);
     h2o_linklist_insert(&loop->conns, &w->link);
     sock->on_close.cb = on_conn_close; /* accepted sockets: ours */
     sock->on_close.data = w;

@@ -119,6 +119,8 @@ typedef struct hk_metrics {
     atomic_uint_fast64_t commit_bucket[HK_METRIC_BUCKETS + 1]; /* latency */
     atomic_uint_fast64_t commit_sum_ns; /* total commit latency */
     atomic_uint_fast64_t queue_depth;   /* jobs waiting for the writer */
+    atomic_uint_fast64_t conns_open;    /* accepted sockets not yet closed */
+    atomic_uint_fast64_t verify_failed; /* verify answers with ok false */
 } hk_metrics;
 
 void hk_metrics_init(hk_metrics *m);

@@ -331,6 +331,15 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
                             "hakgal_connections_accepted_total{loop=\"%u\"} "
                             "%llu\n",
                             i, LD(srv->loops[i].accepted));
+    if (rc == HK_OK)
+        rc = gauge(b, "hakgal_connections_open",
+                   "Accepted connections not yet closed.", LD(m->conns_open));
+    if (rc == HK_OK)
+        rc = head(b, "hakgal_audit_verify_failures_total", "counter",
+                  "Verifications (/v2/admin/verify) that found damage.");
+    if (rc == HK_OK)
+        rc = hk_buf_appendf(b, "hakgal_audit_verify_failures_total %llu\n",
+                            LD(m->verify_failed));
     if (rc == HK_OK) rc = hk_llm_metrics_render(b); /* model client */
     if (rc == HK_OK) rc = hk_server_stream_metrics(srv, txn, b);
     if (rc == HK_OK) rc = hk_svc_vector_metrics(srv->vs, srv->autoembed, b);
