@@ -24,6 +24,8 @@ PACKAGES=(
   openssl                       # test certificates for the TLS test
   librdkafka-dev                # Kafka change stream (and its mock cluster)
   python3-confluent-kafka       # stream consumer example and its e2e test
+  libgrpc-dev                   # gRPC C core (hakgal serve --grpc-listen)
+  libprotobuf-c-dev protobuf-c-compiler # protobuf-c messages of proto/hakgal/v2
 )
 if [ "${1:-}" = "fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev) # libFuzzer (-fsanitize=fuzzer)

@@ -1,0 +1,604 @@
+/*
+ * grpc_server.c — the gRPC endpoint of `hakgal serve --grpc-listen
+ * HOST:PORT`: gRPC's C core (grpc/grpc.h) on its own port and threads,
+ * dispatching to the method handlers of grpc_methods.c, which call the
+ * service layer like every other adapter.
+ *
+ * ==== Threads and completion queues ====
+ * N worker threads (--grpc-threads), each with its own completion queue
+ * registered with the server. A worker asks for one call
+ * (grpc_server_request_call on its queue), handles it start to end —
+ * every batch of the call completes on the same queue, and the worker
+ * waits for each before it goes on — then asks for the next. Calls that
+ * arrive while every worker is busy wait in the core's queue. This keeps
+ * a call's state on one thread's stack, with no locks; the price is that
+ * a worker is busy while it waits for a slow peer, so every wait is
+ * bounded by --request-timeout-ms, after which the call is cancelled.
+ *
+ * ==== Transactions ====
+ * A worker keeps one read transaction, renewed for each call that reads
+ * (hk_grpc_read_txn) and reset when the call ends; a streamed answer
+ * (Query, Export) therefore reads one snapshot throughout. Writes go to
+ * the server's group-commit writer with hk_server_write_sync, so gRPC
+ * writes commit in the same groups as REST's.
+ *
+ * ==== Auth ====
+ * The REST policy on the "authorization" metadata ("Bearer TOKEN"): with
+ * no tokens configured everything is allowed (and the listen address must
+ * be loopback unless --insecure); with tokens, writes need a write token
+ * and reads a read token when --read-auth. The health service is open.
+ *
+ * ==== Start and stop ====
+ * serve.c calls hk_grpc_start after the writer runs and hk_grpc_stop
+ * before the writer stops (weak hooks, as for MCP over HTTP). Stop shuts
+ * the server down (new calls are refused, running ones cancelled), waits
+ * for the workers, then drains and destroys their queues.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/time.h>
+
+#include "core/mem.h"
+#include "grpc/grpc_int.h"
+
+#define HK_GRPC_DEFAULT_THREADS 4u
+#define HK_GRPC_NEW_CALL ((void *)1) /* tag: a requested call arrived */
+#define HK_GRPC_OP_DONE ((void *)2)  /* tag: a call's batch completed */
+
+struct hk_grpc_worker {
+    hk_server *srv;            /* the server */
+    grpc_server *server;       /* the gRPC server */
+    grpc_completion_queue *cq; /* this worker's queue */
+    pthread_t thread;          /* the worker */
+    bool started;              /* thread was created */
+    hk_txn *rtxn;              /* reusable read transaction, or NULL */
+    bool rtxn_live;            /* rtxn holds a snapshot for this call */
+    atomic_bool *stopping;     /* the endpoint stops: ask for no call */
+};
+
+typedef struct hk_grpc {
+    hk_server *srv;          /* the server */
+    grpc_server *server;     /* the gRPC server */
+    hk_grpc_worker *workers; /* n_workers */
+    unsigned n_workers;      /* worker threads */
+    atomic_bool stopping;    /* set by hk_grpc_stop */
+    int port;                /* bound port */
+} hk_grpc;
+
+/* One endpoint per process (one `hakgal serve`). */
+static hk_grpc *g_grpc;
+
+/* ==== Status ==== */
+
+grpc_status_code hk_grpc_status(hk_err code)
+{
+    switch (code) {
+    case HK_OK:
+        return GRPC_STATUS_OK;
+    case HK_ERR_INVALID:
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    case HK_ERR_NOT_FOUND:
+        return GRPC_STATUS_NOT_FOUND;
+    case HK_ERR_EXISTS:
+        return GRPC_STATUS_ALREADY_EXISTS;
+    case HK_ERR_LIMIT:
+    case HK_ERR_NOMEM:
+    case HK_ERR_FULL:
+    case HK_ERR_DISK_FULL:
+        return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    case HK_ERR_BUSY:
+    case HK_ERR_STATE:
+        return GRPC_STATUS_UNAVAILABLE;
+    case HK_ERR_UNSUPPORTED:
+        return GRPC_STATUS_UNIMPLEMENTED;
+    case HK_ERR_CORRUPT:
+        return GRPC_STATUS_DATA_LOSS;
+    default:
+        return GRPC_STATUS_INTERNAL;
+    }
+}
+
+/* ==== Waiting for a batch ==== */
+
+/* Starts ops and waits for them; false when they failed or the peer was
+ * too slow (the call is then cancelled). */
+static bool run_batch(hk_grpc_call *c, const grpc_op *ops, size_t n)
+{
+    if (grpc_call_start_batch(c->call, ops, n, HK_GRPC_OP_DONE, NULL) !=
+        GRPC_CALL_OK)
+        return false;
+    gpr_timespec dl =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                     gpr_time_from_millis(c->deadline_ms, GPR_TIMESPAN));
+    bool cancelled = false;
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(
+            c->w->cq, cancelled ? gpr_inf_future(GPR_CLOCK_MONOTONIC) : dl,
+            NULL);
+        if (ev.type == GRPC_QUEUE_TIMEOUT) {
+            grpc_call_cancel(c->call, NULL);
+            cancelled = true;
+            continue;
+        }
+        if (ev.type == GRPC_QUEUE_SHUTDOWN) return false;
+        if (ev.tag == HK_GRPC_OP_DONE) return ev.success && !cancelled;
+    }
+}
+
+/* ==== Message I/O ==== */
+
+hk_err hk_grpc_recv(hk_grpc_call *c, const ProtobufCMessageDescriptor *d,
+                    ProtobufCMessage **out)
+{
+    *out = NULL;
+    grpc_byte_buffer *bb = NULL;
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &bb;
+    if (!run_batch(c, &op, 1)) {
+        if (bb) grpc_byte_buffer_destroy(bb);
+        c->finished = true; /* the call is broken: no status can go out */
+        return HK_ERR_IO;
+    }
+    if (!bb) return HK_OK; /* the client closed its side */
+    grpc_byte_buffer_reader r;
+    if (!grpc_byte_buffer_reader_init(&r, bb)) {
+        grpc_byte_buffer_destroy(bb);
+        hk_grpc_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
+                       "the message cannot be decompressed", NULL);
+        return HK_ERR_INVALID;
+    }
+    grpc_slice s = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    grpc_byte_buffer_destroy(bb);
+    *out = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s),
+                                     GRPC_SLICE_START_PTR(s));
+    grpc_slice_unref(s);
+    if (!*out) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "the request is not a valid %s message",
+                 d->name);
+        hk_grpc_finish(c, GRPC_STATUS_INVALID_ARGUMENT, msg, NULL);
+        return HK_ERR_INVALID;
+    }
+    return HK_OK;
+}
+
+static size_t add_initial(hk_grpc_call *c, grpc_op *ops)
+{
+    if (c->sent_initial) return 0;
+    memset(ops, 0, sizeof(*ops));
+    ops->op = GRPC_OP_SEND_INITIAL_METADATA;
+    c->sent_initial = true;
+    return 1;
+}
+
+hk_err hk_grpc_send_raw(hk_grpc_call *c, const void *bytes, size_t len)
+{
+    grpc_slice s = grpc_slice_from_copied_buffer(bytes, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    grpc_op ops[2];
+    size_t n = add_initial(c, ops);
+    memset(&ops[n], 0, sizeof(ops[n]));
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].data.send_message.send_message = bb;
+    bool ok = run_batch(c, ops, n + 1);
+    grpc_byte_buffer_destroy(bb);
+    if (!ok) c->finished = true;
+    return ok ? HK_OK : HK_ERR_IO;
+}
+
+static grpc_byte_buffer *pack(const ProtobufCMessage *m)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    grpc_slice s = grpc_slice_malloc(n);
+    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
+hk_err hk_grpc_send(hk_grpc_call *c, const ProtobufCMessage *m)
+{
+    grpc_byte_buffer *bb = pack(m);
+    grpc_op ops[2];
+    size_t n = add_initial(c, ops);
+    memset(&ops[n], 0, sizeof(ops[n]));
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].data.send_message.send_message = bb;
+    bool ok = run_batch(c, ops, n + 1);
+    grpc_byte_buffer_destroy(bb);
+    if (!ok) c->finished = true;
+    return ok ? HK_OK : HK_ERR_IO;
+}
+
+/* Ends the call: optional message bb (taken), then the status. */
+static void finish_with(hk_grpc_call *c, grpc_byte_buffer *bb,
+                        grpc_status_code code, const char *message,
+                        const char *field)
+{
+    if (c->finished) {
+        if (bb) grpc_byte_buffer_destroy(bb);
+        return;
+    }
+    c->finished = true;
+    grpc_op ops[4];
+    memset(ops, 0, sizeof(ops));
+    size_t n = add_initial(c, ops);
+    if (bb) {
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n].data.send_message.send_message = bb;
+        n++;
+    }
+    grpc_slice details = grpc_slice_from_copied_string(message ? message : "");
+    grpc_metadata trailer;
+    memset(&trailer, 0, sizeof(trailer));
+    bool has_field = field && field[0];
+    if (has_field) {
+        trailer.key = grpc_slice_from_static_string("hakgal-error-field");
+        trailer.value = grpc_slice_from_copied_string(field);
+    }
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = code;
+    ops[n].data.send_status_from_server.status_details = &details;
+    ops[n].data.send_status_from_server.trailing_metadata_count =
+        has_field ? 1 : 0;
+    ops[n].data.send_status_from_server.trailing_metadata =
+        has_field ? &trailer : NULL;
+    n++;
+    int cancelled = 0;
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n].data.recv_close_on_server.cancelled = &cancelled;
+    n++;
+    (void)run_batch(c, ops, n);
+    if (bb) grpc_byte_buffer_destroy(bb);
+    grpc_slice_unref(details);
+    if (has_field) {
+        grpc_slice_unref(trailer.key);
+        grpc_slice_unref(trailer.value);
+    }
+}
+
+void hk_grpc_reply(hk_grpc_call *c, const ProtobufCMessage *m)
+{
+    finish_with(c, pack(m), GRPC_STATUS_OK, NULL, NULL);
+}
+
+void hk_grpc_reply_raw(hk_grpc_call *c, const void *bytes, size_t len)
+{
+    grpc_slice s = grpc_slice_from_copied_buffer(bytes, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    finish_with(c, bb, GRPC_STATUS_OK, NULL, NULL);
+}
+
+void hk_grpc_finish(hk_grpc_call *c, grpc_status_code code, const char *message,
+                    const char *field)
+{
+    finish_with(c, NULL, code, message, field);
+}
+
+void hk_grpc_fail(hk_grpc_call *c, const hk_error *err)
+{
+    hk_grpc_finish(c, hk_grpc_status(err->code), err->message, err->field);
+}
+
+/* ==== Reads ==== */
+
+hk_txn *hk_grpc_read_txn(hk_grpc_call *c)
+{
+    hk_grpc_worker *w = c->w;
+    if (w->rtxn_live) return w->rtxn;
+    hk_error err;
+    hk_error_clear(&err);
+    hk_err rc;
+    if (!w->rtxn) {
+        rc = hk_txn_begin(hk_server_store(w->srv), false, &w->rtxn, &err);
+        if (rc != HK_OK) w->rtxn = NULL;
+    } else {
+        rc = hk_txn_renew(w->rtxn, &err);
+        if (rc != HK_OK) {
+            hk_txn_abort(w->rtxn);
+            w->rtxn = NULL;
+        }
+    }
+    if (rc != HK_OK) {
+        hk_grpc_finish(c, GRPC_STATUS_UNAVAILABLE, err.message, NULL);
+        return NULL;
+    }
+    w->rtxn_live = true;
+    return w->rtxn;
+}
+
+/* ==== Auth ==== */
+
+static bool authorize(hk_grpc_call *c, const grpc_metadata_array *md,
+                      hk_role need)
+{
+    hk_principal *p = &c->who;
+    memset(p, 0, sizeof(*p));
+    snprintf(p->name, sizeof(p->name), "anonymous");
+    if (!hk_server_auth_enabled(c->srv)) {
+        p->role = HK_ROLE_ADMIN;
+        return true;
+    }
+    for (size_t i = 0; i < md->count; i++) {
+        if (grpc_slice_str_cmp(md->metadata[i].key, "authorization") != 0)
+            continue;
+        const char *v =
+            (const char *)GRPC_SLICE_START_PTR(md->metadata[i].value);
+        size_t len = GRPC_SLICE_LENGTH(md->metadata[i].value);
+        if (len <= 7 || strncasecmp(v, "Bearer ", 7) != 0) {
+            hk_grpc_finish(c, GRPC_STATUS_UNAUTHENTICATED,
+                           "authorization must be `Bearer <token>`", NULL);
+            return false;
+        }
+        v += 7;
+        len -= 7;
+        while (len > 0 && *v == ' ') {
+            v++;
+            len--;
+        }
+        if (hk_server_auth_lookup(c->srv, v, len, p) != HK_OK) {
+            hk_grpc_finish(c, GRPC_STATUS_UNAUTHENTICATED,
+                           "the bearer token is not valid", NULL);
+            return false;
+        }
+        break;
+    }
+    hk_role required = need;
+    if (need == HK_ROLE_READ && !hk_server_get_config(c->srv)->read_auth)
+        required = HK_ROLE_NONE;
+    if (p->role >= required) return true;
+    if (!p->authenticated)
+        hk_grpc_finish(c, GRPC_STATUS_UNAUTHENTICATED,
+                       required == HK_ROLE_READ
+                           ? "this server needs a read token for reads"
+                           : "this method needs a token with the write role",
+                       NULL);
+    else
+        hk_grpc_finish(c, GRPC_STATUS_PERMISSION_DENIED,
+                       "the token's role does not allow this method", NULL);
+    return false;
+}
+
+/* ==== Calls ==== */
+
+static void handle_call(hk_grpc_worker *w, grpc_call *call,
+                        const grpc_call_details *d,
+                        const grpc_metadata_array *md)
+{
+    hk_grpc_call c;
+    memset(&c, 0, sizeof(c));
+    c.w = w;
+    c.srv = w->srv;
+    c.call = call;
+    c.deadline_ms = hk_server_get_config(w->srv)->request_timeout_ms;
+    if (c.deadline_ms <= 0) c.deadline_ms = 10000;
+    const hk_grpc_method *m =
+        hk_grpc_method_find((const char *)GRPC_SLICE_START_PTR(d->method),
+                            GRPC_SLICE_LENGTH(d->method));
+    if (!m) {
+        hk_grpc_finish(&c, GRPC_STATUS_UNIMPLEMENTED, "unknown method", NULL);
+        return;
+    }
+    if (!authorize(&c, md, m->need)) return;
+    if (m->kind != HK_GRPC_CLIENT_STREAM) {
+        if (hk_grpc_recv(&c, m->in, &c.req) != HK_OK) return;
+        if (!c.req) {
+            hk_grpc_finish(&c, GRPC_STATUS_INVALID_ARGUMENT,
+                           "the call carries no request message", NULL);
+            return;
+        }
+    }
+    m->handle(&c);
+    if (!c.finished)
+        hk_grpc_finish(&c, GRPC_STATUS_INTERNAL, "the method gave no answer",
+                       NULL);
+    if (c.req) protobuf_c_message_free_unpacked(c.req, NULL);
+    if (w->rtxn_live) {
+        hk_txn_reset(w->rtxn);
+        w->rtxn_live = false;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    hk_grpc_worker *w = arg;
+    while (!atomic_load(w->stopping)) {
+        grpc_call *call = NULL;
+        grpc_call_details d;
+        grpc_metadata_array md;
+        grpc_call_details_init(&d);
+        grpc_metadata_array_init(&md);
+        if (grpc_server_request_call(w->server, &call, &d, &md, w->cq, w->cq,
+                                     HK_GRPC_NEW_CALL) != GRPC_CALL_OK) {
+            grpc_call_details_destroy(&d);
+            grpc_metadata_array_destroy(&md);
+            break;
+        }
+        grpc_event ev;
+        do {
+            ev = grpc_completion_queue_next(
+                w->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        } while (ev.type == GRPC_OP_COMPLETE && ev.tag != HK_GRPC_NEW_CALL);
+        if (ev.type == GRPC_OP_COMPLETE && ev.success && call)
+            handle_call(w, call, &d, &md);
+        if (call) grpc_call_unref(call);
+        grpc_call_details_destroy(&d);
+        grpc_metadata_array_destroy(&md);
+        if (ev.type != GRPC_OP_COMPLETE || !ev.success) break;
+    }
+    if (w->rtxn) {
+        hk_txn_abort(w->rtxn);
+        w->rtxn = NULL;
+    }
+    return NULL;
+}
+
+/* ==== Start and stop ==== */
+
+static char *read_file(const char *path, hk_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        hk_error_set(err, HK_ERR_IO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    hk_buf b = HK_BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    hk_err rc = HK_OK;
+    while (rc == HK_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0 &&
+           b.len < ((size_t)1 << 24))
+        rc = hk_buf_append(&b, chunk, n);
+    fclose(f);
+    if (rc != HK_OK || !b.data) {
+        hk_buf_free(&b);
+        hk_error_set(err, HK_ERR_IO, "%s: empty or unreadable", path);
+        return NULL;
+    }
+    return b.data; /* NUL-terminated; freed with hk_free */
+}
+
+static grpc_server_credentials *credentials(const hk_server_config *cfg,
+                                            hk_error *err)
+{
+    if (!cfg->tls_cert[0]) return grpc_insecure_server_credentials_create();
+    char *cert = read_file(cfg->tls_cert, err);
+    char *key = cert ? read_file(cfg->tls_key, err) : NULL;
+    grpc_server_credentials *cr = NULL;
+    if (cert && key) {
+        grpc_ssl_pem_key_cert_pair pair = {key, cert};
+        cr = grpc_ssl_server_credentials_create(NULL, &pair, 1, 0, NULL);
+        if (!cr) hk_error_set(err, HK_ERR_INVALID, "gRPC: bad TLS key/cert");
+    }
+    hk_free(cert);
+    hk_free(key);
+    return cr;
+}
+
+static bool loopback_host(const char *listen)
+{
+    return strncmp(listen, "127.", 4) == 0 ||
+           strncmp(listen, "localhost:", 10) == 0 ||
+           strncmp(listen, "[::1]:", 6) == 0;
+}
+
+void hk_grpc_stop(hk_server *srv)
+{
+    hk_grpc *g = g_grpc;
+    if (!g || g->srv != srv) return;
+    atomic_store(&g->stopping, true);
+    grpc_completion_queue *scq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_server_shutdown_and_notify(g->server, scq, HK_GRPC_NEW_CALL);
+    grpc_server_cancel_all_calls(g->server);
+    grpc_completion_queue_pluck(scq, HK_GRPC_NEW_CALL,
+                                gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    for (unsigned i = 0; i < g->n_workers; i++)
+        if (g->workers[i].started) pthread_join(g->workers[i].thread, NULL);
+    for (unsigned i = 0; i < g->n_workers; i++) {
+        grpc_completion_queue *cq = g->workers[i].cq;
+        if (!cq) continue;
+        grpc_completion_queue_shutdown(cq);
+        while (grpc_completion_queue_next(
+                   cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+                   .type != GRPC_QUEUE_SHUTDOWN)
+            ;
+        grpc_completion_queue_destroy(cq);
+    }
+    grpc_server_destroy(g->server);
+    grpc_completion_queue_shutdown(scq);
+    while (grpc_completion_queue_pluck(scq, NULL,
+                                       gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+               .type != GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(scq);
+    hk_free(g->workers);
+    hk_free(g);
+    g_grpc = NULL;
+    grpc_shutdown();
+}
+
+hk_err hk_grpc_start(hk_server *srv, hk_error *err)
+{
+    const hk_server_config *cfg = hk_server_get_config(srv);
+    if (!cfg->grpc_listen[0]) return HK_OK;
+    if (g_grpc) return hk_error_set(err, HK_ERR_STATE, "gRPC already runs");
+    if (!hk_server_auth_enabled(srv) && !cfg->insecure &&
+        !loopback_host(cfg->grpc_listen))
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "--grpc-listen %s is not loopback and no tokens "
+                            "are configured (use --tokens or --insecure)",
+                            cfg->grpc_listen);
+    grpc_init();
+    hk_grpc *g = hk_calloc(1, sizeof(*g));
+    unsigned n =
+        cfg->grpc_threads ? cfg->grpc_threads : HK_GRPC_DEFAULT_THREADS;
+    hk_grpc_worker *ws = g ? hk_calloc(n, sizeof(*ws)) : NULL;
+    if (!g || !ws) {
+        hk_free(g);
+        grpc_shutdown();
+        return hk_error_set(err, HK_ERR_NOMEM, "gRPC: out of memory");
+    }
+    g->srv = srv;
+    g->workers = ws;
+    g->n_workers = n;
+    atomic_init(&g->stopping, false);
+    grpc_arg args[1];
+    memset(args, 0, sizeof(args));
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer =
+        cfg->max_body > (size_t)INT32_MAX ? INT32_MAX : (int)cfg->max_body;
+    grpc_channel_args ca = {1, args};
+    g->server = grpc_server_create(&ca, NULL);
+    for (unsigned i = 0; i < n; i++) {
+        ws[i].srv = srv;
+        ws[i].server = g->server;
+        ws[i].stopping = &g->stopping;
+        ws[i].cq = grpc_completion_queue_create_for_next(NULL);
+        grpc_server_register_completion_queue(g->server, ws[i].cq, NULL);
+    }
+    g_grpc = g;
+    grpc_server_credentials *cr = credentials(cfg, err);
+    if (!cr) {
+        hk_grpc_stop(srv);
+        return err->code;
+    }
+    g->port = grpc_server_add_http2_port(g->server, cfg->grpc_listen, cr);
+    grpc_server_credentials_release(cr);
+    if (g->port == 0) {
+        hk_grpc_stop(srv);
+        return hk_error_set(err, HK_ERR_IO, "gRPC: cannot listen on %s",
+                            cfg->grpc_listen);
+    }
+    grpc_server_start(g->server);
+    for (unsigned i = 0; i < n; i++) {
+        if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0) {
+            hk_grpc_stop(srv);
+            return hk_error_set(err, HK_ERR_NOMEM,
+                                "gRPC: cannot start worker thread");
+        }
+        ws[i].started = true;
+    }
+    if (!cfg->quiet) {
+        const char *colon = strrchr(cfg->grpc_listen, ':');
+        int hl = colon ? (int)(colon - cfg->grpc_listen)
+                       : (int)strlen(cfg->grpc_listen);
+        fprintf(stderr, "hakgal serve: gRPC on %s%.*s:%d (%u threads)\n",
+                cfg->tls_cert[0] ? "tls://" : "", hl, cfg->grpc_listen, g->port,
+                n);
+    }
+    return HK_OK;
+}
