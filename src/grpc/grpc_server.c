@@ -6,14 +6,15 @@
  *
  * ==== Threads and completion queues ====
  * N worker threads (--grpc-threads), each with its own completion queue
- * registered with the server. A worker asks for one call
- * (grpc_server_request_call on its queue), handles it start to end —
- * every batch of the call completes on the same queue, and the worker
- * waits for each before it goes on — then asks for the next. Calls that
- * arrive while every worker is busy wait in the core's queue. This keeps
- * a call's state on one thread's stack, with no locks; the price is that
- * a worker is busy while it waits for a slow peer, so every wait is
- * bounded by --request-timeout-ms, after which the call is cancelled.
+ * registered with the server. A worker keeps HK_GRPC_PENDING calls asked
+ * for (grpc_server_request_call on its queue) and handles arrived calls
+ * one at a time, start to end: every batch of the call completes on the
+ * same queue and the worker waits for each before it goes on (calls that
+ * arrive meanwhile are noted and handled next). This keeps a call's state
+ * on one thread's stack, with no locks, while the core can already hand
+ * over the next calls; the price is that a worker is busy while it waits
+ * for a slow peer, so every wait is bounded by --request-timeout-ms,
+ * after which the call is cancelled.
  *
  * ==== Transactions ====
  * A worker keeps one read transaction, renewed for each call that reads
@@ -50,18 +51,33 @@
 #include "grpc/grpc_int.h"
 
 #define HK_GRPC_DEFAULT_THREADS 4u
-#define HK_GRPC_NEW_CALL ((void *)1) /* tag: a requested call arrived */
-#define HK_GRPC_OP_DONE ((void *)2)  /* tag: a call's batch completed */
+#define HK_GRPC_SHUTDOWN_TAG ((void *)1) /* tag: the server shut down */
+#define HK_GRPC_OP_DONE ((void *)2)      /* tag: a call's batch completed */
+
+/* A call asked for with grpc_server_request_call, waiting or arrived. */
+typedef struct hk_grpc_pending {
+    grpc_call *call;        /* the call, once arrived */
+    grpc_call_details d;    /* its method and deadline */
+    grpc_metadata_array md; /* its request metadata */
+    bool asked;             /* a request_call is outstanding */
+    bool arrived;           /* it completed (see ok) */
+    bool ok;                /* completed with a call (false: shutdown) */
+} hk_grpc_pending;
+
+/* Calls each worker has asked for at once: while it handles one, the core
+ * can already hand it the next ones. */
+#define HK_GRPC_PENDING 8
 
 struct hk_grpc_worker {
-    hk_server *srv;            /* the server */
-    grpc_server *server;       /* the gRPC server */
-    grpc_completion_queue *cq; /* this worker's queue */
-    pthread_t thread;          /* the worker */
-    bool started;              /* thread was created */
-    hk_txn *rtxn;              /* reusable read transaction, or NULL */
-    bool rtxn_live;            /* rtxn holds a snapshot for this call */
-    atomic_bool *stopping;     /* the endpoint stops: ask for no call */
+    hk_grpc_pending pending[HK_GRPC_PENDING]; /* asked-for calls */
+    hk_server *srv;                           /* the server */
+    grpc_server *server;                      /* the gRPC server */
+    grpc_completion_queue *cq;                /* this worker's queue */
+    pthread_t thread;                         /* the worker */
+    bool started;                             /* thread was created */
+    hk_txn *rtxn;          /* reusable read transaction, or NULL */
+    bool rtxn_live;        /* rtxn holds a snapshot for this call */
+    atomic_bool *stopping; /* the endpoint stops: ask for no call */
 };
 
 typedef struct hk_grpc {
@@ -108,6 +124,16 @@ grpc_status_code hk_grpc_status(hk_err code)
 
 /* ==== Waiting for a batch ==== */
 
+/* A requested call completed while the worker waited for something else:
+ * it is handled after the current one. */
+static void note_arrival(grpc_event ev)
+{
+    hk_grpc_pending *p = ev.tag;
+    if (!p || ev.tag == HK_GRPC_OP_DONE) return;
+    p->arrived = true;
+    p->ok = ev.success != 0;
+}
+
 /* Starts ops and waits for them; false when they failed or the peer was
  * too slow (the call is then cancelled). */
 static bool run_batch(hk_grpc_call *c, const grpc_op *ops, size_t n)
@@ -130,6 +156,7 @@ static bool run_batch(hk_grpc_call *c, const grpc_op *ops, size_t n)
         }
         if (ev.type == GRPC_QUEUE_SHUTDOWN) return false;
         if (ev.tag == HK_GRPC_OP_DONE) return ev.success && !cancelled;
+        note_arrival(ev);
     }
 }
 
@@ -412,32 +439,56 @@ static void handle_call(hk_grpc_worker *w, grpc_call *call,
     }
 }
 
+static bool ask(hk_grpc_worker *w, hk_grpc_pending *p)
+{
+    p->call = NULL;
+    p->arrived = false;
+    p->ok = false;
+    grpc_call_details_init(&p->d);
+    grpc_metadata_array_init(&p->md);
+    p->asked = !atomic_load(w->stopping) &&
+               grpc_server_request_call(w->server, &p->call, &p->d, &p->md,
+                                        w->cq, w->cq, p) == GRPC_CALL_OK;
+    if (!p->asked) {
+        grpc_call_details_destroy(&p->d);
+        grpc_metadata_array_destroy(&p->md);
+    }
+    return p->asked;
+}
+
+/* Keeps HK_GRPC_PENDING calls asked for; handles arrived ones in turn
+ * (round robin over the slots) until the server shuts down, when every
+ * outstanding request completes without a call. */
 static void *worker_main(void *arg)
 {
     hk_grpc_worker *w = arg;
-    while (!atomic_load(w->stopping)) {
-        grpc_call *call = NULL;
-        grpc_call_details d;
-        grpc_metadata_array md;
-        grpc_call_details_init(&d);
-        grpc_metadata_array_init(&md);
-        if (grpc_server_request_call(w->server, &call, &d, &md, w->cq, w->cq,
-                                     HK_GRPC_NEW_CALL) != GRPC_CALL_OK) {
-            grpc_call_details_destroy(&d);
-            grpc_metadata_array_destroy(&md);
-            break;
+    unsigned live = 0;
+    for (unsigned i = 0; i < HK_GRPC_PENDING; i++)
+        live += ask(w, &w->pending[i]);
+    unsigned next = 0;
+    while (live > 0) {
+        hk_grpc_pending *p = NULL;
+        for (unsigned k = 0; k < HK_GRPC_PENDING && !p; k++) {
+            hk_grpc_pending *q = &w->pending[(next + k) % HK_GRPC_PENDING];
+            if (q->asked && q->arrived) {
+                p = q;
+                next = (unsigned)(q - w->pending + 1) % HK_GRPC_PENDING;
+            }
         }
-        grpc_event ev;
-        do {
-            ev = grpc_completion_queue_next(
+        if (!p) {
+            grpc_event ev = grpc_completion_queue_next(
                 w->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
-        } while (ev.type == GRPC_OP_COMPLETE && ev.tag != HK_GRPC_NEW_CALL);
-        if (ev.type == GRPC_OP_COMPLETE && ev.success && call)
-            handle_call(w, call, &d, &md);
-        if (call) grpc_call_unref(call);
-        grpc_call_details_destroy(&d);
-        grpc_metadata_array_destroy(&md);
-        if (ev.type != GRPC_OP_COMPLETE || !ev.success) break;
+            if (ev.type != GRPC_OP_COMPLETE) break;
+            note_arrival(ev);
+            continue;
+        }
+        if (p->ok && p->call) handle_call(w, p->call, &p->d, &p->md);
+        if (p->call) grpc_call_unref(p->call);
+        grpc_call_details_destroy(&p->d);
+        grpc_metadata_array_destroy(&p->md);
+        p->asked = false;
+        live--;
+        if (p->ok) live += ask(w, p);
     }
     if (w->rtxn) {
         hk_txn_abort(w->rtxn);
@@ -501,9 +552,9 @@ void hk_grpc_stop(hk_server *srv)
     if (!g || g->srv != srv) return;
     atomic_store(&g->stopping, true);
     grpc_completion_queue *scq = grpc_completion_queue_create_for_pluck(NULL);
-    grpc_server_shutdown_and_notify(g->server, scq, HK_GRPC_NEW_CALL);
+    grpc_server_shutdown_and_notify(g->server, scq, HK_GRPC_SHUTDOWN_TAG);
     grpc_server_cancel_all_calls(g->server);
-    grpc_completion_queue_pluck(scq, HK_GRPC_NEW_CALL,
+    grpc_completion_queue_pluck(scq, HK_GRPC_SHUTDOWN_TAG,
                                 gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     for (unsigned i = 0; i < g->n_workers; i++)
         if (g->workers[i].started) pthread_join(g->workers[i].thread, NULL);
