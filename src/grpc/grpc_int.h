@@ -83,6 +83,9 @@ typedef struct hk_grpc_method {
 
 /* The method of a path, NULL when unknown. */
 const hk_grpc_method *hk_grpc_method_find(const char *path, size_t len);
+/* The table: hk_grpc_methods()[0 .. hk_grpc_method_count()). */
+const hk_grpc_method *hk_grpc_methods(void);
+size_t hk_grpc_method_count(void);
 
 /* ==== Codec (grpc_codec.c) ==== */
 

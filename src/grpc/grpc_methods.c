@@ -1037,3 +1037,13 @@ const hk_grpc_method *hk_grpc_method_find(const char *path, size_t len)
             return &k_methods[i];
     return NULL;
 }
+
+const hk_grpc_method *hk_grpc_methods(void)
+{
+    return k_methods;
+}
+
+size_t hk_grpc_method_count(void)
+{
+    return sizeof(k_methods) / sizeof(k_methods[0]);
+}

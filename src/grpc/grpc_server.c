@@ -54,36 +54,47 @@
 #define HK_GRPC_SHUTDOWN_TAG ((void *)1) /* tag: the server shut down */
 #define HK_GRPC_OP_DONE ((void *)2)      /* tag: a call's batch completed */
 
-/* A call asked for with grpc_server_request_call, waiting or arrived. */
+/* A call asked for, waiting or arrived: of one registered method (with
+ * grpc_server_request_registered_call; the request message of unary and
+ * server-streaming methods comes with the call, which saves a batch), or
+ * of any other method (grpc_server_request_call; UNIMPLEMENTED). */
 typedef struct hk_grpc_pending {
-    grpc_call *call;        /* the call, once arrived */
-    grpc_call_details d;    /* its method and deadline */
-    grpc_metadata_array md; /* its request metadata */
-    bool asked;             /* a request_call is outstanding */
-    bool arrived;           /* it completed (see ok) */
-    bool ok;                /* completed with a call (false: shutdown) */
+    const hk_grpc_method *m;   /* the registered method, NULL: others */
+    void *handle;              /* its grpc_server_register_method handle */
+    grpc_call *call;           /* the call, once arrived */
+    grpc_call_details d;       /* method and deadline (other calls) */
+    gpr_timespec deadline;     /* deadline (registered calls) */
+    grpc_byte_buffer *payload; /* the request message, read with the call */
+    grpc_metadata_array md;    /* its request metadata */
+    bool asked;                /* a request_call is outstanding */
+    bool arrived;              /* it completed (see ok) */
+    bool ok;                   /* completed with a call (false: shutdown) */
 } hk_grpc_pending;
 
-/* Calls each worker has asked for at once: while it handles one, the core
- * can already hand it the next ones. */
-#define HK_GRPC_PENDING 8
+/* Calls each worker has asked for at once, per registered method and for
+ * the others: while it handles one, the core can already hand it the
+ * next ones. */
+#define HK_GRPC_PENDING 4
 
 struct hk_grpc_worker {
-    hk_grpc_pending pending[HK_GRPC_PENDING]; /* asked-for calls */
-    hk_server *srv;                           /* the server */
-    grpc_server *server;                      /* the gRPC server */
-    grpc_completion_queue *cq;                /* this worker's queue */
-    pthread_t thread;                         /* the worker */
-    bool started;                             /* thread was created */
-    hk_txn *rtxn;          /* reusable read transaction, or NULL */
-    bool rtxn_live;        /* rtxn holds a snapshot for this call */
-    atomic_bool *stopping; /* the endpoint stops: ask for no call */
+    hk_grpc_pending *pending;  /* asked-for calls (n_pending) */
+    size_t n_pending;          /* HK_GRPC_PENDING per method, and for
+                                  unregistered methods */
+    hk_server *srv;            /* the server */
+    grpc_server *server;       /* the gRPC server */
+    grpc_completion_queue *cq; /* this worker's queue */
+    pthread_t thread;          /* the worker */
+    bool started;              /* thread was created */
+    hk_txn *rtxn;              /* reusable read transaction, or NULL */
+    bool rtxn_live;            /* rtxn holds a snapshot for this call */
+    atomic_bool *stopping;     /* the endpoint stops: ask for no call */
 };
 
 typedef struct hk_grpc {
     hk_server *srv;          /* the server */
     grpc_server *server;     /* the gRPC server */
     hk_grpc_worker *workers; /* n_workers */
+    void **handles;          /* per method of hk_grpc_methods() */
     unsigned n_workers;      /* worker threads */
     atomic_bool stopping;    /* set by hk_grpc_stop */
     int port;                /* bound port */
@@ -162,21 +173,11 @@ static bool run_batch(hk_grpc_call *c, const grpc_op *ops, size_t n)
 
 /* ==== Message I/O ==== */
 
-hk_err hk_grpc_recv(hk_grpc_call *c, const ProtobufCMessageDescriptor *d,
-                    ProtobufCMessage **out)
+/* Decodes bb (taken) as a message of type d; answers INVALID_ARGUMENT
+ * when it is none. */
+static hk_err decode(hk_grpc_call *c, const ProtobufCMessageDescriptor *d,
+                     grpc_byte_buffer *bb, ProtobufCMessage **out)
 {
-    *out = NULL;
-    grpc_byte_buffer *bb = NULL;
-    grpc_op op;
-    memset(&op, 0, sizeof(op));
-    op.op = GRPC_OP_RECV_MESSAGE;
-    op.data.recv_message.recv_message = &bb;
-    if (!run_batch(c, &op, 1)) {
-        if (bb) grpc_byte_buffer_destroy(bb);
-        c->finished = true; /* the call is broken: no status can go out */
-        return HK_ERR_IO;
-    }
-    if (!bb) return HK_OK; /* the client closed its side */
     grpc_byte_buffer_reader r;
     if (!grpc_byte_buffer_reader_init(&r, bb)) {
         grpc_byte_buffer_destroy(bb);
@@ -198,6 +199,24 @@ hk_err hk_grpc_recv(hk_grpc_call *c, const ProtobufCMessageDescriptor *d,
         return HK_ERR_INVALID;
     }
     return HK_OK;
+}
+
+hk_err hk_grpc_recv(hk_grpc_call *c, const ProtobufCMessageDescriptor *d,
+                    ProtobufCMessage **out)
+{
+    *out = NULL;
+    grpc_byte_buffer *bb = NULL;
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &bb;
+    if (!run_batch(c, &op, 1)) {
+        if (bb) grpc_byte_buffer_destroy(bb);
+        c->finished = true; /* the call is broken: no status can go out */
+        return HK_ERR_IO;
+    }
+    if (!bb) return HK_OK; /* the client closed its side */
+    return decode(c, d, bb, out);
 }
 
 static size_t add_initial(hk_grpc_call *c, grpc_op *ops)
@@ -401,37 +420,38 @@ static bool authorize(hk_grpc_call *c, const grpc_metadata_array *md,
 
 /* ==== Calls ==== */
 
-static void handle_call(hk_grpc_worker *w, grpc_call *call,
-                        const grpc_call_details *d,
-                        const grpc_metadata_array *md)
+static void handle_call(hk_grpc_worker *w, hk_grpc_pending *p)
 {
     hk_grpc_call c;
     memset(&c, 0, sizeof(c));
     c.w = w;
     c.srv = w->srv;
-    c.call = call;
+    c.call = p->call;
     c.deadline_ms = hk_server_get_config(w->srv)->request_timeout_ms;
     if (c.deadline_ms <= 0) c.deadline_ms = 10000;
-    const hk_grpc_method *m =
-        hk_grpc_method_find((const char *)GRPC_SLICE_START_PTR(d->method),
-                            GRPC_SLICE_LENGTH(d->method));
+    const hk_grpc_method *m = p->m;
+    grpc_byte_buffer *payload = p->payload;
+    p->payload = NULL;
     if (!m) {
         hk_grpc_finish(&c, GRPC_STATUS_UNIMPLEMENTED, "unknown method", NULL);
-        return;
-    }
-    if (!authorize(&c, md, m->need)) return;
-    if (m->kind != HK_GRPC_CLIENT_STREAM) {
-        if (hk_grpc_recv(&c, m->in, &c.req) != HK_OK) return;
-        if (!c.req) {
-            hk_grpc_finish(&c, GRPC_STATUS_INVALID_ARGUMENT,
-                           "the call carries no request message", NULL);
-            return;
+    } else if (authorize(&c, &p->md, m->need)) {
+        hk_err rc = HK_OK;
+        if (m->kind != HK_GRPC_CLIENT_STREAM) {
+            if (payload) {
+                rc = decode(&c, m->in, payload, &c.req);
+                payload = NULL;
+            } else {
+                rc = HK_ERR_INVALID;
+                hk_grpc_finish(&c, GRPC_STATUS_INVALID_ARGUMENT,
+                               "the call carries no request message", NULL);
+            }
         }
+        if (rc == HK_OK) m->handle(&c);
+        if (!c.finished)
+            hk_grpc_finish(&c, GRPC_STATUS_INTERNAL,
+                           "the method gave no answer", NULL);
     }
-    m->handle(&c);
-    if (!c.finished)
-        hk_grpc_finish(&c, GRPC_STATUS_INTERNAL, "the method gave no answer",
-                       NULL);
+    if (payload) grpc_byte_buffer_destroy(payload);
     if (c.req) protobuf_c_message_free_unpacked(c.req, NULL);
     if (w->rtxn_live) {
         hk_txn_reset(w->rtxn);
@@ -442,13 +462,23 @@ static void handle_call(hk_grpc_worker *w, grpc_call *call,
 static bool ask(hk_grpc_worker *w, hk_grpc_pending *p)
 {
     p->call = NULL;
+    p->payload = NULL;
     p->arrived = false;
     p->ok = false;
     grpc_call_details_init(&p->d);
     grpc_metadata_array_init(&p->md);
-    p->asked = !atomic_load(w->stopping) &&
-               grpc_server_request_call(w->server, &p->call, &p->d, &p->md,
-                                        w->cq, w->cq, p) == GRPC_CALL_OK;
+    grpc_call_error e = GRPC_CALL_ERROR;
+    if (!atomic_load(w->stopping)) {
+        if (p->m)
+            e = grpc_server_request_registered_call(
+                w->server, p->handle, &p->call, &p->deadline, &p->md,
+                p->m->kind == HK_GRPC_CLIENT_STREAM ? NULL : &p->payload, w->cq,
+                w->cq, p);
+        else
+            e = grpc_server_request_call(w->server, &p->call, &p->d, &p->md,
+                                         w->cq, w->cq, p);
+    }
+    p->asked = e == GRPC_CALL_OK;
     if (!p->asked) {
         grpc_call_details_destroy(&p->d);
         grpc_metadata_array_destroy(&p->md);
@@ -456,23 +486,23 @@ static bool ask(hk_grpc_worker *w, hk_grpc_pending *p)
     return p->asked;
 }
 
-/* Keeps HK_GRPC_PENDING calls asked for; handles arrived ones in turn
- * (round robin over the slots) until the server shuts down, when every
- * outstanding request completes without a call. */
+/* Keeps the calls asked for; handles arrived ones in turn (round robin
+ * over the slots) until the server shuts down, when every outstanding
+ * request completes without a call. */
 static void *worker_main(void *arg)
 {
     hk_grpc_worker *w = arg;
-    unsigned live = 0;
-    for (unsigned i = 0; i < HK_GRPC_PENDING; i++)
+    size_t live = 0;
+    for (size_t i = 0; i < w->n_pending; i++)
         live += ask(w, &w->pending[i]);
-    unsigned next = 0;
+    size_t next = 0;
     while (live > 0) {
         hk_grpc_pending *p = NULL;
-        for (unsigned k = 0; k < HK_GRPC_PENDING && !p; k++) {
-            hk_grpc_pending *q = &w->pending[(next + k) % HK_GRPC_PENDING];
+        for (size_t k = 0; k < w->n_pending && !p; k++) {
+            hk_grpc_pending *q = &w->pending[(next + k) % w->n_pending];
             if (q->asked && q->arrived) {
                 p = q;
-                next = (unsigned)(q - w->pending + 1) % HK_GRPC_PENDING;
+                next = ((size_t)(q - w->pending) + 1) % w->n_pending;
             }
         }
         if (!p) {
@@ -482,7 +512,9 @@ static void *worker_main(void *arg)
             note_arrival(ev);
             continue;
         }
-        if (p->ok && p->call) handle_call(w, p->call, &p->d, &p->md);
+        if (p->ok && p->call) handle_call(w, p);
+        if (p->payload) grpc_byte_buffer_destroy(p->payload);
+        p->payload = NULL;
         if (p->call) grpc_call_unref(p->call);
         grpc_call_details_destroy(&p->d);
         grpc_metadata_array_destroy(&p->md);
@@ -575,6 +607,9 @@ void hk_grpc_stop(hk_server *srv)
                .type != GRPC_QUEUE_SHUTDOWN)
         ;
     grpc_completion_queue_destroy(scq);
+    for (unsigned i = 0; i < g->n_workers; i++)
+        hk_free(g->workers[i].pending);
+    hk_free(g->handles);
     hk_free(g->workers);
     hk_free(g);
     g_grpc = NULL;
@@ -614,6 +649,39 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
         cfg->max_body > (size_t)INT32_MAX ? INT32_MAX : (int)cfg->max_body;
     grpc_channel_args ca = {1, args};
     g->server = grpc_server_create(&ca, NULL);
+    size_t nm = hk_grpc_method_count();
+    const hk_grpc_method *ms = hk_grpc_methods();
+    g->handles = hk_calloc(nm, sizeof(*g->handles));
+    g_grpc = g;
+    if (!g->handles) {
+        hk_grpc_stop(srv);
+        return hk_error_set(err, HK_ERR_NOMEM, "gRPC: out of memory");
+    }
+    for (size_t k = 0; k < nm; k++) {
+        g->handles[k] = grpc_server_register_method(
+            g->server, ms[k].path, NULL,
+            ms[k].kind == HK_GRPC_CLIENT_STREAM
+                ? GRPC_SRM_PAYLOAD_NONE
+                : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+            0);
+        if (!g->handles[k]) {
+            hk_grpc_stop(srv);
+            return hk_error_set(err, HK_ERR_STATE, "gRPC: cannot register %s",
+                                ms[k].path);
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        ws[i].n_pending = (nm + 1) * HK_GRPC_PENDING;
+        ws[i].pending = hk_calloc(ws[i].n_pending, sizeof(*ws[i].pending));
+        if (!ws[i].pending) {
+            hk_grpc_stop(srv);
+            return hk_error_set(err, HK_ERR_NOMEM, "gRPC: out of memory");
+        }
+        for (size_t k = 0; k < nm * HK_GRPC_PENDING; k++) {
+            ws[i].pending[k].m = &ms[k / HK_GRPC_PENDING];
+            ws[i].pending[k].handle = g->handles[k / HK_GRPC_PENDING];
+        }
+    }
     for (unsigned i = 0; i < n; i++) {
         ws[i].srv = srv;
         ws[i].server = g->server;
@@ -621,7 +689,6 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
         ws[i].cq = grpc_completion_queue_create_for_next(NULL);
         grpc_server_register_completion_queue(g->server, ws[i].cq, NULL);
     }
-    g_grpc = g;
     grpc_server_credentials *cr = credentials(cfg, err);
     if (!cr) {
         hk_grpc_stop(srv);
