@@ -40,7 +40,7 @@ let log = '';
 function startServer(args) {
   server = spawn(bin, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--threads', '2',
     '--grpc-listen', '127.0.0.1:0', '--grpc-threads', '3', '--max-batch', '3000',
-    '--max-limit', '1000', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    '--max-limit', '1000', '--max-body', '65536', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`server did not start: ${log}`)), 20000);
     server.stderr.on('data', (d) => {
@@ -178,6 +178,8 @@ try {
     await fails(unary(c, 'AddFact', { fact: { statement: 'A(b)', contextJson: '[1]' } }),
       S.INVALID_ARGUMENT, 'context not an object');
     await fails(unary(c, 'AddFact', {}), S.INVALID_ARGUMENT, 'no fact');
+    await fails(unary(c, 'AddFact', { fact: { statement: `Big(${'x'.repeat(70000)})` } }),
+      S.RESOURCE_EXHAUSTED, 'message over --max-body');
 
     const u = await unary(c, 'UpdateFact', { id: id1, fact: { confidence: 0.5 } });
     assert.equal(u.confidence, 0.5);
