@@ -26,8 +26,16 @@
 
 typedef struct hk_grpc_worker hk_grpc_worker;
 
+/* What a completion-queue tag points at (the first member of both). */
+#define HK_GRPC_TAG_PENDING 1 /* hk_grpc_pending: a requested call */
+#define HK_GRPC_TAG_CALL 2    /* hk_grpc_call: a batch of a call */
+
 /* One call being handled. */
 typedef struct hk_grpc_call {
+    int tag_kind;          /* HK_GRPC_TAG_CALL */
+    bool op_done;          /* the batch in flight completed ... */
+    bool op_ok;            /* ... and succeeded */
+    unsigned depth;        /* nesting level on its worker (read txn) */
     hk_grpc_worker *w;     /* the worker thread handling it */
     hk_server *srv;        /* the server (config, store, writer) */
     grpc_call *call;       /* the gRPC core call */
@@ -64,6 +72,12 @@ grpc_status_code hk_grpc_status(hk_err code);
 /* The worker's read transaction with a fresh snapshot; NULL (and the call
  * answered UNAVAILABLE) when none can be had. Ended after the call. */
 hk_txn *hk_grpc_read_txn(hk_grpc_call *c);
+/* Waits up to us microseconds, handling calls that arrive meanwhile
+ * (a following stream waiting for news). */
+void hk_grpc_idle(hk_grpc_call *c, int64_t us);
+/* Ends the call's snapshot early, so that the next hk_grpc_read_txn sees
+ * newer commits (a following stream). */
+void hk_grpc_read_done(hk_grpc_call *c);
 
 /* ==== Methods (grpc_methods.c) ==== */
 

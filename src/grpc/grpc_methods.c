@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/mem.h"
 #include "core/sha256.h"
 #include "grpc/grpc_int.h"
@@ -927,7 +928,29 @@ static void m_paths(hk_grpc_call *c)
     hk_graph_path_res_free(&res);
 }
 
-/* ==== Audit ==== */
+/* ==== Audit and Changes ==== */
+
+/* Appends entry e as field `field` (an AuditEntry) to out. */
+static hk_err audit_append(hk_buf *out, uint32_t field, const hk_audit_entry *e)
+{
+    char when[32], prev[65], hash[65];
+    hk_time_format(e->time_us, when);
+    hk_hex(e->prev_hash, 32, prev);
+    hk_hex(e->hash, 32, hash);
+    Hakgal__V2__AuditEntry a = HAKGAL__V2__AUDIT_ENTRY__INIT;
+    a.seq = e->seq;
+    a.time = when;
+    a.actor = e->actor ? e->actor : (char *)"";
+    a.op = e->op ? e->op : (char *)"";
+    a.fact_id = e->fact_id;
+    a.fact_id_last = e->fact_id_last;
+    a.count = e->count;
+    a.before_json = e->before ? e->before : (char *)"";
+    a.after_json = e->after ? e->after : (char *)"";
+    a.prev_hash = prev;
+    a.hash = hash;
+    return hk_grpc_append_field(out, field, &a.base);
+}
 
 static void m_audit(hk_grpc_call *c)
 {
@@ -944,24 +967,7 @@ static void m_audit(hk_grpc_call *c)
     hk_err rc = hk_svc_audit_list(t, &q, &res, &err);
     hk_buf out = HK_BUF_INIT;
     for (size_t i = 0; rc == HK_OK && i < res.n; i++) {
-        const hk_audit_entry *e = &res.v[i];
-        char when[32], prev[65], hash[65];
-        hk_time_format(e->time_us, when);
-        hk_hex(e->prev_hash, 32, prev);
-        hk_hex(e->hash, 32, hash);
-        Hakgal__V2__AuditEntry a = HAKGAL__V2__AUDIT_ENTRY__INIT;
-        a.seq = e->seq;
-        a.time = when;
-        a.actor = e->actor ? e->actor : (char *)"";
-        a.op = e->op ? e->op : (char *)"";
-        a.fact_id = e->fact_id;
-        a.fact_id_last = e->fact_id_last;
-        a.count = e->count;
-        a.before_json = e->before ? e->before : (char *)"";
-        a.after_json = e->after ? e->after : (char *)"";
-        a.prev_hash = prev;
-        a.hash = hash;
-        rc = hk_grpc_append_field(&out, 1, &a.base);
+        rc = audit_append(&out, 1, &res.v[i]);
         if (rc != HK_OK) hk_error_set(&err, rc, "out of memory");
     }
     if (rc == HK_OK) rc = hk_grpc_append_varint_field(&out, 2, res.next_before);
@@ -971,6 +977,76 @@ static void m_audit(hk_grpc_call *c)
         hk_grpc_fail(c, &err);
     hk_buf_free(&out);
     hk_svc_audit_list_res_free(&res);
+}
+
+#define HK_GRPC_FOLLOW_MAX_MS 60000u /* longest Changes follow */
+#define HK_GRPC_FOLLOW_POLL_US 50000 /* how often a follow looks */
+
+typedef struct changes {
+    pager p;       /* the page being built */
+    uint64_t next; /* seq after the last entry in a page */
+} changes;
+
+static hk_err changes_flush(changes *ch, hk_error *err)
+{
+    if (hk_grpc_append_varint_field(&ch->p.page, 2, ch->next) != HK_OK)
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    if (pager_flush(&ch->p) != HK_OK)
+        return hk_error_set(err, HK_ERR_IO, "the client went away");
+    return HK_OK;
+}
+
+static hk_err changes_entry(void *ud, const hk_audit_entry *e, hk_error *err)
+{
+    changes *ch = ud;
+    if (audit_append(&ch->p.page, 1, e) != HK_OK)
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    ch->next = e->seq + 1;
+    if (++ch->p.n >= ch->p.page_size || ch->p.page.len >= HK_GRPC_PAGE_BYTES)
+        return changes_flush(ch, err);
+    return HK_OK;
+}
+
+static void m_changes(hk_grpc_call *c)
+{
+    const Hakgal__V2__ChangesRequest *r = (void *)c->req;
+    uint32_t follow = r->follow_ms;
+    if (follow > HK_GRPC_FOLLOW_MAX_MS) {
+        fail_field(c, GRPC_STATUS_INVALID_ARGUMENT, "follow_ms",
+                   "follow_ms is at most 60000");
+        return;
+    }
+    int64_t end = hk_now_us() + (int64_t)follow * 1000;
+    changes ch = {.p = {.c = c, .page_size = HK_GRPC_PAGE, .field = 1}};
+    ch.p.v.text = (hk_buf)HK_BUF_INIT;
+    ch.next = r->from_seq ? r->from_seq : 1;
+    hk_error err;
+    hk_error_clear(&err);
+    hk_err rc = HK_OK;
+    for (;;) {
+        hk_txn *t = hk_grpc_read_txn(c);
+        if (!t) break;
+        rc = hk_svc_audit_since(t, ch.next, 0, changes_entry, &ch, &ch.next,
+                                &err);
+        if (rc == HK_OK && ch.p.n) rc = changes_flush(&ch, &err);
+        hk_grpc_read_done(c); /* the next look sees new commits */
+        if (rc != HK_OK || hk_now_us() >= end || hk_server_stopping(c->srv))
+            break;
+        hk_grpc_idle(c, HK_GRPC_FOLLOW_POLL_US);
+    }
+    if (c->finished) {
+        /* answered (no snapshot) or the client went away */
+    } else if (rc != HK_OK) {
+        hk_grpc_fail(c, &err);
+    } else {
+        if (ch.p.sent == 0) rc = changes_flush(&ch, &err);
+        if (rc == HK_OK)
+            hk_grpc_finish(c, GRPC_STATUS_OK, NULL, NULL);
+        else if (!c->finished)
+            hk_grpc_fail(c, &err);
+    }
+    hk_buf_free(&ch.p.page);
+    hk_grpc_fact_view_free(&ch.p.v);
 }
 
 /* ==== grpc.health.v1 ==== */
@@ -1025,6 +1101,8 @@ static const hk_grpc_method k_methods[] = {
      &hakgal__v2__audit_request__descriptor, m_audit},
     {HK_SVC "Export", HK_GRPC_SERVER_STREAM, HK_ROLE_READ,
      &hakgal__v2__export_request__descriptor, m_export},
+    {HK_SVC "Changes", HK_GRPC_SERVER_STREAM, HK_ROLE_READ,
+     &hakgal__v2__changes_request__descriptor, m_changes},
     {"/grpc.health.v1.Health/Check", HK_GRPC_UNARY, HK_ROLE_NONE,
      &grpc__health__v1__health_check_request__descriptor, m_health_check},
 };

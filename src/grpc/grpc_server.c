@@ -6,20 +6,31 @@
  *
  * ==== Threads and completion queues ====
  * N worker threads (--grpc-threads), each with its own completion queue
- * registered with the server. A worker keeps HK_GRPC_PENDING calls asked
- * for (grpc_server_request_call on its queue) and handles arrived calls
- * one at a time, start to end: every batch of the call completes on the
- * same queue and the worker waits for each before it goes on (calls that
- * arrive meanwhile are noted and handled next). This keeps a call's state
- * on one thread's stack, with no locks, while the core can already hand
- * over the next calls; the price is that a worker is busy while it waits
- * for a slow peer, so every wait is bounded by --request-timeout-ms,
- * after which the call is cancelled.
+ * registered with the server. Every method is registered, and a worker
+ * keeps HK_GRPC_PENDING calls of each asked for
+ * (grpc_server_request_registered_call; the request message of unary and
+ * server-streaming methods arrives with the call), plus a few of any other
+ * method (answered UNIMPLEMENTED). It handles an arrived call start to
+ * end: every batch of the call completes on the worker's queue and the
+ * worker waits for it, so a call's state lives on one stack, with no
+ * locks, while the core can already hand over the next calls.
+ *
+ * ==== Nesting ====
+ * The core tends to give the calls of one connection to the same worker,
+ * and a client's channel multiplexes all its calls over one connection;
+ * so a call that waits long (a slow peer, a Changes stream following the
+ * log) must not hold up the calls queued behind it. A worker that has
+ * waited HK_GRPC_NEST_AFTER_MS for a batch handles the calls that arrived
+ * meanwhile inside that wait, up to HK_GRPC_NEST_MAX levels deep; every
+ * tag names its call (hk_grpc_call) or request slot (hk_grpc_pending), so
+ * completions of outer calls are recorded while an inner one runs. Every
+ * wait is also bounded by --request-timeout-ms, after which the call is
+ * cancelled.
  *
  * ==== Transactions ====
- * A worker keeps one read transaction, renewed for each call that reads
- * (hk_grpc_read_txn) and reset when the call ends; a streamed answer
- * (Query, Export) therefore reads one snapshot throughout. Writes go to
+ * A worker keeps one read transaction per nesting level, renewed for each
+ * call that reads (hk_grpc_read_txn) and reset when the call ends; a streamed
+ * answer (Query, Export) therefore reads one snapshot throughout. Writes go to
  * the server's group-commit writer with hk_server_write_sync, so gRPC
  * writes commit in the same groups as REST's.
  *
@@ -52,13 +63,18 @@
 
 #define HK_GRPC_DEFAULT_THREADS 4u
 #define HK_GRPC_SHUTDOWN_TAG ((void *)1) /* tag: the server shut down */
-#define HK_GRPC_OP_DONE ((void *)2)      /* tag: a call's batch completed */
+/* A worker that has waited this long for one of its call's batches
+ * handles calls that arrived meanwhile, nested, up to HK_GRPC_NEST_MAX
+ * deep (see "Nesting" above). */
+#define HK_GRPC_NEST_AFTER_MS 2
+#define HK_GRPC_NEST_MAX 3
 
 /* A call asked for, waiting or arrived: of one registered method (with
  * grpc_server_request_registered_call; the request message of unary and
  * server-streaming methods comes with the call, which saves a batch), or
  * of any other method (grpc_server_request_call; UNIMPLEMENTED). */
 typedef struct hk_grpc_pending {
+    int tag_kind;              /* HK_GRPC_TAG_PENDING */
     const hk_grpc_method *m;   /* the registered method, NULL: others */
     void *handle;              /* its grpc_server_register_method handle */
     grpc_call *call;           /* the call, once arrived */
@@ -77,17 +93,21 @@ typedef struct hk_grpc_pending {
 #define HK_GRPC_PENDING 4
 
 struct hk_grpc_worker {
-    hk_grpc_pending *pending;  /* asked-for calls (n_pending) */
-    size_t n_pending;          /* HK_GRPC_PENDING per method, and for
-                                  unregistered methods */
-    hk_server *srv;            /* the server */
-    grpc_server *server;       /* the gRPC server */
-    grpc_completion_queue *cq; /* this worker's queue */
-    pthread_t thread;          /* the worker */
-    bool started;              /* thread was created */
-    hk_txn *rtxn;              /* reusable read transaction, or NULL */
-    bool rtxn_live;            /* rtxn holds a snapshot for this call */
-    atomic_bool *stopping;     /* the endpoint stops: ask for no call */
+    hk_grpc_pending *pending;             /* asked-for calls (n_pending) */
+    size_t n_pending;                     /* HK_GRPC_PENDING per method, and for
+                                             unregistered methods */
+    hk_server *srv;                       /* the server */
+    grpc_server *server;                  /* the gRPC server */
+    grpc_completion_queue *cq;            /* this worker's queue */
+    pthread_t thread;                     /* the worker */
+    bool started;                         /* thread was created */
+    hk_txn *rtxn[HK_GRPC_NEST_MAX + 1];   /* read transaction per nesting
+                                             level (reused), or NULL */
+    bool rtxn_live[HK_GRPC_NEST_MAX + 1]; /* it holds a call's snapshot */
+    unsigned depth;                       /* calls being handled (nested) */
+    size_t live;                          /* requests outstanding */
+    size_t next;           /* slot to look at first (round robin) */
+    atomic_bool *stopping; /* the endpoint stops: ask for no call */
 };
 
 typedef struct hk_grpc {
@@ -135,39 +155,65 @@ grpc_status_code hk_grpc_status(hk_err code)
 
 /* ==== Waiting for a batch ==== */
 
-/* A requested call completed while the worker waited for something else:
- * it is handled after the current one. */
-static void note_arrival(grpc_event ev)
+/* Records a completion: a requested call arrived, or a batch of some
+ * call on this worker's stack completed. */
+static void on_event(grpc_event ev)
 {
-    hk_grpc_pending *p = ev.tag;
-    if (!p || ev.tag == HK_GRPC_OP_DONE) return;
-    p->arrived = true;
-    p->ok = ev.success != 0;
+    if (*(const int *)ev.tag == HK_GRPC_TAG_CALL) {
+        hk_grpc_call *o = ev.tag;
+        o->op_done = true;
+        o->op_ok = ev.success != 0;
+    } else {
+        hk_grpc_pending *p = ev.tag;
+        p->arrived = true;
+        p->ok = ev.success != 0;
+    }
 }
 
+static void serve_arrived(hk_grpc_worker *w);
+
 /* Starts ops and waits for them; false when they failed or the peer was
- * too slow (the call is then cancelled). */
+ * too slow (the call is then cancelled). After HK_GRPC_NEST_AFTER_MS of
+ * waiting, calls that arrive are handled meanwhile. */
 static bool run_batch(hk_grpc_call *c, const grpc_op *ops, size_t n)
 {
-    if (grpc_call_start_batch(c->call, ops, n, HK_GRPC_OP_DONE, NULL) !=
-        GRPC_CALL_OK)
+    c->op_done = false;
+    if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK)
         return false;
+    gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
     gpr_timespec dl =
-        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                     gpr_time_from_millis(c->deadline_ms, GPR_TIMESPAN));
-    bool cancelled = false;
-    for (;;) {
-        grpc_event ev = grpc_completion_queue_next(
-            c->w->cq, cancelled ? gpr_inf_future(GPR_CLOCK_MONOTONIC) : dl,
-            NULL);
-        if (ev.type == GRPC_QUEUE_TIMEOUT) {
+        gpr_time_add(now, gpr_time_from_millis(c->deadline_ms, GPR_TIMESPAN));
+    gpr_timespec nest = gpr_time_add(
+        now, gpr_time_from_millis(HK_GRPC_NEST_AFTER_MS, GPR_TIMESPAN));
+    bool cancelled = false, nesting = false;
+    while (!c->op_done) {
+        gpr_timespec until = cancelled ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
+                             : nesting ? dl
+                                       : nest;
+        grpc_event ev = grpc_completion_queue_next(c->w->cq, until, NULL);
+        if (ev.type == GRPC_OP_COMPLETE) on_event(ev);
+        if (!nesting && !cancelled &&
+            gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), nest) >= 0)
+            nesting = true;
+        if (!cancelled && gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), dl) >= 0 &&
+            !c->op_done) {
             grpc_call_cancel(c->call, NULL);
             cancelled = true;
-            continue;
         }
-        if (ev.type == GRPC_QUEUE_SHUTDOWN) return false;
-        if (ev.tag == HK_GRPC_OP_DONE) return ev.success && !cancelled;
-        note_arrival(ev);
+        if (nesting && !cancelled && !c->op_done) serve_arrived(c->w);
+    }
+    return c->op_ok && !cancelled;
+}
+
+void hk_grpc_idle(hk_grpc_call *c, int64_t us)
+{
+    gpr_timespec until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                      gpr_time_from_micros(us, GPR_TIMESPAN));
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(c->w->cq, until, NULL);
+        if (ev.type != GRPC_OP_COMPLETE) break;
+        on_event(ev);
+        serve_arrived(c->w);
     }
 }
 
@@ -344,26 +390,35 @@ void hk_grpc_fail(hk_grpc_call *c, const hk_error *err)
 hk_txn *hk_grpc_read_txn(hk_grpc_call *c)
 {
     hk_grpc_worker *w = c->w;
-    if (w->rtxn_live) return w->rtxn;
+    unsigned d = c->depth;
+    if (w->rtxn_live[d]) return w->rtxn[d];
     hk_error err;
     hk_error_clear(&err);
     hk_err rc;
-    if (!w->rtxn) {
-        rc = hk_txn_begin(hk_server_store(w->srv), false, &w->rtxn, &err);
-        if (rc != HK_OK) w->rtxn = NULL;
+    if (!w->rtxn[d]) {
+        rc = hk_txn_begin(hk_server_store(w->srv), false, &w->rtxn[d], &err);
+        if (rc != HK_OK) w->rtxn[d] = NULL;
     } else {
-        rc = hk_txn_renew(w->rtxn, &err);
+        rc = hk_txn_renew(w->rtxn[d], &err);
         if (rc != HK_OK) {
-            hk_txn_abort(w->rtxn);
-            w->rtxn = NULL;
+            hk_txn_abort(w->rtxn[d]);
+            w->rtxn[d] = NULL;
         }
     }
     if (rc != HK_OK) {
         hk_grpc_finish(c, GRPC_STATUS_UNAVAILABLE, err.message, NULL);
         return NULL;
     }
-    w->rtxn_live = true;
-    return w->rtxn;
+    w->rtxn_live[d] = true;
+    return w->rtxn[d];
+}
+
+void hk_grpc_read_done(hk_grpc_call *c)
+{
+    hk_grpc_worker *w = c->w;
+    if (!w->rtxn_live[c->depth]) return;
+    hk_txn_reset(w->rtxn[c->depth]);
+    w->rtxn_live[c->depth] = false;
 }
 
 /* ==== Auth ==== */
@@ -424,6 +479,8 @@ static void handle_call(hk_grpc_worker *w, hk_grpc_pending *p)
 {
     hk_grpc_call c;
     memset(&c, 0, sizeof(c));
+    c.tag_kind = HK_GRPC_TAG_CALL;
+    c.depth = w->depth - 1; /* serve_one counted this call already */
     c.w = w;
     c.srv = w->srv;
     c.call = p->call;
@@ -453,14 +510,12 @@ static void handle_call(hk_grpc_worker *w, hk_grpc_pending *p)
     }
     if (payload) grpc_byte_buffer_destroy(payload);
     if (c.req) protobuf_c_message_free_unpacked(c.req, NULL);
-    if (w->rtxn_live) {
-        hk_txn_reset(w->rtxn);
-        w->rtxn_live = false;
-    }
+    hk_grpc_read_done(&c);
 }
 
 static bool ask(hk_grpc_worker *w, hk_grpc_pending *p)
 {
+    p->tag_kind = HK_GRPC_TAG_PENDING;
     p->call = NULL;
     p->payload = NULL;
     p->arrived = false;
@@ -486,46 +541,76 @@ static bool ask(hk_grpc_worker *w, hk_grpc_pending *p)
     return p->asked;
 }
 
-/* Keeps the calls asked for; handles arrived ones in turn (round robin
- * over the slots) until the server shuts down, when every outstanding
- * request completes without a call. */
+/* The next arrived call, round robin over the slots; NULL when none. */
+static hk_grpc_pending *next_arrived(hk_grpc_worker *w)
+{
+    for (size_t k = 0; k < w->n_pending; k++) {
+        hk_grpc_pending *q = &w->pending[(w->next + k) % w->n_pending];
+        if (q->asked && q->arrived) {
+            w->next = ((size_t)(q - w->pending) + 1) % w->n_pending;
+            return q;
+        }
+    }
+    return NULL;
+}
+
+/* Handles an arrived call (or the end of a request at shutdown) and asks
+ * for the next one in its slot. */
+static void serve_one(hk_grpc_worker *w, hk_grpc_pending *p)
+{
+    p->asked = false; /* taken: no nested level serves it again */
+    if (p->ok && p->call) {
+        w->depth++;
+        handle_call(w, p);
+        w->depth--;
+    }
+    if (p->payload) grpc_byte_buffer_destroy(p->payload);
+    p->payload = NULL;
+    if (p->call) grpc_call_unref(p->call);
+    grpc_call_details_destroy(&p->d);
+    grpc_metadata_array_destroy(&p->md);
+    w->live--;
+    if (p->ok) w->live += ask(w, p);
+}
+
+/* Nesting: handles the calls that arrived while a call of this worker
+ * waits (for a slow peer, or a following stream), so that one slow call
+ * does not hold up the calls the core already gave this worker — a
+ * client's channel sends many calls over one connection, and the core
+ * tends to give them to the same worker. At most HK_GRPC_NEST_MAX deep;
+ * each level has its own read transaction. */
+static void serve_arrived(hk_grpc_worker *w)
+{
+    if (w->depth > HK_GRPC_NEST_MAX) return;
+    hk_grpc_pending *p;
+    while (w->depth <= HK_GRPC_NEST_MAX && (p = next_arrived(w)))
+        serve_one(w, p);
+}
+
+/* Keeps the calls asked for and handles arrived ones until the server
+ * shuts down, when every outstanding request completes without a call. */
 static void *worker_main(void *arg)
 {
     hk_grpc_worker *w = arg;
-    size_t live = 0;
+    w->live = 0;
     for (size_t i = 0; i < w->n_pending; i++)
-        live += ask(w, &w->pending[i]);
-    size_t next = 0;
-    while (live > 0) {
-        hk_grpc_pending *p = NULL;
-        for (size_t k = 0; k < w->n_pending && !p; k++) {
-            hk_grpc_pending *q = &w->pending[(next + k) % w->n_pending];
-            if (q->asked && q->arrived) {
-                p = q;
-                next = ((size_t)(q - w->pending) + 1) % w->n_pending;
-            }
-        }
-        if (!p) {
-            grpc_event ev = grpc_completion_queue_next(
-                w->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
-            if (ev.type != GRPC_OP_COMPLETE) break;
-            note_arrival(ev);
+        w->live += ask(w, &w->pending[i]);
+    while (w->live > 0) {
+        hk_grpc_pending *p = next_arrived(w);
+        if (p) {
+            serve_one(w, p);
             continue;
         }
-        if (p->ok && p->call) handle_call(w, p);
-        if (p->payload) grpc_byte_buffer_destroy(p->payload);
-        p->payload = NULL;
-        if (p->call) grpc_call_unref(p->call);
-        grpc_call_details_destroy(&p->d);
-        grpc_metadata_array_destroy(&p->md);
-        p->asked = false;
-        live--;
-        if (p->ok) live += ask(w, p);
+        grpc_event ev = grpc_completion_queue_next(
+            w->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        if (ev.type != GRPC_OP_COMPLETE) break;
+        on_event(ev);
     }
-    if (w->rtxn) {
-        hk_txn_abort(w->rtxn);
-        w->rtxn = NULL;
-    }
+    for (unsigned d = 0; d <= HK_GRPC_NEST_MAX; d++)
+        if (w->rtxn[d]) {
+            hk_txn_abort(w->rtxn[d]);
+            w->rtxn[d] = NULL;
+        }
     return NULL;
 }
 
