@@ -18,7 +18,7 @@
 #
 # Environment: BENCH_N (1000000), BENCH_SECONDS (10), BENCH_THREADS (client
 # threads, 2), SERVE_THREADS (REST loops, default CPUs), GRPC_THREADS
-# (gRPC workers, 4), BUILD (build), PORT_HK / PORT_GRPC (18490 / 18491).
+# (gRPC workers, default CPUs), BUILD (build), PORT_HK / PORT_GRPC (18490 / 18491).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -28,7 +28,7 @@ secs="${BENCH_SECONDS:-10}"
 ct="${BENCH_THREADS:-2}"
 port_hk="${PORT_HK:-18490}"
 port_grpc="${PORT_GRPC:-18491}"
-gthreads="${GRPC_THREADS:-4}"
+gthreads="${GRPC_THREADS:-$(nproc)}"
 out="$root/bench/out/grpc"
 kb="$root/bench/out/http/kb-$n"
 work="$out/work"
@@ -95,24 +95,44 @@ echo "pattern: $pattern    entity: $first    gRPC workers: $gthreads"
 # ---- 3. reads, REST then gRPC, per connection count ----
 res="$out/results-$n.txt"
 : >"$res"
+# CPU seconds (user + system) the server and the client spent in a run,
+# per request: the machine is shared, so req/s alone says little.
+srv_pid=${pids[0]}
+ticks() { awk '{print $14 + $15}' "/proc/$srv_pid/stat"; }
+hz=$(getconf CLK_TCK)
+cpu_note() { # server_ticks client_cpu_s requests
+    /usr/bin/python3 -c 'import sys
+t, c, n, hz = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+print("    CPU per request: server %.1f us, client %.1f us" % (t / hz / max(n, 1) * 1e6, c / max(n, 1) * 1e6))' "$1" "$2" "$3" "$hz"
+}
 rest() { # name conns path
-    local o
-    o=$(wrk -t "$ct" -c "$2" -d "${secs}s" --latency "http://127.0.0.1:$port_hk$3" 2>&1)
+    local o t0 t1 reqs ccpu
+    t0=$(ticks)
+    o=$( { /usr/bin/time -f 'cpu %U %S' wrk -t "$ct" -c "$2" -d "${secs}s" --latency "http://127.0.0.1:$port_hk$3"; } 2>&1)
+    t1=$(ticks)
     echo "--- REST $1 c=$2 $3" >>"$res"
     echo "$o" >>"$res"
     local rps p50 p99
     rps=$(echo "$o" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$o" | awk '$1=="50%" {print $2}')
     p99=$(echo "$o" | awk '$1=="99%" {print $2}')
+    reqs=$(echo "$o" | awk '/requests in/ {print $1}')
+    ccpu=$(echo "$o" | awk '$1=="cpu" {print $2 + $3}')
     printf 'REST  %-8s c=%-3s %10.0f req/s  p50 %s  p99 %s\n' "$1" "$2" "$rps" "$p50" "$p99" | tee -a "$res"
+    cpu_note $((t1 - t0)) "$ccpu" "$reqs" | tee -a "$res"
 }
 grpc() { # name conns args...
     local name=$1 c=$2
     shift 2
-    local o
-    o=$("$LOAD" --addr "127.0.0.1:$port_grpc" --conns "$c" --threads "$ct" \
-        --seconds "$secs" "$@" 2>&1)
-    echo "gRPC  $o" | tee -a "$res"
+    local o t0 t1 calls ccpu
+    t0=$(ticks)
+    o=$( { /usr/bin/time -f 'cpu %U %S' "$LOAD" --addr "127.0.0.1:$port_grpc" --conns "$c" --threads "$ct" \
+        --seconds "$secs" --warmup 0 "$@"; } 2>&1)
+    t1=$(ticks)
+    echo "gRPC  $(echo "$o" | grep -v '^cpu')" | tee -a "$res"
+    calls=$(echo "$o" | awk '/calls in/ {print $3}')
+    ccpu=$(echo "$o" | awk '$1=="cpu" {print $2 + $3}')
+    cpu_note $((t1 - t0)) "$ccpu" "$calls" | tee -a "$res"
 }
 for c in 16 64; do
     rest pattern "$c" "$path_pattern"

@@ -29,6 +29,7 @@ typedef struct hk_grpc_worker hk_grpc_worker;
 /* What a completion-queue tag points at (the first member of both). */
 #define HK_GRPC_TAG_PENDING 1 /* hk_grpc_pending: a requested call */
 #define HK_GRPC_TAG_CALL 2    /* hk_grpc_call: a batch of a call */
+#define HK_GRPC_TAG_FINISH 3  /* the last batch of a call (grpc_server.c) */
 
 /* One call being handled. */
 typedef struct hk_grpc_call {

@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc_security.h>
@@ -61,7 +62,10 @@
 #include "core/mem.h"
 #include "grpc/grpc_int.h"
 
-#define HK_GRPC_DEFAULT_THREADS 4u
+/* Workers when --grpc-threads is not given: one per CPU, at least two.
+ * More threads than CPUs cost more in thread switches (measured: the
+ * kernel's share of a unary call) than they gain in overlap. */
+#define HK_GRPC_MIN_THREADS 2u
 #define HK_GRPC_SHUTDOWN_TAG ((void *)1) /* tag: the server shut down */
 /* A worker that has waited this long for one of its call's batches
  * handles calls that arrived meanwhile, nested, up to HK_GRPC_NEST_MAX
@@ -107,6 +111,7 @@ struct hk_grpc_worker {
     unsigned depth;                       /* calls being handled (nested) */
     size_t live;                          /* requests outstanding */
     size_t next;           /* slot to look at first (round robin) */
+    size_t finishing;      /* last batches not completed yet */
     atomic_bool *stopping; /* the endpoint stops: ask for no call */
 };
 
@@ -155,11 +160,16 @@ grpc_status_code hk_grpc_status(hk_err code)
 
 /* ==== Waiting for a batch ==== */
 
+typedef struct hk_grpc_finish_op hk_grpc_finish_op;
+static void finish_op_free(hk_grpc_finish_op *f);
+
 /* Records a completion: a requested call arrived, or a batch of some
  * call on this worker's stack completed. */
 static void on_event(grpc_event ev)
 {
-    if (*(const int *)ev.tag == HK_GRPC_TAG_CALL) {
+    if (*(const int *)ev.tag == HK_GRPC_TAG_FINISH) {
+        finish_op_free(ev.tag);
+    } else if (*(const int *)ev.tag == HK_GRPC_TAG_CALL) {
         hk_grpc_call *o = ev.tag;
         o->op_done = true;
         o->op_ok = ev.success != 0;
@@ -315,6 +325,35 @@ hk_err hk_grpc_send(hk_grpc_call *c, const ProtobufCMessage *m)
 }
 
 /* Ends the call: optional message bb (taken), then the status. */
+/* The last batch of a call, completing after its handler returned: it
+ * owns what the batch uses until the completion frees it (on_event). */
+struct hk_grpc_finish_op {
+    int tag_kind;          /* HK_GRPC_TAG_FINISH */
+    hk_grpc_worker *w;     /* whose finishing count to lower */
+    grpc_call *call;       /* a reference of its own */
+    grpc_byte_buffer *bb;  /* the answer, or NULL */
+    grpc_slice details;    /* status details */
+    grpc_metadata trailer; /* hakgal-error-field, when has_field */
+    bool has_field;        /* trailer is set */
+    int cancelled;         /* RECV_CLOSE_ON_SERVER's result */
+};
+
+static void finish_op_free(hk_grpc_finish_op *f)
+{
+    if (f->bb) grpc_byte_buffer_destroy(f->bb);
+    grpc_slice_unref(f->details);
+    if (f->has_field) {
+        grpc_slice_unref(f->trailer.key);
+        grpc_slice_unref(f->trailer.value);
+    }
+    grpc_call_unref(f->call);
+    f->w->finishing--;
+    hk_free(f);
+}
+
+/* Ends the call: optional message bb (taken), then the status, in one
+ * batch that the worker does not wait for (it completes while the worker
+ * goes on with the next call: one thread switch less per call). */
 static void finish_with(hk_grpc_call *c, grpc_byte_buffer *bb,
                         grpc_status_code code, const char *message,
                         const char *field)
@@ -324,6 +363,23 @@ static void finish_with(hk_grpc_call *c, grpc_byte_buffer *bb,
         return;
     }
     c->finished = true;
+    hk_grpc_finish_op *f = hk_calloc(1, sizeof(*f));
+    if (!f) {
+        if (bb) grpc_byte_buffer_destroy(bb);
+        grpc_call_cancel(c->call, NULL);
+        return;
+    }
+    f->tag_kind = HK_GRPC_TAG_FINISH;
+    f->w = c->w;
+    f->call = c->call;
+    grpc_call_ref(f->call);
+    f->bb = bb;
+    f->details = grpc_slice_from_copied_string(message ? message : "");
+    f->has_field = field && field[0];
+    if (f->has_field) {
+        f->trailer.key = grpc_slice_from_static_string("hakgal-error-field");
+        f->trailer.value = grpc_slice_from_copied_string(field);
+    }
     grpc_op ops[4];
     memset(ops, 0, sizeof(ops));
     size_t n = add_initial(c, ops);
@@ -332,33 +388,20 @@ static void finish_with(hk_grpc_call *c, grpc_byte_buffer *bb,
         ops[n].data.send_message.send_message = bb;
         n++;
     }
-    grpc_slice details = grpc_slice_from_copied_string(message ? message : "");
-    grpc_metadata trailer;
-    memset(&trailer, 0, sizeof(trailer));
-    bool has_field = field && field[0];
-    if (has_field) {
-        trailer.key = grpc_slice_from_static_string("hakgal-error-field");
-        trailer.value = grpc_slice_from_copied_string(field);
-    }
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[n].data.send_status_from_server.status = code;
-    ops[n].data.send_status_from_server.status_details = &details;
+    ops[n].data.send_status_from_server.status_details = &f->details;
     ops[n].data.send_status_from_server.trailing_metadata_count =
-        has_field ? 1 : 0;
+        f->has_field ? 1 : 0;
     ops[n].data.send_status_from_server.trailing_metadata =
-        has_field ? &trailer : NULL;
+        f->has_field ? &f->trailer : NULL;
     n++;
-    int cancelled = 0;
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[n].data.recv_close_on_server.cancelled = &cancelled;
+    ops[n].data.recv_close_on_server.cancelled = &f->cancelled;
     n++;
-    (void)run_batch(c, ops, n);
-    if (bb) grpc_byte_buffer_destroy(bb);
-    grpc_slice_unref(details);
-    if (has_field) {
-        grpc_slice_unref(trailer.key);
-        grpc_slice_unref(trailer.value);
-    }
+    c->w->finishing++;
+    if (grpc_call_start_batch(c->call, ops, n, f, NULL) != GRPC_CALL_OK)
+        finish_op_free(f);
 }
 
 void hk_grpc_reply(hk_grpc_call *c, const ProtobufCMessage *m)
@@ -595,7 +638,7 @@ static void *worker_main(void *arg)
     w->live = 0;
     for (size_t i = 0; i < w->n_pending; i++)
         w->live += ask(w, &w->pending[i]);
-    while (w->live > 0) {
+    while (w->live > 0 || w->finishing > 0) {
         hk_grpc_pending *p = next_arrived(w);
         if (p) {
             serve_one(w, p);
@@ -701,6 +744,13 @@ void hk_grpc_stop(hk_server *srv)
     grpc_shutdown();
 }
 
+static unsigned default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < (long)HK_GRPC_MIN_THREADS) return HK_GRPC_MIN_THREADS;
+    return n > 64 ? 64u : (unsigned)n;
+}
+
 hk_err hk_grpc_start(hk_server *srv, hk_error *err)
 {
     const hk_server_config *cfg = hk_server_get_config(srv);
@@ -714,8 +764,7 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
                             cfg->grpc_listen);
     grpc_init();
     hk_grpc *g = hk_calloc(1, sizeof(*g));
-    unsigned n =
-        cfg->grpc_threads ? cfg->grpc_threads : HK_GRPC_DEFAULT_THREADS;
+    unsigned n = cfg->grpc_threads ? cfg->grpc_threads : default_threads();
     hk_grpc_worker *ws = g ? hk_calloc(n, sizeof(*ws)) : NULL;
     if (!g || !ws) {
         hk_free(g);
