@@ -30,6 +30,8 @@ PACKAGES=(
   dpkg-dev fakeroot help2man    # make deb (dpkg-shlibdeps, man page)
   yamllint                      # deploy/ checks: YAML lint
   golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
+  libgrpc-dev                   # gRPC C core (hakgal serve --grpc-listen)
+  libprotobuf-c-dev protobuf-c-compiler # protobuf-c messages of proto/hakgal/v2
 )
 if [ "${1:-}" = "fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev) # libFuzzer (-fsanitize=fuzzer)

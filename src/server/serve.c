@@ -776,6 +776,10 @@ int hk_cmd_serve(int argc, char **argv)
         code = fail(srv, &err, 1);
         goto done;
     }
+    if (hk_grpc_start && hk_grpc_start(srv, &err) != HK_OK) {
+        code = fail(srv, &err, hk_exit_code(err.code));
+        goto done;
+    }
     /* vector indexes load (or build) in the background */
     if (srv->vs) (void)hkv_store_warm(srv->vs, NULL);
     srv->started_us = hk_now_us();
@@ -810,6 +814,8 @@ int hk_cmd_serve(int argc, char **argv)
         hk_mcp_http_shutdown(srv);
         mcp_registered = false;
     }
+    /* gRPC calls end while the writer still commits their writes. */
+    if (hk_grpc_stop) hk_grpc_stop(srv);
     /* 2. blocking work and queued writes finish (committed) */
     hk_pool_stop(srv);
     hk_writer_stop(srv);
@@ -821,6 +827,7 @@ int hk_cmd_serve(int argc, char **argv)
     code = 0;
 
 done:
+    if (hk_grpc_stop) hk_grpc_stop(srv);
     if (hk_mcp_http_shutdown && mcp_registered) hk_mcp_http_shutdown(srv);
     hk_pool_stop(srv);
     hk_writer_stop(srv);

@@ -98,6 +98,8 @@ typedef struct hk_server_config {
     char stream_url[1300];   /* --stream kafka://BROKERS/TOPIC, "" = none */
     char follow_url[1300];   /* --follow kafka://BROKERS/TOPIC, "" = none */
     uint32_t follow_max_lag; /* /readyz 503 beyond this lag, 0 = no bound */
+    char grpc_listen[300];   /* --grpc-listen HOST:PORT, "" = no gRPC */
+    unsigned grpc_threads;   /* gRPC worker threads, 0 = 4 */
 } hk_server_config;
 
 /* Read-only after start-up; valid as long as the server. */
@@ -170,6 +172,13 @@ hk_err hk_mcp_http_register(hk_server *srv, hk_error *err)
  * the endpoint may use the server. */
 void hk_mcp_http_shutdown(hk_server *srv) __attribute__((weak));
 
+/* gRPC endpoint hooks (src/grpc/grpc_server.c), called once each when
+ * linked in: start after the writer runs (nothing happens without
+ * --grpc-listen), stop before the writer stops (also after a failed
+ * start). */
+hk_err hk_grpc_start(hk_server *srv, hk_error *err) __attribute__((weak));
+void hk_grpc_stop(hk_server *srv) __attribute__((weak));
+
 /* ==== Responses (loop thread) ==== */
 
 /* Sends body (copied into the request pool) with Content-Type
@@ -200,6 +209,10 @@ typedef hk_err (*hk_write_fn)(hk_txn *txn, void *arg, hk_error *err);
  * commit's error. actor NULL = "local". */
 hk_err hk_server_write_sync(hk_server *srv, hk_write_fn fn, void *arg,
                             const char *actor, hk_error *err);
+/* The same with a choice: a solo job gets a transaction of its own (a
+ * batch, which switches the store to bulk mode). */
+hk_err hk_server_write_sync_ex(hk_server *srv, hk_write_fn fn, void *arg,
+                               const char *actor, bool solo, hk_error *err);
 
 /* Called on the loop thread of the request once the job is durable (rc
  * HK_OK) or failed. req is NULL when the client went away meanwhile. done

@@ -107,6 +107,11 @@ static const opt_def k_opts[] = {
     {"follow-max-lag", OPT_UINT, F(follow_max_lag), 4000000000u, 0, "N",
      "with --follow: /readyz answers 503 while more than N messages wait "
      "(default 0 = no bound)"},
+    {"grpc-listen", OPT_STR, F(grpc_listen), S(grpc_listen), 0, "HOST:PORT",
+     "also serve gRPC (hakgal.v2, docs/GRPC.md) on this address (default "
+     "off; port 0 = any free)"},
+    {"grpc-threads", OPT_UINT, F(grpc_threads), 256, 1, "N",
+     "gRPC worker threads (default: number of CPUs, at least 2)"},
     {"mcp-allow-dirs", OPT_STR, F(mcp_allow_dirs), S(mcp_allow_dirs), 0,
      "D1:D2", "directories MCP tools may read/write (hub_path, report_path)"},
     {"mcp-backup-dir", OPT_STR, F(mcp_backup_dir), S(mcp_backup_dir), 0, "DIR",

@@ -263,6 +263,12 @@ static void set_actor(hk_write_job *job, const char *actor)
 hk_err hk_server_write_sync(hk_server *srv, hk_write_fn fn, void *arg,
                             const char *actor, hk_error *err)
 {
+    return hk_server_write_sync_ex(srv, fn, arg, actor, false, err);
+}
+
+hk_err hk_server_write_sync_ex(hk_server *srv, hk_write_fn fn, void *arg,
+                               const char *actor, bool solo, hk_error *err)
+{
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
     bool finished = false;
@@ -274,6 +280,7 @@ hk_err hk_server_write_sync(hk_server *srv, hk_write_fn fn, void *arg,
     job.mu = &mu;
     job.cv = &cv;
     job.finished = &finished;
+    job.solo = solo;
     set_actor(&job, actor);
     if (hk_server_current_loop())
         return hk_error_set(err, HK_ERR_STATE,

@@ -544,6 +544,18 @@ hk_err hk_svc_audit_list(hk_txn *t, const hk_svc_audit_list_req *req,
                          hk_svc_audit_list_res *res, hk_error *err);
 void hk_svc_audit_list_res_free(hk_svc_audit_list_res *res);
 
+/* Receives one audit entry (valid during the call); a non-OK return stops
+ * the walk and is returned. */
+typedef hk_err (*hk_svc_audit_fn)(void *ud, const hk_audit_entry *e,
+                                  hk_error *err);
+/* The change feed (svc_changes.c): audit entries oldest first from
+ * from_seq (entries with seq >= from_seq; 0 = from the first), at most
+ * limit (0 = all in t's snapshot), handed to fn. *next gets the seq to
+ * continue from (last delivered + 1, or from_seq when none). */
+hk_err hk_svc_audit_since(hk_txn *t, uint64_t from_seq, size_t limit,
+                          hk_svc_audit_fn fn, void *ud, uint64_t *next,
+                          hk_error *err);
+
 typedef struct hk_svc_audit_verify_res {
     hk_audit_report report; /* the chain's verdict */
     hk_audit_entry *bad;    /* the first bad entry when it can still be

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# bench/grpc/run.sh — gRPC beside REST on one `hakgal serve`, in one run.
+# Never part of `make test`.
+#
+#   bash bench/grpc/run.sh              # 1M facts, 10 s per run
+#   BENCH_N=100000 BENCH_SECONDS=5 bash bench/grpc/run.sh
+#
+# 1. The KB of bench/http/run.sh (build/hk_gen, `hakgal import`), kept in
+#    bench/out/http/kb-N and shared with it; each run serves a fresh copy.
+# 2. One `hakgal serve` with REST and --grpc-listen.
+# 3. For 16 and 64 connections, back to back: REST with wrk and gRPC with
+#    build/grpc_load (gRPC C core client, one call in flight per
+#    connection), for the pattern query (REST GET /v2/query?q=&limit=10,
+#    gRPC Query with limit 10: one 10-row page) and the entity page (REST
+#    GET /v2/entities/{name}?limit=10, gRPC Entity).
+# 4. One gRPC Export of every fact (pages of 1000): facts/s.
+# Results: bench/out/grpc/results-N.txt.
+#
+# Environment: BENCH_N (1000000), BENCH_SECONDS (10), BENCH_THREADS (client
+# threads, 2), SERVE_THREADS (REST loops, default CPUs), GRPC_THREADS
+# (gRPC workers, default CPUs), BUILD (build), PORT_HK / PORT_GRPC (18490 / 18491).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+build_dir="${BUILD:-build}"
+n="${BENCH_N:-1000000}"
+secs="${BENCH_SECONDS:-10}"
+ct="${BENCH_THREADS:-2}"
+port_hk="${PORT_HK:-18490}"
+port_grpc="${PORT_GRPC:-18491}"
+gthreads="${GRPC_THREADS:-$(nproc)}"
+out="$root/bench/out/grpc"
+kb="$root/bench/out/http/kb-$n"
+work="$out/work"
+mkdir -p "$out" "$work" "$root/bench/out/http/work"
+command -v wrk >/dev/null || { echo "bench: wrk missing (apt-get install wrk)" >&2; exit 1; }
+for bin in hakgal hk_gen grpc_load; do
+    [ -x "$build_dir/$bin" ] || { echo "bench: $build_dir/$bin missing (make build)" >&2; exit 1; }
+done
+HAKGAL="$root/$build_dir/hakgal"
+LOAD="$root/$build_dir/grpc_load"
+
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo |
+    cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== source $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u '+%Y-%m-%d %H:%M UTC')"
+
+# ---- 1. the KB (shared with bench/http/run.sh) ----
+facts="$root/bench/out/http/work/facts-$n.txt"
+[ -f "$facts" ] || "$build_dir/hk_gen" --n "$n" --out "$facts"
+if [ ! -f "$kb/data.mdb" ]; then
+    echo "== importing $n facts into $kb"
+    rm -rf "$kb"
+    "$HAKGAL" --data "$kb" init >/dev/null
+    "$HAKGAL" --data "$kb" import --quiet "$facts" >/dev/null
+fi
+
+# ---- 2. the server ----
+run_kb="$work/kb-run"
+rm -rf "$run_kb"
+cp -r "$kb" "$run_kb"
+"$HAKGAL" serve --data "$run_kb" --listen "127.0.0.1:$port_hk" --quiet \
+    --grpc-listen "127.0.0.1:$port_grpc" --grpc-threads "$gthreads" \
+    ${SERVE_THREADS:+--threads "$SERVE_THREADS"} >"$out/serve.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 200); do
+    curl -fs "http://127.0.0.1:$port_hk/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+curl -fs "http://127.0.0.1:$port_hk/readyz" >/dev/null
+
+# The same pattern and entity as bench/http/run.sh.
+line=$(sed -n '5000p' "$facts")
+pred=${line%%(*}
+inner=${line#*(}; inner=${inner%)}
+first=$(echo "$inner" | cut -d, -f1 | sed 's/^ *//;s/ *$//')
+last=$(echo "$inner" | awk -F', ' '{print $NF}')
+urlenc() { /usr/bin/python3 -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.argv[1],safe=""))' "$1"; }
+pattern="$pred(?x, $last)"
+arity=$(echo "$inner" | awk -F', ' '{print NF}')
+if [ "$arity" -gt 2 ]; then
+    pattern="$pred(?x"; for _ in $(seq 2 $((arity - 1))); do pattern+=", _"; done
+    pattern+=", $last)"
+fi
+path_pattern="/v2/query?q=$(urlenc "$pattern")&limit=10"
+path_entity="/v2/entities/$(urlenc "$first")?limit=10"
+echo "pattern: $pattern    entity: $first    gRPC workers: $gthreads"
+
+# ---- 3. reads, REST then gRPC, per connection count ----
+res="$out/results-$n.txt"
+: >"$res"
+# CPU seconds (user + system) the server and the client spent in a run,
+# per request: the machine is shared, so req/s alone says little.
+srv_pid=${pids[0]}
+ticks() { awk '{print $14 + $15}' "/proc/$srv_pid/stat"; }
+hz=$(getconf CLK_TCK)
+cpu_note() { # server_ticks client_cpu_s requests
+    /usr/bin/python3 -c 'import sys
+t, c, n, hz = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+print("    CPU per request: server %.1f us, client %.1f us" % (t / hz / max(n, 1) * 1e6, c / max(n, 1) * 1e6))' "$1" "$2" "$3" "$hz"
+}
+rest() { # name conns path
+    local o t0 t1 reqs ccpu
+    t0=$(ticks)
+    o=$( { /usr/bin/time -f 'cpu %U %S' wrk -t "$ct" -c "$2" -d "${secs}s" --latency "http://127.0.0.1:$port_hk$3"; } 2>&1)
+    t1=$(ticks)
+    echo "--- REST $1 c=$2 $3" >>"$res"
+    echo "$o" >>"$res"
+    local rps p50 p99
+    rps=$(echo "$o" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$o" | awk '$1=="50%" {print $2}')
+    p99=$(echo "$o" | awk '$1=="99%" {print $2}')
+    reqs=$(echo "$o" | awk '/requests in/ {print $1}')
+    ccpu=$(echo "$o" | awk '$1=="cpu" {print $2 + $3}')
+    printf 'REST  %-8s c=%-3s %10.0f req/s  p50 %s  p99 %s\n' "$1" "$2" "$rps" "$p50" "$p99" | tee -a "$res"
+    cpu_note $((t1 - t0)) "$ccpu" "$reqs" | tee -a "$res"
+}
+grpc() { # name conns args...
+    local name=$1 c=$2
+    shift 2
+    local o t0 t1 calls ccpu
+    t0=$(ticks)
+    o=$( { /usr/bin/time -f 'cpu %U %S' "$LOAD" --addr "127.0.0.1:$port_grpc" --conns "$c" --threads "$ct" \
+        --seconds "$secs" --warmup 0 "$@"; } 2>&1)
+    t1=$(ticks)
+    echo "gRPC  $(echo "$o" | grep -v '^cpu')" | tee -a "$res"
+    calls=$(echo "$o" | awk '/calls in/ {print $3}')
+    ccpu=$(echo "$o" | awk '$1=="cpu" {print $2 + $3}')
+    cpu_note $((t1 - t0)) "$ccpu" "$calls" | tee -a "$res"
+}
+for c in 16 64; do
+    rest pattern "$c" "$path_pattern"
+    grpc pattern "$c" --pattern "$pattern" --limit 10
+    rest entity "$c" "$path_entity"
+    grpc entity "$c" --entity "$first" --limit 10
+done
+
+# ---- 4. streaming export ----
+for _ in 1 2 3; do
+    "$LOAD" --addr "127.0.0.1:$port_grpc" --export | tee -a "$res"
+done

@@ -1,0 +1,141 @@
+/*
+ * grpc_int.h — internals of the gRPC endpoint (src/grpc/): the call
+ * object the method handlers work on, the message I/O they use, and the
+ * method table (grpc_methods.c) the transport (grpc_server.c) dispatches
+ * through. Private to src/grpc and its tests.
+ *
+ * Threads: every call is handled start to end by one worker thread, which
+ * owns the call, its completion queue and its read transaction; nothing in
+ * a call is shared with another thread. Writes go through the server's
+ * group-commit writer (hk_server_write_sync), which is callable from any
+ * thread.
+ */
+#ifndef HK_GRPC_INT_H
+#define HK_GRPC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <grpc/grpc.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "grpc/health/v1/health.pb-c.h"
+#include "hakgal/v2/hakgal.pb-c.h"
+#include "core/buf.h"
+#include "server/server.h"
+
+typedef struct hk_grpc_worker hk_grpc_worker;
+
+/* What a completion-queue tag points at (the first member of both). */
+#define HK_GRPC_TAG_PENDING 1 /* hk_grpc_pending: a requested call */
+#define HK_GRPC_TAG_CALL 2    /* hk_grpc_call: a batch of a call */
+#define HK_GRPC_TAG_FINISH 3  /* the last batch of a call (grpc_server.c) */
+
+/* One call being handled. */
+typedef struct hk_grpc_call {
+    int tag_kind;          /* HK_GRPC_TAG_CALL */
+    bool op_done;          /* the batch in flight completed ... */
+    bool op_ok;            /* ... and succeeded */
+    unsigned depth;        /* nesting level on its worker (read txn) */
+    hk_grpc_worker *w;     /* the worker thread handling it */
+    hk_server *srv;        /* the server (config, store, writer) */
+    grpc_call *call;       /* the gRPC core call */
+    hk_principal who;      /* the caller (token name = audit actor) */
+    bool sent_initial;     /* initial metadata went out */
+    bool finished;         /* the status went out */
+    int64_t deadline_ms;   /* per-operation wait bound (slow peers) */
+    ProtobufCMessage *req; /* unary and server streaming: the request */
+} hk_grpc_call;
+
+/* ==== Message I/O (grpc_server.c) ==== */
+
+/* Receives one message of type d into *out (caller frees with
+ * protobuf_c_message_free_unpacked). *out is NULL when the client closed
+ * its side. Bytes that are not a valid message answer INVALID_ARGUMENT on
+ * the call and return HK_ERR_INVALID; a broken call HK_ERR_IO. */
+hk_err hk_grpc_recv(hk_grpc_call *c, const ProtobufCMessageDescriptor *d,
+                    ProtobufCMessage **out);
+/* Sends one message (a stream element, or a unary answer before
+ * hk_grpc_finish). HK_ERR_IO when the client went away. */
+hk_err hk_grpc_send(hk_grpc_call *c, const ProtobufCMessage *m);
+/* Sends m and status OK in one batch (a unary answer). */
+void hk_grpc_reply(hk_grpc_call *c, const ProtobufCMessage *m);
+/* The same with a message already encoded (hk_grpc_append_*). */
+void hk_grpc_reply_raw(hk_grpc_call *c, const void *bytes, size_t len);
+/* Ends the call with a status; message and field (may be NULL) are the
+ * status details and the "hakgal-error-field" trailer. */
+void hk_grpc_finish(hk_grpc_call *c, grpc_status_code code, const char *message,
+                    const char *field);
+/* Ends the call with the status an hk_error maps to (hk_grpc_status). */
+void hk_grpc_fail(hk_grpc_call *c, const hk_error *err);
+/* The gRPC status of a service error code. */
+grpc_status_code hk_grpc_status(hk_err code);
+/* The worker's read transaction with a fresh snapshot; NULL (and the call
+ * answered UNAVAILABLE) when none can be had. Ended after the call. */
+hk_txn *hk_grpc_read_txn(hk_grpc_call *c);
+/* Waits up to us microseconds, handling calls that arrive meanwhile
+ * (a following stream waiting for news). */
+void hk_grpc_idle(hk_grpc_call *c, int64_t us);
+/* Ends the call's snapshot early, so that the next hk_grpc_read_txn sees
+ * newer commits (a following stream). */
+void hk_grpc_read_done(hk_grpc_call *c);
+
+/* ==== Methods (grpc_methods.c) ==== */
+
+typedef enum hk_grpc_kind {
+    HK_GRPC_UNARY = 0,         /* one request, one answer */
+    HK_GRPC_SERVER_STREAM = 1, /* one request, a stream of answers */
+    HK_GRPC_CLIENT_STREAM = 2  /* a stream of requests, one answer */
+} hk_grpc_kind;
+
+typedef struct hk_grpc_method {
+    const char *path;                     /* "/hakgal.v2.Hakgal/GetFact" */
+    hk_grpc_kind kind;                    /* call shape */
+    hk_role need;                         /* role under an auth policy */
+    const ProtobufCMessageDescriptor *in; /* request message type */
+    void (*handle)(hk_grpc_call *c);      /* answers the call */
+} hk_grpc_method;
+
+/* The method of a path, NULL when unknown. */
+const hk_grpc_method *hk_grpc_method_find(const char *path, size_t len);
+/* The table: hk_grpc_methods()[0 .. hk_grpc_method_count()). */
+const hk_grpc_method *hk_grpc_methods(void);
+size_t hk_grpc_method_count(void);
+
+/* ==== Codec (grpc_codec.c) ==== */
+
+/* Converts a FactInput into the JSON form the service's fact parser
+ * reads (hk_svc_fact_in_parse), so that every transport shares one
+ * parser and its errors. New reference; NULL with err set when
+ * context_json is not a JSON object (field "context_json") or memory runs
+ * out. */
+json_t *hk_grpc_fact_input_json(const Hakgal__V2__FactInput *in, hk_error *err);
+
+/* A Fact message over an hk_fact: its strings point into the fact (valid
+ * while the fact is); arrays, times and the canonical text live here.
+ * Reusable from fact to fact; release with hk_grpc_fact_view_free. */
+typedef struct hk_grpc_fact_view {
+    Hakgal__V2__Fact m;      /* the message */
+    char *args[HK_MAX_ARGS]; /* m.args */
+    char *tags[HK_MAX_TAGS]; /* m.tags */
+    char created[32];        /* m.created, RFC 3339 */
+    char updated[32];        /* m.updated, RFC 3339 */
+    hk_buf text;             /* m.statement, canonical (reused) */
+} hk_grpc_fact_view;
+/* Fills v from f (v->text must be HK_BUF_INIT or from an earlier call).
+ * HK_ERR_NOMEM on failure. */
+hk_err hk_grpc_fact_view_set(hk_grpc_fact_view *v, const hk_fact *f);
+void hk_grpc_fact_view_free(hk_grpc_fact_view *v);
+
+/* Appends field number `field` holding message m (length-delimited) to
+ * out: how a repeated message field is built one element at a time. */
+hk_err hk_grpc_append_field(hk_buf *out, uint32_t field,
+                            const ProtobufCMessage *m);
+/* Appends a varint field. */
+hk_err hk_grpc_append_varint_field(hk_buf *out, uint32_t field, uint64_t v);
+/* Appends a string field (skipped when empty, as proto3 does). */
+hk_err hk_grpc_append_string_field(hk_buf *out, uint32_t field, const char *s);
+/* Sends the bytes of one already encoded message (hk_grpc_send's form). */
+hk_err hk_grpc_send_raw(hk_grpc_call *c, const void *bytes, size_t len);
+
+#endif /* HK_GRPC_INT_H */
