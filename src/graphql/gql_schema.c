@@ -813,7 +813,8 @@ static void sdl_build(void)
 {
     hk_buf b = HK_BUF_INIT;
     hk_buf_append_str(&b,
-                      "schema {\n  query: Query\n  mutation: Mutation\n}\n");
+                      "\"hakgal knowledge graph\"\nschema {\n  query: Query\n  "
+                      "mutation: Mutation\n}\n");
     for (size_t i = 0; gql_types[i]; i++) {
         const gql_type *t = gql_types[i];
         if (t->name[0] == '_' && t->name[1] == '_') continue;
@@ -837,8 +838,12 @@ static void sdl_build(void)
                 hk_buf_append_str(&b, "(");
                 for (size_t k = 0; k < GQL_MAX_ARGS && f->args[k].name; k++) {
                     const gql_argdef *a = &f->args[k];
-                    hk_buf_appendf(&b, "%s%s: %s", k ? ", " : "", a->name,
-                                   a->type);
+                    if (k) hk_buf_append_str(&b, ", ");
+                    if (a->desc) {
+                        hk_buf_append_json_string(&b, a->desc, strlen(a->desc));
+                        hk_buf_append_str(&b, " ");
+                    }
+                    hk_buf_appendf(&b, "%s: %s", a->name, a->type);
                     if (a->def) hk_buf_appendf(&b, " = %s", a->def);
                 }
                 hk_buf_append_str(&b, ")");
