@@ -12,10 +12,12 @@
 //   5. errors with locations and paths, GET rules, depth and complexity
 //      limits.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   buildClientSchema, buildSchema, getIntrospectionQuery, lexicographicSortSchema,
   parse, printSchema, validate, validateSchema,
@@ -413,6 +415,33 @@ try {
     assert.ok(!('data' in br.json) && /complexity/.test(br.json.errors[0].message), 'complexity limit');
     void deep;
   }
+
+  // ==== 6. the same request through MCP (tool graphql) and the CLI ====
+  const probe = `{ fact(id: 2) { ${FACT} } entity(name: "Core") { factCount facts { nodes { id } } } }`;
+  const viaHttp = (await gql(probe)).json;
+  {
+    const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`),
+      { requestInit: { headers: auth(writer) } });
+    const client = new Client({ name: 'hakgal-e2e-graphql', version: '1.0.0' });
+    await client.connect(transport);
+    const r = await client.callTool({ name: 'graphql', arguments: { query: probe } });
+    eq(r.structuredContent, viaHttp, 'MCP graphql answers as POST /graphql');
+    const v = await client.callTool({ name: 'graphql', arguments: {
+      query: 'query ($n: String!) { entity(name: $n) { factCount } }', variables: { n: 'Core' } } });
+    eq(v.structuredContent.data.entity.factCount, viaHttp.data.entity.factCount, 'MCP variables');
+    const m = await client.callTool({ name: 'graphql', arguments: { query: 'mutation { deleteFact(id: 2) { id } }' } });
+    assert.ok(m.isError, 'MCP graphql refuses mutations');
+    await client.close();
+  }
+  const exited = new Promise((resolve) => server.on('exit', resolve));
+  server.kill('SIGTERM');
+  await exited;
+  server = null;
+  const cli = spawnSync(bin, ['--data', dataDir, '--json', 'graphql', probe], { encoding: 'utf8' });
+  eq(cli.status, 0, `hakgal graphql exit status: ${cli.stderr}`);
+  eq(JSON.parse(cli.stdout), viaHttp, 'hakgal graphql answers as POST /graphql');
+  const sdlCli = spawnSync(bin, ['graphql', '--schema'], { encoding: 'utf8' });
+  eq(sdlCli.stdout, sdl, 'hakgal graphql --schema prints the served SDL');
 
   console.log(`ok: ${checks} checks (${corpus.length} corpus documents)`);
 } finally {
