@@ -181,7 +181,7 @@ static bool coerce_json(json_t *v, const gql_ttype *t, json_t **out, char *why,
         if (!o) return bad(why, cap, "out of memory");
         for (const gql_field *f = t->named->fields; f->name; f++) {
             json_t *fv = json_object_get(v, f->name);
-            const gql_ttype *ft = gql_ttype_parse(f->type);
+            const gql_ttype *ft = gql_field_type(f);
             if (!fv) {
                 if (ft->kind == GQL_T_NON_NULL) {
                     json_decref(o);
@@ -379,7 +379,7 @@ bool gql_coerce_literal(const gql_value *v, const gql_ttype *t, json_t *vars,
         json_t *o = json_object();
         if (!o) return bad(why, cap, "out of memory");
         for (const gql_field *f = t->named->fields; f->name; f++) {
-            const gql_ttype *ft = gql_ttype_parse(f->type);
+            const gql_ttype *ft = gql_field_type(f);
             const gql_value *fv = NULL;
             for (const gql_value *i = v->items; i; i = i->next)
                 if (!strcmp(i->key, f->name)) fv = i;
@@ -469,7 +469,7 @@ static json_t *coerce_args(gql_ctx *c, const gql_field *f, const gql_sel *s,
     if (!args) return gql_error(c, "out of memory");
     for (size_t i = 0; i < GQL_MAX_ARGS && f->args[i].name; i++) {
         const gql_argdef *ad = &f->args[i];
-        const gql_ttype *t = gql_ttype_parse(ad->type);
+        const gql_ttype *t = gql_arg_type(ad);
         const gql_arg *a = NULL;
         for (const gql_arg *x = s ? s->args : NULL; x; x = x->next)
             if (!strcmp(x->name, ad->name)) a = x;
@@ -734,7 +734,7 @@ static json_t *exec_field(run *r, const gql_type *t, const group *gr,
     } else {
         f = gql_type_field(t, s->name);
         if (!f) return error_at(&r->c, "INTERNAL", "unknown field");
-        ft = gql_ttype_parse(f->type);
+        ft = gql_field_type(f);
         if (f->fn) {
             json_t *args = coerce_args(&r->c, f, s, r->vars);
             if (!args) return NULL;
@@ -783,7 +783,7 @@ static json_t *exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
         json_array_remove(r->c.path, json_array_size(r->c.path) - 1);
         if (!x) {
             const gql_field *f = gql_type_field(t, g.v[i].v[0]->name);
-            const gql_ttype *ft = f ? gql_ttype_parse(f->type) : NULL;
+            const gql_ttype *ft = f ? gql_field_type(f) : NULL;
             if (ft && ft->kind == GQL_T_NON_NULL) nulled = true;
             x = json_null();
         }

@@ -217,6 +217,10 @@ typedef struct gql_ttype {
     const struct gql_ttype *of; /* for wrappers */
 } gql_ttype;
 const gql_ttype *gql_ttype_parse(const char *text);
+/* The parsed type of a field or argument of the schema tables (parsed
+ * once for every table entry, then read without a lock). */
+const gql_ttype *gql_field_type(const gql_field *f);
+const gql_ttype *gql_arg_type(const gql_argdef *a);
 /* The named type under the wrappers. */
 const gql_type *gql_ttype_named(const gql_ttype *t);
 

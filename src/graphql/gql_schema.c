@@ -14,6 +14,7 @@
  * call (pthread_once), so any thread may use it.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -677,6 +678,66 @@ const gql_ttype *gql_ttype_parse(const char *text)
     const gql_ttype *t = tt_parse_locked(text, strlen(text));
     pthread_mutex_unlock(&g_tt_lock);
     return t;
+}
+
+/* The parsed types of the table entries, keyed by the address of their
+ * type text (string literals, stable): filled once, then only read, so
+ * execution looks types up without a lock. */
+#define TT_CACHE 512 /* slots, a power of two above the table entries */
+static struct {
+    const char *text;    /* key: a table's type text pointer */
+    const gql_ttype *tt; /* its parsed type */
+} g_tt_cache[TT_CACHE];
+static pthread_once_t g_tt_once = PTHREAD_ONCE_INIT;
+
+static size_t tt_slot(const char *text)
+{
+    return ((uintptr_t)text >> 3) * 2654435761u % TT_CACHE;
+}
+
+static void tt_put(const char *text)
+{
+    size_t i = tt_slot(text);
+    for (size_t n = 0; n < TT_CACHE; n++, i = (i + 1) % TT_CACHE) {
+        if (g_tt_cache[i].text == text) return;
+        if (!g_tt_cache[i].text) {
+            g_tt_cache[i].text = text;
+            g_tt_cache[i].tt = gql_ttype_parse(text);
+            return;
+        }
+    }
+}
+
+static void tt_fill(void)
+{
+    for (size_t i = 0; gql_types[i]; i++) {
+        for (const gql_field *f = gql_types[i]->fields; f && f->name; f++) {
+            tt_put(f->type);
+            for (size_t k = 0; k < GQL_MAX_ARGS && f->args[k].name; k++)
+                tt_put(f->args[k].type);
+        }
+    }
+}
+
+static const gql_ttype *tt_get(const char *text)
+{
+    pthread_once(&g_tt_once, tt_fill);
+    size_t i = tt_slot(text);
+    for (size_t n = 0; n < TT_CACHE; n++, i = (i + 1) % TT_CACHE) {
+        if (g_tt_cache[i].text == text) return g_tt_cache[i].tt;
+        if (!g_tt_cache[i].text) break;
+    }
+    return gql_ttype_parse(text); /* not a table entry */
+}
+
+const gql_ttype *gql_field_type(const gql_field *f)
+{
+    return tt_get(f->type);
+}
+
+const gql_ttype *gql_arg_type(const gql_argdef *a)
+{
+    return tt_get(a->type);
 }
 
 const gql_type *gql_ttype_named(const gql_ttype *t)

@@ -114,7 +114,7 @@ static void gather_vars(vctx *vc, const gql_value *v, const gql_ttype *t,
             const gql_field *f = inner && inner->kind == GQL_T_INPUT
                                      ? gql_type_field(inner->named, i->key)
                                      : NULL;
-            gather_vars(vc, i, f ? gql_ttype_parse(f->type) : NULL, false);
+            gather_vars(vc, i, f ? gql_field_type(f) : NULL, false);
         }
     }
 }
@@ -316,7 +316,7 @@ static walk_res walk_field(vctx *vc, const gql_type *t, const gql_sel *s,
                 gather_vars(vc, a->value, NULL, false);
             return r;
         }
-        sub_t = gql_ttype_named(gql_ttype_parse(f->type));
+        sub_t = gql_ttype_named(gql_field_type(f));
         leaf = sub_t->kind != GQL_T_OBJECT;
     }
     /* arguments */
@@ -343,8 +343,7 @@ static walk_res walk_field(vctx *vc, const gql_type *t, const gql_sel *s,
             if (!strcmp(a->name, b->name))
                 ERR(vc, b->loc, "There can be only one argument named \"%s\".",
                     a->name);
-        check_value(vc, a->value, gql_ttype_parse(ad->type), ad->def != NULL,
-                    report);
+        check_value(vc, a->value, gql_arg_type(ad), ad->def != NULL, report);
         if (!strcmp(a->name, "first"))
             mult = a->value->kind == GQL_V_INT ? atof(a->value->s) : 100;
     }
