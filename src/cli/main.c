@@ -45,6 +45,7 @@ const hk_command hk_commands[] = {
     {"stream", hk_cmd_stream, "change-stream outbox: status, enable"},
     {"digest", hk_cmd_digest,
      "order-independent digest of the facts, and the audit head"},
+    {"graphql", hk_cmd_graphql, "run a GraphQL query or mutation (--schema)"},
     {"rule", hk_cmd_rule, "add, list, show, enable, disable or delete rules"},
     {"reason", hk_cmd_reason, "materialize (or --verify) the derived facts"},
     {"why", hk_cmd_why, "the derivation tree of a fact"},

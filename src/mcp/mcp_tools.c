@@ -681,6 +681,23 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"facts\",\"content\",\"audit\""),
      RO, mcp_t_kb_digest},
 
+    /* ---- GraphQL (mcp_tools_graphql.c) ---- */
+    {"graphql", "GraphQL query",
+     "Runs a GraphQL query on the KB (schema: GET /graphql/schema.graphql "
+     "or the introspection query) and returns its response {data, "
+     "errors}: facts by id, predicate or entity, patterns such as "
+     "HasPart(?x, CPU), multi-pattern queries, entities with neighbours "
+     "and counts, predicates, search, audit log and paths, with Relay "
+     "cursors (first, after). Mutations are refused: use the write tools.",
+     IN(STR("query", "The GraphQL document, e.g. { predicates { nodes "
+            "{ name count } } }") ","
+        "\"variables\":{\"type\":\"object\",\"description\":"
+        "\"Variable values\"}," STR("operation_name",
+        "The operation to run when the document has several"),
+        "\"query\""),
+     OUT("\"data\":{},\"errors\":{\"type\":\"array\"}", ""),
+     RO, mcp_t_graphql},
+
     /* ---- Learned model (mcp_tools_model.c) ---- */
     {"score_fact", "Score a fact with the learned model",
      "Scores a statement with the knowledge-graph embedding learned from "

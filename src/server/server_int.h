@@ -363,6 +363,10 @@ void hk_route_rules_delete(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_reason(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_reason_verify(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_why(hk_server *srv, h2o_req_t *req, const char *param);
+/* routes_graphql.c */
+void hk_route_graphql_post(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_graphql_get(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_graphql_schema(hk_server *srv, h2o_req_t *req, const char *param);
 /* routes_graph.c */
 void hk_route_graph_neighbours(hk_server *srv, h2o_req_t *req,
                                const char *param);

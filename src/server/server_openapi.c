@@ -102,6 +102,14 @@ static json_t *schemas(void)
                                   "integer", "existing", "type", "integer",
                                   "failed", "type", "integer", "results",
                                   "type", "array", "items", "type", "object"));
+    json_object_set_new(
+        s, "GraphQLRequest",
+        json_pack(
+            "{ss s{s{ss} s{ss s[ss]} s{ss s[ss]}} s[s] ss}", "type", "object",
+            "properties", "query", "type", "string", "variables", "type",
+            "object", "null", "operationName", "type", "string", "null",
+            "required", "query", "description",
+            "GraphQL over HTTP; the schema is GET /graphql/schema.graphql"));
     json_object_set_new(s, "Error",
                         json_pack("{ss s{s{ss s{s{ss} s{ss} s{}}}} s[s]}",
                                   "type", "object", "properties", "error",

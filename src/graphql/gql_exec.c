@@ -1,0 +1,995 @@
+/*
+ * gql_exec.c — from a validated document to a response (spec sections 6
+ * and 7): operation choice, variable and argument coercion, field
+ * collection, execution and value completion.
+ *
+ * Design:
+ *   1. Values are jansson values throughout: variables arrive as JSON,
+ *      literals are coerced into JSON against their input type, resolvers
+ *      return JSON (the service layer's REST forms) and completion walks
+ *      that JSON along the selection set. Fields without a resolver read
+ *      a member of their parent value, so most of the schema needs no
+ *      code.
+ *   2. Field collection follows CollectFields: fragments (named and
+ *      inline) are flattened in order, @skip/@include applied, fields
+ *      grouped by response key; a named fragment is visited once per
+ *      selection set.
+ *   3. Errors are spec error objects with message, locations, path and
+ *      extensions.code. A null in a non-null position propagates to the
+ *      nearest nullable parent (a completion returns NULL for "null
+ *      propagated"; json null is an ordinary null).
+ *   4. A mutation's root fields run in order in the caller's (write)
+ *      transaction. A store failure (not an input error) stops execution
+ *      and is returned to the caller, which abandons the transaction.
+ *
+ * Threads: a prepared request is used by one thread at a time.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/mem.h"
+#include "graphql/gql_int.h"
+
+struct hk_gql_prepared {
+    hk_gql_doc *doc;  /* owns the tree */
+    const gql_op *op; /* the operation to run */
+    json_t *vars;     /* coerced variable values (object) */
+};
+
+/* ==== Errors ==== */
+
+void gql_push_error(json_t *errors, gql_loc loc, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_t *e = json_pack("{s:s}", "message", msg);
+    if (!e) return;
+    if (loc.line)
+        json_object_set_new(e, "locations",
+                            json_pack("[{s:i,s:i}]", "line", (int)loc.line,
+                                      "column", (int)loc.column));
+    json_array_append_new(errors, e);
+}
+
+static json_t *error_at(gql_ctx *c, const char *code, const char *msg)
+{
+    json_t *e = json_pack("{s:s,s:[{s:i,s:i}],s:o}", "message", msg,
+                          "locations", "line", (int)c->loc.line, "column",
+                          (int)c->loc.column, "path", json_deep_copy(c->path));
+    if (e && code)
+        json_object_set_new(e, "extensions", json_pack("{s:s}", "code", code));
+    if (e) json_array_append_new(c->errors, e);
+    return NULL;
+}
+
+json_t *gql_error(gql_ctx *c, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return error_at(c, "BAD_USER_INPUT", msg);
+}
+
+json_t *gql_error_hk(gql_ctx *c, const hk_error *err)
+{
+    char msg[600];
+    if (err->field[0])
+        snprintf(msg, sizeof(msg), "%s (field %s)", err->message, err->field);
+    else
+        snprintf(msg, sizeof(msg), "%s", err->message);
+    const char *code;
+    switch (err->code) {
+    case HK_ERR_NOT_FOUND:
+        code = "NOT_FOUND";
+        break;
+    case HK_ERR_EXISTS:
+        code = "CONFLICT";
+        break;
+    case HK_ERR_INVALID:
+    case HK_ERR_LIMIT:
+        code = "BAD_USER_INPUT";
+        break;
+    default:
+        code = "INTERNAL";
+        break;
+    }
+    return error_at(c, code, msg);
+}
+
+/* ==== Input coercion ==== */
+
+/* Writes why a value does not fit into why; returns false. */
+static bool bad(char *why, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bool bad(char *why, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+static bool is_named(const gql_ttype *t, const char *name)
+{
+    return t->named && !strcmp(t->named->name, name);
+}
+
+/* A JSON value as the input type t wants it (variables, JSON scalar). */
+static bool coerce_json(json_t *v, const gql_ttype *t, json_t **out, char *why,
+                        size_t cap, unsigned nest)
+{
+    if (nest > 64) return bad(why, cap, "nested too deeply");
+    if (t->kind == GQL_T_NON_NULL) {
+        if (!v || json_is_null(v))
+            return bad(why, cap, "Expected non-nullable type to not be null.");
+        return coerce_json(v, t->of, out, why, cap, nest + 1);
+    }
+    if (!v || json_is_null(v)) {
+        *out = json_null();
+        return true;
+    }
+    if (t->kind == GQL_T_LIST) {
+        json_t *a = json_array();
+        if (!a) return bad(why, cap, "out of memory");
+        if (json_is_array(v)) {
+            size_t i;
+            json_t *item;
+            json_array_foreach(v, i, item)
+            {
+                json_t *c;
+                if (!coerce_json(item, t->of, &c, why, cap, nest + 1)) {
+                    json_decref(a);
+                    return false;
+                }
+                json_array_append_new(a, c);
+            }
+        } else {
+            json_t *c;
+            if (!coerce_json(v, t->of, &c, why, cap, nest + 1)) {
+                json_decref(a);
+                return false;
+            }
+            json_array_append_new(a, c);
+        }
+        *out = a;
+        return true;
+    }
+    if (t->kind == GQL_T_INPUT) {
+        if (!json_is_object(v))
+            return bad(why, cap, "Expected type \"%s\" to be an object.",
+                       t->named->name);
+        const char *k;
+        json_t *item;
+        json_object_foreach(v, k, item)
+        {
+            if (!gql_type_field(t->named, k))
+                return bad(why, cap,
+                           "Field \"%s\" is not defined by type \"%s\".", k,
+                           t->named->name);
+        }
+        json_t *o = json_object();
+        if (!o) return bad(why, cap, "out of memory");
+        for (const gql_field *f = t->named->fields; f->name; f++) {
+            json_t *fv = json_object_get(v, f->name);
+            const gql_ttype *ft = gql_field_type(f);
+            if (!fv) {
+                if (ft->kind == GQL_T_NON_NULL) {
+                    json_decref(o);
+                    return bad(why, cap,
+                               "Field \"%s\" of required type \"%s\" was not "
+                               "provided.",
+                               f->name, f->type);
+                }
+                continue;
+            }
+            json_t *c;
+            if (!coerce_json(fv, ft, &c, why, cap, nest + 1)) {
+                json_decref(o);
+                return false;
+            }
+            json_object_set_new(o, f->name, c);
+        }
+        *out = o;
+        return true;
+    }
+    if (t->kind == GQL_T_ENUM) {
+        if (json_is_string(v))
+            for (const char *const *e = t->named->enums; *e; e++)
+                if (!strcmp(*e, json_string_value(v))) {
+                    *out = json_incref(v);
+                    return true;
+                }
+        return bad(why, cap, "Value is not a valid %s.", t->named->name);
+    }
+    /* scalars */
+    if (is_named(t, "Int")) {
+        if (json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
+            json_integer_value(v) <= INT32_MAX) {
+            *out = json_incref(v);
+            return true;
+        }
+        if (json_is_real(v) &&
+            json_real_value(v) == (double)(int32_t)json_real_value(v)) {
+            *out = json_integer((json_int_t)json_real_value(v));
+            return true;
+        }
+        return bad(why, cap,
+                   "Int cannot represent a non 32-bit signed "
+                   "integer value.");
+    }
+    if (is_named(t, "Float")) {
+        if (json_is_number(v)) {
+            *out = json_real(json_number_value(v));
+            return true;
+        }
+        return bad(why, cap, "Float cannot represent a non numeric value.");
+    }
+    if (is_named(t, "String")) {
+        if (json_is_string(v)) {
+            *out = json_incref(v);
+            return true;
+        }
+        return bad(why, cap, "String cannot represent a non string value.");
+    }
+    if (is_named(t, "Boolean")) {
+        if (json_is_boolean(v)) {
+            *out = json_incref(v);
+            return true;
+        }
+        return bad(why, cap, "Boolean cannot represent a non boolean value.");
+    }
+    if (is_named(t, "ID")) {
+        if (json_is_string(v)) {
+            *out = json_incref(v);
+            return true;
+        }
+        if (json_is_integer(v)) {
+            char b[32];
+            snprintf(b, sizeof(b), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(v));
+            *out = json_string(b);
+            return true;
+        }
+        return bad(why, cap,
+                   "ID cannot represent a non-string and "
+                   "non-integer value.");
+    }
+    *out = json_incref(v); /* JSON */
+    return true;
+}
+
+/* A literal of the document as a plain JSON value (the JSON scalar). */
+static json_t *literal_json(const gql_value *v, json_t *vars)
+{
+    switch (v->kind) {
+    case GQL_V_VAR: {
+        json_t *x = vars ? json_object_get(vars, v->s) : NULL;
+        return x ? json_incref(x) : json_null();
+    }
+    case GQL_V_INT:
+        return json_integer(strtoll(v->s, NULL, 10));
+    case GQL_V_FLOAT:
+        return json_real(strtod(v->s, NULL));
+    case GQL_V_STRING:
+        return json_stringn(v->s, v->n);
+    case GQL_V_BOOL:
+        return json_boolean(v->b);
+    case GQL_V_NULL:
+        return json_null();
+    case GQL_V_ENUM:
+        return json_string(v->s);
+    case GQL_V_LIST: {
+        json_t *a = json_array();
+        for (const gql_value *i = v->items; i && a; i = i->next)
+            json_array_append_new(a, literal_json(i, vars));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        for (const gql_value *i = v->items; i && o; i = i->next)
+            json_object_set_new(o, i->key, literal_json(i, vars));
+        return o;
+    }
+    }
+}
+
+/* Coerces a literal (which may contain variables) to input type t.
+ * *absent is set when v is a variable that was not provided (the
+ * argument is then treated as not given). */
+bool gql_coerce_literal(const gql_value *v, const gql_ttype *t, json_t *vars,
+                        json_t **out, bool *absent, char *why, size_t cap,
+                        unsigned nest);
+bool gql_coerce_literal(const gql_value *v, const gql_ttype *t, json_t *vars,
+                        json_t **out, bool *absent, char *why, size_t cap,
+                        unsigned nest)
+{
+    if (absent) *absent = false;
+    if (nest > 64) return bad(why, cap, "nested too deeply");
+    if (v->kind == GQL_V_VAR) {
+        json_t *x = vars ? json_object_get(vars, v->s) : NULL;
+        if (!x) {
+            if (absent) *absent = true;
+            if (t->kind == GQL_T_NON_NULL && !absent)
+                return bad(why, cap, "Variable \"$%s\" was not provided.",
+                           v->s);
+            *out = json_null();
+            return true;
+        }
+        if (t->kind == GQL_T_NON_NULL && json_is_null(x))
+            return bad(why, cap, "Variable \"$%s\" must not be null.", v->s);
+        *out = json_incref(x);
+        return true;
+    }
+    if (t->kind == GQL_T_NON_NULL) {
+        if (v->kind == GQL_V_NULL)
+            return bad(why, cap,
+                       "Expected value of non-null type, found null.");
+        return gql_coerce_literal(v, t->of, vars, out, NULL, why, cap,
+                                  nest + 1);
+    }
+    if (v->kind == GQL_V_NULL) {
+        *out = json_null();
+        return true;
+    }
+    if (t->kind == GQL_T_LIST) {
+        json_t *a = json_array();
+        if (!a) return bad(why, cap, "out of memory");
+        const gql_value *one = v->kind == GQL_V_LIST ? v->items : v;
+        for (const gql_value *i = one; i;
+             i = v->kind == GQL_V_LIST ? i->next : NULL) {
+            json_t *c;
+            if (!gql_coerce_literal(i, t->of, vars, &c, NULL, why, cap,
+                                    nest + 1)) {
+                json_decref(a);
+                return false;
+            }
+            json_array_append_new(a, c);
+        }
+        *out = a;
+        return true;
+    }
+    if (t->kind == GQL_T_INPUT) {
+        if (v->kind != GQL_V_OBJECT)
+            return bad(why, cap,
+                       "Expected value of type \"%s\", found a "
+                       "non-object.",
+                       t->named->name);
+        for (const gql_value *i = v->items; i; i = i->next) {
+            if (!gql_type_field(t->named, i->key))
+                return bad(why, cap,
+                           "Field \"%s\" is not defined by type \"%s\".",
+                           i->key, t->named->name);
+            for (const gql_value *j = i->next; j; j = j->next)
+                if (!strcmp(i->key, j->key))
+                    return bad(why, cap,
+                               "There can be only one input field named "
+                               "\"%s\".",
+                               i->key);
+        }
+        json_t *o = json_object();
+        if (!o) return bad(why, cap, "out of memory");
+        for (const gql_field *f = t->named->fields; f->name; f++) {
+            const gql_ttype *ft = gql_field_type(f);
+            const gql_value *fv = NULL;
+            for (const gql_value *i = v->items; i; i = i->next)
+                if (!strcmp(i->key, f->name)) fv = i;
+            bool abs = false;
+            json_t *c = NULL;
+            if (fv && !gql_coerce_literal(fv, ft, vars, &c, &abs, why, cap,
+                                          nest + 1)) {
+                json_decref(o);
+                return false;
+            }
+            if (!fv || abs) {
+                json_decref(c);
+                if (ft->kind == GQL_T_NON_NULL) {
+                    json_decref(o);
+                    return bad(why, cap,
+                               "Field \"%s.%s\" of required type \"%s\" was "
+                               "not provided.",
+                               t->named->name, f->name, f->type);
+                }
+                continue;
+            }
+            json_object_set_new(o, f->name, c);
+        }
+        *out = o;
+        return true;
+    }
+    if (t->kind == GQL_T_ENUM) {
+        if (v->kind == GQL_V_ENUM)
+            for (const char *const *e = t->named->enums; *e; e++)
+                if (!strcmp(*e, v->s)) {
+                    *out = json_string(v->s);
+                    return true;
+                }
+        return bad(why, cap, "Value does not exist in \"%s\" enum.",
+                   t->named->name);
+    }
+    if (is_named(t, "JSON")) {
+        *out = literal_json(v, vars);
+        return true;
+    }
+    if (is_named(t, "Int")) {
+        if (v->kind != GQL_V_INT)
+            return bad(why, cap, "Int cannot represent non-integer value.");
+        errno = 0;
+        long long x = strtoll(v->s, NULL, 10);
+        if (errno || x < INT32_MIN || x > INT32_MAX)
+            return bad(why, cap,
+                       "Int cannot represent non 32-bit signed "
+                       "integer value: %s",
+                       v->s);
+        *out = json_integer(x);
+        return true;
+    }
+    if (is_named(t, "Float")) {
+        if (v->kind != GQL_V_INT && v->kind != GQL_V_FLOAT)
+            return bad(why, cap, "Float cannot represent non numeric value.");
+        *out = json_real(strtod(v->s, NULL));
+        return true;
+    }
+    if (is_named(t, "String")) {
+        if (v->kind != GQL_V_STRING)
+            return bad(why, cap, "String cannot represent a non string value.");
+        *out = json_stringn(v->s, v->n);
+        return true;
+    }
+    if (is_named(t, "Boolean")) {
+        if (v->kind != GQL_V_BOOL)
+            return bad(why, cap,
+                       "Boolean cannot represent a non boolean value.");
+        *out = json_boolean(v->b);
+        return true;
+    }
+    /* ID */
+    if (v->kind != GQL_V_STRING && v->kind != GQL_V_INT)
+        return bad(why, cap,
+                   "ID cannot represent a non-string and "
+                   "non-integer value.");
+    *out = json_stringn(v->s, v->kind == GQL_V_STRING ? v->n : strlen(v->s));
+    return true;
+}
+
+/* The arguments of field f at node s, coerced; NULL with an error. */
+static json_t *coerce_args(gql_ctx *c, const gql_field *f, const gql_sel *s,
+                           json_t *vars)
+{
+    json_t *args = json_object();
+    if (!args) return gql_error(c, "out of memory");
+    for (size_t i = 0; i < GQL_MAX_ARGS && f->args[i].name; i++) {
+        const gql_argdef *ad = &f->args[i];
+        const gql_ttype *t = gql_arg_type(ad);
+        const gql_arg *a = NULL;
+        for (const gql_arg *x = s ? s->args : NULL; x; x = x->next)
+            if (!strcmp(x->name, ad->name)) a = x;
+        json_t *v = NULL;
+        bool absent = !a;
+        char why[300];
+        if (a && !gql_coerce_literal(a->value, t, vars, &v, &absent, why,
+                                     sizeof(why), 0)) {
+            json_decref(args);
+            return gql_error(c, "Argument \"%s\": %s", ad->name, why);
+        }
+        if (absent) {
+            json_decref(v);
+            v = NULL;
+            if (ad->def) v = json_loads(ad->def, JSON_DECODE_ANY, NULL);
+            if (!v && t->kind == GQL_T_NON_NULL) {
+                json_decref(args);
+                return gql_error(c,
+                                 "Argument \"%s\" of required type \"%s\" was "
+                                 "not provided.",
+                                 ad->name, ad->type);
+            }
+            if (!v) continue;
+        }
+        json_object_set_new(args, ad->name, v);
+    }
+    return args;
+}
+
+/* ==== Field collection ==== */
+
+typedef struct group {
+    const char *key;   /* response key */
+    const gql_sel **v; /* the field nodes with this key */
+    size_t n, cap;     /* used / allocated */
+} group;
+
+typedef struct groups {
+    group *v;      /* in first-seen order */
+    size_t n, cap; /* used / allocated */
+} groups;
+
+static void groups_free(groups *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        hk_free(g->v[i].v);
+    hk_free(g->v);
+}
+
+static bool push_field(groups *g, const gql_sel *s)
+{
+    const char *key = s->alias ? s->alias : s->name;
+    group *gr = NULL;
+    for (size_t i = 0; i < g->n; i++)
+        if (!strcmp(g->v[i].key, key)) gr = &g->v[i];
+    if (!gr) {
+        if (g->n == g->cap) {
+            size_t cap = g->cap ? g->cap * 2 : 8;
+            group *nv = hk_realloc(g->v, cap * sizeof(*nv));
+            if (!nv) return false;
+            g->v = nv;
+            g->cap = cap;
+        }
+        gr = &g->v[g->n++];
+        memset(gr, 0, sizeof(*gr));
+        gr->key = key;
+    }
+    if (gr->n == gr->cap) {
+        size_t cap = gr->cap ? gr->cap * 2 : 2;
+        const gql_sel **nv = hk_realloc(gr->v, cap * sizeof(*nv));
+        if (!nv) return false;
+        gr->v = nv;
+        gr->cap = cap;
+    }
+    gr->v[gr->n++] = s;
+    return true;
+}
+
+/* @skip(if:) / @include(if:): false when the selection is left out. */
+static bool included(const gql_directive *d, json_t *vars)
+{
+    for (; d; d = d->next) {
+        bool skip = !strcmp(d->name, "skip");
+        if (!skip && strcmp(d->name, "include") != 0) continue;
+        bool cond = false;
+        for (const gql_arg *a = d->args; a; a = a->next) {
+            if (strcmp(a->name, "if") != 0) continue;
+            if (a->value->kind == GQL_V_BOOL) cond = a->value->b;
+            if (a->value->kind == GQL_V_VAR) {
+                json_t *x = json_object_get(vars, a->value->s);
+                cond = x && json_is_true(x);
+            }
+        }
+        if (skip && cond) return false;
+        if (!skip && !cond) return false;
+    }
+    return true;
+}
+
+static const gql_frag *find_frag(const hk_gql_doc *doc, const char *name)
+{
+    for (const gql_frag *f = doc->frags; f; f = f->next)
+        if (!strcmp(f->name, name)) return f;
+    return NULL;
+}
+
+#define MAX_VISITED 64
+
+static bool collect(const hk_gql_doc *doc, const gql_type *t,
+                    const gql_sel *sel, json_t *vars, groups *g,
+                    const char **visited, size_t *n_visited, unsigned nest)
+{
+    if (nest > 128) return true;
+    for (const gql_sel *s = sel; s; s = s->next) {
+        if (!included(s->dirs, vars)) continue;
+        if (s->kind == GQL_S_FIELD) {
+            if (!push_field(g, s)) return false;
+        } else if (s->kind == GQL_S_INLINE) {
+            if (s->type_cond && strcmp(s->type_cond, t->name) != 0) continue;
+            if (!collect(doc, t, s->sub, vars, g, visited, n_visited, nest + 1))
+                return false;
+        } else {
+            bool seen = false;
+            for (size_t i = 0; i < *n_visited; i++)
+                if (!strcmp(visited[i], s->name)) seen = true;
+            if (seen || *n_visited == MAX_VISITED) continue;
+            visited[(*n_visited)++] = s->name;
+            const gql_frag *f = find_frag(doc, s->name);
+            if (!f || strcmp(f->type_cond, t->name) != 0) continue;
+            if (!collect(doc, t, f->sel, vars, g, visited, n_visited, nest + 1))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* ==== Execution ==== */
+
+typedef struct run {
+    gql_ctx c;             /* resolver context */
+    const hk_gql_doc *doc; /* the document */
+    json_t *vars;          /* coerced variables */
+    bool fatal;            /* a store error stops everything */
+    hk_error fatal_err;    /* its description */
+} run;
+
+static json_t *exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
+                        size_t n_subs, json_t *parent);
+
+/* Serializes a leaf value; NULL (with an error) when it cannot. */
+static json_t *serialize(run *r, const gql_type *t, json_t *v)
+{
+    if (t->kind == GQL_T_ENUM || !strcmp(t->name, "String")) {
+        if (json_is_string(v)) return json_incref(v);
+        if (json_is_number(v) || json_is_boolean(v)) {
+            char *s = json_dumps(v, JSON_ENCODE_ANY);
+            json_t *o = s ? json_string(s) : NULL;
+            free(s);
+            return o;
+        }
+    } else if (!strcmp(t->name, "ID")) {
+        if (json_is_string(v)) return json_incref(v);
+        if (json_is_integer(v)) {
+            char b[32];
+            snprintf(b, sizeof(b), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(v));
+            return json_string(b);
+        }
+    } else if (!strcmp(t->name, "Int")) {
+        if (json_is_integer(v)) return json_incref(v);
+    } else if (!strcmp(t->name, "Float")) {
+        if (json_is_number(v)) return json_real(json_number_value(v));
+    } else if (!strcmp(t->name, "Boolean")) {
+        if (json_is_boolean(v)) return json_incref(v);
+    } else {
+        return json_incref(v); /* JSON */
+    }
+    return error_at(&r->c, "INTERNAL", "value cannot be serialized");
+}
+
+static json_t *complete(run *r, const gql_ttype *t, const group *gr, json_t *v)
+{
+    if (t->kind == GQL_T_NON_NULL) {
+        json_t *x = complete(r, t->of, gr, v);
+        if (x && json_is_null(x)) {
+            json_decref(x);
+            return error_at(&r->c, "INTERNAL",
+                            "Cannot return null for non-nullable field.");
+        }
+        return x;
+    }
+    if (!v || json_is_null(v)) return json_null();
+    if (t->kind == GQL_T_LIST) {
+        if (!json_is_array(v))
+            return error_at(&r->c, "INTERNAL", "expected a list");
+        json_t *a = json_array();
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item)
+        {
+            json_array_append_new(r->c.path, json_integer((json_int_t)i));
+            json_t *x = complete(r, t->of, gr, item);
+            json_array_remove(r->c.path, json_array_size(r->c.path) - 1);
+            if (!x) {
+                json_decref(a);
+                return NULL;
+            }
+            json_array_append_new(a, x);
+        }
+        return a;
+    }
+    if (t->kind == GQL_T_OBJECT) {
+        const gql_sel *subs[64];
+        size_t n = 0;
+        for (size_t i = 0; i < gr->n && n < 64; i++)
+            if (gr->v[i]->sub) subs[n++] = gr->v[i]->sub;
+        return exec_set(r, t->named, subs, n, v);
+    }
+    return serialize(r, t->named, v);
+}
+
+static json_t *find_named(json_t *types, const char *name)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(types, i, t)
+    {
+        if (!strcmp(json_string_value(json_object_get(t, "name")), name))
+            return t;
+    }
+    return NULL;
+}
+
+static json_t *exec_field(run *r, const gql_type *t, const group *gr,
+                          json_t *parent)
+{
+    const gql_sel *s = gr->v[0];
+    r->c.loc = s->loc;
+    if (!strcmp(s->name, "__typename")) return json_string(t->name);
+    const gql_field *f = NULL;
+    const gql_ttype *ft = NULL;
+    json_t *v = NULL;
+    if (t == gql_query_type() && !strcmp(s->name, "__schema")) {
+        ft = gql_ttype_parse("__Schema!");
+        v = json_incref(gql_schema_introspection());
+    } else if (t == gql_query_type() && !strcmp(s->name, "__type")) {
+        ft = gql_ttype_parse("__Type");
+        const char *name = NULL;
+        for (const gql_arg *a = s->args; a; a = a->next)
+            if (!strcmp(a->name, "name")) {
+                if (a->value->kind == GQL_V_STRING) name = a->value->s;
+                if (a->value->kind == GQL_V_VAR)
+                    name = json_string_value(
+                        json_object_get(r->vars, a->value->s));
+            }
+        json_t *found =
+            name ? find_named(
+                       json_object_get(gql_schema_introspection(), "types"),
+                       name)
+                 : NULL;
+        v = found ? json_incref(found) : json_null();
+    } else {
+        f = gql_type_field(t, s->name);
+        if (!f) return error_at(&r->c, "INTERNAL", "unknown field");
+        ft = gql_field_type(f);
+        if (f->fn) {
+            json_t *args = coerce_args(&r->c, f, s, r->vars);
+            if (!args) return NULL;
+            size_t n_err = json_array_size(r->c.errors);
+            v = f->fn(&r->c, parent, args);
+            json_decref(args);
+            if (!v) {
+                /* a store failure is marked by the resolver's error code */
+                json_t *e = json_array_get(r->c.errors, n_err);
+                json_t *code =
+                    json_object_get(json_object_get(e, "extensions"), "code");
+                if (code && !strcmp(json_string_value(code), "INTERNAL"))
+                    r->fatal = true;
+                return NULL;
+            }
+        } else {
+            json_t *m = json_object_get(parent, f->key ? f->key : f->name);
+            v = m ? json_incref(m) : json_null();
+        }
+    }
+    if (!ft) {
+        json_decref(v);
+        return error_at(&r->c, "INTERNAL", "out of memory");
+    }
+    json_t *x = complete(r, ft, gr, v);
+    json_decref(v);
+    return x;
+}
+
+static json_t *exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
+                        size_t n_subs, json_t *parent)
+{
+    groups g = {0};
+    const char *visited[MAX_VISITED];
+    size_t n_visited = 0;
+    for (size_t i = 0; i < n_subs; i++)
+        if (!collect(r->doc, t, subs[i], r->vars, &g, visited, &n_visited, 0)) {
+            groups_free(&g);
+            return error_at(&r->c, "INTERNAL", "out of memory");
+        }
+    json_t *o = json_object();
+    bool nulled = false;
+    for (size_t i = 0; o && i < g.n && !r->fatal; i++) {
+        json_array_append_new(r->c.path, json_string(g.v[i].key));
+        json_t *x = exec_field(r, t, &g.v[i], parent);
+        json_array_remove(r->c.path, json_array_size(r->c.path) - 1);
+        if (!x) {
+            const gql_field *f = gql_type_field(t, g.v[i].v[0]->name);
+            const gql_ttype *ft = f ? gql_field_type(f) : NULL;
+            if (ft && ft->kind == GQL_T_NON_NULL) nulled = true;
+            x = json_null();
+        }
+        json_object_set_new(o, g.v[i].key, x);
+    }
+    groups_free(&g);
+    if (nulled) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* ==== Requests ==== */
+
+static json_t *errors_response(json_t *errors)
+{
+    return json_pack("{s:o}", "errors", errors);
+}
+
+static bool tref_text(const gql_tref *t, hk_buf *b, unsigned nest)
+{
+    if (nest > 64) return false;
+    if (t->name) {
+        if (hk_buf_append_str(b, t->name) != HK_OK) return false;
+    } else {
+        if (hk_buf_append_str(b, "[") != HK_OK ||
+            !tref_text(t->of, b, nest + 1) ||
+            hk_buf_append_str(b, "]") != HK_OK)
+            return false;
+    }
+    return !t->non_null || hk_buf_append_str(b, "!") == HK_OK;
+}
+
+/* The schema type of a variable definition (NULL: unknown type). */
+const gql_ttype *gql_tref_type(const gql_tref *t);
+const gql_ttype *gql_tref_type(const gql_tref *t)
+{
+    hk_buf b = HK_BUF_INIT;
+    const gql_ttype *tt = NULL;
+    if (tref_text(t, &b, 0) && hk_buf_append(&b, "", 1) == HK_OK)
+        tt = gql_ttype_parse(b.data);
+    hk_buf_free(&b);
+    return tt;
+}
+
+static json_t *coerce_vars(const gql_op *op, json_t *given, json_t *errors)
+{
+    json_t *vars = json_object();
+    for (const gql_vardef *d = op->vars; d && vars; d = d->next) {
+        const gql_ttype *t = gql_tref_type(d->type);
+        if (!t) continue; /* refused by validation */
+        json_t *v = given ? json_object_get(given, d->name) : NULL;
+        char why[300];
+        json_t *c = NULL;
+        if (!v) {
+            if (d->def) {
+                if (gql_coerce_literal(d->def, t, NULL, &c, NULL, why,
+                                       sizeof(why), 0))
+                    json_object_set_new(vars, d->name, c);
+            } else if (t->kind == GQL_T_NON_NULL) {
+                gql_push_error(errors, d->loc,
+                               "Variable \"$%s\" of required type was not "
+                               "provided.",
+                               d->name);
+            }
+            continue;
+        }
+        if (!coerce_json(v, t, &c, why, sizeof(why), 0)) {
+            gql_push_error(errors, d->loc,
+                           "Variable \"$%s\" got invalid value; %s", d->name,
+                           why);
+            continue;
+        }
+        json_object_set_new(vars, d->name, c);
+    }
+    return vars;
+}
+
+hk_err hk_gql_prepare(const char *query, size_t len, const char *operation_name,
+                      json_t *variables, const hk_gql_limits *lim,
+                      hk_gql_prepared **out, json_t **response)
+{
+    *out = NULL;
+    *response = NULL;
+    hk_gql_limits dl = {0};
+    if (!lim) lim = &dl;
+    json_t *errors = json_array();
+    if (!errors) return HK_ERR_NOMEM;
+    hk_error err;
+    hk_gql_doc *doc = NULL;
+    hk_err rc = hk_gql_parse(query, len, lim->max_tokens, &doc, &err);
+    if (rc == HK_ERR_NOMEM) {
+        json_decref(errors);
+        return rc;
+    }
+    if (rc != HK_OK) {
+        gql_loc l = {(uint32_t)err.line, err.column};
+        gql_push_error(errors, l, "%s", err.message);
+        *response = errors_response(errors);
+        return HK_OK;
+    }
+    if (!gql_validate(doc, lim, errors)) {
+        hk_gql_doc_free(doc);
+        *response = errors_response(errors);
+        return HK_OK;
+    }
+    const gql_op *op = NULL;
+    size_t n_ops = 0;
+    for (const gql_op *o = doc->ops; o; o = o->next) {
+        n_ops++;
+        if (operation_name ? (o->name && !strcmp(o->name, operation_name))
+                           : n_ops == 1)
+            op = o;
+    }
+    gql_loc none = {0, 0};
+    if (!operation_name && n_ops > 1) {
+        gql_push_error(errors, none,
+                       "Must provide operation name if query contains "
+                       "multiple operations.");
+    } else if (!op) {
+        gql_push_error(errors, none, "Unknown operation named \"%s\".",
+                       operation_name ? operation_name : "");
+    } else if (op->kind == GQL_SUBSCRIPTION) {
+        gql_push_error(errors, op->loc,
+                       "Schema is not configured to execute subscription "
+                       "operation.");
+    }
+    json_t *vars = NULL;
+    if (json_array_size(errors) == 0) {
+        if (variables && !json_is_object(variables) && !json_is_null(variables))
+            gql_push_error(errors, none, "variables must be an object");
+        else
+            vars = coerce_vars(op, json_is_object(variables) ? variables : NULL,
+                               errors);
+    }
+    if (json_array_size(errors) > 0 || !vars) {
+        json_decref(vars);
+        hk_gql_doc_free(doc);
+        if (json_array_size(errors) == 0)
+            gql_push_error(errors, none, "out of memory");
+        *response = errors_response(errors);
+        return HK_OK;
+    }
+    json_decref(errors);
+    hk_gql_prepared *p = hk_calloc(1, sizeof(*p));
+    if (!p) {
+        json_decref(vars);
+        hk_gql_doc_free(doc);
+        return HK_ERR_NOMEM;
+    }
+    p->doc = doc;
+    p->op = op;
+    p->vars = vars;
+    *out = p;
+    return HK_OK;
+}
+
+bool hk_gql_prepared_mutation(const hk_gql_prepared *p)
+{
+    return p && p->op->kind == GQL_MUTATION;
+}
+
+void hk_gql_prepared_free(hk_gql_prepared *p)
+{
+    if (!p) return;
+    json_decref(p->vars);
+    hk_gql_doc_free(p->doc);
+    hk_free(p);
+}
+
+hk_err hk_gql_execute(hk_gql_prepared *p, const hk_gql_env *env,
+                      json_t **response, hk_error *err)
+{
+    *response = NULL;
+    hk_error_clear(err);
+    run r = {.doc = p->doc, .vars = p->vars};
+    r.c.env = env;
+    r.c.errors = json_array();
+    r.c.path = json_array();
+    r.c.mutation = p->op->kind == GQL_MUTATION;
+    if (!r.c.errors || !r.c.path) {
+        json_decref(r.c.errors);
+        json_decref(r.c.path);
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    }
+    const gql_type *root =
+        r.c.mutation ? gql_mutation_type() : gql_query_type();
+    const gql_sel *subs[1] = {p->op->sel};
+    json_t *data = exec_set(&r, root, subs, 1, NULL);
+    json_decref(r.c.path);
+    if (r.fatal) {
+        json_t *e = json_array_get(r.c.errors, json_array_size(r.c.errors) - 1);
+        hk_error_set(err, HK_ERR_STORE, "%s",
+                     e ? json_string_value(json_object_get(e, "message"))
+                       : "store failure");
+        json_decref(data);
+        json_decref(r.c.errors);
+        return err ? err->code : HK_ERR_STORE;
+    }
+    json_t *res = json_object();
+    json_object_set_new(res, "data", data ? data : json_null());
+    if (json_array_size(r.c.errors) > 0)
+        json_object_set_new(res, "errors", r.c.errors);
+    else
+        json_decref(r.c.errors);
+    *response = res;
+    return HK_OK;
+}
