@@ -583,6 +583,9 @@ static void m_query(hk_grpc_call *c)
         qr.cursor = r->cursor;
         qr.limit = (size_t)r->limit;
         qr.no_cursor = r->limit == 0;
+        /* a page has REST's time budget; a whole stream (limit 0) is
+         * bounded by the KB and by the client reading it */
+        if (r->limit) qr.timeout_us = (int64_t)cfg->query_timeout_ms * 1000;
         qr.row = query_row;
         qr.row_ud = &p;
         hk_svc_query_res res;

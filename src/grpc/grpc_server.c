@@ -775,13 +775,18 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
     g->workers = ws;
     g->n_workers = n;
     atomic_init(&g->stopping, false);
-    grpc_arg args[1];
+    grpc_arg args[2];
     memset(args, 0, sizeof(args));
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[0].value.integer =
         cfg->max_body > (size_t)INT32_MAX ? INT32_MAX : (int)cfg->max_body;
-    grpc_channel_args ca = {1, args};
+    /* A port in use is an error, not a port shared with another server
+     * (the core sets SO_REUSEPORT by default). */
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = (char *)GRPC_ARG_ALLOW_REUSEPORT;
+    args[1].value.integer = 0;
+    grpc_channel_args ca = {2, args};
     g->server = grpc_server_create(&ca, NULL);
     size_t nm = hk_grpc_method_count();
     const hk_grpc_method *ms = hk_grpc_methods();

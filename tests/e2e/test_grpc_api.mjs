@@ -45,8 +45,8 @@ function startServer(args) {
     const t = setTimeout(() => reject(new Error(`server did not start: ${log}`)), 20000);
     server.stderr.on('data', (d) => {
       log += d;
-      const g = /gRPC on 127\.0\.0\.1:(\d+) /.exec(log);
-      const h = /listening on http:\/\/127\.0\.0\.1:(\d+) /.exec(log);
+      const g = /gRPC on (?:tls:\/\/)?127\.0\.0\.1:(\d+) /.exec(log);
+      const h = /listening on https?:\/\/127\.0\.0\.1:(\d+) /.exec(log);
       if (g && h) {
         clearTimeout(t);
         resolve({ grpcPort: g[1], httpPort: h[1] });
@@ -453,6 +453,30 @@ try {
   const code = await new Promise((res) => server.once('exit', (c2) => res(c2)));
   assert.equal(code, 0, `server exit code (log: ${log})`);
   server = null;
+
+  // 12. TLS: the REST certificate serves gRPC too; plaintext is refused
+  {
+    const cert = path.join(root, 'c.pem');
+    const key = path.join(root, 'k.pem');
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-days', '1', '-keyout', key, '-out', cert],
+    { timeout: 120000 });
+    assert.equal(r.status, 0, String(r.stderr));
+    log = '';
+    const { grpcPort: tlsPort } = await startServer(['--tls-cert', cert, '--tls-key', key]);
+    assert.match(log, /gRPC on tls:\/\//);
+    const creds = grpc.credentials.createSsl(fs.readFileSync(cert));
+    const ts = new pkg.hakgal.v2.Hakgal(`localhost:${tlsPort}`, creds);
+    const got = await unary(ts, 'GetFact', { id: id1 }, null);
+    assert.equal(got.statement, 'HasPart(Computer, GPU)');
+    ts.close();
+    const plain = new pkg.grpc.health.v1.Health(`127.0.0.1:${tlsPort}`, grpc.credentials.createInsecure());
+    await fails(unary(plain, 'Check', {}, null), S.UNAVAILABLE, 'plaintext to a TLS port');
+    plain.close();
+    server.kill('SIGTERM');
+    assert.equal(await new Promise((res) => server.once('exit', (c2) => res(c2))), 0);
+    server = null;
+  }
   console.log('test_grpc_api: ok');
 } catch (e) {
   console.error(e);
