@@ -16,7 +16,9 @@
 #    asking every fact field REST answers, plus the page cursor.
 # 3. For 16 and 64 connections, REST and GraphQL back to back (wrk -t 2
 #    -d BENCH_SECONDS --latency), each pair repeated BENCH_ROUNDS times
-#    (default 3); the table gives medians of req/s and their ratio.
+#    (default 3); the table gives medians of req/s and their ratio, and
+#    of requests per second of the server's CPU time (user + system from
+#    /proc/PID/stat), which a shared machine distorts far less.
 # Results: bench/out/graphql/results-N.txt (wrk output) and summary-N.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -54,7 +56,11 @@ fi
 rm -rf "$work/kb"
 cp -r "$kb" "$work/kb"
 "$HAKGAL" serve --data "$work/kb" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
-pids+=($!)
+server_pid=$!
+pids+=($server_pid)
+tck=$(getconf CLK_TCK)
+# CPU ticks (user + system) the server has used so far
+server_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 base="http://127.0.0.1:$port"
 for _ in $(seq 50); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
 
@@ -96,39 +102,47 @@ echo "== pattern: $pattern   entity: $a0"
 
 results="$out/results-$n.txt"
 : > "$results"
-declare -A rps
+declare -A rps cpu
 run_wrk() { # label conns url [script]
     local label=$1 c=$2 url=$3 script=${4:-}
     local args=(-t 2 -c "$c" -d "${secs}s" --latency)
     [ -n "$script" ] && args+=(-s "$script")
-    local o
+    local o t0 t1 n
+    t0=$(server_ticks)
     o=$(wrk "${args[@]}" "$url")
+    t1=$(server_ticks)
     echo "### $label c=$c" >> "$results"
     echo "$o" >> "$results"
-    echo "$o" | awk '/Requests\/sec/ {print $2}'
+    n=$(echo "$o" | awk '/requests in/ {print $1}')
+    # req/s of wall time, and requests per second of server CPU time
+    echo "$(echo "$o" | awk '/Requests\/sec/ {print $2}') $(echo "scale=1; $n * $tck / ($t1 - $t0)" | bc)"
 }
 for c in 16 64; do
     for r in $(seq "$rounds"); do
         for q in pattern entity; do
             url_var="rest_$q"
-            a=$(run_wrk "rest $q" "$c" "${!url_var}")
-            b=$(run_wrk "graphql $q" "$c" "$base/graphql" "$work/gql_$q.lua")
+            read -r a ac <<< "$(run_wrk "rest $q" "$c" "${!url_var}")"
+            read -r b bc <<< "$(run_wrk "graphql $q" "$c" "$base/graphql" "$work/gql_$q.lua")"
             rps["rest $q $c"]+="$a "
             rps["gql $q $c"]+="$b "
-            echo "c=$c round $r $q: REST $a req/s, GraphQL $b req/s (load $(cut -d' ' -f1 /proc/loadavg))"
+            cpu["rest $q $c"]+="$ac "
+            cpu["gql $q $c"]+="$bc "
+            echo "c=$c round $r $q: REST $a req/s ($ac per CPU s), GraphQL $b req/s ($bc per CPU s) (load $(cut -d' ' -f1 /proc/loadavg))"
         done
     done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 summary="$out/summary-$n.md"
 {
-    echo "| query | conns | REST req/s | GraphQL req/s | GraphQL / REST |"
-    echo "|---|---|---|---|---|"
+    echo "| query | conns | REST req/s | GraphQL req/s | ratio | REST req per server CPU s | GraphQL req per server CPU s | ratio |"
+    echo "|---|---|---|---|---|---|---|---|"
     for c in 16 64; do
         for q in pattern entity; do
             a=$(echo "${rps["rest $q $c"]}" | median)
             b=$(echo "${rps["gql $q $c"]}" | median)
-            echo "| $q | $c | $a | $b | $(echo "scale=2; $b / $a" | bc) |"
+            ac=$(echo "${cpu["rest $q $c"]}" | median)
+            bc=$(echo "${cpu["gql $q $c"]}" | median)
+            echo "| $q | $c | $a | $b | $(echo "scale=2; $b / $a" | bc) | $ac | $bc | $(echo "scale=2; $bc / $ac" | bc) |"
         done
     done
 } > "$summary"

@@ -60,9 +60,14 @@ void gql_push_error(json_t *errors, gql_loc loc, const char *fmt, ...)
 
 static json_t *error_at(gql_ctx *c, const char *code, const char *msg)
 {
+    json_t *path = json_array();
+    for (unsigned i = 0; path && i < c->depth && i < GQL_MAX_PATH; i++)
+        json_array_append_new(
+            path, c->path_key[i] ? json_string(c->path_key[i])
+                                 : json_integer((json_int_t)c->path_idx[i]));
     json_t *e = json_pack("{s:s,s:[{s:i,s:i}],s:o}", "message", msg,
                           "locations", "line", (int)c->loc.line, "column",
-                          (int)c->loc.column, "path", json_deep_copy(c->path));
+                          (int)c->loc.column, "path", path);
     if (e && code)
         json_object_set_new(e, "extensions", json_pack("{s:s}", "code", code));
     if (e) json_array_append_new(c->errors, e);
@@ -608,87 +613,198 @@ static bool collect(const hk_gql_doc *doc, const gql_type *t,
 
 /* ==== Execution ==== */
 
+/* Groups collected once per (type, field group) and reused for every
+ * item of a list: the selection of a list's objects is the same. */
+#define GROUP_CACHE 64
+
 typedef struct run {
     gql_ctx c;             /* resolver context */
     const hk_gql_doc *doc; /* the document */
     json_t *vars;          /* coerced variables */
+    hk_buf *out;           /* the data being written */
     bool fatal;            /* a store error stops everything */
-    hk_error fatal_err;    /* its description */
+    bool nomem;            /* an append failed */
+    struct {
+        const gql_type *t; /* object type */
+        const void *key;   /* the field group completed */
+        groups g;          /* its collected fields */
+    } cache[GROUP_CACHE];
+    size_t n_cache; /* used entries */
 } run;
 
-static json_t *exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
-                        size_t n_subs, json_t *parent);
+static bool exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
+                     size_t n_subs, const groups *pre, json_t *parent);
 
-/* Serializes a leaf value; NULL (with an error) when it cannot. */
-static json_t *serialize(run *r, const gql_type *t, json_t *v)
+static bool put(run *r, const char *s, size_t n)
 {
-    if (t->kind == GQL_T_ENUM || !strcmp(t->name, "String")) {
-        if (json_is_string(v)) return json_incref(v);
-        if (json_is_number(v) || json_is_boolean(v)) {
-            char *s = json_dumps(v, JSON_ENCODE_ANY);
-            json_t *o = s ? json_string(s) : NULL;
-            free(s);
-            return o;
-        }
-    } else if (!strcmp(t->name, "ID")) {
-        if (json_is_string(v)) return json_incref(v);
-        if (json_is_integer(v)) {
-            char b[32];
-            snprintf(b, sizeof(b), "%" JSON_INTEGER_FORMAT,
-                     json_integer_value(v));
-            return json_string(b);
-        }
-    } else if (!strcmp(t->name, "Int")) {
-        if (json_is_integer(v)) return json_incref(v);
-    } else if (!strcmp(t->name, "Float")) {
-        if (json_is_number(v)) return json_real(json_number_value(v));
-    } else if (!strcmp(t->name, "Boolean")) {
-        if (json_is_boolean(v)) return json_incref(v);
-    } else {
-        return json_incref(v); /* JSON */
-    }
-    return error_at(&r->c, "INTERNAL", "value cannot be serialized");
+    if (hk_buf_append(r->out, s, n) != HK_OK) r->nomem = true;
+    return !r->nomem;
 }
 
-static json_t *complete(run *r, const gql_ttype *t, const group *gr, json_t *v)
+static bool put_str(run *r, const char *s)
 {
-    if (t->kind == GQL_T_NON_NULL) {
-        json_t *x = complete(r, t->of, gr, v);
-        if (x && json_is_null(x)) {
-            json_decref(x);
-            return error_at(&r->c, "INTERNAL",
-                            "Cannot return null for non-nullable field.");
-        }
-        return x;
+    return put(r, s, strlen(s));
+}
+
+static bool put_json_string(run *r, const char *s, size_t n)
+{
+    if (hk_buf_append_json_string(r->out, s, n) != HK_OK) r->nomem = true;
+    return !r->nomem;
+}
+
+/* Appends v as JSON text the way jansson writes it. */
+static bool put_json(run *r, json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return put_json_string(r, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER: {
+        char b[32];
+        int n = snprintf(b, sizeof(b), "%" JSON_INTEGER_FORMAT,
+                         json_integer_value(v));
+        return put(r, b, (size_t)n);
     }
-    if (!v || json_is_null(v)) return json_null();
+    case JSON_TRUE:
+        return put(r, "true", 4);
+    case JSON_FALSE:
+        return put(r, "false", 5);
+    case JSON_NULL:
+        return put(r, "null", 4);
+    default: {
+        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        bool ok = t ? put_str(r, t) : (r->nomem = true, false);
+        free(t);
+        return ok;
+    }
+    }
+}
+
+static bool put_real(run *r, double d)
+{
+    char b[40];
+    int n = snprintf(b, sizeof(b), "%.17g", d);
+    if (!strpbrk(b, ".eE")) n += snprintf(b + n, sizeof(b) - (size_t)n, ".0");
+    return put(r, b, (size_t)n);
+}
+
+static void path_push_key(gql_ctx *c, const char *key)
+{
+    if (c->depth < GQL_MAX_PATH) {
+        c->path_key[c->depth] = key;
+        c->path_idx[c->depth] = 0;
+    }
+    c->depth++;
+}
+
+static void path_push_index(gql_ctx *c, size_t i)
+{
+    if (c->depth < GQL_MAX_PATH) {
+        c->path_key[c->depth] = NULL;
+        c->path_idx[c->depth] = i;
+    }
+    c->depth++;
+}
+
+/* Appends a leaf value; false (with an error) when it cannot. */
+static bool serialize(run *r, const gql_type *t, json_t *v)
+{
+    if (t->kind == GQL_T_ENUM || !strcmp(t->name, "String")) {
+        if (json_is_string(v) || json_is_number(v) || json_is_boolean(v)) {
+            if (json_is_string(v)) return put_json(r, v);
+            char *s = json_dumps(v, JSON_ENCODE_ANY);
+            bool ok = s && put_json_string(r, s, strlen(s));
+            free(s);
+            return ok;
+        }
+    } else if (!strcmp(t->name, "ID")) {
+        if (json_is_string(v)) return put_json(r, v);
+        if (json_is_integer(v)) {
+            char b[32];
+            int n = snprintf(b, sizeof(b), "\"%" JSON_INTEGER_FORMAT "\"",
+                             json_integer_value(v));
+            return put(r, b, (size_t)n);
+        }
+    } else if (!strcmp(t->name, "Int")) {
+        if (json_is_integer(v)) return put_json(r, v);
+    } else if (!strcmp(t->name, "Float")) {
+        if (json_is_number(v)) return put_real(r, json_number_value(v));
+    } else if (!strcmp(t->name, "Boolean")) {
+        if (json_is_boolean(v)) return put_json(r, v);
+    } else {
+        return put_json(r, v); /* JSON */
+    }
+    error_at(&r->c, "INTERNAL", "value cannot be serialized");
+    return false;
+}
+
+/* The collected fields of gr's selections on t, from the cache. */
+static const groups *cached_groups(run *r, const gql_type *t, const group *gr)
+{
+    for (size_t i = 0; i < r->n_cache; i++)
+        if (r->cache[i].t == t && r->cache[i].key == gr) return &r->cache[i].g;
+    if (r->n_cache == GROUP_CACHE) return NULL;
+    groups g = {0};
+    const char *visited[MAX_VISITED];
+    size_t n_visited = 0;
+    for (size_t i = 0; i < gr->n; i++)
+        if (gr->v[i]->sub && !collect(r->doc, t, gr->v[i]->sub, r->vars, &g,
+                                      visited, &n_visited, 0)) {
+            groups_free(&g);
+            return NULL;
+        }
+    r->cache[r->n_cache].t = t;
+    r->cache[r->n_cache].key = gr;
+    r->cache[r->n_cache].g = g;
+    return &r->cache[r->n_cache++].g;
+}
+
+/* Appends the completed value v of type t. Returns false when a null
+ * must propagate to the parent (the output is then cut back to where
+ * this value began); a nullable position absorbs it as null. */
+static bool complete(run *r, const gql_ttype *t, const group *gr, json_t *v)
+{
+    size_t mark = r->out->len;
+    bool nn = t->kind == GQL_T_NON_NULL;
+    if (nn) t = t->of;
+    if (!v || json_is_null(v)) {
+        if (!nn) return put(r, "null", 4);
+        error_at(&r->c, "INTERNAL",
+                 "Cannot return null for non-nullable field.");
+        return false;
+    }
+    bool ok;
     if (t->kind == GQL_T_LIST) {
-        if (!json_is_array(v))
-            return error_at(&r->c, "INTERNAL", "expected a list");
-        json_t *a = json_array();
+        ok = json_is_array(v);
+        if (!ok) error_at(&r->c, "INTERNAL", "expected a list");
+        ok = ok && put(r, "[", 1);
         size_t i;
         json_t *item;
         json_array_foreach(v, i, item)
         {
-            json_array_append_new(r->c.path, json_integer((json_int_t)i));
-            json_t *x = complete(r, t->of, gr, item);
-            json_array_remove(r->c.path, json_array_size(r->c.path) - 1);
-            if (!x) {
-                json_decref(a);
-                return NULL;
-            }
-            json_array_append_new(a, x);
+            if (!ok) break;
+            path_push_index(&r->c, i);
+            ok = (i == 0 || put(r, ",", 1)) && complete(r, t->of, gr, item);
+            r->c.depth--;
         }
-        return a;
+        ok = ok && put(r, "]", 1);
+    } else if (t->kind == GQL_T_OBJECT) {
+        const groups *g = cached_groups(r, t->named, gr);
+        if (g) {
+            ok = exec_set(r, t->named, NULL, 0, g, v);
+        } else {
+            const gql_sel *subs[64];
+            size_t n = 0;
+            for (size_t i = 0; i < gr->n && n < 64; i++)
+                if (gr->v[i]->sub) subs[n++] = gr->v[i]->sub;
+            ok = exec_set(r, t->named, subs, n, NULL, v);
+        }
+    } else {
+        ok = serialize(r, t->named, v);
     }
-    if (t->kind == GQL_T_OBJECT) {
-        const gql_sel *subs[64];
-        size_t n = 0;
-        for (size_t i = 0; i < gr->n && n < 64; i++)
-            if (gr->v[i]->sub) subs[n++] = gr->v[i]->sub;
-        return exec_set(r, t->named, subs, n, v);
-    }
-    return serialize(r, t->named, v);
+    if (ok || r->nomem || r->fatal) return ok;
+    r->out->len = mark;
+    if (nn) return false;
+    return put(r, "null", 4);
 }
 
 static json_t *find_named(json_t *types, const char *name)
@@ -703,12 +819,14 @@ static json_t *find_named(json_t *types, const char *name)
     return NULL;
 }
 
-static json_t *exec_field(run *r, const gql_type *t, const group *gr,
-                          json_t *parent)
+/* Appends the value of one response key; false: null propagates. */
+static bool exec_field(run *r, const gql_type *t, const group *gr,
+                       json_t *parent)
 {
     const gql_sel *s = gr->v[0];
     r->c.loc = s->loc;
-    if (!strcmp(s->name, "__typename")) return json_string(t->name);
+    if (!strcmp(s->name, "__typename"))
+        return put_json_string(r, t->name, strlen(t->name));
     const gql_field *f = NULL;
     const gql_ttype *ft = NULL;
     json_t *v = NULL;
@@ -733,13 +851,15 @@ static json_t *exec_field(run *r, const gql_type *t, const group *gr,
         v = found ? json_incref(found) : json_null();
     } else {
         f = gql_type_field(t, s->name);
-        if (!f) return error_at(&r->c, "INTERNAL", "unknown field");
+        if (!f) {
+            error_at(&r->c, "INTERNAL", "unknown field");
+            return put(r, "null", 4);
+        }
         ft = gql_field_type(f);
         if (f->fn) {
             json_t *args = coerce_args(&r->c, f, s, r->vars);
-            if (!args) return NULL;
             size_t n_err = json_array_size(r->c.errors);
-            v = f->fn(&r->c, parent, args);
+            v = args ? f->fn(&r->c, parent, args) : NULL;
             json_decref(args);
             if (!v) {
                 /* a store failure is marked by the resolver's error code */
@@ -748,53 +868,57 @@ static json_t *exec_field(run *r, const gql_type *t, const group *gr,
                     json_object_get(json_object_get(e, "extensions"), "code");
                 if (code && !strcmp(json_string_value(code), "INTERNAL"))
                     r->fatal = true;
-                return NULL;
+                if (ft->kind == GQL_T_NON_NULL) return false;
+                return put(r, "null", 4);
             }
         } else {
-            json_t *m = json_object_get(parent, f->key ? f->key : f->name);
-            v = m ? json_incref(m) : json_null();
+            v = json_object_get(parent, f->key ? f->key : f->name);
+            json_incref(v);
         }
     }
     if (!ft) {
         json_decref(v);
-        return error_at(&r->c, "INTERNAL", "out of memory");
+        error_at(&r->c, "INTERNAL", "out of memory");
+        r->fatal = true;
+        return false;
     }
-    json_t *x = complete(r, ft, gr, v);
+    bool ok = complete(r, ft, gr, v);
     json_decref(v);
-    return x;
+    return ok;
 }
 
-static json_t *exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
-                        size_t n_subs, json_t *parent)
+/* Appends the object {key: value, ...} of the selections subs (or of the
+ * collected groups pre) on t; false when a non-null field nulled it. */
+static bool exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
+                     size_t n_subs, const groups *pre, json_t *parent)
 {
-    groups g = {0};
-    const char *visited[MAX_VISITED];
-    size_t n_visited = 0;
-    for (size_t i = 0; i < n_subs; i++)
-        if (!collect(r->doc, t, subs[i], r->vars, &g, visited, &n_visited, 0)) {
-            groups_free(&g);
-            return error_at(&r->c, "INTERNAL", "out of memory");
-        }
-    json_t *o = json_object();
-    bool nulled = false;
-    for (size_t i = 0; o && i < g.n && !r->fatal; i++) {
-        json_array_append_new(r->c.path, json_string(g.v[i].key));
-        json_t *x = exec_field(r, t, &g.v[i], parent);
-        json_array_remove(r->c.path, json_array_size(r->c.path) - 1);
-        if (!x) {
-            const gql_field *f = gql_type_field(t, g.v[i].v[0]->name);
-            const gql_ttype *ft = f ? gql_field_type(f) : NULL;
-            if (ft && ft->kind == GQL_T_NON_NULL) nulled = true;
-            x = json_null();
-        }
-        json_object_set_new(o, g.v[i].key, x);
+    groups own = {0};
+    const groups *g = pre;
+    if (!g) {
+        const char *visited[MAX_VISITED];
+        size_t n_visited = 0;
+        for (size_t i = 0; i < n_subs; i++)
+            if (!collect(r->doc, t, subs[i], r->vars, &own, visited, &n_visited,
+                         0)) {
+                groups_free(&own);
+                r->nomem = true;
+                return false;
+            }
+        g = &own;
     }
-    groups_free(&g);
-    if (nulled) {
-        json_decref(o);
-        return NULL;
+    bool ok = put(r, "{", 1);
+    for (size_t i = 0; ok && i < g->n && !r->fatal; i++) {
+        ok = (i == 0 || put(r, ",", 1)) &&
+             put_json_string(r, g->v[i].key, strlen(g->v[i].key)) &&
+             put(r, ":", 1);
+        if (!ok) break;
+        path_push_key(&r->c, g->v[i].key);
+        ok = exec_field(r, t, &g->v[i], parent);
+        r->c.depth--;
     }
-    return o;
+    ok = ok && !r->fatal && put(r, "}", 1);
+    groups_free(&own);
+    return ok;
 }
 
 /* ==== Requests ==== */
@@ -955,41 +1079,69 @@ void hk_gql_prepared_free(hk_gql_prepared *p)
     hk_free(p);
 }
 
+hk_err hk_gql_execute_text(hk_gql_prepared *p, const hk_gql_env *env,
+                           hk_buf *out, hk_error *err)
+{
+    hk_error_clear(err);
+    run *r = hk_calloc(1, sizeof(*r));
+    if (!r) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    r->doc = p->doc;
+    r->vars = p->vars;
+    r->out = out;
+    r->c.env = env;
+    r->c.errors = json_array();
+    r->c.mutation = p->op->kind == GQL_MUTATION;
+    hk_err rc = HK_OK;
+    if (!r->c.errors) {
+        rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    const gql_type *root =
+        r->c.mutation ? gql_mutation_type() : gql_query_type();
+    const gql_sel *subs[1] = {p->op->sel};
+    size_t start = out->len;
+    put(r, "{\"data\":", 8);
+    size_t mark = out->len;
+    if (!exec_set(r, root, subs, 1, NULL, NULL) && !r->nomem && !r->fatal) {
+        out->len = mark;
+        put(r, "null", 4);
+    }
+    if (r->fatal) {
+        json_t *e =
+            json_array_get(r->c.errors, json_array_size(r->c.errors) - 1);
+        rc = hk_error_set(err, HK_ERR_STORE, "%s",
+                          e ? json_string_value(json_object_get(e, "message"))
+                            : "store failure");
+        out->len = start;
+        goto done;
+    }
+    if (json_array_size(r->c.errors) > 0) {
+        put(r, ",\"errors\":", 10);
+        put_json(r, r->c.errors);
+    }
+    put(r, "}", 1);
+    if (r->nomem) {
+        out->len = start;
+        rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    }
+done:
+    for (size_t i = 0; i < r->n_cache; i++)
+        groups_free(&r->cache[i].g);
+    json_decref(r->c.errors);
+    hk_free(r);
+    return rc;
+}
+
 hk_err hk_gql_execute(hk_gql_prepared *p, const hk_gql_env *env,
                       json_t **response, hk_error *err)
 {
     *response = NULL;
-    hk_error_clear(err);
-    run r = {.doc = p->doc, .vars = p->vars};
-    r.c.env = env;
-    r.c.errors = json_array();
-    r.c.path = json_array();
-    r.c.mutation = p->op->kind == GQL_MUTATION;
-    if (!r.c.errors || !r.c.path) {
-        json_decref(r.c.errors);
-        json_decref(r.c.path);
-        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    hk_buf b = HK_BUF_INIT;
+    hk_err rc = hk_gql_execute_text(p, env, &b, err);
+    if (rc == HK_OK) {
+        *response = json_loadb(b.data, b.len, 0, NULL);
+        if (!*response) rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     }
-    const gql_type *root =
-        r.c.mutation ? gql_mutation_type() : gql_query_type();
-    const gql_sel *subs[1] = {p->op->sel};
-    json_t *data = exec_set(&r, root, subs, 1, NULL);
-    json_decref(r.c.path);
-    if (r.fatal) {
-        json_t *e = json_array_get(r.c.errors, json_array_size(r.c.errors) - 1);
-        hk_error_set(err, HK_ERR_STORE, "%s",
-                     e ? json_string_value(json_object_get(e, "message"))
-                       : "store failure");
-        json_decref(data);
-        json_decref(r.c.errors);
-        return err ? err->code : HK_ERR_STORE;
-    }
-    json_t *res = json_object();
-    json_object_set_new(res, "data", data ? data : json_null());
-    if (json_array_size(r.c.errors) > 0)
-        json_object_set_new(res, "errors", r.c.errors);
-    else
-        json_decref(r.c.errors);
-    *response = res;
-    return HK_OK;
+    hk_buf_free(&b);
+    return rc;
 }

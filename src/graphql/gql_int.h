@@ -231,12 +231,17 @@ struct json_t *gql_schema_introspection(void);
 
 /* ==== Execution context ==== */
 
+#define GQL_MAX_PATH 300 /* response path entries kept for errors */
+
 struct gql_ctx {
-    const hk_gql_env *env; /* transaction, limits, caller */
-    struct json_t *errors; /* the errors array being built */
-    struct json_t *path;   /* the current response path (array) */
-    gql_loc loc;           /* the field being resolved */
-    bool mutation;         /* running a mutation operation */
+    const hk_gql_env *env;              /* transaction, limits, caller */
+    struct json_t *errors;              /* the errors array being built */
+    const char *path_key[GQL_MAX_PATH]; /* response path: keys, or NULL
+                                           for a list index */
+    size_t path_idx[GQL_MAX_PATH];      /* list indexes */
+    unsigned depth;                     /* entries in the path */
+    gql_loc loc;                        /* the field being resolved */
+    bool mutation;                      /* running a mutation operation */
 };
 
 /* Appends an error at the current field (message printf-style). Returns

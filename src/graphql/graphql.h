@@ -83,6 +83,11 @@ void hk_gql_prepared_free(hk_gql_prepared *p);
 hk_err hk_gql_execute(hk_gql_prepared *p, const hk_gql_env *env,
                       json_t **response, hk_error *err);
 
+/* The same, appending the response as JSON text to out (nothing is
+ * appended on an error): what the HTTP routes send. */
+hk_err hk_gql_execute_text(hk_gql_prepared *p, const hk_gql_env *env,
+                           hk_buf *out, hk_error *err);
+
 /* ==== Schema ==== */
 
 /* The schema in SDL (static text, built once). */

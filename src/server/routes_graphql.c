@@ -52,28 +52,27 @@ static void send_response(h2o_req_t *req, json_t *resp)
 typedef struct gql_job {
     hk_gql_prepared *p; /* the request */
     hk_gql_env env;     /* limits; txn set per run */
-    json_t *response;   /* the last run's response */
+    hk_buf response;    /* the last run's response (JSON text) */
 } gql_job;
 
 static hk_err gql_write(hk_txn *txn, void *arg, hk_error *err)
 {
     gql_job *j = arg;
-    json_decref(j->response);
-    j->response = NULL;
+    hk_buf_reset(&j->response);
     j->env.txn = txn;
-    return hk_gql_execute(j->p, &j->env, &j->response, err);
+    return hk_gql_execute_text(j->p, &j->env, &j->response, err);
 }
 
 static void gql_done(h2o_req_t *req, hk_err rc, const hk_error *err, void *arg)
 {
     gql_job *j = arg;
     if (req) {
-        if (rc == HK_OK && j->response)
-            send_response(req, j->response);
+        if (rc == HK_OK && j->response.len)
+            hk_http_send_buf(req, 200, &j->response);
         else
             hk_send_store_error(req, err);
     }
-    json_decref(j->response);
+    hk_buf_free(&j->response);
     hk_gql_prepared_free(j->p);
     hk_free(j);
 }
@@ -138,15 +137,15 @@ static void run_request(hk_server *srv, h2o_req_t *req, const char *query,
         return;
     }
     hk_gql_env env = gql_env(srv, txn);
-    rc = hk_gql_execute(p, &env, &resp, &err);
+    hk_buf b = HK_BUF_INIT;
+    rc = hk_gql_execute_text(p, &env, &b, &err);
     hk_loop_read_done(loop);
     hk_gql_prepared_free(p);
-    if (rc != HK_OK) {
+    if (rc != HK_OK)
         hk_send_store_error(req, &err);
-        return;
-    }
-    send_response(req, resp);
-    json_decref(resp);
+    else
+        hk_http_send_buf(req, 200, &b);
+    hk_buf_free(&b);
 }
 
 /* ==== POST /graphql ==== */
