@@ -5,15 +5,16 @@
  *
  *   sdk_bench BASE_URL PATTERN PAGE_SIZE N_GETS ROUNDS
  *
- * Per round, each side (a) pages through every fact matching PATTERN with
- * PAGE_SIZE facts per page, decoding every page, and (b) sends N_GETS
- * GET /v2/facts/{id} for ids 1..N_GETS over one keep-alive connection.
- * Prints one line per side and round: side, facts paged, paging seconds,
- * gets seconds.
+ * Per round, each side (in alternating order) (a) pages through every fact
+ * matching PATTERN with PAGE_SIZE facts per page, decoding every page, and (b)
+ * sends N_GETS GET /v2/facts/{id} for ids 1..N_GETS over one keep-alive
+ * connection. Prints one line per side and round: side, facts paged, paging
+ * seconds, gets seconds.
  */
 #include "hakgal_client.h"
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,17 +157,18 @@ int main(int argc, char **argv)
     unsigned n_gets = (unsigned)strtoul(argv[4], NULL, 10);
     int rounds = atoi(argv[5]);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    for (int r = 0; r < rounds; r++) {
+    for (int r = 0; r < rounds * 2; r++) {
+        /* sides alternate which goes first, so neither gains from order */
+        bool sdk = (r % 2) == ((r / 2) % 2);
         size_t facts;
         double tp, tg;
-        if (raw_round(base, pattern, page, n_gets, &facts, &tp, &tg) != 0) {
-            fprintf(stderr, "raw round failed\n");
+        int rc = sdk ? sdk_round(base, pattern, page, n_gets, &facts, &tp, &tg)
+                     : raw_round(base, pattern, page, n_gets, &facts, &tp, &tg);
+        if (rc != 0) {
+            fprintf(stderr, "%s round failed\n", sdk ? "sdk" : "raw");
             return 1;
         }
-        printf("c-raw %zu %.6f %.6f\n", facts, tp, tg);
-        if (sdk_round(base, pattern, page, n_gets, &facts, &tp, &tg) != 0)
-            return 1;
-        printf("c-sdk %zu %.6f %.6f\n", facts, tp, tg);
+        printf("%s %zu %.6f %.6f\n", sdk ? "c-sdk" : "c-raw", facts, tp, tg);
         fflush(stdout);
     }
     curl_global_cleanup();

@@ -107,9 +107,10 @@ def main():
         for line in out.splitlines():
             side, n, tp, tg = line.split()
             res.setdefault(side, []).append((int(n), float(tp), float(tg)))
-        for _ in range(a.rounds):
-            res.setdefault("py-raw", []).append(py_raw(port, a.page, a.gets))
-            res.setdefault("py-sdk", []).append(py_sdk(port, a.page, a.gets))
+        for r in range(a.rounds):  # alternating which side goes first
+            sides = [("py-raw", py_raw), ("py-sdk", py_sdk)]
+            for name, fn in (sides if r % 2 == 0 else sides[::-1]):
+                res.setdefault(name, []).append(fn(port, a.page, a.gets))
     finally:
         proc.terminate()
         proc.wait()

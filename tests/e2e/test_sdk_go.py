@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Live test of the Go SDK (sdk/go): go vet, then the live test program
+"""Live test of the Go SDK (sdk/go): go vet and go test (malformed answers
+from an httptest server), then the live test program
 (sdk/go/cmd/livetest) built offline (GOFLAGS=-mod=mod GOPROXY=off, standard
 library only) and run against a real `hakgal serve`."""
 import os
@@ -15,6 +16,7 @@ env = {"GOFLAGS": "-mod=mod", "GOPROXY": "off", "GO111MODULE": "on",
        "GOCACHE": os.path.join(lib.TMP, "go-cache"),
        "GOPATH": os.path.join(out, "gopath")}
 lib.run("go vet", [go, "vet", "./..."], cwd=src, env=env)
+lib.run("go test", [go, "test", "-count=1", "./..."], cwd=src, env=env)
 binary = os.path.join(out, "livetest")
 lib.run("go build", [go, "build", "-o", binary, "./cmd/livetest"], cwd=src,
         env=env)

@@ -1,6 +1,6 @@
 """Typed models of the hakgal /v2 answers (docs/API.md).
 
-Each model is a frozen dataclass built from the server's JSON by its
+Each model is a dataclass built from the server's JSON by its
 from_json class method; fields the server may add later are ignored, so an
 older client keeps working against a newer server.
 """
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 
-@dataclass(frozen=True)
+@dataclass
 class Fact:
     """One fact: Pred(arg1, ...) with its metadata."""
 
@@ -35,7 +35,7 @@ class Fact:
                    updated=j.get("updated"))
 
 
-@dataclass(frozen=True)
+@dataclass
 class AddResult:
     """The answer of add: the fact, and whether this call created it (201)
     or found it already there (200)."""
@@ -44,7 +44,7 @@ class AddResult:
     created: bool
 
 
-@dataclass(frozen=True)
+@dataclass
 class ApiErrorBody:
     """The error object of an answer: {"code", "message", "detail"}."""
 
@@ -58,7 +58,7 @@ class ApiErrorBody:
                    message=str(j.get("message", "")), detail=j.get("detail"))
 
 
-@dataclass(frozen=True)
+@dataclass
 class BatchItemResult:
     """One item of a batch: status 201/200 with id, or an error."""
 
@@ -76,7 +76,7 @@ class BatchItemResult:
                    error=ApiErrorBody.from_json(e) if e else None)
 
 
-@dataclass(frozen=True)
+@dataclass
 class BatchResult:
     count: int
     created: int
@@ -92,7 +92,7 @@ class BatchResult:
                             for r in j.get("results") or []])
 
 
-@dataclass(frozen=True)
+@dataclass
 class QueryPage:
     """One page of a pattern query: facts[i] matched with bindings[i]."""
 
@@ -109,7 +109,7 @@ class QueryPage:
                    next_cursor=j.get("next_cursor"))
 
 
-@dataclass(frozen=True)
+@dataclass
 class Row:
     """One row of a multi-pattern query: the variables' values and the ids
     of the facts that matched each pattern."""
@@ -123,7 +123,7 @@ class Row:
                    facts=[int(x) for x in j.get("facts") or []])
 
 
-@dataclass(frozen=True)
+@dataclass
 class RowPage:
     query: str
     rows: List[Row]
@@ -136,7 +136,7 @@ class RowPage:
                    next_cursor=j.get("next_cursor"))
 
 
-@dataclass(frozen=True)
+@dataclass
 class SearchHit:
     score: float
     fact: Fact
@@ -146,7 +146,7 @@ class SearchHit:
         return cls(score=float(j["score"]), fact=Fact.from_json(j["fact"]))
 
 
-@dataclass(frozen=True)
+@dataclass
 class EntityPage:
     """An entity, its total fact count and one page of its facts."""
 
@@ -162,14 +162,14 @@ class EntityPage:
                    next_cursor=j.get("next_cursor"))
 
 
-@dataclass(frozen=True)
+@dataclass
 class Node:
     id: str
     kind: str  # "entity" or "fact"
     label: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Edge:
     source: str  # "from" in the JSON
     target: str  # "to" in the JSON
@@ -177,7 +177,7 @@ class Edge:
     fact: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Subgraph:
     nodes: List[Node]
     edges: List[Edge]
@@ -194,7 +194,7 @@ class Subgraph:
                    truncated=bool(j.get("truncated", False)))
 
 
-@dataclass(frozen=True)
+@dataclass
 class Path:
     length: int
     nodes: List[str]
@@ -206,7 +206,7 @@ class Path:
                    facts=[int(x) for x in j.get("facts") or []])
 
 
-@dataclass(frozen=True)
+@dataclass
 class AuditEntry:
     seq: int
     time: str
@@ -230,7 +230,7 @@ class AuditEntry:
                    hash=j.get("hash"))
 
 
-@dataclass(frozen=True)
+@dataclass
 class AuditPage:
     entries: List[AuditEntry]
     next_before: Optional[int]
