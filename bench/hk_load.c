@@ -581,15 +581,19 @@ static double pct(const samples *s, double p)
 static void report(run *r)
 {
     stats *s = &r->s;
-    qsort(s->reads.us, s->reads.n, sizeof(uint32_t), cmp_u32);
-    qsort(s->writes.us, s->writes.n, sizeof(uint32_t), cmp_u32);
+    /* An empty sample set has no buffer (us == NULL): never pass it on. */
+    if (s->reads.n) qsort(s->reads.us, s->reads.n, sizeof(uint32_t), cmp_u32);
+    if (s->writes.n)
+        qsort(s->writes.us, s->writes.n, sizeof(uint32_t), cmp_u32);
     samples all = {0};
     all.n = s->reads.n + s->writes.n;
     all.us = malloc((all.n ? all.n : 1) * sizeof(uint32_t));
     if (!all.us) return;
-    memcpy(all.us, s->reads.us, s->reads.n * sizeof(uint32_t));
-    memcpy(all.us + s->reads.n, s->writes.us, s->writes.n * sizeof(uint32_t));
-    qsort(all.us, all.n, sizeof(uint32_t), cmp_u32);
+    if (s->reads.n) memcpy(all.us, s->reads.us, s->reads.n * sizeof(uint32_t));
+    if (s->writes.n)
+        memcpy(all.us + s->reads.n, s->writes.us,
+               s->writes.n * sizeof(uint32_t));
+    if (all.n) qsort(all.us, all.n, sizeof(uint32_t), cmp_u32);
     uint64_t errors = s->status_err + s->conn_err + s->timeouts;
     double secs = (double)(r->t_end - r->t_measure) / 1e6;
     double total = (double)all.n + (double)errors;
