@@ -98,6 +98,8 @@ typedef struct hk_server_config {
     char stream_url[1300];   /* --stream kafka://BROKERS/TOPIC, "" = none */
     char follow_url[1300];   /* --follow kafka://BROKERS/TOPIC, "" = none */
     uint32_t follow_max_lag; /* /readyz 503 beyond this lag, 0 = no bound */
+    char web_dir[4096];      /* --web: explorer files, "" = next to the
+                                binary, "none" = no explorer */
 } hk_server_config;
 
 /* Read-only after start-up; valid as long as the server. */

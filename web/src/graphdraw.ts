@@ -1,0 +1,102 @@
+// The graph canvas (cytoscape.js), loaded on first use so that the other
+// views start without it. Entities are round nodes, n-ary facts are
+// diamond fact nodes joined to their arguments, binary facts are edges.
+import cytoscape from "cytoscape";
+import type { Core, ElementDefinition, LayoutOptions } from "cytoscape";
+
+export interface GNode {
+  id: string;
+  kind: string; // "entity" or "fact"
+  label?: string;
+}
+export interface GEdge {
+  from: string;
+  to: string;
+  label: string;
+  fact: number;
+}
+
+export interface Canvas {
+  cy: Core;
+  add(nodes: GNode[], edges: GEdge[]): number;
+  layout(name: string): void;
+  mark(ids: string[]): void;
+}
+
+const style = [
+  {
+    selector: "node",
+    style: {
+      "background-color": "#2b6cb0",
+      label: "data(label)",
+      color: "#1a202c",
+      "font-size": 11,
+      "text-valign": "bottom",
+      "text-margin-y": 3,
+      width: 18,
+      height: 18,
+      "text-wrap": "ellipsis",
+      "text-max-width": "120px",
+    },
+  },
+  { selector: "node[kind = 'fact']", style: { shape: "diamond", "background-color": "#b7791f", width: 14, height: 14 } },
+  { selector: "node.centre", style: { "background-color": "#c53030", width: 24, height: 24 } },
+  { selector: "node:locked", style: { "border-width": 3, "border-color": "#1a202c" } },
+  { selector: "node:selected", style: { "border-width": 3, "border-color": "#d69e2e" } },
+  {
+    selector: "edge",
+    style: {
+      width: 1.5,
+      "line-color": "#a0aec0",
+      "target-arrow-color": "#a0aec0",
+      "target-arrow-shape": "triangle",
+      "curve-style": "bezier",
+      label: "data(label)",
+      "font-size": 9,
+      color: "#4a5568",
+      "text-rotation": "autorotate",
+    },
+  },
+  { selector: "edge.marked, node.marked", style: { "line-color": "#c53030", "target-arrow-color": "#c53030", "background-color": "#c53030", width: 3 } },
+];
+
+export function createCanvas(container: HTMLElement, big: boolean): Canvas {
+  const cy = cytoscape({
+    container,
+    style: style as unknown as cytoscape.StylesheetJson,
+    wheelSensitivity: 0.3,
+    minZoom: 0.05,
+    maxZoom: 4,
+    textureOnViewport: big,
+    hideEdgesOnViewport: big,
+  });
+  const add = (nodes: GNode[], edges: GEdge[]): number => {
+    const els: ElementDefinition[] = [];
+    let added = 0;
+    for (const n of nodes) {
+      if (cy.getElementById(n.id).nonempty()) continue;
+      els.push({ group: "nodes", data: { id: n.id, kind: n.kind, label: n.kind === "fact" ? n.label || "fact" : n.id } });
+      added++;
+    }
+    for (const e of edges) {
+      const id = `e:${e.fact}:${e.from}:${e.to}:${e.label}`;
+      if (cy.getElementById(id).nonempty()) continue;
+      els.push({ group: "edges", data: { id, source: e.from, target: e.to, label: e.label.replace(/\[\d+\]$/, ""), fact: e.fact } });
+    }
+    cy.add(els);
+    return added;
+  };
+  const layout = (name: string): void => {
+    const n = cy.nodes().length;
+    const opts: LayoutOptions =
+      name === "cose"
+        ? ({ name: "cose", animate: false, numIter: n > 300 ? 400 : 1000, nodeRepulsion: () => 6000, idealEdgeLength: () => 60, randomize: true } as LayoutOptions)
+        : ({ name, animate: false, padding: 20 } as LayoutOptions);
+    cy.layout(opts).run();
+  };
+  const mark = (ids: string[]): void => {
+    cy.elements().removeClass("marked");
+    for (const id of ids) cy.getElementById(id).addClass("marked");
+  };
+  return { cy, add, layout, mark };
+}
