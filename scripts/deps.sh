@@ -24,6 +24,7 @@ PACKAGES=(
   openssl                       # test certificates for the TLS test
   librdkafka-dev                # Kafka change stream (and its mock cluster)
   python3-confluent-kafka       # stream consumer example and its e2e test
+  chromium                      # web explorer browser tests (headless)
 )
 if [ "${1:-}" = "fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev) # libFuzzer (-fsanitize=fuzzer)

@@ -60,7 +60,16 @@ const style = [
   { selector: "edge.marked, node.marked", style: { "line-color": "#c53030", "target-arrow-color": "#c53030", "background-color": "#c53030", width: 3 } },
 ];
 
+// cytoscape injects a <style> element unless one with this id exists; the
+// CSP forbids inline styles, so style.css carries its one rule instead.
+const CY_STYLESHEET_ID = "__________cytoscape_stylesheet";
+
 export function createCanvas(container: HTMLElement, big: boolean): Canvas {
+  if (!document.getElementById(CY_STYLESHEET_ID)) {
+    const marker = document.createElement("meta");
+    marker.id = CY_STYLESHEET_ID;
+    document.head.appendChild(marker);
+  }
   const cy = cytoscape({
     container,
     style: style as unknown as cytoscape.StylesheetJson,

@@ -163,6 +163,11 @@ export function go(hash: string): void {
 }
 
 async function start(): Promise<void> {
+  // the skip link moves focus without touching the hash (the router's)
+  document.querySelector(".skip")?.addEventListener("click", (ev) => {
+    ev.preventDefault();
+    document.getElementById("main")?.focus();
+  });
   const note = await loadSession();
   drawWho(note);
   window.addEventListener("hashchange", () => {

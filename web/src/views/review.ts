@@ -11,11 +11,12 @@ interface Proposal {
   status: string;
   model?: string;
   origin?: string;
-  quote?: string;
-  created?: string;
+  span?: { text: string } | null;
+  created?: string | null;
   source?: string | null;
-  actor?: string;
-  fact_id?: number;
+  reviewer?: string | null;
+  final_statement?: string | null;
+  fact?: number | null;
 }
 
 export async function reviewView(ctx: Ctx): Promise<void> {
@@ -66,8 +67,9 @@ export async function reviewView(ctx: Ctx): Promise<void> {
           "li",
           { class: "proposal", "data-id": p.id },
           h("p", { class: "stmt" }, p.statement),
-          h("p", { class: "meta" }, `#${p.id} · ${p.status}`, p.origin ? ` · ${p.origin}` : "", p.model ? ` · model ${p.model}` : "", p.fact_id ? [" · ", h("a", { href: route("/facts", { id: p.fact_id }) }, "fact #" + p.fact_id)] : null),
-          p.quote ? h("blockquote", null, p.quote) : null,
+          h("p", { class: "meta" }, `#${p.id} · ${p.status}`, p.origin ? ` · ${p.origin}` : "", p.model ? ` · model ${p.model}` : "", p.source ? ` · from ${p.source}` : "", p.reviewer ? ` · by ${p.reviewer}` : "", p.fact ? [" · ", h("a", { href: route("/facts", { id: p.fact }) }, "fact #" + p.fact)] : null),
+          p.final_statement && p.final_statement !== p.statement ? h("p", null, "approved as ", h("span", { class: "stmt" }, p.final_statement)) : null,
+          p.span && p.span.text ? h("blockquote", null, p.span.text) : null,
           p.status === "pending" && canReview
             ? h(
                 "div",
