@@ -374,6 +374,7 @@ void hk_route_stream_status(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_digest(hk_server *srv, h2o_req_t *req, const char *param);
 /* routes_web.c */
 void hk_route_session(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_check(hk_server *srv, h2o_req_t *req, const char *param);
 /* routes_rules.c */
 void hk_route_rules_list(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_rules_post(hk_server *srv, h2o_req_t *req, const char *param);

@@ -26,7 +26,7 @@ export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze'
   'query_graph', 'vector_spaces', 'vector_similar', 'export_graph',
   'ask_knowledge', 'extract_facts', 'review_list', 'review_decide',
   'stream_status', 'kb_digest', 'score_fact', 'predict_links', 'add_rule',
-  'list_rules', 'explain_fact'];
+  'list_rules', 'explain_fact', 'check_statement'];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
@@ -83,6 +83,7 @@ export const TOOL_PARAMS = {
   add_rule: ['rule', 'name', 'auth_token'],
   list_rules: [],
   explain_fact: ['statement'],
+  check_statement: ['statement'],
 };
 
 export let passed = 0;

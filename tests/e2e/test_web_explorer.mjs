@@ -268,17 +268,24 @@ async function main() {
     const cliCol = Number(/column (\d+)/.exec(cliErr)[1]);
     await page.goto(B + "/#/facts");
     await page.getByLabel("Statement").fill(bad);
+    // shown while typing (GET /v2/check), before anything is submitted
+    await page.locator("#statement-check .note.error.syntax").waitFor();
+    assert.equal(await page.getByLabel("Statement").getAttribute("aria-invalid"), "true");
     await page.getByRole("button", { name: "Add" }).click();
-    await page.locator(".note.error.syntax").waitFor();
-    const caret = await page.locator("pre.caret").innerText();
+    await page.waitForTimeout(300);
+    assert.equal(await page.locator(".fact-out .note.ok").count(), 0, "an invalid statement was stored");
+    const caret = await page.locator("#statement-check pre.caret").innerText();
     const lines = caret.split("\n");
     assert.equal(lines[0], bad);
     assert.equal(lines[1].indexOf("^"), cliCol - 1, `caret at ${lines[1].indexOf("^") + 1}, CLI says column ${cliCol}`);
-    assert.match(await page.locator(".note.error.syntax").innerText(), new RegExp(`column ${cliCol}`));
+    assert.match(await page.locator("#statement-check .note.error.syntax").innerText(), new RegExp(`column ${cliCol}`));
+    r = await fetch(B + "/v2/check?statement=" + encodeURIComponent(bad));
+    assert.equal((await r.json()).error.detail.column, cliCol);
     await axeCheck(page, "facts");
     await shot(page, "facts-error");
     // ... and a valid one appears
     await page.getByLabel("Statement").fill("HasPart(Computer, GPU)");
+    await page.locator("#statement-check .note.ok", { hasText: "Valid" }).waitFor();
     await page.getByLabel("Tags").fill("hardware, web");
     await page.getByRole("button", { name: "Add" }).click();
     await page.locator(".note.ok", { hasText: "HasPart(Computer, GPU)" }).waitFor();

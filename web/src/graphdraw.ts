@@ -90,7 +90,10 @@ export function createCanvas(container: HTMLElement, big: boolean): Canvas {
     for (const e of edges) {
       const id = `e:${e.fact}:${e.from}:${e.to}:${e.label}`;
       if (cy.getElementById(id).nonempty()) continue;
-      els.push({ group: "edges", data: { id, source: e.from, target: e.to, label: e.label.replace(/\[\d+\]$/, ""), fact: e.fact } });
+      // an argument edge of a fact node is labelled with its position
+      const pos = /\[(\d+)\]$/.exec(e.label);
+      const label = pos ? String(Number(pos[1]) + 1) : e.label;
+      els.push({ group: "edges", data: { id, source: e.from, target: e.to, label, fact: e.fact } });
     }
     cy.add(els);
     return added;

@@ -7,24 +7,32 @@ import { ApiError, Fact, send, get } from "../api";
 import { field, h, put, route, status } from "../dom";
 import { factLine, factMeta, input } from "./common";
 
+interface Verdict {
+  valid: boolean;
+  statement?: string;
+  error?: { code: string; message: string; detail?: { column?: number; field?: string } };
+}
+
+/** The error with a caret under its column, as the CLI prints it. */
+function syntaxError(message: string, text: string, col: number | undefined): HTMLElement {
+  // the column counts characters (code points), as the parser does
+  const chars = [...text];
+  return h(
+    "div",
+    { class: "note error syntax", role: "alert" },
+    h("p", { class: "errmsg" }, message),
+    col !== undefined ? h("pre", { class: "caret", "aria-label": `error at column ${col}` }, text, "\n", " ".repeat(Math.max(0, Math.min(col - 1, chars.length))) + "^", h("span", { class: "col" }, ` column ${col}`)) : null,
+  );
+}
+
 function showError(out: HTMLElement, e: unknown, text: string): void {
   if (!(e instanceof ApiError)) {
     status(out, "error", e instanceof Error ? e.message : String(e));
     return;
   }
-  const col = e.column;
   const fieldName = e.detail && typeof e.detail["field"] === "string" ? (e.detail["field"] as string) : "";
-  put(
-    out,
-    h(
-      "div",
-      { class: "note error syntax", role: "alert" },
-      h("p", { class: "errmsg" }, e.message),
-      col !== undefined && (fieldName === "statement" || e.code === "invalid_statement")
-        ? h("pre", { class: "caret", "aria-label": `error at column ${col}` }, text, "\n", " ".repeat(Math.max(0, col - 1)) + "^", h("span", { class: "col" }, ` column ${col}`))
-        : null,
-    ),
-  );
+  const col = fieldName === "statement" || e.code === "invalid_statement" ? e.column : undefined;
+  put(out, syntaxError(e.message, text, col));
 }
 
 export async function factsView(ctx: Ctx): Promise<void> {
@@ -46,8 +54,43 @@ export async function factsView(ctx: Ctx): Promise<void> {
     source: source.value.trim() || null,
     tags: tags.value.split(",").map((t) => t.trim()).filter(Boolean),
   });
+  // live validation: the server checks the statement as an add would
+  const check = h("div", { class: "check", id: "statement-check", "aria-live": "polite" });
+  stmt.setAttribute("aria-describedby", "statement-check");
+  let checked = 0;
+  let timer = 0;
+  const validate = async (): Promise<Verdict | null> => {
+    const text = stmt.value;
+    const my = ++checked;
+    if (!text.trim()) {
+      put(check);
+      stmt.removeAttribute("aria-invalid");
+      return null;
+    }
+    const v = await get<Verdict>("/v2/check", { statement: text });
+    if (my !== checked || !ctx.live()) return null;
+    if (v.valid) {
+      stmt.setAttribute("aria-invalid", "false");
+      put(check, h("p", { class: "note ok" }, "Valid: ", h("span", { class: "stmt" }, v.statement || "")));
+    } else {
+      stmt.setAttribute("aria-invalid", "true");
+      put(check, syntaxError(v.error?.message || "invalid statement", text, v.error?.detail?.column));
+    }
+    return v;
+  };
+  stmt.addEventListener("input", () => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(() => void validate().catch(() => undefined), 150);
+  });
   const save = async (ev: Event) => {
     ev.preventDefault();
+    window.clearTimeout(timer);
+    const v = await validate().catch(() => null);
+    if (v && !v.valid) {
+      put(out);
+      stmt.focus();
+      return; // the error is shown under the statement
+    }
     status(out, "info", "Saving…");
     try {
       if (fact) {
@@ -58,6 +101,8 @@ export async function factsView(ctx: Ctx): Promise<void> {
         const f = await send<Fact>("POST", "/v2/facts", body());
         put(out, h("p", { class: "note ok", role: "status" }, "Stored ", factLine(f), " ", factMeta(f)));
         stmt.value = "";
+        put(check);
+        stmt.removeAttribute("aria-invalid");
         stmt.focus();
         void recent(list);
       }
@@ -83,7 +128,7 @@ export async function factsView(ctx: Ctx): Promise<void> {
     h(
       "form",
       { class: "fact-form", onsubmit: save },
-      h("fieldset", { disabled: !canWrite }, h("legend", { class: "sr-only" }, "Fact"), field("Statement", stmt, "Pred(arg, \"quoted arg\", ...)"), h("div", { class: "row" }, field("Confidence", conf), field("Source", source), field("Tags", tags)), h("div", { class: "buttons" }, h("button", { type: "submit" }, fact ? "Save" : "Add"), fact ? h("button", { type: "button", class: "danger", onclick: del }, "Delete") : null, fact ? h("a", { href: route("/facts") }, "New fact") : null)),
+      h("fieldset", { disabled: !canWrite }, h("legend", { class: "sr-only" }, "Fact"), field("Statement", stmt, "Pred(arg, \"quoted arg\", ...)"), check, h("div", { class: "row" }, field("Confidence", conf), field("Source", source), field("Tags", tags)), h("div", { class: "buttons" }, h("button", { type: "submit" }, fact ? "Save" : "Add"), fact ? h("button", { type: "button", class: "danger", onclick: del }, "Delete") : null, fact ? h("a", { href: route("/facts") }, "New fact") : null)),
     ),
     out,
     fact ? h("p", null, h("a", { href: route("/audit", { fact: fact.id }) }, "History of this fact")) : null,
