@@ -24,7 +24,6 @@ const BIN = process.env.HAKGAL_BIN || join(here, "../../build/hakgal");
 const SRC = process.env.HK_SOURCE_DIR || join(here, "../..");
 const TMP = process.env.HK_TEST_TMP || "/tmp";
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const SANITIZED = /^(1|ON|TRUE)$/i.test(process.env.HK_SANITIZED || "");
 
 const XSS = '<img src=x onerror="window.__xss=1">';
 const XSS2 = "<script>window.__xss=2</script>";
@@ -357,7 +356,8 @@ async function main() {
     await ctx.close();
   } finally {
     await browser.close();
-    await stop(srv.proc);
+    const code = await stop(srv.proc);
+    assert.equal(code, 0, "serve exit status (sanitizer report?): " + srv.log().slice(-2000));
   }
 
   // ---- a read-only token gets a read-only UI ----
@@ -386,7 +386,8 @@ async function main() {
     await page.getByLabel("Bearer token").waitFor();
   } finally {
     await browser2.close();
-    await stop(srv2.proc);
+    const code = await stop(srv2.proc);
+    assert.equal(code, 0, "serve exit status (sanitizer report?): " + srv2.log().slice(-2000));
   }
 
   assert.deepEqual(errors, [], "console errors:\n" + errors.join("\n"));
@@ -403,4 +404,3 @@ main()
     for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
     process.exit(1);
   });
-void SANITIZED;

@@ -71,6 +71,20 @@ export async function statusView(ctx: Ctx): Promise<void> {
         ["commits", v("hakgal_commits_total")],
         ["connections accepted", v("hakgal_connections_accepted_total")],
       ]),
+      // a follower of another node's change stream (serve --follow)
+      m.has("hakgal_follow_lag_messages")
+        ? h(
+            "div",
+            { class: "replication" },
+            h("h3", null, "Replication"),
+            dl([
+              ["lag (messages behind)", v("hakgal_follow_lag_messages")],
+              ["applied", v("hakgal_follow_applied_total")],
+              ["skipped", v("hakgal_follow_skipped_total")],
+              ["failures", v("hakgal_follow_failures_total")],
+            ]),
+          )
+        : h("p", { class: "hint" }, "Not a replica (no --follow)."),
     );
   } catch (e) {
     status(srv, "info", "Metrics are not available to this role: " + (e instanceof Error ? e.message : String(e)));
