@@ -37,6 +37,7 @@ const style = [
       height: 18,
       "text-wrap": "ellipsis",
       "text-max-width": "120px",
+      "min-zoomed-font-size": 7, // labels too small to read are not drawn
     },
   },
   { selector: "node[kind = 'fact']", style: { shape: "diamond", "background-color": "#b7791f", width: 14, height: 14 } },
@@ -57,8 +58,15 @@ const style = [
       "text-rotation": "autorotate",
     },
   },
+  // in a large drawing edge labels appear only on selected or marked edges
+  { selector: "edge.quiet", style: { label: "" } },
+  { selector: "edge.quiet:selected, edge.quiet.marked", style: { label: "data(label)" } },
   { selector: "edge.marked, node.marked", style: { "line-color": "#c53030", "target-arrow-color": "#c53030", "background-color": "#c53030", width: 3 } },
 ];
+
+// Nodes up to which the automatic layout is force-directed (cose is
+// quadratic per iteration; concentric is linear).
+const AUTO_COSE_MAX = 200;
 
 // cytoscape injects a <style> element unless one with this id exists; the
 // CSP forbids inline styles, so style.css carries its one rule instead.
@@ -73,7 +81,6 @@ export function createCanvas(container: HTMLElement, big: boolean): Canvas {
   const cy = cytoscape({
     container,
     style: style as unknown as cytoscape.StylesheetJson,
-    wheelSensitivity: 0.3,
     minZoom: 0.05,
     maxZoom: 4,
     textureOnViewport: big,
@@ -100,10 +107,18 @@ export function createCanvas(container: HTMLElement, big: boolean): Canvas {
   };
   const layout = (name: string): void => {
     const n = cy.nodes().length;
+    // auto: force-directed while that is quick, rings by degree beyond
+    if (name === "auto") name = n <= AUTO_COSE_MAX ? "cose" : "concentric";
+    cy.batch(() => {
+      if (cy.edges().length > AUTO_COSE_MAX) cy.edges().addClass("quiet");
+      else cy.edges().removeClass("quiet");
+    });
     const opts: LayoutOptions =
       name === "cose"
         ? ({ name: "cose", animate: false, numIter: n > 300 ? 400 : 1000, nodeRepulsion: () => 6000, idealEdgeLength: () => 60, randomize: true } as LayoutOptions)
-        : ({ name, animate: false, padding: 20 } as LayoutOptions);
+        : name === "concentric"
+          ? ({ name, animate: false, padding: 20, minNodeSpacing: 4, avoidOverlap: n <= AUTO_COSE_MAX, concentric: (node: cytoscape.NodeSingular) => node.degree(false), levelWidth: () => 1 } as LayoutOptions)
+          : ({ name, animate: false, padding: 20 } as LayoutOptions);
     cy.layout(opts).run();
   };
   const mark = (ids: string[]): void => {

@@ -24,7 +24,7 @@ export async function graphView(ctx: Ctx): Promise<void> {
   const allowIn = input({ type: "text", name: "allow", value: p.get("allow") || "", placeholder: "all predicates" });
   const denyIn = input({ type: "text", name: "deny", value: p.get("deny") || "", placeholder: "none" });
   const layoutSel = h("select", { name: "layout" }) as HTMLSelectElement;
-  for (const l of ["cose", "breadthfirst", "concentric", "circle", "grid"]) layoutSel.append(h("option", { value: l }, l));
+  for (const l of ["auto", "cose", "breadthfirst", "concentric", "circle", "grid"]) layoutSel.append(h("option", { value: l }, l));
   const fromIn = input({ type: "text", name: "from", value: p.get("from") || "", placeholder: "e.g. Computer" });
   const toIn = input({ type: "text", name: "to", value: p.get("to") || "", placeholder: "e.g. Silicon" });
   const kIn = input({ type: "number", name: "k", min: 1, max: 10, value: p.get("k") || "1" });

@@ -138,7 +138,7 @@ export async function queryView(ctx: Ctx): Promise<void> {
   const mod = await import("../graphdraw");
   const c = mod.createCanvas(box, nodes.length > 300);
   c.add(nodes, edges);
-  c.layout("cose");
+  c.layout("auto");
 }
 
 /** Binary facts as edges, others as a fact node joined to each argument. */
