@@ -387,7 +387,7 @@ bool hk_web_serve(hk_server *srv, h2o_req_t *req, const char *path,
     if (inm && (strstr(inm, f->etag) || strcmp(inm, "*") == 0)) {
         req->res.status = 304;
         req->res.reason = "Not Modified";
-        h2o_send_inline(req, NULL, 0);
+        h2o_send_inline(req, "", 0);
         return true;
     }
     const char *data = f->data;
