@@ -123,11 +123,16 @@ try {
     result.nodes = await page.evaluate(() => window.hkGraph.cy.nodes().length);
     result.edges = await page.evaluate(() => window.hkGraph.cy.edges().length);
     // a tap on a node: time until the side panel names it
-    const pos = await page.evaluate(() => {
+    // zoomed onto the node first: in the ring of 500 nodes they overlap
+    const pos = await page.evaluate(async () => {
       const box = document.getElementById("graph-canvas");
       box.scrollIntoView({ block: "center" });
+      const cy = window.hkGraph.cy;
+      const n = cy.getElementById("Node0250");
+      cy.zoom(2.5);
+      cy.center(n);
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
       const b = box.getBoundingClientRect();
-      const n = window.hkGraph.cy.getElementById("Node0250");
       const p = n.renderedPosition();
       return { x: b.left + p.x, y: b.top + p.y };
     });

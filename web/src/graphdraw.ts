@@ -117,7 +117,7 @@ export function createCanvas(container: HTMLElement, big: boolean): Canvas {
       name === "cose"
         ? ({ name: "cose", animate: false, numIter: n > 300 ? 400 : 1000, nodeRepulsion: () => 6000, idealEdgeLength: () => 60, randomize: true } as LayoutOptions)
         : name === "concentric"
-          ? ({ name, animate: false, padding: 20, minNodeSpacing: 4, avoidOverlap: n <= AUTO_COSE_MAX, concentric: (node: cytoscape.NodeSingular) => node.degree(false), levelWidth: () => 1 } as LayoutOptions)
+          ? ({ name, animate: false, padding: 20, minNodeSpacing: 4, avoidOverlap: true, concentric: (node: cytoscape.NodeSingular) => node.degree(false), levelWidth: () => 1 } as LayoutOptions)
           : ({ name, animate: false, padding: 20 } as LayoutOptions);
     cy.layout(opts).run();
   };
