@@ -83,8 +83,11 @@ function fakeModel() {
 /** Starts `hakgal serve` on a free port; resolves with its base URL. */
 function serve(extra = []) {
   return new Promise((resolve, reject) => {
+    // libh2o's own leaks at exit are suppressed, as in the other server tests
+    const env = { ...process.env, LSAN_OPTIONS: `suppressions=${join(SRC, "tests/e2e/test_server_lsan.supp")}:print_suppressions=0` };
     const p = spawn(BIN, ["serve", "--data", kb, "--listen", "127.0.0.1:0", "--threads", "2", ...extra], {
       stdio: ["ignore", "ignore", "pipe"],
+      env,
     });
     children.push(p);
     let err = "";
