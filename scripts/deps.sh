@@ -32,6 +32,7 @@ PACKAGES=(
   golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
   libgrpc-dev                   # gRPC C core (hakgal serve --grpc-listen)
   libprotobuf-c-dev protobuf-c-compiler # protobuf-c messages of proto/hakgal/v2
+  chromium                      # web explorer browser tests (headless)
 )
 if [ "${1:-}" = "fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev) # libFuzzer (-fsanitize=fuzzer)

@@ -45,7 +45,8 @@ demo "curl -s '$B/v2/query?q=HasPart(?x,%20CPU)&limit=3'"
 demo "curl -s -XPOST $B/v2/facts -H 'Content-Type: application/json' -d '{\"statement\": \"HasPart(Computer, GPU)\", \"source\": \"make run\"}'"
 cat <<EOT
 
-The server is running on $B (KB $HAKGAL_DATA). Try, in another terminal:
+The server is running on $B (KB $HAKGAL_DATA).
+Open the web explorer at $B/ in a browser, or try, in another terminal:
 
   curl -s $B/v2/stats
   curl -s -G $B/v2/query --data-urlencode 'q=?p(Water, ?o)' -d limit=5

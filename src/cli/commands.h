@@ -77,6 +77,8 @@ int hk_cli_export_instruct(int argc, char **argv);
 int hk_cmd_stream(int argc, char **argv);
 int hk_cmd_digest(int argc, char **argv);
 int hk_cmd_graphql(int argc, char **argv);
+/* cmd_check.c */
+int hk_cmd_check(int argc, char **argv);
 /* cmd_model.c: `hakgal model ...` (src/learn through svc_learn.h) */
 int hk_cmd_model(int argc, char **argv);
 int hk_cmd_rule(int argc, char **argv);

@@ -21,6 +21,7 @@ const hk_command hk_commands[] = {
     {"init", hk_cmd_init, "create an empty knowledge base"},
     {"add", hk_cmd_add, "add facts (idempotent)"},
     {"get", hk_cmd_get, "show a fact by id or statement"},
+    {"check", hk_cmd_check, "check statements as add would, storing nothing"},
     {"query", hk_cmd_query, "find facts by pattern, predicate or entity"},
     {"delete", hk_cmd_delete, "delete facts by id or statement"},
     {"update", hk_cmd_update, "replace a fact's statement, keeping its id"},

@@ -680,6 +680,17 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"object\",\"properties\":{" NUM("seq") "," TXT("hash") "}}",
          "\"facts\",\"content\",\"audit\""),
      RO, mcp_t_kb_digest},
+    {"check_statement", "Check a statement",
+     "Checks a statement as add_fact would, storing nothing: valid = "
+     "true with its canonical form, predicate and arguments, or valid = "
+     "false with the error add_fact would give (code, message, and the "
+     "column in detail). " STATEMENT_HINT,
+     IN(STR("statement", "The statement to check"), "\"statement\""),
+     OUT("\"valid\":{\"type\":\"boolean\"}," TXT("statement") ","
+         TXT("predicate") ",\"args\":{\"type\":\"array\",\"items\":"
+         "{\"type\":\"string\"}},\"error\":{\"type\":\"object\"}",
+         "\"valid\""),
+     RO, mcp_t_check_statement},
 
     /* ---- GraphQL (mcp_tools_graphql.c) ---- */
     {"graphql", "GraphQL query",

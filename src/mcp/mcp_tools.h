@@ -70,6 +70,8 @@ hk_err mcp_t_stream_status(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_kb_digest(mcp_call *c, json_t **out, hk_error *err);
 /* mcp_tools_graphql.c */
 hk_err mcp_t_graphql(mcp_call *c, json_t **out, hk_error *err);
+/* mcp_tools_check.c */
+hk_err mcp_t_check_statement(mcp_call *c, json_t **out, hk_error *err);
 /* Learned model (mcp_tools_model.c) */
 hk_err mcp_t_score_fact(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_predict_links(mcp_call *c, json_t **out, hk_error *err);

@@ -632,6 +632,11 @@ static void banner(hk_server *srv)
             stderr, "hakgal serve: %u token(s); writes need a write token%s\n",
             srv->n_tokens, srv->cfg.read_auth ? ", reads a read token" : "");
     }
+    size_t n_web = 0;
+    const char *web = hk_web_root(srv, &n_web);
+    if (web)
+        fprintf(stderr, "hakgal serve: web explorer at /, %zu files from %s\n",
+                n_web, web);
     if (srv->cfg.no_sync)
         fprintf(stderr, "hakgal serve: WARNING: --no-sync: commits are not "
                         "durable\n");
@@ -730,6 +735,10 @@ int hk_cmd_serve(int argc, char **argv)
         goto done;
     }
     hk_route_model_preload(srv); /* the learned model, when there is one */
+    if (hk_web_load(srv, &err) != HK_OK) {
+        code = fail(srv, &err, hk_exit_code(err.code));
+        goto done;
+    }
 
     h2o_config_init(&srv->h2o_config);
     config_ready = true;
@@ -838,6 +847,7 @@ done:
     hk_svc_autoembed_stop(srv->autoembed);
     hk_svc_store_close(srv->store, srv->vs);
     if (srv->access_log && srv->access_log != stderr) fclose(srv->access_log);
+    hk_web_free(srv);
     hk_free(srv->tokens);
     hk_free(srv->loops);
     hk_metrics_destroy(&srv->metrics);

@@ -100,6 +100,8 @@ typedef struct hk_server_config {
     uint32_t follow_max_lag; /* /readyz 503 beyond this lag, 0 = no bound */
     char grpc_listen[300];   /* --grpc-listen HOST:PORT, "" = no gRPC */
     unsigned grpc_threads;   /* gRPC worker threads, 0 = 4 */
+    char web_dir[4096];      /* --web: explorer files, "" = next to the
+                                binary, "none" = no explorer */
 } hk_server_config;
 
 /* Read-only after start-up; valid as long as the server. */

@@ -98,6 +98,9 @@ static const opt_def k_opts[] = {
     {"access-log", OPT_STR, F(access_log), S(access_log), 0, "FILE",
      "append one line per request to FILE (- = stderr)"},
     {"quiet", OPT_BOOL, F(quiet), 0, 0, NULL, "no start-up banner"},
+    {"web", OPT_STR, F(web_dir), S(web_dir), 0, "DIR",
+     "web explorer files served at / (default: web/ next to the binary, "
+     "then ../share/hakgal/web; none = off)"},
     {"stream", OPT_STR, F(stream_url), S(stream_url), 0, "kafka://B/TOPIC",
      "publish every change to Kafka (brokers B, comma-separated) through "
      "the KB's outbox"},

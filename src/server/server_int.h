@@ -21,6 +21,7 @@
  *                    audit
  *   routes_admin.c   backup, health, readiness, metrics, OpenAPI
  *   mcp_http.c       /mcp (Streamable HTTP), plugged in through server.h
+ *   server_web.c     the web explorer's static files at / (web/)
  *
  * Memory: everything here allocates through core/mem.h (hk_malloc ...,
  * released with hk_free) except JSON text from jansson (free()).
@@ -228,7 +229,26 @@ struct hk_server {
                                     (server_stream.c) */
     struct hkst_follow *follow;  /* follower of another node's stream
                                     or NULL (server_stream.c) */
+    struct hk_web *web;          /* the explorer's files, or NULL when
+                                    none is served (server_web.c) */
 };
+
+/* ==== Web explorer (server_web.c) ==== */
+
+typedef struct hk_web hk_web;
+/* Start-up: loads the explorer's files (--web DIR, else the default
+ * places) into srv->web; leaves it NULL with --web none or when no built
+ * explorer is found. Errors name the file or the limit. */
+hk_err hk_web_load(hk_server *srv, hk_error *err);
+/* Frees srv->web; after the loops have been joined. */
+void hk_web_free(hk_server *srv);
+/* The directory served and its file count, or NULL when none. */
+const char *hk_web_root(const hk_server *srv, size_t *n_files);
+/* Loop thread: answers a GET or HEAD for one of the explorer's files
+ * (path is the raw path without the query; "/" is index.html) and returns
+ * true; false when the request is not for one of them. */
+bool hk_web_serve(hk_server *srv, h2o_req_t *req, const char *path,
+                  size_t path_len);
 
 /* ==== Change stream (server_stream.c) ==== */
 
@@ -354,6 +374,9 @@ void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param);
 /* server_stream.c */
 void hk_route_stream_status(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_digest(hk_server *srv, h2o_req_t *req, const char *param);
+/* routes_web.c */
+void hk_route_session(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_check(hk_server *srv, h2o_req_t *req, const char *param);
 /* routes_rules.c */
 void hk_route_rules_list(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_rules_post(hk_server *srv, h2o_req_t *req, const char *param);

@@ -12,6 +12,8 @@
  *   4. registered prefixes (e.g. /mcp) -> their handler (auth is theirs)
  *   5. REST route table: path match (405 with Allow when only the method
  *      is wrong), auth for the route's role, Content-Type for bodies (415)
+ *   6. no route: the web explorer's static files (server_web.c), open to
+ *      anyone (they hold no data), else 404
  * An h2o logger on the same path records metrics (and the optional access
  * log) when the request ends, whether it was answered synchronously or
  * later from the writer or a pool thread.
@@ -472,6 +474,7 @@ static int route_req(h2o_handler_t *self, h2o_req_t *req)
         send_options(srv, req, allow);
         return 0;
     }
+    if (!found && !allow[0] && hk_web_serve(srv, req, path, plen)) return 0;
     if (!found) {
         hk_req_set_route(req, "other");
         if (allow[0]) {

@@ -26,7 +26,8 @@ export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze'
   'query_graph', 'vector_spaces', 'vector_similar', 'export_graph',
   'ask_knowledge', 'extract_facts', 'review_list', 'review_decide',
   'stream_status', 'kb_digest', 'score_fact', 'predict_links', 'add_rule',
-  'list_rules', 'explain_fact', 'suggest_links', 'graphql'];
+  'list_rules', 'explain_fact', 'suggest_links', 'graphql',
+  'check_statement'];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
@@ -85,6 +86,7 @@ export const TOOL_PARAMS = {
   list_rules: [],
   explain_fact: ['statement'],
   graphql: ['query', 'variables', 'operation_name'],
+  check_statement: ['statement'],
 };
 
 export let passed = 0;

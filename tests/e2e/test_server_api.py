@@ -448,7 +448,7 @@ class OpenServer(unittest.TestCase):
     def test_unknown_routes_and_methods(self):
         st, _, b = self.r("GET", "/v2/nothing")
         assert_error(self, st, b, 404, "not_found")
-        st, _, b = self.r("GET", "/")
+        st, _, b = self.r("GET", "/no-such-page.html")
         assert_error(self, st, b, 404)
         st, h, b = self.r("PUT", "/v2/stats")
         assert_error(self, st, b, 405, "method_not_allowed")
