@@ -43,6 +43,7 @@
 #include <h2o.h>
 
 #include "hakgal.h"
+#include "otel/otel.h"
 #include "service/service.h"
 
 typedef struct hk_server hk_server;
@@ -98,6 +99,8 @@ typedef struct hk_server_config {
     char stream_url[1300];   /* --stream kafka://BROKERS/TOPIC, "" = none */
     char follow_url[1300];   /* --follow kafka://BROKERS/TOPIC, "" = none */
     uint32_t follow_max_lag; /* /readyz 503 beyond this lag, 0 = no bound */
+    hk_otel_config otel;     /* OpenTelemetry tracing (OTEL_* settings) */
+    bool access_log_json;    /* access log lines are JSON with trace ids */
 } hk_server_config;
 
 /* Read-only after start-up; valid as long as the server. */
