@@ -461,9 +461,9 @@ static hk_err encode_span(hk_buf *b, const hk_span *sp, bool first)
     bool root = memcmp(sp->parent_id, zero, 8) == 0;
     if (!root) hk_otel_hex(sp->parent_id, 8, pid);
     hk_err rc = hk_buf_appendf(
-        b, "%s{\"traceId\":\"%s\",\"spanId\":\"%s\"%s%s%s,\"flags\":%u,",
-        first ? "" : ",", tid, sid, root ? "" : ",\"parentSpanId\":\"",
-        root ? "" : pid, root ? "" : "\"", 0x100u | (sp->ctx.flags & 0xffu));
+        b, "%s{\"traceId\":\"%s\",\"spanId\":\"%s\"%s%s%s,", first ? "" : ",",
+        tid, sid, root ? "" : ",\"parentSpanId\":\"", root ? "" : pid,
+        root ? "" : "\"");
     if (rc == HK_OK && sp->ctx.state[0]) {
         rc = hk_buf_append_str(b, "\"traceState\":");
         if (rc == HK_OK)
@@ -477,9 +477,10 @@ static hk_err encode_span(hk_buf *b, const hk_span *sp, bool first)
     if (rc == HK_OK)
         rc = hk_buf_appendf(b,
                             ",\"kind\":%d,\"startTimeUnixNano\":\"%llu\","
-                            "\"endTimeUnixNano\":\"%llu\",\"attributes\":[",
+                            "\"endTimeUnixNano\":\"%llu\"%s",
                             (int)sp->kind, (unsigned long long)sp->start_ns,
-                            (unsigned long long)sp->end_ns);
+                            (unsigned long long)sp->end_ns,
+                            sp->n_attrs ? ",\"attributes\":[" : "");
     for (unsigned i = 0; rc == HK_OK && i < sp->n_attrs; i++) {
         const hk_span_attr *a = &sp->attrs[i];
         if (a->is_int) {
@@ -493,7 +494,7 @@ static hk_err encode_span(hk_buf *b, const hk_span *sp, bool first)
             rc = kv_str(b, i == 0, a->key, a->s, strlen(a->s));
         }
     }
-    if (rc == HK_OK) rc = hk_buf_append_str(b, "]");
+    if (rc == HK_OK && sp->n_attrs) rc = hk_buf_append_str(b, "]");
     if (rc == HK_OK && sp->error) {
         rc = hk_buf_append_str(b, ",\"status\":{\"code\":2,\"message\":");
         if (rc == HK_OK)
