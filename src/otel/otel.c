@@ -593,7 +593,7 @@ static void *exporter_main(void *arg)
         pthread_mutex_unlock(&tr->lock);
         bool ok = n == 0 || export_batch(tr, h, &b, batch, n);
         pthread_mutex_lock(&tr->lock);
-        if (stop && !ok) { /* shutting down, receiver away: one try only */
+        if (tr->stop && !ok) { /* shutting down, receiver away: no more */
             tr->c.spans_failed += tr->len;
             tr->len = 0;
         }

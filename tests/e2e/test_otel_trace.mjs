@@ -111,7 +111,9 @@ function startReceiver(mode = 'ok') {
 
 function startServer(name, env, args = []) {
   const p = spawn(bin, ['serve', '--data', path.join(tmp, name), '--listen', '127.0.0.1:0', '--threads', '2', ...args], {
-    env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+    // h2o's own allocations at exit, as for every server test under ASan
+    env: { ...process.env, LSAN_OPTIONS: `suppressions=${path.join(here, 'test_server_lsan.supp')}:print_suppressions=0`, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
   return new Promise((resolve, reject) => {
@@ -275,7 +277,7 @@ for (const [label, port] of [['down', closed], ['hanging', hang.port]]) {
     OTEL_BSP_SCHEDULE_DELAY: '50',
     OTEL_BSP_MAX_QUEUE_SIZE: '64',
     OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '16',
-    OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
+    OTEL_EXPORTER_OTLP_TIMEOUT: '10000', // a blocked request would wait this long
     OTEL_TRACES_SAMPLER: 'always_on',
   });
   await hammer(s.base, 300); // warm up
@@ -283,7 +285,9 @@ for (const [label, port] of [['down', closed], ['hanging', hang.port]]) {
   const h = await hammer(s.base, 3000);
   const rss1 = rssKiB(s.p.pid);
   assert.equal(h.failed, 0, `${label}: no request failed`);
-  assert.ok(h.p99 < 500, `${label}: p99 ${h.p99.toFixed(1)} ms: requests never wait for the exporter`);
+  // Far below the 10 s an export to the hanging receiver takes (the bound
+  // leaves room for a loaded test machine).
+  assert.ok(h.p99 < 3000, `${label}: p99 ${h.p99.toFixed(1)} ms: requests never wait for the exporter`);
   const cap = await metric(s.base, 'hakgal_otel_queue_capacity');
   assert.equal(cap, 64);
   assert.ok(await metric(s.base, 'hakgal_otel_queue_spans') <= 64);
@@ -292,10 +296,12 @@ for (const [label, port] of [['down', closed], ['hanging', hang.port]]) {
   assert.equal(await metric(s.base, 'hakgal_otel_spans_exported_total'), 0);
   assert.ok(dropped + failedSpans > 0, `${label}: lost spans are counted (dropped ${dropped}, failed ${failedSpans})`);
   if (label === 'hanging') assert.ok(dropped > 0, 'a hanging receiver fills the bounded queue, which drops');
-  assert.ok(rss1 - rss0 < 16 * 1024, `${label}: memory grew ${rss1 - rss0} KiB over 3000 requests`);
+  // (ASan's quarantine keeps freed memory resident: RSS says nothing there)
+  if (process.env.HK_SANITIZED !== '1')
+    assert.ok(rss1 - rss0 < 16 * 1024, `${label}: memory grew ${rss1 - rss0} KiB over 3000 requests`);
   const t0 = Date.now();
   assert.equal(await stop(s), 0);
-  assert.ok(Date.now() - t0 < 10000, `${label}: shutdown is bounded by the export timeout`);
+  assert.ok(Date.now() - t0 < 25000, `${label}: shutdown is bounded by the export timeout`);
   console.log(`receiver ${label}: p99 ${h.p99.toFixed(1)} ms, dropped ${dropped}, failed ${failedSpans}, rss +${rss1 - rss0} KiB`);
 }
 hang.srv.closeAllConnections();
