@@ -89,6 +89,7 @@ int hk_cmd_search(int argc, char **argv);
 /* src/server and src/mcp */
 int hk_cmd_serve(int argc, char **argv);
 int hk_cmd_mcp(int argc, char **argv);
+int hk_cmd_config(int argc, char **argv); /* src/server/config_check.c */
 
 /* The table (main.c), terminated by a row with name NULL. */
 extern const hk_command hk_commands[];

@@ -67,6 +67,8 @@ const hk_command hk_commands[] = {
      "serve the REST API over HTTP (hakgal serve --help)"},
     {"mcp", hk_cmd_mcp,
      "serve the KB to an MCP client over stdio (hakgal mcp --help)"},
+    {"config", hk_cmd_config,
+     "check a `hakgal serve` config file line by line (config check FILE)"},
     {"version", hk_cmd_version, "print the version"},
     {"help", hk_cmd_help, "show help for hakgal or a command"},
     {NULL, NULL, NULL},

@@ -37,6 +37,7 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "llm/llm.h"
+#include "otel/otel.h"
 
 #define RETRY_AFTER_MAX_S 60 /* longest Retry-After honoured */
 #define BODY_MAX (64u << 20) /* largest answer read, in bytes */
@@ -376,6 +377,24 @@ static hk_err post_once(const hk_llm_endpoint *ep, const char *path,
         if (!(tmp = curl_slist_append(hdr, auth))) goto nomem;
         hdr = tmp;
     }
+    /* A CLIENT span per attempt (otel.h), a child of the caller's current
+     * span; its context travels to the endpoint as W3C traceparent. */
+    hk_span sp;
+    hk_span_start(&sp, "llm.request", HK_SPAN_CLIENT, NULL, false);
+    hk_span_attr_str(&sp, "server.address", ep->base_url, bl);
+    hk_span_attr_str(&sp, "url.path", path, strlen(path));
+    if (hk_otel_active()) {
+        char tp[13 + 56], tps[12 + HK_TRACESTATE_MAX + 1];
+        memcpy(tp, "traceparent: ", 13);
+        hk_traceparent_format(&sp.ctx, tp + 13);
+        if (!(tmp = curl_slist_append(hdr, tp))) goto nomem_span;
+        hdr = tmp;
+        if (sp.ctx.state[0]) {
+            snprintf(tps, sizeof tps, "tracestate: %s", sp.ctx.state);
+            if (!(tmp = curl_slist_append(hdr, tps))) goto nomem_span;
+            hdr = tmp;
+        }
+    }
     errbuf[0] = 0;
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
@@ -394,7 +413,15 @@ static hk_err post_once(const hk_llm_endpoint *ep, const char *path,
     long st = 0;
     if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st) == CURLE_OK && st)
         x->status = st;
+    hk_span_attr_int(&sp, "http.response.status_code", st);
+    if (*curl_rc != CURLE_OK)
+        hk_span_set_error(&sp, curl_easy_strerror(*curl_rc));
+    else if (st >= 400)
+        hk_span_set_error(&sp, "HTTP error status");
+    hk_span_end(&sp);
     goto done;
+nomem_span:
+    hk_span_end(&sp);
 nomem:
     rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
 done:

@@ -698,6 +698,12 @@ int hk_cmd_serve(int argc, char **argv)
         code = fail(srv, &err, HK_EXIT_INVALID);
         goto done;
     }
+    /* OpenTelemetry: the exporter thread starts before any span can end
+     * and stops after every thread that ends spans is joined. */
+    if (hk_otel_start(&srv->cfg.otel, hk_version(), &err) != HK_OK) {
+        code = fail(srv, &err, hk_exit_code(err.code));
+        goto done;
+    }
 
     /* Signals: blocked everywhere, taken by sigwait on this thread. */
     sigset_t sigs;
@@ -842,6 +848,7 @@ done:
     hk_writer_stop(srv);
     hk_server_stream_stop(srv);
     if (srv->loops) loops_close_unstarted(srv);
+    hk_otel_stop();
     if (config_ready) h2o_config_dispose(&srv->h2o_config);
     if (srv->ssl_ctx) SSL_CTX_free(srv->ssl_ctx);
     hk_svc_autoembed_stop(srv->autoembed);

@@ -43,6 +43,7 @@
 #include <h2o.h>
 
 #include "hakgal.h"
+#include "otel/otel.h"
 #include "service/service.h"
 
 typedef struct hk_server hk_server;
@@ -102,6 +103,8 @@ typedef struct hk_server_config {
     unsigned grpc_threads;   /* gRPC worker threads, 0 = 4 */
     char web_dir[4096];      /* --web: explorer files, "" = next to the
                                 binary, "none" = no explorer */
+    hk_otel_config otel;     /* OpenTelemetry tracing (OTEL_* settings) */
+    bool access_log_json;    /* access log lines are JSON with trace ids */
 } hk_server_config;
 
 /* Read-only after start-up; valid as long as the server. */

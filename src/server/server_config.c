@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/mem.h"
 #include "server/server_int.h"
 
 /* ==== The settings table ==== */
@@ -138,6 +139,43 @@ static const opt_def k_opts[] = {
     {"mcp-streams-per-client", OPT_UINT, F(mcp_streams_per_client), 256, 1, "N",
      "open /mcp GET streams per token, or per address without one "
      "(default 8)"},
+    /* OpenTelemetry: the environment names are the standard OTEL_* ones
+     * (no HAKGAL_ prefix); a config file may spell keys either way. */
+    {"access-log-json", OPT_BOOL, F(access_log_json), 0, 0, NULL,
+     "access log lines as JSON objects with trace_id and span_id"},
+    {"otel-exporter-otlp-endpoint", OPT_STR, F(otel.endpoint), S(otel.endpoint),
+     0, "URL",
+     "OTLP/HTTP receiver base URL; traces go to URL/v1/traces and tracing "
+     "is on once an endpoint is set"},
+    {"otel-exporter-otlp-traces-endpoint", OPT_STR, F(otel.traces_endpoint),
+     S(otel.traces_endpoint), 0, "URL", "full URL for traces (used as is)"},
+    {"otel-exporter-otlp-protocol", OPT_STR, F(otel.protocol), S(otel.protocol),
+     0, "P", "http/json (the only one sent)"},
+    {"otel-exporter-otlp-headers", OPT_STR, F(otel.headers), S(otel.headers), 0,
+     "K=V,..", "headers of every export request"},
+    {"otel-exporter-otlp-timeout", OPT_UINT, F(otel.timeout_ms), 600000, 1,
+     "MS", "time limit of one export request (default 10000)"},
+    {"otel-service-name", OPT_STR, F(otel.service_name), S(otel.service_name),
+     0, "NAME", "service.name (default hakgal)"},
+    {"otel-resource-attributes", OPT_STR, F(otel.resource_attrs),
+     S(otel.resource_attrs), 0, "K=V,..", "more resource attributes"},
+    {"otel-traces-sampler", OPT_STR, F(otel.sampler), S(otel.sampler), 0, "S",
+     "always_on, always_off, traceidratio or parentbased_<one of them> "
+     "(default parentbased_always_on)"},
+    {"otel-traces-sampler-arg", OPT_STR, F(otel.sampler_arg),
+     S(otel.sampler_arg), 0, "RATIO", "sampling ratio 0..1 for traceidratio"},
+    {"otel-traces-exporter", OPT_STR, F(otel.exporter), S(otel.exporter), 0,
+     "otlp|none", "none turns tracing off"},
+    {"otel-sdk-disabled", OPT_BOOL, F(otel.sdk_disabled), 0, 0, NULL,
+     "turn tracing off"},
+    {"otel-bsp-max-queue-size", OPT_UINT, F(otel.queue_max), 1000000, 1, "N",
+     "spans waiting for export at most; more are dropped (default 2048)"},
+    {"otel-bsp-max-export-batch-size", OPT_UINT, F(otel.batch_max), 1000000, 1,
+     "N", "spans per export request at most (default 512)"},
+    {"otel-bsp-schedule-delay", OPT_UINT, F(otel.delay_ms), 3600000, 1, "MS",
+     "longest wait before queued spans are sent (default 5000)"},
+    {"otel-node-id", OPT_STR, F(otel.node_id), S(otel.node_id), 0, "ID",
+     "service.instance.id (default: the host name)"},
 };
 #define N_OPTS (sizeof(k_opts) / sizeof(k_opts[0]))
 
@@ -178,6 +216,9 @@ void hk_config_print_help(FILE *out)
         "(upper case, '-' -> '_', e.g. HAKGAL_LISTEN=0.0.0.0:9000) or in a\n"
         "config file of `name = value` lines (--config FILE or\n"
         "HAKGAL_CONFIG). Flags beat the environment, which beats the file.\n"
+        "The otel-* options keep the standard OpenTelemetry names in the\n"
+        "environment (OTEL_SERVICE_NAME, ...) and may be spelled so in the\n"
+        "file. `hakgal config check FILE` checks a file line by line.\n"
         "Boolean options take true/false in the environment and file.\n"
         "\n"
         "options:\n"
@@ -334,12 +375,17 @@ static hk_err apply(hk_server_config *cfg, const opt_def *o, const char *v,
     char *base = (char *)cfg;
     uint64_t n = 0;
     switch (o->kind) {
-    case OPT_STR:
+    case OPT_STR: {
         if (strlen(v) >= o->size)
             return hk_error_set(err, HK_ERR_LIMIT, "%s: %s is too long", from,
                                 o->name);
+        char why[300];
+        if (hk_otel_check_value(o->name, v, why, sizeof why) != HK_OK)
+            return hk_error_set(err, HK_ERR_INVALID, "%s: %s: %s", from,
+                                o->name, why);
         snprintf(base + o->offset, o->size, "%s", v);
         return HK_OK;
+    }
     case OPT_BOOL: {
         bool b;
         if (parse_bool(v, &b) != HK_OK)
@@ -427,8 +473,15 @@ static char *trim(char *s)
 /* Longest config line, newline excluded (longer lines are refused). */
 #define CONFIG_LINE_MAX 8191
 
-static hk_err load_file(hk_server_config *cfg, const char *path, hk_error *err)
+/* Reads a config file into cfg. Without `issue` the first bad line ends
+ * the read (err names it); with it, every bad line is reported through
+ * issue(ud, line, message) and the read goes on (err then holds the last
+ * one). */
+static hk_err load_file_ex(hk_server_config *cfg, const char *path,
+                           hk_error *err, hk_config_issue_fn issue, void *ud,
+                           unsigned *n_bad)
 {
+    unsigned bad = 0;
     FILE *f = fopen(path, "r");
     if (!f)
         return hk_error_set(err, HK_ERR_IO, "config %s: %s", path,
@@ -449,7 +502,11 @@ static hk_err load_file(hk_server_config *cfg, const char *path, hk_error *err)
                                   "config %s:%llu: line longer than %d bytes",
                                   path, (unsigned long long)lineno,
                                   CONFIG_LINE_MAX);
-                break;
+                if (!issue) break;
+                /* skip the rest of the long line */
+                while (next != EOF && next != '\n')
+                    next = getc(f);
+                goto bad_line;
             }
         }
         char *s = trim(line);
@@ -459,7 +516,8 @@ static hk_err load_file(hk_server_config *cfg, const char *path, hk_error *err)
             rc = hk_error_set(err, HK_ERR_INVALID,
                               "config %s:%llu: expected `name = value`", path,
                               (unsigned long long)lineno);
-            break;
+            if (!issue) break;
+            goto bad_line;
         }
         *eq = '\0';
         char *key = trim(s);
@@ -469,31 +527,63 @@ static hk_err load_file(hk_server_config *cfg, const char *path, hk_error *err)
             val[vl - 1] = '\0';
             val++;
         }
+        if (!strncmp(key, "OTEL_", 5)) /* the environment's spelling */
+            for (char *k = key; *k; k++)
+                *k = *k == '_' ? '-' : (char)tolower((unsigned char)*k);
         const opt_def *o = find_opt(key, strlen(key));
         if (!o) {
             rc = hk_error_set(err, HK_ERR_INVALID,
                               "config %s:%llu: unknown setting '%s'", path,
                               (unsigned long long)lineno, key);
-            break;
+            if (!issue) break;
+            goto bad_line;
         }
         char from[4200];
         snprintf(from, sizeof(from), "config %s:%llu", path,
                  (unsigned long long)lineno);
         rc = apply(cfg, o, val, from, err);
-        if (rc != HK_OK) break;
+        if (rc == HK_OK) continue;
+        if (!issue) break;
+    bad_line:
+        bad++;
+        issue(ud, lineno, err ? err->message : "invalid");
+        rc = HK_OK;
     }
+    if (n_bad) *n_bad = bad;
+    if (rc == HK_OK && bad) rc = HK_ERR_INVALID;
     if (rc == HK_OK && ferror(f))
         rc = hk_error_set(err, HK_ERR_IO, "config %s: read error", path);
     fclose(f);
-    if (err && rc != HK_OK) err->line = lineno;
+    if (err && rc != HK_OK && !issue) err->line = lineno;
+    return rc;
+}
+
+static hk_err load_file(hk_server_config *cfg, const char *path, hk_error *err)
+{
+    return load_file_ex(cfg, path, err, NULL, NULL, NULL);
+}
+
+hk_err hk_config_check_file(const char *path, hk_config_issue_fn issue,
+                            void *ud, unsigned *n_bad, hk_error *err)
+{
+    hk_server_config *cfg = hk_malloc(sizeof *cfg);
+    if (!cfg) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    hk_config_defaults(cfg);
+    *n_bad = 0;
+    hk_err rc = load_file_ex(cfg, path, err, issue, ud, n_bad);
+    if (rc == HK_OK && (cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0'))
+        rc = hk_error_set(err, HK_ERR_INVALID,
+                          "config %s: tls-cert and tls-key go together", path);
+    hk_free(cfg);
     return rc;
 }
 
 static hk_err load_env(hk_server_config *cfg, hk_error *err)
 {
     for (size_t i = 0; i < N_OPTS; i++) {
+        /* OTEL_* settings keep their standard names. */
         char env[96] = "HAKGAL_";
-        size_t p = strlen(env);
+        size_t p = strncmp(k_opts[i].name, "otel-", 5) ? strlen(env) : 0;
         for (const char *c = k_opts[i].name; *c && p < sizeof(env) - 1; c++)
             env[p++] = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
         env[p] = '\0';

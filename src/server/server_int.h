@@ -261,6 +261,17 @@ bool hk_server_stream_ready(hk_server *srv);
 /* Appends the stream's metrics (outbox backlog, publisher counters). */
 hk_err hk_server_stream_metrics(hk_server *srv, hk_txn *txn, hk_buf *b);
 
+/* ==== Tracing (server_trace.c) ==== */
+
+/* Opens the request's span (a child of its traceparent) and answers its
+ * context, to be made the loop thread's current one while the handler
+ * runs; NULL when neither tracing nor JSON access logs are on. */
+const hk_trace_ctx *hk_trace_req_begin(hk_server *srv, h2o_req_t *req);
+/* Ends the request's span with its route label and status (the logger). */
+void hk_trace_req_end(h2o_req_t *req, const char *route, int status);
+/* Hex ids of the request's span, false when it has none. */
+bool hk_trace_req_ids(h2o_req_t *req, char trace_id[33], char span_id[17]);
+
 /* ==== Config ==== */
 
 void hk_config_defaults(hk_server_config *cfg);
@@ -269,6 +280,14 @@ void hk_config_defaults(hk_server_config *cfg);
 hk_err hk_config_load(hk_server_config *cfg, int argc, char **argv,
                       bool *help_shown, hk_error *err);
 void hk_config_print_help(FILE *out);
+/* One bad line of a config file: its number (1-based) and the message. */
+typedef void (*hk_config_issue_fn)(void *ud, uint64_t line, const char *msg);
+/* Reads a config file as `serve --config` does, but reports every bad line
+ * through issue() instead of stopping at the first; *n_bad counts them.
+ * HK_OK when the file is valid, HK_ERR_INVALID when a line is bad,
+ * HK_ERR_IO when it cannot be read (err says why). */
+hk_err hk_config_check_file(const char *path, hk_config_issue_fn issue,
+                            void *ud, unsigned *n_bad, hk_error *err);
 
 /* ==== HTTP helpers ==== */
 

@@ -167,6 +167,47 @@ static hk_err gauge(hk_buf *b, const char *name, const char *help,
     return rc ? rc : hk_buf_appendf(b, "%s %llu\n", name, v);
 }
 
+/* The trace exporter's counters (otel.h); all zero without a tracer. */
+static hk_err otel_metrics(hk_buf *b)
+{
+    hk_otel_counters c;
+    hk_otel_counters_get(&c);
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } k[] = {
+        {"hakgal_otel_spans_total", "counter",
+         "Sampled spans handed to the trace exporter's queue.",
+         offsetof(hk_otel_counters, spans_ended)},
+        {"hakgal_otel_spans_dropped_total", "counter",
+         "Sampled spans dropped because the export queue was full.",
+         offsetof(hk_otel_counters, spans_dropped)},
+        {"hakgal_otel_spans_exported_total", "counter",
+         "Spans the OTLP receiver accepted.",
+         offsetof(hk_otel_counters, spans_exported)},
+        {"hakgal_otel_spans_failed_total", "counter",
+         "Spans in export requests that failed (receiver down or refusing).",
+         offsetof(hk_otel_counters, spans_failed)},
+        {"hakgal_otel_exports_total", "counter", "OTLP export requests sent.",
+         offsetof(hk_otel_counters, exports)},
+        {"hakgal_otel_queue_spans", "gauge", "Spans waiting for export.",
+         offsetof(hk_otel_counters, queue_len)},
+        {"hakgal_otel_queue_capacity", "gauge",
+         "Most spans the export queue holds.",
+         offsetof(hk_otel_counters, queue_max)},
+    };
+    hk_err rc = HK_OK;
+    for (size_t i = 0; rc == HK_OK && i < sizeof k / sizeof k[0]; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&c + k[i].off, sizeof v);
+        rc = head(b, k[i].name, k[i].type, k[i].help);
+        if (rc == HK_OK)
+            rc = hk_buf_appendf(b, "%s %llu\n", k[i].name,
+                                (unsigned long long)v);
+    }
+    return rc;
+}
+
 hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
 {
     hk_metrics *m = &srv->metrics;
@@ -340,6 +381,7 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
     if (rc == HK_OK)
         rc = hk_buf_appendf(b, "hakgal_audit_verify_failures_total %llu\n",
                             LD(m->verify_failed));
+    if (rc == HK_OK) rc = otel_metrics(b);          /* trace exporter */
     if (rc == HK_OK) rc = hk_llm_metrics_render(b); /* model client */
     if (rc == HK_OK) rc = hk_server_stream_metrics(srv, txn, b);
     if (rc == HK_OK) rc = hk_svc_vector_metrics(srv->vs, srv->autoembed, b);

@@ -538,12 +538,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     hk_server *srv = ((root_handler *)self)->srv;
     hk_fault_guard g;
+    const hk_trace_ctx *prev =
+        hk_otel_swap_current(hk_trace_req_begin(srv, req));
     if (sigsetjmp(g.jb, 0) == 0) {
         hk_fault_arm(&g);
         int rc = route_req(self, req);
         hk_fault_disarm(&g);
+        hk_otel_swap_current(prev);
         return rc;
     }
+    hk_otel_swap_current(prev);
     hk_loop_discard_read(hk_loop_self());
     atomic_store(&srv->damaged, true);
     fprintf(stderr,
@@ -578,7 +582,31 @@ static void log_access(h2o_logger_t *self, h2o_req_t *req)
         (double)(now.tv_usec - req->timestamps.request_begin_at.tv_usec) / 1e6;
     int status = req->res.status ? req->res.status : 499;
     hk_metrics_request(srv, label, status, secs);
-    if (srv->access_log) {
+    hk_trace_req_end(req, label, status);
+    if (srv->access_log && srv->cfg.access_log_json) {
+        /* One JSON object per line, with the trace ids (server_trace.c). */
+        char tid[33] = "", sid[17] = "";
+        hk_trace_req_ids(req, tid, sid);
+        size_t plen = req->path.len < 512 ? req->path.len : 512;
+        hk_buf b = HK_BUF_INIT;
+        hk_buf_appendf(&b,
+                       "{\"time\":%lld.%06ld,\"route\":", (long long)now.tv_sec,
+                       (long)now.tv_usec);
+        hk_buf_append_json_string(&b, label, strlen(label));
+        hk_buf_append_str(&b, ",\"method\":");
+        hk_buf_append_json_string(&b, req->method.base, req->method.len);
+        hk_buf_append_str(&b, ",\"path\":");
+        hk_buf_append_json_string(&b, req->path.base, plen);
+        hk_buf_appendf(&b,
+                       ",\"status\":%d,\"bytes\":%zu,\"seconds\":%.6f,"
+                       "\"trace_id\":\"%s\",\"span_id\":\"%s\"}\n",
+                       status, req->bytes_sent, secs, tid, sid);
+        pthread_mutex_lock(&srv->log_lock);
+        if (b.data) fwrite(b.data, 1, b.len, srv->access_log);
+        fflush(srv->access_log);
+        pthread_mutex_unlock(&srv->log_lock);
+        hk_buf_free(&b);
+    } else if (srv->access_log) {
         size_t plen = req->path.len < 512 ? req->path.len : 512;
         pthread_mutex_lock(&srv->log_lock);
         fprintf(srv->access_log, "%s %.*s %.*s %d %zu %.6f\n", label,

@@ -58,6 +58,8 @@ struct hk_write_job {
     pthread_mutex_t *mu; /* guards *finished */
     pthread_cond_t *cv;  /* signalled when finished */
     bool *finished;      /* set by the writer */
+    bool traced;         /* trace holds the enqueuing request's span */
+    hk_trace_ctx trace;  /* parent of this job's spans (otel.h) */
 };
 
 static bool fatal_for_txn(hk_err rc)
@@ -100,10 +102,28 @@ static hk_err run_job(hk_txn *txn, hk_write_job *job)
     hk_err rc = hk_txn_set_actor(txn, job->actor);
     if (rc != HK_OK)
         return hk_error_set(&job->err, rc, "cannot set the audit actor");
+    hk_span sp;
+    if (job->traced) /* a child of the request that queued the job */
+        hk_span_start(&sp, "write.apply", HK_SPAN_INTERNAL, &job->trace, true);
     job->rc = job->fn(txn, job->arg, &job->err);
     if (job->rc != HK_OK && job->err.code == HK_OK)
         hk_error_set(&job->err, job->rc, "%s", hk_strerror(job->rc));
+    if (job->traced) {
+        if (job->rc != HK_OK) hk_span_set_error(&sp, hk_strerror(job->rc));
+        hk_span_end(&sp);
+    }
     return job->rc;
+}
+
+/* The span of one group commit: a child of the first traced job's request
+ * (the others are the group's other members), else a root. */
+static void group_span_start(hk_span *sp, hk_write_job *first, size_t n)
+{
+    const hk_trace_ctx *parent = NULL;
+    for (hk_write_job *job = first; job && !parent; job = job->next)
+        if (job->traced) parent = &job->trace;
+    hk_span_start(sp, "group commit", HK_SPAN_INTERNAL, parent, false);
+    hk_span_attr_int(sp, "hakgal.group.size", (int64_t)n);
 }
 
 /* Runs jobs one transaction each (after a poisoned group). */
@@ -130,12 +150,25 @@ static void apply_alone(hk_server *srv, hk_write_job *first)
     }
 }
 
+static void apply_group_in(hk_server *srv, hk_write_job *first, size_t n,
+                           hk_span *gsp);
+
 static void apply_group(hk_server *srv, hk_write_job *first, size_t n)
 {
+    bool tracing = hk_otel_active();
+    hk_span gsp;
+    if (tracing) group_span_start(&gsp, first, n);
+    apply_group_in(srv, first, n, tracing ? &gsp : NULL);
+    if (tracing) hk_span_end(&gsp);
+}
+
+static void apply_group_in(hk_server *srv, hk_write_job *first, size_t n,
+                           hk_span *gsp)
+{
     hk_txn *txn = NULL;
+    int64_t t0 = hk_now_us();
     hk_error berr;
     hk_error_clear(&berr);
-    int64_t t0 = hk_now_us();
     hk_err rc = hk_txn_begin(srv->store, true, &txn, &berr);
     if (rc != HK_OK) {
         for (hk_write_job *job = first; job; job = job->next) {
@@ -143,6 +176,7 @@ static void apply_group(hk_server *srv, hk_write_job *first, size_t n)
             job->err = berr;
         }
         hk_metrics_commit(srv, n, 0, false);
+        if (gsp) hk_span_set_error(gsp, hk_strerror(rc));
         return;
     }
     bool poisoned = false;
@@ -165,6 +199,7 @@ static void apply_group(hk_server *srv, hk_write_job *first, size_t n)
     hk_error_clear(&cerr);
     hk_err crc = hk_txn_commit(txn, &cerr);
     hk_metrics_commit(srv, n, (double)(hk_now_us() - t0) / 1e6, crc == HK_OK);
+    if (gsp && crc != HK_OK) hk_span_set_error(gsp, hk_strerror(crc));
     if (crc != HK_OK) {
         /* Nothing of the group is durable: every job fails. */
         for (hk_write_job *job = first; job; job = job->next) {
@@ -258,6 +293,11 @@ static void set_actor(hk_write_job *job, const char *actor)
 {
     snprintf(job->actor, sizeof(job->actor), "%s",
              actor && *actor ? actor : "local");
+    const hk_trace_ctx *cur = hk_otel_current(); /* the request's span */
+    if (cur && hk_otel_active()) {
+        job->trace = *cur;
+        job->traced = true;
+    }
 }
 
 hk_err hk_server_write_sync(hk_server *srv, hk_write_fn fn, void *arg,

@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "core/utf8.h"
+#include "otel/otel.h"
 #include "service/service.h"
 
 /* ==== Queries ==== */
@@ -58,10 +59,21 @@ hk_err hk_svc_query(hk_txn *t, const hk_svc_query_req *req,
     hk_fact f;
     hk_fact_init(&f);
     int64_t t0 = req->timeout_us > 0 ? hk_now_us() : 0;
+    /* Spans (otel.h) when a traced request runs this query: planning is
+     * the choice of index in hk_query_open_*, execution the row loop. */
+    bool traced = hk_otel_current() != NULL;
+    hk_span plan, exec;
+    if (traced)
+        hk_span_start(&plan, "query.plan", HK_SPAN_INTERNAL, NULL, false);
     hk_err rc =
         req->pattern
             ? hk_query_open_pattern(t, req->pattern, req->cursor, &q, err)
             : hk_query_open_scan(t, &req->scan, req->cursor, &q, err);
+    if (traced) {
+        if (rc != HK_OK) hk_span_set_error(&plan, hk_strerror(rc));
+        hk_span_end(&plan);
+        hk_span_start(&exec, "query.execute", HK_SPAN_INTERNAL, NULL, false);
+    }
     hk_svc_row row;
     memset(&row, 0, sizeof(row));
     row.n_vars = n_vars;
@@ -101,6 +113,11 @@ hk_err hk_svc_query(hk_txn *t, const hk_svc_query_req *req,
     }
     if (q != NULL) hk_query_close(q);
     hk_fact_release(&f);
+    if (traced) {
+        hk_span_attr_int(&exec, "hakgal.query.rows", (int64_t)res->count);
+        if (rc != HK_OK) hk_span_set_error(&exec, hk_strerror(rc));
+        hk_span_end(&exec);
+    }
     return rc;
 }
 
