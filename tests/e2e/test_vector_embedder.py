@@ -131,6 +131,29 @@ class Embedder(unittest.TestCase):
                 return s["vectors"]
         raise AssertionError("no space %s" % name)
 
+    def mcp(self, calls, env=None):
+        """structuredContent (or the error result) of each tools/call."""
+        msgs = [{"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                 "params": {"protocolVersion": "2025-06-18",
+                            "capabilities": {},
+                            "clientInfo": {"name": "t", "version": "1"}}},
+                {"jsonrpc": "2.0", "method": "notifications/initialized"}]
+        for i, (name, args) in enumerate(calls):
+            msgs.append({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+                         "params": {"name": name, "arguments": args}})
+        p = subprocess.run([BIN, "mcp", "--data", self.data],
+                           input="".join(json.dumps(m) + "\n" for m in msgs),
+                           capture_output=True, text=True, timeout=60,
+                           env=env if env is not None else self.env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = {}
+        for line in p.stdout.splitlines():
+            m = json.loads(line)
+            if m.get("id"):
+                r = m.get("result", m)
+                got[m["id"] - 1] = r.get("structuredContent", r)
+        return [got[i] for i in range(len(calls))]
+
     def embed_requests(self):
         return [r for r in self.fake.requests
                 if r["path"].endswith("/embeddings")]
@@ -178,6 +201,22 @@ class Embedder(unittest.TestCase):
         got = [json.loads(x)["statement"] for x in p.stdout.splitlines()]
         self.assertIn("HasPart(Car, Engine)", got[:2])
 
+        # MCP: vector_similar and search_knowledge embed the text too
+        a = self.mcp([
+            ("vector_similar", {"space": "sem", "text": "automobile",
+                                "k": 2}),
+            ("search_knowledge", {"query": "feline", "mode": "vector",
+                                  "limit": 1}),
+            ("vector_spaces", {})])
+        self.assertEqual(
+            sorted(h["statement"] for h in a[0]["hits"]),
+            ["HasPart(Car, Engine)", "HasPart(Car, Wheel)"])
+        self.assertIn("Cat", a[1]["facts"][0]["statement"])
+        self.assertEqual(a[2]["spaces"][0]["embedder"], "openai")
+        e = self.mcp([("vector_similar", {"space": "sem", "text": "car"})],
+                     env=self.noenv)
+        self.assertIn("OPENAI_BASE_URL", json.dumps(e[0]))
+
         # no endpoint: errors that say what to set
         p = self.cli_fails("similar", "car", "--space", "sem",
                            env=self.noenv)
@@ -217,6 +256,9 @@ class Embedder(unittest.TestCase):
             ([{"raw": "not json"}], "embeddings answer"),
             ([{"raw": json.dumps({"data": [{"embedding": "x"}]})}],
              "embeddings answer"),
+            ([{"raw": json.dumps({"data": [
+                {"index": i, "embedding": [1, "2", 3, 4, 5, 6, 7, 8]}
+                for i in range(len(FACTS))]})}], "not a number"),
             ([{"dims": 5}], "5 dimensions; space 'sem' has 8"),
             ([{"status": 500}] * 3, "500"),
             ([{"status": 400, "message": "bad model"}], "bad model"),
