@@ -254,7 +254,7 @@ static hk_err batch_write(hk_txn *t, void *arg, hk_error *err)
         bool gone;
         if ((e = statement(t, b->ids[i], &f, &s, &gone, err))) break;
         /* deleted, or replaced by other content: not this vector */
-        if (gone || strcmp(s.data, b->texts[i]) != 0) continue;
+        if (gone || !s.data || strcmp(s.data, b->texts[i]) != 0) continue;
         e = hkv_put(a->vs, t, b->sp.name, b->ids[i], b->vecs + i * dim, dim,
                     err);
         if (!e) b->written++;
