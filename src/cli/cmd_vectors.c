@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "core/mem.h"
 #include "service/svc_vector.h"
 
@@ -85,15 +86,19 @@ int hk_cmd_vectors(int argc, char **argv)
         "Usage: hakgal vectors create SPACE --dim N [--metric cosine|dot|l2]\n"
         "                     [--int8] [--m M] [--ef-construction N] "
         "[--ef N]\n"
-        "                     [--embedder none|hashed [--auto]] [--json]\n"
+        "                     [--embedder none|hashed|openai [--auto]] "
+        "[--json]\n"
         "       hakgal vectors list [--json]\n"
         "       hakgal vectors drop SPACE [--json]\n\n"
         "Vector spaces: a named dimension and metric with one vector per\n"
         "fact, stored with the facts. --embedder hashed computes vectors\n"
         "with the built-in embedder (hashed tokens and character trigrams:\n"
-        "near in spelling, not in meaning); none (default) takes vectors\n"
-        "from clients only. --auto: a running server embeds new facts\n"
-        "after they commit (hakgal serve).\n";
+        "near in spelling, not in meaning); openai asks an OpenAI-\n"
+        "compatible /v1/embeddings endpoint (OPENAI_BASE_URL,\n"
+        "HAKGAL_EMBED_MODEL, OPENAI_API_KEY or $HAKGAL_LLM_CONFIG) whose\n"
+        "model answers --dim numbers; none (default) takes vectors from\n"
+        "clients only. --auto: a running server embeds new facts after\n"
+        "they commit (hakgal serve).\n";
     cli_ctx c;
     cli_init(&c, "vectors", usage);
     static const struct option opts[] = {
@@ -147,11 +152,7 @@ int hk_cmd_vectors(int argc, char **argv)
                 a.sp.params.ef = (uint32_t)u;
             break;
         case 'E':
-            if (strcmp(optarg, "hashed") == 0)
-                a.sp.embedder = HKV_EMBED_HASHED;
-            else if (strcmp(optarg, "none") == 0)
-                a.sp.embedder = HKV_EMBED_NONE;
-            else
+            if (!hk_svc_vembedder_parse(optarg, &a.sp.embedder))
                 return cli_usage_error(&c, "unknown embedder '%s'", optarg);
             break;
         }
@@ -211,8 +212,7 @@ int hk_cmd_vectors(int argc, char **argv)
                        hk_svc_vmetric_name(all[i].params.metric),
                        all[i].params.quant == HKV_I8 ? "int8" : "float32",
                        (unsigned long long)all[i].vectors,
-                       all[i].embedder == HKV_EMBED_HASHED ? "hashed-ngrams"
-                                                           : "none");
+                       hk_svc_vembedder_name(all[i].embedder));
         }
         hk_free(all);
     }
@@ -222,24 +222,94 @@ int hk_cmd_vectors(int argc, char **argv)
 
 /* ==== embed ==== */
 
+/* Progress of an endpoint run on stderr: a line rewritten in place on a
+ * terminal, else a line at most every second. */
+typedef struct embed_progress {
+    uint64_t facts;   /* facts in the KB when the run began */
+    int64_t shown_us; /* when a line was last printed */
+    bool tty;         /* stderr is a terminal */
+} embed_progress;
+
+static bool embed_progress_line(void *ud, const hk_svc_embed_run *r)
+{
+    embed_progress *p = ud;
+    int64_t now = hk_now_us();
+    if (!p->tty && now - p->shown_us < 1000000) return true;
+    p->shown_us = now;
+    double pct =
+        p->facts ? 100.0 * (double)r->examined / (double)p->facts : 100.0;
+    fprintf(stderr, "%sembedded %llu facts, %llu of %llu examined (%.0f%%)%s",
+            p->tty ? "\r" : "", (unsigned long long)r->embedded,
+            (unsigned long long)r->examined, (unsigned long long)p->facts,
+            pct > 100 ? 100 : pct, p->tty ? "" : "\n");
+    fflush(stderr);
+    return true;
+}
+
+/* `hakgal embed` for a space whose embedder is an endpoint. */
+static int embed_remote(cli_ctx *c, hk_store *s, hkv_store *vs,
+                        const char *space, uint32_t batch)
+{
+    embed_progress p = {0, 0, isatty(2) != 0};
+    hk_svc_embed_run run;
+    hk_stats st;
+    hk_error e;
+    hk_txn *t;
+    memset(&run, 0, sizeof run);
+    if (hk_txn_begin(s, false, &t, &e) == HK_OK) {
+        if (hk_store_stats(t, &st, &e) == HK_OK) p.facts = st.facts;
+        hk_txn_abort(t);
+    }
+    run.vs = vs;
+    run.space = space;
+    run.batch = batch;
+    run.progress = embed_progress_line;
+    run.ud = &p;
+    hk_err err = hk_svc_embed_space(s, &run, &e);
+    if (p.tty && p.shown_us) fputc('\n', stderr);
+    if (err) {
+        fprintf(stderr,
+                "embedded %llu facts into %s before this error (their "
+                "vectors are stored; run again to resume):\n",
+                (unsigned long long)run.embedded, space);
+        return cli_fail(c, err, &e);
+    }
+    if (c->json)
+        return print_json(json_pack("{s:s, s:I, s:I}", "space", space,
+                                    "embedded", (json_int_t)run.embedded,
+                                    "examined", (json_int_t)run.examined));
+    printf("embedded %llu facts into %s\n", (unsigned long long)run.embedded,
+           space);
+    return HK_EXIT_OK;
+}
+
 int hk_cmd_embed(int argc, char **argv)
 {
     static const char usage[] =
-        "Usage: hakgal embed --space SPACE [--json]\n\n"
+        "Usage: hakgal embed --space SPACE [--batch N] [--json]\n\n"
         "Gives every fact without a vector in SPACE one from the space's\n"
-        "built-in embedder, in transactions of 10000 facts (an interrupted\n"
-        "run resumes where it stopped: facts with a vector are skipped).\n";
+        "embedder. The built-in one writes transactions of 10000 facts.\n"
+        "An openai space sends batches of N statements (default 256) to\n"
+        "the embeddings endpoint with no transaction open and writes each\n"
+        "batch's vectors in one transaction; an answer of another\n"
+        "dimension than the space's fails the batch and writes nothing.\n"
+        "An interrupted run resumes where it stopped: facts with a vector\n"
+        "are skipped. Progress goes to stderr.\n";
     cli_ctx c;
     cli_init(&c, "embed", usage);
     static const struct option opts[] = {
         CLI_COMMON_OPTIONS,
         {"space", required_argument, NULL, 's'},
+        {"batch", required_argument, NULL, 'b'},
         {0, 0, 0, 0}};
     const char *space = NULL;
+    uint64_t batch = 0;
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         if (o == CLI_STOP) return c.exit_code;
         if (o == 's') space = optarg;
+        if (o == 'b' && !cli_parse_u64(&c, "--batch", optarg, 1, 10000, &batch))
+            return HK_EXIT_INVALID;
     }
     if (optind < argc)
         return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
@@ -249,6 +319,23 @@ int hk_cmd_embed(int argc, char **argv)
     hk_error e;
     int rc = open_vs(&c, false, &s, &vs);
     if (rc) return rc;
+    hkv_space sp;
+    hk_txn *t;
+    hk_err err = hk_txn_begin(s, false, &t, &e);
+    if (!err) {
+        err = hkv_space_find(vs, t, space, &sp, &e);
+        hk_txn_abort(t);
+    }
+    if (!err && sp.embedder == HKV_EMBED_OPENAI) {
+        rc = embed_remote(&c, s, vs, space, (uint32_t)batch);
+        close_vs(s, vs);
+        return rc;
+    }
+    if (err) {
+        rc = cli_fail(&c, err, &e);
+        close_vs(s, vs);
+        return rc;
+    }
     hk_svc_embed_arg a;
     memset(&a, 0, sizeof a);
     a.vs = vs;
@@ -256,7 +343,7 @@ int hk_cmd_embed(int argc, char **argv)
     uint64_t total = 0;
     /* each round moves `after` forward: bounded by the KB's last fact id */
     do {
-        hk_err err = hk_svc_write(s, NULL, hk_svc_embed_apply, &a, &e);
+        err = hk_svc_write(s, NULL, hk_svc_embed_apply, &a, &e);
         if (err) {
             rc = cli_fail(&c, err, &e);
             break;
@@ -487,9 +574,10 @@ int hk_cmd_search(int argc, char **argv)
         "Facts matching TEXT, best first. --mode text (the default) ranks\n"
         "by shared words; vector by nearness in space S (default: the first\n"
         "space with the built-in embedder, which compares spelling, not\n"
-        "meaning); hybrid fuses both rankings by reciprocal rank (text alone\n"
-        "when there is no such space). --json prints one fact per line with\n"
-        "its score.\n";
+        "meaning, or with the openai embedder when an embeddings endpoint\n"
+        "is configured); hybrid fuses both rankings by reciprocal rank (text\n"
+        "alone when there is no such space). --json prints one fact per\n"
+        "line with its score.\n";
     cli_ctx c;
     cli_init(&c, "search", usage);
     static const struct option opts[] = {

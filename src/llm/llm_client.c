@@ -727,9 +727,17 @@ hk_err hk_llm_embed(hk_llm_client *c, const char *const *texts, size_t n,
                     goto out;
                 }
             }
-            for (size_t j = 0; j < m; j++)
-                out[row * m + j] =
-                    (float)json_number_value(json_array_get(e, j));
+            for (size_t j = 0; j < m; j++) {
+                json_t *num = json_array_get(e, j);
+                if (!json_is_number(num)) {
+                    rc = hk_error_set(err, HK_ERR_INVALID,
+                                      "model endpoint %s: embedding %zu has "
+                                      "a value that is not a number",
+                                      c->ep.base_url, i);
+                    goto out;
+                }
+                out[row * m + j] = (float)json_number_value(num);
+            }
         }
         read_usage(&x, v);
         atomic_fetch_add(&g_prompt_tokens, x.prompt_tokens);

@@ -71,10 +71,13 @@ const mcp_tool_def mcp_kb_tools[] = {
         "\"hybrid\"],\"default\":\"text\",\"description\":\"text: shared "
         "words (default); vector: nearest in a vector space with the "
         "built-in embedder (hashed words and character trigrams: near in "
-        "spelling, not in meaning); hybrid: both rankings fused by "
-        "reciprocal rank (text alone when no such space exists)\"},"
+        "spelling, not in meaning) or an openai one (an embeddings "
+        "endpoint: meaning) when the server has an endpoint; hybrid: both "
+        "rankings fused by reciprocal rank (text alone when no such space "
+        "exists)\"},"
         STR("space", "Vector space for vector and hybrid (default: the "
-            "first with the built-in embedder)"), "\"query\""),
+            "first with the built-in embedder, or openai with an endpoint "
+            "configured)"), "\"query\""),
      OUT(TXT("query") "," NUM("count") "," FACTS, "\"query\",\"count\",\"facts\""),
      RO, mcp_t_search_knowledge},
     {"get_system_status", "System status",
@@ -529,7 +532,8 @@ const mcp_tool_def mcp_kb_tools[] = {
     {"vector_spaces", "List vector spaces",
      "Lists the vector spaces of the KB: name, dimension, metric, storage, "
      "index parameters, embedder (hashed-ngrams: the built-in one, which "
-     "captures spelling rather than meaning; none: vectors come from "
+     "captures spelling rather than meaning; openai: an OpenAI-compatible "
+     "embeddings endpoint, as good as its model; none: vectors come from "
      "clients) and how many facts have a vector.",
      IN("", ""),
      OUT("\"spaces\":{\"type\":\"array\",\"items\":{\"type\":"
@@ -537,7 +541,8 @@ const mcp_tool_def mcp_kb_tools[] = {
      RO, mcp_t_vector_spaces},
     {"vector_similar", "Similar facts",
      "Finds the facts nearest to a query in a vector space: give exactly "
-     "one of text (spaces with the built-in embedder), vector (dimension "
+     "one of text (spaces with an embedder: built in, or openai through "
+     "the server's embeddings endpoint), vector (dimension "
      "of the space) or fact (an id: facts like that one). predicate and "
      "entity restrict the hits to facts of that predicate or mentioning "
      "that entity. Scores: cosine similarity, dot product, or minus the "

@@ -190,10 +190,10 @@ void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param)
         } else if (!hk_svc_vmetric_parse(metric, &a->sp.params.metric)) {
             hk_send_field_error(req, 400, "invalid_parameter",
                                 "metric is cosine, dot or l2", "metric");
-        } else if (strcmp(embedder, "none") != 0 &&
-                   strcmp(embedder, "hashed") != 0) {
+        } else if (!hk_svc_vembedder_parse(embedder, &a->sp.embedder)) {
             hk_send_field_error(req, 400, "invalid_parameter",
-                                "embedder is none or hashed", "embedder");
+                                "embedder is none, hashed or openai",
+                                "embedder");
         } else {
             a->vs = srv->vs;
             snprintf(a->sp.name, sizeof a->sp.name, "%s", name);
@@ -203,8 +203,6 @@ void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param)
             a->sp.params.m = (uint32_t)m;
             a->sp.params.ef_construction = (uint32_t)efc;
             a->sp.params.ef = (uint32_t)ef;
-            a->sp.embedder = strcmp(embedder, "hashed") == 0 ? HKV_EMBED_HASHED
-                                                             : HKV_EMBED_NONE;
             queue(req, hk_svc_vspace_create_apply, vspace_done, a);
             a = NULL;
         }

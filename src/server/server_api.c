@@ -455,7 +455,7 @@ const hk_route hk_routes[] = {
                  "text, vector or hybrid (absent: text, legacy answer)"},
                 {"space", "query", "string", false,
                  "vector space (default: the first with the built-in "
-                 "embedder)"},
+                 "embedder, or openai with an endpoint configured)"},
                 {"w_text", "query", "number", false,
                  "hybrid: weight of the text ranking (default 1)"},
                 {"w_vector", "query", "number", false,

@@ -19,12 +19,22 @@
  * so that round ends at once. An import range larger than SWEEP_ABOVE
  * facts is handled by a sweep instead of a list.
  *
+ * Spaces with the openai embedder take the same steps through
+ * hk_svc_embed_space and hk_svc_embed_facts (svc_embedder.c): a read txn
+ * collects a batch, the endpoint embeds it with no txn open, one write
+ * txn stores it; no write txn ever waits for the network. Each space is
+ * handled on its own: an endpoint that fails leaves the hashed spaces
+ * served. A space whose round failed is swept again by the next round
+ * (so the facts it missed get their vectors), which comes at the next
+ * commit or after a backoff of RETRY_MIN_MS doubling to RETRY_MAX_MS.
+ *
  * Threads: the listener runs on committing threads; the worker is one
  * thread; lock protects the wake state and the counters.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/mem.h"
@@ -34,6 +44,9 @@
 #define EMBED_BATCH 1000u
 /* An import range above this many facts is swept instead of listed. */
 #define SWEEP_ABOVE 100000u
+/* Backoff before a failed round is tried again without a commit. */
+#define RETRY_MIN_MS 1000u
+#define RETRY_MAX_MS 60000u
 
 struct hk_svc_autoembed {
     hk_store *s;          /* the KB */
@@ -48,6 +61,7 @@ struct hk_svc_autoembed {
     uint64_t failures;    /* rounds that failed */
     double busy_s;        /* seconds spent embedding */
     hk_error last_err;    /* the last failure */
+    unsigned retry_ms;    /* wait before retrying a failed round (0: none) */
     /* worker only: */
     uint64_t swept[HKV_SPACES_MAX]; /* stamps of the spaces swept */
     size_t n_swept;                 /* entries of swept */
@@ -69,24 +83,40 @@ static bool was_swept(const hk_svc_autoembed *ae, uint64_t stamp)
     return false;
 }
 
-/* The auto spaces of the KB (names into out, at most HKV_SPACES_MAX), and
- * those never swept (into fresh, their stamps into stamps). */
-static hk_err auto_spaces(hk_svc_autoembed *ae, hk_txn *t,
-                          char out[][HKV_NAME_MAX + 1], size_t *n,
-                          char fresh[][HKV_NAME_MAX + 1], uint64_t *stamps,
-                          size_t *n_fresh, hk_error *err)
+/* Forgets that the space of stamp was swept: the next round sweeps it. */
+static void unsweep(hk_svc_autoembed *ae, uint64_t stamp)
+{
+    for (size_t i = 0; i < ae->n_swept; i++)
+        if (ae->swept[i] == stamp) {
+            ae->swept[i] = ae->swept[--ae->n_swept];
+            return;
+        }
+}
+
+/* One auto space as a round sees it. */
+typedef struct auto_space {
+    char name[HKV_NAME_MAX + 1]; /* its name */
+    hkv_embedder embedder;       /* hashed or openai */
+    uint64_t stamp;              /* creation stamp */
+    bool fresh;                  /* never swept */
+} auto_space;
+
+/* The auto spaces of the KB (at most HKV_SPACES_MAX into out). */
+static hk_err auto_spaces(hk_svc_autoembed *ae, hk_txn *t, auto_space *out,
+                          size_t *n, hk_error *err)
 {
     hkv_space *all = hk_calloc(HKV_SPACES_MAX, sizeof *all);
     size_t m = 0;
-    *n = *n_fresh = 0;
+    *n = 0;
     if (!all) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     hk_err e = hkv_space_list(ae->vs, t, all, &m, err);
     for (size_t i = 0; !e && i < m; i++) {
-        if (!all[i].auto_embed || all[i].embedder != HKV_EMBED_HASHED) continue;
-        snprintf(out[(*n)++], HKV_NAME_MAX + 1, "%s", all[i].name);
-        if (was_swept(ae, all[i].stamp)) continue;
-        stamps[*n_fresh] = all[i].stamp;
-        snprintf(fresh[(*n_fresh)++], HKV_NAME_MAX + 1, "%s", all[i].name);
+        if (!all[i].auto_embed || all[i].embedder == HKV_EMBED_NONE) continue;
+        auto_space *a = &out[(*n)++];
+        snprintf(a->name, sizeof a->name, "%s", all[i].name);
+        a->embedder = all[i].embedder;
+        a->stamp = all[i].stamp;
+        a->fresh = !was_swept(ae, all[i].stamp);
     }
     hk_free(all);
     return e;
@@ -204,6 +234,52 @@ static hk_err sweep(hk_svc_autoembed *ae, char (*spaces)[HKV_NAME_MAX + 1],
     return HK_OK;
 }
 
+/* Adds what a remote sweep wrote since its last batch; stops on stop. */
+typedef struct remote_progress {
+    hk_svc_autoembed *ae; /* the embedder */
+    uint64_t counted;     /* run->embedded already added */
+} remote_progress;
+
+static bool remote_batch(void *ud, const hk_svc_embed_run *r)
+{
+    remote_progress *p = ud;
+    pthread_mutex_lock(&p->ae->lock);
+    p->ae->embedded += r->embedded - p->counted;
+    bool stop = p->ae->stop;
+    pthread_mutex_unlock(&p->ae->lock);
+    p->counted = r->embedded;
+    return !stop;
+}
+
+/* Every fact of an openai space without a vector gets one. */
+static hk_err sweep_remote(hk_svc_autoembed *ae, const char *space,
+                           hk_error *err)
+{
+    remote_progress p = {ae, 0};
+    hk_svc_embed_run run;
+    memset(&run, 0, sizeof run);
+    run.vs = ae->vs;
+    run.space = space;
+    run.actor = "embedder";
+    run.progress = remote_batch;
+    run.ud = &p;
+    hk_err e = hk_svc_embed_space(ae->s, &run, err);
+    return e == HK_ERR_NOT_FOUND ? HK_OK : e; /* dropped meanwhile */
+}
+
+/* The facts ids[0..n) into one openai space. */
+static hk_err list_remote(hk_svc_autoembed *ae, const char *space,
+                          const hk_fact_id *ids, size_t n, hk_error *err)
+{
+    uint64_t done = 0;
+    hk_err e = hk_svc_embed_facts(ae->s, ae->vs, space, "embedder", ids, n,
+                                  &done, err);
+    pthread_mutex_lock(&ae->lock);
+    ae->embedded += done;
+    pthread_mutex_unlock(&ae->lock);
+    return e == HK_ERR_NOT_FOUND ? HK_OK : e; /* dropped meanwhile */
+}
+
 /* The facts named by audit entries after `from` (and the newest entry's
  * seq); *big when an import range asks for a sweep instead. */
 static hk_err changed_facts(hk_txn *t, uint64_t from, hk_fact_id **ids,
@@ -252,14 +328,28 @@ static hk_err changed_facts(hk_txn *t, uint64_t from, hk_fact_id **ids,
     return e;
 }
 
-/* One round: from done_seq up to the audit head. */
+/* Brings one space up to date: a sweep when it is fresh or the change
+ * list is too big, else the listed facts. */
+static hk_err round_space(hk_svc_autoembed *ae, auto_space *sp,
+                          const hk_fact_id *ids, size_t n, bool big,
+                          hk_error *err)
+{
+    bool remote = sp->embedder == HKV_EMBED_OPENAI;
+    char(*one)[HKV_NAME_MAX + 1] = &sp->name;
+    if (sp->fresh || big)
+        return remote ? sweep_remote(ae, sp->name, err)
+                      : sweep(ae, one, 1, err);
+    if (n == 0) return HK_OK;
+    return remote ? list_remote(ae, sp->name, ids, n, err)
+                  : embed_list(ae, one, 1, ids, n, err);
+}
+
+/* One round: from done_seq up to the audit head. Every space is handled
+ * even when another fails; *err gets the first failure. */
 static hk_err round_once(hk_svc_autoembed *ae, hk_error *err)
 {
-    char(*spaces)[HKV_NAME_MAX + 1] =
-        hk_calloc(2 * HKV_SPACES_MAX, HKV_NAME_MAX + 1);
-    char(*fresh)[HKV_NAME_MAX + 1] = spaces + HKV_SPACES_MAX;
-    uint64_t stamps[HKV_SPACES_MAX];
-    size_t n_spaces = 0, n_fresh = 0, n = 0;
+    auto_space *spaces = hk_calloc(HKV_SPACES_MAX, sizeof *spaces);
+    size_t n_spaces = 0, n = 0;
     hk_fact_id *ids = NULL;
     uint64_t last = 0;
     bool big = false;
@@ -270,19 +360,25 @@ static hk_err round_once(hk_svc_autoembed *ae, hk_error *err)
     uint64_t from = ae->done_seq;
     pthread_mutex_unlock(&ae->lock);
     if ((e = hk_txn_begin(ae->s, false, &t, err))) goto out;
-    e = auto_spaces(ae, t, spaces, &n_spaces, fresh, stamps, &n_fresh, err);
+    e = auto_spaces(ae, t, spaces, &n_spaces, err);
     if (!e) e = changed_facts(t, from, &ids, &n, &last, &big, err);
     hk_txn_abort(t);
     if (e) goto out;
-    /* spaces never swept get every fact; the others the changed ones */
-    if (n_fresh && (e = sweep(ae, fresh, n_fresh, err))) goto out;
-    for (size_t i = 0; i < n_fresh && ae->n_swept < HKV_SPACES_MAX; i++)
-        ae->swept[ae->n_swept++] = stamps[i];
-    if (n_spaces && big)
-        e = sweep(ae, spaces, n_spaces, err);
-    else if (n_spaces && n)
-        e = embed_list(ae, spaces, n_spaces, ids, n, err);
-    if (e) goto out;
+    for (size_t i = 0; i < n_spaces; i++) {
+        hk_error one;
+        hk_error_clear(&one);
+        hk_err r = round_space(ae, &spaces[i], ids, n, big, &one);
+        if (r) {
+            /* sweep it next round: it missed facts */
+            unsweep(ae, spaces[i].stamp);
+            if (!e) {
+                e = r;
+                if (err) *err = one;
+            }
+        } else if (spaces[i].fresh && ae->n_swept < HKV_SPACES_MAX) {
+            ae->swept[ae->n_swept++] = spaces[i].stamp;
+        }
+    }
     pthread_mutex_lock(&ae->lock);
     if (last > ae->done_seq) ae->done_seq = last;
     pthread_mutex_unlock(&ae->lock);
@@ -298,8 +394,23 @@ static void *worker(void *arg)
     bool first = true;
     for (;;) {
         pthread_mutex_lock(&ae->lock);
-        while (!ae->stop && !first && ae->head_seq <= ae->done_seq)
-            pthread_cond_wait(&ae->wake, &ae->lock);
+        if (ae->retry_ms && !ae->stop && ae->head_seq <= ae->done_seq) {
+            /* a failed round: again at the next commit or the deadline */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += ae->retry_ms / 1000;
+            until.tv_nsec += (long)(ae->retry_ms % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            int w = 0;
+            while (!ae->stop && w == 0 && ae->head_seq <= ae->done_seq)
+                w = pthread_cond_timedwait(&ae->wake, &ae->lock, &until);
+        } else {
+            while (!ae->stop && !first && ae->head_seq <= ae->done_seq)
+                pthread_cond_wait(&ae->wake, &ae->lock);
+        }
         bool stop = ae->stop;
         pthread_mutex_unlock(&ae->lock);
         if (stop) break;
@@ -313,8 +424,13 @@ static void *worker(void *arg)
         if (e) {
             ae->failures++;
             ae->last_err = err;
-            /* try again at the next commit, not in a loop */
+            /* try again at the next commit or after the backoff, not in
+             * a loop */
             if (ae->head_seq > ae->done_seq) ae->done_seq = ae->head_seq;
+            ae->retry_ms = ae->retry_ms ? ae->retry_ms * 2 : RETRY_MIN_MS;
+            if (ae->retry_ms > RETRY_MAX_MS) ae->retry_ms = RETRY_MAX_MS;
+        } else {
+            ae->retry_ms = 0;
         }
         pthread_mutex_unlock(&ae->lock);
         first = false;

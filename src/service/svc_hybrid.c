@@ -4,10 +4,10 @@
  *
  * Hybrid search fuses two rankings of the same facts: the text search
  * (hk_svc_search: shared words, rarer words weigh more) and the vector
- * search (hk_svc_vsimilar over the query embedded by the space's built-in
- * embedder). Their scores are not comparable (BM25-like sums against
- * cosine similarities), so they are fused by rank, as Qdrant and
- * Elasticsearch do: reciprocal rank fusion,
+ * search (hk_svc_vsimilar over the query embedded by the space's
+ * embedder: built in, or an OpenAI-compatible endpoint). Their scores are not
+ * comparable (BM25-like sums against cosine similarities), so they are fused by
+ * rank, as Qdrant and Elasticsearch do: reciprocal rank fusion,
  *
  *     score(f) = w_text / (k + rank_text(f)) + w_vector / (k + rank_vec(f))
  *
@@ -102,8 +102,9 @@ static hk_err text_hit(void *ud, const hk_fact *f, double score, hk_error *err)
     return HK_OK;
 }
 
-/* The space to search: req->space, or the first with the built-in
- * embedder (name order). *found false when there is none. */
+/* The space to search: req->space, or the first (name order) with the
+ * built-in embedder or, when this process has an embeddings endpoint,
+ * with the openai embedder. *found false when there is none. */
 static hk_err pick_space(hkv_store *vs, hk_txn *t, const char *want, char *name,
                          bool *found, hk_error *err)
 {
@@ -122,7 +123,9 @@ static hk_err pick_space(hkv_store *vs, hk_txn *t, const char *want, char *name,
     if (!all) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     hk_err e = hkv_space_list(vs, t, all, &n, err);
     for (size_t i = 0; !e && i < n && !*found; i++)
-        if (all[i].embedder == HKV_EMBED_HASHED) {
+        if (all[i].embedder == HKV_EMBED_HASHED ||
+            (all[i].embedder == HKV_EMBED_OPENAI &&
+             hk_svc_embed_endpoint(NULL) == HK_OK)) {
             snprintf(name, HKV_NAME_MAX + 1, "%s", all[i].name);
             *found = true;
         }
@@ -153,8 +156,10 @@ hk_err hk_svc_hsearch(hkv_store *vs, hk_txn *t, const hk_svc_hsearch_req *r,
         return e;
     if (r->mode == HK_SVC_SEARCH_VECTOR && !have_space)
         return hk_error_set(err, HK_ERR_NOT_FOUND,
-                            "no vector space with the built-in embedder; "
-                            "create one or search with mode=text");
+                            "no vector space with an embedder this process "
+                            "can use (hashed, or openai with an endpoint "
+                            "configured); create one or search with "
+                            "mode=text");
     if (r->used_vectors)
         *r->used_vectors = r->mode != HK_SVC_SEARCH_TEXT && have_space;
     if (r->mode == HK_SVC_SEARCH_TEXT || !have_space) {

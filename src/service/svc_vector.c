@@ -4,7 +4,9 @@
  *
  * Similarity search:
  *   1. the query vector comes from the request, from a stored fact's
- *      vector, or from the built-in embedder for text;
+ *      vector, or from the space's embedder for text (an openai space
+ *      asks its endpoint, while the caller's read txn stays open: a
+ *      reader holds no lock, it only keeps its snapshot's pages);
  *   2. a filter (predicate and/or entity) becomes the sorted set of fact
  *      ids the store's query engine yields (at most HK_SVC_FILTER_MAX);
  *   3. the space's index, kept by the attached store (vcache.c: read from
@@ -52,17 +54,37 @@ const char *hk_svc_vmetric_name(hkv_metric m)
     return m == HKV_COSINE ? "cosine" : m == HKV_DOT ? "dot" : "l2";
 }
 
+bool hk_svc_vembedder_parse(const char *s, hkv_embedder *out)
+{
+    if (strcmp(s, "none") == 0)
+        *out = HKV_EMBED_NONE;
+    else if (strcmp(s, "hashed") == 0 || strcmp(s, "hashed-ngrams") == 0)
+        *out = HKV_EMBED_HASHED;
+    else if (strcmp(s, "openai") == 0)
+        *out = HKV_EMBED_OPENAI;
+    else
+        return false;
+    return true;
+}
+
+const char *hk_svc_vembedder_name(hkv_embedder e)
+{
+    return e == HKV_EMBED_HASHED   ? "hashed-ngrams"
+           : e == HKV_EMBED_OPENAI ? "openai"
+                                   : "none";
+}
+
 json_t *hk_svc_vspace_json(const hkv_space *sp)
 {
-    return json_pack(
-        "{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s, s:I, s:b}", "name", sp->name,
-        "dim", (json_int_t)sp->params.dim, "metric",
-        hk_svc_vmetric_name(sp->params.metric), "storage",
-        sp->params.quant == HKV_I8 ? "int8" : "float32", "m",
-        (json_int_t)sp->params.m, "ef_construction",
-        (json_int_t)sp->params.ef_construction, "ef", (json_int_t)sp->params.ef,
-        "embedder", sp->embedder == HKV_EMBED_HASHED ? "hashed-ngrams" : "none",
-        "vectors", (json_int_t)sp->vectors, "auto_embed", sp->auto_embed);
+    return json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s, s:I, s:b}",
+                     "name", sp->name, "dim", (json_int_t)sp->params.dim,
+                     "metric", hk_svc_vmetric_name(sp->params.metric),
+                     "storage", sp->params.quant == HKV_I8 ? "int8" : "float32",
+                     "m", (json_int_t)sp->params.m, "ef_construction",
+                     (json_int_t)sp->params.ef_construction, "ef",
+                     (json_int_t)sp->params.ef, "embedder",
+                     hk_svc_vembedder_name(sp->embedder), "vectors",
+                     (json_int_t)sp->vectors, "auto_embed", sp->auto_embed);
 }
 
 hk_err hk_svc_vspace_create_apply(hk_txn *t, void *arg, hk_error *err)
@@ -106,6 +128,16 @@ hk_err hk_svc_embed_apply(hk_txn *t, void *arg, hk_error *err)
     a->done = false;
     hk_fact_init(&f);
     if ((e = hkv_space_find(a->vs, t, a->space, &sp, err))) goto out;
+    if (sp.embedder == HKV_EMBED_OPENAI) {
+        /* a write txn must not wait for the network (svc_embedder.c) */
+        e = hk_error_set(err, HK_ERR_UNSUPPORTED,
+                         "space '%s' embeds through an endpoint: its facts "
+                         "are embedded by `hakgal embed --space %s`, or "
+                         "after commit by a server when the space has "
+                         "auto_embed",
+                         a->space, a->space);
+        goto out;
+    }
     if (sp.embedder != HKV_EMBED_HASHED) {
         e = hk_error_set(err, HK_ERR_UNSUPPORTED,
                          "space '%s' has no built-in embedder; supply its "
@@ -276,15 +308,8 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
         memcpy(qv, r->vector, (size_t)r->dim * sizeof *qv);
     } else if (r->fact) {
         if ((e = hkv_get(vs, t, r->space, r->fact, qv, err))) goto out;
-    } else {
-        if (sp.embedder != HKV_EMBED_HASHED) {
-            e = hk_error_set(err, HK_ERR_UNSUPPORTED,
-                             "space '%s' has no built-in embedder; query "
-                             "with a vector or a fact",
-                             r->space);
-            goto out;
-        }
-        hkv_embed_hashed(r->text, strlen(r->text), qv, sp.params.dim);
+    } else if ((e = hk_svc_embed_texts(&sp, &r->text, 1, qv, err))) {
+        goto out;
     }
     if ((r->predicate || r->entity) &&
         (e = filter_ids(t, r, &ids, &n_ids, err)))

@@ -42,6 +42,11 @@ hk_err hk_svc_vspace_drop_apply(hk_txn *t, void *arg, hk_error *err);
 /* Parses a metric name ("cosine", "dot", "l2"); false when unknown. */
 bool hk_svc_vmetric_parse(const char *s, hkv_metric *out);
 const char *hk_svc_vmetric_name(hkv_metric m);
+/* Parses an embedder name ("none", "hashed" or "hashed-ngrams",
+ * "openai"); false when unknown. */
+bool hk_svc_vembedder_parse(const char *s, hkv_embedder *out);
+/* "none", "hashed-ngrams" or "openai". */
+const char *hk_svc_vembedder_name(hkv_embedder e);
 /* JSON of a space (caller owns the reference). */
 json_t *hk_svc_vspace_json(const hkv_space *sp);
 
@@ -62,11 +67,61 @@ typedef struct hk_svc_embed_arg {
 } hk_svc_embed_arg;
 hk_err hk_svc_embed_apply(hk_txn *t, void *arg, hk_error *err);
 
+/* ==== Embedders (svc_embedder.c) ==== */
+
+/* HK_OK when this process has an embeddings endpoint for HKV_EMBED_OPENAI
+ * spaces (OPENAI_BASE_URL and HAKGAL_EMBED_MODEL, or the endpoint
+ * "default" of $HAKGAL_LLM_CONFIG; OPENAI_API_KEY is its bearer token),
+ * else HK_ERR_UNSUPPORTED with *err saying what to set. Read once. */
+hk_err hk_svc_embed_endpoint(hk_error *err);
+
+/* The vectors of texts[0..n) by space sp's embedder into out (n * dim
+ * floats): hashed here, openai through the endpoint in requests of up to
+ * 256 texts. HK_ERR_UNSUPPORTED for a space without an embedder or no
+ * endpoint; HK_ERR_INVALID when the endpoint answers another dimension
+ * than the space's, a non-finite number or a malformed answer; HK_ERR_IO
+ * for network errors, timeouts and HTTP errors after the retries. May
+ * take seconds: call it with no write transaction open. */
+hk_err hk_svc_embed_texts(const hkv_space *sp, const char *const *texts,
+                          size_t n, float *out, hk_error *err);
+
+typedef struct hk_svc_embed_run hk_svc_embed_run;
+/* Called after each committed batch; false stops the run. */
+typedef bool (*hk_svc_embed_progress_fn)(void *ud, const hk_svc_embed_run *r);
+
+struct hk_svc_embed_run {
+    hkv_store *vs;                     /* attached store */
+    const char *space;                 /* the space (hashed or openai) */
+    const char *actor;                 /* audit actor (NULL: the store's) */
+    uint32_t batch;                    /* facts per request and write txn
+                                          (0: 256), at most 10000 */
+    hk_svc_embed_progress_fn progress; /* or NULL */
+    void *ud;                          /* passed to progress */
+    uint64_t embedded;                 /* out: vectors written */
+    uint64_t examined;                 /* out: facts looked at */
+    hk_fact_id last;                   /* out: last fact looked at */
+    bool done;                         /* out: every fact looked at */
+};
+
+/* Gives every fact of the space without a vector one, batch by batch:
+ * a read txn collects the batch's statements, the embedder computes their
+ * vectors with no txn open, one write txn stores them (facts deleted or
+ * changed meanwhile are skipped). A failed batch writes nothing; earlier
+ * batches stay, and a new run skips their facts (resumable). Opens its
+ * own transactions: the caller holds none. */
+hk_err hk_svc_embed_space(hk_store *s, hk_svc_embed_run *run, hk_error *err);
+
+/* The same for the facts ids[0..n) (those that exist and have no vector
+ * in space); *embedded gets the vectors written. */
+hk_err hk_svc_embed_facts(hk_store *s, hkv_store *vs, const char *space,
+                          const char *actor, const hk_fact_id *ids, size_t n,
+                          uint64_t *embedded, hk_error *err);
+
 /* ==== Similarity search ==== */
 
 typedef struct hk_svc_vsimilar_req {
     const char *space;     /* the space */
-    const char *text;      /* query text (built-in embedder), or NULL */
+    const char *text;      /* query text (the space's embedder), or NULL */
     const float *vector;   /* query vector, or NULL */
     uint32_t dim;          /* floats in vector */
     hk_fact_id fact;       /* query by this fact's vector, or 0 */
@@ -115,7 +170,8 @@ typedef struct hk_svc_hsearch_req {
     size_t limit;       /* hits at most (0: 10), at most 1000 */
     hk_svc_smode mode;  /* which rankings */
     const char *space;  /* vector space; NULL: the first (by name) with
-                           the built-in embedder */
+                           the built-in embedder, or with the openai one
+                           when the process has an endpoint */
     double w_text;      /* weight of the text ranking (0: 1) */
     double w_vector;    /* weight of the vector ranking (0: 1) */
     uint32_t rrf_k;     /* rank offset of the fusion (0: 60) */

@@ -166,9 +166,11 @@ const char *hkv_kernel_name(void);
 
 /* Who computes a space's vectors from text. */
 typedef enum hkv_embedder {
-    HKV_EMBED_NONE = 0,  /* vectors come from the client only */
-    HKV_EMBED_HASHED = 1 /* built in: hashed tokens and trigrams
-                            (hkv_embed_hashed) */
+    HKV_EMBED_NONE = 0,   /* vectors come from the client only */
+    HKV_EMBED_HASHED = 1, /* built in: hashed tokens and trigrams
+                             (hkv_embed_hashed) */
+    HKV_EMBED_OPENAI = 2  /* an OpenAI-compatible /v1/embeddings endpoint
+                             (src/service/svc_embedder.c) */
 } hkv_embedder;
 
 typedef struct hkv_space {
@@ -178,7 +180,7 @@ typedef struct hkv_space {
     hkv_embedder embedder;       /* how text becomes a vector */
     uint64_t vectors;            /* vectors stored (hkv_space_get/list) */
     bool auto_embed;             /* embed new facts after each commit
-                                    (needs HKV_EMBED_HASHED) */
+                                    (needs an embedder) */
     uint64_t stamp;              /* creation time (µs): tells a space from
                                     one re-created under its name; 0 for
                                     spaces of an older record version */

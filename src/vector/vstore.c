@@ -263,12 +263,14 @@ hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
     hkv_index *probe = NULL;
     hk_err e;
     if ((e = check_name(sp->name, err))) return e;
-    if (sp->embedder != HKV_EMBED_NONE && sp->embedder != HKV_EMBED_HASHED)
+    if (sp->embedder != HKV_EMBED_NONE && sp->embedder != HKV_EMBED_HASHED &&
+        sp->embedder != HKV_EMBED_OPENAI)
         return hk_error_set(err, HK_ERR_INVALID, "unknown embedder %d",
                             (int)sp->embedder);
-    if (sp->auto_embed && sp->embedder != HKV_EMBED_HASHED) {
+    if (sp->auto_embed && sp->embedder == HKV_EMBED_NONE) {
         hk_error_set(err, HK_ERR_INVALID,
-                     "automatic embedding needs the built-in embedder");
+                     "automatic embedding needs an embedder (hashed or "
+                     "openai)");
         if (err) snprintf(err->field, sizeof err->field, "auto_embed");
         return HK_ERR_INVALID;
     }

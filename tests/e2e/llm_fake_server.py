@@ -10,6 +10,10 @@ A step is one of:
   {"delay": 3.0, ...}                 wait first, then the rest of the step
   {"raw": "not json"}                 this body as is, status 200
   {"fn": callable}                    fn(request_json) -> step
+  {"dims": 5}                         embeddings: vectors cut or padded
+                                      to this many numbers
+Embeddings are `embed(text)` for each input when `embed` is set, else
+[len(text), 1.0, 0.5].
 Every request's JSON body is kept in `requests`.
 """
 import json
@@ -24,6 +28,7 @@ class FakeLLM:
         self.script = []
         self.requests = []
         self.default = None
+        self.embed = None
         self.lock = threading.Lock()
         owner = self
 
@@ -94,9 +99,13 @@ class FakeLLM:
         if h.path.endswith("/embeddings"):
             inputs = req["input"] if isinstance(req["input"], list) else [
                 req["input"]]
-            data = [{"index": i, "object": "embedding",
-                     "embedding": [float(len(t)), 1.0, 0.5]}
-                    for i, t in enumerate(inputs)]
+            vecs = [self.embed(t) if self.embed else
+                    [float(len(t)), 1.0, 0.5] for t in inputs]
+            if "dims" in step:
+                vecs = [(list(v) + [0.0] * step["dims"])[:step["dims"]]
+                        for v in vecs]
+            data = [{"index": i, "object": "embedding", "embedding": v}
+                    for i, v in enumerate(vecs)]
             self.send(h, 200, json.dumps({"data": data, "model": self.model,
                                           "usage": {"prompt_tokens": 3}}))
             return
