@@ -105,7 +105,7 @@ static json_t *schemas(void)
     json_object_set_new(
         s, "GraphQLRequest",
         json_pack(
-            "{ss s{s{ss} s{ss s[ss]} s{ss s[ss]}} s[s] ss}", "type", "object",
+            "{ss s{s{ss} s{s[ss]} s{s[ss]}} s[s] ss}", "type", "object",
             "properties", "query", "type", "string", "variables", "type",
             "object", "null", "operationName", "type", "string", "null",
             "required", "query", "description",
