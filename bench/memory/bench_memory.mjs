@@ -16,6 +16,10 @@
 // `hakgal import` before the server starts), ratio = reference p50 / http
 // p50. The row "search_nodes rank" is the reference's search_nodes against
 // hakgal's search_nodes with rank: true (BM25 ordering).
+//
+// BENCH_BASE=BIN2 adds a column for a second hakgal binary (an anchor
+// build, such as the previous release), on its own copy of the memory,
+// ratio = BIN2 p50 / hakgal p50.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,6 +117,13 @@ for (const n of sizes.map(Number)) {
   const hkFile = path.join(dir, 'hk.jsonl');
   const nEnt = writeMemory(refFile, n);
   fs.copyFileSync(refFile, hkFile);
+  const baseBin = process.env.BENCH_BASE;
+  let base = null;
+  if (baseBin) {
+    const baseFile = path.join(dir, 'base.jsonl');
+    fs.copyFileSync(refFile, baseFile);
+    base = await connect(baseBin, ['mcp', '--profile', 'memory'], { MEMORY_FILE_PATH: baseFile });
+  }
   const t0 = Date.now();
   const hk = await connect(bin, ['mcp', '--profile', 'memory'], { MEMORY_FILE_PATH: hkFile });
   const takeover = Date.now() - t0;
@@ -129,12 +140,14 @@ for (const n of sizes.map(Number)) {
   }
   console.log(`\n${n} observations (${nEnt} entities, ${nEnt} relations); hakgal takeover (import) ${takeover} ms`);
   console.log('tool                  reference p50/p90 ms     hakgal p50/p90 ms     ratio p50' +
-    (http ? '     http p50/p90 ms      ratio p50' : ''));
+    (http ? '     http p50/p90 ms      ratio p50' : '') +
+    (base ? '     base p50/p90 ms  base/hakgal' : ''));
   for (const tool of TOOLS) {
     const reps = tool === 'read_graph' && n >= 100000 ? 5 : REPS;
     const res = {};
     const clients = [['ref', ref], ['hk', hk]];
     if (http) clients.push(['http', http]);
+    if (base) clients.push(['base', base]);
     for (const [name, c] of clients) {
       const ms = [];
       const t = name === 'ref' && tool === 'search_nodes rank' ? 'search_nodes' : tool;
@@ -148,10 +161,12 @@ for (const n of sizes.map(Number)) {
     }
     const f = (x) => x.toFixed(2).padStart(9);
     console.log(`${tool.padEnd(20)} ${f(res.ref.p50)} ${f(res.ref.p90)}      ${f(res.hk.p50)} ${f(res.hk.p90)}   ${(res.ref.p50 / res.hk.p50).toFixed(1).padStart(8)}x` +
-      (http ? `    ${f(res.http.p50)} ${f(res.http.p90)}   ${(res.ref.p50 / res.http.p50).toFixed(1).padStart(8)}x` : ''));
+      (http ? `    ${f(res.http.p50)} ${f(res.http.p90)}   ${(res.ref.p50 / res.http.p50).toFixed(1).padStart(8)}x` : '') +
+      (base ? `    ${f(res.base.p50)} ${f(res.base.p90)}   ${(res.base.p50 / res.hk.p50).toFixed(2).padStart(8)}x` : ''));
   }
   await ref.close();
   await hk.close();
+  if (base) await base.close();
   if (http) {
     await http.close();
     server.proc.kill('SIGTERM');

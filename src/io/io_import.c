@@ -371,6 +371,7 @@ static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
 {
     hk_svc_fact_in *js = NULL; /* JSONL records (large: on the heap) */
     io_nt_state *nt = NULL;    /* N-Triples: the open n-ary group */
+    io_mem_state *mem = NULL;  /* mcp-memory: names and relations so far */
     hk_err rc = HK_OK;
     if (format == HK_FORMAT_NTRIPLES) {
         nt = io_nt_new(iri_base);
@@ -386,9 +387,15 @@ static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
         if ((rc = io_reader_set_max_line(r, IO_MAX_JSONL_LINE, err)) != HK_OK)
             goto done;
     }
-    if (format == HK_FORMAT_MCP_MEMORY &&
-        (rc = io_reader_set_max_line(r, IO_MAX_MEMORY_LINE, err)) != HK_OK)
-        goto done;
+    if (format == HK_FORMAT_MCP_MEMORY) {
+        mem = io_mem_new();
+        if (mem == NULL) {
+            rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        if ((rc = io_reader_set_max_line(r, IO_MAX_MEMORY_LINE, err)) != HK_OK)
+            goto done;
+    }
     for (;;) {
         char *line;
         size_t len;
@@ -414,7 +421,8 @@ static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
         } else if (format == HK_FORMAT_JSONL) {
             rc = import_jsonl_line(im, r, js, line + s, len - s, err);
         } else if (format == HK_FORMAT_MCP_MEMORY) {
-            rc = io_memory_import_line(im, r->line_no, line + s, len - s, err);
+            rc = io_memory_import_line(im, mem, r->line_no, line + s, len - s,
+                                       err);
         } else if (format == HK_FORMAT_NTRIPLES) {
             rc = io_nt_import_line(im, nt, r->line_no, line + s, len - s, err);
         } else {
@@ -425,6 +433,7 @@ static hk_err import_lines(io_import *im, io_reader *r, hk_format format,
     if (rc == HK_OK && nt != NULL) rc = io_nt_flush(im, nt, err);
 done:
     io_nt_free(nt);
+    io_mem_free(mem);
     if (js != NULL) {
         hk_svc_fact_in_release(js);
         hk_free(js);

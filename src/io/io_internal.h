@@ -105,10 +105,15 @@ void io_import_count_read(io_import *im, uint64_t done, uint64_t total);
 /* The SQLite source (io_sqlite.c): streams table facts into im. */
 hk_err io_import_sqlite(io_import *im, const char *path, hk_error *err);
 
-/* The memory file of the MCP memory server (io_memory.c): one line into
- * im; the whole graph of the KB to out. */
-hk_err io_memory_import_line(io_import *im, uint64_t line_no, char *line,
-                             size_t len, hk_error *err);
+/* The memory file of the MCP memory server (io_memory.c): the import
+ * state of one file (how often each entity name and relation came so far:
+ * repeated lines are copies), one line into im; the whole graph of the KB
+ * to out. */
+typedef struct io_mem_state io_mem_state;
+io_mem_state *io_mem_new(void);
+void io_mem_free(io_mem_state *st);
+hk_err io_memory_import_line(io_import *im, io_mem_state *st, uint64_t line_no,
+                             char *line, size_t len, hk_error *err);
 hk_err io_memory_export(hk_txn *t, FILE *out, hk_error *err);
 
 /* N-Triples (io_rdf.c): one fact as triples; the import state of one

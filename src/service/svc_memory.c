@@ -3,25 +3,30 @@
  * hakgal facts (mapping and encoding: svc_memory.h).
  *
  * Semantics follow @modelcontextprotocol/server-memory 2026.8.31:
- *  - create_entities skips an entity whose name exists and returns the
- *    ones it created; create_relations likewise for an existing
- *    (from, to, relationType); relations may name entities that do not
- *    exist.
+ *  - create_entities skips an entity whose name exists before the call
+ *    and returns the ones it created; create_relations likewise for an
+ *    existing (from, to, relationType); relations may name entities that
+ *    do not exist. What one call repeats is kept: the k-th object of a new
+ *    name is copy k, the j-th equal new relation occurrence j, the j-th
+ *    repetition of a text in one observation list occurrence j (the facts
+ *    of copies: svc_memory.h).
  *  - add_observations fails as a whole when one entity is unknown and
- *    otherwise returns, per entry, the texts that were not there yet.
- *  - delete_* never fail on missing items; deleting an entity deletes its
- *    observations and every relation from or to it.
- *  - search_nodes matches case-insensitively (simple case mapping of
- *    Latin, Greek and Cyrillic letters) on name, type and observations;
- *    search_nodes and open_nodes return every relation with at least one
- *    end among the returned entities.
- * Within one call, the reference keeps duplicates of the call itself (two
- * equal entities, relations or observation texts in one request); here
- * the second one is recognised as existing, since a fact exists once.
+ *    otherwise returns, per entry, the texts that the first object of that
+ *    name did not hold yet (with their repetitions in the entry), and adds
+ *    them to that object.
+ *  - delete_* never fail on missing items; deleting an entity deletes
+ *    every object of that name, their observations and every relation
+ *    from or to it; delete_observations removes every occurrence of a
+ *    text from the first object; delete_relations every occurrence.
+ *  - search_nodes matches case-insensitively (JavaScript's toLowerCase)
+ *    on name, type and observations of each object; search_nodes and
+ *    open_nodes return every relation with at least one end among the
+ *    names of the returned entities.
  *
  * Every write runs inside the caller's write transaction, so several
  * clients writing at once are serialised by the store and lose nothing.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unicase.h>
@@ -94,33 +99,91 @@ hk_err hk_svc_mem_decode(const char *stored, hk_buf *out)
     return rc;
 }
 
-/* ==== Store helpers ==== */
+/* ==== Copies: the "#N" marks ==== */
 
-#define N_ENC 3 /* stored texts a statement needs at most */
+/* Parses "#N" (N >= min, decimal without leading zero) into *v. */
+static bool parse_mark(const char *s, uint64_t min, uint64_t *v)
+{
+    if (s[0] != '#' || s[1] < '1' || s[1] > '9') return false;
+    uint64_t x = 0;
+    for (const char *p = s + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || x > (UINT64_MAX - 9) / 10) return false;
+        x = x * 10 + (uint64_t)(*p - '0');
+    }
+    *v = x;
+    return x >= min;
+}
+
+bool hk_svc_mem_classify(const hk_statement *st, uint64_t *copy, uint64_t *occ)
+{
+    bool rel = strcmp(st->predicate, HK_MEM_PRED_REL) == 0;
+    bool obs = strcmp(st->predicate, HK_MEM_PRED_OBS) == 0;
+    if (!rel && !obs && strcmp(st->predicate, HK_MEM_PRED_TYPE) != 0)
+        return false;
+    *copy = *occ = 1;
+    if (st->n_args == (rel ? 3u : 2u)) return true;
+    if (rel) return st->n_args == 4 && parse_mark(st->args[3], 2, occ);
+    if (st->n_args == 3) return parse_mark(st->args[2], 2, copy);
+    return obs && st->n_args == 4 && parse_mark(st->args[2], 1, copy) &&
+           parse_mark(st->args[3], 2, occ);
+}
+
+hk_err hk_svc_mem_statement(const char *pred, const char *const *texts,
+                            uint64_t copy, uint64_t occ,
+                            hk_buf enc[HK_MEM_N_ENC], hk_statement *st,
+                            hk_error *err)
+{
+    bool rel = strcmp(pred, HK_MEM_PRED_REL) == 0;
+    uint32_t n = rel ? 3 : 2;
+    memset(st, 0, sizeof *st);
+    st->predicate = pred;
+    for (uint32_t i = 0; i < n; i++) {
+        hk_err rc = hk_svc_mem_encode(texts[i], &enc[i], err);
+        if (rc != HK_OK) return rc;
+        st->args[i] = enc[i].data;
+    }
+    uint64_t marks[2];
+    uint32_t n_marks = 0;
+    if (occ >= 2) {
+        if (!rel) marks[n_marks++] = copy;
+        marks[n_marks++] = occ;
+    } else if (!rel && copy >= 2) {
+        marks[n_marks++] = copy;
+    }
+    for (uint32_t i = 0; i < n_marks; i++, n++) {
+        hk_buf_reset(&enc[n]);
+        if (hk_buf_appendf(&enc[n], "#%" PRIu64, marks[i]) != HK_OK)
+            return hk_error_set(err, HK_ERR_NOMEM, "memory: out of memory");
+        st->args[n] = enc[n].data;
+    }
+    st->n_args = n;
+    return HK_OK;
+}
+
+/* ==== Store helpers ==== */
 
 /* Encoded texts of one statement. */
 typedef struct mem_st {
-    hk_buf enc[N_ENC]; /* stored forms of the arguments */
-    hk_statement st;   /* predicate and arguments pointing into enc */
+    hk_buf enc[HK_MEM_N_ENC]; /* stored forms of the arguments */
+    hk_statement st;          /* predicate and arguments pointing into enc */
 } mem_st;
 
-static hk_err mem_st_set(mem_st *m, const char *pred, uint32_t n,
-                         const char *const *texts, hk_error *err)
+/* The fact of copy / occurrence occ of an item (hk_svc_mem_statement). */
+static hk_err mem_st_mark(mem_st *m, const char *pred, const char *const *texts,
+                          uint64_t copy, uint64_t occ, hk_error *err)
 {
-    memset(&m->st, 0, sizeof m->st);
-    m->st.predicate = pred;
-    m->st.n_args = n;
-    for (uint32_t i = 0; i < n; i++) {
-        hk_err rc = hk_svc_mem_encode(texts[i], &m->enc[i], err);
-        if (rc != HK_OK) return rc;
-        m->st.args[i] = m->enc[i].data;
-    }
-    return HK_OK;
+    return hk_svc_mem_statement(pred, texts, copy, occ, m->enc, &m->st, err);
+}
+
+static hk_err mem_st_set(mem_st *m, const char *pred, const char *const *texts,
+                         hk_error *err)
+{
+    return mem_st_mark(m, pred, texts, 1, 1, err);
 }
 
 static void mem_st_free(mem_st *m)
 {
-    for (int i = 0; i < N_ENC; i++)
+    for (int i = 0; i < HK_MEM_N_ENC; i++)
         hk_buf_free(&m->enc[i]);
 }
 
@@ -144,15 +207,31 @@ static hk_err mem_add(hk_txn *t, const mem_st *m, bool *created, hk_error *err)
     return hk_store_add(t, &m->st, NULL, &id, created, err);
 }
 
-/* Ids of the facts of pred/arity that hold the stored text enc at pos. */
+/* Ids of the facts of pred/arity (0: any) that hold the stored text enc
+ * at pos; with items_only, only the memory items among them
+ * (hk_svc_mem_classify). */
 typedef struct id_vec {
-    hk_fact_id *v; /* ids, ascending */
+    hk_fact_id *v; /* ids */
     size_t n;      /* used */
     size_t cap;    /* allocated */
 } id_vec;
 
+static hk_err ids_push(id_vec *out, hk_fact_id id, hk_error *err)
+{
+    if (out->n == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 16;
+        hk_fact_id *v = hk_realloc(out->v, cap * sizeof *v);
+        if (!v) return hk_error_set(err, HK_ERR_NOMEM, "memory: out of memory");
+        out->v = v;
+        out->cap = cap;
+    }
+    out->v[out->n++] = id;
+    return HK_OK;
+}
+
 static hk_err ids_scan(hk_txn *t, const char *pred, uint32_t arity,
-                       const char *enc, int pos, id_vec *out, hk_error *err)
+                       const char *enc, int pos, bool items_only, id_vec *out,
+                       hk_error *err)
 {
     hk_scan scan = HK_SCAN_INIT;
     scan.predicate = pred;
@@ -160,25 +239,60 @@ static hk_err ids_scan(hk_txn *t, const char *pred, uint32_t arity,
     scan.entity = enc;
     scan.position = pos;
     hk_query *q = NULL;
+    hk_fact f;
+    hk_fact_init(&f);
     hk_err rc = hk_query_open_scan(t, &scan, NULL, &q, err);
-    if (rc != HK_OK) return rc;
-    for (;;) {
+    while (rc == HK_OK) {
         bool has = false;
         hk_fact_id id;
-        if ((rc = hk_query_next_id(q, &id, &has, err)) != HK_OK || !has) break;
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? out->cap * 2 : 16;
-            hk_fact_id *v = hk_realloc(out->v, cap * sizeof *v);
-            if (!v) {
-                rc = hk_error_set(err, HK_ERR_NOMEM, "memory: out of memory");
-                break;
-            }
-            out->v = v;
-            out->cap = cap;
+        uint64_t copy, occ;
+        if (items_only) {
+            if ((rc = hk_query_next(q, &f, &has, err)) != HK_OK || !has) break;
+            if (!hk_svc_mem_classify(&f.st, &copy, &occ)) continue;
+            id = f.id;
+        } else if ((rc = hk_query_next_id(q, &id, &has, err)) != HK_OK ||
+                   !has) {
+            break;
         }
-        out->v[out->n++] = id;
+        rc = ids_push(out, id, err);
     }
     hk_query_close(q);
+    hk_fact_release(&f);
+    return rc;
+}
+
+/* Ids of the further occurrences (j >= 2) of the item m holds (its first
+ * occurrence, copy 1): the facts m's arguments plus "#1" (observations)
+ * and one more argument that are memory items. */
+static hk_err ids_more(hk_txn *t, const mem_st *m, id_vec *out, hk_error *err)
+{
+    bool rel = strcmp(m->st.predicate, HK_MEM_PRED_REL) == 0;
+    hk_pattern p;
+    memset(&p, 0, sizeof p);
+    p.predicate.kind = HK_TERM_CONST;
+    p.predicate.text = m->st.predicate;
+    p.n_args = m->st.n_args + (rel ? 1 : 2);
+    for (uint32_t i = 0; i < p.n_args; i++) {
+        bool copy_slot = !rel && i == m->st.n_args; /* "#1": the first object */
+        p.args[i].kind =
+            i < m->st.n_args || copy_slot ? HK_TERM_CONST : HK_TERM_ANY;
+        p.args[i].text = i < m->st.n_args ? m->st.args[i]
+                         : copy_slot      ? "#1"
+                                          : NULL;
+    }
+    hk_query *q = NULL;
+    hk_fact f;
+    hk_fact_init(&f);
+    hk_err rc = hk_query_open_pattern(t, &p, NULL, &q, err);
+    while (rc == HK_OK) {
+        bool has = false;
+        uint64_t copy, occ;
+        if ((rc = hk_query_next(q, &f, &has, err)) != HK_OK || !has) break;
+        if (hk_svc_mem_classify(&f.st, &copy, &occ) && copy == 1 && occ >= 2)
+            rc = ids_push(out, f.id, err);
+    }
+    hk_query_close(q);
+    hk_fact_release(&f);
     return rc;
 }
 
@@ -187,7 +301,7 @@ static hk_err entity_exists(hk_txn *t, const char *enc, bool *yes,
                             hk_error *err)
 {
     id_vec ids = {0};
-    hk_err rc = ids_scan(t, HK_MEM_PRED_TYPE, 2, enc, 0, &ids, err);
+    hk_err rc = ids_scan(t, HK_MEM_PRED_TYPE, 2, enc, 0, false, &ids, err);
     *yes = ids.n > 0;
     hk_free(ids.v);
     return rc;
@@ -219,87 +333,141 @@ static hk_err nomem(hk_error *err)
     return hk_error_set(err, HK_ERR_NOMEM, "memory: out of memory");
 }
 
+/* Counts per key of what this call made (copies of an entity, occurrences
+ * of a text or relation): ++counts[key] into *n. */
+static hk_err count_up(json_t *counts, const char *key, uint64_t *n,
+                       hk_error *err)
+{
+    *n = (uint64_t)json_integer_value(json_object_get(counts, key)) + 1;
+    if (json_object_set_new(counts, key, json_integer((json_int_t)*n)) != 0)
+        return nomem(err);
+    return HK_OK;
+}
+
+/* The key of an item: its stored arguments joined by 0x1f (a stored text
+ * holds no control character). */
+static hk_err item_key(const mem_st *m, hk_buf *key, hk_error *err)
+{
+    hk_buf_reset(key);
+    hk_err rc = hk_buf_reserve(key, 1);
+    for (uint32_t i = 0; rc == HK_OK && i < m->st.n_args; i++) {
+        if (i) rc = hk_buf_append(key, "\x1f", 1);
+        if (rc == HK_OK) rc = hk_buf_append_str(key, m->st.args[i]);
+    }
+    return rc == HK_OK ? HK_OK : nomem(err);
+}
+
+/* Adds the observations obs (strings) to the new entity object copy of
+ * name: the j-th occurrence of a text in obs is occurrence j. */
+static hk_err add_obs_list(hk_txn *t, const char *name, uint64_t copy,
+                           const json_t *obs, mem_st *m, hk_error *err)
+{
+    json_t *occ = json_object();
+    if (!occ) return nomem(err);
+    hk_err rc = HK_OK;
+    size_t j;
+    json_t *o;
+    json_array_foreach(obs, j, o)
+    {
+        const char *ot[2] = {name, json_string_value(o)};
+        uint64_t n = 0;
+        bool created;
+        if ((rc = mem_st_set(m, HK_MEM_PRED_OBS, ot, err)) != HK_OK ||
+            (rc = count_up(occ, m->st.args[1], &n, err)) != HK_OK ||
+            (rc = mem_st_mark(m, HK_MEM_PRED_OBS, ot, copy, n, err)) != HK_OK ||
+            (rc = mem_add(t, m, &created, err)) != HK_OK)
+            break;
+    }
+    json_decref(occ);
+    return rc;
+}
+
+/* An entity whose name exists before the call is skipped; the k-th object
+ * of a new name in this call is copy k. */
 static hk_err create_entities(hk_txn *t, json_t *items, json_t *res,
                               hk_error *err)
 {
     mem_st m = {0};
-    hk_err rc = HK_OK;
+    json_t *made = json_object(); /* stored name -> copies made */
+    hk_err rc = made ? HK_OK : nomem(err);
     size_t i;
     json_t *e;
     json_array_foreach(items, i, e)
     {
+        if (rc != HK_OK) break;
         const char *name = jstr(e, "name"), *type = jstr(e, "entityType");
-        bool exists = false, created;
         const char *texts[2] = {name, type};
-        if ((rc = mem_st_set(&m, HK_MEM_PRED_TYPE, 2, texts, err)) != HK_OK ||
-            (rc = entity_exists(t, m.st.args[0], &exists, err)) != HK_OK)
-            break;
-        if (exists) continue;
+        bool exists = false, created;
+        uint64_t k = 0;
+        if ((rc = mem_st_set(&m, HK_MEM_PRED_TYPE, texts, err)) != HK_OK) break;
+        if (!json_object_get(made, m.st.args[0]) &&
+            ((rc = entity_exists(t, m.st.args[0], &exists, err)) != HK_OK ||
+             exists))
+            continue;
         json_t *obs = json_object_get(e, "observations");
-        /* check every observation before writing anything of e */
-        size_t j;
-        json_t *o;
-        json_array_foreach(obs, j, o)
-        {
-            const char *ot[2] = {name, json_string_value(o)};
-            if ((rc = mem_st_set(&m, HK_MEM_PRED_OBS, 2, ot, err)) != HK_OK)
-                goto done;
-        }
-        if ((rc = mem_st_set(&m, HK_MEM_PRED_TYPE, 2, texts, err)) != HK_OK ||
-            (rc = mem_add(t, &m, &created, err)) != HK_OK)
+        if ((rc = count_up(made, m.st.args[0], &k, err)) != HK_OK ||
+            (rc = mem_st_mark(&m, HK_MEM_PRED_TYPE, texts, k, 1, err)) !=
+                HK_OK ||
+            (rc = mem_add(t, &m, &created, err)) != HK_OK ||
+            (rc = add_obs_list(t, name, k, obs, &m, err)) != HK_OK)
             break;
-        json_array_foreach(obs, j, o)
-        {
-            const char *ot[2] = {name, json_string_value(o)};
-            if ((rc = mem_st_set(&m, HK_MEM_PRED_OBS, 2, ot, err)) != HK_OK ||
-                (rc = mem_add(t, &m, &created, err)) != HK_OK)
-                goto done;
-        }
         json_t *copy = json_pack("{s:s, s:s, s:O}", "name", name, "entityType",
                                  type, "observations", obs);
-        if (!copy || json_array_append_new(res, copy) != 0) {
-            rc = nomem(err);
-            break;
-        }
+        if (!copy || json_array_append_new(res, copy) != 0) rc = nomem(err);
     }
-done:
+    json_decref(made);
     mem_st_free(&m);
     return rc;
 }
 
-static hk_err relation_st(mem_st *m, const json_t *r, hk_error *err)
+static hk_err relation_st(mem_st *m, const json_t *r, uint64_t occ,
+                          hk_error *err)
 {
     const char *texts[3] = {jstr(r, "from"), jstr(r, "relationType"),
                             jstr(r, "to")};
-    return mem_st_set(m, HK_MEM_PRED_REL, 3, texts, err);
+    return mem_st_mark(m, HK_MEM_PRED_REL, texts, 1, occ, err);
 }
 
+/* A relation that exists before the call is skipped; the j-th equal new
+ * relation of this call is occurrence j. */
 static hk_err create_relations(hk_txn *t, json_t *items, json_t *res,
                                hk_error *err)
 {
     mem_st m = {0};
-    hk_err rc = HK_OK;
+    hk_buf key = HK_BUF_INIT;
+    json_t *made = json_object(); /* item key -> occurrences made */
+    hk_err rc = made ? HK_OK : nomem(err);
     size_t i;
     json_t *r;
     json_array_foreach(items, i, r)
     {
-        bool created = false;
-        if ((rc = relation_st(&m, r, err)) != HK_OK ||
+        if (rc != HK_OK) break;
+        hk_fact_id id;
+        bool found = false, created;
+        uint64_t j = 0;
+        if ((rc = relation_st(&m, r, 1, err)) != HK_OK ||
+            (rc = item_key(&m, &key, err)) != HK_OK)
+            break;
+        if (!json_object_get(made, key.data) &&
+            ((rc = mem_find(t, &m, &id, &found, err)) != HK_OK || found))
+            continue;
+        if ((rc = count_up(made, key.data, &j, err)) != HK_OK ||
+            (rc = relation_st(&m, r, j, err)) != HK_OK ||
             (rc = mem_add(t, &m, &created, err)) != HK_OK)
             break;
-        if (!created) continue;
         json_t *copy =
             json_pack("{s:s, s:s, s:s}", "from", jstr(r, "from"), "to",
                       jstr(r, "to"), "relationType", jstr(r, "relationType"));
-        if (!copy || json_array_append_new(res, copy) != 0) {
-            rc = nomem(err);
-            break;
-        }
+        if (!copy || json_array_append_new(res, copy) != 0) rc = nomem(err);
     }
+    json_decref(made);
+    hk_buf_free(&key);
     mem_st_free(&m);
     return rc;
 }
 
+/* Acts on the first object of the name (copy 1): a text it holds is
+ * skipped; the others are added with every repetition of the entry. */
 static hk_err add_observations(hk_txn *t, json_t *items, json_t *res,
                                hk_error *err)
 {
@@ -311,19 +479,19 @@ static hk_err add_observations(hk_txn *t, json_t *items, json_t *res,
     {
         const char *name = jstr(o, "entityName");
         bool exists = false;
-        const char *nt[1] = {name};
-        if ((rc = mem_st_set(&m, HK_MEM_PRED_TYPE, 1, nt, err)) != HK_OK ||
-            (rc = entity_exists(t, m.st.args[0], &exists, err)) != HK_OK)
+        if ((rc = hk_svc_mem_encode(name, &m.enc[0], err)) != HK_OK ||
+            (rc = entity_exists(t, m.enc[0].data, &exists, err)) != HK_OK)
             break;
         if (!exists) {
             rc = hk_error_set(err, HK_ERR_NOT_FOUND,
                               "Entity with name %s not found", name);
             break;
         }
-        json_t *added = json_array();
+        json_t *added = json_array(), *occ = json_object();
         json_t *row = json_pack("{s:s, s:o}", "entityName", name,
                                 "addedObservations", added);
-        if (!added || !row || json_array_append_new(res, row) != 0) {
+        if (!added || !occ || !row || json_array_append_new(res, row) != 0) {
+            json_decref(occ);
             rc = nomem(err);
             break;
         }
@@ -331,22 +499,34 @@ static hk_err add_observations(hk_txn *t, json_t *items, json_t *res,
         json_t *c;
         json_array_foreach(json_object_get(o, "contents"), j, c)
         {
+            if (rc != HK_OK) break;
             const char *ot[2] = {name, json_string_value(c)};
-            bool created = false;
-            if ((rc = mem_st_set(&m, HK_MEM_PRED_OBS, 2, ot, err)) != HK_OK ||
+            hk_fact_id id;
+            bool found = false, created;
+            uint64_t n = 0;
+            if ((rc = mem_st_set(&m, HK_MEM_PRED_OBS, ot, err)) != HK_OK) break;
+            if (!json_object_get(occ, m.st.args[1]) &&
+                ((rc = mem_find(t, &m, &id, &found, err)) != HK_OK || found))
+                continue;
+            if ((rc = count_up(occ, m.st.args[1], &n, err)) != HK_OK ||
+                (rc = mem_st_mark(&m, HK_MEM_PRED_OBS, ot, 1, n, err)) !=
+                    HK_OK ||
                 (rc = mem_add(t, &m, &created, err)) != HK_OK)
-                goto done;
-            if (created && json_array_append(added, c) != 0) {
+                break;
+            if (json_array_append(added, c) != 0) {
                 rc = nomem(err);
-                goto done;
+                break;
             }
         }
+        json_decref(occ);
+        if (rc != HK_OK) break;
     }
-done:
     mem_st_free(&m);
     return rc;
 }
 
+/* Every object of each name, its observations, and every relation from or
+ * to it. */
 static hk_err delete_entities(hk_txn *t, json_t *names, hk_error *err)
 {
     hk_buf enc = HK_BUF_INIT;
@@ -364,14 +544,14 @@ static hk_err delete_entities(hk_txn *t, json_t *names, hk_error *err)
             rc = HK_OK;
             continue;
         }
-        if ((rc = ids_scan(t, HK_MEM_PRED_TYPE, 2, enc.data, 0, &ids, err)) !=
-                HK_OK ||
-            (rc = ids_scan(t, HK_MEM_PRED_OBS, 2, enc.data, 0, &ids, err)) !=
-                HK_OK ||
-            (rc = ids_scan(t, HK_MEM_PRED_REL, 3, enc.data, 0, &ids, err)) !=
-                HK_OK ||
-            (rc = ids_scan(t, HK_MEM_PRED_REL, 3, enc.data, 2, &ids, err)) !=
-                HK_OK ||
+        if ((rc = ids_scan(t, HK_MEM_PRED_TYPE, 0, enc.data, 0, true, &ids,
+                           err)) != HK_OK ||
+            (rc = ids_scan(t, HK_MEM_PRED_OBS, 0, enc.data, 0, true, &ids,
+                           err)) != HK_OK ||
+            (rc = ids_scan(t, HK_MEM_PRED_REL, 0, enc.data, 0, true, &ids,
+                           err)) != HK_OK ||
+            (rc = ids_scan(t, HK_MEM_PRED_REL, 0, enc.data, 2, true, &ids,
+                           err)) != HK_OK ||
             (rc = delete_ids(t, &ids, err)) != HK_OK)
             break;
     }
@@ -380,22 +560,28 @@ static hk_err delete_entities(hk_txn *t, json_t *names, hk_error *err)
     return rc;
 }
 
-/* Deletes the fact of m when it exists; a text too long to store names
- * nothing that exists. */
-static hk_err delete_one(hk_txn *t, mem_st *m, hk_err set_rc, hk_error *err)
+/* Deletes every occurrence of the item m holds (first occurrence, copy
+ * 1); a text too long to store (set_rc HK_ERR_INVALID) names nothing that
+ * exists. */
+static hk_err delete_all(hk_txn *t, mem_st *m, hk_err set_rc, hk_error *err)
 {
     if (set_rc == HK_ERR_INVALID) {
         hk_error_clear(err);
         return HK_OK;
     }
     if (set_rc != HK_OK) return set_rc;
+    id_vec ids = {0};
     hk_fact_id id = 0;
     bool found = false;
     hk_err rc = mem_find(t, m, &id, &found, err);
-    if (rc == HK_OK && found) rc = hk_store_delete(t, id, err);
+    if (rc == HK_OK && found) rc = ids_push(&ids, id, err);
+    if (rc == HK_OK) rc = ids_more(t, m, &ids, err);
+    if (rc == HK_OK) rc = delete_ids(t, &ids, err);
+    hk_free(ids.v);
     return rc;
 }
 
+/* Acts on the first object of the name (copy 1), as the reference does. */
 static hk_err delete_observations(hk_txn *t, json_t *items, hk_error *err)
 {
     mem_st m = {0};
@@ -410,7 +596,7 @@ static hk_err delete_observations(hk_txn *t, json_t *items, hk_error *err)
         json_array_foreach(json_object_get(d, "observations"), j, o)
         {
             const char *ot[2] = {name, json_string_value(o)};
-            rc = delete_one(t, &m, mem_st_set(&m, HK_MEM_PRED_OBS, 2, ot, err),
+            rc = delete_all(t, &m, mem_st_set(&m, HK_MEM_PRED_OBS, ot, err),
                             err);
             if (rc != HK_OK) goto done;
         }
@@ -428,7 +614,7 @@ static hk_err delete_relations(hk_txn *t, json_t *items, hk_error *err)
     json_t *r;
     json_array_foreach(items, i, r)
     {
-        if ((rc = delete_one(t, &m, relation_st(&m, r, err), err)) != HK_OK)
+        if ((rc = delete_all(t, &m, relation_st(&m, r, 1, err), err)) != HK_OK)
             break;
     }
     mem_st_free(&m);
@@ -572,6 +758,7 @@ typedef struct mem_filter {
     size_t n;             /* items on the page so far */
     hk_buf next;          /* cursor of the next page (empty = last page) */
     bool provenance;      /* add who created each entity and when */
+    json_t *copies;       /* or NULL: the copy number of each kept entity */
 } mem_filter;
 
 /* The query cursor for one kind of item ('e' entities, 'r' relations):
@@ -615,15 +802,15 @@ static bool name_requested(const json_t *names, const char *name)
     return false;
 }
 
-/* Observations of the entity stored as enc into a new array. */
-static hk_err observations_of(hk_txn *t, const char *enc, json_t **out,
-                              hk_error *err)
+/* Observations of entity object copy of the name stored as enc into a
+ * new array. */
+static hk_err observations_of(hk_txn *t, const char *enc, uint64_t copy,
+                              json_t **out, hk_error *err)
 {
     *out = json_array();
     if (!*out) return nomem(err);
     hk_scan scan = HK_SCAN_INIT;
     scan.predicate = HK_MEM_PRED_OBS;
-    scan.arity = 2;
     scan.entity = enc;
     scan.position = 0;
     hk_query *q = NULL;
@@ -634,6 +821,8 @@ static hk_err observations_of(hk_txn *t, const char *enc, json_t **out,
     while (rc == HK_OK) {
         bool has = false;
         if ((rc = hk_query_next(q, &f, &has, err)) != HK_OK || !has) break;
+        uint64_t k, occ;
+        if (!hk_svc_mem_classify(&f.st, &k, &occ) || k != copy) continue;
         if ((rc = hk_svc_mem_decode(f.st.args[1], &text)) != HK_OK ||
             json_array_append_new(*out, json_string(text.data)) != 0)
             rc = nomem(err);
@@ -668,7 +857,6 @@ static hk_err read_entities(hk_txn *t, mem_filter *flt, json_t *ents,
 {
     hk_scan scan = HK_SCAN_INIT;
     scan.predicate = HK_MEM_PRED_TYPE;
-    scan.arity = 2;
     hk_query *q = NULL;
     hk_fact f;
     hk_fact_init(&f);
@@ -681,6 +869,8 @@ static hk_err read_entities(hk_txn *t, mem_filter *flt, json_t *ents,
     while (rc == HK_OK) {
         bool has = false;
         if ((rc = hk_query_next(q, &f, &has, err)) != HK_OK || !has) break;
+        uint64_t copy, occ;
+        if (!hk_svc_mem_classify(&f.st, &copy, &occ)) continue;
         json_t *obs = NULL;
         if ((rc = hk_svc_mem_decode(f.st.args[0], &name)) != HK_OK ||
             (rc = hk_svc_mem_decode(f.st.args[1], &type)) != HK_OK) {
@@ -688,7 +878,7 @@ static hk_err read_entities(hk_txn *t, mem_filter *flt, json_t *ents,
             break;
         }
         if (flt->names && !name_requested(flt->names, name.data)) continue;
-        if ((rc = observations_of(t, f.st.args[0], &obs, err)) != HK_OK) {
+        if ((rc = observations_of(t, f.st.args[0], copy, &obs, err)) != HK_OK) {
             json_decref(obs);
             break;
         }
@@ -723,6 +913,9 @@ static hk_err read_entities(hk_txn *t, mem_filter *flt, json_t *ents,
             break;
         }
         if (!e || json_array_append_new(ents, e) != 0 ||
+            (flt->copies &&
+             json_array_append_new(flt->copies,
+                                   json_integer((json_int_t)copy)) != 0) ||
             json_object_set_new(names_set, name.data, json_true()) != 0) {
             rc = nomem(err);
             break;
@@ -749,7 +942,6 @@ static hk_err read_relations(hk_txn *t, mem_filter *flt,
 {
     hk_scan scan = HK_SCAN_INIT;
     scan.predicate = HK_MEM_PRED_REL;
-    scan.arity = 3;
     hk_query *q = NULL;
     hk_fact f;
     hk_fact_init(&f);
@@ -765,6 +957,8 @@ static hk_err read_relations(hk_txn *t, mem_filter *flt,
     while (rc == HK_OK) {
         bool has = false;
         if ((rc = hk_query_next(q, &f, &has, err)) != HK_OK || !has) break;
+        uint64_t copy, occ;
+        if (!hk_svc_mem_classify(&f.st, &copy, &occ)) continue;
         if (hk_svc_mem_decode(f.st.args[0], &from) != HK_OK ||
             hk_svc_mem_decode(f.st.args[1], &type) != HK_OK ||
             hk_svc_mem_decode(f.st.args[2], &to) != HK_OK) {
@@ -851,7 +1045,14 @@ static int ranked_cmp(const void *a, const void *b)
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-/* Scores per entity name into scores ({name: real}). */
+/* The key of entity object copy of name in the scores: "copy:name". */
+static hk_err score_key(uint64_t copy, const char *name, hk_buf *key)
+{
+    hk_buf_reset(key);
+    return hk_buf_appendf(key, "%" PRIu64 ":%s", copy, name);
+}
+
+/* Scores per entity object into scores ({score_key: real}). */
 static hk_err entity_scores(hk_txn *t, const char *query, json_t *scores,
                             hk_error *err)
 {
@@ -861,48 +1062,54 @@ static hk_err entity_scores(hk_txn *t, const char *query, json_t *scores,
     if (rc != HK_OK) return rc;
     hk_fact f;
     hk_fact_init(&f);
-    hk_buf name = HK_BUF_INIT;
+    hk_buf name = HK_BUF_INIT, key = HK_BUF_INIT;
     for (size_t i = 0; i < n && rc == HK_OK; i++) {
         if ((rc = hk_store_get(t, hits[i].id, &f, err)) != HK_OK) break;
-        bool ent =
-            strcmp(f.st.predicate, HK_MEM_PRED_TYPE) == 0 && f.st.n_args == 2;
-        bool obs =
-            strcmp(f.st.predicate, HK_MEM_PRED_OBS) == 0 && f.st.n_args == 2;
-        if (!ent && !obs) continue;
-        if (hk_svc_mem_decode(f.st.args[0], &name) != HK_OK) {
+        uint64_t copy, occ;
+        if (strcmp(f.st.predicate, HK_MEM_PRED_REL) == 0 ||
+            !hk_svc_mem_classify(&f.st, &copy, &occ))
+            continue;
+        if (hk_svc_mem_decode(f.st.args[0], &name) != HK_OK ||
+            score_key(copy, name.data, &key) != HK_OK) {
             rc = nomem(err);
             break;
         }
         double sum =
-            json_real_value(json_object_get(scores, name.data)) + hits[i].score;
-        if (json_object_set_new(scores, name.data, json_real(sum)) != 0)
+            json_real_value(json_object_get(scores, key.data)) + hits[i].score;
+        if (json_object_set_new(scores, key.data, json_real(sum)) != 0)
             rc = nomem(err);
     }
     hk_fact_release(&f);
     hk_buf_free(&name);
+    hk_buf_free(&key);
     hk_free(hits);
     return rc;
 }
 
-/* Orders the entities of a search answer by relevance to query. */
+/* Orders the entities of a search answer by relevance to query; copies
+ * holds the copy number of each entity. */
 static hk_err rank_entities(hk_txn *t, const char *query, json_t *answer,
-                            hk_error *err)
+                            const json_t *copies, hk_error *err)
 {
     json_t *ents = json_object_get(answer, "entities");
     size_t n = json_array_size(ents);
     if (n < 2) return HK_OK;
     json_t *scores = json_object();
     ranked *r = hk_calloc(n, sizeof *r);
+    hk_buf key = HK_BUF_INIT;
     hk_err rc = scores && r ? HK_OK : nomem(err);
     if (rc == HK_OK) rc = entity_scores(t, query, scores, err);
+    for (size_t i = 0; rc == HK_OK && i < n; i++) {
+        const char *name =
+            json_string_value(json_object_get(json_array_get(ents, i), "name"));
+        uint64_t copy = (uint64_t)json_integer_value(json_array_get(copies, i));
+        if (score_key(copy, name ? name : "", &key) != HK_OK) rc = nomem(err);
+        r[i].score = json_real_value(json_object_get(scores, key.data));
+        r[i].pos = i;
+    }
     if (rc == HK_OK) {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++)
             r[i].entity = json_incref(json_array_get(ents, i));
-            r[i].score = json_real_value(json_object_get(
-                scores,
-                json_string_value(json_object_get(r[i].entity, "name"))));
-            r[i].pos = i;
-        }
         qsort(r, n, sizeof *r, ranked_cmp);
         json_array_clear(ents);
         for (size_t i = 0; i < n; i++) { /* append_new takes the ref */
@@ -913,6 +1120,7 @@ static hk_err rank_entities(hk_txn *t, const char *query, json_t *answer,
         }
     }
     json_decref(scores);
+    hk_buf_free(&key);
     hk_free(r);
     return rc;
 }
@@ -948,12 +1156,16 @@ hk_err hk_svc_mem_view(hk_txn *t, const hk_svc_mem_view_req *req, json_t **out,
     flt.limit = req->names ? 0 : req->limit;
     flt.cursor = req->names ? NULL : cursor;
     flt.provenance = req->provenance;
-    hk_err rc = read_filtered(t, &flt, whole, out, err);
-    if (rc == HK_OK && req->rank) rc = rank_entities(t, req->query, *out, err);
+    flt.copies = req->rank ? json_array() : NULL;
+    hk_err rc = req->rank && !flt.copies ? nomem(err) : HK_OK;
+    if (rc == HK_OK) rc = read_filtered(t, &flt, whole, out, err);
+    if (rc == HK_OK && req->rank)
+        rc = rank_entities(t, req->query, *out, flt.copies, err);
     if (rc != HK_OK) {
         json_decref(*out);
         *out = NULL;
     }
+    json_decref(flt.copies);
     hk_buf_free(&q);
     return rc;
 }

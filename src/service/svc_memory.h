@@ -13,6 +13,27 @@
  * observations and relations in creation order too (fact ids grow), which
  * is the order of the reference server's file.
  *
+ * Copies. The reference keeps what one call repeats: two entity objects
+ * of one name in one create_entities call, one text twice in one
+ * observation list, one relation twice in one create_relations call. Each
+ * copy is a fact of its own, marked by one or two more arguments "#N"
+ * (N decimal, no leading zero):
+ *   EntityType(name, entityType, "#k")      entity object k >= 2 of name
+ *   Observation(name, text, "#k")           first occurrence of text in
+ *                                           entity object k >= 2
+ *   Observation(name, text, "#k", "#j")     occurrence j >= 2 of text in
+ *                                           entity object k >= 1
+ *   Relation(from, relationType, to, "#j")  occurrence j >= 2
+ * The first object and first occurrences keep the plain mapping above, so
+ * a memory without copies is stored as before. Copies of an entity are
+ * created by one call and deleted together (delete_entities), so k counts
+ * 1, 2, ... without gaps; add_observations and delete_observations act on
+ * object 1 only, as the reference acts on the first object of that name;
+ * occurrences of one text (or relation) are created by one call and
+ * deleted together, so j counts without gaps too. Facts of these
+ * predicates with other arities or arguments are not memory items and are
+ * left alone.
+ *
  * Memory texts may be empty or hold control characters, which fact
  * arguments may not: such a text (and every text that begins with '%') is
  * stored as '%' followed by the text with '%', bytes below 0x20 and 0x7f
@@ -94,6 +115,22 @@ typedef struct hk_svc_mem_view_req {
  * that is not one of these answers HK_ERR_INVALID (err->field "cursor"). */
 hk_err hk_svc_mem_view(hk_txn *t, const hk_svc_mem_view_req *req, json_t **out,
                        hk_error *err);
+
+/* Stored texts one memory fact needs at most (name, text, "#k", "#j"). */
+#define HK_MEM_N_ENC 4
+
+/* The fact of one memory item into *st, its arguments stored in enc:
+ * pred HK_MEM_PRED_TYPE (texts name, entityType), HK_MEM_PRED_OBS (name,
+ * text) or HK_MEM_PRED_REL (from, relationType, to); copy is the entity
+ * object (1 = first; ignored for relations), occ the occurrence (1 =
+ * first; 1 for entities). HK_ERR_INVALID when a text is too long. */
+hk_err hk_svc_mem_statement(const char *pred, const char *const *texts,
+                            uint64_t copy, uint64_t occ,
+                            hk_buf enc[HK_MEM_N_ENC], hk_statement *st,
+                            hk_error *err);
+/* True when st is a memory item of the mapping above; then *copy and *occ
+ * say which entity object (1 for relations) and which occurrence. */
+bool hk_svc_mem_classify(const hk_statement *st, uint64_t *copy, uint64_t *occ);
 
 /* The stored form of a memory text (see the top of this file) into out
  * (reset first); HK_ERR_INVALID when it is too long. */

@@ -7,9 +7,10 @@
 // at once lose nothing.
 //
 // The sequences use unicode, empty strings, texts with control characters,
-// '%', duplicates across calls, unknown entities and deletes of missing
-// items. Duplicates inside one call are left out: the reference stores
-// them twice, hakgal once (docs/MEMORY.md).
+// '%', duplicates across calls and inside one call (entities of one name
+// with the same or another type, equal relations, a text twice in one
+// list: the reference keeps every copy), operations on such copies,
+// unknown entities and deletes of missing items.
 //
 // HK_MEMORY_SEED picks the first seed; HK_MEMORY_STEPS the calls per seed.
 import assert from 'node:assert/strict';
@@ -68,34 +69,41 @@ const QUERIES = ['', 'a', 'ALICE', 'tea', 'ωμέγα', 'ПРИВЕТ', 'àéî'
   'ö', ' ', '%', 'x', '名前'];
 
 function pick(r, a) { return a[Math.floor(r() * a.length)]; }
-function distinct(r, pool, max, key = (x) => x) {
+
+// Up to max items, each a repetition of an earlier one (or, with vary, an
+// earlier one changed by vary) with probability 0.3.
+function withDups(r, pool, max, vary) {
   const n = Math.floor(r() * (max + 1));
-  const seen = new Set();
   const out = [];
   for (let i = 0; i < n; i++) {
-    const v = typeof pool === 'function' ? pool() : pick(r, pool);
-    const k = JSON.stringify(key(v));
-    if (!seen.has(k)) { seen.add(k); out.push(v); }
+    if (out.length && r() < 0.3) {
+      const prev = structuredClone(pick(r, out));
+      out.push(vary && r() < 0.5 ? vary(prev) : prev);
+    } else {
+      out.push(typeof pool === 'function' ? pool() : pick(r, pool));
+    }
   }
   return out;
 }
 
 function randomCall(r) {
   const rel = () => ({ from: pick(r, NAMES), to: pick(r, NAMES), relationType: pick(r, RELS) });
-  const relKey = (x) => [x.from, x.to, x.relationType];
+  const obs = (max) => withDups(r, OBS, max);
+  // the same name with another type and other observations
+  const retype = (e) => ({ ...e, entityType: pick(r, TYPES), observations: obs(3) });
   switch (Math.floor(r() * 9)) {
-    case 0: return { name: 'create_entities', arguments: { entities: distinct(r, () => ({
-      name: pick(r, NAMES), entityType: pick(r, TYPES), observations: distinct(r, OBS, 3) }), 4, (e) => e.name) } };
-    case 1: return { name: 'create_relations', arguments: { relations: distinct(r, rel, 4, relKey) } };
-    case 2: return { name: 'add_observations', arguments: { observations: distinct(r, () => ({
-      entityName: pick(r, NAMES), contents: distinct(r, OBS, 4) }), 3, (o) => o.entityName) } };
-    case 3: return { name: 'delete_entities', arguments: { entityNames: distinct(r, NAMES, r() < 0.5 ? 1 : 3) } };
-    case 4: return { name: 'delete_observations', arguments: { deletions: distinct(r, () => ({
-      entityName: pick(r, NAMES), observations: distinct(r, OBS, 3) }), 3, (o) => o.entityName) } };
-    case 5: return { name: 'delete_relations', arguments: { relations: distinct(r, rel, 3, relKey) } };
+    case 0: return { name: 'create_entities', arguments: { entities: withDups(r, () => ({
+      name: pick(r, NAMES), entityType: pick(r, TYPES), observations: obs(3) }), 4, retype) } };
+    case 1: return { name: 'create_relations', arguments: { relations: withDups(r, rel, 4) } };
+    case 2: return { name: 'add_observations', arguments: { observations: withDups(r, () => ({
+      entityName: pick(r, NAMES), contents: obs(4) }), 3, (o) => ({ ...o, contents: obs(3) })) } };
+    case 3: return { name: 'delete_entities', arguments: { entityNames: withDups(r, NAMES, r() < 0.5 ? 1 : 3) } };
+    case 4: return { name: 'delete_observations', arguments: { deletions: withDups(r, () => ({
+      entityName: pick(r, NAMES), observations: obs(3) }), 3, (o) => ({ ...o, observations: obs(3) })) } };
+    case 5: return { name: 'delete_relations', arguments: { relations: withDups(r, rel, 3) } };
     case 6: return { name: 'read_graph', arguments: {} };
     case 7: return { name: 'search_nodes', arguments: { query: pick(r, QUERIES) } };
-    default: return { name: 'open_nodes', arguments: { names: distinct(r, NAMES, 4) } };
+    default: return { name: 'open_nodes', arguments: { names: withDups(r, NAMES, 4) } };
   }
 }
 
@@ -221,6 +229,7 @@ try {
   const steps = Number(process.env.HK_MEMORY_STEPS || 400);
   const seeds = [seed0, seed0 + 1, seed0 + 2];
   let calls = 0;
+  let copiesMade = 0; // entity objects created beside another of their name
   const t0 = Date.now();
   for (const seed of seeds) {
     const ref = await connectRef(path.join(root, `ref-${seed}.jsonl`));
@@ -231,6 +240,10 @@ try {
       const a = shape(await ref.callTool(call));
       const b = shape(await hk.callTool(call));
       calls++;
+      if (call.name === 'create_entities' && !a.isError) {
+        const names = a.structuredContent.entities.map((e) => e.name);
+        copiesMade += names.length - new Set(names).size;
+      }
       try {
         assert.deepEqual(b, a);
       } catch (e) {
@@ -246,19 +259,25 @@ try {
     for (const [tool, extra] of [['read_graph', {}], ['search_nodes', { query: 'a' }]]) {
       const whole = (await hk.callTool({ name: tool, arguments: extra })).structuredContent;
       const ents = [];
-      const rels = [];
+      let rels = [];
       let cursor;
       for (let pages = 0; pages < 1000; pages++) {
         const p = (await hk.callTool({ name: tool, arguments: { ...extra, limit: 2, ...(cursor ? { cursor } : {}) } })).structuredContent;
         assert.ok(p.entities.length + (tool === 'read_graph' ? p.relations.length : 0) <= 2);
         ents.push(...p.entities);
-        for (const r of p.relations) if (!rels.some((x) => JSON.stringify(x) === JSON.stringify(r))) rels.push(r);
+        rels.push(...p.relations);
         cursor = p.nextCursor;
         if (!cursor) break;
       }
       assert.deepEqual(ents, whole.entities, `${tool} pages: entities`);
-      const key = (r) => JSON.stringify(r);
-      assert.deepEqual(rels.map(key).sort(), whole.relations.map(key).sort(), `${tool} pages: relations`);
+      if (tool === 'read_graph') {
+        assert.deepEqual(rels, whole.relations, `${tool} pages: relations`);
+      } else {
+        // each page of search_nodes carries the relations of its entities
+        const key = (x) => JSON.stringify(x);
+        const set = (a) => [...new Set(a.map(key))].sort();
+        assert.deepEqual(set(rels), set(whole.relations), `${tool} pages: relations`);
+      }
     }
     const bad = await hk.callTool({ name: 'read_graph', arguments: { cursor: 'nonsense' } });
     assert.equal(bad.isError, true);
@@ -301,7 +320,65 @@ try {
     assert.equal(sum(), before, 'the memory file is not changed');
     assert.ok(fs.existsSync(`${file}.hakgal`), 'the KB lies next to the memory file');
   }
-  console.log(`${calls} calls in ${Date.now() - t0} ms; round trips and takeovers equal`);
+  console.log(`${calls} calls in ${Date.now() - t0} ms (${copiesMade} entity copies made); ` +
+    'round trips and takeovers equal');
+  assert.ok(copiesMade > 0, 'the sequences create copies');
+
+  // 2b. a memory file with repeated lines (entities of one name with the
+  // same and another type, equal relations, a text twice in a list): the
+  // reference loads every line; hakgal imports each as a copy, answers the
+  // same calls on them, and exports the file back byte for byte
+  {
+    const lines = [
+      { type: 'entity', name: 'Ada', entityType: 'person', observations: ['math', 'math', 'poems'] },
+      { type: 'entity', name: 'Bob', entityType: 'person', observations: [] },
+      { type: 'entity', name: 'Ada', entityType: 'person', observations: ['math', 'math', 'poems'] },
+      { type: 'entity', name: 'Ada', entityType: 'robot', observations: ['gears'] },
+      { type: 'entity', name: '', entityType: '', observations: ['', ''] },
+      { type: 'relation', from: 'Ada', to: 'Bob', relationType: 'knows' },
+      { type: 'relation', from: 'Bob', to: 'Ada', relationType: 'knows' },
+      { type: 'relation', from: 'Ada', to: 'Bob', relationType: 'knows' },
+      { type: 'relation', from: 'Ada', to: 'Bob', relationType: 'knows' },
+    ];
+    const text = lines.map((l) => JSON.stringify(l)).join('\n');
+    const file = path.join(root, 'dups.jsonl');
+    fs.writeFileSync(file, text);
+    const kb = path.join(root, 'dups-kb');
+    execFileSync(bin, ['--data', kb, 'init'], { stdio: 'pipe' });
+    execFileSync(bin, ['--data', kb, 'import', '--format', 'mcp-memory', file], { stdio: 'pipe' });
+    assert.equal(execFileSync(bin, ['--data', kb, 'export', '--format', 'mcp-memory']).toString('utf8'), text,
+      'a file with repeated lines exports back byte for byte');
+    // importing it again adds nothing
+    execFileSync(bin, ['--data', kb, 'import', '--format', 'mcp-memory', file], { stdio: 'pipe' });
+    assert.equal(execFileSync(bin, ['--data', kb, 'export', '--format', 'mcp-memory']).toString('utf8'), text,
+      'a second import of the same file adds nothing');
+    const refFile = path.join(root, 'dups-ref.jsonl');
+    fs.writeFileSync(refFile, text);
+    const ref = await connectRef(refFile);
+    const hk = await connectHk(kb);
+    const calls2 = [
+      { name: 'read_graph', arguments: {} },
+      { name: 'search_nodes', arguments: { query: 'gear' } },
+      { name: 'open_nodes', arguments: { names: ['Ada', ''] } },
+      { name: 'add_observations', arguments: { observations: [{ entityName: 'Ada', contents: ['math', 'gears', 'x', 'x'] }] } },
+      { name: 'delete_observations', arguments: { deletions: [{ entityName: 'Ada', observations: ['math'] }, { entityName: '', observations: [''] }] } },
+      { name: 'create_entities', arguments: { entities: [{ name: 'Ada', entityType: 'x', observations: [] }, { name: 'Cy', entityType: 'x', observations: ['a', 'a'] }, { name: 'Cy', entityType: 'x', observations: ['a', 'a'] }] } },
+      { name: 'create_relations', arguments: { relations: [{ from: 'Ada', to: 'Bob', relationType: 'knows' }, { from: 'Cy', to: 'Cy', relationType: 'is' }, { from: 'Cy', to: 'Cy', relationType: 'is' }] } },
+      { name: 'read_graph', arguments: {} },
+      { name: 'delete_relations', arguments: { relations: [{ from: 'Ada', to: 'Bob', relationType: 'knows' }] } },
+      { name: 'delete_entities', arguments: { entityNames: ['Cy'] } },
+      { name: 'open_nodes', arguments: { names: ['Ada', 'Bob', 'Cy'] } },
+      { name: 'delete_entities', arguments: { entityNames: ['Ada'] } },
+      { name: 'read_graph', arguments: {} },
+    ];
+    for (const call of calls2) {
+      assert.deepEqual(shape(await hk.callTool(call)), shape(await ref.callTool(call)),
+        `repeated lines: ${JSON.stringify(call)}`);
+    }
+    await ref.close();
+    await hk.close();
+    console.log('a memory file with repeated lines: imported, answered and exported as the reference does');
+  }
 
   // 3. two clients writing at once on one KB lose nothing
   {

@@ -2,7 +2,8 @@
 // /mcp/memory on `hakgal serve`, driven by the official SDK's
 // StreamableHTTPClientTransport, against the reference MCP memory server
 // (@modelcontextprotocol/server-memory over stdio) with the same seeded
-// random sequences of tool calls as test_mcp_memory_diff.mjs: every result
+// random sequences of tool calls as test_mcp_memory_diff.mjs (duplicates
+// inside one call included): every result
 // and the final read_graph must be equal. Then auth: a server with tokens
 // refuses memory writes without a write bearer and records the bearer's
 // name as the writer; sessions of /mcp and /mcp/memory are separate.
@@ -91,33 +92,39 @@ const OBS = ['likes tea', 'LIKES TEA', '', 'ünïcødé', 'line\nbreak', 'ctrl\u
 const RELS = ['knows', 'works at', '', 'κοντά'];
 const QUERIES = ['', 'a', 'ALICE', 'tea', 'ωμέγα', 'ПРИВЕТ', 'nothing-here', '%', 'x'];
 const pick = (r, a) => a[Math.floor(r() * a.length)];
-function distinct(r, pool, max, key = (x) => x) {
+// Up to max items, each a repetition of an earlier one (or, with vary, an
+// earlier one changed by vary) with probability 0.3: the reference keeps
+// what one call repeats, and so must hakgal.
+function withDups(r, pool, max, vary) {
   const n = Math.floor(r() * (max + 1));
-  const seen = new Set();
   const out = [];
   for (let i = 0; i < n; i++) {
-    const v = typeof pool === 'function' ? pool() : pick(r, pool);
-    const k = JSON.stringify(key(v));
-    if (!seen.has(k)) { seen.add(k); out.push(v); }
+    if (out.length && r() < 0.3) {
+      const prev = structuredClone(pick(r, out));
+      out.push(vary && r() < 0.5 ? vary(prev) : prev);
+    } else {
+      out.push(typeof pool === 'function' ? pool() : pick(r, pool));
+    }
   }
   return out;
 }
 function randomCall(r) {
   const rel = () => ({ from: pick(r, NAMES), to: pick(r, NAMES), relationType: pick(r, RELS) });
-  const relKey = (x) => [x.from, x.to, x.relationType];
+  const obs = (max) => withDups(r, OBS, max);
+  const retype = (e) => ({ ...e, entityType: pick(r, TYPES), observations: obs(3) });
   switch (Math.floor(r() * 9)) {
-    case 0: return { name: 'create_entities', arguments: { entities: distinct(r, () => ({
-      name: pick(r, NAMES), entityType: pick(r, TYPES), observations: distinct(r, OBS, 3) }), 4, (e) => e.name) } };
-    case 1: return { name: 'create_relations', arguments: { relations: distinct(r, rel, 4, relKey) } };
-    case 2: return { name: 'add_observations', arguments: { observations: distinct(r, () => ({
-      entityName: pick(r, NAMES), contents: distinct(r, OBS, 4) }), 3, (o) => o.entityName) } };
-    case 3: return { name: 'delete_entities', arguments: { entityNames: distinct(r, NAMES, r() < 0.5 ? 1 : 3) } };
-    case 4: return { name: 'delete_observations', arguments: { deletions: distinct(r, () => ({
-      entityName: pick(r, NAMES), observations: distinct(r, OBS, 3) }), 3, (o) => o.entityName) } };
-    case 5: return { name: 'delete_relations', arguments: { relations: distinct(r, rel, 3, relKey) } };
+    case 0: return { name: 'create_entities', arguments: { entities: withDups(r, () => ({
+      name: pick(r, NAMES), entityType: pick(r, TYPES), observations: obs(3) }), 4, retype) } };
+    case 1: return { name: 'create_relations', arguments: { relations: withDups(r, rel, 4) } };
+    case 2: return { name: 'add_observations', arguments: { observations: withDups(r, () => ({
+      entityName: pick(r, NAMES), contents: obs(4) }), 3, (o) => ({ ...o, contents: obs(3) })) } };
+    case 3: return { name: 'delete_entities', arguments: { entityNames: withDups(r, NAMES, r() < 0.5 ? 1 : 3) } };
+    case 4: return { name: 'delete_observations', arguments: { deletions: withDups(r, () => ({
+      entityName: pick(r, NAMES), observations: obs(3) }), 3, (o) => ({ ...o, observations: obs(3) })) } };
+    case 5: return { name: 'delete_relations', arguments: { relations: withDups(r, rel, 3) } };
     case 6: return { name: 'read_graph', arguments: {} };
     case 7: return { name: 'search_nodes', arguments: { query: pick(r, QUERIES) } };
-    default: return { name: 'open_nodes', arguments: { names: distinct(r, NAMES, 4) } };
+    default: return { name: 'open_nodes', arguments: { names: withDups(r, NAMES, 4) } };
   }
 }
 const shape = (res) => ({ isError: res.isError === true, content: res.content, structuredContent: res.structuredContent });

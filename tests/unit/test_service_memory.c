@@ -1,10 +1,11 @@
 /*
  * test_service_memory.c — the memory operations (svc_memory.c) on a
  * scratch KB: the text encoding, the fact mapping, the semantics of
- * duplicates and missing entities, all-or-nothing add_observations, the
- * audit actor, search case folding and open_nodes relations. The
- * differential end-to-end test (tests/e2e/test_mcp_memory_diff.mjs)
- * compares whole random sequences with the reference server.
+ * duplicates and missing entities, copies (what one call repeats),
+ * all-or-nothing add_observations, the audit actor, search case folding and
+ * open_nodes relations. The differential end-to-end test
+ * (tests/e2e/test_mcp_memory_diff.mjs) compares whole random sequences with the
+ * reference server.
  */
 #include "test_store_util.h"
 
@@ -456,6 +457,232 @@ static void test_search_and_open(void **state)
     kb_close(&k);
 }
 
+static void test_copy_marks(void **state)
+{
+    (void)state;
+    static const struct {
+        hk_statement st;
+        bool item;
+        uint64_t copy, occ;
+    } cases[] = {
+        {{"EntityType", 2, {"A", "t"}, NULL}, true, 1, 1},
+        {{"EntityType", 3, {"A", "t", "#2"}, NULL}, true, 2, 1},
+        {{"EntityType", 3, {"A", "t", "#1"}, NULL}, false, 0, 0},
+        {{"EntityType", 3, {"A", "t", "#02"}, NULL}, false, 0, 0},
+        {{"EntityType", 3, {"A", "t", "#2x"}, NULL}, false, 0, 0},
+        {{"EntityType", 4, {"A", "t", "#2", "#2"}, NULL}, false, 0, 0},
+        {{"Observation", 2, {"A", "o"}, NULL}, true, 1, 1},
+        {{"Observation", 3, {"A", "o", "#3"}, NULL}, true, 3, 1},
+        {{"Observation", 4, {"A", "o", "#1", "#2"}, NULL}, true, 1, 2},
+        {{"Observation", 4, {"A", "o", "#12", "#40"}, NULL}, true, 12, 40},
+        {{"Observation", 4, {"A", "o", "#2", "#1"}, NULL}, false, 0, 0},
+        {{"Observation", 3, {"A", "o", "x"}, NULL}, false, 0, 0},
+        {{"Relation", 3, {"A", "r", "B"}, NULL}, true, 1, 1},
+        {{"Relation", 4, {"A", "r", "B", "#2"}, NULL}, true, 1, 2},
+        {{"Relation", 4, {"A", "r", "B", "#1"}, NULL}, false, 0, 0},
+        {{"Relation", 2, {"A", "r"}, NULL}, false, 0, 0},
+        {{"Other", 2, {"A", "o"}, NULL}, false, 0, 0},
+        {{"Observation", 3, {"A", "o", "#99999999999999999999"}, NULL},
+         false,
+         0,
+         0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t copy = 0, occ = 0;
+        bool item = hk_svc_mem_classify(&cases[i].st, &copy, &occ);
+        if (item != cases[i].item) fprintf(stderr, "case %zu\n", i);
+        assert_int_equal(item, cases[i].item);
+        if (!item) continue;
+        assert_int_equal(copy, cases[i].copy);
+        assert_int_equal(occ, cases[i].occ);
+        /* and the statement built for (copy, occ) is the same */
+        hk_buf enc[HK_MEM_N_ENC] = {HK_BUF_INIT, HK_BUF_INIT, HK_BUF_INIT,
+                                    HK_BUF_INIT};
+        hk_statement st;
+        hk_error err;
+        assert_int_equal(hk_svc_mem_statement(cases[i].st.predicate,
+                                              cases[i].st.args, copy, occ, enc,
+                                              &st, &err),
+                         HK_OK);
+        assert_int_equal(st.n_args, cases[i].st.n_args);
+        for (uint32_t a = 0; a < st.n_args; a++)
+            assert_string_equal(st.args[a], cases[i].st.args[a]);
+        for (int b = 0; b < HK_MEM_N_ENC; b++)
+            hk_buf_free(&enc[b]);
+    }
+}
+
+static bool has_fact(kb *k, hk_statement st)
+{
+    hk_txn *t = tu_begin(k->s, false);
+    hk_fact_id id;
+    hk_error err;
+    hk_err rc = hk_store_find(t, &st, &id, &err);
+    hk_txn_abort(t);
+    return rc == HK_OK;
+}
+
+/* What one call repeats is kept, as the reference keeps it. */
+static void test_copies(void **state)
+{
+    (void)state;
+    kb k = kb_open("mem-copies");
+    run_ok(&k, HK_MEM_CREATE_ENTITIES,
+           "{\"entities\":["
+           "{\"name\":\"A\",\"entityType\":\"t\",\"observations\":"
+           "[\"o\",\"o\",\"p\"]},"
+           "{\"name\":\"A\",\"entityType\":\"u\",\"observations\":[\"o\"]},"
+           "{\"name\":\"B\",\"entityType\":\"t\",\"observations\":[]},"
+           "{\"name\":\"A\",\"entityType\":\"t\",\"observations\":[]}]}",
+           "{\"entities\":["
+           "{\"name\":\"A\",\"entityType\":\"t\",\"observations\":"
+           "[\"o\",\"o\",\"p\"]},"
+           "{\"name\":\"A\",\"entityType\":\"u\",\"observations\":[\"o\"]},"
+           "{\"name\":\"B\",\"entityType\":\"t\",\"observations\":[]},"
+           "{\"name\":\"A\",\"entityType\":\"t\",\"observations\":[]}]}");
+    assert_int_equal(fact_count(&k), 8);
+    assert_true(has_fact(&k, tu_st("EntityType", "A", "t", NULL)));
+    assert_true(has_fact(&k, tu_st("EntityType", "A", "u", "#2", NULL)));
+    assert_true(has_fact(&k, tu_st("EntityType", "A", "t", "#3", NULL)));
+    assert_true(has_fact(&k, tu_st("Observation", "A", "o", NULL)));
+    assert_true(has_fact(&k, tu_st("Observation", "A", "o", "#1", "#2", NULL)));
+    assert_true(has_fact(&k, tu_st("Observation", "A", "o", "#2", NULL)));
+    /* an existing name is skipped, every copy of it */
+    run_ok(&k, HK_MEM_CREATE_ENTITIES,
+           "{\"entities\":[{\"name\":\"A\",\"entityType\":\"t\","
+           "\"observations\":[]},{\"name\":\"A\",\"entityType\":\"t\","
+           "\"observations\":[]}]}",
+           "{\"entities\":[]}");
+    /* add_observations: the first object; repetitions of a new text are
+     * added, a text it holds is not; a second entry of the name sees the
+     * first */
+    run_ok(&k, HK_MEM_ADD_OBSERVATIONS,
+           "{\"observations\":[{\"entityName\":\"A\",\"contents\":"
+           "[\"p\",\"q\",\"q\",\"o\"]},{\"entityName\":\"A\",\"contents\":"
+           "[\"q\",\"r\"]}]}",
+           "{\"results\":[{\"entityName\":\"A\",\"addedObservations\":"
+           "[\"q\",\"q\"]},{\"entityName\":\"A\",\"addedObservations\":"
+           "[\"r\"]}]}");
+    expect_read(
+        &k, GRAPH, NULL,
+        "{\"entities\":["
+        "{\"name\":\"A\",\"entityType\":\"t\",\"observations\":"
+        "[\"o\",\"o\",\"p\",\"q\",\"q\",\"r\"]},"
+        "{\"name\":\"A\",\"entityType\":\"u\",\"observations\":[\"o\"]},"
+        "{\"name\":\"B\",\"entityType\":\"t\",\"observations\":[]},"
+        "{\"name\":\"A\",\"entityType\":\"t\",\"observations\":[]}],"
+        "\"relations\":[]}");
+    /* delete_observations: every occurrence, from the first object only */
+    run_ok(&k, HK_MEM_DELETE_OBSERVATIONS,
+           "{\"deletions\":[{\"entityName\":\"A\",\"observations\":"
+           "[\"o\",\"q\",\"o\"]}]}",
+           NULL);
+    expect_read(
+        &k, OPEN, "[\"A\"]",
+        "{\"entities\":["
+        "{\"name\":\"A\",\"entityType\":\"t\",\"observations\":"
+        "[\"p\",\"r\"]},"
+        "{\"name\":\"A\",\"entityType\":\"u\",\"observations\":[\"o\"]},"
+        "{\"name\":\"A\",\"entityType\":\"t\",\"observations\":[]}],"
+        "\"relations\":[]}");
+    /* each object is searched on its own */
+    expect_read(&k, SEARCH, "O",
+                "{\"entities\":[{\"name\":\"A\",\"entityType\":\"u\","
+                "\"observations\":[\"o\"]}],\"relations\":[]}");
+    /* relations: repeated ones kept, an existing one skipped */
+    run_ok(&k, HK_MEM_CREATE_RELATIONS,
+           "{\"relations\":[{\"from\":\"A\",\"to\":\"B\",\"relationType\":"
+           "\"k\"},{\"from\":\"B\",\"to\":\"A\",\"relationType\":\"k\"},"
+           "{\"from\":\"A\",\"to\":\"B\",\"relationType\":\"k\"}]}",
+           "{\"relations\":[{\"from\":\"A\",\"to\":\"B\",\"relationType\":"
+           "\"k\"},{\"from\":\"B\",\"to\":\"A\",\"relationType\":\"k\"},"
+           "{\"from\":\"A\",\"to\":\"B\",\"relationType\":\"k\"}]}");
+    assert_true(has_fact(&k, tu_st("Relation", "A", "k", "B", "#2", NULL)));
+    run_ok(&k, HK_MEM_CREATE_RELATIONS,
+           "{\"relations\":[{\"from\":\"A\",\"to\":\"B\",\"relationType\":"
+           "\"k\"},{\"from\":\"A\",\"to\":\"B\",\"relationType\":\"k\"}]}",
+           "{\"relations\":[]}");
+    expect_read(&k, SEARCH, "t",
+                "{\"entities\":["
+                "{\"name\":\"A\",\"entityType\":\"t\",\"observations\":"
+                "[\"p\",\"r\"]},"
+                "{\"name\":\"B\",\"entityType\":\"t\",\"observations\":[]},"
+                "{\"name\":\"A\",\"entityType\":\"t\",\"observations\":[]}],"
+                "\"relations\":["
+                "{\"from\":\"A\",\"to\":\"B\",\"relationType\":\"k\"},"
+                "{\"from\":\"B\",\"to\":\"A\",\"relationType\":\"k\"},"
+                "{\"from\":\"A\",\"to\":\"B\",\"relationType\":\"k\"}]}");
+    /* delete_relations: every occurrence */
+    run_ok(&k, HK_MEM_DELETE_RELATIONS,
+           "{\"relations\":[{\"from\":\"A\",\"to\":\"B\",\"relationType\":"
+           "\"k\"}]}",
+           NULL);
+    expect_read(&k, OPEN, "[\"B\"]",
+                "{\"entities\":[{\"name\":\"B\",\"entityType\":\"t\","
+                "\"observations\":[]}],\"relations\":["
+                "{\"from\":\"B\",\"to\":\"A\",\"relationType\":\"k\"}]}");
+    /* facts of these predicates that are no memory items are left alone */
+    hk_txn *t = tu_begin(k.s, true);
+    bool created;
+    tu_add(t, tu_st("Observation", "A", "other", "x", NULL), &created);
+    tu_add(t, tu_st("EntityType", "A", "t", "#1", NULL), &created);
+    tu_commit(t);
+    expect_read(
+        &k, OPEN, "[\"A\"]",
+        "{\"entities\":["
+        "{\"name\":\"A\",\"entityType\":\"t\",\"observations\":"
+        "[\"p\",\"r\"]},"
+        "{\"name\":\"A\",\"entityType\":\"u\",\"observations\":[\"o\"]},"
+        "{\"name\":\"A\",\"entityType\":\"t\",\"observations\":[]}],"
+        "\"relations\":[{\"from\":\"B\",\"to\":\"A\","
+        "\"relationType\":\"k\"}]}");
+    /* delete_entities: every object of the name and its relations */
+    run_ok(&k, HK_MEM_DELETE_ENTITIES, "{\"entityNames\":[\"A\"]}", NULL);
+    expect_read(&k, GRAPH, NULL,
+                "{\"entities\":[{\"name\":\"B\",\"entityType\":\"t\","
+                "\"observations\":[]}],\"relations\":[]}");
+    assert_int_equal(fact_count(&k), 3); /* B and the two non-items */
+    kb_close(&k);
+}
+
+/* rank orders the objects of one name by their own facts */
+static void test_ranked_copies(void **state)
+{
+    (void)state;
+    kb k = kb_open("mem-rank-copies");
+    run_ok(&k, HK_MEM_CREATE_ENTITIES,
+           "{\"entities\":["
+           "{\"name\":\"T\",\"entityType\":\"a\",\"observations\":"
+           "[\"teapot\"]},"
+           "{\"name\":\"T\",\"entityType\":\"b\",\"observations\":"
+           "[\"tea\",\"tea\"]}]}",
+           NULL);
+    static const char *const want[2] = {"a,b", "b,a"};
+    for (int rank = 0; rank < 2; rank++) {
+        hk_svc_mem_view_req req;
+        memset(&req, 0, sizeof req);
+        req.query = "tea";
+        req.rank = rank;
+        hk_txn *t = tu_begin(k.s, false);
+        hk_error err;
+        json_t *g = NULL;
+        assert_int_equal(hk_svc_mem_view(t, &req, &g, &err), HK_OK);
+        hk_txn_abort(t);
+        char types[16] = "";
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(g, "entities"), i, e)
+        {
+            size_t n = strlen(types);
+            snprintf(types + n, sizeof types - n, "%s%s", n ? "," : "",
+                     json_string_value(json_object_get(e, "entityType")));
+        }
+        assert_string_equal(types, want[rank]);
+        json_decref(g);
+    }
+    kb_close(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +692,9 @@ int main(void)
         cmocka_unit_test(test_failed_call_leaves_txn_unchanged),
         cmocka_unit_test(test_ranked_search),
         cmocka_unit_test(test_search_and_open),
+        cmocka_unit_test(test_copy_marks),
+        cmocka_unit_test(test_copies),
+        cmocka_unit_test(test_ranked_copies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
