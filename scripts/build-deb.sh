@@ -32,6 +32,15 @@ install -d "$ROOT/DEBIAN" "$ROOT/usr/bin" "$ROOT/usr/share/man/man1" \
   "$ROOT/usr/share/doc/hakgal"
 install -m 0755 "$BIN" "$ROOT/usr/bin/hakgal"
 strip --strip-unneeded "$ROOT/usr/bin/hakgal"
+# the web explorer built next to the binary, found by `hakgal serve` as
+# /usr/share/hakgal/web (../share/hakgal/web from /usr/bin)
+WEB="$(dirname "$BIN")/web"
+if [ -f "$WEB/index.html" ]; then
+  install -d "$ROOT/usr/share/hakgal"
+  cp -r "$WEB" "$ROOT/usr/share/hakgal/web"
+  find "$ROOT/usr/share/hakgal/web" -type d -exec chmod 0755 {} +
+  find "$ROOT/usr/share/hakgal/web" -type f -exec chmod 0644 {} +
+fi
 install -m 0644 "$DEB/hakgal.service" "$ROOT/lib/systemd/system/hakgal.service"
 install -m 0644 "$DEB/hakgal.conf" "$ROOT/etc/hakgal/hakgal.conf"
 install -m 0644 "$DEB/default" "$ROOT/etc/default/hakgal"
