@@ -22,6 +22,7 @@
 #include "core/mem.h"
 #include "learn/learn.h"
 #include "learn/learn_int.h"
+#include "vector/vector_int.h"
 
 /* ==== Kernels ==== */
 
@@ -42,22 +43,6 @@ HKL_CLONES float hkl_dot(const float *a, const float *b, uint32_t n)
               ((acc[4] + acc[5]) + (acc[6] + acc[7]));
     for (; i < n; i++)
         s += a[i] * b[i];
-    return s;
-}
-
-/* q . x for an int8 row x (the caller multiplies by the row's scale). */
-HKL_CLONES static float dot_i8(const float *q, const int8_t *x, uint32_t n)
-{
-    float acc[16] = {0};
-    uint32_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++)
-            acc[j] += q[i + j] * (float)x[i + j];
-    float s = 0;
-    for (int j = 0; j < 16; j++)
-        s += acc[j];
-    for (; i < n; i++)
-        s += q[i] * (float)x[i];
     return s;
 }
 
@@ -570,19 +555,53 @@ size_t hkl_top_k(const float *scores, uint32_t n, size_t k,
 /* Entities from which predict scans with a second thread. */
 #define SCAN_SPLIT_MIN (1u << 18)
 
+/* A bounded min-heap of the best hits seen so far (the root is the worst
+ * kept): the int8 scan keeps its candidates here instead of writing a
+ * score per entity and selecting afterwards. */
+typedef struct hit_heap {
+    hkl_hit *h;
+    size_t have, cap;
+    const uint32_t *skip;
+    size_t n_skip;
+} hit_heap;
+
+static void heap_offer(hit_heap *hp, uint32_t id, float sc)
+{
+    if (hp->have == hp->cap && !(sc > hp->h[0].score)) return;
+    if (sc != sc) return;
+    for (size_t i = 0; i < hp->n_skip; i++)
+        if (hp->skip[i] == id) return;
+    hkl_hit hit = {id, sc};
+    if (hp->have < hp->cap) {
+        hp->h[hp->have++] = hit;
+        if (hp->have == hp->cap)
+            for (size_t i = hp->cap / 2 + 1; i-- > 0;)
+                heap_down(hp->h, hp->cap, i);
+    } else {
+        hp->h[0] = hit;
+        heap_down(hp->h, hp->cap, 0);
+    }
+}
+
 typedef struct scan_job {
     const hkl_model *m;
-    const float *q;  /* query vector */
-    float *out;      /* approximate scores, indexed by entity */
+    const int8_t *q; /* query vector, quantized */
+    float q_scale;   /* q = q_scale * (query as int16) */
     uint32_t lo, hi; /* entities [lo, hi) */
+    hit_heap heap;   /* the job's best approximate hits */
 } scan_job;
 
 static void *scan_i8(void *arg)
 {
     scan_job *j = arg;
     uint32_t w = j->m->width;
-    for (uint32_t e = j->lo; e < j->hi; e++)
-        j->out[e] = j->m->q_scale[e] * dot_i8(j->q, j->m->Q + (size_t)e * w, w);
+    /* the vector index's int8 kernel (AVX2 when the CPU has it) */
+    int32_t (*dot)(const int8_t *, const int8_t *, size_t) =
+        hkv_kernels_get()->dot_i8;
+    const int8_t *row = j->m->Q + (size_t)j->lo * w;
+    for (uint32_t e = j->lo; e < j->hi; e++, row += w)
+        heap_offer(&j->heap, e,
+                   j->q_scale * j->m->q_scale[e] * (float)dot(j->q, row, w));
     return NULL;
 }
 
@@ -597,16 +616,31 @@ size_t hkl_predict(const hkl_model *m, uint32_t h, uint32_t r, size_t k,
         return hkl_top_k(scratch, n, k, skip, n_skip, out);
     }
     float q[HKL_WIDTH_MAX];
-    hkl_hit cand[HKL_PREDICT_MAX + HKL_RERANK];
+    int8_t qi[HKL_WIDTH_MAX];
+    hkl_hit cand[2 * (HKL_PREDICT_MAX + HKL_RERANK)];
     hkl_query_vec(m->p.kind, w, ent_row(m, h), rel_row(m, r), q);
-    scan_job half = {m, q, scratch, n / 2, n};
+    /* query and rows in 8 bits: the exact re-rank of the best
+     * k + HKL_RERANK approximate hits corrects the order */
+    float mx = 0;
+    for (uint32_t i = 0; i < w; i++)
+        mx = fabsf(q[i]) > mx ? fabsf(q[i]) : mx;
+    float qs = mx > 0 ? mx / 127.0f : 1.0f;
+    for (uint32_t i = 0; i < w; i++)
+        qi[i] = (int8_t)lrintf(q[i] / qs);
+    size_t cap = k + HKL_RERANK;
+    scan_job half = {m, qi, qs, n / 2, n, {cand + cap, 0, cap, skip, n_skip}};
     pthread_t tid;
     bool two =
         n >= SCAN_SPLIT_MIN && pthread_create(&tid, NULL, scan_i8, &half) == 0;
-    scan_job first = {m, q, scratch, 0, two ? n / 2 : n};
+    scan_job first = {
+        m, qi, qs, 0, two ? n / 2 : n, {cand, 0, cap, skip, n_skip}};
     scan_i8(&first);
-    if (two) pthread_join(tid, NULL);
-    size_t got = hkl_top_k(scratch, n, k + HKL_RERANK, skip, n_skip, cand);
+    size_t got = first.heap.have;
+    if (two) {
+        pthread_join(tid, NULL);
+        memmove(cand + got, half.heap.h, half.heap.have * sizeof *cand);
+        got += half.heap.have;
+    }
     for (size_t i = 0; i < got; i++)
         cand[i].score = hkl_dot(q, ent_row(m, cand[i].id), w);
     qsort(cand, got, sizeof *cand, cmp_hit_desc);

@@ -187,12 +187,25 @@ const mcp_tool_def mcp_kb_tools[] = {
     {"validate_facts", "Validate facts",
      "Checks the newest facts for invalid syntax and for an arity that is "
      "unusual for their predicate (differs from the arity of at least 90% of "
-     "the predicate's facts).",
-     IN(INT("limit", 1000, 1, 1000000, "Newest facts to check"), ""),
+     "the predicate's facts). When the KB has a learned model (`hakgal "
+     "model train`), each issue also carries the model's plausibility of "
+     "the fact (0..1, calibrated), and min_plausibility lists the newest "
+     "facts the model finds less plausible than that as implausible.",
+     IN(INT("limit", 1000, 1, 1000000, "Newest facts to check") ","
+        "\"min_plausibility\":{\"type\":\"number\",\"minimum\":0,"
+        "\"maximum\":1,\"description\":\"Also list facts whose learned "
+        "plausibility is below this (needs a trained model)\"}", ""),
      OUT(NUM("examined") "," NUM("count") ",\"issues\":{\"type\":\"array\","
          "\"items\":{\"type\":\"object\",\"properties\":{" TXT("kind") ","
-         NUM("fact_id") "," TXT("statement") "," TXT("message") "},"
-         "\"required\":[\"kind\",\"fact_id\",\"message\"]}}",
+         NUM("fact_id") "," TXT("statement") "," TXT("message") ","
+         "\"plausibility\":{\"type\":\"number\"}},"
+         "\"required\":[\"kind\",\"fact_id\",\"message\"]}},"
+         "\"model\":{\"type\":[\"object\",\"null\"]},"
+         "\"implausible\":{\"type\":\"array\",\"items\":{\"type\":"
+         "\"object\",\"properties\":{" NUM("fact_id") "," TXT("statement")
+         ",\"plausibility\":{\"type\":\"number\"}},\"required\":["
+         "\"fact_id\",\"statement\",\"plausibility\"]}},"
+         NUM("unknown_to_model"),
          "\"examined\",\"count\",\"issues\""),
      RO, mcp_t_validate_facts},
     {"get_entities_stats", "Entity frequencies",
@@ -234,15 +247,18 @@ const mcp_tool_def mcp_kb_tools[] = {
      "Pairs of near-duplicate facts among the newest 20000, with scores "
      "0..1 (same lexical method as semantic_similarity: word-set and "
      "character-trigram Jaccard of canonical statements, camelCase split). "
-     "Only pairs sharing a word are compared.",
+     "Only pairs sharing a word are compared. When the KB has a learned "
+     "model, each pair also carries model_similarity (-1..1: mean cosine of "
+     "the predicates' and the arguments' learned embeddings).",
      IN("\"threshold\":{\"type\":\"number\",\"default\":0.9,\"minimum\":0,"
         "\"maximum\":1,\"description\":\"Minimum score\"},"
         INT("max_pairs", 200, 1, 10000, "Maximum pairs"), ""),
      OUT(TXT("method") ",\"threshold\":{\"type\":\"number\"},"
          NUM("examined") "," NUM("count") ",\"pairs\":{\"type\":\"array\","
          "\"items\":{\"type\":\"object\",\"properties\":{\"score\":{\"type\":"
-         "\"number\"},\"a\":" FACT ",\"b\":" FACT "},\"required\":[\"score\","
-         "\"a\",\"b\"]}}",
+         "\"number\"},\"a\":" FACT ",\"b\":" FACT ",\"model_similarity\":{"
+         "\"type\":\"number\"}},\"required\":[\"score\",\"a\",\"b\"]}},"
+         "\"model\":{\"type\":[\"object\",\"null\"]}",
          "\"method\",\"examined\",\"count\",\"pairs\""),
      RO, mcp_t_analyze_duplicates},
 

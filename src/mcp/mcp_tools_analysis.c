@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "mcp/mcp_tools.h"
+#include "service/svc_learn.h"
 #include "service/svc_rules.h"
 
 /* Sends a domain scan's progress to the client of call ud. */
@@ -195,35 +196,100 @@ hk_err mcp_t_consistency_check(mcp_call *c, json_t **out, hk_error *err)
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
+/* ==== The learned model in the analysis tools ==== */
+
+/* The KB's learned model, or NULL when it has none (or it cannot be
+ * loaded: the tools then answer as they did without a model, with
+ * "model": null). Release with hk_svc_model_release. */
+static hk_svc_model *model_or_null(mcp_call *c)
+{
+    hk_svc_model *h = NULL;
+    hk_error ignored;
+    hk_error_clear(&ignored);
+    if (hk_svc_model_acquire(mcp_store(c), &h, &ignored) != HK_OK) return NULL;
+    return h;
+}
+
 /* ==== validate_facts ==== */
 
 hk_err mcp_t_validate_facts(mcp_call *c, json_t **out, hk_error *err)
 {
     hk_rsn_validate_req req = {(size_t)mcp_arg_int(c, "limit", 1000)};
+    double below = mcp_arg_num(c, "min_plausibility", -1);
     hk_rsn_validate_res res;
     memset(&res, 0, sizeof res);
+    hk_svc_model_flag_res flags;
+    memset(&flags, 0, sizeof flags);
+    hk_svc_model *h = model_or_null(c);
+    const hkl_model *m = h ? hk_svc_model_get(h) : NULL;
+    json_t *brief = NULL;
     hk_txn *t = NULL;
-    hk_err rc = mcp_read_begin(c, &t, err);
+    hk_err rc = HK_OK;
+    if (below >= 0 && !m)
+        rc = hk_error_set(err, HK_ERR_NOT_FOUND,
+                          "min_plausibility needs the KB's learned model, and "
+                          "there is none: train one with `hakgal model "
+                          "train` (or POST /v2/model/train)");
+    if (rc == HK_OK) rc = mcp_read_begin(c, &t, err);
     if (rc == HK_OK) rc = hk_svc_validate(t, &req, &res, err);
-    if (t) hk_txn_abort(t);
-    if (rc != HK_OK) return rc;
-    json_t *issues = json_array();
+    if (rc == HK_OK && m && below >= 0)
+        rc = hk_svc_model_implausible(t, m, req.limit, below,
+                                      HK_RSN_MAX_FINDINGS, &flags, err);
+    json_t *issues = rc == HK_OK ? json_array() : NULL;
     for (size_t i = 0; issues && i < res.n_issues; i++) {
         const hk_rsn_issue *is = &res.issues[i];
         json_t *o = json_pack("{s:s, s:I, s:s, s:s}", "kind",
                               hk_rsn_issue_kind_name(is->kind), "fact_id",
                               (json_int_t)is->id, "statement", is->statement,
                               "message", is->message);
+        /* the model's view of the same fact, next to the rule's */
+        hk_statement st;
+        double p;
+        hk_error ignored;
+        if (o && m &&
+            hk_statement_parse(is->statement, strlen(is->statement), &st,
+                               &ignored) == HK_OK &&
+            hk_svc_model_plausibility(m, &st, &p))
+            json_object_set_new(o, "plausibility", json_real(p));
         if (!o || json_array_append_new(issues, o) != 0) {
             json_decref(issues);
             issues = NULL;
         }
     }
-    *out = issues ? json_pack("{s:I, s:I, s:o}", "examined",
-                              (json_int_t)res.examined, "count",
-                              (json_int_t)res.n_issues, "issues", issues)
-                  : NULL;
+    json_t *impl = issues && m && below >= 0 ? json_array() : NULL;
+    for (size_t i = 0; impl && i < flags.n; i++) {
+        json_t *o =
+            json_pack("{s:I, s:s, s:f}", "fact_id", (json_int_t)flags.v[i].id,
+                      "statement", flags.v[i].statement, "plausibility",
+                      flags.v[i].plausibility);
+        if (!o || json_array_append_new(impl, o) != 0) {
+            json_decref(impl);
+            impl = NULL;
+            json_decref(issues);
+            issues = NULL;
+        }
+    }
+    if (issues && m) brief = hk_svc_model_brief_jansson(t, m);
+    if (t) hk_txn_abort(t);
+    if (rc == HK_OK)
+        *out = issues ? json_pack("{s:I, s:I, s:o, s:o}", "examined",
+                                  (json_int_t)res.examined, "count",
+                                  (json_int_t)res.n_issues, "issues", issues,
+                                  "model", brief ? brief : json_null())
+                      : NULL;
+    else
+        json_decref(brief);
+    if (rc == HK_OK && *out && impl) {
+        json_object_set_new(*out, "implausible", impl);
+        json_object_set_new(*out, "unknown_to_model",
+                            json_integer((json_int_t)flags.unknown));
+        impl = NULL;
+    }
+    json_decref(impl);
+    hk_svc_model_flag_free(&flags);
     hk_rsn_validate_res_free(&res);
+    if (h) hk_svc_model_release(h);
+    if (rc != HK_OK) return rc;
     return *out ? HK_OK : HK_ERR_NOMEM;
 }
 
@@ -297,16 +363,32 @@ hk_err mcp_t_analyze_duplicates(mcp_call *c, json_t **out, hk_error *err)
     if (rc == HK_OK) rc = hk_svc_duplicates(t, &req, &res, err);
     if (t) hk_txn_abort(t);
     if (rc != HK_OK) return rc;
+    hk_svc_model *h = model_or_null(c);
+    const hkl_model *m = h ? hk_svc_model_get(h) : NULL;
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < res.n_pairs; i++) {
         json_t *o = json_pack("{s:f, s:o, s:o}", "score", res.pairs[i].score,
                               "a", hk_svc_fact_jansson(&res.pairs[i].a), "b",
                               hk_svc_fact_jansson(&res.pairs[i].b));
+        /* the learned model's similarity of the pair, next to the lexical
+         * score: near-duplicates that the graph also treats alike score
+         * high in both */
+        double ms;
+        if (o && m &&
+            hk_svc_model_pair_similarity(m, &res.pairs[i].a.st,
+                                         &res.pairs[i].b.st, &ms))
+            json_object_set_new(o, "model_similarity", json_real(ms));
         if (!o || json_array_append_new(arr, o) != 0) {
             json_decref(arr);
             arr = NULL;
         }
     }
+    json_t *brief = NULL;
+    if (arr && m && mcp_read_begin(c, &t, err) == HK_OK) {
+        brief = hk_svc_model_brief_jansson(t, m);
+        hk_txn_abort(t);
+    }
+    if (h) hk_svc_model_release(h);
     *out = arr ? json_pack("{s:s, s:f, s:I, s:I, s:o}", "method",
                            "lexical: mean of word-set and character-trigram "
                            "Jaccard similarity of canonical statements "
@@ -316,6 +398,10 @@ hk_err mcp_t_analyze_duplicates(mcp_call *c, json_t **out, hk_error *err)
                            (json_int_t)res.examined, "count",
                            (json_int_t)res.n_pairs, "pairs", arr)
                : NULL;
+    if (*out)
+        json_object_set_new(*out, "model", brief ? brief : json_null());
+    else
+        json_decref(brief);
     hk_sim_dup_res_free(&res);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }

@@ -660,3 +660,167 @@ json_t *hk_svc_model_similar_jansson(const char *entity,
                                         "cosine", res->cos[i]));
     return json_pack("{s:s, s:o}", "entity", entity, "similar", arr);
 }
+
+/* ==== Model scores inside the legacy analysis tools ==== */
+
+bool hk_svc_model_plausibility(const hkl_model *m, const hk_statement *st,
+                               double *out)
+{
+    hkl_triple e[HK_MAX_ARGS];
+    uint32_t n = 0;
+    hk_error ignored;
+    hk_error_clear(&ignored);
+    if (statement_edges(m, st, e, &n, &ignored) != HK_OK || n == 0)
+        return false;
+    double sum = 0;
+    for (uint32_t i = 0; i < n; i++)
+        sum += hkl_score(m, e[i].h, e[i].r, e[i].t);
+    *out = hkl_plausibility(m, sum / n);
+    return true;
+}
+
+static double row_cosine(const float *x, const float *y, uint32_t w)
+{
+    double xy = 0, xx = 0, yy = 0;
+    for (uint32_t i = 0; i < w; i++) {
+        xy += (double)x[i] * y[i];
+        xx += (double)x[i] * x[i];
+        yy += (double)y[i] * y[i];
+    }
+    return xx > 0 && yy > 0 ? xy / sqrt(xx * yy) : 0;
+}
+
+bool hk_svc_model_pair_similarity(const hkl_model *m, const hk_statement *a,
+                                  const hk_statement *b, double *out)
+{
+    uint32_t w = m->width;
+    uint32_t ra = hkl_names_find(&m->rel, a->predicate, strlen(a->predicate));
+    uint32_t rb = hkl_names_find(&m->rel, b->predicate, strlen(b->predicate));
+    if (a->n_args > 2 || b->n_args > 2) {
+        /* n-ary predicates are known by their roles ("P#1") */
+        char role[HK_MAX_PREDICATE_BYTES + 16];
+        int len = snprintf(role, sizeof role, "%s#1", a->predicate);
+        if (a->n_args > 2) ra = hkl_names_find(&m->rel, role, (size_t)len);
+        len = snprintf(role, sizeof role, "%s#1", b->predicate);
+        if (b->n_args > 2) rb = hkl_names_find(&m->rel, role, (size_t)len);
+    }
+    if (ra == UINT32_MAX || rb == UINT32_MAX) return false;
+    double sum = row_cosine(m->R + (size_t)ra * w, m->R + (size_t)rb * w, w);
+    uint32_t n = a->n_args < b->n_args ? a->n_args : b->n_args;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t x = hkl_names_find(&m->ent, a->args[i], strlen(a->args[i]));
+        uint32_t y = hkl_names_find(&m->ent, b->args[i], strlen(b->args[i]));
+        if (x == UINT32_MAX || y == UINT32_MAX) return false;
+        sum += row_cosine(m->E + (size_t)x * w, m->E + (size_t)y * w, w);
+    }
+    *out = sum / (n + 1);
+    return true;
+}
+
+/* Max-heap on plausibility: the root is the most plausible fact kept, the
+ * one a less plausible newcomer replaces. */
+static void flag_down(hk_svc_model_flag *v, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && v[l].plausibility > v[w].plausibility) w = l;
+        if (r < n && v[r].plausibility > v[w].plausibility) w = r;
+        if (w == i) return;
+        hk_svc_model_flag tmp = v[i];
+        v[i] = v[w];
+        v[w] = tmp;
+        i = w;
+    }
+}
+
+static void flag_up(hk_svc_model_flag *v, size_t i)
+{
+    while (i > 0 && v[(i - 1) / 2].plausibility < v[i].plausibility) {
+        hk_svc_model_flag tmp = v[i];
+        v[i] = v[(i - 1) / 2];
+        v[(i - 1) / 2] = tmp;
+        i = (i - 1) / 2;
+    }
+}
+
+static int cmp_flag_asc(const void *a, const void *b)
+{
+    const hk_svc_model_flag *x = a, *y = b;
+    if (x->plausibility != y->plausibility)
+        return x->plausibility < y->plausibility ? -1 : 1;
+    return x->id > y->id ? -1 : x->id < y->id;
+}
+
+hk_err hk_svc_model_implausible(hk_txn *t, const hkl_model *m, size_t limit,
+                                double below, size_t max,
+                                hk_svc_model_flag_res *res, hk_error *err)
+{
+    memset(res, 0, sizeof *res);
+    if (limit < 1 || max < 1)
+        return hk_error_set(err, HK_ERR_INVALID, "limit and max must be >= 1");
+    res->v = hk_calloc(max, sizeof *res->v);
+    if (!res->v) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    hk_query *q = NULL;
+    hk_fact f;
+    hk_fact_init(&f);
+    hk_buf b = HK_BUF_INIT;
+    hk_scan scan = HK_SCAN_INIT;
+    scan.newest_first = true;
+    hk_err rc = hk_query_open_scan(t, &scan, NULL, &q, err);
+    for (; rc == HK_OK && res->examined < limit; res->examined++) {
+        bool has = false;
+        rc = hk_query_next(q, &f, &has, err);
+        if (rc != HK_OK || !has) break;
+        double p;
+        if (!hk_svc_model_plausibility(m, &f.st, &p)) {
+            res->unknown++;
+            continue;
+        }
+        if (!(p < below)) continue;
+        if (res->n == max && !(p < res->v[0].plausibility)) continue;
+        hk_buf_reset(&b);
+        hk_svc_model_flag fl = {f.id, NULL, p};
+        if (hk_statement_format(&f.st, &b) != HK_OK ||
+            !(fl.statement = hk_strndup(b.data, b.len))) {
+            rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+            break;
+        }
+        if (res->n < max) {
+            res->v[res->n] = fl;
+            flag_up(res->v, res->n++);
+        } else {
+            hk_free(res->v[0].statement);
+            res->v[0] = fl;
+            flag_down(res->v, res->n, 0);
+        }
+    }
+    hk_query_close(q);
+    hk_fact_release(&f);
+    hk_buf_free(&b);
+    if (rc != HK_OK) {
+        hk_svc_model_flag_free(res);
+        return rc;
+    }
+    qsort(res->v, res->n, sizeof *res->v, cmp_flag_asc);
+    return HK_OK;
+}
+
+void hk_svc_model_flag_free(hk_svc_model_flag_res *res)
+{
+    for (size_t i = 0; res->v && i < res->n; i++)
+        hk_free(res->v[i].statement);
+    hk_free(res->v);
+    memset(res, 0, sizeof *res);
+}
+
+json_t *hk_svc_model_brief_jansson(hk_txn *t, const hkl_model *m)
+{
+    uint64_t age = 0;
+    hk_error ignored;
+    bool aged = hk_svc_model_age(t, m, &age, &ignored) == HK_OK;
+    return json_pack("{s:s, s:i, s:I, s:o, s:f}", "kind",
+                     hkl_kind_name(m->p.kind), "dim", (int)m->p.dim,
+                     "audit_seq", (json_int_t)m->audit_seq, "age",
+                     aged ? json_integer((json_int_t)age) : json_null(),
+                     "valid_mrr", m->valid.mrr);
+}

@@ -169,4 +169,43 @@ void hk_svc_model_similar_free(hk_svc_model_similar_res *res);
 json_t *hk_svc_model_similar_jansson(const char *entity,
                                      const hk_svc_model_similar_res *res);
 
+/* ==== Model scores inside the legacy analysis tools ==== */
+
+/* Plausibility in [0, 1] of statement st under m, without ranks: one
+ * score per edge, so it is cheap enough for every fact of a scan.
+ * Returns false (and leaves *out) when m never saw one of its entities
+ * or its predicate. */
+bool hk_svc_model_plausibility(const hkl_model *m, const hk_statement *st,
+                               double *out);
+/* Similarity in [-1, 1] of two statements in m's embedding space: the
+ * mean cosine of their predicates' relation vectors and of their
+ * arguments' entity vectors, position by position over the shorter
+ * argument list. Returns false when m does not know a name used. */
+bool hk_svc_model_pair_similarity(const hkl_model *m, const hk_statement *a,
+                                  const hk_statement *b, double *out);
+
+typedef struct hk_svc_model_flag {
+    hk_fact_id id;       /* the fact */
+    char *statement;     /* its canonical statement (owned) */
+    double plausibility; /* below the request's threshold */
+} hk_svc_model_flag;
+
+typedef struct hk_svc_model_flag_res {
+    size_t examined;      /* facts read, newest first */
+    size_t unknown;       /* of them, naming something m never saw */
+    hk_svc_model_flag *v; /* least plausible first */
+    size_t n;             /* entries in v (<= max) */
+} hk_svc_model_flag_res;
+
+/* The facts among the newest limit (>= 1) whose plausibility under m is
+ * below `below`, least plausible first, at most max (>= 1) of them.
+ * Caller frees res with hk_svc_model_flag_free. */
+hk_err hk_svc_model_implausible(hk_txn *t, const hkl_model *m, size_t limit,
+                                double below, size_t max,
+                                hk_svc_model_flag_res *res, hk_error *err);
+void hk_svc_model_flag_free(hk_svc_model_flag_res *res);
+/* {"kind", "dim", "audit_seq", "age", "valid_mrr"} of the model of h,
+ * for answers that used it (age: audit entries since training). */
+json_t *hk_svc_model_brief_jansson(hk_txn *t, const hkl_model *m);
+
 #endif /* HK_SVC_LEARN_H */

@@ -41,7 +41,7 @@ export const TOOL_PARAMS = {
   kb_stats: [],
   semantic_similarity: ['statement', 'threshold', 'limit'],
   consistency_check: ['limit'],
-  validate_facts: ['limit'],
+  validate_facts: ['limit', 'min_plausibility'],
   get_entities_stats: ['min_occurrences'],
   search_by_predicate: ['predicate', 'limit'],
   get_predicates_stats: [],

@@ -323,6 +323,76 @@ class ModelApi(unittest.TestCase):
         self.assertEqual(got, [(x["statement"], "model")
                                for x in sc["proposed"]])
 
+    def test_4_legacy_tools(self):
+        """validate_facts and analyze_duplicates carry the model's view."""
+        d = self.data
+        run("model", "train", "--data", d, "--json", *TRAIN)
+
+        def mcp(data, calls):
+            msgs = [
+                {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                 "params": {"protocolVersion": "2025-06-18",
+                            "capabilities": {},
+                            "clientInfo": {"name": "t", "version": "1"}}},
+                {"jsonrpc": "2.0", "method": "notifications/initialized"}]
+            for i, (name, args) in enumerate(calls):
+                msgs.append({"jsonrpc": "2.0", "id": 10 + i,
+                             "method": "tools/call",
+                             "params": {"name": name, "arguments": args}})
+            p = subprocess.run([BIN, "mcp", "--data", data],
+                               input="".join(json.dumps(m) + "\n"
+                                             for m in msgs),
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            a = {m["id"]: m["result"] for m in map(json.loads,
+                                                  p.stdout.splitlines())
+                 if "id" in m}
+            return [a[10 + i] for i in range(len(calls))]
+
+        vf, vf_all, dup = mcp(d, [
+            ("validate_facts", {"limit": 1000}),
+            ("validate_facts", {"limit": 1000, "min_plausibility": 0.5}),
+            ("analyze_duplicates", {"threshold": 0.3, "max_pairs": 50})])
+        info = run("model", "info", "--data", d, "--json")
+        for r in (vf, vf_all, dup):
+            self.assertFalse(r.get("isError"), r)
+            m = r["structuredContent"]["model"]
+            self.assertEqual((m["kind"], m["dim"], m["audit_seq"]),
+                             (info["model"], info["dim"], info["audit_seq"]))
+        self.assertNotIn("implausible", vf["structuredContent"])
+        sc = vf_all["structuredContent"]
+        impl = sc["implausible"]
+        self.assertTrue(impl, sc)
+        ps = [x["plausibility"] for x in impl]
+        self.assertEqual(ps, sorted(ps))
+        self.assertTrue(all(p < 0.5 for p in ps), ps)
+        # each is the plausibility `model score` gives the same statement
+        for x in impl[:5]:
+            cli = run("model", "score", x["statement"], "--data", d, "--json")
+            self.assertAlmostEqual(x["plausibility"], cli["plausibility"],
+                                   places=6)
+        # every fact below 0.5 among those the model knows is listed
+        known = sc["examined"] - sc["unknown_to_model"]
+        self.assertGreater(known, 200)
+        pairs = dup["structuredContent"]["pairs"]
+        self.assertTrue(pairs)
+        sims = [p["model_similarity"] for p in pairs
+                if "model_similarity" in p]
+        self.assertTrue(sims)
+        self.assertTrue(all(-1.0001 <= x <= 1.0001 for x in sims), sims)
+
+        # a KB without a model: the tools answer as before, model null;
+        # asking for min_plausibility says how to get a model
+        bare = os.path.join(self.root, "bare")
+        run("init", "--data", bare)
+        run("add", "--data", bare, "LivesIn(p1, c1)")
+        vf, vf_all = mcp(bare, [
+            ("validate_facts", {"limit": 10}),
+            ("validate_facts", {"limit": 10, "min_plausibility": 0.5})])
+        self.assertIsNone(vf["structuredContent"]["model"])
+        self.assertTrue(vf_all["isError"], vf_all)
+        self.assertIn("model train", vf_all["content"][0]["text"])
+
 
 if __name__ == "__main__":
     unittest.main()
