@@ -30,14 +30,15 @@
 
 static int64_t t_start;
 
-static void on_epoch(void *ud, uint32_t epoch, uint32_t epochs, double loss,
+static bool on_epoch(void *ud, uint32_t epoch, uint32_t epochs, double loss,
                      double valid_mrr)
 {
     (void)ud;
-    if (valid_mrr < 0) return;
+    if (valid_mrr < 0) return true;
     printf("epoch %4u/%u  %7.1f s  loss %.4f  valid MRR %.4f\n", epoch, epochs,
            (double)(hk_now_us() - t_start) / 1e6, loss, valid_mrr);
     fflush(stdout);
+    return true;
 }
 
 static void print_metrics(const char *what, const hkl_metrics *m)

@@ -32,12 +32,12 @@ typedef struct progress {
     double last_mrr; /* last validation MRR seen (-1: none yet) */
 } progress;
 
-static void on_epoch(void *ud, uint32_t epoch, uint32_t epochs, double loss,
+static bool on_epoch(void *ud, uint32_t epoch, uint32_t epochs, double loss,
                      double valid_mrr)
 {
     progress *p = ud;
     if (valid_mrr >= 0) p->last_mrr = valid_mrr;
-    if (!p->tty) return;
+    if (!p->tty) return true;
     int width = 30, done = (int)((double)width * epoch / epochs);
     char bar[64];
     for (int i = 0; i < width; i++)
@@ -50,6 +50,7 @@ static void on_epoch(void *ud, uint32_t epoch, uint32_t epochs, double loss,
         fprintf(stderr, "\r[%s] epoch %u/%u  loss %.4f ", bar, epoch, epochs,
                 loss);
     fflush(stderr);
+    return true;
 }
 
 static void print_metrics(const char *what, const hkl_metrics *m)

@@ -189,8 +189,9 @@ typedef struct hkl_model {
 } hkl_model;
 
 /* Progress of training: after every epoch (valid_mrr < 0 when not
- * checked in that epoch). */
-typedef void (*hkl_progress_fn)(void *ud, uint32_t epoch, uint32_t epochs,
+ * checked in that epoch). Returns false to stop training: hkl_train then
+ * fails with HK_ERR_STATE ("training was stopped") and writes nothing. */
+typedef bool (*hkl_progress_fn)(void *ud, uint32_t epoch, uint32_t epochs,
                                 double loss, double valid_mrr);
 
 /* Trains a model on d's training triples (d finished), with early

@@ -343,7 +343,11 @@ hk_err hkl_train(const hkl_data *d, const hkl_params *p, hkl_progress_fn fn,
                 stale++;
             }
         }
-        if (fn) fn(ud, T.epoch, p->epochs, loss, vmrr);
+        if (fn && !fn(ud, T.epoch, p->epochs, loss, vmrr)) {
+            rc = hk_error_set(err, HK_ERR_STATE,
+                              "training was stopped at epoch %u", T.epoch);
+            goto fail;
+        }
         if (!isfinite(loss)) {
             rc = hk_error_set(err, HK_ERR_INVALID,
                               "training diverged at epoch %u (loss %g); try "

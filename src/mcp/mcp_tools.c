@@ -776,6 +776,41 @@ const mcp_tool_def mcp_kb_tools[] = {
          NUM("considered") ",\"skipped\":{\"type\":\"object\"}",
          "\"pattern\",\"proposed\""),
      MCP_TOOL_AUTH, mcp_t_suggest_links},
+    {"similar_entities", "Entities that behave alike",
+     "Entities nearest to an entity in the learned model's embedding space "
+     "(cosine similarity of their vectors): entities that take part in "
+     "similar facts, not entities with similar names.",
+     IN(STR("entity", "Entity name, e.g. Computer") ","
+        INT("k", 10, 1, 1000, "Entities"), "\"entity\""),
+     OUT(TXT("entity") ",\"similar\":{\"type\":\"array\",\"items\":{"
+         "\"type\":\"object\",\"properties\":{" TXT("entity") ","
+         "\"cosine\":{\"type\":\"number\"}}}}",
+         "\"entity\",\"similar\""),
+     RO, mcp_t_similar_entities},
+    {"model_status", "Learned model and its training",
+     "The KB's learned model (kind, dimension, metrics, age in audit "
+     "entries; null when none was trained) and the state of the last "
+     "background training started with train_model (running with epoch, "
+     "loss and validation MRR, done, failed or stopped).",
+     IN("", ""),
+     OUT("\"model\":{\"type\":[\"object\",\"null\"]},"
+         "\"training\":{\"type\":\"object\"}",
+         "\"model\",\"training\""),
+     RO, mcp_t_model_status},
+    {"train_model", "Retrain the learned model",
+     "Retrains the knowledge-graph embedding from the KB's facts in the "
+     "background (minutes on a large KB) and returns at once; the new "
+     "model replaces the old one when done and model_status follows it. "
+     "Parameters default to those of hakgal model train. One training "
+     "at a time. Needs a write token.",
+     IN("\"kind\":{\"type\":\"string\",\"enum\":[\"complex\","
+        "\"distmult\"]}," INT("dim", 64, 1, 2048, "Rank") ","
+        INT("epochs", 100, 1, 100000, "Maximum epochs") ","
+        INT("threads", 2, 1, 64, "Worker threads") ","
+        INT("seed", 1, 0, 1000000000, "Seed") "," AUTH, ""),
+     OUT("\"state\":{\"type\":\"string\"}," NUM("epoch") ","
+         NUM("epochs"), "\"state\""),
+     MCP_TOOL_AUTH, mcp_t_train_model},
 
     /* ---- Rules and proofs (mcp_tools_rules.c) ---- */
     {"add_rule", "Add a rule",

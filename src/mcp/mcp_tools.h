@@ -76,6 +76,9 @@ hk_err mcp_t_check_statement(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_score_fact(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_predict_links(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_suggest_links(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_similar_entities(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_model_status(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_train_model(mcp_call *c, json_t **out, hk_error *err);
 /* mcp_tools_rules.c */
 hk_err mcp_t_add_rule(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_list_rules(mcp_call *c, json_t **out, hk_error *err);

@@ -1,6 +1,7 @@
 /*
- * mcp_tools_model.c — the learned-model tools score_fact and
- * predict_links over the service operations of svc_learn.h, on the
+ * mcp_tools_model.c — the learned-model tools score_fact, predict_links,
+ * suggest_links, similar_entities, model_status and train_model over the
+ * service operations of svc_learn.h, on the
  * model of the KB the adapter serves (the service's cache reloads it
  * when the model file was retrained).
  */
@@ -69,4 +70,64 @@ hk_err mcp_t_suggest_links(mcp_call *c, json_t **out, hk_error *err)
     hk_svc_suggest_free(&op);
     hk_svc_model_release(h);
     return rc;
+}
+
+hk_err mcp_t_similar_entities(mcp_call *c, json_t **out, hk_error *err)
+{
+    const char *entity = mcp_arg_str(c, "entity", "");
+    uint32_t k = (uint32_t)mcp_arg_int(c, "k", 10);
+    hk_svc_model *h = NULL;
+    hk_err rc = hk_svc_model_acquire(mcp_store(c), &h, err);
+    if (rc) return rc;
+    hk_svc_model_similar_res res;
+    rc = hk_svc_model_similar(hk_svc_model_get(h), entity, k, &res, err);
+    hk_svc_model_release(h);
+    if (rc) return rc;
+    *out = hk_svc_model_similar_jansson(entity, &res);
+    hk_svc_model_similar_free(&res);
+    return *out ? HK_OK : hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+}
+
+hk_err mcp_t_model_status(mcp_call *c, json_t **out, hk_error *err)
+{
+    hk_svc_train_status st;
+    hk_svc_train_status_get(mcp_store(c), &st);
+    json_t *model = json_null();
+    hk_svc_model *h = NULL;
+    hk_error e;
+    hk_err rc = hk_svc_model_acquire(mcp_store(c), &h, &e);
+    if (rc == HK_OK) {
+        const hkl_model *m = hk_svc_model_get(h);
+        hk_txn *t = NULL;
+        uint64_t age = 0;
+        bool aged = mcp_read_begin(c, &t, err) == HK_OK &&
+                    hk_svc_model_age(t, m, &age, err) == HK_OK;
+        if (t) hk_txn_abort(t);
+        model = hk_svc_model_info_jansson(m, aged, age);
+        hk_svc_model_release(h);
+    } else if (rc != HK_ERR_NOT_FOUND) {
+        *err = e; /* a damaged model file is an error, not "no model" */
+        return rc;
+    }
+    *out = json_pack("{s:o, s:o}", "model", model ? model : json_null(),
+                     "training", hk_svc_train_status_jansson(&st));
+    return *out ? HK_OK : hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+}
+
+hk_err mcp_t_train_model(mcp_call *c, json_t **out, hk_error *err)
+{
+    /* the tool's arguments are the REST body's keys (auth_token aside) */
+    json_t *o = json_deep_copy(c->args);
+    if (!o) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    json_object_del(o, "auth_token");
+    hk_svc_model_train_req r;
+    hk_svc_model_train_req_init(&r);
+    hk_err rc = hk_svc_model_train_req_json(o, &r, err);
+    json_decref(o);
+    if (rc == HK_OK) rc = hk_svc_train_start(mcp_store(c), &r, err);
+    if (rc) return rc;
+    hk_svc_train_status st;
+    hk_svc_train_status_get(mcp_store(c), &st);
+    *out = hk_svc_train_status_jansson(&st);
+    return *out ? HK_OK : hk_error_set(err, HK_ERR_NOMEM, "out of memory");
 }

@@ -8,6 +8,9 @@
  *   POST /v2/model/suggest            {pattern, k?, min_plausibility?}: the
  *                                     predictions that are not facts go to
  *                                     the review queue (role write)
+ *   POST /v2/model/train              {kind?, dim?, epochs?, ...}: retrain
+ *                                     in the background (role admin), 202
+ *   GET /v2/model/train               the training job's state
  * Every request takes the current model from the service's cache, which
  * reloads DIR/learn.model when `hakgal model train` replaced it (the swap
  * is atomic: a request keeps the model it started with); the server loads
@@ -216,6 +219,51 @@ void hk_route_model_suggest(hk_server *srv, h2o_req_t *req, const char *param)
         hk_http_send_error(req, 503, "shutting_down",
                            "the server is shutting down", NULL);
     }
+}
+
+/* ==== Training in the background ==== */
+
+static void send_status(h2o_req_t *req, int status, hk_store *s)
+{
+    hk_svc_train_status st;
+    hk_svc_train_status_get(s, &st);
+    json_t *j = hk_svc_train_status_jansson(&st);
+    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (txt)
+        hk_http_send_json(req, status, txt, strlen(txt));
+    else
+        hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
+    free(txt);
+}
+
+void hk_route_model_train_status(hk_server *srv, h2o_req_t *req,
+                                 const char *param)
+{
+    (void)param;
+    send_status(req, 200, srv->store);
+}
+
+void hk_route_model_train(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)param;
+    json_t *body = NULL;
+    if (req->entity.len) {
+        body = hk_body_json(req);
+        if (!body) return;
+    }
+    hk_svc_model_train_req r;
+    hk_svc_model_train_req_init(&r);
+    hk_error err;
+    hk_error_clear(&err);
+    hk_err rc = hk_svc_model_train_req_json(body, &r, &err);
+    json_decref(body);
+    if (rc == HK_OK) rc = hk_svc_train_start(srv->store, &r, &err);
+    if (rc != HK_OK) {
+        hk_http_send_hk_error(req, &err);
+        return;
+    }
+    send_status(req, 202, srv->store);
 }
 
 void hk_route_model_preload(hk_server *srv)

@@ -442,6 +442,9 @@ void hk_route_model_score(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_model_predict(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_model_suggest(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_model_similar(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_model_train(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_model_train_status(hk_server *srv, h2o_req_t *req,
+                                 const char *param);
 /* Loads the KB's model file into the service's cache at start (a missing
  * file is fine; a damaged one is reported and answered 500 by the model
  * routes until it is retrained). */

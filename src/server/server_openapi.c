@@ -189,6 +189,19 @@ static json_t *schemas(void)
                   "type", "integer", "minimum", 1, "maximum", 1000,
                   "min_plausibility", "type", "number", "minimum", 0, "maximum",
                   1, "required", "pattern"));
+    json_object_set_new(
+        s, "TrainInput",
+        json_pack("{ss s{s{ss s[ss]} s{ss si} s{ss si} s{ss si} s{ss si} "
+                  "s{ss si} s{ss} s{ss} s{ss} s{ss} s{ss si}} sb}",
+                  "type", "object", "properties", "kind", "type", "string",
+                  "enum", "complex", "distmult", "dim", "type", "integer",
+                  "minimum", 1, "epochs", "type", "integer", "minimum", 1,
+                  "threads", "type", "integer", "minimum", 1, "seed", "type",
+                  "integer", "minimum", 0, "negatives", "type", "integer",
+                  "minimum", 1, "lr", "type", "number", "reg", "type", "number",
+                  "valid", "type", "number", "test", "type", "number",
+                  "split_seed", "type", "integer", "minimum", 0,
+                  "additionalProperties", 0));
     json_object_set_new(s, "ReviewDecision",
                         json_pack("{ss s{s{ss} s{ss}}}", "type", "object",
                                   "properties", "statement", "type", "string",

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/clock.h"
 #include "core/mem.h"
 #include "service/svc_learn.h"
 
@@ -269,6 +270,219 @@ hk_err hk_svc_model_train(hk_store *s, const hkl_data *d, uint64_t audit_seq,
     else
         hk_svc_model_release(h);
     return HK_OK;
+}
+
+/* ==== Training request from JSON ==== */
+
+static hk_err train_field(hk_error *err, const char *field, const char *why)
+{
+    hk_error_set(err, HK_ERR_INVALID, "%s: %s", field, why);
+    snprintf(err->field, sizeof err->field, "%s", field);
+    return HK_ERR_INVALID;
+}
+
+hk_err hk_svc_model_train_req_json(const json_t *o, hk_svc_model_train_req *r,
+                                   hk_error *err)
+{
+    if (!o) return HK_OK;
+    if (!json_is_object(o))
+        return train_field(err, "body", "expected a JSON object");
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)o, key, v)
+    {
+        hkl_params *p = &r->params;
+        if (!strcmp(key, "kind")) {
+            if (!json_is_string(v) ||
+                !hkl_kind_parse(json_string_value(v), &p->kind))
+                return train_field(err, key,
+                                   "expected \"complex\" or "
+                                   "\"distmult\"");
+            continue;
+        }
+        if (!strcmp(key, "lr") || !strcmp(key, "reg") ||
+            !strcmp(key, "valid") || !strcmp(key, "test")) {
+            if (!json_is_number(v))
+                return train_field(err, key, "expected a number");
+            double x = json_number_value(v);
+            if (!strcmp(key, "lr")) p->lr = (float)x;
+            if (!strcmp(key, "reg")) p->reg = (float)x;
+            if (!strcmp(key, "valid")) r->valid = x;
+            if (!strcmp(key, "test")) r->test = x;
+            continue;
+        }
+        static const char *ints[] = {"dim",  "epochs",    "threads",
+                                     "seed", "negatives", "split_seed"};
+        bool known = false;
+        for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+            known |= !strcmp(key, ints[i]);
+        if (!known) return train_field(err, key, "unknown parameter");
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return train_field(err, key, "expected a non-negative integer");
+        json_int_t x = json_integer_value(v);
+        bool u32 = strcmp(key, "seed") && strcmp(key, "split_seed");
+        if (u32 && x > UINT32_MAX) return train_field(err, key, "too large");
+        if (!strcmp(key, "dim")) p->dim = (uint32_t)x;
+        if (!strcmp(key, "epochs")) p->epochs = (uint32_t)x;
+        if (!strcmp(key, "threads")) p->threads = (uint32_t)x;
+        if (!strcmp(key, "negatives")) p->negatives = (uint32_t)x;
+        if (!strcmp(key, "seed")) p->seed = (uint64_t)x;
+        if (!strcmp(key, "split_seed")) r->split_seed = (uint64_t)x;
+    }
+    if (!(r->valid >= 0 && r->valid <= 0.5))
+        return train_field(err, "valid", "expected a fraction in [0, 0.5]");
+    if (!(r->test >= 0 && r->test <= 0.5))
+        return train_field(err, "test", "expected a fraction in [0, 0.5]");
+    return hkl_params_check(&r->params, err);
+}
+
+/* ==== Training in the background ==== */
+
+/* One job slot per process: the server has one KB, and two trainings at
+ * once would only fight over the same two cores. */
+static struct {
+    pthread_mutex_t lock;
+    hk_store *store;            /* KB of the last job (NULL: none yet) */
+    pthread_t tid;              /* the job's thread */
+    bool joinable;              /* tid not joined yet */
+    atomic_bool stop;           /* asked to stop */
+    hk_svc_model_train_req req; /* the job's request */
+    hk_svc_train_status st;     /* guarded by lock */
+} job = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool job_epoch(void *ud, uint32_t epoch, uint32_t epochs, double loss,
+                      double valid_mrr)
+{
+    (void)ud;
+    pthread_mutex_lock(&job.lock);
+    job.st.epoch = epoch;
+    job.st.epochs = epochs;
+    job.st.loss = loss;
+    if (valid_mrr >= 0) job.st.valid_mrr = valid_mrr;
+    pthread_mutex_unlock(&job.lock);
+    return !atomic_load(&job.stop);
+}
+
+static void *job_main(void *arg)
+{
+    (void)arg;
+    hk_error e;
+    hk_error_clear(&e);
+    hkl_data d;
+    hkl_data_init(&d);
+    uint64_t seq = 0;
+    hk_txn *t = NULL;
+    hk_err rc = hk_txn_begin(job.store, false, &t, &e);
+    if (rc == HK_OK) rc = hk_svc_model_collect(t, &job.req, &d, &seq, &e);
+    if (t) hk_txn_abort(t); /* training needs no snapshot */
+    pthread_mutex_lock(&job.lock);
+    job.st.triples = d.n[HKL_TRAIN];
+    job.st.audit_seq = seq;
+    pthread_mutex_unlock(&job.lock);
+    if (rc == HK_OK && atomic_load(&job.stop))
+        rc = hk_error_set(&e, HK_ERR_STATE, "training was stopped");
+    if (rc == HK_OK)
+        rc = hk_svc_model_train(job.store, &d, seq, &job.req, NULL, &e);
+    hkl_data_free(&d);
+    pthread_mutex_lock(&job.lock);
+    job.st.ended_us = hk_now_us();
+    if (rc == HK_OK) {
+        job.st.state = HK_SVC_TRAIN_DONE;
+    } else {
+        job.st.state =
+            atomic_load(&job.stop) ? HK_SVC_TRAIN_STOPPED : HK_SVC_TRAIN_FAILED;
+        snprintf(job.st.error, sizeof job.st.error, "%s", e.message);
+    }
+    pthread_mutex_unlock(&job.lock);
+    return NULL;
+}
+
+hk_err hk_svc_train_start(hk_store *s, const hk_svc_model_train_req *r,
+                          hk_error *err)
+{
+    hk_err rc = hkl_params_check(&r->params, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&job.lock);
+    if (job.st.state == HK_SVC_TRAIN_RUNNING) {
+        pthread_mutex_unlock(&job.lock);
+        return hk_error_set(err, HK_ERR_BUSY,
+                            "a training is already running (started %.0f s "
+                            "ago); wait for it or watch GET /v2/model/train",
+                            (double)(hk_now_us() - job.st.started_us) / 1e6);
+    }
+    if (job.joinable) { /* the previous job ended: reap its thread */
+        pthread_join(job.tid, NULL);
+        job.joinable = false;
+    }
+    job.store = s;
+    job.req = *r;
+    job.req.progress = job_epoch;
+    job.req.ud = NULL;
+    atomic_store(&job.stop, false);
+    memset(&job.st, 0, sizeof job.st);
+    job.st.state = HK_SVC_TRAIN_RUNNING;
+    job.st.epochs = r->params.epochs;
+    job.st.valid_mrr = -1;
+    job.st.started_us = hk_now_us();
+    int e = pthread_create(&job.tid, NULL, job_main, NULL);
+    if (e != 0) {
+        job.st.state = HK_SVC_TRAIN_FAILED;
+        snprintf(job.st.error, sizeof job.st.error, "cannot start a thread: %s",
+                 strerror(e));
+        pthread_mutex_unlock(&job.lock);
+        return hk_error_set(err, HK_ERR_NOMEM,
+                            "cannot start the training thread: %s",
+                            strerror(e));
+    }
+    job.joinable = true;
+    pthread_mutex_unlock(&job.lock);
+    return HK_OK;
+}
+
+void hk_svc_train_status_get(hk_store *s, hk_svc_train_status *out)
+{
+    pthread_mutex_lock(&job.lock);
+    if (job.store == s) {
+        *out = job.st;
+    } else {
+        memset(out, 0, sizeof *out);
+        out->valid_mrr = -1;
+    }
+    pthread_mutex_unlock(&job.lock);
+}
+
+void hk_svc_train_stop(hk_store *s)
+{
+    pthread_mutex_lock(&job.lock);
+    bool mine = job.store == s && job.joinable;
+    pthread_t tid = job.tid;
+    if (mine) {
+        atomic_store(&job.stop, true);
+        job.joinable = false;
+    }
+    pthread_mutex_unlock(&job.lock);
+    if (mine) pthread_join(tid, NULL);
+}
+
+json_t *hk_svc_train_status_jansson(const hk_svc_train_status *st)
+{
+    static const char *names[] = {"idle", "running", "done", "failed",
+                                  "stopped"};
+    char started[40] = "", ended[40] = "";
+    if (st->started_us) hk_time_format(st->started_us, started);
+    if (st->ended_us) hk_time_format(st->ended_us, ended);
+    json_t *j = json_pack(
+        "{s:s, s:i, s:i, s:f, s:o, s:I, s:I, s:o, s:o, s:o}", "state",
+        names[st->state], "epoch", (int)st->epoch, "epochs", (int)st->epochs,
+        "loss", st->loss, "valid_mrr",
+        st->valid_mrr >= 0 ? json_real(st->valid_mrr) : json_null(), "triples",
+        (json_int_t)st->triples, "audit_seq", (json_int_t)st->audit_seq,
+        "started_at", st->started_us ? json_string(started) : json_null(),
+        "ended_at", st->ended_us ? json_string(ended) : json_null(), "error",
+        st->state == HK_SVC_TRAIN_FAILED || st->state == HK_SVC_TRAIN_STOPPED
+            ? json_string(st->error)
+            : json_null());
+    return j;
 }
 
 /* ==== Evaluation ==== */

@@ -77,6 +77,54 @@ hk_err hk_svc_model_train(hk_store *s, const hkl_data *d, uint64_t audit_seq,
                           const hk_svc_model_train_req *r, hk_svc_model **out,
                           hk_error *err);
 
+/* ==== Training in the background (servers) ==== */
+
+typedef enum hk_svc_train_state {
+    HK_SVC_TRAIN_IDLE,    /* no job since the process started */
+    HK_SVC_TRAIN_RUNNING, /* collecting facts or training */
+    HK_SVC_TRAIN_DONE,    /* the new model is stored and in use */
+    HK_SVC_TRAIN_FAILED,  /* error holds why; the old model stays */
+    HK_SVC_TRAIN_STOPPED  /* stopped by hk_svc_train_stop; old model stays */
+} hk_svc_train_state;
+
+typedef struct hk_svc_train_status {
+    hk_svc_train_state state;
+    uint32_t epoch;     /* epochs done */
+    uint32_t epochs;    /* maximum epochs */
+    double loss;        /* mean loss of the last epoch */
+    double valid_mrr;   /* last validation MRR (-1: none yet) */
+    uint64_t triples;   /* training triples (once collected) */
+    uint64_t audit_seq; /* audit entries of the snapshot trained on */
+    int64_t started_us; /* when the job started (0: never) */
+    int64_t ended_us;   /* when it ended (0: running or never) */
+    char error[512];    /* why it failed */
+} hk_svc_train_status;
+
+/* Fills r (initialised with hk_svc_model_train_req_init) from a JSON
+ * object with any of: kind ("complex"|"distmult"), dim, epochs, threads,
+ * seed, negatives, lr, reg, valid, test, split_seed. HK_ERR_INVALID with
+ * err->field for an unknown key, a wrong type or a value out of range
+ * (the ranges of hkl_params_check). o may be NULL (defaults). */
+hk_err hk_svc_model_train_req_json(const json_t *o, hk_svc_model_train_req *r,
+                                   hk_error *err);
+
+/* Trains the model of s on a thread of its own, so that a server can
+ * retrain without blocking a request: the thread collects the KB's facts
+ * in a read transaction of its own, trains without one (r->params.threads
+ * workers), then stores and publishes the model as hk_svc_model_train
+ * does; requests keep the model they acquired until the swap. One job at
+ * a time per process: HK_ERR_BUSY while one runs. r->progress and r->ud
+ * are ignored (the job reports through hk_svc_train_status_get). */
+hk_err hk_svc_train_start(hk_store *s, const hk_svc_model_train_req *r,
+                          hk_error *err);
+/* The state of the last job on s (IDLE when none ran on s). */
+void hk_svc_train_status_get(hk_store *s, hk_svc_train_status *out);
+/* Stops a job running on s after its current epoch and waits for it;
+ * nothing is stored. Safe when none runs; servers call it before closing
+ * the store. */
+void hk_svc_train_stop(hk_store *s);
+json_t *hk_svc_train_status_jansson(const hk_svc_train_status *st);
+
 /* ==== Evaluation ==== */
 
 /* Baselines for link prediction, evaluated with the same filtered

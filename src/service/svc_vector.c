@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "reason/rules.h"
+#include "service/svc_learn.h"
 #include "service/svc_vector.h"
 #include "stream/stream.h"
 #include "store/store.h"
@@ -464,6 +465,7 @@ hk_err hk_svc_store_open(const char *dir, const hk_store_options *opt,
 
 void hk_svc_store_close(hk_store *s, hkv_store *vs)
 {
+    if (s) hk_svc_train_stop(s); /* a background training ends first */
     hkv_store_detach(vs);
     hkr_detach(s);
     if (s) hk_store_close(s);

@@ -27,7 +27,7 @@ export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze'
   'ask_knowledge', 'extract_facts', 'review_list', 'review_decide',
   'stream_status', 'kb_digest', 'score_fact', 'predict_links', 'add_rule',
   'list_rules', 'explain_fact', 'suggest_links', 'graphql',
-  'check_statement'];
+  'check_statement', 'similar_entities', 'model_status', 'train_model'];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
@@ -87,6 +87,9 @@ export const TOOL_PARAMS = {
   explain_fact: ['statement'],
   graphql: ['query', 'variables', 'operation_name'],
   check_statement: ['statement'],
+  similar_entities: ['entity', 'k'],
+  model_status: [],
+  train_model: ['kind', 'dim', 'epochs', 'threads', 'seed', 'auth_token'],
 };
 
 export let passed = 0;

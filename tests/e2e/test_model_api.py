@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -381,6 +382,19 @@ class ModelApi(unittest.TestCase):
         self.assertTrue(sims)
         self.assertTrue(all(-1.0001 <= x <= 1.0001 for x in sims), sims)
 
+        sim, status, unauth = mcp(d, [
+            ("similar_entities", {"entity": "p7", "k": 3}),
+            ("model_status", {}),
+            ("train_model", {"dim": 8})])
+        cli = run("model", "similar", "p7", "--k", "3", "--data", d, "--json")
+        self.assertEqual(sim["structuredContent"], cli)
+        st = status["structuredContent"]
+        self.assertEqual((st["model"]["dim"], st["model"]["age"]),
+                         (info["dim"], 0))
+        self.assertEqual(st["training"]["state"], "idle")
+        self.assertTrue(unauth["isError"], unauth)
+        self.assertIn("write token", unauth["content"][0]["text"])
+
         # a KB without a model: the tools answer as before, model null;
         # asking for min_plausibility says how to get a model
         bare = os.path.join(self.root, "bare")
@@ -392,6 +406,62 @@ class ModelApi(unittest.TestCase):
         self.assertIsNone(vf["structuredContent"]["model"])
         self.assertTrue(vf_all["isError"], vf_all)
         self.assertIn("model train", vf_all["content"][0]["text"])
+
+
+    def test_5_train_in_server(self):
+        """POST /v2/model/train retrains in the background while serving."""
+        d = self.data
+        run("model", "train", "--data", d, *TRAIN)
+        with open(self.model, "rb") as f:
+            before = f.read()
+        srv = Server(data=d)
+        try:
+            r = srv.request
+            st, _, b = r("GET", "/v2/model/train")
+            self.assertEqual((st, b["state"]), (200, "idle"), b)
+            for body, field in (({"dim": 0}, "dim"), ({"kind": "x"}, "kind"),
+                                ({"nope": 1}, "nope"),
+                                ({"valid": 0.9}, "valid")):
+                st, _, b = r("POST", "/v2/model/train", body)
+                self.assertEqual((st, b["error"]["detail"]["field"]),
+                                 (400, field), b)
+            st, _, b = r("POST", "/v2/model/train",
+                         {"dim": 8, "epochs": 6, "threads": 1, "seed": 5})
+            self.assertEqual((st, b["state"], b["epochs"]),
+                             (202, "running", 6), b)
+            deadline = time.time() + 300
+            while b["state"] == "running" and time.time() < deadline:
+                time.sleep(0.2)
+                st, _, b = r("GET", "/v2/model/train")
+                # reads keep being answered while it trains
+                st2, _, _ = r("GET", "/v2/model/score?statement=" +
+                              q("Married(p1, p0)"))
+                self.assertEqual(st2, 200)
+            self.assertEqual(b["state"], "done", b)
+            self.assertEqual(b["epoch"], 6, b)
+            self.assertGreater(b["triples"], 200)
+            st, _, m = r("GET", "/v2/model")
+            self.assertEqual((st, m["dim"], m["age"]), (200, 8, 0), m)
+            self.assertEqual(run("model", "info", "--data", d,
+                                 "--json")["dim"], 8)
+            # a long training is stopped by shutdown: nothing is stored
+            with open(self.model, "rb") as f:
+                trained = f.read()
+            self.assertNotEqual(trained, before)
+            st, _, b = r("POST", "/v2/model/train",
+                         {"dim": 64, "epochs": 100000, "threads": 1})
+            self.assertEqual(st, 202, b)
+            st, _, b = r("POST", "/v2/model/train", {"dim": 8})
+            self.assertEqual((st, b["error"]["code"]), (503, "busy"), b)
+            st, _, b = r("GET", "/v2/model/train")
+            self.assertEqual(b["state"], "running", b)
+        finally:
+            t0 = time.time()
+            self.assertEqual(srv.stop(), 0, srv.output())
+            srv.cleanup()
+        self.assertLess(time.time() - t0, 60)
+        with open(self.model, "rb") as f:
+            self.assertEqual(f.read(), trained)
 
 
 if __name__ == "__main__":
