@@ -35,9 +35,10 @@
 #include "graphql/gql_int.h"
 
 struct hk_gql_prepared {
-    hk_gql_doc *doc;  /* owns the tree */
-    const gql_op *op; /* the operation to run */
-    json_t *vars;     /* coerced variable values (object) */
+    hk_gql_doc *doc;    /* the tree: owned, or the cache's (cached set) */
+    gql_cached *cached; /* the cache entry holding doc, or NULL */
+    const gql_op *op;   /* the operation to run */
+    json_t *vars;       /* coerced variable values (object) */
 };
 
 /* ==== Errors ==== */
@@ -737,6 +738,155 @@ static bool serialize(run *r, const gql_type *t, json_t *v)
     return false;
 }
 
+/* ==== Raw objects ====
+ *
+ * A resolver may answer an object value as a JSON string that holds the
+ * object's compact JSON text as the service writers produce it
+ * (gql_raw_object; the REST form of a fact). Its members are found in
+ * that text and leaf values that need no conversion are copied as they
+ * are, so a page of facts costs no jansson tree per fact. Anything else
+ * (a nested object, a value that needs conversion) is parsed from its
+ * span and completed the general way. */
+
+json_t *gql_raw_object(const char *text, size_t len)
+{
+    return json_stringn_nocheck(text, len);
+}
+
+/* Index just past the string that starts at s[i] ('"'). */
+static size_t raw_skip_string(const char *s, size_t n, size_t i)
+{
+    for (i++; i < n; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return n;
+}
+
+/* Index just past the value that starts at s[i]. */
+static size_t raw_skip_value(const char *s, size_t n, size_t i)
+{
+    if (i >= n) return n;
+    if (s[i] == '"') return raw_skip_string(s, n, i);
+    if (s[i] == '{' || s[i] == '[') {
+        size_t depth = 0;
+        while (i < n) {
+            char ch = s[i];
+            if (ch == '"') {
+                i = raw_skip_string(s, n, i);
+                continue;
+            }
+            if (ch == '{' || ch == '[')
+                depth++;
+            else if ((ch == '}' || ch == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return n;
+    }
+    while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']')
+        i++;
+    return i;
+}
+
+/* The span of member key's value in the object text s; false when the
+ * object has no such member. */
+static bool raw_member(const char *s, size_t n, const char *key, size_t *at,
+                       size_t *len)
+{
+    size_t klen = strlen(key);
+    if (n < 2 || s[0] != '{') return false;
+    size_t i = 1;
+    while (i < n && s[i] == '"') {
+        size_t k0 = i + 1;
+        size_t ke = raw_skip_string(s, n, i);
+        if (ke >= n || s[ke] != ':') return false;
+        size_t v0 = ke + 1;
+        size_t ve = raw_skip_value(s, n, v0);
+        if (ke - 1 - k0 == klen && !memcmp(s + k0, key, klen)) {
+            *at = v0;
+            *len = ve - v0;
+            return true;
+        }
+        if (ve >= n || s[ve] != ',') break;
+        i = ve + 1;
+    }
+    return false;
+}
+
+static bool raw_is_int(const char *s, size_t n)
+{
+    size_t i = n > 0 && s[0] == '-' ? 1 : 0;
+    if (i == n || n > 11) return false; /* Int is 32-bit: 11 chars at most */
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    long long x = strtoll(s, NULL, 10);
+    return x >= INT32_MIN && x <= INT32_MAX;
+}
+
+static bool raw_is_number(const char *s, size_t n)
+{
+    return n > 0 && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'));
+}
+
+/* True when the text of the leaf value s[0..n) is already the output of
+ * named scalar type t (nothing to convert or check). */
+static bool raw_leaf_ok(const gql_type *t, const char *s, size_t n)
+{
+    if (t->kind == GQL_T_ENUM) return false;
+    if (!strcmp(t->name, "String")) return n > 0 && s[0] == '"';
+    if (!strcmp(t->name, "Int")) return raw_is_int(s, n);
+    if (!strcmp(t->name, "Float")) return raw_is_number(s, n);
+    if (!strcmp(t->name, "Boolean"))
+        return (n == 4 && !memcmp(s, "true", 4)) ||
+               (n == 5 && !memcmp(s, "false", 5));
+    if (!strcmp(t->name, "JSON")) return true;
+    return false; /* ID: see raw_complete */
+}
+
+static bool complete(run *r, const gql_ttype *t, const group *gr, json_t *v);
+
+/* Appends the member value s[0..n) of a raw object as type t, copying it
+ * when it is already the output, else completing its parsed value. */
+static bool raw_complete(run *r, const gql_ttype *t, const group *gr,
+                         const char *s, size_t n)
+{
+    const gql_ttype *in = t->kind == GQL_T_NON_NULL ? t->of : t;
+    bool is_null = n == 4 && !memcmp(s, "null", 4);
+    if (is_null && in == t) return put(r, "null", 4);
+    if (!is_null && in->kind == GQL_T_SCALAR) {
+        if (!strcmp(in->named->name, "ID") && raw_is_number(s, n) &&
+            !memchr(s, '.', n)) /* REST's integer ids */
+            return put(r, "\"", 1) && put(r, s, n) && put(r, "\"", 1);
+        if (!strcmp(in->named->name, "ID") && n > 0 && s[0] == '"')
+            return put(r, s, n);
+        if (raw_leaf_ok(in->named, s, n)) return put(r, s, n);
+    }
+    if (!is_null && in->kind == GQL_T_LIST && n >= 2 && s[0] == '[') {
+        const gql_ttype *it = in->of;
+        bool item_nn = it->kind == GQL_T_NON_NULL;
+        if (item_nn) it = it->of;
+        bool copy = it->kind == GQL_T_SCALAR && strcmp(it->named->name, "ID");
+        for (size_t i = 1; copy && i < n - 1;) {
+            size_t e = raw_skip_value(s, n - 1, i);
+            bool inull = e - i == 4 && !memcmp(s + i, "null", 4);
+            copy = inull ? !item_nn : raw_leaf_ok(it->named, s + i, e - i);
+            i = e + 1; /* past the comma */
+        }
+        if (copy) return put(r, s, n);
+    }
+    json_t *v = json_loadb(s, n, JSON_DECODE_ANY, NULL);
+    if (!v) {
+        error_at(&r->c, "INTERNAL", "value cannot be read");
+        return false;
+    }
+    bool ok = complete(r, t, gr, v);
+    json_decref(v);
+    return ok;
+}
+
 /* The collected fields of gr's selections on t, from the cache. */
 static const groups *cached_groups(run *r, const gql_type *t, const group *gr)
 {
@@ -859,7 +1009,13 @@ static bool exec_field(run *r, const gql_type *t, const group *gr,
         if (f->fn) {
             json_t *args = coerce_args(&r->c, f, s, r->vars);
             size_t n_err = json_array_size(r->c.errors);
-            v = args ? f->fn(&r->c, parent, args) : NULL;
+            /* resolvers read a parent's members: parse a raw object */
+            json_t *pj = json_is_string(parent)
+                             ? json_loadb(json_string_value(parent),
+                                          json_string_length(parent), 0, NULL)
+                             : json_incref(parent);
+            v = args ? f->fn(&r->c, pj, args) : NULL;
+            json_decref(pj);
             json_decref(args);
             if (!v) {
                 /* a store failure is marked by the resolver's error code */
@@ -871,6 +1027,13 @@ static bool exec_field(run *r, const gql_type *t, const group *gr,
                 if (ft->kind == GQL_T_NON_NULL) return false;
                 return put(r, "null", 4);
             }
+        } else if (json_is_string(parent)) { /* raw object text */
+            size_t at, len;
+            const char *text = json_string_value(parent);
+            if (!raw_member(text, json_string_length(parent),
+                            f->key ? f->key : f->name, &at, &len))
+                return complete(r, ft, gr, NULL);
+            return raw_complete(r, ft, gr, text + at, len);
         } else {
             v = json_object_get(parent, f->key ? f->key : f->name);
             json_incref(v);
@@ -987,6 +1150,15 @@ static json_t *coerce_vars(const gql_op *op, json_t *given, json_t *errors)
     return vars;
 }
 
+/* Gives back a document: to the cache when it came from there. */
+static void drop_doc(hk_gql_doc *doc, gql_cached *cached)
+{
+    if (cached)
+        gql_cache_release(cached);
+    else
+        hk_gql_doc_free(doc);
+}
+
 hk_err hk_gql_prepare(const char *query, size_t len, const char *operation_name,
                       json_t *variables, const hk_gql_limits *lim,
                       hk_gql_prepared **out, json_t **response)
@@ -998,22 +1170,26 @@ hk_err hk_gql_prepare(const char *query, size_t len, const char *operation_name,
     json_t *errors = json_array();
     if (!errors) return HK_ERR_NOMEM;
     hk_error err;
-    hk_gql_doc *doc = NULL;
-    hk_err rc = hk_gql_parse(query, len, lim->max_tokens, &doc, &err);
-    if (rc == HK_ERR_NOMEM) {
-        json_decref(errors);
-        return rc;
-    }
-    if (rc != HK_OK) {
-        gql_loc l = {(uint32_t)err.line, err.column};
-        gql_push_error(errors, l, "%s", err.message);
-        *response = errors_response(errors);
-        return HK_OK;
-    }
-    if (!gql_validate(doc, lim, errors)) {
-        hk_gql_doc_free(doc);
-        *response = errors_response(errors);
-        return HK_OK;
+    gql_cached *cached = NULL;
+    hk_gql_doc *doc = gql_cache_get(query, len, lim, &cached);
+    if (!doc) {
+        hk_err rc = hk_gql_parse(query, len, lim->max_tokens, &doc, &err);
+        if (rc == HK_ERR_NOMEM) {
+            json_decref(errors);
+            return rc;
+        }
+        if (rc != HK_OK) {
+            gql_loc l = {(uint32_t)err.line, err.column};
+            gql_push_error(errors, l, "%s", err.message);
+            *response = errors_response(errors);
+            return HK_OK;
+        }
+        if (!gql_validate(doc, lim, errors)) {
+            hk_gql_doc_free(doc);
+            *response = errors_response(errors);
+            return HK_OK;
+        }
+        cached = gql_cache_put(query, len, lim, doc);
     }
     const gql_op *op = NULL;
     size_t n_ops = 0;
@@ -1046,7 +1222,7 @@ hk_err hk_gql_prepare(const char *query, size_t len, const char *operation_name,
     }
     if (json_array_size(errors) > 0 || !vars) {
         json_decref(vars);
-        hk_gql_doc_free(doc);
+        drop_doc(doc, cached);
         if (json_array_size(errors) == 0)
             gql_push_error(errors, none, "out of memory");
         *response = errors_response(errors);
@@ -1056,10 +1232,11 @@ hk_err hk_gql_prepare(const char *query, size_t len, const char *operation_name,
     hk_gql_prepared *p = hk_calloc(1, sizeof(*p));
     if (!p) {
         json_decref(vars);
-        hk_gql_doc_free(doc);
+        drop_doc(doc, cached);
         return HK_ERR_NOMEM;
     }
     p->doc = doc;
+    p->cached = cached;
     p->op = op;
     p->vars = vars;
     *out = p;
@@ -1075,7 +1252,7 @@ void hk_gql_prepared_free(hk_gql_prepared *p)
 {
     if (!p) return;
     json_decref(p->vars);
-    hk_gql_doc_free(p->doc);
+    drop_doc(p->doc, p->cached);
     hk_free(p);
 }
 

@@ -74,12 +74,22 @@ static json_t *buf_json(const hk_buf *b)
     return json_loadb(b->data, b->len, JSON_DECODE_ANY, NULL);
 }
 
+/* A fact as a raw object (its REST JSON text): scratch is reused
+ * between facts; NULL when out of memory. */
+static json_t *fact_value(const hk_fact *f, hk_buf *scratch)
+{
+    hk_buf_reset(scratch);
+    if (hk_fact_write_json(f, scratch) != HK_OK) return NULL;
+    return gql_raw_object(scratch->data, scratch->len);
+}
+
 /* ==== Connections ==== */
 
 typedef struct conn {
     json_t *edges;  /* [{cursor, node[, bindings]}] */
     bool with_vars; /* pattern rows: add bindings */
     bool failed;    /* out of memory while building */
+    hk_buf scratch; /* fact text, reused per row */
 } conn;
 
 static json_t *conn_finish(conn *cn, const char *end, size_t end_len)
@@ -102,7 +112,7 @@ static json_t *conn_finish(conn *cn, const char *end, size_t end_len)
 static hk_err fact_row(void *ud, const hk_svc_row *row, hk_error *err)
 {
     conn *cn = ud;
-    json_t *f = hk_svc_fact_jansson(row->fact);
+    json_t *f = fact_value(row->fact, &cn->scratch);
     json_t *e = f ? json_pack("{s:n,s:o}", "cursor", "node", f) : NULL;
     if (e && cn->with_vars) {
         json_t *b = json_object();
@@ -126,7 +136,7 @@ static json_t *run_facts(gql_ctx *c, hk_svc_query_req *qr, json_t *args,
     const char *after = arg_str(args, "after");
     if (after && strlen(after) > HK_MAX_CURSOR_BYTES)
         return gql_error(c, "after is not a cursor this server issued");
-    conn cn = {json_array(), with_vars, false};
+    conn cn = {json_array(), with_vars, false, HK_BUF_INIT};
     if (!cn.edges) return nomem(c);
     qr->cursor = after;
     qr->limit = limit;
@@ -147,6 +157,7 @@ static json_t *run_facts(gql_ctx *c, hk_svc_query_req *qr, json_t *args,
         else
             gql_error_hk(c, &err);
     }
+    hk_buf_free(&cn.scratch);
     hk_svc_query_res_free(&res);
     return out;
 }
@@ -160,12 +171,14 @@ static json_t *fact_json(gql_ctx *c, hk_fact_id id, bool null_missing)
     hk_error err;
     hk_err rc = hk_svc_fact_get(c->env->txn, id, &f, &err);
     json_t *out = NULL;
+    hk_buf b = HK_BUF_INIT;
     if (rc == HK_OK)
-        out = hk_svc_fact_jansson(&f);
+        out = fact_value(&f, &b);
     else if (rc == HK_ERR_NOT_FOUND && null_missing)
         out = json_null();
     else
         gql_error_hk(c, &err);
+    hk_buf_free(&b);
     hk_fact_release(&f);
     if (rc == HK_OK && !out) return nomem(c);
     return out;
@@ -234,7 +247,7 @@ json_t *gql_r_query(gql_ctx *c, json_t *parent, json_t *args)
     (void)parent;
     size_t limit;
     if (!arg_first(c, args, &limit)) return NULL;
-    conn cn = {json_array(), false, false};
+    conn cn = {json_array(), false, false, HK_BUF_INIT};
     if (!cn.edges) return nomem(c);
     hk_svc_gq_req req = {.text = arg_str(args, "q"),
                          .cursor = arg_str(args, "after"),
@@ -340,7 +353,7 @@ json_t *gql_r_predicates(gql_ctx *c, json_t *parent, json_t *args)
     hk_error err;
     if (hk_svc_names(c->env->txn, &nr, &res, &err) != HK_OK)
         return gql_error_hk(c, &err);
-    conn cn = {json_array(), false, false};
+    conn cn = {json_array(), false, false, HK_BUF_INIT};
     hk_buf b = HK_BUF_INIT;
     for (size_t i = 0; cn.edges && i < res.n && !cn.failed; i++) {
         hk_buf_reset(&b);
@@ -369,7 +382,9 @@ json_t *gql_r_predicates(gql_ctx *c, json_t *parent, json_t *args)
 static hk_err search_hit(void *ud, const hk_fact *f, double score,
                          hk_error *err)
 {
-    json_t *fj = hk_svc_fact_jansson(f);
+    hk_buf b = HK_BUF_INIT;
+    json_t *fj = fact_value(f, &b);
+    hk_buf_free(&b);
     json_t *h = fj ? json_pack("{s:f,s:o}", "score", score, "fact", fj) : NULL;
     if (!h || json_array_append_new(ud, h) != 0)
         return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
@@ -411,7 +426,7 @@ json_t *gql_r_audit(gql_ctx *c, json_t *parent, json_t *args)
     hk_error err;
     if (hk_svc_audit_list(c->env->txn, &ar, &res, &err) != HK_OK)
         return gql_error_hk(c, &err);
-    conn cn = {json_array(), false, false};
+    conn cn = {json_array(), false, false, HK_BUF_INIT};
     for (size_t i = 0; cn.edges && i < res.n && !cn.failed; i++) {
         json_t *node = hk_svc_audit_entry_jansson(&res.v[i]);
         char cur[32];

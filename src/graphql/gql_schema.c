@@ -118,6 +118,27 @@ static const gql_field f_query[] = {
      NULL,
      1,
      {{0}}},
+    {"rules",
+     "RuleList!",
+     "Every Datalog rule and the derived fact count (as GET /v2/rules).",
+     gql_r_rules,
+     NULL,
+     1,
+     {{0}}},
+    {"rule",
+     "Rule",
+     "One rule (null when there is none).",
+     gql_r_rule,
+     NULL,
+     1,
+     {{"name", "String!", NULL, "rule name"}}},
+    {"why",
+     "JSON!",
+     "The derivation tree of a statement (as GET /v2/why).",
+     gql_r_why,
+     NULL,
+     2,
+     {{"statement", "String!", NULL, "e.g. Ancestor(a, c)"}}},
     {0}};
 
 static const gql_field f_mutation[] = {
@@ -151,6 +172,30 @@ static const gql_field f_mutation[] = {
      NULL,
      10,
      {{"inputs", "[FactInput!]!", NULL, "the facts"}}},
+    {"addRule",
+     "RulePayload!",
+     "Adds or replaces a rule, then rematerializes (as POST /v2/rules).",
+     gql_r_add_rule,
+     NULL,
+     10,
+     {{"rule", "String!", NULL, "Head(...) :- Body."},
+      {"name", "String", NULL, "rule name (generated when absent)"}}},
+    {"setRuleEnabled",
+     "RulePayload!",
+     "Enables or disables a rule, then rematerializes (as PATCH "
+     "/v2/rules/{name}).",
+     gql_r_set_rule_enabled,
+     NULL,
+     10,
+     {{"name", "String!", NULL, "rule name"},
+      {"enabled", "Boolean!", NULL, "the new state"}}},
+    {"deleteRule",
+     "RulePayload!",
+     "Deletes a rule, then rematerializes (as DELETE /v2/rules/{name}).",
+     gql_r_delete_rule,
+     NULL,
+     10,
+     {{"name", "String!", NULL, "rule name"}}},
     {0}};
 
 static const gql_field f_fact[] = {
@@ -397,6 +442,44 @@ static const gql_field f_delete_payload[] = {
     {"deleted", "Boolean!", "Always true.", NULL, NULL, 0, {{0}}},
     {0}};
 
+static const gql_field f_rule[] = {
+    {"name", "String!", "Rule name.", NULL, NULL, 0, {{0}}},
+    {"version", "Int!", "Bumped by every replacement.", NULL, NULL, 0, {{0}}},
+    {"enabled", "Boolean!", "Whether it derives facts.", NULL, NULL, 0, {{0}}},
+    {"created", "String", "RFC 3339 time of creation.", NULL, NULL, 0, {{0}}},
+    {"updated",
+     "String",
+     "RFC 3339 time of the last change.",
+     NULL,
+     NULL,
+     0,
+     {{0}}},
+    {"rule", "String!", "The rule text.", NULL, NULL, 0, {{0}}},
+    {0}};
+
+static const gql_field f_rule_list[] = {
+    {"rules", "[Rule!]!", "Every rule, by name.", NULL, NULL, 0, {{0}}},
+    {"derived", "Int!", "Derived facts stored.", NULL, NULL, 0, {{0}}},
+    {0}};
+
+static const gql_field f_rule_payload[] = {
+    {"rule",
+     "Rule!",
+     "The rule after the change (deleteRule: before).",
+     NULL,
+     NULL,
+     0,
+     {{0}}},
+    {"deleted", "Boolean", "true for deleteRule.", NULL, NULL, 0, {{0}}},
+    {"derived",
+     "Int!",
+     "Derived facts after rematerializing.",
+     NULL,
+     NULL,
+     0,
+     {{0}}},
+    {0}};
+
 static const gql_field f_batch_item[] = {
     {"index", "Int!", "Position in inputs.", NULL, NULL, 0, {{0}}},
     {"id", "ID", "The fact (null when refused).", NULL, NULL, 0, {{0}}},
@@ -579,6 +662,9 @@ static const gql_type t_all[] = {
     OBJ("DeletePayload", f_delete_payload, "Result of deleteFact."),
     OBJ("BatchItem", f_batch_item, "One item of addFacts."),
     OBJ("BatchPayload", f_batch_payload, "Result of addFacts."),
+    OBJ("Rule", f_rule, "A Datalog rule."),
+    OBJ("RuleList", f_rule_list, "The rules and the derived fact count."),
+    OBJ("RulePayload", f_rule_payload, "Result of a rule change."),
     {"FactInput", GQL_T_INPUT, "A fact to add or the changes to make.",
      f_fact_input, NULL},
     SCALAR("JSON", "Any JSON value."),
@@ -605,8 +691,9 @@ const gql_type *const gql_types[] = {
     &t_all[16], &t_all[17],  &t_all[18], &t_all[19], &t_all[20], &t_all[21],
     &t_all[22], &t_all[23],  &t_all[24], &t_all[25], &t_all[26], &t_all[27],
     &t_all[28], &t_all[29],  &t_all[30], &t_all[31], &t_all[32], &t_all[33],
-    &t_all[34], &t_all[35],  &t_all[36], &t_all[37], NULL};
-_Static_assert(N_ALL == 38, "gql_types lists every entry of t_all");
+    &t_all[34], &t_all[35],  &t_all[36], &t_all[37], &t_all[38], &t_all[39],
+    &t_all[40], NULL};
+_Static_assert(N_ALL == 41, "gql_types lists every entry of t_all");
 
 const gql_type *gql_query_type(void)
 {
