@@ -113,9 +113,12 @@ int hk_cmd_graphql(int argc, char **argv)
             hk_gql_prepared_free(p);
             return exit_code;
         }
-        gql_job j = {
-            .p = p,
-            .env = {.store = s, .default_limit = 100, .max_limit = 100000}};
+        gql_job j = {.p = p,
+                     .env = {.store = s,
+                             .role = HK_ROLE_ADMIN, /* the local KB's owner */
+                             .actor = actor,
+                             .default_limit = 100,
+                             .max_limit = 100000}};
         if (write) {
             rc = hk_svc_write(s, actor, gql_apply, &j, &e);
         } else {

@@ -25,6 +25,7 @@
  * Threads: a prepared request is used by one thread at a time.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,11 @@ json_t *gql_error(gql_ctx *c, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     return error_at(c, "BAD_USER_INPUT", msg);
+}
+
+json_t *gql_error_code(gql_ctx *c, const char *code, const char *msg)
+{
+    return error_at(c, code, msg);
 }
 
 json_t *gql_error_hk(gql_ctx *c, const hk_error *err)
@@ -511,6 +517,11 @@ typedef struct group {
     const char *key;   /* response key */
     const gql_sel **v; /* the field nodes with this key */
     size_t n, cap;     /* used / allocated */
+    /* the field and its type on parent type `on`, looked up once for
+     * every item of a list (exec_field) */
+    const gql_type *on;
+    const gql_field *f;
+    const gql_ttype *ft;
 } group;
 
 typedef struct groups {
@@ -630,11 +641,13 @@ typedef struct run {
         const void *key;   /* the field group completed */
         groups g;          /* its collected fields */
     } cache[GROUP_CACHE];
-    size_t n_cache; /* used entries */
+    size_t n_cache;                 /* used entries */
+    const struct raw_index *raw_ix; /* members of the raw parent whose
+                                       selection set runs, or NULL */
 } run;
 
 static bool exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
-                     size_t n_subs, const groups *pre, json_t *parent);
+                     size_t n_subs, groups *pre, json_t *parent);
 
 static bool put(run *r, const char *s, size_t n)
 {
@@ -816,6 +829,62 @@ static bool raw_member(const char *s, size_t n, const char *key, size_t *at,
     return false;
 }
 
+/* The members of one raw object, found in one pass when its selection
+ * set starts (a fact has 10; more than RAW_MEMBERS are found by
+ * raw_member). */
+#define RAW_MEMBERS 24
+
+typedef struct raw_index {
+    const char *text; /* the object text */
+    size_t n;         /* members indexed */
+    bool more;        /* members beyond the index */
+    struct {
+        const char *key; /* key text (no escapes in our writers' keys) */
+        size_t klen;     /* its bytes */
+        size_t at, len;  /* value span in text */
+    } m[RAW_MEMBERS];
+} raw_index;
+
+static void raw_index_build(raw_index *ix, const char *s, size_t n)
+{
+    ix->text = s;
+    ix->n = 0;
+    ix->more = false;
+    if (n < 2 || s[0] != '{') return;
+    size_t i = 1;
+    while (i < n && s[i] == '"') {
+        size_t k0 = i + 1;
+        size_t ke = raw_skip_string(s, n, i);
+        if (ke >= n || s[ke] != ':') return;
+        size_t v0 = ke + 1;
+        size_t ve = raw_skip_value(s, n, v0);
+        if (ix->n == RAW_MEMBERS) {
+            ix->more = true;
+            return;
+        }
+        ix->m[ix->n].key = s + k0;
+        ix->m[ix->n].klen = ke - 1 - k0;
+        ix->m[ix->n].at = v0;
+        ix->m[ix->n].len = ve - v0;
+        ix->n++;
+        if (ve >= n || s[ve] != ',') return;
+        i = ve + 1;
+    }
+}
+
+static bool raw_index_find(const raw_index *ix, const char *s, size_t n,
+                           const char *key, size_t *at, size_t *len)
+{
+    size_t klen = strlen(key);
+    for (size_t i = 0; i < ix->n; i++)
+        if (ix->m[i].klen == klen && !memcmp(ix->m[i].key, key, klen)) {
+            *at = ix->m[i].at;
+            *len = ix->m[i].len;
+            return true;
+        }
+    return ix->more && raw_member(s, n, key, at, len);
+}
+
 static bool raw_is_int(const char *s, size_t n)
 {
     size_t i = n > 0 && s[0] == '-' ? 1 : 0;
@@ -831,19 +900,55 @@ static bool raw_is_number(const char *s, size_t n)
     return n > 0 && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'));
 }
 
+/* The built-in scalars, told apart by pointer (looked up once). */
+typedef enum scalar_kind {
+    SK_OTHER,
+    SK_ID,
+    SK_STRING,
+    SK_INT,
+    SK_FLOAT,
+    SK_BOOL,
+    SK_JSON,
+    SK_N
+} scalar_kind;
+static const gql_type *g_scalars[SK_N];
+static pthread_once_t g_scalars_once = PTHREAD_ONCE_INIT;
+
+static void scalars_init(void)
+{
+    static const char *const names[SK_N] = {NULL,    "ID",      "String", "Int",
+                                            "Float", "Boolean", "JSON"};
+    for (int i = 1; i < SK_N; i++)
+        g_scalars[i] = gql_schema_type(names[i]);
+}
+
+static scalar_kind scalar_of(const gql_type *t)
+{
+    pthread_once(&g_scalars_once, scalars_init);
+    for (int i = 1; i < SK_N; i++)
+        if (g_scalars[i] == t) return (scalar_kind)i;
+    return SK_OTHER;
+}
+
 /* True when the text of the leaf value s[0..n) is already the output of
  * named scalar type t (nothing to convert or check). */
 static bool raw_leaf_ok(const gql_type *t, const char *s, size_t n)
 {
-    if (t->kind == GQL_T_ENUM) return false;
-    if (!strcmp(t->name, "String")) return n > 0 && s[0] == '"';
-    if (!strcmp(t->name, "Int")) return raw_is_int(s, n);
-    if (!strcmp(t->name, "Float")) return raw_is_number(s, n);
-    if (!strcmp(t->name, "Boolean"))
+    switch (scalar_of(t)) {
+    case SK_STRING:
+        return n > 0 && s[0] == '"';
+    case SK_INT:
+        return raw_is_int(s, n);
+    case SK_FLOAT:
+        return raw_is_number(s, n);
+    case SK_BOOL:
         return (n == 4 && !memcmp(s, "true", 4)) ||
                (n == 5 && !memcmp(s, "false", 5));
-    if (!strcmp(t->name, "JSON")) return true;
-    return false; /* ID: see raw_complete */
+    case SK_JSON:
+        return true;
+    default:
+        return false; /* ID: see raw_complete; enums */
+    }
 }
 
 static bool complete(run *r, const gql_ttype *t, const group *gr, json_t *v);
@@ -857,18 +962,18 @@ static bool raw_complete(run *r, const gql_ttype *t, const group *gr,
     bool is_null = n == 4 && !memcmp(s, "null", 4);
     if (is_null && in == t) return put(r, "null", 4);
     if (!is_null && in->kind == GQL_T_SCALAR) {
-        if (!strcmp(in->named->name, "ID") && raw_is_number(s, n) &&
-            !memchr(s, '.', n)) /* REST's integer ids */
+        bool id = scalar_of(in->named) == SK_ID;
+        if (id && raw_is_number(s, n) && !memchr(s, '.', n) &&
+            !memchr(s, 'e', n) && !memchr(s, 'E', n)) /* REST's integer ids */
             return put(r, "\"", 1) && put(r, s, n) && put(r, "\"", 1);
-        if (!strcmp(in->named->name, "ID") && n > 0 && s[0] == '"')
-            return put(r, s, n);
-        if (raw_leaf_ok(in->named, s, n)) return put(r, s, n);
+        if (id && n > 0 && s[0] == '"') return put(r, s, n);
+        if (!id && raw_leaf_ok(in->named, s, n)) return put(r, s, n);
     }
     if (!is_null && in->kind == GQL_T_LIST && n >= 2 && s[0] == '[') {
         const gql_ttype *it = in->of;
         bool item_nn = it->kind == GQL_T_NON_NULL;
         if (item_nn) it = it->of;
-        bool copy = it->kind == GQL_T_SCALAR && strcmp(it->named->name, "ID");
+        bool copy = it->kind == GQL_T_SCALAR && scalar_of(it->named) != SK_ID;
         for (size_t i = 1; copy && i < n - 1;) {
             size_t e = raw_skip_value(s, n - 1, i);
             bool inull = e - i == 4 && !memcmp(s + i, "null", 4);
@@ -888,7 +993,7 @@ static bool raw_complete(run *r, const gql_ttype *t, const group *gr,
 }
 
 /* The collected fields of gr's selections on t, from the cache. */
-static const groups *cached_groups(run *r, const gql_type *t, const group *gr)
+static groups *cached_groups(run *r, const gql_type *t, const group *gr)
 {
     for (size_t i = 0; i < r->n_cache; i++)
         if (r->cache[i].t == t && r->cache[i].key == gr) return &r->cache[i].g;
@@ -938,7 +1043,7 @@ static bool complete(run *r, const gql_ttype *t, const group *gr, json_t *v)
         }
         ok = ok && put(r, "]", 1);
     } else if (t->kind == GQL_T_OBJECT) {
-        const groups *g = cached_groups(r, t->named, gr);
+        groups *g = cached_groups(r, t->named, gr);
         if (g) {
             ok = exec_set(r, t->named, NULL, 0, g, v);
         } else {
@@ -970,12 +1075,11 @@ static json_t *find_named(json_t *types, const char *name)
 }
 
 /* Appends the value of one response key; false: null propagates. */
-static bool exec_field(run *r, const gql_type *t, const group *gr,
-                       json_t *parent)
+static bool exec_field(run *r, const gql_type *t, group *gr, json_t *parent)
 {
     const gql_sel *s = gr->v[0];
     r->c.loc = s->loc;
-    if (!strcmp(s->name, "__typename"))
+    if (s->name[0] == '_' && !strcmp(s->name, "__typename"))
         return put_json_string(r, t->name, strlen(t->name));
     const gql_field *f = NULL;
     const gql_ttype *ft = NULL;
@@ -1000,12 +1104,17 @@ static bool exec_field(run *r, const gql_type *t, const group *gr,
                  : NULL;
         v = found ? json_incref(found) : json_null();
     } else {
-        f = gql_type_field(t, s->name);
+        if (gr->on != t) {
+            gr->f = gql_type_field(t, s->name);
+            gr->ft = gr->f ? gql_field_type(gr->f) : NULL;
+            gr->on = t;
+        }
+        f = gr->f;
         if (!f) {
             error_at(&r->c, "INTERNAL", "unknown field");
             return put(r, "null", 4);
         }
-        ft = gql_field_type(f);
+        ft = gr->ft;
         if (f->fn) {
             json_t *args = coerce_args(&r->c, f, s, r->vars);
             size_t n_err = json_array_size(r->c.errors);
@@ -1030,8 +1139,11 @@ static bool exec_field(run *r, const gql_type *t, const group *gr,
         } else if (json_is_string(parent)) { /* raw object text */
             size_t at, len;
             const char *text = json_string_value(parent);
-            if (!raw_member(text, json_string_length(parent),
-                            f->key ? f->key : f->name, &at, &len))
+            size_t n = json_string_length(parent);
+            const char *key = f->key ? f->key : f->name;
+            if (!(r->raw_ix && r->raw_ix->text == text
+                      ? raw_index_find(r->raw_ix, text, n, key, &at, &len)
+                      : raw_member(text, n, key, &at, &len)))
                 return complete(r, ft, gr, NULL);
             return raw_complete(r, ft, gr, text + at, len);
         } else {
@@ -1053,10 +1165,10 @@ static bool exec_field(run *r, const gql_type *t, const group *gr,
 /* Appends the object {key: value, ...} of the selections subs (or of the
  * collected groups pre) on t; false when a non-null field nulled it. */
 static bool exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
-                     size_t n_subs, const groups *pre, json_t *parent)
+                     size_t n_subs, groups *pre, json_t *parent)
 {
     groups own = {0};
-    const groups *g = pre;
+    groups *g = pre;
     if (!g) {
         const char *visited[MAX_VISITED];
         size_t n_visited = 0;
@@ -1069,6 +1181,13 @@ static bool exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
             }
         g = &own;
     }
+    const raw_index *outer = r->raw_ix;
+    raw_index ix;
+    if (json_is_string(parent)) { /* a raw object: find its members once */
+        raw_index_build(&ix, json_string_value(parent),
+                        json_string_length(parent));
+        r->raw_ix = &ix;
+    }
     bool ok = put(r, "{", 1);
     for (size_t i = 0; ok && i < g->n && !r->fatal; i++) {
         ok = (i == 0 || put(r, ",", 1)) &&
@@ -1079,6 +1198,7 @@ static bool exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
         ok = exec_field(r, t, &g->v[i], parent);
         r->c.depth--;
     }
+    r->raw_ix = outer;
     ok = ok && !r->fatal && put(r, "}", 1);
     groups_free(&own);
     return ok;

@@ -249,6 +249,9 @@ struct gql_ctx {
  * NULL so that resolvers can `return gql_error(c, ...)`. */
 struct json_t *gql_error(gql_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Appends an error with extensions.code (e.g. "FORBIDDEN"). Returns
+ * NULL. */
+struct json_t *gql_error_code(gql_ctx *c, const char *code, const char *msg);
 /* Appends an error for an hk_error from the service layer, with its code
  * (extensions.code: hk_strerror) and field. */
 struct json_t *gql_error_hk(gql_ctx *c, const hk_error *err);
@@ -280,6 +283,10 @@ struct json_t *gql_r_add(gql_ctx *, struct json_t *, struct json_t *);
 struct json_t *gql_r_update(gql_ctx *, struct json_t *, struct json_t *);
 struct json_t *gql_r_delete(gql_ctx *, struct json_t *, struct json_t *);
 struct json_t *gql_r_batch(gql_ctx *, struct json_t *, struct json_t *);
+/* The review queue (gql_review.c) */
+struct json_t *gql_r_review(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_approve(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_reject(gql_ctx *, struct json_t *, struct json_t *);
 /* Rules (gql_rules.c) */
 struct json_t *gql_r_rules(gql_ctx *, struct json_t *, struct json_t *);
 struct json_t *gql_r_rule(gql_ctx *, struct json_t *, struct json_t *);

@@ -113,7 +113,15 @@ static hk_err fact_row(void *ud, const hk_svc_row *row, hk_error *err)
 {
     conn *cn = ud;
     json_t *f = fact_value(row->fact, &cn->scratch);
-    json_t *e = f ? json_pack("{s:n,s:o}", "cursor", "node", f) : NULL;
+    json_t *e = json_object();
+    if (!e || json_object_set_new_nocheck(e, "cursor", json_null()) != 0) {
+        json_decref(f);
+        json_decref(e);
+        e = NULL;
+    } else if (json_object_set_new_nocheck(e, "node", f) != 0) {
+        json_decref(e); /* f was released by jansson (or was NULL) */
+        e = NULL;
+    }
     if (e && cn->with_vars) {
         json_t *b = json_object();
         for (size_t i = 0; b && i < row->n_vars; i++)

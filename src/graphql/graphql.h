@@ -35,6 +35,7 @@
 #include <stddef.h>
 
 #include "hakgal.h"
+#include "service/service.h" /* hk_role */
 
 typedef struct hk_gql_doc hk_gql_doc;
 typedef struct hk_gql_prepared hk_gql_prepared;
@@ -50,6 +51,9 @@ typedef struct hk_gql_limits {
 typedef struct hk_gql_env {
     hk_txn *txn;              /* read or write transaction (caller's) */
     hk_store *store;          /* the KB (its rule module); NULL: none */
+    hk_role role;             /* the caller's role (review decisions need
+                                 HK_ROLE_REVIEW; 0: none) */
+    const char *actor;        /* the caller's name (reviewer), or NULL */
     size_t default_limit;     /* page size when first is not given */
     size_t max_limit;         /* largest first accepted */
     size_t max_statement;     /* statement text limit in bytes (0: none) */

@@ -11,6 +11,8 @@
 //      through REST afterwards, one transaction per mutation;
 //   4b. rules: rules, rule, why equal REST; addRule, setRuleEnabled,
 //      deleteRule have REST's effect;
+//   4c. the review queue: list equals REST, decisions need the reviewer
+//      role;
 //   5. errors with locations and paths, GET rules, depth and complexity
 //      limits.
 import assert from 'node:assert/strict';
@@ -33,8 +35,10 @@ fs.mkdirSync(root, { recursive: true });
 const dataDir = path.join(root, 'kb');
 const writer = 'writer-secret-0123456789';
 const reader = 'reader-secret-0123456789';
+const reviewer = 'reviewer-secret-0123456789';
 const sha = (s) => createHash('sha256').update(s).digest('hex');
-fs.writeFileSync(path.join(root, 'tokens'), `alice write ${sha(writer)}\nbob read ${sha(reader)}\n`);
+fs.writeFileSync(path.join(root, 'tokens'),
+  `alice write ${sha(writer)}\nbob read ${sha(reader)}\ncarol reviewer ${sha(reviewer)}\n`);
 
 let server;
 let base;
@@ -415,6 +419,22 @@ try {
     eq((await rest('GET', '/v2/rules/contains')).status, 404, 'deleted for REST');
     const again = await gql('mutation { deleteRule(name: "contains") { deleted } }');
     eq(again.json.errors[0].extensions.code, 'NOT_FOUND', 'deleting again: NOT_FOUND');
+  }
+
+  // ==== 4c. review queue: the list equals REST; decisions need the
+  // reviewer role as REST's do ====
+  {
+    const g = await gql('{ review(status: "all") { count nodes { id statement status } pageInfo { hasNextPage } } }');
+    const r = await rest('GET', '/v2/review?status=all');
+    eq(g.json.data.review.count, r.json.count, 'review count equals REST');
+    eq(g.json.data.review.nodes, r.json.proposals.map((p) => ({ id: String(p.id), statement: p.statement,
+      status: p.status })), 'review list equals REST');
+    const w = await gql('mutation { approveProposal(id: 999999) { status } }');
+    eq(w.json.errors[0].extensions.code, 'FORBIDDEN', 'approve with a write token: FORBIDDEN');
+    eq((await rest('POST', '/v2/review/999999/approve', {})).status, 403, 'REST: 403 for a write token');
+    const nf = await gql('mutation { rejectProposal(id: 999999, note: "no") { status } }', undefined, reviewer);
+    eq(nf.json.errors[0].extensions.code, 'NOT_FOUND', 'reject unknown proposal: NOT_FOUND');
+    eq((await rest('POST', '/v2/review/999999/reject', {}, reviewer)).status, 404, 'REST: 404');
   }
 
   // ==== 5. errors, GET, limits ====

@@ -14,6 +14,7 @@
 #include "unit_skip.h"
 
 #include "graphql/gql_int.h"
+#include "llm/llm.h"
 #include "service/service.h"
 
 static char *g_dir;
@@ -496,6 +497,114 @@ static void test_document_cache(void **state)
     }
 }
 
+/* The review queue: proposals listed as the service has them, a
+ * decision needs the reviewer role, approval with an edit adds the
+ * edited fact. */
+static json_t *run_as(const char *src, hk_role role)
+{
+    hk_gql_prepared *p = NULL;
+    json_t *resp = NULL;
+    assert_int_equal(
+        hk_gql_prepare(src, strlen(src), NULL, NULL, NULL, &p, &resp), HK_OK);
+    if (!p) fail_msg("%s: %s", src, json_dumps(resp, 0));
+    hk_txn *t = tu_begin(g_s, true);
+    hk_gql_env env = {.txn = t,
+                      .store = g_s,
+                      .role = role,
+                      .actor = "carol",
+                      .default_limit = 100,
+                      .max_limit = 1000};
+    hk_error err;
+    assert_int_equal(hk_gql_execute(p, &env, &resp, &err), HK_OK);
+    tu_commit(t);
+    hk_gql_prepared_free(p);
+    return resp;
+}
+
+static void test_review(void **state)
+{
+    (void)state;
+    hk_error err;
+    assert_int_equal(hk_llm_attach(g_s, &err), HK_OK);
+    hk_llm_proposal in[2];
+    memset(in, 0, sizeof in);
+    in[0].statement = "Proposed(a)";
+    in[0].origin = "extract";
+    in[0].model = "m";
+    in[1].statement = "Proposed(b)";
+    in[1].origin = "extract";
+    uint64_t ids[2];
+    hk_llm_enqueue_arg ea = {g_s, in, 2, ids};
+    hk_txn *t = tu_begin(g_s, true);
+    assert_int_equal(hk_llm_enqueue_apply(t, &ea, &err), HK_OK);
+    tu_commit(t);
+
+    json_t *r = run_as("{ review(first: 1) { nodes { id statement model "
+                       "origin status } pageInfo { hasNextPage endCursor } } }",
+                       HK_ROLE_READ);
+    json_t *rv = json_object_get(json_object_get(r, "data"), "review");
+    json_t *n0 = json_array_get(json_object_get(rv, "nodes"), 0);
+    assert_string_equal(json_string_value(json_object_get(n0, "statement")),
+                        "Proposed(a)");
+    assert_string_equal(json_string_value(json_object_get(n0, "model")), "m");
+    assert_true(json_is_true(
+        json_object_get(json_object_get(rv, "pageInfo"), "hasNextPage")));
+    json_decref(r);
+
+    char q[200];
+    snprintf(q, sizeof q, "mutation { rejectProposal(id: %llu) { status } }",
+             (unsigned long long)ids[1]);
+    r = run_as(q, HK_ROLE_WRITE);
+    json_t *e = json_array_get(json_object_get(r, "errors"), 0);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(e, "extensions"), "code")),
+                        "FORBIDDEN");
+    json_decref(r);
+
+    snprintf(q, sizeof q,
+             "mutation { approveProposal(id: %llu, statement: "
+             "\"Proposed(c)\", note: \"edited\") { id status fact created "
+             "reviewer } }",
+             (unsigned long long)ids[0]);
+    r = run_as(q, HK_ROLE_REVIEW);
+    json_t *d = json_object_get(json_object_get(r, "data"), "approveProposal");
+    assert_non_null(d);
+    assert_string_equal(json_string_value(json_object_get(d, "status")),
+                        "approved");
+    assert_string_equal(json_string_value(json_object_get(d, "reviewer")),
+                        "carol");
+    assert_true(json_is_true(json_object_get(d, "created")));
+    snprintf(q, sizeof q, "{ fact(id: %s) { statement } }",
+             json_string_value(json_object_get(d, "fact")));
+    json_t *f = run(q, NULL, false);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(f, "data"), "fact"), "statement")),
+        "Proposed(c)");
+    json_decref(f);
+    json_decref(r);
+
+    snprintf(q, sizeof q, "mutation { rejectProposal(id: %llu) { status } }",
+             (unsigned long long)ids[1]);
+    r = run_as(q, HK_ROLE_ADMIN);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(r, "data"), "rejectProposal"),
+            "status")),
+        "rejected");
+    json_decref(r);
+    r = run_as("{ review(status: \"all\") { count nodes { status "
+               "finalStatement reviewer } } }",
+               HK_ROLE_READ);
+    rv = json_object_get(json_object_get(r, "data"), "review");
+    assert_int_equal(json_integer_value(json_object_get(rv, "count")), 2);
+    n0 = json_array_get(json_object_get(rv, "nodes"), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(n0, "finalStatement")),
+        "Proposed(c)");
+    json_decref(r);
+}
+
 static void test_sdl(void **state)
 {
     (void)state;
@@ -521,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_raw_fact_values),
         cmocka_unit_test(test_document_cache),
+        cmocka_unit_test(test_review),
         cmocka_unit_test(test_sdl),
     };
     return tu_exit(cmocka_run_group_tests(tests, setup, teardown));
