@@ -522,6 +522,7 @@ typedef struct group {
     const gql_type *on;
     const gql_field *f;
     const gql_ttype *ft;
+    size_t raw_slot; /* where its member was in the last raw object */
 } group;
 
 typedef struct groups {
@@ -691,6 +692,27 @@ static bool put_json(run *r, json_t *v)
         return ok;
     }
     }
+}
+
+/* Appends [,]"key": — response keys are GraphQL Names (letters,
+ * digits, '_'), which JSON needs no escapes for. */
+static bool put_key(run *r, bool comma, const char *key)
+{
+    size_t n = strlen(key);
+    if (hk_buf_reserve(r->out, n + 4) != HK_OK) {
+        r->nomem = true;
+        return false;
+    }
+    char *w = r->out->data + r->out->len;
+    if (comma) *w++ = ',';
+    *w++ = '"';
+    memcpy(w, key, n);
+    w += n;
+    *w++ = '"';
+    *w++ = ':';
+    r->out->len = (size_t)(w - r->out->data);
+    r->out->data[r->out->len] = '\0';
+    return true;
 }
 
 static bool put_real(run *r, double d)
@@ -872,16 +894,22 @@ static void raw_index_build(raw_index *ix, const char *s, size_t n)
     }
 }
 
+/* *slot: where to look first (objects of one list have their members
+ * in the same order), updated to where key was found. */
 static bool raw_index_find(const raw_index *ix, const char *s, size_t n,
-                           const char *key, size_t *at, size_t *len)
+                           const char *key, size_t *slot, size_t *at,
+                           size_t *len)
 {
     size_t klen = strlen(key);
-    for (size_t i = 0; i < ix->n; i++)
+    for (size_t k = 0; k < ix->n; k++) {
+        size_t i = (*slot + k) % ix->n;
         if (ix->m[i].klen == klen && !memcmp(ix->m[i].key, key, klen)) {
             *at = ix->m[i].at;
             *len = ix->m[i].len;
+            *slot = i;
             return true;
         }
+    }
     return ix->more && raw_member(s, n, key, at, len);
 }
 
@@ -990,6 +1018,16 @@ static bool raw_complete(run *r, const gql_ttype *t, const group *gr,
     bool ok = complete(r, t, gr, v);
     json_decref(v);
     return ok;
+}
+
+bool gql_selects(const gql_ctx *c, const char *name)
+{
+    const group *gr = c->field;
+    if (!gr) return true;
+    for (size_t i = 0; i < gr->n; i++)
+        for (const gql_sel *x = gr->v[i]->sub; x; x = x->next)
+            if (x->kind != GQL_S_FIELD || !strcmp(x->name, name)) return true;
+    return false;
 }
 
 /* The collected fields of gr's selections on t, from the cache. */
@@ -1123,7 +1161,9 @@ static bool exec_field(run *r, const gql_type *t, group *gr, json_t *parent)
                              ? json_loadb(json_string_value(parent),
                                           json_string_length(parent), 0, NULL)
                              : json_incref(parent);
+            r->c.field = gr;
             v = args ? f->fn(&r->c, pj, args) : NULL;
+            r->c.field = NULL;
             json_decref(pj);
             json_decref(args);
             if (!v) {
@@ -1142,7 +1182,8 @@ static bool exec_field(run *r, const gql_type *t, group *gr, json_t *parent)
             size_t n = json_string_length(parent);
             const char *key = f->key ? f->key : f->name;
             if (!(r->raw_ix && r->raw_ix->text == text
-                      ? raw_index_find(r->raw_ix, text, n, key, &at, &len)
+                      ? raw_index_find(r->raw_ix, text, n, key, &gr->raw_slot,
+                                       &at, &len)
                       : raw_member(text, n, key, &at, &len)))
                 return complete(r, ft, gr, NULL);
             return raw_complete(r, ft, gr, text + at, len);
@@ -1190,9 +1231,7 @@ static bool exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
     }
     bool ok = put(r, "{", 1);
     for (size_t i = 0; ok && i < g->n && !r->fatal; i++) {
-        ok = (i == 0 || put(r, ",", 1)) &&
-             put_json_string(r, g->v[i].key, strlen(g->v[i].key)) &&
-             put(r, ":", 1);
+        ok = put_key(r, i > 0, g->v[i].key);
         if (!ok) break;
         path_push_key(&r->c, g->v[i].key);
         ok = exec_field(r, t, &g->v[i], parent);

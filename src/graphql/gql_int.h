@@ -243,7 +243,14 @@ struct gql_ctx {
     unsigned depth;                     /* entries in the path */
     gql_loc loc;                        /* the field being resolved */
     bool mutation;                      /* running a mutation operation */
+    const void *field;                  /* the field group being resolved
+                                           (for gql_selects) */
 };
+
+/* False only when the selection set of the field being resolved surely
+ * does not ask for name (a plain field; fragments count as asking): a
+ * resolver may then leave that member out. */
+bool gql_selects(const gql_ctx *c, const char *name);
 
 /* Appends an error at the current field (message printf-style). Returns
  * NULL so that resolvers can `return gql_error(c, ...)`. */

@@ -90,15 +90,22 @@ typedef struct conn {
     bool with_vars; /* pattern rows: add bindings */
     bool failed;    /* out of memory while building */
     hk_buf scratch; /* fact text, reused per row */
+    json_t *nodes;  /* fact rows: the nodes, or NULL (taken from edges) */
+    bool no_edges;  /* fact rows: edges not selected, not built */
+    size_t n;       /* fact rows: rows seen */
 } conn;
 
 static json_t *conn_finish(conn *cn, const char *end, size_t end_len)
 {
-    size_t n = json_array_size(cn->edges);
-    json_t *nodes = json_array();
-    for (size_t i = 0; nodes && i < n; i++)
-        json_array_append(
-            nodes, json_object_get(json_array_get(cn->edges, i), "node"));
+    size_t n = cn->no_edges ? cn->n : json_array_size(cn->edges);
+    json_t *nodes = cn->nodes;
+    if (!nodes) {
+        nodes = json_array();
+        for (size_t i = 0; nodes && i < n; i++)
+            json_array_append(
+                nodes, json_object_get(json_array_get(cn->edges, i), "node"));
+    }
+    cn->nodes = NULL;
     json_t *endc = end_len ? json_stringn(end, end_len) : json_null();
     if (end_len && n > 0 &&
         json_is_null(
@@ -113,6 +120,15 @@ static hk_err fact_row(void *ud, const hk_svc_row *row, hk_error *err)
 {
     conn *cn = ud;
     json_t *f = fact_value(row->fact, &cn->scratch);
+    cn->n++;
+    if (cn->nodes && (!f || json_array_append(cn->nodes, f) != 0)) {
+        json_decref(f);
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    }
+    if (cn->no_edges) {
+        json_decref(f);
+        return HK_OK;
+    }
     json_t *e = json_object();
     if (!e || json_object_set_new_nocheck(e, "cursor", json_null()) != 0) {
         json_decref(f);
@@ -144,8 +160,16 @@ static json_t *run_facts(gql_ctx *c, hk_svc_query_req *qr, json_t *args,
     const char *after = arg_str(args, "after");
     if (after && strlen(after) > HK_MAX_CURSOR_BYTES)
         return gql_error(c, "after is not a cursor this server issued");
-    conn cn = {json_array(), with_vars, false, HK_BUF_INIT};
-    if (!cn.edges) return nomem(c);
+    /* build only the lists the selection asks for */
+    conn cn = {json_array(), with_vars, false, HK_BUF_INIT, NULL, false, 0};
+    cn.no_edges = !gql_selects(c, "edges");
+    bool want_nodes = gql_selects(c, "nodes");
+    if (want_nodes) cn.nodes = json_array();
+    if (!cn.edges || (want_nodes && !cn.nodes)) {
+        json_decref(cn.edges);
+        json_decref(cn.nodes);
+        return nomem(c);
+    }
     qr->cursor = after;
     qr->limit = limit;
     qr->timeout_us = c->env->query_timeout_us;
@@ -159,6 +183,7 @@ static json_t *run_facts(gql_ctx *c, hk_svc_query_req *qr, json_t *args,
         out = conn_finish(&cn, res.next_cursor.data, res.next_cursor.len);
     else {
         json_decref(cn.edges);
+        json_decref(cn.nodes);
         if (res.timed_out)
             gql_error(c, "the query ran longer than the query timeout; "
                          "narrow it or lower first");
@@ -255,7 +280,7 @@ json_t *gql_r_query(gql_ctx *c, json_t *parent, json_t *args)
     (void)parent;
     size_t limit;
     if (!arg_first(c, args, &limit)) return NULL;
-    conn cn = {json_array(), false, false, HK_BUF_INIT};
+    conn cn = {json_array(), false, false, HK_BUF_INIT, NULL, false, 0};
     if (!cn.edges) return nomem(c);
     hk_svc_gq_req req = {.text = arg_str(args, "q"),
                          .cursor = arg_str(args, "after"),
@@ -361,7 +386,7 @@ json_t *gql_r_predicates(gql_ctx *c, json_t *parent, json_t *args)
     hk_error err;
     if (hk_svc_names(c->env->txn, &nr, &res, &err) != HK_OK)
         return gql_error_hk(c, &err);
-    conn cn = {json_array(), false, false, HK_BUF_INIT};
+    conn cn = {json_array(), false, false, HK_BUF_INIT, NULL, false, 0};
     hk_buf b = HK_BUF_INIT;
     for (size_t i = 0; cn.edges && i < res.n && !cn.failed; i++) {
         hk_buf_reset(&b);
@@ -434,7 +459,7 @@ json_t *gql_r_audit(gql_ctx *c, json_t *parent, json_t *args)
     hk_error err;
     if (hk_svc_audit_list(c->env->txn, &ar, &res, &err) != HK_OK)
         return gql_error_hk(c, &err);
-    conn cn = {json_array(), false, false, HK_BUF_INIT};
+    conn cn = {json_array(), false, false, HK_BUF_INIT, NULL, false, 0};
     for (size_t i = 0; cn.edges && i < res.n && !cn.failed; i++) {
         json_t *node = hk_svc_audit_entry_jansson(&res.v[i]);
         char cur[32];
