@@ -114,7 +114,11 @@ int hk_cmd_graphql(int argc, char **argv)
             return exit_code;
         }
         gql_job j = {.p = p,
-                     .env = {.default_limit = 100, .max_limit = 100000}};
+                     .env = {.store = s,
+                             .role = HK_ROLE_ADMIN, /* the local KB's owner */
+                             .actor = actor,
+                             .default_limit = 100,
+                             .max_limit = 100000}};
         if (write) {
             rc = hk_svc_write(s, actor, gql_apply, &j, &e);
         } else {

@@ -25,6 +25,7 @@
  * Threads: a prepared request is used by one thread at a time.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +36,10 @@
 #include "graphql/gql_int.h"
 
 struct hk_gql_prepared {
-    hk_gql_doc *doc;  /* owns the tree */
-    const gql_op *op; /* the operation to run */
-    json_t *vars;     /* coerced variable values (object) */
+    hk_gql_doc *doc;    /* the tree: owned, or the cache's (cached set) */
+    gql_cached *cached; /* the cache entry holding doc, or NULL */
+    const gql_op *op;   /* the operation to run */
+    json_t *vars;       /* coerced variable values (object) */
 };
 
 /* ==== Errors ==== */
@@ -82,6 +84,11 @@ json_t *gql_error(gql_ctx *c, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     return error_at(c, "BAD_USER_INPUT", msg);
+}
+
+json_t *gql_error_code(gql_ctx *c, const char *code, const char *msg)
+{
+    return error_at(c, code, msg);
 }
 
 json_t *gql_error_hk(gql_ctx *c, const hk_error *err)
@@ -510,6 +517,12 @@ typedef struct group {
     const char *key;   /* response key */
     const gql_sel **v; /* the field nodes with this key */
     size_t n, cap;     /* used / allocated */
+    /* the field and its type on parent type `on`, looked up once for
+     * every item of a list (exec_field) */
+    const gql_type *on;
+    const gql_field *f;
+    const gql_ttype *ft;
+    size_t raw_slot; /* where its member was in the last raw object */
 } group;
 
 typedef struct groups {
@@ -629,11 +642,13 @@ typedef struct run {
         const void *key;   /* the field group completed */
         groups g;          /* its collected fields */
     } cache[GROUP_CACHE];
-    size_t n_cache; /* used entries */
+    size_t n_cache;                 /* used entries */
+    const struct raw_index *raw_ix; /* members of the raw parent whose
+                                       selection set runs, or NULL */
 } run;
 
 static bool exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
-                     size_t n_subs, const groups *pre, json_t *parent);
+                     size_t n_subs, groups *pre, json_t *parent);
 
 static bool put(run *r, const char *s, size_t n)
 {
@@ -677,6 +692,27 @@ static bool put_json(run *r, json_t *v)
         return ok;
     }
     }
+}
+
+/* Appends [,]"key": — response keys are GraphQL Names (letters,
+ * digits, '_'), which JSON needs no escapes for. */
+static bool put_key(run *r, bool comma, const char *key)
+{
+    size_t n = strlen(key);
+    if (hk_buf_reserve(r->out, n + 4) != HK_OK) {
+        r->nomem = true;
+        return false;
+    }
+    char *w = r->out->data + r->out->len;
+    if (comma) *w++ = ',';
+    *w++ = '"';
+    memcpy(w, key, n);
+    w += n;
+    *w++ = '"';
+    *w++ = ':';
+    r->out->len = (size_t)(w - r->out->data);
+    r->out->data[r->out->len] = '\0';
+    return true;
 }
 
 static bool put_real(run *r, double d)
@@ -737,8 +773,265 @@ static bool serialize(run *r, const gql_type *t, json_t *v)
     return false;
 }
 
+/* ==== Raw objects ====
+ *
+ * A resolver may answer an object value as a JSON string that holds the
+ * object's compact JSON text as the service writers produce it
+ * (gql_raw_object; the REST form of a fact). Its members are found in
+ * that text and leaf values that need no conversion are copied as they
+ * are, so a page of facts costs no jansson tree per fact. Anything else
+ * (a nested object, a value that needs conversion) is parsed from its
+ * span and completed the general way. */
+
+json_t *gql_raw_object(const char *text, size_t len)
+{
+    return json_stringn_nocheck(text, len);
+}
+
+/* Index just past the string that starts at s[i] ('"'). */
+static size_t raw_skip_string(const char *s, size_t n, size_t i)
+{
+    for (i++; i < n; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return n;
+}
+
+/* Index just past the value that starts at s[i]. */
+static size_t raw_skip_value(const char *s, size_t n, size_t i)
+{
+    if (i >= n) return n;
+    if (s[i] == '"') return raw_skip_string(s, n, i);
+    if (s[i] == '{' || s[i] == '[') {
+        size_t depth = 0;
+        while (i < n) {
+            char ch = s[i];
+            if (ch == '"') {
+                i = raw_skip_string(s, n, i);
+                continue;
+            }
+            if (ch == '{' || ch == '[')
+                depth++;
+            else if ((ch == '}' || ch == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return n;
+    }
+    while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']')
+        i++;
+    return i;
+}
+
+/* The span of member key's value in the object text s; false when the
+ * object has no such member. */
+static bool raw_member(const char *s, size_t n, const char *key, size_t *at,
+                       size_t *len)
+{
+    size_t klen = strlen(key);
+    if (n < 2 || s[0] != '{') return false;
+    size_t i = 1;
+    while (i < n && s[i] == '"') {
+        size_t k0 = i + 1;
+        size_t ke = raw_skip_string(s, n, i);
+        if (ke >= n || s[ke] != ':') return false;
+        size_t v0 = ke + 1;
+        size_t ve = raw_skip_value(s, n, v0);
+        if (ke - 1 - k0 == klen && !memcmp(s + k0, key, klen)) {
+            *at = v0;
+            *len = ve - v0;
+            return true;
+        }
+        if (ve >= n || s[ve] != ',') break;
+        i = ve + 1;
+    }
+    return false;
+}
+
+/* The members of one raw object, found in one pass when its selection
+ * set starts (a fact has 10; more than RAW_MEMBERS are found by
+ * raw_member). */
+#define RAW_MEMBERS 24
+
+typedef struct raw_index {
+    const char *text; /* the object text */
+    size_t n;         /* members indexed */
+    bool more;        /* members beyond the index */
+    struct {
+        const char *key; /* key text (no escapes in our writers' keys) */
+        size_t klen;     /* its bytes */
+        size_t at, len;  /* value span in text */
+    } m[RAW_MEMBERS];
+} raw_index;
+
+static void raw_index_build(raw_index *ix, const char *s, size_t n)
+{
+    ix->text = s;
+    ix->n = 0;
+    ix->more = false;
+    if (n < 2 || s[0] != '{') return;
+    size_t i = 1;
+    while (i < n && s[i] == '"') {
+        size_t k0 = i + 1;
+        size_t ke = raw_skip_string(s, n, i);
+        if (ke >= n || s[ke] != ':') return;
+        size_t v0 = ke + 1;
+        size_t ve = raw_skip_value(s, n, v0);
+        if (ix->n == RAW_MEMBERS) {
+            ix->more = true;
+            return;
+        }
+        ix->m[ix->n].key = s + k0;
+        ix->m[ix->n].klen = ke - 1 - k0;
+        ix->m[ix->n].at = v0;
+        ix->m[ix->n].len = ve - v0;
+        ix->n++;
+        if (ve >= n || s[ve] != ',') return;
+        i = ve + 1;
+    }
+}
+
+/* *slot: where to look first (objects of one list have their members
+ * in the same order), updated to where key was found. */
+static bool raw_index_find(const raw_index *ix, const char *s, size_t n,
+                           const char *key, size_t *slot, size_t *at,
+                           size_t *len)
+{
+    size_t klen = strlen(key);
+    for (size_t k = 0; k < ix->n; k++) {
+        size_t i = (*slot + k) % ix->n;
+        if (ix->m[i].klen == klen && !memcmp(ix->m[i].key, key, klen)) {
+            *at = ix->m[i].at;
+            *len = ix->m[i].len;
+            *slot = i;
+            return true;
+        }
+    }
+    return ix->more && raw_member(s, n, key, at, len);
+}
+
+static bool raw_is_int(const char *s, size_t n)
+{
+    size_t i = n > 0 && s[0] == '-' ? 1 : 0;
+    if (i == n || n > 11) return false; /* Int is 32-bit: 11 chars at most */
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    long long x = strtoll(s, NULL, 10);
+    return x >= INT32_MIN && x <= INT32_MAX;
+}
+
+static bool raw_is_number(const char *s, size_t n)
+{
+    return n > 0 && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'));
+}
+
+/* The built-in scalars, told apart by pointer (looked up once). */
+typedef enum scalar_kind {
+    SK_OTHER,
+    SK_ID,
+    SK_STRING,
+    SK_INT,
+    SK_FLOAT,
+    SK_BOOL,
+    SK_JSON,
+    SK_N
+} scalar_kind;
+static const gql_type *g_scalars[SK_N];
+static pthread_once_t g_scalars_once = PTHREAD_ONCE_INIT;
+
+static void scalars_init(void)
+{
+    static const char *const names[SK_N] = {NULL,    "ID",      "String", "Int",
+                                            "Float", "Boolean", "JSON"};
+    for (int i = 1; i < SK_N; i++)
+        g_scalars[i] = gql_schema_type(names[i]);
+}
+
+static scalar_kind scalar_of(const gql_type *t)
+{
+    pthread_once(&g_scalars_once, scalars_init);
+    for (int i = 1; i < SK_N; i++)
+        if (g_scalars[i] == t) return (scalar_kind)i;
+    return SK_OTHER;
+}
+
+/* True when the text of the leaf value s[0..n) is already the output of
+ * named scalar type t (nothing to convert or check). */
+static bool raw_leaf_ok(const gql_type *t, const char *s, size_t n)
+{
+    switch (scalar_of(t)) {
+    case SK_STRING:
+        return n > 0 && s[0] == '"';
+    case SK_INT:
+        return raw_is_int(s, n);
+    case SK_FLOAT:
+        return raw_is_number(s, n);
+    case SK_BOOL:
+        return (n == 4 && !memcmp(s, "true", 4)) ||
+               (n == 5 && !memcmp(s, "false", 5));
+    case SK_JSON:
+        return true;
+    default:
+        return false; /* ID: see raw_complete; enums */
+    }
+}
+
+static bool complete(run *r, const gql_ttype *t, const group *gr, json_t *v);
+
+/* Appends the member value s[0..n) of a raw object as type t, copying it
+ * when it is already the output, else completing its parsed value. */
+static bool raw_complete(run *r, const gql_ttype *t, const group *gr,
+                         const char *s, size_t n)
+{
+    const gql_ttype *in = t->kind == GQL_T_NON_NULL ? t->of : t;
+    bool is_null = n == 4 && !memcmp(s, "null", 4);
+    if (is_null && in == t) return put(r, "null", 4);
+    if (!is_null && in->kind == GQL_T_SCALAR) {
+        bool id = scalar_of(in->named) == SK_ID;
+        if (id && raw_is_number(s, n) && !memchr(s, '.', n) &&
+            !memchr(s, 'e', n) && !memchr(s, 'E', n)) /* REST's integer ids */
+            return put(r, "\"", 1) && put(r, s, n) && put(r, "\"", 1);
+        if (id && n > 0 && s[0] == '"') return put(r, s, n);
+        if (!id && raw_leaf_ok(in->named, s, n)) return put(r, s, n);
+    }
+    if (!is_null && in->kind == GQL_T_LIST && n >= 2 && s[0] == '[') {
+        const gql_ttype *it = in->of;
+        bool item_nn = it->kind == GQL_T_NON_NULL;
+        if (item_nn) it = it->of;
+        bool copy = it->kind == GQL_T_SCALAR && scalar_of(it->named) != SK_ID;
+        for (size_t i = 1; copy && i < n - 1;) {
+            size_t e = raw_skip_value(s, n - 1, i);
+            bool inull = e - i == 4 && !memcmp(s + i, "null", 4);
+            copy = inull ? !item_nn : raw_leaf_ok(it->named, s + i, e - i);
+            i = e + 1; /* past the comma */
+        }
+        if (copy) return put(r, s, n);
+    }
+    json_t *v = json_loadb(s, n, JSON_DECODE_ANY, NULL);
+    if (!v) {
+        error_at(&r->c, "INTERNAL", "value cannot be read");
+        return false;
+    }
+    bool ok = complete(r, t, gr, v);
+    json_decref(v);
+    return ok;
+}
+
+bool gql_selects(const gql_ctx *c, const char *name)
+{
+    const group *gr = c->field;
+    if (!gr) return true;
+    for (size_t i = 0; i < gr->n; i++)
+        for (const gql_sel *x = gr->v[i]->sub; x; x = x->next)
+            if (x->kind != GQL_S_FIELD || !strcmp(x->name, name)) return true;
+    return false;
+}
+
 /* The collected fields of gr's selections on t, from the cache. */
-static const groups *cached_groups(run *r, const gql_type *t, const group *gr)
+static groups *cached_groups(run *r, const gql_type *t, const group *gr)
 {
     for (size_t i = 0; i < r->n_cache; i++)
         if (r->cache[i].t == t && r->cache[i].key == gr) return &r->cache[i].g;
@@ -788,7 +1081,7 @@ static bool complete(run *r, const gql_ttype *t, const group *gr, json_t *v)
         }
         ok = ok && put(r, "]", 1);
     } else if (t->kind == GQL_T_OBJECT) {
-        const groups *g = cached_groups(r, t->named, gr);
+        groups *g = cached_groups(r, t->named, gr);
         if (g) {
             ok = exec_set(r, t->named, NULL, 0, g, v);
         } else {
@@ -820,12 +1113,11 @@ static json_t *find_named(json_t *types, const char *name)
 }
 
 /* Appends the value of one response key; false: null propagates. */
-static bool exec_field(run *r, const gql_type *t, const group *gr,
-                       json_t *parent)
+static bool exec_field(run *r, const gql_type *t, group *gr, json_t *parent)
 {
     const gql_sel *s = gr->v[0];
     r->c.loc = s->loc;
-    if (!strcmp(s->name, "__typename"))
+    if (s->name[0] == '_' && !strcmp(s->name, "__typename"))
         return put_json_string(r, t->name, strlen(t->name));
     const gql_field *f = NULL;
     const gql_ttype *ft = NULL;
@@ -850,16 +1142,29 @@ static bool exec_field(run *r, const gql_type *t, const group *gr,
                  : NULL;
         v = found ? json_incref(found) : json_null();
     } else {
-        f = gql_type_field(t, s->name);
+        if (gr->on != t) {
+            gr->f = gql_type_field(t, s->name);
+            gr->ft = gr->f ? gql_field_type(gr->f) : NULL;
+            gr->on = t;
+        }
+        f = gr->f;
         if (!f) {
             error_at(&r->c, "INTERNAL", "unknown field");
             return put(r, "null", 4);
         }
-        ft = gql_field_type(f);
+        ft = gr->ft;
         if (f->fn) {
             json_t *args = coerce_args(&r->c, f, s, r->vars);
             size_t n_err = json_array_size(r->c.errors);
-            v = args ? f->fn(&r->c, parent, args) : NULL;
+            /* resolvers read a parent's members: parse a raw object */
+            json_t *pj = json_is_string(parent)
+                             ? json_loadb(json_string_value(parent),
+                                          json_string_length(parent), 0, NULL)
+                             : json_incref(parent);
+            r->c.field = gr;
+            v = args ? f->fn(&r->c, pj, args) : NULL;
+            r->c.field = NULL;
+            json_decref(pj);
             json_decref(args);
             if (!v) {
                 /* a store failure is marked by the resolver's error code */
@@ -871,6 +1176,17 @@ static bool exec_field(run *r, const gql_type *t, const group *gr,
                 if (ft->kind == GQL_T_NON_NULL) return false;
                 return put(r, "null", 4);
             }
+        } else if (json_is_string(parent)) { /* raw object text */
+            size_t at, len;
+            const char *text = json_string_value(parent);
+            size_t n = json_string_length(parent);
+            const char *key = f->key ? f->key : f->name;
+            if (!(r->raw_ix && r->raw_ix->text == text
+                      ? raw_index_find(r->raw_ix, text, n, key, &gr->raw_slot,
+                                       &at, &len)
+                      : raw_member(text, n, key, &at, &len)))
+                return complete(r, ft, gr, NULL);
+            return raw_complete(r, ft, gr, text + at, len);
         } else {
             v = json_object_get(parent, f->key ? f->key : f->name);
             json_incref(v);
@@ -890,10 +1206,10 @@ static bool exec_field(run *r, const gql_type *t, const group *gr,
 /* Appends the object {key: value, ...} of the selections subs (or of the
  * collected groups pre) on t; false when a non-null field nulled it. */
 static bool exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
-                     size_t n_subs, const groups *pre, json_t *parent)
+                     size_t n_subs, groups *pre, json_t *parent)
 {
     groups own = {0};
-    const groups *g = pre;
+    groups *g = pre;
     if (!g) {
         const char *visited[MAX_VISITED];
         size_t n_visited = 0;
@@ -906,16 +1222,22 @@ static bool exec_set(run *r, const gql_type *t, const gql_sel *const *subs,
             }
         g = &own;
     }
+    const raw_index *outer = r->raw_ix;
+    raw_index ix;
+    if (json_is_string(parent)) { /* a raw object: find its members once */
+        raw_index_build(&ix, json_string_value(parent),
+                        json_string_length(parent));
+        r->raw_ix = &ix;
+    }
     bool ok = put(r, "{", 1);
     for (size_t i = 0; ok && i < g->n && !r->fatal; i++) {
-        ok = (i == 0 || put(r, ",", 1)) &&
-             put_json_string(r, g->v[i].key, strlen(g->v[i].key)) &&
-             put(r, ":", 1);
+        ok = put_key(r, i > 0, g->v[i].key);
         if (!ok) break;
         path_push_key(&r->c, g->v[i].key);
         ok = exec_field(r, t, &g->v[i], parent);
         r->c.depth--;
     }
+    r->raw_ix = outer;
     ok = ok && !r->fatal && put(r, "}", 1);
     groups_free(&own);
     return ok;
@@ -987,6 +1309,15 @@ static json_t *coerce_vars(const gql_op *op, json_t *given, json_t *errors)
     return vars;
 }
 
+/* Gives back a document: to the cache when it came from there. */
+static void drop_doc(hk_gql_doc *doc, gql_cached *cached)
+{
+    if (cached)
+        gql_cache_release(cached);
+    else
+        hk_gql_doc_free(doc);
+}
+
 hk_err hk_gql_prepare(const char *query, size_t len, const char *operation_name,
                       json_t *variables, const hk_gql_limits *lim,
                       hk_gql_prepared **out, json_t **response)
@@ -998,22 +1329,26 @@ hk_err hk_gql_prepare(const char *query, size_t len, const char *operation_name,
     json_t *errors = json_array();
     if (!errors) return HK_ERR_NOMEM;
     hk_error err;
-    hk_gql_doc *doc = NULL;
-    hk_err rc = hk_gql_parse(query, len, lim->max_tokens, &doc, &err);
-    if (rc == HK_ERR_NOMEM) {
-        json_decref(errors);
-        return rc;
-    }
-    if (rc != HK_OK) {
-        gql_loc l = {(uint32_t)err.line, err.column};
-        gql_push_error(errors, l, "%s", err.message);
-        *response = errors_response(errors);
-        return HK_OK;
-    }
-    if (!gql_validate(doc, lim, errors)) {
-        hk_gql_doc_free(doc);
-        *response = errors_response(errors);
-        return HK_OK;
+    gql_cached *cached = NULL;
+    hk_gql_doc *doc = gql_cache_get(query, len, lim, &cached);
+    if (!doc) {
+        hk_err rc = hk_gql_parse(query, len, lim->max_tokens, &doc, &err);
+        if (rc == HK_ERR_NOMEM) {
+            json_decref(errors);
+            return rc;
+        }
+        if (rc != HK_OK) {
+            gql_loc l = {(uint32_t)err.line, err.column};
+            gql_push_error(errors, l, "%s", err.message);
+            *response = errors_response(errors);
+            return HK_OK;
+        }
+        if (!gql_validate(doc, lim, errors)) {
+            hk_gql_doc_free(doc);
+            *response = errors_response(errors);
+            return HK_OK;
+        }
+        cached = gql_cache_put(query, len, lim, doc);
     }
     const gql_op *op = NULL;
     size_t n_ops = 0;
@@ -1046,7 +1381,7 @@ hk_err hk_gql_prepare(const char *query, size_t len, const char *operation_name,
     }
     if (json_array_size(errors) > 0 || !vars) {
         json_decref(vars);
-        hk_gql_doc_free(doc);
+        drop_doc(doc, cached);
         if (json_array_size(errors) == 0)
             gql_push_error(errors, none, "out of memory");
         *response = errors_response(errors);
@@ -1056,10 +1391,11 @@ hk_err hk_gql_prepare(const char *query, size_t len, const char *operation_name,
     hk_gql_prepared *p = hk_calloc(1, sizeof(*p));
     if (!p) {
         json_decref(vars);
-        hk_gql_doc_free(doc);
+        drop_doc(doc, cached);
         return HK_ERR_NOMEM;
     }
     p->doc = doc;
+    p->cached = cached;
     p->op = op;
     p->vars = vars;
     *out = p;
@@ -1075,7 +1411,7 @@ void hk_gql_prepared_free(hk_gql_prepared *p)
 {
     if (!p) return;
     json_decref(p->vars);
-    hk_gql_doc_free(p->doc);
+    drop_doc(p->doc, p->cached);
     hk_free(p);
 }
 

@@ -10,6 +10,7 @@
  *                  introspection answers are generated from them
  *   gql_validate.c the validation rules of section 5 that a document
  *                  about this schema can break, plus depth and complexity
+ *   gql_cache.c    validated documents by query text (bounded LRU)
  *   gql_exec.c     variable coercion, field collection (fragments,
  *                  @skip/@include), execution, errors with path
  *   gql_resolve.c  resolvers of Query and Mutation: calls of the service
@@ -242,15 +243,31 @@ struct gql_ctx {
     unsigned depth;                     /* entries in the path */
     gql_loc loc;                        /* the field being resolved */
     bool mutation;                      /* running a mutation operation */
+    const void *field;                  /* the field group being resolved
+                                           (for gql_selects) */
 };
+
+/* False only when the selection set of the field being resolved surely
+ * does not ask for name (a plain field; fragments count as asking): a
+ * resolver may then leave that member out. */
+bool gql_selects(const gql_ctx *c, const char *name);
 
 /* Appends an error at the current field (message printf-style). Returns
  * NULL so that resolvers can `return gql_error(c, ...)`. */
 struct json_t *gql_error(gql_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Appends an error with extensions.code (e.g. "FORBIDDEN"). Returns
+ * NULL. */
+struct json_t *gql_error_code(gql_ctx *c, const char *code, const char *msg);
 /* Appends an error for an hk_error from the service layer, with its code
  * (extensions.code: hk_strerror) and field. */
 struct json_t *gql_error_hk(gql_ctx *c, const hk_error *err);
+
+/* An object value given as its compact JSON text (as the service
+ * writers produce it, e.g. hk_fact_write_json): fields read members of
+ * the text and leaves are copied without a jansson tree (gql_exec.c).
+ * NULL when out of memory. */
+struct json_t *gql_raw_object(const char *text, size_t len);
 
 /* The root resolvers (gql_resolve.c), referenced from the schema tables. */
 struct json_t *gql_r_fact(gql_ctx *, struct json_t *, struct json_t *);
@@ -273,6 +290,33 @@ struct json_t *gql_r_add(gql_ctx *, struct json_t *, struct json_t *);
 struct json_t *gql_r_update(gql_ctx *, struct json_t *, struct json_t *);
 struct json_t *gql_r_delete(gql_ctx *, struct json_t *, struct json_t *);
 struct json_t *gql_r_batch(gql_ctx *, struct json_t *, struct json_t *);
+/* The review queue (gql_review.c) */
+struct json_t *gql_r_review(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_approve(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_reject(gql_ctx *, struct json_t *, struct json_t *);
+/* Rules (gql_rules.c) */
+struct json_t *gql_r_rules(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_rule(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_why(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_add_rule(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_set_rule_enabled(gql_ctx *, struct json_t *,
+                                      struct json_t *);
+struct json_t *gql_r_delete_rule(gql_ctx *, struct json_t *, struct json_t *);
+
+/* ==== Document cache (gql_cache.c) ==== */
+
+typedef struct gql_cached gql_cached;
+/* The validated document of text under lim when kept, with a reference
+ * in *ref that the caller gives back with gql_cache_release; NULL when
+ * not kept. */
+hk_gql_doc *gql_cache_get(const char *text, size_t len,
+                          const hk_gql_limits *lim, gql_cached **ref);
+/* Keeps the validated doc of text (the cache owns it from now on) and
+ * returns the caller's reference; NULL when not kept (too long, out of
+ * memory: the caller still owns doc). */
+gql_cached *gql_cache_put(const char *text, size_t len,
+                          const hk_gql_limits *lim, hk_gql_doc *doc);
+void gql_cache_release(gql_cached *e);
 
 /* ==== Validation ==== */
 

@@ -74,21 +74,38 @@ static json_t *buf_json(const hk_buf *b)
     return json_loadb(b->data, b->len, JSON_DECODE_ANY, NULL);
 }
 
+/* A fact as a raw object (its REST JSON text): scratch is reused
+ * between facts; NULL when out of memory. */
+static json_t *fact_value(const hk_fact *f, hk_buf *scratch)
+{
+    hk_buf_reset(scratch);
+    if (hk_fact_write_json(f, scratch) != HK_OK) return NULL;
+    return gql_raw_object(scratch->data, scratch->len);
+}
+
 /* ==== Connections ==== */
 
 typedef struct conn {
     json_t *edges;  /* [{cursor, node[, bindings]}] */
     bool with_vars; /* pattern rows: add bindings */
     bool failed;    /* out of memory while building */
+    hk_buf scratch; /* fact text, reused per row */
+    json_t *nodes;  /* fact rows: the nodes, or NULL (taken from edges) */
+    bool no_edges;  /* fact rows: edges not selected, not built */
+    size_t n;       /* fact rows: rows seen */
 } conn;
 
 static json_t *conn_finish(conn *cn, const char *end, size_t end_len)
 {
-    size_t n = json_array_size(cn->edges);
-    json_t *nodes = json_array();
-    for (size_t i = 0; nodes && i < n; i++)
-        json_array_append(
-            nodes, json_object_get(json_array_get(cn->edges, i), "node"));
+    size_t n = cn->no_edges ? cn->n : json_array_size(cn->edges);
+    json_t *nodes = cn->nodes;
+    if (!nodes) {
+        nodes = json_array();
+        for (size_t i = 0; nodes && i < n; i++)
+            json_array_append(
+                nodes, json_object_get(json_array_get(cn->edges, i), "node"));
+    }
+    cn->nodes = NULL;
     json_t *endc = end_len ? json_stringn(end, end_len) : json_null();
     if (end_len && n > 0 &&
         json_is_null(
@@ -102,8 +119,25 @@ static json_t *conn_finish(conn *cn, const char *end, size_t end_len)
 static hk_err fact_row(void *ud, const hk_svc_row *row, hk_error *err)
 {
     conn *cn = ud;
-    json_t *f = hk_svc_fact_jansson(row->fact);
-    json_t *e = f ? json_pack("{s:n,s:o}", "cursor", "node", f) : NULL;
+    json_t *f = fact_value(row->fact, &cn->scratch);
+    cn->n++;
+    if (cn->nodes && (!f || json_array_append(cn->nodes, f) != 0)) {
+        json_decref(f);
+        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    }
+    if (cn->no_edges) {
+        json_decref(f);
+        return HK_OK;
+    }
+    json_t *e = json_object();
+    if (!e || json_object_set_new_nocheck(e, "cursor", json_null()) != 0) {
+        json_decref(f);
+        json_decref(e);
+        e = NULL;
+    } else if (json_object_set_new_nocheck(e, "node", f) != 0) {
+        json_decref(e); /* f was released by jansson (or was NULL) */
+        e = NULL;
+    }
     if (e && cn->with_vars) {
         json_t *b = json_object();
         for (size_t i = 0; b && i < row->n_vars; i++)
@@ -126,8 +160,16 @@ static json_t *run_facts(gql_ctx *c, hk_svc_query_req *qr, json_t *args,
     const char *after = arg_str(args, "after");
     if (after && strlen(after) > HK_MAX_CURSOR_BYTES)
         return gql_error(c, "after is not a cursor this server issued");
-    conn cn = {json_array(), with_vars, false};
-    if (!cn.edges) return nomem(c);
+    /* build only the lists the selection asks for */
+    conn cn = {json_array(), with_vars, false, HK_BUF_INIT, NULL, false, 0};
+    cn.no_edges = !gql_selects(c, "edges");
+    bool want_nodes = gql_selects(c, "nodes");
+    if (want_nodes) cn.nodes = json_array();
+    if (!cn.edges || (want_nodes && !cn.nodes)) {
+        json_decref(cn.edges);
+        json_decref(cn.nodes);
+        return nomem(c);
+    }
     qr->cursor = after;
     qr->limit = limit;
     qr->timeout_us = c->env->query_timeout_us;
@@ -141,12 +183,14 @@ static json_t *run_facts(gql_ctx *c, hk_svc_query_req *qr, json_t *args,
         out = conn_finish(&cn, res.next_cursor.data, res.next_cursor.len);
     else {
         json_decref(cn.edges);
+        json_decref(cn.nodes);
         if (res.timed_out)
             gql_error(c, "the query ran longer than the query timeout; "
                          "narrow it or lower first");
         else
             gql_error_hk(c, &err);
     }
+    hk_buf_free(&cn.scratch);
     hk_svc_query_res_free(&res);
     return out;
 }
@@ -160,12 +204,14 @@ static json_t *fact_json(gql_ctx *c, hk_fact_id id, bool null_missing)
     hk_error err;
     hk_err rc = hk_svc_fact_get(c->env->txn, id, &f, &err);
     json_t *out = NULL;
+    hk_buf b = HK_BUF_INIT;
     if (rc == HK_OK)
-        out = hk_svc_fact_jansson(&f);
+        out = fact_value(&f, &b);
     else if (rc == HK_ERR_NOT_FOUND && null_missing)
         out = json_null();
     else
         gql_error_hk(c, &err);
+    hk_buf_free(&b);
     hk_fact_release(&f);
     if (rc == HK_OK && !out) return nomem(c);
     return out;
@@ -234,7 +280,7 @@ json_t *gql_r_query(gql_ctx *c, json_t *parent, json_t *args)
     (void)parent;
     size_t limit;
     if (!arg_first(c, args, &limit)) return NULL;
-    conn cn = {json_array(), false, false};
+    conn cn = {json_array(), false, false, HK_BUF_INIT, NULL, false, 0};
     if (!cn.edges) return nomem(c);
     hk_svc_gq_req req = {.text = arg_str(args, "q"),
                          .cursor = arg_str(args, "after"),
@@ -340,7 +386,7 @@ json_t *gql_r_predicates(gql_ctx *c, json_t *parent, json_t *args)
     hk_error err;
     if (hk_svc_names(c->env->txn, &nr, &res, &err) != HK_OK)
         return gql_error_hk(c, &err);
-    conn cn = {json_array(), false, false};
+    conn cn = {json_array(), false, false, HK_BUF_INIT, NULL, false, 0};
     hk_buf b = HK_BUF_INIT;
     for (size_t i = 0; cn.edges && i < res.n && !cn.failed; i++) {
         hk_buf_reset(&b);
@@ -369,7 +415,9 @@ json_t *gql_r_predicates(gql_ctx *c, json_t *parent, json_t *args)
 static hk_err search_hit(void *ud, const hk_fact *f, double score,
                          hk_error *err)
 {
-    json_t *fj = hk_svc_fact_jansson(f);
+    hk_buf b = HK_BUF_INIT;
+    json_t *fj = fact_value(f, &b);
+    hk_buf_free(&b);
     json_t *h = fj ? json_pack("{s:f,s:o}", "score", score, "fact", fj) : NULL;
     if (!h || json_array_append_new(ud, h) != 0)
         return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
@@ -411,7 +459,7 @@ json_t *gql_r_audit(gql_ctx *c, json_t *parent, json_t *args)
     hk_error err;
     if (hk_svc_audit_list(c->env->txn, &ar, &res, &err) != HK_OK)
         return gql_error_hk(c, &err);
-    conn cn = {json_array(), false, false};
+    conn cn = {json_array(), false, false, HK_BUF_INIT, NULL, false, 0};
     for (size_t i = 0; cn.edges && i < res.n && !cn.failed; i++) {
         json_t *node = hk_svc_audit_entry_jansson(&res.v[i]);
         char cur[32];

@@ -118,6 +118,35 @@ static const gql_field f_query[] = {
      NULL,
      1,
      {{0}}},
+    {"rules",
+     "RuleList!",
+     "Every Datalog rule and the derived fact count (as GET /v2/rules).",
+     gql_r_rules,
+     NULL,
+     1,
+     {{0}}},
+    {"rule",
+     "Rule",
+     "One rule (null when there is none).",
+     gql_r_rule,
+     NULL,
+     1,
+     {{"name", "String!", NULL, "rule name"}}},
+    {"review",
+     "ProposalConnection!",
+     "Proposed facts in the review queue (as GET /v2/review).",
+     gql_r_review,
+     NULL,
+     1,
+     {{"status", "String", "\"pending\"", "pending, approved, rejected or all"},
+      PAGE_ARGS}},
+    {"why",
+     "JSON!",
+     "The derivation tree of a statement (as GET /v2/why).",
+     gql_r_why,
+     NULL,
+     2,
+     {{"statement", "String!", NULL, "e.g. Ancestor(a, c)"}}},
     {0}};
 
 static const gql_field f_mutation[] = {
@@ -151,6 +180,48 @@ static const gql_field f_mutation[] = {
      NULL,
      10,
      {{"inputs", "[FactInput!]!", NULL, "the facts"}}},
+    {"addRule",
+     "RulePayload!",
+     "Adds or replaces a rule, then rematerializes (as POST /v2/rules).",
+     gql_r_add_rule,
+     NULL,
+     10,
+     {{"rule", "String!", NULL, "Head(...) :- Body."},
+      {"name", "String", NULL, "rule name (generated when absent)"}}},
+    {"setRuleEnabled",
+     "RulePayload!",
+     "Enables or disables a rule, then rematerializes (as PATCH "
+     "/v2/rules/{name}).",
+     gql_r_set_rule_enabled,
+     NULL,
+     10,
+     {{"name", "String!", NULL, "rule name"},
+      {"enabled", "Boolean!", NULL, "the new state"}}},
+    {"approveProposal",
+     "ReviewDecision!",
+     "Approves a proposal, optionally edited: adds the fact (reviewer role; "
+     "as POST /v2/review/{id}/approve).",
+     gql_r_approve,
+     NULL,
+     1,
+     {{"id", "ID!", NULL, "proposal id"},
+      {"statement", "String", NULL, "approve this statement instead"},
+      {"note", "String", NULL, "reason given"}}},
+    {"rejectProposal",
+     "ReviewDecision!",
+     "Rejects a proposal (reviewer role; as POST /v2/review/{id}/reject).",
+     gql_r_reject,
+     NULL,
+     1,
+     {{"id", "ID!", NULL, "proposal id"},
+      {"note", "String", NULL, "reason given"}}},
+    {"deleteRule",
+     "RulePayload!",
+     "Deletes a rule, then rematerializes (as DELETE /v2/rules/{name}).",
+     gql_r_delete_rule,
+     NULL,
+     10,
+     {{"name", "String!", NULL, "rule name"}}},
     {0}};
 
 static const gql_field f_fact[] = {
@@ -397,6 +468,110 @@ static const gql_field f_delete_payload[] = {
     {"deleted", "Boolean!", "Always true.", NULL, NULL, 0, {{0}}},
     {0}};
 
+static const gql_field f_rule[] = {
+    {"name", "String!", "Rule name.", NULL, NULL, 0, {{0}}},
+    {"version", "Int!", "Bumped by every replacement.", NULL, NULL, 0, {{0}}},
+    {"enabled", "Boolean!", "Whether it derives facts.", NULL, NULL, 0, {{0}}},
+    {"created", "String", "RFC 3339 time of creation.", NULL, NULL, 0, {{0}}},
+    {"updated",
+     "String",
+     "RFC 3339 time of the last change.",
+     NULL,
+     NULL,
+     0,
+     {{0}}},
+    {"rule", "String!", "The rule text.", NULL, NULL, 0, {{0}}},
+    {0}};
+
+static const gql_field f_rule_list[] = {
+    {"rules", "[Rule!]!", "Every rule, by name.", NULL, NULL, 0, {{0}}},
+    {"derived", "Int!", "Derived facts stored.", NULL, NULL, 0, {{0}}},
+    {0}};
+
+static const gql_field f_rule_payload[] = {
+    {"rule",
+     "Rule!",
+     "The rule after the change (deleteRule: before).",
+     NULL,
+     NULL,
+     0,
+     {{0}}},
+    {"deleted", "Boolean", "true for deleteRule.", NULL, NULL, 0, {{0}}},
+    {"derived",
+     "Int!",
+     "Derived facts after rematerializing.",
+     NULL,
+     NULL,
+     0,
+     {{0}}},
+    {0}};
+
+static const gql_field f_proposal[] = {
+    {"id", "ID!", "Queue id.", NULL, NULL, 0, {{0}}},
+    {"status",
+     "String!",
+     "pending, approved or rejected.",
+     NULL,
+     NULL,
+     0,
+     {{0}}},
+    {"statement", "String!", "The proposed statement.", NULL, NULL, 0, {{0}}},
+    {"model", "String", "The model that proposed it.", NULL, NULL, 0, {{0}}},
+    {"promptHash",
+     "String",
+     "Hash of the prompt.",
+     NULL,
+     "prompt_hash",
+     0,
+     {{0}}},
+    {"origin", "String", "extract, ask or model.", NULL, NULL, 0, {{0}}},
+    {"source", "String", "Where it came from.", NULL, NULL, 0, {{0}}},
+    {"span", "JSON", "The text span it was read from.", NULL, NULL, 0, {{0}}},
+    {"created", "String", "RFC 3339 time it was queued.", NULL, NULL, 0, {{0}}},
+    {"reviewer", "String", "Who decided.", NULL, NULL, 0, {{0}}},
+    {"decided",
+     "String",
+     "RFC 3339 time of the decision.",
+     NULL,
+     NULL,
+     0,
+     {{0}}},
+    {"finalStatement",
+     "String",
+     "The statement approved (edited or not).",
+     NULL,
+     "final_statement",
+     0,
+     {{0}}},
+    {"fact", "ID", "The fact added on approval.", NULL, NULL, 0, {{0}}},
+    {0}};
+
+static const gql_field f_proposal_edge[] = {
+    {"cursor", "String", "Resumes after this proposal.", NULL, NULL, 0, {{0}}},
+    {"node", "Proposal!", "The proposal.", NULL, NULL, 0, {{0}}},
+    {0}};
+
+static const gql_field f_proposal_conn[] = {
+    {"edges",
+     "[ProposalEdge!]!",
+     "Proposals with cursors.",
+     NULL,
+     NULL,
+     0,
+     {{0}}},
+    {"nodes", "[Proposal!]!", "The proposals.", NULL, NULL, 0, {{0}}},
+    {"pageInfo", "PageInfo!", "Paging state.", NULL, NULL, 0, {{0}}},
+    {"count", "Int!", "Proposals in this page.", NULL, NULL, 0, {{0}}},
+    {0}};
+
+static const gql_field f_review_decision[] = {
+    {"id", "ID!", "The proposal.", NULL, NULL, 0, {{0}}},
+    {"status", "String!", "approved or rejected.", NULL, NULL, 0, {{0}}},
+    {"fact", "ID", "The fact added (approve).", NULL, NULL, 0, {{0}}},
+    {"created", "Boolean!", "The fact is new.", NULL, NULL, 0, {{0}}},
+    {"reviewer", "String!", "Who decided.", NULL, NULL, 0, {{0}}},
+    {0}};
+
 static const gql_field f_batch_item[] = {
     {"index", "Int!", "Position in inputs.", NULL, NULL, 0, {{0}}},
     {"id", "ID", "The fact (null when refused).", NULL, NULL, 0, {{0}}},
@@ -579,6 +754,13 @@ static const gql_type t_all[] = {
     OBJ("DeletePayload", f_delete_payload, "Result of deleteFact."),
     OBJ("BatchItem", f_batch_item, "One item of addFacts."),
     OBJ("BatchPayload", f_batch_payload, "Result of addFacts."),
+    OBJ("Rule", f_rule, "A Datalog rule."),
+    OBJ("RuleList", f_rule_list, "The rules and the derived fact count."),
+    OBJ("RulePayload", f_rule_payload, "Result of a rule change."),
+    OBJ("Proposal", f_proposal, "A proposed fact in the review queue."),
+    OBJ("ProposalEdge", f_proposal_edge, "A proposal in a connection."),
+    OBJ("ProposalConnection", f_proposal_conn, "A page of proposals."),
+    OBJ("ReviewDecision", f_review_decision, "Result of a review decision."),
     {"FactInput", GQL_T_INPUT, "A fact to add or the changes to make.",
      f_fact_input, NULL},
     SCALAR("JSON", "Any JSON value."),
@@ -605,8 +787,9 @@ const gql_type *const gql_types[] = {
     &t_all[16], &t_all[17],  &t_all[18], &t_all[19], &t_all[20], &t_all[21],
     &t_all[22], &t_all[23],  &t_all[24], &t_all[25], &t_all[26], &t_all[27],
     &t_all[28], &t_all[29],  &t_all[30], &t_all[31], &t_all[32], &t_all[33],
-    &t_all[34], &t_all[35],  &t_all[36], &t_all[37], NULL};
-_Static_assert(N_ALL == 38, "gql_types lists every entry of t_all");
+    &t_all[34], &t_all[35],  &t_all[36], &t_all[37], &t_all[38], &t_all[39],
+    &t_all[40], &t_all[41],  &t_all[42], &t_all[43], &t_all[44], NULL};
+_Static_assert(N_ALL == 45, "gql_types lists every entry of t_all");
 
 const gql_type *gql_query_type(void)
 {

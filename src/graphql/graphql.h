@@ -35,6 +35,7 @@
 #include <stddef.h>
 
 #include "hakgal.h"
+#include "service/service.h" /* hk_role */
 
 typedef struct hk_gql_doc hk_gql_doc;
 typedef struct hk_gql_prepared hk_gql_prepared;
@@ -49,6 +50,10 @@ typedef struct hk_gql_limits {
 /* What resolvers may use while a request executes. */
 typedef struct hk_gql_env {
     hk_txn *txn;              /* read or write transaction (caller's) */
+    hk_store *store;          /* the KB (its rule module); NULL: none */
+    hk_role role;             /* the caller's role (review decisions need
+                                 HK_ROLE_REVIEW; 0: none) */
+    const char *actor;        /* the caller's name (reviewer), or NULL */
     size_t default_limit;     /* page size when first is not given */
     size_t max_limit;         /* largest first accepted */
     size_t max_statement;     /* statement text limit in bytes (0: none) */
@@ -76,6 +81,10 @@ hk_err hk_gql_prepare(const char *query, size_t len, const char *operation_name,
                       json_t *variables, const hk_gql_limits *lim,
                       hk_gql_prepared **out, json_t **response);
 bool hk_gql_prepared_mutation(const hk_gql_prepared *p);
+/* Forgets every kept document (prepare keeps validated documents by
+ * query text, at most 128, least recently used out). Documents in use
+ * are freed by their last user. */
+void hk_gql_cache_clear(void);
 void hk_gql_prepared_free(hk_gql_prepared *p);
 
 /* Executes p in env->txn. *response gets {"data": ..., "errors": [...]}

@@ -32,8 +32,10 @@ hk_err mcp_t_graphql(mcp_call *c, json_t **out, hk_error *err)
         hk_txn *t = NULL;
         rc = mcp_read_begin(c, &t, err);
         if (rc == HK_OK) {
-            hk_gql_env env = {
-                .txn = t, .default_limit = 100, .max_limit = 10000};
+            hk_gql_env env = {.txn = t,
+                              .store = mcp_store(c),
+                              .default_limit = 100,
+                              .max_limit = 10000};
             rc = hk_gql_execute(p, &env, &resp, err);
         }
         if (t) hk_txn_abort(t);

@@ -17,6 +17,7 @@
  * validation errors; 400 when the HTTP request itself carries no
  * document or malformed variables; 405 for a mutation sent with GET.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@
 static hk_gql_env gql_env(hk_server *srv, hk_txn *txn)
 {
     hk_gql_env env = {.txn = txn,
+                      .store = srv->store,
                       .default_limit = srv->cfg.default_limit,
                       .max_limit = srv->cfg.max_limit,
                       .max_statement = srv->cfg.max_statement,
@@ -53,6 +55,7 @@ typedef struct gql_job {
     hk_gql_prepared *p; /* the request */
     hk_gql_env env;     /* limits; txn set per run */
     hk_buf response;    /* the last run's response (JSON text) */
+    char actor[64];     /* the caller (env.actor points here) */
 } gql_job;
 
 static hk_err gql_write(hk_txn *txn, void *arg, hk_error *err)
@@ -119,6 +122,9 @@ static void run_request(hk_server *srv, h2o_req_t *req, const char *query,
         }
         j->p = p;
         j->env = gql_env(srv, NULL);
+        snprintf(j->actor, sizeof(j->actor), "%s", who.name);
+        j->env.actor = j->actor;
+        j->env.role = who.role;
         rc = hk_write_async_ex(req, gql_write, gql_done, j, who.name, true);
         if (rc != HK_OK) {
             hk_gql_prepared_free(p);

@@ -9,6 +9,10 @@
 //      entities, predicates, search, audit, paths, neighbours);
 //   4. mutations: the write role as for REST, add/update/delete/batch seen
 //      through REST afterwards, one transaction per mutation;
+//   4b. rules: rules, rule, why equal REST; addRule, setRuleEnabled,
+//      deleteRule have REST's effect;
+//   4c. the review queue: list equals REST, decisions need the reviewer
+//      role;
 //   5. errors with locations and paths, GET rules, depth and complexity
 //      limits.
 import assert from 'node:assert/strict';
@@ -31,8 +35,10 @@ fs.mkdirSync(root, { recursive: true });
 const dataDir = path.join(root, 'kb');
 const writer = 'writer-secret-0123456789';
 const reader = 'reader-secret-0123456789';
+const reviewer = 'reviewer-secret-0123456789';
 const sha = (s) => createHash('sha256').update(s).digest('hex');
-fs.writeFileSync(path.join(root, 'tokens'), `alice write ${sha(writer)}\nbob read ${sha(reader)}\n`);
+fs.writeFileSync(path.join(root, 'tokens'),
+  `alice write ${sha(writer)}\nbob read ${sha(reader)}\ncarol reviewer ${sha(reviewer)}\n`);
 
 let server;
 let base;
@@ -378,6 +384,57 @@ try {
     const audit = await rest('GET', '/v2/audit?limit=1');
     const head = (audit.json.entries || audit.json.audit || audit.json.items)[0];
     assert.ok(head.actor === 'alice', `audit actor is the token name: ${head.actor}`);
+  }
+
+  // ==== 4b. rules: reads equal REST, changes have REST's effect ====
+  {
+    const RULE = 'name version enabled created updated rule';
+    const m = 'mutation ($r: String!, $n: String) { addRule(rule: $r, name: $n) { rule { ' + RULE + ' } derived } }';
+    const vars = { r: 'Contains(?a, ?c) :- HasPart(?a, ?b), HasPart(?b, ?c).', n: 'contains' };
+    eq((await gql(m, vars, reader)).status, 403, 'addRule with a read token');
+    const a = await gql(m, vars);
+    assert.ok(!a.json.errors, JSON.stringify(a.json.errors));
+    const one = await rest('GET', '/v2/rules/contains');
+    eq(a.json.data.addRule.rule, one.json, 'added rule equals REST read');
+    assert.ok(a.json.data.addRule.derived > 0, 'the rule derived facts');
+    const lr = await gql(`{ rules { rules { ${RULE} } derived } rule(name: "contains") { ${RULE} } none: rule(name: "nope") { name } }`);
+    const rl = await rest('GET', '/v2/rules');
+    eq(lr.json.data.rules, { rules: rl.json.rules, derived: rl.json.derived }, 'rules equal REST');
+    eq(lr.json.data.rule, one.json, 'rule equals REST');
+    eq(lr.json.data.none, null, 'unknown rule: null');
+    const w = await gql('query ($s: String!) { why(statement: $s) }', { s: 'Contains(Computer, Core)' });
+    const wr = await rest('GET', `/v2/why?statement=${encodeURIComponent('Contains(Computer, Core)')}`);
+    eq(w.json.data.why, wr.json, 'why equals REST');
+    const dis = await gql('mutation { setRuleEnabled(name: "contains", enabled: false) { rule { enabled } derived } }');
+    eq(dis.json.data.setRuleEnabled.rule.enabled, false, 'disabled');
+    eq((await rest('GET', '/v2/rules/contains')).json.enabled, false, 'disabled for REST');
+    eq((await rest('GET', '/v2/rules')).json.derived, dis.json.data.setRuleEnabled.derived, 'derived after disable');
+    const en = await gql('mutation { setRuleEnabled(name: "contains", enabled: true) { rule { enabled } } }');
+    eq(en.json.data.setRuleEnabled.rule.enabled, true, 'enabled again');
+    const bad = await gql('mutation { addRule(rule: "Broken(?x :- ") { derived } }');
+    eq(bad.json.data, null, 'bad rule: null data');
+    eq(bad.json.errors[0].extensions.code, 'BAD_USER_INPUT', 'bad rule: input error');
+    const del = await gql('mutation { deleteRule(name: "contains") { deleted rule { name } } }');
+    eq(del.json.data.deleteRule, { deleted: true, rule: { name: 'contains' } }, 'deleted');
+    eq((await rest('GET', '/v2/rules/contains')).status, 404, 'deleted for REST');
+    const again = await gql('mutation { deleteRule(name: "contains") { deleted } }');
+    eq(again.json.errors[0].extensions.code, 'NOT_FOUND', 'deleting again: NOT_FOUND');
+  }
+
+  // ==== 4c. review queue: the list equals REST; decisions need the
+  // reviewer role as REST's do ====
+  {
+    const g = await gql('{ review(status: "all") { count nodes { id statement status } pageInfo { hasNextPage } } }');
+    const r = await rest('GET', '/v2/review?status=all');
+    eq(g.json.data.review.count, r.json.count, 'review count equals REST');
+    eq(g.json.data.review.nodes, r.json.proposals.map((p) => ({ id: String(p.id), statement: p.statement,
+      status: p.status })), 'review list equals REST');
+    const w = await gql('mutation { approveProposal(id: 999999) { status } }');
+    eq(w.json.errors[0].extensions.code, 'FORBIDDEN', 'approve with a write token: FORBIDDEN');
+    eq((await rest('POST', '/v2/review/999999/approve', {})).status, 403, 'REST: 403 for a write token');
+    const nf = await gql('mutation { rejectProposal(id: 999999, note: "no") { status } }', undefined, reviewer);
+    eq(nf.json.errors[0].extensions.code, 'NOT_FOUND', 'reject unknown proposal: NOT_FOUND');
+    eq((await rest('POST', '/v2/review/999999/reject', {}, reviewer)).status, 404, 'REST: 404');
   }
 
   // ==== 5. errors, GET, limits ====

@@ -14,6 +14,7 @@
 #include "unit_skip.h"
 
 #include "graphql/gql_int.h"
+#include "llm/llm.h"
 #include "service/service.h"
 
 static char *g_dir;
@@ -391,6 +392,219 @@ static void test_mutations(void **state)
     hk_txn_abort(t);
 }
 
+/* Facts are completed from their REST JSON text (raw objects): values
+ * with escapes, null members, context objects and tags come out as
+ * hk_svc_fact_jansson has them, under aliases and fragments too. */
+static void test_raw_fact_values(void **state)
+{
+    (void)state;
+    json_t *r = run("mutation { addFact(input: {predicate: \"Says\", args: "
+                    "[\"Bob\", \"he said \\\"hi\\\" \\\\ Z\u00fcrich\"], "
+                    "confidence: 0.25, source: \"s\\\"rc\", tags: [\"a\", "
+                    "\"b,c\"], context: {k: [1, {x: \"}\"}]}}) "
+                    "{ fact { id } } }",
+                    NULL, true);
+    const char *id = json_string_value(json_object_get(
+        json_object_get(json_object_get(json_object_get(r, "data"), "addFact"),
+                        "fact"),
+        "id"));
+    assert_non_null(id);
+    char q[400];
+    snprintf(q, sizeof q,
+             "{ fact(id: %s) { ...F x: args c: context } } fragment F on Fact "
+             "{ id statement predicate args confidence source tags context "
+             "created updated }",
+             id);
+    json_t *g = run(q, NULL, false);
+    hk_txn *t = tu_begin(g_s, false);
+    hk_fact f;
+    hk_fact_init(&f);
+    hk_error err;
+    assert_int_equal(hk_svc_fact_get(t, (hk_fact_id)atoll(id), &f, &err),
+                     HK_OK);
+    json_t *want = hk_svc_fact_jansson(&f);
+    json_object_set_new(want, "id", json_string(id));
+    json_object_set(want, "x", json_object_get(want, "args"));
+    json_object_set(want, "c", json_object_get(want, "context"));
+    json_t *got = json_object_get(json_object_get(g, "data"), "fact");
+    if (!json_equal(got, want))
+        fail_msg("got %s want %s", json_dumps(got, JSON_SORT_KEYS),
+                 json_dumps(want, JSON_SORT_KEYS));
+    json_decref(want);
+    hk_fact_release(&f);
+    hk_txn_abort(t);
+    json_decref(g);
+    json_decref(r);
+
+    /* a fact without source or context: null members */
+    g = run("{ fact(id: 2) { source context tags } }", NULL, false);
+    json_t *fj = json_object_get(json_object_get(g, "data"), "fact");
+    assert_true(json_is_null(json_object_get(fj, "source")));
+    assert_true(json_is_null(json_object_get(fj, "context")));
+    assert_int_equal(json_array_size(json_object_get(fj, "tags")), 0);
+    json_decref(g);
+}
+
+/* Validated documents are kept by text: a second prepare of the same
+ * text answers the same, and clearing the cache while a request holds
+ * its document leaves that request valid. */
+static void test_document_cache(void **state)
+{
+    (void)state;
+    const char *q = "query ($p: String) { facts(predicate: $p) { count } }";
+    hk_gql_prepared *p1 = NULL, *p2 = NULL;
+    json_t *resp = NULL;
+    json_t *v1 = json_pack("{s:s}", "p", "HasPart");
+    json_t *v2 = json_pack("{s:s}", "p", "IsA");
+    assert_int_equal(hk_gql_prepare(q, strlen(q), NULL, v1, NULL, &p1, &resp),
+                     HK_OK);
+    assert_int_equal(hk_gql_prepare(q, strlen(q), NULL, v2, NULL, &p2, &resp),
+                     HK_OK);
+    assert_non_null(p1);
+    assert_non_null(p2);
+    hk_gql_cache_clear();
+    hk_txn *t = tu_begin(g_s, false);
+    hk_gql_env env = {.txn = t, .default_limit = 100, .max_limit = 1000};
+    hk_error err;
+    json_t *a = NULL, *b = NULL;
+    assert_int_equal(hk_gql_execute(p1, &env, &a, &err), HK_OK);
+    assert_int_equal(hk_gql_execute(p2, &env, &b, &err), HK_OK);
+    hk_txn_abort(t);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(a, "data"), "facts"), "count")),
+        2); /* test_mutations deleted fact 1 */
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(b, "data"), "facts"), "count")),
+        1);
+    hk_gql_prepared_free(p1);
+    hk_gql_prepared_free(p2);
+    json_decref(a);
+    json_decref(b);
+    json_decref(v1);
+    json_decref(v2);
+    /* an invalid document is answered the same every time (not kept) */
+    const char *bad = "{ fact(id: 1) { nope } }";
+    for (int i = 0; i < 2; i++) {
+        hk_gql_prepared *p = NULL;
+        assert_int_equal(
+            hk_gql_prepare(bad, strlen(bad), NULL, NULL, NULL, &p, &resp),
+            HK_OK);
+        assert_null(p);
+        assert_non_null(json_object_get(resp, "errors"));
+        json_decref(resp);
+    }
+}
+
+/* The review queue: proposals listed as the service has them, a
+ * decision needs the reviewer role, approval with an edit adds the
+ * edited fact. */
+static json_t *run_as(const char *src, hk_role role)
+{
+    hk_gql_prepared *p = NULL;
+    json_t *resp = NULL;
+    assert_int_equal(
+        hk_gql_prepare(src, strlen(src), NULL, NULL, NULL, &p, &resp), HK_OK);
+    if (!p) fail_msg("%s: %s", src, json_dumps(resp, 0));
+    hk_txn *t = tu_begin(g_s, true);
+    hk_gql_env env = {.txn = t,
+                      .store = g_s,
+                      .role = role,
+                      .actor = "carol",
+                      .default_limit = 100,
+                      .max_limit = 1000};
+    hk_error err;
+    assert_int_equal(hk_gql_execute(p, &env, &resp, &err), HK_OK);
+    tu_commit(t);
+    hk_gql_prepared_free(p);
+    return resp;
+}
+
+static void test_review(void **state)
+{
+    (void)state;
+    hk_error err;
+    assert_int_equal(hk_llm_attach(g_s, &err), HK_OK);
+    hk_llm_proposal in[2];
+    memset(in, 0, sizeof in);
+    in[0].statement = "Proposed(a)";
+    in[0].origin = "extract";
+    in[0].model = "m";
+    in[1].statement = "Proposed(b)";
+    in[1].origin = "extract";
+    uint64_t ids[2];
+    hk_llm_enqueue_arg ea = {g_s, in, 2, ids};
+    hk_txn *t = tu_begin(g_s, true);
+    assert_int_equal(hk_llm_enqueue_apply(t, &ea, &err), HK_OK);
+    tu_commit(t);
+
+    json_t *r = run_as("{ review(first: 1) { nodes { id statement model "
+                       "origin status } pageInfo { hasNextPage endCursor } } }",
+                       HK_ROLE_READ);
+    json_t *rv = json_object_get(json_object_get(r, "data"), "review");
+    json_t *n0 = json_array_get(json_object_get(rv, "nodes"), 0);
+    assert_string_equal(json_string_value(json_object_get(n0, "statement")),
+                        "Proposed(a)");
+    assert_string_equal(json_string_value(json_object_get(n0, "model")), "m");
+    assert_true(json_is_true(
+        json_object_get(json_object_get(rv, "pageInfo"), "hasNextPage")));
+    json_decref(r);
+
+    char q[200];
+    snprintf(q, sizeof q, "mutation { rejectProposal(id: %llu) { status } }",
+             (unsigned long long)ids[1]);
+    r = run_as(q, HK_ROLE_WRITE);
+    json_t *e = json_array_get(json_object_get(r, "errors"), 0);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(e, "extensions"), "code")),
+                        "FORBIDDEN");
+    json_decref(r);
+
+    snprintf(q, sizeof q,
+             "mutation { approveProposal(id: %llu, statement: "
+             "\"Proposed(c)\", note: \"edited\") { id status fact created "
+             "reviewer } }",
+             (unsigned long long)ids[0]);
+    r = run_as(q, HK_ROLE_REVIEW);
+    json_t *d = json_object_get(json_object_get(r, "data"), "approveProposal");
+    assert_non_null(d);
+    assert_string_equal(json_string_value(json_object_get(d, "status")),
+                        "approved");
+    assert_string_equal(json_string_value(json_object_get(d, "reviewer")),
+                        "carol");
+    assert_true(json_is_true(json_object_get(d, "created")));
+    snprintf(q, sizeof q, "{ fact(id: %s) { statement } }",
+             json_string_value(json_object_get(d, "fact")));
+    json_t *f = run(q, NULL, false);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(f, "data"), "fact"), "statement")),
+        "Proposed(c)");
+    json_decref(f);
+    json_decref(r);
+
+    snprintf(q, sizeof q, "mutation { rejectProposal(id: %llu) { status } }",
+             (unsigned long long)ids[1]);
+    r = run_as(q, HK_ROLE_ADMIN);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(r, "data"), "rejectProposal"),
+            "status")),
+        "rejected");
+    json_decref(r);
+    r = run_as("{ review(status: \"all\") { count nodes { status "
+               "finalStatement reviewer } } }",
+               HK_ROLE_READ);
+    rv = json_object_get(json_object_get(r, "data"), "review");
+    assert_int_equal(json_integer_value(json_object_get(rv, "count")), 2);
+    n0 = json_array_get(json_object_get(rv, "nodes"), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(n0, "finalStatement")),
+        "Proposed(c)");
+    json_decref(r);
+}
+
 static void test_sdl(void **state)
 {
     (void)state;
@@ -414,6 +628,9 @@ int main(void)
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_execute_against_service),
         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_raw_fact_values),
+        cmocka_unit_test(test_document_cache),
+        cmocka_unit_test(test_review),
         cmocka_unit_test(test_sdl),
     };
     return tu_exit(cmocka_run_group_tests(tests, setup, teardown));
