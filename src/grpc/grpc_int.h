@@ -33,18 +33,19 @@ typedef struct hk_grpc_worker hk_grpc_worker;
 
 /* One call being handled. */
 typedef struct hk_grpc_call {
-    int tag_kind;          /* HK_GRPC_TAG_CALL */
-    bool op_done;          /* the batch in flight completed ... */
-    bool op_ok;            /* ... and succeeded */
-    unsigned depth;        /* nesting level on its worker (read txn) */
-    hk_grpc_worker *w;     /* the worker thread handling it */
-    hk_server *srv;        /* the server (config, store, writer) */
-    grpc_call *call;       /* the gRPC core call */
-    hk_principal who;      /* the caller (token name = audit actor) */
-    bool sent_initial;     /* initial metadata went out */
-    bool finished;         /* the status went out */
-    int64_t deadline_ms;   /* per-operation wait bound (slow peers) */
-    ProtobufCMessage *req; /* unary and server streaming: the request */
+    int tag_kind;              /* HK_GRPC_TAG_CALL */
+    bool op_done;              /* the batch in flight completed ... */
+    bool op_ok;                /* ... and succeeded */
+    unsigned depth;            /* nesting level on its worker (read txn) */
+    hk_grpc_worker *w;         /* the worker thread handling it */
+    hk_server *srv;            /* the server (config, store, writer) */
+    grpc_call *call;           /* the gRPC core call */
+    hk_principal who;          /* the caller (token name = audit actor) */
+    bool sent_initial;         /* initial metadata went out */
+    bool finished;             /* the status went out */
+    int64_t deadline_ms;       /* per-operation wait bound (slow peers) */
+    ProtobufCMessage *req;     /* unary and server streaming: the request */
+    grpc_byte_buffer *send_bb; /* a message in flight (hk_grpc_send_page) */
 } hk_grpc_call;
 
 /* ==== Message I/O (grpc_server.c) ==== */
@@ -137,5 +138,11 @@ hk_err hk_grpc_append_varint_field(hk_buf *out, uint32_t field, uint64_t v);
 hk_err hk_grpc_append_string_field(hk_buf *out, uint32_t field, const char *s);
 /* Sends the bytes of one already encoded message (hk_grpc_send's form). */
 hk_err hk_grpc_send_raw(hk_grpc_call *c, const void *bytes, size_t len);
+/* Sends the encoded message in *page without copying it and without
+ * waiting: the bytes go to the transport and *page gets a fresh buffer of
+ * the same capacity, so the next page is encoded while this one is
+ * written (a stream's pages overlap encoding and sending). The next batch
+ * of the call waits for it; HK_ERR_IO when the previous message failed. */
+hk_err hk_grpc_send_page(hk_grpc_call *c, hk_buf *page);
 
 #endif /* HK_GRPC_INT_H */

@@ -491,9 +491,7 @@ typedef struct pager {
 
 static hk_err pager_flush(pager *p)
 {
-    hk_err rc =
-        hk_grpc_send_raw(p->c, p->page.data ? p->page.data : "", p->page.len);
-    hk_buf_reset(&p->page);
+    hk_err rc = hk_grpc_send_page(p->c, &p->page);
     p->n = 0;
     p->sent++;
     return rc;

@@ -182,14 +182,11 @@ static void on_event(grpc_event ev)
 
 static void serve_arrived(hk_grpc_worker *w);
 
-/* Starts ops and waits for them; false when they failed or the peer was
- * too slow (the call is then cancelled). After HK_GRPC_NEST_AFTER_MS of
- * waiting, calls that arrive are handled meanwhile. */
-static bool run_batch(hk_grpc_call *c, const grpc_op *ops, size_t n)
+/* Waits for the batch in flight on c; false when it failed or the peer
+ * was too slow (the call is then cancelled). After HK_GRPC_NEST_AFTER_MS
+ * of waiting, calls that arrive are handled meanwhile. */
+static bool wait_batch(hk_grpc_call *c)
 {
-    c->op_done = false;
-    if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK)
-        return false;
     gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
     gpr_timespec dl =
         gpr_time_add(now, gpr_time_from_millis(c->deadline_ms, GPR_TIMESPAN));
@@ -213,6 +210,30 @@ static bool run_batch(hk_grpc_call *c, const grpc_op *ops, size_t n)
         if (nesting && !cancelled && !c->op_done) serve_arrived(c->w);
     }
     return c->op_ok && !cancelled;
+}
+
+/* Waits for a message hk_grpc_send_raw left in flight; false when it
+ * failed (the call is then finished: no status can go out). Every other
+ * batch of the call starts after this, so a call has one batch in flight
+ * at most, and none when its handler returns (c lives on the stack). */
+static bool send_wait(hk_grpc_call *c)
+{
+    if (!c->send_bb) return true;
+    bool ok = wait_batch(c);
+    grpc_byte_buffer_destroy(c->send_bb);
+    c->send_bb = NULL;
+    if (!ok) c->finished = true;
+    return ok;
+}
+
+/* Starts ops and waits for them (as wait_batch). */
+static bool run_batch(hk_grpc_call *c, const grpc_op *ops, size_t n)
+{
+    if (!send_wait(c)) return false;
+    c->op_done = false;
+    if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK)
+        return false;
+    return wait_batch(c);
 }
 
 void hk_grpc_idle(hk_grpc_call *c, int64_t us)
@@ -300,6 +321,38 @@ hk_err hk_grpc_send_raw(hk_grpc_call *c, const void *bytes, size_t len)
     return ok ? HK_OK : HK_ERR_IO;
 }
 
+static void free_page(void *p)
+{
+    hk_free(p);
+}
+
+hk_err hk_grpc_send_page(hk_grpc_call *c, hk_buf *page)
+{
+    if (!send_wait(c)) return HK_ERR_IO;
+    size_t len = page->len;
+    grpc_slice s = page->data ? grpc_slice_new(page->data, len, free_page)
+                              : grpc_empty_slice();
+    size_t cap = page->cap;
+    *page = (hk_buf)HK_BUF_INIT;
+    /* The next page is about as large: no regrowth from 64 bytes. */
+    if (cap > 1) (void)hk_buf_reserve(page, cap - 1);
+    c->send_bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    grpc_op ops[2];
+    size_t n = add_initial(c, ops);
+    memset(&ops[n], 0, sizeof(ops[n]));
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].data.send_message.send_message = c->send_bb;
+    c->op_done = false;
+    if (grpc_call_start_batch(c->call, ops, n + 1, c, NULL) != GRPC_CALL_OK) {
+        grpc_byte_buffer_destroy(c->send_bb);
+        c->send_bb = NULL;
+        c->finished = true;
+        return HK_ERR_IO;
+    }
+    return HK_OK;
+}
+
 static grpc_byte_buffer *pack(const ProtobufCMessage *m)
 {
     size_t n = protobuf_c_message_get_packed_size(m);
@@ -358,7 +411,7 @@ static void finish_with(hk_grpc_call *c, grpc_byte_buffer *bb,
                         grpc_status_code code, const char *message,
                         const char *field)
 {
-    if (c->finished) {
+    if (!send_wait(c) || c->finished) {
         if (bb) grpc_byte_buffer_destroy(bb);
         return;
     }
@@ -551,6 +604,7 @@ static void handle_call(hk_grpc_worker *w, hk_grpc_pending *p)
             hk_grpc_finish(&c, GRPC_STATUS_INTERNAL,
                            "the method gave no answer", NULL);
     }
+    send_wait(&c); /* no batch may point at c after this */
     if (payload) grpc_byte_buffer_destroy(payload);
     if (c.req) protobuf_c_message_free_unpacked(c.req, NULL);
     hk_grpc_read_done(&c);
