@@ -46,6 +46,7 @@ typedef struct hk_grpc_call {
     int64_t deadline_ms;       /* per-operation wait bound (slow peers) */
     ProtobufCMessage *req;     /* unary and server streaming: the request */
     grpc_byte_buffer *send_bb; /* a message in flight (hk_grpc_send_page) */
+    grpc_status_code status;   /* the status sent (tracing) */
 } hk_grpc_call;
 
 /* ==== Message I/O (grpc_server.c) ==== */

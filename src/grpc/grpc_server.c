@@ -61,6 +61,7 @@
 
 #include "core/mem.h"
 #include "grpc/grpc_int.h"
+#include "otel/otel.h"
 
 /* Workers when --grpc-threads is not given: one per CPU, at least two.
  * More threads than CPUs cost more in thread switches (measured: the
@@ -416,6 +417,7 @@ static void finish_with(hk_grpc_call *c, grpc_byte_buffer *bb,
         return;
     }
     c->finished = true;
+    c->status = code;
     hk_grpc_finish_op *f = hk_calloc(1, sizeof(*f));
     if (!f) {
         if (bb) grpc_byte_buffer_destroy(bb);
@@ -569,6 +571,66 @@ static bool authorize(hk_grpc_call *c, const grpc_metadata_array *md,
     return false;
 }
 
+/* ==== Tracing ==== */
+
+/* The W3C trace context of the call's metadata ("traceparent", and
+ * "tracestate" with it), as REST reads it from its headers
+ * (server_trace.c): true and ctx filled when traceparent is valid. */
+static bool trace_parent(const grpc_metadata_array *md, hk_trace_ctx *ctx)
+{
+    const grpc_slice *tp = NULL, *ts = NULL;
+    for (size_t i = 0; i < md->count; i++) {
+        if (grpc_slice_str_cmp(md->metadata[i].key, "traceparent") == 0)
+            tp = &md->metadata[i].value;
+        else if (grpc_slice_str_cmp(md->metadata[i].key, "tracestate") == 0)
+            ts = &md->metadata[i].value;
+    }
+    if (!tp || !hk_traceparent_parse((const char *)GRPC_SLICE_START_PTR(*tp),
+                                     GRPC_SLICE_LENGTH(*tp), ctx))
+        return false;
+    if (ts && GRPC_SLICE_LENGTH(*ts) < sizeof ctx->state) {
+        memcpy(ctx->state, GRPC_SLICE_START_PTR(*ts), GRPC_SLICE_LENGTH(*ts));
+        ctx->state[GRPC_SLICE_LENGTH(*ts)] = '\0';
+    }
+    return true;
+}
+
+/* Starts the call's span (kind SERVER, named "hakgal.v2.Hakgal/Method"
+ * as the RPC semantic conventions name it): a child of the caller's
+ * traceparent when the metadata carries a valid one, else a root. It is
+ * the thread's current span while the handler runs, so the service
+ * layer's spans and the write jobs become its children. */
+static void trace_begin(hk_span *sp, const hk_grpc_pending *p)
+{
+    hk_trace_ctx in;
+    memset(&in, 0, sizeof in);
+    bool has = trace_parent(&p->md, &in);
+    const char *path = p->m ? p->m->path : "unknown";
+    const char *name = path[0] == '/' ? path + 1 : path;
+    hk_span_start(sp, name, HK_SPAN_SERVER, has ? &in : NULL, true);
+    hk_span_attr_str(sp, "rpc.system", "grpc", 4);
+    const char *slash = strchr(name, '/');
+    if (slash) {
+        hk_span_attr_str(sp, "rpc.service", name, (size_t)(slash - name));
+        hk_span_attr_str(sp, "rpc.method", slash + 1, strlen(slash + 1));
+    }
+}
+
+static void trace_end(hk_span *sp, const hk_grpc_call *c)
+{
+    hk_span_attr_int(sp, "rpc.grpc.status_code", (int64_t)c->status);
+    /* Server errors, as for REST's 5xx: not the caller's mistakes. */
+    if (c->status == GRPC_STATUS_INTERNAL ||
+        c->status == GRPC_STATUS_UNAVAILABLE ||
+        c->status == GRPC_STATUS_DATA_LOSS ||
+        c->status == GRPC_STATUS_UNKNOWN) {
+        char why[32];
+        snprintf(why, sizeof why, "gRPC status %d", (int)c->status);
+        hk_span_set_error(sp, why);
+    }
+    hk_span_end(sp);
+}
+
 /* ==== Calls ==== */
 
 static void handle_call(hk_grpc_worker *w, hk_grpc_pending *p)
@@ -585,6 +647,12 @@ static void handle_call(hk_grpc_worker *w, hk_grpc_pending *p)
     const hk_grpc_method *m = p->m;
     grpc_byte_buffer *payload = p->payload;
     p->payload = NULL;
+    c.status = GRPC_STATUS_CANCELLED; /* until a status goes out */
+    hk_span span;
+    bool traced = hk_otel_active();
+    /* A call handled inside another's wait (nesting) is not its child. */
+    const hk_trace_ctx *outer = traced ? hk_otel_swap_current(NULL) : NULL;
+    if (traced) trace_begin(&span, p);
     if (!m) {
         hk_grpc_finish(&c, GRPC_STATUS_UNIMPLEMENTED, "unknown method", NULL);
     } else if (authorize(&c, &p->md, m->need)) {
@@ -605,6 +673,10 @@ static void handle_call(hk_grpc_worker *w, hk_grpc_pending *p)
                            "the method gave no answer", NULL);
     }
     send_wait(&c); /* no batch may point at c after this */
+    if (traced) {
+        trace_end(&span, &c);
+        hk_otel_swap_current(outer);
+    }
     if (payload) grpc_byte_buffer_destroy(payload);
     if (c.req) protobuf_c_message_free_unpacked(c.req, NULL);
     hk_grpc_read_done(&c);
