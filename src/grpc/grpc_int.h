@@ -30,6 +30,9 @@ typedef struct hk_grpc_worker hk_grpc_worker;
 #define HK_GRPC_TAG_PENDING 1 /* hk_grpc_pending: a requested call */
 #define HK_GRPC_TAG_CALL 2    /* hk_grpc_call: a batch of a call */
 #define HK_GRPC_TAG_FINISH 3  /* the last batch of a call (grpc_server.c) */
+#define HK_GRPC_TAG_CLOSE 4   /* a call's close watch (grpc_server.c) */
+
+typedef struct hk_grpc_close_op hk_grpc_close_op;
 
 /* One call being handled. */
 typedef struct hk_grpc_call {
@@ -47,6 +50,7 @@ typedef struct hk_grpc_call {
     ProtobufCMessage *req;     /* unary and server streaming: the request */
     grpc_byte_buffer *send_bb; /* a message in flight (hk_grpc_send_page) */
     grpc_status_code status;   /* the status sent (tracing) */
+    hk_grpc_close_op *close;   /* hk_grpc_watch_close's op, or NULL */
 } hk_grpc_call;
 
 /* ==== Message I/O (grpc_server.c) ==== */
@@ -78,6 +82,13 @@ hk_txn *hk_grpc_read_txn(hk_grpc_call *c);
 /* Waits up to us microseconds, handling calls that arrive meanwhile
  * (a following stream waiting for news). */
 void hk_grpc_idle(hk_grpc_call *c, int64_t us);
+/* Watches for the end of the call from the client's side (it cancelled
+ * or went away) while the handler waits for news without a batch of its
+ * own in flight (a Watch stream). HK_ERR_NOMEM or HK_ERR_IO when the
+ * watch cannot start. */
+hk_err hk_grpc_watch_close(hk_grpc_call *c);
+/* True when the watched call ended from the client's side. */
+bool hk_grpc_closed(const hk_grpc_call *c);
 /* Ends the call's snapshot early, so that the next hk_grpc_read_txn sees
  * newer commits (a following stream). */
 void hk_grpc_read_done(hk_grpc_call *c);
@@ -98,6 +109,9 @@ typedef struct hk_grpc_method {
     void (*handle)(hk_grpc_call *c);      /* answers the call */
 } hk_grpc_method;
 
+/* Health Watch calls running: the endpoint's stop gives them the time to
+ * send NOT_SERVING before it cancels what runs. */
+unsigned hk_grpc_watching(void);
 /* The method of a path, NULL when unknown. */
 const hk_grpc_method *hk_grpc_method_find(const char *path, size_t len);
 /* The table: hk_grpc_methods()[0 .. hk_grpc_method_count()). */

@@ -164,12 +164,28 @@ grpc_status_code hk_grpc_status(hk_err code)
 typedef struct hk_grpc_finish_op hk_grpc_finish_op;
 static void finish_op_free(hk_grpc_finish_op *f);
 
+/* A RECV_CLOSE_ON_SERVER batch started early (hk_grpc_watch_close): it
+ * completes when the call ends, from either side. Owned by the call while
+ * its handler runs (detached when the handler returns), freed by its
+ * completion; the worker counts it in `finishing` until then. */
+struct hk_grpc_close_op {
+    int tag_kind;      /* HK_GRPC_TAG_CLOSE */
+    hk_grpc_worker *w; /* whose finishing count to lower */
+    grpc_call *call;   /* a reference of its own */
+    int cancelled;     /* RECV_CLOSE_ON_SERVER's result */
+    bool done;         /* it completed */
+    bool detached;     /* the handler returned: free on completion */
+};
+static void close_op_done(hk_grpc_close_op *o);
+
 /* Records a completion: a requested call arrived, or a batch of some
  * call on this worker's stack completed. */
 static void on_event(grpc_event ev)
 {
     if (*(const int *)ev.tag == HK_GRPC_TAG_FINISH) {
         finish_op_free(ev.tag);
+    } else if (*(const int *)ev.tag == HK_GRPC_TAG_CLOSE) {
+        close_op_done(ev.tag);
     } else if (*(const int *)ev.tag == HK_GRPC_TAG_CALL) {
         hk_grpc_call *o = ev.tag;
         o->op_done = true;
@@ -451,12 +467,61 @@ static void finish_with(hk_grpc_call *c, grpc_byte_buffer *bb,
     ops[n].data.send_status_from_server.trailing_metadata =
         f->has_field ? &f->trailer : NULL;
     n++;
-    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[n].data.recv_close_on_server.cancelled = &f->cancelled;
-    n++;
+    if (!c->close) { /* else hk_grpc_watch_close's batch receives it */
+        ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        ops[n].data.recv_close_on_server.cancelled = &f->cancelled;
+        n++;
+    }
     c->w->finishing++;
     if (grpc_call_start_batch(c->call, ops, n, f, NULL) != GRPC_CALL_OK)
         finish_op_free(f);
+}
+
+static void close_op_done(hk_grpc_close_op *o)
+{
+    o->done = true;
+    if (!o->detached) return;
+    grpc_call_unref(o->call);
+    o->w->finishing--;
+    hk_free(o);
+}
+
+hk_err hk_grpc_watch_close(hk_grpc_call *c)
+{
+    if (c->close) return HK_OK;
+    hk_grpc_close_op *o = hk_calloc(1, sizeof(*o));
+    if (!o) return HK_ERR_NOMEM;
+    o->tag_kind = HK_GRPC_TAG_CLOSE;
+    o->w = c->w;
+    o->call = c->call;
+    grpc_call_ref(o->call);
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &o->cancelled;
+    if (grpc_call_start_batch(c->call, &op, 1, o, NULL) != GRPC_CALL_OK) {
+        grpc_call_unref(o->call);
+        hk_free(o);
+        return HK_ERR_IO;
+    }
+    c->w->finishing++;
+    c->close = o;
+    return HK_OK;
+}
+
+bool hk_grpc_closed(const hk_grpc_call *c)
+{
+    return c->close && c->close->done;
+}
+
+/* The handler returned: the close op frees itself when it completes. */
+static void close_detach(hk_grpc_call *c)
+{
+    hk_grpc_close_op *o = c->close;
+    if (!o) return;
+    c->close = NULL;
+    o->detached = true;
+    if (o->done) close_op_done(o); /* it completed already: free it now */
 }
 
 void hk_grpc_reply(hk_grpc_call *c, const ProtobufCMessage *m)
@@ -673,6 +738,7 @@ static void handle_call(hk_grpc_worker *w, hk_grpc_pending *p)
                            "the method gave no answer", NULL);
     }
     send_wait(&c); /* no batch may point at c after this */
+    close_detach(&c);
     if (traced) {
         trace_end(&span, &c);
         hk_otel_swap_current(outer);
@@ -837,6 +903,10 @@ void hk_grpc_stop(hk_server *srv)
     hk_grpc *g = g_grpc;
     if (!g || g->srv != srv) return;
     atomic_store(&g->stopping, true);
+    /* Health Watch streams see the server stopping within their poll
+     * interval, send NOT_SERVING and end: up to 1 s for them. */
+    for (int i = 0; i < 100 && hk_grpc_watching() > 0; i++)
+        usleep(10000);
     grpc_completion_queue *scq = grpc_completion_queue_create_for_pluck(NULL);
     grpc_server_shutdown_and_notify(g->server, scq, HK_GRPC_SHUTDOWN_TAG);
     grpc_server_cancel_all_calls(g->server);
