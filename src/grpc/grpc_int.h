@@ -98,7 +98,8 @@ void hk_grpc_read_done(hk_grpc_call *c);
 typedef enum hk_grpc_kind {
     HK_GRPC_UNARY = 0,         /* one request, one answer */
     HK_GRPC_SERVER_STREAM = 1, /* one request, a stream of answers */
-    HK_GRPC_CLIENT_STREAM = 2  /* a stream of requests, one answer */
+    HK_GRPC_CLIENT_STREAM = 2, /* a stream of requests, one answer */
+    HK_GRPC_BIDI_STREAM = 3    /* streams both ways (reflection) */
 } hk_grpc_kind;
 
 typedef struct hk_grpc_method {
@@ -112,6 +113,8 @@ typedef struct hk_grpc_method {
 /* Health Watch calls running: the endpoint's stop gives them the time to
  * send NOT_SERVING before it cancels what runs. */
 unsigned hk_grpc_watching(void);
+/* Server reflection's ServerReflectionInfo (grpc_reflect.c). */
+void hk_grpc_reflect(hk_grpc_call *c);
 /* The method of a path, NULL when unknown. */
 const hk_grpc_method *hk_grpc_method_find(const char *path, size_t len);
 /* The table: hk_grpc_methods()[0 .. hk_grpc_method_count()). */

@@ -22,6 +22,7 @@
 #include "core/mem.h"
 #include "core/sha256.h"
 #include "grpc/grpc_int.h"
+#include "grpc/reflection/v1alpha/reflection.pb-c.h"
 #include "server/server_int.h" /* the serving state /readyz reads */
 #include "service/svc_graph_query.h"
 
@@ -1175,6 +1176,14 @@ static const hk_grpc_method k_methods[] = {
      &grpc__health__v1__health_check_request__descriptor, m_health_check},
     {"/grpc.health.v1.Health/Watch", HK_GRPC_SERVER_STREAM, HK_ROLE_NONE,
      &grpc__health__v1__health_check_request__descriptor, m_health_watch},
+    {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+     HK_GRPC_BIDI_STREAM, HK_ROLE_READ,
+     &grpc__reflection__v1alpha__server_reflection_request__descriptor,
+     hk_grpc_reflect},
+    {"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+     HK_GRPC_BIDI_STREAM, HK_ROLE_READ,
+     &grpc__reflection__v1alpha__server_reflection_request__descriptor,
+     hk_grpc_reflect},
 };
 
 const hk_grpc_method *hk_grpc_method_find(const char *path, size_t len)

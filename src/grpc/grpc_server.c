@@ -722,7 +722,8 @@ static void handle_call(hk_grpc_worker *w, hk_grpc_pending *p)
         hk_grpc_finish(&c, GRPC_STATUS_UNIMPLEMENTED, "unknown method", NULL);
     } else if (authorize(&c, &p->md, m->need)) {
         hk_err rc = HK_OK;
-        if (m->kind != HK_GRPC_CLIENT_STREAM) {
+        if (m->kind != HK_GRPC_CLIENT_STREAM &&
+            m->kind != HK_GRPC_BIDI_STREAM) {
             if (payload) {
                 rc = decode(&c, m->in, payload, &c.req);
                 payload = NULL;
@@ -762,7 +763,7 @@ static bool ask(hk_grpc_worker *w, hk_grpc_pending *p)
         if (p->m)
             e = grpc_server_request_registered_call(
                 w->server, p->handle, &p->call, &p->deadline, &p->md,
-                p->m->kind == HK_GRPC_CLIENT_STREAM ? NULL : &p->payload, w->cq,
+                p->m->kind >= HK_GRPC_CLIENT_STREAM ? NULL : &p->payload, w->cq,
                 w->cq, p);
         else
             e = grpc_server_request_call(w->server, &p->call, &p->d, &p->md,
@@ -995,7 +996,7 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
     for (size_t k = 0; k < nm; k++) {
         g->handles[k] = grpc_server_register_method(
             g->server, ms[k].path, NULL,
-            ms[k].kind == HK_GRPC_CLIENT_STREAM
+            ms[k].kind >= HK_GRPC_CLIENT_STREAM
                 ? GRPC_SRM_PAYLOAD_NONE
                 : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
             0);
