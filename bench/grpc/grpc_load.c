@@ -5,7 +5,7 @@
  *
  *   grpc_load --addr 127.0.0.1:PORT --conns C --seconds S --threads T
  *             (--entity NAME | --pattern TEXT) [--limit 10]
- *   grpc_load --addr 127.0.0.1:PORT --export [--page-size N]
+ *   grpc_load --addr 127.0.0.1:PORT --export [--page-size N] [--window B]
  *
  * Reads: C channels (each its own HTTP/2 connection: a local subchannel
  * pool per channel), spread over T threads with one completion queue
@@ -63,6 +63,7 @@ static const char *g_method;
 static grpc_slice g_req;    /* the packed request */
 static double g_end;        /* stop time, s */
 static double g_measure_t0; /* start of measuring, s */
+static int g_window;        /* --window: receive window, bytes (0: default) */
 
 static double now_s(void)
 {
@@ -160,7 +161,7 @@ static int cmp_u(const void *a, const void *b)
 
 static grpc_channel *connect_one(void)
 {
-    grpc_arg a[2];
+    grpc_arg a[3];
     memset(a, 0, sizeof(a));
     a[0].type = GRPC_ARG_INTEGER;
     a[0].key = (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
@@ -168,7 +169,12 @@ static grpc_channel *connect_one(void)
     a[1].type = GRPC_ARG_INTEGER;
     a[1].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     a[1].value.integer = 64 << 20;
-    grpc_channel_args ca = {2, a};
+    /* The receive window: the default 64 KiB (grown by BDP probes later)
+     * holds a 150 KB page up for window updates. */
+    a[2].type = GRPC_ARG_INTEGER;
+    a[2].key = (char *)GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES;
+    a[2].value.integer = g_window;
+    grpc_channel_args ca = {g_window > 0 ? 3 : 2, a};
     grpc_channel_credentials *cr = grpc_insecure_credentials_create();
     grpc_channel *ch = grpc_channel_create(g_addr, cr, &ca);
     grpc_channel_credentials_release(cr);
@@ -314,6 +320,8 @@ int main(int argc, char **argv)
             limit = (unsigned)atoi(v);
         else if (!strcmp(a, "--page-size"))
             page_size = (unsigned)atoi(v);
+        else if (!strcmp(a, "--window"))
+            g_window = atoi(v);
         else {
             fprintf(stderr, "grpc_load: unknown %s\n", a);
             return 2;

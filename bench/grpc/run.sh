@@ -142,6 +142,11 @@ for c in 16 64; do
 done
 
 # ---- 4. streaming export ----
+# Alternating: the client's default receive window (64 KiB, grown by BDP
+# probes) and a 4 MiB one (--window, GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES).
 for _ in 1 2 3; do
+    echo -n "window default: " | tee -a "$res"
     "$LOAD" --addr "127.0.0.1:$port_grpc" --export | tee -a "$res"
+    echo -n "window 4 MiB:   " | tee -a "$res"
+    "$LOAD" --addr "127.0.0.1:$port_grpc" --export --window 4194304 | tee -a "$res"
 done

@@ -30,21 +30,27 @@ typedef struct hk_grpc_worker hk_grpc_worker;
 #define HK_GRPC_TAG_PENDING 1 /* hk_grpc_pending: a requested call */
 #define HK_GRPC_TAG_CALL 2    /* hk_grpc_call: a batch of a call */
 #define HK_GRPC_TAG_FINISH 3  /* the last batch of a call (grpc_server.c) */
+#define HK_GRPC_TAG_CLOSE 4   /* a call's close watch (grpc_server.c) */
+
+typedef struct hk_grpc_close_op hk_grpc_close_op;
 
 /* One call being handled. */
 typedef struct hk_grpc_call {
-    int tag_kind;          /* HK_GRPC_TAG_CALL */
-    bool op_done;          /* the batch in flight completed ... */
-    bool op_ok;            /* ... and succeeded */
-    unsigned depth;        /* nesting level on its worker (read txn) */
-    hk_grpc_worker *w;     /* the worker thread handling it */
-    hk_server *srv;        /* the server (config, store, writer) */
-    grpc_call *call;       /* the gRPC core call */
-    hk_principal who;      /* the caller (token name = audit actor) */
-    bool sent_initial;     /* initial metadata went out */
-    bool finished;         /* the status went out */
-    int64_t deadline_ms;   /* per-operation wait bound (slow peers) */
-    ProtobufCMessage *req; /* unary and server streaming: the request */
+    int tag_kind;              /* HK_GRPC_TAG_CALL */
+    bool op_done;              /* the batch in flight completed ... */
+    bool op_ok;                /* ... and succeeded */
+    unsigned depth;            /* nesting level on its worker (read txn) */
+    hk_grpc_worker *w;         /* the worker thread handling it */
+    hk_server *srv;            /* the server (config, store, writer) */
+    grpc_call *call;           /* the gRPC core call */
+    hk_principal who;          /* the caller (token name = audit actor) */
+    bool sent_initial;         /* initial metadata went out */
+    bool finished;             /* the status went out */
+    int64_t deadline_ms;       /* per-operation wait bound (slow peers) */
+    ProtobufCMessage *req;     /* unary and server streaming: the request */
+    grpc_byte_buffer *send_bb; /* a message in flight (hk_grpc_send_page) */
+    grpc_status_code status;   /* the status sent (tracing) */
+    hk_grpc_close_op *close;   /* hk_grpc_watch_close's op, or NULL */
 } hk_grpc_call;
 
 /* ==== Message I/O (grpc_server.c) ==== */
@@ -76,6 +82,13 @@ hk_txn *hk_grpc_read_txn(hk_grpc_call *c);
 /* Waits up to us microseconds, handling calls that arrive meanwhile
  * (a following stream waiting for news). */
 void hk_grpc_idle(hk_grpc_call *c, int64_t us);
+/* Watches for the end of the call from the client's side (it cancelled
+ * or went away) while the handler waits for news without a batch of its
+ * own in flight (a Watch stream). HK_ERR_NOMEM or HK_ERR_IO when the
+ * watch cannot start. */
+hk_err hk_grpc_watch_close(hk_grpc_call *c);
+/* True when the watched call ended from the client's side. */
+bool hk_grpc_closed(const hk_grpc_call *c);
 /* Ends the call's snapshot early, so that the next hk_grpc_read_txn sees
  * newer commits (a following stream). */
 void hk_grpc_read_done(hk_grpc_call *c);
@@ -85,7 +98,8 @@ void hk_grpc_read_done(hk_grpc_call *c);
 typedef enum hk_grpc_kind {
     HK_GRPC_UNARY = 0,         /* one request, one answer */
     HK_GRPC_SERVER_STREAM = 1, /* one request, a stream of answers */
-    HK_GRPC_CLIENT_STREAM = 2  /* a stream of requests, one answer */
+    HK_GRPC_CLIENT_STREAM = 2, /* a stream of requests, one answer */
+    HK_GRPC_BIDI_STREAM = 3    /* streams both ways (reflection) */
 } hk_grpc_kind;
 
 typedef struct hk_grpc_method {
@@ -96,6 +110,11 @@ typedef struct hk_grpc_method {
     void (*handle)(hk_grpc_call *c);      /* answers the call */
 } hk_grpc_method;
 
+/* Health Watch calls running: the endpoint's stop gives them the time to
+ * send NOT_SERVING before it cancels what runs. */
+unsigned hk_grpc_watching(void);
+/* Server reflection's ServerReflectionInfo (grpc_reflect.c). */
+void hk_grpc_reflect(hk_grpc_call *c);
 /* The method of a path, NULL when unknown. */
 const hk_grpc_method *hk_grpc_method_find(const char *path, size_t len);
 /* The table: hk_grpc_methods()[0 .. hk_grpc_method_count()). */
@@ -137,5 +156,11 @@ hk_err hk_grpc_append_varint_field(hk_buf *out, uint32_t field, uint64_t v);
 hk_err hk_grpc_append_string_field(hk_buf *out, uint32_t field, const char *s);
 /* Sends the bytes of one already encoded message (hk_grpc_send's form). */
 hk_err hk_grpc_send_raw(hk_grpc_call *c, const void *bytes, size_t len);
+/* Sends the encoded message in *page without copying it and without
+ * waiting: the bytes go to the transport and *page gets a fresh buffer of
+ * the same capacity, so the next page is encoded while this one is
+ * written (a stream's pages overlap encoding and sending). The next batch
+ * of the call waits for it; HK_ERR_IO when the previous message failed. */
+hk_err hk_grpc_send_page(hk_grpc_call *c, hk_buf *page);
 
 #endif /* HK_GRPC_INT_H */

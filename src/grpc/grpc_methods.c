@@ -22,6 +22,8 @@
 #include "core/mem.h"
 #include "core/sha256.h"
 #include "grpc/grpc_int.h"
+#include "grpc/reflection/v1alpha/reflection.pb-c.h"
+#include "server/server_int.h" /* the serving state /readyz reads */
 #include "service/svc_graph_query.h"
 
 #define HK_GRPC_PAGE 1000u            /* elements per streamed message */
@@ -491,9 +493,7 @@ typedef struct pager {
 
 static hk_err pager_flush(pager *p)
 {
-    hk_err rc =
-        hk_grpc_send_raw(p->c, p->page.data ? p->page.data : "", p->page.len);
-    hk_buf_reset(&p->page);
+    hk_err rc = hk_grpc_send_page(p->c, &p->page);
     p->n = 0;
     p->sent++;
     return rc;
@@ -984,6 +984,7 @@ static void m_audit(hk_grpc_call *c)
 
 #define HK_GRPC_FOLLOW_MAX_MS 60000u /* longest Changes follow */
 #define HK_GRPC_FOLLOW_POLL_US 50000 /* how often a follow looks */
+#define HK_GRPC_WATCH_POLL_US 100000 /* how often a health Watch looks */
 
 typedef struct changes {
     pager p;       /* the page being built */
@@ -1071,6 +1072,71 @@ static void m_health_check(hk_grpc_call *c)
     hk_grpc_reply(c, &a.base);
 }
 
+/* The serving status of the KB, as /readyz answers: NOT_SERVING while
+ * the server starts or drains, when a read found the KB damaged, or when
+ * a follower lags behind its stream. */
+static Grpc__Health__V1__HealthCheckResponse__ServingStatus
+serving_status(hk_server *srv)
+{
+    if (!atomic_load(&srv->ready) || atomic_load(&srv->stopping) ||
+        atomic_load(&srv->damaged) || !hk_server_stream_ready(srv))
+        return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+    return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+}
+
+/* Watch: the current status at once, then one message on every change
+ * (looked at every HK_GRPC_WATCH_POLL_US), until the client ends the call
+ * or the server drains (NOT_SERVING goes out, then status OK). An unknown
+ * service is answered SERVICE_UNKNOWN, and the call stays open, as the
+ * health protocol says. */
+static atomic_uint g_watching; /* Watch calls running */
+
+unsigned hk_grpc_watching(void)
+{
+    return atomic_load(&g_watching);
+}
+
+static void health_watch(hk_grpc_call *c);
+static void m_health_watch(hk_grpc_call *c)
+{
+    atomic_fetch_add(&g_watching, 1);
+    health_watch(c);
+    atomic_fetch_sub(&g_watching, 1);
+}
+
+static void health_watch(hk_grpc_call *c)
+{
+    const Grpc__Health__V1__HealthCheckRequest *r = (void *)c->req;
+    const char *svc = r->service ? r->service : "";
+    bool known = !svc[0] || strcmp(svc, "hakgal.v2.Hakgal") == 0;
+    if (hk_grpc_watch_close(c) != HK_OK) {
+        hk_grpc_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
+                       NULL);
+        return;
+    }
+    int last = -1;
+    for (;;) {
+        bool stopping = hk_server_stopping(c->srv);
+        Grpc__Health__V1__HealthCheckResponse a =
+            GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
+        a.status =
+            !known
+                ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN
+                : serving_status(c->srv);
+        if ((int)a.status != last) {
+            if (hk_grpc_send(c, &a.base) != HK_OK) return;
+            last = (int)a.status;
+        }
+        if (stopping) break;
+        if (hk_grpc_closed(c)) {
+            c->finished = true; /* the client ended it: no status to send */
+            return;
+        }
+        hk_grpc_idle(c, HK_GRPC_WATCH_POLL_US);
+    }
+    hk_grpc_finish(c, GRPC_STATUS_OK, NULL, NULL);
+}
+
 /* ==== Method table ==== */
 
 #define HK_SVC "/hakgal.v2.Hakgal/"
@@ -1108,6 +1174,16 @@ static const hk_grpc_method k_methods[] = {
      &hakgal__v2__changes_request__descriptor, m_changes},
     {"/grpc.health.v1.Health/Check", HK_GRPC_UNARY, HK_ROLE_NONE,
      &grpc__health__v1__health_check_request__descriptor, m_health_check},
+    {"/grpc.health.v1.Health/Watch", HK_GRPC_SERVER_STREAM, HK_ROLE_NONE,
+     &grpc__health__v1__health_check_request__descriptor, m_health_watch},
+    {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+     HK_GRPC_BIDI_STREAM, HK_ROLE_READ,
+     &grpc__reflection__v1alpha__server_reflection_request__descriptor,
+     hk_grpc_reflect},
+    {"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+     HK_GRPC_BIDI_STREAM, HK_ROLE_READ,
+     &grpc__reflection__v1alpha__server_reflection_request__descriptor,
+     hk_grpc_reflect},
 };
 
 const hk_grpc_method *hk_grpc_method_find(const char *path, size_t len)

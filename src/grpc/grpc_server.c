@@ -61,6 +61,7 @@
 
 #include "core/mem.h"
 #include "grpc/grpc_int.h"
+#include "otel/otel.h"
 
 /* Workers when --grpc-threads is not given: one per CPU, at least two.
  * More threads than CPUs cost more in thread switches (measured: the
@@ -163,12 +164,28 @@ grpc_status_code hk_grpc_status(hk_err code)
 typedef struct hk_grpc_finish_op hk_grpc_finish_op;
 static void finish_op_free(hk_grpc_finish_op *f);
 
+/* A RECV_CLOSE_ON_SERVER batch started early (hk_grpc_watch_close): it
+ * completes when the call ends, from either side. Owned by the call while
+ * its handler runs (detached when the handler returns), freed by its
+ * completion; the worker counts it in `finishing` until then. */
+struct hk_grpc_close_op {
+    int tag_kind;      /* HK_GRPC_TAG_CLOSE */
+    hk_grpc_worker *w; /* whose finishing count to lower */
+    grpc_call *call;   /* a reference of its own */
+    int cancelled;     /* RECV_CLOSE_ON_SERVER's result */
+    bool done;         /* it completed */
+    bool detached;     /* the handler returned: free on completion */
+};
+static void close_op_done(hk_grpc_close_op *o);
+
 /* Records a completion: a requested call arrived, or a batch of some
  * call on this worker's stack completed. */
 static void on_event(grpc_event ev)
 {
     if (*(const int *)ev.tag == HK_GRPC_TAG_FINISH) {
         finish_op_free(ev.tag);
+    } else if (*(const int *)ev.tag == HK_GRPC_TAG_CLOSE) {
+        close_op_done(ev.tag);
     } else if (*(const int *)ev.tag == HK_GRPC_TAG_CALL) {
         hk_grpc_call *o = ev.tag;
         o->op_done = true;
@@ -182,14 +199,11 @@ static void on_event(grpc_event ev)
 
 static void serve_arrived(hk_grpc_worker *w);
 
-/* Starts ops and waits for them; false when they failed or the peer was
- * too slow (the call is then cancelled). After HK_GRPC_NEST_AFTER_MS of
- * waiting, calls that arrive are handled meanwhile. */
-static bool run_batch(hk_grpc_call *c, const grpc_op *ops, size_t n)
+/* Waits for the batch in flight on c; false when it failed or the peer
+ * was too slow (the call is then cancelled). After HK_GRPC_NEST_AFTER_MS
+ * of waiting, calls that arrive are handled meanwhile. */
+static bool wait_batch(hk_grpc_call *c)
 {
-    c->op_done = false;
-    if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK)
-        return false;
     gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
     gpr_timespec dl =
         gpr_time_add(now, gpr_time_from_millis(c->deadline_ms, GPR_TIMESPAN));
@@ -213,6 +227,30 @@ static bool run_batch(hk_grpc_call *c, const grpc_op *ops, size_t n)
         if (nesting && !cancelled && !c->op_done) serve_arrived(c->w);
     }
     return c->op_ok && !cancelled;
+}
+
+/* Waits for a message hk_grpc_send_raw left in flight; false when it
+ * failed (the call is then finished: no status can go out). Every other
+ * batch of the call starts after this, so a call has one batch in flight
+ * at most, and none when its handler returns (c lives on the stack). */
+static bool send_wait(hk_grpc_call *c)
+{
+    if (!c->send_bb) return true;
+    bool ok = wait_batch(c);
+    grpc_byte_buffer_destroy(c->send_bb);
+    c->send_bb = NULL;
+    if (!ok) c->finished = true;
+    return ok;
+}
+
+/* Starts ops and waits for them (as wait_batch). */
+static bool run_batch(hk_grpc_call *c, const grpc_op *ops, size_t n)
+{
+    if (!send_wait(c)) return false;
+    c->op_done = false;
+    if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK)
+        return false;
+    return wait_batch(c);
 }
 
 void hk_grpc_idle(hk_grpc_call *c, int64_t us)
@@ -300,6 +338,38 @@ hk_err hk_grpc_send_raw(hk_grpc_call *c, const void *bytes, size_t len)
     return ok ? HK_OK : HK_ERR_IO;
 }
 
+static void free_page(void *p)
+{
+    hk_free(p);
+}
+
+hk_err hk_grpc_send_page(hk_grpc_call *c, hk_buf *page)
+{
+    if (!send_wait(c)) return HK_ERR_IO;
+    size_t len = page->len;
+    grpc_slice s = page->data ? grpc_slice_new(page->data, len, free_page)
+                              : grpc_empty_slice();
+    size_t cap = page->cap;
+    *page = (hk_buf)HK_BUF_INIT;
+    /* The next page is about as large: no regrowth from 64 bytes. */
+    if (cap > 1) (void)hk_buf_reserve(page, cap - 1);
+    c->send_bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    grpc_op ops[2];
+    size_t n = add_initial(c, ops);
+    memset(&ops[n], 0, sizeof(ops[n]));
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].data.send_message.send_message = c->send_bb;
+    c->op_done = false;
+    if (grpc_call_start_batch(c->call, ops, n + 1, c, NULL) != GRPC_CALL_OK) {
+        grpc_byte_buffer_destroy(c->send_bb);
+        c->send_bb = NULL;
+        c->finished = true;
+        return HK_ERR_IO;
+    }
+    return HK_OK;
+}
+
 static grpc_byte_buffer *pack(const ProtobufCMessage *m)
 {
     size_t n = protobuf_c_message_get_packed_size(m);
@@ -358,11 +428,12 @@ static void finish_with(hk_grpc_call *c, grpc_byte_buffer *bb,
                         grpc_status_code code, const char *message,
                         const char *field)
 {
-    if (c->finished) {
+    if (!send_wait(c) || c->finished) {
         if (bb) grpc_byte_buffer_destroy(bb);
         return;
     }
     c->finished = true;
+    c->status = code;
     hk_grpc_finish_op *f = hk_calloc(1, sizeof(*f));
     if (!f) {
         if (bb) grpc_byte_buffer_destroy(bb);
@@ -396,12 +467,61 @@ static void finish_with(hk_grpc_call *c, grpc_byte_buffer *bb,
     ops[n].data.send_status_from_server.trailing_metadata =
         f->has_field ? &f->trailer : NULL;
     n++;
-    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[n].data.recv_close_on_server.cancelled = &f->cancelled;
-    n++;
+    if (!c->close) { /* else hk_grpc_watch_close's batch receives it */
+        ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        ops[n].data.recv_close_on_server.cancelled = &f->cancelled;
+        n++;
+    }
     c->w->finishing++;
     if (grpc_call_start_batch(c->call, ops, n, f, NULL) != GRPC_CALL_OK)
         finish_op_free(f);
+}
+
+static void close_op_done(hk_grpc_close_op *o)
+{
+    o->done = true;
+    if (!o->detached) return;
+    grpc_call_unref(o->call);
+    o->w->finishing--;
+    hk_free(o);
+}
+
+hk_err hk_grpc_watch_close(hk_grpc_call *c)
+{
+    if (c->close) return HK_OK;
+    hk_grpc_close_op *o = hk_calloc(1, sizeof(*o));
+    if (!o) return HK_ERR_NOMEM;
+    o->tag_kind = HK_GRPC_TAG_CLOSE;
+    o->w = c->w;
+    o->call = c->call;
+    grpc_call_ref(o->call);
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &o->cancelled;
+    if (grpc_call_start_batch(c->call, &op, 1, o, NULL) != GRPC_CALL_OK) {
+        grpc_call_unref(o->call);
+        hk_free(o);
+        return HK_ERR_IO;
+    }
+    c->w->finishing++;
+    c->close = o;
+    return HK_OK;
+}
+
+bool hk_grpc_closed(const hk_grpc_call *c)
+{
+    return c->close && c->close->done;
+}
+
+/* The handler returned: the close op frees itself when it completes. */
+static void close_detach(hk_grpc_call *c)
+{
+    hk_grpc_close_op *o = c->close;
+    if (!o) return;
+    c->close = NULL;
+    o->detached = true;
+    if (o->done) close_op_done(o); /* it completed already: free it now */
 }
 
 void hk_grpc_reply(hk_grpc_call *c, const ProtobufCMessage *m)
@@ -516,6 +636,66 @@ static bool authorize(hk_grpc_call *c, const grpc_metadata_array *md,
     return false;
 }
 
+/* ==== Tracing ==== */
+
+/* The W3C trace context of the call's metadata ("traceparent", and
+ * "tracestate" with it), as REST reads it from its headers
+ * (server_trace.c): true and ctx filled when traceparent is valid. */
+static bool trace_parent(const grpc_metadata_array *md, hk_trace_ctx *ctx)
+{
+    const grpc_slice *tp = NULL, *ts = NULL;
+    for (size_t i = 0; i < md->count; i++) {
+        if (grpc_slice_str_cmp(md->metadata[i].key, "traceparent") == 0)
+            tp = &md->metadata[i].value;
+        else if (grpc_slice_str_cmp(md->metadata[i].key, "tracestate") == 0)
+            ts = &md->metadata[i].value;
+    }
+    if (!tp || !hk_traceparent_parse((const char *)GRPC_SLICE_START_PTR(*tp),
+                                     GRPC_SLICE_LENGTH(*tp), ctx))
+        return false;
+    if (ts && GRPC_SLICE_LENGTH(*ts) < sizeof ctx->state) {
+        memcpy(ctx->state, GRPC_SLICE_START_PTR(*ts), GRPC_SLICE_LENGTH(*ts));
+        ctx->state[GRPC_SLICE_LENGTH(*ts)] = '\0';
+    }
+    return true;
+}
+
+/* Starts the call's span (kind SERVER, named "hakgal.v2.Hakgal/Method"
+ * as the RPC semantic conventions name it): a child of the caller's
+ * traceparent when the metadata carries a valid one, else a root. It is
+ * the thread's current span while the handler runs, so the service
+ * layer's spans and the write jobs become its children. */
+static void trace_begin(hk_span *sp, const hk_grpc_pending *p)
+{
+    hk_trace_ctx in;
+    memset(&in, 0, sizeof in);
+    bool has = trace_parent(&p->md, &in);
+    const char *path = p->m ? p->m->path : "unknown";
+    const char *name = path[0] == '/' ? path + 1 : path;
+    hk_span_start(sp, name, HK_SPAN_SERVER, has ? &in : NULL, true);
+    hk_span_attr_str(sp, "rpc.system", "grpc", 4);
+    const char *slash = strchr(name, '/');
+    if (slash) {
+        hk_span_attr_str(sp, "rpc.service", name, (size_t)(slash - name));
+        hk_span_attr_str(sp, "rpc.method", slash + 1, strlen(slash + 1));
+    }
+}
+
+static void trace_end(hk_span *sp, const hk_grpc_call *c)
+{
+    hk_span_attr_int(sp, "rpc.grpc.status_code", (int64_t)c->status);
+    /* Server errors, as for REST's 5xx: not the caller's mistakes. */
+    if (c->status == GRPC_STATUS_INTERNAL ||
+        c->status == GRPC_STATUS_UNAVAILABLE ||
+        c->status == GRPC_STATUS_DATA_LOSS ||
+        c->status == GRPC_STATUS_UNKNOWN) {
+        char why[32];
+        snprintf(why, sizeof why, "gRPC status %d", (int)c->status);
+        hk_span_set_error(sp, why);
+    }
+    hk_span_end(sp);
+}
+
 /* ==== Calls ==== */
 
 static void handle_call(hk_grpc_worker *w, hk_grpc_pending *p)
@@ -532,11 +712,18 @@ static void handle_call(hk_grpc_worker *w, hk_grpc_pending *p)
     const hk_grpc_method *m = p->m;
     grpc_byte_buffer *payload = p->payload;
     p->payload = NULL;
+    c.status = GRPC_STATUS_CANCELLED; /* until a status goes out */
+    hk_span span;
+    bool traced = hk_otel_active();
+    /* A call handled inside another's wait (nesting) is not its child. */
+    const hk_trace_ctx *outer = traced ? hk_otel_swap_current(NULL) : NULL;
+    if (traced) trace_begin(&span, p);
     if (!m) {
         hk_grpc_finish(&c, GRPC_STATUS_UNIMPLEMENTED, "unknown method", NULL);
     } else if (authorize(&c, &p->md, m->need)) {
         hk_err rc = HK_OK;
-        if (m->kind != HK_GRPC_CLIENT_STREAM) {
+        if (m->kind != HK_GRPC_CLIENT_STREAM &&
+            m->kind != HK_GRPC_BIDI_STREAM) {
             if (payload) {
                 rc = decode(&c, m->in, payload, &c.req);
                 payload = NULL;
@@ -550,6 +737,12 @@ static void handle_call(hk_grpc_worker *w, hk_grpc_pending *p)
         if (!c.finished)
             hk_grpc_finish(&c, GRPC_STATUS_INTERNAL,
                            "the method gave no answer", NULL);
+    }
+    send_wait(&c); /* no batch may point at c after this */
+    close_detach(&c);
+    if (traced) {
+        trace_end(&span, &c);
+        hk_otel_swap_current(outer);
     }
     if (payload) grpc_byte_buffer_destroy(payload);
     if (c.req) protobuf_c_message_free_unpacked(c.req, NULL);
@@ -570,7 +763,7 @@ static bool ask(hk_grpc_worker *w, hk_grpc_pending *p)
         if (p->m)
             e = grpc_server_request_registered_call(
                 w->server, p->handle, &p->call, &p->deadline, &p->md,
-                p->m->kind == HK_GRPC_CLIENT_STREAM ? NULL : &p->payload, w->cq,
+                p->m->kind >= HK_GRPC_CLIENT_STREAM ? NULL : &p->payload, w->cq,
                 w->cq, p);
         else
             e = grpc_server_request_call(w->server, &p->call, &p->d, &p->md,
@@ -711,6 +904,10 @@ void hk_grpc_stop(hk_server *srv)
     hk_grpc *g = g_grpc;
     if (!g || g->srv != srv) return;
     atomic_store(&g->stopping, true);
+    /* Health Watch streams see the server stopping within their poll
+     * interval, send NOT_SERVING and end: up to 1 s for them. */
+    for (int i = 0; i < 100 && hk_grpc_watching() > 0; i++)
+        usleep(10000);
     grpc_completion_queue *scq = grpc_completion_queue_create_for_pluck(NULL);
     grpc_server_shutdown_and_notify(g->server, scq, HK_GRPC_SHUTDOWN_TAG);
     grpc_server_cancel_all_calls(g->server);
@@ -799,7 +996,7 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
     for (size_t k = 0; k < nm; k++) {
         g->handles[k] = grpc_server_register_method(
             g->server, ms[k].path, NULL,
-            ms[k].kind == HK_GRPC_CLIENT_STREAM
+            ms[k].kind >= HK_GRPC_CLIENT_STREAM
                 ? GRPC_SRM_PAYLOAD_NONE
                 : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
             0);

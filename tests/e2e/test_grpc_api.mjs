@@ -117,15 +117,28 @@ try {
   const c = new pkg.hakgal.v2.Hakgal(addr, grpc.credentials.createInsecure());
   const health = new pkg.grpc.health.v1.Health(addr, grpc.credentials.createInsecure());
 
-  // 1. health: open to all, SERVING; unknown service NOT_FOUND; Watch absent
+  // 1. health: open to all, SERVING; unknown service NOT_FOUND; Watch
+  // sends the current status at once and stays open (the drain is in 11)
   {
     const h = await unary(health, 'Check', {}, null);
     assert.equal(h.status, 'SERVING');
     assert.equal((await unary(health, 'Check', { service: 'hakgal.v2.Hakgal' }, null)).status, 'SERVING');
     await fails(unary(health, 'Check', { service: 'nope' }, null), S.NOT_FOUND, 'unknown service');
-    const w = health.Watch({}, meta(null));
-    await fails(new Promise((res, rej) => { w.on('data', () => {}); w.on('error', rej); w.on('end', res); }),
-      S.UNIMPLEMENTED, 'Watch');
+    for (const [service, want] of [['', 'SERVING'], ['hakgal.v2.Hakgal', 'SERVING'], ['nope', 'SERVICE_UNKNOWN']]) {
+      const w = health.Watch({ service }, meta(null));
+      const got = [];
+      const ended = new Promise((res) => { w.on('error', (e) => res(e)); w.on('end', () => res(null)); });
+      await new Promise((res) => w.on('data', (d) => { got.push(d.status); res(); }));
+      await new Promise((res) => setTimeout(res, 300)); // no change: no second message
+      assert.deepEqual(got, [want], `Watch ${service || '(all)'}`);
+      w.cancel(); // the server notices and releases its worker
+      const e = await ended;
+      assert.equal(e && e.code, S.CANCELLED, 'cancelled by the client');
+    }
+    // The workers are free again: every one answers.
+    const many = [];
+    for (let i = 0; i < 12; i++) many.push(unary(health, 'Check', {}, null));
+    for (const h2 of await Promise.all(many)) assert.equal(h2.status, 'SERVING');
   }
 
   // 2. auth: the REST policy on the authorization metadata
@@ -448,8 +461,17 @@ try {
   }
 
   c.close();
-  health.close();
+  // A Watch open while the server drains: SERVING, then NOT_SERVING, then
+  // the stream ends with OK.
+  const watch = health.Watch({}, meta(null));
+  const seen = [];
+  const watchEnd = new Promise((res) => { watch.on('error', (e) => res(e)); watch.on('end', () => res(null)); });
+  await new Promise((res) => watch.on('data', (d) => { seen.push(d.status); res(); }));
   server.kill('SIGTERM');
+  const wEnd = await watchEnd;
+  assert.deepEqual(seen, ['SERVING', 'NOT_SERVING'], 'Watch saw the drain');
+  assert.equal(wEnd, null, `Watch ended with OK (${wEnd && wEnd.message})`);
+  health.close();
   const code = await new Promise((res) => server.once('exit', (c2) => res(c2)));
   assert.equal(code, 0, `server exit code (log: ${log})`);
   server = null;

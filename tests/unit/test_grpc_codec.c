@@ -228,8 +228,17 @@ static void test_methods(void **state)
     assert_non_null(hk_grpc_method_find(health, strlen(health)));
     assert_int_equal(hk_grpc_method_find(health, strlen(health))->need,
                      HK_ROLE_NONE);
+    const char *watch = "/grpc.health.v1.Health/Watch";
+    assert_int_equal(hk_grpc_method_find(watch, strlen(watch))->kind,
+                     HK_GRPC_SERVER_STREAM);
+    const char *refl[] = {
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"};
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(hk_grpc_method_find(refl[i], strlen(refl[i]))->kind,
+                         HK_GRPC_BIDI_STREAM);
     const char *nope[] = {"/hakgal.v2.Hakgal/Nope", "/hakgal.v2.Hakgal/GetFac",
-                          "", "/grpc.health.v1.Health/Watch"};
+                          "", "/grpc.health.v1.Health/Watc"};
     for (size_t i = 0; i < sizeof(nope) / sizeof(nope[0]); i++)
         assert_null(hk_grpc_method_find(nope[i], strlen(nope[i])));
     const char *w = "/hakgal.v2.Hakgal/AddFact";
