@@ -115,6 +115,19 @@ typedef struct hk_grpc_method {
 unsigned hk_grpc_watching(void);
 /* Server reflection's ServerReflectionInfo (grpc_reflect.c). */
 void hk_grpc_reflect(hk_grpc_call *c);
+/* The rule methods (grpc_rules.c): ListRules, AddRule, SetRuleEnabled,
+ * DeleteRule, Reason, Why. */
+void hk_grpc_list_rules(hk_grpc_call *c);
+void hk_grpc_add_rule(hk_grpc_call *c);
+void hk_grpc_set_rule_enabled(hk_grpc_call *c);
+void hk_grpc_delete_rule(hk_grpc_call *c);
+void hk_grpc_reason(hk_grpc_call *c);
+void hk_grpc_why(hk_grpc_call *c);
+/* The review queue methods (grpc_review.c): ListReview, ApproveProposal,
+ * RejectProposal. */
+void hk_grpc_list_review(hk_grpc_call *c);
+void hk_grpc_approve_proposal(hk_grpc_call *c);
+void hk_grpc_reject_proposal(hk_grpc_call *c);
 /* The method of a path, NULL when unknown. */
 const hk_grpc_method *hk_grpc_method_find(const char *path, size_t len);
 /* The table: hk_grpc_methods()[0 .. hk_grpc_method_count()). */
