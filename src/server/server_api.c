@@ -367,6 +367,17 @@ const hk_route hk_routes[] = {
      .ok_status = "200",
      .errors = "400 401 403 404 415 422 503",
      .params = {{"space", "path", "string", true, "space name"}}},
+    {.method = "POST",
+     .path = "/v2/vectors/{space}/entities",
+     .need = HK_ROLE_WRITE,
+     .fn = hk_route_vectors_entities,
+     .summary = "Store (or with remove, delete) the vectors of up to 10000 "
+                "entities of an entity space in one transaction, all or "
+                "nothing",
+     .body = "VectorEntitiesInput",
+     .ok_status = "200",
+     .errors = "400 401 403 404 413 415 422 503",
+     .params = {{"space", "path", "string", true, "space name"}}},
     {.method = "GET",
      .path = "/v2/vectors/{space}/similar",
      .need = HK_ROLE_READ,

@@ -419,6 +419,8 @@ void hk_route_vectors_list(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_vectors_drop(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_vectors_embed(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_vectors_entities(hk_server *srv, h2o_req_t *req,
+                               const char *param);
 void hk_route_vectors_similar_get(hk_server *srv, h2o_req_t *req,
                                   const char *param);
 void hk_route_vectors_similar_post(hk_server *srv, h2o_req_t *req,

@@ -74,9 +74,26 @@ const char *hk_svc_vembedder_name(hkv_embedder e)
                                    : "none";
 }
 
+bool hk_svc_vkind_parse(const char *s, hkv_kind *out)
+{
+    if (strcmp(s, "fact") == 0)
+        *out = HKV_KIND_FACT;
+    else if (strcmp(s, "entity") == 0)
+        *out = HKV_KIND_ENTITY;
+    else
+        return false;
+    return true;
+}
+
+const char *hk_svc_vkind_name(hkv_kind k)
+{
+    return k == HKV_KIND_ENTITY ? "entity" : "fact";
+}
+
 json_t *hk_svc_vspace_json(const hkv_space *sp)
 {
-    return json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s, s:I, s:b}",
+    return json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s, s:I, s:b, s:s, "
+                     "s:s}",
                      "name", sp->name, "dim", (json_int_t)sp->params.dim,
                      "metric", hk_svc_vmetric_name(sp->params.metric),
                      "storage", sp->params.quant == HKV_I8 ? "int8" : "float32",
@@ -84,7 +101,8 @@ json_t *hk_svc_vspace_json(const hkv_space *sp)
                      (json_int_t)sp->params.ef_construction, "ef",
                      (json_int_t)sp->params.ef, "embedder",
                      hk_svc_vembedder_name(sp->embedder), "vectors",
-                     (json_int_t)sp->vectors, "auto_embed", sp->auto_embed);
+                     (json_int_t)sp->vectors, "auto_embed", sp->auto_embed,
+                     "kind", hk_svc_vkind_name(sp->kind), "model", sp->model);
 }
 
 hk_err hk_svc_vspace_create_apply(hk_txn *t, void *arg, hk_error *err)
@@ -99,6 +117,33 @@ hk_err hk_svc_vspace_drop_apply(hk_txn *t, void *arg, hk_error *err)
     return hkv_space_drop(a->vs, t, a->sp.name, err);
 }
 
+/* ==== Entity vectors ==== */
+
+hk_err hk_svc_ventity_apply(hk_txn *t, void *arg, hk_error *err)
+{
+    hk_svc_ventity_arg *a = arg;
+    hk_err e = HK_OK;
+    a->written = 0;
+    a->failed = 0;
+    if (a->model && (e = hkv_space_set_model(a->vs, t, a->space, a->model,
+                                             err)))
+        return e;
+    for (size_t i = 0; i < a->n; i++) {
+        const char *nm = a->names[i];
+        if (a->remove)
+            e = hkv_entity_del(a->vs, t, a->space, nm, strlen(nm), err);
+        else
+            e = hkv_entity_put(a->vs, t, a->space, nm, strlen(nm),
+                               a->vecs + i * (size_t)a->dim, a->dim, err);
+        if (e) {
+            a->failed = i;
+            return e;
+        }
+        a->written++;
+    }
+    return HK_OK;
+}
+
 /* ==== Embedding ==== */
 
 /* The canonical statement of fact id into b (reset first). */
@@ -110,6 +155,47 @@ static hk_err statement_of(hk_txn *t, hk_fact_id id, hk_fact *f, hk_buf *b,
     b->len = 0;
     if ((e = hk_statement_format(&f->st, b)))
         return hk_error_set(err, e, "out of memory");
+    return HK_OK;
+}
+
+/* hk_svc_embed_apply in an entity space: symbols after a->after that
+ * some fact has as an argument and that have no vector get the hashed
+ * vector of their name. */
+static hk_err embed_entities_hashed(hk_svc_embed_arg *a, hk_txn *t,
+                                    const hkv_space *sp, float *v,
+                                    uint64_t limit, hk_error *err)
+{
+    uint32_t max;
+    hk_err e;
+    if ((e = hks_sym_max(t, &max, err))) return e;
+    a->done = true;
+    for (uint64_t sym = a->after + 1; sym <= max; sym++) {
+        if (sym - a->after > limit) {
+            a->done = false;
+            break;
+        }
+        a->last = sym;
+        uint64_t facts = 0;
+        if ((e = hks_entity_count(t, (uint32_t)sym, NULL, &facts, err)))
+            return e;
+        if (facts == 0) continue; /* a predicate only */
+        e = hkv_entity_get(a->vs, t, a->space, (uint32_t)sym, v, err);
+        if (e == HK_OK) continue;
+        if (e != HK_ERR_NOT_FOUND) return e;
+        hk_error_clear(err);
+        const char *nm;
+        size_t len;
+        if ((e = hks_sym_str(t, (uint32_t)sym, &nm, &len, err))) return e;
+        hkv_embed_hashed(nm, len, v, sp->params.dim);
+        /* the name lives in the map: copy it before writing */
+        char *name = hk_strndup(nm, len);
+        if (!name) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        e = hkv_entity_put(a->vs, t, a->space, name, len, v, sp->params.dim,
+                           err);
+        hk_free(name);
+        if (e) return e;
+        a->embedded++;
+    }
     return HK_OK;
 }
 
@@ -148,6 +234,10 @@ hk_err hk_svc_embed_apply(hk_txn *t, void *arg, hk_error *err)
     v = hk_malloc((size_t)sp.params.dim * sizeof *v);
     if (!v) {
         e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (sp.kind == HKV_KIND_ENTITY) {
+        e = embed_entities_hashed(a, t, &sp, v, limit, err);
         goto out;
     }
     hk_scan scan = HK_SCAN_INIT;
@@ -253,11 +343,28 @@ static bool fetch_float(void *ud, uint64_t id, float *out)
     return hkv_get(c->vs, c->t, c->space, id, out, NULL) == HK_OK;
 }
 
+static bool fetch_entity(void *ud, uint64_t id, float *out)
+{
+    fetch_ctx *c = ud;
+    return hkv_entity_get(c->vs, c->t, c->space, (uint32_t)id, out, NULL) ==
+           HK_OK;
+}
+
+json_t *hk_svc_vsimilar_hit_json(const hk_svc_vsimilar_hit *h)
+{
+    if (h->entity)
+        return json_pack("{s:s, s:f}", "entity", h->entity, "score", h->score);
+    return json_pack("{s:I, s:s, s:f}", "id", (json_int_t)h->id, "statement",
+                     h->statement, "score", h->score);
+}
+
 void hk_svc_vsimilar_res_free(hk_svc_vsimilar_res *res)
 {
     if (!res) return;
-    for (size_t i = 0; i < res->n_hits; i++)
+    for (size_t i = 0; i < res->n_hits; i++) {
         hk_free(res->hits[i].statement);
+        hk_free(res->hits[i].entity);
+    }
     hk_free(res->hits);
     memset(res, 0, sizeof *res);
 }
@@ -291,6 +398,15 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
         goto out;
     }
     if ((e = hkv_space_find(vs, t, r->space, &sp, err))) goto out;
+    bool entity = sp.kind == HKV_KIND_ENTITY;
+    if (entity && (r->fact || r->predicate || r->entity)) {
+        e = hk_error_set(err, HK_ERR_INVALID,
+                         "space '%s' holds entity vectors: query it by text "
+                         "or vector, without fact filters",
+                         r->space);
+        if (err) snprintf(err->field, sizeof err->field, "space");
+        goto out;
+    }
     qv = hk_malloc((size_t)sp.params.dim * sizeof *qv);
     hits = hk_malloc(k * sizeof *hits);
     if (!qv || !hits) {
@@ -318,7 +434,7 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
     hkv_filter flt = {ids, n_ids, 0};
     fetch_ctx fc = {vs, t, r->space};
     hkv_search_opts o = {k, r->ef, (r->predicate || r->entity) ? &flt : NULL,
-                         fetch_float, &fc};
+                         entity ? fetch_entity : fetch_float, &fc};
     int64_t t0 = hk_now_us();
     e = hkv_index_search(ix, qv, &o, hits, &n_hits, err);
     hkv_store_note_search(vs, (uint64_t)(hk_now_us() - t0));
@@ -337,19 +453,30 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
     }
     for (size_t i = 0; i < n_hits; i++) {
         hk_svc_vsimilar_hit *h = &res->hits[res->n_hits];
-        e = statement_of(t, hits[i].id, &f, &b, err);
+        if (entity) {
+            const char *nm;
+            size_t len;
+            e = hks_sym_str(t, (uint32_t)hits[i].id, &nm, &len, err);
+            if (e == HK_OK) {
+                h->entity = hk_strndup(nm, len);
+                if (!h->entity)
+                    e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+            }
+        } else {
+            e = statement_of(t, hits[i].id, &f, &b, err);
+            if (e == HK_OK) {
+                h->statement = hk_strndup(b.data, b.len);
+                if (!h->statement)
+                    e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+            }
+        }
         if (e == HK_ERR_NOT_FOUND) { /* newer than t */
             hk_error_clear(err);
             continue;
         }
-        if (e) goto out;
         h->id = hits[i].id;
-        h->statement = hk_strndup(b.data, b.len);
-        if (!h->statement) {
-            e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-            goto out;
-        }
-        res->n_hits++;
+        res->n_hits++; /* owned strings are freed with res */
+        if (e) goto out;
         double d = hits[i].distance;
         h->score = sp.params.metric == HKV_L2    ? -d
                    : sp.params.metric == HKV_DOT ? -d

@@ -27,7 +27,7 @@ export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze'
   'ask_knowledge', 'extract_facts', 'review_list', 'review_decide',
   'stream_status', 'kb_digest', 'score_fact', 'predict_links', 'add_rule',
   'list_rules', 'explain_fact', 'suggest_links', 'graphql',
-  'check_statement'];
+  'check_statement', 'vector_space', 'vector_entities'];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
@@ -39,7 +39,7 @@ export const TOOL_PARAMS = {
   delete_fact: ['statement', 'auth_token'],
   update_fact: ['old_statement', 'new_statement', 'auth_token'],
   kb_stats: [],
-  semantic_similarity: ['statement', 'threshold', 'limit'],
+  semantic_similarity: ['statement', 'threshold', 'limit', 'mode', 'space'],
   consistency_check: ['limit'],
   validate_facts: ['limit'],
   get_entities_stats: ['min_occurrences'],
@@ -87,6 +87,9 @@ export const TOOL_PARAMS = {
   explain_fact: ['statement'],
   graphql: ['query', 'variables', 'operation_name'],
   check_statement: ['statement'],
+  vector_space: ['action', 'space', 'dim', 'metric', 'storage', 'embedder',
+    'kind', 'model', 'auto_embed', 'm', 'ef_construction', 'ef', 'auth_token'],
+  vector_entities: ['space', 'entities', 'model', 'remove', 'auth_token'],
 };
 
 export let passed = 0;
