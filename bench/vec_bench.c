@@ -220,11 +220,9 @@ static void measure_filtered(const hkv_index *ix, const char *kind,
     double dt = 0;
     for (size_t q = 0; q < g_q; q++) {
         double t0 = now_s();
-        if (hkv_index_search(ix, g_query + q * g_dim, &o, h, &n, &err))
-            exit(1);
+        if (hkv_index_search(ix, g_query + q * g_dim, &o, h, &n, &err)) exit(1);
         dt += now_s() - t0;
-        if (hkv_index_exact(ix, g_query + q * g_dim, &o, x, &nx, &err))
-            exit(1);
+        if (hkv_index_exact(ix, g_query + q * g_dim, &o, x, &nx, &err)) exit(1);
         want += nx;
         for (size_t a = 0; a < n; a++)
             for (size_t b = 0; b < nx; b++)
@@ -331,9 +329,9 @@ static void run_index(hkv_quant quant, uint32_t m, uint32_t efc,
     for (size_t i = 0; i < 4; i++)
         for (int t = 1; t <= 2; t++)
             measure(ix, quant == HKV_I8 ? "int8" : "float32-2t", efs[i], t);
-    measure_filtered(ix, kind, 0, 64);       /* as served: exact scan */
-    measure_filtered(ix, kind, 1, 64);       /* through the graph */
-    measure_filtered(ix, kind, 1, 256);      /* through the graph, ef 256 */
+    measure_filtered(ix, kind, 0, 64);  /* as served: exact scan */
+    measure_filtered(ix, kind, 1, 64);  /* through the graph */
+    measure_filtered(ix, kind, 1, 256); /* through the graph, ef 256 */
     save_and_read(ix, dir, kind);
     hkv_index_free(ix);
 }

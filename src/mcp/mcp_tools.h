@@ -85,7 +85,6 @@ hk_err mcp_t_explain_fact(mcp_call *c, json_t **out, hk_error *err);
 /* search_knowledge with mode vector or hybrid (hk_svc_hsearch). */
 hk_err mcp_t_search_knowledge_mode(mcp_call *c, json_t **out, hk_error *err);
 /* semantic_similarity with mode vector or hybrid (hk_svc_hsearch). */
-hk_err mcp_t_semantic_similarity_mode(mcp_call *c, json_t **out,
-                                      hk_error *err);
+hk_err mcp_t_semantic_similarity_mode(mcp_call *c, json_t **out, hk_error *err);
 
 #endif /* HK_MCP_TOOLS_H */

@@ -131,8 +131,8 @@ hk_err mcp_t_vector_space(mcp_call *c, json_t **out, hk_error *err)
     const char *model = mcp_arg_str(c, "model", "");
     a.sp.params.dim = (uint32_t)mcp_arg_int(c, "dim", 0);
     a.sp.params.m = (uint32_t)mcp_arg_int(c, "m", 0);
-    a.sp.params.ef_construction = (uint32_t)mcp_arg_int(c, "ef_construction",
-                                                        0);
+    a.sp.params.ef_construction =
+        (uint32_t)mcp_arg_int(c, "ef_construction", 0);
     a.sp.params.ef = (uint32_t)mcp_arg_int(c, "ef", 0);
     a.sp.auto_embed = json_is_true(json_object_get(c->args, "auto_embed"));
     if (!a.sp.params.dim) return bad_arg(err, "dim", "create needs dim");
@@ -286,8 +286,7 @@ static hk_err sim_hit(void *ud, const hk_fact *f, double score, hk_error *err)
     return hsearch_hit(x->matches, f, score, err);
 }
 
-hk_err mcp_t_semantic_similarity_mode(mcp_call *c, json_t **out,
-                                      hk_error *err)
+hk_err mcp_t_semantic_similarity_mode(mcp_call *c, json_t **out, hk_error *err)
 {
     hk_svc_hsearch_req r;
     memset(&r, 0, sizeof r);
@@ -324,11 +323,10 @@ hk_err mcp_t_semantic_similarity_mode(mcp_call *c, json_t **out,
               "embedder: hashed-ngrams compares spelling, openai meaning)"
             : "hybrid: text and vector rankings fused by reciprocal rank "
               "(scores are fusion scores, not similarities)";
-    *out = json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:o}", "statement",
-                     r.query, "mode", hk_svc_smode_name(r.mode), "method",
-                     method, "threshold", x.threshold, "candidates_examined",
-                     (json_int_t)shown, "count",
-                     (json_int_t)json_array_size(x.matches), "matches",
-                     x.matches);
+    *out = json_pack(
+        "{s:s, s:s, s:s, s:f, s:I, s:I, s:o}", "statement", r.query, "mode",
+        hk_svc_smode_name(r.mode), "method", method, "threshold", x.threshold,
+        "candidates_examined", (json_int_t)shown, "count",
+        (json_int_t)json_array_size(x.matches), "matches", x.matches);
     return *out ? HK_OK : hk_error_set(err, HK_ERR_NOMEM, "out of memory");
 }

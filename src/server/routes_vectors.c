@@ -298,11 +298,11 @@ void hk_route_vectors_embed(hk_server *srv, h2o_req_t *req, const char *param)
 #define ENTITIES_MAX 10000u
 
 typedef struct entities_job {
-    hk_svc_ventity_arg a;         /* the service request */
-    char space[HKV_NAME_MAX + 1]; /* a.space points here */
+    hk_svc_ventity_arg a;          /* the service request */
+    char space[HKV_NAME_MAX + 1];  /* a.space points here */
     char model[HKV_MODEL_MAX + 1]; /* a.model points here when given */
-    char **names;                 /* a.names (owned) */
-    float *vecs;                  /* a.vecs (owned) */
+    char **names;                  /* a.names (owned) */
+    float *vecs;                   /* a.vecs (owned) */
 } entities_job;
 
 static void entities_job_free(entities_job *j)
@@ -322,8 +322,7 @@ static void entities_done(h2o_req_t *req, hk_err rc, const hk_error *err,
         hk_http_send_hk_error(req, err);
     } else if (req) {
         char body[256];
-        snprintf(body, sizeof body,
-                 "{\"space\":\"%s\",\"%s\":%llu}", j->space,
+        snprintf(body, sizeof body, "{\"space\":\"%s\",\"%s\":%llu}", j->space,
                  j->a.remove ? "removed" : "written",
                  (unsigned long long)j->a.written);
         hk_http_send_json(req, 200, body, strlen(body));

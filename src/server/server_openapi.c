@@ -152,8 +152,8 @@ static json_t *schemas(void)
                   "type", "integer", "required", "name", "dim"));
     json_object_set_new(
         json_object_get(json_object_get(s, "VectorSpaceInput"), "properties"),
-        "kind", json_pack("{ss s[ss]}", "type", "string", "enum", "fact",
-                          "entity"));
+        "kind",
+        json_pack("{ss s[ss]}", "type", "string", "enum", "fact", "entity"));
     json_object_set_new(
         json_object_get(json_object_get(s, "VectorSpaceInput"), "properties"),
         "model", json_pack("{ss}", "type", "string"));

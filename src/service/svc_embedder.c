@@ -439,8 +439,8 @@ static hk_err entity_write(hk_txn *t, void *arg, hk_error *err)
 
 /* hk_svc_embed_space for an entity space: the same three steps per
  * batch, over symbol ids instead of facts. */
-static hk_err embed_entities(hk_store *s, hk_svc_embed_run *run,
-                             uint32_t size, hk_error *err)
+static hk_err embed_entities(hk_store *s, hk_svc_embed_run *run, uint32_t size,
+                             hk_error *err)
 {
     batch b;
     float *probe = NULL;
@@ -461,15 +461,15 @@ static hk_err embed_entities(hk_store *s, hk_svc_embed_run *run,
             else
                 e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         }
-        if (!e) e = collect_entities(run->vs, t, &b, size, run, probe, &done,
-                                     err);
+        if (!e)
+            e = collect_entities(run->vs, t, &b, size, run, probe, &done, err);
         hk_txn_abort(t);
         if (!e && b.n) {
             b.vecs = hk_malloc(b.n * b.sp.params.dim * sizeof *b.vecs);
             if (!b.vecs) e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
             if (!e)
-                e = hk_svc_embed_texts(&b.sp, (const char *const *)b.texts,
-                                       b.n, b.vecs, err);
+                e = hk_svc_embed_texts(&b.sp, (const char *const *)b.texts, b.n,
+                                       b.vecs, err);
             struct {
                 hkv_store *vs;
                 batch *b;

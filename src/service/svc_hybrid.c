@@ -134,8 +134,8 @@ static hk_err pick_space(hkv_store *vs, hk_txn *t, const char *want, char *name,
         if (all[i].kind != HKV_KIND_FACT) {
             continue; /* entity vectors rank entities, not facts */
         } else if (all[i].embedder == HKV_EMBED_HASHED ||
-            (all[i].embedder == HKV_EMBED_OPENAI &&
-             hk_svc_embed_endpoint(NULL) == HK_OK)) {
+                   (all[i].embedder == HKV_EMBED_OPENAI &&
+                    hk_svc_embed_endpoint(NULL) == HK_OK)) {
             snprintf(name, HKV_NAME_MAX + 1, "%s", all[i].name);
             *found = true;
         }

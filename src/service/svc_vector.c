@@ -125,8 +125,8 @@ hk_err hk_svc_ventity_apply(hk_txn *t, void *arg, hk_error *err)
     hk_err e = HK_OK;
     a->written = 0;
     a->failed = 0;
-    if (a->model && (e = hkv_space_set_model(a->vs, t, a->space, a->model,
-                                             err)))
+    if (a->model &&
+        (e = hkv_space_set_model(a->vs, t, a->space, a->model, err)))
         return e;
     for (size_t i = 0; i < a->n; i++) {
         const char *nm = a->names[i];

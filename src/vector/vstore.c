@@ -501,7 +501,8 @@ static hk_err vec_get(hkv_store *vs, hk_txn *t, const hkv_space *sp,
                             (unsigned long long)id, sp->name);
     if (e) return e;
     if (v.len != (size_t)sp->params.dim * sizeof(float))
-        return hk_error_set(err, HK_ERR_CORRUPT, "vector of id %llu has %zu bytes",
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "vector of id %llu has %zu bytes",
                             (unsigned long long)id, v.len);
     memcpy(out, v.data, v.len);
     return HK_OK;
@@ -629,8 +630,8 @@ hk_err hkv_entity_put(hkv_store *vs, hk_txn *t, const char *space,
     return audit_entity(t, &sp, entity, len, sym, "set", err);
 }
 
-hk_err hkv_entity_get(hkv_store *vs, hk_txn *t, const char *space,
-                      uint32_t sym, float *out, hk_error *err)
+hk_err hkv_entity_get(hkv_store *vs, hk_txn *t, const char *space, uint32_t sym,
+                      float *out, hk_error *err)
 {
     hkv_space sp;
     hk_err e;
