@@ -584,12 +584,17 @@ int hk_cmd_similar(int argc, char **argv)
 {
     static const char usage[] =
         "Usage: hakgal similar TEXT|--vector FILE|--fact ID --space SPACE\n"
-        "                      [--predicate P] [--entity E] [--k N] [--ef N]\n"
-        "                      [--json]\n\n"
+        "                      [--predicate P] [--entity E] [--filter F]...\n"
+        "                      [--k N] [--ef N] [--json]\n\n"
         "The facts whose vectors in SPACE are nearest to the query: TEXT\n"
         "(embedded with the space's built-in embedder), the numbers in FILE\n"
         "('-': stdin), or the vector of fact ID. --predicate and --entity\n"
-        "restrict the hits; a selective filter is searched exactly.\n"
+        "restrict the hits; so does each --filter F: predicate:P, entity:E,\n"
+        "tag:T, source:S, or query:Q, the facts a graph query matches\n"
+        "(e.g. 'query:HasPart(?x, CPU)'; in an entity space the entities\n"
+        "bound to its first variable, or to ?v with 'query:?v:Q'). Filters\n"
+        "combine; a selective one (under 2% of the index, or 1000) is\n"
+        "searched exactly.\n"
         "--json prints one object per hit: id, statement, score; in an\n"
         "entity space (kind entity) the hits are entities: entity, score.\n";
     cli_ctx c;
@@ -601,10 +606,12 @@ int hk_cmd_similar(int argc, char **argv)
         {"fact", required_argument, NULL, 'f'},
         {"predicate", required_argument, NULL, 'p'},
         {"entity", required_argument, NULL, 'E'},
+        {"filter", required_argument, NULL, 'F'},
         {"k", required_argument, NULL, 'k'},
         {"ef", required_argument, NULL, 'e'},
         {0, 0, 0, 0}};
     hk_svc_vsimilar_req r;
+    hk_error fe;
     memset(&r, 0, sizeof r);
     const char *vfile = NULL;
     uint64_t u;
@@ -628,6 +635,10 @@ int hk_cmd_similar(int argc, char **argv)
             break;
         case 'E':
             r.entity = optarg;
+            break;
+        case 'F':
+            if (!hk_svc_vfilter_parse(optarg, &r, &fe))
+                return cli_usage_error(&c, "%s", fe.message);
             break;
         case 'k':
         case 'e':

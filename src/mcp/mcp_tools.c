@@ -554,12 +554,13 @@ const mcp_tool_def mcp_kb_tools[] = {
      "Finds the facts nearest to a query in a vector space: give exactly "
      "one of text (spaces with an embedder: built in, or openai through "
      "the server's embeddings endpoint), vector (dimension "
-     "of the space) or fact (an id: facts like that one). predicate and "
-     "entity restrict the hits to facts of that predicate or mentioning "
-     "that entity. Scores: cosine similarity, dot product, or minus the "
+     "of the space) or fact (an id: facts like that one). predicate, "
+     "entity, tag, source and query (a graph query: the facts it "
+     "matches) restrict the hits and combine; a selective filter is "
+     "searched exactly, so no match is missed. Scores: cosine similarity, dot product, or minus the "
      "L2 distance; nearest first. In an entity space (kind entity) the "
-     "hits are entities ({entity, score}), queried by text or vector "
-     "without filters.",
+     "hits are entities ({entity, score}), queried by text or vector, "
+     "filtered by query only.",
      IN(STR("space", "The vector space") ","
         STR("text", "Query text") ","
         "\"vector\":{\"type\":\"array\",\"items\":{\"type\":"
@@ -568,7 +569,13 @@ const mcp_tool_def mcp_kb_tools[] = {
         "\"fact\":{\"type\":\"integer\",\"minimum\":1,"
         "\"description\":\"Query by this fact's vector\"}," INT("k", 10, 1, 1000, "Hits") ","
         STR("predicate", "Only facts of this predicate") ","
-        STR("entity", "Only facts mentioning this entity"), "\"space\""),
+        STR("entity", "Only facts mentioning this entity") ","
+        STR("tag", "Only facts with this tag") ","
+        STR("source", "Only facts with this source") ","
+        STR("query", "Only the facts a graph query matches, e.g. "
+            "HasPart(?x, CPU); in an entity space the entities bound to var")
+        "," STR("var", "Entity space: the query variable (default: the "
+                "first)"), "\"space\""),
      OUT(TXT("space") "," NUM("candidates") ",\"exact\":{\"type\":"
          "\"boolean\"},\"hits\":{\"type\":\"array\",\"items\":{"
          "\"type\":\"object\",\"properties\":{" NUM("id") ","

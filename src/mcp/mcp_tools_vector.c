@@ -59,6 +59,10 @@ hk_err mcp_t_vector_similar(mcp_call *c, json_t **out, hk_error *err)
     req.k = (uint32_t)mcp_arg_int(c, "k", 10);
     req.predicate = mcp_arg_str(c, "predicate", NULL);
     req.entity = mcp_arg_str(c, "entity", NULL);
+    req.tag = mcp_arg_str(c, "tag", NULL);
+    req.source = mcp_arg_str(c, "source", NULL);
+    req.query = mcp_arg_str(c, "query", NULL);
+    req.query_var = mcp_arg_str(c, "var", NULL);
     json_t *v = json_object_get(c->args, "vector");
     float *vec = NULL;
     if (json_is_array(v)) {

@@ -471,6 +471,10 @@ typedef struct similar_job {
     char *text;                   /* sa.r.text (owned) */
     char *predicate;              /* sa.r.predicate (owned) */
     char *entity;                 /* sa.r.entity (owned) */
+    char *tag;                    /* sa.r.tag (owned) */
+    char *source;                 /* sa.r.source (owned) */
+    char *query;                  /* sa.r.query (owned) */
+    char *query_var;              /* sa.r.query_var (owned) */
     float *vector;                /* sa.r.vector (owned) */
     hk_buf out;                   /* the answer */
     hk_err rc;                    /* result */
@@ -482,6 +486,10 @@ static void similar_job_free(similar_job *j)
     hk_free(j->text);
     hk_free(j->predicate);
     hk_free(j->entity);
+    hk_free(j->tag);
+    hk_free(j->source);
+    hk_free(j->query);
+    hk_free(j->query_var);
     hk_free(j->vector);
     hk_buf_free(&j->out);
     hk_free(j);
@@ -535,10 +543,17 @@ static void similar_defer(hk_server *srv, h2o_req_t *req, const similar_arg *sa)
         j->sa.r.space = j->space;
         ok = dup_opt(sa->r.text, &j->text) &&
              dup_opt(sa->r.predicate, &j->predicate) &&
-             dup_opt(sa->r.entity, &j->entity);
+             dup_opt(sa->r.entity, &j->entity) && dup_opt(sa->r.tag, &j->tag) &&
+             dup_opt(sa->r.source, &j->source) &&
+             dup_opt(sa->r.query, &j->query) &&
+             dup_opt(sa->r.query_var, &j->query_var);
         j->sa.r.text = j->text;
         j->sa.r.predicate = j->predicate;
         j->sa.r.entity = j->entity;
+        j->sa.r.tag = j->tag;
+        j->sa.r.source = j->source;
+        j->sa.r.query = j->query;
+        j->sa.r.query_var = j->query_var;
         if (ok && sa->r.vector) {
             size_t bytes = (size_t)sa->r.dim * sizeof *j->vector;
             ok = (j->vector = hk_malloc(bytes)) != NULL;
@@ -596,6 +611,10 @@ void hk_route_vectors_similar_get(hk_server *srv, h2o_req_t *req,
     if (query_str(req, "text", &sa.r.text) &&
         query_str(req, "predicate", &sa.r.predicate) &&
         query_str(req, "entity", &sa.r.entity) &&
+        query_str(req, "tag", &sa.r.tag) &&
+        query_str(req, "source", &sa.r.source) &&
+        query_str(req, "query", &sa.r.query) &&
+        query_str(req, "var", &sa.r.query_var) &&
         query_uint(req, "fact", INT64_MAX, &fact) &&
         query_uint(req, "k", 1000, &k) &&
         query_uint(req, "ef", HKV_EF_MAX, &ef)) {
@@ -627,6 +646,10 @@ void hk_route_vectors_similar_post(hk_server *srv, h2o_req_t *req,
     if (!body_str(req, body, "text", &sa.r.text) ||
         !body_str(req, body, "predicate", &sa.r.predicate) ||
         !body_str(req, body, "entity", &sa.r.entity) ||
+        !body_str(req, body, "tag", &sa.r.tag) ||
+        !body_str(req, body, "source", &sa.r.source) ||
+        !body_str(req, body, "query", &sa.r.query) ||
+        !body_str(req, body, "var", &sa.r.query_var) ||
         !body_uint(req, body, "fact", INT64_MAX, &fact) ||
         !body_uint(req, body, "k", 1000, &k) ||
         !body_uint(req, body, "ef", HKV_EF_MAX, &ef))

@@ -349,7 +349,7 @@ typedef struct hk_route_param {
     const char *desc; /* one line for the reader */
 } hk_route_param;
 
-#define HK_ROUTE_MAX_PARAMS 7
+#define HK_ROUTE_MAX_PARAMS 11
 
 /* A REST route and its OpenAPI operation: one row of server_api.c, read
  * by the router and by the OpenAPI generator. */

@@ -174,6 +174,12 @@ static json_t *schemas(void)
                   "type", "integer", "k", "type", "integer", "ef", "type",
                   "integer", "predicate", "type", "string", "entity", "type",
                   "string"));
+    for (size_t i = 0; i < 4; i++)
+        json_object_set_new(
+            json_object_get(json_object_get(s, "VectorSimilarInput"),
+                            "properties"),
+            (const char *[]){"tag", "source", "query", "var"}[i],
+            json_pack("{ss}", "type", "string"));
     json_object_set_new(
         s, "VectorHits",
         json_pack("{ss s{s{ss} s{ss s{ss}} s{ss} s{ss}}}", "type", "object",

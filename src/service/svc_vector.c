@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "reason/rules.h"
+#include "service/svc_graph_query.h"
 #include "service/svc_vector.h"
 #include "stream/stream.h"
 #include "store/store.h"
@@ -281,54 +282,223 @@ static int id_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The sorted distinct ids of facts matching the request's filter. */
-static hk_err filter_ids(hk_txn *t, const hk_svc_vsimilar_req *r,
-                         uint64_t **ids, size_t *n, hk_error *err)
+/* A growing array of ids. */
+typedef struct id_set {
+    uint64_t *ids; /* entries (owned) */
+    size_t n;      /* used */
+    size_t cap;    /* allocated */
+} id_set;
+
+static hk_err id_push(id_set *v, uint64_t id, hk_error *err)
+{
+    if (v->n == HK_SVC_FILTER_MAX)
+        return hk_error_set(err, HK_ERR_LIMIT,
+                            "the filter selects more than %u ids",
+                            HK_SVC_FILTER_MAX);
+    if (v->n == v->cap) {
+        size_t nc = v->cap ? v->cap * 2 : 256;
+        uint64_t *p = hk_realloc(v->ids, nc * sizeof *p);
+        if (!p) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        v->ids = p;
+        v->cap = nc;
+    }
+    v->ids[v->n++] = id;
+    return HK_OK;
+}
+
+/* Sorts v and drops duplicates. */
+static void id_sort(id_set *v)
+{
+    if (v->n) qsort(v->ids, v->n, sizeof *v->ids, id_cmp);
+    size_t w = 0;
+    for (size_t i = 0; i < v->n; i++)
+        if (w == 0 || v->ids[w - 1] != v->ids[i]) v->ids[w++] = v->ids[i];
+    v->n = w;
+}
+
+/* Keeps in a the ids also in b (both sorted). */
+static void id_intersect(id_set *a, const id_set *b)
+{
+    size_t w = 0, j = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        while (j < b->n && b->ids[j] < a->ids[i])
+            j++;
+        if (j < b->n && b->ids[j] == a->ids[i]) a->ids[w++] = a->ids[i];
+    }
+    a->n = w;
+}
+
+static bool has_tag(const hk_fact *f, const char *tag)
+{
+    for (uint32_t i = 0; i < f->n_tags; i++)
+        if (strcmp(f->tags[i], tag) == 0) return true;
+    return false;
+}
+
+/* The facts of the scan filters (predicate, entity, tag, source). A
+ * predicate or entity narrows through its index; tag and source are
+ * checked on each fact scanned. */
+static hk_err scan_ids(hk_txn *t, const hk_svc_vsimilar_req *r, id_set *out,
+                       hk_error *err)
 {
     hk_scan scan = HK_SCAN_INIT;
     hk_query *q = NULL;
-    size_t cap = 0;
+    hk_fact f;
+    bool meta = r->tag || r->source;
     hk_err e;
-    *ids = NULL;
-    *n = 0;
     scan.predicate = r->predicate;
     scan.entity = r->entity;
     if ((e = hk_query_open_scan(t, &scan, NULL, &q, err))) return e;
+    hk_fact_init(&f);
+    /* bounded by the facts of the KB */
     for (;;) {
         hk_fact_id id;
         bool row;
-        if ((e = hk_query_next_id(q, &id, &row, err)) || !row) break;
-        if (*n == HK_SVC_FILTER_MAX) {
-            e = hk_error_set(err, HK_ERR_LIMIT,
-                             "the filter selects more than %u facts",
-                             HK_SVC_FILTER_MAX);
+        if (meta) {
+            if ((e = hk_query_next(q, &f, &row, err)) || !row) break;
+            id = f.id;
+            if (r->tag && !has_tag(&f, r->tag)) continue;
+            if (r->source && (!f.source || strcmp(f.source, r->source) != 0))
+                continue;
+        } else if ((e = hk_query_next_id(q, &id, &row, err)) || !row) {
             break;
         }
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 256;
-            uint64_t *p = hk_realloc(*ids, nc * sizeof *p);
-            if (!p) {
-                e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-                break;
-            }
-            *ids = p;
-            cap = nc;
-        }
-        (*ids)[(*n)++] = id;
+        if ((e = id_push(out, id, err))) break;
     }
+    hk_fact_release(&f);
     hk_query_close(q);
-    if (e) {
-        hk_free(*ids);
-        *ids = NULL;
-        *n = 0;
+    return e;
+}
+
+typedef struct gq_ctx {
+    hk_txn *t;       /* the snapshot */
+    id_set *out;     /* collected ids */
+    bool entity;     /* collect entities (symbols) instead of facts */
+    const char *var; /* entity: the variable, without '?' (NULL: first) */
+    size_t var_len;  /* its bytes */
+} gq_ctx;
+
+static hk_err gq_row(void *ud, const hkq_out_row *row, hk_error *err)
+{
+    gq_ctx *c = ud;
+    hk_err e = HK_OK;
+    if (!c->entity) {
+        for (uint32_t i = 0; !e && i < row->n_facts; i++)
+            e = id_push(c->out, row->facts[i], err);
         return e;
     }
-    if (*n) qsort(*ids, *n, sizeof **ids, id_cmp);
-    size_t w = 0;
-    for (size_t i = 0; i < *n; i++)
-        if (w == 0 || (*ids)[w - 1] != (*ids)[i]) (*ids)[w++] = (*ids)[i];
-    *n = w;
+    for (uint32_t i = 0; i < row->n; i++) {
+        const char *nm = row->names[i];
+        if (nm[0] == '?') nm++;
+        if (c->var &&
+            (strncmp(nm, c->var, c->var_len) != 0 || nm[c->var_len] != 0))
+            continue;
+        uint32_t sym;
+        const char *v = row->values[i];
+        e = v ? hks_sym_id(c->t, v, strlen(v), &sym, err) : HK_ERR_NOT_FOUND;
+        if (e == HK_ERR_NOT_FOUND) { /* a value that is not an entity */
+            hk_error_clear(err);
+            return HK_OK;
+        }
+        return e ? e : id_push(c->out, sym, err);
+    }
     return HK_OK;
+}
+
+/* The ids a graph query selects: its rows' facts, or in an entity space
+ * the entities bound to the variable. Bounded by the query budgets of
+ * svc_graph_query.h. */
+static hk_err query_ids(hk_txn *t, const hk_svc_vsimilar_req *r, bool entity,
+                        id_set *out, hk_error *err)
+{
+    gq_ctx c = {t, out, entity, r->query_var, 0};
+    const char *text = r->query;
+    /* "?x:PATTERN" names the variable */
+    const char *colon = strchr(text, ':'), *paren = strchr(text, '(');
+    if (text[0] == '?' && colon && (!paren || colon < paren)) {
+        if (!c.var) {
+            c.var = text;
+            c.var_len = (size_t)(colon - text);
+        }
+        text = colon + 1;
+    }
+    if (c.var && c.var[0] == '?') {
+        c.var++;
+        if (c.var_len) c.var_len--;
+    }
+    if (c.var && !c.var_len) c.var_len = strlen(c.var);
+    hk_svc_gq_req q = {0};
+    hk_svc_gq_res res;
+    memset(&res, 0, sizeof res);
+    q.text = text;
+    q.limit = HK_SVC_GQ_MAX_LIMIT;
+    q.row = gq_row;
+    q.row_ud = &c;
+    hk_err e = hk_svc_graph_query(t, &q, &res, err);
+    bool more = !e && res.exec.cursor.len > 0;
+    hk_svc_gq_res_free(&res);
+    if (more)
+        return hk_error_set(err, HK_ERR_LIMIT,
+                            "the filter query has more than %u rows",
+                            HK_SVC_GQ_MAX_LIMIT);
+    if (e && err && !err->field[0])
+        snprintf(err->field, sizeof err->field, "query");
+    return e;
+}
+
+/* The sorted distinct ids (facts, or symbols in an entity space) that
+ * every filter of the request admits. */
+static hk_err filter_ids(hk_txn *t, const hk_svc_vsimilar_req *r, bool entity,
+                         uint64_t **ids, size_t *n, hk_error *err)
+{
+    id_set a = {0}, b = {0};
+    hk_err e = HK_OK;
+    bool scan = r->predicate || r->entity || r->tag || r->source;
+    if (scan) {
+        if (!(e = scan_ids(t, r, &a, err))) id_sort(&a);
+    }
+    if (!e && r->query) {
+        id_set *dst = scan ? &b : &a;
+        if (!(e = query_ids(t, r, entity, dst, err))) id_sort(dst);
+        if (!e && scan) id_intersect(&a, &b);
+    }
+    hk_free(b.ids);
+    if (e) {
+        hk_free(a.ids);
+        a.ids = NULL;
+        a.n = 0;
+    }
+    *ids = a.ids;
+    *n = a.n;
+    return e;
+}
+
+bool hk_svc_vfilter_parse(const char *s, hk_svc_vsimilar_req *r, hk_error *err)
+{
+    static const char *const kinds[] = {
+        "predicate:", "entity:", "tag:", "source:", "query:"};
+    const char **slot[] = {&r->predicate, &r->entity, &r->tag, &r->source,
+                           &r->query};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        size_t len = strlen(kinds[i]);
+        if (strncmp(s, kinds[i], len) != 0) continue;
+        const char *v = s + len;
+        if (!*v || *slot[i]) {
+            hk_error_set(err, HK_ERR_INVALID,
+                         *v ? "filter '%.*s' given twice"
+                            : "filter '%.*s' needs a value",
+                         (int)(len - 1), kinds[i]);
+            if (err) snprintf(err->field, sizeof err->field, "filter");
+            return false;
+        }
+        *slot[i] = v;
+        return true;
+    }
+    hk_error_set(err, HK_ERR_INVALID,
+                 "a filter is predicate:P, entity:E, tag:T, source:S or "
+                 "query:Q (a graph query, e.g. query:HasPart(?x, CPU))");
+    if (err) snprintf(err->field, sizeof err->field, "filter");
+    return false;
 }
 
 typedef struct fetch_ctx {
@@ -399,10 +569,13 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
     }
     if ((e = hkv_space_find(vs, t, r->space, &sp, err))) goto out;
     bool entity = sp.kind == HKV_KIND_ENTITY;
-    if (entity && (r->fact || r->predicate || r->entity)) {
+    bool filtered =
+        r->predicate || r->entity || r->tag || r->source || r->query;
+    if (entity &&
+        (r->fact || r->predicate || r->entity || r->tag || r->source)) {
         e = hk_error_set(err, HK_ERR_INVALID,
                          "space '%s' holds entity vectors: query it by text "
-                         "or vector, without fact filters",
+                         "or vector, filtered by a graph query only",
                          r->space);
         if (err) snprintf(err->field, sizeof err->field, "space");
         goto out;
@@ -427,13 +600,11 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
     } else if ((e = hk_svc_embed_texts(&sp, &r->text, 1, qv, err))) {
         goto out;
     }
-    if ((r->predicate || r->entity) &&
-        (e = filter_ids(t, r, &ids, &n_ids, err)))
-        goto out;
+    if (filtered && (e = filter_ids(t, r, entity, &ids, &n_ids, err))) goto out;
     if ((e = hkv_index_acquire(vs, t, r->space, &ix, &ref, err))) goto out;
     hkv_filter flt = {ids, n_ids, 0};
     fetch_ctx fc = {vs, t, r->space};
-    hkv_search_opts o = {k, r->ef, (r->predicate || r->entity) ? &flt : NULL,
+    hkv_search_opts o = {k, r->ef, filtered ? &flt : NULL,
                          entity ? fetch_entity : fetch_float, &fc};
     int64_t t0 = hk_now_us();
     e = hkv_index_search(ix, qv, &o, hits, &n_hits, err);

@@ -161,7 +161,21 @@ typedef struct hk_svc_vsimilar_req {
     uint32_t ef;           /* 0: the space's ef */
     const char *predicate; /* filter: only facts of this predicate */
     const char *entity;    /* filter: only facts mentioning this entity */
+    const char *tag;       /* filter: only facts with this tag */
+    const char *source;    /* filter: only facts with this source */
+    const char *query;     /* filter: a graph query (src/query syntax):
+                              the facts its rows match; in an entity space
+                              the entities bound to query_var, or to ?v
+                              when it reads "?v:QUERY" */
+    const char *query_var; /* entity space: the variable (with or without
+                              '?'; NULL: the first of each row) */
 } hk_svc_vsimilar_req;
+
+/* Parses one filter "predicate:P", "entity:E", "tag:T", "source:S" or
+ * "query:Q" (Q a graph query, e.g. HasPart(?x, CPU); in an entity space
+ * "query:?x:Q" names the variable) into r (pointing into s). false with
+ * *err set for anything else; a filter given twice is refused. */
+bool hk_svc_vfilter_parse(const char *s, hk_svc_vsimilar_req *r, hk_error *err);
 
 typedef struct hk_svc_vsimilar_hit {
     hk_fact_id id;   /* the fact (entity space: the entity's symbol id) */
@@ -183,9 +197,12 @@ typedef struct hk_svc_vsimilar_res {
 } hk_svc_vsimilar_res;
 
 /* Searches the space's index kept by vs (hkv_index_acquire: read from
- * its file or built on first use, caught up to t). In an entity space the
- * hits are entities; a query by fact and the predicate/entity filters
- * are for fact spaces (HK_ERR_INVALID).
+ * its file or built on first use, caught up to t). Filters combine (all
+ * must hold) into a set of ids; a set below the index's threshold (2% of
+ * it, at least 1000) is searched exactly, so selective filters keep full
+ * recall. In an entity space the hits are entities; a query by fact and
+ * the fact filters (predicate, entity, tag, source) are for fact spaces
+ * (HK_ERR_INVALID), the query filter selects entities there.
  * Exactly one of text, vector, fact. Caller frees res with
  * hk_svc_vsimilar_res_free. */
 hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *req,

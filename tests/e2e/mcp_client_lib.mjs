@@ -71,7 +71,7 @@ export const TOOL_PARAMS = {
   query_graph: ['query', 'limit', 'cursor', 'explain'],
   vector_spaces: [],
   vector_similar: ['space', 'text', 'vector', 'fact', 'k', 'predicate',
-    'entity'],
+    'entity', 'tag', 'source', 'query', 'var'],
   export_graph: ['format', 'where', 'around', 'depth', 'base', 'max_bytes'],
   ask_knowledge: ['question', 'budget_tokens', 'search'],
   extract_facts: ['text', 'source', 'auth_token'],
