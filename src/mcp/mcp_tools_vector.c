@@ -157,6 +157,12 @@ hk_err mcp_t_vector_space(mcp_call *c, json_t **out, hk_error *err)
     rc = c->srv->env.write(c->srv->env.write_ud, hk_svc_vspace_create_apply, &a,
                            c->actor, err);
     if (rc) return rc;
+    /* the stored record, with the defaults filled in */
+    hk_txn *t = NULL;
+    rc = mcp_read_begin(c, &t, err);
+    if (rc == HK_OK) rc = hkv_space_get(vs, t, name, &a.sp, err);
+    if (t) hk_txn_abort(t);
+    if (rc) return rc;
     *out = json_pack("{s:o}", "space", hk_svc_vspace_json(&a.sp));
     return *out ? HK_OK : hk_error_set(err, HK_ERR_NOMEM, "out of memory");
 }

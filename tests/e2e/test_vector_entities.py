@@ -257,7 +257,8 @@ class EntityVectors(unittest.TestCase):
             self.assertFalse(a[i]["result"].get("isError"), a[i])
         sc = a[2]["result"]["structuredContent"]["space"]
         self.assertEqual((sc["kind"], sc["storage"], sc["metric"],
-                          sc["model"]), ("entity", "int8", "dot", "x1"))
+                          sc["model"], sc["m"], sc["ef"]),
+                         ("entity", "int8", "dot", "x1", 16, 64))
         self.assertEqual(a[3]["result"]["structuredContent"]["written"], 2)
         sc = a[4]["result"]["structuredContent"]
         self.assertEqual([h["entity"] for h in sc["hits"]], ["CPU", "GPU"])
