@@ -15,7 +15,11 @@
  *    two-thread build: ef 32 and 64);
  * 5. writes the index file (hkv_index_save) and reads it back
  *    (hkv_index_read): the restart path, next to a rebuild;
- * 6. the same for int8 (built with two threads).
+ * 6. the same for int8 (built with two threads);
+ * 7. filtered search at 1% selectivity (every 100th id): recall@10 against
+ *    the exact filtered answer, once as the service runs it (the exact
+ *    scan below the threshold) and once forced through the graph.
+ * VEC_BENCH_SKIP1=1 skips the one-thread builds (large N, little time).
  * Output: one line per measurement, "hakgal <what> key=value ...".
  */
 #include <math.h>
@@ -199,6 +203,42 @@ static void measure(const hkv_index *ix, const char *kind, uint32_t ef,
     fflush(stdout);
 }
 
+/* Filtered search at 1% selectivity: recall@10 of hkv_index_search with
+ * the filter (exact_below as given) against hkv_index_exact with it. */
+static void measure_filtered(const hkv_index *ix, const char *kind,
+                             size_t exact_below, uint32_t ef)
+{
+    size_t nf = g_n / 100;
+    uint64_t *ids = malloc(nf * sizeof *ids);
+    for (size_t i = 0; i < nf; i++)
+        ids[i] = i * 100;
+    hkv_filter f = {ids, nf, exact_below};
+    hkv_search_opts o = {TOPK, ef, &f, fetch, NULL};
+    hkv_hit h[TOPK], x[TOPK];
+    size_t n, nx, hits = 0, want = 0;
+    hk_error err;
+    double dt = 0;
+    for (size_t q = 0; q < g_q; q++) {
+        double t0 = now_s();
+        if (hkv_index_search(ix, g_query + q * g_dim, &o, h, &n, &err)) exit(1);
+        dt += now_s() - t0;
+        if (hkv_index_exact(ix, g_query + q * g_dim, &o, x, &nx, &err)) exit(1);
+        want += nx;
+        for (size_t a = 0; a < n; a++)
+            for (size_t b = 0; b < nx; b++)
+                if (h[a].id == x[b].id) {
+                    hits++;
+                    break;
+                }
+    }
+    printf("hakgal filtered %s selectivity=0.01 ids=%zu exact_below=%zu "
+           "ef=%u recall=%.4f qps=%.0f\n",
+           kind, nf, exact_below, ef, want ? (double)hits / (double)want : 1.0,
+           (double)g_q / dt);
+    fflush(stdout);
+    free(ids);
+}
+
 /* Builds an index of every base vector with `threads` threads (1: one
  * hkv_index_add per vector, as before the batch existed). */
 static hkv_index *build(hkv_quant quant, uint32_t m, uint32_t efc,
@@ -278,7 +318,7 @@ static void run_index(hkv_quant quant, uint32_t m, uint32_t efc,
     const char *kind = quant == HKV_I8 ? "int8" : "float32";
     static const uint32_t efs[] = {16, 32, 64, 128, 256, 512};
     hkv_index *ix;
-    if (quant == HKV_F32) {
+    if (quant == HKV_F32 && !getenv("VEC_BENCH_SKIP1")) {
         ix = build(quant, m, efc, 1);
         for (size_t i = 0; i < sizeof efs / sizeof *efs; i++)
             for (int t = 1; t <= 2; t++)
@@ -286,9 +326,12 @@ static void run_index(hkv_quant quant, uint32_t m, uint32_t efc,
         hkv_index_free(ix);
     }
     ix = build(quant, m, efc, 2);
-    for (size_t i = 1; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         for (int t = 1; t <= 2; t++)
             measure(ix, quant == HKV_I8 ? "int8" : "float32-2t", efs[i], t);
+    measure_filtered(ix, kind, 0, 64);  /* as served: exact scan */
+    measure_filtered(ix, kind, 1, 64);  /* through the graph */
+    measure_filtered(ix, kind, 1, 256); /* through the graph, ef 256 */
     save_and_read(ix, dir, kind);
     hkv_index_free(ix);
 }

@@ -4,6 +4,8 @@
 # truth, M and ef_construction, in one run. Needs `bash scripts/deps.sh
 # bench` and a build (make build).
 #   VEC_N=50000 VEC_Q=1000 bash bench/vec_run.sh
+# VEC_BENCH_SKIP1=1 skips the one-thread builds of both libraries (large N);
+# vec_bench also reports filtered search at 1% selectivity.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}

@@ -4,6 +4,7 @@
  * search (src/service/svc_vector.h) from the command line.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,111 @@ static int vectors_create(cli_ctx *c, hkv_store *vs, hk_store *s,
     return HK_EXIT_OK;
 }
 
+/* Lines of put-entities per write transaction. */
+#define PUT_ENTITIES_BATCH 10000u
+
+/* Writes the collected batch (names/vecs) in one transaction. */
+static int put_entities_flush(cli_ctx *c, hk_store *s, hk_svc_ventity_arg *a,
+                              uint64_t line0, uint64_t *total)
+{
+    hk_error e;
+    if (a->n == 0) return HK_EXIT_OK;
+    hk_err err = hk_svc_write(s, NULL, hk_svc_ventity_apply, a, &e);
+    if (err) {
+        fprintf(stderr, "line %llu: ", (unsigned long long)(line0 + a->failed));
+        return cli_fail(c, err, &e);
+    }
+    *total += a->written;
+    a->model = NULL; /* recorded with the first batch */
+    return HK_EXIT_OK;
+}
+
+/* `hakgal vectors put-entities SPACE FILE`: JSON lines {entity, vector}. */
+static int vectors_put_entities(cli_ctx *c, int argc, char **argv,
+                                const char *model)
+{
+    if (optind + 2 != argc)
+        return cli_usage_error(c, "put-entities needs SPACE and FILE");
+    const char *space = argv[optind], *path = argv[optind + 1];
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) return cli_usage_error(c, "cannot open '%s'", path);
+    hk_store *s;
+    hkv_store *vs;
+    int rc = open_vs(c, false, &s, &vs);
+    if (rc) {
+        if (f != stdin) fclose(f);
+        return rc;
+    }
+    char **names = hk_calloc(PUT_ENTITIES_BATCH, sizeof *names);
+    float *vecs = NULL;
+    hk_svc_ventity_arg a;
+    memset(&a, 0, sizeof a);
+    a.vs = vs;
+    a.space = space;
+    a.model = model[0] ? model : NULL;
+    a.names = (const char *const *)names;
+    uint64_t line = 0, line0 = 1, total = 0;
+    char *buf = NULL;
+    size_t cap = 0;
+    if (!names) rc = HK_EXIT_IO;
+    /* one line at a time: bounded by the file */
+    while (!rc && getline(&buf, &cap, f) > 0) {
+        line++;
+        json_error_t je;
+        json_t *j = json_loads(buf, 0, &je);
+        json_t *jn = json_object_get(j, "entity");
+        json_t *jv = json_object_get(j, "vector");
+        size_t dim = json_array_size(jv);
+        if (!json_is_string(jn) || !json_is_array(jv) || dim == 0 ||
+            dim > HKV_DIM_MAX || (a.n && dim != a.dim)) {
+            json_decref(j);
+            rc = cli_usage_error(c,
+                                 "line %llu: want {\"entity\": NAME, "
+                                 "\"vector\": [numbers]} of one dimension",
+                                 (unsigned long long)line);
+            break;
+        }
+        if (!vecs) {
+            a.dim = (uint32_t)dim;
+            vecs = hk_malloc(PUT_ENTITIES_BATCH * dim * sizeof *vecs);
+            a.vecs = vecs;
+        }
+        names[a.n] = vecs ? hk_strdup(json_string_value(jn)) : NULL;
+        for (size_t i = 0; names[a.n] && i < dim; i++) {
+            json_t *x = json_array_get(jv, i);
+            vecs[a.n * dim + i] =
+                json_is_number(x) ? (float)json_number_value(x) : NAN;
+        }
+        json_decref(j);
+        if (!names[a.n]) {
+            rc = HK_EXIT_IO;
+            break;
+        }
+        if (++a.n == PUT_ENTITIES_BATCH) {
+            rc = put_entities_flush(c, s, &a, line0, &total);
+            for (size_t i = 0; i < a.n; i++)
+                hk_free(names[i]);
+            a.n = 0;
+            line0 = line + 1;
+        }
+    }
+    if (!rc) rc = put_entities_flush(c, s, &a, line0, &total);
+    for (size_t i = 0; i < a.n; i++)
+        hk_free(names[i]);
+    free(buf);
+    hk_free(names);
+    hk_free(vecs);
+    if (f != stdin) fclose(f);
+    close_vs(s, vs);
+    if (rc) return rc;
+    if (c->json)
+        return print_json(json_pack("{s:s, s:I}", "space", space, "written",
+                                    (json_int_t)total));
+    printf("stored %llu entity vectors in %s\n", (unsigned long long)total,
+           space);
+    return HK_EXIT_OK;
+}
+
 int hk_cmd_vectors(int argc, char **argv)
 {
     static const char usage[] =
@@ -88,8 +194,11 @@ int hk_cmd_vectors(int argc, char **argv)
         "[--ef N]\n"
         "                     [--embedder none|hashed|openai [--auto]] "
         "[--json]\n"
+        "                     [--kind fact|entity] [--model NAME]\n"
         "       hakgal vectors list [--json]\n"
-        "       hakgal vectors drop SPACE [--json]\n\n"
+        "       hakgal vectors drop SPACE [--json]\n"
+        "       hakgal vectors put-entities SPACE FILE [--model NAME] "
+        "[--json]\n\n"
         "Vector spaces: a named dimension and metric with one vector per\n"
         "fact, stored with the facts. --embedder hashed computes vectors\n"
         "with the built-in embedder (hashed tokens and character trigrams:\n"
@@ -98,7 +207,13 @@ int hk_cmd_vectors(int argc, char **argv)
         "HAKGAL_EMBED_MODEL, OPENAI_API_KEY or $HAKGAL_LLM_CONFIG) whose\n"
         "model answers --dim numbers; none (default) takes vectors from\n"
         "clients only. --auto: a running server embeds new facts after\n"
-        "they commit (hakgal serve).\n";
+        "they commit (hakgal serve). --kind entity: one vector per entity\n"
+        "(embedded from its name; `similar` then returns entities).\n"
+        "--model names the model the vectors come from (an openai space\n"
+        "records its endpoint's model at its first embedding).\n"
+        "put-entities stores entity vectors from FILE ('-': stdin), one\n"
+        "JSON object per line: {\"entity\": NAME, \"vector\": [numbers]},\n"
+        "in transactions of 10000 lines, each all or nothing.\n";
     cli_ctx c;
     cli_init(&c, "vectors", usage);
     static const struct option opts[] = {
@@ -111,6 +226,8 @@ int hk_cmd_vectors(int argc, char **argv)
         {"ef", required_argument, NULL, 'e'},
         {"embedder", required_argument, NULL, 'E'},
         {"auto", no_argument, NULL, 'A'},
+        {"kind", required_argument, NULL, 'K'},
+        {"model", required_argument, NULL, 'N'},
         {0, 0, 0, 0}};
     hk_svc_vspace_arg a;
     memset(&a, 0, sizeof a);
@@ -155,12 +272,24 @@ int hk_cmd_vectors(int argc, char **argv)
             if (!hk_svc_vembedder_parse(optarg, &a.sp.embedder))
                 return cli_usage_error(&c, "unknown embedder '%s'", optarg);
             break;
+        case 'K':
+            if (!hk_svc_vkind_parse(optarg, &a.sp.kind))
+                return cli_usage_error(&c, "--kind is fact or entity");
+            break;
+        case 'N':
+            if (strlen(optarg) > HKV_MODEL_MAX)
+                return cli_usage_error(&c, "model name longer than %u bytes",
+                                       HKV_MODEL_MAX);
+            strcpy(a.sp.model, optarg);
+            break;
         }
     }
     if (optind >= argc)
         return cli_usage_error(&c, "missing create, list or drop");
     const char *sub = argv[optind++];
     bool list = strcmp(sub, "list") == 0;
+    if (strcmp(sub, "put-entities") == 0)
+        return vectors_put_entities(&c, argc, argv, a.sp.model);
     if (!list && strcmp(sub, "create") != 0 && strcmp(sub, "drop") != 0)
         return cli_usage_error(&c, "unknown subcommand '%s'", sub);
     if (!list) {
@@ -207,12 +336,15 @@ int hk_cmd_vectors(int argc, char **argv)
             if (c.json)
                 print_json(hk_svc_vspace_json(&all[i]));
             else
-                printf("%-16s %5u %-6s %-7s %10llu vectors  embedder %s\n",
+                printf("%-16s %5u %-6s %-7s %-6s %10llu vectors  embedder "
+                       "%s%s%s\n",
                        all[i].name, all[i].params.dim,
                        hk_svc_vmetric_name(all[i].params.metric),
                        all[i].params.quant == HKV_I8 ? "int8" : "float32",
+                       hk_svc_vkind_name(all[i].kind),
                        (unsigned long long)all[i].vectors,
-                       hk_svc_vembedder_name(all[i].embedder));
+                       hk_svc_vembedder_name(all[i].embedder),
+                       all[i].model[0] ? "  model " : "", all[i].model);
         }
         hk_free(all);
     }
@@ -248,7 +380,7 @@ static bool embed_progress_line(void *ud, const hk_svc_embed_run *r)
 
 /* `hakgal embed` for a space whose embedder is an endpoint. */
 static int embed_remote(cli_ctx *c, hk_store *s, hkv_store *vs,
-                        const char *space, uint32_t batch)
+                        const char *space, uint32_t batch, bool force)
 {
     embed_progress p = {0, 0, isatty(2) != 0};
     hk_svc_embed_run run;
@@ -263,6 +395,7 @@ static int embed_remote(cli_ctx *c, hk_store *s, hkv_store *vs,
     run.vs = vs;
     run.space = space;
     run.batch = batch;
+    run.force = force;
     run.progress = embed_progress_line;
     run.ud = &p;
     hk_err err = hk_svc_embed_space(s, &run, &e);
@@ -286,7 +419,7 @@ static int embed_remote(cli_ctx *c, hk_store *s, hkv_store *vs,
 int hk_cmd_embed(int argc, char **argv)
 {
     static const char usage[] =
-        "Usage: hakgal embed --space SPACE [--batch N] [--json]\n\n"
+        "Usage: hakgal embed --space SPACE [--batch N] [--force] [--json]\n\n"
         "Gives every fact without a vector in SPACE one from the space's\n"
         "embedder. The built-in one writes transactions of 10000 facts.\n"
         "An openai space sends batches of N statements (default 256) to\n"
@@ -294,20 +427,26 @@ int hk_cmd_embed(int argc, char **argv)
         "batch's vectors in one transaction; an answer of another\n"
         "dimension than the space's fails the batch and writes nothing.\n"
         "An interrupted run resumes where it stopped: facts with a vector\n"
-        "are skipped. Progress goes to stderr.\n";
+        "are skipped. Progress goes to stderr. An entity space embeds\n"
+        "every entity's name. An openai space refuses an endpoint whose\n"
+        "model is not the one its vectors came from; --force drops its\n"
+        "vectors and embeds everything again with the endpoint's model.\n";
     cli_ctx c;
     cli_init(&c, "embed", usage);
     static const struct option opts[] = {
         CLI_COMMON_OPTIONS,
         {"space", required_argument, NULL, 's'},
         {"batch", required_argument, NULL, 'b'},
+        {"force", no_argument, NULL, 'F'},
         {0, 0, 0, 0}};
     const char *space = NULL;
+    bool force = false;
     uint64_t batch = 0;
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         if (o == CLI_STOP) return c.exit_code;
         if (o == 's') space = optarg;
+        if (o == 'F') force = true;
         if (o == 'b' && !cli_parse_u64(&c, "--batch", optarg, 1, 10000, &batch))
             return HK_EXIT_INVALID;
     }
@@ -326,8 +465,9 @@ int hk_cmd_embed(int argc, char **argv)
         err = hkv_space_find(vs, t, space, &sp, &e);
         hk_txn_abort(t);
     }
-    if (!err && sp.embedder == HKV_EMBED_OPENAI) {
-        rc = embed_remote(&c, s, vs, space, (uint32_t)batch);
+    if (!err && (sp.embedder == HKV_EMBED_OPENAI ||
+                 sp.kind == HKV_KIND_ENTITY || force)) {
+        rc = embed_remote(&c, s, vs, space, (uint32_t)batch, force);
         close_vs(s, vs);
         return rc;
     }
@@ -444,13 +584,19 @@ int hk_cmd_similar(int argc, char **argv)
 {
     static const char usage[] =
         "Usage: hakgal similar TEXT|--vector FILE|--fact ID --space SPACE\n"
-        "                      [--predicate P] [--entity E] [--k N] [--ef N]\n"
-        "                      [--json]\n\n"
+        "                      [--predicate P] [--entity E] [--filter F]...\n"
+        "                      [--k N] [--ef N] [--json]\n\n"
         "The facts whose vectors in SPACE are nearest to the query: TEXT\n"
         "(embedded with the space's built-in embedder), the numbers in FILE\n"
         "('-': stdin), or the vector of fact ID. --predicate and --entity\n"
-        "restrict the hits; a selective filter is searched exactly.\n"
-        "--json prints one object per hit: id, statement, score.\n";
+        "restrict the hits; so does each --filter F: predicate:P, entity:E,\n"
+        "tag:T, source:S, or query:Q, the facts a graph query matches\n"
+        "(e.g. 'query:HasPart(?x, CPU)'; in an entity space the entities\n"
+        "bound to its first variable, or to ?v with 'query:?v:Q'). Filters\n"
+        "combine; a selective one (under 2% of the index, or 1000) is\n"
+        "searched exactly.\n"
+        "--json prints one object per hit: id, statement, score; in an\n"
+        "entity space (kind entity) the hits are entities: entity, score.\n";
     cli_ctx c;
     cli_init(&c, "similar", usage);
     static const struct option opts[] = {
@@ -460,10 +606,12 @@ int hk_cmd_similar(int argc, char **argv)
         {"fact", required_argument, NULL, 'f'},
         {"predicate", required_argument, NULL, 'p'},
         {"entity", required_argument, NULL, 'E'},
+        {"filter", required_argument, NULL, 'F'},
         {"k", required_argument, NULL, 'k'},
         {"ef", required_argument, NULL, 'e'},
         {0, 0, 0, 0}};
     hk_svc_vsimilar_req r;
+    hk_error fe;
     memset(&r, 0, sizeof r);
     const char *vfile = NULL;
     uint64_t u;
@@ -487,6 +635,10 @@ int hk_cmd_similar(int argc, char **argv)
             break;
         case 'E':
             r.entity = optarg;
+            break;
+        case 'F':
+            if (!hk_svc_vfilter_parse(optarg, &r, &fe))
+                return cli_usage_error(&c, "%s", fe.message);
             break;
         case 'k':
         case 'e':
@@ -531,8 +683,9 @@ int hk_cmd_similar(int argc, char **argv)
     for (size_t i = 0; !err && i < res.n_hits; i++) {
         const hk_svc_vsimilar_hit *h = &res.hits[i];
         if (c.json)
-            print_json(json_pack("{s:I, s:s, s:f}", "id", (json_int_t)h->id,
-                                 "statement", h->statement, "score", h->score));
+            print_json(hk_svc_vsimilar_hit_json(h));
+        else if (h->entity)
+            printf("%.4f  %s\n", h->score, h->entity);
         else
             printf("%.4f  %llu  %s\n", h->score, (unsigned long long)h->id,
                    h->statement);

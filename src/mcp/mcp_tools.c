@@ -148,12 +148,21 @@ const mcp_tool_def mcp_kb_tools[] = {
      "embeddings yet): candidates are facts sharing words with the "
      "statement (search index, camelCase split); the score is the mean of "
      "the word-set and character-trigram Jaccard similarities of the "
-     "canonical statements. Synonyms are not recognised.",
+     "canonical statements. Synonyms are not recognised. mode vector "
+     "ranks by a vector space instead (cosine similarity, threshold "
+     "applies), hybrid fuses both rankings (fusion scores, no "
+     "threshold); space names the space (default: the first with an "
+     "embedder). Default mode text: the lexical method above.",
      IN(STR("statement", "A statement or phrase to compare") ","
         "\"threshold\":{\"type\":\"number\",\"default\":0.8,\"minimum\":0,"
         "\"maximum\":1,\"description\":\"Minimum score\"},"
-        INT("limit", 50, 1, 1000, "Maximum matches"), "\"statement\""),
-     OUT(TXT("statement") "," TXT("method") ",\"threshold\":{\"type\":"
+        INT("limit", 50, 1, 1000, "Maximum matches") ","
+        "\"mode\":{\"type\":\"string\",\"enum\":[\"text\",\"vector\","
+        "\"hybrid\"],\"default\":\"text\",\"description\":\"text "
+        "(lexical), vector or hybrid\"}," STR("space", "Vector space for "
+        "vector and hybrid"), "\"statement\""),
+     OUT(TXT("statement") "," TXT("method") "," TXT("mode") ","
+         "\"threshold\":{\"type\":"
          "\"number\"}," NUM("candidates_examined") "," NUM("count") ","
          "\"matches\":{\"type\":\"array\",\"items\":" FACT "}",
          "\"statement\",\"method\",\"count\",\"matches\""),
@@ -550,7 +559,9 @@ const mcp_tool_def mcp_kb_tools[] = {
      "index parameters, embedder (hashed-ngrams: the built-in one, which "
      "captures spelling rather than meaning; openai: an OpenAI-compatible "
      "embeddings endpoint, as good as its model; none: vectors come from "
-     "clients) and how many facts have a vector.",
+     "clients), kind (fact: a vector per fact; entity: a vector per "
+     "entity), the embedding model recorded with it, and how many vectors "
+     "it holds.",
      IN("", ""),
      OUT("\"spaces\":{\"type\":\"array\",\"items\":{\"type\":"
          "\"object\"}}", "\"spaces\""),
@@ -559,10 +570,13 @@ const mcp_tool_def mcp_kb_tools[] = {
      "Finds the facts nearest to a query in a vector space: give exactly "
      "one of text (spaces with an embedder: built in, or openai through "
      "the server's embeddings endpoint), vector (dimension "
-     "of the space) or fact (an id: facts like that one). predicate and "
-     "entity restrict the hits to facts of that predicate or mentioning "
-     "that entity. Scores: cosine similarity, dot product, or minus the "
-     "L2 distance; nearest first.",
+     "of the space) or fact (an id: facts like that one). predicate, "
+     "entity, tag, source and query (a graph query: the facts it "
+     "matches) restrict the hits and combine; a selective filter is "
+     "searched exactly, so no match is missed. Scores: cosine similarity, dot product, or minus the "
+     "L2 distance; nearest first. In an entity space (kind entity) the "
+     "hits are entities ({entity, score}), queried by text or vector, "
+     "filtered by query only.",
      IN(STR("space", "The vector space") ","
         STR("text", "Query text") ","
         "\"vector\":{\"type\":\"array\",\"items\":{\"type\":"
@@ -571,14 +585,64 @@ const mcp_tool_def mcp_kb_tools[] = {
         "\"fact\":{\"type\":\"integer\",\"minimum\":1,"
         "\"description\":\"Query by this fact's vector\"}," INT("k", 10, 1, 1000, "Hits") ","
         STR("predicate", "Only facts of this predicate") ","
-        STR("entity", "Only facts mentioning this entity"), "\"space\""),
+        STR("entity", "Only facts mentioning this entity") ","
+        STR("tag", "Only facts with this tag") ","
+        STR("source", "Only facts with this source") ","
+        STR("query", "Only the facts a graph query matches, e.g. "
+            "HasPart(?x, CPU); in an entity space the entities bound to var")
+        "," STR("var", "Entity space: the query variable (default: the "
+                "first)"), "\"space\""),
      OUT(TXT("space") "," NUM("candidates") ",\"exact\":{\"type\":"
          "\"boolean\"},\"hits\":{\"type\":\"array\",\"items\":{"
          "\"type\":\"object\",\"properties\":{" NUM("id") ","
-         TXT("statement") ",\"score\":{\"type\":\"number\"}},"
-         "\"required\":[\"id\",\"statement\",\"score\"]}}",
+         TXT("statement") "," TXT("entity") ",\"score\":{\"type\":"
+         "\"number\"}},\"required\":[\"score\"]}}",
          "\"space\",\"hits\""),
      RO, mcp_t_vector_similar},
+    {"vector_space", "Create or drop a vector space",
+     "Creates (action create) or drops (action drop, with all its "
+     "vectors) a vector space. create takes dim, metric (cosine, dot, "
+     "l2), storage (float32, or int8: a quarter of the memory, candidates "
+     "re-ranked with the float vectors), embedder (none: vectors come "
+     "from clients; hashed: the built-in embedder, near in spelling, not "
+     "in meaning; openai: the server's embeddings endpoint), kind (fact: "
+     "one vector per fact; entity: one per entity), the model name its "
+     "vectors come from, auto_embed and the HNSW parameters m, "
+     "ef_construction and ef. Needs a write token.",
+     IN(STR("action", "create or drop") "," STR("space", "The space name "
+        "(a-z, 0-9, _ and -)") "," INT("dim", 384, 1, 4096, "Dimensions") ","
+        STR("metric", "cosine (default), dot or l2") ","
+        STR("storage", "float32 (default) or int8") ","
+        STR("embedder", "none (default), hashed or openai") ","
+        STR("kind", "fact (default) or entity") ","
+        STR("model", "Embedding model the vectors come from") ","
+        "\"auto_embed\":{\"type\":\"boolean\",\"description\":\"Embed new "
+        "facts after commit (a running server)\"},"
+        INT("m", 16, 2, 128, "HNSW links per node") ","
+        INT("ef_construction", 200, 1, 4096, "HNSW build candidates") ","
+        INT("ef", 64, 1, 4096, "HNSW search candidates") "," AUTH,
+        "\"action\",\"space\""),
+     OUT("\"space\":{}," "\"dropped\":{\"type\":\"boolean\"}", "\"space\""),
+     MCP_TOOL_DESTRUCTIVE | MCP_TOOL_AUTH, mcp_t_vector_space},
+    {"vector_entities", "Store entity vectors",
+     "Stores the vectors of entities in an entity space (kind entity) in "
+     "one transaction, all or nothing: each entry names an existing "
+     "entity and its vector (the space's dimension). With remove, deletes "
+     "the vectors of the named entities. model records the model the "
+     "vectors come from. Needs a write token.",
+     IN(STR("space", "An entity space") ","
+        "\"entities\":{\"type\":\"array\",\"minItems\":1,\"maxItems\":"
+        "10000,\"items\":{\"type\":\"object\",\"properties\":{"
+        STR("entity", "Entity name") ",\"vector\":{\"type\":\"array\","
+        "\"items\":{\"type\":\"number\"},\"minItems\":1,\"maxItems\":"
+        "4096}},\"required\":[\"entity\"],\"additionalProperties\":false}},"
+        STR("model", "Model the vectors come from") ","
+        "\"remove\":{\"type\":\"boolean\",\"description\":\"Delete the "
+        "vectors instead\"}," AUTH,
+        "\"space\",\"entities\""),
+     OUT(TXT("space") "," NUM("written") "," NUM("removed") ","
+         "\"remove\":{\"type\":\"boolean\"}", "\"space\",\"remove\""),
+     MCP_TOOL_DESTRUCTIVE | MCP_TOOL_AUTH, mcp_t_vector_entities},
 
     /* ---- Interchange (mcp_tools_export.c) ---- */
     {"export_graph", "Export facts as a graph file",

@@ -64,6 +64,8 @@ hk_err mcp_t_extract_facts(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_review_list(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_review_decide(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_vector_similar(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_vector_space(mcp_call *c, json_t **out, hk_error *err);
+hk_err mcp_t_vector_entities(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_export_graph(mcp_call *c, json_t **out, hk_error *err);
 /* Change stream and digest (mcp_tools_stream.c) */
 hk_err mcp_t_stream_status(mcp_call *c, json_t **out, hk_error *err);
@@ -85,5 +87,7 @@ hk_err mcp_t_list_rules(mcp_call *c, json_t **out, hk_error *err);
 hk_err mcp_t_explain_fact(mcp_call *c, json_t **out, hk_error *err);
 /* search_knowledge with mode vector or hybrid (hk_svc_hsearch). */
 hk_err mcp_t_search_knowledge_mode(mcp_call *c, json_t **out, hk_error *err);
+/* semantic_similarity with mode vector or hybrid (hk_svc_hsearch). */
+hk_err mcp_t_semantic_similarity_mode(mcp_call *c, json_t **out, hk_error *err);
 
 #endif /* HK_MCP_TOOLS_H */

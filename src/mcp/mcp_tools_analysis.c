@@ -77,6 +77,9 @@ hk_err mcp_t_query_related(mcp_call *c, json_t **out, hk_error *err)
 
 hk_err mcp_t_semantic_similarity(mcp_call *c, json_t **out, hk_error *err)
 {
+    const char *mode = mcp_arg_str(c, "mode", NULL);
+    if (mode && strcmp(mode, "text") != 0) /* mcp_tools_vector.c */
+        return mcp_t_semantic_similarity_mode(c, out, err);
     hk_sim_query_req req = {mcp_arg_str(c, "statement", ""),
                             mcp_arg_num(c, "threshold", 0.8),
                             (size_t)mcp_arg_int(c, "limit", 50)};

@@ -158,6 +158,7 @@ void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param)
     json_t *body = hk_body_json(req);
     if (!body) return;
     const char *name = NULL, *metric = "cosine", *embedder = "none";
+    const char *kind = "fact", *model = "";
     uint64_t dim = 0, m = 0, efc = 0, ef = 0;
     json_t *int8 = json_object_get(body, "int8");
     json_t *autoe = json_object_get(body, "auto_embed");
@@ -168,6 +169,8 @@ void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param)
     } else if (body_str(req, body, "name", &name) &&
                body_str(req, body, "metric", &metric) &&
                body_str(req, body, "embedder", &embedder) &&
+               body_str(req, body, "kind", &kind) &&
+               body_str(req, body, "model", &model) &&
                body_uint(req, body, "dim", HKV_DIM_MAX, &dim) &&
                body_uint(req, body, "m", HKV_M_MAX, &m) &&
                body_uint(req, body, "ef_construction", HKV_EF_MAX, &efc) &&
@@ -194,7 +197,14 @@ void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param)
             hk_send_field_error(req, 400, "invalid_parameter",
                                 "embedder is none, hashed or openai",
                                 "embedder");
+        } else if (!hk_svc_vkind_parse(kind, &a->sp.kind)) {
+            hk_send_field_error(req, 400, "invalid_parameter",
+                                "kind is fact or entity", "kind");
+        } else if (strlen(model) > HKV_MODEL_MAX) {
+            hk_send_field_error(req, 400, "invalid_parameter",
+                                "model has at most 128 bytes", "model");
         } else {
+            snprintf(a->sp.model, sizeof a->sp.model, "%s", model);
             a->vs = srv->vs;
             snprintf(a->sp.name, sizeof a->sp.name, "%s", name);
             a->sp.params.dim = (uint32_t)dim;
@@ -282,6 +292,145 @@ void hk_route_vectors_embed(hk_server *srv, h2o_req_t *req, const char *param)
     queue(req, hk_svc_embed_apply, embed_done, j);
 }
 
+/* ==== POST /v2/vectors/{space}/entities ==== */
+
+/* Most entities of one request (one write transaction). */
+#define ENTITIES_MAX 10000u
+
+typedef struct entities_job {
+    hk_svc_ventity_arg a;          /* the service request */
+    char space[HKV_NAME_MAX + 1];  /* a.space points here */
+    char model[HKV_MODEL_MAX + 1]; /* a.model points here when given */
+    char **names;                  /* a.names (owned) */
+    float *vecs;                   /* a.vecs (owned) */
+} entities_job;
+
+static void entities_job_free(entities_job *j)
+{
+    for (size_t i = 0; j->names && i < j->a.n; i++)
+        hk_free(j->names[i]);
+    hk_free(j->names);
+    hk_free(j->vecs);
+    hk_free(j);
+}
+
+static void entities_done(h2o_req_t *req, hk_err rc, const hk_error *err,
+                          void *arg)
+{
+    entities_job *j = arg;
+    if (req && rc) {
+        hk_http_send_hk_error(req, err);
+    } else if (req) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"space\":\"%s\",\"%s\":%llu}", j->space,
+                 j->a.remove ? "removed" : "written",
+                 (unsigned long long)j->a.written);
+        hk_http_send_json(req, 200, body, strlen(body));
+    }
+    entities_job_free(j);
+}
+
+void hk_route_vectors_entities(hk_server *srv, h2o_req_t *req,
+                               const char *param)
+{
+    const char *name = space_param(req, param);
+    if (!name) return;
+    json_t *body = hk_body_json(req);
+    if (!body) return;
+    json_t *list = json_object_get(body, "entities");
+    json_t *rm = json_object_get(body, "remove");
+    const char *model = NULL;
+    entities_job *j = NULL;
+    size_t n = json_is_array(list) ? json_array_size(list) : 0;
+    if (!json_is_object(body)) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "the body is not a JSON object", "body");
+        goto done;
+    }
+    if (!body_str(req, body, "model", &model)) goto done;
+    if (n == 0 || n > ENTITIES_MAX) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "entities is an array of 1..10000 entries",
+                            "entities");
+        goto done;
+    }
+    if (rm && !json_is_boolean(rm)) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "expected true or false", "remove");
+        goto done;
+    }
+    if (model && strlen(model) > HKV_MODEL_MAX) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "model has at most 128 bytes", "model");
+        goto done;
+    }
+    j = hk_calloc(1, sizeof *j);
+    if (j) j->names = hk_calloc(n, sizeof *j->names);
+    if (!j || !j->names) goto nomem;
+    j->a.remove = json_is_true(rm);
+    snprintf(j->space, sizeof j->space, "%s", name);
+    j->a.vs = srv->vs;
+    j->a.space = j->space;
+    if (model) {
+        snprintf(j->model, sizeof j->model, "%s", model);
+        j->a.model = j->model;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(list, i);
+        json_t *jn = json_object_get(e, "entity");
+        json_t *jv = json_object_get(e, "vector");
+        size_t dim = json_is_array(jv) ? json_array_size(jv) : 0;
+        if (!json_is_string(jn)) {
+            hk_send_field_error(req, 400, "invalid_parameter",
+                                "each entry needs an entity name", "entities");
+            goto done;
+        }
+        if (!j->a.remove) {
+            if (dim == 0 || dim > HKV_DIM_MAX || (i > 0 && dim != j->a.dim)) {
+                hk_send_field_error(req, 400, "invalid_parameter",
+                                    "each entry needs a vector of 1..4096 "
+                                    "numbers, all of one length",
+                                    "entities");
+                goto done;
+            }
+            if (!j->vecs) {
+                j->a.dim = (uint32_t)dim;
+                j->vecs = hk_malloc(n * dim * sizeof *j->vecs);
+                if (!j->vecs) goto nomem;
+            }
+            for (size_t d = 0; d < dim; d++) {
+                json_t *x = json_array_get(jv, d);
+                double v = json_is_number(x) ? json_number_value(x) : NAN;
+                if (!isfinite(v) || fabs(v) > 3.4e38) {
+                    hk_send_field_error(req, 400, "invalid_parameter",
+                                        "a vector holds a value that is not "
+                                        "a finite number",
+                                        "entities");
+                    goto done;
+                }
+                j->vecs[i * dim + d] = (float)v;
+            }
+        }
+        if (!(j->names[i] = hk_strdup(json_string_value(jn)))) goto nomem;
+        j->a.n = i + 1;
+    }
+    j->a.names = (const char *const *)j->names;
+    j->a.vecs = j->vecs;
+    if (hk_server_write_async(req, hk_svc_ventity_apply, entities_done, j,
+                              hk_req_actor(req)) != HK_OK)
+        hk_http_send_error(req, 503, "shutting_down",
+                           "the server is shutting down; retry elsewhere",
+                           NULL);
+    else
+        j = NULL;
+    goto done;
+nomem:
+    hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
+done:
+    if (j) entities_job_free(j);
+    json_decref(body);
+}
+
 /* ==== GET and POST /v2/vectors/{space}/similar ==== */
 
 typedef struct similar_arg {
@@ -299,10 +448,7 @@ static hk_err similar_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
     json_t *hits = json_array();
     for (size_t i = 0; hits && i < res.n_hits; i++) {
         const hk_svc_vsimilar_hit *h = &res.hits[i];
-        if (json_array_append_new(hits,
-                                  json_pack("{s:I, s:s, s:f}", "id",
-                                            (json_int_t)h->id, "statement",
-                                            h->statement, "score", h->score))) {
+        if (json_array_append_new(hits, hk_svc_vsimilar_hit_json(h))) {
             json_decref(hits);
             hits = NULL;
         }
@@ -325,6 +471,10 @@ typedef struct similar_job {
     char *text;                   /* sa.r.text (owned) */
     char *predicate;              /* sa.r.predicate (owned) */
     char *entity;                 /* sa.r.entity (owned) */
+    char *tag;                    /* sa.r.tag (owned) */
+    char *source;                 /* sa.r.source (owned) */
+    char *query;                  /* sa.r.query (owned) */
+    char *query_var;              /* sa.r.query_var (owned) */
     float *vector;                /* sa.r.vector (owned) */
     hk_buf out;                   /* the answer */
     hk_err rc;                    /* result */
@@ -336,6 +486,10 @@ static void similar_job_free(similar_job *j)
     hk_free(j->text);
     hk_free(j->predicate);
     hk_free(j->entity);
+    hk_free(j->tag);
+    hk_free(j->source);
+    hk_free(j->query);
+    hk_free(j->query_var);
     hk_free(j->vector);
     hk_buf_free(&j->out);
     hk_free(j);
@@ -389,10 +543,17 @@ static void similar_defer(hk_server *srv, h2o_req_t *req, const similar_arg *sa)
         j->sa.r.space = j->space;
         ok = dup_opt(sa->r.text, &j->text) &&
              dup_opt(sa->r.predicate, &j->predicate) &&
-             dup_opt(sa->r.entity, &j->entity);
+             dup_opt(sa->r.entity, &j->entity) && dup_opt(sa->r.tag, &j->tag) &&
+             dup_opt(sa->r.source, &j->source) &&
+             dup_opt(sa->r.query, &j->query) &&
+             dup_opt(sa->r.query_var, &j->query_var);
         j->sa.r.text = j->text;
         j->sa.r.predicate = j->predicate;
         j->sa.r.entity = j->entity;
+        j->sa.r.tag = j->tag;
+        j->sa.r.source = j->source;
+        j->sa.r.query = j->query;
+        j->sa.r.query_var = j->query_var;
         if (ok && sa->r.vector) {
             size_t bytes = (size_t)sa->r.dim * sizeof *j->vector;
             ok = (j->vector = hk_malloc(bytes)) != NULL;
@@ -450,6 +611,10 @@ void hk_route_vectors_similar_get(hk_server *srv, h2o_req_t *req,
     if (query_str(req, "text", &sa.r.text) &&
         query_str(req, "predicate", &sa.r.predicate) &&
         query_str(req, "entity", &sa.r.entity) &&
+        query_str(req, "tag", &sa.r.tag) &&
+        query_str(req, "source", &sa.r.source) &&
+        query_str(req, "query", &sa.r.query) &&
+        query_str(req, "var", &sa.r.query_var) &&
         query_uint(req, "fact", INT64_MAX, &fact) &&
         query_uint(req, "k", 1000, &k) &&
         query_uint(req, "ef", HKV_EF_MAX, &ef)) {
@@ -481,6 +646,10 @@ void hk_route_vectors_similar_post(hk_server *srv, h2o_req_t *req,
     if (!body_str(req, body, "text", &sa.r.text) ||
         !body_str(req, body, "predicate", &sa.r.predicate) ||
         !body_str(req, body, "entity", &sa.r.entity) ||
+        !body_str(req, body, "tag", &sa.r.tag) ||
+        !body_str(req, body, "source", &sa.r.source) ||
+        !body_str(req, body, "query", &sa.r.query) ||
+        !body_str(req, body, "var", &sa.r.query_var) ||
         !body_uint(req, body, "fact", INT64_MAX, &fact) ||
         !body_uint(req, body, "k", 1000, &k) ||
         !body_uint(req, body, "ef", HKV_EF_MAX, &ef))

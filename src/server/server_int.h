@@ -349,7 +349,7 @@ typedef struct hk_route_param {
     const char *desc; /* one line for the reader */
 } hk_route_param;
 
-#define HK_ROUTE_MAX_PARAMS 7
+#define HK_ROUTE_MAX_PARAMS 11
 
 /* A REST route and its OpenAPI operation: one row of server_api.c, read
  * by the router and by the OpenAPI generator. */
@@ -419,6 +419,8 @@ void hk_route_vectors_list(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_vectors_create(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_vectors_drop(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_vectors_embed(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_vectors_entities(hk_server *srv, h2o_req_t *req,
+                               const char *param);
 void hk_route_vectors_similar_get(hk_server *srv, h2o_req_t *req,
                                   const char *param);
 void hk_route_vectors_similar_post(hk_server *srv, h2o_req_t *req,

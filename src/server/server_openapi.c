@@ -151,6 +151,22 @@ static json_t *schemas(void)
                   "type", "integer", "ef_construction", "type", "integer", "ef",
                   "type", "integer", "required", "name", "dim"));
     json_object_set_new(
+        json_object_get(json_object_get(s, "VectorSpaceInput"), "properties"),
+        "kind",
+        json_pack("{ss s[ss]}", "type", "string", "enum", "fact", "entity"));
+    json_object_set_new(
+        json_object_get(json_object_get(s, "VectorSpaceInput"), "properties"),
+        "model", json_pack("{ss}", "type", "string"));
+    json_object_set_new(
+        s, "VectorEntitiesInput",
+        json_pack("{ss s{s{ss s{ss s{s{ss} s{ss s{ss}}} s[s]}} s{ss} s{ss}} "
+                  "s[s]}",
+                  "type", "object", "properties", "entities", "type", "array",
+                  "items", "type", "object", "properties", "entity", "type",
+                  "string", "vector", "type", "array", "items", "type",
+                  "number", "required", "entity", "model", "type", "string",
+                  "remove", "type", "boolean", "required", "entities"));
+    json_object_set_new(
         s, "VectorSimilarInput",
         json_pack("{ss s{s{ss} s{ss s{ss}} s{ss} s{ss} s{ss} s{ss} s{ss}}}",
                   "type", "object", "properties", "text", "type", "string",
@@ -158,6 +174,12 @@ static json_t *schemas(void)
                   "type", "integer", "k", "type", "integer", "ef", "type",
                   "integer", "predicate", "type", "string", "entity", "type",
                   "string"));
+    for (size_t i = 0; i < 4; i++)
+        json_object_set_new(
+            json_object_get(json_object_get(s, "VectorSimilarInput"),
+                            "properties"),
+            (const char *[]){"tag", "source", "query", "var"}[i],
+            json_pack("{ss}", "type", "string"));
     json_object_set_new(
         s, "VectorHits",
         json_pack("{ss s{s{ss} s{ss s{ss}} s{ss} s{ss}}}", "type", "object",

@@ -33,6 +33,7 @@
 #include "core/mem.h"
 #include "llm/llm.h"
 #include "service/svc_vector.h"
+#include "store/store.h"
 
 /* Most texts in one request to the endpoint (hk_llm_embed's limit). */
 #define EMBED_REQUEST_MAX 256u
@@ -96,6 +97,30 @@ hk_err hk_svc_embed_endpoint(hk_error *err)
     return embed_client(err) ? HK_OK : g_err.code;
 }
 
+/* The embedding model of the process's endpoint ("" without one). */
+static const char *endpoint_model(void)
+{
+    hk_llm_client *c = embed_client(NULL);
+    return c ? hk_llm_client_endpoint(c)->embed_model : "";
+}
+
+/* HK_ERR_INVALID when space sp records a model other than the
+ * endpoint's: its vectors and the new ones would not be comparable. */
+static hk_err check_model(const hkv_space *sp, hk_error *err)
+{
+    const char *em = endpoint_model();
+    if (sp->embedder != HKV_EMBED_OPENAI || !sp->model[0] ||
+        strcmp(sp->model, em) == 0)
+        return HK_OK;
+    hk_error_set(err, HK_ERR_INVALID,
+                 "space '%s' holds vectors of model '%s'; the endpoint "
+                 "embeds with '%s' (`hakgal embed --space %s --force` "
+                 "re-embeds the space with it)",
+                 sp->name, sp->model, em, sp->name);
+    if (err) snprintf(err->field, sizeof err->field, "model");
+    return HK_ERR_INVALID;
+}
+
 hk_err hk_svc_embed_texts(const hkv_space *sp, const char *const *texts,
                           size_t n, float *out, hk_error *err)
 {
@@ -113,6 +138,8 @@ hk_err hk_svc_embed_texts(const hkv_space *sp, const char *const *texts,
                             sp->name);
     hk_llm_client *c = embed_client(err);
     if (!c) return err ? err->code : HK_ERR_UNSUPPORTED;
+    hk_err me = check_model(sp, err);
+    if (me) return me;
     for (size_t at = 0; at < n; at += EMBED_REQUEST_MAX) {
         size_t m = n - at < EMBED_REQUEST_MAX ? n - at : EMBED_REQUEST_MAX;
         float *v = NULL;
@@ -221,6 +248,16 @@ static hk_err consider(hkv_store *vs, hk_txn *t, batch *b, hk_fact_id id,
     return HK_OK;
 }
 
+/* In step 3: an openai space records the endpoint's model with its first
+ * vectors, and refuses vectors of another one recorded meanwhile. */
+static hk_err record_model(hkv_store *vs, hk_txn *t, const hkv_space *now,
+                           hk_error *err)
+{
+    if (now->embedder != HKV_EMBED_OPENAI) return HK_OK;
+    if (now->model[0]) return check_model(now, err);
+    return hkv_space_set_model(vs, t, now->name, endpoint_model(), err);
+}
+
 /* Step 3: the apply step storing b's vectors (may run twice). */
 static hk_err batch_write(hk_txn *t, void *arg, hk_error *err)
 {
@@ -246,6 +283,7 @@ static hk_err batch_write(hk_txn *t, void *arg, hk_error *err)
         e = hk_error_set(err, HK_ERR_NOT_FOUND,
                          "vector space '%s' was re-created while embedding",
                          b->sp.name);
+    if (e == HK_OK) e = record_model(a->vs, t, &now, err);
     for (size_t i = 0; !e && i < b->n; i++) {
         e = hkv_get(a->vs, t, b->sp.name, b->ids[i], probe, err);
         if (e == HK_OK) continue; /* embedded meanwhile */
@@ -324,6 +362,166 @@ hk_err hk_svc_embed_facts(hk_store *s, hkv_store *vs, const char *space,
     return e;
 }
 
+/* ==== Entity spaces ==== */
+
+/* Step 1 in an entity space: up to size entities (symbols some fact has
+ * as an argument) after *cursor without a vector, named in b->texts. */
+static hk_err collect_entities(hkv_store *vs, hk_txn *t, batch *b,
+                               uint32_t size, hk_svc_embed_run *run,
+                               float *probe, bool *done, hk_error *err)
+{
+    uint32_t max;
+    hk_err e;
+    *done = true;
+    if ((e = hks_sym_max(t, &max, err))) return e;
+    for (uint64_t sym = run->last + 1; sym <= max; sym++) {
+        if (b->n == size) {
+            *done = false;
+            break;
+        }
+        run->last = sym;
+        run->examined++;
+        uint64_t facts = 0;
+        if ((e = hks_entity_count(t, (uint32_t)sym, NULL, &facts, err)))
+            return e;
+        if (facts == 0) continue; /* a predicate only */
+        e = hkv_entity_get(vs, t, b->sp.name, (uint32_t)sym, probe, err);
+        if (e == HK_OK) continue;
+        if (e != HK_ERR_NOT_FOUND) return e;
+        hk_error_clear(err);
+        const char *nm;
+        size_t len;
+        if ((e = hks_sym_str(t, (uint32_t)sym, &nm, &len, err))) return e;
+        if (b->n == b->cap &&
+            (e = batch_reserve(b, b->cap ? b->cap * 2 : 64, err)))
+            return e;
+        char *text = hk_strndup(nm, len);
+        if (!text) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        b->ids[b->n] = sym;
+        b->texts[b->n++] = text;
+    }
+    return HK_OK;
+}
+
+/* Step 3 in an entity space (may run twice). */
+static hk_err entity_write(hk_txn *t, void *arg, hk_error *err)
+{
+    struct {
+        hkv_store *vs; /* attached store */
+        batch *b;      /* the embedded batch */
+    } *a = arg;
+    batch *b = a->b;
+    uint32_t dim = b->sp.params.dim;
+    hkv_space now;
+    float *probe = hk_malloc((size_t)dim * sizeof *probe);
+    hk_err e;
+    b->written = 0;
+    if (!probe) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    e = hkv_space_find(a->vs, t, b->sp.name, &now, err);
+    if (e == HK_OK && now.stamp != b->sp.stamp)
+        e = hk_error_set(err, HK_ERR_NOT_FOUND,
+                         "vector space '%s' was re-created while embedding",
+                         b->sp.name);
+    if (e == HK_OK) e = record_model(a->vs, t, &now, err);
+    for (size_t i = 0; !e && i < b->n; i++) {
+        e = hkv_entity_get(a->vs, t, b->sp.name, (uint32_t)b->ids[i], probe,
+                           err);
+        if (e == HK_OK) continue; /* embedded meanwhile */
+        if (e != HK_ERR_NOT_FOUND) break;
+        hk_error_clear(err);
+        e = hkv_entity_put(a->vs, t, b->sp.name, b->texts[i],
+                           strlen(b->texts[i]), b->vecs + i * dim, dim, err);
+        if (!e) b->written++;
+    }
+    hk_free(probe);
+    return e;
+}
+
+/* hk_svc_embed_space for an entity space: the same three steps per
+ * batch, over symbol ids instead of facts. */
+static hk_err embed_entities(hk_store *s, hk_svc_embed_run *run, uint32_t size,
+                             hk_error *err)
+{
+    batch b;
+    float *probe = NULL;
+    hk_err e = HK_OK;
+    bool done = false;
+    memset(&b, 0, sizeof b);
+    run->last = 0;
+    /* each round moves run->last forward: bounded by the KB's symbols */
+    while (!e && !done) {
+        hk_txn *t;
+        batch_clear(&b);
+        if ((e = hk_txn_begin(s, false, &t, err))) break;
+        e = hkv_space_find(run->vs, t, run->space, &b.sp, err);
+        if (!e) {
+            float *p = hk_realloc(probe, b.sp.params.dim * sizeof *p);
+            if (p)
+                probe = p;
+            else
+                e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        }
+        if (!e)
+            e = collect_entities(run->vs, t, &b, size, run, probe, &done, err);
+        hk_txn_abort(t);
+        if (!e && b.n) {
+            b.vecs = hk_malloc(b.n * b.sp.params.dim * sizeof *b.vecs);
+            if (!b.vecs) e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+            if (!e)
+                e = hk_svc_embed_texts(&b.sp, (const char *const *)b.texts, b.n,
+                                       b.vecs, err);
+            struct {
+                hkv_store *vs;
+                batch *b;
+            } a = {run->vs, &b};
+            if (!e) e = hk_svc_write(s, run->actor, entity_write, &a, err);
+        }
+        if (e) break;
+        run->embedded += b.written;
+        if (run->progress && !run->progress(run->ud, run)) break;
+    }
+    run->done = done && !e;
+    batch_free(&b);
+    hk_free(probe);
+    return e;
+}
+
+/* --force: an openai space whose model differs from the endpoint's loses
+ * its vectors and records the endpoint's model. */
+typedef struct clear_arg {
+    hkv_store *vs;     /* attached store */
+    const char *space; /* the space */
+    const char *model; /* the new model */
+} clear_arg;
+
+static hk_err clear_apply(hk_txn *t, void *arg, hk_error *err)
+{
+    clear_arg *a = arg;
+    return hkv_space_clear(a->vs, t, a->space, a->model, err);
+}
+
+/* Reads the space: its kind into *kind; with run->force, clears it when
+ * its model is not the endpoint's. */
+static hk_err prepare(hk_store *s, hk_svc_embed_run *run, hkv_kind *kind,
+                      hk_error *err)
+{
+    hk_txn *t;
+    hkv_space sp;
+    hk_err e = hk_txn_begin(s, false, &t, err);
+    if (e) return e;
+    e = hkv_space_find(run->vs, t, run->space, &sp, err);
+    hk_txn_abort(t);
+    if (e) return e;
+    *kind = sp.kind;
+    if (!run->force || sp.embedder != HKV_EMBED_OPENAI ||
+        (e = hk_svc_embed_endpoint(err)))
+        return e;
+    const char *em = endpoint_model();
+    if (!sp.model[0] || strcmp(sp.model, em) == 0) return HK_OK;
+    clear_arg a = {run->vs, run->space, em};
+    return hk_svc_write(s, run->actor, clear_apply, &a, err);
+}
+
 hk_err hk_svc_embed_space(hk_store *s, hk_svc_embed_run *run, hk_error *err)
 {
     batch b;
@@ -342,6 +540,13 @@ hk_err hk_svc_embed_space(hk_store *s, hk_svc_embed_run *run, hk_error *err)
                      EMBED_BATCH_MAX);
         if (err) snprintf(err->field, sizeof err->field, "batch");
         return HK_ERR_INVALID;
+    }
+    hkv_kind kind;
+    if ((e = prepare(s, run, &kind, err))) goto out;
+    if (kind == HKV_KIND_ENTITY) {
+        e = embed_entities(s, run, size, err);
+        done = run->done;
+        goto out;
     }
     /* each round moves the cursor forward: bounded by the KB's facts */
     while (!e && !done) {
@@ -389,6 +594,7 @@ hk_err hk_svc_embed_space(hk_store *s, hk_svc_embed_run *run, hk_error *err)
         run->embedded += b.written;
         if (run->progress && !run->progress(run->ud, run)) break;
     }
+out:
     run->done = done && !e;
     batch_free(&b);
     hk_free(probe);

@@ -114,6 +114,14 @@ static hk_err pick_space(hkv_store *vs, hk_txn *t, const char *want, char *name,
         hkv_space sp;
         hk_err e = hkv_space_find(vs, t, want, &sp, err);
         if (e) return e;
+        if (sp.kind != HKV_KIND_FACT) {
+            hk_error_set(err, HK_ERR_INVALID,
+                         "space '%s' holds entity vectors; search ranks "
+                         "facts (use similar for entities)",
+                         want);
+            if (err) snprintf(err->field, sizeof err->field, "space");
+            return HK_ERR_INVALID;
+        }
         snprintf(name, HKV_NAME_MAX + 1, "%s", sp.name);
         *found = true;
         return HK_OK;
@@ -123,9 +131,11 @@ static hk_err pick_space(hkv_store *vs, hk_txn *t, const char *want, char *name,
     if (!all) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     hk_err e = hkv_space_list(vs, t, all, &n, err);
     for (size_t i = 0; !e && i < n && !*found; i++)
-        if (all[i].embedder == HKV_EMBED_HASHED ||
-            (all[i].embedder == HKV_EMBED_OPENAI &&
-             hk_svc_embed_endpoint(NULL) == HK_OK)) {
+        if (all[i].kind != HKV_KIND_FACT) {
+            continue; /* entity vectors rank entities, not facts */
+        } else if (all[i].embedder == HKV_EMBED_HASHED ||
+                   (all[i].embedder == HKV_EMBED_OPENAI &&
+                    hk_svc_embed_endpoint(NULL) == HK_OK)) {
             snprintf(name, HKV_NAME_MAX + 1, "%s", all[i].name);
             *found = true;
         }

@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "reason/rules.h"
+#include "service/svc_graph_query.h"
 #include "service/svc_learn.h"
 #include "service/svc_vector.h"
 #include "stream/stream.h"
@@ -75,9 +76,26 @@ const char *hk_svc_vembedder_name(hkv_embedder e)
                                    : "none";
 }
 
+bool hk_svc_vkind_parse(const char *s, hkv_kind *out)
+{
+    if (strcmp(s, "fact") == 0)
+        *out = HKV_KIND_FACT;
+    else if (strcmp(s, "entity") == 0)
+        *out = HKV_KIND_ENTITY;
+    else
+        return false;
+    return true;
+}
+
+const char *hk_svc_vkind_name(hkv_kind k)
+{
+    return k == HKV_KIND_ENTITY ? "entity" : "fact";
+}
+
 json_t *hk_svc_vspace_json(const hkv_space *sp)
 {
-    return json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s, s:I, s:b}",
+    return json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:s, s:I, s:b, s:s, "
+                     "s:s}",
                      "name", sp->name, "dim", (json_int_t)sp->params.dim,
                      "metric", hk_svc_vmetric_name(sp->params.metric),
                      "storage", sp->params.quant == HKV_I8 ? "int8" : "float32",
@@ -85,7 +103,8 @@ json_t *hk_svc_vspace_json(const hkv_space *sp)
                      (json_int_t)sp->params.ef_construction, "ef",
                      (json_int_t)sp->params.ef, "embedder",
                      hk_svc_vembedder_name(sp->embedder), "vectors",
-                     (json_int_t)sp->vectors, "auto_embed", sp->auto_embed);
+                     (json_int_t)sp->vectors, "auto_embed", sp->auto_embed,
+                     "kind", hk_svc_vkind_name(sp->kind), "model", sp->model);
 }
 
 hk_err hk_svc_vspace_create_apply(hk_txn *t, void *arg, hk_error *err)
@@ -100,6 +119,33 @@ hk_err hk_svc_vspace_drop_apply(hk_txn *t, void *arg, hk_error *err)
     return hkv_space_drop(a->vs, t, a->sp.name, err);
 }
 
+/* ==== Entity vectors ==== */
+
+hk_err hk_svc_ventity_apply(hk_txn *t, void *arg, hk_error *err)
+{
+    hk_svc_ventity_arg *a = arg;
+    hk_err e = HK_OK;
+    a->written = 0;
+    a->failed = 0;
+    if (a->model &&
+        (e = hkv_space_set_model(a->vs, t, a->space, a->model, err)))
+        return e;
+    for (size_t i = 0; i < a->n; i++) {
+        const char *nm = a->names[i];
+        if (a->remove)
+            e = hkv_entity_del(a->vs, t, a->space, nm, strlen(nm), err);
+        else
+            e = hkv_entity_put(a->vs, t, a->space, nm, strlen(nm),
+                               a->vecs + i * (size_t)a->dim, a->dim, err);
+        if (e) {
+            a->failed = i;
+            return e;
+        }
+        a->written++;
+    }
+    return HK_OK;
+}
+
 /* ==== Embedding ==== */
 
 /* The canonical statement of fact id into b (reset first). */
@@ -111,6 +157,47 @@ static hk_err statement_of(hk_txn *t, hk_fact_id id, hk_fact *f, hk_buf *b,
     b->len = 0;
     if ((e = hk_statement_format(&f->st, b)))
         return hk_error_set(err, e, "out of memory");
+    return HK_OK;
+}
+
+/* hk_svc_embed_apply in an entity space: symbols after a->after that
+ * some fact has as an argument and that have no vector get the hashed
+ * vector of their name. */
+static hk_err embed_entities_hashed(hk_svc_embed_arg *a, hk_txn *t,
+                                    const hkv_space *sp, float *v,
+                                    uint64_t limit, hk_error *err)
+{
+    uint32_t max;
+    hk_err e;
+    if ((e = hks_sym_max(t, &max, err))) return e;
+    a->done = true;
+    for (uint64_t sym = a->after + 1; sym <= max; sym++) {
+        if (sym - a->after > limit) {
+            a->done = false;
+            break;
+        }
+        a->last = sym;
+        uint64_t facts = 0;
+        if ((e = hks_entity_count(t, (uint32_t)sym, NULL, &facts, err)))
+            return e;
+        if (facts == 0) continue; /* a predicate only */
+        e = hkv_entity_get(a->vs, t, a->space, (uint32_t)sym, v, err);
+        if (e == HK_OK) continue;
+        if (e != HK_ERR_NOT_FOUND) return e;
+        hk_error_clear(err);
+        const char *nm;
+        size_t len;
+        if ((e = hks_sym_str(t, (uint32_t)sym, &nm, &len, err))) return e;
+        hkv_embed_hashed(nm, len, v, sp->params.dim);
+        /* the name lives in the map: copy it before writing */
+        char *name = hk_strndup(nm, len);
+        if (!name) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        e = hkv_entity_put(a->vs, t, a->space, name, len, v, sp->params.dim,
+                           err);
+        hk_free(name);
+        if (e) return e;
+        a->embedded++;
+    }
     return HK_OK;
 }
 
@@ -149,6 +236,10 @@ hk_err hk_svc_embed_apply(hk_txn *t, void *arg, hk_error *err)
     v = hk_malloc((size_t)sp.params.dim * sizeof *v);
     if (!v) {
         e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (sp.kind == HKV_KIND_ENTITY) {
+        e = embed_entities_hashed(a, t, &sp, v, limit, err);
         goto out;
     }
     hk_scan scan = HK_SCAN_INIT;
@@ -192,54 +283,223 @@ static int id_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The sorted distinct ids of facts matching the request's filter. */
-static hk_err filter_ids(hk_txn *t, const hk_svc_vsimilar_req *r,
-                         uint64_t **ids, size_t *n, hk_error *err)
+/* A growing array of ids. */
+typedef struct id_set {
+    uint64_t *ids; /* entries (owned) */
+    size_t n;      /* used */
+    size_t cap;    /* allocated */
+} id_set;
+
+static hk_err id_push(id_set *v, uint64_t id, hk_error *err)
+{
+    if (v->n == HK_SVC_FILTER_MAX)
+        return hk_error_set(err, HK_ERR_LIMIT,
+                            "the filter selects more than %u ids",
+                            HK_SVC_FILTER_MAX);
+    if (v->n == v->cap) {
+        size_t nc = v->cap ? v->cap * 2 : 256;
+        uint64_t *p = hk_realloc(v->ids, nc * sizeof *p);
+        if (!p) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        v->ids = p;
+        v->cap = nc;
+    }
+    v->ids[v->n++] = id;
+    return HK_OK;
+}
+
+/* Sorts v and drops duplicates. */
+static void id_sort(id_set *v)
+{
+    if (v->n) qsort(v->ids, v->n, sizeof *v->ids, id_cmp);
+    size_t w = 0;
+    for (size_t i = 0; i < v->n; i++)
+        if (w == 0 || v->ids[w - 1] != v->ids[i]) v->ids[w++] = v->ids[i];
+    v->n = w;
+}
+
+/* Keeps in a the ids also in b (both sorted). */
+static void id_intersect(id_set *a, const id_set *b)
+{
+    size_t w = 0, j = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        while (j < b->n && b->ids[j] < a->ids[i])
+            j++;
+        if (j < b->n && b->ids[j] == a->ids[i]) a->ids[w++] = a->ids[i];
+    }
+    a->n = w;
+}
+
+static bool has_tag(const hk_fact *f, const char *tag)
+{
+    for (uint32_t i = 0; i < f->n_tags; i++)
+        if (strcmp(f->tags[i], tag) == 0) return true;
+    return false;
+}
+
+/* The facts of the scan filters (predicate, entity, tag, source). A
+ * predicate or entity narrows through its index; tag and source are
+ * checked on each fact scanned. */
+static hk_err scan_ids(hk_txn *t, const hk_svc_vsimilar_req *r, id_set *out,
+                       hk_error *err)
 {
     hk_scan scan = HK_SCAN_INIT;
     hk_query *q = NULL;
-    size_t cap = 0;
+    hk_fact f;
+    bool meta = r->tag || r->source;
     hk_err e;
-    *ids = NULL;
-    *n = 0;
     scan.predicate = r->predicate;
     scan.entity = r->entity;
     if ((e = hk_query_open_scan(t, &scan, NULL, &q, err))) return e;
+    hk_fact_init(&f);
+    /* bounded by the facts of the KB */
     for (;;) {
         hk_fact_id id;
         bool row;
-        if ((e = hk_query_next_id(q, &id, &row, err)) || !row) break;
-        if (*n == HK_SVC_FILTER_MAX) {
-            e = hk_error_set(err, HK_ERR_LIMIT,
-                             "the filter selects more than %u facts",
-                             HK_SVC_FILTER_MAX);
+        if (meta) {
+            if ((e = hk_query_next(q, &f, &row, err)) || !row) break;
+            id = f.id;
+            if (r->tag && !has_tag(&f, r->tag)) continue;
+            if (r->source && (!f.source || strcmp(f.source, r->source) != 0))
+                continue;
+        } else if ((e = hk_query_next_id(q, &id, &row, err)) || !row) {
             break;
         }
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 256;
-            uint64_t *p = hk_realloc(*ids, nc * sizeof *p);
-            if (!p) {
-                e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-                break;
-            }
-            *ids = p;
-            cap = nc;
-        }
-        (*ids)[(*n)++] = id;
+        if ((e = id_push(out, id, err))) break;
     }
+    hk_fact_release(&f);
     hk_query_close(q);
-    if (e) {
-        hk_free(*ids);
-        *ids = NULL;
-        *n = 0;
+    return e;
+}
+
+typedef struct gq_ctx {
+    hk_txn *t;       /* the snapshot */
+    id_set *out;     /* collected ids */
+    bool entity;     /* collect entities (symbols) instead of facts */
+    const char *var; /* entity: the variable, without '?' (NULL: first) */
+    size_t var_len;  /* its bytes */
+} gq_ctx;
+
+static hk_err gq_row(void *ud, const hkq_out_row *row, hk_error *err)
+{
+    gq_ctx *c = ud;
+    hk_err e = HK_OK;
+    if (!c->entity) {
+        for (uint32_t i = 0; !e && i < row->n_facts; i++)
+            e = id_push(c->out, row->facts[i], err);
         return e;
     }
-    if (*n) qsort(*ids, *n, sizeof **ids, id_cmp);
-    size_t w = 0;
-    for (size_t i = 0; i < *n; i++)
-        if (w == 0 || (*ids)[w - 1] != (*ids)[i]) (*ids)[w++] = (*ids)[i];
-    *n = w;
+    for (uint32_t i = 0; i < row->n; i++) {
+        const char *nm = row->names[i];
+        if (nm[0] == '?') nm++;
+        if (c->var &&
+            (strncmp(nm, c->var, c->var_len) != 0 || nm[c->var_len] != 0))
+            continue;
+        uint32_t sym;
+        const char *v = row->values[i];
+        e = v ? hks_sym_id(c->t, v, strlen(v), &sym, err) : HK_ERR_NOT_FOUND;
+        if (e == HK_ERR_NOT_FOUND) { /* a value that is not an entity */
+            hk_error_clear(err);
+            return HK_OK;
+        }
+        return e ? e : id_push(c->out, sym, err);
+    }
     return HK_OK;
+}
+
+/* The ids a graph query selects: its rows' facts, or in an entity space
+ * the entities bound to the variable. Bounded by the query budgets of
+ * svc_graph_query.h. */
+static hk_err query_ids(hk_txn *t, const hk_svc_vsimilar_req *r, bool entity,
+                        id_set *out, hk_error *err)
+{
+    gq_ctx c = {t, out, entity, r->query_var, 0};
+    const char *text = r->query;
+    /* "?x:PATTERN" names the variable */
+    const char *colon = strchr(text, ':'), *paren = strchr(text, '(');
+    if (text[0] == '?' && colon && (!paren || colon < paren)) {
+        if (!c.var) {
+            c.var = text;
+            c.var_len = (size_t)(colon - text);
+        }
+        text = colon + 1;
+    }
+    if (c.var && c.var[0] == '?') {
+        c.var++;
+        if (c.var_len) c.var_len--;
+    }
+    if (c.var && !c.var_len) c.var_len = strlen(c.var);
+    hk_svc_gq_req q = {0};
+    hk_svc_gq_res res;
+    memset(&res, 0, sizeof res);
+    q.text = text;
+    q.limit = HK_SVC_GQ_MAX_LIMIT;
+    q.row = gq_row;
+    q.row_ud = &c;
+    hk_err e = hk_svc_graph_query(t, &q, &res, err);
+    bool more = !e && res.exec.cursor.len > 0;
+    hk_svc_gq_res_free(&res);
+    if (more)
+        return hk_error_set(err, HK_ERR_LIMIT,
+                            "the filter query has more than %u rows",
+                            HK_SVC_GQ_MAX_LIMIT);
+    if (e && err && !err->field[0])
+        snprintf(err->field, sizeof err->field, "query");
+    return e;
+}
+
+/* The sorted distinct ids (facts, or symbols in an entity space) that
+ * every filter of the request admits. */
+static hk_err filter_ids(hk_txn *t, const hk_svc_vsimilar_req *r, bool entity,
+                         uint64_t **ids, size_t *n, hk_error *err)
+{
+    id_set a = {0}, b = {0};
+    hk_err e = HK_OK;
+    bool scan = r->predicate || r->entity || r->tag || r->source;
+    if (scan) {
+        if (!(e = scan_ids(t, r, &a, err))) id_sort(&a);
+    }
+    if (!e && r->query) {
+        id_set *dst = scan ? &b : &a;
+        if (!(e = query_ids(t, r, entity, dst, err))) id_sort(dst);
+        if (!e && scan) id_intersect(&a, &b);
+    }
+    hk_free(b.ids);
+    if (e) {
+        hk_free(a.ids);
+        a.ids = NULL;
+        a.n = 0;
+    }
+    *ids = a.ids;
+    *n = a.n;
+    return e;
+}
+
+bool hk_svc_vfilter_parse(const char *s, hk_svc_vsimilar_req *r, hk_error *err)
+{
+    static const char *const kinds[] = {
+        "predicate:", "entity:", "tag:", "source:", "query:"};
+    const char **slot[] = {&r->predicate, &r->entity, &r->tag, &r->source,
+                           &r->query};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        size_t len = strlen(kinds[i]);
+        if (strncmp(s, kinds[i], len) != 0) continue;
+        const char *v = s + len;
+        if (!*v || *slot[i]) {
+            hk_error_set(err, HK_ERR_INVALID,
+                         *v ? "filter '%.*s' given twice"
+                            : "filter '%.*s' needs a value",
+                         (int)(len - 1), kinds[i]);
+            if (err) snprintf(err->field, sizeof err->field, "filter");
+            return false;
+        }
+        *slot[i] = v;
+        return true;
+    }
+    hk_error_set(err, HK_ERR_INVALID,
+                 "a filter is predicate:P, entity:E, tag:T, source:S or "
+                 "query:Q (a graph query, e.g. query:HasPart(?x, CPU))");
+    if (err) snprintf(err->field, sizeof err->field, "filter");
+    return false;
 }
 
 typedef struct fetch_ctx {
@@ -254,11 +514,28 @@ static bool fetch_float(void *ud, uint64_t id, float *out)
     return hkv_get(c->vs, c->t, c->space, id, out, NULL) == HK_OK;
 }
 
+static bool fetch_entity(void *ud, uint64_t id, float *out)
+{
+    fetch_ctx *c = ud;
+    return hkv_entity_get(c->vs, c->t, c->space, (uint32_t)id, out, NULL) ==
+           HK_OK;
+}
+
+json_t *hk_svc_vsimilar_hit_json(const hk_svc_vsimilar_hit *h)
+{
+    if (h->entity)
+        return json_pack("{s:s, s:f}", "entity", h->entity, "score", h->score);
+    return json_pack("{s:I, s:s, s:f}", "id", (json_int_t)h->id, "statement",
+                     h->statement, "score", h->score);
+}
+
 void hk_svc_vsimilar_res_free(hk_svc_vsimilar_res *res)
 {
     if (!res) return;
-    for (size_t i = 0; i < res->n_hits; i++)
+    for (size_t i = 0; i < res->n_hits; i++) {
         hk_free(res->hits[i].statement);
+        hk_free(res->hits[i].entity);
+    }
     hk_free(res->hits);
     memset(res, 0, sizeof *res);
 }
@@ -292,6 +569,18 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
         goto out;
     }
     if ((e = hkv_space_find(vs, t, r->space, &sp, err))) goto out;
+    bool entity = sp.kind == HKV_KIND_ENTITY;
+    bool filtered =
+        r->predicate || r->entity || r->tag || r->source || r->query;
+    if (entity &&
+        (r->fact || r->predicate || r->entity || r->tag || r->source)) {
+        e = hk_error_set(err, HK_ERR_INVALID,
+                         "space '%s' holds entity vectors: query it by text "
+                         "or vector, filtered by a graph query only",
+                         r->space);
+        if (err) snprintf(err->field, sizeof err->field, "space");
+        goto out;
+    }
     qv = hk_malloc((size_t)sp.params.dim * sizeof *qv);
     hits = hk_malloc(k * sizeof *hits);
     if (!qv || !hits) {
@@ -312,14 +601,12 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
     } else if ((e = hk_svc_embed_texts(&sp, &r->text, 1, qv, err))) {
         goto out;
     }
-    if ((r->predicate || r->entity) &&
-        (e = filter_ids(t, r, &ids, &n_ids, err)))
-        goto out;
+    if (filtered && (e = filter_ids(t, r, entity, &ids, &n_ids, err))) goto out;
     if ((e = hkv_index_acquire(vs, t, r->space, &ix, &ref, err))) goto out;
     hkv_filter flt = {ids, n_ids, 0};
     fetch_ctx fc = {vs, t, r->space};
-    hkv_search_opts o = {k, r->ef, (r->predicate || r->entity) ? &flt : NULL,
-                         fetch_float, &fc};
+    hkv_search_opts o = {k, r->ef, filtered ? &flt : NULL,
+                         entity ? fetch_entity : fetch_float, &fc};
     int64_t t0 = hk_now_us();
     e = hkv_index_search(ix, qv, &o, hits, &n_hits, err);
     hkv_store_note_search(vs, (uint64_t)(hk_now_us() - t0));
@@ -338,19 +625,30 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
     }
     for (size_t i = 0; i < n_hits; i++) {
         hk_svc_vsimilar_hit *h = &res->hits[res->n_hits];
-        e = statement_of(t, hits[i].id, &f, &b, err);
+        if (entity) {
+            const char *nm;
+            size_t len;
+            e = hks_sym_str(t, (uint32_t)hits[i].id, &nm, &len, err);
+            if (e == HK_OK) {
+                h->entity = hk_strndup(nm, len);
+                if (!h->entity)
+                    e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+            }
+        } else {
+            e = statement_of(t, hits[i].id, &f, &b, err);
+            if (e == HK_OK) {
+                h->statement = hk_strndup(b.data, b.len);
+                if (!h->statement)
+                    e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+            }
+        }
         if (e == HK_ERR_NOT_FOUND) { /* newer than t */
             hk_error_clear(err);
             continue;
         }
-        if (e) goto out;
         h->id = hits[i].id;
-        h->statement = hk_strndup(b.data, b.len);
-        if (!h->statement) {
-            e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-            goto out;
-        }
-        res->n_hits++;
+        res->n_hits++; /* owned strings are freed with res */
+        if (e) goto out;
         double d = hits[i].distance;
         h->score = sp.params.metric == HKV_L2    ? -d
                    : sp.params.metric == HKV_DOT ? -d

@@ -47,8 +47,34 @@ const char *hk_svc_vmetric_name(hkv_metric m);
 bool hk_svc_vembedder_parse(const char *s, hkv_embedder *out);
 /* "none", "hashed-ngrams" or "openai". */
 const char *hk_svc_vembedder_name(hkv_embedder e);
+/* Parses a space kind ("fact", "entity"); false when unknown. */
+bool hk_svc_vkind_parse(const char *s, hkv_kind *out);
+const char *hk_svc_vkind_name(hkv_kind k);
 /* JSON of a space (caller owns the reference). */
 json_t *hk_svc_vspace_json(const hkv_space *sp);
+
+/* ==== Entity vectors ==== */
+
+/* Apply step: stores (or with remove, deletes) the vectors of n entities
+ * of an entity space in one write transaction: names[i] (NUL-terminated)
+ * gets vecs[i * dim ..]. All or nothing: the first unknown entity, wrong
+ * dimension or non-finite value fails the whole call (index in *failed).
+ * With model set, the space's model name becomes it first (a publisher,
+ * e.g. the learned model, names what its vectors came from). The bulk
+ * door for producers of entity embeddings. */
+typedef struct hk_svc_ventity_arg {
+    hkv_store *vs;            /* attached store */
+    const char *space;        /* an entity space */
+    const char *const *names; /* n entity names */
+    const float *vecs;        /* n * dim floats (unused with remove) */
+    uint32_t dim;             /* floats per vector */
+    size_t n;                 /* entities */
+    bool remove;              /* delete their vectors instead */
+    const char *model;        /* model name to record, or NULL */
+    size_t failed;            /* out: index of the entity that failed */
+    uint64_t written;         /* out: vectors stored or removed */
+} hk_svc_ventity_arg;
+hk_err hk_svc_ventity_apply(hk_txn *t, void *arg, hk_error *err);
 
 /* ==== Embedding with the built-in embedder ==== */
 
@@ -96,6 +122,10 @@ struct hk_svc_embed_run {
     uint32_t batch;                    /* facts per request and write txn
                                           (0: 256), at most 10000 */
     hk_svc_embed_progress_fn progress; /* or NULL */
+    bool force;                        /* openai: the endpoint's model
+                                          differs from the space's: drop
+                                          the space's vectors, record the
+                                          new model and embed again */
     void *ud;                          /* passed to progress */
     uint64_t embedded;                 /* out: vectors written */
     uint64_t examined;                 /* out: facts looked at */
@@ -103,7 +133,9 @@ struct hk_svc_embed_run {
     bool done;                         /* out: every fact looked at */
 };
 
-/* Gives every fact of the space without a vector one, batch by batch:
+/* Gives every fact of the space without a vector one, batch by batch
+ * (in an entity space: every entity, a symbol that some fact has as an
+ * argument, embedded from its name):
  * a read txn collects the batch's statements, the embedder computes their
  * vectors with no txn open, one write txn stores them (facts deleted or
  * changed meanwhile are skipped). A failed batch writes nothing; earlier
@@ -129,13 +161,32 @@ typedef struct hk_svc_vsimilar_req {
     uint32_t ef;           /* 0: the space's ef */
     const char *predicate; /* filter: only facts of this predicate */
     const char *entity;    /* filter: only facts mentioning this entity */
+    const char *tag;       /* filter: only facts with this tag */
+    const char *source;    /* filter: only facts with this source */
+    const char *query;     /* filter: a graph query (src/query syntax):
+                              the facts its rows match; in an entity space
+                              the entities bound to query_var, or to ?v
+                              when it reads "?v:QUERY" */
+    const char *query_var; /* entity space: the variable (with or without
+                              '?'; NULL: the first of each row) */
 } hk_svc_vsimilar_req;
 
+/* Parses one filter "predicate:P", "entity:E", "tag:T", "source:S" or
+ * "query:Q" (Q a graph query, e.g. HasPart(?x, CPU); in an entity space
+ * "query:?x:Q" names the variable) into r (pointing into s). false with
+ * *err set for anything else; a filter given twice is refused. */
+bool hk_svc_vfilter_parse(const char *s, hk_svc_vsimilar_req *r, hk_error *err);
+
 typedef struct hk_svc_vsimilar_hit {
-    hk_fact_id id;   /* the fact */
+    hk_fact_id id;   /* the fact (entity space: the entity's symbol id) */
     double score;    /* cosine: similarity; dot: a.b; L2: -distance */
-    char *statement; /* canonical statement (owned) */
+    char *statement; /* canonical statement (owned; NULL for an entity) */
+    char *entity;    /* entity space: the entity's name (owned), else NULL */
 } hk_svc_vsimilar_hit;
+
+/* JSON of a hit: {"id","statement","score"} of a fact, {"entity","score"}
+ * of an entity (caller owns the reference; NULL without memory). */
+json_t *hk_svc_vsimilar_hit_json(const hk_svc_vsimilar_hit *h);
 
 typedef struct hk_svc_vsimilar_res {
     hk_svc_vsimilar_hit *hits; /* nearest first (owned) */
@@ -146,7 +197,12 @@ typedef struct hk_svc_vsimilar_res {
 } hk_svc_vsimilar_res;
 
 /* Searches the space's index kept by vs (hkv_index_acquire: read from
- * its file or built on first use, caught up to t).
+ * its file or built on first use, caught up to t). Filters combine (all
+ * must hold) into a set of ids; a set below the index's threshold (2% of
+ * it, at least 1000) is searched exactly, so selective filters keep full
+ * recall. In an entity space the hits are entities; a query by fact and
+ * the fact filters (predicate, entity, tag, source) are for fact spaces
+ * (HK_ERR_INVALID), the query filter selects entities there.
  * Exactly one of text, vector, fact. Caller frees res with
  * hk_svc_vsimilar_res_free. */
 hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *req,

@@ -17,3 +17,9 @@ hk_err hks_vector_audit(hk_txn *t, hk_fact_id id, const char *what,
                     .audit_seq = t->c.audit_seq};
     return hks_hooks_change(t, HKS_EV_VECTOR, &c, err);
 }
+
+hk_err hks_vector_audit_entity(hk_txn *t, const char *what, hk_error *err)
+{
+    /* no fact: change streams carry fact vectors only */
+    return hks_audit_append(t, "vector", 0, 0, 1, NULL, what, err);
+}

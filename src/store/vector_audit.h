@@ -16,4 +16,8 @@
 hk_err hks_vector_audit(hk_txn *t, hk_fact_id id, const char *what,
                         hk_error *err);
 
+/* Appends, in write txn t, the audit entry "vector" of an entity vector
+ * (fact id 0; what names the space and the entity). */
+hk_err hks_vector_audit_entity(hk_txn *t, const char *what, hk_error *err);
+
 #endif /* HKS_VECTOR_AUDIT_H */

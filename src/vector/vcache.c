@@ -104,11 +104,19 @@ static int id_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The facts whose vector in space may have changed after entry `from`
- * (sorted, distinct, owned by the caller). HK_ERR_LIMIT beyond max. */
-static hk_err changed_facts(hk_txn *t, const char *space, uint64_t from,
-                            size_t max, uint64_t **out, size_t *n_out,
-                            hk_error *err)
+/* The symbol id an entity vector's audit text names, 0 when none. */
+static uint64_t entry_sym(const char *text)
+{
+    const char *p = text ? strstr(text, "\"sym\":") : NULL;
+    return p ? strtoull(p + 6, NULL, 10) : 0;
+}
+
+/* The facts (symbols in an entity space) whose vector in space may have
+ * changed after entry `from` (sorted, distinct, owned by the caller).
+ * HK_ERR_LIMIT beyond max. */
+static hk_err changed_facts(hk_txn *t, const char *space, bool entity,
+                            uint64_t from, size_t max, uint64_t **out,
+                            size_t *n_out, hk_error *err)
 {
     char needle[HKV_NAME_MAX + 16];
     snprintf(needle, sizeof needle, "\"space\":\"%s\"", space);
@@ -121,12 +129,14 @@ static hk_err changed_facts(hk_txn *t, const char *space, uint64_t from,
     *n_out = 0;
     if ((e = hk_audit_iter_open(t, from + 1, &it, err))) return e;
     while (!(e = hk_audit_iter_next(it, &en, err)) && en) {
-        bool hit =
-            strcmp(en->op, "delete") == 0 || strcmp(en->op, "update") == 0;
+        /* entity vectors change by their own entries only */
+        bool hit = !entity && (strcmp(en->op, "delete") == 0 ||
+                               strcmp(en->op, "update") == 0);
         if (!hit && strcmp(en->op, "vector") == 0)
             hit = (en->after && strstr(en->after, needle)) ||
                   (en->before && strstr(en->before, needle));
-        if (!hit) continue;
+        uint64_t id = entity ? entry_sym(en->after) : en->fact_id;
+        if (!hit || (entity && id == 0)) continue;
         if (n == max) {
             e = HK_ERR_LIMIT;
             break;
@@ -141,7 +151,7 @@ static hk_err changed_facts(hk_txn *t, const char *space, uint64_t from,
             ids = p;
             cap = nc;
         }
-        ids[n++] = en->fact_id;
+        ids[n++] = id;
     }
     hk_audit_iter_close(it);
     if (e) {
@@ -169,7 +179,8 @@ static hk_err catch_up(hkv_store *vs, hkv_kept *k, hk_txn *t,
     size_t n = 0;
     uint64_t live = hkv_index_count(k->ix);
     size_t max = live / 4 > CATCHUP_MAX ? (size_t)(live / 4) : CATCHUP_MAX;
-    hk_err e = changed_facts(t, k->name, k->seq, max, &ids, &n, err);
+    bool entity = sp->kind == HKV_KIND_ENTITY;
+    hk_err e = changed_facts(t, k->name, entity, k->seq, max, &ids, &n, err);
     if (e) return e;
     float *v = hk_malloc((size_t)sp->params.dim * sizeof *v);
     if (!v) {
@@ -178,8 +189,12 @@ static hk_err catch_up(hkv_store *vs, hkv_kept *k, hk_txn *t,
     }
     for (size_t i = 0; i < n && !e; i++) {
         hks_fact_syms syms;
-        e = hkv_get(vs, t, k->name, ids[i], v, err);
-        if (e == HK_OK) e = hks_fact_syms_get(t, ids[i], &syms, err);
+        if (entity) {
+            e = hkv_entity_get(vs, t, k->name, (uint32_t)ids[i], v, err);
+        } else {
+            e = hkv_get(vs, t, k->name, ids[i], v, err);
+            if (e == HK_OK) e = hks_fact_syms_get(t, ids[i], &syms, err);
+        }
         if (e == HK_OK) {
             e = hkv_index_add(k->ix, ids[i], v, err);
         } else if (e == HK_ERR_NOT_FOUND) {

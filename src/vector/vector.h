@@ -173,17 +173,32 @@ typedef enum hkv_embedder {
                              (src/service/svc_embedder.c) */
 } hkv_embedder;
 
+/* What a space's vectors describe. */
+typedef enum hkv_kind {
+    HKV_KIND_FACT = 0,  /* one vector per fact, keyed by fact id, removed
+                           with the fact (spaces of older records) */
+    HKV_KIND_ENTITY = 1 /* one vector per entity, keyed by its symbol id
+                           (symbols are never removed) */
+} hkv_kind;
+
+/* Longest embedding model name stored with a space, in bytes. */
+#define HKV_MODEL_MAX 128u
+
 typedef struct hkv_space {
-    char name[HKV_NAME_MAX + 1]; /* NUL-terminated */
-    uint32_t id;                 /* key prefix of its vectors, 1.. */
-    hkv_params params;           /* dim, metric, quant, m, ef_c, ef */
-    hkv_embedder embedder;       /* how text becomes a vector */
-    uint64_t vectors;            /* vectors stored (hkv_space_get/list) */
-    bool auto_embed;             /* embed new facts after each commit
-                                    (needs an embedder) */
-    uint64_t stamp;              /* creation time (µs): tells a space from
-                                    one re-created under its name; 0 for
-                                    spaces of an older record version */
+    char name[HKV_NAME_MAX + 1];   /* NUL-terminated */
+    uint32_t id;                   /* key prefix of its vectors, 1.. */
+    hkv_params params;             /* dim, metric, quant, m, ef_c, ef */
+    hkv_embedder embedder;         /* how text becomes a vector */
+    uint64_t vectors;              /* vectors stored (hkv_space_get/list) */
+    bool auto_embed;               /* embed new facts after each commit
+                                      (needs an embedder) */
+    uint64_t stamp;                /* creation time (µs): tells a space from
+                                      one re-created under its name; 0 for
+                                      spaces of an older record version */
+    hkv_kind kind;                 /* fact or entity vectors */
+    char model[HKV_MODEL_MAX + 1]; /* embedding model the vectors came
+                                      from ("" when unknown: none, or
+                                      a record of an older version) */
 } hkv_space;
 
 typedef struct hkv_store hkv_store;
@@ -226,9 +241,34 @@ hk_err hkv_get(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
 hk_err hkv_del(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
                hk_error *err);
 
+/* Entity vectors (spaces of kind HKV_KIND_ENTITY), keyed by the entity's
+ * symbol: put stores v as the vector of entity[0..len) (write txn; the
+ * symbol must exist: HK_ERR_NOT_FOUND otherwise), get reads the vector of
+ * symbol id sym, del removes the vector of the entity. Each put and del
+ * appends an audit entry "vector" (fact id 0) naming space, entity and
+ * symbol, not the bytes. On a fact space they fail with HK_ERR_INVALID, as
+ * hkv_put/hkv_get/hkv_del do on an entity space. */
+hk_err hkv_entity_put(hkv_store *vs, hk_txn *t, const char *space,
+                      const char *entity, size_t len, const float *v,
+                      uint32_t dim, hk_error *err);
+hk_err hkv_entity_get(hkv_store *vs, hk_txn *t, const char *space, uint32_t sym,
+                      float *out, hk_error *err);
+hk_err hkv_entity_del(hkv_store *vs, hk_txn *t, const char *space,
+                      const char *entity, size_t len, hk_error *err);
+/* Stores the embedding model name of space (write txn): what later
+ * vectors must come from. HK_ERR_INVALID beyond HKV_MODEL_MAX bytes. */
+hk_err hkv_space_set_model(hkv_store *vs, hk_txn *t, const char *space,
+                           const char *model, hk_error *err);
+
+/* Removes every vector of space and records model as its model (write
+ * txn), giving the space a new stamp: what a re-embedding with another
+ * model starts from. */
+hk_err hkv_space_clear(hkv_store *vs, hk_txn *t, const char *name,
+                       const char *model, hk_error *err);
+
 /* Builds an index of every vector of space as of t's snapshot (ids are
- * fact ids) with the store's build threads. Caller frees with
- * hkv_index_free. */
+ * fact ids, or symbol ids in an entity space) with the store's build threads.
+ * Caller frees with hkv_index_free. */
 hk_err hkv_index_load(hkv_store *vs, hk_txn *t, const char *space,
                       hkv_index **out, hk_error *err);
 

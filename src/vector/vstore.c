@@ -7,9 +7,14 @@
  *   vector.spaces  name -> space record: uint32 words (little-endian):
  *                  version 2, id, dim, metric, quant, m, ef_construction,
  *                  ef, embedder, creation stamp (µs, low and high word),
- *                  flags (bit 0: embed new facts after commit); version 1
- *                  records end before the stamp (stamp 0, no flags)
- *   vector.data    space id u32 BE + fact id u64 BE -> dim float32 (LE)
+ *                  flags (bit 0: embed new facts after commit); version 3
+ *                  (written now) adds the kind (0 fact, 1 entity) and the
+ *                  model name (its length in a word, then its bytes);
+ *                  version 2 records are fact spaces without a model,
+ *                  version 1 records end before the stamp (stamp 0, no
+ *                  flags)
+ *   vector.data    space id u32 BE + fact id u64 BE -> dim float32 (LE);
+ *                  in an entity space the id is the entity's symbol id
  *
  * Keys are big-endian so that a space's vectors are contiguous and in fact
  * id order. Writes happen in the caller's write transaction: a vector
@@ -38,9 +43,10 @@
 /* Words of a space record: version 1 has 9, version 2 adds the creation
  * stamp (two words, low first) and a flags word. */
 #define SPACE_REC_WORDS_V1 9u
-#define SPACE_REC_WORDS 12u
+#define SPACE_REC_WORDS_V2 12u
+#define SPACE_REC_WORDS 14u
 #define SPACE_FLAG_AUTO 1u
-#define SPACE_REC_VERSION 2u
+#define SPACE_REC_VERSION 3u
 #define HOOK_NAME "vector.cascade"
 
 /* ==== Encoding ==== */
@@ -80,14 +86,23 @@ static void data_key(uint8_t *k, uint32_t space, hk_fact_id id)
 static hk_err decode_space(hks_val k, hks_val v, hkv_space *out, hk_error *err)
 {
     uint32_t w[SPACE_REC_WORDS] = {0};
-    if ((v.len != sizeof w && v.len != SPACE_REC_WORDS_V1 * 4) || k.len == 0 ||
-        k.len > HKV_NAME_MAX)
+    uint32_t version = 0;
+    if (v.len >= 4) memcpy(&version, v.data, 4);
+    size_t fixed = version == 1   ? SPACE_REC_WORDS_V1 * 4
+                   : version == 2 ? SPACE_REC_WORDS_V2 * 4
+                                  : sizeof w;
+    if (version < 1 || version > SPACE_REC_VERSION)
+        return hk_error_set(err, HK_ERR_VERSION,
+                            "vector space record version %u", version);
+    if (v.len < fixed || k.len == 0 || k.len > HKV_NAME_MAX)
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "vector space record of %zu bytes", v.len);
-    memcpy(w, v.data, v.len);
-    if (w[0] != (v.len == sizeof w ? SPACE_REC_VERSION : 1u))
-        return hk_error_set(err, HK_ERR_VERSION,
-                            "vector space record version %u", w[0]);
+    memcpy(w, v.data, fixed);
+    size_t mlen = version == 3 ? w[13] : 0;
+    if (mlen > HKV_MODEL_MAX || v.len != fixed + mlen ||
+        (version == 3 && w[12] > HKV_KIND_ENTITY))
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "vector space record of %zu bytes", v.len);
     /* k may point into out->name (space_find): copy the key first */
     char name[HKV_NAME_MAX + 1];
     memcpy(name, k.data, k.len);
@@ -98,9 +113,39 @@ static hk_err decode_space(hks_val k, hks_val v, hkv_space *out, hk_error *err)
     out->embedder = (hkv_embedder)w[8];
     out->stamp = (uint64_t)w[10] << 32 | w[9];
     out->auto_embed = (w[11] & SPACE_FLAG_AUTO) != 0;
+    out->kind = (hkv_kind)w[12];
+    memcpy(out->model, (const uint8_t *)v.data + fixed, mlen);
+    out->model[mlen] = 0;
     out->params =
         (hkv_params){w[2], (hkv_metric)w[3], (hkv_quant)w[4], w[5], w[6], w[7]};
     return HK_OK;
+}
+
+/* Writes the record of sp (id, params, stamp filled in) under its name. */
+static hk_err put_space(hkv_store *vs, hk_txn *t, const hkv_space *sp,
+                        unsigned flags, hk_error *err)
+{
+    size_t mlen = strlen(sp->model);
+    uint8_t rec[SPACE_REC_WORDS * 4 + HKV_MODEL_MAX];
+    const hkv_params *p = &sp->params;
+    uint32_t w[SPACE_REC_WORDS] = {SPACE_REC_VERSION,
+                                   sp->id,
+                                   p->dim,
+                                   (uint32_t)p->metric,
+                                   (uint32_t)p->quant,
+                                   p->m,
+                                   p->ef_construction,
+                                   p->ef,
+                                   (uint32_t)sp->embedder,
+                                   (uint32_t)sp->stamp,
+                                   (uint32_t)(sp->stamp >> 32),
+                                   sp->auto_embed ? SPACE_FLAG_AUTO : 0,
+                                   (uint32_t)sp->kind,
+                                   (uint32_t)mlen};
+    memcpy(rec, w, sizeof w);
+    memcpy(rec + sizeof w, sp->model, mlen);
+    return hks_put(t, vs->spaces, (hks_val){sp->name, strlen(sp->name)},
+                   (hks_val){rec, sizeof w + mlen}, flags, err);
 }
 
 /* ==== Attach ==== */
@@ -267,6 +312,25 @@ hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
         sp->embedder != HKV_EMBED_OPENAI)
         return hk_error_set(err, HK_ERR_INVALID, "unknown embedder %d",
                             (int)sp->embedder);
+    if (sp->kind != HKV_KIND_FACT && sp->kind != HKV_KIND_ENTITY) {
+        hk_error_set(err, HK_ERR_INVALID, "unknown space kind %d",
+                     (int)sp->kind);
+        if (err) snprintf(err->field, sizeof err->field, "kind");
+        return HK_ERR_INVALID;
+    }
+    if (strnlen(sp->model, sizeof sp->model) > HKV_MODEL_MAX) {
+        hk_error_set(err, HK_ERR_INVALID, "a model name has at most %u bytes",
+                     HKV_MODEL_MAX);
+        if (err) snprintf(err->field, sizeof err->field, "model");
+        return HK_ERR_INVALID;
+    }
+    if (sp->auto_embed && sp->kind == HKV_KIND_ENTITY) {
+        hk_error_set(err, HK_ERR_UNSUPPORTED,
+                     "automatic embedding is for fact spaces; embed an "
+                     "entity space with `hakgal embed`");
+        if (err) snprintf(err->field, sizeof err->field, "auto_embed");
+        return HK_ERR_UNSUPPORTED;
+    }
     if (sp->auto_embed && sp->embedder == HKV_EMBED_NONE) {
         hk_error_set(err, HK_ERR_INVALID,
                      "automatic embedding needs an embedder (hashed or "
@@ -292,21 +356,29 @@ hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
     if (n >= HKV_SPACES_MAX)
         return hk_error_set(err, HK_ERR_LIMIT, "at most %u vector spaces",
                             HKV_SPACES_MAX);
-    uint64_t stamp = (uint64_t)hk_now_us();
-    uint32_t w[SPACE_REC_WORDS] = {SPACE_REC_VERSION,
-                                   id,
-                                   p.dim,
-                                   (uint32_t)p.metric,
-                                   (uint32_t)p.quant,
-                                   p.m,
-                                   p.ef_construction,
-                                   p.ef,
-                                   (uint32_t)sp->embedder,
-                                   (uint32_t)stamp,
-                                   (uint32_t)(stamp >> 32),
-                                   sp->auto_embed ? SPACE_FLAG_AUTO : 0};
-    return hks_put(t, vs->spaces, (hks_val){sp->name, strlen(sp->name)},
-                   (hks_val){w, sizeof w}, HKS_PUT_NOOVERWRITE, err);
+    hkv_space rec = *sp;
+    rec.id = id;
+    rec.params = p;
+    rec.stamp = (uint64_t)hk_now_us();
+    rec.vectors = 0;
+    return put_space(vs, t, &rec, HKS_PUT_NOOVERWRITE, err);
+}
+
+hk_err hkv_space_set_model(hkv_store *vs, hk_txn *t, const char *space,
+                           const char *model, hk_error *err)
+{
+    hkv_space sp;
+    hk_err e;
+    if (strlen(model) > HKV_MODEL_MAX) {
+        hk_error_set(err, HK_ERR_INVALID, "a model name has at most %u bytes",
+                     HKV_MODEL_MAX);
+        if (err) snprintf(err->field, sizeof err->field, "model");
+        return HK_ERR_INVALID;
+    }
+    if ((e = hkv_space_find(vs, t, space, &sp, err))) return e;
+    if (strcmp(sp.model, model) == 0) return HK_OK;
+    snprintf(sp.model, sizeof sp.model, "%s", model);
+    return put_space(vs, t, &sp, 0, err);
 }
 
 /* Removes every vector of space id. */
@@ -342,6 +414,28 @@ hk_err hkv_space_drop(hkv_store *vs, hk_txn *t, const char *name, hk_error *err)
     return hks_del(t, vs->spaces, (hks_val){name, strlen(name)}, NULL, err);
 }
 
+hk_err hkv_space_clear(hkv_store *vs, hk_txn *t, const char *name,
+                       const char *model, hk_error *err)
+{
+    hkv_space sp;
+    hk_err e;
+    if (strlen(model) > HKV_MODEL_MAX) {
+        hk_error_set(err, HK_ERR_INVALID, "a model name has at most %u bytes",
+                     HKV_MODEL_MAX);
+        if (err) snprintf(err->field, sizeof err->field, "model");
+        return HK_ERR_INVALID;
+    }
+    if ((e = hkv_space_find(vs, t, name, &sp, err)) ||
+        (e = delete_space_vectors(vs, t, sp.id, err)))
+        return e;
+    snprintf(sp.model, sizeof sp.model, "%s", model);
+    /* a new stamp: kept indexes and index files of the old vectors are
+     * rebuilt, as for a re-created space */
+    uint64_t now = (uint64_t)hk_now_us();
+    sp.stamp = now > sp.stamp ? now : sp.stamp + 1;
+    return put_space(vs, t, &sp, 0, err);
+}
+
 /* ==== Vectors ==== */
 
 static hk_err audit(hk_txn *t, hk_fact_id id, const char *space,
@@ -354,18 +448,26 @@ static hk_err audit(hk_txn *t, hk_fact_id id, const char *space,
     return hks_vector_audit(t, id, what, err);
 }
 
-hk_err hkv_put(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
-               const float *v, uint32_t dim, hk_error *err)
+/* HK_ERR_INVALID unless sp holds vectors of kind. */
+static hk_err check_kind(const hkv_space *sp, hkv_kind kind, hk_error *err)
 {
-    hkv_space sp;
-    hks_fact_syms syms;
-    uint8_t kb[12];
-    hk_err e;
-    if ((e = hkv_space_find(vs, t, space, &sp, err))) return e;
-    if (dim != sp.params.dim) {
+    if (sp->kind == kind) return HK_OK;
+    hk_error_set(err, HK_ERR_INVALID, "space '%s' holds %s vectors, not %s",
+                 sp->name, sp->kind == HKV_KIND_ENTITY ? "entity" : "fact",
+                 kind == HKV_KIND_ENTITY ? "entity" : "fact");
+    if (err) snprintf(err->field, sizeof err->field, "space");
+    return HK_ERR_INVALID;
+}
+
+/* Checks v against sp: its dimension, finite values, not zero under
+ * cosine. */
+static hk_err check_vector(const hkv_space *sp, const float *v, uint32_t dim,
+                           hk_error *err)
+{
+    if (dim != sp->params.dim) {
         hk_error_set(err, HK_ERR_INVALID,
-                     "space '%s' has %u dimensions, the vector %u", space,
-                     sp.params.dim, dim);
+                     "space '%s' has %u dimensions, the vector %u", sp->name,
+                     sp->params.dim, dim);
         if (err) snprintf(err->field, sizeof err->field, "vector");
         return HK_ERR_INVALID;
     }
@@ -379,9 +481,44 @@ hk_err hkv_put(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
         }
         nonzero |= v[i] != 0;
     }
-    if (!nonzero && sp.params.metric == HKV_COSINE)
+    if (!nonzero && sp->params.metric == HKV_COSINE)
         return hk_error_set(err, HK_ERR_INVALID,
                             "a zero vector has no cosine distance");
+    return HK_OK;
+}
+
+/* The vector stored under id in sp into out. */
+static hk_err vec_get(hkv_store *vs, hk_txn *t, const hkv_space *sp,
+                      uint64_t id, float *out, hk_error *err)
+{
+    hks_val v;
+    uint8_t kb[12];
+    data_key(kb, sp->id, id);
+    hk_err e = hks_get(t, vs->data, (hks_val){kb, sizeof kb}, &v, err);
+    if (e == HK_ERR_NOT_FOUND)
+        return hk_error_set(err, e, "%s %llu has no vector in '%s'",
+                            sp->kind == HKV_KIND_ENTITY ? "symbol" : "fact",
+                            (unsigned long long)id, sp->name);
+    if (e) return e;
+    if (v.len != (size_t)sp->params.dim * sizeof(float))
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "vector of id %llu has %zu bytes",
+                            (unsigned long long)id, v.len);
+    memcpy(out, v.data, v.len);
+    return HK_OK;
+}
+
+hk_err hkv_put(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
+               const float *v, uint32_t dim, hk_error *err)
+{
+    hkv_space sp;
+    hks_fact_syms syms;
+    uint8_t kb[12];
+    hk_err e;
+    if ((e = hkv_space_find(vs, t, space, &sp, err)) ||
+        (e = check_kind(&sp, HKV_KIND_FACT, err)) ||
+        (e = check_vector(&sp, v, dim, err)))
+        return e;
     if ((e = hks_fact_syms_get(t, id, &syms, err))) {
         if (e == HK_ERR_NOT_FOUND)
             hk_error_set(err, e, "no fact %llu", (unsigned long long)id);
@@ -398,22 +535,11 @@ hk_err hkv_get(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
                float *out, hk_error *err)
 {
     hkv_space sp;
-    hks_val v;
-    uint8_t kb[12];
     hk_err e;
-    if ((e = hkv_space_find(vs, t, space, &sp, err))) return e;
-    data_key(kb, sp.id, id);
-    e = hks_get(t, vs->data, (hks_val){kb, sizeof kb}, &v, err);
-    if (e == HK_ERR_NOT_FOUND)
-        return hk_error_set(err, e, "fact %llu has no vector in '%s'",
-                            (unsigned long long)id, space);
-    if (e) return e;
-    if (v.len != (size_t)sp.params.dim * sizeof(float))
-        return hk_error_set(err, HK_ERR_CORRUPT,
-                            "vector of fact %llu has %zu bytes",
-                            (unsigned long long)id, v.len);
-    memcpy(out, v.data, v.len);
-    return HK_OK;
+    if ((e = hkv_space_find(vs, t, space, &sp, err)) ||
+        (e = check_kind(&sp, HKV_KIND_FACT, err)))
+        return e;
+    return vec_get(vs, t, &sp, id, out, err);
 }
 
 hk_err hkv_del(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
@@ -422,7 +548,9 @@ hk_err hkv_del(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
     hkv_space sp;
     uint8_t kb[12];
     hk_err e;
-    if ((e = hkv_space_find(vs, t, space, &sp, err))) return e;
+    if ((e = hkv_space_find(vs, t, space, &sp, err)) ||
+        (e = check_kind(&sp, HKV_KIND_FACT, err)))
+        return e;
     data_key(kb, sp.id, id);
     e = hks_del(t, vs->data, (hks_val){kb, sizeof kb}, NULL, err);
     if (e == HK_ERR_NOT_FOUND)
@@ -430,6 +558,107 @@ hk_err hkv_del(hkv_store *vs, hk_txn *t, const char *space, hk_fact_id id,
                             (unsigned long long)id, space);
     if (e) return e;
     return audit(t, id, space, "delete", sp.params.dim, err);
+}
+
+/* ==== Entity vectors ==== */
+
+/* Appends s[0..len) to b as the inside of a JSON string. */
+static void json_escape(char *b, size_t cap, size_t *at, const char *s,
+                        size_t len)
+{
+    for (size_t i = 0; i < len && *at + 7 < cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            b[(*at)++] = '\\';
+            b[(*at)++] = (char)ch;
+        } else if (ch < 0x20) {
+            *at += (size_t)snprintf(b + *at, cap - *at, "\\u%04x", ch);
+        } else {
+            b[(*at)++] = (char)ch;
+        }
+    }
+    b[*at] = 0;
+}
+
+/* The audit entry of an entity vector change: space, entity (the first
+ * 256 bytes of its name), symbol id, change, dimension. */
+static hk_err audit_entity(hk_txn *t, const hkv_space *sp, const char *entity,
+                           size_t len, uint32_t sym, const char *change,
+                           hk_error *err)
+{
+    char what[2048];
+    size_t at = (size_t)snprintf(what, sizeof what,
+                                 "{\"vector\":{\"space\":\"%s\",\"entity\":\"",
+                                 sp->name);
+    json_escape(what, 1500, &at, entity, len < 256 ? len : 256);
+    snprintf(what + at, sizeof what - at,
+             "\",\"sym\":%u,\"change\":\"%s\",\"dim\":%u}}", sym, change,
+             sp->params.dim);
+    return hks_vector_audit_entity(t, what, err);
+}
+
+/* The symbol id of entity[0..len); HK_ERR_NOT_FOUND names it. */
+static hk_err entity_sym(hk_txn *t, const char *entity, size_t len,
+                         uint32_t *sym, hk_error *err)
+{
+    hk_err e = hks_sym_id(t, entity, len, sym, err);
+    if (e == HK_ERR_NOT_FOUND) {
+        hk_error_set(err, e, "no entity '%.*s'", (int)(len < 200 ? len : 200),
+                     entity);
+        if (err) snprintf(err->field, sizeof err->field, "entity");
+    }
+    return e;
+}
+
+hk_err hkv_entity_put(hkv_store *vs, hk_txn *t, const char *space,
+                      const char *entity, size_t len, const float *v,
+                      uint32_t dim, hk_error *err)
+{
+    hkv_space sp;
+    uint32_t sym;
+    uint8_t kb[12];
+    hk_err e;
+    if ((e = hkv_space_find(vs, t, space, &sp, err)) ||
+        (e = check_kind(&sp, HKV_KIND_ENTITY, err)) ||
+        (e = check_vector(&sp, v, dim, err)) ||
+        (e = entity_sym(t, entity, len, &sym, err)))
+        return e;
+    data_key(kb, sp.id, sym);
+    if ((e = hks_put(t, vs->data, (hks_val){kb, sizeof kb},
+                     (hks_val){v, (size_t)dim * sizeof *v}, 0, err)))
+        return e;
+    return audit_entity(t, &sp, entity, len, sym, "set", err);
+}
+
+hk_err hkv_entity_get(hkv_store *vs, hk_txn *t, const char *space, uint32_t sym,
+                      float *out, hk_error *err)
+{
+    hkv_space sp;
+    hk_err e;
+    if ((e = hkv_space_find(vs, t, space, &sp, err)) ||
+        (e = check_kind(&sp, HKV_KIND_ENTITY, err)))
+        return e;
+    return vec_get(vs, t, &sp, sym, out, err);
+}
+
+hk_err hkv_entity_del(hkv_store *vs, hk_txn *t, const char *space,
+                      const char *entity, size_t len, hk_error *err)
+{
+    hkv_space sp;
+    uint32_t sym;
+    uint8_t kb[12];
+    hk_err e;
+    if ((e = hkv_space_find(vs, t, space, &sp, err)) ||
+        (e = check_kind(&sp, HKV_KIND_ENTITY, err)) ||
+        (e = entity_sym(t, entity, len, &sym, err)))
+        return e;
+    data_key(kb, sp.id, sym);
+    e = hks_del(t, vs->data, (hks_val){kb, sizeof kb}, NULL, err);
+    if (e == HK_ERR_NOT_FOUND)
+        return hk_error_set(err, e, "entity '%.*s' has no vector in '%s'",
+                            (int)(len < 200 ? len : 200), entity, space);
+    if (e) return e;
+    return audit_entity(t, &sp, entity, len, sym, "delete", err);
 }
 
 static hk_err delete_vectors_of(hkv_store *vs, hk_txn *t, hk_fact_id id,
@@ -441,6 +670,7 @@ static hk_err delete_vectors_of(hkv_store *vs, hk_txn *t, hk_fact_id id,
     hk_err e;
     if ((e = hkv_space_list(vs, t, all, &n, err))) return e;
     for (size_t i = 0; i < n; i++) {
+        if (all[i].kind != HKV_KIND_FACT) continue; /* keyed by symbol */
         data_key(kb, all[i].id, id);
         e = hks_del(t, vs->data, (hks_val){kb, sizeof kb}, NULL, err);
         if (e && e != HK_ERR_NOT_FOUND) return e;
@@ -492,7 +722,8 @@ hk_err hkv_index_load(hkv_store *vs, hk_txn *t, const char *space,
         hks_fact_syms syms;
         /* a process that did not attach may have deleted the fact; fact
          * ids are never reused, so its vector is skipped, not misread */
-        e = hks_fact_syms_get(t, id, &syms, err);
+        e = sp.kind == HKV_KIND_ENTITY ? HK_OK
+                                       : hks_fact_syms_get(t, id, &syms, err);
         if (e == HK_OK) {
             memcpy(buf + n * dim, v.data, v.len); /* the map need not be
                                                     aligned */

@@ -27,7 +27,8 @@ export const NEW_TOOL_NAMES = ['graph_neighbours', 'graph_path', 'graph_analyze'
   'ask_knowledge', 'extract_facts', 'review_list', 'review_decide',
   'stream_status', 'kb_digest', 'score_fact', 'predict_links', 'add_rule',
   'list_rules', 'explain_fact', 'suggest_links', 'graphql',
-  'check_statement', 'similar_entities', 'model_status', 'train_model'];
+  'check_statement', 'similar_entities', 'model_status', 'train_model',
+  'vector_space', 'vector_entities'];
 
 // Legacy parameters per tool (MCP_TOOLS.md); auth_token where it is a
 // write tool.
@@ -39,7 +40,7 @@ export const TOOL_PARAMS = {
   delete_fact: ['statement', 'auth_token'],
   update_fact: ['old_statement', 'new_statement', 'auth_token'],
   kb_stats: [],
-  semantic_similarity: ['statement', 'threshold', 'limit'],
+  semantic_similarity: ['statement', 'threshold', 'limit', 'mode', 'space'],
   consistency_check: ['limit'],
   validate_facts: ['limit', 'min_plausibility'],
   get_entities_stats: ['min_occurrences'],
@@ -71,7 +72,7 @@ export const TOOL_PARAMS = {
   query_graph: ['query', 'limit', 'cursor', 'explain'],
   vector_spaces: [],
   vector_similar: ['space', 'text', 'vector', 'fact', 'k', 'predicate',
-    'entity'],
+    'entity', 'tag', 'source', 'query', 'var'],
   export_graph: ['format', 'where', 'around', 'depth', 'base', 'max_bytes'],
   ask_knowledge: ['question', 'budget_tokens', 'search'],
   extract_facts: ['text', 'source', 'auth_token'],
@@ -90,6 +91,9 @@ export const TOOL_PARAMS = {
   similar_entities: ['entity', 'k'],
   model_status: [],
   train_model: ['kind', 'dim', 'epochs', 'threads', 'seed', 'auth_token'],
+  vector_space: ['action', 'space', 'dim', 'metric', 'storage', 'embedder',
+    'kind', 'model', 'auto_embed', 'm', 'ef_construction', 'ef', 'auth_token'],
+  vector_entities: ['space', 'entities', 'model', 'remove', 'auth_token'],
 };
 
 export let passed = 0;

@@ -44,7 +44,7 @@ try {
     lib.eq(v.name, 'hakgal', 'server name');
     lib.ok(client.getServerCapabilities().tools, 'tools capability');
     const { pages } = await lib.listAllTools(client);
-    lib.ok(pages === 8, `54 tools in pages of 7 (${pages} pages)`);
+    lib.ok(pages === 8, `56 tools in pages of 7 (${pages} pages)`);
     await lib.exerciseAllTools(client, { bin, dataDir, token, hubDir, stdio: true });
 
     // resources, templates, prompts, completion

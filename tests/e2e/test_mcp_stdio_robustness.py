@@ -117,8 +117,9 @@ try:
     # vector_spaces, vector_similar, export_graph, ask_knowledge, extract_facts,
     # review_list, review_decide, stream_status, kb_digest,
     # score_fact, predict_links, add_rule, list_rules, explain_fact,
-    # suggest_links, graphql, check_statement
-    check(len(r["result"]["tools"]) == 30 + 24 and r["result"]["cacheScope"] in ("public", "private")
+    # suggest_links, graphql, check_statement, vector_space, vector_entities,
+    # similar_entities, model_status, train_model
+    check(len(r["result"]["tools"]) == 30 + 26 and r["result"]["cacheScope"] in ("public", "private")
           and isinstance(r["result"]["ttlMs"], int), "stateless tools/list with cache hints")
     r = s.call({"jsonrpc": "2.0", "id": 17, "method": "ping", "params": {"_meta": meta}})
     check(r["error"]["code"] == -32601, "ping is removed in 2026-07-28")

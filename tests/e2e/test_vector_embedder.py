@@ -285,6 +285,44 @@ class Embedder(unittest.TestCase):
                           for r in self.embed_requests()], [3, 1])
         self.assertEqual(self.count(), len(FACTS))
 
+    def test_model_recorded_and_switch_refused(self):
+        self.space()
+        self.cli("embed", "--space", "sem")
+        p = self.cli("vectors", "list", "--json")
+        sp = [json.loads(x) for x in p.stdout.splitlines()][0]
+        self.assertEqual(sp["model"], "concepts-8")
+        other = dict(self.env, HAKGAL_EMBED_MODEL="concepts-9")
+        self.cli("add", "IsA(Owl, Bird)")
+        self.fake.requests.clear()
+        p = self.cli_fails("embed", "--space", "sem", env=other)
+        self.assertIn("model 'concepts-8'", p.stderr)
+        self.assertEqual(self.embed_requests(), [])  # nothing sent
+        p = self.cli_fails("similar", "bird", "--space", "sem", env=other)
+        self.assertIn("concepts-9", p.stderr)
+        self.assertEqual(self.count(), len(FACTS))
+        # --force: the old vectors go, every fact is embedded again
+        p = self.cli("embed", "--space", "sem", "--force", "--json",
+                     env=other)
+        self.assertEqual(json.loads(p.stdout)["embedded"], len(FACTS) + 1)
+        p = self.cli("vectors", "list", "--json")
+        sp = [json.loads(x) for x in p.stdout.splitlines()][0]
+        self.assertEqual((sp["model"], sp["vectors"]),
+                         ("concepts-9", len(FACTS) + 1))
+        self.assertTrue(all(r["body"]["model"] == "concepts-9"
+                            for r in self.embed_requests()))
+
+    def test_entity_space_embeds_names(self):
+        self.space("ents", "--kind", "entity")
+        p = self.cli("embed", "--space", "ents", "--batch", "4", "--json")
+        n = json.loads(p.stdout)["embedded"]
+        sent = sorted(t for r in self.embed_requests()
+                      for t in r["body"]["input"])
+        self.assertEqual(len(sent), n)
+        self.assertTrue(n > 0 and all("(" not in t for t in sent), sent)
+        p = self.cli("similar", sent[0], "--space", "ents", "--json")
+        hits = [json.loads(x) for x in p.stdout.splitlines()]
+        self.assertEqual(hits[0]["entity"], sent[0])
+
     def test_hashed_and_none_spaces_unchanged(self):
         self.cli("vectors", "create", "words", "--dim", "64", "--embedder",
                  "hashed")

@@ -7,6 +7,11 @@
  * refused with nothing written; an index loaded from the store answers;
  * the index kept per space is built once, written to its file, caught up
  * by commits and on reopen, and agrees with the store throughout.
+ * Entity spaces: vectors keyed by the entity's symbol, refused for
+ * unknown entities and on the wrong kind of space, audited without bytes,
+ * untouched by fact deletions (even of a fact whose id is the symbol's),
+ * kept indexes caught up by their puts and deletes, backed up; the model
+ * name and kind survive a reopen; a cleared space gets a new stamp.
  */
 #include <math.h>
 
@@ -492,6 +497,183 @@ static void test_kept_index(void **state)
     free(dir);
 }
 
+/* ==== Entity spaces ==== */
+
+static hk_err sym_of(hk_store *s, const char *name, uint32_t *sym)
+{
+    hk_error err;
+    hk_txn *t = tu_begin(s, false);
+    hk_err e = hks_sym_id(t, name, strlen(name), sym, &err);
+    hk_txn_abort(t);
+    return e;
+}
+
+/* The ids the kept index of space answers for q, nearest first. */
+static size_t kept_search(hkv_store *vs, hk_store *s, const char *space,
+                          const float *q, uint64_t *ids, size_t k)
+{
+    hk_error err;
+    const hkv_index *ix;
+    hkv_kept *ref;
+    hkv_hit h[8];
+    size_t n = 0;
+    hk_txn *t = tu_begin(s, false);
+    assert_int_equal(hkv_index_acquire(vs, t, space, &ix, &ref, &err), HK_OK);
+    hkv_search_opts o = {(uint32_t)k, 0, NULL, NULL, NULL};
+    assert_int_equal(hkv_index_search(ix, q, &o, h, &n, &err), HK_OK);
+    hkv_index_release(ref);
+    hk_txn_abort(t);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = h[i].id;
+    return n;
+}
+
+static void test_entity_space(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("vent");
+    char *bak = tu_tmpdir("ventbak");
+    char *restored = tu_tmpdir("ventres");
+    hk_store *s = tu_open(dir);
+    hkv_store *vs = attach(s);
+    hk_error err;
+    hkv_space sp;
+    memset(&sp, 0, sizeof sp);
+    snprintf(sp.name, sizeof sp.name, "ents");
+    sp.params = (hkv_params){3, HKV_COSINE, HKV_F32, 0, 0, 0};
+    sp.kind = HKV_KIND_ENTITY;
+    snprintf(sp.model, sizeof sp.model, "complex-v1");
+    hk_txn *t = tu_begin(s, true);
+    assert_int_equal(hkv_space_create(vs, t, &sp, &err), HK_OK);
+    sp.kind = (hkv_kind)7;
+    snprintf(sp.name, sizeof sp.name, "bad");
+    assert_int_equal(hkv_space_create(vs, t, &sp, &err), HK_ERR_INVALID);
+    assert_string_equal(err.field, "kind");
+    tu_commit(t);
+    create_space(vs, s, "facts", 3, HKV_COSINE);
+
+    /* enough facts that one fact's id equals an entity's symbol id */
+    enum { N = 12 };
+    hk_fact_id ids[N];
+    t = tu_begin(s, true);
+    for (int i = 0; i < N; i++) {
+        char arg[16];
+        snprintf(arg, sizeof arg, "e%d", i);
+        ids[i] = tu_add(t, tu_st("Near", arg, "hub", NULL), NULL);
+    }
+    tu_commit(t);
+    uint32_t s3, s4, s5;
+    assert_int_equal(sym_of(s, "e3", &s3), HK_OK);
+    assert_int_equal(sym_of(s, "e4", &s4), HK_OK);
+    assert_int_equal(sym_of(s, "e5", &s5), HK_OK);
+    assert_true(s3 <= ids[N - 1]);
+
+    float a[3] = {1, 0, 0}, b[3] = {0.9f, 0.1f, 0}, c[3] = {0, 0, 1}, got[3];
+    t = tu_begin(s, true);
+    assert_int_equal(hkv_entity_put(vs, t, "ents", "e3", 2, a, 3, &err), HK_OK);
+    assert_int_equal(hkv_entity_put(vs, t, "ents", "e4", 2, b, 3, &err), HK_OK);
+    assert_int_equal(hkv_entity_put(vs, t, "ents", "e5", 2, c, 3, &err), HK_OK);
+    /* refused: unknown entity, wrong kind either way, bad vector */
+    assert_int_equal(hkv_entity_put(vs, t, "ents", "zz", 2, a, 3, &err),
+                     HK_ERR_NOT_FOUND);
+    assert_string_equal(err.field, "entity");
+    assert_int_equal(hkv_entity_put(vs, t, "facts", "e3", 2, a, 3, &err),
+                     HK_ERR_INVALID);
+    assert_int_equal(hkv_put(vs, t, "ents", ids[0], a, 3, &err),
+                     HK_ERR_INVALID);
+    assert_int_equal(hkv_entity_put(vs, t, "ents", "e3", 2, a, 2, &err),
+                     HK_ERR_INVALID);
+    tu_commit(t);
+
+    /* audited without the bytes, fact id 0 */
+    hk_fact_id fact = 99;
+    char *after = NULL, *op = last_audit_op(s, &fact, &after);
+    assert_string_equal(op, "vector");
+    assert_int_equal(fact, 0);
+    assert_non_null(strstr(after, "\"entity\":\"e5\""));
+    assert_non_null(strstr(after, "\"space\":\"ents\""));
+    assert_null(strstr(after, "0.9"));
+    free(op);
+    free(after);
+
+    /* the kept index answers symbols; deleting facts (the one whose id is
+     * e3's symbol among them) leaves the entity vectors */
+    uint64_t hit[8];
+    assert_int_equal(kept_search(vs, s, "ents", a, hit, 3), 3);
+    assert_int_equal(hit[0], s3);
+    assert_int_equal(hit[1], s4);
+    t = tu_begin(s, true);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(hk_store_delete(t, ids[i], &err), HK_OK);
+    tu_commit(t);
+    t = tu_begin(s, false);
+    assert_int_equal(hkv_entity_get(vs, t, "ents", s3, got, &err), HK_OK);
+    hk_txn_abort(t);
+    assert_int_equal(kept_search(vs, s, "ents", a, hit, 3), 3);
+
+    /* a delete reaches the kept index through its audit entry */
+    t = tu_begin(s, true);
+    assert_int_equal(hkv_entity_del(vs, t, "ents", "e3", 2, &err), HK_OK);
+    assert_int_equal(hkv_entity_del(vs, t, "ents", "e3", 2, &err),
+                     HK_ERR_NOT_FOUND);
+    tu_commit(t);
+    assert_int_equal(kept_search(vs, s, "ents", a, hit, 3), 2);
+    assert_int_equal(hit[0], s4);
+
+    /* kind and model survive a reopen and a backup */
+    hkv_store_detach(vs);
+    hk_store_close(s);
+    s = tu_open(dir);
+    vs = attach(s);
+    t = tu_begin(s, false);
+    assert_int_equal(hkv_space_get(vs, t, "ents", &sp, &err), HK_OK);
+    hk_txn_abort(t);
+    assert_int_equal(sp.kind, HKV_KIND_ENTITY);
+    assert_string_equal(sp.model, "complex-v1");
+    assert_int_equal(sp.vectors, 2);
+    assert_int_equal(kept_search(vs, s, "ents", b, hit, 3), 2);
+    assert_int_equal(hit[0], s4);
+    rmdir(bak);
+    char sha[65];
+    assert_int_equal(hk_store_backup(s, bak, sha, &err), HK_OK);
+    hkv_store_detach(vs);
+    hk_store_close(s);
+    rmdir(restored);
+    assert_int_equal(hk_backup_restore(bak, restored, false, &err), HK_OK);
+    s = tu_open(restored);
+    vs = attach(s);
+    t = tu_begin(s, false);
+    assert_int_equal(hkv_entity_get(vs, t, "ents", s5, got, &err), HK_OK);
+    assert_memory_equal(got, c, sizeof c);
+    uint64_t stamp = 0;
+    assert_int_equal(hkv_space_find(vs, t, "ents", &sp, &err), HK_OK);
+    stamp = sp.stamp;
+    assert_int_equal(hkv_space_find(vs, t, "facts", &sp, &err), HK_OK);
+    assert_int_equal(sp.kind, HKV_KIND_FACT);
+    assert_string_equal(sp.model, "");
+    hk_txn_abort(t);
+
+    /* the model can be set; clearing drops the vectors with a new stamp */
+    t = tu_begin(s, true);
+    assert_int_equal(hkv_space_set_model(vs, t, "ents", "complex-v2", &err),
+                     HK_OK);
+    assert_int_equal(hkv_space_clear(vs, t, "ents", "complex-v3", &err), HK_OK);
+    tu_commit(t);
+    t = tu_begin(s, false);
+    assert_int_equal(hkv_space_get(vs, t, "ents", &sp, &err), HK_OK);
+    hk_txn_abort(t);
+    assert_string_equal(sp.model, "complex-v3");
+    assert_int_equal(sp.vectors, 0);
+    assert_true(sp.stamp != stamp);
+    assert_int_equal(kept_search(vs, s, "ents", a, hit, 3), 0);
+    hkv_store_detach(vs);
+    tu_discard(s, restored);
+    tu_rmrf(bak);
+    free(bak);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_vectors_follow_facts),
         cmocka_unit_test(test_reopen_backup_and_index),
         cmocka_unit_test(test_kept_index),
+        cmocka_unit_test(test_entity_space),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
