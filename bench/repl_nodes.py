@@ -103,10 +103,10 @@ def main():
 
     def node(n, data=None, ack="applied"):
         return Server(args=["--replicate", url, "--node-id", str(n),
-                            "--ack", ack, "--quiet"], data=data)
+                            "--ack", ack], data=data)
     nodes = [node(1), node(2), node(3)]
     logn = node(4, ack="log")
-    anchor = Server(args=["--quiet"])
+    anchor = Server()
     rep, anc, p50s, p99s, catch = [], [], [], [], []
     try:
         for r in range(a.rounds):

@@ -194,8 +194,13 @@ class Replicated(unittest.TestCase):
         # --ack log: 202 once the log has it, applied soon after
         self.nodes[2].stop()
         self.dead.append(self.nodes[2])
-        self.nodes[2] = self.node(3, data=self.nodes[2].data,
-                                  extra=["--ack", "log"])
+        # (the settings from a config file this time)
+        conf = os.path.join(self.nodes[2].root, "node3.conf")
+        with open(conf, "w") as f:
+            f.write("replicate = %s\nnode-id = 3\nack = log\n"
+                    "replicate-timeout-ms = 3000\n" % self.url)
+        self.nodes[2] = Server(args=["--config", conf],
+                               data=self.nodes[2].data)
         st, b = self.add(self.nodes[2], "Logged(x)")
         self.assertEqual(st, 202, b)
         self.assertTrue(b["accepted"])
