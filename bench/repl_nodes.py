@@ -4,7 +4,7 @@ against the anchor, one unreplicated `hakgal serve`, in one run.
 
     HAKGAL_BIN=build/hakgal HK_KAFKA_MOCK_BIN=build/hk_kafka_mock \\
         python3 bench/repl_nodes.py [--rounds 3] [--seconds 5] \\
-        [--clients 8] [--behind 20000]
+        [--clients 8] [--fill 10]
 
 Measures, each a median over --rounds rounds:
   1. single-fact write throughput: --clients HTTP clients POST /v2/facts for
@@ -12,8 +12,9 @@ Measures, each a median over --rounds rounds:
      same clients against the anchor; facts acknowledged per second.
   2. end-to-end lag: one fact a time written on node A (--ack log), the
      time until GET /v2/facts/{id} on node C finds it; p50 and p99.
-  3. catch-up: node C stopped while --behind facts are written, then
-     started again; commands applied per second until its lag is 0.
+  3. catch-up: node C stopped while A and B take writes for --fill
+     seconds, then started again; commands applied per second (from its
+     start, start-up included) until its lag is 0.
 """
 import argparse
 import os
@@ -70,7 +71,8 @@ def lag(a, c, n, tag):
         # --ack log answers 202 with the offset; the fact's id on C is
         # found by statement
         path = "/v2/facts?predicate=Lag&entity=%s_%d&limit=1" % (tag, i)
-        while True:
+        until = time.time() + 30
+        while time.time() < until:
             cc.request("GET", path)
             rr = cc.getresponse()
             body = rr.read()
@@ -96,7 +98,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--behind", type=int, default=20000)
+    ap.add_argument("--fill", type=float, default=10,
+                    help="seconds of writes while node C is down")
     a = ap.parse_args()
     mock = Mock()
     url = "kafka://%s/%s" % (mock.bootstrap, TOPIC)
@@ -112,28 +115,23 @@ def main():
         for r in range(a.rounds):
             anc.append(throughput([anchor], a.clients, a.seconds, "a%d" % r))
             rep.append(throughput(nodes, a.clients, a.seconds, "r%d" % r))
-            p50, p99 = lag(logn, nodes[2], 200, "l%d" % r)
+            p50, p99 = lag(logn, nodes[2], 100, "l%d" % r)
             p50s.append(p50)
             p99s.append(p99)
-            # catch-up of C, --behind commands behind
+            # catch-up of C: stopped while A and B take writes for
+            # --fill seconds, then started again
             c = nodes[2]
             c.stop()
-            i = 0
-            w = nodes[0]
-            conn = w.conn()
-            while i < a.behind:
-                conn.request("POST", "/v2/facts",
-                             body='{"statement":"C(c%d_%d)"}' % (r, i),
-                             headers={"Content-Type": "application/json"})
-                rr = conn.getresponse()
-                rr.read()
-                i += 1
-            conn.close()
+            throughput(nodes[:2], a.clients, a.fill, "c%d" % r)
             t0 = time.time()
             nodes[2] = node(3, data=c.data)
             while metric(nodes[2], "hakgal_repl_lag_messages") > 0:
                 time.sleep(0.01)
             done = metric(nodes[2], "hakgal_repl_applied_total")
+            print("round %d: anchor %.0f/s, replicated %.0f/s, lag p50 %.1f "
+                  "ms p99 %.1f ms, catch-up %.0f commands in %.2f s" %
+                  (r, anc[-1], rep[-1], p50, p99, done, time.time() - t0),
+                  flush=True)
             catch.append(done / (time.time() - t0))
     finally:
         for s in nodes + [logn, anchor]:
