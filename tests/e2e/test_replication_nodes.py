@@ -27,8 +27,8 @@ import test_replication_follow  # noqa: E402
 
 SANITIZED = os.environ.get("HK_SANITIZED", "") in ("1", "ON", "TRUE", "true")
 TOPIC = "hakgal.replica"  # the mock helper creates it with 1 partition
-# kill -9 rounds in `make test`; bench/repl_kill.sh runs 20
-KILLS = int(os.environ.get("HK_REPL_KILLS", "3" if SANITIZED else "5"))
+# kill -9 rounds (HK_REPL_KILLS overrides)
+KILLS = int(os.environ.get("HK_REPL_KILLS", "6" if SANITIZED else "20"))
 
 
 def metric(s, name):
@@ -45,7 +45,7 @@ class Replicated(unittest.TestCase):
 
     def node(self, n, data=None, extra=()):
         return Server(args=["--replicate", self.url, "--node-id", str(n),
-                            "--replicate-timeout-ms", "3000"] + list(extra),
+                            "--replicate-timeout-ms", "8000"] + list(extra),
                       data=data)
 
     def setUp(self):
@@ -198,7 +198,7 @@ class Replicated(unittest.TestCase):
         conf = os.path.join(self.nodes[2].root, "node3.conf")
         with open(conf, "w") as f:
             f.write("replicate = %s\nnode-id = 3\nack = log\n"
-                    "replicate-timeout-ms = 3000\n" % self.url)
+                    "replicate-timeout-ms = 8000\n" % self.url)
         self.nodes[2] = Server(args=["--config", conf],
                                data=self.nodes[2].data)
         st, b = self.add(self.nodes[2], "Logged(x)")
