@@ -736,7 +736,8 @@ int hk_cmd_serve(int argc, char **argv)
         code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }
-    if (hk_server_stream_start(srv, &err) != HK_OK) {
+    if (hk_server_stream_start(srv, &err) != HK_OK ||
+        hk_server_repl_start(srv, &err) != HK_OK) {
         code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }
@@ -833,6 +834,7 @@ int hk_cmd_serve(int argc, char **argv)
     if (hk_grpc_stop) hk_grpc_stop(srv);
     /* 2. blocking work and queued writes finish (committed) */
     hk_pool_stop(srv);
+    hk_server_repl_stop(srv);
     hk_writer_stop(srv);
     hk_server_stream_stop(srv);
     /* 3. loops deliver the last completions and dispose of h2o state */
@@ -845,6 +847,7 @@ done:
     if (hk_grpc_stop) hk_grpc_stop(srv);
     if (hk_mcp_http_shutdown && mcp_registered) hk_mcp_http_shutdown(srv);
     hk_pool_stop(srv);
+    hk_server_repl_stop(srv);
     hk_writer_stop(srv);
     hk_server_stream_stop(srv);
     if (srv->loops) loops_close_unstarted(srv);

@@ -105,6 +105,13 @@ typedef struct hk_server_config {
                                 binary, "none" = no explorer */
     hk_otel_config otel;     /* OpenTelemetry tracing (OTEL_* settings) */
     bool access_log_json;    /* access log lines are JSON with trace ids */
+
+    /* multi-writer replication (server_repl.c) */
+    char repl_url[1300];      /* --replicate kafka://BROKERS/TOPIC */
+    uint32_t node_id;         /* --node-id */
+    char repl_ack[16];        /* --ack applied|log, "" = applied */
+    uint32_t repl_timeout_ms; /* --replicate-timeout-ms, 0 = 10000 */
+    uint32_t repl_max_lag;    /* --replicate-max-lag, 0 = 1000 */
 } hk_server_config;
 
 /* Read-only after start-up; valid as long as the server. */

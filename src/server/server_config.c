@@ -111,6 +111,20 @@ static const opt_def k_opts[] = {
     {"follow-max-lag", OPT_UINT, F(follow_max_lag), 4000000000u, 0, "N",
      "with --follow: /readyz answers 503 while more than N messages wait "
      "(default 0 = no bound)"},
+    {"replicate", OPT_STR, F(repl_url), S(repl_url), 0, "kafka://B/TOPIC",
+     "multi-writer replication: writes go to this one-partition topic and "
+     "every node applies it in log order (docs/STREAM.md)"},
+    {"node-id", OPT_UINT, F(node_id), 65535, 0, "N",
+     "with --replicate: this node's id, unique in the cluster"},
+    {"ack", OPT_STR, F(repl_ack), S(repl_ack), 0, "applied|log",
+     "with --replicate: answer a write once applied here (default) or once "
+     "the log has it (202)"},
+    {"replicate-timeout-ms", OPT_UINT, F(repl_timeout_ms), 600000, 0, "MS",
+     "with --replicate: a write the log does not take within MS fails with "
+     "503 (default 10000)"},
+    {"replicate-max-lag", OPT_UINT, F(repl_max_lag), 4000000000u, 0, "N",
+     "with --replicate: /readyz answers 503 while more than N messages "
+     "wait (default 0 = 1000)"},
     {"grpc-listen", OPT_STR, F(grpc_listen), S(grpc_listen), 0, "HOST:PORT",
      "also serve gRPC (hakgal.v2, docs/GRPC.md) on this address (default "
      "off; port 0 = any free)"},

@@ -229,6 +229,9 @@ struct hk_server {
                                     (server_stream.c) */
     struct hkst_follow *follow;  /* follower of another node's stream
                                     or NULL (server_stream.c) */
+    struct hk_repl_srv *repl;    /* replicated node (--replicate) or NULL
+                                    (server_repl.c) */
+    uint64_t repl_incarnation;   /* this process's start, in its commands */
     struct hk_web *web;          /* the explorer's files, or NULL when
                                     none is served (server_web.c) */
 };
@@ -258,6 +261,18 @@ hk_err hk_server_stream_start(hk_server *srv, hk_error *err);
 void hk_server_stream_stop(hk_server *srv);
 /* With cfg.follow_max_lag: false while the follower lags beyond it. */
 bool hk_server_stream_ready(hk_server *srv);
+
+/* ==== Replicated nodes (server_repl.c) ==== */
+
+/* --replicate: starts the replicator (before the loops serve). */
+hk_err hk_server_repl_start(hk_server *srv, hk_error *err);
+/* Stops it; writes still waiting for the log are answered 503. */
+void hk_server_repl_stop(hk_server *srv);
+/* False while the node lags more than --replicate-max-lag. */
+bool hk_server_repl_ready(hk_server *srv);
+hk_err hk_server_repl_metrics(hk_server *srv, hk_buf *b);
+/* Adds "replica":{...} to the JSON object in b (which ends with '}'). */
+void hk_server_repl_status_json(hk_server *srv, hk_buf *b);
 /* Appends the stream's metrics (outbox backlog, publisher counters). */
 hk_err hk_server_stream_metrics(hk_server *srv, hk_txn *txn, hk_buf *b);
 

@@ -46,6 +46,7 @@ void hk_server_stream_stop(hk_server *srv)
 
 bool hk_server_stream_ready(hk_server *srv)
 {
+    if (!hk_server_repl_ready(srv)) return false;
     if (!srv->follow || !srv->cfg.follow_max_lag) return true;
     hkst_follow_stats fs;
     hkst_follow_stats_get(srv->follow, &fs);
@@ -82,6 +83,10 @@ hk_err hk_server_stream_metrics(hk_server *srv, hk_txn *txn, hk_buf *b)
     if (srv->follow) {
         hk_err fe = follow_metrics(srv, b);
         if (fe) return fe;
+    }
+    if (srv->repl) {
+        hk_err re = hk_server_repl_metrics(srv, b);
+        if (re) return re;
     }
     if (!txn || hk_svc_stream_status(srv->store, txn, &st, &err) != HK_OK ||
         !st.enabled)
@@ -163,6 +168,7 @@ void hk_route_stream_status(hk_server *srv, h2o_req_t *req, const char *param)
             (unsigned long long)fs.applied, (unsigned long long)fs.skipped,
             (unsigned long long)fs.failures, (unsigned long long)fs.lag);
     }
+    if (w == HK_OK && srv->repl) hk_server_repl_status_json(srv, &b);
     if (w == HK_OK) w = hk_buf_append_str(&b, "\n");
     if (w == HK_OK)
         hk_http_send_buf(req, 200, &b);

@@ -322,6 +322,11 @@ hk_err hk_server_write_sync_ex(hk_server *srv, hk_write_fn fn, void *arg,
     job.finished = &finished;
     job.solo = solo;
     set_actor(&job, actor);
+    if (srv->repl) /* replicated node: only replicated routes write */
+        return hk_error_set(err, HK_ERR_UNSUPPORTED,
+                            "this write is not replicated; a node started "
+                            "with --replicate accepts fact writes only "
+                            "(docs/STREAM.md)");
     if (hk_server_current_loop())
         return hk_error_set(err, HK_ERR_STATE,
                             "hk_server_write_sync called on a loop thread");
@@ -350,6 +355,7 @@ hk_err hk_write_async_ex(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,
 {
     hk_loop *loop = hk_server_current_loop();
     if (!loop) return HK_ERR_STATE;
+    if (loop->srv->repl) return HK_ERR_UNSUPPORTED; /* not replicated */
     hk_write_job *job = hk_calloc(1, sizeof(*job));
     if (!job) return HK_ERR_NOMEM;
     job->ref = hk_req_ref_new(req);

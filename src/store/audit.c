@@ -165,7 +165,7 @@ hk_err hks_audit_append(hk_txn *t, const char *op, hk_fact_id first,
 {
     hk_buf b = HK_BUF_INIT;
     uint64_t seq = t->c.audit_seq + 1;
-    int64_t now = hk_now_us();
+    int64_t now = hks_txn_now(t);
     uint8_t kb[8], hash[32];
     hk_err e;
     int rc;

@@ -455,9 +455,9 @@ static hk_err check_statement(const hk_statement *st, hk_error *err)
     return hk_statement_validate(st, err);
 }
 
-static int64_t now_after(int64_t created)
+static int64_t now_after(hk_txn *t, int64_t created)
 {
-    int64_t now = hk_now_us();
+    int64_t now = hks_txn_now(t);
     return now < created ? created : now;
 }
 
@@ -524,7 +524,7 @@ hk_err hk_store_add(hk_txn *t, const hk_statement *st, const hk_fact_meta *meta,
     /* From here on the txn is written: a failure marks it failed. */
     if ((e = intern_ids(t, st, &r, err))) goto fail;
     r.confidence = 1.0;
-    r.created_us = r.updated_us = hk_now_us();
+    r.created_us = r.updated_us = hks_txn_now(t);
     rec_apply_meta(&r, meta);
     if (meta && (meta->fields & HK_META_TIMES)) {
         r.created_us = meta->created_us;
@@ -656,7 +656,7 @@ hk_err hk_store_update(hk_txn *t, hk_fact_id id, const hk_statement *st,
         (e = index_remove(t, id, &old, f.st.predicate, err)))
         goto fail;
     rec_meta_from_fact(&nr, &f);
-    nr.updated_us = now_after(f.created_us);
+    nr.updated_us = now_after(t, f.created_us);
     if ((e = put_record(t, id, &nr, 0, err)) ||
         (e = index_add(t, id, &nr, st->predicate, false, err)))
         goto fail;
@@ -713,7 +713,7 @@ hk_err hk_store_set_meta(hk_txn *t, hk_fact_id id, const hk_fact_meta *meta,
      * then the requested changes are applied. */
     rec_meta_from_fact(&r, &f);
     rec_apply_meta(&r, meta);
-    r.updated_us = now_after(f.created_us);
+    r.updated_us = now_after(t, f.created_us);
     hks_txn_touch(t);
     if ((e = put_record(t, id, &r, 0, err))) goto fail;
     fact_from_parts(&nf, id, &f.st, &r);

@@ -46,6 +46,7 @@
 
 #include <openssl/evp.h>
 
+#include "core/clock.h"
 #include "core/mem.h"
 #include "core/utf8.h"
 #include "store/store_int.h"
@@ -785,6 +786,16 @@ hk_err hk_txn_set_actor(hk_txn *t, const char *actor)
     hk_free(t->actor);
     t->actor = a;
     return HK_OK;
+}
+
+void hks_txn_set_clock(hk_txn *t, int64_t us)
+{
+    if (t) t->clock_us = us > 0 ? us : 0;
+}
+
+int64_t hks_txn_now(const hk_txn *t)
+{
+    return t && t->clock_us > 0 ? t->clock_us : hk_now_us();
 }
 
 hk_err hk_txn_set_bulk(hk_txn *t, const char *label)

@@ -212,6 +212,13 @@ typedef struct hks_hook {
     void *ud;                /* passed back, never touched */
 } hks_hook;
 
+/* Fixes the time of the changes of write txn t (facts' created/updated
+ * times and audit entry times; audit times still never go backwards) to
+ * us, so that replicas applying one log produce identical content; 0
+ * returns to the wall clock. hks_txn_now: the time t's changes get. */
+void hks_txn_set_clock(hk_txn *t, int64_t us);
+int64_t hks_txn_now(const hk_txn *t);
+
 /* Adds a hook to the handle (not to the KB: every process registers its
  * own). Hooks run in the order they were added. HK_ERR_EXISTS for a name
  * already added, HK_ERR_LIMIT beyond HKS_HOOKS_MAX. */

@@ -241,6 +241,8 @@ struct hk_txn {
     bool counters_dirty;   /* counters changed since begin */
     hks_counters c;        /* counters (write txns: authoritative copy) */
     char *actor;           /* audit actor (owned), NULL = "local" */
+    int64_t clock_us;      /* fixed time of this txn's changes (replicated
+                              apply), 0 = the wall clock */
     bool bulk;             /* bulk mode: created facts get one entry */
     char *bulk_label;      /* label of the import entry (owned) */
     hk_fact_id bulk_first; /* first id created in bulk mode (0 = none) */

@@ -171,4 +171,79 @@ void hkst_follow_stats_get(hkst_follow *f, hkst_follow_stats *out);
 /* Stops and frees f (NULL is fine); what was committed stays applied. */
 void hkst_follow_stop(hkst_follow *f);
 
+/* ==== Replicated nodes (kafka_repl.c, library hakgal_stream) ==== */
+
+/* Multi-writer replication: every node produces its writes as commands to
+ * partition 0 of one topic (the total order of the cluster's writes) and
+ * applies all commands of the topic in log order, with the offset in the
+ * same transaction and the txn's actor and clock taken from the command,
+ * so that every node holds identical content. See docs/STREAM.md. */
+typedef struct hkst_repl hkst_repl;
+
+struct json_t;
+
+/* One command as the apply callback sees it (valid during the call). */
+typedef struct hkst_repl_msg {
+    uint32_t node;        /* the node that produced it */
+    uint64_t incarnation; /* that node's process start (us) */
+    uint64_t seq;         /* its number for the command (per incarnation) */
+    const char *op;       /* operation name ("fact.add"...) */
+    const char *actor;    /* audit actor */
+    int64_t ts_us;        /* time of the command (the txn's clock) */
+    const char *param;    /* path parameter, or NULL */
+    struct json_t *body;  /* request body (borrowed), or NULL */
+    int64_t offset;       /* its offset in the log */
+} hkst_repl_msg;
+
+typedef struct hkst_repl_cb {
+    void *ctx; /* passed back */
+    /* Applies m in t (actor and clock set). An input error (INVALID,
+     * NOT_FOUND, EXISTS, LIMIT, UNSUPPORTED) must leave t unchanged; any
+     * other error aborts the batch, which is applied again. */
+    hk_err (*apply)(void *ctx, hk_txn *t, const hkst_repl_msg *m,
+                    hk_error *err);
+    /* After the batch holding m committed: m's result (apply thread). */
+    void (*applied)(void *ctx, const hkst_repl_msg *m, hk_err rc,
+                    const hk_error *err);
+    /* Delivery report of the command seq this node produced: its offset,
+     * or -1 and why it failed (delivery thread). */
+    void (*delivered)(void *ctx, uint64_t seq, int64_t offset, const char *why);
+} hkst_repl_cb;
+
+typedef struct hkst_repl_options {
+    uint32_t node_id;     /* this node */
+    uint64_t incarnation; /* 0 = now in us */
+    unsigned timeout_ms;  /* a command not in the log by then fails,
+                             0 = 10000 */
+    bool quiet;           /* no log lines */
+    hkst_repl_cb cb;      /* the operations */
+} hkst_repl_options;
+
+typedef struct hkst_repl_stats {
+    uint64_t produced;         /* commands handed to the producer */
+    uint64_t produce_failures; /* commands the log did not take in time */
+    uint64_t applied;          /* commands applied (also failed ones) */
+    uint64_t skipped;          /* messages that are not commands */
+    uint64_t failures;         /* batches whose txn failed (retried) */
+    uint64_t lag;              /* messages in the log not applied yet */
+    int64_t next_offset;       /* next offset to apply */
+    int64_t high_offset;       /* the log's end, as last seen */
+    int64_t last_apply_us;     /* time of the last applied batch */
+    bool connected;            /* the log's end was read at least once */
+} hkst_repl_stats;
+
+/* Starts replication of s on url (waits up to 30 s for the topic, which
+ * must have one partition). The store must outlive the replicator. */
+hk_err hkst_repl_start(hk_store *s, const hkst_url *url,
+                       const hkst_repl_options *o, hkst_repl **out,
+                       hk_error *err);
+/* Produces one command (body: JSON text or NULL); the delivery callback
+ * reports seq. HK_ERR_LIMIT when the producer's queue is full. */
+hk_err hkst_repl_produce(hkst_repl *r, uint64_t seq, const char *op,
+                         const char *actor, const char *param, const char *body,
+                         size_t body_len, hk_error *err);
+void hkst_repl_stats_get(hkst_repl *r, hkst_repl_stats *out);
+/* Stops and frees r (NULL is fine). */
+void hkst_repl_stop(hkst_repl *r);
+
 #endif /* HKST_STREAM_H */

@@ -1,0 +1,377 @@
+/*
+ * server_repl.c — `hakgal serve --replicate kafka://B/T --node-id N`: the
+ * server's side of multi-writer replication (src/stream/kafka_repl.c).
+ *
+ * A replicated route (hk_server_write_async_cmd) does not queue its write
+ * for the local writer thread: it produces the command (operation name,
+ * path parameter, request body, actor) to the log and parks the job in
+ * `pending` under its sequence number. The replicator applies every
+ * command of the log in order on its own thread:
+ *   - a command of this process whose job is parked runs the job's own
+ *     write function on the job's decoded request, so the answer is the
+ *     one the route renders without replication;
+ *   - any other command is decoded by the operation table of the routes
+ *     (hk_repl_ops, routes_facts.c) into the same write function.
+ * Once the batch committed, a parked job completes on its loop (--ack
+ * applied, the default: read-your-writes). With --ack log the job
+ * completes with 202 when Kafka's delivery report comes (whether or not
+ * this node applied the command already), and the command is applied
+ * like any other.
+ *
+ * A command the log does not take within --replicate-timeout-ms fails the
+ * request with 503 replication_unavailable (the outcome is unknown: the
+ * command may still be in the log and then applies everywhere). Writes of
+ * routes that are not replicated are refused while replicating (the
+ * writer answers HK_ERR_UNSUPPORTED), so no node's content can diverge.
+ *
+ * Threads: `lock` guards the pending list; job fields are written by the
+ * thread that holds the job (parked: the replicator's apply or delivery
+ * thread, under `lock` for the hand-over).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "server/routes.h"
+#include "stream/stream.h"
+
+typedef struct repl_job {
+    hk_loop_msg msg;       /* completion to the origin loop */
+    struct repl_job *next; /* pending list */
+    uint64_t seq;          /* command number */
+    hk_write_fn fn;        /* the route's write */
+    hk_write_done_fn done; /* the route's completion */
+    void *arg;             /* the route's decoded request */
+    hk_server *srv;        /* owner */
+    hk_loop *loop;         /* origin loop */
+    hk_req_ref *ref;       /* the request, while alive */
+    bool applying;         /* the replicator runs it: delivery errors no
+                              longer fail it */
+    int kind;              /* completion: 0 result, 1 accepted, 2 log down */
+    int64_t offset;        /* its offset (accepted) */
+    hk_err rc;             /* result */
+    hk_error err;          /* result details */
+    char why[200];         /* log failure */
+} repl_job;
+
+struct hk_repl_srv {
+    hkst_repl *r;         /* the replicator */
+    bool ack_log;         /* --ack log */
+    pthread_mutex_t lock; /* guards pending and next_seq */
+    repl_job *pending;    /* parked jobs */
+    uint64_t next_seq;    /* last command number used */
+};
+
+/* ==== Completion on the loop ==== */
+
+static void complete_on_loop(hk_loop_msg *msg)
+{
+    repl_job *job = (repl_job *)msg;
+    h2o_req_t *req = hk_req_ref_get(job->ref);
+    if (job->kind == 0) {
+        job->done(req, job->rc, &job->err, job->arg);
+    } else {
+        if (req && job->kind == 1) {
+            char b[160];
+            int n = snprintf(b, sizeof b,
+                             "{\"accepted\":true,\"node\":%u,\"offset\":%lld}"
+                             "\n",
+                             (unsigned)job->srv->cfg.node_id,
+                             (long long)job->offset);
+            hk_http_send_json(req, 202, b, (size_t)n);
+        } else if (req) {
+            hk_http_send_error(req, 503, "replication_unavailable", job->why,
+                               NULL);
+        }
+        job->done(NULL, HK_ERR_STATE, &job->err, job->arg); /* frees arg */
+    }
+    hk_req_ref_release(job->ref);
+    atomic_fetch_sub(&job->loop->pending, 1);
+    hk_free(job);
+}
+
+static void complete(repl_job *job)
+{
+    job->msg.run = complete_on_loop;
+    hk_loop_send(job->loop, &job->msg);
+}
+
+/* Removes seq's job from the pending list (lock held); NULL if absent. */
+static repl_job *take(struct hk_repl_srv *rs, uint64_t seq)
+{
+    for (repl_job **p = &rs->pending; *p; p = &(*p)->next)
+        if ((*p)->seq == seq) {
+            repl_job *j = *p;
+            *p = j->next;
+            return j;
+        }
+    return NULL;
+}
+
+static repl_job *find(struct hk_repl_srv *rs, uint64_t seq)
+{
+    for (repl_job *j = rs->pending; j; j = j->next)
+        if (j->seq == seq) return j;
+    return NULL;
+}
+
+/* ==== Replicator callbacks ==== */
+
+static bool mine(hk_server *srv, const hkst_repl_msg *m)
+{
+    return m->node == srv->cfg.node_id &&
+           m->incarnation == srv->repl_incarnation;
+}
+
+static hk_err cb_apply(void *ctx, hk_txn *t, const hkst_repl_msg *m,
+                       hk_error *err)
+{
+    hk_server *srv = ctx;
+    struct hk_repl_srv *rs = srv->repl;
+    if (!rs->ack_log && mine(srv, m)) { /* (--ack log: answered already) */
+        pthread_mutex_lock(&rs->lock);
+        repl_job *job = find(rs, m->seq);
+        if (job) job->applying = true;
+        pthread_mutex_unlock(&rs->lock);
+        /* parked jobs leave the list only on this thread (applied) or
+         * before applying started (delivery failure), so job stays */
+        if (job) return job->fn(t, job->arg, err);
+    }
+    const hk_repl_op *op = hk_repl_op_find(m->op);
+    if (!op)
+        return hk_error_set(err, HK_ERR_UNSUPPORTED,
+                            "unknown replicated operation %.40s", m->op);
+    void *arg = NULL;
+    hk_err e = op->decode(srv, m->param, m->body, &arg, err);
+    if (e) return e;
+    e = op->fn(t, arg, err);
+    op->release(arg);
+    return e;
+}
+
+static void cb_applied(void *ctx, const hkst_repl_msg *m, hk_err rc,
+                       const hk_error *err)
+{
+    hk_server *srv = ctx;
+    struct hk_repl_srv *rs = srv->repl;
+    if (rs->ack_log || !mine(srv, m)) return; /* --ack log: delivery */
+    pthread_mutex_lock(&rs->lock);
+    repl_job *job = take(rs, m->seq);
+    pthread_mutex_unlock(&rs->lock);
+    if (!job) return;
+    job->rc = rc;
+    job->err = *err;
+    job->kind = 0;
+    complete(job);
+}
+
+static void cb_delivered(void *ctx, uint64_t seq, int64_t offset,
+                         const char *why)
+{
+    hk_server *srv = ctx;
+    struct hk_repl_srv *rs = srv->repl;
+    if (!rs) return;
+    pthread_mutex_lock(&rs->lock);
+    repl_job *job = find(rs, seq);
+    if (job && !job->applying && (why || rs->ack_log))
+        job = take(rs, seq);
+    else
+        job = NULL;
+    pthread_mutex_unlock(&rs->lock);
+    if (!job) return;
+    if (why) {
+        job->kind = 2;
+        snprintf(job->why, sizeof job->why,
+                 "the replication log did not take the write in time (%.60s); "
+                 "its outcome is unknown: read before retrying",
+                 why);
+    } else {
+        job->kind = 1;
+        job->offset = offset;
+    }
+    complete(job);
+}
+
+/* ==== Routes ==== */
+
+hk_err hk_server_write_async_cmd(h2o_req_t *req, hk_write_fn fn,
+                                 hk_write_done_fn done, void *arg,
+                                 const char *actor, const char *op,
+                                 const char *param)
+{
+    hk_loop *loop = hk_server_current_loop();
+    if (!loop) return HK_ERR_STATE;
+    hk_server *srv = loop->srv;
+    struct hk_repl_srv *rs = srv->repl;
+    if (!rs) return hk_server_write_async(req, fn, done, arg, actor);
+    if (atomic_load(&srv->stopping)) return HK_ERR_STATE;
+    repl_job *job = hk_calloc(1, sizeof *job);
+    if (!job) return HK_ERR_NOMEM;
+    job->ref = hk_req_ref_new(req);
+    if (!job->ref) {
+        hk_free(job);
+        return HK_ERR_NOMEM;
+    }
+    job->fn = fn;
+    job->done = done;
+    job->arg = arg;
+    job->srv = srv;
+    job->loop = loop;
+    atomic_fetch_add(&loop->pending, 1);
+    pthread_mutex_lock(&rs->lock);
+    job->seq = ++rs->next_seq;
+    job->next = rs->pending;
+    rs->pending = job;
+    pthread_mutex_unlock(&rs->lock);
+    hk_error err;
+    hk_error_clear(&err);
+    hk_err e = hkst_repl_produce(rs->r, job->seq, op, actor, param,
+                                 req->entity.len ? req->entity.base : NULL,
+                                 req->entity.len, &err);
+    if (e) {
+        pthread_mutex_lock(&rs->lock);
+        job = take(rs, job->seq);
+        pthread_mutex_unlock(&rs->lock);
+        if (job) { /* (a delivery report cannot come for it) */
+            job->kind = 2;
+            snprintf(job->why, sizeof job->why,
+                     "cannot send the write to the replication log: %.120s",
+                     err.message);
+            complete(job);
+        }
+    }
+    return HK_OK;
+}
+
+/* ==== Start, stop, readiness, metrics ==== */
+
+hk_err hk_server_repl_start(hk_server *srv, hk_error *err)
+{
+    if (!srv->cfg.repl_url[0]) return HK_OK;
+    hkst_url url;
+    hk_err e = hkst_url_parse(srv->cfg.repl_url, &url, err);
+    if (e) {
+        snprintf(err->field, sizeof err->field, "replicate");
+        return e;
+    }
+    if (srv->cfg.repl_ack[0] && strcmp(srv->cfg.repl_ack, "applied") != 0 &&
+        strcmp(srv->cfg.repl_ack, "log") != 0) {
+        e = hk_error_set(err, HK_ERR_INVALID,
+                         "ack must be applied or log, not '%s'",
+                         srv->cfg.repl_ack);
+        snprintf(err->field, sizeof err->field, "ack");
+        return e;
+    }
+    if (srv->cfg.follow_url[0]) {
+        e = hk_error_set(err, HK_ERR_INVALID,
+                         "--replicate and --follow exclude each other");
+        snprintf(err->field, sizeof err->field, "replicate");
+        return e;
+    }
+    struct hk_repl_srv *rs = hk_calloc(1, sizeof *rs);
+    if (!rs) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&rs->lock, NULL);
+    rs->ack_log = strcmp(srv->cfg.repl_ack, "log") == 0;
+    srv->repl_incarnation = (uint64_t)hk_now_us();
+    srv->repl = rs; /* before the callbacks can run */
+    hkst_repl_options o = {.node_id = srv->cfg.node_id,
+                           .incarnation = srv->repl_incarnation,
+                           .timeout_ms = srv->cfg.repl_timeout_ms,
+                           .quiet = false,
+                           .cb = {.ctx = srv,
+                                  .apply = cb_apply,
+                                  .applied = cb_applied,
+                                  .delivered = cb_delivered}};
+    e = hkst_repl_start(srv->store, &url, &o, &rs->r, err);
+    if (e) {
+        srv->repl = NULL;
+        pthread_mutex_destroy(&rs->lock);
+        hk_free(rs);
+    }
+    return e;
+}
+
+void hk_server_repl_stop(hk_server *srv)
+{
+    struct hk_repl_srv *rs = srv->repl;
+    if (!rs) return;
+    hkst_repl_stop(rs->r);
+    /* what still waits never reached the log in time: answer 503 */
+    for (repl_job *j = rs->pending, *next; j; j = next) {
+        next = j->next;
+        j->kind = 2;
+        snprintf(j->why, sizeof j->why,
+                 "the server stopped before the write was replicated");
+        complete(j);
+    }
+    srv->repl = NULL;
+    pthread_mutex_destroy(&rs->lock);
+    hk_free(rs);
+}
+
+bool hk_server_repl_ready(hk_server *srv)
+{
+    if (!srv->repl) return true;
+    hkst_repl_stats st;
+    hkst_repl_stats_get(srv->repl->r, &st);
+    uint32_t bound = srv->cfg.repl_max_lag ? srv->cfg.repl_max_lag : 1000;
+    return st.connected && st.lag <= bound;
+}
+
+hk_err hk_server_repl_metrics(hk_server *srv, hk_buf *b)
+{
+    if (!srv->repl) return HK_OK;
+    hkst_repl_stats st;
+    hkst_repl_stats_get(srv->repl->r, &st);
+    return hk_buf_appendf(
+        b,
+        "# HELP hakgal_repl_produced_total Writes this node sent to the "
+        "replication log.\n# TYPE hakgal_repl_produced_total counter\n"
+        "hakgal_repl_produced_total %llu\n"
+        "# HELP hakgal_repl_produce_failures_total Writes the log did not "
+        "take in time (answered 503).\n"
+        "# TYPE hakgal_repl_produce_failures_total counter\n"
+        "hakgal_repl_produce_failures_total %llu\n"
+        "# HELP hakgal_repl_applied_total Commands of the log applied here.\n"
+        "# TYPE hakgal_repl_applied_total counter\n"
+        "hakgal_repl_applied_total %llu\n"
+        "# HELP hakgal_repl_skipped_total Log messages that are not "
+        "commands (skipped, each logged).\n"
+        "# TYPE hakgal_repl_skipped_total counter\n"
+        "hakgal_repl_skipped_total %llu\n"
+        "# HELP hakgal_repl_failures_total Apply transactions that failed "
+        "and were retried.\n# TYPE hakgal_repl_failures_total counter\n"
+        "hakgal_repl_failures_total %llu\n"
+        "# HELP hakgal_repl_lag_messages Log messages not applied here "
+        "yet.\n# TYPE hakgal_repl_lag_messages gauge\n"
+        "hakgal_repl_lag_messages %llu\n"
+        "# HELP hakgal_repl_applied_offset Next log offset to apply.\n"
+        "# TYPE hakgal_repl_applied_offset gauge\n"
+        "hakgal_repl_applied_offset %lld\n"
+        "# HELP hakgal_repl_log_end_offset End of the log as last seen.\n"
+        "# TYPE hakgal_repl_log_end_offset gauge\n"
+        "hakgal_repl_log_end_offset %lld\n",
+        (unsigned long long)st.produced,
+        (unsigned long long)st.produce_failures, (unsigned long long)st.applied,
+        (unsigned long long)st.skipped, (unsigned long long)st.failures,
+        (unsigned long long)st.lag, (long long)st.next_offset,
+        (long long)st.high_offset);
+}
+
+void hk_server_repl_status_json(hk_server *srv, hk_buf *b)
+{
+    if (!srv->repl) return;
+    hkst_repl_stats st;
+    hkst_repl_stats_get(srv->repl->r, &st);
+    b->len--; /* reopen the object */
+    (void)hk_buf_appendf(
+        b,
+        ",\"replica\":{\"node\":%u,\"produced\":%llu,\"applied\":%llu,"
+        "\"skipped\":%llu,\"failures\":%llu,\"lag\":%llu,\"offset\":%lld,"
+        "\"log_end\":%lld}}",
+        (unsigned)srv->cfg.node_id, (unsigned long long)st.produced,
+        (unsigned long long)st.applied, (unsigned long long)st.skipped,
+        (unsigned long long)st.failures, (unsigned long long)st.lag,
+        (long long)st.next_offset, (long long)st.high_offset);
+}

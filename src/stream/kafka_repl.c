@@ -1,0 +1,528 @@
+/*
+ * kafka_repl.c — multi-writer replication: the log of writes shared by all
+ * nodes of a cluster (`hakgal serve --replicate kafka://B/T --node-id N`).
+ *
+ * Design (docs/STREAM.md, "Replicated nodes"):
+ *   1. A write is not applied where it arrives: the node produces a command
+ *      message (the operation, its request, the actor and the time) to
+ *      partition 0 of the topic. The topic's single partition is the total
+ *      order of all writes of the cluster; a topic with more partitions is
+ *      refused.
+ *   2. Every node (the writer included) consumes partition 0 from the
+ *      offset recorded in its KB (module database "repl.offsets", the one
+ *      followers use) and applies the commands in log order, a batch per
+ *      write transaction that also records the next offset: a crash at any
+ *      point resumes after the last committed batch (exactly once).
+ *   3. Apply is deterministic: each command runs under its message's actor
+ *      with the txn's clock fixed to the message's time (hks_txn_set_clock),
+ *      fact ids come from the apply order, so every node that applied the
+ *      same prefix of the log holds byte-identical facts and audit chain.
+ *      An operation that fails on its input (not found, exists...) fails on
+ *      every node alike and leaves the txn unchanged (the write_fn contract
+ *      of the server); a failure of the store itself aborts the batch,
+ *      which is applied again from the recorded offset.
+ *   4. A message that is not a command (not JSON, foreign, missing fields)
+ *      is skipped on every node: its offset is recorded, a line is logged
+ *      and `skipped` counts it.
+ *
+ * The callbacks (hkst_repl_cb) let the server run its own operations: it
+ * decodes a command into the same write function its REST route uses.
+ *
+ * Threads: the apply thread owns the consumer; a delivery thread serves the
+ * producer's delivery reports; hkst_repl_produce, hkst_repl_stats_get and
+ * hkst_repl_stop may be called from any thread (`lock` guards stats/stop).
+ */
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/mem.h"
+#include "store/store.h"
+#include "stream/stream.h"
+
+#define OFFSETS_DB "repl.offsets"
+#define BATCH_MAX 1000
+#define MAGIC "hakgal.replicate"
+
+struct hkst_repl {
+    hk_store *s;          /* the KB; outlives the replicator */
+    hkst_url url;         /* brokers and topic */
+    hkst_repl_options o;  /* options, defaults filled in */
+    hks_db offsets;       /* repl.offsets */
+    rd_kafka_t *prod;     /* producer (any thread) */
+    rd_kafka_t *cons;     /* consumer (apply thread) */
+    rd_kafka_topic_t *pt; /* producer topic handle */
+    pthread_t apply_th;   /* the apply thread */
+    pthread_t dr_th;      /* the delivery-report thread */
+    bool apply_started;   /* apply_th created */
+    bool dr_started;      /* dr_th created */
+    pthread_mutex_t lock; /* guards stop and stats */
+    bool stop;            /* stop requested */
+    hkst_repl_stats stats;
+    int64_t next;             /* next offset to apply (apply thread) */
+    hkst_repl_msg *msgs;      /* BATCH_MAX decoded messages (apply thread) */
+    hk_err *rcs;              /* their results */
+    hk_error *errs;           /* their error details */
+    json_t **docs;            /* their parsed JSON (owned while applying) */
+    bool *bad;                /* skipped (not a command) */
+    rd_kafka_message_t **raw; /* the consumed messages */
+};
+
+static void put_be(uint8_t *w, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        w[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be(const uint8_t *r, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | r[i];
+    return v;
+}
+
+static void rlog(hkst_repl *r, const char *what, const char *why)
+{
+    if (!r->o.quiet) fprintf(stderr, "hakgal replicate: %s: %s\n", what, why);
+}
+
+static bool stopping(hkst_repl *r)
+{
+    pthread_mutex_lock(&r->lock);
+    bool s = r->stop;
+    pthread_mutex_unlock(&r->lock);
+    return s;
+}
+
+/* ==== Producing ==== */
+
+hk_err hkst_repl_produce(hkst_repl *r, uint64_t seq, const char *op,
+                         const char *actor, const char *param, const char *body,
+                         size_t body_len, hk_error *err)
+{
+    json_t *b = NULL;
+    if (body && body_len) {
+        json_error_t je;
+        b = json_loadb(body, body_len, 0, &je);
+        if (!b)
+            return hk_error_set(err, HK_ERR_INVALID, "body is not JSON: %s",
+                                je.text);
+    }
+    json_t *m =
+        json_pack("{s:s, s:i, s:I, s:I, s:I, s:s, s:s, s:I, s:s?, s:o?}",
+                  "hakgal", MAGIC, "v", 1, "node", (json_int_t)r->o.node_id,
+                  "inc", (json_int_t)r->o.incarnation, "seq", (json_int_t)seq,
+                  "op", op, "actor", actor && *actor ? actor : "local", "ts_us",
+                  (json_int_t)hk_now_us(), "param", param, "body", b);
+    if (!m) return hk_error_set(err, HK_ERR_NOMEM, "cannot build the command");
+    char *text = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    if (!text) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    char key[24];
+    int kl = snprintf(key, sizeof key, "%u", (unsigned)r->o.node_id);
+    int rc = rd_kafka_produce(r->pt, 0, RD_KAFKA_MSG_F_FREE, text, strlen(text),
+                              key, (size_t)kl, (void *)(uintptr_t)seq);
+    if (rc != 0) {
+        free(text);
+        return hk_error_set(err, HK_ERR_LIMIT, "replication log: %s",
+                            rd_kafka_err2str(rd_kafka_last_error()));
+    }
+    pthread_mutex_lock(&r->lock);
+    r->stats.produced++;
+    pthread_mutex_unlock(&r->lock);
+    return HK_OK;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *ud)
+{
+    (void)rk;
+    hkst_repl *r = ud;
+    uint64_t seq = (uint64_t)(uintptr_t)m->_private;
+    if (m->err) {
+        pthread_mutex_lock(&r->lock);
+        r->stats.produce_failures++;
+        pthread_mutex_unlock(&r->lock);
+    }
+    if (r->o.cb.delivered)
+        r->o.cb.delivered(r->o.cb.ctx, seq, m->err ? -1 : m->offset,
+                          m->err ? rd_kafka_err2str(m->err) : NULL);
+}
+
+static void *dr_main(void *arg)
+{
+    hkst_repl *r = arg;
+    while (!stopping(r))
+        rd_kafka_poll(r->prod, 50);
+    return NULL;
+}
+
+/* ==== Decoding a command ==== */
+
+/* Fills m from j; false when j is not a command of this format. */
+static bool decode(json_t *j, hkst_repl_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    const char *magic = json_string_value(json_object_get(j, "hakgal"));
+    json_t *node = json_object_get(j, "node"), *inc = json_object_get(j, "inc");
+    json_t *seq = json_object_get(j, "seq"), *ts = json_object_get(j, "ts_us");
+    json_t *param = json_object_get(j, "param");
+    m->op = json_string_value(json_object_get(j, "op"));
+    m->actor = json_string_value(json_object_get(j, "actor"));
+    if (!magic || strcmp(magic, MAGIC) != 0 ||
+        json_integer_value(json_object_get(j, "v")) != 1 ||
+        !json_is_integer(node) || !json_is_integer(inc) ||
+        !json_is_integer(seq) || !json_is_integer(ts) ||
+        json_integer_value(ts) <= 0 || !m->op || !m->actor || !*m->actor ||
+        (param && !json_is_null(param) && !json_is_string(param)))
+        return false;
+    m->node = (uint32_t)json_integer_value(node);
+    m->incarnation = (uint64_t)json_integer_value(inc);
+    m->seq = (uint64_t)json_integer_value(seq);
+    m->ts_us = json_integer_value(ts);
+    m->param = json_string_value(param);
+    m->body = json_object_get(j, "body");
+    if (json_is_null(m->body)) m->body = NULL;
+    return true;
+}
+
+/* ==== Applying ==== */
+
+static bool fatal(hk_err e)
+{
+    return e && e != HK_ERR_INVALID && e != HK_ERR_NOT_FOUND &&
+           e != HK_ERR_EXISTS && e != HK_ERR_LIMIT && e != HK_ERR_UNSUPPORTED;
+}
+
+static hk_err record_offset(hkst_repl *r, hk_txn *t, int64_t next,
+                            hk_error *err)
+{
+    uint8_t k[4], v[8];
+    put_be(k, 0, 4);
+    put_be(v, (uint64_t)next, 8);
+    return hks_put(t, r->offsets, (hks_val){k, 4}, (hks_val){v, 8}, 0, err);
+}
+
+static hk_err assign_at(hkst_repl *r, hk_error *err);
+
+/* Applies raw[0..n) in one txn; false when the store failed (nothing is
+ * reported; the consumer was sent back to the recorded offset). */
+static bool apply_batch(hkst_repl *r, size_t n)
+{
+    hk_error err;
+    hk_txn *t = NULL;
+    hk_err e = hk_txn_begin(r->s, true, &t, &err);
+    size_t skipped = 0, applied = 0;
+    for (size_t i = 0; !e && i < n; i++) {
+        rd_kafka_message_t *km = r->raw[i];
+        hkst_repl_msg *m = &r->msgs[i];
+        r->rcs[i] = HK_OK;
+        hk_error_clear(&r->errs[i]);
+        if (r->bad[i]) {
+            skipped++;
+        } else {
+            m->offset = km->offset;
+            hks_txn_set_clock(t, m->ts_us);
+            hk_err ae = hk_txn_set_actor(t, m->actor);
+            if (ae)
+                ae = hk_error_set(&r->errs[i], ae, "bad actor in the command");
+            else
+                ae = r->o.cb.apply(r->o.cb.ctx, t, m, &r->errs[i]);
+            if (ae && r->errs[i].code == HK_OK)
+                hk_error_set(&r->errs[i], ae, "%s", hk_strerror(ae));
+            r->rcs[i] = ae;
+            if (fatal(ae)) {
+                e = ae;
+                err = r->errs[i];
+                break;
+            }
+            applied++;
+        }
+        e = record_offset(r, t, km->offset + 1, &err);
+    }
+    if (!e)
+        e = hk_txn_commit(t, &err);
+    else if (t)
+        hk_txn_abort(t);
+    if (e) {
+        rlog(r, "cannot apply a batch (will retry)", err.message);
+        pthread_mutex_lock(&r->lock);
+        r->stats.failures++;
+        pthread_mutex_unlock(&r->lock);
+        usleep(200000);
+        hk_error aerr;
+        if (assign_at(r, &aerr)) rlog(r, "cannot reassign", aerr.message);
+        return false;
+    }
+    r->next = r->raw[n - 1]->offset + 1;
+    pthread_mutex_lock(&r->lock);
+    r->stats.applied += applied;
+    r->stats.skipped += skipped;
+    r->stats.next_offset = r->next;
+    r->stats.last_apply_us = hk_now_us();
+    pthread_mutex_unlock(&r->lock);
+    if (r->o.cb.applied)
+        for (size_t i = 0; i < n; i++)
+            if (!r->bad[i])
+                r->o.cb.applied(r->o.cb.ctx, &r->msgs[i], r->rcs[i],
+                                &r->errs[i]);
+    return true;
+}
+
+static uint64_t lag_of(hkst_repl *r, int64_t *high)
+{
+    int64_t lo, hi;
+    if (rd_kafka_get_watermark_offsets(r->cons, r->url.topic, 0, &lo, &hi) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hi < 0)
+        return 0;
+    *high = hi;
+    int64_t next = r->next > lo ? r->next : lo;
+    return hi > next ? (uint64_t)(hi - next) : 0;
+}
+
+static void *apply_main(void *arg)
+{
+    hkst_repl *r = arg;
+    while (!stopping(r)) {
+        size_t n = 0;
+        rd_kafka_message_t *km = rd_kafka_consumer_poll(r->cons, 20);
+        while (km) {
+            if (km->err) {
+                if (km->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    rlog(r, "consumer", rd_kafka_message_errstr(km));
+                rd_kafka_message_destroy(km);
+            } else {
+                r->raw[n++] = km;
+            }
+            if (n == BATCH_MAX) break;
+            km = rd_kafka_consumer_poll(r->cons, 0);
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_error_t je;
+            r->docs[i] = json_loadb(r->raw[i]->payload, r->raw[i]->len, 0, &je);
+            r->bad[i] = !r->docs[i] || !decode(r->docs[i], &r->msgs[i]);
+            if (r->bad[i]) {
+                char where[96];
+                snprintf(where, sizeof where, "skipped message at offset %lld",
+                         (long long)r->raw[i]->offset);
+                rlog(r, where,
+                     r->docs[i] ? "not a hakgal replication command" : je.text);
+            }
+        }
+        if (n) apply_batch(r, n);
+        for (size_t i = 0; i < n; i++) {
+            json_decref(r->docs[i]);
+            r->docs[i] = NULL;
+            rd_kafka_message_destroy(r->raw[i]);
+        }
+        int64_t hi = -1;
+        uint64_t lag = lag_of(r, &hi);
+        pthread_mutex_lock(&r->lock);
+        if (hi >= 0) {
+            r->stats.lag = lag;
+            r->stats.high_offset = hi;
+            r->stats.connected = true;
+        }
+        pthread_mutex_unlock(&r->lock);
+    }
+    return NULL;
+}
+
+/* ==== Start and stop ==== */
+
+static hk_err set(rd_kafka_conf_t *c, const char *k, const char *v,
+                  hk_error *err)
+{
+    char msg[512];
+    if (rd_kafka_conf_set(c, k, v, msg, sizeof msg) != RD_KAFKA_CONF_OK)
+        return hk_error_set(err, HK_ERR_INVALID, "kafka %s: %s", k, msg);
+    return HK_OK;
+}
+
+static hk_err clients_new(hkst_repl *r, hk_error *err)
+{
+    char msg[512], tmo[24];
+    hk_err e;
+    snprintf(tmo, sizeof tmo, "%u", r->o.timeout_ms);
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rd_kafka_conf_set_opaque(pc, r);
+    rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+    if ((e = set(pc, "bootstrap.servers", r->url.brokers, err)) ||
+        (e = set(pc, "enable.idempotence", "true", err)) ||
+        (e = set(pc, "acks", "all", err)) ||
+        (e = set(pc, "linger.ms", "1", err)) ||
+        (e = set(pc, "message.timeout.ms", tmo, err)) ||
+        (e = set(pc, "log_level", r->o.quiet ? "0" : "3", err))) {
+        rd_kafka_conf_destroy(pc);
+        return e;
+    }
+    if (rd_kafka_conf_set(pc, "compression.type", "zstd", msg, sizeof msg))
+        (void)rd_kafka_conf_set(pc, "compression.type", "snappy", msg,
+                                sizeof msg);
+    r->prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, msg, sizeof msg);
+    if (!r->prod) {
+        rd_kafka_conf_destroy(pc);
+        return hk_error_set(err, HK_ERR_INVALID, "kafka producer: %s", msg);
+    }
+    r->pt = rd_kafka_topic_new(r->prod, r->url.topic, NULL);
+    rd_kafka_conf_t *cc = rd_kafka_conf_new();
+    if ((e = set(cc, "bootstrap.servers", r->url.brokers, err)) ||
+        (e = set(cc, "group.id", "hakgal-replica", err)) ||
+        (e = set(cc, "enable.auto.commit", "false", err)) ||
+        (e = set(cc, "enable.auto.offset.store", "false", err)) ||
+        (e = set(cc, "fetch.wait.max.ms", "5", err)) ||
+        (e = set(cc, "fetch.error.backoff.ms", "50", err)) ||
+        (e = set(cc, "log_level", r->o.quiet ? "0" : "3", err))) {
+        rd_kafka_conf_destroy(cc);
+        return e;
+    }
+    r->cons = rd_kafka_new(RD_KAFKA_CONSUMER, cc, msg, sizeof msg);
+    if (!r->cons) {
+        rd_kafka_conf_destroy(cc);
+        return hk_error_set(err, HK_ERR_INVALID, "kafka consumer: %s", msg);
+    }
+    rd_kafka_poll_set_consumer(r->cons);
+    return HK_OK;
+}
+
+/* Assigns partition 0 at the recorded offset. */
+static hk_err assign_at(hkst_repl *r, hk_error *err)
+{
+    hk_txn *t;
+    hk_err e = hk_txn_begin(r->s, false, &t, err);
+    if (e) return e;
+    uint8_t k[4];
+    hks_val v;
+    put_be(k, 0, 4);
+    int64_t next = RD_KAFKA_OFFSET_BEGINNING;
+    if (hks_get(t, r->offsets, (hks_val){k, 4}, &v, NULL) == HK_OK &&
+        v.len == 8)
+        next = (int64_t)get_be(v.data, 8);
+    hk_txn_abort(t);
+    r->next = next < 0 ? 0 : next;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, r->url.topic, 0)->offset = next;
+    rd_kafka_resp_err_t ke = rd_kafka_assign(r->cons, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (ke)
+        return hk_error_set(err, HK_ERR_IO, "replicate: assign: %s",
+                            rd_kafka_err2str(ke));
+    return HK_OK;
+}
+
+/* Waits up to 30 s for the topic; refuses more than one partition. */
+static hk_err check_topic(hkst_repl *r, hk_error *err)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    int parts = -1;
+    for (int i = 0; i < 30 && parts < 1; i++) {
+        if (rd_kafka_metadata(r->prod, 0, r->pt, &md, 1000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (md->topic_cnt == 1 && !md->topics[0].err)
+                parts = md->topics[0].partition_cnt;
+            rd_kafka_metadata_destroy(md);
+        }
+    }
+    if (parts < 1)
+        return hk_error_set(err, HK_ERR_IO, "replicate: no topic %s on %s",
+                            r->url.topic, r->url.brokers);
+    if (parts != 1)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "replicate: topic %s has %d partitions; the log "
+                            "of writes must have exactly one (it is the "
+                            "total order of the cluster's writes)",
+                            r->url.topic, parts);
+    return HK_OK;
+}
+
+hk_err hkst_repl_start(hk_store *s, const hkst_url *url,
+                       const hkst_repl_options *o, hkst_repl **out,
+                       hk_error *err)
+{
+    hk_err e;
+    *out = NULL;
+    if (!o->cb.apply)
+        return hk_error_set(err, HK_ERR_INVALID, "replicate: no apply");
+    hkst_repl *r = hk_calloc(1, sizeof *r);
+    if (!r) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    r->s = s;
+    r->url = *url;
+    r->o = *o;
+    if (!r->o.timeout_ms) r->o.timeout_ms = 10000;
+    if (!r->o.incarnation) r->o.incarnation = (uint64_t)hk_now_us();
+    pthread_mutex_init(&r->lock, NULL);
+    r->msgs = hk_calloc(BATCH_MAX, sizeof *r->msgs);
+    r->rcs = hk_calloc(BATCH_MAX, sizeof *r->rcs);
+    r->errs = hk_calloc(BATCH_MAX, sizeof *r->errs);
+    r->docs = hk_calloc(BATCH_MAX, sizeof *r->docs);
+    r->bad = hk_calloc(BATCH_MAX, sizeof *r->bad);
+    r->raw = hk_calloc(BATCH_MAX, sizeof *r->raw);
+    if (!r->msgs || !r->rcs || !r->errs || !r->docs || !r->bad || !r->raw) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((e = hks_db_register(s, OFFSETS_DB, 0, &r->offsets, err)) ||
+        (e = clients_new(r, err)) || (e = check_topic(r, err)) ||
+        (e = assign_at(r, err)))
+        goto fail;
+    if (pthread_create(&r->dr_th, NULL, dr_main, r) != 0) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "cannot start a thread");
+        goto fail;
+    }
+    r->dr_started = true;
+    if (pthread_create(&r->apply_th, NULL, apply_main, r) != 0) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "cannot start a thread");
+        goto fail;
+    }
+    r->apply_started = true;
+    *out = r;
+    return HK_OK;
+fail:
+    hkst_repl_stop(r);
+    return e;
+}
+
+void hkst_repl_stats_get(hkst_repl *r, hkst_repl_stats *out)
+{
+    pthread_mutex_lock(&r->lock);
+    *out = r->stats;
+    pthread_mutex_unlock(&r->lock);
+}
+
+void hkst_repl_stop(hkst_repl *r)
+{
+    if (!r) return;
+    if (r->prod) rd_kafka_flush(r->prod, 2000);
+    pthread_mutex_lock(&r->lock);
+    r->stop = true;
+    pthread_mutex_unlock(&r->lock);
+    if (r->apply_started) pthread_join(r->apply_th, NULL);
+    if (r->dr_started) pthread_join(r->dr_th, NULL);
+    if (r->cons) {
+        rd_kafka_consumer_close(r->cons);
+        rd_kafka_destroy(r->cons);
+    }
+    if (r->pt) rd_kafka_topic_destroy(r->pt);
+    if (r->prod) {
+        /* what the log did not take by now was answered 503 (or will not
+         * be waited for): drop it rather than wait for its timeout */
+        rd_kafka_purge(r->prod,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_destroy(r->prod);
+    }
+    pthread_mutex_destroy(&r->lock);
+    hk_free(r->msgs);
+    hk_free(r->rcs);
+    hk_free(r->errs);
+    hk_free(r->docs);
+    hk_free(r->bad);
+    hk_free(r->raw);
+    hk_free(r);
+}

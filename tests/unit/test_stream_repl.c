@@ -1,0 +1,296 @@
+/*
+ * test_stream_repl.c — multi-writer replication (kafka_repl.c): the fixed
+ * txn clock makes the same changes produce byte-identical KBs (content and
+ * audit head) however they are grouped into transactions; two replicators
+ * on librdkafka's mock cluster (3 brokers) that both write converge to
+ * equal digests, resume after a restart without applying anything twice,
+ * skip messages that are not commands, and refuse a topic with more than
+ * one partition.
+ */
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "store/store.h"
+#include "stream/stream.h"
+#include "test_store_util.h"
+
+/* ==== Deterministic apply ==== */
+
+static void put(hk_txn *t, const char *text, int64_t us, const char *actor)
+{
+    hk_statement st;
+    hk_error err;
+    hk_fact_id id;
+    bool created;
+    hks_txn_set_clock(t, us);
+    assert_int_equal(hk_txn_set_actor(t, actor), HK_OK);
+    assert_int_equal(hk_statement_parse(text, strlen(text), &st, &err), HK_OK);
+    assert_int_equal(hk_store_add(t, &st, NULL, &id, &created, &err), HK_OK);
+    hk_statement_release(&st);
+}
+
+static void del(hk_txn *t, hk_fact_id id, int64_t us)
+{
+    hk_error err;
+    hks_txn_set_clock(t, us);
+    assert_int_equal(hk_txn_set_actor(t, "n1"), HK_OK);
+    assert_int_equal(hk_store_delete(t, id, &err), HK_OK);
+}
+
+static hkst_digest digest_of(hk_store *s)
+{
+    hkst_digest d;
+    hk_error err;
+    hk_txn *t = tu_begin(s, false);
+    assert_int_equal(hkst_digest_get(t, &d, &err), HK_OK);
+    hk_txn_abort(t);
+    return d;
+}
+
+static void test_clock(void **state)
+{
+    (void)state;
+    char *da = tu_tmpdir("repl-a"), *db = tu_tmpdir("repl-b");
+    hk_store *a = tu_open(da), *b = tu_open(db);
+    /* A: one txn; B: three, at another wall time */
+    hk_txn *t = tu_begin(a, true);
+    put(t, "P(x, y)", 1000000, "n1");
+    put(t, "P(y, z)", 2000000, "n2");
+    del(t, 1, 3000000);
+    tu_commit(t);
+    usleep(2000);
+    t = tu_begin(b, true);
+    put(t, "P(x, y)", 1000000, "n1");
+    tu_commit(t);
+    t = tu_begin(b, true);
+    put(t, "P(y, z)", 2000000, "n2");
+    tu_commit(t);
+    t = tu_begin(b, true);
+    del(t, 1, 3000000);
+    tu_commit(t);
+    hkst_digest x = digest_of(a), y = digest_of(b);
+    assert_int_equal(x.facts, 1);
+    assert_string_equal(x.content, y.content);
+    assert_int_equal(x.audit_seq, 3);
+    assert_int_equal(y.audit_seq, 3);
+    assert_string_equal(x.audit_hash, y.audit_hash);
+    /* the fact carries the command's time, not the wall clock */
+    hk_fact f;
+    hk_error err;
+    hk_fact_init(&f);
+    t = tu_begin(b, false);
+    assert_int_equal(hk_store_get(t, 2, &f, &err), HK_OK);
+    assert_int_equal(f.created_us, 2000000);
+    hk_fact_release(&f);
+    hk_txn_abort(t);
+    /* 0: the wall clock again */
+    t = tu_begin(b, true);
+    hks_txn_set_clock(t, 0);
+    assert_true(hks_txn_now(t) > 1700000000000000LL);
+    hk_txn_abort(t);
+    tu_discard(a, da);
+    tu_discard(b, db);
+}
+
+/* ==== Replicators on the mock cluster ==== */
+
+typedef struct node {
+    hk_store *s;
+    char *dir;
+    hkst_repl *r;
+    pthread_mutex_t mu;
+    uint64_t mine_applied; /* own commands reported applied */
+    uint64_t delivered;    /* own commands in the log */
+} node;
+
+/* A command's body {"statement": "..."} added; "fail" ops fail on input. */
+static hk_err apply(void *ctx, hk_txn *t, const hkst_repl_msg *m, hk_error *err)
+{
+    (void)ctx;
+    if (strcmp(m->op, "add") != 0)
+        return hk_error_set(err, HK_ERR_UNSUPPORTED, "op %s", m->op);
+    const char *text = json_string_value(json_object_get(m->body, "statement"));
+    if (!text) return hk_error_set(err, HK_ERR_INVALID, "no statement");
+    hk_statement st;
+    hk_fact_id id;
+    bool created;
+    hk_err e = hk_statement_parse(text, strlen(text), &st, err);
+    if (e) return e;
+    e = hk_store_add(t, &st, NULL, &id, &created, err);
+    hk_statement_release(&st);
+    return e;
+}
+
+static void applied(void *ctx, const hkst_repl_msg *m, hk_err rc,
+                    const hk_error *err)
+{
+    (void)m;
+    (void)rc;
+    (void)err;
+    node *n = ctx;
+    pthread_mutex_lock(&n->mu);
+    n->mine_applied++;
+    pthread_mutex_unlock(&n->mu);
+}
+
+static void delivered(void *ctx, uint64_t seq, int64_t offset, const char *why)
+{
+    (void)seq;
+    node *n = ctx;
+    if (why || offset < 0) return;
+    pthread_mutex_lock(&n->mu);
+    n->delivered++;
+    pthread_mutex_unlock(&n->mu);
+}
+
+static hk_err node_start(node *n, const hkst_url *u, uint32_t id, hk_error *err)
+{
+    hkst_repl_options o = {.node_id = id,
+                           .timeout_ms = 5000,
+                           .quiet = true,
+                           .cb = {.ctx = n,
+                                  .apply = apply,
+                                  .applied = applied,
+                                  .delivered = delivered}};
+    return hkst_repl_start(n->s, u, &o, &n->r, err);
+}
+
+static void wait_applied(node *n, uint64_t want)
+{
+    for (int i = 0; i < 600; i++) {
+        hkst_repl_stats st;
+        hkst_repl_stats_get(n->r, &st);
+        if (st.applied + st.skipped >= want && st.lag == 0) return;
+        usleep(50000);
+    }
+    fail_msg("replicator did not apply %llu messages",
+             (unsigned long long)want);
+}
+
+static void test_replicate(void **state)
+{
+    (void)state;
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+    rd_kafka_t *rk =
+        rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    assert_non_null(rk);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, 3);
+    assert_non_null(mc);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, "cmds", 1, 3), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, "wide", 4, 3), 0);
+    char url[512];
+    hkst_url u;
+    hk_error err;
+
+    node a = {0}, b = {0};
+    a.dir = tu_tmpdir("repl-na");
+    b.dir = tu_tmpdir("repl-nb");
+    a.s = tu_open(a.dir);
+    b.s = tu_open(b.dir);
+    pthread_mutex_init(&a.mu, NULL);
+    pthread_mutex_init(&b.mu, NULL);
+
+    /* a topic with more than one partition is refused */
+    snprintf(url, sizeof url, "kafka://%s/wide",
+             rd_kafka_mock_cluster_bootstraps(mc));
+    assert_int_equal(hkst_url_parse(url, &u, &err), HK_OK);
+    assert_int_equal(node_start(&a, &u, 1, &err), HK_ERR_INVALID);
+    assert_non_null(strstr(err.message, "exactly one"));
+
+    snprintf(url, sizeof url, "kafka://%s/cmds",
+             rd_kafka_mock_cluster_bootstraps(mc));
+    assert_int_equal(hkst_url_parse(url, &u, &err), HK_OK);
+    assert_int_equal(node_start(&a, &u, 1, &err), HK_OK);
+    assert_int_equal(node_start(&b, &u, 2, &err), HK_OK);
+
+    /* both write, interleaved; the same statement from both (a MERGE) */
+    char body[64];
+    for (int i = 0; i < 50; i++) {
+        snprintf(body, sizeof body, "{\"statement\":\"Q(a%d)\"}", i);
+        assert_int_equal(hkst_repl_produce(a.r, (uint64_t)i + 1, "add", "na",
+                                           NULL, body, strlen(body), &err),
+                         HK_OK);
+        snprintf(body, sizeof body, "{\"statement\":\"Q(b%d)\"}", i % 40);
+        assert_int_equal(hkst_repl_produce(b.r, (uint64_t)i + 1, "add", "nb",
+                                           NULL, body, strlen(body), &err),
+                         HK_OK);
+    }
+    wait_applied(&a, 100);
+    wait_applied(&b, 100);
+    hkst_digest da = digest_of(a.s), db = digest_of(b.s);
+    assert_int_equal(da.facts, 90);
+    assert_string_equal(da.content, db.content);
+    assert_string_equal(da.audit_hash, db.audit_hash);
+    assert_int_equal(a.delivered, 50);
+
+    /* a message that is not a command, and an unknown op: skipped / failed
+     * alike on both */
+    assert_int_equal(
+        hkst_repl_produce(a.r, 99, "nope", "na", NULL, NULL, 0, &err), HK_OK);
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rd_kafka_conf_set(pc, "bootstrap.servers",
+                      rd_kafka_mock_cluster_bootstraps(mc), errstr,
+                      sizeof errstr);
+    rd_kafka_conf_set(pc, "log_level", "0", errstr, sizeof errstr);
+    rd_kafka_t *prod =
+        rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr);
+    assert_non_null(prod);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(prod, "cmds", NULL);
+    assert_int_equal(
+        rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, "junk", 4, NULL, 0, NULL),
+        0);
+    assert_int_equal(rd_kafka_flush(prod, 10000), 0);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(prod);
+    wait_applied(&a, 102);
+    wait_applied(&b, 102);
+    hkst_repl_stats sa;
+    hkst_repl_stats_get(a.r, &sa);
+    assert_int_equal(sa.skipped, 1);
+    assert_int_equal(sa.applied, 101);
+
+    /* B stops; A writes on; B starts again and applies only what is new */
+    hkst_repl_stop(b.r);
+    for (int i = 0; i < 20; i++) {
+        snprintf(body, sizeof body, "{\"statement\":\"R(a%d)\"}", i);
+        assert_int_equal(hkst_repl_produce(a.r, (uint64_t)i + 200, "add", "na",
+                                           NULL, body, strlen(body), &err),
+                         HK_OK);
+    }
+    wait_applied(&a, 122);
+    assert_int_equal(node_start(&b, &u, 2, &err), HK_OK);
+    wait_applied(&b, 20);
+    hkst_repl_stats sb;
+    hkst_repl_stats_get(b.r, &sb);
+    assert_int_equal(sb.applied, 20); /* nothing applied twice */
+    da = digest_of(a.s);
+    db = digest_of(b.s);
+    assert_int_equal(da.facts, 110);
+    assert_string_equal(da.content, db.content);
+    assert_int_equal(da.audit_seq, db.audit_seq);
+    assert_string_equal(da.audit_hash, db.audit_hash);
+
+    hkst_repl_stop(a.r);
+    hkst_repl_stop(b.r);
+    pthread_mutex_destroy(&a.mu);
+    pthread_mutex_destroy(&b.mu);
+    tu_discard(a.s, a.dir);
+    tu_discard(b.s, b.dir);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(rk);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_replicate),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
