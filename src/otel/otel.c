@@ -11,8 +11,9 @@
  *      A full ring drops the span and counts it: a request never waits for
  *      the exporter and memory never grows with a slow or absent receiver.
  *   3. One exporter thread wakes every delay_ms, or as soon as batch_max
- *      spans wait, takes up to batch_max spans out of the ring, encodes
- *      them as one ExportTraceServiceRequest — protobuf (otel_pb.c, the
+ *      spans wait, encodes up to batch_max spans straight from the ring
+ *      (outside the lock; their slots are freed once encoded) into
+ *      one ExportTraceServiceRequest — protobuf (otel_pb.c, the
  *      default of the specification) or OTLP/JSON — and POSTs it with
  *      libcurl (one easy handle, kept alive, bounded by timeout_ms). The
  *      thread runs at nice EXPORTER_NICE so that, on a busy machine, it
@@ -528,20 +529,22 @@ static hk_err encode_span(hk_buf *b, const hk_span *sp, bool first)
     return rc;
 }
 
-static hk_err encode_batch(hk_tracer *tr, hk_buf *b, const hk_span *spans,
-                           size_t n)
+/* Encodes the n spans of the ring from slot first on (wrapping). */
+static hk_err encode_batch(hk_tracer *tr, hk_buf *b, uint32_t first, uint32_t n)
 {
+    const hk_span *ring = tr->ring;
+    uint32_t cap = tr->queue_max;
     if (tr->pb)
         return hk_otlp_pb_request(b, tr->resource_pb, tr->resource_pb_len,
-                                  hk_version(), spans, n);
+                                  hk_version(), ring, cap, first, n);
     b->len = 0;
     hk_err rc = hk_buf_appendf(b,
                                "{\"resourceSpans\":[{\"resource\":%s,"
                                "\"scopeSpans\":[{\"scope\":{\"name\":"
                                "\"hakgal\",\"version\":\"%s\"},\"spans\":[",
                                tr->resource_json, hk_version());
-    for (size_t i = 0; rc == HK_OK && i < n; i++)
-        rc = encode_span(b, &spans[i], i == 0);
+    for (uint32_t i = 0; rc == HK_OK && i < n; i++)
+        rc = encode_span(b, &ring[(first + i) % cap], i == 0);
     if (rc == HK_OK) rc = hk_buf_append_str(b, "]}]}]}");
     return rc;
 }
@@ -602,22 +605,22 @@ static bool wait_retry(hk_tracer *tr, uint32_t ms)
     return go;
 }
 
-/* Sends one batch, retrying as design point 4 says; counts the outcome. */
-static bool export_batch(hk_tracer *tr, CURL *h, hk_buf *b, hk_buf *resp,
-                         const hk_span *spans, size_t n)
+/* Sends one encoded batch of n spans, retrying as design point 4 says;
+ * counts the outcome. */
+static bool export_batch(hk_tracer *tr, CURL *h, const hk_buf *b, hk_buf *resp,
+                         size_t n)
 {
-    if (encode_batch(tr, b, spans, n) != HK_OK) {
-        pthread_mutex_lock(&tr->lock);
-        tr->c.spans_failed += n;
-        pthread_mutex_unlock(&tr->lock);
-        return false;
-    }
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, b->data);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
     for (unsigned attempt = 0;; attempt++) {
         resp->len = 0;
         long code = 0;
         curl_off_t after = -1;
+        if (attempt) { /* counted as it is sent */
+            pthread_mutex_lock(&tr->lock);
+            tr->c.retries++;
+            pthread_mutex_unlock(&tr->lock);
+        }
         CURLcode cc = curl_easy_perform(h);
         if (cc == CURLE_OK) {
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -636,7 +639,6 @@ static bool export_batch(hk_tracer *tr, CURL *h, hk_buf *b, hk_buf *resp,
         bool again = !ok && retryable(cc, code) && attempt + 1 < MAX_ATTEMPTS;
         pthread_mutex_lock(&tr->lock);
         tr->c.exports++;
-        if (attempt) tr->c.retries++;
         if (ok) {
             tr->c.spans_exported += n - rejected;
             tr->c.spans_failed += rejected;
@@ -669,7 +671,6 @@ static void *exporter_main(void *arg)
     /* Request work comes first: on Linux a nice value is per thread, so
      * this lowers the exporter only. Failure leaves it at the default. */
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), EXPORTER_NICE);
-    hk_span *batch = hk_calloc(tr->batch_max, sizeof *batch);
     CURL *h = curl_easy_init();
     hk_buf b = HK_BUF_INIT, resp = HK_BUF_INIT;
     if (h) {
@@ -695,19 +696,25 @@ static void *exporter_main(void *arg)
                 if (pthread_cond_timedwait(&tr->wake, &tr->lock, &until)) break;
         }
         uint32_t n = tr->len < tr->batch_max ? tr->len : tr->batch_max;
-        if (!batch || !h) { /* no memory for the batch: drop, count */
+        if (!h) { /* no memory for libcurl: drop, count */
             tr->c.spans_failed += n;
             n = 0;
             tr->head = (tr->head + tr->len) % tr->queue_max;
             tr->len = 0;
         }
-        for (uint32_t i = 0; i < n; i++)
-            batch[i] = tr->ring[(tr->head + i) % tr->queue_max];
-        tr->head = (tr->head + n) % tr->queue_max;
-        tr->len -= n;
+        /* The n oldest slots stay queued while they are encoded without
+         * the lock: producers only write past head + len, so nothing is
+         * copied under the lock and request threads never wait for it. */
+        uint32_t first = tr->head;
         bool stop = tr->stop;
         pthread_mutex_unlock(&tr->lock);
-        bool ok = n == 0 || export_batch(tr, h, &b, &resp, batch, n);
+        hk_err erc = n ? encode_batch(tr, &b, first, n) : HK_OK;
+        pthread_mutex_lock(&tr->lock);
+        tr->head = (tr->head + n) % tr->queue_max;
+        tr->len -= n;
+        if (erc != HK_OK) tr->c.spans_failed += n;
+        pthread_mutex_unlock(&tr->lock);
+        bool ok = n == 0 || (erc == HK_OK && export_batch(tr, h, &b, &resp, n));
         pthread_mutex_lock(&tr->lock);
         if (tr->stop && !ok) { /* shutting down, receiver away: no more */
             tr->c.spans_failed += tr->len;
@@ -719,7 +726,6 @@ static void *exporter_main(void *arg)
     hk_buf_free(&b);
     hk_buf_free(&resp);
     if (h) curl_easy_cleanup(h);
-    hk_free(batch);
     return NULL;
 }
 
@@ -893,6 +899,11 @@ hk_err hk_otel_start(const hk_otel_config *cfg, const char *version,
     struct curl_slist *ct =
         curl_slist_append(NULL, tr->pb ? "Content-Type: application/x-protobuf"
                                        : "Content-Type: application/json");
+    if (!ct) goto nomem;
+    tr->headers = ct;
+    /* No "Expect: 100-continue" (libcurl's default for larger bodies): it
+     * costs every export a round trip. */
+    ct = curl_slist_append(tr->headers, "Expect:");
     if (!ct) goto nomem;
     tr->headers = ct;
     if (each_pair(cfg->headers, add_header, tr) != HK_OK) goto nomem;

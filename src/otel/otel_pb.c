@@ -191,7 +191,8 @@ static hk_err span(hk_buf *b, const hk_span *sp)
 }
 
 hk_err hk_otlp_pb_request(hk_buf *b, const char *resource, size_t resource_len,
-                          const char *version, const hk_span *spans, size_t n)
+                          const char *version, const hk_span *ring, size_t cap,
+                          size_t first, size_t n)
 {
     size_t m_rs, m_ss, m_sc;
     b->len = 0;
@@ -207,7 +208,7 @@ hk_err hk_otlp_pb_request(hk_buf *b, const char *resource, size_t resource_len,
     if (rc == HK_OK) rc = str_field(b, 2, version, strlen(version));
     if (rc == HK_OK) rc = msg_end(b, m_sc);
     for (size_t i = 0; rc == HK_OK && i < n; i++)
-        rc = span(b, &spans[i]);
+        rc = span(b, &ring[(first + i) % cap]);
     if (rc == HK_OK) rc = msg_end(b, m_ss);
     return rc ? rc : msg_end(b, m_rs);
 }

@@ -25,9 +25,11 @@ hk_err hk_otlp_pb_kv_str(hk_buf *b, unsigned field, const char *key,
 /* Writes (b->len reset to 0) a whole ExportTraceServiceRequest: one
  * ResourceSpans whose Resource body is resource[0..resource_len) (its
  * encoded attributes), one ScopeSpans named "hakgal" of `version`, and
- * the n spans. */
+ * the n spans ring[first], ring[(first + 1) % cap], ... (the exporter's
+ * queue, read in place). */
 hk_err hk_otlp_pb_request(hk_buf *b, const char *resource, size_t resource_len,
-                          const char *version, const hk_span *spans, size_t n);
+                          const char *version, const hk_span *ring, size_t cap,
+                          size_t first, size_t n);
 
 /* Reads ExportTraceServiceResponse.partial_success.rejected_spans from a
  * protobuf response body; 0 when absent. False for a body that is not

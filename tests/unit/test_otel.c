@@ -302,8 +302,8 @@ static void test_pb_encoding(void **state)
 
     hk_buf res = HK_BUF_INIT, b = HK_BUF_INIT;
     assert_int_equal(hk_otlp_pb_kv_str(&res, 1, "service.name", "s", 1), HK_OK);
-    assert_int_equal(hk_otlp_pb_request(&b, res.data, res.len, "1.0", sp, 2),
-                     HK_OK);
+    assert_int_equal(
+        hk_otlp_pb_request(&b, res.data, res.len, "1.0", sp, 2, 1, 2), HK_OK);
     /* resource_spans (field 1, LEN) spans the whole body */
     const unsigned char *p = (const unsigned char *)b.data;
     assert_int_equal(p[0], 0x0A);
