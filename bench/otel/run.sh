@@ -4,6 +4,7 @@
 #
 #   bash bench/otel/run.sh            # 5 rounds of 10 s per mode
 #   ROUNDS=3 SECS=5 bash bench/otel/run.sh
+#   QUEUE=16384 bash bench/otel/run.sh   # OTEL_BSP_MAX_QUEUE_SIZE (2048)
 #
 # One KB of N facts (POST /v2/facts/batch), served by three `hakgal serve`
 # processes side by side on copies of it: "off" without tracing, "on" with
@@ -23,6 +24,7 @@ rounds="${ROUNDS:-5}"
 secs="${SECS:-10}"
 conns="${CONNS:-16}"
 n="${N:-20000}"
+queue="${QUEUE:-2048}"
 work=$(mktemp -d /tmp/hk-otel-bench.XXXXXX)
 pids=()
 cleanup() {
@@ -61,10 +63,11 @@ for _ in $(seq 100); do [ -s "$work/rport" ] && break; sleep 0.05; done
 rport=$(cat "$work/rport")
 start off
 p_off=$port
-start on OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$rport" OTEL_TRACES_SAMPLER=always_on OTEL_BSP_SCHEDULE_DELAY=1000
+start on OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$rport" OTEL_TRACES_SAMPLER=always_on OTEL_BSP_SCHEDULE_DELAY=1000 \
+  OTEL_BSP_MAX_QUEUE_SIZE="$queue"
 p_on=$port
 start json OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$rport" OTEL_TRACES_SAMPLER=always_on OTEL_BSP_SCHEDULE_DELAY=1000 \
-  OTEL_EXPORTER_OTLP_PROTOCOL=http/json
+  OTEL_BSP_MAX_QUEUE_SIZE="$queue" OTEL_EXPORTER_OTLP_PROTOCOL=http/json
 p_json=$port
 
 path='/v2/query?q=Rel(s77,%20%3Fx)'

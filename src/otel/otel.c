@@ -671,6 +671,7 @@ static void *exporter_main(void *arg)
     /* Request work comes first: on Linux a nice value is per thread, so
      * this lowers the exporter only. Failure leaves it at the default. */
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), EXPORTER_NICE);
+    (void)pthread_setname_np(pthread_self(), "hakgal-otel"); /* for top -H */
     CURL *h = curl_easy_init();
     hk_buf b = HK_BUF_INIT, resp = HK_BUF_INIT;
     if (h) {
