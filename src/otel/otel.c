@@ -11,12 +11,23 @@
  *      A full ring drops the span and counts it: a request never waits for
  *      the exporter and memory never grows with a slow or absent receiver.
  *   3. One exporter thread wakes every delay_ms, or as soon as batch_max
- *      spans wait, takes up to batch_max spans out of the ring, encodes
- *      them as one OTLP/JSON ExportTraceServiceRequest and POSTs it with
- *      libcurl (one easy handle, kept alive, bounded by timeout_ms). A
- *      batch the receiver refuses or never answers is counted and dropped,
- *      not retried: the next batch is already waiting behind it.
- *   4. Sampling follows the SDK specification: always_on, always_off,
+ *      spans wait, encodes up to batch_max spans straight from the ring
+ *      (outside the lock; their slots are freed once encoded) into
+ *      one ExportTraceServiceRequest — protobuf (otel_pb.c, the
+ *      default of the specification) or OTLP/JSON — and POSTs it with
+ *      libcurl (one easy handle, kept alive, bounded by timeout_ms). The
+ *      thread runs at nice EXPORTER_NICE so that, on a busy machine, it
+ *      yields the CPU to request threads; its ring absorbs the delay.
+ *   4. The response is honoured as the OTLP/HTTP specification says: a 2xx
+ *      may carry a partial success, whose rejected spans are counted as
+ *      failed; 429, 502, 503, 504 and a connection that failed are
+ *      retried after an exponential backoff with jitter (1 s, 2 s, 4 s ...)
+ *      or after the Retry-After the receiver asked for, at most
+ *      MAX_ATTEMPTS sends and BACKOFF_MAX_MS per wait; any other status (a
+ *      400 the receiver will refuse again) and a timeout are not retried.
+ *      Meanwhile new spans queue, and drop when the ring is full. A stop
+ *      ends the wait at once.
+ *   5. Sampling follows the SDK specification: always_on, always_off,
  *      traceidratio (the trace id's last 8 bytes, big-endian, below
  *      ratio * 2^64) and their parentbased_ forms (a span with a parent
  *      follows the parent's sampled flag). The default is
@@ -35,6 +46,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,12 +56,18 @@
 #include "core/buf.h"
 #include "core/mem.h"
 #include "otel/otel.h"
+#include "otel/otel_pb.h"
 
 #define DEF_QUEUE 2048u
 #define DEF_BATCH 512u
 #define DEF_DELAY_MS 5000u
 #define DEF_TIMEOUT_MS 10000u
-#define MAX_QUEUE 1000000u /* largest ring accepted, in spans */
+#define MAX_QUEUE 1000000u    /* largest ring accepted, in spans */
+#define MAX_ATTEMPTS 5        /* sends of one batch at most */
+#define BACKOFF_MS 1000u      /* wait before the first retry */
+#define BACKOFF_MAX_MS 30000u /* longest wait, Retry-After included */
+#define RESPONSE_MAX 65536u   /* bytes of a response body kept */
+#define EXPORTER_NICE 10      /* the exporter thread's nice value */
 
 /* ==== Settings ==== */
 
@@ -133,11 +152,13 @@ hk_err hk_otel_check_value(const char *name, const char *v, char *why, size_t n)
         snprintf(why, n, "'%s' is not a ratio between 0 and 1", v);
         return HK_ERR_INVALID;
     }
-    if (name_is(name, "OTEL_EXPORTER_OTLP_PROTOCOL")) {
-        if (!*v || !strcmp(v, "http/json")) return HK_OK;
+    if (name_is(name, "OTEL_EXPORTER_OTLP_PROTOCOL") ||
+        name_is(name, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")) {
+        if (!*v || !strcmp(v, "http/protobuf") || !strcmp(v, "http/json"))
+            return HK_OK;
         snprintf(why, n,
-                 "'%s' is not supported: hakgal sends http/json (OTLP over "
-                 "HTTP with the JSON encoding)",
+                 "'%s' is not supported: hakgal sends http/protobuf or "
+                 "http/json (OTLP over HTTP; grpc is not offered)",
                  v);
         return HK_ERR_INVALID;
     }
@@ -288,8 +309,11 @@ typedef struct hk_tracer {
     bool parent_based;          /* a parent decides when present */
     uint64_t ratio_bound;       /* traceidratio: sample below this */
     char url[600];              /* where batches go */
+    bool pb;                    /* http/protobuf, else http/json */
     struct curl_slist *headers; /* request headers, owned */
     char *resource_json;        /* the encoded "resource" object, owned */
+    char *resource_pb;          /* the Resource message body, owned */
+    size_t resource_pb_len;     /* bytes of resource_pb */
     pthread_t thread;           /* the exporter thread */
     hk_otel_counters c;         /* counters (queue_len/max filled on read) */
 } hk_tracer;
@@ -505,64 +529,158 @@ static hk_err encode_span(hk_buf *b, const hk_span *sp, bool first)
     return rc;
 }
 
-static hk_err encode_batch(hk_tracer *tr, hk_buf *b, const hk_span *spans,
-                           size_t n)
+/* Encodes the n spans of the ring from slot first on (wrapping). */
+static hk_err encode_batch(hk_tracer *tr, hk_buf *b, uint32_t first, uint32_t n)
 {
+    const hk_span *ring = tr->ring;
+    uint32_t cap = tr->queue_max;
+    if (tr->pb)
+        return hk_otlp_pb_request(b, tr->resource_pb, tr->resource_pb_len,
+                                  hk_version(), ring, cap, first, n);
     b->len = 0;
     hk_err rc = hk_buf_appendf(b,
                                "{\"resourceSpans\":[{\"resource\":%s,"
                                "\"scopeSpans\":[{\"scope\":{\"name\":"
                                "\"hakgal\",\"version\":\"%s\"},\"spans\":[",
                                tr->resource_json, hk_version());
-    for (size_t i = 0; rc == HK_OK && i < n; i++)
-        rc = encode_span(b, &spans[i], i == 0);
+    for (uint32_t i = 0; rc == HK_OK && i < n; i++)
+        rc = encode_span(b, &ring[(first + i) % cap], i == 0);
     if (rc == HK_OK) rc = hk_buf_append_str(b, "]}]}]}");
     return rc;
 }
 
 /* ==== Export ==== */
 
-static size_t discard_body(char *p, size_t size, size_t n, void *ud)
+/* Keeps the first RESPONSE_MAX bytes of a response body in an hk_buf. */
+static size_t keep_body(char *p, size_t size, size_t n, void *ud)
 {
-    (void)p;
-    (void)ud;
-    return size * n;
+    hk_buf *r = ud;
+    size_t len = size * n;
+    if (r->len < RESPONSE_MAX) {
+        size_t k = len < RESPONSE_MAX - r->len ? len : RESPONSE_MAX - r->len;
+        if (hk_buf_append(r, p, k) != HK_OK) return 0;
+    }
+    return len;
 }
 
-static bool export_batch(hk_tracer *tr, CURL *h, hk_buf *b,
-                         const hk_span *spans, size_t n)
+/* partialSuccess.rejectedSpans of an OTLP/JSON response (an int64, so a
+ * string or a number); 0 when absent or unreadable. */
+static uint64_t json_rejected(const char *body)
 {
-    bool ok = false;
-    if (encode_batch(tr, b, spans, n) == HK_OK) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, b->data);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
-        long code = 0;
-        if (curl_easy_perform(h) == CURLE_OK &&
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK)
-            ok = code >= 200 && code < 300;
+    const char *p = body ? strstr(body, "\"rejectedSpans\"") : NULL;
+    if (!p) return 0;
+    p += 15;
+    while (*p == ' ' || *p == ':' || *p == '"' || *p == '\n' || *p == '\t')
+        p++;
+    uint64_t v = 0;
+    for (int i = 0; i < 20 && *p >= '0' && *p <= '9'; i++, p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    return v;
+}
+
+static bool retryable(CURLcode cc, long code)
+{
+    if (cc != CURLE_OK)
+        return cc == CURLE_COULDNT_CONNECT || cc == CURLE_SEND_ERROR ||
+               cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING;
+    return code == 429 || code == 502 || code == 503 || code == 504;
+}
+
+/* Waits ms on the exporter thread; false when a stop came first. */
+static bool wait_retry(hk_tracer *tr, uint32_t ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&tr->lock);
-    tr->c.exports++;
-    if (ok)
-        tr->c.spans_exported += n;
-    else
-        tr->c.spans_failed += n;
+    while (!tr->stop)
+        if (pthread_cond_timedwait(&tr->wake, &tr->lock, &until)) break;
+    bool go = !tr->stop;
     pthread_mutex_unlock(&tr->lock);
-    return ok;
+    return go;
+}
+
+/* Sends one encoded batch of n spans, retrying as design point 4 says;
+ * counts the outcome. */
+static bool export_batch(hk_tracer *tr, CURL *h, const hk_buf *b, hk_buf *resp,
+                         size_t n)
+{
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, b->data);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
+    for (unsigned attempt = 0;; attempt++) {
+        resp->len = 0;
+        long code = 0;
+        curl_off_t after = -1;
+        if (attempt) { /* counted as it is sent */
+            pthread_mutex_lock(&tr->lock);
+            tr->c.retries++;
+            pthread_mutex_unlock(&tr->lock);
+        }
+        CURLcode cc = curl_easy_perform(h);
+        if (cc == CURLE_OK) {
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+            curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &after);
+        }
+        bool ok = cc == CURLE_OK && code >= 200 && code < 300;
+        uint64_t rejected = 0;
+        if (ok && tr->pb) {
+            if (!hk_otlp_pb_rejected((const uint8_t *)resp->data, resp->len,
+                                     &rejected))
+                rejected = 0;
+        } else if (ok && resp->len) {
+            rejected = json_rejected(resp->data);
+        }
+        if (rejected > n) rejected = n;
+        bool again = !ok && retryable(cc, code) && attempt + 1 < MAX_ATTEMPTS;
+        pthread_mutex_lock(&tr->lock);
+        tr->c.exports++;
+        if (ok) {
+            tr->c.spans_exported += n - rejected;
+            tr->c.spans_failed += rejected;
+            tr->c.spans_rejected += rejected;
+        } else if (!again) {
+            tr->c.spans_failed += n;
+        }
+        pthread_mutex_unlock(&tr->lock);
+        if (!again) return ok;
+        uint64_t ms;
+        if (after >= 0) {
+            ms = (uint64_t)after * 1000u;
+        } else { /* exponential, jitter: a uniform draw in [half, full] */
+            uint64_t full = (uint64_t)BACKOFF_MS << attempt;
+            ms = full / 2 + rng_next() % (full / 2 + 1);
+        }
+        if (ms > BACKOFF_MAX_MS) ms = BACKOFF_MAX_MS;
+        if (!wait_retry(tr, (uint32_t)ms)) {
+            pthread_mutex_lock(&tr->lock);
+            tr->c.spans_failed += n;
+            pthread_mutex_unlock(&tr->lock);
+            return false;
+        }
+    }
 }
 
 static void *exporter_main(void *arg)
 {
     hk_tracer *tr = arg;
-    hk_span *batch = hk_calloc(tr->batch_max, sizeof *batch);
+    /* Request work comes first: on Linux a nice value is per thread, so
+     * this lowers the exporter only. Failure leaves it at the default. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), EXPORTER_NICE);
+    (void)pthread_setname_np(pthread_self(), "hakgal-otel"); /* for top -H */
     CURL *h = curl_easy_init();
-    hk_buf b = HK_BUF_INIT;
+    hk_buf b = HK_BUF_INIT, resp = HK_BUF_INIT;
     if (h) {
         curl_easy_setopt(h, CURLOPT_URL, tr->url);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, tr->headers);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)tr->timeout_ms);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_body);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
     }
     pthread_mutex_lock(&tr->lock);
     for (;;) {
@@ -579,19 +697,25 @@ static void *exporter_main(void *arg)
                 if (pthread_cond_timedwait(&tr->wake, &tr->lock, &until)) break;
         }
         uint32_t n = tr->len < tr->batch_max ? tr->len : tr->batch_max;
-        if (!batch || !h) { /* no memory for the batch: drop, count */
+        if (!h) { /* no memory for libcurl: drop, count */
             tr->c.spans_failed += n;
             n = 0;
             tr->head = (tr->head + tr->len) % tr->queue_max;
             tr->len = 0;
         }
-        for (uint32_t i = 0; i < n; i++)
-            batch[i] = tr->ring[(tr->head + i) % tr->queue_max];
-        tr->head = (tr->head + n) % tr->queue_max;
-        tr->len -= n;
+        /* The n oldest slots stay queued while they are encoded without
+         * the lock: producers only write past head + len, so nothing is
+         * copied under the lock and request threads never wait for it. */
+        uint32_t first = tr->head;
         bool stop = tr->stop;
         pthread_mutex_unlock(&tr->lock);
-        bool ok = n == 0 || export_batch(tr, h, &b, batch, n);
+        hk_err erc = n ? encode_batch(tr, &b, first, n) : HK_OK;
+        pthread_mutex_lock(&tr->lock);
+        tr->head = (tr->head + n) % tr->queue_max;
+        tr->len -= n;
+        if (erc != HK_OK) tr->c.spans_failed += n;
+        pthread_mutex_unlock(&tr->lock);
+        bool ok = n == 0 || (erc == HK_OK && export_batch(tr, h, &b, &resp, n));
         pthread_mutex_lock(&tr->lock);
         if (tr->stop && !ok) { /* shutting down, receiver away: no more */
             tr->c.spans_failed += tr->len;
@@ -601,8 +725,8 @@ static void *exporter_main(void *arg)
     }
     pthread_mutex_unlock(&tr->lock);
     hk_buf_free(&b);
+    hk_buf_free(&resp);
     if (h) curl_easy_cleanup(h);
-    hk_free(batch);
     return NULL;
 }
 
@@ -672,18 +796,22 @@ static hk_err add_header(void *ud, const char *k, const char *v)
 }
 
 typedef struct res_enc {
-    hk_buf *b;        /* the attributes array being written */
-    bool first;       /* no attribute written yet */
-    const char *skip; /* a key already written (service.name) */
+    hk_buf *b;  /* the JSON attributes array being written */
+    hk_buf *pb; /* the protobuf Resource body being written */
 } res_enc;
+
+/* One resource attribute in both encodings (never the first: service.name
+ * is written before any). */
+static hk_err res_attr(res_enc *r, const char *k, const char *v)
+{
+    hk_err rc = kv_str(r->b, false, k, v, strlen(v));
+    return rc ? rc : hk_otlp_pb_kv_str(r->pb, 1, k, v, strlen(v));
+}
 
 static hk_err add_res_attr(void *ud, const char *k, const char *v)
 {
-    res_enc *r = ud;
-    if (!strcmp(k, "service.name") && r->skip) return HK_OK;
-    hk_err rc = kv_str(r->b, r->first, k, v, strlen(v));
-    r->first = false;
-    return rc;
+    if (!strcmp(k, "service.name")) return HK_OK; /* written first */
+    return res_attr(ud, k, v);
 }
 
 static void tracer_free(hk_tracer *tr)
@@ -691,6 +819,7 @@ static void tracer_free(hk_tracer *tr)
     if (!tr) return;
     curl_slist_free_all(tr->headers);
     hk_free(tr->resource_json);
+    hk_free(tr->resource_pb);
     hk_free(tr->ring);
     pthread_cond_destroy(&tr->wake);
     pthread_mutex_destroy(&tr->lock);
@@ -706,6 +835,8 @@ static hk_err check_cfg(const hk_otel_config *cfg, hk_error *err)
         {"OTEL_TRACES_SAMPLER", offsetof(hk_otel_config, sampler)},
         {"OTEL_TRACES_SAMPLER_ARG", offsetof(hk_otel_config, sampler_arg)},
         {"OTEL_EXPORTER_OTLP_PROTOCOL", offsetof(hk_otel_config, protocol)},
+        {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+         offsetof(hk_otel_config, traces_protocol)},
         {"OTEL_EXPORTER_OTLP_ENDPOINT", offsetof(hk_otel_config, endpoint)},
         {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
          offsetof(hk_otel_config, traces_endpoint)},
@@ -761,17 +892,26 @@ hk_err hk_otel_start(const hk_otel_config *cfg, const char *version,
             bl--;
         snprintf(tr->url, sizeof tr->url, "%.*s/v1/traces", (int)bl, base);
     }
+    const char *proto =
+        cfg->traces_protocol[0] ? cfg->traces_protocol : cfg->protocol;
+    tr->pb = strcmp(proto, "http/json") != 0; /* "" = http/protobuf */
     tr->ring = hk_calloc(tr->queue_max, sizeof *tr->ring);
     if (!tr->ring) goto nomem;
     struct curl_slist *ct =
-        curl_slist_append(NULL, "Content-Type: application/json");
+        curl_slist_append(NULL, tr->pb ? "Content-Type: application/x-protobuf"
+                                       : "Content-Type: application/json");
+    if (!ct) goto nomem;
+    tr->headers = ct;
+    /* No "Expect: 100-continue" (libcurl's default for larger bodies): it
+     * costs every export a round trip. */
+    ct = curl_slist_append(tr->headers, "Expect:");
     if (!ct) goto nomem;
     tr->headers = ct;
     if (each_pair(cfg->headers, add_header, tr) != HK_OK) goto nomem;
 
     /* The resource: OTEL_SERVICE_NAME wins over service.name in
      * OTEL_RESOURCE_ATTRIBUTES, which wins over "hakgal". */
-    hk_buf b = HK_BUF_INIT;
+    hk_buf b = HK_BUF_INIT, pb = HK_BUF_INIT;
     char host[256] = "";
     if (!cfg->node_id[0] && gethostname(host, sizeof host - 1) != 0)
         host[0] = '\0';
@@ -787,21 +927,24 @@ hk_err hk_otel_start(const hk_otel_config *cfg, const char *version,
         }
         svc = from_attrs[0] ? from_attrs : "hakgal";
     }
-    res_enc re = {&b, false, "service.name"};
+    res_enc re = {&b, &pb};
     rc = hk_buf_append_str(&b, "{\"attributes\":[");
     if (rc == HK_OK) rc = kv_str(&b, true, "service.name", svc, strlen(svc));
     if (rc == HK_OK)
-        rc = kv_str(&b, false, "service.version", version, strlen(version));
-    if (rc == HK_OK && node[0])
-        rc = kv_str(&b, false, "service.instance.id", node, strlen(node));
-    if (rc == HK_OK) rc = kv_str(&b, false, "telemetry.sdk.name", "hakgal", 6);
+        rc = hk_otlp_pb_kv_str(&pb, 1, "service.name", svc, strlen(svc));
+    if (rc == HK_OK) rc = res_attr(&re, "service.version", version);
+    if (rc == HK_OK && node[0]) rc = res_attr(&re, "service.instance.id", node);
+    if (rc == HK_OK) rc = res_attr(&re, "telemetry.sdk.name", "hakgal");
     if (rc == HK_OK) rc = each_pair(cfg->resource_attrs, add_res_attr, &re);
     if (rc == HK_OK) rc = hk_buf_append_str(&b, "]}");
     if (rc != HK_OK) {
         hk_buf_free(&b);
+        hk_buf_free(&pb);
         goto nomem;
     }
     tr->resource_json = b.data; /* ownership moves to the tracer */
+    tr->resource_pb = pb.data;
+    tr->resource_pb_len = pb.len;
     if (pthread_create(&tr->thread, NULL, exporter_main, tr) != 0) {
         tracer_free(tr);
         curl_global_cleanup();

@@ -1,6 +1,7 @@
 /*
  * otel.h — OpenTelemetry tracing: W3C trace context, spans, and a bounded
- * background exporter that sends OTLP/HTTP (JSON encoding) with libcurl.
+ * background exporter that sends OTLP/HTTP (protobuf or JSON encoding) with
+ * libcurl.
  *
  * The module knows nothing about the server: the server starts the tracer
  * once (hk_otel_start), opens a span per request, and any code below it
@@ -29,8 +30,12 @@ typedef struct hk_otel_config {
                                   "/v1/traces" is appended */
     char traces_endpoint[512]; /* OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: full
                                   URL, used as is; wins over endpoint */
-    char protocol[32];         /* OTEL_EXPORTER_OTLP_PROTOCOL: "http/json"
-                                  ("" = http/json) */
+    char protocol[32];         /* OTEL_EXPORTER_OTLP_PROTOCOL:
+                                  "http/protobuf" or "http/json"; "" =
+                                  http/protobuf (the specification's
+                                  default) */
+    char traces_protocol[32];  /* OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: the
+                                  same for traces; wins over protocol */
     char headers[1024];        /* OTEL_EXPORTER_OTLP_HEADERS: k=v,k2=v2
                                   (values percent-decoded) */
     uint32_t timeout_ms;       /* OTEL_EXPORTER_OTLP_TIMEOUT, 0 = 10000 */
@@ -142,8 +147,14 @@ typedef struct hk_otel_counters {
     uint64_t spans_ended;    /* recorded spans handed to the queue */
     uint64_t spans_dropped;  /* not queued: the queue was full */
     uint64_t spans_exported; /* accepted by the receiver (2xx) */
-    uint64_t spans_failed;   /* in batches the receiver did not accept */
-    uint64_t exports;        /* export requests sent */
+    uint64_t spans_failed;   /* in batches the receiver did not accept,
+                                including spans it rejected in a partial
+                                success */
+    uint64_t spans_rejected; /* of spans_failed: rejected by a receiver
+                                that accepted the rest of their batch */
+    uint64_t exports;        /* export requests sent, retries included */
+    uint64_t retries;        /* of exports: sent again after a 429, 502,
+                                503, 504 or a failed connection */
     uint64_t queue_len;      /* spans waiting now */
     uint64_t queue_max;      /* queue capacity */
 } hk_otel_counters;

@@ -286,6 +286,13 @@ const hk_trace_ctx *hk_trace_req_begin(hk_server *srv, h2o_req_t *req);
 void hk_trace_req_end(h2o_req_t *req, const char *route, int status);
 /* Hex ids of the request's span, false when it has none. */
 bool hk_trace_req_ids(h2o_req_t *req, char trace_id[33], char span_id[17]);
+/* Writes one error line to stderr: "hakgal serve: MSG" with
+ * " trace_id=.. span_id=.." when ctx (the span of the request that caused
+ * it) is given, or, with JSON access logs, a JSON object with time, level,
+ * msg, trace_id and span_id. Any thread. */
+void hk_trace_log_error(hk_server *srv, const hk_trace_ctx *ctx,
+                        const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ==== Config ==== */
 

@@ -190,6 +190,13 @@ static hk_err otel_metrics(hk_buf *b)
          offsetof(hk_otel_counters, spans_failed)},
         {"hakgal_otel_exports_total", "counter", "OTLP export requests sent.",
          offsetof(hk_otel_counters, exports)},
+        {"hakgal_otel_spans_rejected_total", "counter",
+         "Spans a receiver rejected in a partial success (in failed too).",
+         offsetof(hk_otel_counters, spans_rejected)},
+        {"hakgal_otel_export_retries_total", "counter",
+         "OTLP export requests sent again after 429, 502-504 or no "
+         "connection.",
+         offsetof(hk_otel_counters, retries)},
         {"hakgal_otel_queue_spans", "gauge", "Spans waiting for export.",
          offsetof(hk_otel_counters, queue_len)},
         {"hakgal_otel_queue_capacity", "gauge",

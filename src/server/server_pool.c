@@ -125,10 +125,10 @@ static void run_guarded(hk_server *srv, hk_pool_job *job)
     job->faulted = true;
     job->fault_offset = g.offset;
     atomic_store(&srv->damaged, true);
-    fprintf(stderr,
-            "hakgal serve: knowledge base damaged: a read faulted at byte "
-            "%llu of the data file; restore it from a backup\n",
-            (unsigned long long)g.offset);
+    hk_trace_log_error(srv, hk_otel_current(),
+                       "knowledge base damaged: a read faulted at byte %llu "
+                       "of the data file; restore it from a backup",
+                       (unsigned long long)g.offset);
 }
 
 static void *pool_main(void *arg)

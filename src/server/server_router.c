@@ -538,8 +538,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     hk_server *srv = ((root_handler *)self)->srv;
     hk_fault_guard g;
-    const hk_trace_ctx *prev =
-        hk_otel_swap_current(hk_trace_req_begin(srv, req));
+    const hk_trace_ctx *ctx = hk_trace_req_begin(srv, req);
+    const hk_trace_ctx *prev = hk_otel_swap_current(ctx);
     if (sigsetjmp(g.jb, 0) == 0) {
         hk_fault_arm(&g);
         int rc = route_req(self, req);
@@ -550,10 +550,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     hk_otel_swap_current(prev);
     hk_loop_discard_read(hk_loop_self());
     atomic_store(&srv->damaged, true);
-    fprintf(stderr,
-            "hakgal serve: knowledge base damaged: a read faulted at byte "
-            "%llu of the data file; restore it from a backup\n",
-            (unsigned long long)g.offset);
+    hk_trace_log_error(srv, ctx,
+                       "knowledge base damaged: a read faulted at byte %llu "
+                       "of the data file; restore it from a backup",
+                       (unsigned long long)g.offset);
     char msg[160];
     snprintf(msg, sizeof msg,
              "the knowledge base is damaged (a read faulted at byte %llu of "

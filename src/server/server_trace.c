@@ -14,10 +14,18 @@
  *
  * Without a tracer and without JSON access logs nothing is allocated.
  *
+ * Error lines a request causes (hk_trace_log_error) carry its trace and
+ * span ids, as JSON objects when the access log is JSON, so that a log
+ * search finds the trace and the trace finds the log line.
+ *
  * Threads: the loop thread that owns the request.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 
+#include "core/buf.h"
 #include "server/server_int.h"
 
 #define ENV_SPAN "hk.span"
@@ -84,4 +92,42 @@ bool hk_trace_req_ids(h2o_req_t *req, char trace_id[33], char span_id[17])
     hk_otel_hex(sp->ctx.trace_id, 16, trace_id);
     hk_otel_hex(sp->ctx.span_id, 8, span_id);
     return true;
+}
+
+void hk_trace_log_error(hk_server *srv, const hk_trace_ctx *ctx,
+                        const char *fmt, ...)
+{
+    char msg[512], tid[33] = "", sid[17] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (ctx) {
+        hk_otel_hex(ctx->trace_id, 16, tid);
+        hk_otel_hex(ctx->span_id, 8, sid);
+    }
+    hk_buf b = HK_BUF_INIT;
+    hk_err rc;
+    if (srv->cfg.access_log_json) {
+        struct timeval now;
+        gettimeofday(&now, NULL);
+        rc = hk_buf_appendf(&b,
+                            "{\"time\":%lld.%06ld,\"level\":\"error\","
+                            "\"msg\":",
+                            (long long)now.tv_sec, (long)now.tv_usec);
+        if (rc == HK_OK) rc = hk_buf_append_json_string(&b, msg, strlen(msg));
+        if (rc == HK_OK)
+            rc = hk_buf_appendf(
+                &b, ",\"trace_id\":\"%s\",\"span_id\":\"%s\"}\n", tid, sid);
+    } else {
+        rc = hk_buf_appendf(&b, "hakgal serve: %s", msg);
+        if (rc == HK_OK && ctx)
+            rc = hk_buf_appendf(&b, " trace_id=%s span_id=%s", tid, sid);
+        if (rc == HK_OK) rc = hk_buf_append_str(&b, "\n");
+    }
+    if (rc == HK_OK) /* one write: lines of threads do not interleave */
+        fputs(b.data, stderr);
+    else
+        fprintf(stderr, "hakgal serve: %s\n", msg);
+    hk_buf_free(&b);
 }

@@ -23,6 +23,7 @@ value_for() { # name placeholder
   case "$1" in
     otel-traces-sampler) echo parentbased_traceidratio; return ;;
     otel-exporter-otlp-protocol) echo http/json; return ;;
+    otel-exporter-otlp-traces-protocol) echo http/protobuf; return ;;
     otel-traces-exporter) echo otlp; return ;;
     map-size) echo 1g; return ;;
   esac

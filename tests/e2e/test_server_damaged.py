@@ -10,6 +10,7 @@ kb_damaged from then on, and SIGTERM must still stop the server. A
 restart on the damaged file is refused with the store's "damaged" error
 (exit 5), as the CLI does.
 """
+import json
 import os
 import subprocess
 import sys
@@ -72,6 +73,40 @@ class DamagedWhileServing(unittest.TestCase):
             srv.cleanup()
         self.assertNotIn("Sanitizer", out)
         self.assertIn(rc, (0, 5), out)
+
+    def test_damage_error_lines_carry_the_trace_id(self):
+        # With JSON logs, the error line a request's fault causes is a JSON
+        # object with that request's trace id (its W3C traceparent's).
+        srv = Server(args=["--access-log-json"],
+                     env={"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1"})
+        try:
+            facts = ["Damaged%d(x%d, %s)" % (i % 7, i, "y" * 200)
+                     for i in range(3000)]
+            st, _, b = srv.request("POST", "/v2/facts/batch",
+                                   {"facts": [{"statement": s}
+                                              for s in facts]})
+            self.assertIn(st, (200, 201), b)
+            os.truncate(os.path.join(srv.data, "data.mdb"), 3 * 4096)
+            sent = set()
+            for i, path in enumerate(("/v2/facts?limit=1000", "/v2/stats",
+                                      "/v2/facts/2000", "/v2/predicates")):
+                tid = "%032x" % (0xabc0 + i)
+                sent.add(tid)
+                srv.request("GET", path, headers={
+                    "traceparent": "00-%s-%016x-01" % (tid, 7 + i)})
+            lines = [json.loads(line) for line in srv.output().splitlines()
+                     if line.startswith("{") and '"level":"error"' in line]
+            self.assertTrue(lines, srv.output())
+            for line in lines:
+                self.assertIn("knowledge base damaged", line["msg"])
+            traced = [line for line in lines if line["trace_id"]]
+            self.assertTrue(traced, lines)
+            for line in traced:
+                self.assertIn(line["trace_id"], sent)
+                self.assertRegex(line["span_id"], "^[0-9a-f]{16}$")
+        finally:
+            srv.stop()
+            srv.cleanup()
 
     def test_restart_on_the_damaged_file_is_refused(self):
         srv = Server()

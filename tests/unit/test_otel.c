@@ -3,7 +3,8 @@
  * checks of OTEL_* values, parent/child links and the current span, the
  * samplers (ratio measured against its argument), and the exporter's
  * bounded queue with no receiver (drops counted, never more than the
- * queue holds, stop bounded).
+ * queue holds, stop bounded), the protobuf encoding's framing and its
+ * UTF-8 repair, and the reading of a partial-success response.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +18,9 @@
 
 #include <cmocka.h>
 
+#include "core/buf.h"
 #include "otel/otel.h"
+#include "otel/otel_pb.h"
 
 #define TP "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -87,6 +90,16 @@ static void test_check_values(void **state)
     assert_int_equal(hk_otel_check_value("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc",
                                          why, sizeof why),
                      HK_ERR_INVALID);
+    assert_int_equal(hk_otel_check_value("OTEL_EXPORTER_OTLP_PROTOCOL",
+                                         "http/protobuf", why, sizeof why),
+                     HK_OK);
+    assert_int_equal(hk_otel_check_value("otel-exporter-otlp-traces-protocol",
+                                         "http/protobuf", why, sizeof why),
+                     HK_OK);
+    assert_int_equal(hk_otel_check_value("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                                         "grpc", why, sizeof why),
+                     HK_ERR_INVALID);
+    assert_non_null(strstr(why, "grpc"));
     assert_int_equal(hk_otel_check_value("OTEL_EXPORTER_OTLP_ENDPOINT",
                                          "ftp://x", why, sizeof why),
                      HK_ERR_INVALID);
@@ -243,6 +256,101 @@ static void test_queue_bounded(void **state)
     assert_int_equal(c.queue_max, 0); /* no tracer */
 }
 
+/* Reads a varint at *p (test helper: the input is known to be short). */
+static uint64_t get_varint(const unsigned char **p)
+{
+    uint64_t v = 0;
+    for (unsigned sh = 0; sh < 64; sh += 7) {
+        unsigned char c = *(*p)++;
+        v |= (uint64_t)(c & 0x7F) << sh;
+        if (!(c & 0x80)) break;
+    }
+    return v;
+}
+
+static const unsigned char *find_bytes(const hk_buf *b, const void *needle,
+                                       size_t n)
+{
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (!memcmp(b->data + i, needle, n))
+            return (const unsigned char *)b->data + i;
+    return NULL;
+}
+
+static void test_pb_encoding(void **state)
+{
+    (void)state;
+    hk_span sp[2];
+    memset(sp, 0, sizeof sp);
+    for (int i = 0; i < 2; i++) {
+        assert_true(hk_traceparent_parse(TP, strlen(TP), &sp[i].ctx));
+        sp[i].recording = true;
+        sp[i].kind = HK_SPAN_SERVER;
+        snprintf(sp[i].name, sizeof sp[i].name, "GET /v2/facts");
+        sp[i].start_ns = 0x0102030405060708ull;
+        sp[i].end_ns = sp[i].start_ns + 1000;
+    }
+    sp[1].n_attrs = 2;
+    sp[1].attrs[0].key = "q";
+    sp[1].attrs[0].is_int = false;
+    memcpy(sp[1].attrs[0].s, "a\xff\xc3", 4); /* two invalid bytes */
+    sp[1].attrs[1].key = "n";
+    sp[1].attrs[1].is_int = true;
+    sp[1].attrs[1].i = -1; /* int64 as a 10-byte varint */
+    sp[1].error = true;
+    snprintf(sp[1].status, sizeof sp[1].status, "boom");
+
+    hk_buf res = HK_BUF_INIT, b = HK_BUF_INIT;
+    assert_int_equal(hk_otlp_pb_kv_str(&res, 1, "service.name", "s", 1), HK_OK);
+    assert_int_equal(
+        hk_otlp_pb_request(&b, res.data, res.len, "1.0", sp, 2, 1, 2), HK_OK);
+    /* resource_spans (field 1, LEN) spans the whole body */
+    const unsigned char *p = (const unsigned char *)b.data;
+    assert_int_equal(p[0], 0x0A);
+    p++;
+    uint64_t len = get_varint(&p);
+    assert_int_equal(len, b.len - (size_t)(p - (const unsigned char *)b.data));
+    /* the resource body is copied as is */
+    assert_non_null(find_bytes(&b, res.data, res.len));
+    /* trace id: field 1, 16 bytes; start: field 7 fixed64 little-endian */
+    static const unsigned char tid[] = {0x0A, 0x10, 0x0a, 0xf7, 0x65, 0x19};
+    assert_non_null(find_bytes(&b, tid, sizeof tid));
+    static const unsigned char start[] = {0x39, 8, 7, 6, 5, 4, 3, 2, 1};
+    assert_non_null(find_bytes(&b, start, sizeof start));
+    /* invalid UTF-8 replaced by U+FFFD, one per bad byte */
+    static const char fixed[] = "a\xEF\xBF\xBD\xEF\xBF\xBD";
+    assert_non_null(find_bytes(&b, fixed, sizeof fixed - 1));
+    /* int value: AnyValue.int_value = 3, -1 as ten bytes */
+    static const unsigned char neg[] = {0x18, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                        0xff, 0xff, 0xff, 0xff, 0x01};
+    assert_non_null(find_bytes(&b, neg, sizeof neg));
+    /* status: field 15 {message 2 = "boom", code 3 = 2} */
+    static const unsigned char st[] = {0x7A, 0x08, 0x12, 0x04, 'b',
+                                       'o',  'o',  'm',  0x18, 0x02};
+    assert_non_null(find_bytes(&b, st, sizeof st));
+    hk_buf_free(&b);
+    hk_buf_free(&res);
+}
+
+static void test_pb_rejected(void **state)
+{
+    (void)state;
+    uint64_t r = 99;
+    assert_true(hk_otlp_pb_rejected(NULL, 0, &r)); /* empty: all accepted */
+    assert_int_equal(r, 0);
+    static const uint8_t five[] = {0x0A, 0x02, 0x08, 0x05};
+    assert_true(hk_otlp_pb_rejected(five, sizeof five, &r));
+    assert_int_equal(r, 5);
+    static const uint8_t msg[] = {0x0A, 0x08, 0x12, 0x03, 'b',
+                                  'a',  'd',  0x08, 0x83, 0x01}; /* 131 */
+    assert_true(hk_otlp_pb_rejected(msg, sizeof msg, &r));
+    assert_int_equal(r, 131);
+    static const uint8_t cut[] = {0x0A, 0x05, 0x08};
+    assert_false(hk_otlp_pb_rejected(cut, sizeof cut, &r));
+    static const uint8_t group[] = {0x0B};
+    assert_false(hk_otlp_pb_rejected(group, sizeof group, &r));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +359,8 @@ int main(void)
         cmocka_unit_test(test_links_and_current),
         cmocka_unit_test(test_ratio_sampler),
         cmocka_unit_test(test_queue_bounded),
+        cmocka_unit_test(test_pb_encoding),
+        cmocka_unit_test(test_pb_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
