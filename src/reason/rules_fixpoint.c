@@ -887,11 +887,12 @@ hk_err hkr_materialize(hk_txn *t, const hkr_dbs *d, hkr_progress_fn progress,
  * closure.
  */
 
-static _Atomic uint64_t n_fallbacks;
+static _Atomic uint64_t n_incremental, n_fallbacks;
 
-uint64_t hkr_incr_fallbacks(void)
+void hkr_incr_counts(uint64_t *incremental, uint64_t *fallbacks)
 {
-    return n_fallbacks;
+    *incremental = n_incremental;
+    *fallbacks = n_fallbacks;
 }
 
 /* A stored derived fact as loaded. */
@@ -1456,7 +1457,11 @@ hk_err hkr_materialize_change(hk_txn *t, const hkr_dbs *d, const hks_change *c,
     res->eval_us = hk_now_us() - t0 - res->store_us;
     ev_free(&e);
     hkr_rules_free(e.rules, e.n_rules);
-    if (rc != HK_OK || !fallback) return rc;
+    if (rc != HK_OK) return rc;
+    if (!fallback) {
+        n_incremental++;
+        return HK_OK;
+    }
     n_fallbacks++;
     return hkr_materialize(t, d, NULL, NULL, res, err);
 }

@@ -76,8 +76,8 @@ typedef struct hkr_support {
 /* Parses a rules.derived value; false when malformed. */
 bool hkr_support_parse(hks_val v, hkr_support *s);
 
-/* Maintenance calls (since the process started) that could not update
- * the derived facts incrementally and recomputed them instead. */
-uint64_t hkr_incr_fallbacks(void);
+/* Changes (since the process started) whose derived facts were
+ * maintained incrementally, and those that fell back to recomputing. */
+void hkr_incr_counts(uint64_t *incremental, uint64_t *fallbacks);
 
 #endif /* HK_RULES_INT_H */
