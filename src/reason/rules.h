@@ -211,9 +211,11 @@ hk_err hkr_derived_mentioning(hk_txn *t, const hkr_dbs *d,
 
 /* Attaches the rule module to s: registers its databases (a read-only
  * handle of a KB without rules gets nothing attached, and HK_OK) and a
- * change hook that rematerializes the derived facts inside the write
+ * change hook that updates the derived facts inside the write
  * transaction of every change to the asserted facts that a rule reads or
- * derives (and of every bulk import), so derived facts always match the
+ * derives (one fact's change incrementally, hkr_materialize_change; a
+ * bulk import or a declaration by recomputation), so derived facts always
+ * match the
  * committed asserted facts and rules. Call after hk_store_open, before
  * other threads use s; detach before hk_store_close. */
 hk_err hkr_attach(hk_store *s, hk_error *err);
