@@ -961,6 +961,10 @@ static hk_err load_old(ev *e, const hkr_dbs *d, inc *in, hk_error *err)
         bool found = false;
         rc = hks_cursor_next(c, &k, &v, &found, err);
         if (rc != HK_OK || !found) break;
+        if (in->n_old >= UINT32_MAX / 4) {
+            in->fallback = true; /* as many as the fixpoint allows */
+            break;
+        }
         rc = grow((void **)&in->old, &cap, in->n_old + 1, sizeof *in->old, err);
         if (rc != HK_OK) break;
         ofact *o = &in->old[in->n_old];
@@ -1026,11 +1030,9 @@ static hk_err load_old(ev *e, const hkr_dbs *d, inc *in, hk_error *err)
     return rc;
 }
 
-static const ofact *sort_base;
-static int by_round(const void *a, const void *b)
+static int u64_cmp(const void *a, const void *b)
 {
-    uint32_t x = sort_base[*(const uint32_t *)a].round;
-    uint32_t y = sort_base[*(const uint32_t *)b].round;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
@@ -1041,15 +1043,15 @@ static hk_err over_delete(ev *e, inc *in, const bool *dropped,
                           hk_fact_id removed, const hks_fact_syms *added,
                           hk_error *err)
 {
-    uint32_t *ord = hk_malloc((in->n_old ? in->n_old : 1) * sizeof *ord);
+    /* round << 32 | index: premises come from earlier rounds, so facts
+     * of one round never support each other */
+    uint64_t *ord = hk_malloc((in->n_old ? in->n_old : 1) * sizeof *ord);
     if (!ord) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < in->n_old; i++)
-        ord[i] = (uint32_t)i;
-    /* qsort is not stable, but equal rounds never support each other */
-    sort_base = in->old;
-    qsort(ord, in->n_old, sizeof *ord, by_round);
+        ord[i] = (uint64_t)in->old[i].round << 32 | (uint32_t)i;
+    qsort(ord, in->n_old, sizeof *ord, u64_cmp);
     for (size_t j = 0; j < in->n_old; j++) {
-        ofact *o = &in->old[ord[j]];
+        ofact *o = &in->old[(uint32_t)ord[j]];
         bool dead = dropped[e->rules[o->rule]->stratum] ||
                     (added && syms_cmp(&o->fs, added) == 0);
         for (uint32_t p = 0; p < o->n_ref && !dead; p++) {
