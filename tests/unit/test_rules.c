@@ -849,7 +849,7 @@ static void test_differential(void **state)
 {
     (void)state;
     const char *env = getenv("HK_RULES_PROGRAMS");
-    int programs = env ? atoi(env) : 60;
+    int programs = env ? atoi(env) : 30;
     static oset asserted;
     int rejected = 0, accepted = 0;
     for (int prog = 0; prog < programs; prog++) {
@@ -921,7 +921,7 @@ static void test_differential(void **state)
             snprintf(step, sizeof step, "adding %s", r->text);
             compare(s, rules, n, &asserted, step);
         }
-        for (int op = 0; op < 30; op++) {
+        for (int op = 0; op < 25; op++) {
             int what = rand_r(&seed) % 16;
             if (what < 4 && n < MAXR) {
                 orule *r = &rules[n];
