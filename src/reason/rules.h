@@ -173,6 +173,15 @@ typedef struct hkr_reason_res {
 hk_err hkr_materialize(hk_txn *t, const hkr_dbs *d, hkr_progress_fn progress,
                        void *progress_ud, hkr_reason_res *res, hk_error *err);
 
+/* Updates the stored derived facts in write txn t after the one change c
+ * to the asserted facts (add, delete, content update), made in t, by
+ * delete-and-rederive over the stored supports (see rules_fixpoint.c):
+ * the result equals hkr_materialize's set of derived facts, and only the
+ * derived facts that lost all support are removed. A bulk import, or a
+ * stored state it cannot maintain, is recomputed with hkr_materialize. */
+hk_err hkr_materialize_change(hk_txn *t, const hkr_dbs *d, const hks_change *c,
+                              hkr_reason_res *res, hk_error *err);
+
 /* True when st (canonical statement content) is a stored derived fact. */
 hk_err hkr_is_derived(hk_txn *t, const hkr_dbs *d, const hk_statement *st,
                       bool *derived, hk_error *err);
@@ -202,9 +211,11 @@ hk_err hkr_derived_mentioning(hk_txn *t, const hkr_dbs *d,
 
 /* Attaches the rule module to s: registers its databases (a read-only
  * handle of a KB without rules gets nothing attached, and HK_OK) and a
- * change hook that rematerializes the derived facts inside the write
+ * change hook that updates the derived facts inside the write
  * transaction of every change to the asserted facts that a rule reads or
- * derives (and of every bulk import), so derived facts always match the
+ * derives (one fact's change incrementally, hkr_materialize_change; a
+ * bulk import or a declaration by recomputation), so derived facts always
+ * match the
  * committed asserted facts and rules. Call after hk_store_open, before
  * other threads use s; detach before hk_store_close. */
 hk_err hkr_attach(hk_store *s, hk_error *err);
@@ -276,6 +287,11 @@ hk_err hkr_strict_set(hk_txn *t, const hkr_dbs *d, bool on, hk_error *err);
  * changes run. */
 hk_err hkr_maintain(hk_txn *t, const hkr_dbs *d, hkr_reason_res *res,
                     hk_error *err);
+
+/* hkr_maintain after change c to the asserted facts, maintained
+ * incrementally (hkr_materialize_change); c NULL: recomputed. */
+hk_err hkr_maintain_change(hk_txn *t, const hkr_dbs *d, const hks_change *c,
+                           hkr_reason_res *res, hk_error *err);
 
 typedef struct hkr_verify_res {
     uint64_t checked; /* derived facts checked */

@@ -228,20 +228,10 @@ hk_err hkr_derived_mentioning(hk_txn *t, const hkr_dbs *d,
 
 /* ==== Support records ==== */
 
-typedef struct premise {
-    bool derived;     /* else asserted */
-    hk_fact_id id;    /* asserted: its id */
-    hks_fact_syms fs; /* derived: its content */
-} premise;
+typedef hkr_premise premise;
+typedef hkr_support support;
 
-typedef struct support {
-    uint32_t round;              /* round of derivation */
-    char rule[HKR_NAME_MAX + 1]; /* rule name */
-    uint32_t n;                  /* premises */
-    premise prem[HKQ_MAX_ATOMS]; /* by positive pattern */
-} support;
-
-static bool support_parse(hks_val v, support *s)
+bool hkr_support_parse(hks_val v, hkr_support *s)
 {
     const uint8_t *p = v.data, *end = p + v.len;
     memset(s, 0, sizeof *s);
@@ -283,7 +273,7 @@ static hk_err support_get(hk_txn *t, const hkr_dbs *d, const hks_fact_syms *fs,
     hks_val kv = {k, hkr_key_of(fs, k)}, v;
     hk_err rc = hks_get(t, d->derived, kv, &v, err);
     if (rc != HK_OK) return rc;
-    if (!support_parse(v, s))
+    if (!hkr_support_parse(v, s))
         return hk_error_set(err, HK_ERR_CORRUPT,
                             "damaged support record of a derived fact");
     return HK_OK;
@@ -760,7 +750,7 @@ hk_err hkr_verify(hk_txn *t, const hkr_dbs *d, hkr_verify_res *res,
         support s;
         char why[400] = "";
         bool ok = false;
-        if (!hkr_key_parse(k.data, k.len, &fs) || !support_parse(v, &s)) {
+        if (!hkr_key_parse(k.data, k.len, &fs) || !hkr_support_parse(v, &s)) {
             snprintf(why, sizeof why, "damaged derived fact record");
         } else {
             hk_fact_id id = 0;
@@ -951,16 +941,30 @@ static hk_err find_new(void *ud, const hks_fact_syms *fs, hk_error *err)
     return HK_OK;
 }
 
+/* Recomputes (c NULL) or maintains after change c. */
+static hk_err update(hk_txn *t, const hkr_dbs *d, const hks_change *c,
+                     hkr_reason_res *res, hk_error *err)
+{
+    return c ? hkr_materialize_change(t, d, c, res, err)
+             : hkr_materialize(t, d, NULL, NULL, res, err);
+}
+
 hk_err hkr_maintain(hk_txn *t, const hkr_dbs *d, hkr_reason_res *res,
                     hk_error *err)
+{
+    return hkr_maintain_change(t, d, NULL, res, err);
+}
+
+hk_err hkr_maintain_change(hk_txn *t, const hkr_dbs *d, const hks_change *c,
+                           hkr_reason_res *res, hk_error *err)
 {
     bool strict = false;
     hk_err rc = hkr_strict_get(t, d, &strict, err);
     if (rc != HK_OK) return rc;
-    if (!strict) return hkr_materialize(t, d, NULL, NULL, res, err);
+    if (!strict) return update(t, d, c, res, err);
     keyset before = {NULL, NULL, 0, 0};
     rc = contradictions_each(t, d, keyset_add, &before, err);
-    if (rc == HK_OK) rc = hkr_materialize(t, d, NULL, NULL, res, err);
+    if (rc == HK_OK) rc = update(t, d, c, res, err);
     newcheck x = {&before, {0}, false};
     if (rc == HK_OK) rc = contradictions_each(t, d, find_new, &x, err);
     if (rc == HK_OK && x.any) {

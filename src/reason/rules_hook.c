@@ -8,9 +8,9 @@
  * import), it recomputes the materialization in that same transaction.
  * So the derived facts commit atomically with the change that caused
  * them: a crash at any point leaves a KB whose derived facts match its
- * asserted facts and rules, with nothing to repair at reopening. (The
- * recomputation is complete, not incremental: its cost grows with the
- * derived facts, not with the change.)
+ * asserted facts and rules, with nothing to repair at reopening. A single
+ * fact's change is maintained incrementally (delete-and-rederive,
+ * hkr_materialize_change); declarations and bulk imports recompute.
  *
  * The predicates the rules mention (stored rules and the rules compiled
  * from ontology declarations) are cached per handle and reloaded when the
@@ -142,7 +142,9 @@ static hk_err on_change(hk_txn *t, const hks_change *c, void *ud, hk_error *err)
         !mentioned(m, c->st_after))
         return HK_OK;
     hkr_reason_res res;
-    return hkr_maintain(t, &m->d, &res, err);
+    if (decl || c->op == HKS_OP_IMPORT)
+        return hkr_maintain(t, &m->d, &res, err);
+    return hkr_maintain_change(t, &m->d, c, &res, err);
 }
 
 hk_err hkr_attach(hk_store *s, hk_error *err)

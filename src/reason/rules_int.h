@@ -55,4 +55,29 @@ hk_err hkr_syms_statement(hk_txn *t, const hks_fact_syms *fs, hk_buf *buf,
 hk_err hkr_neg_exists(hk_txn *t, const hkr_dbs *d, const hkq_atom_view *av,
                       const uint32_t *vals, bool *exists, hk_error *err);
 
+/* Offset of the first `:-` of rule text s[0..n) outside quotes and
+ * parentheses, or n. */
+size_t hkr_find_neck(const char *s, size_t n);
+
+/* A support record of rules.derived (see rules_eval.c). */
+typedef struct hkr_premise {
+    bool derived;     /* else asserted */
+    hk_fact_id id;    /* asserted: its id */
+    hks_fact_syms fs; /* derived: its content */
+} hkr_premise;
+
+typedef struct hkr_support {
+    uint32_t round;                  /* round of derivation */
+    char rule[HKR_NAME_MAX + 1];     /* rule name */
+    uint32_t n;                      /* premises */
+    hkr_premise prem[HKQ_MAX_ATOMS]; /* by positive pattern */
+} hkr_support;
+
+/* Parses a rules.derived value; false when malformed. */
+bool hkr_support_parse(hks_val v, hkr_support *s);
+
+/* Changes (since the process started) whose derived facts were
+ * maintained incrementally, and those that fell back to recomputing. */
+void hkr_incr_counts(uint64_t *incremental, uint64_t *fallbacks);
+
 #endif /* HK_RULES_INT_H */

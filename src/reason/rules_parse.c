@@ -58,8 +58,7 @@ static hk_err shift_error(const char *text, size_t len, size_t off, hk_err rc,
     return rc;
 }
 
-/* Offset of the first `:-` outside quotes and parentheses, or len. */
-static size_t find_neck(const char *s, size_t n)
+size_t hkr_find_neck(const char *s, size_t n)
 {
     bool in_q = false;
     int depth = 0;
@@ -178,7 +177,7 @@ hk_err hkr_parse(const char *text, size_t len, hkr_rule **out, hk_error *err)
     while (e > b && is_blank(text[e - 1]))
         e--;
     if (b == e) return hk_syntax_fail(err, text, 0, "empty rule");
-    size_t neck = find_neck(text, e);
+    size_t neck = hkr_find_neck(text, e);
     if (neck >= e)
         return hk_syntax_fail(err, text, b,
                               "a rule is 'Head(...) :- Body(...)' — no ':-' "

@@ -10,6 +10,10 @@
  *   POST   /v2/reason              recompute the derived facts
  *   GET    /v2/reason/verify       check every stored derivation step
  *   GET    /v2/why?statement=S     the derivation tree of a fact
+ *   GET    /v2/reason/contradictions?limit=N  derived contradictions with
+ *                                  proofs
+ *   GET    /v2/reason/strict       {"strict": bool}
+ *   PUT    /v2/reason/strict       {"strict": bool} turn strict mode on/off
  * Rule changes rematerialize in their own write; the rule module attached
  * by hk_svc_store_open keeps derived facts current after every fact
  * write. Reads run on the loop's read transaction, writes are jobs of the
@@ -264,4 +268,83 @@ void hk_route_why(hk_server *srv, h2o_req_t *req, const char *param)
     }
     if (!rule_dbs(srv, req, &a.d)) return;
     hk_route_read(req, 200, why_read, &a);
+}
+
+/* ==== Constraints ==== */
+
+typedef struct contra_arg {
+    hkr_dbs d;    /* the KB's rule databases */
+    size_t limit; /* contradictions listed */
+} contra_arg;
+
+static hk_err contra_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
+{
+    contra_arg *a = arg;
+    return hk_svc_rule_contradictions_json(t, &a->d, a->limit, out, err);
+}
+
+void hk_route_reason_contradictions(hk_server *srv, h2o_req_t *req,
+                                    const char *param)
+{
+    (void)param;
+    contra_arg a;
+    memset(&a, 0, sizeof a);
+    if (!hk_param_limit(srv, req, &a.limit) || !rule_dbs(srv, req, &a.d))
+        return;
+    hk_route_read(req, 200, contra_read, &a);
+}
+
+static hk_err strict_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
+{
+    return hk_svc_rules_strict_json(t, &((read_arg *)arg)->d, out, err);
+}
+
+void hk_route_reason_strict_get(hk_server *srv, h2o_req_t *req,
+                                const char *param)
+{
+    (void)param;
+    read_arg a = {{0}, NULL};
+    if (!rule_dbs(srv, req, &a.d)) return;
+    hk_route_read(req, 200, strict_read, &a);
+}
+
+static void strict_done(h2o_req_t *req, hk_err rc, const hk_error *err,
+                        void *arg)
+{
+    hk_svc_rules_strict *a = arg;
+    if (req && rc) {
+        hk_http_send_hk_error(req, err);
+    } else if (req) {
+        hk_buf b = HK_BUF_INIT;
+        hk_buf_appendf(&b, "{\"strict\":%s}", a->on ? "true" : "false");
+        hk_http_send_buf(req, 200, &b);
+        hk_buf_free(&b);
+    }
+    hk_free(a);
+}
+
+void hk_route_reason_strict_put(hk_server *srv, h2o_req_t *req,
+                                const char *param)
+{
+    (void)param;
+    hkr_dbs d;
+    if (!rule_dbs(srv, req, &d)) return;
+    json_t *body = hk_body_json(req);
+    if (!body) return;
+    json_t *on = json_object_get(body, "strict");
+    if (!json_is_object(body) || !json_is_boolean(on)) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "expected {\"strict\": true|false}", "strict");
+    } else {
+        hk_svc_rules_strict *a = hk_calloc(1, sizeof *a);
+        if (!a) {
+            hk_http_send_error(req, 503, "out_of_memory", "out of memory",
+                               NULL);
+        } else {
+            a->d = d;
+            a->on = json_is_true(on);
+            queue(req, hk_svc_rules_strict_apply, strict_done, a);
+        }
+    }
+    json_decref(body);
 }

@@ -427,6 +427,12 @@ void hk_route_rules_delete(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_reason(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_reason_verify(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_why(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_reason_contradictions(hk_server *srv, h2o_req_t *req,
+                                    const char *param);
+void hk_route_reason_strict_get(hk_server *srv, h2o_req_t *req,
+                                const char *param);
+void hk_route_reason_strict_put(hk_server *srv, h2o_req_t *req,
+                                const char *param);
 /* routes_graphql.c */
 void hk_route_graphql_post(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_graphql_get(hk_server *srv, h2o_req_t *req, const char *param);

@@ -217,3 +217,13 @@ hk_err hk_svc_rule_contradictions_json(hk_txn *t, const hkr_dbs *d,
     hk_buf_free(&arr);
     return rc;
 }
+
+hk_err hk_svc_rules_strict_json(hk_txn *t, const hkr_dbs *d, hk_buf *out,
+                                hk_error *err)
+{
+    bool on = false;
+    hk_err rc = hkr_strict_get(t, d, &on, err);
+    if (rc == HK_OK)
+        rc = hk_buf_appendf(out, "{\"strict\":%s}", on ? "true" : "false");
+    return rc;
+}

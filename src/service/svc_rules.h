@@ -76,6 +76,10 @@ hk_err hk_svc_rule_contradictions_json(hk_txn *t, const hkr_dbs *d,
                                        size_t limit, hk_buf *out,
                                        hk_error *err);
 
+/* {"strict": bool}: the KB's strict mode (hkr_strict_get). */
+hk_err hk_svc_rules_strict_json(hk_txn *t, const hkr_dbs *d, hk_buf *out,
+                                hk_error *err);
+
 /* {"rules": [...], "derived": N}. */
 hk_err hk_svc_rules_list_json(hk_txn *t, const hkr_dbs *d, hk_buf *out,
                               hk_error *err);

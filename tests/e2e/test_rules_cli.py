@@ -223,9 +223,38 @@ class RulesCli(unittest.TestCase):
             self.assertEqual(st, 404, b)
             st, _, b = r("GET", "/v2/rules/bad%20name")
             self.assertEqual(st, 400, b)
+            # constraints: contradictions and strict mode over REST
+            st, _, b = r("POST", "/v2/facts/batch", [
+                {"statement": "Functional(HasCapital)"},
+                {"statement": "HasCapital(France, Paris)"},
+                {"statement": "HasCapital(France, Lyon)"},
+                {"statement": "HasCapital(France, Marseille)"}])
+            self.assertEqual((st, b["created"]), (200, 4), b)
+            st, _, b = r("GET", "/v2/reason/contradictions")
+            self.assertEqual((st, b["count"], b["strict"]), (200, 3, False),
+                             b)
+            self.assertTrue(all("proof" in c for c in b["contradictions"]))
+            st, _, b = r("GET", "/v2/reason/contradictions?limit=1")
+            self.assertEqual((st, b["count"], len(b["contradictions"])),
+                             (200, 3, 1), b)
+            st, _, b = r("GET", "/v2/reason/strict")
+            self.assertEqual((st, b), (200, {"strict": False}))
+            st, _, b = r("PUT", "/v2/reason/strict", {"strict": True})
+            self.assertEqual((st, b), (200, {"strict": True}))
+            st, _, b = r("GET", "/v2/reason/strict")
+            self.assertEqual((st, b), (200, {"strict": True}))
+            st, _, b = r("POST", "/v2/facts",
+                         {"statement": "HasCapital(France, Nice)"})
+            self.assertEqual(st, 409, b)
+            self.assertIn("refused in strict mode", b["error"]["message"])
+            st, _, b = r("PUT", "/v2/reason/strict", {"strict": "yes"})
+            self.assertEqual(st, 400, b)
+            st, _, b = r("PUT", "/v2/reason/strict", {"strict": False})
+            self.assertEqual((st, b), (200, {"strict": False}))
             st, _, b = r("GET", "/openapi.json")
             for path in ("/v2/rules", "/v2/rules/{name}", "/v2/reason",
-                         "/v2/reason/verify", "/v2/why"):
+                         "/v2/reason/verify", "/v2/why",
+                         "/v2/reason/contradictions", "/v2/reason/strict"):
                 self.assertIn(path, b["paths"])
         finally:
             self.assertEqual(srv.stop(), 0, srv.output())
