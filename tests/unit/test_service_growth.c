@@ -110,6 +110,7 @@ static void bulk(hk_store *s, const char *prefix, int n)
 static hk_store *open_attached(const char *dir, hkv_store **vs)
 {
     hk_store_options o = {0};
+    o.create = true;
     o.no_sync = true;
     o.map_size = 1ull << 30;
     hk_store *s = NULL;
