@@ -78,10 +78,14 @@ writeFileSync(
     '<body><main><label for="q">Search</label> <input type="search" id="q" name="q"></main></body></html>\n',
 );
 const srv = spawn(BIN, ["serve", "--data", kb, "--web", webCopy, "--listen", "127.0.0.1:0", "--threads", "2", "--quiet"], { stdio: ["ignore", "ignore", "pipe"] });
-// --quiet hides the banner: find the port through /proc
-await new Promise((r) => setTimeout(r, 800));
-const ss = spawnSync("ss", ["-ltnpH"], { encoding: "utf8" }).stdout;
-const m = new RegExp(`127\\.0\\.0\\.1:(\\d+)\\s.*pid=${srv.pid},`).exec(ss);
+// --quiet hides the banner: find the port with ss (polled: under load
+// the server may take seconds to listen)
+let m = null;
+for (let i = 0; i < 120 && !m; i++) {
+  await new Promise((r) => setTimeout(r, 250));
+  const ss = spawnSync("ss", ["-ltnpH"], { encoding: "utf8" }).stdout;
+  m = new RegExp(`127\\.0\\.0\\.1:(\\d+)\\s.*pid=${srv.pid},`).exec(ss);
+}
 if (!m) throw new Error("cannot find the server's port");
 const B = `http://127.0.0.1:${m[1]}`;
 
