@@ -46,6 +46,34 @@ static void die(const char *what, const hk_error *e)
     exit(1);
 }
 
+/* Adds facts E<from>..E<from+n-1> in transactions of per_txn facts;
+ * returns the seconds taken. */
+static double add_facts(hk_store *s, long from, long n, long per_txn)
+{
+    hk_error e;
+    double t0 = now_s();
+    for (long i = from; i < from + n;) {
+        hk_txn *t;
+        if (hk_txn_begin(s, true, &t, &e)) die("begin", &e);
+        for (long k = 0; k < per_txn && i < from + n; k++, i++) {
+            char a[32], b[32];
+            snprintf(a, sizeof a, "E%ld", i);
+            snprintf(b, sizeof b, "F%ld", (i * 7919) % 100003);
+            hk_statement st;
+            memset(&st, 0, sizeof st);
+            st.predicate = "Rel";
+            st.args[0] = a;
+            st.args[1] = b;
+            st.n_args = 2;
+            hk_fact_id id;
+            bool created;
+            if (hk_store_add(t, &st, NULL, &id, &created, &e)) die("add", &e);
+        }
+        if (hk_txn_commit(t, &e)) die("commit", &e);
+    }
+    return now_s() - t0;
+}
+
 /* Seconds of one read: the scan (daily false) or the counters. */
 static double one_read(hk_store *s, bool daily, uint64_t *total)
 {
@@ -96,25 +124,7 @@ int main(int argc, char **argv)
     hk_error e;
     if (hk_store_open(dir, &o, &s, &e)) die("open", &e);
     double t0 = now_s();
-    for (long i = 0; i < n;) {
-        hk_txn *t;
-        if (hk_txn_begin(s, true, &t, &e)) die("begin", &e);
-        for (long k = 0; k < 10000 && i < n; k++, i++) {
-            char a[32], b[32];
-            snprintf(a, sizeof a, "E%ld", i);
-            snprintf(b, sizeof b, "E%ld", (i * 7919) % (n + 1));
-            hk_statement st;
-            memset(&st, 0, sizeof st);
-            st.predicate = "Rel";
-            st.args[0] = a;
-            st.args[1] = b;
-            st.n_args = 2;
-            hk_fact_id id;
-            bool created;
-            if (hk_store_add(t, &st, NULL, &id, &created, &e)) die("add", &e);
-        }
-        if (hk_txn_commit(t, &e)) die("commit", &e);
-    }
+    add_facts(s, 0, n, 10000);
     printf("built %ld facts (%ld audit entries) in %.1f s\n", n, n,
            now_s() - t0);
     uint64_t tot_scan, tot_fold, tot_daily;
@@ -128,7 +138,31 @@ int main(int argc, char **argv)
     if (hk_svc_store_open(dir, &o, &s, &vs, &e)) die("attach", &e);
     double backfill = now_s() - t0;
     double daily = median_read(s, true, &tot_daily);
+    /* the hook's cost on writes: 5 rounds of 2000 facts in transactions
+     * of 10, with the hook (this handle) and without (a plain handle),
+     * alternating */
+    double with[5], without[5];
+    long next = n;
+    for (int r = 0; r < 5; r++) {
+        with[r] = add_facts(s, next, 2000, 10);
+        next += 2000;
+        hk_svc_store_close(s, vs);
+        if (hk_store_open(dir, &o, &s, &e)) die("open", &e);
+        without[r] = add_facts(s, next, 2000, 10);
+        next += 2000;
+        hk_store_close(s);
+        if (hk_svc_store_open(dir, &o, &s, &vs, &e)) die("attach", &e);
+    }
+    /* the plain handle's adds are folded by the next change or read */
+    uint64_t tot_after;
+    double after = median_read(s, true, &tot_after);
     hk_svc_store_close(s, vs);
+    double hw = median5(with), hwo = median5(without);
+    if (tot_after != (uint64_t)next) {
+        fprintf(stderr, "growth_bench: counted %llu of %ld facts\n",
+                (unsigned long long)tot_after, next);
+        return 1;
+    }
     printf("scan of every fact (anchor)      %10.3f ms  total %llu\n",
            scan * 1e3, (unsigned long long)tot_scan);
     printf("counters, whole log folded       %10.3f ms  total %llu\n",
@@ -138,5 +172,14 @@ int main(int argc, char **argv)
     printf("counters, after the backfill     %10.3f ms  total %llu\n",
            daily * 1e3, (unsigned long long)tot_daily);
     printf("scan / counters                  %10.0f x\n", scan / daily);
-    return tot_scan == tot_daily && tot_fold == tot_daily ? 0 : 1;
+    printf("2000 adds (txns of 10), hook     %10.3f ms\n", hw * 1e3);
+    printf("2000 adds (txns of 10), no hook  %10.3f ms  (with/without "
+           "%.2f)\n",
+           hwo * 1e3, hw / hwo);
+    printf("counters after mixed writers     %10.3f ms  total %llu\n",
+           after * 1e3, (unsigned long long)tot_after);
+    return tot_scan == (uint64_t)n && tot_fold == (uint64_t)n &&
+                   tot_daily == (uint64_t)n
+               ? 0
+               : 1;
 }
