@@ -216,6 +216,24 @@ static hk_err on_change(hk_txn *t, const hks_change *c, void *ud, hk_error *err)
     return fold_stored(t, &d, c->audit_seq, UINT64_MAX, &done, err);
 }
 
+/* *done: the counters hold every audit entry of a fresh snapshot. */
+static hk_err caught_up(hk_store *s, growth_dbs *d, bool *done, hk_error *err)
+{
+    hk_txn *t;
+    hk_audit_iter *it = NULL;
+    const hk_audit_entry *a = NULL;
+    uint64_t seq;
+    hk_err e = hk_txn_begin(s, false, &t, err);
+    if (e) return e;
+    if (!(e = seq_get(t, d->meta, &seq, err)) &&
+        !(e = hk_audit_iter_open(t, seq + 1, &it, err)))
+        e = hk_audit_iter_next(it, &a, err);
+    if (it) hk_audit_iter_close(it);
+    hk_txn_abort(t);
+    *done = e == HK_OK && a == NULL;
+    return e;
+}
+
 hk_err hk_svc_growth_attach(hk_store *s, bool read_only, hk_error *err)
 {
     growth_dbs d;
@@ -224,8 +242,11 @@ hk_err hk_svc_growth_attach(hk_store *s, bool read_only, hk_error *err)
     if ((e = hks_db_register(s, DAY_DB, 0, &d.day, err)) ||
         (e = hks_db_register(s, META_DB, 0, &d.meta, err)))
         return e;
-    /* backfill, one bounded transaction at a time */
-    for (bool done = false; !done;) {
+    /* backfill, one bounded transaction at a time (none, and no writer
+     * lock taken, when the counters are at the head already) */
+    bool done = false;
+    if ((e = caught_up(s, &d, &done, err))) return e;
+    while (!done) {
         hk_txn *t;
         if ((e = hk_txn_begin(s, true, &t, err))) return e;
         if ((e = fold_stored(t, &d, 0, GROWTH_CHUNK, &done, err))) {
