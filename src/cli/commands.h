@@ -51,6 +51,7 @@ int hk_cmd_update(int argc, char **argv);
 int hk_cmd_import(int argc, char **argv);
 int hk_cmd_export(int argc, char **argv);
 int hk_cmd_stats(int argc, char **argv);
+int hk_cmd_growth(int argc, char **argv);
 int hk_cmd_predicates(int argc, char **argv);
 int hk_cmd_entities(int argc, char **argv);
 int hk_cmd_history(int argc, char **argv);

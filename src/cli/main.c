@@ -30,6 +30,7 @@ const hk_command hk_commands[] = {
      "SQLite KB"},
     {"export", hk_cmd_export, "export every fact (statements, jsonl, tsv)"},
     {"stats", hk_cmd_stats, "counts and sizes of the knowledge base"},
+    {"growth", hk_cmd_growth, "facts added and deleted per day"},
     {"predicates", hk_cmd_predicates, "list predicates with fact counts"},
     {"entities", hk_cmd_entities, "list entities with fact counts"},
     {"history", hk_cmd_history, "audit entries of one fact"},

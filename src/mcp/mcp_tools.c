@@ -290,12 +290,21 @@ const mcp_tool_def mcp_kb_tools[] = {
          "\"direction\",\"count\",\"facts\""),
      RO, mcp_t_export_facts},
     {"growth_stats", "Growth per day",
-     "Facts added per UTC day over the last days (by creation time of the "
-     "facts that still exist).",
-     IN(INT("days", 30, 1, 3660, "Days to look back"), ""),
-     OUT(NUM("days") "," NUM("total_added") ",\"per_day\":{\"type\":"
+     "Facts added per UTC day over the last days. basis created (default): "
+     "by creation time of the facts that still exist (reads every fact). "
+     "basis changes: facts added and deleted per day of the change (an "
+     "import counts on its day), from per-day counters, fast on any KB.",
+     IN(INT("days", 30, 1, 3660, "Days to look back") ","
+        "\"basis\":{\"type\":\"string\",\"enum\":[\"created\","
+        "\"changes\"],\"default\":\"created\",\"description\":\"created "
+        "= creation times of existing facts; changes = adds and deletes per "
+        "day\"}", ""),
+     OUT(NUM("days") "," NUM("total_added") "," NUM("total_deleted") ","
+         TXT("first_day") "," NUM("counted_seq") "," NUM("folded") ","
+         "\"per_day\":{\"type\":"
          "\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
-         TXT("date") "," NUM("added") "},\"required\":[\"date\",\"added\"]}}",
+         TXT("date") "," NUM("added") "," NUM("deleted") "},"
+         "\"required\":[\"date\",\"added\"]}}",
          "\"days\",\"total_added\",\"per_day\""),
      RO, mcp_t_growth_stats},
     {"health_check", "Health check",

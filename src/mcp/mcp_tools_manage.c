@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
 #include "mcp/mcp_tools.h"
 
@@ -74,8 +75,34 @@ hk_err mcp_t_export_facts(mcp_call *c, json_t **out, hk_error *err)
 
 /* ==== growth_stats ==== */
 
+/* basis "changes": added and deleted per day of the change, from the
+ * per-day counters (hk_svc_growth_daily, O(days)). */
+static hk_err growth_changes(mcp_call *c, json_t **out, hk_error *err)
+{
+    hk_svc_growth_daily_req req = {c->srv->env.store,
+                                   (uint32_t)mcp_arg_int(c, "days", 30), 0};
+    hk_svc_growth_daily_res res;
+    memset(&res, 0, sizeof res);
+    hk_txn *t = NULL;
+    hk_buf b = HK_BUF_INIT;
+    hk_err rc = mcp_read_begin(c, &t, err);
+    if (rc == HK_OK) rc = hk_svc_growth_daily(t, &req, &res, err);
+    if (t) hk_txn_abort(t);
+    if (rc == HK_OK && hk_svc_growth_daily_write_json(&res, &b) != HK_OK)
+        rc = HK_ERR_NOMEM;
+    hk_svc_growth_daily_res_free(&res);
+    if (rc == HK_OK) {
+        *out = json_loadb(b.data, b.len, 0, NULL);
+        if (*out == NULL) rc = HK_ERR_NOMEM;
+    }
+    hk_buf_free(&b);
+    return rc;
+}
+
 hk_err mcp_t_growth_stats(mcp_call *c, json_t **out, hk_error *err)
 {
+    if (strcmp(mcp_arg_str(c, "basis", "created"), "changes") == 0)
+        return growth_changes(c, out, err);
     hk_svc_growth_req req = {(uint32_t)mcp_arg_int(c, "days", 30), 0};
     hk_svc_growth_res res;
     memset(&res, 0, sizeof res);

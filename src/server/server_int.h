@@ -410,6 +410,8 @@ void hk_route_query(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_entity(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_predicates(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param);
+/* routes_growth.c */
+void hk_route_growth(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_search(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param);
 /* server_stream.c */

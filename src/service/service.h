@@ -526,6 +526,44 @@ void hk_svc_growth_res_free(hk_svc_growth_res *res);
 /* "YYYY-MM-DD" of a day number; out holds 11 bytes. */
 void hk_svc_day_format(int64_t day, char out[11]);
 
+/* Facts added and deleted per UTC day of the change, from counters kept in
+ * module databases (svc_growth.c): O(days) plus the audit entries written
+ * since the counters were last brought up to date (none on a handle
+ * attached writable). Unlike hk_svc_growth, an imported fact counts on the
+ * day of its import, and facts deleted since still count as added. */
+typedef struct hk_svc_growth_daily_req {
+    hk_store *store; /* the KB of the transaction (its growth databases) */
+    uint32_t days;   /* days counted, ending today (1..36600) */
+    int64_t now_us;  /* "today" is the UTC day of this time; 0 = now */
+} hk_svc_growth_daily_req;
+
+typedef struct hk_svc_growth_daily_res {
+    int64_t first_day;      /* days since 1970-01-01 of added[0] */
+    uint32_t days;          /* entries in added and deleted */
+    uint64_t *added;        /* facts added on each day (hk_free'd by
+                               hk_svc_growth_daily_res_free) */
+    uint64_t *deleted;      /* facts deleted on each day (the same) */
+    uint64_t total_added;   /* sum of added */
+    uint64_t total_deleted; /* sum of deleted */
+    uint64_t counted_seq;   /* last audit entry the stored counters hold */
+    uint64_t folded;        /* audit entries after it read for this answer */
+} hk_svc_growth_daily_res;
+
+/* days out of range is HK_ERR_INVALID (field "days"). Release with
+ * hk_svc_growth_daily_res_free (also after an error). */
+hk_err hk_svc_growth_daily(hk_txn *t, const hk_svc_growth_daily_req *req,
+                           hk_svc_growth_daily_res *res, hk_error *err);
+void hk_svc_growth_daily_res_free(hk_svc_growth_daily_res *res);
+/* {"days","first_day","total_added","total_deleted","per_day":[{"date",
+ * "added","deleted"}],"counted_seq","folded"} */
+hk_err hk_svc_growth_daily_write_json(const hk_svc_growth_daily_res *res,
+                                      hk_buf *out);
+/* Keeps the counters of s current: on a writable handle registers the
+ * databases, brings them up to the audit head (a KB that predates them:
+ * once, in transactions of at most 65536 audit entries) and adds the
+ * change hook; read-only: nothing. Called by hk_svc_store_open. */
+hk_err hk_svc_growth_attach(hk_store *s, bool read_only, hk_error *err);
+
 /* ==== Audit, backup, restore, compaction, import, export ==== */
 
 typedef struct hk_svc_audit_list_req {

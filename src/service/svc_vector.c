@@ -752,6 +752,8 @@ hk_err hk_svc_store_open(const char *dir, const hk_store_options *opt,
     if (!e) e = hkst_outbox_attach(*s, err);
     /* the rule module keeps derived facts current after every change */
     if (e == HK_OK) e = hkr_attach(*s, err);
+    /* per-day counters of facts added and deleted (svc_growth.c) */
+    if (e == HK_OK) e = hk_svc_growth_attach(*s, opt->read_only, err);
     if (e) {
         hkv_store_detach(*vs);
         *vs = NULL;

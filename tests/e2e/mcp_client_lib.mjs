@@ -50,7 +50,7 @@ export const TOOL_PARAMS = {
   analyze_duplicates: ['threshold', 'max_pairs'],
   list_audit: ['limit'],
   export_facts: ['count', 'direction'],
-  growth_stats: ['days'],
+  growth_stats: ['days', 'basis'], // basis: optional, added after 1.x
   health_check: ['deep'],
   get_fact_history: ['statement', 'limit'],
   backup_kb: ['description', 'auth_token'],
@@ -272,6 +272,10 @@ export async function exerciseAllTools(client, ctx) {
   eq(tail.facts[0].statement, SEED[SEED.length - 2], 'export tail (default) newest');
   const gr = await call(client, validators, 'growth_stats', { days: 7 });
   ok(gr.per_day.length === 7 && gr.total_added === SEED.length - 1, 'growth counts today');
+  // by day of change: every add counts, the deleted one too
+  const grc = await call(client, validators, 'growth_stats', { days: 7, basis: 'changes' });
+  ok(grc.per_day.length === 7 && grc.total_added === SEED.length && grc.total_deleted === 1 &&
+     grc.per_day[6].added === SEED.length, 'growth by changes counts adds and deletes');
   const hc = await call(client, validators, 'health_check', {});
   ok(hc.status === 'ok' && hc.checks.audit_chain.ok, 'health ok');
   const hcd = await call(client, validators, 'health_check', { deep: true });

@@ -329,6 +329,23 @@ async function main() {
     await page.goto(B + "/#/status");
     await page.locator("dl.kv dt", { hasText: "requests" }).waitFor();
     assert.match(await page.locator("main").innerText(), /facts\s+59\d/);
+    // growth per day: the chart's bars and totals are the server's counters,
+    // which agree with the CLI's (the KB was filled today)
+    await page.locator("svg.growth-chart rect.up").first().waitFor();
+    const gr = await (await fetch(B + "/v2/stats/growth?days=30")).json();
+    const gc = JSON.parse(mustCli(["growth", "--days", "30", "--json"]).stdout);
+    assert.equal(gr.total_added, gc.total_added);
+    assert.equal(gr.total_deleted, gc.total_deleted);
+    assert.ok(gr.total_added >= 590, "growth misses facts: " + JSON.stringify(gr).slice(0, 300));
+    assert.equal(gr.per_day.length, 30);
+    assert.equal(gr.per_day[29].added, gr.total_added, "today holds every add");
+    assert.equal(await page.locator("svg.growth-chart rect.up").count(), 1);
+    assert.match(await page.locator("p.growth-totals").innerText(), new RegExp(`^${gr.total_added.toLocaleString("en-US")} facts added and ${gr.total_deleted} deleted`));
+    const g90 = await (await fetch(B + "/v2/stats/growth?days=90")).json();
+    await page.getByLabel("Range").selectOption("90");
+    await page.waitForFunction((d) => document.querySelector("svg.growth-chart title")?.textContent?.includes(d + " to "), g90.per_day[0].date);
+    r = await fetch(B + "/v2/stats/growth?days=0");
+    assert.equal(r.status, 400);
     await axeCheck(page, "status");
     await shot(page, "status");
 

@@ -132,6 +132,13 @@ function parseHash(): { view: string; arg: string; params: URLSearchParams } {
   return { view, arg, params };
 }
 
+// Views that draw differently by role (write and review controls).
+const ROLE_VIEWS = new Set(["facts", "review"]);
+
+function hideByRole(): void {
+  for (const a of document.querySelectorAll<HTMLAnchorElement>("#nav a")) if (a.dataset.view === "review") a.hidden = !session.can_read;
+}
+
 export function render(): void {
   const main = document.getElementById("main")!;
   const { view, arg, params } = parseHash();
@@ -142,8 +149,8 @@ export function render(): void {
   for (const a of document.querySelectorAll<HTMLAnchorElement>("#nav a")) {
     if (a.dataset.view === name) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
-    if (a.dataset.view === "review") a.hidden = !session.can_read;
   }
+  hideByRole();
   put(main, h("h1", { class: "view-title" }, v.title));
   const body = h("div", { class: "view view-" + name });
   main.appendChild(body);
@@ -168,13 +175,19 @@ async function start(): Promise<void> {
     ev.preventDefault();
     document.getElementById("main")?.focus();
   });
-  const note = await loadSession();
-  drawWho(note);
   window.addEventListener("hashchange", () => {
     render();
     document.getElementById("main")?.focus({ preventScroll: true });
   });
+  // The first view draws at once, while the session is still on its way:
+  // reads need no role (the token, if any, rides on every request), so
+  // only views that adapt to the role are drawn again when it arrives.
+  const pending = loadSession();
   render();
+  const note = await pending;
+  drawWho(note);
+  if (note || ROLE_VIEWS.has(parseHash().view)) render();
+  else hideByRole();
 }
 
 void start();

@@ -1,8 +1,10 @@
-// Status: counts and sizes, server metrics (from /metrics), the change
-// stream's backlog and, on a follower, its readiness.
+// Status: counts and sizes, growth per day (views/growth.ts), server
+// metrics (from /metrics), the change stream's backlog and, on a
+// follower, its replication lag.
 import type { Ctx } from "../main";
 import { get, text } from "../api";
 import { fmtBytes, fmtNum, h, put, status } from "../dom";
+import { growthSection } from "./growth";
 
 type Stats = Record<string, number | string | null>;
 
@@ -27,7 +29,7 @@ export async function statusView(ctx: Ctx): Promise<void> {
   const kb = h("section", { "aria-label": "Knowledge base" });
   const srv = h("section", { "aria-label": "Server" });
   const stream = h("section", { "aria-label": "Change stream" });
-  put(ctx.main, h("div", { class: "cards" }, kb, srv, stream));
+  put(ctx.main, h("div", { class: "cards" }, kb, srv, stream), growthSection(ctx.live));
   status(kb, "info", "Loading…");
   const s = await get<Stats>("/v2/stats");
   if (!ctx.live()) return;
