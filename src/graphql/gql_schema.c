@@ -147,6 +147,57 @@ static const gql_field f_query[] = {
      NULL,
      2,
      {{"statement", "String!", NULL, "e.g. Ancestor(a, c)"}}},
+    {"vectorSpaces",
+     "[VectorSpace!]!",
+     "Vector spaces with their parameters and vector counts (as GET "
+     "/v2/vectors).",
+     gql_r_vector_spaces,
+     NULL,
+     1,
+     {{0}}},
+    {"similar",
+     "SimilarResult!",
+     "Nearest facts of a space to a text or a fact (as "
+     "/v2/vectors/{space}/similar).",
+     gql_r_similar,
+     NULL,
+     10,
+     {{"space", "String!", NULL, "the vector space"},
+      {"text", "String", NULL, "query text (the space's embedder)"},
+      {"fact", "ID", NULL, "query by this fact's vector"},
+      {"k", "Int", NULL, "hits (default 10, at most 1000)"},
+      {"predicate", "String", NULL, "only facts of this predicate"},
+      {"entity", "String", NULL, "only facts mentioning it"}}},
+    {"model",
+     "JSON!",
+     "The learned model: parameters, metrics, age (as GET /v2/model).",
+     gql_r_model,
+     NULL,
+     1,
+     {{0}}},
+    {"modelScore",
+     "JSON!",
+     "Plausibility and rank of a statement (as GET /v2/model/score).",
+     gql_r_model_score,
+     NULL,
+     2,
+     {{"statement", "String!", NULL, "e.g. HasPart(Computer, CPU)"}}},
+    {"modelPredict",
+     "JSON!",
+     "Ranked candidates for one unknown (as GET /v2/model/predict).",
+     gql_r_model_predict,
+     NULL,
+     5,
+     {{"pattern", "String!", NULL, "e.g. HasPart(Computer, ?x)"},
+      {"k", "Int", NULL, "candidates (1..1000)"}}},
+    {"modelSimilar",
+     "JSON!",
+     "Nearest entities in embedding space (as GET /v2/model/similar).",
+     gql_r_model_similar,
+     NULL,
+     5,
+     {{"entity", "String!", NULL, "entity name"},
+      {"k", "Int", NULL, "entities (1..1000)"}}},
     {0}};
 
 static const gql_field f_mutation[] = {
@@ -222,6 +273,26 @@ static const gql_field f_mutation[] = {
      NULL,
      10,
      {{"name", "String!", NULL, "rule name"}}},
+    {"createVectorSpace",
+     "VectorSpace!",
+     "Creates a vector space (as POST /v2/vectors).",
+     gql_r_create_space,
+     NULL,
+     1,
+     {{"name", "String!", NULL, "1..48 of [a-z0-9_-]"},
+      {"dim", "Int!", NULL, "dimensions (1..4096)"},
+      {"metric", "String", "\"cosine\"", "cosine, dot or l2"},
+      {"embedder", "String", "\"none\"", "none, hashed or openai"},
+      {"int8", "Boolean", "false", "store int8 vectors"},
+      {"autoEmbed", "Boolean", "false", "embed new facts in the background"}}},
+    {"dropVectorSpace",
+     "VectorSpaceDrop!",
+     "Drops a vector space and its vectors (admin role; as DELETE "
+     "/v2/vectors/{space}).",
+     gql_r_drop_space,
+     NULL,
+     1,
+     {{"name", "String!", NULL, "space name"}}},
     {0}};
 
 static const gql_field f_fact[] = {
@@ -572,6 +643,68 @@ static const gql_field f_review_decision[] = {
     {"reviewer", "String!", "Who decided.", NULL, NULL, 0, {{0}}},
     {0}};
 
+static const gql_field f_vspace[] = {
+    {"name", "String!", "Space name.", NULL, NULL, 0, {{0}}},
+    {"dim", "Int!", "Dimensions.", NULL, NULL, 0, {{0}}},
+    {"metric", "String!", "cosine, dot or l2.", NULL, NULL, 0, {{0}}},
+    {"storage", "String!", "float32 or int8.", NULL, NULL, 0, {{0}}},
+    {"m", "Int!", "Graph degree of the index.", NULL, NULL, 0, {{0}}},
+    {"efConstruction",
+     "Int!",
+     "Candidates while building.",
+     NULL,
+     "ef_construction",
+     0,
+     {{0}}},
+    {"ef", "Int!", "Candidates while searching.", NULL, NULL, 0, {{0}}},
+    {"embedder",
+     "String!",
+     "none, hashed-ngrams or openai.",
+     NULL,
+     NULL,
+     0,
+     {{0}}},
+    {"vectors", "Int!", "Vectors stored.", NULL, NULL, 0, {{0}}},
+    {"autoEmbed",
+     "Boolean!",
+     "New facts are embedded in the background.",
+     NULL,
+     "auto_embed",
+     0,
+     {{0}}},
+    {0}};
+
+static const gql_field f_vspace_drop[] = {
+    {"name", "String!", "The space.", NULL, NULL, 0, {{0}}},
+    {"dropped", "Boolean!", "Always true.", NULL, NULL, 0, {{0}}},
+    {0}};
+
+static const gql_field f_similar_hit[] = {
+    {"id", "ID!", "The fact.", NULL, NULL, 0, {{0}}},
+    {"statement", "String!", "Its canonical statement.", NULL, NULL, 0, {{0}}},
+    {"score",
+     "Float!",
+     "cosine: similarity; dot: a.b; l2: -distance.",
+     NULL,
+     NULL,
+     0,
+     {{0}}},
+    {0}};
+
+static const gql_field f_similar[] = {
+    {"space", "String!", "The space searched.", NULL, NULL, 0, {{0}}},
+    {"hits", "[SimilarHit!]!", "Nearest first.", NULL, NULL, 0, {{0}}},
+    {"candidates",
+     "Int!",
+     "Facts the filters allowed (0: no filter).",
+     NULL,
+     NULL,
+     0,
+     {{0}}},
+    {"exact", "Boolean!", "Answered by an exact scan.", NULL, NULL, 0, {{0}}},
+    {"indexed", "Int!", "Live vectors in the index.", NULL, NULL, 0, {{0}}},
+    {0}};
+
 static const gql_field f_batch_item[] = {
     {"index", "Int!", "Position in inputs.", NULL, NULL, 0, {{0}}},
     {"id", "ID", "The fact (null when refused).", NULL, NULL, 0, {{0}}},
@@ -761,6 +894,10 @@ static const gql_type t_all[] = {
     OBJ("ProposalEdge", f_proposal_edge, "A proposal in a connection."),
     OBJ("ProposalConnection", f_proposal_conn, "A page of proposals."),
     OBJ("ReviewDecision", f_review_decision, "Result of a review decision."),
+    OBJ("VectorSpace", f_vspace, "A vector space."),
+    OBJ("VectorSpaceDrop", f_vspace_drop, "Result of dropVectorSpace."),
+    OBJ("SimilarHit", f_similar_hit, "A fact near the query."),
+    OBJ("SimilarResult", f_similar, "Result of a similarity search."),
     {"FactInput", GQL_T_INPUT, "A fact to add or the changes to make.",
      f_fact_input, NULL},
     SCALAR("JSON", "Any JSON value."),
@@ -788,8 +925,9 @@ const gql_type *const gql_types[] = {
     &t_all[22], &t_all[23],  &t_all[24], &t_all[25], &t_all[26], &t_all[27],
     &t_all[28], &t_all[29],  &t_all[30], &t_all[31], &t_all[32], &t_all[33],
     &t_all[34], &t_all[35],  &t_all[36], &t_all[37], &t_all[38], &t_all[39],
-    &t_all[40], &t_all[41],  &t_all[42], &t_all[43], &t_all[44], NULL};
-_Static_assert(N_ALL == 45, "gql_types lists every entry of t_all");
+    &t_all[40], &t_all[41],  &t_all[42], &t_all[43], &t_all[44], &t_all[45],
+    &t_all[46], &t_all[47],  &t_all[48], NULL};
+_Static_assert(N_ALL == 49, "gql_types lists every entry of t_all");
 
 const gql_type *gql_query_type(void)
 {
