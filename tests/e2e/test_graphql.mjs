@@ -453,7 +453,7 @@ try {
       + '{ name dim metric storage m efConstruction ef embedder vectors autoEmbed } }');
     assert.ok(!c.json.errors, JSON.stringify(c.json));
     const dup = await gql('mutation { createVectorSpace(name: "g", dim: 64) { name } }');
-    eq(dup.json.errors[0].extensions.code, 'EXISTS', `creating again: ${JSON.stringify(dup.json)}`);
+    eq(dup.json.errors[0].extensions.code, 'CONFLICT', `creating again: ${JSON.stringify(dup.json)}`);
     const emb = await rest('POST', '/v2/vectors/g/embed', {});
     eq(emb.status, 200, `embed: ${JSON.stringify(emb.json)}`);
     const SP = 'name dim metric storage m efConstruction ef embedder vectors autoEmbed';
