@@ -478,6 +478,14 @@ try {
       eq(r.status, 200, `REST similar ${q}`);
       eq(g.json.data.similar, asHits(r.json), `similar(${args}) equals REST`);
     }
+    for (const mode of ['vector', 'hybrid']) {
+      const g = await gql(`{ search(q: "cpu chip", first: 5, mode: "${mode}", space: "g") { score fact { ${FACT} } } }`);
+      const r = await rest('GET', `/v2/search?q=cpu%20chip&limit=5&mode=${mode}&space=g`);
+      eq(r.status, 200, `REST search ${mode}`);
+      assert.ok(r.json.results.length > 0 && r.json.mode === mode, `search ${mode} has hits`);
+      eq(g.json.data.search.map((h) => h.fact), r.json.results.map((h) => asGql(h.fact)), `search ${mode} facts`);
+      g.json.data.search.forEach((h, i) => assert.ok(Math.abs(h.score - r.json.results[i].score) < 1e-5, 'score'));
+    }
     const none = await gql('{ similar(space: "nope", text: "x") { space } }');
     eq(none.json.errors[0].extensions.code, 'NOT_FOUND', 'similar in an unknown space: NOT_FOUND');
     const w = await gql('mutation { dropVectorSpace(name: "g") { dropped } }');
