@@ -179,7 +179,7 @@ typedef struct gql_argdef {
     const char *desc; /* one line */
 } gql_argdef;
 
-#define GQL_MAX_ARGS 6
+#define GQL_MAX_ARGS 9
 
 struct gql_field {
     const char *name;              /* field name */

@@ -69,8 +69,17 @@ json_t *gql_r_similar(gql_ctx *c, json_t *parent, json_t *args)
     const char *fact = arg_str(args, "fact");
     if (fact && !hk_svc_parse_positive(fact, &r.fact))
         return gql_error(c, "fact is a fact id");
-    if ((r.text != NULL) == (fact != NULL))
-        return gql_error(c, "give exactly one of text and fact");
+    json_t *vec = json_object_get(args, "vector");
+    if (json_is_array(vec) && json_array_size(vec) > HKV_DIM_MAX)
+        return gql_error(c, "vector has more than %u numbers", HKV_DIM_MAX);
+    if ((r.text != NULL) + (fact != NULL) + json_is_array(vec) != 1)
+        return gql_error(c, "give exactly one of text, vector and fact");
+    json_t *ef = json_object_get(args, "ef");
+    if (json_is_integer(ef)) {
+        if (json_integer_value(ef) < 1 || json_integer_value(ef) > HKV_EF_MAX)
+            return gql_error(c, "ef must be between 1 and %u", HKV_EF_MAX);
+        r.ef = (uint32_t)json_integer_value(ef);
+    }
     json_t *k = json_object_get(args, "k");
     if (json_is_integer(k)) {
         if (json_integer_value(k) < 1 || json_integer_value(k) > 1000)
@@ -78,11 +87,22 @@ json_t *gql_r_similar(gql_ctx *c, json_t *parent, json_t *args)
         r.k = (uint32_t)json_integer_value(k);
     }
     if (!c->env->vs) return gql_error(c, "no vector space '%s'", r.space);
+    float *v = NULL;
+    if (json_is_array(vec)) {
+        size_t n = json_array_size(vec);
+        v = hk_calloc(n ? n : 1, sizeof *v);
+        if (!v) return nomem(c);
+        for (size_t i = 0; i < n; i++)
+            v[i] = (float)json_number_value(json_array_get(vec, i));
+        r.vector = v;
+        r.dim = (uint32_t)n;
+    }
     hk_svc_vsimilar_res res;
     memset(&res, 0, sizeof res);
     hk_error err;
-    if (hk_svc_vsimilar(c->env->vs, c->env->txn, &r, &res, &err) != HK_OK)
-        return gql_error_hk(c, &err);
+    hk_err rc = hk_svc_vsimilar(c->env->vs, c->env->txn, &r, &res, &err);
+    hk_free(v);
+    if (rc != HK_OK) return gql_error_hk(c, &err);
     json_t *hits = json_array();
     bool ok = hits != NULL;
     for (size_t i = 0; ok && i < res.n_hits; i++) {
@@ -128,6 +148,17 @@ json_t *gql_r_create_space(gql_ctx *c, json_t *parent, json_t *args)
     a.sp.params.quant =
         json_is_true(json_object_get(args, "int8")) ? HKV_I8 : HKV_F32;
     a.sp.auto_embed = json_is_true(json_object_get(args, "autoEmbed"));
+    const char *const pn[] = {"m", "efConstruction", "ef"};
+    const uint32_t pmax[] = {HKV_M_MAX, HKV_EF_MAX, HKV_EF_MAX};
+    uint32_t *pv[] = {&a.sp.params.m, &a.sp.params.ef_construction,
+                      &a.sp.params.ef};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *x = json_object_get(args, pn[i]);
+        if (!json_is_integer(x)) continue;
+        if (json_integer_value(x) < 0 || json_integer_value(x) > pmax[i])
+            return gql_error(c, "%s must be between 0 and %u", pn[i], pmax[i]);
+        *pv[i] = (uint32_t)json_integer_value(x);
+    }
     hk_error err;
     hk_error_clear(&err);
     if (hk_svc_vspace_create_apply(c->env->txn, &a, &err) != HK_OK)

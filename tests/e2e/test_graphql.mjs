@@ -449,7 +449,8 @@ try {
   {
     const ro = await gql('mutation { createVectorSpace(name: "g", dim: 64) { name } }', undefined, reader);
     eq(ro.status, 403, 'createVectorSpace with a read token: 403');
-    const c = await gql('mutation { createVectorSpace(name: "g", dim: 64, embedder: "hashed") '
+    const c = await gql('mutation { createVectorSpace(name: "g", dim: 64, embedder: "hashed", m: 8, '
+      + 'efConstruction: 60, ef: 30) '
       + '{ name dim metric storage m efConstruction ef embedder vectors autoEmbed } }');
     assert.ok(!c.json.errors, JSON.stringify(c.json));
     const dup = await gql('mutation { createVectorSpace(name: "g", dim: 64) { name } }');
@@ -477,6 +478,17 @@ try {
       const r = await rest('GET', `/v2/vectors/g/similar?${q}`);
       eq(r.status, 200, `REST similar ${q}`);
       eq(g.json.data.similar, asHits(r.json), `similar(${args}) equals REST`);
+    }
+    eq([c.json.data.createVectorSpace.m, c.json.data.createVectorSpace.efConstruction,
+      c.json.data.createVectorSpace.ef], [8, 60, 30], 'index parameters as given');
+    {
+      const vec = Array.from({ length: 64 }, (_, i) => ((i * 7) % 11) / 10 - 0.5);
+      const g = await gql(`query ($v: [Float!]) { similar(space: "g", vector: $v, k: 4, ef: 40) { ${HIT} } }`, { v: vec });
+      const r = await rest('POST', '/v2/vectors/g/similar', { vector: vec, k: 4, ef: 40 });
+      eq(r.status, 200, `REST similar by vector: ${JSON.stringify(r.json)}`);
+      eq(g.json.data.similar, asHits(r.json), 'similar(vector) equals REST');
+      const bad = await gql('{ similar(space: "g", vector: [1, 2]) { space } }');
+      assert.ok(bad.json.errors && bad.json.errors.length === 1, 'a vector of another dim is refused');
     }
     for (const mode of ['vector', 'hybrid']) {
       const g = await gql(`{ search(q: "cpu chip", first: 5, mode: "${mode}", space: "g") { score fact { ${FACT} } } }`);
