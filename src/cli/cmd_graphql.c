@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "graphql/graphql.h"
 #include "service/service.h"
+#include "vector/vector.h"
 
 /* The mutation as an hk_svc_apply_fn: may run twice, keeps the last. */
 typedef struct gql_job {
@@ -113,8 +114,13 @@ int hk_cmd_graphql(int argc, char **argv)
             hk_gql_prepared_free(p);
             return exit_code;
         }
+        /* the vector module: the one cli_open attached for a write, else
+         * attached here (none when the KB never had a vector space) */
+        hkv_store *vs = cli_vstore(s);
+        if (!vs && hkv_store_attach(s, &vs, &e) != HK_OK) vs = NULL;
         gql_job j = {.p = p,
                      .env = {.store = s,
+                             .vs = vs,
                              .role = HK_ROLE_ADMIN, /* the local KB's owner */
                              .actor = actor,
                              .default_limit = 100,
@@ -127,6 +133,7 @@ int hk_cmd_graphql(int argc, char **argv)
             if (rc == HK_OK) rc = gql_apply(t, &j, &e);
             if (t) hk_txn_abort(t);
         }
+        if (vs != cli_vstore(s)) hkv_store_detach(vs);
         cli_close(s);
         hk_gql_prepared_free(p);
         resp = j.response;

@@ -179,7 +179,7 @@ typedef struct gql_argdef {
     const char *desc; /* one line */
 } gql_argdef;
 
-#define GQL_MAX_ARGS 6
+#define GQL_MAX_ARGS 9
 
 struct gql_field {
     const char *name;              /* field name */
@@ -294,6 +294,16 @@ struct json_t *gql_r_batch(gql_ctx *, struct json_t *, struct json_t *);
 struct json_t *gql_r_review(gql_ctx *, struct json_t *, struct json_t *);
 struct json_t *gql_r_approve(gql_ctx *, struct json_t *, struct json_t *);
 struct json_t *gql_r_reject(gql_ctx *, struct json_t *, struct json_t *);
+/* Vector search (gql_vectors.c) */
+struct json_t *gql_r_vector_spaces(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_similar(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_create_space(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_drop_space(gql_ctx *, struct json_t *, struct json_t *);
+/* The learned model (gql_model.c) */
+struct json_t *gql_r_model(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_model_score(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_model_predict(gql_ctx *, struct json_t *, struct json_t *);
+struct json_t *gql_r_model_similar(gql_ctx *, struct json_t *, struct json_t *);
 /* Rules (gql_rules.c) */
 struct json_t *gql_r_rules(gql_ctx *, struct json_t *, struct json_t *);
 struct json_t *gql_r_rule(gql_ctx *, struct json_t *, struct json_t *);

@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/mem.h"
 #include "graphql/gql_int.h"
+#include "service/svc_vector.h"
 #include "service/service.h"
 #include "service/svc_graph_query.h"
 
@@ -435,10 +436,20 @@ json_t *gql_r_search(gql_ctx *c, json_t *parent, json_t *args)
         return gql_error(c, "the search text is longer than max-statement");
     json_t *hits = json_array();
     if (!hits) return nomem(c);
-    hk_svc_search_req sr = {q, limit, search_hit, hits};
+    const char *mode = arg_str(args, "mode");
+    hk_svc_hsearch_req hr = {.query = q,
+                             .limit = limit,
+                             .space = arg_str(args, "space"),
+                             .hit = search_hit,
+                             .hit_ud = hits};
+    if (mode && !hk_svc_smode_parse(mode, &hr.mode)) {
+        json_decref(hits);
+        return gql_error(c, "mode is text, vector or hybrid");
+    }
     size_t shown = 0;
     hk_error err;
-    if (hk_svc_search(c->env->txn, &sr, &shown, &err) != HK_OK) {
+    /* text, vector or hybrid, as GET /v2/search?mode= */
+    if (hk_svc_hsearch(c->env->vs, c->env->txn, &hr, &shown, &err) != HK_OK) {
         json_decref(hits);
         return gql_error_hk(c, &err);
     }

@@ -39,6 +39,7 @@
 
 typedef struct hk_gql_doc hk_gql_doc;
 typedef struct hk_gql_prepared hk_gql_prepared;
+typedef struct hkv_store hkv_store; /* src/vector/vector.h */
 
 typedef struct hk_gql_limits {
     size_t max_tokens;       /* lexical tokens per document (0: 20000) */
@@ -51,6 +52,7 @@ typedef struct hk_gql_limits {
 typedef struct hk_gql_env {
     hk_txn *txn;              /* read or write transaction (caller's) */
     hk_store *store;          /* the KB (its rule module); NULL: none */
+    hkv_store *vs;            /* its vector module; NULL: no spaces */
     hk_role role;             /* the caller's role (review decisions need
                                  HK_ROLE_REVIEW; 0: none) */
     const char *actor;        /* the caller's name (reviewer), or NULL */

@@ -29,6 +29,7 @@ static hk_gql_env gql_env(hk_server *srv, hk_txn *txn)
 {
     hk_gql_env env = {.txn = txn,
                       .store = srv->store,
+                      .vs = srv->vs,
                       .default_limit = srv->cfg.default_limit,
                       .max_limit = srv->cfg.max_limit,
                       .max_statement = srv->cfg.max_statement,

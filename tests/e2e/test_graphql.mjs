@@ -13,6 +13,11 @@
 //      deleteRule have REST's effect;
 //   4c. the review queue: list equals REST, decisions need the reviewer
 //      role;
+//   4d. vectors: vectorSpaces and similar (text, fact, filters) equal
+//      REST; createVectorSpace needs the write role, dropVectorSpace the
+//      admin role, as POST and DELETE /v2/vectors do;
+//   4e. the learned model (trained here, small): model, modelScore,
+//      modelPredict, modelSimilar equal REST;
 //   5. errors with locations and paths, GET rules, depth and complexity
 //      limits.
 import assert from 'node:assert/strict';
@@ -36,9 +41,11 @@ const dataDir = path.join(root, 'kb');
 const writer = 'writer-secret-0123456789';
 const reader = 'reader-secret-0123456789';
 const reviewer = 'reviewer-secret-0123456789';
+const admin = 'admin-secret-0123456789';
 const sha = (s) => createHash('sha256').update(s).digest('hex');
 fs.writeFileSync(path.join(root, 'tokens'),
-  `alice write ${sha(writer)}\nbob read ${sha(reader)}\ncarol reviewer ${sha(reviewer)}\n`);
+  `alice write ${sha(writer)}\nbob read ${sha(reader)}\ncarol reviewer ${sha(reviewer)}\n`
+  + `dave admin ${sha(admin)}\n`);
 
 let server;
 let base;
@@ -435,6 +442,90 @@ try {
     const nf = await gql('mutation { rejectProposal(id: 999999, note: "no") { status } }', undefined, reviewer);
     eq(nf.json.errors[0].extensions.code, 'NOT_FOUND', 'reject unknown proposal: NOT_FOUND');
     eq((await rest('POST', '/v2/review/999999/reject', {}, reviewer)).status, 404, 'REST: 404');
+  }
+
+  // ==== 4d. vectors: reads equal REST; creating needs the write role,
+  // dropping the admin role, as REST's routes do ====
+  {
+    const ro = await gql('mutation { createVectorSpace(name: "g", dim: 64) { name } }', undefined, reader);
+    eq(ro.status, 403, 'createVectorSpace with a read token: 403');
+    const c = await gql('mutation { createVectorSpace(name: "g", dim: 64, embedder: "hashed", m: 8, '
+      + 'efConstruction: 60, ef: 30) '
+      + '{ name dim metric storage m efConstruction ef embedder vectors autoEmbed } }');
+    assert.ok(!c.json.errors, JSON.stringify(c.json));
+    const dup = await gql('mutation { createVectorSpace(name: "g", dim: 64) { name } }');
+    eq(dup.json.errors[0].extensions.code, 'CONFLICT', `creating again: ${JSON.stringify(dup.json)}`);
+    const emb = await rest('POST', '/v2/vectors/g/embed', {});
+    eq(emb.status, 200, `embed: ${JSON.stringify(emb.json)}`);
+    const SP = 'name dim metric storage m efConstruction ef embedder vectors autoEmbed';
+    const toGql = (sp) => ({ name: sp.name, dim: sp.dim, metric: sp.metric, storage: sp.storage, m: sp.m,
+      efConstruction: sp.ef_construction, ef: sp.ef, embedder: sp.embedder, vectors: sp.vectors,
+      autoEmbed: sp.auto_embed });
+    const list = await gql(`{ vectorSpaces { ${SP} } }`);
+    const rl = await rest('GET', '/v2/vectors');
+    eq(list.json.data.vectorSpaces, rl.json.spaces.map(toGql), 'vectorSpaces equals GET /v2/vectors');
+    assert.ok(list.json.data.vectorSpaces[0].vectors > 0, 'the space has vectors');
+    const HIT = 'space hits { id statement score } candidates exact indexed';
+    const asHits = (r) => ({ ...r, hits: r.hits.map((h) => ({ ...h, id: String(h.id) })) });
+    const fid = (await rest('GET', '/v2/vectors/g/similar?text=Chip&k=1')).json.hits[0].id;
+    for (const [args, q] of [
+      ['text: "HasPart Computer CPU", k: 3', 'text=HasPart%20Computer%20CPU&k=3'],
+      [`fact: ${fid}, k: 4`, `fact=${fid}&k=4`],
+      ['text: "Chip", predicate: "IsA"', 'text=Chip&predicate=IsA'],
+      ['text: "Core", entity: "Core", k: 5', 'text=Core&entity=Core&k=5'],
+    ]) {
+      const g = await gql(`{ similar(space: "g", ${args}) { ${HIT} } }`);
+      const r = await rest('GET', `/v2/vectors/g/similar?${q}`);
+      eq(r.status, 200, `REST similar ${q}`);
+      eq(g.json.data.similar, asHits(r.json), `similar(${args}) equals REST`);
+    }
+    eq([c.json.data.createVectorSpace.m, c.json.data.createVectorSpace.efConstruction,
+      c.json.data.createVectorSpace.ef], [8, 60, 30], 'index parameters as given');
+    {
+      const vec = Array.from({ length: 64 }, (_, i) => ((i * 7) % 11) / 10 - 0.5);
+      const g = await gql(`query ($v: [Float!]) { similar(space: "g", vector: $v, k: 4, ef: 40) { ${HIT} } }`, { v: vec });
+      const r = await rest('POST', '/v2/vectors/g/similar', { vector: vec, k: 4, ef: 40 });
+      eq(r.status, 200, `REST similar by vector: ${JSON.stringify(r.json)}`);
+      eq(g.json.data.similar, asHits(r.json), 'similar(vector) equals REST');
+      const bad = await gql('{ similar(space: "g", vector: [1, 2]) { space } }');
+      assert.ok(bad.json.errors && bad.json.errors.length === 1, 'a vector of another dim is refused');
+    }
+    for (const mode of ['vector', 'hybrid']) {
+      const g = await gql(`{ search(q: "cpu chip", first: 5, mode: "${mode}", space: "g") { score fact { ${FACT} } } }`);
+      const r = await rest('GET', `/v2/search?q=cpu%20chip&limit=5&mode=${mode}&space=g`);
+      eq(r.status, 200, `REST search ${mode}`);
+      assert.ok(r.json.results.length > 0 && r.json.mode === mode, `search ${mode} has hits`);
+      eq(g.json.data.search.map((h) => h.fact), r.json.results.map((h) => asGql(h.fact)), `search ${mode} facts`);
+      g.json.data.search.forEach((h, i) => assert.ok(Math.abs(h.score - r.json.results[i].score) < 1e-5, 'score'));
+    }
+    const none = await gql('{ similar(space: "nope", text: "x") { space } }');
+    eq(none.json.errors[0].extensions.code, 'NOT_FOUND', 'similar in an unknown space: NOT_FOUND');
+    const w = await gql('mutation { dropVectorSpace(name: "g") { dropped } }');
+    eq(w.json.errors[0].extensions.code, 'FORBIDDEN', 'drop with a write token: FORBIDDEN');
+    eq((await rest('DELETE', '/v2/vectors/g')).status, 403, 'REST: 403 for a write token');
+    const d = await gql('mutation { dropVectorSpace(name: "g") { name dropped } }', undefined, admin);
+    eq(d.json.data.dropVectorSpace, { name: 'g', dropped: true }, 'dropped with an admin token');
+    eq((await rest('GET', '/v2/vectors')).json.spaces, [], 'dropped for REST');
+  }
+
+  // ==== 4e. the learned model: every read equals REST ====
+  {
+    const nm = await gql('{ modelScore(statement: "HasPart(Computer, CPU)") }');
+    eq(nm.json.errors[0].extensions.code, 'NOT_FOUND', `no model yet: ${JSON.stringify(nm.json)}`);
+    const tr = spawnSync(bin, ['model', 'train', '--data', dataDir, '--dim', '8', '--epochs', '5',
+      '--threads', '1', '--seed', '7'], { encoding: 'utf8' });
+    eq(tr.status, 0, `model train: ${tr.stderr}`);
+    for (const [field, p] of [
+      ['model', '/v2/model'],
+      ['modelScore(statement: "HasPart(Computer, CPU)")', '/v2/model/score?statement=HasPart(Computer%2C%20CPU)'],
+      ['modelPredict(pattern: "HasPart(Computer, ?x)", k: 3)', '/v2/model/predict?pattern=HasPart(Computer%2C%20%3Fx)&k=3'],
+      ['modelSimilar(entity: "CPU", k: 2)', '/v2/model/similar?entity=CPU&k=2'],
+    ]) {
+      const r = await rest('GET', p);
+      eq(r.status, 200, `REST ${p}: ${JSON.stringify(r.json)}`);
+      const g = await gql(`{ m: ${field} }`);
+      eq(g.json.data.m, r.json, `${field} equals REST`);
+    }
   }
 
   // ==== 5. errors, GET, limits ====

@@ -16,6 +16,7 @@
 #include "graphql/gql_int.h"
 #include "llm/llm.h"
 #include "service/service.h"
+#include "service/svc_vector.h"
 
 static char *g_dir;
 static hk_store *g_s;
@@ -605,6 +606,119 @@ static void test_review(void **state)
     json_decref(r);
 }
 
+/* Vector search: spaces as the service lists them, similar hits equal
+ * hk_svc_vsimilar's on the same KB, dropping needs the admin role. */
+static json_t *run_vs(const char *src, hkv_store *vs, hk_role role, bool write)
+{
+    hk_gql_prepared *p = NULL;
+    json_t *resp = NULL;
+    assert_int_equal(
+        hk_gql_prepare(src, strlen(src), NULL, NULL, NULL, &p, &resp), HK_OK);
+    if (!p) fail_msg("%s: %s", src, json_dumps(resp, 0));
+    hk_txn *t = tu_begin(g_s, write);
+    hk_gql_env env = {.txn = t,
+                      .store = g_s,
+                      .vs = vs,
+                      .role = role,
+                      .default_limit = 100,
+                      .max_limit = 1000};
+    hk_error err;
+    assert_int_equal(hk_gql_execute(p, &env, &resp, &err), HK_OK);
+    if (write)
+        tu_commit(t);
+    else
+        hk_txn_abort(t);
+    hk_gql_prepared_free(p);
+    return resp;
+}
+
+static const char *err_code(json_t *resp)
+{
+    return json_string_value(json_object_get(
+        json_object_get(json_array_get(json_object_get(resp, "errors"), 0),
+                        "extensions"),
+        "code"));
+}
+
+static void test_vectors(void **state)
+{
+    (void)state;
+    hkv_store *vs = NULL;
+    hk_error err;
+    assert_int_equal(hkv_store_attach(g_s, &vs, &err), HK_OK);
+    json_t *r = run_vs("mutation { createVectorSpace(name: \"u\", dim: 32, "
+                       "embedder: \"hashed\") { name dim embedder vectors } }",
+                       vs, HK_ROLE_WRITE, true);
+    json_t *sp =
+        json_object_get(json_object_get(r, "data"), "createVectorSpace");
+    assert_string_equal(json_string_value(json_object_get(sp, "name")), "u");
+    assert_int_equal(json_integer_value(json_object_get(sp, "dim")), 32);
+    json_decref(r);
+    hk_svc_embed_arg ea = {.vs = vs, .space = "u"};
+    hk_txn *t = tu_begin(g_s, true);
+    assert_int_equal(hk_svc_embed_apply(t, &ea, &err), HK_OK);
+    tu_commit(t);
+    assert_true(ea.embedded > 0);
+
+    /* the list as the service has it */
+    r = run_vs("{ vectorSpaces { name vectors } }", vs, 0, false);
+    json_t *l = json_object_get(json_object_get(r, "data"), "vectorSpaces");
+    assert_int_equal(json_array_size(l), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_array_get(l, 0), "vectors")),
+        (json_int_t)ea.embedded);
+    json_decref(r);
+
+    /* similar: the service's hits, in order */
+    r = run_vs("{ similar(space: \"u\", text: \"CPU Core\", k: 3) "
+               "{ hits { id statement score } exact indexed } }",
+               vs, 0, false);
+    json_t *hits = json_object_get(
+        json_object_get(json_object_get(r, "data"), "similar"), "hits");
+    hk_svc_vsimilar_req q = {.space = "u", .text = "CPU Core", .k = 3};
+    hk_svc_vsimilar_res res;
+    memset(&res, 0, sizeof res);
+    t = tu_begin(g_s, false);
+    assert_int_equal(hk_svc_vsimilar(vs, t, &q, &res, &err), HK_OK);
+    hk_txn_abort(t);
+    assert_true(res.n_hits > 0);
+    assert_int_equal(json_array_size(hits), res.n_hits);
+    for (size_t i = 0; i < res.n_hits; i++) {
+        json_t *h = json_array_get(hits, i);
+        char id[32];
+        snprintf(id, sizeof id, "%llu", (unsigned long long)res.hits[i].id);
+        assert_string_equal(json_string_value(json_object_get(h, "id")), id);
+        assert_string_equal(json_string_value(json_object_get(h, "statement")),
+                            res.hits[i].statement);
+        assert_true(json_real_value(json_object_get(h, "score")) ==
+                    res.hits[i].score);
+    }
+    hk_svc_vsimilar_res_free(&res);
+    json_decref(r);
+
+    r = run_vs("{ similar(space: \"u\") { exact } }", vs, 0, false);
+    assert_non_null(json_object_get(r, "errors"));
+    json_decref(r);
+
+    /* dropping needs the admin role */
+    r = run_vs("mutation { dropVectorSpace(name: \"u\") { dropped } }", vs,
+               HK_ROLE_WRITE, true);
+    assert_string_equal(err_code(r), "FORBIDDEN");
+    json_decref(r);
+    r = run_vs("mutation { dropVectorSpace(name: \"u\") { dropped } }", vs,
+               HK_ROLE_ADMIN, true);
+    assert_true(json_is_true(json_object_get(
+        json_object_get(json_object_get(r, "data"), "dropVectorSpace"),
+        "dropped")));
+    json_decref(r);
+    r = run_vs("{ vectorSpaces { name } }", vs, 0, false);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(r, "data"),
+                                                     "vectorSpaces")),
+                     0);
+    json_decref(r);
+    hkv_store_detach(vs);
+}
+
 static void test_sdl(void **state)
 {
     (void)state;
@@ -631,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_raw_fact_values),
         cmocka_unit_test(test_document_cache),
         cmocka_unit_test(test_review),
+        cmocka_unit_test(test_vectors),
         cmocka_unit_test(test_sdl),
     };
     return tu_exit(cmocka_run_group_tests(tests, setup, teardown));
