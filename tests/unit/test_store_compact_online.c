@@ -14,6 +14,10 @@
  *  - HK_ERR_BUSY while another handle has the KB open (the handle stays
  *    usable and compacts once the other is closed); HK_ERR_STATE on a
  *    read-only handle.
+ *  - hk_store_durable_commit with defer_meta_sync (one fsync per commit):
+ *    a commit is durable once the next commit or hk_store_sync has run,
+ *    an empty commit moves nothing, compaction makes everything durable;
+ *    without it every commit is durable at once.
  */
 #include "test_store_util.h"
 
@@ -32,16 +36,18 @@ static uint64_t data_size(const char *dir)
 static void fill(hk_store *s, int n_txn, int per_txn)
 {
     char a[32], b[32];
+    hk_fact_id ids[64];
+    assert_true(per_txn <= 64);
     for (int i = 0; i < n_txn; i++) {
         hk_txn *t = tu_begin(s, true);
         for (int j = 0; j < per_txn; j++) {
             snprintf(a, sizeof a, "Entity %d", i * per_txn + j);
             snprintf(b, sizeof b, "Value %d", j % 17);
-            hk_fact_id id = tu_add(t, tu_st("HasValue", a, b, NULL), NULL);
-            if (j % 2) {
-                hk_error err;
-                assert_int_equal(hk_store_delete(t, id, &err), HK_OK);
-            }
+            ids[j] = tu_add(t, tu_st("HasValue", a, b, NULL), NULL);
+        }
+        for (int j = 1; j < per_txn; j += 2) { /* after the adds: one flush */
+            hk_error err;
+            assert_int_equal(hk_store_delete(t, ids[j], &err), HK_OK);
         }
         tu_commit(t);
     }
@@ -78,7 +84,7 @@ static void test_switch(void **state)
     char *dir = tu_tmpdir("conline");
     hk_store *s = tu_open(dir);
     hk_error err;
-    fill(s, 300, 20);
+    fill(s, 150, 20);
     kb_state before, after;
     state_of(s, &before);
     uint64_t commit_before = hk_store_last_commit(s);
@@ -220,7 +226,7 @@ static void test_under_load(void **state)
     char *dir = tu_tmpdir("conload");
     hk_store *s = tu_open(dir);
     hk_error err;
-    fill(s, 200, 20);
+    fill(s, 100, 20);
     load l;
     memset(&l, 0, sizeof l);
     l.s = s;
@@ -297,12 +303,77 @@ static void test_busy_and_read_only(void **state)
     tu_discard(ro, dir);
 }
 
+/* ==== Durable commits ==== */
+
+static void test_durable_commit(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("condur");
+    hk_store_options o = {0};
+    hk_store *s = NULL;
+    hk_error err;
+    o.create = true;
+    o.map_size = 1ull << 30;
+    o.defer_meta_sync = true; /* real syncs: the contract under test */
+    assert_int_equal(hk_store_open(dir, &o, &s, &err), HK_OK);
+    uint64_t c0 = hk_store_last_commit(s);
+    assert_int_equal(hk_store_durable_commit(s), c0);
+
+    hk_txn *t = tu_begin(s, true);
+    tu_add(t, tu_st("Durable", "one", NULL), NULL);
+    tu_commit(t);
+    uint64_t c1 = hk_store_last_commit(s);
+    assert_true(c1 > c0);
+    assert_true(hk_store_durable_commit(s) < c1); /* its meta is unsynced */
+
+    t = tu_begin(s, true);
+    tu_add(t, tu_st("Durable", "two", NULL), NULL);
+    tu_commit(t);
+    uint64_t c2 = hk_store_last_commit(s);
+    assert_true(c2 > c1);
+    assert_int_equal(hk_store_durable_commit(s), c2 - 1); /* c1 and before */
+    assert_true(hk_store_durable_commit(s) >= c1);
+
+    t = tu_begin(s, true); /* changes nothing: no sync, no new commit */
+    tu_commit(t);
+    assert_int_equal(hk_store_last_commit(s), c2);
+    assert_true(hk_store_durable_commit(s) < c2);
+
+    assert_int_equal(hk_store_sync(s, &err), HK_OK);
+    assert_int_equal(hk_store_durable_commit(s), c2);
+
+    t = tu_begin(s, true);
+    tu_add(t, tu_st("Durable", "three", NULL), NULL);
+    tu_commit(t);
+    uint64_t c3 = hk_store_last_commit(s);
+    assert_true(hk_store_durable_commit(s) < c3);
+    hk_compact_report r;
+    assert_int_equal(hk_store_compact_online(s, &r, &err), HK_OK);
+    assert_int_equal(hk_store_last_commit(s), c3); /* numbering goes on */
+    assert_int_equal(hk_store_durable_commit(s), c3);
+    t = tu_begin(s, true);
+    tu_add(t, tu_st("Durable", "four", NULL), NULL);
+    tu_commit(t);
+    assert_true(hk_store_last_commit(s) > c3);
+    hk_store_close(s);
+
+    /* Without defer_meta_sync every commit is durable when it returns. */
+    o.defer_meta_sync = false;
+    assert_int_equal(hk_store_open(dir, &o, &s, &err), HK_OK);
+    t = tu_begin(s, true);
+    tu_add(t, tu_st("Durable", "five", NULL), NULL);
+    tu_commit(t);
+    assert_int_equal(hk_store_durable_commit(s), hk_store_last_commit(s));
+    tu_discard(s, dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_switch),
         cmocka_unit_test(test_under_load),
         cmocka_unit_test(test_busy_and_read_only),
+        cmocka_unit_test(test_durable_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
