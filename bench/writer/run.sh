@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Durable single-fact POST throughput: the pipelined writer (one fsync per
-# group commit, acknowledged after the next sync) next to the classic one
-# (LMDB's two syncs per commit, HK_WRITER_SYNC=classic), alternating in the
+# group commit, acknowledged after the next sync, HK_WRITER_SYNC=pipelined)
+# next to the classic one (LMDB's two syncs per commit, the default), in the
 # same run on copies of one KB, at 64 and 256 connections; then the disk's
 # synced 4 KiB write limit (bench/fsync_probe.c) in the same directory.
 #
@@ -24,7 +24,7 @@ facts() {
 one() { # mode conns -> facts/s
   local mode=$1 conns=$2 kb=$out/kb-$1 log=$out/serve-$1.log port
   rm -rf "$kb"
-  if [ "$mode" = classic ]; then export HK_WRITER_SYNC=classic; else unset HK_WRITER_SYNC; fi
+  if [ "$mode" = pipelined ]; then export HK_WRITER_SYNC=pipelined; else unset HK_WRITER_SYNC; fi
   "$bin" serve --data "$kb" --listen 127.0.0.1:0 --threads 2 >"$log" 2>&1 &
   local pid=$!
   for _ in $(seq 300); do

@@ -30,7 +30,8 @@
  * error poisons the transaction: the group is aborted and each job re-run in
  * a transaction of its own, so one bad job cannot fail its neighbours.
  *
- * Durability pipeline: with the store's defer_meta_sync (serve.c sets it),
+ * Durability pipeline: with the store's defer_meta_sync (serve.c sets it
+ * for HK_WRITER_SYNC=pipelined),
  * a commit costs one fdatasync instead of LMDB's two: the data pages are
  * synced, then the meta page is written without a sync, so the group is
  * committed but not yet durable. It is acknowledged only when
