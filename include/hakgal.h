@@ -251,6 +251,10 @@ typedef struct hk_store_options {
     bool read_only;        /* open without write access */
     bool create;           /* create the directory and KB if missing */
     bool no_sync;          /* skip fsync on commit (benchmarks only) */
+    bool defer_meta_sync;  /* one fsync per commit instead of two (LMDB's
+                              MDB_NOMETASYNC): a commit is durable only once
+                              hk_store_durable_commit reaches it (the next
+                              commit's sync, or hk_store_sync) */
     unsigned max_readers;  /* concurrent read txns; 0 = default (512) */
     unsigned lock_wait_ms; /* how long an open waits while a compaction or
                               restore holds the KB; 0 = default (120000) */
@@ -263,6 +267,15 @@ typedef struct hk_store_options {
 hk_err hk_store_open(const char *dir, const hk_store_options *opt,
                      hk_store **out, hk_error *err);
 void hk_store_close(hk_store *s);
+/* The newest commit (numbered as hk_store_last_commit) known to be on
+ * disk: every commit up to it survives a power loss. Equal to the last
+ * commit after each commit, except with defer_meta_sync, where a commit's
+ * own sync makes the ones before it durable. Any thread. */
+uint64_t hk_store_durable_commit(hk_store *s);
+/* Flushes the KB's file (fdatasync) so that hk_store_durable_commit
+ * reaches every commit made before the call. Any thread, also while a
+ * write transaction is open. */
+hk_err hk_store_sync(hk_store *s, hk_error *err);
 /* A number that grows with every commit that changed the KB, made by any
  * process (LMDB's last transaction id); for cheap change polling while the
  * KB stays open. Compaction and restore, which need every handle closed,
@@ -561,6 +574,16 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
 /* The compaction policy of imports: true when the free list is at least a
  * quarter of the file and at least 64 MiB. st from hk_store_stats. */
 bool hk_store_compact_advised(const hk_stats *st);
+/* hk_store_compact on the open handle s, which must be the KB's only user
+ * (HK_ERR_BUSY at once when another process has it open): writers of s
+ * wait until it is done (none fails), readers go on, every transaction
+ * begun afterwards (and every reset read txn at its renew) runs on the
+ * compacted file, and the old environment is closed when its last
+ * transaction ends. Content, audit chain and digest are unchanged.
+ * HK_ERR_STATE for a read-only handle. Any thread except one holding a
+ * write transaction of s. */
+hk_err hk_store_compact_online(hk_store *s, hk_compact_report *report,
+                               hk_error *err);
 
 /* ==== Import and export ==== */
 

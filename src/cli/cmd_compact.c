@@ -33,6 +33,8 @@ int hk_cmd_compact(int argc, char **argv)
         "No other process may have the knowledge base open (server, MCP\n"
         "session, another command): compact then fails at once with exit\n"
         "code 4. Commands started during compaction wait for it to finish.\n"
+        "A running 'hakgal serve' compacts online (POST /v2/admin/compact,\n"
+        "admin role): it is named in the refusal (DIR/hakgal.server).\n"
         "'hakgal import' compacts by itself when an import leaves at least\n"
         "25% of the file (and 64 MiB) free; see 'hakgal import --help'.\n\n"
         "Exit code: 0 compacted, 3 no knowledge base, 4 open in another\n"
@@ -52,6 +54,18 @@ int hk_cmd_compact(int argc, char **argv)
                 c.data_dir);
         return HK_EXIT_NOT_FOUND;
     }
+    long pid = 0;
+    char url[1024];
+    if (err == HK_ERR_BUSY &&
+        hk_svc_server_note_read(c.data_dir, &pid, url, sizeof url))
+        /* The server can do it online; this command does not ask it (that
+         * needs its admin token), it says how. */
+        hk_error_set(&e, HK_ERR_BUSY,
+                     "the knowledge base in %s is served by `hakgal serve` "
+                     "(pid %ld, %s): compact it online with POST "
+                     "%s/v2/admin/compact (admin token), or stop the "
+                     "server first",
+                     c.data_dir, pid, url, url);
     if (err != HK_OK) return cli_fail(&c, err, &e);
     if (c.json) {
         hk_buf b = HK_BUF_INIT;

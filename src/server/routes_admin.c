@@ -1,6 +1,7 @@
 /*
  * routes_admin.c — operational routes: POST /v2/admin/backup (runs on a pool
- * thread: a hot copy of a large KB takes seconds), /healthz (the process
+ * thread: a hot copy of a large KB takes seconds), POST /v2/admin/compact
+ * (online compaction, on a pool thread too), /healthz (the process
  * answers), /readyz (the KB is open and the server is not stopping),
  * /metrics (Prometheus text 0.0.4) and /openapi.json. The backup is the
  * service's hk_svc_backup (which also names the directory when the body
@@ -101,6 +102,62 @@ void hk_route_backup(hk_server *srv, h2o_req_t *req, const char *param)
     json_decref(body);
     hk_err rc = hk_server_defer(req, backup_work, backup_after, j);
     if (rc != HK_OK) {
+        hk_free(j);
+        hk_http_send_error(req, 503, "shutting_down",
+                           "the server is shutting down", NULL);
+    }
+}
+
+/* ==== POST /v2/admin/compact ====
+ * The compaction runs on a pool thread; the store makes the writer thread
+ * wait meanwhile (its queued writes are committed afterwards). */
+
+typedef struct compact_job {
+    hk_server *srv;      /* the server */
+    hk_compact_report r; /* sizes and duration */
+    hk_err rc;           /* result */
+    hk_error err;        /* why it failed */
+} compact_job;
+
+static void compact_work(void *arg)
+{
+    compact_job *j = arg;
+    hk_error_clear(&j->err);
+    j->rc = hk_svc_compact_online(j->srv->store, &j->r, &j->err);
+}
+
+static void compact_after(h2o_req_t *req, void *arg)
+{
+    compact_job *j = arg;
+    if (req) {
+        if (j->rc != HK_OK) {
+            hk_http_send_hk_error(req, &j->err);
+        } else {
+            hk_buf b = HK_BUF_INIT;
+            hk_err w = hk_buf_append_str(&b, "{");
+            if (w == HK_OK) w = hk_svc_compact_report_write_members(&j->r, &b);
+            if (w == HK_OK) w = hk_buf_append_str(&b, "}\n");
+            if (w == HK_OK)
+                hk_http_send_buf(req, 200, &b);
+            else
+                hk_http_send_error(req, 503, "out_of_memory",
+                                   "cannot build answer", NULL);
+            hk_buf_free(&b);
+        }
+    }
+    hk_free(j);
+}
+
+void hk_route_compact(hk_server *srv, h2o_req_t *req, const char *param)
+{
+    (void)param;
+    compact_job *j = hk_calloc(1, sizeof(*j));
+    if (!j) {
+        hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
+        return;
+    }
+    j->srv = srv;
+    if (hk_server_defer(req, compact_work, compact_after, j) != HK_OK) {
         hk_free(j);
         hk_http_send_error(req, 503, "shutting_down",
                            "the server is shutting down", NULL);

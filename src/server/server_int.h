@@ -488,6 +488,7 @@ void hk_route_graph_query_run(hk_server *srv, h2o_req_t *req, const char *text,
 void hk_route_verify(hk_server *srv, h2o_req_t *req, const char *param);
 /* routes_admin.c */
 void hk_route_backup(hk_server *srv, h2o_req_t *req, const char *param);
+void hk_route_compact(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_healthz(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_readyz(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_metrics(hk_server *srv, h2o_req_t *req, const char *param);

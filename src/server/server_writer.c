@@ -30,6 +30,19 @@
  * error poisons the transaction: the group is aborted and each job re-run in
  * a transaction of its own, so one bad job cannot fail its neighbours.
  *
+ * Durability pipeline: with the store's defer_meta_sync (serve.c sets it
+ * for HK_WRITER_SYNC=pipelined),
+ * a commit costs one fdatasync instead of LMDB's two: the data pages are
+ * synced, then the meta page is written without a sync, so the group is
+ * committed but not yet durable. It is acknowledged only when
+ * hk_store_durable_commit reaches it: the next group's commit syncs the
+ * file before writing its own meta page, which flushes the previous meta
+ * too, and when nothing else is queued the writer calls hk_store_sync at
+ * once. So a group waits on disk for the next one (which is being applied
+ * and synced meanwhile) and every group still pays a single sync. Why this
+ * keeps LMDB's integrity (a meta page never reaches the disk before its
+ * data pages): docs/ARCHITECTURE.md, "Concurrency and durability".
+ *
  * Shutdown: hk_writer_stop refuses new jobs, lets the thread drain and
  * commit what is queued, and joins it.
  */
@@ -211,14 +224,54 @@ static void apply_group_in(hk_server *srv, hk_write_job *first, size_t n,
     }
 }
 
+/* ==== Durability ==== */
+
+static void complete_all(hk_write_job *first)
+{
+    for (hk_write_job *job = first, *next; job; job = next) {
+        next = job->next;
+        complete(job);
+    }
+}
+
+/* Acknowledges the committed group first once it is on disk: at once when
+ * a later commit's sync covered it, else after a sync of our own. A failed
+ * sync fails the group's jobs that had succeeded (their commit may not
+ * survive a power loss). */
+static void complete_durable(hk_server *srv, hk_write_job *first,
+                             uint64_t commit)
+{
+    if (hk_store_durable_commit(srv->store) < commit) {
+        hk_error err;
+        hk_error_clear(&err);
+        if (hk_store_sync(srv->store, &err) != HK_OK) {
+            for (hk_write_job *job = first; job; job = job->next) {
+                if (job->rc == HK_OK) {
+                    job->rc = err.code ? err.code : HK_ERR_IO;
+                    job->err = err;
+                }
+            }
+        }
+    }
+    complete_all(first);
+}
+
 static void *writer_main(void *arg)
 {
     hk_server *srv = arg;
     hk_writer *w = &srv->writer;
+    hk_write_job *held = NULL; /* committed group not yet durable */
+    uint64_t held_commit = 0;  /* its commit (hk_store_last_commit) */
     for (;;) {
         pthread_mutex_lock(&w->lock);
-        while (!w->head && !w->stop)
+        while (!w->head && !w->stop && !held)
             pthread_cond_wait(&w->wake, &w->lock);
+        if (!w->head && held) { /* nothing to share a sync with: sync now */
+            pthread_mutex_unlock(&w->lock);
+            complete_durable(srv, held, held_commit);
+            held = NULL;
+            continue;
+        }
         if (!w->head && w->stop) {
             pthread_mutex_unlock(&w->lock);
             break;
@@ -226,7 +279,7 @@ static void *writer_main(void *arg)
         /* Gather: give the clients answered by the last commit a moment
          * to send their next write (see the file comment). */
         if (w->count < w->last_group && !w->stop && w->delay_us > 0 &&
-            !w->head->solo) {
+            !w->head->solo && !held) { /* held clients send nothing yet */
             int64_t wait_us = w->last_commit_us / 2;
             if (wait_us > w->delay_us) wait_us = w->delay_us;
             struct timespec until;
@@ -256,11 +309,19 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         int64_t t0 = hk_now_us();
+        uint64_t before = hk_store_last_commit(srv->store);
         apply_group(srv, first, n);
         if (!first->solo) w->last_commit_us = hk_now_us() - t0;
-        for (hk_write_job *job = first, *next; job; job = next) {
-            next = job->next;
-            complete(job);
+        /* This commit's sync made the held group durable (or a sync of
+         * our own does, when this group committed nothing). */
+        if (held) complete_durable(srv, held, held_commit);
+        held = NULL;
+        uint64_t commit = hk_store_last_commit(srv->store);
+        if (commit != before && hk_store_durable_commit(srv->store) < commit) {
+            held = first; /* acknowledged after the next sync */
+            held_commit = commit;
+        } else {
+            complete_all(first);
         }
     }
     return NULL;

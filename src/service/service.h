@@ -758,6 +758,21 @@ hk_svc_compact_skip hk_svc_compact_policy(hk_svc_compact_mode mode,
  * filled as far as the call got. */
 hk_err hk_svc_compact(const char *data_dir, hk_compact_report *report,
                       hk_error *err);
+/* Compacts the KB of the open handle s while it stays in use
+ * (hk_store_compact_online: writers wait, readers go on; HK_ERR_BUSY at
+ * once while another process has the KB open). For servers. */
+hk_err hk_svc_compact_online(hk_store *s, hk_compact_report *report,
+                             hk_error *err);
+/* DIR/hakgal.server, the note of the `hakgal serve` that holds the KB
+ * (svc_servernote.c): written when the server is ready (url like
+ * "http://127.0.0.1:8080"), removed when it stops (only if it is this
+ * process's). read: true with the pid and url of a live server's note,
+ * false when there is none or its process is gone. */
+hk_err hk_svc_server_note_write(const char *data_dir, const char *url,
+                                hk_error *err);
+void hk_svc_server_note_remove(const char *data_dir);
+bool hk_svc_server_note_read(const char *data_dir, long *pid, char *url,
+                             size_t url_size);
 /* Appends the members "bytes_before","bytes_after","bytes_free_before",
  * "facts","seconds" (no braces). */
 hk_err hk_svc_compact_report_write_members(const hk_compact_report *r,

@@ -388,6 +388,12 @@ hk_err hk_svc_compact(const char *data_dir, hk_compact_report *report,
     return hk_store_compact(data_dir, report, err);
 }
 
+hk_err hk_svc_compact_online(hk_store *s, hk_compact_report *report,
+                             hk_error *err)
+{
+    return hk_store_compact_online(s, report, err);
+}
+
 hk_err hk_svc_compact_report_write_members(const hk_compact_report *r,
                                            hk_buf *out)
 {

@@ -272,14 +272,15 @@ hk_err hks_dense_copy(hk_store *s, const char *dir, unsigned env_flags,
     size_t n_db = hks_store_db_count(s), since_commit = 0;
 
     MDB_envinfo info;
-    mdb_env_info(s->env, &info); /* the map in use (>= the file) */
+    hks_env *src = hks_env_acquire(s); /* kept for the whole copy */
+    mdb_env_info(src->env, &info);     /* the map in use (>= the file) */
     if ((rc = mdb_env_create(&dst)) ||
         (rc = mdb_env_set_maxdbs(dst, HKS_DBS_MAX)) ||
         (rc = mdb_env_set_mapsize(dst, info.me_mapsize)) ||
         (rc =
              mdb_env_open(dst, dir, MDB_NOLOCK | MDB_NOSYNC | env_flags, 0644)))
         goto lmdb;
-    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &rtxn))) goto lmdb;
+    if ((rc = mdb_txn_begin(src->env, NULL, MDB_RDONLY, &rtxn))) goto lmdb;
     for (size_t i = 0; i < n_db; i++) {
         const char *name;
         unsigned flags;
@@ -357,6 +358,7 @@ done:
     if (wtxn) mdb_txn_abort(wtxn);
     if (rtxn) mdb_txn_abort(rtxn);
     if (dst) mdb_env_close(dst);
+    hks_env_release(s, src);
     return e;
 }
 

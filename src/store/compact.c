@@ -36,6 +36,38 @@
  *
  * Threads: hk_store_compact is a blocking call for one thread; the caller
  * must have closed its own handles on the KB (they hold LOCK_SH too).
+ *
+ * Online compaction (hk_store_compact_online) does the same on an open
+ * handle that is the KB's only user, e.g. a server's:
+ *
+ *   1. writer_mu is taken: in-process writers wait (none fails) until the
+ *      end; readers go on.
+ *   2. The handle's LOCK_SH is converted to LOCK_EX (non-blocking): it
+ *      fails, and the handle keeps LOCK_SH, when another process has the
+ *      KB open. (LMDB's own lock on lock.mdb is not probed as in step 2:
+ *      that needs a descriptor of lock.mdb whose close would drop this
+ *      process's fcntl locks on it while the environment is still in use.
+ *      Builds that hold only LMDB's lock predate the process lock.)
+ *   3. Dense copy, sync and check as in steps 3 and 4, from a read txn of
+ *      the current environment.
+ *   4. rename over data.mdb, fsync of the directory, unlink of lock.mdb,
+ *      fsync of the directory. The old environment keeps its mapping of the
+ *      old (now unlinked) data and lock files; the copy's txn ids restart,
+ *      so it must never share a lock file with the old one: the new
+ *      environment creates a fresh lock.mdb, and since fcntl locks belong
+ *      to (process, inode), closing the old one later drops no lock of the
+ *      new one.
+ *   5. The new environment is opened and checked to give every database
+ *      the same handle (hks_env_open), then swapped in (hks_env_swap):
+ *      new transactions begin on it, reset read transactions move to it
+ *      at their next renew, and the old environment is closed when its
+ *      last transaction ends. If it cannot be opened, the handle refuses
+ *      writes from then on (they would go to the unlinked file) and reads
+ *      go on from the old snapshot.
+ *   6. LOCK_EX goes back to LOCK_SH and writer_mu is released.
+ *
+ * Nothing of the KB's content changes (the copy is checked), so the audit
+ * chain, the data digest, backups and the process lock file are as before.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -109,6 +141,9 @@ static int summarise(MDB_txn *txn, const hk_store *like, kb_summary *out)
         if ((rc = mdb_dbi_open(txn, name, flags, &dbi)) ||
             (rc = mdb_stat(txn, dbi, &st)))
             return rc;
+        /* Opened in the order of `like`, every database of a copy gets the
+         * handle it has in `like` (what an online switch relies on). */
+        if (dbi != unused) return MDB_INCOMPATIBLE;
         out->entries[i] = st.ms_entries;
     }
     if ((rc = mdb_dbi_open(txn, "meta", 0, &dbi))) return rc;
@@ -357,6 +392,138 @@ done:
     if (lmdb_lock >= 0) close(lmdb_lock);
     if (kb_lock >= 0) close(kb_lock); /* releases LOCK_EX last */
     hk_free(data);
+    hk_free(tmp);
+    hk_free(lockmdb);
+    r.seconds = mono_s() - start;
+    if (report) *report = r;
+    return e;
+}
+
+/* ==== Online compaction ==== */
+
+/* Converts the handle's process lock back to LOCK_SH (blocking: a
+ * conversion may let another LOCK_EX in between, which is short). */
+static void lock_shared_again(int fd)
+{
+    while (flock(fd, LOCK_SH) != 0 && errno == EINTR)
+        ;
+}
+
+hk_err hk_store_compact_online(hk_store *s, hk_compact_report *report,
+                               hk_error *err)
+{
+    double start = mono_s();
+    char *tmp = NULL, *lockmdb = NULL;
+    bool exclusive = false; /* s->lock_fd holds LOCK_EX */
+    bool renamed = false;   /* data.mdb is the copy */
+    hk_txn *rt = NULL;
+    hks_env *ge = NULL;
+    hk_err e = HK_OK;
+    struct stat sb;
+    kb_summary want;
+    hk_compact_report r;
+    memset(&r, 0, sizeof r);
+    if (report) memset(report, 0, sizeof *report);
+    if (!s) return hk_error_set(err, HK_ERR_INVALID, "compact: no store");
+    if (s->opt.read_only || s->lock_fd < 0)
+        return hk_error_set(err, HK_ERR_STATE,
+                            "compact: %s is open read-only or without its "
+                            "process lock; it cannot be compacted online",
+                            s->path);
+    pthread_mutex_lock(&s->writer_mu);
+    if (s->broken) {
+        e = hk_error_set(err, HK_ERR_STATE,
+                         "compact: %s was compacted but could not be "
+                         "reopened; restart the server",
+                         s->path);
+        goto done;
+    }
+    tmp = path_join(s->path, COMPACT_TMP);
+    lockmdb = path_join(s->path, "lock.mdb");
+    if (!tmp || !lockmdb) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "compact: out of memory");
+        goto done;
+    }
+    int lrc = hks_kb_lock_try(s->lock_fd, LOCK_EX);
+    if (lrc) {
+        lock_shared_again(s->lock_fd);
+        if (lrc == EWOULDBLOCK)
+            e = hk_error_set(err, HK_ERR_BUSY,
+                             "compact: the KB in %s is also open in another "
+                             "process (a command or an MCP session); online "
+                             "compaction needs this process to be its only "
+                             "user",
+                             s->path);
+        else
+            e = hk_error_set(err, HK_ERR_IO, "compact: cannot lock %s/%s: %s",
+                             s->path, HKS_LOCK_FILE, strerror(lrc));
+        goto done;
+    }
+    exclusive = true;
+    if ((e = remove_stale(tmp, err))) goto done;
+    if (stat(s->data_path, &sb) != 0) {
+        e = hk_error_set(err, HK_ERR_IO, "compact: cannot stat %s: %s",
+                         s->data_path, strerror(errno));
+        goto done;
+    }
+    r.bytes_before = (uint64_t)sb.st_size;
+    if ((e = hk_txn_begin(s, false, &rt, err))) goto done;
+    hk_stats st;
+    if ((e = hk_store_stats(rt, &st, err))) goto done;
+    r.bytes_free_before = st.bytes_free;
+    r.facts = st.facts;
+    int rc = summarise(rt->txn, s, &want);
+    hk_txn_abort(rt);
+    rt = NULL;
+    if (rc) {
+        e = hks_store_mdb_error(NULL, rc, err, "compact: reading the KB");
+        goto done;
+    }
+    if ((e = hks_dense_copy(s, tmp, MDB_NOSUBDIR, err)) ||
+        (e = hks_store_copy_attrs(tmp, &sb, err)) ||
+        (e = hks_store_fsync_path(tmp, false, err)) ||
+        (e = check_copy(tmp, s, &want, err)))
+        goto done;
+    if (rename(tmp, s->data_path) != 0) {
+        e = hk_error_set(err, HK_ERR_IO, "compact: cannot rename %s to %s: %s",
+                         tmp, s->data_path, strerror(errno));
+        goto done;
+    }
+    renamed = true;
+    if ((e = hks_store_fsync_path(s->path, true, err))) goto reopen;
+    if (unlink(lockmdb) != 0) {
+        e = hk_error_set(err, HK_ERR_IO,
+                         "compact: cannot remove the stale "
+                         "%s: %s",
+                         lockmdb, strerror(errno));
+        goto reopen;
+    }
+    if ((e = hks_store_fsync_path(s->path, true, err))) goto reopen;
+reopen:
+    /* From the rename on, the only way on is the new file: even after a
+     * failed directory sync the name already refers to it. */
+    {
+        hk_error oerr;
+        hk_error_clear(&oerr);
+        hk_err oe = hks_env_open(s, s->path, &ge, &oerr);
+        if (oe) {
+            s->broken = true;
+            if (!e) {
+                e = oe;
+                if (err) *err = oerr;
+            }
+            goto done;
+        }
+    }
+    hks_env_swap(s, ge);
+    /* the copy was synced before the rename: every commit is on disk */
+    atomic_store(&s->durable, hk_store_last_commit(s));
+    if (stat(s->data_path, &sb) == 0) r.bytes_after = (uint64_t)sb.st_size;
+done:
+    if (rt) hk_txn_abort(rt);
+    if (!renamed && exclusive) unlink(tmp); /* our copy, not renamed */
+    if (exclusive) lock_shared_again(s->lock_fd);
+    pthread_mutex_unlock(&s->writer_mu);
     hk_free(tmp);
     hk_free(lockmdb);
     r.seconds = mono_s() - start;

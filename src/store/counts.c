@@ -194,8 +194,8 @@ hk_err hk_store_stats(hk_txn *t, hk_stats *out, hk_error *err)
     out->last_fact_id = c.next_fact_id - 1;
     out->last_change_us = c.last_change_us;
     out->schema_version = t->s->schema_version;
-    mdb_env_info(t->s->env, &info);
-    mdb_env_stat(t->s->env, &st);
+    mdb_env_info(mdb_txn_env(t->txn), &info);
+    mdb_env_stat(mdb_txn_env(t->txn), &st);
     out->map_size = info.me_mapsize;
     out->bytes_used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
     if (stat(t->s->data_path, &sb) == 0)
@@ -205,7 +205,8 @@ hk_err hk_store_stats(hk_txn *t, hk_stats *out, hk_error *err)
      * read txn beside the write txn on this thread). */
     MDB_txn *ftxn = t->txn;
     int rc = 0;
-    if (t->write) rc = mdb_txn_begin(t->s->env, NULL, MDB_RDONLY, &ftxn);
+    if (t->write)
+        rc = mdb_txn_begin(mdb_txn_env(t->txn), NULL, MDB_RDONLY, &ftxn);
     if (rc == 0) {
         rc = hks_free_list_bytes(ftxn, st.ms_psize, &out->bytes_free);
         if (t->write) mdb_txn_abort(ftxn);

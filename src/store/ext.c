@@ -159,7 +159,14 @@ static hk_err create_db(hk_store *s, const char *name, unsigned flags,
     hk_err e = HK_OK;
     memcpy(kb, HKS_MODULE_DB_KEY, plen);
     memcpy(kb + plen, name, nlen);
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (s->broken)
+        return hk_error_set(err, HK_ERR_STATE,
+                            "store: %s was compacted but could not be "
+                            "reopened; restart the server",
+                            s->path);
+    /* writer_mu is held: the current environment cannot change */
+    hks_env *ge = atomic_load(&s->cur);
+    int rc = mdb_txn_begin(ge->env, NULL, 0, &txn);
     if (rc) return hks_store_mdb_error(NULL, rc, err, "registering a database");
     size_t txnid = mdb_txn_id(txn);
     /* Another handle or process may have recorded it since our open. */

@@ -77,7 +77,8 @@ void hks_factwalk_init(hk_txn *t, hks_factwalk *w)
     if (mdb_get(t->txn, main_dbi, &k, &d) || d.mv_size != DB_REC_SIZE) return;
     MDB_stat st;
     MDB_envinfo info;
-    if (mdb_env_stat(t->s->env, &st) || mdb_env_info(t->s->env, &info)) return;
+    MDB_env *env = mdb_txn_env(t->txn);
+    if (mdb_env_stat(env, &st) || mdb_env_info(env, &info)) return;
     size_t psize = st.ms_psize;
     if (psize < 1024 || (psize & (psize - 1))) return;
     const uint8_t *rec = d.mv_data;

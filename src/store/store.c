@@ -33,6 +33,7 @@
  * which is how LMDB's own locks on lock.mdb work and why this file is
  * separate from lock.mdb.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -78,10 +79,8 @@ hk_err hks_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what)
  * (LMDB writes whole pages; less than that is full for it). */
 static bool store_disk_full(hk_store *s)
 {
-    mdb_filehandle_t fd;
     struct statvfs vs;
-    if (mdb_env_get_fd(s->env, &fd) != 0 || fstatvfs(fd, &vs) != 0)
-        return false;
+    if (statvfs(s->path, &vs) != 0) return false;
     return (uint64_t)vs.f_bavail * vs.f_frsize < 65536;
 }
 
@@ -201,7 +200,7 @@ static int store_counters(hk_txn *t)
 
 /* ==== Open / close ==== */
 
-static void find_map(hk_store *s);
+static void find_map(hk_store *s, hks_env *ge);
 
 typedef struct db_spec {
     const char *name; /* LMDB database name */
@@ -277,10 +276,10 @@ hk_err hks_store_make_dir(const char *dir, hk_error *err)
     return HK_OK;
 }
 
-static hk_err open_dbs(hk_store *s, bool create, hk_error *err)
+static hk_err open_dbs(hk_store *s, MDB_env *env, bool create, hk_error *err)
 {
     MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(s->env, NULL, create ? 0 : MDB_RDONLY, &txn);
+    int rc = mdb_txn_begin(env, NULL, create ? 0 : MDB_RDONLY, &txn);
     if (rc) return hks_store_mdb_error(NULL, rc, err, "opening the KB");
     for (size_t i = 0; i < N_DBS; i++) {
         MDB_dbi *h = (MDB_dbi *)((char *)&s->db + DB_SPECS[i].offset);
@@ -347,6 +346,131 @@ static hk_err open_dbs(hk_store *s, bool create, hk_error *err)
     rc = mdb_txn_commit(txn); /* keeps the dbi handles */
     if (rc) return hks_store_mdb_error(NULL, rc, err, "opening the KB");
     return HK_OK;
+}
+
+/* ==== Environments ====
+ * An hk_store has one current LMDB environment; every transaction holds a
+ * reference on the one it began on (hk_txn.ge). Online compaction opens a
+ * new environment on the compacted file and swaps it in under writer_mu
+ * (no write txn can be open then); read transactions of the old one go
+ * on, a reset one moves to the new one at its next renew, and the old
+ * environment is closed by whoever drops its last reference. So no
+ * transaction ever touches a closed environment, and only transactions
+ * already running see the old snapshot. */
+
+static unsigned env_flags(const hk_store *s)
+{
+    unsigned flags = MDB_NOTLS;
+    if (s->opt.read_only) flags |= MDB_RDONLY;
+    if (s->opt.no_sync) flags |= MDB_NOSYNC;
+    if (s->opt.defer_meta_sync) flags |= MDB_NOMETASYNC;
+    return flags;
+}
+
+static int env_create(const hk_store *s, MDB_env **out)
+{
+    int rc;
+    if ((rc = mdb_env_create(out))) return rc;
+    if ((rc = mdb_env_set_maxdbs(*out, HKS_DBS_MAX)) ||
+        (rc = mdb_env_set_mapsize(*out, (size_t)s->opt.map_size)) ||
+        (rc = mdb_env_set_maxreaders(*out, s->opt.max_readers)))
+        return rc; /* *out is closed by the caller's env_free */
+    return 0;
+}
+
+static void env_free(hks_env *ge)
+{
+    if (!ge) return;
+    hks_fault_map_remove(ge->fault_map);
+    if (ge->env) mdb_env_close(ge->env);
+    hk_free(ge);
+}
+
+hks_env *hks_env_acquire(hk_store *s)
+{
+    pthread_mutex_lock(&s->env_mu);
+    hks_env *ge = atomic_load(&s->cur);
+    ge->refs++;
+    pthread_mutex_unlock(&s->env_mu);
+    return ge;
+}
+
+void hks_env_release(hk_store *s, hks_env *ge)
+{
+    if (!ge) return;
+    pthread_mutex_lock(&s->env_mu);
+    assert(ge->refs > 0);
+    bool last = --ge->refs == 0; /* only a retired env reaches 0 */
+    pthread_mutex_unlock(&s->env_mu);
+    if (last) env_free(ge);
+}
+
+hk_err hks_env_open(hk_store *s, const char *dir, hks_env **out, hk_error *err)
+{
+    MDB_txn *txn = NULL;
+    hk_err e = HK_OK;
+    int rc;
+    *out = NULL;
+    hks_env *ge = hk_calloc(1, sizeof *ge);
+    if (!ge) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    ge->refs = 1;
+    if ((rc = env_create(s, &ge->env)) ||
+        (rc = mdb_env_open(ge->env, dir, env_flags(s), 0644)) ||
+        (rc = mdb_txn_begin(ge->env, NULL, MDB_RDONLY, &txn))) {
+        e = hks_store_mdb_error(NULL, rc, err, "reopening the KB");
+        goto fail;
+    }
+    /* Handles are slots in the environment's table, given in opening
+     * order: opened in the order of the first environment, each database
+     * gets the handle that s->db, s->mod and the modules hold. */
+    for (size_t i = 0; i < hks_store_db_count(s); i++) {
+        const char *name;
+        unsigned flags;
+        MDB_dbi want, got;
+        hks_store_db_spec(s, i, &name, &flags, &want);
+        if ((rc = mdb_dbi_open(txn, name, flags, &got))) {
+            e = hks_store_mdb_error(NULL, rc, err, "reopening a database");
+            goto fail;
+        }
+        if (got != want) {
+            e = hk_error_set(err, HK_ERR_STATE,
+                             "store: database '%s' reopened as handle %u, "
+                             "not %u",
+                             name, (unsigned)got, (unsigned)want);
+            goto fail;
+        }
+    }
+    rc = mdb_txn_commit(txn); /* keeps the handles */
+    txn = NULL;
+    if (rc) {
+        e = hks_store_mdb_error(NULL, rc, err, "reopening the KB");
+        goto fail;
+    }
+    find_map(s, ge);
+    *out = ge;
+    return HK_OK;
+fail:
+    if (txn) mdb_txn_abort(txn);
+    env_free(ge);
+    return e;
+}
+
+void hks_env_swap(hk_store *s, hks_env *ge)
+{
+    MDB_envinfo old_info, new_info;
+    pthread_mutex_lock(&s->env_mu);
+    hks_env *old = atomic_load(&s->cur);
+    if (mdb_env_info(old->env, &old_info) == 0 &&
+        mdb_env_info(ge->env, &new_info) == 0) {
+        /* hk_store_last_commit goes on from where it was */
+        s->txnid_base +=
+            (int64_t)old_info.me_last_txnid - (int64_t)new_info.me_last_txnid;
+        s->writer_txnid = new_info.me_last_txnid; /* writer caches hold */
+    }
+    atomic_store_explicit(&s->cur, ge, memory_order_release);
+    bool last = --old->refs == 0;
+    pthread_mutex_unlock(&s->env_mu);
+    if (last) env_free(old);
 }
 
 /* ==== Process lock ==== */
@@ -449,9 +573,10 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
     s->lock_fd = -1;
     s->opt = o;
     if (pthread_mutex_init(&s->writer_mu, NULL) == 0) s->writer_mu_init = true;
+    if (pthread_mutex_init(&s->env_mu, NULL) == 0) s->env_mu_init = true;
     s->path = hk_strdup(dir);
     s->data_path = hk_malloc(strlen(dir) + 10);
-    if (!s->path || !s->data_path || !s->writer_mu_init) {
+    if (!s->path || !s->data_path || !s->writer_mu_init || !s->env_mu_init) {
         e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
         goto fail;
     }
@@ -491,17 +616,18 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
     /* Before LMDB maps the file: a damaged one must never reach it. */
     if ((e = hks_open_check(s->data_path, o.create, &s->psize, err))) goto fail;
 
-    if ((rc = mdb_env_create(&s->env)) ||
-        (rc = mdb_env_set_maxdbs(s->env, HKS_DBS_MAX)) ||
-        (rc = mdb_env_set_mapsize(s->env, (size_t)o.map_size)) ||
-        (rc = mdb_env_set_maxreaders(s->env, o.max_readers))) {
+    hks_env *ge = hk_calloc(1, sizeof *ge);
+    if (!ge) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+        goto fail;
+    }
+    ge->refs = 1;
+    atomic_store(&s->cur, ge);
+    if ((rc = env_create(s, &ge->env))) {
         e = hks_store_mdb_error(NULL, rc, err, "creating the environment");
         goto fail;
     }
-    unsigned flags = MDB_NOTLS;
-    if (o.read_only) flags |= MDB_RDONLY;
-    if (o.no_sync) flags |= MDB_NOSYNC;
-    rc = mdb_env_open(s->env, dir, flags, 0644);
+    rc = mdb_env_open(ge->env, dir, env_flags(s), 0644);
     if (rc) {
         if (rc == EACCES || rc == EROFS)
             e = hk_error_set(err, HK_ERR_IO, "store: cannot open %s: %s", dir,
@@ -517,11 +643,12 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
     MDB_stat est;
     long os_page = sysconf(_SC_PAGESIZE);
     s->psize = 0; /* value checks assume pages aligned in the map */
-    if (mdb_env_stat(s->env, &est) == 0 && os_page > 0 &&
+    if (mdb_env_stat(ge->env, &est) == 0 && os_page > 0 &&
         est.ms_psize == (unsigned)os_page)
         s->psize = est.ms_psize;
-    if ((e = open_dbs(s, !o.read_only, err))) goto fail;
-    find_map(s);
+    if ((e = open_dbs(s, ge->env, !o.read_only, err))) goto fail;
+    find_map(s, ge);
+    atomic_store(&s->durable, hk_store_last_commit(s)); /* as opened */
     if (!(s->symcache = hks_symcache_new()) ||
         (!o.read_only && !(s->symtab = hks_symtab_new()))) {
         e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
@@ -540,15 +667,15 @@ fail:
  * page, whose header starts with its page number; the map starts that many
  * pages before it. Pages are aligned in the map only when LMDB's page size
  * is the OS page size (s->psize != 0); otherwise the map stays unguarded. */
-static void find_map(hk_store *s)
+static void find_map(hk_store *s, hks_env *ge)
 {
     MDB_envinfo info;
     MDB_txn *txn;
     MDB_dbi main_dbi;
     MDB_cursor *c;
     MDB_val k, d;
-    if (!s->psize || mdb_env_info(s->env, &info) ||
-        mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+    if (!s->psize || mdb_env_info(ge->env, &info) ||
+        mdb_txn_begin(ge->env, NULL, MDB_RDONLY, &txn))
         return;
     if (mdb_dbi_open(txn, NULL, 0, &main_dbi) == 0 &&
         mdb_cursor_open(txn, main_dbi, &c) == 0) {
@@ -557,8 +684,8 @@ static void find_map(hk_store *s)
             size_t pgno;
             memcpy(&pgno, (const void *)page, sizeof pgno);
             if (pgno < info.me_mapsize / s->psize) {
-                s->fault_map = (void *)(page - pgno * s->psize);
-                hks_fault_map_add(s->fault_map, info.me_mapsize);
+                ge->fault_map = (void *)(page - pgno * s->psize);
+                hks_fault_map_add(ge->fault_map, info.me_mapsize);
             }
         }
         mdb_cursor_close(c);
@@ -581,18 +708,25 @@ hk_err hks_store_open_unlocked(const char *dir, const hk_store_options *opt,
 uint64_t hk_store_last_commit(hk_store *s)
 {
     MDB_envinfo info;
-    if (!s || mdb_env_info(s->env, &info)) return 0;
-    return (uint64_t)info.me_last_txnid;
+    if (!s) return 0;
+    pthread_mutex_lock(&s->env_mu);
+    hks_env *ge = atomic_load(&s->cur);
+    int rc = mdb_env_info(ge->env, &info);
+    int64_t base = s->txnid_base;
+    pthread_mutex_unlock(&s->env_mu);
+    return rc ? 0 : (uint64_t)((int64_t)info.me_last_txnid + base);
 }
 
 void hk_store_close(hk_store *s)
 {
     if (!s) return;
-    hks_fault_map_remove(s->fault_map);
-    if (s->env) mdb_env_close(s->env);
+    /* Transactions must be over: the current environment is closed
+     * whatever its count (retired ones were closed by their last txn). */
+    env_free(atomic_load(&s->cur));
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases LOCK_SH, after the env is gone */
     if (s->writer_mu_init) pthread_mutex_destroy(&s->writer_mu);
+    if (s->env_mu_init) pthread_mutex_destroy(&s->env_mu);
     hks_symtab_free(s->symtab);
     hks_symcache_free(s->symcache);
     hks_bloom_free(s->bloom);
@@ -621,9 +755,22 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err)
     t->s = s;
     t->write = write;
     t->gen = 1;
-    if (write) pthread_mutex_lock(&s->writer_mu);
-    int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    if (write) {
+        pthread_mutex_lock(&s->writer_mu);
+        if (s->broken) {
+            pthread_mutex_unlock(&s->writer_mu);
+            hk_free(t);
+            return hk_error_set(err, HK_ERR_STATE,
+                                "store: %s was compacted but its new file "
+                                "could not be opened; writes are refused "
+                                "until the KB is reopened",
+                                s->path);
+        }
+    }
+    t->ge = hks_env_acquire(s);
+    int rc = mdb_txn_begin(t->ge->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     if (rc) {
+        hks_env_release(s, t->ge);
         if (write) pthread_mutex_unlock(&s->writer_mu);
         hk_free(t);
         return hks_store_mdb_error(NULL, rc, err, "beginning a transaction");
@@ -634,6 +781,7 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err)
         hk_err e = hks_txn_load_counters(t, &t->c, err);
         if (e) {
             mdb_txn_abort(t->txn);
+            hks_env_release(s, t->ge);
             pthread_mutex_unlock(&s->writer_mu);
             hk_free(t);
             return e;
@@ -652,6 +800,45 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err)
     return HK_OK;
 }
 
+/* After a commit of t: which commits are on disk now. LMDB's commit
+ * writes the data pages, fdatasyncs the file, then writes the meta page
+ * (and, without MDB_NOMETASYNC, syncs it too). With MDB_NOMETASYNC the
+ * data sync of this commit flushed the meta pages of every commit before
+ * it, so those are durable; this one's meta is not yet. A commit that
+ * changed nothing (no new txn id) synced nothing. writer_mu is held, so
+ * txnid_base is stable. */
+static void note_durable(hk_txn *t)
+{
+    hk_store *s = t->s;
+    MDB_envinfo info;
+    if (mdb_env_info(t->ge->env, &info) || info.me_last_txnid != t->txnid)
+        return;
+    uint64_t id = (uint64_t)((int64_t)t->txnid + s->txnid_base);
+    if (s->opt.defer_meta_sync && !s->opt.no_sync) id--;
+    atomic_store(&s->durable, id);
+}
+
+uint64_t hk_store_durable_commit(hk_store *s)
+{
+    return s ? atomic_load(&s->durable) : 0;
+}
+
+hk_err hk_store_sync(hk_store *s, hk_error *err)
+{
+    if (!s) return hk_error_set(err, HK_ERR_INVALID, "store: no store");
+    if (s->opt.read_only) return HK_OK;
+    uint64_t upto = hk_store_last_commit(s); /* metas written before it */
+    hks_env *ge = hks_env_acquire(s);
+    int rc = mdb_env_sync(ge->env, 1);
+    hks_env_release(s, ge);
+    if (rc) return hks_store_mdb_error(NULL, rc, err, "syncing the KB");
+    /* never backwards: a commit may have advanced it meanwhile */
+    uint64_t cur = atomic_load(&s->durable);
+    while (cur < upto && !atomic_compare_exchange_weak(&s->durable, &cur, upto))
+        ;
+    return HK_OK;
+}
+
 /* Frees t; a write txn releases the process writer mutex last, after all
  * cleanup of the shared writer caches. */
 static void txn_free(hk_txn *t)
@@ -663,6 +850,7 @@ static void txn_free(hk_txn *t)
     if (t->bulk_digest) EVP_MD_CTX_free(t->bulk_digest);
     hk_buf_free(&t->scratch);
     hks_pending_free(&t->pend);
+    hks_env_release(s, t->ge); /* after the LMDB txn is over */
     hk_free(t);
     if (write) pthread_mutex_unlock(&s->writer_mu);
 }
@@ -673,10 +861,7 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
     int rc;
     if (!t) return hk_error_set(err, HK_ERR_INVALID, "store: no transaction");
     if (!t->write) {
-        if (t->active)
-            mdb_txn_abort(t->txn);
-        else
-            mdb_txn_abort(t->txn); /* a reset txn is still a handle */
+        if (t->txn) mdb_txn_abort(t->txn); /* a reset txn is a handle too */
         txn_free(t);
         return HK_OK;
     }
@@ -716,6 +901,7 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
     t->txn = NULL;
     if (rc == 0) {
         t->s->writer_txnid = t->txnid;
+        note_durable(t);
         if (t->s->has_commit_hooks && t->c.audit_seq > t->seq_begin)
             hks_hooks_commit(t); /* before the next writer may begin */
     }
@@ -763,12 +949,35 @@ void hk_txn_reset(hk_txn *t)
     t->gen++;
 }
 
+/* Moves the reset read txn t to the store's current environment (after an
+ * online compaction): a new LMDB txn there, then the old one is dropped.
+ * On failure t stays a reset txn of its old environment. */
+static hk_err txn_move(hk_txn *t, hk_error *err)
+{
+    hks_env *ge = hks_env_acquire(t->s);
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(ge->env, NULL, MDB_RDONLY, &txn);
+    if (rc) {
+        hks_env_release(t->s, ge);
+        return hks_store_mdb_error(NULL, rc, err, "renewing a transaction");
+    }
+    if (t->txn) mdb_txn_abort(t->txn);
+    hks_env_release(t->s, t->ge);
+    t->ge = ge;
+    t->txn = txn;
+    t->active = true;
+    t->gen++;
+    return HK_OK;
+}
+
 hk_err hk_txn_renew(hk_txn *t, hk_error *err)
 {
     if (!t || t->write)
         return hk_error_set(err, HK_ERR_STATE,
                             "store: only read transactions can be renewed");
     if (t->active) hk_txn_reset(t);
+    if (atomic_load_explicit(&t->s->cur, memory_order_acquire) != t->ge)
+        return txn_move(t, err); /* the store was compacted meanwhile */
     int rc = mdb_txn_renew(t->txn);
     if (rc) return hks_store_mdb_error(NULL, rc, err, "renewing a transaction");
     t->active = true;

@@ -35,6 +35,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -115,8 +116,32 @@ typedef struct hks_symtab hks_symtab;
 typedef struct hks_symcache hks_symcache;
 typedef struct hks_bloom hks_bloom;
 
+/* One LMDB environment of the store. Online compaction (compact.c) swaps
+ * the store's current environment for a new one while transactions of the
+ * old one go on; the old one is closed when its last transaction ends. */
+typedef struct hks_env {
+    MDB_env *env;    /* the LMDB environment */
+    void *fault_map; /* its map, registered with faultguard.c (or NULL) */
+    uint64_t refs;   /* transactions on it (active or reset), plus one while
+                        it is the store's current environment; under
+                        env_mu */
+} hks_env;
+
 struct hk_store {
-    MDB_env *env;              /* the LMDB environment */
+    _Atomic(hks_env *) cur;    /* current environment: new transactions
+                                  begin on it (written under env_mu and
+                                  writer_mu, read lock-free by renew) */
+    pthread_mutex_t env_mu;    /* guards cur's swap, every hks_env.refs and
+                                  txnid_base */
+    bool env_mu_init;          /* env_mu was initialised */
+    int64_t txnid_base;        /* added to LMDB's last txn id in
+                                  hk_store_last_commit, so that it never goes
+                                  back when a compaction restarts the ids */
+    _Atomic uint64_t durable;  /* hk_store_durable_commit: newest commit
+                                  (hk_store_last_commit numbering) on disk */
+    bool broken;               /* an online compaction replaced data.mdb but
+                                  could not open it: writes are refused
+                                  (they would go to the old, unlinked file) */
     hks_symtab *symtab;        /* writer's string -> sym id cache (symtab.c);
                                  used only inside write transactions */
     hks_symcache *symcache;    /* shared sym id -> string cache (symbols.c);
@@ -138,7 +163,6 @@ struct hk_store {
     char *data_path;           /* dir/data.mdb (owned) */
     hk_store_options opt;      /* options as opened (defaults filled in) */
     uint32_t schema_version;   /* on-disk version read at open */
-    void *fault_map;           /* map registered with faultguard.c */
     uint32_t psize;            /* LMDB page size, bytes (bounds checks of
                                   values read from pages) */
     int lock_fd;               /* DIR/hakgal.lock holding flock(LOCK_SH)
@@ -233,6 +257,7 @@ typedef struct hks_pstat_delta {
 
 struct hk_txn {
     hk_store *s;           /* owning store */
+    hks_env *ge;           /* environment the txn runs on (one reference) */
     MDB_txn *txn;          /* LMDB transaction */
     bool write;            /* write transaction */
     size_t txnid;          /* LMDB transaction id */
@@ -397,6 +422,20 @@ hk_err hks_store_mdb_error(hk_txn *t, int rc, hk_error *err, const char *what);
 size_t hks_store_db_count(const hk_store *s);
 void hks_store_db_spec(const hk_store *s, size_t i, const char **name,
                        unsigned *flags, MDB_dbi *dbi);
+/* The store's current environment with one more reference (never NULL
+ * on an open store); hks_env_release drops it and closes a retired
+ * environment whose last reference it was. Any thread. */
+hks_env *hks_env_acquire(hk_store *s);
+void hks_env_release(hk_store *s, hks_env *e);
+/* Creates and opens an LMDB environment on dir with s's options (flags,
+ * map size, readers), opens every database of s in it and checks that each
+ * gets the handle s uses (so that cached handles stay valid), and registers
+ * its map with faultguard.c. *out owns it with refs = 1. */
+hk_err hks_env_open(hk_store *s, const char *dir, hks_env **out, hk_error *err);
+/* Makes e (from hks_env_open) the current environment of s and retires the
+ * old one (closed when its last transaction ends). The caller holds
+ * writer_mu. */
+void hks_env_swap(hk_store *s, hks_env *e);
 /* mkdir -p dir (0755). */
 hk_err hks_store_make_dir(const char *dir, hk_error *err);
 
