@@ -87,8 +87,8 @@ typedef struct hk_path_entry {
 
 /* ==== Metrics ==== */
 
-#define HK_METRIC_BUCKETS 14    /* latency histogram buckets (+Inf extra) */
-#define HK_METRIC_MAX_ROUTES 96 /* route label slots */
+#define HK_METRIC_BUCKETS 14     /* latency histogram buckets (+Inf extra) */
+#define HK_METRIC_MAX_ROUTES 160 /* route label slots */
 #define HK_METRIC_MAX_COUNTERS 64
 
 typedef struct hk_route_metric {

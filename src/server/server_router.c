@@ -36,7 +36,7 @@
  * document). */
 
 /* Route labels for metrics: "GET /v2/facts/{id}/history". Built once. */
-#define MAX_ROUTES 64 /* rows of hk_routes the router takes */
+#define MAX_ROUTES 128 /* rows of hk_routes the router takes */
 static char g_labels[MAX_ROUTES][96];
 
 static __thread hk_loop *tls_loop;

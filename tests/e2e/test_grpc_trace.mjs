@@ -45,6 +45,7 @@ const server = spawn(bin, ['serve', '--data', path.join(tmp, 'kb'), '--listen', 
   env: {
     ...process.env,
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${rcv.address().port}`,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', // the receiver below reads JSON
     OTEL_BSP_SCHEDULE_DELAY: '100',
     LSAN_OPTIONS: `suppressions=${path.join(src, 'tests/e2e/test_server_lsan.supp')}:print_suppressions=0`,
   },
