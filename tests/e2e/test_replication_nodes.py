@@ -264,7 +264,17 @@ class Replicated(unittest.TestCase):
         self.assertEqual(b["error"]["code"], "replication_unavailable")
         self.assertLess(time.time() - t0, 30)
         self.assertEqual(self.mock_cmd("up all"), "ok")
-        st, b = self.add(self.nodes[1], "Up(again)")
+        # the producer reconnects on its own schedule: until it has, a
+        # write may still time out with 503 (outcome unknown, so the same
+        # idempotent add is retried, as a client would)
+        deadline = time.time() + 60
+        while True:
+            st, b = self.add(self.nodes[1], "Up(again)")
+            if st in (200, 201) or time.time() > deadline:
+                break
+            self.assertEqual((st, b["error"]["code"]),
+                             (503, "replication_unavailable"), b)
+            time.sleep(0.5)
         self.assertIn(st, (200, 201), b)
         acked.append("Up(again)")
         self.converge()
