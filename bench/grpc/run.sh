@@ -16,7 +16,8 @@
 # 4. One gRPC Export of every fact (pages of 1000): facts/s.
 # Results: bench/out/grpc/results-N.txt.
 #
-# Environment: BENCH_N (1000000), BENCH_SECONDS (10), BENCH_THREADS (client
+# Environment: BENCH_DATA (where the facts and KBs live; bench/out/http),
+# EXPORT_RUNS (3), BENCH_N (1000000), BENCH_SECONDS (10), BENCH_THREADS (client
 # threads, 2), SERVE_THREADS (REST loops, default CPUs), GRPC_THREADS
 # (gRPC workers, default CPUs), BUILD (build), PORT_HK / PORT_GRPC (18490 / 18491).
 set -euo pipefail
@@ -30,9 +31,10 @@ port_hk="${PORT_HK:-18490}"
 port_grpc="${PORT_GRPC:-18491}"
 gthreads="${GRPC_THREADS:-$(nproc)}"
 out="$root/bench/out/grpc"
-kb="$root/bench/out/http/kb-$n"
-work="$out/work"
-mkdir -p "$out" "$work" "$root/bench/out/http/work"
+data="${BENCH_DATA:-$root/bench/out/http}"
+kb="$data/kb-$n"
+work="$data/grpc-work"
+mkdir -p "$out" "$work" "$data/work"
 command -v wrk >/dev/null || { echo "bench: wrk missing (apt-get install wrk)" >&2; exit 1; }
 for bin in hakgal hk_gen grpc_load; do
     [ -x "$build_dir/$bin" ] || { echo "bench: $build_dir/$bin missing (make build)" >&2; exit 1; }
@@ -52,7 +54,7 @@ echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo |
 echo "== source $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u '+%Y-%m-%d %H:%M UTC')"
 
 # ---- 1. the KB (shared with bench/http/run.sh) ----
-facts="$root/bench/out/http/work/facts-$n.txt"
+facts="$data/work/facts-$n.txt"
 [ -f "$facts" ] || "$build_dir/hk_gen" --n "$n" --out "$facts"
 if [ ! -f "$kb/data.mdb" ]; then
     echo "== importing $n facts into $kb"
@@ -144,9 +146,19 @@ done
 # ---- 4. streaming export ----
 # Alternating: the client's default receive window (64 KiB, grown by BDP
 # probes) and a 4 MiB one (--window, GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES).
-for _ in 1 2 3; do
-    echo -n "window default: " | tee -a "$res"
-    "$LOAD" --addr "127.0.0.1:$port_grpc" --export | tee -a "$res"
-    echo -n "window 4 MiB:   " | tee -a "$res"
-    "$LOAD" --addr "127.0.0.1:$port_grpc" --export --window 4194304 | tee -a "$res"
+# Each run also prints the CPU the server and the client spent on it.
+export_run() { # label args...
+    local label=$1 o t0 t1 ccpu
+    shift
+    t0=$(ticks)
+    o=$( { /usr/bin/time -f 'cpu %U %S' "$LOAD" --addr "127.0.0.1:$port_grpc" --export "$@"; } 2>&1)
+    t1=$(ticks)
+    ccpu=$(echo "$o" | awk '$1=="cpu" {print $2 + $3}')
+    echo "$label $(echo "$o" | grep -v '^cpu') server CPU $(/usr/bin/python3 -c \
+        'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' $((t1 - t0)) "$hz") s, client CPU $ccpu s" |
+        tee -a "$res"
+}
+for _ in $(seq 1 "${EXPORT_RUNS:-3}"); do
+    export_run "window default:"
+    export_run "window 4 MiB:  " --window 4194304
 done

@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/fmt.h"
 #include "core/mem.h"
+#include "core/syntax.h"
 #include "grpc/grpc_int.h"
 
 /* ==== FactInput -> JSON ==== */
@@ -157,4 +159,197 @@ hk_err hk_grpc_append_string_field(hk_buf *out, uint32_t field, const char *s)
     hk_err rc = append_varint(out, ((uint64_t)field << 3) | 2);
     if (rc == HK_OK) rc = append_varint(out, n);
     return rc == HK_OK ? hk_buf_append(out, s, n) : rc;
+}
+
+/* ==== hk_fact -> Fact bytes, without protobuf-c ==== */
+
+/* The Fact message written straight from the fact's record: the sizes of
+ * every field are known up front (the canonical statement's length from
+ * hk_statement_canonical_len, the times formatted into the stack), so the
+ * statement is formatted in place in the output and nothing is copied
+ * twice. The bytes are those protobuf-c packs for the view of
+ * hk_grpc_fact_view_set (proto3: zero scalars and empty strings left
+ * out, repeated strings always written; fields in number order), which
+ * tests/unit/test_grpc_codec.c checks. Every field number of Fact is
+ * below 16, so each tag is one byte. */
+
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *put_varint(uint8_t *w, uint64_t v)
+{
+    while (v >= 0x80) {
+        *w++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *w++ = (uint8_t)v;
+    return w;
+}
+
+/* A string field of n bytes: 0 when n == 0 and it is not repeated. */
+static size_t str_len(size_t n, bool repeated)
+{
+    return n || repeated ? 1 + varint_len(n) + n : 0;
+}
+
+static uint8_t *put_str(uint8_t *w, uint32_t field, const char *s, size_t n,
+                        bool repeated)
+{
+    if (!n && !repeated) return w;
+    *w++ = (uint8_t)(field << 3 | 2);
+    w = put_varint(w, n);
+    if (n) memcpy(w, s, n);
+    return w + n;
+}
+
+typedef struct fact_sizes {
+    char created[32], updated[32]; /* formatted times */
+    size_t n_created, n_updated;   /* their lengths */
+    size_t n_statement;            /* canonical statement */
+    size_t body;                   /* the message's bytes */
+} fact_sizes;
+
+static uint64_t double_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+static void fact_measure(const hk_fact *f, fact_sizes *z)
+{
+    z->n_created =
+        (size_t)(hk_fmt_time(z->created, f->created_us) - z->created);
+    z->n_updated =
+        (size_t)(hk_fmt_time(z->updated, f->updated_us) - z->updated);
+    z->n_statement = hk_statement_canonical_len(&f->st);
+    size_t b = f->id ? 1 + varint_len(f->id) : 0;
+    b += str_len(z->n_statement, false);
+    b += str_len(strlen(f->st.predicate), false);
+    for (uint32_t i = 0; i < f->st.n_args && i < HK_MAX_ARGS; i++)
+        b += str_len(strlen(f->st.args[i]), true);
+    if (f->confidence != 0.0) b += 9; /* protobuf-c leaves out -0 too */
+    b += str_len(f->source ? strlen(f->source) : 0, false);
+    for (uint32_t i = 0; i < f->n_tags && i < HK_MAX_TAGS; i++)
+        b += str_len(strlen(f->tags[i]), true);
+    b += str_len(f->context_json ? strlen(f->context_json) : 0, false);
+    b += str_len(z->n_created, false) + str_len(z->n_updated, false);
+    z->body = b;
+}
+
+/* Writes the body measured in z at out's end (room reserved). */
+static hk_err fact_write(hk_buf *out, const hk_fact *f, const fact_sizes *z)
+{
+    uint8_t *w = (uint8_t *)out->data + out->len;
+    if (f->id) {
+        *w++ = 1 << 3;
+        w = put_varint(w, f->id);
+    }
+    if (z->n_statement) {
+        *w++ = 2 << 3 | 2;
+        w = put_varint(w, z->n_statement);
+        size_t at = (size_t)(w - (uint8_t *)out->data);
+        out->len = at;
+        hk_err rc = hk_statement_format(&f->st, out); /* in place */
+        if (rc != HK_OK) return rc;
+        if (out->len != at + z->n_statement)
+            return HK_ERR_CORRUPT; /* the length promised was not kept */
+        w = (uint8_t *)out->data + out->len; /* data may have moved */
+    }
+    w = put_str(w, 3, f->st.predicate, strlen(f->st.predicate), false);
+    for (uint32_t i = 0; i < f->st.n_args && i < HK_MAX_ARGS; i++)
+        w = put_str(w, 4, f->st.args[i], strlen(f->st.args[i]), true);
+    if (f->confidence != 0.0) {
+        uint64_t conf = double_bits(f->confidence);
+        *w++ = 5 << 3 | 1;
+        for (int i = 0; i < 8; i++)
+            *w++ = (uint8_t)(conf >> (8 * i)); /* little-endian fixed64 */
+    }
+    if (f->source) w = put_str(w, 6, f->source, strlen(f->source), false);
+    for (uint32_t i = 0; i < f->n_tags && i < HK_MAX_TAGS; i++)
+        w = put_str(w, 7, f->tags[i], strlen(f->tags[i]), true);
+    if (f->context_json)
+        w = put_str(w, 8, f->context_json, strlen(f->context_json), false);
+    w = put_str(w, 9, z->created, z->n_created, false);
+    w = put_str(w, 10, z->updated, z->n_updated, false);
+    out->len = (size_t)(w - (uint8_t *)out->data);
+    out->data[out->len] = '\0';
+    return HK_OK;
+}
+
+hk_err hk_grpc_append_fact(hk_buf *out, uint32_t field, const hk_fact *f)
+{
+    fact_sizes z;
+    fact_measure(f, &z);
+    uint64_t tag = (uint64_t)field << 3 | 2;
+    /* + the statement's own NUL, which hk_statement_format may write */
+    hk_err rc =
+        hk_buf_reserve(out, varint_len(tag) + varint_len(z.body) + z.body + 1);
+    if (rc != HK_OK) return rc;
+    uint8_t *w = (uint8_t *)out->data + out->len;
+    w = put_varint(w, tag);
+    w = put_varint(w, z.body);
+    size_t was = out->len, at = (size_t)(w - (uint8_t *)out->data);
+    out->len = at;
+    rc = fact_write(out, f, &z);
+    if (rc == HK_OK && out->len - at != z.body) rc = HK_ERR_CORRUPT;
+    if (rc != HK_OK) {
+        out->len = was;
+        out->data[was] = '\0';
+    }
+    return rc;
+}
+
+hk_err hk_grpc_append_query_row(hk_buf *out, uint32_t field, const hk_fact *f,
+                                const char *const *vars,
+                                const char *const *values, size_t n_vars)
+{
+    fact_sizes z;
+    fact_measure(f, &z);
+    size_t row = 1 + varint_len(z.body) + z.body; /* QueryRow.fact = 1 */
+    for (size_t i = 0; i < n_vars; i++) {
+        size_t nn = strlen(vars[i]);
+        size_t nv = values[i] ? strlen(values[i]) : 0;
+        size_t b = str_len(nn, false) + str_len(nv, false);
+        row += 1 + varint_len(b) + b; /* QueryRow.bindings = 2 */
+    }
+    uint64_t tag = (uint64_t)field << 3 | 2;
+    hk_err rc =
+        hk_buf_reserve(out, varint_len(tag) + varint_len(row) + row + 1);
+    if (rc != HK_OK) return rc;
+    uint8_t *w = (uint8_t *)out->data + out->len;
+    w = put_varint(w, tag);
+    w = put_varint(w, row);
+    size_t was = out->len, at = (size_t)(w - (uint8_t *)out->data);
+    *w++ = 1 << 3 | 2;
+    w = put_varint(w, z.body);
+    out->len = (size_t)(w - (uint8_t *)out->data);
+    rc = fact_write(out, f, &z);
+    if (rc != HK_OK) {
+        out->len = was;
+        out->data[was] = '\0';
+        return rc;
+    }
+    w = (uint8_t *)out->data + out->len;
+    for (size_t i = 0; i < n_vars; i++) {
+        size_t nn = strlen(vars[i]);
+        size_t nv = values[i] ? strlen(values[i]) : 0;
+        *w++ = 2 << 3 | 2;
+        w = put_varint(w, str_len(nn, false) + str_len(nv, false));
+        w = put_str(w, 1, vars[i], nn, false);
+        w = put_str(w, 2, values[i], nv, false);
+    }
+    out->len = (size_t)(w - (uint8_t *)out->data);
+    out->data[out->len] = '\0';
+    if (out->len - at == row) return HK_OK;
+    out->len = was;
+    out->data[was] = '\0';
+    return HK_ERR_CORRUPT;
 }

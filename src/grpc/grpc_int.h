@@ -128,6 +128,18 @@ void hk_grpc_why(hk_grpc_call *c);
 void hk_grpc_list_review(hk_grpc_call *c);
 void hk_grpc_approve_proposal(hk_grpc_call *c);
 void hk_grpc_reject_proposal(hk_grpc_call *c);
+/* The vector space methods (grpc_vectors.c): ListVectorSpaces,
+ * CreateVectorSpace, DropVectorSpace, SimilarVectors. */
+void hk_grpc_list_vector_spaces(hk_grpc_call *c);
+void hk_grpc_create_vector_space(hk_grpc_call *c);
+void hk_grpc_drop_vector_space(hk_grpc_call *c);
+void hk_grpc_similar_vectors(hk_grpc_call *c);
+/* The learned model's methods (grpc_model.c): ModelInfo, ModelScore,
+ * ModelPredict, ModelSimilar. */
+void hk_grpc_model_info(hk_grpc_call *c);
+void hk_grpc_model_score(hk_grpc_call *c);
+void hk_grpc_model_predict(hk_grpc_call *c);
+void hk_grpc_model_similar(hk_grpc_call *c);
 /* The method of a path, NULL when unknown. */
 const hk_grpc_method *hk_grpc_method_find(const char *path, size_t len);
 /* The table: hk_grpc_methods()[0 .. hk_grpc_method_count()). */
@@ -163,6 +175,16 @@ void hk_grpc_fact_view_free(hk_grpc_fact_view *v);
  * out: how a repeated message field is built one element at a time. */
 hk_err hk_grpc_append_field(hk_buf *out, uint32_t field,
                             const ProtobufCMessage *m);
+/* Appends field number `field` holding the Fact message of f, encoded
+ * straight from the record (no protobuf-c message, no copy of the
+ * statement): the bytes protobuf-c packs for hk_grpc_fact_view_set's
+ * view. HK_ERR_NOMEM on failure; out keeps what it had before. */
+hk_err hk_grpc_append_fact(hk_buf *out, uint32_t field, const hk_fact *f);
+/* The same for a QueryRow {fact = 1, bindings = 2} of f and the n_vars
+ * bindings vars[i] = values[i] (values[i] NULL: ""). */
+hk_err hk_grpc_append_query_row(hk_buf *out, uint32_t field, const hk_fact *f,
+                                const char *const *vars,
+                                const char *const *values, size_t n_vars);
 /* Appends a varint field. */
 hk_err hk_grpc_append_varint_field(hk_buf *out, uint32_t field, uint64_t v);
 /* Appends a string field (skipped when empty, as proto3 does). */

@@ -528,22 +528,10 @@ static void pager_end(pager *p, hk_err rc, const hk_error *err,
 static hk_err query_row(void *ud, const hk_svc_row *row, hk_error *err)
 {
     pager *p = ud;
-    hk_err rc = hk_grpc_fact_view_set(&p->v, row->fact);
-    if (rc != HK_OK) return hk_error_set(err, rc, "out of memory");
-    Hakgal__V2__Binding bs[HK_MAX_ARGS + 1];
-    Hakgal__V2__Binding *bp[HK_MAX_ARGS + 1];
-    Hakgal__V2__QueryRow qr = HAKGAL__V2__QUERY_ROW__INIT;
-    qr.fact = &p->v.m;
-    for (size_t i = 0; i < row->n_vars && i <= HK_MAX_ARGS; i++) {
-        hakgal__v2__binding__init(&bs[i]);
-        bs[i].name = (char *)row->vars[i];
-        bs[i].value = (char *)(row->values[i] ? row->values[i] : "");
-        bp[i] = &bs[i];
-    }
-    qr.n_bindings = row->n_vars;
-    qr.bindings = bp;
-    rc = hk_grpc_append_field(&p->page, 1, &qr.base);
-    if (rc != HK_OK) return hk_error_set(err, rc, "out of memory");
+    size_t nv = row->n_vars <= HK_MAX_ARGS + 1 ? row->n_vars : HK_MAX_ARGS + 1;
+    hk_err rc = hk_grpc_append_query_row(&p->page, 1, row->fact, row->vars,
+                                         row->values, nv);
+    if (rc != HK_OK) return hk_error_set(err, rc, "cannot encode a row");
     return pager_added(p, err);
 }
 
@@ -663,9 +651,8 @@ static void m_graph_query(hk_grpc_call *c)
 static hk_err export_row(void *ud, const hk_svc_row *row, hk_error *err)
 {
     pager *p = ud;
-    hk_err rc = hk_grpc_fact_view_set(&p->v, row->fact);
-    if (rc == HK_OK) rc = hk_grpc_append_field(&p->page, 1, &p->v.m.base);
-    if (rc != HK_OK) return hk_error_set(err, rc, "out of memory");
+    hk_err rc = hk_grpc_append_fact(&p->page, 1, row->fact);
+    if (rc != HK_OK) return hk_error_set(err, rc, "cannot encode a fact");
     return pager_added(p, err);
 }
 
@@ -745,9 +732,8 @@ static void m_search(hk_grpc_call *c)
 static hk_err entity_row(void *ud, const hk_svc_row *row, hk_error *err)
 {
     hits *h = ud;
-    hk_err rc = hk_grpc_fact_view_set(&h->v, row->fact);
-    if (rc == HK_OK) rc = hk_grpc_append_field(&h->out, 3, &h->v.m.base);
-    return rc == HK_OK ? HK_OK : hk_error_set(err, rc, "out of memory");
+    hk_err rc = hk_grpc_append_fact(&h->out, 3, row->fact);
+    return rc == HK_OK ? HK_OK : hk_error_set(err, rc, "cannot encode a fact");
 }
 
 static void m_entity(hk_grpc_call *c)
@@ -1192,6 +1178,25 @@ static const hk_grpc_method k_methods[] = {
      hk_grpc_approve_proposal},
     {HK_SVC "RejectProposal", HK_GRPC_UNARY, HK_ROLE_REVIEW,
      &hakgal__v2__review_decision_request__descriptor, hk_grpc_reject_proposal},
+    {HK_SVC "ListVectorSpaces", HK_GRPC_UNARY, HK_ROLE_READ,
+     &hakgal__v2__list_vector_spaces_request__descriptor,
+     hk_grpc_list_vector_spaces},
+    {HK_SVC "CreateVectorSpace", HK_GRPC_UNARY, HK_ROLE_WRITE,
+     &hakgal__v2__create_vector_space_request__descriptor,
+     hk_grpc_create_vector_space},
+    {HK_SVC "DropVectorSpace", HK_GRPC_UNARY, HK_ROLE_ADMIN,
+     &hakgal__v2__drop_vector_space_request__descriptor,
+     hk_grpc_drop_vector_space},
+    {HK_SVC "SimilarVectors", HK_GRPC_UNARY, HK_ROLE_READ,
+     &hakgal__v2__similar_vectors_request__descriptor, hk_grpc_similar_vectors},
+    {HK_SVC "ModelInfo", HK_GRPC_UNARY, HK_ROLE_READ,
+     &hakgal__v2__model_info_request__descriptor, hk_grpc_model_info},
+    {HK_SVC "ModelScore", HK_GRPC_UNARY, HK_ROLE_READ,
+     &hakgal__v2__model_score_request__descriptor, hk_grpc_model_score},
+    {HK_SVC "ModelPredict", HK_GRPC_UNARY, HK_ROLE_READ,
+     &hakgal__v2__model_predict_request__descriptor, hk_grpc_model_predict},
+    {HK_SVC "ModelSimilar", HK_GRPC_UNARY, HK_ROLE_READ,
+     &hakgal__v2__model_similar_request__descriptor, hk_grpc_model_similar},
     {"/grpc.health.v1.Health/Check", HK_GRPC_UNARY, HK_ROLE_NONE,
      &grpc__health__v1__health_check_request__descriptor, m_health_check},
     {"/grpc.health.v1.Health/Watch", HK_GRPC_SERVER_STREAM, HK_ROLE_NONE,
