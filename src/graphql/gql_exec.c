@@ -1407,6 +1407,41 @@ bool hk_gql_prepared_mutation(const hk_gql_prepared *p)
     return p && p->op->kind == GQL_MUTATION;
 }
 
+/* A `search` whose mode is not the literal "text" (a variable may say
+ * anything), or any `similar`. */
+static bool field_blocks(const gql_sel *s)
+{
+    if (!strcmp(s->name, "similar")) return true;
+    if (strcmp(s->name, "search") != 0) return false;
+    for (const gql_arg *a = s->args; a; a = a->next)
+        if (!strcmp(a->name, "mode"))
+            return !(a->value && a->value->kind == GQL_V_STRING &&
+                     a->value->n == 4 && !memcmp(a->value->s, "text", 4));
+    return false;
+}
+
+static bool sel_blocks(const hk_gql_doc *d, const gql_sel *s, int depth)
+{
+    if (depth > 16) return true; /* validation forbids cycles; be safe */
+    for (; s; s = s->next) {
+        if (s->kind == GQL_S_FIELD && s->name && field_blocks(s)) return true;
+        if (s->kind == GQL_S_INLINE && sel_blocks(d, s->sub, depth + 1))
+            return true;
+        if (s->kind == GQL_S_SPREAD && s->name)
+            for (const gql_frag *f = d->frags; f; f = f->next)
+                if (!strcmp(f->name, s->name) &&
+                    sel_blocks(d, f->sel, depth + 1))
+                    return true;
+    }
+    return false;
+}
+
+bool hk_gql_prepared_blocking(const hk_gql_prepared *p)
+{
+    return p && p->op->kind != GQL_MUTATION &&
+           sel_blocks(p->doc, p->op->sel, 0);
+}
+
 void hk_gql_prepared_free(hk_gql_prepared *p)
 {
     if (!p) return;

@@ -83,6 +83,12 @@ hk_err hk_gql_prepare(const char *query, size_t len, const char *operation_name,
                       json_t *variables, const hk_gql_limits *lim,
                       hk_gql_prepared **out, json_t **response);
 bool hk_gql_prepared_mutation(const hk_gql_prepared *p);
+/* True when the query selects, at its root (through fragments too), a
+ * field that may take long: `similar` (the first search of a space reads
+ * or builds its index) or `search` with a mode (vector and hybrid search
+ * embed the text and search an index). A server runs such a query off
+ * its event loop, as REST runs the same searches. */
+bool hk_gql_prepared_blocking(const hk_gql_prepared *p);
 /* Forgets every kept document (prepare keeps validated documents by
  * query text, at most 128, least recently used out). Documents in use
  * are freed by their last user. */

@@ -5,7 +5,10 @@
  *   GET  /graphql/schema.graphql  the SDL
  *
  * Queries run on the loop thread in the loop's reusable read transaction,
- * like the REST reads. A mutation needs the write role (the same check
+ * like the REST reads, except those that may take long (vector similarity
+ * and vector or hybrid search: hk_gql_prepared_blocking), which run on a
+ * pool thread with a read transaction of their own (hk_server_defer), as
+ * REST runs the same searches. A mutation needs the write role (the same check
  * as REST writes, done here because the route itself is a read) and runs
  * as one solo job of the group-commit writer: all its root fields in one
  * transaction (solo, because addFacts switches the store to bulk mode);
@@ -81,6 +84,40 @@ static void gql_done(h2o_req_t *req, hk_err rc, const hk_error *err, void *arg)
     hk_free(j);
 }
 
+/* ==== Queries off the loop ==== */
+
+typedef struct gql_read_job {
+    hk_server *srv;     /* for its store and limits */
+    hk_gql_prepared *p; /* the request (owned) */
+    hk_buf out;         /* the answer */
+    hk_err rc;          /* result */
+    hk_error err;       /* why it failed */
+} gql_read_job;
+
+static void gql_read_work(void *arg)
+{
+    gql_read_job *j = arg;
+    hk_txn *t = NULL;
+    hk_error_clear(&j->err);
+    j->rc = hk_txn_begin(j->srv->store, false, &t, &j->err);
+    if (j->rc != HK_OK) return;
+    hk_gql_env env = gql_env(j->srv, t);
+    j->rc = hk_gql_execute_text(j->p, &env, &j->out, &j->err);
+    hk_txn_abort(t);
+}
+
+static void gql_read_after(h2o_req_t *req, void *arg)
+{
+    gql_read_job *j = arg;
+    if (req && j->rc != HK_OK)
+        hk_send_store_error(req, &j->err);
+    else if (req)
+        hk_http_send_buf(req, 200, &j->out);
+    hk_buf_free(&j->out);
+    hk_gql_prepared_free(j->p);
+    hk_free(j);
+}
+
 /* ==== Shared ==== */
 
 static void run_request(hk_server *srv, h2o_req_t *req, const char *query,
@@ -133,6 +170,24 @@ static void run_request(hk_server *srv, h2o_req_t *req, const char *query,
             hk_http_send_error(req, 503, "shutting_down",
                                "the server is shutting down; retry elsewhere",
                                NULL);
+        }
+        return;
+    }
+    if (hk_gql_prepared_blocking(p)) {
+        gql_read_job *j = hk_calloc(1, sizeof(*j));
+        if (!j) {
+            hk_gql_prepared_free(p);
+            hk_http_send_error(req, 503, "out_of_memory",
+                               "cannot run the request", NULL);
+            return;
+        }
+        j->srv = srv;
+        j->p = p;
+        if (hk_server_defer(req, gql_read_work, gql_read_after, j) != HK_OK) {
+            hk_gql_prepared_free(p);
+            hk_free(j);
+            hk_http_send_error(req, 503, "shutting_down",
+                               "the server is shutting down", NULL);
         }
         return;
     }

@@ -719,6 +719,43 @@ static void test_vectors(void **state)
     hkv_store_detach(vs);
 }
 
+/* Which queries a server runs off its event loop: similar anywhere at
+ * the root (fragments too), search with a mode other than "text". */
+static void test_blocking(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *q;
+        bool blocks;
+    } cases[] = {
+        {"{ stats }", false},
+        {"{ similar(space: \"g\", text: \"x\") { space } }", true},
+        {"{ a: stats s: similar(space: \"g\", text: \"x\") { space } }", true},
+        {"{ search(q: \"x\") { score } }", false},
+        {"{ search(q: \"x\", mode: \"text\") { score } }", false},
+        {"{ search(q: \"x\", mode: \"vector\") { score } }", true},
+        {"query ($m: String) { search(q: \"x\", mode: $m) { score } }", true},
+        {"{ ...F } fragment F on Query { similar(space: \"g\", text: \"x\") "
+         "{ space } }",
+         true},
+        {"{ ... on Query { search(q: \"x\", mode: \"hybrid\") { score } } }",
+         true},
+        {"{ ...F } fragment F on Query { stats }", false},
+        {"mutation { deleteFact(id: 1) { id } }", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        hk_gql_prepared *p = NULL;
+        json_t *resp = NULL;
+        assert_int_equal(hk_gql_prepare(cases[i].q, strlen(cases[i].q), NULL,
+                                        NULL, NULL, &p, &resp),
+                         HK_OK);
+        if (!p) fail_msg("%s: %s", cases[i].q, json_dumps(resp, 0));
+        if (hk_gql_prepared_blocking(p) != cases[i].blocks)
+            fail_msg("%s: blocking should be %d", cases[i].q, cases[i].blocks);
+        hk_gql_prepared_free(p);
+    }
+}
+
 static void test_sdl(void **state)
 {
     (void)state;
@@ -746,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_document_cache),
         cmocka_unit_test(test_review),
         cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_blocking),
         cmocka_unit_test(test_sdl),
     };
     return tu_exit(cmocka_run_group_tests(tests, setup, teardown));
