@@ -20,7 +20,6 @@
 
 #include "core/fmt.h"
 #include "core/mem.h"
-#include "core/syntax.h"
 #include "grpc/grpc_int.h"
 
 /* ==== FactInput -> JSON ==== */
@@ -163,11 +162,11 @@ hk_err hk_grpc_append_string_field(hk_buf *out, uint32_t field, const char *s)
 
 /* ==== hk_fact -> Fact bytes, without protobuf-c ==== */
 
-/* The Fact message written straight from the fact's record: the sizes of
- * every field are known up front (the canonical statement's length from
- * hk_statement_canonical_len, the times formatted into the stack), so the
- * statement is formatted in place in the output and nothing is copied
- * twice. The bytes are those protobuf-c packs for the view of
+/* The Fact message written straight from the fact's record: the statement
+ * is formatted once into the caller's scratch buffer and every string's
+ * length taken once, so the sizes of the message and of each field are
+ * known before a byte is written and the message goes out in one pass.
+ * The bytes are those protobuf-c packs for the view of
  * hk_grpc_fact_view_set (proto3: zero scalars and empty strings left
  * out, repeated strings always written; fields in number order), which
  * tests/unit/test_grpc_codec.c checks. Every field number of Fact is
@@ -211,9 +210,12 @@ static uint8_t *put_str(uint8_t *w, uint32_t field, const char *s, size_t n,
 
 typedef struct fact_sizes {
     char created[32], updated[32]; /* formatted times */
-    size_t n_created, n_updated;   /* their lengths */
-    size_t n_statement;            /* canonical statement */
-    size_t body;                   /* the message's bytes */
+    uint8_t n_created, n_updated;  /* their lengths */
+    size_t n_pred, n_source, n_ctx;
+    size_t n_args[HK_MAX_ARGS];
+    size_t n_tags[HK_MAX_TAGS];
+    uint32_t args, tags; /* counts, capped */
+    size_t body;         /* the message's bytes */
 } fact_sizes;
 
 static uint64_t double_bits(double d)
@@ -223,96 +225,92 @@ static uint64_t double_bits(double d)
     return u;
 }
 
-static void fact_measure(const hk_fact *f, fact_sizes *z)
+/* Formats f's statement into st and measures every field into z. */
+static hk_err fact_measure(const hk_fact *f, hk_buf *st, fact_sizes *z)
 {
+    hk_buf_reset(st);
+    hk_err rc = hk_statement_format(&f->st, st);
+    if (rc != HK_OK) return rc;
     z->n_created =
-        (size_t)(hk_fmt_time(z->created, f->created_us) - z->created);
-    z->n_updated =
-        (size_t)(hk_fmt_time(z->updated, f->updated_us) - z->updated);
-    z->n_statement = hk_statement_canonical_len(&f->st);
+        (uint8_t)(hk_fmt_time(z->created, f->created_us) - z->created);
+    if (f->updated_us == f->created_us) {
+        memcpy(z->updated, z->created, z->n_created);
+        z->n_updated = z->n_created;
+    } else {
+        z->n_updated =
+            (uint8_t)(hk_fmt_time(z->updated, f->updated_us) - z->updated);
+    }
+    z->n_pred = strlen(f->st.predicate);
+    z->n_source = f->source ? strlen(f->source) : 0;
+    z->n_ctx = f->context_json ? strlen(f->context_json) : 0;
+    z->args = f->st.n_args < HK_MAX_ARGS ? f->st.n_args : HK_MAX_ARGS;
+    z->tags = f->n_tags < HK_MAX_TAGS ? f->n_tags : HK_MAX_TAGS;
     size_t b = f->id ? 1 + varint_len(f->id) : 0;
-    b += str_len(z->n_statement, false);
-    b += str_len(strlen(f->st.predicate), false);
-    for (uint32_t i = 0; i < f->st.n_args && i < HK_MAX_ARGS; i++)
-        b += str_len(strlen(f->st.args[i]), true);
+    b += str_len(st->len, false) + str_len(z->n_pred, false);
+    for (uint32_t i = 0; i < z->args; i++)
+        b += str_len(z->n_args[i] = strlen(f->st.args[i]), true);
     if (f->confidence != 0.0) b += 9; /* protobuf-c leaves out -0 too */
-    b += str_len(f->source ? strlen(f->source) : 0, false);
-    for (uint32_t i = 0; i < f->n_tags && i < HK_MAX_TAGS; i++)
-        b += str_len(strlen(f->tags[i]), true);
-    b += str_len(f->context_json ? strlen(f->context_json) : 0, false);
+    b += str_len(z->n_source, false);
+    for (uint32_t i = 0; i < z->tags; i++)
+        b += str_len(z->n_tags[i] = strlen(f->tags[i]), true);
+    b += str_len(z->n_ctx, false);
     b += str_len(z->n_created, false) + str_len(z->n_updated, false);
     z->body = b;
+    return HK_OK;
 }
 
-/* Writes the body measured in z at out's end (room reserved). */
-static hk_err fact_write(hk_buf *out, const hk_fact *f, const fact_sizes *z)
+/* Writes the body measured in z at w (room reserved); returns the end. */
+static uint8_t *fact_write(uint8_t *w, const hk_fact *f, const hk_buf *st,
+                           const fact_sizes *z)
 {
-    uint8_t *w = (uint8_t *)out->data + out->len;
     if (f->id) {
         *w++ = 1 << 3;
         w = put_varint(w, f->id);
     }
-    if (z->n_statement) {
-        *w++ = 2 << 3 | 2;
-        w = put_varint(w, z->n_statement);
-        size_t at = (size_t)(w - (uint8_t *)out->data);
-        out->len = at;
-        hk_err rc = hk_statement_format(&f->st, out); /* in place */
-        if (rc != HK_OK) return rc;
-        if (out->len != at + z->n_statement)
-            return HK_ERR_CORRUPT; /* the length promised was not kept */
-        w = (uint8_t *)out->data + out->len; /* data may have moved */
-    }
-    w = put_str(w, 3, f->st.predicate, strlen(f->st.predicate), false);
-    for (uint32_t i = 0; i < f->st.n_args && i < HK_MAX_ARGS; i++)
-        w = put_str(w, 4, f->st.args[i], strlen(f->st.args[i]), true);
+    w = put_str(w, 2, st->data, st->len, false);
+    w = put_str(w, 3, f->st.predicate, z->n_pred, false);
+    for (uint32_t i = 0; i < z->args; i++)
+        w = put_str(w, 4, f->st.args[i], z->n_args[i], true);
     if (f->confidence != 0.0) {
         uint64_t conf = double_bits(f->confidence);
         *w++ = 5 << 3 | 1;
         for (int i = 0; i < 8; i++)
             *w++ = (uint8_t)(conf >> (8 * i)); /* little-endian fixed64 */
     }
-    if (f->source) w = put_str(w, 6, f->source, strlen(f->source), false);
-    for (uint32_t i = 0; i < f->n_tags && i < HK_MAX_TAGS; i++)
-        w = put_str(w, 7, f->tags[i], strlen(f->tags[i]), true);
-    if (f->context_json)
-        w = put_str(w, 8, f->context_json, strlen(f->context_json), false);
+    w = put_str(w, 6, f->source, z->n_source, false);
+    for (uint32_t i = 0; i < z->tags; i++)
+        w = put_str(w, 7, f->tags[i], z->n_tags[i], true);
+    w = put_str(w, 8, f->context_json, z->n_ctx, false);
     w = put_str(w, 9, z->created, z->n_created, false);
-    w = put_str(w, 10, z->updated, z->n_updated, false);
+    return put_str(w, 10, z->updated, z->n_updated, false);
+}
+
+hk_err hk_grpc_append_fact(hk_buf *out, uint32_t field, const hk_fact *f,
+                           hk_buf *scratch)
+{
+    fact_sizes z;
+    hk_err rc = fact_measure(f, scratch, &z);
+    uint64_t tag = (uint64_t)field << 3 | 2;
+    if (rc == HK_OK)
+        rc = hk_buf_reserve(out, varint_len(tag) + varint_len(z.body) + z.body);
+    if (rc != HK_OK) return rc;
+    uint8_t *w = (uint8_t *)out->data + out->len;
+    w = put_varint(w, tag);
+    w = put_varint(w, z.body);
+    w = fact_write(w, f, scratch, &z);
     out->len = (size_t)(w - (uint8_t *)out->data);
     out->data[out->len] = '\0';
     return HK_OK;
 }
 
-hk_err hk_grpc_append_fact(hk_buf *out, uint32_t field, const hk_fact *f)
-{
-    fact_sizes z;
-    fact_measure(f, &z);
-    uint64_t tag = (uint64_t)field << 3 | 2;
-    /* + the statement's own NUL, which hk_statement_format may write */
-    hk_err rc =
-        hk_buf_reserve(out, varint_len(tag) + varint_len(z.body) + z.body + 1);
-    if (rc != HK_OK) return rc;
-    uint8_t *w = (uint8_t *)out->data + out->len;
-    w = put_varint(w, tag);
-    w = put_varint(w, z.body);
-    size_t was = out->len, at = (size_t)(w - (uint8_t *)out->data);
-    out->len = at;
-    rc = fact_write(out, f, &z);
-    if (rc == HK_OK && out->len - at != z.body) rc = HK_ERR_CORRUPT;
-    if (rc != HK_OK) {
-        out->len = was;
-        out->data[was] = '\0';
-    }
-    return rc;
-}
-
 hk_err hk_grpc_append_query_row(hk_buf *out, uint32_t field, const hk_fact *f,
                                 const char *const *vars,
-                                const char *const *values, size_t n_vars)
+                                const char *const *values, size_t n_vars,
+                                hk_buf *scratch)
 {
     fact_sizes z;
-    fact_measure(f, &z);
+    hk_err rc = fact_measure(f, scratch, &z);
+    if (rc != HK_OK) return rc;
     size_t row = 1 + varint_len(z.body) + z.body; /* QueryRow.fact = 1 */
     for (size_t i = 0; i < n_vars; i++) {
         size_t nn = strlen(vars[i]);
@@ -321,23 +319,14 @@ hk_err hk_grpc_append_query_row(hk_buf *out, uint32_t field, const hk_fact *f,
         row += 1 + varint_len(b) + b; /* QueryRow.bindings = 2 */
     }
     uint64_t tag = (uint64_t)field << 3 | 2;
-    hk_err rc =
-        hk_buf_reserve(out, varint_len(tag) + varint_len(row) + row + 1);
+    rc = hk_buf_reserve(out, varint_len(tag) + varint_len(row) + row);
     if (rc != HK_OK) return rc;
     uint8_t *w = (uint8_t *)out->data + out->len;
     w = put_varint(w, tag);
     w = put_varint(w, row);
-    size_t was = out->len, at = (size_t)(w - (uint8_t *)out->data);
     *w++ = 1 << 3 | 2;
     w = put_varint(w, z.body);
-    out->len = (size_t)(w - (uint8_t *)out->data);
-    rc = fact_write(out, f, &z);
-    if (rc != HK_OK) {
-        out->len = was;
-        out->data[was] = '\0';
-        return rc;
-    }
-    w = (uint8_t *)out->data + out->len;
+    w = fact_write(w, f, scratch, &z);
     for (size_t i = 0; i < n_vars; i++) {
         size_t nn = strlen(vars[i]);
         size_t nv = values[i] ? strlen(values[i]) : 0;
@@ -348,8 +337,5 @@ hk_err hk_grpc_append_query_row(hk_buf *out, uint32_t field, const hk_fact *f,
     }
     out->len = (size_t)(w - (uint8_t *)out->data);
     out->data[out->len] = '\0';
-    if (out->len - at == row) return HK_OK;
-    out->len = was;
-    out->data[was] = '\0';
-    return HK_ERR_CORRUPT;
+    return HK_OK;
 }

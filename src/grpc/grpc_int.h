@@ -176,15 +176,18 @@ void hk_grpc_fact_view_free(hk_grpc_fact_view *v);
 hk_err hk_grpc_append_field(hk_buf *out, uint32_t field,
                             const ProtobufCMessage *m);
 /* Appends field number `field` holding the Fact message of f, encoded
- * straight from the record (no protobuf-c message, no copy of the
- * statement): the bytes protobuf-c packs for hk_grpc_fact_view_set's
- * view. HK_ERR_NOMEM on failure; out keeps what it had before. */
-hk_err hk_grpc_append_fact(hk_buf *out, uint32_t field, const hk_fact *f);
+ * straight from the record without protobuf-c: the bytes protobuf-c packs
+ * for hk_grpc_fact_view_set's view. scratch (an hk_buf, reused from fact
+ * to fact) receives the canonical statement on the way. HK_ERR_NOMEM on
+ * failure, with out as it was. */
+hk_err hk_grpc_append_fact(hk_buf *out, uint32_t field, const hk_fact *f,
+                           hk_buf *scratch);
 /* The same for a QueryRow {fact = 1, bindings = 2} of f and the n_vars
  * bindings vars[i] = values[i] (values[i] NULL: ""). */
 hk_err hk_grpc_append_query_row(hk_buf *out, uint32_t field, const hk_fact *f,
                                 const char *const *vars,
-                                const char *const *values, size_t n_vars);
+                                const char *const *values, size_t n_vars,
+                                hk_buf *scratch);
 /* Appends a varint field. */
 hk_err hk_grpc_append_varint_field(hk_buf *out, uint32_t field, uint64_t v);
 /* Appends a string field (skipped when empty, as proto3 does). */

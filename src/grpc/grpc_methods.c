@@ -530,7 +530,7 @@ static hk_err query_row(void *ud, const hk_svc_row *row, hk_error *err)
     pager *p = ud;
     size_t nv = row->n_vars <= HK_MAX_ARGS + 1 ? row->n_vars : HK_MAX_ARGS + 1;
     hk_err rc = hk_grpc_append_query_row(&p->page, 1, row->fact, row->vars,
-                                         row->values, nv);
+                                         row->values, nv, &p->v.text);
     if (rc != HK_OK) return hk_error_set(err, rc, "cannot encode a row");
     return pager_added(p, err);
 }
@@ -651,7 +651,7 @@ static void m_graph_query(hk_grpc_call *c)
 static hk_err export_row(void *ud, const hk_svc_row *row, hk_error *err)
 {
     pager *p = ud;
-    hk_err rc = hk_grpc_append_fact(&p->page, 1, row->fact);
+    hk_err rc = hk_grpc_append_fact(&p->page, 1, row->fact, &p->v.text);
     if (rc != HK_OK) return hk_error_set(err, rc, "cannot encode a fact");
     return pager_added(p, err);
 }
@@ -732,7 +732,7 @@ static void m_search(hk_grpc_call *c)
 static hk_err entity_row(void *ud, const hk_svc_row *row, hk_error *err)
 {
     hits *h = ud;
-    hk_err rc = hk_grpc_append_fact(&h->out, 3, row->fact);
+    hk_err rc = hk_grpc_append_fact(&h->out, 3, row->fact, &h->v.text);
     return rc == HK_OK ? HK_OK : hk_error_set(err, rc, "cannot encode a fact");
 }
 

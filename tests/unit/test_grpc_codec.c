@@ -235,6 +235,7 @@ static void vary_fact(hk_fact *f, hk_fact_id id, char *longarg)
     if (id % 6 == 0) f->st.args[2] = longarg;
     if (id % 8 == 0) f->id = 0;
     if (id % 9 == 0) f->id = UINT64_MAX >> 1;
+    if (id % 10 == 0) f->updated_us = f->created_us;
 }
 
 static void test_direct_fact_encoding(void **state)
@@ -244,12 +245,13 @@ static void test_direct_fact_encoding(void **state)
     memset(longarg, 'x', sizeof longarg - 1);
     longarg[sizeof longarg - 1] = '\0';
     hk_buf mine = HK_BUF_INIT, oracle = HK_BUF_INIT, rows = HK_BUF_INIT,
-           rows_oracle = HK_BUF_INIT;
+           rows_oracle = HK_BUF_INIT, scratch = HK_BUF_INIT;
     hk_grpc_fact_view v = {.text = HK_BUF_INIT};
     for (hk_fact_id id = 1; id <= 40; id++) {
         hk_fact f;
         vary_fact(&f, id, longarg);
-        assert_int_equal(hk_grpc_append_fact(&mine, id % 3 + 1, &f), HK_OK);
+        assert_int_equal(hk_grpc_append_fact(&mine, id % 3 + 1, &f, &scratch),
+                         HK_OK);
         assert_int_equal(hk_grpc_fact_view_set(&v, &f), HK_OK);
         assert_int_equal(hk_grpc_append_field(&oracle, id % 3 + 1, &v.m.base),
                          HK_OK);
@@ -260,8 +262,9 @@ static void test_direct_fact_encoding(void **state)
         const char *vars[] = {"x", "y", "z"};
         const char *vals[] = {"NH3", NULL, "a b"};
         size_t nv = id % 4;
-        assert_int_equal(hk_grpc_append_query_row(&rows, 1, &f, vars, vals, nv),
-                         HK_OK);
+        assert_int_equal(
+            hk_grpc_append_query_row(&rows, 1, &f, vars, vals, nv, &scratch),
+            HK_OK);
         Hakgal__V2__Binding bs[3];
         Hakgal__V2__Binding *bp[3];
         for (size_t i = 0; i < nv; i++) {
@@ -292,6 +295,7 @@ static void test_direct_fact_encoding(void **state)
     hk_buf_free(&oracle);
     hk_buf_free(&rows);
     hk_buf_free(&rows_oracle);
+    hk_buf_free(&scratch);
 }
 
 /* ==== Methods and statuses ==== */
