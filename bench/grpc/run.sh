@@ -158,7 +158,26 @@ export_run() { # label args...
         'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' $((t1 - t0)) "$hz") s, client CPU $ccpu s" |
         tee -a "$res"
 }
+# The anchor: REST's GET /v2/export (JSON lines) of the same KB, read by
+# curl into /dev/null, with the same CPU accounting.
+rest_export() {
+    local o t0 t1
+    t0=$(ticks)
+    o=$( { /usr/bin/time -f 'cpu %U %S' curl -s -o /dev/null -w '%{size_download} %{time_total}\n' \
+        "http://127.0.0.1:$port_hk/v2/export"; } 2>&1)
+    t1=$(ticks)
+    echo "$o" | /usr/bin/python3 -c 'import sys
+lines = sys.stdin.read().split("\n")
+size, secs = lines[0].split()
+cpu = [l for l in lines if l.startswith("cpu")][0].split()
+n, t, hz = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+print("REST export: %d facts, %.1f MB, %.3f s: %.0f facts/s, server CPU %.3f s, client CPU %.2f s"
+      % (n, int(size) / 1e6, float(secs), n / float(secs), t / hz, float(cpu[1]) + float(cpu[2])))' \
+        "$n" $((t1 - t0)) "$hz" | tee -a "$res"
+}
 for _ in $(seq 1 "${EXPORT_RUNS:-3}"); do
     export_run "window default:"
     export_run "window 4 MiB:  " --window 4194304
+    export_run "pages of 10000:" --page-size 10000 --window 4194304
+    rest_export
 done

@@ -90,6 +90,7 @@ typedef struct hk_grpc_pending {
     bool asked;                /* a request_call is outstanding */
     bool arrived;              /* it completed (see ok) */
     bool ok;                   /* completed with a call (false: shutdown) */
+    size_t *n_arrived;         /* the worker's count of arrived slots */
 } hk_grpc_pending;
 
 /* Calls each worker has asked for at once, per registered method and for
@@ -112,6 +113,8 @@ struct hk_grpc_worker {
     unsigned depth;                       /* calls being handled (nested) */
     size_t live;                          /* requests outstanding */
     size_t next;           /* slot to look at first (round robin) */
+    size_t n_arrived;      /* slots asked and arrived, not yet served:
+                              0 spares next_arrived its scan */
     size_t finishing;      /* last batches not completed yet */
     atomic_bool *stopping; /* the endpoint stops: ask for no call */
 };
@@ -194,6 +197,7 @@ static void on_event(grpc_event ev)
         hk_grpc_pending *p = ev.tag;
         p->arrived = true;
         p->ok = ev.success != 0;
+        if (p->asked) (*p->n_arrived)++;
     }
 }
 
@@ -780,10 +784,13 @@ static bool ask(hk_grpc_worker *w, hk_grpc_pending *p)
 /* The next arrived call, round robin over the slots; NULL when none. */
 static hk_grpc_pending *next_arrived(hk_grpc_worker *w)
 {
-    for (size_t k = 0; k < w->n_pending; k++) {
-        hk_grpc_pending *q = &w->pending[(w->next + k) % w->n_pending];
+    if (!w->n_arrived) return NULL; /* most calls: nothing waits */
+    size_t i = w->next < w->n_pending ? w->next : 0;
+    for (size_t k = 0; k < w->n_pending; k++, i++) {
+        if (i == w->n_pending) i = 0;
+        hk_grpc_pending *q = &w->pending[i];
         if (q->asked && q->arrived) {
-            w->next = ((size_t)(q - w->pending) + 1) % w->n_pending;
+            w->next = i + 1 == w->n_pending ? 0 : i + 1;
             return q;
         }
     }
@@ -795,6 +802,7 @@ static hk_grpc_pending *next_arrived(hk_grpc_worker *w)
 static void serve_one(hk_grpc_worker *w, hk_grpc_pending *p)
 {
     p->asked = false; /* taken: no nested level serves it again */
+    w->n_arrived--;
     if (p->ok && p->call) {
         w->depth++;
         handle_call(w, p);
@@ -1017,6 +1025,8 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
             ws[i].pending[k].m = &ms[k / HK_GRPC_PENDING];
             ws[i].pending[k].handle = g->handles[k / HK_GRPC_PENDING];
         }
+        for (size_t k = 0; k < ws[i].n_pending; k++)
+            ws[i].pending[k].n_arrived = &ws[i].n_arrived;
     }
     for (unsigned i = 0; i < n; i++) {
         ws[i].srv = srv;
