@@ -12,7 +12,11 @@ Measures, each a median over --rounds rounds:
      facts for --seconds, spread over the 3 replicated nodes (--ack
      applied: answered once applied on the receiving node), and the same
      clients against the anchor; facts acknowledged per second.
-  2. catch-up: node C stopped while A takes --behind facts in batches,
+  2. lag at --rate facts/s: while a background client sends batches of
+     --rate/20 facts every 50 ms to node A, --probes single facts are
+     written on A, each timed from its POST until GET on node C finds it
+     (A's apply included); p50 and p99.
+  3. catch-up: node C stopped while A takes --behind facts in batches,
      then started again; facts applied per second from the process start
      (start-up included) until its lag is 0 and its digest equals A's.
 Bodies are built before the clock starts, so the client's JSON encoding
@@ -72,6 +76,51 @@ def throughput(nodes, clients, seconds, size, tag):
     return sum(count) / (time.time() - t0)
 
 
+def lag(a, c, rate, probes, tag):
+    stop = threading.Event()
+    size = max(1, rate // 20)
+    pre = bodies("bg" + tag, int(probes * 2) + 200, size)
+
+    def background():
+        conn = a.conn(timeout=300)
+        t = time.time()
+        for b in pre:
+            if stop.is_set():
+                break
+            post(conn, b)
+            t += 0.05
+            time.sleep(max(0.0, t - time.time()))
+        conn.close()
+    bg = threading.Thread(target=background)
+    bg.start()
+    out = []
+    ca, cc = a.conn(), c.conn()
+    try:
+        for i in range(probes):
+            t0 = time.perf_counter()
+            ca.request("POST", "/v2/facts",
+                       body='{"statement":"Lag(%s_%d)"}' % (tag, i),
+                       headers={"Content-Type": "application/json"})
+            r = ca.getresponse()
+            r.read()
+            path = "/v2/facts?predicate=Lag&entity=%s_%d&limit=1" % (tag, i)
+            until = time.time() + 30
+            while time.time() < until:
+                cc.request("GET", path)
+                rr = cc.getresponse()
+                if b'"count":1' in rr.read():
+                    break
+            out.append((time.perf_counter() - t0) * 1000)
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        bg.join()
+        ca.close()
+        cc.close()
+    out.sort()
+    return out[len(out) // 2], out[min(len(out) - 1, int(len(out) * 0.99))]
+
+
 def metric(s, name):
     st, _, m = s.request("GET", "/metrics")
     for x in m.splitlines():
@@ -92,6 +141,8 @@ def main():
     ap.add_argument("--clients", type=int, default=3)
     ap.add_argument("--batch", type=int, default=10000)
     ap.add_argument("--behind", type=int, default=1000000)
+    ap.add_argument("--rate", type=int, default=10000)
+    ap.add_argument("--probes", type=int, default=200)
     a = ap.parse_args()
     mock = Mock()
     url = "kafka://%s/%s" % (mock.bootstrap, TOPIC)
@@ -103,13 +154,16 @@ def main():
                       data=data, wait=wait)
     nodes = [node(1), node(2), node(3)]
     anchor = Server()
-    rep, anc, catch = [], [], []
+    rep, anc, catch, p50s, p99s = [], [], [], [], []
     try:
         for r in range(a.rounds):
             anc.append(throughput([anchor], a.clients, a.seconds, a.batch,
                                   "a%d" % r))
             rep.append(throughput(nodes, a.clients, a.seconds, a.batch,
                                   "r%d" % r))
+            p50, p99 = lag(nodes[0], nodes[2], a.rate, a.probes, "l%d" % r)
+            p50s.append(p50)
+            p99s.append(p99)
             c = nodes[2]
             c.stop()
             fill = bodies("c%d" % r, (a.behind + a.batch - 1) // a.batch,
@@ -131,8 +185,8 @@ def main():
                                    (got, want))
             catch.append(len(fill) * a.batch / took)
             print("round %d: anchor %.0f facts/s, replicated %.0f facts/s, "
-                  "catch-up %d facts in %.2f s" %
-                  (r, anc[-1], rep[-1], len(fill) * a.batch, took),
+                  "lag p50 %.1f ms p99 %.1f ms, catch-up %d facts in %.2f s" %
+                  (r, anc[-1], rep[-1], p50, p99, len(fill) * a.batch, took),
                   flush=True)
     finally:
         for s in nodes + [anchor]:
@@ -146,6 +200,11 @@ def main():
           (statistics.median(rep), [round(x) for x in rep]))
     print("ratio replicated/anchor: %.2f" %
           (statistics.median(rep) / statistics.median(anc)))
+    print("lag A->C at %d facts/s: p50 median %.1f ms %s, p99 median "
+          "%.1f ms %s" % (a.rate, statistics.median(p50s),
+                          [round(x, 1) for x in p50s],
+                          statistics.median(p99s),
+                          [round(x, 1) for x in p99s]))
     print("catch-up facts/s (incl. start-up): median %.0f  %s" %
           (statistics.median(catch), [round(x) for x in catch]))
 
