@@ -24,6 +24,7 @@
 #include "grpc/grpc_int.h"
 #include "grpc/reflection/v1alpha/reflection.pb-c.h"
 #include "server/server_int.h" /* the serving state /readyz reads */
+#include "service/svc_cmd.h"
 #include "service/svc_graph_query.h"
 
 #define HK_GRPC_PAGE 1000u            /* elements per streamed message */
@@ -339,11 +340,6 @@ static const char *item_code(const hk_svc_batch_error *be)
     return be->err.column ? "invalid_statement" : "invalid_input";
 }
 
-static hk_err batch_apply(hk_txn *t, void *arg, hk_error *err)
-{
-    return hk_svc_fact_batch(t, arg, err);
-}
-
 /* Commits br's items; appends a BatchItem for each item (all, or only the
  * failed ones) with index base + i to out, and adds to the totals. */
 static hk_err batch_commit(hk_grpc_call *c, batch_run *br, size_t base,
@@ -358,8 +354,8 @@ static hk_err batch_commit(hk_grpc_call *c, batch_run *br, size_t base,
     br->b.n = br->n;
     br->b.opts = fact_opts(c, true);
     br->b.label = all ? "gRPC BatchAdd" : "gRPC BulkAdd";
-    rc = hk_server_write_sync_ex(c->srv, batch_apply, &br->b, c->who.name, true,
-                                 err);
+    rc = hk_server_write_sync_ex(c->srv, hk_svc_fact_batch_apply, &br->b,
+                                 c->who.name, true, err);
     if (rc != HK_OK) return rc;
     tot->count += br->n;
     tot->created += br->b.created;

@@ -58,29 +58,15 @@ void hk_send_store_error(h2o_req_t *req, const hk_error *err);
 
 /* ==== Replicated writes (server_repl.c, docs/STREAM.md) ==== */
 
-/* A write that replicated nodes send through the log: how any node turns
- * the command (path parameter and JSON body of the request) back into the
- * route's write function and its argument. */
-typedef struct hk_repl_op {
-    const char *name; /* command name, "fact.add" ... */
-    /* Decodes a command into *arg for fn (body borrowed, may be NULL);
-     * an input error makes the command fail on every node alike. */
-    hk_err (*decode)(hk_server *srv, const char *param, json_t *body,
-                     void **arg, hk_error *err);
-    hk_write_fn fn;             /* the route's write */
-    void (*release)(void *arg); /* frees what decode made */
-} hk_repl_op;
-
-/* The operation named name, or NULL (routes_facts.c). */
-const hk_repl_op *hk_repl_op_find(const char *name);
-
-/* hk_server_write_async for a replicable write: on a replicated node the
- * request's body and param are sent to the log as command op and the job
+/* hk_write_async_ex for a replicable write: fn(arg) is the route's write
+ * and sfn(sarg) the service apply step it runs (svc_cmd.h). On a
+ * replicated node sarg is sent to the log as a write command and the job
  * completes once this node applied it (or, with --ack log, with 202 once
- * the log has it); otherwise exactly hk_server_write_async. */
+ * the log has it); HK_ERR_UNSUPPORTED when sfn has no command. Otherwise
+ * exactly hk_write_async_ex(req, fn, done, arg, actor, solo). */
 hk_err hk_server_write_async_cmd(h2o_req_t *req, hk_write_fn fn,
                                  hk_write_done_fn done, void *arg,
-                                 const char *actor, const char *op,
-                                 const char *param);
+                                 const char *actor, hk_svc_apply_fn sfn,
+                                 void *sarg, bool solo);
 
 #endif /* HK_SERVER_ROUTES_H */

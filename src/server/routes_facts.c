@@ -21,6 +21,7 @@
 
 #include "core/buf.h"
 #include "server/routes.h"
+#include "service/svc_cmd.h"
 
 /* ==== Shared completion helpers ==== */
 
@@ -48,7 +49,7 @@ static void queue_failed(h2o_req_t *req, hk_err rc)
     if (rc == HK_ERR_UNSUPPORTED) /* a replicated node (server_repl.c) */
         hk_http_send_error(req, 503, "not_replicated",
                            "this write is not replicated; a node started "
-                           "with --replicate accepts single-fact writes only",
+                           "with --replicate accepts fact writes only",
                            NULL);
     else if (rc == HK_ERR_STATE)
         hk_http_send_error(req, 503, "shutting_down",
@@ -128,7 +129,8 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
                          .ids = &j->id,
                          .created = &j->created};
     rc = hk_server_write_async_cmd(req, add_write, add_done, j,
-                                   hk_req_actor(req), "fact.add", NULL);
+                                   hk_req_actor(req), hk_svc_fact_add_apply,
+                                   &j->op, false);
     if (rc != HK_OK) {
         queue_failed(req, rc);
         hk_svc_fact_in_release(&j->in);
@@ -358,8 +360,9 @@ void hk_route_facts_batch(hk_server *srv, h2o_req_t *req, const char *param)
     j->b.n = j->n;
     j->b.opts = hk_fact_in_opts(srv, true, true);
     j->b.label = "POST /v2/facts/batch";
-    hk_err rc = hk_write_async_ex(req, batch_write, batch_done, j,
-                                  hk_req_actor(req), true);
+    hk_err rc = hk_server_write_async_cmd(req, batch_write, batch_done, j,
+                                          hk_req_actor(req),
+                                          hk_svc_fact_batch_apply, &j->b, true);
     if (rc != HK_OK) {
         queue_failed(req, rc);
         batch_free(j);
@@ -440,9 +443,10 @@ static void delete_op_init(delete_job *j)
 static void delete_queue(h2o_req_t *req, delete_job *j, const char *param)
 {
     delete_op_init(j);
+    (void)param;
     hk_err rc = hk_server_write_async_cmd(
         req, delete_write, delete_done, j, hk_req_actor(req),
-        j->id ? "fact.delete" : "fact.delete_statement", param);
+        hk_svc_fact_delete_apply, &j->op, false);
     if (rc != HK_OK) {
         queue_failed(req, rc);
         delete_job_free(j);
@@ -564,8 +568,8 @@ static void update_route(hk_server *srv, h2o_req_t *req, const char *param,
     j->op = (hk_svc_update){
         .id = id, .new_st = replace ? &j->in.st : NULL, .meta = &j->in.meta};
     rc = hk_server_write_async_cmd(req, update_write, update_done, j,
-                                   hk_req_actor(req),
-                                   replace ? "fact.put" : "fact.patch", param);
+                                   hk_req_actor(req), hk_svc_fact_update_apply,
+                                   &j->op, false);
     if (rc != HK_OK) {
         queue_failed(req, rc);
         hk_svc_fact_in_release(&j->in);
@@ -613,140 +617,4 @@ void hk_route_fact_history(hk_server *srv, h2o_req_t *req, const char *param)
     if (!id_param(req, param, &h.id)) return;
     if (!hk_param_limit(srv, req, &h.limit)) return;
     hk_route_read(req, 200, history_read, &h);
-}
-
-/* ==== Replicated writes: commands back into the writes above ==== */
-
-static hk_err bad_command(hk_error *err, const char *what)
-{
-    return hk_error_set(err, HK_ERR_INVALID, "bad replicated command: %s",
-                        what);
-}
-
-static void add_release(void *arg)
-{
-    add_job *j = arg;
-    hk_svc_fact_in_release(&j->in);
-    hk_free(j);
-}
-
-static hk_err add_decode(hk_server *srv, const char *param, json_t *body,
-                         void **arg, hk_error *err)
-{
-    (void)param;
-    if (!body) return bad_command(err, "no body");
-    add_job *j = hk_calloc(1, sizeof(*j));
-    if (!j) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    hk_svc_fact_in_opts o = hk_fact_in_opts(srv, false, true);
-    hk_err rc = hk_svc_fact_in_parse(body, &o, &j->in, err);
-    if (rc != HK_OK) {
-        add_release(j);
-        return rc;
-    }
-    j->op = (hk_svc_add){.st = &j->in.st,
-                         .n = 1,
-                         .meta = &j->in.meta,
-                         .ids = &j->id,
-                         .created = &j->created};
-    *arg = j;
-    return HK_OK;
-}
-
-static void update_release(void *arg)
-{
-    update_job *j = arg;
-    hk_svc_fact_in_release(&j->in);
-    hk_free(j);
-}
-
-static hk_err update_decode(hk_server *srv, const char *param, json_t *body,
-                            bool replace, void **arg, hk_error *err)
-{
-    hk_fact_id id;
-    if (!param || !hk_svc_parse_positive(param, &id))
-        return bad_command(err, "no fact id");
-    if (!body) return bad_command(err, "no body");
-    update_job *j = hk_calloc(1, sizeof(*j));
-    if (!j) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    hk_svc_fact_in_opts o = hk_fact_in_opts(srv, false, replace);
-    hk_err rc = hk_svc_fact_in_parse(body, &o, &j->in, err);
-    hk_svc_fault fault = j->in.fault;
-    if (rc == HK_OK && !replace)
-        rc = hk_svc_fact_meta_check(&j->in, &fault, err);
-    if (rc != HK_OK) {
-        update_release(j);
-        return rc;
-    }
-    j->op = (hk_svc_update){
-        .id = id, .new_st = replace ? &j->in.st : NULL, .meta = &j->in.meta};
-    *arg = j;
-    return HK_OK;
-}
-
-static hk_err put_decode(hk_server *srv, const char *param, json_t *body,
-                         void **arg, hk_error *err)
-{
-    return update_decode(srv, param, body, true, arg, err);
-}
-
-static hk_err patch_decode(hk_server *srv, const char *param, json_t *body,
-                           void **arg, hk_error *err)
-{
-    return update_decode(srv, param, body, false, arg, err);
-}
-
-static void delete_release(void *arg)
-{
-    delete_job_free(arg);
-}
-
-static hk_err delete_decode(hk_server *srv, const char *param, json_t *body,
-                            void **arg, hk_error *err)
-{
-    (void)srv;
-    (void)body;
-    hk_fact_id id;
-    if (!param || !hk_svc_parse_positive(param, &id))
-        return bad_command(err, "no fact id");
-    delete_job *j = hk_calloc(1, sizeof(*j));
-    if (!j) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    hk_fact_init(&j->before);
-    j->id = id;
-    delete_op_init(j);
-    *arg = j;
-    return HK_OK;
-}
-
-static hk_err delete_st_decode(hk_server *srv, const char *param, json_t *body,
-                               void **arg, hk_error *err)
-{
-    (void)body;
-    if (!param || !*param || strlen(param) > srv->cfg.max_statement)
-        return bad_command(err, "no statement");
-    delete_job *j = hk_calloc(1, sizeof(*j));
-    if (!j) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    hk_fact_init(&j->before);
-    hk_err rc = hk_statement_parse(param, strlen(param), &j->st, err);
-    if (rc != HK_OK) {
-        delete_job_free(j);
-        return rc;
-    }
-    delete_op_init(j);
-    *arg = j;
-    return HK_OK;
-}
-
-static const hk_repl_op repl_ops[] = {
-    {"fact.add", add_decode, add_write, add_release},
-    {"fact.put", put_decode, update_write, update_release},
-    {"fact.patch", patch_decode, update_write, update_release},
-    {"fact.delete", delete_decode, delete_write, delete_release},
-    {"fact.delete_statement", delete_st_decode, delete_write, delete_release},
-};
-
-const hk_repl_op *hk_repl_op_find(const char *name)
-{
-    for (size_t i = 0; name && i < sizeof repl_ops / sizeof repl_ops[0]; i++)
-        if (strcmp(repl_ops[i].name, name) == 0) return &repl_ops[i];
-    return NULL;
 }

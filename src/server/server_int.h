@@ -268,6 +268,11 @@ bool hk_server_stream_ready(hk_server *srv);
 hk_err hk_server_repl_start(hk_server *srv, hk_error *err);
 /* Stops it; writes still waiting for the log are answered 503. */
 void hk_server_repl_stop(hk_server *srv);
+/* hk_server_write_sync on a replicated node: fn's request goes through
+ * the log as a write command (svc_cmd.h) and the call returns once this
+ * node applied it; HK_ERR_UNSUPPORTED when fn has no command. */
+hk_err hk_server_repl_write_sync(hk_server *srv, hk_write_fn fn, void *arg,
+                                 const char *actor, hk_error *err);
 /* False while the node lags more than --replicate-max-lag. */
 bool hk_server_repl_ready(hk_server *srv);
 hk_err hk_server_repl_metrics(hk_server *srv, hk_buf *b);

@@ -2,27 +2,33 @@
  * server_repl.c — `hakgal serve --replicate kafka://B/T --node-id N`: the
  * server's side of multi-writer replication (src/stream/kafka_repl.c).
  *
- * A replicated route (hk_server_write_async_cmd) does not queue its write
- * for the local writer thread: it produces the command (operation name,
- * path parameter, request body, actor) to the log and parks the job in
- * `pending` under its sequence number. The replicator applies every
- * command of the log in order on its own thread:
+ * A write of a replicated node does not go to the local writer thread:
+ * its service request is encoded as a write command (svc_cmd.h: the one
+ * table of writes that can travel, whichever interface decoded them),
+ * produced to the log with the actor, and the job is parked in `pending`
+ * under its sequence number. Routes come through hk_server_write_async_cmd
+ * (answered on their loop), MCP over HTTP and gRPC through
+ * hk_server_write_sync (hk_server_repl_write_sync: the calling thread
+ * waits). The replicator applies every command of the log in order on its
+ * own thread:
  *   - a command of this process whose job is parked runs the job's own
- *     write function on the job's decoded request, so the answer is the
- *     one the route renders without replication;
- *   - any other command is decoded by the operation table of the routes
- *     (hk_repl_ops, routes_facts.c) into the same write function.
+ *     write function on the job's request, so the answer is the one the
+ *     interface renders without replication;
+ *   - any other command is decoded by svc_cmd.h into an equal request and
+ *     applied by the same service apply step.
  * Once the batch committed, a parked job completes on its loop (--ack
  * applied, the default: read-your-writes). With --ack log the job
  * completes with 202 when Kafka's delivery report comes (whether or not
  * this node applied the command already), and the command is applied
  * like any other.
  *
+ * A synchronous write always waits until applied here (its caller reads
+ * its results), also with --ack log.
  * A command the log does not take within --replicate-timeout-ms fails the
  * request with 503 replication_unavailable (the outcome is unknown: the
- * command may still be in the log and then applies everywhere). Writes of
- * routes that are not replicated are refused while replicating (the
- * writer answers HK_ERR_UNSUPPORTED), so no node's content can diverge.
+ * command may still be in the log and then applies everywhere). A write
+ * whose apply step has no command is refused while replicating
+ * (HK_ERR_UNSUPPORTED), so no node's content can diverge.
  *
  * Threads: `lock` guards the pending list; job fields are written by the
  * thread that holds the job (parked: the replicator's apply or delivery
@@ -33,7 +39,9 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "otel/otel.h"
 #include "server/routes.h"
+#include "service/svc_cmd.h"
 #include "stream/stream.h"
 
 typedef struct repl_job {
@@ -46,6 +54,9 @@ typedef struct repl_job {
     hk_server *srv;        /* owner */
     hk_loop *loop;         /* origin loop */
     hk_req_ref *ref;       /* the request, while alive */
+    pthread_mutex_t *mu;   /* synchronous job: guards *finished */
+    pthread_cond_t *cv;    /* synchronous job: signalled when finished */
+    bool *finished;        /* synchronous job: set on completion */
     bool applying;         /* the replicator runs it: delivery errors no
                               longer fail it */
     int kind;              /* completion: 0 result, 1 accepted, 2 log down */
@@ -93,6 +104,13 @@ static void complete_on_loop(hk_loop_msg *msg)
 
 static void complete(repl_job *job)
 {
+    if (job->mu) { /* synchronous: the waiting thread owns the job */
+        pthread_mutex_lock(job->mu);
+        *job->finished = true;
+        pthread_cond_signal(job->cv);
+        pthread_mutex_unlock(job->mu);
+        return;
+    }
     job->msg.run = complete_on_loop;
     hk_loop_send(job->loop, &job->msg);
 }
@@ -124,30 +142,47 @@ static bool mine(hk_server *srv, const hkst_repl_msg *m)
            m->incarnation == srv->repl_incarnation;
 }
 
+/* A parked job this node applies itself: always without --ack log, and
+ * synchronous jobs always (their caller reads the results). */
+static bool waits_for_apply(const struct hk_repl_srv *rs, const repl_job *job)
+{
+    return !rs->ack_log || job->mu != NULL;
+}
+
 static hk_err cb_apply(void *ctx, hk_txn *t, const hkst_repl_msg *m,
                        hk_error *err)
 {
     hk_server *srv = ctx;
     struct hk_repl_srv *rs = srv->repl;
-    if (!rs->ack_log && mine(srv, m)) { /* (--ack log: answered already) */
+    if (mine(srv, m)) {
         pthread_mutex_lock(&rs->lock);
         repl_job *job = find(rs, m->seq);
-        if (job) job->applying = true;
+        if (job && waits_for_apply(rs, job))
+            job->applying = true;
+        else
+            job = NULL;
         pthread_mutex_unlock(&rs->lock);
         /* parked jobs leave the list only on this thread (applied) or
          * before applying started (delivery failure), so job stays */
         if (job) return job->fn(t, job->arg, err);
     }
-    const hk_repl_op *op = hk_repl_op_find(m->op);
-    if (!op)
+    const hk_svc_cmd *cmd = hk_svc_cmd_by_name(m->op);
+    if (!cmd)
         return hk_error_set(err, HK_ERR_UNSUPPORTED,
                             "unknown replicated operation %.40s", m->op);
     void *arg = NULL;
-    hk_err e = op->decode(srv, m->param, m->body, &arg, err);
+    hk_err e = cmd->decode(m->req, &arg, err);
     if (e) return e;
-    e = op->fn(t, arg, err);
-    op->release(arg);
+    e = cmd->apply(t, arg, err);
+    cmd->release(arg);
     return e;
+}
+
+static bool cb_solo(void *ctx, const hkst_repl_msg *m)
+{
+    (void)ctx;
+    const hk_svc_cmd *cmd = hk_svc_cmd_by_name(m->op);
+    return cmd && cmd->solo;
 }
 
 static void cb_applied(void *ctx, const hkst_repl_msg *m, hk_err rc,
@@ -155,9 +190,13 @@ static void cb_applied(void *ctx, const hkst_repl_msg *m, hk_err rc,
 {
     hk_server *srv = ctx;
     struct hk_repl_srv *rs = srv->repl;
-    if (rs->ack_log || !mine(srv, m)) return; /* --ack log: delivery */
+    if (!mine(srv, m)) return;
     pthread_mutex_lock(&rs->lock);
-    repl_job *job = take(rs, m->seq);
+    repl_job *job = find(rs, m->seq);
+    if (job && waits_for_apply(rs, job))
+        job = take(rs, m->seq);
+    else
+        job = NULL; /* --ack log: answered on delivery */
     pthread_mutex_unlock(&rs->lock);
     if (!job) return;
     job->rc = rc;
@@ -174,7 +213,7 @@ static void cb_delivered(void *ctx, uint64_t seq, int64_t offset,
     if (!rs) return;
     pthread_mutex_lock(&rs->lock);
     repl_job *job = find(rs, seq);
-    if (job && !job->applying && (why || rs->ack_log))
+    if (job && !job->applying && (why || !waits_for_apply(rs, job)))
         job = take(rs, seq);
     else
         job = NULL;
@@ -193,23 +232,62 @@ static void cb_delivered(void *ctx, uint64_t seq, int64_t offset,
     complete(job);
 }
 
+/* Parks job (seq assigned here) and produces its command; false when the
+ * producer refused it at once (job taken back, why filled). */
+static bool park_and_produce(struct hk_repl_srv *rs, repl_job *job,
+                             const hk_svc_cmd *cmd, json_t *req,
+                             const char *actor)
+{
+    pthread_mutex_lock(&rs->lock);
+    job->seq = ++rs->next_seq;
+    job->next = rs->pending;
+    rs->pending = job;
+    pthread_mutex_unlock(&rs->lock);
+    hk_error err;
+    hk_error_clear(&err);
+    char tp[56] = "";
+    const hk_trace_ctx *cur = hk_otel_current(); /* the request's span */
+    if (cur && hk_otel_active()) hk_traceparent_format(cur, tp);
+    if (hkst_repl_produce(rs->r, job->seq, cmd->name, actor, req, tp, &err) ==
+        HK_OK)
+        return true;
+    pthread_mutex_lock(&rs->lock);
+    repl_job *j = take(rs, job->seq);
+    pthread_mutex_unlock(&rs->lock);
+    if (!j) return true; /* (cannot happen: no report comes for it) */
+    j->kind = 2;
+    snprintf(j->why, sizeof j->why,
+             "cannot send the write to the replication log: %.120s",
+             err.message);
+    return false;
+}
+
 /* ==== Routes ==== */
 
 hk_err hk_server_write_async_cmd(h2o_req_t *req, hk_write_fn fn,
                                  hk_write_done_fn done, void *arg,
-                                 const char *actor, const char *op,
-                                 const char *param)
+                                 const char *actor, hk_svc_apply_fn sfn,
+                                 void *sarg, bool solo)
 {
     hk_loop *loop = hk_server_current_loop();
     if (!loop) return HK_ERR_STATE;
     hk_server *srv = loop->srv;
     struct hk_repl_srv *rs = srv->repl;
-    if (!rs) return hk_server_write_async(req, fn, done, arg, actor);
+    if (!rs) return hk_write_async_ex(req, fn, done, arg, actor, solo);
     if (atomic_load(&srv->stopping)) return HK_ERR_STATE;
+    const hk_svc_cmd *cmd = hk_svc_cmd_by_apply(sfn);
+    if (!cmd) return HK_ERR_UNSUPPORTED;
+    hk_error err;
+    json_t *creq = NULL;
+    if (cmd->encode(sarg, &creq, &err) != HK_OK) return HK_ERR_NOMEM;
     repl_job *job = hk_calloc(1, sizeof *job);
-    if (!job) return HK_ERR_NOMEM;
+    if (!job) {
+        json_decref(creq);
+        return HK_ERR_NOMEM;
+    }
     job->ref = hk_req_ref_new(req);
     if (!job->ref) {
+        json_decref(creq);
         hk_free(job);
         return HK_ERR_NOMEM;
     }
@@ -219,29 +297,53 @@ hk_err hk_server_write_async_cmd(h2o_req_t *req, hk_write_fn fn,
     job->srv = srv;
     job->loop = loop;
     atomic_fetch_add(&loop->pending, 1);
-    pthread_mutex_lock(&rs->lock);
-    job->seq = ++rs->next_seq;
-    job->next = rs->pending;
-    rs->pending = job;
-    pthread_mutex_unlock(&rs->lock);
-    hk_error err;
-    hk_error_clear(&err);
-    hk_err e = hkst_repl_produce(rs->r, job->seq, op, actor, param,
-                                 req->entity.len ? req->entity.base : NULL,
-                                 req->entity.len, &err);
-    if (e) {
-        pthread_mutex_lock(&rs->lock);
-        job = take(rs, job->seq);
-        pthread_mutex_unlock(&rs->lock);
-        if (job) { /* (a delivery report cannot come for it) */
-            job->kind = 2;
-            snprintf(job->why, sizeof job->why,
-                     "cannot send the write to the replication log: %.120s",
-                     err.message);
-            complete(job);
-        }
-    }
+    if (!park_and_produce(rs, job, cmd, creq, actor)) complete(job);
     return HK_OK;
+}
+
+hk_err hk_server_repl_write_sync(hk_server *srv, hk_write_fn fn, void *arg,
+                                 const char *actor, hk_error *err)
+{
+    struct hk_repl_srv *rs = srv->repl;
+    const hk_svc_cmd *cmd = hk_svc_cmd_by_apply(fn);
+    if (!cmd)
+        return hk_error_set(err, HK_ERR_UNSUPPORTED,
+                            "this write is not replicated; a node started "
+                            "with --replicate accepts fact writes only "
+                            "(docs/STREAM.md)");
+    if (hk_server_current_loop())
+        return hk_error_set(err, HK_ERR_STATE,
+                            "hk_server_write_sync called on a loop thread");
+    if (atomic_load(&srv->stopping))
+        return hk_error_set(err, HK_ERR_STATE,
+                            "the server is shutting down; write refused");
+    json_t *creq = NULL;
+    hk_err e = cmd->encode(arg, &creq, err);
+    if (e) return e;
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    bool finished = false;
+    repl_job job;
+    memset(&job, 0, sizeof job);
+    job.fn = fn;
+    job.arg = arg;
+    job.srv = srv;
+    job.mu = &mu;
+    job.cv = &cv;
+    job.finished = &finished;
+    if (park_and_produce(rs, &job, cmd, creq, actor)) {
+        pthread_mutex_lock(&mu);
+        while (!finished)
+            pthread_cond_wait(&cv, &mu);
+        pthread_mutex_unlock(&mu);
+    }
+    pthread_cond_destroy(&cv);
+    pthread_mutex_destroy(&mu);
+    if (job.kind == 2)
+        return hk_error_set(err, HK_ERR_IO, "replication_unavailable: %s",
+                            job.why);
+    if (err) *err = job.err;
+    return job.rc;
 }
 
 /* ==== Start, stop, readiness, metrics ==== */
@@ -282,7 +384,8 @@ hk_err hk_server_repl_start(hk_server *srv, hk_error *err)
                            .cb = {.ctx = srv,
                                   .apply = cb_apply,
                                   .applied = cb_applied,
-                                  .delivered = cb_delivered}};
+                                  .delivered = cb_delivered,
+                                  .solo = cb_solo}};
     e = hkst_repl_start(srv->store, &url, &o, &rs->r, err);
     if (e) {
         srv->repl = NULL;

@@ -383,11 +383,8 @@ hk_err hk_server_write_sync_ex(hk_server *srv, hk_write_fn fn, void *arg,
     job.finished = &finished;
     job.solo = solo;
     set_actor(&job, actor);
-    if (srv->repl) /* replicated node: only replicated routes write */
-        return hk_error_set(err, HK_ERR_UNSUPPORTED,
-                            "this write is not replicated; a node started "
-                            "with --replicate accepts fact writes only "
-                            "(docs/STREAM.md)");
+    if (srv->repl) /* replicated node: through the log (server_repl.c) */
+        return hk_server_repl_write_sync(srv, fn, arg, actor, err);
     if (hk_server_current_loop())
         return hk_error_set(err, HK_ERR_STATE,
                             "hk_server_write_sync called on a loop thread");

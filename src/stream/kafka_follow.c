@@ -11,7 +11,8 @@
  *      between two transactions resumes exactly after the last committed
  *      message: each message is applied once.
  *   2. Messages are applied in batches (all that arrived, up to 1000) in one
- *      write txn, each under the actor of its event. Facts are named by
+ *      write txn (kafka_apply.c, shared with replicated nodes), each under
+ *      the actor of its event. Facts are named by
  *      their canonical statement, never by id, so a follower converges to
  *      the same facts and metadata (equal `hakgal digest` content) whatever
  *      ids it hands out. add: the fact with its metadata and times (a MERGE
@@ -42,10 +43,10 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "store/store.h"
+#include "stream/kafka_apply.h"
 #include "stream/stream.h"
 
-#define OFFSETS_DB "repl.offsets"
-#define BATCH_MAX 1000
+#define BATCH_MAX HKST_APPLY_MAX
 #define PARTITIONS_MAX 256
 
 struct hkst_follow {
@@ -62,22 +63,6 @@ struct hkst_follow {
     int n_parts;                  /* partitions assigned */
     int64_t next[PARTITIONS_MAX]; /* next offset per partition (thread) */
 };
-
-static void put_be(uint8_t *w, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        w[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be(const uint8_t *r, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | r[i];
-    return v;
-}
 
 static void flog(hkst_follow *f, const char *what, const char *why)
 {
@@ -193,13 +178,32 @@ static bool is_bad_input(hk_err e)
 
 static hk_err assign(hkst_follow *f, hk_error *err);
 
-static hk_err record_offset(hkst_follow *f, hk_txn *t, int32_t part,
-                            int64_t next, hk_error *err)
+/* The messages of the batch being applied (follower thread). */
+typedef struct follow_batch {
+    hkst_follow *f;            /* the follower */
+    rd_kafka_message_t **msgs; /* the batch */
+} follow_batch;
+
+/* hkst_apply's step: the event of message i. */
+static hk_err apply_msg(void *ctx, hk_txn *t, size_t i, hk_error *err)
 {
-    uint8_t k[4], v[8];
-    put_be(k, (uint32_t)part, 4);
-    put_be(v, (uint64_t)next, 8);
-    return hks_put(t, f->offsets, (hks_val){k, 4}, (hks_val){v, 8}, 0, err);
+    follow_batch *b = ctx;
+    rd_kafka_message_t *m = b->msgs[i];
+    json_error_t je;
+    json_t *j = json_loadb(m->payload, m->len, 0, &je);
+    hk_err e = j ? apply_event(t, j, err)
+                 : hk_error_set(err, HK_ERR_INVALID, "not JSON: %s", je.text);
+    json_decref(j);
+    return e;
+}
+
+static void skipped_msg(void *ctx, size_t i, const hk_error *why)
+{
+    follow_batch *b = ctx;
+    char where[96];
+    snprintf(where, sizeof where, "skipped message at partition %d offset %lld",
+             (int)b->msgs[i]->partition, (long long)b->msgs[i]->offset);
+    flog(b->f, where, why->message);
 }
 
 /* Applies msgs[0..n) in one txn; a message whose change fails is skipped
@@ -207,74 +211,39 @@ static hk_err record_offset(hkst_follow *f, hk_txn *t, int32_t part,
 static void apply_batch(hkst_follow *f, rd_kafka_message_t **msgs, size_t n)
 {
     bool skip[BATCH_MAX] = {false};
-    for (int attempt = 0; attempt < BATCH_MAX + 1; attempt++) {
-        hk_error err;
-        hk_txn *t = NULL;
-        size_t applied = 0, bad = n;
-        hk_err e = hk_txn_begin(f->s, true, &t, &err);
-        for (size_t i = 0; !e && i < n; i++) {
-            rd_kafka_message_t *m = msgs[i];
-            if (!skip[i]) {
-                json_error_t je;
-                json_t *j = json_loadb(m->payload, m->len, 0, &je);
-                hk_error aerr;
-                hk_error_clear(&aerr);
-                hk_err ae = j ? apply_event(t, j, &aerr)
-                              : hk_error_set(&aerr, HK_ERR_INVALID,
-                                             "not JSON: %s", je.text);
-                json_decref(j);
-                if (ae && !is_bad_input(ae)) {
-                    /* the store failed (full, I/O...): not the message's
-                     * fault; nothing is skipped, the batch comes again */
-                    e = ae;
-                    err = aerr;
-                    break;
-                }
-                if (ae) {
-                    char where[96];
-                    snprintf(where, sizeof where,
-                             "skipped message at partition %d offset %lld",
-                             (int)m->partition, (long long)m->offset);
-                    flog(f, where, aerr.message);
-                    skip[i] = true;
-                    bad = i;
-                    break; /* the txn may hold part of it: start again */
-                }
-                applied++;
-            }
-            e = record_offset(f, t, m->partition, m->offset + 1, &err);
-        }
-        if (bad < n) {
-            if (t) hk_txn_abort(t);
-            pthread_mutex_lock(&f->lock);
-            f->stats.skipped++;
-            pthread_mutex_unlock(&f->lock);
-            continue;
-        }
-        if (!e)
-            e = hk_txn_commit(t, &err);
-        else if (t)
-            hk_txn_abort(t);
-        if (e) {
-            flog(f, "cannot apply a batch (will retry)", err.message);
-            pthread_mutex_lock(&f->lock);
-            f->stats.failures++;
-            pthread_mutex_unlock(&f->lock);
-            /* the consumer moved on: go back to the recorded offsets */
-            usleep(500000);
-            hk_error aerr;
-            if (assign(f, &aerr)) flog(f, "cannot reassign", aerr.message);
-            return;
-        }
-        for (size_t i = 0; i < n; i++)
-            if (msgs[i]->partition >= 0 && msgs[i]->partition < PARTITIONS_MAX)
-                f->next[msgs[i]->partition] = msgs[i]->offset + 1;
+    follow_batch b = {.f = f, .msgs = msgs};
+    hkst_apply a = {.s = f->s,
+                    .offsets = f->offsets,
+                    .ctx = &b,
+                    .apply = apply_msg,
+                    .input_error = is_bad_input,
+                    .skipped = skipped_msg,
+                    .redo = true};
+    hk_error err;
+    size_t applied = 0, skipped = 0;
+    hk_err e = hkst_apply_txn(&a, msgs, 0, n, skip, NULL, NULL, &applied,
+                              &skipped, &err);
+    pthread_mutex_lock(&f->lock);
+    f->stats.skipped += skipped;
+    pthread_mutex_unlock(&f->lock);
+    if (e) {
+        flog(f, "cannot apply a batch (will retry)", err.message);
         pthread_mutex_lock(&f->lock);
-        f->stats.applied += applied;
-        f->stats.last_apply_us = hk_now_us();
+        f->stats.failures++;
         pthread_mutex_unlock(&f->lock);
+        /* the consumer moved on: go back to the recorded offsets */
+        usleep(500000);
+        hk_error aerr;
+        if (assign(f, &aerr)) flog(f, "cannot reassign", aerr.message);
         return;
     }
+    for (size_t i = 0; i < n; i++)
+        if (msgs[i]->partition >= 0 && msgs[i]->partition < PARTITIONS_MAX)
+            f->next[msgs[i]->partition] = msgs[i]->offset + 1;
+    pthread_mutex_lock(&f->lock);
+    f->stats.applied += applied;
+    f->stats.last_apply_us = hk_now_us();
+    pthread_mutex_unlock(&f->lock);
 }
 
 /* Sum over the partitions of (high watermark - next offset). */
@@ -300,24 +269,17 @@ static bool stopping(hkst_follow *f)
     return s;
 }
 
+static void poll_log(void *ctx, const char *why)
+{
+    flog(ctx, "consumer", why);
+}
+
 static void *follow_main(void *arg)
 {
     hkst_follow *f = arg;
     rd_kafka_message_t *msgs[BATCH_MAX];
     while (!stopping(f)) {
-        size_t n = 0;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(f->rk, 100);
-        while (m) {
-            if (m->err) {
-                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                    flog(f, "consumer", rd_kafka_message_errstr(m));
-                rd_kafka_message_destroy(m);
-            } else {
-                msgs[n++] = m;
-            }
-            if (n == BATCH_MAX) break;
-            m = rd_kafka_consumer_poll(f->rk, 0);
-        }
+        size_t n = hkst_apply_poll(f->rk, 100, msgs, BATCH_MAX, poll_log, f);
         if (n) apply_batch(f, msgs, n);
         for (size_t i = 0; i < n; i++)
             rd_kafka_message_destroy(msgs[i]);
@@ -387,13 +349,7 @@ static hk_err assign(hkst_follow *f, hk_error *err)
     rd_kafka_topic_partition_list_t *l =
         rd_kafka_topic_partition_list_new(parts);
     for (int p = 0; p < parts; p++) {
-        uint8_t k[4];
-        hks_val v;
-        put_be(k, (uint32_t)p, 4);
-        int64_t next = RD_KAFKA_OFFSET_BEGINNING;
-        if (hks_get(t, f->offsets, (hks_val){k, 4}, &v, NULL) == HK_OK &&
-            v.len == 8)
-            next = (int64_t)get_be(v.data, 8);
+        int64_t next = hkst_apply_offset(t, f->offsets, p);
         f->next[p] = next < 0 ? 0 : next;
         rd_kafka_topic_partition_list_add(l, f->url.topic, p)->offset = next;
     }
@@ -417,7 +373,7 @@ hk_err hkst_follow_start(hk_store *s, const hkst_url *url, bool quiet,
     f->url = *url;
     f->quiet = quiet;
     pthread_mutex_init(&f->lock, NULL);
-    if ((e = hks_db_register(s, OFFSETS_DB, 0, &f->offsets, err)) ||
+    if ((e = hks_db_register(s, HKST_OFFSETS_DB, 0, &f->offsets, err)) ||
         (e = consumer_new(f, err)) || (e = assign(f, err)))
         goto fail;
     if (pthread_create(&f->thread, NULL, follow_main, f) != 0) {

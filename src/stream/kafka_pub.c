@@ -3,15 +3,19 @@
  * topic with librdkafka.
  *
  * One thread repeats:
- *   1. read up to `batch` waiting events, oldest first, in a read txn;
+ *   1. read up to `batch` waiting events after the last produced one,
+ *      oldest first, in a read txn;
  *   2. produce each to the topic, key = the fact id in decimal (librdkafka's
  *      default partitioner hashes the key, so all events of one fact land on
  *      one partition in outbox order);
- *   3. serve delivery reports until every message of the batch has one;
- *   4. when all succeeded, go on after the batch; acknowledged events are
- *      removed from the outbox in one write txn when nothing new waits,
- *      at least every 100 ms under a steady stream, and before the thread
- *      ends; when any message failed, wait retry_ms and produce the batch
+ *   3. go on with the next batch without waiting (pipelined): up to
+ *      IN_FLIGHT batches wait for their delivery reports at once, in a ring;
+ *   4. a batch whose every message was acknowledged, and every batch before
+ *      it, counts as published; acknowledged events are removed from the
+ *      outbox in one write txn when nothing new waits, at least every 100
+ *      ms under a steady stream, and before the thread ends; when any
+ *      message failed, the batches in flight are waited for, and after
+ *      retry_ms everything after the last acknowledged batch is produced
  *      again.
  *
  * Producer settings: enable.idempotence (no duplicates or reordering from
@@ -40,28 +44,36 @@
 
 #define HOOK_NAME "stream.publisher"
 
-struct hkst_pub {
-    hk_store *s;            /* the KB; outlives the publisher */
-    hkst_url url;           /* brokers and topic */
-    hkst_pub_options opt;   /* with defaults filled in */
-    rd_kafka_t *rk;         /* the producer (publisher thread only) */
-    pthread_t thread;       /* the publisher thread */
-    bool started;           /* thread was created */
-    bool hooked;            /* commit hook registered */
-    pthread_mutex_t lock;   /* guards the fields below */
-    pthread_cond_t cond;    /* signalled by wake and stop */
-    bool stop;              /* stop requested */
-    bool woken;             /* a commit happened since the last look */
-    int64_t drain_until_us; /* with stop: keep publishing until then */
-    hkst_pub_stats stats;   /* counters */
-};
+/* Batches produced and not acknowledged yet, at most. */
+#define IN_FLIGHT 4
 
 /* Delivery state of one batch (the messages' opaque). */
 typedef struct batch_state {
+    size_t n;        /* messages produced */
     size_t done;     /* delivery reports received */
     size_t failed;   /* of them, failures */
+    uint64_t last;   /* sequence of its last event */
     char error[256]; /* first failure */
 } batch_state;
+
+struct hkst_pub {
+    hk_store *s;                 /* the KB; outlives the publisher */
+    hkst_url url;                /* brokers and topic */
+    hkst_pub_options opt;        /* with defaults filled in */
+    rd_kafka_t *rk;              /* the producer (publisher thread only) */
+    pthread_t thread;            /* the publisher thread */
+    bool started;                /* thread was created */
+    bool hooked;                 /* commit hook registered */
+    batch_state ring[IN_FLIGHT]; /* batches in flight (publisher thread;
+                                    the messages' opaque, so they live as
+                                    long as the producer) */
+    pthread_mutex_t lock;        /* guards the fields below */
+    pthread_cond_t cond;         /* signalled by wake and stop */
+    bool stop;                   /* stop requested */
+    bool woken;                  /* a commit happened since the last look */
+    int64_t drain_until_us;      /* with stop: keep publishing until then */
+    hkst_pub_stats stats;        /* counters */
+};
 
 static void log_line(hkst_pub *p, const char *fmt, const char *a, const char *b)
 {
@@ -181,12 +193,15 @@ static void note_failure(hkst_pub *p, const char *why)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Produces events[0..n) and waits for their delivery reports. false when
- * stopped before every report came (the rest was purged). */
+/* Produces events[0..n) with b as their opaque (b->n = n); does not wait
+ * for delivery. false when stopped while librdkafka's queue was full (the
+ * rest of the batch counts as failed). */
 static bool produce_batch(hkst_pub *p, const hkst_event *ev, size_t n,
                           batch_state *b)
 {
     memset(b, 0, sizeof *b);
+    b->n = n;
+    b->last = ev[n - 1].seq;
     for (size_t i = 0; i < n; i++) {
         char key[24];
         int klen =
@@ -199,25 +214,32 @@ static bool produce_batch(hkst_pub *p, const hkst_event *ev, size_t n,
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(b),
                 RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || should_stop(p, NULL)) {
                 /* counted as a failed delivery of this and the rest */
                 b->done += n - i;
                 b->failed += n - i;
-                snprintf(b->error, sizeof b->error, "%s", rd_kafka_err2str(e));
-                goto wait;
+                snprintf(b->error, sizeof b->error, "%s",
+                         e == RD_KAFKA_RESP_ERR__QUEUE_FULL
+                             ? "stopped"
+                             : rd_kafka_err2str(e));
+                return e != RD_KAFKA_RESP_ERR__QUEUE_FULL;
             }
             rd_kafka_poll(p->rk, 50);
-            if (should_stop(p, NULL)) goto wait;
         }
     }
-wait:
-    while (b->done < n) {
+    return true;
+}
+
+/* Waits for every delivery report of b. false when stopped first: then
+ * everything in flight is purged and its reports served (the states of
+ * the ring must outlive them). */
+static bool wait_batch(hkst_pub *p, batch_state *b)
+{
+    while (b->done < b->n) {
         rd_kafka_poll(p->rk, 50);
-        if (b->done < n && should_stop(p, NULL)) {
+        if (b->done < b->n && should_stop(p, NULL)) {
             rd_kafka_purge(p->rk,
                            RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-            /* purged messages report (with an error) on the next polls;
-             * anything produced was counted on b, which must outlive it */
             int64_t until = hk_now_us() + 5000000;
             while (rd_kafka_outq_len(p->rk) > 0 && hk_now_us() < until)
                 rd_kafka_poll(p->rk, 50);
@@ -251,56 +273,56 @@ static bool remove_upto(hkst_pub *p, uint64_t last)
  * write txn, with fsync, per removal). */
 #define REMOVE_EVERY_US 100000
 
+/* Counts the acknowledged batch b as published. */
+static void published(hkst_pub *p, const batch_state *b)
+{
+    pthread_mutex_lock(&p->lock);
+    p->stats.published += b->n;
+    p->stats.batches++;
+    p->stats.connected = true;
+    p->stats.last_ok_us = hk_now_us();
+    pthread_mutex_unlock(&p->lock);
+}
+
 static void *pub_main(void *arg)
 {
     hkst_pub *p = arg;
     hkst_event *ev = hk_calloc(p->opt.batch, sizeof *ev);
     hk_buf mem = HK_BUF_INIT;
     hk_error err;
-    uint64_t sent = 0;    /* events up to here are acknowledged by Kafka */
-    uint64_t removed = 0; /* ... and up to here removed from the outbox */
+    batch_state *ring = p->ring; /* batches in flight, oldest at head */
+    size_t head = 0, count = 0;
+    uint64_t produced = 0; /* events up to here were handed to Kafka */
+    uint64_t sent = 0;     /* ... up to here acknowledged by Kafka */
+    uint64_t removed = 0;  /* ... and up to here removed from the outbox */
     int64_t removed_us = 0;
+    bool stopped = false; /* stopped while waiting for reports */
     hk_error_clear(&err);
     if (!ev) {
         note_failure(p, "out of memory");
         return NULL;
     }
     while (!should_stop(p, NULL)) {
-        bool draining;
-        hk_txn *t = NULL;
-        size_t n = 0;
-        hk_err e = hk_txn_begin(p->s, false, &t, &err);
-        if (!e)
-            e = hkst_outbox_read(p->s, t, sent, p->opt.batch, ev, &n, &mem,
-                                 &err);
-        if (t) hk_txn_abort(t);
-        if (e) {
-            note_failure(p, err.message);
-            log_line(p, "%s%s", "cannot read the outbox: ", err.message);
-            idle(p, p->opt.retry_ms);
-            continue;
-        }
-        if (n == 0) {
-            /* nothing new: remove what Kafka has */
-            if (sent > removed) {
-                if (!remove_upto(p, sent)) {
-                    sent = removed; /* publish them again */
-                    idle(p, p->opt.retry_ms);
-                    continue;
-                }
-                removed = sent;
-                removed_us = hk_now_us();
+        /* acknowledged batches, in order */
+        const batch_state *bad = NULL;
+        while (count && ring[head].done >= ring[head].n) {
+            if (ring[head].failed) {
+                bad = &ring[head];
+                break;
             }
-            should_stop(p, &draining);
-            if (draining) break; /* drained */
-            idle(p, p->opt.poll_ms);
-            continue;
+            sent = ring[head].last;
+            published(p, &ring[head]);
+            head = (head + 1) % IN_FLIGHT;
+            count--;
         }
-        batch_state b;
-        if (!produce_batch(p, ev, n, &b)) break;
-        if (b.failed) {
-            note_failure(p, b.error);
-            log_line(p, "%s%s", "delivery failed, will retry: ", b.error);
+        if (bad) {
+            note_failure(p, bad->error);
+            log_line(p, "%s%s", "delivery failed, will retry: ", bad->error);
+            for (size_t k = 0; k < count && !stopped; k++)
+                stopped = !wait_batch(p, &ring[(head + k) % IN_FLIGHT]);
+            count = 0;
+            if (stopped) break;
+            produced = sent; /* publish everything after `sent` again */
             if (rd_kafka_fatal_error(p->rk, NULL, 0)) {
                 rd_kafka_destroy(p->rk);
                 p->rk = NULL;
@@ -312,23 +334,76 @@ static void *pub_main(void *arg)
             idle(p, p->opt.retry_ms);
             continue;
         }
-        sent = ev[n - 1].seq;
-        pthread_mutex_lock(&p->lock);
-        p->stats.published += n;
-        p->stats.batches++;
-        p->stats.connected = true;
-        p->stats.last_ok_us = hk_now_us();
-        pthread_mutex_unlock(&p->lock);
-        if (hk_now_us() - removed_us >= REMOVE_EVERY_US) {
+        if (count == IN_FLIGHT) { /* the ring is full: serve reports */
+            rd_kafka_poll(p->rk, 50);
+            continue;
+        }
+        bool draining;
+        hk_txn *t = NULL;
+        size_t n = 0;
+        hk_err e = hk_txn_begin(p->s, false, &t, &err);
+        if (!e)
+            e = hkst_outbox_read(p->s, t, produced, p->opt.batch, ev, &n, &mem,
+                                 &err);
+        if (t) hk_txn_abort(t);
+        if (e) {
+            note_failure(p, err.message);
+            log_line(p, "%s%s", "cannot read the outbox: ", err.message);
+            idle(p, p->opt.retry_ms);
+            continue;
+        }
+        if (n == 0 && count) { /* nothing new: wait for reports */
+            rd_kafka_poll(p->rk, 20);
+            continue;
+        }
+        if (n == 0) {
+            /* nothing new: remove what Kafka has */
+            if (sent > removed) {
+                if (!remove_upto(p, sent)) {
+                    sent = produced = removed; /* publish them again */
+                    idle(p, p->opt.retry_ms);
+                    continue;
+                }
+                removed = sent;
+                removed_us = hk_now_us();
+            }
+            should_stop(p, &draining);
+            if (draining) break; /* drained */
+            idle(p, p->opt.poll_ms);
+            continue;
+        }
+        batch_state *b = &ring[(head + count) % IN_FLIGHT];
+        count++;
+        if (!produce_batch(p, ev, n, b)) break;
+        produced = b->last;
+        rd_kafka_poll(p->rk, 0);
+        if (sent > removed && hk_now_us() - removed_us >= REMOVE_EVERY_US) {
             if (remove_upto(p, sent)) {
                 removed = sent;
                 removed_us = hk_now_us();
-            } else {
-                sent = removed;
             }
+            /* (a failed removal is tried again; the events stay) */
         }
     }
-    /* acknowledged events leave the outbox before the thread ends */
+    /* what is in flight: its reports, then what was acknowledged leaves
+     * the outbox before the thread ends */
+    for (size_t k = 0; k < count && !stopped; k++)
+        stopped = !wait_batch(p, &ring[(head + k) % IN_FLIGHT]);
+    for (size_t k = 0; k < count; k++) {
+        const batch_state *b = &ring[(head + k) % IN_FLIGHT];
+        if (b->failed || b->done < b->n) break;
+        sent = b->last;
+        published(p, b);
+    }
+    if (p->rk && rd_kafka_outq_len(p->rk) > 0) {
+        /* reports of what is still queued must not arrive after the ring
+         * is gone: purge it and serve them (bounded) */
+        rd_kafka_purge(p->rk,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        int64_t until = hk_now_us() + 5000000;
+        while (rd_kafka_outq_len(p->rk) > 0 && hk_now_us() < until)
+            rd_kafka_poll(p->rk, 50);
+    }
     if (sent > removed) remove_upto(p, sent);
     hk_buf_free(&mem);
     hk_free(ev);

@@ -11,8 +11,10 @@
  *   2. Every node (the writer included) consumes partition 0 from the
  *      offset recorded in its KB (module database "repl.offsets", the one
  *      followers use) and applies the commands in log order, a batch per
- *      write transaction that also records the next offset: a crash at any
- *      point resumes after the last committed batch (exactly once).
+ *      write transaction that also records the next offset (kafka_apply.c,
+ *      shared with followers): a crash at any point resumes after the last
+ *      committed batch (exactly once). A batch request (one command) gets
+ *      a transaction of its own.
  *   3. Apply is deterministic: each command runs under its message's actor
  *      with the txn's clock fixed to the message's time (hks_txn_set_clock),
  *      fact ids come from the apply order, so every node that applied the
@@ -41,12 +43,14 @@
 
 #include "core/clock.h"
 #include "core/mem.h"
+#include "otel/otel.h"
 #include "store/store.h"
+#include "stream/kafka_apply.h"
 #include "stream/stream.h"
 
-#define OFFSETS_DB "repl.offsets"
-#define BATCH_MAX 1000
+#define BATCH_MAX HKST_APPLY_MAX
 #define MAGIC "hakgal.replicate"
+#define VERSION 2 /* 2: the request is a service write command (svc_cmd.h) */
 
 struct hkst_repl {
     hk_store *s;          /* the KB; outlives the replicator */
@@ -72,22 +76,6 @@ struct hkst_repl {
     rd_kafka_message_t **raw; /* the consumed messages */
 };
 
-static void put_be(uint8_t *w, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        w[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be(const uint8_t *r, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | r[i];
-    return v;
-}
-
 static void rlog(hkst_repl *r, const char *what, const char *why)
 {
     if (!r->o.quiet) fprintf(stderr, "hakgal replicate: %s: %s\n", what, why);
@@ -104,35 +92,38 @@ static bool stopping(hkst_repl *r)
 /* ==== Producing ==== */
 
 hk_err hkst_repl_produce(hkst_repl *r, uint64_t seq, const char *op,
-                         const char *actor, const char *param, const char *body,
-                         size_t body_len, hk_error *err)
+                         const char *actor, json_t *req,
+                         const char *traceparent, hk_error *err)
 {
-    json_t *b = NULL;
-    if (body && body_len) {
-        json_error_t je;
-        b = json_loadb(body, body_len, 0, &je);
-        if (!b)
-            return hk_error_set(err, HK_ERR_INVALID, "body is not JSON: %s",
-                                je.text);
-    }
     json_t *m =
-        json_pack("{s:s, s:i, s:I, s:I, s:I, s:s, s:s, s:I, s:s?, s:o?}",
-                  "hakgal", MAGIC, "v", 1, "node", (json_int_t)r->o.node_id,
-                  "inc", (json_int_t)r->o.incarnation, "seq", (json_int_t)seq,
-                  "op", op, "actor", actor && *actor ? actor : "local", "ts_us",
-                  (json_int_t)hk_now_us(), "param", param, "body", b);
+        json_pack("{s:s, s:i, s:I, s:I, s:I, s:s, s:s, s:I, s:o}", "hakgal",
+                  MAGIC, "v", VERSION, "node", (json_int_t)r->o.node_id, "inc",
+                  (json_int_t)r->o.incarnation, "seq", (json_int_t)seq, "op",
+                  op, "actor", actor && *actor ? actor : "local", "ts_us",
+                  (json_int_t)hk_now_us(), "req", req);
     if (!m) return hk_error_set(err, HK_ERR_NOMEM, "cannot build the command");
     char *text = json_dumps(m, JSON_COMPACT);
     json_decref(m);
     if (!text) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     char key[24];
     int kl = snprintf(key, sizeof key, "%u", (unsigned)r->o.node_id);
-    int rc = rd_kafka_produce(r->pt, 0, RD_KAFKA_MSG_F_FREE, text, strlen(text),
-                              key, (size_t)kl, (void *)(uintptr_t)seq);
-    if (rc != 0) {
+    rd_kafka_headers_t *hdrs = NULL;
+    if (traceparent && *traceparent) {
+        hdrs = rd_kafka_headers_new(1);
+        rd_kafka_header_add(hdrs, "traceparent", -1, traceparent,
+                            (ssize_t)strlen(traceparent));
+    }
+    rd_kafka_resp_err_t ke = rd_kafka_producev(
+        r->prod, RD_KAFKA_V_RKT(r->pt), RD_KAFKA_V_PARTITION(0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+        RD_KAFKA_V_VALUE(text, strlen(text)), RD_KAFKA_V_KEY(key, (size_t)kl),
+        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_END);
+    if (ke) { /* the headers and the value stay ours on failure */
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
         free(text);
         return hk_error_set(err, HK_ERR_LIMIT, "replication log: %s",
-                            rd_kafka_err2str(rd_kafka_last_error()));
+                            rd_kafka_err2str(ke));
     }
     pthread_mutex_lock(&r->lock);
     r->stats.produced++;
@@ -172,23 +163,20 @@ static bool decode(json_t *j, hkst_repl_msg *m)
     const char *magic = json_string_value(json_object_get(j, "hakgal"));
     json_t *node = json_object_get(j, "node"), *inc = json_object_get(j, "inc");
     json_t *seq = json_object_get(j, "seq"), *ts = json_object_get(j, "ts_us");
-    json_t *param = json_object_get(j, "param");
     m->op = json_string_value(json_object_get(j, "op"));
     m->actor = json_string_value(json_object_get(j, "actor"));
+    m->req = json_object_get(j, "req");
     if (!magic || strcmp(magic, MAGIC) != 0 ||
-        json_integer_value(json_object_get(j, "v")) != 1 ||
+        json_integer_value(json_object_get(j, "v")) != VERSION ||
         !json_is_integer(node) || !json_is_integer(inc) ||
         !json_is_integer(seq) || !json_is_integer(ts) ||
         json_integer_value(ts) <= 0 || !m->op || !m->actor || !*m->actor ||
-        (param && !json_is_null(param) && !json_is_string(param)))
+        !json_is_object(m->req))
         return false;
     m->node = (uint32_t)json_integer_value(node);
     m->incarnation = (uint64_t)json_integer_value(inc);
     m->seq = (uint64_t)json_integer_value(seq);
     m->ts_us = json_integer_value(ts);
-    m->param = json_string_value(param);
-    m->body = json_object_get(j, "body");
-    if (json_is_null(m->body)) m->body = NULL;
     return true;
 }
 
@@ -200,56 +188,70 @@ static bool fatal(hk_err e)
            e != HK_ERR_EXISTS && e != HK_ERR_LIMIT && e != HK_ERR_UNSUPPORTED;
 }
 
-static hk_err record_offset(hkst_repl *r, hk_txn *t, int64_t next,
-                            hk_error *err)
-{
-    uint8_t k[4], v[8];
-    put_be(k, 0, 4);
-    put_be(v, (uint64_t)next, 8);
-    return hks_put(t, r->offsets, (hks_val){k, 4}, (hks_val){v, 8}, 0, err);
-}
-
 static hk_err assign_at(hkst_repl *r, hk_error *err);
 
-/* Applies raw[0..n) in one txn; false when the store failed (nothing is
- * reported; the consumer was sent back to the recorded offset). */
-static bool apply_batch(hkst_repl *r, size_t n)
+/* The W3C trace context the producing node put in the message's
+ * "traceparent" header; false when there is none (or it is invalid). */
+static bool trace_of(const rd_kafka_message_t *km, hk_trace_ctx *ctx)
 {
-    hk_error err;
-    hk_txn *t = NULL;
-    hk_err e = hk_txn_begin(r->s, true, &t, &err);
-    size_t skipped = 0, applied = 0;
-    for (size_t i = 0; !e && i < n; i++) {
-        rd_kafka_message_t *km = r->raw[i];
-        hkst_repl_msg *m = &r->msgs[i];
-        r->rcs[i] = HK_OK;
-        hk_error_clear(&r->errs[i]);
-        if (r->bad[i]) {
-            skipped++;
-        } else {
-            m->offset = km->offset;
-            hks_txn_set_clock(t, m->ts_us);
-            hk_err ae = hk_txn_set_actor(t, m->actor);
-            if (ae)
-                ae = hk_error_set(&r->errs[i], ae, "bad actor in the command");
-            else
-                ae = r->o.cb.apply(r->o.cb.ctx, t, m, &r->errs[i]);
-            if (ae && r->errs[i].code == HK_OK)
-                hk_error_set(&r->errs[i], ae, "%s", hk_strerror(ae));
-            r->rcs[i] = ae;
-            if (fatal(ae)) {
-                e = ae;
-                err = r->errs[i];
-                break;
-            }
-            applied++;
-        }
-        e = record_offset(r, t, km->offset + 1, &err);
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t len = 0;
+    memset(ctx, 0, sizeof *ctx);
+    return rd_kafka_message_headers(km, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+           rd_kafka_header_get_last(h, "traceparent", &v, &len) ==
+               RD_KAFKA_RESP_ERR_NO_ERROR &&
+           v && hk_traceparent_parse(v, len, ctx);
+}
+
+/* hkst_apply's step: message i under its actor and time; with a tracer
+ * and a traceparent in the message, in a span "replicate.apply" that is a
+ * child of the span of the request that produced the command. */
+static hk_err apply_one(void *ctx, hk_txn *t, size_t i, hk_error *err)
+{
+    hkst_repl *r = ctx;
+    hkst_repl_msg *m = &r->msgs[i];
+    hk_trace_ctx parent;
+    hk_span sp;
+    bool traced = hk_otel_active() && trace_of(r->raw[i], &parent);
+    if (traced) {
+        hk_span_start(&sp, "replicate.apply", HK_SPAN_INTERNAL, &parent, false);
+        hk_span_attr_str(&sp, "hakgal.operation", m->op, strlen(m->op));
+        hk_span_attr_int(&sp, "messaging.kafka.offset", r->raw[i]->offset);
+        hk_span_attr_int(&sp, "hakgal.node", (int64_t)r->o.node_id);
     }
-    if (!e)
-        e = hk_txn_commit(t, &err);
-    else if (t)
-        hk_txn_abort(t);
+    m->offset = r->raw[i]->offset;
+    hks_txn_set_clock(t, m->ts_us);
+    hk_err e = hk_txn_set_actor(t, m->actor);
+    if (e)
+        e = hk_error_set(err, e, "bad actor in the command");
+    else
+        e = r->o.cb.apply(r->o.cb.ctx, t, m, err);
+    if (traced) {
+        if (e) hk_span_set_error(&sp, hk_strerror(e));
+        hk_span_end(&sp);
+    }
+    return e;
+}
+
+static bool input_error(hk_err e)
+{
+    return !fatal(e);
+}
+
+/* Applies raw[lo..hi) in one txn; false when the store failed (nothing is
+ * reported; the consumer was sent back to the recorded offset). */
+static bool apply_range(hkst_repl *r, size_t lo, size_t hi)
+{
+    hkst_apply a = {.s = r->s,
+                    .offsets = r->offsets,
+                    .ctx = r,
+                    .apply = apply_one,
+                    .input_error = input_error};
+    hk_error err;
+    size_t applied = 0, skipped = 0;
+    hk_err e = hkst_apply_txn(&a, r->raw, lo, hi, r->bad, r->rcs, r->errs,
+                              &applied, &skipped, &err);
     if (e) {
         rlog(r, "cannot apply a batch (will retry)", err.message);
         pthread_mutex_lock(&r->lock);
@@ -260,7 +262,7 @@ static bool apply_batch(hkst_repl *r, size_t n)
         if (assign_at(r, &aerr)) rlog(r, "cannot reassign", aerr.message);
         return false;
     }
-    r->next = r->raw[n - 1]->offset + 1;
+    r->next = r->raw[hi - 1]->offset + 1;
     pthread_mutex_lock(&r->lock);
     r->stats.applied += applied;
     r->stats.skipped += skipped;
@@ -268,11 +270,31 @@ static bool apply_batch(hkst_repl *r, size_t n)
     r->stats.last_apply_us = hk_now_us();
     pthread_mutex_unlock(&r->lock);
     if (r->o.cb.applied)
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = lo; i < hi; i++)
             if (!r->bad[i])
                 r->o.cb.applied(r->o.cb.ctx, &r->msgs[i], r->rcs[i],
                                 &r->errs[i]);
     return true;
+}
+
+/* Applies raw[0..n): runs of commands share a txn; a command that needs a
+ * txn of its own (cb.solo: a batch, whose one audit entry covers its
+ * facts) gets one. Stops at the first store failure. */
+static void apply_batch(hkst_repl *r, size_t n)
+{
+    size_t lo = 0;
+    while (lo < n) {
+        size_t hi = lo;
+        while (hi < n) {
+            bool solo = !r->bad[hi] && r->o.cb.solo &&
+                        r->o.cb.solo(r->o.cb.ctx, &r->msgs[hi]);
+            if (solo && hi == lo) hi++;
+            if (solo) break;
+            hi++;
+        }
+        if (!apply_range(r, lo, hi)) return;
+        lo = hi;
+    }
 }
 
 static uint64_t lag_of(hkst_repl *r, int64_t *high)
@@ -287,23 +309,16 @@ static uint64_t lag_of(hkst_repl *r, int64_t *high)
     return hi > next ? (uint64_t)(hi - next) : 0;
 }
 
+static void poll_log(void *ctx, const char *why)
+{
+    rlog(ctx, "consumer", why);
+}
+
 static void *apply_main(void *arg)
 {
     hkst_repl *r = arg;
     while (!stopping(r)) {
-        size_t n = 0;
-        rd_kafka_message_t *km = rd_kafka_consumer_poll(r->cons, 20);
-        while (km) {
-            if (km->err) {
-                if (km->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                    rlog(r, "consumer", rd_kafka_message_errstr(km));
-                rd_kafka_message_destroy(km);
-            } else {
-                r->raw[n++] = km;
-            }
-            if (n == BATCH_MAX) break;
-            km = rd_kafka_consumer_poll(r->cons, 0);
-        }
+        size_t n = hkst_apply_poll(r->cons, 20, r->raw, BATCH_MAX, poll_log, r);
         for (size_t i = 0; i < n; i++) {
             json_error_t je;
             r->docs[i] = json_loadb(r->raw[i]->payload, r->raw[i]->len, 0, &je);
@@ -358,6 +373,9 @@ static hk_err clients_new(hkst_repl *r, hk_error *err)
         (e = set(pc, "enable.idempotence", "true", err)) ||
         (e = set(pc, "acks", "all", err)) ||
         (e = set(pc, "linger.ms", "1", err)) ||
+        /* a batch request is one command: allow large ones (the topic's
+         * max.message.bytes must allow them too on a real broker) */
+        (e = set(pc, "message.max.bytes", "67108864", err)) ||
         (e = set(pc, "message.timeout.ms", tmo, err)) ||
         (e = set(pc, "log_level", r->o.quiet ? "0" : "3", err))) {
         rd_kafka_conf_destroy(pc);
@@ -398,13 +416,7 @@ static hk_err assign_at(hkst_repl *r, hk_error *err)
     hk_txn *t;
     hk_err e = hk_txn_begin(r->s, false, &t, err);
     if (e) return e;
-    uint8_t k[4];
-    hks_val v;
-    put_be(k, 0, 4);
-    int64_t next = RD_KAFKA_OFFSET_BEGINNING;
-    if (hks_get(t, r->offsets, (hks_val){k, 4}, &v, NULL) == HK_OK &&
-        v.len == 8)
-        next = (int64_t)get_be(v.data, 8);
+    int64_t next = hkst_apply_offset(t, r->offsets, 0);
     hk_txn_abort(t);
     r->next = next < 0 ? 0 : next;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -468,7 +480,7 @@ hk_err hkst_repl_start(hk_store *s, const hkst_url *url,
         e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if ((e = hks_db_register(s, OFFSETS_DB, 0, &r->offsets, err)) ||
+    if ((e = hks_db_register(s, HKST_OFFSETS_DB, 0, &r->offsets, err)) ||
         (e = clients_new(r, err)) || (e = check_topic(r, err)) ||
         (e = assign_at(r, err)))
         goto fail;

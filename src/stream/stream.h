@@ -190,8 +190,7 @@ typedef struct hkst_repl_msg {
     const char *op;       /* operation name ("fact.add"...) */
     const char *actor;    /* audit actor */
     int64_t ts_us;        /* time of the command (the txn's clock) */
-    const char *param;    /* path parameter, or NULL */
-    struct json_t *body;  /* request body (borrowed), or NULL */
+    struct json_t *req;   /* the write command (svc_cmd.h; borrowed) */
     int64_t offset;       /* its offset in the log */
 } hkst_repl_msg;
 
@@ -208,6 +207,9 @@ typedef struct hkst_repl_cb {
     /* Delivery report of the command seq this node produced: its offset,
      * or -1 and why it failed (delivery thread). */
     void (*delivered)(void *ctx, uint64_t seq, int64_t offset, const char *why);
+    /* True when m must be applied in a transaction of its own (a batch,
+     * whose one audit entry covers its facts); NULL = never. */
+    bool (*solo)(void *ctx, const hkst_repl_msg *m);
 } hkst_repl_cb;
 
 typedef struct hkst_repl_options {
@@ -237,11 +239,14 @@ typedef struct hkst_repl_stats {
 hk_err hkst_repl_start(hk_store *s, const hkst_url *url,
                        const hkst_repl_options *o, hkst_repl **out,
                        hk_error *err);
-/* Produces one command (body: JSON text or NULL); the delivery callback
- * reports seq. HK_ERR_LIMIT when the producer's queue is full. */
+/* Produces one command: operation op with its request req (a JSON
+ * object; the reference is taken, also on failure); the delivery callback
+ * reports seq. traceparent (W3C, or NULL) goes into the message's
+ * "traceparent" header: every node applies the command in a span that is
+ * its child. HK_ERR_LIMIT when the producer's queue is full. */
 hk_err hkst_repl_produce(hkst_repl *r, uint64_t seq, const char *op,
-                         const char *actor, const char *param, const char *body,
-                         size_t body_len, hk_error *err);
+                         const char *actor, struct json_t *req,
+                         const char *traceparent, hk_error *err);
 void hkst_repl_stats_get(hkst_repl *r, hkst_repl_stats *out);
 /* Stops and frees r (NULL is fine). */
 void hkst_repl_stop(hkst_repl *r);

@@ -107,13 +107,13 @@ typedef struct node {
     uint64_t delivered;    /* own commands in the log */
 } node;
 
-/* A command's body {"statement": "..."} added; "fail" ops fail on input. */
+/* A command's request {"statement": "..."} added; "fail" ops fail on input. */
 static hk_err apply(void *ctx, hk_txn *t, const hkst_repl_msg *m, hk_error *err)
 {
     (void)ctx;
     if (strcmp(m->op, "add") != 0)
         return hk_error_set(err, HK_ERR_UNSUPPORTED, "op %s", m->op);
-    const char *text = json_string_value(json_object_get(m->body, "statement"));
+    const char *text = json_string_value(json_object_get(m->req, "statement"));
     if (!text) return hk_error_set(err, HK_ERR_INVALID, "no statement");
     hk_statement st;
     hk_fact_id id;
@@ -214,11 +214,13 @@ static void test_replicate(void **state)
     for (int i = 0; i < 50; i++) {
         snprintf(body, sizeof body, "{\"statement\":\"Q(a%d)\"}", i);
         assert_int_equal(hkst_repl_produce(a.r, (uint64_t)i + 1, "add", "na",
-                                           NULL, body, strlen(body), &err),
+                                           json_loads(body, 0, NULL), NULL,
+                                           &err),
                          HK_OK);
         snprintf(body, sizeof body, "{\"statement\":\"Q(b%d)\"}", i % 40);
         assert_int_equal(hkst_repl_produce(b.r, (uint64_t)i + 1, "add", "nb",
-                                           NULL, body, strlen(body), &err),
+                                           json_loads(body, 0, NULL), NULL,
+                                           &err),
                          HK_OK);
     }
     wait_applied(&a, 100);
@@ -232,7 +234,8 @@ static void test_replicate(void **state)
     /* a message that is not a command, and an unknown op: skipped / failed
      * alike on both */
     assert_int_equal(
-        hkst_repl_produce(a.r, 99, "nope", "na", NULL, NULL, 0, &err), HK_OK);
+        hkst_repl_produce(a.r, 99, "nope", "na", json_object(), NULL, &err),
+        HK_OK);
     rd_kafka_conf_t *pc = rd_kafka_conf_new();
     rd_kafka_conf_set(pc, "bootstrap.servers",
                       rd_kafka_mock_cluster_bootstraps(mc), errstr,
@@ -260,7 +263,8 @@ static void test_replicate(void **state)
     for (int i = 0; i < 20; i++) {
         snprintf(body, sizeof body, "{\"statement\":\"R(a%d)\"}", i);
         assert_int_equal(hkst_repl_produce(a.r, (uint64_t)i + 200, "add", "na",
-                                           NULL, body, strlen(body), &err),
+                                           json_loads(body, 0, NULL), NULL,
+                                           &err),
                          HK_OK);
     }
     wait_applied(&a, 122);

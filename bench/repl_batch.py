@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Replicated batch writes (`serve --replicate`, one command per
+`POST /v2/facts/batch`) on the 3-broker mock cluster against the anchor,
+one unreplicated `hakgal serve` taking the same batches, in one run.
+
+    HAKGAL_BIN=build/hakgal HK_KAFKA_MOCK_BIN=build/hk_kafka_mock \\
+        python3 bench/repl_batch.py [--rounds 3] [--seconds 10] \\
+        [--clients 3] [--batch 10000] [--behind 1000000]
+
+Measures, each a median over --rounds rounds:
+  1. batch throughput: --clients HTTP clients POST batches of --batch new
+     facts for --seconds, spread over the 3 replicated nodes (--ack
+     applied: answered once applied on the receiving node), and the same
+     clients against the anchor; facts acknowledged per second.
+  2. lag at --rate facts/s: while a background client sends batches of
+     --rate/20 facts every 50 ms to node A, --probes single facts are
+     written on A, each timed from its POST until GET on node C finds it
+     (A's apply included); p50 and p99.
+  3. catch-up: node C stopped while A takes --behind facts in batches,
+     then started again; facts applied per second from the process start
+     (start-up included) until its lag is 0 and its digest equals A's.
+Bodies are built before the clock starts, so the client's JSON encoding
+is not measured.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests", "e2e"))
+from test_server_api import Server  # noqa: E402
+from test_replication_follow import Mock  # noqa: E402
+
+TOPIC = "hakgal.replica"
+
+
+def bodies(tag, n, size):
+    return [json.dumps([{"statement": "B(%s_%d, x%d)" % (tag, k, i)}
+                        for i in range(size)]).encode() for k in range(n)]
+
+
+def post(conn, body):
+    conn.request("POST", "/v2/facts/batch", body=body,
+                 headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    if r.status != 200:
+        raise RuntimeError("batch: %d %s" % (r.status, data[:300]))
+    return json.loads(data)["created"]
+
+
+def throughput(nodes, clients, seconds, size, tag):
+    # enough bodies for the fastest plausible rate
+    per = max(4, int(seconds * 400000 / size / clients) + 1)
+    pre = [bodies("%s_%d" % (tag, c), per, size) for c in range(clients)]
+    count = [0] * clients
+    stop = time.time() + seconds
+
+    def run(c):
+        conn = nodes[c % len(nodes)].conn(timeout=300)
+        for b in pre[c]:
+            if time.time() >= stop:
+                break
+            count[c] += post(conn, b)
+        conn.close()
+    ts = [threading.Thread(target=run, args=(c,)) for c in range(clients)]
+    t0 = time.time()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return sum(count) / (time.time() - t0)
+
+
+def lag(a, c, rate, probes, tag):
+    stop = threading.Event()
+    size = max(1, rate // 20)
+    pre = bodies("bg" + tag, int(probes * 2) + 200, size)
+
+    def background():
+        conn = a.conn(timeout=300)
+        t = time.time()
+        for b in pre:
+            if stop.is_set():
+                break
+            post(conn, b)
+            t += 0.05
+            time.sleep(max(0.0, t - time.time()))
+        conn.close()
+    bg = threading.Thread(target=background)
+    bg.start()
+    out = []
+    ca, cc = a.conn(), c.conn()
+    try:
+        for i in range(probes):
+            t0 = time.perf_counter()
+            ca.request("POST", "/v2/facts",
+                       body='{"statement":"Lag(%s_%d)"}' % (tag, i),
+                       headers={"Content-Type": "application/json"})
+            r = ca.getresponse()
+            r.read()
+            path = "/v2/facts?predicate=Lag&entity=%s_%d&limit=1" % (tag, i)
+            until = time.time() + 30
+            while time.time() < until:
+                cc.request("GET", path)
+                rr = cc.getresponse()
+                if b'"count":1' in rr.read():
+                    break
+            out.append((time.perf_counter() - t0) * 1000)
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        bg.join()
+        ca.close()
+        cc.close()
+    out.sort()
+    return out[len(out) // 2], out[min(len(out) - 1, int(len(out) * 0.99))]
+
+
+def metric(s, name):
+    st, _, m = s.request("GET", "/metrics")
+    for x in m.splitlines():
+        if x.startswith(name + " "):
+            return float(x.split()[1])
+    return -1.0
+
+
+def digest(s):
+    st, _, d = s.request("GET", "/v2/digest", timeout=300)
+    return d["facts"], d["content"], d["audit"]["hash"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--clients", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=10000)
+    ap.add_argument("--behind", type=int, default=1000000)
+    ap.add_argument("--rate", type=int, default=10000)
+    ap.add_argument("--probes", type=int, default=200)
+    a = ap.parse_args()
+    mock = Mock()
+    url = "kafka://%s/%s" % (mock.bootstrap, TOPIC)
+
+    def node(n, data=None, wait=True):
+        return Server(args=["--replicate", url, "--node-id", str(n),
+                            "--replicate-timeout-ms", "60000",
+                            "--replicate-max-lag", "4000000000"],
+                      data=data, wait=wait)
+    nodes = [node(1), node(2), node(3)]
+    anchor = Server()
+    rep, anc, catch, p50s, p99s = [], [], [], [], []
+    try:
+        for r in range(a.rounds):
+            anc.append(throughput([anchor], a.clients, a.seconds, a.batch,
+                                  "a%d" % r))
+            rep.append(throughput(nodes, a.clients, a.seconds, a.batch,
+                                  "r%d" % r))
+            p50, p99 = lag(nodes[0], nodes[2], a.rate, a.probes, "l%d" % r)
+            p50s.append(p50)
+            p99s.append(p99)
+            c = nodes[2]
+            c.stop()
+            fill = bodies("c%d" % r, (a.behind + a.batch - 1) // a.batch,
+                          a.batch)
+            conn = nodes[0].conn(timeout=300)
+            for b in fill:
+                post(conn, b)
+            conn.close()
+            want = digest(nodes[0])
+            t0 = time.time()
+            nodes[2] = node(3, data=c.data, wait=False)
+            nodes[2].wait_ready()
+            while metric(nodes[2], "hakgal_repl_lag_messages") != 0:
+                time.sleep(0.02)
+            took = time.time() - t0
+            got = digest(nodes[2])
+            if got != want:
+                raise RuntimeError("C differs after catch-up: %s %s" %
+                                   (got, want))
+            catch.append(len(fill) * a.batch / took)
+            print("round %d: anchor %.0f facts/s, replicated %.0f facts/s, "
+                  "lag p50 %.1f ms p99 %.1f ms, catch-up %d facts in %.2f s" %
+                  (r, anc[-1], rep[-1], p50, p99, len(fill) * a.batch, took),
+                  flush=True)
+    finally:
+        for s in nodes + [anchor]:
+            s.stop()
+            s.cleanup()
+        mock.stop()
+    print("load average %.1f" % os.getloadavg()[0])
+    print("anchor (1 node) batch facts/s:       median %.0f  %s" %
+          (statistics.median(anc), [round(x) for x in anc]))
+    print("replicated (3 nodes) batch facts/s:  median %.0f  %s" %
+          (statistics.median(rep), [round(x) for x in rep]))
+    print("ratio replicated/anchor: %.2f" %
+          (statistics.median(rep) / statistics.median(anc)))
+    print("lag A->C at %d facts/s: p50 median %.1f ms %s, p99 median "
+          "%.1f ms %s" % (a.rate, statistics.median(p50s),
+                          [round(x, 1) for x in p50s],
+                          statistics.median(p99s),
+                          [round(x, 1) for x in p99s]))
+    print("catch-up facts/s (incl. start-up): median %.0f  %s" %
+          (statistics.median(catch), [round(x) for x in catch]))
+
+
+if __name__ == "__main__":
+    main()

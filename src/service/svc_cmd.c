@@ -1,0 +1,437 @@
+/*
+ * svc_cmd.c — write commands (svc_cmd.h): the fact writes of the service
+ * layer as JSON values that rebuild an equal request on another node.
+ *
+ * Covered: add (hk_svc_fact_add_apply: POST /v2/facts, MCP add_fact, gRPC
+ * AddFact), update (hk_svc_fact_update_apply: content and metadata; PUT,
+ * PATCH, MCP update_fact, gRPC), delete (hk_svc_fact_delete_apply: by id
+ * or statement, one or many) and batch (hk_svc_fact_batch_apply: POST
+ * /v2/facts/batch, gRPC batch). A decoded request points into the JSON
+ * value it came from (one reference held in `hold`), so nothing is copied
+ * but the arrays of the request.
+ */
+#include <string.h>
+
+#include "core/mem.h"
+#include "service/svc_cmd.h"
+
+static hk_err bad(hk_error *err, const char *what)
+{
+    return hk_error_set(err, HK_ERR_INVALID, "bad write command: %s", what);
+}
+
+static hk_err nomem(hk_error *err)
+{
+    return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+}
+
+/* ==== Statements and metadata ==== */
+
+static json_t *statement_json(const hk_statement *st)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; a && i < st->n_args && i < HK_MAX_ARGS; i++)
+        if (json_array_append_new(a, json_string(st->args[i])) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    if (!a) return NULL;
+    return json_pack("{s:s, s:o}", "p", st->predicate, "a", a);
+}
+
+/* Points st into v (borrowed strings, owned NULL). */
+static hk_err statement_from(json_t *v, hk_statement *st, hk_error *err)
+{
+    memset(st, 0, sizeof *st);
+    json_t *a = json_object_get(v, "a");
+    st->predicate = json_string_value(json_object_get(v, "p"));
+    size_t n = json_array_size(a);
+    if (!st->predicate || n < 1 || n > HK_MAX_ARGS)
+        return bad(err, "statement");
+    for (size_t i = 0; i < n; i++) {
+        st->args[i] = json_string_value(json_array_get(a, i));
+        if (!st->args[i]) return bad(err, "statement argument");
+    }
+    st->n_args = (uint32_t)n;
+    return HK_OK;
+}
+
+static json_t *meta_json(const hk_fact_meta *m)
+{
+    json_t *tags = json_array();
+    for (uint32_t i = 0; tags && i < m->n_tags && i < HK_MAX_TAGS; i++)
+        if (json_array_append_new(tags, json_string(m->tags[i])) != 0) {
+            json_decref(tags);
+            tags = NULL;
+        }
+    if (!tags) return NULL;
+    return json_pack(
+        "{s:I, s:f, s:s?, s:o, s:s?, s:I, s:I}", "f", (json_int_t)m->fields,
+        "c", m->confidence, "s", m->source, "t", tags, "x", m->context_json,
+        "cu", (json_int_t)m->created_us, "uu", (json_int_t)m->updated_us);
+}
+
+/* Fills m from v; tag pointers go to tags[HK_MAX_TAGS]. */
+static hk_err meta_from(json_t *v, hk_fact_meta *m, const char **tags,
+                        hk_error *err)
+{
+    memset(m, 0, sizeof *m);
+    json_t *f = json_object_get(v, "f"), *c = json_object_get(v, "c");
+    json_t *t = json_object_get(v, "t");
+    size_t n = json_array_size(t);
+    if (!json_is_integer(f) || !json_is_number(c) || !json_is_array(t) ||
+        n > HK_MAX_TAGS)
+        return bad(err, "metadata");
+    m->fields = (unsigned)json_integer_value(f);
+    m->confidence = json_number_value(c);
+    m->source = json_string_value(json_object_get(v, "s"));
+    m->context_json = json_string_value(json_object_get(v, "x"));
+    m->created_us = json_integer_value(json_object_get(v, "cu"));
+    m->updated_us = json_integer_value(json_object_get(v, "uu"));
+    for (size_t i = 0; i < n; i++) {
+        tags[i] = json_string_value(json_array_get(t, i));
+        if (!tags[i]) return bad(err, "tag");
+    }
+    m->n_tags = (uint32_t)n;
+    m->tags = tags;
+    return HK_OK;
+}
+
+/* Member key of v; NULL when absent or null (encoders write absent
+ * optional parts as null). */
+static json_t *opt(json_t *v, const char *key)
+{
+    json_t *m = json_object_get(v, key);
+    return json_is_null(m) ? NULL : m;
+}
+
+/* A command's array of at least one element (bounded by the message). */
+static size_t items_of(json_t *v, const char *key, json_t **arr)
+{
+    *arr = json_object_get(v, key);
+    return json_array_size(*arr);
+}
+
+/* ==== fact.add ==== */
+
+typedef struct cmd_add {
+    hk_svc_add op;                 /* the request */
+    json_t *hold;                  /* the command (strings point into it) */
+    hk_statement *st;              /* op.n statements */
+    hk_fact_meta meta;             /* metadata, when given */
+    const char *tags[HK_MAX_TAGS]; /* meta.tags */
+    hk_fact_id *ids;               /* op.n result ids */
+    bool *created;                 /* op.n result flags */
+} cmd_add;
+
+static hk_err add_encode(const void *arg, json_t **out, hk_error *err)
+{
+    const hk_svc_add *op = arg;
+    json_t *facts = json_array();
+    for (size_t i = 0; facts && i < op->n; i++)
+        if (json_array_append_new(facts, statement_json(&op->st[i])) != 0) {
+            json_decref(facts);
+            facts = NULL;
+        }
+    json_t *meta = op->meta ? meta_json(op->meta) : NULL;
+    if (!facts || (op->meta && !meta)) {
+        json_decref(facts);
+        json_decref(meta);
+        return nomem(err);
+    }
+    *out = json_pack("{s:o, s:o?}", "facts", facts, "meta", meta);
+    return *out ? HK_OK : nomem(err);
+}
+
+static void add_release(void *arg)
+{
+    cmd_add *c = arg;
+    if (!c) return;
+    hk_free(c->st);
+    hk_free(c->ids);
+    hk_free(c->created);
+    json_decref(c->hold);
+    hk_free(c);
+}
+
+static hk_err add_decode(json_t *v, void **arg, hk_error *err)
+{
+    json_t *facts, *meta = opt(v, "meta");
+    size_t n = items_of(v, "facts", &facts);
+    if (n == 0) return bad(err, "no facts");
+    cmd_add *c = hk_calloc(1, sizeof *c);
+    if (!c) return nomem(err);
+    c->hold = json_incref(v);
+    c->st = hk_calloc(n, sizeof *c->st);
+    c->ids = hk_calloc(n, sizeof *c->ids);
+    c->created = hk_calloc(n, sizeof *c->created);
+    hk_err e = c->st && c->ids && c->created ? HK_OK : nomem(err);
+    for (size_t i = 0; e == HK_OK && i < n; i++)
+        e = statement_from(json_array_get(facts, i), &c->st[i], err);
+    if (e == HK_OK && meta) e = meta_from(meta, &c->meta, c->tags, err);
+    if (e != HK_OK) {
+        add_release(c);
+        return e;
+    }
+    c->op = (hk_svc_add){.st = c->st,
+                         .n = n,
+                         .meta = meta ? &c->meta : NULL,
+                         .ids = c->ids,
+                         .created = c->created};
+    *arg = c;
+    return HK_OK;
+}
+
+/* ==== fact.update (content and/or metadata) ==== */
+
+typedef struct cmd_update {
+    hk_svc_update op;              /* the request */
+    json_t *hold;                  /* the command */
+    hk_statement old_st;           /* when op.id == 0 */
+    hk_statement new_st;           /* when given */
+    hk_fact_meta meta;             /* when given */
+    const char *tags[HK_MAX_TAGS]; /* meta.tags */
+} cmd_update;
+
+static hk_err update_encode(const void *arg, json_t **out, hk_error *err)
+{
+    const hk_svc_update *op = arg;
+    json_t *o = op->id == 0 && op->old_st ? statement_json(op->old_st) : NULL;
+    json_t *n = op->new_st ? statement_json(op->new_st) : NULL;
+    json_t *m = op->meta ? meta_json(op->meta) : NULL;
+    if ((op->id == 0 && op->old_st && !o) || (op->new_st && !n) ||
+        (op->meta && !m)) {
+        json_decref(o);
+        json_decref(n);
+        json_decref(m);
+        return nomem(err);
+    }
+    *out = json_pack("{s:I, s:o?, s:o?, s:o?}", "id", (json_int_t)op->id, "old",
+                     o, "new", n, "meta", m);
+    return *out ? HK_OK : nomem(err);
+}
+
+static void update_release(void *arg)
+{
+    cmd_update *c = arg;
+    if (!c) return;
+    json_decref(c->hold);
+    hk_free(c);
+}
+
+static hk_err update_decode(json_t *v, void **arg, hk_error *err)
+{
+    json_t *id = json_object_get(v, "id"), *o = opt(v, "old");
+    json_t *n = opt(v, "new"), *m = opt(v, "meta");
+    if (!json_is_integer(id) || json_integer_value(id) < 0 ||
+        (json_integer_value(id) == 0 && !o))
+        return bad(err, "fact id");
+    cmd_update *c = hk_calloc(1, sizeof *c);
+    if (!c) return nomem(err);
+    c->hold = json_incref(v);
+    hk_err e = HK_OK;
+    if (o) e = statement_from(o, &c->old_st, err);
+    if (e == HK_OK && n) e = statement_from(n, &c->new_st, err);
+    if (e == HK_OK && m) e = meta_from(m, &c->meta, c->tags, err);
+    if (e != HK_OK) {
+        update_release(c);
+        return e;
+    }
+    c->op = (hk_svc_update){.id = (hk_fact_id)json_integer_value(id),
+                            .old_st = o ? &c->old_st : NULL,
+                            .new_st = n ? &c->new_st : NULL,
+                            .meta = m ? &c->meta : NULL};
+    *arg = c;
+    return HK_OK;
+}
+
+/* ==== fact.delete ==== */
+
+typedef struct cmd_delete {
+    hk_svc_delete op; /* the request */
+    json_t *hold;     /* the command */
+    hk_statement *st; /* op.n statements (where ids[i] == 0) */
+    hk_fact_id *ids;  /* op.n ids */
+} cmd_delete;
+
+static hk_err delete_encode(const void *arg, json_t **out, hk_error *err)
+{
+    const hk_svc_delete *op = arg;
+    json_t *names = json_array();
+    for (size_t i = 0; names && i < op->n; i++) {
+        json_t *one = op->ids[i] ? json_integer((json_int_t)op->ids[i])
+                                 : statement_json(&op->st[i]);
+        if (json_array_append_new(names, one) != 0) {
+            json_decref(names);
+            names = NULL;
+        }
+    }
+    if (!names) return nomem(err);
+    *out = json_pack("{s:o, s:b, s:b}", "names", names, "missing_ok",
+                     op->missing_ok, "dup_ok", op->dup_ok);
+    return *out ? HK_OK : nomem(err);
+}
+
+static void delete_release(void *arg)
+{
+    cmd_delete *c = arg;
+    if (!c) return;
+    hk_free(c->st);
+    hk_free(c->ids);
+    json_decref(c->hold);
+    hk_free(c);
+}
+
+static hk_err delete_decode(json_t *v, void **arg, hk_error *err)
+{
+    json_t *names;
+    size_t n = items_of(v, "names", &names);
+    if (n == 0) return bad(err, "no names");
+    cmd_delete *c = hk_calloc(1, sizeof *c);
+    if (!c) return nomem(err);
+    c->hold = json_incref(v);
+    c->st = hk_calloc(n, sizeof *c->st);
+    c->ids = hk_calloc(n, sizeof *c->ids);
+    hk_err e = c->st && c->ids ? HK_OK : nomem(err);
+    for (size_t i = 0; e == HK_OK && i < n; i++) {
+        json_t *one = json_array_get(names, i);
+        if (json_is_integer(one) && json_integer_value(one) > 0)
+            c->ids[i] = (hk_fact_id)json_integer_value(one);
+        else
+            e = statement_from(one, &c->st[i], err);
+    }
+    if (e != HK_OK) {
+        delete_release(c);
+        return e;
+    }
+    c->op = (hk_svc_delete){
+        .n = n,
+        .st = c->st,
+        .ids = c->ids,
+        .missing_ok = json_is_true(json_object_get(v, "missing_ok")),
+        .dup_ok = json_is_true(json_object_get(v, "dup_ok"))};
+    *arg = c;
+    return HK_OK;
+}
+
+/* ==== fact.batch ==== */
+
+typedef struct cmd_batch {
+    hk_svc_batch b;  /* the request and its results */
+    json_t *hold;    /* the command */
+    json_t **items;  /* b.n items (borrowed from hold) */
+    char **bad_text; /* b.n reasons (borrowed from hold), or NULL */
+} cmd_batch;
+
+hk_err hk_svc_fact_batch_apply(hk_txn *t, void *arg, hk_error *err)
+{
+    return hk_svc_fact_batch(t, arg, err);
+}
+
+static hk_err batch_encode(const void *arg, json_t **out, hk_error *err)
+{
+    const hk_svc_batch *b = arg;
+    json_t *items = json_array(), *why = json_array();
+    for (size_t i = 0; items && why && i < b->n; i++) {
+        const char *r = b->bad ? b->bad[i] : NULL;
+        json_t *it = r || !b->items[i] ? json_null() : json_incref(b->items[i]);
+        if (json_array_append_new(items, it) != 0 ||
+            json_array_append_new(why, r ? json_string(r) : json_null()) != 0) {
+            json_decref(items);
+            items = NULL;
+        }
+    }
+    json_t *opts = json_pack("{s:b, s:b, s:b, s:I, s:I}", "allow_string",
+                             b->opts.allow_string, "need_statement",
+                             b->opts.need_statement, "legacy", b->opts.legacy,
+                             "max_statement", (json_int_t)b->opts.max_statement,
+                             "max_args", (json_int_t)b->opts.max_args);
+    if (!items || !why || !opts) {
+        json_decref(items);
+        json_decref(why);
+        json_decref(opts);
+        return nomem(err);
+    }
+    *out = json_pack("{s:o, s:o, s:o, s:s?}", "items", items, "bad", why,
+                     "opts", opts, "label", b->label);
+    return *out ? HK_OK : nomem(err);
+}
+
+static void batch_release(void *arg)
+{
+    cmd_batch *c = arg;
+    if (!c) return;
+    hk_svc_batch_free(&c->b);
+    hk_free(c->items);
+    hk_free(c->bad_text);
+    json_decref(c->hold);
+    hk_free(c);
+}
+
+static hk_err batch_decode(json_t *v, void **arg, hk_error *err)
+{
+    json_t *items, *why = json_object_get(v, "bad");
+    json_t *opts = json_object_get(v, "opts");
+    size_t n = items_of(v, "items", &items);
+    if (n == 0 || json_array_size(why) != n || !json_is_object(opts))
+        return bad(err, "batch");
+    cmd_batch *c = hk_calloc(1, sizeof *c);
+    if (!c) return nomem(err);
+    c->hold = json_incref(v);
+    c->items = hk_calloc(n, sizeof *c->items);
+    c->bad_text = hk_calloc(n, sizeof *c->bad_text);
+    hk_err e =
+        c->items && c->bad_text ? hk_svc_batch_init(&c->b, n, err) : nomem(err);
+    if (e != HK_OK) {
+        batch_release(c);
+        return e;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *r = json_string_value(json_array_get(why, i));
+        c->bad_text[i] = (char *)r; /* read only */
+        c->items[i] = r ? NULL : json_array_get(items, i);
+    }
+    c->b.items = c->items;
+    c->b.bad = c->bad_text;
+    c->b.n = n;
+    c->b.opts = (hk_svc_fact_in_opts){
+        .allow_string = json_is_true(json_object_get(opts, "allow_string")),
+        .need_statement = json_is_true(json_object_get(opts, "need_statement")),
+        .legacy = json_is_true(json_object_get(opts, "legacy")),
+        .max_statement =
+            (size_t)json_integer_value(json_object_get(opts, "max_statement")),
+        .max_args =
+            (uint32_t)json_integer_value(json_object_get(opts, "max_args"))};
+    c->b.label = json_string_value(json_object_get(v, "label"));
+    *arg = c;
+    return HK_OK;
+}
+
+/* ==== The table ==== */
+
+/* A decoded request starts with the service's request struct, so the
+ * apply steps take it as their argument unchanged. */
+static const hk_svc_cmd cmds[] = {
+    {"fact.add", hk_svc_fact_add_apply, add_encode, add_decode, add_release,
+     false},
+    {"fact.update", hk_svc_fact_update_apply, update_encode, update_decode,
+     update_release, false},
+    {"fact.delete", hk_svc_fact_delete_apply, delete_encode, delete_decode,
+     delete_release, false},
+    {"fact.batch", hk_svc_fact_batch_apply, batch_encode, batch_decode,
+     batch_release, true},
+};
+
+const hk_svc_cmd *hk_svc_cmd_by_apply(hk_svc_apply_fn fn)
+{
+    for (size_t i = 0; fn && i < sizeof cmds / sizeof cmds[0]; i++)
+        if (cmds[i].apply == fn) return &cmds[i];
+    return NULL;
+}
+
+const hk_svc_cmd *hk_svc_cmd_by_name(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(cmds[i].name, name) == 0) return &cmds[i];
+    return NULL;
+}

@@ -1,0 +1,55 @@
+/*
+ * svc_cmd.h — write commands: a decoded write request of the service layer
+ * as one self-contained JSON value, and back.
+ *
+ * A replicated node (docs/STREAM.md, "Replicated nodes") does not apply a
+ * write where it arrives: it sends the write's decoded request through a
+ * log that every node applies in the same order. Every interface (REST,
+ * MCP over HTTP, gRPC) ends a write in an apply step of the service layer
+ * (hk_svc_apply_fn with its request struct as argument); this table knows,
+ * for the apply steps that can travel, how to write their request as JSON
+ * (encode), how to rebuild an equal request from that JSON on another node
+ * (decode) and how to free it (release). The request is complete: limits
+ * and options travel with it, so the apply on every node makes the same
+ * decisions from the same input and, with the transaction's clock and
+ * actor fixed by the log, the same changes.
+ *
+ * The command's JSON is internal to a cluster of one version; it is not a
+ * public format. Statements travel as {"p": predicate, "a": [args]} (no
+ * text round trip), metadata as its struct fields.
+ *
+ * Threads: the functions are pure (no store access); any thread.
+ */
+#ifndef HK_SVC_CMD_H
+#define HK_SVC_CMD_H
+
+#include <jansson.h>
+
+#include "service/service.h"
+
+/* One kind of write command. */
+typedef struct hk_svc_cmd {
+    const char *name;      /* "fact.add", "fact.update", ... */
+    hk_svc_apply_fn apply; /* the service's apply step */
+    /* Writes the request arg (the apply step's argument) as a new JSON
+     * value into *out (caller decrefs). */
+    hk_err (*encode)(const void *arg, json_t **out, hk_error *err);
+    /* Builds a new request from v into *arg (v is borrowed; the request
+     * keeps its own reference). HK_ERR_INVALID when v is not this kind
+     * of command. Release with release. */
+    hk_err (*decode)(json_t *v, void **arg, hk_error *err);
+    void (*release)(void *arg); /* frees what decode made; NULL is fine */
+    bool solo; /* needs a write transaction of its own (bulk mode) */
+} hk_svc_cmd;
+
+/* The command whose apply step is fn, or NULL: that write cannot be
+ * replicated. */
+const hk_svc_cmd *hk_svc_cmd_by_apply(hk_svc_apply_fn fn);
+/* The command named name, or NULL. */
+const hk_svc_cmd *hk_svc_cmd_by_name(const char *name);
+
+/* hk_svc_apply_fn form of hk_svc_fact_batch (arg: hk_svc_batch *, whose
+ * results hk_svc_batch_init allocated). */
+hk_err hk_svc_fact_batch_apply(hk_txn *t, void *arg, hk_error *err);
+
+#endif /* HK_SVC_CMD_H */
