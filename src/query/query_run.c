@@ -53,6 +53,13 @@ typedef struct step {
     uint32_t neg[HKQ_MAX_ATOMS];
     uint32_t n_cmp; /* comparisons checked after this step */
     uint32_t cmp[HKQ_MAX_CMPS];
+    /* lookahead before this step: later patterns with an argument whose
+     * value the previous step bound (or a constant, at step 0); the
+     * slice (value, position, predicate) must hold a fact */
+    uint32_t n_look;
+    uint32_t look_atom[HKQ_MAX_ATOMS]; /* index in q->atoms */
+    uint32_t look_slot[HKQ_MAX_ATOMS]; /* argument slot (1..n) */
+    bool look_pred[HKQ_MAX_ATOMS];     /* predicate known before the step */
 } step;
 
 typedef struct run {
@@ -76,7 +83,11 @@ typedef struct run {
     uint64_t candidates;
     int64_t deadline;
     bool stop;
-    bool taken; /* some row was taken (or the run resumed a cursor) */
+    bool taken;     /* some row was taken (or the run resumed a cursor) */
+    bool use_cache; /* store-only run: slices are cached (query_int.h) */
+    hkq_cache cache;
+    hkq_cbuild build[HKQ_MAX_ATOMS]; /* per step: the slice being read */
+    hkq_cbuild peek;                 /* lookahead's short reads */
 } run;
 
 /* ==== Values ==== */
@@ -240,8 +251,11 @@ static void fill_step(run *r, uint32_t i, uint32_t pidx, int key_pos,
 
 /* Places negations and comparisons after the first step binding all of
  * their variables. */
+static void place_lookahead(run *r);
+
 static void place_filters(run *r)
 {
+    place_lookahead(r);
     const hkq_query *q = r->q;
     bool bound[HKQ_MAX_VARS] = {false};
     bool placed_neg[HKQ_MAX_ATOMS] = {false};
@@ -267,6 +281,46 @@ static void place_filters(run *r)
                 continue;
             placed_cmp[c] = true;
             st->cmp[st->n_cmp++] = c;
+        }
+    }
+}
+
+/* Fills every step's lookahead: a later pattern j gets one check at step
+ * i > 0 when an argument of j is a variable the step i - 1 bound, and at
+ * step 0 when an argument of j is a constant. A fact matching j under the
+ * final bindings is in that slice, so an empty slice ends the branch. */
+static void place_lookahead(run *r)
+{
+    const hkq_query *q = r->q;
+    bool before[HKQ_MAX_VARS] = {false}; /* bound before step i */
+    bool prev[HKQ_MAX_VARS] = {false};   /* bound before step i - 1 */
+    for (uint32_t i = 0; i < r->n_steps; i++) {
+        step *st = &r->steps[i];
+        st->n_look = 0;
+        if (i > 0) {
+            memcpy(prev, before, sizeof prev);
+            const hkq_atom *pa = &q->atoms[r->steps[i - 1].atom];
+            for (uint32_t k = 0; k <= pa->pat.n_args; k++)
+                if (pa->slots[k].kind == HK_TERM_VAR)
+                    before[pa->slots[k].var] = true;
+        }
+        for (uint32_t j = i + 1; j < r->n_steps; j++) {
+            const hkq_atom *at = &q->atoms[r->steps[j].atom];
+            for (uint32_t k = 1; k <= at->pat.n_args; k++) {
+                const hkq_slot *s = &at->slots[k];
+                bool fresh = (s->kind == HK_TERM_CONST && i == 0) ||
+                             (s->kind == HK_TERM_VAR && i > 0 &&
+                              before[s->var] && !prev[s->var]);
+                if (!fresh) continue;
+                st->look_atom[st->n_look] = r->steps[j].atom;
+                st->look_slot[st->n_look] = k;
+                st->look_pred[st->n_look] =
+                    at->slots[0].kind == HK_TERM_CONST ||
+                    (at->slots[0].kind == HK_TERM_VAR &&
+                     before[at->slots[0].var]);
+                st->n_look++;
+                break;
+            }
         }
     }
 }
@@ -644,6 +698,170 @@ static hk_err candidate(run *r, uint32_t i, uint32_t kp, hk_fact_id id,
     return descend(r, i, follow, err);
 }
 
+/* Reads a fact's symbols; *found false for a fact deleted under us. */
+static hk_err fact_syms(run *r, hk_fact_id id, hks_fact_syms *fs, bool *found,
+                        hk_error *err)
+{
+    hk_err rc = hks_fact_syms_get(r->t, id, fs, err);
+    *found = rc == HK_OK;
+    if (rc == HK_ERR_NOT_FOUND) {
+        hk_error_clear(err);
+        return HK_OK;
+    }
+    return rc;
+}
+
+#define HKQ_PEEK 8 /* facts the lookahead reads of an unknown slice */
+
+/* *any = the slice (ent, pos, pred) holds a fact. A slice of at most
+ * HKQ_PEEK facts is read whole into the cache (later probes and steps
+ * read it there); a longer one is only marked non-empty. */
+static hk_err slice_any(run *r, uint32_t ent, int pos, uint32_t pred, bool *any,
+                        hk_error *err)
+{
+    *any = false;
+    if (ent == 0) return HK_OK; /* a constant unknown to the store */
+    long si = hkq_cache_find(&r->cache, ent, pos, pred);
+    if (si >= 0) {
+        const hkq_slice *s = &r->cache.slices[si];
+        *any = s->state == HKQ_SLICE_NONEMPTY || s->n > 0;
+        return HK_OK;
+    }
+    hks_adj *it = NULL;
+    hk_err rc = hks_adj_open(r->t, ent, pos, pred, &it, err);
+    if (rc != HK_OK) return rc;
+    hkq_cbuild *b = &r->peek;
+    b->n = b->n_args = 0;
+    b->over = false;
+    bool complete = false;
+    for (uint32_t k = 0; k <= HKQ_PEEK; k++) {
+        hks_adj_row row;
+        bool has = false;
+        rc = hks_adj_next(it, &row, &has, err);
+        if (rc != HK_OK) break;
+        if (!has) {
+            complete = true;
+            break;
+        }
+        *any = true;
+        if (k == HKQ_PEEK) break;
+        hks_fact_syms fs;
+        bool found = false;
+        rc = fact_syms(r, row.fact, &fs, &found, err);
+        if (rc != HK_OK) break;
+        if (found) hkq_cbuild_add(b, row.fact, &fs);
+    }
+    hks_adj_close(it);
+    if (rc != HK_OK) return rc;
+    if (complete) {
+        /* exact: a row whose fact is gone matches nothing */
+        *any = b->n > 0 || b->over;
+        hkq_cache_put(&r->cache, ent, pos, pred, b);
+    } else if (*any) {
+        hkq_cache_mark_nonempty(&r->cache, ent, pos, pred);
+    }
+    return HK_OK;
+}
+
+/* Runs the lookahead of step i: *dead when a later pattern cannot match. */
+static hk_err lookahead(run *r, uint32_t i, bool *dead, hk_error *err)
+{
+    const step *st = &r->steps[i];
+    *dead = false;
+    for (uint32_t l = 0; l < st->n_look; l++) {
+        uint32_t a = st->look_atom[l], k = st->look_slot[l];
+        if (r->cmiss[a]) continue; /* its step yields nothing anyway */
+        uint32_t pred = st->look_pred[l] ? slot_val(r, a, 0) : 0;
+        bool any = false;
+        hk_err rc =
+            slice_any(r, slot_val(r, a, k), (int)k - 1, pred, &any, err);
+        if (rc != HK_OK) return rc;
+        if (!any) {
+            *dead = true;
+            return HK_OK;
+        }
+    }
+    return HK_OK;
+}
+
+/* Step i from an adjacency slice through the cache: a FULL slice is read
+ * from memory; any other is read from the store and kept when read to its
+ * end. */
+static hk_err level_adj_cached(run *r, uint32_t i, uint32_t key, uint32_t pred,
+                               bool *path, hk_error *err)
+{
+    const step *st = &r->steps[i];
+    long si = hkq_cache_find(&r->cache, key, st->key_pos, pred);
+    hk_err rc = HK_OK;
+    if (si >= 0 && r->cache.slices[si].state == HKQ_SLICE_FULL) {
+        size_t n = r->cache.slices[si].n;
+        for (size_t j = 0; j < n && !r->stop; j++) {
+            hk_fact_id id;
+            hks_fact_syms fs;
+            /* by index: deeper levels may grow the cache */
+            hkq_cache_entry(&r->cache, &r->cache.slices[si], j, &id, &fs);
+            rc = candidate(r, i, pred ? 0 : fs.pred, id, &fs, path, err);
+            if (rc != HK_OK) return rc;
+        }
+        return HK_OK;
+    }
+    hkq_cbuild *b = &r->build[i];
+    b->n = b->n_args = 0;
+    b->over = false;
+    hks_adj *it = NULL;
+    rc = hks_adj_open(r->t, key, st->key_pos, pred, &it, err);
+    if (rc != HK_OK) return rc;
+    bool complete = false;
+    while (!r->stop) {
+        hks_adj_row row;
+        bool has = false;
+        rc = hks_adj_next(it, &row, &has, err);
+        if (rc != HK_OK) break;
+        if (!has) {
+            complete = true;
+            break;
+        }
+        hks_fact_syms fs;
+        bool found = false;
+        rc = fact_syms(r, row.fact, &fs, &found, err);
+        if (rc != HK_OK) break;
+        if (!found) continue;
+        hkq_cbuild_add(b, row.fact, &fs);
+        rc = candidate(r, i, pred ? 0 : row.pred, row.fact, &fs, path, err);
+        if (rc != HK_OK) break;
+    }
+    hks_adj_close(it);
+    if (rc == HK_OK && complete)
+        hkq_cache_put(&r->cache, key, st->key_pos, pred, b);
+    return rc;
+}
+
+/* Every slot of step i is known: the fact, if any, is found in a cached
+ * slice of one of its arguments (*done), else the caller asks the store. */
+static hk_err probe_cached(run *r, uint32_t i, const hks_fact_syms *want,
+                           bool *path, bool *done, hk_error *err)
+{
+    *done = false;
+    for (uint32_t k = 0; k < want->n_args; k++) {
+        long si = hkq_cache_find(&r->cache, want->args[k], (int)k, want->pred);
+        if (si < 0 || r->cache.slices[si].state != HKQ_SLICE_FULL) continue;
+        size_t n = r->cache.slices[si].n;
+        if (n > 64) continue;
+        *done = true;
+        for (size_t j = 0; j < n; j++) {
+            hk_fact_id id;
+            hks_fact_syms fs;
+            hkq_cache_entry(&r->cache, &r->cache.slices[si], j, &id, &fs);
+            if (fs.n_args != want->n_args ||
+                memcmp(fs.args, want->args, fs.n_args * sizeof fs.args[0]))
+                continue;
+            return candidate(r, i, 0, id, &fs, path, err);
+        }
+        return HK_OK;
+    }
+    return HK_OK;
+}
+
 static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
 {
     const step *st = &r->steps[i];
@@ -656,6 +874,8 @@ static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
                         : (at->slots[0].kind == HK_TERM_VAR && !st->check[0])
                             ? 0
                             : slot_val(r, st->atom, 0);
+        if (r->use_cache && i > 0 && !path)
+            return level_adj_cached(r, i, key, pred, &path, err);
         hks_adj *it = NULL;
         rc = hks_adj_open(r->t, key, st->key_pos, pred, &it, err);
         if (rc != HK_OK) return rc;
@@ -678,6 +898,11 @@ static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
         fs.n_args = at->pat.n_args;
         for (uint32_t k = 0; k < fs.n_args; k++)
             fs.args[k] = slot_val(r, st->atom, k + 1);
+        if (r->use_cache) {
+            bool done = false;
+            rc = probe_cached(r, i, &fs, &path, &done, err);
+            if (rc != HK_OK || done) return rc;
+        }
         hk_fact_id id = 0;
         rc = hks_fact_find_syms(r->t, &fs, &id, err);
         if (rc == HK_ERR_NOT_FOUND) {
@@ -736,6 +961,11 @@ static hk_err level(run *r, uint32_t i, bool path, hk_error *err)
     const step *st = &r->steps[i];
     const hkq_src *src = r->req->srcs ? &r->req->srcs[st->pidx] : NULL;
     hk_err rc = HK_OK;
+    if (r->use_cache && st->n_look) {
+        bool dead = false;
+        rc = lookahead(r, i, &dead, err);
+        if (rc != HK_OK || dead) return rc;
+    }
     if (src == NULL || src->store) rc = level_store(r, i, path, err);
     if (rc != HK_OK || r->stop || src == NULL || src->rel == NULL) return rc;
     const hkq_rel *rel = src->rel;
@@ -788,6 +1018,8 @@ hk_err hkq_run(hk_txn *t, const hkq_query *q, const hkq_run_req *req,
     r->q = q;
     r->req = req;
     r->res = res;
+    /* rule runs over relations read the store as it changes: no cache */
+    r->use_cache = req->srcs == NULL;
     if (req->budget.max_us > 0) r->deadline = hk_now_us() + req->budget.max_us;
     hk_err rc = resolve_consts(r, err);
     bool with_rel = false;
@@ -808,6 +1040,10 @@ hk_err hkq_run(hk_txn *t, const hkq_query *q, const hkq_run_req *req,
         res->steps[i].estimate = r->steps[i].est;
     }
     if (rc == HK_OK && r->stop && r->taken) rc = cursor_write(r, &res->cursor);
+    hkq_cache_free(&r->cache);
+    for (uint32_t i = 0; i < HKQ_MAX_ATOMS; i++)
+        hkq_cbuild_free(&r->build[i]);
+    hkq_cbuild_free(&r->peek);
     hk_free(r);
     return rc;
 }
