@@ -60,6 +60,10 @@ typedef struct step {
     uint32_t look_atom[HKQ_MAX_ATOMS]; /* index in q->atoms */
     uint32_t look_slot[HKQ_MAX_ATOMS]; /* argument slot (1..n) */
     bool look_pred[HKQ_MAX_ATOMS];     /* predicate known before the step */
+    /* intersection (see level_isect): the next step is an exact lookup
+     * whose argument slot isect_slot (1..n) is known before this step;
+     * 0 = none */
+    uint32_t isect_slot;
 } step;
 
 typedef struct run {
@@ -289,6 +293,8 @@ static void place_filters(run *r)
  * i > 0 when an argument of j is a variable the step i - 1 bound, and at
  * step 0 when an argument of j is a constant. A fact matching j under the
  * final bindings is in that slice, so an empty slice ends the branch. */
+static void place_isect(run *r, uint32_t i, const bool *before);
+
 static void place_lookahead(run *r)
 {
     const hkq_query *q = r->q;
@@ -322,7 +328,51 @@ static void place_lookahead(run *r)
                 break;
             }
         }
+        st->isect_slot = 0;
+        if (i > 0 && i + 1 < r->n_steps) place_isect(r, i, before);
     }
+}
+
+static bool known_before(const hkq_slot *s, const bool *before)
+{
+    return s->kind == HK_TERM_CONST ||
+           (s->kind == HK_TERM_VAR && before[s->var]);
+}
+
+static bool atom_has_var(const hkq_atom *at, uint32_t v)
+{
+    for (uint32_t k = 0; k <= at->pat.n_args; k++)
+        if (at->slots[k].kind == HK_TERM_VAR && at->slots[k].var == v)
+            return true;
+    return false;
+}
+
+/* Step i (an adjacency slice of pattern A) followed by an exact lookup of
+ * pattern B can instead walk B's facts in the slice of an argument of B
+ * known before step i and look A's fact up for each (level_isect), when
+ * both predicates are known before step i and B's facts determine every
+ * argument of A that step i would bind. */
+static void place_isect(run *r, uint32_t i, const bool *before)
+{
+    const hkq_query *q = r->q;
+    const step *st = &r->steps[i], *nx = &r->steps[i + 1];
+    if (st->acc != ACC_ADJ || nx->acc != ACC_PROBE) return;
+    const hkq_atom *a = &q->atoms[st->atom], *b = &q->atoms[nx->atom];
+    if (!known_before(&a->slots[0], before) ||
+        !known_before(&b->slots[0], before))
+        return;
+    for (uint32_t k = 1; k <= a->pat.n_args; k++) {
+        const hkq_slot *s = &a->slots[k];
+        if (s->kind == HK_TERM_ANY) return;
+        if (s->kind == HK_TERM_VAR && !before[s->var] &&
+            !atom_has_var(b, s->var))
+            return;
+    }
+    for (uint32_t k = 1; k <= b->pat.n_args; k++)
+        if (known_before(&b->slots[k], before)) {
+            r->steps[i].isect_slot = k;
+            return;
+        }
 }
 
 static hk_err kb_counts(run *r, kb_stats *ks, hk_error *err)
@@ -711,13 +761,15 @@ static hk_err fact_syms(run *r, hk_fact_id id, hks_fact_syms *fs, bool *found,
     return rc;
 }
 
-#define HKQ_PEEK 8 /* facts the lookahead reads of an unknown slice */
+#define HKQ_PEEK 8       /* facts the lookahead reads of an unknown slice */
+#define HKQ_ISECT_MAX 32 /* facts of B's slice that level_isect walks */
 
 /* *any = the slice (ent, pos, pred) holds a fact. A slice of at most
- * HKQ_PEEK facts is read whole into the cache (later probes and steps
- * read it there); a longer one is only marked non-empty. */
-static hk_err slice_any(run *r, uint32_t ent, int pos, uint32_t pred, bool *any,
-                        hk_error *err)
+ * cap facts is read whole into the cache (later probes and steps read it
+ * there); a longer one is only marked non-empty, with n = cap (it holds
+ * more than cap facts). */
+static hk_err slice_read(run *r, uint32_t ent, int pos, uint32_t pred,
+                         uint32_t cap, bool *any, hk_error *err)
 {
     *any = false;
     if (ent == 0) return HK_OK; /* a constant unknown to the store */
@@ -725,7 +777,7 @@ static hk_err slice_any(run *r, uint32_t ent, int pos, uint32_t pred, bool *any,
     if (si >= 0) {
         const hkq_slice *s = &r->cache.slices[si];
         *any = s->state == HKQ_SLICE_NONEMPTY || s->n > 0;
-        return HK_OK;
+        if (s->state == HKQ_SLICE_FULL || s->n >= cap) return HK_OK;
     }
     hks_adj *it = NULL;
     hk_err rc = hks_adj_open(r->t, ent, pos, pred, &it, err);
@@ -734,7 +786,7 @@ static hk_err slice_any(run *r, uint32_t ent, int pos, uint32_t pred, bool *any,
     b->n = b->n_args = 0;
     b->over = false;
     bool complete = false;
-    for (uint32_t k = 0; k <= HKQ_PEEK; k++) {
+    for (uint32_t k = 0; k <= cap; k++) {
         hks_adj_row row;
         bool has = false;
         rc = hks_adj_next(it, &row, &has, err);
@@ -744,7 +796,7 @@ static hk_err slice_any(run *r, uint32_t ent, int pos, uint32_t pred, bool *any,
             break;
         }
         *any = true;
-        if (k == HKQ_PEEK) break;
+        if (k == cap) break;
         hks_fact_syms fs;
         bool found = false;
         rc = fact_syms(r, row.fact, &fs, &found, err);
@@ -759,8 +811,17 @@ static hk_err slice_any(run *r, uint32_t ent, int pos, uint32_t pred, bool *any,
         hkq_cache_put(&r->cache, ent, pos, pred, b);
     } else if (*any) {
         hkq_cache_mark_nonempty(&r->cache, ent, pos, pred);
+        si = hkq_cache_find(&r->cache, ent, pos, pred);
+        if (si >= 0 && r->cache.slices[si].state == HKQ_SLICE_NONEMPTY)
+            r->cache.slices[si].n = cap;
     }
     return HK_OK;
+}
+
+static hk_err slice_any(run *r, uint32_t ent, int pos, uint32_t pred, bool *any,
+                        hk_error *err)
+{
+    return slice_read(r, ent, pos, pred, HKQ_PEEK, any, err);
 }
 
 /* Runs the lookahead of step i: *dead when a later pattern cannot match. */
@@ -836,6 +897,103 @@ static hk_err level_adj_cached(run *r, uint32_t i, uint32_t key, uint32_t pred,
     return rc;
 }
 
+/* Step i through the intersection of place_isect: the facts of the next
+ * step's pattern B in its (small, cached) slice of an argument known
+ * before step i give the values step i would bind; the fact of pattern A
+ * with those values is looked up exactly. The matches are passed on in
+ * fact id order, the order of A's slice, so rows and cursors are those
+ * of the plain step. *done false when the slice of B is not small (or
+ * not smaller than a cached slice of A): the caller reads A's slice. */
+static hk_err level_isect(run *r, uint32_t i, uint32_t akey, uint32_t apred,
+                          bool *path, bool *done, hk_error *err)
+{
+    const step *st = &r->steps[i], *nx = &r->steps[i + 1];
+    const hkq_atom *a = &r->q->atoms[st->atom], *b = &r->q->atoms[nx->atom];
+    *done = false;
+    if (r->cmiss[nx->atom]) {
+        *done = true; /* B names a constant the store does not know */
+        return HK_OK;
+    }
+    uint32_t k = st->isect_slot;
+    uint32_t bpred = slot_val(r, nx->atom, 0), bval = slot_val(r, nx->atom, k);
+    bool any = false;
+    hk_err rc =
+        slice_read(r, bval, (int)k - 1, bpred, HKQ_ISECT_MAX, &any, err);
+    if (rc != HK_OK) return rc;
+    if (!any) {
+        *done = true;
+        return HK_OK;
+    }
+    long si = hkq_cache_find(&r->cache, bval, (int)k - 1, bpred);
+    if (si < 0 || r->cache.slices[si].state != HKQ_SLICE_FULL) return HK_OK;
+    size_t nb = r->cache.slices[si].n;
+    if (nb > HKQ_ISECT_MAX) return HK_OK;
+    long sa = hkq_cache_find(&r->cache, akey, st->key_pos, apred);
+    if (sa >= 0 && r->cache.slices[sa].state == HKQ_SLICE_FULL &&
+        r->cache.slices[sa].n <= nb)
+        return HK_OK;
+    bool fresh[HKQ_MAX_VARS] = {false}; /* variables step i binds */
+    for (uint32_t j = 1; j <= a->pat.n_args; j++)
+        if (a->slots[j].kind == HK_TERM_VAR && !st->check[j])
+            fresh[a->slots[j].var] = true;
+    hk_fact_id ids[HKQ_ISECT_MAX];
+    hks_fact_syms fa[HKQ_ISECT_MAX];
+    size_t nm = 0;
+    for (size_t j = 0; j < nb; j++) {
+        hk_fact_id idb;
+        hks_fact_syms fb;
+        hkq_cache_entry(&r->cache, &r->cache.slices[si], j, &idb, &fb);
+        if (fb.n_args != b->pat.n_args) continue;
+        uint32_t tv[HKQ_MAX_VARS];
+        bool tset[HKQ_MAX_VARS] = {false}, ok = true;
+        for (uint32_t kk = 1; ok && kk <= b->pat.n_args; kk++) {
+            const hkq_slot *sl = &b->slots[kk];
+            uint32_t v = fb.args[kk - 1];
+            if (sl->kind == HK_TERM_CONST) {
+                ok = v == r->csym[nx->atom][kk];
+            } else if (sl->kind == HK_TERM_VAR && !fresh[sl->var]) {
+                ok = r->vals[sl->var] == v;
+            } else if (sl->kind == HK_TERM_VAR) {
+                if (tset[sl->var]) ok = tv[sl->var] == v;
+                tv[sl->var] = v;
+                tset[sl->var] = true;
+            }
+        }
+        if (!ok) continue;
+        hks_fact_syms *f = &fa[nm];
+        f->pred = apred;
+        f->n_args = a->pat.n_args;
+        for (uint32_t kk = 1; kk <= a->pat.n_args; kk++) {
+            const hkq_slot *sl = &a->slots[kk];
+            f->args[kk - 1] = sl->kind == HK_TERM_VAR && fresh[sl->var]
+                                  ? tv[sl->var]
+                                  : slot_val(r, st->atom, kk);
+        }
+        rc = hks_fact_find_syms(r->t, f, &ids[nm], err);
+        if (rc == HK_ERR_NOT_FOUND) {
+            hk_error_clear(err);
+            continue;
+        }
+        if (rc != HK_OK) return rc;
+        nm++;
+    }
+    for (size_t x = 1; x < nm; x++) /* by id: the order of A's slice */
+        for (size_t y = x; y > 0 && ids[y - 1] > ids[y]; y--) {
+            hk_fact_id ti = ids[y];
+            ids[y] = ids[y - 1];
+            ids[y - 1] = ti;
+            hks_fact_syms tf = fa[y];
+            fa[y] = fa[y - 1];
+            fa[y - 1] = tf;
+        }
+    *done = true;
+    for (size_t x = 0; x < nm && !r->stop; x++) {
+        rc = candidate(r, i, 0, ids[x], &fa[x], path, err);
+        if (rc != HK_OK) return rc;
+    }
+    return HK_OK;
+}
+
 /* Every slot of step i is known: the fact, if any, is found in a cached
  * slice of one of its arguments (*done), else the caller asks the store. */
 static hk_err probe_cached(run *r, uint32_t i, const hks_fact_syms *want,
@@ -874,6 +1032,11 @@ static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
                         : (at->slots[0].kind == HK_TERM_VAR && !st->check[0])
                             ? 0
                             : slot_val(r, st->atom, 0);
+        if (r->use_cache && i > 0 && !path && st->isect_slot) {
+            bool done = false;
+            rc = level_isect(r, i, key, pred, &path, &done, err);
+            if (rc != HK_OK || done) return rc;
+        }
         if (r->use_cache && i > 0 && !path)
             return level_adj_cached(r, i, key, pred, &path, err);
         hks_adj *it = NULL;
