@@ -21,7 +21,19 @@
  * same plan and skips, level by level, every key up to the cursor's, so
  * it neither repeats nor skips a row of an unchanged KB.
  *
- * Memory: one iterator and one decoded fact per step; nothing per row.
+ * Hubs and cycles (store-only runs, see query_int.h "Slice cache"): a step
+ * after the first reads its adjacency slice through a per-run cache, so a
+ * hub recurring as the bound value is read once per run; before a step, a
+ * later pattern with an argument the previous step bound is checked to
+ * have a fact in that slice (one seek; an empty slice ends the branch);
+ * and a step followed by an exact lookup walks the lookup's slice instead
+ * of its own when that one holds at most HKQ_ISECT_MAX facts (a sideways
+ * intersection: for a triangle, the candidates of ?b are the few facts of
+ * P3(?c, _) rather than every fact of P2(?a, _)). All three give the same
+ * rows in the same order as the plain nested loop.
+ *
+ * Memory: one iterator and one decoded fact per step, nothing per row,
+ * plus the slice cache (at most HKQ_CACHE_BYTES per run).
  */
 #include <errno.h>
 #include <math.h>
@@ -761,7 +773,7 @@ static hk_err fact_syms(run *r, hk_fact_id id, hks_fact_syms *fs, bool *found,
     return rc;
 }
 
-#define HKQ_PEEK 8       /* facts the lookahead reads of an unknown slice */
+#define HKQ_PEEK 0       /* facts the lookahead reads of an unknown slice */
 #define HKQ_ISECT_MAX 32 /* facts of B's slice that level_isect walks */
 
 /* *any = the slice (ent, pos, pred) holds a fact. A slice of at most
