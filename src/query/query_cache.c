@@ -142,7 +142,8 @@ void hkq_cache_put(hkq_cache *c, uint32_t ent, int pos, uint32_t pred,
         *e = b->ents[j];
         e->off += c->n_args;
     }
-    memcpy(c->args + c->n_args, b->args, n_args * sizeof *b->args);
+    if (n_args) /* an empty slice has allocated nothing */
+        memcpy(c->args + c->n_args, b->args, n_args * sizeof *b->args);
     c->n_args += n_args;
 }
 
