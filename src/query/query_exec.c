@@ -21,6 +21,8 @@
 #include "query/query_int.h"
 
 #define HKQ_DISTINCT_MAX 1000000u
+#define HKQ_SYMS_BITS 8 /* symbol cache of 256 entries */
+#define HKQ_SYMS (1u << HKQ_SYMS_BITS)
 
 typedef struct exec {
     hk_txn *t;
@@ -42,7 +44,30 @@ typedef struct exec {
     uint32_t *kv;   /* n_keep x n_vars */
     hk_fact_id *kf; /* n_keep x n_pos */
     size_t n_keep, max_keep;
+    /* decoded symbols, direct-mapped by id: predicates and hub entities
+     * recur on most rows (strings point into the map: valid in t) */
+    uint32_t sym_id[HKQ_SYMS];
+    const char *sym_s[HKQ_SYMS];
+    size_t sym_n[HKQ_SYMS];
 } exec;
+
+/* String of symbol id through the exec's small cache. */
+static hk_err sym_text(exec *x, uint32_t id, const char **s, size_t *n,
+                       hk_error *err)
+{
+    size_t h = (id * 2654435761u) >> (32 - HKQ_SYMS_BITS);
+    if (id != 0 && x->sym_id[h] == id) {
+        *s = x->sym_s[h];
+        *n = x->sym_n[h];
+        return HK_OK;
+    }
+    hk_err rc = hks_sym_str(x->t, id, s, n, err);
+    if (rc != HK_OK) return rc;
+    x->sym_id[h] = id;
+    x->sym_s[h] = *s;
+    x->sym_n[h] = *n;
+    return HK_OK;
+}
 
 /* ==== Output ==== */
 
@@ -57,7 +82,7 @@ static hk_err emit(exec *x, const uint32_t *vals, const hk_fact_id *facts,
     for (uint32_t k = 0; k < q->n_select; k++) {
         const char *s;
         size_t n;
-        hk_err rc = hks_sym_str(x->t, vals[q->select[k]], &s, &n, err);
+        hk_err rc = sym_text(x, vals[q->select[k]], &s, &n, err);
         if (rc != HK_OK) return rc;
         offs[k] = x->strs.len;
         if (hk_buf_append(&x->strs, s, n) != HK_OK ||
@@ -150,8 +175,8 @@ static hk_err order_cmp(exec *x, const uint32_t *a, const uint32_t *b, int *out,
         if (a[v] == b[v]) continue;
         const char *sa, *sb;
         size_t la, lb;
-        hk_err rc = hks_sym_str(x->t, a[v], &sa, &la, err);
-        if (rc == HK_OK) rc = hks_sym_str(x->t, b[v], &sb, &lb, err);
+        hk_err rc = sym_text(x, a[v], &sa, &la, err);
+        if (rc == HK_OK) rc = sym_text(x, b[v], &sb, &lb, err);
         if (rc != HK_OK) return rc;
         int c = hkq_value_cmp(sa, la, sb, lb);
         if (c != 0) {

@@ -64,4 +64,76 @@ struct hkq_query {
  * parse as finite numbers, else byte-wise. */
 int hkq_value_cmp(const char *a, size_t al, const char *b, size_t bl);
 
+/* ==== Slice cache (query_cache.c) ====
+ *
+ * A run's memory of the adjacency slices (entity, position, predicate) it
+ * has read, with every fact's symbols, so that an entity recurring as a
+ * bound value (a hub) costs one read of its slice per run instead of one
+ * per recurrence, and of which slices are empty or not (the lookahead that
+ * cuts a branch before a later pattern is known to fail). Entries keep the
+ * index order of hks_adj (predicate, then fact id), so cursors see the
+ * same order as without the cache. Memory is bounded (HKQ_CACHE_BYTES);
+ * once full, no new slice is kept and reads go to the store again. */
+#define HKQ_CACHE_BYTES (32u << 20) /* per run */
+#define HKQ_CACHE_SLICE_MAX 65536u  /* facts of one cached slice */
+
+typedef enum hkq_slice_state {
+    HKQ_SLICE_FULL = 1,    /* every fact of the slice is in the cache */
+    HKQ_SLICE_NONEMPTY = 2 /* known to hold a fact; facts not kept */
+} hkq_slice_state;
+
+typedef struct hkq_centry {
+    hk_fact_id id;   /* fact id */
+    uint32_t pred;   /* its predicate */
+    uint32_t n_args; /* its arity */
+    size_t off;      /* its arguments in hkq_cache.args */
+} hkq_centry;
+
+typedef struct hkq_slice {
+    uint32_t ent, pred; /* key: entity, predicate (0: any) */
+    int32_t pos;        /* key: argument position */
+    hkq_slice_state state;
+    size_t first; /* FULL: its entries are ents[first .. first + n) */
+    size_t n;
+} hkq_slice;
+
+typedef struct hkq_cache {
+    hkq_centry *ents; /* entries of every FULL slice */
+    size_t n_ents, cap_ents;
+    uint32_t *args; /* their arguments */
+    size_t n_args, cap_args;
+    hkq_slice *slices; /* every slice known */
+    size_t n_slices, cap_slices;
+    uint32_t *table; /* open addressing: slice index + 1, 0 = free */
+    size_t table_size;
+    size_t bytes; /* allocated */
+    bool full;    /* HKQ_CACHE_BYTES reached: nothing new is kept */
+} hkq_cache;
+
+/* A slice being read, kept aside until it is complete. */
+typedef struct hkq_cbuild {
+    hkq_centry *ents;
+    size_t n, cap;
+    uint32_t *args;
+    size_t n_args, cap_args;
+    bool over; /* longer than HKQ_CACHE_SLICE_MAX, or out of memory */
+} hkq_cbuild;
+
+/* Index of the slice (ent, pos, pred) in c->slices, or -1. */
+long hkq_cache_find(const hkq_cache *c, uint32_t ent, int pos, uint32_t pred);
+/* Appends fact (id, fs) to b (sets b->over instead of failing). */
+void hkq_cbuild_add(hkq_cbuild *b, hk_fact_id id, const hks_fact_syms *fs);
+/* Keeps b as the FULL slice (ent, pos, pred) unless b->over or the cache
+ * is full (then nothing happens); empties b. */
+void hkq_cache_put(hkq_cache *c, uint32_t ent, int pos, uint32_t pred,
+                   hkq_cbuild *b);
+/* Records that the slice holds a fact (when nothing is known of it). */
+void hkq_cache_mark_nonempty(hkq_cache *c, uint32_t ent, int pos,
+                             uint32_t pred);
+/* Entry j of FULL slice s as symbols. */
+void hkq_cache_entry(const hkq_cache *c, const hkq_slice *s, size_t j,
+                     hk_fact_id *id, hks_fact_syms *fs);
+void hkq_cbuild_free(hkq_cbuild *b);
+void hkq_cache_free(hkq_cache *c);
+
 #endif /* HKQ_QUERY_INT_H */

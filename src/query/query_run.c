@@ -21,7 +21,19 @@
  * same plan and skips, level by level, every key up to the cursor's, so
  * it neither repeats nor skips a row of an unchanged KB.
  *
- * Memory: one iterator and one decoded fact per step; nothing per row.
+ * Hubs and cycles (store-only runs, see query_int.h "Slice cache"): a step
+ * after the first reads its adjacency slice through a per-run cache, so a
+ * hub recurring as the bound value is read once per run; before a step, a
+ * later pattern with an argument the previous step bound is checked to
+ * have a fact in that slice (one seek; an empty slice ends the branch);
+ * and a step followed by an exact lookup walks the lookup's slice instead
+ * of its own when that one holds at most HKQ_ISECT_MAX facts (a sideways
+ * intersection: for a triangle, the candidates of ?b are the few facts of
+ * P3(?c, _) rather than every fact of P2(?a, _)). All three give the same
+ * rows in the same order as the plain nested loop.
+ *
+ * Memory: one iterator and one decoded fact per step, nothing per row,
+ * plus the slice cache (at most HKQ_CACHE_BYTES per run).
  */
 #include <errno.h>
 #include <math.h>
@@ -53,6 +65,17 @@ typedef struct step {
     uint32_t neg[HKQ_MAX_ATOMS];
     uint32_t n_cmp; /* comparisons checked after this step */
     uint32_t cmp[HKQ_MAX_CMPS];
+    /* lookahead before this step: later patterns with an argument whose
+     * value the previous step bound (or a constant, at step 0); the
+     * slice (value, position, predicate) must hold a fact */
+    uint32_t n_look;
+    uint32_t look_atom[HKQ_MAX_ATOMS]; /* index in q->atoms */
+    uint32_t look_slot[HKQ_MAX_ATOMS]; /* argument slot (1..n) */
+    bool look_pred[HKQ_MAX_ATOMS];     /* predicate known before the step */
+    /* intersection (see level_isect): the next step is an exact lookup
+     * whose argument slot isect_slot (1..n) is known before this step;
+     * 0 = none */
+    uint32_t isect_slot;
 } step;
 
 typedef struct run {
@@ -76,7 +99,11 @@ typedef struct run {
     uint64_t candidates;
     int64_t deadline;
     bool stop;
-    bool taken; /* some row was taken (or the run resumed a cursor) */
+    bool taken;     /* some row was taken (or the run resumed a cursor) */
+    bool use_cache; /* store-only run: slices are cached (query_int.h) */
+    hkq_cache cache;
+    hkq_cbuild build[HKQ_MAX_ATOMS]; /* per step: the slice being read */
+    hkq_cbuild peek;                 /* lookahead's short reads */
 } run;
 
 /* ==== Values ==== */
@@ -240,8 +267,11 @@ static void fill_step(run *r, uint32_t i, uint32_t pidx, int key_pos,
 
 /* Places negations and comparisons after the first step binding all of
  * their variables. */
+static void place_lookahead(run *r);
+
 static void place_filters(run *r)
 {
+    place_lookahead(r);
     const hkq_query *q = r->q;
     bool bound[HKQ_MAX_VARS] = {false};
     bool placed_neg[HKQ_MAX_ATOMS] = {false};
@@ -269,6 +299,92 @@ static void place_filters(run *r)
             st->cmp[st->n_cmp++] = c;
         }
     }
+}
+
+/* Fills every step's lookahead: a later pattern j gets one check at step
+ * i > 0 when an argument of j is a variable the step i - 1 bound, and at
+ * step 0 when an argument of j is a constant. A fact matching j under the
+ * final bindings is in that slice, so an empty slice ends the branch. */
+static void place_isect(run *r, uint32_t i, const bool *before);
+
+static void place_lookahead(run *r)
+{
+    const hkq_query *q = r->q;
+    bool before[HKQ_MAX_VARS] = {false}; /* bound before step i */
+    bool prev[HKQ_MAX_VARS] = {false};   /* bound before step i - 1 */
+    for (uint32_t i = 0; i < r->n_steps; i++) {
+        step *st = &r->steps[i];
+        st->n_look = 0;
+        if (i > 0) {
+            memcpy(prev, before, sizeof prev);
+            const hkq_atom *pa = &q->atoms[r->steps[i - 1].atom];
+            for (uint32_t k = 0; k <= pa->pat.n_args; k++)
+                if (pa->slots[k].kind == HK_TERM_VAR)
+                    before[pa->slots[k].var] = true;
+        }
+        for (uint32_t j = i + 1; j < r->n_steps; j++) {
+            const hkq_atom *at = &q->atoms[r->steps[j].atom];
+            for (uint32_t k = 1; k <= at->pat.n_args; k++) {
+                const hkq_slot *s = &at->slots[k];
+                bool fresh = (s->kind == HK_TERM_CONST && i == 0) ||
+                             (s->kind == HK_TERM_VAR && i > 0 &&
+                              before[s->var] && !prev[s->var]);
+                if (!fresh) continue;
+                st->look_atom[st->n_look] = r->steps[j].atom;
+                st->look_slot[st->n_look] = k;
+                st->look_pred[st->n_look] =
+                    at->slots[0].kind == HK_TERM_CONST ||
+                    (at->slots[0].kind == HK_TERM_VAR &&
+                     before[at->slots[0].var]);
+                st->n_look++;
+                break;
+            }
+        }
+        st->isect_slot = 0;
+        if (i > 0 && i + 1 < r->n_steps) place_isect(r, i, before);
+    }
+}
+
+static bool known_before(const hkq_slot *s, const bool *before)
+{
+    return s->kind == HK_TERM_CONST ||
+           (s->kind == HK_TERM_VAR && before[s->var]);
+}
+
+static bool atom_has_var(const hkq_atom *at, uint32_t v)
+{
+    for (uint32_t k = 0; k <= at->pat.n_args; k++)
+        if (at->slots[k].kind == HK_TERM_VAR && at->slots[k].var == v)
+            return true;
+    return false;
+}
+
+/* Step i (an adjacency slice of pattern A) followed by an exact lookup of
+ * pattern B can instead walk B's facts in the slice of an argument of B
+ * known before step i and look A's fact up for each (level_isect), when
+ * both predicates are known before step i and B's facts determine every
+ * argument of A that step i would bind. */
+static void place_isect(run *r, uint32_t i, const bool *before)
+{
+    const hkq_query *q = r->q;
+    const step *st = &r->steps[i], *nx = &r->steps[i + 1];
+    if (st->acc != ACC_ADJ || nx->acc != ACC_PROBE) return;
+    const hkq_atom *a = &q->atoms[st->atom], *b = &q->atoms[nx->atom];
+    if (!known_before(&a->slots[0], before) ||
+        !known_before(&b->slots[0], before))
+        return;
+    for (uint32_t k = 1; k <= a->pat.n_args; k++) {
+        const hkq_slot *s = &a->slots[k];
+        if (s->kind == HK_TERM_ANY) return;
+        if (s->kind == HK_TERM_VAR && !before[s->var] &&
+            !atom_has_var(b, s->var))
+            return;
+    }
+    for (uint32_t k = 1; k <= b->pat.n_args; k++)
+        if (known_before(&b->slots[k], before)) {
+            r->steps[i].isect_slot = k;
+            return;
+        }
 }
 
 static hk_err kb_counts(run *r, kb_stats *ks, hk_error *err)
@@ -644,6 +760,278 @@ static hk_err candidate(run *r, uint32_t i, uint32_t kp, hk_fact_id id,
     return descend(r, i, follow, err);
 }
 
+/* Reads a fact's symbols; *found false for a fact deleted under us. */
+static hk_err fact_syms(run *r, hk_fact_id id, hks_fact_syms *fs, bool *found,
+                        hk_error *err)
+{
+    hk_err rc = hks_fact_syms_get(r->t, id, fs, err);
+    *found = rc == HK_OK;
+    if (rc == HK_ERR_NOT_FOUND) {
+        hk_error_clear(err);
+        return HK_OK;
+    }
+    return rc;
+}
+
+#define HKQ_PEEK 0       /* facts the lookahead reads of an unknown slice */
+#define HKQ_ISECT_MAX 32 /* facts of B's slice that level_isect walks */
+
+/* *any = the slice (ent, pos, pred) holds a fact. A slice of at most
+ * cap facts is read whole into the cache (later probes and steps read it
+ * there); a longer one is only marked non-empty, with n = cap (it holds
+ * more than cap facts). */
+static hk_err slice_read(run *r, uint32_t ent, int pos, uint32_t pred,
+                         uint32_t cap, bool *any, hk_error *err)
+{
+    *any = false;
+    if (ent == 0) return HK_OK; /* a constant unknown to the store */
+    long si = hkq_cache_find(&r->cache, ent, pos, pred);
+    if (si >= 0) {
+        const hkq_slice *s = &r->cache.slices[si];
+        *any = s->state == HKQ_SLICE_NONEMPTY || s->n > 0;
+        if (s->state == HKQ_SLICE_FULL || s->n >= cap) return HK_OK;
+    }
+    hks_adj *it = NULL;
+    hk_err rc = hks_adj_open(r->t, ent, pos, pred, &it, err);
+    if (rc != HK_OK) return rc;
+    hkq_cbuild *b = &r->peek;
+    b->n = b->n_args = 0;
+    b->over = false;
+    bool complete = false;
+    for (uint32_t k = 0; k <= cap; k++) {
+        hks_adj_row row;
+        bool has = false;
+        rc = hks_adj_next(it, &row, &has, err);
+        if (rc != HK_OK) break;
+        if (!has) {
+            complete = true;
+            break;
+        }
+        *any = true;
+        if (k == cap) break;
+        hks_fact_syms fs;
+        bool found = false;
+        rc = fact_syms(r, row.fact, &fs, &found, err);
+        if (rc != HK_OK) break;
+        if (found) hkq_cbuild_add(b, row.fact, &fs);
+    }
+    hks_adj_close(it);
+    if (rc != HK_OK) return rc;
+    if (complete) {
+        /* exact: a row whose fact is gone matches nothing */
+        *any = b->n > 0 || b->over;
+        hkq_cache_put(&r->cache, ent, pos, pred, b);
+    } else if (*any) {
+        hkq_cache_mark_nonempty(&r->cache, ent, pos, pred);
+        si = hkq_cache_find(&r->cache, ent, pos, pred);
+        if (si >= 0 && r->cache.slices[si].state == HKQ_SLICE_NONEMPTY)
+            r->cache.slices[si].n = cap;
+    }
+    return HK_OK;
+}
+
+static hk_err slice_any(run *r, uint32_t ent, int pos, uint32_t pred, bool *any,
+                        hk_error *err)
+{
+    return slice_read(r, ent, pos, pred, HKQ_PEEK, any, err);
+}
+
+/* Runs the lookahead of step i: *dead when a later pattern cannot match. */
+static hk_err lookahead(run *r, uint32_t i, bool *dead, hk_error *err)
+{
+    const step *st = &r->steps[i];
+    *dead = false;
+    for (uint32_t l = 0; l < st->n_look; l++) {
+        uint32_t a = st->look_atom[l], k = st->look_slot[l];
+        if (r->cmiss[a]) continue; /* its step yields nothing anyway */
+        uint32_t pred = st->look_pred[l] ? slot_val(r, a, 0) : 0;
+        bool any = false;
+        hk_err rc =
+            slice_any(r, slot_val(r, a, k), (int)k - 1, pred, &any, err);
+        if (rc != HK_OK) return rc;
+        if (!any) {
+            *dead = true;
+            return HK_OK;
+        }
+    }
+    return HK_OK;
+}
+
+/* Step i from an adjacency slice through the cache: a FULL slice is read
+ * from memory; any other is read from the store and kept when read to its
+ * end. */
+static hk_err level_adj_cached(run *r, uint32_t i, uint32_t key, uint32_t pred,
+                               bool *path, hk_error *err)
+{
+    const step *st = &r->steps[i];
+    long si = hkq_cache_find(&r->cache, key, st->key_pos, pred);
+    hk_err rc = HK_OK;
+    if (si >= 0 && r->cache.slices[si].state == HKQ_SLICE_FULL) {
+        size_t n = r->cache.slices[si].n;
+        for (size_t j = 0; j < n && !r->stop; j++) {
+            hk_fact_id id;
+            hks_fact_syms fs;
+            /* by index: deeper levels may grow the cache */
+            hkq_cache_entry(&r->cache, &r->cache.slices[si], j, &id, &fs);
+            rc = candidate(r, i, pred ? 0 : fs.pred, id, &fs, path, err);
+            if (rc != HK_OK) return rc;
+        }
+        return HK_OK;
+    }
+    hkq_cbuild *b = &r->build[i];
+    b->n = b->n_args = 0;
+    b->over = false;
+    hks_adj *it = NULL;
+    rc = hks_adj_open(r->t, key, st->key_pos, pred, &it, err);
+    if (rc != HK_OK) return rc;
+    bool complete = false;
+    while (!r->stop) {
+        hks_adj_row row;
+        bool has = false;
+        rc = hks_adj_next(it, &row, &has, err);
+        if (rc != HK_OK) break;
+        if (!has) {
+            complete = true;
+            break;
+        }
+        hks_fact_syms fs;
+        bool found = false;
+        rc = fact_syms(r, row.fact, &fs, &found, err);
+        if (rc != HK_OK) break;
+        if (!found) continue;
+        hkq_cbuild_add(b, row.fact, &fs);
+        rc = candidate(r, i, pred ? 0 : row.pred, row.fact, &fs, path, err);
+        if (rc != HK_OK) break;
+    }
+    hks_adj_close(it);
+    if (rc == HK_OK && complete)
+        hkq_cache_put(&r->cache, key, st->key_pos, pred, b);
+    return rc;
+}
+
+/* Step i through the intersection of place_isect: the facts of the next
+ * step's pattern B in its (small, cached) slice of an argument known
+ * before step i give the values step i would bind; the fact of pattern A
+ * with those values is looked up exactly. The matches are passed on in
+ * fact id order, the order of A's slice, so rows and cursors are those
+ * of the plain step. *done false when the slice of B is not small (or
+ * not smaller than a cached slice of A): the caller reads A's slice. */
+static hk_err level_isect(run *r, uint32_t i, uint32_t akey, uint32_t apred,
+                          bool *path, bool *done, hk_error *err)
+{
+    const step *st = &r->steps[i], *nx = &r->steps[i + 1];
+    const hkq_atom *a = &r->q->atoms[st->atom], *b = &r->q->atoms[nx->atom];
+    *done = false;
+    if (r->cmiss[nx->atom]) {
+        *done = true; /* B names a constant the store does not know */
+        return HK_OK;
+    }
+    uint32_t k = st->isect_slot;
+    uint32_t bpred = slot_val(r, nx->atom, 0), bval = slot_val(r, nx->atom, k);
+    bool any = false;
+    hk_err rc =
+        slice_read(r, bval, (int)k - 1, bpred, HKQ_ISECT_MAX, &any, err);
+    if (rc != HK_OK) return rc;
+    if (!any) {
+        *done = true;
+        return HK_OK;
+    }
+    long si = hkq_cache_find(&r->cache, bval, (int)k - 1, bpred);
+    if (si < 0 || r->cache.slices[si].state != HKQ_SLICE_FULL) return HK_OK;
+    size_t nb = r->cache.slices[si].n;
+    if (nb > HKQ_ISECT_MAX) return HK_OK;
+    long sa = hkq_cache_find(&r->cache, akey, st->key_pos, apred);
+    if (sa >= 0 && r->cache.slices[sa].state == HKQ_SLICE_FULL &&
+        r->cache.slices[sa].n <= nb)
+        return HK_OK;
+    bool fresh[HKQ_MAX_VARS] = {false}; /* variables step i binds */
+    for (uint32_t j = 1; j <= a->pat.n_args; j++)
+        if (a->slots[j].kind == HK_TERM_VAR && !st->check[j])
+            fresh[a->slots[j].var] = true;
+    hk_fact_id ids[HKQ_ISECT_MAX];
+    hks_fact_syms fa[HKQ_ISECT_MAX];
+    size_t nm = 0;
+    for (size_t j = 0; j < nb; j++) {
+        hk_fact_id idb;
+        hks_fact_syms fb;
+        hkq_cache_entry(&r->cache, &r->cache.slices[si], j, &idb, &fb);
+        if (fb.n_args != b->pat.n_args) continue;
+        uint32_t tv[HKQ_MAX_VARS];
+        bool tset[HKQ_MAX_VARS] = {false}, ok = true;
+        for (uint32_t kk = 1; ok && kk <= b->pat.n_args; kk++) {
+            const hkq_slot *sl = &b->slots[kk];
+            uint32_t v = fb.args[kk - 1];
+            if (sl->kind == HK_TERM_CONST) {
+                ok = v == r->csym[nx->atom][kk];
+            } else if (sl->kind == HK_TERM_VAR && !fresh[sl->var]) {
+                ok = r->vals[sl->var] == v;
+            } else if (sl->kind == HK_TERM_VAR) {
+                if (tset[sl->var]) ok = tv[sl->var] == v;
+                tv[sl->var] = v;
+                tset[sl->var] = true;
+            }
+        }
+        if (!ok) continue;
+        hks_fact_syms *f = &fa[nm];
+        f->pred = apred;
+        f->n_args = a->pat.n_args;
+        for (uint32_t kk = 1; kk <= a->pat.n_args; kk++) {
+            const hkq_slot *sl = &a->slots[kk];
+            f->args[kk - 1] = sl->kind == HK_TERM_VAR && fresh[sl->var]
+                                  ? tv[sl->var]
+                                  : slot_val(r, st->atom, kk);
+        }
+        rc = hks_fact_find_syms(r->t, f, &ids[nm], err);
+        if (rc == HK_ERR_NOT_FOUND) {
+            hk_error_clear(err);
+            continue;
+        }
+        if (rc != HK_OK) return rc;
+        nm++;
+    }
+    for (size_t x = 1; x < nm; x++) /* by id: the order of A's slice */
+        for (size_t y = x; y > 0 && ids[y - 1] > ids[y]; y--) {
+            hk_fact_id ti = ids[y];
+            ids[y] = ids[y - 1];
+            ids[y - 1] = ti;
+            hks_fact_syms tf = fa[y];
+            fa[y] = fa[y - 1];
+            fa[y - 1] = tf;
+        }
+    *done = true;
+    for (size_t x = 0; x < nm && !r->stop; x++) {
+        rc = candidate(r, i, 0, ids[x], &fa[x], path, err);
+        if (rc != HK_OK) return rc;
+    }
+    return HK_OK;
+}
+
+/* Every slot of step i is known: the fact, if any, is found in a cached
+ * slice of one of its arguments (*done), else the caller asks the store. */
+static hk_err probe_cached(run *r, uint32_t i, const hks_fact_syms *want,
+                           bool *path, bool *done, hk_error *err)
+{
+    *done = false;
+    for (uint32_t k = 0; k < want->n_args; k++) {
+        long si = hkq_cache_find(&r->cache, want->args[k], (int)k, want->pred);
+        if (si < 0 || r->cache.slices[si].state != HKQ_SLICE_FULL) continue;
+        size_t n = r->cache.slices[si].n;
+        if (n > 64) continue;
+        *done = true;
+        for (size_t j = 0; j < n; j++) {
+            hk_fact_id id;
+            hks_fact_syms fs;
+            hkq_cache_entry(&r->cache, &r->cache.slices[si], j, &id, &fs);
+            if (fs.n_args != want->n_args ||
+                memcmp(fs.args, want->args, fs.n_args * sizeof fs.args[0]))
+                continue;
+            return candidate(r, i, 0, id, &fs, path, err);
+        }
+        return HK_OK;
+    }
+    return HK_OK;
+}
+
 static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
 {
     const step *st = &r->steps[i];
@@ -656,6 +1044,13 @@ static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
                         : (at->slots[0].kind == HK_TERM_VAR && !st->check[0])
                             ? 0
                             : slot_val(r, st->atom, 0);
+        if (r->use_cache && i > 0 && !path && st->isect_slot) {
+            bool done = false;
+            rc = level_isect(r, i, key, pred, &path, &done, err);
+            if (rc != HK_OK || done) return rc;
+        }
+        if (r->use_cache && i > 0 && !path)
+            return level_adj_cached(r, i, key, pred, &path, err);
         hks_adj *it = NULL;
         rc = hks_adj_open(r->t, key, st->key_pos, pred, &it, err);
         if (rc != HK_OK) return rc;
@@ -678,6 +1073,11 @@ static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
         fs.n_args = at->pat.n_args;
         for (uint32_t k = 0; k < fs.n_args; k++)
             fs.args[k] = slot_val(r, st->atom, k + 1);
+        if (r->use_cache) {
+            bool done = false;
+            rc = probe_cached(r, i, &fs, &path, &done, err);
+            if (rc != HK_OK || done) return rc;
+        }
         hk_fact_id id = 0;
         rc = hks_fact_find_syms(r->t, &fs, &id, err);
         if (rc == HK_ERR_NOT_FOUND) {
@@ -736,6 +1136,11 @@ static hk_err level(run *r, uint32_t i, bool path, hk_error *err)
     const step *st = &r->steps[i];
     const hkq_src *src = r->req->srcs ? &r->req->srcs[st->pidx] : NULL;
     hk_err rc = HK_OK;
+    if (r->use_cache && st->n_look) {
+        bool dead = false;
+        rc = lookahead(r, i, &dead, err);
+        if (rc != HK_OK || dead) return rc;
+    }
     if (src == NULL || src->store) rc = level_store(r, i, path, err);
     if (rc != HK_OK || r->stop || src == NULL || src->rel == NULL) return rc;
     const hkq_rel *rel = src->rel;
@@ -788,6 +1193,8 @@ hk_err hkq_run(hk_txn *t, const hkq_query *q, const hkq_run_req *req,
     r->q = q;
     r->req = req;
     r->res = res;
+    /* rule runs over relations read the store as it changes: no cache */
+    r->use_cache = req->srcs == NULL;
     if (req->budget.max_us > 0) r->deadline = hk_now_us() + req->budget.max_us;
     hk_err rc = resolve_consts(r, err);
     bool with_rel = false;
@@ -808,6 +1215,10 @@ hk_err hkq_run(hk_txn *t, const hkq_query *q, const hkq_run_req *req,
         res->steps[i].estimate = r->steps[i].est;
     }
     if (rc == HK_OK && r->stop && r->taken) rc = cursor_write(r, &res->cursor);
+    hkq_cache_free(&r->cache);
+    for (uint32_t i = 0; i < HKQ_MAX_ATOMS; i++)
+        hkq_cbuild_free(&r->build[i]);
+    hkq_cbuild_free(&r->peek);
     hk_free(r);
     return rc;
 }
