@@ -802,7 +802,8 @@ static hk_err key_order(const fx *x, uint32_t **out, hk_error *err)
 
 /* Merges the derived facts into rules.derived: old keys that are gone
  * are deleted, new ones written (appended when past every old key), a
- * kept one rewritten only when its support changed. */
+ * kept one rewritten only when its support changed; when more keys are
+ * written than there were, everything is rewritten in key order. */
 static hk_err store(fx *x, const hkr_dbs *d, hk_error *err)
 {
     uint32_t *ord = NULL;
@@ -817,7 +818,7 @@ static hk_err store(fx *x, const hkr_dbs *d, hk_error *err)
     bool found = false;
     hks_val k, old;
     if (rc == HK_OK) rc = hks_cursor_next(c, &k, &old, &found, err);
-    size_t j = 0;
+    size_t j = 0, n_kept = 0;
     while (rc == HK_OK && j < x->n_df) {
         hks_fact_syms fs;
         fact_of(x, ord[j], &fs);
@@ -840,6 +841,7 @@ static hk_err store(fx *x, const hkr_dbs *d, hk_error *err)
             (old.len != v.len || memcmp(old.data, v.data, v.len) != 0))
             write[j] = 1;
         j++;
+        n_kept++;
         if (rc == HK_OK) rc = hks_cursor_next(c, &k, &old, &found, err);
     }
     while (rc == HK_OK && found) {
@@ -850,6 +852,31 @@ static hk_err store(fx *x, const hkr_dbs *d, hk_error *err)
         if (rc == HK_OK) rc = hks_cursor_next(c, &k, &old, &found, err);
     }
     if (c) hks_cursor_close(c);
+    c = NULL;
+    /* Mostly new keys: empty the database and append everything in key
+     * order (pages filled, no B-tree splits) instead of inserting among
+     * the old keys. */
+    size_t n_write = 0, n_old = n_kept;
+    for (size_t i = 0; i < x->n_df; i++)
+        n_write += write[i] != 0;
+    for (size_t off = 0; off < gone.len; off += 1 + (uint8_t)gone.data[off])
+        n_old++;
+    bool rewrite = rc == HK_OK && n_write > n_old && n_old > 0;
+    if (rewrite) {
+        hk_buf_reset(&gone);
+        rc = hks_cursor_open(x->t, d->derived, &c, err);
+        found = false;
+        if (rc == HK_OK) rc = hks_cursor_next(c, &k, &old, &found, err);
+        while (rc == HK_OK && found) {
+            uint8_t l = (uint8_t)(k.len > HKR_KEY_MAX ? HKR_KEY_MAX : k.len);
+            if (hk_buf_append(&gone, &l, 1) != HK_OK ||
+                hk_buf_append(&gone, k.data, l) != HK_OK)
+                rc = nomem(err);
+            if (rc == HK_OK) rc = hks_cursor_next(c, &k, &old, &found, err);
+        }
+        if (c) hks_cursor_close(c);
+        memset(write, 2, x->n_df);
+    }
     for (size_t off = 0; rc == HK_OK && off < gone.len;) {
         uint8_t l = (uint8_t)gone.data[off];
         hks_val kv = {(const uint8_t *)gone.data + off + 1, l};
