@@ -854,6 +854,7 @@ static void differential(bool positive)
 {
     const char *env = getenv("HK_RULES_PROGRAMS");
     int programs = env ? atoi(env) : 30;
+    if (positive) programs = programs / 3 > 0 ? programs / 3 : 1;
     positive_only = positive;
     uint64_t incr0 = 0, fall0 = 0, flat0 = hkr_flat_count();
     hkr_incr_counts(&incr0, &fall0);
