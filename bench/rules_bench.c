@@ -8,6 +8,12 @@
  *       latency of adding and then deleting one asserted fact, each a
  *       durable write transaction in which the rule module maintains the
  *       derived facts (the change hook)
+ *   rules_bench --data DIR --reason generic|flat [--reps N]
+ *       hkr_materialize in a write txn that is aborted (nothing written
+ *       to disk), with the generic evaluator (rules_fixpoint.c) or the
+ *       id-level one (rules_flat.c): wall and thread CPU time of the
+ *       fixpoint (eval, loading the facts included) and of the merge with
+ *       the stored derived facts (store)
  *
  * Prints one JSON object with the median, p90 and min in milliseconds.
  */
@@ -18,6 +24,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "reason/rules.h"
+#include "reason/rules_int.h"
 #include "service/svc_vector.h"
 
 static int cmp_i64(const void *a, const void *b)
@@ -36,9 +43,49 @@ static void report(const char *what, int64_t *us, int n, int64_t derived)
            (long long)derived);
 }
 
+static double median_ms(int64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_i64);
+    return (double)v[n / 2] / 1000.0;
+}
+
+static int reason_bench(hk_store *s, const hkr_dbs *d, bool flat, int reps)
+{
+    int64_t *m = calloc((size_t)reps * 4, sizeof *m);
+    if (!m) return 1;
+    hkr_flat_set(flat);
+    hkr_reason_res res;
+    memset(&res, 0, sizeof res);
+    for (int i = 0; i < reps; i++) {
+        hk_txn *t = NULL;
+        hk_error e;
+        if (hk_txn_begin(s, true, &t, &e) ||
+            hkr_materialize(t, d, NULL, NULL, &res, &e)) {
+            fprintf(stderr, "reason: %s\n", e.message);
+            if (t) hk_txn_abort(t);
+            free(m);
+            return 1;
+        }
+        hk_txn_abort(t);
+        m[i] = res.eval_us;
+        m[reps + i] = res.eval_cpu_us;
+        m[2 * reps + i] = res.store_us;
+        m[3 * reps + i] = res.store_cpu_us;
+    }
+    printf("{\"bench\":\"reason\",\"evaluator\":\"%s\",\"reps\":%d,"
+           "\"derived\":%llu,\"rounds\":%llu,\"eval_ms\":%.3f,"
+           "\"eval_cpu_ms\":%.3f,\"store_ms\":%.3f,\"store_cpu_ms\":%.3f}\n",
+           flat ? "flat" : "generic", reps, (unsigned long long)res.derived,
+           (unsigned long long)res.rounds, median_ms(m, reps),
+           median_ms(m + reps, reps), median_ms(m + 2 * reps, reps),
+           median_ms(m + 3 * reps, reps));
+    free(m);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    const char *data = NULL, *why = NULL, *toggle = NULL;
+    const char *data = NULL, *why = NULL, *toggle = NULL, *reason = NULL;
     int reps = 101;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--data") == 0)
@@ -47,12 +94,14 @@ int main(int argc, char **argv)
             why = argv[i + 1];
         else if (strcmp(argv[i], "--toggle") == 0)
             toggle = argv[i + 1];
+        else if (strcmp(argv[i], "--reason") == 0)
+            reason = argv[i + 1];
         else if (strcmp(argv[i], "--reps") == 0)
             reps = atoi(argv[i + 1]);
     }
-    if (!data || (!why && !toggle) || reps < 1 || reps > 100000) {
-        fprintf(stderr, "usage: rules_bench --data DIR (--why S | --toggle S) "
-                        "[--reps N]\n");
+    if (!data || (!why && !toggle && !reason) || reps < 1 || reps > 100000) {
+        fprintf(stderr, "usage: rules_bench --data DIR (--why S | --toggle S "
+                        "| --reason generic|flat) [--reps N]\n");
         return 1;
     }
     hk_store_options o;
@@ -68,6 +117,11 @@ int main(int argc, char **argv)
     if (hkr_dbs_of(s, &d, &e)) {
         fprintf(stderr, "rules: %s\n", e.message);
         return 1;
+    }
+    if (reason) {
+        int r = reason_bench(s, &d, strcmp(reason, "flat") == 0, reps);
+        hk_svc_store_close(s, vs);
+        return r;
     }
     int64_t *us = calloc((size_t)reps, sizeof *us);
     hk_statement st;

@@ -8,12 +8,13 @@ database, WAL). Then, interleaved, REPS times each:
   sqlite  SELECT count(*) FROM (WITH RECURSIVE c(a, b) AS (SELECT a, b
           FROM e UNION SELECT c.a, e.b FROM c JOIN e ON e.a = c.b)
           SELECT * FROM c)
-  hakgal  `hakgal reason --json`: eval_ms is the fixpoint (load the edges
-          into memory, semi-naive evaluation) before storage
+  hakgal  `rules_bench --reason flat`: the fixpoint (load the edges into
+          memory, semi-naive evaluation) before storage, in an aborted
+          write transaction
 Both are also given as CPU seconds (SQLite: the Python process's CPU
-time around the query; hakgal: the whole `reason` process's user + system
-time, which includes opening the KB and the merge pass), since the
-machine is shared and wall-clock time is inflated by other load.
+time around the query; hakgal: the thread's CPU time around the
+fixpoint), since the machine is shared and wall-clock time is inflated by
+other load.
 The durable materialization (fixpoint, merge into rules.derived and
 fsync) is the first `rule add` of the recursive rule into an empty
 derived database; bytes per derived fact = growth of data.mdb / derived.
@@ -21,10 +22,19 @@ Then, on the same KB, build/rules_bench measures `why` of a depth-10
 derived fact (on a 12-node chain KB) and one-edge add/delete with
 maintenance.
 
+With --generic, every repetition also runs `hakgal reason` with
+HK_RULES_FLAT=0 (the generic evaluator of rules_fixpoint.c instead of the
+id-level one of rules_flat.c), side by side.
+
 usage: python3 bench/rules_closure.py [--bin build/hakgal] [--graphs
-       chain:2000,random:100000] [--reps 3] [--out bench/out]
+       chain:2000,random:100000] [--reps 3] [--out bench/out] [--generic]
+       [--toggle-reps 11] [--no-why]
 Graph specs: chain:N (N+1 nodes, N edges), random:M (M edges on M/2
-nodes, each edge from a lower to a higher node at most 40 nodes on).
+nodes, each edge from a lower to a higher node at most 40 nodes on),
+rdfs:C:I (RDFS-style closure: C classes in a random tree, class i > 0
+SubClassOf a random class below i, and I instances, each IsA one random
+class; the ontology rules SubClassOf:transitive and SubClassOf:IsA derive
+the rest; SQLite computes both closures with WITH RECURSIVE).
 """
 import argparse
 import json
@@ -58,15 +68,25 @@ def edges_of(spec):
     return sorted(seen)
 
 
+def rdfs_of(spec):
+    _, c, i = spec.split(":")
+    c, i = int(c), int(i)
+    rnd = random.Random(20261204)
+    sub = [(k, rnd.randrange(k)) for k in range(1, c)]
+    isa = [(k, rnd.randrange(c)) for k in range(i)]
+    return sub, isa
+
+
 def child_cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 
 
-def run(bin_, *args):
+def run(bin_, *args, env=None):
     t0 = time.time()
     run.c0 = child_cpu()
-    p = subprocess.run([bin_] + list(args), capture_output=True, text=True)
+    p = subprocess.run([bin_] + list(args), capture_output=True, text=True,
+                       env=env)
     run.cpu = child_cpu() - run.c0
     dt = time.time() - t0
     if p.returncode != 0:
@@ -105,6 +125,107 @@ def load(bin_, edges, root):
     return kb, sq
 
 
+def reason_reps(a, kb, sq_fn, reps):
+    """REPS interleaved rounds of the SQLite closure (sq_fn), the fixpoint
+    of the id-level evaluator (rules_bench --reason flat: hkr_materialize
+    in an aborted write txn, wall and thread CPU of the fixpoint, loading
+    the facts included) and, with --generic, of the generic one; medians.
+    """
+    bench = os.path.join(os.path.dirname(a.bin), "rules_bench")
+    m = {"sq": [], "sq_cpu": [], "hk": [], "hk_cpu": [], "gen": [],
+         "gen_cpu": []}
+    pairs = derived = None
+    for _ in range(reps):
+        pairs, dt, cpu = sq_fn()
+        m["sq"].append(dt)
+        m["sq_cpu"].append(cpu)
+        out, _ = run(bench, "--data", kb, "--reason", "flat", "--reps", "1")
+        r = json.loads(out)
+        m["hk_cpu"].append(r["eval_cpu_ms"] / 1000.0)
+        m["hk"].append(r["eval_ms"] / 1000.0)
+        derived = r["derived"]
+        if a.generic:
+            out, _ = run(bench, "--data", kb, "--reason", "generic", "--reps",
+                         "1")
+            g = json.loads(out)
+            m["gen_cpu"].append(g["eval_cpu_ms"] / 1000.0)
+            m["gen"].append(g["eval_ms"] / 1000.0)
+            if g["derived"] != derived:
+                sys.exit("generic derived %d, id-level %d" %
+                         (g["derived"], derived))
+    med = {k: statistics.median(v) if v else None for k, v in m.items()}
+    res = {"pairs": pairs, "derived": derived,
+           "sqlite_s": med["sq"], "hakgal_fixpoint_s": med["hk"],
+           "ratio": med["sq"] / med["hk"],
+           "sqlite_cpu_s": med["sq_cpu"], "hakgal_fixpoint_cpu_s": med["hk_cpu"],
+           "ratio_cpu": med["sq_cpu"] / med["hk_cpu"]}
+    if a.generic:
+        res.update({"generic_fixpoint_s": med["gen"],
+                    "generic_fixpoint_cpu_s": med["gen_cpu"],
+                    "speedup_vs_generic_cpu": med["gen_cpu"] / med["hk_cpu"]})
+    return res
+
+
+def rdfs_case(a, spec):
+    root = tempfile.mkdtemp(prefix="rules-bench-", dir=a.tmp)
+    try:
+        sub, isa = rdfs_of(spec)
+        load1 = os.getloadavg()[0]
+        stmts = os.path.join(root, "facts.txt")
+        with open(stmts, "w") as f:
+            for x, c in isa:
+                f.write("IsA(i%d, c%d)\n" % (x, c))
+            for c, d in sub:
+                f.write("SubClassOf(c%d, c%d)\n" % (c, d))
+        kb = os.path.join(root, "kb")
+        run(a.bin, "init", "--data", kb)
+        # the import's commit materializes (the ontology rules are on as
+        # soon as a SubClassOf fact is)
+        _, imp_wall = run(a.bin, "import", "--data", kb, "--compact", "never",
+                          stmts)
+        imp_cpu = run.cpu
+        sq = os.path.join(root, "rdfs.sqlite")
+        db = sqlite3.connect(sq)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE sub(a INTEGER, b INTEGER)")
+        db.execute("CREATE TABLE isa(x INTEGER, c INTEGER)")
+        db.executemany("INSERT INTO sub VALUES (?, ?)", sub)
+        db.executemany("INSERT INTO isa VALUES (?, ?)", isa)
+        db.execute("CREATE INDEX sub_a ON sub(a)")
+        db.execute("CREATE INDEX isa_c ON isa(c)")
+        db.commit()
+        db.close()
+
+        def sq_fn():
+            db = sqlite3.connect(sq)
+            t0, c0 = time.time(), time.process_time()
+            n1 = db.execute(
+                "SELECT count(*) FROM (WITH RECURSIVE s(a, b) AS (SELECT a, "
+                "b FROM sub UNION SELECT s.a, sub.b FROM s JOIN sub ON "
+                "sub.a = s.b) SELECT * FROM s)").fetchone()[0]
+            n2 = db.execute(
+                "SELECT count(*) FROM (WITH RECURSIVE i(x, c) AS (SELECT x, "
+                "c FROM isa UNION SELECT i.x, sub.b FROM i JOIN sub ON "
+                "sub.a = i.c) SELECT * FROM i)").fetchone()[0]
+            dt, cpu = time.time() - t0, time.process_time() - c0
+            db.close()
+            return n1 + n2 - len(sub) - len(isa), dt, cpu
+
+        res = reason_reps(a, kb, sq_fn, a.reps)
+        if res["derived"] != res["pairs"]:
+            sys.exit("%s: hakgal derived %d, SQLite %d" %
+                     (spec, res["derived"], res["pairs"]))
+        res.update({"graph": spec, "classes": len(sub) + 1,
+                    "instances": len(isa),
+                    "import_with_materialization_wall_s": imp_wall,
+                    "import_with_materialization_cpu_s": imp_cpu,
+                    "load1_start": load1, "load1": os.getloadavg()[0]})
+        print(json.dumps(res), flush=True)
+        return res
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="build/hakgal")
@@ -112,13 +233,20 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default="bench/out")
     ap.add_argument("--tmp", default=None)
+    ap.add_argument("--generic", action="store_true")
+    ap.add_argument("--toggle-reps", type=int, default=11)
+    ap.add_argument("--no-why", action="store_true")
     a = ap.parse_args()
     bench = os.path.join(os.path.dirname(a.bin), "rules_bench")
     os.makedirs(a.out, exist_ok=True)
     results = []
     for spec in a.graphs.split(","):
+        if spec.startswith("rdfs:"):
+            results.append(rdfs_case(a, spec))
+            continue
         root = tempfile.mkdtemp(prefix="rules-bench-", dir=a.tmp)
         try:
+            load1 = os.getloadavg()[0]
             edges = edges_of(spec)
             kb, sq = load(a.bin, edges, root)
             mdb = os.path.join(kb, "data.mdb")
@@ -129,31 +257,20 @@ def main():
             first_cpu = run.cpu
             first = json.loads(out)
             size1 = os.path.getsize(mdb)
-            sq_t, hk_t, sq_c, hk_c, pairs = [], [], [], [], None
-            for _ in range(a.reps):
-                n, dt, cpu = sqlite_closure(sq)
-                sq_t.append(dt)
-                sq_c.append(cpu)
-                pairs = n
-                out, _ = run(a.bin, "reason", "--json", "--data", kb)
-                hk_c.append(run.cpu)
-                r = json.loads(out)
-                hk_t.append(r["eval_ms"] / 1000.0)
-            if r["derived"] != pairs:
+            res = reason_reps(a, kb, lambda: sqlite_closure(sq), a.reps)
+            if res["derived"] != res["pairs"]:
                 sys.exit("%s: hakgal derived %d, SQLite %d pairs" %
-                         (spec, r["derived"], pairs))
-            toggle = subprocess.run(
-                [bench, "--data", kb, "--toggle", "Edge(n0, extra)",
-                 "--reps", "11"], capture_output=True, text=True)
-            tog = json.loads(toggle.stdout) if toggle.returncode == 0 \
-                else None
-            res = {
-                "graph": spec, "edges": len(edges), "pairs": pairs,
-                "sqlite_s": statistics.median(sq_t),
-                "hakgal_fixpoint_s": statistics.median(hk_t),
-                "ratio": statistics.median(sq_t) / statistics.median(hk_t),
-                "sqlite_cpu_s": statistics.median(sq_c),
-                "hakgal_reason_cpu_s": statistics.median(hk_c),
+                         (spec, res["derived"], res["pairs"]))
+            tog = None
+            if a.toggle_reps > 0:
+                toggle = subprocess.run(
+                    [bench, "--data", kb, "--toggle", "Edge(n0, extra)",
+                     "--reps", str(a.toggle_reps)], capture_output=True,
+                    text=True)
+                tog = json.loads(toggle.stdout) if toggle.returncode == 0 \
+                    else None
+            res.update({
+                "graph": spec, "edges": len(edges),
                 "materialize_wall_s": wall,
                 "materialize_eval_s": first["eval_ms"] / 1000.0,
                 "materialize_store_s": first["store_ms"] / 1000.0,
@@ -161,25 +278,28 @@ def main():
                 "derived_per_s": first["derived"] / wall,
                 "bytes_per_derived": (size1 - size0) / max(1, first["derived"]),
                 "toggle_edge_median_ms": tog["median_ms"] if tog else None,
+                "load1_start": load1,
                 "load1": os.getloadavg()[0],
-            }
+            })
             results.append(res)
             print(json.dumps(res), flush=True)
         finally:
             shutil.rmtree(root, ignore_errors=True)
     # why on a depth-10 derivation
-    root = tempfile.mkdtemp(prefix="rules-bench-", dir=a.tmp)
-    try:
-        kb, _ = load(a.bin, edges_of("chain:11"), root)
-        for rule in RULES:
-            run(a.bin, "rule", "add", "--data", kb, rule)
-        p = subprocess.run([bench, "--data", kb, "--why", "Path(n0, n10)",
-                            "--reps", "1001"], capture_output=True, text=True)
-        why = json.loads(p.stdout)
-        print(json.dumps(why), flush=True)
-        results.append(why)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    if not a.no_why:
+        root = tempfile.mkdtemp(prefix="rules-bench-", dir=a.tmp)
+        try:
+            kb, _ = load(a.bin, edges_of("chain:11"), root)
+            for rule in RULES:
+                run(a.bin, "rule", "add", "--data", kb, rule)
+            p = subprocess.run([bench, "--data", kb, "--why", "Path(n0, n10)",
+                                "--reps", "1001"], capture_output=True,
+                               text=True)
+            why = json.loads(p.stdout)
+            print(json.dumps(why), flush=True)
+            results.append(why)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
     with open(os.path.join(a.out, "rules_closure.json"), "w") as f:
         json.dump(results, f, indent=1)
 

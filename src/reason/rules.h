@@ -159,12 +159,14 @@ typedef void (*hkr_progress_fn)(void *ud, uint32_t stratum, uint32_t n_strata,
                                 uint64_t derived);
 
 typedef struct hkr_reason_res {
-    uint64_t derived; /* derived facts stored */
-    uint64_t rounds;  /* semi-naive rounds over all strata */
-    uint32_t strata;  /* strata evaluated */
-    uint32_t rules;   /* enabled rules evaluated */
-    int64_t eval_us;  /* fixpoint computation */
-    int64_t store_us; /* writing the derived facts */
+    uint64_t derived;     /* derived facts stored */
+    uint64_t rounds;      /* semi-naive rounds over all strata */
+    uint32_t strata;      /* strata evaluated */
+    uint32_t rules;       /* enabled rules evaluated */
+    int64_t eval_us;      /* fixpoint computation */
+    int64_t store_us;     /* writing the derived facts */
+    int64_t eval_cpu_us;  /* the same as CPU time of the calling thread */
+    int64_t store_cpu_us; /* (hkr_materialize; 0 elsewhere) */
 } hkr_reason_res;
 
 /* Recomputes every derived fact in write txn t from the asserted facts

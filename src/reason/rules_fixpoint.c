@@ -815,6 +815,33 @@ static hk_err store_facts(ev *e, const hkr_dbs *d, hk_error *err)
     return rc;
 }
 
+/* The id-level evaluator (rules_flat.c) runs the programs it can unless
+ * HK_RULES_FLAT=0 is in the environment (to measure one against the
+ * other: bench/rules_closure.py --generic). */
+static _Atomic int flat_state = -1;
+
+bool hkr_flat_on(void)
+{
+    if (flat_state < 0) {
+        const char *v = getenv("HK_RULES_FLAT");
+        flat_state = !(v && strcmp(v, "0") == 0);
+    }
+    return flat_state != 0;
+}
+
+void hkr_flat_set(bool on)
+{
+    flat_state = on;
+}
+
+static hk_err put_state(hk_txn *t, const hkr_dbs *d, uint64_t n, hk_error *err)
+{
+    uint8_t gv[8];
+    hkr_put_u64be(gv, n);
+    hks_val k = {"state", 5}, v = {gv, 8};
+    return hks_put(t, d->meta, k, v, 0, err);
+}
+
 hk_err hkr_materialize(hk_txn *t, const hkr_dbs *d, hkr_progress_fn progress,
                        void *progress_ud, hkr_reason_res *res, hk_error *err)
 {
@@ -822,9 +849,21 @@ hk_err hkr_materialize(hk_txn *t, const hkr_dbs *d, hkr_progress_fn progress,
     ev e;
     memset(&e, 0, sizeof e);
     e.t = t;
-    int64_t t0 = hk_now_us();
+    int64_t t0 = hk_now_us(), c0 = hkr_cpu_us();
     hk_err rc = hkr_load_all(t, d, &e.rules, &e.n_rules, err);
     if (rc != HK_OK) return rc;
+    if (e.n_rules && hkr_flat_on() && hkr_flat_eligible(e.rules, e.n_rules)) {
+        res->eval_us = hk_now_us() - t0;
+        res->eval_cpu_us = hkr_cpu_us() - c0;
+        rc = hkr_flat_materialize(t, d, e.rules, e.n_rules, progress,
+                                  progress_ud, res, err);
+        int64_t t1 = hk_now_us(), c1 = hkr_cpu_us();
+        if (rc == HK_OK) rc = put_state(t, d, res->derived, err);
+        res->store_us += hk_now_us() - t1;
+        res->store_cpu_us += hkr_cpu_us() - c1;
+        hkr_rules_free(e.rules, e.n_rules);
+        return rc;
+    }
     rc = ev_prepare(&e, err);
     uint32_t max_s = 0;
     for (size_t i = 0; i < e.n_rules; i++)
@@ -835,8 +874,9 @@ hk_err hkr_materialize(hk_txn *t, const hkr_dbs *d, hkr_progress_fn progress,
         rc = eval_stratum(&e, s, res, err);
         if (progress) progress(progress_ud, s + 1, max_s + 1, e.n_facts);
     }
-    int64_t t1 = hk_now_us();
+    int64_t t1 = hk_now_us(), c1 = hkr_cpu_us();
     res->eval_us = t1 - t0;
+    res->eval_cpu_us = c1 - c0;
     if (rc == HK_OK) rc = store_facts(&e, d, err);
     if (rc == HK_OK) {
         uint8_t gv[8];
@@ -845,6 +885,7 @@ hk_err hkr_materialize(hk_txn *t, const hkr_dbs *d, hkr_progress_fn progress,
         rc = hks_put(t, d->meta, k, v, 0, err);
     }
     res->store_us = hk_now_us() - t1;
+    res->store_cpu_us = hkr_cpu_us() - c1;
     res->derived = e.n_facts;
     ev_free(&e);
     hkr_rules_free(e.rules, e.n_rules);

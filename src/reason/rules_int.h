@@ -6,6 +6,7 @@
 #define HK_RULES_INT_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "query/query.h"
 #include "reason/rules.h"
@@ -79,5 +80,31 @@ bool hkr_support_parse(hks_val v, hkr_support *s);
 /* Changes (since the process started) whose derived facts were
  * maintained incrementally, and those that fell back to recomputing. */
 void hkr_incr_counts(uint64_t *incremental, uint64_t *fallbacks);
+
+/* The id-level fixpoint (rules_flat.c): true when every rule of rules is
+ * a positive conjunction of patterns (no negation, no comparison), the
+ * programs hkr_flat_materialize evaluates. */
+bool hkr_flat_eligible(hkr_rule *const *rules, size_t n);
+/* hkr_materialize for such a program (rules stratified); adds to
+ * res->eval_us, sets the rest of res. */
+hk_err hkr_flat_materialize(hk_txn *t, const hkr_dbs *d, hkr_rule *const *rules,
+                            size_t n_rules, hkr_progress_fn progress,
+                            void *progress_ud, hkr_reason_res *res,
+                            hk_error *err);
+/* hkr_flat_materialize calls since the process started. */
+uint64_t hkr_flat_count(void);
+/* Whether hkr_materialize uses hkr_flat_materialize where it can (on
+ * unless HK_RULES_FLAT=0 is in the environment); the setter is for
+ * benchmarks comparing the two in one process. */
+bool hkr_flat_on(void);
+void hkr_flat_set(bool on);
+
+/* CPU time of the calling thread in microseconds. */
+static inline int64_t hkr_cpu_us(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 #endif /* HK_RULES_INT_H */
