@@ -6,13 +6,21 @@
 #   VEC_N=50000 VEC_Q=1000 bash bench/vec_run.sh
 # VEC_BENCH_SKIP1=1 skips the one-thread builds of both libraries (large N);
 # vec_bench also reports filtered search at 1% selectivity.
+#   VEC_DIR=/work/bigdata/vec/n500k VEC_N=500000 VEC_BENCH_SKIP1=1 bash bench/vec_run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 N=${VEC_N:-50000} DIM=${VEC_DIM:-384} Q=${VEC_Q:-1000}
 M=${VEC_M:-16} EFC=${VEC_EFC:-200}
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/vec-bench-XXXXXX")
-trap 'rm -rf "$DIR"' EXIT
+# VEC_DIR=DIR keeps the vectors and ground truth there (outside the repo,
+# e.g. /work/bigdata/...): a later run of the same sizes reads them.
+if [ -n "${VEC_DIR:-}" ]; then
+  DIR=$VEC_DIR
+  mkdir -p "$DIR"
+else
+  DIR=$(mktemp -d "${TMPDIR:-/tmp}/vec-bench-XXXXXX")
+  trap 'rm -rf "$DIR"' EXIT
+fi
 echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg)"
 VEC_BENCH_DATA_ONLY=1 "$BUILD/vec_bench" --n "$N" --dim "$DIM" --queries "$Q" \
   --m "$M" --efc "$EFC" --dir "$DIR"

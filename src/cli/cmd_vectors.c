@@ -592,9 +592,10 @@ int hk_cmd_similar(int argc, char **argv)
         "restrict the hits; so does each --filter F: predicate:P, entity:E,\n"
         "tag:T, source:S, or query:Q, the facts a graph query matches\n"
         "(e.g. 'query:HasPart(?x, CPU)'; in an entity space the entities\n"
-        "bound to its first variable, or to ?v with 'query:?v:Q'). Filters\n"
-        "combine; a selective one (under 2% of the index, or 1000) is\n"
-        "searched exactly.\n"
+        "bound to its first variable, or to ?v with 'query:?v:Q'). In an\n"
+        "entity space predicate, entity, tag and source admit the entities\n"
+        "that occur in the facts they select. Filters combine; a selective\n"
+        "one (under 2% of the index, or 1000) is searched exactly.\n"
         "--json prints one object per hit: id, statement, score; in an\n"
         "entity space (kind entity) the hits are entities: entity, score.\n";
     cli_ctx c;

@@ -698,6 +698,7 @@ typedef struct hsearch_job {
     hk_svc_hsearch_req r; /* request; strings point below */
     char *query;          /* r.query (owned) */
     char *space;          /* r.space (owned, may be NULL) */
+    float *vector;        /* r.vector (owned, may be NULL) */
     size_t shown;         /* hits written */
     hk_buf out;           /* the answer */
     hk_err rc;            /* result */
@@ -708,6 +709,7 @@ static void hsearch_free(hsearch_job *j)
 {
     hk_free(j->query);
     hk_free(j->space);
+    hk_free(j->vector);
     hk_buf_free(&j->out);
     hk_free(j);
 }
@@ -782,23 +784,67 @@ static bool query_weight(h2o_req_t *req, const char *name, double *out)
     return false;
 }
 
+/* Optional parameter "vector": comma-separated finite numbers (at most
+ * HKV_DIM_MAX) into *out (owned) and their count into *dim. */
+static bool query_vector(h2o_req_t *req, float **out, uint32_t *dim)
+{
+    const char *s = NULL;
+    *out = NULL;
+    *dim = 0;
+    if (!query_str(req, "vector", &s)) return false;
+    if (!s) return true;
+    float *v = hk_malloc(HKV_DIM_MAX * sizeof *v);
+    if (!v) {
+        hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
+        return false;
+    }
+    uint32_t n = 0;
+    const char *p = s;
+    /* bounded by HKV_DIM_MAX numbers */
+    while (n < HKV_DIM_MAX) {
+        char *end = NULL;
+        double d = strtod(p, &end);
+        if (end == p || !isfinite(d) || fabs(d) > 3.4e38) break;
+        v[n++] = (float)d;
+        if (*end == 0) {
+            *out = v;
+            *dim = n;
+            return true;
+        }
+        if (*end != ',') break;
+        p = end + 1;
+    }
+    hk_free(v);
+    hk_send_field_error(req, 400, "invalid_parameter",
+                        "expected 1 to 4096 comma-separated numbers", "vector");
+    return false;
+}
+
 void hk_route_search_mode(hk_server *srv, h2o_req_t *req, const char *qtext,
                           size_t limit)
 {
     const char *mode = NULL, *space = NULL;
     hk_svc_smode m;
     double wt = 0, wv = 0;
+    float *vector = NULL;
+    uint32_t dim = 0;
     if (!query_str(req, "mode", &mode) || !query_str(req, "space", &space) ||
         !query_weight(req, "w_text", &wt) ||
-        !query_weight(req, "w_vector", &wv))
+        !query_weight(req, "w_vector", &wv) ||
+        !query_vector(req, &vector, &dim))
         return;
     if (!mode || !hk_svc_smode_parse(mode, &m)) {
+        hk_free(vector);
         hk_send_field_error(req, 400, "invalid_parameter",
                             "mode is text, vector or hybrid", "mode");
         return;
     }
     if (limit > 1000) limit = 1000;
     hsearch_job *j = hk_calloc(1, sizeof *j);
+    if (j)
+        j->vector = vector; /* owned by j from here */
+    else
+        hk_free(vector);
     if (!j || !(j->query = hk_strdup(qtext)) ||
         (space && !(j->space = hk_strdup(space)))) {
         if (j) hsearch_free(j);
@@ -807,8 +853,8 @@ void hk_route_search_mode(hk_server *srv, h2o_req_t *req, const char *qtext,
     }
     j->srv = srv;
     j->out = (hk_buf)HK_BUF_INIT;
-    j->r = (hk_svc_hsearch_req){j->query, limit, m,           j->space, wt,
-                                wv,       0,     hsearch_hit, j,        NULL};
+    j->r = (hk_svc_hsearch_req){j->query,    limit, m,    j->space,  wt, wv, 0,
+                                hsearch_hit, j,     NULL, j->vector, dim};
     if (hk_server_defer(req, hsearch_work, hsearch_after, j) != HK_OK) {
         hsearch_free(j);
         hk_http_send_error(req, 503, "shutting_down",

@@ -528,7 +528,11 @@ const hk_route hk_routes[] = {
                 {"w_text", "query", "number", false,
                  "hybrid: weight of the text ranking (default 1)"},
                 {"w_vector", "query", "number", false,
-                 "hybrid: weight of the vector ranking (default 1)"}}},
+                 "hybrid: weight of the vector ranking (default 1)"},
+                {"vector", "query", "string", false,
+                 "vector/hybrid: the query vector, comma-separated numbers, "
+                 "instead of embedding q (default space: the first fact "
+                 "space of its dimension)"}}},
     {.method = "GET",
      .path = "/v2/audit",
      .need = HK_ROLE_READ,

@@ -104,9 +104,10 @@ static hk_err text_hit(void *ud, const hk_fact *f, double score, hk_error *err)
 
 /* The space to search: req->space, or the first (name order) with the
  * built-in embedder or, when this process has an embeddings endpoint,
- * with the openai embedder. *found false when there is none. */
-static hk_err pick_space(hkv_store *vs, hk_txn *t, const char *want, char *name,
-                         bool *found, hk_error *err)
+ * with the openai embedder; for a client's vector (dim > 0) the first
+ * fact space of its dimension. *found false when there is none. */
+static hk_err pick_space(hkv_store *vs, hk_txn *t, const char *want,
+                         uint32_t dim, char *name, bool *found, hk_error *err)
 {
     *found = false;
     if (!vs) return HK_OK;
@@ -133,9 +134,10 @@ static hk_err pick_space(hkv_store *vs, hk_txn *t, const char *want, char *name,
     for (size_t i = 0; !e && i < n && !*found; i++)
         if (all[i].kind != HKV_KIND_FACT) {
             continue; /* entity vectors rank entities, not facts */
-        } else if (all[i].embedder == HKV_EMBED_HASHED ||
-                   (all[i].embedder == HKV_EMBED_OPENAI &&
-                    hk_svc_embed_endpoint(NULL) == HK_OK)) {
+        } else if (dim ? all[i].params.dim == dim
+                       : (all[i].embedder == HKV_EMBED_HASHED ||
+                          (all[i].embedder == HKV_EMBED_OPENAI &&
+                           hk_svc_embed_endpoint(NULL) == HK_OK))) {
             snprintf(name, HKV_NAME_MAX + 1, "%s", all[i].name);
             *found = true;
         }
@@ -162,8 +164,12 @@ hk_err hk_svc_hsearch(hkv_store *vs, hk_txn *t, const hk_svc_hsearch_req *r,
         return HK_ERR_INVALID;
     }
     if (r->mode != HK_SVC_SEARCH_TEXT &&
-        (e = pick_space(vs, t, r->space, space, &have_space, err)))
+        (e = pick_space(vs, t, r->space, r->vector ? r->dim : 0, space,
+                        &have_space, err)))
         return e;
+    if (r->mode == HK_SVC_SEARCH_VECTOR && !have_space && r->vector)
+        return hk_error_set(err, HK_ERR_NOT_FOUND,
+                            "no fact vector space of %u dimensions", r->dim);
     if (r->mode == HK_SVC_SEARCH_VECTOR && !have_space)
         return hk_error_set(err, HK_ERR_NOT_FOUND,
                             "no vector space with an embedder this process "
@@ -192,7 +198,9 @@ hk_err hk_svc_hsearch(hkv_store *vs, hk_txn *t, const hk_svc_hsearch_req *r,
     hk_svc_vsimilar_req vr;
     memset(&vr, 0, sizeof vr);
     vr.space = space;
-    vr.text = r->query;
+    vr.text = r->vector ? NULL : r->query;
+    vr.vector = r->vector;
+    vr.dim = r->dim;
     vr.k = (uint32_t)(hybrid ? depth : limit);
     if ((e = hk_svc_vsimilar(vs, t, &vr, &vres, err))) goto out;
     for (size_t i = 0; i < vres.n_hits; i++) {

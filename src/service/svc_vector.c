@@ -9,6 +9,7 @@
  *      reader holds no lock, it only keeps its snapshot's pages);
  *   2. a filter (predicate and/or entity) becomes the sorted set of fact
  *      ids the store's query engine yields (at most HK_SVC_FILTER_MAX);
+ *      in an entity space, of the symbols of those facts' arguments;
  *   3. the space's index, kept by the attached store (vcache.c: read from
  *      its file or built once, then caught up with every commit), is
  *      searched; a selective filter is answered by an exact scan of its
@@ -336,16 +337,45 @@ static bool has_tag(const hk_fact *f, const char *tag)
     return false;
 }
 
+/* Pushes symbol sym into an entity filter's set; a full set is first
+ * sorted and deduplicated (a fact scan meets the same entity often). */
+static hk_err sym_push(id_set *v, uint64_t sym, hk_error *err)
+{
+    if (v->n == HK_SVC_FILTER_MAX) id_sort(v);
+    return id_push(v, sym, err);
+}
+
+/* The entities (symbols) of fact f's arguments into out; an argument
+ * that is no symbol is skipped. */
+static hk_err fact_syms(hk_txn *t, const hk_fact *f, id_set *out, hk_error *err)
+{
+    for (uint32_t i = 0; i < f->st.n_args; i++) {
+        const char *a = f->st.args[i];
+        uint32_t sym;
+        hk_err e = hks_sym_id(t, a, strlen(a), &sym, err);
+        if (e == HK_ERR_NOT_FOUND) {
+            hk_error_clear(err);
+            continue;
+        }
+        if (e || (e = sym_push(out, sym, err))) return e;
+    }
+    return HK_OK;
+}
+
 /* The facts of the scan filters (predicate, entity, tag, source). A
  * predicate or entity narrows through its index; tag and source are
- * checked on each fact scanned. */
-static hk_err scan_ids(hk_txn *t, const hk_svc_vsimilar_req *r, id_set *out,
-                       hk_error *err)
+ * checked on each fact scanned. In an entity space (entity true) the
+ * filters admit the entities that occur as arguments of those facts:
+ * predicate:P the entities of P's facts, entity:E E and the entities it
+ * shares a fact with, tag:T and source:S the entities of the facts so
+ * marked. */
+static hk_err scan_ids(hk_txn *t, const hk_svc_vsimilar_req *r, bool entity,
+                       id_set *out, hk_error *err)
 {
     hk_scan scan = HK_SCAN_INIT;
     hk_query *q = NULL;
     hk_fact f;
-    bool meta = r->tag || r->source;
+    bool meta = entity || r->tag || r->source;
     hk_err e;
     scan.predicate = r->predicate;
     scan.entity = r->entity;
@@ -364,7 +394,8 @@ static hk_err scan_ids(hk_txn *t, const hk_svc_vsimilar_req *r, id_set *out,
         } else if ((e = hk_query_next_id(q, &id, &row, err)) || !row) {
             break;
         }
-        if ((e = id_push(out, id, err))) break;
+        if ((e = entity ? fact_syms(t, &f, out, err) : id_push(out, id, err)))
+            break;
     }
     hk_fact_release(&f);
     hk_query_close(q);
@@ -456,7 +487,7 @@ static hk_err filter_ids(hk_txn *t, const hk_svc_vsimilar_req *r, bool entity,
     hk_err e = HK_OK;
     bool scan = r->predicate || r->entity || r->tag || r->source;
     if (scan) {
-        if (!(e = scan_ids(t, r, &a, err))) id_sort(&a);
+        if (!(e = scan_ids(t, r, entity, &a, err))) id_sort(&a);
     }
     if (!e && r->query) {
         id_set *dst = scan ? &b : &a;
@@ -572,11 +603,10 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
     bool entity = sp.kind == HKV_KIND_ENTITY;
     bool filtered =
         r->predicate || r->entity || r->tag || r->source || r->query;
-    if (entity &&
-        (r->fact || r->predicate || r->entity || r->tag || r->source)) {
+    if (entity && r->fact) {
         e = hk_error_set(err, HK_ERR_INVALID,
                          "space '%s' holds entity vectors: query it by text "
-                         "or vector, filtered by a graph query only",
+                         "or vector",
                          r->space);
         if (err) snprintf(err->field, sizeof err->field, "space");
         goto out;

@@ -152,13 +152,15 @@ hk_err hk_svc_embed_facts(hk_store *s, hkv_store *vs, const char *space,
 /* ==== Similarity search ==== */
 
 typedef struct hk_svc_vsimilar_req {
-    const char *space;     /* the space */
-    const char *text;      /* query text (the space's embedder), or NULL */
-    const float *vector;   /* query vector, or NULL */
-    uint32_t dim;          /* floats in vector */
-    hk_fact_id fact;       /* query by this fact's vector, or 0 */
-    uint32_t k;            /* hits (0: 10), at most 1000 */
-    uint32_t ef;           /* 0: the space's ef */
+    const char *space;   /* the space */
+    const char *text;    /* query text (the space's embedder), or NULL */
+    const float *vector; /* query vector, or NULL */
+    uint32_t dim;        /* floats in vector */
+    hk_fact_id fact;     /* query by this fact's vector, or 0 */
+    uint32_t k;          /* hits (0: 10), at most 1000 */
+    uint32_t ef;         /* 0: the space's ef */
+    /* Fact filters; in an entity space they admit the entities that occur
+     * as arguments of the facts they select. */
     const char *predicate; /* filter: only facts of this predicate */
     const char *entity;    /* filter: only facts mentioning this entity */
     const char *tag;       /* filter: only facts with this tag */
@@ -200,9 +202,11 @@ typedef struct hk_svc_vsimilar_res {
  * its file or built on first use, caught up to t). Filters combine (all
  * must hold) into a set of ids; a set below the index's threshold (2% of
  * it, at least 1000) is searched exactly, so selective filters keep full
- * recall. In an entity space the hits are entities; a query by fact and
- * the fact filters (predicate, entity, tag, source) are for fact spaces
- * (HK_ERR_INVALID), the query filter selects entities there.
+ * recall. In an entity space the hits are entities; a query by fact is
+ * for fact spaces (HK_ERR_INVALID); the fact filters (predicate, entity,
+ * tag, source) admit the entities occurring as arguments of the facts
+ * they select (entity:E: E and the entities it shares a fact with), the
+ * query filter the entities bound to its variable.
  * Exactly one of text, vector, fact. Caller frees res with
  * hk_svc_vsimilar_res_free. */
 hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *req,
@@ -222,19 +226,25 @@ bool hk_svc_smode_parse(const char *s, hk_svc_smode *out);
 const char *hk_svc_smode_name(hk_svc_smode m);
 
 typedef struct hk_svc_hsearch_req {
-    const char *query;  /* search text (UTF-8) */
-    size_t limit;       /* hits at most (0: 10), at most 1000 */
-    hk_svc_smode mode;  /* which rankings */
-    const char *space;  /* vector space; NULL: the first (by name) with
-                           the built-in embedder, or with the openai one
-                           when the process has an endpoint */
-    double w_text;      /* weight of the text ranking (0: 1) */
-    double w_vector;    /* weight of the vector ranking (0: 1) */
-    uint32_t rrf_k;     /* rank offset of the fusion (0: 60) */
-    hk_svc_hit_fn hit;  /* receives the hits, best first */
-    void *hit_ud;       /* passed to hit */
-    bool *used_vectors; /* set to whether a vector ranking took part (the
-                           text search alone: false); may be NULL */
+    const char *query;   /* search text (UTF-8) */
+    size_t limit;        /* hits at most (0: 10), at most 1000 */
+    hk_svc_smode mode;   /* which rankings */
+    const char *space;   /* vector space; NULL: the first (by name) with
+                            the built-in embedder, or with the openai one
+                            when the process has an endpoint */
+    double w_text;       /* weight of the text ranking (0: 1) */
+    double w_vector;     /* weight of the vector ranking (0: 1) */
+    uint32_t rrf_k;      /* rank offset of the fusion (0: 60) */
+    hk_svc_hit_fn hit;   /* receives the hits, best first */
+    void *hit_ud;        /* passed to hit */
+    bool *used_vectors;  /* set to whether a vector ranking took part (the
+                            text search alone: false); may be NULL */
+    const float *vector; /* the client's query vector for the vector
+                            ranking instead of the embedded query (NULL:
+                            embed); the space may then have no embedder,
+                            and without space the first fact space of
+                            this dimension is searched */
+    uint32_t dim;        /* floats in vector */
 } hk_svc_hsearch_req;
 
 /* Searches facts by text, by meaning or both. Text: hk_svc_search. Vector:

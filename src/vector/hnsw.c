@@ -374,6 +374,15 @@ static const uint32_t *links_read(const hkv_index *ix, uint32_t n,
 
 /* ==== Search in one layer ==== */
 
+/* Asks the CPU to start loading the first cache lines of n's vector. */
+static inline void prefetch_vec(const hkv_index *ix, const hnsw_node *n)
+{
+    const char *v = n->vec;
+    size_t bytes = ix->p.quant == HKV_I8 ? ix->p.dim : ix->p.dim * 4u;
+    for (size_t off = 0; off < bytes && off < 256; off += 64)
+        __builtin_prefetch(v + off);
+}
+
 /* Keeps only members of the filter (NULL: all) in the results. */
 static bool allowed(const hkv_index *ix, uint32_t n, const hkv_filter *f)
 {
@@ -415,8 +424,15 @@ static hk_err search_layer(const hkv_index *ix, const hnsw_query *q,
         hnsw_cand c = heap_pop(&sc->cand);
         if (sc->res.n >= ef && c.d > sc->res.a[0].d) break;
         const uint32_t *l = links_read(ix, c.n, level, sc->lbuf);
+        /* the neighbours' nodes and visit marks, then each next vector,
+         * are fetched ahead: at large N every one is a cache miss */
+        for (uint32_t i = 0; i < l[0]; i++) {
+            __builtin_prefetch(&ix->nodes[l[1 + i]]);
+            __builtin_prefetch(&sc->mark[l[1 + i]]);
+        }
         for (uint32_t i = 0; i < l[0]; i++) {
             uint32_t nb = l[1 + i];
+            if (i + 1 < l[0]) prefetch_vec(ix, &ix->nodes[l[2 + i]]);
             if (sc->mark[nb] == sc->epoch) continue;
             sc->mark[nb] = sc->epoch;
             float d = dist_qn(ix, q, &ix->nodes[nb]);

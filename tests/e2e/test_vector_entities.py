@@ -15,14 +15,20 @@ name stored with a space, through the real binary:
 - MCP (stdio, with a write token): vector_space create/drop,
   vector_entities, vector_similar on an entity space, semantic_similarity
   with mode vector and its unchanged default.
+- `/v2/search?mode=vector` with a client-supplied vector.
+- Filters on an entity space (predicate, entity, tag, source, alone and
+  with a graph query) against the exact filtered answer.
 """
 import json
+import math
 import os
+import random
 import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_server_api import BIN, TMP, Server  # noqa: E402
@@ -391,6 +397,173 @@ class VectorFilters(unittest.TestCase):
             self.assertEqual(b["candidates"], self.N // 100)
             self.assertEqual([h["id"] for h in b["hits"]],
                              [h["id"] for h in self.similar(10, "tag:rare")])
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.output())
+            srv.cleanup()
+
+    def test_search_with_vector(self):
+        """/v2/search?mode=vector with a client-supplied vector answers what
+        similar answers for that vector; bad vectors are refused."""
+        q = [((i * 37) % 11 - 5) / 5.0 for i in range(64)]
+        enc = urllib.parse.quote(",".join(repr(x) for x in q))
+        srv = Server(data=self.data)
+        try:
+            st_, _, b = srv.request(
+                "POST", "/v2/vectors/words/similar", {"vector": q, "k": 10})
+            self.assertEqual(st_, 200, b)
+            want = [h["id"] for h in b["hits"]]
+            self.assertEqual(len(want), 10)
+            for space in ("&space=words", ""):  # default: the 64-d space
+                st_, _, b = srv.request(
+                    "GET", "/v2/search?q=anything&mode=vector&limit=10"
+                    "&vector=" + enc + space)
+                self.assertEqual(st_, 200, b)
+                self.assertEqual(b["mode"], "vector")
+                self.assertEqual([r["fact"]["id"] for r in b["results"]],
+                                 want)
+            st_, _, b = srv.request(
+                "GET", "/v2/search?q=x&mode=vector&vector=1,x")
+            self.assertEqual(st_, 400, b)
+            self.assertEqual(b["error"]["detail"]["field"], "vector")
+            st_, _, b = srv.request(
+                "GET", "/v2/search?q=x&mode=vector&space=words&vector=1,2")
+            self.assertIn(st_, (400, 422), b)
+            st_, _, b = srv.request(
+                "GET", "/v2/search?q=x&mode=vector&vector=1,2,3")
+            self.assertEqual(st_, 404, b)
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.output())
+            srv.cleanup()
+
+
+class EntityFilters(unittest.TestCase):
+    """Predicate, entity, tag and source filters on an entity space admit
+    the entities occurring in the facts they select; each answer equals
+    the exact filtered answer computed here from the facts and the
+    client-supplied vectors (members when k covers them, order of the top
+    10), on the CLI and over REST."""
+    N = 1000
+    DIM = 8
+
+    @classmethod
+    def setUpClass(cls):
+        os.makedirs(TMP, exist_ok=True)
+        cls.root = tempfile.mkdtemp(prefix="ventf-", dir=TMP)
+        cls.data = os.path.join(cls.root, "kb")
+        call("init", "--data", cls.data)
+        cls.rows = [(i % 7, i, i % 100, i % 50) for i in range(cls.N)]
+        src = os.path.join(cls.root, "facts.jsonl")
+        with open(src, "w") as f:
+            for r in cls.rows:
+                rec = {"statement": "Rel%d(item%d, group%d)" % r[:3],
+                       "source": "s%d" % r[3]}
+                if r[1] % 100 == 3:
+                    rec["tags"] = ["rare"]
+                f.write(json.dumps(rec) + "\n")
+        call("import", src, "--format", "jsonl", "--data", cls.data)
+        call("vectors", "create", "coords", "--dim", str(cls.DIM), "--kind",
+             "entity", "--data", cls.data)
+        rng = random.Random(11)
+        names = ["item%d" % i for i in range(cls.N)] + \
+                ["group%d" % g for g in range(100)]
+        cls.vec = {n: [rng.uniform(-1, 1) for _ in range(cls.DIM)]
+                   for n in names}
+        ents = os.path.join(cls.root, "ents.jsonl")
+        with open(ents, "w") as f:
+            for n in names:
+                f.write(json.dumps({"entity": n, "vector": cls.vec[n]}) +
+                        "\n")
+        call("vectors", "put-entities", "coords", ents, "--data", cls.data)
+        cls.q = [rng.uniform(-1, 1) for _ in range(cls.DIM)]
+        cls.qfile = os.path.join(cls.root, "q.txt")
+        with open(cls.qfile, "w") as f:
+            f.write(" ".join(repr(x) for x in cls.q) + "\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.root, ignore_errors=True)
+
+    def cos(self, name):
+        v = self.vec[name]
+        dot = sum(a * b for a, b in zip(v, self.q))
+        return dot / math.sqrt(sum(a * a for a in v) *
+                               sum(b * b for b in self.q))
+
+    def entities(self, rows):
+        """The entities of the facts in rows."""
+        out = set()
+        for r in rows:
+            out |= {"item%d" % r[1], "group%d" % r[2]}
+        return out
+
+    def similar(self, k, *filters):
+        args = ["similar", "--vector", self.qfile, "--space", "coords",
+                "--k", str(k), "--json", "--data", self.data]
+        for f in filters:
+            args += ["--filter", f]
+        return lines(call(*args))
+
+    def check_exact(self, members, *filters):
+        self.assertTrue(members)
+        all_hits = self.similar(1000, *filters)
+        self.assertEqual(sorted(h["entity"] for h in all_hits),
+                         sorted(members), filters)
+        want = sorted(members, key=self.cos, reverse=True)[:10]
+        top = self.similar(10, *filters)
+        self.assertEqual([h["entity"] for h in top], want, filters)
+        for h in top:
+            self.assertAlmostEqual(h["score"], self.cos(h["entity"]),
+                                   places=4)
+        return top
+
+    def test_filters(self):
+        rows = self.rows
+        self.check_exact(self.entities(r for r in rows if r[0] == 3),
+                         "predicate:Rel3")
+        self.check_exact(self.entities(r for r in rows if r[2] == 5),
+                         "entity:group5")
+        self.check_exact(self.entities(r for r in rows if r[1] == 42),
+                         "entity:item42")
+        self.check_exact(self.entities(r for r in rows if r[1] % 100 == 3),
+                         "tag:rare")
+        self.check_exact(self.entities(r for r in rows if r[3] == 17),
+                         "source:s17")
+        # the scan filters hold on the same fact
+        self.check_exact(self.entities(r for r in rows
+                                       if r[0] == 2 and r[3] == 9),
+                         "predicate:Rel2", "source:s9")
+        # with a graph query: entities of both
+        self.check_exact({"item%d" % r[1] for r in rows
+                          if r[0] == 3 and r[2] == 5},
+                         "predicate:Rel3", "query:?x:Rel3(?x, group5)")
+        # a filter that selects no fact selects no entity
+        self.assertEqual(self.similar(10, "predicate:Nope"), [])
+        # a query by fact stays refused on an entity space
+        p = call("similar", "--fact", "1", "--space", "coords", "--data",
+                 self.data, ok=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("entity vectors", p.stderr)
+
+        srv = Server(data=self.data)
+        try:
+            st_, _, b = srv.request(
+                "POST", "/v2/vectors/coords/similar",
+                {"vector": self.q, "k": 10, "predicate": "Rel3"})
+            self.assertEqual(st_, 200, b)
+            self.assertTrue(b["exact"])
+            self.assertEqual(b["candidates"], len(self.entities(
+                r for r in rows if r[0] == 3)))
+            self.assertEqual([h["entity"] for h in b["hits"]],
+                             [h["entity"] for h in self.similar(
+                                 10, "predicate:Rel3")])
+            st_, _, b = srv.request(
+                "POST", "/v2/vectors/coords/similar",
+                {"vector": self.q, "k": 5, "tag": "rare",
+                 "entity": "group3"})
+            self.assertEqual(st_, 200, b)
+            self.assertEqual([h["entity"] for h in b["hits"]],
+                             [h["entity"] for h in self.similar(
+                                 5, "tag:rare", "entity:group3")])
         finally:
             self.assertEqual(srv.stop(), 0, srv.output())
             srv.cleanup()

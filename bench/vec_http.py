@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""`/v2/search?mode=vector` over HTTP and restart to serving, on a KB made
+by build/vec_kb (N fact vectors of bench/vec_bench's clustered data).
+
+  vec_http.py HAKGAL KBDIR QUERYFILE DIM [ROUNDS] [REQUESTS]
+
+1. restart: ROUNDS times, start `hakgal serve` and time from the spawn to
+   the first 200 answer of a vector search with a client-supplied vector
+   (the kept index read from its file, not rebuilt); stop it (SIGTERM).
+   The first round may build the index when the file is missing or stale.
+2. latency: one server, REQUESTS sequential searches (one keep-alive
+   connection, limit 10, each query vector of QUERYFILE in turn, after 50
+   warm-up requests): p50, p90, p99 in ms, and requests/s.
+Standard library only; prints "http ..." lines."""
+import http.client
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+import urllib.parse
+
+hakgal, kb, qfile, dim = sys.argv[1], sys.argv[2], sys.argv[3], \
+    int(sys.argv[4])
+rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 3
+requests = int(sys.argv[6]) if len(sys.argv) > 6 else 1000
+
+raw = open(qfile, "rb").read()
+nq = len(raw) // (4 * dim)
+queries = [struct.unpack_from("<%df" % dim, raw, i * 4 * dim)
+           for i in range(nq)]
+paths = ["/v2/search?" + urllib.parse.urlencode(
+    {"q": "vector", "mode": "vector", "space": "bench", "limit": 10,
+     "vector": ",".join("%.6g" % x for x in q)}) for q in queries]
+
+
+def start():
+    log = open(os.path.join(kb, "..", "serve.log"), "ab")
+    p = subprocess.Popen([hakgal, "serve", "--data", kb, "--listen",
+                          "127.0.0.1:0", "--threads", "2"],
+                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    return p
+
+
+def port_of(logpath, since):
+    with open(logpath, "rb") as f:
+        f.seek(since)
+        for line in f.read().decode("utf-8", "replace").splitlines():
+            if "listening on" in line:
+                return int(line.split("listening on ")[1].split()[0]
+                           .rsplit(":", 1)[1])
+    return None
+
+
+def serving(port, path, timeout=600):
+    """Seconds until path answers 200 (bounded by timeout)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            c.close()
+            if r.status == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return False
+
+
+def one_round():
+    logpath = os.path.join(kb, "..", "serve.log")
+    since = os.path.getsize(logpath) if os.path.exists(logpath) else 0
+    t0 = time.monotonic()
+    p = start()
+    port = None
+    while port is None and time.monotonic() - t0 < 600:
+        port = port_of(logpath, since)
+        if p.poll() is not None:
+            sys.exit("serve exited %d" % p.returncode)
+        time.sleep(0.01)
+    ok = serving(port, paths[0])
+    dt = time.monotonic() - t0
+    return p, port, ok, dt
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(600)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+times = []
+for r in range(rounds):
+    p, port, ok, dt = one_round()
+    print("http restart round=%d serving=%s seconds=%.2f" % (r, ok, dt),
+          flush=True)
+    times.append(dt)
+    if r + 1 < rounds:
+        stop(p)
+warm = sorted(times[1:] or times)
+print("http restart median_seconds=%.2f (rounds after the first)"
+      % warm[len(warm) // 2], flush=True)
+
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+lat = []
+for i in range(50 + requests):
+    path = paths[i % nq]
+    t0 = time.perf_counter()
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read()
+    dt = time.perf_counter() - t0
+    if r.status != 200:
+        sys.exit("search failed %d %s" % (r.status, body[:200]))
+    if i >= 50:
+        lat.append(dt)
+c.close()
+lat.sort()
+n = len(lat)
+print("http search n=%d p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f qps=%.0f "
+      "load=%s" % (n, lat[n // 2] * 1e3, lat[n * 9 // 10] * 1e3,
+                   lat[n * 99 // 100] * 1e3, n / sum(lat),
+                   open("/proc/loadavg").read().split()[0]), flush=True)
+stop(p)
