@@ -18,10 +18,12 @@
  * Bidirectional breadth-first search: each round expands by a whole level
  * the side whose frontier has the smaller degree sum (the row lengths, read
  * in O(frontier)); the first level that touches the other side ends the
- * search, and the shortest meeting of that level is a shortest path (every
- * shorter one would have met a level earlier). Visited sets are hash tables
- * sized by what the search reaches, so a call costs what it touches, never
- * O(vertices).
+ * search at its first meeting. That meeting is a shortest path: with sides
+ * at depths di and dj and no meeting yet, every path is longer than
+ * di + dj (its vertex at di from one end would have been seen by both), and
+ * a meeting found while going to di + 1 is at most di + 1 + dj long. Visited
+ * sets are hash tables sized by what the search reaches, so a call costs what
+ * it touches, never O(vertices).
  *
  * ==== k shortest simple paths (Yen) ====
  * A[0] is the shortest path. For the next one, every vertex i of the last
@@ -123,30 +125,33 @@ static bool hyper_links(const uint32_t *args, uint32_t n, uint32_t u,
 }
 
 /* Called per link u -> v through fact. */
-typedef hk_err (*slink_fn)(void *ud, uint32_t u, uint32_t v, uint32_t fact);
+typedef hk_err (*slink_fn)(void *ud, uint32_t u, uint32_t v, uint32_t fact,
+                           bool *stop);
 
 static hk_err snap_links(const hk_graph_snapshot *g, uint32_t u,
                          hk_graph_dir dir, slink_fn fn, void *ud)
 {
     hk_err rc = HK_OK;
+    bool stop = false;
     if (dir != HK_GRAPH_IN)
-        for (uint64_t e = g->offsets[u]; rc == HK_OK && e < g->offsets[u + 1];
-             e++)
-            if (g->targets[e] != u) rc = fn(ud, u, g->targets[e], g->facts[e]);
-    for (uint64_t e = g->in_offsets[u]; rc == HK_OK && e < g->in_offsets[u + 1];
-         e++) {
+        for (uint64_t e = g->offsets[u];
+             rc == HK_OK && !stop && e < g->offsets[u + 1]; e++)
+            if (g->targets[e] != u)
+                rc = fn(ud, u, g->targets[e], g->facts[e], &stop);
+    for (uint64_t e = g->in_offsets[u];
+         rc == HK_OK && !stop && e < g->in_offsets[u + 1]; e++) {
         uint32_t w = g->in_sources[e];
         if (!(g->names[w] & FACT_BIT)) {
             if (dir != HK_GRAPH_OUT && w != u)
-                rc = fn(ud, u, w, g->in_facts[e]);
+                rc = fn(ud, u, w, g->in_facts[e], &stop);
             continue;
         }
         if (e > g->in_offsets[u] && g->in_sources[e - 1] == w) continue;
         const uint32_t *args = g->targets + g->offsets[w];
         uint32_t n = (uint32_t)(g->offsets[w + 1] - g->offsets[w]);
-        for (uint32_t q = 0; rc == HK_OK && q < n; q++)
+        for (uint32_t q = 0; rc == HK_OK && !stop && q < n; q++)
             if (hyper_links(args, n, u, dir, q))
-                rc = fn(ud, u, args[q], g->in_facts[e]);
+                rc = fn(ud, u, args[q], g->in_facts[e], &stop);
     }
     return rc;
 }
@@ -217,7 +222,8 @@ typedef struct sbfs {
     uint32_t meet_f; /* the fact linking them */
 } sbfs;
 
-static hk_err sbfs_link(void *ud, uint32_t u, uint32_t v, uint32_t fact)
+static hk_err sbfs_link(void *ud, uint32_t u, uint32_t v, uint32_t fact,
+                        bool *stop)
 {
     sbfs *s = ud;
     /* the path runs from -> to: on the side of `to`, the hop is v -> u */
@@ -226,12 +232,13 @@ static hk_err sbfs_link(void *ud, uint32_t u, uint32_t v, uint32_t fact)
     hslot *o = hmap_find(&s->other->seen, (uint64_t)v + 1);
     if (o != NULL) {
         unsigned len = s->own->depth + 1 + o->dist;
-        if (len < s->best) {
-            s->best = len;
-            s->meet_u = u;
-            s->meet_v = v;
-            s->meet_f = fact;
-        }
+        /* the first meeting of a level is a shortest path: see above */
+        s->best = len;
+        s->meet_u = u;
+        s->meet_v = v;
+        s->meet_f = fact;
+        *stop = true;
+        return HK_OK;
     }
     if (hmap_find(&s->own->seen, (uint64_t)v + 1) != NULL) return HK_OK;
     hslot *h = hmap_put(&s->own->seen, (uint64_t)v + 1);
@@ -284,7 +291,8 @@ static hk_err snap_shortest(const hk_graph_snapshot *g, uint32_t from,
         sbfs s = {b, i == 0, &sd[i], &sd[1 - i], ~0u, 0, 0, 0};
         hk_graph_dir d = i == 0 ? dir : reverse(dir);
         sd[i].next.n = 0;
-        for (size_t j = 0; rc == HK_OK && j < sd[i].frontier.n; j++)
+        for (size_t j = 0; rc == HK_OK && s.best == ~0u && j < sd[i].frontier.n;
+             j++)
             rc = snap_links(g, sd[i].frontier.v[j], d, sbfs_link, &s);
         if (rc != HK_OK) goto done;
         sd[i].depth++;
@@ -330,9 +338,11 @@ typedef struct sdfs {
     bool found;                 /* a path was found */
 } sdfs;
 
-static hk_err sdfs_link(void *ud, uint32_t u, uint32_t v, uint32_t fact)
+static hk_err sdfs_link(void *ud, uint32_t u, uint32_t v, uint32_t fact,
+                        bool *stop)
 {
     sdfs *d = ud;
+    *stop = d->found;
     spath *p = d->p;
     if (d->found || banned(d->b, u, v, fact)) return HK_OK;
     const hslot *h = hmap_find(d->dist, (uint64_t)v + 1);
@@ -359,8 +369,10 @@ typedef struct sdist {
     uint32_t depth; /* distance of the level being expanded */
 } sdist;
 
-static hk_err sdist_link(void *ud, uint32_t u, uint32_t v, uint32_t fact)
+static hk_err sdist_link(void *ud, uint32_t u, uint32_t v, uint32_t fact,
+                         bool *stop)
 {
+    (void)stop;
     sdist *d = ud;
     if (banned(d->b, v, u, fact) || hmap_find(d->seen, (uint64_t)v + 1) != NULL)
         return HK_OK;

@@ -16,10 +16,10 @@
  * ==== Shortest path (k = 1) ====
  * Bidirectional breadth-first search: two frontiers, one from `from`
  * following the direction and one from `to` against it; each round expands
- * by one whole level the frontier with fewer facts to read (the sum of its
- * entities' mention counts, which the index gives without scanning). The first
- * level that reaches a vertex of the other side ends the search; the shortest
- * meeting of that level is the answer.
+ * by one level the frontier with fewer facts to read (the sum of its
+ * entities' mention counts, which the index gives without scanning). The
+ * first link that reaches a vertex of the other side ends the search: it is
+ * a shortest path (the argument is in snappath.c).
  *
  * ==== k shortest simple paths ====
  * A breadth-first search from `to` against the direction gives every
@@ -286,17 +286,16 @@ typedef struct bfs_ctx {
 static hk_err bfs_link(void *ud, uint32_t u, uint32_t v, hk_fact_id fact,
                        bool *stop)
 {
-    (void)stop;
     bfs_ctx *b = ud;
     hslot *o = hmap_find(&b->other->seen, v);
     if (o != NULL) {
-        unsigned len = b->own->depth + 1 + o->dist;
-        if (len < b->best) {
-            b->best = len;
-            b->meet_u = u;
-            b->meet_v = v;
-            b->meet_f = fact;
-        }
+        /* the first meeting of a level is a shortest one (snappath.c) */
+        b->best = b->own->depth + 1 + o->dist;
+        b->meet_u = u;
+        b->meet_v = v;
+        b->meet_f = fact;
+        *stop = true;
+        return HK_OK;
     }
     if (hmap_find(&b->own->seen, v) != NULL) return HK_OK;
     hslot *s = hmap_put(&b->own->seen, v);
@@ -355,7 +354,7 @@ static hk_err shortest(trav *tr, uint32_t from, uint32_t to,
         hk_graph_dir dir =
             i == 0 ? req->filter.dir : reverse_dir(req->filter.dir);
         sd[i].next.n = 0;
-        for (size_t j = 0; j < sd[i].frontier.n; j++) {
+        for (size_t j = 0; b.best == ~0u && j < sd[i].frontier.n; j++) {
             rc = each_link(tr, sd[i].frontier.v[j], dir, bfs_link, &b, err);
             if (rc != HK_OK) goto done;
         }
