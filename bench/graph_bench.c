@@ -10,7 +10,8 @@
  *    entities drawn from random facts: p50 / p90 / p99 latency, found
  *    ratio, mean length; then the anchor, the walk over the store's
  *    adjacency index (forced by a deny list naming no predicate), for the
- *    first M pairs (default N / 10), with the lengths compared;
+ *    first M pairs (default N / 10; 0 skips the anchors), with the
+ *    lengths compared;
  * 2. the 5 shortest simple paths (max_len 4) for N / 10 of those pairs,
  *    and the anchor walk (depth-first enumeration) for the first M / 4;
  * 3. neighbourhood depth 2 (fan-out 100, at most 2000 edges) of N / 10
@@ -75,7 +76,7 @@ static bool random_entity(hk_txn *t, uint64_t last, uint64_t *seed, char *out,
 int main(int argc, char **argv)
 {
     const char *dir = NULL;
-    size_t pairs = 1000, anchor = 0;
+    size_t pairs = 1000, anchor = SIZE_MAX; /* SIZE_MAX: pairs / 10 */
     uint64_t seed = 42;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--data"))
@@ -87,7 +88,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--anchor-pairs"))
             anchor = strtoull(argv[i + 1], NULL, 10);
     }
-    if (anchor == 0 || anchor > pairs) anchor = pairs / 10;
+    if (anchor == SIZE_MAX || anchor > pairs) anchor = pairs / 10;
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (!dir || pairs < 10) {
         fprintf(stderr, "usage: graph_bench --data DIR [--pairs N>=10] "
                         "[--seed S]\n");
