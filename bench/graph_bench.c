@@ -171,6 +171,7 @@ int main(int argc, char **argv)
             if (walk && lens[i] != len) differ++;
             hk_graph_path_res_free(&res);
         }
+        if (n == 0) continue;
         report(walk ? "shortest path, walk (anchor)" : "shortest path (k=1)",
                us, n);
         printf("  found %zu of %zu, mean length %.2f", found, n,
