@@ -2,18 +2,23 @@
  * graph_bench.c — traversal and analytics on an existing KB (for example
  * the synthetic KB of `make bench`, loaded with `hakgal import`):
  *
- *   graph_bench --data DIR [--pairs N] [--seed S]
+ *   graph_bench --data DIR [--pairs N] [--seed S] [--anchor-pairs M]
  *
+ * 0. the path snapshot: build + reverse index (what hk_graph_paths builds
+ *    once per KB state), seconds and bytes per edge;
  * 1. shortest path (k = 1, max_len 6, undirected) between N pairs of
  *    entities drawn from random facts: p50 / p90 / p99 latency, found
- *    ratio, mean length;
- * 2. the 5 shortest simple paths (max_len 4) for N / 10 of those pairs;
+ *    ratio, mean length; then the anchor, the walk over the store's
+ *    adjacency index (forced by a deny list naming no predicate), for the
+ *    first M pairs (default N / 10; 0 skips the anchors), with the
+ *    lengths compared;
+ * 2. the 5 shortest simple paths (max_len 4) for N / 10 of those pairs,
+ *    and the anchor walk (depth-first enumeration) for the first M / 4;
  * 3. neighbourhood depth 2 (fan-out 100, at most 2000 edges) of N / 10
  *    entities;
- * 4. snapshot build + PageRank (igraph PRPACK) + weak components:
- *    seconds, snapshot bytes per edge, peak RSS.
- * One read transaction per phase; single thread. Prints one line per
- * measurement.
+ * 4. snapshot build + PageRank (igraph PRPACK) + weak components, as
+ *    `hakgal analyze` runs them: seconds, snapshot bytes per edge, peak RSS.
+ * One read transaction; single thread. Prints one line per measurement.
  */
 #include "core/clock.h"
 #include "graph/graph.h"
@@ -71,7 +76,7 @@ static bool random_entity(hk_txn *t, uint64_t last, uint64_t *seed, char *out,
 int main(int argc, char **argv)
 {
     const char *dir = NULL;
-    size_t pairs = 1000;
+    size_t pairs = 1000, anchor = SIZE_MAX; /* SIZE_MAX: pairs / 10 */
     uint64_t seed = 42;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--data"))
@@ -80,7 +85,11 @@ int main(int argc, char **argv)
             pairs = strtoull(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--seed"))
             seed = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--anchor-pairs"))
+            anchor = strtoull(argv[i + 1], NULL, 10);
     }
+    if (anchor == SIZE_MAX || anchor > pairs) anchor = pairs / 10;
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (!dir || pairs < 10) {
         fprintf(stderr, "usage: graph_bench --data DIR [--pairs N>=10] "
                         "[--seed S]\n");
@@ -112,50 +121,95 @@ int main(int argc, char **argv)
             !random_entity(t, st.last_fact_id, &seed, to[i], sizeof to[i]))
             return 1;
 
-    /* 1. shortest path */
-    size_t found = 0, len_sum = 0;
-    for (size_t i = 0; i < pairs; i++) {
-        hk_graph_path_req req = {0};
-        req.from = from[i];
-        req.to = to[i];
-        req.max_len = 6;
-        req.k = 1;
-        hk_graph_path_res res;
-        int64_t t0 = hk_now_us();
-        hk_err rc = hk_graph_paths(t, &req, &res, &err);
-        us[i] = hk_now_us() - t0;
-        if (rc != HK_OK) {
-            fprintf(stderr, "path: %s\n", err.message);
-            return 1;
-        }
-        if (res.n_paths) {
-            found++;
-            len_sum += res.paths[0].length;
-        }
-        hk_graph_path_res_free(&res);
+    /* 0. the path snapshot */
+    hk_graph_snapshot_cache_clear();
+    hk_graph_snapref *ref = NULL;
+    const hk_graph_snapshot *ps = NULL;
+    int64_t b0 = hk_now_us();
+    if (hk_graph_snapshot_acquire(t, true, &ref, &ps, &err) != HK_OK) {
+        fprintf(stderr, "path snapshot: %s\n", err.message);
+        return 1;
     }
-    report("shortest path (k=1)", us, pairs);
-    printf("  found %zu of %zu, mean length %.2f\n", found, pairs,
-           found ? (double)len_sum / (double)found : 0.0);
+    printf("path snapshot: %u vertices, %llu edges, %.1f MB, %.2f bytes/edge, "
+           "built + indexed in %.2f s\n",
+           ps->n_vertices, (unsigned long long)ps->n_edges,
+           (double)hk_graph_snapshot_bytes(ps) / 1e6,
+           (double)hk_graph_snapshot_bytes(ps) / (double)ps->n_edges,
+           (double)(hk_now_us() - b0) / 1e6);
+    hk_graph_snapshot_release(ref);
 
-    /* 2. k shortest */
-    size_t nk = pairs / 10;
-    for (size_t i = 0; i < nk; i++) {
-        hk_graph_path_req req = {0};
-        req.from = from[i];
-        req.to = to[i];
-        req.max_len = 4;
-        req.k = 5;
-        hk_graph_path_res res;
-        int64_t t0 = hk_now_us();
-        hk_err rc = hk_graph_paths(t, &req, &res, &err);
-        us[i] = hk_now_us() - t0;
-        if (rc == HK_OK)
+    /* 1. shortest path: snapshot, then the walk for the first pairs */
+    unsigned *lens = calloc(pairs, sizeof *lens);
+    if (!lens) return 1;
+    static const char *const no_pred[] = {"graph_bench: no such predicate"};
+    for (int walk = 0; walk < 2; walk++) {
+        size_t n = walk ? anchor : pairs, found = 0, len_sum = 0, differ = 0;
+        for (size_t i = 0; i < n; i++) {
+            hk_graph_path_req req = {0};
+            req.from = from[i];
+            req.to = to[i];
+            req.max_len = 6;
+            req.k = 1;
+            if (walk) {
+                req.filter.deny = no_pred;
+                req.filter.n_deny = 1;
+            }
+            hk_graph_path_res res;
+            int64_t t0 = hk_now_us();
+            hk_err rc = hk_graph_paths(t, &req, &res, &err);
+            us[i] = hk_now_us() - t0;
+            if (rc != HK_OK) {
+                fprintf(stderr, "path: %s\n", err.message);
+                return 1;
+            }
+            unsigned len = res.n_paths ? (unsigned)res.paths[0].length + 1 : 0;
+            if (res.n_paths) {
+                found++;
+                len_sum += res.paths[0].length;
+            }
+            if (!walk) lens[i] = len;
+            if (walk && lens[i] != len) differ++;
             hk_graph_path_res_free(&res);
-        else
-            us[i] = -1; /* budget exceeded: reported below */
+        }
+        if (n == 0) continue;
+        report(walk ? "shortest path, walk (anchor)" : "shortest path (k=1)",
+               us, n);
+        printf("  found %zu of %zu, mean length %.2f", found, n,
+               found ? (double)len_sum / (double)found : 0.0);
+        if (walk)
+            printf(", lengths differing from the snapshot's: %zu", differ);
+        printf("\n");
     }
-    report("5 shortest paths (max_len 4)", us, nk);
+    free(lens);
+
+    /* 2. k shortest: snapshot (Yen), then the walk for a few pairs */
+    size_t nk = pairs / 10;
+    for (int walk = 0; walk < 2; walk++) {
+        size_t n = walk ? anchor / 4 : nk, failed = 0;
+        for (size_t i = 0; i < n; i++) {
+            hk_graph_path_req req = {0};
+            req.from = from[i];
+            req.to = to[i];
+            req.max_len = 4;
+            req.k = 5;
+            if (walk) {
+                req.filter.deny = no_pred;
+                req.filter.n_deny = 1;
+            }
+            hk_graph_path_res res;
+            int64_t t0 = hk_now_us();
+            hk_err rc = hk_graph_paths(t, &req, &res, &err);
+            us[i] = hk_now_us() - t0;
+            if (rc == HK_OK)
+                hk_graph_path_res_free(&res);
+            else
+                failed++; /* the walk's row budget */
+        }
+        report(walk ? "5 shortest, walk (anchor)"
+                    : "5 shortest paths (max_len 4)",
+               us, n);
+        if (failed) printf("  %zu stopped by the row budget\n", failed);
+    }
 
     /* 3. neighbourhood */
     for (size_t i = 0; i < nk; i++) {

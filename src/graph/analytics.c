@@ -44,14 +44,25 @@ void hk_graph_snapshot_free(hk_graph_snapshot *snap)
     hk_free(snap->offsets);
     hk_free(snap->targets);
     hk_free(snap->names);
+    hk_free(snap->facts);
+    hk_free(snap->vidx);
+    hk_free(snap->in_offsets);
+    hk_free(snap->in_sources);
+    hk_free(snap->in_facts);
     memset(snap, 0, sizeof *snap);
 }
 
 uint64_t hk_graph_snapshot_bytes(const hk_graph_snapshot *snap)
 {
-    return (uint64_t)(snap->n_vertices + 1) * sizeof *snap->offsets +
-           snap->n_edges * sizeof *snap->targets +
-           (uint64_t)snap->n_vertices * sizeof *snap->names;
+    uint64_t v = (uint64_t)snap->n_vertices, e = snap->n_edges;
+    uint64_t b = (v + 1) * sizeof *snap->offsets + e * sizeof *snap->targets +
+                 v * sizeof *snap->names;
+    if (snap->facts) b += e * sizeof *snap->facts;
+    if (snap->vidx) b += ((uint64_t)snap->sym_max + 1) * sizeof *snap->vidx;
+    if (snap->in_offsets)
+        b += (v + 1) * sizeof *snap->in_offsets +
+             e * (sizeof *snap->in_sources + sizeof *snap->in_facts);
+    return b;
 }
 
 /* The build's growing state. */
@@ -60,7 +71,8 @@ typedef struct build {
     uint64_t *names;    /* vertex -> name */
     size_t cap_names;   /* allocated entries of names */
     uint32_t n_vert;    /* vertices so far */
-    uint32_t *pairs;    /* 2 per edge: from, to */
+    uint32_t *pairs;    /* 3 per edge: from, to, fact id (0 when the
+                           fact ids do not fit 32 bits) */
     uint64_t n_pairs;   /* edges so far */
     uint64_t cap_pairs; /* allocated edges of pairs */
 } build;
@@ -91,17 +103,18 @@ static hk_err sym_vertex(build *b, uint32_t sym, uint32_t *v)
     return rc;
 }
 
-static hk_err add_edge(build *b, uint32_t from, uint32_t to)
+static hk_err add_edge(build *b, uint32_t from, uint32_t to, uint32_t fact)
 {
     if (b->n_pairs == b->cap_pairs) {
-        uint64_t nc = b->cap_pairs ? b->cap_pairs * 2 : 4096;
-        uint32_t *np = hk_realloc(b->pairs, nc * 2 * sizeof *np);
+        uint64_t nc = b->cap_pairs ? b->cap_pairs + b->cap_pairs / 2 : 4096;
+        uint32_t *np = hk_realloc(b->pairs, nc * 3 * sizeof *np);
         if (!np) return HK_ERR_NOMEM;
         b->pairs = np;
         b->cap_pairs = nc;
     }
-    b->pairs[2 * b->n_pairs] = from;
-    b->pairs[2 * b->n_pairs + 1] = to;
+    b->pairs[3 * b->n_pairs] = from;
+    b->pairs[3 * b->n_pairs + 1] = to;
+    b->pairs[3 * b->n_pairs + 2] = fact;
     b->n_pairs++;
     return HK_OK;
 }
@@ -123,6 +136,17 @@ hk_err hk_graph_snapshot_build(hk_txn *t, hk_graph_snapshot *snap,
         rc = HK_ERR_NOMEM;
         goto done;
     }
+    /* per-edge fact ids (for paths) when every id fits 32 bits */
+    bool keep_facts = st.last_fact_id <= UINT32_MAX;
+    if (st.facts > 0) {
+        /* about 2.2 edges per fact in the generator's mix: one growth */
+        b.cap_pairs = st.facts * 9 / 4 + 4096;
+        b.pairs = hk_malloc(b.cap_pairs * 3 * sizeof *b.pairs);
+        if (!b.pairs) {
+            rc = HK_ERR_NOMEM;
+            goto done;
+        }
+    }
     uint64_t step = st.last_fact_id / 100 + 1;
     for (hk_fact_id id = 1; id <= st.last_fact_id; id++) {
         if (progress && id % step == 0)
@@ -134,17 +158,17 @@ hk_err hk_graph_snapshot_build(hk_txn *t, hk_graph_snapshot *snap,
             continue;
         }
         if (rc != HK_OK) goto done;
-        uint32_t u, v;
+        uint32_t u, v, f32 = keep_facts ? (uint32_t)id : 0;
         if (fs.n_args == 2) {
             if ((rc = sym_vertex(&b, fs.args[0], &u)) != HK_OK ||
                 (rc = sym_vertex(&b, fs.args[1], &v)) != HK_OK ||
-                (rc = add_edge(&b, u, v)) != HK_OK)
+                (rc = add_edge(&b, u, v, f32)) != HK_OK)
                 goto done;
         } else if (fs.n_args >= 3) {
             if ((rc = add_vertex(&b, id | FACT_BIT, &u)) != HK_OK) goto done;
             for (uint32_t i = 0; i < fs.n_args; i++)
                 if ((rc = sym_vertex(&b, fs.args[i], &v)) != HK_OK ||
-                    (rc = add_edge(&b, u, v)) != HK_OK)
+                    (rc = add_edge(&b, u, v, f32)) != HK_OK)
                     goto done;
         }
     }
@@ -155,18 +179,24 @@ hk_err hk_graph_snapshot_build(hk_txn *t, hk_graph_snapshot *snap,
     snap->offsets = hk_calloc((size_t)b.n_vert + 1, sizeof *snap->offsets);
     snap->targets =
         hk_malloc((b.n_pairs ? b.n_pairs : 1) * sizeof *snap->targets);
-    if (!snap->offsets || !snap->targets) {
+    if (keep_facts)
+        snap->facts =
+            hk_malloc((b.n_pairs ? b.n_pairs : 1) * sizeof *snap->facts);
+    if (!snap->offsets || !snap->targets || (keep_facts && !snap->facts)) {
         rc = HK_ERR_NOMEM;
         goto done;
     }
     for (uint64_t e = 0; e < b.n_pairs; e++)
-        snap->offsets[b.pairs[2 * e] + 1]++;
+        snap->offsets[b.pairs[3 * e] + 1]++;
     for (uint32_t v = 0; v < b.n_vert; v++)
         snap->offsets[v + 1] += snap->offsets[v];
+    /* stable: a fact vertex's row keeps its arguments in position order */
     for (uint64_t e = 0; e < b.n_pairs; e++) {
-        uint32_t from = b.pairs[2 * e];
+        uint32_t from = b.pairs[3 * e];
         /* offsets[from] is the next free slot of row from for now */
-        snap->targets[snap->offsets[from]++] = b.pairs[2 * e + 1];
+        uint64_t slot = snap->offsets[from]++;
+        snap->targets[slot] = b.pairs[3 * e + 1];
+        if (keep_facts) snap->facts[slot] = b.pairs[3 * e + 2];
     }
     for (uint32_t v = b.n_vert; v > 0; v--)
         snap->offsets[v] = snap->offsets[v - 1];
@@ -176,6 +206,9 @@ hk_err hk_graph_snapshot_build(hk_txn *t, hk_graph_snapshot *snap,
     snap->audit_seq = st.audit_entries;
     snap->names = b.names; /* exactly n_vertices used; the rest is slack */
     b.names = NULL;
+    snap->vidx = b.vidx;
+    snap->sym_max = sym_max;
+    b.vidx = NULL;
 done:
     hk_free(b.vidx);
     hk_free(b.pairs);

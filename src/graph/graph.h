@@ -225,10 +225,13 @@ void hk_graph_rename_free(hk_graph_rename_plan *plan);
  */
 
 #define HK_GRAPH_TRAVERSE_BUDGET 20000000u /* adjacency rows per call */
-#define HK_GRAPH_MAX_DEPTH 16u             /* neighbourhood depth */
-#define HK_GRAPH_PATH_MAX_LEN 32u          /* hops in a path */
-#define HK_GRAPH_PATH_MAX_K 100u           /* paths per call */
-#define HK_GRAPH_MAX_PREDS 64u             /* allow or deny list entries */
+#define HK_GRAPH_SNAPSHOT_AFTER                                                \
+    100000u                       /* rows a path walk reads before             \
+                                     it builds the snapshot */
+#define HK_GRAPH_MAX_DEPTH 16u    /* neighbourhood depth */
+#define HK_GRAPH_PATH_MAX_LEN 32u /* hops in a path */
+#define HK_GRAPH_PATH_MAX_K 100u  /* paths per call */
+#define HK_GRAPH_MAX_PREDS 64u    /* allow or deny list entries */
 
 typedef enum hk_graph_dir {
     HK_GRAPH_BOTH = 0, /* undirected */
@@ -284,6 +287,9 @@ typedef struct hk_graph_path_res {
 /* Up to req->k shortest simple paths from req->from to req->to of at most
  * max_len hops, in order of length (k = 1: bidirectional breadth-first
  * search; k > 1: depth-first enumeration pruned by the distances to `to`).
+ * Without predicate lists the cached snapshot (snappath.c) answers when it
+ * is current for t, and a walk that reads more than HK_GRAPH_SNAPSHOT_AFTER
+ * rows builds it (once per KB state and process) and answers from it.
  * Two paths differ when their entities or facts differ. An entity that no
  * fact mentions has no paths (not an error); from == to gives one path of
  * length 0. Caller frees res with hk_graph_path_res_free. */
@@ -306,8 +312,18 @@ typedef struct hk_graph_snapshot {
     uint32_t n_vertices; /* vertices */
     uint64_t n_edges;    /* edges */
     uint64_t *offsets;   /* n_vertices + 1 row starts into targets (owned) */
-    uint32_t *targets;   /* out-neighbours, row by row (owned) */
+    uint32_t *targets;   /* out-neighbours, row by row; a fact vertex's row
+                            lists its arguments in position order (owned) */
     uint64_t *names;     /* per vertex: symbol id, or fact id | 1 << 63 */
+    uint32_t *facts;     /* per edge (as targets): the fact it stands for;
+                            NULL when fact ids exceed 32 bits (owned) */
+    uint32_t *vidx;      /* symbol id -> vertex + 1, 0 = no vertex; sym_max
+                            + 1 entries (owned) */
+    uint32_t sym_max;    /* highest symbol id when built */
+    /* The reverse rows, added by hk_graph_snapshot_index (else NULL): */
+    uint64_t *in_offsets; /* n_vertices + 1 row starts into in_sources */
+    uint32_t *in_sources; /* in-neighbours, row by row (owned) */
+    uint32_t *in_facts;   /* per in-edge: the fact it stands for (owned) */
 } hk_graph_snapshot;
 
 /* Progress of a long step: done of total. */
@@ -322,6 +338,40 @@ hk_err hk_graph_snapshot_build(hk_txn *t, hk_graph_snapshot *snap,
 void hk_graph_snapshot_free(hk_graph_snapshot *snap);
 /* Bytes the snapshot holds. */
 uint64_t hk_graph_snapshot_bytes(const hk_graph_snapshot *snap);
+
+/* ==== Paths over a snapshot (snappath.c) ====
+ *
+ * The same answers as hk_graph_paths' walk over the store (same link
+ * rule, same lengths; k > 1 by Yen's algorithm), read from memory: a hub
+ * costs its row, not a B-tree scan. Used by hk_graph_paths for requests
+ * without predicate lists, through a process-wide cache holding one
+ * snapshot (the newest KB asked about), keyed by the KB's audit head
+ * (length and hash of the newest entry): a snapshot is used only by
+ * transactions that see exactly the state it was built from.
+ */
+
+/* Adds the reverse rows to snap (idempotent). HK_ERR_NOMEM. */
+hk_err hk_graph_snapshot_index(hk_graph_snapshot *snap, hk_error *err);
+
+/* Paths over snap, which must have been built from the state t sees and
+ * indexed (t only names the vertices). Checks req as hk_graph_paths does.
+ * HK_ERR_UNSUPPORTED when snap has no per-edge fact ids. */
+hk_err hk_graph_paths_snapshot(hk_txn *t, const hk_graph_snapshot *snap,
+                               const hk_graph_path_req *req,
+                               hk_graph_path_res *res, hk_error *err);
+
+/* A counted reference to the cached snapshot. */
+typedef struct hk_graph_snapref hk_graph_snapref;
+
+/* The cached, indexed snapshot of the state t sees: when the cache holds
+ * none for it and build is true, builds one (seconds on a large KB) and
+ * caches it; *ref NULL when there is none and build is false. Release with
+ * hk_graph_snapshot_release. Thread-safe. */
+hk_err hk_graph_snapshot_acquire(hk_txn *t, bool build, hk_graph_snapref **ref,
+                                 const hk_graph_snapshot **snap, hk_error *err);
+void hk_graph_snapshot_release(hk_graph_snapref *ref);
+/* Drops the cached snapshot (freed when its last reference goes). */
+void hk_graph_snapshot_cache_clear(void);
 
 typedef enum hk_graph_analysis {
     HK_GRAPH_PAGERANK = 0,    /* PageRank (damping 0.85, directed) */

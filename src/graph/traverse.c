@@ -16,10 +16,10 @@
  * ==== Shortest path (k = 1) ====
  * Bidirectional breadth-first search: two frontiers, one from `from`
  * following the direction and one from `to` against it; each round expands
- * by one whole level the frontier with fewer facts to read (the sum of its
- * entities' mention counts, which the index gives without scanning). The first
- * level that reaches a vertex of the other side ends the search; the shortest
- * meeting of that level is the answer.
+ * by one level the frontier with fewer facts to read (the sum of its
+ * entities' mention counts, which the index gives without scanning). The
+ * first link that reaches a vertex of the other side ends the search: it is
+ * a shortest path (the argument is in snappath.c).
  *
  * ==== k shortest simple paths ====
  * A breadth-first search from `to` against the direction gives every
@@ -36,97 +36,11 @@
  */
 #include "core/mem.h"
 #include "graph/graph.h"
+#include "graph/graph_int.h"
 #include "store/store.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* ==== Hash table: 64-bit key -> small record ==== */
-
-typedef struct hslot {
-    uint64_t key;  /* 0 = empty */
-    uint64_t fact; /* fact of the hop that reached key (paths) */
-    uint32_t a;    /* parent symbol (paths) or node index (hood) */
-    uint32_t dist; /* hops from the side's start */
-} hslot;
-
-typedef struct hmap {
-    hslot *slots; /* cap entries */
-    size_t cap;   /* a power of two, or 0 */
-    size_t n;     /* used slots */
-} hmap;
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return x;
-}
-
-static hslot *hmap_find(const hmap *m, uint64_t key)
-{
-    if (m->cap == 0) return NULL;
-    size_t mask = m->cap - 1;
-    for (size_t i = (size_t)mix64(key) & mask;; i = (i + 1) & mask) {
-        if (m->slots[i].key == key) return &m->slots[i];
-        if (m->slots[i].key == 0) return NULL;
-    }
-}
-
-/* Inserts key (absent) and returns its slot, or NULL without memory. */
-static hslot *hmap_put(hmap *m, uint64_t key)
-{
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t nc = m->cap ? m->cap * 2 : 64;
-        hslot *ns = hk_calloc(nc, sizeof *ns);
-        if (!ns) return NULL;
-        for (size_t i = 0; i < m->cap; i++) {
-            if (m->slots[i].key == 0) continue;
-            size_t j = (size_t)mix64(m->slots[i].key) & (nc - 1);
-            while (ns[j].key != 0)
-                j = (j + 1) & (nc - 1);
-            ns[j] = m->slots[i];
-        }
-        hk_free(m->slots);
-        m->slots = ns;
-        m->cap = nc;
-    }
-    size_t mask = m->cap - 1;
-    size_t i = (size_t)mix64(key) & mask;
-    while (m->slots[i].key != 0)
-        i = (i + 1) & mask;
-    memset(&m->slots[i], 0, sizeof m->slots[i]);
-    m->slots[i].key = key;
-    m->n++;
-    return &m->slots[i];
-}
-
-static void hmap_free(hmap *m)
-{
-    hk_free(m->slots);
-    memset(m, 0, sizeof *m);
-}
-
-/* A growable array of symbol ids. */
-typedef struct u32vec {
-    uint32_t *v; /* entries */
-    size_t n;    /* used */
-    size_t cap;  /* allocated */
-} u32vec;
-
-static hk_err u32vec_push(u32vec *a, uint32_t x)
-{
-    if (a->n == a->cap) {
-        size_t nc = a->cap ? a->cap * 2 : 64;
-        uint32_t *nv = hk_realloc(a->v, nc * sizeof *nv);
-        if (!nv) return HK_ERR_NOMEM;
-        a->v = nv;
-        a->cap = nc;
-    }
-    a->v[a->n++] = x;
-    return HK_OK;
-}
 
 /* ==== Links of an entity ==== */
 
@@ -139,6 +53,7 @@ typedef struct trav {
     uint32_t deny[HK_GRAPH_MAX_PREDS];  /* denied predicate ids */
     size_t n_deny;                      /* entries in deny */
     uint64_t rows;                      /* adjacency rows read so far */
+    uint64_t budget;                    /* rows allowed (HK_ERR_LIMIT) */
 } trav;
 
 static hk_err trav_init(trav *tr, hk_txn *t, const hk_graph_filter *f,
@@ -146,6 +61,7 @@ static hk_err trav_init(trav *tr, hk_txn *t, const hk_graph_filter *f,
 {
     memset(tr, 0, sizeof *tr);
     tr->t = t;
+    tr->budget = HK_GRAPH_TRAVERSE_BUDGET;
     if (f->n_allow > HK_GRAPH_MAX_PREDS || f->n_deny > HK_GRAPH_MAX_PREDS) {
         hk_error_set(err, HK_ERR_INVALID, "at most %u predicates per list",
                      HK_GRAPH_MAX_PREDS);
@@ -228,7 +144,7 @@ static hk_err each_fact(trav *tr, uint32_t u, fact_fn fn, void *ud,
         bool has = false;
         rc = hks_adj_next(a, &row, &has, err);
         if (rc != HK_OK || !has) break;
-        if (++tr->rows > HK_GRAPH_TRAVERSE_BUDGET) {
+        if (++tr->rows > tr->budget) {
             rc = hk_error_set(err, HK_ERR_LIMIT,
                               "the walk read more than %u facts; narrow it "
                               "with a predicate list or a shorter length",
@@ -370,17 +286,16 @@ typedef struct bfs_ctx {
 static hk_err bfs_link(void *ud, uint32_t u, uint32_t v, hk_fact_id fact,
                        bool *stop)
 {
-    (void)stop;
     bfs_ctx *b = ud;
     hslot *o = hmap_find(&b->other->seen, v);
     if (o != NULL) {
-        unsigned len = b->own->depth + 1 + o->dist;
-        if (len < b->best) {
-            b->best = len;
-            b->meet_u = u;
-            b->meet_v = v;
-            b->meet_f = fact;
-        }
+        /* the first meeting of a level is a shortest one (snappath.c) */
+        b->best = b->own->depth + 1 + o->dist;
+        b->meet_u = u;
+        b->meet_v = v;
+        b->meet_f = fact;
+        *stop = true;
+        return HK_OK;
     }
     if (hmap_find(&b->own->seen, v) != NULL) return HK_OK;
     hslot *s = hmap_put(&b->own->seen, v);
@@ -439,7 +354,7 @@ static hk_err shortest(trav *tr, uint32_t from, uint32_t to,
         hk_graph_dir dir =
             i == 0 ? req->filter.dir : reverse_dir(req->filter.dir);
         sd[i].next.n = 0;
-        for (size_t j = 0; j < sd[i].frontier.n; j++) {
+        for (size_t j = 0; b.best == ~0u && j < sd[i].frontier.n; j++) {
             rc = each_link(tr, sd[i].frontier.v[j], dir, bfs_link, &b, err);
             if (rc != HK_OK) goto done;
         }
@@ -593,6 +508,21 @@ done:
     return rc;
 }
 
+/* Paths from the cached snapshot (built first when build is true);
+ * HK_ERR_NOT_FOUND when there is none for the state t sees. */
+static hk_err paths_cached(hk_txn *t, const hk_graph_path_req *req, bool build,
+                           hk_graph_path_res *res, hk_error *err)
+{
+    hk_graph_snapref *ref = NULL;
+    const hk_graph_snapshot *snap = NULL;
+    hk_err rc = hk_graph_snapshot_acquire(t, build, &ref, &snap, err);
+    if (rc != HK_OK) return rc;
+    if (!ref) return HK_ERR_NOT_FOUND;
+    rc = hk_graph_paths_snapshot(t, snap, req, res, err);
+    hk_graph_snapshot_release(ref);
+    return rc;
+}
+
 hk_err hk_graph_paths(hk_txn *t, const hk_graph_path_req *req,
                       hk_graph_path_res *res, hk_error *err)
 {
@@ -613,6 +543,14 @@ hk_err hk_graph_paths(hk_txn *t, const hk_graph_path_req *req,
     trav tr;
     hk_err rc = trav_init(&tr, t, &req->filter, err);
     if (rc != HK_OK) return rc;
+    /* without predicate lists the cached snapshot answers when it is
+       current; else the walk tries first, within a small budget */
+    bool snap_ok = req->filter.n_allow == 0 && req->filter.n_deny == 0;
+    if (snap_ok) {
+        rc = paths_cached(t, req, false, res, err);
+        if (rc != HK_ERR_NOT_FOUND) return rc;
+        tr.budget = HK_GRAPH_SNAPSHOT_AFTER;
+    }
     uint32_t from, to;
     bool has_from, has_to;
     rc = entity_sym(t, req->from, &from, &has_from, err);
@@ -625,6 +563,18 @@ hk_err hk_graph_paths(hk_txn *t, const hk_graph_path_req *req,
     else
         rc = k_shortest(&tr, from, to, req, res, err);
     if (rc != HK_OK) hk_graph_path_res_free(res);
+    if (rc == HK_ERR_LIMIT && snap_ok) {
+        /* a hub: build the snapshot once, answer from memory */
+        rc = paths_cached(t, req, true, res, err);
+        if (rc == HK_ERR_NOT_FOUND || rc == HK_ERR_UNSUPPORTED) {
+            tr.rows = 0;
+            tr.budget = HK_GRAPH_TRAVERSE_BUDGET;
+            hk_error_clear(err);
+            rc = req->k == 1 ? shortest(&tr, from, to, req, res, err)
+                             : k_shortest(&tr, from, to, req, res, err);
+            if (rc != HK_OK) hk_graph_path_res_free(res);
+        }
+    }
     return rc;
 }
 

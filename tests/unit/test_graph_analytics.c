@@ -78,7 +78,17 @@ static void test_snapshot_rows(void **state)
             assert_true(snap.targets[i] < snap.n_vertices);
     }
     assert_int_equal(snap.offsets[snap.n_vertices], snap.n_edges);
-    assert_int_equal(hk_graph_snapshot_bytes(&snap), 8 * 8 + 6 * 4 + 7 * 8);
+    /* rows, targets, names, per-edge fact ids, symbol -> vertex map */
+    assert_non_null(snap.facts);
+    assert_int_equal(hk_graph_snapshot_bytes(&snap),
+                     8 * 8 + 6 * 4 + 7 * 8 + 6 * 4 +
+                         ((uint64_t)snap.sym_max + 1) * 4);
+    /* the reverse rows add a row start per vertex and 8 bytes per edge */
+    assert_int_equal(hk_graph_snapshot_index(&snap, &err), HK_OK);
+    assert_int_equal(hk_graph_snapshot_bytes(&snap),
+                     8 * 8 + 6 * 4 + 7 * 8 + 6 * 4 +
+                         ((uint64_t)snap.sym_max + 1) * 4 + 8 * 8 + 6 * 8);
+    assert_int_equal(snap.in_offsets[snap.n_vertices], snap.n_edges);
     hk_graph_snapshot_free(&snap);
     hk_txn_abort(t);
     tu_discard(s, dir);

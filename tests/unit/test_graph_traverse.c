@@ -166,6 +166,11 @@ static void enum_paths(const graph *g, int u, int b, hk_graph_dir dir,
     on[u] = false;
 }
 
+/* Answer paths from a snapshot built for each call (hk_graph_paths uses
+ * it only past HK_GRAPH_SNAPSHOT_AFTER rows, which these graphs never
+ * read), rather than from the walk over the store. */
+static bool use_snapshot;
+
 static hk_err paths(hk_store *s, const char *from, const char *to,
                     unsigned max_len, size_t k, const hk_graph_filter *f,
                     hk_graph_path_res *res)
@@ -178,7 +183,17 @@ static hk_err paths(hk_store *s, const char *from, const char *to,
     req.k = k;
     if (f) req.filter = *f;
     hk_error err;
-    hk_err rc = hk_svc_graph_paths(t, &req, res, &err);
+    hk_err rc;
+    if (use_snapshot && (!f || (f->n_allow == 0 && f->n_deny == 0))) {
+        hk_graph_snapshot snap;
+        assert_int_equal(hk_graph_snapshot_build(t, &snap, NULL, NULL, &err),
+                         HK_OK);
+        assert_int_equal(hk_graph_snapshot_index(&snap, &err), HK_OK);
+        rc = hk_graph_paths_snapshot(t, &snap, &req, res, &err);
+        hk_graph_snapshot_free(&snap);
+    } else {
+        rc = hk_svc_graph_paths(t, &req, res, &err);
+    }
     if (rc != HK_OK) fprintf(stderr, "paths: %s\n", err.message);
     hk_txn_abort(t);
     return rc;
@@ -472,11 +487,119 @@ static void test_neighbours(void **state)
     tu_discard(s, dir);
 }
 
+/* ==== The same over the snapshot ==== */
+
+static int snapshot_on(void **state)
+{
+    (void)state;
+    use_snapshot = true;
+    return 0;
+}
+
+static int snapshot_off(void **state)
+{
+    (void)state;
+    use_snapshot = false;
+    return 0;
+}
+
+/* Four-argument facts: a directed hyperedge can be used twice by a walk
+ * (c -> d, then a -> b of the same fact), which a path must not do. */
+static void test_snapshot_wide_facts(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("traverse4");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    tu_add(t, tu_st("W", "A", "B", "C", "D", NULL), NULL);
+    tu_add(t, tu_st("R", "D", "A", NULL), NULL);
+    tu_add(t, tu_st("R", "B", "E", NULL), NULL);
+    tu_commit(t);
+    hk_graph_filter f = {0};
+    f.dir = HK_GRAPH_OUT;
+    hk_graph_path_res res;
+    /* C -W-> D -R-> A -W-> B -R-> E reuses W: no path of 4 hops */
+    assert_int_equal(paths(s, "C", "E", 8, 3, &f, &res), HK_OK);
+    assert_int_equal(res.n_paths, 0);
+    hk_graph_path_res_free(&res);
+    /* A -W-> B -R-> E, and A -W-> C? no: C does not reach E */
+    assert_int_equal(paths(s, "A", "E", 8, 3, &f, &res), HK_OK);
+    assert_int_equal(res.n_paths, 1);
+    assert_int_equal(res.paths[0].length, 2);
+    hk_graph_path_res_free(&res);
+    tu_discard(s, dir);
+}
+
+/* The cache: one snapshot per KB state, current or absent. */
+static void test_snapshot_cache(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("traverse5");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    tu_add(t, tu_st("R", "A", "B", NULL), NULL);
+    tu_commit(t);
+    hk_graph_snapshot_cache_clear();
+    hk_error err;
+    hk_graph_snapref *r1 = NULL, *r2 = NULL;
+    const hk_graph_snapshot *g1 = NULL, *g2 = NULL;
+    hk_txn *r = tu_begin(s, false);
+    assert_int_equal(hk_graph_snapshot_acquire(r, false, &r1, &g1, &err),
+                     HK_OK);
+    assert_null(r1);
+    assert_int_equal(hk_graph_snapshot_acquire(r, true, &r1, &g1, &err), HK_OK);
+    assert_non_null(r1);
+    assert_int_equal(g1->n_edges, 1);
+    assert_int_equal(hk_graph_snapshot_acquire(r, false, &r2, &g2, &err),
+                     HK_OK);
+    assert_ptr_equal(r2, r1);
+    hk_graph_snapshot_release(r2);
+    hk_txn_abort(r);
+    /* a write makes it stale; the old one lives while referenced */
+    t = tu_begin(s, true);
+    tu_add(t, tu_st("R", "B", "C", NULL), NULL);
+    tu_commit(t);
+    r = tu_begin(s, false);
+    assert_int_equal(hk_graph_snapshot_acquire(r, false, &r2, &g2, &err),
+                     HK_OK);
+    assert_null(r2);
+    assert_int_equal(hk_graph_snapshot_acquire(r, true, &r2, &g2, &err), HK_OK);
+    assert_non_null(r2);
+    assert_ptr_not_equal(r2, r1);
+    assert_int_equal(g2->n_edges, 2);
+    assert_int_equal(g1->n_edges, 1);
+    hk_graph_path_req req = {0};
+    req.from = "A";
+    req.to = "C";
+    req.max_len = 4;
+    req.k = 1;
+    hk_graph_path_res res;
+    assert_int_equal(hk_graph_paths(r, &req, &res, &err), HK_OK);
+    assert_int_equal(res.n_paths, 1);
+    assert_int_equal(res.paths[0].length, 2);
+    hk_graph_path_res_free(&res);
+    hk_graph_snapshot_release(r1);
+    hk_graph_snapshot_release(r2);
+    hk_txn_abort(r);
+    hk_graph_snapshot_cache_clear();
+    tu_discard(s, dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shortest_vs_bfs),
         cmocka_unit_test(test_k_shortest_vs_enumeration),
+        cmocka_unit_test_setup_teardown(test_shortest_vs_bfs, snapshot_on,
+                                        snapshot_off),
+        cmocka_unit_test_setup_teardown(test_k_shortest_vs_enumeration,
+                                        snapshot_on, snapshot_off),
+        cmocka_unit_test_setup_teardown(test_filters_and_edges, snapshot_on,
+                                        snapshot_off),
+        cmocka_unit_test_setup_teardown(test_snapshot_wide_facts, snapshot_on,
+                                        snapshot_off),
+        cmocka_unit_test(test_snapshot_wide_facts),
+        cmocka_unit_test(test_snapshot_cache),
         cmocka_unit_test(test_filters_and_edges),
         cmocka_unit_test(test_neighbours),
     };
