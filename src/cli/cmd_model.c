@@ -92,13 +92,33 @@ static int model_train(cli_ctx *c, hk_svc_model_train_req *r)
         if (pg.tty) fputc('\n', stderr);
     }
     hkl_data_free(&d);
-    if (err) {
-        cli_close(s);
-        return cli_fail(c, err, &e);
-    }
+    cli_close(s); /* the read-only handle; publishing opens for writing */
+    if (err) return cli_fail(c, err, &e);
     const hkl_model *m = hk_svc_model_get(h);
+    hk_svc_model_space_res sr;
+    memset(&sr, 0, sizeof sr);
+    if (r->space) {
+        if ((rc = cli_open(c, false, false, &s))) {
+            hk_svc_model_release(h);
+            return rc;
+        }
+        err =
+            hk_svc_model_publish_space(s, cli_vstore(s), m, r->space, &sr, &e);
+        if (err) { /* the model is stored; say so and fail */
+            fprintf(stderr, "model stored, but its entity vectors were not "
+                            "written:\n");
+            hk_svc_model_release(h);
+            rc = cli_fail(c, err, &e);
+            cli_close(s);
+            return rc;
+        }
+    }
     if (c->json) {
-        rc = print_json(hk_svc_model_info_jansson(m, true, 0));
+        json_t *j = hk_svc_model_info_jansson(m, true, 0);
+        if (j && r->space)
+            json_object_set_new(j, "graph_space",
+                                hk_svc_model_space_jansson(&sr));
+        rc = print_json(j);
     } else {
         char path[4096];
         hk_svc_model_path(s, path, sizeof path, &e);
@@ -110,10 +130,13 @@ static int model_train(cli_ctx *c, hk_svc_model_train_req *r)
                m->triples_per_sec);
         print_metrics("validation", &m->valid);
         print_metrics("test", &m->test);
+        if (r->space)
+            printf("entity vectors: %llu in vector space %s (dim %u)\n",
+                   (unsigned long long)sr.written, sr.space, sr.dim);
         rc = HK_EXIT_OK;
     }
     hk_svc_model_release(h);
-    cli_close(s);
+    if (r->space) cli_close(s);
     return rc;
 }
 
@@ -357,6 +380,7 @@ int hk_cmd_model(int argc, char **argv)
         "Usage: hakgal model train [--model complex|distmult] [--dim N]\n"
         "                  [--epochs N] [--threads N] [--seed N] [--lr X]\n"
         "                  [--reg X] [--negatives N] [--valid F] [--test F]\n"
+        "                  [--space NAME | --no-space]\n"
         "       hakgal model info\n"
         "       hakgal model eval [--max N] | --split DIR [train options]\n"
         "       hakgal model score STATEMENT\n"
@@ -369,7 +393,9 @@ int hk_cmd_model(int argc, char **argv)
         "A knowledge-graph embedding learned from the KB's facts (ComplEx\n"
         "with N3 regularisation, or DistMult), stored as learn.model next to\n"
         "the KB. train holds out --valid and --test fractions of the facts\n"
-        "(0.05 each) and stops early on validation MRR; eval reports the\n"
+        "(0.05 each) and stops early on validation MRR, then writes the\n"
+        "entity embeddings as the entity vector space --space (graph) for\n"
+        "hakgal similar --space graph (--no-space: not); eval reports the\n"
         "filtered MRR and Hits@1/3/10 on the held-out test facts next to two\n"
         "baselines, or with --split DIR trains and evaluates on "
         "DIR/train.txt,\n"
@@ -398,6 +424,8 @@ int hk_cmd_model(int argc, char **argv)
         {"split", required_argument, NULL, 'S'},
         {"max", required_argument, NULL, 'x'},
         {"k", required_argument, NULL, 'k'},
+        {"space", required_argument, NULL, 'G'},
+        {"no-space", no_argument, NULL, 'N'},
         {0, 0, 0, 0}};
     hk_svc_model_train_req req;
     hk_svc_model_train_req_init(&req);
@@ -478,6 +506,12 @@ int hk_cmd_model(int argc, char **argv)
         case 'a':
             if (!cli_check_actor(&c, optarg)) return HK_EXIT_INVALID;
             actor = optarg;
+            break;
+        case 'G':
+            req.space = optarg;
+            break;
+        case 'N':
+            req.space = NULL;
             break;
         }
     }

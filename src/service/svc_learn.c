@@ -211,6 +211,7 @@ void hk_svc_model_train_req_init(hk_svc_model_train_req *r)
     r->split_seed = 1;
     r->valid = 0.05;
     r->test = 0.05;
+    r->space = HK_SVC_GRAPH_SPACE;
 }
 
 hk_err hk_svc_model_collect(hk_txn *t, const hk_svc_model_train_req *r,
@@ -381,13 +382,26 @@ static void *job_main(void *arg)
     pthread_mutex_unlock(&job.lock);
     if (rc == HK_OK && atomic_load(&job.stop))
         rc = hk_error_set(&e, HK_ERR_STATE, "training was stopped");
+    hk_svc_model *h = NULL;
     if (rc == HK_OK)
-        rc = hk_svc_model_train(job.store, &d, seq, &job.req, NULL, &e);
+        rc = hk_svc_model_train(job.store, &d, seq, &job.req, &h, &e);
     hkl_data_free(&d);
+    hk_svc_model_space_res sr;
+    memset(&sr, 0, sizeof sr);
+    hk_error se;
+    hk_error_clear(&se);
+    if (h && job.req.vs && job.req.space &&
+        hk_svc_model_publish_space(job.store, job.req.vs, hk_svc_model_get(h),
+                                   job.req.space, &sr, &se) != HK_OK)
+        sr.written = 0;
+    hk_svc_model_release(h);
     pthread_mutex_lock(&job.lock);
     job.st.ended_us = hk_now_us();
     if (rc == HK_OK) {
         job.st.state = HK_SVC_TRAIN_DONE;
+        job.st.space_vectors = sr.written;
+        snprintf(job.st.space_error, sizeof job.st.space_error, "%s",
+                 se.message);
     } else {
         job.st.state =
             atomic_load(&job.stop) ? HK_SVC_TRAIN_STOPPED : HK_SVC_TRAIN_FAILED;
@@ -482,6 +496,13 @@ json_t *hk_svc_train_status_jansson(const hk_svc_train_status *st)
         st->state == HK_SVC_TRAIN_FAILED || st->state == HK_SVC_TRAIN_STOPPED
             ? json_string(st->error)
             : json_null());
+    if (j && st->state == HK_SVC_TRAIN_DONE) {
+        json_object_set_new(j, "space_vectors",
+                            json_integer((json_int_t)st->space_vectors));
+        json_object_set_new(j, "space_error",
+                            st->space_error[0] ? json_string(st->space_error)
+                                               : json_null());
+    }
     return j;
 }
 
