@@ -66,7 +66,8 @@ static void print_metrics(const char *what, const hkl_metrics *m)
 static int model_train(cli_ctx *c, hk_svc_model_train_req *r)
 {
     hk_store *s;
-    int rc = cli_open(c, true, false, &s);
+    /* writable when the embeddings go to a vector space */
+    int rc = cli_open(c, r->space == NULL, false, &s);
     if (rc) return rc;
     hk_error e;
     hk_txn *t = NULL;
@@ -79,7 +80,13 @@ static int model_train(cli_ctx *c, hk_svc_model_train_req *r)
     progress pg = {!c->json && isatty(2), -1};
     r->progress = on_epoch;
     r->ud = &pg;
+    r->vs = r->space ? cli_vstore(s) : NULL;
     hk_svc_model *h = NULL;
+    hk_svc_model_space_res sr;
+    memset(&sr, 0, sizeof sr);
+    hk_err src = HK_OK;
+    hk_error se;
+    hk_error_clear(&se);
     if (!err) {
         if (!c->json)
             fprintf(stderr,
@@ -88,30 +95,22 @@ static int model_train(cli_ctx *c, hk_svc_model_train_req *r)
                     hkl_kind_name(r->params.kind), r->params.dim,
                     d.n[HKL_TRAIN], (unsigned long long)d.facts, d.ent.n,
                     d.rel.n, r->params.threads);
-        err = hk_svc_model_train(s, &d, seq, r, &h, &e);
+        err = hk_svc_model_train_space(s, &d, seq, r, &h, &sr, &src, &se, &e);
         if (pg.tty) fputc('\n', stderr);
     }
     hkl_data_free(&d);
-    cli_close(s); /* the read-only handle; publishing opens for writing */
-    if (err) return cli_fail(c, err, &e);
+    if (err) {
+        cli_close(s);
+        return cli_fail(c, err, &e);
+    }
     const hkl_model *m = hk_svc_model_get(h);
-    hk_svc_model_space_res sr;
-    memset(&sr, 0, sizeof sr);
-    if (r->space) {
-        if ((rc = cli_open(c, false, false, &s))) {
-            hk_svc_model_release(h);
-            return rc;
-        }
-        err =
-            hk_svc_model_publish_space(s, cli_vstore(s), m, r->space, &sr, &e);
-        if (err) { /* the model is stored; say so and fail */
-            fprintf(stderr, "model stored, but its entity vectors were not "
-                            "written:\n");
-            hk_svc_model_release(h);
-            rc = cli_fail(c, err, &e);
-            cli_close(s);
-            return rc;
-        }
+    if (src != HK_OK) { /* the model is stored; say so and fail */
+        fprintf(stderr, "model stored, but its entity vectors were not "
+                        "written:\n");
+        hk_svc_model_release(h);
+        rc = cli_fail(c, src, &se);
+        cli_close(s);
+        return rc;
     }
     if (c->json) {
         json_t *j = hk_svc_model_info_jansson(m, true, 0);
@@ -136,7 +135,7 @@ static int model_train(cli_ctx *c, hk_svc_model_train_req *r)
         rc = HK_EXIT_OK;
     }
     hk_svc_model_release(h);
-    if (r->space) cli_close(s);
+    cli_close(s);
     return rc;
 }
 

@@ -84,6 +84,18 @@ hk_err hk_svc_model_collect(hk_txn *t, const hk_svc_model_train_req *r,
 hk_err hk_svc_model_train(hk_store *s, const hkl_data *d, uint64_t audit_seq,
                           const hk_svc_model_train_req *r, hk_svc_model **out,
                           hk_error *err);
+/* The same, and when r->vs and r->space are set, the entity embeddings
+ * are written to that space (hk_svc_model_publish_space) before the
+ * model is stored, and the model's audit sequence is moved past the
+ * entries those writes appended, so that they do not age it. A failed
+ * publication does not fail the training: its code goes to *space_rc
+ * and its error to *space_err, *space (may be NULL) gets the result. */
+struct hk_svc_model_space_res; /* below, "The graph vector space" */
+hk_err
+hk_svc_model_train_space(hk_store *s, const hkl_data *d, uint64_t audit_seq,
+                         const hk_svc_model_train_req *r, hk_svc_model **out,
+                         struct hk_svc_model_space_res *space, hk_err *space_rc,
+                         hk_error *space_err, hk_error *err);
 
 /* ==== The graph vector space ==== */
 
@@ -91,11 +103,12 @@ hk_err hk_svc_model_train(hk_store *s, const hkl_data *d, uint64_t audit_seq,
 #define HK_SVC_GRAPH_SPACE "graph"
 
 typedef struct hk_svc_model_space_res {
-    char space[64];   /* the space written */
-    uint32_t dim;     /* its dimension: the model's width (ComplEx: the
-                         real parts, then the imaginary parts) */
-    uint64_t written; /* entity vectors stored */
-    uint64_t skipped; /* model entities the KB has no symbol for */
+    char space[64];         /* the space written */
+    uint32_t dim;           /* its dimension: the model's width (ComplEx: the
+                               real parts, then the imaginary parts) */
+    uint64_t written;       /* entity vectors stored */
+    uint64_t skipped;       /* model entities the KB has no symbol for */
+    uint64_t audit_entries; /* audit entries the writes appended */
 } hk_svc_model_space_res;
 
 /* Writes the entity embeddings of m as the entity vector space `space`

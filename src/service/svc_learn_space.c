@@ -37,9 +37,17 @@ typedef struct prep_arg {
     const char *model; /* "learn:<kind>-<dim>@<audit_seq>" */
 } prep_arg;
 
-static hk_err prep_apply(hk_txn *t, void *arg, hk_error *err)
+/* Audit entries of the KB as t sees it (its own writes included). */
+static hk_err audit_head(hk_txn *t, uint64_t *seq, hk_error *err)
 {
-    prep_arg *a = arg;
+    hk_stats st;
+    hk_err e = hk_store_stats(t, &st, err);
+    if (e == HK_OK) *seq = st.audit_entries;
+    return e;
+}
+
+static hk_err prep_space(hk_txn *t, prep_arg *a, hk_error *err)
+{
     hkv_space sp;
     hk_err e = hkv_space_find(a->vs, t, a->space, &sp, err);
     if (e == HK_OK) {
@@ -66,6 +74,28 @@ static hk_err prep_apply(hk_txn *t, void *arg, hk_error *err)
     sp.embedder = HKV_EMBED_NONE;
     if ((e = hkv_space_create(a->vs, t, &sp, err))) return e;
     return hkv_space_set_model(a->vs, t, a->space, a->model, err);
+}
+
+/* A write step with the audit entries it appended (a write txn is alone:
+ * they are all its own). */
+typedef struct step_arg {
+    prep_arg *prep;           /* the prepare step, or NULL: */
+    hk_svc_ventity_arg *vecs; /* a batch of vectors */
+    uint64_t entries;         /* out */
+} step_arg;
+
+static hk_err step_apply(hk_txn *t, void *arg, hk_error *err)
+{
+    step_arg *a = arg;
+    uint64_t h0 = 0, h1 = 0;
+    a->entries = 0;
+    hk_err e = audit_head(t, &h0, err);
+    if (e == HK_OK)
+        e = a->prep ? prep_space(t, a->prep, err)
+                    : hk_svc_ventity_apply(t, a->vecs, err);
+    if (e == HK_OK) e = audit_head(t, &h1, err);
+    if (e == HK_OK) a->entries = h1 > h0 ? h1 - h0 : 0;
+    return e;
 }
 
 /* Marks in keep[] the entities of m the KB has a symbol for. */
@@ -108,8 +138,10 @@ hk_err hk_svc_model_publish_space(hk_store *s, struct hkv_store *vs,
              hkl_kind_name(m->p.kind), m->p.dim,
              (unsigned long long)m->audit_seq);
     prep_arg pa = {vs, space, m->width, model};
-    hk_err e = hk_svc_write(s, "learn", prep_apply, &pa, err);
+    step_arg sa = {&pa, NULL, 0};
+    hk_err e = hk_svc_write(s, "learn", step_apply, &sa, err);
     if (e) return e;
+    res->audit_entries = sa.entries;
     bool *keep = hk_malloc((m->ent.n ? m->ent.n : 1) * sizeof *keep);
     const char **names = hk_malloc(HKS_BATCH * sizeof *names);
     float *vecs = hk_malloc((size_t)HKS_BATCH * m->width * sizeof *vecs);
@@ -135,9 +167,10 @@ hk_err hk_svc_model_publish_space(hk_store *s, struct hkv_store *vs,
             a.n++;
         }
         if (!a.n) continue;
-        if ((e = hk_svc_write(s, "learn", hk_svc_ventity_apply, &a, err)))
-            goto done;
+        step_arg st = {NULL, &a, 0};
+        if ((e = hk_svc_write(s, "learn", step_apply, &st, err))) goto done;
         res->written += a.written;
+        res->audit_entries += st.entries;
     }
     snprintf(res->space, sizeof res->space, "%s", space);
     res->dim = m->width;

@@ -160,6 +160,36 @@ static void test_graph_space(void **state)
     assert_int_equal(sp.params.dim, 3);
     assert_int_equal(sp.kind, HKV_KIND_FACT);
     hk_svc_model_release(h);
+
+    /* training with the space: its own vector writes do not age it */
+    hk_svc_model_train_req r;
+    hk_svc_model_train_req_init(&r);
+    r.params.dim = 8;
+    r.params.epochs = 5;
+    r.params.threads = 1;
+    r.vs = vs;
+    hkl_data d;
+    hkl_data_init(&d);
+    uint64_t seq = 0;
+    t = tu_begin(s, false);
+    assert_int_equal(hk_svc_model_collect(t, &r, &d, &seq, &err), HK_OK);
+    hk_txn_abort(t);
+    hk_err src = HK_ERR_STATE;
+    hk_error se;
+    rc = hk_svc_model_train_space(s, &d, seq, &r, &h, &res, &src, &se, &err);
+    hkl_data_free(&d);
+    assert_int_equal(rc, HK_OK);
+    assert_int_equal(src, HK_OK);
+    m = hk_svc_model_get(h);
+    assert_int_equal(res.written, m->ent.n - 1);
+    assert_true(res.audit_entries >= res.written);
+    assert_int_equal(m->audit_seq, seq + res.audit_entries);
+    uint64_t age = 1;
+    t = tu_begin(s, false);
+    assert_int_equal(hk_svc_model_age(t, m, &age, &err), HK_OK);
+    hk_txn_abort(t);
+    assert_int_equal(age, 0);
+    hk_svc_model_release(h);
     hk_svc_store_close(s, vs);
     tu_rmrf(dir);
     free(dir);
