@@ -66,7 +66,8 @@ static void print_metrics(const char *what, const hkl_metrics *m)
 static int model_train(cli_ctx *c, hk_svc_model_train_req *r)
 {
     hk_store *s;
-    int rc = cli_open(c, true, false, &s);
+    /* writable when the embeddings go to a vector space */
+    int rc = cli_open(c, r->space == NULL, false, &s);
     if (rc) return rc;
     hk_error e;
     hk_txn *t = NULL;
@@ -79,7 +80,13 @@ static int model_train(cli_ctx *c, hk_svc_model_train_req *r)
     progress pg = {!c->json && isatty(2), -1};
     r->progress = on_epoch;
     r->ud = &pg;
+    r->vs = r->space ? cli_vstore(s) : NULL;
     hk_svc_model *h = NULL;
+    hk_svc_model_space_res sr;
+    memset(&sr, 0, sizeof sr);
+    hk_err src = HK_OK;
+    hk_error se;
+    hk_error_clear(&se);
     if (!err) {
         if (!c->json)
             fprintf(stderr,
@@ -88,7 +95,7 @@ static int model_train(cli_ctx *c, hk_svc_model_train_req *r)
                     hkl_kind_name(r->params.kind), r->params.dim,
                     d.n[HKL_TRAIN], (unsigned long long)d.facts, d.ent.n,
                     d.rel.n, r->params.threads);
-        err = hk_svc_model_train(s, &d, seq, r, &h, &e);
+        err = hk_svc_model_train_space(s, &d, seq, r, &h, &sr, &src, &se, &e);
         if (pg.tty) fputc('\n', stderr);
     }
     hkl_data_free(&d);
@@ -97,8 +104,20 @@ static int model_train(cli_ctx *c, hk_svc_model_train_req *r)
         return cli_fail(c, err, &e);
     }
     const hkl_model *m = hk_svc_model_get(h);
+    if (src != HK_OK) { /* the model is stored; say so and fail */
+        fprintf(stderr, "model stored, but its entity vectors were not "
+                        "written:\n");
+        hk_svc_model_release(h);
+        rc = cli_fail(c, src, &se);
+        cli_close(s);
+        return rc;
+    }
     if (c->json) {
-        rc = print_json(hk_svc_model_info_jansson(m, true, 0));
+        json_t *j = hk_svc_model_info_jansson(m, true, 0);
+        if (j && r->space)
+            json_object_set_new(j, "graph_space",
+                                hk_svc_model_space_jansson(&sr));
+        rc = print_json(j);
     } else {
         char path[4096];
         hk_svc_model_path(s, path, sizeof path, &e);
@@ -110,6 +129,9 @@ static int model_train(cli_ctx *c, hk_svc_model_train_req *r)
                m->triples_per_sec);
         print_metrics("validation", &m->valid);
         print_metrics("test", &m->test);
+        if (r->space)
+            printf("entity vectors: %llu in vector space %s (dim %u)\n",
+                   (unsigned long long)sr.written, sr.space, sr.dim);
         rc = HK_EXIT_OK;
     }
     hk_svc_model_release(h);
@@ -357,6 +379,7 @@ int hk_cmd_model(int argc, char **argv)
         "Usage: hakgal model train [--model complex|distmult] [--dim N]\n"
         "                  [--epochs N] [--threads N] [--seed N] [--lr X]\n"
         "                  [--reg X] [--negatives N] [--valid F] [--test F]\n"
+        "                  [--space NAME | --no-space]\n"
         "       hakgal model info\n"
         "       hakgal model eval [--max N] | --split DIR [train options]\n"
         "       hakgal model score STATEMENT\n"
@@ -369,7 +392,9 @@ int hk_cmd_model(int argc, char **argv)
         "A knowledge-graph embedding learned from the KB's facts (ComplEx\n"
         "with N3 regularisation, or DistMult), stored as learn.model next to\n"
         "the KB. train holds out --valid and --test fractions of the facts\n"
-        "(0.05 each) and stops early on validation MRR; eval reports the\n"
+        "(0.05 each) and stops early on validation MRR, then writes the\n"
+        "entity embeddings as the entity vector space --space (graph) for\n"
+        "hakgal similar --space graph (--no-space: not); eval reports the\n"
         "filtered MRR and Hits@1/3/10 on the held-out test facts next to two\n"
         "baselines, or with --split DIR trains and evaluates on "
         "DIR/train.txt,\n"
@@ -398,6 +423,8 @@ int hk_cmd_model(int argc, char **argv)
         {"split", required_argument, NULL, 'S'},
         {"max", required_argument, NULL, 'x'},
         {"k", required_argument, NULL, 'k'},
+        {"space", required_argument, NULL, 'G'},
+        {"no-space", no_argument, NULL, 'N'},
         {0, 0, 0, 0}};
     hk_svc_model_train_req req;
     hk_svc_model_train_req_init(&req);
@@ -478,6 +505,12 @@ int hk_cmd_model(int argc, char **argv)
         case 'a':
             if (!cli_check_actor(&c, optarg)) return HK_EXIT_INVALID;
             actor = optarg;
+            break;
+        case 'G':
+            req.space = optarg;
+            break;
+        case 'N':
+            req.space = NULL;
             break;
         }
     }

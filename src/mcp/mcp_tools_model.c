@@ -124,6 +124,7 @@ hk_err mcp_t_train_model(mcp_call *c, json_t **out, hk_error *err)
     hk_svc_model_train_req_init(&r);
     hk_err rc = hk_svc_model_train_req_json(o, &r, err);
     json_decref(o);
+    r.vs = c->srv->env.vstore_slot ? *c->srv->env.vstore_slot : NULL;
     if (rc == HK_OK) rc = hk_svc_train_start(mcp_store(c), &r, err);
     if (rc) return rc;
     hk_svc_train_status st;

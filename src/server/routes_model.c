@@ -258,6 +258,7 @@ void hk_route_model_train(hk_server *srv, h2o_req_t *req, const char *param)
     hk_error_clear(&err);
     hk_err rc = hk_svc_model_train_req_json(body, &r, &err);
     json_decref(body);
+    r.vs = hk_server_vstore(srv);
     if (rc == HK_OK) rc = hk_svc_train_start(srv->store, &r, &err);
     if (rc != HK_OK) {
         hk_http_send_hk_error(req, &err);

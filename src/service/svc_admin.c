@@ -24,6 +24,7 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "service/service.h"
+#include "service/svc_learn.h"
 
 /* ==== Audit ==== */
 
@@ -216,6 +217,10 @@ hk_err hk_svc_backup(hk_store *s, const hk_svc_backup_req *req,
     hk_err rc = backup_target(req, now, res, err);
     if (rc != HK_OK) return rc;
     rc = hk_store_backup(s, res->path, res->sha256, err);
+    bool model; /* the learned model travels with its KB */
+    if (rc == HK_OK)
+        rc = hk_svc_model_file_copy(hk_store_path(s), res->path, false, &model,
+                                    err);
     res->seconds = (double)(hk_now_us() - now) / 1e6;
     if (rc != HK_OK || req->description == NULL) return rc;
     char dpath[sizeof(res->path) + 32];
@@ -250,5 +255,10 @@ hk_err hk_svc_restore(const hk_svc_restore_req *req, char sha256[65],
         return rc;
     }
     if (req->verify_only) return HK_OK;
-    return hk_backup_restore(req->backup_dir, req->data_dir, req->force, err);
+    rc = hk_backup_restore(req->backup_dir, req->data_dir, req->force, err);
+    bool model; /* the backup's learned model, or none */
+    if (rc == HK_OK)
+        rc = hk_svc_model_file_copy(req->backup_dir, req->data_dir, true,
+                                    &model, err);
+    return rc;
 }

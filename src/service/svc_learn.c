@@ -211,6 +211,7 @@ void hk_svc_model_train_req_init(hk_svc_model_train_req *r)
     r->split_seed = 1;
     r->valid = 0.05;
     r->test = 0.05;
+    r->space = HK_SVC_GRAPH_SPACE;
 }
 
 hk_err hk_svc_model_collect(hk_txn *t, const hk_svc_model_train_req *r,
@@ -238,8 +239,22 @@ hk_err hk_svc_model_train(hk_store *s, const hkl_data *d, uint64_t audit_seq,
                           const hk_svc_model_train_req *r, hk_svc_model **out,
                           hk_error *err)
 {
+    hk_svc_model_train_req q = *r;
+    q.vs = NULL; /* no publication */
+    return hk_svc_model_train_space(s, d, audit_seq, &q, out, NULL, NULL, NULL,
+                                    err);
+}
+
+hk_err hk_svc_model_train_space(hk_store *s, const hkl_data *d,
+                                uint64_t audit_seq,
+                                const hk_svc_model_train_req *r,
+                                hk_svc_model **out, hk_svc_model_space_res *sp,
+                                hk_err *space_rc, hk_error *space_err,
+                                hk_error *err)
+{
     char path[4096];
     if (out) *out = NULL;
+    if (space_rc) *space_rc = HK_OK;
     hk_err rc = hk_svc_model_path(s, path, sizeof path, err);
     if (rc) return rc;
     hkl_model *m = NULL;
@@ -248,6 +263,17 @@ hk_err hk_svc_model_train(hk_store *s, const hkl_data *d, uint64_t audit_seq,
     m->split_seed = r->split_seed;
     m->split_valid = r->valid;
     m->split_test = r->test;
+    if (r->vs && r->space) { /* the model is still private: no reader */
+        hk_svc_model_space_res res;
+        hk_error e;
+        hk_error_clear(&e);
+        hk_err prc =
+            hk_svc_model_publish_space(s, r->vs, m, r->space, &res, &e);
+        m->audit_seq += res.audit_entries; /* its own writes: no age */
+        if (sp) *sp = res;
+        if (space_rc) *space_rc = prc;
+        if (space_err) *space_err = e;
+    }
     if ((rc = hkl_save(m, path, err))) {
         hkl_model_free(m);
         return rc;
@@ -381,13 +407,23 @@ static void *job_main(void *arg)
     pthread_mutex_unlock(&job.lock);
     if (rc == HK_OK && atomic_load(&job.stop))
         rc = hk_error_set(&e, HK_ERR_STATE, "training was stopped");
+    hk_svc_model_space_res sr;
+    memset(&sr, 0, sizeof sr);
+    hk_error se;
+    hk_error_clear(&se);
+    hk_err src = HK_OK;
     if (rc == HK_OK)
-        rc = hk_svc_model_train(job.store, &d, seq, &job.req, NULL, &e);
+        rc = hk_svc_model_train_space(job.store, &d, seq, &job.req, NULL, &sr,
+                                      &src, &se, &e);
+    if (src != HK_OK) sr.written = 0;
     hkl_data_free(&d);
     pthread_mutex_lock(&job.lock);
     job.st.ended_us = hk_now_us();
     if (rc == HK_OK) {
         job.st.state = HK_SVC_TRAIN_DONE;
+        job.st.space_vectors = sr.written;
+        snprintf(job.st.space_error, sizeof job.st.space_error, "%s",
+                 se.message);
     } else {
         job.st.state =
             atomic_load(&job.stop) ? HK_SVC_TRAIN_STOPPED : HK_SVC_TRAIN_FAILED;
@@ -482,6 +518,13 @@ json_t *hk_svc_train_status_jansson(const hk_svc_train_status *st)
         st->state == HK_SVC_TRAIN_FAILED || st->state == HK_SVC_TRAIN_STOPPED
             ? json_string(st->error)
             : json_null());
+    if (j && st->state == HK_SVC_TRAIN_DONE) {
+        json_object_set_new(j, "space_vectors",
+                            json_integer((json_int_t)st->space_vectors));
+        json_object_set_new(j, "space_error",
+                            st->space_error[0] ? json_string(st->space_error)
+                                               : json_null());
+    }
     return j;
 }
 

@@ -58,9 +58,17 @@ typedef struct hk_svc_model_train_req {
     double test;              /* fraction of facts for testing (0.05) */
     hkl_progress_fn progress; /* per epoch, may be NULL */
     void *ud;                 /* for progress */
+    struct hkv_store *vs;     /* hk_svc_train_start: with space, where the
+                                 entity embeddings are published after
+                                 training (the KB's attached vector
+                                 module), or NULL */
+    const char *space;        /* entity vector space for them
+                                 (HK_SVC_GRAPH_SPACE by default; a static
+                                 string), or NULL: none */
 } hk_svc_model_train_req;
 
-/* Defaults: hkl_params_default, split seed 1, valid 0.05, test 0.05. */
+/* Defaults: hkl_params_default, split seed 1, valid 0.05, test 0.05,
+ * space HK_SVC_GRAPH_SPACE (vs NULL: not published). */
 void hk_svc_model_train_req_init(hk_svc_model_train_req *r);
 
 /* Step 1, in the caller's read txn: every fact of the KB as edges in the
@@ -76,6 +84,56 @@ hk_err hk_svc_model_collect(hk_txn *t, const hk_svc_model_train_req *r,
 hk_err hk_svc_model_train(hk_store *s, const hkl_data *d, uint64_t audit_seq,
                           const hk_svc_model_train_req *r, hk_svc_model **out,
                           hk_error *err);
+/* The same, and when r->vs and r->space are set, the entity embeddings
+ * are written to that space (hk_svc_model_publish_space) before the
+ * model is stored, and the model's audit sequence is moved past the
+ * entries those writes appended, so that they do not age it. A failed
+ * publication does not fail the training: its code goes to *space_rc
+ * and its error to *space_err, *space (may be NULL) gets the result. */
+struct hk_svc_model_space_res; /* below, "The graph vector space" */
+hk_err
+hk_svc_model_train_space(hk_store *s, const hkl_data *d, uint64_t audit_seq,
+                         const hk_svc_model_train_req *r, hk_svc_model **out,
+                         struct hk_svc_model_space_res *space, hk_err *space_rc,
+                         hk_error *space_err, hk_error *err);
+
+/* ==== The graph vector space ==== */
+
+/* The entity vector space a trained model's embeddings are written to. */
+#define HK_SVC_GRAPH_SPACE "graph"
+
+typedef struct hk_svc_model_space_res {
+    char space[64];         /* the space written */
+    uint32_t dim;           /* its dimension: the model's width (ComplEx: the
+                               real parts, then the imaginary parts) */
+    uint64_t written;       /* entity vectors stored */
+    uint64_t skipped;       /* model entities the KB has no symbol for */
+    uint64_t audit_entries; /* audit entries the writes appended */
+} hk_svc_model_space_res;
+
+/* Writes the entity embeddings of m as the entity vector space `space`
+ * of the KB s (vs: its attached vector module), metric cosine (what
+ * `hakgal model similar` ranks by), model name "learn:KIND-DIM@SEQ":
+ * created when absent, cleared and refilled when it is an entity space of
+ * the same dim, re-created when it held an older learned model of another
+ * dim; HK_ERR_EXISTS for another space of that name (left alone). Write
+ * transactions of its own (svc_learn_space.c): call with none open.
+ * The background job (hk_svc_train_start) calls it after storing the
+ * model when its request names vs and space; `hakgal model train` too. */
+hk_err hk_svc_model_publish_space(hk_store *s, struct hkv_store *vs,
+                                  const hkl_model *m, const char *space,
+                                  hk_svc_model_space_res *res, hk_error *err);
+json_t *hk_svc_model_space_jansson(const hk_svc_model_space_res *res);
+
+/* ==== Backups ==== */
+
+/* Copies from_dir/learn.model to to_dir/learn.model (temporary file,
+ * fsync, rename, fsync of to_dir); *copied tells whether there was one.
+ * Without a model in from_dir: nothing, or with remove_stale the one in
+ * to_dir is removed (a restore: it belonged to the KB replaced).
+ * hk_svc_backup and hk_svc_restore call it (svc_learn_backup.c). */
+hk_err hk_svc_model_file_copy(const char *from_dir, const char *to_dir,
+                              bool remove_stale, bool *copied, hk_error *err);
 
 /* ==== Training in the background (servers) ==== */
 
@@ -89,15 +147,19 @@ typedef enum hk_svc_train_state {
 
 typedef struct hk_svc_train_status {
     hk_svc_train_state state;
-    uint32_t epoch;     /* epochs done */
-    uint32_t epochs;    /* maximum epochs */
-    double loss;        /* mean loss of the last epoch */
-    double valid_mrr;   /* last validation MRR (-1: none yet) */
-    uint64_t triples;   /* training triples (once collected) */
-    uint64_t audit_seq; /* audit entries of the snapshot trained on */
-    int64_t started_us; /* when the job started (0: never) */
-    int64_t ended_us;   /* when it ended (0: running or never) */
-    char error[512];    /* why it failed */
+    uint32_t epoch;         /* epochs done */
+    uint32_t epochs;        /* maximum epochs */
+    double loss;            /* mean loss of the last epoch */
+    double valid_mrr;       /* last validation MRR (-1: none yet) */
+    uint64_t triples;       /* training triples (once collected) */
+    uint64_t audit_seq;     /* audit entries of the snapshot trained on */
+    int64_t started_us;     /* when the job started (0: never) */
+    int64_t ended_us;       /* when it ended (0: running or never) */
+    char error[512];        /* why it failed */
+    uint64_t space_vectors; /* DONE: entity vectors written to the graph
+                               space (0: not published) */
+    char space_error[512];  /* DONE: why they were not ("" when they were
+                               or none was asked for) */
 } hk_svc_train_status;
 
 /* Fills r (initialised with hk_svc_model_train_req_init) from a JSON

@@ -439,6 +439,10 @@ class ModelApi(unittest.TestCase):
                 self.assertEqual(st2, 200)
             self.assertEqual(b["state"], "done", b)
             self.assertEqual(b["epoch"], 6, b)
+            # the background job wrote the entity vectors too (60 people,
+            # 20 cities, 4 countries, NH3, N, H, Iron)
+            self.assertEqual(b["space_vectors"], 88, b)  # every entity
+            self.assertIsNone(b["space_error"], b)
             self.assertGreater(b["triples"], 200)
             st, _, m = r("GET", "/v2/model")
             self.assertEqual((st, m["dim"], m["age"]), (200, 8, 0), m)
@@ -464,6 +468,56 @@ class ModelApi(unittest.TestCase):
         self.assertLess(time.time() - t0, 60)
         with open(self.model, "rb") as f:
             self.assertEqual(f.read(), trained)
+
+    def test_6_graph_space_and_backup(self):
+        """Training writes the vector space graph; backups keep the model."""
+        d = self.data
+        info = run("model", "train", "--data", d, "--json", *TRAIN)
+        gs = info["graph_space"]
+        # every entity but the "" of the unary IsMetal(Iron)
+        self.assertEqual((gs["space"], gs["dim"], gs["skipped"]),
+                         ("graph", 64, 1), gs)
+        self.assertEqual(gs["vectors"], info["entities"] - 1, gs)
+        self.assertEqual(run("model", "info", "--data", d, "--json")["age"],
+                         0)
+        p = run("vectors", "list", "--data", d, "--json", ok=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        spaces = [json.loads(x) for x in p.stdout.splitlines()]
+        g = [x for x in spaces if x["name"] == "graph"][0]
+        self.assertEqual((g["kind"], g["dim"], g["vectors"]),
+                         ("entity", 64, gs["vectors"]), g)
+        self.assertTrue(g["model"].startswith("learn:complex-32@"), g)
+        vec = os.path.join(self.root, "q.txt")
+        with open(vec, "w") as f:
+            f.write(" ".join(["0.5"] * 64) + "\n")
+        p = subprocess.run([BIN, "similar", "--space", "graph", "--vector",
+                            vec, "--k", "5", "--data", d, "--json"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        hits = [json.loads(x) for x in p.stdout.splitlines()]
+        self.assertEqual(len(hits), 5)
+        names = {x["entity"] for x in hits}
+        self.assertTrue(names <= {"p%d" % i for i in range(60)} |
+                        {"c%d" % i for i in range(20)} |
+                        {"k%d" % i for i in range(4)} |
+                        {"NH3", "N", "H", "Iron"}, names)
+        # --no-space leaves the space as it was
+        again = run("model", "train", "--data", d, "--json", "--no-space",
+                    *TRAIN)
+        self.assertNotIn("graph_space", again)
+        # a backup carries learn.model; the restored KB scores the same
+        score = run("model", "score", "LivesIn(p3, c3)", "--data", d,
+                    "--json")
+        bak = os.path.join(self.root, "bak")
+        run("backup", "--data", d, bak)
+        self.assertTrue(os.path.exists(os.path.join(bak, "learn.model")))
+        kb2 = os.path.join(self.root, "kb2")
+        run("restore", "--data", kb2, bak)
+        with open(self.model, "rb") as f1, \
+                open(os.path.join(kb2, "learn.model"), "rb") as f2:
+            self.assertEqual(f1.read(), f2.read())
+        self.assertEqual(run("model", "score", "LivesIn(p3, c3)", "--data",
+                             kb2, "--json"), score)
 
 
 if __name__ == "__main__":
