@@ -507,11 +507,14 @@ hk_err hk_writer_start(hk_server *srv, hk_error *err)
     /* without the syncer the writer syncs inline (complete_durable) */
     w->sync_started =
         pthread_create(&w->sync_thread, NULL, syncer_main, srv) == 0;
+    if (w->sync_started) pthread_setname_np(w->sync_thread, "hk-syncer");
     if (pthread_create(&w->thread, NULL, writer_main, srv) != 0) {
         stop_syncer(w);
         return hk_error_set(err, HK_ERR_NOMEM,
                             "cannot start the writer thread");
     }
+    /* names for top -H and bench/cpu/run.sh's CPU per thread */
+    pthread_setname_np(w->thread, "hk-writer");
     w->started = true;
     return HK_OK;
 }
