@@ -41,7 +41,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-
 #include "core/sha256.h"
 #include "store/store_int.h"
 
