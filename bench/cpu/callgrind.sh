@@ -22,6 +22,7 @@ secs=${3:-8}
 n=${BENCH_N:-20000}
 out=${OUT:-$root/bench/out/cpu}
 tag=$(basename "$(dirname "$bin")")-$what
+mkdir -p "$out"
 port=$((18800 + RANDOM % 100))
 kb=$out/cg-kb-$tag
 rm -rf "$kb" "$out"/cg."$tag".out*
