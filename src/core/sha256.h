@@ -18,6 +18,9 @@
 /* SHA-256 of data[0..len) into out. Cannot fail: should OpenSSL be unable
  * to allocate its context, out is all zeros, which every check rejects. */
 void hk_sha256(const void *data, size_t len, uint8_t out[32]);
+/* OpenSSL's SHA-256 (an EVP_MD), fetched once per process, for callers
+ * that hash through an EVP_MD_CTX. Never NULL. */
+const struct evp_md_st *hk_sha256_md(void);
 /* Lower-case hex of bytes[0..n) into out (2n + 1 bytes, NUL-terminated). */
 void hk_hex(const uint8_t *bytes, size_t n, char *out);
 

@@ -830,6 +830,9 @@ int hk_cmd_serve(int argc, char **argv)
             abort(); /* cannot unwind a partly started barrier */
         }
         srv->loops[i].started = true;
+        char name[16];
+        snprintf(name, sizeof name, "hk-loop-%u", i % 1000u);
+        pthread_setname_np(srv->loops[i].thread, name);
     }
     h2o_barrier_wait(&g_ready_barrier);
     atomic_store(&srv->ready, true);

@@ -160,6 +160,16 @@ typedef struct hk_writer {
     int64_t delay_us;       /* most a group waits to gather (config) */
     bool stop;              /* finish the queue, then exit */
     bool closed;            /* refuse new jobs */
+    /* the syncer: committed groups waiting for their sync (pipelined
+     * durability, server_writer.c) */
+    pthread_t sync_thread;     /* syncs and acknowledges them */
+    bool sync_started;         /* sync_thread was created */
+    pthread_mutex_t sync_lock; /* guards the sync_ fields below */
+    pthread_cond_t sync_wake;  /* signalled on a hand-over or on stop */
+    hk_write_job *sync_head;   /* their jobs, in commit order */
+    hk_write_job *sync_tail;   /* last of them */
+    uint64_t sync_upto;        /* newest commit handed over */
+    bool sync_stop;            /* acknowledge what is handed, then exit */
 } hk_writer;
 
 hk_err hk_writer_start(hk_server *srv, hk_error *err);

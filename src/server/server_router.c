@@ -61,24 +61,53 @@ void hk_loop_bind_thread(hk_loop *loop)
 
 /* Does path[0..len) match route r? On a match with a parameter, *param and
  * *param_len give the raw (encoded) parameter text. */
-static bool route_matches(const hk_route *r, const char *path, size_t len,
+/* The shape of each route's path, measured once (shapes_init) instead of
+ * with strchr/strlen on every row of every request: the router scans the
+ * whole table for each request, so this was most of its cost. */
+typedef struct route_shape {
+    bool param;        /* the path has a {param} segment */
+    uint16_t len;      /* literal: path length */
+    uint16_t pre;      /* param: bytes before '{' */
+    uint16_t suf;      /* param: offset of the text after '}' */
+    uint16_t suf_len;  /* param: its length */
+    uint16_t meth_len; /* strlen(method) */
+} route_shape;
+static route_shape g_shapes[MAX_ROUTES];
+static pthread_once_t g_shapes_once = PTHREAD_ONCE_INIT;
+
+static void shapes_init(void)
+{
+    for (size_t i = 0; i < hk_n_routes && i < MAX_ROUTES; i++) {
+        const char *path = hk_routes[i].path;
+        const char *brace = strchr(path, '{');
+        const char *close = brace ? strchr(brace, '}') : NULL;
+        route_shape *sh = &g_shapes[i];
+        sh->param = brace != NULL;
+        sh->len = (uint16_t)strlen(path);
+        sh->pre = brace ? (uint16_t)(brace - path) : 0;
+        sh->suf = close ? (uint16_t)(close + 1 - path) : sh->len;
+        sh->suf_len = (uint16_t)(sh->len - sh->suf);
+        sh->meth_len = (uint16_t)strlen(hk_routes[i].method);
+    }
+}
+
+/* Does row i of hk_routes match path (len bytes)? *param: the {param}
+ * segment. shapes_init has run. */
+static bool route_matches(size_t i, const char *path, size_t len,
                           const char **param, size_t *param_len)
 {
-    const char *brace = strchr(r->path, '{');
-    if (!brace) {
-        return strlen(r->path) == len && memcmp(r->path, path, len) == 0;
-    }
-    const char *close = strchr(brace, '}');
-    const char *suffix = close ? close + 1 : "";
-    size_t pre = (size_t)(brace - r->path);
+    const hk_route *r = &hk_routes[i];
+    const route_shape *sh = &g_shapes[i];
+    if (!sh->param) return sh->len == len && memcmp(r->path, path, len) == 0;
+    size_t pre = sh->pre;
     if (len <= pre || memcmp(r->path, path, pre) != 0) return false;
     const char *p = path + pre;
     const char *end = path + len;
     const char *slash = memchr(p, '/', (size_t)(end - p));
     const char *pend = slash ? slash : end;
     if (pend == p) return false;
-    size_t sl = strlen(suffix);
-    if ((size_t)(end - pend) != sl || memcmp(pend, suffix, sl) != 0)
+    size_t sl = sh->suf_len;
+    if ((size_t)(end - pend) != sl || memcmp(pend, r->path + sh->suf, sl) != 0)
         return false;
     *param = p;
     *param_len = (size_t)(pend - p);
@@ -241,14 +270,15 @@ hk_role hk_router_need(const hk_server *srv, const char *method,
 {
     hk_role need = HK_ROLE_NONE;
     bool head = method_len == 4 && memcmp(method, "HEAD", 4) == 0;
-    for (size_t i = 0; i < hk_n_routes; i++) {
+    pthread_once(&g_shapes_once, shapes_init);
+    for (size_t i = 0; i < hk_n_routes && i < MAX_ROUTES; i++) {
         const hk_route *r = &hk_routes[i];
         const char *pp;
         size_t pl;
-        bool same = strlen(r->method) == method_len &&
+        bool same = g_shapes[i].meth_len == method_len &&
                     memcmp(r->method, method, method_len) == 0;
         if (!same && !(head && !strcmp(r->method, "GET"))) continue;
-        if (!route_matches(r, path, path_len, &pp, &pl)) continue;
+        if (!route_matches(i, path, path_len, &pp, &pl)) continue;
         /* literal and parameter patterns may both match: the strictest */
         if (r->need > need) need = r->need;
     }
@@ -436,13 +466,15 @@ static int route_req(h2o_handler_t *self, h2o_req_t *req)
     }
 
     /* REST routes: literal patterns win over parameter patterns. */
+    pthread_once(&g_shapes_once, shapes_init);
     bool literal_hit = false;
     for (size_t i = 0; i < hk_n_routes; i++) {
         const char *pp;
         size_t pl;
-        if (!strchr(hk_routes[i].path, '{') &&
-            route_matches(&hk_routes[i], path, plen, &pp, &pl))
+        if (!g_shapes[i].param && route_matches(i, path, plen, &pp, &pl)) {
             literal_hit = true;
+            break;
+        }
     }
     const hk_route *found = NULL;
     const char *param = NULL;
@@ -454,8 +486,8 @@ static int route_req(h2o_handler_t *self, h2o_req_t *req)
         const hk_route *r = &hk_routes[i];
         const char *pp = NULL;
         size_t pl = 0;
-        if (literal_hit && strchr(r->path, '{')) continue;
-        if (!route_matches(r, path, plen, &pp, &pl)) continue;
+        if (literal_hit && g_shapes[i].param) continue;
+        if (!route_matches(i, path, plen, &pp, &pl)) continue;
         if (method_is(req, r->method) || (head && !strcmp(r->method, "GET"))) {
             found = r;
             found_idx = i;

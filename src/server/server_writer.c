@@ -31,20 +31,26 @@
  * a transaction of its own, so one bad job cannot fail its neighbours.
  *
  * Durability pipeline: with the store's defer_meta_sync (serve.c sets it
- * for HK_WRITER_SYNC=pipelined),
- * a commit costs one fdatasync instead of LMDB's two: the data pages are
- * synced, then the meta page is written without a sync, so the group is
- * committed but not yet durable. It is acknowledged only when
- * hk_store_durable_commit reaches it: the next group's commit syncs the
- * file before writing its own meta page, which flushes the previous meta
- * too, and when nothing else is queued the writer calls hk_store_sync at
- * once. So a group waits on disk for the next one (which is being applied
- * and synced meanwhile) and every group still pays a single sync. Why this
- * keeps LMDB's integrity (a meta page never reaches the disk before its
- * data pages): docs/ARCHITECTURE.md, "Concurrency and durability".
+ * for HK_WRITER_SYNC=pipelined), LMDB's commit syncs the data pages and
+ * writes the meta page without syncing it, so a group is committed but not
+ * yet durable when the writer's commit returns. The writer hands the group
+ * to the syncer thread and goes on with the next group at once; the syncer
+ * syncs the file (hk_store_sync, which covers every meta page written
+ * before it starts) and only then acknowledges the groups handed to it.
+ * So the meta sync of one group overlaps the apply and data sync of the
+ * next, and several groups handed meanwhile share one sync; when the next
+ * commit's own data sync has made a group durable already
+ * (hk_store_durable_commit), the syncer acknowledges it without a sync.
+ * A group that committed nothing is handed over too while an earlier
+ * commit is not durable: its answers (say, an existing fact) may depend
+ * on it. Why this keeps LMDB's integrity (a meta page never reaches the
+ * disk before its data pages): docs/ARCHITECTURE.md, "Concurrency and
+ * durability". Without defer_meta_sync every commit is durable when it
+ * returns and the syncer never gets work.
  *
  * Shutdown: hk_writer_stop refuses new jobs, lets the thread drain and
- * commit what is queued, and joins it.
+ * commit what is queued, and joins it; then the syncer acknowledges what
+ * it holds and is joined.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -234,10 +240,28 @@ static void complete_all(hk_write_job *first)
     }
 }
 
-/* Acknowledges the committed group first once it is on disk: at once when
- * a later commit's sync covered it, else after a sync of our own. A failed
- * sync fails the group's jobs that had succeeded (their commit may not
- * survive a power loss). */
+/* ==== The syncer ==== */
+
+/* Hands the committed jobs first..last (commit `commit`) to the syncer. */
+static void hand_to_syncer(hk_writer *w, hk_write_job *first, uint64_t commit)
+{
+    hk_write_job *last = first;
+    while (last->next)
+        last = last->next;
+    pthread_mutex_lock(&w->sync_lock);
+    if (w->sync_tail)
+        w->sync_tail->next = first;
+    else
+        w->sync_head = first;
+    w->sync_tail = last;
+    if (commit > w->sync_upto) w->sync_upto = commit;
+    pthread_cond_signal(&w->sync_wake);
+    pthread_mutex_unlock(&w->sync_lock);
+}
+
+/* Makes commit durable (a sync unless a later commit's sync did it) and
+ * acknowledges the jobs from first on. A failed sync fails the jobs that
+ * had succeeded (their commit may not survive a power loss). */
 static void complete_durable(hk_server *srv, hk_write_job *first,
                              uint64_t commit)
 {
@@ -256,22 +280,32 @@ static void complete_durable(hk_server *srv, hk_write_job *first,
     complete_all(first);
 }
 
+static void *syncer_main(void *arg)
+{
+    hk_server *srv = arg;
+    hk_writer *w = &srv->writer;
+    for (;;) {
+        pthread_mutex_lock(&w->sync_lock);
+        while (!w->sync_head && !w->sync_stop)
+            pthread_cond_wait(&w->sync_wake, &w->sync_lock);
+        hk_write_job *first = w->sync_head;
+        uint64_t upto = w->sync_upto;
+        w->sync_head = w->sync_tail = NULL;
+        pthread_mutex_unlock(&w->sync_lock);
+        if (!first) break; /* stopped, nothing left */
+        complete_durable(srv, first, upto);
+    }
+    return NULL;
+}
+
 static void *writer_main(void *arg)
 {
     hk_server *srv = arg;
     hk_writer *w = &srv->writer;
-    hk_write_job *held = NULL; /* committed group not yet durable */
-    uint64_t held_commit = 0;  /* its commit (hk_store_last_commit) */
     for (;;) {
         pthread_mutex_lock(&w->lock);
-        while (!w->head && !w->stop && !held)
+        while (!w->head && !w->stop)
             pthread_cond_wait(&w->wake, &w->lock);
-        if (!w->head && held) { /* nothing to share a sync with: sync now */
-            pthread_mutex_unlock(&w->lock);
-            complete_durable(srv, held, held_commit);
-            held = NULL;
-            continue;
-        }
         if (!w->head && w->stop) {
             pthread_mutex_unlock(&w->lock);
             break;
@@ -279,7 +313,7 @@ static void *writer_main(void *arg)
         /* Gather: give the clients answered by the last commit a moment
          * to send their next write (see the file comment). */
         if (w->count < w->last_group && !w->stop && w->delay_us > 0 &&
-            !w->head->solo && !held) { /* held clients send nothing yet */
+            !w->head->solo) {
             int64_t wait_us = w->last_commit_us / 2;
             if (wait_us > w->delay_us) wait_us = w->delay_us;
             struct timespec until;
@@ -309,20 +343,16 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         int64_t t0 = hk_now_us();
-        uint64_t before = hk_store_last_commit(srv->store);
         apply_group(srv, first, n);
         if (!first->solo) w->last_commit_us = hk_now_us() - t0;
-        /* This commit's sync made the held group durable (or a sync of
-         * our own does, when this group committed nothing). */
-        if (held) complete_durable(srv, held, held_commit);
-        held = NULL;
+        /* Not durable yet (pipelined): the syncer acknowledges it. */
         uint64_t commit = hk_store_last_commit(srv->store);
-        if (commit != before && hk_store_durable_commit(srv->store) < commit) {
-            held = first; /* acknowledged after the next sync */
-            held_commit = commit;
-        } else {
+        if (hk_store_durable_commit(srv->store) >= commit)
             complete_all(first);
-        }
+        else if (w->sync_started)
+            hand_to_syncer(w, first, commit);
+        else
+            complete_durable(srv, first, commit);
     }
     return NULL;
 }
@@ -440,6 +470,21 @@ hk_err hk_write_async_ex(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,
 
 /* ==== Lifecycle ==== */
 
+/* Lets the syncer acknowledge what it holds, joins it, frees its lock. */
+static void stop_syncer(hk_writer *w)
+{
+    if (w->sync_started) {
+        pthread_mutex_lock(&w->sync_lock);
+        w->sync_stop = true;
+        pthread_cond_signal(&w->sync_wake);
+        pthread_mutex_unlock(&w->sync_lock);
+        pthread_join(w->sync_thread, NULL);
+        w->sync_started = false;
+    }
+    pthread_cond_destroy(&w->sync_wake);
+    pthread_mutex_destroy(&w->sync_lock);
+}
+
 hk_err hk_writer_start(hk_server *srv, hk_error *err)
 {
     hk_writer *w = &srv->writer;
@@ -451,9 +496,22 @@ hk_err hk_writer_start(hk_server *srv, hk_error *err)
     w->last_commit_us = 0;
     w->delay_us = srv->cfg.commit_delay_us;
     w->stop = w->closed = false;
-    if (pthread_create(&w->thread, NULL, writer_main, srv) != 0)
+    pthread_mutex_init(&w->sync_lock, NULL);
+    pthread_cond_init(&w->sync_wake, NULL);
+    w->sync_head = w->sync_tail = NULL;
+    w->sync_upto = 0;
+    w->sync_stop = false;
+    /* without the syncer the writer syncs inline (complete_durable) */
+    w->sync_started =
+        pthread_create(&w->sync_thread, NULL, syncer_main, srv) == 0;
+    if (w->sync_started) pthread_setname_np(w->sync_thread, "hk-syncer");
+    if (pthread_create(&w->thread, NULL, writer_main, srv) != 0) {
+        stop_syncer(w);
         return hk_error_set(err, HK_ERR_NOMEM,
                             "cannot start the writer thread");
+    }
+    /* names for top -H and bench/cpu/run.sh's CPU per thread */
+    pthread_setname_np(w->thread, "hk-writer");
     w->started = true;
     return HK_OK;
 }
@@ -469,6 +527,7 @@ void hk_writer_stop(hk_server *srv)
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
     w->started = false;
+    stop_syncer(w); /* after the writer: it may hand over until its end */
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->lock);
 }

@@ -136,7 +136,7 @@ static void chain_hash(const uint8_t prev[32], const void *canon, size_t len,
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned n = 32;
-    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+    if (ctx && EVP_DigestInit_ex(ctx, hk_sha256_md(), NULL) == 1 &&
         EVP_DigestUpdate(ctx, prev, 32) == 1 &&
         EVP_DigestUpdate(ctx, canon, len) == 1 &&
         EVP_DigestFinal_ex(ctx, out, &n) == 1) {

@@ -106,7 +106,7 @@ static hk_err file_sha256(const char *path, char hex[65], uint64_t *bytes,
     uint8_t *buf = hk_malloc(1 << 20);
     hk_err e = HK_OK;
     uint64_t total = 0;
-    if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+    if (!ctx || !buf || EVP_DigestInit_ex(ctx, hk_sha256_md(), NULL) != 1) {
         e = hk_error_set(err, HK_ERR_NOMEM, "backup: out of memory");
         goto done;
     }

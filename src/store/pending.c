@@ -35,6 +35,16 @@
 
 #define HKS_PENDING_MAX_FACTS 1048576u
 
+/* The radix sorts below use 16-bit digits (65536 counters: a 256 KiB
+ * clear and prefix sum per pass), which pays off for the big queues of a
+ * bulk import. Below this many entries (the group commit of a server's
+ * single-fact writes: tens to hundreds) those fixed costs dominated the
+ * whole commit, so they use 8-bit digits instead: twice the passes over
+ * the entries, 256 counters each (bench/RESULTS.md, "Durable single-fact
+ * POSTs: CPU per fact"). */
+#define RADIX_SMALL 8192u
+#define RADIX_MAX_DIGITS 8 /* digits a record sort takes */
+
 /* Index slots carry the high half of the key's hash next to the entry, so
  * a probe that meets another key is rejected without touching the entry
  * or its bytes (two cache misses fewer). */
@@ -243,12 +253,17 @@ static int cmp_ord(const void *a, const void *b, void *ud)
 static stmt_ord *sort_keyed(const hks_pending_stmt *ent, size_t n,
                             const uint8_t *keys)
 {
+    /* 16-bit digits for big queues, 8-bit ones for small (RADIX_SMALL) */
+    unsigned bits = n < RADIX_SMALL ? 8 : 16;
+    size_t n_cnt = (size_t)1 << bits;
+    uint64_t mask = n_cnt - 1;
+    uint32_t small[256];
     stmt_ord *a = hk_malloc(n * sizeof *a), *tmp = hk_malloc(n * sizeof *a);
-    uint32_t *cnt = hk_malloc(65536 * sizeof *cnt);
+    uint32_t *cnt = bits == 8 ? small : hk_malloc(n_cnt * sizeof *cnt);
     if (!a || !tmp || !cnt) {
         hk_free(a);
         hk_free(tmp);
-        hk_free(cnt);
+        if (cnt != small) hk_free(cnt);
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -259,25 +274,25 @@ static stmt_ord *sort_keyed(const hks_pending_stmt *ent, size_t n,
         a[i].e = *e;
     }
     stmt_ord *src = a, *dst = tmp;
-    for (int sh = 0; sh < 64; sh += 16) {
-        memset(cnt, 0, 65536 * sizeof *cnt);
+    for (unsigned sh = 0; sh < 64; sh += bits) {
+        memset(cnt, 0, n_cnt * sizeof *cnt);
         for (size_t i = 0; i < n; i++)
-            cnt[(src[i].pre >> sh) & 0xffff]++;
-        if (cnt[(src[0].pre >> sh) & 0xffff] == n)
+            cnt[(src[i].pre >> sh) & mask]++;
+        if (cnt[(src[0].pre >> sh) & mask] == n)
             continue; /* every key has this digit */
         uint32_t sum = 0;
-        for (unsigned v = 0; v < 65536; v++) {
+        for (size_t v = 0; v < n_cnt; v++) {
             uint32_t c = cnt[v];
             cnt[v] = sum;
             sum += c;
         }
         for (size_t i = 0; i < n; i++)
-            dst[cnt[(src[i].pre >> sh) & 0xffff]++] = src[i];
+            dst[cnt[(src[i].pre >> sh) & mask]++] = src[i];
         stmt_ord *x = src;
         src = dst;
         dst = x;
     }
-    hk_free(cnt);
+    if (cnt != small) hk_free(cnt);
     hk_free(dst);
     for (size_t i = 0, j; i < n; i = j) {
         for (j = i + 1; j < n && src[j].pre == src[i].pre; j++)
@@ -310,27 +325,45 @@ static inline __attribute__((always_inline)) unsigned digit_of(const uint8_t *r,
  * (least significant first). The queues are appended in fact id order and
  * the sort is stable, so records equal in every digit stay in id order:
  * sorting by the digits before the id gives full record order. Digits on
- * which all records agree are skipped. Inlined with a constant width, so
- * each record copy is a few moves. false when memory is short. */
+ * which all records agree are skipped. Below RADIX_SMALL records each
+ * 16-bit digit is sorted as two 8-bit ones (low byte first). Inlined with
+ * a constant width, so each record copy is a few moves. false when memory
+ * is short. */
 static inline __attribute__((always_inline)) bool
 sort_records(uint8_t *a, size_t n, size_t width, const radix_digit *dig,
              int n_dig)
 {
+    radix_digit bytes[2 * RADIX_MAX_DIGITS];
+    uint32_t small[256];
+    uint32_t *cnt = small;
+    size_t n_cnt = 256;
+    if (n < RADIX_SMALL && n_dig <= RADIX_MAX_DIGITS) {
+        int k = 0;
+        for (int d = 0; d < n_dig; d++) {
+            if (dig[d].bytes == 2)
+                bytes[k++] = (radix_digit){(uint8_t)(dig[d].off + 1), 1};
+            bytes[k++] = (radix_digit){dig[d].off, 1};
+        }
+        dig = bytes;
+        n_dig = k;
+    } else {
+        n_cnt = 65536;
+        cnt = hk_malloc(n_cnt * sizeof *cnt);
+    }
     uint8_t *tmp = hk_malloc(n * width);
-    uint32_t *cnt = hk_malloc(65536 * sizeof *cnt);
     if (!tmp || !cnt) {
         hk_free(tmp);
-        hk_free(cnt);
+        if (cnt != small) hk_free(cnt);
         return false;
     }
     uint8_t *src = a, *dst = tmp;
     for (int d = 0; d < n_dig; d++) {
-        memset(cnt, 0, 65536 * sizeof *cnt);
+        memset(cnt, 0, n_cnt * sizeof *cnt);
         for (size_t i = 0; i < n; i++)
             cnt[digit_of(src + i * width, dig[d])]++;
         if (cnt[digit_of(src, dig[d])] == n) continue; /* all share it */
         uint32_t sum = 0;
-        for (unsigned v = 0; v < 65536; v++) {
+        for (size_t v = 0; v < n_cnt; v++) {
             uint32_t c = cnt[v];
             cnt[v] = sum;
             sum += c;
@@ -345,7 +378,7 @@ sort_records(uint8_t *a, size_t n, size_t width, const radix_digit *dig,
     }
     if (src != a) memcpy(a, src, n * width);
     hk_free(tmp);
-    hk_free(cnt);
+    if (cnt != small) hk_free(cnt);
     return true;
 }
 

@@ -49,6 +49,7 @@
 
 #include "core/clock.h"
 #include "core/mem.h"
+#include "core/sha256.h"
 #include "core/utf8.h"
 #include "store/store_int.h"
 
@@ -1030,7 +1031,7 @@ hk_err hk_txn_set_bulk(hk_txn *t, const char *label)
     if (!l) return HK_ERR_NOMEM;
     if (!t->bulk_digest) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        if (!ctx || EVP_DigestInit_ex(ctx, hk_sha256_md(), NULL) != 1) {
             EVP_MD_CTX_free(ctx);
             hk_free(l);
             return HK_ERR_NOMEM;
