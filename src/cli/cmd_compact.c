@@ -17,54 +17,200 @@
 #include "core/buf.h"
 #include "service/service.h"
 
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* ==== Through a running server ====
+ * `hakgal serve` holds the KB open, so the offline compaction is refused
+ * (HK_ERR_BUSY). Its note DIR/hakgal.server gives its address; the command
+ * then asks it: POST URL/v2/admin/compact with the admin token (--token,
+ * else $HAKGAL_TOKEN; the server keeps only hashes, so DIR has none). The
+ * answer carries the members of an offline report, printed the same way. */
+
+#define REMOTE_MAX_ANSWER (64 * 1024) /* the answer is one small object */
+#define REMOTE_CONNECT_SECONDS 10L
+
+static size_t remote_collect(char *ptr, size_t size, size_t n, void *arg)
+{
+    hk_buf *b = arg;
+    size_t len = size * n;
+    if (b->len + len > REMOTE_MAX_ANSWER || hk_buf_append(b, ptr, len) != HK_OK)
+        return 0; /* curl fails the transfer */
+    return len;
+}
+
+static bool remote_u64(json_t *o, const char *key, uint64_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0) return false;
+    *out = (uint64_t)json_integer_value(v);
+    return true;
+}
+
+/* The server's own message of an error answer, or "". */
+static void remote_message(json_t *root, char *out, size_t size)
+{
+    json_t *m = json_object_get(json_object_get(root, "error"), "message");
+    snprintf(out, size, "%s", json_is_string(m) ? json_string_value(m) : "");
+}
+
+static hk_err remote_compact(const char *data_dir, long pid, const char *url,
+                             const char *token, hk_compact_report *r,
+                             hk_error *e)
+{
+    char endpoint[1100], auth[600];
+    if (snprintf(endpoint, sizeof endpoint, "%s/v2/admin/compact", url) >=
+        (int)sizeof endpoint)
+        return hk_error_set(e, HK_ERR_INVALID, "server address too long");
+    if (token && strlen(token) > 500)
+        return hk_error_set(e, HK_ERR_INVALID,
+                            "--token: longer than 500 "
+                            "bytes");
+    CURL *curl = curl_easy_init();
+    if (!curl) return hk_error_set(e, HK_ERR_NOMEM, "cannot start libcurl");
+    struct curl_slist *hdr = NULL;
+    if (token && token[0]) { /* never printed */
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        hdr = curl_slist_append(hdr, auth);
+    }
+    hk_buf body = HK_BUF_INIT;
+    curl_easy_setopt(curl, CURLOPT_URL, endpoint);
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, remote_collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, REMOTE_CONNECT_SECONDS);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    /* No total timeout: compacting a large KB takes as long as it takes;
+     * the server answers when the copy is renamed over data.mdb. */
+    CURLcode cc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdr);
+    explicit_bzero(auth, sizeof auth);
+    curl_easy_cleanup(curl);
+    hk_err rc = HK_OK;
+    json_t *root = NULL;
+    char msg[400];
+    if (cc != CURLE_OK) {
+        rc = hk_error_set(e, HK_ERR_IO,
+                          "the knowledge base in %s is served by `hakgal "
+                          "serve` (pid %ld) at %s, which cannot be reached "
+                          "(%s); use --offline after stopping it",
+                          data_dir, pid, url, curl_easy_strerror(cc));
+        goto out;
+    }
+    json_error_t je;
+    root = json_loadb(body.data ? body.data : "", body.len, 0, &je);
+    remote_message(root, msg, sizeof msg);
+    if (status == 401) {
+        rc = hk_error_set(e, HK_ERR_BUSY,
+                          "the server at %s (pid %ld) refused: %s: an admin "
+                          "token is needed (--token TOKEN or $HAKGAL_TOKEN)",
+                          url, pid,
+                          token && token[0] ? "unknown token" : "no token");
+    } else if (status == 403) {
+        rc = hk_error_set(e, HK_ERR_BUSY,
+                          "the server at %s (pid %ld) refused: compaction "
+                          "needs a token with role admin%s%s",
+                          url, pid, msg[0] ? ": " : "", msg);
+    } else if (status != 200) {
+        rc = hk_error_set(e, status == 503 ? HK_ERR_BUSY : HK_ERR_IO,
+                          "the server at %s (pid %ld) answered HTTP %ld%s%s",
+                          url, pid, status, msg[0] ? ": " : "", msg);
+    } else {
+        json_t *sec = json_object_get(root, "seconds");
+        if (!remote_u64(root, "bytes_before", &r->bytes_before) ||
+            !remote_u64(root, "bytes_after", &r->bytes_after) ||
+            !remote_u64(root, "bytes_free_before", &r->bytes_free_before) ||
+            !remote_u64(root, "facts", &r->facts) || !json_is_number(sec))
+            rc = hk_error_set(e, HK_ERR_IO,
+                              "the server at %s compacted, but its answer "
+                              "is not a compaction report",
+                              url);
+        else
+            r->seconds = json_number_value(sec);
+    }
+out:
+    json_decref(root);
+    hk_buf_free(&body);
+    return rc;
+}
 
 int hk_cmd_compact(int argc, char **argv)
 {
     static const char usage[] =
-        "Usage: hakgal compact [--data DIR] [--json]\n\n"
+        "Usage: hakgal compact [DIR] [--data DIR] [--offline] "
+        "[--token TOKEN] [--json]\n\n"
         "Rewrites the knowledge base densely and gives its free space back\n"
         "to the file system. LMDB never shrinks its file: after large imports\n"
         "in several transactions, data.mdb is often twice the live data.\n"
         "The dense copy is written next to data.mdb, synced and checked\n"
         "(fact count, audit head, entry counts), then renamed over it; a\n"
         "crash leaves either the old or the new complete file.\n\n"
-        "No other process may have the knowledge base open (server, MCP\n"
+        "When a 'hakgal serve' holds the knowledge base (DIR/hakgal.server\n"
+        "names it), the command asks that server to compact online\n"
+        "(POST /v2/admin/compact): readers go on, writers wait. A server\n"
+        "with tokens needs an admin token: --token TOKEN, else\n"
+        "$HAKGAL_TOKEN. --offline never asks a server.\n"
+        "Otherwise no other process may have the knowledge base open (MCP\n"
         "session, another command): compact then fails at once with exit\n"
         "code 4. Commands started during compaction wait for it to finish.\n"
-        "A running 'hakgal serve' compacts online (POST /v2/admin/compact,\n"
-        "admin role): it is named in the refusal (DIR/hakgal.server).\n"
         "'hakgal import' compacts by itself when an import leaves at least\n"
         "25% of the file (and 64 MiB) free; see 'hakgal import --help'.\n\n"
         "Exit code: 0 compacted, 3 no knowledge base, 4 open in another\n"
-        "process, 5 I/O or store error (the knowledge base is unchanged).\n";
+        "process or refused by the server (token), 5 I/O or store error or\n"
+        "the server cannot be reached (the knowledge base is unchanged).\n";
     cli_ctx c;
     cli_init(&c, "compact", usage);
-    int stop = cli_parse_common_only(&c, argc, argv);
-    if (stop >= 0) return stop;
+    enum { OPT_OFFLINE = 0x2001, OPT_TOKEN };
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS,
+        {"offline", no_argument, NULL, OPT_OFFLINE},
+        {"token", required_argument, NULL, OPT_TOKEN},
+        {0, 0, 0, 0}};
+    bool offline = false;
+    const char *token = NULL;
+    int o;
+    while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
+        if (o == CLI_STOP) return c.exit_code;
+        if (o == OPT_OFFLINE) offline = true;
+        if (o == OPT_TOKEN) token = optarg;
+    }
+    if (optind < argc) c.data_dir = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
+    if (!token) token = getenv("HAKGAL_TOKEN");
     hk_compact_report r;
+    memset(&r, 0, sizeof r);
     hk_error e;
     hk_error_clear(&e);
+    long pid = 0;
+    char url[1024];
+    bool served =
+        !offline && hk_svc_server_note_read(c.data_dir, &pid, url, sizeof url);
     if (!c.json && isatty(STDERR_FILENO)) /* seconds on large KBs */
-        cli_msg(&c, "compacting %s ...", c.data_dir);
-    hk_err err = hk_svc_compact(c.data_dir, &r, &e);
+        cli_msg(&c, "compacting %s%s ...", c.data_dir,
+                served ? " through its server" : "");
+    hk_err err = served ? remote_compact(c.data_dir, pid, url, token, &r, &e)
+                        : hk_svc_compact(c.data_dir, &r, &e);
     if (err == HK_ERR_NOT_FOUND) {
         cli_msg(&c, "no knowledge base at '%s' (set --data or HAKGAL_DATA)",
                 c.data_dir);
         return HK_EXIT_NOT_FOUND;
     }
-    long pid = 0;
-    char url[1024];
-    if (err == HK_ERR_BUSY &&
+    if (!served && err == HK_ERR_BUSY &&
         hk_svc_server_note_read(c.data_dir, &pid, url, sizeof url))
-        /* The server can do it online; this command does not ask it (that
-         * needs its admin token), it says how. */
         hk_error_set(&e, HK_ERR_BUSY,
                      "the knowledge base in %s is served by `hakgal serve` "
-                     "(pid %ld, %s): compact it online with POST "
-                     "%s/v2/admin/compact (admin token), or stop the "
-                     "server first",
+                     "(pid %ld, %s): run without --offline to compact it "
+                     "online (POST %s/v2/admin/compact, admin token), or "
+                     "stop the server first",
                      c.data_dir, pid, url, url);
     if (err != HK_OK) return cli_fail(&c, err, &e);
     if (c.json) {

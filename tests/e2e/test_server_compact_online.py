@@ -9,8 +9,9 @@
    run: no request fails, every acknowledged write is there afterwards,
    the audit chain and the deep check pass, and the digest counts exactly
    the acknowledged writes on top of what was there.
-3. `hakgal compact` on the served KB refuses with exit code 4 and names
-   the server (its pid and address) and the online route.
+3. `hakgal compact --offline` on the served KB refuses with exit code 4
+   and names the server (its pid and address) and the online route
+   (without --offline it asks the server: test_server_compact_cli.py).
 """
 import http.client
 import json
@@ -210,7 +211,7 @@ class OnlineCompaction(unittest.TestCase):
         self.assertEqual(v["audit"]["checked"], d2["audit"]["seq"])
 
         # 3. the offline command refuses and names the server
-        rc, out, err = cli("compact", "--data", data)
+        rc, out, err = cli("compact", "--data", data, "--offline")
         self.assertEqual(rc, 4, out + err)
         self.assertIn("pid %d" % s.proc.pid, err)
         self.assertIn("/v2/admin/compact", err)
