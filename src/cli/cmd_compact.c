@@ -69,8 +69,15 @@ static hk_err remote_compact(const char *data_dir, long pid, const char *url,
         return hk_error_set(e, HK_ERR_INVALID,
                             "--token: longer than 500 "
                             "bytes");
+    /* One call per process (the CLI is single-threaded): init and cleanup
+     * pair here, so nothing of libcurl outlives it. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return hk_error_set(e, HK_ERR_NOMEM, "cannot start libcurl");
     CURL *curl = curl_easy_init();
-    if (!curl) return hk_error_set(e, HK_ERR_NOMEM, "cannot start libcurl");
+    if (!curl) {
+        curl_global_cleanup();
+        return hk_error_set(e, HK_ERR_NOMEM, "cannot start libcurl");
+    }
     struct curl_slist *hdr = NULL;
     if (token && token[0]) { /* never printed */
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
@@ -94,6 +101,7 @@ static hk_err remote_compact(const char *data_dir, long pid, const char *url,
     curl_slist_free_all(hdr);
     explicit_bzero(auth, sizeof auth);
     curl_easy_cleanup(curl);
+    curl_global_cleanup();
     hk_err rc = HK_OK;
     json_t *root = NULL;
     char msg[400];
