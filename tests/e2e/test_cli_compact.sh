@@ -237,7 +237,8 @@ fi
 # ---- help and errors ----
 run compact --help; expect 0 "Usage: hakgal compact"
 run help compact; expect 0 "Exit code: 0 compacted"
-run compact extra; expect 1 "" "unexpected argument 'extra'"
+run compact "$ROOT/nothing" extra; expect 1 "" "unexpected argument 'extra'"
+run compact "$ROOT/nothing"; expect 3 "" "no knowledge base at '$ROOT/nothing'"
 run --data "$ROOT/nothing" compact; expect 3 "" "no knowledge base at '$ROOT/nothing'"
 [ ! -e "$ROOT/nothing" ] || fail "compact created a directory"; ok
 run help; expect 0 "compact"
