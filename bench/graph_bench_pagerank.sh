@@ -17,7 +17,8 @@ hk="$build_dir/hakgal"
 mkdir -p "$work"
 kb="$work/kb$n"
 if [ ! -d "$kb" ]; then
-    "$build_dir/hk_gen" --n "$n" --out "$work/facts$n.txt" >/dev/null
+    [ -f "$work/facts$n.txt" ] ||
+        "$build_dir/hk_gen" --n "$n" --out "$work/facts$n.txt" >/dev/null
     "$hk" init --data "$kb" >/dev/null
     "$hk" import --data "$kb" --quiet --compact never "$work/facts$n.txt" \
         >/dev/null
