@@ -420,4 +420,25 @@ hk_err hk_graph_analyze(hk_txn *t, const hk_graph_snapshot *snap,
                         hk_graph_analysis_res *res, hk_error *err);
 void hk_graph_analysis_res_free(hk_graph_analysis_res *res);
 
+/* PageRank by power iterations over snap (analytics.c): pull over the
+ * reverse rows (snap's own when indexed, else built for the call: 4 bytes
+ * per edge), dangling mass spread uniformly, split over threads by fixed
+ * vertex blocks so the result is the same for any thread count. */
+typedef struct hk_graph_pagerank_opts {
+    double damping;    /* 0 <= damping < 1; 0.85 by default */
+    uint32_t max_iter; /* iterations at most (>= 1); 20 by default */
+    double tol;        /* stop once the L1 change is below; 0 = never */
+    uint32_t threads;  /* 1..HK_GRAPH_PAGERANK_THREADS; 0 = the default */
+} hk_graph_pagerank_opts;
+
+#define HK_GRAPH_PAGERANK_ITER 20u
+#define HK_GRAPH_PAGERANK_DAMPING 0.85
+#define HK_GRAPH_PAGERANK_THREADS 2u
+
+/* Fills rank (snap->n_vertices entries, sum 1) and *iters (iterations
+ * run; may be NULL). opts NULL = defaults. HK_ERR_INVALID; HK_ERR_NOMEM. */
+hk_err hk_graph_pagerank(const hk_graph_snapshot *snap,
+                         const hk_graph_pagerank_opts *opts, double *rank,
+                         uint32_t *iters, hk_error *err);
+
 #endif /* HK_GRAPH_H */

@@ -138,6 +138,132 @@ static void test_pagerank(void **state)
     tu_discard(s, dir);
 }
 
+/* a -> b, a -> c, b -> c; c dangling. With d = 0.85 and c's mass spread
+ * over all three: ra = 0.05 + d rc / 3, rb = ra (1 + d / 2), rc = rb (1 +
+ * d), so ra : rb : rc = 800 : 1140 : 2109 (of 4049). */
+static void test_pagerank_hand(void **state)
+{
+    (void)state;
+    static const char *const f[] = {"L(a, b)", "L(a, c)", "L(b, c)"};
+    char *dir;
+    hk_store *s = kb_of(&dir, f, 3);
+    hk_txn *t = tu_begin(s, false);
+    hk_graph_snapshot snap;
+    hk_error err;
+    assert_int_equal(hk_graph_snapshot_build(t, &snap, NULL, NULL, &err),
+                     HK_OK);
+    assert_int_equal(snap.n_vertices, 3);
+    double rank[3];
+    uint32_t iters = 0;
+    hk_graph_pagerank_opts o = {0.85, 1000, 1e-15, 1};
+    assert_int_equal(hk_graph_pagerank(&snap, &o, rank, &iters, &err), HK_OK);
+    assert_true(iters > 1 && iters < 1000);
+    /* vertices numbered in order of first sight: a b c */
+    assert_true(fabs(rank[0] - 800.0 / 4049) < 1e-12);
+    assert_true(fabs(rank[1] - 1140.0 / 4049) < 1e-12);
+    assert_true(fabs(rank[2] - 2109.0 / 4049) < 1e-12);
+    /* one iteration from 1/3 each: dangling 1/3 spread, a's half to b */
+    o.max_iter = 1;
+    assert_int_equal(hk_graph_pagerank(&snap, &o, rank, &iters, &err), HK_OK);
+    assert_int_equal(iters, 1);
+    double base = 0.15 / 3 + 0.85 / 9;
+    assert_true(fabs(rank[0] - base) < 1e-15);
+    assert_true(fabs(rank[1] - (base + 0.85 / 6)) < 1e-15);
+    assert_true(fabs(rank[2] - (base + 0.85 / 6 + 0.85 / 3)) < 1e-15);
+    /* checks */
+    o = (hk_graph_pagerank_opts){1.0, 20, 0, 1};
+    assert_int_equal(hk_graph_pagerank(&snap, &o, rank, NULL, &err),
+                     HK_ERR_INVALID);
+    o = (hk_graph_pagerank_opts){0.85, 0, 0, 1};
+    assert_int_equal(hk_graph_pagerank(&snap, &o, rank, NULL, &err),
+                     HK_ERR_INVALID);
+    o = (hk_graph_pagerank_opts){0.85, 20, 0, HK_GRAPH_PAGERANK_THREADS + 1};
+    assert_int_equal(hk_graph_pagerank(&snap, &o, rank, NULL, &err),
+                     HK_ERR_INVALID);
+    hk_graph_snapshot_free(&snap);
+    hk_txn_abort(t);
+    tu_discard(s, dir);
+}
+
+/* A random graph of a few thousand edges (binary facts and 3-argument
+ * facts, so fact vertices and dangling vertices too): run to a tolerance,
+ * the ranks equal igraph's PRPACK within 1e-6, and one thread or two give
+ * the same bits. */
+static void test_pagerank_random(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("analytics");
+    hk_store *s = tu_open(dir);
+    hk_txn *w = tu_begin(s, true);
+    uint64_t x = 88172645463325252ull; /* xorshift64, fixed seed */
+    for (int i = 0; i < 6000; i++) {
+        char a[16], b[16], c[16];
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        /* skewed: low-numbered vertices get more in-edges */
+        uint32_t u = (uint32_t)(x % 3000), v = (uint32_t)((x >> 20) % 3000);
+        if ((x >> 40) % 4 == 0) v = (uint32_t)((x >> 44) % 100);
+        snprintf(a, sizeof a, "v%u", u);
+        snprintf(b, sizeof b, "v%u", v);
+        if ((x >> 50) % 10 == 0) {
+            snprintf(c, sizeof c, "v%u", (unsigned)((x >> 54) % 3000));
+            tu_add(w, tu_st("T", a, b, c, NULL), NULL);
+        } else {
+            tu_add(w, tu_st("R", a, b, NULL), NULL);
+        }
+    }
+    tu_commit(w);
+    hk_txn *t = tu_begin(s, false);
+    hk_graph_snapshot snap;
+    hk_error err;
+    assert_int_equal(hk_graph_snapshot_build(t, &snap, NULL, NULL, &err),
+                     HK_OK);
+    uint32_t n = snap.n_vertices;
+    assert_true(n > 2048); /* more than one block per thread */
+    double *r1 = malloc(n * sizeof *r1), *r2 = malloc(n * sizeof *r2);
+    assert_non_null(r1);
+    assert_non_null(r2);
+    uint32_t it1 = 0, it2 = 0;
+    hk_graph_pagerank_opts o = {0.85, 10000, 1e-13, 1};
+    assert_int_equal(hk_graph_pagerank(&snap, &o, r1, &it1, &err), HK_OK);
+    o.threads = 2;
+    assert_int_equal(hk_graph_pagerank(&snap, &o, r2, &it2, &err), HK_OK);
+    assert_int_equal(it1, it2);
+    assert_true(it1 < 10000);
+    assert_memory_equal(r1, r2, n * sizeof *r1);
+    /* the reverse rows of an indexed snapshot give the same ranks */
+    assert_int_equal(hk_graph_snapshot_index(&snap, &err), HK_OK);
+    assert_int_equal(hk_graph_pagerank(&snap, &o, r2, &it2, &err), HK_OK);
+    for (uint32_t v = 0; v < n; v++)
+        assert_true(fabs(r1[v] - r2[v]) < 1e-12);
+    /* igraph's PRPACK, through the analysis (row key = vertex) */
+    hk_graph_analysis_res res;
+    assert_int_equal(setenv("HK_PAGERANK", "igraph", 1), 0);
+    hk_err rc = hk_graph_analyze(t, &snap, HK_GRAPH_PAGERANK, n, &res, &err);
+    unsetenv("HK_PAGERANK");
+    assert_int_equal(rc, HK_OK);
+    assert_int_equal(res.n_top, n);
+    for (size_t i = 0; i < res.n_top; i++) {
+        assert_true(res.top[i].key < n);
+        assert_true(fabs(res.top[i].score - r1[res.top[i].key]) < 1e-6);
+    }
+    hk_graph_analysis_res_free(&res);
+    /* the default analysis: 20 iterations over the snapshot */
+    o = (hk_graph_pagerank_opts){0.85, HK_GRAPH_PAGERANK_ITER, 0, 0};
+    assert_int_equal(hk_graph_pagerank(&snap, &o, r2, &it2, &err), HK_OK);
+    assert_int_equal(it2, HK_GRAPH_PAGERANK_ITER);
+    assert_int_equal(
+        hk_graph_analyze(t, &snap, HK_GRAPH_PAGERANK, 5, &res, &err), HK_OK);
+    assert_int_equal(res.n_top, 5);
+    for (size_t i = 0; i < res.n_top; i++)
+        assert_true(res.top[i].score == r2[res.top[i].key]);
+    hk_graph_analysis_res_free(&res);
+    free(r1);
+    free(r2);
+    hk_graph_snapshot_free(&snap);
+    hk_txn_abort(t);
+    tu_discard(s, dir);
+}
+
 /* ==== Components, degrees ==== */
 
 static void test_components_degrees(void **state)
@@ -273,6 +399,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snapshot_rows),
         cmocka_unit_test(test_pagerank),
+        cmocka_unit_test(test_pagerank_hand),
+        cmocka_unit_test(test_pagerank_random),
         cmocka_unit_test(test_components_degrees),
         cmocka_unit_test(test_communities_betweenness),
         cmocka_unit_test(test_betweenness_sampled),
