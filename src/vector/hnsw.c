@@ -606,9 +606,10 @@ void hkv_index_free(hkv_index *ix)
 {
     if (!ix) return;
     for (uint32_t i = 0; i < ix->n_nodes; i++) {
-        hk_free(ix->nodes[i].vec);
-        hk_free(ix->nodes[i].links);
+        if (!hnsw_in_arena(ix, ix->nodes[i].vec)) hk_free(ix->nodes[i].vec);
+        if (!hnsw_in_arena(ix, ix->nodes[i].links)) hk_free(ix->nodes[i].links);
     }
+    hk_free(ix->arena);
     for (uint32_t i = 0; i < ix->n_sc; i++)
         scratch_free(ix->sc_free[i]);
     pthread_mutex_destroy(&ix->sc_lock);
@@ -648,6 +649,20 @@ hk_err hnsw_map_rebuild(hkv_index *ix)
     ix->map_keys = NULL;
     ix->map_vals = NULL;
     ix->map_cap = ix->map_used = 0;
+    /* sized once for every node: no doubling and rehashing on the way */
+    uint32_t cap = 1024;
+    while (cap < (1u << 31) && (uint64_t)cap < 2 * ((uint64_t)ix->n_nodes + 1))
+        cap *= 2;
+    ix->map_keys = hk_calloc(cap, sizeof *ix->map_keys);
+    ix->map_vals = hk_calloc(cap, sizeof *ix->map_vals);
+    if (!ix->map_keys || !ix->map_vals) {
+        hk_free(ix->map_keys);
+        hk_free(ix->map_vals);
+        ix->map_keys = NULL;
+        ix->map_vals = NULL;
+        return HK_ERR_NOMEM;
+    }
+    ix->map_cap = cap;
     for (uint32_t i = 0; i < ix->n_nodes; i++)
         if (map_set(ix, ix->nodes[i].id, i)) return HK_ERR_NOMEM;
     return HK_OK;

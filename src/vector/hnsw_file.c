@@ -18,7 +18,11 @@
  * trusts nothing: sizes are checked against the file's length before
  * anything is allocated, every link is checked to point at a node of a
  * high enough level, and the hash must match; any failure is
- * HK_ERR_CORRUPT (the caller rebuilds from the store).
+ * HK_ERR_CORRUPT (the caller rebuilds from the store). The file is read
+ * in large blocks; the vectors and links of all nodes go into one arena
+ * sized from the file's length (the index owns it), level-0 links are
+ * bounds-checked as they arrive and only the few upper-level lists are
+ * checked in a second pass.
  *
  * Threads: saving reads the index (no add or delete may run meanwhile);
  * reading builds a new index owned by the caller.
@@ -27,6 +31,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,7 +43,7 @@
 #define FILE_END "HKVEND01"
 #define FILE_VERSION 1u
 #define FILE_ENDIAN 0x01020304u
-/* Bytes of the fixed header (magic to rng). */
+/* Fewer bytes than this cannot be an index file (header 72 + trailer). */
 #define FILE_HEADER 80u
 /* Bytes of a node before its vector. */
 #define NODE_HEAD 24u
@@ -74,17 +79,6 @@ static void put(file_io *io, const void *p, size_t n)
     if (io->bad) return;
     io->h = hash_chunk(io->h, p, n);
     if (n && fwrite(p, 1, n, io->f) != n) io->bad = true;
-}
-
-static bool get(file_io *io, void *p, size_t n)
-{
-    if (io->bad) return false;
-    if (n && fread(p, 1, n, io->f) != n) {
-        io->bad = true;
-        return false;
-    }
-    io->h = hash_chunk(io->h, p, n);
-    return true;
 }
 
 static size_t link_words(const hkv_index *ix, uint32_t level)
@@ -175,16 +169,53 @@ static hk_err corrupt(hk_error *err, const char *path, const char *why)
     return hk_error_set(err, HK_ERR_CORRUPT, "index file %s: %s", path, why);
 }
 
-/* Checks the links of every node after reading. */
-static bool links_ok(const hkv_index *ix)
+/* A reader of the file in large blocks: take() hands out the next n bytes
+ * contiguous in buf (moving a partial record to the front and refilling),
+ * so a node costs no call into stdio and no copy beyond its final place. */
+typedef struct file_rd {
+    int fd;       /* the open file */
+    uint8_t *buf; /* READ_BLOCK bytes */
+    size_t pos;   /* next unread byte of buf */
+    size_t len;   /* bytes of buf filled */
+    uint64_t h;   /* hash of the chunks taken so far */
+} file_rd;
+
+/* Bytes of one read; a node record is far smaller (checked). */
+#define READ_BLOCK ((size_t)8 << 20)
+
+/* The next n bytes (hashed as one chunk, as the writer did), or NULL at a
+ * short file or read error. */
+static const uint8_t *take(file_rd *r, size_t n)
+{
+    if (n > READ_BLOCK) return NULL;
+    if (r->len - r->pos < n) {
+        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->len -= r->pos;
+        r->pos = 0;
+        while (r->len < n) { /* each pass reads a byte or returns */
+            ssize_t k = read(r->fd, r->buf + r->len, READ_BLOCK - r->len);
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) return NULL;
+            r->len += (size_t)k;
+        }
+    }
+    const uint8_t *p = r->buf + r->pos;
+    r->pos += n;
+    r->h = hash_chunk(r->h, p, n);
+    return p;
+}
+
+/* Checks the links above level 0 (level 0 links were bounds-checked while
+ * reading): each must point at another node of a high enough level. Only
+ * the few nodes with upper levels are visited. */
+static bool upper_links_ok(const hkv_index *ix)
 {
     for (uint32_t i = 0; i < ix->n_nodes; i++) {
         const hnsw_node *n = &ix->nodes[i];
-        for (uint32_t l = 0; l <= n->level; l++) {
+        for (uint32_t l = 1; l <= n->level; l++) {
             const uint32_t *lk =
-                n->links +
-                (l == 0 ? 0 : (1 + ix->m0) + (size_t)(l - 1) * (1 + ix->p.m));
-            if (lk[0] > (l == 0 ? ix->m0 : ix->p.m)) return false;
+                n->links + (1 + ix->m0) + (size_t)(l - 1) * (1 + ix->p.m);
+            if (lk[0] > ix->p.m) return false;
             for (uint32_t j = 0; j < lk[0]; j++) {
                 uint32_t b = lk[1 + j];
                 if (b >= ix->n_nodes || b == i || ix->nodes[b].level < l)
@@ -195,35 +226,59 @@ static bool links_ok(const hkv_index *ix)
     return true;
 }
 
+/* Asks for huge pages on the 2 MB-aligned interior of a large fresh
+ * allocation: filling it then takes a fault per 2 MB, not per 4 KB, which
+ * on a busy machine is most of the time of a load. Advice only. */
+static void advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t b = ((uintptr_t)p + n) & ~(huge - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
                       size_t meta_cap, size_t *meta_len, hk_error *err)
 {
     hkv_index *ix = NULL;
     hk_err e;
     struct stat st;
-    char magic[8];
     uint32_t hw[12];
     uint64_t hq[2];
+    const uint8_t *p8;
     *out = NULL;
     *meta_len = 0;
-    file_io io = {fopen(path, "rb"), 0, false};
-    if (!io.f) {
+    file_rd rd = {open(path, O_RDONLY | O_CLOEXEC), NULL, 0, 0, 0};
+    if (rd.fd < 0) {
         if (errno == ENOENT)
             return hk_error_set(err, HK_ERR_NOT_FOUND, "no index file %s",
                                 path);
         return hk_error_set(err, HK_ERR_IO, "cannot open %s: %s", path,
                             strerror(errno));
     }
-    setvbuf(io.f, NULL, _IOFBF, 1 << 20);
-    if (fstat(fileno(io.f), &st) != 0 || st.st_size < (off_t)FILE_HEADER) {
+#ifdef POSIX_FADV_SEQUENTIAL
+    (void)posix_fadvise(rd.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+    if (!(rd.buf = hk_malloc(READ_BLOCK))) goto nomem;
+    if (fstat(rd.fd, &st) != 0 || st.st_size < (off_t)FILE_HEADER) {
         e = corrupt(err, path, "too short");
         goto fail;
     }
-    if (!get(&io, magic, 8) || memcmp(magic, FILE_MAGIC, 8) != 0 ||
-        !get(&io, hw, sizeof hw) || !get(&io, hq, sizeof hq)) {
+    if (!(p8 = take(&rd, 8)) || memcmp(p8, FILE_MAGIC, 8) != 0 ||
+        !(p8 = take(&rd, sizeof hw + sizeof hq))) {
         e = corrupt(err, path, "not an index file");
         goto fail;
     }
+    /* the writer hashed hw and hq as two chunks */
+    rd.h = hash_chunk(hash_chunk(0, FILE_MAGIC, 8), p8, sizeof hw);
+    rd.h = hash_chunk(rd.h, p8 + sizeof hw, sizeof hq);
+    memcpy(hw, p8, sizeof hw);
+    memcpy(hq, p8 + sizeof hw, sizeof hq);
     if (hw[0] != FILE_VERSION || hw[1] != FILE_ENDIAN) {
         e = hk_error_set(err, HK_ERR_VERSION,
                          "index file %s: version %u (this build reads %u)",
@@ -244,69 +299,97 @@ hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
         e = corrupt(err, path, "bad header");
         goto fail;
     }
-    if (!get(&io, meta, mlen)) {
+    if (!(p8 = take(&rd, mlen))) {
         e = corrupt(err, path, "truncated");
         goto fail;
     }
+    if (mlen) memcpy(meta, p8, mlen);
     size_t vbytes = (size_t)p.dim * (p.quant == HKV_I8 ? 1 : 4);
-    uint64_t least = (uint64_t)n_nodes *
-                     (NODE_HEAD + vbytes + (1u + 2 * p.m) * sizeof(uint32_t));
-    if (least > (uint64_t)st.st_size) {
+    uint64_t fixed = (uint64_t)NODE_HEAD + vbytes;
+    uint64_t least = (uint64_t)n_nodes * (fixed + (1u + 2 * p.m) * 4);
+    /* bytes after the header and metadata: nodes and the 16-byte trailer */
+    uint64_t body = (uint64_t)st.st_size - (8 + sizeof hw + sizeof hq) - mlen;
+    if (body < 16 || least > body - 16) {
         e = corrupt(err, path, "shorter than its node count says");
         goto fail;
     }
+    /* One arena for every vector and link list: the vectors first, the
+     * links after them (4-aligned). Their sizes follow from the file's
+     * length; a node whose links would overrun it is corrupt. */
+    size_t vec_room = ((size_t)n_nodes * vbytes + 15) & ~(size_t)15;
+    size_t link_room = (size_t)(body - 16 - (uint64_t)n_nodes * fixed);
+    size_t m0 = 2 * (size_t)p.m;
     if ((e = hkv_index_new(&p, &ix, err))) goto fail;
     if (n_nodes) {
         ix->nodes = hk_calloc(n_nodes, sizeof *ix->nodes);
-        if (!ix->nodes) goto nomem;
+        ix->arena = hk_malloc(vec_room + link_room);
+        if (!ix->nodes || !ix->arena) goto nomem;
+        ix->arena_len = vec_room + link_room;
+        advise_huge(ix->arena, ix->arena_len);
         ix->cap_nodes = n_nodes;
     }
+    uint8_t *vnext = ix->arena, *lnext = ix->arena + vec_room;
+    size_t lleft = link_room;
+    uint64_t live = 0;
     for (uint32_t i = 0; i < n_nodes; i++) {
         hnsw_node *n = &ix->nodes[i];
-        uint8_t head[NODE_HEAD];
-        if (!get(&io, head, sizeof head)) goto truncated;
-        memcpy(&n->id, head, 8);
-        memcpy(&n->level, head + 8, 4);
-        memcpy(&n->dead, head + 12, 4);
-        memcpy(&n->scale, head + 16, 4);
-        memcpy(&n->norm2, head + 20, 4);
+        if (!(p8 = take(&rd, NODE_HEAD))) goto truncated;
+        memcpy(&n->id, p8, 8);
+        memcpy(&n->level, p8 + 8, 4);
+        memcpy(&n->dead, p8 + 12, 4);
+        memcpy(&n->scale, p8 + 16, 4);
+        memcpy(&n->norm2, p8 + 20, 4);
         if (n->level > max_level || n->dead > 1 || n->id == UINT64_MAX) {
-            ix->n_nodes = i; /* frees what was read */
             e = corrupt(err, path, "bad node");
             goto fail;
         }
-        size_t words = link_words(ix, n->level);
-        n->vec = hk_malloc(vbytes);
-        n->links = hk_malloc(words * sizeof(uint32_t));
+        size_t lbytes = link_words(ix, n->level) * sizeof(uint32_t);
+        if (lbytes > lleft) goto truncated;
+        n->vec = vnext;
+        n->links = (uint32_t *)(void *)lnext;
+        vnext += vbytes;
+        lnext += lbytes;
+        lleft -= lbytes;
         ix->n_nodes = i + 1;
-        if (!n->vec || !n->links) goto nomem;
-        if (!get(&io, n->vec, vbytes) ||
-            !get(&io, n->links, words * sizeof(uint32_t)))
-            goto truncated;
-        if (!n->dead) ix->n_live++;
+        if (!(p8 = take(&rd, vbytes))) goto truncated;
+        memcpy(n->vec, p8, vbytes);
+        if (!(p8 = take(&rd, lbytes))) goto truncated;
+        memcpy(n->links, p8, lbytes);
+        /* level 0: bounds only, while the words are in cache */
+        const uint32_t *lk = n->links;
+        if (lk[0] > m0) goto inconsistent;
+        for (uint32_t j = 0; j < lk[0]; j++)
+            if (lk[1 + j] >= n_nodes || lk[1 + j] == i) goto inconsistent;
+        live += !n->dead;
     }
-    uint64_t want = io.h, got;
-    char end[8];
-    if (fread(&got, 1, 8, io.f) != 8 || fread(end, 1, 8, io.f) != 8 ||
-        memcmp(end, FILE_END, 8) != 0)
+    ix->n_live = live;
+    uint64_t want = rd.h, got;
+    if (lleft != 0) {
+        e = corrupt(err, path, "longer than its nodes");
+        goto fail;
+    }
+    if (!(p8 = take(&rd, 16)) || memcmp(p8 + 8, FILE_END, 8) != 0)
         goto truncated;
+    memcpy(&got, p8, 8);
     if (got != want) {
         e = corrupt(err, path, "checksum mismatch");
         goto fail;
     }
-    if (ix->n_live != hq[0] || !links_ok(ix) ||
-        (n_nodes && ix->nodes[entry].level != max_level)) {
-        e = corrupt(err, path, "inconsistent graph");
-        goto fail;
-    }
+    if (ix->n_live != hq[0] || !upper_links_ok(ix) ||
+        (n_nodes && ix->nodes[entry].level != max_level))
+        goto inconsistent;
     ix->entry = entry;
     ix->max_level = max_level;
     ix->rng = hq[1] ? hq[1] : ix->rng;
     if (hnsw_map_rebuild(ix)) goto nomem;
-    fclose(io.f);
+    close(rd.fd);
+    hk_free(rd.buf);
     *meta_len = mlen;
     *out = ix;
     return HK_OK;
+inconsistent:
+    e = corrupt(err, path, "inconsistent graph");
+    goto fail;
 truncated:
     e = corrupt(err, path, "truncated");
     goto fail;
@@ -314,6 +397,7 @@ nomem:
     e = hk_error_set(err, HK_ERR_NOMEM, "out of memory reading %s", path);
 fail:
     hkv_index_free(ix);
-    fclose(io.f);
+    close(rd.fd);
+    hk_free(rd.buf);
     return e;
 }

@@ -59,6 +59,10 @@ struct hkv_index {
     uint32_t map_cap;     /* slots (power of two) */
     uint32_t map_used;    /* occupied slots */
     const hkv_kernels *k; /* distance kernels */
+    /* an index read from a file: the vectors and links of its nodes, in one
+     * allocation owned by the index (nodes added later own theirs) */
+    uint8_t *arena;   /* NULL when none */
+    size_t arena_len; /* bytes of arena */
     /* parallel build only (hkv_index_add_batch), else NULL: */
     pthread_mutex_t *locks; /* HNSW_LOCK_STRIPES locks over node links */
     pthread_mutex_t glock;  /* entry and max_level while building */
@@ -72,6 +76,12 @@ struct hkv_index {
 hk_err hnsw_check_params(hkv_params *p, hk_error *err);
 /* Sets up ix for the parameters p (checked): empty, no nodes. */
 void hnsw_init(hkv_index *ix, const hkv_params *p);
+/* True when p points into ix's arena (hkv_index_free leaves it). */
+static inline bool hnsw_in_arena(const hkv_index *ix, const void *p)
+{
+    uintptr_t a = (uintptr_t)ix->arena, q = (uintptr_t)p;
+    return ix->arena && q >= a && q - a < ix->arena_len;
+}
 /* Rebuilds the id map from the nodes (a later node of an id wins). */
 hk_err hnsw_map_rebuild(hkv_index *ix);
 

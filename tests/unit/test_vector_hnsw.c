@@ -21,6 +21,7 @@
 
 #include "core/mem.h"
 #include "vector/vector.h"
+#include "vector/vector_int.h"
 
 #define DIM 32
 #define N_VEC 3000
@@ -514,6 +515,80 @@ static void test_file_roundtrip(void **state)
     free(queries);
 }
 
+/* Saves ix (with a valid hash) and expects reading it back to be refused
+ * as corrupt, with nothing returned. */
+static void expect_corrupt(const hkv_index *ix, const char *path)
+{
+    hk_error err;
+    hkv_index *back = NULL;
+    char m[16];
+    size_t ml;
+    assert_int_equal(hkv_index_save(ix, path, "x", 1, &err), HK_OK);
+    assert_int_equal(hkv_index_read(path, &back, m, sizeof m, &ml, &err),
+                     HK_ERR_CORRUPT);
+    assert_null(back);
+}
+
+/* A file whose hash matches but whose graph is wrong is refused: a link
+ * out of bounds, a link to itself, an upper-level link to a node without
+ * that level, a count beyond the list; so are bytes after the trailer. */
+static void test_file_bad_links(void **state)
+{
+    (void)state;
+    float *data = make_data(500, false);
+    char *path = tmp_path("links.hnsw");
+    hkv_index *ix = build(data, 500, HKV_L2, HKV_F32);
+    hk_error err;
+    uint32_t *lk = ix->nodes[5].links;
+    assert_true(lk[0] > 0);
+    uint32_t keep = lk[1];
+    lk[1] = ix->n_nodes;
+    expect_corrupt(ix, path);
+    lk[1] = 5;
+    expect_corrupt(ix, path);
+    lk[1] = keep;
+    uint32_t cnt = lk[0];
+    lk[0] = ix->m0 + 1;
+    expect_corrupt(ix, path);
+    lk[0] = cnt;
+    /* an upper-level link to a node of level 0 */
+    uint32_t up = UINT32_MAX, low = UINT32_MAX;
+    for (uint32_t i = 0; i < ix->n_nodes; i++) {
+        const hnsw_node *n = &ix->nodes[i];
+        if (n->level >= 1 && up == UINT32_MAX && n->links[1 + ix->m0] > 0)
+            up = i;
+        if (n->level == 0 && low == UINT32_MAX) low = i;
+    }
+    assert_true(up != UINT32_MAX && low != UINT32_MAX);
+    uint32_t *ul = ix->nodes[up].links + 1 + ix->m0;
+    keep = ul[1];
+    ul[1] = low;
+    expect_corrupt(ix, path);
+    ul[1] = keep;
+    /* intact, it reads back and answers like the original */
+    hkv_index *back = NULL;
+    char m[16];
+    size_t ml;
+    assert_int_equal(hkv_index_save(ix, path, "x", 1, &err), HK_OK);
+    assert_int_equal(hkv_index_read(path, &back, m, sizeof m, &ml, &err),
+                     HK_OK);
+    validate(back);
+    hkv_index_free(back);
+    /* bytes after the trailer */
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    fputs("junk", f);
+    fclose(f);
+    back = NULL;
+    assert_int_equal(hkv_index_read(path, &back, m, sizeof m, &ml, &err),
+                     HK_ERR_CORRUPT);
+    assert_null(back);
+    unlink(path);
+    hkv_index_free(ix);
+    free(path);
+    free(data);
+}
+
 /* Allocation failures leave the index usable and valid. */
 static void test_alloc_failures(void **state)
 {
@@ -550,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_batch_parallel),
         cmocka_unit_test(test_file_roundtrip),
+        cmocka_unit_test(test_file_bad_links),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
