@@ -5,7 +5,8 @@ one unreplicated `hakgal serve` taking the same batches, in one run.
 
     HAKGAL_BIN=build/hakgal HK_KAFKA_MOCK_BIN=build/hk_kafka_mock \\
         python3 bench/repl_batch.py [--rounds 3] [--seconds 10] \\
-        [--clients 3] [--batch 10000] [--behind 1000000]
+        [--clients 3] [--batch 10000] [--behind 1000000] \\
+        [--sync-ms 100] [--phases throughput,lag,catchup]
 
 Measures, each a median over --rounds rounds:
   1. batch throughput: --clients HTTP clients POST batches of --batch new
@@ -20,7 +21,11 @@ Measures, each a median over --rounds rounds:
      then started again; facts applied per second from the process start
      (start-up included) until its lag is 0 and its digest equals A's.
 Bodies are built before the clock starts, so the client's JSON encoding
-is not measured.
+is not measured. Next to each wall rate the CPU time (user + system, from
+/proc/PID/stat) of every process over the phase: per fact, it is what
+decides the rate on a machine that is not shared (here 3 nodes, the mock
+cluster and the clients share 2 cores with other work). --sync-ms is the
+nodes' --replicate-sync-ms (0: every apply commit fsyncs).
 """
 import argparse
 import json
@@ -36,6 +41,20 @@ from test_server_api import Server  # noqa: E402
 from test_replication_follow import Mock  # noqa: E402
 
 TOPIC = "hakgal.replica"
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu(pid):
+    """CPU seconds (user + system) process pid used so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / TICK
+
+
+def cpus(servers):
+    return [cpu(s.proc.pid) for s in servers]
 
 
 def bodies(tag, n, size):
@@ -73,7 +92,7 @@ def throughput(nodes, clients, seconds, size, tag):
         t.start()
     for t in ts:
         t.join()
-    return sum(count) / (time.time() - t0)
+    return sum(count) / (time.time() - t0), sum(count)
 
 
 def lag(a, c, rate, probes, tag):
@@ -143,27 +162,52 @@ def main():
     ap.add_argument("--behind", type=int, default=1000000)
     ap.add_argument("--rate", type=int, default=10000)
     ap.add_argument("--probes", type=int, default=200)
+    ap.add_argument("--sync-ms", type=int, default=100)
+    ap.add_argument("--phases", default="throughput,lag,catchup")
     a = ap.parse_args()
+    phases = set(a.phases.split(","))
     mock = Mock()
     url = "kafka://%s/%s" % (mock.bootstrap, TOPIC)
 
     def node(n, data=None, wait=True):
         return Server(args=["--replicate", url, "--node-id", str(n),
                             "--replicate-timeout-ms", "60000",
-                            "--replicate-max-lag", "4000000000"],
+                            "--replicate-max-lag", "4000000000",
+                            "--replicate-sync-ms", str(a.sync_ms)],
                       data=data, wait=wait)
     nodes = [node(1), node(2), node(3)]
     anchor = Server()
     rep, anc, catch, p50s, p99s = [], [], [], [], []
+    anc_us, rep_us, catch_us = [], [], []  # CPU us per fact
+    p50 = p99 = rr = ar = -1.0
     try:
         for r in range(a.rounds):
-            anc.append(throughput([anchor], a.clients, a.seconds, a.batch,
-                                  "a%d" % r))
-            rep.append(throughput(nodes, a.clients, a.seconds, a.batch,
-                                  "r%d" % r))
-            p50, p99 = lag(nodes[0], nodes[2], a.rate, a.probes, "l%d" % r)
-            p50s.append(p50)
-            p99s.append(p99)
+            if "throughput" in phases:
+                c0 = cpus([anchor])
+                ar, n = throughput([anchor], a.clients, a.seconds, a.batch,
+                                   "a%d" % r)
+                anc.append(ar)
+                anc_us.append((cpus([anchor])[0] - c0[0]) * 1e6 / n)
+                c0 = cpus(nodes)
+                rr, n = throughput(nodes, a.clients, a.seconds, a.batch,
+                                   "r%d" % r)
+                rep.append(rr)
+                rep_us.append([(x - y) * 1e6 / n
+                               for x, y in zip(cpus(nodes), c0)])
+                print("  CPU us/fact: anchor %.1f; nodes %s (each applies "
+                      "every fact); mock cluster total %.1f s" %
+                      (anc_us[-1], [round(x, 1) for x in rep_us[-1]],
+                       cpu(mock.proc.pid)), flush=True)
+            if "lag" in phases:
+                p50, p99 = lag(nodes[0], nodes[2], a.rate, a.probes,
+                               "l%d" % r)
+                p50s.append(p50)
+                p99s.append(p99)
+            if "catchup" not in phases:
+                print("round %d: anchor %.0f facts/s, replicated %.0f "
+                      "facts/s, lag p50 %.1f ms p99 %.1f ms" %
+                      (r, ar, rr, p50, p99), flush=True)
+                continue
             c = nodes[2]
             c.stop()
             fill = bodies("c%d" % r, (a.behind + a.batch - 1) // a.batch,
@@ -179,34 +223,47 @@ def main():
             while metric(nodes[2], "hakgal_repl_lag_messages") != 0:
                 time.sleep(0.02)
             took = time.time() - t0
+            catch_us.append(cpu(nodes[2].proc.pid) * 1e6 /
+                            (len(fill) * a.batch))
             got = digest(nodes[2])
             if got != want:
                 raise RuntimeError("C differs after catch-up: %s %s" %
                                    (got, want))
             catch.append(len(fill) * a.batch / took)
             print("round %d: anchor %.0f facts/s, replicated %.0f facts/s, "
-                  "lag p50 %.1f ms p99 %.1f ms, catch-up %d facts in %.2f s" %
-                  (r, anc[-1], rep[-1], p50, p99, len(fill) * a.batch, took),
-                  flush=True)
+                  "lag p50 %.1f ms p99 %.1f ms, catch-up %d facts in %.2f s "
+                  "(%.1f CPU us/fact on C, start-up included)" %
+                  (r, ar, rr, p50, p99, len(fill) * a.batch, took,
+                   catch_us[-1]), flush=True)
     finally:
         for s in nodes + [anchor]:
             s.stop()
             s.cleanup()
         mock.stop()
-    print("load average %.1f" % os.getloadavg()[0])
-    print("anchor (1 node) batch facts/s:       median %.0f  %s" %
-          (statistics.median(anc), [round(x) for x in anc]))
-    print("replicated (3 nodes) batch facts/s:  median %.0f  %s" %
-          (statistics.median(rep), [round(x) for x in rep]))
-    print("ratio replicated/anchor: %.2f" %
-          (statistics.median(rep) / statistics.median(anc)))
-    print("lag A->C at %d facts/s: p50 median %.1f ms %s, p99 median "
-          "%.1f ms %s" % (a.rate, statistics.median(p50s),
-                          [round(x, 1) for x in p50s],
-                          statistics.median(p99s),
-                          [round(x, 1) for x in p99s]))
-    print("catch-up facts/s (incl. start-up): median %.0f  %s" %
-          (statistics.median(catch), [round(x) for x in catch]))
+    print("load average %.1f %.1f %.1f; --replicate-sync-ms %d" %
+          (os.getloadavg() + (a.sync_ms,)))
+    if anc:
+        print("anchor (1 node) batch facts/s:       median %.0f  %s" %
+              (statistics.median(anc), [round(x) for x in anc]))
+        print("replicated (3 nodes) batch facts/s:  median %.0f  %s" %
+              (statistics.median(rep), [round(x) for x in rep]))
+        print("ratio replicated/anchor: %.2f" %
+              (statistics.median(rep) / statistics.median(anc)))
+        print("CPU us/fact: anchor median %.1f; each replicated node "
+              "median %.1f" % (statistics.median(anc_us),
+                               statistics.median([x for r in rep_us
+                                                  for x in r])))
+    if p50s:
+        print("lag A->C at %d facts/s: p50 median %.1f ms %s, p99 median "
+              "%.1f ms %s" % (a.rate, statistics.median(p50s),
+                              [round(x, 1) for x in p50s],
+                              statistics.median(p99s),
+                              [round(x, 1) for x in p99s]))
+    if catch:
+        print("catch-up facts/s (incl. start-up): median %.0f  %s; CPU "
+              "us/fact on C median %.1f" %
+              (statistics.median(catch), [round(x) for x in catch],
+               statistics.median(catch_us)))
 
 
 if __name__ == "__main__":

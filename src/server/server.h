@@ -112,6 +112,8 @@ typedef struct hk_server_config {
     char repl_ack[16];        /* --ack applied|log, "" = applied */
     uint32_t repl_timeout_ms; /* --replicate-timeout-ms, 0 = 10000 */
     uint32_t repl_max_lag;    /* --replicate-max-lag, 0 = 1000 */
+    uint32_t repl_sync_ms;    /* --replicate-sync-ms: fsync period of the
+                                 apply, 0 = fsync every apply commit */
 } hk_server_config;
 
 /* Read-only after start-up; valid as long as the server. */

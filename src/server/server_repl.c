@@ -178,13 +178,6 @@ static hk_err cb_apply(void *ctx, hk_txn *t, const hkst_repl_msg *m,
     return e;
 }
 
-static bool cb_solo(void *ctx, const hkst_repl_msg *m)
-{
-    (void)ctx;
-    const hk_svc_cmd *cmd = hk_svc_cmd_by_name(m->op);
-    return cmd && cmd->solo;
-}
-
 static void cb_applied(void *ctx, const hkst_repl_msg *m, hk_err rc,
                        const hk_error *err)
 {
@@ -380,12 +373,12 @@ hk_err hk_server_repl_start(hk_server *srv, hk_error *err)
     hkst_repl_options o = {.node_id = srv->cfg.node_id,
                            .incarnation = srv->repl_incarnation,
                            .timeout_ms = srv->cfg.repl_timeout_ms,
+                           .sync_ms = srv->cfg.repl_sync_ms,
                            .quiet = false,
                            .cb = {.ctx = srv,
                                   .apply = cb_apply,
                                   .applied = cb_applied,
-                                  .delivered = cb_delivered,
-                                  .solo = cb_solo}};
+                                  .delivered = cb_delivered}};
     e = hkst_repl_start(srv->store, &url, &o, &rs->r, err);
     if (e) {
         srv->repl = NULL;

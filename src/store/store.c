@@ -856,6 +856,46 @@ static void txn_free(hk_txn *t)
     if (write) pthread_mutex_unlock(&s->writer_mu);
 }
 
+/* Records the import entry of the facts created in bulk mode (if any) and
+ * leaves bulk mode. */
+static hk_err bulk_flush(hk_txn *t, hk_error *err)
+{
+    hk_err e;
+    if (!t->bulk || t->bulk_count == 0) {
+        t->bulk = false;
+        return HK_OK;
+    }
+    if ((e = hks_audit_flush_bulk(t, err))) return e;
+    /* Facts that an import hook adds get entries of their own. */
+    t->bulk = false;
+    if (t->s->hook_events & HKS_EV_IMPORT) {
+        hks_change c = {.op = HKS_OP_IMPORT,
+                        .id = t->bulk_first,
+                        .id_last = t->bulk_last,
+                        .count = t->bulk_count,
+                        .audit_seq = t->c.audit_seq};
+        if ((e = hks_hooks_change(t, HKS_EV_IMPORT, &c, err))) return e;
+    }
+    return HK_OK;
+}
+
+hk_err hks_txn_end_bulk(hk_txn *t, hk_error *err)
+{
+    if (!t || !t->write || t->failed)
+        return hk_error_set(err, HK_ERR_STATE, "store: no usable write txn");
+    hk_err e = bulk_flush(t, err);
+    if (e) {
+        t->failed = true; /* the entry may be half written */
+        return e;
+    }
+    /* a later hk_txn_set_bulk starts a new range and digest */
+    t->bulk_first = t->bulk_last = 0;
+    t->bulk_count = 0;
+    EVP_MD_CTX_free(t->bulk_digest);
+    t->bulk_digest = NULL;
+    return HK_OK;
+}
+
 hk_err hk_txn_commit(hk_txn *t, hk_error *err)
 {
     hk_err e = HK_OK;
@@ -877,19 +917,7 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
                             "store: transaction had a failed operation and "
                             "was aborted");
     }
-    if (t->bulk && t->bulk_count > 0) {
-        if ((e = hks_audit_flush_bulk(t, err))) goto fail;
-        /* Facts that an import hook adds get entries of their own. */
-        t->bulk = false;
-        if (t->s->hook_events & HKS_EV_IMPORT) {
-            hks_change c = {.op = HKS_OP_IMPORT,
-                            .id = t->bulk_first,
-                            .id_last = t->bulk_last,
-                            .count = t->bulk_count,
-                            .audit_seq = t->c.audit_seq};
-            if ((e = hks_hooks_change(t, HKS_EV_IMPORT, &c, err))) goto fail;
-        }
-    }
+    if ((e = bulk_flush(t, err))) goto fail;
     if ((e = hks_txn_flush(t, err))) goto fail;
     if (t->counters_dirty) {
         rc = store_counters(t);
@@ -898,11 +926,19 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
             goto fail;
         }
     }
+    /* LMDB reads MDB_NOSYNC at commit time and allows the flag to change
+     * at any time while no other thread changes it: only the holder of
+     * writer_mu does, and puts it back before the next writer begins. */
+    bool env_no_sync = t->s->opt.no_sync;
+    if (t->no_sync && !env_no_sync)
+        (void)mdb_env_set_flags(t->ge->env, MDB_NOSYNC, 1);
     rc = mdb_txn_commit(t->txn);
+    if (t->no_sync && !env_no_sync)
+        (void)mdb_env_set_flags(t->ge->env, MDB_NOSYNC, 0);
     t->txn = NULL;
     if (rc == 0) {
         t->s->writer_txnid = t->txnid;
-        note_durable(t);
+        if (!t->no_sync) note_durable(t);
         if (t->s->has_commit_hooks && t->c.audit_seq > t->seq_begin)
             hks_hooks_commit(t); /* before the next writer may begin */
     }
@@ -1001,6 +1037,11 @@ hk_err hk_txn_set_actor(hk_txn *t, const char *actor)
 void hks_txn_set_clock(hk_txn *t, int64_t us)
 {
     if (t) t->clock_us = us > 0 ? us : 0;
+}
+
+void hks_txn_set_no_sync(hk_txn *t)
+{
+    if (t && t->write) t->no_sync = true;
 }
 
 int64_t hks_txn_now(const hk_txn *t)

@@ -219,6 +219,24 @@ typedef struct hks_hook {
 void hks_txn_set_clock(hk_txn *t, int64_t us);
 int64_t hks_txn_now(const hk_txn *t);
 
+/* Makes the commit of write txn t skip LMDB's fsync: the commit is visible
+ * and survives a crash of the process (the page cache holds it), but not
+ * of the system until hk_store_sync (or a later synced commit) ran; until
+ * then a system crash may lose it, and since LMDB then writes the meta
+ * page without a sync barrier after the data pages, may damage the file
+ * (LMDB's MDB_NOSYNC contract). For writes that can be redone from
+ * elsewhere: a replicated node's apply, whose commands the log holds.
+ * hk_store_durable_commit does not count such a commit until a sync. */
+void hks_txn_set_no_sync(hk_txn *t);
+
+/* Ends bulk mode (hk_txn_set_bulk) inside write txn t: records now the
+ * import entry its commit would record for the facts created since, so
+ * that several batches share one transaction with the audit entries they
+ * get in transactions of their own (a replicated node groups the batches
+ * of the log). A later hk_txn_set_bulk starts a new entry. No-op outside
+ * bulk mode; on failure t is marked failed. */
+hk_err hks_txn_end_bulk(hk_txn *t, hk_error *err);
+
 /* Adds a hook to the handle (not to the KB: every process registers its
  * own). Hooks run in the order they were added. HK_ERR_EXISTS for a name
  * already added, HK_ERR_LIMIT beyond HKS_HOOKS_MAX. */

@@ -268,6 +268,7 @@ struct hk_txn {
     char *actor;           /* audit actor (owned), NULL = "local" */
     int64_t clock_us;      /* fixed time of this txn's changes (replicated
                               apply), 0 = the wall clock */
+    bool no_sync;          /* commit without fsync (hks_txn_set_no_sync) */
     bool bulk;             /* bulk mode: created facts get one entry */
     char *bulk_label;      /* label of the import entry (owned) */
     hk_fact_id bulk_first; /* first id created in bulk mode (0 = none) */

@@ -70,6 +70,7 @@ hk_err hkst_apply_txn(const hkst_apply *a, rd_kafka_message_t **msgs, size_t lo,
         bool again = false;
         *applied = 0;
         hk_err e = hk_txn_begin(a->s, true, &t, err);
+        if (!e && a->no_sync) hks_txn_set_no_sync(t);
         for (size_t i = lo; !e && i < hi; i++) {
             if (!skip[i]) {
                 hk_error one;

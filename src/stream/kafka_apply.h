@@ -37,6 +37,9 @@ typedef struct hkst_apply {
      * called); false: the apply left t unchanged, the error is the
      * message's result (rcs[i]) and the transaction goes on. */
     bool redo;
+    /* true: the transaction commits without fsync (hks_txn_set_no_sync);
+     * the caller syncs the store itself */
+    bool no_sync;
 } hkst_apply;
 
 /* Polls up to max (<= HKST_APPLY_MAX) messages into msgs: waits up to

@@ -13,8 +13,10 @@
  *      followers use) and applies the commands in log order, a batch per
  *      write transaction that also records the next offset (kafka_apply.c,
  *      shared with followers): a crash at any point resumes after the last
- *      committed batch (exactly once). A batch request (one command) gets
- *      a transaction of its own.
+ *      committed batch (exactly once). A batch request (one command) is
+ *      applied in bulk mode and its import audit entry recorded right
+ *      after it (hks_txn_end_bulk), so the audit chain does not depend on
+ *      how commands were grouped into transactions.
  *   3. Apply is deterministic: each command runs under its message's actor
  *      with the txn's clock fixed to the message's time (hks_txn_set_clock),
  *      fact ids come from the apply order, so every node that applied the
@@ -26,19 +28,30 @@
  *   4. A message that is not a command (not JSON, foreign, missing fields)
  *      is skipped on every node: its offset is recorded, a line is logged
  *      and `skipped` counts it.
+ *   5. Apply commits skip fsync (o.sync_ms > 0): the log already holds
+ *      every command durably, and the offset committed with a batch says
+ *      which commands the KB holds. A kill -9 loses nothing (the page
+ *      cache has every commit); a system crash loses at most the commits
+ *      since the last sync, and they are applied again from the offset
+ *      that sync made durable. A syncer thread syncs the KB every sync_ms
+ *      while a commit is not durable, and stop syncs once more. An
+ *      acknowledgement (--ack applied) therefore rests on the log, not on
+ *      this node's disk (docs/STREAM.md, "Durability of the apply").
  *
  * The callbacks (hkst_repl_cb) let the server run its own operations: it
  * decodes a command into the same write function its REST route uses.
  *
  * Threads: the apply thread owns the consumer; a delivery thread serves the
- * producer's delivery reports; hkst_repl_produce, hkst_repl_stats_get and
- * hkst_repl_stop may be called from any thread (`lock` guards stats/stop).
+ * producer's delivery reports; the syncer only syncs the store;
+ * hkst_repl_produce, hkst_repl_stats_get and hkst_repl_stop may be called from
+ * any thread (`lock` guards stats/stop).
  */
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -49,6 +62,7 @@
 #include "stream/stream.h"
 
 #define BATCH_MAX HKST_APPLY_MAX
+#define TXN_BYTES ((size_t)8 << 20) /* commands per apply txn, bytes */
 #define MAGIC "hakgal.replicate"
 #define VERSION 2 /* 2: the request is a service write command (svc_cmd.h) */
 
@@ -74,6 +88,9 @@ struct hkst_repl {
     json_t **docs;            /* their parsed JSON (owned while applying) */
     bool *bad;                /* skipped (not a command) */
     rd_kafka_message_t **raw; /* the consumed messages */
+    pthread_t sync_th;        /* the syncer (o.sync_ms > 0) */
+    bool sync_started;        /* sync_th created */
+    pthread_cond_t wake;      /* signalled on stop (with lock) */
 };
 
 static void rlog(hkst_repl *r, const char *what, const char *why)
@@ -227,6 +244,12 @@ static hk_err apply_one(void *ctx, hk_txn *t, size_t i, hk_error *err)
         e = hk_error_set(err, e, "bad actor in the command");
     else
         e = r->o.cb.apply(r->o.cb.ctx, t, m, err);
+    /* a batch's import entry is recorded here, as its own commit would,
+     * so that batches share a txn with their neighbours (step 2) */
+    if (!fatal(e)) {
+        hk_err be = hks_txn_end_bulk(t, err);
+        if (be) e = be;
+    }
     if (traced) {
         if (e) hk_span_set_error(&sp, hk_strerror(e));
         hk_span_end(&sp);
@@ -247,7 +270,8 @@ static bool apply_range(hkst_repl *r, size_t lo, size_t hi)
                     .offsets = r->offsets,
                     .ctx = r,
                     .apply = apply_one,
-                    .input_error = input_error};
+                    .input_error = input_error,
+                    .no_sync = r->o.sync_ms > 0};
     hk_error err;
     size_t applied = 0, skipped = 0;
     hk_err e = hkst_apply_txn(&a, r->raw, lo, hi, r->bad, r->rcs, r->errs,
@@ -277,21 +301,17 @@ static bool apply_range(hkst_repl *r, size_t lo, size_t hi)
     return true;
 }
 
-/* Applies raw[0..n): runs of commands share a txn; a command that needs a
- * txn of its own (cb.solo: a batch, whose one audit entry covers its
- * facts) gets one. Stops at the first store failure. */
+/* Applies raw[0..n): runs of commands share a txn, up to TXN_BYTES of
+ * commands each (a node catching up applies many batches per commit; a
+ * txn's dirty pages and the wait of its first command stay bounded).
+ * Stops at the first store failure. */
 static void apply_batch(hkst_repl *r, size_t n)
 {
     size_t lo = 0;
     while (lo < n) {
-        size_t hi = lo;
-        while (hi < n) {
-            bool solo = !r->bad[hi] && r->o.cb.solo &&
-                        r->o.cb.solo(r->o.cb.ctx, &r->msgs[hi]);
-            if (solo && hi == lo) hi++;
-            if (solo) break;
-            hi++;
-        }
+        size_t hi = lo + 1, bytes = r->raw[lo]->len;
+        while (hi < n && bytes + r->raw[hi]->len <= TXN_BYTES)
+            bytes += r->raw[hi++]->len;
         if (!apply_range(r, lo, hi)) return;
         lo = hi;
     }
@@ -312,6 +332,41 @@ static uint64_t lag_of(hkst_repl *r, int64_t *high)
 static void poll_log(void *ctx, const char *why)
 {
     rlog(ctx, "consumer", why);
+}
+
+/* Syncs the KB when a commit is not durable yet; a failure is logged and
+ * counted, and the next round tries again. */
+static void sync_now(hkst_repl *r)
+{
+    hk_error err;
+    if (hk_store_durable_commit(r->s) >= hk_store_last_commit(r->s)) return;
+    if (hk_store_sync(r->s, &err) == HK_OK) return;
+    rlog(r, "cannot sync the KB (will retry)", err.message);
+    pthread_mutex_lock(&r->lock);
+    r->stats.failures++;
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* The syncer (step 5): every sync_ms, off the apply thread, so that an
+ * apply never waits for the disk. */
+static void *sync_main(void *arg)
+{
+    hkst_repl *r = arg;
+    pthread_mutex_lock(&r->lock);
+    while (!r->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = (int64_t)ts.tv_nsec + (int64_t)r->o.sync_ms * 1000000;
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        (void)pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+        if (r->stop) break;
+        pthread_mutex_unlock(&r->lock);
+        sync_now(r);
+        pthread_mutex_lock(&r->lock);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
 }
 
 static void *apply_main(void *arg)
@@ -373,6 +428,8 @@ static hk_err clients_new(hkst_repl *r, hk_error *err)
         (e = set(pc, "enable.idempotence", "true", err)) ||
         (e = set(pc, "acks", "all", err)) ||
         (e = set(pc, "linger.ms", "1", err)) ||
+        /* a lone command must not wait for Nagle's ACK round trip */
+        (e = set(pc, "socket.nagle.disable", "true", err)) ||
         /* a batch request is one command: allow large ones (the topic's
          * max.message.bytes must allow them too on a real broker) */
         (e = set(pc, "message.max.bytes", "67108864", err)) ||
@@ -396,7 +453,11 @@ static hk_err clients_new(hkst_repl *r, hk_error *err)
         (e = set(cc, "enable.auto.commit", "false", err)) ||
         (e = set(cc, "enable.auto.offset.store", "false", err)) ||
         (e = set(cc, "fetch.wait.max.ms", "5", err)) ||
+        /* a node catching up reads whole batches of commands per fetch,
+         * not 1 MiB (the default) */
+        (e = set(cc, "max.partition.fetch.bytes", "16777216", err)) ||
         (e = set(cc, "fetch.error.backoff.ms", "50", err)) ||
+        (e = set(cc, "socket.nagle.disable", "true", err)) ||
         (e = set(cc, "log_level", r->o.quiet ? "0" : "3", err))) {
         rd_kafka_conf_destroy(cc);
         return e;
@@ -470,6 +531,7 @@ hk_err hkst_repl_start(hk_store *s, const hkst_url *url,
     if (!r->o.timeout_ms) r->o.timeout_ms = 10000;
     if (!r->o.incarnation) r->o.incarnation = (uint64_t)hk_now_us();
     pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->wake, NULL);
     r->msgs = hk_calloc(BATCH_MAX, sizeof *r->msgs);
     r->rcs = hk_calloc(BATCH_MAX, sizeof *r->rcs);
     r->errs = hk_calloc(BATCH_MAX, sizeof *r->errs);
@@ -494,6 +556,13 @@ hk_err hkst_repl_start(hk_store *s, const hkst_url *url,
         goto fail;
     }
     r->apply_started = true;
+    if (r->o.sync_ms > 0) {
+        if (pthread_create(&r->sync_th, NULL, sync_main, r) != 0) {
+            e = hk_error_set(err, HK_ERR_NOMEM, "cannot start a thread");
+            goto fail;
+        }
+        r->sync_started = true;
+    }
     *out = r;
     return HK_OK;
 fail:
@@ -514,9 +583,12 @@ void hkst_repl_stop(hkst_repl *r)
     if (r->prod) rd_kafka_flush(r->prod, 2000);
     pthread_mutex_lock(&r->lock);
     r->stop = true;
+    pthread_cond_broadcast(&r->wake);
     pthread_mutex_unlock(&r->lock);
     if (r->apply_started) pthread_join(r->apply_th, NULL);
     if (r->dr_started) pthread_join(r->dr_th, NULL);
+    if (r->sync_started) pthread_join(r->sync_th, NULL);
+    if (r->o.sync_ms > 0) sync_now(r); /* the last applied commits */
     if (r->cons) {
         rd_kafka_consumer_close(r->cons);
         rd_kafka_destroy(r->cons);
@@ -530,6 +602,7 @@ void hkst_repl_stop(hkst_repl *r)
         rd_kafka_destroy(r->prod);
     }
     pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->wake);
     hk_free(r->msgs);
     hk_free(r->rcs);
     hk_free(r->errs);

@@ -207,9 +207,6 @@ typedef struct hkst_repl_cb {
     /* Delivery report of the command seq this node produced: its offset,
      * or -1 and why it failed (delivery thread). */
     void (*delivered)(void *ctx, uint64_t seq, int64_t offset, const char *why);
-    /* True when m must be applied in a transaction of its own (a batch,
-     * whose one audit entry covers its facts); NULL = never. */
-    bool (*solo)(void *ctx, const hkst_repl_msg *m);
 } hkst_repl_cb;
 
 typedef struct hkst_repl_options {
@@ -217,6 +214,9 @@ typedef struct hkst_repl_options {
     uint64_t incarnation; /* 0 = now in us */
     unsigned timeout_ms;  /* a command not in the log by then fails,
                              0 = 10000 */
+    unsigned sync_ms;     /* apply commits skip fsync and the KB is synced
+                             at most this often (ms) and at stop; 0 = every
+                             apply commit fsyncs (kafka_repl.c, step 5) */
     bool quiet;           /* no log lines */
     hkst_repl_cb cb;      /* the operations */
 } hkst_repl_options;

@@ -5,7 +5,9 @@
  * on librdkafka's mock cluster (3 brokers) that both write converge to
  * equal digests, resume after a restart without applying anything twice,
  * skip messages that are not commands, and refuse a topic with more than
- * one partition.
+ * one partition. Apply commits without fsync (hks_txn_set_no_sync, a
+ * node with sync_ms) count as durable only once synced, and a stopped
+ * replicator leaves its KB synced.
  */
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -96,6 +98,101 @@ static void test_clock(void **state)
     tu_discard(b, db);
 }
 
+/* Batch b (facts "B(b, i)", i < n) in bulk mode at time us; ends the
+ * bulk entry with hks_txn_end_bulk when end. */
+static void bulk(hk_txn *t, int b, int n, int64_t us, bool end)
+{
+    char x[16], y[16];
+    hk_error err;
+    hks_txn_set_clock(t, us);
+    assert_int_equal(hk_txn_set_actor(t, "n1"), HK_OK);
+    assert_int_equal(hk_txn_set_bulk(t, "batch"), HK_OK);
+    snprintf(x, sizeof x, "b%d", b);
+    for (int i = 0; i < n; i++) {
+        snprintf(y, sizeof y, "i%d", i);
+        tu_add(t, tu_st("B", x, y, NULL), NULL);
+    }
+    if (end) assert_int_equal(hks_txn_end_bulk(t, &err), HK_OK);
+}
+
+/* Batches that share a txn (each ended with hks_txn_end_bulk) leave the
+ * KB and audit chain that one txn per batch leaves. */
+static void test_bulk_groups(void **state)
+{
+    (void)state;
+    char *da = tu_tmpdir("repl-ga"), *db = tu_tmpdir("repl-gb");
+    hk_store *a = tu_open(da), *b = tu_open(db);
+    hk_txn *t = tu_begin(a, true);
+    bulk(t, 1, 3, 1000000, true);
+    put(t, "P(x, y)", 2000000, "n2");
+    bulk(t, 2, 2, 3000000, true);
+    bulk(t, 3, 4, 4000000, true);
+    assert_int_equal(hks_txn_end_bulk(t, NULL), HK_OK); /* not in bulk */
+    tu_commit(t);
+    t = tu_begin(b, true);
+    bulk(t, 1, 3, 1000000, false);
+    tu_commit(t);
+    t = tu_begin(b, true);
+    put(t, "P(x, y)", 2000000, "n2");
+    tu_commit(t);
+    t = tu_begin(b, true);
+    bulk(t, 2, 2, 3000000, false);
+    tu_commit(t);
+    t = tu_begin(b, true);
+    bulk(t, 3, 4, 4000000, false);
+    tu_commit(t);
+    hkst_digest x = digest_of(a), y = digest_of(b);
+    assert_int_equal(x.facts, 10);
+    assert_string_equal(x.content, y.content);
+    assert_int_equal(x.audit_seq, 4); /* 3 import entries and the add */
+    assert_int_equal(y.audit_seq, 4);
+    assert_string_equal(x.audit_hash, y.audit_hash);
+    tu_discard(a, da);
+    tu_discard(b, db);
+}
+
+/* ==== Commits without fsync ==== */
+
+static void test_no_sync(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("repl-nosync");
+    hk_store *s = tu_open(dir);
+    hk_error err;
+    hk_txn *t = tu_begin(s, true);
+    tu_add(t, tu_st("S", "synced", NULL), NULL);
+    tu_commit(t);
+    uint64_t c1 = hk_store_last_commit(s);
+    assert_int_equal(hk_store_durable_commit(s), c1);
+
+    t = tu_begin(s, true);
+    hks_txn_set_no_sync(t);
+    tu_add(t, tu_st("S", "unsynced", NULL), NULL);
+    tu_commit(t);
+    uint64_t c2 = hk_store_last_commit(s);
+    assert_true(c2 > c1);
+    assert_int_equal(hk_store_durable_commit(s), c1); /* not synced yet */
+    t = tu_begin(s, false);                           /* but visible */
+    hk_fact_id id;
+    hk_statement st = tu_st("S", "unsynced", NULL);
+    assert_int_equal(hk_store_find(t, &st, &id, &err), HK_OK);
+    hk_txn_abort(t);
+    assert_int_equal(hk_store_sync(s, &err), HK_OK);
+    assert_int_equal(hk_store_durable_commit(s), c2);
+
+    /* the next commit syncs again (the flag was only for that commit) */
+    t = tu_begin(s, true);
+    hks_txn_set_no_sync(t);
+    tu_add(t, tu_st("S", "again", NULL), NULL);
+    tu_commit(t);
+    assert_int_equal(hk_store_durable_commit(s), c2);
+    t = tu_begin(s, true);
+    tu_add(t, tu_st("S", "synced", "too", NULL), NULL);
+    tu_commit(t);
+    assert_int_equal(hk_store_durable_commit(s), hk_store_last_commit(s));
+    tu_discard(s, dir);
+}
+
 /* ==== Replicators on the mock cluster ==== */
 
 typedef struct node {
@@ -105,6 +202,7 @@ typedef struct node {
     pthread_mutex_t mu;
     uint64_t mine_applied; /* own commands reported applied */
     uint64_t delivered;    /* own commands in the log */
+    unsigned sync_ms;      /* hkst_repl_options.sync_ms */
 } node;
 
 /* A command's request {"statement": "..."} added; "fail" ops fail on input. */
@@ -151,6 +249,7 @@ static hk_err node_start(node *n, const hkst_url *u, uint32_t id, hk_error *err)
 {
     hkst_repl_options o = {.node_id = id,
                            .timeout_ms = 5000,
+                           .sync_ms = n->sync_ms,
                            .quiet = true,
                            .cb = {.ctx = n,
                                   .apply = apply,
@@ -189,6 +288,7 @@ static void test_replicate(void **state)
     hk_error err;
 
     node a = {0}, b = {0};
+    b.sync_ms = 50; /* B's apply commits skip fsync, A's do not */
     a.dir = tu_tmpdir("repl-na");
     b.dir = tu_tmpdir("repl-nb");
     a.s = tu_open(a.dir);
@@ -258,8 +358,11 @@ static void test_replicate(void **state)
     assert_int_equal(sa.skipped, 1);
     assert_int_equal(sa.applied, 101);
 
-    /* B stops; A writes on; B starts again and applies only what is new */
+    /* B stops (and syncs); A writes on; B starts again and applies only
+     * what is new */
     hkst_repl_stop(b.r);
+    assert_int_equal(hk_store_durable_commit(b.s), hk_store_last_commit(b.s));
+    assert_int_equal(hk_store_durable_commit(a.s), hk_store_last_commit(a.s));
     for (int i = 0; i < 20; i++) {
         snprintf(body, sizeof body, "{\"statement\":\"R(a%d)\"}", i);
         assert_int_equal(hkst_repl_produce(a.r, (uint64_t)i + 200, "add", "na",
@@ -294,6 +397,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_bulk_groups),
+        cmocka_unit_test(test_no_sync),
         cmocka_unit_test(test_replicate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
