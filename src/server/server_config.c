@@ -127,8 +127,8 @@ static const opt_def k_opts[] = {
      "wait (default 0 = 1000)"},
     {"replicate-sync-ms", OPT_UINT, F(repl_sync_ms), 60000, 0, "MS",
      "with --replicate: fsync applied commands at most every MS ms, not at "
-     "every apply commit (the log holds them; default 100; 0 = every "
-     "commit)"},
+     "every apply commit (the log holds them; opt-in, a system crash "
+     "may damage the file; default 0 = every commit)"},
     {"grpc-listen", OPT_STR, F(grpc_listen), S(grpc_listen), 0, "HOST:PORT",
      "also serve gRPC (hakgal.v2, docs/GRPC.md) on this address (default "
      "off; port 0 = any free)"},
@@ -222,7 +222,7 @@ void hk_config_defaults(hk_server_config *cfg)
     cfg->request_timeout_ms = 10000;
     cfg->max_group = 4096;
     cfg->commit_delay_us = 3000;
-    cfg->repl_sync_ms = 100;
+    cfg->repl_sync_ms = 0; /* fsync each apply commit unless asked */
 }
 
 void hk_config_print_help(FILE *out)
