@@ -15,7 +15,8 @@
 # bench/out/writer-cpu), `hakgal serve --threads 2`, and drives it with
 # `wrk -t 2 -c C -s bench/http/post.lua`. MODES: classic (the default
 # writer) and pipelined (HK_WRITER_SYNC=pipelined). Prints one line per
-# run and the medians per build, mode and connection count, with B/A.
+# run (builds and modes alternating in every round) and the medians per
+# build, mode and connection count.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 [ $# -eq 2 ] || {
@@ -90,8 +91,8 @@ one() { # build mode conns -> prints one result line
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for c in $conns_list; do
-  for m in $modes; do
-    for r in $(seq "$rounds"); do
+  for r in $(seq "$rounds"); do
+    for m in $modes; do
       for build in "$a" "$b"; do
         echo "round $r $(one "$build" "$m" "$c")"
       done
