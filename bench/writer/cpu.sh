@@ -11,8 +11,8 @@
 #       bash bench/writer/cpu.sh /tmp/anchor build
 #
 # BUILD_* is a directory holding a `hakgal` binary. Every measurement
-# starts a fresh KB under OUT (default /work/bigdata/$USER-writer or
-# bench/out/writer-cpu), `hakgal serve --threads 2`, and drives it with
+# starts a fresh KB under OUT (default bench/out/writer-cpu; put it on
+# the disk you mean to measure), `hakgal serve --threads 2`, and drives it with
 # `wrk -t 2 -c C -s bench/http/post.lua`. MODES: classic (the default
 # writer) and pipelined (HK_WRITER_SYNC=pipelined). Prints one line per
 # run (builds and modes alternating in every round) and the medians per
