@@ -158,6 +158,9 @@ typedef struct hk_writer {
     size_t last_group;      /* jobs in the last (non-solo) group */
     int64_t last_commit_us; /* duration of that group's commit */
     int64_t delay_us;       /* most a group waits to gather (config) */
+    bool idle;              /* the writer waits for a first job */
+    size_t want;            /* gathering: wake the writer when count
+                               reaches it (0: not gathering) */
     bool stop;              /* finish the queue, then exit */
     bool closed;            /* refuse new jobs */
     /* the syncer: committed groups waiting for their sync (pipelined

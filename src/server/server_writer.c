@@ -21,6 +21,15 @@
  * PostgreSQL's commit_delay and MySQL's binlog_group_commit_sync_delay do.
  * A lone client never waits: its last group had one job.
  *
+ * Wakeups: a request wakes the writer only when the writer is idle (the
+ * first job of a group) or when it completes the group being gathered;
+ * the jobs queued meanwhile just join the list. So the writer sleeps and
+ * wakes about once per group, not once per request: each wakeup is a
+ * futex call for the loop and a context switch for the writer, which on
+ * this kind of virtual machine cost more than applying a fact. In the same
+ * spirit a group's answers go to each loop as one message (one eventfd
+ * write and one loop wakeup per loop and group, not per request).
+ *
  * Solo jobs (batches) run in a transaction of their own so that they can
  * use the store's bulk mode (one audit entry for the whole batch).
  *
@@ -60,14 +69,16 @@
 #include "server/server_int.h"
 
 struct hk_write_job {
-    hk_loop_msg msg;    /* completion message to the origin loop */
-    hk_write_job *next; /* writer queue link */
-    hk_write_fn fn;     /* the mutation */
-    bool solo;          /* run in a transaction of its own */
-    void *arg;          /* fn's argument */
-    char actor[64];     /* audit actor */
-    hk_err rc;          /* result */
-    hk_error err;       /* result details */
+    hk_loop_msg msg;       /* completion message to the origin loop */
+    hk_write_job *next;    /* writer queue link */
+    hk_write_job *on_loop; /* next job of the same group and loop, answered
+                              by the same message (complete_all) */
+    hk_write_fn fn;        /* the mutation */
+    bool solo;             /* run in a transaction of its own */
+    void *arg;             /* fn's argument */
+    char actor[64];        /* audit actor */
+    hk_err rc;             /* result */
+    hk_error err;          /* result details */
     /* async completion */
     hk_server *srv;        /* owner */
     hk_loop *loop;         /* origin loop, NULL for sync jobs */
@@ -90,27 +101,26 @@ static bool fatal_for_txn(hk_err rc)
 
 /* ==== Completion ==== */
 
+/* Answers the chain of jobs of one loop (linked by on_loop), in order. */
 static void complete_on_loop(hk_loop_msg *msg)
 {
-    hk_write_job *job = (hk_write_job *)msg;
-    h2o_req_t *req = hk_req_ref_get(job->ref);
-    job->done(req, job->rc, &job->err, job->arg);
-    hk_req_ref_release(job->ref);
-    atomic_fetch_sub(&job->loop->pending, 1);
-    hk_free(job);
+    hk_write_job *next;
+    for (hk_write_job *job = (hk_write_job *)msg; job; job = next) {
+        next = job->on_loop;
+        h2o_req_t *req = hk_req_ref_get(job->ref);
+        job->done(req, job->rc, &job->err, job->arg);
+        hk_req_ref_release(job->ref);
+        atomic_fetch_sub(&job->loop->pending, 1);
+        hk_free(job);
+    }
 }
 
-static void complete(hk_write_job *job)
+static void complete_sync(hk_write_job *job)
 {
-    if (job->loop) {
-        job->msg.run = complete_on_loop;
-        hk_loop_send(job->loop, &job->msg);
-    } else {
-        pthread_mutex_lock(job->mu);
-        *job->finished = true;
-        pthread_cond_broadcast(job->cv);
-        pthread_mutex_unlock(job->mu);
-    }
+    pthread_mutex_lock(job->mu);
+    *job->finished = true;
+    pthread_cond_broadcast(job->cv);
+    pthread_mutex_unlock(job->mu);
 }
 
 /* ==== Applying groups ==== */
@@ -232,12 +242,41 @@ static void apply_group_in(hk_server *srv, hk_write_job *first, size_t n,
 
 /* ==== Durability ==== */
 
+/* Loops a group's answers are sorted by before sending; a group whose jobs
+ * come from more loops sends the rest one message per job. */
+#define HK_COMPLETE_LOOPS 16
+
+/* Answers the jobs from first on: sync jobs at once, async ones as one
+ * chain per origin loop, each chain in queue order. */
 static void complete_all(hk_write_job *first)
 {
+    hk_loop *loops[HK_COMPLETE_LOOPS];
+    hk_write_job *heads[HK_COMPLETE_LOOPS], *tails[HK_COMPLETE_LOOPS];
+    size_t n_loops = 0;
     for (hk_write_job *job = first, *next; job; job = next) {
         next = job->next;
-        complete(job);
+        if (!job->loop) {
+            complete_sync(job);
+            continue;
+        }
+        job->on_loop = NULL;
+        job->msg.run = complete_on_loop;
+        size_t i = 0;
+        while (i < n_loops && loops[i] != job->loop)
+            i++;
+        if (i < n_loops) {
+            tails[i]->on_loop = job;
+            tails[i] = job;
+        } else if (n_loops < HK_COMPLETE_LOOPS) {
+            loops[n_loops] = job->loop;
+            heads[n_loops] = tails[n_loops] = job;
+            n_loops++;
+        } else {
+            hk_loop_send(job->loop, &job->msg);
+        }
     }
+    for (size_t i = 0; i < n_loops; i++)
+        hk_loop_send(loops[i], &heads[i]->msg);
 }
 
 /* ==== The syncer ==== */
@@ -304,8 +343,10 @@ static void *writer_main(void *arg)
     hk_writer *w = &srv->writer;
     for (;;) {
         pthread_mutex_lock(&w->lock);
+        w->idle = true; /* the next enqueue wakes it */
         while (!w->head && !w->stop)
             pthread_cond_wait(&w->wake, &w->lock);
+        w->idle = false;
         if (!w->head && w->stop) {
             pthread_mutex_unlock(&w->lock);
             break;
@@ -321,9 +362,11 @@ static void *writer_main(void *arg)
             until.tv_nsec += (long)(wait_us * 1000);
             until.tv_sec += until.tv_nsec / 1000000000L;
             until.tv_nsec %= 1000000000L;
+            w->want = w->last_group; /* the enqueue that reaches it wakes */
             while (w->count < w->last_group && !w->stop)
                 if (pthread_cond_timedwait(&w->wake, &w->lock, &until) != 0)
                     break;
+            w->want = 0;
         }
         /* Take up to max_group jobs; a solo job goes alone. */
         hk_write_job *first = w->head;
@@ -375,7 +418,9 @@ static hk_err enqueue(hk_server *srv, hk_write_job *job)
     w->tail = job;
     w->count++;
     atomic_fetch_add(&srv->metrics.queue_depth, 1);
-    pthread_cond_signal(&w->wake);
+    /* Wake the writer only when it waits for this job (file comment). */
+    if (w->idle || (w->want > 0 && w->count >= w->want))
+        pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     return HK_OK;
 }
@@ -495,6 +540,8 @@ hk_err hk_writer_start(hk_server *srv, hk_error *err)
     w->last_group = 1;
     w->last_commit_us = 0;
     w->delay_us = srv->cfg.commit_delay_us;
+    w->idle = false;
+    w->want = 0;
     w->stop = w->closed = false;
     pthread_mutex_init(&w->sync_lock, NULL);
     pthread_cond_init(&w->sync_wake, NULL);

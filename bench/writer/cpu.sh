@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Durable single-fact POSTs, two builds side by side: facts/s, server CPU
+# per fact (user and kernel, from /proc/PID/task/*/stat), voluntary
+# context switches per fact (every thread's /proc/.../status) and facts per
+# commit (hakgal_commit_group_size), alternating A and B in every round so
+# that both see the same neighbours. Per thread too (hk-loop-N, hk-writer,
+# hk-syncer).
+#
+#   bash bench/writer/cpu.sh BUILD_A BUILD_B
+#   ROUNDS=5 SECONDS_PER=6 CONNS="64 256" MODES="classic pipelined" \
+#       bash bench/writer/cpu.sh /tmp/anchor build
+#
+# BUILD_* is a directory holding a `hakgal` binary. Every measurement
+# starts a fresh KB under OUT (default bench/out/writer-cpu; put it on
+# the disk you mean to measure), `hakgal serve --threads 2`, and drives it with
+# `wrk -t 2 -c C -s bench/http/post.lua`. MODES: classic (the default
+# writer) and pipelined (HK_WRITER_SYNC=pipelined). Prints one line per
+# run (builds and modes alternating in every round) and the medians per
+# build, mode and connection count.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+[ $# -eq 2 ] || {
+  echo "usage: bench/writer/cpu.sh BUILD_A BUILD_B" >&2
+  exit 1
+}
+a=$(cd "$1" && pwd)
+b=$(cd "$2" && pwd)
+rounds=${ROUNDS:-3}
+secs=${SECONDS_PER:-6}
+conns_list=${CONNS:-64 256}
+modes=${MODES:-classic}
+out=${OUT:-$root/bench/out/writer-cpu}
+port=${PORT:-18719}
+mkdir -p "$out"
+tck=$(getconf CLK_TCK)
+
+facts() {
+  curl -fs "http://127.0.0.1:$port/v2/stats" |
+    /usr/bin/python3 -c 'import json,sys;print(json.load(sys.stdin)["facts"])'
+}
+# pid -> "comm vcsw utime stime" per thread name, summed
+threads() {
+  for t in /proc/"$1"/task/*; do
+    echo "$(cat "$t/comm" 2>/dev/null)" \
+      "$(awk '/^voluntary_ctxt_switches/{print $2}' "$t/status" 2>/dev/null)" \
+      "$(awk '{print $14, $15}' "$t/stat" 2>/dev/null)"
+  done | awk 'NF==4 {v[$1]+=$2; u[$1]+=$3; s[$1]+=$4}
+              END{for (k in v) print k, v[k], u[k], s[k]}' | sort
+}
+one() { # build mode conns -> prints one result line
+  local build=$1 mode=$2 conns=$3 kb=$out/kb pid
+  rm -rf "$kb"
+  if [ "$mode" = pipelined ]; then
+    HK_WRITER_SYNC=pipelined "$build/hakgal" serve --data "$kb" \
+      --listen "127.0.0.1:$port" --threads 2 --quiet >"$out/serve.log" 2>&1 &
+  else
+    "$build/hakgal" serve --data "$kb" --listen "127.0.0.1:$port" \
+      --threads 2 --quiet >"$out/serve.log" 2>&1 &
+  fi
+  pid=$!
+  for _ in $(seq 300); do
+    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  local f0 f1 g
+  f0=$(facts)
+  threads "$pid" >"$out/t0"
+  wrk -t 2 -c "$conns" -d "${secs}s" -s "$root/bench/http/post.lua" \
+    "http://127.0.0.1:$port/v2/facts" >"$out/wrk.txt" 2>&1
+  threads "$pid" >"$out/t1"
+  f1=$(facts)
+  g=$(curl -fs "http://127.0.0.1:$port/metrics" |
+    awk '/^hakgal_commit_group_size_sum /{s=$2}
+         /^hakgal_commit_group_size_count /{c=$2}
+         END{if (c > 0) printf "%.1f", s/c; else print 0}')
+  kill "$pid"
+  wait "$pid" || true
+  local n=$((f1 - f0))
+  # totals, then the writer's and the loops' share
+  join "$out/t0" "$out/t1" | awk -v n="$n" -v t="$tck" -v secs="$secs" \
+    -v g="$g" -v tag="$(basename "$(dirname "$build/x")") $mode c$conns" \
+    -v load="$(cut -d' ' -f1 /proc/loadavg)" '
+    { dv=$5-$2; du=($6-$3)/t*1e6; ds=($7-$4)/t*1e6
+      V+=dv; U+=du; S+=ds
+      if ($1 == "hk-writer") { wv=dv; wc=du+ds }
+      if ($1 ~ /^hk-loop/) { lv+=dv; lc+=du+ds } }
+    END { if (n <= 0) n = 1
+      printf "%s: %d facts/s cpu %.1f us/fact (user %.1f sys %.1f) vcsw %.3f/fact writer %.1f us %.3f vcsw loops %.1f us %.3f vcsw group %s load %s\n",
+        tag, n/secs, (U+S)/n, U/n, S/n, V/n, wc/n, wv/n, lc/n, lv/n, g, load }'
+}
+
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+for c in $conns_list; do
+  for r in $(seq "$rounds"); do
+    for m in $modes; do
+      for build in "$a" "$b"; do
+        echo "round $r $(one "$build" "$m" "$c")"
+      done
+    done
+  done
+done | tee "$out/runs.txt"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+# medians per (build, mode, conns) of facts/s, CPU per fact and vcsw/fact
+awk '{key=$3" "$4" "$5; sub(":", "", key)
+      fps[key]=fps[key]" "$6; cpu[key]=cpu[key]" "$9; vc[key]=vc[key]" "($16+0)}
+     END{for (k in fps) print k "|" fps[k] "|" cpu[k] "|" vc[k]}' \
+  "$out/runs.txt" | sort | while IFS='|' read -r key f c v; do
+  med() { tr ' ' '\n' | grep -v '^$' | sort -g |
+    awk '{x[NR]=$1} END{print x[int((NR+1)/2)]}'; }
+  echo "median $key: $(echo "$f" | med) facts/s, $(echo "$c" | med) us CPU/fact, $(echo "$v" | med) vcsw/fact"
+done
