@@ -2,11 +2,11 @@
  * adj.c — symbols and adjacency by symbol id for the graph engine and
  * other modules (store.h), without strings on the hot path.
  *
- * An entity's mentions are its `by_arg` duplicates, 11 bytes each
- * (position u8, predicate u32 BE, fact id u48 BE), sorted by position,
- * predicate and id: hks_adj_open seeks to the first row wanted
- * (MDB_GET_BOTH_RANGE on a 5-byte or 1-byte prefix) and hks_adj_next walks
- * the duplicates with MDB_NEXT_DUP until the prefix changes, so a
+ * An entity's mentions are its `by_arg` duplicates, 15 bytes each
+ * (position u8, predicate u32 BE, fact id u48 BE, co-argument u32 BE),
+ * sorted by position, predicate and id: hks_adj_open seeks to the first row
+ * wanted (MDB_GET_BOTH_RANGE on a 5-byte or 1-byte prefix) and hks_adj_next
+ * walks the duplicates with MDB_NEXT_DUP until the prefix changes, so a
  * (position, predicate) slice costs one seek. Counts come from the
  * duplicate sub-tree header (mdb_cursor_count), as in counts.c.
  *
@@ -180,6 +180,7 @@ hk_err hks_adj_next(hks_adj *a, hks_adj_row *row, bool *has_row, hk_error *err)
     row->pos = p[0];
     row->pred = hks_get_u32(p + 1);
     row->fact = hks_get_u48(p + 5);
+    row->co = hks_get_u32(p + 5 + HKS_ID_BYTES);
     *has_row = true;
     return HK_OK;
 }

@@ -249,12 +249,28 @@ hk_err hks_fact_find_syms(hk_txn *t, const hks_fact_syms *fs, hk_fact_id *id,
                           hk_error *err);
 
 /* One mention of an entity: fact `fact` has it at argument position pos
- * (0-based) and predicate pred. */
+ * (0-based) and predicate pred. For a binary fact co is its other argument
+ * (so the fact's symbols are known without reading it: hks_adj_row_syms);
+ * 0 for any other arity. */
 typedef struct hks_adj_row {
     hk_fact_id fact; /* the fact */
     uint32_t pred;   /* its predicate symbol id */
     uint32_t pos;    /* 0-based argument position of the entity */
+    uint32_t co;     /* other argument of a binary fact, else 0 */
 } hks_adj_row;
+
+/* The symbols of row's fact when the row covers them (a binary fact):
+ * entity is the one the adjacency was opened on. False otherwise. */
+static inline bool hks_adj_row_syms(const hks_adj_row *row, uint32_t entity,
+                                    hks_fact_syms *fs)
+{
+    if (!row->co || row->pos > 1) return false;
+    fs->pred = row->pred;
+    fs->n_args = 2;
+    fs->args[row->pos] = entity;
+    fs->args[1 - row->pos] = row->co;
+    return true;
+}
 
 /* Streams the mentions of entity in index order: by position, then
  * predicate, then fact id. pos < 0: any position; pos >= 0 with pred != 0:
