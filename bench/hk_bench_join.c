@@ -231,6 +231,7 @@ int main(int argc, char **argv)
     size_t samples = 200;
     unsigned seed = 7;
     bool only_h = false;
+    const char *only_kind = NULL; /* --kind: time one kind (profiling) */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dir") && i + 1 < argc)
             dir = argv[++i];
@@ -238,12 +239,14 @@ int main(int argc, char **argv)
             samples = (size_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--hakgal-only"))
             only_h = true;
+        else if (!strcmp(argv[i], "--kind") && i + 1 < argc)
+            only_kind = argv[++i];
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
             seed = (unsigned)strtoul(argv[++i], NULL, 10);
         else {
             fprintf(stderr,
                     "usage: hk_bench_join --dir DIR [--samples S] [--seed X]"
-                    " [--hakgal-only]\n");
+                    " [--hakgal-only] [--kind 2hop|chain|triangle]\n");
             return 2;
         }
     }
@@ -337,11 +340,14 @@ int main(int argc, char **argv)
         snprintf(text, sizeof text, "?p(\"%s\", ?n), ?q(?n, ?o)", ent);
         const char *keys[3] = {ent, NULL, NULL};
         double c0 = cpu_us(), t0 = now_us();
-        uint64_t hr = h_query(t, text, true, 100);
+        bool run2 = !only_kind || !strcmp(only_kind, "2hop");
+        bool runc = !only_kind || !strcmp(only_kind, "chain");
+        bool runt = !only_kind || !strcmp(only_kind, "triangle");
+        uint64_t hr = run2 ? h_query(t, text, true, 100) : 0;
         double c1 = cpu_us(), t1 = now_us();
-        uint64_t sr = only_h ? hr : s_query(st2, keys, 1, true);
+        uint64_t sr = only_h || !run2 ? hr : s_query(st2, keys, 1, true);
         double c2 = cpu_us(), t2 = now_us();
-        if (timed) {
+        if (timed && run2) {
             k2.h[k2.n] = t1 - t0;
             k2.hc[k2.n] = c1 - c0;
             k2.sc[k2.n] = only_h ? 0 : c2 - c1;
@@ -359,11 +365,11 @@ int main(int argc, char **argv)
         snprintf(text, sizeof text, "%s(?a, ?b), %s(?b, ?c), %s(?c, ?d)",
                  keys[0], keys[1], keys[2]);
         c0 = cpu_us(), t0 = now_us();
-        hr = h_query(t, text, false, 0);
+        hr = runc ? h_query(t, text, false, 0) : 0;
         c1 = cpu_us(), t1 = now_us();
-        sr = only_h ? hr : s_query(stc, keys, 3, false);
+        sr = only_h || !runc ? hr : s_query(stc, keys, 3, false);
         c2 = cpu_us(), t2 = now_us();
-        if (timed) {
+        if (timed && runc) {
             kc.h[kc.n] = t1 - t0;
             kc.hc[kc.n] = c1 - c0;
             kc.sc[kc.n] = only_h ? 0 : c2 - c1;
@@ -374,11 +380,11 @@ int main(int argc, char **argv)
         snprintf(text, sizeof text, "%s(?a, ?b), %s(?b, ?c), %s(?c, ?a)",
                  keys[0], keys[1], keys[2]);
         c0 = cpu_us(), t0 = now_us();
-        hr = h_query(t, text, false, 0);
+        hr = runt ? h_query(t, text, false, 0) : 0;
         c1 = cpu_us(), t1 = now_us();
-        sr = only_h ? hr : s_query(stt, keys, 3, false);
+        sr = only_h || !runt ? hr : s_query(stt, keys, 3, false);
         c2 = cpu_us(), t2 = now_us();
-        if (timed) {
+        if (timed && runt) {
             kt.h[kt.n] = t1 - t0;
             kt.hc[kt.n] = c1 - c0;
             kt.sc[kt.n] = only_h ? 0 : c2 - c1;

@@ -1137,18 +1137,25 @@ static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
         if (rc != HK_OK) return rc;
         return candidate(r, i, 0, id, &fs, &path, err);
     }
-    hk_scan sc = HK_SCAN_INIT;
-    char pbuf[HK_MAX_PREDICATE_BYTES + 1];
     if (st->acc == ACC_PRED) {
-        const char *p;
-        size_t n;
-        rc = hks_sym_str(r->t, slot_val(r, st->atom, 0), &p, &n, err);
+        /* the predicate's facts with their symbols, one record read each
+         * through a forward cursor (ids ascend) */
+        hks_pred_walk *w = NULL;
+        rc = hks_pred_open(r->t, slot_val(r, st->atom, 0), &w, err);
         if (rc != HK_OK) return rc;
-        if (n > HK_MAX_PREDICATE_BYTES) n = HK_MAX_PREDICATE_BYTES;
-        memcpy(pbuf, p, n);
-        pbuf[n] = '\0';
-        sc.predicate = pbuf;
+        while (!r->stop) {
+            hk_fact_id id;
+            hks_fact_syms fs;
+            bool has = false;
+            rc = hks_pred_next(w, &id, &fs, &has, err);
+            if (rc != HK_OK || !has) break;
+            rc = candidate(r, i, 0, id, &fs, &path, err);
+            if (rc != HK_OK) break;
+        }
+        hks_pred_close(w);
+        return rc;
     }
+    hk_scan sc = HK_SCAN_INIT;
     sc.arity = at->pat.n_args;
     hk_query *it = NULL;
     rc = hk_query_open_scan(r->t, &sc, NULL, &it, err);

@@ -284,6 +284,18 @@ hk_err hks_adj_open(hk_txn *t, uint32_t entity, int pos, uint32_t pred,
 hk_err hks_adj_next(hks_adj *a, hks_adj_row *row, bool *has_row, hk_error *err);
 void hks_adj_close(hks_adj *a);
 
+/* Streams the facts of predicate pred in id order with their symbols:
+ * the by_pred ids a leaf page at a time, each record through one cursor
+ * that moves forward (ids ascend, so neighbouring records share pages).
+ * Close with hks_pred_close before the txn ends. */
+typedef struct hks_pred_walk hks_pred_walk;
+hk_err hks_pred_open(hk_txn *t, uint32_t pred, hks_pred_walk **out,
+                     hk_error *err);
+/* Next fact; *has_row false at the end (and on every later call). */
+hk_err hks_pred_next(hks_pred_walk *w, hk_fact_id *id, hks_fact_syms *fs,
+                     bool *has_row, hk_error *err);
+void hks_pred_close(hks_pred_walk *w);
+
 /* Counts without scanning: *mentions = rows hks_adj_open(entity, -1)
  * gives, *facts = distinct facts among them. Either may be NULL. */
 hk_err hks_entity_count(hk_txn *t, uint32_t entity, uint64_t *mentions,

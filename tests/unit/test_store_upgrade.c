@@ -216,11 +216,64 @@ static void test_check_wrong_coarg(void **state)
     tu_discard(s, dir);
 }
 
+/* hks_pred_walk gives every fact of a predicate once, in id order, with
+ * the record's symbols, across several pages of ids, after deletions, and
+ * sees the writes of its own transaction. */
+static void test_pred_walk(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("predwalk");
+    hk_store *s = tu_open(dir);
+    fill(s);
+    hk_txn *t = tu_begin(s, true);
+    char a[16], b[16];
+    for (uint32_t i = 0; i < 3000; i++) { /* > 1 page of by_pred ids */
+        snprintf(a, sizeof a, "x%u", i);
+        snprintf(b, sizeof b, "y%u", i % 17);
+        tu_add(t, i % 3 ? tu_st("Big", a, b, NULL) : tu_st("Big", a, NULL),
+               NULL);
+    }
+    hk_error err;
+    for (uint32_t p = 0; p < 6; p++) {
+        char name[8];
+        snprintf(name, sizeof name, p < 5 ? "P%u" : "Big", p);
+        uint32_t pred;
+        assert_int_equal(hks_sym_id(t, name, strlen(name), &pred, &err), HK_OK);
+        uint64_t want = 0, n = 0;
+        assert_int_equal(hks_pred_count(t, pred, &want, &err), HK_OK);
+        hks_pred_walk *w = NULL;
+        assert_int_equal(hks_pred_open(t, pred, &w, &err), HK_OK);
+        hk_fact_id last = 0;
+        for (;;) {
+            hk_fact_id id;
+            hks_fact_syms fs, rec;
+            bool has;
+            assert_int_equal(hks_pred_next(w, &id, &fs, &has, &err), HK_OK);
+            if (!has) break;
+            assert_true(id > last);
+            last = id;
+            assert_int_equal(hks_fact_syms_get(t, id, &rec, &err), HK_OK);
+            assert_int_equal(fs.pred, pred);
+            assert_int_equal(fs.n_args, rec.n_args);
+            assert_memory_equal(fs.args, rec.args,
+                                rec.n_args * sizeof rec.args[0]);
+            n++;
+        }
+        hks_pred_close(w);
+        assert_int_equal(n, want);
+        assert_true(n > 0);
+        if (p == 5) assert_int_equal(n, 3000);
+    }
+    hk_txn_abort(t);
+    tu_discard(s, dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upgrade_v2),
         cmocka_unit_test(test_check_wrong_coarg),
+        cmocka_unit_test(test_pred_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
