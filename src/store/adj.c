@@ -57,19 +57,10 @@ hk_err hks_sym_str(hk_txn *t, uint32_t id, const char **s, size_t *len,
     hk_err e;
     if ((e = hks_txn_check_read(t, err))) return e;
     if (!s || !len) return hk_error_set(err, HK_ERR_INVALID, "store: no out");
-    HKS_SYM_ID_KEY(k, id);
-    MDB_val d;
-    int rc = id ? mdb_get(t->txn, t->s->db.sym_id, &k, &d) : MDB_NOTFOUND;
-    if (rc == MDB_NOTFOUND)
-        return hk_error_set(err, HK_ERR_NOT_FOUND, "store: no symbol %u", id);
-    if (rc) return hks_store_mdb_error(t, rc, err, "reading a symbol");
-    if (!hks_val_sane(t, &d, HK_MAX_ARG_BYTES))
-        return hk_error_set(err, HK_ERR_CORRUPT,
-                            "store: symbol %u is damaged (%zu bytes)", id,
-                            d.mv_size);
-    *s = d.mv_data;
-    *len = d.mv_size;
-    return HK_OK;
+    if (!id) return hk_error_set(err, HK_ERR_NOT_FOUND, "store: no symbol 0");
+    /* through the shared id -> string cache: joins decode the same hub
+     * entities and predicates over and over */
+    return hks_sym_string_or(t, id, HK_ERR_NOT_FOUND, s, len, err);
 }
 
 /* ==== Facts as symbol ids ==== */

@@ -616,6 +616,10 @@ hk_err hks_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
  * until the next write in this txn; not NUL-terminated). */
 hk_err hks_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
                       hk_error *err);
+/* hks_sym_string, but an id with no symbol is error `missing` (callers that
+ * take ids from users want HK_ERR_NOT_FOUND, not damage). */
+hk_err hks_sym_string_or(hk_txn *t, uint32_t id, hk_err missing, const char **s,
+                         size_t *len, hk_error *err);
 
 /* ==== ext.c ==== */
 
