@@ -231,8 +231,9 @@ hk_err hks_hook_remove(hk_store *s, const char *name, hk_error *err);
 /* Id of a symbol (predicate or argument string); HK_ERR_NOT_FOUND. */
 hk_err hks_sym_id(hk_txn *t, const char *s, size_t len, uint32_t *id,
                   hk_error *err);
-/* String of symbol id (not NUL-terminated; into the map: valid until the
- * next write in t or its end). HK_ERR_NOT_FOUND for an unknown id. */
+/* String of symbol id (not NUL-terminated; into the map or the store's
+ * shared symbol cache: valid at least until the next write in t or its
+ * end). HK_ERR_NOT_FOUND for an unknown id. */
 hk_err hks_sym_str(hk_txn *t, uint32_t id, const char **s, size_t *len,
                    hk_error *err);
 /* Symbol ids in use are 1..*max (never reused, never removed). */
