@@ -22,7 +22,8 @@
  *    with P1..P3 consecutive predicates of rank 100..250 by fact count.
  * Each hakgal operation includes parse, plan and a fresh read snapshot
  * (hk_txn_renew). Row counts of both stores are compared.
- * Prints p50/p99 (µs) per query kind and the ratio SQLite / hakgal.
+ * Prints p50/p99 (µs) per query kind and the ratio SQLite / hakgal, wall
+ * clock and thread CPU time.
  */
 #include <math.h>
 #include <sqlite3.h>
@@ -34,6 +35,15 @@
 #include "hakgal.h"
 #include "query/query.h"
 #include "store/store.h"
+
+/* CPU time of this thread (both stores run on it), µs: wall clock under
+ * a loaded machine includes other processes' time slices. */
+static double cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
 
 static double now_us(void)
 {
@@ -181,7 +191,8 @@ static uint64_t s_query(sqlite3_stmt *st, const char *const *keys, int n_keys,
 
 typedef struct kind {
     const char *name;
-    double *h, *s; /* latencies */
+    double *h, *s;   /* latencies */
+    double *hc, *sc; /* thread CPU time of the same operations, µs */
     size_t n;
     uint64_t mismatches;
     uint64_t rows;
@@ -203,6 +214,13 @@ static void report(kind *k)
            "%llu\n",
            k->name, k->n, h50, h99, s50, s99, no_s ? 0.0 : s50 / h50,
            (unsigned long long)k->rows, (unsigned long long)k->mismatches);
+    memcpy(hc, k->hc, k->n * sizeof *hc);
+    memcpy(sc, k->sc, k->n * sizeof *sc);
+    h50 = pct(hc, k->n, 0.5);
+    s50 = pct(sc, k->n, 0.5);
+    printf("%-9s CPU      hakgal p50 %10.1f             SQLite p50 %10.1f"
+           "                 SQLite/hakgal p50 %6.2fx\n",
+           k->name, h50, s50, no_s ? 0.0 : s50 / h50);
     free(hc);
     free(sc);
 }
@@ -213,6 +231,7 @@ int main(int argc, char **argv)
     size_t samples = 200;
     unsigned seed = 7;
     bool only_h = false;
+    const char *only_kind = NULL; /* --kind: time one kind (profiling) */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dir") && i + 1 < argc)
             dir = argv[++i];
@@ -220,12 +239,14 @@ int main(int argc, char **argv)
             samples = (size_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--hakgal-only"))
             only_h = true;
+        else if (!strcmp(argv[i], "--kind") && i + 1 < argc)
+            only_kind = argv[++i];
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
             seed = (unsigned)strtoul(argv[++i], NULL, 10);
         else {
             fprintf(stderr,
                     "usage: hk_bench_join --dir DIR [--samples S] [--seed X]"
-                    " [--hakgal-only]\n");
+                    " [--hakgal-only] [--kind 2hop|chain|triangle]\n");
             return 2;
         }
     }
@@ -272,9 +293,30 @@ int main(int argc, char **argv)
            "kind, seed %u\n",
            (unsigned long long)stats.facts, n_preds, samples, seed);
     srand(seed);
-    kind k2 = {"2hop", calloc(samples, 8), calloc(samples, 8), 0, 0, 0};
-    kind kc = {"chain", calloc(samples, 8), calloc(samples, 8), 0, 0, 0};
-    kind kt = {"triangle", calloc(samples, 8), calloc(samples, 8), 0, 0, 0};
+    kind k2 = {"2hop",
+               calloc(samples, 8),
+               calloc(samples, 8),
+               calloc(samples, 8),
+               calloc(samples, 8),
+               0,
+               0,
+               0};
+    kind kc = {"chain",
+               calloc(samples, 8),
+               calloc(samples, 8),
+               calloc(samples, 8),
+               calloc(samples, 8),
+               0,
+               0,
+               0};
+    kind kt = {"triangle",
+               calloc(samples, 8),
+               calloc(samples, 8),
+               calloc(samples, 8),
+               calloc(samples, 8),
+               0,
+               0,
+               0};
     hk_fact f;
     hk_fact_init(&f);
     char text[8400];
@@ -297,13 +339,18 @@ int main(int argc, char **argv)
         hk_txn_reset(t);
         snprintf(text, sizeof text, "?p(\"%s\", ?n), ?q(?n, ?o)", ent);
         const char *keys[3] = {ent, NULL, NULL};
-        double t0 = now_us();
-        uint64_t hr = h_query(t, text, true, 100);
-        double t1 = now_us();
-        uint64_t sr = only_h ? hr : s_query(st2, keys, 1, true);
-        double t2 = now_us();
-        if (timed) {
+        double c0 = cpu_us(), t0 = now_us();
+        bool run2 = !only_kind || !strcmp(only_kind, "2hop");
+        bool runc = !only_kind || !strcmp(only_kind, "chain");
+        bool runt = !only_kind || !strcmp(only_kind, "triangle");
+        uint64_t hr = run2 ? h_query(t, text, true, 100) : 0;
+        double c1 = cpu_us(), t1 = now_us();
+        uint64_t sr = only_h || !run2 ? hr : s_query(st2, keys, 1, true);
+        double c2 = cpu_us(), t2 = now_us();
+        if (timed && run2) {
             k2.h[k2.n] = t1 - t0;
+            k2.hc[k2.n] = c1 - c0;
+            k2.sc[k2.n] = only_h ? 0 : c2 - c1;
             k2.s[k2.n++] = only_h ? 0 : t2 - t1;
             k2.rows += hr;
             if (hr != sr) k2.mismatches++;
@@ -317,26 +364,30 @@ int main(int argc, char **argv)
         keys[2] = preds[r + 2].name;
         snprintf(text, sizeof text, "%s(?a, ?b), %s(?b, ?c), %s(?c, ?d)",
                  keys[0], keys[1], keys[2]);
-        t0 = now_us();
-        hr = h_query(t, text, false, 0);
-        t1 = now_us();
-        sr = only_h ? hr : s_query(stc, keys, 3, false);
-        t2 = now_us();
-        if (timed) {
+        c0 = cpu_us(), t0 = now_us();
+        hr = runc ? h_query(t, text, false, 0) : 0;
+        c1 = cpu_us(), t1 = now_us();
+        sr = only_h || !runc ? hr : s_query(stc, keys, 3, false);
+        c2 = cpu_us(), t2 = now_us();
+        if (timed && runc) {
             kc.h[kc.n] = t1 - t0;
+            kc.hc[kc.n] = c1 - c0;
+            kc.sc[kc.n] = only_h ? 0 : c2 - c1;
             kc.s[kc.n++] = only_h ? 0 : t2 - t1;
             kc.rows += hr;
             if (hr != sr) kc.mismatches++;
         }
         snprintf(text, sizeof text, "%s(?a, ?b), %s(?b, ?c), %s(?c, ?a)",
                  keys[0], keys[1], keys[2]);
-        t0 = now_us();
-        hr = h_query(t, text, false, 0);
-        t1 = now_us();
-        sr = only_h ? hr : s_query(stt, keys, 3, false);
-        t2 = now_us();
-        if (timed) {
+        c0 = cpu_us(), t0 = now_us();
+        hr = runt ? h_query(t, text, false, 0) : 0;
+        c1 = cpu_us(), t1 = now_us();
+        sr = only_h || !runt ? hr : s_query(stt, keys, 3, false);
+        c2 = cpu_us(), t2 = now_us();
+        if (timed && runt) {
             kt.h[kt.n] = t1 - t0;
+            kt.hc[kt.n] = c1 - c0;
+            kt.sc[kt.n] = only_h ? 0 : c2 - c1;
             kt.s[kt.n++] = only_h ? 0 : t2 - t1;
             kt.rows += hr;
             if (hr != sr) kt.mismatches++;
@@ -355,5 +406,7 @@ int main(int argc, char **argv)
     hk_txn_abort(t);
     hk_store_close(s);
     free(k2.h), free(k2.s), free(kc.h), free(kc.s), free(kt.h), free(kt.s);
+    free(k2.hc), free(k2.sc), free(kc.hc), free(kc.sc), free(kt.hc);
+    free(kt.sc);
     return 0;
 }

@@ -153,8 +153,10 @@ static hk_err each_fact(trav *tr, uint32_t u, fact_fn fn, void *ud,
         }
         if (!pred_ok(tr, row.pred)) continue;
         hks_fact_syms fs;
-        rc = hks_fact_syms_get(tr->t, row.fact, &fs, err);
-        if (rc != HK_OK) break;
+        /* a binary fact's row carries its other argument: no record read */
+        if (!hks_adj_row_syms(&row, u, &fs) &&
+            (rc = hks_fact_syms_get(tr->t, row.fact, &fs, err)) != HK_OK)
+            break;
         bool first = true; /* row at u's first position in the fact */
         for (uint32_t i = 0; i < row.pos && i < fs.n_args; i++)
             if (fs.args[i] == u) first = false;

@@ -11,8 +11,11 @@
  * argument bound by an earlier step. The step reads its facts from the
  * (entity, position, predicate) slice of the adjacency index keyed by its
  * most selective bound argument, else from the predicate index, else from
- * every fact. Negated patterns and comparisons run as filters right after
- * the step that binds their last variable.
+ * every fact. A slice row of a binary fact carries the fact's other
+ * argument (the covering adjacency, store.h hks_adj_row_syms), so such a
+ * step learns its values without reading a record; only facts of other
+ * arities are read. Negated patterns and comparisons run as filters right
+ * after the step that binds their last variable.
  *
  * Order and paging: every access path yields its facts in a fixed key
  * order ((predicate, id) for an adjacency slice of any predicate, id
@@ -627,6 +630,9 @@ static bool neg_matches(const run *r, uint32_t a, const hks_fact_syms *fs)
 }
 
 /* *exists = some stored fact matches negated atom a. */
+static hk_err row_syms(run *r, const hks_adj_row *row, uint32_t ent, bool bin,
+                       hks_fact_syms *fs, bool *found, hk_error *err);
+
 static hk_err neg_exists(run *r, uint32_t a, bool *exists, hk_error *err)
 {
     const hkq_atom *at = &r->q->atoms[a];
@@ -640,8 +646,8 @@ static hk_err neg_exists(run *r, uint32_t a, bool *exists, hk_error *err)
     hks_fact_syms fs;
     if (key >= 0) {
         hks_adj *it = NULL;
-        rc = hks_adj_open(r->t, slot_val(r, a, (uint32_t)key + 1), key, pred,
-                          &it, err);
+        uint32_t ent = slot_val(r, a, (uint32_t)key + 1);
+        rc = hks_adj_open(r->t, ent, key, pred, &it, err);
         if (rc != HK_OK) return rc;
         for (;;) {
             hks_adj_row row;
@@ -649,12 +655,10 @@ static hk_err neg_exists(run *r, uint32_t a, bool *exists, hk_error *err)
             rc = hks_adj_next(it, &row, &has, err);
             if (rc != HK_OK || !has) break;
             if ((rc = budget_check(r, err)) != HK_OK) break;
-            rc = hks_fact_syms_get(r->t, row.fact, &fs, err);
-            if (rc == HK_ERR_NOT_FOUND) {
-                rc = HK_OK;
-                continue;
-            }
+            bool found = false;
+            rc = row_syms(r, &row, ent, at->pat.n_args == 2, &fs, &found, err);
             if (rc != HK_OK) break;
+            if (!found) continue;
             if (neg_matches(r, a, &fs)) {
                 *exists = true;
                 break;
@@ -773,6 +777,37 @@ static hk_err fact_syms(run *r, hk_fact_id id, hks_fact_syms *fs, bool *found,
     return rc;
 }
 
+/* The symbols of an adjacency row of entity ent: from the row itself when
+ * it covers its fact (a binary fact carries its co-argument in by_arg, so
+ * no record is read), else from the record. bin: only binary facts are
+ * wanted, so a row that covers nothing is passed over (*found false)
+ * without reading its record. */
+static hk_err row_syms(run *r, const hks_adj_row *row, uint32_t ent, bool bin,
+                       hks_fact_syms *fs, bool *found, hk_error *err)
+{
+    *found = false;
+    if (hks_adj_row_syms(row, ent, fs)) {
+        *found = true;
+        return HK_OK;
+    }
+    if (bin) return HK_OK;
+    return fact_syms(r, row->fact, fs, found, err);
+}
+
+/* Slices read for a binary pattern hold only the binary facts (their rows
+ * cover them, nothing else is read), so they are cached under their own
+ * key: position + HKQ_BIN_KEY. */
+#define HKQ_BIN_KEY (1 << 16)
+static int slice_key(int pos, bool bin)
+{
+    return bin && pos >= 0 ? pos + HKQ_BIN_KEY : pos;
+}
+
+static bool atom_bin(const run *r, uint32_t a)
+{
+    return r->q->atoms[a].pat.n_args == 2;
+}
+
 #define HKQ_PEEK 0       /* facts the lookahead reads of an unknown slice */
 #define HKQ_ISECT_MAX 32 /* facts of B's slice that level_isect walks */
 
@@ -780,12 +815,13 @@ static hk_err fact_syms(run *r, hk_fact_id id, hks_fact_syms *fs, bool *found,
  * cap facts is read whole into the cache (later probes and steps read it
  * there); a longer one is only marked non-empty, with n = cap (it holds
  * more than cap facts). */
-static hk_err slice_read(run *r, uint32_t ent, int pos, uint32_t pred,
+static hk_err slice_read(run *r, uint32_t ent, int pos, uint32_t pred, bool bin,
                          uint32_t cap, bool *any, hk_error *err)
 {
     *any = false;
     if (ent == 0) return HK_OK; /* a constant unknown to the store */
-    long si = hkq_cache_find(&r->cache, ent, pos, pred);
+    int ck = slice_key(pos, bin);
+    long si = hkq_cache_find(&r->cache, ent, ck, pred);
     if (si >= 0) {
         const hkq_slice *s = &r->cache.slices[si];
         *any = s->state == HKQ_SLICE_NONEMPTY || s->n > 0;
@@ -798,7 +834,8 @@ static hk_err slice_read(run *r, uint32_t ent, int pos, uint32_t pred,
     b->n = b->n_args = 0;
     b->over = false;
     bool complete = false;
-    for (uint32_t k = 0; k <= cap; k++) {
+    /* bounded by the slice: every pass reads one row */
+    for (uint32_t k = 0;;) {
         hks_adj_row row;
         bool has = false;
         rc = hks_adj_next(it, &row, &has, err);
@@ -807,11 +844,12 @@ static hk_err slice_read(run *r, uint32_t ent, int pos, uint32_t pred,
             complete = true;
             break;
         }
+        if (bin && !row.co) continue; /* not binary: not in this slice */
         *any = true;
-        if (k == cap) break;
+        if (k++ == cap) break;
         hks_fact_syms fs;
         bool found = false;
-        rc = fact_syms(r, row.fact, &fs, &found, err);
+        rc = row_syms(r, &row, ent, bin, &fs, &found, err);
         if (rc != HK_OK) break;
         if (found) hkq_cbuild_add(b, row.fact, &fs);
     }
@@ -820,20 +858,20 @@ static hk_err slice_read(run *r, uint32_t ent, int pos, uint32_t pred,
     if (complete) {
         /* exact: a row whose fact is gone matches nothing */
         *any = b->n > 0 || b->over;
-        hkq_cache_put(&r->cache, ent, pos, pred, b);
+        hkq_cache_put(&r->cache, ent, ck, pred, b);
     } else if (*any) {
-        hkq_cache_mark_nonempty(&r->cache, ent, pos, pred);
-        si = hkq_cache_find(&r->cache, ent, pos, pred);
+        hkq_cache_mark_nonempty(&r->cache, ent, ck, pred);
+        si = hkq_cache_find(&r->cache, ent, ck, pred);
         if (si >= 0 && r->cache.slices[si].state == HKQ_SLICE_NONEMPTY)
             r->cache.slices[si].n = cap;
     }
     return HK_OK;
 }
 
-static hk_err slice_any(run *r, uint32_t ent, int pos, uint32_t pred, bool *any,
-                        hk_error *err)
+static hk_err slice_any(run *r, uint32_t ent, int pos, uint32_t pred, bool bin,
+                        bool *any, hk_error *err)
 {
-    return slice_read(r, ent, pos, pred, HKQ_PEEK, any, err);
+    return slice_read(r, ent, pos, pred, bin, HKQ_PEEK, any, err);
 }
 
 /* Runs the lookahead of step i: *dead when a later pattern cannot match. */
@@ -846,8 +884,8 @@ static hk_err lookahead(run *r, uint32_t i, bool *dead, hk_error *err)
         if (r->cmiss[a]) continue; /* its step yields nothing anyway */
         uint32_t pred = st->look_pred[l] ? slot_val(r, a, 0) : 0;
         bool any = false;
-        hk_err rc =
-            slice_any(r, slot_val(r, a, k), (int)k - 1, pred, &any, err);
+        hk_err rc = slice_any(r, slot_val(r, a, k), (int)k - 1, pred,
+                              atom_bin(r, a), &any, err);
         if (rc != HK_OK) return rc;
         if (!any) {
             *dead = true;
@@ -864,7 +902,9 @@ static hk_err level_adj_cached(run *r, uint32_t i, uint32_t key, uint32_t pred,
                                bool *path, hk_error *err)
 {
     const step *st = &r->steps[i];
-    long si = hkq_cache_find(&r->cache, key, st->key_pos, pred);
+    bool bin = atom_bin(r, st->atom);
+    int ck = slice_key(st->key_pos, bin);
+    long si = hkq_cache_find(&r->cache, key, ck, pred);
     hk_err rc = HK_OK;
     if (si >= 0 && r->cache.slices[si].state == HKQ_SLICE_FULL) {
         size_t n = r->cache.slices[si].n;
@@ -896,7 +936,7 @@ static hk_err level_adj_cached(run *r, uint32_t i, uint32_t key, uint32_t pred,
         }
         hks_fact_syms fs;
         bool found = false;
-        rc = fact_syms(r, row.fact, &fs, &found, err);
+        rc = row_syms(r, &row, key, bin, &fs, &found, err);
         if (rc != HK_OK) break;
         if (!found) continue;
         hkq_cbuild_add(b, row.fact, &fs);
@@ -904,8 +944,7 @@ static hk_err level_adj_cached(run *r, uint32_t i, uint32_t key, uint32_t pred,
         if (rc != HK_OK) break;
     }
     hks_adj_close(it);
-    if (rc == HK_OK && complete)
-        hkq_cache_put(&r->cache, key, st->key_pos, pred, b);
+    if (rc == HK_OK && complete) hkq_cache_put(&r->cache, key, ck, pred, b);
     return rc;
 }
 
@@ -929,18 +968,21 @@ static hk_err level_isect(run *r, uint32_t i, uint32_t akey, uint32_t apred,
     uint32_t k = st->isect_slot;
     uint32_t bpred = slot_val(r, nx->atom, 0), bval = slot_val(r, nx->atom, k);
     bool any = false;
+    bool bbin = atom_bin(r, nx->atom);
     hk_err rc =
-        slice_read(r, bval, (int)k - 1, bpred, HKQ_ISECT_MAX, &any, err);
+        slice_read(r, bval, (int)k - 1, bpred, bbin, HKQ_ISECT_MAX, &any, err);
     if (rc != HK_OK) return rc;
     if (!any) {
         *done = true;
         return HK_OK;
     }
-    long si = hkq_cache_find(&r->cache, bval, (int)k - 1, bpred);
+    long si =
+        hkq_cache_find(&r->cache, bval, slice_key((int)k - 1, bbin), bpred);
     if (si < 0 || r->cache.slices[si].state != HKQ_SLICE_FULL) return HK_OK;
     size_t nb = r->cache.slices[si].n;
     if (nb > HKQ_ISECT_MAX) return HK_OK;
-    long sa = hkq_cache_find(&r->cache, akey, st->key_pos, apred);
+    long sa = hkq_cache_find(
+        &r->cache, akey, slice_key(st->key_pos, atom_bin(r, st->atom)), apred);
     if (sa >= 0 && r->cache.slices[sa].state == HKQ_SLICE_FULL &&
         r->cache.slices[sa].n <= nb)
         return HK_OK;
@@ -1013,7 +1055,9 @@ static hk_err probe_cached(run *r, uint32_t i, const hks_fact_syms *want,
 {
     *done = false;
     for (uint32_t k = 0; k < want->n_args; k++) {
-        long si = hkq_cache_find(&r->cache, want->args[k], (int)k, want->pred);
+        long si =
+            hkq_cache_find(&r->cache, want->args[k],
+                           slice_key((int)k, want->n_args == 2), want->pred);
         if (si < 0 || r->cache.slices[si].state != HKQ_SLICE_FULL) continue;
         size_t n = r->cache.slices[si].n;
         if (n > 64) continue;
@@ -1059,8 +1103,14 @@ static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
             bool has = false;
             rc = hks_adj_next(it, &row, &has, err);
             if (rc != HK_OK || !has) break;
-            rc = candidate(r, i, pred ? 0 : row.pred, row.fact, NULL, &path,
-                           err);
+            hks_fact_syms fs;
+            bool cov = hks_adj_row_syms(&row, key, &fs);
+            if (!cov && at->pat.n_args == 2) { /* not binary: no match */
+                if ((rc = budget_check(r, err)) != HK_OK) break;
+                continue;
+            }
+            rc = candidate(r, i, pred ? 0 : row.pred, row.fact,
+                           cov ? &fs : NULL, &path, err);
             if (rc != HK_OK) break;
         }
         hks_adj_close(it);
@@ -1087,18 +1137,25 @@ static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
         if (rc != HK_OK) return rc;
         return candidate(r, i, 0, id, &fs, &path, err);
     }
-    hk_scan sc = HK_SCAN_INIT;
-    char pbuf[HK_MAX_PREDICATE_BYTES + 1];
     if (st->acc == ACC_PRED) {
-        const char *p;
-        size_t n;
-        rc = hks_sym_str(r->t, slot_val(r, st->atom, 0), &p, &n, err);
+        /* the predicate's facts with their symbols, one record read each
+         * through a forward cursor (ids ascend) */
+        hks_pred_walk *w = NULL;
+        rc = hks_pred_open(r->t, slot_val(r, st->atom, 0), &w, err);
         if (rc != HK_OK) return rc;
-        if (n > HK_MAX_PREDICATE_BYTES) n = HK_MAX_PREDICATE_BYTES;
-        memcpy(pbuf, p, n);
-        pbuf[n] = '\0';
-        sc.predicate = pbuf;
+        while (!r->stop) {
+            hk_fact_id id;
+            hks_fact_syms fs;
+            bool has = false;
+            rc = hks_pred_next(w, &id, &fs, &has, err);
+            if (rc != HK_OK || !has) break;
+            rc = candidate(r, i, 0, id, &fs, &path, err);
+            if (rc != HK_OK) break;
+        }
+        hks_pred_close(w);
+        return rc;
     }
+    hk_scan sc = HK_SCAN_INIT;
     sc.arity = at->pat.n_args;
     hk_query *it = NULL;
     rc = hk_query_open_scan(r->t, &sc, NULL, &it, err);

@@ -2,11 +2,11 @@
  * adj.c — symbols and adjacency by symbol id for the graph engine and
  * other modules (store.h), without strings on the hot path.
  *
- * An entity's mentions are its `by_arg` duplicates, 11 bytes each
- * (position u8, predicate u32 BE, fact id u48 BE), sorted by position,
- * predicate and id: hks_adj_open seeks to the first row wanted
- * (MDB_GET_BOTH_RANGE on a 5-byte or 1-byte prefix) and hks_adj_next walks
- * the duplicates with MDB_NEXT_DUP until the prefix changes, so a
+ * An entity's mentions are its `by_arg` duplicates, 15 bytes each
+ * (position u8, predicate u32 BE, fact id u48 BE, co-argument u32 BE),
+ * sorted by position, predicate and id: hks_adj_open seeks to the first row
+ * wanted (MDB_GET_BOTH_RANGE on a 5-byte or 1-byte prefix) and hks_adj_next
+ * walks the duplicates with MDB_NEXT_DUP until the prefix changes, so a
  * (position, predicate) slice costs one seek. Counts come from the
  * duplicate sub-tree header (mdb_cursor_count), as in counts.c.
  *
@@ -57,19 +57,10 @@ hk_err hks_sym_str(hk_txn *t, uint32_t id, const char **s, size_t *len,
     hk_err e;
     if ((e = hks_txn_check_read(t, err))) return e;
     if (!s || !len) return hk_error_set(err, HK_ERR_INVALID, "store: no out");
-    HKS_SYM_ID_KEY(k, id);
-    MDB_val d;
-    int rc = id ? mdb_get(t->txn, t->s->db.sym_id, &k, &d) : MDB_NOTFOUND;
-    if (rc == MDB_NOTFOUND)
-        return hk_error_set(err, HK_ERR_NOT_FOUND, "store: no symbol %u", id);
-    if (rc) return hks_store_mdb_error(t, rc, err, "reading a symbol");
-    if (!hks_val_sane(t, &d, HK_MAX_ARG_BYTES))
-        return hk_error_set(err, HK_ERR_CORRUPT,
-                            "store: symbol %u is damaged (%zu bytes)", id,
-                            d.mv_size);
-    *s = d.mv_data;
-    *len = d.mv_size;
-    return HK_OK;
+    if (!id) return hk_error_set(err, HK_ERR_NOT_FOUND, "store: no symbol 0");
+    /* through the shared id -> string cache: joins decode the same hub
+     * entities and predicates over and over */
+    return hks_sym_string_or(t, id, HK_ERR_NOT_FOUND, s, len, err);
 }
 
 /* ==== Facts as symbol ids ==== */
@@ -180,6 +171,7 @@ hk_err hks_adj_next(hks_adj *a, hks_adj_row *row, bool *has_row, hk_error *err)
     row->pos = p[0];
     row->pred = hks_get_u32(p + 1);
     row->fact = hks_get_u48(p + 5);
+    row->co = hks_get_u32(p + 5 + HKS_ID_BYTES);
     *has_row = true;
     return HK_OK;
 }
@@ -189,6 +181,112 @@ void hks_adj_close(hks_adj *a)
     if (!a) return;
     mdb_cursor_close(a->c);
     hk_free(a);
+}
+
+/* ==== Facts of a predicate ==== */
+
+struct hks_pred_walk {
+    hk_txn *t;          /* the txn it was opened in */
+    MDB_cursor *pc;     /* cursor on by_pred */
+    MDB_cursor *fc;     /* cursor on fact */
+    uint8_t key[4];     /* predicate u32 BE */
+    const uint8_t *ids; /* current page of ids (u48 BE each) */
+    size_t n_ids, i;    /* ids on it, next one */
+    bool started, done; /* first page read; past the last id */
+};
+
+hk_err hks_pred_open(hk_txn *t, uint32_t pred, hks_pred_walk **out,
+                     hk_error *err)
+{
+    hk_err e;
+    if (!out) return hk_error_set(err, HK_ERR_INVALID, "store: no out");
+    *out = NULL;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)))
+        return e;
+    hks_pred_walk *w = hk_calloc(1, sizeof *w);
+    if (!w) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    int rc = mdb_cursor_open(t->txn, t->s->db.by_pred, &w->pc);
+    if (!rc) rc = mdb_cursor_open(t->txn, t->s->db.fact, &w->fc);
+    if (rc) {
+        hks_pred_close(w);
+        return hks_store_mdb_error(t, rc, err, "opening a predicate walk");
+    }
+    w->t = t;
+    hks_put_u32(w->key, pred);
+    *out = w;
+    return HK_OK;
+}
+
+/* Loads the next page of ids (MDB_GET_MULTIPLE / MDB_NEXT_MULTIPLE of the
+ * DUPFIXED by_pred). 0, MDB_NOTFOUND at the end, or an LMDB error. */
+static int pred_page(hks_pred_walk *w)
+{
+    MDB_val k = {4, w->key}, d;
+    int rc;
+    if (!w->started) {
+        w->started = true;
+        rc = mdb_cursor_get(w->pc, &k, &d, MDB_SET);
+        if (!rc) rc = mdb_cursor_get(w->pc, &k, &d, MDB_GET_MULTIPLE);
+    } else {
+        rc = mdb_cursor_get(w->pc, &k, &d, MDB_NEXT_MULTIPLE);
+    }
+    if (rc) return rc;
+    if (d.mv_size % HKS_ID_BYTES) return MDB_CORRUPTED;
+    w->ids = d.mv_data;
+    w->n_ids = d.mv_size / HKS_ID_BYTES;
+    w->i = 0;
+    return 0;
+}
+
+hk_err hks_pred_next(hks_pred_walk *w, hk_fact_id *id, hks_fact_syms *fs,
+                     bool *has_row, hk_error *err)
+{
+    hk_err e;
+    if (!w || !id || !fs || !has_row)
+        return hk_error_set(err, HK_ERR_INVALID, "store: no predicate walk");
+    *has_row = false;
+    if ((e = hks_txn_check_read(w->t, err))) return e;
+    /* bounded by the predicate's ids: each pass consumes one */
+    while (!w->done) {
+        if (w->i == w->n_ids) {
+            int rc = pred_page(w);
+            if (rc == MDB_NOTFOUND) {
+                w->done = true;
+                return HK_OK;
+            }
+            if (rc)
+                return hks_store_mdb_error(w->t, rc, err,
+                                           "reading a predicate's facts");
+            if (w->n_ids == 0) continue;
+        }
+        hk_fact_id fid = hks_get_u48(w->ids + w->i++ * HKS_ID_BYTES);
+        HKS_FACT_KEY(k, fid);
+        MDB_val d;
+        int rc = mdb_cursor_get(w->fc, &k, &d, MDB_SET_KEY);
+        if (rc == MDB_NOTFOUND) continue; /* index without record: verify */
+        if (rc) return hks_store_mdb_error(w->t, rc, err, "reading a fact");
+        hks_rec r;
+        if (!hks_val_sane(w->t, &d, HKS_REC_MAX_BYTES) ||
+            hks_rec_decode_ids(d.mv_data, d.mv_size, &r))
+            return hk_error_set(err, HK_ERR_CORRUPT,
+                                "store: record of fact %llu is damaged",
+                                (unsigned long long)fid);
+        fs->pred = r.pred;
+        fs->n_args = r.n_args;
+        memcpy(fs->args, r.args, r.n_args * sizeof r.args[0]);
+        *id = fid;
+        *has_row = true;
+        return HK_OK;
+    }
+    return HK_OK;
+}
+
+void hks_pred_close(hks_pred_walk *w)
+{
+    if (!w) return;
+    if (w->pc) mdb_cursor_close(w->pc);
+    if (w->fc) mdb_cursor_close(w->fc);
+    hk_free(w);
 }
 
 /* ==== Counts ==== */

@@ -158,15 +158,13 @@ hk_err hks_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
                        (unsigned long long)id);
         }
         if (rc) goto lmdb;
-        /* by_arg (arg, pos, pred, id) for every position */
+        /* by_arg (arg, pos, pred, id, co-argument) for every position */
         MDB_cursor *ac;
         if ((rc = mdb_cursor_open(t->txn, db->by_arg, &ac))) goto lmdb;
         for (uint32_t i = 0; i < r.n_args && rc == 0; i++) {
             uint8_t ek[4], dup[HKS_ARG_DUP_BYTES];
             hks_put_u32(ek, r.args[i]);
-            dup[0] = (uint8_t)i;
-            memcpy(dup + 1, pk, 4);
-            memcpy(dup + 5, idb, HKS_ID_BYTES);
+            hks_arg_dup(dup, i, r.pred, r.n_args, r.args, id);
             MDB_val ekv = {4, ek}, dv = {HKS_ARG_DUP_BYTES, dup};
             rc = mdb_cursor_get(ac, &ekv, &dv, MDB_GET_BOTH);
             for (uint32_t j = 0; j < i; j++)

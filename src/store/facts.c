@@ -262,13 +262,8 @@ static hk_err index_add(hk_txn *t, hk_fact_id id, const hks_rec *r,
         if ((rc = mdb_put(txn, db->pred_names, &nkv, &sv, 0))) goto fail;
     }
 
-    dup[1] = pk[0];
-    dup[2] = pk[1];
-    dup[3] = pk[2];
-    dup[4] = pk[3];
-    memcpy(dup + 5, idb, HKS_ID_BYTES);
     for (uint32_t i = 0; i < r->n_args; i++) {
-        dup[0] = (uint8_t)i;
+        hks_arg_dup(dup, i, r->pred, r->n_args, r->args, id);
         /* written sorted at flush (pending.c) */
         if (hks_pending_add_arg(&t->pend, r->args[i], dup)) {
             rc = ENOMEM;
@@ -316,16 +311,11 @@ static hk_err index_remove(hk_txn *t, hk_fact_id id, const hks_rec *r,
         if (rc && rc != MDB_NOTFOUND) goto fail;
     }
 
-    dup[1] = pk[0];
-    dup[2] = pk[1];
-    dup[3] = pk[2];
-    dup[4] = pk[3];
-    memcpy(dup + 5, idb, HKS_ID_BYTES);
     for (uint32_t i = 0; i < r->n_args; i++) {
         uint8_t ek[4];
         hks_put_u32(ek, r->args[i]);
         MDB_val ekv = {4, ek}, dv = {HKS_ARG_DUP_BYTES, dup};
-        dup[0] = (uint8_t)i;
+        hks_arg_dup(dup, i, r->pred, r->n_args, r->args, id);
         if ((rc = mdb_del(txn, db->by_arg, &ekv, &dv))) goto fail;
         if (repeated_before(r, i)) {
             if ((rc = multi_add(txn, db->arg_multi, r->args[i], -1))) goto fail;

@@ -280,6 +280,7 @@ hk_err hks_store_make_dir(const char *dir, hk_error *err)
 static hk_err open_dbs(hk_store *s, MDB_env *env, bool create, hk_error *err)
 {
     MDB_txn *txn = NULL;
+    bool upgraded = false; /* rewrote an older format: sync even if NOSYNC */
     int rc = mdb_txn_begin(env, NULL, create ? 0 : MDB_RDONLY, &txn);
     if (rc) return hks_store_mdb_error(NULL, rc, err, "opening the KB");
     for (size_t i = 0; i < N_DBS; i++) {
@@ -330,6 +331,24 @@ static hk_err open_dbs(hk_store *s, MDB_env *env, bool create, hk_error *err)
         return hks_store_mdb_error(NULL, rc, err, "reading schema version");
     } else {
         uint32_t v = d.mv_size == 4 ? hks_get_u32(d.mv_data) : 0;
+        if (v == HKS_SCHEMA_VERSION_OLDEST && !create) {
+            mdb_txn_abort(txn);
+            return hk_error_set(err, HK_ERR_VERSION,
+                                "store: %s has schema version %u; this build "
+                                "needs %u (co-arguments in by_arg) and "
+                                "upgrades it when it opens it for writing: "
+                                "run 'hakgal init --data %s' once",
+                                s->path, v, HKS_SCHEMA_VERSION, s->path);
+        }
+        if (v == HKS_SCHEMA_VERSION_OLDEST) {
+            hk_err ue = hks_upgrade_v2(txn, &s->db, s->path, err);
+            if (ue) {
+                mdb_txn_abort(txn);
+                return ue;
+            }
+            v = HKS_SCHEMA_VERSION;
+            upgraded = true;
+        }
         if (v != HKS_SCHEMA_VERSION) {
             mdb_txn_abort(txn);
             return hk_error_set(err, HK_ERR_VERSION,
@@ -345,6 +364,7 @@ static hk_err open_dbs(hk_store *s, MDB_env *env, bool create, hk_error *err)
         return e;
     }
     rc = mdb_txn_commit(txn); /* keeps the dbi handles */
+    if (!rc && upgraded) rc = mdb_env_sync(env, 1);
     if (rc) return hks_store_mdb_error(NULL, rc, err, "opening the KB");
     return HK_OK;
 }

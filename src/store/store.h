@@ -249,8 +249,9 @@ hk_err hks_hook_remove(hk_store *s, const char *name, hk_error *err);
 /* Id of a symbol (predicate or argument string); HK_ERR_NOT_FOUND. */
 hk_err hks_sym_id(hk_txn *t, const char *s, size_t len, uint32_t *id,
                   hk_error *err);
-/* String of symbol id (not NUL-terminated; into the map: valid until the
- * next write in t or its end). HK_ERR_NOT_FOUND for an unknown id. */
+/* String of symbol id (not NUL-terminated; into the map or the store's
+ * shared symbol cache: valid at least until the next write in t or its
+ * end). HK_ERR_NOT_FOUND for an unknown id. */
 hk_err hks_sym_str(hk_txn *t, uint32_t id, const char **s, size_t *len,
                    hk_error *err);
 /* Symbol ids in use are 1..*max (never reused, never removed). */
@@ -267,12 +268,28 @@ hk_err hks_fact_find_syms(hk_txn *t, const hks_fact_syms *fs, hk_fact_id *id,
                           hk_error *err);
 
 /* One mention of an entity: fact `fact` has it at argument position pos
- * (0-based) and predicate pred. */
+ * (0-based) and predicate pred. For a binary fact co is its other argument
+ * (so the fact's symbols are known without reading it: hks_adj_row_syms);
+ * 0 for any other arity. */
 typedef struct hks_adj_row {
     hk_fact_id fact; /* the fact */
     uint32_t pred;   /* its predicate symbol id */
     uint32_t pos;    /* 0-based argument position of the entity */
+    uint32_t co;     /* other argument of a binary fact, else 0 */
 } hks_adj_row;
+
+/* The symbols of row's fact when the row covers them (a binary fact):
+ * entity is the one the adjacency was opened on. False otherwise. */
+static inline bool hks_adj_row_syms(const hks_adj_row *row, uint32_t entity,
+                                    hks_fact_syms *fs)
+{
+    if (!row->co || row->pos > 1) return false;
+    fs->pred = row->pred;
+    fs->n_args = 2;
+    fs->args[row->pos] = entity;
+    fs->args[1 - row->pos] = row->co;
+    return true;
+}
 
 /* Streams the mentions of entity in index order: by position, then
  * predicate, then fact id. pos < 0: any position; pos >= 0 with pred != 0:
@@ -285,6 +302,18 @@ hk_err hks_adj_open(hk_txn *t, uint32_t entity, int pos, uint32_t pred,
 /* Next row; *has_row false at the end (and on every later call). */
 hk_err hks_adj_next(hks_adj *a, hks_adj_row *row, bool *has_row, hk_error *err);
 void hks_adj_close(hks_adj *a);
+
+/* Streams the facts of predicate pred in id order with their symbols:
+ * the by_pred ids a leaf page at a time, each record through one cursor
+ * that moves forward (ids ascend, so neighbouring records share pages).
+ * Close with hks_pred_close before the txn ends. */
+typedef struct hks_pred_walk hks_pred_walk;
+hk_err hks_pred_open(hk_txn *t, uint32_t pred, hks_pred_walk **out,
+                     hk_error *err);
+/* Next fact; *has_row false at the end (and on every later call). */
+hk_err hks_pred_next(hks_pred_walk *w, hk_fact_id *id, hks_fact_syms *fs,
+                     bool *has_row, hk_error *err);
+void hks_pred_close(hks_pred_walk *w);
 
 /* Counts without scanning: *mentions = rows hks_adj_open(entity, -1)
  * gives, *facts = distinct facts among them. Either may be NULL. */

@@ -11,7 +11,8 @@
  *   fact            fact id (native, INTEGERKEY) -> compact record
  *   stmt            pred sym, arg syms (varints) -> fact id (varint)
  *   by_pred         DUPSORT|DUPFIXED pred sym -> fact id (u48 BE)
- *   by_arg          DUPSORT|DUPFIXED entity sym -> pos u8, pred u32, id u48
+ *   by_arg          DUPSORT|DUPFIXED entity sym -> pos u8, pred u32, id u48,
+ *                   co-argument u32 (binary facts; 0 otherwise)
  *   arg_multi       entity sym -> u64 extra mentions (same entity twice in
  *                   one fact), so entity counts stay exact
  *   pstat           pred sym u32 BE, arity u8 -> u64 count
@@ -43,8 +44,11 @@
 #include "hakgal.h"
 #include "store/store.h"
 
-/* On-disk format. 2: varint stmt keys, 6-byte ids in duplicates. */
-#define HKS_SCHEMA_VERSION 2u
+/* On-disk format. 2: varint stmt keys, 6-byte ids in duplicates. 3: by_arg
+ * duplicates carry the co-argument of binary facts (covering adjacency). A
+ * version 2 KB is upgraded when opened for writing (store.c). */
+#define HKS_SCHEMA_VERSION 3u
+#define HKS_SCHEMA_VERSION_OLDEST 2u
 
 /* Strings up to this many bytes are their own `sym` key; longer strings are
  * keyed by a prefix, a NUL and the SHA-256 of the whole string. */
@@ -60,8 +64,15 @@ _Static_assert(HKS_SYM_KEY_HASHED <= HKS_SYM_KEY_MAX, "sym key buffer");
  * by_arg): 2^48 - 1 ids are enough, and 2 bytes less per entry add up. */
 #define HKS_ID_BYTES 6u
 #define HKS_MAX_FACT_ID ((1ull << 48) - 1)
-/* by_arg duplicate value: position u8, predicate u32 BE, fact id u48 BE. */
-#define HKS_ARG_DUP_BYTES (1u + 4u + HKS_ID_BYTES)
+/* by_arg duplicate value: position u8, predicate u32 BE, fact id u48 BE,
+ * co-argument u32 BE. The co-argument is the other argument of a binary
+ * fact (0 for any other arity), so that a join learns P(E, ?x)'s ?x from
+ * the adjacency alone, without reading the record: the covering index
+ * SQLite gets from (pred, a0, a1). It sorts last, so the order by
+ * (position, predicate, id) and every prefix seek are unchanged. */
+#define HKS_ARG_DUP_BYTES (1u + 4u + HKS_ID_BYTES + 4u)
+/* by_arg duplicate of version 2 KBs (no co-argument), read by the upgrade. */
+#define HKS_ARG_DUP_BYTES_V2 (1u + 4u + HKS_ID_BYTES)
 
 /* Direct-mapped cache of sym id -> string inside the txn's snapshot. */
 #define HKS_SYM_CACHE_SIZE 1024u
@@ -606,6 +617,10 @@ hk_err hks_sym_create(hk_txn *t, const char *s, size_t len, uint32_t *id,
  * until the next write in this txn; not NUL-terminated). */
 hk_err hks_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
                       hk_error *err);
+/* hks_sym_string, but an id with no symbol is error `missing` (callers that
+ * take ids from users want HK_ERR_NOT_FOUND, not damage). */
+hk_err hks_sym_string_or(hk_txn *t, uint32_t id, hk_err missing, const char **s,
+                         size_t *len, hk_error *err);
 
 /* ==== ext.c ==== */
 
@@ -659,6 +674,27 @@ hk_err hks_rec_get(hk_txn *t, hk_fact_id id, hks_rec *r, hk_error *err);
 /* Fills f with the strings of r. */
 hk_err hks_rec_to_fact(hk_txn *t, hk_fact_id id, const hks_rec *r, hk_fact *f,
                        hk_error *err);
+
+/* The by_arg duplicate of argument i of fact id with symbols pred, args
+ * (n_args of them): position, predicate, id and, for a binary fact, the
+ * other argument. */
+static inline void hks_arg_dup(uint8_t dup[HKS_ARG_DUP_BYTES], uint32_t i,
+                               uint32_t pred, uint32_t n_args,
+                               const uint32_t *args, hk_fact_id id)
+{
+    dup[0] = (uint8_t)i;
+    hks_put_u32(dup + 1, pred);
+    hks_put_u48(dup + 5, id);
+    hks_put_u32(dup + 5 + HKS_ID_BYTES, n_args == 2 ? args[1 - i] : 0);
+}
+
+/* ==== upgrade.c ==== */
+
+/* Rebuilds by_arg of a version 2 KB in the format of this version and
+ * writes the new schema version, inside txn (a write txn of the open). On
+ * error the caller aborts txn and the KB is unchanged. */
+hk_err hks_upgrade_v2(MDB_txn *txn, const hks_store_dbs *db, const char *path,
+                      hk_error *err);
 
 /* ==== check.c ==== */
 

@@ -362,6 +362,12 @@ void hks_sym_prefetch_string(hk_txn *t, uint32_t id)
 hk_err hks_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
                       hk_error *err)
 {
+    return hks_sym_string_or(t, id, HK_ERR_CORRUPT, s, len, err);
+}
+
+hk_err hks_sym_string_or(hk_txn *t, uint32_t id, hk_err missing, const char **s,
+                         size_t *len, hk_error *err)
+{
     const symstr *cs = symcache_get(t->s->symcache, id);
     if (cs) {
         *s = cs->s;
@@ -379,7 +385,10 @@ hk_err hks_sym_string(hk_txn *t, uint32_t id, const char **s, size_t *len,
     MDB_val d;
     int rc = mdb_get(t->txn, t->s->db.sym_id, &k, &d);
     if (rc == MDB_NOTFOUND)
-        return hk_error_set(err, HK_ERR_CORRUPT, "store: symbol %u is missing",
+        return hk_error_set(err, missing,
+                            missing == HK_ERR_CORRUPT
+                                ? "store: symbol %u is missing"
+                                : "store: no symbol %u",
                             id);
     if (rc) return hks_store_mdb_error(t, rc, err, "reading a symbol");
     if (!d.mv_size || !hks_val_sane(t, &d, HK_MAX_ARG_BYTES))

@@ -353,6 +353,13 @@ static void walk_postings(hk_txn *t, bool args, hk_verify_report *r)
                     "%s: symbol %u lists fact %llu (position %u), which "
                     "does not have it there",
                     name, sym, (unsigned long long)id, pos + args);
+        else if (args && hks_get_u32(v + 5 + HKS_ID_BYTES) !=
+                             (rec.n_args == 2 ? rec.args[1 - pos] : 0))
+            /* joins read the co-argument instead of the record */
+            problem(r,
+                    "%s: symbol %u lists fact %llu (position %u) with a "
+                    "wrong co-argument",
+                    name, sym, (unsigned long long)id, pos + 1);
     }
     t_walk_cur = NULL;
     mdb_cursor_close(cur);
