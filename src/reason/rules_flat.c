@@ -9,15 +9,16 @@
  * ==== Relations ====
  * One relation per (predicate, arity) a rule mentions: a flat array of
  * symbol-id tuples (arity uint32 each), first the asserted facts (read
- * once from the store, pre-sized from its predicate count), then the
+ * once from the store's statement index, one key range per predicate,
+ * pre-sized from its predicate count), then the
  * derived ones, appended as they are found. Beside it the fact ids
  * (asserted id, or HKR_DERIVED_TAG | index of the derived fact).
  * A head relation has a set of its tuples (open addressing, slots hold
  * position + 1), so a tuple already asserted or derived is never derived
  * again. Each argument position a join binds has an index: a hash from
  * symbol to the newest position holding it, and per position the
- * previous one with the same symbol (a chain, newest first), extended on
- * every append.
+ * previous one with the same symbol (a chain, newest first), extended
+ * when a join is planned, up to the tuples that round may read.
  *
  * ==== Evaluation ====
  * As in rules_fixpoint.c: strata in order; round 0 of a stratum runs each
@@ -52,6 +53,7 @@ typedef struct fidx {
     size_t cap;     /* slots, power of two */
     size_t used;    /* distinct symbols */
     uint32_t *next; /* per position: previous position + 1, same symbol */
+    size_t upto;    /* positions [0, upto) are linked in */
     bool on;        /* built */
 } fidx;
 
@@ -100,17 +102,17 @@ static uint32_t tup_tag(const uint32_t *a, uint32_t ar)
     return (uint32_t)(tup_hash(a, ar) >> 32);
 }
 
-/* Position of tuple a (hash tag) in r's set, or SIZE_MAX. */
-static size_t set_find(const frel *r, const uint32_t *a, uint32_t tag)
+/* The slot of tuple a (hash tag) in r's set: the one holding it, or the
+ * empty one where it goes. The set must have a slot (set_cap > 0). */
+static uint64_t *set_slot(const frel *r, const uint32_t *a, uint32_t tag)
 {
-    if (!r->set_cap) return SIZE_MAX;
     size_t m = r->set_cap - 1, i = tag & m;
     for (uint64_t s; (s = r->set[i]) != 0; i = (i + 1) & m) {
         if ((uint32_t)(s >> 32) != tag) continue;
         size_t pos = (uint32_t)s - 1;
-        if (memcmp(r->tup + pos * r->ar, a, r->ar * sizeof *a) == 0) return pos;
+        if (memcmp(r->tup + pos * r->ar, a, r->ar * sizeof *a) == 0) break;
     }
-    return SIZE_MAX;
+    return &r->set[i];
 }
 
 static void set_put_slot(uint64_t *set, size_t cap, uint64_t slot)
@@ -209,10 +211,13 @@ static hk_err rel_reserve(frel *r, size_t want, hk_error *err)
     return HK_OK;
 }
 
-/* Appends tuple a with id; into the set (head relations: tag is the
- * tuple's tup_tag) and indexes. */
+/* Appends tuple a with id; into the set when r is a head relation (tag
+ * is the tuple's tup_tag; slot, when not NULL, is the empty slot
+ * set_slot found for it after set_reserve(r, r->n + 1)). The indexes
+ * are not touched: ix_build links new positions in before a join reads
+ * them. */
 static hk_err rel_append(frel *r, const uint32_t *a, uint32_t tag, uint64_t id,
-                         hk_error *err)
+                         uint64_t *slot, hk_error *err)
 {
     if (r->n == r->cap) {
         hk_err rc = rel_reserve(r, r->n + 1, err);
@@ -222,29 +227,34 @@ static hk_err rel_append(frel *r, const uint32_t *a, uint32_t tag, uint64_t id,
     memcpy(r->tup + pos * r->ar, a, r->ar * sizeof *a);
     r->id[pos] = id;
     r->n++;
-    for (uint32_t k = 0; k < r->ar; k++) {
-        if (!r->ix[k].on) continue;
-        hk_err rc = ix_add(&r->ix[k], a[k], pos, err);
-        if (rc != HK_OK) return rc;
-    }
     if (r->is_head) {
-        hk_err rc = set_reserve(r, r->n, err);
-        if (rc != HK_OK) return rc;
-        set_put_slot(r->set, r->set_cap, (uint64_t)tag << 32 | (pos + 1));
+        uint64_t v = (uint64_t)tag << 32 | (pos + 1);
+        if (slot) {
+            *slot = v;
+        } else {
+            hk_err rc = set_reserve(r, r->n, err);
+            if (rc != HK_OK) return rc;
+            set_put_slot(r->set, r->set_cap, v);
+        }
     }
     return HK_OK;
 }
 
-/* Builds the index of argument position k over the tuples so far. */
+/* Makes the index of argument position k cover the tuples a join may
+ * read ([0, round_start)). A join never reads the tuples appended during
+ * its round, so linking them in waits until the next plan: a relation
+ * grows without index work, and an index no later round probes (the
+ * derived relation's, after round 0 of a closure) costs nothing more. */
 static hk_err ix_build(frel *r, uint32_t k, hk_error *err)
 {
     fidx *x = &r->ix[k];
-    if (x->on) return HK_OK;
-    x->next = hk_malloc((r->cap ? r->cap : 1) * sizeof *x->next);
-    if (!x->next) return nomem(err);
-    x->on = true;
-    for (size_t p = 0; p < r->n; p++) {
-        hk_err rc = ix_add(x, r->tup[p * r->ar + k], p, err);
+    if (!x->on) {
+        x->next = hk_malloc((r->cap ? r->cap : 1) * sizeof *x->next);
+        if (!x->next) return nomem(err);
+        x->on = true;
+    }
+    for (; x->upto < r->round_start; x->upto++) {
+        hk_err rc = ix_add(x, r->tup[x->upto * r->ar + k], x->upto, err);
         if (rc != HK_OK) return rc;
     }
     return HK_OK;
@@ -350,11 +360,32 @@ static hk_err rel_get(fx *x, uint32_t pred, uint32_t ar, uint32_t *out,
     return HK_OK;
 }
 
-/* Reads the asserted facts of every relation's predicate. */
+/* Appends one asserted fact to the relation of its arity (from the
+ * first relation of its predicate on). */
+typedef struct load_ctx {
+    fx *x;
+    size_t first; /* first relation of the predicate */
+} load_ctx;
+
+static hk_err load_one(void *ud, hk_fact_id id, const hks_fact_syms *fs,
+                       hk_error *err)
+{
+    load_ctx *lc = ud;
+    fx *x = lc->x;
+    for (size_t j = lc->first; j < x->n_rels; j++) {
+        frel *r = &x->rels[j];
+        if (r->pred != fs->pred || r->ar != fs->n_args) continue;
+        uint32_t tag = r->is_head ? tup_tag(fs->args, r->ar) : 0;
+        return rel_append(r, fs->args, tag, id, NULL, err);
+    }
+    return HK_OK;
+}
+
+/* Reads the asserted facts of every relation's predicate, straight from
+ * the statement index (symbol ids and fact id in its keys and values). */
 static hk_err load_asserted(fx *x, hk_error *err)
 {
     hk_err rc = HK_OK;
-    hk_buf name = HK_BUF_INIT;
     for (size_t i = 0; i < x->n_rels && rc == HK_OK; i++) {
         uint32_t pred = x->rels[i].pred;
         bool first = true;
@@ -367,40 +398,12 @@ static hk_err load_asserted(fx *x, hk_error *err)
         for (size_t j = i; j < x->n_rels && rc == HK_OK; j++)
             if (x->rels[j].pred == pred)
                 rc = rel_reserve(&x->rels[j], cnt, err);
-        const char *s = NULL;
-        size_t sl = 0;
-        if (rc == HK_OK) rc = hks_sym_str(x->t, pred, &s, &sl, err);
-        hk_buf_reset(&name);
-        if (rc == HK_OK && hk_buf_append(&name, s, sl) != HK_OK)
-            rc = nomem(err);
-        if (rc == HK_OK && hk_buf_append(&name, "", 1) != HK_OK)
-            rc = nomem(err);
-        if (rc != HK_OK) break;
-        hk_scan sc = HK_SCAN_INIT;
-        sc.predicate = name.data;
-        hk_query *it = NULL;
-        rc = hk_query_open_scan(x->t, &sc, NULL, &it, err);
-        while (rc == HK_OK) {
-            hk_fact_id id;
-            bool has = false;
-            rc = hk_query_next_id(it, &id, &has, err);
-            if (rc != HK_OK || !has) break;
-            hks_fact_syms fs;
-            rc = hks_fact_syms_get(x->t, id, &fs, err);
-            if (rc != HK_OK) break;
-            for (size_t j = i; j < x->n_rels; j++) {
-                frel *r = &x->rels[j];
-                if (r->pred != pred || r->ar != fs.n_args) continue;
-                uint32_t tag = r->is_head ? tup_tag(fs.args, r->ar) : 0;
-                rc = rel_append(r, fs.args, tag, id, err);
-                break;
-            }
-        }
-        hk_query_close(it);
+        load_ctx lc = {x, i};
+        if (rc == HK_OK)
+            rc = hks_pred_syms_scan(x->t, pred, load_one, &lc, err);
         for (size_t j = i; j < x->n_rels; j++)
             if (x->rels[j].pred == pred) x->rels[j].n_asserted = x->rels[j].n;
     }
-    hk_buf_free(&name);
     return rc;
 }
 
@@ -530,7 +533,12 @@ static hk_err emit(fx *x, hk_error *err)
     for (uint32_t k = 0; k < h->ar; k++)
         a[k] = f->r->head_is_var[k] ? x->vals[f->head_val[k]] : f->head_val[k];
     uint32_t tag = tup_tag(a, h->ar);
-    if (set_find(h, a, tag) != SIZE_MAX) return HK_OK;
+    if ((h->n + 1) * 2 > h->set_cap) {
+        hk_err rc = set_reserve(h, h->n + 1, err);
+        if (rc != HK_OK) return rc;
+    }
+    uint64_t *slot = set_slot(h, a, tag);
+    if (*slot) return HK_OK;
     if (x->n_df == x->cap_df) {
         size_t nc = x->cap_df ? x->cap_df * 2 : 1024;
         fdf *nd = hk_realloc(x->df, nc * sizeof *nd);
@@ -558,7 +566,7 @@ static hk_err emit(fx *x, hk_error *err)
     d->sup = x->n_sup;
     memcpy(x->sup + x->n_sup, x->prem, f->n_atoms * sizeof *x->sup);
     x->n_sup += f->n_atoms;
-    hk_err rc = rel_append(h, a, tag, HKR_DERIVED_TAG | x->n_df, err);
+    hk_err rc = rel_append(h, a, tag, HKR_DERIVED_TAG | x->n_df, slot, err);
     if (rc == HK_OK) x->n_df++;
     return rc;
 }
@@ -973,6 +981,8 @@ hk_err hkr_flat_materialize(hk_txn *t, const hkr_dbs *d, hkr_rule *const *rules,
     x.rules = hk_calloc(n_rules ? n_rules : 1, sizeof *x.rules);
     hk_err rc = x.rules ? compile(&x, rules, err) : nomem(err);
     if (rc == HK_OK) rc = load_asserted(&x, err);
+    res->load_us = hk_now_us() - t0;
+    res->load_cpu_us = hkr_cpu_us() - c0;
     if (rc == HK_OK) rc = presize(&x, d, err);
     uint32_t max_s = 0;
     for (size_t i = 0; i < n_rules; i++)
