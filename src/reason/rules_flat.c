@@ -38,6 +38,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
@@ -89,6 +90,24 @@ static uint64_t tup_hash(const uint32_t *a, uint32_t ar)
     return h;
 }
 
+/* Asks for huge pages on the 2 MB-aligned interior of a large array
+ * (relations, sets, derived facts of 10^5..10^7 entries): filling it then
+ * takes a page fault per 2 MB instead of per 4 KB, which was a sixth of
+ * the fixpoint's time on a 500k-pair closure. Advice only. */
+static void advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (n < 2 * huge) return;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t b = ((uintptr_t)p + n) & ~(huge - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 static hk_err nomem(hk_error *err)
 {
     return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
@@ -134,6 +153,7 @@ static hk_err set_reserve(frel *r, size_t want, hk_error *err)
         return hk_error_set(err, HK_ERR_LIMIT, "relation too large");
     uint64_t *ns = hk_calloc(nc, sizeof *ns);
     if (!ns) return nomem(err);
+    advise_huge(ns, nc * sizeof *ns);
     for (size_t i = 0; i < r->set_cap; i++)
         if (r->set[i]) set_put_slot(ns, nc, r->set[i]);
     hk_free(r->set);
@@ -198,14 +218,17 @@ static hk_err rel_reserve(frel *r, size_t want, hk_error *err)
     uint32_t *nt = hk_realloc(r->tup, nc * r->ar * sizeof *nt);
     if (!nt) return nomem(err);
     r->tup = nt;
+    advise_huge(nt, nc * r->ar * sizeof *nt);
     uint64_t *ni = hk_realloc(r->id, nc * sizeof *ni);
     if (!ni) return nomem(err);
     r->id = ni;
+    advise_huge(ni, nc * sizeof *ni);
     for (uint32_t k = 0; k < r->ar; k++) {
         if (!r->ix[k].on) continue;
         uint32_t *nn = hk_realloc(r->ix[k].next, nc * sizeof *nn);
         if (!nn) return nomem(err);
         r->ix[k].next = nn;
+        advise_huge(nn, nc * sizeof *nn);
     }
     r->cap = nc;
     return HK_OK;
@@ -251,6 +274,7 @@ static hk_err ix_build(frel *r, uint32_t k, hk_error *err)
     if (!x->on) {
         x->next = hk_malloc((r->cap ? r->cap : 1) * sizeof *x->next);
         if (!x->next) return nomem(err);
+        advise_huge(x->next, (r->cap ? r->cap : 1) * sizeof *x->next);
         x->on = true;
     }
     for (; x->upto < r->round_start; x->upto++) {
@@ -298,6 +322,12 @@ typedef struct fdf {
     size_t sup;        /* first premise in fx.sup */
 } fdf;
 
+/* Head tuples a join finds are checked against the set in batches of
+ * this many: first every slot is prefetched, then each is probed, so the
+ * cache misses of a batch overlap instead of stalling one by one (the
+ * probe was most of the fixpoint's time on closures of 10^5..10^6 pairs). */
+#define EMIT_BATCH 32
+
 typedef struct fx {
     hk_txn *t;
     frule *rules;
@@ -316,6 +346,13 @@ typedef struct fx {
     uint32_t n_steps;
     uint32_t vals[HKQ_MAX_VARS];
     uint64_t prem[HKQ_MAX_ATOMS];
+    /* head tuples of the running join not yet checked against the set
+     * (stride: the head's arity), their tags and premises (stride: the
+     * rule's patterns) */
+    uint32_t cb_tup[EMIT_BATCH * HK_MAX_ARGS];
+    uint32_t cb_tag[EMIT_BATCH];
+    uint64_t cb_prem[EMIT_BATCH * HKQ_MAX_ATOMS];
+    uint32_t n_cb;
 } fx;
 
 bool hkr_flat_eligible(hkr_rule *const *rules, size_t n)
@@ -524,51 +561,79 @@ static hk_err plan(fx *x, const frule *f, uint32_t delta, hk_error *err)
     return HK_OK;
 }
 
-/* The head of the running rule under x->vals: a new fact is appended. */
-static hk_err emit(fx *x, hk_error *err)
+/* Checks the batched head tuples of the running rule against its head's
+ * set, in the order found; the new ones are appended as derived facts. */
+static hk_err flush_batch(fx *x, hk_error *err)
 {
     const frule *f = x->cur;
     frel *h = &x->rels[f->head_rel];
-    uint32_t a[HK_MAX_ARGS];
-    for (uint32_t k = 0; k < h->ar; k++)
-        a[k] = f->r->head_is_var[k] ? x->vals[f->head_val[k]] : f->head_val[k];
-    uint32_t tag = tup_tag(a, h->ar);
-    if ((h->n + 1) * 2 > h->set_cap) {
-        hk_err rc = set_reserve(h, h->n + 1, err);
-        if (rc != HK_OK) return rc;
-    }
-    uint64_t *slot = set_slot(h, a, tag);
-    if (*slot) return HK_OK;
-    if (x->n_df == x->cap_df) {
+    uint32_t n = x->n_cb;
+    x->n_cb = 0;
+    if (x->n_df + n > x->cap_df) {
         size_t nc = x->cap_df ? x->cap_df * 2 : 1024;
+        while (nc < x->n_df + n)
+            nc *= 2;
         fdf *nd = hk_realloc(x->df, nc * sizeof *nd);
         if (!nd) return nomem(err);
         x->df = nd;
         x->cap_df = nc;
+        advise_huge(nd, nc * sizeof *nd);
     }
-    if (x->n_sup + f->n_atoms > x->cap_sup) {
+    if (x->n_sup + (size_t)n * f->n_atoms > x->cap_sup) {
         size_t nc = x->cap_sup ? x->cap_sup * 2 : 2048;
-        while (nc < x->n_sup + f->n_atoms)
+        while (nc < x->n_sup + (size_t)n * f->n_atoms)
             nc *= 2;
         uint64_t *ns = hk_realloc(x->sup, nc * sizeof *ns);
         if (!ns) return nomem(err);
         x->sup = ns;
         x->cap_sup = nc;
+        advise_huge(ns, nc * sizeof *ns);
     }
-    if (x->n_df >= UINT32_MAX / 2)
-        return hk_error_set(err, HK_ERR_LIMIT, "more than %u derived facts",
-                            UINT32_MAX / 2);
-    fdf *d = &x->df[x->n_df];
-    d->rel = f->head_rel;
-    d->pos = (uint32_t)h->n;
-    d->rule = x->cur_rule;
-    d->round = x->round;
-    d->sup = x->n_sup;
-    memcpy(x->sup + x->n_sup, x->prem, f->n_atoms * sizeof *x->sup);
-    x->n_sup += f->n_atoms;
-    hk_err rc = rel_append(h, a, tag, HKR_DERIVED_TAG | x->n_df, slot, err);
-    if (rc == HK_OK) x->n_df++;
-    return rc;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t *a = x->cb_tup + (size_t)i * h->ar;
+        uint64_t *slot = set_slot(h, a, x->cb_tag[i]);
+        if (*slot) continue;
+        if (x->n_df >= UINT32_MAX / 2)
+            return hk_error_set(err, HK_ERR_LIMIT, "more than %u derived facts",
+                                UINT32_MAX / 2);
+        fdf *d = &x->df[x->n_df];
+        d->rel = f->head_rel;
+        d->pos = (uint32_t)h->n;
+        d->rule = x->cur_rule;
+        d->round = x->round;
+        d->sup = x->n_sup;
+        memcpy(x->sup + x->n_sup, x->cb_prem + (size_t)i * f->n_atoms,
+               f->n_atoms * sizeof *x->sup);
+        x->n_sup += f->n_atoms;
+        hk_err rc = rel_append(h, a, x->cb_tag[i], HKR_DERIVED_TAG | x->n_df,
+                               slot, err);
+        if (rc != HK_OK) return rc;
+        x->n_df++;
+    }
+    return HK_OK;
+}
+
+/* The head of the running rule under x->vals: batched (its set slot
+ * prefetched), checked when the batch is full or the join ends. */
+static hk_err emit(fx *x, hk_error *err)
+{
+    const frule *f = x->cur;
+    frel *h = &x->rels[f->head_rel];
+    if (x->n_cb == 0 && (h->n + EMIT_BATCH) * 2 > h->set_cap) {
+        /* room for the whole batch now, so the prefetched slots stay */
+        hk_err rc = set_reserve(h, h->n + EMIT_BATCH, err);
+        if (rc != HK_OK) return rc;
+    }
+    uint32_t *a = x->cb_tup + (size_t)x->n_cb * h->ar;
+    for (uint32_t k = 0; k < h->ar; k++)
+        a[k] = f->r->head_is_var[k] ? x->vals[f->head_val[k]] : f->head_val[k];
+    uint32_t tag = tup_tag(a, h->ar);
+    __builtin_prefetch(&h->set[tag & (h->set_cap - 1)]);
+    x->cb_tag[x->n_cb] = tag;
+    memcpy(x->cb_prem + (size_t)x->n_cb * f->n_atoms, x->prem,
+           f->n_atoms * sizeof *x->prem);
+    if (++x->n_cb == EMIT_BATCH) return flush_batch(x, err);
+    return HK_OK;
 }
 
 /* True when tuple pos of step st's relation fits the bindings (and binds
@@ -633,7 +698,10 @@ static hk_err run(fx *x, uint32_t ri, uint32_t delta, hk_error *err)
     if (rc != HK_OK) return rc;
     x->cur = f;
     x->cur_rule = ri;
-    return join(x, 0, err);
+    x->n_cb = 0;
+    rc = join(x, 0, err);
+    if (rc == HK_OK && x->n_cb) rc = flush_batch(x, err);
+    return rc;
 }
 
 static hk_err eval_stratum(fx *x, uint32_t s, hkr_reason_res *res,
@@ -954,6 +1022,8 @@ static hk_err presize(fx *x, const hkr_dbs *d, hk_error *err)
         x->df = hk_malloc(prev * sizeof *x->df);
         x->sup = hk_malloc(prev * 2 * sizeof *x->sup);
         if (!x->df || !x->sup) return nomem(err);
+        advise_huge(x->df, prev * sizeof *x->df);
+        advise_huge(x->sup, prev * 2 * sizeof *x->sup);
         x->cap_df = prev;
         x->cap_sup = prev * 2;
     }
