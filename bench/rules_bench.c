@@ -51,7 +51,7 @@ static double median_ms(int64_t *v, int n)
 
 static int reason_bench(hk_store *s, const hkr_dbs *d, bool flat, int reps)
 {
-    int64_t *m = calloc((size_t)reps * 4, sizeof *m);
+    int64_t *m = calloc((size_t)reps * 6, sizeof *m);
     if (!m) return 1;
     hkr_flat_set(flat);
     hkr_reason_res res;
@@ -71,14 +71,18 @@ static int reason_bench(hk_store *s, const hkr_dbs *d, bool flat, int reps)
         m[reps + i] = res.eval_cpu_us;
         m[2 * reps + i] = res.store_us;
         m[3 * reps + i] = res.store_cpu_us;
+        m[4 * reps + i] = res.load_us;
+        m[5 * reps + i] = res.load_cpu_us;
     }
     printf("{\"bench\":\"reason\",\"evaluator\":\"%s\",\"reps\":%d,"
            "\"derived\":%llu,\"rounds\":%llu,\"eval_ms\":%.3f,"
-           "\"eval_cpu_ms\":%.3f,\"store_ms\":%.3f,\"store_cpu_ms\":%.3f}\n",
+           "\"eval_cpu_ms\":%.3f,\"store_ms\":%.3f,\"store_cpu_ms\":%.3f,"
+           "\"load_ms\":%.3f,\"load_cpu_ms\":%.3f}\n",
            flat ? "flat" : "generic", reps, (unsigned long long)res.derived,
            (unsigned long long)res.rounds, median_ms(m, reps),
            median_ms(m + reps, reps), median_ms(m + 2 * reps, reps),
-           median_ms(m + 3 * reps, reps));
+           median_ms(m + 3 * reps, reps), median_ms(m + 4 * reps, reps),
+           median_ms(m + 5 * reps, reps));
     free(m);
     return 0;
 }

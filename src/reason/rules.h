@@ -167,6 +167,8 @@ typedef struct hkr_reason_res {
     int64_t store_us;     /* writing the derived facts */
     int64_t eval_cpu_us;  /* the same as CPU time of the calling thread */
     int64_t store_cpu_us; /* (hkr_materialize; 0 elsewhere) */
+    int64_t load_us;      /* part of eval_us: reading the asserted facts */
+    int64_t load_cpu_us;  /* (id-level evaluator only; 0 elsewhere) */
 } hkr_reason_res;
 
 /* Recomputes every derived fact in write txn t from the asserted facts

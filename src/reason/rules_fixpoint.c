@@ -815,18 +815,16 @@ static hk_err store_facts(ev *e, const hkr_dbs *d, hk_error *err)
     return rc;
 }
 
-/* The id-level evaluator (rules_flat.c) runs the programs it can unless
- * HK_RULES_FLAT=0 is in the environment (to measure one against the
- * other: bench/rules_closure.py --generic). */
-static _Atomic int flat_state = -1;
+/* The id-level evaluator (rules_flat.c) runs the programs it can; a
+ * benchmark turns it off with hkr_flat_set(false) to measure the generic
+ * one against it (rules_bench --reason generic). No environment
+ * variable picks the path: the library behaves the same in every
+ * process that has not asked otherwise. */
+static _Atomic bool flat_state = true;
 
 bool hkr_flat_on(void)
 {
-    if (flat_state < 0) {
-        const char *v = getenv("HK_RULES_FLAT");
-        flat_state = !(v && strcmp(v, "0") == 0);
-    }
-    return flat_state != 0;
+    return flat_state;
 }
 
 void hkr_flat_set(bool on)

@@ -9,15 +9,16 @@
  * ==== Relations ====
  * One relation per (predicate, arity) a rule mentions: a flat array of
  * symbol-id tuples (arity uint32 each), first the asserted facts (read
- * once from the store, pre-sized from its predicate count), then the
+ * once from the store's statement index, one key range per predicate,
+ * pre-sized from its predicate count), then the
  * derived ones, appended as they are found. Beside it the fact ids
  * (asserted id, or HKR_DERIVED_TAG | index of the derived fact).
  * A head relation has a set of its tuples (open addressing, slots hold
  * position + 1), so a tuple already asserted or derived is never derived
  * again. Each argument position a join binds has an index: a hash from
  * symbol to the newest position holding it, and per position the
- * previous one with the same symbol (a chain, newest first), extended on
- * every append.
+ * previous one with the same symbol (a chain, newest first), extended
+ * when a join is planned, up to the tuples that round may read.
  *
  * ==== Evaluation ====
  * As in rules_fixpoint.c: strata in order; round 0 of a stratum runs each
@@ -37,6 +38,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
@@ -52,6 +54,7 @@ typedef struct fidx {
     size_t cap;     /* slots, power of two */
     size_t used;    /* distinct symbols */
     uint32_t *next; /* per position: previous position + 1, same symbol */
+    size_t upto;    /* positions [0, upto) are linked in */
     bool on;        /* built */
 } fidx;
 
@@ -87,6 +90,24 @@ static uint64_t tup_hash(const uint32_t *a, uint32_t ar)
     return h;
 }
 
+/* Asks for huge pages on the 2 MB-aligned interior of a large array
+ * (relations, sets, derived facts of 10^5..10^7 entries): filling it then
+ * takes a page fault per 2 MB instead of per 4 KB, which was a sixth of
+ * the fixpoint's time on a 500k-pair closure. Advice only. */
+static void advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (n < 2 * huge) return;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t b = ((uintptr_t)p + n) & ~(huge - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 static hk_err nomem(hk_error *err)
 {
     return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
@@ -100,17 +121,17 @@ static uint32_t tup_tag(const uint32_t *a, uint32_t ar)
     return (uint32_t)(tup_hash(a, ar) >> 32);
 }
 
-/* Position of tuple a (hash tag) in r's set, or SIZE_MAX. */
-static size_t set_find(const frel *r, const uint32_t *a, uint32_t tag)
+/* The slot of tuple a (hash tag) in r's set: the one holding it, or the
+ * empty one where it goes. The set must have a slot (set_cap > 0). */
+static uint64_t *set_slot(const frel *r, const uint32_t *a, uint32_t tag)
 {
-    if (!r->set_cap) return SIZE_MAX;
     size_t m = r->set_cap - 1, i = tag & m;
     for (uint64_t s; (s = r->set[i]) != 0; i = (i + 1) & m) {
         if ((uint32_t)(s >> 32) != tag) continue;
         size_t pos = (uint32_t)s - 1;
-        if (memcmp(r->tup + pos * r->ar, a, r->ar * sizeof *a) == 0) return pos;
+        if (memcmp(r->tup + pos * r->ar, a, r->ar * sizeof *a) == 0) break;
     }
-    return SIZE_MAX;
+    return &r->set[i];
 }
 
 static void set_put_slot(uint64_t *set, size_t cap, uint64_t slot)
@@ -132,6 +153,7 @@ static hk_err set_reserve(frel *r, size_t want, hk_error *err)
         return hk_error_set(err, HK_ERR_LIMIT, "relation too large");
     uint64_t *ns = hk_calloc(nc, sizeof *ns);
     if (!ns) return nomem(err);
+    advise_huge(ns, nc * sizeof *ns);
     for (size_t i = 0; i < r->set_cap; i++)
         if (r->set[i]) set_put_slot(ns, nc, r->set[i]);
     hk_free(r->set);
@@ -196,23 +218,29 @@ static hk_err rel_reserve(frel *r, size_t want, hk_error *err)
     uint32_t *nt = hk_realloc(r->tup, nc * r->ar * sizeof *nt);
     if (!nt) return nomem(err);
     r->tup = nt;
+    advise_huge(nt, nc * r->ar * sizeof *nt);
     uint64_t *ni = hk_realloc(r->id, nc * sizeof *ni);
     if (!ni) return nomem(err);
     r->id = ni;
+    advise_huge(ni, nc * sizeof *ni);
     for (uint32_t k = 0; k < r->ar; k++) {
         if (!r->ix[k].on) continue;
         uint32_t *nn = hk_realloc(r->ix[k].next, nc * sizeof *nn);
         if (!nn) return nomem(err);
         r->ix[k].next = nn;
+        advise_huge(nn, nc * sizeof *nn);
     }
     r->cap = nc;
     return HK_OK;
 }
 
-/* Appends tuple a with id; into the set (head relations: tag is the
- * tuple's tup_tag) and indexes. */
+/* Appends tuple a with id; into the set when r is a head relation (tag
+ * is the tuple's tup_tag; slot, when not NULL, is the empty slot
+ * set_slot found for it after set_reserve(r, r->n + 1)). The indexes
+ * are not touched: ix_build links new positions in before a join reads
+ * them. */
 static hk_err rel_append(frel *r, const uint32_t *a, uint32_t tag, uint64_t id,
-                         hk_error *err)
+                         uint64_t *slot, hk_error *err)
 {
     if (r->n == r->cap) {
         hk_err rc = rel_reserve(r, r->n + 1, err);
@@ -222,29 +250,35 @@ static hk_err rel_append(frel *r, const uint32_t *a, uint32_t tag, uint64_t id,
     memcpy(r->tup + pos * r->ar, a, r->ar * sizeof *a);
     r->id[pos] = id;
     r->n++;
-    for (uint32_t k = 0; k < r->ar; k++) {
-        if (!r->ix[k].on) continue;
-        hk_err rc = ix_add(&r->ix[k], a[k], pos, err);
-        if (rc != HK_OK) return rc;
-    }
     if (r->is_head) {
-        hk_err rc = set_reserve(r, r->n, err);
-        if (rc != HK_OK) return rc;
-        set_put_slot(r->set, r->set_cap, (uint64_t)tag << 32 | (pos + 1));
+        uint64_t v = (uint64_t)tag << 32 | (pos + 1);
+        if (slot) {
+            *slot = v;
+        } else {
+            hk_err rc = set_reserve(r, r->n, err);
+            if (rc != HK_OK) return rc;
+            set_put_slot(r->set, r->set_cap, v);
+        }
     }
     return HK_OK;
 }
 
-/* Builds the index of argument position k over the tuples so far. */
+/* Makes the index of argument position k cover the tuples a join may
+ * read ([0, round_start)). A join never reads the tuples appended during
+ * its round, so linking them in waits until the next plan: a relation
+ * grows without index work, and an index no later round probes (the
+ * derived relation's, after round 0 of a closure) costs nothing more. */
 static hk_err ix_build(frel *r, uint32_t k, hk_error *err)
 {
     fidx *x = &r->ix[k];
-    if (x->on) return HK_OK;
-    x->next = hk_malloc((r->cap ? r->cap : 1) * sizeof *x->next);
-    if (!x->next) return nomem(err);
-    x->on = true;
-    for (size_t p = 0; p < r->n; p++) {
-        hk_err rc = ix_add(x, r->tup[p * r->ar + k], p, err);
+    if (!x->on) {
+        x->next = hk_malloc((r->cap ? r->cap : 1) * sizeof *x->next);
+        if (!x->next) return nomem(err);
+        advise_huge(x->next, (r->cap ? r->cap : 1) * sizeof *x->next);
+        x->on = true;
+    }
+    for (; x->upto < r->round_start; x->upto++) {
+        hk_err rc = ix_add(x, r->tup[x->upto * r->ar + k], x->upto, err);
         if (rc != HK_OK) return rc;
     }
     return HK_OK;
@@ -288,6 +322,12 @@ typedef struct fdf {
     size_t sup;        /* first premise in fx.sup */
 } fdf;
 
+/* Head tuples a join finds are checked against the set in batches of
+ * this many: first every slot is prefetched, then each is probed, so the
+ * cache misses of a batch overlap instead of stalling one by one (the
+ * probe was most of the fixpoint's time on closures of 10^5..10^6 pairs). */
+#define EMIT_BATCH 32
+
 typedef struct fx {
     hk_txn *t;
     frule *rules;
@@ -306,6 +346,13 @@ typedef struct fx {
     uint32_t n_steps;
     uint32_t vals[HKQ_MAX_VARS];
     uint64_t prem[HKQ_MAX_ATOMS];
+    /* head tuples of the running join not yet checked against the set
+     * (stride: the head's arity), their tags and premises (stride: the
+     * rule's patterns) */
+    uint32_t cb_tup[EMIT_BATCH * HK_MAX_ARGS];
+    uint32_t cb_tag[EMIT_BATCH];
+    uint64_t cb_prem[EMIT_BATCH * HKQ_MAX_ATOMS];
+    uint32_t n_cb;
 } fx;
 
 bool hkr_flat_eligible(hkr_rule *const *rules, size_t n)
@@ -350,11 +397,32 @@ static hk_err rel_get(fx *x, uint32_t pred, uint32_t ar, uint32_t *out,
     return HK_OK;
 }
 
-/* Reads the asserted facts of every relation's predicate. */
+/* Appends one asserted fact to the relation of its arity (from the
+ * first relation of its predicate on). */
+typedef struct load_ctx {
+    fx *x;
+    size_t first; /* first relation of the predicate */
+} load_ctx;
+
+static hk_err load_one(void *ud, hk_fact_id id, const hks_fact_syms *fs,
+                       hk_error *err)
+{
+    load_ctx *lc = ud;
+    fx *x = lc->x;
+    for (size_t j = lc->first; j < x->n_rels; j++) {
+        frel *r = &x->rels[j];
+        if (r->pred != fs->pred || r->ar != fs->n_args) continue;
+        uint32_t tag = r->is_head ? tup_tag(fs->args, r->ar) : 0;
+        return rel_append(r, fs->args, tag, id, NULL, err);
+    }
+    return HK_OK;
+}
+
+/* Reads the asserted facts of every relation's predicate, straight from
+ * the statement index (symbol ids and fact id in its keys and values). */
 static hk_err load_asserted(fx *x, hk_error *err)
 {
     hk_err rc = HK_OK;
-    hk_buf name = HK_BUF_INIT;
     for (size_t i = 0; i < x->n_rels && rc == HK_OK; i++) {
         uint32_t pred = x->rels[i].pred;
         bool first = true;
@@ -367,40 +435,12 @@ static hk_err load_asserted(fx *x, hk_error *err)
         for (size_t j = i; j < x->n_rels && rc == HK_OK; j++)
             if (x->rels[j].pred == pred)
                 rc = rel_reserve(&x->rels[j], cnt, err);
-        const char *s = NULL;
-        size_t sl = 0;
-        if (rc == HK_OK) rc = hks_sym_str(x->t, pred, &s, &sl, err);
-        hk_buf_reset(&name);
-        if (rc == HK_OK && hk_buf_append(&name, s, sl) != HK_OK)
-            rc = nomem(err);
-        if (rc == HK_OK && hk_buf_append(&name, "", 1) != HK_OK)
-            rc = nomem(err);
-        if (rc != HK_OK) break;
-        hk_scan sc = HK_SCAN_INIT;
-        sc.predicate = name.data;
-        hk_query *it = NULL;
-        rc = hk_query_open_scan(x->t, &sc, NULL, &it, err);
-        while (rc == HK_OK) {
-            hk_fact_id id;
-            bool has = false;
-            rc = hk_query_next_id(it, &id, &has, err);
-            if (rc != HK_OK || !has) break;
-            hks_fact_syms fs;
-            rc = hks_fact_syms_get(x->t, id, &fs, err);
-            if (rc != HK_OK) break;
-            for (size_t j = i; j < x->n_rels; j++) {
-                frel *r = &x->rels[j];
-                if (r->pred != pred || r->ar != fs.n_args) continue;
-                uint32_t tag = r->is_head ? tup_tag(fs.args, r->ar) : 0;
-                rc = rel_append(r, fs.args, tag, id, err);
-                break;
-            }
-        }
-        hk_query_close(it);
+        load_ctx lc = {x, i};
+        if (rc == HK_OK)
+            rc = hks_pred_syms_scan(x->t, pred, load_one, &lc, err);
         for (size_t j = i; j < x->n_rels; j++)
             if (x->rels[j].pred == pred) x->rels[j].n_asserted = x->rels[j].n;
     }
-    hk_buf_free(&name);
     return rc;
 }
 
@@ -521,46 +561,79 @@ static hk_err plan(fx *x, const frule *f, uint32_t delta, hk_error *err)
     return HK_OK;
 }
 
-/* The head of the running rule under x->vals: a new fact is appended. */
-static hk_err emit(fx *x, hk_error *err)
+/* Checks the batched head tuples of the running rule against its head's
+ * set, in the order found; the new ones are appended as derived facts. */
+static hk_err flush_batch(fx *x, hk_error *err)
 {
     const frule *f = x->cur;
     frel *h = &x->rels[f->head_rel];
-    uint32_t a[HK_MAX_ARGS];
-    for (uint32_t k = 0; k < h->ar; k++)
-        a[k] = f->r->head_is_var[k] ? x->vals[f->head_val[k]] : f->head_val[k];
-    uint32_t tag = tup_tag(a, h->ar);
-    if (set_find(h, a, tag) != SIZE_MAX) return HK_OK;
-    if (x->n_df == x->cap_df) {
+    uint32_t n = x->n_cb;
+    x->n_cb = 0;
+    if (x->n_df + n > x->cap_df) {
         size_t nc = x->cap_df ? x->cap_df * 2 : 1024;
+        while (nc < x->n_df + n)
+            nc *= 2;
         fdf *nd = hk_realloc(x->df, nc * sizeof *nd);
         if (!nd) return nomem(err);
         x->df = nd;
         x->cap_df = nc;
+        advise_huge(nd, nc * sizeof *nd);
     }
-    if (x->n_sup + f->n_atoms > x->cap_sup) {
+    if (x->n_sup + (size_t)n * f->n_atoms > x->cap_sup) {
         size_t nc = x->cap_sup ? x->cap_sup * 2 : 2048;
-        while (nc < x->n_sup + f->n_atoms)
+        while (nc < x->n_sup + (size_t)n * f->n_atoms)
             nc *= 2;
         uint64_t *ns = hk_realloc(x->sup, nc * sizeof *ns);
         if (!ns) return nomem(err);
         x->sup = ns;
         x->cap_sup = nc;
+        advise_huge(ns, nc * sizeof *ns);
     }
-    if (x->n_df >= UINT32_MAX / 2)
-        return hk_error_set(err, HK_ERR_LIMIT, "more than %u derived facts",
-                            UINT32_MAX / 2);
-    fdf *d = &x->df[x->n_df];
-    d->rel = f->head_rel;
-    d->pos = (uint32_t)h->n;
-    d->rule = x->cur_rule;
-    d->round = x->round;
-    d->sup = x->n_sup;
-    memcpy(x->sup + x->n_sup, x->prem, f->n_atoms * sizeof *x->sup);
-    x->n_sup += f->n_atoms;
-    hk_err rc = rel_append(h, a, tag, HKR_DERIVED_TAG | x->n_df, err);
-    if (rc == HK_OK) x->n_df++;
-    return rc;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t *a = x->cb_tup + (size_t)i * h->ar;
+        uint64_t *slot = set_slot(h, a, x->cb_tag[i]);
+        if (*slot) continue;
+        if (x->n_df >= UINT32_MAX / 2)
+            return hk_error_set(err, HK_ERR_LIMIT, "more than %u derived facts",
+                                UINT32_MAX / 2);
+        fdf *d = &x->df[x->n_df];
+        d->rel = f->head_rel;
+        d->pos = (uint32_t)h->n;
+        d->rule = x->cur_rule;
+        d->round = x->round;
+        d->sup = x->n_sup;
+        memcpy(x->sup + x->n_sup, x->cb_prem + (size_t)i * f->n_atoms,
+               f->n_atoms * sizeof *x->sup);
+        x->n_sup += f->n_atoms;
+        hk_err rc = rel_append(h, a, x->cb_tag[i], HKR_DERIVED_TAG | x->n_df,
+                               slot, err);
+        if (rc != HK_OK) return rc;
+        x->n_df++;
+    }
+    return HK_OK;
+}
+
+/* The head of the running rule under x->vals: batched (its set slot
+ * prefetched), checked when the batch is full or the join ends. */
+static hk_err emit(fx *x, hk_error *err)
+{
+    const frule *f = x->cur;
+    frel *h = &x->rels[f->head_rel];
+    if (x->n_cb == 0 && (h->n + EMIT_BATCH) * 2 > h->set_cap) {
+        /* room for the whole batch now, so the prefetched slots stay */
+        hk_err rc = set_reserve(h, h->n + EMIT_BATCH, err);
+        if (rc != HK_OK) return rc;
+    }
+    uint32_t *a = x->cb_tup + (size_t)x->n_cb * h->ar;
+    for (uint32_t k = 0; k < h->ar; k++)
+        a[k] = f->r->head_is_var[k] ? x->vals[f->head_val[k]] : f->head_val[k];
+    uint32_t tag = tup_tag(a, h->ar);
+    __builtin_prefetch(&h->set[tag & (h->set_cap - 1)]);
+    x->cb_tag[x->n_cb] = tag;
+    memcpy(x->cb_prem + (size_t)x->n_cb * f->n_atoms, x->prem,
+           f->n_atoms * sizeof *x->prem);
+    if (++x->n_cb == EMIT_BATCH) return flush_batch(x, err);
+    return HK_OK;
 }
 
 /* True when tuple pos of step st's relation fits the bindings (and binds
@@ -625,7 +698,10 @@ static hk_err run(fx *x, uint32_t ri, uint32_t delta, hk_error *err)
     if (rc != HK_OK) return rc;
     x->cur = f;
     x->cur_rule = ri;
-    return join(x, 0, err);
+    x->n_cb = 0;
+    rc = join(x, 0, err);
+    if (rc == HK_OK && x->n_cb) rc = flush_batch(x, err);
+    return rc;
 }
 
 static hk_err eval_stratum(fx *x, uint32_t s, hkr_reason_res *res,
@@ -946,6 +1022,8 @@ static hk_err presize(fx *x, const hkr_dbs *d, hk_error *err)
         x->df = hk_malloc(prev * sizeof *x->df);
         x->sup = hk_malloc(prev * 2 * sizeof *x->sup);
         if (!x->df || !x->sup) return nomem(err);
+        advise_huge(x->df, prev * sizeof *x->df);
+        advise_huge(x->sup, prev * 2 * sizeof *x->sup);
         x->cap_df = prev;
         x->cap_sup = prev * 2;
     }
@@ -973,6 +1051,8 @@ hk_err hkr_flat_materialize(hk_txn *t, const hkr_dbs *d, hkr_rule *const *rules,
     x.rules = hk_calloc(n_rules ? n_rules : 1, sizeof *x.rules);
     hk_err rc = x.rules ? compile(&x, rules, err) : nomem(err);
     if (rc == HK_OK) rc = load_asserted(&x, err);
+    res->load_us = hk_now_us() - t0;
+    res->load_cpu_us = hkr_cpu_us() - c0;
     if (rc == HK_OK) rc = presize(&x, d, err);
     uint32_t max_s = 0;
     for (size_t i = 0; i < n_rules; i++)

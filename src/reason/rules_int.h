@@ -94,8 +94,8 @@ hk_err hkr_flat_materialize(hk_txn *t, const hkr_dbs *d, hkr_rule *const *rules,
 /* hkr_flat_materialize calls since the process started. */
 uint64_t hkr_flat_count(void);
 /* Whether hkr_materialize uses hkr_flat_materialize where it can (on
- * unless HK_RULES_FLAT=0 is in the environment); the setter is for
- * benchmarks comparing the two in one process. */
+ * by default, for the whole process); the setter is for benchmarks
+ * comparing the two evaluators. */
 bool hkr_flat_on(void);
 void hkr_flat_set(bool on);
 

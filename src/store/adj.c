@@ -90,6 +90,65 @@ hk_err hks_fact_syms_get(hk_txn *t, hk_fact_id id, hks_fact_syms *out,
     return HK_OK;
 }
 
+/* stmt keys are the varints of the predicate and the arguments
+ * (store_int.h), and the encoding is prefix-free, so the facts of one
+ * predicate are the keys that start with its varint: one range. */
+hk_err hks_pred_syms_scan(hk_txn *t, uint32_t pred, hks_syms_fn fn, void *ud,
+                          hk_error *err)
+{
+    hk_err e;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_flush(t, err)))
+        return e;
+    uint8_t pk[5];
+    size_t pl = hks_varint_put(pk, pred);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->s->db.stmt, &cur);
+    if (rc) return hks_store_mdb_error(t, rc, err, "scanning statements");
+    MDB_val k = {pl, pk}, d;
+    e = HK_OK;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0 && e == HK_OK;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        const uint8_t *p = k.mv_data;
+        if (k.mv_size < pl || memcmp(p, pk, pl) != 0) break;
+        hks_fact_syms fs = {.pred = pred};
+        size_t off = pl;
+        bool ok = true;
+        while (ok && off < k.mv_size) {
+            uint64_t v = 0;
+            unsigned sh = 0;
+            for (;; sh += 7) {
+                if (off >= k.mv_size || sh > 28) {
+                    ok = false;
+                    break;
+                }
+                uint8_t b = p[off++];
+                v |= (uint64_t)(b & 0x7f) << sh;
+                if (!(b & 0x80)) break;
+            }
+            if (!ok || fs.n_args == HK_MAX_ARGS || v > UINT32_MAX) {
+                ok = false;
+                break;
+            }
+            fs.args[fs.n_args++] = (uint32_t)v;
+        }
+        uint64_t id = 0;
+        if (!ok || fs.n_args == 0 ||
+            !hks_varint_exact(d.mv_data, d.mv_size, &id) || id == 0 ||
+            id > HKS_MAX_FACT_ID) {
+            e = hk_error_set(err, HK_ERR_CORRUPT,
+                             "store: a statement key of predicate %u is "
+                             "damaged",
+                             pred);
+            break;
+        }
+        e = fn(ud, id, &fs, err);
+    }
+    mdb_cursor_close(cur);
+    if (e == HK_OK && rc != 0 && rc != MDB_NOTFOUND)
+        e = hks_store_mdb_error(t, rc, err, "scanning statements");
+    return e;
+}
+
 /* ==== Adjacency ==== */
 
 struct hks_adj {

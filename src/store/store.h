@@ -262,6 +262,16 @@ hk_err hks_sym_max(hk_txn *t, uint32_t *max, hk_error *err);
 hk_err hks_fact_syms_get(hk_txn *t, hk_fact_id id, hks_fact_syms *out,
                          hk_error *err);
 
+/* Called by hks_pred_syms_scan once per fact: its id and symbols. A
+ * return other than HK_OK stops the scan and is returned. */
+typedef hk_err (*hks_syms_fn)(void *ud, hk_fact_id id, const hks_fact_syms *fs,
+                              hk_error *err);
+/* Every fact of predicate pred (any arity), read from the statement index
+ * alone: one sequential range of keys, no fact record and no dictionary
+ * access. The order is the index's (not by id). */
+hk_err hks_pred_syms_scan(hk_txn *t, uint32_t pred, hks_syms_fn fn, void *ud,
+                          hk_error *err);
+
 /* The id of the fact whose symbols are fs (one lookup in the statement
  * index, no dictionary access). HK_ERR_NOT_FOUND when there is none. */
 hk_err hks_fact_find_syms(hk_txn *t, const hks_fact_syms *fs, hk_fact_id *id,

@@ -340,6 +340,153 @@ static void test_reason_basic(void **state)
     free(dir);
 }
 
+/* ==== Closures on the id-level evaluator ==== */
+
+#define CL_NODES 120
+#define CL_EDGES 170
+
+/* Derived facts of the KB must be exactly the pairs of reach (per pair
+ * text "PRED(nI, nJ)"), minus the asserted ones when pred is asserted. */
+static void check_closure(hk_store *s, const char *pred,
+                          bool reach[CL_NODES][CL_NODES],
+                          bool edge[CL_NODES][CL_NODES], bool pred_asserted)
+{
+    uint64_t want = 0;
+    char a[16], b[16];
+    hkr_dbs d = dbs(s);
+    hk_error err;
+    hk_txn *t = tu_begin(s, false);
+    for (int i = 0; i < CL_NODES; i++)
+        for (int j = 0; j < CL_NODES; j++) {
+            if (!reach[i][j]) continue;
+            bool want_derived = !(pred_asserted && edge[i][j]), derived = 0;
+            want += want_derived;
+            snprintf(a, sizeof a, "n%d", i);
+            snprintf(b, sizeof b, "n%d", j);
+            hk_statement st = tu_st(pred, a, b, NULL);
+            assert_int_equal(hkr_is_derived(t, &d, &st, &derived, &err), HK_OK);
+            assert_int_equal(derived, want_derived);
+        }
+    uint64_t n = 0;
+    assert_int_equal(hkr_derived_count(t, &d, &n, &err), HK_OK);
+    assert_int_equal(n, want);
+    hkr_verify_res vr;
+    assert_int_equal(hkr_verify(t, &d, &vr, &err), HK_OK);
+    assert_int_equal(vr.checked, want);
+    if (vr.bad) fprintf(stderr, "verify: %s\n", vr.first);
+    assert_int_equal(vr.bad, 0);
+    hk_txn_abort(t);
+    /* the generic evaluator finds the same number in the same snapshot */
+    t = tu_begin(s, true);
+    hkr_reason_res res;
+    hkr_flat_set(false);
+    assert_int_equal(hkr_materialize(t, &d, NULL, NULL, &res, &err), HK_OK);
+    hkr_flat_set(true);
+    assert_int_equal(res.derived, want);
+    hk_txn_abort(t);
+}
+
+static void warshall(bool edge[CL_NODES][CL_NODES],
+                     bool reach[CL_NODES][CL_NODES])
+{
+    memcpy(reach, edge, sizeof(bool) * CL_NODES * CL_NODES);
+    for (int k = 0; k < CL_NODES; k++)
+        for (int i = 0; i < CL_NODES; i++)
+            if (reach[i][k])
+                for (int j = 0; j < CL_NODES; j++)
+                    reach[i][j] |= reach[k][j];
+}
+
+/* A random DAG plus a 40-node chain (many rounds, joins that emit more
+ * head tuples than one batch): the linear closure (Path over Edge) and
+ * the doubling one (PartOf transitive) equal a Warshall closure, every
+ * proof checks, the generic evaluator agrees, and deleting and re-adding
+ * edges (maintained by the change hook) keeps them equal. */
+static void test_flat_closure(void **state)
+{
+    (void)state;
+    static bool edge[CL_NODES][CL_NODES], reach[CL_NODES][CL_NODES];
+    memset(edge, 0, sizeof edge);
+    uint64_t seed = 7;
+    for (int i = 0; i < 40; i++)
+        edge[i][i + 1] = true;
+    for (int n = 0; n < CL_EDGES;) {
+        int a = (int)(tu_rand(&seed) % CL_NODES);
+        int b = (int)(tu_rand(&seed) % CL_NODES);
+        if (a == b || edge[a < b ? a : b][a < b ? b : a]) continue;
+        edge[a < b ? a : b][a < b ? b : a] = true;
+        n++;
+    }
+    for (int prog = 0; prog < 2; prog++) {
+        const char *pred = prog == 0 ? "Edge" : "PartOf";
+        const char *head = prog == 0 ? "Path" : "PartOf";
+        char *dir = tu_tmpdir("rules-closure");
+        hk_store *s = open_kb(dir);
+        hk_error err;
+        uint64_t flat0 = hkr_flat_count();
+        char f[64];
+        hk_txn *t = tu_begin(s, true);
+        for (int i = 0; i < CL_NODES; i++)
+            for (int j = 0; j < CL_NODES; j++) {
+                if (!edge[i][j]) continue;
+                char a[16], b[16];
+                snprintf(a, sizeof a, "n%d", i);
+                snprintf(b, sizeof b, "n%d", j);
+                tu_add(t, tu_st(pred, a, b, NULL), NULL);
+            }
+        tu_commit(t);
+        if (prog == 0) {
+            assert_int_equal(
+                add_rule(s, "base", "Path(?x, ?y) :- Edge(?x, ?y).", &err),
+                HK_OK);
+            assert_int_equal(add_rule(s, "step",
+                                      "Path(?x, ?z) :- Edge(?x, ?y), "
+                                      "Path(?y, ?z).",
+                                      &err),
+                             HK_OK);
+        } else {
+            assert_int_equal(add_rule(s, "trans",
+                                      "PartOf(?x, ?z) :- PartOf(?x, ?y), "
+                                      "PartOf(?y, ?z).",
+                                      &err),
+                             HK_OK);
+        }
+        assert_true(hkr_flat_count() > flat0);
+        warshall(edge, reach);
+        check_closure(s, head, reach, edge, prog == 1);
+        /* delete two chain edges and one random edge, then re-add one */
+        int del[3][2] = {{10, 11}, {30, 31}, {-1, -1}};
+        for (int i = 0; i < CL_NODES && del[2][0] < 0; i++)
+            for (int j = 41; j < CL_NODES && del[2][0] < 0; j++)
+                if (edge[i][j]) del[2][0] = i, del[2][1] = j;
+        for (int k = 0; k < 4; k++) {
+            int *e = del[k < 3 ? k : 0];
+            char a[16], b[16];
+            snprintf(a, sizeof a, "n%d", e[0]);
+            snprintf(b, sizeof b, "n%d", e[1]);
+            t = tu_begin(s, true);
+            if (k < 3) {
+                hk_fact_id id = 0;
+                hk_statement st = tu_st(pred, a, b, NULL);
+                assert_int_equal(hk_store_find(t, &st, &id, &err), HK_OK);
+                assert_int_equal(hk_store_delete(t, id, &err), HK_OK);
+            } else {
+                tu_add(t, tu_st(pred, a, b, NULL), NULL);
+            }
+            tu_commit(t);
+            edge[e[0]][e[1]] = k == 3;
+            warshall(edge, reach);
+            snprintf(f, sizeof f, "%s", head);
+            check_closure(s, f, reach, edge, prog == 1);
+        }
+        for (int k = 1; k < 3; k++)
+            edge[del[k][0]][del[k][1]] = true;
+        close_kb(s);
+        tu_rmrf(dir);
+        free(dir);
+    }
+}
+
 /* Declarations asserted as facts compile to rules. */
 static void test_ontology(void **state)
 {
@@ -1057,6 +1204,7 @@ int main(void)
         cmocka_unit_test(test_reason_basic),
         cmocka_unit_test(test_verify_detects),
         cmocka_unit_test(test_ontology),
+        cmocka_unit_test(test_flat_closure),
         cmocka_unit_test(test_differential),
         cmocka_unit_test(test_differential_positive),
     };

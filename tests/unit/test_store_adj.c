@@ -3,8 +3,9 @@
  * a brute-force oracle: after random adds, updates and deletes (repeated
  * entities in one fact included), every entity's rows from hks_adj_open
  * (any position, one position, position + predicate) equal a scan of all
- * facts sorted by (position, predicate, id), counts equal the scan's, and
- * every fact's symbol ids name its strings.
+ * facts sorted by (position, predicate, id), counts equal the scan's, a
+ * predicate's statement-index scan gives exactly its facts, and every
+ * fact's symbol ids name its strings.
  */
 #include "test_store_util.h"
 
@@ -92,6 +93,64 @@ static size_t stream(hk_txn *t, uint32_t ent, int pos, uint32_t pred, row *out)
     return n;
 }
 
+/* hks_pred_syms_scan's facts of one predicate, collected. */
+typedef struct scanned {
+    hk_fact_id id[MAX_ROWS];
+    hks_fact_syms fs[MAX_ROWS];
+    size_t n;
+} scanned;
+
+static hk_err collect(void *ud, hk_fact_id id, const hks_fact_syms *fs,
+                      hk_error *err)
+{
+    (void)err;
+    scanned *sc = ud;
+    assert_true(sc->n < MAX_ROWS);
+    sc->id[sc->n] = id;
+    sc->fs[sc->n++] = *fs;
+    return HK_OK;
+}
+
+static hk_err stop_at_3(void *ud, hk_fact_id id, const hks_fact_syms *fs,
+                        hk_error *err)
+{
+    (void)id;
+    (void)fs;
+    size_t *n = ud;
+    if (++*n == 3) return hk_error_set(err, HK_ERR_LIMIT, "stop");
+    return HK_OK;
+}
+
+/* The statement-index scan of predicate pred gives exactly the facts a
+ * scan of every id finds with that predicate, with their symbols. */
+static void check_pred_scan(hk_txn *t, hk_fact_id max_id, uint32_t pred)
+{
+    static scanned sc;
+    sc.n = 0;
+    hk_error err;
+    assert_int_equal(hks_pred_syms_scan(t, pred, collect, &sc, &err), HK_OK);
+    size_t want = 0;
+    for (hk_fact_id id = 1; id <= max_id; id++) {
+        hks_fact_syms fs;
+        if (hks_fact_syms_get(t, id, &fs, NULL) != HK_OK || fs.pred != pred)
+            continue;
+        want++;
+        size_t k = 0;
+        while (k < sc.n && sc.id[k] != id)
+            k++;
+        assert_true(k < sc.n);
+        assert_int_equal(sc.fs[k].pred, pred);
+        assert_int_equal(sc.fs[k].n_args, fs.n_args);
+        assert_memory_equal(sc.fs[k].args, fs.args,
+                            fs.n_args * sizeof *fs.args);
+    }
+    assert_int_equal(sc.n, want);
+    size_t seen = 0;
+    hk_err e = hks_pred_syms_scan(t, pred, stop_at_3, &seen, &err);
+    assert_int_equal(e, want >= 3 ? HK_ERR_LIMIT : HK_OK);
+    assert_int_equal(seen, want >= 3 ? 3 : want);
+}
+
 static void compare_all(hk_txn *t, hk_fact_id max_id)
 {
     static row want[MAX_ROWS], got[MAX_ROWS];
@@ -143,6 +202,7 @@ static void compare_all(hk_txn *t, hk_fact_id max_id)
         }
         assert_int_equal(hks_pred_count(t, preds[p], &n, NULL), HK_OK);
         assert_int_equal(n, want_n);
+        check_pred_scan(t, max_id, preds[p]);
     }
 }
 
