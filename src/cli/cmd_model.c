@@ -472,7 +472,7 @@ int hk_cmd_model(int argc, char **argv)
             p->reg = (float)x;
             break;
         case 'n':
-            if (!cli_parse_u64(&c, "--negatives", optarg, 1, 65536, &u))
+            if (!cli_parse_u64(&c, "--negatives", optarg, 0, 65536, &u))
                 return HK_EXIT_INVALID;
             p->negatives = (uint32_t)u;
             break;
