@@ -2,7 +2,8 @@
  * learn_bench.c — benchmarks of the learned model (src/learn):
  *
  *   learn_bench train DIR [model dim epochs threads negatives lr reg
- *                          eval_every valid_max]
+ *                          eval_every valid_max init patience]
+ *       (negatives 0: 1-N training, the softmax over every entity)
  *       trains on DIR/train.txt (early stopping on valid.txt) like
  *       `hakgal model eval --split DIR`, printing the validation MRR
  *       against wall time at every check (how MRR grows with training
@@ -68,6 +69,8 @@ static int bench_train(int argc, char **argv)
     p.valid_max = 500;
     if (argc > 10) p.eval_every = (uint32_t)atoi(argv[10]);
     if (argc > 11) p.valid_max = (uint32_t)atoi(argv[11]);
+    if (argc > 12) p.init_scale = (float)atof(argv[12]);
+    if (argc > 13) p.patience = (uint32_t)atoi(argv[13]);
     hkl_data d;
     hkl_data_init(&d);
     hk_error err;
@@ -78,10 +81,11 @@ static int bench_train(int argc, char **argv)
         fprintf(stderr, "%s\n", err.message);
         return 1;
     }
-    printf("%s dim %u, %u threads, %u negatives, lr %g, reg %g: %u entities, "
-           "%u relations, %zu / %zu / %zu triples\n",
+    printf("%s dim %u, %u threads, %u negatives, lr %g, reg %g, init %g: %u "
+           "entities, %u relations, %zu / %zu / %zu triples\n",
            hkl_kind_name(p.kind), p.dim, p.threads, p.negatives, (double)p.lr,
-           (double)p.reg, d.ent.n, d.rel.n, d.n[0], d.n[1], d.n[2]);
+           (double)p.reg, (double)p.init_scale, d.ent.n, d.rel.n, d.n[0],
+           d.n[1], d.n[2]);
     t_start = hk_now_us();
     if ((rc = hkl_train(&d, &p, on_epoch, NULL, &m, &err))) {
         fprintf(stderr, "%s\n", err.message);

@@ -3,6 +3,8 @@
 # Idempotent and quick when everything is present (one dpkg query).
 # `deps.sh fuzz` adds what `make fuzz` needs (clang and its libFuzzer
 # runtime); make test builds the fuzz targets with gcc and needs neither.
+# `deps.sh bench` adds the benchmarks' anchors and data (hnswlib, numpy,
+# WordNet 3.0); make test needs none of them.
 set -euo pipefail
 
 PACKAGES=(
@@ -39,6 +41,7 @@ if [ "${1:-}" = "fuzz" ]; then
 fi
 if [ "${1:-}" = "bench" ]; then
   PACKAGES+=(python3-hnswlib python3-numpy) # vector benchmark anchor
+  PACKAGES+=(wordnet-base) # WordNet 3.0 for the WN18RR replica (bench/learn_wordnet.py)
 fi
 
 missing=()

@@ -403,7 +403,10 @@ int hk_cmd_model(int argc, char **argv)
         "facts) and the rank among all entities as object. suggest puts\n"
         "the predictions that are not facts yet (at least --min-plausibility,\n"
         "default 0.5) into the review queue (origin model): a reviewer\n"
-        "approves them with hakgal review; nothing becomes a fact before.\n";
+        "approves them with hakgal review; nothing becomes a fact before.\n"
+        "--negatives N samples N entities per query (default 64); 0 trains\n"
+        "with the softmax over every entity (1-N: slower per epoch, the\n"
+        "published recipe).\n";
     cli_ctx c;
     cli_init(&c, "model", usage);
     static const struct option opts[] = {
@@ -472,7 +475,7 @@ int hk_cmd_model(int argc, char **argv)
             p->reg = (float)x;
             break;
         case 'n':
-            if (!cli_parse_u64(&c, "--negatives", optarg, 1, 65536, &u))
+            if (!cli_parse_u64(&c, "--negatives", optarg, 0, 65536, &u))
                 return HK_EXIT_INVALID;
             p->negatives = (uint32_t)u;
             break;

@@ -136,7 +136,8 @@ typedef struct hkl_params {
     float reg;           /* N3 weight lambda */
     float init_scale;    /* initial values uniform in +-init_scale */
     uint32_t negatives;  /* sampled negatives per query (softmax over them
-                            and the true tail) */
+                            and the true tail); 0: 1-N, the softmax over
+                            every entity (learn_1n.c) */
     uint32_t eval_every; /* epochs between validation MRR checks */
     uint32_t patience;   /* checks without improvement before stopping */
     uint32_t valid_max;  /* validation triples used for early stopping */
@@ -147,8 +148,8 @@ typedef struct hkl_params {
  * validation triples. */
 void hkl_params_default(hkl_params *p);
 /* Ranges: dim 1..2048, epochs 1..100000, threads 1..64, negatives
- * 1..65536, lr (0, 10], reg [0, 10], init (0, 10]. err->field names the
- * parameter. */
+ * 0..65536 (0: 1-N), lr (0, 10], reg [0, 10], init (0, 10]. err->field names
+ * the parameter. */
 hk_err hkl_params_check(const hkl_params *p, hk_error *err);
 
 typedef struct hkl_metrics {

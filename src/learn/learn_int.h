@@ -46,4 +46,29 @@ void hkl_known_answers(const hkl_known *k, uint32_t n_rel, uint32_t e,
                        uint32_t r, const hkl_triple **first, size_t *count,
                        bool *heads);
 
+/* One Adagrad step of x (w floats) with gradient g and accumulators G. */
+void hkl_adagrad(float *x, float *G, const float *g, uint32_t w, float lr);
+/* g += d/dx lambda * sum_i |x_i|^3 (|x_i| the modulus of a complex
+ * coordinate for ComplEx). */
+void hkl_n3_grad(hkl_kind kind, uint32_t w, const float *x, float lambda,
+                 float *g);
+
+/* ==== 1-N training (learn_1n.c) ====
+ * A context for m (its E and R trained in place, GE and GR their Adagrad
+ * accumulators, borrowed) on threads workers. HK_ERR_NOMEM. */
+typedef struct hkl_1n hkl_1n;
+hk_err hkl_1n_new(hkl_model *m, float *GE, float *GR, uint32_t threads,
+                  hkl_1n **out);
+void hkl_1n_free(hkl_1n *c);
+uint32_t hkl_1n_batch_size(const hkl_1n *c);
+/* Runs the queries order[0..n) ((triple index << 1) | reciprocal, over
+ * tr) in batches of hkl_1n_batch_size; with apply, takes an Adagrad step
+ * per batch, else (one batch: n <= batch size) leaves the gradient of the
+ * batch's objective in hkl_1n_grad_e / _r. *loss: the sum of the queries'
+ * cross-entropies (without N3). HK_ERR_NOMEM when a thread cannot start. */
+hk_err hkl_1n_run(hkl_1n *c, const hkl_triple *tr, const uint32_t *order,
+                  size_t n, bool apply, double *loss);
+const float *hkl_1n_grad_e(const hkl_1n *c); /* n_ent x width */
+const float *hkl_1n_grad_r(const hkl_1n *c); /* 2 n_rel x width */
+
 #endif /* HK_LEARN_INT_H */

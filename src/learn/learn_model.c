@@ -53,6 +53,32 @@ HKL_CLONES void hkl_dots(const float *q, const float *rows, uint32_t width,
         out[e] = hkl_dot(q, rows + (size_t)e * width, width);
 }
 
+HKL_CLONES void hkl_adagrad(float *x, float *G, const float *g, uint32_t w,
+                            float lr)
+{
+    for (uint32_t i = 0; i < w; i++) {
+        G[i] += g[i] * g[i];
+        x[i] -= lr * g[i] / (sqrtf(G[i]) + 1e-10f);
+    }
+}
+
+void hkl_n3_grad(hkl_kind kind, uint32_t w, const float *x, float lambda,
+                 float *g)
+{
+    if (lambda == 0) return;
+    if (kind == HKL_DISTMULT) {
+        for (uint32_t i = 0; i < w; i++)
+            g[i] += 3 * lambda * fabsf(x[i]) * x[i];
+        return;
+    }
+    uint32_t d = w / 2;
+    for (uint32_t i = 0; i < d; i++) {
+        float mod = sqrtf(x[i] * x[i] + x[d + i] * x[d + i]);
+        g[i] += 3 * lambda * mod * x[i];
+        g[d + i] += 3 * lambda * mod * x[d + i];
+    }
+}
+
 void hkl_query_vec(hkl_kind kind, uint32_t width, const float *h,
                    const float *r, float *q)
 {
@@ -154,7 +180,7 @@ hk_err hkl_params_check(const hkl_params *p, hk_error *err)
         bad = "epochs";
     else if (p->threads < 1 || p->threads > 64)
         bad = "threads";
-    else if (p->negatives < 1 || p->negatives > 65536)
+    else if (p->negatives > 65536)
         bad = "negatives";
     else if (!(p->lr > 0 && p->lr <= 10))
         bad = "lr";

@@ -72,38 +72,10 @@ typedef struct worker {
     float *gneg;   /* their summed gradients (negatives x width) */
 } worker;
 
-HKL_CLONES static void adagrad(float *x, float *G, const float *g, float scale,
-                               uint32_t w, float lr)
-{
-    for (uint32_t i = 0; i < w; i++) {
-        float gi = g[i] * scale;
-        G[i] += gi * gi;
-        x[i] -= lr * gi / (sqrtf(G[i]) + 1e-10f);
-    }
-}
-
 HKL_CLONES static void axpy(float *y, float a, const float *x, uint32_t w)
 {
     for (uint32_t i = 0; i < w; i++)
         y[i] += a * x[i];
-}
-
-/* g += d/dx lambda * sum |x_i|^3 */
-static void n3_grad(hkl_kind kind, uint32_t w, const float *x, float lambda,
-                    float *g)
-{
-    if (lambda == 0) return;
-    if (kind == HKL_DISTMULT) {
-        for (uint32_t i = 0; i < w; i++)
-            g[i] += 3 * lambda * fabsf(x[i]) * x[i];
-        return;
-    }
-    uint32_t d = w / 2;
-    for (uint32_t i = 0; i < d; i++) {
-        float mod = sqrtf(x[i] * x[i] + x[d + i] * x[d + i]);
-        g[i] += 3 * lambda * mod * x[i];
-        g[d + i] += 3 * lambda * mod * x[d + i];
-    }
 }
 
 /* Loss of one query (h, r) with true answer a against the batch's
@@ -149,12 +121,12 @@ static double train_query(worker *wk, uint32_t h, uint32_t r, uint32_t a)
         axpy(wk->gneg + (size_t)j * w, pj, q, w);
     }
     hkl_query_back(m->p.kind, w, H, R, gq, gh, gr);
-    n3_grad(m->p.kind, w, H, lambda, gh);
-    n3_grad(m->p.kind, w, R, lambda, gr);
-    n3_grad(m->p.kind, w, A, lambda, gt);
-    adagrad(H, wk->T->GE + (size_t)h * w, gh, 1.0f, w, lr);
-    adagrad(R, wk->T->GR + (size_t)r * w, gr, 1.0f, w, lr);
-    adagrad(A, wk->T->GE + (size_t)a * w, gt, 1.0f, w, lr);
+    hkl_n3_grad(m->p.kind, w, H, lambda, gh);
+    hkl_n3_grad(m->p.kind, w, R, lambda, gr);
+    hkl_n3_grad(m->p.kind, w, A, lambda, gt);
+    hkl_adagrad(H, wk->T->GE + (size_t)h * w, gh, w, lr);
+    hkl_adagrad(R, wk->T->GR + (size_t)r * w, gr, w, lr);
+    hkl_adagrad(A, wk->T->GE + (size_t)a * w, gt, w, lr);
     return loss;
 }
 
@@ -179,8 +151,8 @@ static void *train_worker(void *arg)
         }
         for (uint32_t j = 0; j < K; j++) {
             uint32_t c = wk->neg[j];
-            adagrad(m->E + (size_t)c * w, T->GE + (size_t)c * w,
-                    wk->gneg + (size_t)j * w, 1.0f, w, m->p.lr);
+            hkl_adagrad(m->E + (size_t)c * w, T->GE + (size_t)c * w,
+                        wk->gneg + (size_t)j * w, w, m->p.lr);
         }
     }
     return NULL;
@@ -218,8 +190,7 @@ static hk_err names_copy(hkl_names *dst, const hkl_names *src)
     return HK_OK;
 }
 
-static hk_err run_epoch(trainer *T, worker *wk, uint32_t threads, uint64_t seed,
-                        double *loss)
+static uint64_t shuffle(trainer *T, uint64_t seed)
 {
     uint64_t rng = seed ^ ((uint64_t)T->epoch * 0x2545f4914f6cdd1dull);
     for (size_t i = T->n_order; i > 1; i--) { /* Fisher-Yates */
@@ -227,6 +198,19 @@ static hk_err run_epoch(trainer *T, worker *wk, uint32_t threads, uint64_t seed,
         uint32_t tmp = T->order[i - 1];
         T->order[i - 1] = T->order[j];
         T->order[j] = tmp;
+    }
+    return rng;
+}
+
+static hk_err run_epoch(trainer *T, worker *wk, hkl_1n *one_n, uint32_t threads,
+                        uint64_t seed, double *loss)
+{
+    uint64_t rng = shuffle(T, seed);
+    if (one_n) {
+        double sum = 0;
+        hk_err rc = hkl_1n_run(one_n, T->tr, T->order, T->n_order, true, &sum);
+        *loss = T->n_order ? sum / (double)T->n_order : 0;
+        return rc;
     }
     pthread_t tid[64];
     bool started[64] = {false};
@@ -272,6 +256,7 @@ hk_err hkl_train(const hkl_data *d, const hkl_params *p, hkl_progress_fn fn,
     worker wk[64];
     memset(wk, 0, sizeof wk);
     float *bestE = NULL, *bestR = NULL;
+    hkl_1n *one_n = NULL; /* 1-N training (negatives 0), else NULL */
     hkl_triple *vs_owned = NULL, *cal_owned = NULL, *te_owned = NULL;
     hkl_model *m = hk_calloc(1, sizeof *m);
     if (!m) goto nomem;
@@ -304,7 +289,9 @@ hk_err hkl_train(const hkl_data *d, const hkl_params *p, hkl_progress_fn fn,
     T.m = m;
     T.tr = d->split[HKL_TRAIN];
     uint32_t threads = p->threads;
-    for (uint32_t i = 0; i < threads; i++) {
+    if (p->negatives == 0 && hkl_1n_new(m, T.GE, T.GR, threads, &one_n))
+        goto nomem;
+    for (uint32_t i = 0; i < threads && !one_n; i++) {
         wk[i].T = &T;
         wk[i].buf = hk_malloc(5 * (size_t)w * sizeof(float));
         wk[i].s = hk_malloc(((size_t)p->negatives + 1) * sizeof(float));
@@ -323,7 +310,7 @@ hk_err hkl_train(const hkl_data *d, const hkl_params *p, hkl_progress_fn fn,
     memcpy(bestE, m->E, ne * sizeof *bestE);
     memcpy(bestR, m->R, nr * sizeof *bestR);
     for (T.epoch = 1; T.epoch <= p->epochs; T.epoch++) {
-        run_epoch(&T, wk, threads, p->seed, &loss);
+        if (run_epoch(&T, wk, one_n, threads, p->seed, &loss)) goto nomem;
         m->epochs_run = T.epoch;
         m->last_loss = loss;
         double vmrr = -1;
@@ -406,6 +393,7 @@ done:
         hk_free(wk[i].neg);
         hk_free(wk[i].gneg);
     }
+    hkl_1n_free(one_n);
     hk_free(T.order);
     hk_free(T.GE);
     hk_free(T.GR);

@@ -173,6 +173,12 @@ class ModelApi(unittest.TestCase):
         self.assertEqual(ev["test_triples"], len(test))
         self.assertGreater(ev["model"]["mrr"], 0.5)
         self.assertEqual(ev["info"]["entities"], 44)
+        # 1-N training (softmax over every entity) on two threads
+        ev = run("model", "eval", "--split", sd, "--json", "--threads", "2",
+                 "--dim", "16", "--epochs", "60", "--negatives", "0",
+                 "--reg", "0.05")
+        self.assertGreater(ev["model"]["mrr"], 0.5)
+        self.assertEqual(ev["info"]["params"]["negatives"], 0)
         with open(os.path.join(sd, "valid.txt"), "a") as f:
             f.write("only two\tfields\n")
         p = run("model", "eval", "--split", sd, ok=False)
