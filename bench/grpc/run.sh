@@ -18,7 +18,7 @@
 # 4. One gRPC Export of every fact (pages of 1000): facts/s.
 # Results: bench/out/grpc/results-N.txt.
 #
-# Environment: LOADER (grpc_load, h2load or both: the gRPC client; h2load
+# Environment: LOADER (h2load, grpc_load or both: the gRPC client; h2load
 # costs the client less CPU per call, see bench/RESULTS.md), ROUNDS
 # (rounds of step 3, 1), BENCH_DATA (where the facts and KBs live; bench/out/http),
 # EXPORT_RUNS (3), BENCH_N (1000000), BENCH_SECONDS (10), BENCH_THREADS (client
@@ -39,7 +39,7 @@ data="${BENCH_DATA:-$root/bench/out/http}"
 kb="$data/kb-$n"
 work="$data/grpc-work"
 mkdir -p "$out" "$work" "$data/work"
-loader="${LOADER:-grpc_load}"
+loader="${LOADER:-h2load}"
 command -v wrk >/dev/null || { echo "bench: wrk missing (apt-get install wrk)" >&2; exit 1; }
 if [ "$loader" != grpc_load ]; then
     command -v h2load >/dev/null ||
