@@ -39,6 +39,7 @@ if [ "${1:-}" = "fuzz" ]; then
 fi
 if [ "${1:-}" = "bench" ]; then
   PACKAGES+=(python3-hnswlib python3-numpy) # vector benchmark anchor
+  PACKAGES+=(nghttp2-client)                # h2load: gRPC load (bench/grpc)
 fi
 
 missing=()
