@@ -6,6 +6,12 @@
  *   grpc_load --addr 127.0.0.1:PORT --conns C --seconds S --threads T
  *             (--entity NAME | --pattern TEXT) [--limit 10]
  *   grpc_load --addr 127.0.0.1:PORT --export [--page-size N] [--window B]
+ *   grpc_load (--entity NAME | --pattern TEXT) [--limit 10] --dump FILE
+ *
+ * --dump writes the request as one gRPC message (the 5-byte prefix, then
+ * the protobuf bytes) to FILE and exits: the body h2load sends
+ * (bench/grpc/run.sh, LOADER=h2load), so both load generators send the
+ * same bytes.
  *
  * Reads: C channels (each its own HTTP/2 connection: a local subchannel
  * pool per channel), spread over T threads with one completion queue
@@ -289,7 +295,7 @@ int main(int argc, char **argv)
     int conns = 16, threads = 2, export_mode = 0;
     double secs = 10, warm = 1;
     unsigned limit = 10, page_size = 0;
-    const char *entity = NULL, *pattern = NULL;
+    const char *entity = NULL, *pattern = NULL, *dump = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -322,18 +328,20 @@ int main(int argc, char **argv)
             page_size = (unsigned)atoi(v);
         else if (!strcmp(a, "--window"))
             g_window = atoi(v);
+        else if (!strcmp(a, "--dump"))
+            dump = v;
         else {
             fprintf(stderr, "grpc_load: unknown %s\n", a);
             return 2;
         }
     }
-    if (!g_addr || conns < 1 || threads < 1 ||
-        (!export_mode && !entity == !pattern)) {
+    if ((!g_addr && !dump) || conns < 1 || threads < 1 ||
+        (!export_mode && !entity == !pattern) || (dump && export_mode)) {
         fprintf(stderr, "usage: grpc_load --addr H:P (--entity E | --pattern P"
                         " | --export) [--conns C --threads T --seconds S]\n");
         return 2;
     }
-    grpc_init();
+    if (!dump) grpc_init();
     if (export_mode) {
         int rc = run_export(page_size);
         grpc_shutdown();
@@ -353,6 +361,18 @@ int main(int argc, char **argv)
         r.limit = limit;
         n = hakgal__v2__query_request__pack(&r, buf);
         g_method = "/hakgal.v2.Hakgal/Query";
+    }
+    if (dump) {
+        /* Uncompressed flag, then the length big-endian. */
+        uint8_t pre[5] = {0, (uint8_t)(n >> 24), (uint8_t)(n >> 16),
+                          (uint8_t)(n >> 8), (uint8_t)n};
+        FILE *f = fopen(dump, "wb");
+        if (!f || fwrite(pre, 1, 5, f) != 5 || fwrite(buf, 1, n, f) != n ||
+            fclose(f) != 0) {
+            fprintf(stderr, "grpc_load: cannot write %s\n", dump);
+            return 1;
+        }
+        return 0;
     }
     g_req = grpc_slice_from_copied_buffer((const char *)buf, n);
     if (threads > conns) threads = conns;

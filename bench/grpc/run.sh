@@ -10,13 +10,17 @@
 # 2. One `hakgal serve` with REST and --grpc-listen.
 # 3. For 16 and 64 connections, back to back: REST with wrk and gRPC with
 #    build/grpc_load (gRPC C core client, one call in flight per
-#    connection), for the pattern query (REST GET /v2/query?q=&limit=10,
+#    connection) and/or h2load (nghttp2's load generator, one stream in
+#    flight per connection, sending the request grpc_load --dump wrote as
+#    a gRPC message), for the pattern query (REST GET /v2/query?q=&limit=10,
 #    gRPC Query with limit 10: one 10-row page) and the entity page (REST
 #    GET /v2/entities/{name}?limit=10, gRPC Entity).
 # 4. One gRPC Export of every fact (pages of 1000): facts/s.
 # Results: bench/out/grpc/results-N.txt.
 #
-# Environment: BENCH_DATA (where the facts and KBs live; bench/out/http),
+# Environment: LOADER (h2load, grpc_load or both: the gRPC client; h2load
+# costs the client less CPU per call, see bench/RESULTS.md), ROUNDS
+# (rounds of step 3, 1), BENCH_DATA (where the facts and KBs live; bench/out/http),
 # EXPORT_RUNS (3), BENCH_N (1000000), BENCH_SECONDS (10), BENCH_THREADS (client
 # threads, 2), SERVE_THREADS (REST loops, default CPUs), GRPC_THREADS
 # (gRPC workers, default CPUs), BUILD (build), PORT_HK / PORT_GRPC (18490 / 18491).
@@ -35,7 +39,12 @@ data="${BENCH_DATA:-$root/bench/out/http}"
 kb="$data/kb-$n"
 work="$data/grpc-work"
 mkdir -p "$out" "$work" "$data/work"
+loader="${LOADER:-h2load}"
 command -v wrk >/dev/null || { echo "bench: wrk missing (apt-get install wrk)" >&2; exit 1; }
+if [ "$loader" != grpc_load ]; then
+    command -v h2load >/dev/null ||
+        { echo "bench: h2load missing (apt-get install nghttp2-client)" >&2; exit 1; }
+fi
 for bin in hakgal hk_gen grpc_load; do
     [ -x "$build_dir/$bin" ] || { echo "bench: $build_dir/$bin missing (make build)" >&2; exit 1; }
 done
@@ -136,11 +145,45 @@ grpc() { # name conns args...
     ccpu=$(echo "$o" | awk '$1=="cpu" {print $2 + $3}')
     cpu_note $((t1 - t0)) "$ccpu" "$calls" | tee -a "$res"
 }
-for c in 16 64; do
-    rest pattern "$c" "$path_pattern"
-    grpc pattern "$c" --pattern "$pattern" --limit 10
-    rest entity "$c" "$path_entity"
-    grpc entity "$c" --entity "$first" --limit 10
+# h2load: the same request bytes as grpc_load's, POSTed as a gRPC call.
+# It checks the HTTP status only, so the run first asks each method once
+# with grpc_load, which fails on any status but OK.
+"$LOAD" --pattern "$pattern" --limit 10 --dump "$work/req-pattern.bin"
+"$LOAD" --entity "$first" --limit 10 --dump "$work/req-entity.bin"
+h2() { # name conns method
+    local o t0 t1 reqs ccpu
+    t0=$(ticks)
+    o=$( { /usr/bin/time -f 'cpu %U %S' h2load -c "$2" -t "$ct" -m 1 -D "$secs" \
+        -d "$work/req-$1.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
+        "http://127.0.0.1:$port_grpc/hakgal.v2.Hakgal/$3"; } 2>&1)
+    t1=$(ticks)
+    echo "--- gRPC h2load $1 c=$2" >>"$res"
+    echo "$o" >>"$res"
+    local rps mean bad
+    rps=$(echo "$o" | awk '/^finished in/ {print $4}')
+    reqs=$(echo "$o" | awk '/^requests:/ {print $8}')
+    bad=$(echo "$o" | awk '/^requests:/ {print $10 + $12 + $14}')
+    mean=$(echo "$o" | awk '/^time for request:/ {print $6}')
+    ccpu=$(echo "$o" | awk '$1=="cpu" {print $2 + $3}')
+    printf 'gRPC  %-8s c=%-3s %10.0f req/s  mean %s  failed %s  (h2load)\n' "$1" "$2" "$rps" "$mean" "$bad" | tee -a "$res"
+    cpu_note $((t1 - t0)) "$ccpu" "$reqs" | tee -a "$res"
+}
+if [ "$loader" != grpc_load ]; then
+    "$LOAD" --addr "127.0.0.1:$port_grpc" --conns 1 --threads 1 --seconds 0.2 --warmup 0 \
+        --pattern "$pattern" --limit 10 >/dev/null
+    "$LOAD" --addr "127.0.0.1:$port_grpc" --conns 1 --threads 1 --seconds 0.2 --warmup 0 \
+        --entity "$first" --limit 10 >/dev/null
+fi
+for round in $(seq 1 "${ROUNDS:-1}"); do
+    echo "== round $round, load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$res"
+    for c in 16 64; do
+        rest pattern "$c" "$path_pattern"
+        [ "$loader" = h2load ] || grpc pattern "$c" --pattern "$pattern" --limit 10
+        [ "$loader" = grpc_load ] || h2 pattern "$c" Query
+        rest entity "$c" "$path_entity"
+        [ "$loader" = h2load ] || grpc entity "$c" --entity "$first" --limit 10
+        [ "$loader" = grpc_load ] || h2 entity "$c" Entity
+    done
 done
 
 # ---- 4. streaming export ----

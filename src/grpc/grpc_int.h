@@ -200,5 +200,9 @@ hk_err hk_grpc_send_raw(hk_grpc_call *c, const void *bytes, size_t len);
  * written (a stream's pages overlap encoding and sending). The next batch
  * of the call waits for it; HK_ERR_IO when the previous message failed. */
 hk_err hk_grpc_send_page(hk_grpc_call *c, hk_buf *page);
+/* The last page of a stream and status OK in one batch, *page taken
+ * without a copy (it is left empty): a one-page answer costs the call one
+ * batch, as a unary answer does, and no wait for a separate send. */
+void hk_grpc_reply_page(hk_grpc_call *c, hk_buf *page);
 
 #endif /* HK_GRPC_INT_H */

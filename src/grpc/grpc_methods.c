@@ -510,8 +510,8 @@ static void pager_end(pager *p, hk_err rc, const hk_error *err,
     if (rc == HK_OK && cursor && cursor[0])
         rc = hk_grpc_append_string_field(&p->page, cursor_field, cursor);
     if (rc == HK_OK && (p->n || p->page.len || p->sent == 0))
-        rc = pager_flush(p);
-    if (rc == HK_OK)
+        hk_grpc_reply_page(p->c, &p->page); /* with the status: one batch */
+    else if (rc == HK_OK)
         hk_grpc_finish(p->c, GRPC_STATUS_OK, NULL, NULL);
     else if (err)
         hk_grpc_fail(p->c, err);

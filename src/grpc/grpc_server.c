@@ -46,6 +46,7 @@
  * the server down (new calls are refused, running ones cancelled), waits
  * for the workers, then drains and destroys their queues.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -347,18 +348,25 @@ static void free_page(void *p)
     hk_free(p);
 }
 
+/* The bytes of *page as a byte buffer that owns them; *page is left
+ * empty. */
+static grpc_byte_buffer *take_page(hk_buf *page)
+{
+    grpc_slice s = page->data ? grpc_slice_new(page->data, page->len, free_page)
+                              : grpc_empty_slice();
+    *page = (hk_buf)HK_BUF_INIT;
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
 hk_err hk_grpc_send_page(hk_grpc_call *c, hk_buf *page)
 {
     if (!send_wait(c)) return HK_ERR_IO;
-    size_t len = page->len;
-    grpc_slice s = page->data ? grpc_slice_new(page->data, len, free_page)
-                              : grpc_empty_slice();
     size_t cap = page->cap;
-    *page = (hk_buf)HK_BUF_INIT;
+    c->send_bb = take_page(page);
     /* The next page is about as large: no regrowth from 64 bytes. */
     if (cap > 1) (void)hk_buf_reserve(page, cap - 1);
-    c->send_bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
     grpc_op ops[2];
     size_t n = add_initial(c, ops);
     memset(&ops[n], 0, sizeof(ops[n]));
@@ -539,6 +547,11 @@ void hk_grpc_reply_raw(hk_grpc_call *c, const void *bytes, size_t len)
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
     grpc_slice_unref(s);
     finish_with(c, bb, GRPC_STATUS_OK, NULL, NULL);
+}
+
+void hk_grpc_reply_page(hk_grpc_call *c, hk_buf *page)
+{
+    finish_with(c, take_page(page), GRPC_STATUS_OK, NULL, NULL);
 }
 
 void hk_grpc_finish(hk_grpc_call *c, grpc_status_code code, const char *message,
@@ -949,6 +962,32 @@ void hk_grpc_stop(hk_server *srv)
     grpc_shutdown();
 }
 
+/* Debian builds abseil without NDEBUG, so every absl::Mutex the C core
+ * takes (several per call) also runs abseil's deadlock detector: it
+ * records each lock in one process-wide graph under one global spin lock
+ * (GraphCycles::GetId in a profile). That is a debugging aid for the
+ * library's own developers; switch it off when this abseil exports the
+ * switch (absl::SetMutexDeadlockDetectionMode(OnDeadlockCycle::kIgnore),
+ * kIgnore being 0), looked up by its mangled name so that another
+ * abseil ABI simply keeps its default. */
+static void absl_deadlock_check_off(void)
+{
+    static const char *const names[] = {
+        "_ZN4absl7debian329SetMutexDeadlockDetectionModeENS0_"
+        "15OnDeadlockCycleE",
+        "_ZN4absl12lts_2022062329SetMutexDeadlockDetectionModeENS0_"
+        "15OnDeadlockCycleE",
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        void *sym = dlsym(RTLD_DEFAULT, names[i]);
+        if (!sym) continue;
+        void (*set_mode)(int);
+        memcpy(&set_mode, &sym, sizeof(set_mode));
+        set_mode(0);
+        return;
+    }
+}
+
 static unsigned default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -968,6 +1007,7 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
                             "are configured (use --tokens or --insecure)",
                             cfg->grpc_listen);
     grpc_init();
+    absl_deadlock_check_off();
     hk_grpc *g = hk_calloc(1, sizeof(*g));
     unsigned n = cfg->grpc_threads ? cfg->grpc_threads : default_threads();
     hk_grpc_worker *ws = g ? hk_calloc(n, sizeof(*ws)) : NULL;
