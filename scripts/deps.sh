@@ -43,6 +43,7 @@ if [ "${1:-}" = "bench" ]; then
   PACKAGES+=(python3-hnswlib python3-numpy) # vector benchmark anchor
   PACKAGES+=(wordnet-base) # WordNet 3.0 for the WN18RR replica (bench/learn_wordnet.py)
   PACKAGES+=(nghttp2-client)                # h2load: gRPC load (bench/grpc)
+  PACKAGES+=(wrk)                           # HTTP load (bench/http, bench/writer)
 fi
 
 missing=()
