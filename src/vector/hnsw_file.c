@@ -19,8 +19,10 @@
  *            4096, so the data section starts on a page)
  *   data     per node, as in memory (hnsw_node.data): the vector (vstride
  *            bytes) then its link words ((1 + 2M) + level * (1 + M) u32)
- *   trailer  u64 hash of [0, data_off) and of the data section,
- *            "HKVEND02"
+ *   trailer  u64 hash, "HKVEND02": the hash of the list of the hashes of
+ *            [0, data_off) and of each of the (at most 64) equal pieces of
+ *            the data section, so that a reader checks the pieces on several
+ *            threads (which also fault the mapping in, in parallel)
  *
  * Writing goes to PATH.tmp.PID, is fsynced and renamed over PATH, so a
  * reader sees the old file or the new one, never a torn one.
@@ -34,10 +36,13 @@
  * copy-on-write pages of this process and never reach the file.
  *
  * Threads: saving reads the index (no add or delete may run meanwhile);
- * reading builds a new index owned by the caller.
+ * reading builds a new index owned by the caller, hashing the file on up
+ * to HASH_THREADS threads of its own that end before it returns.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -58,6 +63,12 @@
 /* Bytes of a node's record in the table. */
 #define NODE_REC 24u
 #define FILE_PAGE 4096u
+/* The data section is hashed in at most HASH_PIECES pieces of a multiple
+ * of 64 KiB (so even a small file has several: the tests read them). */
+#define HASH_PIECES 64u
+#define HASH_ALIGN ((uint64_t)64 << 10)
+/* Threads that check the pieces of a file being read. */
+#define HASH_THREADS 4u
 
 /* ==== Hashing ==== */
 
@@ -169,19 +180,67 @@ static size_t node_bytes(const hkv_index *ix, uint32_t level)
     return ix->vstride + hnsw_link_words(ix, level) * sizeof(uint32_t);
 }
 
+static uint64_t fh_bytes(const void *p, size_t n)
+{
+    file_hash h;
+    fh_init(&h);
+    fh_feed(&h, p, n);
+    return fh_final(&h);
+}
+
+/* Bytes of a piece of a data section of dlen bytes. */
+static uint64_t piece_size(uint64_t dlen)
+{
+    uint64_t p = (dlen + HASH_PIECES - 1) / HASH_PIECES;
+    p = (p + HASH_ALIGN - 1) / HASH_ALIGN * HASH_ALIGN;
+    return p ? p : HASH_ALIGN;
+}
+
+/* Pieces of a data section of dlen bytes. */
+static uint64_t n_pieces(uint64_t dlen)
+{
+    return (dlen + piece_size(dlen) - 1) / piece_size(dlen);
+}
+
 /* ==== Saving ==== */
 
 typedef struct file_io {
-    FILE *f;     /* the open file */
-    file_hash h; /* hash so far */
-    bool bad;    /* a write failed */
+    FILE *f;          /* the open file */
+    file_hash h;      /* hash of the current piece so far */
+    uint64_t in_data; /* bytes of the data section written (0: header) */
+    uint64_t piece;   /* bytes of a piece of the data section */
+    uint64_t *sums;   /* hashes of the pieces done: header, data pieces */
+    uint64_t n_sums;  /* entries of sums */
+    bool bad;         /* a write failed */
 } file_io;
+
+/* Ends the current piece: its hash goes to sums. */
+static void piece_end(file_io *io)
+{
+    io->sums[io->n_sums++] = fh_final(&io->h);
+    fh_init(&io->h);
+}
 
 static void put(file_io *io, const void *p, size_t n)
 {
     if (io->bad || !n) return;
     fh_feed(&io->h, p, n);
     if (fwrite(p, 1, n, io->f) != n) io->bad = true;
+}
+
+/* Writes bytes of the data section, ending a piece every io->piece. */
+static void put_data(file_io *io, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n && !io->bad) { /* bounded: n shrinks each pass */
+        uint64_t room = io->piece - io->in_data % io->piece;
+        size_t k = room < n ? (size_t)room : n;
+        put(io, b, k);
+        io->in_data += k;
+        b += k;
+        n -= k;
+        if (io->in_data % io->piece == 0) piece_end(io);
+    }
 }
 
 static void put_zeros(file_io *io, size_t n)
@@ -204,15 +263,20 @@ hk_err hkv_index_save(const hkv_index *ix, const char *path, const void *meta,
     int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     if (w < 0 || (size_t)w >= sizeof tmp)
         return hk_error_set(err, HK_ERR_INVALID, "index path too long");
-    file_io io = {fopen(tmp, "wb"), {{0}, {0}, 0, 0}, false};
-    if (!io.f)
-        return hk_error_set(err, HK_ERR_IO, "cannot create %s: %s", tmp,
-                            strerror(errno));
-    fh_init(&io.h);
-    setvbuf(io.f, NULL, _IOFBF, 1 << 20);
     uint64_t data_len = 0;
     for (uint32_t i = 0; i < ix->n_nodes; i++)
         data_len += node_bytes(ix, ix->nodes[i].level);
+    file_io io = {NULL, {{0}, {0}, 0, 0}, 0, piece_size(data_len), NULL, 0,
+                  false};
+    io.sums = hk_malloc((size_t)(1 + n_pieces(data_len)) * sizeof *io.sums);
+    if (!io.sums) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    if (!(io.f = fopen(tmp, "wb"))) {
+        hk_free(io.sums);
+        return hk_error_set(err, HK_ERR_IO, "cannot create %s: %s", tmp,
+                            strerror(errno));
+    }
+    fh_init(&io.h);
+    setvbuf(io.f, NULL, _IOFBF, 1 << 20);
     uint64_t doff = data_off(meta_len, ix->n_nodes);
     uint32_t hw[12] = {FILE_VERSION,
                        FILE_ENDIAN,
@@ -244,9 +308,12 @@ hk_err hkv_index_save(const hkv_index *ix, const char *path, const void *meta,
     }
     put_zeros(&io, (size_t)(doff - table_off(meta_len) -
                             (uint64_t)ix->n_nodes * NODE_REC));
+    piece_end(&io);
     for (uint32_t i = 0; i < ix->n_nodes && !io.bad; i++)
-        put(&io, ix->nodes[i].data, node_bytes(ix, ix->nodes[i].level));
-    uint64_t h = fh_final(&io.h);
+        put_data(&io, ix->nodes[i].data, node_bytes(ix, ix->nodes[i].level));
+    if (io.in_data % io.piece) piece_end(&io);
+    uint64_t h = fh_bytes(io.sums, (size_t)io.n_sums * sizeof *io.sums);
+    hk_free(io.sums);
     put(&io, &h, sizeof h);
     put(&io, FILE_END, 8);
     bool ok = !io.bad && fflush(io.f) == 0 && fsync(fileno(io.f)) == 0;
@@ -301,6 +368,51 @@ static bool links_ok(const hkv_index *ix)
     return true;
 }
 
+/* The pieces of a mapped file, hashed by several threads. */
+typedef struct hash_job {
+    const uint8_t *map;    /* the mapping */
+    uint64_t doff, dlen;   /* the data section */
+    uint64_t *sums;        /* out: hash of each piece (header first) */
+    uint64_t n;            /* pieces, header included */
+    _Atomic uint64_t next; /* next piece to take */
+} hash_job;
+
+static void *hash_worker(void *arg)
+{
+    hash_job *j = arg;
+    for (;;) { /* bounded: each pass takes one of n pieces */
+        uint64_t i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->n) break;
+        if (i == 0) {
+            j->sums[0] = fh_bytes(j->map, (size_t)j->doff);
+            continue;
+        }
+        uint64_t piece = piece_size(j->dlen), from = (i - 1) * piece;
+        uint64_t len = j->dlen - from < piece ? j->dlen - from : piece;
+        j->sums[i] = fh_bytes(j->map + j->doff + from, (size_t)len);
+    }
+    return NULL;
+}
+
+/* The file's hash over map (header and data pieces), on up to
+ * HASH_THREADS threads. False when out of memory. */
+static bool hash_mapped(const uint8_t *map, uint64_t doff, uint64_t dlen,
+                        uint64_t *out)
+{
+    hash_job j = {map, doff, dlen, NULL, 1 + n_pieces(dlen), 0};
+    if (!(j.sums = hk_malloc((size_t)j.n * sizeof *j.sums))) return false;
+    pthread_t th[HASH_THREADS];
+    unsigned started = 0;
+    for (; started + 1 < HASH_THREADS && started + 1 < j.n; started++)
+        if (pthread_create(&th[started], NULL, hash_worker, &j)) break;
+    hash_worker(&j);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    *out = fh_bytes(j.sums, (size_t)j.n * sizeof *j.sums);
+    hk_free(j.sums);
+    return true;
+}
+
 hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
                       size_t meta_cap, size_t *meta_len, hk_error *err)
 {
@@ -328,9 +440,9 @@ hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
         goto fail;
     }
     len = (size_t)st.st_size;
-    /* read-only first: populating a writable private mapping would copy
-     * every page */
-    map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    /* read-only first (made writable after the checks); the hashing
+     * threads fault it in */
+    map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) {
         e = hk_error_set(err, errno == ENOMEM ? HK_ERR_NOMEM : HK_ERR_IO,
                          "cannot map %s: %s", path, strerror(errno));
@@ -378,13 +490,11 @@ hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
         e = corrupt(err, path, "truncated");
         goto fail;
     }
-    file_hash fh;
-    fh_init(&fh);
-    fh_feed(&fh, map, (size_t)doff);
-    fh_feed(&fh, map + doff, (size_t)dlen);
-    uint64_t want;
+    (void)madvise(map, len, MADV_WILLNEED);
+    uint64_t want, got;
     memcpy(&want, map + doff + dlen, 8);
-    if (fh_final(&fh) != want) {
+    if (!hash_mapped(map, doff, dlen, &got)) goto nomem;
+    if (got != want) {
         e = corrupt(err, path, "checksum mismatch");
         goto fail;
     }
