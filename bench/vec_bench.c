@@ -387,12 +387,12 @@ static void run_index(hkv_quant quant, uint32_t m, uint32_t efc,
         hk_error err;
         char meta[8];
         size_t ml;
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         kept = hkv_index_read(keep, &ix, meta, sizeof meta, &ml, &err) == HK_OK;
         if (kept)
             printf("hakgal kept %s n=%zu read_seconds=%.2f "
-                   "bytes_per_vector=%.0f kernel=%s\n",
-                   kind, g_n, now_s() - t0,
+                   "read_cpu_seconds=%.2f bytes_per_vector=%.0f kernel=%s\n",
+                   kind, g_n, now_s() - t0, cpu_s() - c0,
                    (double)hkv_index_bytes(ix) / (double)g_n,
                    hkv_kernel_name());
     }
