@@ -6,7 +6,8 @@ by build/vec_kb (N fact vectors of bench/vec_bench's clustered data).
 
 1. restart: ROUNDS times, start `hakgal serve` and time from the spawn to
    the first 200 answer of a vector search with a client-supplied vector
-   (the kept index read from its file, not rebuilt); stop it (SIGTERM).
+   (the kept index read from its file, not rebuilt), with the server's
+   CPU seconds up to then; stop it (SIGTERM).
    The first round may build the index when the file is missing or stale.
 2. latency: one server, REQUESTS sequential searches (one keep-alive
    connection, limit 10, each query vector of QUERYFILE in turn, after 50
@@ -87,6 +88,13 @@ def one_round():
     return p, port, ok, dt
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds of pid so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop(p):
     p.send_signal(signal.SIGTERM)
     try:
@@ -99,8 +107,9 @@ def stop(p):
 times = []
 for r in range(rounds):
     p, port, ok, dt = one_round()
-    print("http restart round=%d serving=%s seconds=%.2f" % (r, ok, dt),
-          flush=True)
+    print("http restart round=%d serving=%s seconds=%.2f cpu_seconds=%.2f "
+          "load=%s" % (r, ok, dt, cpu_seconds(p.pid),
+                       open("/proc/loadavg").read().split()[0]), flush=True)
     times.append(dt)
     if r + 1 < rounds:
         stop(p)

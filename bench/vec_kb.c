@@ -3,11 +3,11 @@
  * bench/vec_http.py (search over HTTP, restart with the kept index).
  *
  *   vec_kb --base DIR/base.f32 --n N --dim D --kb KBDIR [--space S]
- *          [--int8] [--build]
+ *          [--int8] [--efc E] [--build]
  *
  * Creates the KB, a cosine space S (default "bench", float32 or int8, M 16,
- * ef_construction 200) and N facts Vec(vI, bench) whose vector in S is the
- * I-th vector of base.f32, in transactions of 10000 facts through the
+ * ef_construction E, default 200) and N facts Vec(vI, bench) whose vector in S
+ * is the I-th vector of base.f32, in transactions of 10000 facts through the
  * store API (hk_store_add + hkv_put, as an import does). --build then
  * acquires the space's index (built with the store's build threads) and
  * closes, which writes DIR/vector-S.hnsw beside the KB: what `hakgal
@@ -37,7 +37,7 @@ static void die(const char *what, const hk_error *err)
 int main(int argc, char **argv)
 {
     const char *base = NULL, *kb = NULL, *space = "bench";
-    size_t n = 0, dim = 384;
+    size_t n = 0, dim = 384, efc = 200;
     bool i8 = false, build = false;
     for (int i = 1; i < argc; i++) {
         bool val = i + 1 < argc;
@@ -51,17 +51,20 @@ int main(int argc, char **argv)
             n = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--dim") && val)
             dim = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--efc") && val)
+            efc = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--int8"))
             i8 = true;
         else if (!strcmp(argv[i], "--build"))
             build = true;
         else {
             fprintf(stderr, "usage: vec_kb --base FILE --n N --dim D --kb DIR "
-                            "[--space S] [--int8] [--build]\n");
+                            "[--space S] [--int8] [--efc E] [--build]\n");
             return 1;
         }
     }
-    if (!base || !kb || !n || !dim || dim > HKV_DIM_MAX) return 1;
+    if (!base || !kb || !n || !dim || dim > HKV_DIM_MAX || !efc || efc > 4096)
+        return 1;
     FILE *f = fopen(base, "rb");
     if (!f) die(base, NULL);
 
@@ -78,7 +81,7 @@ int main(int argc, char **argv)
     memset(&sp, 0, sizeof sp);
     snprintf(sp.name, sizeof sp.name, "%s", space);
     sp.params = (hkv_params){
-        (uint32_t)dim, HKV_COSINE, i8 ? HKV_I8 : HKV_F32, 16, 200, 0};
+        (uint32_t)dim, HKV_COSINE, i8 ? HKV_I8 : HKV_F32, 16, (uint32_t)efc, 0};
     if (hk_txn_begin(s, true, &t, &err) || hkv_space_create(vs, t, &sp, &err) ||
         hk_txn_commit(t, &err))
         die("space", &err);

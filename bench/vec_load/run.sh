@@ -2,6 +2,8 @@
 # Index-file load time: hkv_index_read of this tree against the same
 # function at commit ANCHOR, alternating, medians of ROUNDS.
 #   bench/vec_load/run.sh FILE ROUNDS ANCHOR
+# The anchor is compiled against this tree's vector_int.h, so it must share
+# its node layout and file format: commit b37bc0f or later (format 2).
 set -eu
 FILE=$1
 ROUNDS=${2:-5}

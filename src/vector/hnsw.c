@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/mem.h"
 #include "vector/vector.h"
@@ -53,61 +54,96 @@
 
 /* ==== Id map ==== */
 
-/* Ids are stored + 1 so that 0 marks an empty slot; UINT64_MAX is refused
- * by hkv_index_add. */
-static uint32_t map_slot(const hkv_index *ix, uint64_t key)
+/* Open addressing with linear probing over node indexes only: a slot's
+ * key is the id of the node it names, so the map costs 4 bytes a slot
+ * (int8 storage counts every byte beside its codes). The map never holds
+ * more than half its slots. */
+#define MAP_NONE UINT32_MAX
+
+static uint32_t map_slot(const hkv_index *ix, uint64_t id)
 {
-    uint64_t h = key * 0x9E3779B97F4A7C15ull;
+    uint64_t h = (id + 1) * 0x9E3779B97F4A7C15ull;
     return (uint32_t)(h >> 32) & (ix->map_cap - 1);
 }
 
 /* Node index of id, or UINT32_MAX. */
 static uint32_t map_find(const hkv_index *ix, uint64_t id)
 {
-    if (!ix->map_cap) return UINT32_MAX;
-    uint64_t key = id + 1;
-    for (uint32_t i = map_slot(ix, key), n = 0; n < ix->map_cap;
+    if (!ix->map_cap) return MAP_NONE;
+    for (uint32_t i = map_slot(ix, id), n = 0; n < ix->map_cap;
          i = (i + 1) & (ix->map_cap - 1), n++) {
-        if (ix->map_keys[i] == 0) return UINT32_MAX;
-        if (ix->map_keys[i] == key) return ix->map_vals[i];
+        uint32_t v = ix->map_vals[i];
+        if (v == MAP_NONE) return MAP_NONE;
+        if (ix->nodes[v].id == id) return v;
     }
-    return UINT32_MAX;
+    return MAP_NONE;
 }
 
-static void map_set_raw(hkv_index *ix, uint64_t key, uint32_t node)
+/* Points id at node (ix->nodes[node].id == id), replacing the node it
+ * named. There must be room (map_reserve). */
+static void map_put(hkv_index *ix, uint32_t node)
 {
-    uint32_t i = map_slot(ix, key);
-    while (ix->map_keys[i] != 0 && ix->map_keys[i] != key)
+    uint64_t id = ix->nodes[node].id;
+    uint32_t i = map_slot(ix, id);
+    while (ix->map_vals[i] != MAP_NONE && ix->nodes[ix->map_vals[i]].id != id)
         i = (i + 1) & (ix->map_cap - 1);
-    if (ix->map_keys[i] == 0) ix->map_used++;
-    ix->map_keys[i] = key;
+    if (ix->map_vals[i] == MAP_NONE) ix->map_used++;
     ix->map_vals[i] = node;
 }
 
-static hk_err map_set(hkv_index *ix, uint64_t id, uint32_t node)
+/* A map of cap slots (a power of two), all empty. */
+static uint32_t *map_alloc(uint32_t cap)
 {
-    if ((uint64_t)(ix->map_used + 1) * 2 > ix->map_cap) {
-        uint32_t cap = ix->map_cap ? ix->map_cap * 2 : 1024;
-        uint64_t *keys = hk_calloc(cap, sizeof *keys);
-        uint32_t *vals = hk_calloc(cap, sizeof *vals);
-        if (!keys || !vals) {
-            hk_free(keys);
-            hk_free(vals);
-            return HK_ERR_NOMEM;
-        }
-        uint64_t *ok = ix->map_keys;
-        uint32_t *ov = ix->map_vals, ocap = ix->map_cap;
-        ix->map_keys = keys;
-        ix->map_vals = vals;
-        ix->map_cap = cap;
-        ix->map_used = 0;
-        for (uint32_t i = 0; i < ocap; i++)
-            if (ok[i]) map_set_raw(ix, ok[i], ov[i]);
-        hk_free(ok);
-        hk_free(ov);
-    }
-    map_set_raw(ix, id + 1, node);
+    uint32_t *v = hk_malloc((size_t)cap * sizeof *v);
+    if (v) memset(v, 0xFF, (size_t)cap * sizeof *v);
+    return v;
+}
+
+/* Makes room for n more ids (doubling and rehashing when needed). */
+static hk_err map_reserve(hkv_index *ix, size_t n)
+{
+    uint64_t want = 2 * ((uint64_t)ix->map_used + n);
+    if (want <= ix->map_cap) return HK_OK;
+    uint64_t cap = ix->map_cap ? ix->map_cap : 1024;
+    while (cap < want)
+        cap *= 2;
+    if (cap > ((uint64_t)1 << 31)) return HK_ERR_LIMIT;
+    uint32_t *vals = map_alloc((uint32_t)cap);
+    if (!vals) return HK_ERR_NOMEM;
+    uint32_t *ov = ix->map_vals, ocap = ix->map_cap;
+    ix->map_vals = vals;
+    ix->map_cap = (uint32_t)cap;
+    ix->map_used = 0;
+    for (uint32_t i = 0; i < ocap; i++)
+        if (ov[i] != MAP_NONE) map_put(ix, ov[i]);
+    hk_free(ov);
     return HK_OK;
+}
+
+/* Takes id out of the map (backward-shift deletion: no tombstones). */
+static void map_remove(hkv_index *ix, uint64_t id)
+{
+    if (!ix->map_cap) return;
+    uint32_t mask = ix->map_cap - 1, i = map_slot(ix, id), n = 0;
+    for (; n < ix->map_cap; i = (i + 1) & mask, n++) {
+        if (ix->map_vals[i] == MAP_NONE) return;
+        if (ix->nodes[ix->map_vals[i]].id == id) break;
+    }
+    if (n == ix->map_cap) return;
+    /* move later entries of the run back over the hole when their home
+     * slot does not lie cyclically in (hole, j] */
+    for (uint32_t j = (i + 1) & mask, k = 0;
+         k < ix->map_cap && ix->map_vals[j] != MAP_NONE;
+         j = (j + 1) & mask, k++) {
+        uint32_t home = map_slot(ix, ix->nodes[ix->map_vals[j]].id);
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            ix->map_vals[i] = ix->map_vals[j];
+            i = j;
+        }
+    }
+    ix->map_vals[i] = MAP_NONE;
+    ix->map_used--;
 }
 
 /* ==== Vectors and distances ==== */
@@ -123,8 +159,9 @@ typedef struct hnsw_query {
 static uint32_t *node_links(const hkv_index *ix, const hnsw_node *n,
                             uint32_t level)
 {
-    if (level == 0) return n->links;
-    return n->links + (1 + ix->m0) + (size_t)(level - 1) * (1 + ix->p.m);
+    uint32_t *l = hnsw_links(ix, n);
+    if (level == 0) return l;
+    return l + (1 + ix->m0) + (size_t)(level - 1) * (1 + ix->p.m);
 }
 
 static float quantise(const float *v, uint32_t dim, int8_t *out)
@@ -159,18 +196,19 @@ static float dist_qn(const hkv_index *ix, const hnsw_query *q,
                      const hnsw_node *n)
 {
     if (ix->p.quant == HKV_I8) {
-        float dot =
-            (float)ix->k->dot_i8(q->q, n->vec, ix->p.dim) * q->scale * n->scale;
+        float dot = (float)ix->k->dot_i8(q->q, hnsw_vec(n), ix->p.dim) *
+                    q->scale * n->scale;
         return from_dot(ix->p.metric, dot, q->norm2, n->norm2);
     }
-    if (ix->p.metric == HKV_L2) return ix->k->l2sq(q->f, n->vec, ix->p.dim);
-    return from_dot(ix->p.metric, ix->k->dot(q->f, n->vec, ix->p.dim), 0, 0);
+    const float *v = hnsw_vec(n);
+    if (ix->p.metric == HKV_L2) return ix->k->l2sq(q->f, v, ix->p.dim);
+    return from_dot(ix->p.metric, ix->k->dot(q->f, v, ix->p.dim), 0, 0);
 }
 
 static float dist_nn(const hkv_index *ix, const hnsw_node *a,
                      const hnsw_node *b)
 {
-    hnsw_query q = {a->vec, a->vec, a->scale, a->norm2};
+    hnsw_query q = {hnsw_vec(a), hnsw_vec(a), a->scale, a->norm2};
     return dist_qn(ix, &q, b);
 }
 
@@ -377,7 +415,7 @@ static const uint32_t *links_read(const hkv_index *ix, uint32_t n,
 /* Asks the CPU to start loading the first cache lines of n's vector. */
 static inline void prefetch_vec(const hkv_index *ix, const hnsw_node *n)
 {
-    const char *v = n->vec;
+    const char *v = hnsw_vec(n);
     size_t bytes = ix->p.quant == HKV_I8 ? ix->p.dim : ix->p.dim * 4u;
     for (size_t off = 0; off < bytes && off < 256; off += 64)
         __builtin_prefetch(v + off);
@@ -583,6 +621,7 @@ void hnsw_init(hkv_index *ix, const hkv_params *p)
     memset(ix, 0, sizeof *ix);
     ix->p = *p;
     ix->m0 = 2 * p->m;
+    ix->vstride = p->quant == HKV_I8 ? (p->dim + 3u) & ~3u : p->dim * 4u;
     ix->level_mult = 1.0 / log((double)p->m);
     ix->rng = 0x2545F4914F6CDD1Dull;
     ix->k = hkv_kernels_get();
@@ -605,16 +644,16 @@ hk_err hkv_index_new(const hkv_params *p, hkv_index **out, hk_error *err)
 void hkv_index_free(hkv_index *ix)
 {
     if (!ix) return;
-    for (uint32_t i = 0; i < ix->n_nodes; i++) {
-        if (!hnsw_in_arena(ix, ix->nodes[i].vec)) hk_free(ix->nodes[i].vec);
-        if (!hnsw_in_arena(ix, ix->nodes[i].links)) hk_free(ix->nodes[i].links);
-    }
-    hk_free(ix->arena);
+    for (uint32_t i = 0; i < ix->n_nodes; i++)
+        if (!hnsw_in_arena(ix, ix->nodes[i].data)) hk_free(ix->nodes[i].data);
+    if (ix->arena_mapped)
+        munmap(ix->arena, ix->arena_len);
+    else
+        hk_free(ix->arena);
     for (uint32_t i = 0; i < ix->n_sc; i++)
         scratch_free(ix->sc_free[i]);
     pthread_mutex_destroy(&ix->sc_lock);
     hk_free(ix->nodes);
-    hk_free(ix->map_keys);
     hk_free(ix->map_vals);
     hk_free(ix);
 }
@@ -633,38 +672,22 @@ bool hkv_index_contains(const hkv_index *ix, uint64_t id)
 uint64_t hkv_index_bytes(const hkv_index *ix)
 {
     uint64_t b = sizeof *ix + (uint64_t)ix->cap_nodes * sizeof(hnsw_node) +
-                 (uint64_t)ix->map_cap * (sizeof(uint64_t) + sizeof(uint32_t));
-    size_t vb = ix->p.quant == HKV_I8 ? 1 : sizeof(float);
+                 (uint64_t)ix->map_cap * sizeof(uint32_t);
     for (uint32_t i = 0; i < ix->n_nodes; i++)
-        b += (uint64_t)ix->p.dim * vb +
-             ((1u + ix->m0) + (uint64_t)ix->nodes[i].level * (1 + ix->p.m)) *
-                 sizeof(uint32_t);
+        b += ix->vstride +
+             hnsw_link_words(ix, ix->nodes[i].level) * sizeof(uint32_t);
     return b;
 }
 
 hk_err hnsw_map_rebuild(hkv_index *ix)
 {
-    hk_free(ix->map_keys);
     hk_free(ix->map_vals);
-    ix->map_keys = NULL;
     ix->map_vals = NULL;
     ix->map_cap = ix->map_used = 0;
     /* sized once for every node: no doubling and rehashing on the way */
-    uint32_t cap = 1024;
-    while (cap < (1u << 31) && (uint64_t)cap < 2 * ((uint64_t)ix->n_nodes + 1))
-        cap *= 2;
-    ix->map_keys = hk_calloc(cap, sizeof *ix->map_keys);
-    ix->map_vals = hk_calloc(cap, sizeof *ix->map_vals);
-    if (!ix->map_keys || !ix->map_vals) {
-        hk_free(ix->map_keys);
-        hk_free(ix->map_vals);
-        ix->map_keys = NULL;
-        ix->map_vals = NULL;
-        return HK_ERR_NOMEM;
-    }
-    ix->map_cap = cap;
+    if (map_reserve(ix, (size_t)ix->n_nodes + 1)) return HK_ERR_NOMEM;
     for (uint32_t i = 0; i < ix->n_nodes; i++)
-        if (map_set(ix, ix->nodes[i].id, i)) return HK_ERR_NOMEM;
+        map_put(ix, i);
     return HK_OK;
 }
 
@@ -689,32 +712,29 @@ static hk_err node_make(hkv_index *ix, hnsw_node *nd, uint64_t id,
 {
     hk_err e;
     float norm2;
-    float *f = hk_malloc(ix->p.dim * sizeof *f);
-    if (!f) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    if ((e = prepare(ix, v, f, &norm2, err))) {
-        hk_free(f);
-        return e;
+    size_t words = hnsw_link_words(ix, level);
+    uint8_t *data = hk_calloc(ix->vstride + words * sizeof(uint32_t), 1);
+    float *f = ix->p.quant == HKV_I8 ? hk_malloc(ix->p.dim * sizeof *f)
+                                     : (float *)(void *)data;
+    if (!data || !f) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "out of memory adding a vector");
+        goto fail;
     }
+    if ((e = prepare(ix, v, f, &norm2, err))) goto fail;
     nd->id = id;
-    nd->level = level;
+    nd->level = (uint16_t)level;
     nd->norm2 = norm2;
-    nd->links = hk_calloc((1u + ix->m0) + (size_t)level * (1 + ix->p.m),
-                          sizeof(uint32_t));
-    if (!nd->links) goto nomem;
+    nd->data = data;
     if (ix->p.quant == HKV_I8) {
-        nd->vec = hk_malloc(ix->p.dim);
-        if (!nd->vec) goto nomem;
-        nd->scale = quantise(f, ix->p.dim, nd->vec);
+        nd->scale = quantise(f, ix->p.dim, (int8_t *)data);
         hk_free(f);
-    } else {
-        nd->vec = f;
     }
     return HK_OK;
-nomem:
-    hk_free(f);
-    hk_free(nd->links);
+fail:
+    if (f != (float *)(void *)data) hk_free(f);
+    hk_free(data);
     memset(nd, 0, sizeof *nd);
-    return hk_error_set(err, HK_ERR_NOMEM, "out of memory adding a vector");
+    return e;
 }
 
 /* Links node me (made, counted in n_nodes, unreachable so far) into the
@@ -736,7 +756,7 @@ static hk_err node_link(hkv_index *ix, uint32_t me, hnsw_scratch *sc)
         pthread_mutex_unlock(&ix->glock);
         held = false;
     }
-    hnsw_query q = {nd->vec, nd->vec, nd->scale, nd->norm2};
+    hnsw_query q = {hnsw_vec(nd), hnsw_vec(nd), nd->scale, nd->norm2};
     float cur_d = dist_qn(ix, &q, &ix->nodes[cur]);
     for (uint32_t l = max_level; l > level; l--)
         greedy(ix, &q, l, &cur, &cur_d, sc->lbuf);
@@ -823,15 +843,14 @@ hk_err hkv_index_add(hkv_index *ix, uint64_t id, const float *v, hk_error *err)
     hnsw_node *nd = &ix->nodes[me];
     memset(nd, 0, sizeof *nd);
     uint32_t old = map_find(ix, id);
-    /* the map slot is reserved before the node counts, so that a failed
+    /* room in the map is made before the node counts, so that a failed
      * allocation leaves the index as it was */
-    if (old == UINT32_MAX && map_set(ix, id, UINT32_MAX))
+    if (old == MAP_NONE && map_reserve(ix, 1))
         return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     hnsw_scratch *sc = NULL;
     if ((e = node_make(ix, nd, id, v, draw_level(ix), err))) return e;
     if (ix->n_nodes > 0 && !(sc = scratch_get(ix, ix->n_nodes + 1))) {
-        hk_free(nd->vec);
-        hk_free(nd->links);
+        hk_free(nd->data);
         return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     }
     ix->n_nodes++;
@@ -844,7 +863,7 @@ hk_err hkv_index_add(hkv_index *ix, uint64_t id, const float *v, hk_error *err)
         scratch_put(ix, sc);
     }
     retire(ix, old);
-    map_set_raw(ix, id + 1, me);
+    map_put(ix, me);
     if (e) return hk_error_set(err, e, "out of memory while linking");
     return HK_OK;
 }
@@ -892,7 +911,7 @@ hk_err hkv_index_add_batch(hkv_index *ix, const uint64_t *ids, const float *v,
     if (done == n) return HK_OK;
     if (threads == 0) threads = 1;
     if (threads > 64) threads = 64;
-    if ((e = nodes_reserve(ix, n - done)))
+    if ((e = nodes_reserve(ix, n - done)) || (e = map_reserve(ix, n - done)))
         return hk_error_set(
             err, e, e == HK_ERR_LIMIT ? "the index is full" : "out of memory");
     /* make every node first (sequential: levels repeat), then link them */
@@ -912,12 +931,7 @@ hk_err hkv_index_add_batch(hkv_index *ix, const uint64_t *ids, const float *v,
         memset(nd, 0, sizeof *nd);
         if ((e = node_make(ix, nd, id, v + i * ix->p.dim, draw_level(ix), err)))
             goto unmake;
-        if (map_set(ix, id, base + made)) {
-            hk_free(nd->vec);
-            hk_free(nd->links);
-            e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-            goto unmake;
-        }
+        map_put(ix, base + made);
         made++;
     }
     ix->n_nodes = base + made;
@@ -956,9 +970,8 @@ unmake:
     /* nothing of the batch is linked yet: take the made nodes back */
     for (uint32_t i = 0; i < made; i++) {
         hnsw_node *nd = &ix->nodes[base + i];
-        map_set_raw(ix, nd->id + 1, UINT32_MAX);
-        hk_free(nd->vec);
-        hk_free(nd->links);
+        map_remove(ix, nd->id);
+        hk_free(nd->data);
     }
     hk_free(later);
     return e;

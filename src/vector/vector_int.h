@@ -7,6 +7,7 @@
 #define HKV_VECTOR_INT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,15 +27,20 @@ const hkv_kernels *hkv_kernels_get(void);
 /* ==== HNSW index layout ==== */
 
 typedef struct hnsw_node {
-    uint64_t id;     /* the caller's id */
-    uint32_t level;  /* top level of the node, 0.. */
-    uint32_t dead;   /* 1 when deleted (kept as a waypoint) */
-    float scale;     /* int8: value of code 1; float32: unused */
-    float norm2;     /* squared norm of the stored vector */
-    void *vec;       /* dim floats or dim int8 codes */
-    uint32_t *links; /* level 0: [count, 2M slots]; level l>0 at
-                        (1+2M) + (l-1)*(1+M): [count, M slots] */
+    uint64_t id;    /* the caller's id */
+    uint8_t *data;  /* the vector (vstride bytes: dim floats or dim int8
+                       codes, padded to 4), then the link words: level 0
+                       [count, 2M slots]; level l>0 at (1+2M) + (l-1)*(1+M):
+                       [count, M slots] */
+    float scale;    /* int8: value of code 1; float32: unused */
+    float norm2;    /* squared norm of the stored vector */
+    uint16_t level; /* top level of the node, 0..16 */
+    uint16_t dead;  /* 1 when deleted (kept as a waypoint) */
 } hnsw_node;
+
+/* One allocation per node (data) and no pointer per part keep a node at
+ * 32 bytes: what int8 storage pays beyond its codes and links. */
+_Static_assert(sizeof(hnsw_node) <= 32, "hnsw_node grew");
 
 typedef struct hnsw_scratch hnsw_scratch;
 
@@ -46,6 +52,7 @@ typedef struct hnsw_scratch hnsw_scratch;
 struct hkv_index {
     hkv_params p;         /* parameters, defaults filled in */
     uint32_t m0;          /* links at level 0 (2*m) */
+    uint32_t vstride;     /* bytes of a node's vector in data (4-aligned) */
     double level_mult;    /* 1/ln(m) */
     hnsw_node *nodes;     /* node array */
     uint32_t n_nodes;     /* nodes used (live and dead) */
@@ -54,15 +61,18 @@ struct hkv_index {
     uint32_t entry;       /* entry node (valid when n_nodes > 0) */
     uint32_t max_level;   /* level of the entry node */
     uint64_t rng;         /* xorshift state for levels */
-    uint64_t *map_keys;   /* open addressing: id + 1 -> node, 0 = empty */
-    uint32_t *map_vals;   /* node index of the slot (UINT32_MAX: none) */
+    uint32_t *map_vals;   /* open addressing by id: node index, UINT32_MAX
+                             empty (the key is nodes[v].id) */
     uint32_t map_cap;     /* slots (power of two) */
     uint32_t map_used;    /* occupied slots */
     const hkv_kernels *k; /* distance kernels */
-    /* an index read from a file: the vectors and links of its nodes, in one
-     * allocation owned by the index (nodes added later own theirs) */
-    uint8_t *arena;   /* NULL when none */
-    size_t arena_len; /* bytes of arena */
+    /* an index read from a file: the data of its nodes, in one allocation
+     * or a private mapping of the file owned by the index (nodes added
+     * later own theirs) */
+    uint8_t *arena;        /* NULL when none */
+    size_t arena_len;      /* bytes of arena */
+    bool arena_mapped;     /* arena is a mapping (munmap), else hk_malloc'd */
+    uint32_t file_version; /* format of the file read, 0: built */
     /* parallel build only (hkv_index_add_batch), else NULL: */
     pthread_mutex_t *locks; /* HNSW_LOCK_STRIPES locks over node links */
     pthread_mutex_t glock;  /* entry and max_level while building */
@@ -81,6 +91,21 @@ static inline bool hnsw_in_arena(const hkv_index *ix, const void *p)
 {
     uintptr_t a = (uintptr_t)ix->arena, q = (uintptr_t)p;
     return ix->arena && q >= a && q - a < ix->arena_len;
+}
+/* The stored vector of node n. */
+static inline void *hnsw_vec(const hnsw_node *n)
+{
+    return n->data;
+}
+/* The link words of node n (level 0 first). */
+static inline uint32_t *hnsw_links(const hkv_index *ix, const hnsw_node *n)
+{
+    return (uint32_t *)(void *)(n->data + ix->vstride);
+}
+/* Link words of a node of level. */
+static inline size_t hnsw_link_words(const hkv_index *ix, uint32_t level)
+{
+    return (1u + ix->m0) + (size_t)level * (1 + ix->p.m);
 }
 /* Rebuilds the id map from the nodes (a later node of an id wins). */
 hk_err hnsw_map_rebuild(hkv_index *ix);

@@ -539,7 +539,7 @@ static void test_file_bad_links(void **state)
     char *path = tmp_path("links.hnsw");
     hkv_index *ix = build(data, 500, HKV_L2, HKV_F32);
     hk_error err;
-    uint32_t *lk = ix->nodes[5].links;
+    uint32_t *lk = hnsw_links(ix, &ix->nodes[5]);
     assert_true(lk[0] > 0);
     uint32_t keep = lk[1];
     lk[1] = ix->n_nodes;
@@ -555,12 +555,13 @@ static void test_file_bad_links(void **state)
     uint32_t up = UINT32_MAX, low = UINT32_MAX;
     for (uint32_t i = 0; i < ix->n_nodes; i++) {
         const hnsw_node *n = &ix->nodes[i];
-        if (n->level >= 1 && up == UINT32_MAX && n->links[1 + ix->m0] > 0)
+        if (n->level >= 1 && up == UINT32_MAX &&
+            hnsw_links(ix, n)[1 + ix->m0] > 0)
             up = i;
         if (n->level == 0 && low == UINT32_MAX) low = i;
     }
     assert_true(up != UINT32_MAX && low != UINT32_MAX);
-    uint32_t *ul = ix->nodes[up].links + 1 + ix->m0;
+    uint32_t *ul = hnsw_links(ix, &ix->nodes[up]) + 1 + ix->m0;
     keep = ul[1];
     ul[1] = low;
     expect_corrupt(ix, path);
@@ -613,6 +614,155 @@ static void test_alloc_failures(void **state)
     free(data);
 }
 
+/* Reads a whole file into a malloc'd buffer (*len bytes). */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    assert_true(n > 0);
+    rewind(f);
+    char *b = malloc((size_t)n);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static void spill(const char *path, const char *b, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    fclose(f);
+}
+
+/* An index read from its file is a private mapping of it: adds, deletes
+ * and updates of loaded nodes change this process's pages, never the
+ * file; the changed index saves and reads back equal. A file of the
+ * older format is HK_ERR_VERSION (the caller rebuilds), and one damaged
+ * byte in any section (header, node table, vector, links, trailer) is
+ * HK_ERR_CORRUPT with nothing returned. */
+static void test_file_mapped(void **state)
+{
+    enum { N_MAPPED = 1000 }; /* a third of N_VEC: ASan runs it too */
+    (void)state;
+    float *data = make_data(N_MAPPED + 100, true);
+    float *queries = make_data(N_QUERY, true);
+    char *path = tmp_path("mapped.hnsw"), *path2 = tmp_path("mapped2.hnsw");
+    hk_error err;
+    for (int q = 0; q < 2; q++) {
+        hkv_index *ix = build(data, N_MAPPED, HKV_L2, q ? HKV_I8 : HKV_F32);
+        hkv_index *back = NULL, *again = NULL;
+        char m[16];
+        size_t ml, len, len2;
+        assert_int_equal(hkv_index_save(ix, path, "m", 1, &err), HK_OK);
+        char *before = slurp(path, &len);
+        assert_int_equal(hkv_index_read(path, &back, m, sizeof m, &ml, &err),
+                         HK_OK);
+        assert_true(back->arena_mapped);
+        same_answers(ix, back, queries);
+        for (uint64_t i = 0; i < 100; i++) {
+            const float *v = data + (N_MAPPED + i) * DIM;
+            assert_int_equal(hkv_index_add(back, N_MAPPED + i, v, &err), HK_OK);
+            assert_int_equal(hkv_index_add(ix, N_MAPPED + i, v, &err), HK_OK);
+        }
+        for (uint64_t id = 0; id < N_MAPPED; id += 29) {
+            assert_int_equal(hkv_index_delete(back, id, &err), HK_OK);
+            assert_int_equal(hkv_index_delete(ix, id, &err), HK_OK);
+        }
+        for (uint64_t id = 1; id < N_MAPPED; id += 151) { /* updates */
+            const float *v = data + ((id * 7) % N_MAPPED) * DIM;
+            assert_int_equal(hkv_index_add(back, id, v, &err), HK_OK);
+            assert_int_equal(hkv_index_add(ix, id, v, &err), HK_OK);
+        }
+        validate(back);
+        same_answers(ix, back, queries);
+        char *after = slurp(path, &len2);
+        assert_int_equal(len, len2);
+        assert_memory_equal(before, after, len);
+        free(after);
+        assert_int_equal(hkv_index_save(back, path2, "m", 1, &err), HK_OK);
+        assert_int_equal(hkv_index_read(path2, &again, m, sizeof m, &ml, &err),
+                         HK_OK);
+        validate(again);
+        same_answers(back, again, queries);
+        assert_int_equal(hkv_index_count(again), hkv_index_count(ix));
+        hkv_index_free(again);
+        hkv_index_free(back);
+        hkv_index_free(ix);
+        /* one flipped byte per section: all refused */
+        uint64_t doff;
+        uint32_t n_nodes;
+        memcpy(&n_nodes, before + 40, 4);
+        memcpy(&doff, before + 72, 8);
+        assert_int_equal(n_nodes, N_MAPPED);
+        assert_true(doff % 4096 == 0 && doff < len);
+        size_t at[] = {24,
+                       90,
+                       128 + 16,
+                       (size_t)doff - 1,
+                       (size_t)doff + 3,
+                       (size_t)doff + len / 4,
+                       len - 40,
+                       len - 12,
+                       len - 3};
+        for (size_t i = 0; i < sizeof at / sizeof *at; i++) {
+            before[at[i]] ^= 0x10;
+            spill(path2, before, len);
+            before[at[i]] ^= 0x10;
+            hk_err e = hkv_index_read(path2, &back, m, sizeof m, &ml, &err);
+            if (e != HK_ERR_CORRUPT)
+                fprintf(stderr, "flip at %zu: %d\n", at[i], (int)e);
+            assert_int_equal(e, HK_ERR_CORRUPT);
+            assert_null(back);
+        }
+        /* the format before the mapped layout */
+        memcpy(before, "HKVIDX01", 8);
+        spill(path2, before, len);
+        assert_int_equal(hkv_index_read(path2, &back, m, sizeof m, &ml, &err),
+                         HK_ERR_VERSION);
+        assert_null(back);
+        free(before);
+    }
+    unlink(path);
+    unlink(path2);
+    free(path);
+    free(path2);
+    free(data);
+    free(queries);
+}
+
+/* A batch that fails to allocate midway takes back every node it made:
+ * the id map holds none of them and the index stays valid. */
+static void test_batch_alloc_failures(void **state)
+{
+    (void)state;
+    float *data = make_data(1400, false);
+    uint64_t ids[1200];
+    for (int i = 0; i < 1200; i++)
+        ids[i] = 1000 + (uint64_t)i;
+    hkv_index *ix = build(data, 200, HKV_COSINE, HKV_F32);
+    hk_error err;
+    for (long n = 0; n < 60; n += 3) {
+        hk_mem_fail_after(n * 17);
+        hk_err e =
+            hkv_index_add_batch(ix, ids, data + 200 * DIM, 1200, 2, &err);
+        hk_mem_fail_after(-1);
+        assert_true(e == HK_OK || e == HK_ERR_NOMEM);
+        validate(ix);
+        if (e == HK_OK) break;
+        /* failed while making nodes: none of the batch is in */
+        for (int i = 0; i < 1200; i += 37)
+            assert_false(hkv_index_contains(ix, ids[i]) &&
+                         hkv_index_count(ix) == 200);
+    }
+    hkv_index_free(ix);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -626,6 +776,8 @@ int main(void)
         cmocka_unit_test(test_batch_parallel),
         cmocka_unit_test(test_file_roundtrip),
         cmocka_unit_test(test_file_bad_links),
+        cmocka_unit_test(test_file_mapped),
+        cmocka_unit_test(test_batch_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
