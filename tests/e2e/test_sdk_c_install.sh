@@ -105,7 +105,10 @@ cc -std=c11 -Wall -Werror "${san[@]}" "$ROOT/app.c" -o "$ROOT/app" $cflags $libs
 cc -std=c11 -Wall -Werror "${san[@]}" "$ROOT/app.c" -o "$ROOT/app-static" $cflags \
     "$libdir/libhakgal-client.a" $(pkg-config --libs libcurl jansson) -pthread ||
     fail "build against the static library"
-ldd "$ROOT/app-static" | grep -q hakgal-client && fail "app-static links the .so"
+# ldd's output is read whole before grep: with pipefail, `ldd | grep -q`
+# fails at random when grep exits at its first match and ldd gets SIGPIPE.
+deps=$(ldd "$ROOT/app-static")
+grep -q hakgal-client <<<"$deps" && fail "app-static links the .so"
 echo "ok - built with pkg-config (shared and static)"
 
 # ---- run against a real server ----
@@ -124,8 +127,9 @@ done
 out=$(LD_LIBRARY_PATH="$libdir" "$ROOT/app" "http://127.0.0.1:$port") ||
     fail "app (shared): $out"
 [ "$out" = "1 HasPart(Computer, CPU)" ] || fail "app (shared) printed: $out"
-LD_LIBRARY_PATH="$libdir" ldd "$ROOT/app" | grep -qF "$libdir/libhakgal-client.so" ||
-    fail "app does not load the installed .so"
+deps=$(LD_LIBRARY_PATH="$libdir" ldd "$ROOT/app")
+grep -qF "$libdir/libhakgal-client.so" <<<"$deps" ||
+    fail "app does not load the installed .so: $deps"
 out=$("$ROOT/app-static" "http://127.0.0.1:$port") || fail "app (static): $out"
 [ "$out" = "0 HasPart(Computer, CPU)" ] || fail "app (static) printed: $out"
 echo "ok - both programs added and read a fact through the server"
