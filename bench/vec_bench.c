@@ -409,9 +409,24 @@ static void run_index(hkv_quant quant, uint32_t m, uint32_t efc,
                    now_s() - t0);
         }
     }
-    for (size_t i = 0; i < 4; i++)
+    /* VEC_BENCH_EFS="32,64,256": other ef values for the two-thread
+     * index (large N needs a larger ef for the same recall) */
+    uint32_t list[16];
+    size_t nl = 0;
+    const char *el = getenv("VEC_BENCH_EFS");
+    while (el && *el && nl < sizeof list / sizeof *list) {
+        char *end;
+        unsigned long v = strtoul(el, &end, 10);
+        if (end == el || !v || v > HKV_EF_MAX) break;
+        list[nl++] = (uint32_t)v;
+        el = *end == ',' ? end + 1 : end;
+    }
+    if (!nl)
+        for (nl = 0; nl < 4; nl++)
+            list[nl] = efs[nl];
+    for (size_t i = 0; i < nl; i++)
         for (int t = 1; t <= 2; t++)
-            measure(ix, quant == HKV_I8 ? "int8" : "float32-2t", efs[i], t);
+            measure(ix, quant == HKV_I8 ? "int8" : "float32-2t", list[i], t);
     /* VEC_BENCH_SEARCH_ONLY=1: the searches above only (rounds that
      * alternate with hnswlib on kept indexes) */
     if (getenv("VEC_BENCH_SEARCH_ONLY")) {

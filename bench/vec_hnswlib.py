@@ -64,7 +64,9 @@ else:
     ix.save_index(f"{d}/hnswlib.bin")
     print(f"hnswlib file float32 n={n} save_seconds="
           f"{time.monotonic() - t0:.2f}", flush=True)
-measure(ix, "float32-2t", (16, 32, 64, 128))
+# VEC_BENCH_EFS="32,64,256": as in vec_bench
+efs = tuple(int(e) for e in os.environ.get("VEC_BENCH_EFS", "16,32,64,128").split(","))
+measure(ix, "float32-2t", efs)
 if keep or os.environ.get("VEC_BENCH_KEEP"):
     sys.exit(0)
 t0 = time.monotonic()
