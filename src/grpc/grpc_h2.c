@@ -160,8 +160,12 @@ struct hk_h2_loop {
                                  (its events may still name them) */
     hk_txn *rtxn;             /* read transaction of inline calls */
     bool rtxn_live;           /* rtxn holds a call's snapshot */
-    pthread_mutex_t qmu;      /* guards ready */
+    pthread_mutex_t qmu;      /* guards ready and the fds handed over */
     hk_h2_stream *ready;      /* streams a call thread changed */
+    int *fds;                 /* accepted sockets handed to this loop */
+    size_t n_fds, cap_fds;    /* their count and room */
+    int64_t accept_paused;    /* out of descriptors: listen again at this
+                                 time (monotonic us), 0 = listening */
     int64_t next_tick_us;     /* next deadline scan */
     char listen_tag, efd_tag; /* epoll data of the two fds */
 };
@@ -174,6 +178,7 @@ typedef struct hk_h2 {
     unsigned n_loops;               /* loop threads */
     atomic_bool stopping;           /* loops close everything and end */
     atomic_uint threads;            /* call threads running */
+    atomic_uint next_loop;          /* round robin of accepted connections */
     size_t max_msg;                 /* largest request message (--max-body) */
     int64_t timeout_us;             /* --request-timeout-ms */
     nghttp2_session_callbacks *cbs; /* shared by every session */
@@ -1077,38 +1082,104 @@ static bool conn_read(hk_h2_conn *conn)
     return true;
 }
 
+/* Serves the accepted socket fd on loop l. */
+static void conn_adopt(hk_h2_loop *l, int fd)
+{
+    hk_h2 *g = l->g;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    hk_h2_conn *conn = hk_calloc(1, sizeof(*conn));
+    if (!conn ||
+        nghttp2_session_server_new2(&conn->ses, g->cbs, conn, g->opt) != 0) {
+        hk_free(conn);
+        close(fd);
+        return;
+    }
+    conn->loop = l;
+    conn->fd = fd;
+    conn->wbuf = (hk_buf)HK_BUF_INIT;
+    nghttp2_settings_entry iv[2] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, HK_H2_MAX_STREAMS},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, HK_H2_STREAM_WINDOW}};
+    nghttp2_submit_settings(conn->ses, NGHTTP2_FLAG_NONE, iv, 2);
+    nghttp2_session_set_local_window_size(conn->ses, NGHTTP2_FLAG_NONE, 0,
+                                          HK_H2_CONN_WINDOW);
+    conn->next = l->conns;
+    if (l->conns) l->conns->prev = conn;
+    l->conns = conn;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = conn};
+    if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0 || !conn_flush(conn))
+        conn_close(conn);
+}
+
+/* Connections are spread over the loops round robin, as REST's are
+ * (serve.c): whichever loop the kernel wakes would otherwise take a burst
+ * of connections alone, one core saturated while the other idles. A
+ * socket meant for another loop goes through that loop's queue. */
 static void conn_accept(hk_h2_loop *l)
 {
     hk_h2 *g = l->g;
     for (int k = 0; k < 64; k++) {
         int fd =
             accept4(g->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return; /* EAGAIN: another loop took it, or none left */
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        hk_h2_conn *conn = hk_calloc(1, sizeof(*conn));
-        if (!conn || nghttp2_session_server_new2(&conn->ses, g->cbs, conn,
-                                                 g->opt) != 0) {
-            hk_free(conn);
-            close(fd);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            /* Out of descriptors or memory: the connection stays in the
+             * backlog and the listener would fire again at once; pause
+             * listening on this loop for 100 ms instead of spinning. */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM) {
+                epoll_ctl(l->ep, EPOLL_CTL_DEL, g->listen_fd, NULL);
+                l->accept_paused = mono_us() + 100000;
+            }
+            return; /* EAGAIN: another loop took it, or none left */
+        }
+        hk_h2_loop *t =
+            &g->loops[atomic_fetch_add(&g->next_loop, 1) % g->n_loops];
+        if (t == l) {
+            conn_adopt(l, fd);
             continue;
         }
-        conn->loop = l;
-        conn->fd = fd;
-        conn->wbuf = (hk_buf)HK_BUF_INIT;
-        nghttp2_settings_entry iv[2] = {
-            {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, HK_H2_MAX_STREAMS},
-            {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, HK_H2_STREAM_WINDOW}};
-        nghttp2_submit_settings(conn->ses, NGHTTP2_FLAG_NONE, iv, 2);
-        nghttp2_session_set_local_window_size(conn->ses, NGHTTP2_FLAG_NONE, 0,
-                                              HK_H2_CONN_WINDOW);
-        conn->next = l->conns;
-        if (l->conns) l->conns->prev = conn;
-        l->conns = conn;
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = conn};
-        if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0 || !conn_flush(conn))
-            conn_close(conn);
+        bool wake = false;
+        pthread_mutex_lock(&t->qmu);
+        if (t->n_fds == t->cap_fds) {
+            size_t cap = t->cap_fds ? 2 * t->cap_fds : 16;
+            int *a = hk_realloc(t->fds, cap * sizeof(*a));
+            if (a) {
+                t->fds = a;
+                t->cap_fds = cap;
+            }
+        }
+        if (t->n_fds < t->cap_fds) {
+            wake = t->n_fds == 0 && !t->ready;
+            t->fds[t->n_fds++] = fd;
+            fd = -1;
+        }
+        pthread_mutex_unlock(&t->qmu);
+        if (fd >= 0) {
+            conn_adopt(l, fd); /* no memory to hand it over: serve it here */
+        } else if (wake) {
+            uint64_t one = 1;
+            ssize_t w = write(t->efd, &one, sizeof(one));
+            (void)w;
+        }
     }
+}
+
+/* Sockets other loops accepted for this one. */
+static void adopt_handed(hk_h2_loop *l)
+{
+    int fds[64];
+    size_t n;
+    do {
+        pthread_mutex_lock(&l->qmu);
+        n = l->n_fds < 64 ? l->n_fds : 64;
+        memcpy(fds, l->fds + (l->n_fds - n), n * sizeof(int));
+        l->n_fds -= n;
+        pthread_mutex_unlock(&l->qmu);
+        for (size_t i = 0; i < n; i++)
+            conn_adopt(l, fds[i]);
+    } while (n == 64);
 }
 
 /* ==== The loop ==== */
@@ -1125,7 +1196,9 @@ static void drain_ready(hk_h2_loop *l)
     l->ready = NULL;
     for (hk_h2_stream *q = s; q; q = q->ready_next)
         q->queued = false;
+    bool fds = l->n_fds > 0;
     pthread_mutex_unlock(&l->qmu);
+    if (fds) adopt_handed(l);
     while (s) {
         hk_h2_stream *next = s->ready_next;
         hk_h2_conn *conn = s->conn;
@@ -1199,6 +1272,12 @@ static void *loop_main(void *arg)
         int64_t now = mono_us();
         if (now >= l->next_tick_us) {
             scan_deadlines(l, now);
+            if (l->accept_paused && now >= l->accept_paused) {
+                struct epoll_event le = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+                                         .data.ptr = &l->listen_tag};
+                epoll_ctl(l->ep, EPOLL_CTL_ADD, l->g->listen_fd, &le);
+                l->accept_paused = 0;
+            }
             l->next_tick_us = now + HK_H2_TICK_MS * 1000;
         }
         free_dead(l);
@@ -1290,6 +1369,9 @@ void hk_h2_stop(hk_server *srv)
             l->ready = s->ready_next;
             stream_unref(s);
         }
+        for (size_t k = 0; k < l->n_fds; k++)
+            close(l->fds[k]);
+        hk_free(l->fds);
         if (l->rtxn) hk_txn_abort(l->rtxn);
         if (l->ep >= 0) close(l->ep);
         if (l->efd >= 0) close(l->efd);
@@ -1327,6 +1409,7 @@ hk_err hk_h2_start(hk_server *srv, hk_error *err)
     g->listen_fd = -1;
     atomic_init(&g->stopping, false);
     atomic_init(&g->threads, 0);
+    atomic_init(&g->next_loop, 0);
     g->max_msg = cfg->max_body > UINT32_MAX ? UINT32_MAX : cfg->max_body;
     g->timeout_us =
         (int64_t)(cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms
