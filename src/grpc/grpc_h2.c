@@ -943,9 +943,17 @@ static int on_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id,
         return 0;
     }
     pthread_mutex_lock(&s->mu);
-    hk_err rc = hk_buf_append(&s->in, data, len);
-    pthread_cond_broadcast(&s->cv);
+    hk_err rc = HK_OK;
+    if (s->done || s->closed) {
+        s->given += len; /* the call ended: nobody reads it */
+        s->in_base += len;
+    } else {
+        rc = hk_buf_append(&s->in, data, len);
+        pthread_cond_broadcast(&s->cv);
+    }
+    bool drop = s->done || s->closed;
     pthread_mutex_unlock(&s->mu);
+    if (drop) nghttp2_session_consume(ses, id, len);
     if (rc != HK_OK)
         nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, id,
                                   NGHTTP2_INTERNAL_ERROR);
@@ -983,6 +991,16 @@ static int on_stream_close(nghttp2_session *ses, int32_t id,
     hk_h2_stream *s = nghttp2_session_get_stream_user_data(ses, id);
     if (!s) return 0;
     nghttp2_session_set_stream_user_data(ses, id, NULL);
+    if (s->threaded) {
+        /* Request bytes the call never read still hold the connection's
+         * window: give them back. */
+        pthread_mutex_lock(&s->mu);
+        size_t end = s->in_base + s->in.len;
+        size_t left = end > s->given ? end - s->given : 0;
+        s->given = end;
+        pthread_mutex_unlock(&s->mu);
+        if (left) nghttp2_session_consume_connection(ses, left);
+    }
     stream_detach(s);
     return 0;
 }
@@ -1204,8 +1222,9 @@ static void drain_ready(hk_h2_loop *l)
         hk_h2_conn *conn = s->conn;
         if (conn) {
             pthread_mutex_lock(&s->mu);
-            size_t give =
-                s->want_given > s->given ? s->want_given - s->given : 0;
+            /* A call that ended reads nothing more: all it left goes back. */
+            size_t want = s->done ? s->in_base + s->in.len : s->want_given;
+            size_t give = want > s->given ? want - s->given : 0;
             s->given += give;
             pthread_mutex_unlock(&s->mu);
             if (give) nghttp2_session_consume(conn->ses, s->id, give);

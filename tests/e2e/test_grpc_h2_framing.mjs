@@ -275,6 +275,19 @@ try {
     for (const r of await Promise.all(calls)) assert.equal(status(r), 0);
   }
 
+  // 8. Calls that end while their client still sends: the bytes nobody
+  //    reads go back to the connection's window (16 MiB), so 24 such
+  //    calls of 1 MiB each leave the connection usable.
+  {
+    const junk = Buffer.alloc(1 << 20, 0x41);
+    for (let i = 0; i < 24; i++) {
+      const r = await call(`${svc}BulkAdd`, [frame(Buffer.from([0x0a, 0xff])), junk], { pauseMs: 5 }).done;
+      assert.equal(status(r), 3, `early end ${i}: INVALID_ARGUMENT`);
+    }
+    const g = await call(`${svc}GetFact`, [frame(num(1, 1))]).done;
+    assert.equal(status(g), 0, 'the connection still carries calls');
+  }
+
   session.close();
   server.kill('SIGTERM');
   assert.equal(await new Promise((res) => server.once('exit', (c) => res(c))), 0, 'clean stop');
