@@ -301,9 +301,13 @@ static size_t percent_encode(const char *in, char *out, size_t cap)
 static size_t status_nv(const hk_h2_stream *s, nghttp2_nv *nv, char *code_txt,
                         char *msg_txt, size_t msg_cap)
 {
-    size_t n = 0;
-    int cl = snprintf(code_txt, 8, "%d", (int)s->code);
-    nv[n++] = (nghttp2_nv)NV("grpc-status", code_txt, (size_t)cl);
+    size_t n = 0; /* Status codes are 0..16: no printf on every call. */
+    unsigned code = (unsigned)s->code < 100 ? (unsigned)s->code : 2;
+    size_t cl = 0;
+    if (code >= 10) code_txt[cl++] = (char)('0' + code / 10);
+    code_txt[cl++] = (char)('0' + code % 10);
+    code_txt[cl] = '\0';
+    nv[n++] = (nghttp2_nv)NV("grpc-status", code_txt, cl);
     if (s->message && s->message[0]) {
         size_t ml = percent_encode(s->message, msg_txt, msg_cap);
         nv[n++] = (nghttp2_nv)NV("grpc-message", msg_txt, ml);
@@ -500,7 +504,9 @@ void hk_h2_finish(hk_grpc_call *c, const ProtobufCMessage *m, const void *bytes,
         }
         s->code = code;
         s->message = message && message[0] ? hk_strdup(message) : NULL;
-        snprintf(s->field, sizeof(s->field), "%s", field ? field : "");
+        size_t fl = field ? strnlen(field, sizeof(s->field) - 1) : 0;
+        memcpy(s->field, field ? field : "", fl);
+        s->field[fl] = '\0';
         s->done = true;
     }
     pthread_mutex_unlock(&s->mu);
