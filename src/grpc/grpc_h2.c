@@ -1489,6 +1489,9 @@ hk_err hk_h2_start(hk_server *srv, hk_error *err)
                                 "gRPC: cannot start loop thread");
         }
         ls[i].started = true;
+        char name[16];
+        snprintf(name, sizeof(name), "hk-grpc-%u", i % 1000u);
+        pthread_setname_np(ls[i].thread, name);
     }
     if (!cfg->quiet) {
         const char *colon = strrchr(cfg->grpc_listen, ':');
