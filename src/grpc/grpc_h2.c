@@ -74,6 +74,9 @@
 /* A call thread waits while more than this many response bytes are
  * unsent (one page in flight, the next being encoded). */
 #define HK_H2_OUT_HIGH (256u << 10)
+/* Request bytes a call reads before its loop gives them back to the
+ * window (at the latest when the call waits for more). */
+#define HK_H2_GIVE_STEP (64u << 10)
 /* Bytes gathered from nghttp2 before one write(2). */
 #define HK_H2_WRITE_CHUNK (64u << 10)
 /* Loop tick: deadlines and the stop flag are looked at this often. */
@@ -125,6 +128,7 @@ struct hk_h2_stream {
     size_t in_off;         /* bytes of `in` the call took */
     bool in_end;           /* the client ended its side */
     size_t want_given;     /* bytes of `in` to give back (absolute) */
+    size_t told;           /* want_given when the loop last heard */
     hk_buf out;            /* response bytes (framed) */
     size_t out_off;        /* bytes of `out` sent */
     bool done;             /* the status is set */
@@ -301,7 +305,8 @@ static size_t percent_encode(const char *in, char *out, size_t cap)
 static size_t status_nv(const hk_h2_stream *s, nghttp2_nv *nv, char *code_txt,
                         char *msg_txt, size_t msg_cap)
 {
-    size_t n = 0; /* Status codes are 0..16: no printf on every call. */
+    size_t n = 0;
+    /* Status codes are 0..16: no printf on every call. */
     unsigned code = (unsigned)s->code < 100 ? (unsigned)s->code : 2;
     size_t cl = 0;
     if (code >= 10) code_txt[cl++] = (char)('0' + code / 10);
@@ -587,6 +592,7 @@ hk_err hk_h2_recv(hk_grpc_call *c, const ProtobufCMessageDescriptor *d,
         /* Give the window back for what is here, so that the rest of a
          * message larger than the window can come. */
         s->want_given = s->in_base + s->in.len;
+        s->told = s->want_given;
         pthread_mutex_unlock(&s->mu);
         stream_notify(s);
         pthread_mutex_lock(&s->mu);
@@ -602,14 +608,19 @@ hk_err hk_h2_recv(hk_grpc_call *c, const ProtobufCMessageDescriptor *d,
         if (s->in_off > (64u << 10) && s->in_off * 2 > s->in.len) {
             memmove(s->in.data, s->in.data + s->in_off, s->in.len - s->in_off);
             s->in.len -= s->in_off;
+            s->in.data[s->in.len] = '\0';
             s->in_base += s->in_off;
             s->in_off = 0;
         }
         if (s->want_given < s->in_base + s->in_off)
             s->want_given = s->in_base + s->in_off;
     }
+    /* The loop hears of read bytes in steps, not once per message (a
+     * BulkAdd of small messages would wake it for each). */
+    bool tell = rc != HK_OK || s->want_given - s->told >= HK_H2_GIVE_STEP;
+    if (tell) s->told = s->want_given;
     pthread_mutex_unlock(&s->mu);
-    stream_notify(s);
+    if (tell) stream_notify(s);
     if (rc != HK_OK) {
         c->finished = true;
         return rc;
