@@ -14,8 +14,9 @@
  * ==== Threads ====
  * N loop threads (--grpc-threads, default one per CPU), each an epoll loop
  * over its own connections; all wait on the one listening socket
- * (EPOLLEXCLUSIVE) and accept what they can. A connection, its nghttp2
- * session and its streams belong to the loop that accepted it.
+ * (EPOLLEXCLUSIVE), and the loop that accepts a connection hands it to
+ * the next loop in turn (conn_accept). A connection, its nghttp2 session
+ * and its streams belong to that loop.
  *
  * A short call (hk_grpc_short_call: a read answered from one snapshot,
  * with bounded work) runs inline on the loop when its request is
