@@ -34,6 +34,7 @@ PACKAGES=(
   golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
   libgrpc-dev                   # gRPC C core (hakgal serve --grpc-listen)
   libprotobuf-c-dev protobuf-c-compiler # protobuf-c messages of proto/hakgal/v2
+  libnghttp2-dev                # gRPC over HTTP/2 event loops (src/grpc/grpc_h2.c)
   chromium                      # web explorer browser tests (headless)
 )
 if [ "${1:-}" = "fuzz" ]; then

@@ -23,7 +23,11 @@
 # (rounds of step 3, 1), BENCH_DATA (where the facts and KBs live; bench/out/http),
 # EXPORT_RUNS (3), BENCH_N (1000000), BENCH_SECONDS (10), BENCH_THREADS (client
 # threads, 2), SERVE_THREADS (REST loops, default CPUs), GRPC_THREADS
-# (gRPC workers, default CPUs), BUILD (build), PORT_HK / PORT_GRPC (18490 / 18491).
+# (gRPC workers, default CPUs), BUILD (build), PORT_HK / PORT_GRPC (18490 / 18491),
+# GRPC_TRANSPORT (h2 or core: the transport of the main server, default h2),
+# GRPC_CORE (1: a second server on a copy of the KB serves gRPC with the C
+# core on PORT_GRPC_CORE, 18492, and h2load runs against it too, in the
+# same rounds: the anchor of the h2 transport).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -78,8 +82,24 @@ rm -rf "$run_kb"
 cp -r "$kb" "$run_kb"
 "$HAKGAL" serve --data "$run_kb" --listen "127.0.0.1:$port_hk" --quiet \
     --grpc-listen "127.0.0.1:$port_grpc" --grpc-threads "$gthreads" \
+    --grpc-transport "${GRPC_TRANSPORT:-h2}" \
     ${SERVE_THREADS:+--threads "$SERVE_THREADS"} >"$out/serve.log" 2>&1 &
 pids+=($!)
+core_pid=""
+port_core="${PORT_GRPC_CORE:-18492}"
+if [ "${GRPC_CORE:-0}" = 1 ]; then
+    rm -rf "$run_kb-core"
+    cp -r "$kb" "$run_kb-core"
+    "$HAKGAL" serve --data "$run_kb-core" --listen "127.0.0.1:$((port_core + 1))" --quiet \
+        --grpc-listen "127.0.0.1:$port_core" --grpc-threads "$gthreads" \
+        --grpc-transport core >"$out/serve-core.log" 2>&1 &
+    pids+=($!)
+    core_pid=$!
+    for _ in $(seq 1 200); do
+        curl -fs "http://127.0.0.1:$((port_core + 1))/readyz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+fi
 for _ in $(seq 1 200); do
     curl -fs "http://127.0.0.1:$port_hk/readyz" >/dev/null 2>&1 && break
     sleep 0.1
@@ -109,7 +129,7 @@ res="$out/results-$n.txt"
 # CPU seconds (user + system) the server and the client spent in a run,
 # per request: the machine is shared, so req/s alone says little.
 srv_pid=${pids[0]}
-ticks() { awk '{print $14 + $15}' "/proc/$srv_pid/stat"; }
+ticks() { awk '{print $14 + $15}' "/proc/${1:-$srv_pid}/stat"; }
 hz=$(getconf CLK_TCK)
 cpu_note() { # server_ticks client_cpu_s requests
     /usr/bin/python3 -c 'import sys
@@ -150,14 +170,15 @@ grpc() { # name conns args...
 # with grpc_load, which fails on any status but OK.
 "$LOAD" --pattern "$pattern" --limit 10 --dump "$work/req-pattern.bin"
 "$LOAD" --entity "$first" --limit 10 --dump "$work/req-entity.bin"
-h2() { # name conns method
-    local o t0 t1 reqs ccpu
-    t0=$(ticks)
+h2() { # name conns method [core]
+    local o t0 t1 reqs ccpu pid=$srv_pid port=$port_grpc label="gRPC "
+    if [ "${4:-}" = core ]; then pid=$core_pid port=$port_core label="gcore"; fi
+    t0=$(ticks "$pid")
     o=$( { /usr/bin/time -f 'cpu %U %S' h2load -c "$2" -t "$ct" -m 1 -D "$secs" \
         -d "$work/req-$1.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
-        "http://127.0.0.1:$port_grpc/hakgal.v2.Hakgal/$3"; } 2>&1)
-    t1=$(ticks)
-    echo "--- gRPC h2load $1 c=$2" >>"$res"
+        "http://127.0.0.1:$port/hakgal.v2.Hakgal/$3"; } 2>&1)
+    t1=$(ticks "$pid")
+    echo "--- $label h2load $1 c=$2" >>"$res"
     echo "$o" >>"$res"
     local rps mean bad
     rps=$(echo "$o" | awk '/^finished in/ {print $4}')
@@ -165,7 +186,7 @@ h2() { # name conns method
     bad=$(echo "$o" | awk '/^requests:/ {print $10 + $12 + $14}')
     mean=$(echo "$o" | awk '/^time for request:/ {print $6}')
     ccpu=$(echo "$o" | awk '$1=="cpu" {print $2 + $3}')
-    printf 'gRPC  %-8s c=%-3s %10.0f req/s  mean %s  failed %s  (h2load)\n' "$1" "$2" "$rps" "$mean" "$bad" | tee -a "$res"
+    printf '%s %-8s c=%-3s %10.0f req/s  mean %s  failed %s  (h2load)\n' "$label" "$1" "$2" "$rps" "$mean" "$bad" | tee -a "$res"
     cpu_note $((t1 - t0)) "$ccpu" "$reqs" | tee -a "$res"
 }
 if [ "$loader" != grpc_load ]; then
@@ -180,9 +201,11 @@ for round in $(seq 1 "${ROUNDS:-1}"); do
         rest pattern "$c" "$path_pattern"
         [ "$loader" = h2load ] || grpc pattern "$c" --pattern "$pattern" --limit 10
         [ "$loader" = grpc_load ] || h2 pattern "$c" Query
+        [ -z "$core_pid" ] || h2 pattern "$c" Query core
         rest entity "$c" "$path_entity"
         [ "$loader" = h2load ] || grpc entity "$c" --entity "$first" --limit 10
         [ "$loader" = grpc_load ] || h2 entity "$c" Entity
+        [ -z "$core_pid" ] || h2 entity "$c" Entity core
     done
 done
 

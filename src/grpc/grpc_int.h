@@ -22,6 +22,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "hakgal/v2/hakgal.pb-c.h"
 #include "core/buf.h"
+#include "otel/otel.h"
 #include "server/server.h"
 
 typedef struct hk_grpc_worker hk_grpc_worker;
@@ -33,6 +34,7 @@ typedef struct hk_grpc_worker hk_grpc_worker;
 #define HK_GRPC_TAG_CLOSE 4   /* a call's close watch (grpc_server.c) */
 
 typedef struct hk_grpc_close_op hk_grpc_close_op;
+typedef struct hk_h2_stream hk_h2_stream;
 
 /* One call being handled. */
 typedef struct hk_grpc_call {
@@ -51,6 +53,8 @@ typedef struct hk_grpc_call {
     grpc_byte_buffer *send_bb; /* a message in flight (hk_grpc_send_page) */
     grpc_status_code status;   /* the status sent (tracing) */
     hk_grpc_close_op *close;   /* hk_grpc_watch_close's op, or NULL */
+    hk_h2_stream *h2;          /* the HTTP/2 transport's stream (grpc_h2.c);
+                                  NULL: a C core call (call, w, depth) */
 } hk_grpc_call;
 
 /* ==== Message I/O (grpc_server.c) ==== */
@@ -92,6 +96,48 @@ bool hk_grpc_closed(const hk_grpc_call *c);
 /* Ends the call's snapshot early, so that the next hk_grpc_read_txn sees
  * newer commits (a following stream). */
 void hk_grpc_read_done(hk_grpc_call *c);
+
+/* Decodes bytes as a message of type d into *out (caller frees with
+ * protobuf_c_message_free_unpacked); answers INVALID_ARGUMENT on the call
+ * and returns HK_ERR_INVALID when they are none. */
+hk_err hk_grpc_decode(hk_grpc_call *c, const ProtobufCMessageDescriptor *d,
+                      const void *bytes, size_t len, ProtobufCMessage **out);
+/* Sets c->who from the "authorization" metadata value v[0..len) (v NULL:
+ * none was sent) and checks it against need; false when the call was
+ * answered UNAUTHENTICATED or PERMISSION_DENIED. */
+bool hk_grpc_authorize(hk_grpc_call *c, const char *v, size_t len,
+                       hk_role need);
+/* Starts the span of a call of path, a child of the traceparent tp (may
+ * be NULL) with its tracestate ts (may be NULL); ends it with the call's
+ * status. */
+void hk_grpc_trace_begin(hk_span *sp, const char *path, const char *tp,
+                         size_t tp_len, const char *ts, size_t ts_len);
+void hk_grpc_trace_end(hk_span *sp, const hk_grpc_call *c);
+/* Worker or loop threads when --grpc-threads is not given. */
+unsigned hk_grpc_default_threads(void);
+/* True when a listen address is loopback (no tokens needed). */
+bool hk_grpc_loopback_host(const char *listen);
+
+/* ==== HTTP/2 transport (grpc_h2.c) ==== */
+
+/* The endpoint over libnghttp2 (--grpc-transport h2); the message I/O
+ * above calls these for a call whose h2 is set. */
+hk_err hk_h2_start(hk_server *srv, hk_error *err);
+void hk_h2_stop(hk_server *srv);
+hk_err hk_h2_recv(hk_grpc_call *c, const ProtobufCMessageDescriptor *d,
+                  ProtobufCMessage **out);
+/* Sends m, or when m is NULL the encoded bytes[0..len). */
+hk_err hk_h2_send(hk_grpc_call *c, const ProtobufCMessage *m, const void *bytes,
+                  size_t len);
+/* Ends the call: the message m or bytes (both NULL: none), then the
+ * status. */
+void hk_h2_finish(hk_grpc_call *c, const ProtobufCMessage *m, const void *bytes,
+                  size_t len, grpc_status_code code, const char *message,
+                  const char *field);
+hk_txn *hk_h2_read_txn(hk_grpc_call *c);
+void hk_h2_read_done(hk_grpc_call *c);
+void hk_h2_idle(hk_grpc_call *c, int64_t us);
+bool hk_h2_closed(const hk_grpc_call *c);
 
 /* ==== Methods (grpc_methods.c) ==== */
 
@@ -140,6 +186,11 @@ void hk_grpc_model_info(hk_grpc_call *c);
 void hk_grpc_model_score(hk_grpc_call *c);
 void hk_grpc_model_predict(hk_grpc_call *c);
 void hk_grpc_model_similar(hk_grpc_call *c);
+/* True when the call answers from one snapshot with bounded work and
+ * never waits for its peer or the writer (a read, a one-page query): the
+ * HTTP/2 transport runs it on its event loop; any other runs on a thread
+ * of its own. */
+bool hk_grpc_short_call(const hk_grpc_method *m, const ProtobufCMessage *req);
 /* The method of a path, NULL when unknown. */
 const hk_grpc_method *hk_grpc_method_find(const char *path, size_t len);
 /* The table: hk_grpc_methods()[0 .. hk_grpc_method_count()). */

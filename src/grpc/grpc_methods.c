@@ -1207,6 +1207,23 @@ static const hk_grpc_method k_methods[] = {
      hk_grpc_reflect},
 };
 
+bool hk_grpc_short_call(const hk_grpc_method *m, const ProtobufCMessage *req)
+{
+    if (m->need > HK_ROLE_READ) return false; /* writes wait for a commit */
+    if (m->kind == HK_GRPC_UNARY)
+        /* The first search of a space reads or builds its index. */
+        return m->handle != hk_grpc_similar_vectors;
+    if (m->kind != HK_GRPC_SERVER_STREAM || !req) return false;
+    if (m->handle == m_query) {
+        uint64_t limit = ((const Hakgal__V2__QueryRequest *)req)->limit;
+        return limit > 0 && limit <= HK_GRPC_PAGE;
+    }
+    if (m->handle == m_graph_query)
+        return ((const Hakgal__V2__GraphQueryRequest *)req)->limit <=
+               HK_GRPC_PAGE;
+    return false; /* Export, Changes, Watch: long streams */
+}
+
 const hk_grpc_method *hk_grpc_method_find(const char *path, size_t len)
 {
     for (size_t i = 0; i < sizeof(k_methods) / sizeof(k_methods[0]); i++)

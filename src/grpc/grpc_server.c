@@ -260,6 +260,10 @@ static bool run_batch(hk_grpc_call *c, const grpc_op *ops, size_t n)
 
 void hk_grpc_idle(hk_grpc_call *c, int64_t us)
 {
+    if (c->h2) {
+        hk_h2_idle(c, us);
+        return;
+    }
     gpr_timespec until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                       gpr_time_from_micros(us, GPR_TIMESPAN));
     for (;;) {
@@ -287,9 +291,16 @@ static hk_err decode(hk_grpc_call *c, const ProtobufCMessageDescriptor *d,
     grpc_slice s = grpc_byte_buffer_reader_readall(&r);
     grpc_byte_buffer_reader_destroy(&r);
     grpc_byte_buffer_destroy(bb);
-    *out = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s),
-                                     GRPC_SLICE_START_PTR(s));
+    hk_err rc = hk_grpc_decode(c, d, GRPC_SLICE_START_PTR(s),
+                               GRPC_SLICE_LENGTH(s), out);
     grpc_slice_unref(s);
+    return rc;
+}
+
+hk_err hk_grpc_decode(hk_grpc_call *c, const ProtobufCMessageDescriptor *d,
+                      const void *bytes, size_t len, ProtobufCMessage **out)
+{
+    *out = protobuf_c_message_unpack(d, NULL, len, bytes);
     if (!*out) {
         char msg[200];
         snprintf(msg, sizeof(msg), "the request is not a valid %s message",
@@ -304,6 +315,7 @@ hk_err hk_grpc_recv(hk_grpc_call *c, const ProtobufCMessageDescriptor *d,
                     ProtobufCMessage **out)
 {
     *out = NULL;
+    if (c->h2) return hk_h2_recv(c, d, out);
     grpc_byte_buffer *bb = NULL;
     grpc_op op;
     memset(&op, 0, sizeof(op));
@@ -329,6 +341,7 @@ static size_t add_initial(hk_grpc_call *c, grpc_op *ops)
 
 hk_err hk_grpc_send_raw(hk_grpc_call *c, const void *bytes, size_t len)
 {
+    if (c->h2) return hk_h2_send(c, NULL, bytes, len);
     grpc_slice s = grpc_slice_from_copied_buffer(bytes, len);
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
     grpc_slice_unref(s);
@@ -362,6 +375,11 @@ static grpc_byte_buffer *take_page(hk_buf *page)
 
 hk_err hk_grpc_send_page(hk_grpc_call *c, hk_buf *page)
 {
+    if (c->h2) {
+        hk_err rc = hk_h2_send(c, NULL, page->data, page->len);
+        hk_buf_reset(page);
+        return rc;
+    }
     if (!send_wait(c)) return HK_ERR_IO;
     size_t cap = page->cap;
     c->send_bb = take_page(page);
@@ -394,6 +412,7 @@ static grpc_byte_buffer *pack(const ProtobufCMessage *m)
 
 hk_err hk_grpc_send(hk_grpc_call *c, const ProtobufCMessage *m)
 {
+    if (c->h2) return hk_h2_send(c, m, NULL, 0);
     grpc_byte_buffer *bb = pack(m);
     grpc_op ops[2];
     size_t n = add_initial(c, ops);
@@ -500,6 +519,7 @@ static void close_op_done(hk_grpc_close_op *o)
 
 hk_err hk_grpc_watch_close(hk_grpc_call *c)
 {
+    if (c->h2) return HK_OK; /* the stream's end is always seen */
     if (c->close) return HK_OK;
     hk_grpc_close_op *o = hk_calloc(1, sizeof(*o));
     if (!o) return HK_ERR_NOMEM;
@@ -523,6 +543,7 @@ hk_err hk_grpc_watch_close(hk_grpc_call *c)
 
 bool hk_grpc_closed(const hk_grpc_call *c)
 {
+    if (c->h2) return hk_h2_closed(c);
     return c->close && c->close->done;
 }
 
@@ -538,11 +559,20 @@ static void close_detach(hk_grpc_call *c)
 
 void hk_grpc_reply(hk_grpc_call *c, const ProtobufCMessage *m)
 {
+    if (c->h2) {
+        hk_h2_finish(c, m, NULL, 0, GRPC_STATUS_OK, NULL, NULL);
+        return;
+    }
     finish_with(c, pack(m), GRPC_STATUS_OK, NULL, NULL);
 }
 
 void hk_grpc_reply_raw(hk_grpc_call *c, const void *bytes, size_t len)
 {
+    if (c->h2) {
+        hk_h2_finish(c, NULL, bytes ? bytes : "", len, GRPC_STATUS_OK, NULL,
+                     NULL);
+        return;
+    }
     grpc_slice s = grpc_slice_from_copied_buffer(bytes, len);
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
     grpc_slice_unref(s);
@@ -551,12 +581,22 @@ void hk_grpc_reply_raw(hk_grpc_call *c, const void *bytes, size_t len)
 
 void hk_grpc_reply_page(hk_grpc_call *c, hk_buf *page)
 {
+    if (c->h2) {
+        hk_h2_finish(c, NULL, page->data ? page->data : "", page->len,
+                     GRPC_STATUS_OK, NULL, NULL);
+        hk_buf_reset(page);
+        return;
+    }
     finish_with(c, take_page(page), GRPC_STATUS_OK, NULL, NULL);
 }
 
 void hk_grpc_finish(hk_grpc_call *c, grpc_status_code code, const char *message,
                     const char *field)
 {
+    if (c->h2) {
+        hk_h2_finish(c, NULL, NULL, 0, code, message, field);
+        return;
+    }
     finish_with(c, NULL, code, message, field);
 }
 
@@ -569,6 +609,7 @@ void hk_grpc_fail(hk_grpc_call *c, const hk_error *err)
 
 hk_txn *hk_grpc_read_txn(hk_grpc_call *c)
 {
+    if (c->h2) return hk_h2_read_txn(c);
     hk_grpc_worker *w = c->w;
     unsigned d = c->depth;
     if (w->rtxn_live[d]) return w->rtxn[d];
@@ -595,6 +636,10 @@ hk_txn *hk_grpc_read_txn(hk_grpc_call *c)
 
 void hk_grpc_read_done(hk_grpc_call *c)
 {
+    if (c->h2) {
+        hk_h2_read_done(c);
+        return;
+    }
     hk_grpc_worker *w = c->w;
     if (!w->rtxn_live[c->depth]) return;
     hk_txn_reset(w->rtxn[c->depth]);
@@ -606,19 +651,24 @@ void hk_grpc_read_done(hk_grpc_call *c)
 static bool authorize(hk_grpc_call *c, const grpc_metadata_array *md,
                       hk_role need)
 {
+    for (size_t i = 0; i < md->count; i++)
+        if (grpc_slice_str_cmp(md->metadata[i].key, "authorization") == 0)
+            return hk_grpc_authorize(
+                c, (const char *)GRPC_SLICE_START_PTR(md->metadata[i].value),
+                GRPC_SLICE_LENGTH(md->metadata[i].value), need);
+    return hk_grpc_authorize(c, NULL, 0, need);
+}
+
+bool hk_grpc_authorize(hk_grpc_call *c, const char *v, size_t len, hk_role need)
+{
     hk_principal *p = &c->who;
     memset(p, 0, sizeof(*p));
-    snprintf(p->name, sizeof(p->name), "anonymous");
+    memcpy(p->name, "anonymous", sizeof("anonymous"));
     if (!hk_server_auth_enabled(c->srv)) {
         p->role = HK_ROLE_ADMIN;
         return true;
     }
-    for (size_t i = 0; i < md->count; i++) {
-        if (grpc_slice_str_cmp(md->metadata[i].key, "authorization") != 0)
-            continue;
-        const char *v =
-            (const char *)GRPC_SLICE_START_PTR(md->metadata[i].value);
-        size_t len = GRPC_SLICE_LENGTH(md->metadata[i].value);
+    if (v) {
         if (len <= 7 || strncasecmp(v, "Bearer ", 7) != 0) {
             hk_grpc_finish(c, GRPC_STATUS_UNAUTHENTICATED,
                            "authorization must be `Bearer <token>`", NULL);
@@ -635,7 +685,6 @@ static bool authorize(hk_grpc_call *c, const grpc_metadata_array *md,
                            "the bearer token is not valid", NULL);
             return false;
         }
-        break;
     }
     hk_role required = need;
     if (need == HK_ROLE_READ && !hk_server_get_config(c->srv)->read_auth)
@@ -658,21 +707,13 @@ static bool authorize(hk_grpc_call *c, const grpc_metadata_array *md,
 /* The W3C trace context of the call's metadata ("traceparent", and
  * "tracestate" with it), as REST reads it from its headers
  * (server_trace.c): true and ctx filled when traceparent is valid. */
-static bool trace_parent(const grpc_metadata_array *md, hk_trace_ctx *ctx)
+static bool trace_parent(const char *tp, size_t tp_len, const char *ts,
+                         size_t ts_len, hk_trace_ctx *ctx)
 {
-    const grpc_slice *tp = NULL, *ts = NULL;
-    for (size_t i = 0; i < md->count; i++) {
-        if (grpc_slice_str_cmp(md->metadata[i].key, "traceparent") == 0)
-            tp = &md->metadata[i].value;
-        else if (grpc_slice_str_cmp(md->metadata[i].key, "tracestate") == 0)
-            ts = &md->metadata[i].value;
-    }
-    if (!tp || !hk_traceparent_parse((const char *)GRPC_SLICE_START_PTR(*tp),
-                                     GRPC_SLICE_LENGTH(*tp), ctx))
-        return false;
-    if (ts && GRPC_SLICE_LENGTH(*ts) < sizeof ctx->state) {
-        memcpy(ctx->state, GRPC_SLICE_START_PTR(*ts), GRPC_SLICE_LENGTH(*ts));
-        ctx->state[GRPC_SLICE_LENGTH(*ts)] = '\0';
+    if (!tp || !hk_traceparent_parse(tp, tp_len, ctx)) return false;
+    if (ts && ts_len < sizeof ctx->state) {
+        memcpy(ctx->state, ts, ts_len);
+        ctx->state[ts_len] = '\0';
     }
     return true;
 }
@@ -684,10 +725,26 @@ static bool trace_parent(const grpc_metadata_array *md, hk_trace_ctx *ctx)
  * layer's spans and the write jobs become its children. */
 static void trace_begin(hk_span *sp, const hk_grpc_pending *p)
 {
+    const grpc_slice *tp = NULL, *ts = NULL;
+    for (size_t i = 0; i < p->md.count; i++) {
+        if (grpc_slice_str_cmp(p->md.metadata[i].key, "traceparent") == 0)
+            tp = &p->md.metadata[i].value;
+        else if (grpc_slice_str_cmp(p->md.metadata[i].key, "tracestate") == 0)
+            ts = &p->md.metadata[i].value;
+    }
+    hk_grpc_trace_begin(sp, p->m ? p->m->path : "unknown",
+                        tp ? (const char *)GRPC_SLICE_START_PTR(*tp) : NULL,
+                        tp ? GRPC_SLICE_LENGTH(*tp) : 0,
+                        ts ? (const char *)GRPC_SLICE_START_PTR(*ts) : NULL,
+                        ts ? GRPC_SLICE_LENGTH(*ts) : 0);
+}
+
+void hk_grpc_trace_begin(hk_span *sp, const char *path, const char *tp,
+                         size_t tp_len, const char *ts, size_t ts_len)
+{
     hk_trace_ctx in;
     memset(&in, 0, sizeof in);
-    bool has = trace_parent(&p->md, &in);
-    const char *path = p->m ? p->m->path : "unknown";
+    bool has = trace_parent(tp, tp_len, ts, ts_len, &in);
     const char *name = path[0] == '/' ? path + 1 : path;
     hk_span_start(sp, name, HK_SPAN_SERVER, has ? &in : NULL, true);
     hk_span_attr_str(sp, "rpc.system", "grpc", 4);
@@ -698,7 +755,7 @@ static void trace_begin(hk_span *sp, const hk_grpc_pending *p)
     }
 }
 
-static void trace_end(hk_span *sp, const hk_grpc_call *c)
+void hk_grpc_trace_end(hk_span *sp, const hk_grpc_call *c)
 {
     hk_span_attr_int(sp, "rpc.grpc.status_code", (int64_t)c->status);
     /* Server errors, as for REST's 5xx: not the caller's mistakes. */
@@ -758,7 +815,7 @@ static void handle_call(hk_grpc_worker *w, hk_grpc_pending *p)
     send_wait(&c); /* no batch may point at c after this */
     close_detach(&c);
     if (traced) {
-        trace_end(&span, &c);
+        hk_grpc_trace_end(&span, &c);
         hk_otel_swap_current(outer);
     }
     if (payload) grpc_byte_buffer_destroy(payload);
@@ -913,14 +970,14 @@ static grpc_server_credentials *credentials(const hk_server_config *cfg,
     return cr;
 }
 
-static bool loopback_host(const char *listen)
+bool hk_grpc_loopback_host(const char *listen)
 {
     return strncmp(listen, "127.", 4) == 0 ||
            strncmp(listen, "localhost:", 10) == 0 ||
            strncmp(listen, "[::1]:", 6) == 0;
 }
 
-void hk_grpc_stop(hk_server *srv)
+static void core_stop(hk_server *srv)
 {
     hk_grpc *g = g_grpc;
     if (!g || g->srv != srv) return;
@@ -988,20 +1045,20 @@ static void absl_deadlock_check_off(void)
     }
 }
 
-static unsigned default_threads(void)
+unsigned hk_grpc_default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < (long)HK_GRPC_MIN_THREADS) return HK_GRPC_MIN_THREADS;
     return n > 64 ? 64u : (unsigned)n;
 }
 
-hk_err hk_grpc_start(hk_server *srv, hk_error *err)
+static hk_err core_start(hk_server *srv, hk_error *err)
 {
     const hk_server_config *cfg = hk_server_get_config(srv);
     if (!cfg->grpc_listen[0]) return HK_OK;
     if (g_grpc) return hk_error_set(err, HK_ERR_STATE, "gRPC already runs");
     if (!hk_server_auth_enabled(srv) && !cfg->insecure &&
-        !loopback_host(cfg->grpc_listen))
+        !hk_grpc_loopback_host(cfg->grpc_listen))
         return hk_error_set(err, HK_ERR_INVALID,
                             "--grpc-listen %s is not loopback and no tokens "
                             "are configured (use --tokens or --insecure)",
@@ -1009,7 +1066,8 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
     grpc_init();
     absl_deadlock_check_off();
     hk_grpc *g = hk_calloc(1, sizeof(*g));
-    unsigned n = cfg->grpc_threads ? cfg->grpc_threads : default_threads();
+    unsigned n =
+        cfg->grpc_threads ? cfg->grpc_threads : hk_grpc_default_threads();
     hk_grpc_worker *ws = g ? hk_calloc(n, sizeof(*ws)) : NULL;
     if (!g || !ws) {
         hk_free(g);
@@ -1038,7 +1096,7 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
     g->handles = hk_calloc(nm, sizeof(*g->handles));
     g_grpc = g;
     if (!g->handles) {
-        hk_grpc_stop(srv);
+        core_stop(srv);
         return hk_error_set(err, HK_ERR_NOMEM, "gRPC: out of memory");
     }
     for (size_t k = 0; k < nm; k++) {
@@ -1049,7 +1107,7 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
                 : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
             0);
         if (!g->handles[k]) {
-            hk_grpc_stop(srv);
+            core_stop(srv);
             return hk_error_set(err, HK_ERR_STATE, "gRPC: cannot register %s",
                                 ms[k].path);
         }
@@ -1058,7 +1116,7 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
         ws[i].n_pending = (nm + 1) * HK_GRPC_PENDING;
         ws[i].pending = hk_calloc(ws[i].n_pending, sizeof(*ws[i].pending));
         if (!ws[i].pending) {
-            hk_grpc_stop(srv);
+            core_stop(srv);
             return hk_error_set(err, HK_ERR_NOMEM, "gRPC: out of memory");
         }
         for (size_t k = 0; k < nm * HK_GRPC_PENDING; k++) {
@@ -1077,20 +1135,20 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
     }
     grpc_server_credentials *cr = credentials(cfg, err);
     if (!cr) {
-        hk_grpc_stop(srv);
+        core_stop(srv);
         return err->code;
     }
     g->port = grpc_server_add_http2_port(g->server, cfg->grpc_listen, cr);
     grpc_server_credentials_release(cr);
     if (g->port == 0) {
-        hk_grpc_stop(srv);
+        core_stop(srv);
         return hk_error_set(err, HK_ERR_IO, "gRPC: cannot listen on %s",
                             cfg->grpc_listen);
     }
     grpc_server_start(g->server);
     for (unsigned i = 0; i < n; i++) {
         if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0) {
-            hk_grpc_stop(srv);
+            core_stop(srv);
             return hk_error_set(err, HK_ERR_NOMEM,
                                 "gRPC: cannot start worker thread");
         }
@@ -1105,4 +1163,30 @@ hk_err hk_grpc_start(hk_server *srv, hk_error *err)
                 n);
     }
     return HK_OK;
+}
+
+/* ==== Transport choice ==== */
+
+/* Which transport runs (one endpoint per process). */
+static bool g_h2;
+
+hk_err hk_grpc_start(hk_server *srv, hk_error *err)
+{
+    const hk_server_config *cfg = hk_server_get_config(srv);
+    if (!cfg->grpc_listen[0]) return HK_OK;
+    const char *t = cfg->grpc_transport;
+    if (t[0] && strcmp(t, "h2") != 0 && strcmp(t, "core") != 0)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "--grpc-transport %s: expected h2 or core", t);
+    /* TLS stays with the C core: its handshake and ALPN are tested there. */
+    g_h2 = strcmp(t, "core") != 0 && !cfg->tls_cert[0];
+    return g_h2 ? hk_h2_start(srv, err) : core_start(srv, err);
+}
+
+void hk_grpc_stop(hk_server *srv)
+{
+    if (g_h2)
+        hk_h2_stop(srv);
+    else
+        core_stop(srv);
 }

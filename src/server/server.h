@@ -101,6 +101,9 @@ typedef struct hk_server_config {
     uint32_t follow_max_lag; /* /readyz 503 beyond this lag, 0 = no bound */
     char grpc_listen[300];   /* --grpc-listen HOST:PORT, "" = no gRPC */
     unsigned grpc_threads;   /* gRPC worker threads, 0 = 4 */
+    char grpc_transport[8];  /* "h2" (libnghttp2 on event loops) or
+                                "core" (gRPC C core), "" = h2; TLS always
+                                goes through the C core */
     char web_dir[4096];      /* --web: explorer files, "" = next to the
                                 binary, "none" = no explorer */
     hk_otel_config otel;     /* OpenTelemetry tracing (OTEL_* settings) */

@@ -133,7 +133,12 @@ static const opt_def k_opts[] = {
      "also serve gRPC (hakgal.v2, docs/GRPC.md) on this address (default "
      "off; port 0 = any free)"},
     {"grpc-threads", OPT_UINT, F(grpc_threads), 256, 1, "N",
-     "gRPC worker threads (default: number of CPUs, at least 2)"},
+     "gRPC event loops (h2) or worker threads (core) (default: number of "
+     "CPUs, at least 2)"},
+    {"grpc-transport", OPT_STR, F(grpc_transport), S(grpc_transport), 0,
+     "h2|core",
+     "gRPC over libnghttp2 event loops (h2, default) or gRPC's C core "
+     "(core; always with --tls-cert)"},
     {"mcp-allow-dirs", OPT_STR, F(mcp_allow_dirs), S(mcp_allow_dirs), 0,
      "D1:D2", "directories MCP tools may read/write (hub_path, report_path)"},
     {"mcp-backup-dir", OPT_STR, F(mcp_backup_dir), S(mcp_backup_dir), 0, "DIR",
