@@ -42,7 +42,8 @@ static hk_err both(kb *a, kb *b, hk_svc_apply_fn fn, void *arg)
     free(text);
     assert_non_null(back);
     void *darg = NULL;
-    hk_err de = cmd->decode(back, &darg, &err);
+    hk_svc_cmd_env env = {.s = b->s, .vs = NULL};
+    hk_err de = cmd->decode(back, &env, &darg, &err);
     if (de != HK_OK) print_error("%s: %s\n", cmd->name, err.message);
     assert_int_equal(de, HK_OK);
     json_decref(back); /* the request holds its own reference */
@@ -72,7 +73,7 @@ static void same(kb *a, kb *b, uint64_t facts)
     hk_error err;
     for (int i = 0; i < 2; i++) {
         hk_txn *t = tu_begin(k[i]->s, false);
-        assert_int_equal(hkst_digest_get(t, &d[i], &err), HK_OK);
+        assert_int_equal(hkst_digest_get(k[i]->s, t, &d[i], &err), HK_OK);
         tu_check(t);
         hk_txn_abort(t);
     }
@@ -193,6 +194,21 @@ static void test_malformed_commands_refused(void **state)
         {"fact.delete", "{\"names\":[{\"p\":7}]}"},
         {"fact.batch", "{\"items\":[1],\"bad\":[],\"opts\":{}}"},
         {"fact.batch", "{\"items\":[1],\"bad\":[null]}"},
+        {"rule", "{\"verb\":0}"},
+        {"rule", "{\"verb\":9,\"name\":\"r\"}"},
+        {"rule", "{\"verb\":3}"},
+        {"rule", "{\"verb\":3,\"name\":\"1 bad\"}"},
+        {"reason", "[]"},
+        {"vector.space.create", "{\"params\":[1,1,1,0,0,0]}"},
+        {"vector.space.create",
+         "{\"name\":\"s\",\"params\":[1,1],\"model\":\"\"}"},
+        {"vector.space.create",
+         "{\"name\":\"s\",\"params\":[1,1,1,0,0,-1],\"model\":\"\"}"},
+        {"vector.entity", "{\"space\":\"s\",\"names\":[\"a\"],\"dim\":2,"
+                          "\"vecs\":[1]}"},
+        {"vector.entity", "{\"space\":\"s\",\"names\":[],\"dim\":1,"
+                          "\"vecs\":[]}"},
+        {"vector.embed", "{\"space\":\"s\",\"after\":-1,\"limit\":1}"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const hk_svc_cmd *cmd = hk_svc_cmd_by_name(cases[i][0]);
@@ -201,7 +217,8 @@ static void test_malformed_commands_refused(void **state)
         assert_non_null(v);
         void *arg = NULL;
         hk_error err;
-        assert_int_equal(cmd->decode(v, &arg, &err), HK_ERR_INVALID);
+        hk_svc_cmd_env env = {NULL, NULL}; /* never reached: refused first */
+        assert_int_equal(cmd->decode(v, &env, &arg, &err), HK_ERR_INVALID);
         assert_null(arg);
         json_decref(v);
     }
