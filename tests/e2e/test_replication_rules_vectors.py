@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Replicated nodes, rule and vector writes through the log: three nodes
 (`serve --replicate`) on the 3-broker mock cluster take, at the same
-time, fact writes on node 1, rule changes on node 2 (add, replace,
+time, fact writes and a rule through MCP on node 1, rule changes on node 2 (add, replace,
 disable, enable, delete, strict mode, reason) and vector writes on node
 3 (a fact space with the built-in embedder and its embed batches, an
 entity space with entity vectors set and removed, a space dropped). Each
@@ -11,6 +11,7 @@ the same rules and derived facts, and the same answers to a vector
 search.
 """
 import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -62,6 +63,30 @@ class RulesVectors(unittest.TestCase):
             self.assertEqual(st, want, "%s %s: %s" % (method, path, b))
         return st, b
 
+    def mcp(self, s, tool, args):
+        """Calls tool over MCP HTTP in a session of its own; the result."""
+        base = dict(AUTH)
+        base["Accept"] = "application/json, text/event-stream"
+        base["MCP-Protocol-Version"] = "2025-11-25"
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25",
+                           "capabilities": {},
+                           "clientInfo": {"name": "t", "version": "1"}}}
+        st, h, _ = s.request("POST", "/mcp", init, headers=base, raw=True)
+        self.assertEqual(st, 200)
+        base["Mcp-Session-Id"] = h["mcp-session-id"]
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": tool, "arguments": args}}
+        st, _, data = s.request("POST", "/mcp", call, headers=base, raw=True,
+                                timeout=60)
+        self.assertEqual(st, 200, data)
+        text = data.decode()
+        if text.startswith("event:") or text.startswith("data:"):
+            text = [x[5:] for x in text.splitlines()
+                    if x.startswith("data:")][-1]
+        s.request("DELETE", "/mcp", headers=base)
+        return json.loads(text)
+
     def digest(self, s):
         _, d = self.req(s, "GET", "/v2/digest", want=200)
         return d
@@ -104,6 +129,13 @@ class RulesVectors(unittest.TestCase):
                          want=201)
             self.req(s, "POST", "/v2/facts", {"statement": "Likes(p0, tea)"},
                      want=201)
+            # a rule through MCP over HTTP (the synchronous write path)
+            r = self.mcp(s, "add_rule", {
+                "name": "sib",
+                "rule": "Sib(?x, ?y) :- Parent(?z, ?x), Parent(?z, ?y), "
+                        "?x != ?y."})
+            self.assertNotIn("error", r)
+            self.assertFalse(r["result"].get("isError"), r)
 
         def rules():  # node 2: every kind of rule change
             s = self.nodes[1]
@@ -192,9 +224,9 @@ class RulesVectors(unittest.TestCase):
             views.append((rl, why, strict))
         self.assertTrue(all(v == views[0] for v in views), views)
         names = sorted(r["name"] for r in views[0][0]["rules"])
-        self.assertEqual(names, ["anc", "anc0", "gp"])
+        self.assertEqual(names, ["anc", "anc0", "gp", "sib"])
         self.assertTrue(views[0][2]["strict"])
-        # derived: 9 Grand, 55 Anc (a chain of 11 people)
+        # derived: 9 Grand, 55 Anc (a chain of 11 people), no Sib
         self.assertEqual(views[0][0]["derived"], 9 + 55)
 
         # the same vectors and the same search answers everywhere
