@@ -5,8 +5,10 @@
  * another KB leave both KBs identical (content digest and audit head),
  * for every kind of command: add with metadata, batch with bad items,
  * update of content and of metadata, delete by id and by statement, and
- * refusals (which fail alike on both). Malformed commands are refused with
- * HK_ERR_INVALID, never applied.
+ * refusals (which fail alike on both); rule changes, strict mode, reason,
+ * vector spaces, entity vectors and embed batches (equal rule and vector
+ * digests too). Malformed commands are refused with HK_ERR_INVALID, never
+ * applied.
  */
 #include "test_store_util.h"
 
