@@ -122,7 +122,7 @@ int hk_cmd_digest(int argc, char **argv)
     if (rc != HK_EXIT_OK) return rc;
     hkst_digest d;
     hk_err err = hk_txn_begin(s, false, &t, &e);
-    if (!err) err = hk_svc_digest(t, &d, &e);
+    if (!err) err = hk_svc_digest(s, t, &d, &e);
     if (t) hk_txn_abort(t);
     cli_close(s);
     if (err) return cli_fail(&c, err, &e);
@@ -135,6 +135,9 @@ int hk_cmd_digest(int argc, char **argv)
     }
     printf("facts    %llu\n", (unsigned long long)d.facts);
     printf("content  %s\n", d.content);
+    printf("rules    %llu %s\n", (unsigned long long)d.rules, d.rules_digest);
+    printf("vectors  %llu %s\n", (unsigned long long)d.vectors,
+           d.vectors_digest);
     printf("audit    %llu %s\n", (unsigned long long)d.audit_seq,
            d.audit_seq ? d.audit_hash : "-");
     return HK_EXIT_OK;

@@ -46,7 +46,7 @@ hk_err mcp_t_kb_digest(mcp_call *c, json_t **out, hk_error *err)
     hkst_digest d;
     hk_buf b = HK_BUF_INIT;
     hk_err rc = mcp_read_begin(c, &t, err);
-    if (rc == HK_OK) rc = hk_svc_digest(t, &d, err);
+    if (rc == HK_OK) rc = hk_svc_digest(store_of(c), t, &d, err);
     if (t) hk_txn_abort(t);
     if (rc == HK_OK && hkst_digest_write_json(&d, &b))
         rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");

@@ -419,7 +419,8 @@ hk_err hkr_add(hk_txn *t, const hkr_dbs *d, const char *name, const char *text,
     now.text = r->text;
     now.enabled = had ? old.enabled : true;
     now.version = had ? old.version + 1 : 1;
-    int64_t ts = hk_now_us();
+    /* the txn's clock: replicas applying one log agree (kafka_repl.c) */
+    int64_t ts = hks_txn_now(t);
     now.created_us = had ? old.created_us : ts;
     now.updated_us = ts;
     if (now.enabled) rc = check_program(t, d, name, r, err);
@@ -447,7 +448,7 @@ hk_err hkr_set_enabled(hk_txn *t, const hkr_dbs *d, const char *name,
     hkr_info now = old;
     now.enabled = enabled;
     now.version = old.version + 1;
-    now.updated_us = hk_now_us();
+    now.updated_us = hks_txn_now(t);
     if (enabled) {
         hkr_rule *r = NULL;
         rc = hkr_parse(old.text, strlen(old.text), &r, err);

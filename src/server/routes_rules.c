@@ -39,7 +39,10 @@ static bool rule_dbs(hk_server *srv, h2o_req_t *req, hkr_dbs *d)
 static void queue(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,
                   void *a)
 {
-    if (hk_server_write_async(req, fn, done, a, hk_req_actor(req)) != HK_OK) {
+    /* the request is the job's first member: through the log on a
+     * replicated node (server_repl.c) */
+    if (hk_server_write_async_cmd(req, fn, done, a, hk_req_actor(req), fn, a,
+                                  false) != HK_OK) {
         hk_http_send_error(req, 503, "shutting_down",
                            "the server is shutting down; retry elsewhere",
                            NULL);

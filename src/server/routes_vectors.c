@@ -144,7 +144,10 @@ static void drop_done(h2o_req_t *req, hk_err rc, const hk_error *err, void *arg)
 static void queue(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,
                   void *a)
 {
-    if (hk_server_write_async(req, fn, done, a, hk_req_actor(req)) != HK_OK) {
+    /* the request is the job's first member: through the log on a
+     * replicated node (server_repl.c) */
+    if (hk_server_write_async_cmd(req, fn, done, a, hk_req_actor(req), fn, a,
+                                  false) != HK_OK) {
         hk_http_send_error(req, 503, "shutting_down",
                            "the server is shutting down; retry elsewhere",
                            NULL);
@@ -416,8 +419,9 @@ void hk_route_vectors_entities(hk_server *srv, h2o_req_t *req,
     }
     j->a.names = (const char *const *)j->names;
     j->a.vecs = j->vecs;
-    if (hk_server_write_async(req, hk_svc_ventity_apply, entities_done, j,
-                              hk_req_actor(req)) != HK_OK)
+    if (hk_server_write_async_cmd(req, hk_svc_ventity_apply, entities_done, j,
+                                  hk_req_actor(req), hk_svc_ventity_apply,
+                                  &j->a, false) != HK_OK)
         hk_http_send_error(req, 503, "shutting_down",
                            "the server is shutting down; retry elsewhere",
                            NULL);

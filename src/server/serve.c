@@ -804,8 +804,10 @@ int hk_cmd_serve(int argc, char **argv)
         code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }
-    /* new facts of auto_embed spaces get vectors after commit */
-    if (srv->vs &&
+    /* new facts of auto_embed spaces get vectors after commit; not on a
+     * replicated node, whose writes must all come from the log (its
+     * vectors come from replicated embed commands) */
+    if (srv->vs && !srv->repl &&
         hk_svc_autoembed_start(srv->store, srv->vs, &srv->autoembed, &err)) {
         code = fail(srv, &err, 1);
         goto done;

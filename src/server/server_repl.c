@@ -171,7 +171,8 @@ static hk_err cb_apply(void *ctx, hk_txn *t, const hkst_repl_msg *m,
         return hk_error_set(err, HK_ERR_UNSUPPORTED,
                             "unknown replicated operation %.40s", m->op);
     void *arg = NULL;
-    hk_err e = cmd->decode(m->req, &arg, err);
+    hk_svc_cmd_env env = {.s = srv->store, .vs = srv->vs};
+    hk_err e = cmd->decode(m->req, &env, &arg, err);
     if (e) return e;
     e = cmd->apply(t, arg, err);
     cmd->release(arg);

@@ -182,14 +182,13 @@ void hk_route_stream_status(hk_server *srv, h2o_req_t *req, const char *param)
  * other full reads (GET /v2/facts pages), once per request. */
 void hk_route_digest(hk_server *srv, h2o_req_t *req, const char *param)
 {
-    (void)srv;
     (void)param;
     hk_loop *loop = hk_loop_self();
     hk_error err;
     hk_txn *txn = hk_route_read_txn(req, loop, &err);
     if (!txn) return;
     hkst_digest d;
-    hk_err rc = hk_svc_digest(txn, &d, &err);
+    hk_err rc = hk_svc_digest(srv->store, txn, &d, &err);
     hk_loop_read_done(loop);
     if (rc != HK_OK) {
         hk_send_store_error(req, &err);

@@ -6,14 +6,24 @@
  * AddFact), update (hk_svc_fact_update_apply: content and metadata; PUT,
  * PATCH, MCP update_fact, gRPC), delete (hk_svc_fact_delete_apply: by id
  * or statement, one or many) and batch (hk_svc_fact_batch_apply: POST
- * /v2/facts/batch, gRPC batch). A decoded request points into the JSON
- * value it came from (one reference held in `hold`), so nothing is copied
- * but the arrays of the request.
+ * /v2/facts/batch, gRPC batch); rules (hk_svc_rule_apply: add or
+ * replace, enable, disable, delete; hk_svc_reason_apply;
+ * hk_svc_rules_strict_apply) and vectors
+ * (hk_svc_vspace_create_apply, hk_svc_vspace_drop_apply,
+ * hk_svc_ventity_apply, hk_svc_embed_apply — the built-in embedder is a
+ * pure function of the statements, so every node computes the same
+ * vectors). A decoded request points into the JSON value it came from
+ * (one reference held in `hold`), so nothing is copied but the arrays of
+ * the request; rule and vector requests get this node's module handles
+ * from the env.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/mem.h"
 #include "service/svc_cmd.h"
+#include "service/svc_rules.h"
+#include "service/svc_vector.h"
 
 static hk_err bad(hk_error *err, const char *what)
 {
@@ -154,8 +164,10 @@ static void add_release(void *arg)
     hk_free(c);
 }
 
-static hk_err add_decode(json_t *v, void **arg, hk_error *err)
+static hk_err add_decode(json_t *v, const hk_svc_cmd_env *env, void **arg,
+                         hk_error *err)
 {
+    (void)env;
     json_t *facts, *meta = opt(v, "meta");
     size_t n = items_of(v, "facts", &facts);
     if (n == 0) return bad(err, "no facts");
@@ -219,8 +231,10 @@ static void update_release(void *arg)
     hk_free(c);
 }
 
-static hk_err update_decode(json_t *v, void **arg, hk_error *err)
+static hk_err update_decode(json_t *v, const hk_svc_cmd_env *env, void **arg,
+                            hk_error *err)
 {
+    (void)env;
     json_t *id = json_object_get(v, "id"), *o = opt(v, "old");
     json_t *n = opt(v, "new"), *m = opt(v, "meta");
     if (!json_is_integer(id) || json_integer_value(id) < 0 ||
@@ -282,8 +296,10 @@ static void delete_release(void *arg)
     hk_free(c);
 }
 
-static hk_err delete_decode(json_t *v, void **arg, hk_error *err)
+static hk_err delete_decode(json_t *v, const hk_svc_cmd_env *env, void **arg,
+                            hk_error *err)
 {
+    (void)env;
     json_t *names;
     size_t n = items_of(v, "names", &names);
     if (n == 0) return bad(err, "no names");
@@ -368,8 +384,10 @@ static void batch_release(void *arg)
     hk_free(c);
 }
 
-static hk_err batch_decode(json_t *v, void **arg, hk_error *err)
+static hk_err batch_decode(json_t *v, const hk_svc_cmd_env *env, void **arg,
+                           hk_error *err)
 {
+    (void)env;
     json_t *items, *why = json_object_get(v, "bad");
     json_t *opts = json_object_get(v, "opts");
     size_t n = items_of(v, "items", &items);
@@ -407,6 +425,320 @@ static hk_err batch_decode(json_t *v, void **arg, hk_error *err)
     return HK_OK;
 }
 
+/* ==== rule (add or replace, enable, disable, delete), reason, strict ==== */
+
+typedef struct cmd_rule {
+    hk_svc_rule_op op; /* the request (d: this node's rule databases) */
+    json_t *hold;      /* the command (name and text point into it) */
+} cmd_rule;
+
+static hk_err rule_encode(const void *arg, json_t **out, hk_error *err)
+{
+    const hk_svc_rule_op *op = arg;
+    *out = json_pack("{s:i, s:s?, s:s?}", "verb", (int)op->verb, "name",
+                     op->name && op->name[0] ? op->name : NULL, "text",
+                     op->verb == HK_SVC_RULE_ADD ? op->text : NULL);
+    return *out ? HK_OK : nomem(err);
+}
+
+static void rule_release(void *arg)
+{
+    cmd_rule *c = arg;
+    if (!c) return;
+    hk_svc_rule_op_free(&c->op);
+    json_decref(c->hold);
+    hk_free(c);
+}
+
+static hk_err rule_decode(json_t *v, const hk_svc_cmd_env *env, void **arg,
+                          hk_error *err)
+{
+    json_t *verb = json_object_get(v, "verb");
+    const char *name = json_string_value(opt(v, "name"));
+    const char *text = json_string_value(opt(v, "text"));
+    json_int_t vb = json_integer_value(verb);
+    if (!json_is_integer(verb) || vb < HK_SVC_RULE_ADD ||
+        vb > HK_SVC_RULE_DELETE || (vb == HK_SVC_RULE_ADD && !text) ||
+        (vb != HK_SVC_RULE_ADD && !name) || (name && !hkr_name_valid(name)))
+        return bad(err, "rule");
+    hkr_dbs d;
+    hk_err e = hkr_dbs_of(env->s, &d, err);
+    if (e) return e;
+    cmd_rule *c = hk_calloc(1, sizeof *c);
+    if (!c) return nomem(err);
+    c->hold = json_incref(v);
+    c->op.d = d;
+    c->op.verb = (hk_svc_rule_verb)vb;
+    c->op.name = name;
+    c->op.text = text;
+    *arg = c;
+    return HK_OK;
+}
+
+typedef struct cmd_reason {
+    hk_svc_reason r; /* the request (d: this node's rule databases) */
+} cmd_reason;
+
+static hk_err reason_encode(const void *arg, json_t **out, hk_error *err)
+{
+    (void)arg;
+    *out = json_object();
+    return *out ? HK_OK : nomem(err);
+}
+
+static void reason_release(void *arg)
+{
+    hk_free(arg);
+}
+
+static hk_err reason_decode(json_t *v, const hk_svc_cmd_env *env, void **arg,
+                            hk_error *err)
+{
+    if (!json_is_object(v)) return bad(err, "reason");
+    hkr_dbs d;
+    hk_err e = hkr_dbs_of(env->s, &d, err);
+    if (e) return e;
+    cmd_reason *c = hk_calloc(1, sizeof *c);
+    if (!c) return nomem(err);
+    c->r.d = d;
+    *arg = c;
+    return HK_OK;
+}
+
+typedef struct cmd_strict {
+    hk_svc_rules_strict a; /* the request (d: this node's rule databases) */
+} cmd_strict;
+
+static hk_err strict_encode(const void *arg, json_t **out, hk_error *err)
+{
+    *out = json_pack("{s:b}", "on", ((const hk_svc_rules_strict *)arg)->on);
+    return *out ? HK_OK : nomem(err);
+}
+
+static hk_err strict_decode(json_t *v, const hk_svc_cmd_env *env, void **arg,
+                            hk_error *err)
+{
+    json_t *on = json_object_get(v, "on");
+    if (!json_is_boolean(on)) return bad(err, "strict");
+    hkr_dbs d;
+    hk_err e = hkr_dbs_of(env->s, &d, err);
+    if (e) return e;
+    cmd_strict *c = hk_calloc(1, sizeof *c);
+    if (!c) return nomem(err);
+    c->a.d = d;
+    c->a.on = json_is_true(on);
+    *arg = c;
+    return HK_OK;
+}
+
+/* ==== vector.space.create, vector.space.drop ==== */
+
+static hk_err need_vs(const hk_svc_cmd_env *env, hk_error *err)
+{
+    return env->vs ? HK_OK
+                   : hk_error_set(err, HK_ERR_UNSUPPORTED,
+                                  "the vector module is not attached");
+}
+
+/* The space's name and definition; id, stamp and count are the store's. */
+static hk_err vspace_encode(const void *arg, json_t **out, hk_error *err)
+{
+    const hkv_space *sp = &((const hk_svc_vspace_arg *)arg)->sp;
+    const hkv_params *p = &sp->params;
+    *out = json_pack("{s:s, s:[i,i,i,i,i,i], s:i, s:b, s:i, s:s}", "name",
+                     sp->name, "params", (int)p->dim, (int)p->metric,
+                     (int)p->quant, (int)p->m, (int)p->ef_construction,
+                     (int)p->ef, "embedder", (int)sp->embedder, "auto",
+                     sp->auto_embed, "kind", (int)sp->kind, "model", sp->model);
+    return *out ? HK_OK : nomem(err);
+}
+
+static hk_err vspace_decode(json_t *v, const hk_svc_cmd_env *env, void **arg,
+                            hk_error *err)
+{
+    const char *name = json_string_value(json_object_get(v, "name"));
+    json_t *p = json_object_get(v, "params");
+    const char *model = json_string_value(json_object_get(v, "model"));
+    json_int_t w[6];
+    bool ok = name && strlen(name) <= HKV_NAME_MAX;
+    if (ok && p) { /* create; drop carries the name only */
+        ok = json_array_size(p) == 6 && model && strlen(model) <= HKV_MODEL_MAX;
+        for (size_t i = 0; ok && i < 6; i++) {
+            w[i] = json_integer_value(json_array_get(p, i));
+            ok = json_is_integer(json_array_get(p, i)) && w[i] >= 0 &&
+                 w[i] <= (json_int_t)UINT32_MAX;
+        }
+    }
+    if (!ok) return bad(err, "vector space");
+    hk_err e = need_vs(env, err);
+    if (e) return e;
+    hk_svc_vspace_arg *a = hk_calloc(1, sizeof *a);
+    if (!a) return nomem(err);
+    a->vs = env->vs;
+    snprintf(a->sp.name, sizeof a->sp.name, "%s", name);
+    if (p) {
+        a->sp.params = (hkv_params){.dim = (uint32_t)w[0],
+                                    .metric = (hkv_metric)w[1],
+                                    .quant = (hkv_quant)w[2],
+                                    .m = (uint32_t)w[3],
+                                    .ef_construction = (uint32_t)w[4],
+                                    .ef = (uint32_t)w[5]};
+        a->sp.embedder =
+            (hkv_embedder)json_integer_value(json_object_get(v, "embedder"));
+        a->sp.auto_embed = json_is_true(json_object_get(v, "auto"));
+        a->sp.kind = (hkv_kind)json_integer_value(json_object_get(v, "kind"));
+        snprintf(a->sp.model, sizeof a->sp.model, "%s", model);
+    }
+    *arg = a;
+    return HK_OK;
+}
+
+static hk_err vdrop_encode(const void *arg, json_t **out, hk_error *err)
+{
+    const hkv_space *sp = &((const hk_svc_vspace_arg *)arg)->sp;
+    *out = json_pack("{s:s}", "name", sp->name);
+    return *out ? HK_OK : nomem(err);
+}
+
+static void vspace_release(void *arg)
+{
+    hk_free(arg);
+}
+
+/* ==== vector.entity (entity vectors stored or removed) ==== */
+
+typedef struct cmd_ventity {
+    hk_svc_ventity_arg a; /* the request */
+    json_t *hold;         /* the command (names point into it) */
+    const char **names;   /* a.n names */
+    float *vecs;          /* a.n * a.dim floats, or NULL with remove */
+} cmd_ventity;
+
+/* Vectors travel as JSON numbers: a float widened to double prints with
+ * 17 significant digits and reads back to the same float. */
+static hk_err ventity_encode(const void *arg, json_t **out, hk_error *err)
+{
+    const hk_svc_ventity_arg *a = arg;
+    json_t *names = json_array(),
+           *vecs = a->remove ? json_null() : json_array();
+    bool ok = names && vecs;
+    for (size_t i = 0; ok && i < a->n; i++) {
+        ok = json_array_append_new(names, json_string(a->names[i])) == 0;
+        for (uint32_t d = 0; ok && !a->remove && d < a->dim; d++)
+            ok = json_array_append_new(
+                     vecs, json_real((double)a->vecs[i * a->dim + d])) == 0;
+    }
+    if (!ok) {
+        json_decref(names);
+        json_decref(vecs);
+        return nomem(err);
+    }
+    *out = json_pack("{s:s, s:o, s:o, s:I, s:b, s:s?}", "space", a->space,
+                     "names", names, "vecs", vecs, "dim", (json_int_t)a->dim,
+                     "remove", a->remove, "model", a->model);
+    return *out ? HK_OK : nomem(err);
+}
+
+static void ventity_release(void *arg)
+{
+    cmd_ventity *c = arg;
+    if (!c) return;
+    hk_free(c->names);
+    hk_free(c->vecs);
+    json_decref(c->hold);
+    hk_free(c);
+}
+
+static hk_err ventity_decode(json_t *v, const hk_svc_cmd_env *env, void **arg,
+                             hk_error *err)
+{
+    json_t *names, *vecs = json_object_get(v, "vecs");
+    size_t n = items_of(v, "names", &names);
+    const char *space = json_string_value(json_object_get(v, "space"));
+    json_int_t dim = json_integer_value(json_object_get(v, "dim"));
+    bool remove = json_is_true(json_object_get(v, "remove"));
+    if (n == 0 || !space || dim < 0 || dim > HKV_DIM_MAX ||
+        (!remove && (dim == 0 || json_array_size(vecs) != n * (size_t)dim)))
+        return bad(err, "entity vectors");
+    hk_err e = need_vs(env, err);
+    if (e) return e;
+    cmd_ventity *c = hk_calloc(1, sizeof *c);
+    if (!c) return nomem(err);
+    c->hold = json_incref(v);
+    c->names = hk_calloc(n, sizeof *c->names);
+    if (!remove) c->vecs = hk_calloc(n * (size_t)dim, sizeof *c->vecs);
+    e = c->names && (remove || c->vecs) ? HK_OK : nomem(err);
+    for (size_t i = 0; e == HK_OK && i < n; i++)
+        if (!(c->names[i] = json_string_value(json_array_get(names, i))))
+            e = bad(err, "entity name");
+    for (size_t i = 0; e == HK_OK && !remove && i < n * (size_t)dim; i++) {
+        json_t *x = json_array_get(vecs, i);
+        if (!json_is_number(x))
+            e = bad(err, "vector value");
+        else
+            c->vecs[i] = (float)json_number_value(x);
+    }
+    if (e != HK_OK) {
+        ventity_release(c);
+        return e;
+    }
+    c->a = (hk_svc_ventity_arg){.vs = env->vs,
+                                .space = space,
+                                .names = c->names,
+                                .vecs = c->vecs,
+                                .dim = (uint32_t)dim,
+                                .n = n,
+                                .remove = remove,
+                                .model = json_string_value(opt(v, "model"))};
+    *arg = c;
+    return HK_OK;
+}
+
+/* ==== vector.embed (one batch of the built-in, deterministic embedder) ==== */
+
+typedef struct cmd_embed {
+    hk_svc_embed_arg a; /* the request */
+    json_t *hold;       /* the command (space points into it) */
+} cmd_embed;
+
+static hk_err embed_encode(const void *arg, json_t **out, hk_error *err)
+{
+    const hk_svc_embed_arg *a = arg;
+    *out = json_pack("{s:s, s:I, s:I}", "space", a->space, "after",
+                     (json_int_t)a->after, "limit", (json_int_t)a->limit);
+    return *out ? HK_OK : nomem(err);
+}
+
+static void embed_release(void *arg)
+{
+    cmd_embed *c = arg;
+    if (!c) return;
+    json_decref(c->hold);
+    hk_free(c);
+}
+
+static hk_err embed_decode(json_t *v, const hk_svc_cmd_env *env, void **arg,
+                           hk_error *err)
+{
+    const char *space = json_string_value(json_object_get(v, "space"));
+    json_t *after = json_object_get(v, "after"),
+           *lim = json_object_get(v, "limit");
+    if (!space || !json_is_integer(after) || !json_is_integer(lim) ||
+        json_integer_value(after) < 0 || json_integer_value(lim) < 0)
+        return bad(err, "embed");
+    hk_err e = need_vs(env, err);
+    if (e) return e;
+    cmd_embed *c = hk_calloc(1, sizeof *c);
+    if (!c) return nomem(err);
+    c->hold = json_incref(v);
+    c->a = (hk_svc_embed_arg){.vs = env->vs,
+                              .space = space,
+                              .after = (hk_fact_id)json_integer_value(after),
+                              .limit = (uint64_t)json_integer_value(lim)};
+    *arg = c;
+    return HK_OK;
+}
+
 /* ==== The table ==== */
 
 /* A decoded request starts with the service's request struct, so the
@@ -420,6 +752,19 @@ static const hk_svc_cmd cmds[] = {
      delete_release, false},
     {"fact.batch", hk_svc_fact_batch_apply, batch_encode, batch_decode,
      batch_release, true},
+    {"rule", hk_svc_rule_apply, rule_encode, rule_decode, rule_release, false},
+    {"reason", hk_svc_reason_apply, reason_encode, reason_decode,
+     reason_release, false},
+    {"rule.strict", hk_svc_rules_strict_apply, strict_encode, strict_decode,
+     reason_release, false},
+    {"vector.space.create", hk_svc_vspace_create_apply, vspace_encode,
+     vspace_decode, vspace_release, false},
+    {"vector.space.drop", hk_svc_vspace_drop_apply, vdrop_encode, vspace_decode,
+     vspace_release, false},
+    {"vector.entity", hk_svc_ventity_apply, ventity_encode, ventity_decode,
+     ventity_release, false},
+    {"vector.embed", hk_svc_embed_apply, embed_encode, embed_decode,
+     embed_release, false},
 };
 
 const hk_svc_cmd *hk_svc_cmd_by_apply(hk_svc_apply_fn fn)

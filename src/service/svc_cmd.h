@@ -26,18 +26,28 @@
 #include <jansson.h>
 
 #include "service/service.h"
+#include "vector/vector.h"
+
+/* What a decoded request needs of the node that applies it: the rule and
+ * vector commands point their requests at this node's module handles. */
+typedef struct hk_svc_cmd_env {
+    hk_store *s;   /* the KB the command is applied to */
+    hkv_store *vs; /* its vector module, or NULL (vector commands then
+                      fail with HK_ERR_UNSUPPORTED) */
+} hk_svc_cmd_env;
 
 /* One kind of write command. */
 typedef struct hk_svc_cmd {
-    const char *name;      /* "fact.add", "fact.update", ... */
+    const char *name;      /* "fact.add", "rule", "vector.entity", ... */
     hk_svc_apply_fn apply; /* the service's apply step */
     /* Writes the request arg (the apply step's argument) as a new JSON
      * value into *out (caller decrefs). */
     hk_err (*encode)(const void *arg, json_t **out, hk_error *err);
-    /* Builds a new request from v into *arg (v is borrowed; the request
-     * keeps its own reference). HK_ERR_INVALID when v is not this kind
-     * of command. Release with release. */
-    hk_err (*decode)(json_t *v, void **arg, hk_error *err);
+    /* Builds a new request from v into *arg for the node env (v is
+     * borrowed; the request keeps its own reference). HK_ERR_INVALID when
+     * v is not this kind of command. Release with release. */
+    hk_err (*decode)(json_t *v, const hk_svc_cmd_env *env, void **arg,
+                     hk_error *err);
     void (*release)(void *arg); /* frees what decode made; NULL is fine */
     bool solo; /* needs a write transaction of its own (bulk mode) */
 } hk_svc_cmd;

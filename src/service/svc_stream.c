@@ -16,7 +16,7 @@ hk_err hk_svc_stream_enable(hk_store *s, hk_error *err)
     return hkst_outbox_enable(s, err);
 }
 
-hk_err hk_svc_digest(hk_txn *t, hkst_digest *out, hk_error *err)
+hk_err hk_svc_digest(hk_store *s, hk_txn *t, hkst_digest *out, hk_error *err)
 {
-    return hkst_digest_get(t, out, err);
+    return hkst_digest_get(s, t, out, err);
 }

@@ -22,8 +22,9 @@ hk_err hk_svc_stream_status(hk_store *s, hk_txn *t, hkst_status *out,
 hk_err hk_svc_stream_enable(hk_store *s, hk_error *err);
 
 /* hakgal digest: an order-independent digest of the facts (statement and
- * metadata, without ids and times) and the audit head, in the caller's
- * read txn (hkst_digest_get; scans every fact). */
-hk_err hk_svc_digest(hk_txn *t, hkst_digest *out, hk_error *err);
+ * metadata, without ids and times), of the rule and vector records and
+ * the audit head, in the caller's read txn t of s (hkst_digest_get; scans
+ * every fact and record). */
+hk_err hk_svc_digest(hk_store *s, hk_txn *t, hkst_digest *out, hk_error *err);
 
 #endif /* HK_SVC_STREAM_H */

@@ -541,6 +541,8 @@ static const char *op_name(hks_op op)
         return "import";
     case HKS_OP_VECTOR:
         return "vector";
+    case HKS_OP_RULE:
+        return "rule";
     }
     return "change";
 }

@@ -136,8 +136,12 @@ typedef enum hks_op {
     HKS_OP_UPDATE = 3, /* a fact's content was replaced (same id) */
     HKS_OP_META = 4,   /* a fact's metadata changed (same content) */
     HKS_OP_IMPORT = 5, /* a bulk transaction created facts id..id_last */
-    HKS_OP_VECTOR = 6  /* a vector of fact id was set or removed (its
-                          audit entry, op "vector", says which space) */
+    HKS_OP_VECTOR = 6, /* a vector of fact id was set or removed (its
+                          audit entry, op "vector", says which space);
+                          id 0: an entity vector (the entry names it) */
+    HKS_OP_RULE = 7    /* a rule was added, replaced, enabled, disabled or
+                          deleted (id 0; its audit entry, op "rule", holds
+                          the rule before and after) */
 } hks_op;
 
 /* Which changes a hook receives (hks_hook.events). */
@@ -152,7 +156,8 @@ enum {
                                   imported fact; without it bulk imports
                                   are seen only as one HKS_OP_IMPORT) */
     HKS_EV_VECTOR = 1u << 6,   /* HKS_OP_VECTOR */
-    HKS_EV_ALL = (1u << 7) - 1
+    HKS_EV_RULE = 1u << 7,     /* HKS_OP_RULE */
+    HKS_EV_ALL = (1u << 8) - 1
 };
 
 /* One change, as the in-transaction hook sees it. Everything points into

@@ -12,6 +12,17 @@
  * store's data digest uses over records (docs/STORAGE.md), here over the
  * id-free content. One read snapshot; a scan of every fact.
  *
+ * Rules and vectors: two more sums of the same kind, one over the stored
+ * records of the rule module (rules.rule: name, text, enabled, version,
+ * times; rules.derived: the derived facts and their proofs; rules.meta:
+ * strict mode and the change counter) and one over
+ * those of the vector module (vector.spaces, vector.data: every vector's
+ * bytes under its space and fact or entity id); each element is SHA-256
+ * of database name, key and value. These are the records as stored, ids
+ * and times included: nodes that applied the same log hold them
+ * byte-identical (docs/STREAM.md), which is what the digest proves. A KB
+ * without the module databases has zero sums.
+ *
  * The audit head (sequence and hash of the newest entry) proves the
  * history: equal only when the same changes were applied in the same
  * order with the same times and actors.
@@ -21,7 +32,27 @@
 
 #include "core/buf.h"
 #include "core/sha256.h"
+#include "store/store.h"
 #include "stream/stream.h"
+
+static void lanes_add(const uint8_t h[32], uint64_t lanes[4])
+{
+    for (int l = 0; l < 4; l++) {
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++)
+            v = (v << 8) | h[l * 8 + i];
+        lanes[l] += v;
+    }
+}
+
+static void lanes_hex(const uint64_t lanes[4], char hex[65])
+{
+    uint8_t raw[32];
+    for (int l = 0; l < 4; l++)
+        for (int i = 0; i < 8; i++)
+            raw[l * 8 + i] = (uint8_t)(lanes[l] >> (56 - 8 * i));
+    hk_hex(raw, 32, hex);
+}
 
 static hk_err element(const hk_fact *f, hk_buf *b, uint64_t lanes[4])
 {
@@ -37,16 +68,43 @@ static hk_err element(const hk_fact *f, hk_buf *b, uint64_t lanes[4])
     if (e) return e;
     uint8_t h[32];
     hk_sha256(b->data, b->len, h);
-    for (int l = 0; l < 4; l++) {
-        uint64_t v = 0;
-        for (int i = 0; i < 8; i++)
-            v = (v << 8) | h[l * 8 + i];
-        lanes[l] += v;
-    }
+    lanes_add(h, lanes);
     return HK_OK;
 }
 
-hk_err hkst_digest_get(hk_txn *t, hkst_digest *out, hk_error *err)
+/* Adds every record of module database name (absent: nothing) to lanes;
+ * *n counts them. One pass over the database, bounded by its entries. */
+static hk_err module_db(hk_store *s, hk_txn *t, const char *name, hk_buf *b,
+                        uint64_t lanes[4], uint64_t *n, hk_error *err)
+{
+    hks_db db;
+    if (hks_db_find(s, name, &db, NULL) != HK_OK) return HK_OK;
+    hks_cursor *c = NULL;
+    hk_err e = hks_cursor_open(t, db, &c, err);
+    bool found = true;
+    while (!e) {
+        hks_val k, v;
+        if ((e = hks_cursor_next(c, &k, &v, &found, err)) || !found) break;
+        uint8_t kl[4] = {(uint8_t)(k.len >> 24), (uint8_t)(k.len >> 16),
+                         (uint8_t)(k.len >> 8), (uint8_t)k.len};
+        hk_buf_reset(b);
+        if ((e = hk_buf_append(b, name, strlen(name) + 1)) ||
+            (e = hk_buf_append(b, kl, 4)) ||
+            (e = hk_buf_append(b, k.data, k.len)) ||
+            (e = hk_buf_append(b, v.data, v.len))) {
+            hk_error_set(err, e, "digest: out of memory");
+            break;
+        }
+        uint8_t h[32];
+        hk_sha256(b->data, b->len, h);
+        lanes_add(h, lanes);
+        (*n)++;
+    }
+    if (c) hks_cursor_close(c);
+    return e;
+}
+
+hk_err hkst_digest_get(hk_store *s, hk_txn *t, hkst_digest *out, hk_error *err)
 {
     hk_query *q = NULL;
     hk_fact f;
@@ -68,13 +126,17 @@ hk_err hkst_digest_get(hk_txn *t, hkst_digest *out, hk_error *err)
         out->facts++;
     }
     if (q) hk_query_close(q);
+    uint64_t rl[4] = {0, 0, 0, 0}, vl[4] = {0, 0, 0, 0};
+    if (!e) e = module_db(s, t, "rules.rule", &b, rl, &out->rules, err);
+    if (!e) e = module_db(s, t, "rules.derived", &b, rl, &out->rules, err);
+    if (!e) e = module_db(s, t, "rules.meta", &b, rl, &out->rules, err);
+    if (!e) e = module_db(s, t, "vector.spaces", &b, vl, &out->vectors, err);
+    if (!e) e = module_db(s, t, "vector.data", &b, vl, &out->vectors, err);
     if (!e) e = hk_audit_list(t, 0, 1, &head, &n_head, err);
     if (!e) {
-        uint8_t raw[32];
-        for (int l = 0; l < 4; l++)
-            for (int i = 0; i < 8; i++)
-                raw[l * 8 + i] = (uint8_t)(lanes[l] >> (56 - 8 * i));
-        hk_hex(raw, 32, out->content);
+        lanes_hex(lanes, out->content);
+        lanes_hex(rl, out->rules_digest);
+        lanes_hex(vl, out->vectors_digest);
         if (n_head) {
             out->audit_seq = head[0].seq;
             hk_hex(head[0].hash, 32, out->audit_hash);
@@ -90,7 +152,11 @@ hk_err hkst_digest_write_json(const hkst_digest *d, hk_buf *out)
 {
     return hk_buf_appendf(out,
                           "{\"facts\":%llu,\"content\":\"%s\","
+                          "\"rules\":{\"records\":%llu,\"digest\":\"%s\"},"
+                          "\"vectors\":{\"records\":%llu,\"digest\":\"%s\"},"
                           "\"audit\":{\"seq\":%llu,\"hash\":\"%s\"}}",
                           (unsigned long long)d->facts, d->content,
+                          (unsigned long long)d->rules, d->rules_digest,
+                          (unsigned long long)d->vectors, d->vectors_digest,
                           (unsigned long long)d->audit_seq, d->audit_hash);
 }

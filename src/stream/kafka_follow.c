@@ -18,7 +18,7 @@
  *      ids it hands out. add: the fact with its metadata and times (a MERGE
  *      when present); delete: by the before statement; update: before ->
  *      after statement; meta: the after metadata; vector events are skipped
- *      (the vector bytes are not in the stream).
+ *      (the vector bytes are not in the stream), and so are rule events.
  *   3. A message that is not a hakgal change event (bad JSON, missing
  *      fields, foreign source), or whose change cannot be applied (a delete
  *      of a fact that is not there), is skipped: its offset is recorded
@@ -128,7 +128,8 @@ static hk_err apply_event(hk_txn *t, json_t *j, hk_error *err)
     json_t *after = json_object_get(j, "after");
     if (!name || strcmp(name, "hakgal") != 0 || !kind)
         return hk_error_set(err, HK_ERR_INVALID, "not a hakgal change event");
-    if (strcmp(kind, "vector") == 0) return HK_OK; /* bytes not streamed */
+    /* vector bytes are not streamed; rules stay the source's own */
+    if (strcmp(kind, "vector") == 0 || strcmp(kind, "rule") == 0) return HK_OK;
     hk_txn_set_actor(t, actor && *actor ? actor : "replication");
     hk_statement st, st2;
     hk_fact_meta m;

@@ -82,8 +82,10 @@ static hk_err meta_put(hk_txn *t, hks_db meta, const char *name, uint64_t v,
 
 /* ==== The envelope ==== */
 
-static const char *debezium_op(hks_op op)
+static const char *debezium_op(hks_op op, const char *before, const char *after)
 {
+    if (op == HKS_OP_RULE) /* the rule's own life: created, changed, gone */
+        return !before ? "c" : !after ? "d" : "u";
     switch (op) {
     case HKS_OP_ADD:
         return "c";
@@ -107,6 +109,8 @@ static const char *kind_name(hks_op op)
         return "meta";
     case HKS_OP_VECTOR:
         return "vector";
+    case HKS_OP_RULE:
+        return "rule";
     default:
         return "import";
     }
@@ -164,7 +168,8 @@ static hk_err envelope(hk_txn *t, hk_store *s, const hks_change *c,
         ts = f.created_us;
     }
     e = hk_buf_appendf(b, "{\"op\":\"%s\",\"kind\":\"%s\",\"before\":",
-                       debezium_op(c->op), kind_name(c->op));
+                       debezium_op(c->op, before_json, after_json),
+                       kind_name(c->op));
     if (!e) e = hk_buf_append_str(b, before_json ? before_json : "null");
     if (!e) e = hk_buf_append_str(b, ",\"after\":");
     if (!e) e = hk_buf_append_str(b, after_json ? after_json : "null");
@@ -235,7 +240,7 @@ static hk_err hook_add(hk_store *s, hk_error *err)
 {
     hks_hook h = {HOOK_NAME,
                   HKS_EV_ADD | HKS_EV_DELETE | HKS_EV_UPDATE | HKS_EV_META |
-                      HKS_EV_BULK_ADD | HKS_EV_VECTOR,
+                      HKS_EV_BULK_ADD | HKS_EV_VECTOR | HKS_EV_RULE,
                   on_change, NULL, s};
     hk_err e = hks_hook_add(s, &h, err);
     if (e == HK_ERR_EXISTS) {

@@ -88,17 +88,25 @@ hk_err hkst_outbox_remove(hk_store *s, hk_txn *t, uint64_t last, hk_error *err);
 /* ==== Digest (digest.c) ==== */
 
 /* What `hakgal digest` shows: equal content digests mean equal facts with
- * equal metadata, whatever their ids, times and insertion order. */
+ * equal metadata, whatever their ids, times and insertion order; equal
+ * rule and vector digests mean byte-identical rule and vector records
+ * (what nodes applying one log hold). */
 typedef struct hkst_digest {
-    uint64_t facts;      /* facts digested */
-    char content[65];    /* order-independent digest of the facts, hex */
-    uint64_t audit_seq;  /* newest audit entry, 0 when none */
-    char audit_hash[65]; /* its hash, hex ("" when none) */
+    uint64_t facts;          /* facts digested */
+    char content[65];        /* order-independent digest of the facts, hex */
+    uint64_t rules;          /* rule and derived-fact records digested */
+    char rules_digest[65];   /* their order-independent digest, hex */
+    uint64_t vectors;        /* vector space and vector records digested */
+    char vectors_digest[65]; /* their order-independent digest, hex */
+    uint64_t audit_seq;      /* newest audit entry, 0 when none */
+    char audit_hash[65];     /* its hash, hex ("" when none) */
 } hkst_digest;
 
-/* Scans every fact of t's snapshot. */
-hk_err hkst_digest_get(hk_txn *t, hkst_digest *out, hk_error *err);
-/* Appends {"facts","content","audit":{"seq","hash"}}. */
+/* Scans every fact and every rule and vector record of t's snapshot (t a
+ * txn of s). */
+hk_err hkst_digest_get(hk_store *s, hk_txn *t, hkst_digest *out, hk_error *err);
+/* Appends {"facts","content","rules":{"records","digest"},
+ * "vectors":{"records","digest"},"audit":{"seq","hash"}}. */
 hk_err hkst_digest_write_json(const hkst_digest *d, hk_buf *out);
 
 /* ==== Kafka URLs ==== */

@@ -359,7 +359,8 @@ hk_err hkv_space_create(hkv_store *vs, hk_txn *t, const hkv_space *sp,
     hkv_space rec = *sp;
     rec.id = id;
     rec.params = p;
-    rec.stamp = (uint64_t)hk_now_us();
+    /* the txn's clock: replicas applying one log agree (kafka_repl.c) */
+    rec.stamp = (uint64_t)hks_txn_now(t);
     rec.vectors = 0;
     return put_space(vs, t, &rec, HKS_PUT_NOOVERWRITE, err);
 }
@@ -431,7 +432,7 @@ hk_err hkv_space_clear(hkv_store *vs, hk_txn *t, const char *name,
     snprintf(sp.model, sizeof sp.model, "%s", model);
     /* a new stamp: kept indexes and index files of the old vectors are
      * rebuilt, as for a re-created space */
-    uint64_t now = (uint64_t)hk_now_us();
+    uint64_t now = (uint64_t)hks_txn_now(t);
     sp.stamp = now > sp.stamp ? now : sp.stamp + 1;
     return put_space(vs, t, &sp, 0, err);
 }

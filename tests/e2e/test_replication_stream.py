@@ -3,7 +3,8 @@
 Kafka mock cluster (tests/helpers/hk_kafka_mock), writes through REST and
 the CLI, events read back by examples/stream_consumer.py (a real Kafka
 client, confluent-kafka): every committed change arrives once, complete, in
-order per fact; with every broker down events wait in the outbox (across a
+order per fact; rule changes and entity vectors are events too; with
+every broker down events wait in the outbox (across a
 kill -9 of the server) and drain once the cluster is back.
 """
 import json
@@ -193,6 +194,57 @@ class Stream(unittest.TestCase):
         self.assertEqual(mcp[0]["backlog"], 0)
         self.assertTrue(mcp[0]["enabled"])
         self.assertEqual(mcp[1], d)
+
+    def test_rule_and_vector_events(self):
+        """Rule changes and entity vectors are events with kind rule and
+        vector, fact id 0, in the documented shape (the required members
+        of docs/STREAM.md's JSON Schema, read from the document)."""
+        import re
+        with open(os.path.join(SRC, "docs", "STREAM.md")) as f:
+            schema = json.loads(re.search(r"### JSON Schema\n\n```json\n"
+                                          r"(.*?)```", f.read(), re.S)
+                                .group(1))
+        self.add("Parent(ann, bob)")
+        for method, path, body, want in [
+                ("POST", "/v2/rules", {"name": "kin",
+                                       "rule": "Kin(?x) :- Parent(?x, ?y)."},
+                 201),
+                ("PATCH", "/v2/rules/kin", {"enabled": False}, 200),
+                ("DELETE", "/v2/rules/kin", None, 200),
+                ("POST", "/v2/vectors", {"name": "people", "dim": 2,
+                                         "kind": "entity"}, 201),
+                ("POST", "/v2/vectors/people/entities",
+                 {"entities": [{"entity": "ann", "vector": [1, 0]}]}, 200)]:
+            st, _, b = self.s.request(method, path, body)
+            self.assertEqual(st, want, b)
+        self.wait_drained()
+        ev = self.events(5)
+        self.assertEqual(len(ev), 5)
+        self.check_order(ev)
+        # 4 partitions: the fact (key 1) and the rest (key 0) interleave
+        # in any way; source.event is the total order
+        ev.sort(key=lambda e: e["source"]["event"])
+        self.assertEqual([e["kind"] for e in ev],
+                         ["add", "rule", "rule", "rule", "vector"])
+        self.assertEqual([e["op"] for e in ev], ["c", "c", "u", "d", "u"])
+        rule_req = schema["$defs"]["rule"]["oneOf"][0]["required"]
+        for e in ev:
+            for k in schema["required"]:
+                self.assertIn(k, e)
+            self.assertIn(e["kind"], schema["properties"]["kind"]["enum"])
+        for e in ev[1:]:
+            self.assertEqual(e["source"]["fact_id"], 0)
+            self.assertGreater(e["source"]["seq"], 0)
+        for side in (ev[1]["after"], ev[2]["before"], ev[2]["after"],
+                     ev[3]["before"]):
+            self.assertEqual(sorted(side), sorted(rule_req))
+        self.assertIsNone(ev[1]["before"])
+        self.assertIsNone(ev[3]["after"])
+        self.assertFalse(ev[2]["after"]["enabled"])
+        self.assertEqual(ev[3]["before"]["rule"], "Kin(?x) :- Parent(?x, ?y).")
+        self.assertEqual((ev[4]["vector"]["space"], ev[4]["vector"]["entity"]),
+                         ("people", "ann"))
+        self.assertIsNone(ev[4]["after"])
 
     def test_cluster_down_events_wait_across_kill_then_drain(self):
         for i in range(5):

@@ -5,8 +5,10 @@
  * another KB leave both KBs identical (content digest and audit head),
  * for every kind of command: add with metadata, batch with bad items,
  * update of content and of metadata, delete by id and by statement, and
- * refusals (which fail alike on both). Malformed commands are refused with
- * HK_ERR_INVALID, never applied.
+ * refusals (which fail alike on both); rule changes, strict mode, reason,
+ * vector spaces, entity vectors and embed batches (equal rule and vector
+ * digests too). Malformed commands are refused with HK_ERR_INVALID, never
+ * applied.
  */
 #include "test_store_util.h"
 
@@ -14,12 +16,15 @@
 
 #include "service/service.h"
 #include "service/svc_cmd.h"
+#include "service/svc_rules.h"
+#include "service/svc_vector.h"
 #include "store/store.h"
 #include "stream/stream.h"
 
 typedef struct kb {
-    char *dir;   /* scratch directory */
-    hk_store *s; /* open store */
+    char *dir;     /* scratch directory */
+    hk_store *s;   /* open store */
+    hkv_store *vs; /* its vector module, or NULL */
 } kb;
 
 static int64_t g_clock = 1796376662000000; /* the command's time */
@@ -42,7 +47,8 @@ static hk_err both(kb *a, kb *b, hk_svc_apply_fn fn, void *arg)
     free(text);
     assert_non_null(back);
     void *darg = NULL;
-    hk_err de = cmd->decode(back, &darg, &err);
+    hk_svc_cmd_env env = {.s = b->s, .vs = b->vs};
+    hk_err de = cmd->decode(back, &env, &darg, &err);
     if (de != HK_OK) print_error("%s: %s\n", cmd->name, err.message);
     assert_int_equal(de, HK_OK);
     json_decref(back); /* the request holds its own reference */
@@ -72,7 +78,7 @@ static void same(kb *a, kb *b, uint64_t facts)
     hk_error err;
     for (int i = 0; i < 2; i++) {
         hk_txn *t = tu_begin(k[i]->s, false);
-        assert_int_equal(hkst_digest_get(t, &d[i], &err), HK_OK);
+        assert_int_equal(hkst_digest_get(k[i]->s, t, &d[i], &err), HK_OK);
         tu_check(t);
         hk_txn_abort(t);
     }
@@ -94,7 +100,8 @@ static hk_statement st_of(const char *text)
 static void test_every_command_converges(void **state)
 {
     (void)state;
-    kb a = {tu_tmpdir("cmd-a"), NULL}, b = {tu_tmpdir("cmd-b"), NULL};
+    kb a = {tu_tmpdir("cmd-a"), NULL, NULL},
+       b = {tu_tmpdir("cmd-b"), NULL, NULL};
     a.s = tu_open(a.dir);
     b.s = tu_open(b.dir);
 
@@ -193,6 +200,21 @@ static void test_malformed_commands_refused(void **state)
         {"fact.delete", "{\"names\":[{\"p\":7}]}"},
         {"fact.batch", "{\"items\":[1],\"bad\":[],\"opts\":{}}"},
         {"fact.batch", "{\"items\":[1],\"bad\":[null]}"},
+        {"rule", "{\"verb\":0}"},
+        {"rule", "{\"verb\":9,\"name\":\"r\"}"},
+        {"rule", "{\"verb\":3}"},
+        {"rule", "{\"verb\":3,\"name\":\"1 bad\"}"},
+        {"reason", "[]"},
+        {"vector.space.create", "{\"params\":[1,1,1,0,0,0]}"},
+        {"vector.space.create",
+         "{\"name\":\"s\",\"params\":[1,1],\"model\":\"\"}"},
+        {"vector.space.create",
+         "{\"name\":\"s\",\"params\":[1,1,1,0,0,-1],\"model\":\"\"}"},
+        {"vector.entity", "{\"space\":\"s\",\"names\":[\"a\"],\"dim\":2,"
+                          "\"vecs\":[1]}"},
+        {"vector.entity", "{\"space\":\"s\",\"names\":[],\"dim\":1,"
+                          "\"vecs\":[]}"},
+        {"vector.embed", "{\"space\":\"s\",\"after\":-1,\"limit\":1}"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const hk_svc_cmd *cmd = hk_svc_cmd_by_name(cases[i][0]);
@@ -201,7 +223,8 @@ static void test_malformed_commands_refused(void **state)
         assert_non_null(v);
         void *arg = NULL;
         hk_error err;
-        assert_int_equal(cmd->decode(v, &arg, &err), HK_ERR_INVALID);
+        hk_svc_cmd_env env = {NULL, NULL}; /* never reached: refused first */
+        assert_int_equal(cmd->decode(v, &env, &arg, &err), HK_ERR_INVALID);
         assert_null(arg);
         json_decref(v);
     }
@@ -209,11 +232,128 @@ static void test_malformed_commands_refused(void **state)
     assert_null(hk_svc_cmd_by_apply(hk_svc_rehash_apply));
 }
 
+/* The rule and vector commands: both KBs opened as the product opens
+ * them (rules and vectors attached); every rule change, strict mode,
+ * reason, space create and drop, entity vectors and an embed batch give
+ * equal fact, rule and vector digests and audit heads. */
+static void test_rules_and_vectors_converge(void **state)
+{
+    (void)state;
+    kb k[2] = {{tu_tmpdir("cmdrv-a"), NULL, NULL},
+               {tu_tmpdir("cmdrv-b"), NULL, NULL}};
+    hk_error err;
+    for (int i = 0; i < 2; i++) {
+        hk_store_options o = {
+            .create = true, .no_sync = true, .map_size = 1ull << 30};
+        assert_int_equal(
+            hk_svc_store_open(k[i].dir, &o, &k[i].s, &k[i].vs, &err), HK_OK);
+        assert_non_null(k[i].vs);
+    }
+    hk_statement st[3] = {st_of("Parent(ann, bob)"), st_of("Parent(bob, cid)"),
+                          st_of("Parent(cid, dan)")};
+    hk_fact_id ids[3];
+    bool created[3];
+    hk_svc_add add = {.st = st, .n = 3, .ids = ids, .created = created};
+    assert_int_equal(both(&k[0], &k[1], hk_svc_fact_add_apply, &add), HK_OK);
+    for (int i = 0; i < 3; i++)
+        hk_statement_release(&st[i]);
+
+    hkr_dbs d;
+    assert_int_equal(hkr_dbs_of(k[0].s, &d, &err), HK_OK);
+    struct {
+        hk_svc_rule_verb verb;
+        const char *name, *text;
+        hk_err want;
+    } rules[] = {
+        {HK_SVC_RULE_ADD, "gp",
+         "Grand(?x, ?z) :- Parent(?x, ?y), "
+         "Parent(?y, ?z).",
+         HK_OK},
+        {HK_SVC_RULE_ADD, NULL, "Kin(?x) :- Parent(?x, ?y).", HK_OK},
+        {HK_SVC_RULE_DISABLE, "gp", NULL, HK_OK},
+        {HK_SVC_RULE_ENABLE, "gp", NULL, HK_OK},
+        {HK_SVC_RULE_DELETE, "nope", NULL, HK_ERR_NOT_FOUND},
+        {HK_SVC_RULE_ADD, "bad", "Bad(?x) :- not Bad(?x).", HK_ERR_INVALID},
+    };
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        hk_svc_rule_op op = {.d = d,
+                             .verb = rules[i].verb,
+                             .name = rules[i].name,
+                             .text = rules[i].text};
+        hk_err rc = both(&k[0], &k[1], hk_svc_rule_apply, &op);
+        if (rc != rules[i].want) print_error("rule %zu: %d\n", i, (int)rc);
+        assert_int_equal(rc == HK_OK, rules[i].want == HK_OK);
+        hk_svc_rule_op_free(&op);
+    }
+    hk_svc_rules_strict strict = {.d = d, .on = true};
+    assert_int_equal(both(&k[0], &k[1], hk_svc_rules_strict_apply, &strict),
+                     HK_OK);
+    hk_svc_reason reason = {.d = d};
+    assert_int_equal(both(&k[0], &k[1], hk_svc_reason_apply, &reason), HK_OK);
+
+    hk_svc_vspace_arg sp = {.vs = k[0].vs};
+    snprintf(sp.sp.name, sizeof sp.sp.name, "people");
+    sp.sp.kind = HKV_KIND_ENTITY;
+    sp.sp.params = (hkv_params){.dim = 2, .metric = HKV_L2, .quant = HKV_F32};
+    snprintf(sp.sp.model, sizeof sp.sp.model, "hand");
+    assert_int_equal(both(&k[0], &k[1], hk_svc_vspace_create_apply, &sp),
+                     HK_OK);
+    const char *names[2] = {"ann", "cid"};
+    float vecs[4] = {0.1f, 1.0f / 3, -2.5f, 1e-7f}; /* not exact in decimal */
+    hk_svc_ventity_arg ve = {.vs = k[0].vs,
+                             .space = "people",
+                             .names = names,
+                             .vecs = vecs,
+                             .dim = 2,
+                             .n = 2,
+                             .model = "hand-2"};
+    assert_int_equal(both(&k[0], &k[1], hk_svc_ventity_apply, &ve), HK_OK);
+    ve.n = 1;
+    ve.remove = true;
+    ve.model = NULL;
+    assert_int_equal(both(&k[0], &k[1], hk_svc_ventity_apply, &ve), HK_OK);
+    names[0] = "nobody"; /* not an entity: fails alike */
+    ve.remove = false;
+    assert_int_not_equal(both(&k[0], &k[1], hk_svc_ventity_apply, &ve), HK_OK);
+    hk_svc_vspace_arg tx = {.vs = k[0].vs};
+    snprintf(tx.sp.name, sizeof tx.sp.name, "text");
+    tx.sp.embedder = HKV_EMBED_HASHED;
+    tx.sp.params =
+        (hkv_params){.dim = 16, .metric = HKV_COSINE, .quant = HKV_F32};
+    assert_int_equal(both(&k[0], &k[1], hk_svc_vspace_create_apply, &tx),
+                     HK_OK);
+    hk_svc_embed_arg em = {.vs = k[0].vs, .space = "text", .limit = 2};
+    assert_int_equal(both(&k[0], &k[1], hk_svc_embed_apply, &em), HK_OK);
+    snprintf(tx.sp.name, sizeof tx.sp.name, "people");
+    assert_int_equal(both(&k[0], &k[1], hk_svc_vspace_drop_apply, &tx), HK_OK);
+
+    hkst_digest dg[2];
+    for (int i = 0; i < 2; i++) {
+        hk_txn *t = tu_begin(k[i].s, false);
+        assert_int_equal(hkst_digest_get(k[i].s, t, &dg[i], &err), HK_OK);
+        hk_txn_abort(t);
+    }
+    assert_int_equal(dg[0].facts, 3);
+    assert_true(dg[0].rules > 2);
+    assert_int_equal(dg[0].vectors, 3); /* the text space and 2 vectors */
+    assert_string_equal(dg[0].content, dg[1].content);
+    assert_string_equal(dg[0].rules_digest, dg[1].rules_digest);
+    assert_string_equal(dg[0].vectors_digest, dg[1].vectors_digest);
+    assert_int_equal(dg[0].audit_seq, dg[1].audit_seq);
+    assert_string_equal(dg[0].audit_hash, dg[1].audit_hash);
+    for (int i = 0; i < 2; i++) {
+        hk_svc_store_close(k[i].s, k[i].vs);
+        tu_rmrf(k[i].dir);
+        free(k[i].dir);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_command_converges),
         cmocka_unit_test(test_malformed_commands_refused),
+        cmocka_unit_test(test_rules_and_vectors_converge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "core/clock.h"
+#include "reason/rules.h"
 #include "store/store.h"
 #include "stream/stream.h"
 #include "vector/vector.h"
@@ -243,6 +244,100 @@ static void test_outbox_vector(void **state)
     tu_discard(s, dir);
 }
 
+/* The events of one txn's outbox, parsed (caller decrefs each). */
+static size_t events_of(hk_store *s, uint64_t after, json_t **out, size_t max)
+{
+    hkst_event ev[16];
+    size_t n;
+    hk_error err;
+    hk_buf mem = HK_BUF_INIT;
+    assert_true(max <= 16);
+    hk_txn *t = tu_begin(s, false);
+    assert_int_equal(hkst_outbox_read(s, t, after, max, ev, &n, &mem, &err),
+                     HK_OK);
+    hk_txn_abort(t);
+    for (size_t i = 0; i < n; i++) {
+        json_error_t je;
+        out[i] = json_loadb(ev[i].json, ev[i].len, 0, &je);
+        assert_non_null(out[i]);
+    }
+    hk_buf_free(&mem);
+    return n;
+}
+
+static const char *str_at(json_t *j, const char *a, const char *b)
+{
+    json_t *v = json_object_get(j, a);
+    return json_string_value(b ? json_object_get(v, b) : v);
+}
+
+/* Rule changes and entity vectors are events too: kind "rule" with the
+ * rule before and after (op c, u, d by the rule's own life), kind
+ * "vector" with the entity named and no fact (fact id 0, key "0"). */
+static void test_outbox_rules_entities(void **state)
+{
+    char *dir = tu_tmpdir("streamrule");
+    hk_store *s = tu_open(dir);
+    hk_error err;
+    hkv_store *vs;
+    hkr_dbs d;
+    assert_int_equal(hkst_outbox_enable(s, &err), HK_OK);
+    assert_int_equal(hkv_store_attach(s, &vs, &err), HK_OK);
+    assert_int_equal(hkr_open(s, &d, &err), HK_OK);
+    add(s, "Parent(ann, bob)"); /* event 1 */
+    hk_txn *t = tu_begin(s, true);
+    assert_int_equal(hk_txn_set_actor(t, "ruler"), HK_OK);
+    assert_int_equal(
+        hkr_add(t, &d, "kin", "Kin(?x) :- Parent(?x, ?y).", NULL, &err), HK_OK);
+    tu_commit(t);
+    t = tu_begin(s, true);
+    assert_int_equal(hkr_set_enabled(t, &d, "kin", false, NULL, &err), HK_OK);
+    tu_commit(t);
+    t = tu_begin(s, true);
+    assert_int_equal(hkr_delete(t, &d, "kin", NULL, &err), HK_OK);
+    tu_commit(t);
+    hkv_space sp;
+    memset(&sp, 0, sizeof sp);
+    snprintf(sp.name, sizeof sp.name, "people");
+    sp.kind = HKV_KIND_ENTITY;
+    sp.params = (hkv_params){2, HKV_L2, HKV_F32, 0, 0, 0};
+    float v[2] = {0.5f, -1};
+    t = tu_begin(s, true);
+    assert_int_equal(hkv_space_create(vs, t, &sp, &err), HK_OK);
+    assert_int_equal(hkv_entity_put(vs, t, "people", "ann", 3, v, 2, &err),
+                     HK_OK);
+    tu_commit(t);
+    json_t *ev[16];
+    size_t n = events_of(s, 1, ev, 16);
+    assert_int_equal(n, 4);
+    const char *ops[3] = {"c", "u", "d"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(str_at(ev[i], "kind", NULL), "rule");
+        assert_string_equal(str_at(ev[i], "op", NULL), ops[i]);
+        assert_int_equal(json_integer_value(json_object_get(
+                             json_object_get(ev[i], "source"), "fact_id")),
+                         0);
+        assert_true(json_integer_value(json_object_get(
+                        json_object_get(ev[i], "source"), "seq")) > 0);
+    }
+    assert_string_equal(str_at(ev[0], "after", "name"), "kin");
+    assert_true(json_is_null(json_object_get(ev[0], "before")));
+    assert_string_equal(str_at(ev[0], "actor", NULL), "ruler");
+    assert_true(json_is_false(
+        json_object_get(json_object_get(ev[1], "after"), "enabled")));
+    assert_true(json_is_null(json_object_get(ev[2], "after")));
+    assert_string_equal(str_at(ev[2], "before", "rule"),
+                        "Kin(?x) :- Parent(?x, ?y).");
+    assert_string_equal(str_at(ev[3], "kind", NULL), "vector");
+    assert_string_equal(str_at(ev[3], "vector", "space"), "people");
+    assert_string_equal(str_at(ev[3], "vector", "entity"), "ann");
+    assert_true(json_is_null(json_object_get(ev[3], "after")));
+    for (size_t i = 0; i < n; i++)
+        json_decref(ev[i]);
+    hkv_store_detach(vs);
+    tu_discard(s, dir);
+}
+
 /* ==== Digest ==== */
 
 static hkst_digest digest(hk_store *s)
@@ -250,7 +345,7 @@ static hkst_digest digest(hk_store *s)
     hkst_digest d;
     hk_error err;
     hk_txn *t = tu_begin(s, false);
-    assert_int_equal(hkst_digest_get(t, &d, &err), HK_OK);
+    assert_int_equal(hkst_digest_get(s, t, &d, &err), HK_OK);
     hk_txn_abort(t);
     return d;
 }
@@ -306,6 +401,62 @@ static void test_digest(void **state)
     hk_buf_free(&out);
     tu_discard(a, d1);
     tu_discard(b, d2);
+}
+
+/* Rule and vector records are digested: two KBs given the same rule and
+ * vector writes at the same clock agree, one vector more or a rule
+ * disabled shows. */
+static void test_digest_rules_vectors(void **state)
+{
+    char *dirs[2] = {tu_tmpdir("digrv1"), tu_tmpdir("digrv2")};
+    hk_store *s[2];
+    hkv_store *vs[2];
+    hk_error err;
+    for (int i = 0; i < 2; i++) {
+        s[i] = tu_open(dirs[i]);
+        assert_int_equal(hkv_store_attach(s[i], &vs[i], &err), HK_OK);
+        hkst_digest e = digest(s[i]);
+        assert_int_equal(e.rules + e.vectors, 0);
+        hkr_dbs d;
+        assert_int_equal(hkr_open(s[i], &d, &err), HK_OK);
+        hk_fact_id id = add(s[i], "Parent(ann, bob)");
+        hkv_space sp;
+        memset(&sp, 0, sizeof sp);
+        snprintf(sp.name, sizeof sp.name, "sp");
+        sp.params = (hkv_params){2, HKV_COSINE, HKV_F32, 0, 0, 0};
+        float v[2] = {1, 2};
+        hk_txn *t = tu_begin(s[i], true);
+        hks_txn_set_clock(t, 1796376662000000);
+        assert_int_equal(
+            hkr_add(t, &d, "kin", "Kin(?x) :- Parent(?x, ?y).", NULL, &err),
+            HK_OK);
+        assert_int_equal(hkv_space_create(vs[i], t, &sp, &err), HK_OK);
+        assert_int_equal(hkv_put(vs[i], t, "sp", id, v, 2, &err), HK_OK);
+        tu_commit(t);
+    }
+    hkst_digest a = digest(s[0]), b = digest(s[1]);
+    assert_true(a.rules >= 1);
+    assert_int_equal(a.vectors, 2); /* the space and its vector */
+    assert_string_equal(a.rules_digest, b.rules_digest);
+    assert_string_equal(a.vectors_digest, b.vectors_digest);
+    /* a vector changed, a rule disabled: each digest shows its own */
+    float w[2] = {2, 1};
+    hk_txn *t = tu_begin(s[1], true);
+    assert_int_equal(hkv_put(vs[1], t, "sp", 1, w, 2, &err), HK_OK);
+    tu_commit(t);
+    b = digest(s[1]);
+    assert_string_not_equal(a.vectors_digest, b.vectors_digest);
+    assert_string_equal(a.rules_digest, b.rules_digest);
+    hkr_dbs d;
+    assert_int_equal(hkr_open(s[0], &d, &err), HK_OK);
+    t = tu_begin(s[0], true);
+    assert_int_equal(hkr_set_enabled(t, &d, "kin", false, NULL, &err), HK_OK);
+    tu_commit(t);
+    assert_string_not_equal(digest(s[0]).rules_digest, a.rules_digest);
+    for (int i = 0; i < 2; i++) {
+        hkv_store_detach(vs[i]);
+        tu_discard(s[i], dirs[i]);
+    }
 }
 
 /* ==== Publisher on the mock cluster ==== */
@@ -596,6 +747,8 @@ int main(void)
         cmocka_unit_test(test_outbox_events),
         cmocka_unit_test(test_outbox_bulk),
         cmocka_unit_test(test_outbox_vector),
+        cmocka_unit_test(test_outbox_rules_entities),
+        cmocka_unit_test(test_digest_rules_vectors),
         cmocka_unit_test(test_digest),
         cmocka_unit_test(test_publish),
         cmocka_unit_test(test_follow),

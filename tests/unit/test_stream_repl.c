@@ -48,7 +48,7 @@ static hkst_digest digest_of(hk_store *s)
     hkst_digest d;
     hk_error err;
     hk_txn *t = tu_begin(s, false);
-    assert_int_equal(hkst_digest_get(t, &d, &err), HK_OK);
+    assert_int_equal(hkst_digest_get(s, t, &d, &err), HK_OK);
     hk_txn_abort(t);
     return d;
 }
