@@ -35,8 +35,15 @@
  * P3(?c, _) rather than every fact of P2(?a, _)). All three give the same
  * rows in the same order as the plain nested loop.
  *
+ * Whole predicates (note_store_read): once a predicate's slices were read
+ * in the store often enough, the predicate is read from the statement
+ * index into the cache, and its slices, present or empty, are answered
+ * from memory; a step over a predicate finishes from the statement index
+ * too (level_pred). Both keep the order of the store's indexes.
+ *
  * Memory: one iterator and one decoded fact per step, nothing per row,
- * plus the slice cache (at most HKQ_CACHE_BYTES per run).
+ * plus the slice cache (at most HKQ_CACHE_BYTES per run) and a step's
+ * rest of its predicate (at most HKQ_PRELOAD_MAX facts).
  */
 #include <errno.h>
 #include <math.h>
@@ -83,8 +90,8 @@ typedef struct step {
 
 /* Store reads of one predicate's slices (see note_store_read). */
 #define HKQ_PRELOAD_MAX                                                        \
-    HKQ_CACHE_SLICE_MAX     /* facts of a predicate read whole */
-#define HKQ_PRELOAD_RATIO 8 /* its facts per store read that make it pay */
+    HKQ_CACHE_SLICE_MAX      /* facts of a predicate read whole */
+#define HKQ_PRELOAD_RATIO 16 /* its facts per store read that make it pay */
 #define HKQ_PRELOAD_SLOTS 16
 typedef struct preload {
     uint32_t pred;  /* predicate symbol */
