@@ -232,6 +232,7 @@ bool hkq_cache_put_all(hkq_cache *c, int pos, uint32_t pred, uint32_t arg,
         const hkq_centry *e = &b->ents[j];
         if (e->n_args <= arg) continue; /* in no slice of arg */
         uint32_t ent = b->args[e->off + arg];
+        if (ent == 0) continue; /* no symbol 0; its key is the marker's */
         long i = find_exact(c, ent, pos, pred);
         if (i >= 0 && c->slices[i].state == HKQ_SLICE_FULL) continue;
         if (i < 0 && (i = slice_new(c, ent, pos, pred)) < 0) goto undo;
