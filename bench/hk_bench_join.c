@@ -10,6 +10,9 @@
  * --hakgal-only times hakgal alone (DIR/sqlite.db is not opened: for a KB
  * loaded with `hk_bench --only hakgal`, such as 10M facts, whose SQLite
  * load would take hours on a shared machine); SQLite columns print 0.
+ * --sqlite-only times SQLite alone (hakgal columns print 0, no row
+ * check): run it alternately with --hakgal-only to compare the stores
+ * without one's page cache evicting the other's between queries.
  *
  * Queries (the same keys for both stores, the stores taking turns per
  * key, so that load from other processes slows both alike):
@@ -201,9 +204,12 @@ typedef struct kind {
 static void report(kind *k)
 {
     if (k->n == 0) return;
-    bool no_s = true;
-    for (size_t i = 0; i < k->n; i++)
+    bool no_s = true, no_h = true;
+    for (size_t i = 0; i < k->n; i++) {
         if (k->s[i] != 0) no_s = false;
+        if (k->h[i] != 0) no_h = false;
+    }
+    no_s = no_s || no_h; /* one store timed: no ratio */
     double *hc = malloc(k->n * sizeof *hc), *sc = malloc(k->n * sizeof *sc);
     memcpy(hc, k->h, k->n * sizeof *hc);
     memcpy(sc, k->s, k->n * sizeof *sc);
@@ -231,6 +237,7 @@ int main(int argc, char **argv)
     size_t samples = 200;
     unsigned seed = 7;
     bool only_h = false;
+    bool only_s = false;          /* --sqlite-only */
     const char *only_kind = NULL; /* --kind: time one kind (profiling) */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dir") && i + 1 < argc)
@@ -239,6 +246,8 @@ int main(int argc, char **argv)
             samples = (size_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--hakgal-only"))
             only_h = true;
+        else if (!strcmp(argv[i], "--sqlite-only"))
+            only_s = true;
         else if (!strcmp(argv[i], "--kind") && i + 1 < argc)
             only_kind = argv[++i];
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
@@ -246,7 +255,8 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr,
                     "usage: hk_bench_join --dir DIR [--samples S] [--seed X]"
-                    " [--hakgal-only] [--kind 2hop|chain|triangle]\n");
+                    " [--hakgal-only|--sqlite-only]"
+                    " [--kind 2hop|chain|triangle]\n");
             return 2;
         }
     }
@@ -343,13 +353,14 @@ int main(int argc, char **argv)
         bool run2 = !only_kind || !strcmp(only_kind, "2hop");
         bool runc = !only_kind || !strcmp(only_kind, "chain");
         bool runt = !only_kind || !strcmp(only_kind, "triangle");
-        uint64_t hr = run2 ? h_query(t, text, true, 100) : 0;
+        uint64_t hr = run2 && !only_s ? h_query(t, text, true, 100) : 0;
         double c1 = cpu_us(), t1 = now_us();
         uint64_t sr = only_h || !run2 ? hr : s_query(st2, keys, 1, true);
+        if (only_s) hr = sr;
         double c2 = cpu_us(), t2 = now_us();
         if (timed && run2) {
-            k2.h[k2.n] = t1 - t0;
-            k2.hc[k2.n] = c1 - c0;
+            k2.h[k2.n] = only_s ? 0 : t1 - t0;
+            k2.hc[k2.n] = only_s ? 0 : c1 - c0;
             k2.sc[k2.n] = only_h ? 0 : c2 - c1;
             k2.s[k2.n++] = only_h ? 0 : t2 - t1;
             k2.rows += hr;
@@ -365,13 +376,14 @@ int main(int argc, char **argv)
         snprintf(text, sizeof text, "%s(?a, ?b), %s(?b, ?c), %s(?c, ?d)",
                  keys[0], keys[1], keys[2]);
         c0 = cpu_us(), t0 = now_us();
-        hr = runc ? h_query(t, text, false, 0) : 0;
+        hr = runc && !only_s ? h_query(t, text, false, 0) : 0;
         c1 = cpu_us(), t1 = now_us();
         sr = only_h || !runc ? hr : s_query(stc, keys, 3, false);
+        if (only_s) hr = sr;
         c2 = cpu_us(), t2 = now_us();
         if (timed && runc) {
-            kc.h[kc.n] = t1 - t0;
-            kc.hc[kc.n] = c1 - c0;
+            kc.h[kc.n] = only_s ? 0 : t1 - t0;
+            kc.hc[kc.n] = only_s ? 0 : c1 - c0;
             kc.sc[kc.n] = only_h ? 0 : c2 - c1;
             kc.s[kc.n++] = only_h ? 0 : t2 - t1;
             kc.rows += hr;
@@ -380,13 +392,14 @@ int main(int argc, char **argv)
         snprintf(text, sizeof text, "%s(?a, ?b), %s(?b, ?c), %s(?c, ?a)",
                  keys[0], keys[1], keys[2]);
         c0 = cpu_us(), t0 = now_us();
-        hr = runt ? h_query(t, text, false, 0) : 0;
+        hr = runt && !only_s ? h_query(t, text, false, 0) : 0;
         c1 = cpu_us(), t1 = now_us();
         sr = only_h || !runt ? hr : s_query(stt, keys, 3, false);
+        if (only_s) hr = sr;
         c2 = cpu_us(), t2 = now_us();
         if (timed && runt) {
-            kt.h[kt.n] = t1 - t0;
-            kt.hc[kt.n] = c1 - c0;
+            kt.h[kt.n] = only_s ? 0 : t1 - t0;
+            kt.hc[kt.n] = only_s ? 0 : c1 - c0;
             kt.sc[kt.n] = only_h ? 0 : c2 - c1;
             kt.s[kt.n++] = only_h ? 0 : t2 - t1;
             kt.rows += hr;

@@ -171,8 +171,12 @@ typedef struct hkq_run_res {
     uint64_t rows;                      /* rows delivered */
     uint32_t n_steps;                   /* plan steps */
     hkq_step_info steps[HKQ_MAX_ATOMS]; /* in plan order */
-    hk_buf cursor; /* after a stop: resumes after the last row taken
-                      (path cursor); empty when the run ended */
+    uint32_t preloaded; /* predicates read whole into the run's memory
+                           once their slices were read often enough */
+    uint32_t by_key;    /* predicate walks finished from the statement
+                           index (sorted by id) instead of the records */
+    hk_buf cursor;      /* after a stop: resumes after the last row taken
+                           (path cursor); empty when the run ended */
 } hkq_run_res;
 
 /* Plans q for transaction t (cardinalities from the store's counts) and

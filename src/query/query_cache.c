@@ -10,6 +10,7 @@
  * partial. The cache is a cache: running out of its budget or of memory
  * makes it keep nothing more, never fails the query.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -22,7 +23,7 @@ static size_t key_hash(uint32_t ent, int pos, uint32_t pred)
     return (size_t)(h ^ (h >> 31));
 }
 
-long hkq_cache_find(const hkq_cache *c, uint32_t ent, int pos, uint32_t pred)
+static long find_exact(const hkq_cache *c, uint32_t ent, int pos, uint32_t pred)
 {
     if (c->table_size == 0) return -1;
     size_t m = c->table_size - 1;
@@ -33,6 +34,15 @@ long hkq_cache_find(const hkq_cache *c, uint32_t ent, int pos, uint32_t pred)
         if (s->ent == ent && s->pos == pos && s->pred == pred)
             return (long)i - 1;
     }
+}
+
+long hkq_cache_find(const hkq_cache *c, uint32_t ent, int pos, uint32_t pred)
+{
+    long i = find_exact(c, ent, pos, pred);
+    if (i >= 0 || ent == 0 || pred == 0) return i;
+    /* a predicate read whole (hkq_cache_put_all): every slice of it is
+     * known, so a missing one is empty: the marker, FULL with no fact */
+    return find_exact(c, 0, pos, pred);
 }
 
 /* Grows *p (elements of size sz, capacity *cap) to hold need; false when
@@ -96,6 +106,16 @@ static long slice_new(hkq_cache *c, uint32_t ent, int pos, uint32_t pred)
     return (long)c->n_slices - 1;
 }
 
+void hkq_cbuild_reserve(hkq_cbuild *b, size_t n, size_t n_args)
+{
+    if (n > HKQ_CACHE_SLICE_MAX) n = HKQ_CACHE_SLICE_MAX;
+    if (n_args > n * HK_MAX_ARGS) n_args = n * HK_MAX_ARGS;
+    /* a failure only means growing later, in steps */
+    (void)(grow(NULL, (void **)&b->ents, &b->cap, n, sizeof *b->ents) &&
+           grow(NULL, (void **)&b->args, &b->cap_args, n_args,
+                sizeof *b->args));
+}
+
 void hkq_cbuild_add(hkq_cbuild *b, hk_fact_id id, const hks_fact_syms *fs)
 {
     if (b->over) return;
@@ -123,7 +143,7 @@ void hkq_cache_put(hkq_cache *c, uint32_t ent, int pos, uint32_t pred,
     b->n = b->n_args = 0; /* emptied, whatever happens */
     b->over = false;
     if (over || c->full) return;
-    long i = hkq_cache_find(c, ent, pos, pred);
+    long i = find_exact(c, ent, pos, pred);
     if (i >= 0 && c->slices[i].state == HKQ_SLICE_FULL) return;
     if (!grow(c, (void **)&c->ents, &c->cap_ents, c->n_ents + n,
               sizeof *c->ents) ||
@@ -145,6 +165,141 @@ void hkq_cache_put(hkq_cache *c, uint32_t ent, int pos, uint32_t pred,
     if (n_args) /* an empty slice has allocated nothing */
         memcpy(c->args + c->n_args, b->args, n_args * sizeof *b->args);
     c->n_args += n_args;
+}
+
+void hkq_sort_ids(hkq_id_ent *a, size_t n)
+{
+    if (n < 2) return;
+    if (n <= 32) { /* insertion sort: no buffer for short lists */
+        for (size_t x = 1; x < n; x++)
+            for (size_t y = x; y > 0 && a[y - 1].id > a[y].id; y--) {
+                hkq_id_ent t = a[y];
+                a[y] = a[y - 1];
+                a[y - 1] = t;
+            }
+        return;
+    }
+    hkq_id_ent *tmp = hk_malloc(n * sizeof *tmp);
+    if (!tmp) { /* no memory: slower, never wrong (shell sort, gaps 3h+1) */
+        size_t g = 1;
+        while (g < n / 3)
+            g = 3 * g + 1;
+        for (; g > 0; g /= 3)
+            for (size_t x = g; x < n; x++)
+                for (size_t y = x; y >= g && a[y - g].id > a[y].id; y -= g) {
+                    hkq_id_ent t = a[y];
+                    a[y] = a[y - g];
+                    a[y - g] = t;
+                }
+        return;
+    }
+    /* LSD radix on the 48 bits of an id, a byte a pass */
+    hkq_id_ent *src = a, *dst = tmp;
+    for (unsigned shift = 0; shift < 48; shift += 8) {
+        size_t cnt[257] = {0};
+        for (size_t x = 0; x < n; x++)
+            cnt[((src[x].id >> shift) & 0xff) + 1]++;
+        if (cnt[((src[0].id >> shift) & 0xff) + 1] == n) continue;
+        for (size_t d = 1; d <= 256; d++)
+            cnt[d] += cnt[d - 1];
+        for (size_t x = 0; x < n; x++)
+            dst[cnt[(src[x].id >> shift) & 0xff]++] = src[x];
+        hkq_id_ent *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a) memcpy(a, src, n * sizeof *a);
+    hk_free(tmp);
+}
+
+/* Slice states while hkq_cache_put_all fills them. */
+#define SLICE_FILLING 0
+
+bool hkq_cache_put_all(hkq_cache *c, int pos, uint32_t pred, uint32_t arg,
+                       hkq_cbuild *b)
+{
+    bool ok = false;
+    size_t n = b->n, n_new = 0, new_args = 0;
+    hkq_id_ent *order = NULL;
+    if (b->over || c->full || pred == 0 || find_exact(c, 0, pos, pred) >= 0)
+        goto done;
+    order = hk_malloc((n ? n : 1) * sizeof *order);
+    if (!order) goto done;
+    /* pass 1: a slice per entity, counting its facts; slices already
+     * FULL keep theirs */
+    size_t no = 0;
+    for (size_t j = 0; j < n; j++) {
+        const hkq_centry *e = &b->ents[j];
+        if (e->n_args <= arg) continue; /* in no slice of arg */
+        uint32_t ent = b->args[e->off + arg];
+        if (ent == 0) continue; /* no symbol 0; its key is the marker's */
+        long i = find_exact(c, ent, pos, pred);
+        if (i >= 0 && c->slices[i].state == HKQ_SLICE_FULL) continue;
+        if (i < 0 && (i = slice_new(c, ent, pos, pred)) < 0) goto undo;
+        hkq_slice *s = &c->slices[i];
+        if (s->state != SLICE_FILLING) { /* was NONEMPTY */
+            s->state = SLICE_FILLING;
+            s->n = 0;
+        }
+        s->n++;
+        n_new++;
+        new_args += e->n_args;
+        order[no++] = (hkq_id_ent){e->id, (uint32_t)j};
+    }
+    if (!grow(c, (void **)&c->ents, &c->cap_ents, c->n_ents + n_new,
+              sizeof *c->ents) ||
+        !grow(c, (void **)&c->args, &c->cap_args, c->n_args + new_args,
+              sizeof *c->args)) {
+        c->full = true;
+        goto undo;
+    }
+    /* pass 2: each filling slice gets its range of entries */
+    size_t next = c->n_ents;
+    for (size_t i = 0; i < c->n_slices; i++) {
+        hkq_slice *s = &c->slices[i];
+        if (s->state != SLICE_FILLING) continue;
+        s->first = next;
+        next += s->n;
+        s->n = 0;
+    }
+    /* pass 3: facts by id into their slices, which are then in the
+     * index order (by id within a predicate) */
+    hkq_sort_ids(order, no);
+    for (size_t x = 0; x < no; x++) {
+        const hkq_centry *e = &b->ents[order[x].j];
+        hkq_slice *s =
+            &c->slices[find_exact(c, b->args[e->off + arg], pos, pred)];
+        hkq_centry *d = &c->ents[s->first + s->n++];
+        *d = *e;
+        d->off = c->n_args;
+        memcpy(c->args + c->n_args, b->args + e->off,
+               e->n_args * sizeof *c->args);
+        c->n_args += e->n_args;
+    }
+    c->n_ents = next;
+    for (size_t i = 0; i < c->n_slices; i++)
+        if (c->slices[i].state == SLICE_FILLING)
+            c->slices[i].state = HKQ_SLICE_FULL;
+    long m = slice_new(c, 0, pos, pred);
+    if (m >= 0) {
+        c->slices[m].state = HKQ_SLICE_FULL;
+        c->slices[m].first = c->n_ents;
+        c->slices[m].n = 0;
+        ok = true;
+    }
+    goto done;
+undo:
+    /* slices counted but not filled: they hold facts, nothing more known */
+    for (size_t i = 0; i < c->n_slices; i++)
+        if (c->slices[i].state == SLICE_FILLING) {
+            c->slices[i].state = HKQ_SLICE_NONEMPTY;
+            c->slices[i].n = 0;
+        }
+done:
+    hk_free(order);
+    b->n = b->n_args = 0;
+    b->over = false;
+    return ok;
 }
 
 void hkq_cache_mark_nonempty(hkq_cache *c, uint32_t ent, int pos, uint32_t pred)

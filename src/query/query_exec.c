@@ -375,5 +375,15 @@ hk_err hkq_explain_text(const hkq_query *q, const hkq_run_res *r, hk_buf *out)
                        s->estimate, (unsigned long long)s->rows,
                        (unsigned long long)s->candidates);
     }
+    if (r->preloaded)
+        hk_buf_appendf(out,
+                       "%u predicate(s) read whole from the statement "
+                       "index\n",
+                       r->preloaded);
+    if (r->by_key)
+        hk_buf_appendf(out,
+                       "%u predicate walk(s) finished from the statement "
+                       "index\n",
+                       r->by_key);
     return HK_OK;
 }

@@ -119,14 +119,33 @@ typedef struct hkq_cbuild {
     bool over; /* longer than HKQ_CACHE_SLICE_MAX, or out of memory */
 } hkq_cbuild;
 
-/* Index of the slice (ent, pos, pred) in c->slices, or -1. */
+/* Index of the slice (ent, pos, pred) in c->slices, or -1; for a
+ * predicate kept whole by hkq_cache_put_all, a slice not in the cache is
+ * its empty marker. */
 long hkq_cache_find(const hkq_cache *c, uint32_t ent, int pos, uint32_t pred);
+/* Makes room in b for n facts with n_args arguments in all (a hint). */
+void hkq_cbuild_reserve(hkq_cbuild *b, size_t n, size_t n_args);
 /* Appends fact (id, fs) to b (sets b->over instead of failing). */
 void hkq_cbuild_add(hkq_cbuild *b, hk_fact_id id, const hks_fact_syms *fs);
 /* Keeps b as the FULL slice (ent, pos, pred) unless b->over or the cache
  * is full (then nothing happens); empties b. */
 void hkq_cache_put(hkq_cache *c, uint32_t ent, int pos, uint32_t pred,
                    hkq_cbuild *b);
+/* A fact id and the index of its entry in some array. */
+typedef struct hkq_id_ent {
+    hk_fact_id id; /* fact id */
+    uint32_t j;    /* its entry */
+} hkq_id_ent;
+/* Sorts a[0..n) by id (ids distinct): a radix sort, no comparisons. */
+void hkq_sort_ids(hkq_id_ent *a, size_t n);
+
+/* Keeps every slice (e, pos, pred) of the facts of predicate pred in b
+ * (all of them, any order), keyed by their argument arg (0-based; facts
+ * with fewer arguments are in none), then a marker that makes every other
+ * slice (e, pos, pred) an empty FULL one for hkq_cache_find. True when
+ * all of it was kept (else a miss still means "unknown"); empties b. */
+bool hkq_cache_put_all(hkq_cache *c, int pos, uint32_t pred, uint32_t arg,
+                       hkq_cbuild *b);
 /* Records that the slice holds a fact (when nothing is known of it). */
 void hkq_cache_mark_nonempty(hkq_cache *c, uint32_t ent, int pos,
                              uint32_t pred);

@@ -35,8 +35,15 @@
  * P3(?c, _) rather than every fact of P2(?a, _)). All three give the same
  * rows in the same order as the plain nested loop.
  *
+ * Whole predicates (note_store_read): once a predicate's slices were read
+ * in the store often enough, the predicate is read from the statement
+ * index into the cache, and its slices, present or empty, are answered
+ * from memory; a step over a predicate finishes from the statement index
+ * too (level_pred). Both keep the order of the store's indexes.
+ *
  * Memory: one iterator and one decoded fact per step, nothing per row,
- * plus the slice cache (at most HKQ_CACHE_BYTES per run).
+ * plus the slice cache (at most HKQ_CACHE_BYTES per run) and a step's
+ * rest of its predicate (at most HKQ_PRELOAD_MAX facts).
  */
 #include <errno.h>
 #include <math.h>
@@ -81,6 +88,19 @@ typedef struct step {
     uint32_t isect_slot;
 } step;
 
+/* Store reads of one predicate's slices (see note_store_read). */
+#define HKQ_PRELOAD_MAX                                                        \
+    HKQ_CACHE_SLICE_MAX      /* facts of a predicate read whole */
+#define HKQ_PRELOAD_RATIO 16 /* its facts per store read that make it pay */
+#define HKQ_PRELOAD_SLOTS 16
+typedef struct preload {
+    uint32_t pred;  /* predicate symbol */
+    int key;        /* slice key (slice_key: position, binary or not) */
+    uint64_t facts; /* its fact count (hks_pred_count) */
+    uint64_t reads; /* slices and exact lookups of it read in the store */
+    bool done;      /* read whole into the cache, or tried and failed */
+} preload;
+
 typedef struct run {
     hk_txn *t;
     const hkq_query *q;
@@ -107,6 +127,8 @@ typedef struct run {
     hkq_cache cache;
     hkq_cbuild build[HKQ_MAX_ATOMS]; /* per step: the slice being read */
     hkq_cbuild peek;                 /* lookahead's short reads */
+    uint32_t n_pl;                   /* predicates with counted reads */
+    preload pl[HKQ_PRELOAD_SLOTS];
 } run;
 
 /* ==== Values ==== */
@@ -808,6 +830,71 @@ static bool atom_bin(const run *r, uint32_t a)
     return r->q->atoms[a].pat.n_args == 2;
 }
 
+/* Reads predicate pred whole into the cache as the slices of key ck
+ * (argument pos; binary facts only when bin). */
+static hk_err preload_pred(run *r, uint32_t pred, int ck, int pos, bool bin,
+                           uint64_t facts, bool *kept, hk_error *err)
+{
+    *kept = false;
+    hks_pred_walk *w = NULL;
+    hk_err rc = hks_pred_open(r->t, pred, HKS_PRED_BY_KEY, &w, err);
+    if (rc != HK_OK) return rc;
+    hkq_cbuild *b = &r->peek;
+    b->n = b->n_args = 0;
+    b->over = false;
+    hkq_cbuild_reserve(b, (size_t)facts, (size_t)facts * 2);
+    /* bounded by the predicate's facts (at most HKQ_PRELOAD_MAX kept) */
+    while (!b->over) {
+        hk_fact_id id;
+        hks_fact_syms fs;
+        bool has = false;
+        rc = hks_pred_next(w, &id, &fs, &has, err);
+        if (rc != HK_OK || !has) break;
+        if (bin && fs.n_args != 2) continue;
+        hkq_cbuild_add(b, id, &fs);
+    }
+    hks_pred_close(w);
+    if (rc == HK_OK)
+        *kept = hkq_cache_put_all(&r->cache, ck, pred, (uint32_t)pos, b);
+    b->n = b->n_args = 0;
+    b->over = false;
+    return rc;
+}
+
+/* Counts one read in the store of a slice (ent, pos, pred) or of an exact
+ * fact of pred. Once a predicate's slices of one key were read at least
+ * once per HKQ_PRELOAD_RATIO of its facts, reading it whole from the
+ * statement index (sequential keys, no seek per entity) is cheaper than
+ * the reads still to come: it is read into the cache (*loaded), and every
+ * later slice of it, present or empty, is answered from memory. The
+ * reads made first bound the cost of the preload to RATIO times theirs,
+ * so a query that reads few slices never pays it. */
+static hk_err note_store_read(run *r, uint32_t pred, int pos, bool bin,
+                              bool *loaded, hk_error *err)
+{
+    *loaded = false;
+    if (!r->use_cache || pred == 0 || pos < 0) return HK_OK;
+    int ck = slice_key(pos, bin);
+    preload *p = NULL;
+    for (uint32_t k = 0; k < r->n_pl && !p; k++)
+        if (r->pl[k].pred == pred && r->pl[k].key == ck) p = &r->pl[k];
+    if (!p) {
+        if (r->n_pl == HKQ_PRELOAD_SLOTS) return HK_OK;
+        p = &r->pl[r->n_pl++];
+        memset(p, 0, sizeof *p);
+        p->pred = pred;
+        p->key = ck;
+        hk_err rc = hks_pred_count(r->t, pred, &p->facts, err);
+        if (rc != HK_OK) return rc;
+        if (p->facts > HKQ_PRELOAD_MAX) p->done = true;
+    }
+    if (p->done || ++p->reads * HKQ_PRELOAD_RATIO < p->facts) return HK_OK;
+    p->done = true;
+    hk_err rc = preload_pred(r, pred, ck, pos, bin, p->facts, loaded, err);
+    if (rc == HK_OK && *loaded) r->res->preloaded++;
+    return rc;
+}
+
 #define HKQ_PEEK 0       /* facts the lookahead reads of an unknown slice */
 #define HKQ_ISECT_MAX 32 /* facts of B's slice that level_isect walks */
 
@@ -827,8 +914,16 @@ static hk_err slice_read(run *r, uint32_t ent, int pos, uint32_t pred, bool bin,
         *any = s->state == HKQ_SLICE_NONEMPTY || s->n > 0;
         if (s->state == HKQ_SLICE_FULL || s->n >= cap) return HK_OK;
     }
+    bool loaded = false;
+    hk_err rc = note_store_read(r, pred, pos, bin, &loaded, err);
+    if (rc != HK_OK) return rc;
+    if (loaded) {
+        si = hkq_cache_find(&r->cache, ent, ck, pred);
+        *any = si >= 0 && r->cache.slices[si].n > 0;
+        return HK_OK;
+    }
     hks_adj *it = NULL;
-    hk_err rc = hks_adj_open(r->t, ent, pos, pred, &it, err);
+    rc = hks_adj_open(r->t, ent, pos, pred, &it, err);
     if (rc != HK_OK) return rc;
     hkq_cbuild *b = &r->peek;
     b->n = b->n_args = 0;
@@ -906,6 +1001,12 @@ static hk_err level_adj_cached(run *r, uint32_t i, uint32_t key, uint32_t pred,
     int ck = slice_key(st->key_pos, bin);
     long si = hkq_cache_find(&r->cache, key, ck, pred);
     hk_err rc = HK_OK;
+    if (si < 0 || r->cache.slices[si].state != HKQ_SLICE_FULL) {
+        bool loaded = false;
+        rc = note_store_read(r, pred, st->key_pos, bin, &loaded, err);
+        if (rc != HK_OK) return rc;
+        if (loaded) si = hkq_cache_find(&r->cache, key, ck, pred);
+    }
     if (si >= 0 && r->cache.slices[si].state == HKQ_SLICE_FULL) {
         size_t n = r->cache.slices[si].n;
         for (size_t j = 0; j < n && !r->stop; j++) {
@@ -945,6 +1046,62 @@ static hk_err level_adj_cached(run *r, uint32_t i, uint32_t key, uint32_t pred,
     }
     hks_adj_close(it);
     if (rc == HK_OK && complete) hkq_cache_put(&r->cache, key, ck, pred, b);
+    return rc;
+}
+
+/* The fact whose symbols are want, if any, from a cached FULL slice of
+ * one of its arguments (*known; *id 0 when the slice lacks it). A slice
+ * of more than 64 facts is not searched: the store's exact lookup is
+ * cheaper. */
+static void cache_find_fact(const run *r, const hks_fact_syms *want,
+                            hk_fact_id *id, bool *known)
+{
+    *known = false;
+    *id = 0;
+    for (uint32_t k = 0; k < want->n_args; k++) {
+        long si =
+            hkq_cache_find(&r->cache, want->args[k],
+                           slice_key((int)k, want->n_args == 2), want->pred);
+        if (si < 0 || r->cache.slices[si].state != HKQ_SLICE_FULL) continue;
+        const hkq_slice *s = &r->cache.slices[si];
+        if (s->n > 64) continue;
+        *known = true;
+        for (size_t j = 0; j < s->n; j++) {
+            const hkq_centry *e = &r->cache.ents[s->first + j];
+            if (e->n_args == want->n_args &&
+                !memcmp(r->cache.args + e->off, want->args,
+                        want->n_args * sizeof want->args[0])) {
+                *id = e->id;
+                return;
+            }
+        }
+        return;
+    }
+}
+
+/* The id of the fact whose symbols are want (0: none): from the cache
+ * when it knows, else one exact lookup in the store, which counts
+ * towards reading the predicate whole (note_store_read). */
+static hk_err find_fact(run *r, const hks_fact_syms *want, hk_fact_id *id,
+                        hk_error *err)
+{
+    *id = 0;
+    if (r->use_cache) {
+        bool known = false, loaded = false;
+        cache_find_fact(r, want, id, &known);
+        if (known) return HK_OK;
+        hk_err rc =
+            note_store_read(r, want->pred, 0, want->n_args == 2, &loaded, err);
+        if (rc != HK_OK) return rc;
+        if (loaded) cache_find_fact(r, want, id, &known);
+        if (known) return HK_OK;
+    }
+    hk_err rc = hks_fact_find_syms(r->t, want, id, err);
+    if (rc == HK_ERR_NOT_FOUND) {
+        hk_error_clear(err);
+        *id = 0;
+        return HK_OK;
+    }
     return rc;
 }
 
@@ -1023,13 +1180,9 @@ static hk_err level_isect(run *r, uint32_t i, uint32_t akey, uint32_t apred,
                                   ? tv[sl->var]
                                   : slot_val(r, st->atom, kk);
         }
-        rc = hks_fact_find_syms(r->t, f, &ids[nm], err);
-        if (rc == HK_ERR_NOT_FOUND) {
-            hk_error_clear(err);
-            continue;
-        }
+        rc = find_fact(r, f, &ids[nm], err);
         if (rc != HK_OK) return rc;
-        nm++;
+        if (ids[nm]) nm++;
     }
     for (size_t x = 1; x < nm; x++) /* by id: the order of A's slice */
         for (size_t y = x; y > 0 && ids[y - 1] > ids[y]; y--) {
@@ -1048,32 +1201,100 @@ static hk_err level_isect(run *r, uint32_t i, uint32_t akey, uint32_t apred,
     return HK_OK;
 }
 
-/* Every slot of step i is known: the fact, if any, is found in a cached
- * slice of one of its arguments (*done), else the caller asks the store. */
-static hk_err probe_cached(run *r, uint32_t i, const hks_fact_syms *want,
-                           bool *path, bool *done, hk_error *err)
+/* The facts of predicate pred with an id above after, in id order, from
+ * the statement index: read into the step's build, sorted by id. *done
+ * false when they do not fit (HKQ_PRELOAD_MAX, memory): the caller walks
+ * by id instead. */
+static hk_err pred_rest_by_key(run *r, uint32_t i, uint32_t pred,
+                               uint64_t facts, hk_fact_id after, bool *path,
+                               bool *done, hk_error *err)
 {
     *done = false;
-    for (uint32_t k = 0; k < want->n_args; k++) {
-        long si =
-            hkq_cache_find(&r->cache, want->args[k],
-                           slice_key((int)k, want->n_args == 2), want->pred);
-        if (si < 0 || r->cache.slices[si].state != HKQ_SLICE_FULL) continue;
-        size_t n = r->cache.slices[si].n;
-        if (n > 64) continue;
-        *done = true;
-        for (size_t j = 0; j < n; j++) {
-            hk_fact_id id;
-            hks_fact_syms fs;
-            hkq_cache_entry(&r->cache, &r->cache.slices[si], j, &id, &fs);
-            if (fs.n_args != want->n_args ||
-                memcmp(fs.args, want->args, fs.n_args * sizeof fs.args[0]))
-                continue;
-            return candidate(r, i, 0, id, &fs, path, err);
-        }
-        return HK_OK;
+    hkq_cbuild *b = &r->build[i];
+    b->n = b->n_args = 0;
+    b->over = false;
+    hkq_cbuild_reserve(b, (size_t)facts, (size_t)facts * 2);
+    hks_pred_walk *w = NULL;
+    hk_err rc = hks_pred_open(r->t, pred, HKS_PRED_BY_KEY, &w, err);
+    if (rc != HK_OK) return rc;
+    /* bounded by the predicate's facts (at most HKQ_PRELOAD_MAX kept) */
+    while (!b->over) {
+        hk_fact_id id;
+        hks_fact_syms fs;
+        bool has = false;
+        rc = hks_pred_next(w, &id, &fs, &has, err);
+        if (rc != HK_OK || !has) break;
+        if (id > after) hkq_cbuild_add(b, id, &fs);
     }
-    return HK_OK;
+    hks_pred_close(w);
+    hkq_id_ent *order = NULL;
+    if (rc == HK_OK && !b->over &&
+        (order = hk_malloc((b->n ? b->n : 1) * sizeof *order)) != NULL) {
+        for (size_t j = 0; j < b->n; j++)
+            order[j] = (hkq_id_ent){b->ents[j].id, (uint32_t)j};
+        hkq_sort_ids(order, b->n);
+        *done = true;
+        r->res->by_key++;
+        /* entries by index: the build of step i is not touched deeper */
+        for (size_t x = 0; x < b->n && !r->stop && rc == HK_OK; x++) {
+            const hkq_centry *e = &b->ents[order[x].j];
+            hks_fact_syms fs;
+            fs.pred = e->pred;
+            fs.n_args = e->n_args;
+            memcpy(fs.args, b->args + e->off, e->n_args * sizeof fs.args[0]);
+            rc = candidate(r, i, 0, e->id, &fs, path, err);
+        }
+    }
+    hk_free(order);
+    b->n = b->n_args = 0;
+    b->over = false;
+    return rc;
+}
+
+/* Step i over the facts of its predicate, in id order. The first facts
+ * come from the predicate index, one record read each through a forward
+ * cursor, so a run that stops early (LIMIT, a page) reads little; once
+ * HKQ_PRED_SWITCH of them (or a 32nd of the predicate) were read, the rest
+ * is read at once from the statement index, which needs no record read,
+ * and sorted by id: the same facts in the same order, several times
+ * cheaper each. */
+#define HKQ_PRED_SWITCH 64
+static hk_err level_pred(run *r, uint32_t i, bool *path, hk_error *err)
+{
+    const step *st = &r->steps[i];
+    uint32_t pred = slot_val(r, st->atom, 0);
+    uint64_t facts = 0, switch_at = UINT64_MAX, n = 0;
+    hk_err rc = HK_OK;
+    if (r->use_cache) {
+        rc = hks_pred_count(r->t, pred, &facts, err);
+        if (rc != HK_OK) return rc;
+        if (facts <= HKQ_PRELOAD_MAX)
+            switch_at =
+                facts / 32 > HKQ_PRED_SWITCH ? facts / 32 : HKQ_PRED_SWITCH;
+    }
+    hks_pred_walk *w = NULL;
+    rc = hks_pred_open(r->t, pred, HKS_PRED_BY_ID, &w, err);
+    if (rc != HK_OK) return rc;
+    hk_fact_id last = 0;
+    while (!r->stop) {
+        hk_fact_id id;
+        hks_fact_syms fs;
+        bool has = false;
+        if (n == switch_at) {
+            bool done = false;
+            rc = pred_rest_by_key(r, i, pred, facts, last, path, &done, err);
+            if (rc != HK_OK || done) break;
+            switch_at = UINT64_MAX; /* did not fit: go on by id */
+        }
+        rc = hks_pred_next(w, &id, &fs, &has, err);
+        if (rc != HK_OK || !has) break;
+        n++;
+        last = id;
+        rc = candidate(r, i, 0, id, &fs, path, err);
+        if (rc != HK_OK) break;
+    }
+    hks_pred_close(w);
+    return rc;
 }
 
 static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
@@ -1123,38 +1344,12 @@ static hk_err level_store(run *r, uint32_t i, bool path, hk_error *err)
         fs.n_args = at->pat.n_args;
         for (uint32_t k = 0; k < fs.n_args; k++)
             fs.args[k] = slot_val(r, st->atom, k + 1);
-        if (r->use_cache) {
-            bool done = false;
-            rc = probe_cached(r, i, &fs, &path, &done, err);
-            if (rc != HK_OK || done) return rc;
-        }
         hk_fact_id id = 0;
-        rc = hks_fact_find_syms(r->t, &fs, &id, err);
-        if (rc == HK_ERR_NOT_FOUND) {
-            hk_error_clear(err);
-            return HK_OK;
-        }
-        if (rc != HK_OK) return rc;
+        rc = find_fact(r, &fs, &id, err);
+        if (rc != HK_OK || id == 0) return rc;
         return candidate(r, i, 0, id, &fs, &path, err);
     }
-    if (st->acc == ACC_PRED) {
-        /* the predicate's facts with their symbols, one record read each
-         * through a forward cursor (ids ascend) */
-        hks_pred_walk *w = NULL;
-        rc = hks_pred_open(r->t, slot_val(r, st->atom, 0), &w, err);
-        if (rc != HK_OK) return rc;
-        while (!r->stop) {
-            hk_fact_id id;
-            hks_fact_syms fs;
-            bool has = false;
-            rc = hks_pred_next(w, &id, &fs, &has, err);
-            if (rc != HK_OK || !has) break;
-            rc = candidate(r, i, 0, id, &fs, &path, err);
-            if (rc != HK_OK) break;
-        }
-        hks_pred_close(w);
-        return rc;
-    }
+    if (st->acc == ACC_PRED) return level_pred(r, i, &path, err);
     hk_scan sc = HK_SCAN_INIT;
     sc.arity = at->pat.n_args;
     hk_query *it = NULL;

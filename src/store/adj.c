@@ -90,62 +90,21 @@ hk_err hks_fact_syms_get(hk_txn *t, hk_fact_id id, hks_fact_syms *out,
     return HK_OK;
 }
 
-/* stmt keys are the varints of the predicate and the arguments
- * (store_int.h), and the encoding is prefix-free, so the facts of one
- * predicate are the keys that start with its varint: one range. */
 hk_err hks_pred_syms_scan(hk_txn *t, uint32_t pred, hks_syms_fn fn, void *ud,
                           hk_error *err)
 {
-    hk_err e;
-    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_flush(t, err)))
-        return e;
-    uint8_t pk[5];
-    size_t pl = hks_varint_put(pk, pred);
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(t->txn, t->s->db.stmt, &cur);
-    if (rc) return hks_store_mdb_error(t, rc, err, "scanning statements");
-    MDB_val k = {pl, pk}, d;
-    e = HK_OK;
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0 && e == HK_OK;
-         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        const uint8_t *p = k.mv_data;
-        if (k.mv_size < pl || memcmp(p, pk, pl) != 0) break;
-        hks_fact_syms fs = {.pred = pred};
-        size_t off = pl;
-        bool ok = true;
-        while (ok && off < k.mv_size) {
-            uint64_t v = 0;
-            unsigned sh = 0;
-            for (;; sh += 7) {
-                if (off >= k.mv_size || sh > 28) {
-                    ok = false;
-                    break;
-                }
-                uint8_t b = p[off++];
-                v |= (uint64_t)(b & 0x7f) << sh;
-                if (!(b & 0x80)) break;
-            }
-            if (!ok || fs.n_args == HK_MAX_ARGS || v > UINT32_MAX) {
-                ok = false;
-                break;
-            }
-            fs.args[fs.n_args++] = (uint32_t)v;
-        }
-        uint64_t id = 0;
-        if (!ok || fs.n_args == 0 ||
-            !hks_varint_exact(d.mv_data, d.mv_size, &id) || id == 0 ||
-            id > HKS_MAX_FACT_ID) {
-            e = hk_error_set(err, HK_ERR_CORRUPT,
-                             "store: a statement key of predicate %u is "
-                             "damaged",
-                             pred);
-            break;
-        }
+    hks_pred_walk *w = NULL;
+    hk_err e = hks_pred_open(t, pred, HKS_PRED_BY_KEY, &w, err);
+    /* bounded by the predicate's statements: each pass consumes one */
+    while (e == HK_OK) {
+        hk_fact_id id;
+        hks_fact_syms fs;
+        bool has = false;
+        e = hks_pred_next(w, &id, &fs, &has, err);
+        if (e != HK_OK || !has) break;
         e = fn(ud, id, &fs, err);
     }
-    mdb_cursor_close(cur);
-    if (e == HK_OK && rc != 0 && rc != MDB_NOTFOUND)
-        e = hks_store_mdb_error(t, rc, err, "scanning statements");
+    hks_pred_close(w);
     return e;
 }
 
@@ -242,36 +201,59 @@ void hks_adj_close(hks_adj *a)
     hk_free(a);
 }
 
-/* ==== Facts of a predicate ==== */
+/* ==== Facts of a predicate ====
+ *
+ * Two orders over the same facts. By id: the by_pred ids a leaf page at a
+ * time (MDB_GET_MULTIPLE of the DUPFIXED duplicates), each record through
+ * a forward cursor on `fact`. By key: the `stmt` keys of the predicate,
+ * which are the varints of the predicate and the arguments (store_int.h);
+ * the encoding is prefix-free, so the facts of one predicate are the keys
+ * that start with its varint, one sequential range that holds every
+ * symbol: no record is read, which is several times cheaper per fact. */
 
 struct hks_pred_walk {
-    hk_txn *t;          /* the txn it was opened in */
-    MDB_cursor *pc;     /* cursor on by_pred */
-    MDB_cursor *fc;     /* cursor on fact */
-    uint8_t key[4];     /* predicate u32 BE */
-    const uint8_t *ids; /* current page of ids (u48 BE each) */
-    size_t n_ids, i;    /* ids on it, next one */
-    bool started, done; /* first page read; past the last id */
+    hk_txn *t;            /* the txn it was opened in */
+    hks_pred_order order; /* by id or by statement key */
+    uint32_t pred;        /* the predicate's symbol id */
+    MDB_cursor *pc;       /* by id: cursor on by_pred; by key: on stmt */
+    MDB_cursor *fc;       /* by id: cursor on fact */
+    uint8_t key[5];       /* by id: predicate u32 BE; by key: its varint */
+    size_t key_len;       /* bytes of key */
+    const uint8_t *ids;   /* by id: current page of ids (u48 BE each) */
+    size_t n_ids, i;      /* ids on it, next one */
+    bool started, done;   /* first page or key read; past the last fact */
 };
 
-hk_err hks_pred_open(hk_txn *t, uint32_t pred, hks_pred_walk **out,
-                     hk_error *err)
+hk_err hks_pred_open(hk_txn *t, uint32_t pred, hks_pred_order order,
+                     hks_pred_walk **out, hk_error *err)
 {
     hk_err e;
     if (!out) return hk_error_set(err, HK_ERR_INVALID, "store: no out");
     *out = NULL;
+    if (order != HKS_PRED_BY_ID && order != HKS_PRED_BY_KEY)
+        return hk_error_set(err, HK_ERR_INVALID, "store: no such order %d",
+                            (int)order);
     if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)))
         return e;
     hks_pred_walk *w = hk_calloc(1, sizeof *w);
     if (!w) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
-    int rc = mdb_cursor_open(t->txn, t->s->db.by_pred, &w->pc);
-    if (!rc) rc = mdb_cursor_open(t->txn, t->s->db.fact, &w->fc);
+    w->t = t;
+    w->order = order;
+    w->pred = pred;
+    int rc;
+    if (order == HKS_PRED_BY_ID) {
+        rc = mdb_cursor_open(t->txn, t->s->db.by_pred, &w->pc);
+        if (!rc) rc = mdb_cursor_open(t->txn, t->s->db.fact, &w->fc);
+        hks_put_u32(w->key, pred);
+        w->key_len = 4;
+    } else {
+        rc = mdb_cursor_open(t->txn, t->s->db.stmt, &w->pc);
+        w->key_len = hks_varint_put(w->key, pred);
+    }
     if (rc) {
         hks_pred_close(w);
         return hks_store_mdb_error(t, rc, err, "opening a predicate walk");
     }
-    w->t = t;
-    hks_put_u32(w->key, pred);
     *out = w;
     return HK_OK;
 }
@@ -297,14 +279,9 @@ static int pred_page(hks_pred_walk *w)
     return 0;
 }
 
-hk_err hks_pred_next(hks_pred_walk *w, hk_fact_id *id, hks_fact_syms *fs,
-                     bool *has_row, hk_error *err)
+static hk_err next_by_id(hks_pred_walk *w, hk_fact_id *id, hks_fact_syms *fs,
+                         bool *has_row, hk_error *err)
 {
-    hk_err e;
-    if (!w || !id || !fs || !has_row)
-        return hk_error_set(err, HK_ERR_INVALID, "store: no predicate walk");
-    *has_row = false;
-    if ((e = hks_txn_check_read(w->t, err))) return e;
     /* bounded by the predicate's ids: each pass consumes one */
     while (!w->done) {
         if (w->i == w->n_ids) {
@@ -338,6 +315,73 @@ hk_err hks_pred_next(hks_pred_walk *w, hk_fact_id *id, hks_fact_syms *fs,
         return HK_OK;
     }
     return HK_OK;
+}
+
+static hk_err next_by_key(hks_pred_walk *w, hk_fact_id *id, hks_fact_syms *fs,
+                          bool *has_row, hk_error *err)
+{
+    MDB_val k = {w->key_len, w->key}, d;
+    int rc =
+        mdb_cursor_get(w->pc, &k, &d, w->started ? MDB_NEXT : MDB_SET_RANGE);
+    w->started = true;
+    if (rc == MDB_NOTFOUND) {
+        w->done = true;
+        return HK_OK;
+    }
+    if (rc) return hks_store_mdb_error(w->t, rc, err, "scanning statements");
+    const uint8_t *p = k.mv_data;
+    size_t pl = w->key_len;
+    if (k.mv_size < pl || memcmp(p, w->key, pl) != 0) {
+        w->done = true;
+        return HK_OK;
+    }
+    fs->pred = w->pred;
+    fs->n_args = 0;
+    size_t off = pl;
+    bool ok = true;
+    /* bounded by the key's bytes: each pass consumes at least one */
+    while (ok && off < k.mv_size) {
+        uint64_t v = 0;
+        unsigned sh = 0;
+        for (;; sh += 7) {
+            if (off >= k.mv_size || sh > 28) {
+                ok = false;
+                break;
+            }
+            uint8_t c = p[off++];
+            v |= (uint64_t)(c & 0x7f) << sh;
+            if (!(c & 0x80)) break;
+        }
+        if (!ok || fs->n_args == HK_MAX_ARGS || v > UINT32_MAX) {
+            ok = false;
+            break;
+        }
+        fs->args[fs->n_args++] = (uint32_t)v;
+    }
+    uint64_t fid = 0;
+    if (!ok || fs->n_args == 0 ||
+        !hks_varint_exact(d.mv_data, d.mv_size, &fid) || fid == 0 ||
+        fid > HKS_MAX_FACT_ID)
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "store: a statement key of predicate %u is "
+                            "damaged",
+                            w->pred);
+    *id = fid;
+    *has_row = true;
+    return HK_OK;
+}
+
+hk_err hks_pred_next(hks_pred_walk *w, hk_fact_id *id, hks_fact_syms *fs,
+                     bool *has_row, hk_error *err)
+{
+    hk_err e;
+    if (!w || !id || !fs || !has_row)
+        return hk_error_set(err, HK_ERR_INVALID, "store: no predicate walk");
+    *has_row = false;
+    if (w->done) return HK_OK;
+    if ((e = hks_txn_check_read(w->t, err))) return e;
+    return w->order == HKS_PRED_BY_ID ? next_by_id(w, id, fs, has_row, err)
+                                      : next_by_key(w, id, fs, has_row, err);
 }
 
 void hks_pred_close(hks_pred_walk *w)

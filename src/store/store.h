@@ -271,9 +271,8 @@ hk_err hks_fact_syms_get(hk_txn *t, hk_fact_id id, hks_fact_syms *out,
  * return other than HK_OK stops the scan and is returned. */
 typedef hk_err (*hks_syms_fn)(void *ud, hk_fact_id id, const hks_fact_syms *fs,
                               hk_error *err);
-/* Every fact of predicate pred (any arity), read from the statement index
- * alone: one sequential range of keys, no fact record and no dictionary
- * access. The order is the index's (not by id). */
+/* Every fact of predicate pred (any arity): hks_pred_open with
+ * HKS_PRED_BY_KEY, each fact given to fn. */
 hk_err hks_pred_syms_scan(hk_txn *t, uint32_t pred, hks_syms_fn fn, void *ud,
                           hk_error *err);
 
@@ -318,13 +317,19 @@ hk_err hks_adj_open(hk_txn *t, uint32_t entity, int pos, uint32_t pred,
 hk_err hks_adj_next(hks_adj *a, hks_adj_row *row, bool *has_row, hk_error *err);
 void hks_adj_close(hks_adj *a);
 
-/* Streams the facts of predicate pred in id order with their symbols:
- * the by_pred ids a leaf page at a time, each record through one cursor
- * that moves forward (ids ascend, so neighbouring records share pages).
- * Close with hks_pred_close before the txn ends. */
+/* Streams the facts of predicate pred (any arity) with their symbols.
+ * HKS_PRED_BY_ID: in id order, the by_pred ids a leaf page at a time and
+ * each record through one cursor that moves forward. HKS_PRED_BY_KEY: in
+ * the statement index's order (not by id), from its keys alone: one
+ * sequential range, no fact record and no dictionary access. Close with
+ * hks_pred_close before the txn ends. */
+typedef enum hks_pred_order {
+    HKS_PRED_BY_ID = 0, /* ascending fact id */
+    HKS_PRED_BY_KEY = 1 /* statement key order: cheapest */
+} hks_pred_order;
 typedef struct hks_pred_walk hks_pred_walk;
-hk_err hks_pred_open(hk_txn *t, uint32_t pred, hks_pred_walk **out,
-                     hk_error *err);
+hk_err hks_pred_open(hk_txn *t, uint32_t pred, hks_pred_order order,
+                     hks_pred_walk **out, hk_error *err);
 /* Next fact; *has_row false at the end (and on every later call). */
 hk_err hks_pred_next(hks_pred_walk *w, hk_fact_id *id, hks_fact_syms *fs,
                      bool *has_row, hk_error *err);

@@ -3,7 +3,8 @@
  * evaluator written here: random KBs of n-ary facts, random queries with
  * shared and repeated variables, constants, wildcards, negation and
  * comparisons; page cursors; DISTINCT and ORDER BY; in-memory relation
- * sources; parse errors with their column.
+ * sources; parse errors with their column; predicates read whole from the
+ * statement index (committed, deleted, and queued in a write txn).
  */
 #include "test_store_util.h"
 
@@ -399,6 +400,11 @@ static hk_err collect_row(void *ud, const hkq_out_row *row, hk_error *err)
     return HK_OK;
 }
 
+/* Runs that read a predicate whole (hkq_run_res.preloaded) or finished a
+ * predicate walk from the statement index (by_key), and runs that did
+ * neither: both paths must be taken by the checks below. */
+static size_t runs_preloaded, runs_by_key, runs_plain;
+
 /* All rows of text, in pages of `page` rows (0: one page). */
 static hk_err run_pages(hk_txn *t, const char *text, uint64_t page, rowset *out,
                         hk_error *err)
@@ -421,6 +427,9 @@ static hk_err run_pages(hk_txn *t, const char *text, uint64_t page, rowset *out,
         size_t before = out->n;
         rc = hkq_exec(t, q, &req, &res, err);
         if (rc != HK_OK) break;
+        if (res.run.preloaded) runs_preloaded++;
+        if (res.run.by_key) runs_by_key++;
+        if (!res.run.preloaded && !res.run.by_key) runs_plain++;
         assert_true(res.count == out->n - before);
         if (page) assert_true(res.count <= page);
         if (res.cursor.len == 0) break;
@@ -826,6 +835,9 @@ static void test_cyclic(void **state)
     }
     /* most shapes produce rows on this dense KB */
     assert_true(nonempty >= 10);
+    /* and cycles over these small predicates read some of them whole */
+    assert_true(runs_preloaded > 0);
+    assert_true(runs_by_key > 0);
     hk_txn_abort(t);
     tu_discard(s, dir);
 }
@@ -877,6 +889,89 @@ static void test_after_deletes(void **state)
     tu_discard(s, dir);
 }
 
+/* Adds fact f (predicate index, arity, entity indexes) in t and to the
+ * brute force's list when it is new. */
+static void add_tfact(hk_txn *t, tfact f)
+{
+    hk_statement st;
+    memset(&st, 0, sizeof st);
+    st.predicate = preds[f.pred];
+    st.n_args = f.n;
+    for (uint32_t j = 0; j < f.n; j++)
+        st.args[j] = ent(f.a[j]);
+    bool created = false;
+    hk_error err;
+    assert_int_equal(hk_store_add(t, &st, NULL, &f.id, &created, &err), HK_OK);
+    if (created) {
+        assert_true(n_facts < MAX_FACTS);
+        facts[n_facts++] = f;
+    }
+}
+
+/* Inside a write transaction, after deletions and additions it has not
+ * committed (index entries still queued): reading a predicate whole from
+ * the statement index and the predicate walks must see exactly the
+ * transaction's facts, for cyclic and random queries, binary and n-ary
+ * facts mixed; and both the whole-predicate path and the plain one are
+ * taken. */
+static void test_write_txn_and_paths(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("qwtx");
+    hk_store *s = tu_open(dir);
+    build_kb(s, 2000);
+    size_t before_pre = runs_preloaded, before_key = runs_by_key,
+           before_plain = runs_plain;
+    hk_txn *t = tu_begin(s, true);
+    size_t kept = 0;
+    for (size_t i = 0; i < n_facts; i++) {
+        hk_error err;
+        if (i % 4 == 2) {
+            assert_int_equal(hk_store_delete(t, facts[i].id, &err), HK_OK);
+            continue;
+        }
+        facts[kept++] = facts[i];
+    }
+    n_facts = kept;
+    for (int k = 0; k < 400; k++) {
+        tfact f;
+        memset(&f, 0, sizeof f);
+        f.pred = rnd(N_PRED);
+        f.n = pred_arity[f.pred];
+        if (f.pred == 1 && rnd(3) == 0) f.n = 3;
+        for (uint32_t j = 0; j < f.n; j++)
+            f.a[j] = rnd(N_ENT);
+        add_tfact(t, f);
+    }
+    const char *shapes[] = {
+        "P(?a, ?b), P(?b, ?c), P(?c, ?a)",
+        "P(?a, ?b), Q(?b, ?c), T(?c, ?a)",
+        "T(?a, ?b), T(?b, ?c), T(?c, ?a)",
+        "Q(?a, ?b, ?c), P(?c, ?a), T(?a, ?b)",
+        "R(?a, ?b, ?c), R(?c, ?a, ?b)",
+        "P(?a, ?b), Q(?b, ?c), R(?c, ?a, ?b)",
+        "P(?a, ?b), T(?b, ?c), P(?c, ?a), Q(?a, ?c)",
+        "P(e0, ?b), P(?b, ?c), P(?c, e0)",
+    };
+    size_t nonempty = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        tquery q;
+        parse_tquery(shapes[i], &q);
+        if (check_query(t, &q) > 0) nonempty++;
+    }
+    for (int i = 0; i < 30; i++) {
+        tquery q;
+        random_query(&q);
+        if (check_query(t, &q) > 0) nonempty++;
+    }
+    assert_true(nonempty >= 12);
+    assert_true(runs_preloaded > before_pre);
+    assert_true(runs_by_key > before_key);
+    assert_true(runs_plain > before_plain);
+    hk_txn_abort(t);
+    tu_discard(s, dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -884,6 +979,7 @@ int main(void)
         cmocka_unit_test(test_differential),
         cmocka_unit_test(test_cyclic),
         cmocka_unit_test(test_after_deletes),
+        cmocka_unit_test(test_write_txn_and_paths),
         cmocka_unit_test(test_distinct_order),
         cmocka_unit_test(test_relation_source),
         cmocka_unit_test(test_budget),

@@ -216,9 +216,9 @@ static void test_check_wrong_coarg(void **state)
     tu_discard(s, dir);
 }
 
-/* hks_pred_walk gives every fact of a predicate once, in id order, with
- * the record's symbols, across several pages of ids, after deletions, and
- * sees the writes of its own transaction. */
+/* hks_pred_walk gives every fact of a predicate once, in id order (by key:
+ * in any order), with the record's symbols, across several pages of ids, after
+ * deletions, and sees the writes of its own transaction. */
 static void test_pred_walk(void **state)
 {
     (void)state;
@@ -242,7 +242,8 @@ static void test_pred_walk(void **state)
         uint64_t want = 0, n = 0;
         assert_int_equal(hks_pred_count(t, pred, &want, &err), HK_OK);
         hks_pred_walk *w = NULL;
-        assert_int_equal(hks_pred_open(t, pred, &w, &err), HK_OK);
+        assert_int_equal(hks_pred_open(t, pred, HKS_PRED_BY_ID, &w, &err),
+                         HK_OK);
         hk_fact_id last = 0;
         for (;;) {
             hk_fact_id id;
@@ -263,6 +264,31 @@ static void test_pred_walk(void **state)
         assert_int_equal(n, want);
         assert_true(n > 0);
         if (p == 5) assert_int_equal(n, 3000);
+        /* by key: the same facts (each once, symbols as the records) */
+        assert_int_equal(hks_pred_open(t, pred, HKS_PRED_BY_KEY, &w, &err),
+                         HK_OK);
+        uint8_t *seen = calloc((size_t)last + 1, 1);
+        assert_non_null(seen);
+        uint64_t nk = 0;
+        for (;;) {
+            hk_fact_id id;
+            hks_fact_syms fs, rec;
+            bool has;
+            assert_int_equal(hks_pred_next(w, &id, &fs, &has, &err), HK_OK);
+            if (!has) break;
+            assert_true(id >= 1 && id <= last);
+            assert_int_equal(seen[id], 0);
+            seen[id] = 1;
+            assert_int_equal(hks_fact_syms_get(t, id, &rec, &err), HK_OK);
+            assert_int_equal(fs.pred, pred);
+            assert_int_equal(fs.n_args, rec.n_args);
+            assert_memory_equal(fs.args, rec.args,
+                                rec.n_args * sizeof rec.args[0]);
+            nk++;
+        }
+        hks_pred_close(w);
+        free(seen);
+        assert_int_equal(nk, want);
     }
     hk_txn_abort(t);
     tu_discard(s, dir);
