@@ -1504,10 +1504,29 @@ hk_err hkr_materialize_change(hk_txn *t, const hkr_dbs *d, const hks_change *c,
     if (!c->before && !c->after) return HK_OK;
     if (c->before && c->after && syms_eq(c->before, c->after))
         return HK_OK; /* supports name facts by id: nothing changes */
+    int64_t t0 = hk_now_us();
+    if (hkr_local_on()) {
+        hkr_rule **rules = NULL;
+        size_t n = 0;
+        bool done = false;
+        hk_err rc = hkr_load_all(t, d, &rules, &n, err);
+        if (rc == HK_OK && n)
+            rc = hkr_local_change(t, d, rules, n, c, &done, err);
+        if (rc == HK_OK && done) {
+            res->rules = (uint32_t)n;
+            rc = hkr_derived_count(t, d, &res->derived, err);
+        }
+        hkr_rules_free(rules, n);
+        res->eval_us = hk_now_us() - t0;
+        if (rc != HK_OK) return rc;
+        if (done) {
+            n_incremental++;
+            return HK_OK;
+        }
+    }
     ev e;
     memset(&e, 0, sizeof e);
     e.t = t;
-    int64_t t0 = hk_now_us();
     bool fallback = false;
     hk_err rc = incr(&e, d, c, res, &fallback, err);
     res->eval_us = hk_now_us() - t0 - res->store_us;

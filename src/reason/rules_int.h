@@ -99,6 +99,22 @@ uint64_t hkr_flat_count(void);
 bool hkr_flat_on(void);
 void hkr_flat_set(bool on);
 
+/* Maintenance of one change that reads only what the change reaches
+ * (rules_local.c): *done false, and nothing written, when the program
+ * negates a predicate the change can reach or the change removes too
+ * many derived facts; the caller then runs delete-and-rederive over the
+ * loaded relations. */
+hk_err hkr_local_change(hk_txn *t, const hkr_dbs *d, hkr_rule *const *rules,
+                        size_t n_rules, const hks_change *c, bool *done,
+                        hk_error *err);
+/* Changes hkr_local_change maintained since the process started. */
+uint64_t hkr_local_count(void);
+/* Whether hkr_materialize_change tries hkr_local_change first (on by
+ * default, for the whole process); the setter is for benchmarks
+ * comparing the two. */
+bool hkr_local_on(void);
+void hkr_local_set(bool on);
+
 /* CPU time of the calling thread in microseconds. */
 static inline int64_t hkr_cpu_us(void)
 {
