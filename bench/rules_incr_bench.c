@@ -30,6 +30,7 @@
  */
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,6 +314,10 @@ int main(int argc, char **argv)
     if (hkr_dbs_of(s, &d, &e)) return 1;
     hk_txn *t = NULL;
     hkr_reason_res res;
+    char mdb[4200];
+    snprintf(mdb, sizeof mdb, "%s/data.mdb", dir);
+    struct stat sb0, sb1;
+    if (stat(mdb, &sb0) != 0) sb0.st_size = 0;
     int64_t t0 = hk_now_us(), c0 = cpu_us();
     if (hk_txn_begin(s, true, &t, &e) ||
         hkr_add(t, &d, "base", "Path(?x, ?y) :- Edge(?x, ?y).", NULL, &e) ||
@@ -325,6 +330,21 @@ int main(int argc, char **argv)
     us[0] = hk_now_us() - t0;
     cu[0] = cpu_us() - c0;
     report(graph, "materialize_durable", us, cu, 1, res.derived);
+    /* bytes per derived fact: growth of the data file (LMDB grows it as
+     * pages are used) over the derived facts written */
+    if (stat(mdb, &sb1) != 0) sb1.st_size = 0;
+    printf("{\"graph\":\"%s\",\"bench\":\"materialize_bytes\","
+           "\"data_mdb_before\":%lld,\"data_mdb_after\":%lld,"
+           "\"derived\":%llu,\"bytes_per_derived\":%.2f,"
+           "\"derived_per_s\":%.0f,\"derived_per_cpu_s\":%.0f}\n",
+           graph, (long long)sb0.st_size, (long long)sb1.st_size,
+           (unsigned long long)res.derived,
+           res.derived
+               ? (double)(sb1.st_size - sb0.st_size) / (double)res.derived
+               : 0.0,
+           (double)res.derived * 1e6 / (double)(us[0] ? us[0] : 1),
+           (double)res.derived * 1e6 / (double)(cu[0] ? cu[0] : 1));
+    fflush(stdout);
     /* derived Path facts + asserted Path facts (none) = closure pairs */
     if (sqlite_reps && res.derived != pairs) {
         fprintf(stderr, "pairs differ: sqlite %llu, hakgal %llu\n",

@@ -44,9 +44,11 @@
  * copied out before the next pattern is probed, and heads are written
  * only between joins, so no cursor is open across a write.
  *
- * Support records are those of rules_fixpoint.c; a new fact's round is
- * one above its highest derived premise, so the checker's order holds
- * and survivors keep theirs.
+ * Support records: version 2 (rules_int.h: the free variables' values)
+ * for rules without `_` in a positive pattern, else version 1; a new
+ * fact's round is one above its highest derived premise, so the
+ * checker's order holds and survivors keep theirs. Both versions are
+ * read where a round is needed.
  *
  * Threads: one call per write transaction, on its thread; all state is
  * the call's.
@@ -103,6 +105,7 @@ typedef struct lrule {
     latom atoms[HKQ_MAX_ATOMS];     /* in text order */
     uint32_t n_pos;                 /* positive ones */
     uint32_t n_vars;                /* body variables */
+    hkr_freevars fv;                /* what a version-2 support holds */
 } lrule;
 
 /* A fact a pattern matched. */
@@ -261,6 +264,7 @@ static hk_err prepare(lx *x, hkr_rule *const *rules, size_t n, hk_error *err)
         const hkr_rule *r = rules[i];
         lr->r = r;
         lr->n_vars = hkq_n_vars(r->body);
+        hkr_free_vars(r, &lr->fv);
         rc = hks_rule_sym(x->t, r->head_pred, strlen(r->head_pred), &lr->pred,
                           err);
         for (uint32_t k = 0; k < r->head_n && rc == HK_OK; k++)
@@ -497,11 +501,10 @@ static hk_err derived_cands(lx *x, const latom *la, cands *out, hk_error *err)
             return HK_OK;
         }
         if (rc != HK_OK) return rc;
-        if (v.len < 4) return corrupt(err);
         cand c;
-        if (!hkr_key_parse(pre, pl, &c.fs)) return corrupt(err);
+        if (!hkr_key_parse(pre, pl, &c.fs) || !hkr_support_round(v, &c.round))
+            return corrupt(err);
         c.id = 0;
-        c.round = hkr_get_u32be(v.data);
         return cands_push(out, &c, err);
     }
     hks_cursor *cur = NULL;
@@ -513,13 +516,16 @@ static hk_err derived_cands(lx *x, const latom *la, cands *out, hk_error *err)
     while (rc == HK_OK && found && k.len >= pl &&
            memcmp(k.data, pre, pl) == 0) {
         cand c;
-        if (!hkr_key_parse(k.data, k.len, &c.fs) || v.len < 4) {
+        if (!hkr_key_parse(k.data, k.len, &c.fs)) {
             rc = corrupt(err);
             break;
         }
         if (fits(x, la, &c.fs)) {
             c.id = 0;
-            c.round = hkr_get_u32be(v.data);
+            if (!hkr_support_round(v, &c.round)) {
+                rc = corrupt(err);
+                break;
+            }
             rc = cands_push(out, &c, err);
         }
         if (rc == HK_OK) rc = hks_cursor_next(cur, &k, &v, &found, err);
@@ -634,13 +640,23 @@ static hk_err complete(lx *x, const lrule *lr, hk_error *err)
 
 /* ==== Writing ==== */
 
-/* Writes derived fact h with rule lr and the premises of the current
- * binding (the record of rules_fixpoint.c's support_value). */
+/* Writes derived fact h with rule lr and premises prem: a version-2
+ * support (the free variables' values, read off the premises) unless a
+ * pattern has `_`, else version 1 (rules_fixpoint.c's support_value). */
 static hk_err put_fact(lx *x, const lrule *lr, const cand *h, const cand *prem,
                        hk_error *err)
 {
     hk_buf *v = &x->val;
     uint8_t tmp[HKR_KEY_MAX + 1];
+    if (lr->fv.compact) {
+        uint32_t vals[HKQ_MAX_VARS];
+        for (uint32_t i = 0; i < lr->fv.n; i++)
+            vals[i] = prem[lr->fv.pos[i]].fs.args[lr->fv.arg[i]];
+        hk_err rc =
+            hkr_support_v2(v, lr->r->name, h->round, vals, lr->fv.n, err);
+        if (rc != HK_OK) return rc;
+        goto put;
+    }
     hk_buf_reset(v);
     hkr_put_u32be(tmp, h->round);
     hk_buf_append(v, tmp, 4);
@@ -664,6 +680,7 @@ static hk_err put_fact(lx *x, const lrule *lr, const cand *h, const cand *prem,
         }
     }
     if (!v->data) return nomem(err);
+put:;
     uint8_t key[HKR_KEY_MAX];
     hks_val kv = {key, hkr_key_of(&h->fs, key)}, vv = {v->data, v->len};
     hk_err rc = hks_put(x->t, x->d->derived, kv, vv, 0, err);

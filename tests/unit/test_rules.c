@@ -567,6 +567,98 @@ static void test_local_maintenance(void **state)
     }
 }
 
+/* Both support record versions: a closure materialized by the generic
+ * evaluator (version 1: every premise stored) is then maintained through
+ * local changes, which write version 2 (free variables only), and
+ * recomputed by the id-level evaluator (all version 2): every state
+ * proves and checks, and a damaged version-2 record is reported. */
+static void test_support_versions(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("rules-v2");
+    hk_store *s = open_kb(dir);
+    hk_error err;
+    for (int i = 0; i < 12; i++) {
+        char f[64];
+        snprintf(f, sizeof f, "Edge(n%d, n%d)", i, i + 1);
+        add_fact_text(s, f);
+    }
+    hkr_flat_set(false);
+    assert_int_equal(add_rule(s, "base", "Path(?x, ?y) :- Edge(?x, ?y).", &err),
+                     HK_OK);
+    assert_int_equal(add_rule(s, "step",
+                              "Path(?x, ?z) :- Edge(?x, ?y), Path(?y, ?z).",
+                              &err),
+                     HK_OK);
+    hkr_flat_set(true);
+    hkr_dbs d = dbs(s);
+    /* counts of version-2 records, checked states */
+    for (int phase = 0; phase < 3; phase++) {
+        if (phase == 1) add_fact_text(s, "Edge(n12, n13)");
+        if (phase == 2) {
+            hk_txn *w = tu_begin(s, true);
+            assert_int_equal(
+                hkr_materialize(w, &d, NULL, NULL, &(hkr_reason_res){0}, &err),
+                HK_OK);
+            tu_commit(w);
+        }
+        hk_txn *t = tu_begin(s, false);
+        hks_cursor *c = NULL;
+        assert_int_equal(hks_cursor_open(t, d.derived, &c, &err), HK_OK);
+        uint64_t n = 0, v2 = 0;
+        for (;;) {
+            hks_val k, v;
+            bool found = false;
+            assert_int_equal(hks_cursor_next(c, &k, &v, &found, &err), HK_OK);
+            if (!found) break;
+            n++;
+            v2 += ((const uint8_t *)v.data)[0] == HKR_SUPPORT_V2;
+        }
+        hks_cursor_close(c);
+        /* 12 edges: 78 pairs; 13: 91, the 13 new ones by local writes */
+        assert_int_equal(n, phase == 0 ? 78 : 91);
+        assert_int_equal(v2, phase == 0 ? 0 : phase == 1 ? 13 : 91);
+        hkr_verify_res vr;
+        assert_int_equal(hkr_verify(t, &d, &vr, &err), HK_OK);
+        if (vr.bad) fail_msg("phase %d: %s", phase, vr.first);
+        assert_int_equal(vr.checked, n);
+        hk_statement st = tu_st("Path", "n0", "n13", NULL);
+        hk_buf b = HK_BUF_INIT;
+        if (phase > 0) {
+            assert_int_equal(hkr_why_json(t, &d, &st, &b, &err), HK_OK);
+            assert_non_null(strstr(b.data, "\"y\":\"n1\""));
+        }
+        hk_buf_free(&b);
+        hk_txn_abort(t);
+    }
+    /* a version-2 record whose stored value names another fact */
+    hk_txn *w = tu_begin(s, true);
+    hk_statement st = tu_st("Path", "n0", "n5", NULL);
+    uint32_t sym[3];
+    assert_int_equal(hks_sym_id(w, "Path", 4, &sym[0], &err), HK_OK);
+    assert_int_equal(hks_sym_id(w, "n0", 2, &sym[1], &err), HK_OK);
+    assert_int_equal(hks_sym_id(w, "n5", 2, &sym[2], &err), HK_OK);
+    hks_fact_syms fs = {sym[0], 2, {sym[1], sym[2]}};
+    uint8_t key[HKR_KEY_MAX];
+    hk_buf v = HK_BUF_INIT;
+    uint32_t wrong = sym[2]; /* ?y = n5: Edge(n0, n5) does not exist */
+    assert_int_equal(hkr_support_v2(&v, "step", 9, &wrong, 1, &err), HK_OK);
+    hks_val kv = {key, hkr_key_of(&fs, key)}, vv = {v.data, v.len};
+    assert_int_equal(hks_put(w, d.derived, kv, vv, 0, &err), HK_OK);
+    hkr_verify_res vr;
+    assert_int_equal(hkr_verify(w, &d, &vr, &err), HK_OK);
+    assert_int_equal(vr.bad, 1);
+    assert_non_null(strstr(vr.first, "Path(n0, n5)"));
+    hk_buf b = HK_BUF_INIT;
+    assert_int_not_equal(hkr_why_json(w, &d, &st, &b, &err), HK_OK);
+    hk_buf_free(&b);
+    hk_buf_free(&v);
+    hk_txn_abort(w);
+    close_kb(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* Declarations asserted as facts compile to rules. */
 static void test_ontology(void **state)
 {
@@ -1294,6 +1386,7 @@ int main(void)
         cmocka_unit_test(test_ontology),
         cmocka_unit_test(test_flat_closure),
         cmocka_unit_test(test_local_maintenance),
+        cmocka_unit_test(test_support_versions),
         cmocka_unit_test(test_differential),
         cmocka_unit_test(test_differential_positive),
     };
