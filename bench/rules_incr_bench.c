@@ -5,6 +5,7 @@
  *   rules_incr_bench --graph chain:N|random:M|sparse:M [--reps R]
  *                    [--dir TMPDIR] [--writes W] [--anchor-writes A]
  *                    [--sqlite-reps S] [--recompute-reps C]
+ *                    [--first flat|generic]
  *
  * Builds a fresh KB with the edges Edge(nA, nB) of the graph (chain:N is
  * n0 -> n1 -> ... -> nN; random:M is M edges on M/2 nodes, each from a
@@ -18,7 +19,10 @@
  *   materialize  the first durable materialization of the program
  *                Path(?x, ?y) :- Edge(?x, ?y).
  *                Path(?x, ?z) :- Edge(?x, ?y), Path(?y, ?z).
- *                (fixpoint + write + commit), once
+ *                (fixpoint + write + commit), once; then the data file's
+ *                growth and the pages of rules.derived (mdb_stat) per
+ *                derived fact; --first generic runs it on the generic
+ *                evaluator, which writes version-1 supports
  *   recompute    hkr_materialize of the same state (what every change
  *                cost before incremental maintenance), median of R
  *   add / delete one new edge from node 0 (a durable write; the change
@@ -199,6 +203,7 @@ int main(int argc, char **argv)
     const char *graph = NULL, *tmp = "/tmp";
     int reps = 11, writes = 0, anchor_writes = 0, sqlite_reps = -1,
         recompute_reps = 3;
+    bool first_generic = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--graph") == 0)
             graph = argv[i + 1];
@@ -210,6 +215,8 @@ int main(int argc, char **argv)
             sqlite_reps = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--recompute-reps") == 0)
             recompute_reps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--first") == 0)
+            first_generic = strcmp(argv[i + 1], "generic") == 0;
         else if (strcmp(argv[i], "--reps") == 0)
             reps = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--dir") == 0)
@@ -318,6 +325,10 @@ int main(int argc, char **argv)
     snprintf(mdb, sizeof mdb, "%s/data.mdb", dir);
     struct stat sb0, sb1;
     if (stat(mdb, &sb0) != 0) sb0.st_size = 0;
+    /* --first generic: the first materialization by the generic
+     * evaluator, which writes version-1 supports (the format before
+     * version 2), to compare bytes per derived fact */
+    if (first_generic) hkr_flat_set(false);
     int64_t t0 = hk_now_us(), c0 = cpu_us();
     if (hk_txn_begin(s, true, &t, &e) ||
         hkr_add(t, &d, "base", "Path(?x, ?y) :- Edge(?x, ?y).", NULL, &e) ||
@@ -329,7 +340,11 @@ int main(int argc, char **argv)
     }
     us[0] = hk_now_us() - t0;
     cu[0] = cpu_us() - c0;
-    report(graph, "materialize_durable", us, cu, 1, res.derived);
+    hkr_flat_set(true);
+    report(graph,
+           first_generic ? "materialize_durable_generic_v1"
+                         : "materialize_durable",
+           us, cu, 1, res.derived);
     /* bytes per derived fact: growth of the data file (LMDB grows it as
      * pages are used) over the derived facts written */
     if (stat(mdb, &sb1) != 0) sb1.st_size = 0;
@@ -345,6 +360,31 @@ int main(int argc, char **argv)
            (double)res.derived * 1e6 / (double)(us[0] ? us[0] : 1),
            (double)res.derived * 1e6 / (double)(cu[0] ? cu[0] : 1));
     fflush(stdout);
+    /* the same from the pages of rules.derived itself (mdb_stat of
+     * lmdb-utils): the file's growth misses pages the import freed */
+    char cmd0[4300];
+    snprintf(cmd0, sizeof cmd0, "mdb_stat -e -s rules.derived '%s' 2>/dev/null",
+             dir);
+    FILE *ps = popen(cmd0, "r");
+    if (ps) {
+        char line[256];
+        long long psize = 0, pages = 0, entries = 0, v = 0;
+        while (fgets(line, sizeof line, ps)) {
+            if (sscanf(line, " Page size: %lld", &v) == 1) psize = v;
+            if (sscanf(line, " Branch pages: %lld", &v) == 1) pages += v;
+            if (sscanf(line, " Leaf pages: %lld", &v) == 1) pages += v;
+            if (sscanf(line, " Overflow pages: %lld", &v) == 1) pages += v;
+            if (sscanf(line, " Entries: %lld", &v) == 1) entries = v;
+        }
+        pclose(ps);
+        if (entries)
+            printf("{\"graph\":\"%s\",\"bench\":\"derived_pages\","
+                   "\"pages\":%lld,\"page_size\":%lld,\"entries\":%lld,"
+                   "\"bytes_per_derived\":%.2f}\n",
+                   graph, pages, psize, entries,
+                   (double)(pages * psize) / (double)entries);
+        fflush(stdout);
+    }
     /* derived Path facts + asserted Path facts (none) = closure pairs */
     if (sqlite_reps && res.derived != pairs) {
         fprintf(stderr, "pairs differ: sqlite %llu, hakgal %llu\n",
