@@ -500,7 +500,7 @@ static void test_flat_closure(void **state)
 static void test_local_maintenance(void **state)
 {
     (void)state;
-    enum { NODES = 30, OPS = 40 };
+    enum { NODES = 30, OPS = 30 };
     static bool edge[CL_NODES][CL_NODES], reach[CL_NODES][CL_NODES];
     static const char *const progs[3][2] = {
         {"Path(?x, ?y) :- Edge(?x, ?y).",
