@@ -29,6 +29,17 @@
  *                hook maintains the derived facts in its transaction),
  *                and delete / re-add one existing edge in the middle of
  *                the graph: medians and p90 of R each
+ *   writes       W random one-edge writes (--writes, default 0), each a
+ *                durable transaction: a new edge between uniform nodes
+ *                (lower to higher) added then deleted, and an existing
+ *                edge deleted then re-added, alternately; p50, p99 and
+ *                CPU per write for each kind. With --anchor-writes A, the
+ *                first A of them are each followed by the same write
+ *                maintained by delete-and-rederive over the loaded
+ *                relations (hkr_local_set(false): the maintenance before
+ *                rules_local.c), so both are measured in the same run.
+ *                Each is followed by the floor: the same durable add and
+ *                delete of a fact Other(nA, nB) that no rule reads.
  * The pair counts of SQLite and hakgal must agree (else exit 1).
  * Prints one JSON object per measurement.
  */
@@ -155,13 +166,17 @@ static edge *make_graph(const char *spec, size_t *n)
     return v;
 }
 
+/* Predicate of the toggled facts: Edge, or (the floor: a durable write
+ * no rule reads) Other. */
+static const char *toggle_pred = "Edge";
+
 static void statement(uint32_t a, uint32_t b, char *na, char *nb,
                       hk_statement *st)
 {
     sprintf(na, "n%u", a);
     sprintf(nb, "n%u", b);
     memset(st, 0, sizeof *st);
-    st->predicate = "Edge";
+    st->predicate = toggle_pred;
     st->n_args = 2;
     st->args[0] = na;
     st->args[1] = nb;
@@ -248,8 +263,8 @@ int main(int argc, char **argv)
     int64_t *cd = calloc((size_t)reps, sizeof *cd);
     /* random writes: 4 kinds x (local, anchor) */
     size_t wn = writes ? (size_t)writes : 1;
-    int64_t *wus[8], *wcu[8];
-    for (int k = 0; k < 8; k++) {
+    int64_t *wus[10], *wcu[10];
+    for (int k = 0; k < 10; k++) {
         wus[k] = calloc(wn, sizeof *wus[k]);
         wcu[k] = calloc(wn, sizeof *wcu[k]);
         if (!wus[k] || !wcu[k]) return 1;
@@ -461,7 +476,19 @@ int main(int argc, char **argv)
                 return 1;
         }
         hkr_local_set(true);
+        /* the floor: the same durable write of a fact no rule reads */
+        toggle_pred = "Other";
+        if (toggle(s, w.a, w.b, true, &wus[8][i], &wcu[8][i]) ||
+            toggle(s, w.a, w.b, false, &wus[9][i], &wcu[9][i]))
+            return 1;
+        toggle_pred = "Edge";
         n_kind[k0 / 2]++;
+    }
+    if (writes) {
+        report(graph, "floor_add_unread_fact", wus[8], wcu[8], writes,
+               res.derived);
+        report(graph, "floor_delete_unread_fact", wus[9], wcu[9], writes,
+               res.derived);
     }
     for (int k = 0; k < 4 && writes; k++) {
         int m = n_kind[k / 2];
@@ -490,7 +517,7 @@ int main(int argc, char **argv)
     free(cu);
     free(del);
     free(cd);
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < 10; k++) {
         free(wus[k]);
         free(wcu[k]);
     }
