@@ -26,7 +26,9 @@
  *   rules.rule     name -> u32 version | u8 enabled | i64 created_us |
  *                  i64 updated_us | rule text   (little-endian)
  *   rules.derived  u32 pred | u8 n | n x u32 args (big-endian symbol ids)
- *                  -> the support of the derived fact (see rules_eval.c)
+ *                  -> the support of the derived fact: version 2 (the
+ *                  round, the rule, the free variables' values) or 1
+ *                  (the round, the rule, every premise), rules_int.h
  *   rules.meta     "gen" -> u64 (little-endian) count of rule changes;
  *                  "state" -> u64 (big-endian) derived facts stored
  * Every change to a rule appends an audit entry with op "rule" whose
@@ -179,7 +181,8 @@ hk_err hkr_materialize(hk_txn *t, const hkr_dbs *d, hkr_progress_fn progress,
 
 /* Updates the stored derived facts in write txn t after the one change c
  * to the asserted facts (add, delete, content update), made in t, by
- * delete-and-rederive over the stored supports (see rules_fixpoint.c):
+ * delete-and-rederive: probing the store and rules.derived where it can
+ * (rules_local.c), else over the loaded relations (rules_fixpoint.c):
  * the result equals hkr_materialize's set of derived facts, and only the
  * derived facts that lost all support are removed. A bulk import, or a
  * stored state it cannot maintain, is recomputed with hkr_materialize. */

@@ -231,10 +231,53 @@ hk_err hkr_derived_mentioning(hk_txn *t, const hkr_dbs *d,
 typedef hkr_premise premise;
 typedef hkr_support support;
 
+static bool get_varint(const uint8_t **p, const uint8_t *end, uint32_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 35; shift += 7) {
+        if (*p >= end) return false;
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            if (v > UINT32_MAX) return false;
+            *out = (uint32_t)v;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void put_varint(uint8_t *b, size_t *n, uint32_t v)
+{
+    while (v >= 0x80) {
+        b[(*n)++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    b[(*n)++] = (uint8_t)v;
+}
+
+static bool parse_v2(const uint8_t *p, const uint8_t *end, hkr_support *s)
+{
+    p++; /* the version byte */
+    uint32_t nl = 0;
+    if (!get_varint(&p, end, &s->round) || end - p < 1) return false;
+    nl = *p++;
+    if (nl > HKR_NAME_MAX || end - p < (ptrdiff_t)nl + 1) return false;
+    memcpy(s->rule, p, nl);
+    p += nl;
+    if (!get_varint(&p, end, &s->n_free) || s->n_free > HKQ_MAX_VARS)
+        return false;
+    for (uint32_t i = 0; i < s->n_free; i++)
+        if (!get_varint(&p, end, &s->free[i])) return false;
+    s->compact = true;
+    return p == end;
+}
+
 bool hkr_support_parse(hks_val v, hkr_support *s)
 {
     const uint8_t *p = v.data, *end = p + v.len;
     memset(s, 0, sizeof *s);
+    if (v.len >= 1 && *p == HKR_SUPPORT_V2) return parse_v2(p, end, s);
     if (end - p < 5) return false;
     s->round = hkr_get_u32be(p);
     p += 4;
@@ -263,6 +306,146 @@ bool hkr_support_parse(hks_val v, hkr_support *s)
         }
     }
     return p == end;
+}
+
+bool hkr_support_round(hks_val v, uint32_t *round)
+{
+    const uint8_t *p = v.data, *end = p + v.len;
+    if (v.len >= 1 && *p == HKR_SUPPORT_V2) {
+        p++;
+        return get_varint(&p, end, round);
+    }
+    if (v.len < 5) return false;
+    *round = hkr_get_u32be(p);
+    return true;
+}
+
+void hkr_free_vars(const hkr_rule *r, hkr_freevars *out)
+{
+    memset(out, 0, sizeof *out);
+    out->compact = true;
+    bool bound[HKQ_MAX_VARS] = {false}, seen[HKQ_MAX_VARS] = {false};
+    uint32_t pos[HKQ_MAX_VARS], arg[HKQ_MAX_VARS];
+    for (uint32_t k = 0; k < r->head_n; k++)
+        if (r->head_is_var[k] && r->head_var[k] < HKQ_MAX_VARS)
+            bound[r->head_var[k]] = true;
+    const hkq_query *q = r->body;
+    for (uint32_t a = 0; a < hkq_n_atoms(q); a++) {
+        hkq_atom_view av;
+        hkq_atom_view_get(q, a, &av);
+        if (av.neg) continue;
+        if (av.kind[0] != HK_TERM_CONST) out->compact = false;
+        for (uint32_t k = 0; k < av.n_args; k++) {
+            if (av.kind[k + 1] == HK_TERM_ANY) out->compact = false;
+            if (av.kind[k + 1] != HK_TERM_VAR) continue;
+            uint32_t v = av.var[k + 1];
+            if (v >= HKQ_MAX_VARS || seen[v]) continue;
+            seen[v] = true;
+            pos[v] = av.pos_index;
+            arg[v] = k;
+        }
+    }
+    for (uint32_t v = 0; v < hkq_n_vars(q) && v < HKQ_MAX_VARS; v++) {
+        if (!seen[v] || bound[v]) continue;
+        out->var[out->n] = v;
+        out->pos[out->n] = pos[v];
+        out->arg[out->n] = arg[v];
+        out->n++;
+    }
+}
+
+hk_err hkr_support_v2(hk_buf *v, const char *rule, uint32_t round,
+                      const uint32_t *vals, uint32_t n, hk_error *err)
+{
+    uint8_t b[16];
+    size_t bn = 0;
+    hk_buf_reset(v);
+    b[bn++] = HKR_SUPPORT_V2;
+    put_varint(b, &bn, round);
+    size_t nl = strlen(rule);
+    b[bn++] = (uint8_t)nl;
+    bool ok =
+        hk_buf_append(v, b, bn) == HK_OK && hk_buf_append(v, rule, nl) == HK_OK;
+    bn = 0;
+    put_varint(b, &bn, n);
+    ok = ok && hk_buf_append(v, b, bn) == HK_OK;
+    for (uint32_t i = 0; ok && i < n; i++) {
+        bn = 0;
+        put_varint(b, &bn, vals[i]);
+        ok = hk_buf_append(v, b, bn) == HK_OK;
+    }
+    return ok ? HK_OK : hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+}
+
+hk_err hkr_support_resolve(hk_txn *t, const hkr_rule *r,
+                           const hks_fact_syms *fs, hkr_support *s, bool *ok,
+                           hk_error *err)
+{
+    *ok = false;
+    hkr_freevars fv;
+    hkr_free_vars(r, &fv);
+    if (!fv.compact || fv.n != s->n_free || fs->n_args != r->head_n)
+        return HK_OK;
+    uint32_t vals[HKQ_MAX_VARS];
+    bool set[HKQ_MAX_VARS] = {false};
+    for (uint32_t k = 0; k < r->head_n; k++) {
+        if (!r->head_is_var[k]) continue;
+        uint32_t v = r->head_var[k];
+        if (v >= HKQ_MAX_VARS || (set[v] && vals[v] != fs->args[k]))
+            return HK_OK;
+        set[v] = true;
+        vals[v] = fs->args[k];
+    }
+    for (uint32_t i = 0; i < fv.n; i++) {
+        set[fv.var[i]] = true;
+        vals[fv.var[i]] = s->free[i];
+    }
+    const hkq_query *q = r->body;
+    uint32_t n = 0;
+    for (uint32_t a = 0; a < hkq_n_atoms(q); a++) {
+        hkq_atom_view av;
+        hkq_atom_view_get(q, a, &av);
+        if (av.neg) continue;
+        if (av.pos_index >= HKQ_MAX_ATOMS) return HK_OK;
+        hkr_premise *pr = &s->prem[av.pos_index];
+        memset(pr, 0, sizeof *pr);
+        pr->fs.n_args = av.n_args;
+        for (uint32_t k = 0; k <= av.n_args; k++) {
+            uint32_t v = 0;
+            if (av.kind[k] == HK_TERM_VAR) {
+                if (!set[av.var[k]]) return HK_OK;
+                v = vals[av.var[k]];
+            } else if (av.kind[k] == HK_TERM_CONST) {
+                hk_err rc =
+                    hks_sym_id(t, av.text[k], strlen(av.text[k]), &v, err);
+                if (rc == HK_ERR_NOT_FOUND) {
+                    hk_error_clear(err);
+                    return HK_OK;
+                }
+                if (rc != HK_OK) return rc;
+            } else {
+                return HK_OK;
+            }
+            if (k == 0)
+                pr->fs.pred = v;
+            else
+                pr->fs.args[k - 1] = v;
+        }
+        hk_fact_id id = 0;
+        hk_err rc = hks_fact_find_syms(t, &pr->fs, &id, err);
+        if (rc == HK_OK) {
+            pr->id = id;
+        } else if (rc == HK_ERR_NOT_FOUND) {
+            hk_error_clear(err);
+            pr->derived = true;
+        } else {
+            return rc;
+        }
+        n++;
+    }
+    s->n = n;
+    *ok = true;
+    return HK_OK;
 }
 
 /* Support of derived fact fs; HK_ERR_NOT_FOUND when it is not derived. */
@@ -435,6 +618,15 @@ static hk_err why_node(why_ctx *w, const hks_fact_syms *fs, uint32_t depth,
     if (rc != HK_OK) return rc;
     hkr_rule *r = NULL;
     if ((rc = rule_named(w, s.rule, &r, err)) != HK_OK) return rc;
+    if (s.compact) {
+        bool fit = false;
+        if ((rc = hkr_support_resolve(w->t, r, fs, &s, &fit, err)) != HK_OK)
+            return rc;
+        if (!fit)
+            return hk_error_set(err, HK_ERR_CORRUPT,
+                                "the stored derivation does not fit rule %s",
+                                s.rule);
+    }
     hks_fact_syms prem[HKQ_MAX_ATOMS];
     for (uint32_t i = 0; i < s.n; i++) {
         if (s.prem[i].derived) {
@@ -638,6 +830,21 @@ static hk_err check_step(why_ctx *w, const hks_fact_syms *fs, const support *s,
     hkr_rule *r = NULL;
     hk_err rc = rule_named(w, s->rule, &r, err);
     if (rc != HK_OK) return rc;
+    support rs;
+    if (s->compact) {
+        bool fit = false;
+        rs = *s;
+        rc = hkr_support_resolve(w->t, r, fs, &rs, &fit, err);
+        if (rc != HK_OK) return rc;
+        if (!fit) {
+            snprintf(why, why_len,
+                     "the stored values do not fit the free variables of "
+                     "rule %s",
+                     s->rule);
+            return HK_OK;
+        }
+        s = &rs;
+    }
     if (s->n != hkq_n_positive(r->body)) {
         snprintf(why, why_len, "%u premises for the %u patterns of rule %s",
                  s->n, hkq_n_positive(r->body), s->rule);

@@ -997,7 +997,8 @@ static int rname_cmp(const void *a, const void *b)
 /* Reads rules.derived into in: keys first (key order), then supports
  * with derived premises resolved to their index. Sets in->fallback on
  * anything that does not fit the loaded rules. */
-static hk_err load_old(ev *e, const hkr_dbs *d, inc *in, hk_error *err)
+static hk_err load_old(ev *e, const hkr_dbs *d, const hks_change *c_in, inc *in,
+                       hk_error *err)
 {
     size_t cap = 0;
     hks_cursor *c = NULL;
@@ -1045,6 +1046,13 @@ static hk_err load_old(ev *e, const hkr_dbs *d, inc *in, hk_error *err)
         rname key = {sp->rule, 0};
         const rname *hit =
             bsearch(&key, names, e->n_rules, sizeof *names, rname_cmp);
+        if (hit && sp->compact) { /* version 2: premises from the fact */
+            bool fit = false;
+            rc = hkr_support_resolve(e->t, e->rules[hit->rule], &o->fs, sp,
+                                     &fit, err);
+            if (rc != HK_OK) break;
+            if (!fit) hit = NULL;
+        }
         if (!hit || e->rels[e->head_rel[hit->rule]].pred != o->fs.pred ||
             sp->n != hkq_n_positive(e->rules[hit->rule]->body)) {
             in->fallback = true;
@@ -1060,6 +1068,13 @@ static hk_err load_old(ev *e, const hkr_dbs *d, inc *in, hk_error *err)
             uint64_t r = sp->prem[p].id;
             if (sp->prem[p].derived) {
                 size_t at = old_find(in, &sp->prem[p].fs);
+                /* a version-2 premise resolved after the change: the
+                 * removed asserted fact is no longer in the store */
+                if (at == SIZE_MAX && sp->compact && c_in->before &&
+                    syms_eq(&sp->prem[p].fs, c_in->before)) {
+                    in->ref[in->n_ref++] = c_in->id;
+                    continue;
+                }
                 if (at == SIZE_MAX) {
                     in->fallback = true;
                     break;
@@ -1412,7 +1427,7 @@ static hk_err incr(ev *e, const hkr_dbs *d, const hks_change *c,
     res->rules = (uint32_t)e->n_rules;
     res->strata = max_s + 1;
     rc = ev_prepare(e, err);
-    if (rc == HK_OK) rc = load_old(e, d, &in, err);
+    if (rc == HK_OK) rc = load_old(e, d, c, &in, err);
     if (rc != HK_OK || in.fallback) {
         *fallback = in.fallback;
         goto done;
@@ -1504,10 +1519,29 @@ hk_err hkr_materialize_change(hk_txn *t, const hkr_dbs *d, const hks_change *c,
     if (!c->before && !c->after) return HK_OK;
     if (c->before && c->after && syms_eq(c->before, c->after))
         return HK_OK; /* supports name facts by id: nothing changes */
+    int64_t t0 = hk_now_us();
+    if (hkr_local_on()) {
+        hkr_rule **rules = NULL;
+        size_t n = 0;
+        bool done = false;
+        hk_err rc = hkr_load_all(t, d, &rules, &n, err);
+        if (rc == HK_OK && n)
+            rc = hkr_local_change(t, d, rules, n, c, &done, err);
+        if (rc == HK_OK && done) {
+            res->rules = (uint32_t)n;
+            rc = hkr_derived_count(t, d, &res->derived, err);
+        }
+        hkr_rules_free(rules, n);
+        res->eval_us = hk_now_us() - t0;
+        if (rc != HK_OK) return rc;
+        if (done) {
+            n_incremental++;
+            return HK_OK;
+        }
+    }
     ev e;
     memset(&e, 0, sizeof e);
     e.t = t;
-    int64_t t0 = hk_now_us();
     bool fallback = false;
     hk_err rc = incr(&e, d, c, res, &fallback, err);
     res->eval_us = hk_now_us() - t0 - res->store_us;

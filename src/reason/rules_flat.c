@@ -2,9 +2,12 @@
  * rules_flat.c — the id-level fixpoint: semi-naive materialization of
  * programs whose rules are positive conjunctions of patterns (no `not`,
  * no comparisons), the shape of transitive closures and of the ontology
- * rules. Other programs run in rules_fixpoint.c; both store the same
- * rules.derived records, so proofs, the checker and the incremental
- * maintenance do not know which one ran.
+ * rules. Other programs run in rules_fixpoint.c. Both write
+ * rules.derived records that proofs, the checker and the incremental
+ * maintenance read alike: here the compact version 2 (the rule, the round
+ * and the values of the variables the head does not bind: the premises
+ * follow from them and the fact; rules_int.h), there version 1 (every
+ * premise's id or key).
  *
  * ==== Relations ====
  * One relation per (predicate, arity) a rule mentions: a flat array of
@@ -313,13 +316,14 @@ typedef struct frule {
     uint32_t head_val[HK_MAX_ARGS]; /* constant symbol or body variable */
     uint32_t n_atoms;               /* positive patterns, in pos order */
     fatom atom[HKQ_MAX_ATOMS];
+    hkr_freevars fv; /* what a support stores (version 2) */
 } frule;
 
 typedef struct fdf {
     uint32_t rel, pos; /* where its tuple is */
     uint32_t rule;     /* rule that derived it */
     uint32_t round;    /* global round */
-    size_t sup;        /* first premise in fx.sup */
+    size_t sup;        /* first free variable's value in fx.sup */
 } fdf;
 
 /* Head tuples a join finds are checked against the set in batches of
@@ -336,7 +340,7 @@ typedef struct fx {
     size_t n_rels, cap_rels;
     fdf *df;
     size_t n_df, cap_df;
-    uint64_t *sup;
+    uint32_t *sup; /* per derived fact, its rule's free variables' values */
     size_t n_sup, cap_sup;
     uint32_t round;
     /* the running join */
@@ -347,11 +351,11 @@ typedef struct fx {
     uint32_t vals[HKQ_MAX_VARS];
     uint64_t prem[HKQ_MAX_ATOMS];
     /* head tuples of the running join not yet checked against the set
-     * (stride: the head's arity), their tags and premises (stride: the
-     * rule's patterns) */
+     * (stride: the head's arity), their tags and free variables' values
+     * (stride: the rule's free variables) */
     uint32_t cb_tup[EMIT_BATCH * HK_MAX_ARGS];
     uint32_t cb_tag[EMIT_BATCH];
-    uint64_t cb_prem[EMIT_BATCH * HKQ_MAX_ATOMS];
+    uint32_t cb_free[EMIT_BATCH * HKQ_MAX_VARS];
     uint32_t n_cb;
 } fx;
 
@@ -368,6 +372,9 @@ bool hkr_flat_eligible(hkr_rule *const *rules, size_t n)
             if (av.neg || av.kind[0] != HK_TERM_CONST || av.n_args == 0 ||
                 av.n_args > HK_MAX_ARGS)
                 return false;
+            /* `_`: its value is in no binding, so no version-2 support */
+            for (uint32_t k = 1; k <= av.n_args; k++)
+                if (av.kind[k] == HK_TERM_ANY) return false;
         }
     }
     return true;
@@ -465,6 +472,7 @@ static hk_err compile(fx *x, hkr_rule *const *rules, hk_error *err)
                                   strlen(r->head_const[k]), &f->head_val[k],
                                   err);
         }
+        hkr_free_vars(r, &f->fv);
         const hkq_query *q = r->body;
         for (uint32_t a = 0; a < hkq_n_atoms(q) && rc == HK_OK; a++) {
             hkq_atom_view av;
@@ -579,11 +587,11 @@ static hk_err flush_batch(fx *x, hk_error *err)
         x->cap_df = nc;
         advise_huge(nd, nc * sizeof *nd);
     }
-    if (x->n_sup + (size_t)n * f->n_atoms > x->cap_sup) {
+    if (x->n_sup + (size_t)n * f->fv.n > x->cap_sup) {
         size_t nc = x->cap_sup ? x->cap_sup * 2 : 2048;
-        while (nc < x->n_sup + (size_t)n * f->n_atoms)
+        while (nc < x->n_sup + (size_t)n * f->fv.n)
             nc *= 2;
-        uint64_t *ns = hk_realloc(x->sup, nc * sizeof *ns);
+        uint32_t *ns = hk_realloc(x->sup, nc * sizeof *ns);
         if (!ns) return nomem(err);
         x->sup = ns;
         x->cap_sup = nc;
@@ -602,9 +610,10 @@ static hk_err flush_batch(fx *x, hk_error *err)
         d->rule = x->cur_rule;
         d->round = x->round;
         d->sup = x->n_sup;
-        memcpy(x->sup + x->n_sup, x->cb_prem + (size_t)i * f->n_atoms,
-               f->n_atoms * sizeof *x->sup);
-        x->n_sup += f->n_atoms;
+        if (f->fv.n)
+            memcpy(x->sup + x->n_sup, x->cb_free + (size_t)i * f->fv.n,
+                   f->fv.n * sizeof *x->sup);
+        x->n_sup += f->fv.n;
         hk_err rc = rel_append(h, a, x->cb_tag[i], HKR_DERIVED_TAG | x->n_df,
                                slot, err);
         if (rc != HK_OK) return rc;
@@ -630,8 +639,9 @@ static hk_err emit(fx *x, hk_error *err)
     uint32_t tag = tup_tag(a, h->ar);
     __builtin_prefetch(&h->set[tag & (h->set_cap - 1)]);
     x->cb_tag[x->n_cb] = tag;
-    memcpy(x->cb_prem + (size_t)x->n_cb * f->n_atoms, x->prem,
-           f->n_atoms * sizeof *x->prem);
+    uint32_t *fr = x->cb_free + (size_t)x->n_cb * f->fv.n;
+    for (uint32_t i = 0; i < f->fv.n; i++)
+        fr[i] = x->vals[f->fv.var[i]];
     if (++x->n_cb == EMIT_BATCH) return flush_batch(x, err);
     return HK_OK;
 }
@@ -756,34 +766,15 @@ static void fact_of(const fx *x, size_t i, hks_fact_syms *fs)
     memcpy(fs->args, r->tup + (size_t)d->pos * r->ar, r->ar * sizeof *fs->args);
 }
 
-/* The support record of derived fact i (format of rules_eval.c). */
+/* The support record of derived fact i: version 2 (rules_int.h), the
+ * values of its rule's free variables; the premises follow from them
+ * and the fact. */
 static hk_err support_of(const fx *x, size_t i, hk_buf *v, hk_error *err)
 {
     const fdf *d = &x->df[i];
     const frule *f = &x->rules[d->rule];
-    uint8_t tmp[HKR_KEY_MAX + 2];
-    hk_buf_reset(v);
-    hkr_put_u32be(tmp, d->round);
-    uint8_t nl = (uint8_t)strlen(f->r->name), np = (uint8_t)f->n_atoms;
-    bool ok = hk_buf_append(v, tmp, 4) == HK_OK &&
-              hk_buf_append(v, &nl, 1) == HK_OK &&
-              hk_buf_append(v, f->r->name, nl) == HK_OK &&
-              hk_buf_append(v, &np, 1) == HK_OK;
-    for (uint32_t p = 0; ok && p < np; p++) {
-        uint64_t ref = x->sup[d->sup + p];
-        if (ref & HKR_DERIVED_TAG) {
-            hks_fact_syms fs;
-            fact_of(x, (size_t)(ref & ~HKR_DERIVED_TAG), &fs);
-            tmp[0] = 1;
-            tmp[1] = (uint8_t)hkr_key_of(&fs, tmp + 2);
-            ok = hk_buf_append(v, tmp, 2 + (size_t)tmp[1]) == HK_OK;
-        } else {
-            tmp[0] = 0;
-            hkr_put_u64be(tmp + 1, ref);
-            ok = hk_buf_append(v, tmp, 9) == HK_OK;
-        }
-    }
-    return ok ? HK_OK : nomem(err);
+    return hkr_support_v2(v, f->r->name, d->round,
+                          f->fv.n ? x->sup + d->sup : NULL, f->fv.n, err);
 }
 
 /* Sorting derived facts (as their positions in one relation) by tuple:

@@ -70,12 +70,54 @@ typedef struct hkr_premise {
 typedef struct hkr_support {
     uint32_t round;                  /* round of derivation */
     char rule[HKR_NAME_MAX + 1];     /* rule name */
-    uint32_t n;                      /* premises */
+    uint32_t n;                      /* premises (0 until resolved when
+                                        compact) */
     hkr_premise prem[HKQ_MAX_ATOMS]; /* by positive pattern */
+    bool compact;                    /* version 2: premises not stored */
+    uint32_t n_free;                 /* version 2: values stored */
+    uint32_t free[HKQ_MAX_VARS];     /* of the free variables (below) */
 } hkr_support;
 
-/* Parses a rules.derived value; false when malformed. */
+/* First byte of a version-2 support record (version 1 starts with the
+ * big-endian round, whose first byte is 0 below 2^24 rounds). */
+#define HKR_SUPPORT_V2 0xFFu
+
+/* The body variables of a rule that its head does not bind, in index
+ * order, each with one positive pattern (positive index) and argument
+ * holding it: what a version-2 support stores, the rest of a proof
+ * being recomputed from the derived fact itself. */
+typedef struct hkr_freevars {
+    uint32_t n;                 /* free variables */
+    uint32_t var[HKQ_MAX_VARS]; /* their indexes */
+    uint32_t pos[HKQ_MAX_VARS]; /* a positive pattern binding each */
+    uint32_t arg[HKQ_MAX_VARS]; /* its argument there */
+    bool compact;               /* no `_` in a positive pattern (else its
+                                   premises cannot be recomputed: version
+                                   1 is written) */
+} hkr_freevars;
+void hkr_free_vars(const hkr_rule *r, hkr_freevars *out);
+
+/* A version-2 support into v (reset first): HKR_SUPPORT_V2, varint
+ * round, u8 name length, name, varint n, n varint values of the free
+ * variables. */
+hk_err hkr_support_v2(hk_buf *v, const char *rule, uint32_t round,
+                      const uint32_t *vals, uint32_t n, hk_error *err);
+
+/* Parses a rules.derived value of either version; false when malformed.
+ * A version-2 record leaves s->n 0 and s->compact set: resolve it. */
 bool hkr_support_parse(hks_val v, hkr_support *s);
+
+/* The round of a support record of either version; false when
+ * malformed. */
+bool hkr_support_round(hks_val v, uint32_t *round);
+
+/* Fills the premises of compact support s of derived fact fs by rule r
+ * (the binding of the head and the stored free values, each premise
+ * asserted when the statement index holds it, else derived); *ok false
+ * when the record does not fit r. */
+hk_err hkr_support_resolve(hk_txn *t, const hkr_rule *r,
+                           const hks_fact_syms *fs, hkr_support *s, bool *ok,
+                           hk_error *err);
 
 /* Changes (since the process started) whose derived facts were
  * maintained incrementally, and those that fell back to recomputing. */
@@ -98,6 +140,22 @@ uint64_t hkr_flat_count(void);
  * comparing the two evaluators. */
 bool hkr_flat_on(void);
 void hkr_flat_set(bool on);
+
+/* Maintenance of one change that reads only what the change reaches
+ * (rules_local.c): *done false, and nothing written, when the program
+ * negates a predicate the change can reach or the change removes too
+ * many derived facts; the caller then runs delete-and-rederive over the
+ * loaded relations. */
+hk_err hkr_local_change(hk_txn *t, const hkr_dbs *d, hkr_rule *const *rules,
+                        size_t n_rules, const hks_change *c, bool *done,
+                        hk_error *err);
+/* Changes hkr_local_change maintained since the process started. */
+uint64_t hkr_local_count(void);
+/* Whether hkr_materialize_change tries hkr_local_change first (on by
+ * default, for the whole process); the setter is for benchmarks
+ * comparing the two. */
+bool hkr_local_on(void);
+void hkr_local_set(bool on);
 
 /* CPU time of the calling thread in microseconds. */
 static inline int64_t hkr_cpu_us(void)
