@@ -568,6 +568,83 @@ static hk_err take_process_lock(hk_store *s, const char *dir, bool read_only,
     }
 }
 
+/* ==== One environment per KB per process ====
+ * LMDB forbids opening one file twice in a process: its lock file uses
+ * fcntl locks, which never conflict within a process, so a second
+ * environment believes it is alone, reinitializes the shared reader table
+ * and mutexes under the first, and closing it drops the first one's locks.
+ * Every handle of the process is therefore recorded by the identity of
+ * its directory (a compaction replaces data.mdb, never the directory), and
+ * a second open of the same KB is refused before LMDB sees it. */
+typedef struct open_kb {
+    dev_t dev;
+    ino_t ino;
+} open_kb;
+
+static pthread_mutex_t g_open_mu = PTHREAD_MUTEX_INITIALIZER;
+static open_kb *g_open; /* KBs open in this process (unordered) */
+static size_t g_open_n, g_open_cap;
+static pid_t g_open_pid; /* the process that filled g_open: a child of fork()
+                           inherits the table but none of the environments'
+                           locks, so it starts empty */
+
+static hk_err open_register(hk_store *s, const struct stat *dir_sb,
+                            hk_error *err)
+{
+    hk_err e = HK_OK;
+    pthread_mutex_lock(&g_open_mu);
+    if (g_open_pid != getpid()) {
+        g_open_n = 0;
+        g_open_pid = getpid();
+    }
+    for (size_t i = 0; i < g_open_n; i++)
+        if (g_open[i].dev == dir_sb->st_dev &&
+            g_open[i].ino == dir_sb->st_ino) {
+            e = hk_error_set(err, HK_ERR_BUSY,
+                             "store: the KB in %s is already open in this "
+                             "process; LMDB allows one environment per file "
+                             "per process, so use the open handle",
+                             s->path);
+            goto out;
+        }
+    if (g_open_n == g_open_cap) {
+        size_t cap = g_open_cap ? g_open_cap * 2 : 8;
+        open_kb *grown = hk_realloc(g_open, cap * sizeof *grown);
+        if (!grown) {
+            e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+            goto out;
+        }
+        g_open = grown;
+        g_open_cap = cap;
+    }
+    g_open[g_open_n++] = (open_kb){dir_sb->st_dev, dir_sb->st_ino};
+    s->open_dev = dir_sb->st_dev;
+    s->open_ino = dir_sb->st_ino;
+    s->open_registered = true;
+out:
+    pthread_mutex_unlock(&g_open_mu);
+    return e;
+}
+
+static void open_unregister(hk_store *s)
+{
+    if (!s->open_registered) return;
+    pthread_mutex_lock(&g_open_mu);
+    if (g_open_pid != getpid()) g_open_n = 0; /* a handle from before fork */
+    for (size_t i = 0; i < g_open_n; i++)
+        if (g_open[i].dev == s->open_dev && g_open[i].ino == s->open_ino) {
+            g_open[i] = g_open[--g_open_n];
+            break;
+        }
+    if (g_open_n == 0) { /* leak checkers see a clean process */
+        hk_free(g_open);
+        g_open = NULL;
+        g_open_cap = 0;
+    }
+    pthread_mutex_unlock(&g_open_mu);
+    s->open_registered = false;
+}
+
 /* ==== Open / close (continued) ==== */
 
 static hk_err store_open(const char *dir, const hk_store_options *opt,
@@ -631,6 +708,12 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
             goto fail;
         }
     }
+    if (stat(dir, &sb) != 0) {
+        e = hk_error_set(err, HK_ERR_IO, "store: cannot open %s: %s", dir,
+                         strerror(errno));
+        goto fail;
+    }
+    if ((e = open_register(s, &sb, err))) goto fail;
     if (process_lock &&
         (e = take_process_lock(s, dir, o.read_only, o.lock_wait_ms, err)))
         goto fail;
@@ -746,6 +829,7 @@ void hk_store_close(hk_store *s)
     env_free(atomic_load(&s->cur));
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases LOCK_SH, after the env is gone */
+    open_unregister(s);    /* after LMDB let go of the file */
     if (s->writer_mu_init) pthread_mutex_destroy(&s->writer_mu);
     if (s->env_mu_init) pthread_mutex_destroy(&s->env_mu);
     hks_symtab_free(s->symtab);

@@ -176,6 +176,10 @@ struct hk_store {
     uint32_t schema_version;   /* on-disk version read at open */
     uint32_t psize;            /* LMDB page size, bytes (bounds checks of
                                   values read from pages) */
+    bool open_registered;      /* dir is in this process's table of open
+                                  KBs (store.c, one environment per file) */
+    dev_t open_dev;            /* the KB directory's device and inode, the */
+    ino_t open_ino;            /* key of that table */
     int lock_fd;               /* DIR/hakgal.lock holding flock(LOCK_SH)
                                   until close, so that compaction and restore
                                   (LOCK_EX) never replace data.mdb under an

@@ -280,7 +280,8 @@ static void test_busy_and_read_only(void **state)
     hk_store *s = tu_open(dir);
     hk_error err;
     fill(s, 20, 10);
-    hk_store *other = tu_open(dir); /* a second user of the KB */
+    int release;
+    pid_t other = tu_hold_in_child(dir, &release); /* a second user */
     hk_compact_report r;
     assert_int_equal(hk_store_compact_online(s, &r, &err), HK_ERR_BUSY);
     assert_non_null(strstr(err.message, "another process"));
@@ -290,7 +291,7 @@ static void test_busy_and_read_only(void **state)
     tu_add(t, tu_st("Still", "writable", NULL), NULL);
     tu_commit(t);
     assert_int_equal(hk_store_compact(dir, &r, &err), HK_ERR_BUSY);
-    hk_store_close(other);
+    tu_release_child(other, release);
     assert_int_equal(hk_store_compact_online(s, &r, &err), HK_OK);
 
     hk_store_options o = {0};

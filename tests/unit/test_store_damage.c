@@ -269,31 +269,64 @@ static void test_values_checked_against_their_page(void **state)
     free(d);
 }
 
-/* A writer commits while another handle opens the KB: the open check
- * runs outside any read transaction, so it may meet pages that the
- * writer reuses; it must never call a live KB damaged. */
-static atomic_bool g_stop;
+/* A writer commits while another process opens the KB: the open check
+ * runs outside any read transaction, so it may meet pages that the writer
+ * reuses; it must never call a live KB damaged. The opener is a child
+ * process (LMDB allows one environment per file per process), and the
+ * writer thread reports failures through g_writer_failed rather than
+ * asserting off the test's thread. */
+static atomic_bool g_stop, g_writer_failed;
 
 static void *writer(void *arg)
 {
     hk_store *s = arg;
+    hk_error err;
     for (uint32_t round = 0; !atomic_load(&g_stop) && round < 100000; round++) {
-        hk_txn *t = tu_begin(s, true);
+        hk_txn *t = NULL;
+        if (hk_txn_begin(s, true, &t, &err)) goto failed;
         for (uint32_t i = 0; i < 50; i++) {
             char a[32], b[32];
             snprintf(a, sizeof a, "w%u", round);
             snprintf(b, sizeof b, "x%u", i);
+            hk_statement st = tu_st("Live", a, b, NULL);
+            hk_fact_id id;
             bool created;
-            tu_add(t, tu_st("Live", a, b, NULL), &created);
+            if (hk_store_add(t, &st, NULL, &id, &created, &err)) {
+                hk_txn_abort(t);
+                goto failed;
+            }
         }
-        if (round % 3 == 2) { /* frees pages for the next commits */
-            hk_error err;
+        if (round % 3 == 2) /* frees pages for the next commits */
             for (hk_fact_id id = 1; id <= 20; id++)
                 hk_store_delete(t, id + round * 7, &err);
-        }
-        tu_commit(t);
+        if (hk_txn_commit(t, &err)) goto failed;
     }
     return NULL;
+failed:
+    fprintf(stderr, "writer: %s\n", err.message);
+    atomic_store(&g_writer_failed, true);
+    return NULL;
+}
+
+/* The child's part: 200 read-only opens; exit status 0 when all opened. */
+static void open_repeatedly(const char *d, int go_fd)
+{
+    char x;
+    if (read(go_fd, &x, 1) != 1) _exit(3); /* the writer is running */
+    for (int i = 0; i < 200; i++) {
+        hk_store_options o = {0};
+        o.read_only = true;
+        o.map_size = 1ull << 30;
+        hk_store *s = NULL;
+        hk_error err;
+        hk_err e = hk_store_open(d, &o, &s, &err);
+        if (e) {
+            fprintf(stderr, "open %d: %s\n", i, err.message);
+            _exit(1);
+        }
+        hk_store_close(s);
+    }
+    _exit(0);
 }
 
 static void test_open_while_writing(void **state)
@@ -302,22 +335,29 @@ static void test_open_while_writing(void **state)
     char data[800];
     char *d = copy_kb(data, sizeof data);
     hk_store *w = tu_open(d);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork(); /* before the writer thread exists */
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(go[1]);
+        open_repeatedly(d, go[0]);
+    }
+    close(go[0]);
     pthread_t th;
     atomic_store(&g_stop, false);
+    atomic_store(&g_writer_failed, false);
     assert_int_equal(pthread_create(&th, NULL, writer, w), 0);
-    for (int i = 0; i < 200; i++) {
-        hk_store_options o = {0};
-        o.read_only = true;
-        o.map_size = 1ull << 30;
-        hk_store *s = NULL;
-        hk_error err;
-        hk_err e = hk_store_open(d, &o, &s, &err);
-        if (e) fprintf(stderr, "open %d: %s\n", i, err.message);
-        assert_int_equal(e, HK_OK);
-        hk_store_close(s);
-    }
+    assert_int_equal(write(go[1], "g", 1), 1);
+    close(go[1]);
+    int status = 0;
+    pid_t waited = waitpid(pid, &status, 0);
     atomic_store(&g_stop, true);
     pthread_join(th, NULL);
+    assert_int_equal(waited, pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_false(atomic_load(&g_writer_failed));
     hk_store_close(w);
     tu_rmrf(d);
     free(d);

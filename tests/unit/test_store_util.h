@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -61,6 +62,54 @@ static inline hk_store *tu_open(const char *dir)
     if (e) fprintf(stderr, "open: %s\n", err.message);
     assert_int_equal(e, HK_OK);
     return s;
+}
+
+/* Another process holding dir open (LMDB allows one environment per file
+ * per process, so a second user must be a process). The child opens the
+ * KB, says so, and keeps it open until tu_release_child; returns its pid
+ * and the pipe end whose closing releases it in *release_fd. */
+static inline pid_t tu_hold_in_child(const char *dir, int *release_fd)
+{
+    int go[2], ready[2];
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(go[1]);
+        close(ready[0]);
+        hk_store_options o = {0};
+        hk_store *s = NULL;
+        hk_error err;
+        o.no_sync = true;
+        o.map_size = 1ull << 30;
+        hk_err e = hk_store_open(dir, &o, &s, &err);
+        if (e) fprintf(stderr, "child open: %s\n", err.message);
+        char c = e ? 'n' : 'y', x;
+        if (write(ready[1], &c, 1) != 1) _exit(2);
+        while (read(go[0], &x, 1) > 0) /* until the parent closes */
+            ;
+        hk_store_close(s);
+        _exit(e ? 1 : 0);
+    }
+    close(go[0]);
+    close(ready[1]);
+    char c = 0;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    assert_int_equal(c, 'y');
+    *release_fd = go[1];
+    return pid;
+}
+
+/* Lets the child of tu_hold_in_child close the KB and exit; checks that
+ * it exited cleanly. */
+static inline void tu_release_child(pid_t pid, int release_fd)
+{
+    int status = 0;
+    close(release_fd);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 static inline hk_txn *tu_begin(hk_store *s, bool write)
