@@ -1426,12 +1426,8 @@ hk_err hk_h2_start(hk_server *srv, hk_error *err)
 {
     const hk_server_config *cfg = hk_server_get_config(srv);
     if (g_h2) return hk_error_set(err, HK_ERR_STATE, "gRPC already runs");
-    if (!hk_server_auth_enabled(srv) && !cfg->insecure &&
-        !hk_grpc_loopback_host(cfg->grpc_listen))
-        return hk_error_set(err, HK_ERR_INVALID,
-                            "--grpc-listen %s is not loopback and no tokens "
-                            "are configured (use --tokens or --insecure)",
-                            cfg->grpc_listen);
+    hk_err e = hk_grpc_check_listen(srv, err);
+    if (e) return e;
     unsigned n =
         cfg->grpc_threads ? cfg->grpc_threads : hk_grpc_default_threads();
     hk_h2 *g = hk_calloc(1, sizeof(*g));

@@ -115,8 +115,9 @@ void hk_grpc_trace_begin(hk_span *sp, const char *path, const char *tp,
 void hk_grpc_trace_end(hk_span *sp, const hk_grpc_call *c);
 /* Worker or loop threads when --grpc-threads is not given. */
 unsigned hk_grpc_default_threads(void);
-/* True when a listen address is loopback (no tokens needed). */
-bool hk_grpc_loopback_host(const char *listen);
+/* HK_ERR_INVALID when --grpc-listen is not loopback and neither tokens
+ * nor --insecure are configured (an open port would serve anyone). */
+hk_err hk_grpc_check_listen(hk_server *srv, hk_error *err);
 
 /* ==== HTTP/2 transport (grpc_h2.c) ==== */
 

@@ -970,11 +970,23 @@ static grpc_server_credentials *credentials(const hk_server_config *cfg,
     return cr;
 }
 
-bool hk_grpc_loopback_host(const char *listen)
+static bool loopback_host(const char *listen)
 {
     return strncmp(listen, "127.", 4) == 0 ||
            strncmp(listen, "localhost:", 10) == 0 ||
            strncmp(listen, "[::1]:", 6) == 0;
+}
+
+hk_err hk_grpc_check_listen(hk_server *srv, hk_error *err)
+{
+    const hk_server_config *cfg = hk_server_get_config(srv);
+    if (!hk_server_auth_enabled(srv) && !cfg->insecure &&
+        !loopback_host(cfg->grpc_listen))
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "--grpc-listen %s is not loopback and no tokens "
+                            "are configured (use --tokens or --insecure)",
+                            cfg->grpc_listen);
+    return HK_OK;
 }
 
 static void core_stop(hk_server *srv)
@@ -1057,12 +1069,8 @@ static hk_err core_start(hk_server *srv, hk_error *err)
     const hk_server_config *cfg = hk_server_get_config(srv);
     if (!cfg->grpc_listen[0]) return HK_OK;
     if (g_grpc) return hk_error_set(err, HK_ERR_STATE, "gRPC already runs");
-    if (!hk_server_auth_enabled(srv) && !cfg->insecure &&
-        !hk_grpc_loopback_host(cfg->grpc_listen))
-        return hk_error_set(err, HK_ERR_INVALID,
-                            "--grpc-listen %s is not loopback and no tokens "
-                            "are configured (use --tokens or --insecure)",
-                            cfg->grpc_listen);
+    hk_err e = hk_grpc_check_listen(srv, err);
+    if (e) return e;
     grpc_init();
     absl_deadlock_check_off();
     hk_grpc *g = hk_calloc(1, sizeof(*g));
