@@ -1124,18 +1124,33 @@ static hk_err store(fx *x, const hkr_dbs *d, hk_error *err)
     return rc;
 }
 
+/* Frees the sets and indexes, which only the fixpoint reads: the store
+ * then gets their pages back for its sort instead of faulting in fresh
+ * ones (first touches were a fifth of a 5M-fact materialization). */
+static void fx_free_lookup(fx *x)
+{
+    for (size_t i = 0; i < x->n_rels; i++) {
+        frel *r = &x->rels[i];
+        hk_free(r->set);
+        r->set = NULL;
+        r->set_cap = 0;
+        for (uint32_t k = 0; k < HK_MAX_ARGS; k++) {
+            fidx *ix = &r->ix[k];
+            hk_free(ix->key);
+            hk_free(ix->head);
+            arr_free(ix->next, ix->next_sz);
+            memset(ix, 0, sizeof *ix);
+        }
+    }
+}
+
 static void fx_free(fx *x)
 {
+    fx_free_lookup(x);
     for (size_t i = 0; i < x->n_rels; i++) {
         frel *r = &x->rels[i];
         arr_free(r->tup, r->tup_sz);
         arr_free(r->id, r->id_sz);
-        hk_free(r->set);
-        for (uint32_t k = 0; k < HK_MAX_ARGS; k++) {
-            hk_free(r->ix[k].key);
-            hk_free(r->ix[k].head);
-            arr_free(r->ix[k].next, r->ix[k].next_sz);
-        }
     }
     hk_free(x->rels);
     hk_free(x->rules);
@@ -1214,6 +1229,7 @@ hk_err hkr_flat_materialize(hk_txn *t, const hkr_dbs *d, hkr_rule *const *rules,
     int64_t t1 = hk_now_us(), c1 = hkr_cpu_us();
     res->eval_us += t1 - t0;
     res->eval_cpu_us += c1 - c0;
+    fx_free_lookup(&x);
     if (rc == HK_OK) rc = store(&x, d, err);
     res->store_us = hk_now_us() - t1;
     res->store_cpu_us = hkr_cpu_us() - c1;
