@@ -28,7 +28,10 @@ id-level one of rules_flat.c), side by side.
 
 usage: python3 bench/rules_closure.py [--bin build/hakgal] [--graphs
        chain:2000,random:100000] [--reps 3] [--out bench/out] [--generic]
-       [--toggle-reps 11] [--no-why]
+       [--toggle-reps 11] [--no-why] [--sqlite-timeout SECONDS]
+With --sqlite-timeout, SQLite's query is interrupted after that many wall
+seconds: its times (and the ratios) are then lower bounds and "pairs" is
+null ("sqlite_timed_out": true).
 Graph specs: chain:N (N+1 nodes, N edges), random:M (a sparse random
 DAG: M distinct edges between uniformly chosen nodes of 0.54 M, from the
 lower to the higher; 300k edges -> 1.57M closure pairs as in the issue's
