@@ -62,10 +62,13 @@ hk_err hk_svc_rule_op_write_json(const hk_svc_rule_op *op, hk_buf *out)
         hk_buf_append_str(out, ",\"deleted\":true");
     return hk_buf_appendf(out,
                           ",\"derived\":%llu,\"eval_ms\":%.3f,"
-                          "\"store_ms\":%.3f}",
+                          "\"store_ms\":%.3f,\"eval_cpu_ms\":%.3f,"
+                          "\"store_cpu_ms\":%.3f}",
                           (unsigned long long)op->reason.derived,
                           (double)op->reason.eval_us / 1000.0,
-                          (double)op->reason.store_us / 1000.0);
+                          (double)op->reason.store_us / 1000.0,
+                          (double)op->reason.eval_cpu_us / 1000.0,
+                          (double)op->reason.store_cpu_us / 1000.0);
 }
 
 hk_err hk_svc_reason_apply(hk_txn *t, void *arg, hk_error *err)
@@ -79,10 +82,12 @@ hk_err hk_svc_reason_write_json(const hkr_reason_res *r, hk_buf *out)
     return hk_buf_appendf(
         out,
         "{\"derived\":%llu,\"rules\":%u,\"strata\":%u,\"rounds\":%llu,"
-        "\"eval_ms\":%.3f,\"store_ms\":%.3f}",
+        "\"eval_ms\":%.3f,\"store_ms\":%.3f,\"eval_cpu_ms\":%.3f,"
+        "\"store_cpu_ms\":%.3f}",
         (unsigned long long)r->derived, r->rules, r->strata,
         (unsigned long long)r->rounds, (double)r->eval_us / 1000.0,
-        (double)r->store_us / 1000.0);
+        (double)r->store_us / 1000.0, (double)r->eval_cpu_us / 1000.0,
+        (double)r->store_cpu_us / 1000.0);
 }
 
 /* ==== Reads ==== */
