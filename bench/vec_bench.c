@@ -26,6 +26,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,31 +203,36 @@ static bool fetch(void *ud, uint64_t id, float *out)
     return true;
 }
 
+/* The threads of one measurement take queries one at a time from a
+ * shared counter, as hnswlib's ParallelFor does: a fixed half per thread
+ * would time the slower half on a shared machine, where one thread is
+ * often descheduled. */
 typedef struct q_job {
-    const hkv_index *ix; /* index */
-    uint32_t ef;         /* search ef */
-    size_t from, to;     /* queries */
-    size_t hits;         /* out: true neighbours found */
+    const hkv_index *ix;  /* index */
+    uint32_t ef;          /* search ef */
+    _Atomic size_t *next; /* next query to take */
+    size_t hits;          /* out: true neighbours found */
+    char pad[64 - 32];    /* each job on its own cache line */
 } q_job;
 
 static void *q_run(void *arg)
 {
     q_job *j = arg;
     hkv_hit h[TOPK];
-    size_t n;
+    size_t n, hits = 0;
     hk_error err;
     hkv_search_opts o = {TOPK, j->ef, NULL, fetch, NULL};
-    j->hits = 0;
-    for (size_t q = j->from; q < j->to; q++) {
+    for (size_t q; (q = atomic_fetch_add(j->next, 1)) < g_q;) {
         if (hkv_index_search(j->ix, g_query + q * g_dim, &o, h, &n, &err))
             exit(1);
         for (size_t a = 0; a < n; a++)
             for (int b = 0; b < TOPK; b++)
                 if (h[a].id == g_gt[q * TOPK + b]) {
-                    j->hits++;
+                    hits++;
                     break;
                 }
     }
+    j->hits = hits;
     return NULL;
 }
 
@@ -235,10 +241,10 @@ static void measure(const hkv_index *ix, const char *kind, uint32_t ef,
 {
     pthread_t th[2];
     q_job jobs[2];
+    _Atomic size_t next = 0;
     double t0 = now_s(), c0 = cpu_s();
     for (int i = 0; i < threads; i++) {
-        jobs[i] = (q_job){ix, ef, g_q * (size_t)i / (size_t)threads,
-                          g_q * (size_t)(i + 1) / (size_t)threads, 0};
+        jobs[i] = (q_job){ix, ef, &next, 0, {0}};
         pthread_create(&th[i], NULL, q_run, &jobs[i]);
     }
     size_t hits = 0;

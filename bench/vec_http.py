@@ -11,7 +11,9 @@ by build/vec_kb (N fact vectors of bench/vec_bench's clustered data).
    The first round may build the index when the file is missing or stale.
 2. latency: one server, REQUESTS sequential searches (one keep-alive
    connection, limit 10, each query vector of QUERYFILE in turn, after 50
-   warm-up requests): p50, p90, p99 in ms, and requests/s.
+   warm-up requests): p50, p90, p99 in ms, requests/s, the server's CPU
+   per request and the mean time inside the index (its metrics); then
+   the same number of /healthz requests, the floor of client and HTTP.
 Standard library only; prints "http ..." lines."""
 import http.client
 import os
@@ -117,24 +119,61 @@ warm = sorted(times[1:] or times)
 print("http restart median_seconds=%.2f (rounds after the first)"
       % warm[len(warm) // 2], flush=True)
 
-c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-lat = []
-for i in range(50 + requests):
-    path = paths[i % nq]
-    t0 = time.perf_counter()
-    c.request("GET", path)
+
+
+def vector_metrics(c):
+    """(searches, seconds in the index) from /metrics."""
+    c.request("GET", "/metrics")
     r = c.getresponse()
-    body = r.read()
-    dt = time.perf_counter() - t0
-    if r.status != 200:
-        sys.exit("search failed %d %s" % (r.status, body[:200]))
-    if i >= 50:
-        lat.append(dt)
+    text = r.read().decode()
+    got = {}
+    for line in text.splitlines():
+        for name in ("hakgal_vector_searches_total",
+                     "hakgal_vector_search_seconds_total"):
+            if line.startswith(name + " "):
+                got[name] = float(line.split()[1])
+    return (got.get("hakgal_vector_searches_total", 0),
+            got.get("hakgal_vector_search_seconds_total", 0))
+
+
+def run(c, pick, count):
+    """Sorted latencies (s) of count GETs of pick(i) after 50 warm-ups,
+    and the server's CPU seconds over the measured ones."""
+    lat = []
+    for i in range(50 + count):
+        if i == 50:
+            c0 = cpu_seconds(p.pid)
+        t0 = time.perf_counter()
+        c.request("GET", pick(i))
+        r = c.getresponse()
+        body = r.read()
+        dt = time.perf_counter() - t0
+        if r.status != 200:
+            sys.exit("GET failed %d %s" % (r.status, body[:200]))
+        if i >= 50:
+            lat.append(dt)
+    return sorted(lat), cpu_seconds(p.pid) - c0
+
+
+def report(what, lat, cpu, extra=""):
+    n = len(lat)
+    print("http %s n=%d p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f qps=%.0f "
+          "server_cpu_us_per_request=%.0f%s load=%s"
+          % (what, n, lat[n // 2] * 1e3, lat[n * 9 // 10] * 1e3,
+             lat[n * 99 // 100] * 1e3, n / sum(lat), cpu * 1e6 / n, extra,
+             open("/proc/loadavg").read().split()[0]), flush=True)
+
+
+# Where a request's time goes: the index's own time (the server's
+# hakgal_vector_search_seconds_total over the run), the server's CPU per
+# request, and the floor of this client and the HTTP path (/healthz).
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+s0, t0s = vector_metrics(c)
+lat, cpu = run(c, lambda i: paths[i % nq], requests)
+s1, t1s = vector_metrics(c)
+report("search", lat, cpu, " index_us_mean=%.0f" %
+       ((t1s - t0s) * 1e6 / max(1, s1 - s0)))
+lat, cpu = run(c, lambda i: "/healthz", requests)
+report("healthz", lat, cpu)
 c.close()
-lat.sort()
-n = len(lat)
-print("http search n=%d p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f qps=%.0f "
-      "load=%s" % (n, lat[n // 2] * 1e3, lat[n * 9 // 10] * 1e3,
-                   lat[n * 99 // 100] * 1e3, n / sum(lat),
-                   open("/proc/loadavg").read().split()[0]), flush=True)
 stop(p)

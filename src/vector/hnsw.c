@@ -314,16 +314,22 @@ static int cand_cmp(const void *a, const void *b)
 /* ==== Scratch areas ==== */
 
 /* Scratch of one search or insert. A node is visited when its mark equals
- * the epoch, so a new walk costs one increment instead of clearing. */
+ * the epoch, so a new walk costs one increment instead of clearing. Marks
+ * are 16-bit (cleared once every 65535 walks): at 500k nodes a thread's
+ * marks take 1 MB instead of 2, and each search touches marks at random,
+ * so the smaller array keeps more of them in the cache beside the other
+ * thread's. */
 struct hnsw_scratch {
-    uint32_t *mark;  /* per node: epoch of the last visit */
+    uint16_t *mark;  /* per node: epoch of the last visit */
     uint32_t cap;    /* entries of mark */
-    uint32_t epoch;  /* current walk */
+    uint16_t epoch;  /* current walk */
     hnsw_heap cand;  /* to expand, nearest first */
     hnsw_heap res;   /* kept, farthest on top */
     uint32_t *lbuf;  /* copy of one link list (parallel build) */
     uint32_t *prev;  /* entry points handed to the next level */
     size_t prev_cap; /* entries of prev */
+    float *qf;       /* a search's prepared query (dim floats) */
+    int8_t *qcodes;  /* its int8 codes (dim) */
 };
 
 static void scratch_free(hnsw_scratch *sc)
@@ -334,6 +340,8 @@ static void scratch_free(hnsw_scratch *sc)
     hk_free(sc->res.a);
     hk_free(sc->lbuf);
     hk_free(sc->prev);
+    hk_free(sc->qf);
+    hk_free(sc->qcodes);
     hk_free(sc);
 }
 
@@ -351,11 +359,13 @@ static hnsw_scratch *scratch_get(const hkv_index *cix, uint32_t n_nodes)
         if (!sc) return NULL;
         sc->res.max = 1;
         sc->lbuf = hk_malloc((1u + ix->m0) * sizeof *sc->lbuf);
-        if (!sc->lbuf) goto fail;
+        sc->qf = hk_malloc(ix->p.dim * sizeof *sc->qf);
+        sc->qcodes = hk_malloc(ix->p.dim);
+        if (!sc->lbuf || !sc->qf || !sc->qcodes) goto fail;
     }
     if (sc->cap < n_nodes) {
         uint32_t cap = n_nodes + n_nodes / 4 + 64;
-        uint32_t *m = hk_calloc(cap, sizeof *m);
+        uint16_t *m = hk_calloc(cap, sizeof *m);
         if (!m) goto fail;
         hk_free(sc->mark);
         sc->mark = m;
@@ -549,18 +559,15 @@ static hk_err link_to(hkv_index *ix, uint32_t a, uint32_t b, uint32_t level)
         l[1 + l[0]++] = b;
         goto out;
     }
-    hnsw_cand *c = hk_malloc((max + 1) * sizeof *c);
-    if (!c) {
-        e = HK_ERR_NOMEM;
-        goto out;
-    }
+    /* on the stack: a full list is the common case of a build, once per
+     * new link, and the candidates are at most 2 * HKV_M_MAX + 1 */
+    hnsw_cand c[2 * HKV_M_MAX + 1];
     const hnsw_node *na = &ix->nodes[a];
     for (uint32_t i = 0; i < l[0]; i++)
         c[i] = (hnsw_cand){dist_nn(ix, na, &ix->nodes[l[1 + i]]), l[1 + i]};
     c[max] = (hnsw_cand){dist_nn(ix, na, &ix->nodes[b]), b};
     qsort(c, max + 1, sizeof *c, cand_cmp);
     l[0] = select_neighbours(ix, c, max + 1, max, l + 1);
-    hk_free(c);
 out:
     if (ix->locks) pthread_mutex_unlock(stripe(ix, a));
     return e;
@@ -1120,19 +1127,10 @@ hk_err hkv_index_search(const hkv_index *ix, const float *v,
             return hkv_index_exact(ix, v, o, out, n_out, err);
     }
     if (ix->n_nodes == 0) return HK_OK;
-    float *f = hk_malloc(ix->p.dim * sizeof *f);
-    int8_t *codes = hk_malloc(ix->p.dim);
-    if (!f || !codes) {
-        hk_free(f);
-        hk_free(codes);
-        return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    }
-    if ((e = make_query(ix, v, f, codes, &q, err))) goto out;
+    /* the scratch holds the query too: no allocation per search */
     hnsw_scratch *sc = scratch_get(ix, ix->n_nodes);
-    if (!sc) {
-        e = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-        goto out;
-    }
+    if (!sc) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    if ((e = make_query(ix, v, sc->qf, sc->qcodes, &q, err))) goto out;
     uint32_t ef = o->ef ? o->ef : ix->p.ef;
     if (ef < o->k) ef = o->k;
     uint32_t cur = ix->entry;
@@ -1142,10 +1140,8 @@ hk_err hkv_index_search(const hkv_index *ix, const float *v,
     if (search_layer(ix, &q, ef, 0, false, o->filter, sc, &cur, 1) ||
         finish(ix, &q, o, sc->res.a, sc->res.n, out, n_out))
         e = hk_error_set(err, HK_ERR_NOMEM, "out of memory searching");
-    scratch_put(ix, sc);
 out:
-    hk_free(f);
-    hk_free(codes);
+    scratch_put(ix, sc);
     return e;
 }
 

@@ -76,7 +76,11 @@ struct hkv_index {
     /* parallel build only (hkv_index_add_batch), else NULL: */
     pthread_mutex_t *locks; /* HNSW_LOCK_STRIPES locks over node links */
     pthread_mutex_t glock;  /* entry and max_level while building */
-    /* scratch reuse: searches are const but may share these */
+    /* scratch reuse: searches are const but may share these. Every
+     * search writes the lock and the list twice; the gap keeps those
+     * writes off the cache lines of the fields above, which every
+     * distance of every search thread reads. */
+    char sc_gap[64];                          /* unused */
     pthread_mutex_t sc_lock;                  /* protects sc_free, n_sc */
     hnsw_scratch *sc_free[HNSW_SCRATCH_KEEP]; /* idle scratch areas */
     uint32_t n_sc;                            /* entries in sc_free */

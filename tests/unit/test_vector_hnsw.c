@@ -763,6 +763,39 @@ static void test_batch_alloc_failures(void **state)
     free(data);
 }
 
+/* Visit marks are 16-bit epochs cleared when the epoch wraps: searches
+ * on both sides of the wrap (65535 walks of one reused scratch area)
+ * answer exactly as before it, so no stale mark hides a node. */
+static void test_mark_wrap(void **state)
+{
+    (void)state;
+    enum { N = 400, NQ = 40 };
+    float *data = make_data(N, true), *queries = make_data(NQ, true);
+    hkv_index *ix = build(data, N, HKV_COSINE, HKV_F32);
+    hkv_hit first[NQ][K], again[K];
+    size_t n_first[NQ], n;
+    hk_error err;
+    hkv_search_opts o = {K, 16, NULL, NULL, NULL};
+    for (int q = 0; q < NQ; q++)
+        assert_int_equal(hkv_index_search(ix, queries + q * DIM, &o, first[q],
+                                          &n_first[q], &err),
+                         HK_OK);
+    /* a search walks level 0 once (the greedy descent above it keeps no
+     * marks), so 65600 searches pass the wrap, each one checked */
+    for (long i = 0; i < 65600; i++) {
+        int q = (int)(i % NQ);
+        assert_int_equal(
+            hkv_index_search(ix, queries + q * DIM, &o, again, &n, &err),
+            HK_OK);
+        assert_int_equal(n, n_first[q]);
+        for (size_t j = 0; j < n; j++)
+            assert_int_equal(again[j].id, first[q][j].id);
+    }
+    hkv_index_free(ix);
+    free(data);
+    free(queries);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -778,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_file_bad_links),
         cmocka_unit_test(test_file_mapped),
         cmocka_unit_test(test_batch_alloc_failures),
+        cmocka_unit_test(test_mark_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
