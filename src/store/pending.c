@@ -93,15 +93,15 @@ static bool grow_index_to(hks_pending *p, size_t cap)
 #define INDEX_KEEP_SLOTS 65536u
 
 /* Doubles the index while it is small (it stays in the cache, rehashing
- * is cheap) and quadruples it beyond INDEX_KEEP_SLOTS (an import: few
- * rehashes of a big table), never beyond what a full queue needs at load
- * 1/2 unless it is full. */
+ * is cheap); a txn that outgrows INDEX_KEEP_SLOTS is an import, so the
+ * index then goes at once to what a full queue needs at load 1/2 (one
+ * rehash of 32k entries instead of several of big tables). */
 static bool grow_index(hks_pending *p)
 {
     size_t cap = p->index_mask + 1, full = 2 * (size_t)HKS_PENDING_MAX_FACTS;
     if (!p->index_mask) return grow_index_to(p, 4096);
-    size_t nc = cap * (cap < INDEX_KEEP_SLOTS ? 2 : 4);
-    if (nc > full) nc = cap * 2 > full ? cap * 2 : full;
+    size_t nc = cap * 2;
+    if (cap >= INDEX_KEEP_SLOTS && nc < full) nc = full;
     return grow_index_to(p, nc);
 }
 
@@ -179,6 +179,19 @@ static void *scratch_get(hks_pending *p, size_t bytes)
     p->scratch = ns;
     p->cap_scratch = cap;
     return ns;
+}
+
+/* Work area kept after a flush at most: an import's (tens of MiB) is
+ * freed once its sort is written, so that LMDB's dirty pages of the next
+ * write loop can reuse the memory. */
+#define SCRATCH_KEEP_MAX ((size_t)4 << 20)
+
+static void scratch_trim(hks_pending *p)
+{
+    if (p->cap_scratch <= SCRATCH_KEEP_MAX) return;
+    hk_free(p->scratch);
+    p->scratch = NULL;
+    p->cap_scratch = 0;
 }
 
 /* Appends a key to keys and its entry (offset, length, value) to q. */
@@ -558,6 +571,7 @@ static int flush_keyed(hk_txn *t, MDB_dbi dbi, const hks_pending_stmt *q,
         if (rc == MDB_KEYEXIST) rc = 0;
     }
     mdb_cursor_close(c);
+    scratch_trim(&t->pend);
     return rc;
 }
 
@@ -586,6 +600,7 @@ hk_err hks_pending_flush(hk_txn *t, hk_error *err)
             rc = ENOMEM;
             goto fail;
         }
+        scratch_trim(p); /* sorted in place: the work area is done */
         rc = flush_dups(t, t->c_by_pred, p->pred->k, p->n_pred, sizeof *p->pred,
                         true, new_predicate);
         if (rc) goto fail;
@@ -614,6 +629,7 @@ hk_err hks_pending_flush(hk_txn *t, hk_error *err)
             rc = ENOMEM;
             goto fail;
         }
+        scratch_trim(p);
         rc = flush_dups(t, t->c_by_arg, p->arg->k, p->n_arg, sizeof *p->arg,
                         false, new_entity);
         if (rc) goto fail;
