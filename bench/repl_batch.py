@@ -57,6 +57,25 @@ def cpus(servers):
     return [cpu(s.proc.pid) for s in servers]
 
 
+def written(pid):
+    """Bytes process pid caused to be written to storage so far (its
+    LMDB page write-out: /proc/PID/io write_bytes)."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    return 0
+
+
+def facts_of(s):
+    conn = s.conn(timeout=60)
+    conn.request("GET", "/v2/stats")
+    r = conn.getresponse()
+    data = json.loads(r.read())
+    conn.close()
+    return data.get("facts", data.get("total_facts", -1))
+
+
 def bodies(tag, n, size):
     return [json.dumps([{"statement": "B(%s_%d, x%d)" % (tag, k, i)}
                         for i in range(size)]).encode() for k in range(n)]
@@ -164,40 +183,91 @@ def main():
     ap.add_argument("--probes", type=int, default=200)
     ap.add_argument("--sync-ms", type=int, default=100)
     ap.add_argument("--phases", default="throughput,lag,catchup")
+    ap.add_argument("--main-bin", default="",
+                    help="also run this binary (say, main's) as a second "
+                    "unreplicated anchor, before ours in every round")
+    ap.add_argument("--catchup-bin", default="",
+                    help="restart the catching-up node with this binary in "
+                    "odd rounds (even rounds: $HAKGAL_BIN), to compare two "
+                    "builds' catch-up in one run")
+    ap.add_argument("--single", action="store_true",
+                    help="throughput of the unreplicated anchors only")
     a = ap.parse_args()
     phases = set(a.phases.split(","))
     mock = Mock()
     url = "kafka://%s/%s" % (mock.bootstrap, TOPIC)
 
-    def node(n, data=None, wait=True):
+    def node(n, data=None, wait=True, binary=None):
+        if binary:
+            import test_server_api
+            ours, test_server_api.BIN = test_server_api.BIN, binary
+            try:
+                return node(n, data, wait)
+            finally:
+                test_server_api.BIN = ours
         return Server(args=["--replicate", url, "--node-id", str(n),
                             "--replicate-timeout-ms", "60000",
                             "--replicate-max-lag", "4000000000",
                             "--replicate-sync-ms", str(a.sync_ms)],
                       data=data, wait=wait)
-    nodes = [node(1), node(2), node(3)]
+    nodes = [] if a.single else [node(1), node(2), node(3)]
     anchor = Server()
+    other = None
+    if a.main_bin:
+        import test_server_api
+        ours, test_server_api.BIN = test_server_api.BIN, a.main_bin
+        try:
+            other = Server()
+        finally:
+            test_server_api.BIN = ours
+
+    def single(s, r, name):
+        c0, w0 = cpu(s.proc.pid), written(s.proc.pid)
+        g0 = [metric(s, "hakgal_commit_group_size_" + x)
+              for x in ("sum", "count")]
+        rate, n = throughput([s], a.clients, a.seconds, a.batch,
+                             "%s%d" % (name, r))
+        us = (cpu(s.proc.pid) - c0) * 1e6 / n
+        wb = (written(s.proc.pid) - w0) / n
+        g1 = [metric(s, "hakgal_commit_group_size_" + x)
+              for x in ("sum", "count")]
+        print("  round %d %s: %.0f facts/s, %.1f CPU us/fact, %.0f bytes "
+              "written/fact, %.2f batches/commit, KB now %d facts, load %.1f" %
+              (r, name, rate, us, wb,
+               (g1[0] - g0[0]) / max(1.0, g1[1] - g0[1]), facts_of(s),
+               os.getloadavg()[0]), flush=True)
+        return rate, us, n
+    oth, oth_us = [], []
     rep, anc, catch, p50s, p99s = [], [], [], [], []
     anc_us, rep_us, catch_us = [], [], []  # CPU us per fact
     p50 = p99 = rr = ar = -1.0
     try:
         for r in range(a.rounds):
             if "throughput" in phases:
-                c0 = cpus([anchor])
-                ar, n = throughput([anchor], a.clients, a.seconds, a.batch,
-                                   "a%d" % r)
+                if other:
+                    x, us, _ = single(other, r, "main")
+                    oth.append(x)
+                    oth_us.append(us)
+                ar, us, _ = single(anchor, r, "a")
                 anc.append(ar)
-                anc_us.append((cpus([anchor])[0] - c0[0]) * 1e6 / n)
+                anc_us.append(us)
+                if a.single:
+                    continue
                 c0 = cpus(nodes)
+                w0 = [written(x.proc.pid) for x in nodes]
                 rr, n = throughput(nodes, a.clients, a.seconds, a.batch,
                                    "r%d" % r)
                 rep.append(rr)
                 rep_us.append([(x - y) * 1e6 / n
                                for x, y in zip(cpus(nodes), c0)])
-                print("  CPU us/fact: anchor %.1f; nodes %s (each applies "
-                      "every fact); mock cluster total %.1f s" %
-                      (anc_us[-1], [round(x, 1) for x in rep_us[-1]],
-                       cpu(mock.proc.pid)), flush=True)
+                wb = [(written(x.proc.pid) - y) / n
+                      for x, y in zip(nodes, w0)]
+                print("  round %d replicated: %.0f facts/s; CPU us/fact: "
+                      "anchor %.1f; nodes %s (each applies every fact); "
+                      "bytes written/fact %s; mock cluster total %.1f s" %
+                      (r, rr, anc_us[-1], [round(x, 1) for x in rep_us[-1]],
+                       [round(x) for x in wb], cpu(mock.proc.pid)),
+                      flush=True)
             if "lag" in phases:
                 p50, p99 = lag(nodes[0], nodes[2], a.rate, a.probes,
                                "l%d" % r)
@@ -218,7 +288,8 @@ def main():
             conn.close()
             want = digest(nodes[0])
             t0 = time.time()
-            nodes[2] = node(3, data=c.data, wait=False)
+            alt = a.catchup_bin if r % 2 else None
+            nodes[2] = node(3, data=c.data, wait=False, binary=alt)
             nodes[2].wait_ready()
             while metric(nodes[2], "hakgal_repl_lag_messages") != 0:
                 time.sleep(0.02)
@@ -232,19 +303,29 @@ def main():
             catch.append(len(fill) * a.batch / took)
             print("round %d: anchor %.0f facts/s, replicated %.0f facts/s, "
                   "lag p50 %.1f ms p99 %.1f ms, catch-up %d facts in %.2f s "
-                  "(%.1f CPU us/fact on C, start-up included)" %
+                  "(%.1f CPU us/fact on C, start-up included; C: %s; "
+                  "load %.1f)" %
                   (r, ar, rr, p50, p99, len(fill) * a.batch, took,
-                   catch_us[-1]), flush=True)
+                   catch_us[-1], alt or "HAKGAL_BIN", os.getloadavg()[0]),
+                  flush=True)
     finally:
-        for s in nodes + [anchor]:
+        for s in nodes + [anchor] + ([other] if other else []):
             s.stop()
             s.cleanup()
         mock.stop()
     print("load average %.1f %.1f %.1f; --replicate-sync-ms %d" %
           (os.getloadavg() + (a.sync_ms,)))
+    if oth:
+        print("main-bin anchor batch facts/s:       median %.0f  %s; CPU "
+              "us/fact %s" % (statistics.median(oth), [round(x) for x in oth],
+                              [round(x, 1) for x in oth_us]))
+        print("anchor / main-bin anchor per round: %s" %
+              [round(x / y, 2) for x, y in zip(anc, oth)])
     if anc:
-        print("anchor (1 node) batch facts/s:       median %.0f  %s" %
-              (statistics.median(anc), [round(x) for x in anc]))
+        print("anchor (1 node) batch facts/s:       median %.0f  %s; CPU "
+              "us/fact %s" % (statistics.median(anc), [round(x) for x in anc],
+                              [round(x, 1) for x in anc_us]))
+    if rep:
         print("replicated (3 nodes) batch facts/s:  median %.0f  %s" %
               (statistics.median(rep), [round(x) for x in rep]))
         print("ratio replicated/anchor: %.2f" %

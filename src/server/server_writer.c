@@ -30,8 +30,17 @@
  * spirit a group's answers go to each loop as one message (one eventfd
  * write and one loop wakeup per loop and group, not per request).
  *
- * Solo jobs (batches) run in a transaction of their own so that they can
- * use the store's bulk mode (one audit entry for the whole batch).
+ * Solo jobs (batches) use the store's bulk mode (one audit entry for the
+ * whole batch), so they never share a group with other jobs. Solo jobs
+ * queued one after another do share one transaction (at most
+ * HK_SOLO_GROUP_MAX): each ends its bulk mode right after it runs
+ * (hks_txn_end_bulk, as a replicated node's apply does), so every batch
+ * gets the import entry its own commit would give it. The point is the
+ * pages: the facts of a batch add one duplicate to the index entry of each
+ * entity they mention, spread over the whole tree once the KB is large,
+ * so a transaction writes about one page per fact whatever its size;
+ * batches that share a commit share those pages (bench/RESULTS.md,
+ * "Batches share a commit").
  *
  * Failure isolation: a job that fails with an input error (INVALID,
  * NOT_FOUND, EXISTS, LIMIT) has left the transaction unchanged (write_fn
@@ -67,6 +76,12 @@
 
 #include "core/clock.h"
 #include "server/server_int.h"
+#include "store/store.h"
+
+/* Solo jobs (batches) sharing one transaction at most: the first one's
+ * answer waits for the others, so the bound keeps that wait to a few
+ * batches' apply time. */
+#define HK_SOLO_GROUP_MAX 8u
 
 struct hk_write_job {
     hk_loop_msg msg;       /* completion message to the origin loop */
@@ -135,6 +150,12 @@ static hk_err run_job(hk_txn *txn, hk_write_job *job)
     if (job->traced) /* a child of the request that queued the job */
         hk_span_start(&sp, "write.apply", HK_SPAN_INTERNAL, &job->trace, true);
     job->rc = job->fn(txn, job->arg, &job->err);
+    /* A solo job's bulk mode ends with it, so that the next solo job of
+     * the group starts its own import entry. */
+    if (job->solo && !fatal_for_txn(job->rc)) {
+        hk_err be = hks_txn_end_bulk(txn, &job->err);
+        if (be != HK_OK) job->rc = be;
+    }
     if (job->rc != HK_OK && job->err.code == HK_OK)
         hk_error_set(&job->err, job->rc, "%s", hk_strerror(job->rc));
     if (job->traced) {
@@ -368,12 +389,13 @@ static void *writer_main(void *arg)
                     break;
             w->want = 0;
         }
-        /* Take up to max_group jobs; a solo job goes alone. */
+        /* Take up to max_group jobs, or up to HK_SOLO_GROUP_MAX solo
+         * jobs queued in a row. */
         hk_write_job *first = w->head;
         hk_write_job *last = first;
         size_t n = 1;
-        while (!first->solo && last->next && !last->next->solo &&
-               n < srv->cfg.max_group) {
+        size_t max = first->solo ? HK_SOLO_GROUP_MAX : srv->cfg.max_group;
+        while (last->next && last->next->solo == first->solo && n < max) {
             last = last->next;
             n++;
         }

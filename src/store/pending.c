@@ -25,6 +25,16 @@
  *    stored one); an update writes its entry directly, after a flush.
  *  - Memory is bounded: hk_store_add flushes once HKS_PENDING_MAX_FACTS
  *    statements are waiting.
+ *
+ * Memory is kept: the queues, a small hash index and the sorts' work area
+ * stay allocated from one write txn to the next (hks_pending_keep /
+ * hks_pending_take, under the writer mutex), up to HKS_PENDING_KEEP_MAX
+ * bytes. Allocating them afresh for every batch of a server cost a page
+ * fault and a page clear per 4 KiB each time. The index grows with the
+ * txn instead of being sized for a full queue up front: a 16 MiB table
+ * for a batch of 10k statements made every probe and the clearing a
+ * cache miss (bench/RESULTS.md, "Batches share a commit; the write
+ * buffers are kept").
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +44,10 @@
 #include "store/store_int.h"
 
 #define HKS_PENDING_MAX_FACTS 1048576u
+/* Bytes of empty queues kept between write txns at most: enough for the
+ * batches of a server and a replicated node's grouped apply (a few 100k
+ * facts); a bigger import's buffers are freed when it ends. */
+#define HKS_PENDING_KEEP_MAX ((size_t)96 << 20)
 
 /* The radix sorts below use 16-bit digits (65536 counters: a 256 KiB
  * clear and prefix sum per pass), which pays off for the big queues of a
@@ -73,9 +87,22 @@ static bool grow_index_to(hks_pending *p, size_t cap)
     return true;
 }
 
+/* Index slots kept between transactions at most (512 KiB): a bigger
+ * index is freed when its txn ends, so that the next (usually small) txn
+ * probes a table that fits in the cache. */
+#define INDEX_KEEP_SLOTS 65536u
+
+/* Doubles the index while it is small (it stays in the cache, rehashing
+ * is cheap); a txn that outgrows INDEX_KEEP_SLOTS is an import, so the
+ * index then goes at once to what a full queue needs at load 1/2 (one
+ * rehash of 32k entries instead of several of big tables). */
 static bool grow_index(hks_pending *p)
 {
-    return grow_index_to(p, p->index_mask ? (p->index_mask + 1) * 2 : 4096);
+    size_t cap = p->index_mask + 1, full = 2 * (size_t)HKS_PENDING_MAX_FACTS;
+    if (!p->index_mask) return grow_index_to(p, 4096);
+    size_t nc = cap * 2;
+    if (cap >= INDEX_KEEP_SLOTS && nc < full) nc = full;
+    return grow_index_to(p, nc);
 }
 
 /* Empties the index. A sparse one (a small transaction in a table sized
@@ -103,14 +130,6 @@ static void clear_index(hks_pending *p)
         }
         p->index[j] = 0;
     }
-}
-
-void hks_pending_reserve_bulk(hks_pending *p)
-{
-    /* room for HKS_PENDING_MAX_FACTS entries at load <= 1/2 (16 MiB) */
-    size_t cap = 2 * (size_t)HKS_PENDING_MAX_FACTS;
-    if (p->index_mask + 1 < cap)
-        grow_index_to(p, cap); /* best effort: else it grows as it goes */
 }
 
 void hks_pending_prefetch_stmt(const hks_pending *p, uint64_t h)
@@ -144,6 +163,35 @@ static void *queue_room(void *arr, size_t n, size_t *cap, size_t elem,
     void *na = hk_realloc(arr, nc * elem);
     if (na) *cap = nc;
     return na;
+}
+
+/* The sorts' work area of at least bytes bytes (kept between flushes and
+ * transactions), NULL when memory is short. */
+static void *scratch_get(hks_pending *p, size_t bytes)
+{
+    if (bytes <= p->cap_scratch) return p->scratch;
+    size_t cap = p->cap_scratch ? p->cap_scratch : 65536;
+    while (cap < bytes)
+        cap *= 2;
+    void *ns = hk_malloc(cap);
+    if (!ns) return NULL;
+    hk_free(p->scratch);
+    p->scratch = ns;
+    p->cap_scratch = cap;
+    return ns;
+}
+
+/* Work area kept after a flush at most: an import's (tens of MiB) is
+ * freed once its sort is written, so that LMDB's dirty pages of the next
+ * write loop can reuse the memory. */
+#define SCRATCH_KEEP_MAX ((size_t)4 << 20)
+
+static void scratch_trim(hks_pending *p)
+{
+    if (p->cap_scratch <= SCRATCH_KEEP_MAX) return;
+    hk_free(p->scratch);
+    p->scratch = NULL;
+    p->cap_scratch = 0;
 }
 
 /* Appends a key to keys and its entry (offset, length, value) to q. */
@@ -236,8 +284,8 @@ static int cmp_stmt(const void *a, const void *b, void *ud)
  * varints whose first byte is never 0 for ids >= 1, and a symbol key or
  * token shorter than 8 bytes is text (no NUL bytes), so a key that is a
  * prefix of another sorts first in both.
- * Returns the entries in order (caller frees), NULL when memory is
- * short. */
+ * Returns the entries in order, in p's work area (valid until its next
+ * use), NULL when memory is short. */
 typedef struct stmt_ord {
     uint64_t pre;       /* first 8 key bytes, big-endian, zero-padded */
     hks_pending_stmt e; /* the entry (copied: the write loop then reads
@@ -250,22 +298,21 @@ static int cmp_ord(const void *a, const void *b, void *ud)
     return cmp_stmt(&((const stmt_ord *)a)->e, &((const stmt_ord *)b)->e, ud);
 }
 
-static stmt_ord *sort_keyed(const hks_pending_stmt *ent, size_t n,
-                            const uint8_t *keys)
+static stmt_ord *sort_keyed(hks_pending *p, const hks_pending_stmt *ent,
+                            size_t n, const uint8_t *keys)
 {
     /* 16-bit digits for big queues, 8-bit ones for small (RADIX_SMALL) */
     unsigned bits = n < RADIX_SMALL ? 8 : 16;
     size_t n_cnt = (size_t)1 << bits;
     uint64_t mask = n_cnt - 1;
     uint32_t small[256];
-    stmt_ord *a = hk_malloc(n * sizeof *a), *tmp = hk_malloc(n * sizeof *a);
-    uint32_t *cnt = bits == 8 ? small : hk_malloc(n_cnt * sizeof *cnt);
-    if (!a || !tmp || !cnt) {
-        hk_free(a);
-        hk_free(tmp);
-        if (cnt != small) hk_free(cnt);
-        return NULL;
-    }
+    /* work area: the entries twice (source and target of a pass), then
+     * the 16-bit digits' counters */
+    stmt_ord *a =
+        scratch_get(p, 2 * n * sizeof *a + (bits == 8 ? 0 : n_cnt * 4));
+    if (!a) return NULL;
+    stmt_ord *tmp = a + n;
+    uint32_t *cnt = bits == 8 ? small : (uint32_t *)(tmp + n);
     for (size_t i = 0; i < n; i++) {
         uint8_t b[8] = {0};
         const hks_pending_stmt *e = &ent[i];
@@ -292,8 +339,6 @@ static stmt_ord *sort_keyed(const hks_pending_stmt *ent, size_t n,
         src = dst;
         dst = x;
     }
-    if (cnt != small) hk_free(cnt);
-    hk_free(dst);
     for (size_t i = 0, j; i < n; i = j) {
         for (j = i + 1; j < n && src[j].pre == src[i].pre; j++)
             ;
@@ -327,11 +372,11 @@ static inline __attribute__((always_inline)) unsigned digit_of(const uint8_t *r,
  * sorting by the digits before the id gives full record order. Digits on
  * which all records agree are skipped. Below RADIX_SMALL records each
  * 16-bit digit is sorted as two 8-bit ones (low byte first). Inlined with
- * a constant width, so each record copy is a few moves. false when memory
- * is short. */
+ * a constant width, so each record copy is a few moves. The copy and the
+ * counters live in p's work area. false when memory is short. */
 static inline __attribute__((always_inline)) bool
-sort_records(uint8_t *a, size_t n, size_t width, const radix_digit *dig,
-             int n_dig)
+sort_records(hks_pending *p, uint8_t *a, size_t n, size_t width,
+             const radix_digit *dig, int n_dig)
 {
     radix_digit bytes[2 * RADIX_MAX_DIGITS];
     uint32_t small[256];
@@ -348,14 +393,12 @@ sort_records(uint8_t *a, size_t n, size_t width, const radix_digit *dig,
         n_dig = k;
     } else {
         n_cnt = 65536;
-        cnt = hk_malloc(n_cnt * sizeof *cnt);
     }
-    uint8_t *tmp = hk_malloc(n * width);
-    if (!tmp || !cnt) {
-        hk_free(tmp);
-        if (cnt != small) hk_free(cnt);
-        return false;
-    }
+    size_t tmp_bytes = (n * width + 7) & ~(size_t)7; /* counters aligned */
+    uint8_t *tmp =
+        scratch_get(p, tmp_bytes + (n_cnt == 256 ? 0 : n_cnt * sizeof *cnt));
+    if (!tmp) return false;
+    if (n_cnt != 256) cnt = (uint32_t *)(tmp + tmp_bytes);
     uint8_t *src = a, *dst = tmp;
     for (int d = 0; d < n_dig; d++) {
         memset(cnt, 0, n_cnt * sizeof *cnt);
@@ -377,24 +420,22 @@ sort_records(uint8_t *a, size_t n, size_t width, const radix_digit *dig,
         dst = x;
     }
     if (src != a) memcpy(a, src, n * width);
-    hk_free(tmp);
-    if (cnt != small) hk_free(cnt);
     return true;
 }
 
 /* by_arg records: (entity, position, predicate) digits, least significant
  * first: pred lo, pred hi, pos (one byte), entity lo, entity hi. */
-static bool sort_args(hks_pending_arg *a, size_t n)
+static bool sort_args(hks_pending *p, hks_pending_arg *a, size_t n)
 {
     static const radix_digit dig[] = {{7, 2}, {5, 2}, {4, 1}, {2, 2}, {0, 2}};
-    return sort_records(a->k, n, sizeof *a, dig, 5);
+    return sort_records(p, a->k, n, sizeof *a, dig, 5);
 }
 
 /* by_pred records: by predicate (then id, their queue order). */
-static bool sort_preds(hks_pending_pred *a, size_t n)
+static bool sort_preds(hks_pending *p, hks_pending_pred *a, size_t n)
 {
     static const radix_digit dig[] = {{2, 2}, {0, 2}};
-    return sort_records(a->k, n, sizeof *a, dig, 2);
+    return sort_records(p, a->k, n, sizeof *a, dig, 2);
 }
 
 /* Called for a key that got its first duplicate. */
@@ -473,6 +514,7 @@ static int flush_dups(hk_txn *t, MDB_cursor *c, const uint8_t *recs, size_t n,
 
 void hks_pending_free(hks_pending *p)
 {
+    hk_free(p->scratch);
     hk_free(p->tok);
     hk_buf_free(&p->tok_keys);
     hk_free(p->stmt);
@@ -504,7 +546,7 @@ static int flush_keyed(hk_txn *t, MDB_dbi dbi, const hks_pending_stmt *q,
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, dbi, &c);
     if (rc) return rc;
-    stmt_ord *ord = sort_keyed(q, n, keys);
+    stmt_ord *ord = sort_keyed(&t->pend, q, n, keys);
     if (!ord) {
         mdb_cursor_close(c);
         return ENOMEM;
@@ -528,8 +570,8 @@ static int flush_keyed(hk_txn *t, MDB_dbi dbi, const hks_pending_stmt *q,
             rc = mdb_cursor_put(c, &k, &d, MDB_NODUPDATA);
         if (rc == MDB_KEYEXIST) rc = 0;
     }
-    hk_free(ord);
     mdb_cursor_close(c);
+    scratch_trim(&t->pend);
     return rc;
 }
 
@@ -554,10 +596,11 @@ hk_err hks_pending_flush(hk_txn *t, hk_error *err)
         if (!t->c_by_pred &&
             (rc = mdb_cursor_open(t->txn, db->by_pred, &t->c_by_pred)))
             goto fail;
-        if (!sort_preds(p->pred, p->n_pred)) {
+        if (!sort_preds(p, p->pred, p->n_pred)) {
             rc = ENOMEM;
             goto fail;
         }
+        scratch_trim(p); /* sorted in place: the work area is done */
         rc = flush_dups(t, t->c_by_pred, p->pred->k, p->n_pred, sizeof *p->pred,
                         true, new_predicate);
         if (rc) goto fail;
@@ -582,10 +625,11 @@ hk_err hks_pending_flush(hk_txn *t, hk_error *err)
         if (!t->c_by_arg &&
             (rc = mdb_cursor_open(t->txn, db->by_arg, &t->c_by_arg)))
             goto fail;
-        if (!sort_args(p->arg, p->n_arg)) {
+        if (!sort_args(p, p->arg, p->n_arg)) {
             rc = ENOMEM;
             goto fail;
         }
+        scratch_trim(p);
         rc = flush_dups(t, t->c_by_arg, p->arg->k, p->n_arg, sizeof *p->arg,
                         false, new_entity);
         if (rc) goto fail;
@@ -606,4 +650,56 @@ fail:
 bool hks_pending_full(const hks_pending *p)
 {
     return p->n_stmt >= HKS_PENDING_MAX_FACTS;
+}
+
+/* ==== Kept between transactions ==== */
+
+static size_t held_bytes(const hks_pending *p)
+{
+    return p->tok_keys.cap + p->cap_tok * sizeof *p->tok + p->keys.cap +
+           p->cap_stmt * sizeof *p->stmt +
+           (p->index ? (p->index_mask + 1) * sizeof *p->index : 0) +
+           p->sym_keys.cap + p->cap_sym * sizeof *p->sym +
+           p->cap_pred * sizeof *p->pred + p->cap_arg * sizeof *p->arg +
+           p->cap_scratch;
+}
+
+void hks_pending_keep(hk_txn *t)
+{
+    hks_pending *p = &t->pend;
+    hk_store *s = t->s;
+    if (held_bytes(p) > HKS_PENDING_KEEP_MAX || s->spare) {
+        hks_pending_free(p);
+        return;
+    }
+    /* an aborted txn may leave entries: empty every queue */
+    if (p->index_mask + 1 > INDEX_KEEP_SLOTS) {
+        hk_free(p->index);
+        p->index = NULL;
+        p->index_mask = 0;
+    } else if (p->index && p->n_stmt) {
+        clear_index(p);
+    }
+    p->n_stmt = p->n_tok = p->n_sym = p->n_pred = p->n_arg = 0;
+    hk_buf_reset(&p->keys);
+    hk_buf_reset(&p->tok_keys);
+    hk_buf_reset(&p->sym_keys);
+    hks_pending *keep = hk_malloc(sizeof *keep);
+    if (!keep) {
+        hks_pending_free(p);
+        return;
+    }
+    *keep = *p;
+    memset(p, 0, sizeof *p);
+    s->spare = keep;
+}
+
+void hks_pending_take(hk_txn *t)
+{
+    hks_pending *keep = t->s->spare;
+    if (!keep) return;
+    hks_pending_free(&t->pend); /* empty: a txn takes before it queues */
+    t->pend = *keep;
+    hk_free(keep);
+    t->s->spare = NULL;
 }

@@ -835,6 +835,8 @@ void hk_store_close(hk_store *s)
     hks_symtab_free(s->symtab);
     hks_symcache_free(s->symcache);
     hks_bloom_free(s->bloom);
+    if (s->spare) hks_pending_free(s->spare);
+    hk_free(s->spare);
     hk_free(s->path);
     hk_free(s->data_path);
     hk_free(s);
@@ -900,6 +902,7 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err)
         }
         t->sym_floor = t->c.next_sym_id;
         t->seq_begin = t->c.audit_seq;
+        hks_pending_take(t);
     }
     *out = t;
     return HK_OK;
@@ -954,7 +957,10 @@ static void txn_free(hk_txn *t)
     hk_free(t->bulk_label);
     if (t->bulk_digest) EVP_MD_CTX_free(t->bulk_digest);
     hk_buf_free(&t->scratch);
-    hks_pending_free(&t->pend);
+    if (write)
+        hks_pending_keep(t); /* for the next write txn (under writer_mu) */
+    else
+        hks_pending_free(&t->pend);
     hks_env_release(s, t->ge); /* after the LMDB txn is over */
     hk_free(t);
     if (write) pthread_mutex_unlock(&s->writer_mu);
@@ -1168,7 +1174,6 @@ hk_err hk_txn_set_bulk(hk_txn *t, const char *label)
     }
     if (!t->s->symtab_complete && hks_txn_flush(t, NULL) == HK_OK)
         hks_symtab_preload(t, NULL); /* imports: misses need no lookup */
-    hks_pending_reserve_bulk(&t->pend);
     if (label &&
         (strlen(label) > 4096 || !hk_utf8_valid(label, strlen(label), NULL)))
         return HK_ERR_INVALID;

@@ -125,6 +125,7 @@ typedef struct hks_hook_slot {
 
 typedef struct hks_symtab hks_symtab;
 typedef struct hks_symcache hks_symcache;
+typedef struct hks_pending hks_pending;
 typedef struct hks_bloom hks_bloom;
 
 /* One LMDB environment of the store. Online compaction (compact.c) swaps
@@ -194,6 +195,9 @@ struct hk_store {
     unsigned hook_events;  /* union of the hooks' events: one test on
                               the write path when no hook wants a kind */
     bool has_commit_hooks; /* some hook has on_commit */
+    hks_pending *spare;    /* the pending-write buffers of the last write
+                              txn, empty, handed to the next one (pending.c,
+                              hks_pending_keep); under writer_mu */
 };
 
 /* Counters kept in `meta`; a write txn loads them at begin and stores the
@@ -261,6 +265,8 @@ typedef struct hks_pending {
     hks_pending_arg *arg;   /* pending by_arg entries */
     size_t n_arg;           /* used */
     size_t cap_arg;         /* allocated */
+    void *scratch;          /* work area of the flush's sorts */
+    size_t cap_scratch;     /* its bytes */
 } hks_pending;
 
 /* Pending change of one pstat counter (pred, arity), applied at flush. */
@@ -540,9 +546,6 @@ hk_fact_id hks_pending_find_stmt(const hks_pending *p, const uint8_t *key,
                                  size_t len, uint64_t h);
 hk_err hks_pending_add_stmt(hks_pending *p, const uint8_t *key, size_t len,
                             uint64_t h, hk_fact_id id);
-/* Sizes the statement index for a full queue at once (bulk txns: saves
- * rehashing it while it grows). */
-void hks_pending_reserve_bulk(hks_pending *p);
 /* Starts loading the index slot of hash h into the cache (a hint). */
 void hks_pending_prefetch_stmt(const hks_pending *p, uint64_t h);
 hk_err hks_pending_add_tok(hks_pending *p, const char *tok, size_t len,
@@ -559,6 +562,12 @@ hk_err hks_pending_add_arg(hks_pending *p, uint32_t ent,
 hk_err hks_pending_flush(hk_txn *t, hk_error *err);
 bool hks_pending_full(const hks_pending *p);
 void hks_pending_free(hks_pending *p);
+/* At the end of write txn t (writer_mu held): empties t's pending buffers
+ * and keeps them on the store for the next write txn (hks_pending_take),
+ * unless they grew beyond what is worth keeping idle. */
+void hks_pending_keep(hk_txn *t);
+/* At the begin of write txn t (writer_mu held): takes the kept buffers. */
+void hks_pending_take(hk_txn *t);
 
 /* Flushes pending writes when t is a write txn (call before reading
  * stmt / by_arg / pstat / counters inside a txn). */

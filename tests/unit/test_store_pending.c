@@ -2,7 +2,8 @@
  * test_store_pending.c — the deferred index writes of a write transaction
  * (src/store/pending.c) at the sizes where their sort changes digit width
  * (RADIX_SMALL): a transaction of n new facts for n on both sides of it,
- * and many small transactions as a server's group commits make them.
+ * many small transactions as a server's group commits make them, and the
+ * buffers kept from one transaction to the next after aborts.
  *
  * The facts mix new and existing predicates and entities in random order,
  * so the sorted queues interleave with keys already in the B-trees (plain
@@ -11,6 +12,7 @@
  * (hks_store_check), and the counts of a sample of entities and of every
  * predicate against an oracle kept here.
  */
+#include "store/store_int.h"
 #include "test_store_util.h"
 
 #define N_PRED 40   /* predicates P0..P39 */
@@ -118,11 +120,108 @@ static void test_many_small_txns(void **state)
     tu_discard(s, dir);
 }
 
+/* Adds the statements k = first..first+n-1 (P(k % N_PRED)(E, E', uk)),
+ * asserting that each is created (want) or found; counted ones go to the
+ * oracle. */
+static void add_range(hk_txn *t, uint64_t first, size_t n, bool want,
+                      bool counted)
+{
+    for (uint64_t k = first; k < first + n; k++) {
+        char pred[16], a0[16], a1[16], uniq[32];
+        unsigned p = (unsigned)(k % N_PRED);
+        unsigned e0 = (unsigned)(k % N_ENT), e1 = (unsigned)(k * 7 % N_ENT);
+        snprintf(pred, sizeof pred, "P%u", p);
+        snprintf(a0, sizeof a0, "E%u", e0);
+        snprintf(a1, sizeof a1, "E%u", e1);
+        snprintf(uniq, sizeof uniq, "k%llu", (unsigned long long)k);
+        bool created = !want;
+        tu_add(t, tu_st(pred, a0, a1, uniq, NULL), &created);
+        assert_true(created == want);
+        if (!counted || !created) continue;
+        g_pred_count[p]++;
+        g_ent_count[e0]++;
+        if (e1 != e0) g_ent_count[e1]++;
+    }
+}
+
+/* The pending buffers outlive their transaction (kept on the store for
+ * the next one): neither the entries of an aborted transaction, big (its
+ * index is dropped) or small (its index is kept and cleared), nor a
+ * committed one's may be seen by the next transaction's MERGE check. */
+static void test_kept_buffers(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("pending-kept");
+    hk_store *s = tu_open(dir);
+    reset_oracle();
+    hk_txn *t = tu_begin(s, true);
+    assert_int_equal(hk_txn_set_bulk(t, "big"), HK_OK);
+    add_range(t, 0, 70000, true, false); /* index beyond what is kept */
+    hk_txn_abort(t);
+    t = tu_begin(s, true);
+    add_range(t, 0, 500, true, false); /* small: index kept, with entries */
+    hk_txn_abort(t);
+    t = tu_begin(s, true);
+    add_range(t, 0, 500, true, true);
+    add_range(t, 0, 500, false, false); /* found in the pending queue */
+    tu_commit(t);
+    check_counts(s);
+    t = tu_begin(s, true);
+    assert_int_equal(hk_txn_set_bulk(t, "rest"), HK_OK);
+    add_range(t, 0, 500, false, false); /* found in the B-tree */
+    add_range(t, 500, 69500, true, true);
+    tu_commit(t);
+    check_counts(s);
+    t = tu_begin(s, true);
+    add_range(t, 69000, 1000, false, false);
+    add_range(t, 70000, 1000, true, true);
+    tu_commit(t);
+    check_counts(s);
+    tu_discard(s, dir);
+}
+
+/* The statement index kept from an aborted transaction is emptied: once
+ * the next transaction queues a key of its own, a key queued only by the
+ * aborted one is not found (a stale slot would point at a stale entry
+ * whose bytes are still in the kept buffer). */
+static void test_kept_index_forgets(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("pending-forget");
+    hk_store *s = tu_open(dir);
+    static const uint8_t keys[3][5] = {"aaaa1", "bbbb2", "cccc3"};
+    hk_txn *t = tu_begin(s, true);
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(hks_pending_add_stmt(
+                             &t->pend, keys[i], 5,
+                             hks_hash_bytes((const char *)keys[i], 5), 100 + i),
+                         HK_OK);
+    assert_int_equal(
+        hks_pending_find_stmt(&t->pend, keys[1], 5,
+                              hks_hash_bytes((const char *)keys[1], 5)),
+        101);
+    hk_txn_abort(t);
+    t = tu_begin(s, true);
+    assert_int_equal(
+        hks_pending_add_stmt(&t->pend, keys[2], 5,
+                             hks_hash_bytes((const char *)keys[2], 5), 7),
+        HK_OK);
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(
+            hks_pending_find_stmt(&t->pend, keys[i], 5,
+                                  hks_hash_bytes((const char *)keys[i], 5)),
+            i == 2 ? 7 : 0);
+    hk_txn_abort(t);
+    tu_discard(s, dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_txn_sizes),
         cmocka_unit_test(test_many_small_txns),
+        cmocka_unit_test(test_kept_buffers),
+        cmocka_unit_test(test_kept_index_forgets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
