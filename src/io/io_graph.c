@@ -13,11 +13,13 @@
  *     position N and the fact id.
  * The prefixes keep entity and fact ids apart whatever the values are.
  * Output streams from one read transaction, so memory stays constant:
- * entities in pages, then the facts. GraphML may mix nodes and edges, so
- * one pass over the facts writes each fact node right before its edges.
- * JSON graph keeps nodes and edges in two arrays: its fact-node pass of a
- * whole-KB export reads only the symbol ids of each fact and the
- * predicate's string (no full decode), then the edge pass decodes. A
+ * entities in symbol id order (one ordered pass over the store's entity
+ * index and dictionary, io_each_entity), then the facts. GraphML may mix
+ * nodes and edges, so one pass over the facts writes each fact node right
+ * before its edges. JSON graph keeps nodes and edges in two arrays: its
+ * fact-node pass of a whole-KB export reads the fact records through one
+ * cursor, decoding only the predicate of n-ary facts, then the edge pass
+ * decodes. A
  * restricted export (a list of fact ids) lists the entities its facts
  * mention, sorted in memory. Numbers are formatted by hand, not printf:
  * it was a sixth of the export's CPU.
@@ -29,17 +31,7 @@
 #include <errno.h>
 #include <string.h>
 
-/* Appends x in decimal. */
-static hk_err put_u64(hk_buf *b, uint64_t x)
-{
-    char d[24];
-    size_t n = sizeof d;
-    do {
-        d[--n] = (char)('0' + x % 10);
-        x /= 10;
-    } while (x);
-    return hk_buf_append(b, d + n, sizeof d - n);
-}
+_Static_assert(HK_MAX_ARGS <= 100, "edge labels arg0..arg99 take two digits");
 
 /* Appends s XML-escaped (text and attribute values). */
 static hk_err put_xml(hk_buf *b, const char *s)
@@ -72,6 +64,7 @@ typedef struct gctx {
     bool graphml; /* GraphML, else JSON graph */
     bool first;   /* no element written yet in the current JSON array */
     hk_buf tmp;   /* an id being built (reused) */
+    hk_txn *t;    /* the export's snapshot */
 } gctx;
 
 static hk_err sep(gctx *g)
@@ -123,7 +116,7 @@ static hk_err edge(gctx *g, const char *src, hk_fact_id fid, const char *dst,
     if (g->graphml) {
         if (rc == HK_OK) rc = hk_buf_append_str(b, "<edge source=\"");
         if (rc == HK_OK) rc = hk_buf_append_str(b, src ? "e:" : "f:");
-        if (rc == HK_OK) rc = src ? put_xml(b, src) : put_u64(b, id);
+        if (rc == HK_OK) rc = src ? put_xml(b, src) : io_put_u64(b, id);
         if (rc == HK_OK) rc = hk_buf_append_str(b, "\" target=\"e:");
         if (rc == HK_OK) rc = put_xml(b, dst);
         if (rc == HK_OK)
@@ -131,11 +124,11 @@ static hk_err edge(gctx *g, const char *src, hk_fact_id fid, const char *dst,
         if (rc == HK_OK) rc = put_xml(b, pred);
         if (rc == HK_OK)
             rc = hk_buf_append_str(b, "</data><data key=\"fact\">");
-        if (rc == HK_OK) rc = put_u64(b, id);
+        if (rc == HK_OK) rc = io_put_u64(b, id);
         if (rc == HK_OK) rc = hk_buf_append_str(b, "</data>");
         if (rc == HK_OK && position >= 0) {
             rc = hk_buf_append_str(b, "<data key=\"position\">");
-            if (rc == HK_OK) rc = put_u64(b, (uint64_t)position);
+            if (rc == HK_OK) rc = io_put_u64(b, (uint64_t)position);
             if (rc == HK_OK) rc = hk_buf_append_str(b, "</data>");
         }
         if (rc == HK_OK) rc = hk_buf_append_str(b, "</edge>\n");
@@ -145,7 +138,8 @@ static hk_err edge(gctx *g, const char *src, hk_fact_id fid, const char *dst,
     hk_buf_reset(tmp);
     if (rc == HK_OK) rc = hk_buf_append_str(b, "{\"source\":");
     if (rc == HK_OK) rc = hk_buf_append_str(tmp, src ? "e:" : "f:");
-    if (rc == HK_OK) rc = src ? hk_buf_append_str(tmp, src) : put_u64(tmp, id);
+    if (rc == HK_OK)
+        rc = src ? hk_buf_append_str(tmp, src) : io_put_u64(tmp, id);
     if (rc == HK_OK) rc = hk_buf_append_json_string(b, tmp->data, tmp->len);
     hk_buf_reset(tmp);
     if (rc == HK_OK) rc = hk_buf_append_str(b, ",\"target\":");
@@ -155,10 +149,10 @@ static hk_err edge(gctx *g, const char *src, hk_fact_id fid, const char *dst,
     if (rc == HK_OK) rc = hk_buf_append_str(b, ",\"predicate\":");
     if (rc == HK_OK) rc = put_json(b, pred);
     if (rc == HK_OK) rc = hk_buf_append_str(b, ",\"fact\":");
-    if (rc == HK_OK) rc = put_u64(b, id);
+    if (rc == HK_OK) rc = io_put_u64(b, id);
     if (rc == HK_OK && position >= 0) {
         rc = hk_buf_append_str(b, ",\"position\":");
-        if (rc == HK_OK) rc = put_u64(b, (uint64_t)position);
+        if (rc == HK_OK) rc = io_put_u64(b, (uint64_t)position);
     }
     if (rc == HK_OK) rc = hk_buf_append_str(b, "}");
     return rc;
@@ -169,39 +163,29 @@ static hk_err maybe_flush(gctx *g, hk_error *err)
     return io_maybe_flush(g->out, &g->b, err);
 }
 
-/* The fact nodes of a whole-KB export from symbol ids: ids in order, as
- * the scan of fact_pass gives them, decoding only the predicate. */
-static hk_err fact_nodes_fast(gctx *g, hk_txn *t, hk_error *err)
+/* The fact nodes of a whole-KB export from symbol ids: the fact records
+ * in id order through one cursor, decoding only the predicate of n-ary
+ * facts. */
+static hk_err fact_node_syms(void *ud, hk_fact_id id, const hks_fact_syms *fs,
+                             hk_error *err)
 {
-    hk_stats st;
-    hk_err rc = hk_store_stats(t, &st, err);
-    for (hk_fact_id id = 1; rc == HK_OK && id <= st.last_fact_id; id++) {
-        hks_fact_syms fs;
-        rc = hks_fact_syms_get(t, id, &fs, err);
-        if (rc == HK_ERR_NOT_FOUND) { /* deleted */
-            hk_error_clear(err);
-            rc = HK_OK;
-            continue;
-        }
-        if (rc != HK_OK || fs.n_args == 2) continue;
-        const char *ps;
-        size_t plen;
-        rc = hks_sym_str(t, fs.pred, &ps, &plen, err);
-        if (rc != HK_OK) break;
-        char pred[HK_MAX_PREDICATE_BYTES + 1];
-        if (plen > HK_MAX_PREDICATE_BYTES) plen = HK_MAX_PREDICATE_BYTES;
-        memcpy(pred, ps, plen);
-        pred[plen] = '\0';
-        char fid[24];
-        snprintf(fid, sizeof fid, "%llu", (unsigned long long)id);
-        rc = node(g, "f:", fid, pred, "fact");
-        if (rc != HK_OK)
-            rc = hk_error_set(err, rc, "cannot format fact %s: %s", fid,
-                              hk_strerror(rc));
-        else
-            rc = maybe_flush(g, err);
-    }
-    return rc;
+    if (fs->n_args == 2) return HK_OK;
+    gctx *g = ud;
+    const char *ps;
+    size_t plen;
+    hk_err rc = hks_sym_str(g->t, fs->pred, &ps, &plen, err);
+    if (rc != HK_OK) return rc;
+    char pred[HK_MAX_PREDICATE_BYTES + 1];
+    if (plen > HK_MAX_PREDICATE_BYTES) plen = HK_MAX_PREDICATE_BYTES;
+    memcpy(pred, ps, plen);
+    pred[plen] = '\0';
+    char fid[24];
+    snprintf(fid, sizeof fid, "%llu", (unsigned long long)id);
+    rc = node(g, "f:", fid, pred, "fact");
+    if (rc != HK_OK)
+        return hk_error_set(err, rc, "cannot format fact %s: %s", fid,
+                            hk_strerror(rc));
+    return maybe_flush(g, err);
 }
 
 /* Pass over every fact: fact nodes (edges false), edges (nodes false), or
@@ -219,20 +203,25 @@ static hk_err fact_pass(gctx *g, hk_txn *t, const hk_export_options *opt,
         if (rc != HK_OK || !has) break;
         const hk_statement *st = &f.st;
         char fid[24];
-        snprintf(fid, sizeof fid, "%llu", (unsigned long long)f.id);
-        if (nodes && st->n_args != 2)
+        if (nodes && st->n_args != 2) {
+            snprintf(fid, sizeof fid, "%llu", (unsigned long long)f.id);
             rc = node(g, "f:", fid, st->predicate, "fact");
+        }
         if (rc == HK_OK && edges && st->n_args == 2)
             rc = edge(g, st->args[0], f.id, st->args[1], st->predicate, -1);
         for (uint32_t i = 0;
              edges && st->n_args != 2 && rc == HK_OK && i < st->n_args; i++) {
-            char p[16];
-            snprintf(p, sizeof p, "arg%u", i);
+            /* "arg" + i: i < HK_MAX_ARGS, two digits at most */
+            char p[8] = "arg";
+            size_t k = 3;
+            if (i >= 10) p[k++] = (char)('0' + i / 10);
+            p[k++] = (char)('0' + i % 10);
+            p[k] = '\0';
             rc = edge(g, NULL, f.id, st->args[i], p, (int)i);
         }
         if (rc != HK_OK)
-            rc = hk_error_set(err, rc, "cannot format fact %s: %s", fid,
-                              hk_strerror(rc));
+            rc = hk_error_set(err, rc, "cannot format fact %llu: %s",
+                              (unsigned long long)f.id, hk_strerror(rc));
         else
             rc = maybe_flush(g, err);
     }
@@ -269,8 +258,8 @@ static const char GRAPHML_HEAD[] =
 hk_err io_graph_export(hk_txn *t, FILE *out, const hk_export_options *opt,
                        hk_error *err)
 {
-    gctx g = {out, HK_BUF_INIT, opt->format == HK_FORMAT_GRAPHML, true,
-              HK_BUF_INIT};
+    gctx g = {out,  HK_BUF_INIT, opt->format == HK_FORMAT_GRAPHML,
+              true, HK_BUF_INIT, t};
     hk_err rc =
         hk_buf_append_str(&g.b, g.graphml ? GRAPHML_HEAD : "{\"nodes\":[");
     if (rc != HK_OK) rc = hk_error_set(err, rc, "out of memory");
@@ -278,7 +267,7 @@ hk_err io_graph_export(hk_txn *t, FILE *out, const hk_export_options *opt,
     if (rc == HK_OK && g.graphml) rc = fact_pass(&g, t, opt, true, true, err);
     if (rc == HK_OK && !g.graphml)
         rc = opt->ids ? fact_pass(&g, t, opt, true, false, err)
-                      : fact_nodes_fast(&g, t, err);
+                      : hks_facts_syms_scan(t, fact_node_syms, &g, err);
     if (rc == HK_OK && !g.graphml) {
         g.first = true;
         if (hk_buf_append_str(&g.b, "\n],\"edges\":[") != HK_OK)

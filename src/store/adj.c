@@ -90,6 +90,99 @@ hk_err hks_fact_syms_get(hk_txn *t, hk_fact_id id, hks_fact_syms *out,
     return HK_OK;
 }
 
+hk_err hks_facts_syms_scan(hk_txn *t, hks_syms_fn fn, void *ud, hk_error *err)
+{
+    hk_err e;
+    MDB_cursor *c = NULL;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)))
+        return e;
+    int rc = mdb_cursor_open(t->txn, t->s->db.fact, &c);
+    if (rc) return hks_store_mdb_error(t, rc, err, "scanning facts");
+    MDB_val k, d;
+    /* bounded by the fact records: each pass consumes one */
+    rc = mdb_cursor_get(c, &k, &d, MDB_FIRST);
+    while (rc == 0) {
+        hks_rec r;
+        hk_fact_id id = hks_fact_key_id(&k);
+        if (!hks_val_sane(t, &d, HKS_REC_MAX_BYTES) ||
+            hks_rec_decode_ids(d.mv_data, d.mv_size, &r)) {
+            e = hk_error_set(err, HK_ERR_CORRUPT,
+                             "store: record of fact %llu is damaged",
+                             (unsigned long long)id);
+            break;
+        }
+        hks_fact_syms fs;
+        fs.pred = r.pred;
+        fs.n_args = r.n_args;
+        memcpy(fs.args, r.args, r.n_args * sizeof r.args[0]);
+        if ((e = fn(ud, id, &fs, err))) break;
+        rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+    }
+    if (!e && rc != MDB_NOTFOUND)
+        e = hks_store_mdb_error(t, rc, err, "scanning facts");
+    mdb_cursor_close(c);
+    return e;
+}
+
+hk_err hks_entities_scan(hk_txn *t, hks_entity_fn fn, void *ud, hk_error *err)
+{
+    hk_err e;
+    MDB_cursor *ac = NULL, *sc = NULL;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)))
+        return e;
+    int rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &ac);
+    if (!rc) rc = mdb_cursor_open(t->txn, t->s->db.sym_id, &sc);
+    if (rc) {
+        if (ac) mdb_cursor_close(ac);
+        return hks_store_mdb_error(t, rc, err, "scanning entities");
+    }
+    MDB_val k, d, sk = {0, NULL}, sd = {0, NULL};
+    uint32_t sid = 0; /* id under sc; 0: not positioned yet */
+    /* Both key orders are ascending symbol ids: sc only moves forward,
+     * so the loop is bounded by by_arg's keys plus the dictionary. */
+    rc = mdb_cursor_get(ac, &k, &d, MDB_FIRST);
+    while (rc == 0) {
+        if (k.mv_size != 4) {
+            e = hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
+            break;
+        }
+        uint32_t ent = hks_get_u32(k.mv_data);
+        int src = 0;
+        if (sid == 0) {
+            HKS_SYM_ID_KEY(ik, ent);
+            sk = ik;
+            src = mdb_cursor_get(sc, &sk, &sd, MDB_SET_RANGE);
+            if (src == 0) memcpy(&sid, sk.mv_data, sizeof sid);
+        }
+        while (src == 0 && sid < ent) {
+            src = mdb_cursor_get(sc, &sk, &sd, MDB_NEXT);
+            if (src == 0) memcpy(&sid, sk.mv_data, sizeof sid);
+        }
+        if (src && src != MDB_NOTFOUND) {
+            rc = src;
+            break;
+        }
+        if (src || sid != ent) {
+            e = hk_error_set(err, HK_ERR_CORRUPT, "store: symbol %u is missing",
+                             ent);
+            break;
+        }
+        if (!sd.mv_size || !hks_val_sane(t, &sd, HK_MAX_ARG_BYTES)) {
+            e = hk_error_set(err, HK_ERR_CORRUPT,
+                             "store: symbol %u is damaged (%zu bytes)", ent,
+                             sd.mv_size);
+            break;
+        }
+        if ((e = fn(ud, ent, sd.mv_data, sd.mv_size, err))) break;
+        rc = mdb_cursor_get(ac, &k, &d, MDB_NEXT_NODUP);
+    }
+    if (!e && rc && rc != MDB_NOTFOUND)
+        e = hks_store_mdb_error(t, rc, err, "scanning entities");
+    mdb_cursor_close(sc);
+    mdb_cursor_close(ac);
+    return e;
+}
+
 hk_err hks_pred_syms_scan(hk_txn *t, uint32_t pred, hks_syms_fn fn, void *ud,
                           hk_error *err)
 {

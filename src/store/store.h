@@ -271,6 +271,22 @@ hk_err hks_fact_syms_get(hk_txn *t, hk_fact_id id, hks_fact_syms *out,
  * return other than HK_OK stops the scan and is returned. */
 typedef hk_err (*hks_syms_fn)(void *ud, hk_fact_id id, const hks_fact_syms *fs,
                               hk_error *err);
+
+/* Every fact in id order with its symbols, from one cursor moving forward
+ * over the fact records (no dictionary access): fn once per fact; a
+ * return other than HK_OK stops the scan and is returned. */
+hk_err hks_facts_syms_scan(hk_txn *t, hks_syms_fn fn, void *ud, hk_error *err);
+
+/* Called by hks_entities_scan once per entity: its symbol id and string
+ * (not NUL-terminated, valid during the call). */
+typedef hk_err (*hks_entity_fn)(void *ud, uint32_t id, const char *s,
+                                size_t len, hk_error *err);
+/* Every entity (a symbol that is an argument of a live fact) in symbol id
+ * order with its string, from two cursors moving forward together: the
+ * keys of by_arg and the id -> string dictionary. Unlike
+ * hk_store_list_entities (name order: a by_arg seek and a dictionary
+ * lookup per entity, in random order), every page is read once in order. */
+hk_err hks_entities_scan(hk_txn *t, hks_entity_fn fn, void *ud, hk_error *err);
 /* Every fact of predicate pred (any arity): hks_pred_open with
  * HKS_PRED_BY_KEY, each fact given to fn. */
 hk_err hks_pred_syms_scan(hk_txn *t, uint32_t pred, hks_syms_fn fn, void *ud,

@@ -5,7 +5,9 @@
  * (any position, one position, position + predicate) equal a scan of all
  * facts sorted by (position, predicate, id), counts equal the scan's, a
  * predicate's statement-index scan gives exactly its facts, and every
- * fact's symbol ids name its strings.
+ * fact's symbol ids name its strings; the whole-KB scans of facts and
+ * entities give exactly the live facts and the symbols they mention, in
+ * id order.
  */
 #include "test_store_util.h"
 
@@ -230,6 +232,99 @@ static void check_syms(hk_txn *t, hk_fact_id max_id)
     hk_fact_release(&f);
 }
 
+/* What the whole-KB scans give, with a stop after `stop` calls. */
+typedef struct scan_log {
+    uint32_t ids[MAX_ROWS];
+    hk_fact_id facts[MAX_ROWS];
+    size_t n, stop;
+    hk_txn *t;
+} scan_log;
+
+static hk_err log_entity(void *ud, uint32_t id, const char *s, size_t len,
+                         hk_error *err)
+{
+    scan_log *lg = ud;
+    if (lg->n == lg->stop) return hk_error_set(err, HK_ERR_LIMIT, "stop");
+    const char *want;
+    size_t want_len;
+    assert_int_equal(hks_sym_str(lg->t, id, &want, &want_len, err), HK_OK);
+    assert_int_equal(len, want_len);
+    assert_memory_equal(s, want, len);
+    assert_true(lg->n < MAX_ROWS);
+    lg->ids[lg->n++] = id;
+    return HK_OK;
+}
+
+static hk_err log_fact(void *ud, hk_fact_id id, const hks_fact_syms *fs,
+                       hk_error *err)
+{
+    scan_log *lg = ud;
+    if (lg->n == lg->stop) return hk_error_set(err, HK_ERR_LIMIT, "stop");
+    hks_fact_syms want;
+    assert_int_equal(hks_fact_syms_get(lg->t, id, &want, err), HK_OK);
+    assert_int_equal(fs->pred, want.pred);
+    assert_int_equal(fs->n_args, want.n_args);
+    assert_memory_equal(fs->args, want.args, want.n_args * sizeof want.args[0]);
+    assert_true(lg->n < MAX_ROWS);
+    lg->facts[lg->n++] = id;
+    return HK_OK;
+}
+
+/* hks_facts_syms_scan gives every live fact in id order, and
+ * hks_entities_scan every symbol that is an argument of one, in id order
+ * (no predicate-only symbol, none whose facts were all deleted). */
+static void check_whole_scans(hk_txn *t, hk_fact_id max_id)
+{
+    static bool is_ent[1u << 16];
+    static scan_log lg;
+    uint32_t max_sym = 0;
+    assert_int_equal(hks_sym_max(t, &max_sym, NULL), HK_OK);
+    assert_true(max_sym < (1u << 16));
+    memset(is_ent, 0, sizeof is_ent);
+    size_t live = 0;
+    memset(&lg, 0, sizeof lg);
+    lg.t = t;
+    lg.stop = SIZE_MAX;
+    assert_int_equal(hks_facts_syms_scan(t, log_fact, &lg, NULL), HK_OK);
+    for (hk_fact_id id = 1; id <= max_id; id++) {
+        hks_fact_syms fs;
+        if (hks_fact_syms_get(t, id, &fs, NULL) != HK_OK) continue;
+        assert_true(live < lg.n);
+        assert_int_equal(lg.facts[live], id);
+        live++;
+        for (uint32_t i = 0; i < fs.n_args; i++)
+            is_ent[fs.args[i]] = true;
+    }
+    assert_int_equal(lg.n, live);
+
+    memset(&lg, 0, sizeof lg);
+    lg.t = t;
+    lg.stop = SIZE_MAX;
+    assert_int_equal(hks_entities_scan(t, log_entity, &lg, NULL), HK_OK);
+    size_t k = 0;
+    for (uint32_t id = 1; id <= max_sym; id++) {
+        if (!is_ent[id]) continue;
+        assert_true(k < lg.n);
+        assert_int_equal(lg.ids[k], id);
+        k++;
+    }
+    assert_int_equal(lg.n, k);
+
+    /* a callback's error stops either scan and is returned */
+    hk_error err;
+    memset(&lg, 0, sizeof lg);
+    lg.t = t;
+    lg.stop = 2;
+    assert_int_equal(hks_entities_scan(t, log_entity, &lg, &err),
+                     k > 2 ? HK_ERR_LIMIT : HK_OK);
+    assert_int_equal(lg.n, k > 2 ? 2 : k);
+    memset(&lg, 0, sizeof lg);
+    lg.t = t;
+    lg.stop = 2;
+    assert_int_equal(hks_facts_syms_scan(t, log_fact, &lg, &err),
+                     live > 2 ? HK_ERR_LIMIT : HK_OK);
+}
+
 static void random_facts(hk_txn *t, uint64_t *seed, int n, hk_fact_id *max_id)
 {
     char args[4][16], pred[16];
@@ -278,9 +373,11 @@ static void test_adjacency_oracle(void **state)
         random_facts(t, &seed, 400, &max_id);
         /* inside the write txn (pending entries are flushed first) */
         compare_all(t, max_id);
+        check_whole_scans(t, max_id);
         tu_commit(t);
         t = tu_begin(s, false);
         compare_all(t, max_id);
+        check_whole_scans(t, max_id);
         check_syms(t, max_id);
         tu_check(t);
         hk_txn_abort(t);
