@@ -53,6 +53,13 @@ def cpu(pid):
     return (int(rest[11]) + int(rest[12])) / TICK
 
 
+def minflt(pid):
+    """Minor page faults of process pid so far (fresh heap is one per
+    4 KiB page touched)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])
+
+
 def cpus(servers):
     return [cpu(s.proc.pid) for s in servers]
 
@@ -296,6 +303,7 @@ def main():
             took = time.time() - t0
             catch_us.append(cpu(nodes[2].proc.pid) * 1e6 /
                             (len(fill) * a.batch))
+            flt = minflt(nodes[2].proc.pid) / (len(fill) * a.batch)
             got = digest(nodes[2])
             if got != want:
                 raise RuntimeError("C differs after catch-up: %s %s" %
@@ -303,10 +311,11 @@ def main():
             catch.append(len(fill) * a.batch / took)
             print("round %d: anchor %.0f facts/s, replicated %.0f facts/s, "
                   "lag p50 %.1f ms p99 %.1f ms, catch-up %d facts in %.2f s "
-                  "(%.1f CPU us/fact on C, start-up included; C: %s; "
-                  "load %.1f)" %
+                  "(%.1f CPU us/fact on C, start-up included; %.3f minor "
+                  "faults/fact; C: %s; load %.1f)" %
                   (r, ar, rr, p50, p99, len(fill) * a.batch, took,
-                   catch_us[-1], alt or "HAKGAL_BIN", os.getloadavg()[0]),
+                   catch_us[-1], flt, alt or "HAKGAL_BIN",
+                   os.getloadavg()[0]),
                   flush=True)
     finally:
         for s in nodes + [anchor] + ([other] if other else []):

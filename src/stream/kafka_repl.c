@@ -301,10 +301,39 @@ static bool apply_range(hkst_repl *r, size_t lo, size_t hi)
     return true;
 }
 
+/* Parses message i into docs[i] and msgs[i]; one that is not a command
+ * is marked bad and logged (step 4). */
+static void decode_msg(hkst_repl *r, size_t i)
+{
+    json_error_t je;
+    r->docs[i] = json_loadb(r->raw[i]->payload, r->raw[i]->len, 0, &je);
+    r->bad[i] = !r->docs[i] || !decode(r->docs[i], &r->msgs[i]);
+    if (!r->bad[i]) return;
+    char where[96];
+    snprintf(where, sizeof where, "skipped message at offset %lld",
+             (long long)r->raw[i]->offset);
+    rlog(r, where, r->docs[i] ? "not a hakgal replication command" : je.text);
+}
+
+static void release_docs(hkst_repl *r, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) {
+        json_decref(r->docs[i]);
+        r->docs[i] = NULL;
+    }
+}
+
 /* Applies raw[0..n): runs of commands share a txn, up to TXN_BYTES of
  * commands each (a node catching up applies many batches per commit; a
  * txn's dirty pages and the wait of its first command stay bounded).
- * Stops at the first store failure. */
+ * Stops at the first store failure.
+ *
+ * A run's commands are parsed just before it is applied and freed right
+ * after: a poll of a node catching up returns up to BATCH_MAX commands
+ * (1M facts in batches), and their JSON trees parsed all at once took
+ * hundreds of MiB of fresh heap, i.e. a page fault per 4 KiB, a fifth of
+ * the apply thread's time (bench/RESULTS.md, "Catch-up: commands parsed
+ * per transaction"). One run's trees reuse the memory of the run before. */
 static void apply_batch(hkst_repl *r, size_t n)
 {
     size_t lo = 0;
@@ -312,7 +341,11 @@ static void apply_batch(hkst_repl *r, size_t n)
         size_t hi = lo + 1, bytes = r->raw[lo]->len;
         while (hi < n && bytes + r->raw[hi]->len <= TXN_BYTES)
             bytes += r->raw[hi++]->len;
-        if (!apply_range(r, lo, hi)) return;
+        for (size_t i = lo; i < hi; i++)
+            decode_msg(r, i);
+        bool ok = apply_range(r, lo, hi);
+        release_docs(r, lo, hi);
+        if (!ok) return;
         lo = hi;
     }
 }
@@ -374,24 +407,9 @@ static void *apply_main(void *arg)
     hkst_repl *r = arg;
     while (!stopping(r)) {
         size_t n = hkst_apply_poll(r->cons, 20, r->raw, BATCH_MAX, poll_log, r);
-        for (size_t i = 0; i < n; i++) {
-            json_error_t je;
-            r->docs[i] = json_loadb(r->raw[i]->payload, r->raw[i]->len, 0, &je);
-            r->bad[i] = !r->docs[i] || !decode(r->docs[i], &r->msgs[i]);
-            if (r->bad[i]) {
-                char where[96];
-                snprintf(where, sizeof where, "skipped message at offset %lld",
-                         (long long)r->raw[i]->offset);
-                rlog(r, where,
-                     r->docs[i] ? "not a hakgal replication command" : je.text);
-            }
-        }
         if (n) apply_batch(r, n);
-        for (size_t i = 0; i < n; i++) {
-            json_decref(r->docs[i]);
-            r->docs[i] = NULL;
+        for (size_t i = 0; i < n; i++)
             rd_kafka_message_destroy(r->raw[i]);
-        }
         int64_t hi = -1;
         uint64_t lag = lag_of(r, &hi);
         pthread_mutex_lock(&r->lock);

@@ -270,6 +270,27 @@ static void wait_applied(node *n, uint64_t want)
              (unsigned long long)want);
 }
 
+/* Produces a message that is not a command to topic cmds of mc. */
+static void produce_junk(rd_kafka_mock_cluster_t *mc)
+{
+    char errstr[256];
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rd_kafka_conf_set(pc, "bootstrap.servers",
+                      rd_kafka_mock_cluster_bootstraps(mc), errstr,
+                      sizeof errstr);
+    rd_kafka_conf_set(pc, "log_level", "0", errstr, sizeof errstr);
+    rd_kafka_t *prod =
+        rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr);
+    assert_non_null(prod);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(prod, "cmds", NULL);
+    assert_int_equal(
+        rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, "junk", 4, NULL, 0, NULL),
+        0);
+    assert_int_equal(rd_kafka_flush(prod, 10000), 0);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(prod);
+}
+
 static void test_replicate(void **state)
 {
     (void)state;
@@ -336,21 +357,7 @@ static void test_replicate(void **state)
     assert_int_equal(
         hkst_repl_produce(a.r, 99, "nope", "na", json_object(), NULL, &err),
         HK_OK);
-    rd_kafka_conf_t *pc = rd_kafka_conf_new();
-    rd_kafka_conf_set(pc, "bootstrap.servers",
-                      rd_kafka_mock_cluster_bootstraps(mc), errstr,
-                      sizeof errstr);
-    rd_kafka_conf_set(pc, "log_level", "0", errstr, sizeof errstr);
-    rd_kafka_t *prod =
-        rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr);
-    assert_non_null(prod);
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(prod, "cmds", NULL);
-    assert_int_equal(
-        rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, "junk", 4, NULL, 0, NULL),
-        0);
-    assert_int_equal(rd_kafka_flush(prod, 10000), 0);
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_destroy(prod);
+    produce_junk(mc);
     wait_applied(&a, 102);
     wait_applied(&b, 102);
     hkst_repl_stats sa;
@@ -358,24 +365,30 @@ static void test_replicate(void **state)
     assert_int_equal(sa.skipped, 1);
     assert_int_equal(sa.applied, 101);
 
-    /* B stops (and syncs); A writes on; B starts again and applies only
-     * what is new */
+    /* B stops (and syncs); A writes on, with a message that is not a
+     * command in the middle; B starts again and applies only what is new,
+     * the backlog parsed and applied group by group, the junk skipped */
     hkst_repl_stop(b.r);
     assert_int_equal(hk_store_durable_commit(b.s), hk_store_last_commit(b.s));
     assert_int_equal(hk_store_durable_commit(a.s), hk_store_last_commit(a.s));
     for (int i = 0; i < 20; i++) {
+        if (i == 10) {
+            wait_applied(&a, 112);
+            produce_junk(mc);
+        }
         snprintf(body, sizeof body, "{\"statement\":\"R(a%d)\"}", i);
         assert_int_equal(hkst_repl_produce(a.r, (uint64_t)i + 200, "add", "na",
                                            json_loads(body, 0, NULL), NULL,
                                            &err),
                          HK_OK);
     }
-    wait_applied(&a, 122);
+    wait_applied(&a, 123);
     assert_int_equal(node_start(&b, &u, 2, &err), HK_OK);
-    wait_applied(&b, 20);
+    wait_applied(&b, 21);
     hkst_repl_stats sb;
     hkst_repl_stats_get(b.r, &sb);
     assert_int_equal(sb.applied, 20); /* nothing applied twice */
+    assert_int_equal(sb.skipped, 1);
     da = digest_of(a.s);
     db = digest_of(b.s);
     assert_int_equal(da.facts, 110);

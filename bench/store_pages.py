@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Which LMDB pages one 10,000-fact batch writes, as the KB grows.
+
+    HAKGAL_BIN=build/hakgal HK_TEST_TMP=/work/bigdata/k13 \\
+        python3 bench/store_pages.py [--batch 10000] [--upto 3000000] \\
+        [--every 500000] [--txn-batches 1] [--compact-at -1]
+
+One unreplicated `hakgal serve` takes batches `B(t_k, x_i)` (the facts
+of bench/repl_batch.py: a new subject per batch, the same --batch objects
+x_i in every batch). At every --every facts the next --txn-batches
+batches are sent as one request (one write txn) between two snapshots of
+data.mdb's pages; the pages that differ are the pages that txn wrote.
+Each is classified from its LMDB header (lmdb.h 0.9 page layout):
+
+  arg.sub.leaf   DUPFIXED leaf of an entity's own sub-tree, 15-byte
+                 duplicates (by_arg)
+  arg.sub.branch branch page of such a sub-tree (15-byte keys)
+  arg.main.subdb main-tree leaf holding sub-database records (4-byte keys)
+  arg.main.inline main-tree leaf holding inline duplicates (4-byte keys,
+                 15-byte sub-page duplicates)
+  main.branch    branch page with 4-byte keys (by_arg / by_pred main tree)
+  other          everything else (stmt, fact, by_pred, sym, audit, free
+                 list, meta)
+
+Also prints /proc/PID/io write_bytes of the txn and the duplicates per
+object entity (all x_i hold the same number).
+"""
+import argparse
+import hashlib
+import json
+import os
+import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests", "e2e"))
+from test_server_api import Server  # noqa: E402
+
+P_BRANCH, P_LEAF, P_OVERFLOW, P_META, P_LEAF2, P_SUBP = (
+    0x01, 0x02, 0x04, 0x08, 0x20, 0x40)
+F_SUBDATA, F_DUPDATA = 0x02, 0x04
+HDR = 16
+
+
+def page_hashes(path, psize):
+    out = []
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(psize * 256)
+            if not b:
+                break
+            for o in range(0, len(b), psize):
+                out.append(hashlib.blake2b(b[o:o + psize],
+                                           digest_size=8).digest())
+    return out
+
+
+def node_at(pg, i):
+    (off,) = struct.unpack_from("<H", pg, HDR + 2 * i)
+    lo, hi, fl, ks = struct.unpack_from("<HHHH", pg, off)
+    return off, lo | hi << 16, fl, ks
+
+
+def classify(pg):
+    _, pad, flags, lower, _ = struct.unpack_from("<QHHHH", pg, 0)
+    if flags & P_META:
+        return "other"
+    if flags & P_LEAF2:
+        return "arg.sub.leaf" if pad == 15 else "other"
+    n = (lower - HDR) >> 1
+    if n <= 0 or n > 2048:
+        return "other"
+    if flags & P_BRANCH:
+        if n < 2:
+            return "other"
+        ks = node_at(pg, 1)[3]
+        return {15: "arg.sub.branch", 4: "main.branch"}.get(ks, "other")
+    if flags & P_LEAF:
+        kind = "other"
+        for i in range(n):
+            off, dsz, fl, ks = node_at(pg, i)
+            if ks != 4:
+                return "other"
+            if fl & F_SUBDATA:
+                kind = "arg.main.subdb"
+            elif fl & F_DUPDATA:
+                (spad,) = struct.unpack_from("<H", pg, off + 8 + ks + 8)
+                if spad == 15 and kind == "other":
+                    kind = "arg.main.inline"
+        return kind
+    return "other"
+
+
+def written(pid):
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    return 0
+
+
+def body(k, n, size):
+    return json.dumps([{"statement": "B(t_%d, x%d)" % (j, i)}
+                       for j in range(k, k + n) for i in range(size)]).encode()
+
+
+def post(conn, b):
+    conn.request("POST", "/v2/facts/batch", body=b,
+                 headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    if r.status != 200:
+        raise RuntimeError("batch: %d %s" % (r.status, data[:300]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=10000)
+    ap.add_argument("--upto", type=int, default=3000000)
+    ap.add_argument("--every", type=int, default=500000)
+    ap.add_argument("--txn-batches", type=int, default=1)
+    ap.add_argument("--compact-at", type=int, default=-1,
+                    help="POST /v2/admin/compact (online compaction: "
+                    "every tree rewritten densely) when the KB reaches "
+                    "this many facts")
+    a = ap.parse_args()
+    s = Server()
+    path = os.path.join(s.data, "data.mdb")
+    psize = os.sysconf("SC_PAGE_SIZE")
+    conn = s.conn(timeout=600)
+    cols = ["arg.sub.leaf", "arg.sub.branch", "arg.main.subdb",
+            "arg.main.inline", "main.branch", "other"]
+    print("| KB facts | dups per x_i | facts in txn | pages written | "
+          + " | ".join(cols) + " | pages/fact | write_bytes/fact |")
+    print("|" + "---|" * (len(cols) + 5))
+    k, facts = 0, 0
+    try:
+        while facts <= a.upto:
+            if facts == a.compact_at:
+                st, _, res = s.request("POST", "/v2/admin/compact",
+                                       timeout=600)
+                print("| compacted at %d facts: %s |" % (facts, res),
+                      flush=True)
+                conn.close()  # idle while compacting: the server closed it
+                conn = s.conn(timeout=600)
+            if facts % a.every == 0:
+                n = a.txn_batches
+                b = body(k, n, a.batch)
+                before = page_hashes(path, psize)
+                w0 = written(s.proc.pid)
+                post(conn, b)
+                w1 = written(s.proc.pid)
+                after = page_hashes(path, psize)
+                count = dict.fromkeys(cols, 0)
+                with open(path, "rb") as f:
+                    for p, h in enumerate(after):
+                        if p < len(before) and before[p] == h:
+                            continue
+                        f.seek(p * psize)
+                        count[classify(f.read(psize))] += 1
+                tot = sum(count.values())
+                nf = n * a.batch
+                print("| %d | %d | %d | %d | %s | %.2f | %d |" % (
+                    facts, k, nf, tot,
+                    " | ".join(str(count[c]) for c in cols), tot / nf,
+                    (w1 - w0) // nf), flush=True)
+                k += n
+                facts += nf
+                continue
+            post(conn, body(k, 1, a.batch))
+            k += 1
+            facts += a.batch
+    finally:
+        conn.close()
+        s.stop()
+        s.cleanup()
+
+
+if __name__ == "__main__":
+    main()
