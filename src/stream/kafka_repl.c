@@ -331,9 +331,10 @@ static void release_docs(hkst_repl *r, size_t lo, size_t hi)
  * A run's commands are parsed just before it is applied and freed right
  * after: a poll of a node catching up returns up to BATCH_MAX commands
  * (1M facts in batches), and their JSON trees parsed all at once took
- * hundreds of MiB of fresh heap, i.e. a page fault per 4 KiB, a fifth of
- * the apply thread's time (bench/RESULTS.md, "Catch-up: commands parsed
- * per transaction"). One run's trees reuse the memory of the run before. */
+ * hundreds of MiB of fresh heap: heap growth and its page faults were
+ * about a fifth of the node's CPU samples (bench/RESULTS.md, "Where a
+ * batch's pages go; catch-up parses per transaction"). One run's trees
+ * reuse the memory of the run before. */
 static void apply_batch(hkst_repl *r, size_t n)
 {
     size_t lo = 0;
