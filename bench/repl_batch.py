@@ -176,8 +176,7 @@ def metric(s, name):
 
 def repl_lag(s):
     """Commands of the log not applied on s yet (GET /v2/stream/status:
-    a short JSON answer; /metrics formats every histogram, and polled
-    every 20 ms it took 5-7 % of a catching-up node's CPU)."""
+    a short JSON answer, where /metrics formats every metric)."""
     st, _, d = s.request("GET", "/v2/stream/status")
     return d.get("replica", {}).get("lag", -1)
 
