@@ -103,6 +103,9 @@ static int bench_train(int argc, char **argv)
         print_metrics("most frequent", &fr);
         print_metrics("1-hop path", &pa);
     }
+    hkl_metrics bo;
+    if (!hkl_eval_backoff(m, &d, d.split[HKL_TEST], d.n[HKL_TEST], &bo))
+        print_metrics("freq + model", &bo);
     hkl_model_free(m);
     hkl_data_free(&d);
     return 0;

@@ -6,7 +6,15 @@
  * Both score every entity for a query into a dense row, so the rank is
  * computed exactly as for the model (ties count half). Single-threaded;
  * memory: a frequency row per relation and direction (2 R x N floats).
+ *
+ * hkl_eval_backoff combines the frequency prior with a model: candidates
+ * ordered by their frequency as answers of the query's relation and
+ * direction, equal frequencies (above all the many never seen) ordered by
+ * the model's score. Where a relation has two or three training edges
+ * the model has little to learn from but the prior has its counts; where
+ * the prior is silent the model still orders the rest.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,10 +51,12 @@ static const hkl_triple *pair_range(const hkl_triple *v, size_t n, uint32_t x,
     return v + lo;
 }
 
-static double filtered_rank(const float *s, uint32_t n_ent, const hkl_known *k,
+/* Scores in double: the back-off ranking adds a model score in (0, 1) to
+ * counts that float would round away. */
+static double filtered_rank(const double *s, uint32_t n_ent, const hkl_known *k,
                             uint32_t n_rel, uint32_t q, uint32_t rd, uint32_t a)
 {
-    float sa = s[a];
+    double sa = s[a];
     double greater = 0, equal = -1; /* a itself */
     for (uint32_t e = 0; e < n_ent; e++) {
         greater += s[e] > sa;
@@ -102,11 +112,12 @@ hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
     float *fr = hk_calloc((size_t)RD * N, sizeof *fr);
     float *conf = hk_calloc((size_t)RD * RD, sizeof *conf);
     float *rel_n = hk_calloc(R ? R : 1, sizeof *rel_n);
-    float *s2 = hk_malloc((size_t)N * sizeof *s2);
+    double *s1 = hk_malloc((size_t)N * sizeof *s1);
+    double *s2 = hk_malloc((size_t)N * sizeof *s2);
     hkl_triple *ht = hk_malloc((n_tr ? n_tr : 1) * sizeof *ht);
     hkl_known trk;
     memset(&trk, 0, sizeof trk);
-    if (!fr || !conf || !rel_n || !s2 || !ht) goto done;
+    if (!fr || !conf || !rel_n || !s1 || !s2 || !ht) goto done;
     if (hkl_known_build(&trk, tr, n_tr)) goto done;
     /* frequency of each answer per relation and direction */
     float fmax = 1;
@@ -150,9 +161,11 @@ hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
             uint32_t q = dir ? x.t : x.h, a = dir ? x.h : x.t;
             uint32_t rd = x.r + (dir ? R : 0);
             const float *f = fr + (size_t)rd * N;
-            add_rank(freq, filtered_rank(f, N, &d->known, R, q, rd, a));
-            for (uint32_t e = 0; e < N; e++)
-                s2[e] = f[e] / (fmax + 1) * 1e-3f;
+            for (uint32_t e = 0; e < N; e++) {
+                s1[e] = f[e];
+                s2[e] = f[e] / (fmax + 1) * 1e-3;
+            }
+            add_rank(freq, filtered_rank(s1, N, &d->known, R, q, rd, a));
             const hkl_triple *nb;
             size_t c;
             bool heads;
@@ -174,8 +187,52 @@ done:
     hk_free(fr);
     hk_free(conf);
     hk_free(rel_n);
+    hk_free(s1);
     hk_free(s2);
     hk_free(ht);
     hkl_known_free(&trk);
+    return rc;
+}
+
+hk_err hkl_eval_backoff(const hkl_model *m, const hkl_data *d,
+                        const hkl_triple *v, size_t n, hkl_metrics *out)
+{
+    memset(out, 0, sizeof *out);
+    const uint32_t N = d->ent.n, R = d->rel.n;
+    const hkl_triple *tr = d->split[HKL_TRAIN];
+    if (!N || !R) return HK_OK;
+    /* the model's ids are d's: hkl_train interns d's names in order */
+    if (hkl_n_ent(m) != N || hkl_n_rel(m) != R) return HK_ERR_INVALID;
+    if ((uint64_t)2 * R * N > DENSE_MAX) return HK_ERR_LIMIT;
+    hk_err rc = HK_ERR_NOMEM;
+    uint32_t *fr = hk_calloc((size_t)2 * R * N, sizeof *fr);
+    float *ms = hk_malloc((size_t)N * sizeof *ms);
+    double *s = hk_malloc((size_t)N * sizeof *s);
+    if (!fr || !ms || !s) goto done;
+    for (size_t i = 0; i < d->n[HKL_TRAIN]; i++) {
+        fr[(size_t)tr[i].r * N + tr[i].t]++;
+        fr[(size_t)(tr[i].r + R) * N + tr[i].h]++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        hkl_triple x = v[i];
+        if (x.h >= N || x.t >= N || x.r >= R) continue;
+        for (int dir = 0; dir < 2; dir++) {
+            uint32_t q = dir ? x.t : x.h, a = dir ? x.h : x.t;
+            uint32_t rd = x.r + (dir ? R : 0);
+            hkl_score_tails(m, q, rd, ms);
+            const uint32_t *f = fr + (size_t)rd * N;
+            /* count + a monotone map of the score into (0, 1): the order
+             * is by count, then by score */
+            for (uint32_t e = 0; e < N; e++)
+                s[e] = (double)f[e] + 0.5 + atan((double)ms[e]) / 3.2;
+            add_rank(out, filtered_rank(s, N, &d->known, R, q, rd, a));
+        }
+    }
+    finish(out);
+    rc = HK_OK;
+done:
+    hk_free(fr);
+    hk_free(ms);
+    hk_free(s);
     return rc;
 }

@@ -5,9 +5,10 @@
  * model must rank first (sampled and 1-N training), and latent classes
  * that it ranks first where the two baselines cannot; the 1-N objective and
  * its gradient against a direct computation and finite differences; filtered
- * ranks against a brute-force ranker; bit-for-bit determinism with a seed and
- * one thread (1-N: also two); model files (round trip, damage); split files;
- * facts of every arity as edges read from a real KB.
+ * ranks (and the frequency back-off) against a brute-force ranker; bit-for-bit
+ * determinism with a seed and one thread (1-N: also two); model files (round
+ * trip, damage); split files; facts of every arity as edges read from a real
+ * KB.
  */
 #include <math.h>
 
@@ -544,6 +545,76 @@ static void test_rank_oracle(void **state)
     hkl_data_free(&d);
 }
 
+/* The frequency back-off against brute force: a candidate beats the
+ * answer when it is more often an answer of the relation and direction in
+ * training, or as often and scored higher by the model. */
+static double brute_backoff(const hkl_model *m, const hkl_data *d, uint32_t q,
+                            uint32_t r, uint32_t a)
+{
+    uint32_t n_rel = hkl_n_rel(m);
+    const hkl_triple *tr = d->split[HKL_TRAIN];
+    size_t fa = 0;
+    for (size_t i = 0; i < d->n[HKL_TRAIN]; i++)
+        fa += r < n_rel ? tr[i].r == r && tr[i].t == a
+                        : tr[i].r == r - n_rel && tr[i].h == a;
+    float sa = hkl_score(m, q, r, a);
+    double greater = 0, equal = 0;
+    for (uint32_t e = 0; e < hkl_n_ent(m); e++) {
+        if (e == a) continue;
+        bool known = r < n_rel ? hkl_known_has(&d->known, q, r, e)
+                               : hkl_known_has(&d->known, e, r - n_rel, q);
+        if (known) continue;
+        size_t fe = 0;
+        for (size_t i = 0; i < d->n[HKL_TRAIN]; i++)
+            fe += r < n_rel ? tr[i].r == r && tr[i].t == e
+                            : tr[i].r == r - n_rel && tr[i].h == e;
+        float s = hkl_score(m, q, r, e);
+        greater += fe > fa || (fe == fa && s > sa);
+        equal += fe == fa && s == sa;
+    }
+    return 1.0 + greater + 0.5 * equal;
+}
+
+static void test_backoff_oracle(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_data_init(&d);
+    planted(&d);
+    hkl_params p;
+    hkl_params_default(&p);
+    p.dim = 8;
+    p.epochs = 3;
+    p.threads = 1;
+    hkl_model *m = NULL;
+    hk_error err;
+    assert_int_equal(hkl_train(&d, &p, NULL, NULL, &m, &err), HK_OK);
+    uint32_t n_rel = hkl_n_rel(m);
+    double sum = 0;
+    for (size_t i = 0; i < d.n[HKL_TEST]; i++) {
+        hkl_triple x = d.split[HKL_TEST][i];
+        sum += 1.0 / brute_backoff(m, &d, x.h, x.r, x.t) +
+               1.0 / brute_backoff(m, &d, x.t, x.r + n_rel, x.h);
+    }
+    hkl_metrics bo;
+    assert_int_equal(
+        hkl_eval_backoff(m, &d, d.split[HKL_TEST], d.n[HKL_TEST], &bo), HK_OK);
+    assert_int_equal(bo.n, 2 * d.n[HKL_TEST]);
+    assert_true(fabs(bo.mrr - sum / (double)bo.n) < 1e-9);
+    hkl_model_free(m);
+    /* a model of other data (other ids) is refused */
+    hkl_data o;
+    hkl_data_init(&o);
+    classes(&o);
+    assert_int_equal(hkl_train(&o, &p, NULL, NULL, &m, &err), HK_OK);
+    assert_int_equal(
+        hkl_eval_backoff(m, &d, d.split[HKL_TEST], d.n[HKL_TEST], &bo),
+        HK_ERR_INVALID);
+    hkl_model_free(m);
+    hkl_data_free(&o);
+    hkl_data_free(&d);
+}
+
 /* ==== Predict: the int8 scan against the exact one ==== */
 
 static void test_predict_int8(void **state)
@@ -838,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_planted_1n),
         cmocka_unit_test(test_determinism_1n),
         cmocka_unit_test(test_rank_oracle),
+        cmocka_unit_test(test_backoff_oracle),
         cmocka_unit_test(test_predict_int8),
         cmocka_unit_test(test_predict_int8_large),
         cmocka_unit_test(test_determinism),
