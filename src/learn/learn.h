@@ -253,8 +253,9 @@ hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
                      hkl_metrics *freq, hkl_metrics *path);
 /* Filtered metrics of m backed off to the freq prior: candidates ranked by
  * their frequency as answers of the relation and direction in d's training
- * split, equal frequencies by m's score. m was trained on d (same ids);
- * HK_ERR_INVALID otherwise, HK_ERR_LIMIT and HK_ERR_NOMEM as above. */
+ * split, equal frequencies by m's score. m's entities and relations must
+ * be d's first ids (HK_ERR_INVALID otherwise); triples naming others are
+ * not ranked, as in hkl_eval. HK_ERR_LIMIT and HK_ERR_NOMEM as above. */
 hk_err hkl_eval_backoff(const hkl_model *m, const hkl_data *d,
                         const hkl_triple *v, size_t n, hkl_metrics *out);
 

@@ -194,19 +194,28 @@ done:
     return rc;
 }
 
+/* Whether m's ids are the first ids of d (same names in the same order). */
+static bool same_ids(const hkl_names *a, const hkl_names *b)
+{
+    if (a->n > b->n) return false;
+    for (uint32_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i], b->v[i])) return false;
+    return true;
+}
+
 hk_err hkl_eval_backoff(const hkl_model *m, const hkl_data *d,
                         const hkl_triple *v, size_t n, hkl_metrics *out)
 {
     memset(out, 0, sizeof *out);
-    const uint32_t N = d->ent.n, R = d->rel.n;
+    const uint32_t N = d->ent.n, R = d->rel.n, NM = hkl_n_ent(m);
     const hkl_triple *tr = d->split[HKL_TRAIN];
+    if (!same_ids(&m->ent, &d->ent) || !same_ids(&m->rel, &d->rel))
+        return HK_ERR_INVALID;
     if (!N || !R) return HK_OK;
-    /* the model's ids are d's: hkl_train interns d's names in order */
-    if (hkl_n_ent(m) != N || hkl_n_rel(m) != R) return HK_ERR_INVALID;
     if ((uint64_t)2 * R * N > DENSE_MAX) return HK_ERR_LIMIT;
     hk_err rc = HK_ERR_NOMEM;
     uint32_t *fr = hk_calloc((size_t)2 * R * N, sizeof *fr);
-    float *ms = hk_malloc((size_t)N * sizeof *ms);
+    float *ms = hk_malloc((size_t)(NM ? NM : 1) * sizeof *ms);
     double *s = hk_malloc((size_t)N * sizeof *s);
     if (!fr || !ms || !s) goto done;
     for (size_t i = 0; i < d->n[HKL_TRAIN]; i++) {
@@ -215,16 +224,20 @@ hk_err hkl_eval_backoff(const hkl_model *m, const hkl_data *d,
     }
     for (size_t i = 0; i < n; i++) {
         hkl_triple x = v[i];
-        if (x.h >= N || x.t >= N || x.r >= R) continue;
+        /* as hkl_eval: only what the model knows is ranked */
+        if (x.h >= NM || x.t >= NM || x.r >= hkl_n_rel(m)) continue;
         for (int dir = 0; dir < 2; dir++) {
             uint32_t q = dir ? x.t : x.h, a = dir ? x.h : x.t;
             uint32_t rd = x.r + (dir ? R : 0);
-            hkl_score_tails(m, q, rd, ms);
+            uint32_t rm = x.r + (dir ? hkl_n_rel(m) : 0);
+            hkl_score_tails(m, q, rm, ms);
             const uint32_t *f = fr + (size_t)rd * N;
             /* count + a monotone map of the score into (0, 1): the order
-             * is by count, then by score */
+             * is by count, then by score; entities the model never saw
+             * come last among equal counts */
             for (uint32_t e = 0; e < N; e++)
-                s[e] = (double)f[e] + 0.5 + atan((double)ms[e]) / 3.2;
+                s[e] = (double)f[e] +
+                       (e < NM ? 0.5 + atan((double)ms[e]) / 3.2 : 0);
             add_rank(out, filtered_rank(s, N, &d->known, R, q, rd, a));
         }
     }
