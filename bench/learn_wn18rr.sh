@@ -26,4 +26,4 @@ wc -l "$dir"/train.txt "$dir"/valid.txt "$dir"/test.txt
 # (DistMult), 6 epochs; the larger rank after them.
 "$build/learn_bench" train "$dir" complex 128 6 2 256 0.1 0.05 2 500 0.1 3
 "$build/learn_bench" train "$dir" distmult 256 6 2 256 0.1 0.01 2 500 0.1 3
-"$build/learn_bench" train "$dir" complex 256 4 2 256 0.1 0.05 2 500 0.1 3
+"$build/learn_bench" train "$dir" complex 256 8 2 256 0.1 0.05 2 500 0.1 3
