@@ -97,11 +97,15 @@ static int bench_train(int argc, char **argv)
            (size_t)m->width * 4, (size_t)m->width * 4);
     hkl_metrics fr, pa;
     rc = hkl_baselines(&d, d.split[HKL_TEST], d.n[HKL_TEST], &fr, &pa);
+    print_metrics("model (valid)", &m->valid);
     print_metrics("model", &m->test);
     if (!rc) {
         print_metrics("most frequent", &fr);
         print_metrics("1-hop path", &pa);
     }
+    hkl_metrics bo;
+    if (!hkl_eval_backoff(m, &d, d.split[HKL_TEST], d.n[HKL_TEST], &bo))
+        print_metrics("freq + model", &bo);
     hkl_model_free(m);
     hkl_data_free(&d);
     return 0;

@@ -18,7 +18,13 @@ triples), built from a random taxonomy instead of WordNet:
 Valid and test are random triples whose entities also occur in train
 (as in WN18RR). Deterministic for a seed.
 
-Usage: learn_gen.py DIR [--entities N] [--seed S]
+--classes writes instead a set whose held-out facts follow from latent
+structure that embeddings capture and one-hop heuristics do not (see
+gen_classes): most triples here are one hop from their answer (a
+symmetric pair, a parent link), so the model only ties the 1-hop
+baseline on it.
+
+Usage: learn_gen.py DIR [--entities N] [--seed S] [--classes]
 """
 import argparse
 import os
@@ -30,8 +36,11 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--entities", type=int, default=40943)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--classes", action="store_true")
     a = ap.parse_args()
     rnd = random.Random(a.seed)
+    if a.classes:
+        return gen_classes(a, rnd)
     n = a.entities
     name = ["%08d" % (1000000 + i * 7) for i in range(n)]
     roots = max(8, n // 2000)
@@ -106,9 +115,15 @@ def main():
     for i in rnd.sample(range(n), min(n, 900)):
         add(i, "_member_of_domain_region", region[cat[i] % 60])
 
+    write_split(a.dir, name, T, rnd)
+
+
+def write_split(out, name, T, rnd, hold=0.034):
+    """Random valid / test triples (a fraction hold each) whose two
+    entities keep an edge in train; the rest is train."""
     triples = sorted(T)
     rnd.shuffle(triples)
-    n_hold = int(len(triples) * 0.034)
+    n_hold = int(len(triples) * hold)
     deg = {}
     for h, _, t in triples:
         deg[h] = deg.get(h, 0) + 1
@@ -123,15 +138,80 @@ def main():
         else:
             train.append(x)
     valid, test = held[:n_hold], held[n_hold:]
-    os.makedirs(a.dir, exist_ok=True)
+    os.makedirs(out, exist_ok=True)
     for fn, rows in (("train", train), ("valid", valid), ("test", test)):
-        with open(os.path.join(a.dir, fn + ".txt"), "w") as f:
+        with open(os.path.join(out, fn + ".txt"), "w") as f:
             for h, r, t in rows:
                 f.write("%s\t%s\t%s\n" % (name[h], r, name[t]))
     ents = {e for h, _, t in triples for e in (h, t)}
     print("%d entities, %d relations, %d / %d / %d triples" %
           (len(ents), len({r for _, r, _ in triples}), len(train),
            len(valid), len(test)))
+
+
+def gen_classes(a, rnd):
+    """Latent classes, composition and inverses (--classes).
+
+    Three kinds of facts over n entities (default 4,000 when --entities
+    is left at its WN18RR value):
+      _rel0.._rel5  class level: the entities fall into classes of 10;
+                    each relation maps a class c to a target class f(c)
+                    (a random function) and every entity of c links to 5
+                    of the 10 members of f(c), drawn per entity. A
+                    held-out link is predictable from the classes (the
+                    other members of c link into the same class), hardly
+                    ever from one path (two relations join the same pairs
+                    only where their class maps meet), and every target
+                    member is about equally frequent.
+      _lives_in, _located_in, _nationality  composition: 85% of the
+                    entities live in one of n / 8 towns (extra entities),
+                    each town lies in one of 40 countries, and 70% of the
+                    residents have _nationality = the town's country
+                    (r3 = r1 o r2: two hops, never one).
+      _owns, _owned_by  inverse pairs: 3% of the entities own a random
+                    entity, written in both directions; a held-out
+                    direction is one hop from the other (the 1-hop
+                    baseline's case, kept small on purpose).
+    Valid and test: 3.4% of the triples each, as write_split draws them.
+    """
+    n = 4000 if a.entities == 40943 else a.entities
+    size, fan = 10, 5
+    n_cls = max(2, n // size)
+    towns = max(2, n // 8)
+    name = ["e%06d" % i for i in range(n)]
+    name += ["town%05d" % i for i in range(towns)]
+    name += ["country%03d" % i for i in range(40)]
+    members = [list(range(c * size, min(n, (c + 1) * size)))
+               for c in range(n_cls)]
+    members = [m for m in members if m]
+    n_cls = len(members)
+    cls = [0] * n
+    for c, mem in enumerate(members):
+        for e in mem:
+            cls[e] = c
+    T = set()
+    for k in range(6):
+        f = [rnd.randrange(n_cls) for _ in range(n_cls)]
+        for e in range(n):
+            tgt = members[f[cls[e]]]
+            for x in rnd.sample(tgt, min(fan, len(tgt))):
+                if x != e:
+                    T.add((e, "_rel%d" % k, x))
+    country = [n + towns + rnd.randrange(40) for _ in range(towns)]
+    for e in range(n):
+        if rnd.random() < 0.85:
+            t = rnd.randrange(towns)
+            T.add((e, "_lives_in", n + t))
+            if rnd.random() < 0.7:
+                T.add((e, "_nationality", country[t]))
+    for t in range(towns):
+        T.add((n + t, "_located_in", country[t]))
+    for e in rnd.sample(range(n), max(1, n * 3 // 100)):
+        x = rnd.randrange(n)
+        if x != e:
+            T.add((e, "_owns", x))
+            T.add((x, "_owned_by", e))
+    write_split(a.dir, name, T, rnd)
 
 
 if __name__ == "__main__":

@@ -200,6 +200,7 @@ static void print_eval(const hk_svc_model_eval_res *r)
     print_metrics("model", &r->model);
     print_metrics("most frequent", &r->freq);
     print_metrics("1-hop path", &r->path);
+    if (r->backoff.n) print_metrics("freq + model", &r->backoff);
     if (r->unknown)
         printf("%llu test edges name entities or relations the model never "
                "saw (not ranked)\n",

@@ -251,6 +251,13 @@ hk_err hkl_calibrate(hkl_model *m, const hkl_triple *v, size_t n,
  * frequency table); HK_ERR_NOMEM. */
 hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
                      hkl_metrics *freq, hkl_metrics *path);
+/* Filtered metrics of m backed off to the freq prior: candidates ranked by
+ * their frequency as answers of the relation and direction in d's training
+ * split, equal frequencies by m's score. m's entities and relations must
+ * be d's first ids (HK_ERR_INVALID otherwise); triples naming others are
+ * not ranked, as in hkl_eval. HK_ERR_LIMIT and HK_ERR_NOMEM as above. */
+hk_err hkl_eval_backoff(const hkl_model *m, const hkl_data *d,
+                        const hkl_triple *v, size_t n, hkl_metrics *out);
 
 /* ==== Ranking candidates ==== */
 

@@ -6,7 +6,15 @@
  * Both score every entity for a query into a dense row, so the rank is
  * computed exactly as for the model (ties count half). Single-threaded;
  * memory: a frequency row per relation and direction (2 R x N floats).
+ *
+ * hkl_eval_backoff combines the frequency prior with a model: candidates
+ * ordered by their frequency as answers of the query's relation and
+ * direction, equal frequencies (above all the many never seen) ordered by
+ * the model's score. Where a relation has two or three training edges
+ * the model has little to learn from but the prior has its counts; where
+ * the prior is silent the model still orders the rest.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,10 +51,12 @@ static const hkl_triple *pair_range(const hkl_triple *v, size_t n, uint32_t x,
     return v + lo;
 }
 
-static double filtered_rank(const float *s, uint32_t n_ent, const hkl_known *k,
+/* Scores in double: the back-off ranking adds a model score in (0, 1) to
+ * counts that float would round away. */
+static double filtered_rank(const double *s, uint32_t n_ent, const hkl_known *k,
                             uint32_t n_rel, uint32_t q, uint32_t rd, uint32_t a)
 {
-    float sa = s[a];
+    double sa = s[a];
     double greater = 0, equal = -1; /* a itself */
     for (uint32_t e = 0; e < n_ent; e++) {
         greater += s[e] > sa;
@@ -102,11 +112,12 @@ hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
     float *fr = hk_calloc((size_t)RD * N, sizeof *fr);
     float *conf = hk_calloc((size_t)RD * RD, sizeof *conf);
     float *rel_n = hk_calloc(R ? R : 1, sizeof *rel_n);
-    float *s2 = hk_malloc((size_t)N * sizeof *s2);
+    double *s1 = hk_malloc((size_t)N * sizeof *s1);
+    double *s2 = hk_malloc((size_t)N * sizeof *s2);
     hkl_triple *ht = hk_malloc((n_tr ? n_tr : 1) * sizeof *ht);
     hkl_known trk;
     memset(&trk, 0, sizeof trk);
-    if (!fr || !conf || !rel_n || !s2 || !ht) goto done;
+    if (!fr || !conf || !rel_n || !s1 || !s2 || !ht) goto done;
     if (hkl_known_build(&trk, tr, n_tr)) goto done;
     /* frequency of each answer per relation and direction */
     float fmax = 1;
@@ -150,9 +161,11 @@ hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
             uint32_t q = dir ? x.t : x.h, a = dir ? x.h : x.t;
             uint32_t rd = x.r + (dir ? R : 0);
             const float *f = fr + (size_t)rd * N;
-            add_rank(freq, filtered_rank(f, N, &d->known, R, q, rd, a));
-            for (uint32_t e = 0; e < N; e++)
-                s2[e] = f[e] / (fmax + 1) * 1e-3f;
+            for (uint32_t e = 0; e < N; e++) {
+                s1[e] = f[e];
+                s2[e] = f[e] / (fmax + 1) * 1e-3;
+            }
+            add_rank(freq, filtered_rank(s1, N, &d->known, R, q, rd, a));
             const hkl_triple *nb;
             size_t c;
             bool heads;
@@ -174,8 +187,65 @@ done:
     hk_free(fr);
     hk_free(conf);
     hk_free(rel_n);
+    hk_free(s1);
     hk_free(s2);
     hk_free(ht);
     hkl_known_free(&trk);
+    return rc;
+}
+
+/* Whether m's ids are the first ids of d (same names in the same order). */
+static bool same_ids(const hkl_names *a, const hkl_names *b)
+{
+    if (a->n > b->n) return false;
+    for (uint32_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i], b->v[i])) return false;
+    return true;
+}
+
+hk_err hkl_eval_backoff(const hkl_model *m, const hkl_data *d,
+                        const hkl_triple *v, size_t n, hkl_metrics *out)
+{
+    memset(out, 0, sizeof *out);
+    const uint32_t N = d->ent.n, R = d->rel.n, NM = hkl_n_ent(m);
+    const hkl_triple *tr = d->split[HKL_TRAIN];
+    if (!same_ids(&m->ent, &d->ent) || !same_ids(&m->rel, &d->rel))
+        return HK_ERR_INVALID;
+    if (!N || !R) return HK_OK;
+    if ((uint64_t)2 * R * N > DENSE_MAX) return HK_ERR_LIMIT;
+    hk_err rc = HK_ERR_NOMEM;
+    uint32_t *fr = hk_calloc((size_t)2 * R * N, sizeof *fr);
+    float *ms = hk_malloc((size_t)(NM ? NM : 1) * sizeof *ms);
+    double *s = hk_malloc((size_t)N * sizeof *s);
+    if (!fr || !ms || !s) goto done;
+    for (size_t i = 0; i < d->n[HKL_TRAIN]; i++) {
+        fr[(size_t)tr[i].r * N + tr[i].t]++;
+        fr[(size_t)(tr[i].r + R) * N + tr[i].h]++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        hkl_triple x = v[i];
+        /* as hkl_eval: only what the model knows is ranked */
+        if (x.h >= NM || x.t >= NM || x.r >= hkl_n_rel(m)) continue;
+        for (int dir = 0; dir < 2; dir++) {
+            uint32_t q = dir ? x.t : x.h, a = dir ? x.h : x.t;
+            uint32_t rd = x.r + (dir ? R : 0);
+            uint32_t rm = x.r + (dir ? hkl_n_rel(m) : 0);
+            hkl_score_tails(m, q, rm, ms);
+            const uint32_t *f = fr + (size_t)rd * N;
+            /* count + a monotone map of the score into (0, 1): the order
+             * is by count, then by score; entities the model never saw
+             * come last among equal counts */
+            for (uint32_t e = 0; e < N; e++)
+                s[e] = (double)f[e] +
+                       (e < NM ? 0.5 + atan((double)ms[e]) / 3.2 : 0);
+            add_rank(out, filtered_rank(s, N, &d->known, R, q, rd, a));
+        }
+    }
+    finish(out);
+    rc = HK_OK;
+done:
+    hk_free(fr);
+    hk_free(ms);
+    hk_free(s);
     return rc;
 }

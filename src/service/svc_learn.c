@@ -548,6 +548,7 @@ static hk_err eval_data(const hkl_data *d, const hkl_model *m,
     hk_err rc = hkl_eval(m, &d->known, v, take, threads, &res->model);
     if (!rc) {
         rc = hkl_baselines(d, v, take, &res->freq, &res->path);
+        if (!rc) rc = hkl_eval_backoff(m, d, v, take, &res->backoff);
         if (rc == HK_ERR_LIMIT) rc = HK_OK; /* too large: no baselines */
     }
     hk_free(v);
@@ -608,8 +609,9 @@ hk_err hk_svc_model_eval_split(const char *dir, const hk_svc_model_train_req *r,
 
 json_t *hk_svc_model_eval_jansson(const hk_svc_model_eval_res *res)
 {
-    return json_pack("{s:o, s:{s:o, s:o}, s:I, s:I}", "model",
-                     hk_svc_metrics_jansson(&res->model), "baselines",
+    return json_pack("{s:o, s:o, s:{s:o, s:o}, s:I, s:I}", "model",
+                     hk_svc_metrics_jansson(&res->model), "frequency_backoff",
+                     hk_svc_metrics_jansson(&res->backoff), "baselines",
                      "most_frequent", hk_svc_metrics_jansson(&res->freq),
                      "one_hop_path", hk_svc_metrics_jansson(&res->path),
                      "test_triples", (json_int_t)res->test_triples, "unknown",

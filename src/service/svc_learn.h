@@ -196,6 +196,8 @@ typedef struct hk_svc_model_eval_res {
     hkl_metrics model;     /* the model */
     hkl_metrics freq;      /* most frequent answer of the relation */
     hkl_metrics path;      /* 1-hop path heuristic */
+    hkl_metrics backoff;   /* the model behind the frequency prior
+                              (hkl_eval_backoff; n = 0: not measured) */
     uint64_t test_triples; /* test edges evaluated */
     uint64_t unknown;      /* test edges naming entities or relations
                               the model never saw (not ranked) */

@@ -144,6 +144,9 @@ class ModelApi(unittest.TestCase):
         self.assertEqual(ev["model"]["ranks"], 2 * ev["test_triples"])
         self.assertGreater(ev["model"]["mrr"],
                            ev["baselines"]["most_frequent"]["mrr"])
+        # the model behind the frequency prior ranks the same test edges
+        self.assertEqual(ev["frequency_backoff"]["ranks"],
+                         ev["model"]["ranks"])
         # age: facts added after training
         run("add", "--data", d, "Married(p1, p0)", "LivesIn(p0, c1)")
         info = run("model", "info", "--data", d, "--json")
