@@ -258,6 +258,10 @@ typedef struct hk_store_options {
     unsigned max_readers;  /* concurrent read txns; 0 = default (512) */
     unsigned lock_wait_ms; /* how long an open waits while a compaction or
                               restore holds the KB; 0 = default (120000) */
+    bool wal;              /* the opener starts the store's write-ahead log
+                              (hks_wal_start, store.h): the open takes the
+                              log's lock and rolls back a KB whose log was
+                              not closed cleanly, for the replay */
 } hk_store_options;
 
 /* Opens (or creates) the KB in dir. Caller closes with hk_store_close.
