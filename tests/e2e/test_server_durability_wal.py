@@ -97,16 +97,15 @@ class WalDurability(unittest.TestCase):
                     for w in range(8)]
                 for t in threads:
                     t.start()
-                time.sleep(0.3 + rnd.random() * 1.5)
-                deadline = time.monotonic() + 120
-                while len(acked) < 50 and time.monotonic() < deadline:
-                    time.sleep(0.1)
+                # the writers report what was acknowledged when they end
+                time.sleep(0.5 + rnd.random() * 1.5)
                 s.kill()
                 stop.set()
                 for t in threads:
                     t.join(60)
                 acked_all.extend(acked)
                 self.assertEqual(errors, [])
+                self.assertGreater(len(acked), 0, "nothing acknowledged")
                 # an unreplayed log: other openers are refused
                 rc, out = cli("stats", "--data", data)
                 self.assertNotEqual(rc, 0, out)
