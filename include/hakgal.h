@@ -274,7 +274,9 @@ void hk_store_close(hk_store *s);
 /* The newest commit (numbered as hk_store_last_commit) known to be on
  * disk: every commit up to it survives a power loss. Equal to the last
  * commit after each commit, except with defer_meta_sync, where a commit's
- * own sync makes the ones before it durable. Any thread. */
+ * own sync makes the ones before it durable, and for commits logged in
+ * the write-ahead log (wal), durable at the next hk_store_sync. Any
+ * thread. */
 uint64_t hk_store_durable_commit(hk_store *s);
 /* Flushes the KB's file (fdatasync) so that hk_store_durable_commit
  * reaches every commit made before the call. Any thread, also while a

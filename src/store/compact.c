@@ -329,6 +329,7 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
         goto done;
     }
     locked = true;
+    if ((e = hks_wal_check_clean(dir, err))) goto done;
     if ((e = remove_stale(tmp, err))) goto done;
     if (stat(data, &sb) != 0) { /* a restore may have run before our lock */
         e = hk_error_set(err, HK_ERR_NOT_FOUND, "compact: no KB at %s", dir);

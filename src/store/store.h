@@ -198,7 +198,8 @@ typedef struct hks_commit {
 typedef hk_err (*hks_change_fn)(hk_txn *t, const hks_change *c, void *ud,
                                 hk_error *err);
 /* After-commit hook: called once per committed write transaction that
- * appended audit entries, after the data is durable, on the committing
+ * appended audit entries, after the data is durable (with the write-ahead
+ * log: after its record is appended, before the log's sync), on the committing
  * thread, in commit order, before the next write transaction of the handle
  * may begin. It must not begin a write transaction on the same handle
  * (that would wait for itself); read transactions are fine. Commits made

@@ -505,6 +505,13 @@ hk_err hks_wal_sync(hk_store *s, hk_error *err);
  * checkpoint that leaves the log clean and drops its pin; after the swap,
  * a checkpoint on the new file. */
 hk_err hks_wal_before_swap(hk_store *s, hk_error *err);
+/* Offline replacement of data.mdb (the caller holds hakgal.lock
+ * exclusively). hks_wal_check_clean: HK_ERR_STATE when DIR's log was not
+ * closed cleanly (its records would be lost, or replayed onto another
+ * file). hks_wal_discard: removes DIR's log (a restore replaces the
+ * content it logged), durably, before the new file goes in place. */
+hk_err hks_wal_check_clean(const char *dir, hk_error *err);
+hk_err hks_wal_discard(const char *dir, hk_error *err);
 void hks_wal_after_swap(hk_store *s);
 /* Opens DIR/hakgal.lock (created 0644 when create and missing), O_CLOEXEC.
  * Returns the fd, or -1 with errno set. */

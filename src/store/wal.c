@@ -976,6 +976,42 @@ hk_err hks_wal_sync(hk_store *s, hk_error *err)
     return HK_OK;
 }
 
+/* ==== Offline replacement of data.mdb ==== */
+
+hk_err hks_wal_check_clean(const char *dir, hk_error *err)
+{
+    char *p = path_in(dir, HKS_WAL_FILE);
+    if (!p) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    hk_free(p);
+    if (fd < 0) return HK_OK; /* never had a log */
+    hks_wal_header h;
+    bool unclean = header_read(fd, &h) && !(h.flags & HKS_WAL_CLEAN);
+    close(fd);
+    if (unclean)
+        return hk_error_set(err, HK_ERR_STATE,
+                            "store: the KB in %s has a write-ahead log that "
+                            "was not closed cleanly; start 'hakgal serve "
+                            "--wal' on it once to replay the log",
+                            dir);
+    return HK_OK;
+}
+
+hk_err hks_wal_discard(const char *dir, hk_error *err)
+{
+    char *p = path_in(dir, HKS_WAL_FILE);
+    if (!p) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    int rc = unlink(p);
+    int e = errno;
+    hk_err r = HK_OK;
+    if (rc != 0 && e != ENOENT)
+        r = io_error(err, "removing", p, e);
+    else if (rc == 0)
+        r = hks_store_fsync_path(dir, true, err);
+    hk_free(p);
+    return r;
+}
+
 /* ==== Online compaction ==== */
 
 hk_err hks_wal_before_swap(hk_store *s, hk_error *err)
