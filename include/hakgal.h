@@ -258,6 +258,10 @@ typedef struct hk_store_options {
     unsigned max_readers;  /* concurrent read txns; 0 = default (512) */
     unsigned lock_wait_ms; /* how long an open waits while a compaction or
                               restore holds the KB; 0 = default (120000) */
+    bool wal;              /* the opener starts the store's write-ahead log
+                              (hks_wal_start, store.h): the open takes the
+                              log's lock and rolls back a KB whose log was
+                              not closed cleanly, for the replay */
 } hk_store_options;
 
 /* Opens (or creates) the KB in dir. Caller closes with hk_store_close.
@@ -270,7 +274,9 @@ void hk_store_close(hk_store *s);
 /* The newest commit (numbered as hk_store_last_commit) known to be on
  * disk: every commit up to it survives a power loss. Equal to the last
  * commit after each commit, except with defer_meta_sync, where a commit's
- * own sync makes the ones before it durable. Any thread. */
+ * own sync makes the ones before it durable, and for commits logged in
+ * the write-ahead log (wal), durable at the next hk_store_sync. Any
+ * thread. */
 uint64_t hk_store_durable_commit(hk_store *s);
 /* Flushes the KB's file (fdatasync) so that hk_store_durable_commit
  * reaches every commit made before the call. Any thread, also while a

@@ -14,7 +14,10 @@
 # starts a fresh KB under OUT (default bench/out/writer-cpu; put it on
 # the disk you mean to measure), `hakgal serve --threads 2`, and drives it with
 # `wrk -t 2 -c C -s bench/http/post.lua`. MODES: classic (the default
-# writer) and pipelined (HK_WRITER_SYNC=pipelined). Prints one line per
+# writer), pipelined (HK_WRITER_SYNC=pipelined) and wal (--wal: the
+# store's write-ahead log). Also bytes written per fact (the server's
+# /proc/PID/io write_bytes: the log, the pages and checkpoints), commits per
+# second and, with wal, log syncs per second. Prints one line per
 # run (builds and modes alternating in every round) and the medians per
 # build, mode and connection count.
 set -euo pipefail
@@ -38,6 +41,13 @@ facts() {
   curl -fs "http://127.0.0.1:$port/v2/stats" |
     /usr/bin/python3 -c 'import json,sys;print(json.load(sys.stdin)["facts"])'
 }
+# "commits walsyncs" from the server's counters
+counters() {
+  curl -fs "http://127.0.0.1:$port/metrics" |
+    awk '/^hakgal_commit_group_size_count /{c=$2}
+         /^hakgal_wal_syncs_total /{s=$2}
+         END{printf "%d %d", c, s}'
+}
 # pid -> "comm vcsw utime stime" per thread name, summed
 threads() {
   for t in /proc/"$1"/task/*; do
@@ -50,25 +60,31 @@ threads() {
 one() { # build mode conns -> prints one result line
   local build=$1 mode=$2 conns=$3 kb=$out/kb pid
   rm -rf "$kb"
+  local extra=""
+  [ "$mode" = wal ] && extra="--wal"
   if [ "$mode" = pipelined ]; then
     HK_WRITER_SYNC=pipelined "$build/hakgal" serve --data "$kb" \
       --listen "127.0.0.1:$port" --threads 2 --quiet >"$out/serve.log" 2>&1 &
   else
     "$build/hakgal" serve --data "$kb" --listen "127.0.0.1:$port" \
-      --threads 2 --quiet >"$out/serve.log" 2>&1 &
+      --threads 2 --quiet $extra >"$out/serve.log" 2>&1 &
   fi
   pid=$!
   for _ in $(seq 300); do
     curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  local f0 f1 g
+  local f0 f1 g io0 io1 m0 m1
   f0=$(facts)
+  io0=$(awk '/^write_bytes/{print $2}' /proc/"$pid"/io)
+  m0=$(counters)
   threads "$pid" >"$out/t0"
   wrk -t 2 -c "$conns" -d "${secs}s" -s "$root/bench/http/post.lua" \
     "http://127.0.0.1:$port/v2/facts" >"$out/wrk.txt" 2>&1
   threads "$pid" >"$out/t1"
   f1=$(facts)
+  io1=$(awk '/^write_bytes/{print $2}' /proc/"$pid"/io)
+  m1=$(counters)
   g=$(curl -fs "http://127.0.0.1:$port/metrics" |
     awk '/^hakgal_commit_group_size_sum /{s=$2}
          /^hakgal_commit_group_size_count /{c=$2}
@@ -79,14 +95,17 @@ one() { # build mode conns -> prints one result line
   # totals, then the writer's and the loops' share
   join "$out/t0" "$out/t1" | awk -v n="$n" -v t="$tck" -v secs="$secs" \
     -v g="$g" -v tag="$(basename "$(dirname "$build/x")") $mode c$conns" \
-    -v load="$(cut -d' ' -f1 /proc/loadavg)" '
+    -v load="$(cut -d' ' -f1 /proc/loadavg)" -v io=$((io1 - io0)) \
+    -v m0="$m0" -v m1="$m1" '
     { dv=$5-$2; du=($6-$3)/t*1e6; ds=($7-$4)/t*1e6
       V+=dv; U+=du; S+=ds
       if ($1 == "hk-writer") { wv=dv; wc=du+ds }
       if ($1 ~ /^hk-loop/) { lv+=dv; lc+=du+ds } }
     END { if (n <= 0) n = 1
-      printf "%s: %d facts/s cpu %.1f us/fact (user %.1f sys %.1f) vcsw %.3f/fact writer %.1f us %.3f vcsw loops %.1f us %.3f vcsw group %s load %s\n",
-        tag, n/secs, (U+S)/n, U/n, S/n, V/n, wc/n, wv/n, lc/n, lv/n, g, load }'
+      split(m0, a, " "); split(m1, b, " ")
+      printf "%s: %d facts/s cpu %.1f us/fact (user %.1f sys %.1f) vcsw %.3f/fact writer %.1f us %.3f vcsw loops %.1f us %.3f vcsw group %s load %s bytes/fact %.0f commits/s %.0f walsyncs/s %.0f\n",
+        tag, n/secs, (U+S)/n, U/n, S/n, V/n, wc/n, wv/n, lc/n, lv/n, g, load,
+        io/n, (b[1]-a[1])/secs, (b[2]-a[2])/secs }'
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -102,10 +121,11 @@ done | tee "$out/runs.txt"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # medians per (build, mode, conns) of facts/s, CPU per fact and vcsw/fact
 awk '{key=$3" "$4" "$5; sub(":", "", key)
-      fps[key]=fps[key]" "$6; cpu[key]=cpu[key]" "$9; vc[key]=vc[key]" "($16+0)}
-     END{for (k in fps) print k "|" fps[k] "|" cpu[k] "|" vc[k]}' \
-  "$out/runs.txt" | sort | while IFS='|' read -r key f c v; do
+      fps[key]=fps[key]" "$6; cpu[key]=cpu[key]" "$9; vc[key]=vc[key]" "($16+0)
+      for (i = 1; i < NF; i++) if ($i == "bytes/fact") by[key]=by[key]" "$(i+1)}
+     END{for (k in fps) print k "|" fps[k] "|" cpu[k] "|" vc[k] "|" by[k]}' \
+  "$out/runs.txt" | sort | while IFS='|' read -r key f c v w; do
   med() { tr ' ' '\n' | grep -v '^$' | sort -g |
     awk '{x[NR]=$1} END{print x[int((NR+1)/2)]}'; }
-  echo "median $key: $(echo "$f" | med) facts/s, $(echo "$c" | med) us CPU/fact, $(echo "$v" | med) vcsw/fact"
+  echo "median $key: $(echo "$f" | med) facts/s, $(echo "$c" | med) us CPU/fact, $(echo "$v" | med) vcsw/fact, $(echo "$w" | med) bytes/fact"
 done

@@ -44,6 +44,8 @@
 #include "core/clock.h"
 #include "llm/llm.h"
 #include "server/server_int.h"
+#include "service/svc_cmd.h"
+#include "store/store.h"
 #include "service/service.h"
 #include "service/svc_vector.h"
 
@@ -660,6 +662,24 @@ static void banner(hk_server *srv)
     fflush(stderr);
 }
 
+/* Starts the store's write-ahead log (--wal), replaying what an unclean
+ * stop left in it, and says what the recovery did. */
+static hk_err wal_start(hk_server *srv, hk_error *err)
+{
+    hk_svc_cmd_env env = {srv->store, srv->vs};
+    hks_wal_options o = {.replay = hk_writer_wal_replay, .ud = &env};
+    hks_wal_report rep;
+    hk_err e = hks_wal_start(srv->store, &o, &rep, err);
+    if (e == HK_OK && rep.recovered)
+        fprintf(stderr,
+                "hakgal serve: recovered from the write-ahead log: rolled "
+                "back to txn %llu, replayed %llu commits (%llu bytes); %s\n",
+                (unsigned long long)rep.checkpoint,
+                (unsigned long long)rep.records, (unsigned long long)rep.bytes,
+                rep.tail);
+    return e;
+}
+
 int hk_cmd_serve(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -748,6 +768,7 @@ int hk_cmd_serve(int argc, char **argv)
      * (bench/RESULTS.md); by default LMDB's two syncs per commit. */
     const char *ws = getenv("HK_WRITER_SYNC");
     so.defer_meta_sync = ws && strcmp(ws, "pipelined") == 0;
+    so.wal = srv->cfg.wal;
     so.max_readers = 1024;
     if (hk_svc_store_open(srv->cfg.data_dir, &so, &srv->store, &srv->vs,
                           &err) != HK_OK) {
@@ -756,6 +777,12 @@ int hk_cmd_serve(int argc, char **argv)
     }
     /* the review queue and model switch (src/llm) */
     if (hk_llm_attach(srv->store, &err) != HK_OK) {
+        code = fail(srv, &err, hk_exit_code(err.code));
+        goto done;
+    }
+    /* the write-ahead log: after every module's hooks are attached, so
+     * that a replay runs the writes as they ran */
+    if (srv->cfg.wal && wal_start(srv, &err) != HK_OK) {
         code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }

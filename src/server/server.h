@@ -76,6 +76,8 @@ typedef struct hk_server_config {
     uint32_t commit_delay_us;    /* most a group waits to gather, 0 = never */
     uint64_t map_size;           /* LMDB map size in bytes, 0 = default */
     bool no_sync;                /* skip fsync (benchmarks only; not durable) */
+    bool wal;                    /* durable writes through the store's
+                                    write-ahead log (--wal) */
     bool h2c;                    /* accept "Upgrade: h2c" (cleartext HTTP/2) */
     unsigned n_allowed_hosts;    /* entries in allowed_hosts; 0 = any */
     char allowed_hosts[HK_SERVER_MAX_LIST][256]; /* Host header values */

@@ -89,6 +89,10 @@ static const opt_def k_opts[] = {
      "LMDB map size, the KB's maximum size (default 64g)"},
     {"no-sync", OPT_BOOL, F(no_sync), 0, 0, NULL,
      "do not fsync commits (NOT durable; benchmarks only)"},
+    {"wal", OPT_BOOL, F(wal), 0, 0, NULL,
+     "durable writes through a write-ahead log: a commit group syncs one "
+     "sequential log write, data.mdb is synced by a checkpoint every second "
+     "(docs/STORAGE.md)"},
     {"h2c", OPT_BOOL, F(h2c), 0, 0, NULL,
      "accept the cleartext HTTP/2 upgrade (Upgrade: h2c; default off)"},
     {"allowed-hosts", OPT_LIST, F(allowed_hosts), 0, 0, "H1,H2",
@@ -681,6 +685,11 @@ hk_err hk_config_load(hk_server_config *cfg, int argc, char **argv,
     if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0'))
         return hk_error_set(err, HK_ERR_INVALID,
                             "--tls-cert and --tls-key go together");
+    if (cfg->wal && (cfg->no_sync || cfg->stream_url[0] || cfg->follow_url[0] ||
+                     cfg->repl_url[0]))
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "--wal cannot be combined with --no-sync, "
+                            "--stream, --follow or --replicate");
     if (cfg->default_limit > cfg->max_limit)
         cfg->default_limit = cfg->max_limit;
     return HK_OK;

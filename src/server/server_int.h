@@ -173,6 +173,7 @@ typedef struct hk_writer {
     hk_write_job *sync_tail;   /* last of them */
     uint64_t sync_upto;        /* newest commit handed over */
     bool sync_stop;            /* acknowledge what is handed, then exit */
+    hk_buf wal_buf;            /* the group's log record (--wal), reused */
 } hk_writer;
 
 hk_err hk_writer_start(hk_server *srv, hk_error *err);
@@ -180,6 +181,17 @@ hk_err hk_writer_start(hk_server *srv, hk_error *err);
  * their own (used by batches, which switch the store to bulk mode). */
 hk_err hk_write_async_ex(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,
                          void *arg, const char *actor, bool solo);
+/* hk_write_async_ex for a write whose service step is sfn(sarg): with
+ * --wal its input is logged (server_writer.c, "Write-ahead log records");
+ * sfn NULL: like hk_write_async_ex. */
+hk_err hk_write_async_logged(h2o_req_t *req, hk_write_fn fn,
+                             hk_write_done_fn done, void *arg,
+                             const char *actor, bool solo, hk_svc_apply_fn sfn,
+                             void *sarg);
+/* The store's replay function for --wal (hks_wal_options.replay); ud is
+ * an hk_svc_cmd_env of the server's KB. */
+hk_err hk_writer_wal_replay(void *ud, hk_txn *t, const void *rec, size_t len,
+                            hk_error *err);
 /* Refuses new jobs, drains the queue (committing it) and joins. */
 void hk_writer_stop(hk_server *srv);
 

@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "llm/llm.h"
 #include "server/server_int.h"
+#include "store/store.h"
 #include "service/svc_vector.h"
 
 /* Upper bounds of the latency buckets, seconds. */
@@ -277,6 +278,27 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
     if (rc == HK_OK)
         rc = hk_buf_appendf(b, "hakgal_commit_failures_total %llu\n",
                             LD(m->commit_failures));
+    if (rc == HK_OK && hks_wal_active(srv->store)) {
+        hks_wal_stats ws;
+        hks_wal_get_stats(srv->store, &ws);
+        rc = head(b, "hakgal_wal_bytes_total", "counter",
+                  "Bytes appended to the write-ahead log (--wal).");
+        if (rc == HK_OK)
+            rc = hk_buf_appendf(b, "hakgal_wal_bytes_total %llu\n",
+                                (unsigned long long)ws.bytes);
+        if (rc == HK_OK)
+            rc = head(b, "hakgal_wal_syncs_total", "counter",
+                      "fdatasync calls on the write-ahead log.");
+        if (rc == HK_OK)
+            rc = hk_buf_appendf(b, "hakgal_wal_syncs_total %llu\n",
+                                (unsigned long long)ws.syncs);
+        if (rc == HK_OK)
+            rc = head(b, "hakgal_wal_checkpoints_total", "counter",
+                      "Checkpoints of the write-ahead log (data.mdb synced).");
+        if (rc == HK_OK)
+            rc = hk_buf_appendf(b, "hakgal_wal_checkpoints_total %llu\n",
+                                (unsigned long long)ws.checkpoints);
+    }
     if (rc == HK_OK)
         rc = head(b, "hakgal_commit_group_size", "histogram",
                   "Write requests applied per durable commit (group commit).");

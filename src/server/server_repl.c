@@ -267,7 +267,9 @@ hk_err hk_server_write_async_cmd(h2o_req_t *req, hk_write_fn fn,
     if (!loop) return HK_ERR_STATE;
     hk_server *srv = loop->srv;
     struct hk_repl_srv *rs = srv->repl;
-    if (!rs) return hk_write_async_ex(req, fn, done, arg, actor, solo);
+    if (!rs) /* local: logged with --wal */
+        return hk_write_async_logged(req, fn, done, arg, actor, solo, sfn,
+                                     sarg);
     if (atomic_load(&srv->stopping)) return HK_ERR_STATE;
     const hk_svc_cmd *cmd = hk_svc_cmd_by_apply(sfn);
     if (!cmd) return HK_ERR_UNSUPPORTED;

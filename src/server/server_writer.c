@@ -74,8 +74,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/clock.h"
 #include "server/server_int.h"
+#include "service/svc_cmd.h"
 #include "store/store.h"
 
 /* Solo jobs (batches) sharing one transaction at most: the first one's
@@ -105,6 +107,11 @@ struct hk_write_job {
     bool *finished;      /* set by the writer */
     bool traced;         /* trace holds the enqueuing request's span */
     hk_trace_ctx trace;  /* parent of this job's spans (otel.h) */
+    /* write-ahead log (--wal): the job's input as a log entry */
+    uint8_t *wrec;    /* solo, actor, command name and request (wal_entry),
+                         owned; NULL: the job cannot be logged */
+    size_t wrec_len;  /* its bytes */
+    int64_t clock_us; /* the time its changes got (the txn's clock) */
 };
 
 static bool fatal_for_txn(hk_err rc)
@@ -138,11 +145,191 @@ static void complete_sync(hk_write_job *job)
     pthread_mutex_unlock(job->mu);
 }
 
+/* ==== Write-ahead log records ====
+ * With --wal, a group whose every job came from a write command
+ * (svc_cmd.h) commits without LMDB's sync and logs one record instead
+ * (store.h, "Write-ahead log"): what a replay needs to redo the group in
+ * one transaction exactly as it ran.
+ *
+ *   record := u32 n, then n times: i64 clock_us, u32 len, entry[len]
+ *   entry  := u8 solo, u16 actor length, actor, u16 name length, command
+ *             name, u32 request length, the request's JSON (svc_cmd encode)
+ *
+ * Only the jobs that succeeded are in it: a failed job left the
+ * transaction unchanged (write_fn contract). Each job's time is fixed
+ * (hks_txn_set_clock) and logged, so the replay gives the same times. All
+ * integers little-endian. The entry is built on the loop thread when the
+ * job is queued; the writer only concatenates. */
+
+static void le_put(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t le_get(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* The log entry of a job (caller frees), or NULL (the write cannot be
+ * logged, or no memory: then its group is synced by LMDB). */
+static uint8_t *wal_entry(const char *actor, hk_svc_apply_fn sfn,
+                          const void *sarg, bool solo, size_t *len)
+{
+    const hk_svc_cmd *cmd = hk_svc_cmd_by_apply(sfn);
+    if (!cmd || !sarg) return NULL;
+    json_t *v = NULL;
+    hk_error err;
+    if (cmd->encode(sarg, &v, &err) != HK_OK) return NULL;
+    char *js = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (!js) return NULL;
+    size_t na = strlen(actor), nn = strlen(cmd->name), nj = strlen(js);
+    uint8_t *e = NULL;
+    if (na <= UINT16_MAX && nn <= UINT16_MAX && nj <= UINT32_MAX)
+        e = hk_malloc(1 + 2 + na + 2 + nn + 4 + nj);
+    if (e) {
+        uint8_t *w = e;
+        *w++ = solo ? 1 : 0;
+        le_put(w, na, 2);
+        memcpy(w + 2, actor, na);
+        w += 2 + na;
+        le_put(w, nn, 2);
+        memcpy(w + 2, cmd->name, nn);
+        w += 2 + nn;
+        le_put(w, nj, 4);
+        memcpy(w + 4, js, nj);
+        w += 4 + nj;
+        *len = (size_t)(w - e);
+    }
+    free(js);
+    return e;
+}
+
+/* Builds the record of the group first.. (its jobs that succeeded) into
+ * buf and hands it to txn; false when some job cannot be logged. */
+static bool wal_record(hk_txn *txn, hk_write_job *first, hk_buf *buf)
+{
+    uint32_t n = 0;
+    hk_buf_reset(buf);
+    uint8_t head[12] = {0};
+    if (hk_buf_append(buf, head, 4) != HK_OK) return false;
+    for (hk_write_job *job = first; job; job = job->next) {
+        if (!job->wrec) return false;
+        if (job->rc != HK_OK) continue;
+        le_put(head, (uint64_t)job->clock_us, 8);
+        le_put(head + 8, job->wrec_len, 4);
+        if (hk_buf_append(buf, head, 12) != HK_OK ||
+            hk_buf_append(buf, job->wrec, job->wrec_len) != HK_OK)
+            return false;
+        n++;
+    }
+    le_put((uint8_t *)buf->data, n, 4);
+    if (n) hks_txn_set_wal(txn, buf->data, buf->len);
+    return true;
+}
+
+static void wal_entries_free(hk_write_job *first)
+{
+    for (hk_write_job *job = first; job; job = job->next) {
+        hk_free(job->wrec);
+        job->wrec = NULL;
+    }
+}
+
+static bool replay_fatal(hk_err rc)
+{
+    return rc != HK_OK && rc != HK_ERR_INVALID && rc != HK_ERR_NOT_FOUND &&
+           rc != HK_ERR_EXISTS && rc != HK_ERR_LIMIT;
+}
+
+hk_err hk_writer_wal_replay(void *ud, hk_txn *t, const void *rec, size_t len,
+                            hk_error *err)
+{
+    const hk_svc_cmd_env *env = ud;
+    const uint8_t *p = rec, *end = p + len;
+    if (len < 4)
+        return hk_error_set(err, HK_ERR_CORRUPT, "log record without a count");
+    uint32_t n = (uint32_t)le_get(p, 4);
+    p += 4;
+    for (uint32_t i = 0; i < n; i++) {
+        if ((size_t)(end - p) < 12 + 1 + 2)
+            return hk_error_set(err, HK_ERR_CORRUPT, "log record cut short");
+        int64_t clock = (int64_t)le_get(p, 8);
+        size_t elen = (size_t)le_get(p + 8, 4);
+        p += 12;
+        if ((size_t)(end - p) < elen || elen < 9)
+            return hk_error_set(err, HK_ERR_CORRUPT, "log entry cut short");
+        const uint8_t *e = p, *eend = p + elen;
+        p += elen;
+        bool solo = e[0] != 0;
+        size_t na = (size_t)le_get(e + 1, 2);
+        if ((size_t)(eend - e) < 3 + na + 2)
+            return hk_error_set(err, HK_ERR_CORRUPT, "log entry: bad actor");
+        char actor[257];
+        if (na == 0 || na >= sizeof actor)
+            return hk_error_set(err, HK_ERR_CORRUPT, "log entry: bad actor");
+        memcpy(actor, e + 3, na);
+        actor[na] = 0;
+        const uint8_t *q = e + 3 + na;
+        size_t nn = (size_t)le_get(q, 2);
+        char name[64];
+        if (nn == 0 || nn >= sizeof name || (size_t)(eend - q) < 2 + nn + 4)
+            return hk_error_set(err, HK_ERR_CORRUPT, "log entry: bad command");
+        memcpy(name, q + 2, nn);
+        name[nn] = 0;
+        q += 2 + nn;
+        size_t nj = (size_t)le_get(q, 4);
+        if ((size_t)(eend - q) != 4 + nj)
+            return hk_error_set(err, HK_ERR_CORRUPT, "log entry: bad request");
+        const hk_svc_cmd *cmd = hk_svc_cmd_by_name(name);
+        if (!cmd)
+            return hk_error_set(err, HK_ERR_CORRUPT,
+                                "log entry: unknown command %s", name);
+        json_error_t jerr;
+        json_t *v = json_loadb((const char *)q + 4, nj, 0, &jerr);
+        if (!v)
+            return hk_error_set(err, HK_ERR_CORRUPT,
+                                "log entry: request is not JSON: %s",
+                                jerr.text);
+        void *arg = NULL;
+        hk_err rc = cmd->decode(v, env, &arg, err);
+        json_decref(v);
+        if (rc != HK_OK) return rc;
+        hks_txn_set_clock(t, clock);
+        rc = hk_txn_set_actor(t, actor);
+        if (rc == HK_OK) rc = cmd->apply(t, arg, err);
+        if (rc == HK_OK && solo) rc = hks_txn_end_bulk(t, err);
+        if (cmd->release) cmd->release(arg);
+        if (rc != HK_OK) {
+            /* it succeeded when it was logged: the replay diverged */
+            if (!replay_fatal(rc))
+                return hk_error_set(err, HK_ERR_CORRUPT,
+                                    "replaying %s by %s failed (%s), which "
+                                    "succeeded when logged",
+                                    name, actor, hk_strerror(rc));
+            return rc;
+        }
+    }
+    if (p != end)
+        return hk_error_set(err, HK_ERR_CORRUPT,
+                            "log record has bytes after its entries");
+    return HK_OK;
+}
+
 /* ==== Applying groups ==== */
 
 static hk_err run_job(hk_txn *txn, hk_write_job *job)
 {
     hk_error_clear(&job->err);
+    if (job->wrec) { /* logged: its time is part of the record */
+        job->clock_us = hk_now_us();
+        hks_txn_set_clock(txn, job->clock_us);
+    }
     hk_err rc = hk_txn_set_actor(txn, job->actor);
     if (rc != HK_OK)
         return hk_error_set(&job->err, rc, "cannot set the audit actor");
@@ -188,6 +375,11 @@ static void apply_alone(hk_server *srv, hk_write_job *first)
             hk_txn_abort(txn);
             continue;
         }
+        hk_write_job *next = job->next;
+        job->next = NULL; /* a record of this job alone */
+        if (hks_wal_active(srv->store))
+            (void)wal_record(txn, job, &srv->writer.wal_buf);
+        job->next = next;
         hk_error cerr;
         hk_error_clear(&cerr);
         hk_err crc = hk_txn_commit(txn, &cerr);
@@ -245,6 +437,8 @@ static void apply_group_in(hk_server *srv, hk_write_job *first, size_t n,
         apply_alone(srv, first);
         return;
     }
+    if (hks_wal_active(srv->store))
+        (void)wal_record(txn, first, &srv->writer.wal_buf);
     hk_error cerr;
     hk_error_clear(&cerr);
     hk_err crc = hk_txn_commit(txn, &cerr);
@@ -409,6 +603,7 @@ static void *writer_main(void *arg)
 
         int64_t t0 = hk_now_us();
         apply_group(srv, first, n);
+        wal_entries_free(first); /* the commit has logged them */
         if (!first->solo) w->last_commit_us = hk_now_us() - t0;
         /* Not durable yet (pipelined): the syncer acknowledges it. */
         uint64_t commit = hk_store_last_commit(srv->store);
@@ -508,6 +703,14 @@ hk_err hk_server_write_async(h2o_req_t *req, hk_write_fn fn,
 hk_err hk_write_async_ex(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,
                          void *arg, const char *actor, bool solo)
 {
+    return hk_write_async_logged(req, fn, done, arg, actor, solo, NULL, NULL);
+}
+
+hk_err hk_write_async_logged(h2o_req_t *req, hk_write_fn fn,
+                             hk_write_done_fn done, void *arg,
+                             const char *actor, bool solo, hk_svc_apply_fn sfn,
+                             void *sarg)
+{
     hk_loop *loop = hk_server_current_loop();
     if (!loop) return HK_ERR_STATE;
     if (loop->srv->repl) return HK_ERR_UNSUPPORTED; /* not replicated */
@@ -525,11 +728,14 @@ hk_err hk_write_async_ex(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,
     job->loop = loop;
     job->done = done;
     set_actor(job, actor);
+    if (loop->srv->cfg.wal && sfn)
+        job->wrec = wal_entry(job->actor, sfn, sarg, solo, &job->wrec_len);
     atomic_fetch_add(&loop->pending, 1);
     hk_err rc = enqueue(loop->srv, job);
     if (rc != HK_OK) {
         atomic_fetch_sub(&loop->pending, 1);
         hk_req_ref_release(job->ref);
+        hk_free(job->wrec);
         hk_free(job);
     }
     return rc;
@@ -596,6 +802,7 @@ void hk_writer_stop(hk_server *srv)
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
     w->started = false;
+    hk_buf_free(&w->wal_buf);
     stop_syncer(w); /* after the writer: it may hand over until its end */
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->lock);

@@ -657,6 +657,8 @@ hk_err hk_backup_restore(const char *backup_dir, const char *data_dir,
     if ((e = copy_file(src, tmp, err)) ||
         (had_kb && (e = hks_store_copy_attrs(tmp, &old_kb, err))))
         goto done;
+    /* the old content's log must never be replayed onto the new file */
+    if ((e = hks_wal_discard(data_dir, err))) goto done;
     if (rename(tmp, dst) != 0) {
         e = io_err(err, "cannot rename", tmp);
         goto done;

@@ -329,6 +329,7 @@ hk_err hk_store_compact(const char *dir, hk_compact_report *report,
         goto done;
     }
     locked = true;
+    if ((e = hks_wal_check_clean(dir, err))) goto done;
     if ((e = remove_stale(tmp, err))) goto done;
     if (stat(data, &sb) != 0) { /* a restore may have run before our lock */
         e = hk_error_set(err, HK_ERR_NOT_FOUND, "compact: no KB at %s", dir);
@@ -460,6 +461,9 @@ hk_err hk_store_compact_online(hk_store *s, hk_compact_report *report,
         goto done;
     }
     exclusive = true;
+    /* the log is left clean (data.mdb synced, nothing to roll back) while
+     * data.mdb is replaced; it starts again on the new file below */
+    if ((e = hks_wal_before_swap(s, err))) goto done;
     if ((e = remove_stale(tmp, err))) goto done;
     if (stat(s->data_path, &sb) != 0) {
         e = hk_error_set(err, HK_ERR_IO, "compact: cannot stat %s: %s",
@@ -521,6 +525,7 @@ reopen:
     if (stat(s->data_path, &sb) == 0) r.bytes_after = (uint64_t)sb.st_size;
 done:
     if (rt) hk_txn_abort(rt);
+    if (!s->broken) hks_wal_after_swap(s);  /* on whichever file is current */
     if (!renamed && exclusive) unlink(tmp); /* our copy, not renamed */
     if (exclusive) lock_shared_again(s->lock_fd);
     pthread_mutex_unlock(&s->writer_mu);

@@ -669,6 +669,7 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
     s = hk_calloc(1, sizeof *s);
     if (!s) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
     s->lock_fd = -1;
+    s->wal_lock_fd = -1;
     s->opt = o;
     if (pthread_mutex_init(&s->writer_mu, NULL) == 0) s->writer_mu_init = true;
     if (pthread_mutex_init(&s->env_mu, NULL) == 0) s->env_mu_init = true;
@@ -717,6 +718,15 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
     if (process_lock &&
         (e = take_process_lock(s, dir, o.read_only, o.lock_wait_ms, err)))
         goto fail;
+    if (o.wal && (o.read_only || o.no_sync)) {
+        e = hk_error_set(err, HK_ERR_INVALID,
+                         "store: the write-ahead log needs a writable, synced "
+                         "KB (not read-only, not no_sync)");
+        goto fail;
+    }
+    /* The log's lock, and a rollback to its checkpoint after an unclean
+     * stop: before LMDB or the checks below read the meta pages. */
+    if (process_lock && (e = hks_wal_open(s, dir, err))) goto fail;
     /* Before LMDB maps the file: a damaged one must never reach it. */
     if ((e = hks_open_check(s->data_path, o.create, &s->psize, err))) goto fail;
 
@@ -753,6 +763,7 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
     if ((e = open_dbs(s, ge->env, !o.read_only, err))) goto fail;
     find_map(s, ge);
     atomic_store(&s->durable, hk_store_last_commit(s)); /* as opened */
+    if ((e = hks_wal_opened(s, err))) goto fail;
     if (!(s->symcache = hks_symcache_new()) ||
         (!o.read_only && !(s->symtab = hks_symtab_new()))) {
         e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
@@ -826,6 +837,7 @@ void hk_store_close(hk_store *s)
     if (!s) return;
     /* Transactions must be over: the current environment is closed
      * whatever its count (retired ones were closed by their last txn). */
+    hks_wal_close(s); /* a last checkpoint while the environment is open */
     env_free(atomic_load(&s->cur));
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases LOCK_SH, after the env is gone */
@@ -874,10 +886,19 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err)
                                 s->path);
         }
     }
+    if (write) {
+        hk_err we = hks_wal_write_begin(t, err);
+        if (we) {
+            pthread_mutex_unlock(&s->writer_mu);
+            hk_free(t);
+            return we;
+        }
+    }
     t->ge = hks_env_acquire(s);
     int rc = mdb_txn_begin(t->ge->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     if (rc) {
         hks_env_release(s, t->ge);
+        if (write) hks_wal_write_end(t);
         if (write) pthread_mutex_unlock(&s->writer_mu);
         hk_free(t);
         return hks_store_mdb_error(NULL, rc, err, "beginning a transaction");
@@ -889,6 +910,7 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err)
         if (e) {
             mdb_txn_abort(t->txn);
             hks_env_release(s, t->ge);
+            hks_wal_write_end(t);
             pthread_mutex_unlock(&s->writer_mu);
             hk_free(t);
             return e;
@@ -935,6 +957,7 @@ hk_err hk_store_sync(hk_store *s, hk_error *err)
 {
     if (!s) return hk_error_set(err, HK_ERR_INVALID, "store: no store");
     if (s->opt.read_only) return HK_OK;
+    if (hks_wal_active(s)) return hks_wal_sync(s, err);
     uint64_t upto = hk_store_last_commit(s); /* metas written before it */
     hks_env *ge = hks_env_acquire(s);
     int rc = mdb_env_sync(ge->env, 1);
@@ -962,6 +985,7 @@ static void txn_free(hk_txn *t)
     else
         hks_pending_free(&t->pend);
     hks_env_release(s, t->ge); /* after the LMDB txn is over */
+    if (write) hks_wal_write_end(t);
     hk_free(t);
     if (write) pthread_mutex_unlock(&s->writer_mu);
 }
@@ -1040,11 +1064,15 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
      * at any time while no other thread changes it: only the holder of
      * writer_mu does, and puts it back before the next writer begins. */
     bool env_no_sync = t->s->opt.no_sync;
-    if (t->no_sync && !env_no_sync)
-        (void)mdb_env_set_flags(t->ge->env, MDB_NOSYNC, 1);
-    rc = mdb_txn_commit(t->txn);
-    if (t->no_sync && !env_no_sync)
-        (void)mdb_env_set_flags(t->ge->env, MDB_NOSYNC, 0);
+    if (hks_wal_active(t->s)) {
+        rc = hks_wal_commit(t); /* logged, or synced as a checkpoint */
+    } else {
+        if (t->no_sync && !env_no_sync)
+            (void)mdb_env_set_flags(t->ge->env, MDB_NOSYNC, 1);
+        rc = mdb_txn_commit(t->txn);
+        if (t->no_sync && !env_no_sync)
+            (void)mdb_env_set_flags(t->ge->env, MDB_NOSYNC, 0);
+    }
     t->txn = NULL;
     if (rc == 0) {
         t->s->writer_txnid = t->txnid;
@@ -1147,6 +1175,14 @@ hk_err hk_txn_set_actor(hk_txn *t, const char *actor)
 void hks_txn_set_clock(hk_txn *t, int64_t us)
 {
     if (t) t->clock_us = us > 0 ? us : 0;
+}
+
+void hks_txn_set_wal(hk_txn *t, const void *rec, size_t len)
+{
+    if (t && t->write && hks_wal_active(t->s)) {
+        t->wal_rec = rec;
+        t->wal_len = len;
+    }
 }
 
 void hks_txn_set_no_sync(hk_txn *t)

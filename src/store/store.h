@@ -198,7 +198,8 @@ typedef struct hks_commit {
 typedef hk_err (*hks_change_fn)(hk_txn *t, const hks_change *c, void *ud,
                                 hk_error *err);
 /* After-commit hook: called once per committed write transaction that
- * appended audit entries, after the data is durable, on the committing
+ * appended audit entries, after the data is durable (with the write-ahead
+ * log: after its record is appended, before the log's sync), on the committing
  * thread, in commit order, before the next write transaction of the handle
  * may begin. It must not begin a write transaction on the same handle
  * (that would wait for itself); read transactions are fine. Commits made
@@ -357,5 +358,68 @@ hk_err hks_entity_count(hk_txn *t, uint32_t entity, uint64_t *mentions,
                         uint64_t *facts, hk_error *err);
 /* Facts with predicate pred. */
 hk_err hks_pred_count(hk_txn *t, uint32_t pred, uint64_t *facts, hk_error *err);
+
+/* ==== Write-ahead log (wal.c) ====
+ * For a KB opened with hk_store_options.wal: a commit with a log record
+ * (hks_txn_set_wal) skips LMDB's sync and appends the record to DIR/wal
+ * instead; hk_store_sync then syncs the log (one small sequential write
+ * per group), and a background checkpoint makes LMDB's pages durable and
+ * drops the records before it. After an unclean stop the open rolls
+ * data.mdb back to the last checkpoint and hks_wal_start replays the
+ * records after it. Design and safety argument: docs/STORAGE.md,
+ * "Write-ahead log". */
+
+/* Applies one logged record in write txn t during recovery (the same
+ * inputs in the same order as when it was logged); the store commits t.
+ * An error stops the recovery (hks_wal_start returns it). */
+typedef hk_err (*hks_wal_replay_fn)(void *ud, hk_txn *t, const void *rec,
+                                    size_t len, hk_error *err);
+
+typedef struct hks_wal_options {
+    hks_wal_replay_fn replay;  /* required */
+    void *ud;                  /* passed back to replay */
+    uint32_t checkpoint_ms;    /* most time between checkpoints; 0 = 1000 */
+    uint64_t checkpoint_bytes; /* log bytes that start one early; 0 = 64 MiB */
+} hks_wal_options;
+
+/* What hks_wal_start did. */
+typedef struct hks_wal_report {
+    bool recovered;      /* the log was not closed cleanly */
+    uint64_t checkpoint; /* LMDB txn id data.mdb was rolled back to */
+    uint64_t records;    /* records replayed */
+    uint64_t bytes;      /* their bytes, headers included */
+    char tail[160];      /* how the log ended ("clean end", or the
+                            offset and kind of the torn record) */
+} hks_wal_report;
+
+/* Starts the log on s (opened with opt.wal, before other threads use
+ * it): replays what an unclean stop left (rep says what), checkpoints and
+ * starts the checkpoint thread. Until hk_store_close, other processes
+ * can read the KB but not write it (HK_ERR_BUSY). */
+hk_err hks_wal_start(hk_store *s, const hks_wal_options *o, hks_wal_report *rep,
+                     hk_error *err);
+/* True once hks_wal_start succeeded (until close or a log failure, after
+ * which commits are synced by LMDB again). */
+bool hks_wal_active(hk_store *s);
+/* Sets the log record of write txn t: its commit skips LMDB's sync and
+ * appends rec (borrowed until the commit returns) to the log instead; the
+ * commit is durable once hk_store_sync ran after it. Without one, a
+ * commit of a WAL store is synced by LMDB as always and counts as a
+ * checkpoint. No-op when the log is not active. */
+void hks_txn_set_wal(hk_txn *t, const void *rec, size_t len);
+
+typedef struct hks_wal_stats {
+    uint64_t records;        /* records appended */
+    uint64_t bytes;          /* bytes appended, headers included */
+    uint64_t syncs;          /* fdatasync calls on the log */
+    uint64_t checkpoints;    /* checkpoints completed */
+    uint64_t synced_commits; /* commits without a record (synced by LMDB) */
+} hks_wal_stats;
+void hks_wal_get_stats(hk_store *s, hks_wal_stats *out);
+
+/* Test hook: called by the checkpoint after data.mdb is synced and before
+ * the header naming it is written (the power-loss tests copy the durable
+ * image there). NULL in production. */
+extern void (*hks_wal_test_synced)(hk_store *s, const char *data_path);
 
 #endif /* HKS_STORE_H */

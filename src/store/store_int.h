@@ -198,6 +198,11 @@ struct hk_store {
     hks_pending *spare;    /* the pending-write buffers of the last write
                               txn, empty, handed to the next one (pending.c,
                               hks_pending_keep); under writer_mu */
+    struct hks_wal *wal;   /* the write-ahead log (wal.c): set by an open with
+                              opt.wal, running after hks_wal_start */
+    int wal_lock_fd;       /* DIR/wal.lock: the log's owner holds LOCK_EX for
+                              its lifetime; another writable handle takes
+                              LOCK_SH for each write txn; -1 when none */
 };
 
 /* Counters kept in `meta`; a write txn loads them at begin and stores the
@@ -290,6 +295,11 @@ struct hk_txn {
     int64_t clock_us;      /* fixed time of this txn's changes (replicated
                               apply), 0 = the wall clock */
     bool no_sync;          /* commit without fsync (hks_txn_set_no_sync) */
+    const void *wal_rec;   /* log record of the commit (hks_txn_set_wal),
+                              borrowed; NULL: none */
+    size_t wal_len;        /* its length, bytes */
+    bool wal_shared;       /* holds LOCK_SH on wal.lock (another process's
+                              log is excluded while it writes) */
     bool bulk;             /* bulk mode: created facts get one entry */
     char *bulk_label;      /* label of the import entry (owned) */
     hk_fact_id bulk_first; /* first id created in bulk mode (0 = none) */
@@ -466,6 +476,43 @@ hk_err hks_store_make_dir(const char *dir, hk_error *err);
  * description, so they are independent of LMDB's fcntl locks on lock.mdb
  * and conflict between two descriptions even in one process. */
 #define HKS_LOCK_FILE "hakgal.lock"
+
+/* ==== Write-ahead log (wal.c) ==== */
+/* At open, after the process lock and before LMDB sees data.mdb: the log's
+ * lock, and the rollback of data.mdb to the last checkpoint when the log
+ * was not closed cleanly (an opener with opt.wal), or the refusal to open
+ * such a KB (anyone else). */
+hk_err hks_wal_open(hk_store *s, const char *dir, hk_error *err);
+/* At close, before the environment goes: a last checkpoint that leaves
+ * the log clean, then the log's resources. */
+void hks_wal_close(hk_store *s);
+/* After LMDB opened a KB that hks_wal_open rolled back: pins the snapshot
+ * the replay starts from. */
+hk_err hks_wal_opened(hk_store *s, hk_error *err);
+/* A write txn of a handle that does not own the log: HK_ERR_BUSY while
+ * another process runs the log (t holds LOCK_SH on wal.lock until freed). */
+hk_err hks_wal_write_begin(hk_txn *t, hk_error *err);
+void hks_wal_write_end(hk_txn *t);
+/* The commit of write txn t on a store with an active log, in place of
+ * mdb_txn_commit (writer_mu held): with a record, a commit without sync
+ * and the record appended; without one, a synced commit and a checkpoint
+ * at it. Returns LMDB's code of the commit; a failure of the log after a
+ * successful commit is handled inside (the commit is synced instead). */
+int hks_wal_commit(hk_txn *t);
+/* hk_store_sync of a store with an active log: syncs the log. */
+hk_err hks_wal_sync(hk_store *s, hk_error *err);
+/* Online compaction: before data.mdb is replaced (writer_mu held), a
+ * checkpoint that leaves the log clean and drops its pin; after the swap,
+ * a checkpoint on the new file. */
+hk_err hks_wal_before_swap(hk_store *s, hk_error *err);
+/* Offline replacement of data.mdb (the caller holds hakgal.lock
+ * exclusively). hks_wal_check_clean: HK_ERR_STATE when DIR's log was not
+ * closed cleanly (its records would be lost, or replayed onto another
+ * file). hks_wal_discard: removes DIR's log (a restore replaces the
+ * content it logged), durably, before the new file goes in place. */
+hk_err hks_wal_check_clean(const char *dir, hk_error *err);
+hk_err hks_wal_discard(const char *dir, hk_error *err);
+void hks_wal_after_swap(hk_store *s);
 /* Opens DIR/hakgal.lock (created 0644 when create and missing), O_CLOEXEC.
  * Returns the fd, or -1 with errno set. */
 int hks_kb_lock_open(const char *dir, bool create);
