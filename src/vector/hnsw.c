@@ -562,7 +562,7 @@ static uint32_t select_neighbours(const hkv_index *ix, const hnsw_cand *c,
  * kept full re-ran the heuristic (33 candidates, up to 32 distances each)
  * for every back-link a new node made to it, a third of a build's CPU;
  * with a quarter left free the next few back-links append, and a build
- * takes about 0.72x the CPU for a little recall per ef (bench/RESULTS.md,
+ * takes 0.72-0.78x the CPU for a little recall per ef (bench/RESULTS.md,
  * "Build rate beside hnswlib"). */
 static hk_err link_to(hkv_index *ix, uint32_t a, uint32_t b, uint32_t level)
 {
