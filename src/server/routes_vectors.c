@@ -12,7 +12,9 @@
  * Reads run on the loop's read transaction (hk_route_read), except
  * similarity search, which runs on a pool thread with a read transaction
  * of its own (hk_server_defer): the first search of a space reads or
- * builds its index, which takes seconds at a million vectors. Writes are
+ * builds its index, which takes seconds at a million vectors; a search of
+ * /v2/search by the client's vector whose index is ready runs on the loop
+ * (hsearch_inline), since it takes less than the hand-off. Writes are
  * jobs of the group-commit writer. The server attached the vector module
  * when it opened the KB (srv->vs). Handlers run on loop threads.
  */
@@ -697,6 +699,10 @@ done:
 
 /* ==== GET /v2/search?mode=text|vector|hybrid ==== */
 
+/* Most hits of a vector search answered on the loop thread: the index's
+ * work grows with the hits asked for (ef is at least the limit). */
+#define HSEARCH_INLINE_MAX 100u
+
 typedef struct hsearch_job {
     hk_server *srv;       /* the server */
     hk_svc_hsearch_req r; /* request; strings point below */
@@ -732,13 +738,10 @@ static hk_err hsearch_hit(void *ud, const hk_fact *f, double score,
     return HK_OK;
 }
 
-static void hsearch_work(void *arg)
+/* Runs the search of j in t, the answer into j->out. */
+static void hsearch_run(hsearch_job *j, hk_txn *t)
 {
-    hsearch_job *j = arg;
-    hk_txn *t = NULL;
     size_t shown = 0;
-    hk_error_clear(&j->err);
-    if ((j->rc = hk_txn_begin(j->srv->store, false, &t, &j->err))) return;
     hk_err rc = hk_buf_append_str(&j->out, "{\"query\":");
     if (rc == HK_OK)
         rc = hk_buf_append_json_string(&j->out, j->query, strlen(j->query));
@@ -753,6 +756,15 @@ static void hsearch_work(void *arg)
             (rc = hk_buf_appendf(&j->out, "],\"count\":%zu}\n", shown)))
             j->rc = hk_error_set(&j->err, rc, "out of memory");
     }
+}
+
+static void hsearch_work(void *arg)
+{
+    hsearch_job *j = arg;
+    hk_txn *t = NULL;
+    hk_error_clear(&j->err);
+    if ((j->rc = hk_txn_begin(j->srv->store, false, &t, &j->err))) return;
+    hsearch_run(j, t);
     hk_txn_abort(t);
 }
 
@@ -768,6 +780,34 @@ static void hsearch_after(h2o_req_t *req, void *arg)
     else
         hk_http_send_buf(req, 200, &j->out);
     hsearch_free(j);
+}
+
+/* A vector search by the client's vector whose index is in memory and
+ * current is answered here on the loop thread with the loop's read
+ * transaction: it takes about as long as the hand-off to a pool thread
+ * and back would (a few hundred microseconds at a million vectors), and
+ * skips that hand-off. Anything that may wait (reading or building the
+ * index, a catch-up, embedding the text) returns false untouched, and the
+ * caller defers the search instead. */
+static bool hsearch_inline(h2o_req_t *req, hsearch_job *j)
+{
+    hk_loop *loop = hk_loop_self();
+    hk_txn *t = hk_loop_read_txn(loop, &j->err);
+    if (!t) return false;
+    hk_error_clear(&j->err);
+    j->r.no_wait = true;
+    hsearch_run(j, t);
+    hk_loop_read_done(loop);
+    j->r.no_wait = false;
+    if (j->rc == HK_ERR_BUSY) {
+        hk_buf_reset(&j->out);
+        j->shown = 0;
+        j->rc = HK_OK;
+        hk_error_clear(&j->err);
+        return false;
+    }
+    hsearch_after(req, j);
+    return true;
 }
 
 /* Optional non-negative number parameter name into *out. */
@@ -857,8 +897,12 @@ void hk_route_search_mode(hk_server *srv, h2o_req_t *req, const char *qtext,
     }
     j->srv = srv;
     j->out = (hk_buf)HK_BUF_INIT;
-    j->r = (hk_svc_hsearch_req){j->query,    limit, m,    j->space,  wt, wv, 0,
-                                hsearch_hit, j,     NULL, j->vector, dim};
+    j->r =
+        (hk_svc_hsearch_req){j->query,    limit, m,    j->space,  wt,  wv,   0,
+                             hsearch_hit, j,     NULL, j->vector, dim, false};
+    if (m == HK_SVC_SEARCH_VECTOR && j->vector && limit <= HSEARCH_INLINE_MAX &&
+        hsearch_inline(req, j))
+        return;
     if (hk_server_defer(req, hsearch_work, hsearch_after, j) != HK_OK) {
         hsearch_free(j);
         hk_http_send_error(req, 503, "shutting_down",

@@ -632,7 +632,9 @@ hk_err hk_svc_vsimilar(hkv_store *vs, hk_txn *t, const hk_svc_vsimilar_req *r,
         goto out;
     }
     if (filtered && (e = filter_ids(t, r, entity, &ids, &n_ids, err))) goto out;
-    if ((e = hkv_index_acquire(vs, t, r->space, &ix, &ref, err))) goto out;
+    if ((e = r->no_wait ? hkv_index_try_acquire(vs, t, r->space, &ix, &ref, err)
+                        : hkv_index_acquire(vs, t, r->space, &ix, &ref, err)))
+        goto out;
     hkv_filter flt = {ids, n_ids, 0};
     fetch_ctx fc = {vs, t, r->space};
     hkv_search_opts o = {k, r->ef, filtered ? &flt : NULL,

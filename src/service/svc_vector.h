@@ -171,6 +171,8 @@ typedef struct hk_svc_vsimilar_req {
                               when it reads "?v:QUERY" */
     const char *query_var; /* entity space: the variable (with or without
                               '?'; NULL: the first of each row) */
+    bool no_wait;          /* HK_ERR_BUSY instead of waiting for, reading
+                              or building the index (hkv_index_try_acquire) */
 } hk_svc_vsimilar_req;
 
 /* Parses one filter "predicate:P", "entity:E", "tag:T", "source:S" or
@@ -245,6 +247,8 @@ typedef struct hk_svc_hsearch_req {
                             and without space the first fact space of
                             this dimension is searched */
     uint32_t dim;        /* floats in vector */
+    bool no_wait;        /* vector ranking: HK_ERR_BUSY instead of waiting
+                            for the index (hk_svc_vsimilar_req.no_wait) */
 } hk_svc_hsearch_req;
 
 /* Searches facts by text, by meaning or both. Text: hk_svc_search. Vector:

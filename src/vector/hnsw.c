@@ -16,7 +16,8 @@
  *   - Neighbours are chosen with the diversity heuristic (keep a candidate
  *     only if it is nearer to the new node than to every neighbour kept so
  *     far), both when linking a new node and when a full neighbour list
- *     must shrink.
+ *     must shrink; the nearest rejected candidates then fill a new node's
+ *     list to the brim and a shrunk list to three quarters (link_to).
  *   - Deletion marks the node: it stays a waypoint for traversal but never
  *     enters a result, so recall holds without a rebuild. Re-adding an id
  *     marks the old node and adds a new one.
@@ -51,6 +52,13 @@
 
 /* Highest level a node may get (a bound for the level draw). */
 #define HNSW_LEVEL_MAX 16u
+
+/* A full neighbour list that takes a new link is refilled to this many
+ * links after the heuristic's choice (see link_to); a benchmark may
+ * compile another, e.g. (max) for lists kept full. */
+#ifndef HNSW_PRUNE_FILL
+#define HNSW_PRUNE_FILL(max) ((max) - (max) / 4u)
+#endif
 
 /* ==== Id map ==== */
 
@@ -519,10 +527,13 @@ static void greedy(const hkv_index *ix, const hnsw_query *q, uint32_t level,
 /* ==== Neighbour selection ==== */
 
 /* Selects at most max of the n candidates c (sorted nearest first) with
- * the diversity heuristic into out; returns how many. Fills up with the
- * nearest rejected ones so that lists do not run short. */
+ * the diversity heuristic into out; returns how many. Then fills up to
+ * fill (at most max) with the nearest rejected ones, so that lists do not
+ * run short: the fuller graph is what gives more recall per ef than the
+ * heuristic alone (hnswlib's policy). */
 static uint32_t select_neighbours(const hkv_index *ix, const hnsw_cand *c,
-                                  size_t n, uint32_t max, uint32_t *out)
+                                  size_t n, uint32_t max, uint32_t fill,
+                                  uint32_t *out)
 {
     uint32_t kept = 0;
     for (size_t i = 0; i < n && kept < max; i++) {
@@ -536,7 +547,7 @@ static uint32_t select_neighbours(const hkv_index *ix, const hnsw_cand *c,
         }
         if (good) out[kept++] = c[i].n;
     }
-    for (size_t i = 0; i < n && kept < max; i++) {
+    for (size_t i = 0; i < n && kept < fill; i++) {
         bool in = false;
         for (uint32_t j = 0; j < kept && !in; j++)
             in = out[j] == c[i].n;
@@ -546,7 +557,13 @@ static uint32_t select_neighbours(const hkv_index *ix, const hnsw_cand *c,
 }
 
 /* Adds a link from node a to b at level, shrinking a's list with the
- * heuristic when it is full (under a's lock during a parallel build). */
+ * heuristic when it is full (under a's lock during a parallel build).
+ * The shrunk list is refilled to HNSW_PRUNE_FILL, not to the brim: a list
+ * kept full re-ran the heuristic (33 candidates, up to 32 distances each)
+ * for every back-link a new node made to it, a third of a build's CPU;
+ * with a quarter left free the next few back-links append, and a build
+ * takes 0.72-0.78x the CPU for a little recall per ef (bench/RESULTS.md,
+ * "Build rate beside hnswlib"). */
 static hk_err link_to(hkv_index *ix, uint32_t a, uint32_t b, uint32_t level)
 {
     hk_err e = HK_OK;
@@ -567,7 +584,7 @@ static hk_err link_to(hkv_index *ix, uint32_t a, uint32_t b, uint32_t level)
         c[i] = (hnsw_cand){dist_nn(ix, na, &ix->nodes[l[1 + i]]), l[1 + i]};
     c[max] = (hnsw_cand){dist_nn(ix, na, &ix->nodes[b]), b};
     qsort(c, max + 1, sizeof *c, cand_cmp);
-    l[0] = select_neighbours(ix, c, max + 1, max, l + 1);
+    l[0] = select_neighbours(ix, c, max + 1, max, HNSW_PRUNE_FILL(max), l + 1);
 out:
     if (ix->locks) pthread_mutex_unlock(stripe(ix, a));
     return e;
@@ -784,7 +801,8 @@ static hk_err node_link(hkv_index *ix, uint32_t me, hnsw_scratch *sc)
         sc->res.n = kept;
         qsort(sc->res.a, sc->res.n, sizeof *sc->res.a, cand_cmp);
         uint32_t max = l == 0 ? ix->m0 : ix->p.m;
-        uint32_t n_sel = select_neighbours(ix, sc->res.a, sc->res.n, max, sel);
+        uint32_t n_sel =
+            select_neighbours(ix, sc->res.a, sc->res.n, max, max, sel);
         links_set(ix, me, l, sel, n_sel);
         for (uint32_t i = 0; i < n_sel && !e; i++)
             e = link_to(ix, sel[i], me, l);

@@ -347,6 +347,38 @@ hk_err hkv_index_acquire(hkv_store *vs, hk_txn *t, const char *space,
                         space);
 }
 
+hk_err hkv_index_try_acquire(hkv_store *vs, hk_txn *t, const char *space,
+                             const hkv_index **ix, hkv_kept **ref,
+                             hk_error *err)
+{
+    hkv_space sp;
+    uint64_t head;
+    uint8_t hash[32];
+    hk_err e;
+    hkv_kept *k = NULL;
+    *ix = NULL;
+    *ref = NULL;
+    if ((e = hkv_space_find(vs, t, space, &sp, err)) ||
+        (e = audit_head(t, &head, hash, err)))
+        return e;
+    pthread_mutex_lock(&vs->kept_lock);
+    for (uint32_t i = 0; i < vs->n_kept && !k; i++)
+        if (strcmp(vs->kept[i]->name, sp.name) == 0) k = vs->kept[i];
+    pthread_mutex_unlock(&vs->kept_lock);
+    /* a writer holding or waiting for the lock is a catch-up or a build */
+    if (k && pthread_rwlock_tryrdlock(&k->rw) == 0) {
+        if (k->ix && k->space_id == sp.id && k->stamp == sp.stamp &&
+            k->seq >= head) {
+            *ix = k->ix;
+            *ref = k;
+            return HK_OK;
+        }
+        pthread_rwlock_unlock(&k->rw);
+    }
+    return hk_error_set(err, HK_ERR_BUSY,
+                        "the index of '%s' is not ready to search", space);
+}
+
 void hkv_index_release(hkv_kept *ref)
 {
     if (ref) pthread_rwlock_unlock(&ref->rw);

@@ -304,6 +304,14 @@ typedef struct hkv_kept hkv_kept;
 hk_err hkv_index_acquire(hkv_store *vs, hk_txn *t, const char *space,
                          const hkv_index **ix, hkv_kept **ref, hk_error *err);
 void hkv_index_release(hkv_kept *ref);
+/* As hkv_index_acquire, but never waits, reads a file, builds or catches
+ * up: HK_ERR_BUSY when the index of space is not in memory, is behind t's
+ * snapshot, or a catch-up holds or waits for it. For a caller that must
+ * not block (an event loop), which then hands the search to a thread that
+ * may wait. */
+hk_err hkv_index_try_acquire(hkv_store *vs, hk_txn *t, const char *space,
+                             const hkv_index **ix, hkv_kept **ref,
+                             hk_error *err);
 
 /* Starts a thread that acquires (reads or builds) the index of every
  * space of the KB, so that the first searches find it ready; detach

@@ -497,6 +497,59 @@ static void test_kept_index(void **state)
     free(dir);
 }
 
+/* hkv_index_try_acquire answers only from an index that is in memory and
+ * current, and never makes one: HK_ERR_BUSY before the first acquire,
+ * while the index is behind the reader's snapshot (a commit made while a
+ * search held it, so the hook could not catch up), and after that the
+ * index an acquire caught up. */
+static void test_try_acquire(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("vtry");
+    hk_store *s = tu_open(dir);
+    hkv_store *vs = attach(s);
+    hk_error err;
+    const hkv_index *ix, *ix2;
+    hkv_kept *ref, *ref2;
+    hk_fact_id ids[20], more[5];
+    create_space(vs, s, "k", KD, HKV_L2);
+    add_facts(vs, s, 0, 20, ids);
+
+    hk_txn *t = tu_begin(s, false);
+    assert_int_equal(hkv_index_try_acquire(vs, t, "k", &ix, &ref, &err),
+                     HK_ERR_BUSY);
+    assert_null(ref);
+    assert_int_equal(kstats(vs).builds, 0);
+    assert_int_equal(hkv_index_try_acquire(vs, t, "nope", &ix, &ref, &err),
+                     HK_ERR_NOT_FOUND);
+    assert_int_equal(hkv_index_acquire(vs, t, "k", &ix, &ref, &err), HK_OK);
+    hkv_index_release(ref);
+    assert_int_equal(hkv_index_try_acquire(vs, t, "k", &ix2, &ref2, &err),
+                     HK_OK);
+    assert_ptr_equal(ix2, ix);
+    assert_int_equal(hkv_index_count(ix2), 20);
+    hk_txn_abort(t);
+
+    /* a commit while ref2 is held: the hook leaves the index behind */
+    add_facts(vs, s, 20, 5, more);
+    hkv_index_release(ref2);
+    t = tu_begin(s, false);
+    assert_int_equal(hkv_index_try_acquire(vs, t, "k", &ix, &ref, &err),
+                     HK_ERR_BUSY);
+    assert_int_equal(hkv_index_acquire(vs, t, "k", &ix, &ref, &err), HK_OK);
+    assert_int_equal(hkv_index_count(ix), 25);
+    hkv_index_release(ref);
+    assert_int_equal(hkv_index_try_acquire(vs, t, "k", &ix, &ref, &err), HK_OK);
+    assert_int_equal(hkv_index_count(ix), 25);
+    hkv_index_release(ref);
+    hk_txn_abort(t);
+    assert_int_equal(kstats(vs).builds, 1);
+    hkv_store_detach(vs);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* ==== Entity spaces ==== */
 
 static hk_err sym_of(hk_store *s, const char *name, uint32_t *sym)
@@ -681,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_vectors_follow_facts),
         cmocka_unit_test(test_reopen_backup_and_index),
         cmocka_unit_test(test_kept_index),
+        cmocka_unit_test(test_try_acquire),
         cmocka_unit_test(test_entity_space),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
