@@ -169,6 +169,8 @@ typedef struct hk_writer {
     bool sync_started;         /* sync_thread was created */
     pthread_mutex_t sync_lock; /* guards the sync_ fields below */
     pthread_cond_t sync_wake;  /* signalled on a hand-over or on stop */
+    pthread_cond_t sync_taken; /* signalled when the syncer takes its
+                                  queue (a sync begins) */
     hk_write_job *sync_head;   /* their jobs, in commit order */
     hk_write_job *sync_tail;   /* last of them */
     uint64_t sync_upto;        /* newest commit handed over */
@@ -188,6 +190,12 @@ hk_err hk_write_async_logged(h2o_req_t *req, hk_write_fn fn,
                              hk_write_done_fn done, void *arg,
                              const char *actor, bool solo, hk_svc_apply_fn sfn,
                              void *sarg);
+/* The write-ahead log entry of a write command (sfn's request sarg, run
+ * by actor, solo or not), in the record format of server_writer.c; the
+ * caller frees it with hk_free. NULL when the command cannot be logged or
+ * on no memory. */
+uint8_t *hk_writer_wal_entry(const char *actor, hk_svc_apply_fn sfn,
+                             const void *sarg, bool solo, size_t *len);
 /* The store's replay function for --wal (hks_wal_options.replay); ud is
  * an hk_svc_cmd_env of the server's KB. */
 hk_err hk_writer_wal_replay(void *ud, hk_txn *t, const void *rec, size_t len,

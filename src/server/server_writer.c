@@ -66,6 +66,12 @@
  * durability". Without defer_meta_sync every commit is durable when it
  * returns and the syncer never gets work.
  *
+ * Under the write-ahead log (--wal) the same pipeline carries the log's
+ * syncs: a commit only appends its record, and the syncer's hk_store_sync
+ * syncs the log. The writer then commits a group only once the syncer
+ * has begun the sync of the previous one, so each sync covers about one
+ * LMDB commit and the next group gathers while it runs.
+ *
  * Shutdown: hk_writer_stop refuses new jobs, lets the thread drain and
  * commit what is queued, and joins it; then the syncer acknowledges what
  * it holds and is joined.
@@ -152,8 +158,11 @@ static void complete_sync(hk_write_job *job)
  * one transaction exactly as it ran.
  *
  *   record := u32 n, then n times: i64 clock_us, u32 len, entry[len]
- *   entry  := u8 solo, u16 actor length, actor, u16 name length, command
- *             name, u32 request length, the request's JSON (svc_cmd encode)
+ *   entry  := u8 flags, u16 actor length, actor, u16 name length,
+ *             command name, u32 request length, the request: svc_cmd's
+ *             binary form (flag WAL_ENTRY_BINARY: fact.add) or its JSON
+ *             (encode: every other command, and every entry of a log
+ *             written before the binary form)
  *
  * Only the jobs that succeeded are in it: a failed job left the
  * transaction unchanged (write_fn contract). Each job's time is fixed
@@ -175,39 +184,54 @@ static uint64_t le_get(const uint8_t *p, int n)
     return v;
 }
 
-/* The log entry of a job (caller frees), or NULL (the write cannot be
- * logged, or no memory: then its group is synced by LMDB). */
-static uint8_t *wal_entry(const char *actor, hk_svc_apply_fn sfn,
-                          const void *sarg, bool solo, size_t *len)
+/* Entry flags (the first byte; a log written before the binary form
+ * holds 0 or 1 there). Unknown bits are refused at replay. */
+#define WAL_ENTRY_SOLO 1u   /* the job ran solo (ended its bulk mode) */
+#define WAL_ENTRY_BINARY 2u /* the request is svc_cmd's binary form */
+#define WAL_ENTRY_KNOWN (WAL_ENTRY_SOLO | WAL_ENTRY_BINARY)
+
+/* The log entry of a job (caller frees with hk_free), or NULL (the write
+ * cannot be logged, or no memory: then its group is synced by LMDB). */
+uint8_t *hk_writer_wal_entry(const char *actor, hk_svc_apply_fn sfn,
+                             const void *sarg, bool solo, size_t *len)
 {
     const hk_svc_cmd *cmd = hk_svc_cmd_by_apply(sfn);
     if (!cmd || !sarg) return NULL;
-    json_t *v = NULL;
+    size_t na = strlen(actor), nn = strlen(cmd->name);
+    if (na > UINT16_MAX || nn > UINT16_MAX) return NULL;
     hk_error err;
-    if (cmd->encode(sarg, &v, &err) != HK_OK) return NULL;
-    char *js = json_dumps(v, JSON_COMPACT);
-    json_decref(v);
-    if (!js) return NULL;
-    size_t na = strlen(actor), nn = strlen(cmd->name), nj = strlen(js);
-    uint8_t *e = NULL;
-    if (na <= UINT16_MAX && nn <= UINT16_MAX && nj <= UINT32_MAX)
-        e = hk_malloc(1 + 2 + na + 2 + nn + 4 + nj);
-    if (e) {
-        uint8_t *w = e;
-        *w++ = solo ? 1 : 0;
-        le_put(w, na, 2);
-        memcpy(w + 2, actor, na);
-        w += 2 + na;
-        le_put(w, nn, 2);
-        memcpy(w + 2, cmd->name, nn);
-        w += 2 + nn;
-        le_put(w, nj, 4);
-        memcpy(w + 4, js, nj);
-        w += 4 + nj;
-        *len = (size_t)(w - e);
+    hk_buf b = HK_BUF_INIT;
+    uint8_t h[4];
+    bool binary = hk_svc_cmd_packable(cmd);
+    h[0] = (uint8_t)((solo ? WAL_ENTRY_SOLO : 0) |
+                     (binary ? WAL_ENTRY_BINARY : 0));
+    le_put(h + 1, na, 2);
+    bool ok = hk_buf_reserve(&b, 1 + 2 + na + 2 + nn + 4 + 64) == HK_OK &&
+              hk_buf_append(&b, h, 3) == HK_OK &&
+              hk_buf_append(&b, actor, na) == HK_OK;
+    le_put(h, nn, 2);
+    ok = ok && hk_buf_append(&b, h, 2) == HK_OK &&
+         hk_buf_append(&b, cmd->name, nn) == HK_OK &&
+         hk_buf_append(&b, h, 4) == HK_OK; /* the request's length, below */
+    size_t at = b.len;
+    if (ok && binary) {
+        ok = hk_svc_cmd_pack(cmd, sarg, &b, &err) == HK_OK;
+    } else if (ok) {
+        json_t *v = NULL;
+        char *js = NULL;
+        if (cmd->encode(sarg, &v, &err) == HK_OK)
+            js = json_dumps(v, JSON_COMPACT);
+        json_decref(v);
+        ok = js && hk_buf_append_str(&b, js) == HK_OK;
+        free(js);
     }
-    free(js);
-    return e;
+    if (!ok || b.len - at > UINT32_MAX) {
+        hk_buf_free(&b);
+        return NULL;
+    }
+    le_put((uint8_t *)b.data + at - 4, b.len - at, 4);
+    *len = b.len;
+    return (uint8_t *)b.data; /* the buffer's allocation: hk_free */
 }
 
 /* Builds the record of the group first.. (its jobs that succeeded) into
@@ -266,7 +290,13 @@ hk_err hk_writer_wal_replay(void *ud, hk_txn *t, const void *rec, size_t len,
             return hk_error_set(err, HK_ERR_CORRUPT, "log entry cut short");
         const uint8_t *e = p, *eend = p + elen;
         p += elen;
-        bool solo = e[0] != 0;
+        if (e[0] & ~WAL_ENTRY_KNOWN)
+            return hk_error_set(err, HK_ERR_CORRUPT,
+                                "log entry: unknown flags 0x%02x (a newer "
+                                "version's log?)",
+                                e[0]);
+        bool solo = (e[0] & WAL_ENTRY_SOLO) != 0;
+        bool binary = (e[0] & WAL_ENTRY_BINARY) != 0;
         size_t na = (size_t)le_get(e + 1, 2);
         if ((size_t)(eend - e) < 3 + na + 2)
             return hk_error_set(err, HK_ERR_CORRUPT, "log entry: bad actor");
@@ -290,15 +320,20 @@ hk_err hk_writer_wal_replay(void *ud, hk_txn *t, const void *rec, size_t len,
         if (!cmd)
             return hk_error_set(err, HK_ERR_CORRUPT,
                                 "log entry: unknown command %s", name);
-        json_error_t jerr;
-        json_t *v = json_loadb((const char *)q + 4, nj, 0, &jerr);
-        if (!v)
-            return hk_error_set(err, HK_ERR_CORRUPT,
-                                "log entry: request is not JSON: %s",
-                                jerr.text);
         void *arg = NULL;
-        hk_err rc = cmd->decode(v, env, &arg, err);
-        json_decref(v);
+        hk_err rc;
+        if (binary) {
+            rc = hk_svc_cmd_unpack(cmd, q + 4, nj, env, &arg, err);
+        } else {
+            json_error_t jerr;
+            json_t *v = json_loadb((const char *)q + 4, nj, 0, &jerr);
+            if (!v)
+                return hk_error_set(err, HK_ERR_CORRUPT,
+                                    "log entry: request is not JSON: %s",
+                                    jerr.text);
+            rc = cmd->decode(v, env, &arg, err);
+            json_decref(v);
+        }
         if (rc != HK_OK) return rc;
         hks_txn_set_clock(t, clock);
         rc = hk_txn_set_actor(t, actor);
@@ -545,6 +580,7 @@ static void *syncer_main(void *arg)
         hk_write_job *first = w->sync_head;
         uint64_t upto = w->sync_upto;
         w->sync_head = w->sync_tail = NULL;
+        pthread_cond_signal(&w->sync_taken);
         pthread_mutex_unlock(&w->sync_lock);
         if (!first) break; /* stopped, nothing left */
         complete_durable(srv, first, upto);
@@ -557,6 +593,18 @@ static void *writer_main(void *arg)
     hk_server *srv = arg;
     hk_writer *w = &srv->writer;
     for (;;) {
+        /* Under the log a commit is quick and only its sync is slow: a
+         * commit made while the last group still waits for its sync to
+         * begin would join that same sync, for the price of one more
+         * LMDB commit. So wait for the sync to begin and let the queue
+         * fill meanwhile: the groups keep the size the sync's duration
+         * gives them (file comment, "Durability pipeline"). */
+        if (w->sync_started && hks_wal_active(srv->store)) {
+            pthread_mutex_lock(&w->sync_lock);
+            while (w->sync_head)
+                pthread_cond_wait(&w->sync_taken, &w->sync_lock);
+            pthread_mutex_unlock(&w->sync_lock);
+        }
         pthread_mutex_lock(&w->lock);
         w->idle = true; /* the next enqueue wakes it */
         while (!w->head && !w->stop)
@@ -729,7 +777,8 @@ hk_err hk_write_async_logged(h2o_req_t *req, hk_write_fn fn,
     job->done = done;
     set_actor(job, actor);
     if (loop->srv->cfg.wal && sfn)
-        job->wrec = wal_entry(job->actor, sfn, sarg, solo, &job->wrec_len);
+        job->wrec =
+            hk_writer_wal_entry(job->actor, sfn, sarg, solo, &job->wrec_len);
     atomic_fetch_add(&loop->pending, 1);
     hk_err rc = enqueue(loop->srv, job);
     if (rc != HK_OK) {
@@ -755,6 +804,7 @@ static void stop_syncer(hk_writer *w)
         w->sync_started = false;
     }
     pthread_cond_destroy(&w->sync_wake);
+    pthread_cond_destroy(&w->sync_taken);
     pthread_mutex_destroy(&w->sync_lock);
 }
 
@@ -773,6 +823,7 @@ hk_err hk_writer_start(hk_server *srv, hk_error *err)
     w->stop = w->closed = false;
     pthread_mutex_init(&w->sync_lock, NULL);
     pthread_cond_init(&w->sync_wake, NULL);
+    pthread_cond_init(&w->sync_taken, NULL);
     w->sync_head = w->sync_tail = NULL;
     w->sync_upto = 0;
     w->sync_stop = false;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/mem.h"
 #include "service/svc_cmd.h"
 #include "service/svc_rules.h"
@@ -132,6 +133,7 @@ typedef struct cmd_add {
     const char *tags[HK_MAX_TAGS]; /* meta.tags */
     hk_fact_id *ids;               /* op.n result ids */
     bool *created;                 /* op.n result flags */
+    char *text;                    /* unpacked strings (binary form) */
 } cmd_add;
 
 static hk_err add_encode(const void *arg, json_t **out, hk_error *err)
@@ -160,6 +162,7 @@ static void add_release(void *arg)
     hk_free(c->st);
     hk_free(c->ids);
     hk_free(c->created);
+    hk_free(c->text);
     json_decref(c->hold);
     hk_free(c);
 }
@@ -779,4 +782,217 @@ const hk_svc_cmd *hk_svc_cmd_by_name(const char *name)
     for (size_t i = 0; name && i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmds[i].name, name) == 0) return &cmds[i];
     return NULL;
+}
+
+/* ==== Binary form ====
+ * fact.add, version 1 (all integers little-endian; a string is u32 length
+ * and bytes without NUL, length 0xFFFFFFFF for an absent one):
+ *
+ *   u8 version (1), u32 n, n times: predicate, u8 n_args, n_args args;
+ *   u8 has_meta, then when 1: u32 fields, u64 confidence (IEEE-754
+ *   bits), source, u8 n_tags, n_tags tags, context, i64 created_us,
+ *   i64 updated_us
+ *
+ * Unpacking copies every string into one allocation with its NUL: each
+ * has a 4-byte prefix, so the input's length bounds the copy. */
+
+#define PACK_VERSION 1u
+#define PACK_NULL 0xFFFFFFFFu
+
+typedef struct packer {
+    hk_buf *out;  /* appended to */
+    size_t start; /* out->len before packing (restored on failure) */
+    bool failed;  /* an append failed */
+} packer;
+
+static void pk_bytes(packer *k, const void *p, size_t n)
+{
+    if (!k->failed && hk_buf_append(k->out, p, n) != HK_OK) k->failed = true;
+}
+
+static void pk_int(packer *k, uint64_t v, int n)
+{
+    uint8_t b[8];
+    for (int i = 0; i < n; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    pk_bytes(k, b, (size_t)n);
+}
+
+static void pk_str(packer *k, const char *s)
+{
+    if (!s) {
+        pk_int(k, PACK_NULL, 4);
+        return;
+    }
+    size_t n = strlen(s);
+    if (n >= PACK_NULL) { /* never from a parsed request (its limits) */
+        k->failed = true;
+        return;
+    }
+    pk_int(k, n, 4);
+    pk_bytes(k, s, n);
+}
+
+static void pack_add(packer *k, const hk_svc_add *op)
+{
+    pk_int(k, PACK_VERSION, 1);
+    pk_int(k, op->n, 4);
+    for (size_t i = 0; i < op->n; i++) {
+        const hk_statement *st = &op->st[i];
+        uint32_t na = st->n_args < HK_MAX_ARGS ? st->n_args : HK_MAX_ARGS;
+        pk_str(k, st->predicate);
+        pk_int(k, na, 1);
+        for (uint32_t a = 0; a < na; a++)
+            pk_str(k, st->args[a]);
+    }
+    const hk_fact_meta *m = op->meta;
+    pk_int(k, m ? 1 : 0, 1);
+    if (!m) return;
+    uint64_t conf;
+    memcpy(&conf, &m->confidence, sizeof conf);
+    uint32_t nt = m->n_tags < HK_MAX_TAGS ? m->n_tags : HK_MAX_TAGS;
+    pk_int(k, m->fields, 4);
+    pk_int(k, conf, 8);
+    pk_str(k, m->source);
+    pk_int(k, nt, 1);
+    for (uint32_t i = 0; i < nt; i++)
+        pk_str(k, m->tags[i]);
+    pk_str(k, m->context_json);
+    pk_int(k, (uint64_t)m->created_us, 8);
+    pk_int(k, (uint64_t)m->updated_us, 8);
+}
+
+bool hk_svc_cmd_packable(const hk_svc_cmd *cmd)
+{
+    return cmd && cmd->apply == hk_svc_fact_add_apply;
+}
+
+hk_err hk_svc_cmd_pack(const hk_svc_cmd *cmd, const void *arg, hk_buf *out,
+                       hk_error *err)
+{
+    if (!hk_svc_cmd_packable(cmd) || !arg)
+        return hk_error_set(err, HK_ERR_UNSUPPORTED,
+                            "write command %s has no binary form",
+                            cmd ? cmd->name : "(none)");
+    packer k = {out, out->len, false};
+    pack_add(&k, arg);
+    if (k.failed) {
+        out->len = k.start;
+        if (out->data) out->data[out->len] = 0;
+        return nomem(err);
+    }
+    return HK_OK;
+}
+
+typedef struct unpacker {
+    const uint8_t *p, *end; /* what is left to read */
+    char *text;             /* where the next string is copied */
+    bool bad;               /* the input ended early or held garbage */
+} unpacker;
+
+static uint64_t up_int(unpacker *u, int n)
+{
+    if (u->bad || u->end - u->p < n) {
+        u->bad = true;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | u->p[i];
+    u->p += n;
+    return v;
+}
+
+/* The next string, copied with its NUL; NULL when absent (nullable) or
+ * bad (u->bad set). */
+static const char *up_str(unpacker *u, bool nullable)
+{
+    uint64_t n = up_int(u, 4);
+    if (u->bad) return NULL;
+    if (n == PACK_NULL) {
+        if (!nullable) u->bad = true;
+        return NULL;
+    }
+    if ((uint64_t)(u->end - u->p) < n || memchr(u->p, 0, n)) {
+        u->bad = true;
+        return NULL;
+    }
+    char *s = u->text;
+    memcpy(s, u->p, n);
+    s[n] = 0;
+    u->text += n + 1;
+    u->p += n;
+    return s;
+}
+
+static hk_err unpack_add(const uint8_t *p, size_t len, void **arg,
+                         hk_error *err)
+{
+    unpacker u = {p, p + len, NULL, false};
+    if (up_int(&u, 1) != PACK_VERSION) return bad(err, "binary form version");
+    uint64_t n = up_int(&u, 4);
+    /* a statement takes at least 4 + 1 + 4 bytes */
+    if (u.bad || n == 0 || n > (size_t)(u.end - u.p) / 9)
+        return bad(err, "binary form: fact count");
+    cmd_add *c = hk_calloc(1, sizeof *c);
+    if (!c) return nomem(err);
+    c->st = hk_calloc(n, sizeof *c->st);
+    c->ids = hk_calloc(n, sizeof *c->ids);
+    c->created = hk_calloc(n, sizeof *c->created);
+    c->text = hk_malloc(len + 1);
+    if (!c->st || !c->ids || !c->created || !c->text) {
+        add_release(c);
+        return nomem(err);
+    }
+    u.text = c->text;
+    for (size_t i = 0; i < n && !u.bad; i++) {
+        hk_statement *st = &c->st[i];
+        st->predicate = up_str(&u, false);
+        uint64_t na = up_int(&u, 1);
+        if (na < 1 || na > HK_MAX_ARGS) u.bad = true;
+        for (uint64_t a = 0; a < na && !u.bad; a++)
+            st->args[a] = up_str(&u, false);
+        st->n_args = (uint32_t)na;
+    }
+    uint64_t has_meta = up_int(&u, 1);
+    if (has_meta > 1) u.bad = true;
+    if (has_meta == 1 && !u.bad) {
+        hk_fact_meta *m = &c->meta;
+        m->fields = (unsigned)up_int(&u, 4);
+        uint64_t conf = up_int(&u, 8);
+        memcpy(&m->confidence, &conf, sizeof conf);
+        m->source = up_str(&u, true);
+        uint64_t nt = up_int(&u, 1);
+        if (nt > HK_MAX_TAGS) u.bad = true;
+        for (uint64_t i = 0; i < nt && !u.bad; i++)
+            c->tags[i] = up_str(&u, false);
+        m->n_tags = (uint32_t)nt;
+        m->tags = c->tags;
+        m->context_json = up_str(&u, true);
+        m->created_us = (int64_t)up_int(&u, 8);
+        m->updated_us = (int64_t)up_int(&u, 8);
+    }
+    if (u.bad || u.p != u.end) {
+        add_release(c);
+        return bad(err, "binary form of fact.add");
+    }
+    c->op = (hk_svc_add){.st = c->st,
+                         .n = n,
+                         .meta = has_meta ? &c->meta : NULL,
+                         .ids = c->ids,
+                         .created = c->created};
+    *arg = c;
+    return HK_OK;
+}
+
+hk_err hk_svc_cmd_unpack(const hk_svc_cmd *cmd, const void *p, size_t len,
+                         const hk_svc_cmd_env *env, void **arg, hk_error *err)
+{
+    (void)env;
+    if (!hk_svc_cmd_packable(cmd))
+        return hk_error_set(err, HK_ERR_UNSUPPORTED,
+                            "write command %s has no binary form",
+                            cmd ? cmd->name : "(none)");
+    if (!p && len) return bad(err, "binary form");
+    return unpack_add(p, len, arg, err);
 }

@@ -58,6 +58,27 @@ const hk_svc_cmd *hk_svc_cmd_by_apply(hk_svc_apply_fn fn);
 /* The command named name, or NULL. */
 const hk_svc_cmd *hk_svc_cmd_by_name(const char *name);
 
+/* ==== Binary form ====
+ * The write-ahead log (server_writer.c) keeps the command it logs for
+ * every single-fact POST, fact.add, in a compact binary form instead of
+ * JSON: packing copies the strings behind length prefixes, where the JSON
+ * form builds a jansson tree and prints it, on the loop thread of every
+ * POST. The form is internal to one KB's log, versioned by its first
+ * byte. Other commands have no binary form (encode is their only one). */
+
+/* True when cmd has a binary form. */
+bool hk_svc_cmd_packable(const hk_svc_cmd *cmd);
+/* Appends the binary form of cmd's request arg to out (out keeps what it
+ * held before). HK_ERR_UNSUPPORTED: cmd has no binary form;
+ * HK_ERR_NOMEM: out is as it was. */
+hk_err hk_svc_cmd_pack(const hk_svc_cmd *cmd, const void *arg, hk_buf *out,
+                       hk_error *err);
+/* Builds a new request from the binary form p[0..len) as decode does from
+ * JSON (release with cmd->release); p is copied, not kept.
+ * HK_ERR_INVALID when p is not a whole binary form of cmd. */
+hk_err hk_svc_cmd_unpack(const hk_svc_cmd *cmd, const void *p, size_t len,
+                         const hk_svc_cmd_env *env, void **arg, hk_error *err);
+
 /* hk_svc_apply_fn form of hk_svc_fact_batch (arg: hk_svc_batch *, whose
  * results hk_svc_batch_init allocated). */
 hk_err hk_svc_fact_batch_apply(hk_txn *t, void *arg, hk_error *err);
