@@ -5,7 +5,6 @@ directory: every write that was acknowledged (201) must be there. Also
 checks that concurrent writes really share commits (group commit) and that
 a SIGTERM shutdown commits what was accepted.
 """
-import http.client
 import json
 import os
 import signal
@@ -17,35 +16,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_server_api import Server, run_tests  # noqa: E402
+from write_load import Load  # noqa: E402
 
 WRITERS = 16
-WRITE_SECONDS = 2.0
-
-
-def writer(port, wid, stop, acked, errors):
-    """POSTs unique facts until stop is set; records acknowledged ones."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    i = 0
-    mine = []
-    try:
-        while not stop.is_set():
-            stmt = "Dur(w%d, n%d)" % (wid, i)
-            body = json.dumps({"statement": stmt, "source": "w%d" % wid})
-            try:
-                conn.request("POST", "/v2/facts", body=body,
-                             headers={"Content-Type": "application/json"})
-                r = conn.getresponse()
-                data = r.read()
-            except (OSError, http.client.HTTPException):
-                break  # the server was killed
-            if r.status == 201:
-                mine.append(stmt)
-            else:
-                errors.append((r.status, data))
-            i += 1
-    finally:
-        conn.close()
-        acked.extend(mine)
 
 
 def all_statements(s, predicate):
@@ -77,28 +50,18 @@ class Durability(unittest.TestCase):
     def test_sigkill_keeps_every_acknowledged_write(self):
         s = Server()
         data = s.data
-        acked, errors = [], []
-        stop = threading.Event()
-        threads = [threading.Thread(target=writer,
-                                    args=(s.port, w, stop, acked, errors))
-                   for w in range(WRITERS)]
-        for t in threads:
-            t.start()
-        time.sleep(WRITE_SECONDS)
-        # a loaded machine acknowledges slowly: write on until there are
-        # enough acknowledged writes to mean something (bounded)
-        deadline = time.monotonic() + 120
-        while len(acked) <= 150 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        load = Load(s.port, WRITERS)
+        # write until there are enough acknowledged writes to mean
+        # something (bounded: a loaded machine acknowledges slowly)
+        load.wait_acked(150, 120)
         # Group commit: fewer commits than acknowledged writes so far.
         st, _, text = s.request("GET", "/metrics")
         commits = metric(text, "hakgal_commit_group_size_count")
         grouped = metric(text, "hakgal_commit_group_size_sum")
         # Kill while the writers are still sending.
         s.kill()
-        stop.set()
-        for t in threads:
-            t.join(60)
+        load.stop()
+        acked, errors = load.acked, load.errors
         self.assertEqual(errors, [])
         self.assertGreater(len(acked), 100, "too few writes to mean much")
         self.assertGreater(grouped / max(commits, 1), 1.5,
@@ -125,18 +88,11 @@ class Durability(unittest.TestCase):
     def test_sigterm_commits_and_exits_cleanly(self):
         s = Server()
         data = s.data
-        acked, errors = [], []
-        stop = threading.Event()
-        threads = [threading.Thread(target=writer,
-                                    args=(s.port, w, stop, acked, errors))
-                   for w in range(4)]
-        for t in threads:
-            t.start()
+        load = Load(s.port, 4)
         time.sleep(0.5)
         rc = s.stop()
-        stop.set()
-        for t in threads:
-            t.join(60)
+        load.stop()
+        acked, errors = load.acked, load.errors
         self.assertEqual(rc, 0, s.output())
         self.assertIn("stopped", s.output())
         self.assertEqual([e for e in errors if e[0] != 503], [])

@@ -15,18 +15,17 @@
 A process kill keeps the page cache: the power-loss case (pages of
 data.mdb lost in any mix) is tests/unit/test_store_wal.c.
 """
-import json
 import os
 import random
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_server_durability as dur  # noqa: E402
 from test_server_api import BIN, run_tests  # noqa: E402
+from write_load import Load, batch_writer, single_writer  # noqa: E402
 
 
 class WalServer(dur.Server):
@@ -36,33 +35,6 @@ class WalServer(dur.Server):
 
 BaseServer = dur.Server
 dur.Server = WalServer  # the borrowed tests below start this one
-
-
-def batch_writer(port, wid, stop, acked, errors):
-    """POSTs batches of 20 facts until stop; records acknowledged ones."""
-    import http.client
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    i = 0
-    mine = []
-    try:
-        while not stop.is_set():
-            stmts = ["Bat(w%d, n%d_%d)" % (wid, i, k) for k in range(20)]
-            try:
-                conn.request("POST", "/v2/facts/batch",
-                             body=json.dumps(stmts),
-                             headers={"Content-Type": "application/json"})
-                r = conn.getresponse()
-                data = r.read()
-            except (OSError, http.client.HTTPException):
-                break
-            if r.status in (200, 201):
-                mine.extend(stmts)
-            else:
-                errors.append((r.status, data))
-            i += 1
-    finally:
-        conn.close()
-        acked.extend(mine)
 
 
 def cli(*args):
@@ -81,25 +53,18 @@ class WalDurability(unittest.TestCase):
         s = WalServer()
         data = s.data
         roots = [s]
-        acked_all, errors = [], []
+        acked_all = []
         try:
             for rnd_i in range(3):
-                acked = []
-                stop = threading.Event()
-                threads = [threading.Thread(
-                    target=dur.writer if w % 4 else batch_writer,
-                    args=(s.port, 100 * rnd_i + w, stop, acked, errors))
-                    for w in range(8)]
-                for t in threads:
-                    t.start()
-                # the writers report what was acknowledged when they end
+                load = Load(s.port, 8, 100 * rnd_i,
+                            lambda w: single_writer if w % 4 else
+                            batch_writer)
                 time.sleep(0.5 + rnd.random() * 1.5)
                 s.kill()
-                stop.set()
-                for t in threads:
-                    t.join(60)
+                load.stop()
+                acked = load.acked
                 acked_all.extend(acked)
-                self.assertEqual(errors, [])
+                self.assertEqual(load.errors, [])
                 self.assertGreater(len(acked), 0, "nothing acknowledged")
                 # an unreplayed log: other openers are refused
                 rc, out = cli("stats", "--data", data)
