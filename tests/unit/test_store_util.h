@@ -169,6 +169,30 @@ static inline void tu_check(hk_txn *t)
     assert_true(ok);
 }
 
+/* A scratch KB for the service tests: its directory and open store. */
+typedef struct tu_scratch {
+    char *dir;   /* scratch directory (tu_tmpdir) */
+    hk_store *s; /* open store */
+} tu_scratch;
+
+static inline tu_scratch tu_scratch_open(const char *tag)
+{
+    tu_scratch k;
+    k.dir = tu_tmpdir(tag);
+    k.s = tu_open(k.dir);
+    return k;
+}
+
+/* Checks the store's consistency, then closes it and removes the
+ * directory. */
+static inline void tu_scratch_close(tu_scratch *k)
+{
+    hk_txn *t = tu_begin(k->s, false);
+    tu_check(t);
+    hk_txn_abort(t);
+    tu_discard(k->s, k->dir);
+}
+
 /* One step of q: true with *f filled, false at its end. An error fails
  * the test: a loop over a query must not end early and silently. Main
  * thread only (cmocka's asserts); threads count errors instead. */
