@@ -69,16 +69,23 @@ class NodesCase(unittest.TestCase):
                       env=self.node_env, data=data)
 
     def stop_nodes(self):
-        outs = []
-        for s in self.nodes:
-            rc = s.stop()
-            outs.append((rc, s.output()))
-            s.cleanup()
-        for s in self.dead:
-            s.cleanup()
-        self.mock.stop()
-        for rc, out in outs:
-            self.assertEqual(rc, 0, out[-3000:])
+        stop_servers(self, self.nodes, self.dead, self.mock)
+
+
+def stop_servers(tc, servers, dead, mock, tail=3000):
+    """Stops servers and the mock cluster and removes the directories of
+    servers and dead; then checks that each server exited with 0 (its last
+    `tail` bytes of output in the message, all with tail=None)."""
+    outs = []
+    for s in servers:
+        rc = s.stop()
+        outs.append((rc, s.output()))
+        s.cleanup()
+    for s in dead:
+        s.cleanup()
+    mock.stop()
+    for rc, out in outs:
+        tc.assertEqual(rc, 0, out[-tail:] if tail else out)
 
 
 def token_file(directory, role, secret):
@@ -118,16 +125,8 @@ class Follow(unittest.TestCase):
         self.dead = []
 
     def tearDown(self):
-        outs = []
-        for s in (self.a, self.b, self.c):
-            rc = s.stop()
-            outs.append((rc, s.output()))
-            s.cleanup()
-        for s in self.dead:
-            s.cleanup()
-        self.mock.stop()
-        for rc, out in outs:
-            self.assertEqual(rc, 0, out)
+        stop_servers(self, (self.a, self.b, self.c), self.dead, self.mock,
+                     tail=None)
 
     def add(self, stmt, **meta):
         body = {"statement": stmt}
