@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tests", "e2e"))
 from test_server_api import Server  # noqa: E402
 from test_replication_follow import Mock  # noqa: E402
+from bench_util import lag_probe, metric, post_batch, written  # noqa: E402
 
 TOPIC = "hakgal.replica"
 
@@ -64,16 +65,6 @@ def cpus(servers):
     return [cpu(s.proc.pid) for s in servers]
 
 
-def written(pid):
-    """Bytes process pid caused to be written to storage so far (its
-    LMDB page write-out: /proc/PID/io write_bytes)."""
-    with open("/proc/%d/io" % pid) as f:
-        for line in f:
-            if line.startswith("write_bytes:"):
-                return int(line.split()[1])
-    return 0
-
-
 def facts_of(s):
     conn = s.conn(timeout=60)
     conn.request("GET", "/v2/stats")
@@ -88,16 +79,6 @@ def bodies(tag, n, size):
                         for i in range(size)]).encode() for k in range(n)]
 
 
-def post(conn, body):
-    conn.request("POST", "/v2/facts/batch", body=body,
-                 headers={"Content-Type": "application/json"})
-    r = conn.getresponse()
-    data = r.read()
-    if r.status != 200:
-        raise RuntimeError("batch: %d %s" % (r.status, data[:300]))
-    return json.loads(data)["created"]
-
-
 def throughput(nodes, clients, seconds, size, tag):
     # enough bodies for the fastest plausible rate
     per = max(4, int(seconds * 400000 / size / clients) + 1)
@@ -110,7 +91,7 @@ def throughput(nodes, clients, seconds, size, tag):
         for b in pre[c]:
             if time.time() >= stop:
                 break
-            count[c] += post(conn, b)
+            count[c] += post_batch(conn, b)
         conn.close()
     ts = [threading.Thread(target=run, args=(c,)) for c in range(clients)]
     t0 = time.time()
@@ -132,7 +113,7 @@ def lag(a, c, rate, probes, tag):
         for b in pre:
             if stop.is_set():
                 break
-            post(conn, b)
+            post_batch(conn, b)
             t += 0.05
             time.sleep(max(0.0, t - time.time()))
         conn.close()
@@ -142,20 +123,7 @@ def lag(a, c, rate, probes, tag):
     ca, cc = a.conn(), c.conn()
     try:
         for i in range(probes):
-            t0 = time.perf_counter()
-            ca.request("POST", "/v2/facts",
-                       body='{"statement":"Lag(%s_%d)"}' % (tag, i),
-                       headers={"Content-Type": "application/json"})
-            r = ca.getresponse()
-            r.read()
-            path = "/v2/facts?predicate=Lag&entity=%s_%d&limit=1" % (tag, i)
-            until = time.time() + 30
-            while time.time() < until:
-                cc.request("GET", path)
-                rr = cc.getresponse()
-                if b'"count":1' in rr.read():
-                    break
-            out.append((time.perf_counter() - t0) * 1000)
+            out.append(lag_probe(ca, cc, tag, i))
             time.sleep(0.02)
     finally:
         stop.set()
@@ -164,14 +132,6 @@ def lag(a, c, rate, probes, tag):
         cc.close()
     out.sort()
     return out[len(out) // 2], out[min(len(out) - 1, int(len(out) * 0.99))]
-
-
-def metric(s, name):
-    st, _, m = s.request("GET", "/metrics")
-    for x in m.splitlines():
-        if x.startswith(name + " "):
-            return float(x.split()[1])
-    return -1.0
 
 
 def repl_lag(s):
@@ -237,13 +197,13 @@ def main():
 
     def single(s, r, name):
         c0, w0 = cpu(s.proc.pid), written(s.proc.pid)
-        g0 = [metric(s, "hakgal_commit_group_size_" + x)
+        g0 = [metric(s, "hakgal_commit_group_size_" + x, -1.0)
               for x in ("sum", "count")]
         rate, n = throughput([s], a.clients, a.seconds, a.batch,
                              "%s%d" % (name, r))
         us = (cpu(s.proc.pid) - c0) * 1e6 / n
         wb = (written(s.proc.pid) - w0) / n
-        g1 = [metric(s, "hakgal_commit_group_size_" + x)
+        g1 = [metric(s, "hakgal_commit_group_size_" + x, -1.0)
               for x in ("sum", "count")]
         print("  round %d %s: %.0f facts/s, %.1f CPU us/fact, %.0f bytes "
               "written/fact, %.2f batches/commit, KB now %d facts, load %.1f" %
@@ -298,7 +258,7 @@ def main():
                           a.batch)
             conn = nodes[0].conn(timeout=300)
             for b in fill:
-                post(conn, b)
+                post_batch(conn, b)
             conn.close()
             want = digest(nodes[0])
             t0 = time.time()

@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tests", "e2e"))
 from test_server_api import Server  # noqa: E402
 from test_replication_follow import Mock  # noqa: E402
+from bench_util import lag_probe, metric  # noqa: E402
 
 TOPIC = "hakgal.replica"
 
@@ -62,35 +63,11 @@ def lag(a, c, n, tag):
     out = []
     ca, cc = a.conn(), c.conn()
     for i in range(n):
-        t0 = time.perf_counter()
-        ca.request("POST", "/v2/facts",
-                   body='{"statement":"Lag(%s_%d)"}' % (tag, i),
-                   headers={"Content-Type": "application/json"})
-        r = ca.getresponse()
-        r.read()
-        # --ack log answers 202 with the offset; the fact's id on C is
-        # found by statement
-        path = "/v2/facts?predicate=Lag&entity=%s_%d&limit=1" % (tag, i)
-        until = time.time() + 30
-        while time.time() < until:
-            cc.request("GET", path)
-            rr = cc.getresponse()
-            body = rr.read()
-            if b'"count":1' in body:
-                break
-        out.append((time.perf_counter() - t0) * 1000)
+        out.append(lag_probe(ca, cc, tag, i))
     ca.close()
     cc.close()
     out.sort()
     return out[len(out) // 2], out[min(len(out) - 1, int(len(out) * 0.99))]
-
-
-def metric(s, name):
-    st, _, m = s.request("GET", "/metrics")
-    for x in m.splitlines():
-        if x.startswith(name + " "):
-            return float(x.split()[1])
-    return 0.0
 
 
 def main():
@@ -125,9 +102,9 @@ def main():
             throughput(nodes[:2], a.clients, a.fill, "c%d" % r)
             t0 = time.time()
             nodes[2] = node(3, data=c.data)
-            while metric(nodes[2], "hakgal_repl_lag_messages") > 0:
+            while metric(nodes[2], "hakgal_repl_lag_messages", 0.0) > 0:
                 time.sleep(0.01)
-            done = metric(nodes[2], "hakgal_repl_applied_total")
+            done = metric(nodes[2], "hakgal_repl_applied_total", 0.0)
             print("round %d: anchor %.0f/s, replicated %.0f/s, lag p50 %.1f "
                   "ms p99 %.1f ms, catch-up %.0f commands in %.2f s" %
                   (r, anc[-1], rep[-1], p50, p99, done, time.time() - t0),

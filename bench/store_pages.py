@@ -35,6 +35,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tests", "e2e"))
 from test_server_api import Server  # noqa: E402
+from bench_util import post_batch, written  # noqa: E402
 
 P_BRANCH, P_LEAF, P_OVERFLOW, P_META, P_LEAF2, P_SUBP = (
     0x01, 0x02, 0x04, 0x08, 0x20, 0x40)
@@ -91,26 +92,9 @@ def classify(pg):
     return "other"
 
 
-def written(pid):
-    with open("/proc/%d/io" % pid) as f:
-        for line in f:
-            if line.startswith("write_bytes:"):
-                return int(line.split()[1])
-    return 0
-
-
 def body(k, n, size):
     return json.dumps([{"statement": "B(t_%d, x%d)" % (j, i)}
                        for j in range(k, k + n) for i in range(size)]).encode()
-
-
-def post(conn, b):
-    conn.request("POST", "/v2/facts/batch", body=b,
-                 headers={"Content-Type": "application/json"})
-    r = conn.getresponse()
-    data = r.read()
-    if r.status != 200:
-        raise RuntimeError("batch: %d %s" % (r.status, data[:300]))
 
 
 def main():
@@ -148,7 +132,7 @@ def main():
                 b = body(k, n, a.batch)
                 before = page_hashes(path, psize)
                 w0 = written(s.proc.pid)
-                post(conn, b)
+                post_batch(conn, b)
                 w1 = written(s.proc.pid)
                 after = page_hashes(path, psize)
                 count = dict.fromkeys(cols, 0)
@@ -167,7 +151,7 @@ def main():
                 k += n
                 facts += nf
                 continue
-            post(conn, body(k, 1, a.batch))
+            post_batch(conn, body(k, 1, a.batch))
             k += 1
             facts += a.batch
     finally:

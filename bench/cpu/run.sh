@@ -25,6 +25,7 @@
 # OUT (bench/out/cpu).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/bench/read_paths.sh"
 [ $# -eq 2 ] || { echo "usage: bench/cpu/run.sh BUILD_A BUILD_B" >&2; exit 1; }
 a=$(cd "$1" && pwd)
 b=$(cd "$2" && pwd)
@@ -75,20 +76,7 @@ if [ ! -f "$kb/data.mdb" ]; then
     "$b/hakgal" --data "$kb" import --quiet "$facts_file" >/dev/null
 fi
 [ -f "$facts_file" ] || "$gen" --n "$n" --out "$facts_file"
-line=$(sed -n '5000p' "$facts_file")
-pred=${line%%(*}
-inner=${line#*(}; inner=${inner%)}
-first=$(echo "$inner" | cut -d, -f1 | sed 's/^ *//;s/ *$//')
-last=$(echo "$inner" | awk -F', ' '{print $NF}')
-urlenc() { /usr/bin/python3 -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.argv[1],safe=""))' "$1"; }
-pattern="$pred(?x, $last)"
-arity=$(echo "$inner" | awk -F', ' '{print NF}')
-if [ "$arity" -gt 2 ]; then
-    pattern="$pred(?x"; for _ in $(seq 2 $((arity - 1))); do pattern+=", _"; done
-    pattern+=", $last)"
-fi
-path_pattern="/v2/query?q=$(urlenc "$pattern")&limit=10"
-path_entity="/v2/entities/$(urlenc "$first")?limit=10"
+hk_read_paths "$facts_file"
 
 one_read() { # build path -> "req/s µs-per-request"
     local run=$out/kb-run pid c0 c1 req

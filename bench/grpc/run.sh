@@ -30,6 +30,7 @@
 # same rounds: the anchor of the h2 transport).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/read_paths.sh
 root=$(pwd)
 build_dir="${BUILD:-build}"
 n="${BENCH_N:-1000000}"
@@ -95,32 +96,12 @@ if [ "${GRPC_CORE:-0}" = 1 ]; then
         --grpc-transport core >"$out/serve-core.log" 2>&1 &
     pids+=($!)
     core_pid=$!
-    for _ in $(seq 1 200); do
-        curl -fs "http://127.0.0.1:$((port_core + 1))/readyz" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
+    hk_wait_ready $((port_core + 1)) || true
 fi
-for _ in $(seq 1 200); do
-    curl -fs "http://127.0.0.1:$port_hk/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fs "http://127.0.0.1:$port_hk/readyz" >/dev/null
+hk_wait_ready "$port_hk"
 
 # The same pattern and entity as bench/http/run.sh.
-line=$(sed -n '5000p' "$facts")
-pred=${line%%(*}
-inner=${line#*(}; inner=${inner%)}
-first=$(echo "$inner" | cut -d, -f1 | sed 's/^ *//;s/ *$//')
-last=$(echo "$inner" | awk -F', ' '{print $NF}')
-urlenc() { /usr/bin/python3 -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.argv[1],safe=""))' "$1"; }
-pattern="$pred(?x, $last)"
-arity=$(echo "$inner" | awk -F', ' '{print NF}')
-if [ "$arity" -gt 2 ]; then
-    pattern="$pred(?x"; for _ in $(seq 2 $((arity - 1))); do pattern+=", _"; done
-    pattern+=", $last)"
-fi
-path_pattern="/v2/query?q=$(urlenc "$pattern")&limit=10"
-path_entity="/v2/entities/$(urlenc "$first")?limit=10"
+hk_read_paths "$facts"
 echo "pattern: $pattern    entity: $first    gRPC workers: $gthreads"
 
 # ---- 3. reads, REST then gRPC, per connection count ----

@@ -125,6 +125,23 @@ hk_err hk_syntax_fail(hk_error *err, const char *text, size_t offset,
     return HK_ERR_INVALID;
 }
 
+hk_err hk_syntax_text_ok(const char *text, size_t len, size_t max,
+                         const char *what, hk_error *err)
+{
+    if (len > max)
+        return hk_error_set(err, HK_ERR_LIMIT,
+                            "%s of %zu bytes is longer than %zu", what, len,
+                            max);
+    size_t bad = 0;
+    if (!hk_utf8_valid(text, len, &bad))
+        return hk_syntax_fail(err, text, bad, "invalid UTF-8");
+    const char *nul = memchr(text, '\0', len);
+    if (nul)
+        return hk_syntax_fail(err, text, (size_t)(nul - text),
+                              "NUL byte in the %s", what);
+    return HK_OK;
+}
+
 /* ==== Scanner ==== */
 
 static size_t skip_ws(const char *text, size_t i, size_t n)

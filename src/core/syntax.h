@@ -45,6 +45,13 @@ hk_err hk_syntax_fail(hk_error *err, const char *text, size_t offset,
                       const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The checks every query and rule text passes before it is parsed: at
+ * most max bytes (HK_ERR_LIMIT), valid UTF-8 and no NUL byte
+ * (HK_ERR_INVALID at the offending column). `what` names the text in the
+ * messages ("query", "rule"). */
+hk_err hk_syntax_text_ok(const char *text, size_t len, size_t max,
+                         const char *what, hk_error *err);
+
 /* Byte length of the identifier (letter or '_', then letters, digits,
  * '_'; any valid non-ASCII character counts as a letter) at the start of
  * s[0..n); 0 when s does not start with one. */

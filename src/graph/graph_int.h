@@ -1,13 +1,15 @@
 /*
  * graph_int.h — small containers shared by traverse.c and snappath.c: a
  * hash table from a 64-bit key (never 0) to a parent/fact/distance record,
- * and a growable array of 32-bit vertex or symbol ids. Private to
- * src/graph; not thread-safe (each walk owns its own).
+ * a growable array of 32-bit vertex or symbol ids, and the rule of which
+ * argument positions of a fact are linked. Private to src/graph; not
+ * thread-safe (each walk owns its own).
  */
 #ifndef HK_GRAPH_INT_H
 #define HK_GRAPH_INT_H
 
 #include "core/mem.h"
+#include "graph/graph.h"
 #include "hakgal.h"
 
 #include <string.h>
@@ -98,6 +100,43 @@ static inline hk_err u32vec_push(u32vec *a, uint32_t x)
     }
     a->v[a->n++] = x;
     return HK_OK;
+}
+
+/* ==== Links of a fact ====
+ * Both walks (the store's in traverse.c, the snapshot's in snappath.c)
+ * must agree on what a fact links, or their answers would differ: the
+ * argument at position p links to the one at q != p, forward only (p < q)
+ * for HK_GRAPH_OUT, backward only for HK_GRAPH_IN, both ways otherwise. */
+
+static inline bool hk_graph_pos_linked(hk_graph_dir dir, uint32_t p, uint32_t q)
+{
+    if (p == q) return false;
+    if (dir == HK_GRAPH_OUT) return p < q;
+    if (dir == HK_GRAPH_IN) return p > q;
+    return true;
+}
+
+/* Does the fact with arguments args[0..n) link u (at some position) to
+ * its argument at position q? */
+static inline bool hk_graph_linked_at(const uint32_t *args, uint32_t n,
+                                      uint32_t u, hk_graph_dir dir, uint32_t q)
+{
+    if (args[q] == u) return false;
+    for (uint32_t p = 0; p < n; p++)
+        if (args[p] == u && hk_graph_pos_linked(dir, p, q)) return true;
+    return false;
+}
+
+/* The same, counting each linked entity once: at its first linked
+ * position. */
+static inline bool hk_graph_links(const uint32_t *args, uint32_t n, uint32_t u,
+                                  hk_graph_dir dir, uint32_t q)
+{
+    if (!hk_graph_linked_at(args, n, u, dir, q)) return false;
+    for (uint32_t i = 0; i < q; i++)
+        if (args[i] == args[q] && hk_graph_linked_at(args, n, u, dir, i))
+            return false;
+    return true;
 }
 
 #endif /* HK_GRAPH_INT_H */

@@ -96,34 +96,6 @@ hk_err hk_graph_snapshot_index(hk_graph_snapshot *snap, hk_error *err)
 
 /* ==== Links ==== */
 
-static bool pos_ok(hk_graph_dir dir, uint32_t p, uint32_t q)
-{
-    if (p == q) return false;
-    if (dir == HK_GRAPH_OUT) return p < q;
-    if (dir == HK_GRAPH_IN) return p > q;
-    return true;
-}
-
-/* Does the fact whose arguments are args[0..n) link u to position q? */
-static bool hyper_at(const uint32_t *args, uint32_t n, uint32_t u,
-                     hk_graph_dir dir, uint32_t q)
-{
-    if (args[q] == u) return false;
-    for (uint32_t p = 0; p < n; p++)
-        if (args[p] == u && pos_ok(dir, p, q)) return true;
-    return false;
-}
-
-/* The same, counting each linked entity at its first linked position. */
-static bool hyper_links(const uint32_t *args, uint32_t n, uint32_t u,
-                        hk_graph_dir dir, uint32_t q)
-{
-    if (!hyper_at(args, n, u, dir, q)) return false;
-    for (uint32_t i = 0; i < q; i++)
-        if (args[i] == args[q] && hyper_at(args, n, u, dir, i)) return false;
-    return true;
-}
-
 /* Called per link u -> v through fact. */
 typedef hk_err (*slink_fn)(void *ud, uint32_t u, uint32_t v, uint32_t fact,
                            bool *stop);
@@ -150,7 +122,7 @@ static hk_err snap_links(const hk_graph_snapshot *g, uint32_t u,
         const uint32_t *args = g->targets + g->offsets[w];
         uint32_t n = (uint32_t)(g->offsets[w + 1] - g->offsets[w]);
         for (uint32_t q = 0; rc == HK_OK && !stop && q < n; q++)
-            if (hyper_links(args, n, u, dir, q))
+            if (hk_graph_links(args, n, u, dir, q))
                 rc = fn(ud, u, args[q], g->in_facts[e], &stop);
     }
     return rc;

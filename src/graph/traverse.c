@@ -98,34 +98,11 @@ static bool pred_ok(const trav *tr, uint32_t pred)
     return false;
 }
 
-static bool pos_linked(hk_graph_dir dir, uint32_t p, uint32_t q)
-{
-    if (p == q) return false;
-    if (dir == HK_GRAPH_OUT) return p < q;
-    if (dir == HK_GRAPH_IN) return p > q;
-    return true;
-}
-
-/* Does fact fs link u (at some position) to its argument position q? */
-static bool linked_at(const hks_fact_syms *fs, uint32_t u, hk_graph_dir dir,
-                      uint32_t q)
-{
-    if (fs->args[q] == u) return false;
-    for (uint32_t p = 0; p < fs->n_args; p++)
-        if (fs->args[p] == u && pos_linked(dir, p, q)) return true;
-    return false;
-}
-
-/* The same, counting each linked entity once: at its first linked
- * position. */
+/* Does fact fs link u to its argument at position q (graph_int.h)? */
 static bool fact_links(const hks_fact_syms *fs, uint32_t u, hk_graph_dir dir,
                        uint32_t q)
 {
-    if (!linked_at(fs, u, dir, q)) return false;
-    for (uint32_t i = 0; i < q; i++)
-        if (fs->args[i] == fs->args[q] && linked_at(fs, u, dir, i))
-            return false;
-    return true;
+    return hk_graph_links(fs->args, fs->n_args, u, dir, q);
 }
 
 /* Called once per fact that mentions u and passes the filter. */

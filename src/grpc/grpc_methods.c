@@ -45,6 +45,16 @@ static void fail_field(hk_grpc_call *c, grpc_status_code code,
     hk_grpc_finish(c, code, message, field);
 }
 
+/* A required text field: false (and the call failed with
+ * INVALID_ARGUMENT naming the field) when it is missing or empty. */
+static bool need_text(hk_grpc_call *c, const char *v, const char *field,
+                      const char *why)
+{
+    if (v && v[0]) return true;
+    fail_field(c, GRPC_STATUS_INVALID_ARGUMENT, field, why);
+    return false;
+}
+
 /* A page size from a request: 0 = the server's default, above max_limit
  * refused. */
 static bool page_limit(hk_grpc_call *c, uint64_t asked, size_t *out)
@@ -612,11 +622,7 @@ static hk_err graph_row(void *ud, const hkq_out_row *row, hk_error *err)
 static void m_graph_query(hk_grpc_call *c)
 {
     const Hakgal__V2__GraphQueryRequest *r = (void *)c->req;
-    if (!r->query || !r->query[0]) {
-        fail_field(c, GRPC_STATUS_INVALID_ARGUMENT, "query",
-                   "the query is empty");
-        return;
-    }
+    if (!need_text(c, r->query, "query", "the query is empty")) return;
     if (r->limit > HK_SVC_GQ_MAX_LIMIT) {
         fail_field(c, GRPC_STATUS_INVALID_ARGUMENT, "limit",
                    "limit is over 100000");
@@ -701,11 +707,7 @@ static void m_search(hk_grpc_call *c)
 {
     const Hakgal__V2__SearchRequest *r = (void *)c->req;
     size_t limit;
-    if (!r->query || !r->query[0]) {
-        fail_field(c, GRPC_STATUS_INVALID_ARGUMENT, "query",
-                   "the search text is empty");
-        return;
-    }
+    if (!need_text(c, r->query, "query", "the search text is empty")) return;
     if (!page_limit(c, r->limit, &limit)) return;
     hk_txn *t = hk_grpc_read_txn(c);
     if (!t) return;
@@ -736,11 +738,7 @@ static void m_entity(hk_grpc_call *c)
 {
     const Hakgal__V2__EntityRequest *r = (void *)c->req;
     size_t limit;
-    if (!r->name || !r->name[0]) {
-        fail_field(c, GRPC_STATUS_INVALID_ARGUMENT, "name",
-                   "the entity name is empty");
-        return;
-    }
+    if (!need_text(c, r->name, "name", "the entity name is empty")) return;
     if (!page_limit(c, r->limit, &limit)) return;
     hk_txn *t = hk_grpc_read_txn(c);
     if (!t) return;

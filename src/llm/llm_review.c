@@ -61,21 +61,34 @@ bool hk_llm_status_parse(const char *s, hk_llm_status *out)
     return true;
 }
 
+/* Whether the switch `key` of llm.meta holds `word`: false while it was
+ * never set, so that a KB without the key keeps the default. */
+static hk_err meta_is(hk_txn *t, hks_db meta, const char *key, const char *word,
+                      bool *is, hk_error *err)
+{
+    *is = false;
+    hks_val v;
+    hk_err rc = hks_get(t, meta, (hks_val){key, strlen(key)}, &v, err);
+    if (rc == HK_ERR_NOT_FOUND) {
+        hk_error_clear(err);
+        return HK_OK;
+    }
+    if (rc) return rc;
+    *is = v.len == strlen(word) && !memcmp(v.data, word, v.len);
+    return HK_OK;
+}
+
 /* The change hook: refuses every fact change while the KB is read-only
  * (HK_ERR_BUSY: REST 503, exit code 4 — the KB is unavailable for writes,
  * not broken). ud is the llm.meta handle. One lookup per change. */
 static hk_err guard(hk_txn *t, const hks_change *c, void *ud, hk_error *err)
 {
     (void)c;
-    hks_val v;
-    hk_err rc = hks_get(t, (hks_db)(uintptr_t)ud,
-                        (hks_val){KEY_KB, strlen(KEY_KB)}, &v, err);
-    if (rc == HK_ERR_NOT_FOUND) {
-        hk_error_clear(err);
-        return HK_OK;
-    }
+    bool ro;
+    hk_err rc =
+        meta_is(t, (hks_db)(uintptr_t)ud, KEY_KB, "read-only", &ro, err);
     if (rc) return rc;
-    if (v.len == 9 && !memcmp(v.data, "read-only", 9))
+    if (ro)
         return hk_error_set(err, HK_ERR_BUSY,
                             "the knowledge base is read-only (switched by an "
                             "administrator; `hakgal llm writable` or PUT "
@@ -434,86 +447,80 @@ out:
     return rc;
 }
 
-/* ==== Model switch ==== */
+/* ==== Switches ==== */
 
-hk_err hk_llm_models_enabled(hk_store *s, hk_txn *t, bool *on, hk_error *err)
+/* llm.meta of a KB opened for writing; `name` says which switch in the
+ * error when it is not attached. */
+static hk_err switch_meta(hk_store *s, const char *name, hks_db *meta,
+                          hk_error *err)
 {
-    *on = true;
+    hks_db review;
+    bool absent;
+    hk_err rc = dbs(s, &review, meta, &absent, err);
+    if (rc) return rc;
+    if (absent)
+        return hk_error_set(err, HK_ERR_STATE,
+                            "the %s switch is not attached (open the KB for "
+                            "writing)",
+                            name);
+    return HK_OK;
+}
+
+/* Sets switch `key` to `v` and audits {"<key>":"<v>","was":"<was>"}. */
+static hk_err switch_put(hk_txn *t, hks_db meta, const char *key, const char *v,
+                         const char *was, hk_error *err)
+{
+    hk_err rc = hks_put(t, meta, (hks_val){key, strlen(key)},
+                        (hks_val){v, strlen(v)}, 0, err);
+    if (rc) return rc;
+    char text[96];
+    snprintf(text, sizeof text, "{\"%s\":\"%s\",\"was\":\"%s\"}", key, v, was);
+    return hks_llm_audit(t, "control", 0, text, err);
+}
+
+/* A KB without llm.meta has both switches at their defaults. */
+static hk_err switch_is(hk_store *s, hk_txn *t, const char *key,
+                        const char *word, bool *is, hk_error *err)
+{
+    *is = false;
     hks_db review, meta;
     bool absent;
     hk_err rc = dbs(s, &review, &meta, &absent, err);
     if (rc || absent) return rc;
-    hks_val v;
-    rc = hks_get(t, meta, (hks_val){KEY_MODELS, strlen(KEY_MODELS)}, &v, err);
-    if (rc == HK_ERR_NOT_FOUND) {
-        hk_error_clear(err);
-        return HK_OK;
-    }
-    if (rc) return rc;
-    *on = !(v.len == 3 && !memcmp(v.data, "off", 3));
-    return HK_OK;
+    return meta_is(t, meta, key, word, is, err);
+}
+
+hk_err hk_llm_models_enabled(hk_store *s, hk_txn *t, bool *on, hk_error *err)
+{
+    bool off;
+    hk_err rc = switch_is(s, t, KEY_MODELS, "off", &off, err);
+    *on = rc || !off;
+    return rc;
 }
 
 hk_err hk_llm_switch_apply(hk_txn *t, void *arg, hk_error *err)
 {
     hk_llm_switch_arg *a = arg;
-    hks_db review, meta;
-    bool absent;
-    hk_err rc = dbs(a->s, &review, &meta, &absent, err);
+    hks_db meta;
+    hk_err rc = switch_meta(a->s, "model", &meta, err);
+    if (!rc) rc = hk_llm_models_enabled(a->s, t, &a->was_on, err);
     if (rc) return rc;
-    if (absent)
-        return hk_error_set(err, HK_ERR_STATE,
-                            "the model switch is not attached (open the KB "
-                            "for writing)");
-    if ((rc = hk_llm_models_enabled(a->s, t, &a->was_on, err))) return rc;
-    const char *v = a->on ? "on" : "off";
-    rc = hks_put(t, meta, (hks_val){KEY_MODELS, strlen(KEY_MODELS)},
-                 (hks_val){v, strlen(v)}, 0, err);
-    if (rc) return rc;
-    char text[96];
-    snprintf(text, sizeof text, "{\"models\":\"%s\",\"was\":\"%s\"}", v,
-             a->was_on ? "on" : "off");
-    return hks_llm_audit(t, "control", 0, text, err);
+    return switch_put(t, meta, KEY_MODELS, a->on ? "on" : "off",
+                      a->was_on ? "on" : "off", err);
 }
-
-/* ==== KB switch ==== */
 
 hk_err hk_llm_kb_read_only(hk_store *s, hk_txn *t, bool *ro, hk_error *err)
 {
-    *ro = false;
-    hks_db review, meta;
-    bool absent;
-    hk_err rc = dbs(s, &review, &meta, &absent, err);
-    if (rc || absent) return rc;
-    hks_val v;
-    rc = hks_get(t, meta, (hks_val){KEY_KB, strlen(KEY_KB)}, &v, err);
-    if (rc == HK_ERR_NOT_FOUND) {
-        hk_error_clear(err);
-        return HK_OK;
-    }
-    if (rc) return rc;
-    *ro = v.len == 9 && !memcmp(v.data, "read-only", 9);
-    return HK_OK;
+    return switch_is(s, t, KEY_KB, "read-only", ro, err);
 }
 
 hk_err hk_llm_kb_mode_apply(hk_txn *t, void *arg, hk_error *err)
 {
     hk_llm_kb_mode_arg *a = arg;
-    hks_db review, meta;
-    bool absent;
-    hk_err rc = dbs(a->s, &review, &meta, &absent, err);
+    hks_db meta;
+    hk_err rc = switch_meta(a->s, "KB", &meta, err);
+    if (!rc) rc = hk_llm_kb_read_only(a->s, t, &a->was_ro, err);
     if (rc) return rc;
-    if (absent)
-        return hk_error_set(err, HK_ERR_STATE,
-                            "the KB switch is not attached (open the KB for "
-                            "writing)");
-    if ((rc = hk_llm_kb_read_only(a->s, t, &a->was_ro, err))) return rc;
-    const char *v = a->read_only ? "read-only" : "writable";
-    rc = hks_put(t, meta, (hks_val){KEY_KB, strlen(KEY_KB)},
-                 (hks_val){v, strlen(v)}, 0, err);
-    if (rc) return rc;
-    char text[96];
-    snprintf(text, sizeof text, "{\"kb\":\"%s\",\"was\":\"%s\"}", v,
-             a->was_ro ? "read-only" : "writable");
-    return hks_llm_audit(t, "control", 0, text, err);
+    return switch_put(t, meta, KEY_KB, a->read_only ? "read-only" : "writable",
+                      a->was_ro ? "read-only" : "writable", err);
 }

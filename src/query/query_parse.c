@@ -457,17 +457,8 @@ static hk_err parse(hkq_query *q, hk_error *err)
 hk_err hkq_parse(const char *text, size_t len, hkq_query **out, hk_error *err)
 {
     *out = NULL;
-    if (len > HKQ_MAX_TEXT)
-        return hk_error_set(err, HK_ERR_LIMIT,
-                            "query of %zu bytes is longer than %u", len,
-                            HKQ_MAX_TEXT);
-    size_t bad = 0;
-    if (!hk_utf8_valid(text, len, &bad))
-        return hk_syntax_fail(err, text, bad, "invalid UTF-8");
-    if (memchr(text, '\0', len))
-        return hk_syntax_fail(
-            err, text, (size_t)((const char *)memchr(text, '\0', len) - text),
-            "NUL byte in the query");
+    hk_err rc = hk_syntax_text_ok(text, len, HKQ_MAX_TEXT, "query", err);
+    if (rc != HK_OK) return rc;
     hkq_query *q = hk_calloc(1, sizeof *q);
     if (!q) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     q->text = hk_strndup(text, len);
@@ -476,7 +467,7 @@ hk_err hkq_parse(const char *text, size_t len, hkq_query **out, hk_error *err)
         return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     }
     q->len = len;
-    hk_err rc = parse(q, err);
+    rc = parse(q, err);
     if (rc != HK_OK) {
         hkq_free(q);
         return rc;

@@ -160,17 +160,8 @@ static hk_err check_body(const char *s, size_t n, size_t boff,
 hk_err hkr_parse(const char *text, size_t len, hkr_rule **out, hk_error *err)
 {
     *out = NULL;
-    if (len > HKR_TEXT_MAX)
-        return hk_error_set(err, HK_ERR_LIMIT,
-                            "rule of %zu bytes is longer than %u", len,
-                            HKR_TEXT_MAX);
-    size_t bad = 0;
-    if (!hk_utf8_valid(text, len, &bad))
-        return hk_syntax_fail(err, text, bad, "invalid UTF-8");
-    if (memchr(text, '\0', len))
-        return hk_syntax_fail(
-            err, text, (size_t)((const char *)memchr(text, '\0', len) - text),
-            "NUL byte in the rule");
+    hk_err rc = hk_syntax_text_ok(text, len, HKR_TEXT_MAX, "rule", err);
+    if (rc != HK_OK) return rc;
     size_t b = 0, e = len;
     while (b < e && is_blank(text[b]))
         b++;
@@ -184,7 +175,6 @@ hk_err hkr_parse(const char *text, size_t len, hkr_rule **out, hk_error *err)
                               "found");
     hkr_rule *r = hk_calloc(1, sizeof *r);
     if (!r) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    hk_err rc = HK_OK;
     hk_pattern head;
     memset(&head, 0, sizeof head);
     bool head_ok = false;

@@ -70,6 +70,7 @@
 #include "core/sha256.h"
 #include "mcp/mcp.h"
 #include "server/server.h"
+#include "server/server_sse.h"
 
 #define MAX_SESSIONS 1024                    /* live sessions */
 #define SESSION_IDLE_US (3600LL * 1000000LL) /* idle sessions expire */
@@ -110,7 +111,7 @@ typedef struct get_stream {
     char quota_key[128]; /* as session_entry.quota_key */
     bool anon;           /* opened without a valid token */
     int64_t opened_us;   /* when it opened */
-    struct sse_out *out; /* its SSE output (loop thread only) */
+    hk_sse_out *out;     /* its SSE output (loop thread only) */
 } get_stream;
 
 typedef struct call_job call_job;
@@ -427,74 +428,6 @@ static bool host_and_origin_ok(h2o_req_t *req)
 
 /* ==== SSE output (loop thread) ==== */
 
-struct sse_out {
-    h2o_generator_t gen; /* h2o callbacks (first member) */
-    h2o_req_t *req;      /* the response */
-    hk_buf pending;      /* bytes not yet handed to h2o */
-    hk_buf inflight;     /* bytes h2o is sending */
-    bool sending;        /* an h2o_send is in flight */
-    bool final_wanted;   /* end the response after pending */
-    bool final_sent;     /* the final h2o_send happened */
-    bool stopped;        /* h2o stopped the response */
-};
-typedef struct sse_out sse_out;
-
-static void sse_flush(sse_out *o)
-{
-    if (o->sending || o->final_sent || o->stopped) return;
-    if (o->pending.len == 0 && !o->final_wanted) return;
-    hk_buf tmp = o->inflight;
-    o->inflight = o->pending;
-    o->pending = tmp;
-    hk_buf_reset(&o->pending);
-    h2o_iovec_t v = h2o_iovec_init(o->inflight.data, o->inflight.len);
-    bool fin = o->final_wanted;
-    o->sending = !fin;
-    if (fin) o->final_sent = true;
-    h2o_send(o->req, &v, v.len ? 1 : 0,
-             fin ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
-}
-
-static void sse_proceed(h2o_generator_t *gen, h2o_req_t *req)
-{
-    (void)req;
-    sse_out *o = (sse_out *)gen;
-    o->sending = false;
-    sse_flush(o);
-}
-
-static void sse_stop(h2o_generator_t *gen, h2o_req_t *req)
-{
-    (void)req;
-    ((sse_out *)gen)->stopped = true;
-}
-
-static void sse_dispose(void *p)
-{
-    sse_out *o = p;
-    hk_buf_free(&o->pending);
-    hk_buf_free(&o->inflight);
-}
-
-/* Starts a 200 text/event-stream response. */
-static sse_out *sse_start(h2o_req_t *req, const char *session_id)
-{
-    sse_out *o = h2o_mem_alloc_shared(&req->pool, sizeof *o, sse_dispose);
-    memset(o, 0, sizeof *o);
-    o->gen.proceed = sse_proceed;
-    o->gen.stop = sse_stop;
-    o->req = req;
-    req->res.status = 200;
-    req->res.reason = "OK";
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("text/event-stream"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("no-cache"));
-    if (session_id) add_session_header(req, session_id);
-    h2o_start_response(req, &o->gen);
-    return o;
-}
-
 static void sse_event(hk_buf *b, json_t *msg)
 {
     char *s = json_dumps(msg, JSON_COMPACT);
@@ -525,7 +458,7 @@ struct call_job {
     int status;                     /* its HTTP status */
     bool done;                      /* the worker finished */
     int refs;                       /* worker + posted messages + loop state */
-    sse_out *out;                   /* loop: SSE response once started */
+    hk_sse_out *out;                /* loop: SSE response once started */
     bool started;                   /* loop: the response was started */
     bool finished;                  /* loop: the answer is complete */
 };
@@ -565,7 +498,7 @@ static void job_on_loop(void *arg)
             goto out;
         }
         if (!has_events) goto out;
-        j->out = sse_start(req, NULL);
+        j->out = hk_sse_start(req);
         j->started = true;
     }
     pthread_mutex_lock(&j->lock);
@@ -577,7 +510,7 @@ static void job_on_loop(void *arg)
         j->finished = true;
     }
     pthread_mutex_unlock(&j->lock);
-    sse_flush(j->out);
+    hk_sse_flush(j->out);
 out:
     if (done && !j->finished && !req) j->finished = true;
     if (done && j->ref) {
@@ -638,7 +571,7 @@ typedef struct stream_push {
 static void stream_push_on_loop(void *arg)
 {
     stream_push *m = arg;
-    sse_out *o = NULL;
+    hk_sse_out *o = NULL;
     pthread_mutex_lock(&g.lock);
     for (size_t i = 0; i < MAX_STREAMS; i++) {
         get_stream *s = &g.streams[i];
@@ -647,7 +580,7 @@ static void stream_push_on_loop(void *arg)
     pthread_mutex_unlock(&g.lock);
     if (o) { /* o belongs to this loop thread: safe after unlocking */
         hk_buf_append(&o->pending, m->bytes.data, m->bytes.len);
-        sse_flush(o);
+        hk_sse_flush(o);
     }
     hk_buf_free(&m->bytes);
     free(m);
@@ -771,11 +704,11 @@ static void stream_on_tick(void *arg)
         if (!req) {
             stream_close_locked(s);
         } else if (end) {
-            sse_out *o = s->out;
+            hk_sse_out *o = s->out;
             o->final_wanted = true;
             stream_close_locked(s);
             pthread_mutex_unlock(&g.lock);
-            sse_flush(o);
+            hk_sse_flush(o);
             free(t);
             return;
         }
@@ -884,12 +817,12 @@ static int on_get(hk_mcp_server *mcp, h2o_req_t *req, const hk_principal *p)
                        "too many open streams; retry later");
         return 0;
     }
-    sse_out *o = sse_start(req, NULL);
+    hk_sse_out *o = hk_sse_start(req);
     pthread_mutex_lock(&g.lock);
     slot->out = o;
     pthread_mutex_unlock(&g.lock);
     hk_buf_append_str(&o->pending, ": stream open\n\n");
-    sse_flush(o);
+    hk_sse_flush(o);
     return 0;
 }
 

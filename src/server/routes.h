@@ -55,6 +55,9 @@ void hk_route_read(h2o_req_t *req, int status, hk_route_read_fn fn, void *arg);
 
 /* The route's handlers answer 500/503 for store errors this way. */
 void hk_send_store_error(h2o_req_t *req, const hk_error *err);
+/* Sends the JSON in b with `status` when it was built (built == HK_OK),
+ * otherwise 503 out_of_memory; frees b either way. */
+void hk_send_built(h2o_req_t *req, hk_err built, int status, hk_buf *b);
 
 /* ==== Replicated writes (server_repl.c, docs/STREAM.md) ==== */
 

@@ -51,12 +51,7 @@ static void backup_after(h2o_req_t *req, void *arg)
             if (w == HK_OK)
                 w = hk_buf_appendf(&b, ",\"sha256\":\"%s\",\"seconds\":%.3f}\n",
                                    j->res.sha256, j->res.seconds);
-            if (w == HK_OK)
-                hk_http_send_buf(req, 201, &b);
-            else
-                hk_http_send_error(req, 503, "out_of_memory",
-                                   "cannot build answer", NULL);
-            hk_buf_free(&b);
+            hk_send_built(req, w, 201, &b);
         }
     }
     hk_free(j);
@@ -137,12 +132,7 @@ static void compact_after(h2o_req_t *req, void *arg)
             hk_err w = hk_buf_append_str(&b, "{");
             if (w == HK_OK) w = hk_svc_compact_report_write_members(&j->r, &b);
             if (w == HK_OK) w = hk_buf_append_str(&b, "}\n");
-            if (w == HK_OK)
-                hk_http_send_buf(req, 200, &b);
-            else
-                hk_http_send_error(req, 503, "out_of_memory",
-                                   "cannot build answer", NULL);
-            hk_buf_free(&b);
+            hk_send_built(req, w, 200, &b);
         }
     }
     hk_free(j);

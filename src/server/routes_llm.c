@@ -28,6 +28,7 @@
 #include "core/buf.h"
 #include "core/mem.h"
 #include "server/routes.h"
+#include "server/server_sse.h"
 #include "service/svc_llm.h"
 #include "service/svc_vector.h"
 
@@ -92,83 +93,17 @@ static void shutting_down(h2o_req_t *req)
 /* ==== SSE output of a streamed answer (loop thread) ====
  * The pool thread's deltas reach the loop as hk_loop_post messages, in
  * order, before the job's completion (both travel through the loop's one
- * message queue). One h2o_send is in flight at a time; what arrives
- * meanwhile waits in pending and goes out from the proceed callback. */
-
-typedef struct sse_out {
-    h2o_generator_t gen; /* h2o callbacks (first member) */
-    h2o_req_t *req;      /* the response */
-    hk_buf pending;      /* bytes not yet handed to h2o */
-    hk_buf inflight;     /* bytes h2o is sending */
-    bool sending;        /* an h2o_send is in flight */
-    bool final_wanted;   /* end the response after pending */
-    bool final_sent;     /* the final h2o_send happened */
-    bool stopped;        /* h2o stopped the response */
-} sse_out;
-
-static void sse_flush(sse_out *o)
-{
-    if (o->sending || o->final_sent || o->stopped) return;
-    if (o->pending.len == 0 && !o->final_wanted) return;
-    hk_buf tmp = o->inflight;
-    o->inflight = o->pending;
-    o->pending = tmp;
-    hk_buf_reset(&o->pending);
-    h2o_iovec_t v = h2o_iovec_init(o->inflight.data, o->inflight.len);
-    bool fin = o->final_wanted;
-    o->sending = !fin;
-    if (fin) o->final_sent = true;
-    h2o_send(o->req, &v, v.len ? 1 : 0,
-             fin ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
-}
-
-static void sse_proceed(h2o_generator_t *gen, h2o_req_t *req)
-{
-    (void)req;
-    sse_out *o = (sse_out *)gen;
-    o->sending = false;
-    sse_flush(o);
-}
-
-static void sse_stop(h2o_generator_t *gen, h2o_req_t *req)
-{
-    (void)req;
-    ((sse_out *)gen)->stopped = true;
-}
-
-static void sse_dispose(void *p)
-{
-    sse_out *o = p;
-    hk_buf_free(&o->pending);
-    hk_buf_free(&o->inflight);
-}
-
-static sse_out *sse_start(h2o_req_t *req)
-{
-    sse_out *o = h2o_mem_alloc_shared(&req->pool, sizeof *o, sse_dispose);
-    memset(o, 0, sizeof *o);
-    o->gen.proceed = sse_proceed;
-    o->gen.stop = sse_stop;
-    o->req = req;
-    req->res.status = 200;
-    req->res.reason = "OK";
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("text/event-stream"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("no-cache"));
-    h2o_start_response(req, &o->gen);
-    return o;
-}
+ * message queue) and are appended to the stream of server_sse.h. */
 
 /* Appends "event: NAME\ndata: JSON\n\n" (j consumed). */
-static void sse_event(sse_out *o, const char *name, json_t *j)
+static void sse_event(hk_sse_out *o, const char *name, json_t *j)
 {
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!s) return;
     if (hk_buf_appendf(&o->pending, "event: %s\ndata: %s\n\n", name, s) ==
         HK_OK)
-        sse_flush(o);
+        hk_sse_flush(o);
     free(s);
 }
 
@@ -186,7 +121,7 @@ typedef struct ask_job {
     bool stream;          /* answer as Server-Sent Events */
     hk_loop *loop;        /* the request's loop (stream) */
     hk_req_ref *ref;      /* the request, while alive (stream) */
-    sse_out *out;         /* its event stream (stream; loop thread) */
+    hk_sse_out *out;      /* its event stream (stream; loop thread) */
 } ask_job;
 
 typedef struct delta_msg {
@@ -276,7 +211,7 @@ static void ask_after(h2o_req_t *req, void *arg)
                               "message", j->err.message));
             }
             j->out->final_wanted = true;
-            sse_flush(j->out);
+            hk_sse_flush(j->out);
         }
         hk_req_ref_release(j->ref);
     } else if (req) {
@@ -362,7 +297,7 @@ void hk_route_ask(hk_server *srv, h2o_req_t *req, const char *param)
         return;
     }
     /* from here on errors arrive as events: the response has started */
-    if (j->stream) j->out = sse_start(req);
+    if (j->stream) j->out = hk_sse_start(req);
 }
 
 /* ==== POST /v2/extract ==== */

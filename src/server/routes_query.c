@@ -347,12 +347,7 @@ void hk_route_predicates(hk_server *srv, h2o_req_t *req, const char *param)
                            : hk_buf_append_str(&b, "null");
     if (w == HK_OK) w = hk_buf_append_str(&b, "}\n");
     hk_svc_names_res_free(&res);
-    if (w == HK_OK)
-        hk_http_send_buf(req, 200, &b);
-    else
-        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
-                           NULL);
-    hk_buf_free(&b);
+    hk_send_built(req, w, 200, &b);
 }
 
 /* ==== GET /v2/stats ==== */
@@ -378,12 +373,7 @@ void hk_route_stats(hk_server *srv, h2o_req_t *req, const char *param)
         w = hk_buf_appendf(&b, ",\"version\":\"%s\",\"uptime_seconds\":%.3f}\n",
                            hk_version(),
                            (double)(hk_now_us() - srv->started_us) / 1e6);
-    if (w == HK_OK)
-        hk_http_send_buf(req, 200, &b);
-    else
-        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
-                           NULL);
-    hk_buf_free(&b);
+    hk_send_built(req, w, 200, &b);
 }
 
 /* ==== GET /v2/search?q= ==== */
@@ -496,10 +486,5 @@ void hk_route_audit(hk_server *srv, h2o_req_t *req, const char *param)
                 : hk_buf_append_str(&b, "null");
     if (w == HK_OK) w = hk_buf_append_str(&b, "}\n");
     hk_svc_audit_list_res_free(&res);
-    if (w == HK_OK)
-        hk_http_send_buf(req, 200, &b);
-    else
-        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
-                           NULL);
-    hk_buf_free(&b);
+    hk_send_built(req, w, 200, &b);
 }

@@ -46,6 +46,16 @@ void hk_send_store_error(h2o_req_t *req, const hk_error *err)
     hk_http_send_hk_error(req, err);
 }
 
+void hk_send_built(h2o_req_t *req, hk_err built, int status, hk_buf *b)
+{
+    if (built == HK_OK)
+        hk_http_send_buf(req, status, b);
+    else
+        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
+                           NULL);
+    hk_buf_free(b);
+}
+
 bool hk_param_limit(hk_server *srv, h2o_req_t *req, size_t *limit)
 {
     bool bad = false;

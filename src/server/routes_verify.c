@@ -26,12 +26,7 @@ static void send_result(hk_server *srv, h2o_req_t *req,
     hk_buf b = HK_BUF_INIT;
     hk_err w = hk_svc_verify_json(res, &b);
     if (w == HK_OK) w = hk_buf_append_str(&b, "\n");
-    if (w == HK_OK)
-        hk_http_send_buf(req, 200, &b);
-    else
-        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
-                           NULL);
-    hk_buf_free(&b);
+    hk_send_built(req, w, 200, &b);
 }
 
 typedef struct deep_job {

@@ -42,12 +42,7 @@ void hk_route_session(hk_server *srv, h2o_req_t *req, const char *param)
             who.role >= HK_ROLE_WRITE ? "true" : "false",
             who.role >= HK_ROLE_REVIEW ? "true" : "false",
             who.role >= HK_ROLE_ADMIN ? "true" : "false");
-    if (rc == HK_OK)
-        hk_http_send_buf(req, 200, &b);
-    else
-        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
-                           NULL);
-    hk_buf_free(&b);
+    hk_send_built(req, rc, 200, &b);
 }
 
 void hk_route_check(hk_server *srv, h2o_req_t *req, const char *param)
@@ -70,11 +65,6 @@ void hk_route_check(hk_server *srv, h2o_req_t *req, const char *param)
     hk_err rc = hk_svc_statement_check(text, strlen(text), &o, &c, &err);
     if (rc == HK_OK) rc = hk_svc_check_write_json(&c, &b);
     if (rc == HK_OK) rc = hk_buf_append(&b, "\n", 1);
-    if (rc == HK_OK)
-        hk_http_send_buf(req, 200, &b);
-    else
-        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
-                           NULL);
-    hk_buf_free(&b);
+    hk_send_built(req, rc, 200, &b);
     hk_svc_check_free(&c);
 }

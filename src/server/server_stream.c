@@ -170,12 +170,7 @@ void hk_route_stream_status(hk_server *srv, h2o_req_t *req, const char *param)
     }
     if (w == HK_OK && srv->repl) hk_server_repl_status_json(srv, &b);
     if (w == HK_OK) w = hk_buf_append_str(&b, "\n");
-    if (w == HK_OK)
-        hk_http_send_buf(req, 200, &b);
-    else
-        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
-                           NULL);
-    hk_buf_free(&b);
+    hk_send_built(req, w, 200, &b);
 }
 
 /* GET /v2/digest: scans every fact, so it runs on the loop's read txn like
@@ -197,10 +192,5 @@ void hk_route_digest(hk_server *srv, h2o_req_t *req, const char *param)
     hk_buf b = HK_BUF_INIT;
     hk_err w = hkst_digest_write_json(&d, &b);
     if (w == HK_OK) w = hk_buf_append_str(&b, "\n");
-    if (w == HK_OK)
-        hk_http_send_buf(req, 200, &b);
-    else
-        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
-                           NULL);
-    hk_buf_free(&b);
+    hk_send_built(req, w, 200, &b);
 }

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { randomCaller, rng, shape } from './mcp_memory_random.mjs';
 
 const bin = process.env.HAKGAL_BIN;
 assert.ok(bin, 'HAKGAL_BIN must name the hakgal binary');
@@ -72,17 +73,6 @@ async function connectRef(file) {
   return client;
 }
 
-// mulberry32
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const NAMES = ['Alice', 'bob', 'BOB', 'Ünïcødé 名前', '', 'Ωμέγα', 'Привет мир',
   ' leading space', 'a, b (c)', '%41 percent', 'tab\there', 'emoji 🎉', 'x', 'ÀÉÎ',
   'quote "q"', 'back\\slash'];
@@ -91,43 +81,7 @@ const OBS = ['likes tea', 'LIKES TEA', '', 'ünïcødé', 'line\nbreak', 'ctrl\u
   '%', '%%41', 'x', '東京', 'a"b', 'Привет'];
 const RELS = ['knows', 'works at', '', 'κοντά'];
 const QUERIES = ['', 'a', 'ALICE', 'tea', 'ωμέγα', 'ПРИВЕТ', 'nothing-here', '%', 'x'];
-const pick = (r, a) => a[Math.floor(r() * a.length)];
-// Up to max items, each a repetition of an earlier one (or, with vary, an
-// earlier one changed by vary) with probability 0.3: the reference keeps
-// what one call repeats, and so must hakgal.
-function withDups(r, pool, max, vary) {
-  const n = Math.floor(r() * (max + 1));
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    if (out.length && r() < 0.3) {
-      const prev = structuredClone(pick(r, out));
-      out.push(vary && r() < 0.5 ? vary(prev) : prev);
-    } else {
-      out.push(typeof pool === 'function' ? pool() : pick(r, pool));
-    }
-  }
-  return out;
-}
-function randomCall(r) {
-  const rel = () => ({ from: pick(r, NAMES), to: pick(r, NAMES), relationType: pick(r, RELS) });
-  const obs = (max) => withDups(r, OBS, max);
-  const retype = (e) => ({ ...e, entityType: pick(r, TYPES), observations: obs(3) });
-  switch (Math.floor(r() * 9)) {
-    case 0: return { name: 'create_entities', arguments: { entities: withDups(r, () => ({
-      name: pick(r, NAMES), entityType: pick(r, TYPES), observations: obs(3) }), 4, retype) } };
-    case 1: return { name: 'create_relations', arguments: { relations: withDups(r, rel, 4) } };
-    case 2: return { name: 'add_observations', arguments: { observations: withDups(r, () => ({
-      entityName: pick(r, NAMES), contents: obs(4) }), 3, (o) => ({ ...o, contents: obs(3) })) } };
-    case 3: return { name: 'delete_entities', arguments: { entityNames: withDups(r, NAMES, r() < 0.5 ? 1 : 3) } };
-    case 4: return { name: 'delete_observations', arguments: { deletions: withDups(r, () => ({
-      entityName: pick(r, NAMES), observations: obs(3) }), 3, (o) => ({ ...o, observations: obs(3) })) } };
-    case 5: return { name: 'delete_relations', arguments: { relations: withDups(r, rel, 3) } };
-    case 6: return { name: 'read_graph', arguments: {} };
-    case 7: return { name: 'search_nodes', arguments: { query: pick(r, QUERIES) } };
-    default: return { name: 'open_nodes', arguments: { names: withDups(r, NAMES, 4) } };
-  }
-}
-const shape = (res) => ({ isError: res.isError === true, content: res.content, structuredContent: res.structuredContent });
+const randomCall = randomCaller({ NAMES, TYPES, OBS, RELS, QUERIES });
 
 let failures = 0;
 try {

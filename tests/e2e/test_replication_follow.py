@@ -6,6 +6,7 @@ of audit entries, so nothing was applied twice); a follower killed with
 kill -9 at random points of a write load catches up exactly; malformed and
 foreign messages on the topic are skipped with a log line and a metric.
 """
+import hashlib
 import json
 import os
 import random
@@ -44,6 +45,58 @@ class Mock:
         self.proc.wait(30)
 
 
+class NodesCase(unittest.TestCase):
+    """Replicated nodes (`serve --replicate`) on a mock cluster of their
+    own: start_nodes() in setUp, stop_nodes() in tearDown. Subclasses use
+    self.mock, self.url, self.nodes (replaceable in place), self.dead
+    (stopped nodes whose directories go at the end) and node()."""
+
+    def start_nodes(self, n=3, timeout_ms=8000, tokens=None, env=None):
+        self.node_extra = []
+        if timeout_ms:
+            self.node_extra += ["--replicate-timeout-ms", str(timeout_ms)]
+        if tokens:
+            self.node_extra += ["--tokens", tokens]
+        self.node_env = env
+        self.dead = []
+        self.mock = Mock()
+        self.url = "kafka://%s/%s" % (self.mock.bootstrap, TOPIC)
+        self.nodes = [self.node(i) for i in range(1, n + 1)]
+
+    def node(self, n, data=None, extra=()):
+        return Server(args=["--replicate", self.url, "--node-id", str(n)] +
+                      self.node_extra + list(extra),
+                      env=self.node_env, data=data)
+
+    def stop_nodes(self):
+        stop_servers(self, self.nodes, self.dead, self.mock)
+
+
+def stop_servers(tc, servers, dead, mock, tail=3000):
+    """Stops servers and the mock cluster and removes the directories of
+    servers and dead; then checks that each server exited with 0 (its last
+    `tail` bytes of output in the message, all with tail=None)."""
+    outs = []
+    for s in servers:
+        rc = s.stop()
+        outs.append((rc, s.output()))
+        s.cleanup()
+    for s in dead:
+        s.cleanup()
+    mock.stop()
+    for rc, out in outs:
+        tc.assertEqual(rc, 0, out[-tail:] if tail else out)
+
+
+def token_file(directory, role, secret):
+    """A --tokens file with one token `writer` of this role."""
+    path = os.path.join(directory, "tokens")
+    with open(path, "w") as f:
+        f.write("writer %s %s\n" %
+                (role, hashlib.sha256(secret.encode()).hexdigest()))
+    return path
+
+
 def produce_raw(bootstrap, values):
     """Messages that no hakgal node wrote, with a real Kafka client."""
     code = ("import sys, json\n"
@@ -72,16 +125,8 @@ class Follow(unittest.TestCase):
         self.dead = []
 
     def tearDown(self):
-        outs = []
-        for s in (self.a, self.b, self.c):
-            rc = s.stop()
-            outs.append((rc, s.output()))
-            s.cleanup()
-        for s in self.dead:
-            s.cleanup()
-        self.mock.stop()
-        for rc, out in outs:
-            self.assertEqual(rc, 0, out)
+        stop_servers(self, (self.a, self.b, self.c), self.dead, self.mock,
+                     tail=None)
 
     def add(self, stmt, **meta):
         body = {"statement": stmt}

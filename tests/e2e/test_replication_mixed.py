@@ -9,7 +9,6 @@ equal `GET /v2/digest` (content and audit head) and the exact set of
 facts the writes imply. (Rules and vectors through the log:
 test_replication_rules_vectors.py.)
 """
-import hashlib
 import json
 import os
 import sys
@@ -19,8 +18,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_server_api import Server, TMP, q, run_tests  # noqa: E402
-from test_replication_follow import MOCK, Mock, have_client  # noqa: E402
+from test_server_api import TMP, q, run_tests  # noqa: E402
+from test_replication_follow import (MOCK, NodesCase, have_client,  # noqa: E402
+                                     token_file)
 
 TOPIC = "hakgal.replica"  # the mock helper creates it with 1 partition
 SECRET = "mixed-secret-1"
@@ -29,31 +29,15 @@ AUTH = {"Authorization": "Bearer " + SECRET}
 
 @unittest.skipUnless(MOCK and os.path.exists(MOCK), "HK_KAFKA_MOCK_BIN unset")
 @unittest.skipUnless(have_client(), "python3-confluent-kafka not installed")
-class Mixed(unittest.TestCase):
+class Mixed(NodesCase):
 
     def setUp(self):
         os.makedirs(TMP, exist_ok=True)
         self.dir = tempfile.mkdtemp(prefix="repl-mixed-", dir=TMP)
-        self.tokens = os.path.join(self.dir, "tokens")
-        with open(self.tokens, "w") as f:
-            f.write("writer write %s\n" %
-                    hashlib.sha256(SECRET.encode()).hexdigest())
-        self.mock = Mock()
-        url = "kafka://%s/%s" % (self.mock.bootstrap, TOPIC)
-        self.nodes = [Server(args=["--replicate", url, "--node-id", str(n),
-                                   "--replicate-timeout-ms", "8000",
-                                   "--tokens", self.tokens])
-                      for n in (1, 2, 3)]
+        self.start_nodes(tokens=token_file(self.dir, "write", SECRET))
 
     def tearDown(self):
-        outs = []
-        for s in self.nodes:
-            rc = s.stop()
-            outs.append((rc, s.output()))
-            s.cleanup()
-        self.mock.stop()
-        for rc, out in outs:
-            self.assertEqual(rc, 0, out[-3000:])
+        self.stop_nodes()
 
     def req(self, s, method, path, body=None, ctype=None):
         h = dict(AUTH)

@@ -21,7 +21,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_server_api import BIN, Server, q, run_tests  # noqa: E402
-from test_replication_follow import MOCK, Mock, have_client  # noqa: E402
+from test_replication_follow import MOCK, NodesCase, have_client  # noqa: E402
 import test_replication_follow  # noqa: E402
 
 SANITIZED = os.environ.get("HK_SANITIZED", "") in ("1", "ON", "TRUE", "true")
@@ -40,30 +40,13 @@ def metric(s, name):
 
 @unittest.skipUnless(MOCK and os.path.exists(MOCK), "HK_KAFKA_MOCK_BIN unset")
 @unittest.skipUnless(have_client(), "python3-confluent-kafka not installed")
-class Replicated(unittest.TestCase):
-
-    def node(self, n, data=None, extra=()):
-        return Server(args=["--replicate", self.url, "--node-id", str(n),
-                            "--replicate-timeout-ms", "8000"] + list(extra),
-                      data=data)
+class Replicated(NodesCase):
 
     def setUp(self):
-        self.mock = Mock()
-        self.url = "kafka://%s/%s" % (self.mock.bootstrap, TOPIC)
-        self.nodes = [self.node(1), self.node(2), self.node(3)]
-        self.dead = []
+        self.start_nodes()
 
     def tearDown(self):
-        outs = []
-        for s in self.nodes:
-            rc = s.stop()
-            outs.append((rc, s.output()))
-            s.cleanup()
-        for s in self.dead:
-            s.cleanup()
-        self.mock.stop()
-        for rc, out in outs:
-            self.assertEqual(rc, 0, out[-3000:])
+        self.stop_nodes()
 
     def digest(self, s):
         st, _, d = s.request("GET", "/v2/digest")

@@ -10,7 +10,6 @@ write is one command in the log; at the end every node has equal
 the same rules and derived facts, and the same answers to a vector
 search.
 """
-import hashlib
 import json
 import os
 import sys
@@ -20,8 +19,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_server_api import Server, TMP, run_tests  # noqa: E402
-from test_replication_follow import MOCK, Mock, have_client  # noqa: E402
+from test_server_api import TMP, run_tests  # noqa: E402
+from test_replication_follow import (MOCK, NodesCase, have_client,  # noqa: E402
+                                     token_file)
 
 TOPIC = "hakgal.replica"  # the mock helper creates it with 1 partition
 SECRET = "rv-secret-1"
@@ -31,31 +31,15 @@ PEOPLE = ["p%d" % i for i in range(12)]
 
 @unittest.skipUnless(MOCK and os.path.exists(MOCK), "HK_KAFKA_MOCK_BIN unset")
 @unittest.skipUnless(have_client(), "python3-confluent-kafka not installed")
-class RulesVectors(unittest.TestCase):
+class RulesVectors(NodesCase):
 
     def setUp(self):
         os.makedirs(TMP, exist_ok=True)
         self.dir = tempfile.mkdtemp(prefix="repl-rv-", dir=TMP)
-        self.tokens = os.path.join(self.dir, "tokens")
-        with open(self.tokens, "w") as f:
-            f.write("writer admin %s\n" %
-                    hashlib.sha256(SECRET.encode()).hexdigest())
-        self.mock = Mock()
-        self.url = "kafka://%s/%s" % (self.mock.bootstrap, TOPIC)
-        self.nodes = [Server(args=["--replicate", self.url, "--node-id",
-                                   str(n), "--replicate-timeout-ms", "8000",
-                                   "--tokens", self.tokens])
-                      for n in (1, 2, 3)]
+        self.start_nodes(tokens=token_file(self.dir, "admin", SECRET))
 
     def tearDown(self):
-        outs = []
-        for s in self.nodes:
-            rc = s.stop()
-            outs.append((rc, s.output()))
-            s.cleanup()
-        self.mock.stop()
-        for rc, out in outs:
-            self.assertEqual(rc, 0, out[-3000:])
+        self.stop_nodes()
 
     def req(self, s, method, path, body=None, want=None):
         st, _, b = s.request(method, path, body, headers=AUTH, timeout=60)

@@ -16,8 +16,8 @@ import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_server_api import Server, run_tests  # noqa: E402
-from test_replication_follow import MOCK, Mock, have_client  # noqa: E402
+from test_server_api import run_tests  # noqa: E402
+from test_replication_follow import MOCK, NodesCase, have_client  # noqa: E402
 
 TOPIC = "hakgal.replica"  # the mock helper creates it with 1 partition
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -50,7 +50,7 @@ class Receiver(BaseHTTPRequestHandler):
 
 @unittest.skipUnless(MOCK and os.path.exists(MOCK), "HK_KAFKA_MOCK_BIN unset")
 @unittest.skipUnless(have_client(), "python3-confluent-kafka not installed")
-class Traced(unittest.TestCase):
+class Traced(NodesCase):
 
     def setUp(self):
         self.rcv = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
@@ -60,22 +60,14 @@ class Traced(unittest.TestCase):
                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
                "OTEL_BSP_SCHEDULE_DELAY": "100",
                "OTEL_TRACES_SAMPLER": "parentbased_always_on"}
-        self.mock = Mock()
-        url = "kafka://%s/%s" % (self.mock.bootstrap, TOPIC)
-        self.nodes = [Server(args=["--replicate", url, "--node-id", str(n)],
-                             env=env) for n in (1, 2)]
+        self.start_nodes(n=2, timeout_ms=None, env=env)
 
     def tearDown(self):
-        outs = []
-        for s in self.nodes:
-            rc = s.stop()
-            outs.append((rc, s.output()))
-            s.cleanup()
-        self.mock.stop()
-        self.rcv.shutdown()
-        self.rcv.server_close()
-        for rc, out in outs:
-            self.assertEqual(rc, 0, out[-3000:])
+        try:
+            self.stop_nodes()
+        finally:
+            self.rcv.shutdown()
+            self.rcv.server_close()
 
     def spans_of(self, trace):
         with Receiver.lock:

@@ -1065,10 +1065,42 @@ static int term_val(int t, const int *asg)
     return t >= 0 ? asg[t] : -t;
 }
 
+/* Whether each fact over the domain is in the oracle's database, by
+ * predicate and values - 1 (unused positions 0): the fixpoint below asks
+ * this for every assignment, where a text lookup in db cost most of the
+ * test's time. */
+typedef bool ohave[NPREDS][DOM][DOM][DOM];
+
+static bool *o_slot(ohave have, uint32_t p, const int *vals)
+{
+    int v[3] = {1, 1, 1};
+    for (uint32_t k = 0; k < preds[p].arity; k++)
+        v[k] = vals[k];
+    return &have[p][v[0] - 1][v[1] - 1][v[2] - 1];
+}
+
 /* The brute-force fixpoint: db holds the asserted facts on entry and
  * every fact on return. */
 static void o_eval(const orule *rules, size_t n, oset *db)
 {
+    static ohave have;
+    memset(have, 0, sizeof have);
+    for (size_t i = 0; i < db->n; i++) {
+        /* facts over the domain only: no rule body can match another */
+        char name[8];
+        int v[3] = {1, 1, 1};
+        int got =
+            sscanf(db->v[i], "%7[A-Z](%d, %d, %d)", name, &v[0], &v[1], &v[2]);
+        for (uint32_t p = 0; p < NPREDS; p++) {
+            if (got < 2 || strcmp(preds[p].name, name) != 0 ||
+                (uint32_t)got != 1 + preds[p].arity)
+                continue;
+            bool in = true;
+            for (uint32_t k = 0; k < preds[p].arity; k++)
+                in = in && v[k] >= 1 && v[k] <= DOM;
+            if (in) *o_slot(have, p, v) = true;
+        }
+    }
     int strat[NPREDS];
     assert_true(o_stratify(rules, n, strat));
     int max_s = 0;
@@ -1095,8 +1127,8 @@ static void o_eval(const orule *rules, size_t n, oset *db)
                         for (uint32_t k = 0; k < preds[r->body[b].pred].arity;
                              k++)
                             vals[k] = term_val(r->body[b].args[k], asg);
-                        fact_text(r->body[b].pred, vals, f, sizeof f);
-                        ok = oset_has(db, f) != r->body[b].neg;
+                        ok = *o_slot(have, r->body[b].pred, vals) !=
+                             r->body[b].neg;
                     }
                     for (uint32_t k = 0; k < r->n_cmps && ok; k++) {
                         int l = term_val(r->cmps[k].l, asg),
@@ -1109,8 +1141,12 @@ static void o_eval(const orule *rules, size_t n, oset *db)
                     int hv[3];
                     for (uint32_t k = 0; k < preds[r->head].arity; k++)
                         hv[k] = term_val(r->hargs[k], asg);
+                    bool *h = o_slot(have, r->head, hv);
+                    if (*h) continue;
+                    *h = true;
                     fact_text(r->head, hv, f, sizeof f);
-                    if (oset_add(db, f)) changed = true;
+                    assert_true(oset_add(db, f));
+                    changed = true;
                 }
             }
         }

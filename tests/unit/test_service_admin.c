@@ -83,10 +83,7 @@ static void tamper(const char *dir, bool edit)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 32);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    txn = tu_raw_begin(dir, &env);
     assert_int_equal(mdb_dbi_open(txn, "audit", 0, &dbi), 0);
     uint8_t kb[8] = {0, 0, 0, 0, 0, 0, 0, edit ? 3 : 2};
     MDB_val k = {8, kb}, d;
@@ -101,8 +98,7 @@ static void tamper(const char *dir, bool edit)
     } else {
         assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
     }
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    tu_raw_commit(env, txn);
 }
 
 static void test_audit_verify_tampered(void **state)

@@ -16,29 +16,6 @@
 
 /* ==== Helpers ==== */
 
-typedef struct kb {
-    char *dir;   /* scratch directory */
-    hk_store *s; /* open store */
-} kb;
-
-static kb kb_open(const char *tag)
-{
-    kb k;
-    k.dir = tu_tmpdir(tag);
-    k.s = tu_open(k.dir);
-    return k;
-}
-
-static void kb_close(kb *k)
-{
-    hk_txn *t = tu_begin(k->s, false);
-    tu_check(t);
-    hk_txn_abort(t);
-    hk_store_close(k->s);
-    tu_rmrf(k->dir);
-    free(k->dir);
-}
-
 static hk_statement parse_st(const char *text)
 {
     hk_statement st;
@@ -89,7 +66,7 @@ static hk_fact_id add1(hk_store *s, const char *text)
 static void test_add_merge(void **state)
 {
     (void)state;
-    kb k = kb_open("svc-add");
+    tu_scratch k = tu_scratch_open("svc-add");
     const char *texts[] = {"HasPart(Computer, CPU)", "HasPart(Computer, RAM)",
                            "HasPart( Computer ,CPU )"};
     hk_fact_id ids[3];
@@ -128,7 +105,7 @@ static void test_add_merge(void **state)
     assert_int_equal(count_facts(k.s, &audit1), n0);
     assert_int_equal(audit1, audit0);
     hk_statement_release(&st[0]);
-    kb_close(&k);
+    tu_scratch_close(&k);
 }
 
 /* ==== Batch ==== */
@@ -136,7 +113,7 @@ static void test_add_merge(void **state)
 static void test_batch(void **state)
 {
     (void)state;
-    kb k = kb_open("svc-batch");
+    tu_scratch k = tu_scratch_open("svc-batch");
     add1(k.s, "Old(x)");
     json_t *items[6] = {
         json_string("A(b)"),
@@ -186,7 +163,7 @@ static void test_batch(void **state)
     hk_svc_batch_free(&b);
     for (int i = 0; i < 6; i++)
         json_decref(items[i]);
-    kb_close(&k);
+    tu_scratch_close(&k);
 }
 
 /* ==== Get and resolve ==== */
@@ -194,7 +171,7 @@ static void test_batch(void **state)
 static void test_get_resolve(void **state)
 {
     (void)state;
-    kb k = kb_open("svc-get");
+    tu_scratch k = tu_scratch_open("svc-get");
     hk_fact_id id = add1(k.s, "HasPart(Computer, CPU)");
     hk_txn *t = tu_begin(k.s, false);
     hk_error err;
@@ -240,7 +217,7 @@ static void test_get_resolve(void **state)
     assert_false(hk_svc_fact_ref_is_id("", &n));
     assert_false(hk_svc_fact_ref_is_id(NULL, &n));
     assert_false(hk_svc_fact_ref_is_id("12a", &n));
-    kb_close(&k);
+    tu_scratch_close(&k);
 }
 
 /* ==== Update ==== */
@@ -248,7 +225,7 @@ static void test_get_resolve(void **state)
 static void test_update(void **state)
 {
     (void)state;
-    kb k = kb_open("svc-update");
+    tu_scratch k = tu_scratch_open("svc-update");
     hk_fact_id pluto = add1(k.s, "IsA(Pluto, Planet)");
     hk_fact_id cpu = add1(k.s, "HasPart(Computer, CPU)");
     hk_error err;
@@ -342,7 +319,7 @@ static void test_update(void **state)
     hk_statement_release(&taken);
     hk_fact_release(&before);
     hk_fact_release(&after);
-    kb_close(&k);
+    tu_scratch_close(&k);
 }
 
 static void test_meta_check(void **state)
@@ -372,7 +349,7 @@ static void test_meta_check(void **state)
 static void test_delete(void **state)
 {
     (void)state;
-    kb k = kb_open("svc-delete");
+    tu_scratch k = tu_scratch_open("svc-delete");
     hk_fact_id a = add1(k.s, "A(x)");
     hk_fact_id b = add1(k.s, "B(x)");
     add1(k.s, "C(x)");
@@ -442,7 +419,7 @@ static void test_delete(void **state)
     }
     for (int i = 0; i < 3; i++)
         hk_statement_release(&st[i]);
-    kb_close(&k);
+    tu_scratch_close(&k);
 }
 
 /* ==== History ==== */
@@ -450,7 +427,7 @@ static void test_delete(void **state)
 static void test_history(void **state)
 {
     (void)state;
-    kb k = kb_open("svc-history");
+    tu_scratch k = tu_scratch_open("svc-history");
     hk_fact_id id = add1(k.s, "A(x)");
     add1(k.s, "Other(y)");
     hk_error err;
@@ -499,7 +476,7 @@ static void test_history(void **state)
     hk_txn_abort(t);
     hk_statement_release(&st);
     hk_statement_release(&never);
-    kb_close(&k);
+    tu_scratch_close(&k);
 }
 
 int main(void)

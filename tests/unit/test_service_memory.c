@@ -17,32 +17,9 @@
 
 /* ==== Helpers ==== */
 
-typedef struct kb {
-    char *dir;   /* scratch directory */
-    hk_store *s; /* open store */
-} kb;
-
-static kb kb_open(const char *tag)
-{
-    kb k;
-    k.dir = tu_tmpdir(tag);
-    k.s = tu_open(k.dir);
-    return k;
-}
-
-static void kb_close(kb *k)
-{
-    hk_txn *t = tu_begin(k->s, false);
-    tu_check(t);
-    hk_txn_abort(t);
-    hk_store_close(k->s);
-    tu_rmrf(k->dir);
-    free(k->dir);
-}
-
 /* Runs op with the JSON arguments args; returns the rc, the compact result
  * in out (NULL when rc != HK_OK). */
-static hk_err run(kb *k, hk_mem_op op, const char *args, char **out,
+static hk_err run(tu_scratch *k, hk_mem_op op, const char *args, char **out,
                   hk_error *err)
 {
     json_error_t je;
@@ -55,7 +32,8 @@ static hk_err run(kb *k, hk_mem_op op, const char *args, char **out,
     return rc;
 }
 
-static void run_ok(kb *k, hk_mem_op op, const char *args, const char *want)
+static void run_ok(tu_scratch *k, hk_mem_op op, const char *args,
+                   const char *want)
 {
     hk_error err;
     char *got = NULL;
@@ -68,7 +46,7 @@ static void run_ok(kb *k, hk_mem_op op, const char *args, const char *want)
 
 enum { GRAPH, SEARCH, OPEN };
 
-static char *read_as(kb *k, int what, const char *arg)
+static char *read_as(tu_scratch *k, int what, const char *arg)
 {
     hk_txn *t = tu_begin(k->s, false);
     hk_error err;
@@ -91,14 +69,15 @@ static char *read_as(kb *k, int what, const char *arg)
     return s;
 }
 
-static void expect_read(kb *k, int what, const char *arg, const char *want)
+static void expect_read(tu_scratch *k, int what, const char *arg,
+                        const char *want)
 {
     char *got = read_as(k, what, arg);
     assert_string_equal(got, want);
     free(got);
 }
 
-static uint64_t fact_count(kb *k)
+static uint64_t fact_count(tu_scratch *k)
 {
     hk_txn *t = tu_begin(k->s, false);
     hk_stats st;
@@ -151,7 +130,7 @@ static void test_encoding(void **state)
 static void test_entities_and_mapping(void **state)
 {
     (void)state;
-    kb k = kb_open("mem-ent");
+    tu_scratch k = tu_scratch_open("mem-ent");
     run_ok(&k, HK_MEM_CREATE_ENTITIES,
            "{\"entities\":[{\"name\":\"Ada\",\"entityType\":\"person\","
            "\"observations\":[\"writes code\",\"\"]}]}",
@@ -195,13 +174,13 @@ static void test_entities_and_mapping(void **state)
     run_ok(&k, HK_MEM_DELETE_ENTITIES, "{\"entityNames\":[\"Ada\",\"nope\"]}",
            "{\"success\":true,\"message\":\"Entities deleted successfully\"}");
     assert_int_equal(fact_count(&k), 1);
-    kb_close(&k);
+    tu_scratch_close(&k);
 }
 
 static void test_observations_all_or_nothing(void **state)
 {
     (void)state;
-    kb k = kb_open("mem-obs");
+    tu_scratch k = tu_scratch_open("mem-obs");
     run_ok(&k, HK_MEM_CREATE_ENTITIES,
            "{\"entities\":[{\"name\":\"A\",\"entityType\":\"t\","
            "\"observations\":[\"one\"]}]}",
@@ -236,7 +215,7 @@ static void test_observations_all_or_nothing(void **state)
     expect_read(&k, GRAPH, NULL,
                 "{\"entities\":[{\"name\":\"A\",\"entityType\":\"t\","
                 "\"observations\":[\"two\",\"3\"]}],\"relations\":[]}");
-    kb_close(&k);
+    tu_scratch_close(&k);
 }
 
 /* Two calls in one transaction, as the server's group commit runs them: a
@@ -258,7 +237,7 @@ static hk_err run_group2(hk_txn *t, void *arg, hk_error *err)
 
 static void group_case(const char *bad_args, hk_mem_op bad_op, hk_err want)
 {
-    kb k = kb_open("mem-group");
+    tu_scratch k = tu_scratch_open("mem-group");
     run_ok(&k, HK_MEM_CREATE_ENTITIES,
            "{\"entities\":[{\"name\":\"A\",\"entityType\":\"t\","
            "\"observations\":[]}]}",
@@ -285,7 +264,7 @@ static void group_case(const char *bad_args, hk_mem_op bad_op, hk_err want)
         json_decref(w->args);
         json_decref(w->result);
     }
-    kb_close(&k);
+    tu_scratch_close(&k);
 }
 
 static void test_failed_call_leaves_txn_unchanged(void **state)
@@ -309,7 +288,7 @@ static void test_failed_call_leaves_txn_unchanged(void **state)
 }
 
 /* The names of the entities of a ranked (or plain) search, comma-joined. */
-static void ranked_names(kb *k, const char *query, bool rank, char *out,
+static void ranked_names(tu_scratch *k, const char *query, bool rank, char *out,
                          size_t cap)
 {
     hk_svc_mem_view_req req;
@@ -337,7 +316,7 @@ static void ranked_names(kb *k, const char *query, bool rank, char *out,
 static void test_ranked_search(void **state)
 {
     (void)state;
-    kb k = kb_open("mem-rank");
+    tu_scratch k = tu_scratch_open("mem-rank");
     /* creation order: weakest match first */
     run_ok(&k, HK_MEM_CREATE_ENTITIES,
            "{\"entities\":["
@@ -376,13 +355,13 @@ static void test_ranked_search(void **state)
     req.limit = 0;
     assert_int_equal(hk_svc_mem_view(t, &req, &g, &err), HK_ERR_INVALID);
     hk_txn_abort(t);
-    kb_close(&k);
+    tu_scratch_close(&k);
 }
 
 static void test_search_and_open(void **state)
 {
     (void)state;
-    kb k = kb_open("mem-search");
+    tu_scratch k = tu_scratch_open("mem-search");
     run_ok(&k, HK_MEM_CREATE_ENTITIES,
            "{\"entities\":[{\"name\":\"ΩΜΕΓΑ\",\"entityType\":\"Greek\","
            "\"observations\":[]},{\"name\":\"Иван\",\"entityType\":\"p\","
@@ -454,7 +433,7 @@ static void test_search_and_open(void **state)
     req.cursor = "r1";
     assert_int_equal(hk_svc_mem_view(t, &req, &g, &err), HK_ERR_INVALID);
     hk_txn_abort(t);
-    kb_close(&k);
+    tu_scratch_close(&k);
 }
 
 static void test_copy_marks(void **state)
@@ -512,7 +491,7 @@ static void test_copy_marks(void **state)
     }
 }
 
-static bool has_fact(kb *k, hk_statement st)
+static bool has_fact(tu_scratch *k, hk_statement st)
 {
     hk_txn *t = tu_begin(k->s, false);
     hk_fact_id id;
@@ -526,7 +505,7 @@ static bool has_fact(kb *k, hk_statement st)
 static void test_copies(void **state)
 {
     (void)state;
-    kb k = kb_open("mem-copies");
+    tu_scratch k = tu_scratch_open("mem-copies");
     run_ok(&k, HK_MEM_CREATE_ENTITIES,
            "{\"entities\":["
            "{\"name\":\"A\",\"entityType\":\"t\",\"observations\":"
@@ -642,14 +621,14 @@ static void test_copies(void **state)
                 "{\"entities\":[{\"name\":\"B\",\"entityType\":\"t\","
                 "\"observations\":[]}],\"relations\":[]}");
     assert_int_equal(fact_count(&k), 3); /* B and the two non-items */
-    kb_close(&k);
+    tu_scratch_close(&k);
 }
 
 /* rank orders the objects of one name by their own facts */
 static void test_ranked_copies(void **state)
 {
     (void)state;
-    kb k = kb_open("mem-rank-copies");
+    tu_scratch k = tu_scratch_open("mem-rank-copies");
     run_ok(&k, HK_MEM_CREATE_ENTITIES,
            "{\"entities\":["
            "{\"name\":\"T\",\"entityType\":\"a\",\"observations\":"
@@ -680,7 +659,7 @@ static void test_ranked_copies(void **state)
         assert_string_equal(types, want[rank]);
         json_decref(g);
     }
-    kb_close(&k);
+    tu_scratch_close(&k);
 }
 
 int main(void)

@@ -373,16 +373,12 @@ static void test_schema_version_refused(void **state)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 32);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    txn = tu_raw_begin(dir, &env);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
     uint8_t v[4] = {0, 0, 0, 99};
     MDB_val k = {14, "schema_version"}, d = {4, v};
     assert_int_equal(mdb_put(txn, dbi, &k, &d, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    tu_raw_commit(env, txn);
     hk_store_options o = {0};
     hk_error err;
     assert_int_equal(hk_store_open(dir, &o, &s, &err), HK_ERR_VERSION);
@@ -850,10 +846,7 @@ static void test_damaged_records(void **state)
     MDB_txn *txn;
     MDB_dbi dbi;
     uint64_t rng = 5;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 32);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    txn = tu_raw_begin(dir, &env);
     assert_int_equal(mdb_dbi_open(txn, "fact", MDB_INTEGERKEY, &dbi), 0);
     for (size_t id = 1; id <= 200; id++) {
         uint8_t junk[64];
@@ -864,8 +857,7 @@ static void test_damaged_records(void **state)
         MDB_val k = {sizeof id, &id}, d = {len, junk};
         assert_int_equal(mdb_put(txn, dbi, &k, &d, 0), 0);
     }
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    tu_raw_commit(env, txn);
 
     s = tu_open(dir);
     t = tu_begin(s, false);
@@ -943,10 +935,7 @@ static void test_check_detects_index_damage(void **state)
         MDB_env *env;
         MDB_txn *txn;
         MDB_dbi dbi;
-        assert_int_equal(mdb_env_create(&env), 0);
-        mdb_env_set_maxdbs(env, 32);
-        assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
-        assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        txn = tu_raw_begin(dir, &env);
         if (round == 0) { /* drop every by_arg entry of one key */
             assert_int_equal(
                 mdb_dbi_open(txn, "by_arg", MDB_DUPSORT | MDB_DUPFIXED, &dbi),
@@ -963,16 +952,10 @@ static void test_check_detects_index_damage(void **state)
             MDB_val k = {5, "facts"}, d = {8, v};
             assert_int_equal(mdb_put(txn, dbi, &k, &d, 0), 0);
         }
-        assert_int_equal(mdb_txn_commit(txn), 0);
-        mdb_env_close(env);
+        tu_raw_commit(env, txn);
         s = tu_open(dir);
         t = tu_begin(s, false);
-        bool ok = true;
-        char why[256];
-        hk_error err;
-        assert_int_equal(hks_store_check(t, &ok, why, sizeof why, &err), HK_OK);
-        assert_false(ok);
-        assert_non_null(strstr(why, round == 0 ? "by_arg" : "counter"));
+        tu_check_fails(t, round == 0 ? "by_arg" : "counter");
         hk_txn_abort(t);
         tu_discard(s, dir);
     }

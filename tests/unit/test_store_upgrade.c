@@ -101,10 +101,7 @@ static void make_v2(const char *dir)
     MDB_dbi arg, meta;
     MDB_cursor *c;
     MDB_val k, d;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 32);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    txn = tu_raw_begin(dir, &env);
     assert_int_equal(
         mdb_dbi_open(txn, "by_arg", MDB_DUPSORT | MDB_DUPFIXED, &arg), 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
@@ -134,8 +131,7 @@ static void make_v2(const char *dir)
     uint8_t v[4] = {0, 0, 0, 2};
     MDB_val vk = {14, "schema_version"}, vd = {4, v};
     assert_int_equal(mdb_put(txn, meta, &vk, &vd, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    tu_raw_commit(env, txn);
 }
 
 /* A new KB writes covering rows; a format 2 copy of it is refused
@@ -185,10 +181,7 @@ static void test_check_wrong_coarg(void **state)
     MDB_dbi arg;
     MDB_cursor *c;
     MDB_val k, d;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 32);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    txn = tu_raw_begin(dir, &env);
     assert_int_equal(
         mdb_dbi_open(txn, "by_arg", MDB_DUPSORT | MDB_DUPFIXED, &arg), 0);
     assert_int_equal(mdb_cursor_open(txn, arg, &c), 0);
@@ -201,17 +194,11 @@ static void test_check_wrong_coarg(void **state)
     dup[14] ^= 1; /* another symbol id as co-argument */
     MDB_val nk = {4, key}, nd = {15, dup};
     assert_int_equal(mdb_put(txn, arg, &nk, &nd, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    tu_raw_commit(env, txn);
 
     s = tu_open(dir);
     t = tu_begin(s, false);
-    bool ok = true;
-    char why[256];
-    hk_error err;
-    assert_int_equal(hks_store_check(t, &ok, why, sizeof why, &err), HK_OK);
-    assert_false(ok);
-    assert_non_null(strstr(why, "by_arg"));
+    tu_check_fails(t, "by_arg");
     hk_txn_abort(t);
     tu_discard(s, dir);
 }

@@ -169,6 +169,62 @@ static inline void tu_check(hk_txn *t)
     assert_true(ok);
 }
 
+/* Asserts that the store's own check finds damage and that its reason
+ * names want (a database, a counter). */
+static inline void tu_check_fails(hk_txn *t, const char *want)
+{
+    bool ok = true;
+    char why[256];
+    hk_error err;
+    assert_int_equal(hks_store_check(t, &ok, why, sizeof why, &err), HK_OK);
+    assert_false(ok);
+    if (!strstr(why, want)) fprintf(stderr, "check: %s\n", why);
+    assert_non_null(strstr(why, want));
+}
+
+/* Raw LMDB access to the closed KB at dir, for tests that damage it or
+ * write what an older version wrote: a write transaction, its
+ * environment in *env. */
+static inline MDB_txn *tu_raw_begin(const char *dir, MDB_env **env)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_env_create(env), 0);
+    mdb_env_set_maxdbs(*env, 32);
+    assert_int_equal(mdb_env_open(*env, dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(*env, NULL, 0, &txn), 0);
+    return txn;
+}
+
+static inline void tu_raw_commit(MDB_env *env, MDB_txn *txn)
+{
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* A scratch KB for the service tests: its directory and open store. */
+typedef struct tu_scratch {
+    char *dir;   /* scratch directory (tu_tmpdir) */
+    hk_store *s; /* open store */
+} tu_scratch;
+
+static inline tu_scratch tu_scratch_open(const char *tag)
+{
+    tu_scratch k;
+    k.dir = tu_tmpdir(tag);
+    k.s = tu_open(k.dir);
+    return k;
+}
+
+/* Checks the store's consistency, then closes it and removes the
+ * directory. */
+static inline void tu_scratch_close(tu_scratch *k)
+{
+    hk_txn *t = tu_begin(k->s, false);
+    tu_check(t);
+    hk_txn_abort(t);
+    tu_discard(k->s, k->dir);
+}
+
 /* One step of q: true with *f filled, false at its end. An error fails
  * the test: a loop over a query must not end early and silently. Main
  * thread only (cmocka's asserts); threads count errors instead. */

@@ -474,6 +474,18 @@ static hkc_err call_json(hkc_client *c, const char *method, const char *path,
     return HKC_OK;
 }
 
+/* call_json on a path built in *path; built is false when building it ran
+ * out of memory. Releases the path either way. */
+static hkc_err call_built(hkc_client *c, const char *method, sbuf *path,
+                          bool built, arena **out, hkc_error *err)
+{
+    *out = NULL;
+    hkc_err rc = built ? call_json(c, method, path->data, NULL, NULL, out, err)
+                       : NOMEM(err);
+    mem_release(path->data);
+    return rc;
+}
+
 /* ==== Decoding ==== */
 
 static const char *jstr(json_t *o, const char *key)
@@ -819,13 +831,9 @@ hkc_err hkc_delete_statement(hkc_client *c, const char *statement,
     if (!c || !statement)
         return fail(err, HKC_ERR_INVALID, "a client and a statement needed");
     sbuf p = {0};
-    if (!sb_str(&p, "/v2/facts") || !qs(c, &p, "statement", statement)) {
-        mem_release(p.data);
-        return NOMEM(err);
-    }
+    bool built = sb_str(&p, "/v2/facts") && qs(c, &p, "statement", statement);
     arena *a;
-    hkc_err rc = call_json(c, "DELETE", p.data, NULL, NULL, &a, err);
-    mem_release(p.data);
+    hkc_err rc = call_built(c, "DELETE", &p, built, &a, err);
     return rc == HKC_OK ? fact_answer(a, "fact", out, err) : rc;
 }
 
@@ -889,13 +897,13 @@ void hkc_page_free(hkc_page *p)
     memset(p, 0, sizeof(*p));
 }
 
-/* Fetches path and decodes it as a page into *out. */
-static hkc_err page_call(hkc_client *c, sbuf *path, bool with_bindings,
-                         hkc_page *out, arena **keep, hkc_error *err)
+/* Fetches path (see call_built) and decodes it as a page into *out. */
+static hkc_err page_call(hkc_client *c, sbuf *path, bool built,
+                         bool with_bindings, hkc_page *out, arena **keep,
+                         hkc_error *err)
 {
     arena *a;
-    hkc_err rc = call_json(c, "GET", path->data, NULL, NULL, &a, err);
-    mem_release(path->data);
+    hkc_err rc = call_built(c, "GET", path, built, &a, err);
     if (rc != HKC_OK) return rc;
     rc = parse_page(a, with_bindings, out, err);
     if (rc != HKC_OK) {
@@ -915,12 +923,9 @@ hkc_err hkc_query(hkc_client *c, const char *pattern, size_t limit,
     if (!c || !pattern)
         return fail(err, HKC_ERR_INVALID, "a client and a pattern needed");
     sbuf p = {0};
-    if (!sb_str(&p, "/v2/query") || !qs(c, &p, "q", pattern) ||
-        !qs_num(c, &p, "limit", limit) || !qs(c, &p, "cursor", cursor)) {
-        mem_release(p.data);
-        return NOMEM(err);
-    }
-    return page_call(c, &p, true, out, NULL, err);
+    bool built = sb_str(&p, "/v2/query") && qs(c, &p, "q", pattern) &&
+                 qs_num(c, &p, "limit", limit) && qs(c, &p, "cursor", cursor);
+    return page_call(c, &p, built, true, out, NULL, err);
 }
 
 hkc_err hkc_entity(hkc_client *c, const char *name, size_t limit,
@@ -936,12 +941,8 @@ hkc_err hkc_entity(hkc_client *c, const char *name, size_t limit,
     bool ok = sb_str(&p, "/v2/entities/") && sb_str(&p, e) &&
               qs_num(c, &p, "limit", limit) && qs(c, &p, "cursor", cursor);
     curl_free(e);
-    if (!ok) {
-        mem_release(p.data);
-        return NOMEM(err);
-    }
     arena *a = NULL;
-    hkc_err rc = page_call(c, &p, false, out, &a, err);
+    hkc_err rc = page_call(c, &p, ok, false, out, &a, err);
     if (rc == HKC_OK && fact_count) *fact_count = juint(a->root, "fact_count");
     return rc;
 }
@@ -1019,14 +1020,10 @@ hkc_err hkc_search(hkc_client *c, const char *text, size_t limit,
     if (!c || !text)
         return fail(err, HKC_ERR_INVALID, "a client and a text needed");
     sbuf p = {0};
-    if (!sb_str(&p, "/v2/search") || !qs(c, &p, "q", text) ||
-        !qs_num(c, &p, "limit", limit) || !qs(c, &p, "mode", mode)) {
-        mem_release(p.data);
-        return NOMEM(err);
-    }
+    bool built = sb_str(&p, "/v2/search") && qs(c, &p, "q", text) &&
+                 qs_num(c, &p, "limit", limit) && qs(c, &p, "mode", mode);
     arena *a;
-    hkc_err rc = call_json(c, "GET", p.data, NULL, NULL, &a, err);
-    mem_release(p.data);
+    hkc_err rc = call_built(c, "GET", &p, built, &a, err);
     if (rc != HKC_OK) return rc;
     json_t *res = json_object_get(a->root, "results");
     size_t n = json_array_size(res);
@@ -1062,14 +1059,10 @@ hkc_err hkc_neighbours(hkc_client *c, const char *entity, unsigned depth,
     if (!c || !entity)
         return fail(err, HKC_ERR_INVALID, "a client and an entity needed");
     sbuf p = {0};
-    if (!sb_str(&p, "/v2/graph/neighbours") || !qs(c, &p, "entity", entity) ||
-        !qs_num(c, &p, "depth", depth)) {
-        mem_release(p.data);
-        return NOMEM(err);
-    }
+    bool built = sb_str(&p, "/v2/graph/neighbours") &&
+                 qs(c, &p, "entity", entity) && qs_num(c, &p, "depth", depth);
     arena *a;
-    hkc_err rc = call_json(c, "GET", p.data, NULL, NULL, &a, err);
-    mem_release(p.data);
+    hkc_err rc = call_built(c, "GET", &p, built, &a, err);
     if (rc != HKC_OK) return rc;
     json_t *nodes = json_object_get(a->root, "nodes");
     json_t *edges = json_object_get(a->root, "edges");
@@ -1117,15 +1110,11 @@ hkc_err hkc_find_paths(hkc_client *c, const char *from, const char *to,
     if (!c || !from || !to)
         return fail(err, HKC_ERR_INVALID, "a client, from and to needed");
     sbuf p = {0};
-    if (!sb_str(&p, "/v2/graph/path") || !qs(c, &p, "from", from) ||
-        !qs(c, &p, "to", to) || !qs_num(c, &p, "max_len", max_len) ||
-        !qs_num(c, &p, "k", k)) {
-        mem_release(p.data);
-        return NOMEM(err);
-    }
+    bool built = sb_str(&p, "/v2/graph/path") && qs(c, &p, "from", from) &&
+                 qs(c, &p, "to", to) && qs_num(c, &p, "max_len", max_len) &&
+                 qs_num(c, &p, "k", k);
     arena *a;
-    hkc_err rc = call_json(c, "GET", p.data, NULL, NULL, &a, err);
-    mem_release(p.data);
+    hkc_err rc = call_built(c, "GET", &p, built, &a, err);
     if (rc != HKC_OK) return rc;
     json_t *paths = json_object_get(a->root, "paths");
     size_t n = json_array_size(paths);
@@ -1163,14 +1152,10 @@ hkc_err hkc_audit(hkc_client *c, size_t limit, uint64_t before,
     memset(out, 0, sizeof(*out));
     if (!c) return fail(err, HKC_ERR_INVALID, "a client needed");
     sbuf p = {0};
-    if (!sb_str(&p, "/v2/audit") || !qs_num(c, &p, "limit", limit) ||
-        !qs_num(c, &p, "before", before)) {
-        mem_release(p.data);
-        return NOMEM(err);
-    }
+    bool built = sb_str(&p, "/v2/audit") && qs_num(c, &p, "limit", limit) &&
+                 qs_num(c, &p, "before", before);
     arena *a;
-    hkc_err rc = call_json(c, "GET", p.data, NULL, NULL, &a, err);
-    mem_release(p.data);
+    hkc_err rc = call_built(c, "GET", &p, built, &a, err);
     if (rc != HKC_OK) return rc;
     json_t *es = json_object_get(a->root, "entries");
     if (!json_is_array(es)) {

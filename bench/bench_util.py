@@ -1,0 +1,56 @@
+"""Helpers shared by the Python benchmarks that drive `hakgal serve`
+(repl_batch.py, repl_nodes.py, store_pages.py): storage write-out of a
+process, batch POSTs, /metrics values and one replication-lag probe."""
+import json
+import time
+
+
+def written(pid):
+    """Bytes process pid caused to be written to storage so far (its
+    LMDB page write-out: /proc/PID/io write_bytes)."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    return 0
+
+
+def post_batch(conn, body):
+    """POSTs a /v2/facts/batch body; the number of facts it created."""
+    conn.request("POST", "/v2/facts/batch", body=body,
+                 headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    if r.status != 200:
+        raise RuntimeError("batch: %d %s" % (r.status, data[:300]))
+    return json.loads(data)["created"]
+
+
+def metric(s, name, missing):
+    """The value of metric `name` in s's /metrics, or `missing`."""
+    st, _, m = s.request("GET", "/metrics")
+    for x in m.splitlines():
+        if x.startswith(name + " "):
+            return float(x.split()[1])
+    return missing
+
+
+def lag_probe(ca, cc, tag, i):
+    """Milliseconds from writing Lag(TAG_I) through connection ca until
+    connection cc finds it (gives up after 30 s). The fact's id on the
+    reader may differ (--ack log answers 202 with the offset), so it is
+    found by statement."""
+    t0 = time.perf_counter()
+    ca.request("POST", "/v2/facts",
+                body='{"statement":"Lag(%s_%d)"}' % (tag, i),
+                headers={"Content-Type": "application/json"})
+    r = ca.getresponse()
+    r.read()
+    path = "/v2/facts?predicate=Lag&entity=%s_%d&limit=1" % (tag, i)
+    until = time.time() + 30
+    while time.time() < until:
+        cc.request("GET", path)
+        rr = cc.getresponse()
+        if b'"count":1' in rr.read():
+            break
+    return (time.perf_counter() - t0) * 1000
