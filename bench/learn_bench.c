@@ -49,10 +49,41 @@ static bool on_epoch(void *ud, uint32_t epoch, uint32_t epochs, double loss,
 
 static void print_metrics(const char *what, const hkl_metrics *m)
 {
-    printf("%-14s MRR %.4f  Hits@1 %.4f  Hits@3 %.4f  Hits@10 %.4f  (%llu "
+    printf("%-16s MRR %.4f  Hits@1 %.4f  Hits@3 %.4f  Hits@10 %.4f  (%llu "
            "ranks)\n",
            what, m->mrr, m->hits1, m->hits3, m->hits10,
            (unsigned long long)m->n);
+}
+
+/* The test edges whose two entities both appear in a training edge:
+ * every rank of them can be earned from the training split (an entity
+ * no training edge mentions has nothing to be ranked by). */
+static void answerable(const hkl_model *m, const hkl_data *d)
+{
+    uint8_t *seen = hk_calloc((size_t)d->ent.n + 1, 1);
+    hkl_triple *sub = hk_malloc((d->n[HKL_TEST] + 1) * sizeof *sub);
+    size_t n = 0;
+    if (!seen || !sub) goto done;
+    for (size_t i = 0; i < d->n[HKL_TRAIN]; i++)
+        seen[d->split[HKL_TRAIN][i].h] = seen[d->split[HKL_TRAIN][i].t] = 1;
+    for (size_t i = 0; i < d->n[HKL_TEST]; i++) {
+        hkl_triple x = d->split[HKL_TEST][i];
+        if (seen[x.h] && seen[x.t]) sub[n++] = x;
+    }
+    printf("answerable subset: %zu of %zu test edges\n", n, d->n[HKL_TEST]);
+    hkl_metrics mo, fr, pa, bo, co;
+    if (!hkl_eval(m, &m->known, sub, n, m->p.threads, &mo))
+        print_metrics("  model", &mo);
+    if (!hkl_baselines(d, sub, n, &fr, &pa)) {
+        print_metrics("  most frequent", &fr);
+        print_metrics("  1-hop path", &pa);
+    }
+    if (!hkl_eval_backoff(m, d, sub, n, &bo))
+        print_metrics("  freq + model", &bo);
+    if (!hkl_eval_combo(m, d, sub, n, &co)) print_metrics("  combined", &co);
+done:
+    hk_free(seen);
+    hk_free(sub);
 }
 
 static int bench_train(int argc, char **argv)
@@ -106,6 +137,17 @@ static int bench_train(int argc, char **argv)
     hkl_metrics bo;
     if (!hkl_eval_backoff(m, &d, d.split[HKL_TEST], d.n[HKL_TEST], &bo))
         print_metrics("freq + model", &bo);
+    if (m->combo.fitted) {
+        hkl_metrics co;
+        print_metrics("combined (valid)", &m->combo.valid);
+        if (!hkl_eval_combo(m, &d, d.split[HKL_TEST], d.n[HKL_TEST], &co))
+            print_metrics("combined", &co);
+        printf("combined weights:");
+        for (int k = 0; k < HKL_COMBO_NF; k++)
+            printf(" %.4g", m->combo.w[k]);
+        printf(" (model freq seen path adjacent type degree)\n");
+        answerable(m, &d);
+    }
     hkl_model_free(m);
     hkl_data_free(&d);
     return 0;

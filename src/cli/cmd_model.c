@@ -188,6 +188,7 @@ static int model_info(cli_ctx *c)
         print_metrics("test", &m->test);
         printf("calibration: plausibility = 1 / (1 + exp(-(%.4f s + %.4f)))\n",
                m->platt_a, m->platt_b);
+        if (m->combo.fitted) print_metrics("combined, valid", &m->combo.valid);
     }
     close_model(s, t, h);
     return rc;
@@ -201,6 +202,7 @@ static void print_eval(const hk_svc_model_eval_res *r)
     print_metrics("most frequent", &r->freq);
     print_metrics("1-hop path", &r->path);
     if (r->backoff.n) print_metrics("freq + model", &r->backoff);
+    if (r->combo.n) print_metrics("combined", &r->combo);
     if (r->unknown)
         printf("%llu test edges name entities or relations the model never "
                "saw (not ranked)\n",

@@ -161,6 +161,23 @@ typedef struct hkl_metrics {
     uint64_t n;       /* ranks counted (2 per triple) */
 } hkl_metrics;
 
+/* Weights of the combined ranker (learn_combo.c), fitted on the
+ * validation split; the features, in order: model score, log(1 + answer
+ * frequency), answer seen, log(1 + 1-hop evidence), adjacent to the
+ * query entity, type overlap, log(1 + degree). */
+#define HKL_COMBO_NF 7
+typedef struct hkl_combo {
+    bool fitted;            /* false: no weights (no validation split,
+                               a KB too large for the dense features,
+                               or a model file of version 1) */
+    double w[HKL_COMBO_NF]; /* weight per feature, raw units */
+    uint64_t fit_queries;   /* validation queries fitted on */
+    uint64_t fit_rows;      /* candidate rows over all of them */
+    double fit_loss;        /* mean penalised negative log-likelihood */
+    hkl_metrics valid;      /* combined ranker on the validation split
+                               (the fit's own data: optimistic) */
+} hkl_combo;
+
 typedef struct hkl_model {
     hkl_params p;           /* hyperparameters it was trained with */
     uint32_t width;         /* floats per vector (dim or 2 * dim) */
@@ -187,6 +204,7 @@ typedef struct hkl_model {
     int8_t *Q;              /* int8 copy of E for predict scans, or NULL
                                (hkl_quantize; not stored in the file) */
     float *q_scale;         /* per entity: E row = q_scale * Q row */
+    hkl_combo combo;        /* combined ranker (fitted by hkl_train) */
 } hkl_model;
 
 /* Progress of training: after every epoch (valid_mrr < 0 when not
@@ -258,6 +276,30 @@ hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
  * not ranked, as in hkl_eval. HK_ERR_LIMIT and HK_ERR_NOMEM as above. */
 hk_err hkl_eval_backoff(const hkl_model *m, const hkl_data *d,
                         const hkl_triple *v, size_t n, hkl_metrics *out);
+
+/* ==== Combined ranker ====
+ * score(e) = w . x(e) over the features of HKL_COMBO_NF for the query
+ * (q, r, ?): the model's raw score beside the frequency prior, 1-hop
+ * rule evidence, adjacency, a type overlap learned from the answer sets
+ * of the relations, and the degree, all counted on d's training split
+ * (learn_combo.c). hkl_train fits the weights on the validation split. */
+
+/* Fits m->combo on up to 1000 of d's validation triples (both
+ * directions), features from d's training split; random candidates (KBs
+ * over 4096 entities) drawn with seed: deterministic. No validation
+ * triples: m->combo.fitted stays false, HK_OK. m's ids must be d's first
+ * ids (HK_ERR_INVALID); HK_ERR_LIMIT when 2 R x N or (2 R)^2 exceeds
+ * 2^26; HK_ERR_NOMEM. */
+#define HKL_COMBO_ALL ((1u << HKL_COMBO_NF) - 1)
+/* mask: bit k set = feature k is used; the others keep weight 0
+ * (HKL_COMBO_ALL in training; fewer to measure what a feature adds). */
+hk_err hkl_combo_fit(hkl_model *m, const hkl_data *d, uint64_t seed,
+                     uint32_t mask);
+/* Filtered metrics of the combined ranker with m->combo's weights
+ * (HK_ERR_STATE when not fitted), features from d's training split;
+ * otherwise as hkl_eval_backoff. */
+hk_err hkl_eval_combo(const hkl_model *m, const hkl_data *d,
+                      const hkl_triple *v, size_t n, hkl_metrics *out);
 
 /* ==== Ranking candidates ==== */
 

@@ -197,6 +197,22 @@ json_t *hk_svc_model_info_jansson(const hkl_model *m, bool age_known,
         m->train_seconds, "last_loss", m->last_loss, "triples",
         (json_int_t)m->n_train, "triples_per_second", m->triples_per_sec,
         "bytes_per_entity", (json_int_t)((size_t)m->width * sizeof(float)));
+    if (j && m->combo.fitted) {
+        static const char *names[HKL_COMBO_NF] = {
+            "model",    "log_freq", "seen",      "log_path",
+            "adjacent", "type",     "log_degree"};
+        json_t *w = json_object();
+        for (int k = 0; k < HKL_COMBO_NF; k++)
+            json_object_set_new(w, names[k], json_real(m->combo.w[k]));
+        json_object_set_new(j, "combined",
+                            json_pack("{s:o, s:I, s:f, s:o}", "weights", w,
+                                      "fit_queries",
+                                      (json_int_t)m->combo.fit_queries,
+                                      "fit_loss", m->combo.fit_loss, "valid",
+                                      hk_svc_metrics_jansson(&m->combo.valid)));
+    } else if (j) {
+        json_object_set_new(j, "combined", json_null());
+    }
     if (j && age_known)
         json_object_set_new(j, "age", json_integer((json_int_t)age));
     return j;
@@ -549,6 +565,8 @@ static hk_err eval_data(const hkl_data *d, const hkl_model *m,
     if (!rc) {
         rc = hkl_baselines(d, v, take, &res->freq, &res->path);
         if (!rc) rc = hkl_eval_backoff(m, d, v, take, &res->backoff);
+        if (!rc && m->combo.fitted)
+            rc = hkl_eval_combo(m, d, v, take, &res->combo);
         if (rc == HK_ERR_LIMIT) rc = HK_OK; /* too large: no baselines */
     }
     hk_free(v);
@@ -609,13 +627,14 @@ hk_err hk_svc_model_eval_split(const char *dir, const hk_svc_model_train_req *r,
 
 json_t *hk_svc_model_eval_jansson(const hk_svc_model_eval_res *res)
 {
-    return json_pack("{s:o, s:o, s:{s:o, s:o}, s:I, s:I}", "model",
-                     hk_svc_metrics_jansson(&res->model), "frequency_backoff",
-                     hk_svc_metrics_jansson(&res->backoff), "baselines",
-                     "most_frequent", hk_svc_metrics_jansson(&res->freq),
-                     "one_hop_path", hk_svc_metrics_jansson(&res->path),
-                     "test_triples", (json_int_t)res->test_triples, "unknown",
-                     (json_int_t)res->unknown);
+    return json_pack(
+        "{s:o, s:o, s:o, s:{s:o, s:o}, s:I, s:I}", "model",
+        hk_svc_metrics_jansson(&res->model), "frequency_backoff",
+        hk_svc_metrics_jansson(&res->backoff), "combined",
+        res->combo.n ? hk_svc_metrics_jansson(&res->combo) : json_null(),
+        "baselines", "most_frequent", hk_svc_metrics_jansson(&res->freq),
+        "one_hop_path", hk_svc_metrics_jansson(&res->path), "test_triples",
+        (json_int_t)res->test_triples, "unknown", (json_int_t)res->unknown);
 }
 
 /* ==== Names of a statement ==== */

@@ -198,6 +198,8 @@ typedef struct hk_svc_model_eval_res {
     hkl_metrics path;      /* 1-hop path heuristic */
     hkl_metrics backoff;   /* the model behind the frequency prior
                               (hkl_eval_backoff; n = 0: not measured) */
+    hkl_metrics combo;     /* the combined ranker (hkl_eval_combo; n = 0:
+                              not fitted or too large) */
     uint64_t test_triples; /* test edges evaluated */
     uint64_t unknown;      /* test edges naming entities or relations
                               the model never saw (not ranked) */
