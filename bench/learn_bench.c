@@ -145,7 +145,7 @@ static int bench_train(int argc, char **argv)
         printf("combined weights:");
         for (int k = 0; k < HKL_COMBO_NF; k++)
             printf(" %.4g", m->combo.w[k]);
-        printf(" (model freq seen path adjacent type degree)\n");
+        printf(" (model freq seen path adjacent type degree role two-hop)\n");
         answerable(m, &d);
     }
     hkl_model_free(m);

@@ -164,8 +164,9 @@ typedef struct hkl_metrics {
 /* Weights of the combined ranker (learn_combo.c), fitted on the
  * validation split; the features, in order: model score, log(1 + answer
  * frequency), answer seen, log(1 + 1-hop evidence), adjacent to the
- * query entity, type overlap, log(1 + degree). */
-#define HKL_COMBO_NF 7
+ * query entity, type overlap, log(1 + degree), log(1 + edges on the
+ * answer's side), log(1 + two-hop walks from the query entity). */
+#define HKL_COMBO_NF 9
 typedef struct hkl_combo {
     bool fitted;            /* false: no weights (no validation split,
                                a KB too large for the dense features,

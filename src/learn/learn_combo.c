@@ -16,8 +16,14 @@
  *               e is "of the kind" rd asks for when the relations it
  *               answers share answers with rd (the domain and range a
  *               schema would state, learned from the data);
- *   6 degree    log(1 + training edges that mention e).
- * An entity no training edge mentions has features 1-6 at zero: only the
+ *   6 degree    log(1 + training edges that mention e);
+ *   7 role      log(1 + training edges whose tail (rd forward) or head
+ *               (rd reciprocal) is e, any relation: the side of a fact
+ *               e stands on, known even for a relation never seen;
+ *   8 two-hop   log(1 + walks q - x - e over two training edges, any
+ *               relations, either way; at most HOP2_MAX steps a query,
+ *               in a fixed order, so that a hub cannot stall it).
+ * An entity no training edge mentions has features 1-8 at zero: only the
  * model can order those, and it has not learned them either.
  *
  * ==== Fit ====
@@ -52,22 +58,27 @@
 #define FIT_QUERIES 2000u
 #define FIT_ITERS 50
 #define FIT_L2 1.0
+#define HOP2_MAX (1u << 16)
 
 /* ==== Features ==== */
 
 typedef struct feat {
-    uint32_t N;    /* entities of d */
-    uint32_t R;    /* relations of d */
-    uint32_t NM;   /* entities of the model (a prefix of d's) */
-    uint32_t RM;   /* relations of the model */
-    float *fr;     /* 2R x N: times e answers rd in training */
-    float *type;   /* 2R x N: feature 5 */
-    float *conf;   /* 2R x 2R: confidence of rule r2d => rd */
-    float *deg;    /* N: log(1 + training edges of e) */
-    hkl_known trk; /* the training edges */
-    float *ms;     /* per query: model scores (NM) */
-    float *path;   /* per query: 1-hop evidence (N) */
-    uint8_t *adj;  /* per query: 1 when e is linked to q (N) */
+    uint32_t N;       /* entities of d */
+    uint32_t R;       /* relations of d */
+    uint32_t NM;      /* entities of the model (a prefix of d's) */
+    uint32_t RM;      /* relations of the model */
+    float *fr;        /* 2R x N: times e answers rd in training */
+    float *type;      /* 2R x N: feature 5 */
+    float *conf;      /* 2R x 2R: confidence of rule r2d => rd */
+    float *deg;       /* N: log(1 + training edges of e) */
+    float *role;      /* 2 x N: log(1 + edges with e as tail, as head) */
+    uint32_t *nb_off; /* N + 1: e's neighbours are nb[nb_off[e]..[e+1]) */
+    uint32_t *nb;     /* the other end of every training edge, per end */
+    float *hop2;      /* per query: walks q - x - e (N) */
+    hkl_known trk;    /* the training edges */
+    float *ms;        /* per query: model scores (NM) */
+    float *path;      /* per query: 1-hop evidence (N) */
+    uint8_t *adj;     /* per query: 1 when e is linked to q (N) */
 } feat;
 
 static void feat_free(feat *f)
@@ -76,6 +87,10 @@ static void feat_free(feat *f)
     hk_free(f->type);
     hk_free(f->conf);
     hk_free(f->deg);
+    hk_free(f->role);
+    hk_free(f->nb_off);
+    hk_free(f->nb);
+    hk_free(f->hop2);
     hk_free(f->ms);
     hk_free(f->path);
     hk_free(f->adj);
@@ -108,6 +123,10 @@ static hk_err feat_build(feat *f, const hkl_model *m, const hkl_data *d)
     f->fr = hk_calloc((size_t)RD * N + 1, sizeof *f->fr);
     f->type = hk_calloc((size_t)RD * N + 1, sizeof *f->type);
     f->deg = hk_calloc((size_t)N + 1, sizeof *f->deg);
+    f->role = hk_calloc((size_t)2 * N + 1, sizeof *f->role);
+    f->nb_off = hk_calloc((size_t)N + 2, sizeof *f->nb_off);
+    f->nb = hk_malloc((2 * n_tr + 1) * sizeof *f->nb);
+    f->hop2 = hk_calloc((size_t)N + 1, sizeof *f->hop2);
     f->ms = hk_calloc((size_t)f->NM + 1, sizeof *f->ms);
     f->path = hk_calloc((size_t)N + 1, sizeof *f->path);
     f->adj = hk_calloc((size_t)N + 1, 1);
@@ -116,7 +135,8 @@ static hk_err feat_build(feat *f, const hkl_model *m, const hkl_data *d)
     uint32_t *list = hk_malloc(((size_t)RD + 1) * sizeof *list);
     hk_err rc = HK_ERR_NOMEM;
     if (!f->fr || !f->type || !f->deg || !f->ms || !f->path || !f->adj ||
-        !inter || !n_ans || !list)
+        !f->role || !f->nb_off || !f->nb || !f->hop2 ||
+        n_tr >= UINT32_MAX / 2 || !inter || !n_ans || !list)
         goto done;
     if (hkl_known_build(&f->trk, tr, n_tr)) goto done;
     if (hkl_rule_conf(d, &f->conf)) goto done;
@@ -125,9 +145,28 @@ static hk_err feat_build(feat *f, const hkl_model *m, const hkl_data *d)
         f->fr[(size_t)(tr[i].r + R) * N + tr[i].h] += 1;
         f->deg[tr[i].h] += 1;
         f->deg[tr[i].t] += 1;
+        f->role[tr[i].t] += 1;
+        f->role[(size_t)N + tr[i].h] += 1;
+        if (tr[i].h != tr[i].t) {
+            f->nb_off[tr[i].h + 1]++;
+            f->nb_off[tr[i].t + 1]++;
+        }
     }
-    for (uint32_t e = 0; e < N; e++)
+    for (uint32_t e = 0; e < N; e++) {
         f->deg[e] = log1pf(f->deg[e]);
+        f->role[e] = log1pf(f->role[e]);
+        f->role[(size_t)N + e] = log1pf(f->role[(size_t)N + e]);
+        f->nb_off[e + 1] += f->nb_off[e];
+    }
+    /* neighbour lists (self-loops left out), filled in training order */
+    for (size_t i = 0; i < n_tr; i++) {
+        if (tr[i].h == tr[i].t) continue;
+        f->nb[f->nb_off[tr[i].h]++] = tr[i].t;
+        f->nb[f->nb_off[tr[i].t]++] = tr[i].h;
+    }
+    for (uint32_t e = N; e > 0; e--) /* back to the starts */
+        f->nb_off[e] = f->nb_off[e - 1];
+    f->nb_off[0] = 0;
     /* answer-set overlaps: per entity, every pair of the relation-
      * directions it answers (sum of k^2 over entities, k <= 2R) */
     for (uint32_t e = 0; e < N; e++) {
@@ -163,7 +202,8 @@ done:
     return rc;
 }
 
-/* Fills the per-query rows (model scores, 1-hop evidence, adjacency). */
+/* Fills the per-query rows (model scores, 1-hop evidence, adjacency,
+ * two-hop walks). */
 static void feat_query(feat *f, const hkl_model *m, uint32_t q, uint32_t rd)
 {
     const uint32_t N = f->N, R = f->R, RD = 2 * R;
@@ -186,6 +226,15 @@ static void feat_query(feat *f, const hkl_model *m, uint32_t q, uint32_t rd)
             f->adj[e] = 1;
         }
     }
+    memset(f->hop2, 0, (size_t)N * sizeof *f->hop2);
+    uint32_t steps = 0;
+    for (uint32_t i = f->nb_off[q]; i < f->nb_off[q + 1]; i++) {
+        uint32_t x = f->nb[i];
+        for (uint32_t j = f->nb_off[x]; j < f->nb_off[x + 1]; j++) {
+            if (++steps > HOP2_MAX) return;
+            if (f->nb[j] != q) f->hop2[f->nb[j]] += 1;
+        }
+    }
 }
 
 /* The features of candidate e for the query of the last feat_query. */
@@ -199,6 +248,8 @@ static void feat_of(const feat *f, uint32_t rd, uint32_t e, double *x)
     x[4] = f->adj[e];
     x[5] = f->type[(size_t)rd * f->N + e];
     x[6] = f->deg[e];
+    x[7] = f->role[(size_t)(rd < f->R ? 0 : f->N) + e];
+    x[8] = log1p((double)f->hop2[e]);
 }
 
 static double dotw(const double *w, const double *x)

@@ -199,8 +199,8 @@ json_t *hk_svc_model_info_jansson(const hkl_model *m, bool age_known,
         "bytes_per_entity", (json_int_t)((size_t)m->width * sizeof(float)));
     if (j && m->combo.fitted) {
         static const char *names[HKL_COMBO_NF] = {
-            "model",    "log_freq", "seen",      "log_path",
-            "adjacent", "type",     "log_degree"};
+            "model", "log_freq",   "seen",     "log_path",   "adjacent",
+            "type",  "log_degree", "log_role", "log_two_hop"};
         json_t *w = json_object();
         for (int k = 0; k < HKL_COMBO_NF; k++)
             json_object_set_new(w, names[k], json_real(m->combo.w[k]));

@@ -682,6 +682,19 @@ static double brute_combo(const hkl_model *m, const hkl_data *d,
         }
         if (in_rd) type += (double)shared / in_rd;
     }
+    /* role: edges with e on the answer's side; two-hop: walks q - x - e
+     * over two edges (self-loops left out, x != q, e != q) */
+    float role = 0, hop2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        role += rd < R ? tr[i].t == e : tr[i].h == e;
+        if (tr[i].h == tr[i].t || (tr[i].h != q && tr[i].t != q)) continue;
+        uint32_t x = tr[i].h == q ? tr[i].t : tr[i].h;
+        for (size_t j = 0; j < n; j++) {
+            if (tr[j].h == tr[j].t || (tr[j].h != x && tr[j].t != x)) continue;
+            uint32_t y = tr[j].h == x ? tr[j].t : tr[j].h;
+            hop2 += y == e && e != q;
+        }
+    }
 #undef ANS
     uint32_t rm = rd < R ? rd : rd - R + hkl_n_rel(m);
     double x[HKL_COMBO_NF] = {hkl_score(m, q, rm, e),
@@ -690,7 +703,9 @@ static double brute_combo(const hkl_model *m, const hkl_data *d,
                               log1p((double)path),
                               adj,
                               (float)type,
-                              log1pf(deg)};
+                              log1pf(deg),
+                              log1pf(role),
+                              log1p((double)hop2)};
     double s = 0;
     for (int k = 0; k < HKL_COMBO_NF; k++)
         s += m->combo.w[k] * x[k];
@@ -832,7 +847,7 @@ static void test_combo_determinism(void **state)
  *      too; a held-out Married(b_i, a_i) is answered by the reverse
  *      edge (1-hop), while every spouse is an equally rare answer.
  * The combined ranker must beat both baselines, and lose that margin when
- * either the frequency features (frequency, seen, degree) or the 1-hop
+ * either the frequency features (frequency, seen, degree, role) or the 1-hop
  * features (path, adjacency) are left out. */
 static void halves(hkl_data *d)
 {
@@ -878,7 +893,7 @@ static void test_combo_halves(void **state)
     hkl_metrics fr, pa;
     assert_int_equal(
         hkl_baselines(&d, d.split[HKL_TEST], d.n[HKL_TEST], &fr, &pa), HK_OK);
-    const uint32_t freq_feats = 1u << 1 | 1u << 2 | 1u << 6;
+    const uint32_t freq_feats = 1u << 1 | 1u << 2 | 1u << 6 | 1u << 7;
     const uint32_t hop_feats = 1u << 3 | 1u << 4;
     double all = combo_mrr(m, &d, HKL_COMBO_ALL);
     double no_freq = combo_mrr(m, &d, HKL_COMBO_ALL & ~freq_feats);
@@ -916,9 +931,9 @@ static void test_file_version1(void **state)
     fclose(fp);
     assert_true(len > 0 && len < sizeof buf);
     /* header fields before the combined ranker: 264 bytes after the 16 of
-     * magic, version and marker; the ranker: u32 + 7 f64 + 2 u64 + f64 +
+     * magic, version and marker; the ranker: u32 + NF f64 + 2 u64 + f64 +
      * 6 metrics of 8 bytes */
-    const size_t at = 16 + 264, cut = 4 + 7 * 8 + 3 * 8 + 6 * 8;
+    const size_t at = 16 + 264, cut = 4 + HKL_COMBO_NF * 8 + 3 * 8 + 6 * 8;
     uint32_t version;
     memcpy(&version, buf + 8, 4);
     assert_int_equal(version, 2);
