@@ -2,13 +2,16 @@
  * learn_bench.c — benchmarks of the learned model (src/learn):
  *
  *   learn_bench train DIR [model dim epochs threads negatives lr reg
- *                          eval_every valid_max init patience]
+ *                          eval_every valid_max init patience answerable]
  *       (negatives 0: 1-N training, the softmax over every entity)
  *       trains on DIR/train.txt (early stopping on valid.txt) like
  *       `hakgal model eval --split DIR`, printing the validation MRR
  *       against wall time at every check (how MRR grows with training
  *       time), the throughput (triples x epochs / s), memory per entity,
- *       and the filtered test metrics next to the two baselines.
+ *       and the filtered test metrics next to the two baselines, the
+ *       frequency back-off and the combined ranker; then (unless the
+ *       14th argument, answerable, is 0) the same on the test edges whose
+ *       two entities both appear in a training edge.
  *
  *   learn_bench latency [entities dim reps]
  *       a model of random vectors over `entities` entities (1,000,000 by
@@ -146,7 +149,7 @@ static int bench_train(int argc, char **argv)
         for (int k = 0; k < HKL_COMBO_NF; k++)
             printf(" %.4g", m->combo.w[k]);
         printf(" (model freq seen path adjacent type degree role two-hop)\n");
-        answerable(m, &d);
+        if (argc <= 14 || atoi(argv[14])) answerable(m, &d);
     }
     hkl_model_free(m);
     hkl_data_free(&d);

@@ -175,6 +175,7 @@ typedef struct hkl_combo {
     uint64_t fit_queries;   /* validation queries fitted on */
     uint64_t fit_rows;      /* candidate rows over all of them */
     double fit_loss;        /* mean penalised negative log-likelihood */
+    double fit_l2;          /* L2 penalty chosen by cross-validation */
     hkl_metrics valid;      /* combined ranker on the validation split
                                (the fit's own data: optimistic) */
 } hkl_combo;
