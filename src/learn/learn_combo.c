@@ -538,13 +538,16 @@ hk_err hkl_combo_fit(hkl_model *m, const hkl_data *d, uint64_t seed,
     float *aux = hk_malloc(((size_t)N + 1) * sizeof *aux);
     hkl_hit *hits = hk_malloc(FIT_TOP * sizeof *hits);
     fs.off = hk_malloc((2 * take + 1) * sizeof *fs.off);
+    hkl_triple *used = hk_malloc((take + 1) * sizeof *used);
+    size_t n_used = 0;
     rc = HK_ERR_NOMEM;
-    if (!mark || !aux || !hits || !fs.off) goto done;
+    if (!mark || !aux || !hits || !fs.off || !used) goto done;
     uint64_t rng = seed ^ 0xc0b1e5u;
     rc = HK_OK;
     for (size_t i = 0; i < take && !rc; i++) {
         hkl_triple x = vv[(size_t)((double)i * (double)n_v / (double)take)];
         if (x.h >= f.NM || x.t >= f.NM || x.r >= f.RM) continue;
+        used[n_used++] = x;
         for (int dir = 0; dir < 2 && !rc; dir++) {
             fs.off[fs.n_q] = fs.n_rows;
             rc = fit_query(&fs, &f, m, &d->known, dir ? x.t : x.h,
@@ -600,13 +603,14 @@ hk_err hkl_combo_fit(hkl_model *m, const hkl_data *d, uint64_t seed,
     m->combo.fit_loss = loss / (double)fs.n_q;
     m->combo.fit_l2 = l2;
     /* the fit's own queries, ranked over every entity */
-    rc = hkl_eval_combo(m, d, vv, n_v, &m->combo.valid);
+    rc = hkl_eval_combo(m, d, used, n_used, &m->combo.valid);
 done:
     hk_free(mark);
     hk_free(aux);
     hk_free(hits);
     hk_free(fs.off);
     hk_free(fs.X);
+    hk_free(used);
     feat_free(&f);
     if (rc) memset(&m->combo, 0, sizeof m->combo);
     return rc;

@@ -204,12 +204,12 @@ json_t *hk_svc_model_info_jansson(const hkl_model *m, bool age_known,
         json_t *w = json_object();
         for (int k = 0; k < HKL_COMBO_NF; k++)
             json_object_set_new(w, names[k], json_real(m->combo.w[k]));
-        json_object_set_new(j, "combined",
-                            json_pack("{s:o, s:I, s:f, s:o}", "weights", w,
-                                      "fit_queries",
-                                      (json_int_t)m->combo.fit_queries,
-                                      "fit_loss", m->combo.fit_loss, "valid",
-                                      hk_svc_metrics_jansson(&m->combo.valid)));
+        json_object_set_new(
+            j, "combined",
+            json_pack("{s:o, s:I, s:f, s:f, s:o}", "weights", w, "fit_queries",
+                      (json_int_t)m->combo.fit_queries, "fit_loss",
+                      m->combo.fit_loss, "l2", m->combo.fit_l2, "valid",
+                      hk_svc_metrics_jansson(&m->combo.valid)));
     } else if (j) {
         json_object_set_new(j, "combined", json_null());
     }

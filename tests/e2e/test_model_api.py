@@ -147,6 +147,12 @@ class ModelApi(unittest.TestCase):
         # the model behind the frequency prior ranks the same test edges
         self.assertEqual(ev["frequency_backoff"]["ranks"],
                          ev["model"]["ranks"])
+        # the combined ranker (weights fitted on the validation split and
+        # kept in the model file) ranks them too
+        self.assertEqual(ev["combined"]["ranks"], ev["model"]["ranks"])
+        info = run("model", "info", "--data", d, "--json")
+        self.assertEqual(len(info["combined"]["weights"]), 9)
+        self.assertGreater(info["combined"]["fit_queries"], 0)
         # age: facts added after training
         run("add", "--data", d, "Married(p1, p0)", "LivesIn(p0, c1)")
         info = run("model", "info", "--data", d, "--json")

@@ -793,12 +793,12 @@ static void chain(hkl_data *d)
         snprintf(a, sizeof a, "n%d", i);
         snprintf(b, sizeof b, "n%d", (i + 1) % 5000);
         add_named(d,
-                  i % 10 == 3   ? HKL_VALID
+                  i % 50 == 3   ? HKL_VALID
                   : i % 10 == 7 ? HKL_TEST
                                 : HKL_TRAIN,
                   a, "Next", b);
         snprintf(b, sizeof b, "type%d", i % 7);
-        add_named(d, i % 10 == 5 ? HKL_VALID : HKL_TRAIN, a, "Type", b);
+        add_named(d, i % 50 == 5 ? HKL_VALID : HKL_TRAIN, a, "Type", b);
     }
     hk_error err;
     assert_int_equal(hkl_data_finish(d, &err), HK_OK);
