@@ -7,7 +7,7 @@
  *   header: hyperparameters, sizes, the audit sequence the model was
  *           trained at, the split, calibration, metrics, training stats
  *   combined ranker (version 2 on): u32 fitted, f64 weights
- *           [HKL_COMBO_NF], u64 queries, u64 rows, f64 loss, its
+ *           [HKL_COMBO_NF], u64 queries, u64 rows, f64 loss, f64 L2, its
  *           validation metrics (version 1 files load without it)
  *   names:  n_ent then n_rel entries of u32 length + bytes
  *   E (n_ent x width f32), R (2 n_rel x width f32)
@@ -119,6 +119,7 @@ static void put_model(writer *w, const hkl_model *m)
     PUT(w, m->combo.fit_queries);
     PUT(w, m->combo.fit_rows);
     PUT(w, m->combo.fit_loss);
+    PUT(w, m->combo.fit_l2);
     put_metrics(w, &m->combo.valid);
     put_names(w, &m->ent);
     put_names(w, &m->rel);
@@ -277,6 +278,7 @@ static hk_err parse_model(const unsigned char *buf, size_t len,
         GET(&r, m->combo.fit_queries);
         GET(&r, m->combo.fit_rows);
         GET(&r, m->combo.fit_loss);
+        GET(&r, m->combo.fit_l2);
         get_metrics(&r, &m->combo.valid);
         if (fitted > 1) return corrupt(err, path, "bad combined ranker");
         m->combo.fitted = fitted;

@@ -931,9 +931,9 @@ static void test_file_version1(void **state)
     fclose(fp);
     assert_true(len > 0 && len < sizeof buf);
     /* header fields before the combined ranker: 264 bytes after the 16 of
-     * magic, version and marker; the ranker: u32 + NF f64 + 2 u64 + f64 +
+     * magic, version and marker; the ranker: u32 + NF f64 + 2 u64 + 2 f64 +
      * 6 metrics of 8 bytes */
-    const size_t at = 16 + 264, cut = 4 + HKL_COMBO_NF * 8 + 3 * 8 + 6 * 8;
+    const size_t at = 16 + 264, cut = 4 + HKL_COMBO_NF * 8 + 4 * 8 + 6 * 8;
     uint32_t version;
     memcpy(&version, buf + 8, 4);
     assert_int_equal(version, 2);
@@ -1106,6 +1106,7 @@ static void test_file_round_trip(void **state)
     assert_true(m->combo.fitted && l->combo.fitted);
     assert_memory_equal(l->combo.w, m->combo.w, sizeof m->combo.w);
     assert_true(l->combo.valid.mrr == m->combo.valid.mrr);
+    assert_true(l->combo.fit_l2 == m->combo.fit_l2 && l->combo.fit_l2 > 0);
     assert_memory_equal(l->E, m->E, (size_t)hkl_n_ent(m) * m->width * 4);
     assert_string_equal(l->ent.v[5], m->ent.v[5]);
     assert_int_equal(hkl_names_find(&l->ent, "k3", 2),
