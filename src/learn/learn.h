@@ -283,18 +283,19 @@ hk_err hkl_eval_backoff(const hkl_model *m, const hkl_data *d,
  * score(e) = w . x(e) over the features of HKL_COMBO_NF for the query
  * (q, r, ?): the model's raw score beside the frequency prior, 1-hop
  * rule evidence, adjacency, a type overlap learned from the answer sets
- * of the relations, and the degree, all counted on d's training split
+ * of the relations, the degree, the answer's side and two-hop walks, all
+ * counted on d's training split
  * (learn_combo.c). hkl_train fits the weights on the validation split. */
 
+#define HKL_COMBO_ALL ((1u << HKL_COMBO_NF) - 1)
 /* Fits m->combo on up to 1000 of d's validation triples (both
  * directions), features from d's training split; random candidates (KBs
- * over 4096 entities) drawn with seed: deterministic. No validation
+ * over 4096 entities) drawn with seed: deterministic. mask: bit k set =
+ * feature k is used, the others keep weight 0 (HKL_COMBO_ALL in
+ * training; fewer to measure what a feature adds). No validation
  * triples: m->combo.fitted stays false, HK_OK. m's ids must be d's first
  * ids (HK_ERR_INVALID); HK_ERR_LIMIT when 2 R x N or (2 R)^2 exceeds
- * 2^26; HK_ERR_NOMEM. */
-#define HKL_COMBO_ALL ((1u << HKL_COMBO_NF) - 1)
-/* mask: bit k set = feature k is used; the others keep weight 0
- * (HKL_COMBO_ALL in training; fewer to measure what a feature adds). */
+ * 2^24; HK_ERR_NOMEM. */
 hk_err hkl_combo_fit(hkl_model *m, const hkl_data *d, uint64_t seed,
                      uint32_t mask);
 /* Filtered metrics of the combined ranker with m->combo's weights

@@ -44,7 +44,9 @@
  * FIT_QUERIES validation queries, evenly spaced.
  *
  * Single-threaded; memory: two dense rows per relation and direction
- * (2 x 2 R x N floats), as the baselines.
+ * (2 x 2 R x N floats), at most COMBO_CELLS cells each: training runs
+ * the fit, so its memory is held to 2 x 64 MiB (the baselines, run by
+ * eval only, allow four times that).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -63,6 +65,7 @@
 #define FIT_L2 1.0
 #define FIT_FOLDS 5
 #define HOP2_MAX (1u << 16)
+#define COMBO_CELLS (1u << 24)
 
 /* ==== Features ==== */
 
@@ -118,7 +121,7 @@ static hk_err feat_build(feat *f, const hkl_model *m, const hkl_data *d)
     const size_t n_tr = d->n[HKL_TRAIN];
     if (!same_ids(&m->ent, &d->ent) || !same_ids(&m->rel, &d->rel))
         return HK_ERR_INVALID;
-    if ((uint64_t)RD * N > HKL_DENSE_MAX || (uint64_t)RD * RD > HKL_DENSE_MAX)
+    if ((uint64_t)RD * N > COMBO_CELLS || (uint64_t)RD * RD > COMBO_CELLS)
         return HK_ERR_LIMIT;
     f->N = N;
     f->R = R;
