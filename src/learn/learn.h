@@ -207,6 +207,8 @@ typedef struct hkl_model {
                                (hkl_quantize; not stored in the file) */
     float *q_scale;         /* per entity: E row = q_scale * Q row */
     hkl_combo combo;        /* combined ranker (fitted by hkl_train) */
+    struct hkl_cfeat *cf;   /* its tables for prediction, or NULL
+                               (hkl_combo_prepare; not stored) */
 } hkl_model;
 
 /* Progress of training: after every epoch (valid_mrr < 0 when not
@@ -304,6 +306,43 @@ hk_err hkl_combo_fit(hkl_model *m, const hkl_data *d, uint64_t seed,
 hk_err hkl_eval_combo(const hkl_model *m, const hkl_data *d,
                       const hkl_triple *v, size_t n, hkl_metrics *out);
 
+/* ==== Which ranker answers ====
+ * predict ranks candidate entities by the model's score or by the
+ * combined ranker's; auto takes the combined ranker when the model has
+ * one ready (fitted and prepared) and its MRR on the validation split
+ * beat the model's at training time: the choice per KB made on held-out
+ * data (the sample KB: combined; WN18RR: the model). */
+typedef enum hkl_ranker {
+    HKL_RANKER_AUTO = 0,
+    HKL_RANKER_MODEL = 1,
+    HKL_RANKER_COMBINED = 2
+} hkl_ranker;
+
+const char *hkl_ranker_name(hkl_ranker r);
+bool hkl_ranker_parse(const char *s, hkl_ranker *out);
+/* MODEL or COMBINED, as "auto" decides for m. */
+hkl_ranker hkl_ranker_auto(const hkl_model *m);
+/* Builds m->cf, the combined ranker's tables counted on every edge the
+ * model knew (m->known: the training, validation and test edges, the
+ * facts a user asks about; the weights were fitted with the training
+ * edges alone). HK_ERR_STATE when m->combo is not fitted, HK_ERR_LIMIT
+ * above the fit's 2^24-cell tables (no combined ranker then),
+ * HK_ERR_NOMEM. */
+hk_err hkl_combo_prepare(hkl_model *m);
+/* Frees m->cf (hkl_model_free does). */
+void hkl_combo_release(hkl_model *m);
+/* Combined scores of every entity e for the query (q, rd, ?) (rd >= n_rel:
+ * reciprocal) into out[n_ent]. HK_ERR_STATE without m->cf,
+ * HK_ERR_INVALID for ids out of range, HK_ERR_NOMEM. Thread-safe. */
+hk_err hkl_combo_scores(const hkl_model *m, uint32_t q, uint32_t rd,
+                        double *out);
+
+/* The combined score of (h, r, t) and the filtered rank of t among every
+ * entity under the combined ranker (other answers in m->known removed,
+ * ties count half). Errors as hkl_combo_scores. */
+hk_err hkl_combo_rank_tail(const hkl_model *m, uint32_t h, uint32_t r,
+                           uint32_t t, double *score, double *rank);
+
 /* ==== Ranking candidates ==== */
 
 typedef struct hkl_hit {
@@ -331,6 +370,13 @@ hk_err hkl_quantize(hkl_model *m);
 size_t hkl_predict(const hkl_model *m, uint32_t h, uint32_t r, size_t k,
                    const uint32_t *skip, size_t n_skip, float *scratch,
                    hkl_hit *out);
+/* The k best answers of (q, rd, ?) by the combined ranker (an exact
+ * scan of every entity, scores compared in double, ties by id), skipping
+ * skip[0..n_skip), best first (score: the combined score). Returns hits
+ * written; errors of hkl_combo_scores as 0 hits with *rc set. */
+size_t hkl_predict_combo(const hkl_model *m, uint32_t q, uint32_t rd, size_t k,
+                         const uint32_t *skip, size_t n_skip, hkl_hit *out,
+                         hk_err *rc);
 /* Entities nearest to e by cosine similarity of their vectors (e itself
  * excluded): the k best into out (score = cosine). Returns hits written;
  * HK_ERR_NOMEM as 0 hits with *rc set. */

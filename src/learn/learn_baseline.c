@@ -96,11 +96,9 @@ void hkl_metrics_finish(hkl_metrics *m)
     m->mean_rank /= d;
 }
 
-hk_err hkl_rule_conf(const hkl_data *d, float **out)
+hk_err hkl_rule_conf(uint32_t R, const hkl_triple *tr, size_t n_tr, float **out)
 {
-    const uint32_t R = d->rel.n, RD = 2 * R;
-    const hkl_triple *tr = d->split[HKL_TRAIN];
-    const size_t n_tr = d->n[HKL_TRAIN];
+    const uint32_t RD = 2 * R;
     *out = NULL;
     if ((uint64_t)RD * RD > HKL_DENSE_MAX) return HK_ERR_LIMIT;
     float *conf = hk_calloc((size_t)RD * RD + 1, sizeof *conf);
@@ -163,7 +161,7 @@ hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
     memset(&trk, 0, sizeof trk);
     if (!fr || !s1 || !s2) goto done;
     if (hkl_known_build(&trk, tr, n_tr)) goto done;
-    if ((rc = hkl_rule_conf(d, &conf))) goto done;
+    if ((rc = hkl_rule_conf(R, tr, n_tr, &conf))) goto done;
     /* frequency of each answer per relation and direction */
     float fmax = 1;
     for (size_t i = 0; i < n_tr; i++) {

@@ -113,14 +113,13 @@ static bool same_ids(const hkl_names *a, const hkl_names *b)
     return true;
 }
 
-static hk_err feat_build(feat *f, const hkl_model *m, const hkl_data *d)
+/* The tables of f for N entities and R relations, counted on the
+ * training edges tr[0..n_tr). */
+static hk_err feat_build_tr(feat *f, const hkl_model *m, uint32_t N, uint32_t R,
+                            const hkl_triple *tr, size_t n_tr)
 {
     memset(f, 0, sizeof *f);
-    const uint32_t N = d->ent.n, R = d->rel.n, RD = 2 * R;
-    const hkl_triple *tr = d->split[HKL_TRAIN];
-    const size_t n_tr = d->n[HKL_TRAIN];
-    if (!same_ids(&m->ent, &d->ent) || !same_ids(&m->rel, &d->rel))
-        return HK_ERR_INVALID;
+    const uint32_t RD = 2 * R;
     if ((uint64_t)RD * N > COMBO_CELLS || (uint64_t)RD * RD > COMBO_CELLS)
         return HK_ERR_LIMIT;
     f->N = N;
@@ -146,7 +145,7 @@ static hk_err feat_build(feat *f, const hkl_model *m, const hkl_data *d)
         n_tr >= UINT32_MAX / 2 || !inter || !n_ans || !list)
         goto done;
     if (hkl_known_build(&f->trk, tr, n_tr)) goto done;
-    if (hkl_rule_conf(d, &f->conf)) goto done;
+    if (hkl_rule_conf(R, tr, n_tr, &f->conf)) goto done;
     for (size_t i = 0; i < n_tr; i++) {
         f->fr[(size_t)tr[i].r * N + tr[i].t] += 1;
         f->fr[(size_t)(tr[i].r + R) * N + tr[i].h] += 1;
@@ -207,6 +206,16 @@ done:
     hk_free(list);
     if (rc) feat_free(f);
     return rc;
+}
+
+/* The tables of f from d's training split (m's ids: d's first ids). */
+static hk_err feat_build(feat *f, const hkl_model *m, const hkl_data *d)
+{
+    memset(f, 0, sizeof *f);
+    if (!same_ids(&m->ent, &d->ent) || !same_ids(&m->rel, &d->rel))
+        return HK_ERR_INVALID;
+    return feat_build_tr(f, m, d->ent.n, d->rel.n, d->split[HKL_TRAIN],
+                         d->n[HKL_TRAIN]);
 }
 
 /* Fills the per-query rows (model scores, 1-hop evidence, adjacency,
@@ -616,5 +625,204 @@ done:
     hk_free(used);
     feat_free(&f);
     if (rc) memset(&m->combo, 0, sizeof m->combo);
+    return rc;
+}
+
+/* ==== Prediction ==== */
+
+/* The tables of the combined ranker for prediction, counted on every
+ * edge the model knew (m->known): built once, then only read. */
+struct hkl_cfeat {
+    feat f; /* per-query rows NULL: each call brings its own */
+};
+
+void hkl_combo_release(hkl_model *m)
+{
+    if (!m->cf) return;
+    feat_free(&m->cf->f);
+    hk_free(m->cf);
+    m->cf = NULL;
+}
+
+hk_err hkl_combo_prepare(hkl_model *m)
+{
+    hkl_combo_release(m);
+    if (!m->combo.fitted) return HK_ERR_STATE;
+    if (!m->ent.n || !m->rel.n) return HK_ERR_INVALID;
+    struct hkl_cfeat *c = hk_calloc(1, sizeof *c);
+    if (!c) return HK_ERR_NOMEM;
+    hk_err rc =
+        feat_build_tr(&c->f, m, m->ent.n, m->rel.n, m->known.hrt, m->known.n);
+    if (rc) {
+        hk_free(c);
+        return rc;
+    }
+    hk_free(c->f.ms);
+    hk_free(c->f.path);
+    hk_free(c->f.adj);
+    hk_free(c->f.hop2);
+    c->f.ms = c->f.path = c->f.hop2 = NULL;
+    c->f.adj = NULL;
+    m->cf = c;
+    return HK_OK;
+}
+
+hkl_ranker hkl_ranker_auto(const hkl_model *m)
+{
+    if (m->cf && m->combo.fitted && m->combo.valid.n && m->valid.n &&
+        m->combo.valid.mrr > m->valid.mrr)
+        return HKL_RANKER_COMBINED;
+    return HKL_RANKER_MODEL;
+}
+
+const char *hkl_ranker_name(hkl_ranker r)
+{
+    switch (r) {
+    case HKL_RANKER_AUTO:
+        return "auto";
+    case HKL_RANKER_MODEL:
+        return "model";
+    case HKL_RANKER_COMBINED:
+        return "combined";
+    }
+    return "?";
+}
+
+bool hkl_ranker_parse(const char *s, hkl_ranker *out)
+{
+    static const hkl_ranker all[] = {HKL_RANKER_AUTO, HKL_RANKER_MODEL,
+                                     HKL_RANKER_COMBINED};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        if (!strcmp(s, hkl_ranker_name(all[i]))) {
+            *out = all[i];
+            return true;
+        }
+    return false;
+}
+
+hk_err hkl_combo_scores(const hkl_model *m, uint32_t q, uint32_t rd,
+                        double *out)
+{
+    if (!m->cf) return HK_ERR_STATE;
+    feat f = m->cf->f; /* shared tables, rows of this call */
+    if (q >= f.N || rd >= 2 * f.R) return HK_ERR_INVALID;
+    f.ms = hk_malloc(((size_t)f.NM + 1) * sizeof *f.ms);
+    f.path = hk_malloc(((size_t)f.N + 1) * sizeof *f.path);
+    f.adj = hk_malloc((size_t)f.N + 1);
+    f.hop2 = hk_malloc(((size_t)f.N + 1) * sizeof *f.hop2);
+    hk_err rc = HK_ERR_NOMEM;
+    if (f.ms && f.path && f.adj && f.hop2) {
+        feat_query(&f, m, q, rd);
+        for (uint32_t e = 0; e < f.N; e++) {
+            double x[NF];
+            feat_of(&f, rd, e, x);
+            out[e] = dotw(m->combo.w, x);
+        }
+        rc = HK_OK;
+    }
+    hk_free(f.ms);
+    hk_free(f.path);
+    hk_free(f.adj);
+    hk_free(f.hop2);
+    return rc;
+}
+
+/* Whether hit a ranks after hit b: lower score, equal scores by larger
+ * id (hkl_top_k's order). */
+static bool worse(double sa, uint32_t a, double sb, uint32_t b)
+{
+    return sa < sb || (sa == sb && a > b);
+}
+
+static void heap_down(double *hs, uint32_t *hi, size_t n, size_t i)
+{
+    for (;;) { /* at most log2(n) levels */
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && worse(hs[l], hi[l], hs[w], hi[w])) w = l;
+        if (r < n && worse(hs[r], hi[r], hs[w], hi[w])) w = r;
+        if (w == i) return;
+        double ts = hs[i];
+        uint32_t ti = hi[i];
+        hs[i] = hs[w];
+        hi[i] = hi[w];
+        hs[w] = ts;
+        hi[w] = ti;
+        i = w;
+    }
+}
+
+size_t hkl_predict_combo(const hkl_model *m, uint32_t q, uint32_t rd, size_t k,
+                         const uint32_t *skip, size_t n_skip, hkl_hit *out,
+                         hk_err *rc)
+{
+    *rc = HK_OK;
+    if (k > HKL_PREDICT_MAX) k = HKL_PREDICT_MAX;
+    if (!k) return 0;
+    const uint32_t N = m->ent.n;
+    double *s = hk_malloc(((size_t)N + 1) * sizeof *s);
+    double hs[HKL_PREDICT_MAX];
+    uint32_t hi[HKL_PREDICT_MAX];
+    if (!s) {
+        *rc = HK_ERR_NOMEM;
+        return 0;
+    }
+    if ((*rc = hkl_combo_scores(m, q, rd, s))) {
+        hk_free(s);
+        return 0;
+    }
+    /* a min-heap of the k best (its root the worst kept) */
+    size_t n = 0;
+    for (uint32_t e = 0; e < N; e++) {
+        bool skipped = false;
+        for (size_t j = 0; j < n_skip && !skipped; j++)
+            skipped = skip[j] == e;
+        if (skipped || isnan(s[e])) continue;
+        if (n < k) {
+            size_t i = n++;
+            hs[i] = s[e];
+            hi[i] = e;
+            while (i > 0) { /* sift up */
+                size_t p = (i - 1) / 2;
+                if (!worse(hs[i], hi[i], hs[p], hi[p])) break;
+                double ts = hs[i];
+                uint32_t ti = hi[i];
+                hs[i] = hs[p];
+                hi[i] = hi[p];
+                hs[p] = ts;
+                hi[p] = ti;
+                i = p;
+            }
+        } else if (worse(hs[0], hi[0], s[e], e)) {
+            hs[0] = s[e];
+            hi[0] = e;
+            heap_down(hs, hi, n, 0);
+        }
+    }
+    /* pop the worst to the back: best first */
+    for (size_t left = n; left > 0; left--) {
+        out[left - 1].id = hi[0];
+        out[left - 1].score = (float)hs[0];
+        hs[0] = hs[left - 1];
+        hi[0] = hi[left - 1];
+        heap_down(hs, hi, left - 1, 0);
+    }
+    hk_free(s);
+    return n;
+}
+
+hk_err hkl_combo_rank_tail(const hkl_model *m, uint32_t h, uint32_t r,
+                           uint32_t t, double *score, double *rank)
+{
+    *score = 0;
+    *rank = 0;
+    if (t >= m->ent.n) return HK_ERR_INVALID;
+    double *s = hk_malloc(((size_t)m->ent.n + 1) * sizeof *s);
+    if (!s) return HK_ERR_NOMEM;
+    hk_err rc = hkl_combo_scores(m, h, r, s);
+    if (!rc) {
+        *score = s[t];
+        *rank = hkl_filtered_rank(s, m->ent.n, &m->known, m->rel.n, h, r, t);
+    }
+    hk_free(s);
     return rc;
 }

@@ -86,8 +86,10 @@ double hkl_filtered_rank(const double *s, uint32_t n_ent, const hkl_known *k,
 void hkl_metrics_add(hkl_metrics *m, double rank);
 void hkl_metrics_finish(hkl_metrics *m);
 /* *out (2R x 2R floats, caller frees with hk_free): the confidence of the
- * rule "r2d(x, y) => rd(x, y)" on d's training pairs at r2d * 2R + rd,
- * directions as in learn.h ("Baselines"). HK_ERR_LIMIT, HK_ERR_NOMEM. */
-hk_err hkl_rule_conf(const hkl_data *d, float **out);
+ * rule "r2d(x, y) => rd(x, y)" on the pairs tr[0..n_tr) of R relations at
+ * r2d * 2R + rd, directions as in learn.h ("Baselines"). HK_ERR_LIMIT,
+ * HK_ERR_NOMEM. */
+hk_err hkl_rule_conf(uint32_t R, const hkl_triple *tr, size_t n_tr,
+                     float **out);
 
 #endif /* HK_LEARN_INT_H */

@@ -50,6 +50,9 @@ static hk_svc_model *handle_new(hkl_model *m)
     hk_svc_model *h = hk_malloc(sizeof *h);
     if (!h) return NULL;
     (void)hkl_quantize(m); /* without it (no memory) predict scans exactly */
+    /* without them (none fitted, too large, no memory): no combined
+     * ranker, auto answers with the model */
+    (void)hkl_combo_prepare(m);
     h->m = m;
     atomic_init(&h->refs, 1);
     return h;
@@ -696,6 +699,30 @@ static hk_err in_kb(hk_txn *t, const hk_statement *st, bool *yes, hk_error *err)
 
 /* ==== Score ==== */
 
+/* The combined score of edges e[0..n) (their mean) and, under the
+ * combined ranker, the worst filtered rank of their objects. */
+static hk_err combined_score(const hkl_model *m, const hkl_triple *e,
+                             uint32_t n, hkl_ranker rk,
+                             hk_svc_model_score_res *res, hk_error *err)
+{
+    double sum = 0, worst = 0;
+    hk_err rc = HK_OK;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        double sc, r;
+        if ((rc = hkl_combo_rank_tail(m, e[i].h, e[i].r, e[i].t, &sc, &r)))
+            break;
+        sum += sc;
+        if (r > worst) worst = r;
+    }
+    if (rc)
+        return hk_error_set(err, rc, "the combined ranker failed: %s",
+                            hk_strerror(rc));
+    res->has_combined = true;
+    res->combined = sum / n;
+    if (rk == HKL_RANKER_COMBINED) res->rank_ranker = worst;
+    return HK_OK;
+}
+
 hk_err hk_svc_model_score(hk_txn *t, const hkl_model *m, const char *text,
                           size_t len, hk_svc_model_score_res *res,
                           hk_error *err)
@@ -724,6 +751,10 @@ hk_err hk_svc_model_score(hk_txn *t, const hkl_model *m, const char *text,
         res->rank_head = hkl_rank_tail(m, &m->known, e[0].t, e[0].r + m->rel.n,
                                        e[0].h, scratch);
     res->raw = sum / n;
+    hkl_ranker rk = hkl_ranker_auto(m);
+    res->ranker = hkl_ranker_name(rk);
+    res->rank_ranker = res->rank;
+    if (m->cf && (rc = combined_score(m, e, n, rk, res, err))) goto done;
     res->plausibility = hkl_plausibility(m, res->raw);
     res->entities = m->ent.n;
     res->edges = n;
@@ -744,6 +775,12 @@ json_t *hk_svc_model_score_jansson(const char *statement,
                   (json_int_t)res->edges, "in_kb", res->in_kb);
     if (j && res->rank_head > 0)
         json_object_set_new(j, "rank_subject", json_real(res->rank_head));
+    if (j && res->ranker) {
+        json_object_set_new(j, "ranker", json_string(res->ranker));
+        json_object_set_new(j, "rank_ranker", json_real(res->rank_ranker));
+    }
+    if (j && res->has_combined)
+        json_object_set_new(j, "combined", json_real(res->combined));
     return j;
 }
 
@@ -771,7 +808,25 @@ hk_err hk_svc_model_predict(hk_txn *t, const hkl_model *m, const char *text,
                             size_t len, uint32_t k,
                             hk_svc_model_predict_res *res, hk_error *err)
 {
+    return hk_svc_model_predict_ranker(t, m, text, len, k, HKL_RANKER_AUTO, res,
+                                       err);
+}
+
+hk_err hk_svc_model_predict_ranker(hk_txn *t, const hkl_model *m,
+                                   const char *text, size_t len, uint32_t k,
+                                   hkl_ranker ranker,
+                                   hk_svc_model_predict_res *res, hk_error *err)
+{
     memset(res, 0, sizeof *res);
+    if (ranker == HKL_RANKER_COMBINED && !m->cf) {
+        hk_error_set(err, HK_ERR_STATE,
+                     "the model has no combined ranker (none fitted: no "
+                     "validation split, a KB above its table limit or a "
+                     "model file of version 1); use ranker model or auto");
+        snprintf(err->field, sizeof err->field, "ranker");
+        return HK_ERR_STATE;
+    }
+    if (ranker == HKL_RANKER_AUTO) ranker = hkl_ranker_auto(m);
     if (k == 0) k = 10;
     if (k > 1000) return bad_pattern(err, "k must be at most 1000");
     hk_pattern p;
@@ -826,14 +881,21 @@ hk_err hk_svc_model_predict(hk_txn *t, const hkl_model *m, const char *text,
         n_skip = 0;
     }
     size_t got;
+    uint32_t q = var == 1 ? a : bb, rd = var == 1 ? r : r + m->rel.n;
+    if (var == 2) ranker = HKL_RANKER_MODEL;
+    res->ranker = hkl_ranker_name(ranker);
+    if (var != 2) res->what = var == 1 ? "object" : "subject";
     if (var == 2) {
         got = hkl_top_k(s, n, k, skip, n_skip, hits);
-    } else if (var == 1) {
-        res->what = "object";
-        got = hkl_predict(m, a, r, k, skip, n_skip, s, hits);
+    } else if (ranker == HKL_RANKER_COMBINED) {
+        got = hkl_predict_combo(m, q, rd, k, skip, n_skip, hits, &rc);
+        if (rc) {
+            hk_error_set(err, rc, "the combined ranker failed: %s",
+                         hk_strerror(rc));
+            goto done;
+        }
     } else {
-        res->what = "subject";
-        got = hkl_predict(m, bb, r + m->rel.n, k, skip, n_skip, s, hits);
+        got = hkl_predict(m, q, rd, k, skip, n_skip, s, hits);
     }
     for (size_t i = 0; i < got; i++) {
         hk_statement st;
@@ -846,6 +908,11 @@ hk_err hk_svc_model_predict(hk_txn *t, const hkl_model *m, const char *text,
         st.args[1] = var == 1 ? name : p.args[1].text;
         hk_svc_model_cand *c = &res->v[res->n];
         c->raw = hits[i].score;
+        if (var != 2 && ranker == HKL_RANKER_COMBINED) {
+            c->combined = hits[i].score;
+            c->raw = var == 1 ? hkl_score(m, a, r, hits[i].id)
+                              : hkl_score(m, hits[i].id, r, bb);
+        }
         c->plausibility = hkl_plausibility(m, c->raw);
         c->name = hk_strdup(name);
         hk_buf_reset(&b);
@@ -872,16 +939,20 @@ json_t *hk_svc_model_predict_jansson(const char *pattern,
                                      const hk_svc_model_predict_res *res)
 {
     json_t *arr = json_array();
+    bool combined = res->ranker && !strcmp(res->ranker, "combined");
     for (size_t i = 0; arr && i < res->n; i++) {
         const hk_svc_model_cand *c = &res->v[i];
-        json_array_append_new(
-            arr, json_pack("{s:i, s:s, s:s, s:f, s:f, s:b}", "rank",
-                           (int)(i + 1), "candidate", c->name, "statement",
-                           c->statement, "plausibility", c->plausibility,
-                           "score", c->raw, "known", c->known));
+        json_t *o = json_pack("{s:i, s:s, s:s, s:f, s:f, s:b}", "rank",
+                              (int)(i + 1), "candidate", c->name, "statement",
+                              c->statement, "plausibility", c->plausibility,
+                              "score", c->raw, "known", c->known);
+        if (o && combined)
+            json_object_set_new(o, "combined", json_real(c->combined));
+        json_array_append_new(arr, o);
     }
-    return json_pack("{s:s, s:s, s:o}", "pattern", pattern, "predicts",
-                     res->what ? res->what : "", "candidates", arr);
+    return json_pack("{s:s, s:s, s:s, s:o}", "pattern", pattern, "predicts",
+                     res->what ? res->what : "", "ranker",
+                     res->ranker ? res->ranker : "model", "candidates", arr);
 }
 
 /* ==== Similar ==== */

@@ -784,6 +784,134 @@ static void test_combo_oracle(void **state)
     hkl_data_free(&d);
 }
 
+static void halves(hkl_data *d);
+
+/* The features of prediction count every edge the model knew: d2 holds
+ * m's names in m's order and m->known as its training split. */
+static void known_as_train(const hkl_model *m, hkl_data *d2)
+{
+    hkl_data_init(d2);
+    uint32_t id;
+    for (uint32_t i = 0; i < m->ent.n; i++)
+        assert_int_equal(
+            hkl_names_intern(&d2->ent, m->ent.v[i], strlen(m->ent.v[i]), &id),
+            HK_OK);
+    for (uint32_t i = 0; i < m->rel.n; i++)
+        assert_int_equal(
+            hkl_names_intern(&d2->rel, m->rel.v[i], strlen(m->rel.v[i]), &id),
+            HK_OK);
+    for (size_t i = 0; i < m->known.n; i++) {
+        hkl_triple x = m->known.hrt[i];
+        const char *h = m->ent.v[x.h], *r = m->rel.v[x.r], *t = m->ent.v[x.t];
+        assert_int_equal(hkl_data_add(d2, HKL_TRAIN, h, strlen(h), r, strlen(r),
+                                      t, strlen(t)),
+                         HK_OK);
+    }
+    hk_error err;
+    assert_int_equal(hkl_data_finish(d2, &err), HK_OK);
+}
+
+/* hkl_predict_combo's order is the order of the filtered combined ranks
+ * of the brute-force oracle (checked against hkl_eval_combo above), in
+ * both directions of a held-out query, with the known answers skipped. */
+static void test_predict_combo(void **state)
+{
+    (void)state;
+    hkl_data d, d2;
+    hkl_model *m = fixture(&d, planted, 8, 3);
+    assert_true(m->combo.fitted);
+    assert_int_equal(hkl_combo_prepare(m), HK_OK);
+    known_as_train(m, &d2);
+    const uint32_t R = d2.rel.n, N = d2.ent.n;
+    uint8_t *ans = calloc((size_t)2 * R * N, 1);
+    uint32_t *skip = malloc((size_t)N * sizeof *skip);
+    assert_non_null(ans);
+    assert_non_null(skip);
+    for (size_t i = 0; i < d2.n[HKL_TRAIN]; i++) {
+        hkl_triple x = d2.split[HKL_TRAIN][i];
+        ans[(size_t)x.r * N + x.t] = 1;
+        ans[(size_t)(x.r + R) * N + x.h] = 1;
+    }
+    hkl_triple x = d.split[HKL_TEST][0];
+    for (int dir = 0; dir < 2; dir++) {
+        uint32_t q = dir ? x.t : x.h, rd = x.r + (dir ? R : 0);
+        size_t n_skip = 0;
+        for (uint32_t e = 0; e < N; e++)
+            if (dir ? hkl_known_has(&m->known, e, x.r, q)
+                    : hkl_known_has(&m->known, q, x.r, e))
+                skip[n_skip++] = e;
+        assert_true(n_skip >= 1); /* the held-out answer is known */
+        hkl_hit hits[10];
+        hk_err rc;
+        size_t got = hkl_predict_combo(m, q, rd, 10, skip, n_skip, hits, &rc);
+        assert_int_equal(rc, HK_OK);
+        assert_int_equal(got, 10);
+        for (size_t i = 0; i < got; i++) {
+            double want = brute_combo_rank(m, &d2, ans, q, rd, hits[i].id);
+            assert_true(fabs(want - (double)(i + 1)) < 1e-9);
+            double sc, rk;
+            assert_int_equal(
+                hkl_combo_rank_tail(m, q, rd, hits[i].id, &sc, &rk), HK_OK);
+            assert_true(fabs(rk - want) < 1e-9);
+            assert_true((float)sc == hits[i].score);
+        }
+    }
+    /* without the tables: no combined ranker */
+    hkl_combo_release(m);
+    hkl_hit h1;
+    hk_err rc;
+    assert_int_equal(hkl_predict_combo(m, x.h, x.r, 1, NULL, 0, &h1, &rc), 0);
+    assert_int_equal(rc, HK_ERR_STATE);
+    free(ans);
+    free(skip);
+    hkl_model_free(m);
+    hkl_data_free(&d2);
+    hkl_data_free(&d);
+}
+
+/* auto takes the combined ranker when its validation MRR beat the
+ * model's at training time, the model otherwise, and the model when the
+ * combined ranker has no tables (a KB above their limit). */
+static void test_ranker_auto(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_ranker r;
+    assert_true(hkl_ranker_parse("combined", &r) && r == HKL_RANKER_COMBINED);
+    assert_true(hkl_ranker_parse("auto", &r) && r == HKL_RANKER_AUTO);
+    assert_false(hkl_ranker_parse("best", &r));
+    /* halves: the model cannot learn either half in 3 epochs; the
+     * combined ranker answers both */
+    hkl_model *m = fixture(&d, halves, 8, 3);
+    assert_true(m->combo.fitted);
+    fprintf(stderr, "halves: valid MRR combined %.4f, model %.4f\n",
+            m->combo.valid.mrr, m->valid.mrr);
+    assert_true(m->combo.valid.mrr > m->valid.mrr);
+    assert_int_equal(hkl_ranker_auto(m), HKL_RANKER_MODEL); /* no tables */
+    assert_int_equal(hkl_combo_prepare(m), HK_OK);
+    assert_int_equal(hkl_ranker_auto(m), HKL_RANKER_COMBINED);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+    /* classes, trained long enough: the model alone ranks every
+     * validation answer first, the combined ranker cannot beat it, and a
+     * tie stays with the model */
+    m = fixture(&d, classes, 16, 60);
+    assert_true(m->combo.fitted);
+    fprintf(stderr, "classes: valid MRR combined %.4f, model %.4f\n",
+            m->combo.valid.mrr, m->valid.mrr);
+    assert_true(m->valid.mrr > 0.999);
+    assert_true(m->combo.valid.mrr <= m->valid.mrr);
+    assert_int_equal(hkl_combo_prepare(m), HK_OK);
+    assert_int_equal(hkl_ranker_auto(m), HKL_RANKER_MODEL);
+    /* not fitted: nothing to prepare, the model answers */
+    m->combo.fitted = false;
+    assert_int_equal(hkl_combo_prepare(m), HK_ERR_STATE);
+    assert_null(m->cf);
+    assert_int_equal(hkl_ranker_auto(m), HKL_RANKER_MODEL);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+}
+
 /* 5,000 entities in a chain with a type each: above the 4,096 entities
  * where the fit samples its candidates with the seed. */
 static void chain(hkl_data *d)
@@ -1258,6 +1386,8 @@ int main(void)
         cmocka_unit_test(test_predict_int8),
         cmocka_unit_test(test_predict_int8_large),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_predict_combo),
+        cmocka_unit_test(test_ranker_auto),
         cmocka_unit_test(test_file_round_trip),
         cmocka_unit_test(test_file_version1),
         cmocka_unit_test(test_split_files),
