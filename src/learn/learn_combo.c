@@ -669,8 +669,8 @@ hk_err hkl_combo_prepare(hkl_model *m)
 
 hkl_ranker hkl_ranker_auto(const hkl_model *m)
 {
-    if (m->cf && m->combo.fitted && m->combo.valid.n && m->valid.n &&
-        m->combo.valid.mrr > m->valid.mrr)
+    if (m->cf && m->combo.fitted && m->ent.n <= HKL_COMBO_AUTO_MAX &&
+        m->combo.valid.n && m->valid.n && m->combo.valid.mrr > m->valid.mrr)
         return HKL_RANKER_COMBINED;
     return HKL_RANKER_MODEL;
 }

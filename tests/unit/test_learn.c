@@ -912,6 +912,43 @@ static void test_ranker_auto(void **state)
     hkl_data_free(&d);
 }
 
+/* A chain over HKL_COMBO_AUTO_MAX + 100 entities, one edge in 400 held
+ * out for validation. */
+static void long_chain(hkl_data *d)
+{
+    char a[16], b[16];
+    const int n = (int)HKL_COMBO_AUTO_MAX + 100;
+    for (int i = 0; i < n; i++) {
+        snprintf(a, sizeof a, "n%d", i);
+        snprintf(b, sizeof b, "n%d", (i + 1) % n);
+        add_named(d, i % 400 == 3 ? HKL_VALID : HKL_TRAIN, a, "Next", b);
+    }
+    hk_error err;
+    assert_int_equal(hkl_data_finish(d, &err), HK_OK);
+}
+
+/* Above HKL_COMBO_AUTO_MAX entities auto keeps the model's fast path even
+ * where the combined ranker won on validation; "combined" still works. */
+static void test_ranker_auto_large(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_model *m = fixture(&d, long_chain, 2, 1);
+    assert_true(hkl_n_ent(m) > HKL_COMBO_AUTO_MAX);
+    assert_true(m->combo.fitted);
+    assert_int_equal(hkl_combo_prepare(m), HK_OK);
+    /* the combined ranker the winner on validation: only size decides */
+    m->valid.mrr = 0;
+    assert_true(m->combo.valid.mrr > m->valid.mrr);
+    assert_int_equal(hkl_ranker_auto(m), HKL_RANKER_MODEL);
+    hkl_hit h[3];
+    hk_err rc;
+    assert_int_equal(hkl_predict_combo(m, 0, 0, 3, NULL, 0, h, &rc), 3);
+    assert_int_equal(rc, HK_OK);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+}
+
 /* 5,000 entities in a chain with a type each: above the 4,096 entities
  * where the fit samples its candidates with the seed. */
 static void chain(hkl_data *d)
@@ -1388,6 +1425,7 @@ int main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_predict_combo),
         cmocka_unit_test(test_ranker_auto),
+        cmocka_unit_test(test_ranker_auto_large),
         cmocka_unit_test(test_file_round_trip),
         cmocka_unit_test(test_file_version1),
         cmocka_unit_test(test_split_files),
