@@ -2,13 +2,16 @@
  * learn_bench.c — benchmarks of the learned model (src/learn):
  *
  *   learn_bench train DIR [model dim epochs threads negatives lr reg
- *                          eval_every valid_max init patience]
+ *                          eval_every valid_max init patience answerable]
  *       (negatives 0: 1-N training, the softmax over every entity)
  *       trains on DIR/train.txt (early stopping on valid.txt) like
  *       `hakgal model eval --split DIR`, printing the validation MRR
  *       against wall time at every check (how MRR grows with training
  *       time), the throughput (triples x epochs / s), memory per entity,
- *       and the filtered test metrics next to the two baselines.
+ *       and the filtered test metrics next to the two baselines, the
+ *       frequency back-off and the combined ranker; then (unless the
+ *       14th argument, answerable, is 0) the same on the test edges whose
+ *       two entities both appear in a training edge.
  *
  *   learn_bench latency [entities dim reps]
  *       a model of random vectors over `entities` entities (1,000,000 by
@@ -49,10 +52,41 @@ static bool on_epoch(void *ud, uint32_t epoch, uint32_t epochs, double loss,
 
 static void print_metrics(const char *what, const hkl_metrics *m)
 {
-    printf("%-14s MRR %.4f  Hits@1 %.4f  Hits@3 %.4f  Hits@10 %.4f  (%llu "
+    printf("%-16s MRR %.4f  Hits@1 %.4f  Hits@3 %.4f  Hits@10 %.4f  (%llu "
            "ranks)\n",
            what, m->mrr, m->hits1, m->hits3, m->hits10,
            (unsigned long long)m->n);
+}
+
+/* The test edges whose two entities both appear in a training edge:
+ * every rank of them can be earned from the training split (an entity
+ * no training edge mentions has nothing to be ranked by). */
+static void answerable(const hkl_model *m, const hkl_data *d)
+{
+    uint8_t *seen = hk_calloc((size_t)d->ent.n + 1, 1);
+    hkl_triple *sub = hk_malloc((d->n[HKL_TEST] + 1) * sizeof *sub);
+    size_t n = 0;
+    if (!seen || !sub) goto done;
+    for (size_t i = 0; i < d->n[HKL_TRAIN]; i++)
+        seen[d->split[HKL_TRAIN][i].h] = seen[d->split[HKL_TRAIN][i].t] = 1;
+    for (size_t i = 0; i < d->n[HKL_TEST]; i++) {
+        hkl_triple x = d->split[HKL_TEST][i];
+        if (seen[x.h] && seen[x.t]) sub[n++] = x;
+    }
+    printf("answerable subset: %zu of %zu test edges\n", n, d->n[HKL_TEST]);
+    hkl_metrics mo, fr, pa, bo, co;
+    if (!hkl_eval(m, &m->known, sub, n, m->p.threads, &mo))
+        print_metrics("  model", &mo);
+    if (!hkl_baselines(d, sub, n, &fr, &pa)) {
+        print_metrics("  most frequent", &fr);
+        print_metrics("  1-hop path", &pa);
+    }
+    if (!hkl_eval_backoff(m, d, sub, n, &bo))
+        print_metrics("  freq + model", &bo);
+    if (!hkl_eval_combo(m, d, sub, n, &co)) print_metrics("  combined", &co);
+done:
+    hk_free(seen);
+    hk_free(sub);
 }
 
 static int bench_train(int argc, char **argv)
@@ -106,6 +140,17 @@ static int bench_train(int argc, char **argv)
     hkl_metrics bo;
     if (!hkl_eval_backoff(m, &d, d.split[HKL_TEST], d.n[HKL_TEST], &bo))
         print_metrics("freq + model", &bo);
+    if (m->combo.fitted) {
+        hkl_metrics co;
+        print_metrics("combined (valid)", &m->combo.valid);
+        if (!hkl_eval_combo(m, &d, d.split[HKL_TEST], d.n[HKL_TEST], &co))
+            print_metrics("combined", &co);
+        printf("combined weights:");
+        for (int k = 0; k < HKL_COMBO_NF; k++)
+            printf(" %.4g", m->combo.w[k]);
+        printf(" (model freq seen path adjacent type degree role two-hop)\n");
+        if (argc <= 14 || atoi(argv[14])) answerable(m, &d);
+    }
     hkl_model_free(m);
     hkl_data_free(&d);
     return 0;
@@ -215,6 +260,32 @@ static int bench_latency(int argc, char **argv)
            "ms (load-independent; an idle two-core machine needs at least "
            "half of it as wall time, more when memory bandwidth binds)\n",
            (double)cq[reps / 2] / 1000);
+    /* the combined ranker on this model (weights of one, no edges: the
+     * cost is the per-entity feature scan, which edges barely change) */
+    m->combo.fitted = true;
+    for (int k = 0; k < HKL_COMBO_NF; k++)
+        m->combo.w[k] = 1;
+    hk_err prc = hkl_combo_prepare(m);
+    if (prc) {
+        printf("predict, combined ranker: not available at %u entities x 10 "
+               "relations (%s): auto answers with the model\n",
+               n, hk_strerror(prc));
+    } else {
+        for (int i = 0; i < reps; i++) {
+            uint32_t h = (uint32_t)((uint64_t)i * 7919u % n);
+            hk_err rc;
+            int64_t t0 = hk_now_us();
+            size_t got = hkl_predict_combo(m, h, (uint32_t)i % 10, 10, NULL, 0,
+                                           hits, &rc);
+            tp[i] = hk_now_us() - t0;
+            if (rc) return 1;
+            sink += got ? hits[0].score : 0;
+        }
+        qsort(tp, (size_t)reps, sizeof *tp, cmp_i64);
+        printf("predict, combined ranker (exact scan, one thread): p50 %.2f "
+               "ms  p99 %.2f ms\n",
+               (double)tp[reps / 2] / 1000, (double)tp[reps * 99 / 100] / 1000);
+    }
     hk_free(tq);
     hk_free(cq);
     hk_free(ts);

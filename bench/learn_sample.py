@@ -14,7 +14,12 @@ edge. DIR/train.txt, valid.txt, test.txt then go to learn_bench.
 Printed for the test ranks (both directions of every test edge, as the
 filtered protocol counts them): how many ask about a relation that has
 no training edge, or for an answer that no training edge mentions; no
-model of the training edges can rank such an answer above chance.
+model of the training edges can rank such an answer above chance. Hence
+the upper bound on the test MRR of any ranker trained on the training
+edges: 1 for every rank whose answer some training edge mentions, and
+for the others the best chance can give, the unseen entities ranked
+first in random order (mean reciprocal rank H(U) / U over the U
+entities no training edge mentions).
 
 Usage: learn_sample.py SAMPLE.hkl DIR [--seed S] [--valid F] [--test F]
 """
@@ -95,6 +100,10 @@ def main():
                 no_ent += 1
             elif ans not in tails.get((r, d), ()):
                 not_answer += 1
+    all_ent = {x for e in facts for h, _, t in e for x in (h, t)}
+    u = len(all_ent - ents)
+    chance = sum(1.0 / k for k in range(1, u + 1)) / max(1, u)
+    bound = ((n - no_ent) + no_ent * chance) / max(1, n)
     all_rel = {r for e in facts for _, r, _ in e}
     print("%d facts, %d relations, %d / %d / %d edges; %d test ranks: "
           "%d (%.0f%%) of an unseen relation, %d (%.0f%%) of an answer no "
@@ -104,6 +113,8 @@ def main():
            len(sp["test"]), n, no_rel, 100.0 * no_rel / max(1, n), no_ent,
            100.0 * no_ent / max(1, n), not_answer,
            100.0 * not_answer / max(1, n)))
+    print("upper bound on test MRR: %.3f (%d ranks answerable, %d entities "
+          "in no training edge)" % (bound, n - no_ent, u))
 
 
 if __name__ == "__main__":

@@ -188,6 +188,7 @@ static int model_info(cli_ctx *c)
         print_metrics("test", &m->test);
         printf("calibration: plausibility = 1 / (1 + exp(-(%.4f s + %.4f)))\n",
                m->platt_a, m->platt_b);
+        if (m->combo.fitted) print_metrics("combined, valid", &m->combo.valid);
     }
     close_model(s, t, h);
     return rc;
@@ -201,6 +202,7 @@ static void print_eval(const hk_svc_model_eval_res *r)
     print_metrics("most frequent", &r->freq);
     print_metrics("1-hop path", &r->path);
     if (r->backoff.n) print_metrics("freq + model", &r->backoff);
+    if (r->combo.n) print_metrics("combined", &r->combo);
     if (r->unknown)
         printf("%llu test edges name entities or relations the model never "
                "saw (not ranked)\n",
@@ -274,12 +276,16 @@ static int model_score(cli_ctx *c, const char *text)
         printf("plausibility %.4f  (score %.4f; rank %g of %u entities%s)\n",
                res.plausibility, res.raw, res.rank, res.entities,
                res.in_kb ? "; a fact of the KB" : "");
+        if (res.has_combined)
+            printf("combined score %.4f  (rank %g under the %s ranker)\n",
+                   res.combined, res.rank_ranker, res.ranker);
     }
     close_model(s, t, h);
     return rc;
 }
 
-static int model_predict(cli_ctx *c, const char *text, uint32_t k)
+static int model_predict(cli_ctx *c, const char *text, uint32_t k,
+                         hkl_ranker ranker)
 {
     hk_store *s;
     hk_txn *t;
@@ -288,8 +294,8 @@ static int model_predict(cli_ctx *c, const char *text, uint32_t k)
     if (rc) return rc;
     hk_svc_model_predict_res res;
     hk_error e;
-    hk_err err = hk_svc_model_predict(t, hk_svc_model_get(h), text,
-                                      strlen(text), k, &res, &e);
+    hk_err err = hk_svc_model_predict_ranker(t, hk_svc_model_get(h), text,
+                                             strlen(text), k, ranker, &res, &e);
     if (err == HK_ERR_INVALID && e.column) {
         rc = cli_fail_text(c, "pattern", text, &e);
     } else if (err) {
@@ -297,6 +303,8 @@ static int model_predict(cli_ctx *c, const char *text, uint32_t k)
     } else if (c->json) {
         rc = print_json(hk_svc_model_predict_jansson(text, &res));
     } else {
+        printf("ranked by the %s\n",
+               !strcmp(res.ranker, "combined") ? "combined ranker" : "model");
         for (size_t i = 0; i < res.n; i++)
             printf("%3zu. %-40s %.4f%s\n", i + 1, res.v[i].statement,
                    res.v[i].plausibility, res.v[i].known ? "  (known)" : "");
@@ -386,6 +394,7 @@ int hk_cmd_model(int argc, char **argv)
         "       hakgal model score STATEMENT\n"
         "       hakgal model predict 'P(a, ?x)' | 'P(?x, b)' | '?r(a, b)' "
         "[--k N]\n"
+        "                  [--ranker auto|model|combined]\n"
         "       hakgal model similar ENTITY [--k N]\n"
         "       hakgal model suggest PATTERN [--k N] [--min-plausibility X]\n"
         "                  [--actor NAME]\n"
@@ -429,6 +438,7 @@ int hk_cmd_model(int argc, char **argv)
         {"k", required_argument, NULL, 'k'},
         {"space", required_argument, NULL, 'G'},
         {"no-space", no_argument, NULL, 'N'},
+        {"ranker", required_argument, NULL, 'K'},
         {0, 0, 0, 0}};
     hk_svc_model_train_req req;
     hk_svc_model_train_req_init(&req);
@@ -437,6 +447,8 @@ int hk_cmd_model(int argc, char **argv)
     uint64_t u, max_test = 0, k = 10;
     double x, min_p = 0.5;
     const char *actor = "cli";
+    hkl_ranker ranker = HKL_RANKER_AUTO;
+    bool ranker_set = false;
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         if (o == CLI_STOP) return c.exit_code;
@@ -516,6 +528,14 @@ int hk_cmd_model(int argc, char **argv)
         case 'N':
             req.space = NULL;
             break;
+        case 'K':
+            if (!hkl_ranker_parse(optarg, &ranker))
+                return cli_usage_error(&c,
+                                       "--ranker takes auto, model or "
+                                       "combined, not '%s'",
+                                       optarg);
+            ranker_set = true;
+            break;
         }
     }
     if (optind >= argc)
@@ -534,11 +554,14 @@ int hk_cmd_model(int argc, char **argv)
         return cli_usage_error(&c, "unexpected argument '%s'", argv[optind]);
     if (split && strcmp(sub, "eval"))
         return cli_usage_error(&c, "--split belongs to eval");
+    if (ranker_set && strcmp(sub, "predict"))
+        return cli_usage_error(&c, "--ranker belongs to predict");
     if (!strcmp(sub, "train")) return model_train(&c, &req);
     if (!strcmp(sub, "info")) return model_info(&c);
     if (!strcmp(sub, "eval")) return model_eval(&c, split, &req, max_test);
     if (!strcmp(sub, "score")) return model_score(&c, arg);
-    if (!strcmp(sub, "predict")) return model_predict(&c, arg, (uint32_t)k);
+    if (!strcmp(sub, "predict"))
+        return model_predict(&c, arg, (uint32_t)k, ranker);
     if (!strcmp(sub, "similar")) return model_similar(&c, arg, (uint32_t)k);
     if (!strcmp(sub, "suggest"))
         return model_suggest(&c, arg, (uint32_t)k, min_p, actor);

@@ -22,8 +22,6 @@
 #include "learn/learn.h"
 #include "learn/learn_int.h"
 
-#define DENSE_MAX (1u << 26)
-
 static int cmp_ht(const void *a, const void *b)
 {
     const hkl_triple *x = a, *y = b;
@@ -53,8 +51,8 @@ static const hkl_triple *pair_range(const hkl_triple *v, size_t n, uint32_t x,
 
 /* Scores in double: the back-off ranking adds a model score in (0, 1) to
  * counts that float would round away. */
-static double filtered_rank(const double *s, uint32_t n_ent, const hkl_known *k,
-                            uint32_t n_rel, uint32_t q, uint32_t rd, uint32_t a)
+double hkl_filtered_rank(const double *s, uint32_t n_ent, const hkl_known *k,
+                         uint32_t n_rel, uint32_t q, uint32_t rd, uint32_t a)
 {
     double sa = s[a];
     double greater = 0, equal = -1; /* a itself */
@@ -77,7 +75,7 @@ static double filtered_rank(const double *s, uint32_t n_ent, const hkl_known *k,
     return 1.0 + greater + 0.5 * equal;
 }
 
-static void add_rank(hkl_metrics *m, double rank)
+void hkl_metrics_add(hkl_metrics *m, double rank)
 {
     m->mrr += 1.0 / rank;
     m->hits1 += rank <= 1;
@@ -87,7 +85,7 @@ static void add_rank(hkl_metrics *m, double rank)
     m->n++;
 }
 
-static void finish(hkl_metrics *m)
+void hkl_metrics_finish(hkl_metrics *m)
 {
     if (!m->n) return;
     double d = (double)m->n;
@@ -98,38 +96,22 @@ static void finish(hkl_metrics *m)
     m->mean_rank /= d;
 }
 
-hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
-                     hkl_metrics *freq, hkl_metrics *path)
+hk_err hkl_rule_conf(uint32_t R, const hkl_triple *tr, size_t n_tr, float **out)
 {
-    memset(freq, 0, sizeof *freq);
-    memset(path, 0, sizeof *path);
-    const uint32_t N = d->ent.n, R = d->rel.n, RD = 2 * R;
-    const hkl_triple *tr = d->split[HKL_TRAIN];
-    const size_t n_tr = d->n[HKL_TRAIN];
-    if (!N || !R) return HK_OK;
-    if ((uint64_t)RD * N > DENSE_MAX) return HK_ERR_LIMIT;
-    hk_err rc = HK_ERR_NOMEM;
-    float *fr = hk_calloc((size_t)RD * N, sizeof *fr);
-    float *conf = hk_calloc((size_t)RD * RD, sizeof *conf);
-    float *rel_n = hk_calloc(R ? R : 1, sizeof *rel_n);
-    double *s1 = hk_malloc((size_t)N * sizeof *s1);
-    double *s2 = hk_malloc((size_t)N * sizeof *s2);
-    hkl_triple *ht = hk_malloc((n_tr ? n_tr : 1) * sizeof *ht);
-    hkl_known trk;
-    memset(&trk, 0, sizeof trk);
-    if (!fr || !conf || !rel_n || !s1 || !s2 || !ht) goto done;
-    if (hkl_known_build(&trk, tr, n_tr)) goto done;
-    /* frequency of each answer per relation and direction */
-    float fmax = 1;
-    for (size_t i = 0; i < n_tr; i++) {
-        float *a = &fr[(size_t)tr[i].r * N + tr[i].t];
-        float *b = &fr[(size_t)(tr[i].r + R) * N + tr[i].h];
-        *a += 1;
-        *b += 1;
-        if (*a > fmax) fmax = *a;
-        if (*b > fmax) fmax = *b;
-        rel_n[tr[i].r] += 1;
+    const uint32_t RD = 2 * R;
+    *out = NULL;
+    if ((uint64_t)RD * RD > HKL_DENSE_MAX) return HK_ERR_LIMIT;
+    float *conf = hk_calloc((size_t)RD * RD + 1, sizeof *conf);
+    float *rel_n = hk_calloc((size_t)R + 1, sizeof *rel_n);
+    hkl_triple *ht = hk_malloc((n_tr + 1) * sizeof *ht);
+    if (!conf || !rel_n || !ht) {
+        hk_free(conf);
+        hk_free(rel_n);
+        hk_free(ht);
+        return HK_ERR_NOMEM;
     }
+    for (size_t i = 0; i < n_tr; i++)
+        rel_n[tr[i].r] += 1;
     /* confidence of r2d2(x, y) => rd(x, y) over training pairs */
     memcpy(ht, tr, n_tr * sizeof *ht);
     qsort(ht, n_tr, sizeof *ht, cmp_ht);
@@ -154,6 +136,42 @@ hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
             conf[(size_t)r2 * RD + rd] =
                 base > 0 ? conf[(size_t)r2 * RD + rd] / base : 0;
         }
+    hk_free(rel_n);
+    hk_free(ht);
+    *out = conf;
+    return HK_OK;
+}
+
+hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
+                     hkl_metrics *freq, hkl_metrics *path)
+{
+    memset(freq, 0, sizeof *freq);
+    memset(path, 0, sizeof *path);
+    const uint32_t N = d->ent.n, R = d->rel.n, RD = 2 * R;
+    const hkl_triple *tr = d->split[HKL_TRAIN];
+    const size_t n_tr = d->n[HKL_TRAIN];
+    if (!N || !R) return HK_OK;
+    if ((uint64_t)RD * N > HKL_DENSE_MAX) return HK_ERR_LIMIT;
+    hk_err rc = HK_ERR_NOMEM;
+    float *fr = hk_calloc((size_t)RD * N, sizeof *fr);
+    float *conf = NULL;
+    double *s1 = hk_malloc((size_t)N * sizeof *s1);
+    double *s2 = hk_malloc((size_t)N * sizeof *s2);
+    hkl_known trk;
+    memset(&trk, 0, sizeof trk);
+    if (!fr || !s1 || !s2) goto done;
+    if (hkl_known_build(&trk, tr, n_tr)) goto done;
+    if ((rc = hkl_rule_conf(R, tr, n_tr, &conf))) goto done;
+    /* frequency of each answer per relation and direction */
+    float fmax = 1;
+    for (size_t i = 0; i < n_tr; i++) {
+        float *a = &fr[(size_t)tr[i].r * N + tr[i].t];
+        float *b = &fr[(size_t)(tr[i].r + R) * N + tr[i].h];
+        *a += 1;
+        *b += 1;
+        if (*a > fmax) fmax = *a;
+        if (*b > fmax) fmax = *b;
+    }
     for (size_t i = 0; i < n; i++) {
         hkl_triple x = v[i];
         if (x.h >= N || x.t >= N || x.r >= R) continue;
@@ -165,7 +183,8 @@ hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
                 s1[e] = f[e];
                 s2[e] = f[e] / (fmax + 1) * 1e-3;
             }
-            add_rank(freq, filtered_rank(s1, N, &d->known, R, q, rd, a));
+            hkl_metrics_add(freq,
+                            hkl_filtered_rank(s1, N, &d->known, R, q, rd, a));
             const hkl_triple *nb;
             size_t c;
             bool heads;
@@ -177,19 +196,18 @@ hk_err hkl_baselines(const hkl_data *d, const hkl_triple *v, size_t n,
                 for (size_t j = 0; j < c; j++)
                     s2[heads ? nb[j].h : nb[j].t] += w;
             }
-            add_rank(path, filtered_rank(s2, N, &d->known, R, q, rd, a));
+            hkl_metrics_add(path,
+                            hkl_filtered_rank(s2, N, &d->known, R, q, rd, a));
         }
     }
-    finish(freq);
-    finish(path);
+    hkl_metrics_finish(freq);
+    hkl_metrics_finish(path);
     rc = HK_OK;
 done:
     hk_free(fr);
     hk_free(conf);
-    hk_free(rel_n);
     hk_free(s1);
     hk_free(s2);
-    hk_free(ht);
     hkl_known_free(&trk);
     return rc;
 }
@@ -212,7 +230,7 @@ hk_err hkl_eval_backoff(const hkl_model *m, const hkl_data *d,
     if (!same_ids(&m->ent, &d->ent) || !same_ids(&m->rel, &d->rel))
         return HK_ERR_INVALID;
     if (!N || !R) return HK_OK;
-    if ((uint64_t)2 * R * N > DENSE_MAX) return HK_ERR_LIMIT;
+    if ((uint64_t)2 * R * N > HKL_DENSE_MAX) return HK_ERR_LIMIT;
     hk_err rc = HK_ERR_NOMEM;
     uint32_t *fr = hk_calloc((size_t)2 * R * N, sizeof *fr);
     float *ms = hk_malloc((size_t)(NM ? NM : 1) * sizeof *ms);
@@ -238,10 +256,11 @@ hk_err hkl_eval_backoff(const hkl_model *m, const hkl_data *d,
             for (uint32_t e = 0; e < N; e++)
                 s[e] = (double)f[e] +
                        (e < NM ? 0.5 + atan((double)ms[e]) / 3.2 : 0);
-            add_rank(out, filtered_rank(s, N, &d->known, R, q, rd, a));
+            hkl_metrics_add(out,
+                            hkl_filtered_rank(s, N, &d->known, R, q, rd, a));
         }
     }
-    finish(out);
+    hkl_metrics_finish(out);
     rc = HK_OK;
 done:
     hk_free(fr);

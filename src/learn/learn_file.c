@@ -3,9 +3,12 @@
  *
  * Layout (host byte order, checked by a marker; every count bounded by
  * the file size before anything is allocated):
- *   "HKLMODEL", u32 version (1), u32 byte-order marker 0x01020304
+ *   "HKLMODEL", u32 version (2), u32 byte-order marker 0x01020304
  *   header: hyperparameters, sizes, the audit sequence the model was
  *           trained at, the split, calibration, metrics, training stats
+ *   combined ranker (version 2 on): u32 fitted, f64 weights
+ *           [HKL_COMBO_NF], u64 queries, u64 rows, f64 loss, f64 L2, its
+ *           validation metrics (version 1 files load without it)
  *   names:  n_ent then n_rel entries of u32 length + bytes
  *   E (n_ent x width f32), R (2 n_rel x width f32)
  *   known triples (n_known x 3 u32, sorted by h, r, t)
@@ -15,6 +18,7 @@
  * new one, never a mix, and a crash leaves one of them.
  */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +31,7 @@
 #include "learn/learn_int.h"
 
 #define MAGIC "HKLMODEL"
-#define VERSION 1u
+#define VERSION 2u
 #define BOM 0x01020304u
 
 /* ==== Writing ==== */
@@ -109,6 +113,14 @@ static void put_model(writer *w, const hkl_model *m)
     PUT(w, m->last_loss);
     PUT(w, m->n_train);
     PUT(w, m->triples_per_sec);
+    uint32_t fitted = m->combo.fitted;
+    PUT(w, fitted);
+    put(w, m->combo.w, sizeof m->combo.w);
+    PUT(w, m->combo.fit_queries);
+    PUT(w, m->combo.fit_rows);
+    PUT(w, m->combo.fit_loss);
+    PUT(w, m->combo.fit_l2);
+    put_metrics(w, &m->combo.valid);
     put_names(w, &m->ent);
     put_names(w, &m->rel);
     put(w, m->E, (size_t)m->ent.n * m->width * sizeof(float));
@@ -211,10 +223,10 @@ static hk_err parse_model(const unsigned char *buf, size_t len,
     uint32_t version, bom, kind;
     memcpy(&version, buf + 8, 4);
     memcpy(&bom, buf + 12, 4);
-    if (version != VERSION || bom != BOM)
+    if (version < 1 || version > VERSION || bom != BOM)
         return hk_error_set(err, HK_ERR_VERSION,
                             "model file %s has version %u (this build reads "
-                            "%u, same byte order)",
+                            "1 to %u, same byte order)",
                             path, version, VERSION);
     if (len < 24) return corrupt(err, path, "truncated");
     uint64_t want, sum = 1469598103934665603ull;
@@ -259,6 +271,21 @@ static hk_err parse_model(const unsigned char *buf, size_t len,
     GET(&r, m->last_loss);
     GET(&r, m->n_train);
     GET(&r, m->triples_per_sec);
+    if (version >= 2) {
+        uint32_t fitted = 0;
+        GET(&r, fitted);
+        get(&r, m->combo.w, sizeof m->combo.w);
+        GET(&r, m->combo.fit_queries);
+        GET(&r, m->combo.fit_rows);
+        GET(&r, m->combo.fit_loss);
+        GET(&r, m->combo.fit_l2);
+        get_metrics(&r, &m->combo.valid);
+        if (fitted > 1) return corrupt(err, path, "bad combined ranker");
+        m->combo.fitted = fitted;
+        for (int k = 0; k < HKL_COMBO_NF; k++)
+            if (!isfinite(m->combo.w[k]))
+                return corrupt(err, path, "bad combined ranker weight");
+    }
     if (r.short_read) return corrupt(err, path, "truncated header");
     hk_error e2;
     if ((kind != HKL_DISTMULT && kind != HKL_COMPLEX) ||

@@ -71,4 +71,25 @@ hk_err hkl_1n_run(hkl_1n *c, const hkl_triple *tr, const uint32_t *order,
 const float *hkl_1n_grad_e(const hkl_1n *c); /* n_ent x width */
 const float *hkl_1n_grad_r(const hkl_1n *c); /* 2 n_rel x width */
 
+/* ==== Ranking by dense rows (learn_baseline.c, learn_combo.c) ==== */
+
+/* Largest dense table (cells) the baselines and the combined ranker
+ * allocate: 2 R x N per-answer rows, 2 R x 2 R rule confidences. */
+#define HKL_DENSE_MAX (1u << 26)
+
+/* Filtered rank of answer a of query (q, rd) from scores s[0..n_ent) (in
+ * double: counts plus a score in (0, 1) must not round together); ties
+ * count half, other known answers in k are removed. */
+double hkl_filtered_rank(const double *s, uint32_t n_ent, const hkl_known *k,
+                         uint32_t n_rel, uint32_t q, uint32_t rd, uint32_t a);
+/* Adds one rank to sums in m; hkl_metrics_finish turns sums into means. */
+void hkl_metrics_add(hkl_metrics *m, double rank);
+void hkl_metrics_finish(hkl_metrics *m);
+/* *out (2R x 2R floats, caller frees with hk_free): the confidence of the
+ * rule "r2d(x, y) => rd(x, y)" on the pairs tr[0..n_tr) of R relations at
+ * r2d * 2R + rd, directions as in learn.h ("Baselines"). HK_ERR_LIMIT,
+ * HK_ERR_NOMEM. */
+hk_err hkl_rule_conf(uint32_t R, const hkl_triple *tr, size_t n_tr,
+                     float **out);
+
 #endif /* HK_LEARN_INT_H */

@@ -215,6 +215,7 @@ void hkl_model_free(hkl_model *m)
     hkl_known_free(&m->known);
     hk_free(m->Q);
     hk_free(m->q_scale);
+    hkl_combo_release(m);
     hk_free(m);
 }
 

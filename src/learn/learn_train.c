@@ -366,6 +366,9 @@ hk_err hkl_train(const hkl_data *d, const hkl_params *p, hkl_progress_fn fn,
                     &cal, &n_cal, &cal_owned))
         goto nomem;
     if (hkl_calibrate(m, cal, n_cal, p->seed)) goto nomem;
+    /* too large for the dense features (HK_ERR_LIMIT): no combined ranker,
+     * the model alone still serves */
+    if (hkl_combo_fit(m, d, p->seed, HKL_COMBO_ALL) == HK_ERR_NOMEM) goto nomem;
     const hkl_triple *ev;
     size_t n_ev;
     hk_free(vs_owned);

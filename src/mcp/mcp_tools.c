@@ -821,10 +821,15 @@ const mcp_tool_def mcp_kb_tools[] = {
      "model: HasPart(Computer, ?x) (objects), HasPart(?x, CPU) "
      "(subjects) or ?r(Computer, CPU) (predicates). Each candidate has "
      "its completed statement, a plausibility in [0, 1] and known = true "
-     "when it is already a fact.",
+     "when it is already a fact; ranker says what ordered them (auto: the "
+     "combined ranker where it beat the model on validation).",
      IN(STR("pattern", "Pattern with exactly one ?variable") ","
-        INT("k", 10, 1, 1000, "Candidates"), "\"pattern\""),
-     OUT(TXT("pattern") "," TXT("predicts") ",\"candidates\":{\"type\":"
+        INT("k", 10, 1, 1000, "Candidates") ","
+        "\"ranker\":{\"type\":\"string\",\"enum\":[\"auto\",\"model\","
+        "\"combined\"],\"default\":\"auto\",\"description\":\"Model "
+        "score, combined ranker, or auto\"}", "\"pattern\""),
+     OUT(TXT("pattern") "," TXT("predicts") "," TXT("ranker")
+         ",\"candidates\":{\"type\":"
          "\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
          NUM("rank") "," TXT("candidate") "," TXT("statement") ","
          "\"plausibility\":{\"type\":\"number\"},\"known\":{\"type\":"

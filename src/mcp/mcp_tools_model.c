@@ -34,6 +34,14 @@ hk_err mcp_t_predict_links(mcp_call *c, json_t **out, hk_error *err)
 {
     const char *text = mcp_arg_str(c, "pattern", "");
     uint32_t k = (uint32_t)mcp_arg_int(c, "k", 10);
+    const char *rk = mcp_arg_str(c, "ranker", "auto");
+    hkl_ranker ranker;
+    if (!hkl_ranker_parse(rk, &ranker)) {
+        hk_error_set(err, HK_ERR_INVALID,
+                     "ranker must be auto, model or combined, not '%s'", rk);
+        snprintf(err->field, sizeof err->field, "ranker");
+        return HK_ERR_INVALID;
+    }
     hk_svc_model *h = NULL;
     hk_err rc = hk_svc_model_acquire(mcp_store(c), &h, err);
     if (rc) return rc;
@@ -41,8 +49,8 @@ hk_err mcp_t_predict_links(mcp_call *c, json_t **out, hk_error *err)
     hk_svc_model_predict_res res;
     rc = mcp_read_begin(c, &t, err);
     if (!rc)
-        rc = hk_svc_model_predict(t, hk_svc_model_get(h), text, strlen(text), k,
-                                  &res, err);
+        rc = hk_svc_model_predict_ranker(t, hk_svc_model_get(h), text,
+                                         strlen(text), k, ranker, &res, err);
     if (t) hk_txn_abort(t);
     hk_svc_model_release(h);
     if (rc) return rc;

@@ -27,10 +27,11 @@
 #include "service/svc_llm.h"
 
 typedef struct model_arg {
-    hk_server *srv;   /* for its store */
-    const char *text; /* statement, pattern or entity */
-    uint64_t k;       /* candidates (0: default) */
-    int op;           /* 0 info, 1 score, 2 predict, 3 similar */
+    hk_server *srv;    /* for its store */
+    const char *text;  /* statement, pattern or entity */
+    uint64_t k;        /* candidates (0: default) */
+    int op;            /* 0 info, 1 score, 2 predict, 3 similar */
+    hkl_ranker ranker; /* predict: which ranker (auto) */
 } model_arg;
 
 static hk_err append_json(json_t *j, hk_buf *out, hk_error *err)
@@ -62,8 +63,8 @@ static hk_err model_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
             j = hk_svc_model_score_jansson(a->text, &r);
     } else if (a->op == 2) {
         hk_svc_model_predict_res r;
-        if (!(rc = hk_svc_model_predict(t, m, a->text, len, (uint32_t)a->k, &r,
-                                        err))) {
+        if (!(rc = hk_svc_model_predict_ranker(
+                  t, m, a->text, len, (uint32_t)a->k, a->ranker, &r, err))) {
             j = hk_svc_model_predict_jansson(a->text, &r);
             hk_svc_model_predict_free(&r);
         }
@@ -106,17 +107,28 @@ static bool k_param(h2o_req_t *req, model_arg *a)
     return false;
 }
 
+static bool ranker_param(h2o_req_t *req, model_arg *a)
+{
+    bool bad = false;
+    const char *s = hk_query_param(req, "ranker", &bad);
+    if (!bad && !s) return true;
+    if (!bad && hkl_ranker_parse(s, &a->ranker)) return true;
+    hk_send_field_error(req, 400, "invalid_parameter",
+                        "expected auto, model or combined", "ranker");
+    return false;
+}
+
 void hk_route_model_info(hk_server *srv, h2o_req_t *req, const char *param)
 {
     (void)param;
-    model_arg a = {srv, NULL, 0, 0};
+    model_arg a = {srv, NULL, 0, 0, HKL_RANKER_AUTO};
     hk_route_read(req, 200, model_read, &a);
 }
 
 void hk_route_model_score(hk_server *srv, h2o_req_t *req, const char *param)
 {
     (void)param;
-    model_arg a = {srv, NULL, 0, 1};
+    model_arg a = {srv, NULL, 0, 1, HKL_RANKER_AUTO};
     if (need_param(req, "statement", &a))
         hk_route_read(req, 200, model_read, &a);
 }
@@ -124,15 +136,16 @@ void hk_route_model_score(hk_server *srv, h2o_req_t *req, const char *param)
 void hk_route_model_predict(hk_server *srv, h2o_req_t *req, const char *param)
 {
     (void)param;
-    model_arg a = {srv, NULL, 0, 2};
-    if (need_param(req, "pattern", &a) && k_param(req, &a))
+    model_arg a = {srv, NULL, 0, 2, HKL_RANKER_AUTO};
+    if (need_param(req, "pattern", &a) && k_param(req, &a) &&
+        ranker_param(req, &a))
         hk_route_read(req, 200, model_read, &a);
 }
 
 void hk_route_model_similar(hk_server *srv, h2o_req_t *req, const char *param)
 {
     (void)param;
-    model_arg a = {srv, NULL, 0, 3};
+    model_arg a = {srv, NULL, 0, 3, HKL_RANKER_AUTO};
     if (need_param(req, "entity", &a) && k_param(req, &a))
         hk_route_read(req, 200, model_read, &a);
 }

@@ -50,6 +50,9 @@ static hk_svc_model *handle_new(hkl_model *m)
     hk_svc_model *h = hk_malloc(sizeof *h);
     if (!h) return NULL;
     (void)hkl_quantize(m); /* without it (no memory) predict scans exactly */
+    /* without them (none fitted, too large, no memory): no combined
+     * ranker, auto answers with the model */
+    (void)hkl_combo_prepare(m);
     h->m = m;
     atomic_init(&h->refs, 1);
     return h;
@@ -197,6 +200,22 @@ json_t *hk_svc_model_info_jansson(const hkl_model *m, bool age_known,
         m->train_seconds, "last_loss", m->last_loss, "triples",
         (json_int_t)m->n_train, "triples_per_second", m->triples_per_sec,
         "bytes_per_entity", (json_int_t)((size_t)m->width * sizeof(float)));
+    if (j && m->combo.fitted) {
+        static const char *names[HKL_COMBO_NF] = {
+            "model", "log_freq",   "seen",     "log_path",   "adjacent",
+            "type",  "log_degree", "log_role", "log_two_hop"};
+        json_t *w = json_object();
+        for (int k = 0; k < HKL_COMBO_NF; k++)
+            json_object_set_new(w, names[k], json_real(m->combo.w[k]));
+        json_object_set_new(
+            j, "combined",
+            json_pack("{s:o, s:I, s:f, s:f, s:o}", "weights", w, "fit_queries",
+                      (json_int_t)m->combo.fit_queries, "fit_loss",
+                      m->combo.fit_loss, "l2", m->combo.fit_l2, "valid",
+                      hk_svc_metrics_jansson(&m->combo.valid)));
+    } else if (j) {
+        json_object_set_new(j, "combined", json_null());
+    }
     if (j && age_known)
         json_object_set_new(j, "age", json_integer((json_int_t)age));
     return j;
@@ -549,6 +568,8 @@ static hk_err eval_data(const hkl_data *d, const hkl_model *m,
     if (!rc) {
         rc = hkl_baselines(d, v, take, &res->freq, &res->path);
         if (!rc) rc = hkl_eval_backoff(m, d, v, take, &res->backoff);
+        if (!rc && m->combo.fitted)
+            rc = hkl_eval_combo(m, d, v, take, &res->combo);
         if (rc == HK_ERR_LIMIT) rc = HK_OK; /* too large: no baselines */
     }
     hk_free(v);
@@ -609,13 +630,14 @@ hk_err hk_svc_model_eval_split(const char *dir, const hk_svc_model_train_req *r,
 
 json_t *hk_svc_model_eval_jansson(const hk_svc_model_eval_res *res)
 {
-    return json_pack("{s:o, s:o, s:{s:o, s:o}, s:I, s:I}", "model",
-                     hk_svc_metrics_jansson(&res->model), "frequency_backoff",
-                     hk_svc_metrics_jansson(&res->backoff), "baselines",
-                     "most_frequent", hk_svc_metrics_jansson(&res->freq),
-                     "one_hop_path", hk_svc_metrics_jansson(&res->path),
-                     "test_triples", (json_int_t)res->test_triples, "unknown",
-                     (json_int_t)res->unknown);
+    return json_pack(
+        "{s:o, s:o, s:o, s:{s:o, s:o}, s:I, s:I}", "model",
+        hk_svc_metrics_jansson(&res->model), "frequency_backoff",
+        hk_svc_metrics_jansson(&res->backoff), "combined",
+        res->combo.n ? hk_svc_metrics_jansson(&res->combo) : json_null(),
+        "baselines", "most_frequent", hk_svc_metrics_jansson(&res->freq),
+        "one_hop_path", hk_svc_metrics_jansson(&res->path), "test_triples",
+        (json_int_t)res->test_triples, "unknown", (json_int_t)res->unknown);
 }
 
 /* ==== Names of a statement ==== */
@@ -677,6 +699,30 @@ static hk_err in_kb(hk_txn *t, const hk_statement *st, bool *yes, hk_error *err)
 
 /* ==== Score ==== */
 
+/* The combined score of edges e[0..n) (their mean) and, under the
+ * combined ranker, the worst filtered rank of their objects. */
+static hk_err combined_score(const hkl_model *m, const hkl_triple *e,
+                             uint32_t n, hkl_ranker rk,
+                             hk_svc_model_score_res *res, hk_error *err)
+{
+    double sum = 0, worst = 0;
+    hk_err rc = HK_OK;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        double sc, r;
+        if ((rc = hkl_combo_rank_tail(m, e[i].h, e[i].r, e[i].t, &sc, &r)))
+            break;
+        sum += sc;
+        if (r > worst) worst = r;
+    }
+    if (rc)
+        return hk_error_set(err, rc, "the combined ranker failed: %s",
+                            hk_strerror(rc));
+    res->has_combined = true;
+    res->combined = sum / n;
+    if (rk == HKL_RANKER_COMBINED) res->rank_ranker = worst;
+    return HK_OK;
+}
+
 hk_err hk_svc_model_score(hk_txn *t, const hkl_model *m, const char *text,
                           size_t len, hk_svc_model_score_res *res,
                           hk_error *err)
@@ -705,6 +751,10 @@ hk_err hk_svc_model_score(hk_txn *t, const hkl_model *m, const char *text,
         res->rank_head = hkl_rank_tail(m, &m->known, e[0].t, e[0].r + m->rel.n,
                                        e[0].h, scratch);
     res->raw = sum / n;
+    hkl_ranker rk = hkl_ranker_auto(m);
+    res->ranker = hkl_ranker_name(rk);
+    res->rank_ranker = res->rank;
+    if (m->cf && (rc = combined_score(m, e, n, rk, res, err))) goto done;
     res->plausibility = hkl_plausibility(m, res->raw);
     res->entities = m->ent.n;
     res->edges = n;
@@ -725,6 +775,12 @@ json_t *hk_svc_model_score_jansson(const char *statement,
                   (json_int_t)res->edges, "in_kb", res->in_kb);
     if (j && res->rank_head > 0)
         json_object_set_new(j, "rank_subject", json_real(res->rank_head));
+    if (j && res->ranker) {
+        json_object_set_new(j, "ranker", json_string(res->ranker));
+        json_object_set_new(j, "rank_ranker", json_real(res->rank_ranker));
+    }
+    if (j && res->has_combined)
+        json_object_set_new(j, "combined", json_real(res->combined));
     return j;
 }
 
@@ -752,7 +808,25 @@ hk_err hk_svc_model_predict(hk_txn *t, const hkl_model *m, const char *text,
                             size_t len, uint32_t k,
                             hk_svc_model_predict_res *res, hk_error *err)
 {
+    return hk_svc_model_predict_ranker(t, m, text, len, k, HKL_RANKER_AUTO, res,
+                                       err);
+}
+
+hk_err hk_svc_model_predict_ranker(hk_txn *t, const hkl_model *m,
+                                   const char *text, size_t len, uint32_t k,
+                                   hkl_ranker ranker,
+                                   hk_svc_model_predict_res *res, hk_error *err)
+{
     memset(res, 0, sizeof *res);
+    if (ranker == HKL_RANKER_COMBINED && !m->cf) {
+        hk_error_set(err, HK_ERR_STATE,
+                     "the model has no combined ranker (none fitted: no "
+                     "validation split, a KB above its table limit or a "
+                     "model file of version 1); use ranker model or auto");
+        snprintf(err->field, sizeof err->field, "ranker");
+        return HK_ERR_STATE;
+    }
+    if (ranker == HKL_RANKER_AUTO) ranker = hkl_ranker_auto(m);
     if (k == 0) k = 10;
     if (k > 1000) return bad_pattern(err, "k must be at most 1000");
     hk_pattern p;
@@ -807,14 +881,21 @@ hk_err hk_svc_model_predict(hk_txn *t, const hkl_model *m, const char *text,
         n_skip = 0;
     }
     size_t got;
+    uint32_t q = var == 1 ? a : bb, rd = var == 1 ? r : r + m->rel.n;
+    if (var == 2) ranker = HKL_RANKER_MODEL;
+    res->ranker = hkl_ranker_name(ranker);
+    if (var != 2) res->what = var == 1 ? "object" : "subject";
     if (var == 2) {
         got = hkl_top_k(s, n, k, skip, n_skip, hits);
-    } else if (var == 1) {
-        res->what = "object";
-        got = hkl_predict(m, a, r, k, skip, n_skip, s, hits);
+    } else if (ranker == HKL_RANKER_COMBINED) {
+        got = hkl_predict_combo(m, q, rd, k, skip, n_skip, hits, &rc);
+        if (rc) {
+            hk_error_set(err, rc, "the combined ranker failed: %s",
+                         hk_strerror(rc));
+            goto done;
+        }
     } else {
-        res->what = "subject";
-        got = hkl_predict(m, bb, r + m->rel.n, k, skip, n_skip, s, hits);
+        got = hkl_predict(m, q, rd, k, skip, n_skip, s, hits);
     }
     for (size_t i = 0; i < got; i++) {
         hk_statement st;
@@ -827,6 +908,11 @@ hk_err hk_svc_model_predict(hk_txn *t, const hkl_model *m, const char *text,
         st.args[1] = var == 1 ? name : p.args[1].text;
         hk_svc_model_cand *c = &res->v[res->n];
         c->raw = hits[i].score;
+        if (var != 2 && ranker == HKL_RANKER_COMBINED) {
+            c->combined = hits[i].score;
+            c->raw = var == 1 ? hkl_score(m, a, r, hits[i].id)
+                              : hkl_score(m, hits[i].id, r, bb);
+        }
         c->plausibility = hkl_plausibility(m, c->raw);
         c->name = hk_strdup(name);
         hk_buf_reset(&b);
@@ -853,16 +939,20 @@ json_t *hk_svc_model_predict_jansson(const char *pattern,
                                      const hk_svc_model_predict_res *res)
 {
     json_t *arr = json_array();
+    bool combined = res->ranker && !strcmp(res->ranker, "combined");
     for (size_t i = 0; arr && i < res->n; i++) {
         const hk_svc_model_cand *c = &res->v[i];
-        json_array_append_new(
-            arr, json_pack("{s:i, s:s, s:s, s:f, s:f, s:b}", "rank",
-                           (int)(i + 1), "candidate", c->name, "statement",
-                           c->statement, "plausibility", c->plausibility,
-                           "score", c->raw, "known", c->known));
+        json_t *o = json_pack("{s:i, s:s, s:s, s:f, s:f, s:b}", "rank",
+                              (int)(i + 1), "candidate", c->name, "statement",
+                              c->statement, "plausibility", c->plausibility,
+                              "score", c->raw, "known", c->known);
+        if (o && combined)
+            json_object_set_new(o, "combined", json_real(c->combined));
+        json_array_append_new(arr, o);
     }
-    return json_pack("{s:s, s:s, s:o}", "pattern", pattern, "predicts",
-                     res->what ? res->what : "", "candidates", arr);
+    return json_pack("{s:s, s:s, s:s, s:o}", "pattern", pattern, "predicts",
+                     res->what ? res->what : "", "ranker",
+                     res->ranker ? res->ranker : "model", "candidates", arr);
 }
 
 /* ==== Similar ==== */

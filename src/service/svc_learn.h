@@ -198,6 +198,8 @@ typedef struct hk_svc_model_eval_res {
     hkl_metrics path;      /* 1-hop path heuristic */
     hkl_metrics backoff;   /* the model behind the frequency prior
                               (hkl_eval_backoff; n = 0: not measured) */
+    hkl_metrics combo;     /* the combined ranker (hkl_eval_combo; n = 0:
+                              not fitted or too large) */
     uint64_t test_triples; /* test edges evaluated */
     uint64_t unknown;      /* test edges naming entities or relations
                               the model never saw (not ranked) */
@@ -229,9 +231,17 @@ typedef struct hk_svc_model_score_res {
     uint32_t entities;   /* entities ranked among */
     uint32_t edges;      /* edges the statement decomposes into */
     bool in_kb;          /* the statement is a fact of the KB now */
+    const char *ranker;  /* the ranker auto chooses: "model" or
+                            "combined" (hkl_ranker_auto) */
+    bool has_combined;   /* the model has a combined ranker ready: */
+    double combined;     /* its score (mean over the edges) */
+    double rank_ranker;  /* the object's filtered rank under ranker
+                            (= rank when it is "model") */
 } hk_svc_model_score_res;
 
-/* Scores statement text. HK_ERR_INVALID (with the column) for bad text;
+/* Scores statement text: the calibrated plausibility and the rank are
+ * the model's; with a combined ranker, its score and the rank under the
+ * ranker auto picks are added. HK_ERR_INVALID (with the column) for bad text;
  * HK_ERR_NOT_FOUND naming the entity or predicate the model never saw
  * (err->field "predicate" or "args[i]"). */
 hk_err hk_svc_model_score(hk_txn *t, const hkl_model *m, const char *text,
@@ -244,7 +254,8 @@ typedef struct hk_svc_model_cand {
     char *name;          /* the predicted entity or predicate (owned) */
     char *statement;     /* the completed statement (owned) */
     double raw;          /* raw score */
-    double plausibility; /* calibrated */
+    double plausibility; /* calibrated (the model's, under any ranker) */
+    double combined;     /* combined score (ranker "combined" only) */
     bool known;          /* the statement is a fact of the KB now */
 } hk_svc_model_cand;
 
@@ -252,6 +263,7 @@ typedef struct hk_svc_model_predict_res {
     hk_svc_model_cand *v; /* best first */
     size_t n;             /* candidates */
     const char *what;     /* "object", "subject" or "predicate" */
+    const char *ranker;   /* "model" or "combined": what ordered them */
 } hk_svc_model_predict_res;
 
 /* Predicts the one unknown of a pattern: 'P(a, ?x)' (objects), 'P(?x, b)'
@@ -262,6 +274,16 @@ typedef struct hk_svc_model_predict_res {
 hk_err hk_svc_model_predict(hk_txn *t, const hkl_model *m, const char *text,
                             size_t len, uint32_t k,
                             hk_svc_model_predict_res *res, hk_error *err);
+/* The same under a ranker (hkl_ranker; hk_svc_model_predict: auto).
+ * Entities are ranked by the model or the combined ranker; predicates
+ * ('?r(a, b)') always by the model. HK_ERR_STATE (field "ranker") for
+ * "combined" when the model has none (no validation split, a KB above
+ * its table limit, or a model file of version 1). */
+hk_err hk_svc_model_predict_ranker(hk_txn *t, const hkl_model *m,
+                                   const char *text, size_t len, uint32_t k,
+                                   hkl_ranker ranker,
+                                   hk_svc_model_predict_res *res,
+                                   hk_error *err);
 void hk_svc_model_predict_free(hk_svc_model_predict_res *res);
 json_t *hk_svc_model_predict_jansson(const char *pattern,
                                      const hk_svc_model_predict_res *res);

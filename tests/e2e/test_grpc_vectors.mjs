@@ -203,7 +203,9 @@ try {
       const r = await rest('GET', `/v2/model/predict?pattern=${encodeURIComponent(pattern)}${k ? `&k=${k}` : ''}`);
       assert.equal(r.status, 200, JSON.stringify(r.json));
       assert.ok(r.json.candidates.length > 0, `${pattern}: candidates`);
-      assert.deepEqual(p, { pattern: r.json.pattern, predicts: r.json.predicts, candidates: r.json.candidates },
+      // the message has no fields for REST's ranker and combined score (yet)
+      const cands = r.json.candidates.map(({ combined, ...c }) => c);
+      assert.deepEqual(p, { pattern: r.json.pattern, predicts: r.json.predicts, candidates: cands },
         `ModelPredict ${pattern} equals REST`);
     }
     const sim = await unary(c, 'ModelSimilar', { entity: 'Car', k: 2 });

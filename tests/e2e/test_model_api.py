@@ -135,6 +135,13 @@ class ModelApi(unittest.TestCase):
         self.assertIn("nobody", p.stderr)
         p = run("model", "predict", "Married(?x, ?y)", "--data", d, ok=False)
         self.assertEqual(p.returncode, 2, p.stderr)
+        p = run("model", "predict", "Married(p1, ?x)", "--ranker", "best",
+                "--data", d, ok=False)
+        self.assertEqual(p.returncode, 1, p.stderr)  # usage
+        self.assertIn("--ranker", p.stderr)
+        p = run("model", "score", "Married(p1, p0)", "--ranker", "model",
+                "--data", d, ok=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
         p = run("model", "score", "Married(p1", "--data", d, ok=False)
         self.assertEqual(p.returncode, 2, p.stderr)
         p = run("model", "train", "--data", d, "--dim", "0", ok=False)
@@ -147,6 +154,12 @@ class ModelApi(unittest.TestCase):
         # the model behind the frequency prior ranks the same test edges
         self.assertEqual(ev["frequency_backoff"]["ranks"],
                          ev["model"]["ranks"])
+        # the combined ranker (weights fitted on the validation split and
+        # kept in the model file) ranks them too
+        self.assertEqual(ev["combined"]["ranks"], ev["model"]["ranks"])
+        info = run("model", "info", "--data", d, "--json")
+        self.assertEqual(len(info["combined"]["weights"]), 9)
+        self.assertGreater(info["combined"]["fit_queries"], 0)
         # age: facts added after training
         run("add", "--data", d, "Married(p1, p0)", "LivesIn(p0, c1)")
         info = run("model", "info", "--data", d, "--json")
@@ -207,6 +220,45 @@ class ModelApi(unittest.TestCase):
             st, _, b = r("GET", "/v2/model/predict?k=4&pattern=" +
                          q("?r(p0, p1)"))
             self.assertEqual((st, b), (200, cli))
+            # rankers: auto is the combined ranker where it beat the
+            # model on validation at training time; every answer names it
+            st, _, info = r("GET", "/v2/model")
+            self.assertIsNotNone(info["combined"])
+            want = ("combined" if info["combined"]["valid"]["mrr"] >
+                    info["valid"]["mrr"] else "model")
+            st, _, b = r("GET", "/v2/model/predict?k=5&pattern=" +
+                         q("Married(p1, ?x)"))
+            self.assertEqual((st, b["ranker"]), (200, want), b)
+            for rk in ("model", "combined"):
+                cli = run("model", "predict", "Married(p1, ?x)", "--k", "5",
+                          "--ranker", rk, "--data", d, "--json")
+                st, _, b = r("GET", "/v2/model/predict?k=5&ranker=%s&pattern="
+                             % rk + q("Married(p1, ?x)"))
+                self.assertEqual((st, b), (200, cli))
+                self.assertEqual(b["ranker"], rk)
+                self.assertEqual(len(b["candidates"]), 5)
+                for c in b["candidates"]:
+                    self.assertIn("known", c)
+                    self.assertEqual("combined" in c, rk == "combined")
+                if rk == "combined":
+                    comb = [c["combined"] for c in b["candidates"]]
+                    self.assertEqual(comb, sorted(comb, reverse=True))
+                    # the known fact Married(p1, p0)'s reverse: p0 is
+                    # the answer the 1-hop evidence names
+                    self.assertEqual(b["candidates"][0]["candidate"], "p0")
+            st, _, b = r("GET", "/v2/model/predict?ranker=model&pattern=" +
+                         q("?r(p0, p1)"))
+            self.assertEqual((st, b["ranker"]), (200, "model"))
+            st, _, b = r("GET", "/v2/model/predict?ranker=best&pattern=" +
+                         q("Married(p1, ?x)"))
+            self.assertEqual((st, b["error"]["detail"]["field"]),
+                             (400, "ranker"), b)
+            st, _, b = r("GET", "/v2/model/score?statement=" +
+                         q("Married(p1, p0)"))
+            self.assertEqual(b["ranker"], want)
+            self.assertIn("combined", b)
+            if want == "model":
+                self.assertEqual(b["rank_ranker"], b["rank"])
             st, _, b = r("GET", "/v2/model/similar?entity=p0&k=2")
             self.assertEqual(st, 200, b)
             self.assertEqual(len(b["similar"]), 2)
@@ -287,6 +339,14 @@ class ModelApi(unittest.TestCase):
              "params": {"name": "score_fact",
                         "arguments": {"statement": "Married(zz, p2)"}}},
             {"jsonrpc": "2.0", "id": 5, "method": "tools/list"},
+            {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+             "params": {"name": "predict_links",
+                        "arguments": {"pattern": "Married(p3, ?x)", "k": 2,
+                                      "ranker": "combined"}}},
+            {"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+             "params": {"name": "predict_links",
+                        "arguments": {"pattern": "Married(p3, ?x)",
+                                      "ranker": "best"}}},
             {"jsonrpc": "2.0", "id": 6, "method": "tools/call",
              "params": {"name": "suggest_links",
                         "arguments": {"pattern": "LivesIn(p5, ?x)", "k": 3,
@@ -306,6 +366,12 @@ class ModelApi(unittest.TestCase):
         cli = run("model", "predict", "Married(p3, ?x)", "--k", "2", "--data",
                   d, "--json")
         self.assertEqual(a[3]["result"]["structuredContent"], cli)
+        self.assertIn(cli["ranker"], ("model", "combined"))
+        cli = run("model", "predict", "Married(p3, ?x)", "--k", "2",
+                  "--ranker", "combined", "--data", d, "--json")
+        self.assertEqual(a[7]["result"]["structuredContent"], cli)
+        self.assertEqual(cli["ranker"], "combined")
+        self.assertIn("ranker", json.dumps(a[8]["error"]))  # not in enum
         self.assertTrue(a[4]["result"]["isError"], a[4])
         self.assertIn("zz", a[4]["result"]["content"][0]["text"])
         names = [t["name"] for t in a[5]["result"]["tools"]]

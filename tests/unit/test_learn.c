@@ -5,7 +5,9 @@
  * model must rank first (sampled and 1-N training), and latent classes
  * that it ranks first where the two baselines cannot; the 1-N objective and
  * its gradient against a direct computation and finite differences; filtered
- * ranks (and the frequency back-off) against a brute-force ranker; bit-for-bit
+ * ranks (and the frequency back-off and the combined ranker) against a
+ * brute-force ranker; the combined ranker's fit (determinism, each half of
+ * a KB answered by one feature); bit-for-bit
  * determinism with a seed and one thread (1-N: also two); model files (round
  * trip, damage); split files; facts of every arity as edges read from a real
  * KB.
@@ -238,6 +240,26 @@ static void classes(hkl_data *d)
             }
     hk_error err;
     assert_int_equal(hkl_data_finish(d, &err), HK_OK);
+}
+
+/* The set-up most tests share: d filled by build (it finishes d), then a
+ * model of dim and epochs trained on one thread with seed 1 (the other
+ * hyperparameters as hkl_params_default). Caller frees both. */
+static hkl_model *fixture(hkl_data *d, void (*build)(hkl_data *), uint32_t dim,
+                          uint32_t epochs)
+{
+    hkl_data_init(d);
+    build(d);
+    hkl_params p;
+    hkl_params_default(&p);
+    p.dim = dim;
+    p.epochs = epochs;
+    p.threads = 1;
+    hkl_model *m = NULL;
+    hk_error err;
+    hk_err rc = hkl_train(d, &p, NULL, NULL, &m, &err);
+    if (rc) fail_msg("train: %s", err.message);
+    return m;
 }
 
 static void test_planted_classes(void **state)
@@ -508,16 +530,7 @@ static void test_rank_oracle(void **state)
 {
     (void)state;
     hkl_data d;
-    hkl_data_init(&d);
-    planted(&d);
-    hkl_params p;
-    hkl_params_default(&p);
-    p.dim = 8;
-    p.epochs = 3;
-    p.threads = 1;
-    hkl_model *m = NULL;
-    hk_error err;
-    assert_int_equal(hkl_train(&d, &p, NULL, NULL, &m, &err), HK_OK);
+    hkl_model *m = fixture(&d, planted, 8, 3);
     uint32_t n_rel = hkl_n_rel(m);
     hkl_metrics sum = {0, 0, 0, 0, 0, 0};
     for (int sp = 0; sp < 3; sp++)
@@ -579,16 +592,7 @@ static void test_backoff_oracle(void **state)
 {
     (void)state;
     hkl_data d;
-    hkl_data_init(&d);
-    planted(&d);
-    hkl_params p;
-    hkl_params_default(&p);
-    p.dim = 8;
-    p.epochs = 3;
-    p.threads = 1;
-    hkl_model *m = NULL;
-    hk_error err;
-    assert_int_equal(hkl_train(&d, &p, NULL, NULL, &m, &err), HK_OK);
+    hkl_model *m = fixture(&d, planted, 8, 3);
     uint32_t n_rel = hkl_n_rel(m);
     double sum = 0;
     for (size_t i = 0; i < d.n[HKL_TEST]; i++) {
@@ -604,9 +608,7 @@ static void test_backoff_oracle(void **state)
     hkl_model_free(m);
     /* a model of other data (other ids) is refused */
     hkl_data o;
-    hkl_data_init(&o);
-    classes(&o);
-    assert_int_equal(hkl_train(&o, &p, NULL, NULL, &m, &err), HK_OK);
+    m = fixture(&o, classes, 8, 3);
     assert_int_equal(
         hkl_eval_backoff(m, &d, d.split[HKL_TEST], d.n[HKL_TEST], &bo),
         HK_ERR_INVALID);
@@ -615,22 +617,531 @@ static void test_backoff_oracle(void **state)
     hkl_data_free(&d);
 }
 
+/* ==== Combined ranker ==== */
+
+/* The combined score of candidate e for query (q, rd, ?), every feature
+ * counted again from the training triples by plain scans (learn_combo.c,
+ * "Features"); float where the library keeps floats, so that equal
+ * features give equal scores in both. */
+static double brute_combo(const hkl_model *m, const hkl_data *d,
+                          const uint8_t *ans, uint32_t q, uint32_t rd,
+                          uint32_t e)
+{
+    const uint32_t R = d->rel.n, RD = 2 * R;
+    const hkl_triple *tr = d->split[HKL_TRAIN];
+    const size_t n = d->n[HKL_TRAIN];
+    /* answer of triple i in relation-direction x, or UINT32_MAX */
+#define ANS(i, x)                                                              \
+    ((x) < R ? (tr[i].r == (x) ? tr[i].t : UINT32_MAX)                         \
+             : (tr[i].r == (x)-R ? tr[i].h : UINT32_MAX))
+    float freq = 0, deg = 0, path = 0;
+    bool adj = false;
+    for (size_t i = 0; i < n; i++) {
+        freq += ANS(i, rd) == e;
+        deg += (tr[i].h == e) + (tr[i].t == e);
+    }
+    /* 1-hop: each training edge between q and e under r2d, weighted by
+     * the confidence of r2d => rd (pairs holding both, over edges of r2) */
+    for (uint32_t r2d = 0; r2d < RD; r2d++) {
+        float links = 0;
+        for (size_t i = 0; i < n; i++)
+            links += r2d < R
+                         ? tr[i].r == r2d && tr[i].h == q && tr[i].t == e
+                         : tr[i].r == r2d - R && tr[i].t == q && tr[i].h == e;
+        if (links == 0) continue;
+        adj = true;
+        float both = 0, base = 0;
+        for (size_t i = 0; i < n; i++) {
+            base += tr[i].r == r2d % R;
+            for (int dir = 0; dir < 2; dir++) {
+                uint32_t x = dir ? tr[i].t : tr[i].h;
+                uint32_t y = dir ? tr[i].h : tr[i].t;
+                if (tr[i].r + (dir ? R : 0) != rd) continue;
+                for (size_t j = 0; j < n; j++)
+                    if (r2d != rd &&
+                        (r2d < R
+                             ? tr[j].r == r2d && tr[j].h == x && tr[j].t == y
+                             : tr[j].r == r2d - R && tr[j].h == y &&
+                                   tr[j].t == x))
+                        both += 1;
+            }
+        }
+        for (float k = 0; k < links; k++)
+            path += both / base;
+    }
+    /* type: sum over other relation-directions e answers of the share of
+     * rd's answers they share (ans[x * N + y]: y answers x in training) */
+    const uint32_t N = d->ent.n;
+    double type = 0;
+    for (uint32_t r2d = 0; r2d < RD; r2d++) {
+        if (r2d == rd || !ans[(size_t)r2d * N + e]) continue;
+        uint32_t in_rd = 0, shared = 0;
+        for (uint32_t x = 0; x < N; x++) {
+            in_rd += ans[(size_t)rd * N + x];
+            shared += ans[(size_t)rd * N + x] && ans[(size_t)r2d * N + x];
+        }
+        if (in_rd) type += (double)shared / in_rd;
+    }
+    /* role: edges with e on the answer's side; two-hop: walks q - x - e
+     * over two edges (self-loops left out, x != q, e != q) */
+    float role = 0, hop2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        role += rd < R ? tr[i].t == e : tr[i].h == e;
+        if (tr[i].h == tr[i].t || (tr[i].h != q && tr[i].t != q)) continue;
+        uint32_t x = tr[i].h == q ? tr[i].t : tr[i].h;
+        for (size_t j = 0; j < n; j++) {
+            if (tr[j].h == tr[j].t || (tr[j].h != x && tr[j].t != x)) continue;
+            uint32_t y = tr[j].h == x ? tr[j].t : tr[j].h;
+            hop2 += y == e && e != q;
+        }
+    }
+#undef ANS
+    uint32_t rm = rd < R ? rd : rd - R + hkl_n_rel(m);
+    double x[HKL_COMBO_NF] = {hkl_score(m, q, rm, e),
+                              log1p((double)freq),
+                              freq > 0,
+                              log1p((double)path),
+                              adj,
+                              (float)type,
+                              log1pf(deg),
+                              log1pf(role),
+                              log1p((double)hop2)};
+    double s = 0;
+    for (int k = 0; k < HKL_COMBO_NF; k++)
+        s += m->combo.w[k] * x[k];
+    return s;
+}
+
+static double brute_combo_rank(const hkl_model *m, const hkl_data *d,
+                               const uint8_t *ans, uint32_t q, uint32_t rd,
+                               uint32_t a)
+{
+    const uint32_t R = d->rel.n;
+    double sa = brute_combo(m, d, ans, q, rd, a), greater = 0, equal = 0;
+    for (uint32_t e = 0; e < d->ent.n; e++) {
+        if (e == a) continue;
+        bool known = rd < R ? hkl_known_has(&d->known, q, rd, e)
+                            : hkl_known_has(&d->known, e, rd - R, q);
+        if (known) continue;
+        double s = brute_combo(m, d, ans, q, rd, e);
+        greater += s > sa;
+        equal += s == sa;
+    }
+    return 1.0 + greater + 0.5 * equal;
+}
+
+/* hkl_eval_combo's filtered ranks against the brute-force ranker. */
+static void test_combo_oracle(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_model *m = fixture(&d, planted, 8, 3);
+    assert_true(m->combo.fitted);
+    assert_int_equal(m->combo.fit_queries, 2 * d.n[HKL_VALID]);
+    const uint32_t R = d.rel.n, N = d.ent.n;
+    uint8_t *ans = calloc((size_t)2 * R * N, 1);
+    assert_non_null(ans);
+    for (size_t i = 0; i < d.n[HKL_TRAIN]; i++) {
+        hkl_triple x = d.split[HKL_TRAIN][i];
+        ans[(size_t)x.r * N + x.t] = 1;
+        ans[(size_t)(x.r + R) * N + x.h] = 1;
+    }
+    hkl_metrics sum = {0, 0, 0, 0, 0, 0};
+    for (size_t i = 0; i < d.n[HKL_TEST]; i++) {
+        hkl_triple x = d.split[HKL_TEST][i];
+        double a = brute_combo_rank(m, &d, ans, x.h, x.r, x.t);
+        double b = brute_combo_rank(m, &d, ans, x.t, x.r + R, x.h);
+        sum.mrr += 1.0 / a + 1.0 / b;
+        sum.hits1 += (a <= 1) + (b <= 1);
+        sum.mean_rank += a + b;
+        sum.n += 2;
+    }
+    hkl_metrics co;
+    assert_int_equal(
+        hkl_eval_combo(m, &d, d.split[HKL_TEST], d.n[HKL_TEST], &co), HK_OK);
+    fprintf(stderr, "combined: test MRR %.4f (brute force %.4f), model %.4f\n",
+            co.mrr, sum.mrr / (double)sum.n, m->test.mrr);
+    assert_int_equal(co.n, sum.n);
+    assert_true(fabs(co.mrr - sum.mrr / (double)sum.n) < 1e-9);
+    assert_true(fabs(co.hits1 - sum.hits1 / (double)sum.n) < 1e-9);
+    assert_true(fabs(co.mean_rank - sum.mean_rank / (double)sum.n) < 1e-9);
+    free(ans);
+    /* not fitted: refused, as is a model of other ids */
+    hkl_combo keep = m->combo;
+    m->combo.fitted = false;
+    assert_int_equal(
+        hkl_eval_combo(m, &d, d.split[HKL_TEST], d.n[HKL_TEST], &co),
+        HK_ERR_STATE);
+    m->combo = keep;
+    hkl_data o;
+    hkl_model *mo = fixture(&o, classes, 8, 1);
+    assert_int_equal(
+        hkl_eval_combo(mo, &d, d.split[HKL_TEST], d.n[HKL_TEST], &co),
+        HK_ERR_INVALID);
+    hkl_model_free(mo);
+    hkl_data_free(&o);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+}
+
+static void halves(hkl_data *d);
+
+/* The features of prediction count every edge the model knew: d2 holds
+ * m's names in m's order and m->known as its training split. */
+static void known_as_train(const hkl_model *m, hkl_data *d2)
+{
+    hkl_data_init(d2);
+    uint32_t id;
+    for (uint32_t i = 0; i < m->ent.n; i++)
+        assert_int_equal(
+            hkl_names_intern(&d2->ent, m->ent.v[i], strlen(m->ent.v[i]), &id),
+            HK_OK);
+    for (uint32_t i = 0; i < m->rel.n; i++)
+        assert_int_equal(
+            hkl_names_intern(&d2->rel, m->rel.v[i], strlen(m->rel.v[i]), &id),
+            HK_OK);
+    for (size_t i = 0; i < m->known.n; i++) {
+        hkl_triple x = m->known.hrt[i];
+        const char *h = m->ent.v[x.h], *r = m->rel.v[x.r], *t = m->ent.v[x.t];
+        assert_int_equal(hkl_data_add(d2, HKL_TRAIN, h, strlen(h), r, strlen(r),
+                                      t, strlen(t)),
+                         HK_OK);
+    }
+    hk_error err;
+    assert_int_equal(hkl_data_finish(d2, &err), HK_OK);
+}
+
+/* hkl_predict_combo's order is the order of the filtered combined ranks
+ * of the brute-force oracle (checked against hkl_eval_combo above), in
+ * both directions of a held-out query, with the known answers skipped. */
+static void test_predict_combo(void **state)
+{
+    (void)state;
+    hkl_data d, d2;
+    hkl_model *m = fixture(&d, planted, 8, 3);
+    assert_true(m->combo.fitted);
+    assert_int_equal(hkl_combo_prepare(m), HK_OK);
+    known_as_train(m, &d2);
+    const uint32_t R = d2.rel.n, N = d2.ent.n;
+    uint8_t *ans = calloc((size_t)2 * R * N, 1);
+    uint32_t *skip = malloc((size_t)N * sizeof *skip);
+    assert_non_null(ans);
+    assert_non_null(skip);
+    for (size_t i = 0; i < d2.n[HKL_TRAIN]; i++) {
+        hkl_triple x = d2.split[HKL_TRAIN][i];
+        ans[(size_t)x.r * N + x.t] = 1;
+        ans[(size_t)(x.r + R) * N + x.h] = 1;
+    }
+    hkl_triple x = d.split[HKL_TEST][0];
+    for (int dir = 0; dir < 2; dir++) {
+        uint32_t q = dir ? x.t : x.h, rd = x.r + (dir ? R : 0);
+        size_t n_skip = 0;
+        for (uint32_t e = 0; e < N; e++)
+            if (dir ? hkl_known_has(&m->known, e, x.r, q)
+                    : hkl_known_has(&m->known, q, x.r, e))
+                skip[n_skip++] = e;
+        assert_true(n_skip >= 1); /* the held-out answer is known */
+        hkl_hit hits[10];
+        hk_err rc;
+        size_t got = hkl_predict_combo(m, q, rd, 10, skip, n_skip, hits, &rc);
+        assert_int_equal(rc, HK_OK);
+        assert_int_equal(got, 10);
+        for (size_t i = 0; i < got; i++) {
+            double want = brute_combo_rank(m, &d2, ans, q, rd, hits[i].id);
+            assert_true(fabs(want - (double)(i + 1)) < 1e-9);
+            double sc, rk;
+            assert_int_equal(
+                hkl_combo_rank_tail(m, q, rd, hits[i].id, &sc, &rk), HK_OK);
+            assert_true(fabs(rk - want) < 1e-9);
+            assert_true((float)sc == hits[i].score);
+        }
+    }
+    /* without the tables: no combined ranker */
+    hkl_combo_release(m);
+    hkl_hit h1;
+    hk_err rc;
+    assert_int_equal(hkl_predict_combo(m, x.h, x.r, 1, NULL, 0, &h1, &rc), 0);
+    assert_int_equal(rc, HK_ERR_STATE);
+    free(ans);
+    free(skip);
+    hkl_model_free(m);
+    hkl_data_free(&d2);
+    hkl_data_free(&d);
+}
+
+/* auto takes the combined ranker when its validation MRR beat the
+ * model's at training time, the model otherwise, and the model when the
+ * combined ranker has no tables (a KB above their limit). */
+static void test_ranker_auto(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_ranker r;
+    assert_true(hkl_ranker_parse("combined", &r) && r == HKL_RANKER_COMBINED);
+    assert_true(hkl_ranker_parse("auto", &r) && r == HKL_RANKER_AUTO);
+    assert_false(hkl_ranker_parse("best", &r));
+    /* halves: the model cannot learn either half in 3 epochs; the
+     * combined ranker answers both */
+    hkl_model *m = fixture(&d, halves, 8, 3);
+    assert_true(m->combo.fitted);
+    fprintf(stderr, "halves: valid MRR combined %.4f, model %.4f\n",
+            m->combo.valid.mrr, m->valid.mrr);
+    assert_true(m->combo.valid.mrr > m->valid.mrr);
+    assert_int_equal(hkl_ranker_auto(m), HKL_RANKER_MODEL); /* no tables */
+    assert_int_equal(hkl_combo_prepare(m), HK_OK);
+    assert_int_equal(hkl_ranker_auto(m), HKL_RANKER_COMBINED);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+    /* classes, trained long enough: the model alone ranks every
+     * validation answer first, the combined ranker cannot beat it, and a
+     * tie stays with the model */
+    m = fixture(&d, classes, 16, 60);
+    assert_true(m->combo.fitted);
+    fprintf(stderr, "classes: valid MRR combined %.4f, model %.4f\n",
+            m->combo.valid.mrr, m->valid.mrr);
+    assert_true(m->valid.mrr > 0.999);
+    assert_true(m->combo.valid.mrr <= m->valid.mrr);
+    assert_int_equal(hkl_combo_prepare(m), HK_OK);
+    assert_int_equal(hkl_ranker_auto(m), HKL_RANKER_MODEL);
+    /* not fitted: nothing to prepare, the model answers */
+    m->combo.fitted = false;
+    assert_int_equal(hkl_combo_prepare(m), HK_ERR_STATE);
+    assert_null(m->cf);
+    assert_int_equal(hkl_ranker_auto(m), HKL_RANKER_MODEL);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+}
+
+/* A chain over HKL_COMBO_AUTO_MAX + 100 entities, one edge in 400 held
+ * out for validation. */
+static void long_chain(hkl_data *d)
+{
+    char a[16], b[16];
+    const int n = (int)HKL_COMBO_AUTO_MAX + 100;
+    for (int i = 0; i < n; i++) {
+        snprintf(a, sizeof a, "n%d", i);
+        snprintf(b, sizeof b, "n%d", (i + 1) % n);
+        add_named(d, i % 400 == 3 ? HKL_VALID : HKL_TRAIN, a, "Next", b);
+    }
+    hk_error err;
+    assert_int_equal(hkl_data_finish(d, &err), HK_OK);
+}
+
+/* Above HKL_COMBO_AUTO_MAX entities auto keeps the model's fast path even
+ * where the combined ranker won on validation; "combined" still works. */
+static void test_ranker_auto_large(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_model *m = fixture(&d, long_chain, 2, 1);
+    assert_true(hkl_n_ent(m) > HKL_COMBO_AUTO_MAX);
+    assert_true(m->combo.fitted);
+    assert_int_equal(hkl_combo_prepare(m), HK_OK);
+    /* the combined ranker the winner on validation: only size decides */
+    m->valid.mrr = 0;
+    assert_true(m->combo.valid.mrr > m->valid.mrr);
+    assert_int_equal(hkl_ranker_auto(m), HKL_RANKER_MODEL);
+    hkl_hit h[3];
+    hk_err rc;
+    assert_int_equal(hkl_predict_combo(m, 0, 0, 3, NULL, 0, h, &rc), 3);
+    assert_int_equal(rc, HK_OK);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+}
+
+/* 5,000 entities in a chain with a type each: above the 4,096 entities
+ * where the fit samples its candidates with the seed. */
+static void chain(hkl_data *d)
+{
+    char a[16], b[16];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(a, sizeof a, "n%d", i);
+        snprintf(b, sizeof b, "n%d", (i + 1) % 5000);
+        add_named(d,
+                  i % 50 == 3   ? HKL_VALID
+                  : i % 10 == 7 ? HKL_TEST
+                                : HKL_TRAIN,
+                  a, "Next", b);
+        snprintf(b, sizeof b, "type%d", i % 7);
+        add_named(d, i % 50 == 5 ? HKL_VALID : HKL_TRAIN, a, "Type", b);
+    }
+    hk_error err;
+    assert_int_equal(hkl_data_finish(d, &err), HK_OK);
+}
+
+/* The fit is a function of the model, the data and the seed: the same
+ * seed gives the same weights bit for bit, on every entity (small KB) and
+ * on sampled candidates (large KB); another seed samples others. */
+static void test_combo_determinism(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_model *m = fixture(&d, planted, 8, 3);
+    hkl_combo first = m->combo;
+    assert_int_equal(hkl_combo_fit(m, &d, 1, HKL_COMBO_ALL), HK_OK);
+    assert_memory_equal(first.w, m->combo.w, sizeof first.w);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+
+    m = fixture(&d, chain, 4, 1);
+    assert_true(m->combo.fitted);
+    double w1[HKL_COMBO_NF], w2[HKL_COMBO_NF];
+    assert_int_equal(hkl_combo_fit(m, &d, 7, HKL_COMBO_ALL), HK_OK);
+    memcpy(w1, m->combo.w, sizeof w1);
+    size_t rows = m->combo.fit_rows;
+    assert_true(rows < (size_t)m->combo.fit_queries * 200); /* sampled */
+    assert_int_equal(hkl_combo_fit(m, &d, 7, HKL_COMBO_ALL), HK_OK);
+    assert_memory_equal(w1, m->combo.w, sizeof w1);
+    assert_int_equal(m->combo.fit_rows, rows);
+    assert_int_equal(hkl_combo_fit(m, &d, 8, HKL_COMBO_ALL), HK_OK);
+    memcpy(w2, m->combo.w, sizeof w2);
+    assert_true(memcmp(w1, w2, sizeof w1) != 0);
+    /* a feature left out by the mask keeps weight 0 */
+    assert_int_equal(hkl_combo_fit(m, &d, 7, HKL_COMBO_ALL & ~2u), HK_OK);
+    assert_true(m->combo.w[1] == 0);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+}
+
+/* Two halves that need different evidence:
+ *   A: 60 people h_i all Like "Pop"; each Owns a thing t_i, and the first
+ *      8 also Like their thing, so "Owns => Likes" is a weak rule. A
+ *      held-out Likes(h_i, Pop) is answered by the frequency of Pop;
+ *      the 1-hop rule puts t_i first.
+ *   B: 60 couples, Married(a_i, b_i), and for a third Married(b_i, a_i)
+ *      too; a held-out Married(b_i, a_i) is answered by the reverse
+ *      edge (1-hop), while every spouse is an equally rare answer.
+ * The combined ranker must beat both baselines, and lose that margin when
+ * either the frequency features (frequency, seen, degree, role) or the 1-hop
+ * features (path, adjacency) are left out. */
+static void halves(hkl_data *d)
+{
+    char a[16], b[16];
+    for (int i = 0; i < 60; i++) {
+        snprintf(a, sizeof a, "h%d", i);
+        snprintf(b, sizeof b, "t%d", i);
+        add_named(d, HKL_TRAIN, a, "Owns", b);
+        if (i < 8) add_named(d, HKL_TRAIN, a, "Likes", b);
+        add_named(d,
+                  i < 8        ? HKL_TRAIN
+                  : i % 4 == 0 ? HKL_TEST
+                  : i % 4 == 1 ? HKL_VALID
+                               : HKL_TRAIN,
+                  a, "Likes", "Pop");
+        snprintf(a, sizeof a, "a%d", i);
+        snprintf(b, sizeof b, "b%d", i);
+        add_named(d, HKL_TRAIN, a, "Married", b);
+        add_named(d,
+                  i % 3 == 0   ? HKL_TRAIN
+                  : i % 3 == 1 ? HKL_TEST
+                               : HKL_VALID,
+                  b, "Married", a);
+    }
+    hk_error err;
+    assert_int_equal(hkl_data_finish(d, &err), HK_OK);
+}
+
+static double combo_mrr(hkl_model *m, const hkl_data *d, uint32_t mask)
+{
+    hkl_metrics co;
+    assert_int_equal(hkl_combo_fit(m, d, 1, mask), HK_OK);
+    assert_int_equal(
+        hkl_eval_combo(m, d, d->split[HKL_TEST], d->n[HKL_TEST], &co), HK_OK);
+    return co.mrr;
+}
+
+static void test_combo_halves(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_model *m = fixture(&d, halves, 8, 1);
+    hkl_metrics fr, pa;
+    assert_int_equal(
+        hkl_baselines(&d, d.split[HKL_TEST], d.n[HKL_TEST], &fr, &pa), HK_OK);
+    const uint32_t freq_feats = 1u << 1 | 1u << 2 | 1u << 6 | 1u << 7;
+    const uint32_t hop_feats = 1u << 3 | 1u << 4;
+    double all = combo_mrr(m, &d, HKL_COMBO_ALL);
+    double no_freq = combo_mrr(m, &d, HKL_COMBO_ALL & ~freq_feats);
+    double no_hop = combo_mrr(m, &d, HKL_COMBO_ALL & ~hop_feats);
+    fprintf(stderr,
+            "halves: combined %.3f, without frequency %.3f, without 1-hop "
+            "%.3f; most frequent %.3f, 1-hop path %.3f, model %.3f\n",
+            all, no_freq, no_hop, fr.mrr, pa.mrr, m->test.mrr);
+    double best = fr.mrr > pa.mrr ? fr.mrr : pa.mrr;
+    assert_true(all > best + 0.1);
+    assert_true(no_freq < all - 0.1);
+    assert_true(no_hop < all - 0.1);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+}
+
+/* A version 1 model file (no combined ranker) still loads: the file of
+ * a trained model with the combined ranker's bytes cut out, version 1
+ * and the checksum written again. */
+static void test_file_version1(void **state)
+{
+    (void)state;
+    hkl_data d;
+    hkl_model *m = fixture(&d, planted, 8, 2), *l = NULL;
+    hk_error err;
+    char *dir = tu_tmpdir("learnv1");
+    mkdir(dir, 0755);
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, HKL_MODEL_FILE);
+    assert_int_equal(hkl_save(m, path, &err), HK_OK);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    unsigned char buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    assert_true(len > 0 && len < sizeof buf);
+    /* header fields before the combined ranker: 264 bytes after the 16 of
+     * magic, version and marker; the ranker: u32 + NF f64 + 2 u64 + 2 f64 +
+     * 6 metrics of 8 bytes */
+    const size_t at = 16 + 264, cut = 4 + HKL_COMBO_NF * 8 + 4 * 8 + 6 * 8;
+    uint32_t version;
+    memcpy(&version, buf + 8, 4);
+    assert_int_equal(version, 2);
+    version = 1;
+    memcpy(buf + 8, &version, 4);
+    memmove(buf + at, buf + at + cut, len - at - cut);
+    len -= cut;
+    uint64_t sum = 1469598103934665603ull;
+    for (size_t i = 0; i < len - 8; i++) {
+        sum ^= buf[i];
+        sum *= 1099511628211ull;
+    }
+    memcpy(buf + len - 8, &sum, 8);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(buf, 1, len, fp), len);
+    fclose(fp);
+    assert_int_equal(hkl_load(path, &l, &err), HK_OK);
+    assert_false(l->combo.fitted);
+    assert_true(l->n_train == m->n_train && l->valid.mrr == m->valid.mrr);
+    assert_memory_equal(l->E, m->E, (size_t)hkl_n_ent(m) * m->width * 4);
+    hkl_model_free(l);
+    /* an unknown future version is refused */
+    version = 3;
+    memcpy(buf + 8, &version, 4);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(buf, 1, len, fp), len);
+    fclose(fp);
+    assert_int_equal(hkl_load(path, &l, &err), HK_ERR_VERSION);
+    hkl_model_free(m);
+    hkl_data_free(&d);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* ==== Predict: the int8 scan against the exact one ==== */
 
 static void test_predict_int8(void **state)
 {
     (void)state;
     hkl_data d;
-    hkl_data_init(&d);
-    planted(&d);
-    hkl_params p;
-    hkl_params_default(&p);
-    p.dim = 16;
-    p.epochs = 20;
-    p.threads = 1;
-    hkl_model *m = NULL;
-    hk_error err;
-    assert_int_equal(hkl_train(&d, &p, NULL, NULL, &m, &err), HK_OK);
+    hkl_model *m = fixture(&d, planted, 16, 20);
     uint32_t n = hkl_n_ent(m);
     assert_true(n > 5 + HKL_RERANK); /* the int8 path runs */
     float *s = malloc(n * sizeof *s);
@@ -743,16 +1254,8 @@ static void test_file_round_trip(void **state)
 {
     (void)state;
     hkl_data d;
-    hkl_data_init(&d);
-    planted(&d);
-    hkl_params p;
-    hkl_params_default(&p);
-    p.dim = 8;
-    p.epochs = 2;
-    p.threads = 1;
-    hkl_model *m = NULL, *l = NULL;
+    hkl_model *m = fixture(&d, planted, 8, 2), *l = NULL;
     hk_error err;
-    assert_int_equal(hkl_train(&d, &p, NULL, NULL, &m, &err), HK_OK);
     m->audit_seq = 1234;
     char *dir = tu_tmpdir("learn");
     mkdir(dir, 0755);
@@ -765,6 +1268,10 @@ static void test_file_round_trip(void **state)
     assert_int_equal(hkl_n_ent(l), hkl_n_ent(m));
     assert_int_equal(l->known.n, m->known.n);
     assert_true(l->platt_a == m->platt_a && l->valid.mrr == m->valid.mrr);
+    assert_true(m->combo.fitted && l->combo.fitted);
+    assert_memory_equal(l->combo.w, m->combo.w, sizeof m->combo.w);
+    assert_true(l->combo.valid.mrr == m->combo.valid.mrr);
+    assert_true(l->combo.fit_l2 == m->combo.fit_l2 && l->combo.fit_l2 > 0);
     assert_memory_equal(l->E, m->E, (size_t)hkl_n_ent(m) * m->width * 4);
     assert_string_equal(l->ent.v[5], m->ent.v[5]);
     assert_int_equal(hkl_names_find(&l->ent, "k3", 2),
@@ -910,10 +1417,17 @@ int main(void)
         cmocka_unit_test(test_determinism_1n),
         cmocka_unit_test(test_rank_oracle),
         cmocka_unit_test(test_backoff_oracle),
+        cmocka_unit_test(test_combo_oracle),
+        cmocka_unit_test(test_combo_determinism),
+        cmocka_unit_test(test_combo_halves),
         cmocka_unit_test(test_predict_int8),
         cmocka_unit_test(test_predict_int8_large),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_predict_combo),
+        cmocka_unit_test(test_ranker_auto),
+        cmocka_unit_test(test_ranker_auto_large),
         cmocka_unit_test(test_file_round_trip),
+        cmocka_unit_test(test_file_version1),
         cmocka_unit_test(test_split_files),
         cmocka_unit_test(test_kb_edges),
         cmocka_unit_test(test_params),
