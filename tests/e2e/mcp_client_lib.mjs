@@ -81,7 +81,7 @@ export const TOOL_PARAMS = {
   stream_status: [],
   kb_digest: [],
   score_fact: ['statement'],
-  predict_links: ['pattern', 'k'],
+  predict_links: ['pattern', 'k', 'ranker'],
   suggest_links: ['pattern', 'k', 'min_plausibility', 'auth_token'],
   add_rule: ['rule', 'name', 'auth_token'],
   list_rules: [],
