@@ -3,15 +3,9 @@
  * process starts with its graph instead of rebuilding it.
  *
  * The file is laid out to be mapped, not parsed: a restart with a million
- * vectors maps the file, copies its data section into one anonymous
- * region while checking it, and points every node into that region, so
- * loading costs page-ins and one pass over the bytes, not an allocation
- * and copy per node. The region is aligned to and advised for 2 MiB pages
- * (MADV_HUGEPAGE): a search at a million vectors reads a thousand or more
- * vectors at random, and with 4 KiB pages of a file mapping each was a
- * TLB miss and a page walk; the whole 1.7 GB section of a million 384-d
- * vectors is some 850 huge pages. The region is resident (no file behind
- * it to evict to), as a served index must be.
+ * vectors maps the file privately, checks it and points every node into
+ * the mapping, so loading costs page-ins and one pass over the bytes, not
+ * an allocation and copy per node.
  *
  * Layout (native little-endian words; the reader checks an endian mark):
  *
@@ -37,9 +31,9 @@
  * length, the hash must match, every node's level and data must fit, and
  * every link must point at another node of a high enough level; any
  * failure is HK_ERR_CORRUPT (the caller rebuilds from the store) and
- * nothing of the file is kept. The hash is taken over the copy, so what
- * was checked is what is used; later changes to loaded nodes' links are
- * writes to the copy and never reach the file.
+ * nothing of the file is kept. The mapping is MAP_PRIVATE and made
+ * writable after the checks: later changes to loaded nodes' links are
+ * copy-on-write pages of this process and never reach the file.
  *
  * Threads: saving reads the index (no add or delete may run meanwhile);
  * reading builds a new index owned by the caller, hashing the file on up
@@ -348,30 +342,6 @@ hk_err hkv_index_save(const hkv_index *ix, const char *path, const void *meta,
 
 /* ==== Reading ==== */
 
-/* The page size that MADV_HUGEPAGE asks for on x86-64 and arm64. */
-#define HUGE_PAGE ((size_t)2 << 20)
-
-/* An anonymous writable region of *len bytes (rounded up to HUGE_PAGE
- * and written back to *len), aligned to HUGE_PAGE and advised for huge
- * pages; NULL when out of memory. munmap(p, *len) frees it. */
-static uint8_t *arena_alloc(size_t *len)
-{
-    if (*len > SIZE_MAX - 2 * HUGE_PAGE) return NULL;
-    size_t want = align_up(*len, HUGE_PAGE), total = want + HUGE_PAGE;
-    uint8_t *m = mmap(NULL, total, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return NULL;
-    /* over-allocated by one huge page: trim to an aligned start */
-    uint8_t *a = (uint8_t *)align_up((size_t)(uintptr_t)m, HUGE_PAGE);
-    size_t head = (size_t)(a - m), tail = total - head - want;
-    if (head) munmap(m, head);
-    if (tail) munmap(a + want, tail);
-    /* a hint: without transparent huge pages the region still works */
-    (void)madvise(a, want, MADV_HUGEPAGE);
-    *len = want;
-    return a;
-}
-
 static hk_err corrupt(hk_error *err, const char *path, const char *why)
 {
     return hk_error_set(err, HK_ERR_CORRUPT, "index file %s: %s", path, why);
@@ -402,30 +372,10 @@ static bool links_ok(const hkv_index *ix)
 typedef struct hash_job {
     const uint8_t *map;    /* the mapping */
     uint64_t doff, dlen;   /* the data section */
-    uint8_t *copy;         /* dlen bytes that receive the data section,
-                              hashed from the copy (NULL: hash the map) */
     uint64_t *sums;        /* out: hash of each piece (header first) */
     uint64_t n;            /* pieces, header included */
     _Atomic uint64_t next; /* next piece to take */
 } hash_job;
-
-/* Bytes copied and then hashed at a time: the copy is hashed while it is
- * still in the cache, so the data crosses memory once. */
-#define COPY_CHUNK ((size_t)256 << 10)
-
-/* Hash of len bytes at src, copied to dst on the way (dst NULL: none). */
-static uint64_t fh_copy(uint8_t *dst, const uint8_t *src, size_t len)
-{
-    if (!dst) return fh_bytes(src, len);
-    file_hash h;
-    fh_init(&h);
-    for (size_t at = 0; at < len; at += COPY_CHUNK) { /* bounded by len */
-        size_t n = len - at < COPY_CHUNK ? len - at : COPY_CHUNK;
-        memcpy(dst + at, src + at, n);
-        fh_feed(&h, dst + at, n);
-    }
-    return fh_final(&h);
-}
 
 static void *hash_worker(void *arg)
 {
@@ -439,19 +389,17 @@ static void *hash_worker(void *arg)
         }
         uint64_t piece = piece_size(j->dlen), from = (i - 1) * piece;
         uint64_t len = j->dlen - from < piece ? j->dlen - from : piece;
-        j->sums[i] = fh_copy(j->copy ? j->copy + from : NULL,
-                             j->map + j->doff + from, (size_t)len);
+        j->sums[i] = fh_bytes(j->map + j->doff + from, (size_t)len);
     }
     return NULL;
 }
 
 /* The file's hash over map (header and data pieces), on up to
- * HASH_THREADS threads, the data section copied into copy (dlen bytes, or
- * NULL) on the way. False when out of memory. */
+ * HASH_THREADS threads. False when out of memory. */
 static bool hash_mapped(const uint8_t *map, uint64_t doff, uint64_t dlen,
-                        uint8_t *copy, uint64_t *out)
+                        uint64_t *out)
 {
-    hash_job j = {map, doff, dlen, copy, NULL, 1 + n_pieces(dlen), 0};
+    hash_job j = {map, doff, dlen, NULL, 1 + n_pieces(dlen), 0};
     if (!(j.sums = hk_malloc((size_t)j.n * sizeof *j.sums))) return false;
     pthread_t th[HASH_THREADS];
     unsigned started = 0;
@@ -473,8 +421,8 @@ hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
     struct stat st;
     uint32_t hw[12];
     uint64_t hq[4];
-    uint8_t *map = MAP_FAILED, *arena = NULL;
-    size_t len = 0, alen = 0;
+    uint8_t *map = MAP_FAILED;
+    size_t len = 0;
     *out = NULL;
     *meta_len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -492,7 +440,8 @@ hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
         goto fail;
     }
     len = (size_t)st.st_size;
-    /* read-only: the hashing threads fault it in and copy its data */
+    /* read-only first (made writable after the checks); the hashing
+     * threads fault it in */
     map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) {
         e = hk_error_set(err, errno == ENOMEM ? HK_ERR_NOMEM : HK_ERR_IO,
@@ -544,9 +493,7 @@ hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
     (void)madvise(map, len, MADV_WILLNEED);
     uint64_t want, got;
     memcpy(&want, map + doff + dlen, 8);
-    alen = (size_t)dlen;
-    if (dlen && !(arena = arena_alloc(&alen))) goto nomem;
-    if (!hash_mapped(map, doff, dlen, arena, &got)) goto nomem;
+    if (!hash_mapped(map, doff, dlen, &got)) goto nomem;
     if (got != want) {
         e = corrupt(err, path, "checksum mismatch");
         goto fail;
@@ -574,7 +521,7 @@ hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
             e = corrupt(err, path, "nodes overrun the data section");
             goto fail;
         }
-        n->data = arena + off;
+        n->data = map + doff + off;
         off += nb;
         live += !n->dead;
         ix->n_nodes = i + 1;
@@ -588,12 +535,18 @@ hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
         e = corrupt(err, path, "inconsistent graph");
         goto fail;
     }
-    /* the index owns the copy from here; the file's mapping goes */
-    ix->arena = arena;
-    ix->arena_len = alen;
-    ix->arena_mapped = arena != NULL;
-    arena = NULL;
-    munmap(map, len);
+    /* the index owns the mapping from here; links of loaded nodes change
+     * in copy-on-write pages */
+    size_t wfrom = (size_t)doff;
+    if (wfrom < len &&
+        mprotect(map + wfrom, len - wfrom, PROT_READ | PROT_WRITE) != 0) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "cannot remap %s: %s", path,
+                         strerror(errno));
+        goto fail;
+    }
+    ix->arena = map;
+    ix->arena_len = len;
+    ix->arena_mapped = true;
     map = MAP_FAILED;
     ix->file_version = FILE_VERSION;
     ix->n_live = live;
@@ -608,9 +561,8 @@ hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
 nomem:
     e = hk_error_set(err, HK_ERR_NOMEM, "out of memory reading %s", path);
 fail:
-    if (ix && !ix->arena_mapped) ix->n_nodes = 0; /* data is in arena */
+    if (ix && !ix->arena_mapped) ix->n_nodes = 0; /* data is in map */
     hkv_index_free(ix);
-    if (arena) munmap(arena, alen);
     if (map != MAP_FAILED) munmap(map, len);
     close(fd);
     return e;
