@@ -18,6 +18,10 @@
  *     far), both when linking a new node and when a full neighbour list
  *     must shrink; the nearest rejected candidates then fill a new node's
  *     list to the brim and a shrunk list to three quarters (link_to).
+ *   - A layer walk takes a node's unvisited neighbours first, then their
+ *     distances four at a time (dist_many: the dot4 kernel, bitwise the
+ *     single dot, with the next vectors prefetched), since at large N the
+ *     walk waits on memory, not on arithmetic.
  *   - Deletion marks the node: it stays a waypoint for traversal but never
  *     enters a result, so recall holds without a rebuild. Re-adding an id
  *     marks the old node and adds a new one.
