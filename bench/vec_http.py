@@ -2,7 +2,12 @@
 """`/v2/search?mode=vector` over HTTP and restart to serving, on a KB made
 by build/vec_kb (N fact vectors of bench/vec_bench's clustered data).
 
-  vec_http.py HAKGAL KBDIR QUERYFILE DIM [ROUNDS] [REQUESTS]
+  vec_http.py HAKGAL KBDIR QUERYFILE DIM [ROUNDS] [REQUESTS] [GTFILE]
+
+VEC_HTTP_EF=E sends ef=E with every search (default: the space's ef).
+With GTFILE (bench/vec_bench's gt.u64: 10 exact neighbours per query) the
+latency run also reports recall@10 of the answers (fact Vec(vI, bench) is
+base vector I, as bench/vec_kb makes them).
 
 1. restart: ROUNDS times, start `hakgal serve` and time from the spawn to
    the first 200 answer of a vector search with a client-supplied vector
@@ -17,6 +22,7 @@ by build/vec_kb (N fact vectors of bench/vec_bench's clustered data).
 Standard library only; prints "http ..." lines."""
 import http.client
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -28,6 +34,12 @@ hakgal, kb, qfile, dim = sys.argv[1], sys.argv[2], sys.argv[3], \
     int(sys.argv[4])
 rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 3
 requests = int(sys.argv[6]) if len(sys.argv) > 6 else 1000
+gt = None
+if len(sys.argv) > 7:
+    graw = open(sys.argv[7], "rb").read()
+    gt = [set(struct.unpack_from("<10Q", graw, i * 80))
+          for i in range(len(graw) // 80)]
+ef = os.environ.get("VEC_HTTP_EF")
 
 raw = open(qfile, "rb").read()
 nq = len(raw) // (4 * dim)
@@ -35,7 +47,8 @@ queries = [struct.unpack_from("<%df" % dim, raw, i * 4 * dim)
            for i in range(nq)]
 paths = ["/v2/search?" + urllib.parse.urlencode(
     {"q": "vector", "mode": "vector", "space": "bench", "limit": 10,
-     "vector": ",".join("%.6g" % x for x in q)}) for q in queries]
+     "vector": ",".join("%.6g" % x for x in q), **({"ef": ef} if ef else {})})
+         for q in queries]
 
 
 def start():
@@ -97,6 +110,13 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def faults(pid):
+    """(minor, major) page faults of pid so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[7]), int(fields[9])
+
+
 def stop(p):
     p.send_signal(signal.SIGTERM)
     try:
@@ -139,10 +159,13 @@ def vector_metrics(c):
 def run(c, pick, count):
     """Sorted latencies (s) of count GETs of pick(i) after 50 warm-ups,
     and the server's CPU seconds over the measured ones."""
+    global found, f0
     lat = []
+    found = 0
     for i in range(50 + count):
         if i == 50:
             c0 = cpu_seconds(p.pid)
+            f0 = faults(p.pid)
         t0 = time.perf_counter()
         c.request("GET", pick(i))
         r = c.getresponse()
@@ -152,6 +175,9 @@ def run(c, pick, count):
             sys.exit("GET failed %d %s" % (r.status, body[:200]))
         if i >= 50:
             lat.append(dt)
+            if gt and i % nq < len(gt):
+                got = {int(m) for m in re.findall(rb"Vec\(v(\d+),", body)}
+                found += len(got & gt[i % nq])
     return sorted(lat), cpu_seconds(p.pid) - c0
 
 
@@ -171,8 +197,12 @@ c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 s0, t0s = vector_metrics(c)
 lat, cpu = run(c, lambda i: paths[i % nq], requests)
 s1, t1s = vector_metrics(c)
-report("search", lat, cpu, " index_us_mean=%.0f" %
-       ((t1s - t0s) * 1e6 / max(1, s1 - s0)))
+f1 = faults(p.pid)
+report("search", lat, cpu, " index_us_mean=%.0f minor_faults_per_request=%.1f "
+       "major_faults_per_request=%.2f%s%s" %
+       ((t1s - t0s) * 1e6 / max(1, s1 - s0), (f1[0] - f0[0]) / requests,
+        (f1[1] - f0[1]) / requests, " ef=%s" % ef if ef else "",
+        " recall10=%.4f" % (found / (10.0 * requests)) if gt else ""))
 lat, cpu = run(c, lambda i: "/healthz", requests)
 report("healthz", lat, cpu)
 c.close()

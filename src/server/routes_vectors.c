@@ -8,6 +8,7 @@
  *   GET    /v2/vectors/{space}/similar  ?text=|fact=, k, predicate, entity
  *   POST   /v2/vectors/{space}/similar  {text|vector|fact, k, ef, ...}
  *   GET    /v2/search?mode=             text, vector or hybrid search
+ *                                       (vector=, ef= for the vector part)
  *                                       (hk_route_search hands over)
  * Reads run on the loop's read transaction (hk_route_read), except
  * similarity search, which runs on a pool thread with a read transaction
@@ -872,9 +873,11 @@ void hk_route_search_mode(hk_server *srv, h2o_req_t *req, const char *qtext,
     double wt = 0, wv = 0;
     float *vector = NULL;
     uint32_t dim = 0;
+    uint64_t ef = 0;
     if (!query_str(req, "mode", &mode) || !query_str(req, "space", &space) ||
         !query_weight(req, "w_text", &wt) ||
         !query_weight(req, "w_vector", &wv) ||
+        !query_uint(req, "ef", HKV_EF_MAX, &ef) ||
         !query_vector(req, &vector, &dim))
         return;
     if (!mode || !hk_svc_smode_parse(mode, &m)) {
@@ -897,9 +900,17 @@ void hk_route_search_mode(hk_server *srv, h2o_req_t *req, const char *qtext,
     }
     j->srv = srv;
     j->out = (hk_buf)HK_BUF_INIT;
-    j->r =
-        (hk_svc_hsearch_req){j->query,    limit, m,    j->space,  wt,  wv,   0,
-                             hsearch_hit, j,     NULL, j->vector, dim, false};
+    j->r = (hk_svc_hsearch_req){.query = j->query,
+                                .limit = limit,
+                                .mode = m,
+                                .space = j->space,
+                                .w_text = wt,
+                                .w_vector = wv,
+                                .hit = hsearch_hit,
+                                .hit_ud = j,
+                                .vector = j->vector,
+                                .dim = dim,
+                                .ef = (uint32_t)ef};
     if (m == HK_SVC_SEARCH_VECTOR && j->vector && limit <= HSEARCH_INLINE_MAX &&
         hsearch_inline(req, j))
         return;

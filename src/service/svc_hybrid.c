@@ -203,6 +203,7 @@ hk_err hk_svc_hsearch(hkv_store *vs, hk_txn *t, const hk_svc_hsearch_req *r,
     vr.dim = r->dim;
     vr.k = (uint32_t)(hybrid ? depth : limit);
     vr.no_wait = r->no_wait;
+    vr.ef = r->ef;
     if ((e = hk_svc_vsimilar(vs, t, &vr, &vres, err))) goto out;
     for (size_t i = 0; i < vres.n_hits; i++) {
         double s = hybrid ? wv / (k + (double)(i + 1)) : vres.hits[i].score;

@@ -249,6 +249,8 @@ typedef struct hk_svc_hsearch_req {
     uint32_t dim;        /* floats in vector */
     bool no_wait;        /* vector ranking: HK_ERR_BUSY instead of waiting
                             for the index (hk_svc_vsimilar_req.no_wait) */
+    uint32_t ef;         /* vector ranking's search breadth (0: the
+                            space's ef) */
 } hk_svc_hsearch_req;
 
 /* Searches facts by text, by meaning or both. Text: hk_svc_search. Vector:

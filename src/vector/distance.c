@@ -38,6 +38,14 @@ static float dot_scalar(const float *a, const float *b, size_t n)
     return (s0 + s1) + (s2 + s3);
 }
 
+/* Four dots at once; each equals dot_scalar's (same order of sums). */
+static void dot4_scalar(const float *q, const float *const b[4], size_t n,
+                        float out[4])
+{
+    for (int k = 0; k < 4; k++)
+        out[k] = dot_scalar(q, b[k], n);
+}
+
 static float l2sq_scalar(const float *a, const float *b, size_t n)
 {
     float s0 = 0, s1 = 0;
@@ -90,6 +98,37 @@ dot_avx2(const float *a, const float *b, size_t n)
     for (; i < n; i++)
         s += a[i] * b[i];
     return s;
+}
+
+/* q against four vectors, each sum accumulated as dot_avx2 does (so each
+ * result is bitwise dot_avx2's): the query's loads are shared and the
+ * four vectors stream from memory at once, which is what a graph walk
+ * over vectors out of the cache waits on. */
+__attribute__((target("avx2,fma"))) static void
+dot4_avx2(const float *q, const float *const b[4], size_t n, float out[4])
+{
+    __m256 s0[4], s1[4];
+    for (int k = 0; k < 4; k++)
+        s0[k] = s1[k] = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 q0 = _mm256_loadu_ps(q + i), q1 = _mm256_loadu_ps(q + i + 8);
+        for (int k = 0; k < 4; k++) {
+            s0[k] = _mm256_fmadd_ps(q0, _mm256_loadu_ps(b[k] + i), s0[k]);
+            s1[k] = _mm256_fmadd_ps(q1, _mm256_loadu_ps(b[k] + i + 8), s1[k]);
+        }
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 q0 = _mm256_loadu_ps(q + i);
+        for (int k = 0; k < 4; k++)
+            s0[k] = _mm256_fmadd_ps(q0, _mm256_loadu_ps(b[k] + i), s0[k]);
+    }
+    for (int k = 0; k < 4; k++) {
+        float s = hsum256(_mm256_add_ps(s0[k], s1[k]));
+        for (size_t j = i; j < n; j++)
+            s += q[j] * b[k][j];
+        out[k] = s;
+    }
 }
 
 __attribute__((target("avx2,fma"))) static float
@@ -170,6 +209,40 @@ dot_avx512(const float *a, const float *b, size_t n)
     return r;
 }
 
+/* dot_avx512 against four vectors at once, each result bitwise
+ * dot_avx512's (see dot4_avx2): 16 accumulators of 32 registers. */
+__attribute__((target("avx512f"))) static void
+dot4_avx512(const float *q, const float *const b[4], size_t n, float out[4])
+{
+    __m512 s0[4], s1[4], s2[4], s3[4];
+    for (int k = 0; k < 4; k++)
+        s0[k] = s1[k] = s2[k] = s3[k] = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 q0 = _mm512_loadu_ps(q + i), q1 = _mm512_loadu_ps(q + i + 16);
+        __m512 q2 = _mm512_loadu_ps(q + i + 32);
+        __m512 q3 = _mm512_loadu_ps(q + i + 48);
+        for (int k = 0; k < 4; k++) {
+            s0[k] = _mm512_fmadd_ps(q0, _mm512_loadu_ps(b[k] + i), s0[k]);
+            s1[k] = _mm512_fmadd_ps(q1, _mm512_loadu_ps(b[k] + i + 16), s1[k]);
+            s2[k] = _mm512_fmadd_ps(q2, _mm512_loadu_ps(b[k] + i + 32), s2[k]);
+            s3[k] = _mm512_fmadd_ps(q3, _mm512_loadu_ps(b[k] + i + 48), s3[k]);
+        }
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m512 q0 = _mm512_loadu_ps(q + i);
+        for (int k = 0; k < 4; k++)
+            s0[k] = _mm512_fmadd_ps(q0, _mm512_loadu_ps(b[k] + i), s0[k]);
+    }
+    for (int k = 0; k < 4; k++) {
+        float r = _mm512_reduce_add_ps(_mm512_add_ps(
+            _mm512_add_ps(s0[k], s1[k]), _mm512_add_ps(s2[k], s3[k])));
+        for (size_t j = i; j < n; j++)
+            r += q[j] * b[k][j];
+        out[k] = r;
+    }
+}
+
 __attribute__((target("avx512f"))) static float
 l2sq_avx512(const float *a, const float *b, size_t n)
 {
@@ -211,16 +284,19 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void choose(void)
 {
     const char *cap = getenv("HKV_KERNEL");
-    g_kernels = (hkv_kernels){dot_scalar, l2sq_scalar, dot_i8_scalar, "scalar"};
+    g_kernels = (hkv_kernels){dot_scalar, dot4_scalar, l2sq_scalar,
+                              dot_i8_scalar, "scalar"};
     if (cap && strcmp(cap, "scalar") == 0) return;
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        g_kernels = (hkv_kernels){dot_avx2, l2sq_avx2, dot_i8_avx2, "avx2"};
+        g_kernels =
+            (hkv_kernels){dot_avx2, dot4_avx2, l2sq_avx2, dot_i8_avx2, "avx2"};
     if (cap && strcmp(cap, "avx2") == 0) return;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
         __builtin_cpu_supports("fma")) {
         g_kernels.dot = dot_avx512;
+        g_kernels.dot4 = dot4_avx512;
         g_kernels.l2sq = l2sq_avx512;
         g_kernels.name = "avx512";
     }
@@ -231,6 +307,26 @@ const hkv_kernels *hkv_kernels_get(void)
 {
     pthread_once(&g_once, choose);
     return &g_kernels;
+}
+
+size_t hkv_kernels_list(const hkv_kernels *out[3])
+{
+    static const hkv_kernels scalar = {dot_scalar, dot4_scalar, l2sq_scalar,
+                                       dot_i8_scalar, "scalar"};
+    size_t n = 0;
+    out[n++] = &scalar;
+#if defined(__x86_64__)
+    static const hkv_kernels avx2 = {dot_avx2, dot4_avx2, l2sq_avx2,
+                                     dot_i8_avx2, "avx2"};
+    static const hkv_kernels avx512 = {dot_avx512, dot4_avx512, l2sq_avx512,
+                                       dot_i8_avx2, "avx512"};
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        out[n++] = &avx2;
+        if (__builtin_cpu_supports("avx512f")) out[n++] = &avx512;
+    }
+#endif
+    return n;
 }
 
 const char *hkv_kernel_name(void)

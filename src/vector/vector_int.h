@@ -16,13 +16,19 @@
 
 /* The kernels of the CPU this process runs on (chosen once, thread-safe). */
 typedef struct hkv_kernels {
-    float (*dot)(const float *a, const float *b, size_t n);  /* a . b */
+    float (*dot)(const float *a, const float *b, size_t n); /* a . b */
+    /* q . b[k] for k < 4 into out[k], each bitwise equal to dot's */
+    void (*dot4)(const float *q, const float *const b[4], size_t n,
+                 float out[4]);
     float (*l2sq)(const float *a, const float *b, size_t n); /* |a-b|^2 */
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
     const char *name; /* "avx512", "avx2" or "scalar" */
 } hkv_kernels;
 
 const hkv_kernels *hkv_kernels_get(void);
+/* Every kernel set this CPU can run (scalar first) into out; returns how
+ * many (tests compare them). */
+size_t hkv_kernels_list(const hkv_kernels *out[3]);
 
 /* ==== HNSW index layout ==== */
 

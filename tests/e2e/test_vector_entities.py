@@ -421,6 +421,25 @@ class VectorFilters(unittest.TestCase):
                 self.assertEqual(b["mode"], "vector")
                 self.assertEqual([r["fact"]["id"] for r in b["results"]],
                                  want)
+            # ef reaches the vector ranking: the answer of similar at that
+            # ef; ef outside 1..4096 is refused, naming the field
+            st_, _, b = srv.request(
+                "POST", "/v2/vectors/words/similar",
+                {"vector": q, "k": 10, "ef": 300})
+            self.assertEqual(st_, 200, b)
+            want_ef = [h["id"] for h in b["hits"]]
+            st_, _, b = srv.request(
+                "GET", "/v2/search?q=anything&mode=vector&limit=10&ef=300"
+                "&vector=" + enc)
+            self.assertEqual(st_, 200, b)
+            self.assertEqual([r["fact"]["id"] for r in b["results"]],
+                             want_ef)
+            for bad in ("0", "4097", "x"):
+                st_, _, b = srv.request(
+                    "GET", "/v2/search?q=anything&mode=vector&ef=" + bad +
+                    "&vector=" + enc)
+                self.assertEqual(st_, 400, b)
+                self.assertEqual(b["error"]["detail"]["field"], "ef")
             # the index is ready now, so these searches run on the loop
             # thread; after a delete the index is behind until caught up
             # (by the commit hook, or by the search handed to a pool

@@ -169,6 +169,47 @@ static void test_recall_int8(void **state)
 
 /* ==== Deletions and updates ==== */
 
+/* dot4 gives each of its four dots bitwise as dot does, for every kernel
+ * this CPU runs and lengths around the kernels' block sizes (the graph
+ * walk uses dot4 where an insert's heuristic uses dot: an index built
+ * with either must be the same). Kernels agree with the scalar one up to
+ * rounding. */
+static void test_kernels_dot4(void **state)
+{
+    (void)state;
+    const hkv_kernels *ks[3];
+    size_t nk = hkv_kernels_list(ks);
+    assert_true(nk >= 1 && strcmp(ks[0]->name, "scalar") == 0);
+    enum { MAXN = 200 };
+    float *buf = malloc(5 * (MAXN + 1) * sizeof *buf);
+    assert_non_null(buf);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < 5 * (MAXN + 1); i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[i] = (float)((double)(x >> 11) / 9007199254740992.0 - 0.5);
+    }
+    static const size_t lens[] = {1,  3,  8,  15,  16,  17,  31, 33,
+                                  63, 64, 65, 127, 128, 129, 200};
+    for (size_t k = 0; k < nk; k++)
+        for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
+            size_t n = lens[li];
+            /* +1: unaligned starts */
+            const float *q = buf + 1;
+            const float *b[4] = {buf + (MAXN + 1) + 1, buf + 2 * (MAXN + 1),
+                                 buf + 3 * (MAXN + 1) + 1,
+                                 buf + 4 * (MAXN + 1)};
+            float got[4];
+            ks[k]->dot4(q, b, n, got);
+            for (int j = 0; j < 4; j++) {
+                float one = ks[k]->dot(q, b[j], n);
+                float ref = ks[0]->dot(q, b[j], n);
+                assert_memory_equal(&got[j], &one, sizeof one);
+                assert_true(fabsf(one - ref) <= 1e-4f * (1.0f + fabsf(ref)));
+            }
+        }
+    free(buf);
+}
+
 static void test_delete_and_update(void **state)
 {
     (void)state;
@@ -802,6 +843,7 @@ int main(void)
         cmocka_unit_test(test_recall_random_f32),
         cmocka_unit_test(test_recall_clustered_f32),
         cmocka_unit_test(test_recall_int8),
+        cmocka_unit_test(test_kernels_dot4),
         cmocka_unit_test(test_delete_and_update),
         cmocka_unit_test(test_filtered),
         cmocka_unit_test(test_params_and_input),
