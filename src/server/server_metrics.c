@@ -281,23 +281,24 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
     if (rc == HK_OK && hks_wal_active(srv->store)) {
         hks_wal_stats ws;
         hks_wal_get_stats(srv->store, &ws);
-        rc = head(b, "hakgal_wal_bytes_total", "counter",
-                  "Bytes appended to the write-ahead log (--wal).");
-        if (rc == HK_OK)
-            rc = hk_buf_appendf(b, "hakgal_wal_bytes_total %llu\n",
-                                (unsigned long long)ws.bytes);
-        if (rc == HK_OK)
-            rc = head(b, "hakgal_wal_syncs_total", "counter",
-                      "fdatasync calls on the write-ahead log.");
-        if (rc == HK_OK)
-            rc = hk_buf_appendf(b, "hakgal_wal_syncs_total %llu\n",
-                                (unsigned long long)ws.syncs);
-        if (rc == HK_OK)
-            rc = head(b, "hakgal_wal_checkpoints_total", "counter",
-                      "Checkpoints of the write-ahead log (data.mdb synced).");
-        if (rc == HK_OK)
-            rc = hk_buf_appendf(b, "hakgal_wal_checkpoints_total %llu\n",
-                                (unsigned long long)ws.checkpoints);
+        const struct {
+            const char *name, *help;
+            uint64_t value;
+        } wal[] = {
+            {"hakgal_wal_bytes_total",
+             "Bytes appended to the write-ahead log (--wal).", ws.bytes},
+            {"hakgal_wal_syncs_total",
+             "fdatasync calls on the write-ahead log.", ws.syncs},
+            {"hakgal_wal_checkpoints_total",
+             "Checkpoints of the write-ahead log (data.mdb synced).",
+             ws.checkpoints},
+        };
+        for (size_t i = 0; rc == HK_OK && i < sizeof wal / sizeof wal[0]; i++) {
+            rc = head(b, wal[i].name, "counter", wal[i].help);
+            if (rc == HK_OK)
+                rc = hk_buf_appendf(b, "%s %llu\n", wal[i].name,
+                                    (unsigned long long)wal[i].value);
+        }
     }
     if (rc == HK_OK)
         rc = head(b, "hakgal_commit_group_size", "histogram",

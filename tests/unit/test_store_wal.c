@@ -92,20 +92,33 @@ static uint64_t facts_after(uint32_t groups)
     return n;
 }
 
-static hk_store *open_wal(const char *dir, hks_wal_report *rep)
+/* Opens dir with the log on and starts it (replaying what it holds);
+ * usable in a forked child, so it reports instead of asserting. */
+static hk_err start_wal(const char *dir, uint32_t ckpt_ms, hks_wal_report *rep,
+                        hk_store **out, hk_error *err)
 {
     hk_store_options o = {0};
-    hk_store *s = NULL;
-    hk_error err;
     o.create = true;
     o.wal = true;
     o.map_size = 1ull << 30;
-    hk_err e = hk_store_open(dir, &o, &s, &err);
-    if (e) fprintf(stderr, "open: %s\n", err.message);
-    assert_int_equal(e, HK_OK);
-    hks_wal_options wo = {.replay = replay_group, .checkpoint_ms = 20};
-    e = hks_wal_start(s, &wo, rep, &err);
-    if (e) fprintf(stderr, "wal start: %s\n", err.message);
+    *out = NULL;
+    hk_err e = hk_store_open(dir, &o, out, err);
+    if (e) return e;
+    hks_wal_options wo = {.replay = replay_group, .checkpoint_ms = ckpt_ms};
+    e = hks_wal_start(*out, &wo, rep, err);
+    if (e) {
+        hk_store_close(*out);
+        *out = NULL;
+    }
+    return e;
+}
+
+static hk_store *open_wal(const char *dir, hks_wal_report *rep)
+{
+    hk_store *s = NULL;
+    hk_error err;
+    hk_err e = start_wal(dir, 20, rep, &s, &err);
+    if (e) fprintf(stderr, "open with the log: %s\n", err.message);
     assert_int_equal(e, HK_OK);
     return s;
 }
@@ -221,15 +234,9 @@ static uint32_t run_and_kill(const char *dir, const char *snapshot,
         close(p[0]);
         g_snapshot = snapshot;
         if (snapshot) hks_wal_test_synced = snapshot_hook;
-        hk_store_options o = {0};
         hk_store *s = NULL;
         hk_error err;
-        o.create = true;
-        o.wal = true;
-        o.map_size = 1ull << 30;
-        hks_wal_options wo = {.replay = replay_group, .checkpoint_ms = ckpt_ms};
-        if (hk_store_open(dir, &o, &s, &err) ||
-            hks_wal_start(s, &wo, NULL, &err)) {
+        if (start_wal(dir, ckpt_ms, NULL, &s, &err)) {
             fprintf(stderr, "child: %s\n", err.message);
             _exit(2);
         }
