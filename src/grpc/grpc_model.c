@@ -72,15 +72,21 @@ static void score(hk_grpc_call *c, hk_txn *t, const hkl_model *m,
     a.edges = r.edges;
     a.in_kb = r.in_kb;
     a.rank_subject = r.rank_head > 0 ? r.rank_head : 0;
+    a.ranker = (char *)(r.ranker ? r.ranker : "");
+    a.rank_ranker = r.ranker ? r.rank_ranker : 0;
+    a.has_combined = r.has_combined;
+    a.combined = r.has_combined ? r.combined : 0;
     hk_grpc_reply(c, &a.base);
 }
 
 static void predict(hk_grpc_call *c, hk_txn *t, const hkl_model *m,
-                    const char *text, uint32_t k, hk_error *err)
+                    const char *text, uint32_t k, hkl_ranker ranker,
+                    hk_error *err)
 {
     hk_svc_model_predict_res r;
     memset(&r, 0, sizeof r);
-    if (hk_svc_model_predict(t, m, text, strlen(text), k, &r, err) != HK_OK) {
+    if (hk_svc_model_predict_ranker(t, m, text, strlen(text), k, ranker, &r,
+                                    err) != HK_OK) {
         hk_grpc_fail(c, err);
         return;
     }
@@ -90,6 +96,7 @@ static void predict(hk_grpc_call *c, hk_txn *t, const hkl_model *m,
         hk_grpc_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
                        NULL);
     } else {
+        bool combined = r.ranker && !strcmp(r.ranker, "combined");
         for (size_t i = 0; i < r.n; i++) {
             hakgal__v2__model_candidate__init(&v[i]);
             v[i].rank = (uint32_t)(i + 1);
@@ -98,6 +105,7 @@ static void predict(hk_grpc_call *c, hk_txn *t, const hkl_model *m,
             v[i].plausibility = r.v[i].plausibility;
             v[i].score = r.v[i].raw;
             v[i].known = r.v[i].known;
+            v[i].combined = combined ? r.v[i].combined : 0;
             vp[i] = &v[i];
         }
         Hakgal__V2__ModelPredictResponse a =
@@ -106,6 +114,7 @@ static void predict(hk_grpc_call *c, hk_txn *t, const hkl_model *m,
         a.predicts = (char *)(r.what ? r.what : "");
         a.n_candidates = r.n;
         a.candidates = vp;
+        a.ranker = (char *)(r.ranker ? r.ranker : "model");
         hk_grpc_reply(c, &a.base);
     }
     hk_free(vp);
@@ -147,7 +156,8 @@ static void similar(hk_grpc_call *c, const hkl_model *m, const char *text,
 }
 
 /* Takes the current model and a read transaction, then answers op. */
-static void run(hk_grpc_call *c, int op, const char *text, uint32_t k)
+static void run(hk_grpc_call *c, int op, const char *text, uint32_t k,
+                hkl_ranker ranker)
 {
     hk_error err;
     hk_error_clear(&err);
@@ -167,7 +177,7 @@ static void run(hk_grpc_call *c, int op, const char *text, uint32_t k)
             score(c, t, m, text, &err);
             break;
         case OP_PREDICT:
-            predict(c, t, m, text, k, &err);
+            predict(c, t, m, text, k, ranker, &err);
             break;
         default:
             similar(c, m, text, k, &err);
@@ -179,25 +189,32 @@ static void run(hk_grpc_call *c, int op, const char *text, uint32_t k)
 
 void hk_grpc_model_info(hk_grpc_call *c)
 {
-    run(c, OP_INFO, NULL, 0);
+    run(c, OP_INFO, NULL, 0, HKL_RANKER_AUTO);
 }
 
 void hk_grpc_model_score(hk_grpc_call *c)
 {
     const Hakgal__V2__ModelScoreRequest *q = (void *)c->req;
     if (need(c, q->statement, "statement", 0))
-        run(c, OP_SCORE, q->statement, 0);
+        run(c, OP_SCORE, q->statement, 0, HKL_RANKER_AUTO);
 }
 
 void hk_grpc_model_predict(hk_grpc_call *c)
 {
     const Hakgal__V2__ModelPredictRequest *q = (void *)c->req;
+    hkl_ranker ranker = HKL_RANKER_AUTO;
+    if (q->ranker && q->ranker[0] && !hkl_ranker_parse(q->ranker, &ranker)) {
+        hk_grpc_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
+                       "expected auto, model or combined", "ranker");
+        return;
+    }
     if (need(c, q->pattern, "pattern", q->k))
-        run(c, OP_PREDICT, q->pattern, q->k);
+        run(c, OP_PREDICT, q->pattern, q->k, ranker);
 }
 
 void hk_grpc_model_similar(hk_grpc_call *c)
 {
     const Hakgal__V2__ModelSimilarRequest *q = (void *)c->req;
-    if (need(c, q->entity, "entity", q->k)) run(c, OP_SIMILAR, q->entity, q->k);
+    if (need(c, q->entity, "entity", q->k))
+        run(c, OP_SIMILAR, q->entity, q->k, HKL_RANKER_AUTO);
 }

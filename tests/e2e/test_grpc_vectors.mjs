@@ -196,18 +196,28 @@ try {
     const rsc = (await rest('GET', '/v2/model/score?statement=HasPart(Car%2C%20Wheel)')).json;
     assert.deepEqual(sc, { statement: rsc.statement, plausibility: rsc.plausibility, score: rsc.score,
       rank: rsc.rank, entities: String(rsc.entities), edges: String(rsc.edges), inKb: rsc.in_kb,
-      rankSubject: rsc.rank_subject || 0 }, 'ModelScore equals REST');
+      rankSubject: rsc.rank_subject || 0, ranker: rsc.ranker || '', rankRanker: rsc.rank_ranker || 0,
+      hasCombined: 'combined' in rsc, combined: rsc.combined || 0 }, 'ModelScore equals REST');
 
-    for (const [pattern, k] of [['HasPart(Car, ?x)', 3], ['HasPart(?x, Wheel)', 0], ['?r(Car, Wheel)', 2]]) {
-      const p = await unary(c, 'ModelPredict', { pattern, k });
-      const r = await rest('GET', `/v2/model/predict?pattern=${encodeURIComponent(pattern)}${k ? `&k=${k}` : ''}`);
-      assert.equal(r.status, 200, JSON.stringify(r.json));
-      assert.ok(r.json.candidates.length > 0, `${pattern}: candidates`);
-      // the message has no fields for REST's ranker and combined score (yet)
-      const cands = r.json.candidates.map(({ combined, ...c }) => c);
-      assert.deepEqual(p, { pattern: r.json.pattern, predicts: r.json.predicts, candidates: cands },
-        `ModelPredict ${pattern} equals REST`);
+    // every ranker: auto, model and combined (this KB's model has a validation split)
+    assert.ok('combined' in rsc, `the model has a combined ranker: ${JSON.stringify(rsc)}`);
+    const rankers = ['', 'model', 'combined'];
+    for (const ranker of rankers) {
+      for (const [pattern, k] of [['HasPart(Car, ?x)', 3], ['HasPart(?x, Wheel)', 0], ['?r(Car, Wheel)', 2]]) {
+        const p = await unary(c, 'ModelPredict', { pattern, k, ranker });
+        const r = await rest('GET', `/v2/model/predict?pattern=${encodeURIComponent(pattern)}` +
+          `${k ? `&k=${k}` : ''}${ranker ? `&ranker=${ranker}` : ''}`);
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.ok(r.json.candidates.length > 0, `${pattern}: candidates`);
+        if (ranker) assert.equal(p.ranker, pattern.startsWith('?r') ? 'model' : ranker, `${pattern}: ranker`);
+        const cands = r.json.candidates.map((x) => ({ ...x, combined: x.combined || 0 }));
+        assert.deepEqual(p, { pattern: r.json.pattern, predicts: r.json.predicts, ranker: r.json.ranker,
+          candidates: cands }, `ModelPredict ${pattern} ranker '${ranker}' equals REST`);
+      }
     }
+    await fails(unary(c, 'ModelPredict', { pattern: 'HasPart(Car, ?x)', ranker: 'best' }), S.INVALID_ARGUMENT,
+      'an unknown ranker');
+    assert.equal((await rest('GET', '/v2/model/predict?pattern=HasPart(Car%2C%20%3Fx)&ranker=best')).status, 400);
     const sim = await unary(c, 'ModelSimilar', { entity: 'Car', k: 2 });
     const rsim = await rest('GET', '/v2/model/similar?entity=Car&k=2');
     assert.equal(rsim.status, 200, JSON.stringify(rsim.json));
