@@ -2,6 +2,7 @@
 (repl_batch.py, repl_nodes.py, store_pages.py): storage write-out of a
 process, batch POSTs, /metrics values and one replication-lag probe."""
 import json
+import os
 import time
 
 
@@ -54,3 +55,49 @@ def lag_probe(ca, cc, tag, i):
         if b'"count":1' in rr.read():
             break
     return (time.perf_counter() - t0) * 1000
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_group(name):
+    """The component a thread of `hakgal serve` belongs to, from its name:
+    the HTTP loops, the apply thread, librdkafka's threads (rdk:*), the
+    others by their own name (the main thread is `hakgal`)."""
+    if name.startswith("hk-loop-"):
+        return "http"
+    if name.startswith("rdk:"):
+        return "rdkafka"
+    return name
+
+
+def thread_cpu(pid):
+    """CPU seconds (user + system) per thread group (thread_group) of
+    process pid so far, from /proc/PID/task/*/stat. A thread that ended
+    is not counted; the groups of a long-lived server do not end."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                s = f.read()
+        except OSError:
+            continue
+        name = s[s.index("(") + 1:s.rindex(")")]
+        rest = s.rsplit(")", 1)[1].split()
+        g = thread_group(name)
+        out[g] = out.get(g, 0.0) + (int(rest[11]) + int(rest[12])) / TICK
+    return out
+
+
+def thread_cpu_diff(after, before, n):
+    """CPU microseconds per fact per thread group between two thread_cpu
+    readings over n facts, largest first, as 'group 1.23' strings."""
+    d = {g: (v - before.get(g, 0.0)) * 1e6 / max(1, n)
+         for g, v in after.items()}
+    return ", ".join("%s %.2f" % (g, v)
+                     for g, v in sorted(d.items(), key=lambda x: -x[1])
+                     if v >= 0.005)

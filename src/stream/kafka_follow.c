@@ -382,6 +382,7 @@ hk_err hkst_follow_start(hk_store *s, const hkst_url *url, bool quiet,
         goto fail;
     }
     f->started = true;
+    pthread_setname_np(f->thread, "hk-follow");
     *out = f;
     return HK_OK;
 fail:

@@ -290,6 +290,7 @@ static bool apply_range(hkst_repl *r, size_t lo, size_t hi)
     pthread_mutex_lock(&r->lock);
     r->stats.applied += applied;
     r->stats.skipped += skipped;
+    r->stats.txns++;
     r->stats.next_offset = r->next;
     r->stats.last_apply_us = hk_now_us();
     pthread_mutex_unlock(&r->lock);
@@ -570,17 +571,20 @@ hk_err hkst_repl_start(hk_store *s, const hkst_url *url,
         goto fail;
     }
     r->dr_started = true;
+    pthread_setname_np(r->dr_th, "hk-repl-dr"); /* for top -H and benches */
     if (pthread_create(&r->apply_th, NULL, apply_main, r) != 0) {
         e = hk_error_set(err, HK_ERR_NOMEM, "cannot start a thread");
         goto fail;
     }
     r->apply_started = true;
+    pthread_setname_np(r->apply_th, "hk-repl-apply");
     if (r->o.sync_ms > 0) {
         if (pthread_create(&r->sync_th, NULL, sync_main, r) != 0) {
             e = hk_error_set(err, HK_ERR_NOMEM, "cannot start a thread");
             goto fail;
         }
         r->sync_started = true;
+        pthread_setname_np(r->sync_th, "hk-repl-sync");
     }
     *out = r;
     return HK_OK;

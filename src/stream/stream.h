@@ -235,6 +235,7 @@ typedef struct hkst_repl_stats {
     uint64_t applied;          /* commands applied (also failed ones) */
     uint64_t skipped;          /* messages that are not commands */
     uint64_t failures;         /* batches whose txn failed (retried) */
+    uint64_t txns;             /* apply transactions committed */
     uint64_t lag;              /* messages in the log not applied yet */
     int64_t next_offset;       /* next offset to apply */
     int64_t high_offset;       /* the log's end, as last seen */
