@@ -222,7 +222,7 @@ static void apply_batch(hkst_follow *f, rd_kafka_message_t **msgs, size_t n)
                     .redo = true};
     hk_error err;
     size_t applied = 0, skipped = 0;
-    hk_err e = hkst_apply_txn(&a, msgs, 0, n, skip, NULL, NULL, &applied,
+    hk_err e = hkst_apply_txn(&a, msgs, 0, &n, skip, NULL, NULL, &applied,
                               &skipped, &err);
     pthread_mutex_lock(&f->lock);
     f->stats.skipped += skipped;

@@ -225,6 +225,9 @@ typedef struct hkst_repl_options {
     unsigned sync_ms;     /* apply commits skip fsync and the KB is synced
                              at most this often (ms) and at stop; 0 = every
                              apply commit fsyncs (kafka_repl.c, step 5) */
+    unsigned txn_open_ms; /* an apply txn takes the commands that arrived
+                             while it ran until it is this old (ms);
+                             0 = 200 (kafka_repl.c, more_work) */
     bool quiet;           /* no log lines */
     hkst_repl_cb cb;      /* the operations */
 } hkst_repl_options;
