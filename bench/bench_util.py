@@ -2,6 +2,7 @@
 (repl_batch.py, repl_nodes.py, store_pages.py): storage write-out of a
 process, batch POSTs, /metrics values and one replication-lag probe."""
 import json
+import os
 import time
 
 
@@ -54,3 +55,50 @@ def lag_probe(ca, cc, tag, i):
         if b'"count":1' in rr.read():
             break
     return (time.perf_counter() - t0) * 1000
+
+
+def thread_group(name):
+    """The component a thread of `hakgal serve` belongs to, from its name:
+    the HTTP loops, the apply thread, librdkafka's threads (rdk:*), the
+    others by their own name (the main thread is `hakgal`)."""
+    if name.startswith("hk-loop-"):
+        return "http"
+    if name.startswith("rdk:"):
+        return "rdkafka"
+    return name
+
+
+def thread_cpu(pid):
+    """CPU seconds per thread group (thread_group) of process pid so far:
+    names from /proc/PID/task/*/stat, run time to the nanosecond from
+    .../schedstat. A thread that ended is not counted; the groups of a
+    long-lived server do not end."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                s = f.read()
+        except OSError:
+            continue
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                ns = int(f.read().split()[0])
+        except OSError:
+            continue
+        g = thread_group(s[s.index("(") + 1:s.rindex(")")])
+        out[g] = out.get(g, 0.0) + ns / 1e9
+    return out
+
+
+def thread_cpu_diff(after, before, n):
+    """CPU microseconds per fact per thread group between two thread_cpu
+    readings over n facts, largest first, as 'group 1.23' strings."""
+    d = {g: (v - before.get(g, 0.0)) * 1e6 / max(1, n)
+         for g, v in after.items()}
+    return ", ".join("%s %.2f" % (g, v)
+                     for g, v in sorted(d.items(), key=lambda x: -x[1])
+                     if v >= 0.005)

@@ -3,13 +3,14 @@
 
     HAKGAL_BIN=build/hakgal HK_TEST_TMP=/work/bigdata/k13 \\
         python3 bench/store_pages.py [--batch 10000] [--upto 3000000] \\
-        [--every 500000] [--txn-batches 1] [--compact-at -1]
+        [--every 500000] [--txn-batches 1[,3,10]] [--compact-at -1]
 
 One unreplicated `hakgal serve` takes batches `B(t_k, x_i)` (the facts
 of bench/repl_batch.py: a new subject per batch, the same --batch objects
 x_i in every batch). At every --every facts the next --txn-batches
 batches are sent as one request (one write txn) between two snapshots of
-data.mdb's pages; the pages that differ are the pages that txn wrote.
+data.mdb's pages; the pages that differ are the pages that txn wrote (a
+list of sizes measures each in turn; with the server's CPU time per fact).
 Each is classified from its LMDB header (lmdb.h 0.9 page layout):
 
   arg.sub.leaf   DUPFIXED leaf of an entity's own sub-tree, 15-byte
@@ -92,6 +93,20 @@ def classify(pg):
     return "other"
 
 
+def cpu(pid):
+    """CPU seconds process pid's threads ran so far, to the nanosecond
+    (/proc/PID/task/*/schedstat; /proc/PID/stat counts 10 ms ticks, as
+    much as a 10,000-fact batch takes)."""
+    t = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                t += int(f.read().split()[0])
+        except OSError:
+            pass
+    return t / 1e9
+
+
 def body(k, n, size):
     return json.dumps([{"statement": "B(t_%d, x%d)" % (j, i)}
                        for j in range(k, k + n) for i in range(size)]).encode()
@@ -102,7 +117,9 @@ def main():
     ap.add_argument("--batch", type=int, default=10000)
     ap.add_argument("--upto", type=int, default=3000000)
     ap.add_argument("--every", type=int, default=500000)
-    ap.add_argument("--txn-batches", type=int, default=1)
+    ap.add_argument("--txn-batches", default="1",
+                    help="batches per measured txn; a list (1,3,10) "
+                    "measures each size in turn at every checkpoint")
     ap.add_argument("--compact-at", type=int, default=-1,
                     help="POST /v2/admin/compact (online compaction: "
                     "every tree rewritten densely) when the KB reaches "
@@ -115,25 +132,31 @@ def main():
     cols = ["arg.sub.leaf", "arg.sub.branch", "arg.main.subdb",
             "arg.main.inline", "main.branch", "other"]
     print("| KB facts | dups per x_i | facts in txn | pages written | "
-          + " | ".join(cols) + " | pages/fact | write_bytes/fact |")
-    print("|" + "---|" * (len(cols) + 5))
-    k, facts = 0, 0
+          + " | ".join(cols) + " | pages/fact | write_bytes/fact | "
+          "CPU us/fact |")
+    print("|" + "---|" * (len(cols) + 6))
+    sizes = [int(x) for x in a.txn_batches.split(",")]
+    k, facts, check, compacted = 0, 0, 0, False
     try:
         while facts <= a.upto:
-            if facts == a.compact_at:
+            if a.compact_at >= 0 and facts >= a.compact_at and not compacted:
+                compacted = True
                 st, _, res = s.request("POST", "/v2/admin/compact",
                                        timeout=600)
                 print("| compacted at %d facts: %s |" % (facts, res),
                       flush=True)
                 conn.close()  # idle while compacting: the server closed it
                 conn = s.conn(timeout=600)
-            if facts % a.every == 0:
-                n = a.txn_batches
+            for n in sizes if facts >= check else []:
                 b = body(k, n, a.batch)
                 before = page_hashes(path, psize)
-                w0 = written(s.proc.pid)
+                # hashing the pages takes longer than the server keeps an
+                # idle connection
+                conn.close()
+                conn = s.conn(timeout=600)
+                w0, c0 = written(s.proc.pid), cpu(s.proc.pid)
                 post_batch(conn, b)
-                w1 = written(s.proc.pid)
+                w1, c1 = written(s.proc.pid), cpu(s.proc.pid)
                 after = page_hashes(path, psize)
                 count = dict.fromkeys(cols, 0)
                 with open(path, "rb") as f:
@@ -144,12 +167,14 @@ def main():
                         count[classify(f.read(psize))] += 1
                 tot = sum(count.values())
                 nf = n * a.batch
-                print("| %d | %d | %d | %d | %s | %.2f | %d |" % (
+                print("| %d | %d | %d | %d | %s | %.2f | %d | %.2f |" % (
                     facts, k, nf, tot,
                     " | ".join(str(count[c]) for c in cols), tot / nf,
-                    (w1 - w0) // nf), flush=True)
+                    (w1 - w0) // nf, (c1 - c0) * 1e6 / nf), flush=True)
                 k += n
                 facts += nf
+            if facts >= check:
+                check += a.every
                 continue
             post_batch(conn, body(k, 1, a.batch))
             k += 1

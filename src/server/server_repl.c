@@ -467,10 +467,11 @@ void hk_server_repl_status_json(hk_server *srv, hk_buf *b)
     (void)hk_buf_appendf(
         b,
         ",\"replica\":{\"node\":%u,\"produced\":%llu,\"applied\":%llu,"
-        "\"skipped\":%llu,\"failures\":%llu,\"lag\":%llu,\"offset\":%lld,"
-        "\"log_end\":%lld}}",
+        "\"skipped\":%llu,\"failures\":%llu,\"apply_txns\":%llu,"
+        "\"lag\":%llu,\"offset\":%lld,\"log_end\":%lld}}",
         (unsigned)srv->cfg.node_id, (unsigned long long)st.produced,
         (unsigned long long)st.applied, (unsigned long long)st.skipped,
-        (unsigned long long)st.failures, (unsigned long long)st.lag,
-        (long long)st.next_offset, (long long)st.high_offset);
+        (unsigned long long)st.failures, (unsigned long long)st.txns,
+        (unsigned long long)st.lag, (long long)st.next_offset,
+        (long long)st.high_offset);
 }

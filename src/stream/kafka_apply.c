@@ -59,19 +59,20 @@ static hk_err record_offset(const hkst_apply *a, hk_txn *t,
 }
 
 hk_err hkst_apply_txn(const hkst_apply *a, rd_kafka_message_t **msgs, size_t lo,
-                      size_t hi, bool *skip, hk_err *rcs, hk_error *errs,
+                      size_t *hi, bool *skip, hk_err *rcs, hk_error *errs,
                       size_t *applied, size_t *skipped, hk_error *err)
 {
+    size_t end = *hi;
     *skipped = 0;
-    for (size_t i = lo; i < hi; i++)
+    for (size_t i = lo; i < end; i++)
         *skipped += skip[i];
-    for (size_t attempt = 0; attempt <= hi - lo; attempt++) {
+    for (size_t attempt = 0; attempt <= end - lo; attempt++) {
         hk_txn *t = NULL;
         bool again = false;
         *applied = 0;
         hk_err e = hk_txn_begin(a->s, true, &t, err);
         if (!e && a->no_sync) hks_txn_set_no_sync(t);
-        for (size_t i = lo; !e && i < hi; i++) {
+        for (size_t i = lo; !e && i < end; i++) {
             if (!skip[i]) {
                 hk_error one;
                 hk_error *ae = errs ? &errs[i] : &one;
@@ -95,6 +96,12 @@ hk_err hkst_apply_txn(const hkst_apply *a, rd_kafka_message_t **msgs, size_t lo,
                 (*applied)++;
             }
             e = record_offset(a, t, msgs[i], err);
+            if (!e && i + 1 == end && a->more && !a->redo) {
+                size_t to = a->more(a->ctx, end);
+                for (size_t j = end; j < to; j++)
+                    *skipped += skip[j];
+                end = *hi = to;
+            }
         }
         if (again) {
             hk_txn_abort(t);

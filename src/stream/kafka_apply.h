@@ -40,6 +40,11 @@ typedef struct hkst_apply {
     /* true: the transaction commits without fsync (hks_txn_set_no_sync);
      * the caller syncs the store itself */
     bool no_sync;
+    /* NULL, or called (only without redo) once the txn has applied the
+     * messages up to hi: returns the range's new end (>= hi), the caller
+     * having put messages hi.. of it and their skip flags in place. It
+     * lets a txn take the messages that arrived while it was applied. */
+    size_t (*more)(void *ctx, size_t hi);
 } hkst_apply;
 
 /* Polls up to max (<= HKST_APPLY_MAX) messages into msgs: waits up to
@@ -50,14 +55,15 @@ size_t hkst_apply_poll(rd_kafka_t *rk, int wait_ms, rd_kafka_message_t **msgs,
                        size_t max, void (*log)(void *ctx, const char *why),
                        void *ctx);
 
-/* Applies msgs[lo..hi) in one write txn with their offsets. skip[i]
+/* Applies msgs[lo..*hi) in one write txn with their offsets (a->more may
+ * move *hi on, also when the txn fails). skip[i]
  * (in/out): messages to record without applying. rcs[i] and errs[i] get
  * each applied message's result (may be NULL with redo). *applied counts
  * the messages applied (failed inputs included when !redo), *skipped the
  * skipped ones. HK_OK once committed; otherwise the store's error in err
  * and nothing committed. */
 hk_err hkst_apply_txn(const hkst_apply *a, rd_kafka_message_t **msgs, size_t lo,
-                      size_t hi, bool *skip, hk_err *rcs, hk_error *errs,
+                      size_t *hi, bool *skip, hk_err *rcs, hk_error *errs,
                       size_t *applied, size_t *skipped, hk_error *err);
 
 /* The recorded next offset of partition p in t, or

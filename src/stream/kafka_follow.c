@@ -222,7 +222,7 @@ static void apply_batch(hkst_follow *f, rd_kafka_message_t **msgs, size_t n)
                     .redo = true};
     hk_error err;
     size_t applied = 0, skipped = 0;
-    hk_err e = hkst_apply_txn(&a, msgs, 0, n, skip, NULL, NULL, &applied,
+    hk_err e = hkst_apply_txn(&a, msgs, 0, &n, skip, NULL, NULL, &applied,
                               &skipped, &err);
     pthread_mutex_lock(&f->lock);
     f->stats.skipped += skipped;
@@ -382,6 +382,7 @@ hk_err hkst_follow_start(hk_store *s, const hkst_url *url, bool quiet,
         goto fail;
     }
     f->started = true;
+    pthread_setname_np(f->thread, "hk-follow");
     *out = f;
     return HK_OK;
 fail:

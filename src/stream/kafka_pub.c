@@ -439,6 +439,7 @@ hk_err hkst_pub_start(hk_store *s, const hkst_url *url,
         goto fail;
     }
     p->started = true;
+    pthread_setname_np(p->thread, "hk-stream-pub");
     *out = p;
     return HK_OK;
 fail:

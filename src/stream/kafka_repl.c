@@ -63,6 +63,9 @@
 
 #define BATCH_MAX HKST_APPLY_MAX
 #define TXN_BYTES ((size_t)8 << 20) /* commands per apply txn, bytes */
+/* How long an apply txn goes on taking the commands that arrived while it
+ * was applied (more_work), from its start, by default (ms). */
+#define TXN_OPEN_MS 200
 #define MAGIC "hakgal.replicate"
 #define VERSION 2 /* 2: the request is a service write command (svc_cmd.h) */
 
@@ -88,6 +91,9 @@ struct hkst_repl {
     json_t **docs;            /* their parsed JSON (owned while applying) */
     bool *bad;                /* skipped (not a command) */
     rd_kafka_message_t **raw; /* the consumed messages */
+    size_t n_raw;             /* how many raw holds */
+    size_t txn_bytes;         /* commands in the current apply txn, bytes */
+    int64_t txn_start;        /* its start, mono_us() */
     pthread_t sync_th;        /* the syncer (o.sync_ms > 0) */
     bool sync_started;        /* sync_th created */
     pthread_cond_t wake;      /* signalled on stop (with lock) */
@@ -262,20 +268,25 @@ static bool input_error(hk_err e)
     return !fatal(e);
 }
 
-/* Applies raw[lo..hi) in one txn; false when the store failed (nothing is
- * reported; the consumer was sent back to the recorded offset). */
-static bool apply_range(hkst_repl *r, size_t lo, size_t hi)
+static size_t more_work(void *ctx, size_t hi);
+
+/* Applies raw[lo..*hi) in one txn, *hi moved on by more_work; false when
+ * the store failed (nothing is reported; the consumer was sent back to the
+ * recorded offset). */
+static bool apply_range(hkst_repl *r, size_t lo, size_t *end)
 {
     hkst_apply a = {.s = r->s,
                     .offsets = r->offsets,
                     .ctx = r,
                     .apply = apply_one,
                     .input_error = input_error,
-                    .no_sync = r->o.sync_ms > 0};
+                    .no_sync = r->o.sync_ms > 0,
+                    .more = more_work};
     hk_error err;
     size_t applied = 0, skipped = 0;
-    hk_err e = hkst_apply_txn(&a, r->raw, lo, hi, r->bad, r->rcs, r->errs,
+    hk_err e = hkst_apply_txn(&a, r->raw, lo, end, r->bad, r->rcs, r->errs,
                               &applied, &skipped, &err);
+    size_t hi = *end;
     if (e) {
         rlog(r, "cannot apply a batch (will retry)", err.message);
         pthread_mutex_lock(&r->lock);
@@ -290,6 +301,7 @@ static bool apply_range(hkst_repl *r, size_t lo, size_t hi)
     pthread_mutex_lock(&r->lock);
     r->stats.applied += applied;
     r->stats.skipped += skipped;
+    r->stats.txns++;
     r->stats.next_offset = r->next;
     r->stats.last_apply_us = hk_now_us();
     pthread_mutex_unlock(&r->lock);
@@ -323,9 +335,51 @@ static void release_docs(hkst_repl *r, size_t lo, size_t hi)
     }
 }
 
-/* Applies raw[0..n): runs of commands share a txn, up to TXN_BYTES of
+static void poll_log(void *ctx, const char *why)
+{
+    rlog(ctx, "consumer", why);
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* hkst_apply's more: once an apply txn has applied every command it held,
+ * it takes those that arrived meanwhile (a poll that does not wait), up
+ * to TXN_BYTES and while it is younger than o.txn_open_ms. A node that is
+ * behind, or that takes writes faster than one txn applies them, thus
+ * commits fewer, larger txns: every txn costs pages per heavy entity
+ * whatever its size (docs/STORAGE.md, "Pages a write transaction dirties
+ * in `by_arg`"), so the pages per fact fall with the commands per txn.
+ * Nothing ever waits for more: a command that finds the node idle is
+ * committed as soon as it is applied, and a command waits at most for
+ * the commands that arrived while its txn was applied, within
+ * o.txn_open_ms (bench/RESULTS.md, "Apply txns take what arrived while
+ * they ran"). */
+static size_t more_work(void *ctx, size_t hi)
+{
+    hkst_repl *r = ctx;
+    if (hi < r->n_raw || r->n_raw == BATCH_MAX || r->txn_bytes >= TXN_BYTES ||
+        mono_us() - r->txn_start >= (int64_t)r->o.txn_open_ms * 1000)
+        return hi;
+    size_t m =
+        hkst_apply_poll(r->cons, 0, r->raw + hi, BATCH_MAX - hi, poll_log, r);
+    r->n_raw += m;
+    size_t to = hi;
+    while (to < r->n_raw && r->txn_bytes + r->raw[to]->len <= TXN_BYTES) {
+        r->txn_bytes += r->raw[to]->len;
+        decode_msg(r, to++);
+    }
+    return to;
+}
+
+/* Applies raw[0..n_raw): runs of commands share a txn, up to TXN_BYTES of
  * commands each (a node catching up applies many batches per commit; a
- * txn's dirty pages and the wait of its first command stay bounded).
+ * txn's dirty pages and the wait of its first command stay bounded), and
+ * a txn goes on with the commands that arrive while it runs (more_work).
  * Stops at the first store failure.
  *
  * A run's commands are parsed just before it is applied and freed right
@@ -335,16 +389,18 @@ static void release_docs(hkst_repl *r, size_t lo, size_t hi)
  * about a fifth of the node's CPU samples (bench/RESULTS.md, "Where a
  * batch's pages go; catch-up parses per transaction"). One run's trees
  * reuse the memory of the run before. */
-static void apply_batch(hkst_repl *r, size_t n)
+static void apply_batch(hkst_repl *r)
 {
     size_t lo = 0;
-    while (lo < n) {
+    while (lo < r->n_raw) {
         size_t hi = lo + 1, bytes = r->raw[lo]->len;
-        while (hi < n && bytes + r->raw[hi]->len <= TXN_BYTES)
+        while (hi < r->n_raw && bytes + r->raw[hi]->len <= TXN_BYTES)
             bytes += r->raw[hi++]->len;
         for (size_t i = lo; i < hi; i++)
             decode_msg(r, i);
-        bool ok = apply_range(r, lo, hi);
+        r->txn_bytes = bytes;
+        r->txn_start = mono_us();
+        bool ok = apply_range(r, lo, &hi);
         release_docs(r, lo, hi);
         if (!ok) return;
         lo = hi;
@@ -361,11 +417,6 @@ static uint64_t lag_of(hkst_repl *r, int64_t *high)
     *high = hi;
     int64_t next = r->next > lo ? r->next : lo;
     return hi > next ? (uint64_t)(hi - next) : 0;
-}
-
-static void poll_log(void *ctx, const char *why)
-{
-    rlog(ctx, "consumer", why);
 }
 
 /* Syncs the KB when a commit is not durable yet; a failure is logged and
@@ -407,9 +458,9 @@ static void *apply_main(void *arg)
 {
     hkst_repl *r = arg;
     while (!stopping(r)) {
-        size_t n = hkst_apply_poll(r->cons, 20, r->raw, BATCH_MAX, poll_log, r);
-        if (n) apply_batch(r, n);
-        for (size_t i = 0; i < n; i++)
+        r->n_raw = hkst_apply_poll(r->cons, 20, r->raw, BATCH_MAX, poll_log, r);
+        apply_batch(r);
+        for (size_t i = 0; i < r->n_raw; i++)
             rd_kafka_message_destroy(r->raw[i]);
         int64_t hi = -1;
         uint64_t lag = lag_of(r, &hi);
@@ -548,6 +599,7 @@ hk_err hkst_repl_start(hk_store *s, const hkst_url *url,
     r->url = *url;
     r->o = *o;
     if (!r->o.timeout_ms) r->o.timeout_ms = 10000;
+    if (!r->o.txn_open_ms) r->o.txn_open_ms = TXN_OPEN_MS;
     if (!r->o.incarnation) r->o.incarnation = (uint64_t)hk_now_us();
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->wake, NULL);
@@ -570,17 +622,20 @@ hk_err hkst_repl_start(hk_store *s, const hkst_url *url,
         goto fail;
     }
     r->dr_started = true;
+    pthread_setname_np(r->dr_th, "hk-repl-dr"); /* for top -H and benches */
     if (pthread_create(&r->apply_th, NULL, apply_main, r) != 0) {
         e = hk_error_set(err, HK_ERR_NOMEM, "cannot start a thread");
         goto fail;
     }
     r->apply_started = true;
+    pthread_setname_np(r->apply_th, "hk-repl-apply");
     if (r->o.sync_ms > 0) {
         if (pthread_create(&r->sync_th, NULL, sync_main, r) != 0) {
             e = hk_error_set(err, HK_ERR_NOMEM, "cannot start a thread");
             goto fail;
         }
         r->sync_started = true;
+        pthread_setname_np(r->sync_th, "hk-repl-sync");
     }
     *out = r;
     return HK_OK;

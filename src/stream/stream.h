@@ -225,6 +225,9 @@ typedef struct hkst_repl_options {
     unsigned sync_ms;     /* apply commits skip fsync and the KB is synced
                              at most this often (ms) and at stop; 0 = every
                              apply commit fsyncs (kafka_repl.c, step 5) */
+    unsigned txn_open_ms; /* an apply txn takes the commands that arrived
+                             while it ran until it is this old (ms);
+                             0 = 200 (kafka_repl.c, more_work) */
     bool quiet;           /* no log lines */
     hkst_repl_cb cb;      /* the operations */
 } hkst_repl_options;
@@ -235,6 +238,7 @@ typedef struct hkst_repl_stats {
     uint64_t applied;          /* commands applied (also failed ones) */
     uint64_t skipped;          /* messages that are not commands */
     uint64_t failures;         /* batches whose txn failed (retried) */
+    uint64_t txns;             /* apply transactions committed */
     uint64_t lag;              /* messages in the log not applied yet */
     int64_t next_offset;       /* next offset to apply */
     int64_t high_offset;       /* the log's end, as last seen */

@@ -203,12 +203,29 @@ typedef struct node {
     uint64_t mine_applied; /* own commands reported applied */
     uint64_t delivered;    /* own commands in the log */
     unsigned sync_ms;      /* hkst_repl_options.sync_ms */
+    unsigned txn_open_ms;  /* hkst_repl_options.txn_open_ms */
+    uint64_t slow_until;   /* a "slow" command waits for this many
+                              delivered commands */
 } node;
 
 /* A command's request {"statement": "..."} added; "fail" ops fail on input. */
 static hk_err apply(void *ctx, hk_txn *t, const hkst_repl_msg *m, hk_error *err)
 {
-    (void)ctx;
+    node *n = ctx;
+    if (strcmp(m->op, "slow") == 0) {
+        /* stands for a long apply: the commands produced meanwhile reach
+         * the log (and the consumer, which fetches every 5 ms at most)
+         * before it ends */
+        for (int i = 0; i < 1000; i++) {
+            pthread_mutex_lock(&n->mu);
+            bool all = n->delivered >= n->slow_until;
+            pthread_mutex_unlock(&n->mu);
+            if (all) break;
+            usleep(10000);
+        }
+        usleep(500000);
+        return HK_OK;
+    }
     if (strcmp(m->op, "add") != 0)
         return hk_error_set(err, HK_ERR_UNSUPPORTED, "op %s", m->op);
     const char *text = json_string_value(json_object_get(m->req, "statement"));
@@ -250,6 +267,7 @@ static hk_err node_start(node *n, const hkst_url *u, uint32_t id, hk_error *err)
     hkst_repl_options o = {.node_id = id,
                            .timeout_ms = 5000,
                            .sync_ms = n->sync_ms,
+                           .txn_open_ms = n->txn_open_ms,
                            .quiet = true,
                            .cb = {.ctx = n,
                                   .apply = apply,
@@ -406,6 +424,84 @@ static void test_replicate(void **state)
     rd_kafka_destroy(rk);
 }
 
+/* An apply txn takes the commands that arrived while it ran: 20 commands
+ * produced during the apply of a slow one are committed with it, in one
+ * txn, and a node that applies the same log grouped its own way holds the
+ * same KB. */
+static void test_txn_takes_arrivals(void **state)
+{
+    (void)state;
+    char errstr[256], url[512], body[64];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+    rd_kafka_t *rk =
+        rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    assert_non_null(rk);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, 3);
+    assert_non_null(mc);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, "grow", 1, 3), 0);
+    snprintf(url, sizeof url, "kafka://%s/grow",
+             rd_kafka_mock_cluster_bootstraps(mc));
+    hkst_url u;
+    hk_error err;
+    assert_int_equal(hkst_url_parse(url, &u, &err), HK_OK);
+    node a = {0};
+    a.txn_open_ms = 60000; /* the slow apply may take long under ASan */
+    a.slow_until = 21;
+    a.dir = tu_tmpdir("repl-grow");
+    a.s = tu_open(a.dir);
+    pthread_mutex_init(&a.mu, NULL);
+    assert_int_equal(node_start(&a, &u, 1, &err), HK_OK);
+    hkst_repl_stats st0;
+    hkst_repl_stats_get(a.r, &st0);
+    assert_int_equal(
+        hkst_repl_produce(a.r, 1, "slow", "na", json_object(), NULL, &err),
+        HK_OK);
+    for (int i = 0; i < 500; i++) { /* until the slow command is applied */
+        pthread_mutex_lock(&a.mu);
+        bool in = a.delivered >= 1;
+        pthread_mutex_unlock(&a.mu);
+        if (in) break;
+        usleep(10000);
+    }
+    usleep(100000);
+    for (int i = 0; i < 20; i++) {
+        snprintf(body, sizeof body, "{\"statement\":\"G(g%d)\"}", i);
+        assert_int_equal(hkst_repl_produce(a.r, (uint64_t)i + 2, "add", "na",
+                                           json_loads(body, 0, NULL), NULL,
+                                           &err),
+                         HK_OK);
+    }
+    wait_applied(&a, 21);
+    hkst_repl_stats st;
+    hkst_repl_stats_get(a.r, &st);
+    assert_int_equal(st.applied, 21);
+    assert_int_equal(st.txns - st0.txns, 1); /* one txn took all */
+    assert_int_equal(a.mine_applied, 21);    /* each reported once */
+
+    /* a node that reads the same log later, grouped its own way, holds the
+     * same content and audit chain */
+    node b = {0};
+    b.dir = tu_tmpdir("repl-grow-b");
+    b.s = tu_open(b.dir);
+    pthread_mutex_init(&b.mu, NULL);
+    assert_int_equal(node_start(&b, &u, 2, &err), HK_OK);
+    wait_applied(&b, 21);
+    hkst_digest da = digest_of(a.s), db = digest_of(b.s);
+    assert_int_equal(da.facts, 20);
+    assert_string_equal(da.content, db.content);
+    assert_int_equal(da.audit_seq, db.audit_seq);
+    assert_string_equal(da.audit_hash, db.audit_hash);
+    hkst_repl_stop(a.r);
+    hkst_repl_stop(b.r);
+    pthread_mutex_destroy(&a.mu);
+    pthread_mutex_destroy(&b.mu);
+    tu_discard(a.s, a.dir);
+    tu_discard(b.s, b.dir);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(rk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_bulk_groups),
         cmocka_unit_test(test_no_sync),
         cmocka_unit_test(test_replicate),
+        cmocka_unit_test(test_txn_takes_arrivals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
