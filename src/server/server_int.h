@@ -147,6 +147,9 @@ int hk_auth_new_token(const char *name, const char *role);
 
 typedef struct hk_write_job hk_write_job;
 
+/* Where the writer and the syncer spend their time (server_writer.c). */
+#define HK_WRITER_STAGES 8
+
 typedef struct hk_writer {
     pthread_t thread;       /* the writer thread */
     bool started;           /* thread was created */
@@ -176,6 +179,8 @@ typedef struct hk_writer {
     uint64_t sync_upto;        /* newest commit handed over */
     bool sync_stop;            /* acknowledge what is handed, then exit */
     hk_buf wal_buf;            /* the group's log record (--wal), reused */
+    int stage_ids[HK_WRITER_STAGES]; /* metric ids of the stage times
+                                        (server_writer.c, "Stages") */
 } hk_writer;
 
 hk_err hk_writer_start(hk_server *srv, hk_error *err);
