@@ -21,7 +21,7 @@
 # share of a core of the writer, the syncer and the loops together, the
 # machine's idle share (/proc/stat), wrk's CPU per fact, and the writer's
 # and syncer's time per stage in per cent of the run's wall time
-# (hakgal_writer_*_us_total: wait_sync, idle, gather, apply, commit,
+# (hakgal_writer_stage_seconds_total: wait_sync, idle, gather, apply, commit,
 # hand_off; sync, answer). A serial stage near 100 % is the limit; idle
 # CPU with no stage full means the limit is latency. Prints one line per
 # run (builds and modes alternating in every round) and the medians per
@@ -58,9 +58,8 @@ counters() {
 # without them prints nothing)
 stages() {
   curl -fs "http://127.0.0.1:$port/metrics" |
-    awk '/^hakgal_writer_[a-z_]*_us_total /{
-           n=$1; sub("^hakgal_writer_", "", n); sub("_us_total$", "", n)
-           print n, $2}' | sort
+    awk -F'[" ]' '/^hakgal_writer_stage_seconds_total/{
+           printf "%s %.0f\n", $2, $NF * 1e6}' | sort
 }
 # the machine's "busy idle" jiffies from /proc/stat (idle and iowait
 # are idle)

@@ -120,7 +120,8 @@ class WalDurability(unittest.TestCase):
             self.assertEqual(st, 200)
             stages = ("wait_sync", "idle", "gather", "apply", "commit",
                       "hand_off", "sync", "answer")
-            us = {k: dur.metric(text, "hakgal_writer_%s_us_total" % k)
+            us = {k: 1e6 * dur.metric(
+                      text, 'hakgal_writer_stage_seconds_total{stage="%s"}' % k)
                   for k in stages}
             elapsed_us = (time.monotonic() - t0) * 1e6
             for k in ("idle", "apply", "commit", "sync"):
