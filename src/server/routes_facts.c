@@ -99,7 +99,7 @@ static void add_done(h2o_req_t *req, hk_err rc, const hk_error *err, void *arg)
             send_fact(req, j->id, j->created ? 201 : 200);
     }
     hk_svc_fact_in_release(&j->in);
-    hk_loop_block_put(loop, j, sizeof(*j));
+    hk_free(j);
 }
 
 void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
@@ -107,8 +107,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
     (void)param;
     json_t *body = hk_body_json(req);
     if (!body) return;
-    hk_loop *loop = hk_loop_self(); /* add_done gives j back to it */
-    add_job *j = hk_loop_block_get(loop, sizeof(*j));
+    add_job *j = hk_calloc(1, sizeof(*j));
     if (!j) {
         json_decref(body);
         queue_failed(req, HK_ERR_NOMEM);
@@ -121,7 +120,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
     if (rc != HK_OK) {
         hk_send_fact_input_error(req, j->in.fault, &err);
         hk_svc_fact_in_release(&j->in);
-        hk_loop_block_put(loop, j, sizeof(*j));
+        hk_free(j);
         return;
     }
     j->op = (hk_svc_add){.st = &j->in.st,
@@ -135,7 +134,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
     if (rc != HK_OK) {
         queue_failed(req, rc);
         hk_svc_fact_in_release(&j->in);
-        hk_loop_block_put(loop, j, sizeof(*j));
+        hk_free(j);
     }
 }
 

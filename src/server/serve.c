@@ -527,7 +527,6 @@ static void *loop_main(void *arg)
     } else {
         release_watches(loop);
     }
-    hk_loop_blocks_free(loop);
     hk_loop_bind_thread(NULL);
     return NULL;
 }

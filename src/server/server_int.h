@@ -66,23 +66,7 @@ struct hk_loop {
     h2o_linklist_t conns; /* hk_conn_watch of every open accepted
                              socket (serve.c: idle ones are closed
                              at shutdown) */
-    void *blocks;         /* free write-path blocks (hk_loop_block_get) */
-    unsigned n_blocks;    /* how many */
 };
-
-/* Blocks of HK_LOOP_BLOCK bytes for a write's per-request state (the
- * writer's job, the route's decoded request), kept per loop: each is over
- * the size malloc's per-thread cache serves, so a malloc and free of
- * each per request cost a search of the free lists and a consolidation
- * (server_writer.c, "Per-loop blocks"). Loop thread only; a block goes
- * back to the loop that gave it. get: zeroed, size bytes (a plain
- * allocation above HK_LOOP_BLOCK), NULL without memory. */
-#define HK_LOOP_BLOCK 2048
-void *hk_loop_block_get(hk_loop *loop, size_t size);
-/* Gives p (from hk_loop_block_get(loop, size), or NULL) back. */
-void hk_loop_block_put(hk_loop *loop, void *p, size_t size);
-/* Frees the loop's kept blocks (its thread, at its end). */
-void hk_loop_blocks_free(hk_loop *loop);
 
 /* Loop thread, for every request: notes the connections that carry
  * HTTP/2, which shutdown leaves to h2o, and counts an HTTP/1 request as in

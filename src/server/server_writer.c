@@ -179,56 +179,6 @@ static bool fatal_for_txn(hk_err rc)
            rc == HK_ERR_CORRUPT;
 }
 
-/* ==== Per-loop blocks ====
- * A single-fact POST allocates two objects of 1-2 KB (its job and the
- * route's decoded request). glibc's per-thread cache stops at 1032 bytes,
- * so each such malloc searched the bins and first consolidated the fast
- * bins: ~7 % of the loops' profile. Both are taken and given back on the
- * same loop thread, so a free list per loop needs no lock. Every block
- * is HK_LOOP_BLOCK bytes whatever was asked, so one given back on another
- * thread's loop (or with none) is still a whole block. At most
- * HK_LOOP_BLOCKS_MAX are kept (2 MiB per loop); more are freed. */
-
-#define HK_LOOP_BLOCKS_MAX 1024u
-
-void *hk_loop_block_get(hk_loop *loop, size_t size)
-{
-    if (size > HK_LOOP_BLOCK) return hk_calloc(1, size);
-    /* always a whole block, so that any loop may keep it */
-    void *p = loop ? loop->blocks : NULL;
-    if (p) {
-        memcpy(&loop->blocks, p, sizeof(void *)); /* the link */
-        loop->n_blocks--;
-    } else {
-        p = hk_malloc(HK_LOOP_BLOCK);
-        if (!p) return NULL;
-    }
-    memset(p, 0, size);
-    return p;
-}
-
-void hk_loop_block_put(hk_loop *loop, void *p, size_t size)
-{
-    if (!p) return;
-    if (size > HK_LOOP_BLOCK || !loop || loop->n_blocks >= HK_LOOP_BLOCKS_MAX) {
-        hk_free(p);
-        return;
-    }
-    memcpy(p, &loop->blocks, sizeof(void *));
-    loop->blocks = p;
-    loop->n_blocks++;
-}
-
-void hk_loop_blocks_free(hk_loop *loop)
-{
-    while (loop->blocks) {
-        void *p = loop->blocks;
-        memcpy(&loop->blocks, p, sizeof(void *));
-        hk_free(p);
-    }
-    loop->n_blocks = 0;
-}
-
 /* ==== Completion ==== */
 
 /* Answers the chain of jobs of one loop (linked by on_loop), in order. */
@@ -241,7 +191,7 @@ static void complete_on_loop(hk_loop_msg *msg)
         job->done(req, job->rc, &job->err, job->arg);
         hk_req_ref_release(job->ref);
         atomic_fetch_sub(&job->loop->pending, 1);
-        hk_loop_block_put(job->loop, job, sizeof(*job));
+        hk_free(job);
     }
 }
 
@@ -884,11 +834,11 @@ hk_err hk_write_async_logged(h2o_req_t *req, hk_write_fn fn,
     hk_loop *loop = hk_server_current_loop();
     if (!loop) return HK_ERR_STATE;
     if (loop->srv->repl) return HK_ERR_UNSUPPORTED; /* not replicated */
-    hk_write_job *job = hk_loop_block_get(loop, sizeof(*job));
+    hk_write_job *job = hk_calloc(1, sizeof(*job));
     if (!job) return HK_ERR_NOMEM;
     job->ref = hk_req_ref_new(req);
     if (!job->ref) {
-        hk_loop_block_put(loop, job, sizeof(*job));
+        hk_free(job);
         return HK_ERR_NOMEM;
     }
     job->fn = fn;
@@ -907,7 +857,7 @@ hk_err hk_write_async_logged(h2o_req_t *req, hk_write_fn fn,
         atomic_fetch_sub(&loop->pending, 1);
         hk_req_ref_release(job->ref);
         hk_free(job->wrec);
-        hk_loop_block_put(loop, job, sizeof(*job));
+        hk_free(job);
     }
     return rc;
 }
