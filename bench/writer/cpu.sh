@@ -17,7 +17,13 @@
 # writer), pipelined (HK_WRITER_SYNC=pipelined) and wal (--wal: the
 # store's write-ahead log). Also bytes written per fact (the server's
 # /proc/PID/io write_bytes: the log, the pages and checkpoints), commits per
-# second and, with wal, log syncs per second. Prints one line per
+# second and, with wal, log syncs per second. Under each run: the busy
+# share of a core of the writer, the syncer and the loops together, the
+# machine's idle share (/proc/stat), wrk's CPU per fact, and the writer's
+# and syncer's time per stage in per cent of the run's wall time
+# (hakgal_writer_stage_seconds_total: wait_sync, idle, gather, apply, commit,
+# hand_off; sync, answer). A serial stage near 100 % is the limit; idle
+# CPU with no stage full means the limit is latency. Prints one line per
 # run (builds and modes alternating in every round) and the medians per
 # build, mode and connection count.
 set -euo pipefail
@@ -47,6 +53,18 @@ counters() {
     awk '/^hakgal_commit_group_size_count /{c=$2}
          /^hakgal_wal_syncs_total /{s=$2}
          END{printf "%d %d", c, s}'
+}
+# the writer's and syncer's stage times, "stage us" per line (a binary
+# without them prints nothing)
+stages() {
+  curl -fs "http://127.0.0.1:$port/metrics" |
+    awk -F'[" ]' '/^hakgal_writer_stage_seconds_total/{
+           printf "%s %.0f\n", $2, $NF * 1e6}' | sort
+}
+# the machine's "busy idle" jiffies from /proc/stat (idle and iowait
+# are idle)
+cpustat() {
+  awk '/^cpu /{b=$2+$3+$4+$7+$8+$9; i=$5+$6; print b, i}' /proc/stat
 }
 # pid -> "comm vcsw utime stime" per thread name, summed
 threads() {
@@ -79,9 +97,21 @@ one() { # build mode conns -> prints one result line
   io0=$(awk '/^write_bytes/{print $2}' /proc/"$pid"/io)
   m0=$(counters)
   threads "$pid" >"$out/t0"
-  wrk -t 2 -c "$conns" -d "${secs}s" -s "$root/bench/http/post.lua" \
+  # a stage is counted when it ends: one write ends the idle stage that
+  # began at the start, so that it stays out of the run's stages
+  curl -fs -XPOST -d '{"statement":"BenchWarm(w, x)"}' \
+    "http://127.0.0.1:$port/v2/facts" >/dev/null
+  stages >"$out/s0"
+  local c0 c1 w0 w1
+  c0=$(cpustat)
+  w0=$(date +%s%N)
+  /usr/bin/time -f "%U %S" -o "$out/wrk.cpu" \
+    wrk -t 2 -c "$conns" -d "${secs}s" -s "$root/bench/http/post.lua" \
     "http://127.0.0.1:$port/v2/facts" >"$out/wrk.txt" 2>&1
+  c1=$(cpustat)
+  w1=$(date +%s%N)
   threads "$pid" >"$out/t1"
+  stages >"$out/s1"
   f1=$(facts)
   io1=$(awk '/^write_bytes/{print $2}' /proc/"$pid"/io)
   m1=$(counters)
@@ -92,20 +122,37 @@ one() { # build mode conns -> prints one result line
   kill "$pid"
   wait "$pid" || true
   local n=$((f1 - f0))
+  # the machine's idle share during the run, wrk's CPU per fact, and the
+  # writer's stages in per cent of the run's wall time
+  local idle wrkus st
+  idle=$(echo "$c0 $c1" | awk '{b=$3-$1; i=$4-$2; if (b+i > 0)
+    printf "%.0f", 100*i/(b+i); else print 0}')
+  wrkus=$(awk -v n="$n" '{if (n < 1) n = 1; printf "%.1f", ($1+$2)*1e6/n}' \
+    "$out/wrk.cpu")
+  # per cent of the wall time wrk took (longer than SECONDS_PER on a
+  # loaded machine)
+  st=$(join "$out/s0" "$out/s1" 2>/dev/null | awk -v ns=$((w1 - w0)) '
+    {printf "%s%s %.0f%%", (NR > 1 ? ", " : ""), $1, ($3-$2)*1e5/ns}')
   # totals, then the writer's and the loops' share
   join "$out/t0" "$out/t1" | awk -v n="$n" -v t="$tck" -v secs="$secs" \
     -v g="$g" -v tag="$(basename "$(dirname "$build/x")") $mode c$conns" \
     -v load="$(cut -d' ' -f1 /proc/loadavg)" -v io=$((io1 - io0)) \
-    -v m0="$m0" -v m1="$m1" '
+    -v m0="$m0" -v m1="$m1" -v idle="$idle" -v wrkus="$wrkus" -v st="$st" \
+    -v ns=$((w1 - w0)) '
     { dv=$5-$2; du=($6-$3)/t*1e6; ds=($7-$4)/t*1e6
       V+=dv; U+=du; S+=ds
       if ($1 == "hk-writer") { wv=dv; wc=du+ds }
+      if ($1 == "hk-syncer") { yc=du+ds }
       if ($1 ~ /^hk-loop/) { lv+=dv; lc+=du+ds } }
     END { if (n <= 0) n = 1
       split(m0, a, " "); split(m1, b, " ")
       printf "%s: %d facts/s cpu %.1f us/fact (user %.1f sys %.1f) vcsw %.3f/fact writer %.1f us %.3f vcsw loops %.1f us %.3f vcsw group %s load %s bytes/fact %.0f commits/s %.0f walsyncs/s %.0f\n",
         tag, n/secs, (U+S)/n, U/n, S/n, V/n, wc/n, wv/n, lc/n, lv/n, g, load,
-        io/n, (b[1]-a[1])/secs, (b[2]-a[2])/secs }'
+        io/n, (b[1]-a[1])/secs, (b[2]-a[2])/secs
+      # busy share of one core per thread, the machine idle, wrk
+      printf "    threads %% of a core: writer %.0f syncer %.0f loops %.0f; machine idle %s%%; wrk %s us/fact\n",
+        wc*1e5/ns, yc*1e5/ns, lc*1e5/ns, idle, wrkus
+      if (st != "") printf "    stages %% of wall: %s\n", st }'
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -120,7 +167,7 @@ for c in $conns_list; do
 done | tee "$out/runs.txt"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # medians per (build, mode, conns) of facts/s, CPU per fact and vcsw/fact
-awk '{key=$3" "$4" "$5; sub(":", "", key)
+awk '$1 == "round" {key=$3" "$4" "$5; sub(":", "", key)
       fps[key]=fps[key]" "$6; cpu[key]=cpu[key]" "$9; vc[key]=vc[key]" "($16+0)
       for (i = 1; i < NF; i++) if ($i == "bytes/fact") by[key]=by[key]" "$(i+1)}
      END{for (k in fps) print k "|" fps[k] "|" cpu[k] "|" vc[k] "|" by[k]}' \

@@ -147,6 +147,9 @@ int hk_auth_new_token(const char *name, const char *role);
 
 typedef struct hk_write_job hk_write_job;
 
+/* Where the writer and the syncer spend their time (server_writer.c). */
+#define HK_WRITER_STAGES 8
+
 typedef struct hk_writer {
     pthread_t thread;       /* the writer thread */
     bool started;           /* thread was created */
@@ -176,9 +179,13 @@ typedef struct hk_writer {
     uint64_t sync_upto;        /* newest commit handed over */
     bool sync_stop;            /* acknowledge what is handed, then exit */
     hk_buf wal_buf;            /* the group's log record (--wal), reused */
+    atomic_uint_fast64_t stage_us[HK_WRITER_STAGES]; /* µs per stage
+                                        (server_writer.c, "Stages") */
 } hk_writer;
 
 hk_err hk_writer_start(hk_server *srv, hk_error *err);
+/* Appends hakgal_writer_stage_seconds_total{stage} (/metrics). */
+hk_err hk_writer_metrics_render(hk_server *srv, hk_buf *b);
 /* hk_server_write_async with a choice: solo jobs get a transaction of
  * their own (used by batches, which switch the store to bulk mode). */
 hk_err hk_write_async_ex(h2o_req_t *req, hk_write_fn fn, hk_write_done_fn done,

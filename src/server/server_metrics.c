@@ -337,6 +337,7 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
                            "%llu\nhakgal_commit_duration_seconds_sum %.9f\n"
                            "hakgal_commit_duration_seconds_count %llu\n",
                            cum, (double)LD(m->commit_sum_ns) / 1e9, cum);
+    if (rc == HK_OK) rc = hk_writer_metrics_render(srv, b);
     if (rc == HK_OK)
         rc = gauge(b, "hakgal_write_queue_depth",
                    "Write requests waiting for the writer thread.",

@@ -120,6 +120,58 @@ struct hk_write_job {
     int64_t clock_us; /* the time its changes got (the txn's clock) */
 };
 
+/* ==== Stages ====
+ * The writer's and the syncer's wall time, summed per stage and exported
+ * as hakgal_writer_stage_seconds_total{stage}, so that a benchmark can
+ * tell a serial stage that is full from one that waits: the writer's
+ * wait_sync, idle, gather, apply, commit and hand_off, the syncer's sync
+ * and answer (without a syncer thread the writer runs those two inside
+ * hand_off). A stage is counted when it ends. Two clock reads per stage
+ * and group. */
+enum {
+    ST_WAIT_SYNC, /* writer: for the syncer to begin the last group's sync */
+    ST_IDLE,      /* writer: for a first job */
+    ST_GATHER,    /* writer: the gather delay (commit-delay-us) */
+    ST_APPLY,     /* writer: begin, run the jobs, build the log record */
+    ST_COMMIT,    /* writer: the LMDB commit (and log append) */
+    ST_HAND_OFF,  /* writer: to the syncer, or sync and answer inline */
+    ST_SYNC,      /* syncer: hk_store_sync */
+    ST_ANSWER,    /* syncer: the answers' messages to the loops */
+};
+
+static const char *const k_stage_names[HK_WRITER_STAGES] = {
+    "wait_sync", "idle",     "gather", "apply",
+    "commit",    "hand_off", "sync",   "answer",
+};
+
+static void stage_add(hk_server *srv, int stage, int64_t since_us,
+                      int64_t now_us)
+{
+    if (now_us > since_us)
+        atomic_fetch_add_explicit(&srv->writer.stage_us[stage],
+                                  (uint_fast64_t)(now_us - since_us),
+                                  memory_order_relaxed);
+}
+
+hk_err hk_writer_metrics_render(hk_server *srv, hk_buf *b)
+{
+    hk_err rc = hk_buf_append_str(
+        b, "# HELP hakgal_writer_stage_seconds_total Wall time of the "
+           "writer and syncer threads per stage of a group commit.\n"
+           "# TYPE hakgal_writer_stage_seconds_total counter\n");
+    for (int i = 0; rc == HK_OK && i < HK_WRITER_STAGES; i++) {
+        uint64_t us = atomic_load_explicit(&srv->writer.stage_us[i],
+                                           memory_order_relaxed);
+        rc =
+            hk_buf_appendf(b,
+                           "hakgal_writer_stage_seconds_total{stage=\"%s\"} "
+                           "%llu.%06llu\n",
+                           k_stage_names[i], (unsigned long long)(us / 1000000),
+                           (unsigned long long)(us % 1000000));
+    }
+    return rc;
+}
+
 static bool fatal_for_txn(hk_err rc)
 {
     return rc == HK_ERR_STORE || rc == HK_ERR_FULL || rc == HK_ERR_DISK_FULL ||
@@ -476,8 +528,12 @@ static void apply_group_in(hk_server *srv, hk_write_job *first, size_t n,
         (void)wal_record(txn, first, &srv->writer.wal_buf);
     hk_error cerr;
     hk_error_clear(&cerr);
+    int64_t tc = hk_now_us();
+    stage_add(srv, ST_APPLY, t0, tc);
     hk_err crc = hk_txn_commit(txn, &cerr);
-    hk_metrics_commit(srv, n, (double)(hk_now_us() - t0) / 1e6, crc == HK_OK);
+    int64_t t1 = hk_now_us();
+    stage_add(srv, ST_COMMIT, tc, t1);
+    hk_metrics_commit(srv, n, (double)(t1 - t0) / 1e6, crc == HK_OK);
     if (gsp && crc != HK_OK) hk_span_set_error(gsp, hk_strerror(crc));
     if (crc != HK_OK) {
         /* Nothing of the group is durable: every job fails. */
@@ -554,10 +610,15 @@ static void hand_to_syncer(hk_writer *w, hk_write_job *first, uint64_t commit)
 static void complete_durable(hk_server *srv, hk_write_job *first,
                              uint64_t commit)
 {
+    int64_t t0 = hk_now_us();
     if (hk_store_durable_commit(srv->store) < commit) {
         hk_error err;
         hk_error_clear(&err);
-        if (hk_store_sync(srv->store, &err) != HK_OK) {
+        hk_err rc = hk_store_sync(srv->store, &err);
+        int64_t t1 = hk_now_us();
+        stage_add(srv, ST_SYNC, t0, t1);
+        t0 = t1;
+        if (rc != HK_OK) {
             for (hk_write_job *job = first; job; job = job->next) {
                 if (job->rc == HK_OK) {
                     job->rc = err.code ? err.code : HK_ERR_IO;
@@ -567,6 +628,7 @@ static void complete_durable(hk_server *srv, hk_write_job *first,
         }
     }
     complete_all(first);
+    stage_add(srv, ST_ANSWER, t0, hk_now_us());
 }
 
 static void *syncer_main(void *arg)
@@ -599,17 +661,24 @@ static void *writer_main(void *arg)
          * LMDB commit. So wait for the sync to begin and let the queue
          * fill meanwhile: the groups keep the size the sync's duration
          * gives them (file comment, "Durability pipeline"). */
+        int64_t ts = hk_now_us();
         if (w->sync_started && hks_wal_active(srv->store)) {
             pthread_mutex_lock(&w->sync_lock);
             while (w->sync_head)
                 pthread_cond_wait(&w->sync_taken, &w->sync_lock);
             pthread_mutex_unlock(&w->sync_lock);
+            int64_t now = hk_now_us();
+            stage_add(srv, ST_WAIT_SYNC, ts, now);
+            ts = now;
         }
         pthread_mutex_lock(&w->lock);
         w->idle = true; /* the next enqueue wakes it */
         while (!w->head && !w->stop)
             pthread_cond_wait(&w->wake, &w->lock);
         w->idle = false;
+        int64_t now = hk_now_us();
+        stage_add(srv, ST_IDLE, ts, now);
+        ts = now;
         if (!w->head && w->stop) {
             pthread_mutex_unlock(&w->lock);
             break;
@@ -630,6 +699,7 @@ static void *writer_main(void *arg)
                 if (pthread_cond_timedwait(&w->wake, &w->lock, &until) != 0)
                     break;
             w->want = 0;
+            stage_add(srv, ST_GATHER, ts, hk_now_us());
         }
         /* Take up to max_group jobs, or up to HK_SOLO_GROUP_MAX solo
          * jobs queued in a row. */
@@ -655,12 +725,14 @@ static void *writer_main(void *arg)
         if (!first->solo) w->last_commit_us = hk_now_us() - t0;
         /* Not durable yet (pipelined): the syncer acknowledges it. */
         uint64_t commit = hk_store_last_commit(srv->store);
+        int64_t th = hk_now_us();
         if (hk_store_durable_commit(srv->store) >= commit)
             complete_all(first);
         else if (w->sync_started)
             hand_to_syncer(w, first, commit);
         else
             complete_durable(srv, first, commit);
+        stage_add(srv, ST_HAND_OFF, th, hk_now_us());
     }
     return NULL;
 }
@@ -827,6 +899,8 @@ hk_err hk_writer_start(hk_server *srv, hk_error *err)
     w->sync_head = w->sync_tail = NULL;
     w->sync_upto = 0;
     w->sync_stop = false;
+    for (int i = 0; i < HK_WRITER_STAGES; i++)
+        atomic_init(&w->stage_us[i], 0);
     /* without the syncer the writer syncs inline (complete_durable) */
     w->sync_started =
         pthread_create(&w->sync_thread, NULL, syncer_main, srv) == 0;

@@ -104,6 +104,35 @@ class WalDurability(unittest.TestCase):
             for r in roots:
                 r.cleanup()
 
+    def test_writer_stage_counters(self):
+        # The writer's and syncer's time per stage (bench/writer/cpu.sh
+        # reads them): every stage is exported, the ones a logged write
+        # passes through grow, and the writer's stages never add up to
+        # more than the time it has been running.
+        t0 = time.monotonic()
+        s = WalServer()
+        try:
+            for i in range(20):
+                st, _, b = s.request("POST", "/v2/facts",
+                                     {"statement": "Stage(s%d, x)" % i})
+                self.assertEqual(st, 201, b)
+            st, _, text = s.request("GET", "/metrics")
+            self.assertEqual(st, 200)
+            stages = ("wait_sync", "idle", "gather", "apply", "commit",
+                      "hand_off", "sync", "answer")
+            us = {k: 1e6 * dur.metric(
+                      text, 'hakgal_writer_stage_seconds_total{stage="%s"}' % k)
+                  for k in stages}
+            elapsed_us = (time.monotonic() - t0) * 1e6
+            for k in ("idle", "apply", "commit", "sync"):
+                self.assertGreater(us[k], 0, k)
+            writer = sum(us[k] for k in stages[:6])
+            self.assertLessEqual(writer, elapsed_us, us)
+            self.assertLessEqual(us["sync"] + us["answer"], elapsed_us, us)
+        finally:
+            self.assertEqual(s.stop(), 0, s.output())
+            s.cleanup()
+
     def test_wal_refuses_replication_and_no_sync(self):
         s = BaseServer(["--wal", "--no-sync"], wait=False)
         try:
