@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -547,6 +548,7 @@ hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
     ix->arena = map;
     ix->arena_len = len;
     ix->arena_mapped = true;
+    ix->arena_data = wfrom;
     map = MAP_FAILED;
     ix->file_version = FILE_VERSION;
     ix->n_live = live;
@@ -566,4 +568,56 @@ fail:
     if (map != MAP_FAILED) munmap(map, len);
     close(fd);
     return e;
+}
+
+/* ==== Pinning a mapped index ==== */
+
+hkv_pin hkv_index_pin(hkv_index *ix)
+{
+    if (!ix->arena_mapped || ix->arena_data >= ix->arena_len)
+        return HKV_PIN_NONE;
+    uint8_t *p = ix->arena + ix->arena_data;
+    size_t n = ix->arena_len - ix->arena_data;
+    struct rlimit rl;
+    /* mlock beyond the limit fails only after populating what it could;
+     * asking first keeps that work from being done twice */
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+        (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= n) && mlock(p, n) == 0)
+        return HKV_PIN_LOCKED;
+#ifdef MADV_POPULATE_WRITE
+    /* a write fault on each page of the private, writable mapping: the
+     * page becomes an anonymous copy (no data changes) */
+    if (madvise(p, n, MADV_POPULATE_WRITE) == 0) return HKV_PIN_COPIED;
+#endif
+    return HKV_PIN_NONE;
+}
+
+static void *pin_main(void *arg)
+{
+    hkv_index *ix = arg;
+    ix->pin_result = (int)hkv_index_pin(ix);
+    return NULL;
+}
+
+hk_err hkv_index_pin_start(hkv_index *ix, hk_error *err)
+{
+    hnsw_pin_join(ix);
+    if (pthread_create(&ix->pin_thread, NULL, pin_main, ix) != 0)
+        return hk_error_set(err, HK_ERR_NOMEM,
+                            "cannot start the index's pin thread");
+    ix->pin_running = true;
+    return HK_OK;
+}
+
+void hnsw_pin_join(hkv_index *ix)
+{
+    if (!ix->pin_running) return;
+    pthread_join(ix->pin_thread, NULL);
+    ix->pin_running = false;
+}
+
+hkv_pin hkv_index_pin_wait(hkv_index *ix)
+{
+    hnsw_pin_join(ix);
+    return (hkv_pin)ix->pin_result;
 }
