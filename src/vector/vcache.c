@@ -248,12 +248,12 @@ static bool load_file(hkv_store *vs, hkv_kept *k, hk_txn *t,
         hkv_index_free(ix);
         return false;
     }
-    /* serving starts now; the pages become the process's own meanwhile
-     * (without the thread the index is only as fast as before).
-     * HAKGAL_VECTOR_PIN=0 keeps the plain mapping (memory is the page
-     * cache's to share, and to take back). */
+    /* HAKGAL_VECTOR_PIN=1: the pages become the process's own on a
+     * thread of the index while serving starts (hkv_index_pin). Off by
+     * default: with memory to spare the mapping does not fault more
+     * (bench/RESULTS.md), and the copy costs CPU and memory at start. */
     const char *pin = getenv("HAKGAL_VECTOR_PIN");
-    if (!pin || strcmp(pin, "0") != 0) (void)hkv_index_pin_start(ix, NULL);
+    if (pin && strcmp(pin, "1") == 0) (void)hkv_index_pin_start(ix, NULL);
     k->ix = ix;
     k->seq = k->saved_seq = m.seq;
     memcpy(k->hash, m.hash, 32);
