@@ -640,10 +640,16 @@ static long write_faults(hkv_index *ix)
     struct rusage a, b;
     volatile uint8_t *p = ix->arena + ix->arena_data;
     size_t n = ix->arena_len - ix->arena_data;
+    uint8_t sum = 0;
+    /* reading first maps what reads fault in (under ASan, its shadow of
+     * the mapping too), so that only the writes' faults are counted */
+    for (size_t off = 0; off < n; off += 4096)
+        sum = (uint8_t)(sum + p[off]);
     getrusage(RUSAGE_THREAD, &a);
     for (size_t off = 0; off < n; off += 4096)
         p[off] = p[off];
     getrusage(RUSAGE_THREAD, &b);
+    (void)sum;
     return b.ru_minflt - a.ru_minflt;
 }
 
@@ -688,7 +694,12 @@ static void test_file_pin(void **state)
                 assert_int_equal(got, HKV_PIN_LOCKED);
             else
                 assert_int_equal(got, HKV_PIN_COPIED);
+#ifdef __SANITIZE_ADDRESS__
+            /* ASan's mlock interceptor does nothing */
+            if (got != HKV_PIN_LOCKED) assert_true(write_faults(back) <= 2);
+#else
             assert_true(write_faults(back) <= 2);
+#endif
             assert_int_equal(hkv_index_pin_wait(back), got); /* joined */
         }
         validate(back);
