@@ -166,8 +166,9 @@ typedef enum hkv_pin {
  * every later search then pays minor faults) the process's own memory:
  * mlock when RLIMIT_MEMLOCK allows the whole data section, else private
  * copies of its pages; HKV_PIN_NONE when neither is possible or the index
- * is not mapped. Searches and changes may run meanwhile (the kernel swaps
- * each page for its copy atomically). Takes about a second per GB. */
+ * is not mapped. Works in 32 MiB pieces; searches and changes may run
+ * meanwhile (the kernel swaps each page for its copy atomically), but not
+ * another pin or hkv_index_free. */
 hkv_pin hkv_index_pin(hkv_index *ix);
 /* hkv_index_pin on a thread of its own, so that serving starts at once;
  * hkv_index_free (or hkv_index_pin_wait) joins it. HK_ERR_NOMEM when
