@@ -15,12 +15,13 @@
  *    - embed: shaped like sentence embeddings, whose variance lies in a
  *      few dozen directions. C clusters (default 1000) of uneven sizes
  *      (log-normal weights); cluster c has a unit centroid and K random
- *      unit directions (default 24) with standard deviations S * R^j
- *      (j = 0..K-1, defaults S 0.3, R 0.9), plus isotropic noise of total
- *      norm E (default 0.1); every vector is then L2-normalised. The
- *      parameters are calibrated against hnswlib's recall in
- *      bench/RESULTS.md; DIR/data.txt records them, and an earlier run's
- *      files are reused only when it matches;
+ *      unit directions (default 32) with standard deviations S * R^j
+ *      (j = 0..K-1, defaults S 0.15, R 1: a flat spectrum), plus
+ *      isotropic noise of total norm E (default 0.1); every vector is
+ *      then L2-normalised. The defaults are calibrated (at 100k only so
+ *      far) against hnswlib's recall in bench/RESULTS.md; DIR/data.txt
+ *      records them, and an earlier run's files are reused only when it
+ *      matches;
  * 2. computes the exact top 10 of every query by cosine (2 threads),
  *    writes DIR/gt.u64; when DIR already holds the three files of this
  *    N, dim and Q (an earlier run), they are read instead: the ground
@@ -104,8 +105,8 @@ static void generate(void)
 
 /* The embed data's parameters (see the file-top comment). */
 static bool g_embed;
-static size_t g_clusters = 1000, g_rank = 24;
-static double g_decay = 0.9, g_spread = 0.3, g_noise = 0.1;
+static size_t g_clusters = 1000, g_rank = 32;
+static double g_decay = 1.0, g_spread = 0.15, g_noise = 0.1;
 
 /* A Gaussian vector of dim d scaled to norm `norm` (only its direction is
  * random). */
