@@ -4,9 +4,24 @@
  * (bench/vec_run.sh runs both in one run).
  *
  *   vec_bench --n N --dim D --queries Q --m M --efc EFC --dir DIR
+ *             [--data iso|embed] [--clusters C] [--rank K] [--decay R]
+ *             [--spread S] [--noise E]
  *
- * 1. generates N base and Q query vectors (deterministic: 100 Gaussian
- *    clusters, xorshift seed), writes DIR/base.f32 and DIR/query.f32;
+ * 1. generates N base and Q query vectors (deterministic, xorshift seed),
+ *    writes DIR/base.f32 and DIR/query.f32. Two shapes of data:
+ *    - iso (the default): 100 Gaussian clusters with isotropic noise in
+ *      every dimension. Inside a cluster the intrinsic dimension is the
+ *      full D: the hardest case for any graph index;
+ *    - embed: shaped like sentence embeddings, whose variance lies in a
+ *      few dozen directions. C clusters (default 1000) of uneven sizes
+ *      (log-normal weights); cluster c has a unit centroid and K random
+ *      unit directions (default 32) with standard deviations S * R^j
+ *      (j = 0..K-1, defaults S 0.15, R 1: a flat spectrum), plus
+ *      isotropic noise of total norm E (default 0.1); every vector is
+ *      then L2-normalised. The defaults are calibrated (at 100k only so
+ *      far) against hnswlib's recall in bench/RESULTS.md; DIR/data.txt
+ *      records them, and an earlier run's files are reused only when it
+ *      matches;
  * 2. computes the exact top 10 of every query by cosine (2 threads),
  *    writes DIR/gt.u64; when DIR already holds the three files of this
  *    N, dim and Q (an earlier run), they are read instead: the ground
@@ -88,6 +103,90 @@ static void generate(void)
     free(cent);
 }
 
+/* The embed data's parameters (see the file-top comment). */
+static bool g_embed;
+static size_t g_clusters = 1000, g_rank = 32;
+static double g_decay = 1.0, g_spread = 0.15, g_noise = 0.1;
+
+/* A Gaussian vector of dim d scaled to norm `norm` (only its direction is
+ * random). */
+static void random_dir(float *v, size_t d, double norm)
+{
+    double s = 0;
+    for (size_t i = 0; i < d; i++) {
+        v[i] = grand();
+        s += (double)v[i] * v[i];
+    }
+    float k = (float)(norm / sqrt(s));
+    for (size_t i = 0; i < d; i++)
+        v[i] *= k;
+}
+
+static void generate_embed(void)
+{
+    size_t nc = g_clusters, k = g_rank, d = g_dim;
+    float *cent = malloc(nc * d * sizeof *cent);
+    float *dirs = malloc(nc * k * d * sizeof *dirs);
+    double *cum = malloc(nc * sizeof *cum);
+    double *sd = malloc(k * sizeof *sd);
+    g_base = malloc(g_n * d * sizeof *g_base);
+    g_query = malloc(g_q * d * sizeof *g_query);
+    if (!cent || !dirs || !cum || !sd || !g_base || !g_query) exit(1);
+    double total = 0;
+    for (size_t c = 0; c < nc; c++) {
+        random_dir(cent + c * d, d, 1.0);
+        for (size_t j = 0; j < k; j++)
+            random_dir(dirs + (c * k + j) * d, d, 1.0);
+        /* log-normal weights: a few large topics, a long tail of small */
+        total += exp((double)grand());
+        cum[c] = total;
+    }
+    for (size_t j = 0; j < k; j++)
+        sd[j] = g_spread * pow(g_decay, (double)j);
+    /* isotropic noise of total norm g_noise: per dimension g_noise/sqrt(d) */
+    float iso = (float)(g_noise / sqrt((double)d));
+    for (size_t i = 0; i < g_n + g_q; i++) {
+        double u = urand() * total;
+        size_t lo = 0, hi = nc - 1; /* first c with cum[c] >= u */
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (cum[mid] < u)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        float *v = i < g_n ? g_base + i * d : g_query + (i - g_n) * d;
+        memcpy(v, cent + lo * d, d * sizeof *v);
+        for (size_t j = 0; j < k; j++) {
+            float a = (float)(sd[j] * grand());
+            const float *b = dirs + (lo * k + j) * d;
+            for (size_t x = 0; x < d; x++)
+                v[x] += a * b[x];
+        }
+        double s = 0;
+        for (size_t x = 0; x < d; x++) {
+            v[x] += iso * grand();
+            s += (double)v[x] * v[x];
+        }
+        float inv = (float)(1.0 / sqrt(s));
+        for (size_t x = 0; x < d; x++)
+            v[x] *= inv;
+    }
+    free(cent);
+    free(dirs);
+    free(cum);
+    free(sd);
+}
+
+/* The line DIR/data.txt holds for the embed data: its parameters. */
+static void data_params(char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "data=embed n=%zu dim=%zu queries=%zu clusters=%zu rank=%zu "
+             "decay=%g spread=%g noise=%g\n",
+             g_n, g_dim, g_q, g_clusters, g_rank, g_decay, g_spread, g_noise);
+}
+
 static void write_file(const char *dir, const char *name, const void *p,
                        size_t bytes)
 {
@@ -121,7 +220,14 @@ static bool read_data(const char *dir)
     g_query = malloc(g_q * g_dim * sizeof *g_query);
     g_gt = malloc(g_q * TOPK * sizeof *g_gt);
     if (!g_base || !g_query || !g_gt) exit(1);
-    if (read_file(dir, "base.f32", g_base, g_n * g_dim * sizeof(float)) &&
+    char want[256], have[256] = {0};
+    data_params(want, sizeof want);
+    /* embed data: only the files of the same parameters (iso data predates
+     * data.txt and is identified by its sizes alone) */
+    bool same = !g_embed || (read_file(dir, "data.txt", have, strlen(want)) &&
+                             !strcmp(have, want));
+    if (same &&
+        read_file(dir, "base.f32", g_base, g_n * g_dim * sizeof(float)) &&
         read_file(dir, "query.f32", g_query, g_q * g_dim * sizeof(float)) &&
         read_file(dir, "gt.u64", g_gt, g_q * TOPK * sizeof(uint64_t)))
         return true;
@@ -464,24 +570,57 @@ int main(int argc, char **argv)
             efc = (uint32_t)strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--dir"))
             dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--data") &&
+                 (!strcmp(argv[i + 1], "iso") || !strcmp(argv[i + 1], "embed")))
+            g_embed = !strcmp(argv[i + 1], "embed");
+        else if (!strcmp(argv[i], "--clusters"))
+            g_clusters = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--rank"))
+            g_rank = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--decay"))
+            g_decay = strtod(argv[i + 1], NULL);
+        else if (!strcmp(argv[i], "--spread"))
+            g_spread = strtod(argv[i + 1], NULL);
+        else if (!strcmp(argv[i], "--noise"))
+            g_noise = strtod(argv[i + 1], NULL);
         else {
             fprintf(stderr, "usage: vec_bench [--n N] [--dim D] [--queries Q] "
-                            "[--m M] [--efc EFC] [--dir DIR]\n");
+                            "[--m M] [--efc EFC] [--dir DIR] [--data "
+                            "iso|embed] [--clusters C] [--rank K] [--decay R] "
+                            "[--spread S] [--noise E]\n");
             return 1;
         }
     }
     if (!g_n || !g_dim || g_dim > HKV_DIM_MAX || g_q < 2) return 1;
+    if (g_embed &&
+        (!g_clusters || g_clusters > 1000000 || g_rank > g_dim ||
+         !(g_decay > 0 && g_decay <= 1) || !(g_spread >= 0) || !(g_noise >= 0)))
+        return 1;
     double t0 = now_s();
     bool reused = read_data(dir);
     if (!reused) {
-        generate();
+        if (g_embed)
+            generate_embed();
+        else
+            generate();
         ground_truth();
         write_file(dir, "base.f32", g_base, g_n * g_dim * sizeof(float));
         write_file(dir, "query.f32", g_query, g_q * g_dim * sizeof(float));
         write_file(dir, "gt.u64", g_gt, g_q * TOPK * sizeof(uint64_t));
+        if (g_embed) {
+            char line[256];
+            data_params(line, sizeof line);
+            write_file(dir, "data.txt", line, strlen(line));
+        }
     }
-    printf("data n=%zu dim=%zu queries=%zu clusters=100 %s seconds=%.1f\n", g_n,
-           g_dim, g_q, reused ? "read" : "generated", now_s() - t0);
+    if (g_embed)
+        printf("data n=%zu dim=%zu queries=%zu embed clusters=%zu rank=%zu "
+               "decay=%g spread=%g noise=%g %s seconds=%.1f\n",
+               g_n, g_dim, g_q, g_clusters, g_rank, g_decay, g_spread, g_noise,
+               reused ? "read" : "generated", now_s() - t0);
+    else
+        printf("data n=%zu dim=%zu queries=%zu clusters=100 %s seconds=%.1f\n",
+               g_n, g_dim, g_q, reused ? "read" : "generated", now_s() - t0);
     fflush(stdout);
     if (getenv("VEC_BENCH_DATA_ONLY")) return 0;
     /* VEC_BENCH_ONLY=float32 or int8: one storage */

@@ -19,6 +19,8 @@ base vector I, as bench/vec_kb makes them).
    warm-up requests): p50, p90, p99 in ms, requests/s, the server's CPU
    per request and the mean time inside the index (its metrics); then
    the same number of /healthz requests, the floor of client and HTTP.
+   Before it, the server's page faults must settle (the index's pages
+   are made the server's own in the background after it starts).
 Standard library only; prints "http ..." lines."""
 import http.client
 import os
@@ -190,6 +192,22 @@ def report(what, lat, cpu, extra=""):
              open("/proc/loadavg").read().split()[0]), flush=True)
 
 
+def settle(pid, limit=300):
+    """Seconds until the server's minor faults grow by under 100 in half
+    a second: the index's pages made its own in the background (a pin
+    counts one fault per page) before faults per request are counted."""
+    t0 = time.monotonic()
+    last = faults(pid)[0]
+    while time.monotonic() - t0 < limit:
+        time.sleep(0.5)
+        now = faults(pid)[0]
+        if now - last < 100:
+            break
+        last = now
+    return time.monotonic() - t0
+
+
+print("http settle seconds=%.2f" % settle(p.pid), flush=True)
 # Where a request's time goes: the index's own time (the server's
 # hakgal_vector_search_seconds_total over the run), the server's CPU per
 # request, and the floor of this client and the HTTP path (/healthz).

@@ -7,6 +7,9 @@
 # VEC_BENCH_SKIP1=1 skips the one-thread builds of both libraries (large N);
 # vec_bench also reports filtered search at 1% selectivity.
 #   VEC_DIR=/work/bigdata/vec/n500k VEC_N=500000 VEC_BENCH_SKIP1=1 bash bench/vec_run.sh
+# VEC_DATA="--data embed" generates data shaped like sentence embeddings
+# instead of the isotropic clusters (bench/vec_bench.c; its other options,
+# e.g. --noise E, go in the same variable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -22,9 +25,11 @@ else
   trap 'rm -rf "$DIR"' EXIT
 fi
 echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg)"
+# shellcheck disable=SC2086 # VEC_DATA holds several options
 VEC_BENCH_DATA_ONLY=1 "$BUILD/vec_bench" --n "$N" --dim "$DIM" --queries "$Q" \
-  --m "$M" --efc "$EFC" --dir "$DIR"
+  --m "$M" --efc "$EFC" --dir "$DIR" ${VEC_DATA:-}
 /usr/bin/python3 bench/vec_hnswlib.py "$DIR" "$N" "$DIM" "$Q" "$M" "$EFC"
+# shellcheck disable=SC2086
 "$BUILD/vec_bench" --n "$N" --dim "$DIM" --queries "$Q" --m "$M" \
-  --efc "$EFC" --dir "$DIR" | grep -v '^data'
+  --efc "$EFC" --dir "$DIR" ${VEC_DATA:-} | grep -v '^data'
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

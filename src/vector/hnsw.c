@@ -724,6 +724,7 @@ hk_err hkv_index_new(const hkv_params *p, hkv_index **out, hk_error *err)
 void hkv_index_free(hkv_index *ix)
 {
     if (!ix) return;
+    hnsw_pin_join(ix); /* it works on the arena */
     for (uint32_t i = 0; i < ix->n_nodes; i++)
         if (!hnsw_in_arena(ix, ix->nodes[i].data)) hk_free(ix->nodes[i].data);
     if (ix->arena_mapped)

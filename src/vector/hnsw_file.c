@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,6 +68,8 @@
  * of 64 KiB (so even a small file has several: the tests read them). */
 #define HASH_PIECES 64u
 #define HASH_ALIGN ((uint64_t)64 << 10)
+/* Bytes hkv_index_pin locks or copies per call (a multiple of the page). */
+#define PIN_PIECE ((size_t)32 << 20)
 /* Threads that check the pieces of a file being read. */
 #define HASH_THREADS 4u
 
@@ -547,6 +550,7 @@ hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
     ix->arena = map;
     ix->arena_len = len;
     ix->arena_mapped = true;
+    ix->arena_data = wfrom;
     map = MAP_FAILED;
     ix->file_version = FILE_VERSION;
     ix->n_live = live;
@@ -566,4 +570,70 @@ fail:
     if (map != MAP_FAILED) munmap(map, len);
     close(fd);
     return e;
+}
+
+/* ==== Pinning a mapped index ==== */
+
+hkv_pin hkv_index_pin(hkv_index *ix)
+{
+    if (!ix->arena_mapped || ix->arena_data >= ix->arena_len)
+        return HKV_PIN_NONE;
+    uint8_t *p = ix->arena + ix->arena_data;
+    size_t n = ix->arena_len - ix->arena_data, off = 0;
+    struct rlimit rl;
+    /* mlock beyond the limit fails only after populating what it could;
+     * asking first keeps that work from being done twice */
+    bool lock = getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+                (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= n);
+    /* in pieces: each call holds the process's address-space lock, which
+     * the server's own mappings (thread stacks, large allocations) wait
+     * for */
+    for (; lock && off < n; off += PIN_PIECE)
+        if (mlock(p + off, n - off < PIN_PIECE ? n - off : PIN_PIECE) != 0) {
+            lock = false;
+            break;
+        }
+    if (lock) return HKV_PIN_LOCKED;
+#ifdef MADV_POPULATE_WRITE
+    /* a write fault on each page of the private, writable mapping: the
+     * page becomes an anonymous copy (no data changes); the pieces
+     * before off are locked, and so copies already */
+    for (; off < n; off += PIN_PIECE)
+        if (madvise(p + off, n - off < PIN_PIECE ? n - off : PIN_PIECE,
+                    MADV_POPULATE_WRITE) != 0)
+            return HKV_PIN_NONE;
+    return HKV_PIN_COPIED;
+#else
+    return HKV_PIN_NONE;
+#endif
+}
+
+static void *pin_main(void *arg)
+{
+    hkv_index *ix = arg;
+    ix->pin_result = (int)hkv_index_pin(ix);
+    return NULL;
+}
+
+hk_err hkv_index_pin_start(hkv_index *ix, hk_error *err)
+{
+    hnsw_pin_join(ix);
+    if (pthread_create(&ix->pin_thread, NULL, pin_main, ix) != 0)
+        return hk_error_set(err, HK_ERR_NOMEM,
+                            "cannot start the index's pin thread");
+    ix->pin_running = true;
+    return HK_OK;
+}
+
+void hnsw_pin_join(hkv_index *ix)
+{
+    if (!ix->pin_running) return;
+    pthread_join(ix->pin_thread, NULL);
+    ix->pin_running = false;
+}
+
+hkv_pin hkv_index_pin_wait(hkv_index *ix)
+{
+    hnsw_pin_join(ix);
+    return (hkv_pin)ix->pin_result;
 }

@@ -248,6 +248,12 @@ static bool load_file(hkv_store *vs, hkv_kept *k, hk_txn *t,
         hkv_index_free(ix);
         return false;
     }
+    /* HAKGAL_VECTOR_PIN=1: the pages become the process's own on a
+     * thread of the index while serving starts (hkv_index_pin). Off by
+     * default: with memory to spare the mapping does not fault more
+     * (bench/RESULTS.md), and the copy costs CPU and memory at start. */
+    const char *pin = getenv("HAKGAL_VECTOR_PIN");
+    if (pin && strcmp(pin, "1") == 0) (void)hkv_index_pin_start(ix, NULL);
     k->ix = ix;
     k->seq = k->saved_seq = m.seq;
     memcpy(k->hash, m.hash, 32);

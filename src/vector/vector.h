@@ -153,6 +153,30 @@ hk_err hkv_index_save(const hkv_index *ix, const char *path, const void *meta,
 hk_err hkv_index_read(const char *path, hkv_index **out, void *meta,
                       size_t meta_cap, size_t *meta_len, hk_error *err);
 
+/* How hkv_index_pin kept an index's data in memory. */
+typedef enum hkv_pin {
+    HKV_PIN_NONE = 0, /* not a mapped index, or no way was allowed */
+    HKV_PIN_LOCKED,   /* mlock: private, resident, never reclaimed */
+    HKV_PIN_COPIED,   /* private copies of every page (populated for
+                         writing): out of the page cache's reach */
+} hkv_pin;
+
+/* Makes the data of an index read from a file (a private mapping whose
+ * pages belong to the page cache, which takes them back under pressure:
+ * every later search then pays minor faults) the process's own memory:
+ * mlock when RLIMIT_MEMLOCK allows the whole data section, else private
+ * copies of its pages; HKV_PIN_NONE when neither is possible or the index
+ * is not mapped. Works in 32 MiB pieces; searches and changes may run
+ * meanwhile (the kernel swaps each page for its copy atomically), but not
+ * another pin or hkv_index_free. */
+hkv_pin hkv_index_pin(hkv_index *ix);
+/* hkv_index_pin on a thread of its own, so that serving starts at once;
+ * hkv_index_free (or hkv_index_pin_wait) joins it. HK_ERR_NOMEM when
+ * the thread cannot start (the index stays as it was). */
+hk_err hkv_index_pin_start(hkv_index *ix, hk_error *err);
+/* Joins the thread of hkv_index_pin_start, if any; the last pin's result. */
+hkv_pin hkv_index_pin_wait(hkv_index *ix);
+
 /* Name of the distance kernel chosen at run time ("avx512", "avx2",
  * "scalar"). */
 const char *hkv_kernel_name(void);

@@ -78,6 +78,11 @@ struct hkv_index {
     uint8_t *arena;        /* NULL when none */
     size_t arena_len;      /* bytes of arena */
     bool arena_mapped;     /* arena is a mapping (munmap), else hk_malloc'd */
+    size_t arena_data;     /* offset of the writable data section in a
+                              mapped arena (page-aligned) */
+    pthread_t pin_thread;  /* hkv_index_pin_start's thread */
+    bool pin_running;      /* pin_thread started and not yet joined */
+    int pin_result;        /* hkv_pin of the last pin */
     uint32_t file_version; /* format of the file read, 0: built */
     /* parallel build only (hkv_index_add_batch), else NULL: */
     pthread_mutex_t *locks; /* HNSW_LOCK_STRIPES locks over node links */
@@ -91,6 +96,9 @@ struct hkv_index {
     hnsw_scratch *sc_free[HNSW_SCRATCH_KEEP]; /* idle scratch areas */
     uint32_t n_sc;                            /* entries in sc_free */
 };
+
+/* Joins a pin thread of ix, if one runs (hnsw_file.c; hkv_index_free). */
+void hnsw_pin_join(hkv_index *ix);
 
 /* Fills in the parameters' defaults and checks them (hkv_index_new). */
 hk_err hnsw_check_params(hkv_params *p, hk_error *err);
