@@ -17,7 +17,9 @@
  *     only if it is nearer to the new node than to every neighbour kept so
  *     far), both when linking a new node and when a full neighbour list
  *     must shrink; the nearest rejected candidates then fill a new node's
- *     list to the brim and a shrunk list to three quarters (link_to).
+ *     list to M links on every level (at level 0 the other M of its room
+ *     is for back-links of later nodes: HNSW_NEW_LINKS0) and a shrunk
+ *     list to three quarters (link_to).
  *   - A layer walk takes a node's unvisited neighbours first, then their
  *     distances four at a time (dist_many: the dot4 kernel, bitwise the
  *     single dot, with the next vectors prefetched), since at large N the
@@ -62,6 +64,17 @@
  * compile another, e.g. (max) for lists kept full. */
 #ifndef HNSW_PRUNE_FILL
 #define HNSW_PRUNE_FILL(max) ((max) - (max) / 4u)
+#endif
+
+/* Links a new node takes at level 0, of the m0 = 2M its list holds; the
+ * rest of the room is for back-links of later nodes. M, as hnswlib: a new
+ * node with 2M links made twice the back-links, and so twice the prunes
+ * of full lists, for a little recall per ef (at 100k, 0.985 against
+ * 0.975 at ef 64, hnswlib 0.973) and the build took ~1.25x the CPU
+ * (bench/RESULTS.md, "New nodes take M links"). A benchmark may compile
+ * another, e.g. (m0) for the old policy. */
+#ifndef HNSW_NEW_LINKS0
+#define HNSW_NEW_LINKS0(m, m0) (m)
 #endif
 
 /* ==== Id map ==== */
@@ -857,7 +870,7 @@ static hk_err node_link(hkv_index *ix, uint32_t me, hnsw_scratch *sc)
             if (sc->res.a[i].n != me) sc->res.a[kept++] = sc->res.a[i];
         sc->res.n = kept;
         qsort(sc->res.a, sc->res.n, sizeof *sc->res.a, cand_cmp);
-        uint32_t max = l == 0 ? ix->m0 : ix->p.m;
+        uint32_t max = l == 0 ? HNSW_NEW_LINKS0(ix->p.m, ix->m0) : ix->p.m;
         uint32_t n_sel =
             select_neighbours(ix, sc->res.a, sc->res.n, max, max, sel);
         links_set(ix, me, l, sel, n_sel);
