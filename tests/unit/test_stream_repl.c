@@ -288,6 +288,26 @@ static void wait_applied(node *n, uint64_t want)
              (unsigned long long)want);
 }
 
+/* Nodes a and b hold the same content and audit head (a with `facts`
+ * facts); then both stop and everything is released. */
+static void agree_then_stop(node *a, node *b, uint64_t facts,
+                            rd_kafka_mock_cluster_t *mc, rd_kafka_t *rk)
+{
+    hkst_digest da = digest_of(a->s), db = digest_of(b->s);
+    assert_int_equal(da.facts, facts);
+    assert_string_equal(da.content, db.content);
+    assert_int_equal(da.audit_seq, db.audit_seq);
+    assert_string_equal(da.audit_hash, db.audit_hash);
+    hkst_repl_stop(a->r);
+    hkst_repl_stop(b->r);
+    pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&b->mu);
+    tu_discard(a->s, a->dir);
+    tu_discard(b->s, b->dir);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(rk);
+}
+
 /* Produces a message that is not a command to topic cmds of mc. */
 static void produce_junk(rd_kafka_mock_cluster_t *mc)
 {
@@ -407,21 +427,7 @@ static void test_replicate(void **state)
     hkst_repl_stats_get(b.r, &sb);
     assert_int_equal(sb.applied, 20); /* nothing applied twice */
     assert_int_equal(sb.skipped, 1);
-    da = digest_of(a.s);
-    db = digest_of(b.s);
-    assert_int_equal(da.facts, 110);
-    assert_string_equal(da.content, db.content);
-    assert_int_equal(da.audit_seq, db.audit_seq);
-    assert_string_equal(da.audit_hash, db.audit_hash);
-
-    hkst_repl_stop(a.r);
-    hkst_repl_stop(b.r);
-    pthread_mutex_destroy(&a.mu);
-    pthread_mutex_destroy(&b.mu);
-    tu_discard(a.s, a.dir);
-    tu_discard(b.s, b.dir);
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(rk);
+    agree_then_stop(&a, &b, 110, mc, rk);
 }
 
 /* An apply txn takes the commands that arrived while it ran: 20 commands
@@ -487,19 +493,7 @@ static void test_txn_takes_arrivals(void **state)
     pthread_mutex_init(&b.mu, NULL);
     assert_int_equal(node_start(&b, &u, 2, &err), HK_OK);
     wait_applied(&b, 21);
-    hkst_digest da = digest_of(a.s), db = digest_of(b.s);
-    assert_int_equal(da.facts, 20);
-    assert_string_equal(da.content, db.content);
-    assert_int_equal(da.audit_seq, db.audit_seq);
-    assert_string_equal(da.audit_hash, db.audit_hash);
-    hkst_repl_stop(a.r);
-    hkst_repl_stop(b.r);
-    pthread_mutex_destroy(&a.mu);
-    pthread_mutex_destroy(&b.mu);
-    tu_discard(a.s, a.dir);
-    tu_discard(b.s, b.dir);
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(rk);
+    agree_then_stop(&a, &b, 20, mc, rk);
 }
 
 int main(void)
