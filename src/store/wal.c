@@ -267,8 +267,6 @@ typedef struct wal_pin {
 
 typedef struct hks_wal {
     int fd;                    /* DIR/wal */
-    int direct_fd;             /* DIR/wal with O_DIRECT for preparing (-1:
-                                  none; -2: not supported, use fd) */
     char *path;                /* its path (owned) */
     hks_wal_header hdr;        /* the header last written (or read) */
     bool recover;              /* rolled back at open: replay owed */
@@ -525,16 +523,20 @@ static hk_err ckpt_background(hk_store *s, hks_wal *w, hk_error *err)
  * or its record is larger than the ring) is synced by LMDB and restarts
  * the log, as a commit without a record does.
  *
- * Preparing: the checkpoint thread writes zeros past `prepared` with
- * O_DIRECT where the file system allows it (the zeros then never sit
- * dirty in the page cache, where the log's fdatasync would have to write
- * them) and syncs them. It holds prep_mu while it writes; an append that
- * would go past `prepared` (the thread fell behind) moves it first under
- * prep_mu, so the zeros never land on a record.
+ * Preparing: the checkpoint thread writes zeros past `prepared` through
+ * the page cache, writes them back at once (sync_file_range, so that the
+ * log's own fdatasync seldom finds them dirty) and fdatasyncs the new
+ * size. The pages stay cached and up to date: a record that fills part of
+ * a page then changes it in memory. (With O_DIRECT zeros the pages were
+ * not cached and the writer read nearly every page of the log back from
+ * the disk before its first record there, under writer_mu.) The thread
+ * holds prep_mu while it writes; an append that would go past `prepared`
+ * (the thread fell behind) moves it first under prep_mu, so the zeros
+ * never land on a record.
  */
 
-/* Never written: the source of the zeros (BSS, aligned for O_DIRECT). */
-static _Alignas(4096) uint8_t prep_zeros[WAL_PREP_CHUNK];
+/* Never written: the source of the zeros, one page. */
+static uint8_t prep_zeros[4096];
 
 /* Writes zeros from `prepared` up to target (at most the ring's size),
  * syncing each chunk. Checkpoint thread only; returns an errno. */
@@ -549,22 +551,31 @@ static int prepare(hks_wal *w, uint64_t target)
             return 0;
         }
         uint64_t q = target - p < WAL_PREP_CHUNK ? target : p + WAL_PREP_CHUNK;
-        bool direct = w->direct_fd >= 0 && p % 4096 == 0 && q % 4096 == 0;
-        int fd = direct ? w->direct_fd : w->fd;
-        ssize_t n = pwrite(fd, prep_zeros, (size_t)(q - p), (off_t)p);
-        int e = errno;
-        if (n < 0 && direct && e == EINVAL) {
-            /* the file system takes no direct writes after all */
-            close(w->direct_fd);
-            w->direct_fd = -2;
-            pthread_mutex_unlock(&w->prep_mu);
-            continue;
+        /* One page per write: a large write fills the page cache with
+         * large folios, and every record that touched one would then
+         * dirty, and its sync write, the whole folio (hundreds of KB). */
+        uint64_t at = p;
+        int e = 0;
+        while (at < q) {
+            size_t len = q - at < sizeof prep_zeros ? (size_t)(q - at)
+                                                    : sizeof prep_zeros;
+            ssize_t n = pwrite(w->fd, prep_zeros, len, (off_t)at);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                e = n < 0 ? errno : EIO;
+                break;
+            }
+            at += (uint64_t)n;
         }
-        if (n > 0) atomic_store(&w->prepared, p + (uint64_t)n);
+        if (at > p) atomic_store(&w->prepared, at);
         pthread_mutex_unlock(&w->prep_mu);
-        if (n < 0 && e == EINTR) continue;
-        if (n <= 0) return n < 0 ? e : EIO;
-        if (fdatasync(fd) != 0) return errno;
+        if (e) return e;
+        if (sync_file_range(w->fd, (off_t)p, (off_t)(at - p),
+                            SYNC_FILE_RANGE_WAIT_BEFORE |
+                                SYNC_FILE_RANGE_WRITE |
+                                SYNC_FILE_RANGE_WAIT_AFTER) != 0 ||
+            fdatasync(w->fd) != 0)
+            return errno;
     }
     return 0;
 }
@@ -776,8 +787,6 @@ hk_err hks_wal_open(hk_store *s, const char *dir, hk_error *err)
         goto done;
     }
     w->fd = fd;
-    w->direct_fd = open(wal_path, O_WRONLY | O_DIRECT | O_CLOEXEC);
-    if (w->direct_fd < 0) w->direct_fd = -2;
     w->path = wal_path;
     wal_path = NULL;
     pthread_mutex_init(&w->ckpt_mu, NULL);
@@ -1031,7 +1040,6 @@ void hks_wal_close(hk_store *s)
         }
         pin_release(s, &w->pin);
         if (w->fd >= 0) close(w->fd);
-        if (w->direct_fd >= 0) close(w->direct_fd);
         pthread_mutex_destroy(&w->ckpt_mu);
         pthread_mutex_destroy(&w->mu);
         pthread_mutex_destroy(&w->prep_mu);
