@@ -580,28 +580,21 @@ static int prepare(hks_wal *w, uint64_t target)
     return 0;
 }
 
-/* At start: how much of the file is already prepared (written blocks
- * from DATA_OFF on, up to the first hole or the end), after cutting what
- * lies past the ring. No record is live past DATA_OFF (a restart just
- * happened). writer_mu held. Returns an errno. */
-static int prepare_scan(hks_wal *w)
+/* At start: cuts what lies past the ring and prepares the file again
+ * from DATA_OFF, even where an earlier run wrote it: its pages are not in
+ * the page cache, and a record that fills part of an uncached page reads
+ * it from the disk first, on the writer's path; the zeros bring them in
+ * (or fill the holes an older log left). No record is live past DATA_OFF
+ * (a restart just happened). writer_mu held. Returns an errno. */
+static int prepare_reset(hks_wal *w)
 {
     struct stat sb;
     if (fstat(w->fd, &sb) != 0) return errno;
-    uint64_t size = (uint64_t)sb.st_size;
-    if (size > w->cap) {
-        if (ftruncate(w->fd, (off_t)w->cap) != 0 || fdatasync(w->fd) != 0)
-            return errno;
-        size = w->cap;
-    }
-    uint64_t p = HKS_WAL_DATA_OFF;
-    if (size > p) {
-        off_t hole = lseek(w->fd, (off_t)p, SEEK_HOLE);
-        p = hole < 0 ? p : (uint64_t)hole < size ? (uint64_t)hole : size;
-    }
-    p = p / 4096 * 4096;
+    if ((uint64_t)sb.st_size > w->cap &&
+        (ftruncate(w->fd, (off_t)w->cap) != 0 || fdatasync(w->fd) != 0))
+        return errno;
     pthread_mutex_lock(&w->prep_mu);
-    atomic_store(&w->prepared, p < HKS_WAL_DATA_OFF ? HKS_WAL_DATA_OFF : p);
+    atomic_store(&w->prepared, HKS_WAL_DATA_OFF);
     pthread_mutex_unlock(&w->prep_mu);
     return 0;
 }
@@ -967,7 +960,7 @@ hk_err hks_wal_start(hk_store *s, const hks_wal_options *o, hks_wal_report *rep,
     pthread_mutex_lock(&s->writer_mu);
     e = ckpt_restart(s, w, 0, err);
     if (!e) {
-        int pe = prepare_scan(w);
+        int pe = prepare_reset(w);
         if (pe) e = io_error(err, "sizing", w->path, pe);
     }
     if (!e) {
