@@ -13,8 +13,8 @@
  * thread alternates every 250 ms between the two files:
  *   - grow: records appended past the file's end (the size changes at
  *     every sync, and every 4 KiB a block is allocated);
- *   - ring: records written into a file of 64 MiB written with zeros and
- *     synced first, wrapping at its end.
+ *   - ring: records written into a file of 64 MiB written with zeros (a
+ *     page per write) and synced first, wrapping at its end.
  * each record followed by fdatasync. The neighbour pwrites random 4 KiB
  * pages into DIR/probe-data (growing it, as new LMDB pages do) and
  * fdatasyncs it once a second, as the checkpoint does. Prints the median,
@@ -115,8 +115,10 @@ int main(int argc, char **argv)
                       malloc(MAX_SAMPLES * sizeof(double))};
     if (!zeros || !buf || !lat[0] || !lat[1]) return 1;
     memset(buf, 0x5a, (size_t)rec);
-    for (long off = 0; off < RING_BYTES; off += 1 << 20)
-        if (pwrite(rfd, zeros, 1 << 20, off) != 1 << 20) {
+    /* a page per write, as wal.c does: one large write leaves large
+     * folios in the page cache, and a record would dirty a whole one */
+    for (long off = 0; off < RING_BYTES; off += 4096)
+        if (pwrite(rfd, zeros, 4096, off) != 4096) {
             perror("log_probe: preparing");
             return 1;
         }
