@@ -22,7 +22,8 @@
 # machine's idle share (/proc/stat), wrk's CPU per fact, and the writer's
 # and syncer's time per stage in per cent of the run's wall time
 # (hakgal_writer_stage_seconds_total: wait_sync, idle, gather, apply, commit,
-# hand_off; sync, answer). A serial stage near 100 % is the limit; idle
+# hand_off; sync, answer), and with wal the time of one log fdatasync (the
+# sync stage over the log's syncs). A serial stage near 100 % is the limit; idle
 # CPU with no stage full means the limit is latency. Prints one line per
 # run (builds and modes alternating in every round) and the medians per
 # build, mode and connection count.
@@ -133,12 +134,15 @@ one() { # build mode conns -> prints one result line
   # loaded machine)
   st=$(join "$out/s0" "$out/s1" 2>/dev/null | awk -v ns=$((w1 - w0)) '
     {printf "%s%s %.0f%%", (NR > 1 ? ", " : ""), $1, ($3-$2)*1e5/ns}')
+  # the syncer's time in fdatasync during the run, in microseconds
+  local syncus
+  syncus=$(join "$out/s0" "$out/s1" 2>/dev/null | awk '$1 == "sync" {print $3-$2}')
   # totals, then the writer's and the loops' share
   join "$out/t0" "$out/t1" | awk -v n="$n" -v t="$tck" -v secs="$secs" \
     -v g="$g" -v tag="$(basename "$(dirname "$build/x")") $mode c$conns" \
     -v load="$(cut -d' ' -f1 /proc/loadavg)" -v io=$((io1 - io0)) \
     -v m0="$m0" -v m1="$m1" -v idle="$idle" -v wrkus="$wrkus" -v st="$st" \
-    -v ns=$((w1 - w0)) '
+    -v ns=$((w1 - w0)) -v syncus="$syncus" '
     { dv=$5-$2; du=($6-$3)/t*1e6; ds=($7-$4)/t*1e6
       V+=dv; U+=du; S+=ds
       if ($1 == "hk-writer") { wv=dv; wc=du+ds }
@@ -152,7 +156,10 @@ one() { # build mode conns -> prints one result line
       # busy share of one core per thread, the machine idle, wrk
       printf "    threads %% of a core: writer %.0f syncer %.0f loops %.0f; machine idle %s%%; wrk %s us/fact\n",
         wc*1e5/ns, yc*1e5/ns, lc*1e5/ns, idle, wrkus
-      if (st != "") printf "    stages %% of wall: %s\n", st }'
+      if (st != "") printf "    stages %% of wall: %s\n", st
+      if (syncus > 0 && b[2] > a[2])
+        printf "    log fdatasync: %.3f ms each (syncer stage sync / log syncs)\n",
+          syncus/1e3/(b[2]-a[2]) }'
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

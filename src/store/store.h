@@ -379,7 +379,10 @@ typedef struct hks_wal_options {
     hks_wal_replay_fn replay;  /* required */
     void *ud;                  /* passed back to replay */
     uint32_t checkpoint_ms;    /* most time between checkpoints; 0 = 1000 */
-    uint64_t checkpoint_bytes; /* log bytes that start one early; 0 = 64 MiB */
+    uint64_t checkpoint_bytes; /* log bytes that start one early; 0 = a
+                                  quarter of log_bytes, at most 64 MiB */
+    uint64_t log_bytes;        /* size of the log's ring (rounded down to
+                                  4096, at least 12 KiB); 0 = 64 MiB */
 } hks_wal_options;
 
 /* What hks_wal_start did. */
@@ -388,6 +391,8 @@ typedef struct hks_wal_report {
     uint64_t checkpoint; /* LMDB txn id data.mdb was rolled back to */
     uint64_t records;    /* records replayed */
     uint64_t bytes;      /* their bytes, headers included */
+    uint32_t laps;       /* times the replay went on at the ring's
+                            beginning (0 or 1) */
     char tail[160];      /* how the log ended ("clean end", or the
                             offset and kind of the torn record) */
 } hks_wal_report;

@@ -64,11 +64,21 @@ typedef struct symidx_entry {
 
 typedef _Atomic(symidx_entry *) symidx_slot;
 
+/* The search tokens of one new symbol (index_tokens). */
+typedef struct token_set {
+    uint32_t n;                             /* tokens collected */
+    const char *tok[HKS_TOKENS_PER_SYMBOL]; /* token bytes (in the text) */
+    uint32_t len[HKS_TOKENS_PER_SYMBOL];    /* token lengths */
+    char lower[HKS_TOKENS_PER_SYMBOL][HKS_TOKEN_MAX_BYTES]; /* copies */
+} token_set;
+
 struct hks_symcache {
     _Atomic(symslot *) chunks[SYMCACHE_CHUNKS]; /* lazily allocated */
     atomic_size_t bytes;                        /* memory held */
     symidx_slot *idx;                           /* string -> id slots */
     atomic_size_t idx_bytes;                    /* memory of entries */
+    token_set *tokens; /* index_tokens' buffer, ~5 KB, kept from one new
+                          symbol to the next (writer_mu) */
 };
 
 hks_symcache *hks_symcache_new(void)
@@ -101,6 +111,7 @@ void hks_symcache_free(hks_symcache *c)
     for (size_t i = 0; i < SYMIDX_SLOTS; i++)
         hk_free(atomic_load(&c->idx[i]));
     hk_free(c->idx);
+    hk_free(c->tokens);
     hk_free(c);
 }
 
@@ -249,13 +260,6 @@ hk_err hks_sym_lookup_hashed(hk_txn *t, const char *s, size_t len, uint64_t h,
 
 /* ==== Search tokens of a new symbol ==== */
 
-typedef struct token_set {
-    uint32_t n;                             /* tokens collected */
-    const char *tok[HKS_TOKENS_PER_SYMBOL]; /* token bytes (in the text) */
-    uint32_t len[HKS_TOKENS_PER_SYMBOL];    /* token lengths */
-    char lower[HKS_TOKENS_PER_SYMBOL][HKS_TOKEN_MAX_BYTES]; /* copies */
-} token_set;
-
 static hk_err collect_token(void *ud, const char *tok, size_t len)
 {
     token_set *ts = ud;
@@ -274,22 +278,18 @@ static hk_err collect_token(void *ud, const char *tok, size_t len)
 static hk_err index_tokens(hk_txn *t, const char *s, size_t len, uint32_t id,
                            hk_error *err)
 {
-    token_set *ts = hk_malloc(sizeof *ts);
-    if (!ts) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    /* a write txn holds writer_mu: the buffer is the writer's alone */
+    hks_symcache *c = t->s->symcache;
+    if (!c->tokens && !(c->tokens = hk_malloc(sizeof *c->tokens)))
+        return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
+    token_set *ts = c->tokens;
     ts->n = 0;
     hk_err e = hk_tokenize(s, len, collect_token, ts);
-    if (e) {
-        hk_free(ts);
-        return hk_error_set(err, e, "store: tokenizing a symbol failed");
-    }
+    if (e) return hk_error_set(err, e, "store: tokenizing a symbol failed");
     /* Written sorted at flush (pending.c). */
-    for (uint32_t i = 0; i < ts->n; i++) {
-        if (hks_pending_add_tok(&t->pend, ts->tok[i], ts->len[i], id)) {
-            hk_free(ts);
+    for (uint32_t i = 0; i < ts->n; i++)
+        if (hks_pending_add_tok(&t->pend, ts->tok[i], ts->len[i], id))
             return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
-        }
-    }
-    hk_free(ts);
     return HK_OK;
 }
 

@@ -8,7 +8,8 @@
  *   offset 0 and 4096   header slots (HKS_WAL_HDR_BYTES used of each): the
  *                       newer valid one (higher seq, checksum right) wins,
  *                       so a torn header write leaves the other one
- *   offset 8192...      records, one per logged commit, back to back
+ *   offset 8192...      records, one per logged commit, back to back,
+ *                       round a ring of fixed size (wal.c, "Ring")
  *
  * A header names the checkpoint: the LMDB transaction S whose pages are
  * all on disk, S's raw meta page (what recovery writes back), the epoch of
@@ -16,8 +17,9 @@
  *
  * A record: u32 magic, u32 payload length, u64 epoch, u64 LMDB txn id,
  * u32 CRC-32C of the 24 header bytes before it and of the payload, u32
- * zero, then the payload. All integers little-endian. A record of another
- * epoch is left over from before the log was restarted: the end.
+ * zero, then the payload. All integers little-endian. Each lap of the
+ * ring, and each restart of the log, has an epoch of its own: a record of
+ * another epoch is left over from an earlier lap (the end of this one).
  */
 #ifndef HKS_WAL_H
 #define HKS_WAL_H

@@ -33,6 +33,11 @@
 #define FACTS_PER_GROUP 6u
 #define GROUPS_MAX 400u
 
+static uint64_t g_log_bytes;   /* the ring's size (0: the default) */
+static uint64_t g_ckpt_bytes;  /* checkpoint by bytes (0: the default) */
+static uint32_t g_plain_at[2]; /* groups the child commits without a
+                                  record (0: none) */
+
 /* ==== Groups ==== */
 
 typedef struct group_rec {
@@ -104,7 +109,10 @@ static hk_err start_wal(const char *dir, uint32_t ckpt_ms, hks_wal_report *rep,
     *out = NULL;
     hk_err e = hk_store_open(dir, &o, out, err);
     if (e) return e;
-    hks_wal_options wo = {.replay = replay_group, .checkpoint_ms = ckpt_ms};
+    hks_wal_options wo = {.replay = replay_group,
+                          .checkpoint_ms = ckpt_ms,
+                          .checkpoint_bytes = g_ckpt_bytes,
+                          .log_bytes = g_log_bytes};
     e = hks_wal_start(*out, &wo, rep, err);
     if (e) {
         hk_store_close(*out);
@@ -253,7 +261,9 @@ static uint32_t run_and_kill(const char *dir, const char *snapshot,
                 fprintf(stderr, "child: %s\n", err.message);
                 _exit(2);
             }
-            hks_txn_set_wal(t, &r, sizeof r);
+            /* a commit without a record is synced and checkpoints */
+            if (g != g_plain_at[0] && g != g_plain_at[1])
+                hks_txn_set_wal(t, &r, sizeof r);
             if (hk_txn_commit(t, &err) || hk_store_sync(s, &err)) {
                 fprintf(stderr, "child: %s\n", err.message);
                 _exit(2);
@@ -538,7 +548,8 @@ static void test_torn_tail(void **state)
         memcpy(rec + HKS_WAL_REC_HDR, &g, sizeof g);
         size_t len = sizeof rec;
         if (kind == 0)
-            len -= 7; /* torn */
+            len = HKS_WAL_REC_HDR + 4; /* torn inside the clock: the rest
+                                          is the ring's zeros */
         else
             rec[HKS_WAL_REC_HDR + 3] ^= 0x10; /* garbled */
         assert_int_equal(pwrite(fd, rec, len, (off_t)h.start + (off_t)off),
@@ -548,8 +559,10 @@ static void test_torn_tail(void **state)
         uint32_t got = recover_and_check(dir, acked, &rep);
         assert_int_equal(got, groups); /* not the damaged one */
         assert_int_equal(rep.records, records);
+        /* in the ring's written blocks a torn record reads as a garbled
+         * one; at the file's end it is cut short */
         assert_non_null(
-            strstr(rep.tail, kind == 0 ? "torn record" : "garbled record"));
+            strstr(rep.tail, kind == 0 ? "torn" : "garbled record"));
         tu_rmrf(dir);
         free(dir);
     }
@@ -665,6 +678,92 @@ static void test_offline_replacements(void **state)
     free(dir);
 }
 
+/* Size of dir's log file. */
+static uint64_t wal_size(const char *dir)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", dir, HKS_WAL_FILE);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    return (uint64_t)sb.st_size;
+}
+
+/* The ring: a log of 16 KiB holds 113 records of 72 bytes a lap. With
+ * checkpoints only where a group is committed without a record, the
+ * layout at the kill is known:
+ *  - 170 groups, checkpoint at group 80: records 81-113 end lap 1, 114-169
+ *    start lap 2 at the ring's beginning, followed there by lap 1's dead
+ *    records 56-79 (an older epoch): the replay must cross to lap 2 once
+ *    and stop at the old records;
+ *  - 260 groups: lap 2 fills up to the checkpoint at 194, the group with
+ *    no room is synced and restarts the log, 195-259 are a fresh lap
+ *    over lap 2's records;
+ *  - 200 groups, a second checkpoint at 100: 101-114 end lap 1, lap 2
+ *    wraps onto the space freed up to it (115-199).
+ * Every recovery must equal the reference, and the file never grows past
+ * the ring. Then a writer with checkpoints by time and bytes is killed at
+ * random points, its data.mdb mixed from the durable image and the last
+ * one, as in test_power_loss, many laps into the ring. */
+static void test_ring_wrap(void **state)
+{
+    (void)state;
+    const uint64_t ring = 16384;
+    g_log_bytes = ring;
+    g_ckpt_bytes = 1ull << 40; /* none by bytes */
+    struct {
+        uint32_t groups, plain0, plain1, laps, records;
+    } cases[] = {
+        {170, 80, 0, 1, 89}, {260, 80, 0, 0, 65}, {200, 80, 100, 1, 99}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char *dir = tu_tmpdir("walring");
+        g_plain_at[0] = cases[c].plain0;
+        g_plain_at[1] = cases[c].plain1;
+        uint32_t n = cases[c].groups;
+        uint32_t acked = run_and_kill(dir, NULL, n, n, 600000);
+        g_plain_at[0] = g_plain_at[1] = 0;
+        assert_int_equal(acked, n);
+        assert_true(wal_size(dir) <= ring);
+        hks_wal_report rep;
+        uint32_t got = recover_and_check(dir, acked, &rep);
+        assert_int_equal(got, n);
+        if (rep.laps != cases[c].laps)
+            fprintf(stderr, "case %zu: %u laps, %llu records, %s\n", c,
+                    rep.laps, (unsigned long long)rep.records, rep.tail);
+        assert_int_equal(rep.laps, cases[c].laps);
+        assert_int_equal(rep.records, cases[c].records);
+        assert_non_null(strstr(rep.tail, "clean end"));
+        assert_true(wal_size(dir) <= ring);
+        tu_rmrf(dir);
+        free(dir);
+    }
+    g_ckpt_bytes = 0;
+    srand(4242);
+    for (int round = 0; round < 1; round++) {
+        char *dir = tu_tmpdir("walringpl");
+        char snap[1100], path[1100];
+        snprintf(snap, sizeof snap, "%s.durable", dir);
+        uint32_t kill_after = 150 + (uint32_t)(rand() % 200);
+        uint32_t acked = run_and_kill(dir, snap, GROUPS_MAX, kill_after, 5);
+        assert_true(wal_size(dir) <= ring);
+        char *mix = tu_tmpdir("walringmix");
+        char cmd[4400];
+        snprintf(cmd, sizeof cmd, "cp '%s'/* '%s'/", dir, mix);
+        assert_int_equal(system(cmd), 0);
+        snprintf(path, sizeof path, "%s/data.mdb", dir);
+        char out[1100];
+        snprintf(out, sizeof out, "%s/data.mdb", mix);
+        mix_pages(snap, path, out, 99u + (unsigned)round);
+        hks_wal_report rep;
+        recover_and_check(mix, acked, &rep);
+        tu_rmrf(mix);
+        free(mix);
+        unlink(snap);
+        tu_rmrf(dir);
+        free(dir);
+    }
+    g_log_bytes = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_power_loss),
         cmocka_unit_test(test_compact_online_then_kill),
         cmocka_unit_test(test_offline_replacements),
+        cmocka_unit_test(test_ring_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
