@@ -12,7 +12,8 @@
  * (hk_svc_vspace_create_apply, hk_svc_vspace_drop_apply,
  * hk_svc_ventity_apply, hk_svc_embed_apply — the built-in embedder is a
  * pure function of the statements, so every node computes the same
- * vectors). A decoded request points into the JSON value it came from
+ * vectors). fact.add and fact.batch also have a binary form ("Binary
+ * form" below). A decoded request points into the JSON value it came from
  * (one reference held in `hold`), so nothing is copied but the arrays of
  * the request; rule and vector requests get this node's module handles
  * from the env.

@@ -188,7 +188,8 @@ hk_err hkst_repl_produce_packed(hkst_repl *r, uint64_t seq, const char *op,
     if (!actor || !*actor) actor = "local";
     size_t no = strlen(op), na = strlen(actor);
     if (no >= UINT16_MAX || na >= UINT16_MAX || !len)
-        return hk_error_set(err, HK_ERR_INVALID, "command too large to pack");
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "command empty, or its name or actor too long");
     size_t total = BIN_HEAD + 2 + no + 1 + 2 + na + 1 + len;
     uint8_t *m = malloc(total), *w = m; /* freed by librdkafka: free() */
     if (!m) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
