@@ -172,7 +172,9 @@ static hk_err cb_apply(void *ctx, hk_txn *t, const hkst_repl_msg *m,
                             "unknown replicated operation %.40s", m->op);
     void *arg = NULL;
     hk_svc_cmd_env env = {.s = srv->store, .vs = srv->vs};
-    hk_err e = cmd->decode(m->req, &env, &arg, err);
+    hk_err e =
+        m->req ? cmd->decode(m->req, &env, &arg, err)
+               : hk_svc_cmd_unpack(cmd, m->bin, m->bin_len, &env, &arg, err);
     if (e) return e;
     e = cmd->apply(t, arg, err);
     cmd->release(arg);
@@ -226,10 +228,31 @@ static void cb_delivered(void *ctx, uint64_t seq, int64_t offset,
     complete(job);
 }
 
+/* Produces cmd's request sarg as command seq: in its binary form when it
+ * has one (no JSON tree, and the nodes decode no JSON), else as JSON. */
+static hk_err produce_cmd(struct hk_repl_srv *rs, uint64_t seq,
+                          const hk_svc_cmd *cmd, const void *sarg,
+                          const char *actor, const char *tp, hk_error *err)
+{
+    if (!hk_svc_cmd_binary(cmd)) {
+        json_t *req = NULL;
+        hk_err e = cmd->encode(sarg, &req, err);
+        if (e) return e;
+        return hkst_repl_produce(rs->r, seq, cmd->name, actor, req, tp, err);
+    }
+    hk_buf b = HK_BUF_INIT;
+    hk_err e = hk_svc_cmd_pack(cmd, sarg, &b, err);
+    if (!e)
+        e = hkst_repl_produce_packed(rs->r, seq, cmd->name, actor, b.data,
+                                     b.len, tp, err);
+    hk_buf_free(&b);
+    return e;
+}
+
 /* Parks job (seq assigned here) and produces its command; false when the
  * producer refused it at once (job taken back, why filled). */
 static bool park_and_produce(struct hk_repl_srv *rs, repl_job *job,
-                             const hk_svc_cmd *cmd, json_t *req,
+                             const hk_svc_cmd *cmd, const void *sarg,
                              const char *actor)
 {
     pthread_mutex_lock(&rs->lock);
@@ -242,8 +265,7 @@ static bool park_and_produce(struct hk_repl_srv *rs, repl_job *job,
     char tp[56] = "";
     const hk_trace_ctx *cur = hk_otel_current(); /* the request's span */
     if (cur && hk_otel_active()) hk_traceparent_format(cur, tp);
-    if (hkst_repl_produce(rs->r, job->seq, cmd->name, actor, req, tp, &err) ==
-        HK_OK)
+    if (produce_cmd(rs, job->seq, cmd, sarg, actor, tp, &err) == HK_OK)
         return true;
     pthread_mutex_lock(&rs->lock);
     repl_job *j = take(rs, job->seq);
@@ -273,17 +295,10 @@ hk_err hk_server_write_async_cmd(h2o_req_t *req, hk_write_fn fn,
     if (atomic_load(&srv->stopping)) return HK_ERR_STATE;
     const hk_svc_cmd *cmd = hk_svc_cmd_by_apply(sfn);
     if (!cmd) return HK_ERR_UNSUPPORTED;
-    hk_error err;
-    json_t *creq = NULL;
-    if (cmd->encode(sarg, &creq, &err) != HK_OK) return HK_ERR_NOMEM;
     repl_job *job = hk_calloc(1, sizeof *job);
-    if (!job) {
-        json_decref(creq);
-        return HK_ERR_NOMEM;
-    }
+    if (!job) return HK_ERR_NOMEM;
     job->ref = hk_req_ref_new(req);
     if (!job->ref) {
-        json_decref(creq);
         hk_free(job);
         return HK_ERR_NOMEM;
     }
@@ -293,7 +308,7 @@ hk_err hk_server_write_async_cmd(h2o_req_t *req, hk_write_fn fn,
     job->srv = srv;
     job->loop = loop;
     atomic_fetch_add(&loop->pending, 1);
-    if (!park_and_produce(rs, job, cmd, creq, actor)) complete(job);
+    if (!park_and_produce(rs, job, cmd, sarg, actor)) complete(job);
     return HK_OK;
 }
 
@@ -313,9 +328,6 @@ hk_err hk_server_repl_write_sync(hk_server *srv, hk_write_fn fn, void *arg,
     if (atomic_load(&srv->stopping))
         return hk_error_set(err, HK_ERR_STATE,
                             "the server is shutting down; write refused");
-    json_t *creq = NULL;
-    hk_err e = cmd->encode(arg, &creq, err);
-    if (e) return e;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
     bool finished = false;
@@ -327,7 +339,7 @@ hk_err hk_server_repl_write_sync(hk_server *srv, hk_write_fn fn, void *arg,
     job.mu = &mu;
     job.cv = &cv;
     job.finished = &finished;
-    if (park_and_produce(rs, &job, cmd, creq, actor)) {
+    if (park_and_produce(rs, &job, cmd, arg, actor)) {
         pthread_mutex_lock(&mu);
         while (!finished)
             pthread_cond_wait(&cv, &mu);

@@ -241,6 +241,14 @@ typedef struct hk_svc_batch {
     size_t n;                 /* items */
     hk_svc_fact_in_opts opts; /* decoding rules of one item */
     const char *label;        /* audit label of the bulk entry */
+    /* Instead of items and bad: decoded items (a replication command's
+     * binary form, svc_cmd.c), read once each in index order. next fills
+     * item i's content and metadata (valid until the next call), or
+     * answers an input error with *fault and why for an item that could
+     * not be decoded where the request was made. NULL: items are used. */
+    hk_err (*next)(void *ctx, size_t i, hk_statement *st, hk_fact_meta *meta,
+                   hk_svc_fault *fault, hk_error *why);
+    void *next_ctx; /* passed to next */
     /* results (hk_svc_batch_init allocates, hk_svc_batch_free frees) */
     hk_fact_id *ids;          /* n ids of added/existing items */
     uint8_t *state;           /* n hk_svc_item_state */

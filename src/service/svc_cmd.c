@@ -12,7 +12,8 @@
  * (hk_svc_vspace_create_apply, hk_svc_vspace_drop_apply,
  * hk_svc_ventity_apply, hk_svc_embed_apply — the built-in embedder is a
  * pure function of the statements, so every node computes the same
- * vectors). A decoded request points into the JSON value it came from
+ * vectors). fact.add and fact.batch also have a binary form ("Binary
+ * form" below). A decoded request points into the JSON value it came from
  * (one reference held in `hold`), so nothing is copied but the arrays of
  * the request; rule and vector requests get this node's module handles
  * from the env.
@@ -337,9 +338,18 @@ static hk_err delete_decode(json_t *v, const hk_svc_cmd_env *env, void **arg,
 
 typedef struct cmd_batch {
     hk_svc_batch b;  /* the request and its results */
-    json_t *hold;    /* the command */
+    json_t *hold;    /* the command (JSON form) */
     json_t **items;  /* b.n items (borrowed from hold) */
     char **bad_text; /* b.n reasons (borrowed from hold), or NULL */
+    /* binary form (hk_svc_cmd_unpack; NULL in the JSON form): */
+    uint8_t *raw;                  /* a copy of it */
+    const uint8_t *first;          /* where its first item starts in raw */
+    const uint8_t *end;            /* raw's end */
+    const uint8_t *cursor;         /* the item bin_next reads next */
+    size_t at;                     /* that item's index */
+    char *text;                    /* one item's strings with their NULs */
+    const char *tags[HK_MAX_TAGS]; /* the current item's tags */
+    char *label;                   /* b.label */
 } cmd_batch;
 
 hk_err hk_svc_fact_batch_apply(hk_txn *t, void *arg, hk_error *err)
@@ -384,6 +394,9 @@ static void batch_release(void *arg)
     hk_free(c->items);
     hk_free(c->bad_text);
     json_decref(c->hold);
+    hk_free(c->raw);
+    hk_free(c->text);
+    hk_free(c->label);
     hk_free(c);
 }
 
@@ -785,15 +798,30 @@ const hk_svc_cmd *hk_svc_cmd_by_name(const char *name)
 }
 
 /* ==== Binary form ====
- * fact.add, version 1 (all integers little-endian; a string is u32 length
- * and bytes without NUL, length 0xFFFFFFFF for an absent one):
+ * All integers little-endian; a string is u32 length and bytes without
+ * NUL, length 0xFFFFFFFF for an absent one. A statement is predicate,
+ * u8 n_args, n_args args; metadata is u32 fields, u64 confidence
+ * (IEEE-754 bits), source, u8 n_tags, n_tags tags, context, i64
+ * created_us, i64 updated_us.
  *
- *   u8 version (1), u32 n, n times: predicate, u8 n_args, n_args args;
- *   u8 has_meta, then when 1: u32 fields, u64 confidence (IEEE-754
- *   bits), source, u8 n_tags, n_tags tags, context, i64 created_us,
- *   i64 updated_us
+ * fact.add, version 1: u8 version (1), u32 n, n statements; u8 has_meta,
+ * then when 1 the metadata.
  *
- * Unpacking copies every string into one allocation with its NUL: each
+ * fact.batch, version 1: u8 version (1), u32 n, label; n items, each
+ *   u8 0, a statement (predicate absent and no args when the item gave
+ *   no content): a fact without metadata (no field set; the store reads
+ *   no other); or
+ *   u8 2, a statement, its metadata; or
+ *   u8 1, u8 fault (hk_svc_fault), message: the item could not be
+ *   decoded where the request was made.
+ * The items are decoded where the request is packed: hk_svc_fact_in_parse
+ * depends on nothing but the item and the request's options, so every
+ * node that applies the packed items makes the store calls the JSON
+ * items would make, without a JSON tree or a statement parse per fact
+ * (the JSON form cost a replicated node about a fifth of its apply
+ * thread at 2M facts: bench/RESULTS.md, "Replication commands in binary").
+ *
+ * Unpacking copies every string into memory of its own with its NUL: each
  * has a 4-byte prefix, so the input's length bounds the copy. */
 
 #define PACK_VERSION 1u
@@ -833,21 +861,17 @@ static void pk_str(packer *k, const char *s)
     pk_bytes(k, s, n);
 }
 
-static void pack_add(packer *k, const hk_svc_add *op)
+static void pk_statement(packer *k, const hk_statement *st)
 {
-    pk_int(k, PACK_VERSION, 1);
-    pk_int(k, op->n, 4);
-    for (size_t i = 0; i < op->n; i++) {
-        const hk_statement *st = &op->st[i];
-        uint32_t na = st->n_args < HK_MAX_ARGS ? st->n_args : HK_MAX_ARGS;
-        pk_str(k, st->predicate);
-        pk_int(k, na, 1);
-        for (uint32_t a = 0; a < na; a++)
-            pk_str(k, st->args[a]);
-    }
-    const hk_fact_meta *m = op->meta;
-    pk_int(k, m ? 1 : 0, 1);
-    if (!m) return;
+    uint32_t na = st->n_args < HK_MAX_ARGS ? st->n_args : HK_MAX_ARGS;
+    pk_str(k, st->predicate);
+    pk_int(k, na, 1);
+    for (uint32_t a = 0; a < na; a++)
+        pk_str(k, st->args[a]);
+}
+
+static void pk_meta(packer *k, const hk_fact_meta *m)
+{
     uint64_t conf;
     memcpy(&conf, &m->confidence, sizeof conf);
     uint32_t nt = m->n_tags < HK_MAX_TAGS ? m->n_tags : HK_MAX_TAGS;
@@ -862,31 +886,89 @@ static void pack_add(packer *k, const hk_svc_add *op)
     pk_int(k, (uint64_t)m->updated_us, 8);
 }
 
+static void pack_add(packer *k, const hk_svc_add *op)
+{
+    pk_int(k, PACK_VERSION, 1);
+    pk_int(k, op->n, 4);
+    for (size_t i = 0; i < op->n; i++)
+        pk_statement(k, &op->st[i]);
+    pk_int(k, op->meta ? 1 : 0, 1);
+    if (op->meta) pk_meta(k, op->meta);
+}
+
+/* Decodes every item as hk_svc_fact_batch would and packs the result;
+ * HK_ERR_NOMEM when memory ran out (while decoding or appending). */
+static hk_err pack_batch(packer *k, const hk_svc_batch *b)
+{
+    if (b->n > UINT32_MAX || b->next) return HK_ERR_INVALID;
+    pk_int(k, PACK_VERSION, 1);
+    pk_int(k, b->n, 4);
+    pk_str(k, b->label);
+    for (size_t i = 0; i < b->n && !k->failed; i++) {
+        if (b->bad && b->bad[i]) {
+            pk_int(k, 1, 1);
+            pk_int(k, HK_SVC_FAULT_SYNTAX, 1);
+            pk_str(k, b->bad[i]);
+            continue;
+        }
+        hk_svc_fact_in in;
+        hk_error e;
+        hk_err rc = hk_svc_fact_in_parse(b->items[i], &b->opts, &in, &e);
+        if (rc == HK_ERR_NOMEM || in.fault == HK_SVC_FAULT_NOMEM) {
+            hk_svc_fact_in_release(&in);
+            return HK_ERR_NOMEM;
+        }
+        if (rc == HK_OK) {
+            pk_int(k, in.meta.fields ? 2 : 0, 1);
+            pk_statement(k, &in.st);
+            if (in.meta.fields) pk_meta(k, &in.meta);
+        } else {
+            pk_int(k, 1, 1);
+            pk_int(k, (uint64_t)in.fault, 1);
+            pk_str(k, e.message);
+        }
+        hk_svc_fact_in_release(&in);
+    }
+    return k->failed ? HK_ERR_NOMEM : HK_OK;
+}
+
 bool hk_svc_cmd_packable(const hk_svc_cmd *cmd)
 {
     return cmd && cmd->apply == hk_svc_fact_add_apply;
 }
 
+bool hk_svc_cmd_binary(const hk_svc_cmd *cmd)
+{
+    return cmd && (cmd->apply == hk_svc_fact_add_apply ||
+                   cmd->apply == hk_svc_fact_batch_apply);
+}
+
 hk_err hk_svc_cmd_pack(const hk_svc_cmd *cmd, const void *arg, hk_buf *out,
                        hk_error *err)
 {
-    if (!hk_svc_cmd_packable(cmd) || !arg)
+    if (!hk_svc_cmd_binary(cmd) || !arg)
         return hk_error_set(err, HK_ERR_UNSUPPORTED,
                             "write command %s has no binary form",
                             cmd ? cmd->name : "(none)");
     packer k = {out, out->len, false};
-    pack_add(&k, arg);
-    if (k.failed) {
+    hk_err e = HK_OK;
+    if (cmd->apply == hk_svc_fact_add_apply)
+        pack_add(&k, arg);
+    else
+        e = pack_batch(&k, arg);
+    if (e == HK_OK && k.failed) e = HK_ERR_NOMEM;
+    if (e != HK_OK) {
         out->len = k.start;
         if (out->data) out->data[out->len] = 0;
-        return nomem(err);
+        return e == HK_ERR_NOMEM ? nomem(err) : bad(err, "batch to pack");
     }
     return HK_OK;
 }
 
 typedef struct unpacker {
     const uint8_t *p, *end; /* what is left to read */
-    char *text;             /* where the next string is copied */
+    char *text;             /* where the next string is copied; NULL: the
+                               strings are only checked */
     bool bad;               /* the input ended early or held garbage */
 } unpacker;
 
@@ -903,8 +985,8 @@ static uint64_t up_int(unpacker *u, int n)
     return v;
 }
 
-/* The next string, copied with its NUL; NULL when absent (nullable) or
- * bad (u->bad set). */
+/* The next string, copied with its NUL (or, when only checking, "");
+ * NULL when absent (nullable) or bad (u->bad set). */
 static const char *up_str(unpacker *u, bool nullable)
 {
     uint64_t n = up_int(u, 4);
@@ -917,12 +999,45 @@ static const char *up_str(unpacker *u, bool nullable)
         u->bad = true;
         return NULL;
     }
-    char *s = u->text;
-    memcpy(s, u->p, n);
-    s[n] = 0;
-    u->text += n + 1;
+    const char *s = "";
+    if (u->text) {
+        memcpy(u->text, u->p, n);
+        u->text[n] = 0;
+        s = u->text;
+        u->text += n + 1;
+    }
     u->p += n;
     return s;
+}
+
+/* A statement into st; empty: the predicate may be absent and the args
+ * none (a batch item without content). */
+static void up_statement(unpacker *u, hk_statement *st, bool empty)
+{
+    st->predicate = up_str(u, empty);
+    uint64_t na = up_int(u, 1);
+    if (na > HK_MAX_ARGS || (!empty && na < 1)) u->bad = true;
+    for (uint64_t a = 0; a < na && !u->bad; a++)
+        st->args[a] = up_str(u, false);
+    st->n_args = u->bad ? 0 : (uint32_t)na;
+}
+
+/* Metadata into m, its tag pointers into tags[HK_MAX_TAGS]. */
+static void up_meta(unpacker *u, hk_fact_meta *m, const char **tags)
+{
+    m->fields = (unsigned)up_int(u, 4);
+    uint64_t conf = up_int(u, 8);
+    memcpy(&m->confidence, &conf, sizeof conf);
+    m->source = up_str(u, true);
+    uint64_t nt = up_int(u, 1);
+    if (nt > HK_MAX_TAGS) u->bad = true;
+    for (uint64_t i = 0; i < nt && !u->bad; i++)
+        tags[i] = up_str(u, false);
+    m->n_tags = u->bad ? 0 : (uint32_t)nt;
+    m->tags = tags;
+    m->context_json = up_str(u, true);
+    m->created_us = (int64_t)up_int(u, 8);
+    m->updated_us = (int64_t)up_int(u, 8);
 }
 
 static hk_err unpack_add(const uint8_t *p, size_t len, void **arg,
@@ -945,33 +1060,11 @@ static hk_err unpack_add(const uint8_t *p, size_t len, void **arg,
         return nomem(err);
     }
     u.text = c->text;
-    for (size_t i = 0; i < n && !u.bad; i++) {
-        hk_statement *st = &c->st[i];
-        st->predicate = up_str(&u, false);
-        uint64_t na = up_int(&u, 1);
-        if (na < 1 || na > HK_MAX_ARGS) u.bad = true;
-        for (uint64_t a = 0; a < na && !u.bad; a++)
-            st->args[a] = up_str(&u, false);
-        st->n_args = (uint32_t)na;
-    }
+    for (size_t i = 0; i < n && !u.bad; i++)
+        up_statement(&u, &c->st[i], false);
     uint64_t has_meta = up_int(&u, 1);
     if (has_meta > 1) u.bad = true;
-    if (has_meta == 1 && !u.bad) {
-        hk_fact_meta *m = &c->meta;
-        m->fields = (unsigned)up_int(&u, 4);
-        uint64_t conf = up_int(&u, 8);
-        memcpy(&m->confidence, &conf, sizeof conf);
-        m->source = up_str(&u, true);
-        uint64_t nt = up_int(&u, 1);
-        if (nt > HK_MAX_TAGS) u.bad = true;
-        for (uint64_t i = 0; i < nt && !u.bad; i++)
-            c->tags[i] = up_str(&u, false);
-        m->n_tags = (uint32_t)nt;
-        m->tags = c->tags;
-        m->context_json = up_str(&u, true);
-        m->created_us = (int64_t)up_int(&u, 8);
-        m->updated_us = (int64_t)up_int(&u, 8);
-    }
+    if (has_meta == 1 && !u.bad) up_meta(&u, &c->meta, c->tags);
     if (u.bad || u.p != u.end) {
         add_release(c);
         return bad(err, "binary form of fact.add");
@@ -985,14 +1078,117 @@ static hk_err unpack_add(const uint8_t *p, size_t len, void **arg,
     return HK_OK;
 }
 
+/* One item at u: a fact into st and meta (tags), or a failed item's
+ * fault and message (msg: NULL when only checking). */
+static bool up_item(unpacker *u, hk_statement *st, hk_fact_meta *meta,
+                    const char **tags, hk_svc_fault *fault, const char **msg)
+{
+    uint64_t tag = up_int(u, 1);
+    if (tag == 0 || tag == 2) {
+        up_statement(u, st, true);
+        if (tag == 2) up_meta(u, meta, tags);
+        if (tag == 2 && meta->fields == 0) u->bad = true; /* not packed */
+        *fault = HK_SVC_FAULT_NONE;
+        return !u->bad;
+    }
+    uint64_t f = up_int(u, 1);
+    const char *m = up_str(u, false);
+    if (tag != 1 || f == HK_SVC_FAULT_NONE || f > HK_SVC_FAULT_NOMEM)
+        u->bad = true;
+    *fault = (hk_svc_fault)f;
+    if (msg) *msg = m;
+    return !u->bad;
+}
+
+/* hk_svc_batch's next: items are read in order, each once per apply (an
+ * apply run again starts at item 0). */
+static hk_err bin_next(void *ctx, size_t i, hk_statement *st,
+                       hk_fact_meta *meta, hk_svc_fault *fault, hk_error *why)
+{
+    cmd_batch *c = ctx;
+    if (i == 0) {
+        c->cursor = c->first;
+        c->at = 0;
+    }
+    if (i != c->at || i >= c->b.n)
+        return hk_error_set(why, HK_ERR_STATE, "batch items out of order");
+    unpacker u = {c->cursor, c->end, c->text, false};
+    const char *msg = NULL;
+    memset(st, 0, sizeof *st);
+    memset(meta, 0, sizeof *meta);
+    /* unpack checked every item: a failure here is a bug */
+    if (!up_item(&u, st, meta, c->tags, fault, &msg))
+        return hk_error_set(why, HK_ERR_STATE, "batch item %zu unreadable", i);
+    c->cursor = u.p;
+    c->at++;
+    if (*fault == HK_SVC_FAULT_NONE) return HK_OK;
+    return hk_error_set(
+        why, *fault == HK_SVC_FAULT_NOMEM ? HK_ERR_NOMEM : HK_ERR_INVALID, "%s",
+        msg);
+}
+
+static hk_err unpack_batch(const uint8_t *p, size_t len, void **arg,
+                           hk_error *err)
+{
+    unpacker u = {p, p + len, NULL, false};
+    if (up_int(&u, 1) != PACK_VERSION) return bad(err, "binary form version");
+    uint64_t n = up_int(&u, 4);
+    /* an item takes at least 6 bytes (a failed one: 1 + 1 + 4) */
+    if (u.bad || n == 0 || n > len / 6)
+        return bad(err, "binary form: item count");
+    unpacker lu = u; /* the label, copied below */
+    const char *label = up_str(&u, true);
+    const uint8_t *items = u.p;
+    size_t longest = 0;
+    hk_statement st;
+    hk_fact_meta meta;
+    const char *tags[HK_MAX_TAGS];
+    hk_svc_fault fault;
+    for (uint64_t i = 0; i < n && !u.bad; i++) {
+        const uint8_t *from = u.p;
+        if (up_item(&u, &st, &meta, tags, &fault, NULL) &&
+            (size_t)(u.p - from) > longest)
+            longest = (size_t)(u.p - from);
+    }
+    if (u.bad || u.p != u.end) return bad(err, "binary form of fact.batch");
+    cmd_batch *c = hk_calloc(1, sizeof *c);
+    if (!c) return nomem(err);
+    c->raw = hk_malloc(len);
+    c->text = hk_malloc(longest + 1); /* a string's NUL takes less than
+                                         its 4-byte length */
+    if (label) c->label = hk_malloc((size_t)(items - p));
+    hk_err e = c->raw && c->text && (!label || c->label)
+                   ? hk_svc_batch_init(&c->b, (size_t)n, err)
+                   : nomem(err);
+    if (e != HK_OK) {
+        batch_release(c);
+        return e;
+    }
+    memcpy(c->raw, p, len);
+    if (label) {
+        lu.text = c->label;
+        (void)up_str(&lu, true);
+    }
+    c->first = c->raw + (items - p);
+    c->end = c->raw + len;
+    c->b.n = (size_t)n;
+    c->b.label = c->label;
+    c->b.next = bin_next;
+    c->b.next_ctx = c;
+    *arg = c;
+    return HK_OK;
+}
+
 hk_err hk_svc_cmd_unpack(const hk_svc_cmd *cmd, const void *p, size_t len,
                          const hk_svc_cmd_env *env, void **arg, hk_error *err)
 {
     (void)env;
-    if (!hk_svc_cmd_packable(cmd))
+    if (!hk_svc_cmd_binary(cmd))
         return hk_error_set(err, HK_ERR_UNSUPPORTED,
                             "write command %s has no binary form",
                             cmd ? cmd->name : "(none)");
     if (!p && len) return bad(err, "binary form");
+    if (cmd->apply == hk_svc_fact_batch_apply)
+        return unpack_batch(p, len, arg, err);
     return unpack_add(p, len, arg, err);
 }

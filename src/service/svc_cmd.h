@@ -59,15 +59,21 @@ const hk_svc_cmd *hk_svc_cmd_by_apply(hk_svc_apply_fn fn);
 const hk_svc_cmd *hk_svc_cmd_by_name(const char *name);
 
 /* ==== Binary form ====
- * The write-ahead log (server_writer.c) keeps the command it logs for
- * every single-fact POST, fact.add, in a compact binary form instead of
- * JSON: packing copies the strings behind length prefixes, where the JSON
- * form builds a jansson tree and prints it, on the loop thread of every
- * POST. The form is internal to one KB's log, versioned by its first
- * byte. Other commands have no binary form (encode is their only one). */
+ * fact.add and fact.batch also have a compact binary form: packing copies
+ * the strings behind length prefixes, where the JSON form builds a
+ * jansson tree and prints it, and unpacking reads them back without a
+ * tree. The write-ahead log (server_writer.c) keeps every single-fact
+ * POST's fact.add in it; replicated nodes send both in it (kafka_repl.c).
+ * A batch's items are decoded (hk_svc_fact_in_parse) when it is packed,
+ * so its binary form carries their statements and metadata, or the
+ * reason an item could not be decoded. The form is internal to a cluster
+ * of one version, versioned by its first byte. Other commands have no
+ * binary form (encode is their only one). */
 
-/* True when cmd has a binary form. */
+/* True when the write-ahead log keeps cmd in its binary form (fact.add). */
 bool hk_svc_cmd_packable(const hk_svc_cmd *cmd);
+/* True when cmd has a binary form (fact.add, fact.batch). */
+bool hk_svc_cmd_binary(const hk_svc_cmd *cmd);
 /* Appends the binary form of cmd's request arg to out (out keeps what it
  * held before). HK_ERR_UNSUPPORTED: cmd has no binary form;
  * HK_ERR_NOMEM: out is as it was. */
@@ -75,7 +81,8 @@ hk_err hk_svc_cmd_pack(const hk_svc_cmd *cmd, const void *arg, hk_buf *out,
                        hk_error *err);
 /* Builds a new request from the binary form p[0..len) as decode does from
  * JSON (release with cmd->release); p is copied, not kept.
- * HK_ERR_INVALID when p is not a whole binary form of cmd. */
+ * HK_ERR_INVALID when p is not a whole binary form of cmd; every byte is
+ * checked here, before anything is applied. */
 hk_err hk_svc_cmd_unpack(const hk_svc_cmd *cmd, const void *p, size_t len,
                          const hk_svc_cmd_env *env, void **arg, hk_error *err);
 

@@ -152,7 +152,12 @@ hk_err hk_svc_fact_batch(hk_txn *t, hk_svc_batch *b, hk_error *err)
             continue;
         }
         hk_svc_fact_in in;
-        rc = hk_svc_fact_in_parse(b->items[i], &b->opts, &in, &e);
+        if (b->next != NULL) {
+            hk_svc_fact_in_init(&in);
+            rc = b->next(b->next_ctx, i, &in.st, &in.meta, &in.fault, &e);
+        } else {
+            rc = hk_svc_fact_in_parse(b->items[i], &b->opts, &in, &e);
+        }
         fault = in.fault;
         if (rc == HK_OK) {
             bool created = false;

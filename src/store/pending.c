@@ -71,7 +71,14 @@ static const uint8_t *stmt_key_at(const hks_pending *p, size_t i)
 
 static bool grow_index_to(hks_pending *p, size_t cap)
 {
-    uint64_t *ni = hk_calloc(cap, sizeof *ni);
+    uint64_t *ni = NULL;
+    if (p->big_index && p->big_mask + 1 == cap) { /* empty: see keep */
+        ni = p->big_index;
+        p->big_index = NULL;
+        p->big_mask = 0;
+    } else {
+        ni = hk_calloc(cap, sizeof *ni);
+    }
     if (!ni) return false;
     for (size_t i = 0; i < p->n_stmt; i++) {
         uint64_t h =
@@ -87,15 +94,20 @@ static bool grow_index_to(hks_pending *p, size_t cap)
     return true;
 }
 
-/* Index slots kept between transactions at most (512 KiB): a bigger
- * index is freed when its txn ends, so that the next (usually small) txn
- * probes a table that fits in the cache. */
+/* Index slots a txn starts with at most (512 KiB): a bigger index is set
+ * aside when its txn ends (big_index), so that the next (usually small)
+ * txn probes a table that fits in the cache. */
 #define INDEX_KEEP_SLOTS 65536u
 
 /* Doubles the index while it is small (it stays in the cache, rehashing
- * is cheap); a txn that outgrows INDEX_KEEP_SLOTS is an import, so the
- * index then goes at once to what a full queue needs at load 1/2 (one
- * rehash of 32k entries instead of several of big tables). */
+ * is cheap); a txn that outgrows INDEX_KEEP_SLOTS is an import or a
+ * replicated node's grouped apply, so the index then goes at once to
+ * what a full queue needs at load 1/2 (one rehash of 32k entries instead
+ * of several of big tables). That table (16 MiB) is kept empty between
+ * txns (big_index) and taken by the next txn that outgrows the small
+ * one: allocated afresh for each, its page faults and clears were a
+ * tenth of a replicated node's apply thread catching up at 3M facts
+ * (bench/RESULTS.md, "Replication commands in binary"). */
 static bool grow_index(hks_pending *p)
 {
     size_t cap = p->index_mask + 1, full = 2 * (size_t)HKS_PENDING_MAX_FACTS;
@@ -519,6 +531,7 @@ void hks_pending_free(hks_pending *p)
     hk_buf_free(&p->tok_keys);
     hk_free(p->stmt);
     hk_free(p->index);
+    hk_free(p->big_index);
     hk_free(p->arg);
     hk_free(p->pred);
     hk_free(p->sym);
@@ -659,6 +672,7 @@ static size_t held_bytes(const hks_pending *p)
     return p->tok_keys.cap + p->cap_tok * sizeof *p->tok + p->keys.cap +
            p->cap_stmt * sizeof *p->stmt +
            (p->index ? (p->index_mask + 1) * sizeof *p->index : 0) +
+           (p->big_index ? (p->big_mask + 1) * sizeof *p->big_index : 0) +
            p->sym_keys.cap + p->cap_sym * sizeof *p->sym +
            p->cap_pred * sizeof *p->pred + p->cap_arg * sizeof *p->arg +
            p->cap_scratch;
@@ -673,12 +687,13 @@ void hks_pending_keep(hk_txn *t)
         return;
     }
     /* an aborted txn may leave entries: empty every queue */
-    if (p->index_mask + 1 > INDEX_KEEP_SLOTS) {
-        hk_free(p->index);
+    if (p->index && p->n_stmt) clear_index(p);
+    if (p->index_mask + 1 > INDEX_KEEP_SLOTS) { /* set aside, empty */
+        hk_free(p->big_index);
+        p->big_index = p->index;
+        p->big_mask = p->index_mask;
         p->index = NULL;
         p->index_mask = 0;
-    } else if (p->index && p->n_stmt) {
-        clear_index(p);
     }
     p->n_stmt = p->n_tok = p->n_sym = p->n_pred = p->n_arg = 0;
     hk_buf_reset(&p->keys);

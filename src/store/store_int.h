@@ -257,6 +257,10 @@ typedef struct hks_pending {
     uint64_t *index;        /* hash index: high 32 bits of the key's
                                hash << 32 | entry + 1; 0 = empty */
     size_t index_mask;      /* index slots - 1 */
+    uint64_t *big_index;    /* an empty index of a txn that outgrew the
+                               kept size, kept for the next such txn, or
+                               NULL (pending.c, grow_index) */
+    size_t big_mask;        /* its slots - 1 */
     hk_buf sym_keys;        /* concatenated sym keys */
     hks_pending_stmt *sym;  /* pending sym entries of new symbols (id =
                               sym id); only symbols the writer's symtab

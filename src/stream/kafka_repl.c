@@ -68,6 +68,9 @@
 #define TXN_OPEN_MS 200
 #define MAGIC "hakgal.replicate"
 #define VERSION 2 /* 2: the request is a service write command (svc_cmd.h) */
+#define BIN_MAGIC "\0hkr" /* a binary command (its first 4 bytes) */
+#define BIN_VERSION 3
+#define BIN_HEAD 33 /* magic, version, node, inc, seq, ts_us */
 
 struct hkst_repl {
     hk_store *s;          /* the KB; outlives the replicator */
@@ -114,6 +117,37 @@ static bool stopping(hkst_repl *r)
 
 /* ==== Producing ==== */
 
+/* Produces value[0..len) (malloc'd: librdkafka frees it with free(), on
+ * failure we do) as seq's command. */
+static hk_err send_msg(hkst_repl *r, uint64_t seq, char *value, size_t len,
+                       const char *traceparent, hk_error *err)
+{
+    char key[24];
+    int kl = snprintf(key, sizeof key, "%u", (unsigned)r->o.node_id);
+    rd_kafka_headers_t *hdrs = NULL;
+    if (traceparent && *traceparent) {
+        hdrs = rd_kafka_headers_new(1);
+        rd_kafka_header_add(hdrs, "traceparent", -1, traceparent,
+                            (ssize_t)strlen(traceparent));
+    }
+    rd_kafka_resp_err_t ke = rd_kafka_producev(
+        r->prod, RD_KAFKA_V_RKT(r->pt), RD_KAFKA_V_PARTITION(0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_VALUE(value, len),
+        RD_KAFKA_V_KEY(key, (size_t)kl),
+        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_END);
+    if (ke) { /* the headers and the value stay ours on failure */
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        free(value);
+        return hk_error_set(err, HK_ERR_LIMIT, "replication log: %s",
+                            rd_kafka_err2str(ke));
+    }
+    pthread_mutex_lock(&r->lock);
+    r->stats.produced++;
+    pthread_mutex_unlock(&r->lock);
+    return HK_OK;
+}
+
 hk_err hkst_repl_produce(hkst_repl *r, uint64_t seq, const char *op,
                          const char *actor, json_t *req,
                          const char *traceparent, hk_error *err)
@@ -128,30 +162,47 @@ hk_err hkst_repl_produce(hkst_repl *r, uint64_t seq, const char *op,
     char *text = json_dumps(m, JSON_COMPACT);
     json_decref(m);
     if (!text) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    char key[24];
-    int kl = snprintf(key, sizeof key, "%u", (unsigned)r->o.node_id);
-    rd_kafka_headers_t *hdrs = NULL;
-    if (traceparent && *traceparent) {
-        hdrs = rd_kafka_headers_new(1);
-        rd_kafka_header_add(hdrs, "traceparent", -1, traceparent,
-                            (ssize_t)strlen(traceparent));
-    }
-    rd_kafka_resp_err_t ke = rd_kafka_producev(
-        r->prod, RD_KAFKA_V_RKT(r->pt), RD_KAFKA_V_PARTITION(0),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-        RD_KAFKA_V_VALUE(text, strlen(text)), RD_KAFKA_V_KEY(key, (size_t)kl),
-        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_HEADERS(hdrs),
-        RD_KAFKA_V_END);
-    if (ke) { /* the headers and the value stay ours on failure */
-        if (hdrs) rd_kafka_headers_destroy(hdrs);
-        free(text);
-        return hk_error_set(err, HK_ERR_LIMIT, "replication log: %s",
-                            rd_kafka_err2str(ke));
-    }
-    pthread_mutex_lock(&r->lock);
-    r->stats.produced++;
-    pthread_mutex_unlock(&r->lock);
-    return HK_OK;
+    return send_msg(r, seq, text, strlen(text), traceparent, err);
+}
+
+static uint8_t *put_le(uint8_t *w, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        w[i] = (uint8_t)(v >> (8 * i));
+    return w + n;
+}
+
+/* A string of the binary head: u16 length (its NUL included), bytes, NUL. */
+static uint8_t *put_cstr(uint8_t *w, const char *s, size_t n)
+{
+    w = put_le(w, n + 1, 2);
+    memcpy(w, s, n);
+    w[n] = 0;
+    return w + n + 1;
+}
+
+hk_err hkst_repl_produce_packed(hkst_repl *r, uint64_t seq, const char *op,
+                                const char *actor, const void *req, size_t len,
+                                const char *traceparent, hk_error *err)
+{
+    if (!actor || !*actor) actor = "local";
+    size_t no = strlen(op), na = strlen(actor);
+    if (no >= UINT16_MAX || na >= UINT16_MAX || !len)
+        return hk_error_set(err, HK_ERR_INVALID,
+                            "command empty, or its name or actor too long");
+    size_t total = BIN_HEAD + 2 + no + 1 + 2 + na + 1 + len;
+    uint8_t *m = malloc(total), *w = m; /* freed by librdkafka: free() */
+    if (!m) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
+    memcpy(w, BIN_MAGIC, 4);
+    w = put_le(w + 4, BIN_VERSION, 1);
+    w = put_le(w, r->o.node_id, 4);
+    w = put_le(w, r->o.incarnation, 8);
+    w = put_le(w, seq, 8);
+    w = put_le(w, (uint64_t)hk_now_us(), 8);
+    w = put_cstr(w, op, no);
+    w = put_cstr(w, actor, na);
+    memcpy(w, req, len);
+    return send_msg(r, seq, (char *)m, total, traceparent, err);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *ud)
@@ -177,7 +228,60 @@ static void *dr_main(void *arg)
     return NULL;
 }
 
-/* ==== Decoding a command ==== */
+/* ==== Decoding a command ====
+ * Message forms. JSON (version 2): {"hakgal": "hakgal.replicate", "v": 2,
+ * "node", "inc", "seq", "op", "actor", "ts_us", "req": the command's JSON
+ * (svc_cmd.h)}. Binary (version 3), for the commands that have a binary
+ * form (fact.add, fact.batch), all integers little-endian:
+ *   4 bytes "\0hkr" (no JSON text starts with a NUL), u8 version (3),
+ *   u32 node, u64 inc, u64 seq, i64 ts_us, op and actor (each u16 length
+ *   with its NUL, bytes, NUL), then the command's binary form to the end.
+ * Both are applied alike; a node produces the binary form where one
+ * exists. The binary form spares every node a jansson tree of the whole
+ * command per apply and the parse of every statement (bench/RESULTS.md,
+ * "Replication commands in binary"). */
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* A NUL-terminated string of the binary head at *p (u16 length with the
+ * NUL); NULL when it does not fit before end or is not one string. */
+static const char *get_cstr(const uint8_t **p, const uint8_t *end)
+{
+    if (end - *p < 2) return NULL;
+    size_t n = (size_t)get_le(*p, 2);
+    const uint8_t *s = *p + 2;
+    if (n < 1 || (size_t)(end - s) < n || s[n - 1] != 0 || memchr(s, 0, n - 1))
+        return NULL;
+    *p = s + n;
+    return (const char *)s;
+}
+
+/* Fills m from the binary message p[0..len); false when it is not one. */
+static bool decode_bin(const uint8_t *p, size_t len, hkst_repl_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    const uint8_t *end = p + len;
+    if (len < BIN_HEAD || memcmp(p, BIN_MAGIC, 4) != 0 || p[4] != BIN_VERSION)
+        return false;
+    m->node = (uint32_t)get_le(p + 5, 4);
+    m->incarnation = get_le(p + 9, 8);
+    m->seq = get_le(p + 17, 8);
+    m->ts_us = (int64_t)get_le(p + 25, 8);
+    p += BIN_HEAD;
+    m->op = get_cstr(&p, end);
+    m->actor = m->op ? get_cstr(&p, end) : NULL;
+    if (!m->op || !m->actor || !*m->actor || m->ts_us <= 0 || p == end)
+        return false;
+    m->bin = p;
+    m->bin_len = (size_t)(end - p);
+    return true;
+}
 
 /* Fills m from j; false when j is not a command of this format. */
 static bool decode(json_t *j, hkst_repl_msg *m)
@@ -318,13 +422,22 @@ static bool apply_range(hkst_repl *r, size_t lo, size_t *end)
 static void decode_msg(hkst_repl *r, size_t i)
 {
     json_error_t je;
-    r->docs[i] = json_loadb(r->raw[i]->payload, r->raw[i]->len, 0, &je);
-    r->bad[i] = !r->docs[i] || !decode(r->docs[i], &r->msgs[i]);
+    const uint8_t *p = r->raw[i]->payload;
+    size_t len = r->raw[i]->len;
+    const char *why = "not a hakgal replication command";
+    if (len > 0 && p[0] == 0) { /* binary */
+        r->docs[i] = NULL;
+        r->bad[i] = !decode_bin(p, len, &r->msgs[i]);
+    } else {
+        r->docs[i] = json_loadb((const char *)p, len, 0, &je);
+        r->bad[i] = !r->docs[i] || !decode(r->docs[i], &r->msgs[i]);
+        if (!r->docs[i]) why = je.text;
+    }
     if (!r->bad[i]) return;
     char where[96];
     snprintf(where, sizeof where, "skipped message at offset %lld",
              (long long)r->raw[i]->offset);
-    rlog(r, where, r->docs[i] ? "not a hakgal replication command" : je.text);
+    rlog(r, where, why);
 }
 
 static void release_docs(hkst_repl *r, size_t lo, size_t hi)

@@ -198,7 +198,11 @@ typedef struct hkst_repl_msg {
     const char *op;       /* operation name ("fact.add"...) */
     const char *actor;    /* audit actor */
     int64_t ts_us;        /* time of the command (the txn's clock) */
-    struct json_t *req;   /* the write command (svc_cmd.h; borrowed) */
+    struct json_t *req;   /* the write command (svc_cmd.h; borrowed), or
+                             NULL when it came in its binary form: */
+    const void *bin;      /* the command's binary form (hk_svc_cmd_unpack;
+                             borrowed), NULL with req */
+    size_t bin_len;       /* its bytes */
     int64_t offset;       /* its offset in the log */
 } hkst_repl_msg;
 
@@ -259,6 +263,12 @@ hk_err hkst_repl_start(hk_store *s, const hkst_url *url,
 hk_err hkst_repl_produce(hkst_repl *r, uint64_t seq, const char *op,
                          const char *actor, struct json_t *req,
                          const char *traceparent, hk_error *err);
+/* As hkst_repl_produce, for a command in its binary form (svc_cmd.h,
+ * hk_svc_cmd_pack): req[0..len) is copied into a binary message that
+ * carries no JSON at all (kafka_repl.c, "Message forms"). */
+hk_err hkst_repl_produce_packed(hkst_repl *r, uint64_t seq, const char *op,
+                                const char *actor, const void *req, size_t len,
+                                const char *traceparent, hk_error *err);
 void hkst_repl_stats_get(hkst_repl *r, hkst_repl_stats *out);
 /* Stops and frees r (NULL is fine). */
 void hkst_repl_stop(hkst_repl *r);

@@ -154,25 +154,43 @@ class Replicated(NodesCase):
         self.assertEqual(st, 200, b)
         self.assertEqual(b["failed"], 1)
 
-        # malformed and foreign messages: skipped on every node
+        # malformed and foreign messages: skipped on every node (a binary
+        # command cut short too); commands in the JSON form (what nodes
+        # sent for fact.add and fact.batch before the binary form): applied
+        head = '{"hakgal":"hakgal.replicate","v":2,"node":9,"inc":1,'
+        opts = ('"opts":{"allow_string":true,"need_statement":true,'
+                '"legacy":false,"max_statement":0,"max_args":0}')
         test_replication_follow.produce_raw(
             self.mock.bootstrap,
             ["not json", '{"hakgal":"other"}',
-             '{"hakgal":"hakgal.replicate","v":2,"node":9,"inc":1,"seq":1,'
-             '"op":"fact.add","actor":"x","ts_us":5,"req":{}}',
-             '{"source":{"name":"hakgal"},"kind":"add"}'])
+             head + '"seq":1,"op":"fact.add","actor":"x","ts_us":5,"req":{}}',
+             '{"source":{"name":"hakgal"},"kind":"add"}',
+             "\u0000hkr\u0003\u0009",
+             head + '"seq":2,"op":"fact.add","actor":"old","ts_us":5,'
+             '"req":{"facts":[{"p":"Old","a":["add"]}]}}',
+             head + '"seq":3,"op":"fact.batch","actor":"old","ts_us":6,'
+             '"req":{"items":[{"statement":"Old(batch, one)",'
+             '"confidence":0.5},"Old(batch, two)",null],'
+             '"bad":[null,null,"line 3: invalid JSON"],' + opts +
+             ',"label":"old batch"}}'])
         st, b = self.add(self.nodes[1], "After(bad, messages)")
         self.assertEqual(st, 201, b)
         d = self.converge()
-        self.assertEqual(d[0], 90 - 2 + 1)
+        self.assertEqual(d[0], 90 - 2 + 1 + 3)
         for s in self.nodes:
-            self.assertEqual(metric(s, "hakgal_repl_skipped_total"), 3)
+            st, _, b = s.request("GET", "/v2/facts?predicate=Old")
+            self.assertEqual(st, 200, b)
+            got = {f["statement"]: f["confidence"] for f in b["facts"]}
+            self.assertEqual(got, {"Old(add)": 1.0, "Old(batch, one)": 0.5,
+                                   "Old(batch, two)": 1.0})
+        for s in self.nodes:
+            self.assertEqual(metric(s, "hakgal_repl_skipped_total"), 4)
             self.assertIn("skipped message at offset", s.output())
             st, _, b = s.request("GET", "/readyz")
             self.assertEqual(st, 200, b)
             st, _, b = s.request("GET", "/v2/stream/status")
             self.assertEqual(b["replica"]["lag"], 0, b)
-            self.assertEqual(b["replica"]["skipped"], 3, b)
+            self.assertEqual(b["replica"]["skipped"], 4, b)
 
         # --ack log: 202 once the log has it, applied soon after
         self.nodes[2].stop()
@@ -188,7 +206,7 @@ class Replicated(NodesCase):
         self.assertEqual(st, 202, b)
         self.assertTrue(b["accepted"])
         self.assertGreaterEqual(b["offset"], 0)
-        d = self.converge(facts=90 - 2 + 2)
+        d = self.converge(facts=90 - 2 + 2 + 3)
 
     def test_kill9_brokers_down_and_bootstrap(self):
         rng = random.Random(1313)

@@ -7,13 +7,16 @@
  * update of content and of metadata, delete by id and by statement, and
  * refusals (which fail alike on both); rule changes, strict mode, reason,
  * vector spaces, entity vectors and embed batches (equal rule and vector
- * digests too). Malformed commands are refused with HK_ERR_INVALID, never
+ * digests too). The binary form of fact.add and fact.batch gives the
+ * same KB and the same batch results, and refuses every truncated or
+ * damaged form. Malformed commands are refused with HK_ERR_INVALID, never
  * applied.
  */
 #include "test_store_util.h"
 
 #include <jansson.h>
 
+#include "core/buf.h"
 #include "service/service.h"
 #include "service/svc_cmd.h"
 #include "service/svc_rules.h"
@@ -232,6 +235,194 @@ static void test_malformed_commands_refused(void **state)
     assert_null(hk_svc_cmd_by_apply(hk_svc_rehash_apply));
 }
 
+/* ==== Binary form ==== */
+
+/* arg's binary form (hk_svc_cmd_pack) unpacked and applied on c at the
+ * clock of the last both(), twice (the first txn aborted: a group commit
+ * may run an apply step again, and it must read the items again from the
+ * start). Every proper prefix of the form, and the form with a byte
+ * more, is refused. Returns the result; the unpacked request goes to
+ * *keep (caller releases with the command's release). */
+static hk_err packed(kb *c, hk_svc_apply_fn fn, void *arg, void **keep)
+{
+    const hk_svc_cmd *cmd = hk_svc_cmd_by_apply(fn);
+    assert_true(hk_svc_cmd_binary(cmd));
+    hk_buf b = HK_BUF_INIT;
+    hk_error err;
+    assert_int_equal(hk_svc_cmd_pack(cmd, arg, &b, &err), HK_OK);
+    void *x = NULL;
+    for (size_t n = 0; n < b.len; n++) {
+        assert_int_equal(hk_svc_cmd_unpack(cmd, b.data, n, NULL, &x, &err),
+                         HK_ERR_INVALID);
+        assert_null(x);
+    }
+    assert_int_equal(hk_buf_append(&b, "", 1), HK_OK);
+    assert_int_equal(hk_svc_cmd_unpack(cmd, b.data, b.len, NULL, &x, &err),
+                     HK_ERR_INVALID);
+    void *darg = NULL;
+    assert_int_equal(
+        hk_svc_cmd_unpack(cmd, b.data, b.len - 1, NULL, &darg, &err), HK_OK);
+    memset(b.data, 0xEE, b.len); /* the request keeps no pointer into it */
+    hk_buf_free(&b);
+    hk_err rc = HK_OK;
+    for (int round = 0; round < 2; round++) {
+        hk_txn *t = tu_begin(c->s, true);
+        hks_txn_set_clock(t, g_clock);
+        assert_int_equal(hk_txn_set_actor(t, "tester"), HK_OK);
+        rc = cmd->apply(t, darg, &err);
+        if (round == 1 && rc == HK_OK)
+            assert_int_equal(hk_txn_commit(t, &err), HK_OK);
+        else
+            hk_txn_abort(t);
+    }
+    *keep = darg;
+    return rc;
+}
+
+/* The same batch's results, item by item. */
+static void same_results(const hk_svc_batch *x, const hk_svc_batch *y)
+{
+    assert_int_equal(x->n, y->n);
+    assert_int_equal(x->created, y->created);
+    assert_int_equal(x->existing, y->existing);
+    assert_int_equal(x->n_errs, y->n_errs);
+    for (size_t i = 0; i < x->n; i++) {
+        assert_int_equal(x->state[i], y->state[i]);
+        assert_int_equal(x->ids[i], y->ids[i]);
+    }
+    for (size_t i = 0; i < x->n_errs; i++) {
+        assert_int_equal(x->errs[i].index, y->errs[i].index);
+        assert_int_equal(x->errs[i].fault, y->errs[i].fault);
+        assert_int_equal(x->errs[i].err.code, y->errs[i].err.code);
+    }
+}
+
+/* fact.add and fact.batch in their binary form (what replicated nodes
+ * send) leave a KB identical to the JSON form and to the direct apply:
+ * items with every metadata field, a bare string, a MERGE, a statement
+ * that does not parse, an unreadable item, an item without content; the
+ * batch results are equal item by item. */
+static void test_binary_form_converges(void **state)
+{
+    (void)state;
+    kb k[3] = {{tu_tmpdir("bin-a"), NULL, NULL},
+               {tu_tmpdir("bin-b"), NULL, NULL},
+               {tu_tmpdir("bin-c"), NULL, NULL}};
+    for (int i = 0; i < 3; i++)
+        k[i].s = tu_open(k[i].dir);
+    hk_error err;
+    void *keep = NULL;
+
+    hk_statement st[2] = {st_of("Likes(ann, \"blue sky\")"),
+                          st_of("Part(car, wheel)")};
+    const char *tags[] = {"t1", "t2"};
+    hk_fact_meta meta = {.fields = HK_META_CONFIDENCE | HK_META_SOURCE |
+                                   HK_META_TAGS | HK_META_CONTEXT |
+                                   HK_META_TIMES,
+                         .confidence = 0.1 + 0.2,
+                         .source = "src",
+                         .n_tags = 2,
+                         .tags = tags,
+                         .context_json = "{\"k\":[1,2.5,\"x\"]}",
+                         .created_us = 1700000000000000,
+                         .updated_us = 1700000000000001};
+    hk_fact_id ids[2];
+    bool created[2];
+    hk_svc_add add = {
+        .st = st, .n = 2, .meta = &meta, .ids = ids, .created = created};
+    assert_int_equal(both(&k[0], &k[1], hk_svc_fact_add_apply, &add), HK_OK);
+    assert_int_equal(packed(&k[2], hk_svc_fact_add_apply, &add, &keep), HK_OK);
+    assert_int_equal(((hk_svc_add *)keep)->ids[1], ids[1]);
+    hk_svc_cmd_by_apply(hk_svc_fact_add_apply)->release(keep);
+    same(&k[0], &k[1], 2);
+    same(&k[0], &k[2], 2);
+
+    json_t *items[8] = {
+        json_pack("{s:s, s:f, s:s, s:[s,s], s:{s:i}}", "statement",
+                  "B(one, \"two words\")", "confidence", 0.7, "source", "feed",
+                  "tags", "x", "y", "context", "n", 3),
+        json_string("Part(car, wheel)"),
+        json_pack("{s:s}", "statement", "not a statement"),
+        NULL,
+        json_pack("{s:s, s:n}", "statement", "B(two)", "source"),
+        json_pack("{s:f}", "confidence", 0.5),
+        json_integer(7),
+        json_string("B(three, 3.5, -2)")};
+    char *bad[8] = {NULL, NULL, NULL, "line 4: invalid JSON",
+                    NULL, NULL, NULL, NULL};
+    hk_svc_batch bt = {.items = items,
+                       .bad = bad,
+                       .n = 8,
+                       .opts = {.allow_string = true, .need_statement = true},
+                       .label = "bin batch"};
+    assert_int_equal(hk_svc_batch_init(&bt, 8, &err), HK_OK);
+    assert_int_equal(both(&k[0], &k[1], hk_svc_fact_batch_apply, &bt), HK_OK);
+    assert_int_equal(bt.created, 3);
+    assert_int_equal(bt.existing, 1);
+    assert_int_equal(bt.n_errs, 4);
+    assert_int_equal(packed(&k[2], hk_svc_fact_batch_apply, &bt, &keep), HK_OK);
+    same_results(&bt, keep);
+    hk_svc_cmd_by_apply(hk_svc_fact_batch_apply)->release(keep);
+    same(&k[0], &k[1], 5);
+    same(&k[0], &k[2], 5);
+
+    /* content optional: an item without it fails in the store, alike */
+    bt.opts.need_statement = false;
+    bt.label = NULL;
+    assert_int_equal(both(&k[0], &k[1], hk_svc_fact_batch_apply, &bt), HK_OK);
+    assert_int_equal(packed(&k[2], hk_svc_fact_batch_apply, &bt, &keep), HK_OK);
+    same_results(&bt, keep);
+    hk_svc_cmd_by_apply(hk_svc_fact_batch_apply)->release(keep);
+    same(&k[0], &k[2], 5);
+    hk_svc_batch_free(&bt);
+    for (int i = 0; i < 8; i++)
+        json_decref(items[i]);
+
+    /* a wrong item tag or fault, and a form of another command */
+    const hk_svc_cmd *bc = hk_svc_cmd_by_apply(hk_svc_fact_batch_apply);
+    const uint8_t wrong_tag[] = {1,    1, 0, 0, 0, 0xFF, 0xFF, 0xFF,
+                                 0xFF, 3, 2, 0, 0, 0,    0};
+    /* metadata packed although no field is set */
+    uint8_t no_fields[21 + 4 + 8 + 4 + 1 + 4 + 16] = {
+        1, 1, 0, 0,   0, 0xFF, 0xFF, 0xFF, 0xFF, 2,  1,
+        0, 0, 0, 'P', 1, 1,    0,    0,    0,    'a'};
+    memset(no_fields + 21 + 12, 0xFF, 4); /* no source */
+    memset(no_fields + 21 + 17, 0xFF, 4); /* no context */
+    assert_int_equal(
+        hk_svc_cmd_unpack(hk_svc_cmd_by_apply(hk_svc_fact_batch_apply),
+                          no_fields, sizeof no_fields, NULL, &keep, &err),
+        HK_ERR_INVALID);
+    no_fields[21] = 1; /* HK_META_CONFIDENCE: now a valid form */
+    assert_int_equal(
+        hk_svc_cmd_unpack(hk_svc_cmd_by_apply(hk_svc_fact_batch_apply),
+                          no_fields, sizeof no_fields, NULL, &keep, &err),
+        HK_OK);
+    hk_svc_cmd_by_apply(hk_svc_fact_batch_apply)->release(keep);
+    const uint8_t wrong_fault[] = {1,    1, 0, 0, 0, 0xFF, 0xFF, 0xFF,
+                                   0xFF, 1, 0, 0, 0, 0,    0};
+    const uint8_t good[] = {1,    1, 0, 0, 0, 0xFF, 0xFF, 0xFF,
+                            0xFF, 1, 2, 0, 0, 0,    0};
+    assert_int_equal(
+        hk_svc_cmd_unpack(bc, wrong_tag, sizeof wrong_tag, NULL, &keep, &err),
+        HK_ERR_INVALID);
+    assert_int_equal(hk_svc_cmd_unpack(bc, wrong_fault, sizeof wrong_fault,
+                                       NULL, &keep, &err),
+                     HK_ERR_INVALID);
+    assert_int_equal(
+        hk_svc_cmd_unpack(bc, good, sizeof good, NULL, &keep, &err), HK_OK);
+    bc->release(keep);
+    assert_false(hk_svc_cmd_binary(hk_svc_cmd_by_name("fact.delete")));
+    assert_false(hk_svc_cmd_packable(bc)); /* the log keeps batches in JSON */
+
+    for (int i = 0; i < 2; i++)
+        hk_statement_release(&st[i]);
+    for (int i = 0; i < 3; i++) {
+        hk_store_close(k[i].s);
+        tu_rmrf(k[i].dir);
+        free(k[i].dir);
+    }
+}
+
 /* The rule and vector commands: both KBs opened as the product opens
  * them (rules and vectors attached); every rule change, strict mode,
  * reason, space create and drop, entity vectors and an embed batch give
@@ -353,6 +544,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_command_converges),
         cmocka_unit_test(test_malformed_commands_refused),
+        cmocka_unit_test(test_binary_form_converges),
         cmocka_unit_test(test_rules_and_vectors_converge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

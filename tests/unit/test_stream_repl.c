@@ -4,8 +4,9 @@
  * audit head) however they are grouped into transactions; two replicators
  * on librdkafka's mock cluster (3 brokers) that both write converge to
  * equal digests, resume after a restart without applying anything twice,
- * skip messages that are not commands, and refuse a topic with more than
- * one partition. Apply commits without fsync (hks_txn_set_no_sync, a
+ * skip messages that are not commands, apply commands in the binary
+ * form as the JSON ones, and refuse a topic with more than one
+ * partition. Apply commits without fsync (hks_txn_set_no_sync, a
  * node with sync_ms) count as durable only once synced, and a stopped
  * replicator leaves its KB synced.
  */
@@ -228,12 +229,16 @@ static hk_err apply(void *ctx, hk_txn *t, const hkst_repl_msg *m, hk_error *err)
     }
     if (strcmp(m->op, "add") != 0)
         return hk_error_set(err, HK_ERR_UNSUPPORTED, "op %s", m->op);
-    const char *text = json_string_value(json_object_get(m->req, "statement"));
+    /* the JSON form's request, or the binary form's bytes: the text */
+    const char *text =
+        m->req ? json_string_value(json_object_get(m->req, "statement"))
+               : m->bin;
+    size_t len = m->req ? (text ? strlen(text) : 0) : m->bin_len;
     if (!text) return hk_error_set(err, HK_ERR_INVALID, "no statement");
     hk_statement st;
     hk_fact_id id;
     bool created;
-    hk_err e = hk_statement_parse(text, strlen(text), &st, err);
+    hk_err e = hk_statement_parse(text, len, &st, err);
     if (e) return e;
     e = hk_store_add(t, &st, NULL, &id, &created, err);
     hk_statement_release(&st);
@@ -308,8 +313,9 @@ static void agree_then_stop(node *a, node *b, uint64_t facts,
     rd_kafka_destroy(rk);
 }
 
-/* Produces a message that is not a command to topic cmds of mc. */
-static void produce_junk(rd_kafka_mock_cluster_t *mc)
+/* Produces value[0..len) to topic cmds of mc. */
+static void produce_bytes(rd_kafka_mock_cluster_t *mc, const void *value,
+                          size_t len)
 {
     char errstr[256];
     rd_kafka_conf_t *pc = rd_kafka_conf_new();
@@ -321,12 +327,18 @@ static void produce_junk(rd_kafka_mock_cluster_t *mc)
         rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr);
     assert_non_null(prod);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(prod, "cmds", NULL);
-    assert_int_equal(
-        rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, "junk", 4, NULL, 0, NULL),
-        0);
+    assert_int_equal(rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY,
+                                      (void *)value, len, NULL, 0, NULL),
+                     0);
     assert_int_equal(rd_kafka_flush(prod, 10000), 0);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(prod);
+}
+
+/* A message that is not a command. */
+static void produce_junk(rd_kafka_mock_cluster_t *mc)
+{
+    produce_bytes(mc, "junk", 4);
 }
 
 static void test_replicate(void **state)
@@ -427,7 +439,39 @@ static void test_replicate(void **state)
     hkst_repl_stats_get(b.r, &sb);
     assert_int_equal(sb.applied, 20); /* nothing applied twice */
     assert_int_equal(sb.skipped, 1);
-    agree_then_stop(&a, &b, 110, mc, rk);
+
+    /* commands in the binary form apply as the JSON ones do; binary
+     * messages cut short, or of another version, are skipped */
+    const char *bin = "R(packed, \"two words\")";
+    assert_int_equal(hkst_repl_produce_packed(a.r, 300, "add", "na", bin,
+                                              strlen(bin), NULL, &err),
+                     HK_OK);
+    assert_int_equal(
+        hkst_repl_produce_packed(b.r, 1, "add", "", "R(b)", 4, NULL, &err),
+        HK_OK);
+    assert_int_equal(
+        hkst_repl_produce_packed(a.r, 301, "add", "na", "", 0, NULL, &err),
+        HK_ERR_INVALID);
+    uint8_t cut[40] = {0, 'h', 'k', 'r', 3};
+    produce_bytes(mc, cut, 5);
+    produce_bytes(mc, cut, sizeof cut); /* op and actor empty */
+    cut[4] = 4;
+    produce_bytes(mc, cut, sizeof cut);
+    wait_applied(&a, 128);
+    wait_applied(&b, 26);
+    hkst_repl_stats_get(a.r, &sa);
+    assert_int_equal(sa.skipped, 5);
+    hkst_repl_stats_get(b.r, &sb);
+    assert_int_equal(sb.applied, 22);
+    assert_int_equal(sb.skipped, 4);
+    hk_txn *t = tu_begin(b.s, false);
+    hk_statement st;
+    hk_fact_id id;
+    assert_int_equal(hk_statement_parse(bin, strlen(bin), &st, &err), HK_OK);
+    assert_int_equal(hk_store_find(t, &st, &id, &err), HK_OK);
+    hk_statement_release(&st);
+    hk_txn_abort(t);
+    agree_then_stop(&a, &b, 112, mc, rk);
 }
 
 /* An apply txn takes the commands that arrived while it ran: 20 commands
