@@ -119,6 +119,8 @@ typedef struct hk_server_config {
     uint32_t repl_max_lag;    /* --replicate-max-lag, 0 = 1000 */
     uint32_t repl_sync_ms;    /* --replicate-sync-ms: fsync period of the
                                  apply, 0 = fsync every apply commit */
+    char repl_commands[16];   /* --replicate-commands binary|json, "" =
+                                 binary */
 } hk_server_config;
 
 /* Read-only after start-up; valid as long as the server. */

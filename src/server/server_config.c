@@ -133,6 +133,11 @@ static const opt_def k_opts[] = {
      "with --replicate: fsync applied commands at most every MS ms, not at "
      "every apply commit (the log holds them; opt-in, a system crash "
      "may damage the file; default 0 = every commit)"},
+    {"replicate-commands", OPT_STR, F(repl_commands), S(repl_commands), 0,
+     "binary|json",
+     "with --replicate: the form of fact adds and batches in the log: "
+     "binary (default) or json, which nodes of a version before the binary "
+     "form also apply (during a rolling upgrade)"},
     {"grpc-listen", OPT_STR, F(grpc_listen), S(grpc_listen), 0, "HOST:PORT",
      "also serve gRPC (hakgal.v2, docs/GRPC.md) on this address (default "
      "off; port 0 = any free)"},

@@ -69,6 +69,7 @@ typedef struct repl_job {
 struct hk_repl_srv {
     hkst_repl *r;         /* the replicator */
     bool ack_log;         /* --ack log */
+    bool json_only;       /* --replicate-commands json */
     pthread_mutex_t lock; /* guards pending and next_seq */
     repl_job *pending;    /* parked jobs */
     uint64_t next_seq;    /* last command number used */
@@ -229,12 +230,15 @@ static void cb_delivered(void *ctx, uint64_t seq, int64_t offset,
 }
 
 /* Produces cmd's request sarg as command seq: in its binary form when it
- * has one (no JSON tree, and the nodes decode no JSON), else as JSON. */
+ * has one (no JSON tree, and the nodes decode no JSON), else as JSON; as
+ * JSON always with --replicate-commands json, which nodes of a version
+ * before the binary form apply too (they skip a binary command, so a
+ * cluster upgraded node by node must not send one until all are new). */
 static hk_err produce_cmd(struct hk_repl_srv *rs, uint64_t seq,
                           const hk_svc_cmd *cmd, const void *sarg,
                           const char *actor, const char *tp, hk_error *err)
 {
-    if (!hk_svc_cmd_binary(cmd)) {
+    if (rs->json_only || !hk_svc_cmd_binary(cmd)) {
         json_t *req = NULL;
         hk_err e = cmd->encode(sarg, &req, err);
         if (e) return e;
@@ -356,6 +360,19 @@ hk_err hk_server_repl_write_sync(hk_server *srv, hk_write_fn fn, void *arg,
 
 /* ==== Start, stop, readiness, metrics ==== */
 
+/* HK_OK when setting `field` is unset ("") or one of a and b. */
+static hk_err check_choice(const char *field, const char *value, const char *a,
+                           const char *b, hk_error *err)
+{
+    if (!value[0] || strcmp(value, a) == 0 || strcmp(value, b) == 0)
+        return HK_OK;
+    hk_err e =
+        hk_error_set(err, HK_ERR_INVALID, "%s must be %s or %s, not '%s'",
+                     field, a, b, value);
+    snprintf(err->field, sizeof err->field, "%s", field);
+    return e;
+}
+
 hk_err hk_server_repl_start(hk_server *srv, hk_error *err)
 {
     if (!srv->cfg.repl_url[0]) return HK_OK;
@@ -365,14 +382,10 @@ hk_err hk_server_repl_start(hk_server *srv, hk_error *err)
         snprintf(err->field, sizeof err->field, "replicate");
         return e;
     }
-    if (srv->cfg.repl_ack[0] && strcmp(srv->cfg.repl_ack, "applied") != 0 &&
-        strcmp(srv->cfg.repl_ack, "log") != 0) {
-        e = hk_error_set(err, HK_ERR_INVALID,
-                         "ack must be applied or log, not '%s'",
-                         srv->cfg.repl_ack);
-        snprintf(err->field, sizeof err->field, "ack");
+    if ((e = check_choice("ack", srv->cfg.repl_ack, "applied", "log", err)) ||
+        (e = check_choice("replicate-commands", srv->cfg.repl_commands,
+                          "binary", "json", err)))
         return e;
-    }
     if (srv->cfg.follow_url[0]) {
         e = hk_error_set(err, HK_ERR_INVALID,
                          "--replicate and --follow exclude each other");
@@ -383,6 +396,7 @@ hk_err hk_server_repl_start(hk_server *srv, hk_error *err)
     if (!rs) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&rs->lock, NULL);
     rs->ack_log = strcmp(srv->cfg.repl_ack, "log") == 0;
+    rs->json_only = strcmp(srv->cfg.repl_commands, "json") == 0;
     srv->repl_incarnation = (uint64_t)hk_now_us();
     srv->repl = rs; /* before the callbacks can run */
     hkst_repl_options o = {.node_id = srv->cfg.node_id,

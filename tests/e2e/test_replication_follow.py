@@ -111,6 +111,28 @@ def produce_raw(bootstrap, values):
     assert r.returncode == 0, r.stderr
 
 
+def consume_raw(bootstrap):
+    """Every message of the topic so far (bytes as latin-1 text), with a
+    real Kafka client."""
+    code = ("import sys, json\n"
+            "from confluent_kafka import Consumer, TopicPartition\n"
+            "c = Consumer({'bootstrap.servers': sys.argv[1],\n"
+            "              'group.id': 'raw', 'enable.auto.commit': False})\n"
+            "lo, hi = c.get_watermark_offsets(TopicPartition(%r, 0), 30)\n"
+            "c.assign([TopicPartition(%r, 0, lo)])\n"
+            "out = []\n"
+            "while len(out) < hi - lo:\n"
+            "    m = c.poll(30)\n"
+            "    assert m is not None and not m.error(), m\n"
+            "    out.append(m.value().decode('latin-1'))\n"
+            "c.close()\n"
+            "print(json.dumps(out))\n" % (TOPIC, TOPIC))
+    r = subprocess.run(["/usr/bin/python3", "-c", code, bootstrap],
+                       capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
 @unittest.skipUnless(MOCK and os.path.exists(MOCK), "HK_KAFKA_MOCK_BIN unset")
 @unittest.skipUnless(have_client(), "python3-confluent-kafka not installed")
 class Follow(unittest.TestCase):

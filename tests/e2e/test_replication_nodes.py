@@ -192,14 +192,17 @@ class Replicated(NodesCase):
             self.assertEqual(b["replica"]["lag"], 0, b)
             self.assertEqual(b["replica"]["skipped"], 4, b)
 
-        # --ack log: 202 once the log has it, applied soon after
+        # --ack log: 202 once the log has it, applied soon after; and
+        # --replicate-commands json: fact adds as JSON commands, which
+        # nodes of a version before the binary form apply too
         self.nodes[2].stop()
         self.dead.append(self.nodes[2])
         # (the settings from a config file this time)
         conf = os.path.join(self.nodes[2].root, "node3.conf")
         with open(conf, "w") as f:
             f.write("replicate = %s\nnode-id = 3\nack = log\n"
-                    "replicate-timeout-ms = 8000\n" % self.url)
+                    "replicate-timeout-ms = 8000\n"
+                    "replicate-commands = json\n" % self.url)
         self.nodes[2] = Server(args=["--config", conf],
                                data=self.nodes[2].data)
         st, b = self.add(self.nodes[2], "Logged(x)")
@@ -207,6 +210,15 @@ class Replicated(NodesCase):
         self.assertTrue(b["accepted"])
         self.assertGreaterEqual(b["offset"], 0)
         d = self.converge(facts=90 - 2 + 2 + 3)
+        msgs = test_replication_follow.consume_raw(self.mock.bootstrap)
+        logged = [m for m in msgs if "Logged" in m]
+        self.assertEqual(len(logged), 1, logged)
+        self.assertTrue(logged[0].startswith('{"hakgal":"hakgal.replicate"'),
+                        logged[0][:80])
+        self.assertIn('"op":"fact.add"', logged[0])
+        # the other nodes' adds went in the binary form
+        self.assertTrue(any(m.startswith("\u0000hkr") and "After" in m
+                            for m in msgs))
 
     def test_kill9_brokers_down_and_bootstrap(self):
         rng = random.Random(1313)

@@ -454,6 +454,25 @@ static void mix_pages(const char *durable, const char *current, const char *out,
     free(c);
 }
 
+/* A power loss after run_and_kill(dir, snap, ...): a copy of dir whose
+ * data.mdb mixes the pages of snap and of dir's at random (seed) recovers
+ * with every acknowledged group. */
+static void recover_mixed(const char *dir, const char *snap, uint32_t acked,
+                          unsigned seed)
+{
+    char *mix = tu_tmpdir("walmix");
+    char cmd[4400], path[1100], out[1100];
+    snprintf(cmd, sizeof cmd, "cp '%s'/* '%s'/", dir, mix);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    snprintf(out, sizeof out, "%s/data.mdb", mix);
+    mix_pages(snap, path, out, seed);
+    hks_wal_report rep;
+    recover_and_check(mix, acked, &rep);
+    tu_rmrf(mix);
+    free(mix);
+}
+
 static void test_power_loss(void **state)
 {
     (void)state;
@@ -467,20 +486,8 @@ static void test_power_loss(void **state)
         uint32_t acked = run_and_kill(dir, snap, GROUPS_MAX, kill_after, 5);
         struct stat sb;
         assert_int_equal(stat(snap, &sb), 0);
-        for (unsigned seed = 1; seed <= 3; seed++) {
-            char *mix = tu_tmpdir("walmix");
-            char cmd[4400];
-            snprintf(cmd, sizeof cmd, "cp '%s'/* '%s'/", dir, mix);
-            assert_int_equal(system(cmd), 0);
-            snprintf(path, sizeof path, "%s/data.mdb", dir);
-            char out[1100];
-            snprintf(out, sizeof out, "%s/data.mdb", mix);
-            mix_pages(snap, path, out, seed + 10u * (unsigned)round);
-            hks_wal_report rep;
-            recover_and_check(mix, acked, &rep);
-            tu_rmrf(mix);
-            free(mix);
-        }
+        for (unsigned seed = 1; seed <= 3; seed++)
+            recover_mixed(dir, snap, acked, seed + 10u * (unsigned)round);
         /* the durable image alone is a power loss too */
         char *only = tu_tmpdir("waldur");
         char cmd[4400];
@@ -740,23 +747,12 @@ static void test_ring_wrap(void **state)
     srand(4242);
     for (int round = 0; round < 1; round++) {
         char *dir = tu_tmpdir("walringpl");
-        char snap[1100], path[1100];
+        char snap[1100];
         snprintf(snap, sizeof snap, "%s.durable", dir);
         uint32_t kill_after = 150 + (uint32_t)(rand() % 200);
         uint32_t acked = run_and_kill(dir, snap, GROUPS_MAX, kill_after, 5);
         assert_true(wal_size(dir) <= ring);
-        char *mix = tu_tmpdir("walringmix");
-        char cmd[4400];
-        snprintf(cmd, sizeof cmd, "cp '%s'/* '%s'/", dir, mix);
-        assert_int_equal(system(cmd), 0);
-        snprintf(path, sizeof path, "%s/data.mdb", dir);
-        char out[1100];
-        snprintf(out, sizeof out, "%s/data.mdb", mix);
-        mix_pages(snap, path, out, 99u + (unsigned)round);
-        hks_wal_report rep;
-        recover_and_check(mix, acked, &rep);
-        tu_rmrf(mix);
-        free(mix);
+        recover_mixed(dir, snap, acked, 99u + (unsigned)round);
         unlink(snap);
         tu_rmrf(dir);
         free(dir);

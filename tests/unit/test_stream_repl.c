@@ -341,18 +341,26 @@ static void produce_junk(rd_kafka_mock_cluster_t *mc)
     produce_bytes(mc, "junk", 4);
 }
 
-static void test_replicate(void **state)
+/* A mock cluster of 3 brokers with the one-partition topic `topic`,
+ * owned by the handle *rk (destroy mc, then *rk). */
+static rd_kafka_mock_cluster_t *mock_start(const char *topic, rd_kafka_t **rk)
 {
-    (void)state;
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
-    rd_kafka_t *rk =
-        rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    assert_non_null(rk);
-    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, 3);
+    *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    assert_non_null(*rk);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(*rk, 3);
     assert_non_null(mc);
-    assert_int_equal(rd_kafka_mock_topic_create(mc, "cmds", 1, 3), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, topic, 1, 3), 0);
+    return mc;
+}
+
+static void test_replicate(void **state)
+{
+    (void)state;
+    rd_kafka_t *rk;
+    rd_kafka_mock_cluster_t *mc = mock_start("cmds", &rk);
     assert_int_equal(rd_kafka_mock_topic_create(mc, "wide", 4, 3), 0);
     char url[512];
     hkst_url u;
@@ -481,15 +489,9 @@ static void test_replicate(void **state)
 static void test_txn_takes_arrivals(void **state)
 {
     (void)state;
-    char errstr[256], url[512], body[64];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
-    rd_kafka_t *rk =
-        rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    assert_non_null(rk);
-    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, 3);
-    assert_non_null(mc);
-    assert_int_equal(rd_kafka_mock_topic_create(mc, "grow", 1, 3), 0);
+    char url[512], body[64];
+    rd_kafka_t *rk;
+    rd_kafka_mock_cluster_t *mc = mock_start("grow", &rk);
     snprintf(url, sizeof url, "kafka://%s/grow",
              rd_kafka_mock_cluster_bootstraps(mc));
     hkst_url u;
