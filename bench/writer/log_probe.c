@@ -5,7 +5,7 @@
  * and without a neighbour that writes pages the way LMDB's unsynced
  * commits and the checkpoint do.
  *
- *   cc -O2 -pthread -o build/log_probe bench/writer/log_probe.c
+ *   make build      (builds build/log_probe)
  *   build/log_probe DIR [SECONDS] [RECORD_BYTES] [NEIGHBOUR_MB_PER_S]
  *
  * Defaults: 20 s, 5120-byte records (a group of ~35 single-fact POSTs),
