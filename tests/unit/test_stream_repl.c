@@ -343,6 +343,19 @@ static void produce_junk(rd_kafka_mock_cluster_t *mc)
 
 /* A mock cluster of 3 brokers with the one-partition topic `topic`,
  * owned by the handle *rk (destroy mc, then *rk). */
+/* Produces the JSON command `add` of "PRED(PREFIXi)" as node `origin`. */
+static void produce_add(node *n, uint64_t seq, const char *origin,
+                        const char *pred, const char *prefix, int i)
+{
+    char body[64];
+    hk_error err;
+    snprintf(body, sizeof body, "{\"statement\":\"%s(%s%d)\"}", pred,
+             prefix, i);
+    assert_int_equal(hkst_repl_produce(n->r, seq, "add", origin,
+                                       json_loads(body, 0, NULL), NULL, &err),
+                     HK_OK);
+}
+
 static rd_kafka_mock_cluster_t *mock_start(const char *topic, rd_kafka_t **rk)
 {
     char errstr[256];
@@ -389,18 +402,9 @@ static void test_replicate(void **state)
     assert_int_equal(node_start(&b, &u, 2, &err), HK_OK);
 
     /* both write, interleaved; the same statement from both (a MERGE) */
-    char body[64];
     for (int i = 0; i < 50; i++) {
-        snprintf(body, sizeof body, "{\"statement\":\"Q(a%d)\"}", i);
-        assert_int_equal(hkst_repl_produce(a.r, (uint64_t)i + 1, "add", "na",
-                                           json_loads(body, 0, NULL), NULL,
-                                           &err),
-                         HK_OK);
-        snprintf(body, sizeof body, "{\"statement\":\"Q(b%d)\"}", i % 40);
-        assert_int_equal(hkst_repl_produce(b.r, (uint64_t)i + 1, "add", "nb",
-                                           json_loads(body, 0, NULL), NULL,
-                                           &err),
-                         HK_OK);
+        produce_add(&a, (uint64_t)i + 1, "na", "Q", "a", i);
+        produce_add(&b, (uint64_t)i + 1, "nb", "Q", "b", i % 40);
     }
     wait_applied(&a, 100);
     wait_applied(&b, 100);
@@ -434,11 +438,7 @@ static void test_replicate(void **state)
             wait_applied(&a, 112);
             produce_junk(mc);
         }
-        snprintf(body, sizeof body, "{\"statement\":\"R(a%d)\"}", i);
-        assert_int_equal(hkst_repl_produce(a.r, (uint64_t)i + 200, "add", "na",
-                                           json_loads(body, 0, NULL), NULL,
-                                           &err),
-                         HK_OK);
+        produce_add(&a, (uint64_t)i + 200, "na", "R", "a", i);
     }
     wait_applied(&a, 123);
     assert_int_equal(node_start(&b, &u, 2, &err), HK_OK);
@@ -489,7 +489,7 @@ static void test_replicate(void **state)
 static void test_txn_takes_arrivals(void **state)
 {
     (void)state;
-    char url[512], body[64];
+    char url[512];
     rd_kafka_t *rk;
     rd_kafka_mock_cluster_t *mc = mock_start("grow", &rk);
     snprintf(url, sizeof url, "kafka://%s/grow",
@@ -518,11 +518,7 @@ static void test_txn_takes_arrivals(void **state)
     }
     usleep(100000);
     for (int i = 0; i < 20; i++) {
-        snprintf(body, sizeof body, "{\"statement\":\"G(g%d)\"}", i);
-        assert_int_equal(hkst_repl_produce(a.r, (uint64_t)i + 2, "add", "na",
-                                           json_loads(body, 0, NULL), NULL,
-                                           &err),
-                         HK_OK);
+        produce_add(&a, (uint64_t)i + 2, "na", "G", "g", i);
     }
     wait_applied(&a, 21);
     hkst_repl_stats st;
