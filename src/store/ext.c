@@ -195,6 +195,20 @@ static hk_err create_db(hk_store *s, const char *name, unsigned flags,
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc) goto lmdb;
+    /* Synced by LMDB (no hk_txn: writer_mu is held): under the
+     * write-ahead log it must become the checkpoint, or a replay would
+     * find the next record's txn one too far; and it is durable. */
+    if (hks_wal_active(s) && (rc = hks_wal_synced_commit(s)))
+        return hk_error_set(err, HK_ERR_IO,
+                            "store: registering database '%s': the "
+                            "write-ahead log could not checkpoint (%s)",
+                            name, strerror(rc));
+    uint64_t done = (uint64_t)((int64_t)txnid + s->txnid_base);
+    if (s->opt.defer_meta_sync && !s->opt.no_sync && !hks_wal_active(s))
+        done--; /* its meta page is synced by the next commit (store.c) */
+    uint64_t cur = atomic_load(&s->durable);
+    while (cur < done && !atomic_compare_exchange_weak(&s->durable, &cur, done))
+        ;
     /* Only meta changed: the writer caches stay valid when they were. */
     if (s->writer_txnid + 1 == txnid) s->writer_txnid = txnid;
     hks_module_db *m = &s->mod[s->n_mod];

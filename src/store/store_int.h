@@ -503,6 +503,11 @@ void hks_wal_write_end(hk_txn *t);
  * at it. Returns LMDB's code of the commit; a failure of the log after a
  * successful commit is handled inside (the commit is synced instead). */
 int hks_wal_commit(hk_txn *t);
+/* After a commit that LMDB synced outside hk_txn (a module database's
+ * registration, ext.c), writer_mu held: that commit becomes the
+ * checkpoint, as every synced commit does, so that the log's records
+ * follow it without a gap. 0 or an errno (the log then refuses writes). */
+int hks_wal_synced_commit(hk_store *s);
 /* hk_store_sync of a store with an active log: syncs the log. */
 hk_err hks_wal_sync(hk_store *s, hk_error *err);
 /* Online compaction: before data.mdb is replaced (writer_mu held), a

@@ -1117,6 +1117,25 @@ static int append(hk_store *s, hks_wal *w, hk_txn *t)
     return 0;
 }
 
+int hks_wal_synced_commit(hk_store *s)
+{
+    hks_wal *w = s->wal;
+    hk_error err;
+    hk_error_clear(&err);
+    stat_add(&w->st.synced_commits, 1);
+    ckpt c;
+    pthread_mutex_lock(&w->ckpt_mu);
+    hk_err e = ckpt_mark(s, w, &c, &err);
+    if (!e) e = ckpt_write(s, w, &c, false, 0, w->epoch, c.start, &err);
+    pthread_mutex_unlock(&w->ckpt_mu);
+    if (e) {
+        atomic_store(&w->failed, true);
+        fprintf(stderr, "hakgal: write-ahead log: %s\n", err.message);
+        return EIO;
+    }
+    return 0;
+}
+
 int hks_wal_commit(hk_txn *t)
 {
     hk_store *s = t->s;
@@ -1162,18 +1181,7 @@ int hks_wal_commit(hk_txn *t)
         return e;
     }
     /* Synced by LMDB: the checkpoint is here. */
-    stat_add(&w->st.synced_commits, 1);
-    ckpt c;
-    pthread_mutex_lock(&w->ckpt_mu);
-    hk_err e = ckpt_mark(s, w, &c, &err);
-    if (!e) e = ckpt_write(s, w, &c, false, 0, w->epoch, c.start, &err);
-    pthread_mutex_unlock(&w->ckpt_mu);
-    if (e) {
-        atomic_store(&w->failed, true);
-        fprintf(stderr, "hakgal: write-ahead log: %s\n", err.message);
-        return EIO;
-    }
-    return 0;
+    return hks_wal_synced_commit(s);
 }
 
 hk_err hks_wal_sync(hk_store *s, hk_error *err)

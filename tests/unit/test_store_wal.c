@@ -213,6 +213,8 @@ static void test_record_tails(void **state)
 static const char *g_snapshot; /* durable image path (child only) */
 static uint32_t g_compact_at;  /* group before which the child compacts
                                   online (0: never) */
+static uint32_t g_register_at; /* group before which the child registers a
+                                  module database (0: never) */
 
 /* Copies data.mdb to g_snapshot (temporary file + rename, so the image
  * is always a whole one). */
@@ -255,6 +257,12 @@ static uint32_t run_and_kill(const char *dir, const char *snapshot,
             if (g_compact_at && g == g_compact_at &&
                 hk_store_compact_online(s, &cr, &err)) {
                 fprintf(stderr, "child: compact: %s\n", err.message);
+                _exit(2);
+            }
+            hks_db late;
+            if (g_register_at && g == g_register_at &&
+                hks_db_register(s, "test.late", 0, &late, &err)) {
+                fprintf(stderr, "child: register: %s\n", err.message);
                 _exit(2);
             }
             if (hk_txn_begin(s, true, &t, &err) || apply_group(t, &r, &err)) {
@@ -401,6 +409,32 @@ static void test_kill_and_replay(void **state)
         tu_rmrf(dir);
         free(dir);
     }
+}
+
+/* A module database registered while the log runs (its own synced LMDB
+ * commit, outside hk_txn) becomes a checkpoint, so the records after it
+ * replay without a gap in the txn ids. */
+static void test_module_db_mid_log(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("walreg");
+    g_register_at = 10;
+    uint32_t acked = run_and_kill(dir, NULL, GROUPS_MAX, 30, 600000);
+    g_register_at = 0;
+    assert_true(acked >= 30);
+    hks_wal_report rep;
+    uint32_t n = recover_and_check(dir, acked, &rep);
+    assert_true(rep.records > 0);
+    assert_true(n >= acked);
+    hk_store_options o = {0};
+    hk_store *s = NULL;
+    hk_error err;
+    assert_int_equal(hk_store_open(dir, &o, &s, &err), HK_OK);
+    hks_db late;
+    assert_int_equal(hks_db_find(s, "test.late", &late, &err), HK_OK);
+    hk_store_close(s);
+    tu_rmrf(dir);
+    free(dir);
 }
 
 /* Copies file from to to. */
@@ -767,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_record_tails),
         cmocka_unit_test(test_second_writer_busy),
         cmocka_unit_test(test_kill_and_replay),
+        cmocka_unit_test(test_module_db_mid_log),
         cmocka_unit_test(test_torn_tail),
         cmocka_unit_test(test_power_loss),
         cmocka_unit_test(test_compact_online_then_kill),
