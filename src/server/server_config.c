@@ -690,11 +690,10 @@ hk_err hk_config_load(hk_server_config *cfg, int argc, char **argv,
     if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0'))
         return hk_error_set(err, HK_ERR_INVALID,
                             "--tls-cert and --tls-key go together");
-    if (cfg->wal && (cfg->no_sync || cfg->stream_url[0] || cfg->follow_url[0] ||
-                     cfg->repl_url[0]))
+    if (cfg->wal && (cfg->no_sync || cfg->follow_url[0] || cfg->repl_url[0]))
         return hk_error_set(err, HK_ERR_INVALID,
                             "--wal cannot be combined with --no-sync, "
-                            "--stream, --follow or --replicate");
+                            "--follow or --replicate");
     if (cfg->default_limit > cfg->max_limit)
         cfg->default_limit = cfg->max_limit;
     return HK_OK;

@@ -1190,6 +1190,19 @@ void hks_txn_set_no_sync(hk_txn *t)
     if (t && t->write) t->no_sync = true;
 }
 
+uint64_t hks_txn_snapshot(const hk_txn *t)
+{
+    if (!t || !t->active) return 0;
+    /* a write txn's own id is the commit it will make; it sees the one
+     * before */
+    size_t id = mdb_txn_id(t->txn) - (t->write ? 1u : 0u);
+    hk_store *s = t->s;
+    pthread_mutex_lock(&s->env_mu);
+    int64_t base = s->txnid_base;
+    pthread_mutex_unlock(&s->env_mu);
+    return (uint64_t)((int64_t)id + base);
+}
+
 int64_t hks_txn_now(const hk_txn *t)
 {
     return t && t->clock_us > 0 ? t->clock_us : hk_now_us();

@@ -235,6 +235,11 @@ int64_t hks_txn_now(const hk_txn *t);
  * hk_store_durable_commit does not count such a commit until a sync. */
 void hks_txn_set_no_sync(hk_txn *t);
 
+/* The commit that txn t sees (numbered as hk_store_last_commit numbers
+ * them): for a read txn, the newest commit of its snapshot. Compared with
+ * hk_store_durable_commit, it says whether everything t reads is durable. */
+uint64_t hks_txn_snapshot(const hk_txn *t);
+
 /* Ends bulk mode (hk_txn_set_bulk) inside write txn t: records now the
  * import entry its commit would record for the facts created since, so
  * that several batches share one transaction with the audit entries they

@@ -18,6 +18,15 @@
  *      retry_ms everything after the last acknowledged batch is produced
  *      again.
  *
+ * Only durable events are published: a commit is visible before it is
+ * durable when the KB syncs after it (the write-ahead log, the pipelined
+ * writer, a replicated node's apply), and a system crash may then lose it,
+ * so an event published from it could describe a change the KB no longer
+ * has. Each read notes the snapshot it saw and the outbox's next event
+ * number in it (`seen`); once hk_store_durable_commit reaches that
+ * snapshot, the events before that number may go. Until then the thread
+ * looks again every millisecond (a log sync takes about that long).
+ *
  * Producer settings: enable.idempotence (no duplicates or reordering from
  * librdkafka's own retries), acks=all, zstd (snappy when the library lacks
  * it), linger.ms=5 and large batches; message.timeout.ms=0 (never give up)
@@ -47,6 +56,10 @@
 /* Batches produced and not acknowledged yet, at most. */
 #define IN_FLIGHT 4
 
+/* Snapshots seen ahead of the durable commit, at most (the newest is
+ * overwritten when full: later events then wait a little longer). */
+#define SEEN_MAX 64
+
 /* Delivery state of one batch (the messages' opaque). */
 typedef struct batch_state {
     size_t n;        /* messages produced */
@@ -67,6 +80,12 @@ struct hkst_pub {
     batch_state ring[IN_FLIGHT]; /* batches in flight (publisher thread;
                                     the messages' opaque, so they live as
                                     long as the producer) */
+    struct {
+        uint64_t commit; /* a snapshot read ahead of the durable commit */
+        uint64_t next;   /* the outbox's next event number in it */
+    } seen[SEEN_MAX];    /* oldest first (publisher thread) */
+    size_t n_seen;       /* entries of seen */
+    uint64_t durable_below; /* events below this number are durable */
     pthread_mutex_t lock;        /* guards the fields below */
     pthread_cond_t cond;         /* signalled by wake and stop */
     bool stop;                   /* stop requested */
@@ -249,6 +268,49 @@ static bool wait_batch(hkst_pub *p, batch_state *b)
     return true;
 }
 
+/* The bound of the durable events as read txn t sees the outbox: *below
+ * gets the first event number that may not be durable yet (UINT64_MAX:
+ * everything t sees is durable); *waiting is true when t sees events that
+ * are not durable yet. */
+static hk_err durable_bound(hkst_pub *p, hk_txn *t, uint64_t *below,
+                            bool *waiting, hk_error *err)
+{
+    uint64_t snap = hks_txn_snapshot(t), next;
+    uint64_t durable = hk_store_durable_commit(p->s);
+    hk_err e = hkst_outbox_next(p->s, t, &next, err);
+    if (e) return e;
+    *waiting = false;
+    if (snap <= durable) {
+        p->n_seen = 0;
+        if (next > p->durable_below) p->durable_below = next;
+        *below = UINT64_MAX;
+        return HK_OK;
+    }
+    size_t last = p->n_seen ? p->n_seen - 1 : 0;
+    if (p->n_seen && p->seen[last].commit == snap) {
+        /* seen already */
+    } else if (p->n_seen < SEEN_MAX) {
+        p->seen[p->n_seen].commit = snap;
+        p->seen[p->n_seen++].next = next;
+    } else {
+        p->seen[last].commit = snap;
+        p->seen[last].next = next;
+    }
+    size_t k = 0;
+    while (k < p->n_seen && p->seen[k].commit <= durable) {
+        if (p->seen[k].next > p->durable_below)
+            p->durable_below = p->seen[k].next;
+        k++;
+    }
+    if (k) {
+        memmove(p->seen, p->seen + k, (p->n_seen - k) * sizeof p->seen[0]);
+        p->n_seen -= k;
+    }
+    *below = p->durable_below;
+    *waiting = next > p->durable_below;
+    return HK_OK;
+}
+
 /* Removes the events up to last (acknowledged by Kafka) from the outbox in
  * one write txn; false (logged) when that failed: they are published again
  * later. */
@@ -338,13 +400,15 @@ static void *pub_main(void *arg)
             rd_kafka_poll(p->rk, 50);
             continue;
         }
-        bool draining;
+        bool draining, waiting = false;
         hk_txn *t = NULL;
         size_t n = 0;
+        uint64_t below = 0;
         hk_err e = hk_txn_begin(p->s, false, &t, &err);
+        if (!e) e = durable_bound(p, t, &below, &waiting, &err);
         if (!e)
-            e = hkst_outbox_read(p->s, t, produced, p->opt.batch, ev, &n, &mem,
-                                 &err);
+            e = hkst_outbox_read(p->s, t, produced, below, p->opt.batch, ev, &n,
+                                 &mem, &err);
         if (t) hk_txn_abort(t);
         if (e) {
             note_failure(p, err.message);
@@ -353,7 +417,7 @@ static void *pub_main(void *arg)
             continue;
         }
         if (n == 0 && count) { /* nothing new: wait for reports */
-            rd_kafka_poll(p->rk, 20);
+            rd_kafka_poll(p->rk, waiting ? 1 : 20);
             continue;
         }
         if (n == 0) {
@@ -368,8 +432,8 @@ static void *pub_main(void *arg)
                 removed_us = hk_now_us();
             }
             should_stop(p, &draining);
-            if (draining) break; /* drained */
-            idle(p, p->opt.poll_ms);
+            if (draining && !waiting) break; /* drained */
+            idle(p, waiting ? 1 : p->opt.poll_ms);
             continue;
         }
         batch_state *b = &ring[(head + count) % IN_FLIGHT];

@@ -333,8 +333,19 @@ hk_err hkst_status_write_json(const hkst_status *st, hk_buf *out)
     return e;
 }
 
-hk_err hkst_outbox_read(hk_store *s, hk_txn *t, uint64_t after, size_t max,
-                        hkst_event *out, size_t *n, hk_buf *mem, hk_error *err)
+hk_err hkst_outbox_next(hk_store *s, hk_txn *t, uint64_t *next,
+                        hk_error *err)
+{
+    hks_db meta;
+    hk_err e = hks_db_find(s, HKST_META_DB, &meta, err);
+    if (!e) e = meta_get(t, meta, "next", next, err);
+    if (!e && *next == 0) *next = 1;
+    return e;
+}
+
+hk_err hkst_outbox_read(hk_store *s, hk_txn *t, uint64_t after,
+                        uint64_t below, size_t max, hkst_event *out, size_t *n,
+                        hk_buf *mem, hk_error *err)
 {
     hks_db outbox;
     hks_cursor *c = NULL;
@@ -354,6 +365,7 @@ hk_err hkst_outbox_read(hk_store *s, hk_txn *t, uint64_t after, size_t max,
             e = hk_error_set(err, HK_ERR_CORRUPT, "stream.outbox: bad entry");
             break;
         }
+        if (get_u64(k.data) >= below) break;
         out[*n].seq = get_u64(k.data);
         out[*n].fact = get_u64(v.data);
         out[*n].len = v.len - 16;

@@ -107,7 +107,7 @@ static void test_outbox_events(void **state)
     size_t n;
     hk_buf mem = HK_BUF_INIT;
     t = tu_begin(s, false);
-    assert_int_equal(hkst_outbox_read(s, t, 0, 8, ev, &n, &mem, &err), HK_OK);
+    assert_int_equal(hkst_outbox_read(s, t, 0, UINT64_MAX, 8, ev, &n, &mem, &err), HK_OK);
     hk_txn_abort(t);
     assert_int_equal(n, 4);
     const char *ops[] = {"c", "u", "u", "d"};
@@ -152,7 +152,7 @@ static void test_outbox_events(void **state)
     }
     /* reading after a sequence, then removing a prefix */
     t = tu_begin(s, false);
-    assert_int_equal(hkst_outbox_read(s, t, 2, 8, ev, &n, &mem, &err), HK_OK);
+    assert_int_equal(hkst_outbox_read(s, t, 2, UINT64_MAX, 8, ev, &n, &mem, &err), HK_OK);
     hk_txn_abort(t);
     assert_int_equal(n, 2);
     assert_int_equal(ev[0].seq, 3);
@@ -223,7 +223,7 @@ static void test_outbox_vector(void **state)
     size_t n;
     hk_buf mem = HK_BUF_INIT;
     t = tu_begin(s, false);
-    assert_int_equal(hkst_outbox_read(s, t, 0, 4, ev, &n, &mem, &err), HK_OK);
+    assert_int_equal(hkst_outbox_read(s, t, 0, UINT64_MAX, 4, ev, &n, &mem, &err), HK_OK);
     hk_txn_abort(t);
     assert_int_equal(n, 2);
     json_error_t je;
@@ -253,7 +253,7 @@ static size_t events_of(hk_store *s, uint64_t after, json_t **out, size_t max)
     hk_buf mem = HK_BUF_INIT;
     assert_true(max <= 16);
     hk_txn *t = tu_begin(s, false);
-    assert_int_equal(hkst_outbox_read(s, t, after, max, ev, &n, &mem, &err),
+    assert_int_equal(hkst_outbox_read(s, t, after, UINT64_MAX, max, ev, &n, &mem, &err),
                      HK_OK);
     hk_txn_abort(t);
     for (size_t i = 0; i < n; i++) {
@@ -630,6 +630,61 @@ static void test_publish(void **state)
     mock_stop(&m);
 }
 
+/* A commit that is visible but not durable yet (here: a store that syncs
+ * a commit's meta page with the next commit, as the pipelined writer
+ * does; the write-ahead log is the same case) is not published until a
+ * sync makes it durable: a system crash could still take it back. */
+static void test_publish_durable_only(void **state)
+{
+    (void)state;
+    mock m;
+    mock_start(&m, "hakgal.durable");
+    char *dir = tu_tmpdir("streamdur");
+    hk_store_options so = {0};
+    so.create = true;
+    so.map_size = 1ull << 30;
+    so.defer_meta_sync = true;
+    hk_store *s = NULL;
+    hk_error err;
+    assert_int_equal(hk_store_open(dir, &so, &s, &err), HK_OK);
+    hkst_url u;
+    assert_int_equal(hkst_url_parse(m.url, &u, &err), HK_OK);
+    hkst_pub_options o = {0};
+    o.quiet = true;
+    o.poll_ms = 10;
+    hkst_pub *p;
+    assert_int_equal(hkst_pub_start(s, &u, &o, &p, &err), HK_OK);
+    add(s, "Durable(a)");
+    /* visible; durable once a later commit or a sync has synced its meta
+     * page */
+    assert_true(hk_store_durable_commit(s) < hk_store_last_commit(s));
+    usleep(300000);
+    hkst_pub_stats ps;
+    hkst_pub_stats_get(p, &ps);
+    assert_int_equal(ps.published, 0);
+    assert_int_equal(status(s).backlog, 1);
+    /* a sync makes it durable: it goes */
+    assert_int_equal(hk_store_sync(s, &err), HK_OK);
+    assert_true(wait_drained(s, 20000));
+    hkst_pub_stats_get(p, &ps);
+    assert_int_equal(ps.published, 1);
+    /* the next one waits too, until the commit after it syncs its meta
+     * page (the publisher's removal of b, a commit, then does the same
+     * for c) */
+    add(s, "Durable(b)");
+    usleep(300000);
+    assert_int_equal(status(s).backlog, 1);
+    assert_int_equal(status(s).published_event, 1);
+    add(s, "Durable(c)");
+    assert_true(wait_drained(s, 20000));
+    uint64_t max_ev;
+    assert_int_equal(consume_all(&u, 3, &max_ev), 3);
+    assert_int_equal(max_ev, 3);
+    hkst_pub_stop(p, 1000);
+    tu_discard(s, dir);
+    mock_stop(&m);
+}
+
 /* ==== Follower ==== */
 
 /* Produces values[i] with key keys[i] (the publisher's key: the fact id in
@@ -694,7 +749,7 @@ static void test_follow(void **state)
     size_t n;
     hk_buf mem = HK_BUF_INIT;
     t = tu_begin(src, false);
-    assert_int_equal(hkst_outbox_read(src, t, 0, 8, ev, &n, &mem, &err), HK_OK);
+    assert_int_equal(hkst_outbox_read(src, t, 0, UINT64_MAX, 8, ev, &n, &mem, &err), HK_OK);
     hk_txn_abort(t);
     assert_int_equal(n, 3);
     /* good events with bad ones between them */
@@ -751,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_digest_rules_vectors),
         cmocka_unit_test(test_digest),
         cmocka_unit_test(test_publish),
+        cmocka_unit_test(test_publish_durable_only),
         cmocka_unit_test(test_follow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
