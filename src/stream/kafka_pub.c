@@ -81,17 +81,17 @@ struct hkst_pub {
                                     the messages' opaque, so they live as
                                     long as the producer) */
     struct {
-        uint64_t commit; /* a snapshot read ahead of the durable commit */
-        uint64_t next;   /* the outbox's next event number in it */
-    } seen[SEEN_MAX];    /* oldest first (publisher thread) */
-    size_t n_seen;       /* entries of seen */
+        uint64_t commit;    /* a snapshot read ahead of the durable commit */
+        uint64_t next;      /* the outbox's next event number in it */
+    } seen[SEEN_MAX];       /* oldest first (publisher thread) */
+    size_t n_seen;          /* entries of seen */
     uint64_t durable_below; /* events below this number are durable */
-    pthread_mutex_t lock;        /* guards the fields below */
-    pthread_cond_t cond;         /* signalled by wake and stop */
-    bool stop;                   /* stop requested */
-    bool woken;                  /* a commit happened since the last look */
-    int64_t drain_until_us;      /* with stop: keep publishing until then */
-    hkst_pub_stats stats;        /* counters */
+    pthread_mutex_t lock;   /* guards the fields below */
+    pthread_cond_t cond;    /* signalled by wake and stop */
+    bool stop;              /* stop requested */
+    bool woken;             /* a commit happened since the last look */
+    int64_t drain_until_us; /* with stop: keep publishing until then */
+    hkst_pub_stats stats;   /* counters */
 };
 
 static void log_line(hkst_pub *p, const char *fmt, const char *a, const char *b)

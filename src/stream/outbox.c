@@ -333,8 +333,7 @@ hk_err hkst_status_write_json(const hkst_status *st, hk_buf *out)
     return e;
 }
 
-hk_err hkst_outbox_next(hk_store *s, hk_txn *t, uint64_t *next,
-                        hk_error *err)
+hk_err hkst_outbox_next(hk_store *s, hk_txn *t, uint64_t *next, hk_error *err)
 {
     hks_db meta;
     hk_err e = hks_db_find(s, HKST_META_DB, &meta, err);
@@ -343,9 +342,9 @@ hk_err hkst_outbox_next(hk_store *s, hk_txn *t, uint64_t *next,
     return e;
 }
 
-hk_err hkst_outbox_read(hk_store *s, hk_txn *t, uint64_t after,
-                        uint64_t below, size_t max, hkst_event *out, size_t *n,
-                        hk_buf *mem, hk_error *err)
+hk_err hkst_outbox_read(hk_store *s, hk_txn *t, uint64_t after, uint64_t below,
+                        size_t max, hkst_event *out, size_t *n, hk_buf *mem,
+                        hk_error *err)
 {
     hks_db outbox;
     hks_cursor *c = NULL;

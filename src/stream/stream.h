@@ -80,13 +80,12 @@ typedef struct hkst_event {
  * first, into out[]; their texts go to mem (reset first; the caller frees
  * it with hk_buf_free). *n gets the count (0: nothing waits). below =
  * UINT64_MAX: no upper bound. */
-hk_err hkst_outbox_read(hk_store *s, hk_txn *t, uint64_t after,
-                        uint64_t below, size_t max, hkst_event *out, size_t *n,
-                        hk_buf *mem, hk_error *err);
+hk_err hkst_outbox_read(hk_store *s, hk_txn *t, uint64_t after, uint64_t below,
+                        size_t max, hkst_event *out, size_t *n, hk_buf *mem,
+                        hk_error *err);
 /* The sequence the next event will get, as txn t sees it: every event of
  * t's snapshot has a smaller one. 1 when the outbox is empty and new. */
-hk_err hkst_outbox_next(hk_store *s, hk_txn *t, uint64_t *next,
-                        hk_error *err);
+hk_err hkst_outbox_next(hk_store *s, hk_txn *t, uint64_t *next, hk_error *err);
 /* Removes (write txn) the waiting events with sequence <= last and records
  * last as published. */
 hk_err hkst_outbox_remove(hk_store *s, hk_txn *t, uint64_t last, hk_error *err);

@@ -107,7 +107,8 @@ static void test_outbox_events(void **state)
     size_t n;
     hk_buf mem = HK_BUF_INIT;
     t = tu_begin(s, false);
-    assert_int_equal(hkst_outbox_read(s, t, 0, UINT64_MAX, 8, ev, &n, &mem, &err), HK_OK);
+    assert_int_equal(
+        hkst_outbox_read(s, t, 0, UINT64_MAX, 8, ev, &n, &mem, &err), HK_OK);
     hk_txn_abort(t);
     assert_int_equal(n, 4);
     const char *ops[] = {"c", "u", "u", "d"};
@@ -152,7 +153,8 @@ static void test_outbox_events(void **state)
     }
     /* reading after a sequence, then removing a prefix */
     t = tu_begin(s, false);
-    assert_int_equal(hkst_outbox_read(s, t, 2, UINT64_MAX, 8, ev, &n, &mem, &err), HK_OK);
+    assert_int_equal(
+        hkst_outbox_read(s, t, 2, UINT64_MAX, 8, ev, &n, &mem, &err), HK_OK);
     hk_txn_abort(t);
     assert_int_equal(n, 2);
     assert_int_equal(ev[0].seq, 3);
@@ -223,7 +225,8 @@ static void test_outbox_vector(void **state)
     size_t n;
     hk_buf mem = HK_BUF_INIT;
     t = tu_begin(s, false);
-    assert_int_equal(hkst_outbox_read(s, t, 0, UINT64_MAX, 4, ev, &n, &mem, &err), HK_OK);
+    assert_int_equal(
+        hkst_outbox_read(s, t, 0, UINT64_MAX, 4, ev, &n, &mem, &err), HK_OK);
     hk_txn_abort(t);
     assert_int_equal(n, 2);
     json_error_t je;
@@ -253,8 +256,9 @@ static size_t events_of(hk_store *s, uint64_t after, json_t **out, size_t max)
     hk_buf mem = HK_BUF_INIT;
     assert_true(max <= 16);
     hk_txn *t = tu_begin(s, false);
-    assert_int_equal(hkst_outbox_read(s, t, after, UINT64_MAX, max, ev, &n, &mem, &err),
-                     HK_OK);
+    assert_int_equal(
+        hkst_outbox_read(s, t, after, UINT64_MAX, max, ev, &n, &mem, &err),
+        HK_OK);
     hk_txn_abort(t);
     for (size_t i = 0; i < n; i++) {
         json_error_t je;
@@ -749,7 +753,8 @@ static void test_follow(void **state)
     size_t n;
     hk_buf mem = HK_BUF_INIT;
     t = tu_begin(src, false);
-    assert_int_equal(hkst_outbox_read(src, t, 0, UINT64_MAX, 8, ev, &n, &mem, &err), HK_OK);
+    assert_int_equal(
+        hkst_outbox_read(src, t, 0, UINT64_MAX, 8, ev, &n, &mem, &err), HK_OK);
     hk_txn_abort(t);
     assert_int_equal(n, 3);
     /* good events with bad ones between them */

@@ -349,8 +349,8 @@ static void produce_add(node *n, uint64_t seq, const char *origin,
 {
     char body[64];
     hk_error err;
-    snprintf(body, sizeof body, "{\"statement\":\"%s(%s%d)\"}", pred,
-             prefix, i);
+    snprintf(body, sizeof body, "{\"statement\":\"%s(%s%d)\"}", pred, prefix,
+             i);
     assert_int_equal(hkst_repl_produce(n->r, seq, "add", origin,
                                        json_loads(body, 0, NULL), NULL, &err),
                      HK_OK);
