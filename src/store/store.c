@@ -1064,6 +1064,8 @@ hk_err hk_txn_commit(hk_txn *t, hk_error *err)
      * at any time while no other thread changes it: only the holder of
      * writer_mu does, and puts it back before the next writer begins. */
     bool env_no_sync = t->s->opt.no_sync;
+    /* before it is visible: whoever sees it must know it is ours */
+    atomic_store(&t->s->own, (uint64_t)((int64_t)t->txnid + t->s->txnid_base));
     if (hks_wal_active(t->s)) {
         rc = hks_wal_commit(t); /* logged, or synced as a checkpoint */
     } else {
@@ -1188,6 +1190,11 @@ void hks_txn_set_wal(hk_txn *t, const void *rec, size_t len)
 void hks_txn_set_no_sync(hk_txn *t)
 {
     if (t && t->write) t->no_sync = true;
+}
+
+uint64_t hks_store_own_commit(hk_store *s)
+{
+    return s ? atomic_load(&s->own) : 0;
 }
 
 uint64_t hks_txn_snapshot(const hk_txn *t)

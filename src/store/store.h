@@ -239,6 +239,12 @@ void hks_txn_set_no_sync(hk_txn *t);
  * them): for a read txn, the newest commit of its snapshot. Compared with
  * hk_store_durable_commit, it says whether everything t reads is durable. */
 uint64_t hks_txn_snapshot(const hk_txn *t);
+/* The newest commit made through this handle (hk_store_last_commit
+ * numbering; set just before the commit becomes visible, 0 before the
+ * first). hk_store_durable_commit speaks of this handle's commits only: a
+ * later commit that a snapshot holds came from another process, which
+ * syncs its own (the product's open; a no_sync open is never durable). */
+uint64_t hks_store_own_commit(hk_store *s);
 
 /* Ends bulk mode (hk_txn_set_bulk) inside write txn t: records now the
  * import entry its commit would record for the facts created since, so

@@ -151,6 +151,8 @@ struct hk_store {
                                   back when a compaction restarts the ids */
     _Atomic uint64_t durable;  /* hk_store_durable_commit: newest commit
                                   (hk_store_last_commit numbering) on disk */
+    _Atomic uint64_t own;      /* hks_store_own_commit: the newest commit of
+                                  this handle, set before it is visible */
     bool broken;               /* an online compaction replaced data.mdb but
                                   could not open it: writes are refused
                                   (they would go to the old, unlinked file) */

@@ -25,7 +25,10 @@
  * has. Each read notes the snapshot it saw and the outbox's next event
  * number in it (`seen`); once hk_store_durable_commit reaches that
  * snapshot, the events before that number may go. Until then the thread
- * looks again every millisecond (a log sync takes about that long).
+ * looks again every millisecond (a log sync takes about that long). The
+ * durable commit counts this process's commits only; a snapshot's commits
+ * after this process's newest one are other processes' (a CLI write),
+ * which sync their own, so the snapshot counts as that newest one.
  *
  * Producer settings: enable.idempotence (no duplicates or reordering from
  * librdkafka's own retries), acks=all, zstd (snappy when the library lacks
@@ -277,6 +280,10 @@ static hk_err durable_bound(hkst_pub *p, hk_txn *t, uint64_t *below,
 {
     uint64_t snap = hks_txn_snapshot(t), next;
     uint64_t durable = hk_store_durable_commit(p->s);
+    /* commits after this process's newest one are another process's (a
+     * CLI write), durable when they were visible */
+    uint64_t own = hks_store_own_commit(p->s);
+    if (own < snap) snap = own;
     hk_err e = hkst_outbox_next(p->s, t, &next, err);
     if (e) return e;
     *waiting = false;

@@ -160,6 +160,11 @@ class Stream(unittest.TestCase):
         self.assertEqual(st, 200, b)
         st, _, b = self.s.request("DELETE", "/v2/facts/%d" % ids[0])
         self.assertIn(st, (200, 204), b)
+        # drained first, so that the server's last commit (the removal of
+        # what it published) comes before the CLI's: the CLI's commits
+        # are another process's, durable when visible, and go out
+        # without a commit of the server after them
+        self.wait_drained()
         self.cli("add", "Cli(a)", "Cli(b)")
         self.cli("delete", "Cli(a)")
         want = 40 + 3 + 2 + 1
