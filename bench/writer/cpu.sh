@@ -17,7 +17,7 @@
 # `wrk -t 2 -c C -s bench/http/post.lua` (CLIENT=wrk, the default) or
 # with the project's own generator (CLIENT=hk_load: bench/hk_load.c, one
 # thread, closed loop, `--think-ms 0 --write-pct 100`, one unique fact per
-# request; HK_LOAD names the binary, default build/hk_load, the same one
+# request, two subjects and a source as post.lua writes them; HK_LOAD names the binary, default build/hk_load, the same one
 # for both builds). MODES: classic (the default
 # writer), pipelined (HK_WRITER_SYNC=pipelined) and wal (--wal: the
 # store's write-ahead log). Also bytes written per fact (the server's
@@ -132,6 +132,7 @@ one() { # build mode conns -> prints one result line
     /usr/bin/time -f "%U %S" -o "$out/wrk.cpu" \
       "$hk_load" --port "$port" --conns "$conns" --duration "$secs" \
       --think-ms 0 --write-pct 100 --ramp-s 0 --warmup-s 0 \
+      --subjects 2 --source hk_load \
       >"$out/wrk.txt" 2>&1
   else
     /usr/bin/time -f "%U %S" -o "$out/wrk.cpu" \
