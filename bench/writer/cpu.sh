@@ -17,15 +17,15 @@
 # `wrk -t 2 -c C -s bench/http/post.lua` (CLIENT=wrk, the default) or
 # with the project's own generator (CLIENT=hk_load: bench/hk_load.c, one
 # thread, closed loop, `--think-ms 0 --write-pct 100`, one unique fact per
-# request, two subjects and a source as post.lua writes them; HK_LOAD names the binary, default build/hk_load, the same one
-# for both builds). MODES: classic (the default
-# writer), pipelined (HK_WRITER_SYNC=pipelined) and wal (--wal: the
-# store's write-ahead log). Also bytes written per fact (the server's
+# request, two subjects and a source as post.lua writes them; HK_LOAD
+# names the binary, default build/hk_load, the same one for both builds).
+# MODES: classic (the default writer), pipelined (HK_WRITER_SYNC=pipelined)
+# and wal (--wal: the store's write-ahead log). Also bytes written per fact (the server's
 # /proc/PID/io write_bytes: the log, the pages and checkpoints), commits per
 # second and, with wal, log syncs per second. Under each run: the busy
 # share of a core of the writer, the syncer and the loops together, the
-# machine's idle share (/proc/stat), the client's CPU per fact, and the writer's
-# and syncer's time per stage in per cent of the run's wall time
+# machine's idle share (/proc/stat), the client's CPU per fact, and the
+# writer's and syncer's time per stage in per cent of the run's wall time
 # (hakgal_writer_stage_seconds_total: wait_sync, idle, gather, apply, commit,
 # hand_off; sync, answer), and with wal the time of one log fdatasync (the
 # sync stage over the log's syncs). A serial stage near 100 % is the limit; idle
