@@ -72,7 +72,7 @@ class Pages:
 
 
 def db_root(b, off):
-    """(root page, entries) of the MDB_db at b[off:]."""
+    """The root page of the MDB_db record at b[off:]."""
     root = struct.unpack_from("<Q", b, off + 40)[0]
     return root
 
