@@ -8,14 +8,18 @@
  *           [--think-ms 1000] [--write-pct 10] [--read PATH]...
  *           [--id-max N] [--write-path /v2/facts] [--token T]
  *           [--ramp-s 5] [--warmup-s 5] [--timeout-ms 10000] [--json FILE]
- *           [--tag NAME]
+ *           [--tag NAME] [--subjects N] [--source S]
  *
  * Model (as k6 virtual users): every connection is one user that sends a
  * request, reads the whole answer, waits --think-ms (uniform 0.5x..1.5x,
  * so that users do not stay in lock step; 0 = closed loop) and sends the
  * next one on the same keep-alive connection. A request is a write with
  * probability --write-pct %: POST --write-path with a new fact
- * {"statement":"LoadTest(uU, nN)"} (unique per request); otherwise a GET
+ * {"statement":"LoadTest(uU, nN)"} (unique per request: U is the user,
+ * N its request count); with --subjects K, U is the user modulo K and N
+ * counts the run's writes, so that K subjects gather every fact as in
+ * bench/http/post.lua (--subjects 2 --source wrk is that script's
+ * workload: two subjects, a new object per fact, a source); otherwise a GET
  * of one of the --read paths in turn, where "%u" in a path becomes a
  * random number in 1..--id-max (e.g. /v2/facts/%u). Connections open
  * evenly over --ramp-s seconds; requests of the first --warmup-s seconds
@@ -34,6 +38,14 @@
  * through one shared read buffer, so a connection holds ~300 bytes of
  * state and 10,000 of them fit easily. The generator sets RLIMIT_NOFILE to
  * what --conns needs.
+ *
+ * Cost per request (it shares the machine with the server it measures):
+ * no allocation (the latency samples grow by doubling), the request's
+ * fixed part formatted once at the start, one send per request, and one
+ * recv per answer when the answer fits the read buffer: a read shorter
+ * than the buffer emptied the socket, and with edge-triggered epoll any
+ * later byte raises a new event, so the recv that would only say EAGAIN
+ * is skipped.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -79,6 +91,9 @@ typedef struct opts {
     double timeout_ms;            /* slower answers count as errors */
     const char *json;             /* JSON result file, or NULL */
     const char *tag;              /* label of the run in the output */
+    unsigned subjects;            /* write subjects shared by all users (0:
+                                     one per user) */
+    const char *source;           /* "source" of written facts, or NULL */
 } opts;
 
 typedef struct samples {
@@ -232,17 +247,22 @@ static conn *heap_pop(heap *h)
 /* ==== The run ==== */
 
 typedef struct run {
-    opts o;                /* options */
-    int ep;                /* epoll descriptor */
-    conn *c;               /* o.conns connections */
-    heap h;                /* users waiting to send or to connect */
-    stats s;               /* results */
-    struct sockaddr_in sa; /* server address */
-    int64_t t_start;       /* run start */
-    int64_t t_measure;     /* measuring from */
-    int64_t t_end;         /* measuring until */
-    unsigned next_read;    /* round-robin over o.reads */
-    char rbuf[65536];      /* shared read buffer */
+    opts o;                      /* options */
+    int ep;                      /* epoll descriptor */
+    conn *c;                     /* o.conns connections */
+    heap h;                      /* users waiting to send or to connect */
+    stats s;                     /* results */
+    struct sockaddr_in sa;       /* server address */
+    int64_t t_start;             /* run start */
+    int64_t t_measure;           /* measuring from */
+    int64_t t_end;               /* measuring until */
+    unsigned next_read;          /* round-robin over o.reads */
+    uint64_t n_writes;           /* writes built so far (--subjects objects) */
+    char post_head[REQ_MAX / 2]; /* POST line and headers up to
+                                    "Content-Length: " */
+    size_t post_head_len;        /* bytes of post_head */
+    char auth[300];              /* Authorization header line, or "" */
+    char rbuf[65536];            /* shared read buffer */
 } run;
 
 static bool measuring(const run *r, int64_t t)
@@ -290,24 +310,77 @@ static int conn_open(run *r, conn *c)
     return 0;
 }
 
+/* The fixed part of every POST, formatted once (main checks the lengths
+ * of host, token and path against post_head's size). */
+static void build_post_head(run *r)
+{
+    const opts *o = &r->o;
+    if (o->token)
+        snprintf(r->auth, sizeof(r->auth), "Authorization: Bearer %s\r\n",
+                 o->token);
+    int n = snprintf(r->post_head, sizeof(r->post_head),
+                     "POST %s HTTP/1.1\r\nHost: %s\r\n%s"
+                     "Content-Type: application/json\r\n"
+                     "Content-Length: ",
+                     o->write_path, o->host, r->auth);
+    r->post_head_len =
+        n > 0 && (size_t)n < sizeof(r->post_head) ? (size_t)n : 0;
+}
+
+/* Writes v in decimal at p; returns the digits written (at most 20). */
+static size_t put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* A POST of a new fact into c->req: the head formatted at the start, the
+ * body's length and the body. Returns the request's bytes. */
+static int build_post(run *r, conn *c)
+{
+    const opts *o = &r->o;
+    char body[400];
+    unsigned subj = o->subjects ? c->idx % o->subjects : c->idx;
+    unsigned long long obj =
+        (unsigned long long)(o->subjects ? r->n_writes : c->seq);
+    r->n_writes++;
+    int bl;
+    if (o->source)
+        bl = snprintf(body, sizeof(body),
+                      "{\"statement\":\"LoadTest(u%u, n%llu)\","
+                      "\"source\":\"%s\"}",
+                      subj, obj, o->source);
+    else
+        bl = snprintf(body, sizeof(body),
+                      "{\"statement\":\"LoadTest(u%u, n%llu)\"}", subj, obj);
+    if (bl <= 0 || (size_t)bl >= sizeof(body) || !r->post_head_len ||
+        r->post_head_len + 24 + (size_t)bl > sizeof(c->req))
+        return 0;
+    char *p = c->req;
+    memcpy(p, r->post_head, r->post_head_len);
+    p += r->post_head_len;
+    p += put_u64(p, (uint64_t)bl);
+    memcpy(p, "\r\n\r\n", 4);
+    p += 4;
+    memcpy(p, body, (size_t)bl);
+    p += bl;
+    return (int)(p - c->req);
+}
+
 static void build_request(run *r, conn *c)
 {
     const opts *o = &r->o;
     int n;
-    c->is_write = rnd01() * 100.0 < o->write_pct;
-    char auth[300] = "";
-    if (o->token)
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", o->token);
+    c->is_write = o->write_pct >= 100 || rnd01() * 100.0 < o->write_pct;
     if (c->is_write) {
-        char body[160];
-        int bl = snprintf(body, sizeof(body),
-                          "{\"statement\":\"LoadTest(u%u, n%llu)\"}", c->idx,
-                          (unsigned long long)c->seq);
-        n = snprintf(c->req, sizeof(c->req),
-                     "POST %s HTTP/1.1\r\nHost: %s\r\n%s"
-                     "Content-Type: application/json\r\n"
-                     "Content-Length: %d\r\n\r\n%s",
-                     o->write_path, o->host, auth, bl, body);
+        n = build_post(r, c);
     } else {
         const char *tpl = o->reads[r->next_read++ % o->n_reads];
         char path[512];
@@ -319,9 +392,9 @@ static void build_request(run *r, conn *c)
             snprintf(path, sizeof(path), "%s", tpl);
         n = snprintf(c->req, sizeof(c->req),
                      "GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", path, o->host,
-                     auth);
+                     r->auth);
     }
-    c->req_len = (uint16_t)(n < (int)sizeof(c->req) ? n : 0);
+    c->req_len = (uint16_t)(n > 0 && n < (int)sizeof(c->req) ? n : 0);
     c->req_off = 0;
     c->seq++;
 }
@@ -503,6 +576,9 @@ static void on_readable(run *r, conn *c, int64_t t)
             off += feed(r, c, r->rbuf + off, (size_t)got - off, t, &done);
             if (c->fd < 0) return;
         }
+        /* A short read emptied the socket; a later byte raises a new
+         * edge (file comment). */
+        if ((size_t)got < sizeof(r->rbuf)) return;
     }
 }
 
@@ -663,7 +739,8 @@ static void usage(void)
             "  [--think-ms MS] [--write-pct P] [--read PATH]... [--id-max "
             "N]\n"
             "  [--write-path PATH] [--token T] [--ramp-s S] [--warmup-s S]\n"
-            "  [--timeout-ms MS] [--json FILE] [--tag NAME]\n");
+            "  [--timeout-ms MS] [--json FILE] [--tag NAME] [--subjects N]\n"
+            "  [--source S]\n");
 }
 
 static void on_sigint(int sig)
@@ -723,6 +800,10 @@ int main(int argc, char **argv)
             o->json = v;
         else if (!strcmp(a, "--tag"))
             o->tag = v;
+        else if (!strcmp(a, "--subjects"))
+            o->subjects = (unsigned)atoi(v);
+        else if (!strcmp(a, "--source"))
+            o->source = v;
         else if (!strcmp(a, "--read") && o->n_reads < MAX_READS)
             o->reads[o->n_reads++] = v;
         else {
@@ -732,7 +813,12 @@ int main(int argc, char **argv)
     }
     if (o->port <= 0 || o->conns == 0 || o->id_max == 0 || o->duration_s <= 0 ||
         o->write_pct < 0 || o->write_pct > 100 || strlen(o->host) > 200 ||
-        (o->token && strlen(o->token) > 250) || strlen(o->write_path) > 400) {
+        (o->token && strlen(o->token) > 250) || strlen(o->write_path) > 400 ||
+        (o->source &&
+         (strlen(o->source) > 200 || strpbrk(o->source, "\"\\"))) ||
+        strlen(o->host) + strlen(o->write_path) +
+                (o->token ? strlen(o->token) : 0) >
+            REQ_MAX / 2 - 120) {
         usage();
         return 1;
     }
@@ -758,6 +844,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "hk_load: --host must be an IPv4 address\n");
         return 1;
     }
+    build_post_head(&r);
     r.c = calloc(o->conns, sizeof(conn));
     r.h.v = calloc(o->conns, sizeof(conn *));
     r.ep = epoll_create1(EPOLL_CLOEXEC);

@@ -9,18 +9,23 @@
 #   bash bench/writer/cpu.sh BUILD_A BUILD_B
 #   ROUNDS=5 SECONDS_PER=6 CONNS="64 256" MODES="classic pipelined" \
 #       bash bench/writer/cpu.sh /tmp/anchor build
+#   CLIENT=hk_load bash bench/writer/cpu.sh /work/anchor build
 #
 # BUILD_* is a directory holding a `hakgal` binary. Every measurement
 # starts a fresh KB under OUT (default bench/out/writer-cpu; put it on
 # the disk you mean to measure), `hakgal serve --threads 2`, and drives it with
-# `wrk -t 2 -c C -s bench/http/post.lua`. MODES: classic (the default
-# writer), pipelined (HK_WRITER_SYNC=pipelined) and wal (--wal: the
-# store's write-ahead log). Also bytes written per fact (the server's
+# `wrk -t 2 -c C -s bench/http/post.lua` (CLIENT=wrk, the default) or
+# with the project's own generator (CLIENT=hk_load: bench/hk_load.c, one
+# thread, closed loop, `--think-ms 0 --write-pct 100`, one unique fact per
+# request, two subjects and a source as post.lua writes them; HK_LOAD
+# names the binary, default build/hk_load, the same one for both builds).
+# MODES: classic (the default writer), pipelined (HK_WRITER_SYNC=pipelined)
+# and wal (--wal: the store's write-ahead log). Also bytes written per fact (the server's
 # /proc/PID/io write_bytes: the log, the pages and checkpoints), commits per
 # second and, with wal, log syncs per second. Under each run: the busy
 # share of a core of the writer, the syncer and the loops together, the
-# machine's idle share (/proc/stat), wrk's CPU per fact, and the writer's
-# and syncer's time per stage in per cent of the run's wall time
+# machine's idle share (/proc/stat), the client's CPU per fact, and the
+# writer's and syncer's time per stage in per cent of the run's wall time
 # (hakgal_writer_stage_seconds_total: wait_sync, idle, gather, apply, commit,
 # hand_off; sync, answer), and with wal the time of one log fdatasync (the
 # sync stage over the log's syncs). A serial stage near 100 % is the limit; idle
@@ -40,6 +45,21 @@ secs=${SECONDS_PER:-6}
 conns_list=${CONNS:-64 256}
 modes=${MODES:-classic}
 out=${OUT:-$root/bench/out/writer-cpu}
+client=${CLIENT:-wrk}
+hk_load=${HK_LOAD:-$root/build/hk_load}
+case $client in
+wrk) ;;
+hk_load)
+  [ -x "$hk_load" ] || {
+    echo "bench/writer/cpu.sh: no $hk_load (make build, or set HK_LOAD)" >&2
+    exit 1
+  }
+  ;;
+*)
+  echo "bench/writer/cpu.sh: CLIENT must be wrk or hk_load" >&2
+  exit 1
+  ;;
+esac
 port=${PORT:-18719}
 mkdir -p "$out"
 tck=$(getconf CLK_TCK)
@@ -106,9 +126,19 @@ one() { # build mode conns -> prints one result line
   local c0 c1 w0 w1
   c0=$(cpustat)
   w0=$(date +%s%N)
-  /usr/bin/time -f "%U %S" -o "$out/wrk.cpu" \
-    wrk -t 2 -c "$conns" -d "${secs}s" -s "$root/bench/http/post.lua" \
-    "http://127.0.0.1:$port/v2/facts" >"$out/wrk.txt" 2>&1
+  if [ "$client" = hk_load ]; then
+    # no ramp and no warm-up: the facts counted are those of the whole
+    # run, as with wrk
+    /usr/bin/time -f "%U %S" -o "$out/wrk.cpu" \
+      "$hk_load" --port "$port" --conns "$conns" --duration "$secs" \
+      --think-ms 0 --write-pct 100 --ramp-s 0 --warmup-s 0 \
+      --subjects 2 --source hk_load \
+      >"$out/wrk.txt" 2>&1
+  else
+    /usr/bin/time -f "%U %S" -o "$out/wrk.cpu" \
+      wrk -t 2 -c "$conns" -d "${secs}s" -s "$root/bench/http/post.lua" \
+      "http://127.0.0.1:$port/v2/facts" >"$out/wrk.txt" 2>&1
+  fi
   c1=$(cpustat)
   w1=$(date +%s%N)
   threads "$pid" >"$out/t1"
@@ -140,6 +170,7 @@ one() { # build mode conns -> prints one result line
   # totals, then the writer's and the loops' share
   join "$out/t0" "$out/t1" | awk -v n="$n" -v t="$tck" -v secs="$secs" \
     -v g="$g" -v tag="$(basename "$(dirname "$build/x")") $mode c$conns" \
+    -v client="$client" \
     -v load="$(cut -d' ' -f1 /proc/loadavg)" -v io=$((io1 - io0)) \
     -v m0="$m0" -v m1="$m1" -v idle="$idle" -v wrkus="$wrkus" -v st="$st" \
     -v ns=$((w1 - w0)) -v syncus="$syncus" '
@@ -154,15 +185,15 @@ one() { # build mode conns -> prints one result line
         tag, n/secs, (U+S)/n, U/n, S/n, V/n, wc/n, wv/n, lc/n, lv/n, g, load,
         io/n, (b[1]-a[1])/secs, (b[2]-a[2])/secs
       # busy share of one core per thread, the machine idle, wrk
-      printf "    threads %% of a core: writer %.0f syncer %.0f loops %.0f; machine idle %s%%; wrk %s us/fact\n",
-        wc*1e5/ns, yc*1e5/ns, lc*1e5/ns, idle, wrkus
+      printf "    threads %% of a core: writer %.0f syncer %.0f loops %.0f; machine idle %s%%; %s %s us/fact\n",
+        wc*1e5/ns, yc*1e5/ns, lc*1e5/ns, idle, client, wrkus
       if (st != "") printf "    stages %% of wall: %s\n", st
       if (syncus > 0 && b[2] > a[2])
         printf "    log fdatasync: %.3f ms each (syncer stage sync / log syncs)\n",
           syncus/1e3/(b[2]-a[2]) }'
 }
 
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); client $client"
 for c in $conns_list; do
   for r in $(seq "$rounds"); do
     for m in $modes; do

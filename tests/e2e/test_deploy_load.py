@@ -95,6 +95,46 @@ def main():
         check(0 < p["p50_ms"] <= p["p90_ms"] <= p["p99_ms"] <= p["max_ms"],
               "percentiles ordered: %s" % p)
 
+        # ---- closed-loop POSTs of post.lua's shape (bench/writer/cpu.sh) ----
+        def subject_facts():
+            n = 0
+            for u in ("u0", "u1"):
+                _, _, e = srv.request("GET", "/v2/entities/%s?limit=1" % u)
+                n += e["fact_count"]
+            return n
+        def settled():  # writes still queued when hk_load left land first
+            n = metric(srv, "hakgal_facts")
+            for _ in range(100):
+                time.sleep(0.2)
+                m = metric(srv, "hakgal_facts")
+                if m == n:
+                    break
+                n = m
+            return n
+        before = settled()
+        subj0 = subject_facts()
+        res, _ = hk_load(srv.port, out, "--conns", "8", "--duration", "1",
+                         "--think-ms", "0", "--write-pct", "100",
+                         "--subjects", "2", "--source", "load-test")
+        added = settled() - before
+        check(res["errors"] == 0 and res["writes"] > 20 and res["reads"] == 0,
+              "closed-loop writes without errors: %s" % res)
+        check(added >= res["writes"],
+              "every write a new fact (%d >= %d)" % (added, res["writes"]))
+        check(subject_facts() - subj0 == added,
+              "every new fact has subject u0 or u1 (%d of %d)"
+              % (subject_facts() - subj0, added))
+        _, _, page = srv.request("GET", "/v2/facts?order=newest&limit=5")
+        newest = page["facts"]
+        check(len(newest) == 5 and
+              all(f["source"] == "load-test" for f in newest),
+              "the facts carry --source: %s" % newest[:1])
+        p = subprocess.run([LOAD, "--port", str(srv.port), "--source",
+                            'a"b'], capture_output=True, text=True,
+                           timeout=30)
+        check(p.returncode == 1 and "usage" in p.stderr,
+              "a --source that needs JSON escaping is refused")
+
         # ---- status errors ----
         res, _ = hk_load(srv.port, out, "--conns", "20", "--duration", "1",
                          "--think-ms", "20", "--write-pct", "0",
