@@ -20,7 +20,11 @@
 # request, two subjects and a source as post.lua writes them; HK_LOAD
 # names the binary, default build/hk_load, the same one for both builds).
 # MODES: classic (the default writer), pipelined (HK_WRITER_SYNC=pipelined)
-# and wal (--wal: the store's write-ahead log). Also bytes written per fact (the server's
+# wal (--wal: the store's write-ahead log), stream and walstream (the
+# classic writer or --wal, with --stream on a 3-broker mock cluster of
+# tests/helpers/hk_kafka_mock, HK_KAFKA_MOCK_BIN, default
+# build/hk_kafka_mock; also how long the outbox takes to drain after the
+# load). Also bytes written per fact (the server's
 # /proc/PID/io write_bytes: the log, the pages and checkpoints), commits per
 # second and, with wal, log syncs per second. Under each run: the busy
 # share of a core of the writer, the syncer and the loops together, the
@@ -45,6 +49,7 @@ secs=${SECONDS_PER:-6}
 conns_list=${CONNS:-64 256}
 modes=${MODES:-classic}
 out=${OUT:-$root/bench/out/writer-cpu}
+mock_bin=${HK_KAFKA_MOCK_BIN:-$root/build/hk_kafka_mock}
 client=${CLIENT:-wrk}
 hk_load=${HK_LOAD:-$root/build/hk_load}
 case $client in
@@ -99,8 +104,15 @@ threads() {
 one() { # build mode conns -> prints one result line
   local build=$1 mode=$2 conns=$3 kb=$out/kb pid
   rm -rf "$kb"
-  local extra=""
+  local extra="" mock=""
   [ "$mode" = wal ] && extra="--wal"
+  if [ "$mode" = walstream ] || [ "$mode" = stream ]; then
+    # the change stream on a 3-broker mock cluster of this build's helper
+    coproc MOCK { exec "$mock_bin" --topic hakgal.changes:4; }
+    read -r mock <&"${MOCK[0]}"
+    extra="--stream kafka://$mock/hakgal.changes"
+    [ "$mode" = walstream ] && extra="--wal $extra"
+  fi
   if [ "$mode" = pipelined ]; then
     HK_WRITER_SYNC=pipelined "$build/hakgal" serve --data "$kb" \
       --listen "127.0.0.1:$port" --threads 2 --quiet >"$out/serve.log" 2>&1 &
@@ -150,8 +162,26 @@ one() { # build mode conns -> prints one result line
     awk '/^hakgal_commit_group_size_sum /{s=$2}
          /^hakgal_commit_group_size_count /{c=$2}
          END{if (c > 0) printf "%.1f", s/c; else print 0}')
+  local drain=""
+  if [ -n "$mock" ]; then
+    # how long the outbox takes to drain after the load: the publisher
+    # kept up when it is near 0
+    local d0 d1
+    d0=$(date +%s%N)
+    for _ in $(seq 600); do
+      curl -fs "http://127.0.0.1:$port/v2/stream/status" |
+        grep -q '"backlog":0,' && break
+      sleep 0.05
+    done
+    d1=$(date +%s%N)
+    drain=$(( (d1 - d0) / 1000000 ))
+  fi
   kill "$pid"
   wait "$pid" || true
+  if [ -n "$mock" ]; then
+    exec {MOCK[1]}>&-
+    wait "$MOCK_PID" 2>/dev/null || true
+  fi
   local n=$((f1 - f0))
   # the machine's idle share during the run, wrk's CPU per fact, and the
   # writer's stages in per cent of the run's wall time
@@ -173,7 +203,7 @@ one() { # build mode conns -> prints one result line
     -v client="$client" \
     -v load="$(cut -d' ' -f1 /proc/loadavg)" -v io=$((io1 - io0)) \
     -v m0="$m0" -v m1="$m1" -v idle="$idle" -v wrkus="$wrkus" -v st="$st" \
-    -v ns=$((w1 - w0)) -v syncus="$syncus" '
+    -v ns=$((w1 - w0)) -v syncus="$syncus" -v drain="$drain" '
     { dv=$5-$2; du=($6-$3)/t*1e6; ds=($7-$4)/t*1e6
       V+=dv; U+=du; S+=ds
       if ($1 == "hk-writer") { wv=dv; wc=du+ds }
@@ -190,7 +220,8 @@ one() { # build mode conns -> prints one result line
       if (st != "") printf "    stages %% of wall: %s\n", st
       if (syncus > 0 && b[2] > a[2])
         printf "    log fdatasync: %.3f ms each (syncer stage sync / log syncs)\n",
-          syncus/1e3/(b[2]-a[2]) }'
+          syncus/1e3/(b[2]-a[2])
+      if (drain != "") printf "    stream outbox drained %s ms after the load\n", drain }'
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); client $client"
