@@ -133,7 +133,8 @@ static int read_chunk(MDB_cursor *c, const uint8_t ck[HKS_ARG_KEY_BYTES],
     MDB_val k = {HKS_ARG_KEY_BYTES, (void *)ck}, d;
     size_t got = 0;
     int rc = mdb_cursor_get(c, &k, &d, MDB_SET);
-    /* bounded by the chunk's pages: each pass takes one */
+    /* bounded by the chunk's pages: each pass takes one (a chunk that
+     * splits has several rows, so a duplicate page: see take_page) */
     if (rc == 0) rc = mdb_cursor_get(c, &k, &d, MDB_GET_MULTIPLE);
     while (rc == 0) {
         if (d.mv_size % HKS_ARG_DUP_BYTES || got + d.mv_size > cnt * 15u)
@@ -366,13 +367,18 @@ int hks_arg_next_entity(MDB_cursor *c, bool first, uint32_t after,
 
 /* ==== Iterator ==== */
 
-/* Takes the page of rows under the cursor (d holds the value the cursor
- * was positioned with: LMDB leaves it as is for a key with one value). */
+/* Takes the page of rows under the cursor; d holds the value the cursor
+ * was positioned with. A key with one value has no duplicate page, and
+ * LMDB 0.9.24 does not reset its duplicate cursor when MDB_NEXT_NODUP
+ * moves from a key with several values to such a key: MDB_GET_MULTIPLE
+ * would hand out the previous key's page. So one value is taken from d. */
 static int take_page(hks_argit *it, MDB_val *k, MDB_val *d)
 {
+    size_t cnt = 0;
     if (k->mv_size != HKS_ARG_KEY_BYTES) return MDB_CORRUPTED;
     memcpy(it->key, k->mv_data, HKS_ARG_KEY_BYTES);
-    int rc = mdb_cursor_get(it->c, k, d, MDB_GET_MULTIPLE);
+    int rc = mdb_cursor_count(it->c, &cnt);
+    if (!rc && cnt > 1) rc = mdb_cursor_get(it->c, k, d, MDB_GET_MULTIPLE);
     if (rc) return rc;
     if (!d->mv_size || d->mv_size % HKS_ARG_DUP_BYTES) return MDB_CORRUPTED;
     it->rows = d->mv_data;
