@@ -5,12 +5,16 @@
  * ==== Layout ====
  * An entity's rows (position u8, predicate u32 BE, fact id u48 BE,
  * co-argument u32 BE: 15 bytes, store_int.h) are DUPSORT|DUPFIXED
- * duplicates, split over several keys ("chunks") of 19 bytes: the entity
- * u32 BE followed by a row that is <= every row of the chunk and > every
- * row of the chunk before. The first chunk's key is the entity followed by
- * 15 zero bytes (no row is that small: predicates are symbols >= 1), so a
- * new row always has a chunk whose start is <= it and no key is ever
- * rewritten. Chunks of one entity are adjacent keys in row order.
+ * duplicates, split over several keys ("chunks"). The first chunk's key is
+ * the entity u32 BE alone (4 bytes, as in format 3: an entity with fewer
+ * rows than a chunk holds is stored exactly as before, so light entities
+ * cost no key bytes more); every later chunk's key is the entity followed
+ * by a row (19 bytes) that is <= every row of the chunk and > every row of
+ * the chunk before. LMDB orders a key before its extensions, so the 4-byte
+ * key is the entity's first and stands for a start of 15 zero bytes (no
+ * row is that small: predicates are symbols >= 1): a new row always has a
+ * chunk whose start is <= it, and no key is ever rewritten. Chunks of one
+ * entity are adjacent keys in row order.
  *
  * Why: LMDB keeps a key's duplicates inline in the main-tree leaf until
  * the node would pass me_nodemax (about half a page), then moves them into
@@ -71,42 +75,62 @@ uint32_t hks_arg_chunk_rows(unsigned psize)
 
 /* ==== Keys ==== */
 
-static void chunk_key(uint8_t k[HKS_ARG_KEY_BYTES], uint32_t ent,
-                      const uint8_t *row)
+/* A chunk key: 4 bytes (the entity's first chunk) or 19. */
+typedef struct chunk_key {
+    uint8_t b[HKS_ARG_KEY_BYTES]; /* entity u32 BE [+ start row] */
+    size_t len;                   /* 4 or HKS_ARG_KEY_BYTES */
+} chunk_key;
+
+static const uint8_t zero_row[HKS_ARG_DUP_BYTES];
+
+/* ent's key starting at row (NULL: its first chunk, 4 bytes). */
+static void make_key(chunk_key *k, uint32_t ent, const uint8_t *row)
 {
-    hks_put_u32(k, ent);
-    if (row)
-        memcpy(k + 4, row, HKS_ARG_DUP_BYTES);
-    else
-        memset(k + 4, 0, HKS_ARG_DUP_BYTES);
+    hks_put_u32(k->b, ent);
+    k->len = 4;
+    if (row) {
+        memcpy(k->b + 4, row, HKS_ARG_DUP_BYTES);
+        k->len = HKS_ARG_KEY_BYTES;
+    }
+}
+
+static bool key_ok(const MDB_val *k)
+{
+    return k->mv_size == 4 || k->mv_size == HKS_ARG_KEY_BYTES;
+}
+
+static void take_key(chunk_key *ck, const MDB_val *k)
+{
+    ck->len = k->mv_size;
+    memcpy(ck->b, k->mv_data, k->mv_size);
 }
 
 /* Positions c on the chunk of ent that holds row: the greatest key <= ent |
  * row with ent's prefix; its key goes to ck. MDB_NOTFOUND when ent has no
  * such chunk; then *later says whether ent has chunks above row. */
 static int locate(MDB_cursor *c, uint32_t ent, const uint8_t *row,
-                  uint8_t ck[HKS_ARG_KEY_BYTES], bool *later)
+                  chunk_key *ck, bool *later)
 {
-    uint8_t kb[HKS_ARG_KEY_BYTES];
-    chunk_key(kb, ent, row);
-    MDB_val k = {sizeof kb, kb}, d;
+    chunk_key kb;
+    make_key(&kb, ent, row);
+    MDB_val k = {kb.len, kb.b}, d;
     *later = false;
     int rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
     if (rc == 0) {
-        if (k.mv_size != HKS_ARG_KEY_BYTES) return MDB_CORRUPTED;
-        if (memcmp(k.mv_data, kb, sizeof kb) == 0) {
-            memcpy(ck, kb, sizeof kb);
+        if (!key_ok(&k)) return MDB_CORRUPTED;
+        if (k.mv_size == kb.len && memcmp(k.mv_data, kb.b, kb.len) == 0) {
+            *ck = kb;
             return 0;
         }
-        *later = memcmp(k.mv_data, kb, 4) == 0;
+        *later = memcmp(k.mv_data, kb.b, 4) == 0;
         rc = mdb_cursor_get(c, &k, &d, MDB_PREV_NODUP);
     } else if (rc == MDB_NOTFOUND) {
         rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
     }
     if (rc) return rc;
-    if (k.mv_size != HKS_ARG_KEY_BYTES) return MDB_CORRUPTED;
-    if (memcmp(k.mv_data, kb, 4) != 0) return MDB_NOTFOUND;
-    memcpy(ck, k.mv_data, HKS_ARG_KEY_BYTES);
+    if (!key_ok(&k)) return MDB_CORRUPTED;
+    if (memcmp(k.mv_data, kb.b, 4) != 0) return MDB_NOTFOUND;
+    take_key(ck, &k);
     return 0;
 }
 
@@ -126,11 +150,11 @@ static size_t lower_bound(const uint8_t *rows, size_t n, const uint8_t *row)
     return lo;
 }
 
-/* Reads the cnt rows of chunk ck (c positioned on it) into out. */
-static int read_chunk(MDB_cursor *c, const uint8_t ck[HKS_ARG_KEY_BYTES],
-                      uint8_t *out, size_t cnt)
+/* Reads the cnt rows of chunk ck into out. */
+static int read_chunk(MDB_cursor *c, const chunk_key *ck, uint8_t *out,
+                      size_t cnt)
 {
-    MDB_val k = {HKS_ARG_KEY_BYTES, (void *)ck}, d;
+    MDB_val k = {ck->len, (void *)ck->b}, d;
     size_t got = 0;
     int rc = mdb_cursor_get(c, &k, &d, MDB_SET);
     /* bounded by the chunk's pages: each pass takes one (a chunk that
@@ -148,8 +172,8 @@ static int read_chunk(MDB_cursor *c, const uint8_t ck[HKS_ARG_KEY_BYTES],
 }
 
 /* Splits chunk ck of entity ent, holding cnt rows, after row went in. */
-static int split(MDB_cursor *c, const uint8_t ck[HKS_ARG_KEY_BYTES],
-                 size_t cnt, const uint8_t *row)
+static int split(MDB_cursor *c, const chunk_key *ck, size_t cnt,
+                 const uint8_t *row)
 {
     uint8_t stack[256 * HKS_ARG_DUP_BYTES];
     uint8_t *rows = cnt <= 256 ? stack : hk_malloc(cnt * HKS_ARG_DUP_BYTES);
@@ -166,16 +190,15 @@ static int split(MDB_cursor *c, const uint8_t ck[HKS_ARG_KEY_BYTES],
         m = idx;
     if (m == 0) m = 1;
     for (size_t i = m; i < cnt; i++) {
-        MDB_val k = {HKS_ARG_KEY_BYTES, (void *)ck},
+        MDB_val k = {ck->len, (void *)ck->b},
                 d = {HKS_ARG_DUP_BYTES, rows + i * HKS_ARG_DUP_BYTES};
         if ((rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH)) ||
             (rc = mdb_cursor_del(c, 0)))
             goto done;
     }
-    uint8_t nk[HKS_ARG_KEY_BYTES];
-    memcpy(nk, ck, 4);
-    memcpy(nk + 4, rows + m * HKS_ARG_DUP_BYTES, HKS_ARG_DUP_BYTES);
-    MDB_val k = {HKS_ARG_KEY_BYTES, nk};
+    chunk_key nk;
+    make_key(&nk, hks_get_u32(ck->b), rows + m * HKS_ARG_DUP_BYTES);
+    MDB_val k = {nk.len, nk.b};
     MDB_val dm[2] = {{HKS_ARG_DUP_BYTES, rows + m * HKS_ARG_DUP_BYTES},
                      {cnt - m, NULL}};
     rc = mdb_cursor_put(c, &k, dm, MDB_MULTIPLE);
@@ -187,39 +210,38 @@ done:
 int hks_arg_put(MDB_cursor *c, uint32_t ent, const uint8_t *row,
                 uint32_t limit, bool *new_ent)
 {
-    uint8_t ck[HKS_ARG_KEY_BYTES];
+    chunk_key ck;
     bool later;
     *new_ent = false;
-    int rc = locate(c, ent, row, ck, &later);
+    int rc = locate(c, ent, row, &ck, &later);
     if (rc == MDB_NOTFOUND) {
-        chunk_key(ck, ent, NULL);
+        make_key(&ck, ent, NULL);
         *new_ent = !later;
     } else if (rc) {
         return rc;
     }
-    MDB_val k = {HKS_ARG_KEY_BYTES, ck}, d = {HKS_ARG_DUP_BYTES, (void *)row};
+    MDB_val k = {ck.len, ck.b}, d = {HKS_ARG_DUP_BYTES, (void *)row};
     size_t cnt = 0;
     if ((rc = mdb_cursor_put(c, &k, &d, 0)) ||
         (rc = mdb_cursor_count(c, &cnt)))
         return rc;
-    return cnt >= limit ? split(c, ck, cnt, row) : 0;
+    return cnt >= limit ? split(c, &ck, cnt, row) : 0;
 }
 
 int hks_arg_append(MDB_cursor *c, uint32_t ent, const uint8_t *rows, size_t n,
                    size_t stride, uint32_t limit)
 {
-    uint8_t ck[HKS_ARG_KEY_BYTES];
+    chunk_key ck;
     size_t fill = limit > 1 ? limit - 1 : 1, in_chunk = 0;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *row = rows + i * stride;
-        MDB_val k = {HKS_ARG_KEY_BYTES, ck}, d = {HKS_ARG_DUP_BYTES,
-                                                  (void *)row};
         unsigned flags = MDB_APPENDDUP;
         if (i == 0 || in_chunk == fill) {
-            chunk_key(ck, ent, i == 0 ? NULL : row);
+            make_key(&ck, ent, i == 0 ? NULL : row);
             flags = MDB_APPEND;
             in_chunk = 0;
         }
+        MDB_val k = {ck.len, ck.b}, d = {HKS_ARG_DUP_BYTES, (void *)row};
         int rc = mdb_cursor_put(c, &k, &d, flags);
         if (rc) return rc;
         in_chunk++;
@@ -235,7 +257,7 @@ int hks_arg_write_sorted(MDB_cursor *c, const uint8_t *recs, size_t n,
     MDB_val lk, ld;
     int rc = mdb_cursor_get(c, &lk, &ld, MDB_LAST);
     if (rc == 0) {
-        if (lk.mv_size != HKS_ARG_KEY_BYTES) return MDB_CORRUPTED;
+        if (!key_ok(&lk)) return MDB_CORRUPTED;
         last_ent = hks_get_u32(lk.mv_data);
         have_last = true;
     } else if (rc != MDB_NOTFOUND) {
@@ -272,11 +294,11 @@ int hks_arg_write_sorted(MDB_cursor *c, const uint8_t *recs, size_t n,
 
 int hks_arg_del(MDB_cursor *c, uint32_t ent, const uint8_t *row)
 {
-    uint8_t ck[HKS_ARG_KEY_BYTES];
+    chunk_key ck;
     bool later;
-    int rc = locate(c, ent, row, ck, &later);
+    int rc = locate(c, ent, row, &ck, &later);
     if (rc) return rc;
-    MDB_val k = {HKS_ARG_KEY_BYTES, ck}, d = {HKS_ARG_DUP_BYTES, (void *)row};
+    MDB_val k = {ck.len, ck.b}, d = {HKS_ARG_DUP_BYTES, (void *)row};
     if ((rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH))) return rc;
     return mdb_cursor_del(c, 0);
 }
@@ -285,13 +307,13 @@ int hks_arg_del(MDB_cursor *c, uint32_t ent, const uint8_t *row)
 
 int hks_arg_first_chunk(MDB_cursor *c, uint32_t ent)
 {
-    uint8_t kb[HKS_ARG_KEY_BYTES];
-    chunk_key(kb, ent, NULL);
-    MDB_val k = {sizeof kb, kb}, d;
+    chunk_key kb;
+    make_key(&kb, ent, NULL);
+    MDB_val k = {kb.len, kb.b}, d;
     int rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
     if (rc) return rc;
-    if (k.mv_size != HKS_ARG_KEY_BYTES) return MDB_CORRUPTED;
-    return memcmp(k.mv_data, kb, 4) == 0 ? 0 : MDB_NOTFOUND;
+    if (!key_ok(&k)) return MDB_CORRUPTED;
+    return memcmp(k.mv_data, kb.b, 4) == 0 ? 0 : MDB_NOTFOUND;
 }
 
 int hks_arg_has_entity(MDB_cursor *c, uint32_t ent, bool *has)
@@ -303,14 +325,14 @@ int hks_arg_has_entity(MDB_cursor *c, uint32_t ent, bool *has)
 
 int hks_arg_last_row(MDB_cursor *c, uint32_t ent, MDB_val *k, MDB_val *d)
 {
-    uint8_t kb[HKS_ARG_KEY_BYTES];
+    chunk_key kb;
     int rc;
     if (ent == UINT32_MAX) {
         rc = mdb_cursor_get(c, k, d, MDB_LAST);
     } else {
-        chunk_key(kb, ent + 1, NULL);
-        k->mv_size = sizeof kb;
-        k->mv_data = kb;
+        make_key(&kb, ent + 1, NULL);
+        k->mv_size = kb.len;
+        k->mv_data = kb.b;
         rc = mdb_cursor_get(c, k, d, MDB_SET_RANGE);
         if (rc == 0)
             rc = mdb_cursor_get(c, k, d, MDB_PREV);
@@ -318,11 +340,17 @@ int hks_arg_last_row(MDB_cursor *c, uint32_t ent, MDB_val *k, MDB_val *d)
             rc = mdb_cursor_get(c, k, d, MDB_LAST);
     }
     if (rc) return rc;
-    if (k->mv_size != HKS_ARG_KEY_BYTES) return MDB_CORRUPTED;
+    if (!key_ok(k)) return MDB_CORRUPTED;
     return hks_get_u32(k->mv_data) == ent ? 0 : MDB_NOTFOUND;
 }
 
 int hks_arg_count(MDB_cursor *c, uint32_t ent, uint64_t *n)
+{
+    return hks_arg_count_upto(c, ent, UINT64_MAX, n);
+}
+
+int hks_arg_count_upto(MDB_cursor *c, uint32_t ent, uint64_t upto,
+                       uint64_t *n)
 {
     *n = 0;
     int rc = hks_arg_first_chunk(c, ent);
@@ -333,13 +361,11 @@ int hks_arg_count(MDB_cursor *c, uint32_t ent, uint64_t *n)
         size_t cnt = 0;
         if ((rc = mdb_cursor_count(c, &cnt))) return rc;
         *n += cnt;
+        if (*n > upto) break;
         MDB_val k, d;
         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP);
-        if (rc == 0 && (k.mv_size != HKS_ARG_KEY_BYTES ||
-                        memcmp(k.mv_data, kb, 4) != 0)) {
-            if (k.mv_size != HKS_ARG_KEY_BYTES) return MDB_CORRUPTED;
-            break;
-        }
+        if (rc == 0 && !key_ok(&k)) return MDB_CORRUPTED;
+        if (rc == 0 && memcmp(k.mv_data, kb, 4) != 0) break;
     }
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -353,14 +379,14 @@ int hks_arg_next_entity(MDB_cursor *c, bool first, uint32_t after,
         rc = mdb_cursor_get(c, &k, &d, MDB_FIRST);
     } else {
         if (after == UINT32_MAX) return MDB_NOTFOUND;
-        uint8_t kb[HKS_ARG_KEY_BYTES];
-        chunk_key(kb, after + 1, NULL);
+        uint8_t kb[4];
+        hks_put_u32(kb, after + 1);
         k.mv_size = sizeof kb;
         k.mv_data = kb;
         rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
     }
     if (rc) return rc;
-    if (k.mv_size != HKS_ARG_KEY_BYTES) return MDB_CORRUPTED;
+    if (!key_ok(&k)) return MDB_CORRUPTED;
     *ent = hks_get_u32(k.mv_data);
     return 0;
 }
@@ -375,8 +401,7 @@ int hks_arg_next_entity(MDB_cursor *c, bool first, uint32_t after,
 static int take_page(hks_argit *it, MDB_val *k, MDB_val *d)
 {
     size_t cnt = 0;
-    if (k->mv_size != HKS_ARG_KEY_BYTES) return MDB_CORRUPTED;
-    memcpy(it->key, k->mv_data, HKS_ARG_KEY_BYTES);
+    if (!key_ok(k)) return MDB_CORRUPTED;
     int rc = mdb_cursor_count(it->c, &cnt);
     if (!rc && cnt > 1) rc = mdb_cursor_get(it->c, k, d, MDB_GET_MULTIPLE);
     if (rc) return rc;
@@ -389,48 +414,41 @@ static int take_page(hks_argit *it, MDB_val *k, MDB_val *d)
 
 static int seek(hks_argit *it, const uint8_t *from)
 {
-    uint8_t zero[HKS_ARG_DUP_BYTES] = {0};
-    uint8_t ck[HKS_ARG_KEY_BYTES];
+    chunk_key ck;
     bool later;
-    if (!from) from = zero;
+    if (!from) from = zero_row;
     it->n = it->i = 0;
     it->done = false;
-    int rc = locate(it->c, it->ent, from, ck, &later);
+    int rc = locate(it->c, it->ent, from, &ck, &later);
     if (rc == 0) {
-        MDB_val k = {HKS_ARG_KEY_BYTES, ck},
-                d = {HKS_ARG_DUP_BYTES, (void *)from};
+        MDB_val k = {ck.len, ck.b}, d = {HKS_ARG_DUP_BYTES, (void *)from};
         rc = mdb_cursor_get(it->c, &k, &d, MDB_GET_BOTH_RANGE);
         if (rc == 0) {
-            k.mv_size = HKS_ARG_KEY_BYTES;
-            k.mv_data = ck;
+            k.mv_size = ck.len;
+            k.mv_data = ck.b;
             if ((rc = take_page(it, &k, &d))) return rc;
             it->i = lower_bound(it->rows, it->n, from);
             return 0;
         }
         if (rc != MDB_NOTFOUND) return rc;
         /* every row of that chunk is below from: the next chunk */
-        k.mv_size = HKS_ARG_KEY_BYTES;
-        k.mv_data = ck;
+        k.mv_size = ck.len;
+        k.mv_data = ck.b;
         if ((rc = mdb_cursor_get(it->c, &k, &d, MDB_SET)) ||
             (rc = mdb_cursor_get(it->c, &k, &d, MDB_NEXT_NODUP)))
             return rc;
-    } else if (rc == MDB_NOTFOUND && later) {
-        /* the entity's first chunk starts above from (its zero chunk went
-         * away with its rows) */
-        uint8_t kb[HKS_ARG_KEY_BYTES];
-        chunk_key(kb, it->ent, from);
-        MDB_val k = {sizeof kb, kb}, d;
-        if ((rc = mdb_cursor_get(it->c, &k, &d, MDB_SET_RANGE))) return rc;
-        if (k.mv_size != HKS_ARG_KEY_BYTES) return MDB_CORRUPTED;
+        if (!key_ok(&k)) return MDB_CORRUPTED;
         if (hks_get_u32(k.mv_data) != it->ent) return MDB_NOTFOUND;
         return take_page(it, &k, &d);
-    } else {
-        return rc;
     }
-    /* positioned on the chunk after the one of from */
-    MDB_val k, d;
-    if ((rc = mdb_cursor_get(it->c, &k, &d, MDB_GET_CURRENT))) return rc;
-    if (k.mv_size != HKS_ARG_KEY_BYTES) return MDB_CORRUPTED;
+    if (rc != MDB_NOTFOUND || !later) return rc;
+    /* the entity's first chunk starts above from (its 4-byte chunk went
+     * away with its rows) */
+    chunk_key kb;
+    make_key(&kb, it->ent, from);
+    MDB_val k = {kb.len, kb.b}, d;
+    if ((rc = mdb_cursor_get(it->c, &k, &d, MDB_SET_RANGE))) return rc;
+    if (!key_ok(&k)) return MDB_CORRUPTED;
     if (hks_get_u32(k.mv_data) != it->ent) return MDB_NOTFOUND;
     return take_page(it, &k, &d);
 }
@@ -496,7 +514,7 @@ int hks_argit_next(hks_argit *it, const uint8_t **row)
         }
         if (rc != MDB_NOTFOUND) return rc;
         rc = mdb_cursor_get(it->c, &k, &d, MDB_NEXT_NODUP);
-        if (rc == 0 && k.mv_size != HKS_ARG_KEY_BYTES) return MDB_CORRUPTED;
+        if (rc == 0 && !key_ok(&k)) return MDB_CORRUPTED;
         if (rc == MDB_NOTFOUND ||
             (rc == 0 && hks_get_u32(k.mv_data) != it->ent)) {
             it->done = true;

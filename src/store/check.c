@@ -53,7 +53,8 @@ static int count_db(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries,
 /* by_arg (argidx.c): rows, distinct entities, and the chunk invariant
  * (every row >= its chunk's start, an entity's rows rising across its
  * chunks); *bad_ent is 1 + the first entity breaking it, 0 when none. A
- * key that is not 19 bytes or a row that is not 15 is MDB_CORRUPTED. */
+ * key that is not 4 or 19 bytes or a row that is not 15 is
+ * MDB_CORRUPTED. */
 static int count_args(MDB_txn *txn, MDB_dbi dbi, uint64_t *rows,
                       uint64_t *ents, uint64_t *bad_ent)
 {
@@ -66,16 +67,19 @@ static int count_args(MDB_txn *txn, MDB_dbi dbi, uint64_t *rows,
     *rows = *ents = *bad_ent = 0;
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-        if (k.mv_size != HKS_ARG_KEY_BYTES || d.mv_size != HKS_ARG_DUP_BYTES) {
+        static const uint8_t zero[HKS_ARG_DUP_BYTES];
+        if ((k.mv_size != 4 && k.mv_size != HKS_ARG_KEY_BYTES) ||
+            d.mv_size != HKS_ARG_DUP_BYTES) {
             rc = MDB_CORRUPTED;
             break;
         }
         const uint8_t *kb = k.mv_data, *v = d.mv_data;
+        const uint8_t *start = k.mv_size == 4 ? zero : kb + 4;
         bool same = have_prev && memcmp(prev, kb, 4) == 0;
         if (!same) (*ents)++;
         (*rows)++;
         if (!*bad_ent &&
-            (memcmp(v, kb + 4, HKS_ARG_DUP_BYTES) < 0 ||
+            (memcmp(v, start, HKS_ARG_DUP_BYTES) < 0 ||
              (same && memcmp(prev + 4, v, HKS_ARG_DUP_BYTES) >= 0)))
             *bad_ent = 1 + (uint64_t)hks_get_u32(kb);
         memcpy(prev, kb, 4);

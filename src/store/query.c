@@ -254,15 +254,18 @@ static hk_err dup_count(hk_txn *t, MDB_dbi dbi, uint32_t key, size_t *n,
     return HK_OK;
 }
 
-/* Rows of an entity in by_arg: the sum over its chunks (argidx.c). */
-static hk_err arg_count(hk_txn *t, uint32_t ent, size_t *n, hk_error *err)
+/* Rows of an entity in by_arg: the sum over its chunks (argidx.c), up to
+ * the first sum above upto (the planner only compares it with upto: a hub
+ * entity costs it no more chunk steps than the cheaper slot's rows). */
+static hk_err arg_count(hk_txn *t, uint32_t ent, size_t upto, size_t *n,
+                        hk_error *err)
 {
     MDB_cursor *c;
     uint64_t cnt = 0;
     *n = 0;
     int rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &c);
     if (rc) return hks_store_mdb_error(t, rc, err, "counting");
-    rc = hks_arg_count(c, ent, &cnt);
+    rc = hks_arg_count_upto(c, ent, upto, &cnt);
     mdb_cursor_close(c);
     if (rc == MDB_CORRUPTED)
         return hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
@@ -537,7 +540,8 @@ hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p, const char *cursor,
         }
         for (uint32_t s = 1; s < q->n_slots; s++) {
             if (!q->slot_const[s]) continue;
-            if ((e = arg_count(t, q->slot_const[s], &n, err))) goto fail;
+            if ((e = arg_count(t, q->slot_const[s], best, &n, err)))
+                goto fail;
             if (n <= best) {
                 best = n;
                 q->kind = PLAN_ARG;

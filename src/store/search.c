@@ -227,8 +227,7 @@ static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
             }
             /* back over the entity's rows, across its chunks */
             rc = mdb_cursor_get(cur, &k, &d, MDB_PREV);
-            if (rc == 0 && (k.mv_size != HKS_ARG_KEY_BYTES ||
-                            memcmp(k.mv_data, kb, 4) != 0))
+            if (rc == 0 && (k.mv_size < 4 || memcmp(k.mv_data, kb, 4) != 0))
                 rc = MDB_NOTFOUND;
         }
         if (rc && rc != MDB_NOTFOUND)

@@ -11,8 +11,8 @@
  *   fact            fact id (native, INTEGERKEY) -> compact record
  *   stmt            pred sym, arg syms (varints) -> fact id (varint)
  *   by_pred         DUPSORT|DUPFIXED pred sym -> fact id (u48 BE)
- *   by_arg          DUPSORT|DUPFIXED entity sym u32 BE + chunk start (15
- *                   bytes) -> pos u8, pred u32, id u48, co-argument u32
+ *   by_arg          DUPSORT|DUPFIXED entity sym u32 BE [+ chunk start, 15
+ *                   bytes] -> pos u8, pred u32, id u48, co-argument u32
  *                   (binary facts; 0 otherwise); chunks in argidx.c
  *   arg_multi       entity sym -> u64 extra mentions (same entity twice in
  *                   one fact), so entity counts stay exact
@@ -75,8 +75,9 @@ _Static_assert(HKS_SYM_KEY_HASHED <= HKS_SYM_KEY_MAX, "sym key buffer");
 #define HKS_ARG_DUP_BYTES (1u + 4u + HKS_ID_BYTES + 4u)
 /* by_arg duplicate of version 2 KBs (no co-argument), read by the upgrade. */
 #define HKS_ARG_DUP_BYTES_V2 (1u + 4u + HKS_ID_BYTES)
-/* by_arg key (format 4): entity u32 BE, then the first row of the chunk
- * (15 zero bytes for an entity's first chunk); argidx.c. */
+/* by_arg key (format 4, argidx.c): the entity u32 BE alone (4 bytes) for
+ * its first chunk, followed by the chunk's first row (this many bytes) for
+ * the others. */
 #define HKS_ARG_KEY_BYTES (4u + HKS_ARG_DUP_BYTES)
 
 /* Direct-mapped cache of sym id -> string inside the txn's snapshot. */
@@ -792,6 +793,10 @@ int hks_arg_has_entity(MDB_cursor *c, uint32_t ent, bool *has);
 int hks_arg_last_row(MDB_cursor *c, uint32_t ent, MDB_val *k, MDB_val *d);
 /* Rows of ent (the sum over its chunks). */
 int hks_arg_count(MDB_cursor *c, uint32_t ent, uint64_t *n);
+/* The same, but stops once the sum passes upto (*n is then > upto, not
+ * exact): a planner that only compares costs no more than the smaller. */
+int hks_arg_count_upto(MDB_cursor *c, uint32_t ent, uint64_t upto,
+                       uint64_t *n);
 /* The first entity (first) or the first above after; MDB_NOTFOUND at the
  * end. Leaves c on that entity's first chunk. */
 int hks_arg_next_entity(MDB_cursor *c, bool first, uint32_t after,
@@ -803,7 +808,6 @@ typedef struct hks_argit {
                                         write), or NULL */
     MDB_cursor *c;                   /* cursor on by_arg (not owned) */
     uint32_t ent;                    /* the entity */
-    uint8_t key[HKS_ARG_KEY_BYTES];  /* current chunk's key */
     const uint8_t *rows;             /* current page of rows (in the map) */
     size_t n, i;                     /* rows on it, next one */
     bool done;                       /* past the entity's last row */

@@ -124,7 +124,7 @@ static void make_old(const char *dir, uint32_t version)
     assert_int_equal(mdb_cursor_open(txn, arg, &c), 0);
     for (int rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-        assert_int_equal(k.mv_size, 19);
+        assert_true(k.mv_size == 4 || k.mv_size == 19);
         assert_int_equal(d.mv_size, 15);
         if (n == cap) {
             cap *= 2;
@@ -263,13 +263,14 @@ static void test_check_wrong_coarg(void **state)
     assert_int_equal(mdb_cursor_open(txn, arg, &c), 0);
     assert_int_equal(mdb_cursor_get(c, &k, &d, MDB_FIRST), 0);
     uint8_t key[19], dup[15];
-    assert_int_equal(k.mv_size, 19);
-    memcpy(key, k.mv_data, 19);
+    size_t key_len = k.mv_size;
+    assert_true(key_len == 4 || key_len == 19);
+    memcpy(key, k.mv_data, key_len);
     memcpy(dup, d.mv_data, 15);
     assert_int_equal(mdb_cursor_del(c, 0), 0);
     mdb_cursor_close(c);
     dup[14] ^= 1; /* another symbol id as co-argument */
-    MDB_val nk = {19, key}, nd = {15, dup};
+    MDB_val nk = {key_len, key}, nd = {15, dup};
     assert_int_equal(mdb_put(txn, arg, &nk, &nd, 0), 0);
     tu_raw_commit(env, txn);
 
