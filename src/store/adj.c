@@ -270,8 +270,7 @@ hk_err hks_adj_next(hks_adj *a, hks_adj_row *row, bool *has_row, hk_error *err)
     }
     if (rc == MDB_CORRUPTED)
         return hk_error_set(err, HK_ERR_CORRUPT,
-                            "store: damaged by_arg entry of entity %u",
-                            a->ent);
+                            "store: damaged by_arg entry of entity %u", a->ent);
     if (rc) return hks_store_mdb_error(a->t, rc, err, "reading adjacency");
     if (a->prefix && memcmp(p, a->seek, a->prefix) != 0) {
         a->done = true;

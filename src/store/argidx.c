@@ -47,8 +47,8 @@
  * seek again just past the last row it returned: its page pointer may be
  * stale, and rows written meanwhile after that row are seen.
  *
- * Damage: a key that is not 19 bytes, a key of another entity inside the
- * seek, or a duplicate that is not 15 bytes gives MDB_CORRUPTED.
+ * Damage: a key that is not 4 or 19 bytes, or a duplicate that is not 15
+ * bytes, gives MDB_CORRUPTED.
  *
  * Threads: as the txn (one thread at a time per txn and cursor).
  */
@@ -68,7 +68,8 @@ uint32_t hks_arg_chunk_rows(unsigned psize)
      * last inline size is the largest multiple of 4 rows below it. */
     if (psize < 1024) psize = 4096;
     uint32_t nodemax = (uint32_t)(((psize - 16u) / 2u) & ~1u) - 2u;
-    uint32_t rows = (nodemax - 8u - HKS_ARG_KEY_BYTES - 16u) / HKS_ARG_DUP_BYTES;
+    uint32_t rows =
+        (nodemax - 8u - HKS_ARG_KEY_BYTES - 16u) / HKS_ARG_DUP_BYTES;
     rows &= ~3u;
     return rows < 8u ? 8u : rows;
 }
@@ -207,8 +208,8 @@ done:
     return rc;
 }
 
-int hks_arg_put(MDB_cursor *c, uint32_t ent, const uint8_t *row,
-                uint32_t limit, bool *new_ent)
+int hks_arg_put(MDB_cursor *c, uint32_t ent, const uint8_t *row, uint32_t limit,
+                bool *new_ent)
 {
     chunk_key ck;
     bool later;
@@ -222,8 +223,7 @@ int hks_arg_put(MDB_cursor *c, uint32_t ent, const uint8_t *row,
     }
     MDB_val k = {ck.len, ck.b}, d = {HKS_ARG_DUP_BYTES, (void *)row};
     size_t cnt = 0;
-    if ((rc = mdb_cursor_put(c, &k, &d, 0)) ||
-        (rc = mdb_cursor_count(c, &cnt)))
+    if ((rc = mdb_cursor_put(c, &k, &d, 0)) || (rc = mdb_cursor_count(c, &cnt)))
         return rc;
     return cnt >= limit ? split(c, &ck, cnt, row) : 0;
 }
@@ -349,8 +349,7 @@ int hks_arg_count(MDB_cursor *c, uint32_t ent, uint64_t *n)
     return hks_arg_count_upto(c, ent, UINT64_MAX, n);
 }
 
-int hks_arg_count_upto(MDB_cursor *c, uint32_t ent, uint64_t upto,
-                       uint64_t *n)
+int hks_arg_count_upto(MDB_cursor *c, uint32_t ent, uint64_t upto, uint64_t *n)
 {
     *n = 0;
     int rc = hks_arg_first_chunk(c, ent);

@@ -55,8 +55,8 @@ static int count_db(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries,
  * chunks); *bad_ent is 1 + the first entity breaking it, 0 when none. A
  * key that is not 4 or 19 bytes or a row that is not 15 is
  * MDB_CORRUPTED. */
-static int count_args(MDB_txn *txn, MDB_dbi dbi, uint64_t *rows,
-                      uint64_t *ents, uint64_t *bad_ent)
+static int count_args(MDB_txn *txn, MDB_dbi dbi, uint64_t *rows, uint64_t *ents,
+                      uint64_t *bad_ent)
 {
     MDB_cursor *c;
     MDB_val k, d;

@@ -540,8 +540,7 @@ hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p, const char *cursor,
         }
         for (uint32_t s = 1; s < q->n_slots; s++) {
             if (!q->slot_const[s]) continue;
-            if ((e = arg_count(t, q->slot_const[s], best, &n, err)))
-                goto fail;
+            if ((e = arg_count(t, q->slot_const[s], best, &n, err))) goto fail;
             if (n <= best) {
                 best = n;
                 q->kind = PLAN_ARG;

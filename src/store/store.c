@@ -342,8 +342,7 @@ static hk_err open_dbs(hk_store *s, MDB_env *env, bool create, hk_error *err)
                                 s->path, v, HKS_SCHEMA_VERSION, s->path);
         }
         if (old) {
-            hk_err ue =
-                hks_upgrade(txn, &s->db, s->path, v, s->arg_chunk, err);
+            hk_err ue = hks_upgrade(txn, &s->db, s->path, v, s->arg_chunk, err);
             if (ue) {
                 mdb_txn_abort(txn);
                 return ue;

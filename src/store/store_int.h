@@ -771,8 +771,8 @@ static inline void hks_arg_dup(uint8_t dup[HKS_ARG_DUP_BYTES], uint32_t i,
 uint32_t hks_arg_chunk_rows(unsigned psize);
 /* Adds row to ent's chunks (splitting one that reaches limit rows);
  * *new_ent: ent had no row before. */
-int hks_arg_put(MDB_cursor *c, uint32_t ent, const uint8_t *row,
-                uint32_t limit, bool *new_ent);
+int hks_arg_put(MDB_cursor *c, uint32_t ent, const uint8_t *row, uint32_t limit,
+                bool *new_ent);
 /* Writes the n sorted rows (stride bytes apart) of an entity above every
  * key of the database, with appends, in chunks of limit - 1 rows. */
 int hks_arg_append(MDB_cursor *c, uint32_t ent, const uint8_t *rows, size_t n,
@@ -795,8 +795,7 @@ int hks_arg_last_row(MDB_cursor *c, uint32_t ent, MDB_val *k, MDB_val *d);
 int hks_arg_count(MDB_cursor *c, uint32_t ent, uint64_t *n);
 /* The same, but stops once the sum passes upto (*n is then > upto, not
  * exact): a planner that only compares costs no more than the smaller. */
-int hks_arg_count_upto(MDB_cursor *c, uint32_t ent, uint64_t upto,
-                       uint64_t *n);
+int hks_arg_count_upto(MDB_cursor *c, uint32_t ent, uint64_t upto, uint64_t *n);
 /* The first entity (first) or the first above after; MDB_NOTFOUND at the
  * end. Leaves c on that entity's first chunk. */
 int hks_arg_next_entity(MDB_cursor *c, bool first, uint32_t after,

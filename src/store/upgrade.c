@@ -34,8 +34,7 @@ static int cmp_entry(const void *a, const void *b)
     return memcmp(a, b, UPGRADE_ENTRY);
 }
 
-static int flush_chunk(MDB_cursor *c, uint8_t *chunk, size_t n,
-                       uint32_t limit)
+static int flush_chunk(MDB_cursor *c, uint8_t *chunk, size_t n, uint32_t limit)
 {
     uint64_t fresh = 0; /* the entities counter is already right */
     qsort(chunk, n, UPGRADE_ENTRY, cmp_entry);

@@ -354,8 +354,10 @@ static void walk_postings(hk_txn *t, bool args, hk_verify_report *r)
             if (memcmp(v, start, HKS_ARG_DUP_BYTES) < 0 ||
                 (have_prev && memcmp(prev, kb, 4) == 0 &&
                  memcmp(prev + 4, v, HKS_ARG_DUP_BYTES) >= 0))
-                problem(r, "by_arg: symbol %u has a row out of its chunk's "
-                           "range", sym);
+                problem(r,
+                        "by_arg: symbol %u has a row out of its chunk's "
+                        "range",
+                        sym);
             memcpy(prev, kb, 4);
             memcpy(prev + 4, v, HKS_ARG_DUP_BYTES);
             have_prev = true;

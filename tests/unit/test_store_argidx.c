@@ -56,8 +56,8 @@ static void raw_close(raw_db *d)
     free(d->dir);
 }
 
-static void make_row(uint8_t row[ROW], uint8_t pos, uint32_t pred,
-                     uint64_t id, uint32_t co)
+static void make_row(uint8_t row[ROW], uint8_t pos, uint32_t pred, uint64_t id,
+                     uint32_t co)
 {
     row[0] = pos;
     hks_put_u32(row + 1, pred);
@@ -119,8 +119,8 @@ static size_t validate(raw_db *d, uint32_t limit)
         if (k.mv_size == 4) assert_false(same);
         /* walk this chunk's rows */
         for (size_t i = 0; i < cnt; i++) {
-            if (i) assert_int_equal(mdb_cursor_get(d->c, &k, &v, MDB_NEXT_DUP),
-                                    0);
+            if (i)
+                assert_int_equal(mdb_cursor_get(d->c, &k, &v, MDB_NEXT_DUP), 0);
             assert_int_equal(v.mv_size, ROW);
             assert_true(memcmp(v.mv_data, start, ROW) >= 0);
             if (same || i) assert_true(memcmp(prev + 4, v.mv_data, ROW) < 0);
@@ -298,7 +298,7 @@ static void test_write_sorted(void **state)
     assert_non_null(m);
     uint64_t seed = 11;
     for (int round = 0; round < 4; round++) {
-        uint8_t (*recs)[4 + ROW] = calloc(500, sizeof *recs);
+        uint8_t(*recs)[4 + ROW] = calloc(500, sizeof *recs);
         assert_non_null(recs);
         size_t n = 0;
         for (uint32_t i = 0; i < 500; i++) {
@@ -306,8 +306,8 @@ static void test_write_sorted(void **state)
             if (round == 3) ent = 20; /* above every key: appended */
             uint8_t row[ROW];
             make_row(row, (uint8_t)(tu_rand(&seed) % 3),
-                     1 + (uint32_t)(tu_rand(&seed) % 4),
-                     1 + round * 1000 + i, 0);
+                     1 + (uint32_t)(tu_rand(&seed) % 4), 1 + round * 1000 + i,
+                     0);
             hks_put_u32(recs[n], ent);
             memcpy(recs[n] + 4, row, ROW);
             n++;
@@ -359,8 +359,8 @@ static void test_random_model(void **state)
             uint32_t ent = 2u * (1u + (uint32_t)(r >> 8) % 5);
             uint8_t row[ROW];
             make_row(row, (uint8_t)((r >> 16) % 3),
-                     1 + (uint32_t)((r >> 20) % 3),
-                     1 + (r >> 24) % 400, (uint32_t)(r >> 40) % 3);
+                     1 + (uint32_t)((r >> 20) % 3), 1 + (r >> 24) % 400,
+                     (uint32_t)(r >> 40) % 3);
             if (model_has(m, ent, row)) continue;
             bool was = false, fresh;
             for (size_t x = 0; x < m->n && !was; x++)
