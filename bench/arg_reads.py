@@ -144,6 +144,11 @@ def main():
                   flush=True)
         for c in conns.values():
             c.close()
+    except BaseException:
+        for s in servers.values():
+            s.stop()
+            s.cleanup()
+        raise
     finally:
         for s in servers.values():
             s.stop()

@@ -460,6 +460,8 @@ int hks_argit_seek(hks_argit *it, hk_txn *t, MDB_cursor *c, uint32_t ent,
     it->ent = ent;
     it->gen = t ? t->gen : 0;
     it->have_last = false;
+    /* a write before the first row seeks from here again */
+    memcpy(it->from, from ? from : zero_row, HKS_ARG_DUP_BYTES);
     int rc = seek(it, from);
     if (rc == MDB_NOTFOUND) {
         it->done = true;
@@ -485,7 +487,7 @@ int hks_argit_next(hks_argit *it, const uint8_t **row)
                 return MDB_NOTFOUND;
             }
         }
-        int rc = seek(it, it->have_last ? from : NULL);
+        int rc = seek(it, it->have_last ? from : it->from);
         if (rc) {
             if (rc == MDB_NOTFOUND) it->done = true;
             return rc;

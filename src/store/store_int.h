@@ -813,6 +813,7 @@ typedef struct hks_argit {
     uint64_t gen;                    /* t->gen when rows was taken */
     bool have_last;                  /* last holds the last row returned */
     uint8_t last[HKS_ARG_DUP_BYTES]; /* write txns: the last row returned */
+    uint8_t from[HKS_ARG_DUP_BYTES]; /* the seek row (zeros: the first) */
 } hks_argit;
 /* Seeks it to ent's first row >= from (15 bytes; NULL: its first row). */
 int hks_argit_seek(hks_argit *it, hk_txn *t, MDB_cursor *c, uint32_t ent,

@@ -395,6 +395,60 @@ static void test_bad_key(void **state)
     raw_close(&d);
 }
 
+/* A store's write txn: an adjacency walk goes on across adds (flushed,
+ * splitting chunks) and deletes of rows it has not reached: every row
+ * after the last one returned is seen once, deleted ones never. */
+static void test_write_between_steps(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("argit");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    hk_error err;
+    char x[32];
+    hk_fact_id ids[1000];
+    for (uint32_t i = 0; i < 400; i++) {
+        snprintf(x, sizeof x, "p%u", i);
+        ids[i] = tu_add(t, tu_st("HasPart", "hub", x, NULL), NULL);
+    }
+    uint32_t hub, pred;
+    assert_int_equal(hks_sym_id(t, "hub", 3, &hub, &err), HK_OK);
+    assert_int_equal(hks_sym_id(t, "HasPart", 7, &pred, &err), HK_OK);
+    hks_adj *a = NULL;
+    assert_int_equal(hks_adj_open(t, hub, 0, pred, &a, &err), HK_OK);
+    hks_adj_row row;
+    bool has;
+    hk_fact_id last = 0;
+    uint32_t n = 0;
+    for (; n < 100; n++) {
+        assert_int_equal(hks_adj_next(a, &row, &has, &err), HK_OK);
+        assert_true(has);
+        assert_int_equal(row.fact, ids[n]);
+        last = row.fact;
+    }
+    for (uint32_t i = 400; i < 700; i++) {
+        snprintf(x, sizeof x, "q%u", i);
+        ids[i] = tu_add(t, tu_st("HasPart", "hub", x, NULL), NULL);
+    }
+    /* the delete flushes the adds (their rows split the hub's chunks) */
+    for (uint32_t i = 200; i < 250; i++)
+        assert_int_equal(hk_store_delete(t, ids[i], &err), HK_OK);
+    uint32_t seen = 0;
+    for (;;) {
+        assert_int_equal(hks_adj_next(a, &row, &has, &err), HK_OK);
+        if (!has) break;
+        assert_true(row.fact > last);
+        assert_false(row.fact >= ids[200] && row.fact <= ids[249]);
+        last = row.fact;
+        seen++;
+    }
+    assert_int_equal(seen, 700 - 100 - 50);
+    hks_adj_close(a);
+    tu_check(t);
+    tu_commit(t);
+    tu_discard(s, dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_write_sorted),
         cmocka_unit_test(test_random_model),
         cmocka_unit_test(test_bad_key),
+        cmocka_unit_test(test_write_between_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
