@@ -225,6 +225,12 @@ static void test_split_at_limit(void **state)
     assert_int_equal(mdb_stat(d.txn, d.dbi, &st), 0);
     assert_true(st.ms_leaf_pages >= 4);
     compare(&d, m, &seed);
+    /* a bounded count stops at the first chunk past its bound */
+    uint64_t upto = 0;
+    assert_int_equal(hks_arg_count_upto(d.c, 4, 10, &upto), 0);
+    assert_int_equal(upto, limit - 1);
+    assert_int_equal(hks_arg_count_upto(d.c, 4, 1000, &upto), 0);
+    assert_int_equal(upto, 1000);
     /* inserts in the middle split chunks in halves */
     for (uint32_t i = 1; i <= 400; i++) {
         uint8_t row[ROW];
