@@ -16,10 +16,13 @@ Each is classified from its LMDB header (lmdb.h 0.9 page layout):
   arg.sub.leaf   DUPFIXED leaf of an entity's own sub-tree, 15-byte
                  duplicates (by_arg)
   arg.sub.branch branch page of such a sub-tree (15-byte keys)
-  arg.main.subdb main-tree leaf holding sub-database records (4-byte keys)
+  arg.main.subdb main-tree leaf holding sub-database records (4-byte keys;
+                 format 4: 19-byte chunk keys)
   arg.main.inline main-tree leaf holding inline duplicates (4-byte keys,
-                 15-byte sub-page duplicates)
+                 15-byte sub-page duplicates; format 4: 19-byte chunk
+                 keys, entity + first row, inline or single rows)
   main.branch    branch page with 4-byte keys (by_arg / by_pred main tree)
+                 or 19-byte keys (format 4 by_arg main tree)
   other          everything else (stmt, fact, by_pred, sym, audit, free
                  list, meta)
 
@@ -76,12 +79,13 @@ def classify(pg):
         if n < 2:
             return "other"
         ks = node_at(pg, 1)[3]
-        return {15: "arg.sub.branch", 4: "main.branch"}.get(ks, "other")
+        return {15: "arg.sub.branch", 4: "main.branch",
+                19: "main.branch"}.get(ks, "other")
     if flags & P_LEAF:
         kind = "other"
         for i in range(n):
             off, dsz, fl, ks = node_at(pg, i)
-            if ks != 4:
+            if ks not in (4, 19):
                 return "other"
             if fl & F_SUBDATA:
                 kind = "arg.main.subdb"
@@ -89,6 +93,8 @@ def classify(pg):
                 (spad,) = struct.unpack_from("<H", pg, off + 8 + ks + 8)
                 if spad == 15 and kind == "other":
                     kind = "arg.main.inline"
+            elif ks == 19 and dsz == 15 and kind == "other":
+                kind = "arg.main.inline"
         return kind
     return "other"
 

@@ -2,13 +2,13 @@
  * adj.c — symbols and adjacency by symbol id for the graph engine and
  * other modules (store.h), without strings on the hot path.
  *
- * An entity's mentions are its `by_arg` duplicates, 15 bytes each
- * (position u8, predicate u32 BE, fact id u48 BE, co-argument u32 BE),
- * sorted by position, predicate and id: hks_adj_open seeks to the first row
- * wanted (MDB_GET_BOTH_RANGE on a 5-byte or 1-byte prefix) and hks_adj_next
- * walks the duplicates with MDB_NEXT_DUP until the prefix changes, so a
- * (position, predicate) slice costs one seek. Counts come from the
- * duplicate sub-tree header (mdb_cursor_count), as in counts.c.
+ * An entity's mentions are its `by_arg` rows, 15 bytes each (position u8,
+ * predicate u32 BE, fact id u48 BE, co-argument u32 BE), sorted by
+ * position, predicate and id over the entity's chunk keys (argidx.c):
+ * hks_adj_open seeks the chunk iterator to the first row wanted (a 5-byte
+ * or 1-byte prefix) and hks_adj_next walks the rows until the prefix
+ * changes, so a (position, predicate) slice costs one seek. Counts are
+ * the sum of the chunks' duplicate counts (hks_arg_count).
  *
  * Write transactions queue index entries (pending.c); every function here
  * flushes them first, so a hook sees the facts of its own transaction.
@@ -136,17 +136,13 @@ hk_err hks_entities_scan(hk_txn *t, hks_entity_fn fn, void *ud, hk_error *err)
         if (ac) mdb_cursor_close(ac);
         return hks_store_mdb_error(t, rc, err, "scanning entities");
     }
-    MDB_val k, d, sk = {0, NULL}, sd = {0, NULL};
+    MDB_val sk = {0, NULL}, sd = {0, NULL};
     uint32_t sid = 0; /* id under sc; 0: not positioned yet */
+    uint32_t ent = 0;
     /* Both key orders are ascending symbol ids: sc only moves forward,
-     * so the loop is bounded by by_arg's keys plus the dictionary. */
-    rc = mdb_cursor_get(ac, &k, &d, MDB_FIRST);
+     * so the loop is bounded by by_arg's entities plus the dictionary. */
+    rc = hks_arg_next_entity(ac, true, 0, &ent);
     while (rc == 0) {
-        if (k.mv_size != 4) {
-            e = hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
-            break;
-        }
-        uint32_t ent = hks_get_u32(k.mv_data);
         int src = 0;
         if (sid == 0) {
             HKS_SYM_ID_KEY(ik, ent);
@@ -174,9 +170,11 @@ hk_err hks_entities_scan(hk_txn *t, hks_entity_fn fn, void *ud, hk_error *err)
             break;
         }
         if ((e = fn(ud, ent, sd.mv_data, sd.mv_size, err))) break;
-        rc = mdb_cursor_get(ac, &k, &d, MDB_NEXT_NODUP);
+        rc = hks_arg_next_entity(ac, false, ent, &ent);
     }
-    if (!e && rc && rc != MDB_NOTFOUND)
+    if (!e && rc == MDB_CORRUPTED)
+        e = hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
+    else if (!e && rc && rc != MDB_NOTFOUND)
         e = hks_store_mdb_error(t, rc, err, "scanning entities");
     mdb_cursor_close(sc);
     mdb_cursor_close(ac);
@@ -206,8 +204,9 @@ hk_err hks_pred_syms_scan(hk_txn *t, uint32_t pred, hks_syms_fn fn, void *ud,
 struct hks_adj {
     hk_txn *t;                       /* the txn it was opened in */
     MDB_cursor *c;                   /* cursor on by_arg */
-    uint8_t key[4];                  /* entity u32 BE */
-    uint8_t seek[HKS_ARG_DUP_BYTES]; /* first duplicate wanted (prefix) */
+    hks_argit it;                    /* walk of the entity's chunks */
+    uint32_t ent;                    /* the entity */
+    uint8_t seek[HKS_ARG_DUP_BYTES]; /* first row wanted (prefix) */
     size_t prefix; /* bytes of seek every row must share: 0 (any
                       position), 1 (position) or 5 (+ predicate) */
     bool started;  /* the first row was read */
@@ -235,7 +234,7 @@ hk_err hks_adj_open(hk_txn *t, uint32_t entity, int pos, uint32_t pred,
         return hks_store_mdb_error(t, rc, err, "opening adjacency");
     }
     a->t = t;
-    hks_put_u32(a->key, entity);
+    a->ent = entity;
     if (pos >= 0) {
         a->seek[0] = (uint8_t)pos;
         a->prefix = 1;
@@ -251,7 +250,7 @@ hk_err hks_adj_open(hk_txn *t, uint32_t entity, int pos, uint32_t pred,
 hk_err hks_adj_next(hks_adj *a, hks_adj_row *row, bool *has_row, hk_error *err)
 {
     hk_err e;
-    MDB_val k = {4, NULL}, d = {HKS_ARG_DUP_BYTES, NULL};
+    const uint8_t *p = NULL;
     int rc;
     if (!a || !row || !has_row)
         return hk_error_set(err, HK_ERR_INVALID, "store: no adjacency");
@@ -259,22 +258,20 @@ hk_err hks_adj_next(hks_adj *a, hks_adj_row *row, bool *has_row, hk_error *err)
     if (a->done) return HK_OK;
     if ((e = hks_txn_check_read(a->t, err))) return e;
     if (!a->started) {
-        k.mv_data = a->key;
-        d.mv_data = a->seek;
-        rc = mdb_cursor_get(a->c, &k, &d, MDB_GET_BOTH_RANGE);
+        rc = hks_argit_seek(&a->it, a->t, a->c, a->ent, a->seek);
         a->started = true;
+        if (!rc) rc = hks_argit_next(&a->it, &p);
     } else {
-        rc = mdb_cursor_get(a->c, &k, &d, MDB_NEXT_DUP);
+        rc = hks_argit_next(&a->it, &p);
     }
     if (rc == MDB_NOTFOUND) {
         a->done = true;
         return HK_OK;
     }
-    if (rc) return hks_store_mdb_error(a->t, rc, err, "reading adjacency");
-    if (d.mv_size != HKS_ARG_DUP_BYTES)
+    if (rc == MDB_CORRUPTED)
         return hk_error_set(err, HK_ERR_CORRUPT,
-                            "store: by_arg entry of %zu bytes", d.mv_size);
-    const uint8_t *p = d.mv_data;
+                            "store: damaged by_arg entry of entity %u", a->ent);
+    if (rc) return hks_store_mdb_error(a->t, rc, err, "reading adjacency");
     if (a->prefix && memcmp(p, a->seek, a->prefix) != 0) {
         a->done = true;
         return HK_OK;
@@ -512,9 +509,16 @@ hk_err hks_entity_count(hk_txn *t, uint32_t entity, uint64_t *mentions,
 {
     hk_err e;
     uint64_t m = 0, extra = 0;
-    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)) ||
-        (e = dups(t, t->s->db.by_arg, entity, &m, err)))
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)))
         return e;
+    MDB_cursor *c;
+    int crc = mdb_cursor_open(t->txn, t->s->db.by_arg, &c);
+    if (crc) return hks_store_mdb_error(t, crc, err, "counting");
+    crc = hks_arg_count(c, entity, &m);
+    mdb_cursor_close(c);
+    if (crc == MDB_CORRUPTED)
+        return hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
+    if (crc) return hks_store_mdb_error(t, crc, err, "counting");
     if (m && facts) {
         uint8_t kb[4];
         hks_put_u32(kb, entity);

@@ -50,6 +50,46 @@ static int count_db(MDB_txn *txn, MDB_dbi dbi, uint64_t *entries,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* by_arg (argidx.c): rows, distinct entities, and the chunk invariant
+ * (every row >= its chunk's start, an entity's rows rising across its
+ * chunks); *bad_ent is 1 + the first entity breaking it, 0 when none. A
+ * key that is not 4 or 19 bytes or a row that is not 15 is
+ * MDB_CORRUPTED. */
+static int count_args(MDB_txn *txn, MDB_dbi dbi, uint64_t *rows, uint64_t *ents,
+                      uint64_t *bad_ent)
+{
+    MDB_cursor *c;
+    MDB_val k, d;
+    uint8_t prev[HKS_ARG_KEY_BYTES];
+    bool have_prev = false;
+    int rc = mdb_cursor_open(txn, dbi, &c);
+    if (rc) return rc;
+    *rows = *ents = *bad_ent = 0;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        static const uint8_t zero[HKS_ARG_DUP_BYTES];
+        if ((k.mv_size != 4 && k.mv_size != HKS_ARG_KEY_BYTES) ||
+            d.mv_size != HKS_ARG_DUP_BYTES) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        const uint8_t *kb = k.mv_data, *v = d.mv_data;
+        const uint8_t *start = k.mv_size == 4 ? zero : kb + 4;
+        bool same = have_prev && memcmp(prev, kb, 4) == 0;
+        if (!same) (*ents)++;
+        (*rows)++;
+        if (!*bad_ent &&
+            (memcmp(v, start, HKS_ARG_DUP_BYTES) < 0 ||
+             (same && memcmp(prev + 4, v, HKS_ARG_DUP_BYTES) >= 0)))
+            *bad_ent = 1 + (uint64_t)hks_get_u32(kb);
+        memcpy(prev, kb, 4);
+        memcpy(prev + 4, v, HKS_ARG_DUP_BYTES);
+        have_prev = true;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* Walks module database m entry by entry: keys of 1..511 bytes (4 or 8
  * with integer keys), values of one size per key in a DUPFIXED database,
  * and as many entries as LMDB's own count says. *bad_at names the first
@@ -162,11 +202,14 @@ hk_err hks_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
         MDB_cursor *ac;
         if ((rc = mdb_cursor_open(t->txn, db->by_arg, &ac))) goto lmdb;
         for (uint32_t i = 0; i < r.n_args && rc == 0; i++) {
-            uint8_t ek[4], dup[HKS_ARG_DUP_BYTES];
-            hks_put_u32(ek, r.args[i]);
+            uint8_t dup[HKS_ARG_DUP_BYTES];
+            const uint8_t *row = NULL;
+            hks_argit it;
             hks_arg_dup(dup, i, r.pred, r.n_args, r.args, id);
-            MDB_val ekv = {4, ek}, dv = {HKS_ARG_DUP_BYTES, dup};
-            rc = mdb_cursor_get(ac, &ekv, &dv, MDB_GET_BOTH);
+            rc = hks_argit_seek(&it, NULL, ac, r.args[i], dup);
+            if (!rc) rc = hks_argit_next(&it, &row);
+            if (!rc && memcmp(row, dup, HKS_ARG_DUP_BYTES) != 0)
+                rc = MDB_NOTFOUND;
             for (uint32_t j = 0; j < i; j++)
                 if (r.args[j] == r.args[i]) {
                     n_repeats++;
@@ -187,7 +230,7 @@ hk_err hks_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
 
     /* Totals: every index entry belongs to a fact (counts match), and the
      * counters agree. */
-    uint64_t entries, keys, sum;
+    uint64_t entries, keys, sum, chunk_bad = 0;
     if (c.facts != n_facts)
         return bad(ok, why, why_len, "facts counter says %llu",
                    (unsigned long long)c.facts);
@@ -207,12 +250,18 @@ hk_err hks_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
     if (keys != c.predicates)
         return bad(ok, why, why_len, "pred_names has %llu names",
                    (unsigned long long)keys);
-    if ((rc = count_db(t->txn, db->by_arg, &entries, &keys, NULL))) goto lmdb;
+    if ((rc = count_args(t->txn, db->by_arg, &entries, &keys, &chunk_bad)))
+        goto lmdb;
+    if (chunk_bad)
+        return bad(ok, why, why_len,
+                   "by_arg: a row of entity %llu is out of its chunk's range",
+                   (unsigned long long)(chunk_bad - 1));
     if (entries != n_mentions)
         return bad(ok, why, why_len, "by_arg has %llu entries",
                    (unsigned long long)entries);
     if (keys != c.entities)
-        return bad(ok, why, why_len, "by_arg has %llu keys (counter differs)",
+        return bad(ok, why, why_len,
+                   "by_arg has %llu entities (counter differs)",
                    (unsigned long long)keys);
     if ((rc = count_db(t->txn, db->pstat, &entries, &keys, &sum))) goto lmdb;
     if (sum != n_facts)

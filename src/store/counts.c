@@ -3,8 +3,10 @@
  * dictionary-ordered listings of predicates and entities.
  *
  * Counts come from LMDB's duplicate sub-trees: mdb_cursor_count on a
- * by_pred / by_arg key reads the sub-tree header, so a count is one B-tree
- * descent (O(log n)) whatever the number of facts. An entity filling
+ * by_pred key reads the sub-tree header, so a count is one B-tree
+ * descent (O(log n)) whatever the number of facts; an entity's count is
+ * the sum over its by_arg chunks (one step per ~130 rows, argidx.c). An
+ * entity filling
  * several positions of one fact has one by_arg entry per position; the
  * `arg_multi` table holds those extra mentions so that counts are facts,
  * not mentions.
@@ -49,17 +51,23 @@ static hk_err count_dups(hk_txn *t, MDB_dbi dbi, uint32_t key, uint64_t *n,
     return e;
 }
 
-/* Facts mentioning ent; arg_cur (may be NULL) is a cursor on by_arg. */
+/* Facts mentioning ent; arg_cur (may be NULL) is a cursor on by_arg. The
+ * rows are the sum over the entity's chunks (argidx.c). */
 static hk_err entity_count_with(hk_txn *t, MDB_cursor *arg_cur, uint32_t ent,
                                 uint64_t *n, hk_error *err)
 {
-    hk_err e = arg_cur ? count_dups_with(t, arg_cur, ent, n, err)
-                       : count_dups(t, t->s->db.by_arg, ent, n, err);
-    if (e || !*n) return e;
+    MDB_cursor *c = arg_cur;
+    int rc = c ? 0 : mdb_cursor_open(t->txn, t->s->db.by_arg, &c);
+    if (!rc) rc = hks_arg_count(c, ent, n);
+    if (!arg_cur && c) mdb_cursor_close(c);
+    if (rc == MDB_CORRUPTED)
+        return hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
+    if (rc) return hks_store_mdb_error(t, rc, err, "counting");
+    if (!*n) return HK_OK;
     uint8_t kb[4];
     hks_put_u32(kb, ent);
     MDB_val k = {4, kb}, d;
-    int rc = mdb_get(t->txn, t->s->db.arg_multi, &k, &d);
+    rc = mdb_get(t->txn, t->s->db.arg_multi, &k, &d);
     if (rc == 0 && d.mv_size == 8) {
         uint64_t extra = hks_get_u64(d.mv_data);
         *n = extra < *n ? *n - extra : 0;

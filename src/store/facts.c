@@ -311,22 +311,19 @@ static hk_err index_remove(hk_txn *t, hk_fact_id id, const hks_rec *r,
         if (rc && rc != MDB_NOTFOUND) goto fail;
     }
 
+    if (!t->c_by_arg && (rc = mdb_cursor_open(txn, db->by_arg, &t->c_by_arg)))
+        goto fail;
     for (uint32_t i = 0; i < r->n_args; i++) {
-        uint8_t ek[4];
-        hks_put_u32(ek, r->args[i]);
-        MDB_val ekv = {4, ek}, dv = {HKS_ARG_DUP_BYTES, dup};
         hks_arg_dup(dup, i, r->pred, r->n_args, r->args, id);
-        if ((rc = mdb_del(txn, db->by_arg, &ekv, &dv))) goto fail;
+        if ((rc = hks_arg_del(t->c_by_arg, r->args[i], dup))) goto fail;
         if (repeated_before(r, i)) {
             if ((rc = multi_add(txn, db->arg_multi, r->args[i], -1))) goto fail;
         }
     }
     for (uint32_t i = 0; i < r->n_args; i++) {
         if (repeated_before(r, i)) continue;
-        uint8_t ek[4];
-        hks_put_u32(ek, r->args[i]);
-        MDB_val ekv = {4, ek};
-        if ((rc = key_exists(txn, db->by_arg, &ekv, &exists))) goto fail;
+        if ((rc = hks_arg_has_entity(t->c_by_arg, r->args[i], &exists)))
+            goto fail;
         if (!exists) t->c.entities--;
     }
     if ((rc = pstat_add(t, r->pred, r->n_args, -1))) goto fail;

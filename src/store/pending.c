@@ -363,8 +363,9 @@ static stmt_ord *sort_keyed(hks_pending *p, const hks_pending_stmt *ent,
 /* ==== Duplicate queues: by_pred and by_arg ====
  * Their entries are fixed-size records: a 4-byte big-endian key (the
  * predicate or entity) followed by the duplicate LMDB stores under it, so
- * memcmp order of a record is the database's order. One radix sort and
- * one write loop serve both. */
+ * memcmp order of a record is the order of the rows. One radix sort serves
+ * both; by_pred records are written by flush_dups, by_arg records into the
+ * entities' chunks by hks_arg_write_sorted (argidx.c). */
 
 /* A 16-bit digit of a record (bytes = 2) or an 8-bit one (bytes = 1). */
 typedef struct radix_digit {
@@ -465,14 +466,6 @@ static int new_predicate(hk_txn *t, const uint8_t key[4])
     MDB_val sv = {4, (void *)key};
     if ((rc = mdb_put(t->txn, t->s->db.pred_names, &nkv, &sv, 0))) return rc;
     t->c.predicates++;
-    return 0;
-}
-
-/* An entity's first mention: count it. */
-static int new_entity(hk_txn *t, const uint8_t key[4])
-{
-    (void)key;
-    t->c.entities++;
     return 0;
 }
 
@@ -643,8 +636,12 @@ hk_err hks_pending_flush(hk_txn *t, hk_error *err)
             goto fail;
         }
         scratch_trim(p);
-        rc = flush_dups(t, t->c_by_arg, p->arg->k, p->n_arg, sizeof *p->arg,
-                        false, new_entity);
+        /* into the entities' chunks (argidx.c) */
+        uint64_t fresh = 0;
+        rc = hks_arg_write_sorted(t->c_by_arg, p->arg->k, p->n_arg,
+                                  sizeof *p->arg, t->s->arg_chunk, &fresh);
+        t->c.entities += fresh;
+        t->counters_dirty = true;
         if (rc) goto fail;
         p->n_arg = 0;
     }

@@ -6,16 +6,17 @@
  *
  *   PLAN_ALL   `fact` in id order (or reversed for newest_first)
  *   PLAN_PRED  the `by_pred` duplicates of one predicate (id order)
- *   PLAN_ARG   the `by_arg` duplicates of one entity, ordered by (position,
- *              predicate, id); an optional position and/or predicate narrows
- *              the walk to a range (re-seeking with MDB_GET_BOTH_RANGE
- *              instead of filtering)
+ *   PLAN_ARG   the `by_arg` rows of one entity, ordered by (position,
+ *              predicate, id) across its chunk keys (hks_argit, argidx.c);
+ *              an optional position and/or predicate narrows the walk to a
+ *              range (re-seeking instead of filtering)
  *   PLAN_STMT  one exact `stmt` lookup (a pattern with only constants)
  *   PLAN_EMPTY a constant is not in the dictionary: no rows
  *
  * Scans choose entity > predicate > all. Patterns choose the constant slot
- * with the fewest facts (mdb_cursor_count on its by_pred / by_arg key, which
- * LMDB answers from the duplicate sub-tree's header), then check the other
+ * with the fewest facts (mdb_cursor_count on its by_pred key, which LMDB
+ * answers from the duplicate sub-tree's header, or the sum over an
+ * entity's by_arg chunks), then check the other
  * constants, the arity and repeated variables (`R(?x, ?x)`) per row.
  *
  * An entity scan without a position would meet a fact twice when the entity
@@ -25,7 +26,7 @@
  * Cursors are stateless: base64url of
  *   u8 version | u8 plan (bit 7: descending) | u32 key sym | u8 position
  *   (255 = any) | u32 predicate filter | u8 n | n bytes of the last index
- *   position returned (8-byte fact id, or the 11-byte by_arg value) |
+ *   position returned (8-byte fact id, or the 15-byte by_arg row) |
  *   8 bytes of SHA-256 over the query's description
  * so resuming in another transaction re-seeks just past the last row.
  * Because plan choice depends on counts that change between transactions,
@@ -101,6 +102,8 @@ struct hk_query {
     uint8_t stmt_key[HKS_STMT_KEY_MAX]; /* exact key */
     size_t stmt_len;                    /* its length */
     /* iteration state */
+    hks_argit ait;                   /* PLAN_ARG: walk of the entity's
+                                        chunks (argidx.c) */
     bool started;                    /* the cursor has been positioned */
     bool done;                       /* no more rows */
     uint8_t last[HKS_ARG_DUP_BYTES]; /* last returned index position */
@@ -248,6 +251,26 @@ static hk_err dup_count(hk_txn *t, MDB_dbi dbi, uint32_t key, size_t *n,
     mdb_cursor_close(c);
     if (rc && rc != MDB_NOTFOUND)
         return hks_store_mdb_error(t, rc, err, "counting");
+    return HK_OK;
+}
+
+/* Rows of an entity in by_arg: the sum over its chunks (argidx.c), up to
+ * the first sum above upto (the planner only compares it with upto: a hub
+ * entity costs it no more chunk steps than the cheaper slot's rows). */
+static hk_err arg_count(hk_txn *t, uint32_t ent, size_t upto, size_t *n,
+                        hk_error *err)
+{
+    MDB_cursor *c;
+    uint64_t cnt = 0;
+    *n = 0;
+    int rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &c);
+    if (rc) return hks_store_mdb_error(t, rc, err, "counting");
+    rc = hks_arg_count_upto(c, ent, upto, &cnt);
+    mdb_cursor_close(c);
+    if (rc == MDB_CORRUPTED)
+        return hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
+    if (rc) return hks_store_mdb_error(t, rc, err, "counting");
+    *n = (size_t)cnt;
     return HK_OK;
 }
 
@@ -517,8 +540,7 @@ hk_err hk_query_open_pattern(hk_txn *t, const hk_pattern *p, const char *cursor,
         }
         for (uint32_t s = 1; s < q->n_slots; s++) {
             if (!q->slot_const[s]) continue;
-            if ((e = dup_count(t, t->s->db.by_arg, q->slot_const[s], &n, err)))
-                goto fail;
+            if ((e = arg_count(t, q->slot_const[s], best, &n, err))) goto fail;
             if (n <= best) {
                 best = n;
                 q->kind = PLAN_ARG;
@@ -713,21 +735,17 @@ static int step_pred(hk_query *q, uint8_t pos[8])
     return 0;
 }
 
-/* Seeks the by_arg duplicates of the entity to the first value >= target. */
+/* Seeks the entity's rows to the first one >= target and reads it. */
 static int arg_seek(hk_query *q, const uint8_t target[HKS_ARG_DUP_BYTES],
-                    MDB_val *d)
+                    const uint8_t **row)
 {
-    uint8_t kb[4];
-    hks_put_u32(kb, q->key_sym);
-    MDB_val k = {4, kb};
-    d->mv_size = HKS_ARG_DUP_BYTES;
-    d->mv_data = (void *)target;
-    return mdb_cursor_get(q->cur, &k, d, MDB_GET_BOTH_RANGE);
+    int rc = hks_argit_seek(&q->ait, q->t, q->cur, q->key_sym, target);
+    return rc ? rc : hks_argit_next(&q->ait, row);
 }
 
 static int step_arg(hk_query *q, uint8_t pos[HKS_ARG_DUP_BYTES])
 {
-    MDB_val k, d;
+    const uint8_t *v = NULL;
     uint8_t target[HKS_ARG_DUP_BYTES];
     int rc;
     if (!q->started) {
@@ -740,15 +758,13 @@ static int step_arg(hk_query *q, uint8_t pos[HKS_ARG_DUP_BYTES])
             if (q->pos != NO_POS) target[0] = q->pos;
             hks_put_u32(target + 1, q->pred_filter);
         }
-        rc = arg_seek(q, target, &d);
+        rc = arg_seek(q, target, &v);
     } else {
-        rc = mdb_cursor_get(q->cur, &k, &d, MDB_NEXT_DUP);
+        rc = hks_argit_next(&q->ait, &v);
     }
     /* Narrow to the position / predicate range; each re-seek moves forward,
-     * so the loop ends within the duplicate list. */
+     * so the loop ends within the entity's rows. */
     for (unsigned guard = 0; rc == 0 && guard < 2 * 256 + 4; guard++) {
-        if (d.mv_size != HKS_ARG_DUP_BYTES) return MDB_CORRUPTED;
-        const uint8_t *v = d.mv_data;
         uint8_t p = v[0];
         uint32_t pr = hks_get_u32(v + 1);
         if (q->pos != NO_POS && p > q->pos) return MDB_NOTFOUND;
@@ -756,7 +772,7 @@ static int step_arg(hk_query *q, uint8_t pos[HKS_ARG_DUP_BYTES])
             memset(target, 0, sizeof target);
             target[0] = q->pos;
             hks_put_u32(target + 1, q->pred_filter);
-            rc = arg_seek(q, target, &d);
+            rc = arg_seek(q, target, &v);
             continue;
         }
         if (q->pred_filter && pr != q->pred_filter) {
@@ -768,7 +784,7 @@ static int step_arg(hk_query *q, uint8_t pos[HKS_ARG_DUP_BYTES])
                 target[0] = (uint8_t)(p + 1);
             }
             hks_put_u32(target + 1, q->pred_filter);
-            rc = arg_seek(q, target, &d);
+            rc = arg_seek(q, target, &v);
             continue;
         }
         memcpy(pos, v, HKS_ARG_DUP_BYTES);

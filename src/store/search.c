@@ -205,8 +205,12 @@ static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
         size_t taken = 0;
         k.mv_size = 4;
         k.mv_data = kb;
-        rc = mdb_cursor_get(cur, &k, &d, MDB_SET);
-        if (rc == 0) rc = mdb_cursor_get(cur, &k, &d, MDB_LAST_DUP);
+        if (pass == 0) {
+            rc = hks_arg_last_row(cur, sym, &k, &d);
+        } else {
+            rc = mdb_cursor_get(cur, &k, &d, MDB_SET);
+            if (rc == 0) rc = mdb_cursor_get(cur, &k, &d, MDB_LAST_DUP);
+        }
         while (rc == 0 && taken < SEARCH_FACTS_PER_SYM &&
                c->cand.n < SEARCH_MAX_CANDIDATES) {
             hk_fact_id id = 0;
@@ -217,7 +221,14 @@ static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
             if (id && id_set_add(&c->cand, id))
                 c->cand_list[c->cand.n - 1] = id;
             taken++;
-            rc = mdb_cursor_get(cur, &k, &d, MDB_PREV_DUP);
+            if (pass == 1) {
+                rc = mdb_cursor_get(cur, &k, &d, MDB_PREV_DUP);
+                continue;
+            }
+            /* back over the entity's rows, across its chunks */
+            rc = mdb_cursor_get(cur, &k, &d, MDB_PREV);
+            if (rc == 0 && (k.mv_size < 4 || memcmp(k.mv_data, kb, 4) != 0))
+                rc = MDB_NOTFOUND;
         }
         if (rc && rc != MDB_NOTFOUND)
             return hks_store_mdb_error(c->t, rc, err, "searching");
@@ -252,17 +263,12 @@ static hk_err gather_pairs(search_ctx *c, MDB_cursor *arg_cur,
             preds[np++] = sl->sym;
         else if (rc && rc != MDB_NOTFOUND)
             return hks_store_mdb_error(c->t, rc, err, "searching");
-        k.mv_size = 4;
-        k.mv_data = kb;
-        rc = mdb_cursor_get(arg_cur, &k, &d, MDB_SET);
-        if (rc == 0 && ne < SEARCH_PAIR_ENTS)
-            ents[ne++] = sl->sym;
-        else if (rc && rc != MDB_NOTFOUND)
-            return hks_store_mdb_error(c->t, rc, err, "searching");
+        bool has = false;
+        rc = hks_arg_has_entity(arg_cur, sl->sym, &has);
+        if (rc) return hks_store_mdb_error(c->t, rc, err, "searching");
+        if (has && ne < SEARCH_PAIR_ENTS) ents[ne++] = sl->sym;
     }
     for (size_t ei = 0; ei < ne; ei++) {
-        uint8_t kb[4];
-        hks_put_u32(kb, ents[ei]);
         for (size_t pi = 0; pi < np; pi++) {
             size_t taken = 0;
             unsigned pos = 0;
@@ -271,12 +277,12 @@ static hk_err gather_pairs(search_ctx *c, MDB_cursor *arg_cur,
                 uint8_t target[HKS_ARG_DUP_BYTES] = {0};
                 target[0] = (uint8_t)pos;
                 hks_put_u32(target + 1, preds[pi]);
-                MDB_val k = {4, kb}, d = {HKS_ARG_DUP_BYTES, target};
-                rc = mdb_cursor_get(arg_cur, &k, &d, MDB_GET_BOTH_RANGE);
+                hks_argit it;
+                const uint8_t *v = NULL;
+                rc = hks_argit_seek(&it, c->t, arg_cur, ents[ei], target);
+                if (!rc) rc = hks_argit_next(&it, &v);
                 if (rc == MDB_NOTFOUND) break;
                 if (rc) return hks_store_mdb_error(c->t, rc, err, "searching");
-                const uint8_t *v = d.mv_data;
-                if (d.mv_size != HKS_ARG_DUP_BYTES) break;
                 if (v[0] != pos || hks_get_u32(v + 1) != preds[pi]) {
                     /* nothing for this position: go to the next one */
                     pos = v[0] > pos && hks_get_u32(v + 1) <= preds[pi]
@@ -292,9 +298,7 @@ static hk_err gather_pairs(search_ctx *c, MDB_cursor *arg_cur,
                     if (id_set_add(&c->cand, id))
                         c->cand_list[c->cand.n - 1] = id;
                     taken++;
-                    rc = mdb_cursor_get(arg_cur, &k, &d, MDB_NEXT_DUP);
-                    v = d.mv_data;
-                    if (rc == 0 && d.mv_size != HKS_ARG_DUP_BYTES) break;
+                    rc = hks_argit_next(&it, &v);
                 }
                 if (rc && rc != MDB_NOTFOUND)
                     return hks_store_mdb_error(c->t, rc, err, "searching");

@@ -331,17 +331,18 @@ static hk_err open_dbs(hk_store *s, MDB_env *env, bool create, hk_error *err)
         return hks_store_mdb_error(NULL, rc, err, "reading schema version");
     } else {
         uint32_t v = d.mv_size == 4 ? hks_get_u32(d.mv_data) : 0;
-        if (v == HKS_SCHEMA_VERSION_OLDEST && !create) {
+        bool old = v >= HKS_SCHEMA_VERSION_OLDEST && v < HKS_SCHEMA_VERSION;
+        if (old && !create) {
             mdb_txn_abort(txn);
             return hk_error_set(err, HK_ERR_VERSION,
                                 "store: %s has schema version %u; this build "
-                                "needs %u (co-arguments in by_arg) and "
+                                "needs %u (chunked by_arg) and "
                                 "upgrades it when it opens it for writing: "
                                 "run 'hakgal init --data %s' once",
                                 s->path, v, HKS_SCHEMA_VERSION, s->path);
         }
-        if (v == HKS_SCHEMA_VERSION_OLDEST) {
-            hk_err ue = hks_upgrade_v2(txn, &s->db, s->path, err);
+        if (old) {
+            hk_err ue = hks_upgrade(txn, &s->db, s->path, v, s->arg_chunk, err);
             if (ue) {
                 mdb_txn_abort(txn);
                 return ue;
@@ -754,12 +755,13 @@ static hk_err store_open(const char *dir, const hk_store_options *opt,
             e = hks_store_mdb_error(NULL, rc, err, "opening the environment");
         goto fail;
     }
-    MDB_stat est;
+    MDB_stat est = {0};
     long os_page = sysconf(_SC_PAGESIZE);
     s->psize = 0; /* value checks assume pages aligned in the map */
     if (mdb_env_stat(ge->env, &est) == 0 && os_page > 0 &&
         est.ms_psize == (unsigned)os_page)
         s->psize = est.ms_psize;
+    s->arg_chunk = hks_arg_chunk_rows(est.ms_psize);
     if ((e = open_dbs(s, ge->env, !o.read_only, err))) goto fail;
     find_map(s, ge);
     atomic_store(&s->durable, hk_store_last_commit(s)); /* as opened */

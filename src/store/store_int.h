@@ -11,8 +11,9 @@
  *   fact            fact id (native, INTEGERKEY) -> compact record
  *   stmt            pred sym, arg syms (varints) -> fact id (varint)
  *   by_pred         DUPSORT|DUPFIXED pred sym -> fact id (u48 BE)
- *   by_arg          DUPSORT|DUPFIXED entity sym -> pos u8, pred u32, id u48,
- *                   co-argument u32 (binary facts; 0 otherwise)
+ *   by_arg          DUPSORT|DUPFIXED entity sym u32 BE [+ chunk start, 15
+ *                   bytes] -> pos u8, pred u32, id u48, co-argument u32
+ *                   (binary facts; 0 otherwise); chunks in argidx.c
  *   arg_multi       entity sym -> u64 extra mentions (same entity twice in
  *                   one fact), so entity counts stay exact
  *   pstat           pred sym u32 BE, arity u8 -> u64 count
@@ -45,9 +46,10 @@
 #include "store/store.h"
 
 /* On-disk format. 2: varint stmt keys, 6-byte ids in duplicates. 3: by_arg
- * duplicates carry the co-argument of binary facts (covering adjacency). A
- * version 2 KB is upgraded when opened for writing (store.c). */
-#define HKS_SCHEMA_VERSION 3u
+ * duplicates carry the co-argument of binary facts (covering adjacency).
+ * 4: an entity's by_arg rows are split over chunk keys (argidx.c). A
+ * version 2 or 3 KB is upgraded when opened for writing (store.c). */
+#define HKS_SCHEMA_VERSION 4u
 #define HKS_SCHEMA_VERSION_OLDEST 2u
 
 /* Strings up to this many bytes are their own `sym` key; longer strings are
@@ -73,6 +75,10 @@ _Static_assert(HKS_SYM_KEY_HASHED <= HKS_SYM_KEY_MAX, "sym key buffer");
 #define HKS_ARG_DUP_BYTES (1u + 4u + HKS_ID_BYTES + 4u)
 /* by_arg duplicate of version 2 KBs (no co-argument), read by the upgrade. */
 #define HKS_ARG_DUP_BYTES_V2 (1u + 4u + HKS_ID_BYTES)
+/* by_arg key (format 4, argidx.c): the entity u32 BE alone (4 bytes) for
+ * its first chunk, followed by the chunk's first row (this many bytes) for
+ * the others. */
+#define HKS_ARG_KEY_BYTES (4u + HKS_ARG_DUP_BYTES)
 
 /* Direct-mapped cache of sym id -> string inside the txn's snapshot. */
 #define HKS_SYM_CACHE_SIZE 1024u
@@ -179,6 +185,8 @@ struct hk_store {
     uint32_t schema_version;   /* on-disk version read at open */
     uint32_t psize;            /* LMDB page size, bytes (bounds checks of
                                   values read from pages) */
+    uint32_t arg_chunk;        /* rows at which a by_arg chunk splits
+                                  (hks_arg_chunk_rows of the env's page) */
     bool open_registered;      /* dir is in this process's table of open
                                   KBs (store.c, one environment per file) */
     dev_t open_dev;            /* the KB directory's device and inode, the */
@@ -759,13 +767,76 @@ static inline void hks_arg_dup(uint8_t dup[HKS_ARG_DUP_BYTES], uint32_t i,
     hks_put_u32(dup + 5 + HKS_ID_BYTES, n_args == 2 ? args[1 - i] : 0);
 }
 
+/* ==== argidx.c ==== */
+
+/* The chunked by_arg index. Functions taking an MDB_cursor (on by_arg)
+ * return LMDB codes: 0, MDB_NOTFOUND, MDB_CORRUPTED for a key or value of
+ * the wrong size, ENOMEM, or LMDB's error. */
+
+/* Rows at which a chunk splits, for LMDB pages of psize bytes: the most
+ * that LMDB keeps inline in a leaf (132 at 4 KiB). */
+uint32_t hks_arg_chunk_rows(unsigned psize);
+/* Adds row to ent's chunks (splitting one that reaches limit rows);
+ * *new_ent: ent had no row before. */
+int hks_arg_put(MDB_cursor *c, uint32_t ent, const uint8_t *row, uint32_t limit,
+                bool *new_ent);
+/* Writes the n sorted rows (stride bytes apart) of an entity above every
+ * key of the database, with appends, in chunks of limit - 1 rows. */
+int hks_arg_append(MDB_cursor *c, uint32_t ent, const uint8_t *rows, size_t n,
+                   size_t stride, uint32_t limit);
+/* Writes n records of width bytes (entity u32 BE, row), sorted, entity by
+ * entity: appended for entities above the database's last key, else
+ * hks_arg_put row by row. *new_ents grows by the entities that had no
+ * row before. */
+int hks_arg_write_sorted(MDB_cursor *c, const uint8_t *recs, size_t n,
+                         size_t width, uint32_t limit, uint64_t *new_ents);
+/* Removes row from ent's chunks: MDB_NOTFOUND when it is not there. */
+int hks_arg_del(MDB_cursor *c, uint32_t ent, const uint8_t *row);
+/* Positions c on ent's first chunk (MDB_NOTFOUND: ent has no row). */
+int hks_arg_first_chunk(MDB_cursor *c, uint32_t ent);
+int hks_arg_has_entity(MDB_cursor *c, uint32_t ent, bool *has);
+/* Positions c on ent's last row (k, d: its key and row); MDB_NOTFOUND
+ * when ent has none. MDB_PREV from there walks back over its rows. */
+int hks_arg_last_row(MDB_cursor *c, uint32_t ent, MDB_val *k, MDB_val *d);
+/* Rows of ent (the sum over its chunks). */
+int hks_arg_count(MDB_cursor *c, uint32_t ent, uint64_t *n);
+/* The same, but stops once the sum passes upto (*n is then > upto, not
+ * exact): a planner that only compares costs no more than the smaller. */
+int hks_arg_count_upto(MDB_cursor *c, uint32_t ent, uint64_t upto, uint64_t *n);
+/* The first entity (first) or the first above after; MDB_NOTFOUND at the
+ * end. Leaves c on that entity's first chunk. */
+int hks_arg_next_entity(MDB_cursor *c, bool first, uint32_t after,
+                        uint32_t *ent);
+
+/* Walks one entity's rows in order from a seek row, across its chunks. */
+typedef struct hks_argit {
+    hk_txn *t;                       /* txn (write txns: re-seek after a
+                                        write), or NULL */
+    MDB_cursor *c;                   /* cursor on by_arg (not owned) */
+    uint32_t ent;                    /* the entity */
+    const uint8_t *rows;             /* current page of rows (in the map) */
+    size_t n, i;                     /* rows on it, next one */
+    bool done;                       /* past the entity's last row */
+    uint64_t gen;                    /* t->gen when rows was taken */
+    bool have_last;                  /* last holds the last row returned */
+    uint8_t last[HKS_ARG_DUP_BYTES]; /* write txns: the last row returned */
+    uint8_t from[HKS_ARG_DUP_BYTES]; /* the seek row (zeros: the first) */
+} hks_argit;
+/* Seeks it to ent's first row >= from (15 bytes; NULL: its first row). */
+int hks_argit_seek(hks_argit *it, hk_txn *t, MDB_cursor *c, uint32_t ent,
+                   const uint8_t *from);
+/* The next row (15 bytes, valid until the next call or write): 0, or
+ * MDB_NOTFOUND past the entity's last row. */
+int hks_argit_next(hks_argit *it, const uint8_t **row);
+
 /* ==== upgrade.c ==== */
 
-/* Rebuilds by_arg of a version 2 KB in the format of this version and
- * writes the new schema version, inside txn (a write txn of the open). On
- * error the caller aborts txn and the KB is unchanged. */
-hk_err hks_upgrade_v2(MDB_txn *txn, const hks_store_dbs *db, const char *path,
-                      hk_error *err);
+/* Rebuilds by_arg of a version 2 or 3 KB (from_version) in the format of
+ * this version (chunks of limit - 1 rows) and writes the new schema
+ * version, inside txn (a write txn of the open). On error the caller
+ * aborts txn and the KB is unchanged. */
+hk_err hks_upgrade(MDB_txn *txn, const hks_store_dbs *db, const char *path,
+                   uint32_t from_version, uint32_t limit, hk_error *err);
 
 /* ==== check.c ==== */
 

@@ -2,16 +2,20 @@
  * upgrade.c — in-place upgrade of an older on-disk format, run by
  * hk_store_open inside its first write transaction.
  *
- * Version 2 -> 3: the by_arg duplicates grow from 11 to 15 bytes (the
- * co-argument of binary facts, store_int.h). Every duplicate changes size,
- * and a DUPFIXED sub-database holds one size only, so the index is emptied
- * and rebuilt from the fact records: a walk of `fact` in id order collects
- * the new duplicates in chunks, each chunk is sorted by (entity,
- * duplicate) and written with one cursor, so the puts land on neighbouring
- * pages. The set of (entity, position, predicate, id) entries is the one
- * the old index had, so counters, arg_multi, pstat and the data digest
- * (records and symbols only) stay as they are. Everything happens in the
- * open's transaction: a failure aborts it and leaves the KB at version 2.
+ * Version 2 -> 3 made the by_arg duplicates grow from 11 to 15 bytes (the
+ * co-argument of binary facts, store_int.h); version 3 -> 4 split an
+ * entity's rows over chunk keys (argidx.c). Both change every entry of
+ * by_arg and nothing else, so the index is emptied and rebuilt from the
+ * fact records, whatever the old version: a walk of `fact` in id order
+ * collects the rows in batches, each batch is sorted by (entity, row) and
+ * written with one cursor (hks_arg_write_sorted: the first batch is
+ * appended in chunks of limit - 1 rows; later ones, whose rows of an
+ * entity mostly follow its earlier ones, split off full chunks too), so
+ * the puts land on neighbouring pages. The set of (entity, position,
+ * predicate, id) entries is the one the old index had, so counters,
+ * arg_multi, pstat and the data digest (records and symbols only) stay as
+ * they are. Everything happens in the open's transaction: a failure
+ * aborts it and leaves the KB at its old version.
  *
  * Threads: only hk_store_open calls this, before the handle is shared.
  */
@@ -30,20 +34,15 @@ static int cmp_entry(const void *a, const void *b)
     return memcmp(a, b, UPGRADE_ENTRY);
 }
 
-static int flush_chunk(MDB_cursor *c, uint8_t *chunk, size_t n)
+static int flush_chunk(MDB_cursor *c, uint8_t *chunk, size_t n, uint32_t limit)
 {
+    uint64_t fresh = 0; /* the entities counter is already right */
     qsort(chunk, n, UPGRADE_ENTRY, cmp_entry);
-    for (size_t i = 0; i < n; i++) {
-        uint8_t *e = chunk + i * UPGRADE_ENTRY;
-        MDB_val k = {4, e}, d = {HKS_ARG_DUP_BYTES, e + 4};
-        int rc = mdb_cursor_put(c, &k, &d, 0);
-        if (rc) return rc;
-    }
-    return 0;
+    return hks_arg_write_sorted(c, chunk, n, UPGRADE_ENTRY, limit, &fresh);
 }
 
-hk_err hks_upgrade_v2(MDB_txn *txn, const hks_store_dbs *db, const char *path,
-                      hk_error *err)
+hk_err hks_upgrade(MDB_txn *txn, const hks_store_dbs *db, const char *path,
+                   uint32_t from_version, uint32_t limit, hk_error *err)
 {
     MDB_cursor *fc = NULL, *ac = NULL;
     uint8_t *chunk = hk_malloc((size_t)UPGRADE_CHUNK * UPGRADE_ENTRY);
@@ -67,12 +66,12 @@ hk_err hks_upgrade_v2(MDB_txn *txn, const hks_store_dbs *db, const char *path,
         if (!id || hks_rec_decode_ids(d.mv_data, d.mv_size, &r)) {
             e = hk_error_set(err, HK_ERR_CORRUPT,
                              "store: upgrading %s: record of fact %llu is "
-                             "damaged; the KB stays at version 2",
-                             path, (unsigned long long)id);
+                             "damaged; the KB stays at version %u",
+                             path, (unsigned long long)id, from_version);
             goto done;
         }
         if (n + r.n_args > UPGRADE_CHUNK) {
-            if ((rc = flush_chunk(ac, chunk, n))) goto lmdb;
+            if ((rc = flush_chunk(ac, chunk, n, limit))) goto lmdb;
             n = 0;
         }
         for (uint32_t i = 0; i < r.n_args; i++, n++) {
@@ -82,7 +81,7 @@ hk_err hks_upgrade_v2(MDB_txn *txn, const hks_store_dbs *db, const char *path,
         }
     }
     if (rc != MDB_NOTFOUND) goto lmdb;
-    if ((rc = flush_chunk(ac, chunk, n))) goto lmdb;
+    if ((rc = flush_chunk(ac, chunk, n, limit))) goto lmdb;
     uint8_t v[4];
     hks_put_u32(v, HKS_SCHEMA_VERSION);
     MDB_val vk = {14, (void *)"schema_version"}, vd = {4, v};
@@ -91,8 +90,8 @@ hk_err hks_upgrade_v2(MDB_txn *txn, const hks_store_dbs *db, const char *path,
 lmdb:
     e = hk_error_set(err, HK_ERR_IO,
                      "store: upgrading %s to version %u failed (%s); the KB "
-                     "stays at version 2",
-                     path, HKS_SCHEMA_VERSION, mdb_strerror(rc));
+                     "stays at version %u",
+                     path, HKS_SCHEMA_VERSION, mdb_strerror(rc), from_version);
 done:
     if (ac) mdb_cursor_close(ac);
     if (fc) mdb_cursor_close(fc);

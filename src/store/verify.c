@@ -324,6 +324,8 @@ static void walk_postings(hk_txn *t, bool args, hk_verify_report *r)
 {
     const char *name = args ? "by_arg" : "by_pred";
     size_t want = args ? HKS_ARG_DUP_BYTES : HKS_ID_BYTES;
+    uint8_t prev[HKS_ARG_KEY_BYTES]; /* by_arg: entity and last row seen */
+    bool have_prev = false;
     MDB_cursor *cur;
     MDB_val k, d;
     int rc = mdb_cursor_open(t->txn, args ? t->s->db.by_arg : t->s->db.by_pred,
@@ -334,13 +336,32 @@ static void walk_postings(hk_txn *t, bool args, hk_verify_report *r)
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
         hks_rec rec;
         r->index_entries++;
-        if (k.mv_size != 4 || d.mv_size != want) {
+        if ((k.mv_size != 4 && (!args || k.mv_size != HKS_ARG_KEY_BYTES)) ||
+            d.mv_size != want) {
             problem(r, "%s: an entry of %zu + %zu bytes", name, k.mv_size,
                     d.mv_size);
             continue;
         }
         uint32_t sym = hks_get_u32(k.mv_data);
         const uint8_t *v = d.mv_data;
+        if (args) {
+            /* chunks (argidx.c): a row is >= its chunk's start, and the
+             * rows of an entity rise across its chunks; else a lookup by
+             * row would pick the wrong chunk */
+            static const uint8_t zero[HKS_ARG_DUP_BYTES];
+            const uint8_t *kb = k.mv_data;
+            const uint8_t *start = k.mv_size == 4 ? zero : kb + 4;
+            if (memcmp(v, start, HKS_ARG_DUP_BYTES) < 0 ||
+                (have_prev && memcmp(prev, kb, 4) == 0 &&
+                 memcmp(prev + 4, v, HKS_ARG_DUP_BYTES) >= 0))
+                problem(r,
+                        "by_arg: symbol %u has a row out of its chunk's "
+                        "range",
+                        sym);
+            memcpy(prev, kb, 4);
+            memcpy(prev + 4, v, HKS_ARG_DUP_BYTES);
+            have_prev = true;
+        }
         uint32_t pos = args ? v[0] : 0;
         uint32_t pred = args ? hks_get_u32(v + 1) : sym;
         uint64_t id = hks_get_u48(v + (args ? 5 : 0));

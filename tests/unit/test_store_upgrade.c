@@ -1,18 +1,23 @@
 /*
- * test_store_upgrade.c — the covering adjacency (format 3: co-arguments of
- * binary facts in by_arg) and the upgrade of a format 2 KB.
+ * test_store_upgrade.c — the covering adjacency (co-arguments of binary
+ * facts in by_arg), and the upgrades of format 2 and 3 KBs to format 4
+ * (an entity's rows in chunk keys, argidx.c).
  *
  * The oracle for every adjacency row is the fact's record
  * (hks_fact_syms_get): a row covers its fact exactly when the fact is
- * binary, and then the row's symbols are the record's. A format 2 KB is
- * made from a format 3 one with raw LMDB (duplicates cut to their first 11
- * bytes, version set to 2), which is byte for byte what version 2 wrote.
+ * binary, and then the row's symbols are the record's. Older KBs are made
+ * from a format 4 one with raw LMDB, byte for byte what those versions
+ * wrote: format 3 has one 4-byte key (the entity) per entity holding all
+ * of its 15-byte rows; format 2 the same with rows cut to their first 11
+ * bytes. An upgrade must give the rows, the store check (chunk ranges,
+ * entity counter) and the fact digest of the KB it was made from.
  */
 #include "test_store_util.h"
 
 #include <lmdb.h>
 
 #include "store/store.h"
+#include "stream/stream.h"
 
 #define N_ENT 60u
 #define N_FACTS 3000u
@@ -25,6 +30,12 @@ static void fill(hk_store *s)
     uint64_t seed = 9;
     char ent[HK_MAX_ARGS][16], pred[16];
     hk_txn *t = tu_begin(s, true);
+    /* a heavy entity: its rows span many chunks */
+    for (uint32_t i = 0; i < 700; i++) {
+        char x[16];
+        snprintf(x, sizeof x, "x%u", i);
+        tu_add(t, tu_st(i % 3 ? "P1" : "P2", x, "e0", NULL), NULL);
+    }
     for (uint32_t i = 0; i < N_FACTS; i++) {
         uint64_t r = tu_rand(&seed);
         uint32_t n = (r % 10) < 7 ? 2 : (uint32_t)(1 + (r >> 8) % 4);
@@ -93,9 +104,11 @@ static uint64_t check_rows(hk_store *s, uint64_t *sum)
     return rows;
 }
 
-/* Raw LMDB: by_arg back to 11-byte duplicates and schema version 2. */
-static void make_v2(const char *dir)
+/* Raw LMDB: by_arg back to one key per entity with its rows cut to
+ * dup_bytes (11: version 2, 15: version 3), and that schema version. */
+static void make_old(const char *dir, uint32_t version)
 {
+    size_t dup_bytes = version == 2 ? 11 : 15;
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi arg, meta;
@@ -106,63 +119,126 @@ static void make_v2(const char *dir)
         mdb_dbi_open(txn, "by_arg", MDB_DUPSORT | MDB_DUPFIXED, &arg), 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     size_t n = 0, cap = 1024;
-    uint8_t *all = malloc(cap * 15);
+    uint8_t *all = malloc(cap * 19);
     assert_non_null(all);
     assert_int_equal(mdb_cursor_open(txn, arg, &c), 0);
     for (int rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        assert_true(k.mv_size == 4 || k.mv_size == 19);
         assert_int_equal(d.mv_size, 15);
         if (n == cap) {
             cap *= 2;
-            all = realloc(all, cap * 15);
+            all = realloc(all, cap * 19);
             assert_non_null(all);
         }
-        memcpy(all + n * 15, k.mv_data, 4);
-        memcpy(all + n * 15 + 4, d.mv_data, 11);
+        memcpy(all + n * 19, k.mv_data, 4);
+        memcpy(all + n * 19 + 4, d.mv_data, 15);
         n++;
     }
     mdb_cursor_close(c);
     assert_int_equal(mdb_drop(txn, arg, 0), 0);
     for (size_t i = 0; i < n; i++) {
-        MDB_val ek = {4, all + i * 15}, ed = {11, all + i * 15 + 4};
+        MDB_val ek = {4, all + i * 19}, ed = {dup_bytes, all + i * 19 + 4};
         assert_int_equal(mdb_put(txn, arg, &ek, &ed, 0), 0);
     }
     free(all);
-    uint8_t v[4] = {0, 0, 0, 2};
+    uint8_t v[4] = {0, 0, 0, (uint8_t)version};
     MDB_val vk = {14, "schema_version"}, vd = {4, v};
     assert_int_equal(mdb_put(txn, meta, &vk, &vd, 0), 0);
     tu_raw_commit(env, txn);
 }
 
-/* A new KB writes covering rows; a format 2 copy of it is refused
- * read-only with the command that upgrades it, and upgraded by a writable
- * open to exactly the rows the new KB had. */
-static void test_upgrade_v2(void **state)
+/* The fact digest of `hakgal digest` and the data digest of verify, which
+ * also checks every by_arg row against the records. */
+static void digests(hk_store *s, hkst_digest *d, char data[65])
 {
-    (void)state;
+    hk_txn *t = tu_begin(s, false);
+    hk_error err;
+    hk_verify_report r;
+    assert_int_equal(hkst_digest_get(s, t, d, &err), HK_OK);
+    assert_int_equal(hk_store_verify_deep(t, &r, &err), HK_OK);
+    if (!r.ok) fprintf(stderr, "verify: %s\n", r.problems[0]);
+    assert_true(r.ok);
+    memcpy(data, r.digest, 65);
+    hk_txn_abort(t);
+}
+
+/* Entity counter and schema version of s. */
+static void stats_of(hk_store *s, hk_stats *st)
+{
+    hk_txn *t = tu_begin(s, false);
+    hk_error err;
+    assert_int_equal(hk_store_stats(t, st, &err), HK_OK);
+    hk_txn_abort(t);
+}
+
+/* A new KB writes chunked covering rows; a copy of it in an older format
+ * is refused read-only with the command that upgrades it, and upgraded by
+ * a writable open to exactly the rows, entities and digests the new KB
+ * had. */
+static void upgrade_from(uint32_t version)
+{
     char *dir = tu_tmpdir("upgrade");
     hk_store *s = tu_open(dir);
     fill(s);
     uint64_t sum_new = 0, sum_up = 0;
     uint64_t rows = check_rows(s, &sum_new);
+    hkst_digest d_new, d_up;
+    char data_new[65], data_up[65];
+    hk_stats st_new, st_up;
+    digests(s, &d_new, data_new);
+    stats_of(s, &st_new);
+    assert_int_equal(st_new.schema_version, 4);
     hk_store_close(s);
 
-    make_v2(dir);
+    make_old(dir, version);
     hk_store_options ro = {0};
     ro.read_only = true;
     hk_error err;
+    char want[32];
+    snprintf(want, sizeof want, "version %u", version);
     assert_int_equal(hk_store_open(dir, &ro, &s, &err), HK_ERR_VERSION);
-    assert_non_null(strstr(err.message, "version 2"));
+    assert_non_null(strstr(err.message, want));
     assert_non_null(strstr(err.message, "hakgal init --data"));
 
     s = tu_open(dir); /* writable: upgrades */
     assert_int_equal(check_rows(s, &sum_up), rows);
     assert_true(sum_up == sum_new);
+    digests(s, &d_up, data_up);
+    assert_string_equal(d_up.content, d_new.content);
+    assert_int_equal(d_up.facts, d_new.facts);
+    assert_string_equal(data_up, data_new);
+    stats_of(s, &st_up);
+    assert_int_equal(st_up.schema_version, 4);
+    assert_int_equal(st_up.entities, st_new.entities);
+    assert_int_equal(st_up.facts, st_new.facts);
+    /* the upgraded index takes writes and deletes like a new one */
+    hk_txn *t = tu_begin(s, true);
+    for (uint32_t i = 0; i < 300; i++) {
+        char x[16];
+        snprintf(x, sizeof x, "y%u", i);
+        hk_fact_id id = tu_add(t, tu_st("P1", x, "e0", NULL), NULL);
+        if (i % 4 == 1) assert_int_equal(hk_store_delete(t, id, &err), HK_OK);
+    }
+    tu_check(t);
+    tu_commit(t);
     hk_store_close(s);
     assert_int_equal(hk_store_open(dir, &ro, &s, &err), HK_OK);
     hk_store_close(s);
     tu_rmrf(dir);
     free(dir);
+}
+
+static void test_upgrade_v2(void **state)
+{
+    (void)state;
+    upgrade_from(2);
+}
+
+static void test_upgrade_v3(void **state)
+{
+    (void)state;
+    upgrade_from(3);
 }
 
 /* A wrong co-argument is damage the validator names: joins would read it
@@ -186,13 +262,15 @@ static void test_check_wrong_coarg(void **state)
         mdb_dbi_open(txn, "by_arg", MDB_DUPSORT | MDB_DUPFIXED, &arg), 0);
     assert_int_equal(mdb_cursor_open(txn, arg, &c), 0);
     assert_int_equal(mdb_cursor_get(c, &k, &d, MDB_FIRST), 0);
-    uint8_t key[4], dup[15];
-    memcpy(key, k.mv_data, 4);
+    uint8_t key[19], dup[15];
+    size_t key_len = k.mv_size;
+    assert_true(key_len == 4 || key_len == 19);
+    memcpy(key, k.mv_data, key_len);
     memcpy(dup, d.mv_data, 15);
     assert_int_equal(mdb_cursor_del(c, 0), 0);
     mdb_cursor_close(c);
     dup[14] ^= 1; /* another symbol id as co-argument */
-    MDB_val nk = {4, key}, nd = {15, dup};
+    MDB_val nk = {key_len, key}, nd = {15, dup};
     assert_int_equal(mdb_put(txn, arg, &nk, &nd, 0), 0);
     tu_raw_commit(env, txn);
 
@@ -285,6 +363,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upgrade_v2),
+        cmocka_unit_test(test_upgrade_v3),
         cmocka_unit_test(test_check_wrong_coarg),
         cmocka_unit_test(test_pred_walk),
     };

@@ -1,0 +1,469 @@
+/*
+ * test_store_argidx.c — the chunked by_arg index (argidx.c) on a raw LMDB
+ * database, against a plain sorted array of (entity, row) as the oracle.
+ *
+ * Every check walks the whole database and proves the layout's invariants
+ * (validate): 4-byte keys (an entity's first chunk) or 19-byte ones
+ * (entity + start row), every row >= its
+ * chunk's start and rows rising across an entity's chunks, no chunk
+ * holding more than the limit. Then every entity's rows (iterator from the
+ * start and from seeks at random rows and (position, predicate) prefixes),
+ * counts and existence are compared with the array.
+ */
+#include "test_store_util.h"
+
+#include <lmdb.h>
+
+#define ROW HKS_ARG_DUP_BYTES
+#define MAX_ROWS 6000u
+
+typedef struct model {
+    uint8_t r[MAX_ROWS][4 + ROW]; /* entity u32 BE + row, sorted */
+    size_t n;                     /* rows */
+} model;
+
+typedef struct raw_db {
+    char *dir;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *c;
+} raw_db;
+
+static raw_db raw_open(void)
+{
+    raw_db d;
+    d.dir = tu_tmpdir("argidx");
+    assert_int_equal(mdb_env_create(&d.env), 0);
+    mdb_env_set_maxdbs(d.env, 4);
+    mdb_env_set_mapsize(d.env, 256u << 20);
+    assert_int_equal(mdb_env_open(d.env, d.dir, MDB_NOSYNC, 0644), 0);
+    assert_int_equal(mdb_txn_begin(d.env, NULL, 0, &d.txn), 0);
+    assert_int_equal(mdb_dbi_open(d.txn, "by_arg",
+                                  MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+                                  &d.dbi),
+                     0);
+    assert_int_equal(mdb_cursor_open(d.txn, d.dbi, &d.c), 0);
+    return d;
+}
+
+static void raw_close(raw_db *d)
+{
+    mdb_cursor_close(d->c);
+    assert_int_equal(mdb_txn_commit(d->txn), 0);
+    mdb_env_close(d->env);
+    tu_rmrf(d->dir);
+    free(d->dir);
+}
+
+static void make_row(uint8_t row[ROW], uint8_t pos, uint32_t pred, uint64_t id,
+                     uint32_t co)
+{
+    row[0] = pos;
+    hks_put_u32(row + 1, pred);
+    hks_put_u48(row + 5, id);
+    hks_put_u32(row + 5 + HKS_ID_BYTES, co);
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+    return memcmp(a, b, 4 + ROW);
+}
+
+static bool model_has(const model *m, uint32_t ent, const uint8_t *row)
+{
+    uint8_t k[4 + ROW];
+    hks_put_u32(k, ent);
+    memcpy(k + 4, row, ROW);
+    return bsearch(k, m->r, m->n, sizeof m->r[0], cmp_rec) != NULL;
+}
+
+static void model_add(model *m, uint32_t ent, const uint8_t *row)
+{
+    assert_true(m->n < MAX_ROWS);
+    hks_put_u32(m->r[m->n], ent);
+    memcpy(m->r[m->n] + 4, row, ROW);
+    m->n++;
+    qsort(m->r, m->n, sizeof m->r[0], cmp_rec);
+}
+
+static void model_del(model *m, size_t i)
+{
+    memmove(m->r[i], m->r[i + 1], (m->n - i - 1) * sizeof m->r[0]);
+    m->n--;
+}
+
+/* Walks the database: layout invariants; returns the number of chunks. */
+static size_t validate(raw_db *d, uint32_t limit)
+{
+    MDB_val k, v;
+    uint8_t prev[4 + ROW];
+    bool have = false;
+    size_t chunks = 0;
+    int rc;
+    for (rc = mdb_cursor_get(d->c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(d->c, &k, &v, MDB_NEXT_NODUP)) {
+        assert_true(k.mv_size == 4 || k.mv_size == 4 + ROW);
+        static const uint8_t zero[ROW];
+        const uint8_t *start =
+            k.mv_size == 4 ? zero : (const uint8_t *)k.mv_data + 4;
+        size_t cnt = 0;
+        assert_int_equal(mdb_cursor_count(d->c, &cnt), 0);
+        assert_true(cnt >= 1 && cnt < limit);
+        chunks++;
+        const uint8_t *kb = k.mv_data;
+        bool same = have && memcmp(prev, kb, 4) == 0;
+        /* a chunk starts above the rows of the one before */
+        if (same) assert_true(memcmp(prev + 4, start, ROW) < 0);
+        /* only an entity's first chunk has the 4-byte key */
+        if (k.mv_size == 4) assert_false(same);
+        /* walk this chunk's rows */
+        for (size_t i = 0; i < cnt; i++) {
+            if (i)
+                assert_int_equal(mdb_cursor_get(d->c, &k, &v, MDB_NEXT_DUP), 0);
+            assert_int_equal(v.mv_size, ROW);
+            assert_true(memcmp(v.mv_data, start, ROW) >= 0);
+            if (same || i) assert_true(memcmp(prev + 4, v.mv_data, ROW) < 0);
+            memcpy(prev, kb, 4);
+            memcpy(prev + 4, v.mv_data, ROW);
+            same = true;
+        }
+        have = true;
+    }
+    assert_int_equal(rc, MDB_NOTFOUND);
+    return chunks;
+}
+
+/* Every entity of the model (and some absent ones) against the database. */
+static void compare(raw_db *d, const model *m, uint64_t *seed)
+{
+    size_t i = 0;
+    /* bounded by the model's rows */
+    while (i < m->n) {
+        uint32_t ent = hks_get_u32(m->r[i]);
+        size_t j = i;
+        while (j < m->n && hks_get_u32(m->r[j]) == ent)
+            j++;
+        /* full walk */
+        hks_argit it;
+        const uint8_t *row;
+        assert_int_equal(hks_argit_seek(&it, NULL, d->c, ent, NULL), 0);
+        for (size_t x = i; x < j; x++) {
+            assert_int_equal(hks_argit_next(&it, &row), 0);
+            assert_memory_equal(row, m->r[x] + 4, ROW);
+        }
+        assert_int_equal(hks_argit_next(&it, &row), MDB_NOTFOUND);
+        uint64_t cnt = 0;
+        assert_int_equal(hks_arg_count(d->c, ent, &cnt), 0);
+        assert_int_equal(cnt, j - i);
+        bool has = false;
+        assert_int_equal(hks_arg_has_entity(d->c, ent, &has), 0);
+        assert_true(has);
+        /* seeks: at a stored row, just after one, and at a (pos, pred)
+         * prefix; each must give the model's lower bound and go on to the
+         * entity's end */
+        for (int s = 0; s < 3; s++) {
+            size_t at = i + tu_rand(seed) % (j - i);
+            uint8_t from[ROW];
+            memcpy(from, m->r[at] + 4, ROW);
+            if (s == 1) from[ROW - 1]++;
+            if (s == 2) memset(from + 5, 0, ROW - 5);
+            size_t want = i;
+            while (want < j && memcmp(m->r[want] + 4, from, ROW) < 0)
+                want++;
+            assert_int_equal(hks_argit_seek(&it, NULL, d->c, ent, from), 0);
+            for (size_t x = want; x < j; x++) {
+                assert_int_equal(hks_argit_next(&it, &row), 0);
+                assert_memory_equal(row, m->r[x] + 4, ROW);
+            }
+            assert_int_equal(hks_argit_next(&it, &row), MDB_NOTFOUND);
+        }
+        i = j;
+    }
+    /* entities without rows (the model's are even) */
+    for (uint32_t ent = 1; ent < 12; ent += 2) {
+        bool has = true;
+        uint64_t cnt = 1;
+        hks_argit it;
+        const uint8_t *row;
+        assert_int_equal(hks_arg_has_entity(d->c, ent, &has), 0);
+        assert_false(has);
+        assert_int_equal(hks_arg_count(d->c, ent, &cnt), 0);
+        assert_int_equal(cnt, 0);
+        assert_int_equal(hks_argit_seek(&it, NULL, d->c, ent, NULL), 0);
+        assert_int_equal(hks_argit_next(&it, &row), MDB_NOTFOUND);
+    }
+}
+
+/* The real limit for 4 KiB pages keeps a chunk inline; appends leave full
+ * chunks behind them and split off the new row. */
+static void test_split_at_limit(void **state)
+{
+    (void)state;
+    uint32_t limit = hks_arg_chunk_rows(4096);
+    assert_int_equal(limit, 132);
+    assert_true(hks_arg_chunk_rows(65536) > limit);
+    raw_db d = raw_open();
+    model *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    uint64_t seed = 3;
+    for (uint32_t i = 1; i <= 1000; i++) {
+        uint8_t row[ROW];
+        bool fresh;
+        make_row(row, 1, 7, i, 100 + i);
+        assert_int_equal(hks_arg_put(d.c, 4, row, limit, &fresh), 0);
+        assert_int_equal(fresh, i == 1);
+        model_add(m, 4, row);
+        if (i == limit - 1) assert_int_equal(validate(&d, limit), 1);
+        if (i == limit) assert_int_equal(validate(&d, limit), 2);
+    }
+    /* 1000 appends: chunks of limit - 1 rows and the last partial one */
+    assert_int_equal(validate(&d, limit), (1000 + limit - 2) / (limit - 1));
+    /* inline: 8 nodes of ~2 KiB fill main-tree leaves (as sub-trees they
+     * would be 8 small records in one leaf) */
+    MDB_stat st;
+    assert_int_equal(mdb_stat(d.txn, d.dbi, &st), 0);
+    assert_true(st.ms_leaf_pages >= 4);
+    compare(&d, m, &seed);
+    /* a bounded count stops at the first chunk past its bound */
+    uint64_t upto = 0;
+    assert_int_equal(hks_arg_count_upto(d.c, 4, 10, &upto), 0);
+    assert_int_equal(upto, limit - 1);
+    assert_int_equal(hks_arg_count_upto(d.c, 4, 1000, &upto), 0);
+    assert_int_equal(upto, 1000);
+    /* inserts in the middle split chunks in halves */
+    for (uint32_t i = 1; i <= 400; i++) {
+        uint8_t row[ROW];
+        bool fresh;
+        make_row(row, 0, 7, i, 0);
+        assert_int_equal(hks_arg_put(d.c, 4, row, limit, &fresh), 0);
+        assert_false(fresh);
+        model_add(m, 4, row);
+    }
+    validate(&d, limit);
+    compare(&d, m, &seed);
+    free(m);
+    raw_close(&d);
+}
+
+/* The first chunk emptied: its key goes away, later chunks stay, a row
+ * below them goes into a new first chunk (entity + zeros). */
+static void test_first_chunk_emptied(void **state)
+{
+    (void)state;
+    const uint32_t limit = 8;
+    raw_db d = raw_open();
+    model *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    uint64_t seed = 5;
+    uint8_t row[ROW];
+    bool fresh;
+    for (uint32_t i = 1; i <= 30; i++) {
+        make_row(row, 0, 3, i * 10, 0);
+        assert_int_equal(hks_arg_put(d.c, 2, row, limit, &fresh), 0);
+        model_add(m, 2, row);
+    }
+    size_t chunks = validate(&d, limit);
+    assert_true(chunks >= 4);
+    /* delete the rows of the first chunk */
+    while (hks_get_u48(m->r[0] + 4 + 5) <= 70) {
+        assert_int_equal(hks_arg_del(d.c, 2, m->r[0] + 4), 0);
+        model_del(m, 0);
+    }
+    make_row(row, 0, 3, 10, 0);
+    assert_int_equal(hks_arg_del(d.c, 2, row), MDB_NOTFOUND);
+    validate(&d, limit);
+    compare(&d, m, &seed);
+    /* a row below every chunk start */
+    make_row(row, 0, 3, 5, 0);
+    assert_int_equal(hks_arg_put(d.c, 2, row, limit, &fresh), 0);
+    assert_false(fresh);
+    model_add(m, 2, row);
+    validate(&d, limit);
+    compare(&d, m, &seed);
+    /* delete every row: the entity is gone */
+    while (m->n) {
+        assert_int_equal(hks_arg_del(d.c, 2, m->r[m->n - 1] + 4), 0);
+        model_del(m, m->n - 1);
+    }
+    bool has = true;
+    assert_int_equal(hks_arg_has_entity(d.c, 2, &has), 0);
+    assert_false(has);
+    assert_int_equal(validate(&d, limit), 0);
+    free(m);
+    raw_close(&d);
+}
+
+/* Sorted writes: new entities appended in chunks, existing ones put. */
+static void test_write_sorted(void **state)
+{
+    (void)state;
+    const uint32_t limit = 16;
+    raw_db d = raw_open();
+    model *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    uint64_t seed = 11;
+    for (int round = 0; round < 4; round++) {
+        uint8_t(*recs)[4 + ROW] = calloc(500, sizeof *recs);
+        assert_non_null(recs);
+        size_t n = 0;
+        for (uint32_t i = 0; i < 500; i++) {
+            uint32_t ent = 2u * (1u + (uint32_t)(tu_rand(&seed) % 5));
+            if (round == 3) ent = 20; /* above every key: appended */
+            uint8_t row[ROW];
+            make_row(row, (uint8_t)(tu_rand(&seed) % 3),
+                     1 + (uint32_t)(tu_rand(&seed) % 4), 1 + round * 1000 + i,
+                     0);
+            hks_put_u32(recs[n], ent);
+            memcpy(recs[n] + 4, row, ROW);
+            n++;
+        }
+        qsort(recs, n, sizeof recs[0], cmp_rec);
+        uint64_t fresh = 0;
+        assert_int_equal(
+            hks_arg_write_sorted(d.c, recs[0], n, 4 + ROW, limit, &fresh), 0);
+        uint64_t want_fresh = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t ent = hks_get_u32(recs[i]);
+            bool known = false;
+            for (size_t x = 0; x < m->n && !known; x++)
+                known = hks_get_u32(m->r[x]) == ent;
+            if (!known && (i == 0 || hks_get_u32(recs[i - 1]) != ent))
+                want_fresh++;
+        }
+        for (size_t i = 0; i < n; i++)
+            model_add(m, hks_get_u32(recs[i]), recs[i] + 4);
+        assert_int_equal(fresh, want_fresh);
+        free(recs);
+        validate(&d, limit);
+        compare(&d, m, &seed);
+    }
+    free(m);
+    raw_close(&d);
+}
+
+/* Random inserts and deletes over a few entities, with a small limit so
+ * that chunks split often, against the sorted array after every batch. */
+static void test_random_model(void **state)
+{
+    (void)state;
+    raw_db d = raw_open();
+    model *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    uint64_t seed = 77;
+    for (int batch = 0; batch < 60; batch++) {
+        uint32_t limit = batch % 2 ? 6 : 24; /* correctness is not L's */
+        for (int op = 0; op < 80; op++) {
+            uint64_t r = tu_rand(&seed);
+            if (m->n && r % 10 < 4) {
+                size_t i = (size_t)(tu_rand(&seed) % m->n);
+                assert_int_equal(
+                    hks_arg_del(d.c, hks_get_u32(m->r[i]), m->r[i] + 4), 0);
+                model_del(m, i);
+                continue;
+            }
+            uint32_t ent = 2u * (1u + (uint32_t)(r >> 8) % 5);
+            uint8_t row[ROW];
+            make_row(row, (uint8_t)((r >> 16) % 3),
+                     1 + (uint32_t)((r >> 20) % 3), 1 + (r >> 24) % 400,
+                     (uint32_t)(r >> 40) % 3);
+            if (model_has(m, ent, row)) continue;
+            bool was = false, fresh;
+            for (size_t x = 0; x < m->n && !was; x++)
+                was = hks_get_u32(m->r[x]) == ent;
+            assert_int_equal(hks_arg_put(d.c, ent, row, limit, &fresh), 0);
+            assert_int_equal(fresh, !was);
+            model_add(m, ent, row);
+        }
+        validate(&d, 24);
+        compare(&d, m, &seed);
+    }
+    free(m);
+    raw_close(&d);
+}
+
+/* Damage: a key of the wrong size is MDB_CORRUPTED, never a wrong row. */
+static void test_bad_key(void **state)
+{
+    (void)state;
+    raw_db d = raw_open();
+    uint8_t kb[7] = {0, 0, 0, 6, 1, 2, 3}, row[ROW];
+    make_row(row, 0, 1, 1, 0);
+    MDB_val k = {sizeof kb, kb}, v = {ROW, row};
+    assert_int_equal(mdb_put(d.txn, d.dbi, &k, &v, 0), 0);
+    hks_argit it;
+    uint64_t n;
+    bool fresh;
+    /* entity 5's seeks land on entity 6's 7-byte key */
+    assert_int_equal(hks_argit_seek(&it, NULL, d.c, 5, NULL), MDB_CORRUPTED);
+    assert_int_equal(hks_arg_count(d.c, 5, &n), MDB_CORRUPTED);
+    assert_int_equal(hks_arg_put(d.c, 5, row, 8, &fresh), MDB_CORRUPTED);
+    raw_close(&d);
+}
+
+/* A store's write txn: an adjacency walk goes on across adds (flushed,
+ * splitting chunks) and deletes of rows it has not reached: every row
+ * after the last one returned is seen once, deleted ones never. */
+static void test_write_between_steps(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("argit");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    hk_error err;
+    char x[32];
+    hk_fact_id ids[1000];
+    for (uint32_t i = 0; i < 400; i++) {
+        snprintf(x, sizeof x, "p%u", i);
+        ids[i] = tu_add(t, tu_st("HasPart", "hub", x, NULL), NULL);
+    }
+    uint32_t hub, pred;
+    assert_int_equal(hks_sym_id(t, "hub", 3, &hub, &err), HK_OK);
+    assert_int_equal(hks_sym_id(t, "HasPart", 7, &pred, &err), HK_OK);
+    hks_adj *a = NULL;
+    assert_int_equal(hks_adj_open(t, hub, 0, pred, &a, &err), HK_OK);
+    hks_adj_row row;
+    bool has;
+    hk_fact_id last = 0;
+    uint32_t n = 0;
+    for (; n < 100; n++) {
+        assert_int_equal(hks_adj_next(a, &row, &has, &err), HK_OK);
+        assert_true(has);
+        assert_int_equal(row.fact, ids[n]);
+        last = row.fact;
+    }
+    for (uint32_t i = 400; i < 700; i++) {
+        snprintf(x, sizeof x, "q%u", i);
+        ids[i] = tu_add(t, tu_st("HasPart", "hub", x, NULL), NULL);
+    }
+    /* the delete flushes the adds (their rows split the hub's chunks) */
+    for (uint32_t i = 200; i < 250; i++)
+        assert_int_equal(hk_store_delete(t, ids[i], &err), HK_OK);
+    uint32_t seen = 0;
+    for (;;) {
+        assert_int_equal(hks_adj_next(a, &row, &has, &err), HK_OK);
+        if (!has) break;
+        assert_true(row.fact > last);
+        assert_false(row.fact >= ids[200] && row.fact <= ids[249]);
+        last = row.fact;
+        seen++;
+    }
+    assert_int_equal(seen, 700 - 100 - 50);
+    hks_adj_close(a);
+    tu_check(t);
+    tu_commit(t);
+    tu_discard(s, dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split_at_limit),
+        cmocka_unit_test(test_first_chunk_emptied),
+        cmocka_unit_test(test_write_sorted),
+        cmocka_unit_test(test_random_model),
+        cmocka_unit_test(test_bad_key),
+        cmocka_unit_test(test_write_between_steps),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
