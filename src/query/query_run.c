@@ -220,12 +220,22 @@ static hk_err estimate(run *r, const kb_stats *ks, uint32_t a,
         e = ks->facts / (ks->predicates > 1 ? ks->predicates : 1);
     }
     double best_key = INFINITY;
+    /* With one constant argument its count only lowers e, so a hub's
+     * count (a sum over its by_arg chunks) stops once it passes e; with
+     * several, they are compared with each other and counted whole. */
+    uint32_t n_const = 0;
+    for (uint32_t k = 1; k <= at->pat.n_args; k++)
+        if (at->slots[k].kind == HK_TERM_CONST) n_const++;
     for (uint32_t k = 1; k <= at->pat.n_args; k++) {
         const hkq_slot *s = &at->slots[k];
         double c = INFINITY;
         if (s->kind == HK_TERM_CONST) {
             uint64_t n = 0;
-            hk_err rc = hks_entity_count(r->t, r->csym[a][k], NULL, &n, err);
+            hk_err rc =
+                n_const == 1 && e >= 0 && e < 1e18
+                    ? hks_entity_count_upto(r->t, r->csym[a][k], (uint64_t)e,
+                                            &n, err)
+                    : hks_entity_count(r->t, r->csym[a][k], NULL, &n, err);
             if (rc != HK_OK) return rc;
             c = (double)n;
         } else if (s->kind == HK_TERM_VAR && bound[s->var]) {

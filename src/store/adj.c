@@ -534,6 +534,37 @@ hk_err hks_entity_count(hk_txn *t, uint32_t entity, uint64_t *mentions,
     return HK_OK;
 }
 
+hk_err hks_entity_count_upto(hk_txn *t, uint32_t entity, uint64_t upto,
+                             uint64_t *facts, hk_error *err)
+{
+    hk_err e;
+    uint64_t m = 0, extra = 0;
+    if (!facts) return hk_error_set(err, HK_ERR_INVALID, "store: no out");
+    *facts = 0;
+    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)))
+        return e;
+    /* the duplicate mentions first: the bound is on facts */
+    uint8_t kb[4];
+    hks_put_u32(kb, entity);
+    MDB_val k = {4, kb}, d;
+    int rc = mdb_get(t->txn, t->s->db.arg_multi, &k, &d);
+    if (rc == 0 && d.mv_size == 8)
+        extra = hks_get_u64(d.mv_data);
+    else if (rc && rc != MDB_NOTFOUND)
+        return hks_store_mdb_error(t, rc, err, "counting");
+    MDB_cursor *c;
+    rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &c);
+    if (rc) return hks_store_mdb_error(t, rc, err, "counting");
+    uint64_t bound = upto > UINT64_MAX - extra ? UINT64_MAX : upto + extra;
+    rc = hks_arg_count_upto(c, entity, bound, &m);
+    mdb_cursor_close(c);
+    if (rc == MDB_CORRUPTED)
+        return hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
+    if (rc) return hks_store_mdb_error(t, rc, err, "counting");
+    *facts = extra < m ? m - extra : 0;
+    return HK_OK;
+}
+
 hk_err hks_pred_count(hk_txn *t, uint32_t pred, uint64_t *facts, hk_error *err)
 {
     hk_err e;

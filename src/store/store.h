@@ -367,6 +367,12 @@ void hks_pred_close(hks_pred_walk *w);
  * gives, *facts = distinct facts among them. Either may be NULL. */
 hk_err hks_entity_count(hk_txn *t, uint32_t entity, uint64_t *mentions,
                         uint64_t *facts, hk_error *err);
+/* *facts as hks_entity_count gives it, or, once it is known to be above
+ * upto, some number above upto: a hub entity's rows are summed over its
+ * chunks, and a planner that only compares the count with upto need not
+ * sum them all. */
+hk_err hks_entity_count_upto(hk_txn *t, uint32_t entity, uint64_t upto,
+                             uint64_t *facts, hk_error *err);
 /* Facts with predicate pred. */
 hk_err hks_pred_count(hk_txn *t, uint32_t pred, uint64_t *facts, hk_error *err);
 

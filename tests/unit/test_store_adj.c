@@ -178,6 +178,17 @@ static void compare_all(hk_txn *t, hk_fact_id max_id)
                          HK_OK);
         assert_int_equal(c_ment, mentions);
         assert_int_equal(c_facts, facts);
+        /* bounded: exact up to the bound, above it once past it */
+        uint64_t bounds[] = {0, facts / 2, facts, facts + 1, UINT64_MAX};
+        for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++) {
+            uint64_t up = 0;
+            assert_int_equal(
+                hks_entity_count_upto(t, ent, bounds[b], &up, NULL), HK_OK);
+            if (facts <= bounds[b])
+                assert_int_equal(up, facts);
+            else
+                assert_true(up > bounds[b]);
+        }
         for (int pos = 0; pos < 4; pos++) {
             nw = oracle(t, max_id, ent, pos, 0, want, &facts);
             ng = stream(t, ent, pos, 0, got);
