@@ -1,6 +1,7 @@
 """Helpers shared by the Python benchmarks that drive `hakgal serve`
 (repl_batch.py, repl_nodes.py, store_pages.py): storage write-out of a
 process, batch POSTs, /metrics values and one replication-lag probe."""
+import hashlib
 import json
 import os
 import time
@@ -102,3 +103,18 @@ def thread_cpu_diff(after, before, n):
     return ", ".join("%s %.2f" % (g, v)
                      for g, v in sorted(d.items(), key=lambda x: -x[1])
                      if v >= 0.005)
+
+
+def page_hashes(path, psize):
+    """A short hash of every page of the file at path (psize bytes each),
+    so that two snapshots of data.mdb show which pages a txn wrote."""
+    out = []
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(psize * 256)
+            if not b:
+                break
+            for o in range(0, len(b), psize):
+                out.append(hashlib.blake2b(b[o:o + psize],
+                                           digest_size=8).digest())
+    return out

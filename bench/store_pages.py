@@ -30,7 +30,6 @@ Also prints /proc/PID/io write_bytes of the txn and the duplicates per
 object entity (all x_i hold the same number).
 """
 import argparse
-import hashlib
 import json
 import os
 import struct
@@ -39,25 +38,12 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tests", "e2e"))
 from test_server_api import Server  # noqa: E402
-from bench_util import post_batch, written  # noqa: E402
+from bench_util import page_hashes, post_batch, written  # noqa: E402
 
 P_BRANCH, P_LEAF, P_OVERFLOW, P_META, P_LEAF2, P_SUBP = (
     0x01, 0x02, 0x04, 0x08, 0x20, 0x40)
 F_SUBDATA, F_DUPDATA = 0x02, 0x04
 HDR = 16
-
-
-def page_hashes(path, psize):
-    out = []
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(psize * 256)
-            if not b:
-                break
-            for o in range(0, len(b), psize):
-                out.append(hashlib.blake2b(b[o:o + psize],
-                                           digest_size=8).digest())
-    return out
 
 
 def node_at(pg, i):

@@ -22,7 +22,6 @@ Prints pages per commit and per fact, per tree.
 """
 import argparse
 import collections
-import hashlib
 import http.client
 import json
 import os
@@ -35,25 +34,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
 from test_server_api import Server  # noqa: E402
-from bench_util import metric, post_batch  # noqa: E402
+from bench_util import metric, page_hashes, post_batch  # noqa: E402
 
 P_BRANCH, P_LEAF, P_OVERFLOW, P_META, P_LEAF2 = 0x01, 0x02, 0x04, 0x08, 0x20
 F_BIGDATA, F_SUBDATA, F_DUPDATA = 0x01, 0x02, 0x04
 HDR = 16  # page header bytes
 DB_BYTES = 48  # sizeof(MDB_db)
-
-
-def page_hashes(path, psize):
-    out = []
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(psize * 256)
-            if not b:
-                break
-            for o in range(0, len(b), psize):
-                out.append(hashlib.blake2b(b[o:o + psize],
-                                           digest_size=8).digest())
-    return out
 
 
 class Pages:

@@ -504,31 +504,46 @@ static hk_err dups(hk_txn *t, MDB_dbi dbi, uint32_t key, uint64_t *n,
     return HK_OK;
 }
 
-hk_err hks_entity_count(hk_txn *t, uint32_t entity, uint64_t *mentions,
-                        uint64_t *facts, hk_error *err)
+/* Rows of entity in by_arg (hks_arg_count_upto: exact up to upto) into
+ * *m, and with extra (may be NULL) the mentions beyond the first of facts
+ * that name it more than once (arg_multi). */
+static hk_err arg_rows(hk_txn *t, uint32_t entity, uint64_t upto, uint64_t *m,
+                       uint64_t *extra, hk_error *err)
 {
     hk_err e;
-    uint64_t m = 0, extra = 0;
+    *m = 0;
+    if (extra) *extra = 0;
     if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)))
         return e;
-    MDB_cursor *c;
-    int crc = mdb_cursor_open(t->txn, t->s->db.by_arg, &c);
-    if (crc) return hks_store_mdb_error(t, crc, err, "counting");
-    crc = hks_arg_count(c, entity, &m);
-    mdb_cursor_close(c);
-    if (crc == MDB_CORRUPTED)
-        return hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
-    if (crc) return hks_store_mdb_error(t, crc, err, "counting");
-    if (m && facts) {
+    if (extra) {
         uint8_t kb[4];
         hks_put_u32(kb, entity);
         MDB_val k = {4, kb}, d;
         int rc = mdb_get(t->txn, t->s->db.arg_multi, &k, &d);
         if (rc == 0 && d.mv_size == 8)
-            extra = hks_get_u64(d.mv_data);
+            *extra = hks_get_u64(d.mv_data);
         else if (rc && rc != MDB_NOTFOUND)
             return hks_store_mdb_error(t, rc, err, "counting");
+        /* the bound is on facts */
+        upto = upto > UINT64_MAX - *extra ? UINT64_MAX : upto + *extra;
     }
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &c);
+    if (rc) return hks_store_mdb_error(t, rc, err, "counting");
+    rc = hks_arg_count_upto(c, entity, upto, m);
+    mdb_cursor_close(c);
+    if (rc == MDB_CORRUPTED)
+        return hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
+    if (rc) return hks_store_mdb_error(t, rc, err, "counting");
+    return HK_OK;
+}
+
+hk_err hks_entity_count(hk_txn *t, uint32_t entity, uint64_t *mentions,
+                        uint64_t *facts, hk_error *err)
+{
+    uint64_t m = 0, extra = 0;
+    hk_err e = arg_rows(t, entity, UINT64_MAX, &m, facts ? &extra : NULL, err);
+    if (e) return e;
     if (mentions) *mentions = m;
     if (facts) *facts = extra < m ? m - extra : 0;
     return HK_OK;
@@ -537,30 +552,11 @@ hk_err hks_entity_count(hk_txn *t, uint32_t entity, uint64_t *mentions,
 hk_err hks_entity_count_upto(hk_txn *t, uint32_t entity, uint64_t upto,
                              uint64_t *facts, hk_error *err)
 {
-    hk_err e;
     uint64_t m = 0, extra = 0;
     if (!facts) return hk_error_set(err, HK_ERR_INVALID, "store: no out");
     *facts = 0;
-    if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_sync(t, err)))
-        return e;
-    /* the duplicate mentions first: the bound is on facts */
-    uint8_t kb[4];
-    hks_put_u32(kb, entity);
-    MDB_val k = {4, kb}, d;
-    int rc = mdb_get(t->txn, t->s->db.arg_multi, &k, &d);
-    if (rc == 0 && d.mv_size == 8)
-        extra = hks_get_u64(d.mv_data);
-    else if (rc && rc != MDB_NOTFOUND)
-        return hks_store_mdb_error(t, rc, err, "counting");
-    MDB_cursor *c;
-    rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &c);
-    if (rc) return hks_store_mdb_error(t, rc, err, "counting");
-    uint64_t bound = upto > UINT64_MAX - extra ? UINT64_MAX : upto + extra;
-    rc = hks_arg_count_upto(c, entity, bound, &m);
-    mdb_cursor_close(c);
-    if (rc == MDB_CORRUPTED)
-        return hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
-    if (rc) return hks_store_mdb_error(t, rc, err, "counting");
+    hk_err e = arg_rows(t, entity, upto, &m, &extra, err);
+    if (e) return e;
     *facts = extra < m ? m - extra : 0;
     return HK_OK;
 }
