@@ -193,10 +193,12 @@ static hk_err entity_sym(hk_txn *t, const char *name, uint32_t *id, bool *found,
         return HK_OK;
     }
     if (rc != HK_OK) return rc;
-    uint64_t mentions = 0;
-    rc = hks_entity_count(t, *id, &mentions, NULL, err);
+    /* whether any fact mentions it: a count bounded at 0 reads one chunk
+     * of a hub's by_arg rows, not all of them */
+    uint64_t facts = 0;
+    rc = hks_entity_count_upto(t, *id, 0, &facts, err);
     if (rc != HK_OK) return rc;
-    *found = mentions > 0;
+    *found = facts > 0;
     return HK_OK;
 }
 
