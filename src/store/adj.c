@@ -296,9 +296,9 @@ void hks_adj_close(hks_adj *a)
  * Two orders over the same facts. By id: the by_pred ids a leaf page at a
  * time (MDB_GET_MULTIPLE of the DUPFIXED duplicates), each record through
  * a forward cursor on `fact`. By key: the `stmt` keys of the predicate,
- * which are the varints of the predicate and the arguments (store_int.h);
- * the encoding is prefix-free, so the facts of one predicate are the keys
- * that start with its varint, one sequential range that holds every
+ * which are the codes of the predicate and the arguments (store_int.h);
+ * the code is prefix-free, so the facts of one predicate are the keys
+ * that start with its code, one sequential range that holds every
  * symbol: no record is read, which is several times cheaper per fact. */
 
 struct hks_pred_walk {
@@ -307,7 +307,7 @@ struct hks_pred_walk {
     uint32_t pred;        /* the predicate's symbol id */
     MDB_cursor *pc;       /* by id: cursor on by_pred; by key: on stmt */
     MDB_cursor *fc;       /* by id: cursor on fact */
-    uint8_t key[5];       /* by id: predicate u32 BE; by key: its varint */
+    uint8_t key[5];       /* by id: predicate u32 BE; by key: its code */
     size_t key_len;       /* bytes of key */
     const uint8_t *ids;   /* by id: current page of ids (u48 BE each) */
     size_t n_ids, i;      /* ids on it, next one */
@@ -338,7 +338,7 @@ hk_err hks_pred_open(hk_txn *t, uint32_t pred, hks_pred_order order,
         w->key_len = 4;
     } else {
         rc = mdb_cursor_open(t->txn, t->s->db.stmt, &w->pc);
-        w->key_len = hks_varint_put(w->key, pred);
+        w->key_len = hks_symkey_put(w->key, pred);
     }
     if (rc) {
         hks_pred_close(w);
@@ -431,22 +431,13 @@ static hk_err next_by_key(hks_pred_walk *w, hk_fact_id *id, hks_fact_syms *fs,
     bool ok = true;
     /* bounded by the key's bytes: each pass consumes at least one */
     while (ok && off < k.mv_size) {
-        uint64_t v = 0;
-        unsigned sh = 0;
-        for (;; sh += 7) {
-            if (off >= k.mv_size || sh > 28) {
-                ok = false;
-                break;
-            }
-            uint8_t c = p[off++];
-            v |= (uint64_t)(c & 0x7f) << sh;
-            if (!(c & 0x80)) break;
-        }
-        if (!ok || fs->n_args == HK_MAX_ARGS || v > UINT32_MAX) {
+        uint32_t v;
+        if (fs->n_args == HK_MAX_ARGS ||
+            !hks_symkey_get(p, k.mv_size, &off, &v)) {
             ok = false;
             break;
         }
-        fs->args[fs->n_args++] = (uint32_t)v;
+        fs->args[fs->n_args++] = v;
     }
     uint64_t fid = 0;
     if (!ok || fs->n_args == 0 ||

@@ -292,10 +292,9 @@ static int cmp_stmt(const void *a, const void *b, void *ud)
 /* Order of the stmt, sym or tok entries for writing: LSD radix sort
  * (16-bit digits) of each key's first 8 bytes read big-endian and
  * zero-padded, then the runs with equal prefixes by cmp_stmt (equal tok
- * keys by sym id). That is LMDB's order: stmt keys are sequences of
- * varints whose first byte is never 0 for ids >= 1, and a symbol key or
- * token shorter than 8 bytes is text (no NUL bytes), so a key that is a
- * prefix of another sorts first in both.
+ * keys by sym id). That is LMDB's order: zero padding never puts a key
+ * after a longer key it is a prefix of (their prefixes are equal or the
+ * longer one's is greater), and equal prefixes go to cmp_stmt.
  * Returns the entries in order, in p's work area (valid until its next
  * use), NULL when memory is short. */
 typedef struct stmt_ord {

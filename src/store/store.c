@@ -336,7 +336,7 @@ static hk_err open_dbs(hk_store *s, MDB_env *env, bool create, hk_error *err)
             mdb_txn_abort(txn);
             return hk_error_set(err, HK_ERR_VERSION,
                                 "store: %s has schema version %u; this build "
-                                "needs %u (chunked by_arg) and "
+                                "needs %u (ordered statement keys) and "
                                 "upgrades it when it opens it for writing: "
                                 "run 'hakgal init --data %s' once",
                                 s->path, v, HKS_SCHEMA_VERSION, s->path);

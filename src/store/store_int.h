@@ -9,7 +9,7 @@
  *   sym             symbol key (string, long strings hashed) -> sym id u32 BE
  *   sym_id          sym id (native, INTEGERKEY) -> string bytes
  *   fact            fact id (native, INTEGERKEY) -> compact record
- *   stmt            pred sym, arg syms (varints) -> fact id (varint)
+ *   stmt            pred sym, arg syms (hks_symkey_put) -> fact id (varint)
  *   by_pred         DUPSORT|DUPFIXED pred sym -> fact id (u48 BE)
  *   by_arg          DUPSORT|DUPFIXED entity sym u32 BE [+ chunk start, 15
  *                   bytes] -> pos u8, pred u32, id u48, co-argument u32
@@ -47,9 +47,10 @@
 
 /* On-disk format. 2: varint stmt keys, 6-byte ids in duplicates. 3: by_arg
  * duplicates carry the co-argument of binary facts (covering adjacency).
- * 4: an entity's by_arg rows are split over chunk keys (argidx.c). A
- * version 2 or 3 KB is upgraded when opened for writing (store.c). */
-#define HKS_SCHEMA_VERSION 4u
+ * 4: an entity's by_arg rows are split over chunk keys (argidx.c). 5: stmt
+ * keys in an order-preserving code (hks_symkey_put). A version 2 to 4 KB
+ * is upgraded when opened for writing (store.c, upgrade.c). */
+#define HKS_SCHEMA_VERSION 5u
 #define HKS_SCHEMA_VERSION_OLDEST 2u
 
 /* Strings up to this many bytes are their own `sym` key; longer strings are
@@ -417,10 +418,16 @@ static inline uint64_t hks_get_u48(const uint8_t *p)
 }
 
 /* ==== Statement keys ====
- * `stmt` only answers exact lookups, so its keys need no order: they are
- * the predicate and argument sym ids as unsigned LEB128 varints (a
- * prefix-free, hence injective, encoding; about 9 bytes for a binary fact
- * instead of 12), and the value is the fact id as a varint. */
+ * A `stmt` key is the predicate's and the arguments' sym ids, each in an
+ * order-preserving, prefix-free code (hks_symkey_put), and the value is the
+ * fact id as an unsigned LEB128 varint. The code keeps the keys short
+ * (about 7 bytes for a binary fact instead of 12) and sorts them like the
+ * id tuples: the facts of a predicate are one range in (arg0, arg1, ...)
+ * order, and a fact that mentions a new symbol (the highest id so far)
+ * lands at the end of its predicate's and first argument's range, so the
+ * facts of one commit that introduce new objects share a leaf instead of
+ * each writing a leaf of its own (format 5; format 2 to 4 used LEB128
+ * varints, whose low bits come first). */
 #define HKS_STMT_KEY_MAX (5u * (1u + HK_MAX_ARGS))
 #define HKS_STMT_VAL_MAX 10u
 
@@ -448,13 +455,81 @@ static inline bool hks_varint_exact(const void *data, size_t len, uint64_t *v)
     return false;
 }
 
+/* Order-preserving code of a u32: the count of leading 1 bits of the first
+ * byte is the count of bytes that follow, big-endian, so that memcmp of two
+ * codes orders them as the numbers and no code is a prefix of another.
+ *   0xxxxxxx                          < 2^7
+ *   10xxxxxx + 1 byte                 < 2^14
+ *   110xxxxx + 2 bytes                < 2^21
+ *   1110xxxx + 3 bytes                < 2^28
+ *   11110000 + 4 bytes                the rest
+ * The first byte of the code of an id >= 1 is never 0 (pending.c relies on
+ * it). Returns the bytes written (1..5). */
+static inline size_t hks_symkey_put(uint8_t *p, uint32_t v)
+{
+    if (v < (1u << 7)) {
+        p[0] = (uint8_t)v;
+        return 1;
+    }
+    if (v < (1u << 14)) {
+        p[0] = (uint8_t)(0x80 | (v >> 8));
+        p[1] = (uint8_t)v;
+        return 2;
+    }
+    if (v < (1u << 21)) {
+        p[0] = (uint8_t)(0xC0 | (v >> 16));
+        p[1] = (uint8_t)(v >> 8);
+        p[2] = (uint8_t)v;
+        return 3;
+    }
+    if (v < (1u << 28)) {
+        p[0] = (uint8_t)(0xE0 | (v >> 24));
+        p[1] = (uint8_t)(v >> 16);
+        p[2] = (uint8_t)(v >> 8);
+        p[3] = (uint8_t)v;
+        return 4;
+    }
+    p[0] = 0xF0;
+    p[1] = (uint8_t)(v >> 24);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 8);
+    p[4] = (uint8_t)v;
+    return 5;
+}
+
+/* Decodes the code at p[*off] (len bytes in all) and advances *off; false
+ * when it is cut short or not the shortest code of its value, which a
+ * well-formed key never holds. */
+static inline bool hks_symkey_get(const uint8_t *p, size_t len, size_t *off,
+                                  uint32_t *v)
+{
+    if (*off >= len) return false;
+    uint8_t b = p[*off];
+    size_t extra = b < 0x80    ? 0
+                   : b < 0xC0  ? 1
+                   : b < 0xE0  ? 2
+                   : b < 0xF0  ? 3
+                   : b == 0xF0 ? 4
+                               : 5;
+    if (extra > 4 || len - *off < 1 + extra) return false;
+    static const uint8_t mask[5] = {0x7F, 0x3F, 0x1F, 0x0F, 0x00};
+    uint32_t r = b & mask[extra];
+    for (size_t i = 1; i <= extra; i++)
+        r = (r << 8) | p[*off + i];
+    static const uint32_t least[5] = {0, 1u << 7, 1u << 14, 1u << 21, 1u << 28};
+    if (r < least[extra]) return false;
+    *off += 1 + extra;
+    *v = r;
+    return true;
+}
+
 static inline size_t hks_stmt_key(uint32_t pred, uint32_t n,
                                   const uint32_t *args,
                                   uint8_t out[HKS_STMT_KEY_MAX])
 {
-    size_t len = hks_varint_put(out, pred);
+    size_t len = hks_symkey_put(out, pred);
     for (uint32_t i = 0; i < n; i++)
-        len += hks_varint_put(out + len, args[i]);
+        len += hks_symkey_put(out + len, args[i]);
     return len;
 }
 
@@ -831,10 +906,11 @@ int hks_argit_next(hks_argit *it, const uint8_t **row);
 
 /* ==== upgrade.c ==== */
 
-/* Rebuilds by_arg of a version 2 or 3 KB (from_version) in the format of
- * this version (chunks of limit - 1 rows) and writes the new schema
- * version, inside txn (a write txn of the open). On error the caller
- * aborts txn and the KB is unchanged. */
+/* Rebuilds the indexes whose format changed since from_version (2..4) in
+ * the format of this version: by_arg from 2 or 3 (chunks of limit - 1
+ * rows), stmt from 2 to 4 (hks_symkey_put keys); then writes the new
+ * schema version, inside txn (a write txn of the open). On error the
+ * caller aborts txn and the KB is unchanged. */
 hk_err hks_upgrade(MDB_txn *txn, const hks_store_dbs *db, const char *path,
                    uint32_t from_version, uint32_t limit, hk_error *err);
 

@@ -4,18 +4,29 @@
  *
  * Version 2 -> 3 made the by_arg duplicates grow from 11 to 15 bytes (the
  * co-argument of binary facts, store_int.h); version 3 -> 4 split an
- * entity's rows over chunk keys (argidx.c). Both change every entry of
- * by_arg and nothing else, so the index is emptied and rebuilt from the
- * fact records, whatever the old version: a walk of `fact` in id order
- * collects the rows in batches, each batch is sorted by (entity, row) and
- * written with one cursor (hks_arg_write_sorted: the first batch is
- * appended in chunks of limit - 1 rows; later ones, whose rows of an
- * entity mostly follow its earlier ones, split off full chunks too), so
- * the puts land on neighbouring pages. The set of (entity, position,
+ * entity's rows over chunk keys (argidx.c); version 4 -> 5 changed the
+ * `stmt` keys from LEB128 varints to the order-preserving code of
+ * hks_symkey_put. Each of these rewrites one index and nothing else, so the
+ * index is emptied and rebuilt from the fact records, whatever the old
+ * version: a walk of `fact` in id order collects the entries in batches,
+ * each batch is sorted and written with one cursor, so the puts land on
+ * neighbouring pages.
+ *
+ * by_arg (from 2 or 3): each batch is sorted by (entity, row) and written
+ * by hks_arg_write_sorted (the first batch is appended in chunks of
+ * limit - 1 rows; later ones, whose rows of an entity mostly follow its
+ * earlier ones, split off full chunks too). The set of (entity, position,
  * predicate, id) entries is the one the old index had, so counters,
  * arg_multi, pstat and the data digest (records and symbols only) stay as
- * they are. Everything happens in the open's transaction: a failure
- * aborts it and leaves the KB at its old version.
+ * they are.
+ *
+ * stmt (from 2 to 4): each batch is sorted by key and put with
+ * MDB_NOOVERWRITE (the first batch appended), so two records with one
+ * statement, which a sound KB never holds, stop the upgrade as damage
+ * instead of losing a fact from the index.
+ *
+ * Everything happens in the open's transaction: a failure aborts it and
+ * leaves the KB at its old version.
  *
  * Threads: only hk_store_open calls this, before the handle is shared.
  */
@@ -41,8 +52,81 @@ static int flush_chunk(MDB_cursor *c, uint8_t *chunk, size_t n, uint32_t limit)
     return hks_arg_write_sorted(c, chunk, n, UPGRADE_ENTRY, limit, &fresh);
 }
 
-hk_err hks_upgrade(MDB_txn *txn, const hks_store_dbs *db, const char *path,
-                   uint32_t from_version, uint32_t limit, hk_error *err)
+/* The statement keys of one batch: the keys' bytes one after another in
+ * keys, an entry per key in ent. About 28 MB for 1M binary facts. */
+#define UPGRADE_STMT_BATCH (1u << 20)
+#define UPGRADE_STMT_BYTES (UPGRADE_STMT_BATCH * 12u)
+
+typedef struct stmt_entry {
+    uint64_t pre; /* first 8 key bytes, big-endian, zero-padded */
+    uint32_t off; /* of the key in the batch's bytes */
+    uint32_t len; /* key bytes */
+    uint64_t id;  /* fact id */
+} stmt_entry;
+
+static int cmp_stmt_entry(const void *a, const void *b, void *ud)
+{
+    const stmt_entry *x = a, *y = b;
+    if (x->pre != y->pre) return x->pre < y->pre ? -1 : 1;
+    const uint8_t *keys = ud;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(keys + x->off, keys + y->off, n);
+    if (c) return c;
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Sorts and writes a batch; *dup_id is set to a fact whose statement is
+ * already in the index (MDB_KEYEXIST). */
+static int flush_stmt(MDB_cursor *c, stmt_entry *ent, size_t n, uint8_t *keys,
+                      bool first, uint64_t *dup_id)
+{
+    qsort_r(ent, n, sizeof *ent, cmp_stmt_entry, keys);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t v[HKS_STMT_VAL_MAX];
+        MDB_val k = {ent[i].len, keys + ent[i].off};
+        MDB_val d = {hks_varint_put(v, ent[i].id), v};
+        int rc = mdb_cursor_put(c, &k, &d,
+                                MDB_NOOVERWRITE | (first ? MDB_APPEND : 0));
+        if (rc == MDB_KEYEXIST) *dup_id = ent[i].id;
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static hk_err damaged(hk_error *err, const char *path, hk_fact_id id,
+                      uint32_t from_version, const char *what)
+{
+    return hk_error_set(err, HK_ERR_CORRUPT,
+                        "store: upgrading %s: fact %llu %s; the KB stays at "
+                        "version %u",
+                        path, (unsigned long long)id, what, from_version);
+}
+
+static hk_err lmdb_failed(hk_error *err, const char *path, int rc,
+                          uint32_t from_version)
+{
+    return hk_error_set(err, HK_ERR_IO,
+                        "store: upgrading %s to version %u failed (%s); the "
+                        "KB stays at version %u",
+                        path, HKS_SCHEMA_VERSION, mdb_strerror(rc),
+                        from_version);
+}
+
+/* A record of the walk: its id from the native size_t key (HKS_FACT_KEY)
+ * and its symbols; false when either is damaged. */
+static bool walk_record(const MDB_val *k, const MDB_val *d, hk_fact_id *id,
+                        hks_rec *r)
+{
+    size_t kv = 0;
+    if (k->mv_size == sizeof kv) memcpy(&kv, k->mv_data, sizeof kv);
+    *id = kv;
+    return *id && *id <= HKS_MAX_FACT_ID &&
+           hks_rec_decode_ids(d->mv_data, d->mv_size, r) == HK_OK;
+}
+
+static hk_err rebuild_by_arg(MDB_txn *txn, const hks_store_dbs *db,
+                             const char *path, uint32_t from_version,
+                             uint32_t limit, hk_error *err)
 {
     MDB_cursor *fc = NULL, *ac = NULL;
     uint8_t *chunk = hk_malloc((size_t)UPGRADE_CHUNK * UPGRADE_ENTRY);
@@ -60,14 +144,9 @@ hk_err hks_upgrade(MDB_txn *txn, const hks_store_dbs *db, const char *path,
     for (rc = mdb_cursor_get(fc, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(fc, &k, &d, MDB_NEXT)) {
         hks_rec r;
-        size_t kv = 0; /* native size_t key (HKS_FACT_KEY) */
-        if (k.mv_size == sizeof kv) memcpy(&kv, k.mv_data, sizeof kv);
-        hk_fact_id id = kv;
-        if (!id || hks_rec_decode_ids(d.mv_data, d.mv_size, &r)) {
-            e = hk_error_set(err, HK_ERR_CORRUPT,
-                             "store: upgrading %s: record of fact %llu is "
-                             "damaged; the KB stays at version %u",
-                             path, (unsigned long long)id, from_version);
+        hk_fact_id id;
+        if (!walk_record(&k, &d, &id, &r)) {
+            e = damaged(err, path, id, from_version, "has a damaged record");
             goto done;
         }
         if (n + r.n_args > UPGRADE_CHUNK) {
@@ -82,19 +161,91 @@ hk_err hks_upgrade(MDB_txn *txn, const hks_store_dbs *db, const char *path,
     }
     if (rc != MDB_NOTFOUND) goto lmdb;
     if ((rc = flush_chunk(ac, chunk, n, limit))) goto lmdb;
-    uint8_t v[4];
-    hks_put_u32(v, HKS_SCHEMA_VERSION);
-    MDB_val vk = {14, (void *)"schema_version"}, vd = {4, v};
-    if ((rc = mdb_put(txn, db->meta, &vk, &vd, 0))) goto lmdb;
     goto done;
 lmdb:
-    e = hk_error_set(err, HK_ERR_IO,
-                     "store: upgrading %s to version %u failed (%s); the KB "
-                     "stays at version %u",
-                     path, HKS_SCHEMA_VERSION, mdb_strerror(rc), from_version);
+    e = lmdb_failed(err, path, rc, from_version);
 done:
     if (ac) mdb_cursor_close(ac);
     if (fc) mdb_cursor_close(fc);
     hk_free(chunk);
     return e;
+}
+
+static hk_err rebuild_stmt(MDB_txn *txn, const hks_store_dbs *db,
+                           const char *path, uint32_t from_version,
+                           hk_error *err)
+{
+    MDB_cursor *fc = NULL, *sc = NULL;
+    stmt_entry *ent = hk_malloc((size_t)UPGRADE_STMT_BATCH * sizeof *ent);
+    uint8_t *keys = hk_malloc(UPGRADE_STMT_BYTES);
+    size_t n = 0, used = 0;
+    bool first = true;
+    uint64_t dup_id = 0;
+    hk_err e = HK_OK;
+    int rc;
+    if (!ent || !keys) {
+        e = hk_error_set(err, HK_ERR_NOMEM, "store: out of memory upgrading %s",
+                         path);
+        goto done;
+    }
+    if ((rc = mdb_drop(txn, db->stmt, 0)) ||
+        (rc = mdb_cursor_open(txn, db->fact, &fc)) ||
+        (rc = mdb_cursor_open(txn, db->stmt, &sc)))
+        goto lmdb;
+    MDB_val k, d;
+    for (rc = mdb_cursor_get(fc, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(fc, &k, &d, MDB_NEXT)) {
+        hks_rec r;
+        hk_fact_id id;
+        if (!walk_record(&k, &d, &id, &r)) {
+            e = damaged(err, path, id, from_version, "has a damaged record");
+            goto done;
+        }
+        if (n == UPGRADE_STMT_BATCH ||
+            UPGRADE_STMT_BYTES - used < HKS_STMT_KEY_MAX) {
+            if ((rc = flush_stmt(sc, ent, n, keys, first, &dup_id))) goto lmdb;
+            first = false;
+            n = used = 0;
+        }
+        stmt_entry *en = &ent[n++];
+        en->off = (uint32_t)used;
+        en->len = (uint32_t)hks_stmt_key(r.pred, r.n_args, r.args, keys + used);
+        en->id = id;
+        uint8_t b[8] = {0};
+        memcpy(b, keys + used, en->len < 8 ? en->len : 8);
+        en->pre = hks_get_u64(b);
+        used += en->len;
+    }
+    if (rc != MDB_NOTFOUND) goto lmdb;
+    if ((rc = flush_stmt(sc, ent, n, keys, first, &dup_id))) goto lmdb;
+    goto done;
+lmdb:
+    if (rc == MDB_KEYEXIST)
+        e = damaged(err, path, dup_id, from_version,
+                    "has the statement of another fact");
+    else
+        e = lmdb_failed(err, path, rc, from_version);
+done:
+    if (sc) mdb_cursor_close(sc);
+    if (fc) mdb_cursor_close(fc);
+    hk_free(keys);
+    hk_free(ent);
+    return e;
+}
+
+hk_err hks_upgrade(MDB_txn *txn, const hks_store_dbs *db, const char *path,
+                   uint32_t from_version, uint32_t limit, hk_error *err)
+{
+    hk_err e;
+    if (from_version < 4 &&
+        (e = rebuild_by_arg(txn, db, path, from_version, limit, err)))
+        return e;
+    if (from_version < 5 &&
+        (e = rebuild_stmt(txn, db, path, from_version, err)))
+        return e;
+    uint8_t v[4];
+    hks_put_u32(v, HKS_SCHEMA_VERSION);
+    MDB_val vk = {14, (void *)"schema_version"}, vd = {4, v};
+    int rc = mdb_put(txn, db->meta, &vk, &vd, 0);
+    return rc ? lmdb_failed(err, path, rc, from_version) : HK_OK;
 }

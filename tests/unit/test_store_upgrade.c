@@ -1,16 +1,19 @@
 /*
  * test_store_upgrade.c — the covering adjacency (co-arguments of binary
- * facts in by_arg), and the upgrades of format 2 and 3 KBs to format 4
- * (an entity's rows in chunk keys, argidx.c).
+ * facts in by_arg), the order-preserving code of statement keys, and the
+ * upgrades of format 2, 3 and 4 KBs to format 5 (format 4: an entity's
+ * rows in chunk keys, argidx.c; format 5: stmt keys in hks_symkey_put's
+ * code instead of LEB128 varints).
  *
  * The oracle for every adjacency row is the fact's record
  * (hks_fact_syms_get): a row covers its fact exactly when the fact is
  * binary, and then the row's symbols are the record's. Older KBs are made
- * from a format 4 one with raw LMDB, byte for byte what those versions
- * wrote: format 3 has one 4-byte key (the entity) per entity holding all
- * of its 15-byte rows; format 2 the same with rows cut to their first 11
- * bytes. An upgrade must give the rows, the store check (chunk ranges,
- * entity counter) and the fact digest of the KB it was made from.
+ * from a format 5 one with raw LMDB, byte for byte what those versions
+ * wrote: formats 2 to 4 key `stmt` by LEB128 varints; format 3 has one
+ * 4-byte key (the entity) per entity holding all of its 15-byte rows;
+ * format 2 the same with rows cut to their first 11 bytes. An upgrade must
+ * give the rows, the store check (chunk ranges, entity counter, every
+ * statement key) and the fact digest of the KB it was made from.
  */
 #include "test_store_util.h"
 
@@ -104,8 +107,65 @@ static uint64_t check_rows(hk_store *s, uint64_t *sum)
     return rows;
 }
 
-/* Raw LMDB: by_arg back to one key per entity with its rows cut to
- * dup_bytes (11: version 2, 15: version 3), and that schema version. */
+/* LEB128, the stmt key code of formats 2 to 4. */
+static size_t leb128_put(uint8_t *p, uint32_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Raw LMDB: every stmt key re-coded as LEB128 varints (formats 2 to 4). */
+static void stmt_to_leb128(MDB_txn *txn)
+{
+    MDB_dbi stmt;
+    MDB_cursor *c;
+    MDB_val k, d;
+    assert_int_equal(mdb_dbi_open(txn, "stmt", 0, &stmt), 0);
+    size_t n = 0, cap = 1024,
+           width = HKS_STMT_KEY_MAX + 1 + HKS_STMT_VAL_MAX + 1;
+    uint8_t *all = malloc(cap * width);
+    assert_non_null(all);
+    assert_int_equal(mdb_cursor_open(txn, stmt, &c), 0);
+    for (int rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        if (n == cap) {
+            cap *= 2;
+            all = realloc(all, cap * width);
+            assert_non_null(all);
+        }
+        uint8_t *e = all + n * width;
+        size_t off = 0, len = 0;
+        uint32_t v = 0;
+        while (off < k.mv_size) {
+            assert_true(hks_symkey_get(k.mv_data, k.mv_size, &off, &v));
+            len += leb128_put(e + 1 + len, v);
+        }
+        e[0] = (uint8_t)len;
+        assert_true(d.mv_size <= HKS_STMT_VAL_MAX);
+        e[1 + HKS_STMT_KEY_MAX] = (uint8_t)d.mv_size;
+        memcpy(e + 2 + HKS_STMT_KEY_MAX, d.mv_data, d.mv_size);
+        n++;
+    }
+    mdb_cursor_close(c);
+    assert_true(n > 0);
+    assert_int_equal(mdb_drop(txn, stmt, 0), 0);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *e = all + i * width;
+        MDB_val ek = {e[0], e + 1};
+        MDB_val ed = {e[1 + HKS_STMT_KEY_MAX], e + 2 + HKS_STMT_KEY_MAX};
+        assert_int_equal(mdb_put(txn, stmt, &ek, &ed, MDB_NOOVERWRITE), 0);
+    }
+    free(all);
+}
+
+/* Raw LMDB: stmt keys as LEB128 varints, and for version 2 and 3 by_arg
+ * back to one key per entity with its rows cut to dup_bytes (11: version
+ * 2, 15: version 3), and that schema version. */
 static void make_old(const char *dir, uint32_t version)
 {
     size_t dup_bytes = version == 2 ? 11 : 15;
@@ -115,33 +175,36 @@ static void make_old(const char *dir, uint32_t version)
     MDB_cursor *c;
     MDB_val k, d;
     txn = tu_raw_begin(dir, &env);
-    assert_int_equal(
-        mdb_dbi_open(txn, "by_arg", MDB_DUPSORT | MDB_DUPFIXED, &arg), 0);
+    stmt_to_leb128(txn);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    size_t n = 0, cap = 1024;
-    uint8_t *all = malloc(cap * 19);
-    assert_non_null(all);
-    assert_int_equal(mdb_cursor_open(txn, arg, &c), 0);
-    for (int rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-        assert_true(k.mv_size == 4 || k.mv_size == 19);
-        assert_int_equal(d.mv_size, 15);
-        if (n == cap) {
-            cap *= 2;
-            all = realloc(all, cap * 19);
-            assert_non_null(all);
+    if (version < 4) {
+        assert_int_equal(
+            mdb_dbi_open(txn, "by_arg", MDB_DUPSORT | MDB_DUPFIXED, &arg), 0);
+        size_t n = 0, cap = 1024;
+        uint8_t *all = malloc(cap * 19);
+        assert_non_null(all);
+        assert_int_equal(mdb_cursor_open(txn, arg, &c), 0);
+        for (int rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+            assert_true(k.mv_size == 4 || k.mv_size == 19);
+            assert_int_equal(d.mv_size, 15);
+            if (n == cap) {
+                cap *= 2;
+                all = realloc(all, cap * 19);
+                assert_non_null(all);
+            }
+            memcpy(all + n * 19, k.mv_data, 4);
+            memcpy(all + n * 19 + 4, d.mv_data, 15);
+            n++;
         }
-        memcpy(all + n * 19, k.mv_data, 4);
-        memcpy(all + n * 19 + 4, d.mv_data, 15);
-        n++;
+        mdb_cursor_close(c);
+        assert_int_equal(mdb_drop(txn, arg, 0), 0);
+        for (size_t i = 0; i < n; i++) {
+            MDB_val ek = {4, all + i * 19}, ed = {dup_bytes, all + i * 19 + 4};
+            assert_int_equal(mdb_put(txn, arg, &ek, &ed, 0), 0);
+        }
+        free(all);
     }
-    mdb_cursor_close(c);
-    assert_int_equal(mdb_drop(txn, arg, 0), 0);
-    for (size_t i = 0; i < n; i++) {
-        MDB_val ek = {4, all + i * 19}, ed = {dup_bytes, all + i * 19 + 4};
-        assert_int_equal(mdb_put(txn, arg, &ek, &ed, 0), 0);
-    }
-    free(all);
     uint8_t v[4] = {0, 0, 0, (uint8_t)version};
     MDB_val vk = {14, "schema_version"}, vd = {4, v};
     assert_int_equal(mdb_put(txn, meta, &vk, &vd, 0), 0);
@@ -188,7 +251,7 @@ static void upgrade_from(uint32_t version)
     hk_stats st_new, st_up;
     digests(s, &d_new, data_new);
     stats_of(s, &st_new);
-    assert_int_equal(st_new.schema_version, 4);
+    assert_int_equal(st_new.schema_version, HKS_SCHEMA_VERSION);
     hk_store_close(s);
 
     make_old(dir, version);
@@ -209,7 +272,7 @@ static void upgrade_from(uint32_t version)
     assert_int_equal(d_up.facts, d_new.facts);
     assert_string_equal(data_up, data_new);
     stats_of(s, &st_up);
-    assert_int_equal(st_up.schema_version, 4);
+    assert_int_equal(st_up.schema_version, HKS_SCHEMA_VERSION);
     assert_int_equal(st_up.entities, st_new.entities);
     assert_int_equal(st_up.facts, st_new.facts);
     /* the upgraded index takes writes and deletes like a new one */
@@ -239,6 +302,127 @@ static void test_upgrade_v3(void **state)
 {
     (void)state;
     upgrade_from(3);
+}
+
+static void test_upgrade_v4(void **state)
+{
+    (void)state;
+    upgrade_from(4);
+}
+
+/* Two records with one statement cannot both be in the rebuilt stmt
+ * index: the upgrade names the fact and leaves the KB at its version. */
+static void test_upgrade_duplicate_statement(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("updup");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    hk_fact_id a = tu_add(t, tu_st("HasPart", "Computer", "CPU", NULL), NULL);
+    hk_fact_id b = tu_add(t, tu_st("HasPart", "Computer", "RAM", NULL), NULL);
+    tu_commit(t);
+    hk_store_close(s);
+    make_old(dir, 4);
+    MDB_env *env;
+    MDB_txn *txn = tu_raw_begin(dir, &env);
+    MDB_dbi fact;
+    assert_int_equal(mdb_dbi_open(txn, "fact", MDB_INTEGERKEY, &fact), 0);
+    size_t ka = (size_t)a, kb = (size_t)b;
+    MDB_val k = {sizeof ka, &ka}, d;
+    assert_int_equal(mdb_get(txn, fact, &k, &d), 0);
+    uint8_t copy[256];
+    assert_true(d.mv_size <= sizeof copy);
+    memcpy(copy, d.mv_data, d.mv_size);
+    MDB_val kb_val = {sizeof kb, &kb}, cd = {d.mv_size, copy};
+    assert_int_equal(mdb_put(txn, fact, &kb_val, &cd, 0), 0);
+    tu_raw_commit(env, txn);
+
+    hk_error err;
+    assert_int_equal(hk_store_open(dir, NULL, &s, &err), HK_ERR_CORRUPT);
+    assert_non_null(strstr(err.message, "has the statement of another fact"));
+    assert_non_null(strstr(err.message, "stays at version 4"));
+    hk_store_options ro = {0};
+    ro.read_only = true;
+    assert_int_equal(hk_store_open(dir, &ro, &s, &err), HK_ERR_VERSION);
+    assert_non_null(strstr(err.message, "version 4"));
+    tu_rmrf(dir);
+    free(dir);
+}
+
+/* The statement key code: round trip, memcmp order equal to numeric
+ * order, no code a prefix of another, and cut or over-long codes refused. */
+static void test_symkey_code(void **state)
+{
+    (void)state;
+    const uint32_t vals[] = {0,
+                             1,
+                             2,
+                             127,
+                             128,
+                             129,
+                             255,
+                             256,
+                             16383,
+                             16384,
+                             (1u << 21) - 1,
+                             1u << 21,
+                             (1u << 28) - 1,
+                             1u << 28,
+                             0x7fffffffu,
+                             0xfffffffeu,
+                             0xffffffffu};
+    const size_t want_len[] = {1, 1, 1, 1, 2, 2, 2, 2, 2,
+                               3, 3, 4, 4, 5, 5, 5, 5};
+    size_t n = sizeof vals / sizeof vals[0];
+    uint8_t code[sizeof vals / sizeof vals[0]][5];
+    size_t len[sizeof vals / sizeof vals[0]];
+    for (size_t i = 0; i < n; i++) {
+        len[i] = hks_symkey_put(code[i], vals[i]);
+        assert_int_equal(len[i], want_len[i]);
+        size_t off = 0;
+        uint32_t v = 0;
+        assert_true(hks_symkey_get(code[i], len[i], &off, &v));
+        assert_int_equal(off, len[i]);
+        assert_int_equal(v, vals[i]);
+        if (vals[i] >= 1) assert_true(code[i][0] != 0);
+        for (size_t cut = 0; cut < len[i]; cut++) { /* cut short */
+            off = 0;
+            assert_false(hks_symkey_get(code[i], cut, &off, &v));
+        }
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+        size_t m = len[i] < len[i + 1] ? len[i] : len[i + 1];
+        assert_true(memcmp(code[i], code[i + 1], m) < 0); /* order, no prefix */
+    }
+    /* pseudo-random pairs keep the order too */
+    uint64_t seed = 5;
+    for (int i = 0; i < 100000; i++) {
+        uint32_t x = (uint32_t)(tu_rand(&seed) >> (tu_rand(&seed) % 32));
+        uint32_t y = (uint32_t)(tu_rand(&seed) >> (tu_rand(&seed) % 32));
+        uint8_t cx[5], cy[5];
+        size_t lx = hks_symkey_put(cx, x), ly = hks_symkey_put(cy, y);
+        int c = memcmp(cx, cy, lx < ly ? lx : ly);
+        if (x == y)
+            assert_true(c == 0 && lx == ly);
+        else
+            assert_true(c != 0 && (c < 0) == (x < y));
+    }
+    /* not the shortest code of its value, and a first byte of no code */
+    const uint8_t longer[][5] = {{0x80, 0x05},
+                                 {0xC0, 0x00, 0x7f},
+                                 {0xE0, 0x00, 0x3f, 0xff},
+                                 {0xF0, 0x0f, 0xff, 0xff, 0xff}};
+    const size_t longer_len[] = {2, 3, 4, 5};
+    for (size_t i = 0; i < 4; i++) {
+        size_t off = 0;
+        uint32_t v;
+        assert_false(hks_symkey_get(longer[i], longer_len[i], &off, &v));
+        assert_int_equal(off, 0);
+    }
+    const uint8_t bad[5] = {0xF8, 0, 0, 0, 0};
+    size_t off = 0;
+    uint32_t v;
+    assert_false(hks_symkey_get(bad, 5, &off, &v));
 }
 
 /* A wrong co-argument is damage the validator names: joins would read it
@@ -282,8 +466,9 @@ static void test_check_wrong_coarg(void **state)
 }
 
 /* hks_pred_walk gives every fact of a predicate once, in id order (by key:
- * in any order), with the record's symbols, across several pages of ids, after
- * deletions, and sees the writes of its own transaction. */
+ * in the order of the argument symbol ids, a shorter tuple before the
+ * longer ones it begins), with the record's symbols, across several pages of
+ * ids, after deletions, and sees the writes of its own transaction. */
 static void test_pred_walk(void **state)
 {
     (void)state;
@@ -335,12 +520,22 @@ static void test_pred_walk(void **state)
         uint8_t *seen = calloc((size_t)last + 1, 1);
         assert_non_null(seen);
         uint64_t nk = 0;
+        hks_fact_syms prev = {0};
         for (;;) {
             hk_fact_id id;
             hks_fact_syms fs, rec;
             bool has;
             assert_int_equal(hks_pred_next(w, &id, &fs, &has, &err), HK_OK);
             if (!has) break;
+            if (nk > 0) {
+                uint32_t m = prev.n_args < fs.n_args ? prev.n_args : fs.n_args;
+                uint32_t j = 0;
+                while (j < m && prev.args[j] == fs.args[j])
+                    j++;
+                assert_true(j < m ? prev.args[j] < fs.args[j]
+                                  : prev.n_args < fs.n_args);
+            }
+            prev = fs;
             assert_true(id >= 1 && id <= last);
             assert_int_equal(seen[id], 0);
             seen[id] = 1;
@@ -364,6 +559,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upgrade_v2),
         cmocka_unit_test(test_upgrade_v3),
+        cmocka_unit_test(test_upgrade_v4),
+        cmocka_unit_test(test_upgrade_duplicate_statement),
+        cmocka_unit_test(test_symkey_code),
         cmocka_unit_test(test_check_wrong_coarg),
         cmocka_unit_test(test_pred_walk),
     };
