@@ -25,6 +25,7 @@ for n in $sizes; do
   kb=$out/kb-$n
   rm -rf "$kb"
   "$gen" --n "$n" --out "$out/facts-$n.txt"
+  "$old" init --data "$kb" >/dev/null
   "$old" import "$out/facts-$n.txt" --data "$kb" >/dev/null
   rm -f "$out/facts-$n.txt"
   v0=$(schema "$old" "$kb")
