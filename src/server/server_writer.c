@@ -416,6 +416,10 @@ static hk_err run_job(hk_txn *txn, hk_write_job *job)
     if (job->wrec) { /* logged: its time is part of the record */
         job->clock_us = hk_now_us();
         hks_txn_set_clock(txn, job->clock_us);
+    } else {
+        /* back to the wall clock: a job before may have pinned it (the
+         * add of POST /v2/facts, to answer without reading back) */
+        hks_txn_set_clock(txn, 0);
     }
     hk_err rc = hk_txn_set_actor(txn, job->actor);
     if (rc != HK_OK)
