@@ -73,6 +73,13 @@ struct hk_loop {
  * flight until h2o disposes it, so that shutdown never takes its
  * connection for an idle one (serve.c). */
 void hk_loop_note_request(h2o_req_t *req);
+/* Loop thread, once a request has been handed to another thread and h2o
+ * has stopped reading its connection: keeps the connection polled without
+ * reading it until the request is disposed, which spares h2o's two
+ * epoll_ctl calls per request (serve.c, "Holding a waiting request's
+ * socket"). A no-op for HTTP/2, TLS and connections serve.c did not
+ * accept. */
+void hk_loop_hold_read(h2o_req_t *req);
 
 /* ==== Registered paths ==== */
 

@@ -862,7 +862,10 @@ hk_err hk_write_async_logged(h2o_req_t *req, hk_write_fn fn,
         hk_req_ref_release(job->ref);
         hk_free(job->wrec);
         hk_free(job);
+        return rc;
     }
+    /* the answer comes through a loop message, on a later iteration */
+    hk_loop_hold_read(req);
     return rc;
 }
 
