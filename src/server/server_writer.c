@@ -768,8 +768,11 @@ static hk_err enqueue(hk_server *srv, hk_write_job *job)
 
 static void set_actor(hk_write_job *job, const char *actor)
 {
-    snprintf(job->actor, sizeof(job->actor), "%s",
-             actor && *actor ? actor : "local");
+    /* truncated as snprintf would, without its formatting on every job */
+    const char *a = actor && *actor ? actor : "local";
+    size_t n = strnlen(a, sizeof(job->actor) - 1);
+    memcpy(job->actor, a, n);
+    job->actor[n] = '\0';
     const hk_trace_ctx *cur = hk_otel_current(); /* the request's span */
     if (cur && hk_otel_active()) {
         job->trace = *cur;
