@@ -84,6 +84,27 @@ typedef struct add_job {
                           gave a new fact (the write txn's clock) */
 } add_job;
 
+/* A zeroed job, from the loop's spare list when it has one. */
+static add_job *add_job_new(hk_loop *loop)
+{
+    if (loop && loop->n_spare_jobs > 0) {
+        add_job *j = loop->spare_jobs[--loop->n_spare_jobs];
+        memset(j, 0, sizeof(*j));
+        return j;
+    }
+    return hk_calloc(1, sizeof(add_job));
+}
+
+/* Releases j's input and keeps j for the loop's next POST (or frees it). */
+static void add_job_free(hk_loop *loop, add_job *j)
+{
+    hk_svc_fact_in_release(&j->in);
+    if (loop && loop->n_spare_jobs < HK_LOOP_SPARE_JOBS)
+        loop->spare_jobs[loop->n_spare_jobs++] = j;
+    else
+        hk_free(j);
+}
+
 static hk_err add_write(hk_txn *txn, void *arg, hk_error *err)
 {
     add_job *j = arg;
@@ -144,8 +165,7 @@ static void add_done(h2o_req_t *req, hk_err rc, const hk_error *err, void *arg)
             send_fact(req, j->id, 200);
         }
     }
-    hk_svc_fact_in_release(&j->in);
-    hk_free(j);
+    add_job_free(loop, j);
 }
 
 void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
@@ -153,7 +173,8 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
     (void)param;
     json_t *body = hk_body_json(req);
     if (!body) return;
-    add_job *j = hk_calloc(1, sizeof(*j));
+    hk_loop *loop = hk_loop_self();
+    add_job *j = add_job_new(loop);
     if (!j) {
         json_decref(body);
         queue_failed(req, HK_ERR_NOMEM);
@@ -165,8 +186,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
     json_decref(body);
     if (rc != HK_OK) {
         hk_send_fact_input_error(req, j->in.fault, &err);
-        hk_svc_fact_in_release(&j->in);
-        hk_free(j);
+        add_job_free(loop, j);
         return;
     }
     j->op = (hk_svc_add){.st = &j->in.st,
@@ -179,8 +199,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
                                    &j->op, false);
     if (rc != HK_OK) {
         queue_failed(req, rc);
-        hk_svc_fact_in_release(&j->in);
-        hk_free(j);
+        add_job_free(loop, j);
     }
 }
 

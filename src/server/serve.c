@@ -556,6 +556,8 @@ static void *loop_main(void *arg)
         loop->read_txn = NULL;
         loop->read_live = false;
     }
+    while (loop->n_spare_jobs > 0) /* no completion comes any more */
+        hk_free(loop->spare_jobs[--loop->n_spare_jobs]);
     bool idle = loop_idle(loop);
     h2o_multithread_unregister_receiver(loop->queue, &loop->receiver);
     h2o_multithread_destroy_queue(loop->queue);

@@ -44,6 +44,10 @@ typedef struct hk_loop_msg {
     void (*run)(struct hk_loop_msg *msg); /* handler, runs on the loop */
 } hk_loop_msg;
 
+/* Jobs of a loop's spare list: about the writes of one group from this
+ * loop at 256 connections. */
+#define HK_LOOP_SPARE_JOBS 128u
+
 struct hk_loop {
     hk_server *srv;                   /* owner */
     unsigned index;                   /* 0..threads-1 */
@@ -66,6 +70,12 @@ struct hk_loop {
     h2o_linklist_t conns; /* hk_conn_watch of every open accepted
                              socket (serve.c: idle ones are closed
                              at shutdown) */
+    /* POST /v2/facts jobs kept for reuse (routes_facts.c): at 1.7 KiB they
+     * are beyond malloc's per-thread cache, and its general path cost more
+     * than the rest of the request's allocations; freed when the loop
+     * ends */
+    void *spare_jobs[HK_LOOP_SPARE_JOBS];
+    unsigned n_spare_jobs; /* entries of spare_jobs in use */
 };
 
 /* Loop thread, for every request: notes the connections that carry
