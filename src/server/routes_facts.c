@@ -118,8 +118,8 @@ static hk_err add_write(hk_txn *txn, void *arg, hk_error *err)
 /* The fact a committed add created, as the store holds it: its content and
  * metadata are the job's input (hk_store_add records them unchanged, with
  * confidence 1 and no source, tags or context by default) and its times
- * the pinned clock. A GET right after the answer returns the same bytes;
- * tests/unit/test_server_routes.c checks it. */
+ * the pinned clock. A GET right after the answer returns the same bytes
+ * (tests/e2e/test_server_hardening.py, WaitingWrite). */
 static hk_err created_json(const add_job *j, hk_buf *out)
 {
     const hk_fact_meta *m = &j->in.meta;
