@@ -9,8 +9,10 @@
  * loop thread), hands the apply step to the group-commit writer
  * (server_writer.c) and renders the result from the job's completion on
  * the same loop once the commit is durable. The answer's fact JSON is
- * read back on the loop from a fresh snapshot, which keeps the single
- * writer thread free of rendering work.
+ * rendered on the loop, which keeps the single writer thread free of
+ * rendering work: a fact that POST /v2/facts created is rendered from the
+ * job itself (its input is what the store recorded, and add_write pins the
+ * time the store gave it), the others are read back from a fresh snapshot.
  *
  * A batch is one job and therefore one transaction: its items are decoded
  * and added on the writer thread by hk_svc_fact_batch (per-item errors
@@ -22,6 +24,7 @@
 #include "core/buf.h"
 #include "server/routes.h"
 #include "service/svc_cmd.h"
+#include "store/store.h"
 
 /* ==== Shared completion helpers ==== */
 
@@ -77,12 +80,72 @@ typedef struct add_job {
     hk_svc_add op;     /* the service request over in */
     hk_fact_id id;     /* result id */
     bool created;      /* result: new fact */
+    int64_t clock_us;  /* result: the created and updated time the store
+                          gave a new fact (the write txn's clock) */
 } add_job;
+
+/* A zeroed job, from the loop's spare list when it has one. */
+static add_job *add_job_new(hk_loop *loop)
+{
+    if (loop && loop->n_spare_jobs > 0) {
+        add_job *j = loop->spare_jobs[--loop->n_spare_jobs];
+        memset(j, 0, sizeof(*j));
+        return j;
+    }
+    return hk_calloc(1, sizeof(add_job));
+}
+
+/* Releases j's input and keeps j for the loop's next POST (or frees it). */
+static void add_job_free(hk_loop *loop, add_job *j)
+{
+    hk_svc_fact_in_release(&j->in);
+    if (loop && loop->n_spare_jobs < HK_LOOP_SPARE_JOBS)
+        loop->spare_jobs[loop->n_spare_jobs++] = j;
+    else
+        hk_free(j);
+}
 
 static hk_err add_write(hk_txn *txn, void *arg, hk_error *err)
 {
     add_job *j = arg;
+    /* Fixed for the txn (the writer unpins it before the next job), so
+     * that the answer knows the fact's times without reading it back. */
+    j->clock_us = hks_txn_now(txn);
+    hks_txn_set_clock(txn, j->clock_us);
     return hk_svc_fact_add(txn, &j->op, err);
+}
+
+/* The fact a committed add created, as the store holds it: its content and
+ * metadata are the job's input (hk_store_add records them unchanged, with
+ * confidence 1 and no source, tags or context by default) and its times
+ * the pinned clock. A GET right after the answer returns the same bytes
+ * (tests/e2e/test_server_hardening.py, WaitingWrite). */
+static hk_err created_json(const add_job *j, hk_buf *out)
+{
+    const hk_fact_meta *m = &j->in.meta;
+    hk_fact f;
+    hk_fact_init(&f); /* borrows every string: nothing to release */
+    f.id = j->id;
+    f.st.predicate = j->in.st.predicate;
+    f.st.n_args = j->in.st.n_args;
+    for (uint32_t i = 0; i < f.st.n_args && i < HK_MAX_ARGS; i++)
+        f.st.args[i] = j->in.st.args[i];
+    f.confidence = m->fields & HK_META_CONFIDENCE ? m->confidence : 1.0;
+    if (m->fields & HK_META_SOURCE) f.source = m->source;
+    if (m->fields & HK_META_TAGS) {
+        f.n_tags = m->n_tags < HK_MAX_TAGS ? m->n_tags : HK_MAX_TAGS;
+        for (uint32_t i = 0; i < f.n_tags; i++)
+            f.tags[i] = m->tags[i];
+    }
+    if (m->fields & HK_META_CONTEXT) f.context_json = m->context_json;
+    f.created_us = f.updated_us = j->clock_us;
+    if (m->fields & HK_META_TIMES) {
+        f.created_us = m->created_us;
+        f.updated_us = m->updated_us ? m->updated_us : m->created_us;
+    }
+    hk_err rc = hk_fact_write_json(&f, out);
+    if (rc == HK_OK) rc = hk_buf_append_str(out, "\n");
+    return rc;
 }
 
 static void add_done(h2o_req_t *req, hk_err rc, const hk_error *err, void *arg)
@@ -93,13 +156,16 @@ static void add_done(h2o_req_t *req, hk_err rc, const hk_error *err, void *arg)
         atomic_fetch_add_explicit(&loop->srv->metrics.facts_added, 1,
                                   memory_order_relaxed);
     if (req) {
-        if (rc != HK_OK)
+        if (rc != HK_OK) {
             hk_http_send_hk_error(req, err);
-        else
-            send_fact(req, j->id, j->created ? 201 : 200);
+        } else if (j->created) {
+            hk_buf b = HK_BUF_INIT;
+            hk_send_built(req, created_json(j, &b), 201, &b); /* frees b */
+        } else {
+            send_fact(req, j->id, 200);
+        }
     }
-    hk_svc_fact_in_release(&j->in);
-    hk_free(j);
+    add_job_free(loop, j);
 }
 
 void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
@@ -107,7 +173,8 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
     (void)param;
     json_t *body = hk_body_json(req);
     if (!body) return;
-    add_job *j = hk_calloc(1, sizeof(*j));
+    hk_loop *loop = hk_loop_self();
+    add_job *j = add_job_new(loop);
     if (!j) {
         json_decref(body);
         queue_failed(req, HK_ERR_NOMEM);
@@ -119,8 +186,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
     json_decref(body);
     if (rc != HK_OK) {
         hk_send_fact_input_error(req, j->in.fault, &err);
-        hk_svc_fact_in_release(&j->in);
-        hk_free(j);
+        add_job_free(loop, j);
         return;
     }
     j->op = (hk_svc_add){.st = &j->in.st,
@@ -133,8 +199,7 @@ void hk_route_facts_post(hk_server *srv, h2o_req_t *req, const char *param)
                                    &j->op, false);
     if (rc != HK_OK) {
         queue_failed(req, rc);
-        hk_svc_fact_in_release(&j->in);
-        hk_free(j);
+        add_job_free(loop, j);
     }
 }
 

@@ -219,6 +219,8 @@ typedef struct hk_conn_watch {
     int64_t seen_at;      /* when bytes last arrived (shutdown only), us */
     bool read_shut;       /* its read side was shut down */
     bool http2;           /* carried an HTTP/2 request */
+    bool held;            /* polled for reading, without reading, while
+                             its request waits (hk_loop_hold_read) */
 } hk_conn_watch;
 
 static void watch_drop(hk_conn_watch *w)
@@ -249,6 +251,9 @@ static void on_conn_close(void *data)
 static void on_request_disposed(void *p)
 {
     hk_conn_watch *w = *(hk_conn_watch **)p;
+    /* h2o reads the next request right after this (or closes the socket) */
+    if (w->held && w->sock) h2o_socket_dont_read(w->sock, 0);
+    w->held = false;
     release_body(w); /* the first request's body is gone with it */
     w->inflight--;
     watch_drop(w);
@@ -364,6 +369,48 @@ void hk_loop_note_request(h2o_req_t *req)
     *slot = w;
     w->inflight++;
     w->refs++;
+}
+
+/* ==== Holding a waiting request's socket ====
+ *
+ * h2o 2.2 stops reading an HTTP/1 connection once it has a whole request
+ * and starts again after the answer is written. Its event loop applies a
+ * change of a socket's interest at the start of its next iteration, so an
+ * answer that comes later (from the writer thread, through a loop message)
+ * costs two epoll_ctl(EPOLL_CTL_MOD) calls per request: one to drop
+ * EPOLLIN, one to add it back. While a request waits for the writer, its
+ * socket is instead left polled for reading with h2o's "don't read" flag
+ * (h2o_socket_dont_read, public): the interest never changes, so neither
+ * call is made. The client of a request-answer loop sends nothing while it
+ * waits, so nothing fires. If it does send (a pipelined request) or close,
+ * on_held_read runs without anything read (the flag) and stops reading,
+ * which is h2o's own state, one call late: h2o reads those bytes after the
+ * answer, as always. Nothing is ever read into the socket's input buffer
+ * while the request lives, which matters: the request's path, headers and
+ * body point into that buffer, and a read may move it. The flag is cleared
+ * when h2o disposes the request (on_request_disposed), before h2o starts
+ * reading the next one. Plain-text HTTP/1 connections that serve.c
+ * accepted only. */
+
+static void on_held_read(h2o_socket_t *sock, const char *err)
+{
+    (void)err; /* an error or end of file is h2o's to see after the answer */
+    h2o_socket_read_stop(sock);
+    h2o_socket_dont_read(sock, 0);
+}
+
+void hk_loop_hold_read(h2o_req_t *req)
+{
+    if (req->version >= 0x200 || !req->conn->callbacks->get_socket) return;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (!sock || sock->on_close.cb != on_conn_close || sock->ssl) return;
+    hk_conn_watch *w = sock->on_close.data;
+    /* not counted in flight (hk_loop_note_request): no dispose hook to
+     * clear the flag; already reading: h2o's, not a waiting request */
+    if (w->held || !w->inflight || h2o_socket_is_reading(sock)) return;
+    w->held = true;
+    h2o_socket_dont_read(sock, 1);
+    h2o_socket_read_start(sock, on_held_read);
 }
 
 /* True when sock carries HTTP/2: negotiated by TLS, or seen in a request
@@ -509,6 +556,8 @@ static void *loop_main(void *arg)
         loop->read_txn = NULL;
         loop->read_live = false;
     }
+    while (loop->n_spare_jobs > 0) /* no completion comes any more */
+        hk_free(loop->spare_jobs[--loop->n_spare_jobs]);
     bool idle = loop_idle(loop);
     h2o_multithread_unregister_receiver(loop->queue, &loop->receiver);
     h2o_multithread_destroy_queue(loop->queue);

@@ -44,6 +44,10 @@ typedef struct hk_loop_msg {
     void (*run)(struct hk_loop_msg *msg); /* handler, runs on the loop */
 } hk_loop_msg;
 
+/* Jobs of a loop's spare list: about the writes of one group from this
+ * loop at 256 connections. */
+#define HK_LOOP_SPARE_JOBS 128u
+
 struct hk_loop {
     hk_server *srv;                   /* owner */
     unsigned index;                   /* 0..threads-1 */
@@ -66,6 +70,12 @@ struct hk_loop {
     h2o_linklist_t conns; /* hk_conn_watch of every open accepted
                              socket (serve.c: idle ones are closed
                              at shutdown) */
+    /* POST /v2/facts jobs kept for reuse (routes_facts.c): at 1.7 KiB they
+     * are beyond malloc's per-thread cache, and its general path cost more
+     * than the rest of the request's allocations; freed when the loop
+     * ends */
+    void *spare_jobs[HK_LOOP_SPARE_JOBS];
+    unsigned n_spare_jobs; /* entries of spare_jobs in use */
 };
 
 /* Loop thread, for every request: notes the connections that carry
@@ -73,6 +83,13 @@ struct hk_loop {
  * flight until h2o disposes it, so that shutdown never takes its
  * connection for an idle one (serve.c). */
 void hk_loop_note_request(h2o_req_t *req);
+/* Loop thread, once a request has been handed to another thread and h2o
+ * has stopped reading its connection: keeps the connection polled without
+ * reading it until the request is disposed, which spares h2o's two
+ * epoll_ctl calls per request (serve.c, "Holding a waiting request's
+ * socket"). A no-op for HTTP/2, TLS and connections serve.c did not
+ * accept. */
+void hk_loop_hold_read(h2o_req_t *req);
 
 /* ==== Registered paths ==== */
 

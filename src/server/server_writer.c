@@ -416,6 +416,10 @@ static hk_err run_job(hk_txn *txn, hk_write_job *job)
     if (job->wrec) { /* logged: its time is part of the record */
         job->clock_us = hk_now_us();
         hks_txn_set_clock(txn, job->clock_us);
+    } else {
+        /* back to the wall clock: a job before may have pinned it (the
+         * add of POST /v2/facts, to answer without reading back) */
+        hks_txn_set_clock(txn, 0);
     }
     hk_err rc = hk_txn_set_actor(txn, job->actor);
     if (rc != HK_OK)
@@ -764,8 +768,11 @@ static hk_err enqueue(hk_server *srv, hk_write_job *job)
 
 static void set_actor(hk_write_job *job, const char *actor)
 {
-    snprintf(job->actor, sizeof(job->actor), "%s",
-             actor && *actor ? actor : "local");
+    /* truncated as snprintf would, without its formatting on every job */
+    const char *a = actor && *actor ? actor : "local";
+    size_t n = strnlen(a, sizeof(job->actor) - 1);
+    memcpy(job->actor, a, n);
+    job->actor[n] = '\0';
     const hk_trace_ctx *cur = hk_otel_current(); /* the request's span */
     if (cur && hk_otel_active()) {
         job->trace = *cur;
@@ -858,7 +865,10 @@ hk_err hk_write_async_logged(h2o_req_t *req, hk_write_fn fn,
         hk_req_ref_release(job->ref);
         hk_free(job->wrec);
         hk_free(job);
+        return rc;
     }
+    /* the answer comes through a loop message, on a later iteration */
+    hk_loop_hold_read(req);
     return rc;
 }
 

@@ -195,6 +195,130 @@ INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
 PING = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
 
 
+class WaitingWrite(unittest.TestCase):
+    """A request waiting for the writer keeps its socket polled without
+    being read (serve.c, "Holding a waiting request's socket"): what the
+    client sends or does meanwhile is seen only after the answer, as h2o
+    does on its own, and the answer of a created fact is the stored fact.
+    A batch of BATCH facts on another connection keeps the writer busy, so
+    that the bytes below arrive while the POST waits."""
+    BATCH = 20000
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.s.stop()
+        cls.s.cleanup()
+        assert rc == 0, rc
+
+    def busy_writer(self, tag):
+        """Starts a batch on a connection of its own; returns the socket
+        (read its answer with finish)."""
+        items = json.dumps(["Busy%s(e%d, f)" % (tag, i)
+                            for i in range(self.BATCH)]).encode()
+        b = socket.create_connection(("127.0.0.1", self.s.port), 60)
+        b.sendall(b"POST /v2/facts/batch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Content-Type: application/json\r\nConnection: close\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(items) + items)
+        time.sleep(0.05)  # the batch reaches the writer first
+        return b
+
+    def finish(self, b):
+        out = b""
+        while True:
+            chunk = b.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+        b.close()
+        self.assertEqual(responses(out), [200], out[:300])
+
+    def post(self, body, close=False):
+        return (b"POST /v2/facts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\n" +
+                (b"Connection: close\r\n" if close else b"") +
+                b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def read_all(self, c):
+        out = b""
+        while True:
+            try:
+                chunk = c.recv(65536)
+            except socket.timeout:
+                return out + b"<timeout>"
+            if not chunk:
+                return out
+            out += chunk
+
+    def test_pipelined_while_waiting(self):
+        b = self.busy_writer("P")
+        c = socket.create_connection(("127.0.0.1", self.s.port), 60)
+        try:
+            c.sendall(self.post(b'{"statement":"Waits(first, one)"}'))
+            time.sleep(0.05)
+            # a large second request (its body bigger than what the socket
+            # buffers at first) and a third, sent while the first
+            # waits for the writer
+            big = json.dumps({"statement": "Waits(second, two)",
+                              "context": {"pad": "x" * 60000}}).encode()
+            c.sendall(self.post(big) +
+                      b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Connection: close\r\n\r\n")
+            out = self.read_all(c)
+        finally:
+            c.close()
+        self.finish(b)
+        self.assertEqual(responses(out), [201, 201, 200], out[:600])
+        first = json.loads(out.split(b"\r\n\r\n", 1)[1].split(b"\n", 1)[0])
+        self.assertEqual(first["statement"], "Waits(first, one)")
+        st, _, second = self.s.request("GET", "/v2/facts/%d" % (first["id"] + 1))
+        self.assertEqual(st, 200, second)
+        self.assertEqual(second["statement"], "Waits(second, two)")
+        self.assertEqual(len(second["context"]["pad"]), 60000)
+
+    def test_half_close_while_waiting(self):
+        b = self.busy_writer("H")
+        c = socket.create_connection(("127.0.0.1", self.s.port), 60)
+        try:
+            c.sendall(self.post(b'{"statement":"Waits(closed, early)"}'))
+            time.sleep(0.05)
+            c.shutdown(socket.SHUT_WR)  # end of file while it waits
+            out = self.read_all(c)
+        finally:
+            c.close()
+        self.finish(b)
+        self.assertNotIn(b"<timeout>", out)
+        self.assertEqual(responses(out), [201], out)
+        st, _, q = self.s.request(
+            "GET", "/v2/query?q=Waits(closed%2C%20early)")
+        self.assertEqual(st, 200, q)
+        self.assertEqual(q["count"], 1, q)
+
+    def test_created_answer_is_the_stored_fact(self):
+        """Answered from the job, not read back: byte for byte what a GET
+        returns, with every metadata field and with none."""
+        for body in (b'{"predicate":"Bond","args":["NH3","chlorine","c a"],'
+                     b'"tags":["chem","x","chem"],"source":"lab \\"notes\\"",'
+                     b'"confidence":0.25,"context":{"b":1,"a":[1,2.5]}}',
+                     b'{"statement":"Plain(\\"\u00e9t\u00e9\\", x)"}',
+                     b'{"subject":"S","predicate":"One","source":null,'
+                     b'"confidence":1}'):
+            out = raw(self.s.port, self.post(body, close=True))
+            self.assertEqual(responses(out), [201], out)
+            answer = out.split(b"\r\n\r\n", 1)[1]
+            fid = json.loads(answer)["id"]
+            st, _, got = self.s.request("GET", "/v2/facts/%d" % fid, raw=True)
+            self.assertEqual(st, 200, got)
+            self.assertEqual(answer, got, body)
+            # the same again: 200, read back, the same bytes
+            out = raw(self.s.port, self.post(body, close=True))
+            self.assertEqual(responses(out), [200], out)
+            self.assertEqual(out.split(b"\r\n\r\n", 1)[1], got)
+
+
 class McpSessions(unittest.TestCase):
     def server(self, *args):
         tokens = os.path.join(os.environ.get("HK_TEST_TMP", "/tmp"),
