@@ -107,19 +107,8 @@ static uint64_t check_rows(hk_store *s, uint64_t *sum)
     return rows;
 }
 
-/* LEB128, the stmt key code of formats 2 to 4. */
-static size_t leb128_put(uint8_t *p, uint32_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-/* Raw LMDB: every stmt key re-coded as LEB128 varints (formats 2 to 4). */
+/* Raw LMDB: every stmt key re-coded as LEB128 varints (formats 2 to 4),
+ * the code hks_varint_put still gives the values. */
 static void stmt_to_leb128(MDB_txn *txn)
 {
     MDB_dbi stmt;
@@ -143,7 +132,7 @@ static void stmt_to_leb128(MDB_txn *txn)
         uint32_t v = 0;
         while (off < k.mv_size) {
             assert_true(hks_symkey_get(k.mv_data, k.mv_size, &off, &v));
-            len += leb128_put(e + 1 + len, v);
+            len += hks_varint_put(e + 1 + len, v);
         }
         e[0] = (uint8_t)len;
         assert_true(d.mv_size <= HKS_STMT_VAL_MAX);
