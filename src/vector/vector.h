@@ -303,6 +303,14 @@ hk_err hkv_index_load(hkv_store *vs, hk_txn *t, const char *space,
 void hkv_store_set_listener(hkv_store *vs, void (*fn)(void *ud, uint64_t seq),
                             void *ud);
 
+/* A number that grows after each commit of this handle that wrote a
+ * space's record (create, drop, clear, model change), before the
+ * listener hears of that commit: a listener that reads the same number
+ * twice knows that no commit of this handle changed the spaces in
+ * between, and a read txn begun after reading it sees every space write
+ * the number counts. */
+uint64_t hkv_space_generation(hkv_store *vs);
+
 /* How this process builds indexes: threads (0: 1) and whether it keeps
  * index files beside the KB (DIR/vector-SPACE.hnsw). Defaults: the CPUs
  * online (at most 8) and files on. Call before other threads use vs. */

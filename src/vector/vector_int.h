@@ -7,6 +7,7 @@
 #define HKV_VECTOR_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -148,10 +149,13 @@ struct hkv_store {
     _Atomic uint64_t searches;      /* hkv_store_note_search calls */
     _Atomic uint64_t search_us;     /* their microseconds */
     void (*listener)(void *ud, uint64_t seq); /* after-commit listener */
-    void *listener_ud;                        /* passed to it */
-    pthread_t warm;                           /* hkv_store_warm's thread */
-    bool warming;                             /* warm was started (join it) */
-    _Atomic bool stop;                        /* detach asks warm to stop */
+    _Atomic bool space_dirty;   /* the write txn wrote a space record */
+    _Atomic uint64_t space_gen; /* bumped after a commit that did
+                                   (hkv_space_generation) */
+    void *listener_ud;          /* passed to it */
+    pthread_t warm;             /* hkv_store_warm's thread */
+    bool warming;               /* warm was started (join it) */
+    _Atomic bool stop;          /* detach asks warm to stop */
 };
 
 /* Catches every kept index up to the commit that ended at audit entry

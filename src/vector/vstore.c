@@ -144,6 +144,7 @@ static hk_err put_space(hkv_store *vs, hk_txn *t, const hkv_space *sp,
                                    (uint32_t)mlen};
     memcpy(rec, w, sizeof w);
     memcpy(rec + sizeof w, sp->model, mlen);
+    atomic_store(&vs->space_dirty, true);
     return hks_put(t, vs->spaces, (hks_val){sp->name, strlen(sp->name)},
                    (hks_val){rec, sizeof w + mlen}, flags, err);
 }
@@ -164,7 +165,16 @@ static void on_commit(hk_store *s, const hks_commit *c, void *ud)
     hkv_store *vs = ud;
     (void)s;
     hkv_kept_on_commit(vs, c->last_seq);
+    /* after the commit, so that a reader of the new number sees the
+     * spaces it wrote; a write txn that aborted only costs one bump */
+    if (atomic_exchange(&vs->space_dirty, false))
+        atomic_fetch_add(&vs->space_gen, 1);
     if (vs->listener) vs->listener(vs->listener_ud, c->last_seq);
+}
+
+uint64_t hkv_space_generation(hkv_store *vs)
+{
+    return atomic_load(&vs->space_gen);
 }
 
 void hkv_store_set_listener(hkv_store *vs, void (*fn)(void *ud, uint64_t seq),
@@ -412,6 +422,7 @@ hk_err hkv_space_drop(hkv_store *vs, hk_txn *t, const char *name, hk_error *err)
     hk_err e;
     if ((e = hkv_space_find(vs, t, name, &sp, err))) return e;
     if ((e = delete_space_vectors(vs, t, sp.id, err))) return e;
+    atomic_store(&vs->space_dirty, true);
     return hks_del(t, vs->spaces, (hks_val){name, strlen(name)}, NULL, err);
 }
 
