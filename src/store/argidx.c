@@ -1,6 +1,6 @@
 /*
- * argidx.c — the chunked `by_arg` index (format 4): every read and write of
- * an entity's rows goes through here.
+ * argidx.c — the chunked `by_arg` index (format 4) and its tails (format
+ * 6): every read and write of an entity's rows goes through here.
  *
  * ==== Layout ====
  * An entity's rows (position u8, predicate u32 BE, fact id u48 BE,
@@ -47,8 +47,42 @@
  * seek again just past the last row it returned: its page pointer may be
  * stale, and rows written meanwhile after that row are seen.
  *
+ * ==== Tails (format 6) ====
+ * A heavy entity's newest rows (at most HKS_ARG_TAIL_ROWS = 16) sit in
+ * by_arg_tail under the entity u32 BE, apart from its chunks. Why: a load
+ * that adds one row per transaction to each of many heavy entities (the
+ * objects x_i of B(t_k, x_i) batches) otherwise dirties one leaf per
+ * entity, since each entity's last chunk fills about a leaf; 16 tails of
+ * 240 bytes share a leaf, so the same rows dirty ~1/14 of the leaves, and
+ * the last chunk only once per 16 rows. A separate database rather than a
+ * key range of by_arg: the tails must sit away from the chunks (next to
+ * them they would share their leaves), and every scan of by_arg keys
+ * (entities, counts, check, verify) stays as it was.
+ *
+ * Invariant: an entity has tail rows only while its first chunk is the
+ * 4-byte key and holds >= HKS_ARG_TAIL_MIN (32) rows. A reader landing on
+ * a smaller 4-byte first chunk, or finding no 4-byte chunk, knows there is
+ * no tail without looking: light entities cost no extra lookup. Kept by:
+ * writers start a tail only for such an entity and use tails only with a
+ * limit >= 2 * HKS_ARG_TAIL_MIN (a split leaves >= limit / 2 rows in the
+ * first chunk); a delete that takes the first chunk under the bound moves
+ * the tail's rows into the chunks (tail_flush).
+ *
+ * hks_arg_write_sorted: for an entity with chunks, its rows go to its tail
+ * when it has one or its first chunk allows one; a tail that would pass 16
+ * rows goes into the chunks with all new rows but the last (in row order,
+ * hks_arg_put), and that last row starts the tail again, so an entity
+ * keeps its tail and the next flush needs no look at its first chunk.
+ * Entities of a flush are looked up in the tails in order, and one
+ * MDB_SET_RANGE that lands above several of them answers for all.
+ * hks_arg_del removes the row from its chunk or else from the tail.
+ * hks_argit merges the chunk rows with the tail's (loaded into the
+ * iterator, at most 16 rows): a tail holds the newest ids, not the largest
+ * rows. Counts add the tail's count.
+ *
  * Damage: a key that is not 4 or 19 bytes, or a duplicate that is not 15
- * bytes, gives MDB_CORRUPTED.
+ * bytes, gives MDB_CORRUPTED; so does a tail key that is not 4 bytes or a
+ * tail of more than 16 rows.
  *
  * Threads: as the txn (one thread at a time per txn and cursor).
  */
