@@ -63,7 +63,9 @@
  * 4-byte key and holds >= HKS_ARG_TAIL_MIN (32) rows. A reader landing on
  * a smaller 4-byte first chunk, or finding no 4-byte chunk, knows there is
  * no tail without looking: light entities cost no extra lookup. Kept by:
- * writers start a tail only for such an entity and use tails only with a
+ * writers start a tail only for such an entity (at 32 + id % 16 rows, so
+ * that a load touching many entities alike moves their tails into the
+ * chunks in different transactions) and use tails only with a
  * limit >= 2 * HKS_ARG_TAIL_MIN (a split leaves >= limit / 2 rows in the
  * first chunk); a delete that takes the first chunk under the bound moves
  * the tail's rows into the chunks (tail_flush).
@@ -393,6 +395,18 @@ static int tail_find(MDB_cursor *tc, tail_scan *ts, uint32_t ent, uint8_t *rows,
     return got == ent ? hks_arg_tail_rows(tc, ent, rows, n) : 0;
 }
 
+/* Rows ent's first chunk holds before a writer starts its tail: the
+ * invariant's bound, plus a step from the entity's id. Why: a load that
+ * adds a row per transaction to each of many entities would otherwise
+ * start all their tails in one transaction, and fill and move them into
+ * the chunks together, every HKS_ARG_TAIL_ROWS transactions one that
+ * dirties a leaf per entity; started apart, about 1/16 of them move in
+ * each transaction. */
+static size_t tail_start(uint32_t ent)
+{
+    return HKS_ARG_TAIL_MIN + ent % HKS_ARG_TAIL_ROWS;
+}
+
 /* Writes the g sorted rows (width apart) of ent, an entity with chunks,
  * to its tail when it has one or its first chunk allows one. */
 static int write_existing(MDB_cursor *c, MDB_cursor *tc, tail_scan *ts,
@@ -407,7 +421,7 @@ static int write_existing(MDB_cursor *c, MDB_cursor *tc, tail_scan *ts,
     if (use_tail && tn == 0) {
         size_t fc;
         if ((rc = first_chunk_rows(c, ent, &fc))) return rc;
-        use_tail = fc >= HKS_ARG_TAIL_MIN;
+        use_tail = fc >= tail_start(ent);
     }
     if (!use_tail) {
         for (size_t x = 0; x < g; x++) {
