@@ -693,6 +693,22 @@ static void test_store_tails(void **state)
     assert_int_equal(hk_store_verify_deep(t, rep, &err), HK_OK);
     assert_true(rep->ok);
     hk_txn_abort(t);
+    /* a backup (the dense copy) holds the tails */
+    char *bdir = tu_tmpdir("argtailbk");
+    tu_rmrf(bdir);
+    assert_int_equal(hk_store_backup(s, bdir, NULL, &err), HK_OK);
+    hk_store *b = tu_open(bdir);
+    t = tu_begin(b, false);
+    assert_int_equal(mdb_cursor_open(t->txn, b->db.by_arg_tail, &tc), 0);
+    k.mv_size = 4;
+    k.mv_data = kb;
+    assert_int_equal(mdb_cursor_get(tc, &k, &v, MDB_SET), 0);
+    mdb_cursor_close(tc);
+    assert_int_equal(hk_store_count_entity(t, "hub", &n, &err), HK_OK);
+    assert_int_equal(n, want + 40);
+    tu_check(t);
+    hk_txn_abort(t);
+    tu_discard(b, bdir);
     free(rep);
     tu_discard(s, dir);
 }
