@@ -264,73 +264,6 @@ int hks_arg_put(MDB_cursor *c, uint32_t ent, const uint8_t *row, uint32_t limit,
     return cnt >= limit ? split(c, &ck, cnt, row) : 0;
 }
 
-/* Puts the n sorted rows of ent (stride bytes apart), an entity with
- * chunks, as hks_arg_put row by row would, with one search per chunk
- * they go into instead of one per row: rows below the next chunk's start
- * go into the chunk found for the first of them, with the cursor left on
- * its page (LMDB then finds the key on that page without a descent), and
- * a split ends the run. Why: a tail moving into its chunks is 16 or more
- * rows for the entity's last chunk, and a search past an entity's last
- * chunk reads the next leaf too. */
-static int put_sorted(MDB_cursor *c, uint32_t ent, const uint8_t *rows,
-                      size_t n, size_t stride, uint32_t limit)
-{
-    size_t i = 0;
-    /* bounded by n: each pass puts at least one row */
-    while (i < n) {
-        const uint8_t *row = rows + i * stride;
-        chunk_key kb, ck;
-        make_key(&kb, ent, row);
-        MDB_val k = {kb.len, kb.b}, d;
-        uint8_t bound[HKS_ARG_DUP_BYTES];
-        bool has_bound = false;
-        int rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-        if (rc == 0) {
-            if (!key_ok(&k)) return MDB_CORRUPTED;
-            if (memcmp(k.mv_data, kb.b, 4) == 0) {
-                /* a later chunk of ent (never the row itself: a chunk
-                 * starts at a stored row, and a new row is not one) */
-                if (k.mv_size != HKS_ARG_KEY_BYTES ||
-                    memcmp((const uint8_t *)k.mv_data + 4, row,
-                           HKS_ARG_DUP_BYTES) <= 0)
-                    return MDB_CORRUPTED;
-                memcpy(bound, (const uint8_t *)k.mv_data + 4, sizeof bound);
-                has_bound = true;
-            }
-            rc = mdb_cursor_get(c, &k, &d, MDB_PREV_NODUP);
-        } else if (rc == MDB_NOTFOUND) {
-            rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
-        }
-        if (rc == 0 && !key_ok(&k)) return MDB_CORRUPTED;
-        if (rc == MDB_NOTFOUND || (rc == 0 && memcmp(k.mv_data, kb.b, 4))) {
-            /* no chunk starts at or below row: hks_arg_put makes the
-             * first one */
-            bool fresh;
-            if ((rc = hks_arg_put(c, ent, row, limit, &fresh))) return rc;
-            i++;
-            continue;
-        }
-        if (rc) return rc;
-        take_key(&ck, &k);
-        /* bounded by n - i */
-        while (i < n) {
-            row = rows + i * stride;
-            if (has_bound && memcmp(row, bound, HKS_ARG_DUP_BYTES) >= 0) break;
-            MDB_val pk = {ck.len, ck.b}, pd = {HKS_ARG_DUP_BYTES, (void *)row};
-            size_t cnt = 0;
-            if ((rc = mdb_cursor_put(c, &pk, &pd, 0)) ||
-                (rc = mdb_cursor_count(c, &cnt)))
-                return rc;
-            i++;
-            if (cnt >= limit) {
-                if ((rc = split(c, &ck, cnt, row))) return rc;
-                break; /* the chunks changed: search again */
-            }
-        }
-    }
-    return 0;
-}
-
 int hks_arg_append(MDB_cursor *c, uint32_t ent, const uint8_t *rows, size_t n,
                    size_t stride, uint32_t limit)
 {
@@ -509,29 +442,22 @@ static int write_existing(MDB_cursor *c, MDB_cursor *tc, tail_scan *ts,
      * last chunks), the last new row starts the tail again, so the entity
      * keeps one and the next flush needs no look at its first chunk. */
     if (tn && (rc = tail_clear(tc, ent))) return rc;
-    if (tn + g - 1 > 2u * HKS_ARG_TAIL_ROWS) {
-        /* many new rows (a bulk write): the tail's, then the new ones */
-        if ((tn &&
-             (rc = put_sorted(c, ent, tail, tn, HKS_ARG_DUP_BYTES, limit))) ||
-            (rc = put_sorted(c, ent, recs + 4, g - 1, width, limit)))
-            return rc;
-        return tail_put(tc, ent, recs + (g - 1) * width + 4);
-    }
-    uint8_t all[2u * HKS_ARG_TAIL_ROWS * HKS_ARG_DUP_BYTES];
-    size_t ti = 0, gi = 0, m = 0;
-    /* bounded by tn + g - 1: each pass takes one row */
+    size_t ti = 0, gi = 0;
+    /* bounded by tn + g - 1: each pass puts one row */
     while (ti < tn || gi + 1 < g) {
         const uint8_t *tr = ti < tn ? tail + ti * HKS_ARG_DUP_BYTES : NULL;
         const uint8_t *gr = gi + 1 < g ? recs + gi * width + 4 : NULL;
+        const uint8_t *r;
         if (tr && (!gr || memcmp(tr, gr, HKS_ARG_DUP_BYTES) < 0)) {
-            memcpy(all + m++ * HKS_ARG_DUP_BYTES, tr, HKS_ARG_DUP_BYTES);
+            r = tr;
             ti++;
         } else {
-            memcpy(all + m++ * HKS_ARG_DUP_BYTES, gr, HKS_ARG_DUP_BYTES);
+            r = gr;
             gi++;
         }
+        bool fresh;
+        if ((rc = hks_arg_put(c, ent, r, limit, &fresh))) return rc;
     }
-    if ((rc = put_sorted(c, ent, all, m, HKS_ARG_DUP_BYTES, limit))) return rc;
     return tail_put(tc, ent, recs + (g - 1) * width + 4);
 }
 
