@@ -524,6 +524,26 @@ static void test_tail_light(void **state)
     assert_int_equal(n, 200);
     assert_int_equal(hks_arg_count(d.c, d.tc, 4, &n), 0);
     assert_int_equal(n, 200);
+    /* damage the check names: a tail of an entity whose first chunk is
+     * under the bound (readers would not see it), a row both in a tail
+     * and a chunk (counted twice) */
+    uint64_t rows = 0, bad = 0;
+    uint8_t kb[4], row[ROW];
+    hks_put_u32(kb, 6);
+    make_row(row, 0, 1, 1, 0);
+    bool put_fresh;
+    assert_int_equal(hks_arg_put(d.c, 6, row, 132, &put_fresh), 0);
+    make_row(row, 0, 1, 2, 0);
+    MDB_val k = {4, kb}, v = {ROW, row};
+    assert_int_equal(mdb_put(d.txn, d.tdbi, &k, &v, 0), 0);
+    assert_int_equal(hks_arg_tail_check(d.c, d.tc, &rows, &bad), 0);
+    assert_int_equal(bad, 1 + 6);
+    assert_int_equal(mdb_del(d.txn, d.tdbi, &k, NULL), 0);
+    hks_put_u32(kb, 4);
+    make_row(row, 0, 1, 1, 0); /* entity 4's first row, in a chunk */
+    assert_int_equal(mdb_put(d.txn, d.tdbi, &k, &v, 0), 0);
+    assert_int_equal(hks_arg_tail_check(d.c, d.tc, &rows, &bad), 0);
+    assert_int_equal(bad, 1 + 4);
     raw_close(&d);
 }
 
