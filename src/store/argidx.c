@@ -415,12 +415,7 @@ static int write_existing(MDB_cursor *c, MDB_cursor *tc, tail_scan *ts,
 {
     uint8_t tail[HKS_ARG_TAIL_ROWS * HKS_ARG_DUP_BYTES];
     size_t tn = 0;
-    /* HKS_ARG_TAIL_ROWS or more new rows (a large transaction, a
-     * catch-up) dirty the entity's chunk leaf anyway: they go there
-     * straight, the tail stays as it is (its rows and the chunks' need no
-     * order between them) */
-    bool use_tail =
-        tc && limit >= 2u * HKS_ARG_TAIL_MIN && g < HKS_ARG_TAIL_ROWS;
+    bool use_tail = tc && limit >= 2u * HKS_ARG_TAIL_MIN;
     int rc;
     if (use_tail && (rc = tail_find(tc, ts, ent, tail, &tn))) return rc;
     if (use_tail && tn == 0) {
