@@ -524,6 +524,22 @@ static void test_tail_light(void **state)
     assert_int_equal(n, 200);
     assert_int_equal(hks_arg_count(d.c, d.tc, 4, &n), 0);
     assert_int_equal(n, 200);
+    /* 16 or more rows of entity 4 in one flush: the tail's rows and all
+     * new ones but the last go to its chunks, the last starts the tail */
+    assert_true(tail_rows(&d) > 0);
+    uint8_t(*bulk)[4 + ROW] = calloc(20, sizeof *bulk);
+    assert_non_null(bulk);
+    for (uint32_t i = 0; i < 20; i++) {
+        hks_put_u32(bulk[i], 4);
+        make_row(bulk[i] + 4, 1, 1, 1000 + i, 0);
+    }
+    assert_int_equal(
+        hks_arg_write_sorted(d.c, d.tc, bulk[0], 20, 4 + ROW, 132, &fresh), 0);
+    free(bulk);
+    assert_int_equal(tail_rows(&d), 1);
+    validate(&d, 132);
+    assert_int_equal(hks_arg_count(d.c, d.tc, 4, &n), 0);
+    assert_int_equal(n, 220);
     /* damage the check names: a tail of an entity whose first chunk is
      * under the bound (readers would not see it), a row both in a tail
      * and a chunk (counted twice) */
