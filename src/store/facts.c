@@ -313,9 +313,13 @@ static hk_err index_remove(hk_txn *t, hk_fact_id id, const hks_rec *r,
 
     if (!t->c_by_arg && (rc = mdb_cursor_open(txn, db->by_arg, &t->c_by_arg)))
         goto fail;
+    if (!t->c_tail && (rc = mdb_cursor_open(txn, db->by_arg_tail, &t->c_tail)))
+        goto fail;
     for (uint32_t i = 0; i < r->n_args; i++) {
         hks_arg_dup(dup, i, r->pred, r->n_args, r->args, id);
-        if ((rc = hks_arg_del(t->c_by_arg, r->args[i], dup))) goto fail;
+        if ((rc = hks_arg_del(t->c_by_arg, t->c_tail, r->args[i], dup,
+                              t->s->arg_chunk)))
+            goto fail;
         if (repeated_before(r, i)) {
             if ((rc = multi_add(txn, db->arg_multi, r->args[i], -1))) goto fail;
         }

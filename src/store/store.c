@@ -228,6 +228,8 @@ static const db_spec DB_SPECS[] = {
     DB(audit, 0),
     DB(audit_by_fact, MDB_DUPSORT | MDB_DUPFIXED),
     DB(audit_bulk, 0),
+    /* format 6; a read-only open of an older KB finds it missing */
+    DB(by_arg_tail, MDB_DUPSORT | MDB_DUPFIXED),
 };
 #undef DB
 #define N_DBS (sizeof DB_SPECS / sizeof DB_SPECS[0])
@@ -281,12 +283,18 @@ static hk_err open_dbs(hk_store *s, MDB_env *env, bool create, hk_error *err)
 {
     MDB_txn *txn = NULL;
     bool upgraded = false; /* rewrote an older format: sync even if NOSYNC */
+    bool no_tail = false;  /* by_arg_tail missing (a format 2-5 KB) */
     int rc = mdb_txn_begin(env, NULL, create ? 0 : MDB_RDONLY, &txn);
     if (rc) return hks_store_mdb_error(NULL, rc, err, "opening the KB");
     for (size_t i = 0; i < N_DBS; i++) {
         MDB_dbi *h = (MDB_dbi *)((char *)&s->db + DB_SPECS[i].offset);
         rc = mdb_dbi_open(txn, DB_SPECS[i].name,
                           DB_SPECS[i].flags | (create ? MDB_CREATE : 0), h);
+        if (rc == MDB_NOTFOUND && h == &s->db.by_arg_tail) {
+            /* the version check below says whether that is damage */
+            no_tail = true;
+            continue;
+        }
         if (rc == MDB_NOTFOUND) {
             mdb_txn_abort(txn);
             return hk_error_set(err, HK_ERR_VERSION,
@@ -336,7 +344,7 @@ static hk_err open_dbs(hk_store *s, MDB_env *env, bool create, hk_error *err)
             mdb_txn_abort(txn);
             return hk_error_set(err, HK_ERR_VERSION,
                                 "store: %s has schema version %u; this build "
-                                "needs %u (ordered statement keys) and "
+                                "needs %u (by_arg tails) and "
                                 "upgrades it when it opens it for writing: "
                                 "run 'hakgal init --data %s' once",
                                 s->path, v, HKS_SCHEMA_VERSION, s->path);
@@ -356,6 +364,13 @@ static hk_err open_dbs(hk_store *s, MDB_env *env, bool create, hk_error *err)
                                 "store: %s has schema version %u; this build "
                                 "understands %u",
                                 s->path, v, HKS_SCHEMA_VERSION);
+        }
+        if (no_tail) {
+            mdb_txn_abort(txn);
+            return hk_error_set(err, HK_ERR_VERSION,
+                                "store: %s is not a hakgal KB (database "
+                                "'by_arg_tail' missing)",
+                                s->path);
         }
         s->schema_version = v;
     }
