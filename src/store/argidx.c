@@ -264,6 +264,69 @@ int hks_arg_put(MDB_cursor *c, uint32_t ent, const uint8_t *row, uint32_t limit,
     return cnt >= limit ? split(c, &ck, cnt, row) : 0;
 }
 
+/* Puts the n sorted rows (stride bytes apart) of ent into its chunks, as
+ * hks_arg_put would one by one, with one search per chunk instead of one
+ * per row: the rows below the next chunk's start go into the chunk found
+ * for the first of them, until it splits. Why: a node catching up applies
+ * some 20 rows of each heavy entity per transaction (a tail that moves
+ * into its chunks takes 17 or more), and a search per row (locate's
+ * MDB_SET_RANGE and MDB_PREV_NODUP, then the put's own) was most of
+ * their cost. *new_ent: ent had no row before. */
+static int put_run(MDB_cursor *c, uint32_t ent, const uint8_t *rows, size_t n,
+                   size_t stride, uint32_t limit, bool *new_ent)
+{
+    size_t i = 0;
+    *new_ent = false;
+    /* bounded by n: every pass puts at least the row it located */
+    while (i < n) {
+        chunk_key ck;
+        bool later;
+        int rc = locate(c, ent, rows + i * stride, &ck, &later);
+        if (rc == MDB_NOTFOUND) {
+            make_key(&ck, ent, NULL);
+            if (i == 0) *new_ent = !later;
+        } else if (rc) {
+            return rc;
+        }
+        /* the next chunk's start: rows at or above it are not ck's */
+        uint8_t next[HKS_ARG_DUP_BYTES];
+        bool bounded = false;
+        MDB_val k = {ck.len, ck.b}, d;
+        rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+        if (rc == 0 && k.mv_size == ck.len &&
+            memcmp(k.mv_data, ck.b, ck.len) == 0)
+            rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP);
+        if (rc == 0) {
+            if (!key_ok(&k)) return MDB_CORRUPTED;
+            if (hks_get_u32(k.mv_data) == ent) {
+                /* a key above ck of its entity is a later chunk's */
+                if (k.mv_size != HKS_ARG_KEY_BYTES) return MDB_CORRUPTED;
+                memcpy(next, (const uint8_t *)k.mv_data + 4, sizeof next);
+                bounded = true;
+            }
+        } else if (rc != MDB_NOTFOUND) {
+            return rc;
+        }
+        /* bounded by n: each pass puts one row */
+        for (bool first = true; i < n; i++, first = false) {
+            const uint8_t *row = rows + i * stride;
+            if (!first && bounded && memcmp(row, next, sizeof next) >= 0)
+                break;
+            MDB_val pk = {ck.len, ck.b}, pd = {HKS_ARG_DUP_BYTES, (void *)row};
+            size_t cnt = 0;
+            if ((rc = mdb_cursor_put(c, &pk, &pd, 0)) ||
+                (rc = mdb_cursor_count(c, &cnt)))
+                return rc;
+            if (cnt >= limit) {
+                if ((rc = split(c, &ck, cnt, row))) return rc;
+                i++;
+                break; /* the rest may belong to the new chunk */
+            }
+        }
+    }
+    return 0;
+}
+
 int hks_arg_append(MDB_cursor *c, uint32_t ent, const uint8_t *rows, size_t n,
                    size_t stride, uint32_t limit)
 {
@@ -356,13 +419,8 @@ static int tail_flush(MDB_cursor *c, MDB_cursor *tc, uint32_t ent,
     int rc = hks_arg_tail_rows(tc, ent, rows, &n);
     if (rc || !n) return rc;
     if ((rc = tail_clear(tc, ent))) return rc;
-    for (size_t i = 0; i < n; i++) {
-        bool fresh;
-        if ((rc = hks_arg_put(c, ent, rows + i * HKS_ARG_DUP_BYTES, limit,
-                              &fresh)))
-            return rc;
-    }
-    return 0;
+    bool fresh;
+    return put_run(c, ent, rows, n, HKS_ARG_DUP_BYTES, limit, &fresh);
 }
 
 /* Which entities of a sorted flush have a tail, without a lookup for the
@@ -424,12 +482,10 @@ static int write_existing(MDB_cursor *c, MDB_cursor *tc, tail_scan *ts,
         use_tail = fc >= tail_start(ent);
     }
     if (!use_tail) {
-        for (size_t x = 0; x < g; x++) {
-            bool fresh;
-            if ((rc = hks_arg_put(c, ent, recs + x * width + 4, limit, &fresh)))
-                return rc;
-            if (fresh) (*new_ents)++;
-        }
+        bool fresh;
+        if ((rc = put_run(c, ent, recs + 4, g, width, limit, &fresh)))
+            return rc;
+        if (fresh) (*new_ents)++;
         return 0;
     }
     if (tn + g <= HKS_ARG_TAIL_ROWS) {
@@ -438,26 +494,17 @@ static int write_existing(MDB_cursor *c, MDB_cursor *tc, tail_scan *ts,
         return 0;
     }
     /* The tail would pass its size: its rows and all the new ones but the
-     * last go into the chunks in row order (one pass over the entity's
-     * last chunks), the last new row starts the tail again, so the entity
-     * keeps one and the next flush needs no look at its first chunk. */
-    if (tn && (rc = tail_clear(tc, ent))) return rc;
-    size_t ti = 0, gi = 0;
-    /* bounded by tn + g - 1: each pass puts one row */
-    while (ti < tn || gi + 1 < g) {
-        const uint8_t *tr = ti < tn ? tail + ti * HKS_ARG_DUP_BYTES : NULL;
-        const uint8_t *gr = gi + 1 < g ? recs + gi * width + 4 : NULL;
-        const uint8_t *r;
-        if (tr && (!gr || memcmp(tr, gr, HKS_ARG_DUP_BYTES) < 0)) {
-            r = tr;
-            ti++;
-        } else {
-            r = gr;
-            gi++;
-        }
-        bool fresh;
-        if ((rc = hks_arg_put(c, ent, r, limit, &fresh))) return rc;
-    }
+     * last go into the chunks (two sorted runs: the tail's, then the new
+     * rows'), the last new row starts the tail again, so the entity keeps
+     * one and the next flush needs no look at its first chunk. */
+    bool fresh;
+    if (tn && ((rc = tail_clear(tc, ent)) ||
+               (rc = put_run(c, ent, tail, tn, HKS_ARG_DUP_BYTES, limit,
+                             &fresh))))
+        return rc;
+    if (g > 1 &&
+        (rc = put_run(c, ent, recs + 4, g - 1, width, limit, &fresh)))
+        return rc;
     return tail_put(tc, ent, recs + (g - 1) * width + 4);
 }
 
