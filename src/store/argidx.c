@@ -310,8 +310,7 @@ static int put_run(MDB_cursor *c, uint32_t ent, const uint8_t *rows, size_t n,
         /* bounded by n: each pass puts one row */
         for (bool first = true; i < n; i++, first = false) {
             const uint8_t *row = rows + i * stride;
-            if (!first && bounded && memcmp(row, next, sizeof next) >= 0)
-                break;
+            if (!first && bounded && memcmp(row, next, sizeof next) >= 0) break;
             MDB_val pk = {ck.len, ck.b}, pd = {HKS_ARG_DUP_BYTES, (void *)row};
             size_t cnt = 0;
             if ((rc = mdb_cursor_put(c, &pk, &pd, 0)) ||
@@ -498,12 +497,11 @@ static int write_existing(MDB_cursor *c, MDB_cursor *tc, tail_scan *ts,
      * rows'), the last new row starts the tail again, so the entity keeps
      * one and the next flush needs no look at its first chunk. */
     bool fresh;
-    if (tn && ((rc = tail_clear(tc, ent)) ||
-               (rc = put_run(c, ent, tail, tn, HKS_ARG_DUP_BYTES, limit,
-                             &fresh))))
+    if (tn &&
+        ((rc = tail_clear(tc, ent)) ||
+         (rc = put_run(c, ent, tail, tn, HKS_ARG_DUP_BYTES, limit, &fresh))))
         return rc;
-    if (g > 1 &&
-        (rc = put_run(c, ent, recs + 4, g - 1, width, limit, &fresh)))
+    if (g > 1 && (rc = put_run(c, ent, recs + 4, g - 1, width, limit, &fresh)))
         return rc;
     return tail_put(tc, ent, recs + (g - 1) * width + 4);
 }
