@@ -84,18 +84,37 @@ static hk_err intern_ids(hk_txn *t, const hk_statement *st, hks_rec *r,
     return HK_OK;
 }
 
+/* True when r names a symbol that t created: a statement only t can have
+ * stored. */
+static bool names_new_symbol(const hk_txn *t, const hks_rec *r)
+{
+    if (r->pred >= t->sym_floor) return true;
+    for (uint32_t i = 0; i < r->n_args; i++)
+        if (r->args[i] >= t->sym_floor) return true;
+    return false;
+}
+
 static hk_err stmt_lookup(hk_txn *t, const hks_rec *r, hk_fact_id *id,
                           hk_error *err)
 {
     uint8_t kb[STMT_KEY_MAX];
     MDB_val k = {stmt_key(r->pred, r->n_args, r->args, kb), kb}, d;
     if (t->write) {
-        /* The filter has seen every stmt key and every pending one
-         * (index_add feeds it), so "no" settles it before the queue. */
         uint64_t h = hks_hash_bytes((const char *)kb, k.mv_size);
         *id = 0;
         /* both are needed when the statement is new (index_add) */
         hks_pending_prefetch_stmt(&t->pend, h);
+        /* A statement naming a symbol this txn created was stored by this
+         * txn if at all: while none of its stmt keys left the queue, the
+         * queue settles it (a batch with a new subject, the replicated
+         * load, needs neither the filter nor the B-tree). */
+        if (!t->stmt_flushed && names_new_symbol(t, r)) {
+            *id = hks_pending_find_stmt(&t->pend, kb, k.mv_size, h);
+            return HK_OK;
+        }
+        /* The filter has seen every stmt key and every pending one
+         * (index_add feeds it), so "no" settles it before the queue. */
+        hks_txn_bloom_ensure(t);
         hks_bloom_prefetch(t->s->bloom, h);
         if (!hks_bloom_maybe(t->s->bloom, h))
             return HK_OK; /* certainly absent */

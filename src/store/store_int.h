@@ -318,6 +318,12 @@ struct hk_txn {
     bool wal_shared;       /* holds LOCK_SH on wal.lock (another process's
                               log is excluded while it writes) */
     bool bulk;             /* bulk mode: created facts get one entry */
+    bool bloom_lazy;       /* the Bloom filter is to be (re)built at the
+                              first statement lookup that asks it
+                              (hk_txn_set_bulk, hks_txn_bloom_ensure) */
+    bool stmt_flushed;     /* a flush wrote stmt keys of this txn: a
+                              statement naming a symbol it created may be
+                              in stmt, not only in the queue */
     char *bulk_label;      /* label of the import entry (owned) */
     hk_fact_id bulk_first; /* first id created in bulk mode (0 = none) */
     hk_fact_id bulk_last;  /* last id created in bulk mode */
@@ -635,6 +641,10 @@ static inline void hks_txn_touch(hk_txn *t)
 /* Writes pending counters (pstat) into LMDB; write txns only. Called
  * before commit and before anything reads those tables in the txn. */
 hk_err hks_txn_flush(hk_txn *t, hk_error *err);
+/* Builds the Bloom filter (bloom.c) when hk_txn_set_bulk asked for it
+ * (t->bloom_lazy): the queue is flushed first, so that it sees every key
+ * of this txn too. A failure leaves no filter (lookups go to the B-tree). */
+void hks_txn_bloom_ensure(hk_txn *t);
 
 /* ==== backup.c ==== */
 
