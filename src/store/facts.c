@@ -84,13 +84,13 @@ static hk_err intern_ids(hk_txn *t, const hk_statement *st, hks_rec *r,
     return HK_OK;
 }
 
-/* True when r names a symbol that t created: a statement only t can have
- * stored. */
+/* True when r names a symbol that t created after its last flush of stmt
+ * keys (t->stmt_sym_floor): no stmt key in LMDB names it. */
 static bool names_new_symbol(const hk_txn *t, const hks_rec *r)
 {
-    if (r->pred >= t->sym_floor) return true;
+    if (r->pred >= t->stmt_sym_floor) return true;
     for (uint32_t i = 0; i < r->n_args; i++)
-        if (r->args[i] >= t->sym_floor) return true;
+        if (r->args[i] >= t->stmt_sym_floor) return true;
     return false;
 }
 
@@ -104,11 +104,12 @@ static hk_err stmt_lookup(hk_txn *t, const hks_rec *r, hk_fact_id *id,
         *id = 0;
         /* both are needed when the statement is new (index_add) */
         hks_pending_prefetch_stmt(&t->pend, h);
-        /* A statement naming a symbol this txn created was stored by this
-         * txn if at all: while none of its stmt keys left the queue, the
-         * queue settles it (a batch with a new subject, the replicated
-         * load, needs neither the filter nor the B-tree). */
-        if (!t->stmt_flushed && names_new_symbol(t, r)) {
+        /* A statement naming a symbol created since the last flush of
+         * stmt keys (or this txn's start) can only be in the queue, which
+         * settles it: a batch with a new subject (the replicated load,
+         * whose batches each end with a flush, hks_txn_end_bulk) needs
+         * neither the filter nor the B-tree. */
+        if (names_new_symbol(t, r)) {
             *id = hks_pending_find_stmt(&t->pend, kb, k.mv_size, h);
             return HK_OK;
         }

@@ -619,7 +619,7 @@ hk_err hks_pending_flush(hk_txn *t, hk_error *err)
         hk_buf_reset(&p->tok_keys);
     }
     if (p->n_stmt) {
-        t->stmt_flushed = true; /* stmt_lookup (facts.c) */
+        t->stmt_sym_floor = t->c.next_sym_id; /* stmt_lookup (facts.c) */
         rc = flush_keyed(t, db->stmt, p->stmt, p->n_stmt,
                          (const uint8_t *)p->keys.data, KEYED_STMT);
         if (rc) goto fail;

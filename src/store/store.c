@@ -939,7 +939,7 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err)
             s->bloom = NULL;
             s->symtab_complete = t->c.next_sym_id == 1; /* empty KB */
         }
-        t->sym_floor = t->c.next_sym_id;
+        t->sym_floor = t->stmt_sym_floor = t->c.next_sym_id;
         t->seq_begin = t->c.audit_seq;
         hks_pending_take(t);
     }

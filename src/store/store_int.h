@@ -299,53 +299,55 @@ typedef struct hks_pstat_delta {
 #define HKS_PSTAT_SLOTS 1024u
 
 struct hk_txn {
-    hk_store *s;           /* owning store */
-    hks_env *ge;           /* environment the txn runs on (one reference) */
-    MDB_txn *txn;          /* LMDB transaction */
-    bool write;            /* write transaction */
-    size_t txnid;          /* LMDB transaction id */
-    bool failed;           /* an op failed mid-write: commit refuses */
-    bool active;           /* read txn: snapshot held (not reset) */
-    bool counters_dirty;   /* counters changed since begin */
-    hks_counters c;        /* counters (write txns: authoritative copy) */
-    char *actor;           /* audit actor (owned), NULL = "local" */
-    int64_t clock_us;      /* fixed time of this txn's changes (replicated
-                              apply), 0 = the wall clock */
-    bool no_sync;          /* commit without fsync (hks_txn_set_no_sync) */
-    const void *wal_rec;   /* log record of the commit (hks_txn_set_wal),
-                              borrowed; NULL: none */
-    size_t wal_len;        /* its length, bytes */
-    bool wal_shared;       /* holds LOCK_SH on wal.lock (another process's
-                              log is excluded while it writes) */
-    bool bulk;             /* bulk mode: created facts get one entry */
-    bool bloom_lazy;       /* the Bloom filter is to be (re)built at the
-                              first statement lookup that asks it
-                              (hk_txn_set_bulk, hks_txn_bloom_ensure) */
-    bool stmt_flushed;     /* a flush wrote stmt keys of this txn: a
-                              statement naming a symbol it created may be
-                              in stmt, not only in the queue */
-    char *bulk_label;      /* label of the import entry (owned) */
-    hk_fact_id bulk_first; /* first id created in bulk mode (0 = none) */
-    hk_fact_id bulk_last;  /* last id created in bulk mode */
-    uint64_t bulk_count;   /* facts created in bulk mode */
-    void *bulk_digest;     /* EVP_MD_CTX over canonical statements */
-    uint64_t gen;          /* bumped whenever mmap pointers may go stale */
-    hk_buf scratch;        /* reusable buffer for formatting */
-    bool new_syms;         /* symbols were created (abort drops symtab) */
-    uint64_t sym_floor;    /* write txns: first sym id this txn may create;
-                              ids >= it are uncommitted and must never
-                              enter the shared id -> string cache, since
-                              an abort hands them out again */
-    MDB_cursor *c_by_pred; /* write cursor on by_pred (closed by LMDB) */
-    MDB_cursor *c_by_arg;  /* write cursor on by_arg (closed by LMDB) */
-    MDB_cursor *c_tail;    /* write cursor on by_arg_tail (the same) */
-    MDB_cursor *c_fact;    /* write cursor on fact for appends: it stays
-                              at the last page (closed by LMDB) */
-    hks_pending pend;      /* deferred stmt / by_arg writes */
-    uint64_t seq_begin;    /* write txns: audit head at begin (the after-
-                              commit hooks get the entries above it) */
-    uint32_t hook_depth;   /* change hooks running (nested changes) */
-    uint32_t n_pstat;      /* used slots in pstat */
+    hk_store *s;             /* owning store */
+    hks_env *ge;             /* environment the txn runs on (one reference) */
+    MDB_txn *txn;            /* LMDB transaction */
+    bool write;              /* write transaction */
+    size_t txnid;            /* LMDB transaction id */
+    bool failed;             /* an op failed mid-write: commit refuses */
+    bool active;             /* read txn: snapshot held (not reset) */
+    bool counters_dirty;     /* counters changed since begin */
+    hks_counters c;          /* counters (write txns: authoritative copy) */
+    char *actor;             /* audit actor (owned), NULL = "local" */
+    int64_t clock_us;        /* fixed time of this txn's changes (replicated
+                                apply), 0 = the wall clock */
+    bool no_sync;            /* commit without fsync (hks_txn_set_no_sync) */
+    const void *wal_rec;     /* log record of the commit (hks_txn_set_wal),
+                                borrowed; NULL: none */
+    size_t wal_len;          /* its length, bytes */
+    bool wal_shared;         /* holds LOCK_SH on wal.lock (another process's
+                                log is excluded while it writes) */
+    bool bulk;               /* bulk mode: created facts get one entry */
+    bool bloom_lazy;         /* the Bloom filter is to be (re)built at the
+                                first statement lookup that asks it
+                                (hk_txn_set_bulk, hks_txn_bloom_ensure) */
+    uint64_t stmt_sym_floor; /* write txns: symbol ids >= it are in no
+                              stmt key of LMDB (sym_floor, or next_sym_id
+                              at the last flush that wrote stmt keys), so
+                              a statement naming one is in the queue or
+                              nowhere (stmt_lookup, facts.c) */
+    char *bulk_label;        /* label of the import entry (owned) */
+    hk_fact_id bulk_first;   /* first id created in bulk mode (0 = none) */
+    hk_fact_id bulk_last;    /* last id created in bulk mode */
+    uint64_t bulk_count;     /* facts created in bulk mode */
+    void *bulk_digest;       /* EVP_MD_CTX over canonical statements */
+    uint64_t gen;            /* bumped whenever mmap pointers may go stale */
+    hk_buf scratch;          /* reusable buffer for formatting */
+    bool new_syms;           /* symbols were created (abort drops symtab) */
+    uint64_t sym_floor;      /* write txns: first sym id this txn may create;
+                                ids >= it are uncommitted and must never
+                                enter the shared id -> string cache, since
+                                an abort hands them out again */
+    MDB_cursor *c_by_pred;   /* write cursor on by_pred (closed by LMDB) */
+    MDB_cursor *c_by_arg;    /* write cursor on by_arg (closed by LMDB) */
+    MDB_cursor *c_tail;      /* write cursor on by_arg_tail (the same) */
+    MDB_cursor *c_fact;      /* write cursor on fact for appends: it stays
+                                at the last page (closed by LMDB) */
+    hks_pending pend;        /* deferred stmt / by_arg writes */
+    uint64_t seq_begin;      /* write txns: audit head at begin (the after-
+                                commit hooks get the entries above it) */
+    uint32_t hook_depth;     /* change hooks running (nested changes) */
+    uint32_t n_pstat;        /* used slots in pstat */
     hks_pstat_delta pstat[HKS_PSTAT_SLOTS];        /* pending pstat changes */
     hks_sym_cache_entry cache[HKS_SYM_CACHE_SIZE]; /* sym id -> string */
 };
