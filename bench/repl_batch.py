@@ -37,7 +37,7 @@ cluster, each phase alternating with ours, so both KBs grow alike.
 holds N (batches through all 3 nodes, then every node caught up), so a
 catch-up-only run measures at N + 1M, N + 2M... with both KBs of one size.
 --perf-out records `perf record -g --call-graph dwarf` of the catching-up
-node (every thread, from its start) in round --perf-round, into FILE.ours
+node's apply thread (from its start) in round --perf-round, into FILE.ours
 (and FILE.main with --nodes-bin).
 """
 import argparse
@@ -238,6 +238,22 @@ def run_throughput(cl, a, r):
            facts_of(nodes[0]), os.getloadavg()[0]), flush=True)
 
 
+def apply_tid(pid):
+    """The thread id of pid's apply thread (hk-repl-apply), or None."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if f.read().strip() == "hk-repl-apply":
+                    return int(tid)
+        except OSError:
+            pass
+    return None
+
+
 def settle(nodes):
     """Waits until every node has applied the whole log."""
     for s in nodes:
@@ -285,9 +301,15 @@ def run_catchup(cl, a, r):
     nodes[2] = cl.node(3, data=c.data, wait=False, binary=alt)
     perf = None
     if a.perf_out and r == a.perf_round:
+        # the apply thread, as soon as it exists (perf -p would miss the
+        # threads started after it)
+        tid = None
+        while tid is None and time.time() - t0 < 30:
+            tid = apply_tid(nodes[2].proc.pid)
+            time.sleep(0.005)
         perf = subprocess.Popen(
             ["perf", "record", "-g", "--call-graph", "dwarf,16384", "-F",
-             "499", "-p", str(nodes[2].proc.pid), "-o",
+             "499", "-t", str(tid), "-o",
              "%s.%s" % (a.perf_out, cl.name)], stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
     nodes[2].wait_ready()
