@@ -72,8 +72,8 @@
  *
  * hks_arg_write_sorted: for an entity with chunks, its rows go to its tail
  * when it has one or its first chunk allows one; a tail that would pass 16
- * rows goes into the chunks with all new rows but the last (in row order,
- * hks_arg_put), and that last row starts the tail again, so an entity
+ * rows goes into the chunks with all new rows but the last (two sorted
+ * runs, put_run), and that last row starts the tail again, so an entity
  * keeps its tail and the next flush needs no look at its first chunk.
  * Entities of a flush are looked up in the tails in order, and one
  * MDB_SET_RANGE that lands above several of them answers for all.
