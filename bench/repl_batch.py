@@ -7,7 +7,8 @@ one unreplicated `hakgal serve` taking the same batches, in one run.
         python3 bench/repl_batch.py [--rounds 3] [--seconds 10] \\
         [--clients 3] [--batch 10000] [--behind 1000000] \\
         [--sync-ms 100] [--phases throughput,lag,catchup] \\
-        [--nodes-bin MAIN] [--main-bin MAIN] [--catchup-bin MAIN] [--no-single]
+        [--nodes-bin MAIN] [--main-bin MAIN] [--catchup-bin MAIN] [--no-single] \\
+        [--prefill 3000000] [--perf-out FILE --perf-round 1]
 
 Measures, each a median over --rounds rounds:
   1. batch throughput: --clients HTTP clients POST batches of --batch new
@@ -32,11 +33,19 @@ and the facts per apply transaction. --sync-ms is the nodes'
 --replicate-sync-ms (0: every apply commit fsyncs). --nodes-bin runs a
 second cluster of 3 nodes of another binary (main's, say) on its own mock
 cluster, each phase alternating with ours, so both KBs grow alike.
+--prefill N first writes the same facts to every cluster until its KB
+holds N (batches through all 3 nodes, then every node caught up), so a
+catch-up-only run measures at N + 1M, N + 2M... with both KBs of one size.
+--perf-out records `perf record -g --call-graph dwarf` of the catching-up
+node's apply thread (from its start) in round --perf-round, into FILE.ours
+(and FILE.main with --nodes-bin).
 """
 import argparse
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -229,6 +238,53 @@ def run_throughput(cl, a, r):
            facts_of(nodes[0]), os.getloadavg()[0]), flush=True)
 
 
+def apply_tid(pid):
+    """The thread id of pid's apply thread (hk-repl-apply), or None."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if f.read().strip() == "hk-repl-apply":
+                    return int(tid)
+        except OSError:
+            pass
+    return None
+
+
+def settle(nodes):
+    """Waits until every node has applied the whole log."""
+    for s in nodes:
+        while repl_lag(s) != 0:
+            time.sleep(0.05)
+
+
+def prefill(cl, a):
+    """Writes batches through the 3 nodes until the KB holds a.prefill."""
+    have = facts_of(cl.nodes[0])
+    need = max(0, a.prefill - have)
+    n = (need + a.batch - 1) // a.batch
+    pre = bodies("%spf" % cl.name, n, a.batch)
+    t0 = time.time()
+
+    def run(c):
+        conn = cl.nodes[c % 3].conn(timeout=300)
+        for b in pre[c::3]:
+            post_batch(conn, b)
+        conn.close()
+    ts = [threading.Thread(target=run, args=(c,)) for c in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    settle(cl.nodes)
+    print("%s: prefilled %d facts in %.1f s; KB now %d facts" %
+          (cl.name, n * a.batch, time.time() - t0, facts_of(cl.nodes[0])),
+          flush=True)
+
+
 def run_catchup(cl, a, r):
     nodes = cl.nodes
     c = nodes[2]
@@ -243,10 +299,27 @@ def run_catchup(cl, a, r):
     t0 = time.time()
     alt = a.catchup_bin if r % 2 else None
     nodes[2] = cl.node(3, data=c.data, wait=False, binary=alt)
+    perf = None
+    if a.perf_out and r == a.perf_round:
+        # the apply thread, as soon as it exists (perf -p would miss the
+        # threads started after it)
+        tid = None
+        while tid is None and time.time() - t0 < 30:
+            tid = apply_tid(nodes[2].proc.pid)
+            time.sleep(0.005)
+        perf = subprocess.Popen(
+            ["perf", "record", "-g", "--call-graph", "dwarf,16384", "-F",
+             "499", "-t", str(tid), "-o",
+             "%s.%s" % (a.perf_out, cl.name)], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
     nodes[2].wait_ready()
+    ready = time.time() - t0
     while repl_lag(nodes[2]) != 0:
         time.sleep(0.02)
     took = time.time() - t0
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(120)
     nf = len(fill) * a.batch
     cl.catch_us.append(cpu(nodes[2].proc.pid) * 1e6 / nf)
     flt = minflt(nodes[2].proc.pid) / nf
@@ -259,10 +332,11 @@ def run_catchup(cl, a, r):
     if got != want:
         raise RuntimeError("C differs after catch-up: %s %s" % (got, want))
     cl.catch.append(nf / took)
-    print("round %d %s: catch-up %d facts in %.2f s = %.0f facts/s (%.1f CPU "
+    print("round %d %s: catch-up %d facts in %.2f s = %.0f facts/s (ready "
+          "after %.2f s; %.1f CPU "
           "us/fact on C, start-up included; %.3f minor faults/fact; C: %s; "
           "KB now %d facts; load %.1f)" %
-          (r, cl.name, nf, took, nf / took, cl.catch_us[-1], flt,
+          (r, cl.name, nf, took, nf / took, ready, cl.catch_us[-1], flt,
            alt or cl.binary or "HAKGAL_BIN", facts_of(nodes[0]),
            os.getloadavg()[0]), flush=True)
 
@@ -309,6 +383,11 @@ def main():
                     help="restart the catching-up node with this binary in "
                     "odd rounds (even rounds: $HAKGAL_BIN), to compare two "
                     "builds' catch-up in one run")
+    ap.add_argument("--prefill", type=int, default=0,
+                    help="fill every cluster's KB to this many facts first")
+    ap.add_argument("--perf-out", default="",
+                    help="perf record the catching-up node into FILE.NAME")
+    ap.add_argument("--perf-round", type=int, default=1)
     ap.add_argument("--single", action="store_true",
                     help="throughput of the unreplicated anchors only")
     ap.add_argument("--no-single", action="store_true",
@@ -341,6 +420,9 @@ def main():
         return rate, us, n
     oth, oth_us, anc, anc_us = [], [], [], []
     try:
+        if a.prefill:
+            for cl in clusters:
+                prefill(cl, a)
         for r in range(a.rounds):
             if "throughput" in phases:
                 if other:

@@ -21,6 +21,9 @@ Each is classified from its LMDB header (lmdb.h 0.9 page layout):
   arg.main.inline main-tree leaf holding inline duplicates (4-byte keys,
                  15-byte sub-page duplicates; format 4: 19-byte chunk
                  keys, entity + first row, inline or single rows)
+  arg.tail       leaf of 4-byte keys each holding at most 16 rows of 15
+                 bytes (format 6: by_arg_tail; also a by_arg leaf of light
+                 entities, which this load does not have)
   main.branch    branch page with 4-byte keys (by_arg / by_pred main tree)
                  or 19-byte keys (format 4 by_arg main tree)
   other          everything else (stmt, fact, by_pred, sym, audit, free
@@ -69,18 +72,25 @@ def classify(pg):
                 19: "main.branch"}.get(ks, "other")
     if flags & P_LEAF:
         kind = "other"
+        small = True  # every node a 4-byte key with <= 16 rows
         for i in range(n):
             off, dsz, fl, ks = node_at(pg, i)
             if ks not in (4, 19):
                 return "other"
+            if ks != 4 or fl & F_SUBDATA or dsz > 16 + 16 * 15 or (
+                    not fl & F_DUPDATA and dsz != 15):
+                small = False
             if fl & F_SUBDATA:
                 kind = "arg.main.subdb"
             elif fl & F_DUPDATA:
                 (spad,) = struct.unpack_from("<H", pg, off + 8 + ks + 8)
+                small = small and spad == 15
                 if spad == 15 and kind == "other":
                     kind = "arg.main.inline"
             elif ks == 19 and dsz == 15 and kind == "other":
                 kind = "arg.main.inline"
+        if small and kind in ("arg.main.inline", "other"):
+            return "arg.tail"
         return kind
     return "other"
 
@@ -122,7 +132,7 @@ def main():
     psize = os.sysconf("SC_PAGE_SIZE")
     conn = s.conn(timeout=600)
     cols = ["arg.sub.leaf", "arg.sub.branch", "arg.main.subdb",
-            "arg.main.inline", "main.branch", "other"]
+            "arg.main.inline", "arg.tail", "main.branch", "other"]
     print("| KB facts | dups per x_i | facts in txn | pages written | "
           + " | ".join(cols) + " | pages/fact | write_bytes/fact | "
           "CPU us/fact |")

@@ -204,6 +204,7 @@ hk_err hks_pred_syms_scan(hk_txn *t, uint32_t pred, hks_syms_fn fn, void *ud,
 struct hks_adj {
     hk_txn *t;                       /* the txn it was opened in */
     MDB_cursor *c;                   /* cursor on by_arg */
+    MDB_cursor *tc;                  /* cursor on by_arg_tail */
     hks_argit it;                    /* walk of the entity's chunks */
     uint32_t ent;                    /* the entity */
     uint8_t seek[HKS_ARG_DUP_BYTES]; /* first row wanted (prefix) */
@@ -229,6 +230,8 @@ hk_err hks_adj_open(hk_txn *t, uint32_t entity, int pos, uint32_t pred,
     hks_adj *a = hk_calloc(1, sizeof *a);
     if (!a) return hk_error_set(err, HK_ERR_NOMEM, "store: out of memory");
     int rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &a->c);
+    if (!rc && (rc = mdb_cursor_open(t->txn, t->s->db.by_arg_tail, &a->tc)))
+        mdb_cursor_close(a->c);
     if (rc) {
         hk_free(a);
         return hks_store_mdb_error(t, rc, err, "opening adjacency");
@@ -258,7 +261,7 @@ hk_err hks_adj_next(hks_adj *a, hks_adj_row *row, bool *has_row, hk_error *err)
     if (a->done) return HK_OK;
     if ((e = hks_txn_check_read(a->t, err))) return e;
     if (!a->started) {
-        rc = hks_argit_seek(&a->it, a->t, a->c, a->ent, a->seek);
+        rc = hks_argit_seek(&a->it, a->t, a->c, a->tc, a->ent, a->seek);
         a->started = true;
         if (!rc) rc = hks_argit_next(&a->it, &p);
     } else {
@@ -288,6 +291,7 @@ void hks_adj_close(hks_adj *a)
 {
     if (!a) return;
     mdb_cursor_close(a->c);
+    mdb_cursor_close(a->tc);
     hk_free(a);
 }
 
@@ -518,11 +522,13 @@ static hk_err arg_rows(hk_txn *t, uint32_t entity, uint64_t upto, uint64_t *m,
         /* the bound is on facts */
         upto = upto > UINT64_MAX - *extra ? UINT64_MAX : upto + *extra;
     }
-    MDB_cursor *c;
+    MDB_cursor *c, *tc = NULL;
     int rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &c);
     if (rc) return hks_store_mdb_error(t, rc, err, "counting");
-    rc = hks_arg_count_upto(c, entity, upto, m);
+    rc = mdb_cursor_open(t->txn, t->s->db.by_arg_tail, &tc);
+    if (!rc) rc = hks_arg_count_upto(c, tc, entity, upto, m);
     mdb_cursor_close(c);
+    if (tc) mdb_cursor_close(tc);
     if (rc == MDB_CORRUPTED)
         return hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
     if (rc) return hks_store_mdb_error(t, rc, err, "counting");

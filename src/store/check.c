@@ -199,14 +199,18 @@ hk_err hks_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
         }
         if (rc) goto lmdb;
         /* by_arg (arg, pos, pred, id, co-argument) for every position */
-        MDB_cursor *ac;
+        MDB_cursor *ac, *tac;
         if ((rc = mdb_cursor_open(t->txn, db->by_arg, &ac))) goto lmdb;
+        if ((rc = mdb_cursor_open(t->txn, db->by_arg_tail, &tac))) {
+            mdb_cursor_close(ac);
+            goto lmdb;
+        }
         for (uint32_t i = 0; i < r.n_args && rc == 0; i++) {
             uint8_t dup[HKS_ARG_DUP_BYTES];
             const uint8_t *row = NULL;
             hks_argit it;
             hks_arg_dup(dup, i, r.pred, r.n_args, r.args, id);
-            rc = hks_argit_seek(&it, NULL, ac, r.args[i], dup);
+            rc = hks_argit_seek(&it, NULL, ac, tac, r.args[i], dup);
             if (!rc) rc = hks_argit_next(&it, &row);
             if (!rc && memcmp(row, dup, HKS_ARG_DUP_BYTES) != 0)
                 rc = MDB_NOTFOUND;
@@ -217,6 +221,7 @@ hk_err hks_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
                 }
         }
         mdb_cursor_close(ac);
+        mdb_cursor_close(tac);
         if (rc == MDB_NOTFOUND) {
             mdb_cursor_close(fc);
             return bad(ok, why, why_len, "fact %llu: by_arg entry missing",
@@ -256,6 +261,26 @@ hk_err hks_store_check(hk_txn *t, bool *ok, char *why, size_t why_len,
         return bad(ok, why, why_len,
                    "by_arg: a row of entity %llu is out of its chunk's range",
                    (unsigned long long)(chunk_bad - 1));
+    {
+        /* tails: their invariant, and their rows count as by_arg's */
+        MDB_cursor *ac, *tac;
+        uint64_t tail_rows = 0, tail_bad = 0;
+        if ((rc = mdb_cursor_open(t->txn, db->by_arg, &ac))) goto lmdb;
+        if ((rc = mdb_cursor_open(t->txn, db->by_arg_tail, &tac))) {
+            mdb_cursor_close(ac);
+            goto lmdb;
+        }
+        rc = hks_arg_tail_check(ac, tac, &tail_rows, &tail_bad);
+        mdb_cursor_close(ac);
+        mdb_cursor_close(tac);
+        if (rc) goto lmdb;
+        if (tail_bad)
+            return bad(ok, why, why_len,
+                       "by_arg_tail: the tail of entity %llu breaks its "
+                       "invariant",
+                       (unsigned long long)(tail_bad - 1));
+        entries += tail_rows;
+    }
     if (entries != n_mentions)
         return bad(ok, why, why_len, "by_arg has %llu entries",
                    (unsigned long long)entries);

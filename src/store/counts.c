@@ -51,15 +51,19 @@ static hk_err count_dups(hk_txn *t, MDB_dbi dbi, uint32_t key, uint64_t *n,
     return e;
 }
 
-/* Facts mentioning ent; arg_cur (may be NULL) is a cursor on by_arg. The
- * rows are the sum over the entity's chunks (argidx.c). */
-static hk_err entity_count_with(hk_txn *t, MDB_cursor *arg_cur, uint32_t ent,
-                                uint64_t *n, hk_error *err)
+/* Facts mentioning ent; arg_cur, tail_cur (may be NULL) are cursors on
+ * by_arg and by_arg_tail. The rows are the sum over the entity's chunks
+ * and its tail (argidx.c). */
+static hk_err entity_count_with(hk_txn *t, MDB_cursor *arg_cur,
+                                MDB_cursor *tail_cur, uint32_t ent, uint64_t *n,
+                                hk_error *err)
 {
-    MDB_cursor *c = arg_cur;
+    MDB_cursor *c = arg_cur, *tc = tail_cur;
     int rc = c ? 0 : mdb_cursor_open(t->txn, t->s->db.by_arg, &c);
-    if (!rc) rc = hks_arg_count(c, ent, n);
+    if (!rc && !tc) rc = mdb_cursor_open(t->txn, t->s->db.by_arg_tail, &tc);
+    if (!rc) rc = hks_arg_count(c, tc, ent, n);
     if (!arg_cur && c) mdb_cursor_close(c);
+    if (!tail_cur && tc) mdb_cursor_close(tc);
     if (rc == MDB_CORRUPTED)
         return hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
     if (rc) return hks_store_mdb_error(t, rc, err, "counting");
@@ -79,7 +83,7 @@ static hk_err entity_count_with(hk_txn *t, MDB_cursor *arg_cur, uint32_t ent,
 
 static hk_err entity_count(hk_txn *t, uint32_t ent, uint64_t *n, hk_error *err)
 {
-    return entity_count_with(t, NULL, ent, n, err);
+    return entity_count_with(t, NULL, NULL, ent, n, err);
 }
 
 hk_err hk_store_count_predicate(hk_txn *t, const char *predicate, uint64_t *n,
@@ -378,11 +382,13 @@ hk_err hk_store_list_entities(hk_txn *t, const char *after, size_t limit,
     *n = 0;
     if ((e = hks_txn_check_read(t, err)) || (e = hks_txn_flush(t, err)))
         return e;
-    MDB_cursor *ac = NULL;
+    MDB_cursor *ac = NULL, *tac = NULL;
     if ((rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &ac)))
         return hks_store_mdb_error(t, rc, err, "listing entities");
-    if ((rc = mdb_cursor_open(t->txn, t->s->db.sym, &c))) {
+    if ((rc = mdb_cursor_open(t->txn, t->s->db.by_arg_tail, &tac)) ||
+        (rc = mdb_cursor_open(t->txn, t->s->db.sym, &c))) {
         mdb_cursor_close(ac);
+        if (tac) mdb_cursor_close(tac);
         return hks_store_mdb_error(t, rc, err, "listing entities");
     }
     rc = seek_after(c, after, &k, &d, kb);
@@ -393,7 +399,7 @@ hk_err hk_store_list_entities(hk_txn *t, const char *after, size_t limit,
         }
         uint64_t cnt;
         uint32_t sym = hks_get_u32(d.mv_data);
-        if ((e = entity_count_with(t, ac, sym, &cnt, err))) goto fail;
+        if ((e = entity_count_with(t, ac, tac, sym, &cnt, err))) goto fail;
         if (cnt && cnt >= min_count &&
             (e = list_push(&ls, t, sym, cnt, 0, 0, err)))
             goto fail;
@@ -405,12 +411,14 @@ hk_err hk_store_list_entities(hk_txn *t, const char *after, size_t limit,
     }
     mdb_cursor_close(c);
     mdb_cursor_close(ac);
+    mdb_cursor_close(tac);
     *out = ls.v;
     *n = ls.n;
     return HK_OK;
 fail:
     mdb_cursor_close(c);
     mdb_cursor_close(ac);
+    mdb_cursor_close(tac);
     hk_name_counts_free(ls.v, ls.n);
     return e;
 }

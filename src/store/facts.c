@@ -84,18 +84,38 @@ static hk_err intern_ids(hk_txn *t, const hk_statement *st, hks_rec *r,
     return HK_OK;
 }
 
+/* True when r names a symbol that t created after its last flush of stmt
+ * keys (t->stmt_sym_floor): no stmt key in LMDB names it. */
+static bool names_new_symbol(const hk_txn *t, const hks_rec *r)
+{
+    if (r->pred >= t->stmt_sym_floor) return true;
+    for (uint32_t i = 0; i < r->n_args; i++)
+        if (r->args[i] >= t->stmt_sym_floor) return true;
+    return false;
+}
+
 static hk_err stmt_lookup(hk_txn *t, const hks_rec *r, hk_fact_id *id,
                           hk_error *err)
 {
     uint8_t kb[STMT_KEY_MAX];
     MDB_val k = {stmt_key(r->pred, r->n_args, r->args, kb), kb}, d;
     if (t->write) {
-        /* The filter has seen every stmt key and every pending one
-         * (index_add feeds it), so "no" settles it before the queue. */
         uint64_t h = hks_hash_bytes((const char *)kb, k.mv_size);
         *id = 0;
         /* both are needed when the statement is new (index_add) */
         hks_pending_prefetch_stmt(&t->pend, h);
+        /* A statement naming a symbol created since the last flush of
+         * stmt keys (or this txn's start) can only be in the queue, which
+         * settles it: a batch with a new subject (the replicated load,
+         * whose batches each end with a flush, hks_txn_end_bulk) needs
+         * neither the filter nor the B-tree. */
+        if (names_new_symbol(t, r)) {
+            *id = hks_pending_find_stmt(&t->pend, kb, k.mv_size, h);
+            return HK_OK;
+        }
+        /* The filter has seen every stmt key and every pending one
+         * (index_add feeds it), so "no" settles it before the queue. */
+        hks_txn_bloom_ensure(t);
         hks_bloom_prefetch(t->s->bloom, h);
         if (!hks_bloom_maybe(t->s->bloom, h))
             return HK_OK; /* certainly absent */
@@ -313,9 +333,13 @@ static hk_err index_remove(hk_txn *t, hk_fact_id id, const hks_rec *r,
 
     if (!t->c_by_arg && (rc = mdb_cursor_open(txn, db->by_arg, &t->c_by_arg)))
         goto fail;
+    if (!t->c_tail && (rc = mdb_cursor_open(txn, db->by_arg_tail, &t->c_tail)))
+        goto fail;
     for (uint32_t i = 0; i < r->n_args; i++) {
         hks_arg_dup(dup, i, r->pred, r->n_args, r->args, id);
-        if ((rc = hks_arg_del(t->c_by_arg, r->args[i], dup))) goto fail;
+        if ((rc = hks_arg_del(t->c_by_arg, t->c_tail, r->args[i], dup,
+                              t->s->arg_chunk)))
+            goto fail;
         if (repeated_before(r, i)) {
             if ((rc = multi_add(txn, db->arg_multi, r->args[i], -1))) goto fail;
         }

@@ -619,6 +619,7 @@ hk_err hks_pending_flush(hk_txn *t, hk_error *err)
         hk_buf_reset(&p->tok_keys);
     }
     if (p->n_stmt) {
+        t->stmt_sym_floor = t->c.next_sym_id; /* stmt_lookup (facts.c) */
         rc = flush_keyed(t, db->stmt, p->stmt, p->n_stmt,
                          (const uint8_t *)p->keys.data, KEYED_STMT);
         if (rc) goto fail;
@@ -630,14 +631,17 @@ hk_err hks_pending_flush(hk_txn *t, hk_error *err)
         if (!t->c_by_arg &&
             (rc = mdb_cursor_open(t->txn, db->by_arg, &t->c_by_arg)))
             goto fail;
+        if (!t->c_tail &&
+            (rc = mdb_cursor_open(t->txn, db->by_arg_tail, &t->c_tail)))
+            goto fail;
         if (!sort_args(p, p->arg, p->n_arg)) {
             rc = ENOMEM;
             goto fail;
         }
         scratch_trim(p);
-        /* into the entities' chunks (argidx.c) */
+        /* into the entities' chunks and tails (argidx.c) */
         uint64_t fresh = 0;
-        rc = hks_arg_write_sorted(t->c_by_arg, p->arg->k, p->n_arg,
+        rc = hks_arg_write_sorted(t->c_by_arg, t->c_tail, p->arg->k, p->n_arg,
                                   sizeof *p->arg, t->s->arg_chunk, &fresh);
         t->c.entities += fresh;
         t->counters_dirty = true;

@@ -71,6 +71,7 @@ enum {
 struct hk_query {
     hk_txn *t;            /* owning transaction */
     MDB_cursor *cur;      /* cursor on the plan's database */
+    MDB_cursor *tcur;     /* PLAN_ARG: cursor on by_arg_tail */
     MDB_cursor *fact_cur; /* cursor on `fact` for row decoding:
                              LMDB re-seeks within the current leaf
                              when the next id is near */
@@ -260,13 +261,15 @@ static hk_err dup_count(hk_txn *t, MDB_dbi dbi, uint32_t key, size_t *n,
 static hk_err arg_count(hk_txn *t, uint32_t ent, size_t upto, size_t *n,
                         hk_error *err)
 {
-    MDB_cursor *c;
+    MDB_cursor *c, *tc = NULL;
     uint64_t cnt = 0;
     *n = 0;
     int rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &c);
     if (rc) return hks_store_mdb_error(t, rc, err, "counting");
-    rc = hks_arg_count_upto(c, ent, upto, &cnt);
+    rc = mdb_cursor_open(t->txn, t->s->db.by_arg_tail, &tc);
+    if (!rc) rc = hks_arg_count_upto(c, tc, ent, upto, &cnt);
     mdb_cursor_close(c);
+    if (tc) mdb_cursor_close(tc);
     if (rc == MDB_CORRUPTED)
         return hk_error_set(err, HK_ERR_CORRUPT, "store: bad by_arg key");
     if (rc) return hks_store_mdb_error(t, rc, err, "counting");
@@ -375,6 +378,8 @@ static hk_err open_cursor(hk_query *q, hk_error *err)
         return HK_OK;
     }
     int rc = mdb_cursor_open(q->t->txn, dbi, &q->cur);
+    if (!rc && q->kind == PLAN_ARG)
+        rc = mdb_cursor_open(q->t->txn, db->by_arg_tail, &q->tcur);
     if (rc) return hks_store_mdb_error(q->t, rc, err, "opening a query");
     if (q->kind == PLAN_PRED || q->kind == PLAN_ARG) {
         hks_factwalk_init(q->t, &q->walk);
@@ -568,6 +573,7 @@ void hk_query_close(hk_query *q)
 {
     if (!q) return;
     if (q->cur) mdb_cursor_close(q->cur);
+    if (q->tcur) mdb_cursor_close(q->tcur);
     if (q->fact_cur) mdb_cursor_close(q->fact_cur);
     for (int i = 0; i < 2; i++)
         if (q->scout[i]) mdb_cursor_close(q->scout[i]);
@@ -739,7 +745,7 @@ static int step_pred(hk_query *q, uint8_t pos[8])
 static int arg_seek(hk_query *q, const uint8_t target[HKS_ARG_DUP_BYTES],
                     const uint8_t **row)
 {
-    int rc = hks_argit_seek(&q->ait, q->t, q->cur, q->key_sym, target);
+    int rc = hks_argit_seek(&q->ait, q->t, q->cur, q->tcur, q->key_sym, target);
     return rc ? rc : hks_argit_next(&q->ait, row);
 }
 

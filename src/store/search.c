@@ -117,6 +117,7 @@ static bool id_set_add(id_set *s, hk_fact_id id)
 
 typedef struct search_ctx {
     hk_txn *t;                             /* transaction */
+    MDB_cursor *tail_cur;                  /* cursor on by_arg_tail */
     tok_list tl;                           /* query tokens */
     sym_map syms;                          /* matched symbols */
     uint32_t *tok_syms[SEARCH_MAX_TOKENS]; /* per token: matched syms */
@@ -199,6 +200,10 @@ static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
     uint8_t kb[4];
     MDB_val k, d;
     int rc;
+    /* the entity's tail: its newest rows, merged from the back with the
+     * chunks' (both sides taken largest first) */
+    uint8_t tail[HKS_ARG_TAIL_ROWS * HKS_ARG_DUP_BYTES];
+    size_t tn = 0;
     hks_put_u32(kb, sym);
     for (int pass = 0; pass < 2; pass++) {
         MDB_cursor *cur = pass == 0 ? arg_cur : pred_cur;
@@ -206,14 +211,30 @@ static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
         k.mv_size = 4;
         k.mv_data = kb;
         if (pass == 0) {
+            rc = hks_arg_tail_rows(c->tail_cur, sym, tail, &tn);
+            if (rc) return hks_store_mdb_error(c->t, rc, err, "searching");
             rc = hks_arg_last_row(cur, sym, &k, &d);
         } else {
             rc = mdb_cursor_get(cur, &k, &d, MDB_SET);
             if (rc == 0) rc = mdb_cursor_get(cur, &k, &d, MDB_LAST_DUP);
         }
-        while (rc == 0 && taken < SEARCH_FACTS_PER_SYM &&
+        bool chunk_row = rc == 0;
+        while ((chunk_row || (pass == 0 && tn)) &&
+               taken < SEARCH_FACTS_PER_SYM &&
                c->cand.n < SEARCH_MAX_CANDIDATES) {
             hk_fact_id id = 0;
+            const uint8_t *trow =
+                pass == 0 && tn ? tail + (tn - 1) * HKS_ARG_DUP_BYTES : NULL;
+            if (trow && (!chunk_row || d.mv_size != HKS_ARG_DUP_BYTES ||
+                         memcmp(trow, d.mv_data, HKS_ARG_DUP_BYTES) > 0)) {
+                /* the tail's row is the larger */
+                id = hks_get_u48(trow + 5);
+                if (id && id_set_add(&c->cand, id))
+                    c->cand_list[c->cand.n - 1] = id;
+                taken++;
+                tn--;
+                continue;
+            }
             if (pass == 0 && d.mv_size == HKS_ARG_DUP_BYTES)
                 id = hks_get_u48((uint8_t *)d.mv_data + 5);
             else if (pass == 1 && d.mv_size == HKS_ID_BYTES)
@@ -223,12 +244,14 @@ static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
             taken++;
             if (pass == 1) {
                 rc = mdb_cursor_get(cur, &k, &d, MDB_PREV_DUP);
+                chunk_row = rc == 0;
                 continue;
             }
             /* back over the entity's rows, across its chunks */
             rc = mdb_cursor_get(cur, &k, &d, MDB_PREV);
             if (rc == 0 && (k.mv_size < 4 || memcmp(k.mv_data, kb, 4) != 0))
                 rc = MDB_NOTFOUND;
+            chunk_row = rc == 0;
         }
         if (rc && rc != MDB_NOTFOUND)
             return hks_store_mdb_error(c->t, rc, err, "searching");
@@ -279,7 +302,8 @@ static hk_err gather_pairs(search_ctx *c, MDB_cursor *arg_cur,
                 hks_put_u32(target + 1, preds[pi]);
                 hks_argit it;
                 const uint8_t *v = NULL;
-                rc = hks_argit_seek(&it, c->t, arg_cur, ents[ei], target);
+                rc = hks_argit_seek(&it, c->t, arg_cur, c->tail_cur, ents[ei],
+                                    target);
                 if (!rc) rc = hks_argit_next(&it, &v);
                 if (rc == MDB_NOTFOUND) break;
                 if (rc) return hks_store_mdb_error(c->t, rc, err, "searching");
@@ -375,6 +399,7 @@ hk_err hk_store_search(hk_txn *t, const char *query, size_t limit,
     double n_syms = (double)(cnt.next_sym_id > 1 ? cnt.next_sym_id - 1 : 1);
     if ((rc = mdb_cursor_open(t->txn, t->s->db.tok, &tok_cur)) ||
         (rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &arg_cur)) ||
+        (rc = mdb_cursor_open(t->txn, t->s->db.by_arg_tail, &c->tail_cur)) ||
         (rc = mdb_cursor_open(t->txn, t->s->db.by_pred, &pred_cur))) {
         e = hks_store_mdb_error(t, rc, err, "searching");
         goto fail;
@@ -482,6 +507,7 @@ fail:
 done:
     if (tok_cur) mdb_cursor_close(tok_cur);
     if (arg_cur) mdb_cursor_close(arg_cur);
+    if (c && c->tail_cur) mdb_cursor_close(c->tail_cur);
     if (pred_cur) mdb_cursor_close(pred_cur);
     hk_free(out);
     if (c) {

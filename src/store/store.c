@@ -228,6 +228,8 @@ static const db_spec DB_SPECS[] = {
     DB(audit, 0),
     DB(audit_by_fact, MDB_DUPSORT | MDB_DUPFIXED),
     DB(audit_bulk, 0),
+    /* format 6; a read-only open of an older KB finds it missing */
+    DB(by_arg_tail, MDB_DUPSORT | MDB_DUPFIXED),
 };
 #undef DB
 #define N_DBS (sizeof DB_SPECS / sizeof DB_SPECS[0])
@@ -281,12 +283,18 @@ static hk_err open_dbs(hk_store *s, MDB_env *env, bool create, hk_error *err)
 {
     MDB_txn *txn = NULL;
     bool upgraded = false; /* rewrote an older format: sync even if NOSYNC */
+    bool no_tail = false;  /* by_arg_tail missing (a format 2-5 KB) */
     int rc = mdb_txn_begin(env, NULL, create ? 0 : MDB_RDONLY, &txn);
     if (rc) return hks_store_mdb_error(NULL, rc, err, "opening the KB");
     for (size_t i = 0; i < N_DBS; i++) {
         MDB_dbi *h = (MDB_dbi *)((char *)&s->db + DB_SPECS[i].offset);
         rc = mdb_dbi_open(txn, DB_SPECS[i].name,
                           DB_SPECS[i].flags | (create ? MDB_CREATE : 0), h);
+        if (rc == MDB_NOTFOUND && h == &s->db.by_arg_tail) {
+            /* the version check below says whether that is damage */
+            no_tail = true;
+            continue;
+        }
         if (rc == MDB_NOTFOUND) {
             mdb_txn_abort(txn);
             return hk_error_set(err, HK_ERR_VERSION,
@@ -336,7 +344,7 @@ static hk_err open_dbs(hk_store *s, MDB_env *env, bool create, hk_error *err)
             mdb_txn_abort(txn);
             return hk_error_set(err, HK_ERR_VERSION,
                                 "store: %s has schema version %u; this build "
-                                "needs %u (ordered statement keys) and "
+                                "needs %u (by_arg tails) and "
                                 "upgrades it when it opens it for writing: "
                                 "run 'hakgal init --data %s' once",
                                 s->path, v, HKS_SCHEMA_VERSION, s->path);
@@ -356,6 +364,13 @@ static hk_err open_dbs(hk_store *s, MDB_env *env, bool create, hk_error *err)
                                 "store: %s has schema version %u; this build "
                                 "understands %u",
                                 s->path, v, HKS_SCHEMA_VERSION);
+        }
+        if (no_tail) {
+            mdb_txn_abort(txn);
+            return hk_error_set(err, HK_ERR_VERSION,
+                                "store: %s is not a hakgal KB (database "
+                                "'by_arg_tail' missing)",
+                                s->path);
         }
         s->schema_version = v;
     }
@@ -924,7 +939,7 @@ hk_err hk_txn_begin(hk_store *s, bool write, hk_txn **out, hk_error *err)
             s->bloom = NULL;
             s->symtab_complete = t->c.next_sym_id == 1; /* empty KB */
         }
-        t->sym_floor = t->c.next_sym_id;
+        t->sym_floor = t->stmt_sym_floor = t->c.next_sym_id;
         t->seq_begin = t->c.audit_seq;
         hks_pending_take(t);
     }
@@ -1217,19 +1232,26 @@ int64_t hks_txn_now(const hk_txn *t)
     return t && t->clock_us > 0 ? t->clock_us : hk_now_us();
 }
 
+void hks_txn_bloom_ensure(hk_txn *t)
+{
+    if (!t->bloom_lazy) return;
+    t->bloom_lazy = false;
+    if (hks_txn_flush(t, NULL)) return; /* the commit reports it */
+    hks_bloom *b = NULL;
+    hks_bloom_free(t->s->bloom);
+    t->s->bloom = NULL;
+    if (hks_bloom_build(t, &b, NULL) == HK_OK) t->s->bloom = b;
+}
+
 hk_err hk_txn_set_bulk(hk_txn *t, const char *label)
 {
     if (!t || !t->write || t->failed) return HK_ERR_STATE;
-    if (hks_bloom_needs_rebuild(t->s->bloom) && !hks_txn_flush(t, NULL)) {
-        /* Imports look up mostly absent statements: (re)build the filter
-         * (after the flush, so that it sees every key of this txn too). */
-        hks_bloom *b = NULL;
-        hks_bloom_free(t->s->bloom);
-        t->s->bloom = NULL;
-        if (hks_bloom_build(t, &b, NULL) == HK_OK) {
-            t->s->bloom = b;
-        }
-    }
+    /* Imports look up mostly absent statements: the filter is (re)built,
+     * but only at the first lookup that asks it (hks_txn_bloom_ensure).
+     * Why: the build scans all of stmt (~12 % of a node's apply thread
+     * when it catches up 1M facts at 6M), and a batch whose statements
+     * each name a symbol it created never asks (stmt_lookup, facts.c). */
+    if (hks_bloom_needs_rebuild(t->s->bloom)) t->bloom_lazy = true;
     if (!t->s->symtab_complete && hks_txn_flush(t, NULL) == HK_OK)
         hks_symtab_preload(t, NULL); /* imports: misses need no lookup */
     if (label &&

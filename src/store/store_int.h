@@ -48,9 +48,10 @@
 /* On-disk format. 2: varint stmt keys, 6-byte ids in duplicates. 3: by_arg
  * duplicates carry the co-argument of binary facts (covering adjacency).
  * 4: an entity's by_arg rows are split over chunk keys (argidx.c). 5: stmt
- * keys in an order-preserving code (hks_symkey_put). A version 2 to 4 KB
- * is upgraded when opened for writing (store.c, upgrade.c). */
-#define HKS_SCHEMA_VERSION 5u
+ * keys in an order-preserving code (hks_symkey_put). 6: a heavy entity's
+ * newest by_arg rows may sit in by_arg_tail (argidx.c). A version 2 to 5
+ * KB is upgraded when opened for writing (store.c, upgrade.c). */
+#define HKS_SCHEMA_VERSION 6u
 #define HKS_SCHEMA_VERSION_OLDEST 2u
 
 /* Strings up to this many bytes are their own `sym` key; longer strings are
@@ -104,11 +105,12 @@ typedef struct hks_store_dbs {
     MDB_dbi audit;         /* seq -> entry */
     MDB_dbi audit_by_fact; /* fact id -> seqs */
     MDB_dbi audit_bulk;    /* last id of import range -> (first id, seq) */
+    MDB_dbi by_arg_tail;   /* entity -> its newest rows (argidx.c) */
 } hks_store_dbs;
 
 /* The store's own databases (hks_store_dbs) and the most module databases
  * (store.h): what maxdbs of every environment of a KB is set to. */
-#define HKS_FIXED_DBS 14u
+#define HKS_FIXED_DBS 15u
 #define HKS_DBS_MAX (HKS_FIXED_DBS + HKS_MODULE_DBS_MAX)
 _Static_assert(sizeof(hks_store_dbs) == HKS_FIXED_DBS * sizeof(MDB_dbi),
                "HKS_FIXED_DBS counts hks_store_dbs");
@@ -297,46 +299,55 @@ typedef struct hks_pstat_delta {
 #define HKS_PSTAT_SLOTS 1024u
 
 struct hk_txn {
-    hk_store *s;           /* owning store */
-    hks_env *ge;           /* environment the txn runs on (one reference) */
-    MDB_txn *txn;          /* LMDB transaction */
-    bool write;            /* write transaction */
-    size_t txnid;          /* LMDB transaction id */
-    bool failed;           /* an op failed mid-write: commit refuses */
-    bool active;           /* read txn: snapshot held (not reset) */
-    bool counters_dirty;   /* counters changed since begin */
-    hks_counters c;        /* counters (write txns: authoritative copy) */
-    char *actor;           /* audit actor (owned), NULL = "local" */
-    int64_t clock_us;      /* fixed time of this txn's changes (replicated
-                              apply), 0 = the wall clock */
-    bool no_sync;          /* commit without fsync (hks_txn_set_no_sync) */
-    const void *wal_rec;   /* log record of the commit (hks_txn_set_wal),
-                              borrowed; NULL: none */
-    size_t wal_len;        /* its length, bytes */
-    bool wal_shared;       /* holds LOCK_SH on wal.lock (another process's
-                              log is excluded while it writes) */
-    bool bulk;             /* bulk mode: created facts get one entry */
-    char *bulk_label;      /* label of the import entry (owned) */
-    hk_fact_id bulk_first; /* first id created in bulk mode (0 = none) */
-    hk_fact_id bulk_last;  /* last id created in bulk mode */
-    uint64_t bulk_count;   /* facts created in bulk mode */
-    void *bulk_digest;     /* EVP_MD_CTX over canonical statements */
-    uint64_t gen;          /* bumped whenever mmap pointers may go stale */
-    hk_buf scratch;        /* reusable buffer for formatting */
-    bool new_syms;         /* symbols were created (abort drops symtab) */
-    uint64_t sym_floor;    /* write txns: first sym id this txn may create;
-                              ids >= it are uncommitted and must never
-                              enter the shared id -> string cache, since
-                              an abort hands them out again */
-    MDB_cursor *c_by_pred; /* write cursor on by_pred (closed by LMDB) */
-    MDB_cursor *c_by_arg;  /* write cursor on by_arg (closed by LMDB) */
-    MDB_cursor *c_fact;    /* write cursor on fact for appends: it stays
-                              at the last page (closed by LMDB) */
-    hks_pending pend;      /* deferred stmt / by_arg writes */
-    uint64_t seq_begin;    /* write txns: audit head at begin (the after-
-                              commit hooks get the entries above it) */
-    uint32_t hook_depth;   /* change hooks running (nested changes) */
-    uint32_t n_pstat;      /* used slots in pstat */
+    hk_store *s;             /* owning store */
+    hks_env *ge;             /* environment the txn runs on (one reference) */
+    MDB_txn *txn;            /* LMDB transaction */
+    bool write;              /* write transaction */
+    size_t txnid;            /* LMDB transaction id */
+    bool failed;             /* an op failed mid-write: commit refuses */
+    bool active;             /* read txn: snapshot held (not reset) */
+    bool counters_dirty;     /* counters changed since begin */
+    hks_counters c;          /* counters (write txns: authoritative copy) */
+    char *actor;             /* audit actor (owned), NULL = "local" */
+    int64_t clock_us;        /* fixed time of this txn's changes (replicated
+                                apply), 0 = the wall clock */
+    bool no_sync;            /* commit without fsync (hks_txn_set_no_sync) */
+    const void *wal_rec;     /* log record of the commit (hks_txn_set_wal),
+                                borrowed; NULL: none */
+    size_t wal_len;          /* its length, bytes */
+    bool wal_shared;         /* holds LOCK_SH on wal.lock (another process's
+                                log is excluded while it writes) */
+    bool bulk;               /* bulk mode: created facts get one entry */
+    bool bloom_lazy;         /* the Bloom filter is to be (re)built at the
+                                first statement lookup that asks it
+                                (hk_txn_set_bulk, hks_txn_bloom_ensure) */
+    uint64_t stmt_sym_floor; /* write txns: symbol ids >= it are in no
+                              stmt key of LMDB (sym_floor, or next_sym_id
+                              at the last flush that wrote stmt keys), so
+                              a statement naming one is in the queue or
+                              nowhere (stmt_lookup, facts.c) */
+    char *bulk_label;        /* label of the import entry (owned) */
+    hk_fact_id bulk_first;   /* first id created in bulk mode (0 = none) */
+    hk_fact_id bulk_last;    /* last id created in bulk mode */
+    uint64_t bulk_count;     /* facts created in bulk mode */
+    void *bulk_digest;       /* EVP_MD_CTX over canonical statements */
+    uint64_t gen;            /* bumped whenever mmap pointers may go stale */
+    hk_buf scratch;          /* reusable buffer for formatting */
+    bool new_syms;           /* symbols were created (abort drops symtab) */
+    uint64_t sym_floor;      /* write txns: first sym id this txn may create;
+                                ids >= it are uncommitted and must never
+                                enter the shared id -> string cache, since
+                                an abort hands them out again */
+    MDB_cursor *c_by_pred;   /* write cursor on by_pred (closed by LMDB) */
+    MDB_cursor *c_by_arg;    /* write cursor on by_arg (closed by LMDB) */
+    MDB_cursor *c_tail;      /* write cursor on by_arg_tail (the same) */
+    MDB_cursor *c_fact;      /* write cursor on fact for appends: it stays
+                                at the last page (closed by LMDB) */
+    hks_pending pend;        /* deferred stmt / by_arg writes */
+    uint64_t seq_begin;      /* write txns: audit head at begin (the after-
+                                commit hooks get the entries above it) */
+    uint32_t hook_depth;     /* change hooks running (nested changes) */
+    uint32_t n_pstat;        /* used slots in pstat */
     hks_pstat_delta pstat[HKS_PSTAT_SLOTS];        /* pending pstat changes */
     hks_sym_cache_entry cache[HKS_SYM_CACHE_SIZE]; /* sym id -> string */
 };
@@ -632,6 +643,10 @@ static inline void hks_txn_touch(hk_txn *t)
 /* Writes pending counters (pstat) into LMDB; write txns only. Called
  * before commit and before anything reads those tables in the txn. */
 hk_err hks_txn_flush(hk_txn *t, hk_error *err);
+/* Builds the Bloom filter (bloom.c) when hk_txn_set_bulk asked for it
+ * (t->bloom_lazy): the queue is flushed first, so that it sees every key
+ * of this txn too. A failure leaves no filter (lookups go to the B-tree). */
+void hks_txn_bloom_ensure(hk_txn *t);
 
 /* ==== backup.c ==== */
 
@@ -851,8 +866,19 @@ static inline void hks_arg_dup(uint8_t dup[HKS_ARG_DUP_BYTES], uint32_t i,
 /* Rows at which a chunk splits, for LMDB pages of psize bytes: the most
  * that LMDB keeps inline in a leaf (132 at 4 KiB). */
 uint32_t hks_arg_chunk_rows(unsigned psize);
+/* An entity's tail (format 6): its newest rows, at most HKS_ARG_TAIL_ROWS,
+ * as duplicates of the entity u32 BE in by_arg_tail, apart from its chunks
+ * (argidx.c). Invariant: an entity has tail rows only while its first
+ * chunk is the 4-byte one and holds at least HKS_ARG_TAIL_MIN rows, so a
+ * reader that lands on a smaller first chunk (every light entity) knows
+ * without a lookup that there is no tail. Writers use tails only with a
+ * limit of at least 2 * HKS_ARG_TAIL_MIN (a split leaves limit / 2 rows in
+ * the first chunk). */
+#define HKS_ARG_TAIL_ROWS 16u
+#define HKS_ARG_TAIL_MIN 32u
+
 /* Adds row to ent's chunks (splitting one that reaches limit rows);
- * *new_ent: ent had no row before. */
+ * *new_ent: ent had no row before. Chunks only: no tail. */
 int hks_arg_put(MDB_cursor *c, uint32_t ent, const uint8_t *row, uint32_t limit,
                 bool *new_ent);
 /* Writes the n sorted rows (stride bytes apart) of an entity above every
@@ -860,55 +886,80 @@ int hks_arg_put(MDB_cursor *c, uint32_t ent, const uint8_t *row, uint32_t limit,
 int hks_arg_append(MDB_cursor *c, uint32_t ent, const uint8_t *rows, size_t n,
                    size_t stride, uint32_t limit);
 /* Writes n records of width bytes (entity u32 BE, row), sorted, entity by
- * entity: appended for entities above the database's last key, else
- * hks_arg_put row by row. *new_ents grows by the entities that had no
- * row before. */
-int hks_arg_write_sorted(MDB_cursor *c, const uint8_t *recs, size_t n,
-                         size_t width, uint32_t limit, uint64_t *new_ents);
-/* Removes row from ent's chunks: MDB_NOTFOUND when it is not there. */
-int hks_arg_del(MDB_cursor *c, uint32_t ent, const uint8_t *row);
+ * entity: appended for entities above the database's last key; else into
+ * the entity's tail (tc, a cursor on by_arg_tail) when it has or may have
+ * one, a tail that would pass HKS_ARG_TAIL_ROWS moved into the chunks
+ * first; else hks_arg_put row by row. tc NULL: chunks only. *new_ents
+ * grows by the entities that had no row before. */
+int hks_arg_write_sorted(MDB_cursor *c, MDB_cursor *tc, const uint8_t *recs,
+                         size_t n, size_t width, uint32_t limit,
+                         uint64_t *new_ents);
+/* Removes row from ent's chunks or tail: MDB_NOTFOUND when it is in
+ * neither. A first chunk that falls under HKS_ARG_TAIL_MIN rows takes the
+ * tail's rows (limit: as hks_arg_put). */
+int hks_arg_del(MDB_cursor *c, MDB_cursor *tc, uint32_t ent, const uint8_t *row,
+                uint32_t limit);
 /* Positions c on ent's first chunk (MDB_NOTFOUND: ent has no row). */
 int hks_arg_first_chunk(MDB_cursor *c, uint32_t ent);
+/* Whether ent has rows (a tail never exists without chunks). */
 int hks_arg_has_entity(MDB_cursor *c, uint32_t ent, bool *has);
-/* Positions c on ent's last row (k, d: its key and row); MDB_NOTFOUND
- * when ent has none. MDB_PREV from there walks back over its rows. */
+/* Positions c on ent's last chunk row (k, d: its key and row); MDB_NOTFOUND
+ * when ent has none. MDB_PREV from there walks back over its chunk rows;
+ * its tail rows are hks_arg_tail_rows'. */
 int hks_arg_last_row(MDB_cursor *c, uint32_t ent, MDB_val *k, MDB_val *d);
-/* Rows of ent (the sum over its chunks). */
-int hks_arg_count(MDB_cursor *c, uint32_t ent, uint64_t *n);
+/* ent's tail rows, sorted, into out (HKS_ARG_TAIL_ROWS rows of room). */
+int hks_arg_tail_rows(MDB_cursor *tc, uint32_t ent, uint8_t *out, size_t *n);
+/* Rows of ent (the sum over its chunks and its tail). */
+int hks_arg_count(MDB_cursor *c, MDB_cursor *tc, uint32_t ent, uint64_t *n);
 /* The same, but stops once the sum passes upto (*n is then > upto, not
  * exact): a planner that only compares costs no more than the smaller. */
-int hks_arg_count_upto(MDB_cursor *c, uint32_t ent, uint64_t upto, uint64_t *n);
+int hks_arg_count_upto(MDB_cursor *c, MDB_cursor *tc, uint32_t ent,
+                       uint64_t upto, uint64_t *n);
 /* The first entity (first) or the first above after; MDB_NOTFOUND at the
  * end. Leaves c on that entity's first chunk. */
 int hks_arg_next_entity(MDB_cursor *c, bool first, uint32_t after,
                         uint32_t *ent);
+/* Checks every tail against the invariant above (tc on by_arg_tail, c on
+ * by_arg): 4-byte keys, 15-byte rows, 1..HKS_ARG_TAIL_ROWS of them, the
+ * entity's first chunk 4 bytes with >= HKS_ARG_TAIL_MIN rows, no tail row
+ * also in a chunk. *rows: the tails' rows; *bad_ent: 0, or 1 + the first
+ * entity whose tail breaks it. */
+int hks_arg_tail_check(MDB_cursor *c, MDB_cursor *tc, uint64_t *rows,
+                       uint64_t *bad_ent);
 
-/* Walks one entity's rows in order from a seek row, across its chunks. */
+/* Walks one entity's rows in order from a seek row: a merge of its chunks
+ * and its tail. */
 typedef struct hks_argit {
     hk_txn *t;                       /* txn (write txns: re-seek after a
                                         write), or NULL */
     MDB_cursor *c;                   /* cursor on by_arg (not owned) */
+    MDB_cursor *tc;                  /* cursor on by_arg_tail (not owned) */
     uint32_t ent;                    /* the entity */
     const uint8_t *rows;             /* current page of rows (in the map) */
     size_t n, i;                     /* rows on it, next one */
+    bool cdone;                      /* past the entity's last chunk row */
     bool done;                       /* past the entity's last row */
+    size_t tn, ti;                   /* tail rows, next one */
     uint64_t gen;                    /* t->gen when rows was taken */
     bool have_last;                  /* last holds the last row returned */
     uint8_t last[HKS_ARG_DUP_BYTES]; /* write txns: the last row returned */
     uint8_t from[HKS_ARG_DUP_BYTES]; /* the seek row (zeros: the first) */
+    uint8_t tail[HKS_ARG_TAIL_ROWS * HKS_ARG_DUP_BYTES]; /* tail rows >= the
+                                        seek row's chunk side, sorted */
 } hks_argit;
 /* Seeks it to ent's first row >= from (15 bytes; NULL: its first row). */
-int hks_argit_seek(hks_argit *it, hk_txn *t, MDB_cursor *c, uint32_t ent,
-                   const uint8_t *from);
+int hks_argit_seek(hks_argit *it, hk_txn *t, MDB_cursor *c, MDB_cursor *tc,
+                   uint32_t ent, const uint8_t *from);
 /* The next row (15 bytes, valid until the next call or write): 0, or
  * MDB_NOTFOUND past the entity's last row. */
 int hks_argit_next(hks_argit *it, const uint8_t **row);
 
 /* ==== upgrade.c ==== */
 
-/* Rebuilds the indexes whose format changed since from_version (2..4) in
+/* Rebuilds the indexes whose format changed since from_version (2..5) in
  * the format of this version: by_arg from 2 or 3 (chunks of limit - 1
- * rows), stmt from 2 to 4 (hks_symkey_put keys); then writes the new
+ * rows), stmt from 2 to 4 (hks_symkey_put keys), nothing from 5 (an
+ * empty by_arg_tail is valid); then writes the new
  * schema version, inside txn (a write txn of the open). On error the
  * caller aborts txn and the KB is unchanged. */
 hk_err hks_upgrade(MDB_txn *txn, const hks_store_dbs *db, const char *path,

@@ -49,7 +49,8 @@ static int flush_chunk(MDB_cursor *c, uint8_t *chunk, size_t n, uint32_t limit)
 {
     uint64_t fresh = 0; /* the entities counter is already right */
     qsort(chunk, n, UPGRADE_ENTRY, cmp_entry);
-    return hks_arg_write_sorted(c, chunk, n, UPGRADE_ENTRY, limit, &fresh);
+    return hks_arg_write_sorted(c, NULL, chunk, n, UPGRADE_ENTRY, limit,
+                                &fresh);
 }
 
 /* The statement keys of one batch: the keys' bytes one after another in

@@ -318,6 +318,33 @@ static void walk_stmt(hk_txn *t, hk_verify_report *r)
     walk_error(r, "stmt", rc);
 }
 
+/* The fact an index entry of sym names has that predicate (and sym at
+ * that position, with that co-argument). */
+static void check_posting(hk_txn *t, const char *name, bool args, uint32_t sym,
+                          const uint8_t *v, hk_verify_report *r)
+{
+    hks_rec rec;
+    uint32_t pos = args ? v[0] : 0;
+    uint32_t pred = args ? hks_get_u32(v + 1) : sym;
+    uint64_t id = hks_get_u48(v + (args ? 5 : 0));
+    if (!fact_record(t, id, &rec))
+        problem(r, "%s: symbol %u lists fact %llu, which does not exist", name,
+                sym, (unsigned long long)id);
+    else if (rec.pred != pred ||
+             (args && (pos >= rec.n_args || rec.args[pos] != sym)))
+        problem(r,
+                "%s: symbol %u lists fact %llu (position %u), which "
+                "does not have it there",
+                name, sym, (unsigned long long)id, pos + args);
+    else if (args && hks_get_u32(v + 5 + HKS_ID_BYTES) !=
+                         (rec.n_args == 2 ? rec.args[1 - pos] : 0))
+        /* joins read the co-argument instead of the record */
+        problem(r,
+                "%s: symbol %u lists fact %llu (position %u) with a "
+                "wrong co-argument",
+                name, sym, (unsigned long long)id, pos + 1);
+}
+
 /* by_pred and by_arg: every entry names a fact that has that predicate
  * (and that argument at that position). */
 static void walk_postings(hk_txn *t, bool args, hk_verify_report *r)
@@ -334,7 +361,6 @@ static void walk_postings(hk_txn *t, bool args, hk_verify_report *r)
     if (rc) return walk_error(r, name, rc);
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        hks_rec rec;
         r->index_entries++;
         if ((k.mv_size != 4 && (!args || k.mv_size != HKS_ARG_KEY_BYTES)) ||
             d.mv_size != want) {
@@ -362,29 +388,52 @@ static void walk_postings(hk_txn *t, bool args, hk_verify_report *r)
             memcpy(prev + 4, v, HKS_ARG_DUP_BYTES);
             have_prev = true;
         }
-        uint32_t pos = args ? v[0] : 0;
-        uint32_t pred = args ? hks_get_u32(v + 1) : sym;
-        uint64_t id = hks_get_u48(v + (args ? 5 : 0));
-        if (!fact_record(t, id, &rec))
-            problem(r, "%s: symbol %u lists fact %llu, which does not exist",
-                    name, sym, (unsigned long long)id);
-        else if (rec.pred != pred ||
-                 (args && (pos >= rec.n_args || rec.args[pos] != sym)))
-            problem(r,
-                    "%s: symbol %u lists fact %llu (position %u), which "
-                    "does not have it there",
-                    name, sym, (unsigned long long)id, pos + args);
-        else if (args && hks_get_u32(v + 5 + HKS_ID_BYTES) !=
-                             (rec.n_args == 2 ? rec.args[1 - pos] : 0))
-            /* joins read the co-argument instead of the record */
-            problem(r,
-                    "%s: symbol %u lists fact %llu (position %u) with a "
-                    "wrong co-argument",
-                    name, sym, (unsigned long long)id, pos + 1);
+        check_posting(t, name, args, sym, v, r);
     }
     t_walk_cur = NULL;
     mdb_cursor_close(cur);
     walk_error(r, name, rc);
+}
+
+/* by_arg_tail: every row names a fact as a by_arg row does, and the tails
+ * keep the invariant readers rely on (store_int.h, argidx.c). */
+static void walk_tails(hk_txn *t, hk_verify_report *r)
+{
+    MDB_cursor *cur, *ac = NULL;
+    MDB_val k, d;
+    int rc = mdb_cursor_open(t->txn, t->s->db.by_arg_tail, &cur);
+    t_walk_cur = rc ? NULL : cur;
+    if (rc) return walk_error(r, "by_arg_tail", rc);
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        r->index_entries++;
+        if (k.mv_size != 4 || d.mv_size != HKS_ARG_DUP_BYTES) {
+            problem(r, "by_arg_tail: an entry of %zu + %zu bytes", k.mv_size,
+                    d.mv_size);
+            continue;
+        }
+        check_posting(t, "by_arg_tail", true, hks_get_u32(k.mv_data), d.mv_data,
+                      r);
+    }
+    t_walk_cur = NULL;
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) return walk_error(r, "by_arg_tail", rc);
+    uint64_t rows = 0, bad = 0;
+    rc = mdb_cursor_open(t->txn, t->s->db.by_arg_tail, &cur);
+    if (!rc && (rc = mdb_cursor_open(t->txn, t->s->db.by_arg, &ac)))
+        mdb_cursor_close(cur);
+    if (rc) return walk_error(r, "by_arg_tail", rc);
+    rc = hks_arg_tail_check(ac, cur, &rows, &bad);
+    mdb_cursor_close(ac);
+    mdb_cursor_close(cur);
+    if (bad)
+        problem(r,
+                "by_arg_tail: symbol %llu has a tail of more than %u rows, "
+                "with a first chunk under %u rows or with a row also in "
+                "its chunks",
+                (unsigned long long)(bad - 1), HKS_ARG_TAIL_ROWS,
+                HKS_ARG_TAIL_MIN);
+    if (rc) walk_error(r, "by_arg_tail", rc == MDB_NOTFOUND ? 0 : rc);
 }
 
 /* tok: every entry names an existing symbol. */
@@ -421,6 +470,7 @@ static void walk_all(hk_txn *t, const hks_counters *c, hk_verify_report *r,
     walk_stmt(t, r);
     walk_postings(t, false, r);
     walk_postings(t, true, r);
+    walk_tails(t, r);
     walk_tokens(t, r);
     /* Counts and counters (check.c): an index entry the walks above let
      * pass, a counter that disagrees. */

@@ -27,7 +27,9 @@ typedef struct raw_db {
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
+    MDB_dbi tdbi; /* by_arg_tail */
     MDB_cursor *c;
+    MDB_cursor *tc; /* on by_arg_tail */
 } raw_db;
 
 static raw_db raw_open(void)
@@ -43,13 +45,19 @@ static raw_db raw_open(void)
                                   MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
                                   &d.dbi),
                      0);
+    assert_int_equal(mdb_dbi_open(d.txn, "by_arg_tail",
+                                  MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+                                  &d.tdbi),
+                     0);
     assert_int_equal(mdb_cursor_open(d.txn, d.dbi, &d.c), 0);
+    assert_int_equal(mdb_cursor_open(d.txn, d.tdbi, &d.tc), 0);
     return d;
 }
 
 static void raw_close(raw_db *d)
 {
     mdb_cursor_close(d->c);
+    mdb_cursor_close(d->tc);
     assert_int_equal(mdb_txn_commit(d->txn), 0);
     mdb_env_close(d->env);
     tu_rmrf(d->dir);
@@ -131,7 +139,19 @@ static size_t validate(raw_db *d, uint32_t limit)
         have = true;
     }
     assert_int_equal(rc, MDB_NOTFOUND);
+    /* tails: the invariant readers rely on (store_int.h) */
+    uint64_t tail_rows = 99, bad = 99;
+    assert_int_equal(hks_arg_tail_check(d->c, d->tc, &tail_rows, &bad), 0);
+    assert_int_equal(bad, 0);
     return chunks;
+}
+
+/* Rows in tails now. */
+static uint64_t tail_rows(raw_db *d)
+{
+    uint64_t rows = 0, bad = 0;
+    assert_int_equal(hks_arg_tail_check(d->c, d->tc, &rows, &bad), 0);
+    return rows;
 }
 
 /* Every entity of the model (and some absent ones) against the database. */
@@ -147,14 +167,14 @@ static void compare(raw_db *d, const model *m, uint64_t *seed)
         /* full walk */
         hks_argit it;
         const uint8_t *row;
-        assert_int_equal(hks_argit_seek(&it, NULL, d->c, ent, NULL), 0);
+        assert_int_equal(hks_argit_seek(&it, NULL, d->c, d->tc, ent, NULL), 0);
         for (size_t x = i; x < j; x++) {
             assert_int_equal(hks_argit_next(&it, &row), 0);
             assert_memory_equal(row, m->r[x] + 4, ROW);
         }
         assert_int_equal(hks_argit_next(&it, &row), MDB_NOTFOUND);
         uint64_t cnt = 0;
-        assert_int_equal(hks_arg_count(d->c, ent, &cnt), 0);
+        assert_int_equal(hks_arg_count(d->c, d->tc, ent, &cnt), 0);
         assert_int_equal(cnt, j - i);
         bool has = false;
         assert_int_equal(hks_arg_has_entity(d->c, ent, &has), 0);
@@ -162,6 +182,12 @@ static void compare(raw_db *d, const model *m, uint64_t *seed)
         /* seeks: at a stored row, just after one, and at a (pos, pred)
          * prefix; each must give the model's lower bound and go on to the
          * entity's end */
+        /* bounded counts: exact up to the bound, above it past it */
+        uint64_t upto = (j - i) / 2, got = 0;
+        assert_int_equal(hks_arg_count_upto(d->c, d->tc, ent, upto, &got), 0);
+        assert_true(got > upto && got <= j - i);
+        assert_int_equal(hks_arg_count_upto(d->c, d->tc, ent, j - i, &got), 0);
+        assert_int_equal(got, j - i);
         for (int s = 0; s < 3; s++) {
             size_t at = i + tu_rand(seed) % (j - i);
             uint8_t from[ROW];
@@ -171,7 +197,8 @@ static void compare(raw_db *d, const model *m, uint64_t *seed)
             size_t want = i;
             while (want < j && memcmp(m->r[want] + 4, from, ROW) < 0)
                 want++;
-            assert_int_equal(hks_argit_seek(&it, NULL, d->c, ent, from), 0);
+            assert_int_equal(hks_argit_seek(&it, NULL, d->c, d->tc, ent, from),
+                             0);
             for (size_t x = want; x < j; x++) {
                 assert_int_equal(hks_argit_next(&it, &row), 0);
                 assert_memory_equal(row, m->r[x] + 4, ROW);
@@ -188,9 +215,9 @@ static void compare(raw_db *d, const model *m, uint64_t *seed)
         const uint8_t *row;
         assert_int_equal(hks_arg_has_entity(d->c, ent, &has), 0);
         assert_false(has);
-        assert_int_equal(hks_arg_count(d->c, ent, &cnt), 0);
+        assert_int_equal(hks_arg_count(d->c, d->tc, ent, &cnt), 0);
         assert_int_equal(cnt, 0);
-        assert_int_equal(hks_argit_seek(&it, NULL, d->c, ent, NULL), 0);
+        assert_int_equal(hks_argit_seek(&it, NULL, d->c, d->tc, ent, NULL), 0);
         assert_int_equal(hks_argit_next(&it, &row), MDB_NOTFOUND);
     }
 }
@@ -227,9 +254,9 @@ static void test_split_at_limit(void **state)
     compare(&d, m, &seed);
     /* a bounded count stops at the first chunk past its bound */
     uint64_t upto = 0;
-    assert_int_equal(hks_arg_count_upto(d.c, 4, 10, &upto), 0);
+    assert_int_equal(hks_arg_count_upto(d.c, d.tc, 4, 10, &upto), 0);
     assert_int_equal(upto, limit - 1);
-    assert_int_equal(hks_arg_count_upto(d.c, 4, 1000, &upto), 0);
+    assert_int_equal(hks_arg_count_upto(d.c, d.tc, 4, 1000, &upto), 0);
     assert_int_equal(upto, 1000);
     /* inserts in the middle split chunks in halves */
     for (uint32_t i = 1; i <= 400; i++) {
@@ -267,11 +294,11 @@ static void test_first_chunk_emptied(void **state)
     assert_true(chunks >= 4);
     /* delete the rows of the first chunk */
     while (hks_get_u48(m->r[0] + 4 + 5) <= 70) {
-        assert_int_equal(hks_arg_del(d.c, 2, m->r[0] + 4), 0);
+        assert_int_equal(hks_arg_del(d.c, d.tc, 2, m->r[0] + 4, limit), 0);
         model_del(m, 0);
     }
     make_row(row, 0, 3, 10, 0);
-    assert_int_equal(hks_arg_del(d.c, 2, row), MDB_NOTFOUND);
+    assert_int_equal(hks_arg_del(d.c, d.tc, 2, row, limit), MDB_NOTFOUND);
     validate(&d, limit);
     compare(&d, m, &seed);
     /* a row below every chunk start */
@@ -283,7 +310,8 @@ static void test_first_chunk_emptied(void **state)
     compare(&d, m, &seed);
     /* delete every row: the entity is gone */
     while (m->n) {
-        assert_int_equal(hks_arg_del(d.c, 2, m->r[m->n - 1] + 4), 0);
+        assert_int_equal(hks_arg_del(d.c, d.tc, 2, m->r[m->n - 1] + 4, limit),
+                         0);
         model_del(m, m->n - 1);
     }
     bool has = true;
@@ -321,7 +349,8 @@ static void test_write_sorted(void **state)
         qsort(recs, n, sizeof recs[0], cmp_rec);
         uint64_t fresh = 0;
         assert_int_equal(
-            hks_arg_write_sorted(d.c, recs[0], n, 4 + ROW, limit, &fresh), 0);
+            hks_arg_write_sorted(d.c, d.tc, recs[0], n, 4 + ROW, limit, &fresh),
+            0);
         uint64_t want_fresh = 0;
         for (size_t i = 0; i < n; i++) {
             uint32_t ent = hks_get_u32(recs[i]);
@@ -357,8 +386,9 @@ static void test_random_model(void **state)
             uint64_t r = tu_rand(&seed);
             if (m->n && r % 10 < 4) {
                 size_t i = (size_t)(tu_rand(&seed) % m->n);
-                assert_int_equal(
-                    hks_arg_del(d.c, hks_get_u32(m->r[i]), m->r[i] + 4), 0);
+                assert_int_equal(hks_arg_del(d.c, d.tc, hks_get_u32(m->r[i]),
+                                             m->r[i] + 4, limit),
+                                 0);
                 model_del(m, i);
                 continue;
             }
@@ -382,6 +412,157 @@ static void test_random_model(void **state)
     raw_close(&d);
 }
 
+/* Tails (format 6): flushes of sorted batches (hks_arg_write_sorted, as
+ * the pending flush writes them) over heavy entities, whose newest rows go
+ * to tails once their first chunk holds HKS_ARG_TAIL_MIN rows, and light
+ * ones, which never get one; random deletes, a phase that deletes most
+ * rows (first chunks fall under the bound: tails go back into the chunks)
+ * and one that grows again. Every reader against the model after each
+ * batch, and the invariant (validate). */
+static void test_tail_model(void **state)
+{
+    (void)state;
+    const uint32_t limit = 80; /* >= 2 * HKS_ARG_TAIL_MIN: tails in use */
+    raw_db d = raw_open();
+    model *m = calloc(1, sizeof *m);
+    uint8_t(*recs)[4 + ROW] = calloc(400, sizeof *recs);
+    assert_non_null(m);
+    assert_non_null(recs);
+    uint64_t seed = 1234, next_id = 1, max_tail = 0;
+    bool emptied = false;
+    for (int batch = 0; batch < 150; batch++) {
+        /* 0-59 grow, 60-99 mostly delete, 100-149 grow again */
+        bool shrink = batch >= 60 && batch < 100;
+        size_t n = 0;
+        for (int op = 0; op < 40; op++) {
+            uint64_t r = tu_rand(&seed);
+            uint32_t ent = 2u * (1u + (uint32_t)(r % 6)); /* 2..12 */
+            bool heavy = ent <= 6;
+            if (!heavy && r % 7) continue; /* light: few rows */
+            if (shrink && r % 10 < 8) continue;
+            uint8_t row[ROW];
+            /* rows land anywhere in the entity's order (position,
+             * predicate first), not only at its end */
+            make_row(row, (uint8_t)((r >> 16) % 3),
+                     1 + (uint32_t)((r >> 20) % 3), next_id++,
+                     (uint32_t)(r >> 40) % 5);
+            hks_put_u32(recs[n], ent);
+            memcpy(recs[n] + 4, row, ROW);
+            n++;
+        }
+        qsort(recs, n, sizeof recs[0], cmp_rec);
+        uint64_t fresh = 0, want_fresh = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t ent = hks_get_u32(recs[i]);
+            if (i && hks_get_u32(recs[i - 1]) == ent) continue;
+            bool known = false;
+            for (size_t x = 0; x < m->n && !known; x++)
+                known = hks_get_u32(m->r[x]) == ent;
+            want_fresh += !known;
+        }
+        assert_int_equal(
+            hks_arg_write_sorted(d.c, d.tc, recs[0], n, 4 + ROW, limit, &fresh),
+            0);
+        assert_int_equal(fresh, want_fresh);
+        for (size_t i = 0; i < n; i++)
+            model_add(m, hks_get_u32(recs[i]), recs[i] + 4);
+        /* deletes: a few, or most rows while shrinking */
+        int dels = shrink ? 30 : 6;
+        for (int x = 0; x < dels && m->n; x++) {
+            size_t i = (size_t)(tu_rand(&seed) % m->n);
+            assert_int_equal(hks_arg_del(d.c, d.tc, hks_get_u32(m->r[i]),
+                                         m->r[i] + 4, limit),
+                             0);
+            assert_int_equal(hks_arg_del(d.c, d.tc, hks_get_u32(m->r[i]),
+                                         m->r[i] + 4, limit),
+                             MDB_NOTFOUND);
+            model_del(m, i);
+        }
+        validate(&d, limit);
+        compare(&d, m, &seed);
+        uint64_t tr = tail_rows(&d);
+        if (tr > max_tail) max_tail = tr;
+        if (shrink && max_tail && tr == 0) emptied = true;
+    }
+    /* the tails were used, and went back into the chunks as their
+     * entities shrank */
+    assert_true(max_tail >= HKS_ARG_TAIL_ROWS);
+    assert_true(emptied);
+    assert_true(tail_rows(&d) > 0);
+    free(recs);
+    free(m);
+    raw_close(&d);
+}
+
+/* Light entities never get a tail, and a limit under 2 * HKS_ARG_TAIL_MIN
+ * (whose splits could leave a first chunk under the bound) uses none. */
+static void test_tail_light(void **state)
+{
+    (void)state;
+    raw_db d = raw_open();
+    uint8_t rec[4 + ROW];
+    uint64_t fresh = 0;
+    for (uint32_t i = 1; i <= 200; i++) {
+        hks_put_u32(rec, 2);
+        make_row(rec + 4, 0, 1, i, 0);
+        assert_int_equal(
+            hks_arg_write_sorted(d.c, d.tc, rec, 1, sizeof rec, 40, &fresh), 0);
+        hks_put_u32(rec, 4);
+        assert_int_equal(
+            hks_arg_write_sorted(d.c, d.tc, rec, 1, sizeof rec, 132, &fresh),
+            0);
+        /* entity 4's tail starts once its first chunk holds the bound
+         * plus its step (4 % 16) */
+        uint32_t start = HKS_ARG_TAIL_MIN + 4;
+        assert_int_equal(tail_rows(&d),
+                         i <= start ? 0
+                                    : 1 + (i - start - 1) % HKS_ARG_TAIL_ROWS);
+    }
+    validate(&d, 132);
+    uint64_t n = 0;
+    assert_int_equal(hks_arg_count(d.c, d.tc, 2, &n), 0);
+    assert_int_equal(n, 200);
+    assert_int_equal(hks_arg_count(d.c, d.tc, 4, &n), 0);
+    assert_int_equal(n, 200);
+    /* 16 or more rows of entity 4 in one flush: the tail's rows and all
+     * new ones but the last go to its chunks, the last starts the tail */
+    assert_true(tail_rows(&d) > 0);
+    uint8_t(*bulk)[4 + ROW] = calloc(20, sizeof *bulk);
+    assert_non_null(bulk);
+    for (uint32_t i = 0; i < 20; i++) {
+        hks_put_u32(bulk[i], 4);
+        make_row(bulk[i] + 4, 1, 1, 1000 + i, 0);
+    }
+    assert_int_equal(
+        hks_arg_write_sorted(d.c, d.tc, bulk[0], 20, 4 + ROW, 132, &fresh), 0);
+    free(bulk);
+    assert_int_equal(tail_rows(&d), 1);
+    validate(&d, 132);
+    assert_int_equal(hks_arg_count(d.c, d.tc, 4, &n), 0);
+    assert_int_equal(n, 220);
+    /* damage the check names: a tail of an entity whose first chunk is
+     * under the bound (readers would not see it), a row both in a tail
+     * and a chunk (counted twice) */
+    uint64_t rows = 0, bad = 0;
+    uint8_t kb[4], row[ROW];
+    hks_put_u32(kb, 6);
+    make_row(row, 0, 1, 1, 0);
+    bool put_fresh;
+    assert_int_equal(hks_arg_put(d.c, 6, row, 132, &put_fresh), 0);
+    make_row(row, 0, 1, 2, 0);
+    MDB_val k = {4, kb}, v = {ROW, row};
+    assert_int_equal(mdb_put(d.txn, d.tdbi, &k, &v, 0), 0);
+    assert_int_equal(hks_arg_tail_check(d.c, d.tc, &rows, &bad), 0);
+    assert_int_equal(bad, 1 + 6);
+    assert_int_equal(mdb_del(d.txn, d.tdbi, &k, NULL), 0);
+    hks_put_u32(kb, 4);
+    make_row(row, 0, 1, 1, 0); /* entity 4's first row, in a chunk */
+    assert_int_equal(mdb_put(d.txn, d.tdbi, &k, &v, 0), 0);
+    assert_int_equal(hks_arg_tail_check(d.c, d.tc, &rows, &bad), 0);
+    assert_int_equal(bad, 1 + 4);
+    raw_close(&d);
+}
+
 /* Damage: a key of the wrong size is MDB_CORRUPTED, never a wrong row. */
 static void test_bad_key(void **state)
 {
@@ -395,8 +576,9 @@ static void test_bad_key(void **state)
     uint64_t n;
     bool fresh;
     /* entity 5's seeks land on entity 6's 7-byte key */
-    assert_int_equal(hks_argit_seek(&it, NULL, d.c, 5, NULL), MDB_CORRUPTED);
-    assert_int_equal(hks_arg_count(d.c, 5, &n), MDB_CORRUPTED);
+    assert_int_equal(hks_argit_seek(&it, NULL, d.c, d.tc, 5, NULL),
+                     MDB_CORRUPTED);
+    assert_int_equal(hks_arg_count(d.c, d.tc, 5, &n), MDB_CORRUPTED);
     assert_int_equal(hks_arg_put(d.c, 5, row, 8, &fresh), MDB_CORRUPTED);
     raw_close(&d);
 }
@@ -455,6 +637,118 @@ static void test_write_between_steps(void **state)
     tu_discard(s, dir);
 }
 
+/* A store's hub entity gains rows in many small transactions, so its
+ * newest rows sit in a tail: counts, scans by entity (and position),
+ * adjacency walks across writes, deletes of tail and chunk rows, the
+ * store check and verify all see exactly the facts; then a compaction
+ * copies the tails. */
+static void test_store_tails(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("argtail");
+    hk_store *s = tu_open(dir);
+    hk_error err;
+    char x[32];
+    enum { N = 300 };
+    hk_fact_id ids[N];
+    bool gone[N] = {false};
+    for (uint32_t i = 0; i < N; i++) {
+        hk_txn *t = tu_begin(s, true);
+        snprintf(x, sizeof x, "x%u", i);
+        /* the hub at position 0 and, every third fact, at position 1 */
+        ids[i] = i % 3 == 2 ? tu_add(t, tu_st("Near", x, "hub", NULL), NULL)
+                            : tu_add(t, tu_st("HasPart", "hub", x, NULL), NULL);
+        tu_commit(t);
+    }
+    hk_txn *t = tu_begin(s, true);
+    uint32_t hub;
+    assert_int_equal(hks_sym_id(t, "hub", 3, &hub, &err), HK_OK);
+    MDB_cursor *tc;
+    MDB_val k, v;
+    uint8_t kb[4];
+    hks_put_u32(kb, hub);
+    k.mv_size = 4;
+    k.mv_data = kb;
+    assert_int_equal(mdb_cursor_open(t->txn, s->db.by_arg_tail, &tc), 0);
+    assert_int_equal(mdb_cursor_get(tc, &k, &v, MDB_SET), 0);
+    mdb_cursor_close(tc);
+    tu_check(t);
+    /* deletes: every seventh fact (some in the tail, some in chunks) */
+    for (uint32_t i = 0; i < N; i += 7) {
+        assert_int_equal(hk_store_delete(t, ids[i], &err), HK_OK);
+        gone[i] = true;
+    }
+    uint64_t n = 0, want = 0, want0 = 0;
+    for (uint32_t i = 0; i < N; i++)
+        if (!gone[i]) {
+            want++;
+            want0 += i % 3 != 2;
+        }
+    assert_int_equal(hk_store_count_entity(t, "hub", &n, &err), HK_OK);
+    assert_int_equal(n, want);
+    /* scans by entity and by entity at a position, in id order */
+    for (int pos = -1; pos <= 0; pos++) {
+        hk_scan sc = HK_SCAN_INIT;
+        sc.entity = "hub";
+        sc.position = pos;
+        hk_query *q = NULL;
+        assert_int_equal(hk_query_open_scan(t, &sc, NULL, &q, &err), HK_OK);
+        hk_fact_id id;
+        uint64_t got = 0;
+        while (tu_next_id(q, &id)) {
+            uint32_t at = 0;
+            while (at < N && ids[at] != id)
+                at++;
+            assert_true(at < N);
+            assert_false(gone[at]);
+            if (pos == 0) assert_true(at % 3 != 2);
+            got++;
+        }
+        hk_query_close(q);
+        assert_int_equal(got, pos < 0 ? want : want0);
+    }
+    tu_check(t);
+    hk_verify_report *rep = calloc(1, sizeof *rep);
+    assert_non_null(rep);
+    assert_int_equal(hk_store_verify_deep(t, rep, &err), HK_OK);
+    if (!rep->ok) fprintf(stderr, "verify: %s\n", rep->problems[0]);
+    assert_true(rep->ok);
+    tu_commit(t);
+    /* more small transactions after the deletes, then a read txn */
+    for (uint32_t i = 0; i < 40; i++) {
+        t = tu_begin(s, true);
+        snprintf(x, sizeof x, "y%u", i);
+        tu_add(t, tu_st("HasPart", "hub", x, NULL), NULL);
+        tu_commit(t);
+    }
+    t = tu_begin(s, false);
+    assert_int_equal(hk_store_count_entity(t, "hub", &n, &err), HK_OK);
+    assert_int_equal(n, want + 40);
+    tu_check(t);
+    memset(rep, 0, sizeof *rep);
+    assert_int_equal(hk_store_verify_deep(t, rep, &err), HK_OK);
+    assert_true(rep->ok);
+    hk_txn_abort(t);
+    /* a backup (the dense copy) holds the tails */
+    char *bdir = tu_tmpdir("argtailbk");
+    tu_rmrf(bdir);
+    assert_int_equal(hk_store_backup(s, bdir, NULL, &err), HK_OK);
+    hk_store *b = tu_open(bdir);
+    t = tu_begin(b, false);
+    assert_int_equal(mdb_cursor_open(t->txn, b->db.by_arg_tail, &tc), 0);
+    k.mv_size = 4;
+    k.mv_data = kb;
+    assert_int_equal(mdb_cursor_get(tc, &k, &v, MDB_SET), 0);
+    mdb_cursor_close(tc);
+    assert_int_equal(hk_store_count_entity(t, "hub", &n, &err), HK_OK);
+    assert_int_equal(n, want + 40);
+    tu_check(t);
+    hk_txn_abort(t);
+    tu_discard(b, bdir);
+    free(rep);
+    tu_discard(s, dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,8 +756,11 @@ int main(void)
         cmocka_unit_test(test_first_chunk_emptied),
         cmocka_unit_test(test_write_sorted),
         cmocka_unit_test(test_random_model),
+        cmocka_unit_test(test_tail_model),
+        cmocka_unit_test(test_tail_light),
         cmocka_unit_test(test_bad_key),
         cmocka_unit_test(test_write_between_steps),
+        cmocka_unit_test(test_store_tails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

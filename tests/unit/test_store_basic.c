@@ -340,7 +340,7 @@ static void test_long_symbols_and_reopen(void **state)
     assert_int_equal(hk_store_stats(t, &stats, &err), HK_OK);
     assert_int_equal(stats.facts, 3);
     assert_int_equal(stats.audit_entries, 3);
-    assert_int_equal(stats.schema_version, 5);
+    assert_int_equal(stats.schema_version, 6);
     assert_true(stats.bytes_on_disk > 0);
     assert_true(stats.bytes_used > 0 &&
                 stats.bytes_used <= stats.bytes_on_disk);

@@ -215,6 +215,60 @@ static void test_kept_index_forgets(void **state)
     tu_discard(s, dir);
 }
 
+/* MERGE of statements that name a symbol the txn created: the queue
+ * settles them while none of the txn's stmt keys left it, the filter or
+ * the B-tree once a flush wrote some (stmt_lookup). In bulk mode, where
+ * the filter is built at the first lookup that asks it, and without. */
+static void test_merge_new_symbols(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("pending-newsym");
+    hk_store *s = tu_open(dir);
+    hk_error err;
+    for (int bulk = 0; bulk < 2; bulk++) {
+        hk_txn *t = tu_begin(s, true);
+        if (bulk) assert_int_equal(hk_txn_set_bulk(t, "merge"), HK_OK);
+        char subj[16], obj[16];
+        snprintf(subj, sizeof subj, "new%d", bulk);
+        hk_fact_id ids[40];
+        bool created = false;
+        for (int i = 0; i < 40; i++) {
+            snprintf(obj, sizeof obj, "x%d", i % 20);
+            /* i >= 20: the same 20 statements again, after a flush at 30 */
+            if (i == 30) {
+                uint64_t n = 0;
+                assert_int_equal(hk_store_count_entity(t, subj, &n, &err),
+                                 HK_OK);
+                assert_int_equal(n, 20);
+            }
+            ids[i] = tu_add(t, tu_st("B", subj, obj, NULL), &created);
+            assert_int_equal(created, i < 20);
+            if (i >= 20) assert_int_equal(ids[i], ids[i - 20]);
+        }
+        /* a symbol created after that flush: the queue settles it again */
+        snprintf(subj, sizeof subj, "newer%d", bulk);
+        hk_fact_id first = tu_add(t, tu_st("B", subj, "x0", NULL), &created);
+        assert_true(created);
+        assert_int_equal(tu_add(t, tu_st("B", subj, "x0", NULL), &created),
+                         first);
+        assert_false(created);
+        /* an old symbol only: the filter (built here in bulk mode) or the
+         * B-tree; "x0" and "x1" exist since the first round */
+        tu_add(t, tu_st("C", "x0", "x1", NULL), &created);
+        assert_int_equal(created, bulk == 0);
+        tu_add(t, tu_st("C", "x0", "x1", NULL), &created);
+        assert_false(created);
+        tu_check(t);
+        tu_commit(t);
+    }
+    hk_txn *t = tu_begin(s, false);
+    uint64_t n = 0;
+    assert_int_equal(hk_store_count_entity(t, "x0", &n, &err), HK_OK);
+    assert_int_equal(n, 5); /* B(new0|new1|newer0|newer1, x0), C(x0, x1) */
+    hk_txn_abort(t);
+    tu_discard(s, dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_many_small_txns),
         cmocka_unit_test(test_kept_buffers),
         cmocka_unit_test(test_kept_index_forgets),
+        cmocka_unit_test(test_merge_new_symbols),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

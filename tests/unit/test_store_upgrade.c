@@ -1,9 +1,10 @@
 /*
  * test_store_upgrade.c — the covering adjacency (co-arguments of binary
  * facts in by_arg), the order-preserving code of statement keys, and the
- * upgrades of format 2, 3 and 4 KBs to format 5 (format 4: an entity's
+ * upgrades of format 2 to 5 KBs to format 6 (format 4: an entity's
  * rows in chunk keys, argidx.c; format 5: stmt keys in hks_symkey_put's
- * code instead of LEB128 varints).
+ * code instead of LEB128 varints; format 6: a heavy entity's newest rows
+ * in by_arg_tail).
  *
  * The oracle for every adjacency row is the fact's record
  * (hks_fact_syms_get): a row covers its fact exactly when the fact is
@@ -152,23 +153,41 @@ static void stmt_to_leb128(MDB_txn *txn)
     free(all);
 }
 
-/* Raw LMDB: stmt keys as LEB128 varints, and for version 2 and 3 by_arg
- * back to one key per entity with its rows cut to dup_bytes (11: version
- * 2, 15: version 3), and that schema version. */
+/* Raw LMDB: the tails' rows put into their entities' chunks and
+ * by_arg_tail dropped (format 5), for version 2 to 4 stmt keys as LEB128
+ * varints, for version 2 and 3 by_arg back to one key per entity with its
+ * rows cut to dup_bytes (11: version 2, 15: version 3), and that schema
+ * version. */
 static void make_old(const char *dir, uint32_t version)
 {
     size_t dup_bytes = version == 2 ? 11 : 15;
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi arg, meta;
-    MDB_cursor *c;
+    MDB_dbi arg, meta, tail;
+    MDB_cursor *c, *tc;
     MDB_val k, d;
     txn = tu_raw_begin(dir, &env);
-    stmt_to_leb128(txn);
+    assert_int_equal(
+        mdb_dbi_open(txn, "by_arg", MDB_DUPSORT | MDB_DUPFIXED, &arg), 0);
+    assert_int_equal(
+        mdb_dbi_open(txn, "by_arg_tail", MDB_DUPSORT | MDB_DUPFIXED, &tail), 0);
+    assert_int_equal(mdb_cursor_open(txn, arg, &c), 0);
+    assert_int_equal(mdb_cursor_open(txn, tail, &tc), 0);
+    for (int rc = mdb_cursor_get(tc, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(tc, &k, &d, MDB_NEXT)) {
+        bool fresh;
+        assert_int_equal(k.mv_size, 4);
+        assert_int_equal(hks_arg_put(c, hks_get_u32(k.mv_data), d.mv_data,
+                                     hks_arg_chunk_rows(4096), &fresh),
+                         0);
+        assert_false(fresh);
+    }
+    mdb_cursor_close(tc);
+    mdb_cursor_close(c);
+    assert_int_equal(mdb_drop(txn, tail, 1), 0);
+    if (version < 5) stmt_to_leb128(txn);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     if (version < 4) {
-        assert_int_equal(
-            mdb_dbi_open(txn, "by_arg", MDB_DUPSORT | MDB_DUPFIXED, &arg), 0);
         size_t n = 0, cap = 1024;
         uint8_t *all = malloc(cap * 19);
         assert_non_null(all);
@@ -297,6 +316,49 @@ static void test_upgrade_v4(void **state)
 {
     (void)state;
     upgrade_from(4);
+}
+
+/* Format 5 to 6 rewrites nothing: by_arg_tail is created empty. */
+static void test_upgrade_v5(void **state)
+{
+    (void)state;
+    upgrade_from(5);
+}
+
+/* A format 6 KB without by_arg_tail is damage, not a KB to upgrade; one of
+ * a later format is refused. */
+static void test_v6_tail_missing(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("notail");
+    hk_store *s = tu_open(dir);
+    hk_txn *t = tu_begin(s, true);
+    tu_add(t, tu_st("HasPart", "Computer", "CPU", NULL), NULL);
+    tu_commit(t);
+    hk_store_close(s);
+    MDB_env *env;
+    MDB_txn *txn = tu_raw_begin(dir, &env);
+    MDB_dbi tail, meta;
+    assert_int_equal(
+        mdb_dbi_open(txn, "by_arg_tail", MDB_DUPSORT | MDB_DUPFIXED, &tail), 0);
+    assert_int_equal(mdb_drop(txn, tail, 1), 0);
+    tu_raw_commit(env, txn);
+    hk_store_options ro = {0};
+    ro.read_only = true;
+    hk_error err;
+    assert_int_equal(hk_store_open(dir, &ro, &s, &err), HK_ERR_VERSION);
+    assert_non_null(strstr(err.message, "by_arg_tail"));
+    /* a later format: refused, also for writing */
+    txn = tu_raw_begin(dir, &env);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    uint8_t v[4] = {0, 0, 0, HKS_SCHEMA_VERSION + 1};
+    MDB_val vk = {14, "schema_version"}, vd = {4, v};
+    assert_int_equal(mdb_put(txn, meta, &vk, &vd, 0), 0);
+    tu_raw_commit(env, txn);
+    assert_int_equal(hk_store_open(dir, NULL, &s, &err), HK_ERR_VERSION);
+    assert_non_null(strstr(err.message, "understands"));
+    tu_rmrf(dir);
+    free(dir);
 }
 
 /* Two records with one statement cannot both be in the rebuilt stmt
@@ -549,6 +611,8 @@ int main(void)
         cmocka_unit_test(test_upgrade_v2),
         cmocka_unit_test(test_upgrade_v3),
         cmocka_unit_test(test_upgrade_v4),
+        cmocka_unit_test(test_upgrade_v5),
+        cmocka_unit_test(test_v6_tail_missing),
         cmocka_unit_test(test_upgrade_duplicate_statement),
         cmocka_unit_test(test_symkey_code),
         cmocka_unit_test(test_check_wrong_coarg),
