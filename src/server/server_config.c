@@ -93,6 +93,9 @@ static const opt_def k_opts[] = {
      "durable writes through a write-ahead log: a commit group syncs one "
      "sequential log write, data.mdb is synced by a checkpoint every second "
      "(docs/STORAGE.md)"},
+    {"wal-checkpoint-ms", OPT_UINT, F(wal_checkpoint_ms), 60000, 10, "MS",
+     "with --wal: most time between two checkpoints of data.mdb "
+     "(default 1000; 64 MiB of log start one early)"},
     {"h2c", OPT_BOOL, F(h2c), 0, 0, NULL,
      "accept the cleartext HTTP/2 upgrade (Upgrade: h2c; default off)"},
     {"allowed-hosts", OPT_LIST, F(allowed_hosts), 0, 0, "H1,H2",

@@ -48,6 +48,10 @@ typedef struct hk_loop_msg {
  * loop at 256 connections. */
 #define HK_LOOP_SPARE_JOBS 128u
 
+/* Stages of a write request's latency (server_writer.c, "Write latency"):
+ * queue, apply, durable, answer. */
+#define HK_WRITE_WAITS 4
+
 struct hk_loop {
     hk_server *srv;                   /* owner */
     unsigned index;                   /* 0..threads-1 */
@@ -59,7 +63,11 @@ struct hk_loop {
     h2o_socket_t *listener;           /* listen_fd wrapped, NULL once closed */
     h2o_timeout_entry_t accept_pause; /* resumes accepting after EMFILE */
     atomic_uint_fast64_t accepted;    /* connections accepted (metrics) */
-    h2o_multithread_queue_t *queue;   /* wakes the loop from other threads */
+    atomic_uint_fast64_t write_wait_us[HK_WRITE_WAITS]; /* µs the writes
+                                 answered here spent per stage
+                                 (server_writer.c, "Write latency") */
+    atomic_uint_fast64_t write_waits;    /* writes counted there */
+    h2o_multithread_queue_t *queue;      /* wakes the loop from other threads */
     h2o_multithread_receiver_t receiver; /* receives hk_loop_msg */
     hk_txn *read_txn;                    /* reusable read txn (reset between) */
     bool read_live;                      /* read_txn holds a snapshot now */

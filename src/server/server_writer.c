@@ -118,6 +118,10 @@ struct hk_write_job {
                          owned; NULL: the job cannot be logged */
     size_t wrec_len;  /* its bytes */
     int64_t clock_us; /* the time its changes got (the txn's clock) */
+    /* Write latency (below): when the job was queued, taken by the
+     * writer, committed and made durable (hk_now_us; the T_ indexes);
+     * 0 = not noted */
+    int64_t t[HK_WRITE_WAITS];
 };
 
 /* ==== Stages ====
@@ -144,6 +148,50 @@ static const char *const k_stage_names[HK_WRITER_STAGES] = {
     "commit",    "hand_off", "sync",   "answer",
 };
 
+/* ==== Write latency ====
+ * Where a write request from a loop spends its time once it is queued,
+ * summed per stage over the requests each loop answers and exported as
+ * hakgal_write_latency_seconds_total{stage} with
+ * hakgal_write_latency_writes_total, so that mean = sum / count per stage:
+ *   queue   — queued until the writer takes it;
+ *   apply   — taken until its group committed (gathering, the jobs before
+ *             it, its own apply and the commit);
+ *   durable — committed until durable (waiting for the syncer and the
+ *             log's or LMDB's sync; 0 when the commit was durable at once);
+ *   answer  — durable until its loop runs its completion (the loop's
+ *             wakeup and the answers before it).
+ * Four clock reads per group and one per job on the loop; the loop's
+ * counters have one writer each. */
+static const char *const k_wait_names[HK_WRITE_WAITS] = {"queue", "apply",
+                                                         "durable", "answer"};
+
+enum { T_QUEUED, T_TAKEN, T_COMMITTED, T_DURABLE };
+
+static void stamp_jobs(hk_write_job *first, int at)
+{
+    int64_t now = hk_now_us();
+    for (hk_write_job *job = first; job; job = job->next)
+        job->t[at] = now;
+}
+
+/* On the loop, before the answer: adds the job's stages to its loop. */
+static void write_latency_note(hk_write_job *job)
+{
+    int64_t t[HK_WRITE_WAITS + 1];
+    for (int i = 0; i < HK_WRITE_WAITS; i++) {
+        if (!job->t[i]) return;
+        t[i] = job->t[i];
+    }
+    t[HK_WRITE_WAITS] = hk_now_us();
+    hk_loop *loop = job->loop;
+    for (int i = 0; i < HK_WRITE_WAITS; i++)
+        if (t[i + 1] > t[i])
+            atomic_fetch_add_explicit(&loop->write_wait_us[i],
+                                      (uint_fast64_t)(t[i + 1] - t[i]),
+                                      memory_order_relaxed);
+    atomic_fetch_add_explicit(&loop->write_waits, 1, memory_order_relaxed);
+}
+
 static void stage_add(hk_server *srv, int stage, int64_t since_us,
                       int64_t now_us)
 {
@@ -169,6 +217,36 @@ hk_err hk_writer_metrics_render(hk_server *srv, hk_buf *b)
                            k_stage_names[i], (unsigned long long)(us / 1000000),
                            (unsigned long long)(us % 1000000));
     }
+    uint64_t waits_us[HK_WRITE_WAITS] = {0}, waits = 0;
+    for (unsigned l = 0; l < srv->n_loops; l++) {
+        hk_loop *loop = &srv->loops[l];
+        for (int i = 0; i < HK_WRITE_WAITS; i++)
+            waits_us[i] += atomic_load_explicit(&loop->write_wait_us[i],
+                                                memory_order_relaxed);
+        waits += atomic_load_explicit(&loop->write_waits, memory_order_relaxed);
+    }
+    if (rc == HK_OK)
+        rc = hk_buf_append_str(
+            b, "# HELP hakgal_write_latency_seconds_total Time write requests "
+               "spent per stage once queued (queue: waiting for the writer; "
+               "apply: until their group committed; durable: until synced; "
+               "answer: until their loop answered), summed.\n"
+               "# TYPE hakgal_write_latency_seconds_total counter\n");
+    for (int i = 0; rc == HK_OK && i < HK_WRITE_WAITS; i++)
+        rc = hk_buf_appendf(b,
+                            "hakgal_write_latency_seconds_total{stage=\"%s\"} "
+                            "%llu.%06llu\n",
+                            k_wait_names[i],
+                            (unsigned long long)(waits_us[i] / 1000000),
+                            (unsigned long long)(waits_us[i] % 1000000));
+    if (rc == HK_OK)
+        rc = hk_buf_appendf(
+            b,
+            "# HELP hakgal_write_latency_writes_total Write requests counted "
+            "in hakgal_write_latency_seconds_total.\n"
+            "# TYPE hakgal_write_latency_writes_total counter\n"
+            "hakgal_write_latency_writes_total %llu\n",
+            (unsigned long long)waits);
     return rc;
 }
 
@@ -188,6 +266,7 @@ static void complete_on_loop(hk_loop_msg *msg)
     for (hk_write_job *job = (hk_write_job *)msg; job; job = next) {
         next = job->on_loop;
         h2o_req_t *req = hk_req_ref_get(job->ref);
+        write_latency_note(job);
         job->done(req, job->rc, &job->err, job->arg);
         hk_req_ref_release(job->ref);
         atomic_fetch_sub(&job->loop->pending, 1);
@@ -631,6 +710,7 @@ static void complete_durable(hk_server *srv, hk_write_job *first,
             }
         }
     }
+    stamp_jobs(first, T_DURABLE);
     complete_all(first);
     stage_add(srv, ST_ANSWER, t0, hk_now_us());
 }
@@ -723,16 +803,19 @@ static void *writer_main(void *arg)
         atomic_fetch_sub(&srv->metrics.queue_depth, n);
         pthread_mutex_unlock(&w->lock);
 
+        stamp_jobs(first, T_TAKEN);
         int64_t t0 = hk_now_us();
         apply_group(srv, first, n);
+        stamp_jobs(first, T_COMMITTED);
         wal_entries_free(first); /* the commit has logged them */
         if (!first->solo) w->last_commit_us = hk_now_us() - t0;
         /* Not durable yet (pipelined): the syncer acknowledges it. */
         uint64_t commit = hk_store_last_commit(srv->store);
         int64_t th = hk_now_us();
-        if (hk_store_durable_commit(srv->store) >= commit)
+        if (hk_store_durable_commit(srv->store) >= commit) {
+            stamp_jobs(first, T_DURABLE);
             complete_all(first);
-        else if (w->sync_started)
+        } else if (w->sync_started)
             hand_to_syncer(w, first, commit);
         else
             complete_durable(srv, first, commit);
@@ -859,6 +942,7 @@ hk_err hk_write_async_logged(h2o_req_t *req, hk_write_fn fn,
         job->wrec =
             hk_writer_wal_entry(job->actor, sfn, sarg, solo, &job->wrec_len);
     atomic_fetch_add(&loop->pending, 1);
+    job->t[T_QUEUED] = hk_now_us();
     hk_err rc = enqueue(loop->srv, job);
     if (rc != HK_OK) {
         atomic_fetch_sub(&loop->pending, 1);

@@ -133,6 +133,43 @@ class WalDurability(unittest.TestCase):
             self.assertEqual(s.stop(), 0, s.output())
             s.cleanup()
 
+    def test_write_latency_counters(self):
+        # A write request's time per stage once queued: every POST answered
+        # is counted once, the stages a logged write passes through are
+        # positive, and their sum per request is no more than the time the
+        # client waited for it (the stages end when the loop answers).
+        s = WalServer()
+        try:
+            n = 30
+            waited = 0.0
+            for i in range(n):
+                t0 = time.monotonic()
+                st, _, b = s.request("POST", "/v2/facts",
+                                     {"statement": "Lat(l%d, x)" % i})
+                waited += time.monotonic() - t0
+                self.assertEqual(st, 201, b)
+            st, _, text = s.request("GET", "/metrics")
+            self.assertEqual(st, 200)
+            self.assertIn("# TYPE hakgal_write_latency_seconds_total counter",
+                          text)
+            count = dur.metric(text, "hakgal_write_latency_writes_total")
+            self.assertEqual(count, n)
+            sec = {k: dur.metric(
+                       text,
+                       'hakgal_write_latency_seconds_total{stage="%s"}' % k)
+                   for k in ("queue", "apply", "durable", "answer")}
+            for k in ("apply", "durable"):
+                self.assertGreater(sec[k], 0, sec)
+            self.assertLessEqual(sum(sec.values()), waited, sec)
+            # a read is no write: the counters stay
+            st, _, _ = s.request("GET", "/v2/facts?limit=1")
+            st, _, text = s.request("GET", "/metrics")
+            self.assertEqual(
+                dur.metric(text, "hakgal_write_latency_writes_total"), n)
+        finally:
+            self.assertEqual(s.stop(), 0, s.output())
+            s.cleanup()
+
     def test_wal_refuses_replication_and_no_sync(self):
         s = BaseServer(["--wal", "--no-sync"], wait=False)
         try:
