@@ -30,6 +30,19 @@ with the ratio ours / anchor:
   join        GET /v2/query?q=HasPart(computer, ?p), MadeBy(?p, ?m)
               &limit=1000 (adjacency walks of the join engine)
   count.m     GET /v2/entities/m5?limit=1 (count of a --hub/100 entity)
+  search.p    GET /v2/search?q=p&limit=10 (the token "p" of the light
+              symbols p_i: the search gathers the facts of ~1700 of them,
+              3 rows each, until its 5000 candidates)
+  search.x7   GET /v2/search?q=x7&limit=10 (the tokens "x" and "7": the
+              facts of the --per-object entities x_j, heavy, and of the
+              light symbols with a token "7")
+On a 2-core machine shared with other work, run it under `taskset -c 1`
+(the client and both servers on one core): unpinned, where the scheduler
+puts each server decides the run (the same binary in both places differed
+by x1.3-1.7 from one run to the next; pinned, x0.98-1.06). The two places
+are not quite alike either (count.m ~8% slower in the first), so repeat
+with the binaries swapped (HAKGAL_BIN <-> --anchor-bin) and take the
+median of the runs' ratios.
 Last, both servers stop, each KB is compacted by its own binary
 (`hakgal compact`) and data.mdb's size is printed.
 """
@@ -90,6 +103,8 @@ READS = [
     ("pos1.walk", "/v2/facts?entity=computer&position=1&limit=1000"),
     ("join", q("HasPart(computer, ?p), MadeBy(?p, ?m)", 1000)),
     ("count.m", "/v2/entities/m5?limit=1"),
+    ("search.p", "/v2/search?q=p&limit=10"),
+    ("search.x7", "/v2/search?q=x7&limit=10"),
 ]
 
 
@@ -122,12 +137,17 @@ def main():
             for g in got.values():
                 g["facts"] = [(f["id"], f["statement"])
                               for f in g.get("facts") or []]
-            for key in ("count", "facts", "rows", "bindings"):
+                if "results" in g:
+                    g["results"] = [(h["score"], h["fact"]["id"],
+                                     h["fact"]["statement"])
+                                    for h in g["results"]]
+            for key in ("count", "facts", "rows", "bindings", "results"):
                 if got["ours"].get(key) != got["anchor"].get(key):
                     raise AssertionError("%s: %s differs: %.300r / %.300r" % (
                         label, key, got["ours"].get(key),
                         got["anchor"].get(key)))
-            n = len(got["ours"].get("facts") or got["ours"].get("rows") or [])
+            n = len(got["ours"].get("facts") or got["ours"].get("rows") or
+                    got["ours"].get("results") or [])
             print("%s: %d facts or rows per answer" % (label, n))
         times = {(n, label): [] for n in conns for label, _ in READS}
         for _ in range(a.rounds):

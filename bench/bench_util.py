@@ -69,28 +69,46 @@ def thread_group(name):
     return name
 
 
-def thread_cpu(pid):
-    """CPU seconds per thread group (thread_group) of process pid so far:
-    names from /proc/PID/task/*/stat, run time to the nanosecond from
-    .../schedstat. A thread that ended is not counted; the groups of a
-    long-lived server do not end."""
-    out = {}
+def threads(pid):
+    """(tid, name) of every thread of process pid now, names from
+    /proc/PID/task/TID/comm; [] when the process is gone. A thread that
+    ends while the list is read is left out."""
+    out = []
     try:
         tids = os.listdir("/proc/%d/task" % pid)
     except OSError:
         return out
     for tid in tids:
         try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                s = f.read()
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                out.append((int(tid), f.read().rstrip("\n")))
         except OSError:
             continue
+    return out
+
+
+def thread_id(pid, name):
+    """The id of pid's thread called name (hk-repl-apply: the apply
+    thread), or None while it has none."""
+    for tid, n in threads(pid):
+        if n == name:
+            return tid
+    return None
+
+
+def thread_cpu(pid):
+    """CPU seconds per thread group (thread_group) of process pid so far:
+    the threads from threads(), run time to the nanosecond from
+    /proc/PID/task/TID/schedstat. A thread that ended is not counted; the
+    groups of a long-lived server do not end."""
+    out = {}
+    for tid, name in threads(pid):
         try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+            with open("/proc/%d/task/%d/schedstat" % (pid, tid)) as f:
                 ns = int(f.read().split()[0])
         except OSError:
             continue
-        g = thread_group(s[s.index("(") + 1:s.rindex(")")])
+        g = thread_group(name)
         out[g] = out.get(g, 0.0) + ns / 1e9
     return out
 

@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tests", "e2e"))
 from test_server_api import Server  # noqa: E402
 from test_replication_follow import Mock  # noqa: E402
-from bench_util import post_batch, thread_cpu  # noqa: E402
+from bench_util import post_batch, thread_cpu, thread_id  # noqa: E402
 from repl_batch import bodies, cpu, facts_of, repl_lag, with_bin  # noqa
 
 TOPIC = "hakgal.replica"
@@ -75,14 +75,6 @@ def settle(nodes):
     raise RuntimeError("nodes did not catch up")
 
 
-def apply_tid(pid):
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-            if f.read().strip() == "hk-repl-apply":
-                return int(tid)
-    return None
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--anchor-bin", required=True)
@@ -111,7 +103,8 @@ def main():
             if a.perf_at and p >= a.perf_at and not perf_done:
                 perf = subprocess.Popen(
                     ["perf", "record", "-g", "--call-graph", "dwarf,16384",
-                     "-F", "499", "-t", str(apply_tid(nb.proc.pid)), "-o",
+                     "-F", "499", "-t",
+                     str(thread_id(nb.proc.pid, "hk-repl-apply")), "-o",
                      a.perf_out], stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL)
                 time.sleep(1)

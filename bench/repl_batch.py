@@ -55,7 +55,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from test_server_api import Server  # noqa: E402
 from test_replication_follow import Mock  # noqa: E402
 from bench_util import (lag_probe, metric, post_batch, thread_cpu,  # noqa
-                        thread_cpu_diff, written)
+                        thread_cpu_diff, thread_id, written)
 
 TOPIC = "hakgal.replica"
 
@@ -238,22 +238,6 @@ def run_throughput(cl, a, r):
            facts_of(nodes[0]), os.getloadavg()[0]), flush=True)
 
 
-def apply_tid(pid):
-    """The thread id of pid's apply thread (hk-repl-apply), or None."""
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return None
-    for tid in tids:
-        try:
-            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-                if f.read().strip() == "hk-repl-apply":
-                    return int(tid)
-        except OSError:
-            pass
-    return None
-
-
 def settle(nodes):
     """Waits until every node has applied the whole log."""
     for s in nodes:
@@ -305,7 +289,7 @@ def run_catchup(cl, a, r):
         # threads started after it)
         tid = None
         while tid is None and time.time() - t0 < 30:
-            tid = apply_tid(nodes[2].proc.pid)
+            tid = thread_id(nodes[2].proc.pid, "hk-repl-apply")
             time.sleep(0.005)
         perf = subprocess.Popen(
             ["perf", "record", "-g", "--call-graph", "dwarf,16384", "-F",

@@ -62,7 +62,11 @@
  * Invariant: an entity has tail rows only while its first chunk is the
  * 4-byte key and holds >= HKS_ARG_TAIL_MIN (32) rows. A reader landing on
  * a smaller 4-byte first chunk, or finding no 4-byte chunk, knows there is
- * no tail without looking: light entities cost no extra lookup. Kept by:
+ * no tail without looking (hks_arg_tail_possible): light entities cost no
+ * extra lookup in the iterator's seek, the counts, the search's backward
+ * walk (search.c, from the chunk of the last row) or a delete of a row
+ * its chunks lack. A later chunk cannot tell (the first chunk is another
+ * key, often on another page): there the tail is looked up. Kept by:
  * writers start a tail only for such an entity (at 32 + id % 16 rows, so
  * that a load touching many entities alike moves their tails into the
  * chunks in different transactions) and use tails only with a
@@ -77,7 +81,8 @@
  * keeps its tail and the next flush needs no look at its first chunk.
  * Entities of a flush are looked up in the tails in order, and one
  * MDB_SET_RANGE that lands above several of them answers for all.
- * hks_arg_del removes the row from its chunk or else from the tail.
+ * hks_arg_del removes the row from its chunk or else, unless the chunk
+ * it located is a light first chunk, from the tail.
  * hks_argit merges the chunk rows with the tail's (loaded into the
  * iterator, at most 16 rows): a tail holds the newest ids, not the largest
  * rows. Counts add the tail's count.
@@ -395,6 +400,17 @@ static int tail_put(MDB_cursor *tc, uint32_t ent, const uint8_t *row)
     return mdb_cursor_put(tc, &k, &d, 0);
 }
 
+int hks_arg_tail_possible(MDB_cursor *c, const MDB_val *k, bool *maybe)
+{
+    size_t cnt = 0;
+    *maybe = true;
+    /* a later chunk cannot tell: its entity's first chunk is another key */
+    if (k->mv_size != 4) return 0;
+    int rc = mdb_cursor_count(c, &cnt);
+    if (rc == 0) *maybe = cnt >= HKS_ARG_TAIL_MIN;
+    return rc;
+}
+
 /* Rows of ent's first chunk when that is the 4-byte key, else 0: what the
  * tail invariant is stated on. */
 static int first_chunk_rows(MDB_cursor *c, uint32_t ent, size_t *cnt)
@@ -552,24 +568,25 @@ int hks_arg_del(MDB_cursor *c, MDB_cursor *tc, uint32_t ent, const uint8_t *row,
     chunk_key ck;
     bool later;
     int rc = locate(c, ent, row, &ck, &later);
+    /* no chunk <= row: ent has no 4-byte first chunk, so no tail */
+    if (rc) return rc;
+    /* locate leaves c on ck: the first chunk's count is at hand, and it
+     * says whether a tail may hold a row the chunk lacks */
+    size_t before = 0;
+    if (ck.len == 4 && (rc = mdb_cursor_count(c, &before))) return rc;
+    MDB_val ek = {ck.len, ck.b}, ed = {HKS_ARG_DUP_BYTES, (void *)row};
+    rc = mdb_cursor_get(c, &ek, &ed, MDB_GET_BOTH);
     if (rc == 0) {
-        MDB_val k = {ck.len, ck.b}, d = {HKS_ARG_DUP_BYTES, (void *)row};
-        rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH);
-        if (rc == 0) {
-            size_t before = 0;
-            if (ck.len == 4 && (rc = mdb_cursor_count(c, &before))) return rc;
-            if ((rc = mdb_cursor_del(c, 0))) return rc;
-            /* the first chunk falls under the tail's bound: the tail's
-             * rows go into the chunks, so the invariant holds again */
-            if (tc && ck.len == 4 && before == HKS_ARG_TAIL_MIN)
-                return tail_flush(c, tc, ent, limit);
-            return 0;
-        }
-        if (rc != MDB_NOTFOUND) return rc;
-    } else if (rc != MDB_NOTFOUND) {
-        return rc;
+        if ((rc = mdb_cursor_del(c, 0))) return rc;
+        /* the first chunk falls under the tail's bound: the tail's rows
+         * go into the chunks, so the invariant holds again */
+        if (tc && ck.len == 4 && before == HKS_ARG_TAIL_MIN)
+            return tail_flush(c, tc, ent, limit);
+        return 0;
     }
-    if (!tc) return MDB_NOTFOUND;
+    if (rc != MDB_NOTFOUND) return rc;
+    /* a light entity (a 4-byte first chunk under the bound) has no tail */
+    if (!tc || (ck.len == 4 && before < HKS_ARG_TAIL_MIN)) return MDB_NOTFOUND;
     uint8_t kb[4];
     hks_put_u32(kb, ent);
     MDB_val k = {4, kb}, d = {HKS_ARG_DUP_BYTES, (void *)row};
@@ -756,10 +773,8 @@ static int chunk_seek(hks_argit *it, const uint8_t *from, bool *tail)
     *tail = false;
     int rc = locate(it->c, it->ent, from, &ck, &later);
     if (rc == 0) {
-        size_t cnt = HKS_ARG_TAIL_MIN;
-        if (ck.len == 4 && (rc = mdb_cursor_count(it->c, &cnt))) return rc;
-        *tail = cnt >= HKS_ARG_TAIL_MIN;
         MDB_val k = {ck.len, ck.b}, d = {HKS_ARG_DUP_BYTES, (void *)from};
+        if ((rc = hks_arg_tail_possible(it->c, &k, tail))) return rc;
         rc = mdb_cursor_get(it->c, &k, &d, MDB_GET_BOTH_RANGE);
         if (rc == 0) {
             k.mv_size = ck.len;

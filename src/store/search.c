@@ -211,9 +211,15 @@ static hk_err gather_facts(search_ctx *c, MDB_cursor *arg_cur,
         k.mv_size = 4;
         k.mv_data = kb;
         if (pass == 0) {
-            rc = hks_arg_tail_rows(c->tail_cur, sym, tail, &tn);
-            if (rc) return hks_store_mdb_error(c->t, rc, err, "searching");
+            /* the tail only where the chunk of the last row allows one:
+             * none without chunks, none behind a 4-byte first chunk under
+             * HKS_ARG_TAIL_MIN rows (every light entity) */
+            bool maybe = false;
             rc = hks_arg_last_row(cur, sym, &k, &d);
+            int trc = rc ? 0 : hks_arg_tail_possible(cur, &k, &maybe);
+            if (!trc && maybe)
+                trc = hks_arg_tail_rows(c->tail_cur, sym, tail, &tn);
+            if (trc) return hks_store_mdb_error(c->t, trc, err, "searching");
         } else {
             rc = mdb_cursor_get(cur, &k, &d, MDB_SET);
             if (rc == 0) rc = mdb_cursor_get(cur, &k, &d, MDB_LAST_DUP);

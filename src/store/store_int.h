@@ -907,6 +907,10 @@ int hks_arg_has_entity(MDB_cursor *c, uint32_t ent, bool *has);
  * when ent has none. MDB_PREV from there walks back over its chunk rows;
  * its tail rows are hks_arg_tail_rows'. */
 int hks_arg_last_row(MDB_cursor *c, uint32_t ent, MDB_val *k, MDB_val *d);
+/* Whether the entity of the chunk c stands on (key k) may have a tail:
+ * false only for a 4-byte first chunk under HKS_ARG_TAIL_MIN rows (the
+ * invariant above), true for a later chunk, which cannot tell. */
+int hks_arg_tail_possible(MDB_cursor *c, const MDB_val *k, bool *maybe);
 /* ent's tail rows, sorted, into out (HKS_ARG_TAIL_ROWS rows of room). */
 int hks_arg_tail_rows(MDB_cursor *tc, uint32_t ent, uint8_t *out, size_t *n);
 /* Rows of ent (the sum over its chunks and its tail). */

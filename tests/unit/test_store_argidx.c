@@ -563,6 +563,214 @@ static void test_tail_light(void **state)
     raw_close(&d);
 }
 
+/* ent's first chunk rows (its 4-byte key; 0 without one) and tail rows:
+ * the shape the tail invariant is stated on. */
+static void shape(raw_db *d, uint32_t ent, size_t *fc, size_t *tn)
+{
+    uint8_t kb[4], tail[HKS_ARG_TAIL_ROWS * ROW];
+    hks_put_u32(kb, ent);
+    MDB_val k = {4, kb}, v;
+    *fc = 0;
+    int rc = mdb_cursor_get(d->c, &k, &v, MDB_SET);
+    if (rc == 0)
+        assert_int_equal(mdb_cursor_count(d->c, fc), 0);
+    else
+        assert_int_equal(rc, MDB_NOTFOUND);
+    assert_int_equal(hks_arg_tail_rows(d->tc, ent, tail, tn), 0);
+}
+
+/* Every reader against the model, and deletes of rows that are nowhere
+ * (in the chunks' range and in the tail's): MDB_NOTFOUND, nothing
+ * changed. */
+static void check_all(raw_db *d, const model *m, uint32_t limit, uint64_t *seed)
+{
+    uint8_t row[ROW];
+    for (uint32_t ent = 16; ent <= 32; ent += 2) {
+        make_row(row, 0, 1, 900000 + ent, 0); /* below most rows */
+        assert_int_equal(hks_arg_del(d->c, d->tc, ent, row, limit),
+                         MDB_NOTFOUND);
+        make_row(row, 9, 9, 900001 + ent, 0); /* above every row */
+        assert_int_equal(hks_arg_del(d->c, d->tc, ent, row, limit),
+                         MDB_NOTFOUND);
+    }
+    validate(d, limit);
+    compare(d, m, seed);
+}
+
+/* Deletes ent's row at model index i, twice: found, then MDB_NOTFOUND. */
+static void del_row(raw_db *d, model *m, size_t i, uint32_t limit)
+{
+    uint32_t ent = hks_get_u32(m->r[i]);
+    assert_int_equal(hks_arg_del(d->c, d->tc, ent, m->r[i] + 4, limit), 0);
+    assert_int_equal(hks_arg_del(d->c, d->tc, ent, m->r[i] + 4, limit),
+                     MDB_NOTFOUND);
+    model_del(m, i);
+}
+
+/* Index in the model of ent's lowest row. */
+static size_t ent_row(const model *m, uint32_t ent)
+{
+    size_t i = 0;
+    while (i < m->n && hks_get_u32(m->r[i]) != ent)
+        i++;
+    assert_true(i < m->n);
+    return i;
+}
+
+/* Index in the model of ent's row with the newest (or oldest) id. */
+static size_t ent_by_id(const model *m, uint32_t ent, bool newest)
+{
+    size_t at = m->n;
+    for (size_t i = 0; i < m->n; i++) {
+        if (hks_get_u32(m->r[i]) != ent) continue;
+        uint64_t id = hks_get_u48(m->r[i] + 4 + 5);
+        if (at == m->n || (newest ? id > hks_get_u48(m->r[at] + 4 + 5)
+                                  : id < hks_get_u48(m->r[at] + 4 + 5)))
+            at = i;
+    }
+    assert_true(at < m->n);
+    return at;
+}
+
+/* The bounds readers decide on (a first chunk of 31, 32, 33 rows), with
+ * and without a tail, step by step: entity 16 (its tail starts at 32
+ * rows, 16 % 16 == 0) grows one row per flush past a filled tail, loses a
+ * tail row, then its oldest rows until the tail goes back into the chunks
+ * and the entity is light again; entity 32 grows to several chunks and
+ * loses its first chunk's rows until that chunk is gone, so that seeks
+ * land on later chunks of an entity whose first chunk is light or absent.
+ * After every step every reader against the model (check_all), and the
+ * shape asserted, so that the bounds are really crossed. */
+static void test_tail_bounds(void **state)
+{
+    (void)state;
+    const uint32_t limit = 132; /* the 4 KiB limit: tails in use */
+    raw_db d = raw_open();
+    model *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    uint64_t seed = 77, next_id = 1, fresh = 0;
+    uint8_t recs[2][4 + ROW];
+    size_t fc, tn;
+    for (uint32_t i = 1; i <= 70; i++) {
+        /* rows at two positions and three predicates: tail rows (the
+         * newest ids) fall between chunk rows */
+        size_t n = 0;
+        uint64_t id = next_id++;
+        hks_put_u32(recs[n], 16);
+        make_row(recs[n++] + 4, (uint8_t)(id % 2), 1 + (uint32_t)(id % 3), id,
+                 0);
+        if (i % 3 == 0) { /* a light entity in the same flushes */
+            id = next_id++;
+            hks_put_u32(recs[n], 18);
+            make_row(recs[n++] + 4, 0, 1 + (uint32_t)(id % 3), id, 0);
+        }
+        assert_int_equal(
+            hks_arg_write_sorted(d.c, d.tc, recs[0], n, 4 + ROW, limit, &fresh),
+            0);
+        for (size_t x = 0; x < n; x++)
+            model_add(m, hks_get_u32(recs[x]), recs[x] + 4);
+        shape(&d, 16, &fc, &tn);
+        /* up to 32 rows all in the first chunk; then a tail of 1..16, the
+         * 17th moving it into the chunks but for the newest row */
+        size_t want_tn = i <= 32 ? 0 : (i - 33) % HKS_ARG_TAIL_ROWS + 1;
+        assert_int_equal(tn, want_tn);
+        assert_int_equal(fc, i - want_tn);
+        shape(&d, 18, &fc, &tn);
+        assert_int_equal(tn, 0);
+        check_all(&d, m, limit, &seed);
+    }
+    /* 70 rows: 64 in the first chunk, 6 in the tail; the newest row, a
+     * tail row, goes */
+    del_row(&d, m, ent_by_id(m, 16, true), limit);
+    shape(&d, 16, &fc, &tn);
+    assert_int_equal(fc, 64);
+    assert_int_equal(tn, 5);
+    check_all(&d, m, limit, &seed);
+    /* the oldest rows, chunk rows: down to 32 with the tail, then 31
+     * takes the tail's rows into the chunks, then light again */
+    bool saw32 = false, saw33 = false, flushed = false, light = false;
+    while (!light) {
+        size_t at = ent_by_id(m, 16, false);
+        size_t before_fc, before_tn;
+        shape(&d, 16, &before_fc, &before_tn);
+        del_row(&d, m, at, limit);
+        shape(&d, 16, &fc, &tn);
+        if (before_tn && before_fc == HKS_ARG_TAIL_MIN) {
+            /* under the bound: the tail is in the chunks now */
+            assert_int_equal(tn, 0);
+            assert_int_equal(fc, HKS_ARG_TAIL_MIN - 1 + before_tn);
+            flushed = true;
+        }
+        saw33 |= tn && fc == 33;
+        if (tn > 1 && fc == HKS_ARG_TAIL_MIN && !saw32) {
+            /* a tail row of an entity whose first chunk is at the bound */
+            check_all(&d, m, limit, &seed);
+            del_row(&d, m, ent_by_id(m, 16, true), limit);
+            size_t was = tn;
+            shape(&d, 16, &fc, &tn);
+            assert_int_equal(fc, HKS_ARG_TAIL_MIN);
+            assert_int_equal(tn, was - 1);
+            saw32 = true;
+        }
+        light = fc < HKS_ARG_TAIL_MIN - 2;
+        if (fc < HKS_ARG_TAIL_MIN) assert_int_equal(tn, 0);
+        check_all(&d, m, limit, &seed);
+    }
+    assert_true(saw32 && saw33 && flushed);
+    /* grown again: no tail before the bound, one at it */
+    for (bool done = false; !done;) {
+        size_t before_fc = fc;
+        hks_put_u32(recs[0], 16);
+        make_row(recs[0] + 4, 1, 2, next_id++, 0);
+        assert_int_equal(
+            hks_arg_write_sorted(d.c, d.tc, recs[0], 1, 4 + ROW, limit, &fresh),
+            0);
+        model_add(m, 16, recs[0] + 4);
+        shape(&d, 16, &fc, &tn);
+        done = before_fc == HKS_ARG_TAIL_MIN;
+        assert_int_equal(tn, done ? 1 : 0);
+        assert_int_equal(fc, done ? before_fc : before_fc + 1);
+        check_all(&d, m, limit, &seed);
+    }
+    /* entity 32: several chunks, a tail */
+    for (uint32_t i = 1; i <= 400; i++) {
+        uint64_t id = next_id++;
+        hks_put_u32(recs[0], 32);
+        make_row(recs[0] + 4, (uint8_t)(id % 2), 1 + (uint32_t)(id % 3), id, 0);
+        assert_int_equal(
+            hks_arg_write_sorted(d.c, d.tc, recs[0], 1, 4 + ROW, limit, &fresh),
+            0);
+        model_add(m, 32, recs[0] + 4);
+        if (i % 50 == 0) check_all(&d, m, limit, &seed);
+    }
+    shape(&d, 32, &fc, &tn);
+    assert_true(tn > 0);
+    assert_true(validate(&d, limit) > 4);
+    /* its lowest rows (the first chunk's, or tail rows below them) go
+     * until the first chunk is gone: a tail while it holds >= 32 rows,
+     * none below, none without it */
+    bool gone = false;
+    while (!gone) {
+        del_row(&d, m, ent_row(m, 32), limit);
+        shape(&d, 32, &fc, &tn);
+        if (fc < HKS_ARG_TAIL_MIN) assert_int_equal(tn, 0);
+        gone = fc == 0;
+        check_all(&d, m, limit, &seed);
+    }
+    /* a row below every chunk start makes a 4-byte chunk again */
+    hks_put_u32(recs[0], 32);
+    make_row(recs[0] + 4, 0, 1, next_id++, 0);
+    assert_int_equal(
+        hks_arg_write_sorted(d.c, d.tc, recs[0], 1, 4 + ROW, limit, &fresh), 0);
+    model_add(m, 32, recs[0] + 4);
+    shape(&d, 32, &fc, &tn);
+    assert_int_equal(fc, 1);
+    assert_int_equal(tn, 0);
+    check_all(&d, m, limit, &seed);
+    free(m);
+    raw_close(&d);
+}
+
 /* Damage: a key of the wrong size is MDB_CORRUPTED, never a wrong row. */
 static void test_bad_key(void **state)
 {
@@ -758,6 +966,7 @@ int main(void)
         cmocka_unit_test(test_random_model),
         cmocka_unit_test(test_tail_model),
         cmocka_unit_test(test_tail_light),
+        cmocka_unit_test(test_tail_bounds),
         cmocka_unit_test(test_bad_key),
         cmocka_unit_test(test_write_between_steps),
         cmocka_unit_test(test_store_tails),

@@ -159,6 +159,111 @@ static void test_common_pred_and_entity(void **state)
     tu_discard(s, dir);
 }
 
+/* The hub's first chunk rows and tail rows (argidx.c's tail invariant). */
+static void hub_shape(hk_txn *t, uint32_t hub, size_t *fc, size_t *tn)
+{
+    MDB_cursor *c, *tc;
+    uint8_t kb[4], tail[HKS_ARG_TAIL_ROWS * HKS_ARG_DUP_BYTES];
+    hks_put_u32(kb, hub);
+    MDB_val k = {4, kb}, v;
+    *fc = 0;
+    assert_int_equal(mdb_cursor_open(t->txn, t->s->db.by_arg, &c), 0);
+    assert_int_equal(mdb_cursor_open(t->txn, t->s->db.by_arg_tail, &tc), 0);
+    int rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+    if (rc == 0)
+        assert_int_equal(mdb_cursor_count(c, fc), 0);
+    else
+        assert_int_equal(rc, MDB_NOTFOUND);
+    assert_int_equal(hks_arg_tail_rows(tc, hub, tail, tn), 0);
+    mdb_cursor_close(tc);
+    mdb_cursor_close(c);
+}
+
+/* Searching for the hub finds exactly its live facts (all of them: fewer
+ * than a symbol's cap), whatever holds its rows. */
+static void expect_hub(hk_txn *t, const hk_fact_id *ids, const bool *live,
+                       size_t n)
+{
+    hk_search_hit *h = NULL;
+    size_t nh = 0, want = 0;
+    hk_error err;
+    assert_int_equal(hk_store_search(t, "Hub", 10000, &h, &nh, &err), HK_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (!live[i]) continue;
+        want++;
+        size_t x = 0;
+        while (x < nh && h[x].id != ids[i])
+            x++;
+        assert_true(x < nh); /* a live fact of the hub is missing */
+    }
+    assert_int_equal(nh, want);
+    hk_free(h);
+}
+
+/* The hub gains a fact per transaction, so its newest rows go to a tail
+ * once its first chunk holds 32 or more (argidx.c), then loses its
+ * newest and its oldest facts until it is light again: after every
+ * transaction, in it (flushed by the search) and after its commit, the
+ * search finds every live fact, so neither a light entity's chunk rows
+ * nor a heavy one's tail rows are missed at 31, 32 or 33 rows, with a
+ * filled tail, or after deletes. Other entities and a light one share
+ * the transactions. */
+static void test_hub_tail_bounds(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("search3");
+    hk_store *s = tu_open(dir);
+    hk_error err;
+    enum { N = 80 };
+    hk_fact_id ids[N];
+    bool live[N] = {false};
+    char a[32];
+    uint32_t hub = 0;
+    size_t fc = 0, tn = 0, max_tn = 0;
+    bool saw[3] = {false}, saw_tail_at_min = false;
+    for (size_t i = 0; i < N; i++) {
+        hk_txn *t = tu_begin(s, true);
+        snprintf(a, sizeof a, "part%zu", i);
+        ids[i] = i % 4 == 3 ? tu_add(t, tu_st("Near", a, "Hub", NULL), NULL)
+                            : tu_add(t, tu_st("HasPart", "Hub", a, NULL), NULL);
+        live[i] = true;
+        if (i % 5 == 0) tu_add(t, tu_st("HasPart", "Lamp", a, NULL), NULL);
+        expect_hub(t, ids, live, N);
+        if (!hub) assert_int_equal(hks_sym_id(t, "Hub", 3, &hub, &err), HK_OK);
+        tu_commit(t);
+        t = tu_begin(s, false);
+        expect_hub(t, ids, live, N);
+        hub_shape(t, hub, &fc, &tn);
+        hk_txn_abort(t);
+        if (!tn && fc >= 31 && fc <= 33) saw[fc - 31] = true;
+        if (tn > max_tn) max_tn = tn;
+    }
+    /* the tail filled and moved into the chunks at least once */
+    assert_true(saw[0] && saw[1]);
+    assert_int_equal(max_tn, HKS_ARG_TAIL_ROWS);
+    assert_true(tn > 0 && tn < HKS_ARG_TAIL_ROWS);
+    /* the newest facts (tail rows) and then the oldest (chunk rows) go,
+     * one per transaction, until the hub's first chunk is light */
+    size_t newest = N, oldest = 0;
+    for (int step = 0; fc >= HKS_ARG_TAIL_MIN - 2; step++) {
+        hk_txn *t = tu_begin(s, true);
+        size_t i = step < 2 ? --newest : oldest++;
+        assert_int_equal(hk_store_delete(t, ids[i], &err), HK_OK);
+        live[i] = false;
+        expect_hub(t, ids, live, N);
+        tu_commit(t);
+        t = tu_begin(s, false);
+        expect_hub(t, ids, live, N);
+        hub_shape(t, hub, &fc, &tn);
+        tu_check(t);
+        hk_txn_abort(t);
+        if (fc == HKS_ARG_TAIL_MIN && tn) saw_tail_at_min = true;
+        if (fc < HKS_ARG_TAIL_MIN) assert_int_equal(tn, 0);
+    }
+    assert_true(saw_tail_at_min);
+    tu_discard(s, dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_exact_symbol_first),
         cmocka_unit_test(test_prefix_and_misses),
         cmocka_unit_test(test_common_pred_and_entity),
+        cmocka_unit_test(test_hub_tail_bounds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -400,6 +400,49 @@ static void test_upgrade_duplicate_statement(void **state)
     free(dir);
 }
 
+/* A damaged record stops the walk both rebuilds share (by_arg from 3,
+ * stmt from 4): the upgrade names the fact and leaves the KB at its
+ * version, rather than rebuild an index without it. */
+static void test_upgrade_damaged_record(void **state)
+{
+    (void)state;
+    for (uint32_t version = 3; version <= 4; version++) {
+        char *dir = tu_tmpdir("updamaged");
+        hk_store *s = tu_open(dir);
+        hk_txn *t = tu_begin(s, true);
+        tu_add(t, tu_st("HasPart", "Computer", "CPU", NULL), NULL);
+        hk_fact_id b =
+            tu_add(t, tu_st("HasPart", "Computer", "RAM", NULL), NULL);
+        tu_add(t, tu_st("HasPart", "Computer", "Disk", NULL), NULL);
+        tu_commit(t);
+        hk_store_close(s);
+        make_old(dir, version);
+        MDB_env *env;
+        MDB_txn *txn = tu_raw_begin(dir, &env);
+        MDB_dbi fact;
+        assert_int_equal(mdb_dbi_open(txn, "fact", MDB_INTEGERKEY, &fact), 0);
+        size_t kb = (size_t)b;
+        uint8_t junk[3] = {0xff, 0xff, 0xff};
+        MDB_val k = {sizeof kb, &kb}, d = {sizeof junk, junk};
+        assert_int_equal(mdb_put(txn, fact, &k, &d, 0), 0);
+        tu_raw_commit(env, txn);
+
+        hk_error err;
+        char want[64];
+        assert_int_equal(hk_store_open(dir, NULL, &s, &err), HK_ERR_CORRUPT);
+        snprintf(want, sizeof want, "fact %llu has a damaged record",
+                 (unsigned long long)b);
+        assert_non_null(strstr(err.message, want));
+        snprintf(want, sizeof want, "stays at version %u", version);
+        assert_non_null(strstr(err.message, want));
+        hk_store_options ro = {0};
+        ro.read_only = true;
+        assert_int_equal(hk_store_open(dir, &ro, &s, &err), HK_ERR_VERSION);
+        tu_rmrf(dir);
+        free(dir);
+    }
+}
+
 /* The statement key code: round trip, memcmp order equal to numeric
  * order, no code a prefix of another, and cut or over-long codes refused. */
 static void test_symkey_code(void **state)
@@ -614,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_upgrade_v5),
         cmocka_unit_test(test_v6_tail_missing),
         cmocka_unit_test(test_upgrade_duplicate_statement),
+        cmocka_unit_test(test_upgrade_damaged_record),
         cmocka_unit_test(test_symkey_code),
         cmocka_unit_test(test_check_wrong_coarg),
         cmocka_unit_test(test_pred_walk),
