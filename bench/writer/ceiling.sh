@@ -4,8 +4,11 @@
 # variants that each take one cost away, alternating in every round:
 #
 #   wal       --wal, as served (the log's syncs and its checkpoints)
-#   nockpt    --wal --wal-checkpoint-ms 60000: no checkpoint during a
-#             short run, so data.mdb's write-back never meets the log
+#   nockpt    --wal --wal-checkpoint-ms 60000 --wal-log-mb 1024: no
+#             checkpoint during a run shorter than ~15 s (none by time, and
+#             64 MiB of log before one by bytes; with the default 64 MiB ring
+#             a quarter of it, 16 MiB, starts one after ~5 s of this load),
+#             so data.mdb's write-back never meets the log
 #   ckpt250   --wal --wal-checkpoint-ms 250
 #   nosync    --no-sync: NOT durable, the same path without any sync (the
 #             ceiling a durable write can approach)
@@ -16,7 +19,8 @@
 #
 # Per run: facts/s, the client's p50/p99 latency, the machine's CPU split
 # over the run (/proc/stat: busy, idle, iowait), the mean time of one log
-# fdatasync (the syncer's sync stage over the log's syncs), and where a
+# fdatasync (the syncer's sync stage over the log's syncs) with the number
+# of checkpoints (the one of the start included), and where a
 # write request's time went once queued (hakgal_write_latency_seconds_total
 # over hakgal_write_latency_writes_total: queue, apply, durable, answer, in
 # µs). Then the medians per variant. BUILD holds `hakgal` (default build);
@@ -41,7 +45,7 @@ port=$((20000 + RANDOM % 20000))
 flags_of() {
   case $1 in
   wal) echo "--wal" ;;
-  nockpt) echo "--wal --wal-checkpoint-ms 60000" ;;
+  nockpt) echo "--wal --wal-checkpoint-ms 60000 --wal-log-mb 1024" ;;
   ckpt250) echo "--wal --wal-checkpoint-ms 250" ;;
   nosync) echo "--no-sync" ;;
   *)
@@ -82,12 +86,13 @@ one_run() { # variant round
   n=$(metric "$m" hakgal_write_latency_writes_total)
   sync=$(metric "$m" 'hakgal_writer_stage_seconds_total{stage="sync"}')
   syncs=$(metric "$m" hakgal_wal_syncs_total)
+  ckpts=$(metric "$m" hakgal_wal_checkpoints_total)
   local stages=""
   for s in queue apply durable answer; do
     stages="$stages $(metric "$m" "hakgal_write_latency_seconds_total{stage=\"$s\"}")"
   done
   # requests ok N (R/s) ...; writes p50 p90 p99 p99.9 max
-  awk -v v="$v" -v r="$r" -v n="$n" -v sync="$sync" -v syncs="$syncs" \
+  awk -v v="$v" -v r="$r" -v n="$n" -v sync="$sync" -v syncs="$syncs" -v ckpts="$ckpts" \
     -v stages="$stages" -v c0="$c0" -v c1="$c1" '
     /requests ok/ { gsub(/[()\/s]/, " ", $4); rate = $4 + 0 }
     $1 == "writes" && NF >= 6 { p50 = $2; p99 = $4 }
@@ -98,8 +103,8 @@ one_run() { # variant round
       split(stages, st, " ")
       ls = "    -   "
       if (syncs + 0 > 0) ls = sprintf("%.3f ms", sync / syncs * 1000)
-      printf "%-8s r%d %8.0f facts/s  p50 %5.2f p99 %6.2f ms  cpu busy %3.0f%% idle %3.0f%% iowait %3.0f%%  log sync %s  queue %4.0f apply %4.0f durable %4.0f answer %4.0f us\n",
-        v, r, rate, p50, p99, 100 - idle - iow, idle, iow, ls,
+      printf "%-8s r%d %8.0f facts/s  p50 %5.2f p99 %6.2f ms  cpu busy %3.0f%% idle %3.0f%% iowait %3.0f%%  log sync %s (%d checkpoints)  queue %4.0f apply %4.0f durable %4.0f answer %4.0f us\n",
+        v, r, rate, p50, p99, 100 - idle - iow, idle, iow, ls, ckpts,
         n ? st[1] / n * 1e6 : 0, n ? st[2] / n * 1e6 : 0,
         n ? st[3] / n * 1e6 : 0, n ? st[4] / n * 1e6 : 0
     }' "$out/load.txt" | tee -a "$out/runs.txt"

@@ -718,6 +718,7 @@ static hk_err wal_start(hk_server *srv, hk_error *err)
     hk_svc_cmd_env env = {srv->store, srv->vs};
     hks_wal_options o = {.replay = hk_writer_wal_replay, .ud = &env};
     o.checkpoint_ms = srv->cfg.wal_checkpoint_ms;
+    o.log_bytes = (uint64_t)srv->cfg.wal_log_mb << 20;
     hks_wal_report rep;
     hk_err e = hks_wal_start(srv->store, &o, &rep, err);
     if (e == HK_OK && rep.recovered)

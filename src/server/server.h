@@ -80,6 +80,8 @@ typedef struct hk_server_config {
                                     write-ahead log (--wal) */
     uint32_t wal_checkpoint_ms;  /* --wal: most time between checkpoints,
                                     0 = the store's default */
+    uint32_t wal_log_mb;         /* --wal: the log's ring in MiB, 0 = the
+                                    store's default */
     bool h2c;                    /* accept "Upgrade: h2c" (cleartext HTTP/2) */
     unsigned n_allowed_hosts;    /* entries in allowed_hosts; 0 = any */
     char allowed_hosts[HK_SERVER_MAX_LIST][256]; /* Host header values */

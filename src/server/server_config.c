@@ -95,7 +95,10 @@ static const opt_def k_opts[] = {
      "(docs/STORAGE.md)"},
     {"wal-checkpoint-ms", OPT_UINT, F(wal_checkpoint_ms), 60000, 10, "MS",
      "with --wal: most time between two checkpoints of data.mdb "
-     "(default 1000; 64 MiB of log start one early)"},
+     "(default 1000; a quarter of the log's ring, at most 64 MiB, starts "
+     "one early)"},
+    {"wal-log-mb", OPT_UINT, F(wal_log_mb), 65536, 1, "MIB",
+     "with --wal: size of the log's ring, written before use (default 64)"},
     {"h2c", OPT_BOOL, F(h2c), 0, 0, NULL,
      "accept the cleartext HTTP/2 upgrade (Upgrade: h2c; default off)"},
     {"allowed-hosts", OPT_LIST, F(allowed_hosts), 0, 0, "H1,H2",

@@ -32,6 +32,7 @@ value_for() { # name placeholder
     BYTES) echo 32k ;;
     N | S) echo 30 ;;
     MS) echo 1000 ;;
+    MIB) echo 64 ;;
     US) echo 0 ;;
     DIR | FILE | D1:D2) echo "$ROOT" ;;
     HOST:PORT) echo 127.0.0.1:0 ;;

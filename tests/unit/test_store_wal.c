@@ -794,6 +794,35 @@ static void test_ring_wrap(void **state)
     g_log_bytes = 0;
 }
 
+/* The ring's size is an option of each start (hakgal serve --wal-log-mb):
+ * a log killed with records in one size, laps included, is replayed
+ * whole by an open that asks for a larger or a smaller ring, and the
+ * file then has the new size's bound. */
+static void test_ring_size_change(void **state)
+{
+    (void)state;
+    const uint64_t sizes[][2] = {{16384, 1u << 20}, {65536, 16384}};
+    g_ckpt_bytes = 1ull << 40; /* none by bytes */
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        char *dir = tu_tmpdir("walresize");
+        g_log_bytes = sizes[c][0];
+        uint32_t acked = run_and_kill(dir, NULL, 170, 170, 600000);
+        assert_int_equal(acked, 170);
+        assert_true(wal_size(dir) <= sizes[c][0]);
+        g_log_bytes = sizes[c][1];
+        hks_wal_report rep;
+        uint32_t got = recover_and_check(dir, acked, &rep);
+        assert_int_equal(got, acked);
+        assert_true(rep.records > 0);
+        assert_non_null(strstr(rep.tail, "clean end"));
+        assert_true(wal_size(dir) <= sizes[c][1]);
+        tu_rmrf(dir);
+        free(dir);
+    }
+    g_ckpt_bytes = 0;
+    g_log_bytes = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -807,6 +836,7 @@ int main(void)
         cmocka_unit_test(test_compact_online_then_kill),
         cmocka_unit_test(test_offline_replacements),
         cmocka_unit_test(test_ring_wrap),
+        cmocka_unit_test(test_ring_size_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
