@@ -12,6 +12,8 @@
 #   ckpt250   --wal --wal-checkpoint-ms 250
 #   nosync    --no-sync: NOT durable, the same path without any sync (the
 #             ceiling a durable write can approach)
+#   NAME=VAL  --wal with NAME=VAL in the server's environment (for the
+#             experiment of bench/writer/steady_sync.patch)
 #
 #   bash bench/writer/ceiling.sh [BUILD]
 #   ROUNDS=3 SECONDS_PER=6 CONNS=64 VARIANTS="wal nockpt nosync" \
@@ -48,6 +50,7 @@ flags_of() {
   nockpt) echo "--wal --wal-checkpoint-ms 60000 --wal-log-mb 1024" ;;
   ckpt250) echo "--wal --wal-checkpoint-ms 250" ;;
   nosync) echo "--no-sync" ;;
+  *=*) echo "--wal" ;; # NAME=VALUE: --wal with that in the environment
   *)
     echo "bench/writer/ceiling.sh: unknown variant $1" >&2
     exit 1
@@ -64,8 +67,10 @@ metric() { # metrics-file name
 one_run() { # variant round
   local v=$1 r=$2 pid
   rm -rf "$out/kb"
+  local envs=()
+  case $v in *=*) envs=("$v") ;; esac
   # shellcheck disable=SC2046
-  "$build/hakgal" serve --data "$out/kb" --listen "127.0.0.1:$port" \
+  env "${envs[@]}" "$build/hakgal" serve --data "$out/kb" --listen "127.0.0.1:$port" \
     --threads 2 --quiet $(flags_of "$v") >"$out/serve.log" 2>&1 &
   pid=$!
   for _ in $(seq 300); do
@@ -103,7 +108,7 @@ one_run() { # variant round
       split(stages, st, " ")
       ls = "    -   "
       if (syncs + 0 > 0) ls = sprintf("%.3f ms", sync / syncs * 1000)
-      printf "%-8s r%d %8.0f facts/s  p50 %5.2f p99 %6.2f ms  cpu busy %3.0f%% idle %3.0f%% iowait %3.0f%%  log sync %s (%d checkpoints)  queue %4.0f apply %4.0f durable %4.0f answer %4.0f us\n",
+      printf "%-12s r%d %8.0f facts/s  p50 %5.2f p99 %6.2f ms  cpu busy %3.0f%% idle %3.0f%% iowait %3.0f%%  log sync %s (%d checkpoints)  queue %4.0f apply %4.0f durable %4.0f answer %4.0f us\n",
         v, r, rate, p50, p99, 100 - idle - iow, idle, iow, ls, ckpts,
         n ? st[1] / n * 1e6 : 0, n ? st[2] / n * 1e6 : 0,
         n ? st[3] / n * 1e6 : 0, n ? st[4] / n * 1e6 : 0
