@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "server/server_int.h"
@@ -238,6 +239,34 @@ void hk_req_set_route(h2o_req_t *req, const char *label)
     h2o_iovec_t *slot = h2o_req_getenv(req, H2O_STRLIT("hk.route"), 1);
     slot->base = (char *)label;
     slot->len = strlen(label);
+}
+
+/* The start is kept in the length of an env slot of the request (no
+ * allocation beyond the slot). Why not h2o's request_begin_at: h2o 2.2
+ * takes it from a gettimeofday cached until the loop's millisecond clock
+ * moves on, so a request can be given the time of one served up to a
+ * millisecond earlier, and a 0.1 ms request was measured at 0.3 ms on
+ * average (tests/e2e/test_server_api.py, test_request_duration). */
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void hk_req_mark_start(h2o_req_t *req)
+{
+    h2o_iovec_t *slot = h2o_req_getenv(req, H2O_STRLIT("hk.start"), 1);
+    slot->base = NULL;
+    slot->len = (size_t)mono_us();
+}
+
+int64_t hk_req_elapsed_us(h2o_req_t *req)
+{
+    h2o_iovec_t *slot = h2o_req_getenv(req, H2O_STRLIT("hk.start"), 0);
+    if (!slot || slot->base) return -1;
+    int64_t d = mono_us() - (int64_t)slot->len;
+    return d < 0 ? 0 : d;
 }
 
 /* ==== Request references ==== */

@@ -402,6 +402,11 @@ void hk_req_set_actor(h2o_req_t *req, const char *name);
 const char *hk_req_actor(h2o_req_t *req);
 /* Stores the route label of the request for metrics. */
 void hk_req_set_route(h2o_req_t *req, const char *label);
+/* Marks now (monotonic) as the start of the request's handling, and reads
+ * it back: the microseconds from that mark to now, or -1 when the request
+ * was never marked (h2o answered it before the router). */
+void hk_req_mark_start(h2o_req_t *req);
+int64_t hk_req_elapsed_us(h2o_req_t *req);
 
 /* ==== Router and routes ==== */
 

@@ -236,7 +236,8 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
     }
     if (rc == HK_OK)
         rc = head(b, "hakgal_http_request_duration_seconds", "histogram",
-                  "Time from request start to response, by route.");
+                  "Time from the routing of a request (headers and body "
+                  "received) until its answer was sent, by route.");
     for (unsigned i = 0; rc == HK_OK && i < HK_METRIC_MAX_ROUTES; i++) {
         hk_route_metric *r = &m->routes[i];
         if (!atomic_load_explicit(&r->used, memory_order_acquire)) break;

@@ -570,6 +570,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     hk_server *srv = ((root_handler *)self)->srv;
     hk_fault_guard g;
+    hk_req_mark_start(req);
     const hk_trace_ctx *ctx = hk_trace_req_begin(srv, req);
     const hk_trace_ctx *prev = hk_otel_swap_current(ctx);
     if (sigsetjmp(g.jb, 0) == 0) {
@@ -609,9 +610,14 @@ static void log_access(h2o_logger_t *self, h2o_req_t *req)
     const char *label = route ? route->base : "other";
     struct timeval now;
     gettimeofday(&now, NULL);
+    int64_t us = hk_req_elapsed_us(req);
     double secs =
-        (double)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) +
-        (double)(now.tv_usec - req->timestamps.request_begin_at.tv_usec) / 1e6;
+        us >= 0
+            ? (double)us / 1e6
+            : (double)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) +
+                  (double)(now.tv_usec -
+                           req->timestamps.request_begin_at.tv_usec) /
+                      1e6;
     int status = req->res.status ? req->res.status : 499;
     hk_metrics_request(srv, label, status, secs);
     hk_trace_req_end(req, label, status);
