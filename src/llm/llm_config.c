@@ -175,7 +175,7 @@ static hk_err load_file(hk_llm_config *cfg, const char *path, hk_error *err)
         rc = file_line(cfg, trim(s), trim(eq + 1), err);
         if (rc) {
             char msg[sizeof err->message];
-            snprintf(msg, sizeof msg, "%.60s:%llu: %.400s", path,
+            snprintf(msg, sizeof msg, "%.200s:%llu: %.280s", path,
                      (unsigned long long)no, err->message);
             memcpy(err->message, msg, sizeof msg);
         }

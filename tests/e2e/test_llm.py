@@ -99,12 +99,16 @@ class Llm(unittest.TestCase):
             f.write("Cats are animals.")
         p = self.cli("extract", src, env=clean_env(), code=3)
         self.assertIn("OPENAI_BASE_URL", p.stderr)
-        bad = os.path.join(self.root, "bad.conf")
+        # a deep directory: the error names the whole path, whatever the
+        # length of the test's temporary root
+        deep = os.path.join(self.root, "a-directory-with-a-long-name" * 3)
+        os.makedirs(deep, exist_ok=True)
+        bad = os.path.join(deep, "bad.conf")
         with open(bad, "w") as f:
             f.write("endpoint.x.colour = red\n")
         p = self.cli("ask", "x", env=clean_env({"HAKGAL_LLM_CONFIG": bad}),
                      code=2)
-        self.assertIn("bad.conf:1", p.stderr)
+        self.assertIn(bad + ":1: unknown endpoint key 'colour'", p.stderr)
 
     # ---- ask ----
 
