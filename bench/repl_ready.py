@@ -1,23 +1,27 @@
 #!/usr/bin/env python3
-"""Restart-to-ready of a caught-up replicated node or follower: how long
-after its process starts a node that has nothing (or almost nothing) to
-apply answers 200 on GET /readyz. Compares binaries in one run,
-alternating, on one mock cluster.
+"""Restart to ready of a replicated node or follower that is caught up
+or a few commands behind: how long after its process starts it answers
+200 on GET /readyz. Compares binaries in one run, alternating, on one
+mock cluster.
 
     HK_KAFKA_MOCK_BIN=build/hk_kafka_mock python3 bench/repl_ready.py \\
         [--mode replicate|follow] [--rounds 7] [--facts 200] \\
+        [--prefill N] [--behind K] [--batch B] [--max-lag N] [--plain] \\
         BIN [BIN...]
 
 Setup: a 3-broker mock cluster (tests/helpers/hk_kafka_mock) and a writer
-run by the first BIN (`--replicate`, node 1; or `--stream` for
---mode follow) that takes --facts facts; one node per BIN (`--replicate
---node-id 2..`, or `--follow`) applies them and is stopped (SIGTERM).
-Each round restarts every BIN's node in turn on its caught-up KB, on a
-fixed port, and polls /readyz every 2 ms from the process start: the time
-to the first answer (the listener is up) and to the first 200. Before
-each round the writer takes one more fact, so every restart has one
-command to apply. Prints each restart, then per BIN the medians and the
-ratio to the first BIN's.
+run by the first BIN (`--replicate`, node 1; or `--stream` for --mode
+follow) that takes --prefill facts in batches and --facts single facts;
+one node per BIN (`--replicate --node-id 2..`, or `--follow`) applies
+them and is stopped (SIGTERM). Each round the writer first takes --behind
+commands (single facts, or batches of --batch facts; with --mode follow
+each fact is one event), then every BIN's node is restarted in turn on
+its KB, on a free port, and /readyz is polled every 2 ms from the process
+start: the time to the first answer (the listener is up), to the first
+200 (and the lag and progress /metrics shows right after it), and until
+it applied everything. --plain also restarts a plain `hakgal serve` of
+each BIN on a KB of its own (no Kafka). Prints each restart, then per
+node the medians and the ratio of its ready median to the first BIN's.
 """
 import argparse
 import http.client
@@ -97,9 +101,9 @@ def restart(binary, data, args, log, end):
         if st is not None and first is None:
             first = now
         if st == 200:
-            lag0 = lag_of(port)
+            lag0 = lag_of(port) if end else None
             while time.perf_counter() - t0 < 120:
-                if lag_of(port)[1] >= end:
+                if end == 0 or lag_of(port)[1] >= end:
                     break
                 time.sleep(0.002)
             return first, now, time.perf_counter() - t0, lag0, p
@@ -131,6 +135,10 @@ def main():
     ap.add_argument("--max-lag", type=int, default=0,
                     help="--replicate-max-lag / --follow-max-lag of the "
                     "restarted nodes (0: the default)")
+    ap.add_argument("--plain", action="store_true",
+                    help="each round also restarts every BIN as a plain "
+                    "`hakgal serve` on a KB of its own (no Kafka): the "
+                    "start-up that is not replication's")
     ap.add_argument("bins", nargs="+")
     a = ap.parse_args()
     mock = Mock()
@@ -176,6 +184,14 @@ def main():
             s.stop()
             log = open(os.path.join(s.root, "restarts.log"), "ab")
             nodes.append((b, s.data, args, log, s))
+        if a.plain:
+            for b in a.bins:
+                test_server_api.BIN = b
+                s = Server()
+                s.stop()
+                log = open(os.path.join(s.root, "restarts.log"), "ab")
+                nodes.append((b + " (plain)", s.data, [], log, s))
+                res[b + " (plain)"] = ([], [], [])
         for r in range(a.rounds):
             for k in range(a.behind):
                 if a.batch == 1:
@@ -201,8 +217,9 @@ def main():
             end = d["replica"]["log_end"] if a.mode == "replicate" \
                 else a.behind
             for b, data, args, log, _ in nodes:
-                first, ready, done, lag0, p = restart(b, data, args, log,
-                                                      end)
+                first, ready, done, lag0, p = restart(
+                    b.replace(" (plain)", ""), data, args, log,
+                    end if args else 0)
                 stop(p)
                 res[b][0].append(first)
                 res[b][1].append(ready)
@@ -217,7 +234,7 @@ def main():
         mock.stop()
     print("mode %s, load average %.2f" % (a.mode, os.getloadavg()[0]))
     base = statistics.median(res[a.bins[0]][1])
-    for b in a.bins:
+    for b in res:
         lis, rdy, done = res[b]
         print("%s: listening median %.3f s, ready median %.3f s (%s), "
               "ratio %.2f; all applied median %.3f s" %
