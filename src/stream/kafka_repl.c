@@ -345,17 +345,20 @@ static uint64_t lag_of(hkst_repl *r, int64_t *high)
     return hi > next ? (uint64_t)(hi - next) : 0;
 }
 
-/* Publishes the lag, and that the log's end is known, once it is
- * (lock not held; apply thread). */
+/* Publishes the next offset to apply with the lag from it (one critical
+ * section: a reader never sees a new offset beside an old lag), and that
+ * the log's end is known, once it is (lock not held; apply thread). */
 static void publish_lag(hkst_repl *r)
 {
     int64_t hi = -1;
     uint64_t lag = lag_of(r, &hi);
-    if (hi < 0) return;
     pthread_mutex_lock(&r->lock);
-    r->stats.lag = lag;
-    r->stats.high_offset = hi;
-    r->stats.connected = true;
+    r->stats.next_offset = r->next;
+    if (hi >= 0) {
+        r->stats.lag = lag;
+        r->stats.high_offset = hi;
+        r->stats.connected = true;
+    }
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -448,7 +451,6 @@ static bool apply_range(hkst_repl *r, size_t lo, size_t *end)
     r->stats.applied += applied;
     r->stats.skipped += skipped;
     r->stats.txns++;
-    r->stats.next_offset = r->next;
     r->stats.last_apply_us = hk_now_us();
     pthread_mutex_unlock(&r->lock);
     publish_lag(r);
