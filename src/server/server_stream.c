@@ -50,7 +50,7 @@ bool hk_server_stream_ready(hk_server *srv)
     if (!srv->follow || !srv->cfg.follow_max_lag) return true;
     hkst_follow_stats fs;
     hkst_follow_stats_get(srv->follow, &fs);
-    return fs.lag <= srv->cfg.follow_max_lag;
+    return fs.connected && fs.lag <= srv->cfg.follow_max_lag;
 }
 
 static hk_err follow_metrics(hk_server *srv, hk_buf *b)

@@ -29,6 +29,11 @@
  *   4. Conflicts resolve by log order: the topic's order per fact (its
  *      partition) is the order of the source's commits; the follower
  *      applies exactly that order, the last write of a fact wins.
+ *   5. The lag (messages on the topic not applied yet, what /readyz
+ *      compares with --follow-max-lag) counts only once the end of every
+ *      partition is known (stats.connected): before the first fetch
+ *      responses it is unknown, not 0, so a follower that starts behind
+ *      does not report ready before it learnt how far behind it is.
  *
  * Threads: one follower thread owns the consumer; hkst_follow_stats_get
  * and hkst_follow_stop may be called from any thread (`lock`).
@@ -247,19 +252,38 @@ static void apply_batch(hkst_follow *f, rd_kafka_message_t **msgs, size_t n)
     pthread_mutex_unlock(&f->lock);
 }
 
-/* Sum over the partitions of (high watermark - next offset). */
-static uint64_t lag_of(hkst_follow *f)
+/* Sum over the partitions of (high watermark - next offset) into *lag;
+ * false while the end of a partition is unknown: librdkafka learns it
+ * from the first fetch response of that partition, and a partition whose
+ * end is unknown could hide any number of messages (step 5). */
+static bool lag_of(hkst_follow *f, uint64_t *lag)
 {
-    uint64_t lag = 0;
+    *lag = 0;
     for (int p = 0; p < f->n_parts; p++) {
         int64_t lo, hi;
         if (rd_kafka_get_watermark_offsets(f->rk, f->url.topic, p, &lo, &hi) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR)
-            continue;
+                RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi < 0)
+            return false;
         int64_t next = f->next[p] > lo ? f->next[p] : lo;
-        if (hi > next) lag += (uint64_t)(hi - next);
+        if (hi > next) *lag += (uint64_t)(hi - next);
     }
-    return lag;
+    return true;
+}
+
+/* Publishes the lag once every partition's end is known (follower
+ * thread). Called after every poll, before its batch is applied (the
+ * polled messages count), and after the batch: a follower is within
+ * --follow-max-lag from its first fetch, not only once it applied what
+ * that fetch brought. */
+static void publish_lag(hkst_follow *f)
+{
+    uint64_t lag;
+    if (!lag_of(f, &lag)) return;
+    pthread_mutex_lock(&f->lock);
+    f->stats.lag = lag;
+    f->stats.connected = true;
+    pthread_mutex_unlock(&f->lock);
 }
 
 static bool stopping(hkst_follow *f)
@@ -281,14 +305,11 @@ static void *follow_main(void *arg)
     rd_kafka_message_t *msgs[BATCH_MAX];
     while (!stopping(f)) {
         size_t n = hkst_apply_poll(f->rk, 100, msgs, BATCH_MAX, poll_log, f);
+        publish_lag(f);
         if (n) apply_batch(f, msgs, n);
         for (size_t i = 0; i < n; i++)
             rd_kafka_message_destroy(msgs[i]);
-        uint64_t lag = lag_of(f);
-        pthread_mutex_lock(&f->lock);
-        f->stats.lag = lag;
-        f->stats.connected = true;
-        pthread_mutex_unlock(&f->lock);
+        publish_lag(f);
     }
     return NULL;
 }

@@ -37,6 +37,10 @@
  *      while a commit is not durable, and stop syncs once more. An
  *      acknowledgement (--ack applied) therefore rests on the log, not on
  *      this node's disk (docs/STREAM.md, "Durability of the apply").
+ *   6. Readiness: the server answers /readyz 200 once the log's end is
+ *      known and while at most --replicate-max-lag commands wait
+ *      (stats.connected, stats.lag). The lag is published after every
+ *      poll and every apply txn ("The lag" below).
  *
  * The callbacks (hkst_repl_cb) let the server run its own operations: it
  * decodes a command into the same write function its REST route uses.
@@ -317,6 +321,47 @@ static bool fatal(hk_err e)
 
 static hk_err assign_at(hkst_repl *r, hk_error *err);
 
+/* ==== The lag ====
+ * The log's end is librdkafka's high watermark of partition 0: unknown
+ * (negative) until the first fetch response (empty or not) carried it,
+ * then updated by every fetch response. The lag is the commands between
+ * the next offset to apply and that end; commands polled but not applied
+ * yet count. It is published (step 6) as soon as the end is known after
+ * a poll, and again after every apply txn, never only after a whole poll
+ * was applied: a restarted node a few commands behind (each possibly a
+ * batch of 10,000 facts) would otherwise answer /readyz 503 until it had
+ * applied them all, although it is within --replicate-max-lag from its
+ * first fetch (bench/RESULTS.md, "Restart to ready"). */
+
+static uint64_t lag_of(hkst_repl *r, int64_t *high)
+{
+    int64_t lo, hi;
+    if (rd_kafka_get_watermark_offsets(r->cons, r->url.topic, 0, &lo, &hi) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hi < 0)
+        return 0;
+    *high = hi;
+    int64_t next = r->next > lo ? r->next : lo;
+    return hi > next ? (uint64_t)(hi - next) : 0;
+}
+
+/* Publishes the next offset to apply with the lag from it (one critical
+ * section: a reader never sees a new offset beside an old lag), and that
+ * the log's end is known, once it is (lock not held; apply thread). */
+static void publish_lag(hkst_repl *r)
+{
+    int64_t hi = -1;
+    uint64_t lag = lag_of(r, &hi);
+    pthread_mutex_lock(&r->lock);
+    r->stats.next_offset = r->next;
+    if (hi >= 0) {
+        r->stats.lag = lag;
+        r->stats.high_offset = hi;
+        r->stats.connected = true;
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
 /* The W3C trace context the producing node put in the message's
  * "traceparent" header; false when there is none (or it is invalid). */
 static bool trace_of(const rd_kafka_message_t *km, hk_trace_ctx *ctx)
@@ -406,9 +451,9 @@ static bool apply_range(hkst_repl *r, size_t lo, size_t *end)
     r->stats.applied += applied;
     r->stats.skipped += skipped;
     r->stats.txns++;
-    r->stats.next_offset = r->next;
     r->stats.last_apply_us = hk_now_us();
     pthread_mutex_unlock(&r->lock);
+    publish_lag(r);
     if (r->o.cb.applied)
         for (size_t i = lo; i < hi; i++)
             if (!r->bad[i])
@@ -520,18 +565,6 @@ static void apply_batch(hkst_repl *r)
     }
 }
 
-static uint64_t lag_of(hkst_repl *r, int64_t *high)
-{
-    int64_t lo, hi;
-    if (rd_kafka_get_watermark_offsets(r->cons, r->url.topic, 0, &lo, &hi) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR ||
-        hi < 0)
-        return 0;
-    *high = hi;
-    int64_t next = r->next > lo ? r->next : lo;
-    return hi > next ? (uint64_t)(hi - next) : 0;
-}
-
 /* Syncs the KB when a commit is not durable yet; a failure is logged and
  * counted, and the next round tries again. */
 static void sync_now(hkst_repl *r)
@@ -572,18 +605,11 @@ static void *apply_main(void *arg)
     hkst_repl *r = arg;
     while (!stopping(r)) {
         r->n_raw = hkst_apply_poll(r->cons, 20, r->raw, BATCH_MAX, poll_log, r);
+        publish_lag(r); /* before the apply: the polled commands count */
         apply_batch(r);
         for (size_t i = 0; i < r->n_raw; i++)
             rd_kafka_message_destroy(r->raw[i]);
-        int64_t hi = -1;
-        uint64_t lag = lag_of(r, &hi);
-        pthread_mutex_lock(&r->lock);
-        if (hi >= 0) {
-            r->stats.lag = lag;
-            r->stats.high_offset = hi;
-            r->stats.connected = true;
-        }
-        pthread_mutex_unlock(&r->lock);
+        publish_lag(r);
     }
     return NULL;
 }
@@ -663,6 +689,11 @@ static hk_err assign_at(hkst_repl *r, hk_error *err)
     int64_t next = hkst_apply_offset(t, r->offsets, 0);
     hk_txn_abort(t);
     r->next = next < 0 ? 0 : next;
+    /* the applied offset is the KB's from the start, not 0 until the
+     * first apply txn of this process */
+    pthread_mutex_lock(&r->lock);
+    r->stats.next_offset = r->next;
+    pthread_mutex_unlock(&r->lock);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, r->url.topic, 0)->offset = next;
     rd_kafka_resp_err_t ke = rd_kafka_assign(r->cons, l);

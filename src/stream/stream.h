@@ -171,8 +171,10 @@ typedef struct hkst_follow_stats {
     uint64_t skipped;      /* messages skipped (malformed, foreign, or not
                               applicable), each logged */
     uint64_t failures;     /* batches whose txn failed (retried) */
-    uint64_t lag;          /* messages on the topic not applied yet */
-    bool connected;        /* the consumer runs */
+    uint64_t lag;          /* messages on the topic not applied yet (0
+                              until connected) */
+    bool connected;        /* the end of every partition was known at
+                              least once, so lag is a real count */
     int64_t last_apply_us; /* time of the last applied batch, 0 = none */
 } hkst_follow_stats;
 
@@ -248,7 +250,9 @@ typedef struct hkst_repl_stats {
     uint64_t skipped;          /* messages that are not commands */
     uint64_t failures;         /* batches whose txn failed (retried) */
     uint64_t txns;             /* apply transactions committed */
-    uint64_t lag;              /* messages in the log not applied yet */
+    uint64_t lag;              /* messages in the log not applied yet
+                                  (polled ones included; 0 until
+                                  connected) */
     int64_t next_offset;       /* next offset to apply */
     int64_t high_offset;       /* the log's end, as last seen */
     int64_t last_apply_us;     /* time of the last applied batch */

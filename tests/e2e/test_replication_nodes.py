@@ -277,21 +277,26 @@ class Replicated(NodesCase):
         self.assertEqual(b["error"]["code"], "replication_unavailable")
         self.assertLess(time.time() - t0, 30)
         self.assertEqual(self.mock_cmd("up all"), "ok")
-        # the producer reconnects on its own schedule: until it has, a
-        # write may still time out with 503 (outcome unknown, so the same
-        # idempotent add is retried, as a client would)
+        # each node's producer reconnects on its own schedule: until it
+        # has, a write through that node may still time out with 503
+        # (outcome unknown, so the same idempotent add is retried, as a
+        # client would); every node is asked, so the writes below find
+        # every producer connected
         deadline = time.time() + 60
-        while True:
-            st, b = self.add(self.nodes[1], "Up(again)")
-            if st in (200, 201) or time.time() > deadline:
-                break
-            self.assertEqual((st, b["error"]["code"]),
-                             (503, "replication_unavailable"), b)
-            time.sleep(0.5)
-        self.assertIn(st, (200, 201), b)
-        acked.append("Up(again)")
+        for n, node in enumerate(self.nodes):
+            stmt = "Up(again%d)" % n
+            while True:
+                st, b = self.add(node, stmt)
+                if st in (200, 201) or time.time() > deadline:
+                    break
+                self.assertEqual((st, b["error"]["code"]),
+                                 (503, "replication_unavailable"), b)
+                time.sleep(0.5)
+            self.assertIn(st, (200, 201), b)
+            acked.append(stmt)
         self.converge()
-        want = set(down1 + ["Up(again)"])
+        want = set(down1 + ["Up(again%d)" % n
+                            for n in range(len(self.nodes))])
         for s in self.nodes:
             self.assertEqual(self.present(s, want), want)
 
