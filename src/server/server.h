@@ -289,19 +289,4 @@ void hk_req_ref_release(hk_req_ref *ref);
 hk_txn *hk_loop_read_txn(hk_loop *loop, hk_error *err);
 void hk_loop_read_done(hk_loop *loop); /* releases the snapshot (reset) */
 
-/* ==== Metrics ==== */
-
-/* Registers a counter (name must match [a-z_][a-z0-9_]*, conventionally
- * ending in _total) before the loops start. Returns its id, or -1 when the
- * table (64 counters) is full or the name is invalid or taken. */
-int hk_metrics_counter_register(hk_server *srv, const char *name,
-                                const char *help);
-/* Any thread, lock-free. */
-void hk_metrics_counter_add(hk_server *srv, int id, uint64_t n);
-/* Any thread: records one request for a route label such as "POST /mcp"
- * (registered routes are recorded automatically; use this only for work
- * that is not an HTTP request of its own, e.g. messages on a stream). */
-void hk_metrics_observe(hk_server *srv, const char *route, int status,
-                        double seconds);
-
 #endif /* HK_SERVER_H */

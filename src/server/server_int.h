@@ -114,7 +114,6 @@ typedef struct hk_path_entry {
 
 #define HK_METRIC_BUCKETS 14     /* latency histogram buckets (+Inf extra) */
 #define HK_METRIC_MAX_ROUTES 160 /* route label slots */
-#define HK_METRIC_MAX_COUNTERS 64
 
 typedef struct hk_route_metric {
     char label[96];                      /* "GET /v2/facts/{id}" */
@@ -125,17 +124,9 @@ typedef struct hk_route_metric {
     atomic_uint_fast64_t count;                         /* requests */
 } hk_route_metric;
 
-typedef struct hk_counter {
-    char name[96];              /* metric name */
-    char help[160];             /* HELP text */
-    atomic_uint_fast64_t value; /* current value */
-} hk_counter;
-
 typedef struct hk_metrics {
     pthread_mutex_t lock; /* guards route slot allocation */
     hk_route_metric routes[HK_METRIC_MAX_ROUTES]; /* per route label */
-    unsigned n_counters;                          /* registered counters */
-    hk_counter counters[HK_METRIC_MAX_COUNTERS];  /* registered counters */
     atomic_uint_fast64_t facts_added;     /* facts created through the server */
     atomic_uint_fast64_t facts_deleted;   /* facts deleted */
     atomic_uint_fast64_t commits;         /* group commits done */

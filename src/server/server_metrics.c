@@ -89,12 +89,6 @@ void hk_metrics_request(hk_server *srv, const char *route, int status,
     atomic_fetch_add_explicit(&r->count, 1, memory_order_relaxed);
 }
 
-void hk_metrics_observe(hk_server *srv, const char *route, int status,
-                        double seconds)
-{
-    hk_metrics_request(srv, route, status, seconds);
-}
-
 void hk_metrics_commit(hk_server *srv, size_t jobs, double seconds, bool ok)
 {
     hk_metrics *m = &srv->metrics;
@@ -111,41 +105,6 @@ void hk_metrics_commit(hk_server *srv, size_t jobs, double seconds, bool ok)
     atomic_fetch_add_explicit(&m->commit_bucket[lat_bucket(seconds)], 1,
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&m->commit_sum_ns, (uint_fast64_t)(seconds * 1e9),
-                              memory_order_relaxed);
-}
-
-static bool valid_metric_name(const char *s)
-{
-    if (!*s || strlen(s) >= 96) return false;
-    for (const char *c = s; *c; c++) {
-        bool ok = (*c >= 'a' && *c <= 'z') || *c == '_' ||
-                  (c != s && *c >= '0' && *c <= '9');
-        if (!ok) return false;
-    }
-    return true;
-}
-
-int hk_metrics_counter_register(hk_server *srv, const char *name,
-                                const char *help)
-{
-    hk_metrics *m = &srv->metrics;
-    if (!valid_metric_name(name) || m->n_counters >= HK_METRIC_MAX_COUNTERS)
-        return -1;
-    for (unsigned i = 0; i < m->n_counters; i++)
-        if (!strcmp(m->counters[i].name, name)) return -1;
-    hk_counter *c = &m->counters[m->n_counters];
-    snprintf(c->name, sizeof(c->name), "%s", name);
-    /* HELP text must not contain newlines. */
-    snprintf(c->help, sizeof(c->help), "%s", help ? help : name);
-    for (char *p = c->help; *p; p++)
-        if (*p == '\n' || *p == '\\') *p = ' ';
-    return (int)m->n_counters++;
-}
-
-void hk_metrics_counter_add(hk_server *srv, int id, uint64_t n)
-{
-    if (id < 0 || (unsigned)id >= srv->metrics.n_counters) return;
-    atomic_fetch_add_explicit(&srv->metrics.counters[id].value, n,
                               memory_order_relaxed);
 }
 
@@ -343,12 +302,6 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
         rc = gauge(b, "hakgal_write_queue_depth",
                    "Write requests waiting for the writer thread.",
                    LD(m->queue_depth));
-    for (unsigned i = 0; rc == HK_OK && i < m->n_counters; i++) {
-        hk_counter *c = &m->counters[i];
-        rc = head(b, c->name, "counter", c->help);
-        if (rc == HK_OK)
-            rc = hk_buf_appendf(b, "%s %llu\n", c->name, LD(c->value));
-    }
     if (rc == HK_OK && txn) {
         hk_stats st;
         memset(&st, 0, sizeof(st));
