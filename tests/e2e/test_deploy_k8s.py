@@ -174,6 +174,11 @@ def body(work):
         check(c["readinessProbe"]["httpGet"]["path"] == "/readyz" and
               c["livenessProbe"]["httpGet"]["path"] == "/healthz",
               mode + ": /readyz readiness and /healthz liveness probes")
+        sp, rp = c["startupProbe"], c["readinessProbe"]
+        check(rp["periodSeconds"] <= 2 and
+              sp["periodSeconds"] * sp["failureThreshold"] >= 300,
+              mode + ": readiness seen within 2 s, and 5 minutes to open "
+              "a large KB before the startup probe gives up")
         check(c["resources"]["requests"] and c["resources"]["limits"],
               mode + ": resources")
         check(pod["securityContext"]["runAsNonRoot"] is True and
