@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The REST examples of README.md and docs/API.md, run as written against
-a real `hakgal serve` on the sample knowledge base (data/sample.hkl).
+a real `hakgal serve` on the sample knowledge base (data/sample.hkl), and
+README.md's command-line session.
 
 Every `curl` command in a ```sh block of the two files that talks to `$B`
 is run with bash, in document order (README.md first), on one server, so
@@ -25,8 +26,17 @@ The environment of every command: B (the server's base URL), CURSOR (the
 the server has no tokens, so every request is allowed). The working
 directory is a scratch directory; a destination under /var/backups is
 moved into it. A command that needs a tool this machine lacks (jq,
-promtool) is skipped and named. Standard library only; the binary is
-$HAKGAL_BIN.
+promtool) is skipped and named.
+
+The command-line session (the ```sh block of README.md whose lines start
+with `$ `) runs line by line in a scratch directory holding data/, with
+the binary under test first on PATH. Each command's standard output and
+error together must be the lines shown under it, in any order (a query's
+cursor goes to standard error), once times, durations, rates, sizes,
+cursors and SHA-256 digests are masked; a command whose shown output is
+an error (`hakgal CMD: ...`) must fail, any other must succeed.
+
+Standard library only; the binary is $HAKGAL_BIN.
 """
 import json
 import os
@@ -185,6 +195,41 @@ def examples(path):
     return out
 
 
+def cli_session(path):
+    """[(line_no, command, [shown output lines])] of the first ```sh block
+    of a page whose lines start with `$ `."""
+    with open(os.path.join(SRC, path), encoding="utf-8") as f:
+        text = f.read()
+    for lang, line, body, _ in fenced_blocks(text):
+        if lang != "sh" or not body or not body[0].startswith("$ "):
+            continue
+        out = []
+        for n, row in enumerate(body):
+            if row.startswith("$ "):
+                out.append((line + n, row[2:], []))
+            elif out:
+                out[-1][2].append(row)
+        return out
+    return []
+
+
+# What varies from run to run in a command's output.
+MASKS = [
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"), "TIME"),
+    (re.compile(r"\b[0-9a-f]{64}\b"), "SHA256"),
+    (re.compile(r"(--cursor |\"cursor\":\")[A-Za-z0-9_\-.]+"), r"\1CURSOR"),
+    (re.compile(r"\d+(\.\d+)? s\b"), "SECONDS"),
+    (re.compile(r"\d+ records/s"), "RATE"),
+    (re.compile(r"\d+(\.\d+)? [KMG]iB"), "SIZE"),
+]
+
+
+def masked(line):
+    for rx, sub in MASKS:
+        line = rx.sub(sub, line)
+    return line.rstrip()
+
+
 # ==== Checks ====
 
 def json_type(v):
@@ -336,6 +381,46 @@ class DocExamples(unittest.TestCase):
                 return "answer differs from the page: %s; answered %s" % (
                     "; ".join(errs[:5]), text)
         return None
+
+
+class CliSession(unittest.TestCase):
+    def test_readme_session(self):
+        steps = cli_session("README.md")
+        self.assertGreaterEqual(len(steps), 10, "README.md: no CLI session")
+        os.makedirs(TMP, exist_ok=True)
+        work = tempfile.mkdtemp(prefix="docex-cli-", dir=TMP)
+        self.addCleanup(shutil.rmtree, work, True)
+        os.symlink(os.path.join(SRC, "data"), os.path.join(work, "data"))
+        bindir = os.path.join(work, "bin")
+        os.makedirs(bindir)
+        os.symlink(os.path.abspath(BIN), os.path.join(bindir, "hakgal"))
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("HAKGAL_")}
+        env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+        failures = []
+        for line_no, cmd, shown in steps:
+            m = re.match(r"export (\w+)=(\S+)$", cmd)
+            if m:
+                env[m.group(1)] = m.group(2)
+                continue
+            # A path outside the scratch directory is moved into it.
+            run_cmd = cmd.replace("/srv/backups/", work + "/backups/")
+            p = subprocess.run(["bash", "-c", run_cmd], cwd=work, env=env,
+                               capture_output=True, text=True, timeout=120)
+            got = (p.stdout + p.stderr).replace(work + "/backups/",
+                                                "/srv/backups/")
+            want = sorted(masked(x) for x in shown if x.strip())
+            have = sorted(masked(x) for x in got.split("\n") if x.strip())
+            is_error = bool(shown) and shown[0].startswith("hakgal ")
+            where = "README.md:%d: %s" % (line_no, cmd)
+            if is_error == (p.returncode == 0):
+                failures.append("%s: exit %d\n%s" % (where, p.returncode,
+                                                     got))
+            elif want != have:
+                failures.append("%s:\n  shown:    %s\n  answered: %s" %
+                                (where, "\n            ".join(want),
+                                 "\n            ".join(have)))
+        self.assertEqual(failures, [], "\n" + "\n".join(failures))
 
 
 class Extraction(unittest.TestCase):
