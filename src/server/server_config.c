@@ -56,7 +56,8 @@ static const opt_def k_opts[] = {
     {"pool-threads", OPT_UINT, F(pool_threads), 256, 1, "N",
      "threads for blocking work such as backups (default 2)"},
     {"tokens", OPT_STR, F(tokens_file), S(tokens_file), 0, "FILE",
-     "token file: lines `name role sha256hex` (role read|write|admin)"},
+     "token file: lines `name role sha256hex` (role "
+     "read|write|reviewer|admin)"},
     {"insecure", OPT_BOOL, F(insecure), 0, 0, NULL,
      "allow listening beyond loopback without any token"},
     {"read-auth", OPT_BOOL, F(read_auth), 0, 0, NULL,
