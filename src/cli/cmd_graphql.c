@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_text.h"
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "graphql/graphql.h"
@@ -144,7 +145,8 @@ int hk_cmd_graphql(int argc, char **argv)
     }
     if (json_array_size(json_object_get(resp, "errors")) > 0)
         exit_code = HK_EXIT_INVALID;
-    char *out = json_dumps(resp, JSON_COMPACT | (c.json ? 0 : JSON_INDENT(2)));
+    char *out =
+        hk_json_dumps(resp, JSON_COMPACT | (c.json ? 0 : JSON_INDENT(2)));
     json_decref(resp);
     if (!out) {
         cli_msg(&c, "out of memory");

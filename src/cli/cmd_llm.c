@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/json_text.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "core/mem.h"
@@ -126,7 +127,7 @@ static int make_client(const cli_ctx *c, const ep_flags *f, hk_llm_client **out)
 
 static int print_json(json_t *j)
 {
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *text = j ? hk_json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text) return HK_EXIT_IO;
     puts(text);

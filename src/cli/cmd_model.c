@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/json_text.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "service/svc_learn.h"
@@ -17,7 +18,7 @@
 
 static int print_json(json_t *j)
 {
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *text = j ? hk_json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text) return HK_EXIT_IO;
     puts(text);

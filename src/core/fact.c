@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "core/fmt.h"
+#include "core/json_text.h"
 #include "core/syntax.h"
 #include "hakgal.h"
 
@@ -49,14 +50,6 @@ void hk_fact_release(hk_fact *f)
 }
 
 /* ==== JSON output ==== */
-
-/* Shortest round-trip text of a double, always recognisably a float. */
-static void format_double(double v, char out[40])
-{
-    snprintf(out, 40, "%.15g", v);
-    if (strtod(out, NULL) != v) snprintf(out, 40, "%.17g", v);
-    if (!strpbrk(out, ".eE")) strcat(out, ".0");
-}
 
 /* Exact %.<prec>g for confidences that are not short decimals (1/3,
  * computed averages). printf is correctly rounded, so exact integer
@@ -149,9 +142,9 @@ static char *write_g_fraction(char *w, double v, int prec, bool *round_trips)
     return w + n;
 }
 
-/* Writes the confidence as format_double would (null when not finite);
- * at most 24 bytes. Confidences are nearly always short decimals (1.0,
- * 0.95, 0.8), so those skip the printf/strtod round trip: when v is the
+/* Writes the confidence as hk_double_text (core/json_text.h) would (null when
+ * not finite); at most 24 bytes. Confidences are nearly always short decimals
+ * (1.0, 0.95, 0.8), so those skip the printf/strtod round trip: when v is the
  * double nearest to k/10^6 (1 <= k/100, k <= 10^6), its %.15g text is
  * exactly the decimal k/10^6 with trailing zeros dropped, because v is
  * within 2^-53 relative of it, far below half a unit in the 15th digit, and
@@ -195,8 +188,8 @@ static char *write_confidence(char *w, double v)
     char *end = write_g_fraction(w, v, 15, &round_trips);
     if (end && round_trips) return end;
     if (end && (end = write_g_fraction(w, v, 17, &round_trips))) return end;
-    char num[40];
-    format_double(v, num);
+    char num[32];
+    hk_double_text(v, num);
     size_t n = strlen(num);
     memcpy(w, num, n);
     return w + n;

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_text.h"
 #include "core/buf.h"
 #include "core/mem.h"
 #include "graphql/gql_int.h"
@@ -686,7 +687,7 @@ static bool put_json(run *r, json_t *v)
     case JSON_NULL:
         return put(r, "null", 4);
     default: {
-        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *t = hk_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         bool ok = t ? put_str(r, t) : (r->nomem = true, false);
         free(t);
         return ok;
@@ -747,7 +748,7 @@ static bool serialize(run *r, const gql_type *t, json_t *v)
     if (t->kind == GQL_T_ENUM || !strcmp(t->name, "String")) {
         if (json_is_string(v) || json_is_number(v) || json_is_boolean(v)) {
             if (json_is_string(v)) return put_json(r, v);
-            char *s = json_dumps(v, JSON_ENCODE_ANY);
+            char *s = hk_json_dumps(v, JSON_ENCODE_ANY);
             bool ok = s && put_json_string(r, s, strlen(s));
             free(s);
             return ok;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_text.h"
 #include "core/mem.h"
 #include "grpc/grpc_int.h"
 #include "service/svc_learn.h"
@@ -42,7 +43,7 @@ static void info(hk_grpc_call *c, hk_txn *t, const hkl_model *m, hk_error *err)
         return;
     }
     json_t *j = hk_svc_model_info_jansson(m, true, age);
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *s = j ? hk_json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!s) {
         hk_grpc_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",

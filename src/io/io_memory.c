@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_text.h"
 #include "core/buf.h"
 #include "core/mem.h"
 #include "io/io_internal.h"
@@ -225,7 +226,7 @@ hk_err io_memory_import_line(io_import *im, io_mem_state *ms, uint64_t line_no,
  * writes \u escapes with upper-case hex; JavaScript with lower case). */
 static hk_err append_json(hk_buf *b, const json_t *v)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *s = hk_json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!s) return HK_ERR_NOMEM;
     for (char *p = s; *p; p++) {
         if (p[0] != '\\') continue;

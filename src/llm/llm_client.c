@@ -33,6 +33,7 @@
 
 #include <curl/curl.h>
 
+#include "core/json_text.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/mem.h"
@@ -602,7 +603,7 @@ hk_err hk_llm_chat(hk_llm_client *c, const hk_llm_chat_req *req,
         atomic_fetch_add(&g_failures, 1);
         return err->code ? err->code : HK_ERR_NOMEM;
     }
-    char *body = json_dumps(b, JSON_COMPACT);
+    char *body = hk_json_dumps(b, JSON_COMPACT);
     json_decref(b);
     if (!body) {
         atomic_fetch_add(&g_failures, 1);
@@ -676,7 +677,7 @@ hk_err hk_llm_embed(hk_llm_client *c, const char *const *texts, size_t n,
             json_decref(b);
             b = NULL;
         }
-    char *body = b ? json_dumps(b, JSON_COMPACT) : NULL;
+    char *body = b ? hk_json_dumps(b, JSON_COMPACT) : NULL;
     json_decref(b);
     if (!body) {
         atomic_fetch_add(&g_failures, 1);

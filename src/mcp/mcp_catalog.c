@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_text.h"
 #include "core/mem.h"
 #include "core/buf.h"
 #include "mcp/mcp_int.h"
@@ -157,7 +158,7 @@ static hk_err facts_resource(hk_mcp_server *s, const char *uri,
         json_pack("{s:s, s:I, s:I, s:o}", entity ? "entity" : "predicate", name,
                   "total", (json_int_t)total, "count",
                   (json_int_t)json_array_size(facts), "facts", facts);
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *text = doc ? hk_json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text) return HK_ERR_NOMEM;
     *contents = json_pack("[{s:s, s:s, s:s}]", "uri", uri, "mimeType",
@@ -169,7 +170,7 @@ static hk_err facts_resource(hk_mcp_server *s, const char *uri,
 hk_err mcp_json_contents(const char *uri, json_t *doc /* stolen */,
                          json_t **contents)
 {
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *text = doc ? hk_json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text) return HK_ERR_NOMEM;
     *contents = json_pack("[{s:s, s:s, s:s}]", "uri", uri, "mimeType",

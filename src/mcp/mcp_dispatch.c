@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_text.h"
 #include "core/mem.h"
 #include "mcp/mcp_int.h"
 
@@ -480,7 +481,8 @@ static json_t *m_tools_call(req *r)
             if (r->io->kb_changed) r->io->kb_changed(r->io->ud);
         }
         if (!structured) structured = json_object();
-        char *text = json_dumps(structured, JSON_COMPACT | JSON_ENSURE_ASCII);
+        char *text =
+            hk_json_dumps(structured, JSON_COMPACT | JSON_ENSURE_ASCII);
         result = json_pack("{s:[{s:s, s:s}], s:o}", "content", "type", "text",
                            "text", text ? text : "{}", "structuredContent",
                            structured);

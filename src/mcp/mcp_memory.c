@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_text.h"
 #include "mcp/mcp_int.h"
 #include "service/svc_memory.h"
 
@@ -87,7 +88,7 @@
  * writes the same layout; only its \u escapes use upper-case hex. */
 static json_t *text_of(const json_t *v)
 {
-    char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    char *s = hk_json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
     if (!s) return NULL;
     for (char *p = s; *p; p++) {
         if (p[0] != '\\') continue;

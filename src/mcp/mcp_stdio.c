@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/json_text.h"
 #include "core/mem.h"
 #include "core/sha256.h"
 #include "llm/llm.h"
@@ -92,7 +93,7 @@ static hk_err stdio_restore(void *ud, const char *backup_dir, hk_error *err)
 
 static void send_msg(json_t *msg)
 {
-    char *s = json_dumps(msg, JSON_COMPACT);
+    char *s = hk_json_dumps(msg, JSON_COMPACT);
     if (!s) {
         fprintf(stderr, "hakgal mcp: cannot encode a message\n");
         return;

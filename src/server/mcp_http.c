@@ -65,6 +65,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/json_text.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/sha256.h"
@@ -392,7 +393,7 @@ static void add_session_header(h2o_req_t *req, const char *id)
 static void send_json_msg(h2o_req_t *req, int status, json_t *msg,
                           const char *session_id)
 {
-    char *s = json_dumps(msg, JSON_COMPACT);
+    char *s = hk_json_dumps(msg, JSON_COMPACT);
     if (session_id) add_session_header(req, session_id);
     if (!s) {
         hk_http_send_error(req, 500, "internal", "cannot encode the answer",
@@ -430,7 +431,7 @@ static bool host_and_origin_ok(h2o_req_t *req)
 
 static void sse_event(hk_buf *b, json_t *msg)
 {
-    char *s = json_dumps(msg, JSON_COMPACT);
+    char *s = hk_json_dumps(msg, JSON_COMPACT);
     if (!s) return;
     hk_buf_append_str(b, "event: message\ndata: ");
     hk_buf_append_str(b, s);

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_text.h"
 #include "core/buf.h"
 #include "graphql/graphql.h"
 #include "server/routes.h"
@@ -43,7 +44,7 @@ static hk_gql_env gql_env(hk_server *srv, hk_txn *txn)
 
 static void send_response(h2o_req_t *req, json_t *resp)
 {
-    char *text = json_dumps(resp, JSON_COMPACT);
+    char *text = hk_json_dumps(resp, JSON_COMPACT);
     if (!text) {
         hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
                            NULL);

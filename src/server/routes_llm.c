@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_text.h"
 #include "core/buf.h"
 #include "core/mem.h"
 #include "server/routes.h"
@@ -53,7 +54,7 @@ static void send_llm_error(h2o_req_t *req, const hk_error *err, bool model)
 
 static void send_json_t(h2o_req_t *req, int status, json_t *j)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *s = j ? hk_json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!s) {
         hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
@@ -98,7 +99,7 @@ static void shutting_down(h2o_req_t *req)
 /* Appends "event: NAME\ndata: JSON\n\n" (j consumed). */
 static void sse_event(hk_sse_out *o, const char *name, json_t *j)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *s = j ? hk_json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!s) return;
     if (hk_buf_appendf(&o->pending, "event: %s\ndata: %s\n\n", name, s) ==
@@ -433,7 +434,7 @@ static hk_err list_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
                                       : json_null())
             : NULL;
     hk_llm_proposals_free(v, n);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *s = o ? hk_json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!s) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     rc = hk_buf_append_str(out, s);

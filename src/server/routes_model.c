@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/json_text.h"
 #include "core/buf.h"
 #include "server/routes.h"
 #include "core/mem.h"
@@ -36,7 +37,7 @@ typedef struct model_arg {
 
 static hk_err append_json(json_t *j, hk_buf *out, hk_error *err)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *s = j ? hk_json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!s) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     hk_err rc = hk_buf_append_str(out, s);
@@ -167,7 +168,7 @@ static void suggest_done(h2o_req_t *req, hk_err rc, const hk_error *err,
         hk_http_send_hk_error(req, err);
     } else if (req) {
         json_t *o = hk_svc_suggest_json(&j->op);
-        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        char *s = o ? hk_json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
         if (s)
             hk_http_send_json(req, 201, s, strlen(s));
@@ -241,7 +242,7 @@ static void send_status(h2o_req_t *req, int status, hk_store *s)
     hk_svc_train_status st;
     hk_svc_train_status_get(s, &st);
     json_t *j = hk_svc_train_status_jansson(&st);
-    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *txt = j ? hk_json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (txt)
         hk_http_send_json(req, status, txt, strlen(txt));

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_text.h"
 #include "core/buf.h"
 #include "core/mem.h"
 #include "server/routes.h"
@@ -31,7 +32,7 @@
 /* Appends the JSON of j (consumed) to out. */
 static hk_err append_json(json_t *j, hk_buf *out, hk_error *err)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *s = j ? hk_json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!s) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
     hk_err rc = hk_buf_append_str(out, s);

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "core/clock.h"
+#include "core/json_text.h"
 #include "core/mem.h"
 #include "service/svc_learn.h"
 
@@ -187,15 +188,15 @@ json_t *hk_svc_model_info_jansson(const hkl_model *m, bool age_known,
         "model", hkl_kind_name(m->p.kind), "dim", (int)m->p.dim, "entities",
         (json_int_t)m->ent.n, "relations", (json_int_t)m->rel.n, "trained_at",
         when, "audit_seq", (json_int_t)m->audit_seq, "params", "epochs",
-        (int)m->p.epochs, "seed", (json_int_t)m->p.seed, "lr", (double)m->p.lr,
-        "reg", (double)m->p.reg, "init", (double)m->p.init_scale, "negatives",
-        (int)m->p.negatives, "threads", (int)m->p.threads, "eval_every",
-        (int)m->p.eval_every, "patience", (int)m->p.patience, "valid_max",
-        (int)m->p.valid_max, "split", "seed", (json_int_t)m->split_seed,
-        "valid", m->split_valid, "test", m->split_test, "calibration", "method",
-        "platt", "a", m->platt_a, "b", m->platt_b, "valid",
-        hk_svc_metrics_jansson(&m->valid), "test",
-        hk_svc_metrics_jansson(&m->test), "training", "epochs_run",
+        (int)m->p.epochs, "seed", (json_int_t)m->p.seed, "lr",
+        hk_float_decimal(m->p.lr), "reg", hk_float_decimal(m->p.reg), "init",
+        hk_float_decimal(m->p.init_scale), "negatives", (int)m->p.negatives,
+        "threads", (int)m->p.threads, "eval_every", (int)m->p.eval_every,
+        "patience", (int)m->p.patience, "valid_max", (int)m->p.valid_max,
+        "split", "seed", (json_int_t)m->split_seed, "valid", m->split_valid,
+        "test", m->split_test, "calibration", "method", "platt", "a",
+        m->platt_a, "b", m->platt_b, "valid", hk_svc_metrics_jansson(&m->valid),
+        "test", hk_svc_metrics_jansson(&m->test), "training", "epochs_run",
         (int)m->epochs_run, "best_epoch", (int)m->best_epoch, "seconds",
         m->train_seconds, "last_loss", m->last_loss, "triples",
         (json_int_t)m->n_train, "triples_per_second", m->triples_per_sec,

@@ -330,4 +330,28 @@ check(not r[1]["result"].get("isError"), "dry run writes a new report: %s" % r[1
 check(os.path.exists(os.path.join(allowed, "new-report.json")), "new report written")
 check(statements(kb) == ["A(x)"], "dry run changed nothing")
 
+# Reals reach the client as written: jansson alone sends a confidence of
+# 0.9 as 0.90000000000000002, which an assistant reads as a different
+# number (HAK-GAL 1.x, Python's json, sent 0.9).
+kb = new_kb("reals")
+cli(kb, "add", "--confidence", "0.9", "HasPart(Computer, CPU)")
+p = subprocess.run(
+    [BIN, "mcp", "--data", kb],
+    input="".join(json.dumps(m) + "\n" for m in [
+        {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+         "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": {"name": "edges", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+         "params": {"name": "search_knowledge",
+                    "arguments": {"query": "Computer"}}}]).encode(),
+    capture_output=True, timeout=60)
+raw = p.stdout.decode().splitlines()[-1]
+check('"confidence":0.9,' in raw and "0.90000000000000002" not in raw,
+      "confidence 0.9 is sent as 0.9: %s" % raw[:400])
+res = json.loads(raw)["result"]["structuredContent"]
+check(res["facts"][0]["confidence"] == 0.9, "and reads back as 0.9: %s" % res)
+check('\\"confidence\\":0.9,' in raw,
+      "the text content too: %s" % raw[:400])
+
 print("ok: %d checks" % passed)

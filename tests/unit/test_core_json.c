@@ -1,6 +1,7 @@
 /*
  * test_core_json.c — the fast JSON writers (hk_fact_write_json,
- * hk_buf_append_json_string, hk_time_format) against simple references.
+ * hk_buf_append_json_string, hk_time_format) against simple references,
+ * and hk_json_dumps's reals (core/json_text.h).
  *
  * The writers avoid printf and write through raw pointers for speed; their
  * output must stay byte-identical to the straightforward implementation
@@ -25,6 +26,7 @@
 #include <math.h>
 
 #include "core/buf.h"
+#include "core/json_text.h"
 #include "core/mem.h"
 #include "core/utf8.h"
 #include "hakgal.h"
@@ -744,6 +746,91 @@ static void test_fact_json_reserve_failure(void **state)
     hk_buf_free(&out);
 }
 
+/* ==== hk_json_dumps ==== */
+
+/* Answers show reals as people wrote them, not with 17 digits, and
+ * strings that look like numbers are left alone. */
+static void test_json_dumps_short_reals(void **state)
+{
+    (void)state;
+    json_t *j =
+        json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:s, s:[f, f]}",
+                  "a", 0.9, "b", hk_float_decimal(0.1f), "c", 233.0, "d", -0.5,
+                  "e", 1e300, "f", 3.7725887222397816, "g", 0.1 + 0.2, "h", 7,
+                  "s", "\"0.90000000000000002\" \\\" 1.50", "v", 2.5e-8, -0.0);
+    assert_non_null(j);
+    char *plain = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = hk_json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_non_null(plain);
+    assert_non_null(text);
+    /* what jansson alone writes, so the test fails if the rewrite is off */
+    assert_non_null(strstr(plain, "\"a\":0.90000000000000002"));
+    assert_string_equal(text,
+                        "{\"a\":0.9,\"b\":0.1,\"c\":233.0,\"d\":-0.5,"
+                        "\"e\":1e+300,\"f\":3.7725887222397816,"
+                        "\"g\":0.30000000000000004,\"h\":7,"
+                        "\"s\":\"\\\"0.90000000000000002\\\" \\\\\\\" 1.50\","
+                        "\"v\":[2.5e-08,-0.0]}");
+    free(plain);
+    free(text);
+    /* indented output keeps its layout */
+    text = hk_json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"a\": 0.9,\n"));
+    assert_non_null(strstr(text, "[\n  2.5e-08,\n  -0.0\n ]"));
+    free(text);
+    json_decref(j);
+    /* a float32 shown by its own shortest decimal, which reads back */
+    const float fs[] = {0.1f, 3e-4f, 1.0f / 3.0f, 16777217.0f, 1e-38f};
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
+        assert_true((float)hk_float_decimal(fs[i]) == fs[i]);
+    assert_true(hk_float_decimal(0.1f) == 0.1);
+    /* a bare real, with JSON_ENCODE_ANY */
+    json_t *r = json_real(0.7);
+    text = hk_json_dumps(r, JSON_ENCODE_ANY);
+    assert_string_equal(text, "0.7");
+    free(text);
+    json_decref(r);
+}
+
+/* Every finite double reads back bit for bit, and the text is never
+ * longer than jansson's. */
+static void test_json_dumps_reals_round_trip(void **state)
+{
+    (void)state;
+    json_t *a = json_array();
+    double want[2000];
+    size_t n = 0;
+    while (n < 2000) {
+        uint64_t bits = rng();
+        double v;
+        memcpy(&v, &bits, sizeof v);
+        if (n % 2) v = (double)(rng() % 1000000) / 1e6; /* short decimals */
+        if (!isfinite(v)) continue;
+        want[n++] = v;
+        json_array_append_new(a, json_real(v));
+    }
+    char *plain = json_dumps(a, JSON_COMPACT);
+    char *text = hk_json_dumps(a, JSON_COMPACT);
+    assert_non_null(plain);
+    assert_non_null(text);
+    assert_true(strlen(text) <= strlen(plain));
+    json_error_t je;
+    json_t *back = json_loads(text, 0, &je);
+    assert_non_null(back);
+    assert_int_equal(json_array_size(back), n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_array_get(back, i);
+        assert_true(json_is_real(x));
+        double got = json_real_value(x);
+        assert_memory_equal(&got, &want[i], sizeof got);
+    }
+    free(plain);
+    free(text);
+    json_decref(back);
+    json_decref(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -754,6 +841,8 @@ int main(void)
         cmocka_unit_test(test_fact_statement_text),
         cmocka_unit_test(test_fact_json_worst_case),
         cmocka_unit_test(test_fact_json_reserve_failure),
+        cmocka_unit_test(test_json_dumps_short_reals),
+        cmocka_unit_test(test_json_dumps_reals_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
