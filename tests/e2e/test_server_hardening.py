@@ -272,9 +272,12 @@ class WaitingWrite(unittest.TestCase):
             c.close()
         self.finish(b)
         self.assertEqual(responses(out), [201, 201, 200], out[:600])
-        first = json.loads(out.split(b"\r\n\r\n", 1)[1].split(b"\n", 1)[0])
-        self.assertEqual(first["statement"], "Waits(first, one)")
-        st, _, second = self.s.request("GET", "/v2/facts/%d" % (first["id"] + 1))
+        # each 201 answers with its fact; the busy writer's facts can take
+        # the ids in between, so the second is looked up by its own id
+        added = re.findall(rb'\r\n\r\n\{"id":(\d+),"statement":"([^"]*)"', out)
+        self.assertEqual([a[1] for a in added],
+                         [b"Waits(first, one)", b"Waits(second, two)"], out[:600])
+        st, _, second = self.s.request("GET", "/v2/facts/%d" % int(added[1][0]))
         self.assertEqual(st, 200, second)
         self.assertEqual(second["statement"], "Waits(second, two)")
         self.assertEqual(len(second["context"]["pad"]), 60000)
