@@ -193,6 +193,10 @@ def main():
                 nodes.append((b + " (plain)", s.data, [], log, s))
                 res[b + " (plain)"] = ([], [], [])
         for r in range(a.rounds):
+            # a new connection: the writer closes one left idle while the
+            # nodes caught up (a large --prefill)
+            conn.close()
+            conn = writer.conn(timeout=300)
             for k in range(a.behind):
                 if a.batch == 1:
                     body, path = '{"statement":"R(r%d_%d)"}' % (r, k), \

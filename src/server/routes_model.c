@@ -14,9 +14,12 @@
  * Every request takes the current model from the service's cache, which
  * reloads DIR/learn.model when `hakgal model train` replaced it (the swap
  * is atomic: a request keeps the model it started with); the server loads
- * it at start (hk_route_model_preload). Reads run on the
- * loop's read transaction (hk_route_read). Loop threads only.
+ * it at start, on a thread of its own (hk_route_model_preload_start; see
+ * "While the model loads"). Reads run on the loop's read transaction
+ * (hk_route_read), or on a pool thread while that load runs. Loop threads
+ * only, but for the preload thread.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -119,19 +122,101 @@ static bool ranker_param(h2o_req_t *req, model_arg *a)
     return false;
 }
 
+/* ==== While the model loads ====
+ *
+ * The load reads the whole model file, checks its checksum, copies the
+ * embeddings and sorts the known triples: its cost grows with the KB
+ * (0.25 s for the 16 MB model of 200,000 facts, bench/RESULTS.md), so
+ * `hakgal serve` runs it on a thread while the listener opens and /readyz
+ * does not wait for it. Nothing answers wrongly meanwhile: the service's
+ * cache holds its lock during a load, so every reader of the model waits
+ * for it and then reads the loaded model. Only where it waits matters: a
+ * model read that arrives during the load runs on a pool thread, so that
+ * the loop goes on serving everything else. (A suggestion, which takes the
+ * model on the loop before its write, waits there.)
+ */
+
+typedef struct model_job {
+    model_arg a;  /* the request, its text owned by the job */
+    hk_buf out;   /* the answer */
+    hk_err rc;    /* its result */
+    hk_error err; /* the error when rc != HK_OK */
+} model_job;
+
+static void model_job_free(model_job *j)
+{
+    hk_free((char *)j->a.text);
+    hk_buf_free(&j->out);
+    hk_free(j);
+}
+
+static void model_work(void *arg)
+{
+    model_job *j = arg;
+    hk_txn *t = NULL;
+    hk_error_clear(&j->err);
+    j->rc = hk_txn_begin(j->a.srv->store, false, &t, &j->err);
+    if (j->rc) return;
+    j->rc = model_read(t, &j->a, &j->out, &j->err);
+    hk_txn_abort(t);
+    if (j->rc == HK_OK) j->rc = hk_buf_append_str(&j->out, "\n");
+}
+
+/* Answers as hk_route_read does. */
+static void model_after(h2o_req_t *req, void *arg)
+{
+    model_job *j = arg;
+    if (!req)
+        ;
+    else if (j->rc == HK_ERR_NOT_FOUND)
+        hk_http_send_error(req, 404, "not_found", j->err.message, NULL);
+    else if (j->rc == HK_ERR_NOMEM && j->err.code != HK_ERR_NOMEM)
+        hk_http_send_error(req, 503, "out_of_memory", "cannot build answer",
+                           NULL);
+    else if (j->rc != HK_OK)
+        hk_send_store_error(req, &j->err);
+    else
+        hk_http_send_buf(req, 200, &j->out);
+    model_job_free(j);
+}
+
+/* A model read: on the loop, or on a pool thread while the model loads. */
+static void model_route(h2o_req_t *req, const model_arg *a)
+{
+    if (!atomic_load(&a->srv->model_loading)) {
+        hk_route_read(req, 200, model_read, (void *)a);
+        return;
+    }
+    model_job *j = hk_calloc(1, sizeof *j);
+    if (j) { /* calloc: out is an empty buffer (HK_BUF_INIT) */
+        j->a = *a;
+        j->a.text = NULL;
+    }
+    /* the text lives in the request, which may go before the work ends */
+    if (!j || (a->text && !(j->a.text = hk_strdup(a->text)))) {
+        if (j) model_job_free(j);
+        hk_http_send_error(req, 503, "out_of_memory", "out of memory", NULL);
+        return;
+    }
+    if (hk_server_defer(req, model_work, model_after, j) != HK_OK) {
+        model_job_free(j);
+        hk_http_send_error(req, 503, "shutting_down",
+                           "the server is shutting down", NULL);
+    }
+}
+
 void hk_route_model_info(hk_server *srv, h2o_req_t *req, const char *param)
 {
     (void)param;
     model_arg a = {srv, NULL, 0, 0, HKL_RANKER_AUTO};
-    hk_route_read(req, 200, model_read, &a);
+    model_route(req, &a);
 }
 
 void hk_route_model_score(hk_server *srv, h2o_req_t *req, const char *param)
 {
     (void)param;
     model_arg a = {srv, NULL, 0, 1, HKL_RANKER_AUTO};
-    if (need_param(req, "statement", &a))
-        hk_route_read(req, 200, model_read, &a);
+    if (need_param(req, "statement", &a)) model_route(req, &a);
 }
 
 void hk_route_model_predict(hk_server *srv, h2o_req_t *req, const char *param)
@@ -140,15 +225,14 @@ void hk_route_model_predict(hk_server *srv, h2o_req_t *req, const char *param)
     model_arg a = {srv, NULL, 0, 2, HKL_RANKER_AUTO};
     if (need_param(req, "pattern", &a) && k_param(req, &a) &&
         ranker_param(req, &a))
-        hk_route_read(req, 200, model_read, &a);
+        model_route(req, &a);
 }
 
 void hk_route_model_similar(hk_server *srv, h2o_req_t *req, const char *param)
 {
     (void)param;
     model_arg a = {srv, NULL, 0, 3, HKL_RANKER_AUTO};
-    if (need_param(req, "entity", &a) && k_param(req, &a))
-        hk_route_read(req, 200, model_read, &a);
+    if (need_param(req, "entity", &a) && k_param(req, &a)) model_route(req, &a);
 }
 
 /* ==== POST /v2/model/suggest ==== */
@@ -281,7 +365,7 @@ void hk_route_model_train(hk_server *srv, h2o_req_t *req, const char *param)
     send_status(req, 202, srv->store);
 }
 
-void hk_route_model_preload(hk_server *srv)
+static void model_preload(hk_server *srv)
 {
     hk_svc_model *h = NULL;
     hk_error err;
@@ -299,4 +383,31 @@ void hk_route_model_preload(hk_server *srv)
         fprintf(stderr, "hakgal serve: learned model not loaded: %s\n",
                 err.message);
     }
+}
+
+static void *preload_main(void *arg)
+{
+    hk_server *srv = arg;
+    model_preload(srv);
+    atomic_store(&srv->model_loading, false);
+    return NULL;
+}
+
+void hk_route_model_preload_start(hk_server *srv)
+{
+    atomic_store(&srv->model_loading, true);
+    if (pthread_create(&srv->model_thread, NULL, preload_main, srv) != 0) {
+        /* no thread: the first model request loads it */
+        atomic_store(&srv->model_loading, false);
+        return;
+    }
+    srv->model_thread_started = true;
+    pthread_setname_np(srv->model_thread, "hk-model-load");
+}
+
+void hk_route_model_preload_join(hk_server *srv)
+{
+    if (!srv->model_thread_started) return;
+    pthread_join(srv->model_thread, NULL);
+    srv->model_thread_started = false;
 }

@@ -842,7 +842,9 @@ int hk_cmd_serve(int argc, char **argv)
         code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
     }
-    hk_route_model_preload(srv); /* the learned model, when there is one */
+    /* the learned model, when there is one: loaded beside the rest of the
+     * start-up, which does not wait for it (routes_model.c) */
+    hk_route_model_preload_start(srv);
     if (hk_web_load(srv, &err) != HK_OK) {
         code = fail(srv, &err, hk_exit_code(err.code));
         goto done;
@@ -962,6 +964,7 @@ done:
     if (config_ready) h2o_config_dispose(&srv->h2o_config);
     if (srv->ssl_ctx) SSL_CTX_free(srv->ssl_ctx);
     hk_svc_autoembed_stop(srv->autoembed);
+    hk_route_model_preload_join(srv);
     hk_svc_server_note_remove(srv->cfg.data_dir);
     hk_svc_store_close(srv->store, srv->vs);
     if (srv->access_log && srv->access_log != stderr) fclose(srv->access_log);

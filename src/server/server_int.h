@@ -256,6 +256,9 @@ struct hk_server {
     hk_server_config cfg;               /* settings (read-only once started) */
     hk_store *store;                    /* the open KB */
     struct hk_svc_autoembed *autoembed; /* background embedder, or NULL */
+    pthread_t model_thread;             /* loads the learned model at start */
+    bool model_thread_started;          /* model_thread is still to join */
+    atomic_bool model_loading;          /* model_thread has not finished */
     struct hkv_store *vs;               /* its vector module (attached) */
     h2o_globalconf_t h2o_config;        /* h2o global configuration */
     h2o_hostconf_t *hostconf;           /* the single host */
@@ -543,10 +546,13 @@ void hk_route_model_similar(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_model_train(hk_server *srv, h2o_req_t *req, const char *param);
 void hk_route_model_train_status(hk_server *srv, h2o_req_t *req,
                                  const char *param);
-/* Loads the KB's model file into the service's cache at start (a missing
- * file is fine; a damaged one is reported and answered 500 by the model
- * routes until it is retrained). */
-void hk_route_model_preload(hk_server *srv);
+/* Loads the KB's model file into the service's cache at start, on a
+ * thread of its own (a missing file is fine; a damaged one is reported and
+ * answered 500 by the model routes until it is retrained): model_loading
+ * is true until it ends. _join waits for that thread (before the store
+ * closes). Main thread. */
+void hk_route_model_preload_start(hk_server *srv);
+void hk_route_model_preload_join(hk_server *srv);
 void hk_route_graph_query_post(hk_server *srv, h2o_req_t *req,
                                const char *param);
 void hk_route_graph_query_run(hk_server *srv, h2o_req_t *req, const char *text,

@@ -350,6 +350,11 @@ hk_err hk_metrics_render(hk_server *srv, hk_txn *txn, hk_buf *b)
         rc = gauge(b, "hakgal_loop_threads", "Event loop threads.",
                    srv->n_loops);
     if (rc == HK_OK)
+        rc = gauge(b, "hakgal_model_loading",
+                   "1 while the learned model is loaded at start (model "
+                   "requests wait for it on pool threads).",
+                   atomic_load(&srv->model_loading) ? 1u : 0u);
+    if (rc == HK_OK)
         rc = head(b, "hakgal_connections_accepted_total", "counter",
                   "Connections accepted, by event loop.");
     for (unsigned i = 0; rc == HK_OK && srv->loops && i < srv->n_loops; i++)
