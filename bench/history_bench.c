@@ -11,12 +11,12 @@
  * N_ENTRIES audit entries (an add, then confidence changes, 10000 per
  * transaction) and leaves it there for bench/history_pages.py (the REST
  * comparison against the anchor binary). Then times, median of 9, a page
- * of 10 entries at depths 0, 1000, 10000, 90000 (those below N_ENTRIES; the longer
- * read stops at HK_AUDIT_HISTORY_MAX entries, so deeper pages have no
- * other way):
- * by cursor and by the longer read. Prints one line per depth, then the
- * service's page (hk_svc_fact_history: the same read plus the probe of one
- * entry beyond the page that decides next_before) against the store's.
+ * of 10 entries at depths 0, 1000, 10000, 90000 (those below N_ENTRIES;
+ * the longer read stops at HK_AUDIT_HISTORY_MAX entries, so deeper pages
+ * have no other way): by cursor and by the longer read. Prints one line per
+ * depth, then the service's page (hk_svc_fact_history: the same read plus the
+ * probe of one entry beyond the page that decides next_before) against the
+ * store's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +50,8 @@ static void die(const char *what, const hk_error *e)
 
 /* Median of REPS timings of one history read; checks that it returns
  * want entries whose first has seq first_seq. */
-static double time_page(hk_txn *t, hk_fact_id id, uint64_t before,
-                        size_t limit, size_t want, uint64_t first_seq)
+static double time_page(hk_txn *t, hk_fact_id id, uint64_t before, size_t limit,
+                        size_t want, uint64_t first_seq)
 {
     double v[REPS];
     hk_error e;
@@ -99,8 +99,14 @@ int main(int argc, char **argv)
     if (hk_store_add(t, &st, NULL, &id, NULL, &e)) die("add", &e);
     for (long i = 1; i < n_entries;) {
         for (long k = 0; k < 10000 && i < n_entries; k++, i++) {
-            hk_fact_meta m = {HK_META_CONFIDENCE, (double)(i % 1000) / 1000.0,
-                              NULL, 0, NULL, NULL, 0, 0};
+            hk_fact_meta m = {HK_META_CONFIDENCE,
+                              (double)(i % 1000) / 1000.0,
+                              NULL,
+                              0,
+                              NULL,
+                              NULL,
+                              0,
+                              0};
             if (hk_store_set_meta(t, id, &m, &e)) die("meta", &e);
         }
         if (hk_txn_commit(t, &e)) die("commit", &e);
@@ -119,11 +125,10 @@ int main(int argc, char **argv)
         long d = depths[i];
         if (d + PAGE > n_entries) break;
         uint64_t first = (uint64_t)(n_entries - d);
-        double c =
-            time_page(t, id, d ? first + 1 : 0, PAGE, PAGE, first) * 1e6;
-        double l = time_page(t, id, 0, (size_t)(d + PAGE), (size_t)(d + PAGE),
-                             first) *
-                   1e6;
+        double c = time_page(t, id, d ? first + 1 : 0, PAGE, PAGE, first) * 1e6;
+        double l =
+            time_page(t, id, 0, (size_t)(d + PAGE), (size_t)(d + PAGE), first) *
+            1e6;
         printf("%8ld %12.1f %12.1f %8.1f\n", d, c, l, l / c);
     }
     double v[REPS];
