@@ -463,10 +463,15 @@ typedef struct hk_audit_entry {
  * hk_audit_entries_free. */
 hk_err hk_audit_list(hk_txn *t, uint64_t before_seq, size_t limit,
                      hk_audit_entry **out, size_t *n, hk_error *err);
-/* Entries that touched fact id (bulk entries whose range covers it
- * included), newest first. */
-hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
-                        hk_audit_entry **out, size_t *n, hk_error *err);
+/* Entries that touched fact id (the bulk entry whose range covers it
+ * included), newest first, starting below before_seq (0 = newest), at most
+ * limit (capped at HK_AUDIT_HISTORY_MAX). Pages continue with before_seq =
+ * the last entry's seq; an empty page means no older entry. Caller frees
+ * *out with hk_audit_entries_free(*out, *n). */
+#define HK_AUDIT_HISTORY_MAX 100000
+hk_err hk_audit_history(hk_txn *t, hk_fact_id id, uint64_t before_seq,
+                        size_t limit, hk_audit_entry **out, size_t *n,
+                        hk_error *err);
 void hk_audit_entries_free(hk_audit_entry *v, size_t n);
 
 /* Oldest-first iteration from from_seq (0 or 1: from the first entry;

@@ -279,23 +279,31 @@ static void append_entry(const cli_ctx *c, const hk_audit_entry *a, hk_buf *b)
 int hk_cmd_history(int argc, char **argv)
 {
     static const char usage[] =
-        "Usage: hakgal history ID|STATEMENT [--limit N] [--json]\n\n"
+        "Usage: hakgal history ID|STATEMENT [--limit N] [--before SEQ] "
+        "[--json]\n\n"
         "Shows the audit entries of one fact, newest first: when, who, which\n"
         "operation, and the fact before and after. A deleted fact is found\n"
-        "by its id.\n"
-        "  --limit N  at most N entries (default 100)\n";
+        "by its id. When older entries remain, says so on stderr with the\n"
+        "--before to continue; --json ends with {\"next_before\": SEQ|null,\n"
+        "\"count\": N} (null on the last page).\n"
+        "  --limit N     at most N entries (default 100)\n"
+        "  --before SEQ  entries below audit sequence SEQ (paging)\n";
     cli_ctx c;
     cli_init(&c, "history", usage);
     static const struct option opts[] = {
         CLI_COMMON_OPTIONS,
         {"limit", required_argument, NULL, 'l'},
+        {"before", required_argument, NULL, 'b'},
         {0, 0, 0, 0}};
-    uint64_t limit = 100;
+    uint64_t limit = 100, before = 0;
     int o;
     while ((o = cli_next_opt(&c, argc, argv, "h", opts)) != -1) {
         if (o == CLI_STOP) return c.exit_code;
         if (o == 'l' &&
             !cli_parse_u64(&c, "--limit", optarg, 1, 1000000, &limit))
+            return HK_EXIT_INVALID;
+        if (o == 'b' &&
+            !cli_parse_u64(&c, "--before", optarg, 1, UINT64_MAX, &before))
             return HK_EXIT_INVALID;
     }
     if (optind >= argc) return cli_usage_error(&c, "missing ID or STATEMENT");
@@ -316,11 +324,12 @@ int hk_cmd_history(int argc, char **argv)
         close_read(s, t);
         return rc;
     }
-    hk_svc_history op = {id, NULL, (size_t)limit, 0, NULL, 0};
+    hk_svc_history op = {
+        .id = id, .limit = (size_t)limit, .before_seq = before};
     hk_err err = hk_svc_fact_history(t, &op, &e);
     if (err != HK_OK) {
         rc = cli_fail(&c, err, &e);
-    } else if (op.n == 0) {
+    } else if (!op.known) {
         cli_msg(&c, "no history for fact %llu", (unsigned long long)id);
         rc = HK_EXIT_NOT_FOUND;
     } else {
@@ -328,6 +337,18 @@ int hk_cmd_history(int argc, char **argv)
         for (size_t i = 0; i < op.n && rc == HK_EXIT_OK; i++) {
             append_entry(&c, &op.v[i], &b);
             rc = cli_emit(&c, &b);
+        }
+        if (rc == HK_EXIT_OK && c.json) {
+            hk_buf_append_str(&b, "{\"next_before\":");
+            if (op.next_before)
+                hk_buf_appendf(&b, "%llu", (unsigned long long)op.next_before);
+            else
+                hk_buf_append_str(&b, "null");
+            hk_buf_appendf(&b, ",\"count\":%zu}", op.n);
+            rc = cli_emit(&c, &b);
+        } else if (rc == HK_EXIT_OK && op.next_before) {
+            fprintf(stderr, "(%zu shown; more with --before %llu)\n", op.n,
+                    (unsigned long long)op.next_before);
         }
         hk_buf_free(&b);
     }

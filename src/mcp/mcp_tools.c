@@ -322,12 +322,18 @@ const mcp_tool_def mcp_kb_tools[] = {
     {"get_fact_history", "History of a fact",
      "Audit entries of one fact (creation, changes, deletion), newest "
      "first. Works for deleted facts too (searches the newest 10000 audit "
-     "entries). " STATEMENT_HINT,
+     "entries, or the 10000 below before). When older entries remain, "
+     "next_before is set: pass it back as before for the next page. "
+     STATEMENT_HINT,
      IN(STR("statement", "The fact") ","
-        INT("limit", 50, 1, 1000, "Maximum entries"), "\"statement\""),
+        INT("limit", 50, 1, 1000, "Maximum entries") ","
+        "\"before\":{\"type\":\"integer\",\"minimum\":1,\"description\":"
+        "\"Only entries below this audit sequence number: next_before of "
+        "the previous page\"}", "\"statement\""),
      OUT(TXT("statement") ",\"fact_id\":{\"type\":[\"integer\",\"null\"]},"
-         NUM("count") ",\"entries\":{\"type\":\"array\",\"items\":" AUDIT "}",
-         "\"statement\",\"fact_id\",\"count\",\"entries\""),
+         NUM("count") ",\"entries\":{\"type\":\"array\",\"items\":" AUDIT "},"
+         "\"next_before\":{\"type\":[\"integer\",\"null\"]}",
+         "\"statement\",\"fact_id\",\"count\",\"entries\",\"next_before\""),
      RO, mcp_t_get_fact_history},
     {"backup_kb", "Back up the KB",
      "Consistent hot backup of the whole KB into the server's backup "

@@ -220,7 +220,8 @@ hk_err mcp_t_get_fact_history(mcp_call *c, json_t **out, hk_error *err)
     hk_txn *t = NULL;
     json_t *arr = NULL;
     hk_svc_history op = {.st = &st,
-                         .limit = (size_t)mcp_arg_int(c, "limit", 50)};
+                         .limit = (size_t)mcp_arg_int(c, "limit", 50),
+                         .before_seq = (uint64_t)mcp_arg_int(c, "before", 0)};
     rc = hk_statement_format(&st, &canon);
     if (rc == HK_OK) rc = mcp_read_begin(c, &t, err);
     if (rc == HK_OK) rc = hk_svc_fact_history(t, &op, err);
@@ -235,10 +236,12 @@ hk_err mcp_t_get_fact_history(mcp_call *c, json_t **out, hk_error *err)
         hk_buf_free(&canon);
         return rc;
     }
-    *out =
-        json_pack("{s:s, s:o, s:I, s:o}", "statement", canon.data, "fact_id",
-                  op.found ? json_integer((json_int_t)op.found) : json_null(),
-                  "count", (json_int_t)json_array_size(arr), "entries", arr);
+    *out = json_pack(
+        "{s:s, s:o, s:I, s:o, s:o}", "statement", canon.data, "fact_id",
+        op.found ? json_integer((json_int_t)op.found) : json_null(), "count",
+        (json_int_t)json_array_size(arr), "entries", arr, "next_before",
+        op.next_before ? json_integer((json_int_t)op.next_before)
+                       : json_null());
     hk_buf_free(&canon);
     return *out ? HK_OK : HK_ERR_NOMEM;
 }

@@ -652,25 +652,36 @@ void hk_route_fact_patch(hk_server *srv, h2o_req_t *req, const char *param)
     update_route(srv, req, param, false);
 }
 
-/* ==== GET /v2/facts/{id}/history ==== */
+/* ==== GET /v2/facts/{id}/history?limit=&before= ==== */
 
 typedef struct history_req {
-    hk_fact_id id; /* the fact */
-    size_t limit;  /* entries at most */
+    hk_fact_id id;       /* the fact */
+    size_t limit;        /* entries at most */
+    uint64_t before_seq; /* entries below this seq; 0 = from the newest */
 } history_req;
 
+/* {"fact_id","entries","count","next_before"} as GET /v2/audit pages:
+ * next_before is null on the last page. 404 only for a fact without any
+ * entry; a page below its oldest entry is empty. */
 static hk_err history_read(hk_txn *t, void *arg, hk_buf *out, hk_error *err)
 {
     const history_req *h = arg;
-    hk_svc_history op = {.id = h->id, .limit = h->limit};
+    hk_svc_history op = {
+        .id = h->id, .limit = h->limit, .before_seq = h->before_seq};
     hk_err rc = hk_svc_fact_history(t, &op, err);
-    if (rc == HK_OK && op.n == 0)
+    if (rc == HK_OK && !op.known)
         rc = hk_error_set(err, HK_ERR_NOT_FOUND, "no history for fact %llu",
                           (unsigned long long)h->id);
     if (rc == HK_OK)
         rc = hk_buf_appendf(
             out, "{\"fact_id\":%llu,\"entries\":", (unsigned long long)h->id);
     if (rc == HK_OK) rc = hk_svc_audit_entries_write_json(op.v, op.n, out);
+    if (rc == HK_OK)
+        rc = hk_buf_appendf(out, ",\"count\":%zu,\"next_before\":", op.n);
+    if (rc == HK_OK)
+        rc = op.next_before ? hk_buf_appendf(out, "%llu",
+                                             (unsigned long long)op.next_before)
+                            : hk_buf_append_str(out, "null");
     if (rc == HK_OK) rc = hk_buf_append_str(out, "}");
     hk_audit_entries_free(op.v, op.n);
     return rc;
@@ -681,5 +692,14 @@ void hk_route_fact_history(hk_server *srv, h2o_req_t *req, const char *param)
     history_req h;
     if (!id_param(req, param, &h.id)) return;
     if (!hk_param_limit(srv, req, &h.limit)) return;
+    bool bad = false;
+    const char *before = hk_query_param(req, "before", &bad);
+    h.before_seq = 0;
+    if (bad || (before && !hk_svc_parse_positive(before, &h.before_seq))) {
+        hk_send_field_error(req, 400, "invalid_parameter",
+                            "before is an audit sequence number >= 1",
+                            "before");
+        return;
+    }
     hk_route_read(req, 200, history_read, &h);
 }

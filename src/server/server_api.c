@@ -130,7 +130,11 @@ const hk_route hk_routes[] = {
      .ok_status = "200",
      .ok_schema = "History",
      .errors = "400 401 404 422",
-     .params = {P_ID, P_LIMIT}},
+     .params = {P_ID,
+                P_LIMIT,
+                {"before", "query", "integer", false,
+                 "entries below this sequence (next_before of the previous "
+                 "page)"}}},
     /* reads */
     {.method = "GET",
      .path = "/v2/query",

@@ -244,11 +244,12 @@ static json_t *schemas(void)
                                   "properties", "deleted", "type", "boolean",
                                   "id", "type", "integer", "fact", "$ref",
                                   json_string("#/components/schemas/Fact")));
-    json_object_set_new(s, "History",
-                        json_pack("{ss s{s{ss} s{ss s{ss}}}}", "type", "object",
-                                  "properties", "fact_id", "type", "integer",
-                                  "entries", "type", "array", "items", "type",
-                                  "object"));
+    json_object_set_new(
+        s, "History",
+        json_pack("{ss s{s{ss} s{ss s{ss}} s{ss} s{s[ss]}}}", "type", "object",
+                  "properties", "fact_id", "type", "integer", "entries", "type",
+                  "array", "items", "type", "object", "count", "type",
+                  "integer", "next_before", "type", "integer", "null"));
     json_object_set_new(s, "Stats",
                         json_pack("{ss s{s{ss} s{ss} s{ss}}}", "type", "object",
                                   "properties", "facts", "type", "integer",

@@ -346,18 +346,26 @@ hk_err hk_svc_fact_delete(hk_txn *t, hk_svc_delete *op, hk_error *err);
 hk_err hk_svc_fact_delete_apply(hk_txn *t, void *arg, hk_error *err);
 
 /* ---- History ----
- * Audit entries of one fact, newest first, at most limit. A fact that no
- * longer exists (or never did) is looked for in the newest scan entries
- * by its canonical statement (when st is given); *id gets the fact's id
- * or 0. Caller frees *v with hk_audit_entries_free(*v, *n). */
+ * One page of the audit entries of one fact, newest first, below
+ * before_seq (0 = from the newest), at most limit. A fact that no longer
+ * exists (or never did) is looked for by its canonical statement (when st
+ * is given) in the HK_SVC_HISTORY_SCAN entries of the whole log below
+ * before_seq; found gets the fact's id or 0. next_before is the cursor of
+ * the next page (the seq of this page's last entry) when an older entry
+ * exists, else 0, as in hk_svc_audit_list_res. Caller frees v with
+ * hk_audit_entries_free(v, n). */
 #define HK_SVC_HISTORY_SCAN 10000
 typedef struct hk_svc_history {
     hk_fact_id id;          /* the fact; 0: find st */
     const hk_statement *st; /* when id == 0 (borrowed) */
     size_t limit;           /* entries at most */
+    uint64_t before_seq;    /* entries below this seq; 0 = from the newest */
     hk_fact_id found;       /* out: the fact's id, 0 when deleted */
     hk_audit_entry *v;      /* out: entries (caller frees) */
     size_t n;               /* out: entries */
+    uint64_t next_before;   /* out: before_seq of the next page; 0: none */
+    bool known;             /* out: the fact has entries (also when this
+                               page, below before_seq, is empty) */
 } hk_svc_history;
 hk_err hk_svc_fact_history(hk_txn *t, hk_svc_history *op, hk_error *err);
 

@@ -407,19 +407,59 @@ static bool entry_mentions(const hk_audit_entry *a, const char *canon)
     return false;
 }
 
+/* Fills op->next_before and op->known for a page of a live fact's
+ * entries: a probe of one entry below the page's last tells whether there
+ * is a next page, so the last page carries no cursor; an empty page below
+ * a cursor probes from the newest to tell an exhausted history from a fact
+ * without one. */
+static hk_err history_cursor(hk_txn *t, hk_svc_history *op, hk_error *err)
+{
+    hk_audit_entry *v = NULL;
+    size_t n = 0;
+    op->known = op->n > 0;
+    if (op->n == 0 && op->before_seq == 0) return HK_OK;
+    size_t page =
+        op->limit < HK_AUDIT_HISTORY_MAX ? op->limit : HK_AUDIT_HISTORY_MAX;
+    if (op->n != 0 && op->n < page) return HK_OK;
+    uint64_t probe = op->n == 0 ? 0 : op->v[op->n - 1].seq;
+    hk_err rc = hk_audit_history(t, op->found, probe, 1, &v, &n, err);
+    if (rc != HK_OK) return rc;
+    if (op->n == 0)
+        op->known = n > 0;
+    else if (n > 0)
+        op->next_before = probe;
+    hk_audit_entries_free(v, n);
+    return HK_OK;
+}
+
+static hk_err live_history(hk_txn *t, hk_svc_history *op, hk_error *err)
+{
+    hk_err rc = hk_audit_history(t, op->found, op->before_seq, op->limit,
+                                 &op->v, &op->n, err);
+    if (rc == HK_OK) rc = history_cursor(t, op, err);
+    if (rc != HK_OK) {
+        hk_audit_entries_free(op->v, op->n);
+        op->v = NULL;
+        op->n = 0;
+    }
+    return rc;
+}
+
 hk_err hk_svc_fact_history(hk_txn *t, hk_svc_history *op, hk_error *err)
 {
     op->found = 0;
     op->v = NULL;
     op->n = 0;
+    op->next_before = 0;
+    op->known = false;
     if (op->id != 0) {
         op->found = op->id;
-        return hk_audit_history(t, op->id, op->limit, &op->v, &op->n, err);
+        return live_history(t, op, err);
     }
     hk_err rc = hk_store_find(t, op->st, &op->found, NULL);
-    if (rc == HK_OK)
-        return hk_audit_history(t, op->found, op->limit, &op->v, &op->n, err);
-    /* Deleted (or never present): search the newest entries. */
+    if (rc == HK_OK) return live_history(t, op, err);
+    /* Deleted (or never present): search the scan window below
+     * before_seq. One match beyond a full page makes the cursor. */
     op->found = 0;
     hk_buf canon = HK_BUF_INIT;
     hk_audit_entry *v = NULL;
@@ -429,7 +469,7 @@ hk_err hk_svc_fact_history(hk_txn *t, hk_svc_history *op, hk_error *err)
         hk_error_set(err, rc, "out of memory");
         goto done;
     }
-    rc = hk_audit_list(t, 0, HK_SVC_HISTORY_SCAN, &v, &n, err);
+    rc = hk_audit_list(t, op->before_seq, HK_SVC_HISTORY_SCAN, &v, &n, err);
     if (rc != HK_OK) goto done;
     /* Move the matching entries (newest first) into an array of their
      * own; the moved-from slots are left empty for the free below. */
@@ -439,14 +479,20 @@ hk_err hk_svc_fact_history(hk_txn *t, hk_svc_history *op, hk_error *err)
         rc = hk_error_set(err, HK_ERR_NOMEM, "out of memory");
         goto done;
     }
-    size_t kept = 0;
-    for (size_t i = 0; i < n && kept < cap; i++) {
+    size_t kept = 0, i = 0;
+    for (; i < n && kept < cap; i++) {
         if (!entry_mentions(&v[i], canon.data)) continue;
         keep[kept++] = v[i];
         memset(&v[i], 0, sizeof v[i]);
     }
+    for (; i < n && kept == op->limit && kept > 0; i++)
+        if (entry_mentions(&v[i], canon.data)) {
+            op->next_before = keep[kept - 1].seq;
+            break;
+        }
     op->v = keep;
     op->n = kept;
+    op->known = kept > 0;
 done:
     hk_buf_free(&canon);
     if (v != NULL) hk_audit_entries_free(v, n);

@@ -840,7 +840,7 @@ static hk_err add_provenance(hk_txn *t, const hk_fact *f, json_t *e,
 {
     hk_audit_entry *v = NULL;
     size_t n = 0;
-    hk_err rc = hk_audit_history(t, f->id, 1, &v, &n, err);
+    hk_err rc = hk_audit_history(t, f->id, 0, 1, &v, &n, err);
     if (rc != HK_OK) return rc;
     char when[32];
     hk_time_format(n ? v[0].time_us : f->created_us, when);

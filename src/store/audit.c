@@ -395,8 +395,17 @@ static int cmp_seq_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
-                        hk_audit_entry **out, size_t *n, hk_error *err)
+/* A fact's entries come from two places: its own seqs in `audit_by_fact`
+ * (a sorted duplicate list, read from the newest down, starting with a seek
+ * below before_seq rather than a walk over the newer ones) and at most one
+ * bulk import entry whose id range covers it (`audit_bulk`). The bulk
+ * entry's seq can fall anywhere among the fact's own (a fact created by an
+ * import and updated later is older than its updates), so it is kept only
+ * when it is below before_seq and merged by seq with the page read; the
+ * page holds at most limit + 1 seqs before the cut. */
+hk_err hk_audit_history(hk_txn *t, hk_fact_id id, uint64_t before_seq,
+                        size_t limit, hk_audit_entry **out, size_t *n,
+                        hk_error *err)
 {
     MDB_cursor *c = NULL;
     uint64_t *seqs = NULL;
@@ -405,23 +414,43 @@ hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
     size_t cnt = 0;
     hk_err e = HK_OK;
     int rc;
-    uint8_t kb[8];
+    uint8_t kb[8], sb[8];
     MDB_val k, d;
+    bool from_last = before_seq == 0; /* start at the newest duplicate */
 
     *out = NULL;
     *n = 0;
     if ((e = hks_txn_check_read(t, err))) return e;
-    if (limit == 0) return HK_OK;
-    if (limit > 100000) limit = 100000;
+    if (limit == 0 || before_seq == 1) return HK_OK;
+    if (limit > HK_AUDIT_HISTORY_MAX) limit = HK_AUDIT_HISTORY_MAX;
     seqs = hk_malloc((limit + 1) * sizeof *seqs);
     if (!seqs) return hk_error_set(err, HK_ERR_NOMEM, "out of memory");
-    /* Per-fact entries, newest first. */
+    /* Per-fact entries, newest first: from the last duplicate, or from the
+     * one before the first duplicate >= before_seq. NOTFOUND from the
+     * range seek means no duplicate reaches before_seq (all are older) or
+     * the fact has none; the plain seek tells which. */
     if ((rc = mdb_cursor_open(t->txn, t->s->db.audit_by_fact, &c))) goto lmdb;
     hks_put_u64(kb, id);
     k.mv_size = 8;
     k.mv_data = kb;
-    rc = mdb_cursor_get(c, &k, &d, MDB_SET);
-    if (rc == 0) rc = mdb_cursor_get(c, &k, &d, MDB_LAST_DUP);
+    if (!from_last) {
+        hks_put_u64(sb, before_seq);
+        d.mv_size = 8;
+        d.mv_data = sb;
+        rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH_RANGE);
+        if (rc == 0)
+            rc = mdb_cursor_get(c, &k, &d, MDB_PREV_DUP);
+        else if (rc == MDB_NOTFOUND)
+            from_last = true;
+        else
+            goto lmdb;
+    }
+    if (from_last) {
+        k.mv_size = 8;
+        k.mv_data = kb;
+        rc = mdb_cursor_get(c, &k, &d, MDB_SET);
+        if (rc == 0) rc = mdb_cursor_get(c, &k, &d, MDB_LAST_DUP);
+    }
     while (rc == 0 && ns < limit) {
         if (d.mv_size == 8) seqs[ns++] = hks_get_u64(d.mv_data);
         rc = mdb_cursor_get(c, &k, &d, MDB_PREV_DUP);
@@ -435,9 +464,10 @@ hk_err hk_audit_history(hk_txn *t, hk_fact_id id, size_t limit,
     k.mv_size = 8;
     k.mv_data = kb;
     rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-    if (rc == 0 && d.mv_size == 16 && hks_get_u64(d.mv_data) <= id)
-        seqs[ns++] = hks_get_u64((const uint8_t *)d.mv_data + 8);
-    else if (rc && rc != MDB_NOTFOUND)
+    if (rc == 0 && d.mv_size == 16 && hks_get_u64(d.mv_data) <= id) {
+        uint64_t bseq = hks_get_u64((const uint8_t *)d.mv_data + 8);
+        if (before_seq == 0 || bseq < before_seq) seqs[ns++] = bseq;
+    } else if (rc && rc != MDB_NOTFOUND)
         goto lmdb;
     mdb_cursor_close(c);
     c = NULL;

@@ -52,7 +52,7 @@ export const TOOL_PARAMS = {
   export_facts: ['count', 'direction'],
   growth_stats: ['days', 'basis'], // basis: optional, added after 1.x
   health_check: ['deep'],
-  get_fact_history: ['statement', 'limit'],
+  get_fact_history: ['statement', 'limit', 'before'], // before: optional, added after 1.x
   backup_kb: ['description', 'auth_token'],
   restore_kb: ['backup_id', 'path', 'auth_token'],
   bulk_delete: ['statements', 'auth_token'],
@@ -285,6 +285,20 @@ export async function exerciseAllTools(client, ctx) {
   ok(hist.fact_id === ids['HasPart(Computer, CPU)'] && hist.entries.length >= 1, 'history of a live fact');
   const hdel = await call(client, validators, 'get_fact_history', { statement: 'Causes(Heat, ThermalExpansion)' });
   ok(hdel.fact_id === null && hdel.entries.some((e) => e.op === 'delete'), 'history of a deleted fact');
+  ok(hist.next_before === null && hdel.next_before === null && hdel.entries.length >= 2,
+     'a whole history has no cursor');
+  const hp1 = await call(client, validators, 'get_fact_history',
+    { statement: 'Causes(Heat, ThermalExpansion)', limit: 1 });
+  ok(hp1.entries.length === 1 && hp1.entries[0].seq === hdel.entries[0].seq &&
+     hp1.next_before === hp1.entries[0].seq, 'a history page with a cursor');
+  const hp2 = await call(client, validators, 'get_fact_history',
+    { statement: 'Causes(Heat, ThermalExpansion)', before: hp1.next_before });
+  eq(hp2.entries.map((e) => e.seq), hdel.entries.slice(1).map((e) => e.seq), 'the next history page');
+  ok(hp2.next_before === null, 'the last history page has no cursor');
+  const hl = await call(client, validators, 'get_fact_history',
+    { statement: 'HasPart(Computer, CPU)', before: hist.entries[hist.entries.length - 1].seq });
+  ok(hl.fact_id === hist.fact_id && hl.entries.length === 0 && hl.next_before === null,
+     'below the oldest entry: an empty page');
 
   // ---- advanced ----
   const iso = await call(client, validators, 'find_isolated_facts', { limit: 10 });

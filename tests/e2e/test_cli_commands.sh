@@ -164,9 +164,24 @@ run delete 1 1; expect 2 "" "named twice"
 run history 10; expect 0 "update"
 grep -qF "add" <<<"$OUT" || fail "history has the add"; ok
 run history 10 --json; expect 0
-json '[l["op"] for l in lines] == ["update", "update", "add"] and lines[0]["fact_id"] == 10 and lines[0]["after"]["statement"] == "IsA(Ice, Frozen Water)"'
+json '[l["op"] for l in lines[:-1]] == ["update", "update", "add"] and lines[0]["fact_id"] == 10 and lines[0]["after"]["statement"] == "IsA(Ice, Frozen Water)"'
+json 'j == {"next_before": None, "count": 3}'
 run history 8 --json; expect 0; json 'lines[0]["op"] == "delete" and lines[0]["after"] is None'
-run history 'IsA(Ice, Frozen Water)' --limit 1 --json; expect 0; json 'len(lines) == 1'
+run history 'IsA(Ice, Frozen Water)' --limit 1 --json; expect 0
+json 'len(lines) == 2 and j == {"next_before": lines[0]["seq"], "count": 1}'
+# paging with --before: the cursor of each page, null on the last one
+run history 10 --limit 2 --json; expect 0
+json '[l["op"] for l in lines[:-1]] == ["update", "update"] and j["next_before"] == lines[1]["seq"]'
+NB=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1].splitlines()[-1])["next_before"])' "$OUT")
+run history 10 --limit 2 --before "$NB" --json; expect 0
+json '[l["op"] for l in lines[:-1]] == ["add"] and lines[0]["seq"] < '"$NB"' and j == {"next_before": None, "count": 1}'
+run history 10 --limit 2; expect 0 "update" "more with --before $NB"
+run history 10 --limit 1 --before "$NB"; expect 0 "add"
+[ -z "$ERR" ] || fail "a last page announces no more"; ok
+run history 10 --before 1 --json; expect 0; json 'lines == [{"next_before": None, "count": 0}]'
+run history 10 --before 0; expect 2 "" "--before"
+run history 10 --before x; expect 2 "" "--before"
+run history 5000 --before 3; expect 3 "" "no history for fact 5000"
 run history 5000; expect 3 "" "no history for fact 5000"
 run history; expect 1 "" "missing ID or STATEMENT"
 

@@ -321,6 +321,75 @@ class OpenServer(unittest.TestCase):
         st, _, b = self.r("GET", "/v2/facts/999999/history")
         assert_error(self, st, b, 404)
 
+    def test_history_pages(self):
+        # Created by a batch (its import entry covers the fact), then 24
+        # confidence changes, with another fact's changes in between.
+        st, _, b = self.r("POST", "/v2/facts/batch",
+                          [{"statement": "Paged(h, %d)" % i}
+                           for i in range(3)])
+        self.assertEqual(st, 200, b)
+        fid = b["results"][1]["id"]
+        other = self.add("PagedOther(h)")["id"]
+        for i in range(24):
+            st, _, b = self.r("PATCH", "/v2/facts/%d" % fid,
+                              {"confidence": round(0.5 + i / 100, 2)})
+            self.assertEqual(st, 200, b)
+            if i % 5 == 0:
+                st, _, b = self.r("PATCH", "/v2/facts/%d" % other,
+                                  {"confidence": round(0.2 + i / 100, 2)})
+                self.assertEqual(st, 200, b)
+        st, _, full = self.r("GET", "/v2/facts/%d/history?limit=100" % fid)
+        self.assertEqual((st, full["count"], full["next_before"]),
+                         (200, 25, None), full)
+        seqs = [e["seq"] for e in full["entries"]]
+        self.assertEqual(seqs, sorted(seqs, reverse=True))
+        # Pages of 10: 10, 10, 5; each continues below the last seq of the
+        # one before; the last has no cursor.
+        got, before, sizes = [], None, []
+        for _ in range(10):
+            path = "/v2/facts/%d/history?limit=10" % fid
+            if before is not None:
+                path += "&before=%d" % before
+            st, _, b = self.r("GET", path)
+            self.assertEqual(st, 200, b)
+            self.assertEqual(b["fact_id"], fid)
+            self.assertEqual(b["count"], len(b["entries"]))
+            sizes.append(b["count"])
+            got += b["entries"]
+            before = b["next_before"]
+            if before is None:
+                break
+            self.assertEqual(before, b["entries"][-1]["seq"])
+        self.assertEqual(sizes, [10, 10, 5])
+        self.assertEqual(got, full["entries"])
+        # A full last page: exactly 5 entries remain below seqs[19].
+        st, _, b = self.r("GET", "/v2/facts/%d/history?limit=5&before=%d"
+                          % (fid, seqs[19]))
+        self.assertEqual((st, [e["seq"] for e in b["entries"]],
+                          b["next_before"]), (200, seqs[20:], None), b)
+        # below an entry's own seq, and between two entries
+        st, _, b = self.r("GET", "/v2/facts/%d/history?limit=3&before=%d"
+                          % (fid, seqs[4]))
+        self.assertEqual(([e["seq"] for e in b["entries"]], b["next_before"]),
+                         (seqs[5:8], seqs[7]))
+        st, _, b = self.r("GET", "/v2/facts/%d/history?limit=100&before=%d"
+                          % (fid, seqs[0] + 1000))
+        self.assertEqual(b["entries"], full["entries"])
+        # below the oldest: an empty last page, not a 404
+        st, _, b = self.r("GET", "/v2/facts/%d/history?before=%d"
+                          % (fid, seqs[-1]))
+        self.assertEqual((st, b["entries"], b["count"], b["next_before"]),
+                         (200, [], 0, None), b)
+        st, _, b = self.r("GET", "/v2/facts/%d/history?before=1" % fid)
+        self.assertEqual((st, b["entries"]), (200, []), b)
+        for bad in ("zz", "0", "-1", "", "1.5", "99999999999999999999999"):
+            st, _, b = self.r("GET", "/v2/facts/%d/history?before=%s"
+                              % (fid, bad))
+            assert_error(self, st, b, 400, "invalid_parameter")
+            self.assertEqual(b["error"]["detail"]["field"], "before", b)
+        st, _, b = self.r("GET", "/v2/facts/999999/history?before=5")
+        assert_error(self, st, b, 404)
+
     def test_delete_by_statement(self):
         self.add("Temp(a, b)")
         st, _, b = self.r("DELETE", "/v2/facts?statement=" + q("Temp(a, b)"))

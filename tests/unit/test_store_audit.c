@@ -1,6 +1,7 @@
 /*
  * test_store_audit.c — the audit chain: entries for every mutation, list
- * and history (bulk import entries included), verify, and tamper detection
+ * and history (bulk import entries included, pages of a fact's history
+ * against a scan of the whole log), verify, and tamper detection
  * by editing the LMDB file directly (edited entry, removed middle entry,
  * removed tail, reordered entries, rewritten tail with a correct hash).
  */
@@ -121,31 +122,31 @@ static void test_entries_list_history(void **state)
     hk_audit_entries_free(v, n);
 
     /* History of a: meta then add. */
-    assert_int_equal(hk_audit_history(t, ki.a, 10, &v, &n, &err), HK_OK);
+    assert_int_equal(hk_audit_history(t, ki.a, 0, 10, &v, &n, &err), HK_OK);
     assert_int_equal(n, 2);
     assert_string_equal(v[0].op, "meta");
     assert_string_equal(v[1].op, "add");
     hk_audit_entries_free(v, n);
-    assert_int_equal(hk_audit_history(t, ki.a, 1, &v, &n, &err), HK_OK);
+    assert_int_equal(hk_audit_history(t, ki.a, 0, 1, &v, &n, &err), HK_OK);
     assert_int_equal(n, 1);
     assert_string_equal(v[0].op, "meta");
     hk_audit_entries_free(v, n);
     /* A bulk-created fact: the import entry. */
-    assert_int_equal(hk_audit_history(t, ki.bulk_first + 7, 10, &v, &n, &err),
-                     HK_OK);
+    assert_int_equal(
+        hk_audit_history(t, ki.bulk_first + 7, 0, 10, &v, &n, &err), HK_OK);
     assert_int_equal(n, 1);
     assert_string_equal(v[0].op, "import");
     hk_audit_entries_free(v, n);
     /* Bulk-created then deleted: import (newer, seq 8) and delete (7). */
-    assert_int_equal(hk_audit_history(t, ki.bulk_first + 1, 10, &v, &n, &err),
-                     HK_OK);
+    assert_int_equal(
+        hk_audit_history(t, ki.bulk_first + 1, 0, 10, &v, &n, &err), HK_OK);
     assert_int_equal(n, 2);
     assert_string_equal(v[0].op, "import");
     assert_string_equal(v[1].op, "delete");
     hk_audit_entries_free(v, n);
     /* Outside any range: nothing. */
-    assert_int_equal(hk_audit_history(t, ki.bulk_last + 100, 10, &v, &n, &err),
-                     HK_OK);
+    assert_int_equal(
+        hk_audit_history(t, ki.bulk_last + 100, 0, 10, &v, &n, &err), HK_OK);
     assert_int_equal(n, 0);
     hk_audit_entries_free(v, n);
     hk_stats st;
@@ -153,6 +154,161 @@ static void test_entries_list_history(void **state)
     assert_int_equal(st.audit_entries, ki.entries);
     assert_int_equal(st.facts, 2 + 49);
     tu_check(t);
+    hk_txn_abort(t);
+    tu_discard(s, dir);
+}
+
+/* ==== History pages ==== */
+
+/* Does entry a touch fact id? The oracle for hk_audit_history: a scan of
+ * the whole log. */
+static bool touches(const hk_audit_entry *a, hk_fact_id id)
+{
+    return a->fact_id <= id && id <= a->fact_id_last;
+}
+
+/* The seqs of id's entries, newest first, by a scan of the whole log. */
+static size_t oracle_history(hk_txn *t, hk_fact_id id, uint64_t *out,
+                             size_t cap)
+{
+    hk_audit_entry *v;
+    size_t n, k = 0;
+    hk_error err;
+    assert_int_equal(hk_audit_list(t, 0, 100000, &v, &n, &err), HK_OK);
+    for (size_t i = 0; i < n; i++)
+        if (touches(&v[i], id)) {
+            assert_true(k < cap);
+            out[k++] = v[i].seq;
+        }
+    hk_audit_entries_free(v, n);
+    return k;
+}
+
+/* Checks one page against the oracle: the entries of `want` below
+ * before_seq (0: all), at most limit. */
+static void check_page(hk_txn *t, hk_fact_id id, uint64_t before_seq,
+                       size_t limit, const uint64_t *want, size_t n_want)
+{
+    hk_audit_entry *v;
+    size_t n;
+    hk_error err;
+    size_t start = 0;
+    while (before_seq != 0 && start < n_want && want[start] >= before_seq)
+        start++;
+    size_t expect = n_want - start < limit ? n_want - start : limit;
+    assert_int_equal(hk_audit_history(t, id, before_seq, limit, &v, &n, &err),
+                     HK_OK);
+    assert_int_equal(n, expect);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(v[i].seq, want[start + i]);
+        assert_true(touches(&v[i], id));
+    }
+    hk_audit_entries_free(v, n);
+}
+
+/* A fact with 25 entries: created by a bulk import whose transaction also
+ * changed it 5 times (those entries come before the import entry, which is
+ * written at commit), then changed 19 more times, with other facts'
+ * entries in between. Paged by 10 it must give each entry once, newest
+ * first, the import entry in its place. */
+static void test_history_pages(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("audit-pages");
+    hk_store *s = tu_open(dir);
+    hk_error err;
+    hk_txn *t = tu_begin(s, true);
+    hk_fact_id other = tu_add(t, tu_st("Other", "x", NULL), NULL);
+    tu_commit(t);
+    t = tu_begin(s, true);
+    assert_int_equal(hk_txn_set_bulk(t, "pages.txt"), HK_OK);
+    hk_fact_id f = 0, last = 0;
+    for (int i = 0; i < 20; i++) {
+        char a[32];
+        snprintf(a, sizeof a, "item%02d", i);
+        last = tu_add(t, tu_st("Bulk", a, NULL), NULL);
+        if (i == 7) f = last;
+    }
+    for (int i = 0; i < 5; i++) {
+        hk_fact_meta m = {
+            HK_META_CONFIDENCE, 0.1 * (i + 1), NULL, 0, NULL, NULL, 0, 0};
+        assert_int_equal(hk_store_set_meta(t, f, &m, &err), HK_OK);
+    }
+    tu_commit(t);
+    for (int i = 0; i < 19; i++) {
+        t = tu_begin(s, true);
+        hk_fact_meta m = {
+            HK_META_CONFIDENCE, 0.04 * (i + 1), NULL, 0, NULL, NULL, 0, 0};
+        assert_int_equal(hk_store_set_meta(t, f, &m, &err), HK_OK);
+        if (i % 3 == 0)
+            assert_int_equal(hk_store_set_meta(t, other, &m, &err), HK_OK);
+        tu_commit(t);
+    }
+    t = tu_begin(s, false);
+    uint64_t want[64];
+    size_t n_want = oracle_history(t, f, want, 64);
+    assert_int_equal(n_want, 25);
+    /* The import entry is the 20th newest: after the 19 later changes,
+     * before the 5 made in its own transaction. */
+    hk_audit_entry *v;
+    size_t n;
+    assert_int_equal(hk_audit_history(t, f, 0, 100, &v, &n, &err), HK_OK);
+    assert_int_equal(n, 25);
+    assert_string_equal(v[19].op, "import");
+    assert_int_equal(v[19].fact_id_last, last);
+    uint64_t import_seq = v[19].seq;
+    hk_audit_entries_free(v, n);
+
+    /* Pages of 10 from the newest, each continuing below the last seq of
+     * the one before: 10, 10, 5, then an empty page. */
+    uint64_t before = 0;
+    size_t seen = 0, pages = 0;
+    for (; pages < 10; pages++) {
+        assert_int_equal(hk_audit_history(t, f, before, 10, &v, &n, &err),
+                         HK_OK);
+        if (n == 0) break;
+        for (size_t i = 0; i < n; i++) {
+            assert_true(seen < n_want);
+            assert_int_equal(v[i].seq, want[seen++]);
+        }
+        before = v[n - 1].seq;
+        hk_audit_entries_free(v, n);
+    }
+    assert_int_equal(pages, 3);
+    assert_int_equal(seen, n_want);
+    assert_int_equal(before, want[n_want - 1]);
+
+    /* Edges of the cursor: above the newest and far above are the
+     * newest page; an entry's own seq starts below it; a seq between two
+     * of the fact's entries (another fact's) starts at the lower one;
+     * around the import entry; the oldest and 1 give nothing. */
+    check_page(t, f, want[0] + 1, 10, want, n_want);
+    check_page(t, f, UINT64_MAX, 10, want, n_want);
+    for (size_t k = 0; k < n_want; k++) {
+        check_page(t, f, want[k], 10, want, n_want);
+        check_page(t, f, want[k] + 1, 3, want, n_want);
+        if (k + 1 < n_want && want[k] - want[k + 1] > 1)
+            check_page(t, f, want[k] - 1, 10, want, n_want);
+    }
+    check_page(t, f, import_seq, 1, want, n_want);
+    check_page(t, f, import_seq + 1, 1, want, n_want);
+    assert_int_equal(hk_audit_history(t, f, want[n_want - 1], 10, &v, &n, &err),
+                     HK_OK);
+    assert_int_equal(n, 0);
+    hk_audit_entries_free(v, n);
+    check_page(t, f, 1, 10, want, n_want);
+    check_page(t, f, 2, 10, want, n_want);
+
+    /* A neighbour in the same import with no entries of its own: only the
+     * import entry, and nothing below it. */
+    uint64_t one[4];
+    assert_int_equal(oracle_history(t, f + 1, one, 4), 1);
+    check_page(t, f + 1, 0, 10, one, 1);
+    check_page(t, f + 1, import_seq + 1, 10, one, 1);
+    check_page(t, f + 1, import_seq, 10, one, 1);
+    /* A fact id that never existed: empty pages whatever the cursor. */
+    check_page(t, last + 1000, 0, 10, one, 0);
+    check_page(t, last + 1000, 5, 10, one, 0);
     hk_txn_abort(t);
     tu_discard(s, dir);
 }
@@ -340,6 +496,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entries_list_history),
+        cmocka_unit_test(test_history_pages),
         cmocka_unit_test(test_tamper_edit),
         cmocka_unit_test(test_tamper_delete_middle),
         cmocka_unit_test(test_tamper_delete_tail),

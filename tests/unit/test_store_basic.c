@@ -552,7 +552,7 @@ static hk_err run_op(hk_store *s, op_kind op, hk_fact_id id)
         hk_audit_entries_free(v, n);
         v = NULL;
         n = 0;
-        if (!e) e = hk_audit_history(t, id, 10, &v, &n, &err);
+        if (!e) e = hk_audit_history(t, id, 0, 10, &v, &n, &err);
         hk_audit_entries_free(v, n);
         break;
     }
