@@ -25,8 +25,8 @@
 #include <stddef.h>
 
 /* v with 15 significant digits if that text reads back to v (strtod),
- * else 17, with a '.' or an exponent; "nan"/"inf" texts for non-finite values, which the caller
- * must not put in JSON. out holds at least 32 bytes. */
+ * else 17, with a '.' or an exponent; "nan"/"inf" texts for non-finite values,
+ * which the caller must not put in JSON. out holds at least 32 bytes. */
 void hk_double_text(double v, char out[32]);
 
 /* The double nearest to the shortest decimal (6 to 9 significant digits)
